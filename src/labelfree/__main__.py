@@ -1,0 +1,3 @@
+from labelfree.cli import entry_point
+
+entry_point()

@@ -1,0 +1,52 @@
+"""Optional dependencies: import on demand, fail with the exact install command."""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from labelfree.errors import MissingDependencyError
+
+__all__ = ["require", "EXTRAS"]
+
+#: module name -> (pip extra, pip package spec) that provides it
+EXTRAS: dict[str, tuple[str, str]] = {
+    "torch": ("torch", "torch==2.13.0"),
+    "cellpose": ("cellpose", "cellpose>=3.1.1,<4"),
+    "scyjava": ("imagej", "scyjava"),
+    "jpype": ("imagej", "JPype1"),
+    "imagej": ("imagej", "pyimagej"),
+    "dask": ("dask", "dask[distributed]"),
+    "distributed": ("dask", "dask[distributed]"),
+    "tqdm": ("dev", "tqdm"),
+}
+
+
+def install_hint(module: str) -> str:
+    """Return the pip command that installs ``module`` for LabelFree."""
+    top = module.split(".")[0]
+    extra, spec = EXTRAS.get(top, (None, top))
+    if extra is None:
+        return f'pip install "{spec}"'
+    return f'pip install "labelfree[{extra}]"  (or: pip install "{spec}")'
+
+
+def require(module: str, *, purpose: str = "") -> ModuleType:
+    """Import ``module`` or raise :class:`MissingDependencyError` with the install command.
+
+    Parameters
+    ----------
+    module : str
+        Dotted module name, e.g. ``"torch"`` or ``"cellpose.models"``.
+    purpose : str, optional
+        What the module is needed for, quoted in the error message.
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        top = module.split(".")[0]
+        why = f" for {purpose}" if purpose else ""
+        raise MissingDependencyError(
+            f"LabelFree needs the optional package '{top}'{why}, but it is not installed "
+            f"({exc}). Install it with: {install_hint(module)}"
+        ) from exc

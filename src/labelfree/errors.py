@@ -1,0 +1,81 @@
+"""Typed exceptions of LabelFree.
+
+Every message says what failed, what was expected and what to do.  The
+classes also derive from the matching built-in exception, so callers that
+catch ``ValueError`` or ``FileNotFoundError`` keep working.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "LabelFreeError",
+    "InputError",
+    "DimensionError",
+    "DTypeError",
+    "EmptyImageError",
+    "ConstantImageError",
+    "NonFiniteError",
+    "ConfigError",
+    "ModelFileError",
+    "MissingDependencyError",
+    "JavaError",
+    "FijiError",
+    "FijiPluginMissingError",
+    "Cancelled",
+]
+
+
+class LabelFreeError(Exception):
+    """Base class of every error raised on purpose by LabelFree."""
+
+
+class InputError(LabelFreeError, ValueError):
+    """An input (image, markers, file, option) is not what was expected."""
+
+
+class DimensionError(InputError):
+    """The image has the wrong dimensions for the requested operation."""
+
+
+class DTypeError(InputError, TypeError):
+    """The image has a pixel type that cannot be processed."""
+
+
+class EmptyImageError(InputError):
+    """The image has no pixels (a zero-length axis)."""
+
+
+class ConstantImageError(InputError):
+    """Every pixel of the image has the same value: nothing can be segmented."""
+
+
+class NonFiniteError(InputError):
+    """The image contains NaN or infinite values."""
+
+
+class ConfigError(InputError):
+    """A configuration value or file is invalid."""
+
+
+class ModelFileError(LabelFreeError, FileNotFoundError):
+    """A model file is missing, unreadable or of the wrong kind."""
+
+
+class MissingDependencyError(LabelFreeError, ImportError):
+    """An optional dependency is not installed; the message names the install command."""
+
+
+class JavaError(LabelFreeError, RuntimeError):
+    """Java or ImageJ cannot be started (no JVM, no ij.jar, wrong Java version)."""
+
+
+class FijiError(LabelFreeError, RuntimeError):
+    """A Fiji installation is needed but absent or unusable."""
+
+
+class FijiPluginMissingError(FijiError):
+    """A Fiji plugin (e.g. Correct 3D drift) is not installed in the running ImageJ."""
+
+
+class Cancelled(LabelFreeError):
+    """The user cancelled a running operation; nothing was written."""

@@ -1,0 +1,310 @@
+"""The image data model: ``xarray.DataArray`` with dims from ``T, C, Z, Y, X``.
+
+* dims are a subsequence of ``("T", "C", "Z", "Y", "X")`` in that order;
+* every spatial/time dim has numeric coords ``origin + i * scale``; the coord's
+  ``attrs`` hold ``"units"`` (e.g. ``"µm"``, ``"s"``) and ``"scale"`` (the step,
+  kept even for length-1 axes);
+* ``C`` coords are channel names (strings);
+* ``attrs`` may hold ``"labelfree"`` (provenance) and ``"source"`` (file path).
+
+Label images follow the same model: 0 is background, dtype uint16 (uint32
+above 65535 objects), same spatial coords as the image they came from.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import xarray as xr
+
+from labelfree.errors import (
+    ConstantImageError,
+    DimensionError,
+    DTypeError,
+    EmptyImageError,
+    InputError,
+    NonFiniteError,
+)
+
+__all__ = [
+    "DIMS",
+    "SUPPORTED_DTYPES",
+    "to_dataarray",
+    "validate_image",
+    "scale_of",
+    "units_of",
+    "pixel_scales",
+    "channel_names",
+    "labels_like",
+    "select_channel",
+]
+
+DIMS: tuple[str, ...] = ("T", "C", "Z", "Y", "X")
+SUPPORTED_DTYPES = tuple(
+    np.dtype(t)
+    for t in ("bool", "uint8", "uint16", "uint32", "int8", "int16", "int32", "int64", "float32", "float64")
+)
+_DEFAULT_UNITS = {"T": "frame", "Z": "pixel", "Y": "pixel", "X": "pixel"}
+
+
+def _parse_dims(dims: str | Sequence[str], ndim: int) -> tuple[str, ...]:
+    dims = tuple(d.upper() for d in dims)
+    if len(dims) != ndim:
+        raise DimensionError(
+            f"dims {''.join(dims)!r} name {len(dims)} axes but the array has {ndim}. "
+            "Give one letter per axis from T, C, Z, Y, X (e.g. dims='TYX')."
+        )
+    bad = [d for d in dims if d not in DIMS]
+    if bad or len(set(dims)) != len(dims):
+        raise DimensionError(
+            f"dims {''.join(dims)!r} must use each of T, C, Z, Y, X at most once; got {bad or 'repeats'}."
+        )
+    return dims
+
+
+def _coord(dim: str, n: int, scale: float, origin: float, units: str) -> xr.Variable:
+    values = origin + scale * np.arange(n, dtype=np.float64)
+    return xr.Variable(dim, values, attrs={"units": units, "scale": float(scale)})
+
+
+def to_dataarray(
+    data: Any,
+    /,
+    *,
+    dims: str | Sequence[str] | None = None,
+    scale: Mapping[str, float] | None = None,
+    units: Mapping[str, str] | None = None,
+    origin: Mapping[str, float] | None = None,
+    channel_names: Sequence[str] | None = None,
+    attrs: Mapping[str, Any] | None = None,
+) -> xr.DataArray:
+    """Wrap an array in the LabelFree data model (or canonicalise a DataArray).
+
+    Parameters
+    ----------
+    data : array_like or xarray.DataArray
+        Pixel data. A DataArray keeps its coords; its dims are upper-cased and
+        reordered to ``T, C, Z, Y, X``.
+    dims : str or sequence of str, optional
+        One letter per axis of a plain array, e.g. ``"TYX"``. Required for
+        arrays with more than 2 axes; 2-D arrays default to ``"YX"``.
+    scale, units, origin : mapping, optional
+        Pixel size / frame interval, unit and origin per dim (defaults 1, pixel, 0).
+    channel_names : sequence of str, optional
+        Names for the ``C`` axis (default ``"C0", "C1", ...``).
+    attrs : mapping, optional
+        Extra attributes.
+
+    Returns
+    -------
+    xarray.DataArray
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> da = to_dataarray(np.zeros((3, 4, 5), np.uint8), dims="TYX", scale={"X": 0.5, "Y": 0.5})
+    >>> da.dims, float(da.X[1]), da.X.attrs["scale"]
+    (('T', 'Y', 'X'), 0.5, 0.5)
+    """
+    scale = dict(scale or {})
+    units = dict(units or {})
+    origin = dict(origin or {})
+    if isinstance(data, xr.DataArray):
+        da = data.rename({d: str(d).upper() for d in data.dims if str(d) != str(d).upper()})
+        _parse_dims(da.dims, da.ndim)
+        da = da.transpose(*[d for d in DIMS if d in da.dims])
+        coords = {}
+        for d in da.dims:
+            n = da.sizes[d]
+            if d == "C":
+                names = channel_names or (
+                    [str(v) for v in da.coords["C"].values] if "C" in da.coords else None
+                )
+                coords["C"] = _channel_coord(names, n)
+                continue
+            if d in da.coords and d not in scale and np.issubdtype(da.coords[d].dtype, np.number):
+                c = da.coords[d]
+                step = c.attrs.get("scale", float(c[1] - c[0]) if n > 1 else 1.0)
+                coords[d] = xr.Variable(
+                    d, np.asarray(c.values, dtype=np.float64),
+                    attrs={"units": units.get(d, c.attrs.get("units", _DEFAULT_UNITS[d])), "scale": float(step)},
+                )
+            else:
+                coords[d] = _coord(d, n, scale.get(d, 1.0), origin.get(d, 0.0), units.get(d, _DEFAULT_UNITS[d]))
+        out = xr.DataArray(da.data, dims=da.dims, coords=coords, attrs={**da.attrs, **(attrs or {})}, name=da.name)
+        return out
+    arr = np.asarray(data)
+    if dims is None:
+        if arr.ndim == 2:
+            dims = "YX"
+        else:
+            raise DimensionError(
+                f"A {arr.ndim}-D array needs dims=..., one letter per axis from T, C, Z, Y, X "
+                f"(shape {arr.shape}; e.g. dims='TYX' for a time-lapse)."
+            )
+    dims_t = _parse_dims(dims, arr.ndim)
+    order = [dims_t.index(d) for d in DIMS if d in dims_t]
+    arr = np.transpose(arr, order) if order != list(range(arr.ndim)) else arr
+    dims_t = tuple(dims_t[i] for i in order)
+    coords = {}
+    for d, n in zip(dims_t, arr.shape):
+        if d == "C":
+            coords["C"] = _channel_coord(channel_names, n)
+        else:
+            coords[d] = _coord(d, n, scale.get(d, 1.0), origin.get(d, 0.0), units.get(d, _DEFAULT_UNITS[d]))
+    return xr.DataArray(arr, dims=dims_t, coords=coords, attrs=dict(attrs or {}))
+
+
+def _channel_coord(names: Sequence[str] | None, n: int) -> xr.Variable:
+    if names is None:
+        names = [f"C{i}" for i in range(n)]
+    names = [str(x) for x in names]
+    if len(names) != n:
+        raise InputError(f"{len(names)} channel names given for {n} channels; give one name per channel.")
+    return xr.Variable("C", np.array(names, dtype=object))
+
+
+def validate_image(
+    image: Any,
+    /,
+    *,
+    required: Iterable[str] = ("Y", "X"),
+    allowed: Iterable[str] = DIMS,
+    name: str = "image",
+    allow_constant: bool = False,
+    dims: str | Sequence[str] | None = None,
+) -> xr.DataArray:
+    """Check an image against the data model and return it as a DataArray.
+
+    Raises
+    ------
+    DimensionError
+        Dims outside ``allowed`` or missing one of ``required``.
+    DTypeError
+        Pixel type other than bool, (u)int8/16/32, int64, float32/64.
+    EmptyImageError
+        A zero-length axis.
+    NonFiniteError
+        NaN or inf in a float image.
+    ConstantImageError
+        Every pixel equal (unless ``allow_constant``).
+    """
+    if not isinstance(image, xr.DataArray):
+        if not hasattr(image, "shape") and not isinstance(image, (list, tuple)):
+            raise InputError(
+                f"{name} must be a numpy array or xarray.DataArray; got {type(image).__name__}."
+            )
+    da = to_dataarray(image, dims=dims)
+    required = tuple(required)
+    allowed = tuple(allowed)
+    missing = [d for d in required if d not in da.dims]
+    extra = [d for d in da.dims if d not in allowed]
+    if missing or extra:
+        parts = []
+        if missing:
+            parts.append(f"missing {', '.join(missing)}")
+        if extra:
+            parts.append(f"unexpected {', '.join(extra)}")
+        raise DimensionError(
+            f"{name} has dims {''.join(da.dims)} (shape {tuple(da.shape)}): {'; '.join(parts)}. "
+            f"Expected dims containing {''.join(required)} drawn from {''.join(allowed)}."
+        )
+    if np.dtype(da.dtype) not in SUPPORTED_DTYPES:
+        raise DTypeError(
+            f"{name} has pixel type {da.dtype}, which LabelFree cannot process. Convert it to "
+            "uint8, uint16 or float32 first (RGB images: split channels or convert to grey)."
+        )
+    if da.size == 0:
+        raise EmptyImageError(f"{name} is empty (shape {tuple(da.shape)}); give an image with pixels.")
+    values = np.asarray(da.data)
+    if values.dtype.kind == "f" and not np.isfinite(values).all():
+        n_bad = int((~np.isfinite(values)).sum())
+        raise NonFiniteError(
+            f"{name} contains {n_bad} NaN/inf pixel(s); replace them (e.g. numpy.nan_to_num) first."
+        )
+    if not allow_constant and values.min() == values.max():
+        raise ConstantImageError(
+            f"{name} is constant (every pixel is {values.flat[0]!r}); there is nothing to segment. "
+            "Check that the right file or channel was given."
+        )
+    return da
+
+
+def scale_of(da: xr.DataArray, dim: str) -> float:
+    """Pixel size (or frame interval) along ``dim``; 1.0 when unknown."""
+    if dim not in da.dims:
+        return 1.0
+    c = da.coords.get(dim)
+    if c is None:
+        return 1.0
+    if "scale" in c.attrs:
+        return float(c.attrs["scale"])
+    if c.size > 1 and np.issubdtype(c.dtype, np.number):
+        return float(c.values[1] - c.values[0])
+    return 1.0
+
+
+def units_of(da: xr.DataArray, dim: str) -> str:
+    """Unit of ``dim`` (``"pixel"`` / ``"frame"`` when unknown)."""
+    c = da.coords.get(dim)
+    if c is None:
+        return _DEFAULT_UNITS.get(dim, "")
+    return str(c.attrs.get("units", _DEFAULT_UNITS.get(dim, "")))
+
+
+def pixel_scales(da: xr.DataArray) -> dict[str, float]:
+    """Scale of every non-channel dim of ``da``."""
+    return {d: scale_of(da, d) for d in da.dims if d != "C"}
+
+
+def channel_names(da: xr.DataArray) -> list[str]:
+    """Channel names of ``da`` (empty list without a C axis)."""
+    if "C" not in da.dims:
+        return []
+    return [str(v) for v in da.coords["C"].values]
+
+
+def select_channel(da: xr.DataArray, channel: int | str, /) -> xr.DataArray:
+    """Select one channel by index or name, with a clear error when absent."""
+    if "C" not in da.dims:
+        if channel in (0, None):
+            return da
+        raise DimensionError(f"The image has no C axis, so channel {channel!r} does not exist.")
+    names = channel_names(da)
+    if isinstance(channel, str):
+        if channel not in names:
+            raise InputError(f"Channel {channel!r} not found; the image has channels {names}.")
+        return da.isel(C=names.index(channel))
+    idx = int(channel)
+    if not -len(names) <= idx < len(names):
+        raise InputError(f"Channel index {idx} is out of range; the image has {len(names)} channel(s) {names}.")
+    return da.isel(C=idx)
+
+
+def labels_like(
+    labels: np.ndarray,
+    like: xr.DataArray,
+    /,
+    *,
+    dims: Sequence[str] | None = None,
+    attrs: Mapping[str, Any] | None = None,
+) -> xr.DataArray:
+    """Wrap a label array with the spatial/time coords of the image it came from.
+
+    ``dims`` defaults to ``like``'s dims without ``C``. The dtype becomes uint16,
+    or uint32 when the largest label exceeds 65535.
+    """
+    dims = tuple(dims) if dims is not None else tuple(d for d in like.dims if d != "C")
+    labels = np.asarray(labels)
+    if labels.ndim != len(dims):
+        raise DimensionError(f"labels have {labels.ndim} axes but dims {''.join(dims)} name {len(dims)}.")
+    for d, n in zip(dims, labels.shape):
+        if d in like.dims and like.sizes[d] != n:
+            raise DimensionError(f"labels have {n} pixels along {d} but the image has {like.sizes[d]}.")
+    if labels.dtype.kind == "f" or (labels.size and labels.min() < 0):
+        raise DTypeError("labels must be non-negative integers (0 = background).")
+    top = int(labels.max()) if labels.size else 0
+    dtype = np.uint16 if top <= 65535 else np.uint32
+    coords = {d: like.coords[d] for d in dims if d in like.coords}
+    return xr.DataArray(labels.astype(dtype, copy=False), dims=dims, coords=coords, attrs=dict(attrs or {}), name="labels")
