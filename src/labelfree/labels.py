@@ -1,0 +1,273 @@
+"""Tools for label images (0 = background, one positive integer per object).
+
+All functions return new arrays; their inputs are never modified.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from scipy import ndimage as ndi
+from scipy.optimize import linear_sum_assignment
+
+from labelfree.errors import DimensionError, DTypeError, InputError
+
+__all__ = [
+    "relabel_sequential",
+    "remove_small_objects",
+    "fill_holes",
+    "declump",
+    "label_contours",
+    "polygon_area",
+    "track_by_overlap",
+    "to_imagej_labels",
+]
+
+
+def _as_labels(labels: object, name: str = "labels") -> np.ndarray:
+    arr = np.asarray(labels)
+    if arr.dtype == bool:
+        return arr
+    if arr.dtype.kind not in "ui":
+        if arr.dtype.kind == "f" and arr.size and np.all(np.mod(arr, 1) == 0) and arr.min() >= 0:
+            return arr.astype(np.uint32 if arr.max() > 65535 else np.uint16)
+        raise DTypeError(f"{name} must be an integer label image or a boolean mask; got dtype {arr.dtype}.")
+    if arr.size and arr.min() < 0:
+        raise DTypeError(f"{name} has negative values; labels must be >= 0 (0 = background).")
+    return arr
+
+
+def relabel_sequential(labels: np.ndarray, /) -> np.ndarray:
+    """Renumber objects 1..N keeping their order of label value; 0 stays 0.
+
+    Examples
+    --------
+    >>> relabel_sequential(np.array([[0, 5, 5], [9, 0, 2]])).tolist()
+    [[0, 2, 2], [3, 0, 1]]
+    """
+    arr = _as_labels(labels)
+    if arr.dtype == bool:
+        return arr.astype(np.uint16)
+    ids = np.unique(arr)
+    ids = ids[ids != 0]
+    lut = np.zeros(int(arr.max()) + 1 if arr.size else 1, dtype=np.uint32 if len(ids) > 65535 else np.uint16)
+    lut[ids] = np.arange(1, len(ids) + 1)
+    return lut[arr]
+
+
+def remove_small_objects(labels: np.ndarray, /, *, min_size: int, connectivity: int = 1) -> np.ndarray:
+    """Remove objects with fewer than ``min_size`` pixels.
+
+    A boolean mask is split into connected components (``connectivity`` 1 = 4/6-neighbours,
+    ``ndim`` = 8/26) and a mask is returned; a label image keeps its ids.
+    """
+    arr = _as_labels(labels)
+    if min_size < 0:
+        raise InputError(f"min_size must be >= 0; got {min_size}.")
+    is_mask = arr.dtype == bool
+    lab = ndi.label(arr, structure=ndi.generate_binary_structure(arr.ndim, connectivity))[0] if is_mask else arr
+    if lab.size == 0:
+        return arr.copy()
+    counts = np.bincount(lab.ravel())
+    small = counts < min_size
+    small[0] = False
+    out = lab.copy() if not is_mask else lab
+    out[small[lab]] = 0
+    return out > 0 if is_mask else out
+
+
+def _fill_plane(arr: np.ndarray) -> np.ndarray:
+    if arr.dtype == bool:
+        return ndi.binary_fill_holes(arr)
+    out = arr.copy()
+    for idx, sl in enumerate(ndi.find_objects(arr), start=1):
+        if sl is None:
+            continue
+        obj = arr[sl] == idx
+        filled = ndi.binary_fill_holes(obj)
+        out[sl][filled & (arr[sl] == 0)] = idx
+    return out
+
+
+def fill_holes(labels: np.ndarray, /) -> np.ndarray:
+    """Fill holes inside each object; arrays of more than 2 axes are filled plane by plane.
+
+    Only background pixels enclosed by one object are filled, so an object enclosing
+    another keeps it.
+    """
+    arr = _as_labels(labels)
+    if arr.ndim < 2:
+        raise DimensionError(f"fill_holes needs a 2-D image or a stack of them; got shape {arr.shape}.")
+    if arr.ndim == 2:
+        return _fill_plane(arr)
+    flat = arr.reshape((-1,) + arr.shape[-2:])
+    return np.stack([_fill_plane(p) for p in flat]).reshape(arr.shape)
+
+
+def declump(
+    mask: np.ndarray,
+    /,
+    *,
+    min_distance: int | None = None,
+    markers: np.ndarray | None = None,
+) -> np.ndarray:
+    """Split touching objects of a 2-D binary mask into instances (distance-transform watershed).
+
+    Parameters
+    ----------
+    mask : (Y, X) bool array
+        Foreground mask (a label image is treated as ``labels > 0``).
+    min_distance : int, optional
+        Minimum distance in pixels between two object centres. Default: half the radius
+        of the median connected component, at least 3.
+    markers : (Y, X) int array, optional
+        Seed labels (e.g. nuclei); when given they define the objects.
+
+    Returns
+    -------
+    (Y, X) uint16/uint32 label image; every connected component holds at least one object.
+    """
+    from skimage.feature import peak_local_max
+    from skimage.segmentation import watershed
+
+    m = np.asarray(mask)
+    if m.ndim != 2:
+        raise DimensionError(f"declump works on one 2-D plane; got shape {m.shape}. Loop over frames.")
+    m = m > 0
+    comps, n = ndi.label(m)
+    if n == 0:
+        return np.zeros(m.shape, np.uint16)
+    dist = ndi.distance_transform_edt(m)
+    if markers is None:
+        if min_distance is None:
+            areas = np.bincount(comps.ravel())[1:]
+            radius = np.sqrt(np.median(areas) / np.pi)
+            min_distance = max(3, int(round(radius / 2)))
+        smooth = ndi.gaussian_filter(dist, 1.0)
+        peaks = peak_local_max(smooth, min_distance=int(min_distance), labels=comps, exclude_border=False)
+        seeds = np.zeros(m.shape, np.int32)
+        seeds[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
+        # every component needs a seed, or watershed would leave it empty
+        seeded = np.zeros(n + 1, bool)
+        seeded[comps[seeds > 0]] = True
+        lonely = np.flatnonzero(~seeded[1:]) + 1
+        if len(lonely):
+            centres = ndi.maximum_position(dist, comps, lonely)
+            for k, (y, x) in enumerate(centres, start=len(peaks) + 1):
+                seeds[y, x] = k
+    else:
+        seeds = np.asarray(markers).astype(np.int32)
+        if seeds.shape != m.shape:
+            raise DimensionError(f"markers shape {seeds.shape} differs from mask shape {m.shape}.")
+    out = watershed(-dist, seeds, mask=m)
+    return relabel_sequential(out)
+
+
+def polygon_area(poly: np.ndarray, /) -> float:
+    """Signed area of a polygon of (x, y) vertices (shoelace); holes from
+    :func:`label_contours` have the opposite sign of outer boundaries."""
+    x, y = np.asarray(poly, float).T
+    return 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
+
+
+def _trace(obj: np.ndarray, x0: int, y0: int) -> list[np.ndarray]:
+    import cv2
+
+    # Upsampling x2 makes cv2's boundary-pixel contours sit 1/4 pixel inside the pixel
+    # edges; rounding maps every vertex exactly onto the pixel corners (ImageJ "traced" ROIs).
+    up = np.repeat(np.repeat(obj.astype(np.uint8), 2, axis=0), 2, axis=1)
+    up = np.pad(up, 1)
+    contours, hierarchy = cv2.findContours(up, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
+    outers, holes = [], []
+    for c, h in zip(contours, hierarchy[0]):
+        pts = np.rint((c[:, 0, :].astype(float) - 1 + 0.5) / 2)
+        keep = np.any(pts != np.roll(pts, 1, axis=0), axis=1)
+        pts = pts[keep]
+        if len(pts) > 2:  # drop collinear vertices
+            prev, nxt = np.roll(pts, 1, axis=0), np.roll(pts, -1, axis=0)
+            cross = (pts[:, 0] - prev[:, 0]) * (nxt[:, 1] - pts[:, 1]) - (pts[:, 1] - prev[:, 1]) * (nxt[:, 0] - pts[:, 0])
+            pts = pts[cross != 0]
+        if len(pts) < 3:
+            continue
+        pts = pts + (x0, y0)
+        (holes if h[3] >= 0 else outers).append(pts)
+    outers.sort(key=lambda p: -abs(polygon_area(p)))
+    return outers + holes
+
+
+def label_contours(labels: np.ndarray, /) -> dict[int, list[np.ndarray]]:
+    """Pixel-edge outlines of every object of a 2-D label image.
+
+    Returns
+    -------
+    dict
+        label -> list of (N, 2) float arrays of (x, y) vertices on pixel corners. Outer
+        boundaries come first (largest first), then holes. Filling the outer polygons and
+        removing the holes, with ImageJ's rule (a pixel is inside when its centre is),
+        gives back exactly the object's pixels.
+    """
+    arr = _as_labels(labels)
+    if arr.ndim != 2:
+        raise DimensionError(f"label_contours works on one 2-D plane; got shape {arr.shape}.")
+    if arr.dtype == bool:
+        arr = arr.astype(np.uint8)
+    out: dict[int, list[np.ndarray]] = {}
+    for idx, sl in enumerate(ndi.find_objects(arr), start=1):
+        if sl is None:
+            continue
+        polys = _trace(arr[sl] == idx, sl[1].start, sl[0].start)
+        if polys:
+            out[idx] = polys
+    return out
+
+
+def track_by_overlap(labels: np.ndarray, /, *, min_iou: float = 0.3) -> np.ndarray:
+    """Carry object ids across the first axis (time) by optimal IoU matching.
+
+    An object of frame t takes the id of the object of frame t-1 it overlaps best
+    (Hungarian matching, IoU >= ``min_iou``); unmatched objects get new ids.
+    """
+    from labelfree.metrics import iou_matrix
+
+    arr = _as_labels(labels)
+    if arr.ndim < 3:
+        raise DimensionError(f"track_by_overlap needs a stack (T, ...); got shape {arr.shape}.")
+    out = np.zeros(arr.shape, np.uint32)
+    out[0] = relabel_sequential(arr[0])
+    next_id = int(out[0].max()) + 1
+    for t in range(1, arr.shape[0]):
+        cur = arr[t]
+        ids = np.unique(cur)
+        ids = ids[ids != 0]
+        lut = np.zeros(int(cur.max()) + 1 if cur.size else 1, np.uint32)
+        if len(ids):
+            iou, prev_ids, cur_ids = iou_matrix(cur, out[t - 1])  # rows: previous frame
+            if iou.size:
+                rows, cols = linear_sum_assignment(-iou)
+                for r, c in zip(rows, cols):
+                    if iou[r, c] >= min_iou:
+                        lut[cur_ids[c]] = prev_ids[r]
+            for i in ids:
+                if lut[i] == 0:
+                    lut[i] = next_id
+                    next_id += 1
+        out[t] = lut[cur]
+    return out.astype(np.uint16) if next_id <= 65536 else out
+
+
+def to_imagej_labels(labels: np.ndarray, /) -> np.ndarray:
+    """Labels in a type ImageJ displays: uint16, or float32 (with a warning) above 65535."""
+    arr = _as_labels(labels)
+    top = int(arr.max()) if arr.size else 0
+    if top <= 65535:
+        return arr.astype(np.uint16, copy=False)
+    if top > 2**24:
+        raise InputError(f"{top} labels cannot be stored exactly in ImageJ's 32-bit float images (max 2**24).")
+    warnings.warn(
+        f"{top} labels exceed 16-bit; the ImageJ label image is written as 32-bit float "
+        "(exact up to 16,777,216 labels).",
+        UserWarning,
+        stacklevel=2,
+    )
+    return arr.astype(np.float32)

@@ -1,0 +1,247 @@
+"""Segmentation metrics against ground truth.
+
+Pixel scores compare foreground masks; object scores match instances by IoU. Stacks
+(3-D arrays, or DataArrays with a T axis) are evaluated frame by frame and the counts
+are summed over frames.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from labelfree.errors import DimensionError, DTypeError
+
+__all__ = [
+    "pixel_scores",
+    "iou_matrix",
+    "match_objects",
+    "object_scores",
+    "average_precision",
+    "aggregated_jaccard_index",
+    "seg_score",
+    "evaluate",
+]
+
+
+def _pair(pred: Any, gt: Any) -> tuple[np.ndarray, np.ndarray]:
+    p, g = np.asarray(pred), np.asarray(gt)
+    if p.shape != g.shape:
+        raise DimensionError(f"prediction shape {p.shape} differs from ground-truth shape {g.shape}.")
+    for name, a in (("prediction", p), ("ground truth", g)):
+        if a.dtype != bool and a.dtype.kind not in "ui":
+            if not (a.dtype.kind == "f" and np.all(np.mod(a, 1) == 0)):
+                raise DTypeError(f"{name} must be an integer label image or a mask; got dtype {a.dtype}.")
+    return p.astype(np.int64, copy=False), g.astype(np.int64, copy=False)
+
+
+def _ratio(a: float, b: float) -> float:
+    return float(a) / float(b) if b else float("nan")
+
+
+def pixel_scores(pred: Any, gt: Any, /) -> dict[str, float]:
+    """Foreground precision, recall, F1 and Jaccard of ``pred > 0`` against ``gt > 0``.
+
+    Examples
+    --------
+    >>> s = pixel_scores(np.array([1, 1, 0, 0]), np.array([1, 0, 1, 0]))
+    >>> s["precision"], s["recall"], s["f1"]
+    (0.5, 0.5, 0.5)
+    """
+    p, g = _pair(pred, gt)
+    return _pixel_from_counts(*_pixel_counts(p > 0, g > 0))
+
+
+def _pixel_counts(p: np.ndarray, g: np.ndarray) -> tuple[int, int, int]:
+    tp = int(np.count_nonzero(p & g))
+    return tp, int(np.count_nonzero(p)) - tp, int(np.count_nonzero(g)) - tp
+
+
+def _pixel_from_counts(tp: int, fp: int, fn: int) -> dict[str, float]:
+    return {
+        "precision": _ratio(tp, tp + fp),
+        "recall": _ratio(tp, tp + fn),
+        "f1": _ratio(2 * tp, 2 * tp + fp + fn),
+        "jaccard": _ratio(tp, tp + fp + fn),
+    }
+
+
+def _overlaps(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Intersection table: (inter[n_gt, n_pred], gt_ids, pred_ids, gt_areas, pred_areas)."""
+    gt_ids, g_inv, g_area = np.unique(gt, return_inverse=True, return_counts=True)
+    pr_ids, p_inv, p_area = np.unique(pred, return_inverse=True, return_counts=True)
+    pairs = g_inv.ravel() * len(pr_ids) + p_inv.ravel()
+    inter = np.bincount(pairs, minlength=len(gt_ids) * len(pr_ids)).reshape(len(gt_ids), len(pr_ids))
+    gk, pk = gt_ids != 0, pr_ids != 0
+    return inter[np.ix_(gk, pk)], gt_ids[gk], pr_ids[pk], g_area[gk], p_area[pk]
+
+
+def iou_matrix(pred: Any, gt: Any, /) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """IoU of every ground-truth object (rows) with every predicted object (columns).
+
+    Returns
+    -------
+    iou : (n_gt, n_pred) float array
+    gt_ids, pred_ids : label values of the rows and columns
+    """
+    p, g = _pair(pred, gt)
+    inter, gt_ids, pr_ids, ga, pa = _overlaps(p, g)
+    union = ga[:, None] + pa[None, :] - inter
+    iou = np.where(union > 0, inter / np.maximum(union, 1), 0.0)
+    return iou, gt_ids, pr_ids
+
+
+def match_objects(pred: Any, gt: Any, /, *, threshold: float = 0.5) -> list[tuple[int, int, float]]:
+    """One-to-one matching maximising total IoU; pairs with IoU >= ``threshold``.
+
+    Returns a list of ``(gt_id, pred_id, iou)``.
+    """
+    iou, gt_ids, pr_ids = iou_matrix(pred, gt)
+    return _match(iou, gt_ids, pr_ids, threshold)
+
+
+def _match(iou: np.ndarray, gt_ids: np.ndarray, pr_ids: np.ndarray, threshold: float) -> list[tuple[int, int, float]]:
+    if iou.size == 0:
+        return []
+    # only pairs above threshold may match; others get a cost that never wins
+    score = np.where(iou >= threshold, iou, -1.0)
+    rows, cols = linear_sum_assignment(-score)
+    return [
+        (int(gt_ids[r]), int(pr_ids[c]), float(iou[r, c]))
+        for r, c in zip(rows, cols)
+        if iou[r, c] >= threshold and iou[r, c] > 0
+    ]
+
+
+def _object_counts(p: np.ndarray, g: np.ndarray, threshold: float) -> tuple[int, int, int, list[float]]:
+    iou, gt_ids, pr_ids = iou_matrix(p, g)
+    matches = _match(iou, gt_ids, pr_ids, threshold)
+    tp = len(matches)
+    return tp, len(pr_ids) - tp, len(gt_ids) - tp, [m[2] for m in matches]
+
+
+def _object_from_counts(tp: int, fp: int, fn: int, ious: list[float]) -> dict[str, float]:
+    return {
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+        "precision": _ratio(tp, tp + fp),
+        "recall": _ratio(tp, tp + fn),
+        "f1": _ratio(2 * tp, 2 * tp + fp + fn),
+        "mean_iou": float(np.mean(ious)) if ious else float("nan"),
+    }
+
+
+def object_scores(pred: Any, gt: Any, /, *, threshold: float = 0.5) -> dict[str, float]:
+    """Object precision/recall/F1 at an IoU threshold and the mean IoU of matched pairs."""
+    p, g = _pair(pred, gt)
+    return _object_from_counts(*_object_counts(p, g, threshold))
+
+
+def average_precision(pred: Any, gt: Any, /, *, threshold: float = 0.5) -> float:
+    """Average precision as used for cell segmentation: TP / (TP + FP + FN) at ``threshold``."""
+    s = object_scores(pred, gt, threshold=threshold)
+    return _ratio(s["tp"], s["tp"] + s["fp"] + s["fn"])
+
+
+def _aji_counts(p: np.ndarray, g: np.ndarray) -> tuple[int, int]:
+    inter, _, _, ga, pa = _overlaps(p, g)
+    if len(ga) == 0:
+        return 0, int(pa.sum())
+    union = ga[:, None] + pa[None, :] - inter
+    iou = np.where(union > 0, inter / np.maximum(union, 1), 0.0)
+    used = np.zeros(len(pa), bool)
+    c = u = 0
+    for r in range(len(ga)):
+        if iou.shape[1] == 0 or iou[r].max() == 0:
+            u += int(ga[r])
+            continue
+        j = int(np.argmax(iou[r]))
+        c += int(inter[r, j])
+        u += int(union[r, j])
+        used[j] = True
+    u += int(pa[~used].sum())
+    return c, u
+
+
+def aggregated_jaccard_index(pred: Any, gt: Any, /) -> float:
+    """Aggregated Jaccard Index (Kumar et al. 2017)."""
+    p, g = _pair(pred, gt)
+    return _ratio(*_aji_counts(p, g))
+
+
+def _seg_values(p: np.ndarray, g: np.ndarray) -> list[float]:
+    inter, _, _, ga, pa = _overlaps(p, g)
+    out = []
+    for r in range(len(ga)):
+        j = int(np.argmax(inter[r])) if inter.shape[1] else -1
+        if j >= 0 and inter[r, j] > 0.5 * ga[r]:
+            out.append(inter[r, j] / (ga[r] + pa[j] - inter[r, j]))
+        else:
+            out.append(0.0)
+    return out
+
+
+def seg_score(pred: Any, gt: Any, /) -> float:
+    """Cell Tracking Challenge SEG: mean Jaccard of each ground-truth object with the
+    predicted object covering more than half of it (0 when there is none)."""
+    p, g = _pair(pred, gt)
+    vals = _seg_values(p, g)
+    return float(np.mean(vals)) if vals else float("nan")
+
+
+def _frames(p: np.ndarray, g: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    if p.ndim == 2:
+        return [(p, g)]
+    if p.ndim == 3:
+        return list(zip(p, g))
+    raise DimensionError(f"evaluate takes 2-D images or (T, Y, X) stacks; got shape {p.shape}.")
+
+
+def _keep_annotated(p: np.ndarray, g: np.ndarray) -> np.ndarray:
+    hit = np.unique(p[(g > 0) & (p > 0)])
+    return np.where(np.isin(p, hit), p, 0)
+
+
+def evaluate(pred: Any, gt: Any, /, *, threshold: float = 0.5, only_annotated: bool = False) -> dict[str, Any]:
+    """Every metric at once; 3-D input is a stack of frames (counts summed over frames).
+
+    Parameters
+    ----------
+    pred, gt : (Y, X) or (T, Y, X) label images (DataArrays are accepted).
+    threshold : float
+        IoU threshold of the object scores.
+    only_annotated : bool
+        Score only predicted objects that overlap a ground-truth object, and pixels
+        inside annotated objects or such predictions (for sparse ground truth).
+    """
+    p, g = _pair(pred, gt)
+    px = [0, 0, 0]
+    ob = [0, 0, 0]
+    ious: list[float] = []
+    aji = [0, 0]
+    seg: list[float] = []
+    for pf, gf in _frames(p, g):
+        if only_annotated:
+            pf = _keep_annotated(pf, gf)
+        for i, v in enumerate(_pixel_counts(pf > 0, gf > 0)):
+            px[i] += v
+        tp, fp, fn, mi = _object_counts(pf, gf, threshold)
+        ob[0] += tp
+        ob[1] += fp
+        ob[2] += fn
+        ious += mi
+        c, u = _aji_counts(pf, gf)
+        aji[0] += c
+        aji[1] += u
+        seg += _seg_values(pf, gf)
+    out: dict[str, Any] = {f"pixel_{k}": v for k, v in _pixel_from_counts(*px).items()}
+    out.update(_object_from_counts(ob[0], ob[1], ob[2], ious))
+    out["threshold"] = threshold
+    out["average_precision"] = _ratio(ob[0], sum(ob))
+    out["aji"] = _ratio(*aji)
+    out["seg"] = float(np.mean(seg)) if seg else float("nan")
+    out["n_frames"] = len(_frames(p, g))
+    return out
