@@ -1,0 +1,79 @@
+import dataclasses
+import json
+
+import pytest
+
+from labelfree._config import PipelineConfig, file_sha256, provenance
+from labelfree._deps import require
+from labelfree._progress import Progress
+from labelfree.errors import Cancelled, ConfigError, MissingDependencyError
+
+
+@dataclasses.dataclass
+class DemoConfig(PipelineConfig):
+    radius: int = 5
+    sizes: tuple = (1, 2)
+    name: str = "x"
+
+
+def test_config_round_trip_and_files(tmp_path):
+    cfg = DemoConfig(radius=3)
+    assert DemoConfig.from_dict(json.loads(cfg.to_json())) == cfg
+    (tmp_path / "c.json").write_text('{"radius": 9}')
+    (tmp_path / "c.yaml").write_text("name: y\nsizes: [3, 4]\n")
+    assert DemoConfig.coerce(tmp_path / "c.json").radius == 9
+    assert DemoConfig.coerce(str(tmp_path / "c.yaml")).sizes == (3, 4)
+    assert cfg.replace(name="z").name == "z"
+
+
+def test_config_errors(tmp_path):
+    with pytest.raises(ConfigError, match="Unknown DemoConfig option\\(s\\): radus.*Valid options are"):
+        DemoConfig.from_dict({"radus": 1})
+    (tmp_path / "bad.json").write_text("{oops")
+    with pytest.raises(ConfigError, match="not valid JSON"):
+        DemoConfig.from_file(tmp_path / "bad.json")
+    with pytest.raises(ConfigError, match="Cannot read"):
+        DemoConfig.from_file(tmp_path / "missing.json")
+    with pytest.raises(ConfigError, match="must be a DemoConfig"):
+        DemoConfig.coerce(42)
+
+
+def test_provenance_records_config_and_model_hash(tmp_path):
+    model = tmp_path / "m.bin"
+    model.write_bytes(b"abc")
+    rec = provenance("demo", DemoConfig(), model_file=model)
+    assert rec["pipeline"] == "demo" and rec["config"]["radius"] == 5
+    assert rec["model_sha256"] == file_sha256(model)
+    assert rec["model_sha256"].startswith("ba7816bf")  # sha256("abc")
+    json.dumps(rec)
+
+
+def test_progress_callback_and_cancel():
+    seen = []
+    with Progress(lambda d, t, m: seen.append((d, t)), total=3) as bar:
+        for _ in range(3):
+            bar.update()
+    assert seen == [(1, 3), (2, 3), (3, 3)]
+
+    class Sink:
+        def __init__(self):
+            self.n = 0
+            self.cancelled = False
+
+        def update(self, n):
+            self.n += n
+            self.cancelled = self.n >= 2
+
+    sink = Sink()
+    with pytest.raises(Cancelled, match="Cancelled"):
+        with Progress(sink, total=5) as bar:
+            for _ in range(5):
+                bar.update()
+    assert sink.n == 2
+
+
+def test_missing_dependency_names_install_command():
+    with pytest.raises(MissingDependencyError, match='pip install "no_such_pkg_xyz"'):
+        require("no_such_pkg_xyz")
+    with pytest.raises(ImportError, match=r'labelfree\[torch\]'):
+        require("torch.no_such_submodule")

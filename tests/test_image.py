@@ -1,0 +1,98 @@
+import doctest
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import labelfree
+from labelfree import image as I
+from labelfree.errors import (
+    ConstantImageError,
+    DimensionError,
+    DTypeError,
+    EmptyImageError,
+    InputError,
+    NonFiniteError,
+)
+
+
+@pytest.mark.parametrize("module", ["labelfree.image", "labelfree.labels", "labelfree.metrics"])
+def test_doctests(module):
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.attempted > 0 and result.failed == 0
+
+
+def test_to_dataarray_orders_dims_and_keeps_calibration():
+    arr = np.arange(2 * 3 * 4 * 5).reshape(4, 5, 2, 3)  # Y X T C
+    da = I.to_dataarray(
+        arr, dims="YXTC", scale={"X": 0.25, "T": 30}, units={"X": "µm", "T": "s"}, channel_names=["a", "b", "c"]
+    )
+    assert da.dims == ("T", "C", "Y", "X")
+    assert da.shape == (2, 3, 4, 5)
+    assert np.array_equal(da.isel(T=1, C=2).values, arr[:, :, 1, 2])
+    assert I.scale_of(da, "X") == 0.25 and I.units_of(da, "X") == "µm"
+    assert I.scale_of(da, "T") == 30 and I.units_of(da, "T") == "s"
+    assert I.channel_names(da) == ["a", "b", "c"]
+    assert float(da.X[4]) == 1.0
+
+
+def test_to_dataarray_canonicalises_existing_dataarray():
+    src = xr.DataArray(np.zeros((4, 3)), dims=("x", "y"), coords={"x": [0, 2, 4, 6], "y": [0.0, 0.5, 1.0]})
+    da = I.to_dataarray(src)
+    assert da.dims == ("Y", "X")
+    assert I.scale_of(da, "X") == 2 and I.scale_of(da, "Y") == 0.5
+
+
+def test_scale_survives_length_one_axis():
+    da = I.to_dataarray(np.zeros((1, 4, 4)), dims="ZYX", scale={"Z": 2.5})
+    assert I.scale_of(da.isel(Z=slice(0, 1)), "Z") == 2.5
+
+
+def test_labels_like_copies_coords_and_picks_dtype():
+    img = I.to_dataarray(np.random.rand(2, 3, 6, 7), dims="TCYX", scale={"X": 0.5, "Y": 0.5})
+    lab = I.labels_like(np.ones((2, 6, 7), np.int64), img)
+    assert lab.dims == ("T", "Y", "X") and lab.dtype == np.uint16
+    assert lab.X.attrs["scale"] == 0.5
+    big = I.labels_like(np.full((2, 6, 7), 70000), img)
+    assert big.dtype == np.uint32
+    with pytest.raises(DimensionError, match="pixels along X"):
+        I.labels_like(np.ones((2, 6, 8), int), img)
+
+
+def test_select_channel():
+    img = I.to_dataarray(np.random.rand(2, 5, 5), dims="CYX", channel_names=["dapi", "gfp"])
+    assert I.select_channel(img, "gfp").equals(img.isel(C=1))
+    with pytest.raises(InputError, match="channels \\['dapi', 'gfp'\\]"):
+        I.select_channel(img, "rfp")
+    with pytest.raises(InputError, match="out of range"):
+        I.select_channel(img, 5)
+
+
+@pytest.mark.parametrize(
+    "data, kwargs, error, match",
+    [
+        (np.zeros((3, 4, 5)), {}, DimensionError, "needs dims"),
+        (np.zeros((3, 4)), {"dims": "TYX"}, DimensionError, "name 3 axes"),
+        (np.zeros((3, 4)), {"dims": "YY"}, DimensionError, "at most once"),
+        (np.zeros((3, 4), np.complex64), {}, DTypeError, "complex64"),
+        (np.zeros((0, 4)), {}, EmptyImageError, "empty"),
+        (np.array([[1.0, np.nan]]), {}, NonFiniteError, "NaN"),
+        (np.ones((3, 4)), {}, ConstantImageError, "constant"),
+        (np.random.rand(3, 4), {"required": ("T", "Y", "X")}, DimensionError, "missing T"),
+        (np.random.rand(2, 3, 4), {"dims": "ZYX", "allowed": "TYX"}, DimensionError, "unexpected Z"),
+        ("not an image", {}, InputError, "numpy array"),
+    ],
+)
+def test_validate_image_errors(data, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        I.validate_image(data, **kwargs)
+
+
+def test_validate_image_does_not_modify_input():
+    arr = np.random.rand(4, 4).astype(np.float32)
+    before = arr.copy()
+    I.validate_image(arr)
+    np.testing.assert_array_equal(arr, before)
+    assert labelfree.__version__
