@@ -6,10 +6,10 @@ cd "$(dirname "$0")/.."
 
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-# Java + ImageJ 1.x (ij.jar) for the Fiji bridge; Xvfb so RoiManager/windows work without a screen.
-apt-get install -y -qq --no-install-recommends default-jre libij-java xvfb xauth >/dev/null
+# Java (JDK: javac builds the small ImageJ command shim) + ImageJ 1.x (ij.jar) for the Fiji
+# bridge; Xvfb so the ROI Manager and image windows work without a screen.
+apt-get install -y -qq --no-install-recommends default-jdk libij-java xvfb xauth >/dev/null
 
-python3 -m pip install --quiet --upgrade pip
 # torch is pinned in the extras (torch==2.13.0, CPU build); cellpose stays on 3.1.x.
 python3 -m pip install --quiet -e ".[dev]"
 
