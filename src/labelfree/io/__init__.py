@@ -1,0 +1,37 @@
+"""Reading images and writing the outputs Fiji opens unchanged.
+
+* :func:`read_image`: TIFF / ImageJ hyperstack / OME-TIFF -> DataArray with calibration;
+* :func:`read_ctc`: Cell Tracking Challenge folders (frames, SEG, TRA, lineage);
+* :func:`write_labels`: ImageJ hyperstack label TIFF (calibration, glasbey LUT, provenance);
+* :func:`write_rois` / :func:`read_rois` / :func:`rois_to_labels`: ImageJ ROI zips;
+* :func:`write_table`, :func:`write_outputs`: CSV tables and the four-file output set.
+
+Every writer is atomic (temporary file + rename).
+"""
+
+from labelfree.io.ctc import CTCDataset, read_ctc
+from labelfree.io.labels_tiff import as_label_image, read_provenance, write_labels
+from labelfree.io.lut import glasbey_lut
+from labelfree.io.rois import labels_to_rois, read_rois, roi_name, write_rois
+from labelfree.io.rois_raster import roi_mask, rois_to_labels
+from labelfree.io.tables import OUTPUT_SUFFIXES, write_outputs, write_table
+from labelfree.io.tiff import read_image
+
+__all__ = [
+    "read_image",
+    "read_ctc",
+    "CTCDataset",
+    "write_labels",
+    "read_provenance",
+    "as_label_image",
+    "glasbey_lut",
+    "labels_to_rois",
+    "write_rois",
+    "read_rois",
+    "roi_name",
+    "roi_mask",
+    "rois_to_labels",
+    "write_table",
+    "write_outputs",
+    "OUTPUT_SUFFIXES",
+]

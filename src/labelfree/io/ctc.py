@@ -1,0 +1,196 @@
+"""Reader for the Cell Tracking Challenge folder layout.
+
+``<dataset>/<seq>/tNNN.tif`` (frames), ``<seq>_GT/SEG/man_segNNN.tif`` (instance masks
+of annotated frames; ``man_segNNN_ZZZ.tif`` for single annotated slices of 3-D data),
+``<seq>_GT/TRA/man_trackNNN.tif`` (one marker per cell, label = track id) and
+``<seq>_GT/TRA/man_track.txt`` (``id start end parent``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from labelfree.errors import InputError
+from labelfree.image import to_dataarray
+
+__all__ = ["read_ctc", "CTCDataset", "LazyFrames"]
+
+_FRAME = re.compile(r"^t(\d+)\.tiff?$")
+_SEG = re.compile(r"^man_seg(\d+)(?:_(\d+))?\.tiff?$")
+_TRA = re.compile(r"^man_track(\d+)\.tiff?$")
+
+
+def _read_plane(path: Path) -> np.ndarray:
+    import tifffile
+
+    try:
+        return tifffile.imread(path)
+    except Exception as exc:  # codec / corrupt-file errors vary
+        raise InputError(f"Cannot read {path} ({type(exc).__name__}: {exc}).") from exc
+
+
+def _index(folder: Path, pattern: re.Pattern[str]) -> dict[Any, Path]:
+    if not folder.is_dir():
+        return {}
+    found: dict[Any, Path] = {}
+    for entry in os.scandir(folder):
+        m = pattern.match(entry.name)
+        if m:
+            groups = [int(g) for g in m.groups() if g is not None]
+            found[groups[0] if len(groups) == 1 else tuple(groups)] = Path(entry.path)
+    return dict(sorted(found.items()))
+
+
+class LazyFrames(Mapping):
+    """Read-only mapping key -> label array, each file read on first access and cached."""
+
+    def __init__(self, files: Mapping[Any, Path]) -> None:
+        self._files = dict(files)
+        self._cache: dict[Any, np.ndarray] = {}
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        if key not in self._files:
+            raise KeyError(f"{key!r} is not annotated; annotated keys: {list(self._files)[:20]}")
+        if key not in self._cache:
+            self._cache[key] = _read_plane(self._files[key])
+        return self._cache[key]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._files)
+
+    def __len__(self) -> int:
+        return len(self._files)
+
+    def path(self, key: Any) -> Path:
+        """File behind ``key``."""
+        return self._files[key]
+
+
+class CTCDataset:
+    """One sequence of a Cell Tracking Challenge dataset (see :func:`read_ctc`).
+
+    Attributes
+    ----------
+    frames : list of int
+        Frame indices of the sequence (all, or those requested).
+    seg : LazyFrames
+        Frame (or ``(frame, z)`` for annotated slices of 3-D data) -> instance labels.
+    tra : LazyFrames
+        Frame -> tracking markers (label = track id).
+    seg_frames : list of int
+        Sorted frames with a segmentation annotation.
+    """
+
+    def __init__(self, root: Path, sequence: str, frames: Iterable[int] | None) -> None:
+        self.root, self.sequence = root, sequence
+        self._frame_files = _index(root / sequence, _FRAME)
+        if not self._frame_files:
+            raise InputError(f"No frames tNNN.tif in {root / sequence}; expected the CTC layout <dataset>/<seq>/t000.tif.")
+        available = list(self._frame_files)
+        if frames is None:
+            self.frames = available
+        else:
+            self.frames = [int(f) for f in frames]
+            missing = [f for f in self.frames if f not in self._frame_files]
+            if missing:
+                raise InputError(f"Frames {missing[:10]} are not in {root / sequence} (it has frames {available[0]}..{available[-1]}).")
+        wanted = set(self.frames)
+        gt = root / f"{sequence}_GT"
+        seg = {k: p for k, p in _index(gt / "SEG", _SEG).items() if (k[0] if isinstance(k, tuple) else k) in wanted}
+        tra = {k: p for k, p in _index(gt / "TRA", _TRA).items() if k in wanted}
+        self.seg, self.tra = LazyFrames(seg), LazyFrames(tra)
+        self.seg_frames = sorted({k[0] if isinstance(k, tuple) else k for k in seg})
+        self._lineage_path = gt / "TRA" / "man_track.txt"
+        self._movie: xr.DataArray | None = None
+
+    def __repr__(self) -> str:
+        return (f"CTCDataset({self.root.name}/{self.sequence}: {len(self.frames)} frames, "
+                f"{len(self.seg_frames)} SEG-annotated, {len(self.tra)} TRA)")
+
+    def frame(self, index: int, /) -> np.ndarray:
+        """One frame as a numpy array (read from disk, not cached)."""
+        if index not in self._frame_files:
+            raise InputError(f"Frame {index} is not in {self.root / self.sequence}.")
+        return _read_plane(self._frame_files[index])
+
+    @property
+    def movie(self) -> xr.DataArray:
+        """The frames stacked as a TYX (or TZYX) DataArray; read on first access, then cached.
+
+        The T coordinate holds the frame indices (unit ``frame``).
+        """
+        if self._movie is None:
+            stack = np.stack([self.frame(f) for f in self.frames])
+            dims = "TYX" if stack.ndim == 3 else "TZYX"
+            da = to_dataarray(stack, dims=dims, attrs={"source": str(self.root / self.sequence)})
+            da = da.assign_coords(T=xr.Variable("T", np.asarray(self.frames, np.float64), attrs=dict(da.T.attrs)))
+            self._movie = da
+        return self._movie
+
+    def seg_labels(self) -> xr.DataArray:
+        """The annotated frames' instance masks as a TYX DataArray (T coords = frame indices)."""
+        keys = [k for k in self.seg if not isinstance(k, tuple)]
+        if not keys:
+            raise InputError(f"{self.root.name}/{self.sequence} has no whole-frame SEG annotations.")
+        stack = np.stack([self.seg[k] for k in keys])
+        da = to_dataarray(stack, dims="TYX" if stack.ndim == 3 else "TZYX")
+        return da.assign_coords(T=xr.Variable("T", np.asarray(keys, np.float64), attrs=dict(da.T.attrs)))
+
+    @property
+    def lineage(self) -> pd.DataFrame:
+        """Track table from ``man_track.txt``: columns id, start, end, parent (0 = none)."""
+        cols = ["id", "start", "end", "parent"]
+        if not self._lineage_path.is_file():
+            return pd.DataFrame({c: pd.Series(dtype=np.int64) for c in cols})
+        try:
+            table = pd.read_csv(self._lineage_path, sep=r"\s+", header=None, names=cols, dtype=np.int64)
+        except (ValueError, pd.errors.ParserError) as exc:
+            raise InputError(f"{self._lineage_path} is not a CTC track file (id start end parent): {exc}") from exc
+        return table
+
+
+def read_ctc(
+    dataset_dir: str | os.PathLike[str],
+    /,
+    *,
+    sequence: str = "01",
+    frames: Iterable[int] | None = None,
+) -> CTCDataset:
+    """Open one sequence of a Cell Tracking Challenge dataset.
+
+    Parameters
+    ----------
+    dataset_dir : str or path-like
+        The dataset folder, e.g. ``.../Fluo-C2DL-MSC`` (holding ``01/``, ``01_GT/``).
+    sequence : str
+        Sequence name (``"01"``, ``"02"``).
+    frames : iterable of int, optional
+        Restrict to these frame indices (default all).
+
+    Returns
+    -------
+    CTCDataset
+        ``.movie`` (TYX DataArray, stacked on first access), ``.frame(i)``, ``.seg`` and
+        ``.tra`` (frame -> labels, read lazily), ``.seg_frames``, ``.lineage``.
+
+    Examples
+    --------
+    >>> ds = read_ctc("../shared/data/ctc/Fluo-C2DL-MSC")  # doctest: +SKIP
+    >>> ds.seg_frames[:3], ds.movie.shape  # doctest: +SKIP
+    ([5, 7, 9], (48, 832, 992))
+    """
+    root = Path(dataset_dir)
+    if not root.is_dir():
+        raise InputError(f"CTC dataset folder {root} does not exist; give the folder holding '{sequence}/'.")
+    if not (root / sequence).is_dir():
+        seqs = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.endswith("_GT"))
+        raise InputError(f"{root} has no sequence {sequence!r}; sequences found: {seqs or 'none'}.")
+    return CTCDataset(root, sequence, frames)

@@ -1,0 +1,174 @@
+"""Label images to ImageJ ROI zips (one ROI per object per plane) and back."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from labelfree.errors import InputError
+from labelfree.io._atomic import atomic_path
+from labelfree.io.labels_tiff import as_label_image
+
+__all__ = ["roi_name", "labels_to_rois", "write_rois", "read_rois"]
+
+log = logging.getLogger(__name__)
+_MAX_GROUP = 255  # ImageJ ROI groups are 1..255 (0 = no group)
+
+
+def roi_name(frame: int, label: int, /, *, z: int | None = None) -> str:
+    """ROI name ``t0001-z001-L00005`` (1-based frame and z; z only for stacks with Z).
+
+    >>> roi_name(0, 5), roi_name(9, 12, z=2)
+    ('t0001-L00005', 't0010-z003-L00012')
+    """
+    zpart = f"-z{z + 1:03d}" if z is not None else ""
+    return f"t{frame + 1:04d}{zpart}-L{label:05d}"
+
+
+def _outline_roi(polys: list[np.ndarray]) -> Any:
+    """A traced ROI for one outline, a composite (shape) ROI for holes or several parts."""
+    import roifile
+
+    roi = roifile.ImagejRoi()
+    allpts = np.concatenate(polys)
+    left, top = (int(v) for v in allpts.min(axis=0))
+    right, bottom = (int(v) for v in allpts.max(axis=0))
+    roi.left, roi.top, roi.right, roi.bottom = left, top, right, bottom
+    if len(polys) == 1:
+        pts = polys[0]
+        if len(pts) > 1 and np.array_equal(pts[0], pts[-1]):
+            pts = pts[:-1]
+        roi.roitype = roifile.ROI_TYPE.TRACED
+        roi.integer_coordinates = (pts - (left, top)).astype(np.int32)
+        roi.n_coordinates = len(pts)
+        return roi
+    # Composite: MOVETO x y, LINETO x y ..., CLOSE per polygon (java.awt.geom path codes).
+    # ImageJ fills shape ROIs with the even-odd rule, so holes come out as holes.
+    parts = []
+    for pts in polys:
+        n = len(pts)
+        ops = np.ones((n, 1), np.float32)
+        ops[0] = 0
+        parts.append(np.hstack([ops, pts.astype(np.float32)]).ravel())
+        parts.append(np.array([4], np.float32))
+    roi.roitype = roifile.ROI_TYPE.RECT
+    roi.multi_coordinates = np.concatenate(parts)
+    roi.shape_roi_size = roi.multi_coordinates.size
+    return roi
+
+
+def _group_of(label: int, group: int | str | None) -> int:
+    if group is None:
+        return 0
+    if group == "label":
+        return label if label <= _MAX_GROUP else 0
+    return int(group)
+
+
+def labels_to_rois(labels: Any, /, *, group: int | str | None = "label") -> list[Any]:
+    """One ImageJ ROI per object per frame (and z plane) of a label image.
+
+    Parameters
+    ----------
+    labels : xarray.DataArray or 2-D array
+        Labels with dims from T, Z, Y, X (0 = background).
+    group : "label", int or None
+        ImageJ ROI group: ``"label"`` puts each object in the group of its label id
+        (ids 1..255; larger ids get no group), an int puts every ROI in that group,
+        None sets none. The label id is also stored as the ROI property ``label``.
+
+    Returns
+    -------
+    list of roifile.ImagejRoi
+        Named by :func:`roi_name`, ordered by frame, z, label. Objects of one outline are
+        traced polygon ROIs; objects with holes or several parts are composite ROIs whose
+        even-odd fill equals the object's pixels. Positions: stacks with T get hyperstack
+        positions (c=0 "all", z, t; 1-based), a plain Z stack gets ImageJ's stack position.
+    """
+    from labelfree.labels import label_contours
+
+    da = as_label_image(labels)
+    if isinstance(group, str) and group != "label":
+        raise InputError(f"group must be 'label', an int 0..255 or None; got {group!r}.")
+    if isinstance(group, (int, np.integer)) and not 0 <= int(group) <= _MAX_GROUP:
+        raise InputError(f"group must be in 0..{_MAX_GROUP} (ImageJ ROI groups); got {group}.")
+    arr = np.asarray(da.data)
+    has_t, has_z = "T" in da.dims, "Z" in da.dims
+    n_t = da.sizes.get("T", 1)
+    n_z = da.sizes.get("Z", 1)
+    arr = arr.reshape(n_t, n_z, arr.shape[-2], arr.shape[-1])
+    rois = []
+    for t, z in itertools.product(range(n_t), range(n_z)):
+        contours = label_contours(arr[t, z])
+        for label in sorted(contours):
+            roi = _outline_roi(contours[label])
+            roi.name = roi_name(t, label, z=z if has_z else None)
+            if has_t:
+                roi.t_position = t + 1
+                roi.z_position = z + 1 if has_z else 0
+            elif has_z:
+                roi.position = z + 1
+            roi.group = _group_of(label, group)
+            roi.props = f"label: {label}\n"
+            rois.append(roi)
+    return rois
+
+
+def write_rois(path: str | os.PathLike[str], labels: Any, /, *, group: int | str | None = "label") -> Path:
+    """Write the ROIs of :func:`labels_to_rois` as a ROI zip for ImageJ's ROI Manager.
+
+    Parameters
+    ----------
+    path : str or path-like
+        Output ``.zip`` file; replaced atomically.
+    labels : xarray.DataArray or 2-D array
+        Labels with dims from T, Z, Y, X.
+    group : "label", int or None
+        See :func:`labels_to_rois`.
+
+    Returns
+    -------
+    pathlib.Path
+    """
+    rois = labels_to_rois(labels, group=group)
+    path = Path(path)
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:
+        for roi in rois:
+            zf.writestr(roi.name + ".roi", roi.tobytes())
+    log.info("wrote %d ROIs to %s", len(rois), path)
+    return path
+
+
+def read_rois(path: str | os.PathLike[str], /) -> list[Any]:
+    """Read ImageJ ROIs from a ``.zip`` (ROI Manager) or a single ``.roi`` file.
+
+    Returns
+    -------
+    list of roifile.ImagejRoi
+    """
+    import roifile
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"ROI file {path} does not exist; check the path.")
+    try:
+        if path.suffix.lower() == ".zip":
+            if not zipfile.is_zipfile(path):
+                raise InputError(f"{path} is not a zip file; expected an ImageJ ROI zip (ROI Manager > Save).")
+            rois = roifile.ImagejRoi.fromfile(path)
+        elif path.suffix.lower() == ".roi":
+            rois = [roifile.ImagejRoi.fromfile(path)]
+        else:
+            raise InputError(f"{path} is neither a .zip nor a .roi file; expected ImageJ ROIs.")
+    except InputError:
+        raise
+    except Exception as exc:  # roifile raises ValueError/struct.error on bad data
+        raise InputError(f"{path} does not hold valid ImageJ ROIs ({exc}).") from exc
+    return list(rois)
+

@@ -1,0 +1,171 @@
+"""ImageJ ROIs back to a label image (e.g. markers or scribbles drawn in Fiji)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from typing import Any, Sequence
+
+import numpy as np
+
+from labelfree.errors import DimensionError, InputError
+
+__all__ = ["rois_to_labels", "roi_mask"]
+
+log = logging.getLogger(__name__)
+_LABEL_IN_NAME = re.compile(r"L(\d+)$")
+_DEFAULT_DIMS = {2: "YX", 3: "TYX", 4: "TZYX"}
+
+
+def _fill_polygon(mask: np.ndarray, xy: np.ndarray) -> np.ndarray:
+    """Pixels whose centre lies inside the polygon (ImageJ's rule); vertices in pixel-edge units."""
+    from skimage.draw import polygon
+
+    rr, cc = polygon(xy[:, 1] - 0.5, xy[:, 0] - 0.5, shape=mask.shape)
+    out = np.zeros(mask.shape, bool)
+    out[rr, cc] = True
+    return out
+
+
+def roi_mask(roi: Any, /, *, shape: tuple[int, int]) -> np.ndarray | None:
+    """Boolean (Y, X) mask of an area ROI; None for lines, points and text.
+
+    Composite ROIs are filled with the even-odd rule, as ImageJ does.
+    """
+    import roifile
+
+    rt = roifile.ROI_TYPE
+    mask = np.zeros(shape, bool)
+    if roi.composite and roi.multi_coordinates is not None:
+        for poly in roi.path2coords(roi.multi_coordinates):
+            if len(poly) >= 3:
+                mask ^= _fill_polygon(mask, np.asarray(poly, float))
+        return mask
+    if roi.roitype == rt.RECT:
+        mask[max(roi.top, 0) : max(roi.bottom, 0), max(roi.left, 0) : max(roi.right, 0)] = True
+        return mask
+    if roi.roitype == rt.OVAL:
+        return _fill_polygon(mask, roifile.oval([[roi.left, roi.top], [roi.right, roi.bottom]], points=129))
+    if roi.roitype in (rt.POLYGON, rt.FREEHAND, rt.TRACED):
+        xy = np.asarray(roi.coordinates(), float)
+        return _fill_polygon(mask, xy) if len(xy) >= 3 else mask
+    return None
+
+
+def _explicit_label(roi: Any) -> int | None:
+    props = roi.properties if roi.props else {}
+    if isinstance(props.get("label"), int):
+        return int(props["label"])
+    m = _LABEL_IN_NAME.search(roi.name or "")
+    return int(m.group(1)) if m else None
+
+
+def _planes(roi: Any, dims: str, sizes: dict[str, int]) -> tuple[list[int], list[int]]:
+    """Frames and z planes a ROI belongs to (all of them for position 0)."""
+    n_t, n_z = sizes.get("T", 1), sizes.get("Z", 1)
+    t_pos, z_pos = roi.t_position, roi.z_position
+    if not (roi.c_position or t_pos or z_pos) and roi.position:
+        stacked = [d for d in dims if d in "TZ"]
+        if len(stacked) == 1:
+            if stacked[0] == "T":
+                t_pos = roi.position
+            else:
+                z_pos = roi.position
+        elif len(stacked) == 2:
+            t_pos, z_pos = divmod(roi.position - 1, n_z)
+            t_pos, z_pos = t_pos + 1, z_pos + 1
+    ts = [t_pos - 1] if "T" in dims and t_pos else list(range(n_t))
+    zs = [z_pos - 1] if "Z" in dims and z_pos else list(range(n_z))
+    if any(not 0 <= t < n_t for t in ts) or any(not 0 <= z < n_z for z in zs):
+        raise InputError(
+            f"ROI {roi.name!r} lies on frame {t_pos}, z {z_pos} (1-based), outside the requested "
+            f"shape with {n_t} frame(s) and {n_z} z plane(s)."
+        )
+    return ts, zs
+
+
+def _point_xy(roi: Any) -> np.ndarray:
+    xy = np.asarray(roi.coordinates(), float)
+    return np.floor(xy).astype(int)  # pixel (x, y) containing the point
+
+
+def rois_to_labels(
+    rois: Sequence[Any] | str | os.PathLike[str],
+    /,
+    *,
+    shape: Sequence[int],
+    dims: str | None = None,
+) -> np.ndarray:
+    """Paint ImageJ ROIs into a label image.
+
+    Parameters
+    ----------
+    rois : sequence of roifile.ImagejRoi, or a path to a ``.zip``/``.roi`` file
+        Area ROIs (polygon, traced, freehand, rectangle, oval, composite) are filled
+        (a pixel belongs to a ROI when its centre is inside, as in ImageJ); point ROIs
+        become one-pixel markers, one label per point (for marker-controlled methods).
+        Lines and text are skipped (logged).
+    shape : sequence of int
+        Output shape, e.g. ``(Y, X)`` or ``(T, Y, X)``.
+    dims : str, optional
+        Axis letters of ``shape``; default YX, TYX or TZYX by length.
+
+    Returns
+    -------
+    numpy.ndarray
+        uint32 labels. The label of an area ROI is its ``label`` property, else the number
+        after ``L`` at the end of its name (as written by :func:`write_rois`), else the
+        next unused number in ROI order. ROIs without a frame/z position are painted on every plane.
+        Later ROIs overwrite earlier ones where they overlap.
+    """
+    shape = tuple(int(s) for s in shape)
+    dims = (dims or _DEFAULT_DIMS.get(len(shape), "")).upper()
+    if len(dims) != len(shape) or dims[-2:] != "YX" or any(d not in "TZYX" for d in dims):
+        raise DimensionError(
+            f"shape {shape} with dims {dims!r}: give dims from TZYX ending in YX, one letter per axis "
+            "(e.g. shape=(T, Y, X), dims='TYX')."
+        )
+    items = _load(rois)
+    sizes = dict(zip(dims, shape))
+    out = np.zeros((sizes.get("T", 1), sizes.get("Z", 1), shape[-2], shape[-1]), np.uint32)
+    explicit = [_explicit_label(r) for r in items]
+    next_id = max([v for v in explicit if v] + [0]) + 1
+    for roi, label in zip(items, explicit):
+        ts, zs = _planes(roi, dims, sizes)
+        if _is_point(roi):
+            for x, y in _point_xy(roi):
+                if 0 <= y < shape[-2] and 0 <= x < shape[-1]:
+                    value = label if label and roi.n_coordinates == 1 else next_id
+                    next_id += value == next_id
+                    for t in ts:
+                        out[t, zs, y, x] = value
+            continue
+        mask = roi_mask(roi, shape=shape[-2:])
+        if mask is None:
+            log.warning("ROI %r (%s) is not an area or point ROI; skipped.", roi.name, roi.roitype.name)
+            continue
+        value = label or next_id
+        next_id += value == next_id
+        for t in ts:
+            for z in zs:
+                out[t, z][mask] = value
+    return out.reshape(shape)
+
+
+def _is_point(roi: Any) -> bool:
+    import roifile
+
+    return roi.roitype == roifile.ROI_TYPE.POINT
+
+
+def _load(rois: Any) -> list[Any]:
+    from labelfree.io.rois import read_rois
+
+    if isinstance(rois, (str, os.PathLike)):
+        return read_rois(rois)
+    items = list(rois)
+    for r in items:
+        if not hasattr(r, "roitype"):
+            raise InputError(f"rois must be roifile.ImagejRoi objects or a ROI file path; got {type(r).__name__}.")
+    return items

@@ -1,0 +1,255 @@
+"""Read TIFF, ImageJ hyperstack and OME-TIFF files into the LabelFree data model."""
+
+from __future__ import annotations
+
+import logging
+import os
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import xarray as xr
+
+from labelfree.errors import DimensionError, InputError
+from labelfree.image import to_dataarray
+
+__all__ = ["read_image", "normalise_unit"]
+
+log = logging.getLogger(__name__)
+
+_UNIT_ALIASES = {
+    "micron": "µm", "microns": "µm", "um": "µm", "\\u00b5m": "µm", "μm": "µm", "µm": "µm",
+    "micrometer": "µm", "micrometre": "µm", "nanometer": "nm", "nanometre": "nm",
+    "millimeter": "mm", "millimetre": "mm", "sec": "s", "second": "s", "seconds": "s",
+    "minute": "min", "minutes": "min", "hour": "h", "hours": "h", "ms": "ms",
+}
+_OME_TO_DIM = {"T": "T", "C": "C", "Z": "Z", "Y": "Y", "X": "X", "S": "C"}
+
+
+def normalise_unit(unit: str | None, /, *, default: str = "pixel") -> str:
+    """Canonical spelling of a length or time unit (``micron``/``um`` -> ``µm``)."""
+    if unit is None or str(unit).strip() == "":
+        return default
+    text = str(unit).strip()
+    return _UNIT_ALIASES.get(text.lower(), text)
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise InputError(f"Image file {path} does not exist; check the path.")
+    if path.is_dir():
+        raise InputError(f"{path} is a folder, not an image file (for a CTC folder use read_ctc).")
+    with open(path, "rb") as fh:
+        magic = fh.read(4)
+    if magic[:2] not in (b"II", b"MM") or magic[2:4] not in (b"*\x00", b"\x00*", b"+\x00", b"\x00+"):
+        raise InputError(f"{path} is not a TIFF file (it starts with {magic!r}); LabelFree reads TIFF/OME-TIFF.")
+
+
+def _imagej_calibration(tif: Any, page: Any, meta: dict[str, Any]) -> dict[str, Any]:
+    unit = normalise_unit(meta.get("unit"))
+    scale: dict[str, float] = {}
+    units: dict[str, str] = {}
+    origin: dict[str, float] = {}
+    xres = page.tags.get("XResolution")
+    yres = page.tags.get("YResolution")
+    if xres is not None:
+        num, den = xres.value
+        scale["X"] = den / num if num else 1.0
+    if yres is not None:
+        num, den = yres.value
+        scale["Y"] = den / num if num else scale.get("X", 1.0)
+    for d in "XY":
+        units[d] = normalise_unit(meta.get(f"{d.lower()}unit"), default=unit)
+    if "spacing" in meta:
+        scale["Z"] = float(meta["spacing"])
+    units["Z"] = normalise_unit(meta.get("zunit"), default=unit)
+    if meta.get("finterval"):
+        scale["T"] = float(meta["finterval"])
+        units["T"] = normalise_unit(meta.get("tunit"), default="s")
+    elif meta.get("fps"):
+        scale["T"] = 1.0 / float(meta["fps"])
+        units["T"] = "s"
+    for d in "XYZ":
+        key = f"{d.lower()}origin"
+        if key in meta:  # ImageJ stores origins in pixels: calibrated x = (i - origin) * scale
+            origin[d] = -float(meta[key]) * scale.get(d, 1.0)
+    return {"scale": scale, "units": units, "origin": origin}
+
+
+def _imagej_channel_names(meta: dict[str, Any], sizes: dict[str, int]) -> list[str] | None:
+    n_c = sizes.get("C", 1)
+    props = meta.get("Properties") or {}
+    if isinstance(props, dict) and "channel_names" in props:
+        names = [s.strip() for s in str(props["channel_names"]).split(",")]
+        if len(names) == n_c:
+            return names
+    labels = meta.get("Labels")
+    if n_c > 1 and isinstance(labels, (list, tuple)) and len(labels) >= n_c:
+        names = [str(lbl).split("\n")[0].strip() for lbl in labels[:n_c]]  # plane order C fastest
+        if all(names) and len(set(names)) == n_c:
+            return names
+    return None
+
+
+def _ome_calibration(xml: str) -> dict[str, Any]:
+    root = ET.fromstring(xml)
+    pixels = next((el for el in root.iter() if el.tag.endswith("}Pixels") or el.tag == "Pixels"), None)
+    out: dict[str, Any] = {"scale": {}, "units": {}, "origin": {}, "channel_names": None}
+    if pixels is None:
+        return out
+    for d in "XYZ":
+        value = pixels.get(f"PhysicalSize{d}")
+        if value is not None:
+            out["scale"][d] = float(value)
+            out["units"][d] = normalise_unit(pixels.get(f"PhysicalSize{d}Unit", "µm"))
+    if pixels.get("TimeIncrement") is not None:
+        out["scale"]["T"] = float(pixels.get("TimeIncrement"))
+        out["units"]["T"] = normalise_unit(pixels.get("TimeIncrementUnit", "s"))
+    names = [ch.get("Name") for ch in pixels if ch.tag.endswith("Channel")]
+    if names and all(names):
+        out["channel_names"] = names
+    return out
+
+
+def _plain_calibration(page: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"scale": {}, "units": {}, "origin": {}}
+    xres, yres = page.tags.get("XResolution"), page.tags.get("YResolution")
+    unit_tag = page.tags.get("ResolutionUnit")
+    per_unit = {3: 1e4, 4: 1e3, 5: 1.0}.get(int(unit_tag.value) if unit_tag is not None else 2)
+    if xres is None or per_unit is None:  # inch resolutions are screen/print DPI, not microscopy
+        return out
+    for d, tag in (("X", xres), ("Y", yres or xres)):
+        num, den = tag.value
+        if num:
+            out["scale"][d] = per_unit * den / num
+            out["units"][d] = "µm"
+    return out
+
+
+def _map_axes(axes: str, shape: Sequence[int], dims: str | None, path: Path, photometric_rgb: bool) -> str:
+    if dims is not None:
+        dims = "".join(dims).upper()
+        if len(dims) != len(shape):
+            raise DimensionError(
+                f"dims={dims!r} names {len(dims)} axes but {path.name} holds an array of shape "
+                f"{tuple(shape)} (axes {axes!r} per the file); give one letter per axis."
+            )
+        return dims
+    mapped = ""
+    for a in axes:
+        if a in "TCZYX":
+            mapped += a
+        elif a == "S" and photometric_rgb:
+            mapped += "C"
+        else:
+            raise DimensionError(
+                f"{path.name} holds an array of shape {tuple(shape)} whose axes {axes!r} are not "
+                "recorded in the file; say what they are with dims=, e.g. read_image(path, dims='TYX') "
+                "for a time-lapse or dims='ZYX' for a z-stack."
+            )
+    return mapped
+
+
+def _open_tiff(path: Path) -> Any:
+    import tifffile
+
+    try:
+        return tifffile.TiffFile(path)
+    except Exception as exc:  # tifffile raises several types for broken files
+        raise InputError(f"{path} could not be read as a TIFF ({type(exc).__name__}: {exc}); the file may be corrupt.") from exc
+
+
+def read_image(
+    path: str | os.PathLike[str],
+    /,
+    *,
+    dims: str | None = None,
+    channel_names: Sequence[str] | None = None,
+    memmap: bool = False,
+) -> xr.DataArray:
+    """Read a TIFF, ImageJ hyperstack or OME-TIFF with its calibration.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The file. ImageJ hyperstacks give axes (TZCYX), pixel size (resolution tags +
+        ``unit``), Z spacing, frame interval, origin and channel names (slice labels);
+        OME-TIFFs give PhysicalSizeX/Y/Z with units, TimeIncrement and channel names.
+        Plain TIFFs: 2-D is YX; other shapes need ``dims``.
+    dims : str, optional
+        One letter per axis of the stored array (e.g. ``"TYX"``); overrides the file's axes.
+    channel_names : sequence of str, optional
+        Names for the C axis (overrides names from the file).
+    memmap : bool
+        Memory-map uncompressed files instead of reading them (for long movies);
+        compressed files are read into memory (logged).
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims from T, C, Z, Y, X; coords in physical units (``coord.attrs["units"]``);
+        ``attrs["source"]`` is the path.
+
+    Raises
+    ------
+    InputError
+        Missing file, not a TIFF, or a corrupt file.
+    DimensionError
+        Axes that cannot be known without ``dims=``, or ``dims`` of the wrong length.
+    """
+    path = Path(path)
+    _check_file(path)
+    with _open_tiff(path) as tif:
+        if not tif.series:
+            raise InputError(f"{path} holds no image data.")
+        series = tif.series[0]
+        page = series.keyframe
+        axes, shape = series.axes, tuple(series.shape)
+        kind = "imagej" if tif.is_imagej else "ome" if tif.is_ome else "plain"
+        meta: dict[str, Any] = {}
+        if kind == "imagej":
+            meta = tif.imagej_metadata or {}
+            cal = _imagej_calibration(tif, page, meta)
+        elif kind == "ome":
+            cal = _ome_calibration(tif.ome_metadata or "<OME/>")
+        else:
+            cal = _plain_calibration(page)
+        rgb = int(getattr(page, "photometric", 0)) == 2
+        data = _read_data(tif, series, path, memmap)
+    letters = _map_axes(axes, shape, dims, path, rgb)
+    sizes = dict(zip(letters, shape))
+    names = channel_names
+    if names is None and "C" in sizes:
+        if kind == "imagej":
+            names = _imagej_channel_names(meta, sizes)
+        elif kind == "ome":
+            names = cal.get("channel_names")
+        elif rgb and "S" in axes and dims is None:
+            names = ["R", "G", "B", "A"][: sizes["C"]]
+        if names is not None and len(names) != sizes["C"]:
+            names = None
+    da = to_dataarray(
+        data, dims=letters, scale=cal["scale"], units={d: u for d, u in cal["units"].items() if d in sizes},
+        origin=cal["origin"], channel_names=names, attrs={"source": str(path)},
+    )
+    if "T" in da.dims and "T" not in cal["units"]:
+        da.coords["T"].attrs["units"] = "frame"
+    return da
+
+
+def _read_data(tif: Any, series: Any, path: Path, memmap: bool) -> np.ndarray:
+    import tifffile
+
+    if memmap:
+        try:
+            return tifffile.memmap(path, series=0, mode="r")
+        except ValueError as exc:
+            log.info("%s cannot be memory-mapped (%s); reading it into memory instead.", path.name, exc)
+    try:
+        return series.asarray()
+    except Exception as exc:  # codec and truncation errors vary
+        if "imagecodecs" in str(exc):
+            raise InputError(f"{path} is compressed with a codec that needs imagecodecs: pip install imagecodecs") from exc
+        raise InputError(f"{path} could not be decoded ({type(exc).__name__}: {exc}); the file may be corrupt or truncated.") from exc
+
