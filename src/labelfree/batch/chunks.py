@@ -1,0 +1,123 @@
+"""Long time-lapses split into frame chunks, one Dask task each, merged afterwards.
+
+A pipeline that treats every frame on its own (``overlap 0``) gives the same labels
+chunk by chunk as on the whole movie, so the chunks are simply concatenated. A
+pipeline that works on frame pairs and carries label IDs across frames (Motion,
+``overlap 1``) gets one extra leading frame per chunk: chunk *k* starts one frame
+before its own frames, and its IDs are re-linked to the previous chunk's by optimal
+IoU matching on that shared frame. Pipelines that learn from the whole movie at once
+(Cutter, Fusion) are never chunked.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Sequence
+
+import numpy as np
+import xarray as xr
+
+from labelfree.errors import InputError
+
+__all__ = ["FRAME_OVERLAP", "frame_overlap", "plan_chunks", "segment_chunk", "merge_chunks", "merge_and_write"]
+
+log = logging.getLogger(__name__)
+
+#: pipeline name -> frames each chunk shares with the previous one (absent: not chunkable)
+FRAME_OVERLAP: dict[str, int] = {"threshold": 0, "motion": 1}
+
+#: minimal IoU for an object of a chunk's shared frame to keep the previous chunk's ID
+RELINK_MIN_IOU = 0.5
+
+
+def frame_overlap(pipeline: Any, /) -> int | None:
+    """Frames a chunk must share with the previous one, or None when not chunkable.
+
+    A pipeline object may declare ``frame_overlap`` itself; otherwise
+    :data:`FRAME_OVERLAP` is used.
+    """
+    declared = getattr(pipeline, "frame_overlap", None)
+    if declared is not None:
+        return int(declared)
+    return FRAME_OVERLAP.get(getattr(pipeline, "name", str(pipeline)))
+
+
+def plan_chunks(n_frames: int, /, *, chunk_frames: int, overlap: int) -> list[tuple[int, int]]:
+    """Frame ranges ``[start, stop)`` of the chunks, each including its shared frames.
+
+    Parameters
+    ----------
+    n_frames : int
+        Frames of the movie.
+    chunk_frames : int
+        Frames each chunk contributes (the last one may contribute fewer).
+    overlap : int
+        Leading frames a chunk shares with the previous one.
+
+    Examples
+    --------
+    >>> plan_chunks(10, chunk_frames=4, overlap=1)
+    [(0, 4), (3, 8), (7, 10)]
+    """
+    if chunk_frames < 1 or overlap < 0 or overlap >= chunk_frames:
+        raise InputError(f"chunk_frames ({chunk_frames}) must exceed the frame overlap ({overlap}).")
+    cores = [(a, min(a + chunk_frames, n_frames)) for a in range(0, n_frames, chunk_frames)]
+    return [(max(0, a - overlap) if i else a, b) for i, (a, b) in enumerate(cores)]
+
+
+def segment_chunk(image: xr.DataArray, start: int, stop: int, /, *, job: Any) -> tuple[int, np.ndarray, dict]:
+    """Segment frames ``[start, stop)`` of ``image``; returns (start, labels T..., provenance)."""
+    from labelfree.batch.task import segment_image
+
+    labels = segment_image(image.isel(T=slice(start, stop)), job=job)
+    if labels.dims[0] != "T":
+        raise InputError(f"The {job.pipeline} pipeline returned dims {labels.dims} for a chunk; expected T first.")
+    return start, np.asarray(labels.data), dict(labels.attrs.get("labelfree") or {})
+
+
+def merge_chunks(parts: Sequence[tuple[int, np.ndarray]], /, *, overlap: int) -> np.ndarray:
+    """Join chunk labels (start frame, labels T...) into one movie.
+
+    With ``overlap == 0`` the chunks are concatenated. Otherwise the IDs of each chunk
+    are mapped to the previous chunk's IDs by one-to-one IoU matching on their last
+    shared frame (IoU >= 0.5); unmatched objects get new IDs, so IDs stay unique.
+    """
+    from labelfree.metrics import match_objects
+
+    parts = sorted(parts, key=lambda p: p[0])
+    if overlap == 0:
+        return np.concatenate([lab for _, lab in parts], axis=0)
+    first = parts[0][1]
+    n_frames = max(s + lab.shape[0] for s, lab in parts)
+    out = np.zeros((n_frames,) + first.shape[1:], np.uint32)
+    out[: first.shape[0]] = first
+    next_id = int(first.max()) + 1
+    for start, lab in parts[1:]:
+        shared = start + overlap - 1
+        lut = np.zeros(int(lab.max()) + 1, np.uint32)
+        for prev_id, cur_id, _ in match_objects(lab[overlap - 1], out[shared], threshold=RELINK_MIN_IOU):
+            lut[cur_id] = prev_id
+        new = lab[overlap:]
+        for cur_id in np.unique(new):
+            if cur_id and not lut[cur_id]:
+                lut[cur_id] = next_id
+                next_id += 1
+        out[start + overlap: start + lab.shape[0]] = lut[new]
+    return out
+
+
+def merge_and_write(image: xr.DataArray, parts: Sequence[tuple[int, np.ndarray, dict]], /, *, job: Any, started: float) -> dict:
+    """Merge the chunks of one input, write its outputs and state; return its summary row."""
+    import time
+
+    from labelfree.batch.task import count_objects, finish_input, write_result
+    from labelfree.image import labels_like
+
+    overlap = int(job.frame_overlap or 0)
+    merged = merge_chunks([(s, lab) for s, lab, _ in parts], overlap=overlap)
+    dims = ("T",) + tuple(d for d in image.dims if d in ("Z", "Y", "X"))
+    labels = labels_like(merged, image, dims=dims, attrs={"labelfree": dict(parts[0][2])})
+    chunks = [[int(s), int(s + lab.shape[0])] for s, lab, _ in sorted(parts, key=lambda p: p[0])]
+    names = write_result(labels, image, job=job, extra={"chunks": chunks, "frame_overlap": overlap})
+    return finish_input(job, names, n_objects=count_objects(labels), n_frames=int(image.sizes["T"]),
+                        seconds=time.time() - started)

@@ -1,0 +1,100 @@
+"""Drift correction inside a batch run, keeping the JVM away from torch.
+
+By default a Fiji step (``fiji_dir`` given) runs in a fresh Python subprocess that
+imports only ``labelfree.registration`` and pyimagej, so a Dask worker that also
+runs torch-based pipelines never hosts a JVM. ``in_worker=True`` runs the step in
+the worker process itself (one JVM per worker, started on the first Fiji step).
+Without ``fiji_dir`` the pure-Python backend runs in the worker.
+
+Run as ``python -m labelfree.batch.fiji_step IN.pkl OUT.pkl FIJI_DIR``: reads the
+pickled DataArray written by the worker, corrects drift with the Fiji backend and
+writes the result the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+import xarray as xr
+
+from labelfree.errors import FijiError
+
+__all__ = ["correct_stage_drift", "main"]
+
+log = logging.getLogger(__name__)
+
+
+def _correct_drift(image: xr.DataArray, *, fiji_dir: str | None) -> xr.DataArray:
+    try:
+        from labelfree.registration import correct_drift
+    except ImportError as exc:
+        raise FijiError(
+            "Drift correction needs labelfree.registration, which this installation lacks "
+            f"({exc}); run without --drift or update LabelFree."
+        ) from exc
+    if fiji_dir is None:
+        return correct_drift(image, backend="python")
+    return correct_drift(image, backend="fiji", fiji_dir=fiji_dir)
+
+
+def correct_stage_drift(image: xr.DataArray, /, *, fiji_dir: str | None = None, in_worker: bool = False) -> xr.DataArray:
+    """Correct stage drift of a time-lapse before segmentation.
+
+    Parameters
+    ----------
+    image : xarray.DataArray, dims T(C)(Z)YX
+        The movie; pixel sizes in the coords.
+    fiji_dir : str or None
+        Fiji installation: use Fiji's *Correct 3D Drift* through pyimagej headless.
+        None: the pure-Python backend, in this process.
+    in_worker : bool
+        Start the JVM in this process instead of a subprocess.
+
+    Returns
+    -------
+    xarray.DataArray, same dims and coords, frames shifted onto the first one.
+    """
+    if fiji_dir is None or in_worker:
+        return _correct_drift(image, fiji_dir=fiji_dir)
+    with tempfile.TemporaryDirectory(prefix="labelfree-fiji-") as tmp:
+        src, dst = Path(tmp) / "in.pkl", Path(tmp) / "out.pkl"
+        with open(src, "wb") as fh:
+            pickle.dump(image, fh, protocol=pickle.HIGHEST_PROTOCOL)
+        cmd = [sys.executable, "-m", "labelfree.batch.fiji_step", str(src), str(dst), str(fiji_dir)]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode != 0 or not dst.is_file():
+            tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-8:])
+            raise FijiError(f"The Fiji drift-correction subprocess failed (exit {done.returncode}): {tail}")
+        with open(dst, "rb") as fh:  # written just now by our own subprocess
+            return pickle.load(fh)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Subprocess entry point: ``IN.pkl OUT.pkl FIJI_DIR``; returns the exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 3:
+        sys.stderr.write("usage: python -m labelfree.batch.fiji_step IN.pkl OUT.pkl FIJI_DIR\n")
+        return 2
+    src, dst, fiji_dir = args
+    with open(src, "rb") as fh:
+        image = pickle.load(fh)
+    try:
+        out = _correct_drift(image, fiji_dir=fiji_dir)
+    except Exception as exc:  # noqa: BLE001 - reported to the parent through stderr
+        sys.stderr.write(f"{type(exc).__name__}: {exc}\n")
+        return 1
+    tmp = Path(dst).with_suffix(".part")
+    with open(tmp, "wb") as fh:
+        pickle.dump(out, fh, protocol=pickle.HIGHEST_PROTOCOL)
+    tmp.replace(dst)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

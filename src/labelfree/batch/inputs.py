@@ -1,0 +1,245 @@
+"""What a batch run reads: folders, glob patterns and manifests (CSV/YAML).
+
+A manifest lists one input per row (CSV) or entry (YAML) with
+
+* ``path`` (required; relative paths are relative to the manifest's folder),
+* ``name`` (optional output stem; default: the file name without extension),
+* ``channels`` (optional; channel names or 0-based indices, ``"0;2"`` in CSV),
+* ``dims`` (optional; axis letters for files without axis metadata, e.g. ``TYX``),
+* ``markers`` (optional; a label image passed to pipelines that take ``markers=``),
+* per-file pipeline options: further CSV columns, or an ``options:`` mapping in YAML.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import glob
+import json
+from pathlib import Path
+from typing import Any, Iterable
+
+from labelfree.errors import ConfigError, InputError
+
+__all__ = ["BatchInput", "collect_inputs", "read_manifest", "IMAGE_SUFFIXES"]
+
+IMAGE_SUFFIXES = (".ome.tiff", ".ome.tif", ".tiff", ".tif", ".btf")
+MANIFEST_SUFFIXES = (".csv", ".yaml", ".yml")
+_RESERVED = ("path", "name", "channels", "dims", "markers", "options")
+
+
+@dataclasses.dataclass(frozen=True)
+class BatchInput:
+    """One input of a batch run.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        Image file.
+    stem : str
+        Output file stem: ``<stem>_labels.tif``, ``<stem>_rois.zip``, ...
+    channels : tuple or None
+        Channels to keep (names or 0-based indices); None keeps the image as read.
+    dims : str or None
+        Axis letters used to read files without axis metadata.
+    markers : pathlib.Path or None
+        Label image of markers for pipelines that take ``markers=``.
+    options : dict
+        Pipeline options that override the run's config for this input.
+    """
+
+    path: Path
+    stem: str = ""
+    channels: tuple[str | int, ...] | None = None
+    dims: str | None = None
+    markers: Path | None = None
+    options: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-serialisable record of everything that defines this input's result."""
+        return {
+            "path": str(self.path),
+            "channels": list(self.channels) if self.channels is not None else None,
+            "dims": self.dims,
+            "markers": str(self.markers) if self.markers else None,
+            "options": dict(self.options),
+        }
+
+
+def _strip_suffix(name: str) -> str:
+    low = name.lower()
+    for suffix in IMAGE_SUFFIXES:
+        if low.endswith(suffix):
+            return name[: -len(suffix)]
+    return Path(name).stem
+
+
+def _is_image(path: Path) -> bool:
+    return path.name.lower().endswith(IMAGE_SUFFIXES) and not path.name.startswith(".")
+
+
+def _parse_value(text: str) -> Any:
+    text = text.strip()
+    low = text.lower()
+    if low in ("true", "yes"):
+        return True
+    if low in ("false", "no"):
+        return False
+    if low in ("none", "null"):
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    if text[:1] in "[{":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            pass
+    return text
+
+
+def _parse_channels(value: Any) -> tuple[str | int, ...] | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, (int, str)):
+        parts = [p for p in str(value).replace("|", ";").replace(",", ";").split(";") if p.strip()]
+        value = [_parse_value(p) for p in parts]
+    if not isinstance(value, (list, tuple)) or not value:
+        raise ConfigError(f"channels must be names or indices like '0;2' or [0, 2]; got {value!r}.")
+    return tuple(v if isinstance(v, int) else str(v) for v in value)
+
+
+def _entry(raw: dict[str, Any], base: Path, where: str) -> BatchInput:
+    if not raw.get("path"):
+        raise ConfigError(f"{where}: every entry needs a 'path' (the image file).")
+    path = Path(str(raw["path"])).expanduser()
+    path = path if path.is_absolute() else base / path
+    options = dict(raw.get("options") or {})
+    extra = {k: v for k, v in raw.items() if k not in _RESERVED}
+    if extra and isinstance(raw.get("options"), dict):
+        raise ConfigError(f"{where}: unknown key(s) {sorted(extra)}; put pipeline options under 'options:'.")
+    options.update(extra)
+    markers = raw.get("markers")
+    if markers:
+        markers = Path(str(markers)).expanduser()
+        markers = markers if markers.is_absolute() else base / markers
+    return BatchInput(
+        path=path,
+        stem=str(raw.get("name") or ""),
+        channels=_parse_channels(raw.get("channels")),
+        dims=str(raw["dims"]).upper() if raw.get("dims") else None,
+        markers=markers or None,
+        options=options,
+    )
+
+
+def read_manifest(path: str | Path, /) -> list[BatchInput]:
+    """Read a CSV or YAML manifest into :class:`BatchInput` entries.
+
+    Raises
+    ------
+    ConfigError
+        The manifest cannot be read or an entry has no ``path``.
+    """
+    path = Path(path)
+    base = path.parent
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise ConfigError(f"Cannot read manifest {path}: {exc}") from exc
+    if path.suffix.lower() == ".csv":
+        rows = list(csv.DictReader(text.splitlines()))
+        if not rows or "path" not in rows[0]:
+            raise ConfigError(f"Manifest {path} needs a header row with a 'path' column (and rows below it).")
+        raw = [{k.strip(): _parse_value(v) for k, v in row.items() if k and v not in (None, "")} for row in rows]
+        for row in raw:  # paths and names stay text even when they look like numbers
+            for key in ("path", "name"):
+                if key in row:
+                    row[key] = str(row[key])
+    else:
+        import yaml
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"Manifest {path} is not valid YAML: {exc}") from exc
+        data = data.get("inputs") if isinstance(data, dict) else data
+        if not isinstance(data, list):
+            raise ConfigError(f"Manifest {path} must be a list of entries (or a mapping with 'inputs:').")
+        raw = [{"path": d} if isinstance(d, str) else d for d in data]
+        if not all(isinstance(d, dict) for d in raw):
+            raise ConfigError(f"Manifest {path}: each entry must be a path or a mapping with 'path'.")
+    return [_entry(row, base, f"{path} entry {i + 1}") for i, row in enumerate(raw)]
+
+
+def _expand(spec: str | Path | BatchInput) -> list[BatchInput]:
+    if isinstance(spec, BatchInput):
+        return [spec]
+    text = str(spec)
+    path = Path(text).expanduser()
+    if any(ch in text for ch in "*?["):
+        found = [Path(p) for p in sorted(glob.glob(str(path), recursive=True))]
+        found = [p for p in found if _is_image(p)]
+        if not found:
+            raise InputError(f"No image files ({', '.join(IMAGE_SUFFIXES)}) match the pattern {text!r}.")
+        return [BatchInput(p) for p in found]
+    if path.is_dir():
+        found = sorted(p for p in path.iterdir() if _is_image(p))
+        if not found:
+            raise InputError(f"The folder {path} holds no image files ({', '.join(IMAGE_SUFFIXES)}).")
+        return [BatchInput(p) for p in found]
+    if path.suffix.lower() in MANIFEST_SUFFIXES:
+        if not path.is_file():
+            raise InputError(f"Manifest {path} does not exist.")
+        return read_manifest(path)
+    return [BatchInput(path)]  # a single file; a missing one is reported by the run
+
+
+def _unique_stems(items: list[BatchInput]) -> list[BatchInput]:
+    """Give every input a distinct output stem (parent folders are added to break ties)."""
+    stems = [it.stem or _strip_suffix(it.path.name) for it in items]
+    depth = [0] * len(items)
+    for _ in range(8):
+        seen: dict[str, list[int]] = {}
+        for i, s in enumerate(stems):
+            seen.setdefault(s, []).append(i)
+        clashes = [idx for idxs in seen.values() if len(idxs) > 1 for idx in idxs if not items[idx].stem]
+        if not clashes:
+            break
+        for i in clashes:
+            depth[i] += 1
+            parents = [p.name for p in items[i].path.parents][: depth[i]]
+            stems[i] = "_".join([*reversed(parents), _strip_suffix(items[i].path.name)])
+    seen_final: dict[str, int] = {}
+    for i, s in enumerate(stems):
+        if s in seen_final:
+            raise InputError(
+                f"Two inputs would write the same outputs '{s}': {items[seen_final[s]].path} and "
+                f"{items[i].path}. Give them distinct 'name' values in a manifest."
+            )
+        seen_final[s] = i
+    return [dataclasses.replace(it, stem=s) for it, s in zip(items, stems)]
+
+
+def collect_inputs(inputs: str | Path | BatchInput | Iterable[str | Path | BatchInput], /) -> list[BatchInput]:
+    """Expand folders, glob patterns, manifests and files into a list of inputs.
+
+    Parameters
+    ----------
+    inputs : path, glob pattern, manifest, BatchInput, or a list of them
+        A folder contributes its image files (not recursive; use ``dir/**/*.tif`` for
+        that), a pattern the image files it matches, a ``.csv``/``.yaml`` manifest its
+        entries, any other path itself (a missing file is reported by the run).
+
+    Returns
+    -------
+    list of BatchInput, in the given order, each with a distinct ``stem``.
+    """
+    specs = [inputs] if isinstance(inputs, (str, Path, BatchInput)) else list(inputs)
+    if not specs:
+        raise InputError("No inputs given: pass a folder, a glob pattern, a manifest or image files.")
+    items = [item for spec in specs for item in _expand(spec)]
+    items = [dataclasses.replace(it, path=it.path.absolute()) for it in items]  # workers may have another cwd
+    return _unique_stems(items)

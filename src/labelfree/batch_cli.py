@@ -1,0 +1,103 @@
+"""``labelfree batch``: segment folders, glob patterns or manifests headless, on Dask."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+__all__ = ["register", "handle_batch"]
+
+EPILOG = """\
+examples:
+  labelfree batch movies/ --pipeline motion --out results/
+  labelfree batch "plate/**/*.tif" --pipeline threshold --config opts.yaml --out res/ --workers 4
+  labelfree batch manifest.csv --pipeline cutter --out res/ --scheduler tcp://head:8786
+  labelfree batch movies/ --pipeline motion --out res/ --drift --fiji ~/Fiji.app
+
+A rerun with the same inputs, config and version skips finished inputs (--force redoes
+them). Exit code: 0 all inputs ok or skipped, 1 some failed (see the report and the
+summary CSV), 130 interrupted (finished inputs are kept; rerun to finish).
+"""
+
+
+def _option(text: str) -> tuple[str, Any]:
+    from labelfree.batch.inputs import _parse_value
+
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    key, value = text.split("=", 1)
+    return key.strip(), _parse_value(value)
+
+
+def register(sub: Any) -> None:
+    """Add the ``batch`` sub-command to the ``labelfree`` parser."""
+    p = sub.add_parser(
+        "batch", help="segment many images headless (local cores or a Dask cluster)",
+        description="Segment every input with one pipeline and write label TIFF, ROI zip, CSV table and "
+        "provenance per input, plus a summary table of the run.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT",
+                   help="folder, glob pattern (quoted), CSV/YAML manifest or image file")
+    p.add_argument("--pipeline", "-p", required=True, help="pipeline name (threshold, motion, cutter, fusion)")
+    p.add_argument("--out", "-o", required=True, help="output folder")
+    p.add_argument("--config", "-c", help="pipeline config file (JSON or YAML)")
+    p.add_argument("--set", dest="options", action="append", type=_option, default=[], metavar="KEY=VALUE",
+                   help="override one pipeline option for every input (repeatable)")
+    p.add_argument("--batch-config", help="batch options file (JSON/YAML with BatchConfig fields)")
+    run = p.add_argument_group("execution")
+    run.add_argument("--scheduler", help="address of a running Dask scheduler (tcp://host:8786; also "
+                     "dask-jobqueue clusters), or 'sync' to run one input after another without Dask")
+    run.add_argument("--workers", type=int, help="local Dask workers (default 2)")
+    run.add_argument("--threads-per-worker", type=int, help="threads per local worker (default 1)")
+    run.add_argument("--threads", action="store_true", help="local workers as threads instead of processes")
+    run.add_argument("--memory-limit", help="memory limit per local worker, e.g. 4GB ('auto' shares RAM; 'none')")
+    run.add_argument("--chunk-frames", type=int, help="split long time-lapses into tasks of N frames "
+                     "(pipelines that allow it)")
+    run.add_argument("--force", action="store_true", help="redo inputs a previous run already finished")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    fiji = p.add_argument_group("drift correction / Fiji")
+    fiji.add_argument("--drift", action="store_true", help="correct stage drift before segmentation")
+    fiji.add_argument("--fiji", metavar="DIR", help="Fiji installation: run the Fiji steps through pyimagej headless")
+    fiji.add_argument("--fiji-in-worker", action="store_true",
+                      help="start the JVM inside the Dask worker (default: a subprocess per Fiji step)")
+    p.set_defaults(func=handle_batch)
+
+
+def _batch_config(args: argparse.Namespace) -> Any:
+    from labelfree.batch import BatchConfig
+
+    cfg = BatchConfig.coerce(args.batch_config)
+    changes = {
+        "scheduler": args.scheduler, "n_workers": args.workers, "threads_per_worker": args.threads_per_worker,
+        "chunk_frames": args.chunk_frames, "fiji_dir": args.fiji,
+    }
+    changes = {k: v for k, v in changes.items() if v is not None}
+    if args.memory_limit is not None:
+        changes["memory_limit"] = None if args.memory_limit.lower() == "none" else args.memory_limit
+    for flag, field in (("threads", None), ("force", "force"), ("drift", "drift_correction"),
+                        ("fiji_in_worker", "fiji_in_worker")):
+        if getattr(args, flag):
+            changes[field or "processes"] = flag != "threads"
+    return cfg.replace(**changes)
+
+
+def handle_batch(args: argparse.Namespace) -> int:
+    """Run ``labelfree batch``; print the report; return 0 / 1 (failures) / 130 (cancelled)."""
+    from labelfree.batch import exit_code, format_report, run_batch
+    from labelfree.errors import Cancelled
+    from labelfree.pipelines import get_pipeline
+
+    batch = _batch_config(args)
+    config: Any = args.config
+    if args.options:
+        config = get_pipeline(args.pipeline).config_class.coerce(args.config).replace(**dict(args.options))
+    try:
+        summary = run_batch(args.inputs, pipeline=args.pipeline, out_dir=args.out, config=config, batch=batch,
+                            progress=not args.no_progress)
+    except Cancelled as exc:
+        print(f"labelfree batch: {exc}", file=sys.stderr)
+        return 130
+    print(format_report(summary))
+    return exit_code(summary)
