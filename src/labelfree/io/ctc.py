@@ -46,7 +46,7 @@ def _index(folder: Path, pattern: re.Pattern[str]) -> dict[Any, Path]:
         if m:
             groups = [int(g) for g in m.groups() if g is not None]
             found[groups[0] if len(groups) == 1 else tuple(groups)] = Path(entry.path)
-    return dict(sorted(found.items()))
+    return dict(sorted(found.items(), key=lambda kv: kv[0] if isinstance(kv[0], tuple) else (kv[0],)))
 
 
 class LazyFrames(Mapping):
@@ -131,7 +131,7 @@ class CTCDataset:
             stack = np.stack([self.frame(f) for f in self.frames])
             dims = "TYX" if stack.ndim == 3 else "TZYX"
             da = to_dataarray(stack, dims=dims, attrs={"source": str(self.root / self.sequence)})
-            da = da.assign_coords(T=xr.Variable("T", np.asarray(self.frames, np.float64), attrs=dict(da.T.attrs)))
+            da = da.assign_coords(T=xr.Variable("T", np.asarray(self.frames, np.float64), attrs=dict(da.coords["T"].attrs)))
             self._movie = da
         return self._movie
 
@@ -142,7 +142,7 @@ class CTCDataset:
             raise InputError(f"{self.root.name}/{self.sequence} has no whole-frame SEG annotations.")
         stack = np.stack([self.seg[k] for k in keys])
         da = to_dataarray(stack, dims="TYX" if stack.ndim == 3 else "TZYX")
-        return da.assign_coords(T=xr.Variable("T", np.asarray(keys, np.float64), attrs=dict(da.T.attrs)))
+        return da.assign_coords(T=xr.Variable("T", np.asarray(keys, np.float64), attrs=dict(da.coords["T"].attrs)))
 
     @property
     def lineage(self) -> pd.DataFrame:

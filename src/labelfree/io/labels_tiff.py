@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -72,13 +73,22 @@ def _ascii_unit(unit: str) -> str:
     return unit.encode("ascii", "backslashreplace").decode("ascii").replace("\\x", "\\u00")
 
 
-def imagej_calibration(da: xr.DataArray, /) -> tuple[tuple[float, float], dict[str, Any]]:
+def _rational_inverse(scale: float) -> tuple[int, int]:
+    """Pixels per unit as a TIFF rational whose inverse is ``scale`` (exactly where possible)."""
+    frac = Fraction(scale).limit_denominator(2**31 - 1)
+    if frac.numerator == 0 or frac.numerator >= 2**32 or frac.denominator >= 2**32:
+        frac = Fraction(1.0 / scale).limit_denominator(2**31 - 1)
+        return frac.numerator, frac.denominator
+    return frac.denominator, frac.numerator
+
+
+def imagej_calibration(da: xr.DataArray, /) -> tuple[tuple[tuple[int, int], tuple[int, int]], dict[str, Any]]:
     """ImageJ resolution tags and description entries for the coords of ``da``.
 
     Returns
     -------
-    resolution : (float, float)
-        Pixels per unit along X and Y.
+    resolution : ((int, int), (int, int))
+        Pixels per unit along X and Y as TIFF rationals (numerator, denominator).
     metadata : dict
         ``unit``, ``spacing``, ``finterval``/``tunit``, ``xorigin``/``yorigin``/``zorigin``
         (in pixels, ImageJ's convention).
@@ -103,7 +113,7 @@ def imagej_calibration(da: xr.DataArray, /) -> tuple[tuple[float, float], dict[s
             first = float(da.coords[d].values[0])
             if first != 0.0:
                 meta[f"{d.lower()}origin"] = -first / scale_of(da, d)
-    return (1.0 / sx, 1.0 / sy), meta
+    return (_rational_inverse(sx), _rational_inverse(sy)), meta
 
 
 def write_labels(
@@ -160,8 +170,14 @@ def write_labels(
         ij_meta["Info"] = f"labelfree={text}"
         ij_meta["Properties"] = {"labelfree": text}
     path = Path(path)
+    # ImageJ applies a single-channel LUT from the TIFF ColorMap tag (768 shorts, as its own
+    # TiffEncoder writes for 16-bit and float images); the LUTs entry serves newer readers.
+    colormap = (glasbey_lut().astype(np.uint16) * 257).ravel().tolist()
     with atomic_path(path) as tmp:
-        tifffile.imwrite(tmp, data, imagej=True, resolution=resolution, metadata=ij_meta)
+        tifffile.imwrite(
+            tmp, data, imagej=True, resolution=resolution, metadata=ij_meta,
+            extratags=[(320, 3, len(colormap), colormap, True)],
+        )
     log.info("wrote label image %s (%s, %d labels max)", path, "x".join(map(str, data.shape)), int(top))
     return path
 

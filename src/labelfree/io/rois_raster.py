@@ -45,8 +45,12 @@ def roi_mask(roi: Any, /, *, shape: tuple[int, int]) -> np.ndarray | None:
     if roi.roitype == rt.RECT:
         mask[max(roi.top, 0) : max(roi.bottom, 0), max(roi.left, 0) : max(roi.right, 0)] = True
         return mask
-    if roi.roitype == rt.OVAL:
-        return _fill_polygon(mask, roifile.oval([[roi.left, roi.top], [roi.right, roi.bottom]], points=129))
+    if roi.roitype == rt.OVAL:  # pixels whose centre lies inside the ellipse of the bounds
+        rx, ry = (roi.right - roi.left) / 2, (roi.bottom - roi.top) / 2
+        if rx <= 0 or ry <= 0:
+            return mask
+        yy, xx = np.ogrid[: shape[0], : shape[1]]
+        return ((xx + 0.5 - roi.left - rx) / rx) ** 2 + ((yy + 0.5 - roi.top - ry) / ry) ** 2 <= 1
     if roi.roitype in (rt.POLYGON, rt.FREEHAND, rt.TRACED):
         xy = np.asarray(roi.coordinates(), float)
         return _fill_polygon(mask, xy) if len(xy) >= 3 else mask

@@ -53,12 +53,12 @@ def _imagej_calibration(tif: Any, page: Any, meta: dict[str, Any]) -> dict[str, 
     origin: dict[str, float] = {}
     xres = page.tags.get("XResolution")
     yres = page.tags.get("YResolution")
-    if xres is not None:
+    if xres is not None and xres.value[0]:
         num, den = xres.value
-        scale["X"] = den / num if num else 1.0
-    if yres is not None:
+        scale["X"] = den / num
+    if yres is not None and yres.value[0]:
         num, den = yres.value
-        scale["Y"] = den / num if num else scale.get("X", 1.0)
+        scale["Y"] = den / num
     for d in "XY":
         units[d] = normalise_unit(meta.get(f"{d.lower()}unit"), default=unit)
     if "spacing" in meta:

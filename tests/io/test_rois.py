@@ -1,0 +1,156 @@
+import zipfile
+
+import numpy as np
+import pytest
+import roifile
+
+from labelfree.errors import DimensionError, InputError
+from labelfree.image import to_dataarray
+from labelfree.io import labels_to_rois, read_rois, roi_mask, rois_to_labels, write_rois
+
+
+def test_names_positions_counts_tzyx(tmp_path, calibrated_tzyx):
+    path = write_rois(tmp_path / "r.zip", calibrated_tzyx)
+    rois = read_rois(path)
+    lab = calibrated_tzyx.values
+    expected = [(t, z, int(v)) for t in range(3) for z in range(2) for v in np.unique(lab[t, z]) if v]
+    assert len(rois) == len(expected) == 11
+    for roi, (t, z, v) in zip(rois, expected):
+        assert roi.name == f"t{t + 1:04d}-z{z + 1:03d}-L{v:05d}"
+        assert (roi.c_position, roi.z_position, roi.t_position) == (0, z + 1, t + 1)
+        assert roi.properties["label"] == v
+        assert roi.group == (v if v <= 255 else 0)
+    with zipfile.ZipFile(path) as zf:
+        assert zf.namelist() == [r.name + ".roi" for r in rois]
+
+
+def test_hole_and_parts_are_composite_single_outline_is_traced(calibrated_tzyx):
+    rois = {r.name: r for r in labels_to_rois(calibrated_tzyx)}
+    assert rois["t0001-z001-L00001"].roitype == roifile.ROI_TYPE.TRACED
+    assert rois["t0001-z002-L00007"].composite  # hole
+    assert rois["t0003-z001-L00003"].composite  # two parts
+    assert len(rois["t0003-z001-L00003"].coordinates(multi=True)) == 2
+
+
+def test_2d_names_without_z_and_no_positions():
+    lab = np.zeros((10, 10), np.uint16)
+    lab[2:5, 2:5] = 4
+    (roi,) = labels_to_rois(lab)
+    assert roi.name == "t0001-L00004"
+    assert (roi.position, roi.c_position, roi.z_position, roi.t_position) == (0, 0, 0, 0)
+    assert roi.coordinates().min(axis=0).tolist() == [2, 2]
+    assert roi.coordinates().max(axis=0).tolist() == [5, 5]  # pixel-edge outline
+
+
+def test_plain_z_stack_uses_stack_position():
+    lab = np.zeros((3, 8, 8), np.uint16)
+    lab[1, 2:4, 2:4] = 1
+    (roi,) = labels_to_rois(to_dataarray(lab, dims="ZYX"))
+    assert roi.name == "t0001-z002-L00001"
+    assert (roi.position, roi.t_position) == (2, 0)
+    assert np.array_equal(rois_to_labels([roi], shape=lab.shape, dims="ZYX"), lab)
+
+
+def test_group_options():
+    lab = np.zeros((6, 6), np.uint16)
+    lab[1:3, 1:3] = 9
+    assert labels_to_rois(lab, group=None)[0].group == 0
+    assert labels_to_rois(lab, group=3)[0].group == 3
+    with pytest.raises(InputError, match="group"):
+        labels_to_rois(lab, group=300)
+    with pytest.raises(InputError, match="group"):
+        labels_to_rois(lab, group="frame")
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_polygons_refill_to_the_label_mask(tmp_path, make_labels, seed):
+    lab = make_labels(seed)
+    path = write_rois(tmp_path / "r.zip", lab)
+    back = rois_to_labels(read_rois(path), shape=lab.shape)
+    assert np.array_equal(back, lab)
+
+
+def test_movie_round_trip_and_every_object_separately(tmp_path, make_labels):
+    lab = np.stack([make_labels(s, (48, 40)) for s in range(4)])
+    da = to_dataarray(lab, dims="TYX")
+    rois = read_rois(write_rois(tmp_path / "r.zip", da))
+    assert len(rois) == sum(len(np.unique(p)) - 1 for p in lab)
+    assert np.array_equal(rois_to_labels(rois, shape=lab.shape), lab)
+    for roi in rois[:40]:
+        t, v = roi.t_position - 1, roi.properties["label"]
+        assert np.array_equal(roi_mask(roi, shape=lab.shape[1:]), lab[t] == v)
+
+
+def test_thousands_of_rois_zip(tmp_path):
+    lab = np.zeros((200, 300), np.uint16)
+    ids = np.arange(1, 2001).reshape(40, 50)
+    lab[::5, ::6][:40, :50] = ids  # 2000 one-pixel objects
+    rois = read_rois(write_rois(tmp_path / "many.zip", lab))
+    assert len(rois) == 2000
+    assert np.array_equal(rois_to_labels(rois, shape=lab.shape), lab)
+
+
+def test_point_rois_become_markers():
+    pts = roifile.ImagejRoi.frompoints(np.array([[3.2, 4.7], [10.0, 1.0]]), name="seeds")
+    pts.roitype = roifile.ROI_TYPE.POINT
+    single = roifile.ImagejRoi.frompoints(np.array([[6, 6]]), name="t0002-L00009", t=1)
+    single.roitype = roifile.ROI_TYPE.POINT
+    out = rois_to_labels([pts, single], shape=(2, 12, 12))
+    assert out[0, 4, 3] == out[1, 4, 3] == 10 and out[0, 1, 10] == 11  # no position: every frame
+    assert out[1, 6, 6] == 9 and out[0, 6, 6] == 0
+    assert np.count_nonzero(out) == 5
+
+
+def test_rectangle_oval_and_unlabelled_rois():
+    rect = roifile.ImagejRoi(roitype=roifile.ROI_TYPE.RECT, left=1, top=2, right=4, bottom=6)
+    oval = roifile.ImagejRoi(roitype=roifile.ROI_TYPE.OVAL, left=10, top=10, right=20, bottom=20)
+    out = rois_to_labels([rect, oval], shape=(30, 30))
+    assert np.array_equal(out[2:6, 1:4], np.ones((4, 3)))
+    assert np.count_nonzero(out == 1) == 12
+    disc = out == 2
+    assert 70 <= disc.sum() <= 90 and disc[15, 15] and not disc[10, 10]  # ~ pi * 5**2
+
+
+def test_line_rois_are_skipped(caplog):
+    line = roifile.ImagejRoi(roitype=roifile.ROI_TYPE.LINE, x1=0, y1=0, x2=5, y2=5, name="line")
+    assert not rois_to_labels([line], shape=(8, 8)).any()
+    assert "not an area or point ROI" in caplog.text
+
+
+def test_position_outside_shape():
+    roi = labels_to_rois(to_dataarray(np.ones((3, 4, 4), np.uint16), dims="TYX"))[-1]
+    with pytest.raises(InputError, match="outside"):
+        rois_to_labels([roi], shape=(2, 4, 4))
+
+
+def test_bad_shape_and_objects():
+    with pytest.raises(DimensionError, match="dims"):
+        rois_to_labels([], shape=(3, 4, 4), dims="TY")
+    with pytest.raises(InputError, match="ImagejRoi"):
+        rois_to_labels([object()], shape=(4, 4))
+
+
+def test_read_rois_errors(tmp_path):
+    with pytest.raises(InputError, match="does not exist"):
+        read_rois(tmp_path / "none.zip")
+    bad = tmp_path / "bad.zip"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(InputError, match="not a zip"):
+        read_rois(bad)
+    junk = tmp_path / "junk.zip"
+    with zipfile.ZipFile(junk, "w") as zf:
+        zf.writestr("a.roi", b"garbage" * 20)
+    with pytest.raises(InputError, match="valid ImageJ ROIs"):
+        read_rois(junk)
+    other = tmp_path / "a.txt"
+    other.write_text("x")
+    with pytest.raises(InputError, match=".zip nor a .roi"):
+        read_rois(other)
+
+
+def test_single_roi_file_and_path_input(tmp_path):
+    lab = np.zeros((8, 8), np.uint16)
+    lab[2:6, 3:5] = 2
+    (roi,) = labels_to_rois(lab)
+    roi.tofile(tmp_path / "one.roi")
+    assert np.array_equal(rois_to_labels(tmp_path / "one.roi", shape=lab.shape), lab)

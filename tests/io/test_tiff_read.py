@@ -1,0 +1,157 @@
+import mmap
+
+import numpy as np
+import pytest
+import tifffile
+
+from labelfree.errors import DimensionError, InputError
+from labelfree.image import channel_names, scale_of, units_of
+from labelfree.io import read_image
+
+
+def test_imagej_hyperstack_axes_and_calibration(tmp_path):
+    data = np.arange(3 * 2 * 2 * 6 * 7, dtype=np.uint16).reshape(3, 2, 2, 6, 7)  # TZCYX
+    path = tmp_path / "h.tif"
+    tifffile.imwrite(
+        path, data, imagej=True, resolution=((20, 13), (20, 13)),
+        metadata={"axes": "TZCYX", "unit": "micron", "spacing": 1.5, "finterval": 30.0, "tunit": "sec",
+                  "xorigin": 10, "yorigin": -2, "Labels": ["DAPI", "GFP"] * 6},
+    )
+    da = read_image(path)
+    assert da.dims == ("T", "C", "Z", "Y", "X")
+    assert da.shape == (3, 2, 2, 6, 7)
+    # array follows the dims: C and Z swapped relative to the file
+    assert np.array_equal(da.values, data.transpose(0, 2, 1, 3, 4))
+    assert scale_of(da, "X") == 0.65 and scale_of(da, "Y") == 0.65
+    assert units_of(da, "X") == "µm" and units_of(da, "Z") == "µm"
+    assert scale_of(da, "Z") == 1.5
+    assert scale_of(da, "T") == 30.0 and units_of(da, "T") == "s"
+    assert float(da.X[0]) == pytest.approx(-10 * 0.65)
+    assert float(da.Y[0]) == pytest.approx(2 * 0.65)
+    assert channel_names(da) == ["DAPI", "GFP"]
+    assert da.attrs["source"] == str(path)
+
+
+def test_imagej_without_calibration_is_pixels_and_frames(tmp_path):
+    path = tmp_path / "t.tif"
+    tifffile.imwrite(path, np.zeros((4, 5, 6), np.uint8), imagej=True, metadata={"axes": "TYX"})
+    da = read_image(path)
+    assert da.dims == ("T", "Y", "X")
+    assert units_of(da, "X") == "pixel" and scale_of(da, "X") == 1.0
+    assert units_of(da, "T") == "frame"
+
+
+def test_ome_tiff_calibration_and_channel_names(tmp_path):
+    path = tmp_path / "o.ome.tif"
+    data = np.random.default_rng(0).integers(0, 255, (2, 3, 4, 5), dtype=np.uint8)
+    tifffile.imwrite(
+        path, data,
+        metadata={"axes": "CZYX", "PhysicalSizeX": 0.3, "PhysicalSizeXUnit": "nm", "PhysicalSizeY": 0.25,
+                  "PhysicalSizeZ": 1.5, "TimeIncrement": 2.0, "Channel": {"Name": ["DAPI", "GFP"]}},
+    )
+    da = read_image(path)
+    assert da.dims == ("C", "Z", "Y", "X")
+    assert np.array_equal(da.values, data)
+    assert scale_of(da, "X") == 0.3 and units_of(da, "X") == "nm"
+    assert scale_of(da, "Y") == 0.25 and units_of(da, "Y") == "µm"  # OME default unit
+    assert scale_of(da, "Z") == 1.5
+    assert channel_names(da) == ["DAPI", "GFP"]
+
+
+def test_ome_time_increment(tmp_path):
+    path = tmp_path / "t.ome.tif"
+    tifffile.imwrite(path, np.zeros((3, 4, 5), np.uint16),
+                     metadata={"axes": "TYX", "TimeIncrement": 0.5, "TimeIncrementUnit": "min"})
+    da = read_image(path)
+    assert scale_of(da, "T") == 0.5 and units_of(da, "T") == "min"
+
+
+def test_plain_2d_and_centimetre_resolution(tmp_path):
+    path = tmp_path / "p.tif"
+    tifffile.imwrite(path, np.ones((4, 5), np.uint16), resolution=(10000, 10000), resolutionunit="CENTIMETER")
+    da = read_image(path)
+    assert da.dims == ("Y", "X")
+    assert scale_of(da, "X") == pytest.approx(1.0) and units_of(da, "X") == "µm"
+
+
+def test_plain_inch_dpi_is_ignored(tmp_path):
+    path = tmp_path / "p.tif"
+    tifffile.imwrite(path, np.ones((4, 5), np.uint8), resolution=(72, 72), resolutionunit="INCH")
+    da = read_image(path)
+    assert scale_of(da, "X") == 1.0 and units_of(da, "X") == "pixel"
+
+
+def test_plain_stack_needs_dims(tmp_path):
+    path = tmp_path / "s.tif"
+    tifffile.imwrite(path, np.zeros((6, 4, 5), np.uint8), metadata=None)
+    with pytest.raises(DimensionError, match="dims="):
+        read_image(path)
+    da = read_image(path, dims="TYX")
+    assert da.dims == ("T", "Y", "X") and da.shape == (6, 4, 5)
+    with pytest.raises(DimensionError, match="names 2 axes"):
+        read_image(path, dims="YX")
+
+
+def test_tifffile_shaped_axes_are_used(tmp_path):
+    path = tmp_path / "s.tif"
+    tifffile.imwrite(path, np.zeros((6, 4, 5), np.uint8), metadata={"axes": "ZYX"})
+    assert read_image(path).dims == ("Z", "Y", "X")
+
+
+def test_channel_names_override_and_dims_override(tmp_path):
+    path = tmp_path / "c.tif"
+    tifffile.imwrite(path, np.zeros((2, 4, 5), np.uint8), metadata=None)
+    da = read_image(path, dims="CYX", channel_names=["a", "b"])
+    assert channel_names(da) == ["a", "b"]
+
+
+def _is_mapped(arr) -> bool:
+    while arr is not None:
+        if isinstance(arr, (np.memmap, mmap.mmap)):
+            return True
+        arr = getattr(arr, "base", None)
+    return False
+
+
+def test_lzw_compressed_and_memmap(tmp_path):
+    data = np.random.default_rng(1).integers(0, 4000, (5, 16, 20), dtype=np.uint16)
+    raw, lzw = tmp_path / "raw.tif", tmp_path / "lzw.tif"
+    tifffile.imwrite(raw, data, imagej=True, metadata={"axes": "TYX"})
+    tifffile.imwrite(lzw, data, compression="lzw", metadata={"axes": "TYX"})
+    mm = read_image(raw, memmap=True)
+    assert _is_mapped(mm.data)
+    assert np.array_equal(mm.values, data)
+    compressed = read_image(lzw, memmap=True)  # falls back to reading
+    assert not _is_mapped(compressed.data)
+    assert np.array_equal(compressed.values, data)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(InputError, match="does not exist"):
+        read_image(tmp_path / "nope.tif")
+
+
+def test_not_a_tiff(tmp_path):
+    path = tmp_path / "fake.tif"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(100))
+    with pytest.raises(InputError, match="not a TIFF"):
+        read_image(path)
+
+
+def test_folder_is_not_an_image(tmp_path):
+    with pytest.raises(InputError, match="folder"):
+        read_image(tmp_path)
+
+
+def test_truncated_tiff_is_reported_corrupt(tmp_path):
+    path = tmp_path / "cut.tif"
+    tifffile.imwrite(path, np.ones((64, 64), np.uint16))
+    blob = path.read_bytes()
+    path.write_bytes(blob[: len(blob) // 3])
+    with pytest.raises(InputError, match="corrupt"):
+        read_image(path)
+
+
+def test_real_msc_frame_lzw(msc_dir):
+    da = read_image(msc_dir / "01" / "t000.tif")
+    assert da.dims == ("Y", "X") and da.shape == (832, 992) and da.dtype == np.uint16
