@@ -32,7 +32,7 @@ def test_imagej_metadata_lut_range_and_colormap(tmp_path, calibrated_tzyx):
     meta, axes, page = _meta(path)
     assert axes == "TZYX"
     assert meta["frames"] == 3 and meta["slices"] == 2 and meta["hyperstack"] is True
-    assert meta["unit"] == "micron" and meta["spacing"] == 2.0
+    assert meta["unit"] == "um" and meta["spacing"] == 2.0
     assert meta["finterval"] == 5.0 and meta["tunit"] == "min"
     assert (meta["min"], meta["max"]) == (0, 300)
     assert tuple(meta["Ranges"]) == (0.0, 300.0)

@@ -69,7 +69,7 @@ def as_label_image(labels: Any, /, *, name: str = "labels") -> xr.DataArray:
 
 def _ascii_unit(unit: str) -> str:
     if unit == "µm":
-        return "micron"
+        return "um"  # ImageJ turns "um" into its "µm" (the description is ASCII)
     return unit.encode("ascii", "backslashreplace").decode("ascii").replace("\\x", "\\u00")
 
 

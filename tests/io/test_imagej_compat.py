@@ -1,0 +1,94 @@
+"""ImageJ 1.x itself opens what write_outputs writes (JVM under Xvfb)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from labelfree.image import to_dataarray
+from labelfree.io import glasbey_lut, write_outputs
+
+pytestmark = pytest.mark.jvm
+
+
+@pytest.fixture
+def written(tmp_path, make_labels, ij):
+    planes = [[make_labels(3 * t + z, (48, 56)) for z in range(2)] for t in range(3)]
+    lab = np.array(planes, dtype=np.uint16)
+    lab[1, 0][lab[1, 0] == 2] = 300  # an id above ImageJ's 255 ROI groups
+    da = to_dataarray(
+        lab, dims="TZYX",
+        scale={"X": 0.65, "Y": 0.65, "Z": 2.0, "T": 5.0},
+        units={"X": "µm", "Y": "µm", "Z": "µm", "T": "min"},
+        origin={"X": 6.5, "Y": -1.3},
+    )
+    da.attrs["labelfree"] = {"pipeline": "threshold", "config": {"min_size": 5}}
+    return da, write_outputs(tmp_path, da, stem="cells")
+
+
+def test_imagej_opens_label_tiff(written):
+    import jpype
+
+    da, paths = written
+    IJ = jpype.JClass("ij.IJ")
+    imp = IJ.openImage(str(paths["labels"]))
+    assert imp is not None, "ImageJ could not open the label TIFF"
+    try:
+        assert (imp.getNChannels(), imp.getNSlices(), imp.getNFrames()) == (1, 2, 3)
+        assert (imp.getWidth(), imp.getHeight()) == (56, 48)
+        assert imp.getBitDepth() == 16 and imp.isHyperStack()
+        cal = imp.getCalibration()
+        assert cal.pixelWidth == pytest.approx(0.65) and cal.pixelHeight == pytest.approx(0.65)
+        assert cal.pixelDepth == 2.0
+        assert str(cal.getUnit()) == "µm"
+        assert cal.frameInterval == 5.0 and str(cal.getTimeUnit()) == "min"
+        assert cal.getX(0) == pytest.approx(6.5) and cal.getY(0) == pytest.approx(-1.3)
+        assert imp.getDisplayRangeMin() == 0 and imp.getDisplayRangeMax() == float(da.max())
+        ip = imp.getProcessor()
+        assert ip.isColorLut()
+        lut = ip.getLut()
+        reds, greens, blues = (jpype.JArray(jpype.JByte)(256) for _ in range(3))
+        lut.getReds(reds), lut.getGreens(greens), lut.getBlues(blues)
+        ij_lut = np.array([np.asarray(c, np.int8).view(np.uint8) for c in (reds, greens, blues)])
+        assert np.array_equal(ij_lut, glasbey_lut())
+        assert "labelfree=" in str(imp.getInfoProperty()) and '"pipeline": "threshold"' in str(imp.getInfoProperty())
+        # pixel values of one plane (t=2, z=1 -> stack index (t-1)*nZ + z, 1-based)
+        plane = imp.getStack().getProcessor(1 * 2 + 2)
+        pix = np.asarray(plane.getPixels(), np.int16).view(np.uint16).reshape(48, 56)
+        assert np.array_equal(pix, da.values[1, 1])
+    finally:
+        imp.close()
+
+
+def test_roi_manager_opens_roi_zip(written):
+    import jpype
+
+    da, paths = written
+    RoiManager = jpype.JClass("ij.plugin.frame.RoiManager")
+    table = pd.read_csv(paths["table"])
+    rm = RoiManager(False)
+    try:
+        rm.runCommand("Open", str(paths["rois"]))
+        assert rm.getCount() == len(table) > 20
+        rois = list(rm.getRoisAsArray())
+        names = [str(r.getName()) for r in rois]
+        expected = [f"t{f + 1:04d}-z{z + 1:03d}-L{v:05d}" for f, z, v in zip(table.frame, table.z, table.label)]
+        assert names == expected
+        assert [r.getTPosition() for r in rois] == (table.frame + 1).tolist()
+        assert [r.getZPosition() for r in rois] == (table.z + 1).tolist()
+        assert all(r.getCPosition() == 0 for r in rois)
+        assert [r.getGroup() for r in rois] == [v if v <= 255 else 0 for v in table.label]
+        n_composite = 0
+        for roi, f, z, v in zip(rois, table.frame, table.z, table.label):
+            box = roi.getBounds()
+            mask = roi.getMask()
+            got = np.asarray(mask.getPixels(), np.int8).reshape(box.height, box.width) != 0
+            want = da.values[f, z] == v
+            ys, xs = np.nonzero(want)
+            assert (box.x, box.y) == (xs.min(), ys.min()), roi.getName()
+            assert np.array_equal(got, want[box.y : box.y + box.height, box.x : box.x + box.width]), roi.getName()
+            assert want.sum() == got.sum()
+            n_composite += str(roi.getTypeAsString()) == "Composite"
+        assert n_composite > 0  # holes and multi-part objects were exercised
+    finally:
+        rm.reset()
+        rm.close()
