@@ -56,38 +56,50 @@ def _intensity_planes(image: Any, labels: xr.DataArray) -> tuple[np.ndarray, lis
     return arr.reshape(n_t, n_z, arr.shape[-3], arr.shape[-2], arr.shape[-1]), names
 
 
+def _bboxes_sparse(index: np.ndarray, n: int, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    lo_x, lo_y = np.full(n, np.iinfo(np.int64).max), np.full(n, np.iinfo(np.int64).max)
+    hi_x, hi_y = np.zeros(n, np.int64), np.zeros(n, np.int64)
+    np.minimum.at(lo_x, index, xs)
+    np.minimum.at(lo_y, index, ys)
+    np.maximum.at(hi_x, index, xs)
+    np.maximum.at(hi_y, index, ys)
+    return np.stack([lo_x, lo_y, hi_x - lo_x + 1, hi_y - lo_y + 1], axis=1)
+
+
 def _plane_rows(lab: np.ndarray, planes: np.ndarray | None) -> dict[str, np.ndarray] | None:
-    flat = lab.ravel()
-    top = int(flat.max()) if flat.size else 0
-    if top == 0:
+    ys, xs = np.nonzero(lab)  # foreground pixels only: cells are usually a fraction of the frame
+    if ys.size == 0:
         return None
-    if top > flat.size:  # sparse ids: compress them first
-        ids, inv = np.unique(flat, return_inverse=True)
-        flat, index_to_id = inv.astype(np.intp), ids
-        lab = flat.reshape(lab.shape)
-    else:
-        index_to_id = np.arange(top + 1)
-    n = int(flat.max()) + 1
-    counts = np.bincount(flat, minlength=n)
+    values = lab[ys, xs]
+    top = int(values.max())
+    dense = top <= 4 * lab.size
+    if dense:  # label ids index the bins directly
+        index, n = values.astype(np.intp, copy=False), top + 1
+    else:  # a few huge ids: compress them first
+        ids_all, index = np.unique(values, return_inverse=True)
+        index, n = index.ravel(), ids_all.size
+    counts = np.bincount(index, minlength=n)
     present = np.nonzero(counts)[0]
-    present = present[index_to_id[present] != 0]
-    h, w = lab.shape
-    rows = np.repeat(np.arange(h, dtype=np.float64), w)
-    cols = np.tile(np.arange(w, dtype=np.float64), h)
     c = counts[present]
     out = {
-        "label": index_to_id[present].astype(np.int64),
+        "label": (present if dense else ids_all[present]).astype(np.int64),
         "count": c,
-        "cx": np.bincount(flat, weights=cols, minlength=n)[present] / c,
-        "cy": np.bincount(flat, weights=rows, minlength=n)[present] / c,
+        "cx": np.bincount(index, weights=xs, minlength=n)[present] / c,
+        "cy": np.bincount(index, weights=ys, minlength=n)[present] / c,
     }
-    slices = ndi.find_objects(lab.astype(np.intp, copy=False))
-    bbox = np.array([(s[1].start, s[0].start, s[1].stop - s[1].start, s[0].stop - s[0].start)
-                     for s in (slices[i - 1] for i in present)], dtype=np.int64).reshape(-1, 4)
-    out["bbox"] = bbox
+    if dense:
+        slices = ndi.find_objects(lab)
+        out["bbox"] = np.array(
+            [(s[1].start, s[0].start, s[1].stop - s[1].start, s[0].stop - s[0].start)
+             for s in (slices[i - 1] for i in present)], dtype=np.int64,
+        ).reshape(-1, 4)
+    else:
+        out["bbox"] = _bboxes_sparse(index, n, ys, xs)[present]
     if planes is not None:
-        out["means"] = np.stack([np.bincount(flat, weights=p.ravel().astype(np.float64), minlength=n)[present] / c
-                                 for p in planes], axis=1)
+        out["means"] = np.stack(
+            [np.bincount(index, weights=p[ys, xs].astype(np.float64), minlength=n)[present] / c for p in planes],
+            axis=1,
+        )
     return out
 
 

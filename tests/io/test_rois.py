@@ -154,3 +154,21 @@ def test_single_roi_file_and_path_input(tmp_path):
     (roi,) = labels_to_rois(lab)
     roi.tofile(tmp_path / "one.roi")
     assert np.array_equal(rois_to_labels(tmp_path / "one.roi", shape=lab.shape), lab)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_freehand_float_polygons_fill_by_pixel_centre(seed):
+    from skimage.draw import polygon
+
+    rng = np.random.default_rng(seed)
+    angles = np.sort(rng.uniform(0, 2 * np.pi, 25))
+    radii = rng.uniform(4, 14, 25)
+    xy = np.stack([20.3 + radii * np.cos(angles), 18.7 + radii * np.sin(angles)], axis=1)
+    roi = roifile.ImagejRoi.frompoints(xy.astype(np.float32))  # freehand, sub-pixel
+    got = roi_mask(roi, shape=(40, 45))
+    coords = roi.coordinates()
+    rr, cc = polygon(coords[:, 1] - 0.5, coords[:, 0] - 0.5, shape=(40, 45))
+    want = np.zeros((40, 45), bool)
+    want[rr, cc] = True
+    assert got.sum() > 100
+    assert np.array_equal(got, want)

@@ -18,43 +18,90 @@ _LABEL_IN_NAME = re.compile(r"L(\d+)$")
 _DEFAULT_DIMS = {2: "YX", 3: "TYX", 4: "TZYX"}
 
 
-def _fill_polygon(mask: np.ndarray, xy: np.ndarray) -> np.ndarray:
-    """Pixels whose centre lies inside the polygon (ImageJ's rule); vertices in pixel-edge units."""
-    from skimage.draw import polygon
+def _fill_polygons(shape: tuple[int, int], polygons: list[np.ndarray]) -> tuple[tuple[slice, slice], np.ndarray]:
+    """Even-odd scanline fill: pixels whose centre lies inside (ImageJ's rule).
 
-    rr, cc = polygon(xy[:, 1] - 0.5, xy[:, 0] - 0.5, shape=mask.shape)
-    out = np.zeros(mask.shape, bool)
-    out[rr, cc] = True
-    return out
+    Returns the bounding box (row and column slices) and the filled mask inside it.
+
+    Vertices are (x, y) in pixel-edge units (pixel ``(r, c)`` spans ``[c, c+1) x [r, r+1)``).
+    Several polygons are filled together with the even-odd rule (holes, several parts).
+    Cost is linear in vertices plus crossings, not in bounding-box area x vertices.
+    """
+    h, w = shape
+    rows_all, xs_all = [], []
+    for poly in polygons:
+        p = np.asarray(poly, dtype=np.float64)
+        if len(p) < 3:
+            continue
+        x0, y0 = p[:, 0], p[:, 1]
+        x1, y1 = np.roll(x0, -1), np.roll(y0, -1)
+        keep = y0 != y1  # horizontal edges never cross a row of pixel centres
+        x0, y0, x1, y1 = x0[keep], y0[keep], x1[keep], y1[keep]
+        lo, hi = np.minimum(y0, y1), np.maximum(y0, y1)
+        r_lo = np.clip(np.ceil(lo - 0.5), 0, h).astype(np.int64)  # first row centre >= lo
+        r_hi = np.clip(np.ceil(hi - 0.5), 0, h).astype(np.int64)  # rows with centre < hi
+        n = np.maximum(r_hi - r_lo, 0)
+        if not n.any():
+            continue
+        edge = np.repeat(np.arange(len(n)), n)
+        rows = r_lo[edge] + (np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n))
+        t = (rows + 0.5 - y0[edge]) / (y1[edge] - y0[edge])
+        rows_all.append(rows)
+        xs_all.append(x0[edge] + t * (x1[edge] - x0[edge]))
+    if not rows_all:
+        return (slice(0, 0), slice(0, 0)), np.zeros((0, 0), bool)
+    rows, xs = np.concatenate(rows_all), np.concatenate(xs_all)
+    order = np.lexsort((xs, rows))
+    rows, xs = rows[order], xs[order]
+    starts = np.clip(np.ceil(xs[0::2] - 0.5), 0, w).astype(np.int64)  # centre c + 0.5 >= x_in
+    stops = np.clip(np.ceil(xs[1::2] - 0.5), 0, w).astype(np.int64)  # centre c + 0.5 < x_out
+    run_rows = rows[0::2]
+    r0, r1 = int(run_rows.min()), int(run_rows.max()) + 1
+    c0, c1 = int(starts.min()), max(int(stops.max()), int(starts.min()))
+    diff = np.zeros((r1 - r0, c1 - c0 + 1), np.int32)
+    np.add.at(diff, (run_rows - r0, starts - c0), 1)
+    np.add.at(diff, (run_rows - r0, stops - c0), -1)
+    return (slice(r0, r1), slice(c0, c1)), np.cumsum(diff[:, :-1], axis=1) > 0
+
+
+def _area(roi: Any, shape: tuple[int, int]) -> tuple[tuple[slice, slice], np.ndarray] | None:
+    """Bounding box and mask inside it of an area ROI; None for lines, points and text."""
+    import roifile
+
+    rt = roifile.ROI_TYPE
+    h, w = shape
+    if roi.composite and roi.multi_coordinates is not None:
+        return _fill_polygons(shape, roi.path2coords(roi.multi_coordinates))
+    if roi.roitype == rt.RECT:
+        r0, r1 = np.clip([roi.top, roi.bottom], 0, h)
+        c0, c1 = np.clip([roi.left, roi.right], 0, w)
+        return (slice(r0, r1), slice(c0, c1)), np.ones((max(r1 - r0, 0), max(c1 - c0, 0)), bool)
+    if roi.roitype == rt.OVAL:  # pixels whose centre lies inside the ellipse of the bounds
+        rx, ry = (roi.right - roi.left) / 2, (roi.bottom - roi.top) / 2
+        if rx <= 0 or ry <= 0:
+            return (slice(0, 0), slice(0, 0)), np.zeros((0, 0), bool)
+        r0, r1 = np.clip([roi.top, roi.bottom], 0, h)
+        c0, c1 = np.clip([roi.left, roi.right], 0, w)
+        yy, xx = np.ogrid[r0:r1, c0:c1]
+        inside = ((xx + 0.5 - roi.left - rx) / rx) ** 2 + ((yy + 0.5 - roi.top - ry) / ry) ** 2 <= 1
+        return (slice(r0, r1), slice(c0, c1)), inside
+    if roi.roitype in (rt.POLYGON, rt.FREEHAND, rt.TRACED):
+        return _fill_polygons(shape, [np.asarray(roi.coordinates(), float)])
+    return None
 
 
 def roi_mask(roi: Any, /, *, shape: tuple[int, int]) -> np.ndarray | None:
     """Boolean (Y, X) mask of an area ROI; None for lines, points and text.
 
-    Composite ROIs are filled with the even-odd rule, as ImageJ does.
+    A pixel is inside when its centre is (ImageJ's rule); composite ROIs are filled
+    with the even-odd rule, as ImageJ does.
     """
-    import roifile
-
-    rt = roifile.ROI_TYPE
+    area = _area(roi, tuple(shape))
+    if area is None:
+        return None
     mask = np.zeros(shape, bool)
-    if roi.composite and roi.multi_coordinates is not None:
-        for poly in roi.path2coords(roi.multi_coordinates):
-            if len(poly) >= 3:
-                mask ^= _fill_polygon(mask, np.asarray(poly, float))
-        return mask
-    if roi.roitype == rt.RECT:
-        mask[max(roi.top, 0) : max(roi.bottom, 0), max(roi.left, 0) : max(roi.right, 0)] = True
-        return mask
-    if roi.roitype == rt.OVAL:  # pixels whose centre lies inside the ellipse of the bounds
-        rx, ry = (roi.right - roi.left) / 2, (roi.bottom - roi.top) / 2
-        if rx <= 0 or ry <= 0:
-            return mask
-        yy, xx = np.ogrid[: shape[0], : shape[1]]
-        return ((xx + 0.5 - roi.left - rx) / rx) ** 2 + ((yy + 0.5 - roi.top - ry) / ry) ** 2 <= 1
-    if roi.roitype in (rt.POLYGON, rt.FREEHAND, rt.TRACED):
-        xy = np.asarray(roi.coordinates(), float)
-        return _fill_polygon(mask, xy) if len(xy) >= 3 else mask
-    return None
+    mask[area[0]] = area[1]
+    return mask
 
 
 def _explicit_label(roi: Any) -> int | None:
@@ -145,15 +192,16 @@ def rois_to_labels(
                     for t in ts:
                         out[t, zs, y, x] = value
             continue
-        mask = roi_mask(roi, shape=shape[-2:])
-        if mask is None:
+        area = _area(roi, shape[-2:])
+        if area is None:
             log.warning("ROI %r (%s) is not an area or point ROI; skipped.", roi.name, roi.roitype.name)
             continue
         value = label or next_id
         next_id += value == next_id
+        box, inside = area
         for t in ts:
             for z in zs:
-                out[t, z][mask] = value
+                out[t, z][box][inside] = value
     return out.reshape(shape)
 
 
