@@ -1,6 +1,6 @@
 """Speed of LabelFree's I/O against plain library calls measured in the same run.
 
-Usage: python benchmarks/io.py [--repeat N]
+Usage: python benchmarks/io_speed.py [--repeat N]
 
 Prints one table: each row times a LabelFree function and a reference on the same
 input, and their ratio (LabelFree / reference). Real data: the 18 annotated frames of
