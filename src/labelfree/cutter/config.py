@@ -1,0 +1,120 @@
+"""Configuration of the Cutter pipeline (Din & Yu 2021, "cellcutter").
+
+Every field is a simple JSON type so that the Fiji command "LabelFree Cutter"
+can be generated from this dataclass and recorded in macros with stable keys.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional, Union
+
+from labelfree._config import PipelineConfig
+from labelfree.errors import ConfigError
+
+__all__ = ["CutterConfig", "LOSS_PRESETS", "loss_parameters"]
+
+#: (lam, beta, beta_in_lambda, lr) of the two published parameter sets.
+#: "code": the authors' code @ 1403185 (lam 1, _BETA = -20 inside the lambda term,
+#: Keras Adam default lr 1e-3). "paper": the values printed in the paper
+#: (lam 3.32, beta 15 as a separate term, lr 5e-3).
+LOSS_PRESETS: dict[str, tuple[float, float, bool, float]] = {
+    "code": (1.0, 20.0, True, 1e-3),
+    "paper": (3.32, 15.0, False, 5e-3),
+}
+
+Channel = Union[int, str]
+
+
+@dataclasses.dataclass
+class CutterConfig(PipelineConfig):
+    """Options of :func:`labelfree.cutter.segment`.
+
+    Channels and markers
+        ``cell_channels``: channels fed to the network (indices or names; empty =
+        every channel except ``nucleus_channel``). ``nucleus_channel``: channel
+        used to detect markers when none are given (``None`` = no nucleus image).
+        ``marker_method``: ``"blob"`` (determinant-of-Hessian blobs, sigmas in
+        pixels) or ``"threshold"`` (Otsu, de-clumped nuclei centroids).
+    Foreground mask
+        Graph cut on the cell channels: ``mask_prior`` is the prior alpha; when
+        ``None`` it is derived from ``cell_fraction`` (fraction of the image
+        covered by cells; ``None`` = Otsu estimate). ``mask_max_weight`` and
+        ``mask_sigma`` set the pairwise (boundary) term on intensities
+        normalised to [0, 1]; ``mask_smoothing`` Gaussian sigma (px) applied to
+        the cell channels first (0 = none, as in the authors' code).
+    Network and training
+        ``crop_size`` patch side (px, after ``downscale``), ``marker_sigma`` of the
+        Gaussian marker channel (px), ``area_size`` side of the training areas,
+        ``width`` channels of the first UNet level (paper: 32), ``n_steps`` Adam
+        steps, ``loss_preset`` ``"code"`` or ``"paper"``; ``lam``, ``beta``,
+        ``learning_rate`` override the preset when not ``None``.
+        ``downscale``: integer factor by which the image is reduced before the
+        patches are cut (for cells larger than a patch); outputs are returned at
+        full resolution.
+    Model files
+        ``model_file``: apply this trained model instead of training.
+        ``save_model_file``: save the model trained by ``segment`` there.
+    """
+
+    cell_channels: tuple = ()
+    nucleus_channel: Optional[Channel] = None
+    marker_method: str = "blob"
+    marker_min_sigma: float = 5.0
+    marker_max_sigma: float = 10.0
+    marker_threshold: float = 0.1
+    mask_prior: Optional[float] = None
+    cell_fraction: Optional[float] = None
+    mask_max_weight: float = 10.0
+    mask_sigma: float = 0.03
+    mask_smoothing: float = 2.0
+    downscale: int = 1
+    crop_size: int = 64
+    marker_sigma: float = 15.0
+    area_size: int = 640
+    width: int = 32
+    n_steps: int = 300
+    loss_preset: str = "code"
+    lam: Optional[float] = None
+    beta: Optional[float] = None
+    learning_rate: Optional[float] = None
+    augment: bool = True
+    augment_transpose: bool = True
+    probability_threshold: float = 0.5
+    seed: int = 0
+    device: str = "cpu"
+    model_file: str = ""
+    save_model_file: str = ""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.cell_channels, (list, int, str)):
+            self.cell_channels = tuple(self.cell_channels) if isinstance(self.cell_channels, list) else (self.cell_channels,)
+        if self.loss_preset not in LOSS_PRESETS:
+            raise ConfigError(f"loss_preset must be one of {sorted(LOSS_PRESETS)}; got {self.loss_preset!r}.")
+        if self.marker_method not in ("blob", "threshold"):
+            raise ConfigError(f"marker_method must be 'blob' or 'threshold'; got {self.marker_method!r}.")
+        if self.crop_size < 16 or self.crop_size % 16:
+            raise ConfigError(f"crop_size must be a multiple of 16 (UNet with 4 poolings), >= 16; got {self.crop_size}.")
+        if int(self.downscale) != self.downscale or self.downscale < 1:
+            raise ConfigError(f"downscale must be an integer >= 1; got {self.downscale}.")
+        if self.width < 1 or self.n_steps < 0 or self.area_size < self.crop_size:
+            raise ConfigError("width must be >= 1, n_steps >= 0 and area_size >= crop_size.")
+        if self.mask_prior is not None and not 0.0 < self.mask_prior < 1.0:
+            raise ConfigError(f"mask_prior must lie in (0, 1); got {self.mask_prior}.")
+        if self.cell_fraction is not None and not 0.0 < self.cell_fraction < 1.0:
+            raise ConfigError(f"cell_fraction must lie in (0, 1); got {self.cell_fraction}.")
+        if not 0.0 < self.probability_threshold < 1.0:
+            raise ConfigError(f"probability_threshold must lie in (0, 1); got {self.probability_threshold}.")
+        if self.device not in ("cpu", "cuda", "auto") and not str(self.device).startswith("cuda:"):
+            raise ConfigError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto'; got {self.device!r}.")
+
+
+def loss_parameters(config: CutterConfig) -> dict[str, float | bool]:
+    """Resolve ``lam``, ``beta``, ``beta_in_lambda`` and ``lr`` from preset and overrides."""
+    lam, beta, inside, lr = LOSS_PRESETS[config.loss_preset]
+    return {
+        "lam": lam if config.lam is None else float(config.lam),
+        "beta": beta if config.beta is None else float(config.beta),
+        "beta_in_lambda": inside,
+        "lr": lr if config.learning_rate is None else float(config.learning_rate),
+    }

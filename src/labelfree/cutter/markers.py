@@ -1,0 +1,162 @@
+"""Markers (one point per cell) for the Cutter pipeline.
+
+Markers are (N, 2) float arrays of (row, col) = (y, x) pixel positions. They come
+from points given by the user, from a nucleus label image (centroids), or are
+detected in a nucleus image by determinant-of-Hessian blob detection (the
+authors' ``blob_detection``) or by thresholding and de-clumping the nuclei.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from labelfree.errors import ConstantImageError, DimensionError, InputError
+
+__all__ = ["check_markers", "markers_from_points", "markers_from_labels", "detect_markers", "markers_to_labels"]
+
+log = logging.getLogger(__name__)
+
+
+def check_markers(markers: np.ndarray, /, *, shape: tuple[int, int]) -> np.ndarray:
+    """Validate markers against an image of ``shape`` (Y, X) and return them as float (N, 2).
+
+    Raises
+    ------
+    InputError
+        No markers, a wrong array shape, non-finite values, or markers outside the image.
+    """
+    pts = np.asarray(markers, dtype=np.float64)
+    if pts.size == 0:
+        raise InputError(
+            "No markers were given or found: Cutter needs one marker per cell. Give points, a "
+            "nucleus label image, or a nucleus channel in which nuclei can be detected."
+        )
+    if pts.ndim != 2 or pts.shape[1] != 2:
+        raise InputError(f"Markers must be an (N, 2) array of (y, x) positions; got shape {pts.shape}.")
+    if not np.isfinite(pts).all():
+        raise InputError("Markers contain NaN or infinite coordinates.")
+    h, w = shape
+    outside = (pts[:, 0] < -0.5) | (pts[:, 0] > h - 0.5) | (pts[:, 1] < -0.5) | (pts[:, 1] > w - 0.5)
+    if outside.any():
+        first = pts[np.argmax(outside)]
+        raise InputError(
+            f"{int(outside.sum())} marker(s) lie outside the {h} x {w} image, e.g. (y={first[0]:g}, "
+            f"x={first[1]:g}). Markers are (y, x) in pixels of this image; check the axis order and scaling."
+        )
+    return pts
+
+
+def markers_from_points(points: np.ndarray, /, *, shape: tuple[int, int]) -> np.ndarray:
+    """Markers from an (N, 2) array of (y, x) points (e.g. ImageJ point ROIs), checked."""
+    return check_markers(points, shape=shape)
+
+
+def markers_from_labels(labels: np.ndarray, /) -> tuple[np.ndarray, np.ndarray]:
+    """Centroids of the objects of a nucleus label image.
+
+    Parameters
+    ----------
+    labels : ndarray of int, shape (Y, X)
+        0 = background, one label per nucleus (or any marker blob).
+
+    Returns
+    -------
+    markers : ndarray, shape (N, 2)
+        (y, x) centroids in pixels.
+    ids : ndarray of int, shape (N,)
+        The label of each marker.
+    """
+    lab = np.asarray(labels)
+    if lab.ndim != 2:
+        raise DimensionError(f"A marker label image must be 2-D (Y, X); got shape {lab.shape}.")
+    if lab.dtype.kind not in "iub":
+        raise InputError(f"A marker label image must hold integer labels; got {lab.dtype}.")
+    ids = np.unique(lab)
+    ids = ids[ids > 0]
+    if ids.size == 0:
+        raise InputError("The marker label image is empty (all zero): Cutter needs one marker per cell.")
+    centres = np.array(ndi.center_of_mass(np.ones(lab.shape), lab, ids), dtype=np.float64).reshape(-1, 2)
+    return centres, ids.astype(np.int64)
+
+
+def _zscore(image: np.ndarray, name: str) -> np.ndarray:
+    x = np.asarray(image, dtype=np.float64)
+    if x.ndim != 2:
+        raise DimensionError(f"The {name} must be 2-D (Y, X); got shape {x.shape}.")
+    std = x.std()
+    if std == 0:
+        raise ConstantImageError(
+            f"The {name} is constant, so no nuclei can be detected in it. Choose the channel that "
+            "shows the nuclei, or give markers."
+        )
+    return (x - x.mean()) / std
+
+
+def detect_markers(
+    nucleus_image: np.ndarray,
+    /,
+    *,
+    method: str = "blob",
+    min_sigma: float = 5.0,
+    max_sigma: float = 10.0,
+    threshold: float = 0.1,
+) -> np.ndarray:
+    """Detect one marker per nucleus in a nucleus image.
+
+    Parameters
+    ----------
+    nucleus_image : ndarray, shape (Y, X)
+        Bright nuclei on a dark background.
+    method : {"blob", "threshold"}
+        ``"blob"``: z-score, determinant-of-Hessian blobs between ``min_sigma`` and
+        ``max_sigma`` (px) with response ``threshold``, kept where the smoothed
+        image is above its mean (the authors' method). ``"threshold"``: Otsu mask,
+        holes filled, objects smaller than ``pi * min_sigma^2`` removed, touching
+        nuclei split by distance-transform watershed; one marker per centroid.
+    min_sigma, max_sigma, threshold : float
+        See ``method``.
+
+    Returns
+    -------
+    ndarray, shape (N, 2)
+        (y, x) marker positions in pixels (may be empty: callers check).
+    """
+    z = _zscore(nucleus_image, "nucleus image")
+    if method == "blob":
+        from skimage.feature import blob_doh
+        from skimage.filters import gaussian
+
+        blobs = blob_doh(z, min_sigma=min_sigma, max_sigma=max_sigma, threshold=threshold)
+        smooth = gaussian(z, sigma=1.0)
+        pts = blobs[:, :2].astype(np.int64)
+        keep = smooth[pts[:, 0], pts[:, 1]] > 0
+        return pts[keep].astype(np.float64)
+    if method == "threshold":
+        from skimage.filters import threshold_otsu
+
+        from labelfree.labels import declump, fill_holes, remove_small_objects
+
+        smooth = ndi.gaussian_filter(z, 1.0)
+        mask = fill_holes(smooth > threshold_otsu(smooth))
+        mask = remove_small_objects(mask, min_size=max(1, int(np.pi * min_sigma**2)))
+        labels = declump(mask, min_distance=max(1, int(round(min_sigma))))
+        if labels.max() == 0:
+            return np.zeros((0, 2))
+        return markers_from_labels(labels)[0]
+    raise InputError(f"Unknown marker detection method {method!r}; use 'blob' or 'threshold'.")
+
+
+def markers_to_labels(markers: np.ndarray, /, *, shape: tuple[int, int], radius: int = 2) -> np.ndarray:
+    """Paint markers as small disks (label k for marker k-1) into a (Y, X) label image."""
+    pts = check_markers(markers, shape=shape)
+    out = np.zeros(shape, np.int32)
+    yy, xx = np.mgrid[-radius : radius + 1, -radius : radius + 1]
+    disk = yy**2 + xx**2 <= radius**2
+    for k, (y, x) in enumerate(np.rint(pts).astype(int), start=1):
+        ys, xs = y + yy[disk], x + xx[disk]
+        ok = (ys >= 0) & (ys < shape[0]) & (xs >= 0) & (xs < shape[1])
+        out[ys[ok], xs[ok]] = k
+    return out

@@ -1,0 +1,114 @@
+"""Save and load trained Cutter models.
+
+A model is one ``.pt`` file (``torch.save`` of a plain dict: the state dict, the
+config as JSON text, the number of image channels) and a sidecar
+``<file>.json`` holding the config and the file's sha256. Both are written
+atomically (temporary file + rename). Loading checks the hash when the sidecar
+exists and refuses a file that does not match.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from labelfree._config import file_sha256
+from labelfree._deps import require
+from labelfree.cutter.config import CutterConfig
+from labelfree.errors import ModelFileError
+
+__all__ = ["save_model", "load_model", "FORMAT"]
+
+FORMAT = "labelfree-cutter-1"
+
+
+def _atomic_write(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_model(path: str | os.PathLike, model, /) -> str:
+    """Write ``model`` (a :class:`labelfree.cutter.train.CutterModel`) to ``path``.
+
+    Returns
+    -------
+    str
+        The sha256 of the written ``.pt`` file (also in ``<path>.json``).
+    """
+    torch = require("torch", purpose="saving a Cutter model")
+    path = Path(path)
+    state = {k: v.detach().cpu() for k, v in model.net.state_dict().items()}
+    payload = {
+        "format": FORMAT,
+        "config": model.config.to_json(),
+        "n_channels": int(model.n_channels),
+        "state_dict": state,
+    }
+    _atomic_write(path, lambda fh: torch.save(payload, fh))
+    digest = file_sha256(path)
+    sidecar = {"format": FORMAT, "sha256": digest, "n_channels": int(model.n_channels), "config": model.config.to_dict()}
+    _atomic_write(Path(str(path) + ".json"), lambda fh: fh.write(json.dumps(sidecar, indent=2).encode()))
+    return digest
+
+
+def load_model(path: str | os.PathLike, /, *, device: str = "cpu"):
+    """Load a model written by :func:`save_model`.
+
+    Parameters
+    ----------
+    path : path-like
+        The ``.pt`` file.
+    device : str
+        ``"cpu"``, ``"cuda"`` or ``"auto"``.
+
+    Returns
+    -------
+    CutterModel
+        In eval mode, on ``device``.
+
+    Raises
+    ------
+    ModelFileError
+        Missing or unreadable file, not a Cutter model, or a sha256 that differs
+        from the one recorded in the sidecar.
+    """
+    torch = require("torch", purpose="loading a Cutter model")
+    from labelfree.cutter.train import CutterModel, resolve_device
+    from labelfree.cutter.unet import build_unet
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"Cutter model file {path} does not exist; train one with save_model_file=... first.")
+    sidecar = Path(str(path) + ".json")
+    if sidecar.is_file():
+        try:
+            expected = json.loads(sidecar.read_text(encoding="utf-8")).get("sha256")
+        except (OSError, ValueError) as exc:
+            raise ModelFileError(f"Cannot read the model sidecar {sidecar}: {exc}") from exc
+        if expected and expected != file_sha256(path):
+            raise ModelFileError(
+                f"{path} does not match the sha256 recorded in {sidecar}: the file was changed or "
+                "truncated. Re-train or copy the model again."
+            )
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch raises many kinds for bad files
+        raise ModelFileError(f"{path} is not a readable torch file: {exc}") from exc
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ModelFileError(f"{path} is not a LabelFree Cutter model (format {FORMAT!r} expected).")
+    config = CutterConfig.from_dict(json.loads(payload["config"]))
+    n_channels = int(payload["n_channels"])
+    net = build_unet(n_channels + 1, width=config.width)
+    net.load_state_dict(payload["state_dict"])
+    net.to(resolve_device(device)).eval()
+    return CutterModel(net, config, n_channels)

@@ -1,0 +1,153 @@
+"""Inputs of one Cutter frame: cell channels, markers, foreground mask, downscaling."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from scipy import ndimage as ndi
+
+from labelfree.cutter.config import CutterConfig
+from labelfree.cutter.dataset import PatchSet, build_patch_set
+from labelfree.cutter.graphcut import graph_cut_mask, normalize_intensity
+from labelfree.cutter.markers import check_markers, detect_markers, markers_from_labels
+from labelfree.errors import DimensionError, InputError
+from labelfree.image import channel_names, select_channel
+
+__all__ = ["Frame", "cell_channels", "frame_markers", "foreground_mask", "prepare_frame"]
+
+
+@dataclasses.dataclass
+class Frame:
+    """One prepared frame: full-resolution shape, marker ids and the patch set."""
+
+    shape: tuple[int, int]
+    ids: np.ndarray
+    patch_set: PatchSet
+    mask: np.ndarray
+    downscale: int = 1
+
+
+def cell_channels(frame: xr.DataArray, config: CutterConfig, /) -> np.ndarray:
+    """The channels fed to the network, as (C, Y, X) float32."""
+    if "C" not in frame.dims:
+        return np.asarray(frame.values, np.float32)[None]
+    names = channel_names(frame)
+    chosen = list(config.cell_channels)
+    if not chosen:
+        skip = None
+        if config.nucleus_channel is not None:
+            skip = names.index(config.nucleus_channel) if isinstance(config.nucleus_channel, str) else int(config.nucleus_channel) % len(names)
+        chosen = [i for i in range(len(names)) if i != skip] or list(range(len(names)))
+    return np.stack([np.asarray(select_channel(frame, c).values, np.float32) for c in chosen])
+
+
+def _is_label_image(markers: Any, shape: tuple[int, ...]) -> bool:
+    arr = np.asarray(markers)
+    return arr.ndim >= 2 and arr.shape[-2:] == tuple(shape[-2:]) and arr.dtype.kind in "iub"
+
+
+def frame_markers(
+    markers: Any, frame: xr.DataArray, config: CutterConfig, /, *, t: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Markers (N, 2) (y, x) and their ids for one frame.
+
+    ``markers`` may be None (detect in ``config.nucleus_channel``), an (N, 2)
+    array of (y, x) points, an (N, 3) array of (t, y, x) points for stacks, or a
+    (Y, X) or (T, Y, X) label image (per-frame lists are split by the caller).
+    """
+    shape = (frame.sizes["Y"], frame.sizes["X"])
+    if markers is None:
+        if config.nucleus_channel is None:
+            raise InputError(
+                "Cutter needs markers: give markers= (points or a nucleus label image) or set "
+                "nucleus_channel to the channel that shows the nuclei."
+            )
+        if "C" not in frame.dims:
+            raise DimensionError(
+                f"nucleus_channel={config.nucleus_channel!r} was set but the image has no C axis; "
+                "give a multi-channel image or markers=."
+            )
+        nucleus = np.asarray(select_channel(frame, config.nucleus_channel).values)
+        pts = detect_markers(
+            nucleus, method=config.marker_method, min_sigma=config.marker_min_sigma,
+            max_sigma=config.marker_max_sigma, threshold=config.marker_threshold,
+        )
+        pts = check_markers(pts, shape=shape)
+        return pts, np.arange(1, len(pts) + 1)
+    if isinstance(markers, xr.DataArray):
+        markers = markers.values
+    if _is_label_image(markers, shape):
+        arr = np.asarray(markers)
+        if arr.ndim == 3:
+            if t is None:
+                raise DimensionError("A (T, Y, X) marker image was given for a single frame.")
+            arr = arr[t]
+        return markers_from_labels(arr)
+    pts = np.asarray(markers, dtype=np.float64)
+    if pts.ndim == 2 and pts.shape[1] == 3:
+        if t is None:
+            raise InputError("(t, y, x) markers were given for a single frame; give (N, 2) (y, x) points.")
+        pts = pts[np.rint(pts[:, 0]) == t, 1:]
+    pts = check_markers(pts, shape=shape)
+    return pts, np.arange(1, len(pts) + 1)
+
+
+def foreground_mask(channels: np.ndarray, config: CutterConfig, /, *, scribbles: np.ndarray | None = None) -> np.ndarray:
+    """Foreground (cell) mask of a frame by graph cut (Y, X) bool.
+
+    Fluorescence: graph cut on the mean of the cell channels, each smoothed by
+    ``mask_smoothing`` px and normalised to [0, 1]. With ``scribbles`` (bright-field:
+    label image, 1 = background, 2 = cell) a random-forest pixel classifier gives a
+    cell-probability map that replaces the intensity.
+    """
+    if scribbles is not None:
+        from labelfree.cutter.pixel_classifier import predict_cell_probability, train_pixel_classifier
+
+        clf = train_pixel_classifier(channels, scribbles, seed=config.seed)
+        signal = predict_cell_probability(clf, channels)
+    else:
+        smooth = [ndi.gaussian_filter(c, config.mask_smoothing) if config.mask_smoothing > 0 else c for c in channels]
+        signal = np.mean([normalize_intensity(c) for c in smooth], axis=0)
+    return graph_cut_mask(
+        signal, prior=config.mask_prior, cell_fraction=config.cell_fraction,
+        max_weight=config.mask_max_weight, sigma=config.mask_sigma,
+    )
+
+
+def _downscale(x: np.ndarray, d: int) -> np.ndarray:
+    from skimage.transform import downscale_local_mean
+
+    if d == 1:
+        return x
+    factors = (1,) * (x.ndim - 2) + (d, d)
+    return downscale_local_mean(x, factors).astype(np.float32)
+
+
+def prepare_frame(
+    frame: xr.DataArray,
+    config: CutterConfig,
+    /,
+    *,
+    markers: Any = None,
+    mask: np.ndarray | None = None,
+    scribbles: np.ndarray | None = None,
+    t: int | None = None,
+) -> Frame:
+    """Channels, markers, mask and patch set of one (C)YX frame."""
+    shape = (frame.sizes["Y"], frame.sizes["X"])
+    channels = cell_channels(frame, config)
+    pts, ids = frame_markers(markers, frame, config, t=t)
+    if mask is None:
+        mask = foreground_mask(channels, config, scribbles=scribbles)
+    mask = np.asarray(mask, bool)
+    if mask.shape != shape:
+        raise DimensionError(f"The mask has shape {mask.shape}; the image frame is {shape}.")
+    d = int(config.downscale)
+    small = _downscale(channels, d)
+    background = _downscale((~mask).astype(np.float32), d) > 0.5
+    small_pts = (pts + 0.5) / d - 0.5
+    ps = build_patch_set(small, small_pts, background=background, crop=config.crop_size, sigma=config.marker_sigma)
+    return Frame(shape, ids, ps, mask, d)

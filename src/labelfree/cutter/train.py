@@ -1,0 +1,183 @@
+"""Training loop of the Cutter network, and patch prediction with a trained model.
+
+One optimisation step = one training area (every patch whose corner falls in a
+random ``area_size`` square of one randomly chosen frame), one random flip /
+transpose applied to all its patches and undone on the network output, the
+Cutter loss, one Adam step (eps 1e-7 as in Keras).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from typing import Any, Sequence
+
+import numpy as np
+
+from labelfree._deps import require
+from labelfree._progress import Progress
+from labelfree.cutter.config import CutterConfig, loss_parameters
+from labelfree.cutter.dataset import PatchSet, augment_patches, sample_area
+from labelfree.cutter.loss import cutter_loss
+from labelfree.cutter.unet import build_unet
+from labelfree.errors import ConfigError, InputError
+
+__all__ = ["CutterModel", "resolve_device", "train_cutter", "predict_patches", "plateau_step"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class CutterModel:
+    """A trained Cutter network with what is needed to apply it again.
+
+    Attributes
+    ----------
+    net : torch.nn.Module
+        The UNet (on ``device``).
+    config : CutterConfig
+        The configuration it was trained with.
+    n_channels : int
+        Number of image channels it expects (without the marker channel).
+    history : list of (seconds, loss)
+        Wall-clock time since the start and loss of every training step.
+    """
+
+    net: Any
+    config: CutterConfig
+    n_channels: int
+    history: list = dataclasses.field(default_factory=list)
+
+    def save(self, path: str) -> str:
+        """Save weights + config JSON + sha256 (see :func:`labelfree.cutter.model_io.save_model`)."""
+        from labelfree.cutter.model_io import save_model
+
+        return save_model(path, self)
+
+
+def resolve_device(name: str, /) -> str:
+    """Turn ``"cpu"``, ``"cuda[:N]"`` or ``"auto"`` into a torch device string, checking CUDA."""
+    torch = require("torch", purpose="the Cutter network")
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(
+            f"device={name!r} was asked for but this torch build sees no CUDA GPU "
+            f"(torch {torch.__version__}). Use device='cpu' or 'auto', or install a CUDA build of torch."
+        )
+    return name
+
+
+def train_cutter(
+    patch_sets: Sequence[PatchSet],
+    /,
+    *,
+    config: CutterConfig | None = None,
+    progress: Any = False,
+) -> CutterModel:
+    """Train a Cutter UNet on the marker patches of one or more frames.
+
+    Parameters
+    ----------
+    patch_sets : sequence of PatchSet
+        One per training frame (see :func:`labelfree.cutter.dataset.build_patch_set`);
+        all must have the same number of channels and patch size.
+    config : CutterConfig, optional
+        ``n_steps``, ``width``, ``area_size``, loss preset / overrides, ``augment``,
+        ``seed``, ``device``.
+    progress : bool or tqdm-like or callable
+        Progress sink; cancelling raises :class:`labelfree.errors.Cancelled`.
+
+    Returns
+    -------
+    CutterModel
+    """
+    torch = require("torch", purpose="the Cutter network")
+    cfg = CutterConfig.coerce(config)
+    if not patch_sets:
+        raise InputError("train_cutter needs at least one frame with markers.")
+    n_channels = {ps.image.shape[0] for ps in patch_sets}
+    if len(n_channels) != 1:
+        raise InputError(f"All training frames need the same number of channels; got {sorted(n_channels)}.")
+    n_channels = n_channels.pop()
+    device = resolve_device(cfg.device)
+    params = loss_parameters(cfg)
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    fmt = torch.channels_last  # ~30 % faster convolutions on CPU, harmless on GPU
+    net = build_unet(n_channels + 1, width=cfg.width).to(device, memory_format=fmt)
+    optim = torch.optim.Adam(net.parameters(), lr=params["lr"], eps=1e-7)
+    model = CutterModel(net, cfg, n_channels)
+    backgrounds = [torch.from_numpy(ps.background).to(device) for ps in patch_sets]
+    n_codes = 8 if cfg.augment_transpose else 4
+    start = time.perf_counter()
+    net.train()
+    with Progress(progress, total=cfg.n_steps, desc="Cutter training") as bar:
+        for step in range(cfg.n_steps):
+            k = int(rng.integers(len(patch_sets)))
+            ps = patch_sets[k]
+            index, corners, window = sample_area(ps, rng, area_size=cfg.area_size)
+            code = int(rng.integers(n_codes)) if cfg.augment else 0
+            if len(index) == 0:
+                bar.update(message="empty area")
+                continue
+            x = augment_patches(torch.from_numpy(ps.patches(index)).to(device), code).contiguous(memory_format=fmt)
+            logits = augment_patches(net(x)[:, 0], code, inverse=True)
+            loss = cutter_loss(
+                logits,
+                torch.from_numpy(corners).to(device),
+                backgrounds[k][window],
+                lam=params["lam"],
+                beta=params["beta"],
+                beta_in_lambda=params["beta_in_lambda"],
+            )
+            optim.zero_grad(set_to_none=True)
+            loss.backward()
+            optim.step()
+            value = float(loss.detach())
+            model.history.append((time.perf_counter() - start, value))
+            bar.update(message=f"loss {value:.1f}")
+    log.info("Cutter trained %d steps in %.1f s", cfg.n_steps, time.perf_counter() - start)
+    net.eval()
+    return model
+
+
+def predict_patches(model: CutterModel, patch_set: PatchSet, /, *, batch_size: int = 64) -> np.ndarray:
+    """Cell probability of every patch of ``patch_set`` (float32, shape (N, crop, crop))."""
+    torch = require("torch", purpose="the Cutter network")
+    if patch_set.image.shape[0] != model.n_channels:
+        raise InputError(
+            f"The model was trained on {model.n_channels} image channel(s) but the image has "
+            f"{patch_set.image.shape[0]}; choose the same cell channels as for training."
+        )
+    device = next(model.net.parameters()).device
+    model.net.eval()
+    out = []
+    with torch.no_grad():
+        for lo in range(0, len(patch_set.corners), batch_size):
+            x = torch.from_numpy(patch_set.patches(np.arange(lo, min(lo + batch_size, len(patch_set.corners)))))
+            out.append(torch.sigmoid(model.net(x.to(device))[:, 0]).cpu().numpy())
+    if not out:
+        return np.zeros((0, patch_set.crop, patch_set.crop), np.float32)
+    return np.concatenate(out).astype(np.float32, copy=False)
+
+
+def plateau_step(losses: Sequence[float], /, *, window: int = 25, tol: float = 0.01) -> int | None:
+    """First step after which the loss stops improving.
+
+    The loss is smoothed by a running mean over ``window`` steps; the plateau is the
+    first step ``s`` where the smoothed loss at ``s + window`` is not lower than at
+    ``s`` by more than ``tol`` times the total drop so far. ``None`` if never reached.
+    """
+    x = np.asarray(losses, dtype=np.float64)
+    if len(x) < 3 * window:
+        return None
+    smooth = np.convolve(x, np.ones(window) / window, mode="valid")
+    total = smooth[0] - smooth.min()
+    if total <= 0:
+        return 0
+    for s in range(len(smooth) - window):
+        if smooth[s] - smooth[s + window] <= tol * total:
+            return s + window - 1
+    return None

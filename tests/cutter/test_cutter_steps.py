@@ -1,0 +1,138 @@
+"""Graph cut, markers, patches, augmentation and integration of the Cutter pipeline."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from cutter_synth import two_channel_cells
+
+from labelfree.cutter.dataset import augment_patches, build_patch_set, gaussian_marker, sample_area
+from labelfree.cutter.graphcut import graph_cut_mask, normalize_intensity, prior_from_fraction
+from labelfree.cutter.integrate import integrate_patches
+from labelfree.cutter.markers import check_markers, detect_markers, markers_from_labels
+from labelfree.errors import ConstantImageError, InputError
+
+
+def test_graph_cut_recovers_noisy_rectangle():
+    rng = np.random.default_rng(0)
+    truth = np.zeros((60, 80), bool)
+    truth[10:30, 15:45] = True
+    image = truth + rng.normal(0, 0.25, truth.shape)
+    mask = graph_cut_mask(image, cell_fraction=truth.mean(), max_weight=2.0, sigma=0.3)
+    assert (mask == truth).mean() > 0.995
+    # without pairwise terms the same prior gives a noisy mask: the smoothness term matters
+    noisy = graph_cut_mask(image, cell_fraction=truth.mean(), max_weight=0.0)
+    assert (noisy == truth).mean() < (mask == truth).mean()
+
+
+def test_graph_cut_does_not_wrap_around_the_border():
+    image = np.zeros((40, 40))
+    image[:, :3] = 1.0  # bright strip on the left edge only
+    image[20, 20] = 0.5
+    mask = graph_cut_mask(image, prior=0.5, max_weight=5.0, sigma=0.1)
+    assert mask[:, :3].all() and not mask[:, -3:].any()
+
+
+def test_prior_from_fraction_marks_that_fraction():
+    x = normalize_intensity(np.arange(1000.0).reshape(20, 50))
+    alpha = prior_from_fraction(x, cell_fraction=0.1)
+    assert ((x > 1 - alpha).mean()) == pytest.approx(0.1, abs=0.002)
+
+
+def test_graph_cut_constant_image_error():
+    with pytest.raises(ConstantImageError, match="constant"):
+        graph_cut_mask(np.ones((10, 10)))
+
+
+@pytest.mark.parametrize("method", ["blob", "threshold"])
+def test_detect_markers_finds_each_nucleus(method):
+    image, truth, nuclei, centres = two_channel_cells(seed=3)
+    pts = detect_markers(image[1], method=method, min_sigma=3.0, max_sigma=6.0, threshold=0.2)
+    assert len(pts) == len(centres)
+    d = np.linalg.norm(pts[:, None] - centres[None], axis=2)
+    assert d.min(axis=1).max() < 2.5 and len(set(d.argmin(axis=1))) == len(centres)
+
+
+def test_markers_from_labels_are_centroids_with_ids():
+    lab = np.zeros((20, 30), np.uint16)
+    lab[2:5, 3:6] = 7
+    lab[10:12, 20:30] = 2
+    pts, ids = markers_from_labels(lab)
+    assert ids.tolist() == [2, 7]
+    np.testing.assert_allclose(pts, [[10.5, 24.5], [3.0, 4.0]])
+
+
+def test_marker_errors():
+    with pytest.raises(InputError, match="No markers"):
+        check_markers(np.zeros((0, 2)), shape=(10, 10))
+    with pytest.raises(InputError, match="outside the 10 x 20 image"):
+        check_markers([[5, 5], [12, 3]], shape=(10, 20))
+    with pytest.raises(InputError, match=r"\(N, 2\)"):
+        check_markers([[1, 2, 3]], shape=(10, 10))
+    with pytest.raises(ConstantImageError, match="nucleus image is constant"):
+        detect_markers(np.full((30, 30), 4.0))
+    with pytest.raises(InputError, match="empty"):
+        markers_from_labels(np.zeros((5, 5), int))
+
+
+def test_patches_pad_border_markers_instead_of_dropping_them():
+    rng = np.random.default_rng(0)
+    img = rng.normal(size=(2, 40, 50)).astype(np.float32)
+    ps = build_patch_set(img, [[0, 0], [39, 49], [20, 25]], crop=16, sigma=4.0)
+    assert len(ps.corners) == 3  # the authors' code would keep only the middle one
+    x = ps.patches()
+    assert x.shape == (3, 3, 16, 16)
+    z = (img - img.mean(axis=(1, 2), keepdims=True)) / img.std(axis=(1, 2), keepdims=True)
+    np.testing.assert_allclose(x[0, :2, 8:, 8:], z[:, :8, :8], rtol=1e-5)
+    assert (x[0, :2, :8, :] == 0).all()  # padding = channel mean after z-scoring
+    np.testing.assert_allclose(x[2, :2], z[:, 12:28, 17:33], rtol=1e-5)
+    assert ps.background[:8].all() and not ps.background[8:48, 8:58].any()
+    g = gaussian_marker(64, sigma=15.0)
+    assert g[31, 31] == pytest.approx(np.exp(-0.5**2 / 225), rel=1e-6) and g[0, 0] == pytest.approx(0.0124, abs=1e-3)
+
+
+def test_image_smaller_than_patch_error():
+    with pytest.raises(InputError, match="smaller than one 64 x 64 patch"):
+        build_patch_set(np.random.rand(1, 50, 100), [[10, 10]], crop=64)
+
+
+def test_area_sampling_small_and_large_images():
+    rng = np.random.default_rng(0)
+    small = build_patch_set(rng.normal(size=(1, 100, 120)), [[10, 10], [90, 100]], crop=16)
+    idx, corners, window = sample_area(small, rng, area_size=640)
+    assert idx.tolist() == [0, 1] and window == (slice(0, 116), slice(0, 136))
+    pts = rng.uniform(0, 1000, size=(200, 2))
+    big = build_patch_set(rng.normal(size=(1, 1000, 1000)), pts, crop=64)
+    for _ in range(5):
+        idx, corners, window = sample_area(big, rng, area_size=640)
+        assert 0 < len(idx) < 200
+        assert (corners >= 0).all() and (corners < 640).all()
+        assert window[0].stop - window[0].start == 704
+
+
+@pytest.mark.parametrize("code", range(8))
+def test_augmentation_is_inverted(code):
+    x = np.arange(2 * 5 * 5).reshape(2, 5, 5)
+    y = augment_patches(x, code)
+    np.testing.assert_array_equal(augment_patches(y, code, inverse=True), x)
+    if code:
+        assert not np.array_equal(y, x)
+
+
+def test_integration_argmax_threshold_and_upscale():
+    probs = np.zeros((2, 4, 4), np.float32)
+    probs[0] = 0.9
+    probs[0, 2, 2] = 0.3  # unpadded (0, 0): below threshold, no other patch -> background
+    probs[0, 3, 3] = 0.3  # unpadded (1, 1): patch 1 (0.6) wins the argmax
+    probs[1] = 0.6
+    # patch 0 covers unpadded rows/cols [-2, 2); patch 1 rows [0, 4), cols [1, 5)
+    lab = integrate_patches(probs, [[0, 0], [2, 3]], shape=(6, 6), ids=[5, 9])
+    expected = np.array(
+        [[0, 5, 9, 9, 9, 0], [5, 9, 9, 9, 9, 0], [0, 9, 9, 9, 9, 0], [0, 9, 9, 9, 9, 0], [0] * 6, [0] * 6]
+    )
+    np.testing.assert_array_equal(lab, expected)
+    # a 4x4 patch at half resolution, marker (2, 2) -> full-resolution rows/cols [0, 8) of a 8x8 image
+    up = integrate_patches(np.full((1, 4, 4), 0.9, np.float32), [[2, 2]], shape=(8, 8), upscale=2)
+    assert up.shape == (8, 8) and up.all()
+    up = integrate_patches(np.full((1, 4, 4), 0.9, np.float32), [[1, 1]], shape=(8, 8), upscale=2)
+    assert up[:6, :6].all() and not up[6:].any() and not up[:, 6:].any()
