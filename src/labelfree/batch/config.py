@@ -45,6 +45,8 @@ class BatchConfig(PipelineConfig):
     fiji_in_worker : bool
         Start the JVM inside the Dask worker itself. By default each Fiji step runs in a
         fresh subprocess, so the JVM never shares a process with torch.
+    scheduler_timeout : float
+        Seconds to wait for a connection to ``scheduler``.
     force : bool
         Redo inputs that a previous run already finished with the same input, config and
         version (by default they are skipped).
@@ -61,6 +63,7 @@ class BatchConfig(PipelineConfig):
     drift_correction: bool = False
     fiji_dir: str | None = None
     fiji_in_worker: bool = False
+    scheduler_timeout: float = 30.0
     force: bool = False
     summary_name: str = "batch_summary.csv"
 

@@ -67,15 +67,30 @@ def plan_jobs(
                                extra=_fingerprint_extra(item, batch, markers_sha))
         state = None if batch.force else is_finished(out_dir, item.stem, fingerprint=fp)
         if state is not None:
-            paths = {k: str(out_dir / v) for k, v in state["outputs"].items()}
-            paths["state"] = str(out_dir / f"{item.stem}_batch.json")
-            rows[item.stem] = result_row(item, status="skipped", n_objects=state.get("n_objects"),
-                                         n_frames=state.get("n_frames"), seconds=0.0, **paths)
+            rows[item.stem] = _row_from_state(item, state, out_dir, status="skipped", seconds=0.0)
             continue
         jobs.append(Job(item=item, pipeline=pipeline.name, config=cfg_dict, out_dir=str(out_dir), fingerprint=fp,
                         input_sha256=sha, drift_correction=batch.drift_correction, fiji_dir=batch.fiji_dir,
                         fiji_in_worker=batch.fiji_in_worker, frame_overlap=overlap))
     return jobs, rows
+
+
+def _row_from_state(item: BatchInput, state: dict[str, Any], out_dir: Path, *, status: str,
+                    seconds: float | None) -> dict[str, Any]:
+    paths = {k: str(out_dir / v) for k, v in state["outputs"].items()}
+    paths["state"] = str(out_dir / f"{item.stem}_batch.json")
+    return result_row(item, status=status, n_objects=state.get("n_objects"), n_frames=state.get("n_frames"),
+                      seconds=seconds, **paths)
+
+
+def _rows_finished_meanwhile(jobs: list[Job], rows: dict[str, dict[str, Any]], out_dir: Path) -> None:
+    """Inputs whose task finished after the interrupt reached us: their state file says so."""
+    for job in jobs:
+        if job.item.stem not in rows:
+            state = is_finished(out_dir, job.item.stem, fingerprint=job.fingerprint)
+            if state is not None:
+                rows[job.item.stem] = _row_from_state(job.item, state, out_dir, status="ok",
+                                                      seconds=state.get("seconds"))
 
 
 @contextlib.contextmanager
@@ -90,7 +105,7 @@ def dask_client(batch: BatchConfig, client: Any = None) -> Iterator[Any]:
         return
     if batch.scheduler:
         try:
-            remote = distributed.Client(batch.scheduler, timeout="30s")
+            remote = distributed.Client(batch.scheduler, timeout=f"{float(batch.scheduler_timeout)}s")
         except (OSError, TimeoutError) as exc:
             raise InputError(
                 f"Cannot connect to the Dask scheduler at {batch.scheduler!r} ({exc}). Start one "
@@ -187,6 +202,7 @@ def run_batch(
                 _execute(jobs, rows, bar=bar, batch=bcfg, client=client)
     except (KeyboardInterrupt, Cancelled) as exc:
         clear_staging(out)
+        _rows_finished_meanwhile(jobs, rows, out)
         summary = _write_summary(items, rows, out, bcfg, status_left="cancelled")
         n_ok = int((summary["status"] == "ok").sum())
         raise Cancelled(

@@ -1,0 +1,138 @@
+"""Interrupted runs: a killed or Ctrl-C'd run leaves no partial outputs, and a rerun
+finishes only what is missing; the fingerprint decides what counts as finished."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import tifffile
+
+from labelfree.batch import run_batch
+
+OUTPUT_SUFFIXES = ("_labels.tif", "_rois.zip", "_table.csv", "_provenance.json", "_batch.json")
+
+
+def _start_cli(inputs: Path, out: Path, *extra: str) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "labelfree", "batch", str(inputs), "--pipeline", "threshold",
+           "--out", str(out), "--no-progress", *extra]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+
+
+def _wait_for_states(proc: subprocess.Popen, out: Path, n: int, timeout: float = 90.0) -> None:
+    end = time.monotonic() + timeout
+    while len(list(out.glob("*_batch.json"))) < n:
+        if proc.poll() is not None:
+            pytest.fail(f"the run ended before {n} inputs were done: {proc.communicate()[1].decode()[-2000:]}")
+        if time.monotonic() > end:
+            os.killpg(proc.pid, signal.SIGKILL)
+            pytest.fail(f"fewer than {n} inputs finished within {timeout} s")
+        time.sleep(0.005)
+
+
+def _complete_stems(out: Path) -> set[str]:
+    return {p.name[: -len("_batch.json")] for p in out.glob("*_batch.json")}
+
+
+@pytest.mark.slow
+def test_killed_run_then_rerun_finishes_only_missing_inputs(real_crops, tmp_path):
+    out = tmp_path / "out"
+    proc = _start_cli(real_crops["dir"], out, "--scheduler", "sync")
+    _wait_for_states(proc, out, 3)
+    os.killpg(proc.pid, signal.SIGKILL)  # the whole process group: no clean-up code runs
+    proc.wait(timeout=30)
+    done = _complete_stems(out)
+    assert 3 <= len(done) < 20
+    for stem in done:  # every finished input has its full set of outputs
+        assert all((out / f"{stem}{s}").is_file() for s in OUTPUT_SUFFIXES)
+    stamps = {p.name: p.stat().st_mtime_ns for p in out.iterdir() if p.is_file()}
+
+    summary = run_batch(real_crops["dir"], pipeline="threshold", out_dir=out, scheduler="sync", progress=False)
+    status = dict(zip(summary["stem"], summary["status"]))
+    assert {s for s, v in status.items() if v == "skipped"} == done
+    assert {s for s, v in status.items() if v == "ok"} == set(status) - done
+    for name, stamp in stamps.items():  # finished outputs were not rewritten
+        if any(name == f"{s}{suf}" for s in done for suf in OUTPUT_SUFFIXES):
+            assert (out / name).stat().st_mtime_ns == stamp, name
+    assert len(_complete_stems(out)) == 20
+    assert not (out / ".labelfree-staging").exists() and not list(out.glob(".*.part"))
+
+
+@pytest.mark.slow
+def test_ctrl_c_on_local_cluster_exits_130_and_keeps_finished_inputs(real_crops, tmp_path):
+    out = tmp_path / "out"
+    proc = _start_cli(real_crops["dir"], out, "--workers", "2")
+    _wait_for_states(proc, out, 2)
+    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends to the foreground group
+    try:
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err.decode()[-2000:]
+    assert "interrupted" in err.decode() and "Rerun" in err.decode()
+    assert not (out / ".labelfree-staging").exists()
+    summary = pd.read_csv(out / "batch_summary.csv")
+    done = _complete_stems(out)
+    assert set(summary.loc[summary["status"] == "ok", "stem"]) <= done
+    assert (summary["status"] == "cancelled").sum() == 20 - len(done)
+    for stem in done:
+        assert all((out / f"{stem}{s}").is_file() for s in OUTPUT_SUFFIXES)
+    rerun = run_batch(real_crops["dir"], pipeline="threshold", out_dir=out, scheduler="sync", progress=False)
+    assert (rerun["status"] == "skipped").sum() == len(done) and (rerun["status"] == "ok").sum() == 20 - len(done)
+
+
+def _movie(path: Path, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    img = np.zeros((2, 48, 48), np.uint16)
+    img[:, 8:20, 8:20] = 1000
+    img[:, 28:40, 24:44] = 800
+    tifffile.imwrite(path, img + rng.integers(0, 50, img.shape, dtype=np.uint16), imagej=True,
+                     metadata={"axes": "TYX"})
+
+
+def test_fingerprint_decides_what_is_redone(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(3):
+        _movie(src / f"m{i}.tif", i)
+    out = tmp_path / "out"
+
+    def statuses(**kw):
+        s = run_batch(src, pipeline="threshold", out_dir=out, scheduler="sync", progress=False, **kw)
+        return list(s["status"])
+
+    assert statuses() == ["ok"] * 3
+    assert statuses() == ["skipped"] * 3
+    assert statuses(config={"min_size": 5}) == ["ok"] * 3  # a config change redoes everything
+    assert statuses(config={"min_size": 5}) == ["skipped"] * 3
+    _movie(src / "m1.tif", 99)  # the input file changed
+    (out / "m2_rois.zip").unlink()  # an output went missing
+    assert statuses(config={"min_size": 5}) == ["skipped", "ok", "ok"]
+    state = json.loads((out / "m0_batch.json").read_text())
+    (out / "m0_batch.json").write_text(json.dumps({**state, "fingerprint": "0" * 64}))
+    assert statuses(config={"min_size": 5}) == ["ok", "skipped", "skipped"]
+    assert statuses(config={"min_size": 5}, batch={"force": True}) == ["ok"] * 3
+    prov = json.loads((out / "m0_provenance.json").read_text())
+    assert prov["config"]["min_size"] == 5 and prov["batch"]["input_sha256"] == state["input_sha256"]
+
+
+def test_per_file_options_and_bad_options_in_manifest(tmp_path):
+    for i in range(2):
+        _movie(tmp_path / f"m{i}.tif", i)
+    (tmp_path / "plan.csv").write_text("path,min_size,method\nm0.tif,500,\nm1.tif,,nonsense\n")
+    summary = run_batch(tmp_path / "plan.csv", pipeline="threshold", out_dir=tmp_path / "out", scheduler="sync",
+                        progress=False)
+    assert list(summary["status"]) == ["ok", "failed"]
+    assert "nonsense" in summary["error"][1]
+    assert json.loads((tmp_path / "out" / "m0_provenance.json").read_text())["config"]["min_size"] == 500
+    # the 12x12 square (144 px) falls below min_size=500; the 12x20 one (240 px) too
+    assert summary["n_objects"][0] == 0
