@@ -89,6 +89,17 @@ def test_roi_manager_opens_roi_zip(written):
             assert want.sum() == got.sum()
             n_composite += str(roi.getTypeAsString()) == "Composite"
         assert n_composite > 0  # holes and multi-part objects were exercised
+        # selecting a ROI on the opened label image moves it to the ROI's frame and z plane
+        imp = jpype.JClass("ij.IJ").openImage(str(paths["labels"]))
+        try:
+            for index in (0, len(rois) // 2, len(rois) - 1):
+                rm.select(imp, index)
+                f, z, v = table.frame[index], table.z[index], table.label[index]
+                assert (imp.getT(), imp.getZ()) == (f + 1, z + 1)
+                stats = imp.getStatistics()  # of the pixels inside the selected ROI
+                assert (stats.min, stats.max) == (v, v)
+        finally:
+            imp.close()
     finally:
         rm.reset()
         rm.close()

