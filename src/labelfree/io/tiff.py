@@ -46,7 +46,7 @@ def _check_file(path: Path) -> None:
         raise InputError(f"{path} is not a TIFF file (it starts with {magic!r}); LabelFree reads TIFF/OME-TIFF.")
 
 
-def _imagej_calibration(tif: Any, page: Any, meta: dict[str, Any]) -> dict[str, Any]:
+def _imagej_calibration(page: Any, meta: dict[str, Any]) -> dict[str, Any]:
     unit = normalise_unit(meta.get("unit"))
     scale: dict[str, float] = {}
     units: dict[str, str] = {}
@@ -210,7 +210,7 @@ def read_image(
         meta: dict[str, Any] = {}
         if kind == "imagej":
             meta = tif.imagej_metadata or {}
-            cal = _imagej_calibration(tif, page, meta)
+            cal = _imagej_calibration(page, meta)
         elif kind == "ome":
             cal = _ome_calibration(tif.ome_metadata or "<OME/>")
         else:
