@@ -1,0 +1,92 @@
+"""Small Java helpers that need no running JVM: class-file versions, compiling our command class."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import shutil
+import subprocess
+import tempfile
+import zipfile
+from pathlib import Path
+
+__all__ = ["class_file_major", "command_source", "command_classes", "cache_dir", "find_javac"]
+
+log = logging.getLogger(__name__)
+
+JAVA_SOURCE_DIR = Path(__file__).with_name("java")
+COMMAND_SOURCE = JAVA_SOURCE_DIR / "labelfree" / "LabelFreeCommand.java"
+
+
+def class_file_major(jar: str | Path, /) -> int:
+    """Class-file major version of the first class in ``jar`` (52 = Java 8, 65 = Java 21); 0 if none."""
+    try:
+        with zipfile.ZipFile(jar) as zf:
+            for name in zf.namelist():
+                if name.endswith(".class") and not name.startswith("META-INF/"):
+                    head = zf.open(name).read(8)
+                    if head[:4] == b"\xca\xfe\xba\xbe":
+                        return int.from_bytes(head[6:8], "big")
+    except (OSError, zipfile.BadZipFile):
+        return 0
+    return 0
+
+
+def cache_dir() -> Path:
+    """Where compiled classes are kept: ``LABELFREE_CACHE_DIR`` or ``~/.cache/labelfree``."""
+    env = os.environ.get("LABELFREE_CACHE_DIR")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "labelfree"
+
+
+def find_javac() -> Path | None:
+    """The ``javac`` compiler next to JAVA_HOME's java or on PATH (None when only a JRE is present)."""
+    home = os.environ.get("JAVA_HOME")
+    if home and (Path(home) / "bin" / "javac").is_file():
+        return Path(home) / "bin" / "javac"
+    found = shutil.which("javac")
+    return Path(found) if found else None
+
+
+def command_source() -> str:
+    return COMMAND_SOURCE.read_text(encoding="utf-8")
+
+
+def command_classes(ij_jar: str | Path, /) -> Path | None:
+    """Compile ``LabelFreeCommand.java`` once into a cache folder keyed by its hash.
+
+    Returns the class folder to put on the class path, or None (with a logged
+    reason) when no ``javac`` is available; ImageJ then starts without the
+    LabelFree menu commands.
+    """
+    source = command_source().encode("utf-8")
+    key = hashlib.sha256(source).hexdigest()[:16]
+    target = cache_dir() / "java" / key
+    if (target / "labelfree" / "LabelFreeCommand.class").is_file():
+        return target
+    javac = find_javac()
+    if javac is None:
+        log.warning(
+            "No Java compiler (javac) found: the 'LabelFree ...' ImageJ macro commands are not "
+            "registered. Install a JDK (apt-get install default-jdk-headless) to enable them."
+        )
+        return None
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=target.parent))
+    cmd = [str(javac), "-nowarn", "--release", "8", "-cp", str(ij_jar), "-d", str(tmp), str(COMMAND_SOURCE)]
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.returncode != 0:  # old javac without --release
+        cmd = [str(javac), "-nowarn", "-source", "8", "-target", "8", *cmd[4:]]
+        out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.returncode != 0:
+        shutil.rmtree(tmp, ignore_errors=True)
+        log.warning("Compiling the LabelFree ImageJ command failed; commands not registered:\n%s", out.stderr)
+        return None
+    try:
+        os.replace(tmp, target)
+    except OSError:  # another process finished first
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target

@@ -1,0 +1,301 @@
+"""The "LabelFree <Pipeline>" commands: current image in; label image, ROIs and table out.
+
+One generic machinery serves every pipeline of :data:`labelfree.pipelines.PIPELINES`:
+the config dataclass gives the macro keys and the dialog, the pipeline's
+``segment`` does the work. The same :func:`run_command` is called by
+
+* the ImageJ 1.x menu commands registered by :func:`register_commands` (a
+  compiled ``labelfree.LabelFreeCommand`` plug-in calls back into Python), so
+  ``run("LabelFree Threshold", "min_size=30")`` works in real macros and is recorded;
+* the Fiji SciJava scripts in ``fiji_scripts/``;
+* Python code.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any
+
+from labelfree.errors import Cancelled, DimensionError, InputError, LabelFreeError
+from labelfree.imagej.options import Field, config_fields, format_macro_options, parse_macro_options
+
+__all__ = [
+    "CommandResult",
+    "MacroError",
+    "OUTPUT_FIELDS",
+    "command_titles",
+    "command_fields",
+    "register_commands",
+    "run_command",
+    "run_macro",
+]
+
+log = logging.getLogger(__name__)
+
+#: options every command has besides its pipeline's config
+OUTPUT_FIELDS: tuple[Field, ...] = (
+    Field("image", "str", "", help="title of the input image (default: the current image)"),
+    Field("rois", "choice", "append", ("append", "replace", "none"), help="ROI Manager output"),
+    Field("table", "bool", True, help="show a results table of the objects"),
+)
+#: extra inputs of some pipelines (beyond their config)
+EXTRA_FIELDS: dict[str, tuple[Field, ...]] = {
+    "cutter": (Field("markers", "choice", "detect", ("detect", "roi_manager"), help="marker source"),),
+}
+
+_PROXY: Any = None
+_LAST_ERROR: BaseException | None = None
+
+
+class MacroError(LabelFreeError, RuntimeError):
+    """An ImageJ macro run from Python failed or was aborted."""
+
+
+@dataclasses.dataclass
+class CommandResult:
+    """What a command produced (Python side)."""
+
+    labels: Any  # xarray.DataArray
+    label_image: Any  # ij.ImagePlus
+    n_rois: int
+    table: Any  # pandas.DataFrame or None
+    options: str  # the full macro options string that reproduces this run
+
+
+def command_titles() -> dict[str, str]:
+    """Menu title -> command key, e.g. ``{"LabelFree Threshold": "threshold", ...}``."""
+    from labelfree.pipelines import PIPELINES
+
+    return {f"LabelFree {name.capitalize()}": name for name in PIPELINES}
+
+
+def _command_key(command: str) -> str:
+    titles = command_titles()
+    if command in titles:
+        return titles[command]
+    key = command.lower().removeprefix("labelfree").strip()
+    if key not in titles.values():
+        raise InputError(f"Unknown LabelFree command {command!r}; available: {', '.join(titles)}.")
+    return key
+
+
+def command_fields(command: str, /) -> list[Field]:
+    """Every macro key of a command: its pipeline's config, extra inputs, then the outputs."""
+    from labelfree.pipelines import get_pipeline
+
+    key = _command_key(command)
+    pipeline = get_pipeline(key)
+    return [*config_fields(pipeline.config_class), *EXTRA_FIELDS.get(key, ()), *OUTPUT_FIELDS]
+
+
+def register_commands() -> list[str]:
+    """Register the "LabelFree ..." commands in the running ImageJ 1.x (ij.Menus)."""
+    global _PROXY
+    import jpype
+    from scyjava import jimport
+
+    LabelFreeCommand = jimport("labelfree.LabelFreeCommand")
+    handler = jpype.JClass("labelfree.LabelFreeCommand$Handler")
+    _PROXY = jpype.JProxy(handler, dict={"run": _handle})
+    LabelFreeCommand.setHandler(_PROXY)
+    Menus = jimport("ij.Menus")
+    table = Menus.getCommands()
+    if table is None:
+        # Headless ImageJ 1.x cannot build its AWT menus, so it has no command table and
+        # run("...") fails; give it one holding the LabelFree commands.
+        table = jimport("java.util.Hashtable")()
+        field = Menus.class_.getDeclaredField("pluginsTable")
+        field.setAccessible(True)
+        field.set(None, table)
+    titles = command_titles()
+    for title, key in titles.items():
+        table.put(title, f'labelfree.LabelFreeCommand("{key}")')
+    return list(titles)
+
+
+def _handle(command: Any, options: Any) -> str | None:
+    """Called by LabelFreeCommand (Java) on the macro/menu thread; returns an error or None."""
+    global _LAST_ERROR
+    try:
+        run_command(str(command), None, options=None if options is None else str(options), dialog=options is None)
+        return None
+    except Cancelled as exc:
+        _LAST_ERROR = exc
+        return str(exc)
+    except LabelFreeError as exc:
+        _LAST_ERROR = exc
+        return str(exc)
+    except Exception as exc:  # noqa: BLE001 - any pipeline failure goes to the log/dialog
+        _LAST_ERROR = exc
+        log.exception("LabelFree %s failed", command)
+        return f"{type(exc).__name__}: {exc}"
+
+
+def run_macro(code: str, /, *, args: str = "") -> str:
+    """Run ImageJ macro code with the real interpreter (IJ.runMacro).
+
+    Returns the macro's return value. A LabelFree command that failed inside the
+    macro is re-raised here with its original type; any other abort raises
+    :class:`MacroError`.
+    """
+    global _LAST_ERROR
+    from scyjava import jimport
+
+    IJ = jimport("ij.IJ")
+    _LAST_ERROR = None
+    result = IJ.runMacro(code, args)
+    error, _LAST_ERROR = _LAST_ERROR, None
+    if error is not None:
+        raise error
+    text = None if result is None else str(result)
+    if text == "[aborted]":
+        raise MacroError(f"The macro was aborted (see the Log window): {IJ.getLog() or ''}".strip())
+    return text or ""
+
+
+def _resolve_image(imp: Any, title: str) -> Any:
+    from scyjava import jimport
+
+    WindowManager = jimport("ij.WindowManager")
+    if imp is not None:
+        return imp
+    if title:
+        found = WindowManager.getImage(title)
+        if found is None:
+            open_titles = [str(t) for t in (WindowManager.getImageTitles() or [])]
+            raise InputError(f"No open image is titled {title!r}; open images: {open_titles or 'none'}.")
+        return found
+    current = WindowManager.getCurrentImage()
+    if current is None:
+        raise InputError("There is no image open: open or select an image, then run the command again.")
+    return current
+
+
+def _read_options(fields: list[Field], options: str | dict[str, Any] | None) -> dict[str, Any]:
+    values = {f.key: f.default for f in fields}
+    if isinstance(options, dict):
+        by_key = {f.key: f for f in fields}
+        from labelfree.imagej.options import coerce_value
+
+        for key, value in options.items():
+            if key not in by_key:
+                parse_macro_options(f"{key}=x", fields)  # raises the unknown-key error
+            values[key] = coerce_value(by_key[key], value)
+    elif options:
+        values.update(parse_macro_options(options, fields))
+    return values
+
+
+def run_command(
+    command: str,
+    image: Any = None,
+    /,
+    *,
+    options: str | dict[str, Any] | None = None,
+    dialog: bool = False,
+) -> CommandResult:
+    """Run a LabelFree command on an ImagePlus and put its results into ImageJ.
+
+    Parameters
+    ----------
+    command : str
+        "threshold" or "LabelFree Threshold" (any key of :func:`command_titles`).
+    image : ij.ImagePlus, optional
+        Input; default the image named by the ``image`` option, else the current image.
+    options : str or dict, optional
+        Macro options (``"min_size=30 rois=replace"``) or a dict of the same keys.
+        Missing keys keep their defaults.
+    dialog : bool
+        Show the dialog (with ``options`` as initial values). When cancelled,
+        :class:`~labelfree.errors.Cancelled` is raised.
+
+    Returns
+    -------
+    CommandResult
+        The labels (DataArray, dims of the image without C), the label ImagePlus
+        (shown, titled ``"<title>-labels"``), the number of ROIs added, the table,
+        and the options string that reproduces the run.
+    """
+    from labelfree.pipelines import get_pipeline
+
+    key = _command_key(command)
+    title = next(t for t, k in command_titles().items() if k == key)
+    pipeline = get_pipeline(key)
+    fields = command_fields(key)
+    values = _read_options(fields, options)
+    imp = _resolve_image(image, values["image"])
+    from labelfree.imagej.convert import imageplus_to_xarray
+
+    da = imageplus_to_xarray(imp)
+    if dialog:
+        from labelfree.imagej.dialog import show_dialog
+        from labelfree.image import channel_names
+
+        picked = show_dialog(title, [f for f in fields if f.key != "image"], defaults=values,
+                             channels=channel_names(da), help=pipeline.description)
+        if picked is None:
+            raise Cancelled(f"{title} was cancelled; nothing was changed.")
+        values.update(picked)
+        _record(title, values, fields)
+    n_config = len(config_fields(pipeline.config_class))
+    config = pipeline.config_class.from_dict({f.key: values[f.key] for f in fields[:n_config]})
+    return _execute(key, title, pipeline, imp, da, config, values, fields)
+
+
+def _record(title: str, values: dict[str, Any], fields: list[Field]) -> None:
+    """Replace what GenericDialog recorded by the full, explicit option string."""
+    from scyjava import jimport
+
+    Recorder = jimport("ij.plugin.frame.Recorder")
+    if not Recorder.record:
+        return
+    Recorder.resetCommandOptions()
+    Recorder.setCommand(title)
+    for f in fields:
+        if f.key == "image" and not values.get("image"):
+            continue
+        text = format_macro_options({f.key: values[f.key]}, [f])
+        Recorder.recordOption(f.key, text.split("=", 1)[1].strip("[]"))
+
+
+def _execute(key, title, pipeline, imp, da, config, values, fields) -> CommandResult:
+    from labelfree.imagej.dialog import ImageJProgress
+    from labelfree.imagej.labels import labels_to_imageplus
+    from labelfree.imagej.rois import labels_to_roimanager
+
+    inputs: dict[str, Any] = {}
+    if key == "cutter" and values.get("markers") == "roi_manager":
+        inputs["markers"] = _markers_from_roimanager(da)
+    sink = ImageJProgress(title)
+    try:
+        labels = pipeline.segment(da, config=config, progress=sink, **inputs)
+    except Cancelled:
+        sink.finish("cancelled")
+        raise
+    sink.finish(f"{int(labels.max()) if labels.size else 0} objects")
+    label_imp = labels_to_imageplus(labels, like=imp)
+    label_imp.setTitle(f"{imp.getTitle()}-labels")
+    label_imp.show()
+    n_rois = 0
+    if values["rois"] != "none":
+        n_rois = labels_to_roimanager(labels, replace=values["rois"] == "replace")
+    table = None
+    if values["table"]:
+        from labelfree.imagej.tables import table_to_resultstable
+        from labelfree.measure import measure_objects
+
+        table = measure_objects(labels, image=da)
+        table_to_resultstable(table, title=f"{imp.getTitle()}-objects", show=True)
+    recorded = {k: v for k, v in values.items() if k != "image"}
+    return CommandResult(labels, label_imp, n_rois, table, format_macro_options(recorded, fields))
+
+
+def _markers_from_roimanager(da: Any) -> Any:
+    from labelfree.imagej.rois import roimanager_to_labels
+
+    shape = tuple(da.sizes[d] for d in da.dims if d != "C")
+    markers = roimanager_to_labels(None, shape=shape)
+    if not markers.any():
+        raise DimensionError("markers=roi_manager but the ROI Manager holds no ROIs inside the image.")
+    return markers

@@ -1,0 +1,205 @@
+"""Config dataclasses as ImageJ macro options and dialog fields (pure Python, no JVM).
+
+Every field of a pipeline's config dataclass becomes a stable snake_case macro
+key (the field name) and a dialog field. The macro syntax is ImageJ's
+``key=value key=[value with spaces]``, with one deliberate difference for
+booleans: ``key=true`` / ``key=false`` are accepted and recorded, a bare ``key``
+means true and an absent key keeps the default. The recorder writes every key,
+so a recorded line replays exactly even if a default changes later, and unknown
+keys are an error rather than silently ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import typing
+from typing import Any, Literal, Sequence
+
+from labelfree.errors import ConfigError
+
+__all__ = ["Field", "config_fields", "parse_macro_options", "format_macro_options", "coerce_value"]
+
+_TOKEN = re.compile(r"\s*([A-Za-z_][\w.]*)(?:=(\[[^\]]*\]|\S*))?")
+_NONE_WORDS = ("", "none", "auto", "null")
+
+
+@dataclasses.dataclass(frozen=True)
+class Field:
+    """One macro key / dialog field.
+
+    kind is one of "bool", "int", "float", "choice", "str", "list" or "scalar" (int or
+    str, e.g. a channel index or name); ``optional``
+    means None is allowed (written ``auto``).
+    """
+
+    key: str
+    kind: str
+    default: Any
+    choices: tuple[str, ...] = ()
+    optional: bool = False
+    help: str = ""
+
+
+def _describe_type(tp: Any) -> tuple[str, tuple[str, ...], bool]:
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    optional = False
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        rest = [a for a in args if a is not type(None)]
+        optional = len(rest) < len(args)
+        if len(rest) == 1:
+            kind, choices, _ = _describe_type(rest[0])
+            return kind, choices, optional
+        return ("scalar" if int in rest else "str"), (), optional
+    if origin is Literal:
+        return "choice", tuple(str(a) for a in args), False
+    if tp is bool:
+        return "bool", (), False
+    if tp is int:
+        return "int", (), False
+    if tp is float:
+        return "float", (), False
+    if origin in (list, tuple, Sequence) or tp in (list, tuple):
+        return "list", (), False
+    return "str", (), False
+
+
+def _field_help(cls: type, name: str) -> str:
+    doc = cls.__doc__ or ""
+    m = re.search(rf"^\s*{re.escape(name)}\s*:[^\n]*\n\s+([^\n]+)", doc, re.M)
+    return m.group(1).strip() if m else ""
+
+
+def config_fields(config_class: type, /) -> list[Field]:
+    """The macro keys / dialog fields of a config dataclass, in declaration order."""
+    if not dataclasses.is_dataclass(config_class):
+        raise ConfigError(f"{config_class!r} is not a dataclass config.")
+    hints = typing.get_type_hints(config_class)
+    fields = []
+    for f in dataclasses.fields(config_class):
+        if not f.init or f.name.startswith("_"):
+            continue
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+            default = f.default_factory()  # type: ignore[misc]
+        else:
+            default = None
+        kind, choices, optional = _describe_type(hints.get(f.name, str))
+        fields.append(
+            Field(f.name.lower(), kind, default, choices, optional or default is None, _field_help(config_class, f.name))
+        )
+    return fields
+
+
+def _split_options(options: str) -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    pos = 0
+    text = options.strip()
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if not m or m.end() == pos:
+            raise ConfigError(f"Cannot read the macro options at {text[pos:pos + 30]!r}; use key=value or key=[a b].")
+        key, value = m.group(1).lower(), m.group(2)
+        if value is not None and value.startswith("["):
+            value = value[1:-1]
+        out[key] = value
+        pos = m.end()
+    return out
+
+
+def coerce_value(field: Field, value: Any, /) -> Any:
+    """Convert a macro/dialog/script value to the field's Python type (ConfigError if impossible)."""
+    is_none_word = isinstance(value, str) and value.strip().lower() in _NONE_WORDS
+    if is_none_word and (field.kind == "str" or value in field.choices):
+        is_none_word = False
+    if value is None or is_none_word:
+        if field.optional:
+            return None
+        if field.kind == "bool" and value is None:
+            return True
+        raise ConfigError(f"{field.key} needs a value (default {field.default!r}); got {value!r}.")
+    try:
+        if field.kind == "bool":
+            if isinstance(value, str):
+                low = value.strip().lower()
+                if low not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError(value)
+                return low in ("true", "1", "yes")
+            return bool(value)
+        if field.kind == "int":
+            number = float(value)
+            if number != int(number):
+                raise ValueError(value)
+            return int(number)
+        if field.kind == "float":
+            return float(value)
+        if field.kind == "choice":
+            if str(value) not in field.choices:
+                raise ValueError(value)
+            return str(value)
+        if field.kind == "scalar":
+            return _guess_scalar(value)
+        if field.kind == "list":
+            items = value if isinstance(value, (list, tuple)) else [v for v in str(value).split(",") if v.strip()]
+            typed = [_guess_scalar(v) for v in items]
+            return tuple(typed) if isinstance(field.default, tuple) or field.default is None else typed
+        return str(value)
+    except (TypeError, ValueError):
+        expect = f"one of {', '.join(field.choices)}" if field.kind == "choice" else f"a {field.kind}"
+        raise ConfigError(f"{field.key}={value!r} is not valid; expected {expect}.") from None
+
+
+def _guess_scalar(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    for conv in (int, float):
+        try:
+            return conv(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_macro_options(options: str, fields: Sequence[Field], /) -> dict[str, Any]:
+    """Read ``key=value ...`` into typed values (only the keys present).
+
+    Raises
+    ------
+    ConfigError
+        An unknown key (the message lists the valid ones) or a value of the wrong type.
+    """
+    by_key = {f.key: f for f in fields}
+    values: dict[str, Any] = {}
+    for key, raw in _split_options(options or "").items():
+        if key not in by_key:
+            raise ConfigError(f"Unknown option {key!r}; valid keys are: {', '.join(by_key)}.")
+        values[key] = coerce_value(by_key[key], raw)
+    return values
+
+
+def _format_value(field: Field, value: Any) -> str:
+    if value is None:
+        return "auto"
+    if field.kind == "bool":
+        return "true" if value else "false"
+    if field.kind == "list":
+        return ",".join(str(v) for v in value)
+    if isinstance(value, float) and value == int(value) and field.kind == "float":
+        return repr(value)
+    return str(value)
+
+
+def format_macro_options(values: dict[str, Any], fields: Sequence[Field], /) -> str:
+    """Write typed values as a macro options string (every key given, in field order)."""
+    parts = []
+    for f in fields:
+        if f.key not in values:
+            continue
+        text = _format_value(f, values[f.key])
+        if text == "" or re.search(r"[\s\]\[]", text):
+            text = f"[{text}]"
+        parts.append(f"{f.key}={text}")
+    return " ".join(parts)
