@@ -167,8 +167,10 @@ def declump(
 def polygon_area(poly: np.ndarray, /) -> float:
     """Signed area of a polygon of (x, y) vertices (shoelace); holes from
     :func:`label_contours` have the opposite sign of outer boundaries."""
-    x, y = np.asarray(poly, float).T
-    return 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
+    p = np.asarray(poly, float)
+    x, y = p[:, 0], p[:, 1]
+    xn, yn = np.append(x[1:], x[0]), np.append(y[1:], y[0])
+    return 0.5 * float(np.dot(x, yn) - np.dot(y, xn))
 
 
 def _trace(obj: np.ndarray, x0: int, y0: int) -> list[np.ndarray]:
@@ -176,23 +178,28 @@ def _trace(obj: np.ndarray, x0: int, y0: int) -> list[np.ndarray]:
 
     # Upsampling x2 makes cv2's boundary-pixel contours sit 1/4 pixel inside the pixel
     # edges; rounding maps every vertex exactly onto the pixel corners (ImageJ "traced" ROIs).
-    up = np.repeat(np.repeat(obj.astype(np.uint8), 2, axis=0), 2, axis=1)
-    up = np.pad(up, 1)
+    h, w = obj.shape
+    up = cv2.resize(obj.astype(np.uint8), (2 * w, 2 * h), interpolation=cv2.INTER_NEAREST)
+    up = cv2.copyMakeBorder(up, 1, 1, 1, 1, cv2.BORDER_CONSTANT, value=0)
     contours, hierarchy = cv2.findContours(up, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_SIMPLE)
     outers, holes = [], []
     for c, h in zip(contours, hierarchy[0]):
-        pts = np.rint((c[:, 0, :].astype(float) - 1 + 0.5) / 2)
-        keep = np.any(pts != np.roll(pts, 1, axis=0), axis=1)
-        pts = pts[keep]
+        pts = np.rint((c[:, 0, :] - 0.5) / 2)
+        prev = np.concatenate((pts[-1:], pts[:-1]))
+        pts = pts[np.any(pts != prev, axis=1)]  # drop repeated vertices
         if len(pts) > 2:  # drop collinear vertices
-            prev, nxt = np.roll(pts, 1, axis=0), np.roll(pts, -1, axis=0)
-            cross = (pts[:, 0] - prev[:, 0]) * (nxt[:, 1] - pts[:, 1]) - (pts[:, 1] - prev[:, 1]) * (nxt[:, 0] - pts[:, 0])
+            prev = np.concatenate((pts[-1:], pts[:-1]))
+            nxt = np.concatenate((pts[1:], pts[:1]))
+            cross = (pts[:, 0] - prev[:, 0]) * (nxt[:, 1] - pts[:, 1]) - (pts[:, 1] - prev[:, 1]) * (
+                nxt[:, 0] - pts[:, 0]
+            )
             pts = pts[cross != 0]
         if len(pts) < 3:
             continue
-        pts = pts + (x0, y0)
+        pts += (x0, y0)
         (holes if h[3] >= 0 else outers).append(pts)
-    outers.sort(key=lambda p: -abs(polygon_area(p)))
+    if len(outers) > 1:
+        outers.sort(key=lambda p: -abs(polygon_area(p)))
     return outers + holes
 
 
