@@ -1,0 +1,232 @@
+"""``labelfree fusion train|segment|select|eval`` and ``labelfree zoo add|list|pick|remove``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from labelfree.errors import InputError
+
+__all__ = ["register"]
+
+
+def _config(args: argparse.Namespace, cls: Any, **overrides: Any) -> Any:
+    base = cls.coerce(args.config) if getattr(args, "config", None) else cls()
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    return base.replace(**changes) if changes else base
+
+
+def _read_images(paths: list[Path], dims: str | None) -> list[Any]:
+    from labelfree.io import read_image
+
+    images = [read_image(p, dims=dims) for p in paths]
+    for p, img in zip(paths, images):
+        if "C" not in img.dims:
+            raise InputError(f"{p} has no channel axis (dims {''.join(img.dims)}); give --dims, e.g. CYX.")
+    return images
+
+
+def _read_labels(paths: list[Path], n: int) -> list[Any]:
+    from labelfree.cli_core import read_label_stack
+
+    if len(paths) != n:
+        raise InputError(f"{n} images but {len(paths)} label files; give one label image per image.")
+    return [read_label_stack(p) for p in paths]
+
+
+def _common(p: argparse.ArgumentParser, *, labels: bool) -> None:
+    p.add_argument("images", nargs="+", type=Path, help="multi-channel TIFF images (C, Y, X)")
+    if labels:
+        p.add_argument("--labels", nargs="+", type=Path, required=True, help="instance label TIFF per image")
+    p.add_argument("--dims", default=None, help="axes of plain TIFFs, e.g. CYX")
+    p.add_argument("--channels", nargs="+", default=None, help="channel names or indices (default: all)")
+    p.add_argument("--config", default=None, help="JSON/YAML config file")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    fusion = sub.add_parser("fusion", help="Fusion pipeline: per-channel cellpose models fused by flow averaging")
+    fsub = fusion.add_subparsers(dest="fusion_command", metavar="ACTION", required=True)
+
+    p = fsub.add_parser("train", help="fine-tune models (channel-wise or multi-channel) into a zoo")
+    _common(p, labels=True)
+    p.add_argument("--zoo", type=Path, required=True, help="model zoo folder (created when absent)")
+    p.add_argument("--mode", choices=("cw", "mc"), default="cw", help="channel-wise or multi-channel")
+    p.add_argument("--object", choices=("nuclei", "cyto"), default="cyto")
+    p.add_argument("--cell-line", default="")
+    p.add_argument("--starting-model", default=None, help="weights file, cached built-in name or 'scratch'")
+    p.add_argument("--epochs", type=int, default=None)
+    p.set_defaults(func=_train)
+
+    p = fsub.add_parser("segment", help="segment multi-channel images with zoo models")
+    p.add_argument("image", type=Path)
+    p.add_argument("--zoo", type=Path, required=True)
+    p.add_argument("--dims", default=None)
+    p.add_argument("--channels", nargs="+", default=None)
+    p.add_argument("--config", default=None)
+    p.add_argument("--fusion", default=None, help="flow_average (default), staple, simple, pixel_vote, majority_vote")
+    p.add_argument("--object", choices=("nuclei", "cyto"), default=None)
+    p.add_argument("--cell-line", default=None)
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.set_defaults(func=_segment)
+
+    p = fsub.add_parser("select", help="powerset search of training x evaluation channel subsets")
+    _common(p, labels=True)
+    p.add_argument("--zoo", type=Path, required=True)
+    p.add_argument("--object", choices=("nuclei", "cyto"), default="cyto")
+    p.add_argument("--cell-line", default="")
+    p.add_argument("--csv", type=Path, default=None, help="write the whole table here")
+    p.set_defaults(func=_select)
+
+    p = fsub.add_parser("eval", help="F1 etc. of each channel, flow averaging and each baseline")
+    _common(p, labels=True)
+    p.add_argument("--zoo", type=Path, required=True)
+    p.add_argument("--object", choices=("nuclei", "cyto"), default="cyto")
+    p.add_argument("--cell-line", default="")
+    p.add_argument("--csv", type=Path, default=None)
+    p.set_defaults(func=_eval)
+
+    zoo = sub.add_parser("zoo", help="manage the Fusion model zoo")
+    zsub = zoo.add_subparsers(dest="zoo_command", metavar="ACTION", required=True)
+    p = zsub.add_parser("add", help="file a weights file in the zoo")
+    p.add_argument("zoo", type=Path)
+    p.add_argument("model", type=Path)
+    p.add_argument("--object", choices=("nuclei", "cyto"), required=True)
+    p.add_argument("--channels", nargs="+", required=True)
+    p.add_argument("--cell-line", default="")
+    p.add_argument("--starting-model", default="scratch")
+    p.add_argument("--f1", type=float, default=None, help="validation F1, if known")
+    p.set_defaults(func=_zoo_add)
+    p = zsub.add_parser("list", help="list the zoo's models")
+    p.add_argument("zoo", type=Path)
+    p.add_argument("--object", default=None)
+    p.add_argument("--cell-line", default=None)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_zoo_list)
+    p = zsub.add_parser("pick", help="show the best model for an object and channel set")
+    p.add_argument("zoo", type=Path)
+    p.add_argument("--object", choices=("nuclei", "cyto"), required=True)
+    p.add_argument("--channels", nargs="+", required=True)
+    p.add_argument("--cell-line", default="")
+    p.set_defaults(func=_zoo_pick)
+    p = zsub.add_parser("remove", help="remove a model from the zoo")
+    p.add_argument("zoo", type=Path)
+    p.add_argument("id")
+    p.set_defaults(func=_zoo_remove)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from labelfree.fusion import FinetuneConfig, ModelZoo, finetune
+    from labelfree.fusion.finetune import as_channel_images, split_validation
+    from labelfree.fusion.tasks import validation_scores
+
+    cfg = _config(args, FinetuneConfig, starting_model=args.starting_model, n_epochs=args.epochs)
+    images = _read_images(args.images, args.dims)
+    labels = _read_labels(args.labels, len(images))
+    _, names = as_channel_images(images)
+    chans = [str(c) for c in (args.channels or names)]
+    tr, va = split_validation(len(images), fraction=cfg.validation_fraction, seed=cfg.seed)
+    train = ([images[i] for i in tr], [labels[i] for i in tr])
+    val = ([images[i] for i in va], [labels[i] for i in va])
+    subsets = [[c] for c in chans] if args.mode == "cw" else [chans]
+    zoo = ModelZoo(args.zoo, create=True)
+    for subset in subsets:
+        result = finetune(*train, channels=subset, validation=val if va.size else None, config=cfg, progress=True)
+        scores = validation_scores(result.model, *val, channels=result.channels) if va.size else {}
+        entry = zoo.add(result.model, object=args.object, channels=result.channels, cell_line=args.cell_line,
+                        starting_model=cfg.starting_model, validation=scores)
+        print(f"{entry['id']}: {result.history.epochs_run} epochs (best {result.history.best_epoch + 1}), "
+              f"validation F1 {scores.get('f1', float('nan')):.3f}")
+    return 0
+
+
+def _segment(args: argparse.Namespace) -> int:
+    from labelfree.fusion import FusionConfig, segment
+    from labelfree.io import read_image, write_outputs
+
+    cfg = _config(args, FusionConfig, fusion=args.fusion, object=args.object, cell_line=args.cell_line)
+    image = read_image(args.image, dims=args.dims)
+    labels = segment(image, zoo=args.zoo, channels=args.channels, config=cfg, progress=True)
+    paths = write_outputs(args.out, labels, image=image, stem=args.image.stem.split(".")[0])
+    for kind, path in paths.items():
+        print(f"{kind}: {path}")
+    return 0
+
+
+def _select(args: argparse.Namespace) -> int:
+    from labelfree.fusion import FusionConfig, ModelZoo, select_channels
+    from labelfree.fusion.finetune import as_channel_images
+
+    cfg = _config(args, FusionConfig)
+    arrays, names = as_channel_images(_read_images(args.images, args.dims))
+    labels = _read_labels(args.labels, len(arrays))
+    zoo = ModelZoo(args.zoo)
+    entries = zoo.list(object=args.object, cell_line=args.cell_line)
+    models = {tuple(e["channels"]): zoo.load(e, device=cfg.device) for e in entries if set(e["channels"]) <= set(names)}
+    chans = [str(c) for c in (args.channels or names)]
+    idx = [names.index(c) for c in chans]
+    best, table = select_channels([a[idx] for a in arrays], labels, models=models, channels=chans,
+                                  config=cfg, progress=True)
+    print(table.to_string(float_format=lambda v: f"{v:.3f}"))
+    print(f"best: train {best['train']}, evaluate {best['evaluate']}, F1 {best['f1']:.3f}")
+    if args.csv:
+        from labelfree.io import write_table
+
+        write_table(args.csv, table)
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from labelfree.fusion import FusionConfig
+    from labelfree.fusion.tasks import compare_fusions
+
+    cfg = _config(args, FusionConfig, object=args.object, cell_line=args.cell_line)
+    images = _read_images(args.images, args.dims)
+    labels = _read_labels(args.labels, len(images))
+    table = compare_fusions(images, labels, zoo=args.zoo, channels=args.channels, config=cfg)
+    print(table.to_string(float_format=lambda v: f"{v:.3f}"))
+    if args.csv:
+        from labelfree.io import write_table
+
+        write_table(args.csv, table.reset_index())
+    return 0
+
+
+def _zoo_add(args: argparse.Namespace) -> int:
+    from labelfree.fusion import ModelZoo
+
+    zoo = ModelZoo(args.zoo, create=True)
+    entry = zoo.add(args.model, object=args.object, channels=args.channels, cell_line=args.cell_line,
+                    starting_model=args.starting_model, validation={} if args.f1 is None else {"f1": args.f1})
+    print(entry["id"])
+    return 0
+
+
+def _zoo_list(args: argparse.Namespace) -> int:
+    from labelfree.fusion import ModelZoo
+
+    entries = ModelZoo(args.zoo).list(object=args.object, cell_line=args.cell_line)
+    if args.json:
+        print(json.dumps(entries, indent=2))
+        return 0
+    for e in entries:
+        f1 = (e.get("validation") or {}).get("f1")
+        print(f"{e['id']}\t{e['object']}\t{e['cell_line'] or '-'}\t{'+'.join(e['channels'])}\t"
+              f"F1={'-' if f1 is None else f'{f1:.3f}'}\t{e['date']}")
+    return 0
+
+
+def _zoo_pick(args: argparse.Namespace) -> int:
+    from labelfree.fusion import ModelZoo
+
+    entry = ModelZoo(args.zoo).pick(object=args.object, channels=args.channels, cell_line=args.cell_line)
+    print(json.dumps(entry, indent=2))
+    return 0
+
+
+def _zoo_remove(args: argparse.Namespace) -> int:
+    from labelfree.fusion import ModelZoo
+
+    print(f"removed {ModelZoo(args.zoo).remove(args.id)['id']}")
+    return 0

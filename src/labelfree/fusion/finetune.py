@@ -1,0 +1,195 @@
+"""Fine-tuning cellpose per fluorescence channel (channel-wise) or on a channel subset (multi-channel).
+
+* **Channel-wise (CW)**: one model per channel, trained on that channel of every image.
+* **Multi-channel (MC)**: one model trained on each channel of a subset, every channel of
+  every image being a separate sample (the model learns what the channels have in common).
+
+Images are multi-channel ``(C, Y, X)`` arrays or DataArrays with a ``C`` axis; each has one
+``(Y, X)`` instance-label image (nuclei or whole cells). The validation split is made on
+images, before channels are expanded, so that no cell is seen in training and validation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from typing import Any, Sequence
+
+import numpy as np
+
+from labelfree.errors import DimensionError, InputError
+from labelfree.fusion.config import FinetuneConfig
+from labelfree.fusion.models import load_model, new_model, resolve_starting_model
+from labelfree.fusion.training import TrainingHistory, normalize_image, train_network
+
+__all__ = ["FinetuneResult", "as_channel_images", "channel_samples", "split_validation",
+           "finetune", "finetune_channelwise", "finetune_multichannel"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class FinetuneResult:
+    """A trained model with what is needed to file it in the zoo."""
+
+    model: Any
+    history: TrainingHistory
+    channels: tuple[str, ...]
+    starting_model: str
+    config: FinetuneConfig
+
+
+def as_channel_images(images: Sequence[Any], /) -> tuple[list[np.ndarray], list[str]]:
+    """Turn a list of ``(C, Y, X)`` images (arrays or DataArrays) into arrays + channel names."""
+    arrays, names = [], None
+    for k, img in enumerate(images):
+        if hasattr(img, "dims"):
+            from labelfree.image import channel_names, validate_image
+
+            da = validate_image(img, required=("C", "Y", "X"), allowed=("C", "Y", "X"), name=f"image {k}")
+            these = channel_names(da)
+            arr = np.asarray(da.data)
+        else:
+            arr = np.asarray(img)
+            if arr.ndim != 3:
+                raise DimensionError(
+                    f"image {k} has shape {arr.shape}; expected (C, Y, X) channels first (or a DataArray with C)."
+                )
+            these = [str(c) for c in range(arr.shape[0])]
+        if names is not None and these != names:
+            raise InputError(f"image {k} has channels {these} but image 0 has {names}; give the same channels.")
+        names = these
+        arrays.append(arr)
+    if not arrays:
+        raise InputError("No training images given.")
+    return arrays, names or []
+
+
+def _channel_index(names: list[str], channel: str | int) -> int:
+    text = str(channel)
+    if text in names:
+        return names.index(text)
+    if text.lstrip("-").isdigit() and -len(names) <= int(text) < len(names):
+        return int(text) % len(names)
+    raise InputError(f"Channel {channel!r} not found; the images have channels {names}.")
+
+
+def channel_samples(
+    images: Sequence[np.ndarray], labels: Sequence[np.ndarray], /, *, channels: Sequence[int]
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Every chosen channel of every image as a separate normalised (image, labels) sample."""
+    xs, ys = [], []
+    for img, lab in zip(images, labels):
+        lab = np.asarray(lab)
+        if lab.shape != img.shape[-2:]:
+            raise DimensionError(f"labels of shape {lab.shape} do not match an image of shape {img.shape}.")
+        for c in channels:
+            xs.append(normalize_image(img[c]))
+            ys.append(lab.astype(np.int32))
+    return xs, ys
+
+
+def split_validation(n: int, /, *, fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (train, validation) of ``n`` images; at least one of each when n >= 2 and fraction > 0."""
+    order = np.random.default_rng(seed).permutation(n)
+    n_val = int(round(n * fraction))
+    if fraction > 0 and n >= 2:
+        n_val = min(max(n_val, 1), n - 1)
+    return np.sort(order[n_val:]), np.sort(order[:n_val])
+
+
+def _start(cfg: FinetuneConfig) -> Any:
+    path = resolve_starting_model(cfg.starting_model)  # ModelFileError before any work
+    if path is None:
+        return new_model(nbase=cfg.nbase, diam_mean=cfg.diam_mean, device=cfg.device, seed=cfg.seed)
+    return load_model(path, device=cfg.device)
+
+
+def finetune(
+    images: Sequence[Any],
+    labels: Sequence[np.ndarray],
+    /,
+    *,
+    channels: Sequence[str | int],
+    validation: tuple[Sequence[Any], Sequence[np.ndarray]] | None = None,
+    config: FinetuneConfig | dict[str, Any] | str | None = None,
+    progress: Any = False,
+) -> FinetuneResult:
+    """Fine-tune one model on the given channels of the images (MC; CW when one channel).
+
+    Parameters
+    ----------
+    images : sequence of (C, Y, X) arrays or DataArrays with a C axis
+        Training images (pixels, any intensity unit; normalised per image and channel).
+    labels : sequence of (Y, X) integer arrays
+        Instance labels of each image (0 = background).
+    channels : sequence of channel names or indices
+        The channels this model learns from (each a separate sample).
+    validation : (images, labels), optional
+        Held-out images for early stopping; default: ``config.validation_fraction`` of
+        the images.
+    config : FinetuneConfig, dict, path or None
+    progress : bool, tqdm-like or callable
+
+    Returns
+    -------
+    FinetuneResult
+    """
+    cfg = FinetuneConfig.coerce(config)
+    model = _start(cfg)
+    arrays, names = as_channel_images(images)
+    if len(labels) != len(arrays):
+        raise InputError(f"{len(arrays)} images but {len(labels)} label images; give one label image per image.")
+    chans = [_channel_index(names, c) for c in channels]
+    if not chans:
+        raise InputError("Give at least one channel to train on.")
+    labels = [np.asarray(lab) for lab in labels]
+    if validation is None:
+        tr, va = split_validation(len(arrays), fraction=cfg.validation_fraction, seed=cfg.seed)
+        val_arrays, val_labels = [arrays[i] for i in va], [labels[i] for i in va]
+        arrays, labels = [arrays[i] for i in tr], [labels[i] for i in tr]
+    else:
+        val_arrays, _ = as_channel_images(validation[0])
+        val_labels = [np.asarray(lab) for lab in validation[1]]
+    train = channel_samples(arrays, labels, channels=chans)
+    val = channel_samples(val_arrays, val_labels, channels=chans) if val_arrays else None
+    used = tuple(names[c] for c in chans)
+    log.info("training on channels %s: %d samples, %d validation", used, len(train[0]), len(val[0]) if val else 0)
+    history = train_network(model, train, validation=val, config=cfg, progress=progress)
+    return FinetuneResult(model, history, used, str(cfg.starting_model), cfg)
+
+
+def finetune_channelwise(
+    images: Sequence[Any],
+    labels: Sequence[np.ndarray],
+    /,
+    *,
+    channels: Sequence[str | int] | None = None,
+    validation: tuple[Sequence[Any], Sequence[np.ndarray]] | None = None,
+    config: FinetuneConfig | dict[str, Any] | str | None = None,
+    progress: Any = False,
+) -> dict[str, FinetuneResult]:
+    """One model per channel (CW). Returns channel name -> result; default every channel."""
+    _, names = as_channel_images(images)
+    chosen = list(channels) if channels is not None else names
+    return {
+        names[_channel_index(names, c)]: finetune(
+            images, labels, channels=[c], validation=validation, config=config, progress=progress)
+        for c in chosen
+    }
+
+
+def finetune_multichannel(
+    images: Sequence[Any],
+    labels: Sequence[np.ndarray],
+    /,
+    *,
+    channels: Sequence[str | int],
+    validation: tuple[Sequence[Any], Sequence[np.ndarray]] | None = None,
+    config: FinetuneConfig | dict[str, Any] | str | None = None,
+    progress: Any = False,
+) -> FinetuneResult:
+    """One model trained on every channel of a subset as separate samples (MC)."""
+    if len(list(channels)) < 2:
+        log.info("multi-channel training on a single channel is channel-wise training")
+    return finetune(images, labels, channels=channels, validation=validation, config=config, progress=progress)

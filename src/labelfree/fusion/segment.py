@@ -1,0 +1,163 @@
+"""The Fusion pipeline's entry point: segment a multi-channel image with per-channel models.
+
+For each frame: run the chosen channels' models, then fuse by Flow Averaging (one flow
+integration of the averaged flows) or by one of the instance-level baselines.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import xarray as xr
+
+from labelfree._config import provenance
+from labelfree._progress import Progress
+from labelfree.errors import ConfigError, InputError
+from labelfree.fusion.baselines import fuse_instances
+from labelfree.fusion.config import FusionConfig
+from labelfree.fusion.flows import common_diameter, default_niter, flow_average, integrate_flows, predict_flows
+from labelfree.image import channel_names, labels_like, validate_image
+
+__all__ = ["choose_models", "fuse_channels", "segment"]
+
+log = logging.getLogger(__name__)
+
+
+def choose_models(zoo: Any, channels: Sequence[str], /, *, config: FusionConfig) -> dict[str, tuple[Any, dict]]:
+    """Pick a model for each channel from the zoo: channel -> (model, zoo entry).
+
+    A multi-channel model trained on exactly ``channels`` serves every channel; otherwise
+    each channel gets its channel-wise model, or failing that the best model whose training
+    channels include it.
+    """
+    from labelfree.errors import ModelFileError
+    from labelfree.fusion.zoo import ModelZoo
+
+    zoo = zoo if isinstance(zoo, ModelZoo) else ModelZoo(zoo)
+    kw = {"object": config.object, "cell_line": config.cell_line}
+    try:
+        entry = zoo.pick(channels=channels, **kw)
+        model = zoo.load(entry, device=config.device)
+        return {c: (model, entry) for c in channels}
+    except ModelFileError:
+        if len(channels) == 1:
+            raise
+    out: dict[str, tuple[Any, dict]] = {}
+    for c in channels:
+        entry = zoo.pick(channels=[c], exact=False, **kw)
+        out[c] = (zoo.load(entry, device=config.device), entry)
+    return out
+
+
+def fuse_channels(planes: Mapping[str, np.ndarray], models: Mapping[str, Any], /, *, config: FusionConfig) -> np.ndarray:
+    """Segment one 2-D multi-channel plane: each channel by its model, then fuse.
+
+    Parameters
+    ----------
+    planes : channel -> (Y, X) image
+    models : channel -> CellposeNet (same keys as ``planes``)
+    config : FusionConfig (fusion rule, diameter, thresholds)
+
+    Returns
+    -------
+    (Y, X) uint16 instance labels.
+    """
+    from labelfree.fusion.models import torch_device
+
+    if set(planes) != set(models):
+        raise InputError(f"Channels {sorted(planes)} and models {sorted(models)} do not correspond.")
+    chans = list(planes)
+    diameter = common_diameter([models[c] for c in chans], diameter=config.diameter)
+    niter = config.niter or default_niter([models[c] for c in chans], diameter=diameter)
+    flows = [predict_flows(models[c], planes[c], diameter=diameter, batch_size=config.batch_size) for c in chans]
+    kw = dict(niter=niter, cellprob_threshold=config.cellprob_threshold, flow_threshold=config.flow_threshold,
+              min_size=config.min_size, device=torch_device(config.device))
+    if config.fusion == "none":
+        if len(chans) != 1:
+            raise ConfigError(f"fusion='none' segments one channel; {len(chans)} were chosen.")
+        return integrate_flows(*flows[0], **kw)
+    if config.fusion == "flow_average":
+        return integrate_flows(*flow_average(flows, space=config.average_space), **kw)
+    segs = [integrate_flows(*f, **kw) for f in flows]
+    return fuse_instances(segs, method=config.fusion, min_iou=config.min_iou, min_size=config.min_size)
+
+
+def _resolve_channels(names: list[str], wanted: Sequence[str | int]) -> list[str]:
+    out = []
+    for w in wanted:
+        text = str(w)
+        if text in names:
+            out.append(text)
+        elif text.lstrip("-").isdigit() and -len(names) <= int(text) < len(names):
+            out.append(names[int(text)])
+        else:
+            raise InputError(f"Channel {w!r} not found; the image has channels {names}.")
+    return list(dict.fromkeys(out))
+
+
+def segment(
+    image: Any,
+    /,
+    *,
+    zoo: Any = None,
+    channels: Sequence[str | int] | None = None,
+    models: Mapping[str, Any] | None = None,
+    config: FusionConfig | dict[str, Any] | str | None = None,
+    progress: Any = False,
+) -> xr.DataArray:
+    """Segment cells in a multi-channel image by fusing per-channel cellpose models.
+
+    Parameters
+    ----------
+    image : DataArray or array with dims (C, Y, X) or (T, C, Y, X)
+        Fluorescence channels (any intensity unit); frames are segmented one by one.
+    zoo : ModelZoo or path, optional
+        Where models are picked (by ``config.object``, ``config.cell_line`` and channels).
+    channels : sequence of channel names or indices, optional
+        Channels to fuse; default ``config.channels`` or, if empty, every channel.
+    models : mapping channel -> CellposeNet or weights file, optional
+        Models to use instead of the zoo.
+    config : FusionConfig, dict, path or None
+    progress : bool, tqdm-like or callable
+
+    Returns
+    -------
+    labels : DataArray (Y, X) or (T, Y, X), uint16, the image's coords; provenance in
+        ``attrs["labelfree"]`` (config, models and their hashes).
+    """
+    from labelfree.fusion.models import load_model
+
+    cfg = FusionConfig.coerce(config)
+    da = validate_image(image, required=("C", "Y", "X"), allowed=("T", "C", "Y", "X"), name="image")
+    names = channel_names(da)
+    chans = _resolve_channels(names, channels if channels else (cfg.channels or names))
+    if models is not None:
+        missing = [c for c in chans if c not in models]
+        if missing:
+            raise InputError(f"No model given for channel(s) {missing}; models were given for {sorted(models)}.")
+        chosen = {c: (load_model(m, device=cfg.device) if isinstance(m, (str, os.PathLike)) else m,
+                      {"file": str(m) if isinstance(m, (str, os.PathLike)) else getattr(m, "source", "")})
+                  for c, m in ((c, models[c]) for c in chans)}
+    elif zoo is not None:
+        chosen = choose_models(zoo, chans, config=cfg)
+    else:
+        raise InputError("segment needs models: give zoo= (a model zoo folder) or models= (channel -> model).")
+    values = da.transpose(*(("T",) if "T" in da.dims else ()), "C", "Y", "X").values
+    frames = values if "T" in da.dims else values[None]
+    out = np.zeros((len(frames), *frames.shape[-2:]), np.uint16)
+    index = {c: names.index(c) for c in chans}
+    with Progress(progress, total=len(frames), desc="fusion") as bar:
+        for t, frame in enumerate(frames):
+            planes = {c: frame[index[c]] for c in chans}
+            out[t] = fuse_channels(planes, {c: chosen[c][0] for c in chans}, config=cfg)
+            bar.update(message=f"frame {t + 1}/{len(frames)}")
+    labels = out if "T" in da.dims else out[0]
+    record = provenance("fusion", cfg, extra={
+        "channels": chans,
+        "models": {c: {k: chosen[c][1].get(k) for k in ("id", "file", "sha256") if chosen[c][1].get(k)} for c in chans},
+    })
+    dims = ("T", "Y", "X") if "T" in da.dims else ("Y", "X")
+    return labels_like(labels, da, dims=dims, attrs={"labelfree": record})

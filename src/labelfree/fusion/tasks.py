@@ -1,0 +1,114 @@
+"""Evaluation tasks built on the pipeline: validation scores of a model, the fusion comparison table.
+
+:func:`compare_fusions` produces the paper's Table 4 layout: F1 (and the other metrics) of
+every single channel, of Flow Averaging and of every baseline, on images with ground truth.
+Each channel's network runs once per image; every method reuses those outputs.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from labelfree.fusion.baselines import BASELINES, fuse_instances
+from labelfree.fusion.config import FusionConfig
+from labelfree.fusion.evaluation import metrics_table, score_predictions
+from labelfree.fusion.flows import common_diameter, default_niter, flow_average, integrate_flows, predict_flows
+
+__all__ = ["validation_scores", "compare_fusions"]
+
+log = logging.getLogger(__name__)
+
+
+def validation_scores(
+    model: Any, images: Sequence[Any], labels: Sequence[np.ndarray], /, *, channels: Sequence[str],
+    config: FusionConfig | None = None,
+) -> dict[str, float]:
+    """Scores of one model on validation images, each of its channels segmented alone.
+
+    Parameters
+    ----------
+    model : CellposeNet
+    images : sequence of (C, Y, X) arrays or DataArrays
+    labels : sequence of (Y, X) instance labels
+    channels : channel names (or indices) the model is run on; every (image, channel) is a sample
+
+    Returns
+    -------
+    dict of the paper's metrics (see :func:`labelfree.fusion.evaluation.score_predictions`).
+    """
+    from labelfree.fusion.finetune import _channel_index, as_channel_images
+    from labelfree.fusion.models import torch_device
+
+    cfg = config or FusionConfig()
+    arrays, names = as_channel_images(images)
+    diameter = common_diameter([model], diameter=cfg.diameter)
+    niter = cfg.niter or default_niter([model], diameter=diameter)
+    preds, gts = [], []
+    for img, lab in zip(arrays, labels):
+        for c in channels:
+            flows = predict_flows(model, img[_channel_index(names, c)], diameter=diameter, batch_size=cfg.batch_size)
+            preds.append(integrate_flows(*flows, niter=niter, cellprob_threshold=cfg.cellprob_threshold,
+                                         flow_threshold=cfg.flow_threshold, min_size=cfg.min_size,
+                                         device=torch_device(cfg.device)))
+            gts.append(np.asarray(lab))
+    return {k: float(v) for k, v in score_predictions(preds, gts).items()}
+
+
+def compare_fusions(
+    images: Sequence[Any],
+    labels: Sequence[np.ndarray],
+    /,
+    *,
+    models: Mapping[str, Any] | None = None,
+    zoo: Any = None,
+    channels: Sequence[str | int] | None = None,
+    config: FusionConfig | dict[str, Any] | None = None,
+    methods: Sequence[str] = ("flow_average", *BASELINES),
+) -> Any:
+    """Metrics of each single channel, of Flow Averaging and of each baseline (one table).
+
+    Parameters
+    ----------
+    images : sequence of (C, Y, X) arrays or DataArrays
+    labels : sequence of (Y, X) ground-truth instance labels
+    models : mapping channel -> CellposeNet, optional (else picked from ``zoo``)
+    zoo : ModelZoo or path, optional
+    channels : channels to fuse (default ``config.channels`` or all)
+    config : FusionConfig, dict or None
+    methods : fusion rules to score besides the single channels
+
+    Returns
+    -------
+    pandas.DataFrame indexed by method (``channel <name>``, ``flow_average``, baselines).
+    """
+    from labelfree.fusion.finetune import as_channel_images
+    from labelfree.fusion.models import torch_device
+    from labelfree.fusion.segment import _resolve_channels, choose_models
+
+    cfg = FusionConfig.coerce(config)
+    arrays, names = as_channel_images(images)
+    chans = _resolve_channels(names, channels if channels else (cfg.channels or names))
+    if models is None:
+        models = {c: m for c, (m, _) in choose_models(zoo, chans, config=cfg).items()}
+    nets = [models[c] for c in chans]
+    diameter = common_diameter(nets, diameter=cfg.diameter)
+    kw = dict(niter=cfg.niter or default_niter(nets, diameter=diameter), cellprob_threshold=cfg.cellprob_threshold,
+              flow_threshold=cfg.flow_threshold, min_size=cfg.min_size, device=torch_device(cfg.device))
+    results: dict[str, list[np.ndarray]] = {f"channel {c}": [] for c in chans}
+    results.update({m: [] for m in methods})
+    for img in arrays:
+        flows = {c: predict_flows(models[c], img[names.index(c)], diameter=diameter, batch_size=cfg.batch_size)
+                 for c in chans}
+        singles = {c: integrate_flows(*flows[c], **kw) for c in chans}
+        for c in chans:
+            results[f"channel {c}"].append(singles[c])
+        for m in methods:
+            if m == "flow_average":
+                fused = integrate_flows(*flow_average(list(flows.values()), space=cfg.average_space), **kw)
+            else:
+                fused = fuse_instances(list(singles.values()), method=m, min_iou=cfg.min_iou, min_size=cfg.min_size)
+            results[m].append(fused)
+    return metrics_table(results, [np.asarray(lab) for lab in labels])

@@ -1,0 +1,198 @@
+"""The model zoo: a folder of fine-tuned cellpose weights with a JSON index.
+
+Layout::
+
+    <zoo>/index.json          {"version": 1, "models": [entry, ...]}
+    <zoo>/<id>.pt             cellpose weights (loadable by cellpose itself)
+
+An entry records: ``id``, ``object`` (nuclei | cyto), ``cell_line``, ``channels`` (the
+training channel set), ``starting_model``, ``validation`` (scores on validation images),
+``diameter`` (mean training object diameter, pixels), ``nbase``, ``file``, ``sha256`` and
+``date``. Every write of the index and of a weights file is atomic.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Any, Iterable
+
+from labelfree._config import file_sha256
+from labelfree.errors import ConfigError, InputError, ModelFileError
+from labelfree.fusion.config import OBJECTS
+
+__all__ = ["ModelZoo", "INDEX_NAME"]
+
+log = logging.getLogger(__name__)
+INDEX_NAME = "index.json"
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-") or "any"
+
+
+def _f1(entry: dict[str, Any]) -> float:
+    value = (entry.get("validation") or {}).get("f1")
+    return float(value) if isinstance(value, (int, float)) and value == value else -1.0
+
+
+class ModelZoo:
+    """A folder of models indexed by object, cell line and training channels.
+
+    Parameters
+    ----------
+    root : path
+        The zoo folder.
+    create : bool
+        Create the folder and an empty index when absent (otherwise a missing zoo is an error).
+    """
+
+    def __init__(self, root: str | os.PathLike[str], /, *, create: bool = False) -> None:
+        self.root = Path(root)
+        self.index_path = self.root / INDEX_NAME
+        if not self.index_path.is_file():
+            if not create:
+                raise ModelFileError(
+                    f"{self.root} is not a LabelFree model zoo (no {INDEX_NAME}). Create one with "
+                    "`labelfree fusion train ... --zoo DIR` or ModelZoo(DIR, create=True)."
+                )
+            self.root.mkdir(parents=True, exist_ok=True)
+            self._write([])
+
+    # -- index ----------------------------------------------------------------------------
+    def _read(self) -> list[dict[str, Any]]:
+        try:
+            data = json.loads(self.index_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ModelFileError(f"The zoo index {self.index_path} is unreadable: {exc}") from exc
+        if not isinstance(data, dict) or not isinstance(data.get("models"), list):
+            raise ModelFileError(f"The zoo index {self.index_path} has no 'models' list.")
+        return data["models"]
+
+    def _write(self, entries: list[dict[str, Any]]) -> None:
+        from labelfree.io._atomic import atomic_path
+
+        with atomic_path(self.index_path) as tmp:
+            tmp.write_text(json.dumps({"version": 1, "models": entries}, indent=2), encoding="utf-8")
+
+    def entries(self) -> list[dict[str, Any]]:
+        """Every entry of the index."""
+        return self._read()
+
+    def get(self, model_id: str, /) -> dict[str, Any]:
+        """The entry with this id (ModelFileError when absent)."""
+        for entry in self._read():
+            if entry["id"] == model_id:
+                return entry
+        raise ModelFileError(f"No model {model_id!r} in the zoo {self.root}; `labelfree zoo list` shows them.")
+
+    def path_of(self, entry: dict[str, Any] | str, /) -> Path:
+        """Absolute path of an entry's weights file."""
+        entry = self.get(entry) if isinstance(entry, str) else entry
+        return self.root / entry["file"]
+
+    # -- add / list / pick / remove ---------------------------------------------------------
+    def add(self, model: Any, /, *, object: str, channels: Iterable[str], cell_line: str = "",
+            starting_model: str = "scratch", validation: dict[str, float] | None = None) -> dict[str, Any]:
+        """File a model (a CellposeNet or a weights file) in the zoo; returns its entry.
+
+        Parameters
+        ----------
+        model : CellposeNet or path
+        object : {"nuclei", "cyto"}
+        channels : iterable of str
+            Channels the model was trained on (one: channel-wise; several: multi-channel).
+        cell_line : str
+        starting_model : str
+            What training started from (built-in name, file or "scratch").
+        validation : dict, optional
+            Scores on validation images (precision, recall, f1, ...).
+        """
+        from labelfree.fusion.models import load_model, save_model
+
+        if object not in OBJECTS:
+            raise ConfigError(f"object must be one of {', '.join(OBJECTS)}; got {object!r}.")
+        channels = [str(c) for c in channels]
+        if not channels:
+            raise InputError("Give the channel(s) the model was trained on.")
+        net = load_model(model, device="cpu") if isinstance(model, (str, os.PathLike)) else model
+        stamp = _dt.datetime.now(_dt.timezone.utc)
+        model_id = f"{object}_{_slug(cell_line)}_{_slug('+'.join(channels))}_{stamp:%Y%m%d%H%M%S%f}"
+        target = self.root / f"{model_id}.pt"
+        if isinstance(model, (str, os.PathLike)):
+            from labelfree.io._atomic import atomic_path
+
+            with atomic_path(target) as tmp:
+                shutil.copyfile(model, tmp)
+        else:
+            save_model(model, target)
+        entry = {
+            "id": model_id, "object": object, "cell_line": cell_line, "channels": channels,
+            "starting_model": str(starting_model), "validation": dict(validation or {}),
+            "diameter": float(net.diam_labels), "nbase": list(net.nbase), "file": target.name,
+            "sha256": file_sha256(target), "date": stamp.isoformat(timespec="seconds"),
+        }
+        entries = self._read()
+        entries.append(entry)
+        self._write(entries)
+        log.info("added %s to the zoo %s", model_id, self.root)
+        return entry
+
+    def list(self, *, object: str | None = None, cell_line: str | None = None,
+             channels: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """Entries matching every given criterion (``channels``: exactly that set)."""
+        want = None if channels is None else {str(c) for c in channels}
+        return [
+            e for e in self._read()
+            if (object is None or e["object"] == object)
+            and (not cell_line or e["cell_line"] == cell_line)
+            and (want is None or set(e["channels"]) == want)
+        ]
+
+    def pick(self, *, object: str, channels: Iterable[str], cell_line: str = "",
+             exact: bool = True) -> dict[str, Any]:
+        """The best model (highest validation F1) for an object, cell line and channel set.
+
+        With ``exact=False`` a model trained on a superset of ``channels`` also qualifies
+        (smallest superset first).
+        """
+        want = {str(c) for c in channels}
+        pool = [e for e in self.list(object=object, cell_line=cell_line)
+                if set(e["channels"]) == want or (not exact and want <= set(e["channels"]))]
+        if not pool:
+            have = [f"{e['id']} ({e['object']}, {e['cell_line'] or '-'}, {'+'.join(e['channels'])})"
+                    for e in self._read()]
+            raise ModelFileError(
+                f"The zoo {self.root} has no {object} model{' for ' + cell_line if cell_line else ''} "
+                f"trained on channels {sorted(want)}. It holds: {', '.join(have) or 'nothing'}. "
+                "Train one with `labelfree fusion train`."
+            )
+        return min(pool, key=lambda e: (len(e["channels"]), -_f1(e), e["id"]))
+
+    def remove(self, model_id: str, /) -> dict[str, Any]:
+        """Remove an entry and its weights file; returns the removed entry."""
+        entries = self._read()
+        keep = [e for e in entries if e["id"] != model_id]
+        if len(keep) == len(entries):
+            raise ModelFileError(f"No model {model_id!r} in the zoo {self.root}.")
+        gone = next(e for e in entries if e["id"] == model_id)
+        self._write(keep)
+        (self.root / gone["file"]).unlink(missing_ok=True)
+        return gone
+
+    def load(self, entry: dict[str, Any] | str, /, *, device: str = "auto") -> Any:
+        """Load an entry's model after checking its file hash."""
+        from labelfree.fusion.models import load_model
+
+        entry = self.get(entry) if isinstance(entry, str) else entry
+        path = self.path_of(entry)
+        if not path.is_file():
+            raise ModelFileError(f"The zoo entry {entry['id']} points to {path}, which is missing.")
+        if file_sha256(path) != entry["sha256"]:
+            raise ModelFileError(f"{path} does not match the hash recorded in the zoo index (changed or corrupt).")
+        return load_model(path, device=device)

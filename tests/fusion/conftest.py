@@ -1,0 +1,63 @@
+"""Fixtures of the Fusion tests: synthetic two-channel images and one tiny trained model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from skimage.draw import disk
+
+TINY = dict(nbase=(8, 16, 32, 64), diam_mean=15.0, crop_size=64, batch_size=8, samples_per_epoch=16,
+            learning_rate=0.01, device="cpu")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    torch = pytest.importorskip("torch")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # the CI machine has 2 shared cores
+    yield
+    torch.set_num_threads(before)
+
+
+def synthetic_pair(seed: int, /, *, n_cells: int = 8, size: int = 96, visible: float = 0.7):
+    """A (2, Y, X) image whose channels each show a random ~70 % of the cells, and the labels.
+
+    Cells are disks of radius 5-8 px that do not touch; each channel shows each cell with
+    probability ``visible`` at a random brightness, plus independent Gaussian noise.
+    """
+    rng = np.random.default_rng(seed)
+    labels = np.zeros((size, size), np.int32)
+    k = 0
+    for _ in range(500):
+        y, x = rng.integers(9, size - 9, 2)
+        r = rng.uniform(5, 8)
+        rr, cc = disk((y, x), r + 2, shape=labels.shape)
+        if (labels[rr, cc] > 0).any():
+            continue
+        rr, cc = disk((y, x), r, shape=labels.shape)
+        k += 1
+        labels[rr, cc] = k
+        if k == n_cells:
+            break
+    image = np.zeros((2, size, size), np.float32)
+    for c in range(2):
+        shown = rng.random(k + 1) < visible
+        shown[0] = False
+        bright = rng.uniform(0.5, 1.0, k + 1)
+        image[c] = (shown * bright)[labels] + rng.normal(0, 0.15, labels.shape)
+    return image, labels
+
+
+@pytest.fixture(scope="session")
+def synthetic_set():
+    pairs = [synthetic_pair(s) for s in range(12)]
+    return [p[0] for p in pairs], [p[1] for p in pairs]
+
+
+@pytest.fixture(scope="session")
+def trained(synthetic_set):
+    """A tiny multi-channel model trained from scratch on 8 synthetic images (about 30 s)."""
+    from labelfree.fusion import finetune
+
+    images, labels = synthetic_set
+    return finetune(images[:8], labels[:8], channels=[0, 1], config=dict(TINY, n_epochs=30, patience=50))
