@@ -1,0 +1,71 @@
+"""pandas.DataFrame <-> ImageJ ResultsTable (numeric columns in bulk, text cell by cell)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from labelfree.errors import InputError
+
+__all__ = ["table_to_resultstable", "resultstable_to_table"]
+
+
+def table_to_resultstable(table: pd.DataFrame, /, *, title: str | None = None, show: bool = False) -> Any:
+    """Copy a DataFrame into a new ImageJ ResultsTable.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        One row per object; numeric columns (numbers, booleans) are copied as
+        doubles in one call each, other columns as text.
+    title : str, optional
+        Window title when shown (default "Results").
+    show : bool
+        Show the table window (not possible headless: the table is then only returned).
+
+    Returns
+    -------
+    ij.measure.ResultsTable
+    """
+    import jpype
+    from scyjava import jimport
+
+    if not isinstance(table, pd.DataFrame):
+        raise InputError(f"Expected a pandas DataFrame, got {type(table).__name__}.")
+    ResultsTable = jimport("ij.measure.ResultsTable")
+    rt = ResultsTable(jimport("java.lang.Integer")(len(table)))
+    for name in table.columns:
+        column = table[name]
+        if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+            values = np.ascontiguousarray(column.to_numpy(dtype=np.float64, na_value=np.nan))
+            rt.setValues(str(name), jpype.JArray(jpype.JDouble)(values))
+        else:
+            for row, value in enumerate(column.astype(str)):
+                rt.setValue(str(name), row, value)
+    if show and not jimport("java.awt.GraphicsEnvironment").isHeadless():
+        rt.show(title or "Results")
+    return rt
+
+
+def resultstable_to_table(rt: Any, /) -> pd.DataFrame:
+    """Copy an ImageJ ResultsTable into a DataFrame (numeric columns as float64, row labels as "Label")."""
+    headings = [str(h) for h in rt.getHeadings()]
+    data: dict[str, Any] = {}
+    n = int(rt.size())
+    for name in headings:
+        if name in (" ", ""):
+            continue
+        if name == "Label":
+            data["Label"] = [str(rt.getLabel(i)) for i in range(n)]
+            continue
+        index = int(rt.getColumnIndex(name))
+        numbers = np.asarray(rt.getColumnAsDoubles(index), dtype=np.float64)
+        if np.isnan(numbers).any():
+            texts = [str(s) for s in rt.getColumnAsStrings(name)]
+            if any(t not in ("NaN", "") for t, v in zip(texts, numbers) if np.isnan(v)):
+                data[name] = texts
+                continue
+        data[name] = numbers
+    return pd.DataFrame(data)
