@@ -17,7 +17,10 @@ from labelfree.image import to_dataarray  # noqa: E402
 from labelfree.metrics import evaluate  # noqa: E402
 
 #: a small UNet (width 8) and 48 px patches: ~0.1 s per step on one CPU thread
-FAST = dict(width=8, crop_size=48, marker_sigma=11.0, n_steps=60, cell_channels=("cell",), nucleus_channel="nucleus")
+#: cell_fraction 0.24 = the cell area of these images (the default triangle estimate is meant for
+#: sparse fluorescence and overestimates dense images like these: 0.28)
+FAST = dict(width=8, crop_size=48, marker_sigma=11.0, n_steps=60, cell_channels=("cell",), nucleus_channel="nucleus",
+            cell_fraction=0.24)
 
 
 def _image(seed=0):
@@ -36,7 +39,7 @@ def trained(tmp_path_factory):
 @pytest.mark.slow
 def test_training_reaches_ground_truth_iou(trained):
     # 9 cells of 300-600 px, noise sigma 0.15 against brightness 0.6-1: the graph-cut mask alone
-    # reaches pixel Jaccard ~0.95, so a network that learnt to split the mask per marker must give
+    # reaches pixel Jaccard ~0.93, so a network that learnt to split the mask per marker must give
     # every cell at IoU > 0.5 and a mean IoU near that of the mask; 0.85 leaves room for the
     # one-pixel boundary disagreements of a 60-step training.
     da, truth, nuclei, labels, _ = trained
@@ -62,7 +65,7 @@ def test_save_load_apply_gives_identical_labels(trained):
     assert sidecar["sha256"] == labels.attrs["labelfree"]["model_sha256"]
     # a new image of the same kind, no retraining
     da2, truth2, nuclei2, _ = _image(seed=5)
-    other = segment(da2, markers=nuclei2, config=CutterConfig(cell_channels=("cell",)), model=path)
+    other = segment(da2, markers=nuclei2, config=CutterConfig(cell_channels=("cell",), cell_fraction=0.24), model=path)
     assert evaluate(other.values, truth2)["mean_iou"] > 0.8
 
 

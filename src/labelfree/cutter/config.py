@@ -35,11 +35,12 @@ class CutterConfig(PipelineConfig):
         every channel except ``nucleus_channel``). ``nucleus_channel``: channel
         used to detect markers when none are given (``None`` = no nucleus image).
         ``marker_method``: ``"blob"`` (determinant-of-Hessian blobs, sigmas in
-        pixels) or ``"threshold"`` (Otsu, de-clumped nuclei centroids).
+        pixels) or ``"threshold"`` (Otsu, de-clumped nuclei centroids);
+        ``marker_log`` detects on the log of the nucleus image.
     Foreground mask
         Graph cut on the cell channels: ``mask_prior`` is the prior alpha; when
         ``None`` it is derived from ``cell_fraction`` (fraction of the image
-        covered by cells; ``None`` = Otsu estimate). ``mask_max_weight`` and
+        covered by cells; ``None`` = triangle-threshold estimate). ``mask_max_weight`` and
         ``mask_sigma`` set the pairwise (boundary) term on intensities
         normalised to [0, 1]; ``mask_smoothing`` Gaussian sigma (px) applied to
         the cell channels first (0 = none, as in the authors' code).
@@ -63,10 +64,11 @@ class CutterConfig(PipelineConfig):
     marker_min_sigma: float = 5.0
     marker_max_sigma: float = 10.0
     marker_threshold: float = 0.1
+    marker_log: bool = False
     mask_prior: Optional[float] = None
     cell_fraction: Optional[float] = None
-    mask_max_weight: float = 10.0
-    mask_sigma: float = 0.03
+    mask_max_weight: float = 2.0
+    mask_sigma: float = 0.05
     mask_smoothing: float = 2.0
     downscale: int = 1
     crop_size: int = 64

@@ -103,6 +103,7 @@ def detect_markers(
     min_sigma: float = 5.0,
     max_sigma: float = 10.0,
     threshold: float = 0.1,
+    log_scale: bool = False,
 ) -> np.ndarray:
     """Detect one marker per nucleus in a nucleus image.
 
@@ -118,13 +119,19 @@ def detect_markers(
         nuclei split by distance-transform watershed; one marker per centroid.
     min_sigma, max_sigma, threshold : float
         See ``method``.
+    log_scale : bool
+        Work on ``log(1 + image - min)``: nuclei of very different brightness
+        (e.g. GOWT1) are then found by one threshold.
 
     Returns
     -------
     ndarray, shape (N, 2)
         (y, x) marker positions in pixels (may be empty: callers check).
     """
-    z = _zscore(nucleus_image, "nucleus image")
+    x = np.asarray(nucleus_image, dtype=np.float64)
+    if log_scale:
+        x = np.log1p(x - x.min())
+    z = _zscore(x, "nucleus image")
     if method == "blob":
         from skimage.feature import blob_doh
         from skimage.filters import gaussian

@@ -73,7 +73,7 @@ def frame_markers(
         nucleus = np.asarray(select_channel(frame, config.nucleus_channel).values)
         pts = detect_markers(
             nucleus, method=config.marker_method, min_sigma=config.marker_min_sigma,
-            max_sigma=config.marker_max_sigma, threshold=config.marker_threshold,
+            max_sigma=config.marker_max_sigma, threshold=config.marker_threshold, log_scale=config.marker_log,
         )
         pts = check_markers(pts, shape=shape)
         return pts, np.arange(1, len(pts) + 1)
