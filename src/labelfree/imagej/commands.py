@@ -248,7 +248,7 @@ def _record(title: str, values: dict[str, Any], fields: list[Field]) -> None:
     from scyjava import jimport
 
     Recorder = jimport("ij.plugin.frame.Recorder")
-    if not Recorder.record:
+    if not Recorder.class_.getField("record").getBoolean(None):  # the field, not the record() methods
         return
     Recorder.resetCommandOptions()
     Recorder.setCommand(title)

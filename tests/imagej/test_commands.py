@@ -1,0 +1,217 @@
+"""The "LabelFree ..." commands through ImageJ's real macro interpreter, recorder and batch mode."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from labelfree.errors import Cancelled, ConfigError, DimensionError, InputError
+from labelfree.image import to_dataarray
+
+pytestmark = pytest.mark.jvm
+
+THRESHOLD = "method=otsu min_size=5 rois=replace"
+
+
+def _blobs_movie(n_t: int = 3, seed: int = 0) -> tuple[np.ndarray, list[int]]:
+    """TYX movie with separated square cells; returns the movie and the count per frame."""
+    rng = np.random.default_rng(seed)
+    movie = rng.integers(0, 60, (n_t, 64, 80)).astype(np.uint16)
+    counts = []
+    for t in range(n_t):
+        k = 2 + t
+        for i in range(k):
+            y, x = 10 + 14 * (i % 3), 10 + 22 * (i // 3) + 3 * t
+            movie[t, y : y + 8, x : x + 8] += 1000
+        counts.append(k)
+    return movie, counts
+
+
+@pytest.fixture
+def movie_imp(ij):
+    from scyjava import jimport
+
+    import labelfree.imagej as lij
+
+    WindowManager = jimport("ij.WindowManager")
+    for image_id in list(WindowManager.getIDList() or []):
+        imp = WindowManager.getImage(image_id)
+        imp.changes = False
+        imp.close()
+    movie, counts = _blobs_movie()
+    da = to_dataarray(movie, dims="TYX", scale={"X": 0.5, "Y": 0.5, "T": 60.0},
+                      units={"X": "µm", "Y": "µm", "T": "s"})
+    imp = lij.xarray_to_imageplus(da, title="movie")
+    imp.show()
+    WindowManager.setTempCurrentImage(imp)
+    rm = jimport("ij.plugin.frame.RoiManager").getRoiManager()
+    rm.reset()
+    yield imp, counts
+    rm.reset()
+
+
+def _labels_of(title: str):
+    from scyjava import jimport
+
+    import labelfree.imagej as lij
+
+    imp = jimport("ij.WindowManager").getImage(title)
+    assert imp is not None, f"no image titled {title}"
+    return imp, lij.imageplus_to_xarray(imp)
+
+
+def test_macro_gives_labels_rois_and_table(movie_imp):
+    from scyjava import jimport
+
+    import labelfree.imagej as lij
+
+    imp, counts = movie_imp
+    out = lij.run_macro(f'run("LabelFree Threshold", "{THRESHOLD}"); return getTitle();')
+    assert out == "movie-labels"
+    label_imp, labels = _labels_of("movie-labels")
+    assert label_imp.getBitDepth() == 16 and label_imp.getNFrames() == 3
+    assert [int(labels[t].max()) for t in range(3)] == counts
+    cal = label_imp.getCalibration()
+    assert (cal.pixelWidth, str(cal.getUnit()), cal.frameInterval) == (0.5, "µm", 60.0)
+    lut = label_imp.getProcessor().getLut()
+    colours = {int(lut.getRGB(jimport("java.lang.Integer")(i).intValue())) & 0xFFFFFF for i in range(1, 6)}
+    assert len(colours) == 5 and int(lut.getRGB(jimport("java.lang.Integer")(0).intValue())) & 0xFFFFFF == 0
+    rois = list(jimport("ij.plugin.frame.RoiManager").getInstance().getRoisAsArray())
+    assert len(rois) == sum(counts)
+    assert [int(r.getTPosition()) for r in rois] == [t + 1 for t, k in enumerate(counts) for _ in range(k)]
+    assert str(rois[0].getName()) == "t0001-L00001" and str(rois[0].getProperty("label")) == "1"
+    table = jimport("ij.WindowManager").getWindow("movie-objects")
+    assert table is not None
+    rt = table.getResultsTable()
+    assert int(rt.size()) == sum(counts)
+    assert np.allclose(lij.resultstable_to_table(rt)["area"], 64 * 0.25)
+
+
+def test_rois_append_by_default_and_replace_on_request(movie_imp):
+    from scyjava import jimport
+
+    import labelfree.imagej as lij
+
+    imp, counts = movie_imp
+    rm = jimport("ij.plugin.frame.RoiManager").getInstance()
+    rm.addRoi(jimport("ij.gui.Roi")(1, 1, 5, 5))  # the user's own ROI
+    lij.run_macro('run("LabelFree Threshold", "min_size=5 table=false");')
+    assert rm.getCount() == 1 + sum(counts)
+    lij.run_macro('selectImage("movie"); run("LabelFree Threshold", "min_size=5 rois=replace table=false");')
+    assert rm.getCount() == sum(counts)
+
+
+def test_batch_mode_outputs_are_reachable_by_the_macro(movie_imp):
+    import labelfree.imagej as lij
+
+    imp, counts = movie_imp
+    out = lij.run_macro(
+        'setBatchMode(true); selectImage("movie");'
+        f'run("LabelFree Threshold", "{THRESHOLD}");'
+        'title = getTitle(); frames = nSlices; getMinAndMax(lo, hi); Stack.setFrame(3); getStatistics(a, m, mn, mx);'
+        'setBatchMode(false); return title + " " + frames + " " + mx;'
+    )
+    assert out == f"movie-labels 3 {counts[2]}"
+
+
+def test_recorder_records_a_line_that_replays_to_the_same_labels(movie_imp):
+    """A user runs the menu command, edits the dialog, presses OK; the recorded line replays."""
+    from scyjava import jimport
+
+    import labelfree.imagej as lij
+
+    imp, counts = movie_imp
+    Recorder = jimport("ij.plugin.frame.Recorder")
+    recorder = Recorder(False)
+    try:
+        jimport("ij.IJ").doCommand("LabelFree Threshold")  # the menu path (Executer thread)
+        gd = _wait_for_dialog("LabelFree Threshold")
+        gd.getNumericFields().get(1).setText("40")  # min_size
+        ActionEvent = jimport("java.awt.event.ActionEvent")
+        gd.actionPerformed(ActionEvent(gd.getButtons()[0], ActionEvent.ACTION_PERFORMED, "OK"))
+        deadline = time.time() + 30
+        while "run(" not in str(recorder.getText()) and time.time() < deadline:
+            time.sleep(0.05)
+        line = str(recorder.getText()).strip()
+    finally:
+        recorder.close()
+    assert line.startswith('run("LabelFree Threshold", "method=otsu channel=0 ')
+    assert "min_size=40 " in line and "rois=append table=true" in line
+    _, first = _labels_of("movie-labels")
+    first.attrs.clear()
+    jimport("ij.WindowManager").getImage("movie-labels").close()
+    lij.run_macro('selectImage("movie");' + line)
+    _, again = _labels_of("movie-labels")
+    assert np.array_equal(again.values, first.values) and int(first.max()) > 0
+
+
+def _wait_for_dialog(title: str):
+    from scyjava import jimport
+
+    GenericDialog, Window = jimport("ij.gui.GenericDialog"), jimport("java.awt.Window")
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        for w in Window.getWindows():
+            if isinstance(w, GenericDialog) and w.isShowing() and str(w.getTitle()) == title:
+                return w
+        time.sleep(0.05)
+    raise AssertionError(f"dialog {title!r} did not open")
+
+
+def test_errors_reach_python_and_the_log(movie_imp):
+    from scyjava import jimport
+
+    import labelfree.imagej as lij
+
+    with pytest.raises(ConfigError, match="Unknown option 'minsize'.*min_size"):
+        lij.run_macro('run("LabelFree Threshold", "minsize=5");')
+    assert "LabelFree error: Unknown option 'minsize'" in str(jimport("ij.IJ").getLog())
+    with pytest.raises(InputError, match="No open image is titled 'nothing'"):
+        lij.run_macro('run("LabelFree Threshold", "image=nothing");')
+    with pytest.raises(DimensionError):
+        lij.run_command("motion", lij.xarray_to_imageplus(np.arange(64 * 64, dtype=np.uint8).reshape(64, 64)),
+                        options={"rois": "none", "table": False})
+
+
+def test_no_image_open_is_a_clear_error(ij):
+    from scyjava import jimport
+
+    import labelfree.imagej as lij
+
+    WindowManager = jimport("ij.WindowManager")
+    for image_id in list(WindowManager.getIDList() or []):
+        imp = WindowManager.getImage(image_id)
+        imp.changes = False
+        imp.close()
+    WindowManager.setTempCurrentImage(None)
+    with pytest.raises(InputError, match="There is no image open"):
+        lij.run_macro('run("LabelFree Threshold", "rois=none");')
+
+
+def test_python_api_returns_the_result_and_the_reproducing_options(movie_imp):
+    import labelfree.imagej as lij
+
+    imp, counts = movie_imp
+    result = lij.run_command("LabelFree Threshold", imp, options={"min_size": 5, "rois": "none", "table": False})
+    assert [int(result.labels[t].max()) for t in range(3)] == counts
+    assert result.n_rois == 0 and result.table is None
+    assert result.options == ("method=otsu channel=0 dark_objects=false min_size=5 fill_holes=true "
+                              "split_touching=false rois=none table=false")
+    assert str(result.label_image.getTitle()) == "movie-labels"
+
+
+def test_escape_key_cancels_through_the_progress_sink(ij):
+    from scyjava import jimport
+
+    from labelfree._progress import Progress
+    from labelfree.imagej.dialog import ImageJProgress
+
+    sink = ImageJProgress("LabelFree Test")
+    with Progress(sink, total=3, desc="test") as bar:
+        bar.update(message="frame 1")
+        jimport("ij.IJ").setKeyDown(jimport("java.awt.event.KeyEvent").VK_ESCAPE)
+        with pytest.raises(Cancelled):
+            bar.update(message="frame 2")
+    jimport("ij.IJ").resetEscape()

@@ -1,0 +1,141 @@
+"""Label images, ROI Manager entries and results tables, both ways."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from labelfree.errors import DimensionError
+from labelfree.image import to_dataarray
+
+pytestmark = pytest.mark.jvm
+
+
+def _tricky_labels() -> np.ndarray:
+    """A ring (hole), a two-part object, a diagonal-touching pair and a 1-pixel object."""
+    lab = np.zeros((40, 50), np.uint16)
+    lab[5:20, 5:20] = 1
+    lab[9:14, 9:14] = 0  # hole
+    lab[25:30, 5:10] = 2
+    lab[25:30, 20:26] = 2  # second part
+    lab[2:6, 30:34] = 3
+    lab[6:10, 34:38] = 4  # touches 3 only at a corner
+    lab[35, 45] = 300  # id above the 255 ROI groups
+    return lab
+
+
+@pytest.fixture
+def rm(ij):
+    from scyjava import jimport
+
+    manager = jimport("ij.plugin.frame.RoiManager").getRoiManager()
+    manager.reset()
+    yield manager
+    manager.reset()
+
+
+def test_rois_rasterise_back_to_exactly_the_labels(rm):
+    import labelfree.imagej as lij
+
+    lab = np.stack([_tricky_labels(), np.roll(_tricky_labels(), 3, axis=1)])
+    da = to_dataarray(lab, dims="TYX")
+    assert lij.labels_to_roimanager(da, rm=rm) == 10
+    rois = list(rm.getRoisAsArray())
+    assert [str(r.getName()) for r in rois[:5]] == ["t0001-L00001", "t0001-L00002", "t0001-L00003",
+                                                    "t0001-L00004", "t0001-L00300"]
+    assert [int(r.getGroup()) for r in rois[:5]] == [1, 2, 3, 4, 0]
+    assert [(int(r.getZPosition()), int(r.getTPosition())) for r in rois[4:6]] == [(0, 1), (0, 2)]
+    back = lij.roimanager_to_labels(rm, shape=lab.shape)
+    np.testing.assert_array_equal(back, lab)
+
+
+def test_z_stack_rois_use_the_plain_stack_position(rm):
+    import labelfree.imagej as lij
+
+    lab = np.zeros((3, 20, 20), np.uint16)
+    lab[1, 4:9, 4:9] = 7
+    lab[2, 10:15, 2:6] = 8
+    lij.labels_to_roimanager(to_dataarray(lab, dims="ZYX"), rm=rm)
+    rois = list(rm.getRoisAsArray())
+    assert [(str(r.getName()), int(r.getPosition())) for r in rois] == [("t0001-z002-L00007", 2),
+                                                                        ("t0001-z003-L00008", 3)]
+    np.testing.assert_array_equal(lij.roimanager_to_labels(rm, shape=lab.shape, dims="ZYX"), lab)
+
+
+def test_hyperstack_rois_carry_z_and_t(rm):
+    import labelfree.imagej as lij
+
+    lab = np.zeros((2, 2, 12, 12), np.uint16)
+    lab[1, 0, 2:5, 2:5] = 1
+    lab[0, 1, 6:9, 6:9] = 2
+    lij.labels_to_roimanager(to_dataarray(lab, dims="TZYX"), rm=rm)
+    positions = [(int(r.getCPosition()), int(r.getZPosition()), int(r.getTPosition())) for r in rm.getRoisAsArray()]
+    assert positions == [(0, 2, 1), (0, 1, 2)]
+    np.testing.assert_array_equal(lij.roimanager_to_labels(rm, shape=lab.shape), lab)
+
+
+def test_user_markers_and_scribbles_become_labels(rm):
+    import jpype
+    from scyjava import jimport
+
+    import labelfree.imagej as lij
+
+    PointRoi, OvalRoi = jimport("ij.gui.PointRoi"), jimport("ij.gui.OvalRoi")
+    points = PointRoi(jpype.JArray(jpype.JFloat)([3.0, 10.0]), jpype.JArray(jpype.JFloat)([4.0, 2.0]), 2)
+    rm.addRoi(points)
+    oval = OvalRoi(10, 10, 6, 6)
+    oval.setPosition(2)
+    rm.addRoi(oval)
+    out = lij.roimanager_to_labels(rm, shape=(3, 20, 20), dims="TYX")
+    assert out[:, 4, 3].tolist() == [3, 3, 3] and out[:, 2, 10].tolist() == [4, 4, 4]  # no position: all frames
+    assert out[0, 13, 13] == 0 and out[1, 13, 13] == 2 and out[2, 13, 13] == 0
+    assert (out[1] == 2).sum() == int(oval.getContainedPoints().length)
+    with pytest.raises(DimensionError, match="dims"):
+        lij.roimanager_to_labels(rm, shape=(3, 20, 20), dims="YXT")
+
+
+def test_labels_to_imageplus_has_lut_calibration_and_title(ij):
+    from scyjava import jimport
+
+    import labelfree.imagej as lij
+    from labelfree.io.lut import glasbey_lut
+
+    source = lij.xarray_to_imageplus(
+        to_dataarray(np.ones((2, 40, 50), np.uint8), dims="TYX", scale={"X": 0.2, "Y": 0.2}, units={"X": "µm", "Y": "µm"}),
+        title="cells")
+    lab = to_dataarray(np.stack([_tricky_labels()] * 2), dims="TYX", attrs={"labelfree": {"pipeline": "x"}})
+    imp = lij.labels_to_imageplus(lab, like=source)
+    assert str(imp.getTitle()) == "cells-labels" and imp.getBitDepth() == 16
+    assert imp.getCalibration().pixelWidth == 0.2 and str(imp.getCalibration().getUnit()) == "µm"
+    lut = imp.getProcessor().getLut()
+    Integer = jimport("java.lang.Integer")
+    rgb = glasbey_lut(256)
+    for i in (0, 1, 4, 200):
+        assert int(lut.getRGB(Integer(i).intValue())) & 0xFFFFFF == (int(rgb[0, i]) << 16) | (int(rgb[1, i]) << 8) | int(rgb[2, i])
+    assert '"pipeline": "x"' in str(imp.getProperty("Info"))
+    np.testing.assert_array_equal(lij.imageplus_to_xarray(imp).values, lab.values)
+
+
+def test_more_than_65535_labels_become_float_with_a_warning(ij):
+    import labelfree.imagej as lij
+
+    lab = np.arange(1, 300 * 300 + 1, dtype=np.uint32).reshape(300, 300)
+    with pytest.warns(UserWarning, match="exceed 16-bit"):
+        imp = lij.labels_to_imageplus(lab)
+    assert imp.getBitDepth() == 32
+    assert imp.getProcessor().getPixelValue(299, 299) == 90000.0
+
+
+def test_table_round_trip(ij):
+    import labelfree.imagej as lij
+
+    df = pd.DataFrame({"label": [1, 2, 3], "area": [10.5, 3.25, 7.0], "flag": [True, False, True],
+                       "name": ["a", "b c", "d"]})
+    rt = lij.table_to_resultstable(df)
+    assert int(rt.size()) == 3 and rt.getValue("area", 1) == 3.25
+    back = lij.resultstable_to_table(rt)
+    assert list(back.columns) == ["label", "area", "flag", "name"]
+    np.testing.assert_array_equal(back["area"], df["area"])
+    np.testing.assert_array_equal(back["flag"], [1.0, 0.0, 1.0])
+    assert list(back["name"]) == ["a", "b c", "d"]
