@@ -1,0 +1,49 @@
+"""Motion: self-supervised segmentation of live-cell time-lapses from optical flow.
+
+After Robitaille, Byers, Christodoulides and Raphael, "Self-supervised machine
+learning for live cell imagery segmentation", Commun Biol 5:1162 (2022). Each
+step of the paper is a function of this package; :func:`segment` runs them all.
+"""
+
+from labelfree.motion.classify import cell_probability, classify_frame, train_classifier
+from labelfree.motion.config import MotionConfig
+from labelfree.motion.features import FEATURES, compute_features, gradient_magnitude, local_entropy, register_feature
+from labelfree.motion.flow import (
+    farneback_flow,
+    flow_magnitude,
+    flow_magnitude_stack,
+    plot_flow_field,
+    to_uint8,
+    uint8_range,
+)
+from labelfree.motion.postprocess import (
+    OverlapLinker,
+    clear_border_objects,
+    close_disk,
+    fill_mask_holes,
+    postprocess,
+    remove_small,
+    to_instances,
+)
+from labelfree.motion.segment import NoMotionWarning, as_movie, segment
+from labelfree.motion.selflabel import (
+    SelfLabels,
+    background_threshold,
+    candidate_mask,
+    cell_threshold,
+    estimate_cell_size,
+    motion_threshold,
+    self_label,
+    typical_object_area,
+)
+
+__all__ = [
+    "MotionConfig", "segment", "as_movie", "NoMotionWarning",
+    "uint8_range", "to_uint8", "farneback_flow", "flow_magnitude", "flow_magnitude_stack", "plot_flow_field",
+    "candidate_mask", "motion_threshold", "estimate_cell_size", "background_threshold", "cell_threshold",
+    "self_label", "typical_object_area", "SelfLabels",
+    "FEATURES", "register_feature", "local_entropy", "gradient_magnitude", "compute_features",
+    "train_classifier", "classify_frame", "cell_probability",
+    "remove_small", "close_disk", "fill_mask_holes", "clear_border_objects", "postprocess", "to_instances",
+    "OverlapLinker",
+]

@@ -1,0 +1,175 @@
+"""Static per-pixel features of one frame, and a registry so users can add their own.
+
+The paper classifies pixels of frame t from two static features computed on
+frame t alone: the local entropy in a 7x7 window and the gradient magnitude
+(MATLAB ``entropyfilt`` and ``imgradient(..., 'intermediate')``). Both are
+implemented here with OpenCV primitives so that they cost a small fraction of
+one optical-flow call (see ``benchmarks/motion_speed.py``).
+
+A feature is a function ``f(frame_u8, /, *, config) -> float32 (Y, X)``;
+:func:`register_feature` adds one under a name that ``MotionConfig.features``
+can then list.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from labelfree.errors import ConfigError, DimensionError, DTypeError
+
+__all__ = [
+    "FEATURES",
+    "register_feature",
+    "local_entropy",
+    "gradient_magnitude",
+    "compute_features",
+]
+
+FeatureFunc = Callable[..., np.ndarray]
+
+#: name -> feature function; ``MotionConfig.features`` lists names from here
+FEATURES: dict[str, FeatureFunc] = {}
+
+
+def register_feature(name: str, func: FeatureFunc | None = None, /):
+    """Add a static feature under ``name`` (usable as a decorator).
+
+    ``func(frame_u8, /, *, config)`` receives a (Y, X) uint8 frame and the
+    :class:`~labelfree.motion.MotionConfig`, and returns a (Y, X) float array.
+    """
+
+    def _add(f: FeatureFunc) -> FeatureFunc:
+        FEATURES[name] = f
+        return f
+
+    return _add(func) if func is not None else _add
+
+
+def _check_u8(frame: np.ndarray, what: str) -> np.ndarray:
+    arr = np.asarray(frame)
+    if arr.ndim != 2:
+        raise DimensionError(f"{what} needs one (Y, X) frame; got shape {arr.shape}.")
+    if arr.dtype != np.uint8:
+        raise DTypeError(f"{what} needs a uint8 frame (as the paper); got {arr.dtype}. "
+                         "Scale it first with labelfree.motion.to_uint8.")
+    return arr
+
+
+def local_entropy(frame: np.ndarray, /, *, size: int = 7, bins: int = 256) -> np.ndarray:
+    """Shannon entropy (bits) of the grey levels in a ``size`` x ``size`` window around each pixel.
+
+    Parameters
+    ----------
+    frame : (Y, X) uint8 array
+        One frame.
+    size : int
+        Window side in pixels (odd). The paper uses 7.
+    bins : int
+        Number of grey-level bins over 0-255 (a power of two <= 256). 256
+        reproduces MATLAB ``entropyfilt`` / ``skimage.filters.rank.entropy``
+        (except at the border, which is mirrored here as in MATLAB); fewer bins
+        are faster.
+
+    Returns
+    -------
+    (Y, X) float32 array of entropies in bits, between 0 and log2(size**2).
+
+    Notes
+    -----
+    For every occupied grey level ``v`` the count ``c_v`` of pixels with that
+    level in each window is one box filter of the indicator image; the entropy
+    is ``log2(n) - sum_v c_v log2(c_v) / n`` with ``n = size**2`` and the
+    ``c log c`` terms read from a lookup table. Cost: one box filter per
+    occupied level.
+    """
+    arr = _check_u8(frame, "local_entropy")
+    if size < 1 or size % 2 == 0:
+        raise ConfigError(f"entropy window size must be a positive odd number; got {size}.")
+    if bins < 2 or bins > 256 or bins & (bins - 1):
+        raise ConfigError(f"entropy bins must be a power of two between 2 and 256; got {bins}.")
+    shift = 8 - int(np.log2(bins))
+    q = arr >> shift if shift else arr
+    n = size * size
+    lut = np.zeros(256, np.float32)
+    counts = np.arange(1, min(n, 255) + 1)
+    lut[1 : len(counts) + 1] = counts * np.log2(counts)
+    acc = np.zeros(arr.shape, np.float32)
+    ind = np.empty(arr.shape, np.uint8)
+    cnt = np.empty(arr.shape, np.uint8)
+    for v in np.flatnonzero(np.bincount(q.ravel(), minlength=bins)):
+        cv2.compare(q, int(v), cv2.CMP_EQ, dst=ind)
+        cv2.divide(ind, 255, dst=ind)
+        cv2.boxFilter(ind, -1, (size, size), dst=cnt, normalize=False, borderType=cv2.BORDER_REFLECT)
+        cv2.add(acc, cv2.LUT(cnt, lut), dst=acc)
+    return np.float32(np.log2(n)) - acc / np.float32(n)
+
+
+def gradient_magnitude(frame: np.ndarray, /) -> np.ndarray:
+    """Forward-difference gradient magnitude ``sqrt(Gx**2 + Gy**2)`` (grey levels per pixel).
+
+    Matches MATLAB ``imgradient(I, 'intermediate')``: ``Gx(y, x) = I(y, x+1) - I(y, x)``,
+    zero in the last column (and likewise for ``Gy`` in the last row).
+
+    Parameters
+    ----------
+    frame : (Y, X) array
+        One frame (any real dtype).
+
+    Returns
+    -------
+    (Y, X) float32 array.
+    """
+    arr = np.asarray(frame)
+    if arr.ndim != 2:
+        raise DimensionError(f"gradient_magnitude needs one (Y, X) frame; got shape {arr.shape}.")
+    a = arr.astype(np.float32, copy=False)
+    gx = np.zeros(a.shape, np.float32)
+    gy = np.zeros(a.shape, np.float32)
+    np.subtract(a[:, 1:], a[:, :-1], out=gx[:, :-1])
+    np.subtract(a[1:, :], a[:-1, :], out=gy[:-1, :])
+    return cv2.magnitude(gx, gy)
+
+
+@register_feature("entropy")
+def _entropy_feature(frame: np.ndarray, /, *, config) -> np.ndarray:
+    return local_entropy(frame, size=config.entropy_size, bins=config.entropy_bins)
+
+
+@register_feature("gradient")
+def _gradient_feature(frame: np.ndarray, /, *, config) -> np.ndarray:
+    return gradient_magnitude(frame)
+
+
+@register_feature("intensity")
+def _intensity_feature(frame: np.ndarray, /, *, config) -> np.ndarray:
+    return np.asarray(frame, np.float32)
+
+
+def compute_features(frame: np.ndarray, /, *, config, cache: dict | None = None) -> np.ndarray:
+    """Stack the features named in ``config.features`` for one uint8 frame.
+
+    Parameters
+    ----------
+    frame : (Y, X) uint8 array
+    config : MotionConfig
+    cache : dict, optional
+        Already computed features by name (e.g. the entropy needed by self-labelling).
+
+    Returns
+    -------
+    (F, Y, X) float32 array. Exact zeros become 0.001, as in the paper.
+    """
+    _check_u8(frame, "compute_features")
+    unknown = [n for n in config.features if n not in FEATURES]
+    if unknown or not config.features:
+        raise ConfigError(f"Unknown or no feature(s) {unknown}; registered features are {sorted(FEATURES)}.")
+    cache = cache if cache is not None else {}
+    out = np.empty((len(config.features),) + frame.shape, np.float32)
+    for i, name in enumerate(config.features):
+        f = cache[name] if name in cache else FEATURES[name](frame, config=config)
+        out[i] = f
+        out[i][out[i] == 0] = 0.001
+    return out

@@ -1,0 +1,210 @@
+"""Optical flow between frames: uint8 conversion, Farnebaeck flow, magnitudes, vector plots."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import cv2
+import numpy as np
+import xarray as xr
+
+from labelfree.errors import DimensionError, InputError
+from labelfree.motion.config import MotionConfig
+
+__all__ = [
+    "uint8_range",
+    "to_uint8",
+    "farneback_flow",
+    "flow_magnitude",
+    "flow_magnitude_stack",
+    "plot_flow_field",
+]
+
+log = logging.getLogger(__name__)
+
+
+def uint8_range(movie, /, *, low: float = 0.5, high: float = 99.8, max_frames: int = 8) -> tuple[float, float]:
+    """Grey values that :func:`to_uint8` maps to 0 and 255, from a subsample of the movie.
+
+    Parameters
+    ----------
+    movie : (T, Y, X) array-like (may be memory-mapped)
+        The time-lapse.
+    low, high : float
+        Percentiles (0-100) of the pixel values.
+    max_frames : int
+        At most this many evenly spaced frames are read (each subsampled 1 in 4
+        along Y and X), so a long memory-mapped movie is not loaded.
+
+    Returns
+    -------
+    (lo, hi) : float, float
+        For uint8 input ``(0, 255)``: uint8 movies are used as they are (as the paper).
+    """
+    if np.dtype(movie.dtype) == np.uint8:
+        return 0.0, 255.0
+    n = movie.shape[0]
+    idx = np.unique(np.linspace(0, n - 1, min(n, max_frames)).round().astype(int))
+    sample = np.stack([np.asarray(movie[i][::4, ::4], dtype=np.float32) for i in idx])
+    lo, hi = (float(v) for v in np.percentile(sample, [low, high]))
+    if hi <= lo:
+        hi = float(sample.max())
+        lo = float(sample.min())
+    if hi <= lo:
+        hi = lo + 1.0
+    return lo, hi
+
+
+def to_uint8(frame: np.ndarray, /, *, low: float, high: float) -> np.ndarray:
+    """Map grey values ``low..high`` linearly to 0..255 (clipped), as uint8.
+
+    Parameters
+    ----------
+    frame : (Y, X) array
+        One frame of any real dtype.
+    low, high : float
+        Grey values that become 0 and 255 (from :func:`uint8_range`).
+
+    Returns
+    -------
+    (Y, X) uint8 array (a new array; ``frame`` is not modified).
+    """
+    arr = np.asarray(frame)
+    if arr.dtype == np.uint8 and low == 0 and high == 255:
+        return arr.copy()
+    scale = 255.0 / (high - low)
+    out = cv2.convertScaleAbs(arr.astype(np.float32, copy=False), alpha=scale, beta=-low * scale)
+    if low > 0 or arr.dtype.kind == "f":  # convertScaleAbs takes |x|: values below low must be 0
+        out[arr < low] = 0
+    return out
+
+
+def _check_pair(prev: np.ndarray, nxt: np.ndarray) -> None:
+    for name, a in (("prev", prev), ("next", nxt)):
+        if a.ndim != 2 or a.dtype != np.uint8:
+            raise InputError(f"farneback_flow needs (Y, X) uint8 frames; {name} is {a.dtype} {a.shape}. "
+                             "OpenCV's Farnebaeck flow is ~0 on float images in [0, 1]; use to_uint8.")
+    if prev.shape != nxt.shape:
+        raise DimensionError(f"Frames of a pair differ in size: {prev.shape} vs {nxt.shape}.")
+
+
+def farneback_flow(prev: np.ndarray, next: np.ndarray, /, *, config: MotionConfig | None = None) -> np.ndarray:
+    """Dense multi-resolution Farnebaeck optical flow from ``prev`` to ``next``.
+
+    Parameters
+    ----------
+    prev, next : (Y, X) uint8 arrays
+        Two frames of the same size.
+    config : MotionConfig, optional
+        Flow parameters (``pyr_scale``, ``levels``, ``winsize``, ``iterations``,
+        ``poly_n``, ``poly_sigma``, ``flow_blur``); defaults are the paper's.
+
+    Returns
+    -------
+    (Y, X, 2) float32 array of (dx, dy) displacements in pixels per frame, on the
+    grid of ``prev``: ``prev[y, x]`` is found at ``next[y + dy, x + dx]``.
+    """
+    cfg = config or MotionConfig()
+    prev, nxt = np.asarray(prev), np.asarray(next)
+    _check_pair(prev, nxt)
+    if cfg.flow_blur > 0:
+        prev = cv2.GaussianBlur(prev, (0, 0), cfg.flow_blur) if prev.any() else prev
+        nxt = cv2.GaussianBlur(nxt, (0, 0), cfg.flow_blur)
+    return cv2.calcOpticalFlowFarneback(
+        prev, nxt, None, cfg.pyr_scale, cfg.levels, cfg.winsize, cfg.iterations, cfg.poly_n, cfg.poly_sigma, 0
+    )
+
+
+def flow_magnitude(flow: np.ndarray, /) -> np.ndarray:
+    """Speed ``sqrt(dx**2 + dy**2)`` of a (Y, X, 2) flow, in pixels per frame, float32 (Y, X)."""
+    f = np.asarray(flow, np.float32)
+    if f.ndim != 3 or f.shape[-1] != 2:
+        raise DimensionError(f"flow must have shape (Y, X, 2); got {f.shape}.")
+    return cv2.magnitude(f[..., 0], f[..., 1])
+
+
+def flow_magnitude_stack(movie, /, *, config: MotionConfig | dict | None = None) -> xr.DataArray:
+    """Flow magnitude of every frame t against frame t-1, as a TYX float32 DataArray.
+
+    Parameters
+    ----------
+    movie : (T, Y, X) array or DataArray
+        Time-lapse with T >= 2.
+    config : MotionConfig, dict or None
+
+    Returns
+    -------
+    xarray.DataArray
+        TYX float32 speeds in pixels per frame, with the movie's coords. Frame 0
+        has no predecessor and repeats frame 1's magnitude.
+    """
+    from labelfree.motion.segment import as_movie
+
+    cfg = MotionConfig.coerce(config)
+    da = as_movie(movie)
+    lo, hi = uint8_range(da.data, low=cfg.scale_low_percentile, high=cfg.scale_high_percentile)
+    out = np.empty(da.shape, np.float32)
+    prev = to_uint8(np.asarray(da.data[0]), low=lo, high=hi)
+    for t in range(1, da.shape[0]):
+        cur = to_uint8(np.asarray(da.data[t]), low=lo, high=hi)
+        ref = prev if cfg.flow_reference == "previous" else np.zeros_like(cur)
+        out[t] = flow_magnitude(farneback_flow(cur, ref, config=cfg))
+        prev = cur
+    out[0] = out[1]
+    res = xr.DataArray(out, dims=da.dims, coords=da.coords, name="flow_magnitude")
+    res.attrs["units"] = "pixel/frame"
+    return res
+
+
+def plot_flow_field(
+    flow: np.ndarray,
+    path: str | Path,
+    /,
+    *,
+    image: np.ndarray | None = None,
+    step: int = 16,
+    scale: float | None = None,
+) -> Path:
+    """Write a PNG of the flow vectors (arrows every ``step`` px) over ``image``.
+
+    Needs matplotlib (``pip install matplotlib``); raises
+    :class:`~labelfree.errors.MissingDependencyError` naming that command otherwise.
+
+    Parameters
+    ----------
+    flow : (Y, X, 2) array
+        (dx, dy) in pixels per frame, e.g. from :func:`farneback_flow`.
+    path : str or Path
+        Output PNG file (written atomically).
+    image : (Y, X) array, optional
+        Background shown in grey.
+    step : int
+        Arrow spacing in pixels.
+    scale : float, optional
+        matplotlib ``quiver`` scale (None: automatic).
+    """
+    from labelfree._deps import require
+
+    require("matplotlib", purpose="flow vector plots")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    f = np.asarray(flow, np.float32)
+    if f.ndim != 3 or f.shape[-1] != 2:
+        raise DimensionError(f"flow must have shape (Y, X, 2); got {f.shape}.")
+    path = Path(path)
+    ys, xs = np.mgrid[step // 2 : f.shape[0] : step, step // 2 : f.shape[1] : step]
+    fig, ax = plt.subplots(figsize=(8, 8 * f.shape[0] / f.shape[1]))
+    if image is not None:
+        ax.imshow(np.asarray(image), cmap="gray")
+    ax.quiver(xs, ys, f[ys, xs, 0], f[ys, xs, 1], flow_magnitude(f)[ys, xs], angles="xy", scale=scale,
+              cmap="viridis")
+    ax.set_xlim(0, f.shape[1]), ax.set_ylim(f.shape[0], 0), ax.set_axis_off()
+    tmp = path.with_name(path.name + ".tmp.png")
+    fig.savefig(tmp, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    tmp.replace(path)
+    return path

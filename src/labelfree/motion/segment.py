@@ -1,0 +1,208 @@
+"""``segment``: the Motion pipeline over a whole time-lapse, streamed frame by frame."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from labelfree._config import provenance
+from labelfree._progress import Progress
+from labelfree.errors import DimensionError, DTypeError, InputError, NonFiniteError
+from labelfree.image import SUPPORTED_DTYPES, labels_like, to_dataarray
+from labelfree.motion.classify import classify_frame, train_classifier
+from labelfree.motion.config import MotionConfig
+from labelfree.motion.features import compute_features, local_entropy
+from labelfree.motion.flow import farneback_flow, flow_magnitude, to_uint8, uint8_range
+from labelfree.motion.postprocess import OverlapLinker, close_disk, fill_mask_holes, postprocess, to_instances
+from labelfree.motion.selflabel import estimate_cell_size, motion_threshold, self_label, typical_object_area
+
+__all__ = ["segment", "as_movie", "NoMotionWarning"]
+
+log = logging.getLogger(__name__)
+
+#: below this speed (px/frame) everywhere, a frame pair counts as motionless
+_STILL = 0.01
+
+
+class NoMotionWarning(UserWarning):
+    """The movie (or a frame pair) shows no motion, so nothing can be self-labelled."""
+
+
+def as_movie(movie: Any, /) -> xr.DataArray:
+    """Check a time-lapse for Motion and return it as a TYX DataArray (data not copied).
+
+    Accepts a TYX (or TCYX / TZYX with one channel / plane) DataArray, a 3-D
+    array taken as TYX (numpy or memory-mapped), or a list of equal-size 2-D frames.
+
+    Raises
+    ------
+    DimensionError
+        One frame, a Z-stack without T, several channels, frames of different sizes.
+    DTypeError
+        A pixel type other than (u)int8/16/32 or float.
+    """
+    if isinstance(movie, (list, tuple)):
+        shapes = {np.shape(f) for f in movie}
+        if len(shapes) > 1:
+            raise DimensionError(f"Frames of the time-lapse have different sizes {sorted(shapes)}; "
+                                 "crop or pad them to one size first.")
+        if not movie or len(next(iter(shapes))) != 2:
+            raise DimensionError("A list input must hold 2-D (Y, X) frames.")
+        movie = np.stack([np.asarray(f) for f in movie])
+    if isinstance(movie, xr.DataArray):
+        da = to_dataarray(movie)
+    else:
+        arr = movie if hasattr(movie, "shape") and hasattr(movie, "dtype") else np.asarray(movie)
+        if arr.ndim == 2:
+            raise DimensionError("Motion needs a time-lapse (T, Y, X) with at least 2 frames; got one 2-D frame.")
+        if arr.ndim != 3:
+            raise DimensionError(f"Motion needs a (T, Y, X) array; got shape {arr.shape}. "
+                                 "Wrap other layouts in a DataArray with dims.")
+        da = to_dataarray(arr, dims="TYX")
+    if "T" not in da.dims:
+        if "Z" in da.dims:
+            raise DimensionError("Motion needs a time-lapse: got a Z-stack; if Z is really time, pass dims='TYX'.")
+        raise DimensionError("Motion needs a time-lapse (T, Y, X) with at least 2 frames; got one frame.")
+    for dim in ("C", "Z"):
+        if dim in da.dims:
+            if da.sizes[dim] != 1:
+                what = "channels: select one (labelfree.image.select_channel)" if dim == "C" else "Z planes: project or pick one"
+                raise DimensionError(f"Motion segments one 2-D time-lapse; the movie has {da.sizes[dim]} {what}.")
+            da = da.isel({dim: 0})
+    if da.sizes["T"] < 2:
+        raise DimensionError(f"Motion needs at least 2 frames to measure motion; got {da.sizes['T']}.")
+    if np.dtype(da.dtype) not in SUPPORTED_DTYPES or da.dtype == bool:
+        raise DTypeError(f"Motion cannot read pixel type {da.dtype}; convert the movie to uint8, uint16 or float32.")
+    return da
+
+
+def _frame(da: xr.DataArray, t: int) -> np.ndarray:
+    f = np.asarray(da.data[t])
+    if f.dtype.kind == "f" and not np.isfinite(f).all():
+        raise NonFiniteError(f"Frame {t} contains NaN/inf pixels; replace them (numpy.nan_to_num) first.")
+    return f
+
+
+def _drift_corrected(da: xr.DataArray, cfg: MotionConfig) -> xr.DataArray:
+    try:
+        from labelfree.registration import correct_drift
+    except ImportError as exc:
+        raise InputError(
+            "drift_correction needs labelfree.registration.correct_drift, which is not available "
+            f"in this installation ({exc}); set drift_correction=false."
+        ) from exc
+    out = correct_drift(da, backend=cfg.drift_correction)
+    if tuple(out.shape) != tuple(da.shape):  # an enlarged canvas: cut back to the input field
+        out = out.isel(Y=slice(0, da.sizes["Y"]), X=slice(0, da.sizes["X"]))
+    return out
+
+
+def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, progress: Any = False) -> xr.DataArray:
+    """Segment moving cells in a time-lapse without training labels (Robitaille et al. 2022).
+
+    For each frame pair (t-1, t): Farnebaeck flow, self-labels from the flow
+    magnitude, static features of frame t, a Gaussian Naive Bayes trained on the
+    self-labels, classification of every pixel of frame t, then size filter,
+    closing and hole filling; beyond the paper, touching cells are split
+    (watershed) and label IDs are kept across frames. Frame 0 is classified by
+    the model of the pair (0, 1).
+
+    Parameters
+    ----------
+    movie : (T, Y, X) DataArray, array (memory-mapped is fine) or list of frames
+        The time-lapse; non-uint8 movies are scaled to uint8 once per movie
+        (percentiles ``scale_low_percentile`` / ``scale_high_percentile`` -> 0 / 255).
+    config : MotionConfig, dict, JSON/YAML path or None
+        Parameters; every threshold is found from the data when left None.
+    progress : bool, tqdm-like or callable
+        Progress per frame; cancelling raises :class:`labelfree.errors.Cancelled`.
+
+    Returns
+    -------
+    xarray.DataArray
+        TYX uint16 labels (0 = background) with the movie's coords and
+        ``attrs["labelfree"]`` provenance.
+
+    Warns
+    -----
+    NoMotionWarning
+        No frame pair shows motion: the labels are empty.
+    """
+    cfg = MotionConfig.coerce(config)
+    da = as_movie(movie)
+    if cfg.drift_correction:
+        da = _drift_corrected(da, cfg)
+    n, shape = da.sizes["T"], (da.sizes["Y"], da.sizes["X"])
+    lo, hi = uint8_range(da.data, low=cfg.scale_low_percentile, high=cfg.scale_high_percentile)
+    out = np.zeros((n, *shape), np.uint16)
+    linker = OverlapLinker(min_iou=cfg.track_min_iou)
+    model, min_size, pending, stats = None, cfg.min_size, [], []
+    refine_size = cfg.min_size is None
+
+    def finish(t: int, mask: np.ndarray) -> None:
+        nonlocal out, min_size, refine_size
+        if refine_size:  # flow objects include a halo: check the size on the first classified frame
+            area = typical_object_area(fill_mask_holes(mask), min_area=20)
+            if area:
+                min_size = min(min_size, max(10, int(round(cfg.min_size_fraction * area))))
+            refine_size = False
+            log.info("Motion: minimum object size %d px", min_size)
+        clean = postprocess(mask, min_size=min_size, closing_radius=cfg.closing_radius, clear_border=cfg.clear_border)
+        lab = to_instances(clean, declump=cfg.declump, min_size=min_size // 4)
+        if cfg.track:
+            lab = linker.link(lab)
+        if lab.size and lab.max() > 65535 and out.dtype == np.uint16:
+            out = out.astype(np.uint32)
+        out[t] = lab
+
+    with Progress(progress, total=n, desc="Motion") as bar:
+        prev = to_uint8(_frame(da, 0), low=lo, high=hi)
+        prev_ent = local_entropy(prev, size=cfg.entropy_size, bins=cfg.entropy_bins)
+        pending.append((0, prev, prev_ent))
+        for t in range(1, n):
+            cur = to_uint8(_frame(da, t), low=lo, high=hi)
+            ref = prev if cfg.flow_reference == "previous" else np.zeros_like(cur)
+            mag = flow_magnitude(farneback_flow(cur, ref, config=cfg))  # on frame t's grid
+            ent = local_entropy(cur, size=cfg.entropy_size, bins=cfg.entropy_bins)
+            feats = compute_features(cur, config=cfg, cache={"entropy": ent})
+            if float(mag.max()) > _STILL:
+                if min_size is None:
+                    start = cfg.size_estimate_threshold
+                    if start is None:
+                        start = cfg.start_threshold if cfg.start_threshold is not None else motion_threshold(mag)
+                    min_size = estimate_cell_size(mag, threshold=start, radius=cfg.closing_radius,
+                                                  fraction=cfg.min_size_fraction)
+                    log.info("Motion: minimum object size %d px from the flow-only pass", min_size)
+                sl = self_label(mag, prev_ent, min_size=min_size, config=cfg)
+                prior = cfg.class_prior
+                fresh = None if cfg.classifier_mode == "per_pair" else model
+                trained = train_classifier(feats, sl.cell, sl.background, max_pixels=cfg.max_training_pixels,
+                                           seed=cfg.seed + t, prior=prior, model=fresh)
+                model = trained if trained is not None else model
+                stats.append((t, sl.cell_threshold, sl.background_threshold, int(sl.cell.sum())))
+            if model is not None:
+                for t0, f0, e0 in pending:  # frames seen before the first model (frame 0 at least)
+                    finish(t0, classify_frame(compute_features(f0, config=cfg, cache={"entropy": e0}), model))
+                    bar.update(message=f"frame {t0 + 1}/{n}")
+                pending = []
+                finish(t, classify_frame(feats, model))
+            else:
+                pending.append((t, cur, ent))
+            bar.update(message=f"frame {t + 1}/{n}") if model is not None else None
+            prev, prev_ent = cur, ent
+        if pending:
+            warnings.warn(NoMotionWarning(
+                f"No motion found in {len(pending)} of {n} frames (the first ones or all); they are left empty. "
+                "Motion segments cells by their movement; for still images use another pipeline."),
+                stacklevel=2)
+            bar.update(len(pending), message="no motion")
+    record = provenance("motion", cfg, extra={
+        "uint8_range": [lo, hi],
+        "min_size": min_size,
+        "thresholds": [{"frame": t, "cell": c, "background": b, "cell_pixels": k} for t, c, b, k in stats],
+    })
+    return labels_like(out, da, dims=("T", "Y", "X"), attrs={"labelfree": record})

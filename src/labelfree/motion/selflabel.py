@@ -1,0 +1,215 @@
+"""Self-labelling from flow: candidate masks, the cell-size estimate, adaptive thresholds.
+
+The paper's MATLAB code searches its two thresholds by stepping them and
+re-building a morphological mask at each step. Here the entropy sums over
+``|v| > th`` for every step are read at once from an entropy-weighted histogram
+of the flow magnitude (one pass over the pixels); the morphology runs once per
+final threshold. The paper's constants were absolute speeds tuned for its
+MATLAB flow; LabelFree expresses them relative to the typical flow magnitude
+of the frame pair (its noise floor) so that they hold for any camera, pixel
+size and frame interval, and scales the entropy sums by the frame's pixel count.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from labelfree.motion.config import MotionConfig
+from labelfree.motion.postprocess import close_disk, fill_mask_holes, remove_small
+
+__all__ = [
+    "PAPER_PIXELS",
+    "candidate_mask",
+    "motion_threshold",
+    "estimate_cell_size",
+    "typical_object_area",
+    "background_threshold",
+    "cell_threshold",
+    "self_label",
+    "SelfLabels",
+]
+
+#: frame size (pixels) the paper's entropy constants were tuned for ("2 Mpixel sensors")
+PAPER_PIXELS = 2e6
+
+
+def candidate_mask(magnitude: np.ndarray, /, *, threshold: float, min_size: int, radius: int = 5) -> np.ndarray:
+    """Moving-pixel mask: ``|v| > threshold``, small objects removed, closed with a disk, holes filled.
+
+    Parameters
+    ----------
+    magnitude : (Y, X) float array
+        Flow speed (px/frame).
+    threshold : float
+        Speed threshold (px/frame).
+    min_size : int
+        Smallest kept 8-connected object (px).
+    radius : int
+        Closing disk radius (px).
+
+    Returns
+    -------
+    (Y, X) bool array.
+    """
+    m = remove_small(np.asarray(magnitude) > threshold, min_size=min_size)
+    return fill_mask_holes(close_disk(m, radius=radius))
+
+
+def motion_threshold(magnitude: np.ndarray, /) -> float:
+    """Otsu threshold of the flow speed (over 1 pixel in 4): where the automatic searches start.
+
+    It splits the pair into still and clearly moving pixels whatever the camera,
+    pixel size or frame interval (the paper instead started from a fixed 0.04 px,
+    tuned for its MATLAB flow).
+    """
+    from skimage.filters import threshold_otsu
+
+    sample = np.asarray(magnitude, np.float32)[::2, ::2]
+    if sample.size == 0 or sample.max() == sample.min():
+        return float(sample.max()) if sample.size else 0.0
+    return float(threshold_otsu(sample))
+
+
+def _pixel_scale(shape: tuple[int, ...]) -> float:
+    return float(np.prod(shape[-2:])) / PAPER_PIXELS
+
+
+def estimate_cell_size(magnitude: np.ndarray, /, *, threshold: float, radius: int = 5, fraction: float = 0.25) -> int:
+    """Minimum object size from a flow-only pass: a fraction of the typical moving-object area.
+
+    The paper thresholds the flow of frame 2, ignores objects below 600 px
+    (2-Mpixel frames) and takes half the mean area. Here that floor is
+    600 x (pixels / 2e6), kept between 20 and 600 px, and the size is
+    ``fraction`` x the area-weighted median area (:func:`typical_object_area`): a flow object includes the halo of flow
+    around a moving cell (about winsize / 2 px wide) and may join neighbours,
+    so it overestimates a cell. Without any moving object, 550 x (pixels / 2e6)
+    (at least 10 px) is returned, the paper's fallback scaled the same way.
+
+    Returns
+    -------
+    int
+        Minimum object size in pixels.
+    """
+    scale = _pixel_scale(np.shape(magnitude))
+    floor = int(np.clip(round(600 * scale), 20, 600))
+    mask = candidate_mask(magnitude, threshold=threshold, min_size=floor, radius=radius)
+    area = typical_object_area(mask)
+    if area == 0:
+        return max(10, int(round(550 * scale)))
+    return max(10, int(round(fraction * area)))
+
+
+def typical_object_area(mask: np.ndarray, /, *, min_area: int = 1) -> float:
+    """Area-weighted median object area (px) of a mask: half the foreground lies in larger objects.
+
+    Unlike the plain mean or median it is not pulled down by many tiny specks.
+    Objects below ``min_area`` px are ignored; 0.0 when there is none.
+    """
+    import cv2
+
+    n, _, stats, _ = cv2.connectedComponentsWithStats(np.asarray(mask, np.uint8), connectivity=8)
+    areas = np.sort(stats[1:, cv2.CC_STAT_AREA])
+    areas = areas[areas >= min_area]
+    if areas.size == 0:
+        return 0.0
+    cum = np.cumsum(areas)
+    return float(areas[np.searchsorted(cum, cum[-1] / 2)])
+
+
+def _entropy_histogram(magnitude, entropy, step, n_bins):
+    """Sum of entropy per speed bin of width ``step`` (pixels with |v| = 0 or E = 0 excluded)."""
+    mag = np.asarray(magnitude, np.float32).ravel()
+    ent = np.asarray(entropy, np.float32).ravel()
+    valid = (mag != 0) & (ent != 0)
+    k = np.minimum((mag[valid] / step).astype(np.int64), n_bins - 1)
+    return np.bincount(k, weights=ent[valid], minlength=n_bins)
+
+
+def background_threshold(magnitude, entropy, /, *, start: float, target: float, max_factor: float) -> float:
+    """Paper's background rule: the smallest speed whose slower pixels hold ``target`` bits of entropy.
+
+    Steps of ``start / 400`` from ``start / 400`` up to ``max_factor * start``
+    (paper: 1e-4 steps up to 0.002 for a start of 0.04).
+    """
+    if start <= 0:
+        return 0.0
+    step = start / 400.0
+    n_max = max(1, int(round(max_factor * start / step)))
+    hist = _entropy_histogram(magnitude, entropy, step, n_max + 2)
+    below = np.cumsum(hist)  # below[j] = entropy of pixels with |v| < (j + 1) * step
+    hit = np.flatnonzero(below[:n_max] > target)
+    j = hit[0] + 1 if len(hit) else n_max
+    return float(j * step)
+
+
+def cell_threshold(magnitude, entropy, /, *, start: float, step: float, extra: float) -> float:
+    """Paper's cell rule: lower the speed threshold from ``start`` by ``step`` until the
+    entropy inside the moving mask exceeds its value at ``start`` plus ``extra`` bits.
+
+    If the threshold reaches 0, ``start * 5e-4`` is used (paper: 2e-5 for 0.04).
+    """
+    if start <= 0 or step <= 0:
+        return 0.0
+    j0 = int(round(start / step))
+    hist = _entropy_histogram(magnitude, entropy, step, j0 + 1)
+    above = np.cumsum(hist[::-1])[::-1]  # above[j] = entropy of pixels with |v| >= j * step
+    target = above[j0] + extra
+    for j in range(j0 - 1, 0, -1):
+        if above[j] > target:
+            return float(j * step)
+    return float(start * 5e-4)
+
+
+@dataclasses.dataclass
+class SelfLabels:
+    """Training labels of one frame pair and the thresholds that produced them."""
+
+    cell: np.ndarray
+    background: np.ndarray
+    cell_threshold: float
+    background_threshold: float
+    start_threshold: float
+    moving_fraction: float
+
+
+def self_label(magnitude: np.ndarray, entropy: np.ndarray, /, *, min_size: int, config: MotionConfig | None = None) -> SelfLabels:
+    """Label the surest moving pixels *cell* and the surest still pixels *background*.
+
+    Parameters
+    ----------
+    magnitude : (Y, X) float array
+        Flow speed (px/frame) of the frame pair.
+    entropy : (Y, X) float array
+        Local entropy (bits) of the pair's earlier frame (the paper's stopping rule).
+    min_size : int
+        Minimum object size (px) of the candidate masks.
+    config : MotionConfig, optional
+
+    Returns
+    -------
+    SelfLabels
+        ``cell`` and ``background`` (Y, X) bool masks (disjoint; the rest is
+        unlabelled) and the thresholds used.
+    """
+    cfg = config or MotionConfig()
+    scale = _pixel_scale(np.shape(magnitude))
+    start = cfg.start_threshold if cfg.start_threshold is not None else motion_threshold(magnitude)
+    if cfg.cell_threshold is not None:
+        th_cell = float(cfg.cell_threshold)
+    else:
+        extra = cfg.cell_extra_entropy if cfg.cell_extra_entropy is not None else 4e3 * scale
+        th_cell = cell_threshold(magnitude, entropy, start=start, step=cfg.cell_step_factor * start, extra=extra)
+    if cfg.background_threshold is not None:
+        th_bg = float(cfg.background_threshold)
+    else:
+        target = cfg.background_entropy if cfg.background_entropy is not None else 1e5 * scale
+        th_bg = background_threshold(magnitude, entropy, start=start, target=target,
+                                     max_factor=cfg.background_max_factor)
+    r = cfg.closing_radius
+    cell = candidate_mask(magnitude, threshold=th_cell, min_size=min_size, radius=r)
+    moving = candidate_mask(magnitude, threshold=th_bg, min_size=min_size, radius=r)
+    background = ~moving & (np.asarray(magnitude) != 0) & (np.asarray(entropy) != 0) & ~cell
+    moving_fraction = float(np.count_nonzero(np.asarray(magnitude) > start)) / max(1, np.size(magnitude))
+    return SelfLabels(cell, background, th_cell, th_bg, start, moving_fraction)

@@ -1,0 +1,209 @@
+"""Each step of the Motion pipeline on inputs with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage as ndi
+
+from labelfree import motion
+from labelfree.errors import ConfigError, DimensionError, DTypeError, InputError, MissingDependencyError
+from labelfree.motion import MotionConfig
+
+
+def _textured(shape=(96, 128), seed=0):
+    rng = np.random.default_rng(seed)
+    return (ndi.gaussian_filter(rng.random(shape), 2) * 2000).astype(np.float32)
+
+
+def test_farneback_flow_recovers_a_known_shift():
+    base = _textured((128, 128))
+    base = (255 * (base - base.min()) / np.ptp(base)).astype(np.uint8)
+    moved = np.roll(base, (2, 3), axis=(0, 1))  # content moves +3 px in x, +2 px in y
+    flow = motion.farneback_flow(base, moved, config=MotionConfig(flow_blur=0))
+    inner = flow[20:-20, 20:-20]
+    assert np.median(inner[..., 0]) == pytest.approx(3.0, abs=0.3)
+    assert np.median(inner[..., 1]) == pytest.approx(2.0, abs=0.3)
+    assert np.median(motion.flow_magnitude(flow)[20:-20, 20:-20]) == pytest.approx(np.hypot(2, 3), abs=0.3)
+
+
+def test_farneback_flow_rejects_float_and_mismatched_frames():
+    a = np.zeros((10, 10), np.uint8)
+    with pytest.raises(InputError, match="uint8"):
+        motion.farneback_flow(a.astype(np.float32), a)
+    with pytest.raises(DimensionError, match="differ in size"):
+        motion.farneback_flow(a, np.zeros((10, 12), np.uint8))
+
+
+def test_uint8_scaling_uses_percentiles_and_leaves_input_alone():
+    movie = np.linspace(1000, 2000, 3 * 40 * 40).reshape(3, 40, 40).astype(np.uint16)
+    before = movie.copy()
+    lo, hi = motion.uint8_range(movie, low=0, high=100)
+    assert lo == pytest.approx(1000, abs=30) and hi == pytest.approx(2000, abs=30)  # 1 px in 16 read
+    u8 = motion.to_uint8(movie[1], low=lo, high=hi)
+    assert u8.dtype == np.uint8
+    assert u8.min() <= 90 and u8.max() >= 160 and u8[0, 0] < u8[-1, -1]
+    assert motion.to_uint8(np.array([[500.0, 3000.0]]), low=lo, high=hi).tolist() == [[0, 255]]
+    np.testing.assert_array_equal(movie, before)
+    assert motion.uint8_range(np.zeros((2, 4, 4), np.uint8)) == (0.0, 255.0)
+
+
+def test_local_entropy_equals_skimage_rank_entropy_inside():
+    from skimage.filters.rank import entropy
+
+    rng = np.random.default_rng(1)
+    img = rng.normal(100, 20, (60, 80)).clip(0, 255).astype(np.uint8)
+    ours = motion.local_entropy(img, size=7, bins=256)
+    ref = entropy(img, np.ones((7, 7), bool))
+    np.testing.assert_allclose(ours[3:-3, 3:-3], ref[3:-3, 3:-3], atol=1e-4)
+    # fewer bins = entropy of the image quantised to those levels
+    q = (img >> 3) << 3
+    np.testing.assert_allclose(motion.local_entropy(img, bins=32)[3:-3, 3:-3],
+                               entropy(q, np.ones((7, 7), bool))[3:-3, 3:-3], atol=1e-4)
+    assert np.all(motion.local_entropy(np.full((20, 20), 7, np.uint8)) == 0)
+    with pytest.raises(ConfigError, match="power of two"):
+        motion.local_entropy(img, bins=30)
+    with pytest.raises(DTypeError, match="uint8"):
+        motion.local_entropy(img.astype(np.uint16))
+
+
+def test_gradient_magnitude_is_forward_difference():
+    img = np.array([[0, 3, 3], [4, 3, 3], [4, 3, 3]], np.uint8)
+    g = motion.gradient_magnitude(img)
+    assert g[0, 0] == pytest.approx(5.0)  # gx = 3, gy = 4
+    assert g[0, 2] == 0 and g[2, 2] == 0  # last column/row: no forward neighbour
+
+
+def test_feature_registry_accepts_new_features():
+    name = "test_inverted"
+    motion.register_feature(name, lambda frame, /, *, config: 255.0 - frame)
+    try:
+        img = np.arange(64, dtype=np.uint8).reshape(8, 8)
+        f = motion.compute_features(img, config=MotionConfig(features=("gradient", name)))
+        assert f.shape == (2, 8, 8)
+        assert f[1, 0, 1] == 254.0
+        assert np.all(f != 0)  # exact zeros become 0.001, as the paper
+        with pytest.raises(ConfigError, match="Unknown"):
+            motion.compute_features(img, config=MotionConfig(features=("nope",)))
+    finally:
+        motion.FEATURES.pop(name)
+
+
+def test_postprocess_steps_match_reference_definitions():
+    from skimage.morphology import closing, disk
+
+    rng = np.random.default_rng(2)
+    mask = ndi.gaussian_filter(rng.random((80, 90)), 3) > 0.52
+    closed = motion.close_disk(mask, radius=5)
+    padded = np.pad(mask, 6)
+    np.testing.assert_array_equal(closed, closing(padded, disk(5))[6:-6, 6:-6])
+    np.testing.assert_array_equal(motion.fill_mask_holes(mask), ndi.binary_fill_holes(mask))
+    ring = np.zeros((20, 20), bool)
+    ring[5:15, 5:15] = True
+    ring[8:12, 8:12] = False
+    assert motion.fill_mask_holes(ring).sum() == 100
+    blobs = np.zeros((30, 30), bool)
+    blobs[0:5, 0:5] = True  # touches the border, 25 px
+    blobs[10:20, 10:20] = True  # 100 px
+    blobs[25:27, 12:14] = True  # 4 px
+    assert motion.remove_small(blobs, min_size=10).sum() == 125
+    assert motion.clear_border_objects(blobs).sum() == 104
+    out = motion.postprocess(blobs, min_size=10, closing_radius=2, clear_border=True)
+    assert out.sum() == 100
+
+
+def test_candidate_mask_and_cell_size_estimate():
+    mag = np.zeros((200, 200), np.float32)
+    mag[20:60, 20:60] = 2.0  # moving square, 1600 px
+    mag[100:150, 100:150] = 2.0  # 2500 px
+    mag[180:183, 180:183] = 2.0  # speck, removed
+    mask = motion.candidate_mask(mag, threshold=1.0, min_size=50, radius=5)
+    assert mask.sum() == 1600 + 2500
+    # area-weighted median = 2500; 0.25 of it
+    assert motion.estimate_cell_size(mag, threshold=1.0, fraction=0.25) == 625
+    assert motion.estimate_cell_size(np.zeros((200, 200), np.float32), threshold=1.0) == 11
+
+
+def test_threshold_rules_on_a_known_histogram():
+    mag = np.repeat(np.arange(1, 101, dtype=np.float32) / 100, 100).reshape(100, 100)  # 0.01 .. 1.0
+    ent = np.ones_like(mag)
+    # background: smallest step (start/400) where the slower pixels hold > 250 bits
+    th_bg = motion.background_threshold(mag, ent, start=0.4, target=250, max_factor=0.5)
+    assert th_bg == pytest.approx(0.03, abs=1e-3)
+    # capped at max_factor * start
+    assert motion.background_threshold(mag, ent, start=0.4, target=1e9, max_factor=0.05) == pytest.approx(0.02)
+    # cell: lower from 0.5 in 0.05 steps until 1000 more bits are inside (10 speed levels)
+    th_cell = motion.cell_threshold(mag, ent, start=0.5, step=0.05, extra=1000)
+    assert th_cell == pytest.approx(0.35, abs=1e-6)
+    assert motion.cell_threshold(mag, ent, start=0.5, step=0.05, extra=1e9) == pytest.approx(0.5 * 5e-4)
+
+
+def test_self_label_separates_moving_and_still_regions():
+    mag = np.tile(np.linspace(0.01, 0.05, 120, dtype=np.float32), (120, 1))  # slow drift left->right
+    block = np.zeros_like(mag)
+    block[30:70, 30:70] = 3.0
+    mag += ndi.gaussian_filter(block, 3)  # a moving cell with a soft flow edge
+    ent = np.full(mag.shape, 3.0, np.float32)
+    sl = motion.self_label(mag, ent, min_size=50, config=MotionConfig())
+    assert sl.cell[35:65, 35:65].all() and not sl.cell[:20].any()
+    assert sl.background[:, :10].all() and not sl.background[30:70, 25:75].any()
+    assert not (sl.cell & sl.background).any()
+
+
+def test_classifier_learns_from_self_labels():
+    rng = np.random.default_rng(0)
+    truth = np.zeros((60, 60), bool)
+    truth[10:40, 10:40] = True
+    f = np.stack([np.where(truth, 4.0, 1.0) + rng.normal(0, 0.3, truth.shape),
+                  np.where(truth, 20.0, 5.0) + rng.normal(0, 3, truth.shape)]).astype(np.float32)
+    cell = np.zeros_like(truth)
+    cell[20:30, 20:30] = True  # a few sure pixels of each class
+    bg = np.zeros_like(truth)
+    bg[50:, 50:] = True
+    model = motion.train_classifier(f, cell, bg, max_pixels=50)
+    pred = motion.classify_frame(f, model)
+    assert (pred == truth).mean() > 0.99
+    prob = motion.cell_probability(f, model)
+    np.testing.assert_allclose(prob.ravel(), model.predict_proba(f.reshape(2, -1).T)[:, 1], atol=1e-4)
+    assert motion.train_classifier(f, cell, np.zeros_like(bg)) is None
+
+
+def test_instances_split_touching_disks_and_link_ids():
+    yy, xx = np.mgrid[0:60, 0:100]
+    two = (np.hypot(yy - 30, xx - 30) < 15) | (np.hypot(yy - 30, xx - 56) < 15)
+    lab = motion.to_instances(two, declump=True)
+    assert lab.max() == 2
+    assert motion.to_instances(two, declump=False).max() == 1
+    linker = motion.OverlapLinker(min_iou=0.3)
+    first = linker.link(lab)
+    shifted = np.roll(lab, 2, axis=1)
+    swapped = np.where(shifted == 1, 2, np.where(shifted == 2, 1, 0))  # other ids, same objects
+    second = linker.link(swapped)
+    assert second[30, 32] == first[30, 30] and second[30, 58] == first[30, 56]
+    third = linker.link(np.zeros_like(lab))
+    fourth = linker.link(lab)
+    assert third.max() == 0 and set(np.unique(fourth)) == {0, 3, 4}  # new objects, new ids
+
+
+def test_config_rejects_bad_values():
+    with pytest.raises(ConfigError, match="flow_reference"):
+        MotionConfig(flow_reference="zero")
+    with pytest.raises(ConfigError, match="drift_correction"):
+        MotionConfig(drift_correction="yes")
+    with pytest.raises(ConfigError, match="Unknown MotionConfig"):
+        MotionConfig.from_dict({"window": 3})
+    cfg = MotionConfig.from_dict({"features": ["entropy"], "cell_threshold": 0.5})
+    assert cfg.features == ("entropy",) and MotionConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_plot_flow_field_needs_matplotlib_or_writes_png(tmp_path):
+    flow = np.zeros((32, 32, 2), np.float32)
+    flow[..., 0] = 1.0
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        with pytest.raises(MissingDependencyError, match="pip install"):
+            motion.plot_flow_field(flow, tmp_path / "f.png")
+        return
+    out = motion.plot_flow_field(flow, tmp_path / "f.png", step=8)
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
