@@ -98,6 +98,8 @@ def main() -> None:
 
     from labelfree.pipelines import get_pipeline
 
+    logging.getLogger("distributed").setLevel(logging.CRITICAL)  # no shutdown chatter in the table
+
     get_pipeline(args.pipeline)
     work = Path(tempfile.mkdtemp(prefix="labelfree-bench-batch-"))
     inputs = work / "inputs"

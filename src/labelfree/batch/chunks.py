@@ -110,14 +110,17 @@ def merge_and_write(image: xr.DataArray, parts: Sequence[tuple[int, np.ndarray, 
     """Merge the chunks of one input, write its outputs and state; return its summary row."""
     import time
 
-    from labelfree.batch.task import count_objects, finish_input, write_result
+    from labelfree.batch.task import finish_input, write_result
     from labelfree.image import labels_like
 
     overlap = int(job.frame_overlap or 0)
     merged = merge_chunks([(s, lab) for s, lab, _ in parts], overlap=overlap)
     dims = ("T",) + tuple(d for d in image.dims if d in ("Z", "Y", "X"))
-    labels = labels_like(merged, image, dims=dims, attrs={"labelfree": dict(parts[0][2])})
+    record = dict(parts[0][2])
+    messages = sorted({m for _, _, prov in parts for m in prov.get("warnings", [])})
+    if messages:
+        record["warnings"] = messages
+    labels = labels_like(merged, image, dims=dims, attrs={"labelfree": record})
     chunks = [[int(s), int(s + lab.shape[0])] for s, lab, _ in sorted(parts, key=lambda p: p[0])]
     names = write_result(labels, image, job=job, extra={"chunks": chunks, "frame_overlap": overlap})
-    return finish_input(job, names, n_objects=count_objects(labels), n_frames=int(image.sizes["T"]),
-                        seconds=time.time() - started)
+    return finish_input(job, names, labels=labels, seconds=time.time() - started)

@@ -21,7 +21,9 @@ __all__ = ["run_batch", "plan_jobs", "SUMMARY_COLUMNS"]
 
 log = logging.getLogger(__name__)
 
-SUMMARY_COLUMNS = ("input", "stem", "status", "n_objects", "n_frames", "seconds", "error", "worker", *OUTPUT_KINDS)
+SUMMARY_COLUMNS = (
+    "input", "stem", "status", "n_objects", "n_frames", "seconds", "error", "warnings", "worker", *OUTPUT_KINDS,
+)
 
 
 def _fingerprint_extra(item: BatchInput, bcfg: BatchConfig, markers_sha: str | None) -> dict[str, Any]:

@@ -34,6 +34,7 @@ __all__ = [
     "result_row",
     "failed_row",
     "count_objects",
+    "warnings_of",
     "n_frames_of",
 ]
 
@@ -61,7 +62,7 @@ class Job:
 def result_row(item: BatchInput, /, *, status: str, **fields: Any) -> dict[str, Any]:
     """One row of the run's summary table."""
     row: dict[str, Any] = {"input": str(item.path), "stem": item.stem, "status": status, "n_objects": None,
-                           "n_frames": None, "seconds": None, "error": "", "worker": ""}
+                           "n_frames": None, "seconds": None, "error": "", "warnings": "", "worker": ""}
     row.update({kind: "" for kind in OUTPUT_KINDS})
     row.update(fields)
     return row
@@ -107,7 +108,13 @@ def load_input(job: Job, /) -> xr.DataArray:
 
 
 def segment_image(image: xr.DataArray, /, *, job: Job) -> xr.DataArray:
-    """Run the job's pipeline on ``image`` (dims T, C, Z, Y, X) and return its labels."""
+    """Run the job's pipeline on ``image`` (dims T, C, Z, Y, X) and return its labels.
+
+    Warnings the pipeline raises (e.g. "no motion found") are logged and recorded in
+    the provenance (``attrs["labelfree"]["warnings"]``), so a headless run reports them.
+    """
+    import warnings
+
     from labelfree.pipelines import get_pipeline
 
     pipe = get_pipeline(job.pipeline)
@@ -117,7 +124,21 @@ def segment_image(image: xr.DataArray, /, *, job: Job) -> xr.DataArray:
 
         extra["markers"] = np.asarray(read_image(job.item.markers).data)
     config = pipe.config_class.from_dict(job.config)
-    return pipe.segment(image, config=config, progress=False, **extra)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        labels = pipe.segment(image, config=config, progress=False, **extra)
+    messages = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
+    for message in messages:
+        log.warning("%s: %s", job.item.path, message)
+    if messages:
+        labels = labels.copy(deep=False)
+        labels.attrs = {**labels.attrs, "labelfree": {**dict(labels.attrs.get("labelfree") or {}), "warnings": messages}}
+    return labels
+
+
+def warnings_of(labels: Any, /) -> str:
+    """The recorded pipeline warnings of ``labels``, joined for the summary table."""
+    return " | ".join((getattr(labels, "attrs", {}).get("labelfree") or {}).get("warnings") or [])
 
 
 def count_objects(labels: Any, /) -> int:
@@ -157,16 +178,17 @@ def write_result(labels: xr.DataArray, image: xr.DataArray, /, *, job: Job, extr
     return names
 
 
-def finish_input(job: Job, names: dict[str, str], /, *, n_objects: int, n_frames: int, seconds: float) -> dict[str, Any]:
+def finish_input(job: Job, names: dict[str, str], /, *, labels: xr.DataArray, seconds: float) -> dict[str, Any]:
     """Write the state file that marks ``job``'s input finished; return its summary row."""
+    n_objects, n_frames = count_objects(labels), n_frames_of(labels)
     state_name = f"{job.item.stem}{STATE_SUFFIX}"
     state = {"status": "ok", "fingerprint": job.fingerprint, "input": str(job.item.path),
              "input_sha256": job.input_sha256, "pipeline": job.pipeline, "config": job.config,
              "outputs": names, "n_objects": n_objects, "n_frames": n_frames, "seconds": round(seconds, 3)}
     write_json_atomic(Path(job.out_dir) / state_name, state)
     paths = {k: str(Path(job.out_dir) / v) for k, v in {**names, "state": state_name}.items()}
-    return result_row(job.item, status="ok", n_objects=n_objects, n_frames=n_frames,
-                      seconds=round(seconds, 3), worker=worker_name(), **paths)
+    return result_row(job.item, status="ok", n_objects=n_objects, n_frames=n_frames, seconds=round(seconds, 3),
+                      warnings=warnings_of(labels), worker=worker_name(), **paths)
 
 
 def worker_name() -> str:
@@ -187,8 +209,7 @@ def process_image(image: xr.DataArray, /, *, job: Job, started: float) -> dict[s
     try:
         labels = segment_image(image, job=job)
         names = write_result(labels, image, job=job)
-        return finish_input(job, names, n_objects=count_objects(labels), n_frames=n_frames_of(image),
-                            seconds=time.time() - started)
+        return finish_input(job, names, labels=labels, seconds=time.time() - started)
     except Exception as exc:  # noqa: BLE001 - every failure is reported per input
         return failed_row(job, exc, started=started)
 
