@@ -1,0 +1,317 @@
+"""Drift correction of time-lapse movies: Fiji's "Correct 3D drift" or a Python equivalent.
+
+Shifts follow Fiji's log convention: ``dy, dx (, dz)`` is the drift of frame t's
+content relative to the first frame, in pixels (a bead at ``p`` in frame 0 is at
+``p + d`` in frame t); the correction moves frame t by ``-d``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from labelfree._config import PipelineConfig
+from labelfree._progress import Progress
+from labelfree.errors import ConfigError, DimensionError, InputError
+from labelfree.image import scale_of, select_channel, units_of, validate_image
+from labelfree.registration._backend import choose_backend
+from labelfree.registration._phase import bandpass_weights, edge_taper, measure_shift, prepare
+from labelfree.registration._shift import canvas_window, shift_frame
+
+__all__ = ["DriftConfig", "correct_drift", "estimate_drift", "apply_shifts", "read_shifts"]
+
+log = logging.getLogger(__name__)
+
+FIJI_COMMAND = "Correct 3D drift"
+
+
+@dataclasses.dataclass
+class DriftConfig(PipelineConfig):
+    """Options of drift correction (usable as an optional first step of any pipeline).
+
+    Attributes
+    ----------
+    backend : {"auto", "fiji", "python"}
+        "auto" uses Fiji's "Correct 3D drift" when a running Fiji has it, else Python.
+    reference : {"previous", "first"}
+        Match each frame to the previous one (shifts accumulated; robust to slow
+        change) or to the first frame (no accumulation of errors).
+    channel : int or str
+        Registration channel (index or name); the shifts are applied to all channels.
+    subpixel : bool
+        Measure to 1/``upsample`` pixel and apply with linear interpolation.
+    canvas : {"grow", "crop", "same"}
+        Output field of view: every pixel of every frame (zero-filled, as Fiji), the
+        field seen in all frames, or the first frame's.
+    max_shift : float or list of float, optional
+        Largest shift per measurement in pixels (per axis or one for all).
+        Default: a third of the frame.
+    xy_only : bool
+        For Z stacks: measure on the Z-average and correct X and Y only.
+    upsample : int
+        Sub-pixel precision is 1/upsample pixel.
+    low_sigma, high_sigma : float
+        Band-pass before matching (pixels): noise smoothing and background removal.
+    normalization : {"none", "phase"}
+        Plain cross-correlation of the band-passed frames (default; more robust on
+        noisy fluorescence) or whitened phase correlation.
+    n_peaks : int
+        Correlation peaks verified by overlap NCC (Fiji checks 5).
+    taper : float
+        Fraction of each frame edge faded out before matching (0 = none).
+    """
+
+    backend: str = "auto"
+    reference: str = "previous"
+    channel: Any = 0
+    subpixel: bool = True
+    canvas: str = "grow"
+    max_shift: Any = None
+    xy_only: bool = False
+    upsample: int = 20
+    low_sigma: float = 1.5
+    high_sigma: float = 20.0
+    normalization: str = "none"
+    n_peaks: int = 5
+    taper: float = 0.1
+
+    def __post_init__(self) -> None:
+        if self.reference not in ("previous", "first"):
+            raise ConfigError(f"reference must be 'previous' or 'first'; got {self.reference!r}.")
+        if self.normalization not in ("none", "phase"):
+            raise ConfigError(f"normalization must be 'none' or 'phase'; got {self.normalization!r}.")
+        if int(self.upsample) < 1 or int(self.n_peaks) < 1:
+            raise ConfigError("upsample and n_peaks must be at least 1.")
+
+
+def _check_movie(movie: Any) -> xr.DataArray:
+    da = validate_image(movie, required=("T", "Y", "X"), name="movie")
+    if da.sizes["T"] < 2:
+        raise DimensionError(
+            f"Drift correction needs a time-lapse with at least 2 frames along T; the movie has dims "
+            f"{''.join(da.dims)} and shape {tuple(da.shape)}. If the frames are stored along Z or C, "
+            "relabel that axis as T (in Fiji: Image > Properties or Image > Hyperstacks > Re-order)."
+        )
+    return da
+
+
+def _axes(da: xr.DataArray, cfg: DriftConfig) -> tuple[str, ...]:
+    return ("Z", "Y", "X") if "Z" in da.dims and not cfg.xy_only else ("Y", "X")
+
+
+def _limits(max_shift: Any, n_axes: int) -> list[int] | None:
+    if max_shift is None:
+        return None
+    values = np.atleast_1d(np.asarray(max_shift, dtype=float))
+    if values.size == 1:
+        values = np.repeat(values, n_axes)
+    if values.size != n_axes or (values <= 0).any():
+        raise ConfigError(f"max_shift must be one positive number or {n_axes} (one per axis); got {max_shift!r}.")
+    return [int(np.ceil(v)) for v in values]
+
+
+def _registration_frame(da: xr.DataArray, t: int, cfg: DriftConfig, axes: Sequence[str]) -> np.ndarray:
+    frame = select_channel(da.isel(T=t), cfg.channel)
+    if "Z" in frame.dims and "Z" not in axes:
+        frame = frame.mean("Z")
+    return np.asarray(frame.transpose(*axes).values, dtype=np.float32)
+
+
+def _shift_table(drift: np.ndarray, ncc: np.ndarray, da: xr.DataArray, axes: Sequence[str]) -> pd.DataFrame:
+    table = pd.DataFrame({"frame": np.arange(len(drift))})
+    for i, ax in enumerate(axes):
+        table[f"d{ax.lower()}"] = drift[:, i]
+    table["ncc"] = ncc
+    for i, ax in enumerate(axes):
+        table[f"d{ax.lower()}_cal"] = drift[:, i] * scale_of(da, ax)
+    table["unit"] = units_of(da, "X")
+    return table
+
+
+def estimate_drift(movie: Any, /, *, config: Any = None, progress: Any = False) -> pd.DataFrame:
+    """Measure the drift of every frame with the Python backend (nothing is resampled).
+
+    Parameters
+    ----------
+    movie : xarray.DataArray or ndarray
+        Time-lapse with dims ``T(C)(Z)YX``; at least two frames.
+    config : DriftConfig, dict or path, optional
+    progress : bool, callable or tqdm-like
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``frame, (dz,) dy, dx`` in pixels, ``ncc`` (match quality of the measurement
+        that placed the frame), the same shifts in calibrated units (``*_cal``) and ``unit``.
+    """
+    cfg = DriftConfig.coerce(config)
+    da = _check_movie(movie)
+    axes = _axes(da, cfg)
+    n = da.sizes["T"]
+    limits = _limits(cfg.max_shift, len(axes))
+    first = _registration_frame(da, 0, cfg, axes)
+    weights = bandpass_weights(first.shape, low_sigma=cfg.low_sigma, high_sigma=cfg.high_sigma)
+    taper = edge_taper(first.shape, fraction=cfg.taper) if cfg.taper > 0 else None
+    reference = prepare(first, weights=weights, taper=taper)
+    drift = np.zeros((n, len(axes)))
+    ncc = np.ones(n)
+    upsample = int(cfg.upsample) if cfg.subpixel else 1
+    with Progress(progress, total=n - 1, desc="drift: measuring") as bar:
+        for t in range(1, n):
+            current = prepare(_registration_frame(da, t, cfg, axes), weights=weights, taper=taper)
+            pair = measure_shift(
+                reference[0], current[0], spectra=(reference[1], current[1]), max_shift=limits,
+                n_peaks=cfg.n_peaks, upsample=upsample,
+                normalization=None if cfg.normalization == "none" else "phase",
+            )
+            step = np.array(pair.shift)
+            drift[t] = drift[t - 1] + step if cfg.reference == "previous" else step
+            ncc[t] = pair.ncc
+            if cfg.reference == "previous":
+                reference = current
+            bar.update(message=f"frame {t + 1}/{n}")
+    low = np.flatnonzero(ncc < 0.2)
+    if low.size:
+        log.warning("drift: weak matches (NCC < 0.2) at frames %s; check those shifts.", low.tolist())
+    return _shift_table(drift, ncc, da, axes)
+
+
+def read_shifts(shifts: Any, /, *, n_frames: int | None = None) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Drift array (T, n_axes) and its axes from a shifts table, a CSV path or an array."""
+    if isinstance(shifts, (str, Path)):
+        path = Path(shifts)
+        if not path.is_file():
+            raise InputError(f"Shifts file {path} does not exist; give the CSV written by `labelfree drift --shifts`.")
+        shifts = pd.read_csv(path)
+    if isinstance(shifts, pd.DataFrame):
+        axes = tuple(ax for ax in ("Z", "Y", "X") if f"d{ax.lower()}" in shifts.columns)
+        if axes not in (("Y", "X"), ("Z", "Y", "X")):
+            raise InputError(f"A shifts table needs columns dy and dx (and optionally dz); got {list(shifts.columns)}.")
+        if "frame" in shifts.columns:
+            shifts = shifts.sort_values("frame")
+        drift = shifts[[f"d{ax.lower()}" for ax in axes]].to_numpy(dtype=float)
+    else:
+        drift = np.asarray(shifts, dtype=float)
+        if drift.ndim != 2 or drift.shape[1] not in (2, 3):
+            raise InputError(f"shifts must be a table or an array of shape (T, 2) or (T, 3); got shape {drift.shape}.")
+        axes = ("Y", "X") if drift.shape[1] == 2 else ("Z", "Y", "X")
+    if n_frames is not None and len(drift) != n_frames:
+        raise InputError(f"{len(drift)} shifts were given for a movie of {n_frames} frames; give one row per frame.")
+    if not np.isfinite(drift).all():
+        raise InputError("The shifts contain NaN or infinite values.")
+    return drift, axes
+
+
+def apply_shifts(
+    movie: Any, shifts: Any, /, *, canvas: str = "grow", subpixel: bool = True, progress: Any = False
+) -> xr.DataArray:
+    """Apply per-frame drift shifts (measured or saved earlier) to every channel.
+
+    Parameters
+    ----------
+    movie : xarray.DataArray or ndarray
+        Time-lapse ``T(C)(Z)YX``.
+    shifts : pandas.DataFrame, path to CSV, or ndarray (T, 2|3)
+        Drift in pixels, columns ``(dz,) dy, dx`` (see module docstring for the sign).
+    canvas : {"grow", "crop", "same"}
+        Output field of view (see :class:`DriftConfig`).
+    subpixel : bool
+        Apply fractional shifts by linear interpolation; else round them first.
+
+    Returns
+    -------
+    xarray.DataArray
+        Same dims, dtype, T/C coords; spatial coords give each pixel's position in
+        the first frame's calibrated coordinates.
+    """
+    da = _check_movie(movie)
+    drift, axes = read_shifts(shifts, n_frames=da.sizes["T"])
+    if "Z" in axes and "Z" not in da.dims:
+        raise InputError("The shifts have a dz column but the movie has no Z axis.")
+    if not subpixel:
+        drift = np.round(drift)
+    window = canvas_window(drift, [da.sizes[ax] for ax in axes], canvas)
+    return _resample(da, drift, axes, window, subpixel=subpixel, progress=progress)
+
+
+def _resample(da, drift, axes, window, *, subpixel, progress) -> xr.DataArray:
+    order = [d for d in da.dims if d not in axes] + list(axes)
+    out_shape = tuple(da.sizes[d] for d in order if d not in axes) + tuple(hi - lo for lo, hi in window)
+    out = np.zeros(out_shape, dtype=da.dtype)
+    with Progress(progress, total=da.sizes["T"], desc="drift: resampling") as bar:
+        for t in range(da.sizes["T"]):
+            frame = np.asarray(da.isel(T=t).transpose(*order[1:]).values)
+            out[t] = shift_frame(frame, drift[t], window, subpixel=subpixel)
+            bar.update(message=f"frame {t + 1}")
+    coords = {d: da.coords[d] for d in order if d not in axes and d in da.coords}
+    for ax, (lo, hi) in zip(axes, window):
+        old = da.coords[ax]
+        step = scale_of(da, ax)
+        values = float(old.values[0]) + step * np.arange(lo, hi, dtype=np.float64)
+        coords[ax] = xr.Variable(ax, values, attrs=dict(old.attrs))
+    result = xr.DataArray(out, dims=order, coords=coords, attrs=dict(da.attrs), name=da.name)
+    return result.transpose(*da.dims)
+
+
+def correct_drift(
+    movie: Any,
+    /,
+    *,
+    backend: str | None = None,
+    reference: str | None = None,
+    channel: int | str | None = None,
+    subpixel: bool | None = None,
+    canvas: str | None = None,
+    max_shift: Any = None,
+    config: Any = None,
+    progress: Any = False,
+) -> tuple[xr.DataArray, pd.DataFrame]:
+    """Correct stage drift: measure a translation per frame and undo it for all channels.
+
+    Parameters
+    ----------
+    movie : xarray.DataArray or ndarray
+        Time-lapse with dims ``T(C)(Z)YX`` (a plain array needs to be a TYX stack).
+    backend, reference, channel, subpixel, canvas, max_shift
+        Override the matching :class:`DriftConfig` fields (None: take the config's).
+    config : DriftConfig, dict or path, optional
+    progress : bool, callable or tqdm-like
+
+    Returns
+    -------
+    corrected : xarray.DataArray
+        The registered movie (dtype kept); its spatial coords are positions in the first
+        frame's calibrated space, so a grown canvas starts at negative coordinates.
+    shifts : pandas.DataFrame
+        ``frame, (dz,) dy, dx`` (pixels, drift of each frame relative to the first),
+        ``ncc``, calibrated ``*_cal`` and ``unit``; re-apply with :func:`apply_shifts`.
+
+    Raises
+    ------
+    DimensionError
+        No T axis or a single frame.
+    FijiPluginMissingError
+        ``backend="fiji"`` without a running Fiji that has "Correct 3D drift".
+    """
+    overrides = dict(backend=backend, reference=reference, channel=channel, subpixel=subpixel,
+                     canvas=canvas, max_shift=max_shift)
+    cfg = DriftConfig.coerce(config).replace(**{k: v for k, v in overrides.items() if v is not None})
+    da = _check_movie(movie)
+    canvas_window(np.zeros((1, 2)), [1, 1], cfg.canvas)  # validates the canvas name early
+    used = choose_backend(cfg.backend, FIJI_COMMAND, task="drift correction")
+    if used == "fiji":
+        from labelfree.registration._fiji import correct_drift_fiji
+
+        return correct_drift_fiji(da, cfg)
+    shifts = estimate_drift(da, config=cfg, progress=progress)
+    drift, axes = read_shifts(shifts)
+    window = canvas_window(drift, [da.sizes[ax] for ax in axes], cfg.canvas)
+    corrected = _resample(da, drift, axes, window, subpixel=cfg.subpixel, progress=progress)
+    corrected.attrs["drift_correction"] = {"backend": "python", **cfg.to_dict()}
+    return corrected, shifts

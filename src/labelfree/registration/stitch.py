@@ -1,0 +1,238 @@
+"""Stitching of overlapping tiles: Fiji's "Grid/Collection stitching" or a Python equivalent.
+
+Python steps (as in Fiji): pairwise phase correlation on the nominal overlaps
+(best of several peaks by overlap NCC), links below the regression threshold
+dropped, global least-squares positions with iterative worst-link removal,
+linear-blending fusion.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import logging
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from labelfree._config import PipelineConfig
+from labelfree._progress import Progress
+from labelfree.errors import ConfigError, InputError
+from labelfree.image import scale_of, select_channel, to_dataarray, validate_image
+from labelfree.registration._backend import choose_backend
+from labelfree.registration._fuse import FUSIONS, fuse_tiles
+from labelfree.registration._optimize import Link, optimize_positions
+from labelfree.registration._phase import bandpass_weights, measure_shift, prepare
+from labelfree.registration.tiles import GRID_ORDERS, grid_positions
+
+__all__ = ["StitchConfig", "stitch", "pairwise_links"]
+
+log = logging.getLogger(__name__)
+
+FIJI_COMMAND = "Grid/Collection stitching"
+
+
+@dataclasses.dataclass
+class StitchConfig(PipelineConfig):
+    """Options of stitching.
+
+    Attributes
+    ----------
+    backend : {"auto", "fiji", "python"}
+    overlap : float
+        Nominal overlap fraction of neighbouring tiles for grid layouts (0.2 = 20 %).
+    order : str
+        Grid acquisition order (see :data:`labelfree.registration.tiles.GRID_ORDERS`).
+    channel : int or str
+        Registration channel of multi-channel tiles.
+    regression_threshold : float
+        Links whose overlap NCC is below this are dropped (Fiji: 0.30).
+    max_avg_displacement_threshold, absolute_displacement_threshold : float
+        Worst-link removal rule of the global optimisation (Fiji: 2.5 and 3.5 px).
+    max_shift : float, optional
+        Largest deviation from the nominal offset of a pair (pixels); default a third
+        of the overlap's extent.
+    subpixel : bool
+        Sub-pixel positions and interpolated placement (else whole pixels, exact copies).
+    fusion : {"linear", "average", "max"}
+    min_overlap : int
+        Pairs whose nominal overlap is thinner than this (pixels) are not matched.
+    low_sigma, high_sigma, normalization, n_peaks, upsample
+        Pairwise matching, as in :class:`labelfree.registration.DriftConfig`.
+    """
+
+    backend: str = "auto"
+    overlap: float = 0.2
+    order: str = "row-by-row"
+    channel: Any = 0
+    regression_threshold: float = 0.3
+    max_avg_displacement_threshold: float = 2.5
+    absolute_displacement_threshold: float = 3.5
+    max_shift: Any = None
+    subpixel: bool = False
+    fusion: str = "linear"
+    min_overlap: int = 16
+    low_sigma: float = 1.0
+    high_sigma: float = 20.0
+    normalization: str = "none"
+    n_peaks: int = 5
+    upsample: int = 10
+
+    def __post_init__(self) -> None:
+        if self.order not in GRID_ORDERS:
+            raise ConfigError(f"order must be one of {', '.join(GRID_ORDERS)}; got {self.order!r}.")
+        if self.fusion not in FUSIONS:
+            raise ConfigError(f"fusion must be one of {', '.join(FUSIONS)}; got {self.fusion!r}.")
+        if self.normalization not in ("none", "phase"):
+            raise ConfigError(f"normalization must be 'none' or 'phase'; got {self.normalization!r}.")
+
+
+def _as_tiles(tiles: Any) -> list[xr.DataArray]:
+    if isinstance(tiles, np.ndarray) and tiles.ndim == 3:
+        tiles = list(tiles)
+    if not isinstance(tiles, (list, tuple)) or len(tiles) < 2:
+        raise InputError("stitch needs a list of at least 2 tiles (2-D YX or CYX arrays / DataArrays).")
+    out = [validate_image(t, allowed=("C", "Y", "X"), name=f"tile {i}", allow_constant=True)
+           for i, t in enumerate(tiles)]
+    lead = {tuple(t.shape[:-2]) for t in out}
+    if len(lead) > 1:
+        raise InputError(f"All tiles need the same channels; got leading shapes {sorted(lead)}.")
+    return out
+
+
+def _nominal(tiles: list[xr.DataArray], layout: Any, cfg: StitchConfig) -> np.ndarray:
+    if isinstance(layout, pd.DataFrame):
+        if not {"y", "x"} <= set(layout.columns):
+            raise InputError(f"A layout table needs columns y and x (pixels); got {list(layout.columns)}.")
+        layout = layout[["y", "x"]].to_numpy(dtype=float)
+    if isinstance(layout, tuple) and len(layout) == 2 and all(isinstance(v, (int, np.integer)) for v in layout):
+        rows, cols = layout
+        if rows * cols != len(tiles):
+            raise InputError(f"A {rows}x{cols} grid needs {rows * cols} tiles; got {len(tiles)}.")
+        return grid_positions(tiles[0].shape[-2:], rows=rows, cols=cols, overlap=cfg.overlap, order=cfg.order)
+    nominal = np.asarray(layout, dtype=float)
+    if nominal.shape != (len(tiles), 2):
+        raise InputError(
+            f"layout must be (rows, cols), a table with y/x columns, or an array of shape ({len(tiles)}, 2) "
+            f"of nominal (y, x) pixel positions; got {layout!r:.80}."
+        )
+    return nominal
+
+
+def _overlap_boxes(pi, pj, si, sj, min_overlap):
+    """Nominal overlap of tiles i and j in each tile's own pixel coordinates (or None)."""
+    off = np.round(pj - pi).astype(int)
+    box_i, box_j = [], []
+    for a in range(2):
+        lo, hi = max(0, off[a]), min(si[a], off[a] + sj[a])
+        if hi - lo < min_overlap:
+            return None
+        box_i.append(slice(lo, hi))
+        box_j.append(slice(lo - off[a], hi - off[a]))
+    return off, tuple(box_i), tuple(box_j)
+
+
+def pairwise_links(images: Sequence[np.ndarray], nominal: np.ndarray, /, *, config: Any = None,
+                   progress: Any = False) -> list[Link]:
+    """Measure the offset of every nominally overlapping tile pair (2-D float images).
+
+    Returns the links whose overlap NCC reaches ``config.regression_threshold``;
+    ``Link.offset`` is the measured position of tile j minus that of tile i (pixels).
+    """
+    cfg = StitchConfig.coerce(config)
+    pairs = []
+    for i, j in itertools.combinations(range(len(images)), 2):
+        boxes = _overlap_boxes(nominal[i], nominal[j], images[i].shape, images[j].shape, cfg.min_overlap)
+        if boxes is not None:
+            pairs.append((i, j, boxes))
+    links = []
+    with Progress(progress, total=max(1, len(pairs)), desc="stitch: matching tiles") as bar:
+        for i, j, (off, box_i, box_j) in pairs:
+            a, b = images[i][box_i], images[j][box_j]
+            weights = bandpass_weights(a.shape, low_sigma=cfg.low_sigma, high_sigma=cfg.high_sigma)
+            pa, pb = prepare(a, weights=weights), prepare(b, weights=weights)
+            limit = None if cfg.max_shift is None else [int(np.ceil(cfg.max_shift))] * 2
+            pair = measure_shift(pa[0], pb[0], spectra=(pa[1], pb[1]), max_shift=limit, n_peaks=cfg.n_peaks,
+                                 upsample=cfg.upsample if cfg.subpixel else 1,
+                                 normalization=None if cfg.normalization == "none" else "phase")
+            offset = off - np.array(pair.shift)
+            log.debug("stitch: tiles %d-%d offset %s ncc %.3f", i, j, offset, pair.ncc)
+            if pair.ncc >= cfg.regression_threshold:
+                links.append(Link(i, j, tuple(float(v) for v in offset), pair.ncc))
+            else:
+                log.info("stitch: tiles %d-%d dropped (NCC %.2f < %.2f)", i, j, pair.ncc, cfg.regression_threshold)
+            bar.update(message=f"tiles {i}-{j}")
+    return links
+
+
+def stitch(
+    tiles: Any,
+    layout: Any,
+    /,
+    *,
+    backend: str | None = None,
+    overlap: float | None = None,
+    config: Any = None,
+    progress: Any = False,
+) -> tuple[xr.DataArray, pd.DataFrame]:
+    """Stitch overlapping 2-D tiles into one image.
+
+    Parameters
+    ----------
+    tiles : sequence of (C)YX arrays or DataArrays, or an (N, Y, X) array
+        The tiles, in acquisition order; calibration is taken from the first tile.
+    layout : (rows, cols), DataFrame with y/x columns, or array (N, 2)
+        A grid (with ``overlap`` and ``config.order``) or nominal (y, x) pixel positions.
+    backend, overlap
+        Override the matching :class:`StitchConfig` fields.
+    config : StitchConfig, dict or path, optional
+    progress : bool, callable or tqdm-like
+
+    Returns
+    -------
+    fused : xarray.DataArray
+        (C)YX mosaic with the tiles' dtype and pixel size.
+    positions : pandas.DataFrame
+        Per tile: ``tile, y_nominal, x_nominal, y, x`` (pixels; ``y, x`` is the tile's
+        top-left corner in ``fused``), ``links`` (links kept for that tile).
+    """
+    overrides = {k: v for k, v in dict(backend=backend, overlap=overlap).items() if v is not None}
+    cfg = StitchConfig.coerce(config).replace(**overrides)
+    das = _as_tiles(tiles)
+    nominal = _nominal(das, layout, cfg)
+    used = choose_backend(cfg.backend, FIJI_COMMAND, task="stitching")
+    if used == "fiji":
+        from labelfree.registration._fiji import stitch_fiji
+
+        return stitch_fiji(das, nominal, cfg)
+    images = [np.asarray(select_channel(t, cfg.channel).values, dtype=np.float32) for t in das]
+    links = pairwise_links(images, nominal, config=cfg, progress=progress)
+    solution = optimize_positions(nominal, links, relative=cfg.max_avg_displacement_threshold,
+                                  absolute=cfg.absolute_displacement_threshold)
+    positions = solution.positions if cfg.subpixel else np.round(solution.positions)
+    fused, origin = fuse_tiles([np.asarray(t.values) for t in das], positions, method=cfg.fusion,
+                               subpixel=cfg.subpixel)
+    return _outputs(das, fused, positions - origin, nominal, solution, backend="python")
+
+
+def _outputs(das, fused, placed, nominal, solution, *, backend: str) -> tuple[xr.DataArray, pd.DataFrame]:
+    first = das[0]
+    dims = first.dims
+    scale = {d: scale_of(first, d) for d in ("Y", "X")}
+    units = {d: first.coords[d].attrs.get("units", "pixel") for d in ("Y", "X") if d in first.coords}
+    names = [str(c) for c in first.coords["C"].values] if "C" in dims else None
+    out = to_dataarray(fused, dims="".join(dims), scale=scale, units=units, channel_names=names)
+    out.attrs["stitching"] = {"backend": backend}
+    counts = np.zeros(len(das), dtype=int)
+    for link in (solution.kept if solution is not None else []):
+        counts[link.i] += 1
+        counts[link.j] += 1
+    table = pd.DataFrame({
+        "tile": np.arange(len(das)),
+        "y_nominal": nominal[:, 0], "x_nominal": nominal[:, 1],
+        "y": placed[:, 0], "x": placed[:, 1],
+        "links": counts,
+    })
+    return out, table

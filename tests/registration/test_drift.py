@@ -1,0 +1,161 @@
+"""Drift correction: known synthetic drift on real time-lapses, canvases, re-applying shifts, errors."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import tifffile
+from scipy import ndimage as ndi
+
+from labelfree.errors import ConfigError, DimensionError, FijiPluginMissingError, InputError
+from labelfree.image import to_dataarray
+from labelfree.registration import DriftConfig, apply_shifts, correct_drift, estimate_drift
+
+MARGIN = 34
+
+
+def _drifted(frames, drift):
+    """Frames whose content moves by ``drift`` (T, 2) px, cut from inside the originals."""
+    h, w = frames.shape[1:]
+    moved = [ndi.shift(f.astype(np.float32), d, order=3, mode="nearest") for f, d in zip(frames, drift)]
+    return np.stack(moved)[:, MARGIN:h - MARGIN, MARGIN:w - MARGIN]
+
+
+def _random_drift(n, seed, *, integer):
+    """A steady slide to about (27, -24) px plus random jitter of up to 3 px."""
+    rng = np.random.default_rng(seed)
+    drift = np.linspace(0, 1, n)[:, None] * np.array([27.0, -24.0]) + rng.uniform(-3, 3, (n, 2))
+    drift = np.clip(drift - drift[0], -30, 30)
+    return np.round(drift) if integer else drift
+
+
+def _rms(a, b):
+    return float(np.sqrt(np.mean(np.sum((np.asarray(a) - np.asarray(b)) ** 2, axis=1))))
+
+
+@pytest.fixture(scope="module")
+def gowt1(shared_data):
+    folder = shared_data / "ctc" / "Fluo-N2DH-GOWT1" / "01"
+    if not folder.is_dir():
+        pytest.skip(f"{folder} is absent")
+    files = sorted(folder.glob("t*.tif"))[:10]
+    return np.stack([tifffile.imread(f)[200:712, 200:712] for f in files])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("integer", [True, False])
+@pytest.mark.parametrize("reference", ["previous", "first"])
+def test_recovers_known_drift_on_real_timelapse(gowt1, integer, reference):
+    """The drift added to a real movie is recovered within 0.5 px RMS.
+
+    The real nuclei move on their own, so the added drift is what the estimate on the
+    drifted movie adds to the estimate on the original one.
+    """
+    drift = _random_drift(len(gowt1), 7 + integer, integer=integer)
+    assert np.abs(drift).max() > 20
+    cfg = {"reference": reference}
+    base = estimate_drift(to_dataarray(_drifted(gowt1, np.zeros_like(drift)), dims="TYX"), config=cfg)
+    moved = estimate_drift(to_dataarray(_drifted(gowt1, drift), dims="TYX"), config=cfg)
+    recovered = moved[["dy", "dx"]].to_numpy() - base[["dy", "dx"]].to_numpy()
+    error = _rms(recovered, drift)
+    assert error < 0.5, error
+
+
+def test_recovers_drift_of_a_still_real_scene_with_fresh_noise(msc_dir):
+    """A real frame drifted by up to 30 px, with new camera-like noise per frame: direct RMS < 0.5 px."""
+    frame = tifffile.imread(msc_dir / "01" / "t000.tif")[100:500, 100:550].astype(np.float32)
+    drift = _random_drift(8, 3, integer=False)
+    rng = np.random.default_rng(0)
+    movie = _drifted(np.repeat(frame[None], len(drift), 0), drift)
+    movie = movie + rng.normal(0, 150, movie.shape).astype(np.float32)
+    shifts = estimate_drift(to_dataarray(movie, dims="TYX"))
+    assert _rms(shifts[["dy", "dx"]], drift) < 0.5
+    assert shifts["ncc"].iloc[1:].min() > 0.3
+
+
+def _still_movie(n=4, c=2):
+    rng = np.random.default_rng(1)
+    scene = ndi.gaussian_filter(rng.random((c, 120, 140)), (0, 2, 2))
+    drift = np.array([[0, 0], [3, -5], [-4, 2], [6, 7]])[:n]
+    frames = np.stack([
+        np.stack([np.roll(scene[k], tuple(d), axis=(0, 1)) for k in range(c)]) for d in drift
+    ])
+    frames = (frames * 1000).astype(np.uint16)
+    return to_dataarray(frames, dims="TCYX", scale={"X": 0.5, "Y": 0.5}, units={"X": "µm", "Y": "µm"}), drift
+
+
+@pytest.mark.parametrize("canvas, size", [("grow", (130, 152)), ("crop", (110, 128)), ("same", (120, 140))])
+def test_canvas_sizes_and_alignment_of_all_channels(canvas, size):
+    movie, drift = _still_movie()
+    corrected, shifts = correct_drift(movie, backend="python", canvas=canvas, subpixel=False)
+    np.testing.assert_array_equal(shifts[["dy", "dx"]].to_numpy(), drift)
+    assert corrected.shape == (4, 2) + size and corrected.dtype == np.uint16
+    # in the field every frame covers, all frames and both channels are identical to frame 0
+    y0 = float(np.ceil(-drift[:, 0].min())) * 0.5
+    x0 = float(np.ceil(-drift[:, 1].min())) * 0.5
+    inner = corrected.sel(Y=slice(y0 + 1, y0 + 20), X=slice(x0 + 1, x0 + 20))
+    assert inner.sizes["Y"] > 10
+    for t in range(1, 4):
+        np.testing.assert_array_equal(inner.isel(T=t).values, inner.isel(T=0).values)
+    assert corrected.X.attrs["units"] == "µm" and float(corrected.X[1] - corrected.X[0]) == 0.5
+    np.testing.assert_allclose(shifts["dx_cal"], drift[:, 1] * 0.5)
+
+
+def test_grown_canvas_is_zero_filled_like_fiji():
+    movie, drift = _still_movie(c=1)
+    corrected, _ = correct_drift(movie, backend="python", subpixel=False)
+    # frame 0 is placed at (max dy, max dx) = (6, 7): the rows above are empty
+    assert corrected.isel(T=0, C=0).values[:6].max() == 0
+    assert float(corrected.Y[0]) == -6 * 0.5
+    assert corrected.isel(T=0, C=0).values[6:].max() > 0
+
+
+def test_saved_shifts_reapply_exactly(tmp_path):
+    movie, _ = _still_movie()
+    corrected, shifts = correct_drift(movie, backend="python", canvas="crop")
+    path = tmp_path / "shifts.csv"
+    shifts.to_csv(path, index=False)
+    again = apply_shifts(movie, path, canvas="crop")
+    np.testing.assert_array_equal(again.values, corrected.values)
+    assert movie.values.sum() == _still_movie()[0].values.sum()  # input untouched
+
+
+def test_subpixel_shifts_are_interpolated():
+    rng = np.random.default_rng(2)
+    scene = ndi.gaussian_filter(rng.random((100, 100)), 3).astype(np.float32)
+    frames = np.stack([scene, ndi.shift(scene, (2.5, -1.5), order=1, mode="nearest")])
+    shifts = pd.DataFrame({"frame": [0, 1], "dy": [0.0, 2.5], "dx": [0.0, -1.5]})
+    out = apply_shifts(to_dataarray(frames, dims="TYX"), shifts, canvas="crop")
+    np.testing.assert_allclose(out.values[1][5:-5, 5:-5], out.values[0][5:-5, 5:-5], atol=0.02)
+
+
+def test_bad_inputs_give_clear_errors(tmp_path):
+    movie, _ = _still_movie()
+    with pytest.raises(DimensionError, match="at least 2 frames"):
+        correct_drift(movie.isel(T=slice(0, 1)), backend="python")
+    with pytest.raises(DimensionError, match="missing T"):
+        correct_drift(np.zeros((5, 5)) + np.eye(5), backend="python")
+    with pytest.raises(ConfigError, match="canvas must be one of"):
+        correct_drift(movie, backend="python", canvas="huge")
+    with pytest.raises(ConfigError, match="reference must be"):
+        DriftConfig(reference="last")
+    with pytest.raises(InputError, match="one row per frame"):
+        apply_shifts(movie, np.zeros((3, 2)))
+    with pytest.raises(InputError, match="does not exist"):
+        apply_shifts(movie, tmp_path / "nope.csv")
+    with pytest.raises(InputError, match="no field of view common"):
+        apply_shifts(movie, np.array([[0, 0], [200, 0], [0, 0], [0, 0]]), canvas="crop")
+
+
+def test_fiji_backend_without_fiji_names_the_plugin():
+    movie, _ = _still_movie()
+    with pytest.raises(FijiPluginMissingError, match="Correct 3D drift"):
+        correct_drift(movie, backend="fiji")
+
+
+def test_auto_backend_says_it_uses_python(caplog):
+    movie, _ = _still_movie()
+    with caplog.at_level("INFO", logger="labelfree.registration"):
+        correct_drift(movie, backend="auto")
+    assert "using the Python implementation" in caplog.text
