@@ -126,7 +126,7 @@ def main(argv=None) -> int:
     for preset in args.presets.split(","):
         cfg = CutterConfig(loss_preset=preset, n_steps=args.steps, width=args.width, downscale=args.downscale, device=args.device)
         t0 = time.perf_counter()
-        labels = segment(_movie(images), markers=tra, mask=masks, config=cfg)
+        labels = segment(_movie(images), markers=tra, mask=masks, config=cfg, progress=_report)
         results[f"cutter {preset} ({args.steps} steps)"] = {**scores(labels.values, seg, complete), "seconds": time.perf_counter() - t0}
         print(preset, results[f"cutter {preset} ({args.steps} steps)"], flush=True)
     print(f"\nFluo-C2DL-MSC/01, 18 GT frames; graph-cut masks {t_mask:.1f} s; CPU shared with other jobs")
@@ -142,6 +142,11 @@ def main(argv=None) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps({"msc": results, "markers": det}, indent=2, default=float))
     return 0
+
+
+def _report(done, total, message):
+    if done % 25 == 0:
+        print(f"  step {done}/{total} {message}", flush=True)
 
 
 def _movie(images):
