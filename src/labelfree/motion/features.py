@@ -91,7 +91,7 @@ def local_entropy(frame: np.ndarray, /, *, size: int = 7, bins: int = 256) -> np
     if bins < 2 or bins > 256 or bins & (bins - 1):
         raise ConfigError(f"entropy bins must be a power of two between 2 and 256; got {bins}.")
     shift = 8 - int(np.log2(bins))
-    q = arr >> shift if shift else arr
+    q = arr >> shift
     n = size * size
     lut = np.zeros(256, np.float32)
     counts = np.arange(1, min(n, 255) + 1)
@@ -99,9 +99,11 @@ def local_entropy(frame: np.ndarray, /, *, size: int = 7, bins: int = 256) -> np
     acc = np.zeros(arr.shape, np.float32)
     ind = np.empty(arr.shape, np.uint8)
     cnt = np.empty(arr.shape, np.uint8)
+    onehot = np.zeros(256, np.uint8)
     for v in np.flatnonzero(np.bincount(q.ravel(), minlength=bins)):
-        cv2.compare(q, int(v), cv2.CMP_EQ, dst=ind)
-        cv2.divide(ind, 255, dst=ind)
+        onehot[:] = 0
+        onehot[v << shift : (v + 1) << shift] = 1  # grey levels of bin v
+        cv2.LUT(arr, onehot, dst=ind)
         cv2.boxFilter(ind, -1, (size, size), dst=cnt, normalize=False, borderType=cv2.BORDER_REFLECT)
         cv2.add(acc, cv2.LUT(cnt, lut), dst=acc)
     return np.float32(np.log2(n)) - acc / np.float32(n)

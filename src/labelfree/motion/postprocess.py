@@ -119,40 +119,72 @@ def postprocess(mask: np.ndarray, /, *, min_size: int, closing_radius: int = 5, 
     return clear_border_objects(m) if clear_border else m
 
 
-def to_instances(mask: np.ndarray, /, *, declump: bool = True, min_size: int = 0) -> np.ndarray:
-    """Label a clean binary mask: connected components, or watershed-declumped cells.
+def to_instances(
+    mask: np.ndarray, /, *, declump: bool = True, min_size: int = 0, cell_area: float | None = None
+) -> np.ndarray:
+    """Label a clean binary mask: connected components, with clumps split into cells.
 
     Parameters
     ----------
     mask : (Y, X) bool array
     declump : bool
-        Split touching cells with :func:`labelfree.labels.declump`.
+        Split clumps with :func:`labelfree.labels.declump` (distance-transform
+        watershed). Only components larger than 1.5x ``cell_area`` are
+        candidates (a single cell is left whole, however elongated), and each
+        is split inside its bounding box.
     min_size : int
-        Fragments below this area (px) left by the split are merged away.
+        Pieces below this area (px) produced by a split are merged into a neighbour.
+    cell_area : float, optional
+        Typical area (px) of one cell; None: the area-weighted median component area.
 
     Returns
     -------
     (Y, X) uint32 labels, 1..n.
     """
     m = _mask(mask, "to_instances")
-    if not declump:
-        return cv2.connectedComponents(m, connectivity=8)[1].astype(np.uint32)
+    n, lab, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
+    lab = lab.astype(np.uint32)
+    if not declump or n <= 1:
+        return lab
     from labelfree.labels import declump as _declump
 
-    lab = np.asarray(_declump(m.astype(bool)), np.uint32)
-    if min_size > 1 and lab.max() > 0:
-        areas = np.bincount(lab.ravel())
-        small = np.flatnonzero(areas < min_size)
-        small = small[small > 0]
-        if len(small):  # give small pieces back to a neighbour or drop them
-            from scipy import ndimage as ndi
-
-            keep = lab.copy()
-            keep[np.isin(lab, small)] = 0
-            if keep.max() > 0:
-                idx = ndi.distance_transform_edt(keep == 0, return_distances=False, return_indices=True)
-                lab = np.where(m > 0, keep[tuple(idx)], 0).astype(np.uint32)
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    if cell_area is None:
+        order = np.sort(areas)
+        cum = np.cumsum(order)
+        cell_area = order[np.searchsorted(cum, cum[-1] / 2)]
+    typical = float(cell_area)
+    next_id = n
+    for i in np.flatnonzero(areas > 1.5 * typical) + 1:
+        x, y, w, h = stats[i, :4]
+        box = (slice(y, y + h), slice(x, x + w))
+        obj = lab[box] == i
+        parts = np.asarray(_declump(obj), np.uint32)
+        if parts.max() <= 1:
+            continue
+        if min_size > 1:
+            parts = _merge_small(parts, obj, min_size)
+        ids = np.unique(parts[obj])
+        lut = np.zeros(int(parts.max()) + 1, np.uint32)
+        lut[ids[0]] = i
+        lut[ids[1:]] = np.arange(next_id, next_id + len(ids) - 1)
+        next_id += len(ids) - 1
+        lab[box][obj] = lut[parts[obj]]
     return lab
+
+
+def _merge_small(parts: np.ndarray, obj: np.ndarray, min_size: int) -> np.ndarray:
+    """Give pieces smaller than ``min_size`` to the nearest larger piece of the same object."""
+    from scipy import ndimage as ndi
+
+    areas = np.bincount(parts.ravel())
+    small = np.flatnonzero(areas < min_size)
+    small = small[small > 0]
+    if not len(small) or len(small) == len(areas) - 1:
+        return parts
+    keep = np.where(np.isin(parts, small), 0, parts)
+    idx = ndi.distance_transform_edt(keep == 0, return_distances=False, return_indices=True)
+    return np.where(obj, keep[tuple(idx)], 0).astype(np.uint32)
 
 
 class OverlapLinker:
@@ -168,18 +200,16 @@ class OverlapLinker:
         self.next_id = 1
 
     def link(self, labels: np.ndarray, /) -> np.ndarray:
-        from labelfree.metrics import iou_matrix
-
+        """Return ``labels`` with the IDs of the previous frame's matching objects."""
         cur = np.asarray(labels)
         ids = np.unique(cur)
         ids = ids[ids != 0]
         lut = np.zeros(int(cur.max()) + 1 if cur.size else 1, np.uint32)
         if len(ids) and self.prev is not None and self.prev.any():
-            iou, prev_ids, cur_ids = iou_matrix(cur, self.prev)  # rows: previous frame
-            if iou.size:
-                rows, cols = linear_sum_assignment(-iou)
-                ok = iou[rows, cols] >= self.min_iou
-                lut[np.asarray(cur_ids)[cols[ok]]] = np.asarray(prev_ids)[rows[ok]]
+            iou, prev_ids, cur_ids = _iou_table(self.prev, cur)
+            rows, cols = linear_sum_assignment(-iou)
+            ok = iou[rows, cols] >= self.min_iou
+            lut[cur_ids[cols[ok]]] = prev_ids[rows[ok]]
         for i in ids:
             if lut[i] == 0:
                 lut[i] = self.next_id
@@ -187,3 +217,16 @@ class OverlapLinker:
         out = lut[cur]
         self.prev = out
         return out
+
+
+def _iou_table(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """IoU of every object of ``a`` (rows) with every object of ``b`` (columns), from one pass."""
+    fg = (a > 0) | (b > 0)
+    pa, pb = a[fg].astype(np.int64), b[fg].astype(np.int64)
+    a_ids, ai = np.unique(pa, return_inverse=True)
+    b_ids, bi = np.unique(pb, return_inverse=True)
+    inter = np.bincount(ai * len(b_ids) + bi, minlength=len(a_ids) * len(b_ids)).reshape(len(a_ids), len(b_ids))
+    size_a, size_b = inter.sum(1), inter.sum(0)
+    iou = inter / np.maximum(size_a[:, None] + size_b[None, :] - inter, 1)
+    ra, rb = a_ids != 0, b_ids != 0
+    return iou[np.ix_(ra, rb)], a_ids[ra].astype(np.uint32), b_ids[rb].astype(np.uint32)

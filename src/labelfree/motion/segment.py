@@ -152,7 +152,8 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
             refine_size = False
             log.info("Motion: minimum object size %d px", min_size)
         clean = postprocess(mask, min_size=min_size, closing_radius=cfg.closing_radius, clear_border=cfg.clear_border)
-        lab = to_instances(clean, declump=cfg.declump, min_size=min_size // 4)
+        lab = to_instances(clean, declump=cfg.declump, min_size=min_size // 2,
+                           cell_area=min_size / cfg.min_size_fraction)
         if cfg.track:
             lab = linker.link(lab)
         if lab.size and lab.max() > 65535 and out.dtype == np.uint16:
