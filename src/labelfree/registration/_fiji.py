@@ -70,7 +70,7 @@ def correct_drift_fiji(da: xr.DataArray, cfg) -> tuple[xr.DataArray, pd.DataFram
         values = float(old.values[0]) + scale_of(da, ax) * np.arange(lo, hi, dtype=np.float64)
         coords[ax] = xr.Variable(ax, values, attrs=dict(old.attrs))
     corrected = xr.DataArray(out, dims=da.dims, coords=coords, attrs=dict(da.attrs), name=da.name)
-    corrected.attrs["drift_correction"] = {"backend": "fiji", "macro_options": options, **cfg.to_dict()}
+    corrected.attrs["drift_correction"] = {**cfg.to_dict(), "backend": "fiji", "macro_options": options}
     return corrected, _shift_table(drift, np.full(len(drift), np.nan), da, axes)
 
 

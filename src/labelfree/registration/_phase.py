@@ -14,6 +14,7 @@ apply to ``moving``).
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass
 from typing import Sequence
@@ -154,6 +155,24 @@ def _upsampled_peak(cross: np.ndarray, shape: Sequence[int], shift: Sequence[int
     return np.array([s + (i - centre) / upsample for s, i in zip(shift, idx)])
 
 
+def _climb(reference, moving, peak, score, limits, max_steps: int = 8):
+    """Hill-climb the overlap NCC over integer neighbours of ``peak`` (within ``limits``)."""
+    offsets = [o for o in itertools.product((-1, 0, 1), repeat=len(peak)) if any(o)]
+    for _ in range(max_steps):
+        best = (score, peak)
+        for o in offsets:
+            cand = tuple(p + d for p, d in zip(peak, o))
+            if any(abs(c) > lim for c, lim in zip(cand, limits)):
+                continue
+            value, _ = overlap_ncc(reference, moving, cand)
+            if value > best[0] + 1e-12:
+                best = (value, cand)
+        if best[1] == peak:
+            break
+        score, peak = best
+    return score, peak
+
+
 def measure_shift(
     reference: np.ndarray,
     moving: np.ndarray,
@@ -165,6 +184,7 @@ def measure_shift(
     n_peaks: int = 5,
     upsample: int = 1,
     normalization: str | None = None,
+    polish: bool = False,
 ) -> PairShift:
     """Shift of ``moving``'s content relative to ``reference`` (same shape, n-D).
 
@@ -184,6 +204,9 @@ def measure_shift(
         Sub-pixel precision 1/upsample (1 = integer shifts).
     normalization : {"phase", None}
         Phase correlation (whitened spectrum) or plain cross-correlation.
+    polish : bool
+        Move the chosen integer peak to the neighbouring shift of highest overlap NCC
+        (hill climbing on the pixels of ``reference`` and ``moving``).
 
     Returns
     -------
@@ -208,6 +231,8 @@ def measure_shift(
     if best is None:
         return PairShift(tuple(0.0 for _ in shape), 0.0)
     score, peak = best
+    if polish:
+        score, peak = _climb(reference, moving, peak, score, limits)
     if upsample > 1:
         refined = _upsampled_peak(cross, shape, peak, upsample)
         return PairShift(tuple(float(v) for v in refined), score)

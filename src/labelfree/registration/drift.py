@@ -91,8 +91,8 @@ class DriftConfig(PipelineConfig):
 
 
 def _check_movie(movie: Any) -> xr.DataArray:
-    da = validate_image(movie, required=("T", "Y", "X"), name="movie")
-    if da.sizes["T"] < 2:
+    da = validate_image(movie, required=("Y", "X"), name="movie")
+    if da.sizes.get("T", 1) < 2:
         raise DimensionError(
             f"Drift correction needs a time-lapse with at least 2 frames along T; the movie has dims "
             f"{''.join(da.dims)} and shape {tuple(da.shape)}. If the frames are stored along Z or C, "
@@ -313,5 +313,5 @@ def correct_drift(
     drift, axes = read_shifts(shifts)
     window = canvas_window(drift, [da.sizes[ax] for ax in axes], cfg.canvas)
     corrected = _resample(da, drift, axes, window, subpixel=cfg.subpixel, progress=progress)
-    corrected.attrs["drift_correction"] = {"backend": "python", **cfg.to_dict()}
+    corrected.attrs["drift_correction"] = {**cfg.to_dict(), "backend": "python"}
     return corrected, shifts

@@ -24,7 +24,7 @@ from labelfree.image import scale_of, select_channel, to_dataarray, validate_ima
 from labelfree.registration._backend import choose_backend
 from labelfree.registration._fuse import FUSIONS, fuse_tiles
 from labelfree.registration._optimize import Link, optimize_positions
-from labelfree.registration._phase import bandpass_weights, measure_shift, prepare
+from labelfree.registration._phase import bandpass_weights, edge_taper, measure_shift, prepare
 from labelfree.registration.tiles import GRID_ORDERS, grid_positions
 
 __all__ = ["StitchConfig", "stitch", "pairwise_links"]
@@ -59,8 +59,9 @@ class StitchConfig(PipelineConfig):
     fusion : {"linear", "average", "max"}
     min_overlap : int
         Pairs whose nominal overlap is thinner than this (pixels) are not matched.
-    low_sigma, high_sigma, normalization, n_peaks, upsample
-        Pairwise matching, as in :class:`labelfree.registration.DriftConfig`.
+    low_sigma, high_sigma, normalization, n_peaks, upsample, taper
+        Pairwise matching, as in :class:`labelfree.registration.DriftConfig`; the
+        chosen peak is then polished by overlap NCC on the raw pixels.
     """
 
     backend: str = "auto"
@@ -79,6 +80,7 @@ class StitchConfig(PipelineConfig):
     normalization: str = "none"
     n_peaks: int = 5
     upsample: int = 10
+    taper: float = 0.1
 
     def __post_init__(self) -> None:
         if self.order not in GRID_ORDERS:
@@ -152,10 +154,12 @@ def pairwise_links(images: Sequence[np.ndarray], nominal: np.ndarray, /, *, conf
         for i, j, (off, box_i, box_j) in pairs:
             a, b = images[i][box_i], images[j][box_j]
             weights = bandpass_weights(a.shape, low_sigma=cfg.low_sigma, high_sigma=cfg.high_sigma)
-            pa, pb = prepare(a, weights=weights), prepare(b, weights=weights)
+            taper = edge_taper(a.shape, fraction=cfg.taper) if cfg.taper > 0 else None
+            pa, pb = prepare(a, weights=weights, taper=taper), prepare(b, weights=weights, taper=taper)
             limit = None if cfg.max_shift is None else [int(np.ceil(cfg.max_shift))] * 2
-            pair = measure_shift(pa[0], pb[0], spectra=(pa[1], pb[1]), max_shift=limit, n_peaks=cfg.n_peaks,
-                                 upsample=cfg.upsample if cfg.subpixel else 1,
+            # peaks from the band-passed overlaps, checked and polished on the raw pixels
+            pair = measure_shift(a, b, spectra=(pa[1], pb[1]), max_shift=limit, n_peaks=cfg.n_peaks,
+                                 upsample=cfg.upsample if cfg.subpixel else 1, polish=True,
                                  normalization=None if cfg.normalization == "none" else "phase")
             offset = off - np.array(pair.shift)
             log.debug("stitch: tiles %d-%d offset %s ncc %.3f", i, j, offset, pair.ncc)

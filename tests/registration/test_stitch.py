@@ -1,0 +1,137 @@
+"""Stitching: tiles cut from a real frame with jittered positions, layouts, optimisation, errors."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import tifffile
+
+from labelfree.errors import ConfigError, FijiPluginMissingError, InputError
+from labelfree.image import to_dataarray
+from labelfree.registration import (
+    grid_positions,
+    read_tile_configuration,
+    stitch,
+    write_tile_configuration,
+)
+from labelfree.registration._optimize import Link, optimize_positions
+
+
+@pytest.fixture(scope="module")
+def big_frame(shared_data):
+    path = shared_data / "ctc" / "Fluo-N2DH-GOWT1" / "01" / "t000.tif"
+    if not path.is_file():
+        pytest.skip(f"{path} is absent")
+    return tifffile.imread(path)
+
+
+def _cut(frame, rows, cols, tile, overlap, seed, *, jitter=12):
+    nominal = grid_positions(tile, rows=rows, cols=cols, overlap=overlap) + jitter
+    rng = np.random.default_rng(seed)
+    true = nominal + rng.integers(-jitter, jitter + 1, nominal.shape)
+    tiles = [frame[int(y):int(y) + tile[0], int(x):int(x) + tile[1]] for y, x in true]
+    return tiles, nominal - jitter, true
+
+
+def _check_against_frame(frame, fused, positions, true, tile):
+    placed = positions[["y", "x"]].to_numpy()
+    error = np.abs((placed - placed[0]) - (true - true[0])).max()
+    origin = true.min(0).astype(int)
+    expected = frame[origin[0]:origin[0] + fused.shape[0], origin[1]:origin[1] + fused.shape[1]]
+    covered = np.zeros(fused.shape, bool)
+    for y, x in np.round(placed).astype(int):
+        covered[y:y + tile[0], x:x + tile[1]] = True
+    diff = np.abs(fused.values.astype(np.int64) - expected.astype(np.int64))[covered]
+    return error, diff
+
+
+@pytest.mark.slow
+def test_real_tiles_with_jitter_stitch_back_exactly(big_frame):
+    tile = (300, 320)
+    tiles, _, true = _cut(big_frame, 3, 3, tile, 0.2, seed=4)
+    fused, positions = stitch(tiles, (3, 3), overlap=0.2, backend="python")
+    error, diff = _check_against_frame(big_frame, fused, positions, true, tile)
+    assert error <= 1.0
+    assert diff.max() == 0  # whole-pixel positions are exact, so blending reproduces every pixel
+    assert fused.dtype == big_frame.dtype
+    assert (positions["links"] >= 2).all()
+
+
+def test_noisy_tiles_subpixel_positions_within_one_pixel(big_frame):
+    tile = (260, 300)
+    tiles, _, true = _cut(big_frame, 2, 2, tile, 0.25, seed=5)
+    rng = np.random.default_rng(0)
+    noisy = [np.clip(t + rng.normal(0, 3, t.shape), 0, 255).astype(np.uint8) for t in tiles]
+    fused, positions = stitch(noisy, (2, 2), overlap=0.25, config={"subpixel": True}, backend="python")
+    error, diff = _check_against_frame(big_frame, fused, positions, true, tile)
+    assert error <= 1.0
+    assert np.median(diff) <= 3
+
+
+def test_multichannel_tiles_and_positions_layout():
+    rng = np.random.default_rng(3)
+    from scipy import ndimage as ndi
+
+    scene = ndi.gaussian_filter(rng.random((2, 360, 400)), (0, 2, 2))
+    true = np.array([[0, 0], [3, 170], [150, -2], [148, 171]])
+    tiles = [to_dataarray(scene[:, y + 5:y + 185, x + 5:x + 205], dims="CYX", scale={"X": 0.3, "Y": 0.3},
+                          channel_names=["a", "b"]) for y, x in true]
+    nominal = pd.DataFrame({"y": [0, 0, 150, 150], "x": [0, 170, 0, 170]})
+    fused, positions = stitch(tiles, nominal, backend="python", config={"channel": "b"})
+    placed = positions[["y", "x"]].to_numpy()
+    np.testing.assert_array_equal(placed - placed[0], true - true[0])
+    assert fused.dims == ("C", "Y", "X") and list(fused.C.values) == ["a", "b"]
+    assert fused.X.attrs["scale"] == 0.3
+    y, x = placed[3].astype(int)
+    np.testing.assert_allclose(fused.values[:, y + 40, x + 60], tiles[3].values[:, 40, 60], rtol=1e-6)
+
+
+def test_worst_link_is_removed_by_global_optimisation():
+    nominal = np.array([[0, 0], [0, 100], [100, 0], [100, 100]], float)
+    good = [Link(0, 1, (0, 100), 0.9), Link(0, 2, (100, 0), 0.9), Link(1, 3, (100, 0), 0.9),
+            Link(2, 3, (0, 100), 0.9)]
+    bad = Link(0, 3, (140, 60), 0.5)
+    solution = optimize_positions(nominal, good + [bad])
+    assert solution.removed == [bad]
+    np.testing.assert_allclose(solution.positions, nominal, atol=1e-9)
+
+
+def test_tiles_without_matches_keep_nominal_positions():
+    rng = np.random.default_rng(0)
+    flat = [np.full((80, 80), 7, np.uint16)] * 2
+    textured = [rng.integers(0, 1000, (80, 80)).astype(np.uint16) for _ in range(2)]
+    fused, positions = stitch(flat + textured, (2, 2), overlap=0.25, backend="python")
+    np.testing.assert_array_equal(positions[["y", "x"]].to_numpy(), positions[["y_nominal", "x_nominal"]].to_numpy())
+    assert (positions["links"] == 0).all()
+
+
+def test_grid_orders_follow_fiji():
+    snake = grid_positions((100, 200), rows=2, cols=3, overlap=0.1, order="snake-by-rows")
+    np.testing.assert_array_equal(snake[:, 1], [0, 180, 360, 360, 180, 0])
+    cols = grid_positions((100, 200), rows=2, cols=2, overlap=0.1, order="column-by-column")
+    np.testing.assert_array_equal(cols, [[0, 0], [90, 0], [0, 180], [90, 180]])
+
+
+def test_tile_configuration_round_trip(tmp_path):
+    names = ["a.tif", "b.tif"]
+    path = write_tile_configuration(tmp_path / "TileConfiguration.txt", names, np.array([[0, 0], [12.5, 300]]))
+    text = path.read_text()
+    assert "dim = 2" in text and "b.tif; ; (300.0000, 12.5000)" in text
+    table = read_tile_configuration(path)
+    assert list(table["file"]) == names and table.loc[1, "x"] == 300 and table.loc[1, "y"] == 12.5
+    (tmp_path / "bad.txt").write_text("dim = 2\na.tif (1, 2)\n")
+    with pytest.raises(InputError, match="line 2"):
+        read_tile_configuration(tmp_path / "bad.txt")
+
+
+def test_bad_layouts_give_clear_errors():
+    tiles = [np.eye(20)] * 4
+    with pytest.raises(InputError, match="needs 6 tiles"):
+        stitch(tiles, (2, 3), backend="python")
+    with pytest.raises(InputError, match="at least 2 tiles"):
+        stitch([np.eye(20)], (1, 1), backend="python")
+    with pytest.raises(InputError, match="shape \\(4, 2\\)"):
+        stitch(tiles, np.zeros((3, 2)), backend="python")
+    with pytest.raises(ConfigError, match="order must be one of"):
+        stitch(tiles, (2, 2), config={"order": "spiral"})
+    with pytest.raises(FijiPluginMissingError, match="Grid/Collection stitching"):
+        stitch(tiles, (2, 2), backend="fiji")
