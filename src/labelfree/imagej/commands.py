@@ -39,9 +39,19 @@ OUTPUT_FIELDS: tuple[Field, ...] = (
     Field("rois", "choice", "append", ("append", "replace", "none"), help="ROI Manager output"),
     Field("table", "bool", True, help="show a results table of the objects"),
 )
-#: extra inputs of some pipelines (beyond their config)
+#: outputs of the image-to-image tools (drift correction, stitching)
+TOOL_OUTPUT_FIELDS: tuple[Field, ...] = (OUTPUT_FIELDS[0], Field("table", "bool", True, help="show the shifts/positions table"))
+#: extra inputs of some commands (beyond their config)
 EXTRA_FIELDS: dict[str, tuple[Field, ...]] = {
-    "cutter": (Field("markers", "choice", "detect", ("detect", "roi_manager"), help="marker source"),),
+    "cutter": (Field("markers", "choice", "detect", ("detect", "roi_manager"),
+                     help="detect markers, or use the ROI Manager's points/areas"),),
+    "fusion": (Field("zoo", "str", "", help="model zoo folder (empty: LabelFree's model cache)"),),
+    "stitch": (Field("rows", "int", 1, help="tile rows"), Field("cols", "int", 1, help="tile columns")),
+}
+#: image -> image commands: key -> (module, function, config class, description)
+TOOLS: dict[str, tuple[str, str, str, str]] = {
+    "drift": ("labelfree.registration", "correct_drift", "DriftConfig", "Correct stage drift (a translation per frame)"),
+    "stitch": ("labelfree.registration", "stitch", "StitchConfig", "Stitch the planes of a stack, taken as grid tiles"),
 }
 
 _PROXY: Any = None
@@ -67,7 +77,7 @@ def command_titles() -> dict[str, str]:
     """Menu title -> command key, e.g. ``{"LabelFree Threshold": "threshold", ...}``."""
     from labelfree.pipelines import PIPELINES
 
-    return {f"LabelFree {name.capitalize()}": name for name in PIPELINES}
+    return {f"LabelFree {name.capitalize()}": name for name in (*PIPELINES, *TOOLS)}
 
 
 def _command_key(command: str) -> str:
@@ -82,11 +92,24 @@ def _command_key(command: str) -> str:
 
 def command_fields(command: str, /) -> list[Field]:
     """Every macro key of a command: its pipeline's config, extra inputs, then the outputs."""
+    key = _command_key(command)
+    outputs = TOOL_OUTPUT_FIELDS if key in TOOLS else OUTPUT_FIELDS
+    return [*config_fields(_find(key).config_class), *EXTRA_FIELDS.get(key, ()), *outputs]
+
+
+def _find(key: str) -> Any:
+    """The pipeline (or tool) behind a command: .name, .segment, .config_class, .description."""
+    if key in TOOLS:
+        import importlib
+
+        from labelfree.pipelines import Pipeline
+
+        module_name, function, config_name, description = TOOLS[key]
+        module = importlib.import_module(module_name)
+        return Pipeline(key, getattr(module, function), getattr(module, config_name), description)
     from labelfree.pipelines import get_pipeline
 
-    key = _command_key(command)
-    pipeline = get_pipeline(key)
-    return [*config_fields(pipeline.config_class), *EXTRA_FIELDS.get(key, ()), *OUTPUT_FIELDS]
+    return get_pipeline(key)
 
 
 def register_commands() -> list[str]:
@@ -217,11 +240,9 @@ def run_command(
         (shown, titled ``"<title>-labels"``), the number of ROIs added, the table,
         and the options string that reproduces the run.
     """
-    from labelfree.pipelines import get_pipeline
-
     key = _command_key(command)
     title = next(t for t, k in command_titles().items() if k == key)
-    pipeline = get_pipeline(key)
+    pipeline = _find(key)
     fields = command_fields(key)
     values = _read_options(fields, options)
     imp = _resolve_image(image, values["image"])
@@ -240,6 +261,10 @@ def run_command(
         _record(title, values, fields)
     n_config = len(config_fields(pipeline.config_class))
     config = pipeline.config_class.from_dict({f.key: values[f.key] for f in fields[:n_config]})
+    if key in TOOLS:
+        from labelfree.imagej.tools import run_tool
+
+        return run_tool(key, title, pipeline, imp, da, config, values, fields)
     return _execute(key, title, pipeline, imp, da, config, values, fields)
 
 
@@ -267,6 +292,8 @@ def _execute(key, title, pipeline, imp, da, config, values, fields) -> CommandRe
     inputs: dict[str, Any] = {}
     if key == "cutter" and values.get("markers") == "roi_manager":
         inputs["markers"] = _markers_from_roimanager(da)
+    if key == "fusion" and values.get("zoo"):
+        inputs["zoo"] = values["zoo"]
     sink = ImageJProgress(title)
     try:
         labels = pipeline.segment(da, config=config, progress=sink, **inputs)

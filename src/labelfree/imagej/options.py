@@ -39,9 +39,12 @@ class Field:
     choices: tuple[str, ...] = ()
     optional: bool = False
     help: str = ""
+    values: tuple[Any, ...] = ()  # the Literal's own values, when they are not all strings
 
 
-def _describe_type(tp: Any) -> tuple[str, tuple[str, ...], bool]:
+def _describe_type(tp: Any) -> tuple[str, tuple[Any, ...], bool]:
+    if tp is Any:
+        return "scalar", (), False
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     optional = False
@@ -51,9 +54,9 @@ def _describe_type(tp: Any) -> tuple[str, tuple[str, ...], bool]:
         if len(rest) == 1:
             kind, choices, _ = _describe_type(rest[0])
             return kind, choices, optional
-        return ("scalar" if int in rest else "str"), (), optional
+        return ("scalar" if int in rest or float in rest else "str"), (), optional
     if origin is Literal:
-        return "choice", tuple(str(a) for a in args), False
+        return "choice", tuple(args), False
     if tp is bool:
         return "bool", (), False
     if tp is int:
@@ -87,8 +90,10 @@ def config_fields(config_class: type, /) -> list[Field]:
         else:
             default = None
         kind, choices, optional = _describe_type(hints.get(f.name, str))
+        texts = tuple(str(c) for c in choices)
         fields.append(
-            Field(f.name.lower(), kind, default, choices, optional or default is None, _field_help(config_class, f.name))
+            Field(f.name.lower(), kind, default, texts, optional or default is None, _field_help(config_class, f.name),
+                  values=tuple(choices) if any(not isinstance(c, str) for c in choices) else ())
         )
     return fields
 
@@ -114,6 +119,8 @@ def coerce_value(field: Field, value: Any, /) -> Any:
     is_none_word = isinstance(value, str) and value.strip().lower() in _NONE_WORDS
     if is_none_word and (field.kind == "str" or value in field.choices):
         is_none_word = False
+    if is_none_word and field.kind == "list" and not field.optional and not str(value).strip():
+        return () if isinstance(field.default, tuple) else []
     if value is None or is_none_word:
         if field.optional:
             return None
@@ -138,7 +145,8 @@ def coerce_value(field: Field, value: Any, /) -> Any:
         if field.kind == "choice":
             if str(value) not in field.choices:
                 raise ValueError(value)
-            return str(value)
+            index = field.choices.index(str(value))
+            return field.values[index] if field.values else str(value)
         if field.kind == "scalar":
             return _guess_scalar(value)
         if field.kind == "list":
@@ -155,6 +163,8 @@ def _guess_scalar(value: Any) -> Any:
     if not isinstance(value, str):
         return value
     text = value.strip()
+    if "," in text:
+        return [_guess_scalar(v) for v in text.split(",") if v.strip()]
     for conv in (int, float):
         try:
             return conv(text)
@@ -185,7 +195,7 @@ def _format_value(field: Field, value: Any) -> str:
         return "auto"
     if field.kind == "bool":
         return "true" if value else "false"
-    if field.kind == "list":
+    if field.kind == "list" or (field.kind == "scalar" and isinstance(value, (list, tuple))):
         return ",".join(str(v) for v in value)
     if isinstance(value, float) and value == int(value) and field.kind == "float":
         return repr(value)

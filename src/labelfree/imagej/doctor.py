@@ -1,0 +1,132 @@
+"""``labelfree doctor``: what LabelFree needs on this machine, what is missing, and how to fix it.
+
+Runs without starting Java (it runs ``java -version`` in a subprocess), so it
+also works when the JVM is what is broken.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.metadata
+import importlib.util
+import os
+import platform
+import sys
+from pathlib import Path
+
+from labelfree.errors import FijiError, JavaError
+
+__all__ = ["Check", "checkup", "format_report", "doctor", "cellpose_model_dir"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Check:
+    """One line of the report: ``needed`` checks make the exit code non-zero when not ok."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    needed: bool = True
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def cellpose_model_dir() -> Path:
+    """Where cellpose keeps its models: ``CELLPOSE_LOCAL_MODELS_PATH`` or ``~/.cellpose/models``."""
+    env = os.environ.get("CELLPOSE_LOCAL_MODELS_PATH")
+    return Path(env) if env else Path.home() / ".cellpose" / "models"
+
+
+def _java_checks(fiji: Path | None) -> list[Check]:
+    from labelfree.imagej import _java, jvm
+
+    checks = []
+    try:
+        exe = jvm.find_java()
+        version = jvm.java_version(exe)
+        checks.append(Check("Java", True, f"Java {version} at {exe}"))
+    except JavaError as exc:
+        return [Check("Java", False, "not found", str(exc))]
+    javac = _java.find_javac()
+    checks.append(Check("Java compiler", javac is not None, str(javac or "javac not found"),
+                        "Install a JDK (apt-get install default-jdk-headless) for the ImageJ macro commands.",
+                        needed=False))
+    if fiji is not None:
+        try:
+            needed = jvm.required_java_version(fiji)
+            checks.append(Check("Fiji", version >= needed, f"{fiji} needs Java {needed}",
+                                f"Install Java {needed} and point JAVA_HOME at it." if version < needed else ""))
+        except FijiError as exc:
+            checks.append(Check("Fiji", False, str(fiji), str(exc)))
+    try:
+        checks.append(Check("ImageJ 1.x", True, str(jvm.find_ij_jar())))
+    except JavaError as exc:
+        checks.append(Check("ImageJ 1.x", False, "ij.jar not found", str(exc), needed=fiji is None))
+    return checks
+
+
+def _python_checks() -> list[Check]:
+    checks = []
+    for dist, name, needed in (("scyjava", "scyjava", True), ("JPype1", "JPype", True), ("pyimagej", "pyimagej", False)):
+        version = _version(dist)
+        checks.append(Check(name, version is not None, version or "not installed",
+                            f"pip install {dist}" if version is None else "", needed=needed))
+    torch_version = _version("torch")
+    if torch_version is None:
+        checks.append(Check("torch", False, "not installed", "pip install torch==2.13.0 (Cutter, Fusion)", needed=False))
+    else:
+        import torch
+
+        gpu = "CUDA " + torch.cuda.get_device_name(0) if torch.cuda.is_available() else (
+            "Apple MPS" if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available() else "CPU only")
+        checks.append(Check("torch", True, f"{torch_version} ({gpu})", needed=False))
+    cellpose_version = _version("cellpose")
+    models_dir = cellpose_model_dir()
+    models = sorted(p.name for p in models_dir.glob("*") if p.is_file()) if models_dir.is_dir() else []
+    checks.append(Check("cellpose", cellpose_version is not None, cellpose_version or "not installed",
+                        'pip install "cellpose>=3.1.1,<4" (Fusion)' if cellpose_version is None else "", needed=False))
+    checks.append(Check("cellpose models", bool(models),
+                        f"{len(models)} in {models_dir}" + (f": {', '.join(models[:6])}" if models else ""),
+                        "" if models else f"Download them once with network access, or copy them to {models_dir} "
+                        "(or set CELLPOSE_LOCAL_MODELS_PATH).", needed=False))
+    return checks
+
+
+def checkup(*, fiji: str | Path | None = None) -> list[Check]:
+    """Run every check (Java, ImageJ/Fiji, Python bridges, torch + GPU, cellpose, display)."""
+    import labelfree
+
+    checks = [Check("LabelFree", True, f"{labelfree.__version__} on Python {platform.python_version()} ({sys.executable})")]
+    checks += _java_checks(Path(fiji) if fiji else None)
+    checks += _python_checks()
+    display = sys.platform in ("win32", "darwin") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    checks.append(Check("display", display, os.environ.get("DISPLAY", "none") if sys.platform.startswith("linux") else "yes",
+                        "" if display else "The ROI Manager and image windows need one: run under xvfb-run -a, "
+                        "or use headless runs that write files.", needed=False))
+    return checks
+
+
+def format_report(checks: list[Check], /) -> str:
+    """Plain-words report: one line per check, then what to fix."""
+    lines = []
+    for c in checks:
+        mark = "ok " if c.ok else ("MISSING" if c.needed else "warn")
+        lines.append(f"[{mark:>7}] {c.name}: {c.detail}")
+    fixes = [f"- {c.name}: {c.fix}" for c in checks if not c.ok and c.fix]
+    if fixes:
+        lines += ["", "To fix:"] + fixes
+    needed = [c.name for c in checks if not c.ok and c.needed]
+    lines += ["", "Everything needed is present." if not needed else f"Missing: {', '.join(needed)}."]
+    return "\n".join(lines)
+
+
+def doctor(*, fiji: str | Path | None = None) -> tuple[str, int]:
+    """The report text and the exit code (0 when every needed check passes, else 1)."""
+    checks = checkup(fiji=fiji)
+    return format_report(checks), int(any(not c.ok and c.needed for c in checks))

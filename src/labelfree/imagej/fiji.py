@@ -1,0 +1,65 @@
+"""Entry points of the Fiji scripts in ``fiji_scripts/`` (Fiji's Python mode, JVM already running)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Mapping
+
+from labelfree.errors import LabelFreeError
+
+__all__ = ["run_script", "run_doctor"]
+
+log = logging.getLogger(__name__)
+
+
+def _plain(value: Any) -> Any:
+    """Java strings/boxed numbers from SciJava -> Python values."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    text = str(value)
+    if text in ("true", "false") and type(value).__name__ in ("java.lang.Boolean", "JBoolean"):
+        return text == "true"
+    return text
+
+
+def run_script(command: str, imp: Any, namespace: Mapping[str, Any], /) -> Any:
+    """Run a LabelFree command from a SciJava script whose ``#@`` parameters sit in ``namespace``.
+
+    Parameters
+    ----------
+    command : str
+        Command key ("threshold", "motion", ...).
+    imp : ij.ImagePlus
+        The script's ``#@ ImagePlus imp`` input.
+    namespace : mapping
+        The script's globals: every macro key of the command found there is used.
+
+    Returns
+    -------
+    labelfree.imagej.commands.CommandResult
+    """
+    from scyjava import jimport
+
+    from labelfree.imagej.commands import command_fields, run_command
+    from labelfree.imagej.jvm import start
+
+    start()  # attaches to Fiji's running JVM
+    options = {f.key: _plain(namespace[f.key]) for f in command_fields(command) if f.key != "image" and f.key in namespace}
+    try:
+        return run_command(command, imp, options=options)
+    except LabelFreeError as exc:
+        jimport("ij.IJ").log(f"LabelFree error: {exc}")
+        raise
+
+
+def run_doctor() -> int:
+    """Print the doctor's report to ImageJ's Log window; return the number of problems."""
+    from scyjava import jimport
+
+    from labelfree.imagej.doctor import checkup, format_report
+
+    checks = checkup()
+    IJ = jimport("ij.IJ")
+    for line in format_report(checks).splitlines():
+        IJ.log(line)
+    return sum(1 for c in checks if not c.ok and c.needed)

@@ -1,0 +1,155 @@
+"""``labelfree fiji install FIJI_DIR``: menu scripts, Python-mode environment and launch mode.
+
+What is written (each file atomically):
+
+* ``FIJI_DIR/scripts/Plugins/LabelFree/LabelFree_<Command>.py``: the SciJava Python
+  scripts, rendered from the installed pipelines' configs (menu Plugins › LabelFree);
+* ``FIJI_DIR/config/environment.yml``: Fiji's Python-mode environment (read by Edit ›
+  Options › Python..., built by its "Build Python environment" button), from the
+  repository's ``environment.yml``, rewritten in the layout Fiji's options dialog
+  parses (conda packages, then ``pip`` and the ``pip:`` list; no inline comments),
+  with LabelFree itself as a pip requirement; an existing file is kept as ``.bak``;
+* ``FIJI_DIR/config/jaunch/fiji.cfg``: ``launch-mode=PYTHON`` (what "Launch in Python
+  mode" stores), only for a Fiji with the Jaunch launcher (``config/jaunch/`` exists).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from pathlib import Path
+
+from labelfree.errors import ConfigError, FijiError
+
+__all__ = ["install_fiji", "find_environment_file", "fiji_environment_yaml", "check_fiji_dir"]
+
+log = logging.getLogger(__name__)
+
+
+def _write_atomic(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def check_fiji_dir(fiji: str | Path, /) -> Path:
+    """Return the Fiji folder, or raise :class:`FijiError` when it is not a Fiji installation."""
+    root = Path(fiji).expanduser()
+    if not root.is_dir():
+        raise FijiError(f"{root} does not exist. Give the Fiji folder (Fiji.app), e.g. ~/Fiji.app.")
+    jars = root / "jars"
+    if not jars.is_dir() or not (any(jars.glob("ij-*.jar")) or any(jars.glob("ij.jar"))):
+        raise FijiError(
+            f"{root} is not a Fiji installation: it has no jars/ij-*.jar. Give the Fiji.app folder "
+            "(the one holding jars/, plugins/ and the Fiji launcher)."
+        )
+    return root.resolve()
+
+
+def _repo_root() -> Path | None:
+    import labelfree
+
+    root = Path(labelfree.__file__).resolve().parents[2]
+    return root if (root / "pyproject.toml").is_file() else None
+
+
+def find_environment_file() -> Path:
+    """The repository's environment.yml (or one shipped in the package data)."""
+    import labelfree
+
+    candidates = [Path(labelfree.__file__).parent / "data" / "environment.yml"]
+    if _repo_root() is not None:
+        candidates.insert(0, _repo_root() / "environment.yml")
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise ConfigError(
+        "No environment.yml found (looked in " + ", ".join(map(str, candidates)) + "). "
+        "Pass env_file=... (CLI: --env-file) with the environment to install."
+    )
+
+
+def fiji_environment_yaml(env_file: str | Path, /) -> str:
+    """environment.yml text in the layout Fiji's Python options parse, LabelFree as a pip requirement."""
+    import yaml
+
+    import labelfree
+
+    try:
+        spec = yaml.safe_load(Path(env_file).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"Cannot read {env_file}: {exc}") from exc
+    if not isinstance(spec, dict) or not isinstance(spec.get("dependencies"), list):
+        raise ConfigError(f"{env_file} has no 'dependencies:' list; it is not a conda environment file.")
+    conda, pip = [], []
+    for dep in spec["dependencies"]:
+        if isinstance(dep, dict):
+            pip.extend(str(p) for p in dep.get("pip", []))
+        elif str(dep).strip() != "pip":
+            conda.append(str(dep).strip())
+    repo = _repo_root()
+    own = f"-e {repo}" if repo is not None else f"labelfree=={labelfree.__version__}"
+    pip = [own if p.strip() in ("-e .", ".", "labelfree") else p for p in pip]
+    if not any(p.startswith(("-e ", "labelfree")) and ("labelfree" in p or str(repo) in p) for p in pip):
+        pip.append(own)
+    lines = [f"name: {spec.get('name', 'labelfree')}", "channels:"]
+    lines += [f"  - {c}" for c in spec.get("channels", ["conda-forge"])]
+    lines += ["dependencies:"] + [f"  - {c}" for c in conda] + ["  - pip", "  - pip:"] + [f"    - {p}" for p in pip]
+    return "\n".join(lines) + "\n"
+
+
+def _set_launch_mode(cfg: Path) -> Path:
+    lines = cfg.read_text(encoding="utf-8").splitlines() if cfg.is_file() else []
+    lines = [ln for ln in lines if not ln.strip().startswith("launch-mode=")] + ["launch-mode=PYTHON"]
+    return _write_atomic(cfg, "\n".join(lines) + "\n")
+
+
+def install_fiji(
+    fiji: str | Path, /, *, env_file: str | Path | None = None, python_mode: bool = True
+) -> dict[str, list[Path]]:
+    """Install the LabelFree menu scripts and Python-mode environment into a Fiji.
+
+    Parameters
+    ----------
+    fiji : path
+        The Fiji.app folder.
+    env_file : path, optional
+        Conda environment file (default: the repository's environment.yml).
+    python_mode : bool
+        Also switch the Jaunch launcher to Python mode (``launch-mode=PYTHON``).
+
+    Returns
+    -------
+    dict
+        ``scripts``, ``environment`` and ``config`` -> lists of the files written.
+
+    Raises
+    ------
+    FijiError
+        ``fiji`` is not a Fiji installation.
+    """
+    from labelfree.imagej.scripts import write_scripts
+
+    root = check_fiji_dir(fiji)
+    written: dict[str, list[Path]] = {"scripts": [], "environment": [], "config": []}
+    written["scripts"] = write_scripts(root / "scripts" / "Plugins" / "LabelFree")
+    env_text = fiji_environment_yaml(env_file or find_environment_file())
+    env_path = root / "config" / "environment.yml"
+    if env_path.is_file() and env_path.read_text(encoding="utf-8") != env_text:
+        _write_atomic(env_path.with_name("environment.yml.bak"), env_path.read_text(encoding="utf-8"))
+    written["environment"].append(_write_atomic(env_path, env_text))
+    jaunch = root / "config" / "jaunch"
+    if python_mode and jaunch.is_dir():
+        written["config"].append(_set_launch_mode(jaunch / "fiji.cfg"))
+    elif python_mode:
+        log.info("No config/jaunch folder: switch on Edit > Options > Python... > 'Launch in Python mode' by hand.")
+    return written
+

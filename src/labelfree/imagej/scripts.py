@@ -1,0 +1,243 @@
+"""SciJava script parameters (``#@`` lines): a validating parser and the LabelFree Fiji scripts.
+
+SciJava reads parameter lines at the top of a script (``#@ type name``,
+``#@ type (key=value, ...) name``, ``#@output type name``) until the first line with
+a word character that is not a parameter. :func:`parse_script_parameters` follows
+those rules and is stricter where a mistake would silently break a script in
+Fiji: unknown type names, unknown attribute keys, unbalanced quotes or braces,
+duplicate names and a ``value`` outside ``choices`` are errors.
+
+The Fiji menu scripts are rendered from the pipelines' config dataclasses
+(:func:`render_script`), so their parameter names are always the macro keys.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+from typing import Any
+
+from labelfree.errors import InputError
+
+__all__ = ["ScriptParameter", "ScriptSyntaxError", "parse_script_parameters", "render_script", "write_scripts", "SCRIPT_FILES"]
+
+KNOWN_TYPES = {
+    "byte", "short", "int", "long", "float", "double", "boolean", "char",
+    "Byte", "Short", "Integer", "Long", "Float", "Double", "Boolean", "Character", "Number",
+    "String", "File", "File[]", "ColorRGB", "Object",
+    "ImagePlus", "ImageJ", "Dataset", "ImgPlus", "Img", "ImageDisplay", "RoiManager", "ResultsTable",
+    "Context", "LogService", "StatusService", "UIService", "CommandService", "ScriptService",
+    "OpService", "DatasetService", "ConvertService", "PrefService",
+}
+KNOWN_ATTRS = {
+    "callback", "choices", "columns", "description", "initializer", "validater", "type", "label", "max", "min",
+    "name", "persist", "persistKey", "required", "softMax", "softMin", "stepSize", "style", "visibility", "value",
+}
+IO_TYPES = {"input", "output", "both"}
+_ATTR = re.compile(r"\s*([A-Za-z_]\w*)\s*=\s*")
+_BARE = re.compile(r"[^,}\s][^,}]*")
+
+#: command key -> file name under scripts/Plugins/LabelFree/ (menu label "LabelFree <Name>")
+SCRIPT_FILES = {
+    "threshold": "LabelFree_Threshold.py",
+    "motion": "LabelFree_Motion.py",
+    "cutter": "LabelFree_Cutter.py",
+    "fusion": "LabelFree_Fusion.py",
+    "drift": "LabelFree_Drift.py",
+    "stitch": "LabelFree_Stitch.py",
+    "doctor": "LabelFree_Doctor.py",
+}
+
+
+class ScriptSyntaxError(InputError):
+    """A ``#@`` parameter line is not valid SciJava syntax."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ScriptParameter:
+    """One ``#@`` parameter: io is "input", "output" or "both"."""
+
+    name: str
+    type: str
+    io: str
+    attrs: dict[str, Any]
+    line: int
+
+
+def _parse_value(text: str, pos: int, where: str) -> tuple[Any, int]:
+    if text[pos] in "\"'":
+        end = text.find(text[pos], pos + 1)
+        if end < 0:
+            raise ScriptSyntaxError(f"{where}: unterminated string starting at {text[pos:pos + 20]!r}.")
+        return text[pos + 1:end], end + 1
+    if text[pos] == "{":
+        items, pos = [], pos + 1
+        while True:
+            while pos < len(text) and text[pos] in " ,":
+                pos += 1
+            if pos >= len(text):
+                raise ScriptSyntaxError(f"{where}: a choices list '{{' is not closed with '}}'.")
+            if text[pos] == "}":
+                return items, pos + 1
+            value, pos = _parse_value(text, pos, where)
+            items.append(value)
+    m = _BARE.match(text, pos)
+    if not m:
+        raise ScriptSyntaxError(f"{where}: missing value at {text[pos:pos + 20]!r}.")
+    raw = m.group(0).strip()
+    for conv in (int, float):
+        try:
+            return conv(raw), m.end()
+        except ValueError:
+            pass
+    return {"true": True, "false": False}.get(raw.lower(), raw), m.end()
+
+
+def _parse_attrs(text: str, where: str) -> dict[str, Any]:
+    attrs: dict[str, Any] = {}
+    pos = 0
+    while pos < len(text.rstrip()):
+        m = _ATTR.match(text, pos)
+        if not m:
+            raise ScriptSyntaxError(f"{where}: expected key=value at {text[pos:pos + 20]!r}.")
+        key = m.group(1)
+        if key not in KNOWN_ATTRS:
+            raise ScriptSyntaxError(f"{where}: unknown attribute {key!r}; SciJava knows {', '.join(sorted(KNOWN_ATTRS))}.")
+        value, pos = _parse_value(text, m.end(), where)
+        attrs[key] = value
+        while pos < len(text) and text[pos] in " \t":
+            pos += 1
+        if pos < len(text) and text[pos] == ",":
+            pos += 1
+        elif pos < len(text.rstrip()):
+            raise ScriptSyntaxError(f"{where}: expected ',' between attributes at {text[pos:pos + 20]!r}.")
+    return attrs
+
+
+def parse_script_parameters(text: str, /) -> list[ScriptParameter]:
+    """Parse and validate the ``#@`` header of a SciJava script.
+
+    Raises
+    ------
+    ScriptSyntaxError
+        With the line number and what is wrong.
+    """
+    params: list[ScriptParameter] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not re.match(r"^[^\w]*@", line):
+            if re.search(r"\w", line):
+                break
+            continue
+        where = f"line {number}"
+        body = line[line.index("@") + 1:]
+        attrs: dict[str, Any] = {}
+        if "(" in body or ")" in body:
+            left, right = body.find("("), body.rfind(")")
+            if left < 0 or right < left:
+                raise ScriptSyntaxError(f"{where}: unbalanced parentheses in {line.strip()!r}.")
+            attrs = _parse_attrs(body[left + 1:right], where)
+            body = body[:left] + " " + body[right + 1:]
+        tokens = body.split()
+        io = "input"
+        if tokens and tokens[0].lower() in IO_TYPES:
+            io = tokens.pop(0).lower()
+        if len(tokens) != 2:
+            raise ScriptSyntaxError(f"{where}: expected '#@ [io] Type name', got {line.strip()!r}.")
+        type_name, name = tokens
+        if type_name not in KNOWN_TYPES:
+            raise ScriptSyntaxError(f"{where}: unknown parameter type {type_name!r}.")
+        if not re.fullmatch(r"[A-Za-z_]\w*", name):
+            raise ScriptSyntaxError(f"{where}: {name!r} is not a valid variable name.")
+        if any(p.name == name for p in params):
+            raise ScriptSyntaxError(f"{where}: parameter {name!r} is declared twice.")
+        if "choices" in attrs and "value" in attrs and attrs["value"] not in attrs["choices"]:
+            raise ScriptSyntaxError(f"{where}: value {attrs['value']!r} is not one of the choices {attrs['choices']}.")
+        params.append(ScriptParameter(name, type_name, io, attrs, number))
+    return params
+
+
+def _quote(text: Any) -> str:
+    return '"' + str(text).replace('"', "'") + '"'
+
+
+def _parameter_line(field: Any) -> str:
+    from labelfree.imagej.options import format_macro_options
+
+    attrs = []
+    value = field.default
+    if field.kind == "bool":
+        type_name, attrs = "boolean", [f"value={'true' if value else 'false'}"]
+    elif field.kind == "int" and value is not None:
+        type_name, attrs = "int", [f"value={int(value)}"]
+    elif field.kind == "float" and value is not None:
+        type_name, attrs = "double", [f"value={float(value)!r}"]
+    else:
+        type_name = "String"
+        if field.kind == "choice":
+            attrs.append("choices={" + ", ".join(_quote(c) for c in field.choices) + "}")
+        text = format_macro_options({field.key: value}, [field]).split("=", 1)[1].strip("[]")
+        attrs.append(f"value={_quote(text)}")
+    if field.help:
+        attrs.append(f"description={_quote(field.help)}")
+    return f"#@ {type_name} ({', '.join(attrs)}) {field.key}"
+
+
+def render_script(command: str, /) -> str:
+    """The Fiji Python-mode script of a LabelFree command (parameters = macro keys)."""
+    if command == "doctor":
+        return (
+            "#@ LogService log\n\n"
+            "# LabelFree Doctor: checks Java, ImageJ/Fiji, pyimagej, torch, GPU and cellpose models.\n"
+            "from labelfree.imagej.fiji import run_doctor\n\n"
+            "run_doctor()\n"
+        )
+    from labelfree.imagej.commands import command_fields
+
+    lines = ["#@ ImagePlus imp"]
+    lines += [_parameter_line(f) for f in command_fields(command) if f.key != "image"]
+    lines += [
+        "",
+        f"# LabelFree {command.capitalize()}: Plugins > LabelFree. Generated by labelfree.imagej.scripts;",
+        f'# the same keys work in a macro: run("LabelFree {command.capitalize()}", "key=value ...").',
+        "from labelfree.imagej.fiji import run_script",
+        "",
+        f'result = run_script("{command}", imp, globals())',
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def write_scripts(folder: str | Path, /) -> list[Path]:
+    """Render every available LabelFree script into ``folder`` (atomic writes); return the paths.
+
+    Commands whose package cannot be imported in this installation are skipped
+    with a logged warning. ``python -m labelfree.imagej.scripts fiji_scripts``
+    refreshes the repository copies.
+    """
+    import logging
+    import os
+    import tempfile
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for command, name in SCRIPT_FILES.items():
+        try:
+            text = render_script(command)
+        except ImportError as exc:
+            logging.getLogger(__name__).warning("LabelFree %s is unavailable (%s); script skipped.", command, exc)
+            continue
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", dir=folder)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, folder / name)
+        written.append(folder / name)
+    return written
+
+
+if __name__ == "__main__":  # refresh the repository copies: python -m labelfree.imagej.scripts fiji_scripts
+    import sys
+
+    for path in write_scripts(sys.argv[1] if len(sys.argv) > 1 else "fiji_scripts"):
+        sys.stdout.write(f"{path}\n")

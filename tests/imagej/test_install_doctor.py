@@ -1,0 +1,104 @@
+"""`labelfree fiji install` into a Fiji folder layout, and `labelfree doctor`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from labelfree.cli import main
+from labelfree.errors import FijiError
+from labelfree.imagej.install import fiji_environment_yaml, find_environment_file, install_fiji
+from labelfree.imagej.scripts import SCRIPT_FILES, parse_script_parameters
+
+
+@pytest.fixture
+def fiji_dir(tmp_path):
+    root = tmp_path / "Fiji.app"
+    (root / "jars").mkdir(parents=True)
+    (root / "jars" / "ij-1.54f.jar").write_bytes(b"")
+    (root / "config" / "jaunch").mkdir(parents=True)
+    (root / "config" / "jaunch" / "fiji.cfg").write_text("jvm-dir=java/linux64\nlaunch-mode=JVM\n")
+    return root
+
+
+def _fiji_options_parse(text: str) -> tuple[list[str], list[str]]:
+    """The line rules Fiji's Edit > Options > Python... dialog uses to read environment.yml."""
+    conda, pip, in_deps, in_pip = [], [], False, False
+    for line in text.splitlines():
+        t = line.strip()
+        if not t or t.startswith("#"):
+            continue
+        if t.startswith("dependencies:"):
+            in_deps = True
+            continue
+        if in_deps and t.startswith("- pip"):
+            in_pip = True
+            continue
+        if in_deps and t.startswith("- ") and not in_pip:
+            conda.append(t[2:].strip())
+            continue
+        if in_pip and t.startswith("- "):
+            pip.append(t[2:].strip())
+            continue
+        in_deps = in_deps and t.startswith("- ")
+    return conda, pip
+
+
+def test_install_writes_scripts_environment_and_python_mode(fiji_dir):
+    written = install_fiji(fiji_dir)
+    scripts = fiji_dir / "scripts" / "Plugins" / "LabelFree"
+    assert sorted(p.name for p in written["scripts"]) == sorted(SCRIPT_FILES.values())
+    for path in written["scripts"]:
+        assert path.parent == scripts
+        assert parse_script_parameters(path.read_text())  # valid SciJava headers
+    env_text = (fiji_dir / "config" / "environment.yml").read_text()
+    source = yaml.safe_load(find_environment_file().read_text())
+    conda, pip = _fiji_options_parse(env_text)
+    expected_conda = [str(d).split("#")[0].strip() for d in source["dependencies"] if isinstance(d, str) and d != "pip"]
+    assert conda == expected_conda
+    assert any(p.startswith("-e ") and p.endswith(str(find_environment_file().parent)) for p in pip)
+    assert "torch==2.13.0" in pip and "#" not in env_text
+    assert yaml.safe_load(env_text)["dependencies"][-1]["pip"] == pip  # still valid conda YAML
+    cfg = (fiji_dir / "config" / "jaunch" / "fiji.cfg").read_text().splitlines()
+    assert cfg == ["jvm-dir=java/linux64", "launch-mode=PYTHON"]
+
+
+def test_reinstall_keeps_a_backup_of_a_changed_environment(fiji_dir):
+    (fiji_dir / "config" / "environment.yml").write_text("name: mine\ndependencies:\n  - python\n")
+    install_fiji(fiji_dir, python_mode=False)
+    assert (fiji_dir / "config" / "environment.yml.bak").read_text().startswith("name: mine")
+    assert "launch-mode=JVM" in (fiji_dir / "config" / "jaunch" / "fiji.cfg").read_text()
+
+
+def test_install_refuses_a_folder_that_is_not_fiji(tmp_path):
+    with pytest.raises(FijiError, match="not a Fiji installation.*jars/ij-"):
+        install_fiji(tmp_path)
+    assert main(["fiji", "install", str(tmp_path)]) == 1
+
+
+def test_environment_without_dependencies_is_a_clear_error(tmp_path):
+    bad = tmp_path / "env.yml"
+    bad.write_text("name: x\n")
+    with pytest.raises(Exception, match="no 'dependencies:' list"):
+        fiji_environment_yaml(bad)
+
+
+def test_cli_install_and_doctor(fiji_dir, capsys):
+    assert main(["fiji", "install", str(fiji_dir)]) == 0
+    assert "LabelFree_Motion.py" in capsys.readouterr().out
+    code = main(["doctor"])
+    out = capsys.readouterr().out
+    assert code == 0 and "[    ok ] Java: Java" in out and "Everything needed is present." in out
+
+
+def test_doctor_fails_and_says_what_to_fix_without_java(tmp_path):
+    env = {**os.environ, "PATH": str(tmp_path), "JAVA_HOME": str(tmp_path / "none")}
+    out = subprocess.run([sys.executable, "-m", "labelfree", "doctor"], capture_output=True, text=True, env=env,
+                         timeout=120)
+    assert out.returncode == 1
+    assert "[MISSING] Java: not found" in out.stdout and "apt-get install default-jdk-headless" in out.stdout
+    assert "Missing: Java." in out.stdout

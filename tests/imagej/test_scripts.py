@@ -1,0 +1,131 @@
+"""Fiji scripts: their SciJava `#@` headers parse, match the macro keys, and their bodies run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from labelfree.imagej.commands import command_fields
+from labelfree.imagej.scripts import SCRIPT_FILES, ScriptSyntaxError, parse_script_parameters, render_script
+
+SCRIPTS = Path(__file__).resolve().parents[2] / "fiji_scripts"
+
+
+def test_parser_reads_types_io_and_attributes():
+    text = (
+        '#@ ImagePlus imp\n'
+        '#@ String (choices={"a", "b c"}, value="b c", label="Mode") mode\n'
+        '#@ int (value=3, min=1, max=9, style="slider") n\n'
+        '#@output ImagePlus result\n'
+        '\n'
+        'print(mode)\n'
+        '#@ int ignored_after_code\n'
+    )
+    params = parse_script_parameters(text)
+    assert [(p.io, p.type, p.name) for p in params] == [
+        ("input", "ImagePlus", "imp"), ("input", "String", "mode"), ("input", "int", "n"), ("output", "ImagePlus", "result")]
+    assert params[1].attrs == {"choices": ["a", "b c"], "value": "b c", "label": "Mode"}
+    assert params[2].attrs == {"value": 3, "min": 1, "max": 9, "style": "slider"}
+
+
+@pytest.mark.parametrize("line, message", [
+    ("#@ Strng name", "unknown parameter type 'Strng'"),
+    ("#@ int (vale=3) n", "unknown attribute 'vale'"),
+    ('#@ String (choices={"a", "b") x', "not closed"),
+    ('#@ String (value="a) x', "unterminated string"),
+    ('#@ String (choices={"a"}, value="z") x', "not one of the choices"),
+    ("#@ int (value=3 n", "unbalanced parentheses"),
+    ("#@ int", "expected '#@ \\[io\\] Type name'"),
+    ("#@ int n\n#@ int n", "declared twice"),
+])
+def test_parser_rejects_mistakes_with_the_line_number(line, message):
+    with pytest.raises(ScriptSyntaxError, match=message):
+        parse_script_parameters(line)
+    with pytest.raises(ScriptSyntaxError, match=f"line {line.count(chr(10)) + 1}:"):
+        parse_script_parameters(line)
+
+
+@pytest.mark.parametrize("command", sorted(SCRIPT_FILES))
+def test_shipped_script_is_current_and_its_parameters_are_the_macro_keys(command):
+    text = (SCRIPTS / SCRIPT_FILES[command]).read_text(encoding="utf-8")
+    assert text == render_script(command), "refresh with: python -m labelfree.imagej.scripts fiji_scripts"
+    params = parse_script_parameters(text)
+    if command == "doctor":
+        assert [p.name for p in params] == ["log"]
+        return
+    assert params[0].type == "ImagePlus" and params[0].name == "imp"
+    keys = [f.key for f in command_fields(command) if f.key != "image"]
+    assert [p.name for p in params[1:]] == keys
+
+
+def _run_body(command: str, imp, **overrides):
+    """Execute a shipped script with its `#@` inputs injected as globals (defaults unless overridden)."""
+    text = (SCRIPTS / SCRIPT_FILES[command]).read_text(encoding="utf-8")
+    namespace = {"__name__": "__fiji_script__"}
+    for p in parse_script_parameters(text):
+        namespace[p.name] = p.attrs.get("value")
+    namespace.update(imp=imp, **overrides)
+    exec(compile(text, SCRIPT_FILES[command], "exec"), namespace)
+    return namespace
+
+
+@pytest.mark.jvm
+def test_threshold_script_body_segments_the_open_stack(ij):
+    import labelfree.imagej as lij
+    from labelfree.image import to_dataarray
+
+    movie = np.zeros((2, 40, 40), np.uint16)
+    movie[:, 5:12, 5:12] = 900
+    movie[1, 20:30, 22:31] = 900
+    imp = lij.xarray_to_imageplus(to_dataarray(movie, dims="TYX"), title="script-input")
+    ns = _run_body("threshold", imp, min_size=5, rois="none", table=False)
+    result = ns["result"]
+    assert [int(result.labels[t].max()) for t in range(2)] == [1, 2]
+    assert str(result.label_image.getTitle()) == "script-input-labels"
+
+
+@pytest.mark.jvm
+@pytest.mark.slow
+def test_motion_script_body_gives_exactly_the_python_pipeline_result(ij):
+    import labelfree.imagej as lij
+    from labelfree.datasets import synthetic_movie
+    from labelfree.motion import segment
+
+    movie, _ = synthetic_movie(n_frames=4, shape=(96, 96), seed=1)
+    imp = lij.xarray_to_imageplus(movie, title="motion-input")
+    ns = _run_body("motion", imp, rois="none", table=False)
+    np.testing.assert_array_equal(ns["result"].labels.values, segment(movie).values)
+
+
+@pytest.mark.jvm
+def test_drift_and_stitch_script_bodies_produce_images_and_tables(ij):
+    import labelfree.imagej as lij
+    from labelfree.image import to_dataarray
+
+    rng = np.random.default_rng(4)
+    scene = rng.random((80, 120)).astype(np.float32)
+    from scipy import ndimage as ndi
+
+    scene = ndi.gaussian_filter(scene, 2)
+    frames = np.stack([scene[10:60, 10:90], scene[13:63, 8:88], scene[16:66, 6:86]])
+    imp = lij.xarray_to_imageplus(to_dataarray(frames, dims="TYX"), title="drifting")
+    ns = _run_body("drift", imp, backend="python", table=True)
+    shifts = ns["result"].table
+    np.testing.assert_allclose(shifts["dy"], [0, -3, -6], atol=0.25)
+    np.testing.assert_allclose(shifts["dx"], [0, 2, 4], atol=0.25)
+    tiles = np.stack([scene[:, :70], scene[:, 50:]])
+    imp = lij.xarray_to_imageplus(to_dataarray(tiles, dims="ZYX"), title="tiles")
+    ns = _run_body("stitch", imp, backend="python", rows=1, cols=2, overlap=0.25, table=True)
+    assert ns["result"].label_image.getWidth() == 120
+    assert str(ns["result"].label_image.getTitle()) == "tiles-stitched"
+
+
+@pytest.mark.jvm
+def test_doctor_script_logs_the_report(ij):
+    from scyjava import jimport
+
+    text = (SCRIPTS / SCRIPT_FILES["doctor"]).read_text(encoding="utf-8")
+    exec(compile(text, "doctor", "exec"), {"log": None})
+    assert "Java: Java" in str(jimport("ij.IJ").getLog())
