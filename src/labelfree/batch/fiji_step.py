@@ -30,17 +30,23 @@ __all__ = ["correct_stage_drift", "main"]
 log = logging.getLogger(__name__)
 
 
+#: batch drift correction keeps the field seen in every frame: no zero-filled borders, which
+#: would bias intensity thresholds and features; the coords keep the offset to the first frame
+CANVAS = "crop"
+
+
 def _correct_drift(image: xr.DataArray, *, fiji_dir: str | None) -> xr.DataArray:
-    try:
-        from labelfree.registration import correct_drift
-    except ImportError as exc:
-        raise FijiError(
-            "Drift correction needs labelfree.registration, which this installation lacks "
-            f"({exc}); run without --drift or update LabelFree."
-        ) from exc
+    from labelfree.registration import correct_drift
+
     if fiji_dir is None:
-        return correct_drift(image, backend="python")
-    return correct_drift(image, backend="fiji", fiji_dir=fiji_dir)
+        corrected, shifts = correct_drift(image, backend="python", canvas=CANVAS)
+    else:
+        from labelfree.imagej import start
+
+        start(fiji_dir, headless=True)  # once per process; the JVM lives as long as the process
+        corrected, shifts = correct_drift(image, backend="fiji", canvas=CANVAS)
+    corrected.attrs["drift_shifts"] = shifts.to_dict(orient="list")
+    return corrected
 
 
 def correct_stage_drift(image: xr.DataArray, /, *, fiji_dir: str | None = None, in_worker: bool = False) -> xr.DataArray:
@@ -58,7 +64,11 @@ def correct_stage_drift(image: xr.DataArray, /, *, fiji_dir: str | None = None, 
 
     Returns
     -------
-    xarray.DataArray, same dims and coords, frames shifted onto the first one.
+    xarray.DataArray
+        Same dims, every frame shifted onto the first one and cut to the field seen in
+        all frames (coords: positions in the first frame's calibrated space);
+        ``attrs["drift_shifts"]`` holds the measured shifts (columns of
+        :func:`labelfree.registration.correct_drift`'s table).
     """
     if fiji_dir is None or in_worker:
         return _correct_drift(image, fiji_dir=fiji_dir)

@@ -40,7 +40,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-OUTPUT_KINDS = ("labels", "rois", "table", "provenance", "state")
+OUTPUT_KINDS = ("labels", "rois", "table", "provenance", "drift", "state")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -172,6 +172,11 @@ def write_result(labels: xr.DataArray, image: xr.DataArray, /, *, job: Job, extr
     staging = new_staging_dir(job.out_dir, item.stem)
     try:
         staged = write_outputs(staging, labels, image=image, stem=item.stem)
+        if "drift_shifts" in image.attrs:  # the shifts of drift correction, as a table
+            import pandas as pd
+
+            staged["drift"] = staging / f"{item.stem}_drift.csv"
+            pd.DataFrame(image.attrs["drift_shifts"]).to_csv(staged["drift"], index=False)
         names = publish_outputs({k: v for k, v in staged.items() if v}, job.out_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

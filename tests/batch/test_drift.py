@@ -1,0 +1,61 @@
+"""Drift correction inside batch runs: the Python backend in the worker, the Fiji backend
+in a subprocess that reports its errors per input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import tifffile
+
+from labelfree.batch import run_batch
+
+#: content shift (dy, dx) of each frame relative to frame 0, in pixels
+SHIFTS = [(0, 0), (3, -2), (6, -5), (9, -7)]
+
+
+@pytest.fixture(scope="module")
+def drifting_movie(shared_data, tmp_path_factory):
+    """One real MSC frame seen through a window that moves: a movie with known stage drift."""
+    frame = tifffile.imread(shared_data / "ctc" / "Fluo-C2DL-MSC" / "01" / "t005.tif")
+    y0, x0, n = 200, 200, 192
+    movie = np.stack([frame[y0 - dy: y0 - dy + n, x0 - dx: x0 - dx + n] for dy, dx in SHIFTS])
+    folder = tmp_path_factory.mktemp("drift")
+    tifffile.imwrite(folder / "drifting.tif", movie, imagej=True, metadata={"axes": "TYX"})
+    return folder
+
+
+def _mask_jaccard(labels: np.ndarray) -> list[float]:
+    """Jaccard of each frame's foreground with frame 0's."""
+    ref = labels[0] > 0
+    return [float((ref & (f > 0)).sum() / (ref | (f > 0)).sum()) for f in labels[1:]]
+
+
+def test_python_drift_correction_before_segmentation(drifting_movie, tmp_path):
+    plain = run_batch(drifting_movie, pipeline="threshold", out_dir=tmp_path / "plain", scheduler="sync",
+                      progress=False)
+    fixed = run_batch(drifting_movie, pipeline="threshold", out_dir=tmp_path / "fixed", scheduler="sync",
+                      batch={"drift_correction": True}, progress=False)
+    assert list(fixed["status"]) == ["ok"] and plain["drift"][0] == ""
+    shifts = pd.read_csv(fixed["drift"][0])
+    measured = shifts[["dy", "dx"]].to_numpy()
+    np.testing.assert_allclose(measured, np.array(SHIFTS), atol=0.25)
+    before = _mask_jaccard(tifffile.imread(plain["labels"][0])[:, 9:, :-7])  # same window, not registered
+    after = _mask_jaccard(tifffile.imread(fixed["labels"][0]))
+    assert min(after) > 0.9 and max(before) < 0.8, (before, after)
+    assert tifffile.imread(fixed["labels"][0]).shape == (4, 192 - 9, 192 - 7)  # the field all frames see
+    # drift correction is part of the fingerprint: the plain result is not reused
+    again = run_batch(drifting_movie, pipeline="threshold", out_dir=tmp_path / "plain", scheduler="sync",
+                      batch={"drift_correction": True}, progress=False)
+    assert list(again["status"]) == ["ok"]
+
+
+@pytest.mark.slow
+def test_fiji_step_failure_is_reported_per_input(drifting_movie, tmp_path):
+    summary = run_batch(drifting_movie, pipeline="threshold", out_dir=tmp_path / "out", scheduler="sync",
+                        batch={"drift_correction": True, "fiji_dir": str(tmp_path / "no" / "Fiji.app")},
+                        progress=False)
+    assert list(summary["status"]) == ["failed"]
+    error = summary["error"][0]
+    assert "FijiError" in error and "subprocess" in error and "Fiji.app does not exist" in error
+    assert not list((tmp_path / "out").glob("drifting_*"))
