@@ -45,6 +45,7 @@ def register(sub: Any) -> None:
     p.add_argument("--config", "-c", help="pipeline config file (JSON or YAML)")
     p.add_argument("--set", dest="options", action="append", type=_option, default=[], metavar="KEY=VALUE",
                    help="override one pipeline option for every input (repeatable)")
+    p.add_argument("--zoo", metavar="DIR", help="model zoo folder for pipelines that take one (fusion)")
     p.add_argument("--batch-config", help="batch options file (JSON/YAML with BatchConfig fields)")
     run = p.add_argument_group("execution")
     run.add_argument("--scheduler", help="address of a running Dask scheduler (tcp://host:8786; also "
@@ -71,7 +72,7 @@ def _batch_config(args: argparse.Namespace) -> Any:
     cfg = BatchConfig.coerce(args.batch_config)
     changes = {
         "scheduler": args.scheduler, "n_workers": args.workers, "threads_per_worker": args.threads_per_worker,
-        "chunk_frames": args.chunk_frames, "fiji_dir": args.fiji,
+        "chunk_frames": args.chunk_frames, "fiji_dir": args.fiji, "zoo": args.zoo,
     }
     changes = {k: v for k, v in changes.items() if v is not None}
     if args.memory_limit is not None:

@@ -49,6 +49,21 @@ def test_csv_manifest_channels_options_and_relative_paths(tmp_path):
     assert b.stem == "y" and b.channels == ("GFP",) and b.options == {} and b.dims == "YX"
 
 
+def test_manifest_markers_and_zoo_reach_the_pipeline_or_fail_clearly(tmp_path):
+    from labelfree.batch import run_batch
+
+    img = np.zeros((40, 40), np.uint16)
+    img[5:20, 5:20] = 900
+    tifffile.imwrite(tmp_path / "x.tif", img)
+    (tmp_path / "m.csv").write_text("path,markers,zoo\nx.tif,x.tif,models\n")
+    (item,) = collect_inputs(tmp_path / "m.csv")
+    assert item.markers == tmp_path / "x.tif" and item.zoo == tmp_path / "models"
+    summary = run_batch(tmp_path / "m.csv", pipeline="threshold", out_dir=tmp_path / "out", scheduler="sync",
+                        progress=False)
+    assert summary["status"][0] == "failed"
+    assert "The threshold pipeline takes no markers or zoo" in summary["error"][0]
+
+
 def test_yaml_manifest_with_options_mapping(tmp_path):
     _tif(tmp_path / "x.tif")
     (tmp_path / "m.yaml").write_text(

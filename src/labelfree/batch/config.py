@@ -37,6 +37,9 @@ class BatchConfig(PipelineConfig):
         Split time-lapses longer than this into chunks of this many frames, one task each
         (only for pipelines that allow it, see :data:`labelfree.batch.chunks.FRAME_OVERLAP`).
         None: one task per input file.
+    zoo : str or None
+        Model zoo folder given to pipelines that take ``zoo=`` (Fusion); a manifest's
+        ``zoo`` column overrides it per input.
     drift_correction : bool
         Correct stage drift of each time-lapse before segmentation.
     fiji_dir : str or None
@@ -60,6 +63,7 @@ class BatchConfig(PipelineConfig):
     processes: bool = True
     memory_limit: str | None = "auto"
     chunk_frames: int | None = None
+    zoo: str | None = None
     drift_correction: bool = False
     fiji_dir: str | None = None
     fiji_in_worker: bool = False

@@ -6,7 +6,8 @@ A manifest lists one input per row (CSV) or entry (YAML) with
 * ``name`` (optional output stem; default: the file name without extension),
 * ``channels`` (optional; channel names or 0-based indices, ``"0;2"`` in CSV),
 * ``dims`` (optional; axis letters for files without axis metadata, e.g. ``TYX``),
-* ``markers`` (optional; a label image passed to pipelines that take ``markers=``),
+* ``markers`` (optional; a label image passed to pipelines that take ``markers=``, Cutter),
+* ``zoo`` (optional; a model zoo folder passed as ``zoo=``, Fusion),
 * per-file pipeline options: further CSV columns, or an ``options:`` mapping in YAML.
 """
 
@@ -25,7 +26,7 @@ __all__ = ["BatchInput", "collect_inputs", "read_manifest", "IMAGE_SUFFIXES"]
 
 IMAGE_SUFFIXES = (".ome.tiff", ".ome.tif", ".tiff", ".tif", ".btf")
 MANIFEST_SUFFIXES = (".csv", ".yaml", ".yml")
-_RESERVED = ("path", "name", "channels", "dims", "markers", "options")
+_RESERVED = ("path", "name", "channels", "dims", "markers", "zoo", "options")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,6 +45,8 @@ class BatchInput:
         Axis letters used to read files without axis metadata.
     markers : pathlib.Path or None
         Label image of markers for pipelines that take ``markers=``.
+    zoo : pathlib.Path or None
+        Model zoo folder for pipelines that take ``zoo=`` (overrides the run's).
     options : dict
         Pipeline options that override the run's config for this input.
     """
@@ -53,6 +56,7 @@ class BatchInput:
     channels: tuple[str | int, ...] | None = None
     dims: str | None = None
     markers: Path | None = None
+    zoo: Path | None = None
     options: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def describe(self) -> dict[str, Any]:
@@ -62,6 +66,7 @@ class BatchInput:
             "channels": list(self.channels) if self.channels is not None else None,
             "dims": self.dims,
             "markers": str(self.markers) if self.markers else None,
+            "zoo": str(self.zoo) if self.zoo else None,
             "options": dict(self.options),
         }
 
@@ -111,26 +116,30 @@ def _parse_channels(value: Any) -> tuple[str | int, ...] | None:
     return tuple(v if isinstance(v, int) else str(v) for v in value)
 
 
+def _resolve(value: Any, base: Path) -> Path | None:
+    if not value:
+        return None
+    path = Path(str(value)).expanduser()
+    return path if path.is_absolute() else base / path
+
+
 def _entry(raw: dict[str, Any], base: Path, where: str) -> BatchInput:
     if not raw.get("path"):
         raise ConfigError(f"{where}: every entry needs a 'path' (the image file).")
-    path = Path(str(raw["path"])).expanduser()
-    path = path if path.is_absolute() else base / path
+    path = _resolve(raw["path"], base)
     options = dict(raw.get("options") or {})
     extra = {k: v for k, v in raw.items() if k not in _RESERVED}
     if extra and isinstance(raw.get("options"), dict):
         raise ConfigError(f"{where}: unknown key(s) {sorted(extra)}; put pipeline options under 'options:'.")
     options.update(extra)
-    markers = raw.get("markers")
-    if markers:
-        markers = Path(str(markers)).expanduser()
-        markers = markers if markers.is_absolute() else base / markers
+    markers, zoo = (_resolve(raw.get(key), base) for key in ("markers", "zoo"))
     return BatchInput(
         path=path,
         stem=str(raw.get("name") or ""),
         channels=_parse_channels(raw.get("channels")),
         dims=str(raw["dims"]).upper() if raw.get("dims") else None,
-        markers=markers or None,
+        markers=markers,
+        zoo=zoo,
         options=options,
     )
 

@@ -32,6 +32,7 @@ def _fingerprint_extra(item: BatchInput, bcfg: BatchConfig, markers_sha: str | N
         "channels": described["channels"],
         "dims": described["dims"],
         "markers_sha256": markers_sha,
+        "zoo": str(item.zoo or bcfg.zoo or "") or None,
         "drift_correction": bcfg.drift_correction,
         "drift_backend": ("fiji" if bcfg.fiji_dir else "python") if bcfg.drift_correction else None,
         "chunk_frames": bcfg.chunk_frames,
@@ -73,7 +74,7 @@ def plan_jobs(
             continue
         jobs.append(Job(item=item, pipeline=pipeline.name, config=cfg_dict, out_dir=str(out_dir), fingerprint=fp,
                         input_sha256=sha, drift_correction=batch.drift_correction, fiji_dir=batch.fiji_dir,
-                        fiji_in_worker=batch.fiji_in_worker, frame_overlap=overlap))
+                        fiji_in_worker=batch.fiji_in_worker, frame_overlap=overlap, zoo=batch.zoo))
     return jobs, rows
 
 

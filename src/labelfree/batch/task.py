@@ -8,6 +8,7 @@ the shared file system itself.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import logging
 import os
 import shutil
@@ -57,6 +58,7 @@ class Job:
     fiji_dir: str | None = None
     fiji_in_worker: bool = False
     frame_overlap: int | None = None
+    zoo: str | None = None
 
 
 def result_row(item: BatchInput, /, *, status: str, **fields: Any) -> dict[str, Any]:
@@ -112,6 +114,8 @@ def segment_image(image: xr.DataArray, /, *, job: Job) -> xr.DataArray:
 
     Warnings the pipeline raises (e.g. "no motion found") are logged and recorded in
     the provenance (``attrs["labelfree"]["warnings"]``), so a headless run reports them.
+    Python's warning filters are per process: with several threads per worker a warning
+    may be recorded for a concurrent input too.
     """
     import warnings
 
@@ -123,6 +127,13 @@ def segment_image(image: xr.DataArray, /, *, job: Job) -> xr.DataArray:
         from labelfree.io import read_image
 
         extra["markers"] = np.asarray(read_image(job.item.markers).data)
+    zoo = job.item.zoo or job.zoo
+    if zoo is not None:
+        extra["zoo"] = str(zoo)
+    accepted = inspect.signature(pipe.segment).parameters
+    unused = sorted(k for k in extra if k not in accepted)
+    if unused:
+        raise InputError(f"The {pipe.name} pipeline takes no {' or '.join(unused)}; remove it from the manifest/options.")
     config = pipe.config_class.from_dict(job.config)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
@@ -153,10 +164,10 @@ def count_objects(labels: Any, /) -> int:
 
 
 def write_result(labels: xr.DataArray, image: xr.DataArray, /, *, job: Job, extra: dict[str, Any] | None = None) -> dict[str, str]:
-    """Write label TIFF, ROI zip, table and provenance of one input, then its state file.
+    """Write label TIFF, ROI zip, table and provenance (and drift shifts) of one input.
 
-    The files are written into a private staging folder, moved into the output folder,
-    and the state file (which marks the input finished) is written last.
+    The files are written into a private staging folder and moved into the output
+    folder; :func:`finish_input` then writes the state file that marks the input done.
 
     Returns
     -------
