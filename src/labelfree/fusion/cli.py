@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
 from labelfree.errors import InputError
 
 __all__ = ["register"]
+
+
+def _report(done: int, total: int, message: str) -> None:
+    """Progress on stderr (one line per step)."""
+    print(f"[{done}/{total}] {message}", file=sys.stderr, flush=True)
 
 
 def _config(args: argparse.Namespace, cls: Any, **overrides: Any) -> Any:
@@ -132,7 +138,7 @@ def _train(args: argparse.Namespace) -> int:
     subsets = [[c] for c in chans] if args.mode == "cw" else [chans]
     zoo = ModelZoo(args.zoo, create=True)
     for subset in subsets:
-        result = finetune(*train, channels=subset, validation=val if va.size else None, config=cfg, progress=True)
+        result = finetune(*train, channels=subset, validation=val if va.size else None, config=cfg, progress=_report)
         scores = validation_scores(result.model, *val, channels=result.channels) if va.size else {}
         entry = zoo.add(result.model, object=args.object, channels=result.channels, cell_line=args.cell_line,
                         starting_model=cfg.starting_model, validation=scores)
@@ -147,7 +153,7 @@ def _segment(args: argparse.Namespace) -> int:
 
     cfg = _config(args, FusionConfig, fusion=args.fusion, object=args.object, cell_line=args.cell_line)
     image = read_image(args.image, dims=args.dims)
-    labels = segment(image, zoo=args.zoo, channels=args.channels, config=cfg, progress=True)
+    labels = segment(image, zoo=args.zoo, channels=args.channels, config=cfg, progress=_report)
     paths = write_outputs(args.out, labels, image=image, stem=args.image.stem.split(".")[0])
     for kind, path in paths.items():
         print(f"{kind}: {path}")
@@ -167,7 +173,7 @@ def _select(args: argparse.Namespace) -> int:
     chans = [str(c) for c in (args.channels or names)]
     idx = [names.index(c) for c in chans]
     best, table = select_channels([a[idx] for a in arrays], labels, models=models, channels=chans,
-                                  config=cfg, progress=True)
+                                  config=cfg, progress=_report)
     print(table.to_string(float_format=lambda v: f"{v:.3f}"))
     print(f"best: train {best['train']}, evaluate {best['evaluate']}, F1 {best['f1']:.3f}")
     if args.csv:

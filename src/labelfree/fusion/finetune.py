@@ -55,7 +55,7 @@ def as_channel_images(images: Sequence[Any], /) -> tuple[list[np.ndarray], list[
                 raise DimensionError(
                     f"image {k} has shape {arr.shape}; expected (C, Y, X) channels first (or a DataArray with C)."
                 )
-            these = [str(c) for c in range(arr.shape[0])]
+            these = [f"C{c}" for c in range(arr.shape[0])]  # the data model's default names
         if names is not None and these != names:
             raise InputError(f"image {k} has channels {these} but image 0 has {names}; give the same channels.")
         names = these

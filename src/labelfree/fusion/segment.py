@@ -112,7 +112,7 @@ def segment(
 
     Parameters
     ----------
-    image : DataArray or array with dims (C, Y, X) or (T, C, Y, X)
+    image : DataArray with dims (C, Y, X) or (T, C, Y, X), or a 3-D/4-D array in that order
         Fluorescence channels (any intensity unit); frames are segmented one by one.
     zoo : ModelZoo or path, optional
         Where models are picked (by ``config.object``, ``config.cell_line`` and channels).
@@ -131,7 +131,8 @@ def segment(
     from labelfree.fusion.models import load_model
 
     cfg = FusionConfig.coerce(config)
-    da = validate_image(image, required=("C", "Y", "X"), allowed=("T", "C", "Y", "X"), name="image")
+    dims = None if hasattr(image, "dims") else {3: "CYX", 4: "TCYX"}.get(np.ndim(image))
+    da = validate_image(image, required=("C", "Y", "X"), allowed=("T", "C", "Y", "X"), name="image", dims=dims)
     names = channel_names(da)
     chans = _resolve_channels(names, channels if channels else (cfg.channels or names))
     if models is not None:
