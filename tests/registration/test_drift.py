@@ -1,6 +1,5 @@
 """Drift correction: known synthetic drift on real time-lapses, canvases, re-applying shifts, errors."""
 
-from pathlib import Path
 
 import numpy as np
 import pandas as pd

@@ -67,8 +67,9 @@ def fuse_tiles(
     lead = tiles[0].shape[:-2]
     height = int(max(w[0] + t.shape[-2] for w, t in zip(whole, tiles)))
     width = int(max(w[1] + t.shape[-1] for w, t in zip(whole, tiles)))
-    acc = np.zeros(lead + (height, width), dtype=np.float64)
-    norm = np.zeros((height, width), dtype=np.float64)
+    acc = np.zeros(lead + (height, width), dtype=np.float32)
+    norm = np.zeros((height, width), dtype=np.float32)
+    weights: dict[tuple[int, int], np.ndarray] = {}
     if method == "max":
         acc[...] = -np.inf
     for tile, (y0, x0), f in zip(tiles, whole, frac):
@@ -79,12 +80,14 @@ def fuse_tiles(
             acc[region] = np.maximum(acc[region], data)
             norm[region[1:]] += 1.0
             continue
-        weight = blend_weights((h, w), alpha=alpha) if method == "linear" else np.ones((h, w), np.float32)
+        if (h, w) not in weights:
+            weights[(h, w)] = blend_weights((h, w), alpha=alpha) if method == "linear" else np.ones((h, w), np.float32)
+        weight = weights[(h, w)]
         acc[region] += data * weight
         norm[region[1:]] += weight
     covered = norm > 0
     if method == "max":
-        fused = np.where(covered, acc, 0.0)
+        fused = np.where(covered, acc, np.float32(0))
     else:
         fused = np.divide(acc, norm, out=np.zeros_like(acc), where=covered)
     dtype = tiles[0].dtype

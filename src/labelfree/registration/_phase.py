@@ -158,13 +158,14 @@ def _upsampled_peak(cross: np.ndarray, shape: Sequence[int], shift: Sequence[int
 def _climb(reference, moving, peak, score, limits, max_steps: int = 8):
     """Hill-climb the overlap NCC over integer neighbours of ``peak`` (within ``limits``)."""
     offsets = [o for o in itertools.product((-1, 0, 1), repeat=len(peak)) if any(o)]
+    seen = {peak: score}
     for _ in range(max_steps):
         best = (score, peak)
         for o in offsets:
             cand = tuple(p + d for p, d in zip(peak, o))
-            if any(abs(c) > lim for c, lim in zip(cand, limits)):
+            if cand in seen or any(abs(c) > lim for c, lim in zip(cand, limits)):
                 continue
-            value, _ = overlap_ncc(reference, moving, cand)
+            value = seen[cand] = overlap_ncc(reference, moving, cand)[0]
             if value > best[0] + 1e-12:
                 best = (value, cand)
         if best[1] == peak:

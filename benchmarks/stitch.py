@@ -1,0 +1,91 @@
+"""Stitching benchmark: a 4x4 grid of 1024x1024 tiles with 20 % overlap and jittered positions.
+
+Usage::
+
+    python3 benchmarks/stitch.py
+
+The scene is a 4096x4096 mosaic of 16 real Fluo-N2DH-GOWT1 frames (../shared/data); tiles
+are cut from it at jittered grid positions (up to ±15 px) and stitched back from their
+nominal positions. Reference measured in the same run: the straightforward pairwise step,
+``skimage.registration.phase_cross_correlation`` on each nominal overlap pair.
+The CPU may be shared with other jobs, so read the ratio rather than the absolute times.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import tifffile
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data" / "ctc" / "Fluo-N2DH-GOWT1" / "01"
+
+
+def main() -> None:
+    import cv2
+    from skimage.registration import phase_cross_correlation
+
+    from labelfree.registration import grid_positions, pairwise_links, stitch
+    from labelfree.registration._fuse import fuse_tiles
+    from labelfree.registration._optimize import optimize_positions
+    from labelfree.registration.stitch import StitchConfig, _overlap_boxes
+
+    cv2.setNumThreads(1)
+    files = sorted(DATA.glob("t*.tif"))[::5][:16]
+    if len(files) < 16:
+        sys.exit(f"{DATA} is absent or short: this benchmark needs ../shared/data")
+    frames = [tifffile.imread(f) for f in files]
+    scene = np.block([[frames[4 * r + c] for c in range(4)] for r in range(4)])
+    tile, jitter = (1024, 1024), 15
+    nominal = grid_positions(tile, rows=4, cols=4, overlap=0.2)
+    rng = np.random.default_rng(0)
+    true = nominal + jitter + rng.integers(-jitter, jitter + 1, nominal.shape)
+    tiles = [scene[int(y):int(y) + tile[0], int(x):int(x) + tile[1]] for y, x in true]
+
+    t0 = time.perf_counter()
+    fused, positions = stitch(tiles, (4, 4), overlap=0.2, backend="python")
+    t_total = time.perf_counter() - t0
+    placed = positions[["y", "x"]].to_numpy()
+    error = np.abs((placed - placed[0]) - (true - true[0])).max()
+
+    cfg = StitchConfig()
+    images = [t.astype(np.float32) for t in tiles]
+    t0 = time.perf_counter()
+    links = pairwise_links(images, nominal, config=cfg)
+    t_pairs = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    solution = optimize_positions(nominal, links)
+    t_opt = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    fuse_tiles(tiles, np.round(solution.positions))
+    t_fuse = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    n_pairs = 0
+    for i in range(16):
+        for j in range(i + 1, 16):
+            boxes = _overlap_boxes(nominal[i], nominal[j], tile, tile, cfg.min_overlap)
+            if boxes is None:
+                continue
+            _, bi, bj = boxes
+            phase_cross_correlation(images[i][bi], images[j][bj], upsample_factor=1)
+            n_pairs += 1
+    t_ref = time.perf_counter() - t0
+
+    print(f"4x4 tiles of {tile[0]}x{tile[1]} uint8, 20 % overlap, jitter ±{jitter} px; fused {fused.shape}; "
+          f"{len(solution.kept)} of {n_pairs} pairs kept; max position error {error:.1f} px")
+    print("| step | seconds | ratio to reference |")
+    print("|---|---:|---:|")
+    print(f"| stitch() total (python backend) | {t_total:.2f} | {t_total / t_ref:.2f} |")
+    print(f"| pairwise matching ({n_pairs} pairs, 5-peak NCC check + polish) | {t_pairs:.2f} | "
+          f"{t_pairs / t_ref:.2f} |")
+    print(f"| global optimisation | {t_opt:.3f} | {t_opt / t_ref:.3f} |")
+    print(f"| linear-blending fusion | {t_fuse:.2f} | {t_fuse / t_ref:.2f} |")
+    print(f"| reference: skimage phase_cross_correlation on the {n_pairs} overlaps | {t_ref:.2f} | 1.00 |")
+
+
+if __name__ == "__main__":
+    main()
