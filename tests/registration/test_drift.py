@@ -137,6 +137,8 @@ def test_bad_inputs_give_clear_errors(tmp_path):
         correct_drift(np.zeros((5, 5)) + np.eye(5), backend="python")
     with pytest.raises(ConfigError, match="canvas must be one of"):
         correct_drift(movie, backend="python", canvas="huge")
+    with pytest.raises(ConfigError, match="backend must be one of"):
+        correct_drift(movie, backend="gpu")
     with pytest.raises(ConfigError, match="reference must be"):
         DriftConfig(reference="last")
     with pytest.raises(InputError, match="one row per frame"):

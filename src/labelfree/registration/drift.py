@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Any, Sequence
+from typing import Any, Literal, Sequence
 
 import numpy as np
 import pandas as pd
@@ -19,9 +19,9 @@ from labelfree._config import PipelineConfig
 from labelfree._progress import Progress
 from labelfree.errors import ConfigError, DimensionError
 from labelfree.image import scale_of, select_channel, units_of, validate_image
-from labelfree.registration._backend import choose_backend
+from labelfree.registration._backend import BACKENDS, choose_backend
 from labelfree.registration._phase import bandpass_weights, edge_taper, measure_shift, prepare
-from labelfree.registration._shift import canvas_window
+from labelfree.registration._shift import CANVASES, canvas_window
 from labelfree.registration.shifts import _resample, apply_shifts, read_shifts
 
 __all__ = ["DriftConfig", "correct_drift", "estimate_drift", "apply_shifts", "read_shifts"]
@@ -67,17 +67,17 @@ class DriftConfig(PipelineConfig):
         Fraction of each frame edge faded out before matching (0 = none).
     """
 
-    backend: str = "auto"
-    reference: str = "previous"
-    channel: Any = 0
+    backend: Literal["auto", "fiji", "python"] = "auto"
+    reference: Literal["previous", "first"] = "previous"
+    channel: int | str = 0
     subpixel: bool = True
-    canvas: str = "grow"
-    max_shift: Any = None
+    canvas: Literal["grow", "crop", "same"] = "grow"
+    max_shift: float | None = None
     xy_only: bool = False
     upsample: int = 20
     low_sigma: float = 1.5
     high_sigma: float = 20.0
-    normalization: str = "none"
+    normalization: Literal["none", "phase"] = "none"
     n_peaks: int = 5
     taper: float = 0.1
 
@@ -88,6 +88,10 @@ class DriftConfig(PipelineConfig):
             raise ConfigError(f"normalization must be 'none' or 'phase'; got {self.normalization!r}.")
         if int(self.upsample) < 1 or int(self.n_peaks) < 1:
             raise ConfigError("upsample and n_peaks must be at least 1.")
+        if self.canvas not in CANVASES:
+            raise ConfigError(f"canvas must be one of {', '.join(CANVASES)}; got {self.canvas!r}.")
+        if self.backend not in BACKENDS:
+            raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}; got {self.backend!r}.")
 
 
 def _check_movie(movie: Any) -> xr.DataArray:
@@ -226,7 +230,6 @@ def correct_drift(
                      canvas=canvas, max_shift=max_shift)
     cfg = DriftConfig.coerce(config).replace(**{k: v for k, v in overrides.items() if v is not None})
     da = _check_movie(movie)
-    canvas_window(np.zeros((1, 2)), [1, 1], cfg.canvas)  # validates the canvas name early
     used = choose_backend(cfg.backend, FIJI_COMMAND, task="drift correction")
     if used == "fiji":
         from labelfree.registration._fiji import correct_drift_fiji

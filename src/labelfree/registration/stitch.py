@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import logging
-from typing import Any, Sequence
+from typing import Any, Literal, Sequence
 
 import numpy as np
 import pandas as pd
@@ -21,7 +21,7 @@ from labelfree._config import PipelineConfig
 from labelfree._progress import Progress
 from labelfree.errors import ConfigError, InputError
 from labelfree.image import scale_of, select_channel, to_dataarray, validate_image
-from labelfree.registration._backend import choose_backend
+from labelfree.registration._backend import BACKENDS, choose_backend
 from labelfree.registration._fuse import FUSIONS, fuse_tiles
 from labelfree.registration._optimize import Link, optimize_positions
 from labelfree.registration._phase import bandpass_weights, edge_taper, measure_shift, prepare
@@ -64,20 +64,20 @@ class StitchConfig(PipelineConfig):
         chosen peak is then polished by overlap NCC on the raw pixels.
     """
 
-    backend: str = "auto"
+    backend: Literal["auto", "fiji", "python"] = "auto"
     overlap: float = 0.2
-    order: str = "row-by-row"
-    channel: Any = 0
+    order: Literal["row-by-row", "column-by-column", "snake-by-rows", "snake-by-columns"] = "row-by-row"
+    channel: int | str = 0
     regression_threshold: float = 0.3
     max_avg_displacement_threshold: float = 2.5
     absolute_displacement_threshold: float = 3.5
-    max_shift: Any = None
+    max_shift: float | None = None
     subpixel: bool = False
-    fusion: str = "linear"
+    fusion: Literal["linear", "average", "max"] = "linear"
     min_overlap: int = 16
     low_sigma: float = 1.0
     high_sigma: float = 20.0
-    normalization: str = "none"
+    normalization: Literal["none", "phase"] = "none"
     n_peaks: int = 5
     upsample: int = 10
     taper: float = 0.1
@@ -89,6 +89,8 @@ class StitchConfig(PipelineConfig):
             raise ConfigError(f"fusion must be one of {', '.join(FUSIONS)}; got {self.fusion!r}.")
         if self.normalization not in ("none", "phase"):
             raise ConfigError(f"normalization must be 'none' or 'phase'; got {self.normalization!r}.")
+        if self.backend not in BACKENDS:
+            raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}; got {self.backend!r}.")
 
 
 def _as_tiles(tiles: Any) -> list[xr.DataArray]:
