@@ -77,3 +77,17 @@ def test_missing_dependency_names_install_command():
         require("no_such_pkg_xyz")
     with pytest.raises(ImportError, match=r'labelfree\[torch\]'):
         require("torch.no_such_submodule")
+
+
+def test_progress_with_real_tqdm_bar():
+    tqdm = pytest.importorskip("tqdm")
+    import io
+
+    bar = tqdm.tqdm(total=None, file=io.StringIO())
+    with Progress(bar, total=4, desc="x") as p:
+        for _ in range(4):
+            p.update()
+    assert bar.n == 4 and bar.total == 4
+    with Progress(True, total=2, desc="own bar") as p:
+        p.update(2)
+    assert p.done == 2

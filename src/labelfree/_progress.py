@@ -35,7 +35,7 @@ def _is_cancelled(obj: Any) -> bool:
 
 def check_cancel(progress: ProgressLike) -> None:
     """Raise :class:`Cancelled` if the progress object asks for it."""
-    if progress not in (None, False, True) and _is_cancelled(progress):
+    if progress is not None and progress is not False and progress is not True and _is_cancelled(progress):
         raise Cancelled("Cancelled by the user; no output was written.")
 
 
@@ -64,11 +64,11 @@ class Progress:
             else:
                 self._own_bar = tqdm(total=self.total, desc=desc, leave=False)
                 self._sink = self._own_bar
-        elif progress in (None, False):
+        elif progress is None or progress is False:
             self._sink = None
         elif not hasattr(progress, "update") and callable(progress):
             self._callback = progress
-        elif hasattr(progress, "total") and getattr(progress, "total", None) in (None, 0):
+        elif hasattr(progress, "total") and not getattr(progress, "total", None):
             try:
                 progress.total = self.total
             except AttributeError:
