@@ -1,14 +1,21 @@
 """Cutter training speed: time to converge (loss plateau) on a 1024 x 1024 image with ~100 cells.
 
 Synthetic fluorescence image: 100 cells (ellipses, radius 14-24 px) on a jittered 10 x 10
-grid, brightness 0.6-1, Gaussian noise 0.15; markers = the true centres. Training uses the
-paper's network (UNet4 width 32, 64 px patches, 640 px areas) on the CPU with the given
-number of torch threads. Reports steps/s, the step and time at which the smoothed loss
-stops improving (``labelfree.cutter.train.plateau_step``: running mean over 25 steps,
-drop over the next 25 steps < 1 % of the drop so far), the peak resident memory, and the
-mean IoU of the result against the true cells (so "converged" means segmented).
+grid, brightness 0.6-1, Gaussian noise 0.15; markers = the true centres. 64 px patches.
 
-Usage: python3 benchmarks/cutter_speed.py [--steps 150] [--threads 2] [--preset paper] [--device cpu]
+1. Reference: the paper's network and batching (UNet4 width 32, 640 px areas, ~40 patches
+   per step) for ``--ref-steps`` steps, only to measure its seconds per step in this run.
+2. The fast setting (``--width``, ``--area``; default width 16, 320 px areas, ~12 patches
+   per step) trained until the loss plateau stops it (``stop_at_plateau``: running mean
+   over 25 steps, drop over the next 25 steps <= 1 % of the drop so far; at most
+   ``--steps``).
+
+Reports seconds per step of both (and their ratio), time and step of the plateau, peak
+resident memory, apply time and the mean IoU / F1 of the result against the true cells
+(so "converged" means segmented).
+
+Usage: python3 benchmarks/cutter_speed.py [--steps 800] [--threads 1] [--width 16] [--area 320]
+       [--preset code] [--ref-steps 4] [--device cpu]
 """
 
 from __future__ import annotations
@@ -39,9 +46,12 @@ def synthetic(size=1024, n=10, seed=0):
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--steps", type=int, default=150)
-    ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--preset", default="paper")
+    ap.add_argument("--steps", type=int, default=800, help="most training steps of the fast setting")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--preset", default="code")
+    ap.add_argument("--width", type=int, default=16)
+    ap.add_argument("--area", type=int, default=320)
+    ap.add_argument("--ref-steps", type=int, default=4, help="steps of the paper setting (0 = skip)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--size", type=int, default=1024)
     args = ap.parse_args(argv)
@@ -55,13 +65,20 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(args.threads)
     image, truth, centres = synthetic(args.size)
-    cfg = CutterConfig(n_steps=args.steps, loss_preset=args.preset, device=args.device)
+    cfg = CutterConfig(n_steps=args.steps, loss_preset=args.preset, device=args.device, width=args.width,
+                       area_size=args.area, stop_at_plateau=True)
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t0 = time.perf_counter()
     mask = foreground_mask(image[None], cfg)
     _, frames = prepare_frames(image, markers=centres, config=cfg, mask=mask)
     t_prep = time.perf_counter() - t0
-    model = train_cutter([f.patch_set for f in frames], config=cfg)
+    patch_sets = [f.patch_set for f in frames]
+    ref = None
+    if args.ref_steps:
+        paper = cfg.replace(width=32, area_size=640, n_steps=args.ref_steps + 1, stop_at_plateau=False)
+        hist = train_cutter(patch_sets, config=paper).history
+        ref = (hist[-1][0] - hist[0][0]) / (len(hist) - 1)  # first step excluded (warm-up)
+    model = train_cutter(patch_sets, config=cfg)
     if args.device.startswith("cuda"):
         torch.cuda.synchronize()
     times = np.array([t for t, _ in model.history])
@@ -72,24 +89,30 @@ def main(argv=None) -> int:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     plateau = plateau_step(losses)
     scores = evaluate(labels, truth)
+    fast = times[-1] / len(losses)
     print(f"Cutter speed, {args.size}x{args.size}, {len(centres)} markers, device {args.device}, "
           f"torch threads {args.threads}, preset {args.preset} (CPU shared with other jobs)")
-    print(f"{'quantity':36s} value")
-    print(f"{'mask + patches (s)':36s} {t_prep:.1f}")
-    print(f"{'training steps':36s} {len(losses)}")
-    print(f"{'training time (s)':36s} {times[-1]:.1f}")
-    print(f"{'steps per second':36s} {len(losses) / times[-1]:.3f}")
+    print(f"{'quantity':40s} value")
+    print(f"{'mask + patches (s)':40s} {t_prep:.1f}")
+    if ref is not None:
+        print(f"{'paper setting (w32, 640 px areas) s/step':40s} {ref:.2f}")
+    print(f"{f'fast setting (w{args.width}, {args.area} px areas) s/step':40s} {fast:.2f}")
+    if ref is not None:
+        print(f"{'speed-up per step':40s} {ref / fast:.1f}x")
+    print(f"{'training steps run':40s} {len(losses)}")
+    print(f"{'training time (s)':40s} {times[-1]:.1f}")
+    print(f"{'steps per second':40s} {len(losses) / times[-1]:.3f}")
     if plateau is None:
-        print(f"{'loss plateau':36s} not reached in {len(losses)} steps")
+        print(f"{'loss plateau':40s} not reached in {len(losses)} steps")
     else:
-        print(f"{'loss plateau at step':36s} {plateau}")
-        print(f"{'time to plateau (s)':36s} {times[plateau]:.1f}")
-    print(f"{'apply (inference + integration) (s)':36s} {t_apply:.1f}")
-    print(f"{'peak RSS (MiB)':36s} {rss:.0f} (before: {rss0:.0f})")
+        print(f"{'loss plateau at step':40s} {plateau}")
+        print(f"{'time to plateau (s)':40s} {times[plateau]:.1f}")
+    print(f"{'apply (inference + integration) (s)':40s} {t_apply:.1f}")
+    print(f"{'peak RSS (MiB)':40s} {rss:.0f} (before: {rss0:.0f})")
     if args.device.startswith("cuda"):
-        print(f"{'peak GPU memory (MiB)':36s} {torch.cuda.max_memory_allocated() / 2**20:.0f}")
-    print(f"{'mean IoU / F1@0.5 vs truth':36s} {scores['mean_iou']:.3f} / {scores['f1']:.3f}")
-    print("loss every 10 steps:", " ".join(f"{v:.0f}" for v in losses[::10]))
+        print(f"{'peak GPU memory (MiB)':40s} {torch.cuda.max_memory_allocated() / 2**20:.0f}")
+    print(f"{'mean IoU / F1@0.5 vs truth':40s} {scores['mean_iou']:.3f} / {scores['f1']:.3f}")
+    print("loss every 25 steps:", " ".join(f"{v:.0f}" for v in losses[::25]))
     return 0
 
 

@@ -44,15 +44,30 @@ class CutterConfig(PipelineConfig):
         ``mask_sigma`` set the pairwise (boundary) term on intensities
         normalised to [0, 1]; ``mask_smoothing`` Gaussian sigma (px) applied to
         the cell channels first (0 = none, as in the authors' code).
+        ``mask_signal``: what the graph cut sees; ``"intensity"`` (the authors'
+        min-max normalised intensity, prior from the cell fraction) or ``"snr"``
+        (noise-normalised: ``z = (I - median) / (1.4826 MAD)`` of the smoothed
+        channel, mapped to a cell probability ``1 / (1 + exp(-(z - mask_snr_threshold)))``,
+        prior 0.5; for dim cells in noisy fluorescence). ``mask_keep_marked``: keep
+        only the mask's connected parts that hold a marker, holes filled.
     Network and training
         ``crop_size`` patch side (px, after ``downscale``), ``marker_sigma`` of the
         Gaussian marker channel (px), ``area_size`` side of the training areas,
         ``width`` channels of the first UNet level (paper: 32), ``n_steps`` Adam
-        steps, ``loss_preset`` ``"code"`` or ``"paper"``; ``lam``, ``beta``,
+        steps at most, ``loss_preset`` ``"code"`` or ``"paper"``; ``lam``, ``beta``,
         ``learning_rate`` override the preset when not ``None``.
+        ``stop_at_plateau``: stop once the loss, averaged over ``plateau_window``
+        steps, fell by at most ``plateau_tol`` times its total drop over the last
+        ``plateau_window`` steps (see :func:`labelfree.cutter.train.plateau_step`).
         ``downscale``: integer factor by which the image is reduced before the
         patches are cut (for cells larger than a patch); outputs are returned at
         full resolution.
+    Integration
+        Argmax over patches, pixels with probability <= ``probability_threshold``
+        are background (authors' code). Optional clean-up (off by default, as in the
+        code): ``restrict_to_mask`` drops cell pixels outside the foreground mask,
+        ``keep_marker_component`` keeps each cell's connected part holding its
+        marker, ``fill_cell_holes`` fills holes per cell.
     Model files
         ``model_file``: apply this trained model instead of training.
         ``save_model_file``: save the model trained by ``segment`` there.
@@ -70,12 +85,18 @@ class CutterConfig(PipelineConfig):
     mask_max_weight: float = 2.0
     mask_sigma: float = 0.05
     mask_smoothing: float = 2.0
+    mask_signal: str = "intensity"
+    mask_snr_threshold: float = 2.0
+    mask_keep_marked: bool = False
     downscale: int = 1
     crop_size: int = 64
     marker_sigma: float = 15.0
     area_size: int = 640
     width: int = 32
-    n_steps: int = 300
+    n_steps: int = 1000
+    stop_at_plateau: bool = True
+    plateau_window: int = 25
+    plateau_tol: float = 0.01
     loss_preset: str = "code"
     lam: Optional[float] = None
     beta: Optional[float] = None
@@ -83,6 +104,9 @@ class CutterConfig(PipelineConfig):
     augment: bool = True
     augment_transpose: bool = True
     probability_threshold: float = 0.5
+    restrict_to_mask: bool = False
+    keep_marker_component: bool = False
+    fill_cell_holes: bool = False
     seed: int = 0
     device: str = "cpu"
     model_file: str = ""
@@ -93,6 +117,10 @@ class CutterConfig(PipelineConfig):
             self.cell_channels = tuple(self.cell_channels) if isinstance(self.cell_channels, list) else (self.cell_channels,)
         if self.loss_preset not in LOSS_PRESETS:
             raise ConfigError(f"loss_preset must be one of {sorted(LOSS_PRESETS)}; got {self.loss_preset!r}.")
+        if self.mask_signal not in ("intensity", "snr"):
+            raise ConfigError(f"mask_signal must be 'intensity' or 'snr'; got {self.mask_signal!r}.")
+        if self.plateau_window < 2 or not 0.0 <= self.plateau_tol < 1.0:
+            raise ConfigError("plateau_window must be >= 2 and plateau_tol in [0, 1).")
         if self.marker_method not in ("blob", "threshold"):
             raise ConfigError(f"marker_method must be 'blob' or 'threshold'; got {self.marker_method!r}.")
         if self.crop_size < 16 or self.crop_size % 16:

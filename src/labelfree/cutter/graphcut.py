@@ -23,7 +23,7 @@ import numpy as np
 
 from labelfree.errors import ConstantImageError, InputError
 
-__all__ = ["normalize_intensity", "prior_from_fraction", "estimate_cell_fraction", "graph_cut_mask"]
+__all__ = ["normalize_intensity", "snr_probability", "prior_from_fraction", "estimate_cell_fraction", "graph_cut_mask"]
 
 log = logging.getLogger(__name__)
 _EPS = 1e-6
@@ -37,6 +37,25 @@ def normalize_intensity(image: np.ndarray, /, *, percentiles: tuple[float, float
     if hi <= lo:
         raise ConstantImageError("The image used for the foreground mask is constant; it has no cells to find.")
     return np.clip((x - lo) / (hi - lo), 0.0, 1.0)
+
+
+def snr_probability(image: np.ndarray, /, *, threshold: float = 2.0) -> np.ndarray:
+    """Cell probability (Y, X) in (0, 1) from the signal-to-noise ratio of each pixel.
+
+    ``z = (I - median(I)) / (1.4826 * MAD(I))`` measures a pixel against the
+    background level (the median: cells cover a minority of the image) in units of
+    the robust background noise; ``p = 1 / (1 + exp(-(z - threshold)))`` is 0.5 at
+    ``threshold`` noise units above the background. Give it a smoothed image.
+    """
+    x = np.asarray(image, dtype=np.float64)
+    med = float(np.median(x))
+    mad = 1.4826 * float(np.median(np.abs(x - med)))
+    if mad <= 0:
+        mad = float(x.std())
+    if mad <= 0:
+        raise ConstantImageError("The image used for the foreground mask is constant; it has no cells to find.")
+    z = (x - med) / mad
+    return 1.0 / (1.0 + np.exp(-np.clip(z - threshold, -50.0, 50.0)))
 
 
 def estimate_cell_fraction(image: np.ndarray, /) -> float:

@@ -11,12 +11,12 @@ from scipy import ndimage as ndi
 
 from labelfree.cutter.config import CutterConfig
 from labelfree.cutter.dataset import PatchSet, build_patch_set
-from labelfree.cutter.graphcut import graph_cut_mask, normalize_intensity
+from labelfree.cutter.graphcut import graph_cut_mask, normalize_intensity, snr_probability
 from labelfree.cutter.markers import check_markers, detect_markers, markers_from_labels
 from labelfree.errors import DimensionError, InputError
 from labelfree.image import channel_names, select_channel
 
-__all__ = ["Frame", "cell_channels", "frame_markers", "foreground_mask", "prepare_frame"]
+__all__ = ["Frame", "cell_channels", "frame_markers", "foreground_mask", "keep_marked_regions", "prepare_frame"]
 
 
 @dataclasses.dataclass
@@ -28,6 +28,7 @@ class Frame:
     patch_set: PatchSet
     mask: np.ndarray
     downscale: int = 1
+    markers: np.ndarray | None = None
 
 
 def cell_channels(frame: xr.DataArray, config: CutterConfig, /) -> np.ndarray:
@@ -95,14 +96,25 @@ def frame_markers(
     return pts, np.arange(1, len(pts) + 1)
 
 
-def foreground_mask(channels: np.ndarray, config: CutterConfig, /, *, scribbles: np.ndarray | None = None) -> np.ndarray:
+def foreground_mask(
+    channels: np.ndarray,
+    config: CutterConfig,
+    /,
+    *,
+    scribbles: np.ndarray | None = None,
+    markers: np.ndarray | None = None,
+) -> np.ndarray:
     """Foreground (cell) mask of a frame by graph cut (Y, X) bool.
 
     Fluorescence: graph cut on the mean of the cell channels, each smoothed by
-    ``mask_smoothing`` px and normalised to [0, 1]. With ``scribbles`` (bright-field:
-    label image, 1 = background, 2 = cell) a random-forest pixel classifier gives a
-    cell-probability map that replaces the intensity.
+    ``mask_smoothing`` px and normalised to [0, 1] (``mask_signal="intensity"``) or
+    turned into a signal-to-noise cell probability (``"snr"``, prior 0.5). With
+    ``scribbles`` (bright-field: label image, 1 = background, 2 = cell) a
+    random-forest pixel classifier gives a cell-probability map that replaces the
+    intensity. ``markers`` (N, 2) (y, x) with ``config.mask_keep_marked``: keep only
+    the connected parts holding a marker, holes filled.
     """
+    prior = config.mask_prior
     if scribbles is not None:
         from labelfree.cutter.pixel_classifier import predict_cell_probability, train_pixel_classifier
 
@@ -110,11 +122,28 @@ def foreground_mask(channels: np.ndarray, config: CutterConfig, /, *, scribbles:
         signal = predict_cell_probability(clf, channels)
     else:
         smooth = [ndi.gaussian_filter(c, config.mask_smoothing) if config.mask_smoothing > 0 else c for c in channels]
-        signal = np.mean([normalize_intensity(c) for c in smooth], axis=0)
-    return graph_cut_mask(
-        signal, prior=config.mask_prior, cell_fraction=config.cell_fraction,
+        if config.mask_signal == "snr":
+            signal = np.mean([snr_probability(c, threshold=config.mask_snr_threshold) for c in smooth], axis=0)
+            prior = 0.5 if prior is None else prior
+        else:
+            signal = np.mean([normalize_intensity(c) for c in smooth], axis=0)
+    mask = graph_cut_mask(
+        signal, prior=prior, cell_fraction=config.cell_fraction,
         max_weight=config.mask_max_weight, sigma=config.mask_sigma,
     )
+    if config.mask_keep_marked and markers is not None and len(markers):
+        mask = keep_marked_regions(mask, markers)
+    return mask
+
+
+def keep_marked_regions(mask: np.ndarray, markers: np.ndarray, /) -> np.ndarray:
+    """The 8-connected parts of ``mask`` (Y, X) that hold a marker (N, 2) (y, x), holes filled."""
+    parts, _ = ndi.label(mask, structure=np.ones((3, 3)))
+    pts = np.clip(np.rint(np.asarray(markers, np.float64)).astype(np.int64), 0, np.array(mask.shape) - 1)
+    hit = np.unique(parts[pts[:, 0], pts[:, 1]])
+    kept = np.isin(parts, hit[hit > 0])
+    kept[pts[:, 0], pts[:, 1]] = True
+    return ndi.binary_fill_holes(kept)
 
 
 def _downscale(x: np.ndarray, d: int) -> np.ndarray:
@@ -141,7 +170,7 @@ def prepare_frame(
     channels = cell_channels(frame, config)
     pts, ids = frame_markers(markers, frame, config, t=t)
     if mask is None:
-        mask = foreground_mask(channels, config, scribbles=scribbles)
+        mask = foreground_mask(channels, config, scribbles=scribbles, markers=pts)
     mask = np.asarray(mask, bool)
     if mask.shape != shape:
         raise DimensionError(f"The mask has shape {mask.shape}; the image frame is {shape}.")
@@ -150,4 +179,4 @@ def prepare_frame(
     background = _downscale((~mask).astype(np.float32), d) > 0.5
     small_pts = (pts + 0.5) / d - 0.5
     ps = build_patch_set(small, small_pts, background=background, crop=config.crop_size, sigma=config.marker_sigma)
-    return Frame(shape, ids, ps, mask, d)
+    return Frame(shape, ids, ps, mask, d, pts)

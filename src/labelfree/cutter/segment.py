@@ -12,6 +12,7 @@ from labelfree._config import provenance
 from labelfree.cutter.config import CutterConfig
 from labelfree.cutter.integrate import integrate_patches
 from labelfree.cutter.prepare import Frame, prepare_frame
+from labelfree.cutter.refine import refine_labels
 from labelfree.errors import InputError
 from labelfree.image import labels_like, validate_image
 
@@ -91,15 +92,27 @@ def fit(
     return train_cutter([f.patch_set for f in frames], config=cfg, progress=progress)
 
 
-def apply_model(model, frames: list[Frame], /, *, threshold: float | None = None) -> np.ndarray:
-    """Label images (T, Y, X) of prepared frames with a trained model."""
+def apply_model(
+    model, frames: list[Frame], /, *, threshold: float | None = None, config: CutterConfig | None = None
+) -> np.ndarray:
+    """Label images (T, Y, X) of prepared frames with a trained model.
+
+    ``config`` (default: the model's) chooses the clean-up steps of
+    :func:`labelfree.cutter.refine.refine_labels`.
+    """
     from labelfree.cutter.train import predict_patches
 
-    thr = model.config.probability_threshold if threshold is None else threshold
+    cfg = model.config if config is None else config
+    thr = cfg.probability_threshold if threshold is None else threshold
     out = []
     for f in frames:
         probs = predict_patches(model, f.patch_set)
-        out.append(integrate_patches(probs, f.patch_set.corners, shape=f.shape, ids=f.ids, threshold=thr, upscale=f.downscale))
+        labels = integrate_patches(probs, f.patch_set.corners, shape=f.shape, ids=f.ids, threshold=thr, upscale=f.downscale)
+        keep = cfg.keep_marker_component and f.markers is not None
+        out.append(refine_labels(
+            labels, mask=f.mask if cfg.restrict_to_mask else None, markers=f.markers if keep else None,
+            ids=f.ids if keep else None, fill=cfg.fill_cell_holes,
+        ))
     return np.stack(out)
 
 
@@ -160,7 +173,7 @@ def segment(
         if cfg.save_model_file:
             model.save(cfg.save_model_file)
             model_file = cfg.save_model_file
-    labels = apply_model(model, frames, threshold=cfg.probability_threshold)
+    labels = apply_model(model, frames, threshold=cfg.probability_threshold, config=cfg)
     dims = ("T", "Y", "X") if "T" in da.dims else ("Y", "X")
     labels = labels if "T" in da.dims else labels[0]
     extra = {"n_markers": [int(len(f.ids)) for f in frames], "training_steps": len(model.history)}

@@ -23,7 +23,7 @@ from labelfree.cutter.loss import cutter_loss
 from labelfree.cutter.unet import build_unet
 from labelfree.errors import ConfigError, InputError
 
-__all__ = ["CutterModel", "resolve_device", "train_cutter", "predict_patches", "plateau_step"]
+__all__ = ["CutterModel", "resolve_device", "train_cutter", "predict_patches", "plateau_step", "PlateauDetector"]
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +111,7 @@ def train_cutter(
     model = CutterModel(net, cfg, n_channels)
     backgrounds = [torch.from_numpy(ps.background).to(device) for ps in patch_sets]
     n_codes = 8 if cfg.augment_transpose else 4
+    plateau = PlateauDetector(window=cfg.plateau_window, tol=cfg.plateau_tol)
     start = time.perf_counter()
     net.train()
     with Progress(progress, total=cfg.n_steps, desc="Cutter training") as bar:
@@ -138,7 +139,10 @@ def train_cutter(
             value = float(loss.detach())
             model.history.append((time.perf_counter() - start, value))
             bar.update(message=f"loss {value:.1f}")
-    log.info("Cutter trained %d steps in %.1f s", cfg.n_steps, time.perf_counter() - start)
+            if cfg.stop_at_plateau and plateau.update(value):
+                log.info("Cutter loss plateau at step %d; training stopped", step)
+                break
+    log.info("Cutter trained %d steps in %.1f s", len(model.history), time.perf_counter() - start)
     net.eval()
     return model
 
@@ -163,6 +167,24 @@ def predict_patches(model: CutterModel, patch_set: PatchSet, /, *, batch_size: i
     return np.concatenate(out).astype(np.float32, copy=False)
 
 
+class PlateauDetector:
+    """Online form of :func:`plateau_step`: ``update(loss)`` returns True once the loss plateaus.
+
+    Checked every ``window // 5`` steps (cheap); the answer agrees with
+    :func:`plateau_step` on the losses seen so far.
+    """
+
+    def __init__(self, *, window: int = 25, tol: float = 0.01) -> None:
+        self.window, self.tol = int(window), float(tol)
+        self.losses: list[float] = []
+
+    def update(self, value: float) -> bool:
+        self.losses.append(float(value))
+        if len(self.losses) % max(1, self.window // 5):
+            return False
+        return plateau_step(self.losses, window=self.window, tol=self.tol) is not None
+
+
 def plateau_step(losses: Sequence[float], /, *, window: int = 25, tol: float = 0.01) -> int | None:
     """First step after which the loss stops improving.
 
@@ -175,8 +197,8 @@ def plateau_step(losses: Sequence[float], /, *, window: int = 25, tol: float = 0
         return None
     smooth = np.convolve(x, np.ones(window) / window, mode="valid")
     total = smooth[0] - smooth.min()
-    if total <= 0:
-        return 0
+    if total <= 0:  # never improved: no plateau to speak of (diverging or flat from the start)
+        return None
     for s in range(len(smooth) - window):
         if smooth[s] - smooth[s + window] <= tol * total:
             return s + window - 1

@@ -1,0 +1,90 @@
+"""Optional clean-up of the Cutter label image after the argmax integration.
+
+The authors' code stops at the argmax (``integrate.integrate_patches``). Three
+steps, each behind a :class:`~labelfree.cutter.config.CutterConfig` field, make the
+labels consistent with the inputs the network was trained on:
+
+- ``restrict_to_mask``: cell pixels outside the foreground mask become background
+  (the loss only penalises them; the bilinear upsampling of downscaled patches
+  also spills over the mask edge);
+- ``keep_marker_component``: each cell keeps only the connected part that holds
+  its marker (a patch may claim a detached piece of a neighbour);
+- ``fill_cell_holes``: holes inside a cell are filled (per label).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage as ndi
+
+from labelfree.errors import InputError
+
+__all__ = ["keep_marker_components", "refine_labels"]
+
+
+def keep_marker_components(labels: np.ndarray, markers: np.ndarray, ids: np.ndarray, /) -> np.ndarray:
+    """Keep, for each label, the 8-connected part that contains its marker.
+
+    Parameters
+    ----------
+    labels : ndarray of int, shape (Y, X)
+        Instance labels (0 = background).
+    markers : ndarray, shape (N, 2)
+        Marker (y, x) of each id, in pixels.
+    ids : ndarray of int, shape (N,)
+        Label of each marker.
+
+    Returns
+    -------
+    ndarray, same shape and dtype: a label whose marker pixel is not part of it
+    keeps its largest part.
+    """
+    labels = np.asarray(labels)
+    markers = np.asarray(markers, dtype=np.float64).reshape(-1, 2)
+    if len(markers) != len(ids):
+        raise InputError(f"{len(markers)} markers given for {len(ids)} ids.")
+    out = labels.copy()
+    points = np.clip(np.rint(markers).astype(np.int64), 0, np.array(labels.shape) - 1)
+    where = dict(zip((int(i) for i in ids), map(tuple, points)))
+    for k, sl in enumerate(ndi.find_objects(labels), start=1):
+        if sl is None:
+            continue
+        own = labels[sl] == k
+        parts, n = ndi.label(own, structure=np.ones((3, 3)))
+        if n <= 1:
+            continue
+        keep = 0
+        if k in where:
+            r, c = where[k]
+            if sl[0].start <= r < sl[0].stop and sl[1].start <= c < sl[1].stop:
+                keep = parts[r - sl[0].start, c - sl[1].start]
+        if keep == 0:
+            keep = int(np.argmax(np.bincount(parts.ravel())[1:])) + 1
+        out[sl][own & (parts != keep)] = 0
+    return out
+
+
+def refine_labels(
+    labels: np.ndarray,
+    /,
+    *,
+    mask: np.ndarray | None = None,
+    markers: np.ndarray | None = None,
+    ids: np.ndarray | None = None,
+    fill: bool = False,
+) -> np.ndarray:
+    """Apply the enabled clean-up steps to one label image (Y, X).
+
+    ``mask`` given: restrict to it; ``markers`` and ``ids`` given: keep each
+    marker's component; ``fill``: fill holes per label. The input is not modified.
+    """
+    out = np.array(labels, copy=True)
+    if mask is not None:
+        out[~np.asarray(mask, bool)] = 0
+    if markers is not None and ids is not None:
+        out = keep_marker_components(out, markers, ids)
+    if fill:
+        from labelfree.labels import fill_holes
+
+        out = np.asarray(fill_holes(out)).astype(out.dtype, copy=False)
+    return out

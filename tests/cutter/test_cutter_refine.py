@@ -1,0 +1,102 @@
+"""Noise-normalised mask, marked mask regions, label clean-up and the loss-plateau rule."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import ndimage as ndi
+
+from labelfree.cutter.config import CutterConfig
+from labelfree.cutter.graphcut import graph_cut_mask, snr_probability
+from labelfree.cutter.prepare import foreground_mask, keep_marked_regions
+from labelfree.cutter.refine import keep_marker_components, refine_labels
+from labelfree.cutter.train import PlateauDetector, plateau_step
+from labelfree.errors import ConfigError, ConstantImageError, InputError
+
+
+def _dim_and_bright_squares(seed=0):
+    rng = np.random.default_rng(seed)
+    truth = np.zeros((80, 120), np.int32)
+    truth[10:40, 10:40] = 1  # bright cell
+    truth[45:70, 70:100] = 2  # dim cell: 1.5 noise units above the background
+    image = 100.0 + np.array([0.0, 10.0, 1.5])[truth] + rng.normal(0, 1.0, truth.shape)
+    return image, truth
+
+
+def test_snr_probability_is_half_at_threshold_noise_units():
+    image, truth = _dim_and_bright_squares()
+    p = snr_probability(ndi.gaussian_filter(image, 2.0), threshold=2.0)
+    assert p.min() > 0 and p.max() <= 1
+    assert np.median(p[truth == 1]) > 0.99 and np.median(p[truth == 0]) < 0.2
+    with pytest.raises(ConstantImageError, match="constant"):
+        snr_probability(np.full((10, 10), 3.0))
+
+
+def test_snr_mask_recovers_dim_and_bright_cells():
+    image, truth = _dim_and_bright_squares()
+    base = CutterConfig(mask_smoothing=2.0, mask_sigma=0.1, mask_signal="snr")
+    masks = [foreground_mask(image[None], base.replace(mask_snr_threshold=k)) for k in (3.0, 15.0)]
+    cells = truth > 0
+    assert (masks[0] & cells).sum() / (masks[0] | cells).sum() > 0.78  # a 1-2 px halo from the smoothing
+    assert masks[0][truth == 2].mean() > 0.95 and masks[0][truth == 0].mean() < 0.06
+    # 15 noise units lie between the dim cell (about 8 after smoothing) and the bright one (about 50)
+    assert masks[1][truth == 2].mean() < 0.05 and masks[1][truth == 1].mean() > 0.95
+
+
+def test_keep_marked_regions_drops_unmarked_parts_and_fills_holes():
+    mask = np.zeros((30, 30), bool)
+    mask[2:12, 2:12] = True
+    mask[6, 6] = False  # a hole
+    mask[20:25, 20:25] = True  # debris without a marker
+    kept = keep_marked_regions(mask, np.array([[3.2, 4.0]]))
+    assert kept[2:12, 2:12].all() and not kept[20:25, 20:25].any()
+    assert kept.sum() == 100
+    cfg = CutterConfig(mask_keep_marked=True, mask_prior=0.5, mask_max_weight=0.0, mask_smoothing=0.0)
+    mask2 = foreground_mask(mask[None].astype(float), cfg, markers=np.array([[22.0, 22.0]]))
+    assert mask2[20:25, 20:25].all() and mask2.sum() == 25
+
+
+def test_keep_marker_components_keeps_the_part_with_the_marker():
+    lab = np.zeros((10, 20), np.uint16)
+    lab[1:4, 1:4] = 3  # big part without the marker
+    lab[1:4, 1:4][1, 1] = 3
+    lab[6:8, 15:17] = 3  # small part with the marker
+    lab[6:9, 2:5] = 4  # label 4: one part, marker outside it -> unchanged
+    out = keep_marker_components(lab, np.array([[6.4, 15.6], [0.0, 0.0]]), np.array([3, 4]))
+    assert (out == 3).sum() == 4 and out[6, 15] == 3 and not out[1:4, 1:4].any()
+    assert (out == 4).sum() == 9 and out.dtype == lab.dtype
+    assert (lab == 3).sum() == 13  # input untouched
+    # marker of a multi-part label outside every part: the largest part stays
+    out = keep_marker_components(lab, np.array([[0.0, 19.0]]), np.array([3]))
+    assert (out == 3).sum() == 9
+    with pytest.raises(InputError, match="ids"):
+        keep_marker_components(lab, np.zeros((2, 2)), np.array([1]))
+
+
+def test_refine_labels_mask_and_holes():
+    lab = np.zeros((12, 12), np.int32)
+    lab[2:9, 2:9] = 1
+    lab[5, 5] = 0
+    mask = np.ones((12, 12), bool)
+    mask[:, 7:] = False
+    out = refine_labels(lab, mask=mask, fill=True)
+    assert out[2:9, 2:7].all() and not out[:, 7:].any() and out[5, 5] == 1
+    assert lab[5, 5] == 0 and (lab == 1).sum() == 48
+
+
+def test_plateau_rule_on_known_curves():
+    steps = np.arange(400)
+    decay = 1000.0 * np.exp(-steps / 40.0) + np.random.default_rng(0).normal(0, 2.0, steps.size)
+    p = plateau_step(decay)
+    # 1 % of the drop remains in the next 25 steps once exp(-s/40) * (1 - exp(-25/40)) < 0.01
+    assert p is not None and 150 <= p <= 260
+    assert plateau_step(decay[:60]) is None  # too short to tell
+    assert plateau_step(np.linspace(0, 50, 200)) is None  # rising: never improved
+    assert plateau_step(1000.0 - steps * 2.0) is None  # still falling steadily
+    online = PlateauDetector(window=25, tol=0.01)
+    stop = next(i for i, v in enumerate(decay) if online.update(v))
+    assert p < stop + 1 <= p + 25 + 5  # stops within a window (+ check interval) of the plateau
+    with pytest.raises(ConfigError, match="plateau_window"):
+        CutterConfig(plateau_window=1)
+    with pytest.raises(ConfigError, match="mask_signal"):
+        CutterConfig(mask_signal="otsu")
