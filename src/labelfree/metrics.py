@@ -70,10 +70,19 @@ def _pixel_from_counts(tp: int, fp: int, fn: int) -> dict[str, float]:
 
 def _overlaps(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Intersection table: (inter[n_gt, n_pred], gt_ids, pred_ids, gt_areas, pred_areas)."""
-    gt_ids, g_inv, g_area = np.unique(gt, return_inverse=True, return_counts=True)
-    pr_ids, p_inv, p_area = np.unique(pred, return_inverse=True, return_counts=True)
-    pairs = g_inv.ravel() * len(pr_ids) + p_inv.ravel()
-    inter = np.bincount(pairs, minlength=len(gt_ids) * len(pr_ids)).reshape(len(gt_ids), len(pr_ids))
+    g, p = gt.ravel(), pred.ravel()
+    gmax, pmax = (int(g.max()), int(p.max())) if g.size else (0, 0)
+    if (gmax + 1) * (pmax + 1) <= 1 << 24:  # dense contingency table by bincount (fast path)
+        table = np.bincount(g * (pmax + 1) + p, minlength=(gmax + 1) * (pmax + 1)).reshape(gmax + 1, pmax + 1)
+        g_area, p_area = table.sum(axis=1), table.sum(axis=0)
+        gt_ids, pr_ids = np.flatnonzero(g_area), np.flatnonzero(p_area)
+        inter = table[np.ix_(gt_ids, pr_ids)]
+        g_area, p_area = g_area[gt_ids], p_area[pr_ids]
+    else:
+        gt_ids, g_inv, g_area = np.unique(g, return_inverse=True, return_counts=True)
+        pr_ids, p_inv, p_area = np.unique(p, return_inverse=True, return_counts=True)
+        pairs = g_inv.ravel() * len(pr_ids) + p_inv.ravel()
+        inter = np.bincount(pairs, minlength=len(gt_ids) * len(pr_ids)).reshape(len(gt_ids), len(pr_ids))
     gk, pk = gt_ids != 0, pr_ids != 0
     return inter[np.ix_(gk, pk)], gt_ids[gk], pr_ids[pk], g_area[gk], p_area[pk]
 
