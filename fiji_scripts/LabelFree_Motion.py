@@ -18,6 +18,7 @@
 #@ String (value="auto") background_entropy
 #@ String (value="auto", description="Objects smaller than this (px) are removed; None: half the mean area of") min_size
 #@ double (value=0.25, description="``min_size`` = this x the median area of the flow-only objects (paper: 0.5 x mean).") min_size_fraction
+#@ boolean (value=true, description="Check the automatic ``min_size`` against the objects of the first") refine_min_size
 #@ String (value="auto", description="Flow threshold of the flow-only size pass; None: the start threshold.") size_estimate_threshold
 #@ int (value=5, description="Radius (px) of the disk used to close masks before filling holes (paper: 5).") closing_radius
 #@ boolean (value=false, description="Remove objects touching the image border, as the paper does (default off).") clear_border
@@ -25,6 +26,7 @@
 #@ int (value=32) entropy_bins
 #@ String (value="entropy,gradient", description="Static features of frame t for the classifier (see ``labelfree.motion.FEATURES``).") features
 #@ double (value=0.5, description="Prior probability of *cell* in the classifier (default 0.5). None: the") class_prior
+#@ double (value=0.0, description="Gaussian sigma (px) of the smoothing of the classifier's log-odds before") decision_smoothing
 #@ int (value=20000, description="Training pixels per class subsampled for the classifier (0 = all).") max_training_pixels
 #@ String (choices={"per_pair", "cumulative"}, value="per_pair", description="Train a fresh Gaussian Naive Bayes per frame pair (paper), or keep updating one.") classifier_mode
 #@ boolean (value=true, description="Split touching cells into instances (distance-transform watershed).") declump

@@ -139,3 +139,29 @@ def test_table_round_trip(ij):
     np.testing.assert_array_equal(back["area"], df["area"])
     np.testing.assert_array_equal(back["flag"], [1.0, 0.0, 1.0])
     assert list(back["name"]) == ["a", "b c", "d"]
+
+
+def test_python_fallback_builds_the_same_rois_as_the_java_helper(ij, monkeypatch):
+    """Inside Fiji the compiled helper is not on the class path: the fallback must match it."""
+    import scyjava
+
+    from labelfree.imagej.rois import labels_to_javarois
+
+    da = to_dataarray(np.stack([_tricky_labels(), np.roll(_tricky_labels(), 5, axis=0)]), dims="TYX")
+    fast = labels_to_javarois(da)
+    real_jimport = scyjava.jimport
+
+    def without_helper(name):
+        if name == "labelfree.LabelFreeRois":
+            raise TypeError("class not found")
+        return real_jimport(name)
+
+    monkeypatch.setattr(scyjava, "jimport", without_helper)
+    slow = labels_to_javarois(da)
+    assert len(fast) == len(slow) == 10
+
+    def describe(r):
+        return (str(r.getName()), str(r.getTypeAsString()), int(r.getTPosition()), int(r.getGroup()),
+                str(r.getProperty("label")), sorted((int(p.x), int(p.y)) for p in r.getContainedPoints()))
+
+    assert [describe(r) for r in fast] == [describe(r) for r in slow]

@@ -17,6 +17,7 @@ log = logging.getLogger(__name__)
 
 JAVA_SOURCE_DIR = Path(__file__).with_name("java")
 COMMAND_SOURCE = JAVA_SOURCE_DIR / "labelfree" / "LabelFreeCommand.java"
+SOURCES = (COMMAND_SOURCE, JAVA_SOURCE_DIR / "labelfree" / "LabelFreeRois.java")
 
 
 def class_file_major(jar: str | Path, /) -> int:
@@ -52,11 +53,12 @@ def find_javac() -> Path | None:
 
 
 def command_source() -> str:
-    return COMMAND_SOURCE.read_text(encoding="utf-8")
+    """All Java sources, concatenated (their hash names the cache folder)."""
+    return "\n".join(path.read_text(encoding="utf-8") for path in SOURCES)
 
 
 def command_classes(ij_jar: str | Path, /) -> Path | None:
-    """Compile ``LabelFreeCommand.java`` once into a cache folder keyed by its hash.
+    """Compile the Java helpers (``LabelFreeCommand``, ``LabelFreeRois``) once into a cache folder keyed by their hash.
 
     Returns the class folder to put on the class path, or None (with a logged
     reason) when no ``javac`` is available; ImageJ then starts without the
@@ -65,7 +67,7 @@ def command_classes(ij_jar: str | Path, /) -> Path | None:
     source = command_source().encode("utf-8")
     key = hashlib.sha256(source).hexdigest()[:16]
     target = cache_dir() / "java" / key
-    if (target / "labelfree" / "LabelFreeCommand.class").is_file():
+    if all((target / "labelfree" / (p.stem + ".class")).is_file() for p in SOURCES):
         return target
     javac = find_javac()
     if javac is None:
@@ -76,7 +78,7 @@ def command_classes(ij_jar: str | Path, /) -> Path | None:
         return None
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=target.parent))
-    cmd = [str(javac), "-nowarn", "--release", "8", "-cp", str(ij_jar), "-d", str(tmp), str(COMMAND_SOURCE)]
+    cmd = [str(javac), "-nowarn", "--release", "8", "-cp", str(ij_jar), "-d", str(tmp), *map(str, SOURCES)]
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode != 0:  # old javac without --release
         cmd = [str(javac), "-nowarn", "-source", "8", "-target", "8", *cmd[4:]]
