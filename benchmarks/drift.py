@@ -5,6 +5,7 @@ Usage::
 
     python3 benchmarks/drift.py speed      # 200 x 1024 x 1024 movie from real GOWT1 frames
     python3 benchmarks/drift.py motion     # Motion F1 on Fluo-C2DL-MSC: undrifted / drifted / corrected
+    python3 benchmarks/drift.py motion --integer   # the same with whole-pixel drift and correction
 
 Speed is compared with the obvious reference measured in the same run:
 ``skimage.registration.phase_cross_correlation`` (upsample_factor=20) on every frame pair.
@@ -91,7 +92,7 @@ def _f1(labels: np.ndarray, gt: np.ndarray) -> dict:
     return evaluate(labels, gt)
 
 
-def bench_motion() -> None:
+def bench_motion(integer: bool = False) -> None:
     from labelfree.image import to_dataarray
     from labelfree.motion import segment
     from labelfree.registration import apply_shifts, correct_drift
@@ -103,28 +104,45 @@ def bench_motion() -> None:
     gt_full[annotated] = _gt_stack(annotated)
     margin = 32
     drift = _drift(len(frames), 1)
+    if integer:  # whole-pixel drift corrected by whole-pixel shifts: no interpolation anywhere
+        drift = np.round(drift)
     undrifted = frames[:, margin:-margin, margin:-margin]
     drifted = _drifted(frames, drift, margin)
     # ground truth moved exactly like the pixels (nearest neighbour)
     gt_drifted = np.stack([ndi.shift(g, d, order=0, mode="constant")[margin:-margin, margin:-margin]
                            for g, d in zip(gt_full, drift)])
+    gt_undrifted = gt_full[:, margin:-margin, margin:-margin]
+
+    def corrected_pair(movie, gt):
+        """Correct a movie; move its ground truth by the same shifts (whole pixels)."""
+        out, shifts = correct_drift(to_dataarray(movie, dims="TYX"), backend="python", canvas="crop",
+                                    subpixel=not integer)
+        moved = apply_shifts(to_dataarray(gt, dims="TYX"), shifts, canvas="crop", subpixel=False)
+        return out, moved.reindex(Y=out.Y.values, X=out.X.values, fill_value=0)
+
     t0 = time.perf_counter()
-    corrected, shifts = correct_drift(to_dataarray(drifted, dims="TYX"), backend="python", canvas="crop")
+    corr_d, gt_corr_d = corrected_pair(drifted, gt_drifted)
     t_corr = time.perf_counter() - t0
-    gt_corrected = apply_shifts(to_dataarray(gt_drifted, dims="TYX"), shifts, canvas="crop", subpixel=False)
-    # whole-pixel shifts crop at most one pixel differently: align on the common coordinates
-    gt_corrected = gt_corrected.reindex(Y=corrected.Y.values, X=corrected.X.values, fill_value=0)
+    corr_u, gt_corr_u = corrected_pair(undrifted, gt_undrifted)
+    # both corrected movies live in the first frame's pixel coordinates: compare on their common field
+    ys = np.intersect1d(corr_d.Y.values, corr_u.Y.values)
+    xs = np.intersect1d(corr_d.X.values, corr_u.X.values)
+
+    def common(da):
+        return np.asarray(da.sel(Y=ys, X=xs).values)
+
     rows = []
-    for name, movie, gt in (("undrifted", undrifted, gt_full[:, margin:-margin, margin:-margin]),
+    for name, movie, gt in (("undrifted, not corrected", undrifted, gt_undrifted),
                             ("drifted, not corrected", drifted, gt_drifted),
-                            ("drifted, corrected (python, crop)", np.asarray(corrected.values),
-                             np.asarray(gt_corrected.values))):
+                            ("undrifted, corrected (python, crop), common field", common(corr_u), common(gt_corr_u)),
+                            ("drifted, corrected (python, crop), common field", common(corr_d), common(gt_corr_d))):
         t0 = time.perf_counter()
         labels = np.asarray(segment(movie).values)
         elapsed = time.perf_counter() - t0
         scores = _f1(labels[annotated], gt[annotated].astype(np.uint16))
         rows.append((name, movie.shape, scores, elapsed))
-    print(f"drift applied: up to {np.abs(drift).max():.1f} px (sub-pixel); correction took {t_corr:.1f} s")
+    kind = "whole-pixel" if integer else "sub-pixel"
+    print(f"drift applied: up to {np.abs(drift).max():.1f} px ({kind}); correction took {t_corr:.1f} s")
     print("| movie | shape | object F1 | precision | recall | Motion s |")
     print("|---|---|---:|---:|---:|---:|")
     for name, shape, s, el in rows:
@@ -134,4 +152,7 @@ def bench_motion() -> None:
 
 if __name__ == "__main__":
     which = sys.argv[1] if len(sys.argv) > 1 else "speed"
-    {"speed": bench_speed, "motion": bench_motion}[which]()
+    if which == "motion":
+        bench_motion(integer="--integer" in sys.argv)
+    else:
+        bench_speed()

@@ -160,3 +160,17 @@ def test_auto_backend_says_it_uses_python(caplog):
     with caplog.at_level("INFO", logger="labelfree.registration"):
         correct_drift(movie, backend="auto")
     assert "using the Python implementation" in caplog.text
+
+
+def test_z_stacks_get_three_d_or_xy_only_shifts():
+    rng = np.random.default_rng(4)
+    volume = ndi.gaussian_filter(rng.random((30, 70, 80)), 2)
+    drift = np.array([[0, 0, 0], [2, -3, 4], [-1, 5, -2]])
+    movie = to_dataarray(np.stack([np.roll(volume, tuple(d), axis=(0, 1, 2)) for d in drift]).astype(np.float32),
+                         dims="TZYX")
+    corrected, shifts = correct_drift(movie, backend="python", subpixel=False, canvas="same")
+    np.testing.assert_array_equal(shifts[["dz", "dy", "dx"]].to_numpy(), drift)
+    np.testing.assert_array_equal(corrected.values[2, 3:-3, 6:-6, 6:-6], corrected.values[0, 3:-3, 6:-6, 6:-6])
+    _, flat = correct_drift(movie, backend="python", subpixel=False, config={"xy_only": True})
+    assert "dz" not in flat.columns
+    np.testing.assert_allclose(flat[["dy", "dx"]].to_numpy(), drift[:, 1:], atol=1)
