@@ -17,7 +17,8 @@ import dataclasses
 import logging
 from typing import Any
 
-from labelfree.errors import Cancelled, DimensionError, InputError, LabelFreeError
+from labelfree.errors import Cancelled, DimensionError, InputError
+from labelfree.imagej.macro import MacroError, register_commands, run_macro  # noqa: F401 - re-exported
 from labelfree.imagej.options import Field, config_fields, format_macro_options, parse_macro_options
 
 __all__ = [
@@ -53,14 +54,6 @@ TOOLS: dict[str, tuple[str, str, str, str]] = {
     "drift": ("labelfree.registration", "correct_drift", "DriftConfig", "Correct stage drift (a translation per frame)"),
     "stitch": ("labelfree.registration", "stitch", "StitchConfig", "Stitch the planes of a stack, taken as grid tiles"),
 }
-
-_PROXY: Any = None
-_LAST_ERROR: BaseException | None = None
-
-
-class MacroError(LabelFreeError, RuntimeError):
-    """An ImageJ macro run from Python failed or was aborted."""
-
 
 @dataclasses.dataclass
 class CommandResult:
@@ -110,71 +103,6 @@ def _find(key: str) -> Any:
     from labelfree.pipelines import get_pipeline
 
     return get_pipeline(key)
-
-
-def register_commands() -> list[str]:
-    """Register the "LabelFree ..." commands in the running ImageJ 1.x (ij.Menus)."""
-    global _PROXY
-    import jpype
-    from scyjava import jimport
-
-    LabelFreeCommand = jimport("labelfree.LabelFreeCommand")
-    handler = jpype.JClass("labelfree.LabelFreeCommand$Handler")
-    _PROXY = jpype.JProxy(handler, dict={"run": _handle})
-    LabelFreeCommand.setHandler(_PROXY)
-    Menus = jimport("ij.Menus")
-    table = Menus.getCommands()
-    if table is None:
-        # Headless ImageJ 1.x cannot build its AWT menus, so it has no command table and
-        # run("...") fails; give it one holding the LabelFree commands.
-        table = jimport("java.util.Hashtable")()
-        field = Menus.class_.getDeclaredField("pluginsTable")
-        field.setAccessible(True)
-        field.set(None, table)
-    titles = command_titles()
-    for title, key in titles.items():
-        table.put(title, f'labelfree.LabelFreeCommand("{key}")')
-    return list(titles)
-
-
-def _handle(command: Any, options: Any) -> str | None:
-    """Called by LabelFreeCommand (Java) on the macro/menu thread; returns an error or None."""
-    global _LAST_ERROR
-    try:
-        run_command(str(command), None, options=None if options is None else str(options), dialog=options is None)
-        return None
-    except Cancelled as exc:
-        _LAST_ERROR = exc
-        return str(exc)
-    except LabelFreeError as exc:
-        _LAST_ERROR = exc
-        return str(exc)
-    except Exception as exc:  # noqa: BLE001 - any pipeline failure goes to the log/dialog
-        _LAST_ERROR = exc
-        log.exception("LabelFree %s failed", command)
-        return f"{type(exc).__name__}: {exc}"
-
-
-def run_macro(code: str, /, *, args: str = "") -> str:
-    """Run ImageJ macro code with the real interpreter (IJ.runMacro).
-
-    Returns the macro's return value. A LabelFree command that failed inside the
-    macro is re-raised here with its original type; any other abort raises
-    :class:`MacroError`.
-    """
-    global _LAST_ERROR
-    from scyjava import jimport
-
-    IJ = jimport("ij.IJ")
-    _LAST_ERROR = None
-    result = IJ.runMacro(code, args)
-    error, _LAST_ERROR = _LAST_ERROR, None
-    if error is not None:
-        raise error
-    text = None if result is None else str(result)
-    if text == "[aborted]":
-        raise MacroError(f"The macro was aborted (see the Log window): {IJ.getLog() or ''}".strip())
-    return text or ""
 
 
 def _resolve_image(imp: Any, title: str) -> Any:
@@ -319,7 +247,7 @@ def _execute(key, title, pipeline, imp, da, config, values, fields) -> CommandRe
 
 
 def _markers_from_roimanager(da: Any) -> Any:
-    from labelfree.imagej.rois import roimanager_to_labels
+    from labelfree.imagej.roi_labels import roimanager_to_labels
 
     shape = tuple(da.sizes[d] for d in da.dims if d != "C")
     markers = roimanager_to_labels(None, shape=shape)

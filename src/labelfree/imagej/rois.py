@@ -1,4 +1,4 @@
-"""Label images into the ROI Manager (one ROI per object per plane) and ROIs back into labels.
+"""Label images into the ROI Manager: one ROI per object per plane (the reverse: :mod:`.roi_labels`).
 
 ROIs follow the ROI zips written by :func:`labelfree.io.write_rois`: names from
 :func:`labelfree.io.roi_name` (``t0003-L00042``, ``t0003-z002-L00042``), the label id
@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import itertools
 import logging
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
-from labelfree.errors import DimensionError, InputError, JavaError
+from labelfree.errors import InputError, JavaError
 
-__all__ = ["labels_to_roimanager", "labels_to_javarois", "roimanager_to_labels", "get_roimanager"]
+__all__ = ["labels_to_roimanager", "labels_to_javarois", "get_roimanager"]
 
 log = logging.getLogger(__name__)
 
@@ -190,91 +190,3 @@ def labels_to_roimanager(
         rm.add(roi, -1)  # -1: keep our name (no index prefix)
     log.info("added %d ROIs to the ROI Manager", len(rois))
     return len(rois)
-
-
-def _roi_plane(roi: Any, dims: str, sizes: dict[str, int]) -> list[tuple[int, ...]]:
-    """Plane indices (over the non-YX dims) that a ROI applies to; 0 position = all."""
-    lead = [d for d in dims if d not in "YX"]
-    if not lead:
-        return [()]
-    if roi.hasHyperStackPosition():
-        pos = {"T": int(roi.getTPosition()), "Z": int(roi.getZPosition())}
-    else:
-        p = int(roi.getPosition())
-        pos = {lead[0]: p} if len(lead) == 1 else {}
-    ranges = [[pos[d] - 1] if pos.get(d, 0) > 0 else range(sizes[d]) for d in lead]
-    out = list(itertools.product(*ranges))
-    for idx in out:
-        for d, i in zip(lead, idx):
-            if not 0 <= i < sizes[d]:
-                raise InputError(f"A ROI ({roi.getName()}) is placed at {d}={i + 1}, outside the image ({sizes[d]}).")
-    return out
-
-
-def roimanager_to_labels(
-    rois: Any = None, /, *, shape: Sequence[int], dims: str | None = None
-) -> np.ndarray:
-    """Rasterise ROIs (e.g. markers or scribbles drawn by the user) into a label array.
-
-    Parameters
-    ----------
-    rois : RoiManager, sequence of ij.gui.Roi, or None
-        Default: every ROI of the ROI Manager.
-    shape : sequence of int
-        Output shape.
-    dims : str, optional
-        Letters for ``shape`` from T, Z, Y, X (default YX, TYX, TZYX by length).
-
-    Returns
-    -------
-    numpy.ndarray (uint16 or uint32)
-        Area ROIs are filled with their ``label`` property (else their 1-based index in
-        the list); each point of a point ROI becomes its own one-pixel object. A ROI
-        without position applies to every plane.
-    """
-    shape = tuple(int(s) for s in shape)
-    dims = (dims or {2: "YX", 3: "TYX", 4: "TZYX"}.get(len(shape), "")).upper()
-    if len(dims) != len(shape) or dims[-2:] != "YX" or any(d not in "TZYX" for d in dims):
-        raise DimensionError(f"shape {shape} with dims {dims!r}: give dims from T, Z, Y, X ending in YX.")
-    if rois is None:
-        rois = get_roimanager()
-    if hasattr(rois, "getRoisAsArray"):
-        rois = list(rois.getRoisAsArray())
-    sizes = dict(zip(dims, shape))
-    out = np.zeros(shape, np.uint32)
-    lead_shape = tuple(sizes[d] for d in dims if d not in "YX")
-    planes = out.reshape((-1,) + shape[-2:]) if lead_shape else out[None]
-    next_point = len(rois) + 1
-    from labelfree.imagej._pixels import read_planes
-
-    for i, roi in enumerate(rois, start=1):
-        prop = roi.getProperty("label")
-        label = int(str(prop)) if prop is not None and str(prop).isdigit() else i
-        targets = [int(np.ravel_multi_index(idx, lead_shape)) if lead_shape else 0 for idx in _roi_plane(roi, dims, sizes)]
-        if int(roi.getType()) == int(roi.POINT):
-            poly = roi.getFloatPolygon()
-            for x, y in zip(poly.xpoints[: poly.npoints], poly.ypoints[: poly.npoints]):
-                xi, yi = int(x), int(y)
-                if 0 <= yi < shape[-2] and 0 <= xi < shape[-1]:
-                    for p in targets:
-                        planes[p, yi, xi] = next_point
-                    next_point += 1
-            continue
-        box = roi.getBounds()
-        mask_ip = roi.getMask()
-        x0, y0, bw, bh = int(box.x), int(box.y), int(box.width), int(box.height)
-        if mask_ip is None:
-            mask = np.ones((bh, bw), bool)
-        else:
-            from scyjava import jimport
-
-            stack = jimport("ij.ImageStack")(bw, bh)
-            stack.addSlice(None, mask_ip)
-            mask = read_planes(stack, [1], bit_depth=8)[0] != 0
-        ys, xs = np.nonzero(mask)
-        ys, xs = ys + y0, xs + x0
-        keep = (ys >= 0) & (ys < shape[-2]) & (xs >= 0) & (xs < shape[-1])
-        for p in targets:
-            planes[p, ys[keep], xs[keep]] = label
-    top = int(out.max()) if out.size else 0
-    return out.astype(np.uint16) if top <= 65535 else out
