@@ -88,8 +88,17 @@ def cell_probability(features: np.ndarray, model, /) -> np.ndarray:
     return (1.0 / (1.0 + np.exp(diff))).astype(np.float32)
 
 
-def classify_frame(features: np.ndarray, model, /) -> np.ndarray:
-    """Pixels of the frame that the classifier calls *cell* (posterior > 0.5), (Y, X) bool."""
+def classify_frame(features: np.ndarray, model, /, *, smoothing: float = 0.0) -> np.ndarray:
+    """Pixels of the frame that the classifier calls *cell* (posterior > 0.5), (Y, X) bool.
+
+    Parameters
+    ----------
+    features : (F, Y, X) float array
+    model : fitted GaussianNB or None (then nothing is cell)
+    smoothing : float
+        Gaussian sigma (px) applied to the per-pixel log-odds before the decision
+        (0 = per-pixel decisions, as the paper): neighbouring pixels vote together.
+    """
     if model is None:
         return np.zeros(np.shape(features)[1:], bool)
     f = np.asarray(features, np.float32)
@@ -101,4 +110,9 @@ def classify_frame(features: np.ndarray, model, /) -> np.ndarray:
         log_odds += np.float32(sign * const)
         for i in range(f.shape[0]):
             log_odds -= np.float32(sign / (2 * var[i])) * (f[i] - mu[i]) ** 2
+    if smoothing > 0:
+        import cv2
+
+        np.clip(log_odds, -50, 50, out=log_odds)  # one extreme pixel must not outvote its neighbours
+        log_odds = cv2.GaussianBlur(log_odds, (0, 0), smoothing)
     return log_odds > 0

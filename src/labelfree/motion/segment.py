@@ -18,7 +18,7 @@ from labelfree.motion.config import MotionConfig
 from labelfree.motion.features import compute_features, local_entropy
 from labelfree.motion.flow import farneback_flow, flow_magnitude, to_uint8, uint8_range
 from labelfree.motion.postprocess import OverlapLinker, close_disk, fill_mask_holes, postprocess, to_instances
-from labelfree.motion.selflabel import estimate_cell_size, motion_threshold, self_label, typical_object_area
+from labelfree.motion.selflabel import estimate_cell_size, motion_threshold, self_label, size_floor, typical_object_area
 
 __all__ = ["segment", "as_movie", "NoMotionWarning"]
 
@@ -141,12 +141,12 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
     out = np.zeros((n, *shape), np.uint16)
     linker = OverlapLinker(min_iou=cfg.track_min_iou)
     model, min_size, pending, stats = None, cfg.min_size, [], []
-    refine_size = cfg.min_size is None
+    refine_size = cfg.min_size is None and cfg.refine_min_size
 
     def finish(t: int, mask: np.ndarray) -> None:
         nonlocal out, min_size, refine_size
         if refine_size:  # flow objects include a halo: check the size on the first classified frame
-            area = typical_object_area(fill_mask_holes(mask), min_area=20)
+            area = typical_object_area(fill_mask_holes(mask), min_area=size_floor(shape))
             if area:
                 min_size = min(min_size, max(10, int(round(cfg.min_size_fraction * area))))
             refine_size = False
@@ -187,10 +187,11 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
                 stats.append((t, sl.cell_threshold, sl.background_threshold, int(sl.cell.sum())))
             if model is not None:
                 for t0, f0, e0 in pending:  # frames seen before the first model (frame 0 at least)
-                    finish(t0, classify_frame(compute_features(f0, config=cfg, cache={"entropy": e0}), model))
+                    finish(t0, classify_frame(compute_features(f0, config=cfg, cache={"entropy": e0}), model,
+                                              smoothing=cfg.decision_smoothing))
                     bar.update(message=f"frame {t0 + 1}/{n}")
                 pending = []
-                finish(t, classify_frame(feats, model))
+                finish(t, classify_frame(feats, model, smoothing=cfg.decision_smoothing))
             else:
                 pending.append((t, cur, ent))
             bar.update(message=f"frame {t + 1}/{n}") if model is not None else None

@@ -25,6 +25,7 @@ __all__ = [
     "motion_threshold",
     "estimate_cell_size",
     "typical_object_area",
+    "size_floor",
     "background_threshold",
     "cell_threshold",
     "self_label",
@@ -93,12 +94,16 @@ def estimate_cell_size(magnitude: np.ndarray, /, *, threshold: float, radius: in
         Minimum object size in pixels.
     """
     scale = _pixel_scale(np.shape(magnitude))
-    floor = int(np.clip(round(600 * scale), 20, 600))
-    mask = candidate_mask(magnitude, threshold=threshold, min_size=floor, radius=radius)
+    mask = candidate_mask(magnitude, threshold=threshold, min_size=size_floor(np.shape(magnitude)), radius=radius)
     area = typical_object_area(mask)
     if area == 0:
         return max(10, int(round(550 * scale)))
     return max(10, int(round(fraction * area)))
+
+
+def size_floor(shape: tuple[int, ...], /) -> int:
+    """Smallest object (px) the size estimates look at: the paper's 600 px x (pixels / 2e6), within 20-600."""
+    return int(np.clip(round(600 * _pixel_scale(shape)), 20, 600))
 
 
 def typical_object_area(mask: np.ndarray, /, *, min_area: int = 1) -> float:
