@@ -100,3 +100,17 @@ def test_plateau_rule_on_known_curves():
         CutterConfig(plateau_window=1)
     with pytest.raises(ConfigError, match="mask_signal"):
         CutterConfig(mask_signal="otsu")
+
+
+def test_grow_into_mask_fills_unclaimed_mask_pixels_geodesically():
+    lab = np.zeros((10, 30), np.uint16)
+    lab[4:6, 2:4] = 1
+    lab[4:6, 26:28] = 2
+    mask = np.zeros((10, 30), bool)
+    mask[3:7, 1:29] = True  # one bar joining both cells
+    mask[0:2, 0:5] = True  # a separate region with no cell stays background
+    mask[8:10, 14:16] = True
+    grown = refine_labels(lab, grow_mask=mask)
+    assert (grown[3:7, 1:14] == 1).all() and (grown[3:7, 16:29] == 2).all()
+    assert not grown[0:2].any() and not grown[8:].any() and not grown[~mask].any()
+    assert lab.sum() == 4 * 1 + 4 * 2  # input untouched

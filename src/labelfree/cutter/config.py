@@ -67,7 +67,8 @@ class CutterConfig(PipelineConfig):
         are background (authors' code). Optional clean-up (off by default, as in the
         code): ``restrict_to_mask`` drops cell pixels outside the foreground mask,
         ``keep_marker_component`` keeps each cell's connected part holding its
-        marker, ``fill_cell_holes`` fills holes per cell.
+        marker, ``fill_cell_holes`` fills holes per cell, ``grow_into_mask`` gives
+        mask pixels that no patch claimed to the nearest cell inside the mask.
     Model files
         ``model_file``: apply this trained model instead of training.
         ``save_model_file``: save the model trained by ``segment`` there.
@@ -107,6 +108,7 @@ class CutterConfig(PipelineConfig):
     restrict_to_mask: bool = False
     keep_marker_component: bool = False
     fill_cell_holes: bool = False
+    grow_into_mask: bool = False
     seed: int = 0
     device: str = "cpu"
     model_file: str = ""

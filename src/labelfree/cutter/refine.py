@@ -9,7 +9,11 @@ labels consistent with the inputs the network was trained on:
   also spills over the mask edge);
 - ``keep_marker_component``: each cell keeps only the connected part that holds
   its marker (a patch may claim a detached piece of a neighbour);
-- ``fill_cell_holes``: holes inside a cell are filled (per label).
+- ``fill_cell_holes``: holes inside a cell are filled (per label);
+- ``grow_into_mask``: foreground pixels that no patch claimed (a cell larger than
+  its patch, a probability below the threshold) go to the nearest cell inside the
+  mask (geodesic distance: flooding of a flat image from the cells). The boundary
+  between touching cells stays the network's.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from scipy import ndimage as ndi
 
 from labelfree.errors import InputError
 
-__all__ = ["keep_marker_components", "refine_labels"]
+__all__ = ["keep_marker_components", "grow_into_mask", "refine_labels"]
 
 
 def keep_marker_components(labels: np.ndarray, markers: np.ndarray, ids: np.ndarray, /) -> np.ndarray:
@@ -64,6 +68,19 @@ def keep_marker_components(labels: np.ndarray, markers: np.ndarray, ids: np.ndar
     return out
 
 
+def grow_into_mask(labels: np.ndarray, mask: np.ndarray, /) -> np.ndarray:
+    """Give every unlabelled pixel of ``mask`` (Y, X) to the geodesically nearest label.
+
+    Pixels of mask components that hold no label stay background.
+    """
+    from skimage.segmentation import watershed
+
+    labels = np.asarray(labels)
+    mask = np.asarray(mask, bool) | (labels > 0)
+    grown = watershed(np.zeros(labels.shape, np.uint8), markers=labels.astype(np.int64), mask=mask)
+    return grown.astype(labels.dtype, copy=False)
+
+
 def refine_labels(
     labels: np.ndarray,
     /,
@@ -72,11 +89,13 @@ def refine_labels(
     markers: np.ndarray | None = None,
     ids: np.ndarray | None = None,
     fill: bool = False,
+    grow_mask: np.ndarray | None = None,
 ) -> np.ndarray:
     """Apply the enabled clean-up steps to one label image (Y, X).
 
     ``mask`` given: restrict to it; ``markers`` and ``ids`` given: keep each
-    marker's component; ``fill``: fill holes per label. The input is not modified.
+    marker's component; ``fill``: fill holes per label; ``grow_mask`` given: grow
+    the cells into its unclaimed pixels (last). The input is not modified.
     """
     out = np.array(labels, copy=True)
     if mask is not None:
@@ -87,4 +106,6 @@ def refine_labels(
         from labelfree.labels import fill_holes
 
         out = np.asarray(fill_holes(out)).astype(out.dtype, copy=False)
+    if grow_mask is not None:
+        out = grow_into_mask(out, grow_mask)
     return out
