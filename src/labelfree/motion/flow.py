@@ -98,7 +98,8 @@ def farneback_flow(prev: np.ndarray, next: np.ndarray, /, *, config: MotionConfi
         Two frames of the same size.
     config : MotionConfig, optional
         Flow parameters (``pyr_scale``, ``levels``, ``winsize``, ``iterations``,
-        ``poly_n``, ``poly_sigma``, ``flow_blur``); defaults are the paper's.
+        ``poly_n``, ``poly_sigma``, ``flow_blur``, ``flow_downsample``); the
+        Farnebaeck parameters are the paper's.
 
     Returns
     -------
@@ -111,9 +112,19 @@ def farneback_flow(prev: np.ndarray, next: np.ndarray, /, *, config: MotionConfi
     if cfg.flow_blur > 0:
         prev = cv2.GaussianBlur(prev, (0, 0), cfg.flow_blur) if prev.any() else prev
         nxt = cv2.GaussianBlur(nxt, (0, 0), cfg.flow_blur)
-    return cv2.calcOpticalFlowFarneback(
+    k = int(cfg.flow_downsample)
+    if k > 1:  # bin k x k (the blur already removed the finer detail), flow, back to full size
+        h, w = nxt.shape
+        small = (max(1, w // k), max(1, h // k))
+        prev = cv2.resize(prev, small, interpolation=cv2.INTER_AREA)
+        nxt = cv2.resize(nxt, small, interpolation=cv2.INTER_AREA)
+    flow = cv2.calcOpticalFlowFarneback(
         prev, nxt, None, cfg.pyr_scale, cfg.levels, cfg.winsize, cfg.iterations, cfg.poly_n, cfg.poly_sigma, 0
     )
+    if k > 1:
+        flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
+        flow *= np.float32(w / small[0]), np.float32(h / small[1])
+    return flow
 
 
 def flow_magnitude(flow: np.ndarray, /) -> np.ndarray:

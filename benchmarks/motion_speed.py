@@ -1,0 +1,140 @@
+"""Speed of the Motion pipeline per frame pair, against one bare Farnebaeck call.
+
+Run: ``python benchmarks/motion_speed.py [--repeats 3]``
+
+A 1216 x 1920 uint8 pair (the paper's frame size): two consecutive frames of
+Fluo-C2DL-MSC/01 resized to that size (a synthetic pair when the shared data is
+absent). One thread (OpenCV and BLAS). The reference is one bare
+``cv2.calcOpticalFlowFarneback`` call with the same parameters on the same pair,
+measured in the same run; the whole per-pair work of ``labelfree.motion.segment``
+(everything but reading the frames) is timed step by step. Also measures peak
+memory of ``segment`` on a memory-mapped 200-frame 1024 x 1024 uint16 movie
+(``--memory``; takes a few minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import cv2
+import numpy as np
+
+from labelfree import datasets, motion
+from labelfree.motion import MotionConfig
+from labelfree.motion.selflabel import motion_threshold
+
+cv2.setNumThreads(1)
+SIZE = (1216, 1920)
+
+
+def load_pair() -> tuple[np.ndarray, np.ndarray, str]:
+    root = datasets.shared_data_root() / "ctc" / "Fluo-C2DL-MSC" / "01"
+    if (root / "t024.tif").is_file():
+        import tifffile
+
+        raw = [tifffile.imread(root / f"t{k:03d}.tif") for k in (23, 24)]
+        lo, hi = motion.uint8_range(np.stack(raw))
+        frames = [cv2.resize(motion.to_uint8(f, low=lo, high=hi), SIZE[::-1]) for f in raw]
+        return frames[0], frames[1], "Fluo-C2DL-MSC/01 t023-t024 resized"
+    movie, _ = datasets.synthetic_movie(n_frames=2, shape=SIZE, n_cells=40, cell_radius=40, seed=0)
+    return movie.values[0], movie.values[1], "synthetic"
+
+
+def per_pair(prev: np.ndarray, cur: np.ndarray, prev_ent: np.ndarray, cfg: MotionConfig, min_size: int, linker):
+    """The work ``segment`` does for one frame pair, timed by step."""
+    times: dict[str, float] = {}
+    t = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal t
+        now = time.perf_counter()
+        times[name] = now - t
+        t = now
+
+    mag = motion.flow_magnitude(motion.farneback_flow(cur, prev, config=cfg))
+    lap("flow (blur + Farneback + magnitude)")
+    ent = motion.local_entropy(cur, size=cfg.entropy_size, bins=cfg.entropy_bins)
+    lap("local entropy")
+    feats = motion.compute_features(cur, config=cfg, cache={"entropy": ent})
+    lap("other features")
+    sl = motion.self_label(mag, prev_ent, min_size=min_size, config=cfg)
+    lap("self-label (thresholds + 2 masks)")
+    model = motion.train_classifier(feats, sl.cell, sl.background, max_pixels=cfg.max_training_pixels,
+                                    prior=cfg.class_prior)
+    lap("train GaussianNB")
+    mask = motion.classify_frame(feats, model, smoothing=cfg.decision_smoothing)
+    lap("classify")
+    clean = motion.postprocess(mask, min_size=min_size, closing_radius=cfg.closing_radius)
+    lap("postprocess")
+    lab = motion.to_instances(clean, declump=cfg.declump, min_size=min_size // 2,
+                              cell_area=min_size / cfg.min_size_fraction)
+    lap("declump")
+    linker.link(lab)
+    lap("link IDs")
+    return times
+
+
+def speed(repeats: int) -> None:
+    prev, cur, what = load_pair()
+    cfg = MotionConfig()
+    args = (cfg.pyr_scale, cfg.levels, cfg.winsize, cfg.iterations, cfg.poly_n, cfg.poly_sigma, 0)
+    cv2.calcOpticalFlowFarneback(prev, cur, None, *args)  # warm-up
+    prev_ent = motion.local_entropy(prev, bins=cfg.entropy_bins)
+    mag = motion.flow_magnitude(motion.farneback_flow(cur, prev, config=cfg))
+    min_size = motion.estimate_cell_size(mag, threshold=motion_threshold(mag))
+    linker = motion.OverlapLinker()
+    per_pair(prev, cur, prev_ent, cfg, min_size, linker)  # warm-up (imports)
+    bare, steps = [], []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        cv2.calcOpticalFlowFarneback(prev, cur, None, *args)
+        bare.append(time.perf_counter() - t)
+        steps.append(per_pair(prev, cur, prev_ent, cfg, min_size, linker))
+    b = float(np.median(bare))
+    print(f"pair: {what}, {SIZE[0]}x{SIZE[1]} uint8, 1 thread, median of {repeats}")
+    print(f"{'step':40s} {'s':>7s} {'x bare':>7s}")
+    print(f"{'bare cv2.calcOpticalFlowFarneback':40s} {b:7.3f} {1.0:7.2f}")
+    total = 0.0
+    for name in steps[0]:
+        v = float(np.median([s[name] for s in steps]))
+        total += v
+        print(f"{name:40s} {v:7.3f} {v / b:7.2f}")
+    print(f"{'whole per-pair pipeline':40s} {total:7.3f} {total / b:7.2f}")
+
+
+def memory(n_frames: int = 200, size: int = 1024) -> None:
+    import resource
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "movie.npy")
+        mm = np.lib.format.open_memmap(path, mode="w+", dtype=np.uint16, shape=(n_frames, size, size))
+        base, _ = datasets.synthetic_movie(n_frames=2, shape=(size, size), n_cells=30, cell_radius=30,
+                                           dtype="uint16", seed=0)
+        for t in range(n_frames):
+            mm[t] = np.roll(base.values[t % 2], 3 * t, axis=1)
+        mm.flush()
+        del mm
+        movie = np.load(path, mmap_mode="r")
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        t = time.perf_counter()
+        labels = motion.segment(movie)
+        dt = time.perf_counter() - t
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"memory: {n_frames} x {size} x {size} uint16 memory-mapped movie: peak RSS {peak:.0f} MiB "
+              f"(before segment {before:.0f} MiB; labels {labels.nbytes / 2**20:.0f} MiB); {dt:.0f} s")
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--memory", action="store_true", help="also measure peak memory (200 x 1024^2 movie)")
+    a = ap.parse_args()
+    speed(a.repeats)
+    if a.memory:
+        memory()
