@@ -129,7 +129,7 @@ def test_threshold_rules_on_a_known_histogram():
     ent = np.ones_like(mag)
     # background: smallest step (start/400) where the slower pixels hold > 250 bits
     th_bg = motion.background_threshold(mag, ent, start=0.4, target=250, max_factor=0.5)
-    assert th_bg == pytest.approx(0.03, abs=1e-3)
+    assert th_bg == pytest.approx(0.03, abs=1.5e-3)  # one 0.001 step of float32 rounding at bin edges
     # capped at max_factor * start
     assert motion.background_threshold(mag, ent, start=0.4, target=1e9, max_factor=0.05) == pytest.approx(0.02)
     # cell: lower from 0.5 in 0.05 steps until 1000 more bits are inside (10 speed levels)
