@@ -215,3 +215,48 @@ def test_escape_key_cancels_through_the_progress_sink(ij):
         with pytest.raises(Cancelled):
             bar.update(message="frame 2")
     jimport("ij.IJ").resetEscape()
+
+
+@pytest.mark.slow
+def test_cutter_takes_its_markers_from_the_roi_manager(ij):
+    """One point per cell clicked by the user -> one object per point, with the point's id."""
+    import jpype
+    from scyjava import jimport
+
+    import labelfree.imagej as lij
+
+    rng = np.random.default_rng(0)
+    img = rng.normal(10, 2, (96, 96)).astype(np.float32)
+    yy, xx = np.mgrid[:96, :96]
+    centres = [(25, 25), (25, 70), (70, 30), (68, 72)]
+    for cy, cx in centres:
+        img[(yy - cy) ** 2 + (xx - cx) ** 2 < 14**2] += 50
+    imp = lij.xarray_to_imageplus(to_dataarray(img, dims="YX"), title="cells")
+    imp.show()
+    rm = jimport("ij.plugin.frame.RoiManager").getRoiManager()
+    rm.reset()
+    floats = jpype.JArray(jpype.JFloat)
+    rm.addRoi(jimport("ij.gui.PointRoi")(floats([float(c[1]) for c in centres]),
+                                         floats([float(c[0]) for c in centres]), 4))
+    lij.run_macro('selectImage("cells"); run("LabelFree Cutter", '
+                  '"markers=roi_manager n_steps=5 crop_size=32 area_size=96 rois=append table=false");')
+    _, labels = _labels_of("cells-labels")
+    assert [int(labels.values[cy, cx]) for cy, cx in centres] == [1, 2, 3, 4]
+    assert rm.getCount() == 1 + 4
+    rm.reset()
+
+
+def test_pipeline_warnings_reach_the_log_and_python(ij):
+    """More than 65535 objects: ImageJ users see the 32-bit float warning in the Log window."""
+    from scyjava import jimport
+
+    import labelfree.imagej as lij
+
+    checker = np.indices((512, 512)).sum(axis=0) % 2 == 0  # 131072 one-pixel objects
+    imp = lij.xarray_to_imageplus(checker.astype(np.uint8) * 200, title="checker")
+    jimport("ij.IJ").log("\\Clear")
+    with pytest.warns(UserWarning, match="exceed 16-bit"):
+        result = lij.run_command("threshold", imp, options={"min_size": 0, "rois": "none", "table": False,
+                                                            "fill_holes": False})
+    assert result.label_image.getBitDepth() == 32 and int(result.labels.max()) == 512 * 512 // 2
+    assert "LabelFree Threshold warning:" in str(jimport("ij.IJ").getLog())

@@ -88,9 +88,9 @@ def test_user_markers_and_scribbles_become_labels(rm):
     oval.setPosition(2)
     rm.addRoi(oval)
     out = lij.roimanager_to_labels(rm, shape=(3, 20, 20), dims="TYX")
-    assert out[:, 4, 3].tolist() == [3, 3, 3] and out[:, 2, 10].tolist() == [4, 4, 4]  # no position: all frames
-    assert out[0, 13, 13] == 0 and out[1, 13, 13] == 2 and out[2, 13, 13] == 0
-    assert (out[1] == 2).sum() == int(oval.getContainedPoints().length)
+    assert out[:, 4, 3].tolist() == [2, 2, 2] and out[:, 2, 10].tolist() == [3, 3, 3]  # no position: all frames
+    assert out[0, 13, 13] == 0 and out[1, 13, 13] == 1 and out[2, 13, 13] == 0
+    assert (out[1] == 1).sum() == int(oval.getContainedPoints().length)
     with pytest.raises(DimensionError, match="dims"):
         lij.roimanager_to_labels(rm, shape=(3, 20, 20), dims="YXT")
 

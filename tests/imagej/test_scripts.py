@@ -75,11 +75,15 @@ def test_shipped_script_still_fits_the_command(command):
 
 
 def _run_body(command: str, imp, **overrides):
-    """Execute a shipped script with its `#@` inputs injected as globals (defaults unless overridden)."""
+    """Execute a shipped script with its `#@` inputs injected as globals, as SciJava does.
+
+    Values are the command's current defaults (a shipped copy may carry older ones) unless overridden.
+    """
     text = (SCRIPTS / SCRIPT_FILES[command]).read_text(encoding="utf-8")
+    defaults = {f.key: f.default for f in command_fields(command)}
     namespace = {"__name__": "__fiji_script__"}
     for p in parse_script_parameters(text):
-        namespace[p.name] = p.attrs.get("value")
+        namespace[p.name] = defaults.get(p.name, p.attrs.get("value"))
     namespace.update(imp=imp, **overrides)
     exec(compile(text, SCRIPT_FILES[command], "exec"), namespace)
     return namespace

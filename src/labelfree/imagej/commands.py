@@ -13,11 +13,13 @@ the config dataclass gives the macro keys and the dialog, the pipeline's
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
-from typing import Any
+import warnings
+from typing import Any, Iterator
 
-from labelfree.errors import Cancelled, DimensionError, InputError
+from labelfree.errors import Cancelled, InputError
 from labelfree.imagej.macro import MacroError, register_commands, run_macro  # noqa: F401 - re-exported
 from labelfree.imagej.options import Field, config_fields, format_macro_options, parse_macro_options
 
@@ -223,13 +225,14 @@ def _execute(key, title, pipeline, imp, da, config, values, fields) -> CommandRe
     if key == "fusion" and values.get("zoo"):
         inputs["zoo"] = values["zoo"]
     sink = ImageJProgress(title)
-    try:
-        labels = pipeline.segment(da, config=config, progress=sink, **inputs)
-    except Cancelled:
-        sink.finish("cancelled")
-        raise
-    sink.finish(f"{int(labels.max()) if labels.size else 0} objects")
-    label_imp = labels_to_imageplus(labels, like=imp)
+    with relay_warnings(title):
+        try:
+            labels = pipeline.segment(da, config=config, progress=sink, **inputs)
+        except Cancelled:
+            sink.finish("cancelled")
+            raise
+        sink.finish(f"{int(labels.max()) if labels.size else 0} objects")
+        label_imp = labels_to_imageplus(labels, like=imp)
     label_imp.setTitle(f"{imp.getTitle()}-labels")
     label_imp.show()
     n_rois = 0
@@ -246,11 +249,30 @@ def _execute(key, title, pipeline, imp, da, config, values, fields) -> CommandRe
     return CommandResult(labels, label_imp, n_rois, table, format_macro_options(recorded, fields))
 
 
+@contextlib.contextmanager
+def relay_warnings(title: str) -> Iterator[None]:
+    """Show warnings raised inside a command in ImageJ's Log window, then re-issue them for Python."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    if caught:
+        from scyjava import jimport
+
+        IJ = jimport("ij.IJ")
+        for w in caught:
+            IJ.log(f"{title} warning: {w.message}")
+    for w in caught:
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+
+
 def _markers_from_roimanager(da: Any) -> Any:
     from labelfree.imagej.roi_labels import roimanager_to_labels
 
-    shape = tuple(da.sizes[d] for d in da.dims if d != "C")
-    markers = roimanager_to_labels(None, shape=shape)
+    dims = "".join(d for d in da.dims if d != "C")
+    markers = roimanager_to_labels(None, shape=tuple(da.sizes[d] for d in dims), dims=dims)
     if not markers.any():
-        raise DimensionError("markers=roi_manager but the ROI Manager holds no ROIs inside the image.")
+        raise InputError(
+            "markers=roi_manager but the ROI Manager holds no ROI inside the image: add one point "
+            "(or area) per cell, or use markers=detect."
+        )
     return markers

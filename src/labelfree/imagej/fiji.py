@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 
 def _plain(value: Any) -> Any:
     """Java strings/boxed numbers from SciJava -> Python values."""
-    if value is None or isinstance(value, (bool, int, float, str)):
+    if value is None or isinstance(value, (bool, int, float, str, list, tuple)):
         return value
     text = str(value)
     if text in ("true", "false") and type(value).__name__ in ("java.lang.Boolean", "JBoolean"):

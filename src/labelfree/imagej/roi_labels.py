@@ -31,6 +31,15 @@ def _roi_plane(roi: Any, dims: str, sizes: dict[str, int]) -> list[tuple[int, ..
     return out
 
 
+def _label_of(roi: Any, index: int) -> int:
+    prop = roi.getProperty("label")
+    return int(str(prop)) if prop is not None and str(prop).isdigit() else index
+
+
+def _targets(roi: Any, dims: str, sizes: dict[str, int], lead_shape: tuple[int, ...]) -> list[int]:
+    return [int(np.ravel_multi_index(idx, lead_shape)) if lead_shape else 0 for idx in _roi_plane(roi, dims, sizes)]
+
+
 def roimanager_to_labels(
     rois: Any = None, /, *, shape: Sequence[int], dims: str | None = None
 ) -> np.ndarray:
@@ -48,9 +57,10 @@ def roimanager_to_labels(
     Returns
     -------
     numpy.ndarray (uint16 or uint32)
-        Area ROIs are filled with their ``label`` property (else their 1-based index in
-        the list); each point of a point ROI becomes its own one-pixel object. A ROI
-        without position applies to every plane.
+        Area ROIs are filled with their ``label`` property (else their 1-based index
+        among the area ROIs); then each point of a point ROI becomes its own one-pixel
+        object, numbered after the largest area label. A ROI without position applies
+        to every plane.
     """
     shape = tuple(int(s) for s in shape)
     dims = (dims or {2: "YX", 3: "TYX", 4: "TZYX"}.get(len(shape), "")).upper()
@@ -66,22 +76,12 @@ def roimanager_to_labels(
     out = np.zeros(shape, np.uint32)
     lead_shape = tuple(sizes[d] for d in dims if d not in "YX")
     planes = out.reshape((-1,) + shape[-2:]) if lead_shape else out[None]
-    next_point = len(rois) + 1
     from labelfree.imagej._pixels import read_planes
 
-    for i, roi in enumerate(rois, start=1):
-        prop = roi.getProperty("label")
-        label = int(str(prop)) if prop is not None and str(prop).isdigit() else i
-        targets = [int(np.ravel_multi_index(idx, lead_shape)) if lead_shape else 0 for idx in _roi_plane(roi, dims, sizes)]
-        if int(roi.getType()) == int(roi.POINT):
-            poly = roi.getFloatPolygon()
-            for x, y in zip(poly.xpoints[: poly.npoints], poly.ypoints[: poly.npoints]):
-                xi, yi = int(x), int(y)
-                if 0 <= yi < shape[-2] and 0 <= xi < shape[-1]:
-                    for p in targets:
-                        planes[p, yi, xi] = next_point
-                    next_point += 1
-            continue
+    is_point = [int(roi.getType()) == int(roi.POINT) for roi in rois]
+    areas = [roi for roi, point in zip(rois, is_point) if not point]
+    area_labels = [_label_of(roi, i) for i, roi in enumerate(areas, start=1)]
+    for roi, label in zip(areas, area_labels):
         box = roi.getBounds()
         mask_ip = roi.getMask()
         x0, y0, bw, bh = int(box.x), int(box.y), int(box.width), int(box.height)
@@ -96,7 +96,17 @@ def roimanager_to_labels(
         ys, xs = np.nonzero(mask)
         ys, xs = ys + y0, xs + x0
         keep = (ys >= 0) & (ys < shape[-2]) & (xs >= 0) & (xs < shape[-1])
-        for p in targets:
+        for p in _targets(roi, dims, sizes, lead_shape):
             planes[p, ys[keep], xs[keep]] = label
+    next_point = max(area_labels, default=0) + 1  # each point is its own object, after the areas
+    for roi in (roi for roi, point in zip(rois, is_point) if point):
+        poly = roi.getFloatPolygon()
+        targets = _targets(roi, dims, sizes, lead_shape)
+        for x, y in zip(poly.xpoints[: poly.npoints], poly.ypoints[: poly.npoints]):
+            xi, yi = int(x), int(y)
+            if 0 <= yi < shape[-2] and 0 <= xi < shape[-1]:
+                for p in targets:
+                    planes[p, yi, xi] = next_point
+                next_point += 1
     top = int(out.max()) if out.size else 0
     return out.astype(np.uint16) if top <= 65535 else out
