@@ -125,3 +125,14 @@ def test_flow_magnitude_stack_is_a_dataarray():
     assert flow.dims == ("T", "Y", "X") and flow.dtype == np.float32 and flow.attrs["units"] == "pixel/frame"
     cells = truth.values[1] > 0
     assert np.median(flow.values[1][cells]) > 3 * np.median(flow.values[1][~cells])
+
+
+def test_drift_correction_first_keeps_the_field_of_view():
+    pytest.importorskip("labelfree.registration")
+    movie, truth = datasets.synthetic_movie(seed=0, **SYN)
+    drift = np.stack([np.roll(f, (2 * t, -3 * t), axis=(0, 1)) for t, f in enumerate(movie.values)])
+    labels = motion.segment(drift, config={"drift_correction": "python"})
+    assert labels.shape == movie.shape
+    # after registration the cells sit where the first frame has them: frame 0 truth overlaps frame 0 labels
+    assert pixel_scores(labels.values[0] > 0, truth.values[0] > 0)["f1"] >= 0.6
+    assert labels.attrs["labelfree"]["config"]["drift_correction"] == "python"

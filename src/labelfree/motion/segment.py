@@ -88,6 +88,7 @@ def _frame(da: xr.DataArray, t: int) -> np.ndarray:
 
 
 def _drift_corrected(da: xr.DataArray, cfg: MotionConfig) -> xr.DataArray:
+    """Register the movie first (labelfree.registration), keeping the input's field of view."""
     try:
         from labelfree.registration import correct_drift
     except ImportError as exc:
@@ -95,10 +96,10 @@ def _drift_corrected(da: xr.DataArray, cfg: MotionConfig) -> xr.DataArray:
             "drift_correction needs labelfree.registration.correct_drift, which is not available "
             f"in this installation ({exc}); set drift_correction=false."
         ) from exc
-    out = correct_drift(da, backend=cfg.drift_correction)
-    if tuple(out.shape) != tuple(da.shape):  # an enlarged canvas: cut back to the input field
-        out = out.isel(Y=slice(0, da.sizes["Y"]), X=slice(0, da.sizes["X"]))
-    return out
+    corrected, shifts = correct_drift(da, backend=cfg.drift_correction, canvas="same")
+    log.info("Motion: drift corrected, largest shift %.1f px",
+             float(np.abs(shifts[["dy", "dx"]].to_numpy()).max()) if len(shifts) else 0.0)
+    return corrected
 
 
 def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, progress: Any = False) -> xr.DataArray:
