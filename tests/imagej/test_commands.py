@@ -170,6 +170,9 @@ def test_errors_reach_python_and_the_log(movie_imp):
     assert "LabelFree error: Unknown option 'minsize'" in str(jimport("ij.IJ").getLog())
     with pytest.raises(InputError, match="No open image is titled 'nothing'"):
         lij.run_macro('run("LabelFree Threshold", "image=nothing");')
+    jimport("ij.IJ").log("a line")  # opens the Log window
+    with pytest.raises(InputError, match="'Log' is a .*window, not an image"):
+        lij.run_macro('run("LabelFree Threshold", "image=Log");')
     with pytest.raises(DimensionError):
         lij.run_command("motion", lij.xarray_to_imageplus(np.arange(64 * 64, dtype=np.uint8).reshape(64, 64)),
                         options={"rois": "none", "table": False})

@@ -115,6 +115,9 @@ def _resolve_image(imp: Any, title: str) -> Any:
         return imp
     if title:
         found = WindowManager.getImage(title)
+        if found is None and WindowManager.getWindow(title) is not None:
+            raise InputError(f"{title!r} is a {WindowManager.getWindow(title).getClass().getSimpleName()} window, "
+                             "not an image: give the title of an image window.")
         if found is None:
             open_titles = [str(t) for t in (WindowManager.getImageTitles() or [])]
             raise InputError(f"No open image is titled {title!r}; open images: {open_titles or 'none'}.")
