@@ -101,3 +101,19 @@ def test_start_returns_one_session_with_the_labelfree_commands(ij):
     from scyjava import jimport
 
     assert jimport("ij.IJ").getInstance() is not None  # hidden ImageJ instance for menus/recorder
+
+
+@pytest.mark.jvm
+def test_headless_python_api_runs_a_command_and_refuses_the_roi_manager_clearly():
+    code = (
+        "import numpy as np\nimport labelfree.imagej as lij\nfrom labelfree.image import to_dataarray\n"
+        "lij.start(headless=True)\n"
+        "movie = np.zeros((2, 40, 40), np.uint16); movie[:, 5:12, 5:12] = 900; movie[1, 20:30, 20:30] = 900\n"
+        "imp = lij.xarray_to_imageplus(to_dataarray(movie, dims='TYX'), title='m')\n"
+        "r = lij.run_command('threshold', imp, options={'min_size': 5, 'rois': 'none'})\n"
+        "print(r.label_image.getTitle(), [int(r.labels[t].max()) for t in range(2)], len(r.table))\n"
+        "lij.run_command('threshold', imp, options={'rois': 'append'})\n"
+    )
+    out = _run_python(code)
+    assert "m-labels [1, 2] 3" in out.stdout, out.stderr
+    assert out.returncode != 0 and "The ROI Manager is a window and ImageJ runs headless" in out.stderr

@@ -219,7 +219,7 @@ def _record(title: str, values: dict[str, Any], fields: list[Field]) -> None:
 
 def _execute(key, title, pipeline, imp, da, config, values, fields) -> CommandResult:
     from labelfree.imagej.dialog import ImageJProgress
-    from labelfree.imagej.labels import labels_to_imageplus
+    from labelfree.imagej.labels import labels_to_imageplus, show_image
     from labelfree.imagej.rois import labels_to_roimanager
 
     inputs: dict[str, Any] = {}
@@ -237,7 +237,7 @@ def _execute(key, title, pipeline, imp, da, config, values, fields) -> CommandRe
         sink.finish(f"{int(labels.max()) if labels.size else 0} objects")
         label_imp = labels_to_imageplus(labels, like=imp)
     label_imp.setTitle(f"{imp.getTitle()}-labels")
-    label_imp.show()
+    show_image(label_imp)
     n_rois = 0
     if values["rois"] != "none":
         n_rois = labels_to_roimanager(labels, replace=values["rois"] == "replace")

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["labels_to_imageplus", "glasbey_imagej_lut"]
+__all__ = ["labels_to_imageplus", "glasbey_imagej_lut", "show_image"]
 
 
 def glasbey_imagej_lut() -> Any:
@@ -74,3 +74,22 @@ def labels_to_imageplus(labels: Any, /, *, like: Any = None, title: str | None =
         imp.setProperty("Info", "labelfree: " + json.dumps(provenance))
     imp.setProperty("labelfree.labels", "true")
     return imp
+
+
+def show_image(imp: Any, /) -> None:
+    """Show an ImagePlus and make it the current image, also where no window can open.
+
+    With a display this is ``imp.show()`` (which also registers the image with batch-mode
+    macros). Headless, the image is registered with the batch-mode macro (if one runs) and
+    made the current image of this thread, so ``getTitle()``, ``selectImage`` and the next
+    command of the macro reach it.
+    """
+    from scyjava import jimport
+
+    if not jimport("java.awt.GraphicsEnvironment").isHeadless():
+        imp.show()
+        return
+    Interpreter = jimport("ij.macro.Interpreter")
+    if Interpreter.isBatchMode():
+        Interpreter.addBatchModeImage(imp)
+    jimport("ij.WindowManager").setTempCurrentImage(imp)

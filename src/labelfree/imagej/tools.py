@@ -29,6 +29,7 @@ def run_tool(key: str, title: str, tool: Any, imp: Any, da: Any, config: Any, va
     from labelfree.imagej.commands import CommandResult
     from labelfree.imagej.convert import xarray_to_imageplus
     from labelfree.imagej.dialog import ImageJProgress
+    from labelfree.imagej.labels import show_image
     from labelfree.imagej.options import format_macro_options
 
     sink = ImageJProgress(title)
@@ -56,7 +57,7 @@ def run_tool(key: str, title: str, tool: Any, imp: Any, da: Any, config: Any, va
         raise
     sink.finish("done")
     result_imp = xarray_to_imageplus(out, title=f"{imp.getTitle()}-{suffix}")
-    result_imp.show()
+    show_image(result_imp)
     if values.get("table"):
         from labelfree.imagej.tables import table_to_resultstable
 
