@@ -263,3 +263,18 @@ def test_pipeline_warnings_reach_the_log_and_python(ij):
                                                             "fill_holes": False})
     assert result.label_image.getBitDepth() == 32 and int(result.labels.max()) == 512 * 512 // 2
     assert "LabelFree Threshold warning:" in str(jimport("ij.IJ").getLog())
+
+
+def test_cancelling_the_dialog_changes_nothing_and_shows_no_error(movie_imp):
+    from scyjava import jimport
+
+    WindowManager = jimport("ij.WindowManager")
+    jimport("ij.IJ").doCommand("LabelFree Threshold")
+    gd = _wait_for_dialog("LabelFree Threshold")
+    ActionEvent = jimport("java.awt.event.ActionEvent")
+    gd.actionPerformed(ActionEvent(gd.getButtons()[1], ActionEvent.ACTION_PERFORMED, "Cancel"))
+    time.sleep(1.0)
+    assert WindowManager.getImage("movie-labels") is None
+    assert jimport("ij.plugin.frame.RoiManager").getInstance().getCount() == 0
+    shown = [str(w.getTitle()) for w in jimport("java.awt.Window").getWindows() if w.isShowing()]
+    assert "LabelFree" not in shown  # no IJ.error dialog

@@ -63,7 +63,12 @@ def _handle(command: Any, options: Any) -> str | None:
         return None
     except Cancelled as exc:
         _LAST_ERROR = exc
-        return str(exc)
+        if options is None:  # the user cancelled the dialog or pressed Esc: no error dialog
+            from scyjava import jimport
+
+            jimport("ij.IJ").showStatus(str(exc))
+            return None
+        return str(exc)  # inside a macro: stop the macro, say why in the Log
     except LabelFreeError as exc:
         _LAST_ERROR = exc
         return str(exc)
