@@ -56,7 +56,8 @@ def test_training_reaches_ground_truth_iou(trained):
 @pytest.mark.slow
 def test_save_load_apply_gives_identical_labels(trained):
     da, truth, nuclei, labels, path = trained
-    again = segment(da, markers=nuclei, config=CutterConfig(model_file=str(path), cell_channels=("cell",)))
+    # the foreground mask (used again by the clean-up) is computed with the same settings
+    again = segment(da, markers=nuclei, config=CutterConfig(model_file=str(path), cell_channels=("cell",), cell_fraction=0.24))
     np.testing.assert_array_equal(again.values, labels.values)
     assert again.attrs["labelfree"]["training_steps"] == 0
     model = load_model(path)
@@ -136,8 +137,10 @@ def test_cli_writes_four_outputs(tmp_path, trained):
     tifffile.imwrite(image_path, da.values, imagej=True, metadata={"axes": "CYX"})
     tifffile.imwrite(tmp_path / "nuclei.tif", nuclei.astype(np.uint16))
     out = tmp_path / "out"
+    config = tmp_path / "cfg.json"
+    config.write_text(json.dumps({"cell_fraction": 0.24}))  # the same foreground mask as in training
     code = main(["cutter", str(image_path), "-o", str(out), "--markers", str(tmp_path / "nuclei.tif"),
-                 "--cell-channels", "0", "--model", str(path)])
+                 "--cell-channels", "0", "--model", str(path), "--config", str(config)])
     assert code == 0
     names = sorted(p.name for p in out.iterdir())
     assert names == ["cells_labels.tif", "cells_provenance.json", "cells_rois.zip", "cells_table.csv"]
@@ -152,6 +155,6 @@ def test_cli_writes_four_outputs(tmp_path, trained):
     centres, ids = markers_from_labels(nuclei)
     pd.DataFrame({"y": centres[:, 0], "x": centres[:, 1]}).to_csv(csv, index=False)
     assert main(["cutter", str(image_path), "-o", str(tmp_path / "o2"), "--markers", str(csv),
-                 "--cell-channels", "0", "--model", str(path)]) == 0
+                 "--cell-channels", "0", "--model", str(path), "--config", str(config)]) == 0
     again = tifffile.imread(tmp_path / "o2" / "cells_labels.tif")
     assert evaluate(again, labels.values)["mean_iou"] == 1.0

@@ -64,11 +64,12 @@ class CutterConfig(PipelineConfig):
         full resolution.
     Integration
         Argmax over patches, pixels with probability <= ``probability_threshold``
-        are background (authors' code). Optional clean-up (off by default, as in the
-        code): ``restrict_to_mask`` drops cell pixels outside the foreground mask,
+        are background (authors' code). Clean-up after it (not in the authors' code;
+        on by default, set all three to False for the plain argmax):
+        ``restrict_to_mask`` drops cell pixels outside the foreground mask,
         ``keep_marker_component`` keeps each cell's connected part holding its
-        marker, ``fill_cell_holes`` fills holes per cell, ``grow_into_mask`` gives
-        mask pixels that no patch claimed to the nearest cell inside the mask.
+        marker, ``fill_cell_holes`` fills holes per cell. ``grow_into_mask`` (off)
+        gives mask pixels that no patch claimed to the nearest cell inside the mask.
     Model files
         ``model_file``: apply this trained model instead of training.
         ``save_model_file``: save the model trained by ``segment`` there.
@@ -105,9 +106,9 @@ class CutterConfig(PipelineConfig):
     augment: bool = True
     augment_transpose: bool = True
     probability_threshold: float = 0.5
-    restrict_to_mask: bool = False
-    keep_marker_component: bool = False
-    fill_cell_holes: bool = False
+    restrict_to_mask: bool = True
+    keep_marker_component: bool = True
+    fill_cell_holes: bool = True
     grow_into_mask: bool = False
     seed: int = 0
     device: str = "cpu"
