@@ -101,6 +101,9 @@ def test_start_returns_one_session_with_the_labelfree_commands(ij):
     from scyjava import jimport
 
     assert jimport("ij.IJ").getInstance() is not None  # hidden ImageJ instance for menus/recorder
+    menu = jimport("ij.Menus").getImageJMenu("Plugins")
+    labels = [str(menu.getItem(i).getLabel()) for i in range(menu.getItemCount())]
+    assert {"LabelFree Threshold", "LabelFree Motion", "LabelFree Drift"} <= set(labels)
 
 
 @pytest.mark.jvm

@@ -48,8 +48,12 @@ def register_commands() -> list[str]:
     from labelfree.imagej.commands import command_titles
 
     titles = command_titles()
+    instance = jimport("ij.IJ").getInstance()
     for title, key in titles.items():
-        table.put(title, f'labelfree.LabelFreeCommand("{key}")')
+        plugin = f'labelfree.LabelFreeCommand("{key}")'
+        if instance is not None and table.get(title) is None:  # a menu item under Plugins as well
+            Menus.installPlugin(plugin, Menus.PLUGINS_MENU, title, "", instance)
+        table.put(title, plugin)
     return list(titles)
 
 
