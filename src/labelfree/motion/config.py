@@ -52,13 +52,13 @@ class MotionConfig(PipelineConfig):
         Entropy sums (bits) that stop the threshold searches. None: the paper's
         4e3 and 1e5, which were tuned for 2-Mpixel frames, times (pixels / 2e6).
     min_size : int or None
-        Objects smaller than this (px) are removed; None: half the mean area of
-        the moving objects found by the flow-only pass (paper; 550 if none).
+        Objects smaller than this (px) are removed; None: from a flow-only pass.
+        ``min_size_fraction`` x the area-weighted median area of the moving
+        objects (550 x pixels / 2e6 if none), as the paper's size filter.
     min_size_fraction : float
-        ``min_size`` = this x the median area of the flow-only objects (paper: 0.5 x mean).
+        Automatic min_size as a fraction of the typical moving-object area (paper: 0.5 x mean).
     refine_min_size : bool
-        Check the automatic ``min_size`` against the objects of the first
-        classified frame and keep the smaller one.
+        Lower the automatic min_size to fit the objects of the first classified frame.
     size_estimate_threshold : float or None
         Flow threshold of the flow-only size pass; None: the start threshold.
     closing_radius : int
