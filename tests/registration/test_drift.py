@@ -174,3 +174,15 @@ def test_z_stacks_get_three_d_or_xy_only_shifts():
     _, flat = correct_drift(movie, backend="python", subpixel=False, config={"xy_only": True})
     assert "dz" not in flat.columns
     np.testing.assert_allclose(flat[["dy", "dx"]].to_numpy(), drift[:, 1:], atol=1)
+
+
+@pytest.mark.parametrize("canvas", ["crop", "same"])
+def test_fiji_grown_canvas_is_cut_like_the_python_canvases(canvas):
+    """The Fiji backend receives a grown canvas and cuts it; the cut equals the Python canvas."""
+    from labelfree.registration._fiji import window_from_grown
+
+    movie, drift = _still_movie()
+    grown, _ = correct_drift(movie, backend="python", canvas="grow", subpixel=False)
+    direct, _ = correct_drift(movie, backend="python", canvas=canvas, subpixel=False)
+    cut = window_from_grown(grown.values, drift.astype(float), [120, 140], canvas)
+    np.testing.assert_array_equal(cut, direct.values)

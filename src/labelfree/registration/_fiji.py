@@ -17,7 +17,7 @@ import xarray as xr
 
 from labelfree.image import channel_names, scale_of
 
-__all__ = ["correct_drift_fiji", "stitch_fiji"]
+__all__ = ["correct_drift_fiji", "stitch_fiji", "window_from_grown"]
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +25,28 @@ log = logging.getLogger(__name__)
 def _to_dims(image: xr.DataArray, dims: tuple[str, ...]) -> np.ndarray:
     extra = [d for d in image.dims if d not in dims]
     return np.asarray(image.isel({d: 0 for d in extra}).transpose(*dims).values)
+
+
+def window_from_grown(pixels: np.ndarray, drift: np.ndarray, sizes: list[int], canvas: str) -> np.ndarray:
+    """Cut a Fiji-style grown canvas (trailing axes = the drift axes) to another canvas.
+
+    Fiji pastes every frame into a zero-filled canvas that starts at reference position
+    ``-max(drift)``; "crop" and "same" are windows of it (zero-padded where Fiji's
+    sub-pixel canvas is a pixel short).
+    """
+    from labelfree.registration._shift import canvas_window
+
+    grow = canvas_window(drift, sizes, "grow")
+    target = canvas_window(drift, sizes, canvas)
+    n_axes = len(sizes)
+    out = np.zeros(pixels.shape[: pixels.ndim - n_axes] + tuple(hi - lo for lo, hi in target), dtype=pixels.dtype)
+    src, dst = [], []
+    for (glo, _), (tlo, thi), n in zip(grow, target, pixels.shape[pixels.ndim - n_axes:]):
+        start, stop = max(0, tlo - glo), min(n, thi - glo)
+        src.append(slice(start, stop))
+        dst.append(slice(start - (tlo - glo), stop - (tlo - glo)))
+    out[(...,) + tuple(dst)] = pixels[(...,) + tuple(src)]
+    return out
 
 
 def correct_drift_fiji(da: xr.DataArray, cfg) -> tuple[xr.DataArray, pd.DataFrame]:
@@ -54,16 +76,8 @@ def correct_drift_fiji(da: xr.DataArray, cfg) -> tuple[xr.DataArray, pd.DataFram
     registered.close()
     order = {"X": 0, "Y": 1, "Z": 2}
     drift = np.stack([drift_xyz[:, order[ax]] for ax in axes], axis=1)
-    grow = canvas_window(drift, [da.sizes[ax] for ax in axes], "grow")
     target = canvas_window(drift, [da.sizes[ax] for ax in axes], cfg.canvas)
-    pixels = _to_dims(grown, tuple(da.dims))
-    out = np.zeros(pixels.shape[: pixels.ndim - len(axes)] + tuple(hi - lo for lo, hi in target), dtype=da.dtype)
-    src, dst = [], []
-    for (glo, _), (tlo, thi), n in zip(grow, target, pixels.shape[pixels.ndim - len(axes):]):
-        start, stop = max(0, tlo - glo), min(n, thi - glo)
-        src.append(slice(start, stop))
-        dst.append(slice(start - (tlo - glo), stop - (tlo - glo)))
-    out[(...,) + tuple(dst)] = pixels[(...,) + tuple(src)]
+    out = window_from_grown(_to_dims(grown, tuple(da.dims)), drift, [da.sizes[ax] for ax in axes], cfg.canvas)
     coords = {d: da.coords[d] for d in da.dims if d not in axes}
     for ax, (lo, hi) in zip(axes, target):
         old = da.coords[ax]
