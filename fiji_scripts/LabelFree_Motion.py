@@ -7,6 +7,7 @@
 #@ int (value=5) poly_n
 #@ double (value=1.1) poly_sigma
 #@ double (value=3.0, description="Gaussian sigma (px) applied to both frames before the flow (0 = none). It") flow_blur
+#@ int (value=1, description="Compute the flow on frames binned ``k`` x ``k`` (after the blur) and scale") flow_downsample
 #@ double (value=0.5) scale_low_percentile
 #@ double (value=99.8) scale_high_percentile
 #@ String (value="auto") cell_threshold
@@ -16,15 +17,15 @@
 #@ double (value=0.05, description="Auto background threshold never exceeds this x the cell start (paper: 0.002/0.04).") background_max_factor
 #@ String (value="auto") cell_extra_entropy
 #@ String (value="auto") background_entropy
-#@ String (value="auto", description="Objects smaller than this (px) are removed; None: half the mean area of") min_size
-#@ double (value=0.25, description="``min_size`` = this x the median area of the flow-only objects (paper: 0.5 x mean).") min_size_fraction
-#@ boolean (value=true, description="Check the automatic ``min_size`` against the objects of the first") refine_min_size
+#@ String (value="auto", description="Objects smaller than this (px) are removed; None: from a flow-only pass.") min_size
+#@ double (value=0.25, description="Automatic min_size as a fraction of the typical moving-object area (paper: 0.5 x mean).") min_size_fraction
+#@ boolean (value=true, description="Lower the automatic min_size to fit the objects of the first classified frame.") refine_min_size
 #@ String (value="auto", description="Flow threshold of the flow-only size pass; None: the start threshold.") size_estimate_threshold
 #@ int (value=5, description="Radius (px) of the disk used to close masks before filling holes (paper: 5).") closing_radius
 #@ boolean (value=false, description="Remove objects touching the image border, as the paper does (default off).") clear_border
 #@ int (value=7) entropy_size
-#@ int (value=32) entropy_bins
-#@ String (value="entropy,gradient", description="Static features of frame t for the classifier (see ``labelfree.motion.FEATURES``).") features
+#@ int (value=16) entropy_bins
+#@ String (value="entropy,gradient,intensity", description="Static features of frame t for the classifier (see ``labelfree.motion.FEATURES``).") features
 #@ double (value=0.5, description="Prior probability of *cell* in the classifier (default 0.5). None: the") class_prior
 #@ double (value=0.0, description="Gaussian sigma (px) of the smoothing of the classifier's log-odds before") decision_smoothing
 #@ int (value=20000, description="Training pixels per class subsampled for the classifier (0 = all).") max_training_pixels
