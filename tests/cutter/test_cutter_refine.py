@@ -114,3 +114,20 @@ def test_grow_into_mask_fills_unclaimed_mask_pixels_geodesically():
     assert (grown[3:7, 1:14] == 1).all() and (grown[3:7, 16:29] == 2).all()
     assert not grown[0:2].any() and not grown[8:].any() and not grown[~mask].any()
     assert lab.sum() == 4 * 1 + 4 * 2  # input untouched
+
+
+def test_grow_along_intensity_follows_the_bright_ridge():
+    lab = np.zeros((10, 30), np.uint16)
+    lab[4:6, 2:4] = 1
+    lab[4:6, 26:28] = 2
+    mask = np.zeros((10, 30), bool)
+    mask[3:7, 1:29] = True
+    intensity = np.ones((10, 30), np.float32)
+    intensity[:, 6] = 0.2  # a dark gap next to cell 1: the bright part beyond it belongs to cell 2
+    grown = refine_labels(lab, grow_mask=mask, grow_intensity=intensity)
+    assert (grown[3:7, 1:6] == 1).all() and (grown[3:7, 7:29] == 2).all()
+    assert (refine_labels(lab, grow_mask=mask)[3:7, 8:14] == 1).all()  # geodesic: nearest cell
+    with pytest.raises(InputError, match="shape"):
+        refine_labels(lab, grow_mask=mask, grow_intensity=intensity[:5])
+    with pytest.raises(ConfigError, match="grow_into_mask"):
+        CutterConfig(grow_into_mask="yes")

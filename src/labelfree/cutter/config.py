@@ -68,8 +68,10 @@ class CutterConfig(PipelineConfig):
         on by default, set all three to False for the plain argmax):
         ``restrict_to_mask`` drops cell pixels outside the foreground mask,
         ``keep_marker_component`` keeps each cell's connected part holding its
-        marker, ``fill_cell_holes`` fills holes per cell. ``grow_into_mask`` (off)
-        gives mask pixels that no patch claimed to the nearest cell inside the mask.
+        marker, ``fill_cell_holes`` fills holes per cell. ``grow_into_mask``
+        (``"none"``) gives mask pixels that no patch claimed to a cell: ``"geodesic"``
+        the nearest inside the mask, ``"intensity"`` by a watershed of the smoothed
+        intensity seeded by the cells.
     Model files
         ``model_file``: apply this trained model instead of training.
         ``save_model_file``: save the model trained by ``segment`` there.
@@ -109,7 +111,7 @@ class CutterConfig(PipelineConfig):
     restrict_to_mask: bool = True
     keep_marker_component: bool = True
     fill_cell_holes: bool = True
-    grow_into_mask: bool = False
+    grow_into_mask: str = "none"
     seed: int = 0
     device: str = "cpu"
     model_file: str = ""
@@ -122,6 +124,8 @@ class CutterConfig(PipelineConfig):
             raise ConfigError(f"loss_preset must be one of {sorted(LOSS_PRESETS)}; got {self.loss_preset!r}.")
         if self.mask_signal not in ("intensity", "snr"):
             raise ConfigError(f"mask_signal must be 'intensity' or 'snr'; got {self.mask_signal!r}.")
+        if self.grow_into_mask not in ("none", "geodesic", "intensity"):
+            raise ConfigError(f"grow_into_mask must be 'none', 'geodesic' or 'intensity'; got {self.grow_into_mask!r}.")
         if self.plateau_window < 2 or not 0.0 <= self.plateau_tol < 1.0:
             raise ConfigError("plateau_window must be >= 2 and plateau_tol in [0, 1).")
         if self.marker_method not in ("blob", "threshold"):

@@ -29,6 +29,7 @@ class Frame:
     mask: np.ndarray
     downscale: int = 1
     markers: np.ndarray | None = None
+    signal: np.ndarray | None = None
 
 
 def cell_channels(frame: xr.DataArray, config: CutterConfig, /) -> np.ndarray:
@@ -96,6 +97,10 @@ def frame_markers(
     return pts, np.arange(1, len(pts) + 1)
 
 
+def _smoothed(channels: np.ndarray, config: CutterConfig) -> list[np.ndarray]:
+    return [ndi.gaussian_filter(c, config.mask_smoothing) if config.mask_smoothing > 0 else c for c in channels]
+
+
 def foreground_mask(
     channels: np.ndarray,
     config: CutterConfig,
@@ -121,7 +126,7 @@ def foreground_mask(
         clf = train_pixel_classifier(channels, scribbles, seed=config.seed)
         signal = predict_cell_probability(clf, channels)
     else:
-        smooth = [ndi.gaussian_filter(c, config.mask_smoothing) if config.mask_smoothing > 0 else c for c in channels]
+        smooth = _smoothed(channels, config)
         if config.mask_signal == "snr":
             signal = np.mean([snr_probability(c, threshold=config.mask_snr_threshold) for c in smooth], axis=0)
             prior = 0.5 if prior is None else prior
@@ -179,4 +184,7 @@ def prepare_frame(
     background = _downscale((~mask).astype(np.float32), d) > 0.5
     small_pts = (pts + 0.5) / d - 0.5
     ps = build_patch_set(small, small_pts, background=background, crop=config.crop_size, sigma=config.marker_sigma)
-    return Frame(shape, ids, ps, mask, d, pts)
+    signal = None
+    if config.grow_into_mask == "intensity":  # what the cells grow along after the argmax
+        signal = np.mean([normalize_intensity(c) for c in _smoothed(channels, config)], axis=0).astype(np.float32)
+    return Frame(shape, ids, ps, mask, d, pts, signal)

@@ -11,9 +11,11 @@ labels consistent with the inputs the network was trained on:
   its marker (a patch may claim a detached piece of a neighbour);
 - ``fill_cell_holes``: holes inside a cell are filled (per label);
 - ``grow_into_mask``: foreground pixels that no patch claimed (a cell larger than
-  its patch, a probability below the threshold) go to the nearest cell inside the
-  mask (geodesic distance: flooding of a flat image from the cells). The boundary
-  between touching cells stays the network's.
+  its patch, a probability below the threshold) go to a cell inside the mask:
+  ``"geodesic"`` to the nearest one (flooding of a flat image from the cells),
+  ``"intensity"`` by a watershed of the inverted smoothed intensity seeded by the
+  cells (unclaimed pixels follow the bright ridges into the cell they belong to).
+  Pixels the network assigned keep their label.
 """
 
 from __future__ import annotations
@@ -68,16 +70,24 @@ def keep_marker_components(labels: np.ndarray, markers: np.ndarray, ids: np.ndar
     return out
 
 
-def grow_into_mask(labels: np.ndarray, mask: np.ndarray, /) -> np.ndarray:
-    """Give every unlabelled pixel of ``mask`` (Y, X) to the geodesically nearest label.
+def grow_into_mask(labels: np.ndarray, mask: np.ndarray, /, *, intensity: np.ndarray | None = None) -> np.ndarray:
+    """Give every unlabelled pixel of ``mask`` (Y, X) to a label.
 
-    Pixels of mask components that hold no label stay background.
+    ``intensity`` None: the geodesically nearest label; given (Y, X), bright = cell:
+    watershed of ``-intensity`` from the labels. Pixels of mask components that
+    hold no label stay background.
     """
     from skimage.segmentation import watershed
 
     labels = np.asarray(labels)
     mask = np.asarray(mask, bool) | (labels > 0)
-    grown = watershed(np.zeros(labels.shape, np.uint8), markers=labels.astype(np.int64), mask=mask)
+    if intensity is None:
+        landscape = np.zeros(labels.shape, np.uint8)
+    else:
+        landscape = -np.asarray(intensity, np.float32)
+        if landscape.shape != labels.shape:
+            raise InputError(f"intensity has shape {landscape.shape}; the labels have {labels.shape}.")
+    grown = watershed(landscape, markers=labels.astype(np.int64), mask=mask)
     return grown.astype(labels.dtype, copy=False)
 
 
@@ -90,12 +100,14 @@ def refine_labels(
     ids: np.ndarray | None = None,
     fill: bool = False,
     grow_mask: np.ndarray | None = None,
+    grow_intensity: np.ndarray | None = None,
 ) -> np.ndarray:
     """Apply the enabled clean-up steps to one label image (Y, X).
 
     ``mask`` given: restrict to it; ``markers`` and ``ids`` given: keep each
     marker's component; ``fill``: fill holes per label; ``grow_mask`` given: grow
-    the cells into its unclaimed pixels (last). The input is not modified.
+    the cells into its unclaimed pixels (last; along ``grow_intensity`` when given,
+    see :func:`grow_into_mask`). The input is not modified.
     """
     out = np.array(labels, copy=True)
     if mask is not None:
@@ -107,5 +119,5 @@ def refine_labels(
 
         out = np.asarray(fill_holes(out)).astype(out.dtype, copy=False)
     if grow_mask is not None:
-        out = grow_into_mask(out, grow_mask)
+        out = grow_into_mask(out, grow_mask, intensity=grow_intensity)
     return out

@@ -111,7 +111,9 @@ def apply_model(
         keep = cfg.keep_marker_component and f.markers is not None
         out.append(refine_labels(
             labels, mask=f.mask if cfg.restrict_to_mask else None, markers=f.markers if keep else None,
-            ids=f.ids if keep else None, fill=cfg.fill_cell_holes, grow_mask=f.mask if cfg.grow_into_mask else None,
+            ids=f.ids if keep else None, fill=cfg.fill_cell_holes,
+            grow_mask=f.mask if cfg.grow_into_mask != "none" else None,
+            grow_intensity=f.signal if cfg.grow_into_mask == "intensity" else None,
         ))
     return np.stack(out)
 
