@@ -33,7 +33,7 @@ _METRIC_ROWS = (
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="run the Motion pipeline on the bundled sample movie")
-    p.add_argument("--out", type=Path, default=Path("labelfree-demo"), help="output folder (default: %(default)s)")
+    p.add_argument("-o", "--out", type=Path, default=Path("labelfree-demo"), help="output folder (default: %(default)s)")
     p.add_argument("--pipeline", default="motion", help="pipeline to run (default: %(default)s)")
     p.set_defaults(func=_demo)
 

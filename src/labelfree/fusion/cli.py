@@ -74,7 +74,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--fusion", default=None, help="flow_average (default), staple, simple, pixel_vote, majority_vote")
     p.add_argument("--object", choices=("nuclei", "cyto"), default=None)
     p.add_argument("--cell-line", default=None)
-    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("-o", "--out", type=Path, required=True, help="output folder")
     p.set_defaults(func=_segment)
 
     p = fsub.add_parser("select", help="powerset search of training x evaluation channel subsets")
