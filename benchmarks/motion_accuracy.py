@@ -39,6 +39,8 @@ from labelfree.motion.selflabel import motion_threshold
 
 cv2.setNumThreads(1)
 METHODS = ("motion", "motion-black", "otsu+post", "flow-labels")
+#: extra MotionConfig fields for the "motion" and "motion-black" runs (--config)
+EXTRA: dict = {}
 
 
 def baselines(movie: np.ndarray, frames: list[int], cfg: MotionConfig, min_size: int) -> dict[str, np.ndarray]:
@@ -64,14 +66,15 @@ def baselines(movie: np.ndarray, frames: list[int], cfg: MotionConfig, min_size:
 def run_full(movie: np.ndarray, frames: list[int]) -> dict[str, np.ndarray]:
     """Segment the whole movie once per Motion variant; baselines on ``frames``."""
     out = {}
-    for name, cfg in (("motion", MotionConfig()), ("motion-black", MotionConfig(flow_reference="black"))):
+    for name, cfg in (("motion", MotionConfig(**EXTRA)),
+                      ("motion-black", MotionConfig(**{**EXTRA, "flow_reference": "black"}))):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             lab = motion.segment(movie, config=cfg)
         out[name] = lab.values[frames]
         if name == "motion":
             min_size = lab.attrs["labelfree"]["min_size"]
-    out.update(baselines(movie, frames, MotionConfig(), min_size))
+    out.update(baselines(movie, frames, MotionConfig(**EXTRA), min_size))
     return out
 
 
@@ -121,7 +124,14 @@ def single(name: str, every: int):
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--quick", action="store_true", help="fewer frames on the long sets")
+    ap.add_argument("--config", default="{}", help="JSON of MotionConfig fields for the Motion runs")
+    ap.add_argument("--only", default="", help="run only datasets whose title contains this text")
     args = ap.parse_args()
+    import json
+
+    EXTRA.update(json.loads(args.config))
+    if EXTRA:
+        print(f"Motion config: {EXTRA}")
     logging.basicConfig(level=logging.WARNING)
     n = 4 if args.quick else 8
     jobs = [
@@ -134,6 +144,8 @@ def main() -> None:
     ]
     print(f"{'dataset':34s} {'method':13s} {'pixF1':>6s} {'objF1':>6s} {'pixF1*':>7s} {'objF1*':>7s}  (* = annotated objects only)")
     for title, job in jobs:
+        if args.only and args.only.lower() not in title.lower():
+            continue
         t0 = time.perf_counter()
         try:
             preds, gt, how = job()
