@@ -69,9 +69,14 @@ def _describe_type(tp: Any) -> tuple[str, tuple[Any, ...], bool]:
 
 
 def _field_help(cls: type, name: str) -> str:
+    """First sentence of the field's paragraph in the numpydoc ``Attributes`` section."""
     doc = cls.__doc__ or ""
-    m = re.search(rf"^\s*{re.escape(name)}\s*:[^\n]*\n\s+([^\n]+)", doc, re.M)
-    return m.group(1).strip() if m else ""
+    m = re.search(rf"^(\s*){re.escape(name)}\s*:[^\n]*\n((?:\1\s+[^\n]*\n?)+)", doc, re.M)
+    if not m:
+        return ""
+    text = " ".join(line.strip() for line in m.group(2).splitlines())
+    first = re.split(r"(?<=[.!?])\s+(?=[A-Z0-9(`])", text, maxsplit=1)[0]
+    return first.strip()
 
 
 def config_fields(config_class: type, /) -> list[Field]:
