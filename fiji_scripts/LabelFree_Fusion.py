@@ -1,10 +1,10 @@
 #@ ImagePlus imp
 #@ String (choices={"nuclei", "cyto"}, value="cyto", description="What the zoo models were trained to segment; used to pick models from the zoo.") object
 #@ String (value="", description="Cell line of the zoo models to use ('' = any).") cell_line
-#@ String (value="", description="Channels of the image to fuse (names, or indices written as strings);") channels
-#@ String (choices={"flow_average", "staple", "simple", "pixel_vote", "majority_vote", "none"}, value="flow_average", description="How the per-channel results are combined. ``flow_average`` averages the flows") fusion
-#@ String (choices={"logits", "probabilities"}, value="logits", description="Average cell probability as network logits (default) or as sigmoid") average_space
-#@ double (value=0.0, description="Typical object diameter in pixels of the input image; 0 = the mean of the") diameter
+#@ String (value="", description="Channels of the image to fuse (names, or indices written as strings); empty = every channel.") channels
+#@ String (choices={"flow_average", "staple", "simple", "pixel_vote", "majority_vote", "none"}, value="flow_average", description="How the per-channel results are combined.") fusion
+#@ String (choices={"logits", "probabilities"}, value="logits", description="Average cell probability as network logits (default) or as sigmoid probabilities (converted back to a logit before thresholding).") average_space
+#@ double (value=0.0, description="Typical object diameter in pixels of the input image; 0 = the mean of the chosen models' training diameters.") diameter
 #@ double (value=0.4, description="Cellpose flow-error threshold for discarding masks (0.4; 0 keeps every mask).") flow_threshold
 #@ double (value=0.0, description="Cell-probability logit above which a pixel takes part in flow integration.") cellprob_threshold
 #@ int (value=15, description="Objects smaller than this many pixels are removed.") min_size

@@ -1,18 +1,18 @@
 #@ ImagePlus imp
-#@ String (choices={"previous", "black"}, value="previous", description="What frame t is compared with. 'previous' (default): frame t-1, optical flow") flow_reference
+#@ String (choices={"previous", "black"}, value="previous", description="What frame t is compared with. 'previous' (default): frame t-1, optical flow as the paper describes it. 'black': an all-zero frame, as the authors' MATLAB code does in effect (see docs/motion.md); the flow then measures structure.") flow_reference
 #@ double (value=0.5) pyr_scale
 #@ int (value=3) levels
 #@ int (value=15) winsize
 #@ int (value=3) iterations
 #@ int (value=5) poly_n
 #@ double (value=1.1) poly_sigma
-#@ double (value=3.0, description="Gaussian sigma (px) applied to both frames before the flow (0 = none). It") flow_blur
-#@ int (value=1, description="Compute the flow on frames binned ``k`` x ``k`` (after the blur) and scale") flow_downsample
+#@ double (value=3.0, description="Gaussian sigma (px) applied to both frames before the flow (0 = none).") flow_blur
+#@ int (value=1, description="Compute the flow on frames binned ``k`` x ``k`` (after the blur) and scale it back to full-size pixels; 1 = full resolution (the paper).") flow_downsample
 #@ double (value=0.5) scale_low_percentile
 #@ double (value=99.8) scale_high_percentile
 #@ String (value="auto") cell_threshold
 #@ String (value="auto") background_threshold
-#@ String (value="auto", description="Speed (px/frame) where the automatic threshold searches start; None: the") start_threshold
+#@ String (value="auto", description="Speed (px/frame) where the automatic threshold searches start; None: the Otsu threshold of the pair's flow magnitude (the paper used a fixed 0.04).") start_threshold
 #@ double (value=0.05, description="The cell threshold is lowered by this x the start per step (paper: 0.002 / 0.04).") cell_step_factor
 #@ double (value=0.05, description="Auto background threshold never exceeds this x the cell start (paper: 0.002/0.04).") background_max_factor
 #@ String (value="auto") cell_extra_entropy
@@ -26,8 +26,8 @@
 #@ int (value=7) entropy_size
 #@ int (value=16) entropy_bins
 #@ String (value="entropy,gradient,intensity", description="Static features of frame t for the classifier (see ``labelfree.motion.FEATURES``).") features
-#@ double (value=0.5, description="Prior probability of *cell* in the classifier (default 0.5). None: the") class_prior
-#@ double (value=0.0, description="Gaussian sigma (px) of the smoothing of the classifier's log-odds before") decision_smoothing
+#@ double (value=0.5, description="Prior probability of *cell* in the classifier (default 0.5).") class_prior
+#@ double (value=0.0, description="Gaussian sigma (px) of the smoothing of the classifier's log-odds before the cell/background decision (0 = per pixel, as the paper).") decision_smoothing
 #@ int (value=20000, description="Training pixels per class subsampled for the classifier (0 = all).") max_training_pixels
 #@ String (choices={"per_pair", "cumulative"}, value="per_pair", description="Train a fresh Gaussian Naive Bayes per frame pair (paper), or keep updating one.") classifier_mode
 #@ boolean (value=true, description="Split touching cells into instances (distance-transform watershed).") declump

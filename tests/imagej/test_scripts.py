@@ -147,3 +147,11 @@ def test_doctor_script_logs_the_report(ij):
     text = (SCRIPTS / SCRIPT_FILES["doctor"]).read_text(encoding="utf-8")
     exec(compile(text, "doctor", "exec"), {"log": None})
     assert "Java: Java" in str(jimport("ij.IJ").getLog())
+
+
+@pytest.mark.parametrize("command", sorted(SCRIPT_FILES))
+def test_shipped_script_is_exactly_the_rendered_one(command):
+    """The copies in fiji_scripts/ carry the current defaults and help texts; refresh them with
+    `python -m labelfree.imagej.scripts fiji_scripts` after changing a config."""
+    shipped = (SCRIPTS / SCRIPT_FILES[command]).read_text(encoding="utf-8")
+    assert shipped == render_script(command), f"fiji_scripts/{SCRIPT_FILES[command]} is stale"
