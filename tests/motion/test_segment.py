@@ -88,10 +88,12 @@ def test_bad_input_gives_clear_errors():
 
 def test_a_still_movie_warns_and_gives_empty_labels():
     movie, _ = datasets.synthetic_movie(n_frames=1, seed=0)
-    still = np.repeat(movie.values, 4, axis=0)
-    with pytest.warns(NoMotionWarning, match="No motion"):
-        labels = motion.segment(still)
-    assert labels.shape == (4, 128, 128) and labels.values.max() == 0
+    still = np.repeat(movie.values, 12, axis=0)  # more frames than are kept while waiting for motion
+    done = []
+    with pytest.warns(NoMotionWarning, match="No motion found in 12 of 12 frames"):
+        labels = motion.segment(still, progress=lambda d, total, msg: done.append(d))
+    assert labels.shape == (12, 128, 128) and labels.values.max() == 0
+    assert done[-1] == 12
 
 
 def test_list_and_memmap_input_and_progress(tmp_path):

@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 #: below this speed (px/frame) everywhere, a frame pair counts as motionless
 _STILL = 0.01
+#: frames kept (uint8 + entropy) while waiting for the first moving pair
+_MAX_PENDING = 8
 
 
 class NoMotionWarning(UserWarning):
@@ -141,7 +143,7 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
     lo, hi = uint8_range(da.data, low=cfg.scale_low_percentile, high=cfg.scale_high_percentile)
     out = np.zeros((n, *shape), np.uint16)
     linker = OverlapLinker(min_iou=cfg.track_min_iou)
-    model, min_size, pending, stats = None, cfg.min_size, [], []
+    model, min_size, pending, stats, still = None, cfg.min_size, [], [], 0
     refine_size = cfg.min_size is None and cfg.refine_min_size
 
     def finish(t: int, mask: np.ndarray) -> None:
@@ -193,14 +195,18 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
                     bar.update(message=f"frame {t0 + 1}/{n}")
                 pending = []
                 finish(t, classify_frame(feats, model, smoothing=cfg.decision_smoothing))
+                bar.update(message=f"frame {t + 1}/{n}")
             else:
                 pending.append((t, cur, ent))
-            bar.update(message=f"frame {t + 1}/{n}") if model is not None else None
+                if len(pending) > _MAX_PENDING:  # bounded memory: older still frames stay empty
+                    pending.pop(0)
+                    still += 1
+                    bar.update(message="no motion yet")
             prev, prev_ent = cur, ent
-        if pending:
+        if pending or still:
             warnings.warn(NoMotionWarning(
-                f"No motion found in {len(pending)} of {n} frames (the first ones or all); they are left empty. "
-                "Motion segments cells by their movement; for still images use another pipeline."),
+                f"No motion found in {len(pending) + still} of {n} frames (the first ones or all); they are left "
+                "empty. Motion segments cells by their movement; for still images use another pipeline."),
                 stacklevel=2)
             bar.update(len(pending), message="no motion")
     record = provenance("motion", cfg, extra={
