@@ -83,10 +83,23 @@ def test_feature_registry_accepts_new_features():
         assert f.shape == (2, 8, 8)
         assert f[1, 0, 1] == 254.0
         assert np.all(f != 0)  # exact zeros become 0.001, as the paper
-        with pytest.raises(ConfigError, match="Unknown"):
-            motion.compute_features(img, config=MotionConfig(features=("nope",)))
+        cfg = MotionConfig(features=("gradient", name))
+        motion.FEATURES.pop(name)
+        with pytest.raises(ConfigError, match="Unknown"):  # unregistered after the config was made
+            motion.compute_features(img, config=cfg)
+        motion.FEATURES[name] = lambda frame, /, *, config: 255.0 - frame
     finally:
         motion.FEATURES.pop(name)
+
+
+def test_config_rejects_unknown_features_listing_the_valid_ones():
+    with pytest.raises(ConfigError, match=r"unknown feature\(s\) \['entropi'\]; valid features are .*'entropy'"):
+        MotionConfig(features=("entropi", "gradient"))
+    with pytest.raises(ConfigError, match="no feature"):
+        MotionConfig(features=())
+    with pytest.raises(ConfigError, match="valid features"):
+        MotionConfig.from_dict({"features": ["gradient", "texture"]})
+    assert MotionConfig(features="gradient").features == ("gradient",)
 
 
 def test_postprocess_steps_match_reference_definitions():

@@ -133,7 +133,18 @@ class MotionConfig(PipelineConfig):
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if isinstance(self.features, str):
+            self.features = (self.features,)
         self.features = tuple(self.features)
+        from labelfree.motion.features import FEATURES
+
+        unknown = [name for name in self.features if name not in FEATURES]
+        if unknown or not self.features:
+            what = f"unknown feature(s) {unknown}" if unknown else "no feature"
+            raise ConfigError(
+                f"MotionConfig.features: {what}; valid features are {sorted(FEATURES)} "
+                "(add your own with labelfree.motion.register_feature)."
+            )
         if self.flow_reference not in ("previous", "black"):
             raise ConfigError(f"flow_reference must be 'previous' or 'black'; got {self.flow_reference!r}.")
         if self.drift_correction not in (False, "python", "fiji", "auto"):
