@@ -101,7 +101,7 @@ def main(argv=None) -> int:
     print(f"{'mask + patches (s)':40s} {t_prep:.1f}")
     if ref is not None:
         print(f"{'paper setting (w32, 640 px areas) s/step':40s} {ref:.2f}")
-    print(f"{f'fast setting (w{args.width}, {args.area} px areas) s/step':40s} {fast:.2f}")
+    print(f"{f'trained setting (w{args.width}, {args.area} px areas) s/step':40s} {fast:.2f}")
     if ref is not None:
         print(f"{'speed-up per step':40s} {ref / fast:.1f}x")
     print(f"{'training steps run':40s} {len(losses)}")
