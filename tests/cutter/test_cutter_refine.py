@@ -131,3 +131,22 @@ def test_grow_along_intensity_follows_the_bright_ridge():
         refine_labels(lab, grow_mask=mask, grow_intensity=intensity[:5])
     with pytest.raises(ConfigError, match="grow_into_mask"):
         CutterConfig(grow_into_mask="yes")
+
+
+def test_training_stops_at_the_loss_plateau():
+    pytest.importorskip("torch")
+    from labelfree.cutter.dataset import build_patch_set
+    from labelfree.cutter.train import train_cutter
+
+    rng = np.random.default_rng(0)
+    image = rng.normal(0, 0.1, (1, 48, 48)).astype(np.float32)
+    image[0, 8:20, 8:20] += 1.0
+    image[0, 28:40, 26:38] += 1.0
+    background = image[0] < 0.5
+    ps = build_patch_set(image, np.array([[14, 14], [34, 32]]), background=background, crop=16, sigma=4.0)
+    cfg = CutterConfig(width=4, crop_size=16, area_size=48, n_steps=400, plateau_window=6, loss_preset="paper")
+    model = train_cutter([ps], config=cfg)
+    losses = [v for _, v in model.history]
+    assert 18 <= len(losses) < 400
+    assert plateau_step(losses, window=6, tol=0.01) is not None
+    assert len(train_cutter([ps], config=cfg.replace(stop_at_plateau=False, n_steps=20)).history) == 20
