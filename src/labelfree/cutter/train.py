@@ -3,7 +3,8 @@
 One optimisation step = one training area (every patch whose corner falls in a
 random ``area_size`` square of one randomly chosen frame), one random flip /
 transpose applied to all its patches and undone on the network output, the
-Cutter loss, one Adam step (eps 1e-7 as in Keras).
+Cutter loss, one Adam step (eps 1e-7 as in Keras). Training ends after ``n_steps``
+or, with ``stop_at_plateau``, once the running-mean loss stops falling.
 """
 
 from __future__ import annotations
@@ -84,8 +85,9 @@ def train_cutter(
         One per training frame (see :func:`labelfree.cutter.dataset.build_patch_set`);
         all must have the same number of channels and patch size.
     config : CutterConfig, optional
-        ``n_steps``, ``width``, ``area_size``, loss preset / overrides, ``augment``,
-        ``seed``, ``device``.
+        ``n_steps`` (at most), ``width``, ``area_size``, loss preset / overrides,
+        ``augment``, ``seed``, ``device``; ``stop_at_plateau`` ends training once
+        the loss plateaus (:class:`PlateauDetector`), keeping the weights of that step.
     progress : bool or tqdm-like or callable
         Progress sink; cancelling raises :class:`labelfree.errors.Cancelled`.
 
@@ -105,7 +107,7 @@ def train_cutter(
     params = loss_parameters(cfg)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
-    fmt = torch.channels_last  # ~30 % faster convolutions on CPU, harmless on GPU
+    fmt = torch.channels_last  # ~10 % faster steps on CPU (benchmarks/cutter_speed.py profile)
     net = build_unet(n_channels + 1, width=cfg.width).to(device, memory_format=fmt)
     optim = torch.optim.Adam(net.parameters(), lr=params["lr"], eps=1e-7)
     model = CutterModel(net, cfg, n_channels)
