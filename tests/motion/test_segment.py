@@ -138,3 +138,11 @@ def test_drift_correction_first_keeps_the_field_of_view():
     # after registration the cells sit where the first frame has them: frame 0 truth overlaps frame 0 labels
     assert pixel_scores(labels.values[0] > 0, truth.values[0] > 0)["f1"] >= 0.6
     assert labels.attrs["labelfree"]["config"]["drift_correction"] == "python"
+    # the registered last frame has rows and columns shifted in from outside (no data): no cell there
+    from labelfree.registration import correct_drift
+
+    corrected, _ = correct_drift(xr.DataArray(drift, dims=("T", "Y", "X")), backend="python", canvas="same")
+    empty = corrected.values[-1] == 0
+    rows, cols = np.flatnonzero(empty.all(1)), np.flatnonzero(empty.all(0))
+    assert len(rows) >= 5 and len(cols) >= 5
+    assert not labels.values[-1][rows].any() and not labels.values[-1][:, cols].any()

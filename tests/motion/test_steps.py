@@ -8,6 +8,7 @@ from scipy import ndimage as ndi
 
 from labelfree import motion
 from labelfree.errors import ConfigError, DimensionError, DTypeError, InputError, MissingDependencyError
+from labelfree.metrics import pixel_scores
 from labelfree.motion import MotionConfig
 
 
@@ -162,6 +163,33 @@ def test_self_label_separates_moving_and_still_regions():
     assert sl.background[:, :2].all() and not sl.background[30:70, 25:75].any()
     assert 240 <= sl.background.sum() <= 1200  # paper target 1e5 bits x (14400 px / 2e6) = 240 px of 3 bits
     assert not (sl.cell & sl.background).any()
+
+
+def test_binned_self_labels_match_full_resolution():
+    mag = np.tile(np.linspace(0.01, 0.05, 240, dtype=np.float32), (240, 1))
+    block = np.zeros_like(mag)
+    block[60:140, 60:140] = 3.0
+    mag += ndi.gaussian_filter(block, 6)
+    ent = np.full(mag.shape, 3.0, np.float32)
+    full = motion.self_label(mag, ent, min_size=200, config=MotionConfig(), binning=1)
+    binned = motion.self_label(mag, ent, min_size=200, config=MotionConfig(), binning=2)
+    assert binned.cell.shape == full.cell.shape == mag.shape
+    assert binned.cell_threshold == pytest.approx(full.cell_threshold, rel=0.15)
+    assert binned.background_threshold == pytest.approx(full.background_threshold, rel=0.1)
+    assert pixel_scores(binned.cell, full.cell)["f1"] > 0.97
+    assert pixel_scores(binned.background, full.background)["f1"] > 0.9
+    assert not (binned.cell & binned.background).any()
+
+
+def test_smoothed_log_intensity_is_log_of_blurred_grey_level():
+    img = np.zeros((21, 21), np.uint8)
+    img[10, 10] = 255
+    f = motion.smoothed_log_intensity(img, sigma=0)
+    assert f[10, 10] == pytest.approx(np.log(256.0)) and f[0, 0] == 0
+    g = motion.smoothed_log_intensity(img, sigma=1.0)
+    assert 0 < g[10, 10] < np.log(256.0) and g[10, 12] > 0 and g[0, 0] == 0
+    cfg = MotionConfig(features=("entropy", "log_intensity"))
+    assert motion.compute_features(img, config=cfg).shape == (2, 21, 21)
 
 
 def test_classifier_learns_from_self_labels():

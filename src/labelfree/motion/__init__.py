@@ -7,7 +7,14 @@ step of the paper is a function of this package; :func:`segment` runs them all.
 
 from labelfree.motion.classify import cell_probability, classify_frame, train_classifier
 from labelfree.motion.config import MotionConfig
-from labelfree.motion.features import FEATURES, compute_features, gradient_magnitude, local_entropy, register_feature
+from labelfree.motion.features import (
+    FEATURES,
+    compute_features,
+    gradient_magnitude,
+    local_entropy,
+    register_feature,
+    smoothed_log_intensity,
+)
 from labelfree.motion.flow import (
     farneback_flow,
     flow_magnitude,
@@ -42,7 +49,7 @@ __all__ = [
     "uint8_range", "to_uint8", "farneback_flow", "flow_magnitude", "flow_magnitude_stack", "plot_flow_field",
     "candidate_mask", "motion_threshold", "estimate_cell_size", "background_threshold", "cell_threshold",
     "self_label", "typical_object_area", "SelfLabels",
-    "FEATURES", "register_feature", "local_entropy", "gradient_magnitude", "compute_features",
+    "FEATURES", "register_feature", "local_entropy", "gradient_magnitude", "smoothed_log_intensity", "compute_features",
     "train_classifier", "classify_frame", "cell_probability",
     "remove_small", "close_disk", "fill_mask_holes", "clear_border_objects", "postprocess", "to_instances",
     "OverlapLinker",

@@ -72,6 +72,8 @@ class MotionConfig(PipelineConfig):
         Static features of frame t for the classifier (see ``labelfree.motion.FEATURES``).
         The paper used ("entropy", "gradient"); the grey level ("intensity") is
         added by default (pixel F1 on Fluo-C2DL-MSC +0.01, see docs/motion.md).
+        ("entropy", "log_intensity") is better on dim, thin protrusions
+        (Fluo-C2DL-MSC, GOWT1) and worse on HeLa and C2C12 (docs/benchmarks/motion.md).
     class_prior : float or None
         Prior probability of *cell* in the classifier (default 0.5). None: the
         self-label counts, as the paper (MATLAB ``fitcnb``); those reflect the

@@ -201,7 +201,7 @@ class OverlapLinker:
     def link(self, labels: np.ndarray, /) -> np.ndarray:
         """Return ``labels`` with the IDs of the previous frame's matching objects."""
         cur = np.asarray(labels)
-        ids = np.unique(cur)
+        ids = np.flatnonzero(np.bincount(cur.ravel())) if cur.size else np.zeros(0, np.int64)
         ids = ids[ids != 0]
         lut = np.zeros(int(cur.max()) + 1 if cur.size else 1, np.uint32)
         if len(ids) and self.prev is not None and self.prev.any():
@@ -219,13 +219,24 @@ class OverlapLinker:
 
 
 def _iou_table(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """IoU of every object of ``a`` (rows) with every object of ``b`` (columns), from one pass."""
+    """IoU of every object of ``a`` (rows) with every object of ``b`` (columns), from one pass.
+
+    IDs are compacted with lookup tables and all counts come from ``bincount``
+    (no sorting of the pixels).
+    """
+    def compact(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        present = np.bincount(x.ravel()) > 0
+        present[0] = True
+        ids = np.flatnonzero(present)
+        lut = np.zeros(len(present), np.int64)
+        lut[ids] = np.arange(len(ids))
+        return ids, lut
+
+    a_ids, a_lut = compact(a)
+    b_ids, b_lut = compact(b)
     fg = (a > 0) | (b > 0)
-    pa, pb = a[fg].astype(np.int64), b[fg].astype(np.int64)
-    a_ids, ai = np.unique(pa, return_inverse=True)
-    b_ids, bi = np.unique(pb, return_inverse=True)
-    inter = np.bincount(ai * len(b_ids) + bi, minlength=len(a_ids) * len(b_ids)).reshape(len(a_ids), len(b_ids))
+    key = a_lut[a[fg]] * len(b_ids) + b_lut[b[fg]]
+    inter = np.bincount(key, minlength=len(a_ids) * len(b_ids)).reshape(len(a_ids), len(b_ids))
     size_a, size_b = inter.sum(1), inter.sum(0)
-    iou = inter / np.maximum(size_a[:, None] + size_b[None, :] - inter, 1)
-    ra, rb = a_ids != 0, b_ids != 0
-    return iou[np.ix_(ra, rb)], a_ids[ra].astype(np.uint32), b_ids[rb].astype(np.uint32)
+    iou = inter[1:, 1:] / np.maximum(size_a[1:, None] + size_b[None, 1:] - inter[1:, 1:], 1)
+    return iou, a_ids[1:].astype(np.uint32), b_ids[1:].astype(np.uint32)

@@ -89,8 +89,12 @@ def _frame(da: xr.DataArray, t: int) -> np.ndarray:
     return f
 
 
-def _drift_corrected(da: xr.DataArray, cfg: MotionConfig) -> xr.DataArray:
-    """Register the movie first (labelfree.registration), keeping the input's field of view."""
+def _drift_corrected(da: xr.DataArray, cfg: MotionConfig) -> tuple[xr.DataArray, np.ndarray]:
+    """Register the movie first (labelfree.registration), keeping the input's field of view.
+
+    Returns the corrected movie and, per frame, how many rows/columns at the
+    (top, bottom, left, right) edges were shifted in from outside (zero-filled).
+    """
     try:
         from labelfree.registration import correct_drift
     except ImportError as exc:
@@ -101,7 +105,19 @@ def _drift_corrected(da: xr.DataArray, cfg: MotionConfig) -> xr.DataArray:
     corrected, shifts = correct_drift(da, backend=cfg.drift_correction, canvas="same")
     log.info("Motion: drift corrected, largest shift %.1f px",
              float(np.abs(shifts[["dy", "dx"]].to_numpy()).max()) if len(shifts) else 0.0)
-    return corrected
+    bands = np.zeros((da.sizes["T"], 4), np.int64)  # rows/cols without data: top, bottom, left, right
+    for _, row in shifts.iterrows():
+        dy, dx = float(row["dy"]), float(row["dx"])
+        bands[int(row["frame"])] = [np.ceil(-dy), np.ceil(dy), np.ceil(-dx), np.ceil(dx)]
+    return corrected, np.clip(bands, 0, None)
+
+
+def _valid_region(shape: tuple[int, int], bands: np.ndarray, margin: int) -> np.ndarray:
+    """Pixels at least ``margin`` px inside the data of every frame whose fill bands are given."""
+    top, bottom, left, right = (int(v) + margin for v in np.max(np.atleast_2d(bands), axis=0))
+    valid = np.zeros(shape, bool)
+    valid[top : max(top, shape[0] - bottom), left : max(left, shape[1] - right)] = True
+    return valid
 
 
 def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, progress: Any = False) -> xr.DataArray:
@@ -137,9 +153,13 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
     """
     cfg = MotionConfig.coerce(config)
     da = as_movie(movie)
+    bands = None
     if cfg.drift_correction:
-        da = _drift_corrected(da, cfg)
+        da, bands = _drift_corrected(da, cfg)
     n, shape = da.sizes["T"], (da.sizes["Y"], da.sizes["X"])
+    # the zero-filled edges move with the drift: the flow sees their edge move, so no training
+    # label is taken within the flow window of them, and no cell is reported on them
+    margin = cfg.winsize // 2 + int(np.ceil(2 * cfg.flow_blur)) + 1
     lo, hi = uint8_range(da.data, low=cfg.scale_low_percentile, high=cfg.scale_high_percentile)
     out = np.zeros((n, *shape), np.uint16)
     linker = OverlapLinker(min_iou=cfg.track_min_iou)
@@ -157,6 +177,8 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
         clean = postprocess(mask, min_size=min_size, closing_radius=cfg.closing_radius, clear_border=cfg.clear_border)
         lab = to_instances(clean, declump=cfg.declump, min_size=min_size // 2,
                            cell_area=min_size / cfg.min_size_fraction)
+        if bands is not None:
+            lab[~_valid_region(shape, bands[t], 0)] = 0
         if cfg.track:
             lab = linker.link(lab)
         if lab.size and lab.max() > 65535 and out.dtype == np.uint16:
@@ -182,6 +204,10 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
                                                   fraction=cfg.min_size_fraction)
                     log.info("Motion: minimum object size %d px from the flow-only pass", min_size)
                 sl = self_label(mag, prev_ent, min_size=min_size, config=cfg)
+                if bands is not None:
+                    valid = _valid_region(shape, bands[t - 1 : t + 1], margin)
+                    sl.cell &= valid
+                    sl.background &= valid
                 prior = cfg.class_prior
                 fresh = None if cfg.classifier_mode == "per_pair" else model
                 trained = train_classifier(feats, sl.cell, sl.background, max_pixels=cfg.max_training_pixels,

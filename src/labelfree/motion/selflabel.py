@@ -182,7 +182,19 @@ class SelfLabels:
     moving_fraction: float
 
 
-def self_label(magnitude: np.ndarray, entropy: np.ndarray, /, *, min_size: int, config: MotionConfig | None = None) -> SelfLabels:
+#: frames with at least this many pixels are self-labelled on 2 x 2-binned maps
+BIN_PIXELS = 1_000_000
+
+
+def self_label(
+    magnitude: np.ndarray,
+    entropy: np.ndarray,
+    /,
+    *,
+    min_size: int,
+    config: MotionConfig | None = None,
+    binning: int | None = None,
+) -> SelfLabels:
     """Label the surest moving pixels *cell* and the surest still pixels *background*.
 
     Parameters
@@ -194,6 +206,13 @@ def self_label(magnitude: np.ndarray, entropy: np.ndarray, /, *, min_size: int, 
     min_size : int
         Minimum object size (px) of the candidate masks.
     config : MotionConfig, optional
+    binning : int, optional
+        Build the labels on ``k`` x ``k``-binned speed and entropy maps (sizes
+        and radius scaled to match, entropy averaged) and
+        enlarge the masks back. None: 2 for frames of at least ``BIN_PIXELS``
+        pixels, else 1. The flow is smooth on that scale (window 15 px, blur
+        3 px) and the labels only pick training pixels, so the thresholds and
+        the classifier barely change while the morphology costs 4x less.
 
     Returns
     -------
@@ -202,6 +221,27 @@ def self_label(magnitude: np.ndarray, entropy: np.ndarray, /, *, min_size: int, 
         unlabelled) and the thresholds used.
     """
     cfg = config or MotionConfig()
+    full = np.shape(magnitude)
+    k = binning if binning is not None else (2 if np.prod(full) >= BIN_PIXELS else 1)
+    if k > 1:
+        import cv2
+
+        small = (max(1, full[1] // k), max(1, full[0] // k))
+        mag_s = cv2.resize(np.asarray(magnitude, np.float32), small, interpolation=cv2.INTER_AREA)
+        ent_s = cv2.resize(np.asarray(entropy, np.float32), small, interpolation=cv2.INTER_AREA)
+        weight = full[0] * full[1] / (small[0] * small[1])
+        cfg_s = cfg.replace(  # the same physical sizes; entropy sums are over k*k times fewer pixels
+            closing_radius=int(round(cfg.closing_radius / k)),
+            start_threshold=cfg.start_threshold if cfg.start_threshold is not None else motion_threshold(magnitude),
+            cell_extra_entropy=None if cfg.cell_extra_entropy is None else cfg.cell_extra_entropy / weight,
+            background_entropy=None if cfg.background_entropy is None else cfg.background_entropy / weight,
+        )
+        sl = self_label(mag_s, ent_s, min_size=max(1, int(round(min_size / weight))), config=cfg_s, binning=1)
+        cell = cv2.resize(sl.cell.view(np.uint8), full[::-1], interpolation=cv2.INTER_NEAREST).view(bool)
+        bg = cv2.resize(sl.background.view(np.uint8), full[::-1], interpolation=cv2.INTER_NEAREST).view(bool)
+        bg &= (np.asarray(magnitude) != 0) & (np.asarray(entropy) != 0)
+        return SelfLabels(cell, bg, sl.cell_threshold, sl.background_threshold, sl.start_threshold,
+                          sl.moving_fraction)
     scale = _pixel_scale(np.shape(magnitude))
     start = cfg.start_threshold if cfg.start_threshold is not None else motion_threshold(magnitude)
     if cfg.cell_threshold is not None:
