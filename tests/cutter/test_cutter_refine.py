@@ -7,7 +7,7 @@ import pytest
 from scipy import ndimage as ndi
 
 from labelfree.cutter.config import CutterConfig
-from labelfree.cutter.graphcut import graph_cut_mask, snr_probability
+from labelfree.cutter.graphcut import snr_probability
 from labelfree.cutter.prepare import foreground_mask, keep_marked_regions
 from labelfree.cutter.refine import keep_marker_components, refine_labels
 from labelfree.cutter.train import PlateauDetector, plateau_step
