@@ -10,8 +10,8 @@ from the expected cell-area fraction f as ``alpha = 1 - quantile(I, 1 - f)``.
 Pairwise terms on the 8-neighbourhood: ``max_weight * exp(-(I_p - I_q)^2 / (2 sigma^2))``.
 
 The input may also be a cell probability instead of an intensity:
-:func:`snr_probability` (noise-normalised signal, ``mask_signal="snr"``) or the
-bright-field pixel classifier; the prior is then 0.5.
+:func:`snr_probability` (noise-normalised signal, ``mask_signal="snr"``, used
+with prior 0.5) or the bright-field pixel classifier's map.
 
 Two decisions differ from the authors' code, on purpose: neighbours are never
 wrapped around the image border (the code's ``np.roll`` links the left column to
