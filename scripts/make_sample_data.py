@@ -16,9 +16,9 @@ FRAME_S = 300.0
 
 def main() -> None:
     movie, truth = synthetic_movie(
-        n_frames=12, shape=(192, 192), n_cells=8, cell_radius=13, n_debris=6, touching=True, seed=7
+        n_frames=12, shape=(192, 192), n_cells=7, cell_radius=14, n_debris=6, seed=3
     )
-    meta = {"axes": "TYX", "unit": "um", "finterval": FRAME_S, "Info": "LabelFree synthetic sample movie (seed 7)"}
+    meta = {"axes": "TYX", "unit": "um", "finterval": FRAME_S, "Info": "LabelFree synthetic sample movie (seed 3)"}
     res = (1 / PIXEL_UM, 1 / PIXEL_UM)
     OUT.mkdir(parents=True, exist_ok=True)
     tifffile.imwrite(OUT / "sample_movie.tif", np.asarray(movie), imagej=True, resolution=res, metadata=meta,
