@@ -14,5 +14,5 @@ apt-get install -y -qq --no-install-recommends default-jdk libij-java xvfb xauth
 python3 -m pip install --quiet -e ".[dev]"
 
 if [[ "${1:-}" != "--no-demo" ]]; then
-  labelfree demo --out labelfree-demo
+  python3 -m labelfree demo --out labelfree-demo
 fi
