@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 _STILL = 0.01
 #: frames kept (uint8 + entropy) while waiting for the first moving pair
 _MAX_PENDING = 8
+#: a classified frame with more cell than this fraction is flooded: not used to refine min_size
+_FLOODED = 0.5
 
 
 class NoMotionWarning(UserWarning):
@@ -168,7 +170,10 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
 
     def finish(t: int, mask: np.ndarray) -> None:
         nonlocal out, min_size, refine_size
-        if refine_size:  # flow objects include a halo: check the size on the first classified frame
+        # flow objects include a halo: check the size on the first classified frame that is not
+        # flooded (a frame classified mostly as cell, e.g. frame 0 of HeLa with log_intensity,
+        # would keep the flow-only size, which removes most nuclei)
+        if refine_size and np.count_nonzero(mask) <= _FLOODED * mask.size:
             area = typical_object_area(fill_mask_holes(mask), min_area=size_floor(shape))
             if area:
                 min_size = min(min_size, max(10, int(round(cfg.min_size_fraction * area))))
