@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from labelfree.errors import FijiError, JavaError
+from labelfree.fusion.models import cellpose_model_dir
 
 __all__ = ["Check", "checkup", "format_report", "doctor", "cellpose_model_dir"]
 
@@ -35,12 +36,6 @@ def _version(dist: str) -> str | None:
         return importlib.metadata.version(dist)
     except importlib.metadata.PackageNotFoundError:
         return None
-
-
-def cellpose_model_dir() -> Path:
-    """Where cellpose keeps its models: ``CELLPOSE_LOCAL_MODELS_PATH`` or ``~/.cellpose/models``."""
-    env = os.environ.get("CELLPOSE_LOCAL_MODELS_PATH")
-    return Path(env) if env else Path.home() / ".cellpose" / "models"
 
 
 def _java_checks(fiji: Path | None) -> list[Check]:
