@@ -21,6 +21,7 @@ __all__ = [
     "label_contours",
     "polygon_area",
     "track_by_overlap",
+    "OverlapLinker",
     "to_imagej_labels",
 ]
 
@@ -229,38 +230,53 @@ def label_contours(labels: np.ndarray, /) -> dict[int, list[np.ndarray]]:
     return out
 
 
+class OverlapLinker:
+    """Give the objects of consecutive frames the ids of the best-overlapping previous object.
+
+    Streaming form of :func:`track_by_overlap`: call :meth:`link` once per frame, in order.
+    An object takes the id of the previous frame's object it matches (Hungarian matching
+    on IoU, IoU >= ``min_iou``); unmatched objects get new ids.
+    """
+
+    def __init__(self, *, min_iou: float = 0.3) -> None:
+        self.min_iou = float(min_iou)
+        self.prev: np.ndarray | None = None
+        self.next_id = 1
+
+    def link(self, labels: np.ndarray, /) -> np.ndarray:
+        """Return ``labels`` (one frame) with the ids of the previous frame's matching objects."""
+        from labelfree.metrics import iou_matrix
+
+        cur = _as_labels(labels)
+        ids = np.flatnonzero(np.bincount(cur.ravel())) if cur.size else np.zeros(0, np.int64)
+        ids = ids[ids != 0]
+        lut = np.zeros(int(cur.max()) + 1 if cur.size else 1, np.uint32)
+        if len(ids) and self.prev is not None and self.prev.any():
+            iou, prev_ids, cur_ids = iou_matrix(cur, self.prev)  # rows: previous frame
+            rows, cols = linear_sum_assignment(-iou)
+            ok = iou[rows, cols] >= self.min_iou
+            lut[cur_ids[cols[ok]]] = prev_ids[rows[ok]]
+        for i in ids:
+            if lut[i] == 0:
+                lut[i] = self.next_id
+                self.next_id += 1
+        out = lut[cur]
+        self.prev = out
+        return out
+
+
 def track_by_overlap(labels: np.ndarray, /, *, min_iou: float = 0.3) -> np.ndarray:
     """Carry object ids across the first axis (time) by optimal IoU matching.
 
     An object of frame t takes the id of the object of frame t-1 it overlaps best
     (Hungarian matching, IoU >= ``min_iou``); unmatched objects get new ids.
     """
-    from labelfree.metrics import iou_matrix
-
     arr = _as_labels(labels)
     if arr.ndim < 3:
         raise DimensionError(f"track_by_overlap needs a stack (T, ...); got shape {arr.shape}.")
-    out = np.zeros(arr.shape, np.uint32)
-    out[0] = relabel_sequential(arr[0])
-    next_id = int(out[0].max()) + 1
-    for t in range(1, arr.shape[0]):
-        cur = arr[t]
-        ids = np.unique(cur)
-        ids = ids[ids != 0]
-        lut = np.zeros(int(cur.max()) + 1 if cur.size else 1, np.uint32)
-        if len(ids):
-            iou, prev_ids, cur_ids = iou_matrix(cur, out[t - 1])  # rows: previous frame
-            if iou.size:
-                rows, cols = linear_sum_assignment(-iou)
-                for r, c in zip(rows, cols):
-                    if iou[r, c] >= min_iou:
-                        lut[cur_ids[c]] = prev_ids[r]
-            for i in ids:
-                if lut[i] == 0:
-                    lut[i] = next_id
-                    next_id += 1
-        out[t] = lut[cur]
-    return out.astype(np.uint16) if next_id <= 65536 else out
+    linker = OverlapLinker(min_iou=min_iou)
+    out = np.stack([linker.link(frame) for frame in arr])
+    return out.astype(np.uint16) if linker.next_id <= 65536 else out
 
 
 def to_imagej_labels(labels: np.ndarray, /) -> np.ndarray:

@@ -68,17 +68,29 @@ def _pixel_from_counts(tp: int, fp: int, fn: int) -> dict[str, float]:
     }
 
 
+def _compact(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Label values present in ``x`` (0 always first) and a lookup table value -> index."""
+    present = np.bincount(x) > 0 if x.size else np.zeros(1, bool)
+    present[0] = True
+    ids = np.flatnonzero(present)
+    lut = np.zeros(len(present), np.int64)
+    lut[ids] = np.arange(len(ids))
+    return ids, lut
+
+
 def _overlaps(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Intersection table: (inter[n_gt, n_pred], gt_ids, pred_ids, gt_areas, pred_areas)."""
     g, p = gt.ravel(), pred.ravel()
-    gmax, pmax = (int(g.max()), int(p.max())) if g.size else (0, 0)
-    if (gmax + 1) * (pmax + 1) <= 1 << 24:  # dense contingency table by bincount (fast path)
-        table = np.bincount(g * (pmax + 1) + p, minlength=(gmax + 1) * (pmax + 1)).reshape(gmax + 1, pmax + 1)
-        g_area, p_area = table.sum(axis=1), table.sum(axis=0)
-        gt_ids, pr_ids = np.flatnonzero(g_area), np.flatnonzero(p_area)
-        inter = table[np.ix_(gt_ids, pr_ids)]
-        g_area, p_area = g_area[gt_ids], p_area[pr_ids]
-    else:
+    top = max(int(g.max()), int(p.max())) if g.size else 0
+    if top <= 1 << 24:
+        # label values compacted by lookup tables: counts come from bincount, no sorting
+        gt_ids, g_lut = _compact(g)
+        pr_ids, p_lut = _compact(p)
+        fg = (g > 0) | (p > 0)
+        key = g_lut[g[fg]] * len(pr_ids) + p_lut[p[fg]]
+        inter = np.bincount(key, minlength=len(gt_ids) * len(pr_ids)).reshape(len(gt_ids), len(pr_ids))
+        g_area, p_area = inter.sum(axis=1), inter.sum(axis=0)
+    else:  # huge label values: sort instead of allocating tables that size
         gt_ids, g_inv, g_area = np.unique(g, return_inverse=True, return_counts=True)
         pr_ids, p_inv, p_area = np.unique(p, return_inverse=True, return_counts=True)
         pairs = g_inv.ravel() * len(pr_ids) + p_inv.ravel()

@@ -10,9 +10,9 @@ import functools
 
 import cv2
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from labelfree.errors import DimensionError
+from labelfree.labels import OverlapLinker  # noqa: F401 - part of this module's API
 
 __all__ = [
     "remove_small",
@@ -184,59 +184,3 @@ def _merge_small(parts: np.ndarray, obj: np.ndarray, min_size: int) -> np.ndarra
     keep = np.where(np.isin(parts, small), 0, parts)
     idx = ndi.distance_transform_edt(keep == 0, return_distances=False, return_indices=True)
     return np.where(obj, keep[tuple(idx)], 0).astype(np.uint32)
-
-
-class OverlapLinker:
-    """Give the objects of consecutive frames the IDs of the best-overlapping previous object.
-
-    Streaming version of :func:`labelfree.labels.track_by_overlap`: call
-    :meth:`link` once per frame, in order; new objects get new IDs.
-    """
-
-    def __init__(self, *, min_iou: float = 0.3) -> None:
-        self.min_iou = float(min_iou)
-        self.prev: np.ndarray | None = None
-        self.next_id = 1
-
-    def link(self, labels: np.ndarray, /) -> np.ndarray:
-        """Return ``labels`` with the IDs of the previous frame's matching objects."""
-        cur = np.asarray(labels)
-        ids = np.flatnonzero(np.bincount(cur.ravel())) if cur.size else np.zeros(0, np.int64)
-        ids = ids[ids != 0]
-        lut = np.zeros(int(cur.max()) + 1 if cur.size else 1, np.uint32)
-        if len(ids) and self.prev is not None and self.prev.any():
-            iou, prev_ids, cur_ids = _iou_table(self.prev, cur)
-            rows, cols = linear_sum_assignment(-iou)
-            ok = iou[rows, cols] >= self.min_iou
-            lut[cur_ids[cols[ok]]] = prev_ids[rows[ok]]
-        for i in ids:
-            if lut[i] == 0:
-                lut[i] = self.next_id
-                self.next_id += 1
-        out = lut[cur]
-        self.prev = out
-        return out
-
-
-def _iou_table(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """IoU of every object of ``a`` (rows) with every object of ``b`` (columns), from one pass.
-
-    IDs are compacted with lookup tables and all counts come from ``bincount``
-    (no sorting of the pixels).
-    """
-    def compact(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        present = np.bincount(x.ravel()) > 0
-        present[0] = True
-        ids = np.flatnonzero(present)
-        lut = np.zeros(len(present), np.int64)
-        lut[ids] = np.arange(len(ids))
-        return ids, lut
-
-    a_ids, a_lut = compact(a)
-    b_ids, b_lut = compact(b)
-    fg = (a > 0) | (b > 0)
-    key = a_lut[a[fg]] * len(b_ids) + b_lut[b[fg]]
-    inter = np.bincount(key, minlength=len(a_ids) * len(b_ids)).reshape(len(a_ids), len(b_ids))
-    size_a, size_b = inter.sum(1), inter.sum(0)
-    iou = inter[1:, 1:] / np.maximum(size_a[1:, None] + size_b[None, 1:] - inter[1:, 1:], 1)
-    return iou, a_ids[1:].astype(np.uint32), b_ids[1:].astype(np.uint32)
