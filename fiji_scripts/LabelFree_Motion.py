@@ -29,8 +29,14 @@
 #@ double (value=0.5, description="Prior probability of *cell* in the classifier (default 0.5).") class_prior
 #@ double (value=0.0, description="Gaussian sigma (px) of the smoothing of the classifier's log-odds before the cell/background decision (0 = per pixel, as the paper).") decision_smoothing
 #@ int (value=20000, description="Training pixels per class subsampled for the classifier (0 = all).") max_training_pixels
-#@ String (choices={"per_pair", "cumulative"}, value="per_pair", description="Train a fresh Gaussian Naive Bayes per frame pair (paper), or keep updating one.") classifier_mode
+#@ String (choices={"gaussian", "kernel"}, value="gaussian", description="Class densities of the Naive Bayes: normal per feature (the paper, MATLAB ``fitcnb`` default) or kernel densities (``fitcnb`` 'kernel'; smoothed histograms, :class:`labelfree.motion.KernelNB`), which follow a cell class that mixes bright bodies and dim protrusions.") classifier
+#@ String (choices={"per_pair", "cumulative"}, value="per_pair", description="Train a fresh classifier per frame pair (paper), or keep updating one.") classifier_mode
+#@ boolean (value=false, description="Re-decide the pixels near each object's outline with a second classifier on the smoothed grey level, trained on the objects' cores and the far background (:func:`labelfree.motion.refine_boundaries`).") refine_boundary
+#@ int (value=2) refine_inner
+#@ int (value=8) refine_outer
+#@ double (value=2.0, description="Gaussian sigma (px) of the grey level used by the refinement.") refine_sigma
 #@ boolean (value=true, description="Split touching cells into instances (distance-transform watershed).") declump
+#@ String (value="auto", description="Pieces of a split clump are merged again unless they meet at a neck narrower than this fraction of the thinner piece's width (:func:`labelfree.labels.declump`), so that long, thin cells are not cut into slices.") declump_neck_ratio
 #@ boolean (value=true, description="Keep label IDs across frames by overlap matching.") track
 #@ double (value=0.3, description="Smallest IoU that links an object to one of the previous frame.") track_min_iou
 #@ String (choices={"False", "python", "fiji", "auto"}, value="False", description="Correct stage drift before the flow (labelfree.registration.correct_drift).") drift_correction

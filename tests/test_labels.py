@@ -65,6 +65,17 @@ def test_declump_splits_two_touching_disks():
     assert ((lab > 0) == mask).all()
 
 
+
+def test_declump_neck_ratio_keeps_a_long_cell_whole_and_touching_disks_apart():
+    yy, xx = np.mgrid[0:80, 0:240]
+    rod = (np.abs(yy - 40) < 7) & (xx > 15) & (xx < 225)  # one long, thin cell
+    assert L.declump(rod).max() > 2  # the plain watershed cuts it into slices
+    assert L.declump(rod, neck_ratio=0.6).max() == 1
+    two = (np.hypot(yy - 40, xx - 60) < 15) | (np.hypot(yy - 40, xx - 86) < 15)  # neck half-width 7.5 of 15
+    lab = L.declump(two, neck_ratio=0.6)
+    assert lab.max() == 2 and lab[40, 60] != lab[40, 86]
+    assert L.declump(two, neck_ratio=0.45).max() == 1  # a neck wider than 0.45 x the half-width is no neck
+
 def test_track_by_overlap_keeps_ids():
     f0 = np.zeros((20, 20), np.uint16)
     f0[2:8, 2:8] = 1

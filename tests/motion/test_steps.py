@@ -250,3 +250,61 @@ def test_plot_flow_field_needs_matplotlib_or_writes_png(tmp_path):
         return
     out = motion.plot_flow_field(flow, tmp_path / "f.png", step=8)
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_kernel_naive_bayes_learns_a_two_mode_cell_class():
+    # cell grey levels 1 or 9, background 5 or 13: no pair of normal densities (a
+    # quadratic boundary) separates that, the kernel densities can
+    rng = np.random.default_rng(1)
+    truth = np.zeros((80, 80), bool)
+    truth[10:30, 10:70] = truth[50:70, 10:70] = True
+    level = np.full(truth.shape, 5.0)
+    level[:, 40:] = 13.0
+    level[10:30, 10:70], level[50:70, 10:70] = 1.0, 9.0
+    f = (level + rng.normal(0, 0.4, truth.shape)).astype(np.float32)[None]
+    cell = np.zeros_like(truth)
+    cell[15:25, 20:60] = cell[55:65, 20:60] = True
+    bg = ~truth & (rng.random(truth.shape) < 0.5)
+    kernel = motion.train_classifier(f, cell, bg, kind="kernel")
+    gauss = motion.train_classifier(f, cell, bg, kind="gaussian")
+    assert isinstance(kernel, motion.KernelNB)
+    assert (motion.classify_frame(f, kernel) == truth).mean() > 0.99
+    assert (motion.classify_frame(f, gauss) == truth).mean() < 0.9
+    # the posterior on the stack equals the one on sample rows
+    prob = motion.cell_probability(f, kernel)
+    np.testing.assert_allclose(prob.ravel(), kernel.predict_proba(f.reshape(1, -1).T)[:, 1], atol=1e-5)
+    # partial_fit adds counts on the first grid
+    before = kernel.counts_.sum()
+    kernel.partial_fit(f.reshape(1, -1).T[:100], np.ones(100))
+    assert kernel.counts_.sum() == before + 100
+    with pytest.raises(ConfigError, match="'gaussian' or 'kernel'"):
+        motion.train_classifier(f, cell, bg, kind="forest")
+
+
+def test_boundary_refinement_removes_a_halo():
+    yy, xx = np.mgrid[0:120, 0:120]
+    truth = np.hypot(yy - 60, xx - 60) < 25
+    rng = np.random.default_rng(2)
+    frame = np.clip(np.where(truth, 150.0, 40.0) + rng.normal(0, 12, truth.shape), 0, 255).astype(np.uint8)
+    halo = np.hypot(yy - 60, xx - 60) < 28  # 3 px too wide, as after a 7x7 entropy window
+    assert (halo & truth).sum() / (halo | truth).sum() < 0.8
+    for kind in ("kernel", "gaussian"):
+        refined = motion.refine_boundaries(frame, halo, inner=4, outer=8, sigma=1.0, kind=kind)
+        assert (refined & truth).sum() / (refined | truth).sum() > 0.95
+    shrunk = np.hypot(yy - 60, xx - 60) < 22  # and a mask 3 px too small grows back
+    grown = motion.refine_boundaries(frame, shrunk, inner=2, outer=8, sigma=1.0, kind="gaussian")
+    assert (grown & truth).sum() / (grown | truth).sum() > 0.95
+    np.testing.assert_array_equal(motion.refine_boundaries(frame, np.zeros_like(truth)), np.zeros_like(truth))
+    with pytest.raises(DimensionError, match="same shape"):
+        motion.refine_boundaries(frame, halo[:-1])
+
+
+def test_classifier_refinement_and_neck_settings_are_checked():
+    with pytest.raises(ConfigError, match="classifier must be"):
+        MotionConfig(classifier="forest")
+    with pytest.raises(ConfigError, match="refine_outer >= 1"):
+        MotionConfig(refine_outer=0)
+    with pytest.raises(ConfigError, match="declump_neck_ratio"):
+        MotionConfig(declump_neck_ratio=1.5)
+    cfg = MotionConfig(classifier="kernel", refine_boundary=True, declump_neck_ratio=0.6)
+    assert MotionConfig.from_dict(cfg.to_dict()) == cfg

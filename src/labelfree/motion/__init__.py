@@ -5,7 +5,7 @@ learning for live cell imagery segmentation", Commun Biol 5:1162 (2022). Each
 step of the paper is a function of this package; :func:`segment` runs them all.
 """
 
-from labelfree.motion.classify import cell_probability, classify_frame, train_classifier
+from labelfree.motion.classify import KernelNB, cell_probability, classify_frame, log_odds, train_classifier
 from labelfree.motion.config import MotionConfig
 from labelfree.motion.features import (
     FEATURES,
@@ -32,6 +32,7 @@ from labelfree.motion.postprocess import (
     remove_small,
     to_instances,
 )
+from labelfree.motion.refine import refine_boundaries
 from labelfree.motion.segment import NoMotionWarning, as_movie, segment
 from labelfree.motion.selflabel import (
     SelfLabels,
@@ -50,7 +51,7 @@ __all__ = [
     "candidate_mask", "motion_threshold", "estimate_cell_size", "background_threshold", "cell_threshold",
     "self_label", "typical_object_area", "SelfLabels",
     "FEATURES", "register_feature", "local_entropy", "gradient_magnitude", "smoothed_log_intensity", "compute_features",
-    "train_classifier", "classify_frame", "cell_probability",
+    "train_classifier", "classify_frame", "cell_probability", "log_odds", "KernelNB", "refine_boundaries",
     "remove_small", "close_disk", "fill_mask_holes", "clear_border_objects", "postprocess", "to_instances",
     "OverlapLinker",
 ]

@@ -83,10 +83,30 @@ class MotionConfig(PipelineConfig):
         the cell/background decision (0 = per pixel, as the paper).
     max_training_pixels : int
         Training pixels per class subsampled for the classifier (0 = all).
+    classifier : {"gaussian", "kernel"}
+        Class densities of the Naive Bayes: normal per feature (the paper, MATLAB
+        ``fitcnb`` default) or kernel densities (``fitcnb`` 'kernel'; smoothed
+        histograms, :class:`labelfree.motion.KernelNB`), which follow a cell class
+        that mixes bright bodies and dim protrusions.
     classifier_mode : {"per_pair", "cumulative"}
-        Train a fresh Gaussian Naive Bayes per frame pair (paper), or keep updating one.
+        Train a fresh classifier per frame pair (paper), or keep updating one.
+    refine_boundary : bool
+        Re-decide the pixels near each object's outline with a second classifier on
+        the smoothed grey level, trained on the objects' cores and the far
+        background (:func:`labelfree.motion.refine_boundaries`). Removes the halo
+        of about 3 px that the 7x7 entropy window leaves.
+    refine_inner, refine_outer : int
+        The band re-decided: ``refine_inner`` px inside to ``refine_outer`` px
+        outside the outline.
+    refine_sigma : float
+        Gaussian sigma (px) of the grey level used by the refinement.
     declump : bool
         Split touching cells into instances (distance-transform watershed).
+    declump_neck_ratio : float or None
+        Pieces of a split clump are merged again unless they meet at a neck
+        narrower than this fraction of the thinner piece's width
+        (:func:`labelfree.labels.declump`), so that long, thin cells are not cut
+        into slices. None: keep every watershed piece.
     track : bool
         Keep label IDs across frames by overlap matching.
     track_min_iou : float
@@ -127,8 +147,14 @@ class MotionConfig(PipelineConfig):
     class_prior: float | None = 0.5
     decision_smoothing: float = 0.0
     max_training_pixels: int = 20000
+    classifier: Literal["gaussian", "kernel"] = "gaussian"
     classifier_mode: Literal["per_pair", "cumulative"] = "per_pair"
+    refine_boundary: bool = False
+    refine_inner: int = 2
+    refine_outer: int = 8
+    refine_sigma: float = 2.0
     declump: bool = True
+    declump_neck_ratio: float | None = None
     track: bool = True
     track_min_iou: float = 0.3
     drift_correction: Literal[False, "python", "fiji", "auto"] = False
@@ -155,6 +181,12 @@ class MotionConfig(PipelineConfig):
             )
         if self.classifier_mode not in ("per_pair", "cumulative"):
             raise ConfigError(f"classifier_mode must be 'per_pair' or 'cumulative'; got {self.classifier_mode!r}.")
+        if self.declump_neck_ratio is not None and not 0 < self.declump_neck_ratio <= 1:
+            raise ConfigError(f"declump_neck_ratio must be in (0, 1] or null; got {self.declump_neck_ratio}.")
+        if self.classifier not in ("gaussian", "kernel"):
+            raise ConfigError(f"classifier must be 'gaussian' or 'kernel'; got {self.classifier!r}.")
+        if self.refine_inner < 0 or self.refine_outer < 1 or self.refine_sigma < 0:
+            raise ConfigError("need refine_inner >= 0, refine_outer >= 1 and refine_sigma >= 0 (px).")
         if not 0 <= self.scale_low_percentile < self.scale_high_percentile <= 100:
             raise ConfigError("need 0 <= scale_low_percentile < scale_high_percentile <= 100.")
         if self.flow_downsample < 1:

@@ -119,7 +119,13 @@ def postprocess(mask: np.ndarray, /, *, min_size: int, closing_radius: int = 5, 
 
 
 def to_instances(
-    mask: np.ndarray, /, *, declump: bool = True, min_size: int = 0, cell_area: float | None = None
+    mask: np.ndarray,
+    /,
+    *,
+    declump: bool = True,
+    min_size: int = 0,
+    cell_area: float | None = None,
+    neck_ratio: float | None = None,
 ) -> np.ndarray:
     """Label a clean binary mask: connected components, with clumps split into cells.
 
@@ -135,6 +141,9 @@ def to_instances(
         Pieces below this area (px) produced by a split are merged into a neighbour.
     cell_area : float, optional
         Typical area (px) of one cell; None: the area-weighted median component area.
+    neck_ratio : float, optional
+        Pieces of a split that do not meet at a neck are merged again
+        (:func:`labelfree.labels.declump`); None: keep every piece.
 
     Returns
     -------
@@ -158,7 +167,7 @@ def to_instances(
         x, y, w, h = stats[i, :4]
         box = (slice(y, y + h), slice(x, x + w))
         obj = lab[box] == i
-        parts = np.asarray(_declump(obj), np.uint32)
+        parts = np.asarray(_declump(obj, neck_ratio=neck_ratio), np.uint32)
         if parts.max() <= 1:
             continue
         if min_size > 1:

@@ -17,7 +17,8 @@ from labelfree.motion.classify import classify_frame, train_classifier
 from labelfree.motion.config import MotionConfig
 from labelfree.motion.features import compute_features, local_entropy
 from labelfree.motion.flow import farneback_flow, flow_magnitude, to_uint8, uint8_range
-from labelfree.motion.postprocess import OverlapLinker, close_disk, fill_mask_holes, postprocess, to_instances
+from labelfree.motion.postprocess import OverlapLinker, clear_border_objects, fill_mask_holes, postprocess, remove_small, to_instances
+from labelfree.motion.refine import refine_boundaries
 from labelfree.motion.selflabel import estimate_cell_size, motion_threshold, self_label, size_floor, typical_object_area
 
 __all__ = ["segment", "as_movie", "NoMotionWarning"]
@@ -168,7 +169,7 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
     model, min_size, pending, stats, still = None, cfg.min_size, [], [], 0
     refine_size = cfg.min_size is None and cfg.refine_min_size
 
-    def finish(t: int, mask: np.ndarray) -> None:
+    def finish(t: int, frame: np.ndarray, mask: np.ndarray) -> None:
         nonlocal out, min_size, refine_size
         # flow objects include a halo: check the size on the first classified frame that is not
         # flooded (a frame classified mostly as cell, e.g. frame 0 of HeLa with log_intensity,
@@ -180,8 +181,15 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
             refine_size = False
             log.info("Motion: minimum object size %d px", min_size)
         clean = postprocess(mask, min_size=min_size, closing_radius=cfg.closing_radius, clear_border=cfg.clear_border)
+        if cfg.refine_boundary:
+            clean = refine_boundaries(frame, clean, inner=cfg.refine_inner, outer=cfg.refine_outer,
+                                      sigma=cfg.refine_sigma, prior=cfg.class_prior, kind=cfg.classifier,
+                                      max_pixels=cfg.max_training_pixels, seed=cfg.seed + t)
+            clean = fill_mask_holes(remove_small(clean, min_size=min_size))
+            if cfg.clear_border:
+                clean = clear_border_objects(clean)
         lab = to_instances(clean, declump=cfg.declump, min_size=min_size // 2,
-                           cell_area=min_size / cfg.min_size_fraction)
+                           cell_area=min_size / cfg.min_size_fraction, neck_ratio=cfg.declump_neck_ratio)
         if bands is not None:
             lab[~_valid_region(shape, bands[t], 0)] = 0
         if cfg.track:
@@ -216,16 +224,16 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
                 prior = cfg.class_prior
                 fresh = None if cfg.classifier_mode == "per_pair" else model
                 trained = train_classifier(feats, sl.cell, sl.background, max_pixels=cfg.max_training_pixels,
-                                           seed=cfg.seed + t, prior=prior, model=fresh)
+                                           seed=cfg.seed + t, prior=prior, model=fresh, kind=cfg.classifier)
                 model = trained if trained is not None else model
                 stats.append((t, sl.cell_threshold, sl.background_threshold, int(sl.cell.sum())))
             if model is not None:
                 for t0, f0, e0 in pending:  # frames seen before the first model (frame 0 at least)
-                    finish(t0, classify_frame(compute_features(f0, config=cfg, cache={"entropy": e0}), model,
+                    finish(t0, f0, classify_frame(compute_features(f0, config=cfg, cache={"entropy": e0}), model,
                                               smoothing=cfg.decision_smoothing))
                     bar.update(message=f"frame {t0 + 1}/{n}")
                 pending = []
-                finish(t, classify_frame(feats, model, smoothing=cfg.decision_smoothing))
+                finish(t, cur, classify_frame(feats, model, smoothing=cfg.decision_smoothing))
                 bar.update(message=f"frame {t + 1}/{n}")
             else:
                 pending.append((t, cur, ent))
