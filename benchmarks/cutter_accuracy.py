@@ -63,7 +63,7 @@ def load_msc():
     return frames, images, seg, tra
 
 
-def motion_masks(frames):
+def motion_masks(frames, config=None):
     """Motion pipeline foreground (labels > 0) of the whole movie at the GT frames, (T, Y, X) bool."""
     from labelfree.motion import segment as motion_segment
 
@@ -71,7 +71,7 @@ def motion_masks(frames):
     paths = sorted(root.glob("t*.tif"))
     movie = np.stack([tifffile.imread(p) for p in paths])
     index = {p.stem[1:]: i for i, p in enumerate(paths)}
-    labels = np.asarray(motion_segment(movie))
+    labels = np.asarray(motion_segment(movie, config=config))
     return labels[[index[n] for n in frames]] > 0
 
 
@@ -135,6 +135,7 @@ def main(argv=None) -> int:
     ap.add_argument("--mask-source", default="graphcut", choices=("graphcut", "motion", "both"),
                     help="foreground mask shared by all methods: the graph cut, the Motion pipeline's labels > 0, "
                          "or their intersection")
+    ap.add_argument("--motion-config", default="{}", help="JSON of MotionConfig fields for --mask-source motion|both")
     ap.add_argument("--mask-signal", default="snr", help="'snr' (default) or 'intensity' (the authors' graph cut input)")
     ap.add_argument("--snr-threshold", type=float, default=1.5)
     ap.add_argument("--mask-sigma", type=float, default=0.1, help="pairwise sigma of the graph cut (0.05 for intensity)")
@@ -158,11 +159,13 @@ def main(argv=None) -> int:
     masks = np.ones(images.shape, bool)
     mask_name = {"graphcut": "graph cut {}", "motion": "motion", "both": "motion & graph cut {}"}[args.mask_source]
     mask_name = mask_name.format(args.mask_signal)
+    if args.mask_source != "graphcut" and json.loads(args.motion_config):
+        mask_name = mask_name.replace("motion", f"motion {args.motion_config}")
     if args.mask_source in ("motion", "both"):
         import cv2
 
         cv2.setNumThreads(args.threads)
-        masks &= motion_masks(frames)
+        masks &= motion_masks(frames, json.loads(args.motion_config))
     if args.mask_source in ("graphcut", "both"):
         masks &= np.stack([foreground_mask(im[None], base_cfg, markers=markers_from_labels(t)[0])
                            for im, t in zip(images, tra)])

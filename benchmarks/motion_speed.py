@@ -15,6 +15,7 @@ memory of ``segment`` on a memory-mapped 200-frame 1024 x 1024 uint16 movie
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 
@@ -65,14 +66,19 @@ def per_pair(prev: np.ndarray, cur: np.ndarray, prev_ent: np.ndarray, cfg: Motio
     sl = motion.self_label(mag, prev_ent, min_size=min_size, config=cfg)
     lap("self-label (thresholds + 2 masks)")
     model = motion.train_classifier(feats, sl.cell, sl.background, max_pixels=cfg.max_training_pixels,
-                                    prior=cfg.class_prior)
-    lap("train GaussianNB")
+                                    prior=cfg.class_prior, kind=cfg.classifier)
+    lap("train Naive Bayes")
     mask = motion.classify_frame(feats, model, smoothing=cfg.decision_smoothing)
     lap("classify")
     clean = motion.postprocess(mask, min_size=min_size, closing_radius=cfg.closing_radius)
     lap("postprocess")
+    if cfg.refine_boundary:
+        clean = motion.refine_boundaries(cur, clean, inner=cfg.refine_inner, outer=cfg.refine_outer,
+                                         sigma=cfg.refine_sigma, prior=cfg.class_prior, kind=cfg.classifier)
+        clean = motion.fill_mask_holes(motion.remove_small(clean, min_size=min_size))
+        lap("refine boundaries")
     lab = motion.to_instances(clean, declump=cfg.declump, min_size=min_size // 2,
-                              cell_area=min_size / cfg.min_size_fraction)
+                              cell_area=min_size / cfg.min_size_fraction, neck_ratio=cfg.declump_neck_ratio)
     lap("declump")
     linker.link(lab)
     lap("link IDs")
@@ -175,8 +181,11 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--memory", action="store_true", help="also measure peak memory (200 x 1024^2 movie)")
+    ap.add_argument("--config", action="append", default=[], help="JSON of MotionConfig fields: one more table")
     a = ap.parse_args()
     speed(a.repeats, MotionConfig(), "default MotionConfig()")
     speed(a.repeats, MotionConfig(**FAST), f"MotionConfig(**{FAST})")
+    for extra in a.config:
+        speed(a.repeats, MotionConfig(**json.loads(extra)), f"MotionConfig(**{json.loads(extra)})")
     if a.memory:
         memory()
