@@ -87,7 +87,10 @@ class MotionConfig(PipelineConfig):
         Class densities of the Naive Bayes: normal per feature (the paper, MATLAB
         ``fitcnb`` default) or kernel densities (``fitcnb`` 'kernel'; smoothed
         histograms, :class:`labelfree.motion.KernelNB`), which follow a cell class
-        that mixes bright bodies and dim protrusions.
+        that mixes bright bodies and dim protrusions. A kernel model that calls more
+        than half the frame, or more than 10 % of its own background labels, cell is
+        replaced by normal densities for that pair (per_pair mode; recorded in the
+        provenance's ``thresholds``).
     classifier_mode : {"per_pair", "cumulative"}
         Train a fresh classifier per frame pair (paper), or keep updating one.
     refine_boundary : bool

@@ -31,6 +31,8 @@ _STILL = 0.01
 _MAX_PENDING = 8
 #: a classified frame with more cell than this fraction is flooded: not used to refine min_size
 _FLOODED = 0.5
+#: a kernel model calling more than this share of its own background labels cell is not trusted
+_KERNEL_MAX_BACKGROUND_ERROR = 0.1
 
 
 class NoMotionWarning(UserWarning):
@@ -223,10 +225,20 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
                     sl.background &= valid
                 prior = cfg.class_prior
                 fresh = None if cfg.classifier_mode == "per_pair" else model
+                kind = cfg.classifier
                 trained = train_classifier(feats, sl.cell, sl.background, max_pixels=cfg.max_training_pixels,
-                                           seed=cfg.seed + t, prior=prior, model=fresh, kind=cfg.classifier)
+                                           seed=cfg.seed + t, prior=prior, model=fresh, kind=kind)
+                if kind == "kernel" and trained is not None and fresh is None:
+                    # the kernel densities also follow background that the flow halo put into the
+                    # cell labels; when that wins, the frame floods: use the paper's normal densities
+                    check = classify_frame(feats, trained)
+                    if check.mean() > _FLOODED or check[sl.background].mean() > _KERNEL_MAX_BACKGROUND_ERROR:
+                        kind = "gaussian"
+                        trained = train_classifier(feats, sl.cell, sl.background, max_pixels=cfg.max_training_pixels,
+                                                   seed=cfg.seed + t, prior=prior, kind=kind)
+                        log.info("Motion: frame %d: the kernel classifier floods; normal densities used", t)
                 model = trained if trained is not None else model
-                stats.append((t, sl.cell_threshold, sl.background_threshold, int(sl.cell.sum())))
+                stats.append((t, sl.cell_threshold, sl.background_threshold, int(sl.cell.sum()), kind))
             if model is not None:
                 for t0, f0, e0 in pending:  # frames seen before the first model (frame 0 at least)
                     finish(t0, f0, classify_frame(compute_features(f0, config=cfg, cache={"entropy": e0}), model,
@@ -251,6 +263,7 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
     record = provenance("motion", cfg, extra={
         "uint8_range": [lo, hi],
         "min_size": min_size,
-        "thresholds": [{"frame": t, "cell": c, "background": b, "cell_pixels": k} for t, c, b, k in stats],
+        "thresholds": [{"frame": t, "cell": c, "background": b, "cell_pixels": k, "classifier": kind}
+                       for t, c, b, k, kind in stats],
     })
     return labels_like(out, da, dims=("T", "Y", "X"), attrs={"labelfree": record})
