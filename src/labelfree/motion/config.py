@@ -109,7 +109,8 @@ class MotionConfig(PipelineConfig):
         Pieces of a split clump are merged again unless they meet at a neck
         narrower than this fraction of the thinner piece's width
         (:func:`labelfree.labels.declump`), so that long, thin cells are not cut
-        into slices. None: keep every watershed piece.
+        into slices (default 0.8: object F1 on Fluo-C2DL-MSC 0.30 -> 0.44, unchanged on
+        SIM+ and GOWT1). None: keep every watershed piece.
     track : bool
         Keep label IDs across frames by overlap matching.
     track_min_iou : float
@@ -157,7 +158,7 @@ class MotionConfig(PipelineConfig):
     refine_outer: int = 8
     refine_sigma: float = 2.0
     declump: bool = True
-    declump_neck_ratio: float | None = None
+    declump_neck_ratio: float | None = 0.8
     track: bool = True
     track_min_iou: float = 0.3
     drift_correction: Literal[False, "python", "fiji", "auto"] = False
