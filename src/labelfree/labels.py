@@ -291,27 +291,44 @@ class OverlapLinker:
     def __init__(self, *, min_iou: float = 0.3) -> None:
         self.min_iou = float(min_iou)
         self.prev: np.ndarray | None = None
+        self.prev_area: np.ndarray | None = None  # pixels per id of the previous frame
         self.next_id = 1
 
     def link(self, labels: np.ndarray, /) -> np.ndarray:
         """Return ``labels`` (one frame) with the ids of the previous frame's matching objects."""
-        from labelfree.metrics import iou_matrix
-
         cur = _as_labels(labels)
-        ids = np.flatnonzero(np.bincount(cur.ravel())) if cur.size else np.zeros(0, np.int64)
-        ids = ids[ids != 0]
-        lut = np.zeros(int(cur.max()) + 1 if cur.size else 1, np.uint32)
-        if len(ids) and self.prev is not None and self.prev.any():
-            iou, prev_ids, cur_ids = iou_matrix(cur, self.prev)  # rows: previous frame
-            rows, cols = linear_sum_assignment(-iou)
-            ok = iou[rows, cols] >= self.min_iou
-            lut[cur_ids[cols[ok]]] = prev_ids[rows[ok]]
-        for i in ids:
-            if lut[i] == 0:
-                lut[i] = self.next_id
-                self.next_id += 1
-        out = lut[cur]
+        flat = cur.ravel()
+        fg = np.flatnonzero(flat)  # the work below is on object pixels only
+        vals = flat[fg].astype(np.int64)
+        area = np.bincount(vals) if len(vals) else np.zeros(1, np.int64)
+        ids = np.flatnonzero(area)
+        lut = np.zeros(len(area), np.uint32)
+        if len(ids) and self.prev is not None and self.prev_area is not None and len(self.prev_area) > 1:
+            before = self.prev.ravel()[fg].astype(np.int64)
+            both = before > 0
+            prev_ids = np.flatnonzero(self.prev_area)
+            if both.any():
+                # IoU of every overlapping (previous, current) pair
+                key = before[both] * len(area) + vals[both]
+                pairs, inter = np.unique(key, return_counts=True)
+                p_id, c_id = pairs // len(area), pairs % len(area)
+                iou = inter / (self.prev_area[p_id] + area[c_id] - inter)
+                rows = np.searchsorted(prev_ids, p_id)
+                cols = np.searchsorted(ids, c_id)
+                table = np.zeros((len(prev_ids), len(ids)))
+                table[rows, cols] = iou
+                r, c = linear_sum_assignment(-table)
+                ok = table[r, c] >= self.min_iou
+                lut[ids[c[ok]]] = prev_ids[r[ok]]
+        new = ids[lut[ids] == 0]
+        lut[new] = np.arange(self.next_id, self.next_id + len(new), dtype=np.uint32)
+        self.next_id += len(new)
+        out = np.zeros(cur.shape, np.uint32)
+        out.ravel()[fg] = lut[vals]
         self.prev = out
+        new_area = np.zeros(int(lut.max()) + 1 if len(lut) else 1, np.int64)
+        new_area[lut[ids]] = area[ids]
+        self.prev_area = new_area
         return out
 
 
