@@ -62,6 +62,13 @@ def test_local_entropy_equals_skimage_rank_entropy_inside():
     np.testing.assert_allclose(motion.local_entropy(img, bins=32)[3:-3, 3:-3],
                                entropy(q, np.ones((7, 7), bool))[3:-3, 3:-3], atol=1e-4)
     assert np.all(motion.local_entropy(np.full((20, 20), 7, np.uint8)) == 0)
+    # windows of more than 255 pixels: a grey level may fill one (the counts leave uint8)
+    flat = img.copy()
+    flat[10:50, 10:70] = 0
+    for size in (17, 21):
+        h = size // 2
+        np.testing.assert_allclose(motion.local_entropy(flat, size=size, bins=256)[h:-h, h:-h],
+                                   entropy(flat, np.ones((size, size), bool))[h:-h, h:-h], atol=1e-4)
     with pytest.raises(ConfigError, match="power of two"):
         motion.local_entropy(img, bins=30)
     with pytest.raises(DTypeError, match="uint8"):

@@ -94,19 +94,21 @@ def local_entropy(frame: np.ndarray, /, *, size: int = 7, bins: int = 256) -> np
     shift = 8 - int(np.log2(bins))
     q = arr >> shift
     n = size * size
-    lut = np.zeros(256, np.float32)
-    counts = np.arange(1, min(n, 255) + 1)
-    lut[1 : len(counts) + 1] = counts * np.log2(counts)
+    counts = np.arange(1, n + 1)
+    lut = np.zeros(max(256, n + 1), np.float32)
+    lut[1 : n + 1] = counts * np.log2(counts)
+    small = n <= 255  # window counts fit uint8: the c log c lookup is one cv2.LUT
     acc = np.zeros(arr.shape, np.float32)
     ind = np.empty(arr.shape, np.uint8)
-    cnt = np.empty(arr.shape, np.uint8)
+    cnt = np.empty(arr.shape, np.uint8 if small else np.uint16)
     onehot = np.zeros(256, np.uint8)
     for v in np.flatnonzero(np.bincount(q.ravel(), minlength=bins)):
         onehot[:] = 0
         onehot[v << shift : (v + 1) << shift] = 1  # grey levels of bin v
         cv2.LUT(arr, onehot, dst=ind)
-        cv2.boxFilter(ind, -1, (size, size), dst=cnt, normalize=False, borderType=cv2.BORDER_REFLECT)
-        cv2.add(acc, cv2.LUT(cnt, lut), dst=acc)
+        cv2.boxFilter(ind, -1 if small else cv2.CV_16U, (size, size), dst=cnt, normalize=False,
+                      borderType=cv2.BORDER_REFLECT)
+        cv2.add(acc, cv2.LUT(cnt, lut[:256]) if small else lut[cnt], dst=acc)
     return np.float32(np.log2(n)) - acc / np.float32(n)
 
 
