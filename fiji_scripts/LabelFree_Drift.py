@@ -2,13 +2,13 @@
 #@ String (choices={"auto", "fiji", "python"}, value="auto", description="'auto' uses Fiji's 'Correct 3D drift' when a running Fiji has it, else Python.") backend
 #@ String (choices={"previous", "first"}, value="previous", description="Match each frame to the previous one (shifts accumulated; robust to slow change) or to the first frame (no accumulation of errors).") reference
 #@ String (value="0", description="Registration channel (index or name); the shifts are applied to all channels.") channel
-#@ boolean (value=true, description="Measure to 1/``upsample`` pixel and apply with linear interpolation.") subpixel
+#@ boolean (value=true, description="Measure to 1/upsample pixel and apply with linear interpolation.") subpixel
 #@ String (choices={"grow", "crop", "same"}, value="grow", description="Output field of view: every pixel of every frame (zero-filled, as Fiji), the field seen in all frames, or the first frame's.") canvas
 #@ String (value="auto", description="Largest shift per measurement in pixels (per axis or one for all).") max_shift
 #@ boolean (value=false, description="For Z stacks: measure on the Z-average and correct X and Y only.") xy_only
 #@ int (value=20, description="Sub-pixel precision is 1/upsample pixel.") upsample
-#@ double (value=1.5) low_sigma
-#@ double (value=20.0) high_sigma
+#@ double (value=1.5, description="Band-pass before matching (pixels): noise smoothing and background removal.") low_sigma
+#@ double (value=20.0, description="Band-pass before matching (pixels): noise smoothing and background removal.") high_sigma
 #@ String (choices={"none", "phase"}, value="none", description="Plain cross-correlation of the band-passed frames (default; more robust on noisy fluorescence) or whitened phase correlation.") normalization
 #@ int (value=5, description="Correlation peaks verified by overlap NCC (Fiji checks 5).") n_peaks
 #@ double (value=0.1, description="Fraction of each frame edge faded out before matching (0 = none).") taper

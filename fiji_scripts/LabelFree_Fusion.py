@@ -2,7 +2,7 @@
 #@ String (choices={"nuclei", "cyto"}, value="cyto", description="What the zoo models were trained to segment; used to pick models from the zoo.") object
 #@ String (value="", description="Cell line of the zoo models to use ('' = any).") cell_line
 #@ String (value="", description="Channels of the image to fuse (names, or indices written as strings); empty = every channel.") channels
-#@ String (choices={"flow_average", "staple", "simple", "pixel_vote", "majority_vote", "none"}, value="flow_average", description="How the per-channel results are combined.") fusion
+#@ String (choices={"flow_average", "staple", "simple", "pixel_vote", "majority_vote", "none"}, value="flow_average", description="How the per-channel results are combined. flow_average averages the flows and cell-probability maps and integrates them once (the paper's method); the others segment each channel and fuse the instance segmentations (baselines); none requires exactly one channel.") fusion
 #@ String (choices={"logits", "probabilities"}, value="logits", description="Average cell probability as network logits (default) or as sigmoid probabilities (converted back to a logit before thresholding).") average_space
 #@ double (value=0.0, description="Typical object diameter in pixels of the input image; 0 = the mean of the chosen models' training diameters.") diameter
 #@ double (value=0.4, description="Cellpose flow-error threshold for discarding masks (0.4; 0 keeps every mask).") flow_threshold
@@ -11,7 +11,7 @@
 #@ int (value=0, description="Flow-integration steps; 0 = 200 x diameter / model diameter (cellpose's rule).") niter
 #@ double (value=0.5, description="IoU at which objects of different channels count as the same object (baselines).") min_iou
 #@ int (value=8, description="Tiles per network batch.") batch_size
-#@ String (choices={"auto", "cpu", "cuda"}, value="auto", description="Where the networks run; ``auto`` uses a CUDA GPU when one is present.") device
+#@ String (choices={"auto", "cpu", "cuda"}, value="auto", description="Where the networks run; auto uses a CUDA GPU when one is present.") device
 #@ String (value="", description="model zoo folder (empty: LabelFree's model cache)") zoo
 #@ String (choices={"append", "replace", "none"}, value="append", description="ROI Manager output") rois
 #@ boolean (value=true, description="show a results table of the objects") table

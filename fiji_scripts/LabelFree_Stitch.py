@@ -1,11 +1,11 @@
 #@ ImagePlus imp
 #@ String (choices={"auto", "fiji", "python"}, value="auto") backend
 #@ double (value=0.2, description="Nominal overlap fraction of neighbouring tiles for grid layouts (0.2 = 20 %).") overlap
-#@ String (choices={"row-by-row", "column-by-column", "snake-by-rows", "snake-by-columns"}, value="row-by-row", description="Grid acquisition order (see :data:`labelfree.registration.tiles.GRID_ORDERS`).") order
+#@ String (choices={"row-by-row", "column-by-column", "snake-by-rows", "snake-by-columns"}, value="row-by-row", description="Grid acquisition order (see labelfree.registration.tiles.GRID_ORDERS).") order
 #@ String (value="0", description="Registration channel of multi-channel tiles.") channel
 #@ double (value=0.3, description="Links whose overlap NCC is below this are dropped (Fiji: 0.30).") regression_threshold
-#@ double (value=2.5) max_avg_displacement_threshold
-#@ double (value=3.5) absolute_displacement_threshold
+#@ double (value=2.5, description="Worst-link removal rule of the global optimisation (Fiji: 2.5 and 3.5 px).") max_avg_displacement_threshold
+#@ double (value=3.5, description="Worst-link removal rule of the global optimisation (Fiji: 2.5 and 3.5 px).") absolute_displacement_threshold
 #@ String (value="auto", description="Largest deviation from the nominal offset of a pair (pixels); default a third of the overlap's extent.") max_shift
 #@ boolean (value=false, description="Sub-pixel positions and interpolated placement (else whole pixels, exact copies).") subpixel
 #@ String (choices={"linear", "average", "max"}, value="linear") fusion

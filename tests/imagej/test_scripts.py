@@ -59,6 +59,13 @@ def test_rendered_script_parameters_are_exactly_the_macro_keys(command):
     assert [p.name for p in params[1:]] == [f.key for f in fields]
     for p, f in zip(params[1:], fields):  # each default, as the script writes it, reads back to the config default
         assert coerce_value(f, p.attrs["value"]) == coerce_value(f, f.default if f.default is not None else "auto")
+    # dialogs show descriptions as plain text: no reST markup left in them
+    for p in params[1:]:
+        assert "`" not in p.attrs.get("description", ""), (p.name, p.attrs["description"])
+    if command == "motion":  # fields documented together ("refine_inner, refine_outer : int") get the text too
+        by_name = {p.name: p.attrs.get("description", "") for p in params}
+        assert by_name["refine_inner"] == by_name["refine_outer"] != ""
+        assert by_name["winsize"].startswith("Farnebaeck parameters")
 
 
 @pytest.mark.parametrize("command", sorted(SCRIPT_FILES))

@@ -69,13 +69,21 @@ def _describe_type(tp: Any) -> tuple[str, tuple[Any, ...], bool]:
 
 
 def _field_help(cls: type, name: str) -> str:
-    """First sentence of the field's paragraph in the numpydoc ``Attributes`` section."""
+    """First sentence of the field's paragraph in the numpydoc ``Attributes`` section, as plain text.
+
+    A paragraph may describe several fields (``low, high : float``); reST markup
+    (``code``, :role:`target`) is removed, since dialogs show the text as it is.
+    """
     doc = cls.__doc__ or ""
-    m = re.search(rf"^(\s*){re.escape(name)}\s*:[^\n]*\n((?:\1\s+[^\n]*\n?)+)", doc, re.M)
+    name = re.escape(name)
+    m = re.search(rf"^(\s*)(?:\w+\s*,\s*)*{name}(?:\s*,\s*\w+)*\s*:[^\n]*\n((?:\1\s+[^\n]*\n?)+)", doc, re.M)
     if not m:
         return ""
     text = " ".join(line.strip() for line in m.group(2).splitlines())
-    first = re.split(r"(?<=[.!?])\s+(?=[A-Z0-9(`])", text, maxsplit=1)[0]
+    text = re.sub(r":\w+:`~?([^`]+)`", r"\1", text)
+    text = re.sub(r"``([^`]+)``", r"\1", text)
+    text = re.sub(r"`([^`]+)`", r"\1", text)
+    first = re.split(r"(?<=[.!?])\s+(?=[A-Z0-9(])", text, maxsplit=1)[0]
     return first.strip()
 
 
