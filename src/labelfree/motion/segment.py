@@ -17,7 +17,14 @@ from labelfree.motion.classify import classify_frame, train_classifier
 from labelfree.motion.config import MotionConfig
 from labelfree.motion.features import compute_features, local_entropy
 from labelfree.motion.flow import farneback_flow, flow_magnitude, to_uint8, uint8_range
-from labelfree.motion.postprocess import OverlapLinker, clear_border_objects, fill_mask_holes, postprocess, remove_small, to_instances
+from labelfree.motion.postprocess import (
+    OverlapLinker,
+    clear_border_objects,
+    fill_mask_holes,
+    postprocess,
+    remove_small,
+    to_instances,
+)
 from labelfree.motion.refine import refine_boundaries
 from labelfree.motion.selflabel import estimate_cell_size, motion_threshold, self_label, size_floor, typical_object_area
 
