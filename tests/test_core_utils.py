@@ -1,5 +1,6 @@
 import dataclasses
 import json
+from typing import Literal
 
 import pytest
 
@@ -36,6 +37,24 @@ def test_config_errors(tmp_path):
         DemoConfig.from_file(tmp_path / "missing.json")
     with pytest.raises(ConfigError, match="must be a DemoConfig"):
         DemoConfig.coerce(42)
+
+
+@dataclasses.dataclass
+class ChoiceConfig(PipelineConfig):
+    mode: Literal["fast", "exact"] = "fast"
+    switch: Literal[False, "on"] = False
+    label: str = "any"
+
+    def __post_init__(self) -> None:
+        self._check_choices()
+
+
+def test_literal_fields_are_checked_from_the_type_hints():
+    assert ChoiceConfig(mode="exact", switch="on", label="free text").mode == "exact"
+    with pytest.raises(ConfigError, match="mode must be one of 'fast', 'exact'; got 'slow'"):
+        ChoiceConfig(mode="slow")
+    with pytest.raises(ConfigError, match="switch must be one of False, 'on'; got 'off'"):
+        ChoiceConfig.from_dict({"switch": "off"})
 
 
 def test_provenance_records_config_and_model_hash(tmp_path):

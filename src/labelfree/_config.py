@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import functools
 import hashlib
 import json
+import typing
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from labelfree.errors import ConfigError
 
@@ -36,9 +38,27 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+@functools.lru_cache(maxsize=None)
+def _literal_fields(cls: type) -> tuple[tuple[str, tuple[Any, ...]], ...]:
+    """(name, choices) of every field of a config class typed ``Literal[...]``."""
+    hints = typing.get_type_hints(cls)
+    return tuple((f.name, typing.get_args(hints[f.name])) for f in dataclasses.fields(cls)
+                 if typing.get_origin(hints.get(f.name)) is Literal)
+
+
 @dataclasses.dataclass
 class PipelineConfig:
     """Base class: dataclass configs that round-trip through JSON."""
+
+    def _check_choices(self) -> None:
+        """Raise ConfigError when a ``Literal``-typed field holds a value outside its choices.
+
+        Configs call this from ``__post_init__``; the choices are read from the type hints.
+        """
+        for name, choices in _literal_fields(type(self)):
+            value = getattr(self, name)
+            if value not in choices:
+                raise ConfigError(f"{name} must be one of {', '.join(repr(c) for c in choices)}; got {value!r}.")
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable dict of every field."""

@@ -79,8 +79,7 @@ class ThresholdConfig(PipelineConfig):
     split_touching: bool = False
 
     def __post_init__(self) -> None:
-        if self.method not in ("otsu", "li", "triangle"):
-            raise InputError(f"method must be 'otsu', 'li' or 'triangle'; got {self.method!r}.")
+        self._check_choices()
         if self.min_size < 0:
             raise InputError(f"min_size must be >= 0; got {self.min_size}.")
 

@@ -21,11 +21,6 @@ FUSION_METHODS = ("flow_average", "staple", "simple", "pixel_vote", "majority_vo
 OBJECTS = ("nuclei", "cyto")
 
 
-def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ConfigError(f"{name} must be one of {', '.join(choices)}; got {value!r}.")
-
-
 @dataclasses.dataclass
 class FusionConfig(PipelineConfig):
     """Options of the Fusion pipeline at inference time.
@@ -83,10 +78,7 @@ class FusionConfig(PipelineConfig):
 
     def __post_init__(self) -> None:
         self.channels = tuple(str(c) for c in self.channels)
-        _check_choice("object", self.object, OBJECTS)
-        _check_choice("fusion", self.fusion, FUSION_METHODS)
-        _check_choice("average_space", self.average_space, ("logits", "probabilities"))
-        _check_choice("device", self.device, ("auto", "cpu", "cuda"))
+        self._check_choices()
         if self.diameter < 0:
             raise ConfigError(f"diameter must be >= 0 pixels (0 = from the models); got {self.diameter}.")
         if not 0 < self.min_iou <= 1:
@@ -155,8 +147,7 @@ class FinetuneConfig(PipelineConfig):
 
     def __post_init__(self) -> None:
         self.nbase = tuple(int(n) for n in self.nbase)
-        _check_choice("optimizer", self.optimizer, ("adamw", "sgd"))
-        _check_choice("device", self.device, ("auto", "cpu", "cuda"))
+        self._check_choices()
         if len(self.nbase) != 4 or min(self.nbase) < 1:
             raise ConfigError(f"nbase must be 4 positive feature widths; got {self.nbase}.")
         if self.crop_size < 16 or self.crop_size % 16:

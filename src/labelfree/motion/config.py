@@ -177,18 +177,9 @@ class MotionConfig(PipelineConfig):
                 f"MotionConfig.features: {what}; valid features are {sorted(FEATURES)} "
                 "(add your own with labelfree.motion.register_feature)."
             )
-        if self.flow_reference not in ("previous", "black"):
-            raise ConfigError(f"flow_reference must be 'previous' or 'black'; got {self.flow_reference!r}.")
-        if self.drift_correction not in (False, "python", "fiji", "auto"):
-            raise ConfigError(
-                f"drift_correction must be false, 'python', 'fiji' or 'auto'; got {self.drift_correction!r}."
-            )
-        if self.classifier_mode not in ("per_pair", "cumulative"):
-            raise ConfigError(f"classifier_mode must be 'per_pair' or 'cumulative'; got {self.classifier_mode!r}.")
+        self._check_choices()
         if self.declump_neck_ratio is not None and not 0 < self.declump_neck_ratio <= 1:
             raise ConfigError(f"declump_neck_ratio must be in (0, 1] or null; got {self.declump_neck_ratio}.")
-        if self.classifier not in ("gaussian", "kernel"):
-            raise ConfigError(f"classifier must be 'gaussian' or 'kernel'; got {self.classifier!r}.")
         if self.refine_inner < 0 or self.refine_outer < 1 or self.refine_sigma < 0:
             raise ConfigError("need refine_inner >= 0, refine_outer >= 1 and refine_sigma >= 0 (px).")
         if not 0 <= self.scale_low_percentile < self.scale_high_percentile <= 100:

@@ -19,9 +19,9 @@ from labelfree._config import PipelineConfig
 from labelfree._progress import Progress
 from labelfree.errors import ConfigError, DimensionError
 from labelfree.image import scale_of, select_channel, units_of, validate_image
-from labelfree.registration._backend import BACKENDS, choose_backend
+from labelfree.registration._backend import choose_backend
 from labelfree.registration._phase import bandpass_weights, edge_taper, measure_shift, prepare
-from labelfree.registration._shift import CANVASES, canvas_window
+from labelfree.registration._shift import canvas_window
 from labelfree.registration.shifts import _resample, apply_shifts, read_shifts
 
 __all__ = ["DriftConfig", "correct_drift", "estimate_drift", "apply_shifts", "read_shifts"]
@@ -82,16 +82,9 @@ class DriftConfig(PipelineConfig):
     taper: float = 0.1
 
     def __post_init__(self) -> None:
-        if self.reference not in ("previous", "first"):
-            raise ConfigError(f"reference must be 'previous' or 'first'; got {self.reference!r}.")
-        if self.normalization not in ("none", "phase"):
-            raise ConfigError(f"normalization must be 'none' or 'phase'; got {self.normalization!r}.")
+        self._check_choices()
         if int(self.upsample) < 1 or int(self.n_peaks) < 1:
             raise ConfigError("upsample and n_peaks must be at least 1.")
-        if self.canvas not in CANVASES:
-            raise ConfigError(f"canvas must be one of {', '.join(CANVASES)}; got {self.canvas!r}.")
-        if self.backend not in BACKENDS:
-            raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}; got {self.backend!r}.")
 
 
 def _check_movie(movie: Any) -> xr.DataArray:

@@ -19,13 +19,13 @@ import xarray as xr
 
 from labelfree._config import PipelineConfig
 from labelfree._progress import Progress
-from labelfree.errors import ConfigError, InputError
+from labelfree.errors import InputError
 from labelfree.image import scale_of, select_channel, to_dataarray, validate_image
-from labelfree.registration._backend import BACKENDS, choose_backend
-from labelfree.registration._fuse import FUSIONS, fuse_tiles
+from labelfree.registration._backend import choose_backend
+from labelfree.registration._fuse import fuse_tiles
 from labelfree.registration._optimize import Link, optimize_positions
 from labelfree.registration._phase import bandpass_weights, edge_taper, measure_shift, prepare
-from labelfree.registration.tiles import GRID_ORDERS, grid_positions
+from labelfree.registration.tiles import grid_positions
 
 __all__ = ["StitchConfig", "stitch", "pairwise_links"]
 
@@ -83,14 +83,7 @@ class StitchConfig(PipelineConfig):
     taper: float = 0.1
 
     def __post_init__(self) -> None:
-        if self.order not in GRID_ORDERS:
-            raise ConfigError(f"order must be one of {', '.join(GRID_ORDERS)}; got {self.order!r}.")
-        if self.fusion not in FUSIONS:
-            raise ConfigError(f"fusion must be one of {', '.join(FUSIONS)}; got {self.fusion!r}.")
-        if self.normalization not in ("none", "phase"):
-            raise ConfigError(f"normalization must be 'none' or 'phase'; got {self.normalization!r}.")
-        if self.backend not in BACKENDS:
-            raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}; got {self.backend!r}.")
+        self._check_choices()
 
 
 def _as_tiles(tiles: Any) -> list[xr.DataArray]:
