@@ -75,7 +75,7 @@ def per_pair(prev: np.ndarray, cur: np.ndarray, prev_ent: np.ndarray, cfg: Motio
     if cfg.refine_boundary:
         clean = motion.refine_boundaries(cur, clean, inner=cfg.refine_inner, outer=cfg.refine_outer,
                                          sigma=cfg.refine_sigma, prior=cfg.class_prior, kind=cfg.classifier)
-        clean = motion.fill_mask_holes(motion.remove_small(clean, min_size=min_size))
+        clean = motion.postprocess(clean, min_size=min_size, closing_radius=0)
         lap("refine boundaries")
     lab = motion.to_instances(clean, declump=cfg.declump, min_size=min_size // 2,
                               cell_area=min_size / cfg.min_size_fraction, neck_ratio=cfg.declump_neck_ratio)

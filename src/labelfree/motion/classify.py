@@ -56,8 +56,9 @@ class KernelNB:
         self.bins, self.bandwidth, self.priors = int(bins), float(bandwidth), priors
         self.counts_ = None
 
-    def _bin(self, x: np.ndarray) -> np.ndarray:
-        q = (np.asarray(x, np.float32) - self.low_) * self.scale_
+    def _bin(self, x: np.ndarray, feature: int | slice = slice(None)) -> np.ndarray:
+        """Bin index (uint8) of values of ``feature`` (default: samples (N, F) of every feature)."""
+        q = (np.asarray(x, np.float32) - self.low_[feature]) * self.scale_[feature]
         np.clip(q, 0, self.bins - 1, out=q)
         return q.astype(np.uint8)
 
@@ -99,10 +100,8 @@ class KernelNB:
         out = np.full(f.shape[1:], np.log(self.class_prior_[1] / self.class_prior_[0]), np.float32)
         table = np.zeros(256, np.float32)
         for i in range(f.shape[0]):
-            q = (f[i] - self.low_[i]) * self.scale_[i]
-            np.clip(q, 0, self.bins - 1, out=q)
             table[: self.bins] = self.log_density_[1, i] - self.log_density_[0, i]
-            out += cv2.LUT(q.astype(np.uint8), table)
+            out += cv2.LUT(self._bin(f[i], i), table)
         return out
 
     def predict_proba(self, x: np.ndarray) -> np.ndarray:

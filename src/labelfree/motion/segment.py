@@ -17,14 +17,7 @@ from labelfree.motion.classify import classify_frame, train_classifier
 from labelfree.motion.config import MotionConfig
 from labelfree.motion.features import compute_features, local_entropy
 from labelfree.motion.flow import farneback_flow, flow_magnitude, to_uint8, uint8_range
-from labelfree.motion.postprocess import (
-    OverlapLinker,
-    clear_border_objects,
-    fill_mask_holes,
-    postprocess,
-    remove_small,
-    to_instances,
-)
+from labelfree.motion.postprocess import OverlapLinker, fill_mask_holes, postprocess, to_instances
 from labelfree.motion.refine import refine_boundaries
 from labelfree.motion.selflabel import estimate_cell_size, motion_threshold, self_label, size_floor, typical_object_area
 
@@ -194,9 +187,7 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
             clean = refine_boundaries(frame, clean, inner=cfg.refine_inner, outer=cfg.refine_outer,
                                       sigma=cfg.refine_sigma, prior=cfg.class_prior, kind=cfg.classifier,
                                       max_pixels=cfg.max_training_pixels, seed=cfg.seed + t)
-            clean = fill_mask_holes(remove_small(clean, min_size=min_size))
-            if cfg.clear_border:
-                clean = clear_border_objects(clean)
+            clean = postprocess(clean, min_size=min_size, closing_radius=0, clear_border=cfg.clear_border)
         lab = to_instances(clean, declump=cfg.declump, min_size=min_size // 2,
                            cell_area=min_size / cfg.min_size_fraction, neck_ratio=cfg.declump_neck_ratio)
         if bands is not None:
@@ -217,6 +208,7 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
             mag = flow_magnitude(farneback_flow(cur, ref, config=cfg))  # on frame t's grid
             ent = local_entropy(cur, size=cfg.entropy_size, bins=cfg.entropy_bins)
             feats = compute_features(cur, config=cfg, cache={"entropy": ent})
+            decided = None  # frame t's classification, when already made by the flooding check
             if float(mag.max()) > _STILL:
                 if min_size is None:
                     start = cfg.size_estimate_threshold
@@ -244,6 +236,8 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
                         trained = train_classifier(feats, sl.cell, sl.background, max_pixels=cfg.max_training_pixels,
                                                    seed=cfg.seed + t, prior=prior, kind=kind)
                         log.info("Motion: frame %d: the kernel classifier floods; normal densities used", t)
+                    elif cfg.decision_smoothing == 0:
+                        decided = check
                 model = trained if trained is not None else model
                 stats.append((t, sl.cell_threshold, sl.background_threshold, int(sl.cell.sum()), kind))
             if model is not None:
@@ -252,7 +246,9 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
                                               smoothing=cfg.decision_smoothing))
                     bar.update(message=f"frame {t0 + 1}/{n}")
                 pending = []
-                finish(t, cur, classify_frame(feats, model, smoothing=cfg.decision_smoothing))
+                if decided is None:
+                    decided = classify_frame(feats, model, smoothing=cfg.decision_smoothing)
+                finish(t, cur, decided)
                 bar.update(message=f"frame {t + 1}/{n}")
             else:
                 pending.append((t, cur, ent))
