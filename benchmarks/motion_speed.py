@@ -74,7 +74,8 @@ def per_pair(prev: np.ndarray, cur: np.ndarray, prev_ent: np.ndarray, cfg: Motio
     lap("postprocess")
     if cfg.refine_boundary:
         clean = motion.refine_boundaries(cur, clean, inner=cfg.refine_inner, outer=cfg.refine_outer,
-                                         sigma=cfg.refine_sigma, prior=cfg.class_prior, kind=cfg.classifier)
+                                         sigma=cfg.refine_sigma, prior=cfg.class_prior, kind=cfg.refine_classifier,
+                                         min_contrast=cfg.refine_min_contrast)
         clean = motion.postprocess(clean, min_size=min_size, closing_radius=0)
         lap("refine boundaries")
     lab = motion.to_instances(clean, declump=cfg.declump, min_size=min_size // 2,

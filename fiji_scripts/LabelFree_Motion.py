@@ -31,9 +31,11 @@
 #@ int (value=20000, description="Training pixels per class subsampled for the classifier (0 = all).") max_training_pixels
 #@ String (choices={"gaussian", "kernel"}, value="gaussian", description="Class densities of the Naive Bayes: normal per feature (the paper, MATLAB fitcnb default) or kernel densities (fitcnb 'kernel'; smoothed histograms, labelfree.motion.KernelNB), which follow a cell class that mixes bright bodies and dim protrusions.") classifier
 #@ String (choices={"per_pair", "cumulative"}, value="per_pair", description="Train a fresh classifier per frame pair (paper), or keep updating one.") classifier_mode
-#@ boolean (value=false, description="Re-decide the pixels near each object's outline with a second classifier on the smoothed grey level, trained on the objects' cores and the far background (labelfree.motion.refine_boundaries).") refine_boundary
+#@ boolean (value=true, description="Re-decide the pixels near each object's outline with a second classifier on the smoothed grey level, trained on the objects' cores and the far background (labelfree.motion.refine_boundaries).") refine_boundary
+#@ String (choices={"kernel", "gaussian"}, value="kernel", description="Class densities of the refinement's classifier (see classifier).") refine_classifier
+#@ double (value=1.5, description="The refinement is skipped on a frame whose object cores and far background differ in smoothed grey level by less than this many pooled standard deviations (labelfree.motion.grey_contrast; fluorescence gives 2-3, phase contrast below 1, where the grey level would cut cells apart).") refine_min_contrast
 #@ int (value=2, description="The band re-decided: refine_inner px inside to refine_outer px outside the outline.") refine_inner
-#@ int (value=8, description="The band re-decided: refine_inner px inside to refine_outer px outside the outline.") refine_outer
+#@ int (value=12, description="The band re-decided: refine_inner px inside to refine_outer px outside the outline.") refine_outer
 #@ double (value=2.0, description="Gaussian sigma (px) of the grey level used by the refinement.") refine_sigma
 #@ boolean (value=true, description="Split touching cells into instances (distance-transform watershed).") declump
 #@ double (value=0.8, description="Pieces of a split clump are merged again unless they meet at a neck narrower than this fraction of the thinner piece's width (labelfree.labels.declump), so that long, thin cells are not cut into slices (default 0.8: object F1 on Fluo-C2DL-MSC 0.30 -> 0.44, unchanged on SIM+ and GOWT1).") declump_neck_ratio

@@ -315,3 +315,39 @@ def test_classifier_refinement_and_neck_settings_are_checked():
         MotionConfig(declump_neck_ratio=1.5)
     cfg = MotionConfig(classifier="kernel", refine_boundary=True, declump_neck_ratio=0.6)
     assert MotionConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_grey_contrast_is_the_sensitivity_index_of_two_pixel_sets():
+    grey = np.array([[10.0, 12.0, 0.0, 2.0]], np.float32)
+    cell = np.array([[True, True, False, False]])
+    # means 11 and 1, standard deviations 1 and 1: d' = 10 / 1
+    assert motion.grey_contrast(grey, cell, ~cell) == pytest.approx(10.0)
+    assert motion.grey_contrast(grey, ~cell, cell) == pytest.approx(10.0)  # either polarity
+    assert motion.grey_contrast(grey, cell, np.zeros_like(cell)) == 0.0
+    flat = np.full((1, 4), 5.0, np.float32)
+    assert motion.grey_contrast(flat, cell, ~cell) == 0.0
+
+
+def test_refinement_leaves_the_mask_where_the_contrast_is_too_low():
+    truth = np.zeros((80, 80), bool)
+    truth[20:60, 20:60] = True
+    halo = ndi.binary_dilation(truth, iterations=3)
+    rng = np.random.default_rng(1)
+    noise = rng.normal(0, 10, truth.shape)
+    kw = dict(inner=2, outer=8, sigma=1.0)
+    for step, trims in ((40, True), (3, False)):  # d' about 5 and 0.4 after the smoothing
+        frame = (100 + step * truth + noise).clip(0, 255).astype(np.uint8)
+        out = motion.refine_boundaries(frame, halo, **kw, min_contrast=1.5)
+        assert (out.sum() < halo.sum() - 100) == trims
+        if not trims:
+            np.testing.assert_array_equal(out, halo)
+            assert out is not halo
+            forced = motion.refine_boundaries(frame, halo, **kw, min_contrast=0)
+            assert not np.array_equal(forced, halo)
+
+
+@pytest.mark.parametrize("bad", [{"refine_min_contrast": -1.0}, {"refine_min_contrast": float("nan")},
+                                 {"refine_classifier": "forest"}])
+def test_bad_refinement_settings_are_refused(bad):
+    with pytest.raises(ConfigError, match=next(iter(bad))):
+        MotionConfig(**bad)

@@ -32,7 +32,7 @@ from labelfree.motion.postprocess import (
     remove_small,
     to_instances,
 )
-from labelfree.motion.refine import refine_boundaries
+from labelfree.motion.refine import grey_contrast, refine_boundaries
 from labelfree.motion.segment import NoMotionWarning, as_movie, segment
 from labelfree.motion.selflabel import (
     SelfLabels,
@@ -51,7 +51,7 @@ __all__ = [
     "candidate_mask", "motion_threshold", "estimate_cell_size", "background_threshold", "cell_threshold",
     "self_label", "typical_object_area", "SelfLabels",
     "FEATURES", "register_feature", "local_entropy", "gradient_magnitude", "smoothed_log_intensity", "compute_features",
-    "train_classifier", "classify_frame", "cell_probability", "log_odds", "KernelNB", "refine_boundaries",
+    "train_classifier", "classify_frame", "cell_probability", "log_odds", "KernelNB", "refine_boundaries", "grey_contrast",
     "remove_small", "close_disk", "fill_mask_holes", "clear_border_objects", "postprocess", "to_instances",
     "OverlapLinker",
 ]

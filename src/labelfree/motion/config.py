@@ -98,6 +98,14 @@ class MotionConfig(PipelineConfig):
         the smoothed grey level, trained on the objects' cores and the far
         background (:func:`labelfree.motion.refine_boundaries`). Removes the halo
         of about 3 px that the 7x7 entropy window leaves.
+    refine_classifier : {"kernel", "gaussian"}
+        Class densities of the refinement's classifier (see ``classifier``).
+    refine_min_contrast : float
+        The refinement is skipped on a frame whose object cores and far background
+        differ in smoothed grey level by less than this many pooled standard
+        deviations (:func:`labelfree.motion.grey_contrast`; fluorescence gives 2-3,
+        phase contrast below 1, where the grey level would cut cells apart).
+        0 = refine every frame. The provenance records each frame's contrast.
     refine_inner, refine_outer : int
         The band re-decided: ``refine_inner`` px inside to ``refine_outer`` px
         outside the outline.
@@ -153,9 +161,11 @@ class MotionConfig(PipelineConfig):
     max_training_pixels: int = 20000
     classifier: Literal["gaussian", "kernel"] = "gaussian"
     classifier_mode: Literal["per_pair", "cumulative"] = "per_pair"
-    refine_boundary: bool = False
+    refine_boundary: bool = True
+    refine_classifier: Literal["kernel", "gaussian"] = "kernel"
+    refine_min_contrast: float = 1.5
     refine_inner: int = 2
-    refine_outer: int = 8
+    refine_outer: int = 12
     refine_sigma: float = 2.0
     declump: bool = True
     declump_neck_ratio: float | None = 0.8
@@ -182,6 +192,8 @@ class MotionConfig(PipelineConfig):
             raise ConfigError(f"declump_neck_ratio must be in (0, 1] or null; got {self.declump_neck_ratio}.")
         if self.refine_inner < 0 or self.refine_outer < 1 or self.refine_sigma < 0:
             raise ConfigError("need refine_inner >= 0, refine_outer >= 1 and refine_sigma >= 0 (px).")
+        if not self.refine_min_contrast >= 0:
+            raise ConfigError(f"refine_min_contrast must be >= 0 (0 = always refine); got {self.refine_min_contrast}.")
         if not 0 <= self.scale_low_percentile < self.scale_high_percentile <= 100:
             raise ConfigError("need 0 <= scale_low_percentile < scale_high_percentile <= 100.")
         if self.flow_downsample < 1:

@@ -101,6 +101,7 @@ def local_entropy(frame: np.ndarray, /, *, size: int = 7, bins: int = 256) -> np
     acc = np.zeros(arr.shape, np.float32)
     ind = np.empty(arr.shape, np.uint8)
     cnt = np.empty(arr.shape, np.uint8 if small else np.uint16)
+    term = np.empty(arr.shape, np.float32)  # c log c of one bin; reused, no allocation per bin
     onehot = np.zeros(256, np.uint8)
     for v in np.flatnonzero(np.bincount(q.ravel(), minlength=bins)):
         onehot[:] = 0
@@ -108,7 +109,11 @@ def local_entropy(frame: np.ndarray, /, *, size: int = 7, bins: int = 256) -> np
         cv2.LUT(arr, onehot, dst=ind)
         cv2.boxFilter(ind, -1 if small else cv2.CV_16U, (size, size), dst=cnt, normalize=False,
                       borderType=cv2.BORDER_REFLECT)
-        cv2.add(acc, cv2.LUT(cnt, lut[:256]) if small else lut[cnt], dst=acc)
+        if small:
+            cv2.LUT(cnt, lut[:256], dst=term)
+        else:
+            np.take(lut, cnt, out=term)
+        cv2.add(acc, term, dst=acc)
     return np.float32(np.log2(n)) - acc / np.float32(n)
 
 

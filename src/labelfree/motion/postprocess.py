@@ -29,7 +29,20 @@ def _mask(mask: np.ndarray, what: str) -> np.ndarray:
     m = np.asarray(mask)
     if m.ndim != 2:
         raise DimensionError(f"{what} works on one (Y, X) mask; got shape {m.shape}.")
+    if m.dtype == bool and m.flags.c_contiguous:
+        return m.view(np.uint8)  # OpenCV reads it as 0/1 without a copy; callers never write to it
     return (m > 0).astype(np.uint8)
+
+
+def components_with_stats(mask: np.ndarray, /) -> tuple[int, np.ndarray, np.ndarray]:
+    """8-connected components of a (Y, X) uint8 0/1 mask: count (with background), int32 labels, stats.
+
+    The same labels and statistics as ``cv2.connectedComponentsWithStats``;
+    its block-based algorithm (BBDT) gathers the statistics about 3x faster
+    than the default one on one thread.
+    """
+    n, lab, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(mask, 8, cv2.CV_32S, cv2.CCL_BBDT)
+    return n, lab, stats
 
 
 @functools.lru_cache(maxsize=8)
@@ -54,7 +67,7 @@ def remove_small(mask: np.ndarray, /, *, min_size: int) -> np.ndarray:
     m = _mask(mask, "remove_small")
     if min_size <= 1:
         return m.astype(bool)
-    n, lab, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
+    n, lab, stats = components_with_stats(m)
     keep = stats[:, cv2.CC_STAT_AREA] >= min_size
     keep[0] = False
     return keep[lab]
@@ -150,7 +163,7 @@ def to_instances(
     (Y, X) uint32 labels, 1..n.
     """
     m = _mask(mask, "to_instances")
-    n, lab, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
+    n, lab, stats = components_with_stats(m)
     lab = lab.astype(np.uint32)
     if not declump or n <= 1:
         return lab

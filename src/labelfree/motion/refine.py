@@ -6,6 +6,11 @@ outline. This step, beyond the paper, is self-supervised like the rest: the
 classified objects' cores (eroded by ``inner`` px) and everything farther than
 ``outer`` px from them are the training labels of a second Naive Bayes on the
 lightly smoothed grey level alone, which then re-decides the band in between.
+
+The grey level only helps where it separates cells from background, as in
+fluorescence. In phase contrast cells and background share grey levels (halos,
+dark and bright parts in one cell), and a grey-level classifier would cut the
+objects apart; ``min_contrast`` skips the refinement on such frames.
 """
 
 from __future__ import annotations
@@ -16,11 +21,32 @@ import numpy as np
 from labelfree.errors import ConfigError, DimensionError
 from labelfree.motion.classify import classify_frame, train_classifier
 
-__all__ = ["refine_boundaries"]
+__all__ = ["refine_boundaries", "grey_contrast"]
 
 
 def _disk(radius: int) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+
+
+def grey_contrast(grey: np.ndarray, cell: np.ndarray, background: np.ndarray, /) -> float:
+    """How far apart the grey levels of two pixel sets are: |mean difference| / pooled std.
+
+    The sensitivity index d' of the two sets (0 when either is empty or both are
+    constant): about 2-3 for the cells and background of fluorescence movies,
+    below 1 in phase contrast.
+    """
+    g = np.asarray(grey, np.float32)
+    stats = []
+    for which in (cell, background):
+        if not np.any(which):
+            return 0.0
+        mean, std = cv2.meanStdDev(g, mask=np.asarray(which, np.uint8))
+        stats.append((float(mean[0, 0]), float(std[0, 0])))
+    (ma, sa), (mb, sb) = stats
+    spread = np.sqrt(0.5 * (sa * sa + sb * sb))
+    if spread > 0:
+        return abs(ma - mb) / spread
+    return float("inf") if ma != mb else 0.0
 
 
 def refine_boundaries(
@@ -35,6 +61,7 @@ def refine_boundaries(
     kind: str = "kernel",
     max_pixels: int = 20000,
     seed: int = 0,
+    min_contrast: float = 0.0,
 ) -> np.ndarray:
     """Re-classify the pixels within ``outer`` px outside and ``inner`` px inside the mask's outline.
 
@@ -56,11 +83,28 @@ def refine_boundaries(
         Class densities of the second classifier (:func:`train_classifier`).
     max_pixels, seed :
         Training-pixel subsampling per class.
+    min_contrast : float
+        Leave the mask as it is when the smoothed grey levels of the cores and of
+        the far background differ by less than this many pooled standard
+        deviations (:func:`grey_contrast`); 0 = always refine.
 
     Returns
     -------
     (Y, X) bool array: the cores plus the band pixels called *cell*. The mask
-    is returned unchanged (as a copy) when it has no core or no background.
+    is returned unchanged (as a copy) when it has no core or no background, or
+    when the grey level separates them by less than ``min_contrast``.
+    """
+    return _refine(frame, mask, inner=inner, outer=outer, sigma=sigma, prior=prior, kind=kind,
+                   max_pixels=max_pixels, seed=seed, min_contrast=min_contrast)[0]
+
+
+def _refine(frame, mask, *, inner, outer, sigma, prior, kind, max_pixels, seed, min_contrast, history=None):
+    """:func:`refine_boundaries`, also returning the grey contrast (NaN without core or background)
+    and whether the band was re-decided.
+
+    With a ``history`` list (the contrasts of the movie's earlier frames, appended
+    to here), the median of all of them is held against ``min_contrast``: one
+    movie, one modality, and a single frame near the limit does not flip.
     """
     m = np.asarray(mask, bool)
     f = np.asarray(frame)
@@ -75,7 +119,13 @@ def refine_boundaries(
     grey = f.astype(np.float32)
     if sigma > 0:
         grey = cv2.GaussianBlur(grey, (0, 0), sigma)
-    model = train_classifier(grey[None], core, ~near, max_pixels=max_pixels, seed=seed, prior=prior, kind=kind)
-    if model is None:
-        return m.copy()
-    return core | (near & classify_frame(grey[None], model))
+    far = ~near
+    if not core.any() or not far.any():
+        return m.copy(), float("nan"), False
+    contrast = grey_contrast(grey, core, far)
+    if history is not None:
+        history.append(contrast)
+    if (np.median(history) if history else contrast) < min_contrast:
+        return m.copy(), contrast, False
+    model = train_classifier(grey[None], core, far, max_pixels=max_pixels, seed=seed, prior=prior, kind=kind)
+    return core | (near & classify_frame(grey[None], model)), contrast, True

@@ -18,7 +18,7 @@ from labelfree.motion.config import MotionConfig
 from labelfree.motion.features import compute_features, local_entropy
 from labelfree.motion.flow import farneback_flow, flow_magnitude, to_uint8, uint8_range
 from labelfree.motion.postprocess import OverlapLinker, fill_mask_holes, postprocess, to_instances
-from labelfree.motion.refine import refine_boundaries
+from labelfree.motion.refine import _refine
 from labelfree.motion.selflabel import estimate_cell_size, motion_threshold, self_label, size_floor, typical_object_area
 
 __all__ = ["segment", "as_movie", "NoMotionWarning"]
@@ -169,6 +169,7 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
     out = np.zeros((n, *shape), np.uint16)
     linker = OverlapLinker(min_iou=cfg.track_min_iou)
     model, min_size, pending, stats, still = None, cfg.min_size, [], [], 0
+    refined, contrasts = [], []  # per-frame refinement records; the grey contrasts seen so far
     refine_size = cfg.min_size is None and cfg.refine_min_size
 
     def finish(t: int, frame: np.ndarray, mask: np.ndarray) -> None:
@@ -184,10 +185,14 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
             log.info("Motion: minimum object size %d px", min_size)
         clean = postprocess(mask, min_size=min_size, closing_radius=cfg.closing_radius, clear_border=cfg.clear_border)
         if cfg.refine_boundary:
-            clean = refine_boundaries(frame, clean, inner=cfg.refine_inner, outer=cfg.refine_outer,
-                                      sigma=cfg.refine_sigma, prior=cfg.class_prior, kind=cfg.classifier,
-                                      max_pixels=cfg.max_training_pixels, seed=cfg.seed + t)
-            clean = postprocess(clean, min_size=min_size, closing_radius=0, clear_border=cfg.clear_border)
+            clean, contrast, applied = _refine(
+                frame, clean, inner=cfg.refine_inner, outer=cfg.refine_outer, sigma=cfg.refine_sigma,
+                prior=cfg.class_prior, kind=cfg.refine_classifier, max_pixels=cfg.max_training_pixels,
+                seed=cfg.seed + t, min_contrast=cfg.refine_min_contrast, history=contrasts)
+            refined.append({"frame": t, "contrast": None if np.isnan(contrast) else round(contrast, 3),
+                            "refined": applied})
+            if applied:
+                clean = postprocess(clean, min_size=min_size, closing_radius=0, clear_border=cfg.clear_border)
         lab = to_instances(clean, declump=cfg.declump, min_size=min_size // 2,
                            cell_area=min_size / cfg.min_size_fraction, neck_ratio=cfg.declump_neck_ratio)
         if bands is not None:
@@ -268,5 +273,6 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
         "min_size": min_size,
         "thresholds": [{"frame": t, "cell": c, "background": b, "cell_pixels": k, "classifier": kind}
                        for t, c, b, k, kind in stats],
+        **({"refinement": sorted(refined, key=lambda r: r["frame"])} if cfg.refine_boundary else {}),
     })
     return labels_like(out, da, dims=("T", "Y", "X"), attrs={"labelfree": record})

@@ -17,7 +17,7 @@ import dataclasses
 import numpy as np
 
 from labelfree.motion.config import MotionConfig
-from labelfree.motion.postprocess import close_disk, fill_mask_holes, remove_small
+from labelfree.motion.postprocess import close_disk, components_with_stats, fill_mask_holes, remove_small
 
 __all__ = [
     "PAPER_PIXELS",
@@ -114,7 +114,7 @@ def typical_object_area(mask: np.ndarray, /, *, min_area: int = 1) -> float:
     """
     import cv2
 
-    n, _, stats, _ = cv2.connectedComponentsWithStats(np.asarray(mask, np.uint8), connectivity=8)
+    n, _, stats = components_with_stats(np.asarray(mask, np.uint8))
     areas = np.sort(stats[1:, cv2.CC_STAT_AREA])
     areas = areas[areas >= min_area]
     if areas.size == 0:
