@@ -33,7 +33,7 @@
 #@ String (choices={"per_pair", "cumulative"}, value="per_pair", description="Train a fresh classifier per frame pair (paper), or keep updating one.") classifier_mode
 #@ boolean (value=true, description="Re-decide the pixels near each object's outline with a second classifier on the smoothed grey level, trained on the objects' cores and the far background (labelfree.motion.refine_boundaries).") refine_boundary
 #@ String (choices={"kernel", "gaussian"}, value="kernel", description="Class densities of the refinement's classifier (see classifier).") refine_classifier
-#@ double (value=1.5, description="The refinement is skipped on a frame whose object cores and far background differ in smoothed grey level by less than this many pooled standard deviations (labelfree.motion.grey_contrast; fluorescence gives 2-3, phase contrast below 1, where the grey level would cut cells apart).") refine_min_contrast
+#@ double (value=1.5, description="The refinement is skipped while the object cores and the far background differ in smoothed grey level by less than this many pooled standard deviations (labelfree.motion.grey_contrast), as the median over the movie's frames so far (fluorescence gives 2-3; phase contrast below 1, where the grey level would cut cells apart).") refine_min_contrast
 #@ int (value=2, description="The band re-decided: refine_inner px inside to refine_outer px outside the outline.") refine_inner
 #@ int (value=12, description="The band re-decided: refine_inner px inside to refine_outer px outside the outline.") refine_outer
 #@ double (value=2.0, description="Gaussian sigma (px) of the grey level used by the refinement.") refine_sigma

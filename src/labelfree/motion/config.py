@@ -101,11 +101,12 @@ class MotionConfig(PipelineConfig):
     refine_classifier : {"kernel", "gaussian"}
         Class densities of the refinement's classifier (see ``classifier``).
     refine_min_contrast : float
-        The refinement is skipped on a frame whose object cores and far background
+        The refinement is skipped while the object cores and the far background
         differ in smoothed grey level by less than this many pooled standard
-        deviations (:func:`labelfree.motion.grey_contrast`; fluorescence gives 2-3,
-        phase contrast below 1, where the grey level would cut cells apart).
-        0 = refine every frame. The provenance records each frame's contrast.
+        deviations (:func:`labelfree.motion.grey_contrast`), as the median over the
+        movie's frames so far (fluorescence gives 2-3; phase contrast below 1, where
+        the grey level would cut cells apart). 0 = refine every frame. The
+        provenance's ``refinement`` list records each frame's contrast.
     refine_inner, refine_outer : int
         The band re-decided: ``refine_inner`` px inside to ``refine_outer`` px
         outside the outline.
