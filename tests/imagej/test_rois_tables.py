@@ -35,6 +35,47 @@ def rm(ij):
     manager.reset()
 
 
+def test_a_shown_roi_manager_is_filled_on_the_event_thread(rm):
+    """Swing's list model must change on the event thread: filled from another thread, painting
+    the manager at the same time threw ArrayIndexOutOfBoundsException now and then."""
+    import jpype
+    from scyjava import jimport
+
+    import labelfree.imagej as lij
+
+    assert rm.isVisible()
+    on_edt, removed_on_edt = [], []
+    queue = jimport("java.awt.EventQueue")
+
+    @jpype.JImplements("javax.swing.event.ListDataListener")
+    class Watch:
+        @jpype.JOverride
+        def intervalAdded(self, event):
+            on_edt.append(bool(queue.isDispatchThread()))
+
+        @jpype.JOverride
+        def intervalRemoved(self, event):
+            removed_on_edt.append(bool(queue.isDispatchThread()))
+
+        @jpype.JOverride
+        def contentsChanged(self, event):
+            pass
+
+    field = rm.getClass().getDeclaredField("listModel")
+    field.setAccessible(True)
+    model, watch = field.get(rm), Watch()
+    model.addListDataListener(watch)
+    try:
+        lab = to_dataarray(np.stack([_tricky_labels(), np.roll(_tricky_labels(), 3, axis=1)]), dims="TYX")
+        assert lij.labels_to_roimanager(lab, rm=rm) == 10
+        assert lij.labels_to_roimanager(lab, rm=rm, replace=True) == 10  # emptied on the event thread too
+    finally:
+        model.removeListDataListener(watch)
+    assert on_edt == [True] * 20
+    assert removed_on_edt and all(removed_on_edt)
+    assert int(rm.getCount()) == 10
+
+
 def test_rois_rasterise_back_to_exactly_the_labels(rm):
     import labelfree.imagej as lij
 

@@ -182,11 +182,23 @@ def labels_to_roimanager(
     int
         Number of ROIs added.
     """
+    from scyjava import jimport
+
     rois = labels_to_javarois(labels, group=group)
     rm = get_roimanager() if rm is None else rm
-    if replace:
-        rm.reset()
-    for roi in rois:
-        rm.add(roi, -1)  # -1: keep our name (no index prefix)
+    try:
+        add_all = jimport("labelfree.LabelFreeRois").addAll
+    except Exception:  # noqa: BLE001 - helper not compiled / not on this JVM's class path (e.g. inside Fiji)
+        add_all = None
+    if add_all is not None:
+        import jpype
+
+        # emptied and filled on the event thread when the manager is shown
+        add_all(rm, jpype.JArray(jimport("ij.gui.Roi"))(rois), bool(replace))
+    else:
+        if replace:
+            rm.reset()
+        for roi in rois:
+            rm.add(roi, -1)  # -1: keep our name (no index prefix)
     log.info("added %d ROIs to the ROI Manager", len(rois))
     return len(rois)

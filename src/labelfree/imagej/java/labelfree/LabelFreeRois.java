@@ -3,6 +3,9 @@ package labelfree;
 import ij.gui.PolygonRoi;
 import ij.gui.Roi;
 import ij.gui.ShapeRoi;
+import ij.plugin.frame.RoiManager;
+import java.awt.EventQueue;
+import java.awt.GraphicsEnvironment;
 import java.lang.reflect.Method;
 
 /**
@@ -14,6 +17,9 @@ import java.lang.reflect.Method;
  * ImageJ's ShapeRoi(float[]). Position: t[i] > 0 gives setPosition(0, z[i], t[i]),
  * else z[i] > 0 gives setPosition(z[i]). Group and property are set where this
  * ImageJ has them (groups: 1.52t+).
+ *
+ * addAll empties (replace) and fills a visible ROI Manager on the event dispatch
+ * thread, so that its Swing list is not changed while it is being painted.
  */
 public class LabelFreeRois {
 
@@ -63,5 +69,23 @@ public class LabelFreeRois {
             rois[i] = roi;
         }
         return rois;
+    }
+
+    public static void addAll(final RoiManager rm, final Roi[] rois, final boolean replace) throws Exception {
+        Runnable add = new Runnable() {
+            public void run() {
+                if (replace) {
+                    rm.reset();
+                }
+                for (Roi roi : rois) {
+                    rm.add(roi, -1);
+                }
+            }
+        };
+        if (GraphicsEnvironment.isHeadless() || EventQueue.isDispatchThread() || !rm.isVisible()) {
+            add.run();
+        } else {
+            EventQueue.invokeAndWait(add);
+        }
     }
 }
