@@ -102,11 +102,9 @@ def local_entropy(frame: np.ndarray, /, *, size: int = 7, bins: int = 256) -> np
     ind = np.empty(arr.shape, np.uint8)
     cnt = np.empty(arr.shape, np.uint8 if small else np.uint16)
     term = np.empty(arr.shape, np.float32)  # c log c of one bin; reused, no allocation per bin
-    onehot = np.zeros(256, np.uint8)
     for v in np.flatnonzero(np.bincount(q.ravel(), minlength=bins)):
-        onehot[:] = 0
-        onehot[v << shift : (v + 1) << shift] = 1  # grey levels of bin v
-        cv2.LUT(arr, onehot, dst=ind)
+        cv2.inRange(arr, int(v << shift), int(((v + 1) << shift) - 1), dst=ind)  # grey levels of bin v: 255
+        cv2.bitwise_and(ind, 1, dst=ind)
         cv2.boxFilter(ind, -1 if small else cv2.CV_16U, (size, size), dst=cnt, normalize=False,
                       borderType=cv2.BORDER_REFLECT)
         if small:
