@@ -109,7 +109,8 @@ def speed(repeats: int, cfg: MotionConfig, label: str) -> None:
     b = float(np.median(bare))
     print(f"\n{label}\npair: {what}, {SIZE[0]}x{SIZE[1]} uint8, 1 thread, median of {repeats}")
     print(f"{'step':40s} {'s':>7s} {'x bare':>7s}")
-    print(f"{'bare cv2.calcOpticalFlowFarneback (paper)':40s} {b:7.3f} {1.0:7.2f}")
+    same = args[1:] == (ref.levels, ref.winsize, ref.iterations, ref.poly_n, ref.poly_sigma, 0)
+    print(f"{'bare cv2.calcOpticalFlowFarneback (' + ('paper' if same else 'config') + ')':40s} {b:7.3f} {1.0:7.2f}")
     total = 0.0
     for name in steps[0]:
         v = float(np.median([s[name] for s in steps]))
