@@ -351,3 +351,8 @@ def test_refinement_leaves_the_mask_where_the_contrast_is_too_low():
 def test_bad_refinement_settings_are_refused(bad):
     with pytest.raises(ConfigError, match=next(iter(bad))):
         MotionConfig(**bad)
+
+
+def test_grey_contrast_of_constant_sets():
+    cell = np.array([[True, True, False, False]])
+    assert motion.grey_contrast(np.array([[3.0, 3.0, 1.0, 1.0]]), cell, ~cell) == float("inf")

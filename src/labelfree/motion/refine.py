@@ -31,9 +31,10 @@ def _disk(radius: int) -> np.ndarray:
 def grey_contrast(grey: np.ndarray, cell: np.ndarray, background: np.ndarray, /) -> float:
     """How far apart the grey levels of two pixel sets are: |mean difference| / pooled std.
 
-    The sensitivity index d' of the two sets (0 when either is empty or both are
-    constant): about 2-3 for the cells and background of fluorescence movies,
-    below 1 in phase contrast.
+    The sensitivity index d' of the two sets: about 2-3 for the cells and
+    background of fluorescence movies, below 1 in phase contrast. 0 when either
+    set is empty; when both are constant, 0 for equal and infinity for different
+    grey levels.
     """
     g = np.asarray(grey, np.float32)
     stats = []
