@@ -34,12 +34,10 @@ def movie_imp(ij):
     from scyjava import jimport
 
     import labelfree.imagej as lij
+    from labelfree.imagej.jvm import _close_imagej_windows
 
+    _close_imagej_windows()  # without save prompts
     WindowManager = jimport("ij.WindowManager")
-    for image_id in list(WindowManager.getIDList() or []):
-        imp = WindowManager.getImage(image_id)
-        imp.changes = False
-        imp.close()
     movie, counts = _blobs_movie()
     da = to_dataarray(movie, dims="TYX", scale={"X": 0.5, "Y": 0.5, "T": 60.0},
                       units={"X": "µm", "Y": "µm", "T": "s"})
@@ -182,12 +180,10 @@ def test_no_image_open_is_a_clear_error(ij):
     from scyjava import jimport
 
     import labelfree.imagej as lij
+    from labelfree.imagej.jvm import _close_imagej_windows
 
+    _close_imagej_windows()
     WindowManager = jimport("ij.WindowManager")
-    for image_id in list(WindowManager.getIDList() or []):
-        imp = WindowManager.getImage(image_id)
-        imp.changes = False
-        imp.close()
     WindowManager.setTempCurrentImage(None)
     with pytest.raises(InputError, match="There is no image open"):
         lij.run_macro('run("LabelFree Threshold", "rois=none");')
