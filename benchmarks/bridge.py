@@ -68,6 +68,7 @@ def bench_rois(repeat: int) -> list[tuple[str, float, int]]:
     """Median of ``repeat`` rounds for each step; the manager stays visible."""
     import statistics
 
+    import jpype
     from scyjava import jimport
 
     import labelfree.imagej as lij
@@ -75,20 +76,20 @@ def bench_rois(repeat: int) -> list[tuple[str, float, int]]:
     from labelfree.imagej.rois import labels_to_javarois
     from labelfree.labels import label_contours
 
-    import jpype
+    @jpype.JImplements("java.lang.Runnable")
+    class Job:
+        def __init__(self, work):
+            self.work = work
+
+        @jpype.JOverride
+        def run(self):
+            self.work()
 
     queue = jimport("java.awt.EventQueue")
 
     def on_edt(work):
         """Run ``work()`` on the event thread, as ``labels_to_roimanager`` changes a shown manager."""
-
-        @jpype.JImplements("java.lang.Runnable")
-        class Job:
-            @jpype.JOverride
-            def run(self):
-                work()
-
-        queue.invokeAndWait(Job())
+        queue.invokeAndWait(Job(work))
 
     labels = to_dataarray(_roi_labels(), dims="TYX")
     rm = jimport("ij.plugin.frame.RoiManager").getRoiManager()
