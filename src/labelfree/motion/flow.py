@@ -109,21 +109,33 @@ def farneback_flow(prev: np.ndarray, next: np.ndarray, /, *, config: MotionConfi
     cfg = config or MotionConfig()
     prev, nxt = np.asarray(prev), np.asarray(next)
     _check_pair(prev, nxt)
-    if cfg.flow_blur > 0:
-        prev = cv2.GaussianBlur(prev, (0, 0), cfg.flow_blur) if prev.any() else prev
-        nxt = cv2.GaussianBlur(nxt, (0, 0), cfg.flow_blur)
+    return _flow(_flow_input(prev, cfg), _flow_input(nxt, cfg), nxt.shape, cfg)
+
+
+def _flow_input(frame: np.ndarray, cfg: MotionConfig) -> np.ndarray:
+    """One uint8 frame as the Farnebaeck call of :func:`farneback_flow` sees it: blurred, binned.
+
+    A movie's frames each take part in two pairs; ``segment`` prepares each once.
+    """
+    if cfg.flow_blur > 0 and frame.any():  # a blank frame stays blank
+        frame = cv2.GaussianBlur(frame, (0, 0), cfg.flow_blur)
     k = int(cfg.flow_downsample)
-    if k > 1:  # bin k x k (the blur already removed the finer detail), flow, back to full size
-        h, w = nxt.shape
-        small = (max(1, w // k), max(1, h // k))
-        prev = cv2.resize(prev, small, interpolation=cv2.INTER_AREA)
-        nxt = cv2.resize(nxt, small, interpolation=cv2.INTER_AREA)
+    if k > 1:  # bin k x k (the blur already removed the finer detail)
+        h, w = frame.shape
+        frame = cv2.resize(frame, (max(1, w // k), max(1, h // k)), interpolation=cv2.INTER_AREA)
+    return frame
+
+
+def _flow(prev: np.ndarray, nxt: np.ndarray, shape: tuple[int, int], cfg: MotionConfig) -> np.ndarray:
+    """Farnebaeck flow between two prepared frames (:func:`_flow_input`), on the full ``shape`` grid."""
     flow = cv2.calcOpticalFlowFarneback(
         prev, nxt, None, cfg.pyr_scale, cfg.levels, cfg.winsize, cfg.iterations, cfg.poly_n, cfg.poly_sigma, 0
     )
-    if k > 1:
+    h, w = shape
+    if flow.shape[:2] != (h, w):  # binned: back to full size, displacements in full-size pixels
+        sy, sx = h / flow.shape[0], w / flow.shape[1]
         flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
-        flow *= np.float32(w / small[0]), np.float32(h / small[1])
+        flow *= np.float32(sx), np.float32(sy)
     return flow
 
 
@@ -132,7 +144,11 @@ def flow_magnitude(flow: np.ndarray, /) -> np.ndarray:
     f = np.asarray(flow, np.float32)
     if f.ndim != 3 or f.shape[-1] != 2:
         raise DimensionError(f"flow must have shape (Y, X, 2); got {f.shape}.")
-    return cv2.magnitude(f[..., 0], f[..., 1])
+    # squares, sum and square root each correctly rounded: the same value on every run
+    # (cv2.magnitude's SIMD path differs in the last bit with memory alignment), and faster
+    sq = np.square(f)
+    out = np.add(sq[..., 0], sq[..., 1])
+    return np.sqrt(out, out=out)
 
 
 def flow_magnitude_stack(movie, /, *, config: MotionConfig | dict | None = None) -> xr.DataArray:

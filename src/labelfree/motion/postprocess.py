@@ -131,6 +131,10 @@ def postprocess(mask: np.ndarray, /, *, min_size: int, closing_radius: int = 5, 
     return clear_border_objects(m) if clear_border else m
 
 
+#: clumps of cells at least this large (px, typical cell area) are split on 2 x 2-binned masks
+DECLUMP_BIN_AREA = 2000
+
+
 def to_instances(
     mask: np.ndarray,
     /,
@@ -139,6 +143,7 @@ def to_instances(
     min_size: int = 0,
     cell_area: float | None = None,
     neck_ratio: float | None = None,
+    binning: int | None = None,
 ) -> np.ndarray:
     """Label a clean binary mask: connected components, with clumps split into cells.
 
@@ -157,6 +162,13 @@ def to_instances(
     neck_ratio : float, optional
         Pieces of a split that do not meet at a neck are merged again
         (:func:`labelfree.labels.declump`); None: keep every piece.
+    binning : int, optional
+        Split each clump on its ``k`` x ``k``-binned mask (a binned pixel is set
+        when any of its pixels is) and give every pixel the piece of its bin;
+        pieces are then made connected again. None: 2 when the typical cell
+        area is at least ``DECLUMP_BIN_AREA`` px (a binned cell still has a
+        radius of 12 px or more), else 1. The watershed runs on 4x fewer
+        pixels; the cuts move by at most a pixel.
 
     Returns
     -------
@@ -164,7 +176,7 @@ def to_instances(
     """
     m = _mask(mask, "to_instances")
     n, lab, stats = components_with_stats(m)
-    lab = lab.astype(np.uint32)
+    lab = lab.view(np.uint32)  # labels are >= 0: the same values, no copy
     if not declump or n <= 1:
         return lab
     from labelfree.labels import declump as _declump
@@ -175,23 +187,87 @@ def to_instances(
         cum = np.cumsum(order)
         cell_area = order[np.searchsorted(cum, cum[-1] / 2)]
     typical = float(cell_area)
+    k = int(binning) if binning is not None else (2 if typical >= DECLUMP_BIN_AREA else 1)
     next_id = n
     for i in np.flatnonzero(areas > 1.5 * typical) + 1:
         x, y, w, h = stats[i, :4]
         box = (slice(y, y + h), slice(x, x + w))
         obj = lab[box] == i
-        parts = np.asarray(_declump(obj, neck_ratio=neck_ratio), np.uint32)
+        if k > 1:
+            parts = _declump_binned(obj, k, neck_ratio=neck_ratio, min_size=min_size)
+        else:
+            parts = np.asarray(_declump(obj, neck_ratio=neck_ratio), np.uint32)
+            if parts.max() > 1 and min_size > 1:
+                parts = _merge_small(parts, obj, min_size)
         if parts.max() <= 1:
             continue
-        if min_size > 1:
-            parts = _merge_small(parts, obj, min_size)
         ids = np.unique(parts[obj])
+        if len(ids) <= 1:
+            continue
         lut = np.zeros(int(parts.max()) + 1, np.uint32)
         lut[ids[0]] = i
         lut[ids[1:]] = np.arange(next_id, next_id + len(ids) - 1)
         next_id += len(ids) - 1
         lab[box][obj] = lut[parts[obj]]
     return lab
+
+
+def _declump_binned(obj: np.ndarray, k: int, *, neck_ratio: float | None, min_size: int) -> np.ndarray:
+    """:func:`labelfree.labels.declump` of one connected object on its ``k`` x ``k``-binned mask.
+
+    Every pixel of ``obj`` takes the piece of its bin; a piece that falls apart
+    at full size keeps its largest part, and the other parts go to the piece
+    they touch most.
+    """
+    from labelfree.labels import declump as _declump
+
+    h, w = obj.shape
+    hb, wb = -(-h // k), -(-w // k)
+    padded = np.zeros((hb * k, wb * k), np.uint8)
+    padded[:h, :w] = obj
+    padded *= 255
+    # a bin is set when any of its pixels is (its mean is > 0): the binned object stays connected
+    small = cv2.resize(padded, (wb, hb), interpolation=cv2.INTER_AREA) > 0
+    parts = np.asarray(_declump(small, neck_ratio=neck_ratio), np.uint32)
+    if parts.max() <= 1:
+        return parts
+    if min_size > 1:
+        parts = _merge_small(parts, small, max(1, min_size // (k * k)))
+    full = np.repeat(np.repeat(parts, k, axis=0), k, axis=1)[:h, :w]
+    full[~obj] = 0
+    return _connect_pieces(full)
+
+
+def _connect_pieces(parts: np.ndarray) -> np.ndarray:
+    """Give every part of a piece that is cut off from the piece's largest part to the
+    neighbouring piece it shares the longest border with (8-connected parts)."""
+    from scipy import ndimage as ndi
+
+    out = parts.copy()
+    for _ in range(4):  # a moved part can itself cut another piece only rarely; a few rounds settle it
+        moved = False
+        for pid, sl in enumerate(ndi.find_objects(out), start=1):
+            if sl is None:
+                continue
+            one = (out[sl] == pid).view(np.uint8)
+            n, lab, stats = components_with_stats(one)
+            if n <= 2:
+                continue
+            keep = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+            for j in range(1, n):
+                if j == keep:
+                    continue
+                frag = np.zeros(out.shape, bool)
+                frag[sl] = lab == j
+                ring = cv2.dilate(frag.view(np.uint8), np.ones((3, 3), np.uint8)).view(bool) & ~frag
+                around = out[ring]
+                around = around[(around > 0) & (around != pid)]
+                if len(around):
+                    out[frag] = np.bincount(around).argmax()
+                    moved = True
+        if not moved:
+            break
+    return out
 
 
 def _merge_small(parts: np.ndarray, obj: np.ndarray, min_size: int) -> np.ndarray:

@@ -16,7 +16,7 @@ from labelfree.image import SUPPORTED_DTYPES, labels_like, to_dataarray
 from labelfree.motion.classify import classify_frame, train_classifier
 from labelfree.motion.config import MotionConfig
 from labelfree.motion.features import compute_features, local_entropy
-from labelfree.motion.flow import farneback_flow, flow_magnitude, to_uint8, uint8_range
+from labelfree.motion.flow import _flow, _flow_input, flow_magnitude, to_uint8, uint8_range
 from labelfree.motion.postprocess import OverlapLinker, fill_mask_holes, postprocess, to_instances
 from labelfree.motion.refine import _refine
 from labelfree.motion.selflabel import estimate_cell_size, motion_threshold, self_label, size_floor, typical_object_area
@@ -117,6 +117,14 @@ def _drift_corrected(da: xr.DataArray, cfg: MotionConfig) -> tuple[xr.DataArray,
     return corrected, np.clip(bands, 0, None)
 
 
+def _floods(cell: np.ndarray, background: np.ndarray) -> bool:
+    """Whether a kernel classification floods: most of the frame called cell, or too many
+    of the self-labelled background pixels."""
+    n_bg = np.count_nonzero(background)
+    return bool(np.count_nonzero(cell) > _FLOODED * cell.size
+                or (n_bg and np.count_nonzero(cell & background) > _KERNEL_MAX_BACKGROUND_ERROR * n_bg))
+
+
 def _valid_region(shape: tuple[int, int], bands: np.ndarray, margin: int) -> np.ndarray:
     """Pixels at least ``margin`` px inside the data of every frame whose fill bands are given."""
     top, bottom, left, right = (int(v) + margin for v in np.max(np.atleast_2d(bands), axis=0))
@@ -206,11 +214,14 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
     with Progress(progress, total=n, desc="Motion") as bar:
         prev = to_uint8(_frame(da, 0), low=lo, high=hi)
         prev_ent = local_entropy(prev, size=cfg.entropy_size, bins=cfg.entropy_bins)
+        prev_in = _flow_input(prev if cfg.flow_reference == "previous" else np.zeros_like(prev), cfg)
         pending.append((0, prev, prev_ent))
         for t in range(1, n):
             cur = to_uint8(_frame(da, t), low=lo, high=hi)
-            ref = prev if cfg.flow_reference == "previous" else np.zeros_like(cur)
-            mag = flow_magnitude(farneback_flow(cur, ref, config=cfg))  # on frame t's grid
+            cur_in = _flow_input(cur, cfg)  # each frame blurred once, used in two pairs
+            mag = flow_magnitude(_flow(cur_in, prev_in, shape, cfg))  # = farneback_flow(cur, prev): frame t's grid
+            if cfg.flow_reference == "previous":
+                prev_in = cur_in
             ent = local_entropy(cur, size=cfg.entropy_size, bins=cfg.entropy_bins)
             feats = compute_features(cur, config=cfg, cache={"entropy": ent})
             decided = None  # frame t's classification, when already made by the flooding check
@@ -236,7 +247,7 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
                     # the kernel densities also follow background that the flow halo put into the
                     # cell labels; when that wins, the frame floods: use the paper's normal densities
                     check = classify_frame(feats, trained)
-                    if check.mean() > _FLOODED or check[sl.background].mean() > _KERNEL_MAX_BACKGROUND_ERROR:
+                    if _floods(check, sl.background):
                         kind = "gaussian"
                         trained = train_classifier(feats, sl.cell, sl.background, max_pixels=cfg.max_training_pixels,
                                                    seed=cfg.seed + t, prior=prior, kind=kind)
