@@ -313,7 +313,13 @@ class OverlapLinker:
             if both.any():
                 # IoU of every overlapping (previous, current) pair
                 key = before[both] * len(area) + vals[both]
-                pairs, inter = np.unique(key, return_counts=True)
+                span = len(self.prev_area) * len(area)
+                if span <= 4 * len(key):  # few ids: counting beats sorting the object pixels
+                    inter = np.bincount(key, minlength=span)
+                    pairs = np.flatnonzero(inter)
+                    inter = inter[pairs]
+                else:
+                    pairs, inter = np.unique(key, return_counts=True)
                 p_id, c_id = pairs // len(area), pairs % len(area)
                 iou = inter / (self.prev_area[p_id] + area[c_id] - inter)
                 rows = np.searchsorted(prev_ids, p_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 from scipy import ndimage as ndi
@@ -215,6 +216,41 @@ def test_classifier_learns_from_self_labels():
     prob = motion.cell_probability(f, model)
     np.testing.assert_allclose(prob.ravel(), model.predict_proba(f.reshape(2, -1).T)[:, 1], atol=1e-4)
     assert motion.train_classifier(f, cell, np.zeros_like(bg)) is None
+
+
+def test_instances_of_large_cells_split_on_binned_masks():
+    """Cells of >= DECLUMP_BIN_AREA px are split on the 2x2-binned clump: the same cells, connected pieces."""
+    from labelfree.motion.postprocess import DECLUMP_BIN_AREA
+
+    yy, xx = np.mgrid[0:140, 0:290]
+    centres = [(70, 40), (70, 108), (70, 176), (72, 244)]  # a chain of touching disks, r = 35
+    disks = [np.hypot(yy - cy, xx - cx) < 35 for cy, cx in centres]
+    clump = np.any(disks, axis=0)
+    area = np.pi * 35**2
+    assert area >= DECLUMP_BIN_AREA
+    binned = motion.to_instances(clump, cell_area=area, neck_ratio=0.8)
+    full = motion.to_instances(clump, cell_area=area, neck_ratio=0.8, binning=1)
+    assert binned.max() == full.max() == 4
+    assert np.array_equal(binned > 0, clump)  # every pixel labelled, none added
+    for d in disks:  # each disk is one piece (the cuts differ from the full-size ones by a pixel or so)
+        ids, counts = np.unique(binned[d], return_counts=True)
+        assert counts.max() / d.sum() > 0.9
+    for i in range(1, 5):  # every piece is one 8-connected region
+        assert cv2.connectedComponents((binned == i).astype(np.uint8), connectivity=8)[0] == 2
+    agree = [(binned == i) & (full == j) for i in range(1, 5) for j in range(1, 5)]
+    assert sum(int(a.sum()) for a in agree if a.sum() > 0.5 * area) > 0.97 * clump.sum()
+
+
+def test_binned_split_reconnects_cut_off_parts():
+    from labelfree.motion.postprocess import _connect_pieces
+
+    parts = np.zeros((6, 10), np.uint32)
+    parts[1:5, 1:5] = 1
+    parts[1:5, 5:9] = 2
+    parts[2:4, 7] = 1  # a part of piece 1 inside piece 2, cut off from piece 1's body
+    fixed = _connect_pieces(parts)
+    assert np.array_equal(fixed[2:4, 7], [2, 2]) and (fixed == 1).sum() == 16
+    assert fixed is not parts and parts[2, 7] == 1  # the input is left alone
 
 
 def test_instances_split_touching_disks_and_link_ids():

@@ -92,7 +92,6 @@ def local_entropy(frame: np.ndarray, /, *, size: int = 7, bins: int = 256) -> np
     if bins < 2 or bins > 256 or bins & (bins - 1):
         raise ConfigError(f"entropy bins must be a power of two between 2 and 256; got {bins}.")
     shift = 8 - int(np.log2(bins))
-    q = arr >> shift
     n = size * size
     counts = np.arange(1, n + 1)
     lut = np.zeros(max(256, n + 1), np.float32)
@@ -102,7 +101,8 @@ def local_entropy(frame: np.ndarray, /, *, size: int = 7, bins: int = 256) -> np
     ind = np.empty(arr.shape, np.uint8)
     cnt = np.empty(arr.shape, np.uint8 if small else np.uint16)
     term = np.empty(arr.shape, np.float32)  # c log c of one bin; reused, no allocation per bin
-    for v in np.flatnonzero(np.bincount(q.ravel(), minlength=bins)):
+    hist = cv2.calcHist([arr], [0], None, [256], [0, 256]).ravel()  # grey-level counts
+    for v in np.flatnonzero(hist.reshape(bins, -1).sum(axis=1)):
         cv2.inRange(arr, int(v << shift), int(((v + 1) << shift) - 1), dst=ind)  # grey levels of bin v: 255
         cv2.bitwise_and(ind, 1, dst=ind)
         cv2.boxFilter(ind, -1 if small else cv2.CV_16U, (size, size), dst=cnt, normalize=False,
@@ -112,7 +112,8 @@ def local_entropy(frame: np.ndarray, /, *, size: int = 7, bins: int = 256) -> np
         else:
             np.take(lut, cnt, out=term)
         cv2.add(acc, term, dst=acc)
-    return np.float32(np.log2(n)) - acc / np.float32(n)
+    acc /= np.float32(n)
+    return np.subtract(np.float32(np.log2(n)), acc, out=acc)
 
 
 def gradient_magnitude(frame: np.ndarray, /) -> np.ndarray:

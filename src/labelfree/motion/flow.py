@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import xarray as xr
 
+from labelfree._heap import retained_heap
 from labelfree.errors import DimensionError, InputError
 from labelfree.motion.config import MotionConfig
 
@@ -173,11 +174,13 @@ def flow_magnitude_stack(movie, /, *, config: MotionConfig | dict | None = None)
     lo, hi = uint8_range(da.data, low=cfg.scale_low_percentile, high=cfg.scale_high_percentile)
     out = np.empty(da.shape, np.float32)
     prev = to_uint8(np.asarray(da.data[0]), low=lo, high=hi)
-    for t in range(1, da.shape[0]):
-        cur = to_uint8(np.asarray(da.data[t]), low=lo, high=hi)
-        ref = prev if cfg.flow_reference == "previous" else np.zeros_like(cur)
-        out[t] = flow_magnitude(farneback_flow(cur, ref, config=cfg))
-        prev = cur
+    ref = _flow_input(prev if cfg.flow_reference == "previous" else np.zeros_like(prev), cfg)
+    with retained_heap():  # the same large buffers for every pair (see labelfree._heap)
+        for t in range(1, da.shape[0]):
+            cur = _flow_input(to_uint8(np.asarray(da.data[t]), low=lo, high=hi), cfg)
+            out[t] = flow_magnitude(_flow(cur, ref, da.shape[1:], cfg))
+            if cfg.flow_reference == "previous":
+                ref = cur
     out[0] = out[1]
     res = xr.DataArray(out, dims=da.dims, coords=da.coords, name="flow_magnitude")
     res.attrs["units"] = "pixel/frame"

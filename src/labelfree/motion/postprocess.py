@@ -68,6 +68,14 @@ def remove_small(mask: np.ndarray, /, *, min_size: int) -> np.ndarray:
     if min_size <= 1:
         return m.astype(bool)
     n, lab, stats = components_with_stats(m)
+    small = np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] < min_size) + 1
+    if len(small) <= 64:  # few to drop (a cleaned mask): clear them inside their boxes
+        out = m.astype(bool)
+        for i in small:
+            x, y, w, h = stats[i, :4]
+            box = out[y : y + h, x : x + w]
+            box[lab[y : y + h, x : x + w] == i] = False
+        return out
     keep = stats[:, cv2.CC_STAT_AREA] >= min_size
     keep[0] = False
     return keep[lab]

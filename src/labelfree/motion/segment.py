@@ -10,6 +10,7 @@ import numpy as np
 import xarray as xr
 
 from labelfree._config import provenance
+from labelfree._heap import retained_heap
 from labelfree._progress import Progress
 from labelfree.errors import DimensionError, DTypeError, InputError, NonFiniteError
 from labelfree.image import SUPPORTED_DTYPES, labels_like, to_dataarray
@@ -211,7 +212,8 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
             out = out.astype(np.uint32)
         out[t] = lab
 
-    with Progress(progress, total=n, desc="Motion") as bar:
+    # the same large buffers (flow pyramids, feature maps) are needed for every pair: keep them
+    with retained_heap(), Progress(progress, total=n, desc="Motion") as bar:
         prev = to_uint8(_frame(da, 0), low=lo, high=hi)
         prev_ent = local_entropy(prev, size=cfg.entropy_size, bins=cfg.entropy_bins)
         prev_in = _flow_input(prev if cfg.flow_reference == "previous" else np.zeros_like(prev), cfg)

@@ -1,0 +1,82 @@
+"""Keep large freed buffers in the process heap while a frame-by-frame pipeline runs.
+
+Every frame pair allocates the same large temporaries again: OpenCV's Farnebaeck
+flow alone builds about 150 MB of pyramids and matrices per call on a
+1216 x 1920 frame. glibc hands blocks above its mmap threshold (at most 32 MiB,
+raised dynamically) straight back to the kernel on free, so each frame pays for
+faulting in and zeroing fresh pages again: about a fifth of the Farnebaeck call's
+time on this project's benchmark machine (``benchmarks/motion_speed.py``).
+
+:func:`retained_heap` raises glibc's mmap and trim thresholds for the duration
+of a run, so freed blocks stay in the heap and the next frame reuses them; on
+leaving, the retained memory is given back (``malloc_trim``) and the thresholds
+are set to the values glibc's own dynamic rule reaches after the first large
+free (32 MiB / 64 MiB). Elsewhere than on glibc, or with the environment
+variable ``LABELFREE_RETAIN_HEAP=0``, it does nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import sys
+import threading
+from typing import Iterator
+
+__all__ = ["retained_heap"]
+
+_M_TRIM_THRESHOLD = -1  # glibc <malloc.h>
+_M_MMAP_THRESHOLD = -3
+_RUN_MMAP, _RUN_TRIM = 1 << 30, 1 << 30  # C int arguments: at most 2**31 - 1
+_AFTER_MMAP, _AFTER_TRIM = 32 << 20, 64 << 20  # glibc's DEFAULT_MMAP_THRESHOLD_MAX and twice it
+
+_lock = threading.Lock()
+_depth = 0
+
+
+def _glibc():
+    """The process's glibc (``mallopt`` and ``malloc_trim``), or None."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None)
+        libc.gnu_get_libc_version  # glibc only: musl also has a mallopt, which does nothing
+        mallopt, trim = libc.mallopt, libc.malloc_trim
+    except (OSError, AttributeError):
+        return None
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    trim.argtypes, trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return libc
+
+
+def enabled() -> bool:
+    """Whether :func:`retained_heap` acts in this process (glibc, and not switched off)."""
+    return os.environ.get("LABELFREE_RETAIN_HEAP", "1") != "0" and _glibc() is not None
+
+
+@contextlib.contextmanager
+def retained_heap() -> Iterator[bool]:
+    """Context in which freed large blocks stay in the heap for reuse; yields whether it acts.
+
+    Nested and concurrent uses share one setting, undone when the last one leaves.
+    """
+    global _depth
+    libc = _glibc() if enabled() else None
+    if libc is None:
+        yield False
+        return
+    with _lock:
+        _depth += 1
+        if _depth == 1:
+            libc.mallopt(_M_MMAP_THRESHOLD, _RUN_MMAP)
+            libc.mallopt(_M_TRIM_THRESHOLD, _RUN_TRIM)
+    try:
+        yield True
+    finally:
+        with _lock:
+            _depth -= 1
+            if _depth == 0:
+                libc.mallopt(_M_MMAP_THRESHOLD, _AFTER_MMAP)
+                libc.mallopt(_M_TRIM_THRESHOLD, _AFTER_TRIM)
+                libc.malloc_trim(0)

@@ -1,0 +1,54 @@
+"""labelfree._heap.retained_heap: freed large blocks stay in the process for reuse while it is active."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from labelfree import _heap
+
+pytestmark = pytest.mark.skipif(_heap._glibc() is None, reason="glibc only")
+
+BLOCK = 256 << 20  # far above glibc's largest dynamic mmap threshold (32 MiB)
+
+
+def _anon_mib() -> float:
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) / 1024 for line in fh if line.startswith("RssAnon:"))
+
+
+def _touch_and_free() -> float:
+    """Allocate and fill a BLOCK, free it, and return the anonymous memory left afterwards."""
+    a = np.ones(BLOCK, np.uint8)
+    del a
+    return _anon_mib()
+
+
+def test_freed_block_is_kept_inside_and_given_back_after():
+    base = _anon_mib()
+    with _heap.retained_heap() as acting:
+        assert acting
+        kept = _touch_and_free()
+        assert kept - base > 0.8 * BLOCK / 2**20  # still resident: the next frame reuses it
+        again = _touch_and_free()
+        assert again - kept < 0.2 * BLOCK / 2**20  # reused, not taken a second time
+    assert _anon_mib() - base < 0.2 * BLOCK / 2**20  # malloc_trim gave it back
+
+
+def test_nested_uses_keep_the_setting_until_the_last_leaves():
+    base = _anon_mib()
+    with _heap.retained_heap():
+        with _heap.retained_heap():
+            pass
+        assert _touch_and_free() - base > 0.8 * BLOCK / 2**20
+    assert _anon_mib() - base < 0.2 * BLOCK / 2**20
+
+
+def test_switched_off_by_environment(monkeypatch):
+    monkeypatch.setenv("LABELFREE_RETAIN_HEAP", "0")
+    assert not _heap.enabled()
+    base = _anon_mib()
+    with _heap.retained_heap() as acting:
+        assert not acting
+        # the thresholds left by earlier tests (32 MiB) still send a 256 MiB block back at once
+        assert _touch_and_free() - base < 0.2 * BLOCK / 2**20
