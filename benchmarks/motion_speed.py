@@ -7,7 +7,10 @@ Fluo-C2DL-MSC/01 resized to that size (a synthetic pair when the shared data is
 absent). One thread (OpenCV and BLAS). The reference is one bare
 ``cv2.calcOpticalFlowFarneback`` call with the same parameters on the same pair,
 measured in the same run; the whole per-pair work of ``labelfree.motion.segment``
-(everything but reading the frames) is timed step by step. Also measures peak
+(everything but reading the frames) is timed step by step. The default config is timed
+twice: with the memory allocator as the process found it, then inside
+``labelfree._heap.retained_heap()`` as ``segment`` runs it (freed large buffers kept for
+reuse; the bare call is timed in the same state). Also measures peak
 memory of ``segment`` on a memory-mapped 200-frame 1024 x 1024 uint16 movie
 (``--memory``; takes a few minutes).
 """
