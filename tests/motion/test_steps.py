@@ -342,6 +342,18 @@ def test_boundary_refinement_removes_a_halo():
         motion.refine_boundaries(frame, halo[:-1])
 
 
+def test_boundary_refinement_defaults_are_the_pipeline_s():
+    """Called alone, refine_boundaries does what segment does to one frame with MotionConfig()."""
+    import inspect
+
+    cfg = motion.MotionConfig()
+    defaults = {k: p.default for k, p in inspect.signature(motion.refine_boundaries).parameters.items()}
+    assert defaults["inner"] == cfg.refine_inner and defaults["outer"] == cfg.refine_outer
+    assert defaults["sigma"] == cfg.refine_sigma and defaults["kind"] == cfg.refine_classifier
+    assert defaults["prior"] == cfg.class_prior and defaults["max_pixels"] == cfg.max_training_pixels
+    assert defaults["min_contrast"] == cfg.refine_min_contrast
+
+
 def test_classifier_refinement_and_neck_settings_are_checked():
     with pytest.raises(ConfigError, match="classifier must be"):
         MotionConfig(classifier="forest")

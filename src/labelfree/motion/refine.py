@@ -56,13 +56,13 @@ def refine_boundaries(
     /,
     *,
     inner: int = 2,
-    outer: int = 8,
+    outer: int = 12,
     sigma: float = 2.0,
     prior: float | None = 0.5,
     kind: str = "kernel",
     max_pixels: int = 20000,
     seed: int = 0,
-    min_contrast: float = 0.0,
+    min_contrast: float = 1.5,
 ) -> np.ndarray:
     """Re-classify the pixels within ``outer`` px outside and ``inner`` px inside the mask's outline.
 
@@ -76,6 +76,9 @@ def refine_boundaries(
         The band re-decided: pixels at most ``outer`` px outside the mask and
         less than ``inner`` px inside it. The pixels deeper inside train the
         *cell* class, the pixels beyond ``outer`` the *background* class.
+        The defaults of this function are those of ``MotionConfig``
+        (``refine_inner``, ``refine_outer``, ``refine_sigma``, ``class_prior``,
+        ``refine_classifier``, ``max_training_pixels``, ``refine_min_contrast``).
     sigma : float
         Gaussian sigma (px) of the grey-level feature (0 = none).
     prior : float or None
@@ -87,7 +90,9 @@ def refine_boundaries(
     min_contrast : float
         Leave the mask as it is when the smoothed grey levels of the cores and of
         the far background differ by less than this many pooled standard
-        deviations (:func:`grey_contrast`); 0 = always refine.
+        deviations (:func:`grey_contrast`); 0 = always refine. (``segment``
+        holds the median over the movie's frames so far against it; this
+        function, the one frame's contrast.)
 
     Returns
     -------
