@@ -33,6 +33,7 @@ _AFTER_MMAP, _AFTER_TRIM = 32 << 20, 64 << 20  # glibc's DEFAULT_MMAP_THRESHOLD_
 
 _lock = threading.Lock()
 _depth = 0
+_acting = False  # whether glibc took the settings of the active run
 
 
 def _glibc():
@@ -57,22 +58,23 @@ def enabled() -> bool:
 
 @contextlib.contextmanager
 def retained_heap() -> Iterator[bool]:
-    """Context in which freed large blocks stay in the heap for reuse; yields whether it acts.
+    """Context in which freed large blocks stay in the heap for reuse; yields whether it acts
+    (False elsewhere than on glibc, when switched off, or when glibc refuses the thresholds).
 
     Nested and concurrent uses share one setting, undone when the last one leaves.
     """
-    global _depth
+    global _depth, _acting
     libc = _glibc() if enabled() else None
     if libc is None:
         yield False
         return
     with _lock:
         _depth += 1
-        if _depth == 1:
-            libc.mallopt(_M_MMAP_THRESHOLD, _RUN_MMAP)
-            libc.mallopt(_M_TRIM_THRESHOLD, _RUN_TRIM)
+        if _depth == 1:  # mallopt returns 0 where a value is refused (older glibc caps the threshold)
+            _acting = bool(libc.mallopt(_M_MMAP_THRESHOLD, _RUN_MMAP)) & bool(libc.mallopt(_M_TRIM_THRESHOLD, _RUN_TRIM))
+        acting = _acting
     try:
-        yield True
+        yield acting
     finally:
         with _lock:
             _depth -= 1
