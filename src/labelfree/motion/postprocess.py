@@ -176,7 +176,9 @@ def to_instances(
         pieces are then made connected again. None: 2 when the typical cell
         area is at least ``DECLUMP_BIN_AREA`` px (a binned cell still has a
         radius of 12 px or more), else 1. The watershed runs on 4x fewer
-        pixels; the cuts move by at most a pixel.
+        pixels; the cuts fall on the bin grid, and a clump whose neck is near
+        ``neck_ratio`` may be cut differently than at full size (object scores
+        of both in docs/benchmarks.md).
 
     Returns
     -------
