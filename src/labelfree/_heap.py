@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import os
 import sys
 import threading
@@ -36,8 +37,9 @@ _depth = 0
 _acting = False  # whether glibc took the settings of the active run
 
 
+@functools.lru_cache(maxsize=None)
 def _glibc():
-    """The process's glibc (``mallopt`` and ``malloc_trim``), or None."""
+    """The process's glibc (``mallopt`` and ``malloc_trim``), or None; looked up once."""
     if not sys.platform.startswith("linux"):
         return None
     try:

@@ -274,7 +274,7 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
                     pending.pop(0)
                     still += 1
                     bar.update(message="no motion yet")
-            prev, prev_ent = cur, ent
+            prev_ent = ent
         if pending or still:
             warnings.warn(NoMotionWarning(
                 f"No motion found in {len(pending) + still} of {n} frames (the first ones or all); they are left "
