@@ -99,7 +99,7 @@ def test_missing_dependency_names_install_command():
 
 
 def test_progress_with_real_tqdm_bar():
-    tqdm = pytest.importorskip("tqdm")
+    import tqdm
     import io
 
     bar = tqdm.tqdm(total=None, file=io.StringIO())

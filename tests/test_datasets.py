@@ -93,7 +93,6 @@ def test_load_timelapse_c2c12(shared_data):
 
 
 def test_load_ctc_msc(msc_dir, shared_data):
-    pytest.importorskip("labelfree.io", reason="labelfree.io not built yet")
     data = datasets.load_ctc("Fluo-C2DL-MSC", "01", root=shared_data)
     assert data.movie.shape == (48, 832, 992)
     assert len(data.seg) == 18

@@ -1,9 +1,16 @@
-"""Pipeline configuration objects and provenance records.
+"""Pipeline configuration objects, their self-describing fields, and provenance records.
 
-Each pipeline has one dataclass config deriving from :class:`PipelineConfig`.
+Each pipeline has one dataclass config deriving from :class:`PipelineConfig`. Every
+field is declared with :func:`setting`, which carries its metadata: a help sentence,
+a dialog group, whether it is a *basic* field (shown in the first Fiji dialog) and its
+allowed range. One validation, :meth:`PipelineConfig.validate`, reads the type hints
+and that metadata, so the API, JSON/YAML config files, the CLI's ``--set`` and the
+Fiji dialogs and macros all get the same checks: booleans are booleans, numbers are
+finite and in range, whole numbers are whole, choices are among the choices.
+
 Configs are JSON-serialisable (``to_dict`` / ``from_dict`` / ``to_json`` /
-``from_file``), reject unknown keys with a clear message, and are copied into
-the output's ``attrs["labelfree"]`` by :func:`provenance`.
+``from_file``), reject unknown keys with a clear message, and are copied into the
+output's ``attrs["labelfree"]`` by :func:`provenance`.
 """
 
 from __future__ import annotations
@@ -13,15 +20,99 @@ import datetime as _dt
 import functools
 import hashlib
 import json
+import math
+import numbers
+import types
 import typing
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from labelfree.errors import ConfigError
 
-__all__ = ["PipelineConfig", "provenance", "file_sha256"]
+__all__ = ["PipelineConfig", "setting", "field_info", "FieldInfo", "provenance", "file_sha256"]
 
 C = TypeVar("C", bound="PipelineConfig")
+
+_MISSING = dataclasses.MISSING
+
+
+def setting(
+    default: Any = _MISSING,
+    /,
+    *,
+    help: str,
+    group: str = "",
+    basic: bool = False,
+    ge: float | None = None,
+    gt: float | None = None,
+    le: float | None = None,
+    lt: float | None = None,
+) -> Any:
+    """Declare a config field with its own help, dialog group, level and range.
+
+    Parameters
+    ----------
+    default : value
+        The default (lists become tuples; None means "automatic" for optional fields).
+    help : str
+        One or two plain sentences: shown in the Fiji dialog's help, ``--help`` of the
+        CLI and the generated option tables.
+    group : str
+        Heading under which the field appears among the advanced options.
+    basic : bool
+        Shown in the first Fiji dialog (at most a dozen per pipeline); the others are
+        behind "advanced options" and in config files. Macros accept every key.
+    ge, gt, le, lt : float, optional
+        Bounds of numeric values (of each element for tuples of numbers).
+    """
+    if not help or not help.strip():
+        raise ValueError("every setting needs a help text")
+    meta = {"help": " ".join(help.split()), "group": group, "basic": basic, "bounds": (ge, gt, le, lt)}
+    if isinstance(default, list):
+        default = tuple(default)
+    return dataclasses.field(default=default, metadata=meta)
+
+
+@dataclasses.dataclass(frozen=True)
+class FieldInfo:
+    """What the metadata of one config field says (see :func:`setting`)."""
+
+    name: str
+    type: Any
+    default: Any
+    help: str
+    group: str
+    basic: bool
+    bounds: tuple[float | None, float | None, float | None, float | None]
+
+    def range_text(self) -> str:
+        """The bounds in words, e.g. ``">= 0"`` or ``"in (0, 1)"``; empty without bounds."""
+        ge, gt, le, lt = self.bounds
+        low = f"[{ge:g}" if ge is not None else f"({gt:g}" if gt is not None else None
+        high = f"{le:g}]" if le is not None else f"{lt:g})" if lt is not None else None
+        if low and high:
+            return f"in {low}, {high}"
+        if low:
+            return (">= " if ge is not None else "> ") + low[1:]
+        if high:
+            return ("<= " if le is not None else "< ") + high[:-1]
+        return ""
+
+
+@functools.lru_cache(maxsize=None)
+def field_info(cls: type) -> tuple[FieldInfo, ...]:
+    """The :class:`FieldInfo` of every init field of a config class, in declaration order."""
+    hints = typing.get_type_hints(cls)
+    out = []
+    for f in dataclasses.fields(cls):
+        if not f.init or f.name.startswith("_"):
+            continue
+        meta = f.metadata or {}
+        default = f.default if f.default is not _MISSING else (
+            f.default_factory() if f.default_factory is not _MISSING else None)  # type: ignore[misc]
+        out.append(FieldInfo(f.name, hints.get(f.name, Any), default, meta.get("help", ""), meta.get("group", ""),
+                             bool(meta.get("basic", False)), tuple(meta.get("bounds", (None,) * 4))))
+    return tuple(out)
 
 
 def _jsonable(value: Any) -> Any:
@@ -38,27 +129,147 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-@functools.lru_cache(maxsize=None)
-def _literal_fields(cls: type) -> tuple[tuple[str, tuple[Any, ...]], ...]:
-    """(name, choices) of every field of a config class typed ``Literal[...]``."""
-    hints = typing.get_type_hints(cls)
-    return tuple((f.name, typing.get_args(hints[f.name])) for f in dataclasses.fields(cls)
-                 if typing.get_origin(hints.get(f.name)) is Literal)
+# -- validation by type hint -------------------------------------------------------------------------------------
+
+class _Invalid(Exception):
+    """Internal: the value does not fit; the message says what was expected."""
+
+
+def _describe(tp: Any) -> str:
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if tp is bool:
+        return "true or false"
+    if tp is int:
+        return "a whole number"
+    if tp is float:
+        return "a finite number"
+    if tp is str:
+        return "a text"
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in args)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join("null (automatic)" if a is type(None) else _describe(a) for a in args)
+    if origin in (tuple, list) or tp in (tuple, list):
+        inner = args[0] if args else Any
+        return "a list" + ("" if inner is Any else f" of {_describe(inner).removeprefix('a ')}s")
+    return getattr(tp, "__name__", str(tp))
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, str)):
+        raise _Invalid
+    if isinstance(value, str):  # YAML reads 1e-3 as text; accept written numbers, never words
+        try:
+            value = float(value.strip())
+        except ValueError:
+            raise _Invalid from None
+    number = float(value)
+    if not math.isfinite(number):
+        raise _Invalid
+    return number
+
+
+def _convert(value: Any, tp: Any) -> Any:
+    """``value`` as type ``tp`` (lists to tuples, integral floats to int); _Invalid when it does not fit."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if tp is Any:
+        return value
+    if tp is bool:
+        if type(value).__name__ == "bool_":  # numpy bool
+            return bool(value)
+        if not isinstance(value, bool):
+            raise _Invalid
+        return value
+    if tp is int:
+        number = _number(value)
+        if number != int(number):
+            raise _Invalid
+        return int(number)
+    if tp is float:
+        return _number(value)
+    if tp is str:
+        if not isinstance(value, str):
+            raise _Invalid
+        return value
+    if origin is Literal:
+        for choice in args:
+            if type(value) is type(choice) and value == choice:
+                return choice
+        raise _Invalid
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        # bool before numbers, numbers before text: "2" for int | str stays the text "2"
+        for option in sorted((a for a in args if a is not type(None)), key=lambda a: (a is not bool, a is str)):
+            try:
+                if option is str and not isinstance(value, str):
+                    continue
+                if option in (int, float) and isinstance(value, str) and str in args:
+                    continue
+                return _convert(value, option)
+            except _Invalid:
+                continue
+        raise _Invalid
+    if origin in (tuple, list) or tp in (tuple, list):
+        if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+            raise _Invalid
+        inner = args[0] if args else Any
+        return tuple(_convert(v, inner) for v in value)
+    return value
+
+
+def _check_bounds(info: FieldInfo, value: Any) -> None:
+    ge, gt, le, lt = info.bounds
+    values = value if isinstance(value, tuple) else (value,)
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            continue
+        if (ge is not None and v < ge) or (gt is not None and v <= gt) or (le is not None and v > le) or (
+                lt is not None and v >= lt):
+            raise _Invalid
 
 
 @dataclasses.dataclass
 class PipelineConfig:
-    """Base class: dataclass configs that round-trip through JSON."""
+    """Base class: dataclass configs that validate themselves and round-trip through JSON.
+
+    Subclasses declare fields with :func:`setting`; checks that involve several fields
+    go into :meth:`check`.
+    """
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Convert and check every field by its type hint and range; then :meth:`check`.
+
+        Raises
+        ------
+        ConfigError
+            Naming the field, what was expected and what was given.
+        """
+        name = type(self).__name__
+        for info in field_info(type(self)):
+            given = getattr(self, info.name)
+            try:
+                value = _convert(given, info.type)
+                _check_bounds(info, value)
+            except _Invalid:
+                expected = _describe(info.type)
+                bounds = info.range_text()
+                raise ConfigError(
+                    f"{name}.{info.name} must be {expected}{f' {bounds}' if bounds else ''}; got {given!r}."
+                    + (f" ({info.help})" if info.help else "")
+                ) from None
+            object.__setattr__(self, info.name, value)
+        self.check()
+
+    def check(self) -> None:
+        """Checks that involve several fields (subclasses); raise ConfigError."""
 
     def _check_choices(self) -> None:
-        """Raise ConfigError when a ``Literal``-typed field holds a value outside its choices.
-
-        Configs call this from ``__post_init__``; the choices are read from the type hints.
-        """
-        for name, choices in _literal_fields(type(self)):
-            value = getattr(self, name)
-            if value not in choices:
-                raise ConfigError(f"{name} must be one of {', '.join(repr(c) for c in choices)}; got {value!r}.")
+        """For subclasses that define ``__post_init__`` without calling ``super()``: :meth:`validate`."""
+        self.validate()
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-serialisable dict of every field."""
@@ -70,23 +281,19 @@ class PipelineConfig:
     @classmethod
     def from_dict(cls: type[C], data: dict[str, Any] | None) -> C:
         """Build a config from a dict; unknown keys raise :class:`ConfigError`."""
+        if data is not None and not isinstance(data, dict):
+            raise ConfigError(f"A {cls.__name__} is a mapping of option: value; got {type(data).__name__}.")
         data = dict(data or {})
-        names = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - set(names))
+        names = {f.name for f in dataclasses.fields(cls) if f.init}
+        unknown = sorted(str(k) for k in set(data) - names)
         if unknown:
             raise ConfigError(
                 f"Unknown {cls.__name__} option(s): {', '.join(unknown)}. "
                 f"Valid options are: {', '.join(sorted(names))}."
             )
-        kwargs: dict[str, Any] = {}
-        for key, value in data.items():
-            default = names[key].default
-            if isinstance(default, tuple) and isinstance(value, list):
-                value = tuple(value)
-            kwargs[key] = value
         try:
-            return cls(**kwargs)
-        except (TypeError, ValueError) as exc:
+            return cls(**data)
+        except TypeError as exc:
             raise ConfigError(f"Invalid {cls.__name__}: {exc}") from exc
 
     @classmethod
@@ -95,7 +302,7 @@ class PipelineConfig:
         path = Path(path)
         try:
             text = path.read_text(encoding="utf-8")
-        except OSError as exc:
+        except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"Cannot read config file {path}: {exc}") from exc
         try:
             if path.suffix.lower() in (".yml", ".yaml"):
@@ -103,7 +310,7 @@ class PipelineConfig:
 
                 data = yaml.safe_load(text)
             else:
-                data = json.loads(text)
+                data = json.loads(text, parse_constant=_reject_constant)
         except Exception as exc:  # noqa: BLE001 - parser errors vary
             raise ConfigError(f"Config file {path} is not valid JSON/YAML: {exc}") from exc
         if not isinstance(data, dict):
@@ -129,6 +336,10 @@ class PipelineConfig:
     def replace(self: C, **changes: Any) -> C:
         """Return a copy with some fields changed (unknown names raise ConfigError)."""
         return type(self).from_dict({**self.to_dict(), **changes})
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number a config may hold")
 
 
 def file_sha256(path: str | Path, *, chunk: int = 1 << 20) -> str:

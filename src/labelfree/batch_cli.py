@@ -16,22 +16,25 @@ examples:
   labelfree batch movies/ --pipeline motion --out res/ --drift --fiji ~/Fiji.app
 
 A rerun with the same inputs, config and version skips finished inputs (--force redoes
-them). Exit code: 0 all inputs ok or skipped, 1 some failed (see the report and the
-summary CSV), 130 interrupted (finished inputs are kept; rerun to finish).
+them); earlier results made differently are replaced only with --overwrite. One run at a
+time writes into an output folder. Exit code: 0 all inputs ok or skipped, 1 some failed
+(see the report and the summary CSV), 130 interrupted (finished inputs are kept; rerun to
+finish).
 """
 
 
-def _option(text: str) -> tuple[str, Any]:
-    from labelfree.batch.inputs import _parse_value
-
-    if "=" not in text:
-        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    key, value = text.split("=", 1)
-    return key.strip(), _parse_value(value)
+def _named_path(text: str) -> tuple[str, str]:
+    if "=" not in text or not text.split("=", 1)[0].strip() or not text.split("=", 1)[1].strip():
+        raise argparse.ArgumentTypeError(f"expected NAME=PATH (e.g. zoo=models/), got {text!r}")
+    name, path = text.split("=", 1)
+    return name.strip(), path.strip()
 
 
 def register(sub: Any) -> None:
     """Add the ``batch`` sub-command to the ``labelfree`` parser."""
+    from labelfree.cli import add_run_options
+    from labelfree.pipelines import pipelines
+
     p = sub.add_parser(
         "batch", help="segment many images headless (local cores or a Dask cluster)",
         description="Segment every input with one pipeline and write label TIFF, ROI zip, CSV table and "
@@ -40,12 +43,13 @@ def register(sub: Any) -> None:
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT",
                    help="folder, glob pattern (quoted), CSV/YAML manifest or image file")
-    p.add_argument("--pipeline", "-p", required=True, help="pipeline name (threshold, motion, cutter, fusion)")
-    p.add_argument("--out", "-o", required=True, help="output folder")
-    p.add_argument("--config", "-c", help="pipeline config file (JSON or YAML)")
-    p.add_argument("--set", dest="options", action="append", type=_option, default=[], metavar="KEY=VALUE",
-                   help="override one pipeline option for every input (repeatable)")
-    p.add_argument("--zoo", metavar="DIR", help="model zoo folder for pipelines that take one (fusion)")
+    p.add_argument("--pipeline", "-p", required=True, choices=list(pipelines()), help="pipeline to run")
+    add_run_options(p, channel_help="channel(s) to segment in every input (a manifest 'channels' column "
+                                    "overrides it per file)")
+    p.add_argument("--input", dest="extra_inputs", action="append", type=_named_path, default=[],
+                   metavar="NAME=PATH", help="an extra input of the pipeline for every file, e.g. zoo=models/ "
+                   "(a manifest column NAME overrides it per file)")
+    p.add_argument("--zoo", metavar="DIR", help="the same as --input zoo=DIR")
     p.add_argument("--batch-config", help="batch options file (JSON/YAML with BatchConfig fields)")
     run = p.add_argument_group("execution")
     run.add_argument("--scheduler", help="address of a running Dask scheduler (tcp://host:8786; also "
@@ -57,7 +61,6 @@ def register(sub: Any) -> None:
     run.add_argument("--chunk-frames", type=int, help="split long time-lapses into tasks of N frames "
                      "(pipelines that allow it)")
     run.add_argument("--force", action="store_true", help="redo inputs a previous run already finished")
-    run.add_argument("--no-progress", action="store_true", help="no progress bar")
     fiji = p.add_argument_group("drift correction / Fiji")
     fiji.add_argument("--drift", action="store_true", help="correct stage drift before segmentation")
     fiji.add_argument("--fiji", metavar="DIR", help="Fiji installation: run the Fiji steps through pyimagej headless")
@@ -70,35 +73,46 @@ def _batch_config(args: argparse.Namespace) -> Any:
     from labelfree.batch import BatchConfig
 
     cfg = BatchConfig.coerce(args.batch_config)
-    changes = {
+    changes: dict[str, Any] = {
         "scheduler": args.scheduler, "n_workers": args.workers, "threads_per_worker": args.threads_per_worker,
-        "chunk_frames": args.chunk_frames, "fiji_dir": args.fiji, "zoo": args.zoo,
+        "chunk_frames": args.chunk_frames, "fiji_dir": args.fiji,
     }
     changes = {k: v for k, v in changes.items() if v is not None}
+    inputs = dict(cfg.inputs)
+    if args.zoo:
+        inputs["zoo"] = args.zoo
+    inputs.update(dict(args.extra_inputs))
+    if inputs != cfg.inputs:
+        changes["inputs"], changes["zoo"] = inputs, None
     if args.memory_limit is not None:
         changes["memory_limit"] = None if args.memory_limit.lower() == "none" else args.memory_limit
-    for flag, field in (("threads", None), ("force", "force"), ("drift", "drift_correction"),
+    if args.threads:
+        changes["processes"] = False
+    for flag, field in (("force", "force"), ("overwrite", "overwrite"), ("drift", "drift_correction"),
                         ("fiji_in_worker", "fiji_in_worker")):
         if getattr(args, flag):
-            changes[field or "processes"] = flag != "threads"
+            changes[field] = True
     return cfg.replace(**changes)
 
 
 def handle_batch(args: argparse.Namespace) -> int:
     """Run ``labelfree batch``; print the report; return 0 / 1 (failures) / 130 (cancelled)."""
     from labelfree.batch import exit_code, format_report, run_batch
+    from labelfree.cli import config_from_args, progress_from_args
     from labelfree.errors import Cancelled
+    from labelfree.image import parse_channels
     from labelfree.pipelines import get_pipeline
 
+    spec = get_pipeline(args.pipeline)
     batch = _batch_config(args)
-    config: Any = args.config
-    if args.options:
-        config = get_pipeline(args.pipeline).config_class.coerce(args.config).replace(**dict(args.options))
+    config = config_from_args(spec.config_class, args)
     try:
-        summary = run_batch(args.inputs, pipeline=args.pipeline, out_dir=args.out, config=config, batch=batch,
-                            progress=not args.no_progress)
+        summary = run_batch(args.inputs, pipeline=spec.name, out_dir=args.out, config=config, batch=batch,
+                            progress=progress_from_args(args), channels=parse_channels(args.channel),
+                            config_file=args.config)
     except Cancelled as exc:
         print(f"labelfree batch: {exc}", file=sys.stderr)
         return 130
-    print(format_report(summary))
+    if not args.quiet:
+        print(format_report(summary))
     return exit_code(summary)

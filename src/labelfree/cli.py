@@ -1,9 +1,14 @@
 """The ``labelfree`` command line.
 
-Each area of the package contributes its own sub-commands from a small module
-with ``register(subparsers)``; the handlers they register take the parsed
-arguments and return an exit code. Heavy packages (torch, cellpose, the JVM)
-are imported inside handlers only, so ``labelfree --help`` stays fast.
+One shape for every pipeline (``labelfree <pipeline> INPUT -o OUT [--config F] [--set K=V]
+[--channel C] [--progress | --no-progress] ...``), generated from the registry
+(:mod:`labelfree.pipelines`); area-specific verbs (``fusion train``, ``zoo``, ``drift``,
+``stitch``, ``fiji``, ``doctor``, ``eval``, ``demo``, ``batch``) come from their areas'
+modules. Heavy packages (torch, cellpose, the JVM) are imported inside handlers only.
+
+Errors a user can cause are :class:`labelfree.errors.LabelFreeError`: they are printed
+as one line (``-v`` adds the traceback); exit codes are 0 ok, 1 failure, 2 usage
+error, 130 interrupted.
 """
 
 from __future__ import annotations
@@ -12,23 +17,92 @@ import argparse
 import importlib
 import logging
 import sys
-from typing import Sequence
+import traceback
+from pathlib import Path
+from typing import Any, Sequence
 
 from labelfree import __version__
-from labelfree.errors import LabelFreeError
+from labelfree.errors import ConfigError, LabelFreeError
 
-__all__ = ["main", "entry_point", "build_parser"]
+__all__ = [
+    "main",
+    "entry_point",
+    "build_parser",
+    "add_run_options",
+    "add_config_options",
+    "config_from_args",
+    "progress_from_args",
+    "parse_set",
+]
 
-#: modules that add sub-commands, in the order they appear in --help
+#: modules that add sub-commands of their own (besides one command per registered pipeline)
 SUBCOMMAND_MODULES = (
     "labelfree.cli_core",
-    "labelfree.motion.cli",
-    "labelfree.cutter.cli",
-    "labelfree.fusion.cli",
     "labelfree.registration.cli",
     "labelfree.batch_cli",
     "labelfree.imagej.cli",
 )
+
+
+def parse_set(text: str, /) -> tuple[str, str]:
+    """``KEY=VALUE`` of ``--set`` (the value stays text until the config's field types it)."""
+    if "=" not in text or not text.split("=", 1)[0].strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    key, value = text.split("=", 1)
+    return key.strip(), value
+
+
+def add_config_options(p: argparse.ArgumentParser, /) -> None:
+    """``--config FILE`` and repeatable ``--set KEY=VALUE``."""
+    p.add_argument("--config", "-c", metavar="FILE", help="config file (JSON or YAML) of the pipeline's options")
+    p.add_argument("--set", dest="settings", action="append", type=parse_set, default=[], metavar="KEY=VALUE",
+                   help="set one option (repeatable; see docs/options.md or the Fiji dialog for the keys)")
+
+
+def add_progress_options(p: argparse.ArgumentParser, /) -> None:
+    """``--progress`` / ``--no-progress`` (default: a bar when stderr is a terminal) and ``-q``."""
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--progress", dest="progress", action="store_true", default=None,
+                       help="show a progress bar (default: when the terminal shows one)")
+    group.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+
+
+def add_run_options(p: argparse.ArgumentParser, /, *, channel_help: str) -> None:
+    """The options every segmenting command shares (pipelines and batch)."""
+    p.add_argument("-o", "--out", type=Path, required=True, metavar="DIR", help="output folder")
+    add_config_options(p)
+    p.add_argument("--channel", metavar="C", help=channel_help)
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace earlier results of the same name (default: refuse)")
+    add_progress_options(p)
+
+
+def progress_from_args(args: argparse.Namespace, /) -> bool:
+    """Whether to show a progress bar."""
+    if getattr(args, "quiet", False):
+        return False
+    if args.progress is None:
+        return sys.stderr.isatty()
+    return bool(args.progress)
+
+
+def config_from_args(config_class: type, args: argparse.Namespace, /) -> Any:
+    """The config from ``--config`` and ``--set`` (typed by the fields, validated once)."""
+    from labelfree.options import coerce_value, config_fields
+
+    cfg = config_class.coerce(args.config) if getattr(args, "config", None) else config_class()
+    settings = getattr(args, "settings", None) or []
+    if not settings:
+        return cfg
+    fields = {f.key: f for f in config_fields(config_class)}
+    changes = {}
+    for key, text in settings:
+        field = fields.get(key.lower())
+        if field is None:
+            raise ConfigError(f"Unknown option {key!r} for --set; valid keys are: {', '.join(fields)}.")
+        changes[field.key] = coerce_value(field, text)
+    return cfg.replace(**changes)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -38,27 +112,57 @@ def build_parser() -> argparse.ArgumentParser:
         "pipelines, with outputs Fiji opens unchanged.",
     )
     parser.add_argument("--version", action="version", version=f"labelfree {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output and tracebacks (-vv: debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:  # that area has no CLI in this build
-                continue
-            raise
-        module.register(sub)
+        importlib.import_module(name).register(sub)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; return the exit code (0 ok, 1 failure, 2 usage error, 130 cancelled)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def _verb_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, list[str]] | None:
+    """A pipeline's own verbs (``labelfree fusion train ...``): their parser and argv, or None."""
+    words = [a for a in argv if not a.startswith("-")]
+    if len(words) < 2:
+        return None
+    from labelfree.pipelines import pipelines
+
+    spec = pipelines().get(words[0])
+    if spec is None or not spec.verbs:
+        return None
+    module = importlib.import_module(spec.verbs)
+    if words[1] not in module.VERBS:
+        return None
+    parser = argparse.ArgumentParser(prog=f"labelfree {spec.name}", description=spec.summary)
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output and tracebacks")
+    module.register_verbs(parser.add_subparsers(dest="verb", metavar="VERB", required=True))
+    rest = list(argv)
+    rest.remove(words[0])
+    return parser, rest
+
+
+def _configure_logging(verbose: int) -> None:
     logging.basicConfig(
-        level=(logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)],
+        level=(logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)],
         format="%(levelname)s %(name)s: %(message)s",
     )
+    if verbose < 2:  # readers' and schedulers' own chatter about files LabelFree reports itself
+        for name in ("tifffile", "distributed", "numcodecs"):
+            logging.getLogger(name).setLevel(logging.ERROR if verbose == 0 else logging.WARNING)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; return the exit code (0 ok, 1 failure, 2 usage error, 130 interrupted)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    verbs = _verb_parser([a for a in argv if a not in ("-v", "-vv", "--verbose")])
+    if verbs is not None:
+        parser, rest = verbs
+        head = [a for a in argv if a in ("-v", "-vv", "--verbose")]
+        args = parser.parse_args(head + rest)
+    else:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+    verbose = int(getattr(args, "verbose", 0) or 0)
+    _configure_logging(verbose)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
@@ -68,7 +172,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("labelfree: interrupted; no partial outputs were left.", file=sys.stderr)
         return 130
     except LabelFreeError as exc:
-        print(f"labelfree: error: {exc}", file=sys.stderr)
+        from labelfree.errors import Cancelled
+
+        if verbose:
+            traceback.print_exc()
+        print(f"labelfree: {'' if isinstance(exc, Cancelled) else 'error: '}{exc}", file=sys.stderr)
+        return 130 if isinstance(exc, Cancelled) else 1
+    except MemoryError:
+        if verbose:
+            traceback.print_exc()
+        print("labelfree: error: not enough memory for this image. Process it in tiles (--tile) or on a "
+              "machine with more memory.", file=sys.stderr)
         return 1
 
 

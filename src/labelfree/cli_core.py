@@ -1,4 +1,10 @@
-"""Core sub-commands: ``labelfree demo`` and ``labelfree eval``."""
+"""The core commands: ``labelfree <pipeline> INPUT -o OUT`` for every registered pipeline, ``demo`` and ``eval``.
+
+Every pipeline command has the same shape (see :func:`labelfree.cli.add_run_options`);
+its extra inputs (``--markers``, ``--zoo``, ...) and extra outputs (``--flow``) come
+from its spec. The output folder and file names are checked, and the folder held,
+before the image is read. ``eval`` scores a label image against ground truth.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +13,15 @@ import json
 import re
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from labelfree.errors import InputError
+from labelfree.io import read_labels
 
-__all__ = ["register", "read_label_stack", "format_metrics"]
+__all__ = ["register", "format_metrics", "run_command", "add_pipeline_arguments"]
 
-SAMPLE_MOVIE = Path(__file__).parent / "data" / "sample_movie.tif"
-SAMPLE_TRUTH = Path(__file__).parent / "data" / "sample_truth.tif"
 _METRIC_ROWS = (
     ("pixel_precision", "pixel precision"),
     ("pixel_recall", "pixel recall"),
@@ -31,39 +37,173 @@ _METRIC_ROWS = (
 )
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("demo", help="run the Motion pipeline on the bundled sample movie")
-    p.add_argument("-o", "--out", type=Path, default=Path("labelfree-demo"), help="output folder (default: %(default)s)")
-    p.add_argument("--pipeline", default="motion", help="pipeline to run (default: %(default)s)")
-    p.set_defaults(func=_demo)
+_CHANNEL_HELP = {
+    "one": "channel to segment (0-based index or name); needed when the image has several",
+    "many": "channels to use, comma-separated indices or names (default: all)",
+}
 
+
+def add_pipeline_arguments(p: argparse.ArgumentParser, spec: Any, /) -> None:
+    """The arguments of ``labelfree <pipeline>``: input, run options, extra inputs and outputs."""
+    from labelfree.cli import add_run_options
+
+    p.add_argument("input", type=Path, help="image file (TIFF, ImageJ hyperstack, OME-TIFF)")
+    add_run_options(p, channel_help=_CHANNEL_HELP[spec.channels])
+    p.add_argument("--dims", help="axis letters of a plain TIFF without axis metadata, e.g. TYX or CYX")
+    p.add_argument("--stem", help="output file prefix (default: the input's whole name without its suffix)")
+    for inp in spec.inputs:
+        p.add_argument(inp.flag, dest=f"input_{inp.name}", metavar=inp.kind.upper(), help=inp.help)
+    for kind, (_, help_text) in spec.extra_outputs.items():
+        p.add_argument(f"--{kind}", f"--{kind}-out", dest=f"extra_{kind}", action="store_true", help=help_text)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """``labelfree <pipeline>`` for every registered pipeline, ``demo`` and ``eval``."""
+    import importlib
+
+    from labelfree.pipelines import pipelines
+
+    for spec in pipelines().values():
+        verbs = ""
+        if spec.verbs:
+            names = ",".join(importlib.import_module(spec.verbs).VERBS)
+            verbs = f"\n\nMore: labelfree {spec.name} {{{names}}} --help"
+        p = sub.add_parser(
+            spec.name, help=spec.summary, formatter_class=argparse.RawDescriptionHelpFormatter,
+            description=f"{spec.summary}. Writes <stem>_labels.tif, _rois.zip, _table.csv and _provenance.json "
+                        f"into OUT.{verbs}",
+        )
+        add_pipeline_arguments(p, spec)
+        p.set_defaults(func=run_command, pipeline=spec.name)
+        if spec.verbs and hasattr(importlib.import_module(spec.verbs), "register"):
+            importlib.import_module(spec.verbs).register(sub)
+
+    p = sub.add_parser("demo", help="run a pipeline on its bundled sample and score it against the sample's truth")
+    p.add_argument("-o", "--out", type=Path, default=Path("labelfree-demo"), help="output folder (default: %(default)s)")
+    from labelfree.pipelines import DEFAULT_DEMO
+
+    p.add_argument("--pipeline", default=DEFAULT_DEMO,
+                   choices=[s.name for s in pipelines().values() if s.demo], help="pipeline to run (default: %(default)s)")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    p.set_defaults(func=_demo)
+    _register_eval(sub)
+
+
+def _input_files(spec: Any, args: argparse.Namespace) -> dict[str, Any]:
+    files: dict[str, Any] = {"image": args.input}
+    if getattr(args, "config", None):
+        files["config"] = args.config
+    for inp in spec.inputs:
+        value = getattr(args, f"input_{inp.name}", None)
+        if value and inp.kind in ("file", "folder"):
+            files[inp.name] = value
+    return files
+
+
+def _extra_writers(spec: Any, args: argparse.Namespace, image: Any, labels: Any, config: Any) -> dict[str, Any]:
+    from labelfree.spec import load
+
+    writers = {}
+    for kind, (target, _) in spec.extra_outputs.items():
+        if getattr(args, f"extra_{kind}", False):
+            writer = load(target)
+            writers[kind] = lambda path, w=writer: w(path, image, labels=labels, config=config)
+    return writers
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """Handler of ``labelfree <pipeline>``."""
+    from labelfree.cli import config_from_args, progress_from_args
+    from labelfree.image import parse_channels
+    from labelfree.io import OutputFolder, output_stem, read_image, write_outputs
+    from labelfree.io.outputs import check_stem
+    from labelfree.pipelines import get_pipeline
+    from labelfree.run import prepare_image, run_pipeline
+
+    spec = get_pipeline(args.pipeline)
+    config = config_from_args(spec.config_class, args)
+    channel = parse_channels(args.channel)
+    stem = check_stem(args.stem) if args.stem else output_stem(args.input)
+    extras = [k for k in spec.extra_outputs if getattr(args, f"extra_{k}", False)]
+    inputs = {inp.name: getattr(args, f"input_{inp.name}", None) for inp in spec.inputs}
+    with OutputFolder(args.out, inputs=_input_files(spec, args), overwrite=args.overwrite,
+                      purpose=f"labelfree {spec.name} {args.input}") as out:
+        out.plan(stem, extras=extras)
+        image = read_image(args.input, dims=args.dims, memmap=True)
+        started = time.perf_counter()
+        labels = run_pipeline(spec, image, config=config, channel=channel, inputs=inputs,
+                              progress=progress_from_args(args))
+        seconds = time.perf_counter() - started
+        used = prepare_image(spec, image, channel=channel)
+        paths = write_outputs(out, labels, image=used, stem=stem, extras=_extra_writers(spec, args, used, labels, config))
+    if not args.quiet:
+        print(f"labelfree {spec.name}: {_describe(labels)} in {seconds:.1f} s; outputs in {out.path}:")
+        for kind, path in paths.items():
+            print(f"  {kind:<11}{path.name}")
+    return 0
+
+
+def _describe(labels: Any) -> str:
+    values = np.asarray(labels)
+    if "T" in labels.dims:
+        n = sum(int(np.count_nonzero(np.unique(values[t]))) for t in range(values.shape[0]))
+        return f"{n} objects over {labels.sizes['T']} frames"
+    return f"{int(np.count_nonzero(np.unique(values)))} objects"
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from labelfree.io import OutputFolder, read_manifest, write_outputs
+    from labelfree.metrics import evaluate
+    from labelfree.pipelines import get_pipeline
+    from labelfree.run import prepare_image, run_pipeline
+    from labelfree.spec import load
+
+    spec = get_pipeline(args.pipeline)
+    demo = load(spec.demo)()
+    earlier = read_manifest(args.out, demo.name, verify=False)
+    replace = bool(earlier and earlier.get("demo"))  # only an earlier demo result is replaced
+    if not args.quiet:
+        print(f"{spec.title} demo: {demo.name}, dims {''.join(demo.image.dims)}, shape {tuple(demo.image.shape)}")
+        if demo.note:
+            print(f"  {demo.note}")
+    with OutputFolder(args.out, overwrite=replace, purpose=f"labelfree demo --pipeline {spec.name}") as out:
+        out.plan(demo.name)
+        started = time.perf_counter()
+        labels = run_pipeline(spec, demo.image, config=demo.config, inputs=demo.inputs, progress=False)
+        seconds = time.perf_counter() - started
+        labels.attrs["labelfree"] = {**labels.attrs["labelfree"], "demo": True}
+        paths = write_outputs(out, labels, image=prepare_image(spec, demo.image), stem=demo.name)
+    score = evaluate(np.asarray(labels), np.asarray(demo.truth))
+    if not args.quiet:
+        print(f"{spec.name}: {_describe(labels)} in {seconds:.1f} s")
+        print(f"against the sample's ground truth: pixel F1 {score['pixel_f1']:.3f}, object F1 {score['f1']:.3f}, "
+              f"mean matched IoU {score['mean_iou']:.3f}")
+        print(f"Outputs written to {out.path}:")
+        for kind, path in paths.items():
+            print(f"  {kind:<11}{path}")
+    return 0
+
+
+def _register_eval(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="score a label image against ground truth")
     p.add_argument("pred", type=Path, help="predicted label TIFF (2-D or a T stack)")
     p.add_argument(
         "gt", type=Path, help="ground-truth label TIFF, or a Cell Tracking Challenge SEG folder (man_segNNN.tif)"
     )
-    p.add_argument("--threshold", type=float, default=0.5, help="IoU threshold for object matching")
+    p.add_argument("--threshold", type=_unit_interval, default=0.5, help="IoU threshold for object matching, in (0, 1]")
     p.add_argument("--only-annotated", action="store_true", help="score only objects that overlap ground truth")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_eval)
 
 
-def read_label_stack(path: Path, /) -> np.ndarray:
-    """Read a label TIFF as an integer array (ImageJ float32 labels are converted)."""
-    import tifffile
-
-    if not path.is_file():
-        raise InputError(f"Label file {path} does not exist.")
+def _unit_interval(text: str) -> float:
     try:
-        arr = tifffile.imread(path)
-    except Exception as exc:  # noqa: BLE001 - tifffile raises many kinds
-        raise InputError(f"Cannot read {path} as a TIFF label image: {exc}") from exc
-    arr = np.squeeze(arr)
-    if arr.dtype.kind == "f":
-        if not np.all(np.mod(arr, 1) == 0):
-            raise InputError(f"{path} holds non-integer values: it is not a label image.")
-        arr = arr.astype(np.uint32)
-    return arr
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"the IoU threshold must lie in (0, 1]; got {value}")
+    return value
 
 
 def _pairs_from_ctc(pred: np.ndarray, seg_dir: Path) -> tuple[np.ndarray, np.ndarray, list[int]]:
@@ -86,7 +226,7 @@ def _pairs_from_ctc(pred: np.ndarray, seg_dir: Path) -> tuple[np.ndarray, np.nda
             raise InputError(f"Ground truth has frame {t} but the prediction has only {pred.shape[0]} frames.")
         frames.append(t)
         preds.append(p)
-        gts.append(read_label_stack(f))
+        gts.append(read_labels(f))
     return np.stack(preds), np.stack(gts), frames
 
 
@@ -103,34 +243,13 @@ def format_metrics(result: dict, /) -> str:
 def _eval(args: argparse.Namespace) -> int:
     from labelfree.metrics import evaluate
 
-    pred = read_label_stack(args.pred)
+    pred = read_labels(args.pred)
     if args.gt.is_dir():
         pred, gt, _ = _pairs_from_ctc(pred, args.gt)
     else:
-        gt = read_label_stack(args.gt)
+        gt = read_labels(args.gt)
+    if pred.shape != gt.shape:
+        raise InputError(f"The prediction has shape {pred.shape} but the ground truth {gt.shape}; they must match.")
     result = evaluate(pred, gt, threshold=args.threshold, only_annotated=args.only_annotated)
     print(json.dumps(result, indent=2) if args.json else format_metrics(result))
-    return 0
-
-
-def _demo(args: argparse.Namespace) -> int:
-    from labelfree.io import read_image, write_outputs
-    from labelfree.metrics import evaluate
-    from labelfree.pipelines import get_pipeline
-
-    pipeline = get_pipeline(args.pipeline)
-    movie = read_image(SAMPLE_MOVIE)
-    print(f"Sample movie: {SAMPLE_MOVIE.name}, dims {''.join(movie.dims)}, shape {tuple(movie.shape)}")
-    start = time.perf_counter()
-    labels = pipeline.segment(movie, progress=False)
-    seconds = time.perf_counter() - start
-    paths = write_outputs(args.out, labels, image=movie, stem="sample_movie")
-    truth = read_label_stack(SAMPLE_TRUTH)
-    score = evaluate(np.asarray(labels), truth)
-    n_obj = sum(len(np.unique(f)) - 1 for f in np.asarray(labels))
-    print(f"{pipeline.name}: {n_obj} objects over {labels.sizes.get('T', 1)} frames in {seconds:.1f} s")
-    print(f"against the sample's ground truth: pixel F1 {score['pixel_f1']:.3f}, object F1 {score['f1']:.3f}")
-    print(f"Outputs written to {Path(args.out).resolve()}:")
-    for kind, path in paths.items():
-        print(f"  {kind:<11}{path}")
     return 0

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import xarray as xr
@@ -235,3 +235,17 @@ def crop(image: xr.DataArray, /, *, y: tuple[int, int], x: tuple[int, int]) -> x
     if not isinstance(image, xr.DataArray):
         image = to_dataarray(image)
     return image.isel(Y=slice(*y), X=slice(*x))
+
+
+#: the bundled synthetic sample movie and its ground truth
+SAMPLE_MOVIE = Path(__file__).parent / "data" / "sample_movie.tif"
+SAMPLE_TRUTH = Path(__file__).parent / "data" / "sample_truth.tif"
+
+
+def movie_demo() -> Any:
+    """The bundled sample movie (12 synthetic frames of moving cells) with its ground truth, as a Demo."""
+    from labelfree.io import read_image, read_labels
+    from labelfree.spec import Demo
+
+    return Demo(image=read_image(SAMPLE_MOVIE), truth=read_labels(SAMPLE_TRUTH), name="sample_movie",
+                note="synthetic moving cells with textured interiors, static debris and noise")

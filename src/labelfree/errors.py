@@ -16,6 +16,11 @@ __all__ = [
     "ConstantImageError",
     "NonFiniteError",
     "ConfigError",
+    "CorruptFileError",
+    "OutputError",
+    "OutputExistsError",
+    "InputOverwriteError",
+    "FolderInUseError",
     "ModelFileError",
     "MissingDependencyError",
     "JavaError",
@@ -55,6 +60,26 @@ class NonFiniteError(InputError):
 
 class ConfigError(InputError):
     """A configuration value or file is invalid."""
+
+
+class CorruptFileError(InputError):
+    """An input file is truncated or damaged (its data cannot be read in full)."""
+
+
+class OutputError(LabelFreeError, OSError):
+    """An output cannot be written where it was asked for (folder, permissions, disk)."""
+
+
+class OutputExistsError(OutputError, FileExistsError):
+    """An earlier result would be replaced; LabelFree replaces results only when told to (overwrite)."""
+
+
+class InputOverwriteError(OutputError):
+    """An output path is, or would overwrite, one of the run's inputs."""
+
+
+class FolderInUseError(OutputError):
+    """Another LabelFree run is writing into the same output folder."""
 
 
 class ModelFileError(LabelFreeError, FileNotFoundError):

@@ -38,6 +38,11 @@ __all__ = [
     "channel_names",
     "labels_like",
     "select_channel",
+    "select_channels",
+    "one_channel",
+    "channel_index",
+    "parse_channel",
+    "parse_channels",
 ]
 
 DIMS: tuple[str, ...] = ("T", "C", "Z", "Y", "X")
@@ -265,21 +270,102 @@ def channel_names(da: xr.DataArray) -> list[str]:
     return [str(v) for v in da.coords["C"].values]
 
 
-def select_channel(da: xr.DataArray, channel: int | str, /) -> xr.DataArray:
-    """Select one channel by index or name, with a clear error when absent."""
-    if "C" not in da.dims:
-        if channel in (0, None):
-            return da
-        raise DimensionError(f"The image has no C axis, so channel {channel!r} does not exist.")
+def parse_channel(value: Any, /) -> int | str:
+    """A channel as a user writes it: ``"2"`` or ``2`` is the index 2, anything else a name.
+
+    Raises
+    ------
+    InputError
+        An empty value, a float or a boolean.
+    """
+    if isinstance(value, bool) or isinstance(value, float) or value is None:
+        raise InputError(f"A channel is a 0-based index or a channel name; got {value!r}.")
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    text = str(value).strip()
+    if not text:
+        raise InputError("A channel is a 0-based index or a channel name; got an empty text.")
+    if text.lstrip("-").isdigit():
+        return int(text)
+    return text
+
+
+def parse_channels(value: Any, /) -> tuple[int | str, ...] | None:
+    """Several channels: ``"0,2"``, ``"GFP;DAPI"``, ``[0, "DAPI"]``; None or empty text -> None."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, (str, int, np.integer)):
+        parts = [p for p in str(value).replace(";", ",").replace("|", ",").split(",") if p.strip()]
+        return tuple(parse_channel(p) for p in parts)
+    if isinstance(value, (list, tuple)):
+        if not value:
+            return None
+        return tuple(parse_channel(v) for v in value)
+    raise InputError(f"Channels are indices or names like '0,2' or ['GFP', 'DAPI']; got {value!r}.")
+
+
+def channel_index(da: xr.DataArray, channel: int | str, /) -> int:
+    """The 0-based index of ``channel`` (an index or a name) in ``da``'s C axis, with a clear error."""
     names = channel_names(da)
+    if not names:
+        raise DimensionError(
+            f"Channel {channel!r} was asked for, but the image has one channel only (no C axis); "
+            "leave the channel option out."
+        )
+    channel = parse_channel(channel)
     if isinstance(channel, str):
         if channel not in names:
-            raise InputError(f"Channel {channel!r} not found; the image has channels {names}.")
-        return da.isel(C=names.index(channel))
-    idx = int(channel)
-    if not -len(names) <= idx < len(names):
-        raise InputError(f"Channel index {idx} is out of range; the image has {len(names)} channel(s) {names}.")
-    return da.isel(C=idx)
+            raise InputError(f"Channel {channel!r} not found; the image has channels {names} (names or 0-based indices).")
+        return names.index(channel)
+    if not -len(names) <= channel < len(names):
+        raise InputError(
+            f"Channel index {channel} is out of range; the image has {len(names)} channel(s) {names} "
+            f"(indices 0 to {len(names) - 1})."
+        )
+    return channel % len(names)
+
+
+def select_channel(da: xr.DataArray, channel: int | str, /) -> xr.DataArray:
+    """Select one channel by index or name, with a clear error when absent.
+
+    Without a C axis, channel 0 is the image itself.
+    """
+    if "C" not in da.dims and channel in (0, "0", None):
+        return da
+    return da.isel(C=channel_index(da, channel))
+
+
+def select_channels(da: xr.DataArray, channels: Any, /) -> xr.DataArray:
+    """Keep the listed channels (indices or names, see :func:`parse_channels`), in that order.
+
+    ``None`` keeps every channel. Without a C axis only channel 0 may be asked for.
+    """
+    wanted = parse_channels(channels)
+    if wanted is None:
+        return da
+    if "C" not in da.dims:
+        if wanted in ((0,), ("0",)):
+            return da
+        channel_index(da, wanted[0])  # raises: no C axis
+    return da.isel(C=[channel_index(da, c) for c in wanted])
+
+
+def one_channel(da: xr.DataArray, channel: Any = None, /, *, what: str = "This pipeline") -> xr.DataArray:
+    """The single channel a one-channel pipeline segments.
+
+    ``channel`` (index or name) picks it; without one, an image with one channel is
+    used as it is and an image with several raises a DimensionError asking for a choice.
+    """
+    if channel is not None and channel != "":
+        return select_channel(da, parse_channel(channel))
+    if "C" not in da.dims:
+        return da
+    if da.sizes["C"] == 1:
+        return da.isel(C=0)
+    raise DimensionError(
+        f"{what} segments one channel, but the image has {da.sizes['C']}: {channel_names(da)}. Choose one: "
+        "channel=<index or name> (CLI --channel, Fiji: the channel field, batch: a manifest 'channels' column)."
+    )
 
 
 def labels_like(

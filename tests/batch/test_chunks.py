@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from labelfree.batch.chunks import frame_overlap, merge_chunks, plan_chunks
+from labelfree.batch.chunks import merge_chunks, plan_chunks
 from labelfree.errors import InputError
 from labelfree.labels import relabel_sequential
 
@@ -16,11 +16,6 @@ def test_plan_chunks_cover_every_frame_once_plus_overlap():
     assert plan_chunks(3, chunk_frames=5, overlap=1) == [(0, 3)]
     with pytest.raises(InputError, match="must exceed the frame overlap"):
         plan_chunks(10, chunk_frames=1, overlap=1)
-
-
-def test_frame_overlap_by_pipeline():
-    assert frame_overlap("threshold") == 0 and frame_overlap("motion") == 1
-    assert frame_overlap("cutter") is None and frame_overlap("fusion") is None
 
 
 def _tracked_movie(rng: np.random.Generator, n_frames: int = 9) -> np.ndarray:

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def client():
     """A real dask.distributed LocalCluster: scheduler + 2 worker processes."""
-    distributed = pytest.importorskip("distributed")
+    import distributed
     cluster = distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None,
         scheduler_kwargs={"dashboard_address": ":0"}, silence_logs=logging.ERROR,

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
+import torch
 
 from labelfree.cutter.config import CutterConfig, loss_parameters  # noqa: E402
 from labelfree.cutter.loss import cutter_loss  # noqa: E402

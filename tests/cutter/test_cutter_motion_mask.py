@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-pytest.importorskip("torch")
+import torch  # noqa: F401 - a dev install has torch: its absence is an error, not a skip
 
 from labelfree import datasets, motion  # noqa: E402
 from labelfree.cutter import CutterConfig, segment  # noqa: E402

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from cutter_synth import two_channel_cells
 
-pytest.importorskip("torch")
+import torch  # noqa: F401 - a dev install has torch: its absence is an error, not a skip
 
 from labelfree.cutter.nucleus_net import synthetic_markers, train_nucleus_net  # noqa: E402
 

@@ -9,7 +9,7 @@ import pytest
 import tifffile
 from cutter_synth import two_channel_cells
 
-pytest.importorskip("torch")
+import torch  # noqa: F401 - a dev install has torch: its absence is an error, not a skip
 
 from labelfree.cutter import CutterConfig, load_model, segment  # noqa: E402
 from labelfree.errors import Cancelled, ConfigError, ConstantImageError, InputError, ModelFileError  # noqa: E402
@@ -140,7 +140,7 @@ def test_cli_writes_four_outputs(tmp_path, trained):
     config = tmp_path / "cfg.json"
     config.write_text(json.dumps({"cell_fraction": 0.24}))  # the same foreground mask as in training
     code = main(["cutter", str(image_path), "-o", str(out), "--markers", str(tmp_path / "nuclei.tif"),
-                 "--cell-channels", "0", "--model", str(path), "--config", str(config)])
+                 "--set", "cell_channels=0", "--set", f"model_file={path}", "--config", str(config)])
     assert code == 0
     names = sorted(p.name for p in out.iterdir())
     assert names == ["cells_labels.tif", "cells_provenance.json", "cells_rois.zip", "cells_table.csv"]
@@ -155,6 +155,6 @@ def test_cli_writes_four_outputs(tmp_path, trained):
     centres, ids = markers_from_labels(nuclei)
     pd.DataFrame({"y": centres[:, 0], "x": centres[:, 1]}).to_csv(csv, index=False)
     assert main(["cutter", str(image_path), "-o", str(tmp_path / "o2"), "--markers", str(csv),
-                 "--cell-channels", "0", "--model", str(path), "--config", str(config)]) == 0
+                 "--set", "cell_channels=0", "--set", f"model_file={path}", "--config", str(config)]) == 0
     again = tifffile.imread(tmp_path / "o2" / "cells_labels.tif")
     assert evaluate(again, labels.values)["mean_iou"] == 1.0

@@ -12,7 +12,7 @@ TINY = dict(nbase=(8, 16, 32, 64), diam_mean=15.0, crop_size=64, batch_size=8, s
 
 @pytest.fixture(autouse=True, scope="session")
 def _one_torch_thread():
-    torch = pytest.importorskip("torch")
+    import torch
     before = torch.get_num_threads()
     torch.set_num_threads(1)  # the CI machine has 2 shared cores
     yield

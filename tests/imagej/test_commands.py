@@ -126,7 +126,7 @@ def test_recorder_records_a_line_that_replays_to_the_same_labels(movie_imp):
     try:
         jimport("ij.IJ").doCommand("LabelFree Threshold")  # the menu path (Executer thread)
         gd = _wait_for_dialog("LabelFree Threshold")
-        gd.getNumericFields().get(1).setText("40")  # min_size
+        gd.getNumericFields().get(0).setText("40")  # min_size
         ActionEvent = jimport("java.awt.event.ActionEvent")
         gd.actionPerformed(ActionEvent(gd.getButtons()[0], ActionEvent.ACTION_PERFORMED, "OK"))
         deadline = time.time() + 30
@@ -135,7 +135,7 @@ def test_recorder_records_a_line_that_replays_to_the_same_labels(movie_imp):
         line = str(recorder.getText()).strip()
     finally:
         recorder.close()
-    assert line.startswith('run("LabelFree Threshold", "method=otsu channel=0 ')
+    assert line.startswith('run("LabelFree Threshold", "method=otsu dark_objects=false ')
     assert "min_size=40 " in line and "rois=append table=true" in line
     _, first = _labels_of("movie-labels")
     first.attrs.clear()
@@ -196,7 +196,7 @@ def test_python_api_returns_the_result_and_the_reproducing_options(movie_imp):
     result = lij.run_command("LabelFree Threshold", imp, options={"min_size": 5, "rois": "none", "table": False})
     assert [int(result.labels[t].max()) for t in range(3)] == counts
     assert result.n_rois == 0 and result.table is None
-    assert result.options == ("method=otsu channel=0 dark_objects=false min_size=5 fill_holes=true "
+    assert result.options == ("method=otsu dark_objects=false min_size=5 fill_holes=true "
                               "split_touching=false rois=none table=false")
     assert str(result.label_image.getTitle()) == "movie-labels"
 

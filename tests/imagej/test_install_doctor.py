@@ -12,7 +12,7 @@ import yaml
 from labelfree.cli import main
 from labelfree.errors import FijiError
 from labelfree.imagej.install import fiji_environment_yaml, find_environment_file, install_fiji
-from labelfree.imagej.scripts import SCRIPT_FILES, parse_script_parameters
+from labelfree.imagej.scripts import parse_script_parameters, script_files
 
 
 @pytest.fixture
@@ -51,7 +51,7 @@ def _fiji_options_parse(text: str) -> tuple[list[str], list[str]]:
 def test_install_writes_scripts_environment_and_python_mode(fiji_dir):
     written = install_fiji(fiji_dir)
     scripts = fiji_dir / "scripts" / "Plugins" / "LabelFree"
-    assert sorted(p.name for p in written["scripts"]) == sorted(SCRIPT_FILES.values())
+    assert sorted(p.name for p in written["scripts"]) == sorted(script_files().values())
     for path in written["scripts"]:
         assert path.parent == scripts
         assert parse_script_parameters(path.read_text())  # valid SciJava headers

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from labelfree.errors import DimensionError, DTypeError, InputError
+from labelfree.errors import DimensionError, DTypeError, InputError, OutputError
 from labelfree.image import scale_of, to_dataarray, units_of
 from labelfree.io import glasbey_lut, read_image, read_provenance, write_labels
 
@@ -103,7 +103,7 @@ def test_not_a_label_image(tmp_path, bad, error, match):
 
 
 def test_missing_output_folder(tmp_path):
-    with pytest.raises(InputError, match="does not exist"):
+    with pytest.raises(OutputError, match="does not exist"):
         write_labels(tmp_path / "no" / "x.tif", np.zeros((2, 2), np.uint8))
 
 

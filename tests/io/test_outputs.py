@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from labelfree.errors import DimensionError, InputError
+from labelfree.errors import DimensionError, InputError, OutputError
 from labelfree.io import read_image, read_provenance, read_rois, rois_to_labels, write_outputs, write_table
 from labelfree.io import tables as tables_module
 
@@ -30,7 +30,11 @@ def test_write_outputs_four_files_consistent(tmp_path, calibrated_tzyx):
     record = json.loads(paths["provenance"].read_text())
     assert record["pipeline"] == "threshold" and record["config"] == {"min_size": 20}
     assert record["table_units"]["area"] == "µm²"
-    assert read_provenance(paths["labels"]) == record
+    # the sidecar is the manifest: the provenance embedded in the TIFF, plus every other file's hash
+    manifest = {k: v for k, v in record.items() if k not in ("outputs", "complete")}
+    assert read_provenance(paths["labels"]) == manifest and record["complete"] is True
+    assert {k: v["file"] for k, v in record["outputs"].items()} == {
+        "labels": "cells_labels.tif", "rois": "cells_rois.zip", "table": "cells_table.csv"}
 
 
 def test_write_table_atomic_csv(tmp_path):
@@ -53,19 +57,19 @@ def test_failure_leaves_no_output_and_no_temp(tmp_path, calibrated_tzyx, monkeyp
 
     monkeypatch.setattr(tables_module, "_write_csv", broken)
     with pytest.raises(OSError, match="disk full"):
-        write_outputs(out, calibrated_tzyx, stem="cells")
+        write_outputs(out, calibrated_tzyx, stem="cells", overwrite=True)
     assert os.listdir(out) == ["cells_table.csv"]
     assert (out / "cells_table.csv").read_text() == "old\n"
 
 
 def test_write_outputs_bad_input(tmp_path):
-    with pytest.raises(InputError, match="stem"):
+    with pytest.raises(InputError, match="not a plain file-name prefix"):
         write_outputs(tmp_path, np.zeros((3, 3), np.uint8), stem="a/b")
     with pytest.raises(DimensionError, match="to_dataarray"):
         write_outputs(tmp_path, np.zeros((2, 3, 3), np.uint8))
     blocker = tmp_path / "file"
     blocker.write_text("")
-    with pytest.raises(InputError, match="not a folder"):
+    with pytest.raises(OutputError, match="is a file, not a folder"):
         write_outputs(blocker, np.zeros((3, 3), np.uint8))
     with pytest.raises(DimensionError, match="image"):
         write_outputs(tmp_path / "o", np.zeros((3, 3), np.uint8), image=np.zeros((4, 4)))

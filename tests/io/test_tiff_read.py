@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from labelfree.errors import DimensionError, InputError
+from labelfree.errors import CorruptFileError, DimensionError, InputError
 from labelfree.image import channel_names, scale_of, units_of
 from labelfree.io import read_image
 
@@ -148,7 +148,7 @@ def test_truncated_tiff_is_reported_corrupt(tmp_path):
     tifffile.imwrite(path, np.ones((64, 64), np.uint16))
     blob = path.read_bytes()
     path.write_bytes(blob[: len(blob) // 3])
-    with pytest.raises(InputError, match="corrupt"):
+    with pytest.raises(CorruptFileError, match="truncated"):
         read_image(path)
 
 

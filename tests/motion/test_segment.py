@@ -83,7 +83,6 @@ def test_black_reference_runs_the_faithful_port():
 @pytest.mark.slow
 def test_real_msc_crop(msc_dir):
     """A 384 x 448 crop of Fluo-C2DL-MSC/01 frames 1-12 with two cells; GT on frames 5, 7, 9, 11."""
-    pytest.importorskip("labelfree.io")
     data = datasets.load_ctc("Fluo-C2DL-MSC", "01", root=msc_dir.parents[1], frames=range(1, 13))
     movie = data.movie.isel(Y=slice(0, 384), X=slice(0, 448))
     frames = [5, 7, 9, 11]
@@ -197,7 +196,6 @@ def test_flow_magnitude_stack_is_a_dataarray():
 
 
 def test_drift_correction_first_keeps_the_field_of_view():
-    pytest.importorskip("labelfree.registration")
     movie, truth = datasets.synthetic_movie(seed=0, **SYN)
     drift = np.stack([np.roll(f, (2 * t, -3 * t), axis=(0, 1)) for t, f in enumerate(movie.values)])
     labels = motion.segment(drift, config={"drift_correction": "python"})

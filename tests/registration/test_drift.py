@@ -179,7 +179,7 @@ def test_z_stacks_get_three_d_or_xy_only_shifts():
 @pytest.mark.parametrize("canvas", ["crop", "same"])
 def test_fiji_grown_canvas_is_cut_like_the_python_canvases(canvas):
     """The Fiji backend receives a grown canvas and cuts it; the cut equals the Python canvas."""
-    from labelfree.registration._fiji import window_from_grown
+    from labelfree.imagej.registration import window_from_grown
 
     movie, drift = _still_movie()
     grown, _ = correct_drift(movie, backend="python", canvas="grow", subpixel=False)

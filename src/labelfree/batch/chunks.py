@@ -2,11 +2,11 @@
 
 A pipeline that treats every frame on its own (``overlap 0``) gives the same labels
 chunk by chunk as on the whole movie, so the chunks are simply concatenated. A
-pipeline that works on frame pairs and carries label IDs across frames (Motion,
-``overlap 1``) gets one extra leading frame per chunk: chunk *k* starts one frame
+pipeline that works on frame pairs and carries label IDs across frames (``overlap 1``) gets one extra leading frame per chunk: chunk *k* starts one frame
 before its own frames, and its IDs are re-linked to the previous chunk's by optimal
 IoU matching on that shared frame. Pipelines that learn from the whole movie at once
-(Cutter, Fusion) are never chunked.
+are never chunked. Each pipeline's spec declares its overlap
+(:attr:`labelfree.spec.PipelineSpec.frame_overlap`).
 """
 
 from __future__ import annotations
@@ -19,27 +19,12 @@ import xarray as xr
 
 from labelfree.errors import InputError
 
-__all__ = ["FRAME_OVERLAP", "frame_overlap", "plan_chunks", "segment_chunk", "merge_chunks", "merge_and_write"]
+__all__ = ["plan_chunks", "segment_chunk", "merge_chunks", "merge_and_write"]
 
 log = logging.getLogger(__name__)
 
-#: pipeline name -> frames each chunk shares with the previous one (absent: not chunkable)
-FRAME_OVERLAP: dict[str, int] = {"threshold": 0, "motion": 1}
-
 #: minimal IoU for an object of a chunk's shared frame to keep the previous chunk's ID
 RELINK_MIN_IOU = 0.5
-
-
-def frame_overlap(pipeline: Any, /) -> int | None:
-    """Frames a chunk must share with the previous one, or None when not chunkable.
-
-    A pipeline object may declare ``frame_overlap`` itself; otherwise
-    :data:`FRAME_OVERLAP` is used.
-    """
-    declared = getattr(pipeline, "frame_overlap", None)
-    if declared is not None:
-        return int(declared)
-    return FRAME_OVERLAP.get(getattr(pipeline, "name", str(pipeline)))
 
 
 def plan_chunks(n_frames: int, /, *, chunk_frames: int, overlap: int) -> list[tuple[int, int]]:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import re
+from typing import Any
 
-from labelfree._config import PipelineConfig
+from labelfree._config import PipelineConfig, setting
 from labelfree.errors import ConfigError
 
 __all__ = ["BatchConfig", "SYNC"]
@@ -12,74 +14,79 @@ __all__ = ["BatchConfig", "SYNC"]
 #: ``scheduler`` value that runs every input in the calling process, one after another
 SYNC = "sync"
 
+_RUN = "execution"
+_STEPS = "steps"
+_OUT = "outputs"
+
 
 @dataclasses.dataclass
 class BatchConfig(PipelineConfig):
-    """How a batch run executes; JSON/YAML-serialisable like the pipeline configs.
+    """How a batch run executes; JSON/YAML-serialisable like the pipeline configs (see each field's help)."""
 
-    Attributes
-    ----------
-    scheduler : str or None
-        ``None``: start a local ``dask.distributed.LocalCluster`` for this run and close
-        it at the end. ``"sync"``: no Dask, inputs run one after another in this process
-        (the reference "sequential run"). Any other string: the address of a running Dask
-        scheduler (``tcp://host:8786``), e.g. one started by dask-jobqueue on SLURM/PBS.
-    n_workers : int
-        Workers of the local cluster.
-    threads_per_worker : int
-        Threads per local worker (also the number of tasks a worker runs at once).
-    processes : bool
-        Local workers are separate processes (True) or threads of this process (False).
-    memory_limit : str or None
-        Memory limit per local worker, e.g. ``"4GB"``; ``"auto"`` shares the machine's
-        memory between the workers; None means no limit.
-    chunk_frames : int or None
-        Split time-lapses longer than this into chunks of this many frames, one task each
-        (only for pipelines that allow it, see :data:`labelfree.batch.chunks.FRAME_OVERLAP`).
-        None: one task per input file.
-    zoo : str or None
-        Model zoo folder given to pipelines that take ``zoo=`` (Fusion); a manifest's
-        ``zoo`` column overrides it per input.
-    drift_correction : bool
-        Correct stage drift of each time-lapse before segmentation.
-    fiji_dir : str or None
-        Fiji installation for the Fiji steps (drift correction through pyimagej headless).
-        None: the pure-Python backends.
-    fiji_in_worker : bool
-        Start the JVM inside the Dask worker itself. By default each Fiji step runs in a
-        fresh subprocess, so the JVM never shares a process with torch.
-    scheduler_timeout : float
-        Seconds to wait for a connection to ``scheduler``.
-    force : bool
-        Redo inputs that a previous run already finished with the same input, config and
-        version (by default they are skipped).
-    summary_name : str
-        File name of the run's summary table (CSV) in the output folder.
-    """
-
-    scheduler: str | None = None
-    n_workers: int = 2
-    threads_per_worker: int = 1
-    processes: bool = True
-    memory_limit: str | None = "auto"
-    chunk_frames: int | None = None
-    zoo: str | None = None
-    drift_correction: bool = False
-    fiji_dir: str | None = None
-    fiji_in_worker: bool = False
-    scheduler_timeout: float = 30.0
-    force: bool = False
-    summary_name: str = "batch_summary.csv"
+    scheduler: str | None = setting(
+        None, group=_RUN,
+        help="null: a local Dask cluster for this run; 'sync': no Dask, one input after another in this process; "
+             "else the address of a running Dask scheduler (tcp://host:8786).")
+    n_workers: int = setting(2, group=_RUN, ge=1, help="Workers of the local cluster.")
+    threads_per_worker: int = setting(
+        1, group=_RUN, ge=1, help="Threads per local worker (also the number of tasks a worker runs at once).")
+    processes: bool = setting(True, group=_RUN,
+                              help="Local workers are separate processes (else threads of this process).")
+    memory_limit: str | int | None = setting(
+        "auto", group=_RUN,
+        help="Memory limit per local worker, e.g. '4GB'; 'auto' shares the machine's memory; null: no limit.")
+    chunk_frames: int | None = setting(
+        None, group=_RUN, ge=2,
+        help="Split time-lapses longer than this into chunks of this many frames, one task each (pipelines "
+             "that allow it); null: one task per input file.")
+    inputs: dict[str, str] = setting(
+        None, group=_STEPS,
+        help="Extra inputs for every input file by name (e.g. {'zoo': 'models/'}); a manifest column of the "
+             "same name overrides them per file.")
+    zoo: str | None = setting(None, group=_STEPS,
+                              help="Model zoo folder for pipelines that take one (the same as inputs: {zoo: ...}).")
+    drift_correction: bool = setting(False, group=_STEPS,
+                                     help="Correct stage drift of each time-lapse before segmentation.")
+    fiji_dir: str | None = setting(
+        None, group=_STEPS,
+        help="Fiji installation for the Fiji steps (drift correction through pyimagej headless); null: Python.")
+    fiji_in_worker: bool = setting(
+        False, group=_STEPS,
+        help="Start the JVM inside the Dask worker (by default each Fiji step runs in a fresh subprocess).")
+    scheduler_timeout: float = setting(30.0, group=_RUN, gt=0,
+                                       help="Seconds to wait for a connection to the scheduler.")
+    force: bool = setting(False, group=_OUT,
+                          help="Redo inputs a previous run already finished (replacing their results).")
+    overwrite: bool = setting(
+        False, group=_OUT,
+        help="Replace earlier results made with other inputs, options or version (default: the run is refused).")
+    summary_name: str = setting("batch_summary.csv", group=_OUT,
+                                help="File name of the run's summary table (CSV) in the output folder.")
 
     def __post_init__(self) -> None:
-        if int(self.n_workers) < 1 or int(self.threads_per_worker) < 1:
-            raise ConfigError(
-                f"n_workers and threads_per_worker must be >= 1; got {self.n_workers} and "
-                f"{self.threads_per_worker}."
-            )
-        if self.chunk_frames is not None and int(self.chunk_frames) < 2:
-            raise ConfigError(f"chunk_frames must be None or >= 2 frames; got {self.chunk_frames}.")
-        if not str(self.summary_name).endswith(".csv") or "/" in str(self.summary_name):
+        inputs: Any = self.inputs
+        if inputs is None:
+            inputs = {}
+        if not isinstance(inputs, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in inputs.items()):
+            raise ConfigError(f"BatchConfig.inputs must map input names to paths; got {inputs!r}.")
+        if self.zoo:
+            inputs = {"zoo": str(self.zoo), **inputs}
+        self.inputs = dict(inputs)
+        super().__post_init__()
+
+    def check(self) -> None:
+        if not re.fullmatch(r"[^/\\\x00-\x1f]+\.csv", self.summary_name) or self.summary_name.startswith("."):
             raise ConfigError(f"summary_name must be a plain file name ending in .csv; got {self.summary_name!r}.")
-        if self.scheduler is not None and not str(self.scheduler).strip():
-            raise ConfigError("scheduler must be None (local cluster), 'sync' or a scheduler address.")
+        if isinstance(self.memory_limit, str) and self.memory_limit.strip().lower() != "auto":
+            from dask.utils import parse_bytes
+
+            try:
+                parse_bytes(self.memory_limit)
+            except (ValueError, TypeError):
+                raise ConfigError(
+                    f"memory_limit must be a size like '4GB' or '500MiB', 'auto' or null; got {self.memory_limit!r}."
+                ) from None
+        if isinstance(self.memory_limit, int) and self.memory_limit <= 0:
+            raise ConfigError(f"memory_limit must be positive; got {self.memory_limit}.")
+        if self.scheduler is not None and not self.scheduler.strip():
+            raise ConfigError("scheduler must be null (local cluster), 'sync' or a scheduler address.")

@@ -99,10 +99,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - reported to the parent through stderr
         sys.stderr.write(f"{type(exc).__name__}: {exc}\n")
         return 1
-    tmp = Path(dst).with_suffix(".part")
-    with open(tmp, "wb") as fh:
-        pickle.dump(out, fh, protocol=pickle.HIGHEST_PROTOCOL)
-    tmp.replace(dst)
+    from labelfree.io.atomic import write_bytes_atomic
+
+    write_bytes_atomic(dst, pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL))
     return 0
 
 

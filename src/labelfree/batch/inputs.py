@@ -6,9 +6,11 @@ A manifest lists one input per row (CSV) or entry (YAML) with
 * ``name`` (optional output stem; default: the file name without extension),
 * ``channels`` (optional; channel names or 0-based indices, ``"0;2"`` in CSV),
 * ``dims`` (optional; axis letters for files without axis metadata, e.g. ``TYX``),
-* ``markers`` (optional; a label image passed to pipelines that take ``markers=``, Cutter),
-* ``zoo`` (optional; a model zoo folder passed as ``zoo=``, Fusion),
+* the pipeline's extra inputs by name (optional; e.g. a ``markers`` file or a ``zoo`` folder,
+  see the pipeline's spec), relative to the manifest's folder,
 * per-file pipeline options: further CSV columns, or an ``options:`` mapping in YAML.
+
+A ``name`` must be a plain file-name prefix: outputs stay inside the output folder.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ __all__ = ["BatchInput", "collect_inputs", "read_manifest", "IMAGE_SUFFIXES"]
 
 IMAGE_SUFFIXES = (".ome.tiff", ".ome.tif", ".tiff", ".tif", ".btf")
 MANIFEST_SUFFIXES = (".csv", ".yaml", ".yml")
-_RESERVED = ("path", "name", "channels", "dims", "markers", "zoo", "options")
+_RESERVED = ("path", "name", "channels", "dims", "options")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,10 +45,8 @@ class BatchInput:
         Channels to keep (names or 0-based indices); None keeps the image as read.
     dims : str or None
         Axis letters used to read files without axis metadata.
-    markers : pathlib.Path or None
-        Label image of markers for pipelines that take ``markers=``.
-    zoo : pathlib.Path or None
-        Model zoo folder for pipelines that take ``zoo=`` (overrides the run's).
+    inputs : dict
+        The pipeline's extra inputs for this file, by name (paths).
     options : dict
         Pipeline options that override the run's config for this input.
     """
@@ -55,8 +55,7 @@ class BatchInput:
     stem: str = ""
     channels: tuple[str | int, ...] | None = None
     dims: str | None = None
-    markers: Path | None = None
-    zoo: Path | None = None
+    inputs: dict[str, Path] = dataclasses.field(default_factory=dict)
     options: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def describe(self) -> dict[str, Any]:
@@ -65,18 +64,15 @@ class BatchInput:
             "path": str(self.path),
             "channels": list(self.channels) if self.channels is not None else None,
             "dims": self.dims,
-            "markers": str(self.markers) if self.markers else None,
-            "zoo": str(self.zoo) if self.zoo else None,
+            "inputs": {k: str(v) for k, v in sorted(self.inputs.items())},
             "options": dict(self.options),
         }
 
 
 def _strip_suffix(name: str) -> str:
-    low = name.lower()
-    for suffix in IMAGE_SUFFIXES:
-        if low.endswith(suffix):
-            return name[: -len(suffix)]
-    return Path(name).stem
+    from labelfree.io.outputs import output_stem
+
+    return output_stem(name)
 
 
 def _is_image(path: Path) -> bool:
@@ -106,14 +102,12 @@ def _parse_value(text: str) -> Any:
 
 
 def _parse_channels(value: Any) -> tuple[str | int, ...] | None:
-    if value is None or value == "":
-        return None
-    if isinstance(value, (int, str)):
-        parts = [p for p in str(value).replace("|", ";").replace(",", ";").split(";") if p.strip()]
-        value = [_parse_value(p) for p in parts]
-    if not isinstance(value, (list, tuple)) or not value:
-        raise ConfigError(f"channels must be names or indices like '0;2' or [0, 2]; got {value!r}.")
-    return tuple(v if isinstance(v, int) else str(v) for v in value)
+    from labelfree.image import parse_channels
+
+    try:
+        return parse_channels(value)
+    except InputError as exc:
+        raise ConfigError(f"channels: {exc}") from None
 
 
 def _resolve(value: Any, base: Path) -> Path | None:
@@ -123,28 +117,35 @@ def _resolve(value: Any, base: Path) -> Path | None:
     return path if path.is_absolute() else base / path
 
 
-def _entry(raw: dict[str, Any], base: Path, where: str) -> BatchInput:
+def _entry(raw: dict[str, Any], base: Path, where: str, input_names: tuple[str, ...]) -> BatchInput:
+    from labelfree.io.outputs import check_stem
+
     if not raw.get("path"):
         raise ConfigError(f"{where}: every entry needs a 'path' (the image file).")
     path = _resolve(raw["path"], base)
+    name = str(raw.get("name") or "")
+    if name:
+        try:
+            check_stem(name)
+        except InputError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
     options = dict(raw.get("options") or {})
-    extra = {k: v for k, v in raw.items() if k not in _RESERVED}
+    extra = {k: v for k, v in raw.items() if k not in _RESERVED and k not in input_names}
     if extra and isinstance(raw.get("options"), dict):
         raise ConfigError(f"{where}: unknown key(s) {sorted(extra)}; put pipeline options under 'options:'.")
     options.update(extra)
-    markers, zoo = (_resolve(raw.get(key), base) for key in ("markers", "zoo"))
+    inputs = {k: _resolve(raw[k], base) for k in input_names if raw.get(k)}
     return BatchInput(
         path=path,
-        stem=str(raw.get("name") or ""),
+        stem=name,
         channels=_parse_channels(raw.get("channels")),
         dims=str(raw["dims"]).upper() if raw.get("dims") else None,
-        markers=markers,
-        zoo=zoo,
+        inputs={k: v for k, v in inputs.items() if v is not None},
         options=options,
     )
 
 
-def read_manifest(path: str | Path, /) -> list[BatchInput]:
+def read_manifest(path: str | Path, /, *, input_names: tuple[str, ...] = ()) -> list[BatchInput]:
     """Read a CSV or YAML manifest into :class:`BatchInput` entries.
 
     Raises
@@ -180,29 +181,41 @@ def read_manifest(path: str | Path, /) -> list[BatchInput]:
         raw = [{"path": d} if isinstance(d, str) else d for d in data]
         if not all(isinstance(d, dict) for d in raw):
             raise ConfigError(f"Manifest {path}: each entry must be a path or a mapping with 'path'.")
-    return [_entry(row, base, f"{path} entry {i + 1}") for i, row in enumerate(raw)]
+    return [_entry(row, base, f"{path} entry {i + 1}", tuple(input_names)) for i, row in enumerate(raw)]
 
 
-def _expand(spec: str | Path | BatchInput) -> list[BatchInput]:
+def is_labelfree_output(path: Path, /) -> bool:
+    """True for an output of LabelFree (a file of a set that has a manifest beside it)."""
+    from labelfree.io.outputs import EXTRA_SUFFIXES, OUTPUT_SUFFIXES
+
+    name = path.name
+    for suffix in (*OUTPUT_SUFFIXES.values(), *EXTRA_SUFFIXES.values()):
+        if name.endswith(suffix) and len(name) > len(suffix):
+            stem = name[: -len(suffix)]
+            return (path.parent / f"{stem}{OUTPUT_SUFFIXES['provenance']}").is_file()
+    return False
+
+
+def _expand(spec: str | Path | BatchInput, input_names: tuple[str, ...]) -> list[BatchInput]:
     if isinstance(spec, BatchInput):
         return [spec]
     text = str(spec)
     path = Path(text).expanduser()
     if any(ch in text for ch in "*?["):
         found = [Path(p) for p in sorted(glob.glob(str(path), recursive=True))]
-        found = [p for p in found if _is_image(p)]
+        found = [p for p in found if _is_image(p) and not is_labelfree_output(p)]
         if not found:
             raise InputError(f"No image files ({', '.join(IMAGE_SUFFIXES)}) match the pattern {text!r}.")
         return [BatchInput(p) for p in found]
     if path.is_dir():
-        found = sorted(p for p in path.iterdir() if _is_image(p))
+        found = sorted(p for p in path.iterdir() if _is_image(p) and not is_labelfree_output(p))
         if not found:
             raise InputError(f"The folder {path} holds no image files ({', '.join(IMAGE_SUFFIXES)}).")
         return [BatchInput(p) for p in found]
     if path.suffix.lower() in MANIFEST_SUFFIXES:
         if not path.is_file():
             raise InputError(f"Manifest {path} does not exist.")
-        return read_manifest(path)
+        return read_manifest(path, input_names=input_names)
     return [BatchInput(path)]  # a single file; a missing one is reported by the run
 
 
@@ -232,15 +245,24 @@ def _unique_stems(items: list[BatchInput]) -> list[BatchInput]:
     return [dataclasses.replace(it, stem=s) for it, s in zip(items, stems)]
 
 
-def collect_inputs(inputs: str | Path | BatchInput | Iterable[str | Path | BatchInput], /) -> list[BatchInput]:
+def collect_inputs(
+    inputs: str | Path | BatchInput | Iterable[str | Path | BatchInput],
+    /,
+    *,
+    input_names: Iterable[str] = (),
+) -> list[BatchInput]:
     """Expand folders, glob patterns, manifests and files into a list of inputs.
 
     Parameters
     ----------
     inputs : path, glob pattern, manifest, BatchInput, or a list of them
         A folder contributes its image files (not recursive; use ``dir/**/*.tif`` for
-        that), a pattern the image files it matches, a ``.csv``/``.yaml`` manifest its
+        that) except LabelFree's own outputs, a pattern the image files it matches, a ``.csv``/``.yaml`` manifest its
         entries, any other path itself (a missing file is reported by the run).
+
+    input_names : iterable of str
+        Names of the pipeline's extra inputs: manifest columns of these names are files
+        (resolved relative to the manifest), not options.
 
     Returns
     -------
@@ -249,6 +271,7 @@ def collect_inputs(inputs: str | Path | BatchInput | Iterable[str | Path | Batch
     specs = [inputs] if isinstance(inputs, (str, Path, BatchInput)) else list(inputs)
     if not specs:
         raise InputError("No inputs given: pass a folder, a glob pattern, a manifest or image files.")
-    items = [item for spec in specs for item in _expand(spec)]
+    names = tuple(input_names)
+    items = [item for spec in specs for item in _expand(spec, names)]
     items = [dataclasses.replace(it, path=it.path.absolute()) for it in items]  # workers may have another cwd
     return _unique_stems(items)

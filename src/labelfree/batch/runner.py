@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import time
 from pathlib import Path
@@ -13,9 +14,9 @@ import pandas as pd
 from labelfree._progress import Progress
 from labelfree.batch.config import SYNC, BatchConfig
 from labelfree.batch.inputs import BatchInput, collect_inputs
-from labelfree.batch.state import checksum, clear_staging, input_fingerprint, is_finished, write_text_atomic
+from labelfree.batch.state import checksum, input_fingerprint
 from labelfree.batch.task import OUTPUT_KINDS, Job, result_row
-from labelfree.errors import Cancelled, ConfigError, InputError
+from labelfree.errors import Cancelled, ConfigError, InputError, OutputExistsError
 
 __all__ = ["run_batch", "plan_jobs", "SUMMARY_COLUMNS"]
 
@@ -26,23 +27,37 @@ SUMMARY_COLUMNS = (
 )
 
 
-def _fingerprint_extra(item: BatchInput, bcfg: BatchConfig, markers_sha: str | None) -> dict[str, Any]:
+def _fingerprint_extra(item: BatchInput, bcfg: BatchConfig, input_shas: dict[str, str | None]) -> dict[str, Any]:
     described = item.describe()
     return {
         "channels": described["channels"],
         "dims": described["dims"],
-        "markers_sha256": markers_sha,
-        "zoo": str(item.zoo or bcfg.zoo or "") or None,
+        "inputs_sha256": input_shas,
         "drift_correction": bcfg.drift_correction,
         "drift_backend": ("fiji" if bcfg.fiji_dir else "python") if bcfg.drift_correction else None,
         "chunk_frames": bcfg.chunk_frames,
     }
 
 
+def _input_paths(item: BatchInput, pipeline: Any, bcfg: BatchConfig) -> dict[str, str]:
+    """The extra input files of an input (manifest columns, else the run's defaults) by name."""
+    paths = {}
+    for inp in pipeline.inputs:
+        value = item.inputs.get(inp.name) or bcfg.inputs.get(inp.name)
+        if value:
+            paths[inp.name] = str(value)
+    return paths
+
+
 def plan_jobs(
     items: list[BatchInput], /, *, pipeline: Any, config: Any, out_dir: Path, batch: BatchConfig
 ) -> tuple[list[Job], dict[str, dict[str, Any]]]:
     """Turn inputs into jobs; inputs already finished or impossible get their row at once.
+
+    An input whose outputs exist but were made differently (another config, input or
+    version) is an earlier result: unless ``batch.overwrite`` (or ``force``) allows
+    replacing it, the whole run is refused before any work starts. A damaged set of
+    LabelFree outputs (files missing or changed) is redone.
 
     Returns
     -------
@@ -51,49 +66,73 @@ def plan_jobs(
     rows : dict
         Summary rows by stem for skipped inputs and inputs that failed before running
         (bad per-file options, unreadable files).
-    """
-    from labelfree.batch.chunks import frame_overlap
 
-    overlap = frame_overlap(pipeline)
+    Raises
+    ------
+    OutputExistsError
+        Earlier results would be replaced and ``overwrite`` is off.
+    """
+    from labelfree.batch.state import earlier_result, finished_state
+
+    overlap = pipeline.frame_overlap
     jobs: list[Job] = []
     rows: dict[str, dict[str, Any]] = {}
+    conflicts: list[str] = []
+    replace = batch.overwrite or batch.force
     for item in items:
+        inputs = _input_paths(item, pipeline, batch)
         try:
             cfg = config.replace(**item.options) if item.options else config
-            sha, markers_sha = checksum(item.path), checksum(item.markers)
+            sha = checksum(item.path)
+            shas = {name: checksum(path) if Path(path).is_file() else None for name, path in inputs.items()}
         except (ConfigError, OSError) as exc:
             what = "bad options" if isinstance(exc, ConfigError) else "cannot read the input file"
             rows[item.stem] = result_row(item, status="failed", error=f"{what}: {type(exc).__name__}: {exc}")
             continue
         cfg_dict = cfg.to_dict()
-        fp = input_fingerprint(sha, pipeline=pipeline.name, config=cfg_dict,
-                               extra=_fingerprint_extra(item, batch, markers_sha))
-        state = None if batch.force else is_finished(out_dir, item.stem, fingerprint=fp)
+        fp = input_fingerprint(sha, pipeline=pipeline.name, config=cfg_dict, extra=_fingerprint_extra(item, batch, shas))
+        state = None if batch.force else finished_state(out_dir, item.stem, fingerprint=fp)
         if state is not None:
             rows[item.stem] = _row_from_state(item, state, out_dir, status="skipped", seconds=0.0)
             continue
+        earlier = earlier_result(out_dir, item.stem)
+        if earlier in ("complete", "foreign") and not replace:
+            conflicts.append(f"{item.stem} ({'made with other inputs, options or version' if earlier == 'complete' else 'files not written by LabelFree'})")
+            continue
+        if earlier == "damaged":
+            log.warning("batch: the outputs of %s are incomplete or changed; they are made again.", item.stem)
         jobs.append(Job(item=item, pipeline=pipeline.name, config=cfg_dict, out_dir=str(out_dir), fingerprint=fp,
                         input_sha256=sha, drift_correction=batch.drift_correction, fiji_dir=batch.fiji_dir,
-                        fiji_in_worker=batch.fiji_in_worker, frame_overlap=overlap, zoo=batch.zoo))
+                        fiji_in_worker=batch.fiji_in_worker, frame_overlap=overlap, inputs=inputs,
+                        overwrite=replace or earlier == "damaged"))
+    if conflicts:
+        shown = ", ".join(conflicts[:5]) + (f" and {len(conflicts) - 5} more" if len(conflicts) > 5 else "")
+        raise OutputExistsError(
+            f"{len(conflicts)} input(s) have earlier results in {out_dir} that this run would replace: {shown}. "
+            "LabelFree does not replace earlier results silently: use another output folder, or allow it "
+            "(CLI --overwrite, API batch={'overwrite': True})."
+        )
     return jobs, rows
 
 
 def _row_from_state(item: BatchInput, state: dict[str, Any], out_dir: Path, *, status: str,
                     seconds: float | None) -> dict[str, Any]:
-    paths = {k: str(out_dir / v) for k, v in state["outputs"].items()}
-    paths["state"] = str(out_dir / f"{item.stem}_batch.json")
-    return result_row(item, status=status, n_objects=state.get("n_objects"), n_frames=state.get("n_frames"),
+    paths = {k: str(out_dir / v["file"]) for k, v in state["outputs"].items()}
+    paths["provenance"] = str(out_dir / f"{item.stem}_provenance.json")
+    batch = state.get("batch") or {}
+    return result_row(item, status=status, n_objects=batch.get("n_objects"), n_frames=batch.get("n_frames"),
                       seconds=seconds, **paths)
 
 
 def _rows_finished_meanwhile(jobs: list[Job], rows: dict[str, dict[str, Any]], out_dir: Path) -> None:
-    """Inputs whose task finished after the interrupt reached us: their state file says so."""
+    """Inputs whose task finished after the interrupt reached us: their manifest says so."""
+    from labelfree.batch.state import finished_state
+
     for job in jobs:
         if job.item.stem not in rows:
-            state = is_finished(out_dir, job.item.stem, fingerprint=job.fingerprint)
+            state = finished_state(out_dir, job.item.stem, fingerprint=job.fingerprint)
             if state is not None:
-                rows[job.item.stem] = _row_from_state(job.item, state, out_dir, status="ok",
-                                                      seconds=state.get("seconds"))
+                rows[job.item.stem] = _row_from_state(job.item, state, out_dir, status="ok", seconds=None)
 
 
 @contextlib.contextmanager
@@ -144,6 +183,8 @@ def run_batch(
     scheduler: Any = None,
     n_workers: int | None = None,
     progress: Any = True,
+    channels: Any = None,
+    config_file: str | Path | None = None,
 ) -> pd.DataFrame:
     """Segment many images with one pipeline, on Dask, and write every output.
 
@@ -166,6 +207,11 @@ def run_batch(
         Shortcut for ``batch.n_workers`` of the local cluster.
     progress : bool, tqdm-like or callable
         Progress over inputs (with ETA); a sink that raises Cancelled stops the run.
+    channels : index, name or list, optional
+        Channel(s) to segment in every input (a manifest's ``channels`` overrides it).
+    config_file : path, optional
+        The file ``config`` was read from, when it was read by the caller (recorded as
+        an input, never written over).
 
     Returns
     -------
@@ -180,6 +226,7 @@ def run_batch(
         On Ctrl-C or cancel: running tasks are cancelled, the cluster closed, no partial
         outputs left; finished inputs are kept and skipped by a rerun.
     """
+    from labelfree.io.outputs import OutputFolder
     from labelfree.pipelines import get_pipeline
 
     bcfg = BatchConfig.coerce(batch)
@@ -190,33 +237,49 @@ def run_batch(
         bcfg = bcfg.replace(**{k: v for k, v in (("scheduler", scheduler), ("n_workers", n_workers)) if v is not None})
     pipe = get_pipeline(pipeline)
     base = pipe.config_class.coerce(config)
-    items = collect_inputs(inputs)
-    out = Path(out_dir).expanduser().resolve()
-    out.mkdir(parents=True, exist_ok=True)
-    clear_staging(out)
-    jobs, rows = plan_jobs(items, pipeline=pipe, config=base, out_dir=out, batch=bcfg)
-    log.info("batch: %d inputs, %d to run, %d done or failed before running", len(items), len(jobs), len(rows))
-    started = time.time()
-    try:
-        with Progress(progress, total=len(items), desc=f"batch {pipe.name}") as bar:
-            for stem in rows:
-                bar.update(message=f"{stem}: {rows[stem]['status']}")
-            if jobs:
-                _execute(jobs, rows, bar=bar, batch=bcfg, client=client)
-    except (KeyboardInterrupt, Cancelled) as exc:
-        clear_staging(out)
-        _rows_finished_meanwhile(jobs, rows, out)
-        summary = _write_summary(items, rows, out, bcfg, status_left="cancelled")
-        n_ok = int((summary["status"] == "ok").sum())
-        raise Cancelled(
-            f"Batch run interrupted: {n_ok} input(s) finished in this run and kept, "
-            f"{int((summary['status'] == 'cancelled').sum())} not done (no partial outputs). "
-            "Rerun the same command to finish them; finished inputs are skipped."
-        ) from exc
-    clear_staging(out)
-    summary = _write_summary(items, rows, out, bcfg, status_left="failed")
+    out = Path(out_dir).expanduser().absolute()
+    items = collect_inputs(inputs, input_names=[i.name for i in pipe.inputs])
+    if channels is not None:
+        items = [it if it.channels is not None else dataclasses.replace(it, channels=tuple(channels)) for it in items]
+    files = {f"input {i}": it.path for i, it in enumerate(items)}
+    files.update({f"{name} of input {i}": p for i, it in enumerate(items) for name, p in it.inputs.items()})
+    for path in (config if isinstance(config, (str, Path)) else None, config_file):
+        if path:
+            files["config"] = path
+    with OutputFolder(out, inputs=files, overwrite=bcfg.overwrite or bcfg.force,
+                      purpose=f"labelfree batch --pipeline {pipe.name}") as folder:
+        for item in items:  # every path stays inside the folder, none is an input
+            _check_item(folder, item)
+        jobs, rows = plan_jobs(items, pipeline=pipe, config=base, out_dir=out, batch=bcfg)
+        log.info("batch: %d inputs, %d to run, %d done or failed before running", len(items), len(jobs), len(rows))
+        started = time.time()
+        try:
+            with Progress(progress, total=len(items), desc=f"batch {pipe.name}") as bar:
+                for stem in rows:
+                    bar.update(message=f"{stem}: {rows[stem]['status']}")
+                if jobs:
+                    _execute(jobs, rows, bar=bar, batch=bcfg, client=client)
+        except (KeyboardInterrupt, Cancelled) as exc:
+            _rows_finished_meanwhile(jobs, rows, out)
+            summary = _write_summary(items, rows, out, bcfg, status_left="cancelled")
+            n_ok = int((summary["status"] == "ok").sum())
+            raise Cancelled(
+                f"Batch run interrupted: {n_ok} input(s) finished in this run and kept, "
+                f"{int((summary['status'] == 'cancelled').sum())} not done (no partial outputs). "
+                "Rerun the same command to finish them; finished inputs are skipped."
+            ) from exc
+        summary = _write_summary(items, rows, out, bcfg, status_left="failed")
     log.info("batch finished in %.1f s: %s", time.time() - started, summary["status"].value_counts().to_dict())
     return summary
+
+
+def _check_item(folder: Any, item: BatchInput) -> None:
+    """A manifest's ``name`` must be a plain file name and no output may be an input (checked up front)."""
+    from labelfree.io.outputs import OUTPUT_SUFFIXES, check_not_input, check_stem
+
+    check_stem(item.stem)
+    for suffix in OUTPUT_SUFFIXES.values():
+        check_not_input(folder.path / f"{item.stem}{suffix}", folder.inputs)
 
 
 def _execute(jobs: list[Job], rows: dict[str, dict[str, Any]], *, bar: Progress, batch: BatchConfig, client: Any) -> None:
@@ -231,6 +294,8 @@ def _execute(jobs: list[Job], rows: dict[str, dict[str, Any]], *, bar: Progress,
 
 def _write_summary(items: list[BatchInput], rows: dict[str, dict[str, Any]], out: Path, batch: BatchConfig,
                    *, status_left: str) -> pd.DataFrame:
+    from labelfree.io.atomic import write_text_atomic
+
     records = [rows.get(it.stem) or result_row(it, status=status_left, error="" if status_left == "cancelled"
                                                else "no result came back from the scheduler") for it in items]
     summary = pd.DataFrame.from_records(records, columns=list(SUMMARY_COLUMNS))

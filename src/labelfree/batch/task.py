@@ -8,7 +8,6 @@ the shared file system itself.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import logging
 import os
 import shutil
@@ -21,7 +20,6 @@ import numpy as np
 import xarray as xr
 
 from labelfree.batch.inputs import BatchInput
-from labelfree.batch.state import STATE_SUFFIX, new_staging_dir, publish_outputs, write_json_atomic
 from labelfree.errors import InputError
 
 __all__ = [
@@ -41,7 +39,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-OUTPUT_KINDS = ("labels", "rois", "table", "provenance", "drift", "state")
+OUTPUT_KINDS = ("labels", "rois", "table", "provenance", "drift")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,7 +56,16 @@ class Job:
     fiji_dir: str | None = None
     fiji_in_worker: bool = False
     frame_overlap: int | None = None
-    zoo: str | None = None
+    inputs: dict[str, str] = dataclasses.field(default_factory=dict)
+    overwrite: bool = False
+
+    def input_files(self) -> dict[str, Any]:
+        """The input files of this job by role (never written over; recorded in the provenance)."""
+        from labelfree.io.outputs import InputRecord
+
+        files: dict[str, Any] = {"image": InputRecord(self.item.path, self.input_sha256)}
+        files.update({k: v for k, v in self.inputs.items() if v})
+        return files
 
 
 def result_row(item: BatchInput, /, *, status: str, **fields: Any) -> dict[str, Any]:
@@ -70,27 +77,8 @@ def result_row(item: BatchInput, /, *, status: str, **fields: Any) -> dict[str, 
     return row
 
 
-def _select_channels(image: xr.DataArray, channels: tuple[str | int, ...]) -> xr.DataArray:
-    from labelfree.image import channel_names
-
-    if "C" not in image.dims:
-        if tuple(channels) in ((0,), ("C0",)):
-            return image
-        raise InputError(f"channels {list(channels)} were asked for but the image has no channel axis.")
-    names = channel_names(image)
-    index = []
-    for ch in channels:
-        if isinstance(ch, str) and ch in names:
-            index.append(names.index(ch))
-        elif isinstance(ch, int) and -len(names) <= ch < len(names):
-            index.append(ch % len(names))
-        else:
-            raise InputError(f"Channel {ch!r} not found; the image has channels {names} (give names or 0-based indices).")
-    return image.isel(C=index)
-
-
 def load_input(job: Job, /) -> xr.DataArray:
-    """Read one input image, keep the asked channels and correct drift when asked.
+    """Read one input image (and correct drift when asked).
 
     Returns
     -------
@@ -99,9 +87,7 @@ def load_input(job: Job, /) -> xr.DataArray:
     from labelfree.io import read_image
 
     item = job.item
-    image = read_image(item.path, dims=item.dims)
-    if item.channels is not None:
-        image = _select_channels(image, item.channels)
+    image = read_image(item.path, dims=item.dims, memmap=True)
     if job.drift_correction:
         from labelfree.batch.fiji_step import correct_stage_drift
 
@@ -119,25 +105,12 @@ def segment_image(image: xr.DataArray, /, *, job: Job) -> xr.DataArray:
     """
     import warnings
 
-    from labelfree.pipelines import get_pipeline
+    from labelfree.run import run_pipeline
 
-    pipe = get_pipeline(job.pipeline)
-    extra: dict[str, Any] = {}
-    if job.item.markers is not None:
-        from labelfree.io import read_image
-
-        extra["markers"] = np.asarray(read_image(job.item.markers).data)
-    zoo = job.item.zoo or job.zoo
-    if zoo is not None:
-        extra["zoo"] = str(zoo)
-    accepted = inspect.signature(pipe.segment).parameters
-    unused = sorted(k for k in extra if k not in accepted)
-    if unused:
-        raise InputError(f"The {pipe.name} pipeline takes no {' or '.join(unused)}; remove it from the manifest/options.")
-    config = pipe.config_class.from_dict(job.config)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
-        labels = pipe.segment(image, config=config, progress=False, **extra)
+        labels = run_pipeline(job.pipeline, image, config=job.config, channel=job.item.channels,
+                              inputs=job.inputs, progress=False)
     messages = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
     for message in messages:
         log.warning("%s: %s", job.item.path, message)
@@ -164,45 +137,45 @@ def count_objects(labels: Any, /) -> int:
 
 
 def write_result(labels: xr.DataArray, image: xr.DataArray, /, *, job: Job, extra: dict[str, Any] | None = None) -> dict[str, str]:
-    """Write label TIFF, ROI zip, table and provenance (and drift shifts) of one input.
+    """Write label TIFF, ROI zip, table, (drift shifts) and the manifest of one input.
 
-    The files are written into a private staging folder and moved into the output
-    folder; :func:`finish_input` then writes the state file that marks the input done.
+    The files are written into a private staging folder and published as one set, the
+    manifest (provenance with the input's fingerprint) last; see
+    :func:`labelfree.io.outputs.publish_set`.
 
     Returns
     -------
     dict of kind -> output file name inside ``job.out_dir``.
     """
-    from labelfree.io import write_outputs
+    from labelfree.io.outputs import new_staging, publish_set
+    from labelfree.io.tables import stage_outputs
+    from labelfree.run import prepare_image
 
     item = job.item
-    record = {"input": str(item.path), "input_sha256": job.input_sha256, "fingerprint": job.fingerprint,
-              "input_options": item.describe(), **(extra or {})}
-    labels = labels.copy(deep=False)
-    labels.attrs = {**labels.attrs, "labelfree": {**dict(labels.attrs.get("labelfree") or {}), "batch": record}}
-    staging = new_staging_dir(job.out_dir, item.stem)
-    try:
-        staged = write_outputs(staging, labels, image=image, stem=item.stem)
-        if "drift_shifts" in image.attrs:  # the shifts of drift correction, as a table
-            import pandas as pd
+    record = {"batch": {"input": str(item.path), "input_sha256": job.input_sha256, "fingerprint": job.fingerprint,
+                        "input_options": item.describe(), "n_objects": count_objects(labels),
+                        "n_frames": n_frames_of(labels), **(extra or {})}}
+    extras = {}
+    if "drift_shifts" in image.attrs:  # the shifts of drift correction, as a table
+        import pandas as pd
 
-            staged["drift"] = staging / f"{item.stem}_drift.csv"
-            pd.DataFrame(image.attrs["drift_shifts"]).to_csv(staged["drift"], index=False)
-        names = publish_outputs({k: v for k, v in staged.items() if v}, job.out_dir)
+        extras["drift"] = lambda path: pd.DataFrame(image.attrs["drift_shifts"]).to_csv(path, index=False)
+    out = Path(job.out_dir)
+    staging = new_staging(out, item.stem)
+    try:
+        used = prepare_image(job.pipeline, image, channel=item.channels)
+        staged, prov = stage_outputs(staging, item.stem, labels, image=used, inputs=job.input_files(),
+                                     extras=extras, record=record)
+        paths = publish_set(out, item.stem, staged, prov, overwrite=job.overwrite, inputs=job.input_files())
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return names
+    return {kind: path.name for kind, path in paths.items()}
 
 
 def finish_input(job: Job, names: dict[str, str], /, *, labels: xr.DataArray, seconds: float) -> dict[str, Any]:
-    """Write the state file that marks ``job``'s input finished; return its summary row."""
+    """The summary row of ``job``'s published input."""
     n_objects, n_frames = count_objects(labels), n_frames_of(labels)
-    state_name = f"{job.item.stem}{STATE_SUFFIX}"
-    state = {"status": "ok", "fingerprint": job.fingerprint, "input": str(job.item.path),
-             "input_sha256": job.input_sha256, "pipeline": job.pipeline, "config": job.config,
-             "outputs": names, "n_objects": n_objects, "n_frames": n_frames, "seconds": round(seconds, 3)}
-    write_json_atomic(Path(job.out_dir) / state_name, state)
-    paths = {k: str(Path(job.out_dir) / v) for k, v in {**names, "state": state_name}.items()}
+    paths = {k: str(Path(job.out_dir) / v) for k, v in names.items()}
     return result_row(job.item, status="ok", n_objects=n_objects, n_frames=n_frames, seconds=round(seconds, 3),
                       warnings=warnings_of(labels), worker=worker_name(), **paths)
 

@@ -1,15 +1,16 @@
 """Configuration of the Cutter pipeline (Din & Yu 2021, "cellcutter").
 
-Every field is a simple JSON type so that the Fiji command "LabelFree Cutter"
-can be generated from this dataclass and recorded in macros with stable keys.
+Each field is declared with :func:`labelfree._config.setting`: its help text, dialog
+group, level (basic fields are in the first Fiji dialog) and range travel with it, so
+the Fiji command "LabelFree Cutter", macros, the CLI and config files share them.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional, Union
+from typing import Literal, Optional, Union
 
-from labelfree._config import PipelineConfig
+from labelfree._config import PipelineConfig, setting
 from labelfree.errors import ConfigError
 
 __all__ = ["CutterConfig", "LOSS_PRESETS", "loss_parameters"]
@@ -25,123 +26,111 @@ LOSS_PRESETS: dict[str, tuple[float, float, bool, float]] = {
 
 Channel = Union[int, str]
 
+_CHANNELS = "channels and markers"
+_MASK = "foreground mask"
+_NET = "network and training"
+_INTEGRATION = "integration"
+_RUN = "run"
+
 
 @dataclasses.dataclass
 class CutterConfig(PipelineConfig):
-    """Options of :func:`labelfree.cutter.segment`.
+    """Options of :func:`labelfree.cutter.segment` (see each field's help; docs/options.md lists them)."""
 
-    Channels and markers
-        ``cell_channels``: channels fed to the network (indices or names; empty =
-        every channel except ``nucleus_channel``). ``nucleus_channel``: channel
-        used to detect markers when none are given (``None`` = no nucleus image).
-        ``marker_method``: ``"blob"`` (determinant-of-Hessian blobs, sigmas in
-        pixels) or ``"threshold"`` (Otsu, de-clumped nuclei centroids);
-        ``marker_log`` detects on the log of the nucleus image.
-    Foreground mask
-        Graph cut on the cell channels: ``mask_prior`` is the prior alpha; when
-        ``None`` it is derived from ``cell_fraction`` (fraction of the image
-        covered by cells; ``None`` = triangle-threshold estimate). ``mask_max_weight`` and
-        ``mask_sigma`` set the pairwise (boundary) term on intensities
-        normalised to [0, 1]; ``mask_smoothing`` Gaussian sigma (px) applied to
-        the cell channels first (0 = none, as in the authors' code).
-        ``mask_signal``: what the graph cut sees; ``"intensity"`` (the authors'
-        min-max normalised intensity, prior from the cell fraction) or ``"snr"``
-        (noise-normalised: ``z = (I - median) / (1.4826 MAD)`` of the smoothed
-        channel, mapped to a cell probability ``1 / (1 + exp(-(z - mask_snr_threshold)))``,
-        prior 0.5; for dim cells in noisy fluorescence). ``mask_keep_marked``: keep
-        only the mask's connected parts that hold a marker, holes filled.
-    Network and training
-        ``crop_size`` patch side (px, after ``downscale``), ``marker_sigma`` of the
-        Gaussian marker channel (px), ``area_size`` side of the training areas,
-        ``width`` channels of the first UNet level (paper: 32), ``n_steps`` Adam
-        steps at most, ``loss_preset`` ``"code"`` or ``"paper"``; ``lam``, ``beta``,
-        ``learning_rate`` override the preset when not ``None``.
-        ``stop_at_plateau``: stop once the loss, averaged over ``plateau_window``
-        steps, fell by at most ``plateau_tol`` times its total drop over the last
-        ``plateau_window`` steps (see :func:`labelfree.cutter.train.plateau_step`).
-        ``downscale``: integer factor by which the image is reduced before the
-        patches are cut (for cells larger than a patch); outputs are returned at
-        full resolution.
-    Integration
-        Argmax over patches, pixels with probability <= ``probability_threshold``
-        are background (authors' code). Clean-up after it (not in the authors' code;
-        on by default, set all three to False for the plain argmax):
-        ``restrict_to_mask`` drops cell pixels outside the foreground mask,
-        ``keep_marker_component`` keeps each cell's connected part holding its
-        marker, ``fill_cell_holes`` fills holes per cell. ``grow_into_mask``
-        (``"none"``) gives mask pixels that no patch claimed to a cell: ``"geodesic"``
-        the nearest inside the mask, ``"intensity"`` by a watershed of the smoothed
-        intensity seeded by the cells.
-    Model files
-        ``model_file``: apply this trained model instead of training.
-        ``save_model_file``: save the model trained by ``segment`` there.
-    """
-
-    cell_channels: tuple = ()
-    nucleus_channel: Optional[Channel] = None
-    marker_method: str = "blob"
-    marker_min_sigma: float = 5.0
-    marker_max_sigma: float = 10.0
-    marker_threshold: float = 0.1
-    marker_log: bool = False
-    mask_prior: Optional[float] = None
-    cell_fraction: Optional[float] = None
-    mask_max_weight: float = 2.0
-    mask_sigma: float = 0.05
-    mask_smoothing: float = 2.0
-    mask_signal: str = "intensity"
-    mask_snr_threshold: float = 2.0
-    mask_keep_marked: bool = False
-    downscale: int = 1
-    crop_size: int = 64
-    marker_sigma: float = 15.0
-    area_size: int = 640
-    width: int = 32
-    n_steps: int = 1000
-    stop_at_plateau: bool = True
-    plateau_window: int = 25
-    plateau_tol: float = 0.01
-    loss_preset: str = "code"
-    lam: Optional[float] = None
-    beta: Optional[float] = None
-    learning_rate: Optional[float] = None
-    augment: bool = True
-    augment_transpose: bool = True
-    probability_threshold: float = 0.5
-    restrict_to_mask: bool = True
-    keep_marker_component: bool = True
-    fill_cell_holes: bool = True
-    grow_into_mask: str = "none"
-    seed: int = 0
-    device: str = "cpu"
-    model_file: str = ""
-    save_model_file: str = ""
+    cell_channels: tuple[Channel, ...] = setting(
+        (), group=_CHANNELS, basic=True,
+        help="Channels fed to the network (indices or names); empty = every channel except the nucleus channel.")
+    nucleus_channel: Optional[Channel] = setting(
+        None, group=_CHANNELS, basic=True,
+        help="Channel showing nuclei, used to detect one marker per cell when no markers are given "
+             "(null = no nucleus image).")
+    marker_method: Literal["blob", "threshold"] = setting(
+        "blob", group=_CHANNELS, basic=True,
+        help="How markers are detected in the nucleus channel: 'blob' (determinant-of-Hessian blobs) or "
+             "'threshold' (Otsu, de-clumped nuclei centroids).")
+    marker_min_sigma: float = setting(5.0, group=_CHANNELS, gt=0,
+                                      help="Smallest blob sigma (px) of marker detection.")
+    marker_max_sigma: float = setting(10.0, group=_CHANNELS, gt=0,
+                                      help="Largest blob sigma (px) of marker detection.")
+    marker_threshold: float = setting(0.1, group=_CHANNELS, gt=0,
+                                      help="Blob-detection threshold on the normalised nucleus image.")
+    marker_log: bool = setting(False, group=_CHANNELS,
+                               help="Detect markers on the logarithm of the nucleus image (dim nuclei).")
+    mask_prior: Optional[float] = setting(
+        None, group=_MASK, gt=0, lt=1,
+        help="Prior alpha of the graph cut; automatic: from cell_fraction.")
+    cell_fraction: Optional[float] = setting(
+        None, group=_MASK, gt=0, lt=1,
+        help="Fraction of the image covered by cells; automatic: a triangle-threshold estimate.")
+    mask_max_weight: float = setting(2.0, group=_MASK, ge=0,
+                                     help="Largest pairwise (boundary) weight of the graph cut.")
+    mask_sigma: float = setting(0.05, group=_MASK, gt=0,
+                                help="Intensity scale of the graph cut's boundary term (intensities in [0, 1]).")
+    mask_smoothing: float = setting(2.0, group=_MASK, ge=0,
+                                    help="Gaussian sigma (px) applied to the cell channels before the graph cut "
+                                         "(0 = none, as the authors' code).")
+    mask_signal: Literal["intensity", "snr"] = setting(
+        "intensity", group=_MASK, basic=True,
+        help="What the graph cut sees: 'intensity' (the authors' min-max normalised intensity) or 'snr' "
+             "(noise-normalised signal, for dim cells in noisy fluorescence).")
+    mask_snr_threshold: float = setting(
+        2.0, group=_MASK, help="With mask_signal 'snr': the noise-normalised level where a pixel is 50 % cell.")
+    mask_keep_marked: bool = setting(
+        False, group=_MASK, help="Keep only the mask's connected parts that hold a marker, holes filled.")
+    downscale: int = setting(
+        1, group=_NET, basic=True, ge=1,
+        help="Reduce the image by this factor before cutting patches (for cells larger than a patch); outputs "
+             "are at full resolution.")
+    crop_size: int = setting(64, group=_NET, ge=16, help="Patch side in px (after downscale; a multiple of 16).")
+    marker_sigma: float = setting(15.0, group=_NET, gt=0,
+                                  help="Sigma (px) of the Gaussian channel that tells the network which cell is meant.")
+    area_size: int = setting(640, group=_NET, ge=16, help="Side (px) of the training areas (one batch each).")
+    width: int = setting(32, group=_NET, ge=1, help="Channels of the first UNet level (paper 32).")
+    n_steps: int = setting(1000, group=_NET, basic=True, ge=0, help="Adam steps at most.")
+    stop_at_plateau: bool = setting(True, group=_NET, help="Stop training once the loss stops falling.")
+    plateau_window: int = setting(25, group=_NET, ge=2, help="Steps over which the loss is averaged for the plateau rule.")
+    plateau_tol: float = setting(
+        0.01, group=_NET, ge=0, lt=1,
+        help="Plateau: the averaged loss fell by at most this fraction of its total drop over the last window.")
+    loss_preset: Literal["code", "paper"] = setting(
+        "code", group=_NET, help="Loss weights and learning rate: the authors' code or the paper's printed values.")
+    lam: Optional[float] = setting(None, group=_NET, ge=0,
+                                   help="Weight of the overlap term; automatic: from loss_preset.")
+    beta: Optional[float] = setting(None, group=_NET, ge=0,
+                                    help="Weight of the outside-mask term; automatic: from loss_preset.")
+    learning_rate: Optional[float] = setting(None, group=_NET, gt=0,
+                                             help="Adam learning rate; automatic: from loss_preset.")
+    augment: bool = setting(True, group=_NET, help="Random flips of the patches (inverted on the output).")
+    augment_transpose: bool = setting(True, group=_NET, help="Random transposes of the patches too.")
+    probability_threshold: float = setting(
+        0.5, group=_INTEGRATION, gt=0, lt=1,
+        help="Pixels whose highest patch probability is at most this are background.")
+    restrict_to_mask: bool = setting(True, group=_INTEGRATION, help="Drop cell pixels outside the foreground mask.")
+    keep_marker_component: bool = setting(
+        True, group=_INTEGRATION, help="Keep only each cell's connected part that holds its marker.")
+    fill_cell_holes: bool = setting(True, group=_INTEGRATION, help="Fill holes inside each cell.")
+    grow_into_mask: Literal["none", "geodesic", "intensity"] = setting(
+        "none", group=_INTEGRATION, basic=True,
+        help="Give mask pixels no patch claimed to a cell: 'none', 'geodesic' (the nearest cell inside the mask) "
+             "or 'intensity' (a watershed of the smoothed intensity seeded by the cells).")
+    seed: int = setting(0, group=_RUN, ge=0, help="Seed of the weights, batches and augmentations.")
+    device: str = setting("cpu", group=_RUN,
+                          help="Where the network runs: 'cpu', 'cuda', 'cuda:N' or 'auto'.")
+    model_file: str = setting("", group=_RUN, help="Apply this trained model instead of training (empty: train).")
+    save_model_file: str = setting("", group=_RUN, help="Save the trained model to this file (empty: don't).")
 
     def __post_init__(self) -> None:
-        if isinstance(self.cell_channels, (list, int, str)):
-            self.cell_channels = tuple(self.cell_channels) if isinstance(self.cell_channels, list) else (self.cell_channels,)
-        if self.loss_preset not in LOSS_PRESETS:
-            raise ConfigError(f"loss_preset must be one of {sorted(LOSS_PRESETS)}; got {self.loss_preset!r}.")
-        if self.mask_signal not in ("intensity", "snr"):
-            raise ConfigError(f"mask_signal must be 'intensity' or 'snr'; got {self.mask_signal!r}.")
-        if self.grow_into_mask not in ("none", "geodesic", "intensity"):
-            raise ConfigError(f"grow_into_mask must be 'none', 'geodesic' or 'intensity'; got {self.grow_into_mask!r}.")
-        if self.plateau_window < 2 or not 0.0 <= self.plateau_tol < 1.0:
-            raise ConfigError("plateau_window must be >= 2 and plateau_tol in [0, 1).")
-        if self.marker_method not in ("blob", "threshold"):
-            raise ConfigError(f"marker_method must be 'blob' or 'threshold'; got {self.marker_method!r}.")
-        if self.crop_size < 16 or self.crop_size % 16:
-            raise ConfigError(f"crop_size must be a multiple of 16 (UNet with 4 poolings), >= 16; got {self.crop_size}.")
-        if int(self.downscale) != self.downscale or self.downscale < 1:
-            raise ConfigError(f"downscale must be an integer >= 1; got {self.downscale}.")
-        if self.width < 1 or self.n_steps < 0 or self.area_size < self.crop_size:
-            raise ConfigError("width must be >= 1, n_steps >= 0 and area_size >= crop_size.")
-        if self.mask_prior is not None and not 0.0 < self.mask_prior < 1.0:
-            raise ConfigError(f"mask_prior must lie in (0, 1); got {self.mask_prior}.")
-        if self.cell_fraction is not None and not 0.0 < self.cell_fraction < 1.0:
-            raise ConfigError(f"cell_fraction must lie in (0, 1); got {self.cell_fraction}.")
-        if not 0.0 < self.probability_threshold < 1.0:
-            raise ConfigError(f"probability_threshold must lie in (0, 1); got {self.probability_threshold}.")
+        if isinstance(self.cell_channels, (int, str)):
+            self.cell_channels = (self.cell_channels,)
+        super().__post_init__()
+
+    def check(self) -> None:
+        if self.crop_size % 16:
+            raise ConfigError(f"crop_size must be a multiple of 16 (UNet with 4 poolings); got {self.crop_size}.")
+        if self.area_size < self.crop_size:
+            raise ConfigError(f"area_size ({self.area_size}) must be at least crop_size ({self.crop_size}).")
+        if self.marker_min_sigma > self.marker_max_sigma:
+            raise ConfigError("marker_min_sigma must not exceed marker_max_sigma.")
         if self.device not in ("cpu", "cuda", "auto") and not str(self.device).startswith("cuda:"):
             raise ConfigError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto'; got {self.device!r}.")
 

@@ -1,4 +1,9 @@
-"""``labelfree fusion train|segment|select|eval`` and ``labelfree zoo add|list|pick|remove``."""
+"""Fusion's own verbs: ``labelfree fusion train|select|eval`` and ``labelfree zoo add|list|pick|remove``.
+
+``labelfree fusion IMAGE -o OUT`` (segmentation) has the shape of every pipeline
+command (:mod:`labelfree.cli_core`); ``labelfree fusion segment IMAGE ...`` is
+kept as another name for it.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +15,10 @@ from typing import Any
 
 from labelfree.errors import InputError
 
-__all__ = ["register"]
+__all__ = ["VERBS", "register_verbs", "register"]
+
+#: ``labelfree fusion <verb>``
+VERBS = ("train", "select", "eval", "segment")
 
 
 def _report(done: int, total: int, message: str) -> None:
@@ -19,7 +27,9 @@ def _report(done: int, total: int, message: str) -> None:
 
 
 def _config(args: argparse.Namespace, cls: Any, **overrides: Any) -> Any:
-    base = cls.coerce(args.config) if getattr(args, "config", None) else cls()
+    from labelfree.cli import config_from_args
+
+    base = config_from_args(cls, args)
     changes = {k: v for k, v in overrides.items() if v is not None}
     return base.replace(**changes) if changes else base
 
@@ -35,27 +45,30 @@ def _read_images(paths: list[Path], dims: str | None) -> list[Any]:
 
 
 def _read_labels(paths: list[Path], n: int) -> list[Any]:
-    from labelfree.cli_core import read_label_stack
+    from labelfree.io import read_labels
 
     if len(paths) != n:
         raise InputError(f"{n} images but {len(paths)} label files; give one label image per image.")
-    return [read_label_stack(p) for p in paths]
+    return [read_labels(p) for p in paths]
 
 
 def _common(p: argparse.ArgumentParser, *, labels: bool) -> None:
+    from labelfree.cli import add_config_options
+
     p.add_argument("images", nargs="+", type=Path, help="multi-channel TIFF images (C, Y, X)")
     if labels:
         p.add_argument("--labels", nargs="+", type=Path, required=True, help="instance label TIFF per image")
     p.add_argument("--dims", default=None, help="axes of plain TIFFs, e.g. CYX")
     p.add_argument("--channels", nargs="+", default=None, help="channel names or indices (default: all)")
-    p.add_argument("--config", default=None, help="JSON/YAML config file")
+    add_config_options(p)
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    fusion = sub.add_parser("fusion", help="Fusion pipeline: per-channel cellpose models fused by flow averaging")
-    fsub = fusion.add_subparsers(dest="fusion_command", metavar="ACTION", required=True)
+def register_verbs(sub: argparse._SubParsersAction) -> None:
+    """``labelfree fusion train|select|eval|segment``."""
+    from labelfree.cli_core import add_pipeline_arguments, run_command
+    from labelfree.pipelines import get_pipeline
 
-    p = fsub.add_parser("train", help="fine-tune models (channel-wise or multi-channel) into a zoo")
+    p = sub.add_parser("train", help="fine-tune models (channel-wise or multi-channel) into a zoo")
     _common(p, labels=True)
     p.add_argument("--zoo", type=Path, required=True, help="model zoo folder (created when absent)")
     p.add_argument("--mode", choices=("cw", "mc"), default="cw", help="channel-wise or multi-channel")
@@ -65,34 +78,31 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, default=None)
     p.set_defaults(func=_train)
 
-    p = fsub.add_parser("segment", help="segment multi-channel images with zoo models")
-    p.add_argument("image", type=Path)
-    p.add_argument("--zoo", type=Path, required=True)
-    p.add_argument("--dims", default=None)
-    p.add_argument("--channels", nargs="+", default=None)
-    p.add_argument("--config", default=None)
-    p.add_argument("--fusion", default=None, help="flow_average (default), staple, simple, pixel_vote, majority_vote")
-    p.add_argument("--object", choices=("nuclei", "cyto"), default=None)
-    p.add_argument("--cell-line", default=None)
-    p.add_argument("-o", "--out", type=Path, required=True, help="output folder")
-    p.set_defaults(func=_segment)
+    p = sub.add_parser("segment", help="segment an image (the same as `labelfree fusion IMAGE ...`)")
+    add_pipeline_arguments(p, get_pipeline("fusion"))
+    p.set_defaults(func=run_command, pipeline="fusion")
 
-    p = fsub.add_parser("select", help="powerset search of training x evaluation channel subsets")
+    p = sub.add_parser("select", help="powerset search of training x evaluation channel subsets")
     _common(p, labels=True)
     p.add_argument("--zoo", type=Path, required=True)
     p.add_argument("--object", choices=("nuclei", "cyto"), default="cyto")
     p.add_argument("--cell-line", default="")
     p.add_argument("--csv", type=Path, default=None, help="write the whole table here")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --csv file")
     p.set_defaults(func=_select)
 
-    p = fsub.add_parser("eval", help="F1 etc. of each channel, flow averaging and each baseline")
+    p = sub.add_parser("eval", help="F1 etc. of each channel, flow averaging and each baseline")
     _common(p, labels=True)
     p.add_argument("--zoo", type=Path, required=True)
     p.add_argument("--object", choices=("nuclei", "cyto"), default="cyto")
     p.add_argument("--cell-line", default="")
     p.add_argument("--csv", type=Path, default=None)
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --csv file")
     p.set_defaults(func=_eval)
 
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """``labelfree zoo add|list|pick|remove``."""
     zoo = sub.add_parser("zoo", help="manage the Fusion model zoo")
     zsub = zoo.add_subparsers(dest="zoo_command", metavar="ACTION", required=True)
     p = zsub.add_parser("add", help="file a weights file in the zoo")
@@ -147,19 +157,6 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _segment(args: argparse.Namespace) -> int:
-    from labelfree.fusion import FusionConfig, segment
-    from labelfree.io import read_image, write_outputs
-
-    cfg = _config(args, FusionConfig, fusion=args.fusion, object=args.object, cell_line=args.cell_line)
-    image = read_image(args.image, dims=args.dims)
-    labels = segment(image, zoo=args.zoo, channels=args.channels, config=cfg, progress=_report)
-    paths = write_outputs(args.out, labels, image=image, stem=args.image.stem.split(".")[0])
-    for kind, path in paths.items():
-        print(f"{kind}: {path}")
-    return 0
-
-
 def _select(args: argparse.Namespace) -> int:
     from labelfree.fusion import FusionConfig, ModelZoo, select_channels
     from labelfree.fusion.finetune import as_channel_images
@@ -177,9 +174,7 @@ def _select(args: argparse.Namespace) -> int:
     print(table.to_string(float_format=lambda v: f"{v:.3f}"))
     print(f"best: train {best['train']}, evaluate {best['evaluate']}, F1 {best['f1']:.3f}")
     if args.csv:
-        from labelfree.io import write_table
-
-        write_table(args.csv, table)
+        _write_csv(args, table)
     return 0
 
 
@@ -193,9 +188,7 @@ def _eval(args: argparse.Namespace) -> int:
     table = compare_fusions(images, labels, zoo=args.zoo, channels=args.channels, config=cfg)
     print(table.to_string(float_format=lambda v: f"{v:.3f}"))
     if args.csv:
-        from labelfree.io import write_table
-
-        write_table(args.csv, table.reset_index())
+        _write_csv(args, table.reset_index())
     return 0
 
 
@@ -236,3 +229,12 @@ def _zoo_remove(args: argparse.Namespace) -> int:
 
     print(f"removed {ModelZoo(args.zoo).remove(args.id)['id']}")
     return 0
+
+
+def _write_csv(args: argparse.Namespace, table: Any) -> None:
+    from labelfree.io import write_output_file
+
+    inputs = {f"image{i}": p for i, p in enumerate(args.images)}
+    inputs.update({f"labels{i}": p for i, p in enumerate(args.labels)})
+    write_output_file(args.csv, lambda tmp: table.to_csv(tmp, index=False), inputs=inputs,
+                      overwrite=args.overwrite, what="table")

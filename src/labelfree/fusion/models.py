@@ -223,7 +223,7 @@ def load_model(model: str | os.PathLike[str], /, *, device: str = "auto") -> Cel
 
 def save_model(model: CellposeNet, path: str | os.PathLike[str], /) -> Path:
     """Save a model's weights (cellpose's file format) atomically; returns the path."""
-    from labelfree.io._atomic import atomic_path
+    from labelfree.io.atomic import atomic_path
 
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)

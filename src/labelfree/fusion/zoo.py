@@ -72,10 +72,17 @@ class ModelZoo:
             raise ModelFileError(f"The zoo index {self.index_path} is unreadable: {exc}") from exc
         if not isinstance(data, dict) or not isinstance(data.get("models"), list):
             raise ModelFileError(f"The zoo index {self.index_path} has no 'models' list.")
+        for entry in data["models"]:
+            if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str) for k in ("id", "file", "object")) \
+                    or not isinstance(entry.get("channels"), list):
+                raise ModelFileError(
+                    f"The zoo index {self.index_path} holds an entry without id, file, object and channels "
+                    f"({str(entry)[:80]}); repair or rebuild the index."
+                )
         return data["models"]
 
     def _write(self, entries: list[dict[str, Any]]) -> None:
-        from labelfree.io._atomic import atomic_path
+        from labelfree.io.atomic import atomic_path
 
         with atomic_path(self.index_path) as tmp:
             tmp.write_text(json.dumps({"version": 1, "models": entries}, indent=2), encoding="utf-8")
@@ -92,9 +99,24 @@ class ModelZoo:
         raise ModelFileError(f"No model {model_id!r} in the zoo {self.root}; `labelfree zoo list` shows them.")
 
     def path_of(self, entry: dict[str, Any] | str, /) -> Path:
-        """Absolute path of an entry's weights file."""
+        """Absolute path of an entry's weights file, which must be a plain file name inside the zoo.
+
+        An index entry naming ``../x``, an absolute path, or a link leading out of the zoo
+        raises :class:`~labelfree.errors.ModelFileError`: zoo operations never touch
+        files outside the zoo.
+        """
         entry = self.get(entry) if isinstance(entry, str) else entry
-        return self.root / entry["file"]
+        name = entry.get("file") if isinstance(entry, dict) else None
+        if not isinstance(name, str) or not name or Path(name).name != name or name in (".", ".."):
+            raise ModelFileError(
+                f"The zoo index {self.index_path} names the weights file {name!r} for {entry.get('id')!r}; "
+                "a zoo entry must name a file inside the zoo folder. Repair or rebuild the index."
+            )
+        path = self.root / name
+        root = self.root.resolve()
+        if path.is_symlink() and root not in path.resolve().parents:
+            raise ModelFileError(f"The zoo file {path} is a link leading out of the zoo {self.root}; it is not used.")
+        return path
 
     # -- add / list / pick / remove ---------------------------------------------------------
     def add(self, model: Any, /, *, object: str, channels: Iterable[str], cell_line: str = "",
@@ -125,7 +147,7 @@ class ModelZoo:
         model_id = f"{object}_{_slug(cell_line)}_{_slug('+'.join(channels))}_{stamp:%Y%m%d%H%M%S%f}"
         target = self.root / f"{model_id}.pt"
         if isinstance(model, (str, os.PathLike)):
-            from labelfree.io._atomic import atomic_path
+            from labelfree.io.atomic import atomic_path
 
             with atomic_path(target) as tmp:
                 shutil.copyfile(model, tmp)
@@ -181,8 +203,12 @@ class ModelZoo:
         if len(keep) == len(entries):
             raise ModelFileError(f"No model {model_id!r} in the zoo {self.root}.")
         gone = next(e for e in entries if e["id"] == model_id)
+        path = self.path_of(gone)  # checked before anything changes
         self._write(keep)
-        (self.root / gone["file"]).unlink(missing_ok=True)
+        if path.is_symlink():
+            path.unlink()  # the link itself, which lies inside the zoo
+        else:
+            path.unlink(missing_ok=True)
         return gone
 
     def load(self, entry: dict[str, Any] | str, /, *, device: str = "auto") -> Any:

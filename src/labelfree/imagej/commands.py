@@ -1,11 +1,11 @@
 """The "LabelFree <Pipeline>" commands: current image in; label image, ROIs and table out.
 
-One generic machinery serves every pipeline of :data:`labelfree.pipelines.PIPELINES`:
-the config dataclass gives the macro keys and the dialog, the pipeline's
-``segment`` does the work. The same :func:`run_command` is called by
+One generic machinery serves every pipeline and tool of the registry
+(:mod:`labelfree.pipelines`): the fields come from :mod:`labelfree.imagej.fields`,
+the work from :func:`labelfree.run.run_pipeline`. The same :func:`run_command` is called by
 
-* the ImageJ 1.x menu commands registered by :func:`register_commands` (a
-  compiled ``labelfree.LabelFreeCommand`` plug-in calls back into Python), so
+* the ImageJ 1.x menu commands registered by :func:`labelfree.imagej.macro.register_commands`
+  (a compiled ``labelfree.LabelFreeCommand`` plug-in calls back into Python), so
   ``run("LabelFree Threshold", "min_size=30")`` works in real macros and is recorded;
 * the Fiji SciJava scripts in ``fiji_scripts/``;
 * Python code.
@@ -14,97 +14,18 @@ the config dataclass gives the macro keys and the dialog, the pipeline's
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
+import re
 import warnings
 from typing import Any, Iterator
 
-from labelfree.errors import Cancelled, InputError
-from labelfree.imagej.macro import MacroError, register_commands, run_macro  # noqa: F401 - re-exported
-from labelfree.imagej.options import Field, config_fields, format_macro_options, parse_macro_options
+from labelfree.errors import Cancelled, ConfigError, InputError
+from labelfree.imagej.fields import CommandResult, command_fields, command_spec, command_titles
+from labelfree.options import Field, coerce_value, config_fields, format_macro_options, parse_macro_options
 
-__all__ = [
-    "CommandResult",
-    "MacroError",
-    "OUTPUT_FIELDS",
-    "command_titles",
-    "command_fields",
-    "register_commands",
-    "run_command",
-    "run_macro",
-]
+__all__ = ["CommandResult", "command_titles", "command_fields", "run_command", "relay_warnings", "recordable"]
 
 log = logging.getLogger(__name__)
-
-#: options every command has besides its pipeline's config
-OUTPUT_FIELDS: tuple[Field, ...] = (
-    Field("image", "str", "", help="title of the input image (default: the current image)"),
-    Field("rois", "choice", "append", ("append", "replace", "none"), help="ROI Manager output"),
-    Field("table", "bool", True, help="show a results table of the objects"),
-)
-#: outputs of the image-to-image tools (drift correction, stitching)
-TOOL_OUTPUT_FIELDS: tuple[Field, ...] = (OUTPUT_FIELDS[0], Field("table", "bool", True, help="show the shifts/positions table"))
-#: extra inputs of some commands (beyond their config)
-EXTRA_FIELDS: dict[str, tuple[Field, ...]] = {
-    "cutter": (Field("markers", "choice", "detect", ("detect", "roi_manager"),
-                     help="detect markers, or use the ROI Manager's points/areas"),),
-    "fusion": (Field("zoo", "str", "", help="model zoo folder (empty: LabelFree's model cache)"),),
-    "stitch": (Field("rows", "int", 1, help="tile rows"), Field("cols", "int", 1, help="tile columns")),
-}
-#: image -> image commands: key -> (module, function, config class, description)
-TOOLS: dict[str, tuple[str, str, str, str]] = {
-    "drift": ("labelfree.registration", "correct_drift", "DriftConfig", "Correct stage drift (a translation per frame)"),
-    "stitch": ("labelfree.registration", "stitch", "StitchConfig", "Stitch the planes of a stack, taken as grid tiles"),
-}
-
-@dataclasses.dataclass
-class CommandResult:
-    """What a command produced (Python side)."""
-
-    labels: Any  # xarray.DataArray
-    label_image: Any  # ij.ImagePlus
-    n_rois: int
-    table: Any  # pandas.DataFrame or None
-    options: str  # the full macro options string that reproduces this run
-
-
-def command_titles() -> dict[str, str]:
-    """Menu title -> command key, e.g. ``{"LabelFree Threshold": "threshold", ...}``."""
-    from labelfree.pipelines import PIPELINES
-
-    return {f"LabelFree {name.capitalize()}": name for name in (*PIPELINES, *TOOLS)}
-
-
-def _command_key(command: str) -> str:
-    titles = command_titles()
-    if command in titles:
-        return titles[command]
-    key = command.lower().removeprefix("labelfree").strip()
-    if key not in titles.values():
-        raise InputError(f"Unknown LabelFree command {command!r}; available: {', '.join(titles)}.")
-    return key
-
-
-def command_fields(command: str, /) -> list[Field]:
-    """Every macro key of a command: its pipeline's config, extra inputs, then the outputs."""
-    key = _command_key(command)
-    outputs = TOOL_OUTPUT_FIELDS if key in TOOLS else OUTPUT_FIELDS
-    return [*config_fields(_find(key).config_class), *EXTRA_FIELDS.get(key, ()), *outputs]
-
-
-def _find(key: str) -> Any:
-    """The pipeline (or tool) behind a command: .name, .segment, .config_class, .description."""
-    if key in TOOLS:
-        import importlib
-
-        from labelfree.pipelines import Pipeline
-
-        module_name, function, config_name, description = TOOLS[key]
-        module = importlib.import_module(module_name)
-        return Pipeline(key, getattr(module, function), getattr(module, config_name), description)
-    from labelfree.pipelines import get_pipeline
-
-    return get_pipeline(key)
 
 
 def _resolve_image(imp: Any, title: str) -> Any:
@@ -128,18 +49,27 @@ def _resolve_image(imp: Any, title: str) -> Any:
     return current
 
 
-def _read_options(fields: list[Field], options: str | dict[str, Any] | None) -> dict[str, Any]:
-    values = {f.key: f.default for f in fields}
+def _given(fields: list[Field], options: str | dict[str, Any] | None) -> dict[str, Any]:
+    """The typed values of the keys given in ``options`` (unknown keys are a ConfigError)."""
     if isinstance(options, dict):
         by_key = {f.key: f for f in fields}
-        from labelfree.imagej.options import coerce_value
-
+        values = {}
         for key, value in options.items():
             if key not in by_key:
-                parse_macro_options(f"{key}=x", fields)  # raises the unknown-key error
+                raise ConfigError(f"Unknown option {key!r}; valid keys are: {', '.join(by_key)}.")
             values[key] = coerce_value(by_key[key], value)
-    elif options:
-        values.update(parse_macro_options(options, fields))
+        return values
+    return parse_macro_options(options or "", fields)
+
+
+def _read_options(spec: Any, fields: list[Field], options: str | dict[str, Any] | None) -> dict[str, Any]:
+    """Defaults, then a ``config_file``'s values, then the given options."""
+    values = {f.key: f.default for f in fields}
+    given = _given(fields, options)
+    path = given.get("config_file") or values.get("config_file")
+    if path:
+        values.update(spec.config_class.from_file(path).to_dict())
+    values.update(given)
     return values
 
 
@@ -149,7 +79,7 @@ def run_command(
     /,
     *,
     options: str | dict[str, Any] | None = None,
-    dialog: bool = False,
+    dialog: bool | str = False,
 ) -> CommandResult:
     """Run a LabelFree command on an ImagePlus and put its results into ImageJ.
 
@@ -161,9 +91,11 @@ def run_command(
         Input; default the image named by the ``image`` option, else the current image.
     options : str or dict, optional
         Macro options (``"min_size=30 rois=replace"``) or a dict of the same keys.
-        Missing keys keep their defaults.
-    dialog : bool
-        Show the dialog (with ``options`` as initial values). When cancelled,
+        Missing keys keep their defaults (or a ``config_file``'s values).
+    dialog : bool or "advanced"
+        Show the dialog (with ``options`` as initial values): the basic fields first,
+        the others after "advanced options" (``"advanced"``: the advanced pages only, for
+        a Fiji script whose own dialog asked the basic fields). When cancelled,
         :class:`~labelfree.errors.Cancelled` is raised.
 
     Returns
@@ -171,34 +103,34 @@ def run_command(
     CommandResult
         The labels (DataArray, dims of the image without C), the label ImagePlus
         (shown, titled ``"<title>-labels"``), the number of ROIs added, the table,
-        and the options string that reproduces the run.
+        the options string that reproduces the run and the files written (``output``).
     """
-    key = _command_key(command)
-    title = next(t for t, k in command_titles().items() if k == key)
-    pipeline = _find(key)
-    fields = command_fields(key)
-    values = _read_options(fields, options)
-    imp = _resolve_image(image, values["image"])
-    from labelfree.imagej.convert import imageplus_to_xarray
+    from labelfree.imagej.convert import imageplus_channel_names
 
-    da = imageplus_to_xarray(imp)
+    spec = command_spec(command)
+    title = spec.menu_title
+    fields = command_fields(spec.name)
+    values = _read_options(spec, fields, options)
+    imp = _resolve_image(image, values["image"])
+    channels = imageplus_channel_names(imp)
+    if "channel" in values and values["channel"] is None and len(channels) > 1:
+        values["channel"] = int(imp.getC()) - 1  # ImageJ's convention: the channel on show
     if dialog:
         from labelfree.imagej.dialog import show_dialog
-        from labelfree.image import channel_names
 
-        picked = show_dialog(title, [f for f in fields if f.key != "image"], defaults=values,
-                             channels=channel_names(da), help=pipeline.description)
+        picked = show_dialog(title, fields, defaults=values, channels=channels, help=spec.summary,
+                             advanced_only=dialog == "advanced")
         if picked is None:
             raise Cancelled(f"{title} was cancelled; nothing was changed.")
         values.update(picked)
         _record(title, values, fields)
-    n_config = len(config_fields(pipeline.config_class))
-    config = pipeline.config_class.from_dict({f.key: values[f.key] for f in fields[:n_config]})
-    if key in TOOLS:
+    config_keys = {f.key for f in config_fields(spec.config_class)}
+    config = spec.config_class.from_dict({k: v for k, v in values.items() if k in config_keys})
+    if spec.kind == "tool":
         from labelfree.imagej.tools import run_tool
 
-        return run_tool(key, title, pipeline, imp, da, config, values, fields)
-    return _execute(key, title, pipeline, imp, da, config, values, fields)
+        return run_tool(spec, imp, config, values, fields)
+    return _execute(spec, imp, config, values, fields)
 
 
 def _record(title: str, values: dict[str, Any], fields: list[Field]) -> None:
@@ -210,32 +142,91 @@ def _record(title: str, values: dict[str, Any], fields: list[Field]) -> None:
         return
     Recorder.resetCommandOptions()
     Recorder.setCommand(title)
+    keep = recordable(values)
     for f in fields:
-        if f.key == "image" and not values.get("image"):
+        if f.key not in keep:
             continue
         text = format_macro_options({f.key: values[f.key]}, [f])
         Recorder.recordOption(f.key, text.split("=", 1)[1].strip("[]"))
 
 
-def _execute(key, title, pipeline, imp, da, config, values, fields) -> CommandResult:
+def recordable(values: dict[str, Any], /) -> dict[str, Any]:
+    """The values a recorded macro line gives: every option, but no empty file options and no config
+    file (its values are written out one by one), no automatic channel and no image title unless set."""
+    skip = {"config_file"}
+    skip.update(k for k in ("image", "output", "channel") if values.get(k) in (None, ""))
+    if not values.get("output"):
+        skip.add("overwrite")
+    return {k: v for k, v in values.items() if k not in skip}
+
+
+def _stem_of(title: str) -> str:
+    """A safe output stem from an image title (whole name without the image suffix)."""
+    from labelfree.io.outputs import output_stem
+
+    stem = re.sub(r"[\\/\x00-\x1f\x7f]", "_", output_stem(title.strip() or "image")).lstrip(".").strip()
+    return stem[:200] or "image"
+
+
+def _source_path(imp: Any) -> str | None:
+    info = imp.getOriginalFileInfo()
+    if info is None or not info.directory or not info.fileName:
+        return None
+    import os
+
+    return os.path.join(str(info.directory), str(info.fileName))
+
+
+def _input_values(spec: Any, values: dict[str, Any], da: Any) -> dict[str, Any]:
+    inputs: dict[str, Any] = {}
+    for inp in spec.inputs:
+        value = values.get(inp.macro_key)
+        if inp.roi_manager and value == "roi_manager":
+            inputs[inp.name] = _labels_from_roimanager(da, inp.name)
+        elif value not in (None, "", inp.absent):
+            inputs[inp.name] = value
+    return inputs
+
+
+def _execute(spec: Any, imp: Any, config: Any, values: dict[str, Any], fields: list[Field]) -> CommandResult:
+    from labelfree.imagej.convert import imageplus_to_xarray
     from labelfree.imagej.dialog import ImageJProgress
     from labelfree.imagej.labels import labels_to_imageplus, show_image
     from labelfree.imagej.rois import labels_to_roimanager
+    from labelfree.run import prepare_image, run_pipeline
 
-    inputs: dict[str, Any] = {}
-    if key == "cutter" and values.get("markers") == "roi_manager":
-        inputs["markers"] = _markers_from_roimanager(da)
-    if key == "fusion" and values.get("zoo"):
-        inputs["zoo"] = values["zoo"]
-    sink = ImageJProgress(title)
-    with relay_warnings(title):
-        try:
-            labels = pipeline.segment(da, config=config, progress=sink, **inputs)
-        except Cancelled:
-            sink.finish("cancelled")
-            raise
-        sink.finish(f"{int(labels.max()) if labels.size else 0} objects")
-        label_imp = labels_to_imageplus(labels, like=imp)
+    folder = None
+    stem = _stem_of(str(imp.getTitle()))
+    if values.get("output"):  # checked and held before any computation
+        from labelfree.io import OutputFolder
+
+        files = {"image": _source_path(imp), "config": values.get("config_file") or None}
+        folder = OutputFolder(values["output"], inputs=files, overwrite=values.get("overwrite", False),
+                              purpose=f"{spec.menu_title} on {imp.getTitle()}")
+        folder.open()
+    try:
+        da = imageplus_to_xarray(imp)
+        if folder is not None:
+            folder.plan(stem)
+        sink = ImageJProgress(spec.menu_title)
+        with relay_warnings(spec.menu_title):
+            try:
+                labels = run_pipeline(spec, da, config=config, channel=values.get("channel"),
+                                      inputs=_input_values(spec, values, da), progress=sink)
+            except Cancelled:
+                sink.finish("cancelled")
+                raise
+            sink.finish(f"{int(labels.max()) if labels.size else 0} objects")
+            used = prepare_image(spec, da, channel=values.get("channel"))
+            written = None
+            if folder is not None:
+                from labelfree.io import write_outputs
+
+                written = write_outputs(folder, labels, image=used, stem=stem)
+            label_imp = labels_to_imageplus(labels, like=imp)
+    finally:
+        if folder is not None:
+            folder.close()
     label_imp.setTitle(f"{imp.getTitle()}-labels")
     show_image(label_imp)
     n_rois = 0
@@ -246,10 +237,9 @@ def _execute(key, title, pipeline, imp, da, config, values, fields) -> CommandRe
         from labelfree.imagej.tables import table_to_resultstable
         from labelfree.measure import measure_objects
 
-        table = measure_objects(labels, image=da)
+        table = measure_objects(labels, image=used)
         table_to_resultstable(table, title=f"{imp.getTitle()}-objects", show=True)
-    recorded = {k: v for k, v in values.items() if k != "image"}
-    return CommandResult(labels, label_imp, n_rois, table, format_macro_options(recorded, fields))
+    return CommandResult(labels, label_imp, n_rois, table, format_macro_options(recordable(values), fields), written)
 
 
 @contextlib.contextmanager
@@ -268,14 +258,14 @@ def relay_warnings(title: str) -> Iterator[None]:
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
-def _markers_from_roimanager(da: Any) -> Any:
+def _labels_from_roimanager(da: Any, what: str) -> Any:
     from labelfree.imagej.roi_labels import roimanager_to_labels
 
     dims = "".join(d for d in da.dims if d != "C")
-    markers = roimanager_to_labels(None, shape=tuple(da.sizes[d] for d in dims), dims=dims)
-    if not markers.any():
+    labels = roimanager_to_labels(None, shape=tuple(da.sizes[d] for d in dims), dims=dims)
+    if not labels.any():
         raise InputError(
-            "markers=roi_manager but the ROI Manager holds no ROI inside the image: add one point "
-            "(or area) per cell, or use markers=detect."
+            f"{what}=roi_manager but the ROI Manager holds no ROI inside the image: add one point "
+            f"(or area) per cell, or choose another {what} option."
         )
-    return markers
+    return labels

@@ -28,7 +28,7 @@ from labelfree.errors import DimensionError, DTypeError, InputError
 from labelfree.image import channel_names, scale_of, to_dataarray, units_of
 from labelfree.imagej._pixels import read_planes, write_planes
 
-__all__ = ["imageplus_to_xarray", "xarray_to_imageplus"]
+__all__ = ["imageplus_to_xarray", "xarray_to_imageplus", "imageplus_channel_names"]
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,12 @@ def _channel_names_of(imp: Any, stack: Any, nc: int) -> list[str] | None:
     if all(names) and len(set(names)) == nc:
         return names
     return None
+
+
+def imageplus_channel_names(imp: Any, /) -> list[str]:
+    """The channel names of an ImagePlus (``C0``, ``C1``, ... when it has none), without reading pixels."""
+    nc = int(imp.getNChannels())
+    return _channel_names_of(imp, imp.getStack(), nc) or [f"C{i}" for i in range(nc)]
 
 
 def imageplus_to_xarray(imp: Any, /) -> xr.DataArray:

@@ -1,20 +1,27 @@
-"""ImageJ 1.x GenericDialog built from :class:`~labelfree.imagej.options.Field` lists, and the
-status-bar progress sink.
+"""ImageJ 1.x dialogs built from :class:`~labelfree.options.Field` lists, and the status-bar progress sink.
 
-Dialog labels are the macro keys themselves, so the keys a user sees, records
-and types in a macro are the same words.
+A command's first dialog shows its *basic* fields only (at most a dozen) and an
+"advanced options" checkbox; ticking it opens one page per group of the other
+fields. Every page has a Help button listing what each field means. Dialog labels are
+the macro keys themselves, so the keys a user sees, records and types in a macro are
+the same words.
 """
 
 from __future__ import annotations
 
+import html
 import logging
 from typing import Any, Sequence
 
-from labelfree.imagej.options import Field, coerce_value
+from labelfree.imagej.fields import ADVANCED_KEY, split_fields
+from labelfree.options import Field, coerce_value
 
-__all__ = ["show_dialog", "ImageJProgress"]
+__all__ = ["show_dialog", "build_page", "read_page", "ImageJProgress", "MAX_PAGE_FIELDS"]
 
 log = logging.getLogger(__name__)
+
+#: fields on one dialog page (a page stays well under 720 px high)
+MAX_PAGE_FIELDS = 12
 
 
 def _is_channel_field(field: Field, channels: Sequence[str]) -> bool:
@@ -24,36 +31,34 @@ def _is_channel_field(field: Field, channels: Sequence[str]) -> bool:
     )
 
 
-def show_dialog(
-    title: str, fields: Sequence[Field], /, *, defaults: dict[str, Any], channels: Sequence[str] = (), help: str = ""
-) -> dict[str, Any] | None:
-    """Show a modal GenericDialog; return the typed values, or None when cancelled.
+def help_html(title: str, summary: str, fields: Sequence[Field], /) -> str:
+    """The Help button's page: every field with its meaning, default and range."""
+    rows = []
+    for f in fields:
+        default = "auto" if f.default is None else f.default
+        extra = f" ({f.range})" if f.range else ""
+        rows.append(f"<tr><td><b>{html.escape(f.key)}</b></td><td>{html.escape(f.help)}{html.escape(extra)} "
+                    f"<i>Default: {html.escape(str(default))}.</i></td></tr>")
+    return (f"<html><h3>{html.escape(title)}</h3><p>{html.escape(summary)}</p>"
+            "<p>Every key below also works in a macro: run(\"" + html.escape(title) + "\", \"key=value ...\").</p>"
+            f"<table>{''.join(rows)}</table></html>")
 
-    Parameters
-    ----------
-    title : str
-        Window title (the menu command).
-    fields : sequence of Field
-        One dialog field per entry, labelled with its macro key.
-    defaults : dict
-        Initial values by key.
-    channels : sequence of str
-        Channel names of the input image: ``channel`` / ``*_channel`` fields become choices.
-    help : str
-        One-line description shown at the top.
-    """
+
+def build_page(title: str, fields: Sequence[Field], /, *, values: dict[str, Any], channels: Sequence[str] = (),
+               message: str = "", help_page: str = "", advanced: bool | None = None) -> Any:
+    """A GenericDialog with one control per field (not shown yet); ``advanced`` adds the checkbox."""
     from scyjava import jimport
 
     GenericDialog = jimport("ij.gui.GenericDialog")
     jstr = jimport("java.lang.String")
     gd = GenericDialog(title)
-    if help:
-        gd.addMessage(help)
+    if message:
+        gd.addMessage(message)
     for f in fields:
-        value = defaults.get(f.key, f.default)
+        value = values.get(f.key, f.default)
         if _is_channel_field(f, channels):
-            items = (["auto"] if f.optional else []) + [f"{i}: {name}" for i, name in enumerate(channels)]
-            current = "auto" if value is None else next((s for s in items if s.split(":")[0] == str(value)), items[0])
+            items = (["auto"] if f.optional and f.key != "channel" else []) + [f"{i}: {name}" for i, name in enumerate(channels)]
+            current = next((s for s in items if s.split(":")[0] == str(value)), items[0])
             gd.addChoice(f.key, [jstr(s) for s in items], current)
         elif f.kind == "bool":
             gd.addCheckbox(f.key, bool(value))
@@ -64,12 +69,19 @@ def show_dialog(
         else:
             text = "auto" if value is None else ",".join(map(str, value)) if f.kind == "list" else str(value)
             gd.addStringField(f.key, text, 20)
-    gd.showDialog()
-    if gd.wasCanceled():
-        return None
+    if advanced is not None:
+        gd.addCheckbox(ADVANCED_KEY, bool(advanced))
+    if help_page:
+        gd.addHelp(help_page)
+    return gd
+
+
+def read_page(gd: Any, fields: Sequence[Field], /, *, values: dict[str, Any], channels: Sequence[str] = (),
+              advanced: bool = False) -> tuple[dict[str, Any], bool]:
+    """The typed values of a shown page (and the advanced checkbox), in field order."""
     out: dict[str, Any] = {}
     for f in fields:
-        value = defaults.get(f.key, f.default)
+        value = values.get(f.key, f.default)
         if _is_channel_field(f, channels):
             picked = str(gd.getNextChoice())
             out[f.key] = None if picked == "auto" else int(picked.split(":")[0])
@@ -78,10 +90,60 @@ def show_dialog(
         elif f.kind in ("int", "float") and value is not None:
             out[f.key] = coerce_value(f, float(gd.getNextNumber()))
         elif f.kind == "choice":
-            out[f.key] = str(gd.getNextChoice())
+            out[f.key] = coerce_value(f, str(gd.getNextChoice()))
         else:
             out[f.key] = coerce_value(f, str(gd.getNextString()))
-    return out
+    more = bool(gd.getNextBoolean()) if advanced else False
+    return out, more
+
+
+def show_dialog(
+    title: str, fields: Sequence[Field], /, *, defaults: dict[str, Any], channels: Sequence[str] = (), help: str = "",
+    advanced_only: bool = False,
+) -> dict[str, Any] | None:
+    """Show the command's dialog pages; return the typed values of every field, or None when cancelled.
+
+    Parameters
+    ----------
+    title : str
+        Window title (the menu command).
+    fields : sequence of Field
+        The command's fields; the basic ones form the first page, the others one page
+        per group (at most :data:`MAX_PAGE_FIELDS` each) when "advanced options" is ticked.
+    defaults : dict
+        Initial values by key.
+    channels : sequence of str
+        Channel names of the input image: ``channel`` / ``*_channel`` fields become choices.
+    help : str
+        One-line description shown at the top of the first page.
+    advanced_only : bool
+        Skip the first page (its fields were asked elsewhere) and show the advanced pages.
+    """
+    values = dict(defaults)
+    basic, groups = split_fields(list(fields))
+    page_help = help_html(title, help, [f for f in fields if f.key != "image"])
+    pages = [(title, basic, help, True)]
+    for group, members in groups.items():
+        for start in range(0, len(members), MAX_PAGE_FIELDS):
+            pages.append((f"{title}: {group}", members[start:start + MAX_PAGE_FIELDS], "", None))
+    if advanced_only:
+        values[ADVANCED_KEY] = True
+    for number, (page_title, members, message, with_checkbox) in enumerate(pages):
+        if number == 0 and advanced_only:
+            continue
+        if number == 1 and not values.pop(ADVANCED_KEY, False):
+            break
+        gd = build_page(page_title, members, values=values, channels=channels, message=message,
+                        help_page=page_help, advanced=False if with_checkbox else None)
+        gd.showDialog()
+        if gd.wasCanceled():
+            return None
+        read, more = read_page(gd, members, values=values, channels=channels, advanced=bool(with_checkbox))
+        values.update(read)
+        if with_checkbox:
+            values[ADVANCED_KEY] = more
+    values.pop(ADVANCED_KEY, None)
+    return values
 
 
 class ImageJProgress:

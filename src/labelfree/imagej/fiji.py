@@ -22,6 +22,14 @@ def _plain(value: Any) -> Any:
     return text
 
 
+def _macro_options() -> str:
+    """The options of the macro call running this script ("" when run from the menu)."""
+    from scyjava import jimport
+
+    text = jimport("ij.Macro").getOptions()
+    return "" if text is None else str(text)
+
+
 def run_script(command: str, imp: Any, namespace: Mapping[str, Any], /) -> Any:
     """Run a LabelFree command from a SciJava script whose ``#@`` parameters sit in ``namespace``.
 
@@ -32,21 +40,31 @@ def run_script(command: str, imp: Any, namespace: Mapping[str, Any], /) -> Any:
     imp : ij.ImagePlus
         The script's ``#@ ImagePlus imp`` input.
     namespace : mapping
-        The script's globals: every macro key of the command found there is used.
+        The script's globals: the basic fields' values, and the "advanced options"
+        checkbox, which opens the advanced pages. Keys of the macro call that are not
+        script parameters (every option of the command is a macro key) are read from
+        the macro's own options.
 
     Returns
     -------
-    labelfree.imagej.commands.CommandResult
+    labelfree.imagej.fields.CommandResult
     """
     from scyjava import jimport
 
-    from labelfree.imagej.commands import command_fields, run_command
+    from labelfree.imagej.commands import run_command
+    from labelfree.imagej.fields import ADVANCED_KEY, command_fields
     from labelfree.imagej.jvm import start
+    from labelfree.options import parse_macro_options
 
     start()  # attaches to Fiji's running JVM
-    options = {f.key: _plain(namespace[f.key]) for f in command_fields(command) if f.key != "image" and f.key in namespace}
+    fields = command_fields(command)
+    options = {f.key: _plain(namespace[f.key]) for f in fields if f.key != "image" and f.key in namespace}
+    raw = _macro_options()
+    if raw:  # every key of the macro call, also those that are no script parameter
+        options.update(parse_macro_options(raw, fields, ignore=(ADVANCED_KEY,)))
+    advanced = bool(_plain(namespace.get(ADVANCED_KEY, False))) and not raw
     try:
-        return run_command(command, imp, options=options)
+        return run_command(command, imp, options=options, dialog="advanced" if advanced else False)
     except LabelFreeError as exc:
         jimport("ij.IJ").log(f"LabelFree error: {exc}")
         raise

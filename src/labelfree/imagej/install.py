@@ -28,16 +28,10 @@ log = logging.getLogger(__name__)
 
 
 def _write_atomic(path: Path, text: str) -> Path:
+    from labelfree.io.atomic import write_text_atomic
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_text_atomic(path, text)
 
 
 def check_fiji_dir(fiji: str | Path, /) -> Path:

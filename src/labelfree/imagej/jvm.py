@@ -65,7 +65,7 @@ class Session:
 
     def run_macro(self, code: str, /, *, args: str = "") -> str:
         """Run ImageJ macro code; LabelFree command errors are raised as Python exceptions."""
-        from labelfree.imagej.commands import run_macro
+        from labelfree.imagej.macro import run_macro
 
         return run_macro(code, args=args)
 
@@ -128,13 +128,13 @@ def start(
         )
     if scyjava.jvm_started():
         _SESSION = _attach(headless=scyjava.is_jvm_headless())
-        return _SESSION
+        return _ready(_SESSION)
     scyjava.config.set_java_constraints(fetch="auto" if fetch_java else "never")
     if max_heap:
         scyjava.config.add_option(f"-Xmx{max_heap}")
     if fiji is not None:
         _SESSION = _start_fiji(Path(fiji), headless=headless, fetch_java=fetch_java)
-        return _SESSION
+        return _ready(_SESSION)
     jar = find_ij_jar()
     version = java_version() if not fetch_java else 0
     if version and version < 8:
@@ -155,10 +155,18 @@ def start(
         scyjava.when_jvm_stops(_close_imagej_windows)
     _SESSION = _attach(headless=headless, create_gui=not headless)
     if classes is not None:
-        from labelfree.imagej.commands import register_commands as _register
+        from labelfree.imagej.macro import register_commands as _register
 
         _SESSION.commands = _register()
-    return _SESSION
+    return _ready(_SESSION)
+
+
+def _ready(session: Session) -> Session:
+    """Register what the bridge offers the rest of the package once ImageJ runs (Fiji backends)."""
+    from labelfree.imagej.registration import register_backends
+
+    register_backends()
+    return session
 
 
 def _close_imagej_windows() -> None:

@@ -45,7 +45,7 @@ def register_commands() -> list[str]:
         field = Menus.class_.getDeclaredField("pluginsTable")
         field.setAccessible(True)
         field.set(None, table)
-    from labelfree.imagej.commands import command_titles
+    from labelfree.imagej.fields import command_titles
 
     titles = command_titles()
     instance = jimport("ij.IJ").getInstance()

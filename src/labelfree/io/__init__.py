@@ -4,17 +4,22 @@
 * :func:`read_ctc`: Cell Tracking Challenge folders (frames, SEG, TRA, lineage);
 * :func:`write_labels`: ImageJ hyperstack label TIFF (calibration, glasbey LUT, provenance);
 * :func:`write_rois` / :func:`read_rois` / :func:`rois_to_labels`: ImageJ ROI zips;
-* :func:`write_table`, :func:`write_outputs`: CSV tables and the four-file output set.
+* :func:`read_markers`: cell markers from a points CSV, a label TIFF or a ROI zip;
+* :func:`write_table`, :func:`write_outputs`: CSV tables and the output set;
+* :class:`OutputFolder`: the output layer every entry point uses (no input is ever
+  written over, earlier results are replaced only when asked, sets are published whole).
 
 Every writer is atomic (temporary file + rename).
 """
 
 from labelfree.io.ctc import CTCDataset, read_ctc
-from labelfree.io.labels_tiff import as_label_image, read_provenance, write_labels
+from labelfree.io.labels_tiff import as_label_image, read_labels, read_provenance, write_labels
 from labelfree.io.lut import glasbey_lut
+from labelfree.io.markers import read_markers
+from labelfree.io.outputs import OutputFolder, check_output_file, output_stem, read_manifest, write_output_file
 from labelfree.io.rois import labels_to_rois, read_rois, roi_name, write_rois
 from labelfree.io.rois_raster import roi_mask, rois_to_labels
-from labelfree.io.tables import OUTPUT_SUFFIXES, write_outputs, write_table
+from labelfree.io.tables import OUTPUT_SUFFIXES, stage_outputs, write_outputs, write_table
 from labelfree.io.tiff import read_image
 
 __all__ = [
@@ -23,6 +28,7 @@ __all__ = [
     "CTCDataset",
     "write_labels",
     "read_provenance",
+    "read_labels",
     "as_label_image",
     "glasbey_lut",
     "labels_to_rois",
@@ -33,5 +39,12 @@ __all__ = [
     "rois_to_labels",
     "write_table",
     "write_outputs",
+    "stage_outputs",
     "OUTPUT_SUFFIXES",
+    "OutputFolder",
+    "output_stem",
+    "read_manifest",
+    "check_output_file",
+    "write_output_file",
+    "read_markers",
 ]

@@ -14,10 +14,10 @@ import xarray as xr
 
 from labelfree.errors import DimensionError, DTypeError, InputError
 from labelfree.image import scale_of, to_dataarray, units_of
-from labelfree.io._atomic import atomic_path
+from labelfree.io.atomic import atomic_path
 from labelfree.io.lut import glasbey_lut
 
-__all__ = ["write_labels", "read_provenance", "as_label_image", "imagej_calibration"]
+__all__ = ["write_labels", "read_labels", "read_provenance", "as_label_image", "imagej_calibration"]
 
 log = logging.getLogger(__name__)
 
@@ -180,6 +180,34 @@ def write_labels(
         )
     log.info("wrote label image %s (%s, %d labels max)", path, "x".join(map(str, data.shape)), int(top))
     return path
+
+
+def read_labels(path: str | os.PathLike[str], /) -> np.ndarray:
+    """Read a label image file (TIFF) as an integer array, axes of length one dropped.
+
+    ImageJ float32 label images (more than 65535 labels) are converted to uint32.
+
+    Raises
+    ------
+    InputError
+        Missing, unreadable or damaged file, or values that are not labels (fractions,
+        negative numbers).
+    """
+    from labelfree.io.tiff import read_array
+
+    arr = np.squeeze(read_array(path))
+    kind = arr.dtype.kind
+    if kind == "b":
+        return arr.astype(np.uint8)
+    if kind == "f":
+        if not np.all(np.isfinite(arr)) or np.any(np.mod(arr, 1) != 0) or (arr.size and arr.min() < 0):
+            raise InputError(f"{path} holds non-integer or negative values: it is not a label image.")
+        return arr.astype(np.uint32)
+    if kind not in "ui":
+        raise InputError(f"{path} has pixel type {arr.dtype}: it is not a label image (integers, 0 = background).")
+    if kind == "i" and arr.size and arr.min() < 0:
+        raise InputError(f"{path} holds negative values: it is not a label image (labels are >= 0).")
+    return arr
 
 
 def read_provenance(path: str | os.PathLike[str], /) -> dict[str, Any] | None:

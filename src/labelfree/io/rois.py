@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from labelfree.errors import InputError
-from labelfree.io._atomic import atomic_path
+from labelfree.io.atomic import atomic_path
 from labelfree.io.labels_tiff import as_label_image
 
 __all__ = ["roi_name", "labels_to_rois", "write_rois", "read_rois"]

@@ -6,26 +6,20 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Mapping
 
 import pandas as pd
 
 from labelfree.errors import InputError
-from labelfree.io._atomic import AtomicGroup, atomic_path
+from labelfree.io.atomic import atomic_path
 from labelfree.io.labels_tiff import as_label_image, write_labels
+from labelfree.io.outputs import OUTPUT_SUFFIXES
 from labelfree.io.rois import write_rois
 
-__all__ = ["write_table", "write_outputs", "OUTPUT_SUFFIXES"]
+__all__ = ["write_table", "write_outputs", "stage_outputs", "OUTPUT_SUFFIXES"]
 
 log = logging.getLogger(__name__)
 
-#: file name of each output: ``<stem><suffix>``
-OUTPUT_SUFFIXES = {
-    "labels": "_labels.tif",
-    "rois": "_rois.zip",
-    "table": "_table.csv",
-    "provenance": "_provenance.json",
-}
 
 
 def _write_csv(path: Path, table: pd.DataFrame) -> None:
@@ -57,16 +51,54 @@ def write_table(path: str | os.PathLike[str], table: Any, /) -> Path:
     return path
 
 
-def _provenance_record(labels: Any, table: pd.DataFrame) -> dict[str, Any]:
+def _provenance_record(labels: Any, table: pd.DataFrame, inputs: Any) -> dict[str, Any]:
     from labelfree import __version__
+    from labelfree.io.outputs import describe_inputs
 
     record = dict(labels.attrs.get("labelfree") or {})
     record.setdefault("pipeline", None)
     record.setdefault("version", __version__)
-    if labels.attrs.get("source"):
-        record.setdefault("source", str(labels.attrs["source"]))
+    described = describe_inputs(inputs)
+    source = labels.attrs.get("source")
+    if "image" not in described and source and Path(str(source)).is_file():
+        described = {"image": describe_inputs({"image": source})["image"], **described}
+    if described:
+        record["inputs"] = {**dict(record.get("inputs") or {}), **described}
     record["table_units"] = dict(table.attrs.get("units", {}))
     return record
+
+
+def stage_outputs(
+    staging: Path,
+    stem: str,
+    labels: Any,
+    /,
+    *,
+    image: Any = None,
+    inputs: Any = None,
+    extras: Mapping[str, Callable[[Path], Any]] | None = None,
+    record: Mapping[str, Any] | None = None,
+) -> tuple[dict[str, Path], dict[str, Any]]:
+    """Write labels TIFF, ROI zip, table and any ``extras`` into ``staging``; return (files, provenance).
+
+    ``extras`` maps an output kind of :data:`labelfree.io.outputs.EXTRA_SUFFIXES` to a
+    function that writes that file to the path it is given. ``record`` adds entries to
+    the provenance (e.g. a batch run's fingerprint).
+    """
+    from labelfree.io.outputs import EXTRA_SUFFIXES
+    from labelfree.measure import measure_objects
+
+    da = as_label_image(labels)
+    table = measure_objects(da, image=image)
+    prov = {**_provenance_record(da, table, inputs), **dict(record or {})}
+    staged = {kind: staging / f"{stem}{suffix}" for kind, suffix in OUTPUT_SUFFIXES.items() if kind != "provenance"}
+    write_labels(staged["labels"], da, provenance=prov)
+    write_rois(staged["rois"], da)
+    _write_csv(staged["table"], table)
+    for kind, writer in (extras or {}).items():
+        staged[kind] = staging / f"{stem}{EXTRA_SUFFIXES[kind]}"
+        writer(staged[kind])
+    return staged, prov
 
 
 def write_outputs(
@@ -75,49 +107,76 @@ def write_outputs(
     /,
     *,
     image: Any = None,
-    stem: str = "labels",
+    stem: str | None = None,
+    inputs: Any = None,
+    overwrite: bool = False,
+    extras: Mapping[str, Callable[[Path], Any]] | None = None,
+    record: Mapping[str, Any] | None = None,
 ) -> dict[str, Path]:
-    """Write the four outputs of a segmentation into ``out_dir``.
+    """Write the outputs of a segmentation into ``out_dir``, as one complete set.
 
     Parameters
     ----------
-    out_dir : str or path-like
-        Output folder; created when missing.
+    out_dir : str, path-like or OutputFolder
+        Output folder; created when missing. Held for the time of the write (a second
+        LabelFree run writing there is refused). An :class:`~labelfree.io.OutputFolder`
+        the caller holds is used as it is (its inputs and overwrite setting apply).
     labels : xarray.DataArray or 2-D array
         Label image (dims from T, Z, Y, X); its ``attrs["labelfree"]`` is the provenance.
     image : xarray.DataArray or array, optional
-        The segmented image, for mean intensities in the table.
-    stem : str
-        File name prefix.
+        The segmented image, for mean intensities in the table; its ``attrs["source"]``
+        (set by :func:`labelfree.io.read_image`) is recorded as the input.
+    stem : str, optional
+        File name prefix; default: the whole name of the image's source file without its
+        image suffix (``exp1.pos1.tif`` -> ``exp1.pos1``), else ``"labels"``.
+    inputs : mapping role -> path, optional
+        The run's input files (image, markers, config, ...): never written over, recorded
+        with their SHA-256 in the provenance.
+    overwrite : bool
+        Replace an earlier result of the same stem (default: refuse with
+        :class:`~labelfree.errors.OutputExistsError`).
+    extras : mapping kind -> writer, optional
+        More files of the set (``"overlay"``, ``"flow"``, ``"drift"``), each written by
+        ``writer(path)``.
+    record : mapping, optional
+        Entries added to the provenance.
 
     Returns
     -------
     dict
         ``labels`` (``<stem>_labels.tif``, ImageJ hyperstack with calibration, LUT and
         provenance), ``rois`` (``<stem>_rois.zip``), ``table`` (``<stem>_table.csv``, see
-        :func:`labelfree.measure.measure_objects`) and ``provenance``
-        (``<stem>_provenance.json``) -> path. The four files appear together: each is
-        written to a temporary file first and all are renamed at the end, so a failure
-        leaves none of them (earlier outputs of the same name stay as they were).
+        :func:`labelfree.measure.measure_objects`), any extras, and ``provenance``
+        (``<stem>_provenance.json``, the manifest: written last, it holds the SHA-256 of
+        every other file) -> path. The files are written into a staging folder and
+        published together; a failure leaves no new file behind.
     """
-    from labelfree.measure import measure_objects
+    from labelfree.io.outputs import OutputFolder, output_stem
 
-    if not stem or any(ch in stem for ch in "/\\") or stem in (".", ".."):
-        raise InputError(f"stem must be a plain file name prefix; got {stem!r}.")
-    da = as_label_image(labels)
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"Output folder {out} exists and is not a folder.")
-    out.mkdir(parents=True, exist_ok=True)
-    paths = {key: out / f"{stem}{suffix}" for key, suffix in OUTPUT_SUFFIXES.items()}
-    table = measure_objects(da, image=image)
-    record = _provenance_record(da, table)
-    with AtomicGroup() as group:
-        write_labels(group.path(paths["labels"]), da, provenance=record)
-        write_rois(group.path(paths["rois"]), da)
-        _write_csv(group.path(paths["table"]), table)
-        group.path(paths["provenance"]).write_text(
-            json.dumps(record, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8"
-        )
-    log.info("wrote %s", ", ".join(str(p) for p in paths.values()))
-    return paths
+    if isinstance(out_dir, OutputFolder):  # a folder the caller holds (checked before its computation)
+        folder = out_dir
+        stem = stem or "labels"
+        if stem not in folder.planned:
+            folder.plan(stem, extras=tuple(extras or ()))
+        return _write_set(folder, stem, labels, image=image, extras=extras, record=record)
+    source = getattr(image, "attrs", {}).get("source") if image is not None else None
+    all_inputs = dict(inputs or {}) if isinstance(inputs, Mapping) else {f"input{i}": p for i, p in enumerate(inputs or ())}
+    if source and "image" not in all_inputs:
+        all_inputs["image"] = source
+    if stem is None:
+        stem = output_stem(source) if source else "labels"
+    with OutputFolder(out_dir, inputs=all_inputs, overwrite=overwrite, purpose="write_outputs") as folder:
+        folder.plan(stem, extras=tuple(extras or ()))
+        return _write_set(folder, stem, labels, image=image, extras=extras, record=record)
+
+
+def _write_set(folder: Any, stem: str, labels: Any, /, *, image: Any, extras: Any, record: Any) -> dict[str, Path]:
+    import shutil
+
+    staging = folder.staging(stem)
+    try:
+        staged, prov = stage_outputs(staging, stem, labels, image=image, inputs=folder.inputs, extras=extras,
+                                     record=record)
+        return folder.publish(stem, staged, prov)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

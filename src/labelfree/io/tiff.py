@@ -11,10 +11,10 @@ from typing import Any, Sequence
 import numpy as np
 import xarray as xr
 
-from labelfree.errors import DimensionError, InputError
+from labelfree.errors import CorruptFileError, DimensionError, InputError
 from labelfree.image import to_dataarray
 
-__all__ = ["read_image", "normalise_unit"]
+__all__ = ["read_image", "read_array", "normalise_unit"]
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +40,11 @@ def _check_file(path: Path) -> None:
         raise InputError(f"Image file {path} does not exist; check the path.")
     if path.is_dir():
         raise InputError(f"{path} is a folder, not an image file (for a CTC folder use read_ctc).")
-    with open(path, "rb") as fh:
-        magic = fh.read(4)
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(4)
+    except OSError as exc:
+        raise InputError(f"Cannot read {path}: {exc.strerror or exc}.") from exc
     if magic[:2] not in (b"II", b"MM") or magic[2:4] not in (b"*\x00", b"\x00*", b"+\x00", b"\x00+"):
         raise InputError(f"{path} is not a TIFF file (it starts with {magic!r}); LabelFree reads TIFF/OME-TIFF.")
 
@@ -151,13 +154,55 @@ def _map_axes(axes: str, shape: Sequence[int], dims: str | None, path: Path, pho
     return mapped
 
 
+def _expected_planes(tif: Any) -> int | None:
+    """How many planes the file's own metadata announces (ImageJ ``images``, OME sizes), or None."""
+    if tif.is_imagej:
+        images = (tif.imagej_metadata or {}).get("images")
+        return int(images) if images else None
+    if tif.is_ome:
+        try:
+            root = ET.fromstring(tif.ome_metadata or "<OME/>")
+        except ET.ParseError:
+            return None
+        pixels = next((el for el in root.iter() if el.tag.endswith("}Pixels") or el.tag == "Pixels"), None)
+        if pixels is None:
+            return None
+        sizes = [int(pixels.get(f"Size{d}", 1)) for d in "TCZ"]
+        samples = max(1, int(next((c.get("SamplesPerPixel", 1) for c in pixels if c.tag.endswith("Channel")), 1)))
+        return sizes[0] * sizes[1] * sizes[2] // samples
+    return None
+
+
+def _check_complete(tif: Any, series: Any, path: Path) -> None:
+    """Raise CorruptFileError when the file is shorter than its own structure says."""
+    size = path.stat().st_size
+    planes = int(np.prod([n for a, n in zip(series.axes, series.shape) if a not in "YXS"], dtype=np.int64))
+    expected = _expected_planes(tif)
+    if expected is not None and len(tif.series) == 1 and planes < expected:
+        raise CorruptFileError(
+            f"{path} is truncated or damaged: its metadata announces {expected} planes but only {planes} can be "
+            "read. Copy or export the file again."
+        )
+    for page in series.pages:
+        if page is None:
+            continue
+        offsets, counts = getattr(page, "dataoffsets", ()), getattr(page, "databytecounts", ())
+        if any(int(o) + int(c) > size for o, c in zip(offsets, counts)):
+            raise CorruptFileError(
+                f"{path} is truncated: its image data runs past the end of the file ({size} bytes). Copy or "
+                "export the file again."
+            )
+
+
 def _open_tiff(path: Path) -> Any:
     import tifffile
 
     try:
         return tifffile.TiffFile(path)
     except Exception as exc:  # tifffile raises several types for broken files
-        raise InputError(f"{path} could not be read as a TIFF ({type(exc).__name__}: {exc}); the file may be corrupt.") from exc
+        raise CorruptFileError(
+            f"{path} could not be read as a TIFF ({type(exc).__name__}: {exc}); the file is damaged or truncated."
+        ) from exc
 
 
 def read_image(
@@ -216,6 +261,7 @@ def read_image(
         else:
             cal = _plain_calibration(page)
         rgb = int(getattr(page, "photometric", 0)) == 2
+        _check_complete(tif, series, path)
         data = _read_data(tif, series, path, memmap)
     letters = _map_axes(axes, shape, dims, path, rgb)
     sizes = dict(zip(letters, shape))
@@ -238,6 +284,18 @@ def read_image(
     return da
 
 
+def read_array(path: str | os.PathLike[str], /) -> np.ndarray:
+    """The first image series of a TIFF as a plain array, with the same checks as :func:`read_image`."""
+    path = Path(path)
+    _check_file(path)
+    with _open_tiff(path) as tif:
+        if not tif.series:
+            raise InputError(f"{path} holds no image data.")
+        series = tif.series[0]
+        _check_complete(tif, series, path)
+        return _read_data(tif, series, path, memmap=False)
+
+
 def _read_data(tif: Any, series: Any, path: Path, memmap: bool) -> np.ndarray:
     import tifffile
 
@@ -251,5 +309,8 @@ def _read_data(tif: Any, series: Any, path: Path, memmap: bool) -> np.ndarray:
     except Exception as exc:  # codec and truncation errors vary
         if "imagecodecs" in str(exc):
             raise InputError(f"{path} is compressed with a codec that needs imagecodecs: pip install imagecodecs") from exc
-        raise InputError(f"{path} could not be decoded ({type(exc).__name__}: {exc}); the file may be corrupt or truncated.") from exc
+        raise CorruptFileError(
+            f"{path} could not be decoded ({type(exc).__name__}: {exc}); the file is damaged or truncated. "
+            "Copy or export it again."
+        ) from exc
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -20,6 +21,7 @@ __all__ = [
     "flow_magnitude",
     "flow_magnitude_stack",
     "plot_flow_field",
+    "write_flow_stack",
 ]
 
 log = logging.getLogger(__name__)
@@ -167,7 +169,7 @@ def flow_magnitude_stack(movie, /, *, config: MotionConfig | dict | None = None)
         TYX float32 speeds in pixels per frame, with the movie's coords. Frame 0
         has no predecessor and repeats frame 1's magnitude.
     """
-    from labelfree.motion.segment import as_movie
+    from labelfree.motion.movie import as_movie
 
     cfg = MotionConfig.coerce(config)
     da = as_movie(movie)
@@ -185,6 +187,25 @@ def flow_magnitude_stack(movie, /, *, config: MotionConfig | dict | None = None)
     res = xr.DataArray(out, dims=da.dims, coords=da.coords, name="flow_magnitude")
     res.attrs["units"] = "pixel/frame"
     return res
+
+
+def write_flow_stack(path: str | Path, movie: Any, /, *, labels: Any = None, config: MotionConfig | dict | None = None) -> Path:
+    """Write the flow speed of every frame (:func:`flow_magnitude_stack`) as a float32 ImageJ TIFF.
+
+    The movie's calibration is kept; the values are pixels per frame. ``labels`` is
+    accepted (and unused) so the function can serve as an extra output of the pipeline.
+    """
+    import tifffile
+
+    from labelfree.io.atomic import atomic_path
+    from labelfree.io.labels_tiff import imagej_calibration
+
+    flow = flow_magnitude_stack(movie, config=config)
+    resolution, meta = imagej_calibration(flow)
+    with atomic_path(path) as tmp:
+        tifffile.imwrite(tmp, flow.values, imagej=True, resolution=resolution,
+                         metadata={**meta, "axes": "TYX", "Info": "flow speed in pixel/frame"})
+    return Path(path)
 
 
 def plot_flow_field(
@@ -233,8 +254,11 @@ def plot_flow_field(
     ax.quiver(xs, ys, f[ys, xs, 0], f[ys, xs, 1], flow_magnitude(f)[ys, xs], angles="xy", scale=scale,
               cmap="viridis")
     ax.set_xlim(0, f.shape[1]), ax.set_ylim(f.shape[0], 0), ax.set_axis_off()
-    tmp = path.with_name(path.name + ".tmp.png")
-    fig.savefig(tmp, dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    tmp.replace(path)
+    from labelfree.io.atomic import atomic_path
+
+    try:
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=100, bbox_inches="tight", format="png")
+    finally:
+        plt.close(fig)
     return path

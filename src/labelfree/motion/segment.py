@@ -18,6 +18,7 @@ from labelfree.motion.classify import classify_frame, train_classifier
 from labelfree.motion.config import MotionConfig
 from labelfree.motion.features import compute_features, local_entropy
 from labelfree.motion.flow import _flow, _flow_input, flow_magnitude, to_uint8, uint8_range
+from labelfree.motion.movie import _frame, as_movie
 from labelfree.motion.postprocess import OverlapLinker, fill_mask_holes, postprocess, to_instances
 from labelfree.motion.refine import _refine
 from labelfree.motion.selflabel import estimate_cell_size, motion_threshold, self_label, size_floor, typical_object_area
@@ -40,74 +41,14 @@ class NoMotionWarning(UserWarning):
     """The movie (or a frame pair) shows no motion, so nothing can be self-labelled."""
 
 
-def as_movie(movie: Any, /) -> xr.DataArray:
-    """Check a time-lapse for Motion and return it as a TYX DataArray (data not copied).
-
-    Accepts a TYX (or TCYX / TZYX with one channel / plane) DataArray, a 3-D
-    array taken as TYX (numpy or memory-mapped), or a list of equal-size 2-D frames.
-
-    Raises
-    ------
-    DimensionError
-        One frame, a Z-stack without T, several channels, frames of different sizes.
-    DTypeError
-        A pixel type other than (u)int8/16/32 or float.
-    """
-    if isinstance(movie, (list, tuple)):
-        shapes = {np.shape(f) for f in movie}
-        if len(shapes) > 1:
-            raise DimensionError(f"Frames of the time-lapse have different sizes {sorted(shapes)}; "
-                                 "crop or pad them to one size first.")
-        if not movie or len(next(iter(shapes))) != 2:
-            raise DimensionError("A list input must hold 2-D (Y, X) frames.")
-        movie = np.stack([np.asarray(f) for f in movie])
-    if isinstance(movie, xr.DataArray):
-        da = to_dataarray(movie)
-    else:
-        arr = movie if hasattr(movie, "shape") and hasattr(movie, "dtype") else np.asarray(movie)
-        if arr.ndim == 2:
-            raise DimensionError("Motion needs a time-lapse (T, Y, X) with at least 2 frames; got one 2-D frame.")
-        if arr.ndim != 3:
-            raise DimensionError(f"Motion needs a (T, Y, X) array; got shape {arr.shape}. "
-                                 "Wrap other layouts in a DataArray with dims.")
-        da = to_dataarray(arr, dims="TYX")
-    if "T" not in da.dims:
-        if "Z" in da.dims:
-            raise DimensionError("Motion needs a time-lapse: got a Z-stack; if Z is really time, pass dims='TYX'.")
-        raise DimensionError("Motion needs a time-lapse (T, Y, X) with at least 2 frames; got one frame.")
-    for dim in ("C", "Z"):
-        if dim in da.dims:
-            if da.sizes[dim] != 1:
-                what = "channels: select one (labelfree.image.select_channel)" if dim == "C" else "Z planes: project or pick one"
-                raise DimensionError(f"Motion segments one 2-D time-lapse; the movie has {da.sizes[dim]} {what}.")
-            da = da.isel({dim: 0})
-    if da.sizes["T"] < 2:
-        raise DimensionError(f"Motion needs at least 2 frames to measure motion; got {da.sizes['T']}.")
-    if np.dtype(da.dtype) not in SUPPORTED_DTYPES or da.dtype == bool:
-        raise DTypeError(f"Motion cannot read pixel type {da.dtype}; convert the movie to uint8, uint16 or float32.")
-    return da
-
-
-def _frame(da: xr.DataArray, t: int) -> np.ndarray:
-    f = np.asarray(da.data[t])
-    if f.dtype.kind == "f" and not np.isfinite(f).all():
-        raise NonFiniteError(f"Frame {t} contains NaN/inf pixels; replace them (numpy.nan_to_num) first.")
-    return f
-
-
 def _drift_corrected(da: xr.DataArray, cfg: MotionConfig) -> tuple[xr.DataArray, np.ndarray]:
     """Register the movie first (labelfree.registration), keeping the input's field of view.
 
     Returns the corrected movie and, per frame, how many rows/columns at the
     (top, bottom, left, right) edges were shifted in from outside (zero-filled).
     """
-    try:
-        from labelfree.registration import correct_drift
-    except ImportError as exc:
-        raise InputError(
-            "drift_correction needs labelfree.registration.correct_drift, which is not available "
-            f"in this installation ({exc}); set drift_correction=false."
-        ) from exc
+    from labelfree.registration import correct_drift
+
     corrected, shifts = correct_drift(da, backend=cfg.drift_correction, canvas="same")
     log.info("Motion: drift corrected, largest shift %.1f px",
              float(np.abs(shifts[["dy", "dx"]].to_numpy()).max()) if len(shifts) else 0.0)

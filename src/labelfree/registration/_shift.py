@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
+import xarray as xr
 from scipy import ndimage as ndi
 
-from labelfree.errors import ConfigError, InputError
+from labelfree.errors import ConfigError, DimensionError, InputError
+from labelfree.image import validate_image
 
 __all__ = ["CANVASES", "canvas_window", "shift_frame"]
 
@@ -100,3 +102,15 @@ def shift_frame(
             moved = np.clip(np.rint(moved), info.min, info.max)
         out[idx] = moved.astype(frame.dtype, copy=False)
     return out
+
+
+def check_movie(movie: Any) -> xr.DataArray:
+    """The movie as a DataArray with a T axis of at least 2 frames (DimensionError otherwise)."""
+    da = validate_image(movie, required=("Y", "X"), name="movie")
+    if da.sizes.get("T", 1) < 2:
+        raise DimensionError(
+            f"Drift correction needs a time-lapse with at least 2 frames along T; the movie has dims "
+            f"{''.join(da.dims)} and shape {tuple(da.shape)}. If the frames are stored along Z or C, "
+            "relabel that axis as T (in Fiji: Image > Properties or Image > Hyperstacks > Re-order)."
+        )
+    return da

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from labelfree.cli import progress_from_args
+from labelfree.cli import progress_from_args
 from labelfree.errors import InputError
 
 __all__ = ["register", "write_image"]
@@ -17,44 +19,78 @@ _IJ_TYPES = (np.uint8, np.uint16, np.float32)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from labelfree.cli import add_config_options, add_progress_options
+
     p = sub.add_parser("drift", help="correct stage drift of a time-lapse (Fiji's Correct 3D drift or Python)")
     p.add_argument("input", type=Path, help="time-lapse TIFF (ImageJ hyperstack, OME-TIFF or plain stack)")
-    p.add_argument("-o", "--output", type=Path, required=True, help="corrected movie (ImageJ TIFF)")
+    p.add_argument("-o", "--out", "--output", dest="output", type=Path, required=True,
+                   help="corrected movie (ImageJ TIFF)")
     p.add_argument("--shifts", type=Path, help="also write the measured shifts to this CSV")
     p.add_argument("--apply", type=Path, metavar="CSV", help="apply shifts saved earlier instead of measuring")
     p.add_argument("--dims", help="axes of a plain stack, e.g. TYX (default: from the file)")
+    p.add_argument("--channel", help="registration channel: index or name (default: 0)")
     _common(p)
-    p.add_argument("--reference", choices=("previous", "first"), default="previous")
-    p.add_argument("--channel", default="0", help="registration channel: index or name (default: 0)")
-    p.add_argument("--canvas", choices=("grow", "crop", "same"), default="grow")
+    p.add_argument("--reference", choices=("previous", "first"), help="match to the previous or the first frame")
+    p.add_argument("--canvas", choices=("grow", "crop", "same"), help="output field of view")
     p.add_argument("--max-shift", type=float, help="largest shift per measurement (pixels)")
     p.add_argument("--integer", action="store_true", help="whole-pixel shifts only (no interpolation)")
+    add_config_options(p)
+    add_progress_options(p)
     p.set_defaults(func=_drift)
 
     p = sub.add_parser("stitch", help="stitch overlapping tiles (Fiji's Grid/Collection stitching or Python)")
     p.add_argument("tiles", type=Path, help="folder of tile TIFFs (with --grid) or a TileConfiguration.txt")
-    p.add_argument("-o", "--output", type=Path, required=True, help="fused image (ImageJ TIFF)")
+    p.add_argument("-o", "--out", "--output", dest="output", type=Path, required=True,
+                   help="fused image (ImageJ TIFF)")
     p.add_argument("--grid", help="ROWSxCOLS of a regular grid, e.g. 3x4 (files in name order)")
-    p.add_argument("--overlap", type=float, default=0.2, help="tile overlap fraction (default: 0.2)")
-    p.add_argument("--order", default="row-by-row",
-                   choices=("row-by-row", "column-by-column", "snake-by-rows", "snake-by-columns"))
+    p.add_argument("--overlap", type=float, help="tile overlap fraction (default: 0.2)")
+    p.add_argument("--order", choices=("row-by-row", "column-by-column", "snake-by-rows", "snake-by-columns"))
     p.add_argument("--positions", type=Path, help="also write the tile positions to this CSV")
     p.add_argument("--subpixel", action="store_true", help="sub-pixel positions and interpolated fusion")
     _common(p)
+    add_config_options(p)
+    add_progress_options(p)
     p.set_defaults(func=_stitch)
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--backend", choices=("auto", "fiji", "python"), default="auto",
+    p.add_argument("--backend", choices=("auto", "fiji", "python"),
                    help="auto: Fiji when started with --fiji and it has the plugin, else Python")
     p.add_argument("--fiji", type=Path, metavar="DIR", help="Fiji.app folder to start for the Fiji backend")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files (default: refuse)")
+
+
+def _config(config_class: Any, args: argparse.Namespace, **flags: Any) -> Any:
+    from labelfree.cli import config_from_args
+
+    cfg = config_from_args(config_class, args)
+    changes = {k: v for k, v in flags.items() if v is not None}
+    return cfg.replace(**changes) if changes else cfg
+
+
+def _check_outputs(args: argparse.Namespace, inputs: dict[str, Any], outputs: dict[str, Path | None]) -> dict[str, Path]:
+    """Check every output file before any work: none is an input, none replaces a file unless --overwrite."""
+    from labelfree.errors import InputError
+    from labelfree.io import check_output_file
+    from labelfree.io.outputs import check_not_input
+
+    checked: dict[str, Path] = {}
+    for what, path in outputs.items():
+        if path is None:
+            continue
+        for other, earlier in checked.items():
+            if Path(path).expanduser().absolute() == earlier:
+                raise InputError(f"The {what} and the {other} are the same file {path}; give two names.")
+        checked[what] = check_output_file(path, inputs=inputs, overwrite=args.overwrite, what=what)
+        check_not_input(checked[what], inputs, what=what)
+    return checked
 
 
 def write_image(path: Path, image: Any, /) -> Path:
     """Write an image DataArray as an ImageJ hyperstack TIFF with its calibration (atomically)."""
     import tifffile
 
-    from labelfree.io._atomic import atomic_path
+    from labelfree.io.atomic import atomic_path
     from labelfree.io.labels_tiff import imagej_calibration
 
     data = np.asarray(image.values)
@@ -74,32 +110,36 @@ def _start_fiji(args: argparse.Namespace) -> None:
 
 
 def _drift(args: argparse.Namespace) -> int:
-    from labelfree.io import read_image
-    from labelfree.registration import apply_shifts, correct_drift
+    from labelfree.image import parse_channel
+    from labelfree.io import read_image, write_table
+    from labelfree.registration import DriftConfig, apply_shifts, correct_drift
 
+    cfg = _config(DriftConfig, args, backend=args.backend, reference=args.reference, canvas=args.canvas,
+                  max_shift=args.max_shift, channel=None if args.channel is None else parse_channel(args.channel),
+                  subpixel=False if args.integer else None)
+    inputs = {"movie": args.input, "shifts to apply": args.apply, "config": args.config}
+    out = _check_outputs(args, inputs, {"corrected movie": args.output, "shifts table": args.shifts})
     movie = read_image(args.input, dims=args.dims)
-    channel: int | str = int(args.channel) if args.channel.lstrip("-").isdigit() else args.channel
     if args.apply is not None:
-        corrected = apply_shifts(movie, args.apply, canvas=args.canvas, subpixel=not args.integer)
+        corrected = apply_shifts(movie, args.apply, canvas=cfg.canvas, subpixel=cfg.subpixel)
         shifts = None
     else:
         _start_fiji(args)
-        corrected, shifts = correct_drift(
-            movie, backend=args.backend, reference=args.reference, channel=channel,
-            subpixel=not args.integer, canvas=args.canvas, max_shift=args.max_shift,
-        )
-    write_image(args.output, corrected)
-    print(f"wrote {args.output} ({'x'.join(map(str, corrected.shape))} {''.join(corrected.dims)})")
+        corrected, shifts = correct_drift(movie, config=cfg, progress=progress_from_args(args))
+    write_image(out["corrected movie"], corrected)
+    say = not args.quiet
+    if say:
+        print(f"wrote {args.output} ({'x'.join(map(str, corrected.shape))} {''.join(corrected.dims)})")
     if shifts is not None:
         cols = [c for c in ("dz", "dy", "dx") if c in shifts.columns]
         largest = float(np.abs(shifts[cols].to_numpy()).max())
-        print(f"{len(shifts)} frames, largest drift {largest:.2f} px "
-              f"(backend {corrected.attrs['drift_correction']['backend']})")
-        if args.shifts is not None:
-            from labelfree.io import write_table
-
-            write_table(args.shifts, shifts)
-            print(f"wrote {args.shifts}")
+        if say:
+            print(f"{len(shifts)} frames, largest drift {largest:.2f} px "
+                  f"(backend {corrected.attrs['drift_correction']['backend']})")
+        if "shifts table" in out:
+            write_table(out["shifts table"], shifts)
+            if say:
+                print(f"wrote {args.shifts}")
     return 0
 
 
@@ -107,36 +147,40 @@ def _natural_key(path: Path) -> list[Any]:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
 
 
-def _load_tiles(args: argparse.Namespace) -> tuple[list[Any], Any]:
+def _load_tiles(args: argparse.Namespace, cfg: Any) -> tuple[list[Any], Any, list[Path]]:
     from labelfree.io import read_image
     from labelfree.registration import read_tile_configuration
 
     if args.tiles.is_file():
         table = read_tile_configuration(args.tiles)
-        return [read_image(p) for p in table["path"]], table[["y", "x"]].to_numpy()
+        files = [Path(p) for p in table["path"]]
+        return [read_image(p) for p in files], table[["y", "x"]].to_numpy(), files
     if not args.tiles.is_dir():
         raise InputError(f"{args.tiles} is neither a folder of tiles nor a TileConfiguration file.")
     files = sorted((f for f in args.tiles.iterdir() if f.suffix.lower() in (".tif", ".tiff")), key=_natural_key)
     m = re.fullmatch(r"(\d+)[xX](\d+)", args.grid or "")
     if not m:
         raise InputError("A folder of tiles needs --grid ROWSxCOLS (e.g. --grid 3x3), or give a TileConfiguration.txt.")
-    return [read_image(f) for f in files], (int(m.group(1)), int(m.group(2)))
+    return [read_image(f) for f in files], (int(m.group(1)), int(m.group(2))), files
 
 
 def _stitch(args: argparse.Namespace) -> int:
-    from labelfree.registration import stitch
+    from labelfree.io import write_table
+    from labelfree.registration import StitchConfig, stitch
 
-    tiles, layout = _load_tiles(args)
+    cfg = _config(StitchConfig, args, backend=args.backend, overlap=args.overlap, order=args.order,
+                  subpixel=True if args.subpixel else None)
+    tiles, layout, files = _load_tiles(args, cfg)
+    inputs = {f"tile {f.name}": f for f in files}
+    inputs.update({"tile configuration": args.tiles if args.tiles.is_file() else None, "config": args.config})
+    out = _check_outputs(args, inputs, {"fused image": args.output, "positions table": args.positions})
     _start_fiji(args)
-    fused, positions = stitch(
-        tiles, layout, backend=args.backend, overlap=args.overlap,
-        config={"order": args.order, "subpixel": args.subpixel},
-    )
-    write_image(args.output, fused)
-    print(f"wrote {args.output} ({'x'.join(map(str, fused.shape))}) from {len(tiles)} tiles")
-    if args.positions is not None:
-        from labelfree.io import write_table
-
-        write_table(args.positions, positions)
-        print(f"wrote {args.positions}")
+    fused, positions = stitch(tiles, layout, config=cfg, progress=progress_from_args(args))
+    write_image(out["fused image"], fused)
+    if not args.quiet:
+        print(f"wrote {args.output} ({'x'.join(map(str, fused.shape))}) from {len(tiles)} tiles")
+    if "positions table" in out:
+        write_table(out["positions table"], positions)
+        if not args.quiet:
+            print(f"wrote {args.positions}")
     return 0

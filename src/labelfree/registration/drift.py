@@ -15,87 +15,57 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from labelfree._config import PipelineConfig
+from labelfree._config import PipelineConfig, setting
 from labelfree._progress import Progress
 from labelfree.errors import ConfigError, DimensionError
 from labelfree.image import scale_of, select_channel, units_of, validate_image
-from labelfree.registration._backend import choose_backend
+from labelfree.registration._backend import choose_backend, fiji_backend
 from labelfree.registration._phase import bandpass_weights, edge_taper, measure_shift, prepare
-from labelfree.registration._shift import canvas_window
+from labelfree.registration._shift import canvas_window, check_movie as _check_movie
 from labelfree.registration.shifts import _resample, apply_shifts, read_shifts
 
 __all__ = ["DriftConfig", "correct_drift", "estimate_drift", "apply_shifts", "read_shifts"]
 
 log = logging.getLogger(__name__)
 
-FIJI_COMMAND = "Correct 3D drift"
 
 
 @dataclasses.dataclass
 class DriftConfig(PipelineConfig):
-    """Options of drift correction (usable as an optional first step of any pipeline).
+    """Options of drift correction (usable as an optional first step of any pipeline; see each field's help)."""
 
-    Attributes
-    ----------
-    backend : {"auto", "fiji", "python"}
-        "auto" uses Fiji's "Correct 3D drift" when a running Fiji has it, else Python.
-    reference : {"previous", "first"}
-        Match each frame to the previous one (shifts accumulated; robust to slow
-        change) or to the first frame (no accumulation of errors).
-    channel : int or str
-        Registration channel (index or name); the shifts are applied to all channels.
-    subpixel : bool
-        Measure to 1/``upsample`` pixel and apply with linear interpolation.
-    canvas : {"grow", "crop", "same"}
-        Output field of view: every pixel of every frame (zero-filled, as Fiji), the
-        field seen in all frames, or the first frame's.
-    max_shift : float or list of float, optional
-        Largest shift per measurement in pixels (per axis or one for all).
-        Default: a third of the frame.
-    xy_only : bool
-        For Z stacks: measure on the Z-average and correct X and Y only.
-    upsample : int
-        Sub-pixel precision is 1/upsample pixel.
-    low_sigma, high_sigma : float
-        Band-pass before matching (pixels): noise smoothing and background removal.
-    normalization : {"none", "phase"}
-        Plain cross-correlation of the band-passed frames (default; more robust on
-        noisy fluorescence) or whitened phase correlation.
-    n_peaks : int
-        Correlation peaks verified by overlap NCC (Fiji checks 5).
-    taper : float
-        Fraction of each frame edge faded out before matching (0 = none).
-    """
-
-    backend: Literal["auto", "fiji", "python"] = "auto"
-    reference: Literal["previous", "first"] = "previous"
-    channel: int | str = 0
-    subpixel: bool = True
-    canvas: Literal["grow", "crop", "same"] = "grow"
-    max_shift: float | None = None
-    xy_only: bool = False
-    upsample: int = 20
-    low_sigma: float = 1.5
-    high_sigma: float = 20.0
-    normalization: Literal["none", "phase"] = "none"
-    n_peaks: int = 5
-    taper: float = 0.1
-
-    def __post_init__(self) -> None:
-        self._check_choices()
-        if int(self.upsample) < 1 or int(self.n_peaks) < 1:
-            raise ConfigError("upsample and n_peaks must be at least 1.")
-
-
-def _check_movie(movie: Any) -> xr.DataArray:
-    da = validate_image(movie, required=("Y", "X"), name="movie")
-    if da.sizes.get("T", 1) < 2:
-        raise DimensionError(
-            f"Drift correction needs a time-lapse with at least 2 frames along T; the movie has dims "
-            f"{''.join(da.dims)} and shape {tuple(da.shape)}. If the frames are stored along Z or C, "
-            "relabel that axis as T (in Fiji: Image > Properties or Image > Hyperstacks > Re-order)."
-        )
-    return da
+    backend: Literal["auto", "fiji", "python"] = setting(
+        "auto", basic=True,
+        help="'auto' uses Fiji's Correct 3D Drift when a running Fiji has it, else the Python implementation.")
+    reference: Literal["previous", "first"] = setting(
+        "previous", basic=True,
+        help="Match each frame to the previous one (shifts accumulated; robust to slow change) or to the first "
+             "frame (no accumulation of errors).")
+    channel: int | str = setting(
+        0, basic=True, help="Registration channel (index or name); the shifts are applied to every channel.")
+    subpixel: bool = setting(True, basic=True,
+                             help="Measure to 1/upsample pixel and apply with linear interpolation.")
+    canvas: Literal["grow", "crop", "same"] = setting(
+        "grow", basic=True,
+        help="Output field of view: every pixel of every frame (zero-filled, as Fiji), the field seen in all "
+             "frames, or the first frame's.")
+    max_shift: float | tuple[float, ...] | None = setting(
+        None, basic=True, gt=0,
+        help="Largest shift per measurement in pixels (one value, or one per axis); automatic: a third of the frame.")
+    xy_only: bool = setting(False, basic=True,
+                            help="For Z stacks: measure on the Z-average and correct X and Y only.")
+    upsample: int = setting(20, group="matching", ge=1, help="Sub-pixel precision is 1/upsample pixel.")
+    low_sigma: float = setting(1.5, group="matching", ge=0,
+                               help="Band-pass before matching: noise-smoothing sigma (px).")
+    high_sigma: float = setting(20.0, group="matching", gt=0,
+                                help="Band-pass before matching: background-removal sigma (px).")
+    normalization: Literal["none", "phase"] = setting(
+        "none", group="matching",
+        help="Plain cross-correlation of the band-passed frames (more robust on noisy fluorescence) or whitened "
+             "phase correlation.")
+    n_peaks: int = setting(5, group="matching", ge=1, help="Correlation peaks verified by overlap NCC (Fiji checks 5).")
+    taper: float = setting(0.1, group="matching", ge=0, lt=0.5,
+                           help="Fraction of each frame edge faded out before matching (0 = none).")
 
 
 def _axes(da: xr.DataArray, cfg: DriftConfig) -> tuple[str, ...]:
@@ -223,11 +193,9 @@ def correct_drift(
                      canvas=canvas, max_shift=max_shift)
     cfg = DriftConfig.coerce(config).replace(**{k: v for k, v in overrides.items() if v is not None})
     da = _check_movie(movie)
-    used = choose_backend(cfg.backend, FIJI_COMMAND, task="drift correction")
+    used = choose_backend(cfg.backend, "drift", task_name="drift correction")
     if used == "fiji":
-        from labelfree.registration._fiji import correct_drift_fiji
-
-        return correct_drift_fiji(da, cfg)
+        return fiji_backend("drift")(da, cfg)
     shifts = estimate_drift(da, config=cfg, progress=progress)
     drift, axes = read_shifts(shifts)
     window = canvas_window(drift, [da.sizes[ax] for ax in axes], cfg.canvas)

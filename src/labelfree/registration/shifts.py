@@ -16,7 +16,7 @@ import xarray as xr
 from labelfree._progress import Progress
 from labelfree.errors import InputError
 from labelfree.image import scale_of
-from labelfree.registration._shift import canvas_window, shift_frame
+from labelfree.registration._shift import canvas_window, check_movie, shift_frame
 
 __all__ = ["read_shifts", "apply_shifts"]
 
@@ -69,9 +69,7 @@ def apply_shifts(
         Same dims, dtype, T/C coords; spatial coords give each pixel's position in
         the first frame's calibrated coordinates.
     """
-    from labelfree.registration.drift import _check_movie
-
-    da = _check_movie(movie)
+    da = check_movie(movie)
     drift, axes = read_shifts(shifts, n_frames=da.sizes["T"])
     if "Z" in axes and "Z" not in da.dims:
         raise InputError("The shifts have a dz column but the movie has no Z axis.")

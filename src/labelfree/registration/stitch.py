@@ -17,11 +17,11 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from labelfree._config import PipelineConfig
+from labelfree._config import PipelineConfig, setting
 from labelfree._progress import Progress
 from labelfree.errors import InputError
 from labelfree.image import scale_of, select_channel, to_dataarray, validate_image
-from labelfree.registration._backend import choose_backend
+from labelfree.registration._backend import choose_backend, fiji_backend
 from labelfree.registration._fuse import fuse_tiles
 from labelfree.registration._optimize import Link, optimize_positions
 from labelfree.registration._phase import bandpass_weights, edge_taper, measure_shift, prepare
@@ -31,59 +31,46 @@ __all__ = ["StitchConfig", "stitch", "pairwise_links"]
 
 log = logging.getLogger(__name__)
 
-FIJI_COMMAND = "Grid/Collection stitching"
 
 
 @dataclasses.dataclass
 class StitchConfig(PipelineConfig):
-    """Options of stitching.
+    """Options of stitching (see each field's help)."""
 
-    Attributes
-    ----------
-    backend : {"auto", "fiji", "python"}
-    overlap : float
-        Nominal overlap fraction of neighbouring tiles for grid layouts (0.2 = 20 %).
-    order : str
-        Grid acquisition order (see :data:`labelfree.registration.tiles.GRID_ORDERS`).
-    channel : int or str
-        Registration channel of multi-channel tiles.
-    regression_threshold : float
-        Links whose overlap NCC is below this are dropped (Fiji: 0.30).
-    max_avg_displacement_threshold, absolute_displacement_threshold : float
-        Worst-link removal rule of the global optimisation (Fiji: 2.5 and 3.5 px).
-    max_shift : float, optional
-        Largest deviation from the nominal offset of a pair (pixels); default a third
-        of the overlap's extent.
-    subpixel : bool
-        Sub-pixel positions and interpolated placement (else whole pixels, exact copies).
-    fusion : {"linear", "average", "max"}
-    min_overlap : int
-        Pairs whose nominal overlap is thinner than this (pixels) are not matched.
-    low_sigma, high_sigma, normalization, n_peaks, upsample, taper
-        Pairwise matching, as in :class:`labelfree.registration.DriftConfig`; the
-        chosen peak is then polished by overlap NCC on the raw pixels.
-    """
-
-    backend: Literal["auto", "fiji", "python"] = "auto"
-    overlap: float = 0.2
-    order: Literal["row-by-row", "column-by-column", "snake-by-rows", "snake-by-columns"] = "row-by-row"
-    channel: int | str = 0
-    regression_threshold: float = 0.3
-    max_avg_displacement_threshold: float = 2.5
-    absolute_displacement_threshold: float = 3.5
-    max_shift: float | None = None
-    subpixel: bool = False
-    fusion: Literal["linear", "average", "max"] = "linear"
-    min_overlap: int = 16
-    low_sigma: float = 1.0
-    high_sigma: float = 20.0
-    normalization: Literal["none", "phase"] = "none"
-    n_peaks: int = 5
-    upsample: int = 10
-    taper: float = 0.1
-
-    def __post_init__(self) -> None:
-        self._check_choices()
+    backend: Literal["auto", "fiji", "python"] = setting(
+        "auto", basic=True,
+        help="'auto' uses Fiji's Grid/Collection stitching when a running Fiji has it, else Python.")
+    overlap: float = setting(0.2, basic=True, ge=0, lt=1,
+                             help="Nominal overlap fraction of neighbouring tiles for grid layouts (0.2 = 20 %).")
+    order: Literal["row-by-row", "column-by-column", "snake-by-rows", "snake-by-columns"] = setting(
+        "row-by-row", basic=True, help="Grid acquisition order of the tiles.")
+    channel: int | str = setting(0, basic=True, help="Registration channel (index or name) of multi-channel tiles.")
+    regression_threshold: float = setting(
+        0.3, group="global optimisation", help="Links whose overlap NCC is below this are dropped (Fiji: 0.30).")
+    max_avg_displacement_threshold: float = setting(
+        2.5, group="global optimisation", ge=0,
+        help="Worst-link removal: largest average displacement (px) of the global optimisation (Fiji: 2.5).")
+    absolute_displacement_threshold: float = setting(
+        3.5, group="global optimisation", ge=0,
+        help="Worst-link removal: largest absolute displacement (px) of the global optimisation (Fiji: 3.5).")
+    max_shift: float | None = setting(
+        None, group="matching", gt=0,
+        help="Largest deviation (px) from the nominal offset of a pair; automatic: a third of the overlap's extent.")
+    subpixel: bool = setting(False, basic=True,
+                             help="Sub-pixel positions and interpolated placement (else whole pixels, exact copies).")
+    fusion: Literal["linear", "average", "max"] = setting(
+        "linear", basic=True, help="How overlapping tiles are blended in the fused image.")
+    min_overlap: int = setting(16, group="matching", ge=1,
+                               help="Pairs whose nominal overlap is thinner than this (px) are not matched.")
+    low_sigma: float = setting(1.0, group="matching", ge=0, help="Band-pass before matching: noise-smoothing sigma (px).")
+    high_sigma: float = setting(20.0, group="matching", gt=0,
+                                help="Band-pass before matching: background-removal sigma (px).")
+    normalization: Literal["none", "phase"] = setting(
+        "none", group="matching", help="Plain cross-correlation or whitened phase correlation of the overlaps.")
+    n_peaks: int = setting(5, group="matching", ge=1, help="Correlation peaks verified by overlap NCC.")
+    upsample: int = setting(10, group="matching", ge=1, help="Sub-pixel precision is 1/upsample pixel.")
+    taper: float = setting(0.1, group="matching", ge=0, lt=0.5,
+                           help="Fraction of each overlap edge faded out before matching (0 = none).")
 
 
 def _as_tiles(tiles: Any) -> list[xr.DataArray]:
@@ -201,11 +188,9 @@ def stitch(
     cfg = StitchConfig.coerce(config).replace(**overrides)
     das = _as_tiles(tiles)
     nominal = _nominal(das, layout, cfg)
-    used = choose_backend(cfg.backend, FIJI_COMMAND, task="stitching")
+    used = choose_backend(cfg.backend, "stitch", task_name="stitching")
     if used == "fiji":
-        from labelfree.registration._fiji import stitch_fiji
-
-        return stitch_fiji(das, nominal, cfg)
+        return fiji_backend("stitch")(das, nominal, cfg)
     images = [np.asarray(select_channel(t, cfg.channel).values, dtype=np.float32) for t in das]
     links = pairwise_links(images, nominal, config=cfg, progress=progress)
     solution = optimize_positions(nominal, links, relative=cfg.max_avg_displacement_threshold,

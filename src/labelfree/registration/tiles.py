@@ -115,8 +115,6 @@ def write_tile_configuration(path: str | Path, files: Sequence[str], positions: 
     lines = ["# Define the number of dimensions we are working on", "dim = 2", "",
              "# Define the image coordinates"]
     lines += [f"{name}; ; ({x:.4f}, {y:.4f})" for name, (y, x) in zip(files, positions)]
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp_", suffix=".txt")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write("\n".join(lines) + "\n")
-    os.replace(tmp, path)
-    return path
+    from labelfree.io.atomic import write_text_atomic
+
+    return write_text_atomic(path, "\n".join(lines) + "\n")

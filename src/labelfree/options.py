@@ -1,7 +1,9 @@
-"""Config dataclasses as ImageJ macro options and dialog fields (pure Python, no JVM).
+"""Config fields as typed options: ImageJ macro keys, dialog fields and the CLI's ``--set`` (pure Python).
 
 Every field of a pipeline's config dataclass becomes a stable snake_case macro
-key (the field name) and a dialog field. The macro syntax is ImageJ's
+key (the field name), a dialog field and a ``--set KEY=VALUE`` key; its help, group,
+level (basic or advanced) and range come from the field's metadata
+(:func:`labelfree._config.setting`). The macro syntax is ImageJ's
 ``key=value key=[value with spaces]``, with one deliberate difference for
 booleans: ``key=true`` / ``key=false`` are accepted and recorded, a bare ``key``
 means true and an absent key keeps the default. The recorder writes every key,
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import types
 import typing
 from typing import Any, Literal, Sequence
 
@@ -40,6 +43,9 @@ class Field:
     optional: bool = False
     help: str = ""
     values: tuple[Any, ...] = ()  # the Literal's own values, when they are not all strings
+    group: str = ""
+    basic: bool = True
+    range: str = ""  # the allowed range in words, e.g. ">= 0"
 
 
 def _describe_type(tp: Any) -> tuple[str, tuple[Any, ...], bool]:
@@ -48,7 +54,7 @@ def _describe_type(tp: Any) -> tuple[str, tuple[Any, ...], bool]:
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     optional = False
-    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+    if origin in (typing.Union, types.UnionType):
         rest = [a for a in args if a is not type(None)]
         optional = len(rest) < len(args)
         if len(rest) == 1:
@@ -68,45 +74,20 @@ def _describe_type(tp: Any) -> tuple[str, tuple[Any, ...], bool]:
     return "str", (), False
 
 
-def _field_help(cls: type, name: str) -> str:
-    """First sentence of the field's paragraph in the numpydoc ``Attributes`` section, as plain text.
-
-    A paragraph may describe several fields (``low, high : float``); reST markup
-    (``code``, :role:`target`) is removed, since dialogs show the text as it is.
-    """
-    doc = cls.__doc__ or ""
-    name = re.escape(name)
-    m = re.search(rf"^(\s*)(?:\w+\s*,\s*)*{name}(?:\s*,\s*\w+)*\s*:[^\n]*\n((?:\1\s+[^\n]*\n?)+)", doc, re.M)
-    if not m:
-        return ""
-    text = " ".join(line.strip() for line in m.group(2).splitlines())
-    text = re.sub(r":\w+:`~?([^`]+)`", r"\1", text)
-    text = re.sub(r"``([^`]+)``", r"\1", text)
-    text = re.sub(r"`([^`]+)`", r"\1", text)
-    first = re.split(r"(?<=[.!?])\s+(?=[A-Z0-9(])", text, maxsplit=1)[0]
-    return first.strip()
-
-
 def config_fields(config_class: type, /) -> list[Field]:
     """The macro keys / dialog fields of a config dataclass, in declaration order."""
+    from labelfree._config import field_info
+
     if not dataclasses.is_dataclass(config_class):
         raise ConfigError(f"{config_class!r} is not a dataclass config.")
-    hints = typing.get_type_hints(config_class)
     fields = []
-    for f in dataclasses.fields(config_class):
-        if not f.init or f.name.startswith("_"):
-            continue
-        if f.default is not dataclasses.MISSING:
-            default = f.default
-        elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
-            default = f.default_factory()  # type: ignore[misc]
-        else:
-            default = None
-        kind, choices, optional = _describe_type(hints.get(f.name, str))
+    for info in field_info(config_class):
+        kind, choices, optional = _describe_type(info.type)
         texts = tuple(str(c) for c in choices)
         fields.append(
-            Field(f.name.lower(), kind, default, texts, optional or default is None, _field_help(config_class, f.name),
-                  values=tuple(choices) if any(not isinstance(c, str) for c in choices) else ())
+            Field(info.name.lower(), kind, info.default, texts, optional or info.default is None, info.help,
+                  values=tuple(choices) if any(not isinstance(c, str) for c in choices) else (),
+                  group=info.group, basic=info.basic, range=info.range_text())
         )
     return fields
 
@@ -156,9 +137,12 @@ def coerce_value(field: Field, value: Any, /) -> Any:
         if field.kind == "float":
             return float(value)
         if field.kind == "choice":
-            if str(value) not in field.choices:
+            text = str(value)
+            if text not in field.choices:  # true/false for the choice False, as other booleans are written
+                text = next((c for c in field.choices if c.lower() == text.strip().lower()), text)
+            if text not in field.choices:
                 raise ValueError(value)
-            index = field.choices.index(str(value))
+            index = field.choices.index(text)
             return field.values[index] if field.values else str(value)
         if field.kind == "scalar":
             return _guess_scalar(value)
@@ -186,8 +170,10 @@ def _guess_scalar(value: Any) -> Any:
     return text
 
 
-def parse_macro_options(options: str, fields: Sequence[Field], /) -> dict[str, Any]:
+def parse_macro_options(options: str, fields: Sequence[Field], /, *, ignore: Sequence[str] = ()) -> dict[str, Any]:
     """Read ``key=value ...`` into typed values (only the keys present).
+
+    Keys listed in ``ignore`` are skipped (e.g. a script's own controls).
 
     Raises
     ------
@@ -195,8 +181,11 @@ def parse_macro_options(options: str, fields: Sequence[Field], /) -> dict[str, A
         An unknown key (the message lists the valid ones) or a value of the wrong type.
     """
     by_key = {f.key: f for f in fields}
+    skip = {k.lower() for k in ignore}
     values: dict[str, Any] = {}
     for key, raw in _split_options(options or "").items():
+        if key in skip:
+            continue
         if key not in by_key:
             raise ConfigError(f"Unknown option {key!r}; valid keys are: {', '.join(by_key)}.")
         values[key] = coerce_value(by_key[key], raw)

@@ -1,0 +1,18 @@
+"""The Fusion pipeline's entry in the registry."""
+
+from labelfree.spec import Input, PipelineSpec
+
+SPEC = PipelineSpec(
+    name="fusion",
+    title="Fusion",
+    summary="Cellpose per fluorescence channel, fused by flow averaging (Zyss et al. 2023)",
+    segment="labelfree.fusion.segment:segment",
+    config="labelfree.fusion.config:FusionConfig",
+    channels="many",
+    inputs=(
+        Input("zoo", "Model zoo folder (empty: LabelFree's model cache).", kind="folder"),
+    ),
+    tiles=True,
+    demo="labelfree.fusion.demo:fusion_demo",
+    verbs="labelfree.fusion.cli",
+)

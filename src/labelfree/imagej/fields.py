@@ -1,0 +1,95 @@
+"""The macro keys and dialog fields of the "LabelFree ..." commands, generated from the registry.
+
+A command's fields are its pipeline's (or tool's) config fields, its extra inputs
+(markers, zoo, ...), and the fields every command shares: the input image, the
+channel (one-channel pipelines), the outputs (ROI Manager, results table, an optional
+output folder) and a config file. Each field knows whether it is *basic* (shown in the
+first dialog) or advanced (its group's page of the advanced step); macros accept every
+key. Pure Python: no JVM is needed to list them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from labelfree.options import Field, config_fields
+
+__all__ = ["CommandResult", "command_titles", "command_spec", "command_fields", "split_fields", "ADVANCED_KEY"]
+
+#: the dialog's checkbox that opens the advanced pages (a dialog control, not a macro key)
+ADVANCED_KEY = "advanced_options"
+
+_IMAGE = Field("image", "str", "", help="Title of the input image (default: the current image).", basic=False,
+               group="input")
+_CHANNEL = Field("channel", "scalar", None, optional=True, basic=True, group="input",
+                 help="Channel to segment (index or name); default: the channel shown in the image window.")
+_ROIS = Field("rois", "choice", "append", ("append", "replace", "none"), basic=True, group="outputs",
+              help="Add one ROI per object and frame to the ROI Manager, replace its ROIs, or add none.")
+_TABLE = Field("table", "bool", True, basic=True, group="outputs",
+               help="Show a results table with one row per object and frame.")
+_TOOL_TABLE = Field("table", "bool", True, basic=True, group="outputs", help="Show the shifts or tile positions table.")
+_OUTPUT = Field("output", "str", "", basic=False, group="outputs",
+                help="Also save the label image, ROI zip, table and provenance into this folder (empty: don't).")
+_OVERWRITE = Field("overwrite", "bool", False, basic=False, group="outputs",
+                   help="Allow replacing earlier results in the output folder (and an existing saved model).")
+_CONFIG_FILE = Field("config_file", "str", "", basic=False, group="outputs",
+                     help="Read option values from this JSON/YAML config file; options given here win.")
+
+
+@dataclasses.dataclass
+class CommandResult:
+    """What a command produced (Python side)."""
+
+    labels: Any  # xarray.DataArray
+    label_image: Any  # ij.ImagePlus
+    n_rois: int
+    table: Any  # pandas.DataFrame or None
+    options: str  # the full macro options string that reproduces this run
+    files: dict | None = None  # output files written (the ``output`` option)
+
+
+def command_titles() -> dict[str, str]:
+    """Menu title -> command key, e.g. ``{"LabelFree Threshold": "threshold", ...}``."""
+    from labelfree.pipelines import pipelines, tools
+
+    return {s.menu_title: s.name for s in (*pipelines().values(), *tools().values())}
+
+
+def command_spec(command: str, /) -> Any:
+    """The PipelineSpec or ToolSpec of a command key or menu title."""
+    from labelfree.pipelines import get_command
+
+    return get_command(command)
+
+
+def _input_field(inp: Any) -> Field:
+    if inp.kind == "choice" or inp.roi_manager:
+        choices = inp.choices or (inp.absent, "roi_manager")
+        return Field(inp.macro_key, "choice", choices[0], tuple(choices), help=inp.help, basic=inp.basic,
+                     group="inputs")
+    return Field(inp.macro_key, "str", inp.absent, help=inp.help, basic=inp.basic, group="inputs")
+
+
+def command_fields(command: str, /) -> list[Field]:
+    """Every macro key of a command: config, extra inputs, then the shared fields."""
+    spec = command_spec(command)
+    fields = list(config_fields(spec.config_class))
+    if spec.kind == "tool":
+        if spec.takes == "tiles":
+            fields += [Field("rows", "int", 1, help="Tile rows of the grid.", basic=True, group="inputs"),
+                       Field("cols", "int", 1, help="Tile columns of the grid.", basic=True, group="inputs")]
+        return [*fields, _IMAGE, _TOOL_TABLE, _CONFIG_FILE]
+    fields += [_input_field(inp) for inp in spec.inputs]
+    shared = [_IMAGE] + ([_CHANNEL] if spec.channels == "one" else [])
+    return [*fields, *shared, _ROIS, _TABLE, _OUTPUT, _OVERWRITE, _CONFIG_FILE]
+
+
+def split_fields(fields: list[Field], /) -> tuple[list[Field], dict[str, list[Field]]]:
+    """(basic fields, advanced fields by group) in declaration order; ``image`` is in neither."""
+    basic = [f for f in fields if f.basic and f.key != "image"]
+    groups: dict[str, list[Field]] = {}
+    for f in fields:
+        if not f.basic and f.key != "image":
+            groups.setdefault(f.group or "other", []).append(f)
+    return basic, groups

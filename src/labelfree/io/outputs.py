@@ -1,0 +1,605 @@
+"""The output layer: where every entry point (API, CLI, batch, Fiji) puts its results.
+
+Rules it enforces, whatever paths are given:
+
+* an output is never an input: a target that is (or is a link to) an input file is
+  refused, and so is an output folder that is an input file;
+* the location is checked before any computation (:class:`OutputFolder` creates the
+  folder, proves it writable and plans the file names up front);
+* every path stays inside the output folder (stems are plain file names);
+* an earlier result is never silently replaced: an existing target is an error unless
+  ``overwrite=True`` (CLI ``--overwrite``);
+* a set of files (labels, ROIs, table, provenance, extras) is written into a staging
+  folder and published as a whole: the old manifest is withdrawn first, the files are
+  moved in, and the manifest (``<stem>_provenance.json``, holding the SHA-256 of every
+  other file) is written last. A set without a manifest that verifies is incomplete,
+  and reruns redo it;
+* a folder is written by one run at a time (:class:`OutputFolder` holds a lock whose
+  refusal names the holder), and each run cleans the leftovers of interrupted runs.
+
+Batch workers publish with :func:`publish_set` inside a folder their client holds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import errno
+import json
+import logging
+import os
+import shutil
+import socket
+import sys
+import uuid
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Mapping
+
+from labelfree._config import file_sha256
+from labelfree.errors import FolderInUseError, InputError, InputOverwriteError, OutputError, OutputExistsError
+from labelfree.io.atomic import atomic_path, remove_quietly, write_text_atomic
+
+__all__ = [
+    "OUTPUT_SUFFIXES",
+    "EXTRA_SUFFIXES",
+    "STAGING_DIR",
+    "LOCK_FILE",
+    "output_stem",
+    "check_stem",
+    "check_not_input",
+    "check_output_file",
+    "write_output_file",
+    "OutputFolder",
+    "publish_set",
+    "read_manifest",
+    "recover_folder",
+    "InputRecord",
+    "describe_inputs",
+    "new_staging",
+]
+
+log = logging.getLogger(__name__)
+
+#: file name of each output of the standard set: ``<stem><suffix>``
+OUTPUT_SUFFIXES = {
+    "labels": "_labels.tif",
+    "rois": "_rois.zip",
+    "table": "_table.csv",
+    "provenance": "_provenance.json",
+}
+#: optional outputs some entry points add to the set
+EXTRA_SUFFIXES = {
+    "overlay": "_overlay.png",
+    "flow": "_flow.tif",
+    "drift": "_drift.csv",
+}
+#: file name suffixes of LabelFree inputs (stripped whole to make the output stem)
+IMAGE_SUFFIXES = (".ome.tiff", ".ome.tif", ".ome.zarr", ".tiff", ".tif", ".btf", ".zarr")
+STAGING_DIR = ".labelfree-staging"
+LOCK_FILE = ".labelfree.lock"
+_JOURNAL = "publish.json"
+_MAX_STEM = 200
+
+
+# -- names ---------------------------------------------------------------------------------------------------------
+
+def output_stem(path: str | os.PathLike[str], /) -> str:
+    """The output stem of an input file: its whole name without the image suffix.
+
+    >>> output_stem("exp1.pos1.ome.tif"), output_stem("/data/movie.tif"), output_stem("a.b")
+    ('exp1.pos1', 'movie', 'a.b')
+    """
+    name = Path(path).name.rstrip("/") or str(path)
+    low = name.lower()
+    for suffix in IMAGE_SUFFIXES:
+        if low.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def check_stem(stem: str, /) -> str:
+    """Return ``stem`` when it is a plain file-name prefix; InputError otherwise.
+
+    A stem may not be empty, ``.``/``..``, start with a dot, hold a path separator
+    or a control character, or be longer than 200 characters: every output must
+    stay inside its folder and be visible.
+    """
+    if not isinstance(stem, str) or not stem.strip():
+        raise InputError(f"An output name (stem) must be a non-empty text; got {stem!r}.")
+    bad = [ch for ch in stem if ch in "/\\" or ord(ch) < 32 or ch == "\x7f"]
+    if bad or stem in (".", "..") or stem.startswith(".") or len(stem) > _MAX_STEM or stem != stem.strip():
+        raise InputError(
+            f"The output name {stem!r} is not a plain file-name prefix (no '/', '\\', leading dot, control "
+            f"characters or surrounding spaces; at most {_MAX_STEM} characters). Outputs stay inside the "
+            "output folder: choose a plain name."
+        )
+    return stem
+
+
+# -- inputs --------------------------------------------------------------------------------------------------------
+
+class InputRecord:
+    """An input file of a run: its path and (computed once, on demand) its SHA-256."""
+
+    def __init__(self, path: str | os.PathLike[str], sha256: str | None = None) -> None:
+        self.path = Path(path).expanduser().absolute()
+        self._sha = sha256
+
+    @property
+    def sha256(self) -> str | None:
+        if self._sha is None and self.path.is_file():
+            self._sha = file_sha256(self.path)
+        return self._sha
+
+    def describe(self) -> dict[str, Any]:
+        return {"path": str(self.path), "sha256": self.sha256} if self.path.is_file() else {"path": str(self.path)}
+
+
+def _as_records(inputs: Mapping[str, Any] | Iterable[Any] | None) -> dict[str, InputRecord]:
+    if not inputs:
+        return {}
+    if isinstance(inputs, Mapping):
+        items = inputs.items()
+    else:
+        items = ((f"input{i}", p) for i, p in enumerate(inputs))
+    out = {}
+    for role, value in items:
+        if value is None or value == "":
+            continue
+        out[str(role)] = value if isinstance(value, InputRecord) else InputRecord(value)
+    return out
+
+
+def describe_inputs(inputs: Mapping[str, Any] | Iterable[Any] | None, /) -> dict[str, dict[str, Any]]:
+    """``{role: {"path", "sha256"}}`` for the provenance; folders are recorded by path only."""
+    return {role: rec.describe() for role, rec in _as_records(inputs).items()}
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.abspath(a) == os.path.abspath(b) or a.resolve() == b.resolve()
+
+
+def check_not_input(target: str | os.PathLike[str], inputs: Mapping[str, Any] | Iterable[Any] | None, /,
+                    *, what: str = "output") -> None:
+    """Raise :class:`InputOverwriteError` when ``target`` is one of ``inputs`` (or lies inside an input folder's files).
+
+    Symbolic and hard links are followed: a target that is the same file as an input is refused.
+    """
+    target = Path(target).expanduser()
+    for role, rec in _as_records(inputs).items():
+        if _same_file(target, rec.path):
+            raise InputOverwriteError(
+                f"The {what} {target} is the {role} of this run ({rec.path}); LabelFree never writes over its "
+                "inputs. Choose another output path."
+            )
+
+
+# -- single output files -------------------------------------------------------------------------------------------
+
+def check_output_file(path: str | os.PathLike[str], /, *, inputs: Any = None, overwrite: bool = False,
+                      what: str = "output") -> Path:
+    """Check a single output file before any computation; return its absolute path.
+
+    Refuses a path that is an input, a folder, in a missing or unwritable folder, or
+    an existing file unless ``overwrite``.
+    """
+    path = Path(path).expanduser()
+    check_not_input(path, inputs, what=what)
+    if path.is_dir():
+        raise OutputError(f"The {what} {path} is a folder; give a file name.")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.exists():
+        raise OutputError(f"The folder of the {what} {path} does not exist; create {folder} first.")
+    if not folder.is_dir():
+        raise OutputError(f"The {what} {path} is below {folder}, which is a file, not a folder.")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"Cannot write the {what} {path}: the folder {folder} is not writable.")
+    if (path.exists() or path.is_symlink()) and not overwrite:
+        raise OutputExistsError(
+            f"The {what} {path} exists; LabelFree does not replace earlier results silently. "
+            "Choose another name, or allow it (CLI --overwrite, API overwrite=True)."
+        )
+    return path.absolute()
+
+
+def write_output_file(path: str | os.PathLike[str], writer: Callable[[Path], Any], /, *, inputs: Any = None,
+                      overwrite: bool = False, what: str = "output") -> Path:
+    """Write one output file atomically after :func:`check_output_file`; ``writer(tmp_path)`` writes it."""
+    path = check_output_file(path, inputs=inputs, overwrite=overwrite, what=what)
+    with atomic_path(path) as tmp:
+        writer(tmp)
+    return path
+
+
+# -- manifests -----------------------------------------------------------------------------------------------------
+
+def _manifest_path(folder: Path, stem: str) -> Path:
+    return folder / f"{stem}{OUTPUT_SUFFIXES['provenance']}"
+
+
+def read_manifest(folder: str | os.PathLike[str], stem: str, /, *, verify: bool = True) -> dict[str, Any] | None:
+    """The manifest (provenance JSON) of a complete output set, or None.
+
+    A set is complete when ``<stem>_provenance.json`` parses, says ``complete``, and
+    every file it lists exists with the recorded size (and, with ``verify``, SHA-256).
+    """
+    folder = Path(folder)
+    try:
+        record = json.loads(_manifest_path(folder, stem).read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return None
+    outputs = record.get("outputs") if isinstance(record, dict) else None
+    if not record.get("complete") or not isinstance(outputs, dict) or not outputs:
+        return None
+    for entry in outputs.values():
+        name = entry.get("file") if isinstance(entry, dict) else None
+        if not name or Path(name).name != name:
+            return None
+        path = folder / name
+        try:
+            if path.stat().st_size != entry.get("bytes"):
+                return None
+        except OSError:
+            return None
+        if verify and file_sha256(path) != entry.get("sha256"):
+            return None
+    return record
+
+
+# -- publication ---------------------------------------------------------------------------------------------------
+
+def _staging_root(folder: Path) -> Path:
+    return folder / STAGING_DIR
+
+
+def new_staging(folder: Path, stem: str) -> Path:
+    path = _staging_root(folder) / f"{stem}-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    try:
+        path.mkdir(parents=True)
+    except OSError as exc:
+        raise OutputError(f"Cannot write into {folder}: {exc.strerror or exc}. Choose a folder you can write to.") from exc
+    return path
+
+
+def _targets(folder: Path, stem: str, kinds: Iterable[str]) -> dict[str, Path]:
+    suffixes = {**OUTPUT_SUFFIXES, **EXTRA_SUFFIXES}
+    out = {}
+    for kind in kinds:
+        if kind not in suffixes:
+            raise InputError(f"Unknown output kind {kind!r}; known: {', '.join(suffixes)}.")
+        out[kind] = folder / f"{stem}{suffixes[kind]}"
+    return out
+
+
+def _existing(targets: Mapping[str, Path]) -> list[Path]:
+    return [p for p in targets.values() if p.exists() or p.is_symlink()]
+
+
+def publish_set(folder: str | os.PathLike[str], stem: str, staged: Mapping[str, Path], record: dict[str, Any], /,
+                *, overwrite: bool = False, inputs: Any = None) -> dict[str, Path]:
+    """Publish staged files as the output set ``stem`` of ``folder``, manifest last.
+
+    Parameters
+    ----------
+    folder : path
+        The output folder (it must exist).
+    stem : str
+        Output stem (checked).
+    staged : mapping kind -> path
+        Files written in a staging folder inside ``folder`` (same file system); kinds from
+        :data:`OUTPUT_SUFFIXES` / :data:`EXTRA_SUFFIXES`, without ``provenance``.
+    record : dict
+        The provenance; the manifest is this record plus ``outputs`` (name, size,
+        SHA-256 of every file) and ``complete: true``.
+    overwrite : bool
+        Replace an existing set (else :class:`OutputExistsError`).
+    inputs : mapping or list of paths
+        Inputs of the run: no target may be one of them.
+
+    Returns
+    -------
+    dict of kind -> published path (``provenance`` included).
+    """
+    folder = Path(folder).absolute()
+    check_stem(stem)
+    targets = _targets(folder, stem, [*staged, "provenance"])
+    for target in targets.values():
+        check_not_input(target, inputs)
+    existing = _existing(targets)
+    if existing and not overwrite:
+        raise OutputExistsError(
+            f"{existing[0]} exists; LabelFree does not replace earlier results silently. Use another output "
+            "folder or name, or allow it (CLI --overwrite, API overwrite=True)."
+        )
+    outputs = {}
+    for kind, src in staged.items():
+        src = Path(src)
+        outputs[kind] = {"file": targets[kind].name, "bytes": src.stat().st_size, "sha256": file_sha256(src)}
+    manifest = {**record, "outputs": outputs, "complete": True}
+    staging = Path(next(iter(staged.values()))).parent if staged else new_staging(folder, stem)
+    journal = staging / _JOURNAL
+    write_text_atomic(journal, json.dumps({"stem": stem, "targets": [p.name for p in targets.values()]}))
+    moved: list[Path] = []
+    try:
+        remove_quietly(targets["provenance"])  # from here on the old set is incomplete
+        for kind, src in staged.items():
+            os.replace(src, targets[kind])
+            moved.append(targets[kind])
+        write_text_atomic(targets["provenance"], json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
+    except BaseException as exc:  # undo what was moved in; only a hard kill leaves the journal to recover_folder
+        for path in moved:
+            remove_quietly(path)
+        remove_quietly(journal)
+        if isinstance(exc, OSError) and not isinstance(exc, OutputError):
+            raise OutputError(f"Cannot publish the outputs of {stem} in {folder}: {exc.strerror or exc}.") from exc
+        raise
+    remove_quietly(journal)
+    log.info("wrote %s", ", ".join(str(p) for p in targets.values()))
+    return targets
+
+
+def recover_folder(folder: str | os.PathLike[str], /) -> list[str]:
+    """Clean the leftovers of interrupted runs in ``folder``; return the stems whose sets were undone.
+
+    Call it only while holding the folder (no other run may be writing). A staging
+    folder whose publication had started (it holds a journal) means a set was only
+    partly moved in: unless its manifest verifies, every file of that set is removed,
+    so no half-new, half-old set looks complete. Staging folders and ``.part``
+    files are removed.
+    """
+    folder = Path(folder)
+    undone: list[str] = []
+    root = _staging_root(folder)
+    if root.is_dir():
+        for staging in sorted(root.iterdir()):
+            journal = staging / _JOURNAL
+            if journal.is_file():
+                try:
+                    plan = json.loads(journal.read_text(encoding="utf-8"))
+                    stem, names = check_stem(plan["stem"]), [Path(n).name for n in plan["targets"]]
+                except (OSError, ValueError, KeyError, TypeError, InputError):
+                    stem, names = None, []
+                if stem is not None and read_manifest(folder, stem) is None:
+                    for name in names:
+                        remove_quietly(folder / name)
+                    undone.append(stem)
+                    log.warning("%s: removed the outputs of %s, whose publication was interrupted.", folder, stem)
+            shutil.rmtree(staging, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            root.rmdir()
+    for part in folder.glob(".*.part"):
+        remove_quietly(part)
+    return undone
+
+
+# -- the folder of a run -------------------------------------------------------------------------------------------
+
+def _owner_text(purpose: str) -> str:
+    return json.dumps({
+        "pid": os.getpid(), "host": socket.gethostname(), "purpose": purpose or " ".join(sys.argv[:4]),
+        "started": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+    })
+
+
+class _Lock:
+    """An exclusive, non-blocking lock on ``<folder>/.labelfree.lock`` (flock; msvcrt on Windows).
+
+    The lock file holds the holder's description and is removed on release, so no file
+    stays behind. A process that locked a file another one had just removed notices it
+    (the path no longer names the file it holds) and tries again.
+    """
+
+    def __init__(self, folder: Path, purpose: str) -> None:
+        self.path = folder / LOCK_FILE
+        self.purpose = purpose
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        for _ in range(20):
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise OutputError(f"Cannot write into {self.path.parent}: {exc.strerror or exc}.") from exc
+            try:
+                _lock_fd(fd)
+            except OSError as exc:
+                os.close(fd)
+                if exc.errno not in (errno.EAGAIN, errno.EACCES, errno.EWOULDBLOCK):
+                    raise OutputError(f"Cannot lock {self.path}: {exc.strerror or exc}.") from exc
+                holder = self._holder()
+                raise FolderInUseError(
+                    f"The output folder {self.path.parent} is in use by another LabelFree run ({holder}). Wait for "
+                    "it to finish, or choose another output folder."
+                ) from None
+            try:
+                same = os.path.samestat(os.fstat(fd), os.stat(self.path))
+            except OSError:
+                same = False
+            if same:
+                os.ftruncate(fd, 0)
+                os.write(fd, _owner_text(self.purpose).encode("utf-8"))
+                self._fd = fd
+                return
+            _unlock_fd(fd)  # the file was removed by its last holder meanwhile: lock the new one
+            os.close(fd)
+        raise OutputError(f"Cannot lock {self.path}: it keeps changing.")
+
+    def _holder(self) -> str:
+        try:
+            info = json.loads(self.path.read_text(encoding="utf-8"))
+            return f"pid {info['pid']} on {info['host']}, '{info['purpose']}', started {info['started']}"
+        except (OSError, ValueError, KeyError, TypeError):
+            return "holder unknown"
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        remove_quietly(self.path)  # before unlocking: a waiting process then sees a new file
+        _unlock_fd(self._fd)
+        os.close(self._fd)
+        self._fd = None
+
+
+if os.name == "nt":  # pragma: no cover - Windows
+    import msvcrt
+
+    def _lock_fd(fd: int) -> None:
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError as exc:
+            raise OSError(errno.EACCES, str(exc)) from exc
+
+    def _unlock_fd(fd: int) -> None:
+        with contextlib.suppress(OSError):
+            os.lseek(fd, 0, os.SEEK_SET)
+            msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+else:
+    import fcntl
+
+    def _lock_fd(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    def _unlock_fd(fd: int) -> None:
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+class OutputFolder:
+    """The output folder of one run: checked and held before any computation.
+
+    Use it as a context manager::
+
+        with OutputFolder("out", inputs={"image": path}) as out:
+            out.plan("movie")                  # refuses existing results, input paths
+            labels = segment(...)
+            write_outputs(out, labels, image=image, stem="movie")
+
+    On entry the folder is created (with its parents), proven writable, locked against
+    other LabelFree runs (:class:`~labelfree.errors.FolderInUseError` names the holder)
+    and cleaned of leftovers of interrupted runs. Nothing else is written until
+    :func:`labelfree.io.write_outputs` or :meth:`publish`.
+
+    Parameters
+    ----------
+    path : path
+        The output folder.
+    inputs : mapping role -> path (or InputRecord), optional
+        The run's inputs: never written over; recorded with their SHA-256 in the provenance.
+    overwrite : bool
+        Allow replacing earlier results.
+    purpose : str
+        What the run is (shown to a second run that finds the folder held).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], /, *, inputs: Any = None, overwrite: bool = False,
+                 purpose: str = "") -> None:
+        self.path = Path(path).expanduser().absolute()
+        self.inputs = _as_records(inputs)
+        self.overwrite = bool(overwrite)
+        self.purpose = purpose
+        self._lock = _Lock(self.path, purpose)
+        self._planned: dict[str, tuple[str, ...]] = {}
+        self._created = False
+
+    # context -------------------------------------------------------------------
+    def __enter__(self) -> "OutputFolder":
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def open(self) -> None:
+        """Check, create, lock and clean the folder (see the class)."""
+        check_not_input(self.path, self.inputs, what="output folder")
+        for parent in (self.path, *self.path.parents):
+            if parent.exists():
+                if not parent.is_dir():
+                    raise OutputError(f"The output folder {self.path} cannot be made: {parent} is a file, not a folder.")
+                break
+        try:
+            self._created = not self.path.exists()
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"Cannot create the output folder {self.path}: {exc.strerror or exc}.") from exc
+        if not os.access(self.path, os.W_OK | os.X_OK):
+            raise OutputError(f"The output folder {self.path} is not writable; choose a folder you can write to.")
+        self._lock.acquire()
+        try:
+            recover_folder(self.path)
+        except BaseException:
+            self._lock.release()
+            raise
+
+    def close(self) -> None:
+        """Remove this run's staging leftovers and release the folder.
+
+        A folder this run created and left empty (the work failed before any output)
+        is removed again.
+        """
+        with contextlib.suppress(OSError):
+            _staging_root(self.path).rmdir()
+        self._lock.release()
+        if self._created:
+            with contextlib.suppress(OSError):
+                self.path.rmdir()  # only when empty: the work failed before any output
+
+    # planning --------------------------------------------------------------------
+    def plan(self, stem: str, /, *, extras: Iterable[str] = ()) -> dict[str, Path]:
+        """Check that the output set ``stem`` (plus ``extras`` kinds) may be written; return its paths.
+
+        Raises
+        ------
+        InputError
+            ``stem`` is not a plain name, or was planned twice in this run.
+        InputOverwriteError
+            A target is an input.
+        OutputExistsError
+            A target exists and ``overwrite`` is off.
+        """
+        check_stem(stem)
+        kinds = (*OUTPUT_SUFFIXES, *extras)
+        targets = _targets(self.path, stem, kinds)
+        if stem in self._planned:
+            raise InputError(f"Two inputs of this run would write the same outputs {stem!r}; give them distinct names.")
+        for target in targets.values():
+            check_not_input(target, self.inputs)
+        existing = _existing(targets)
+        if existing and not self.overwrite:
+            complete = read_manifest(self.path, stem, verify=False) is not None
+            raise OutputExistsError(
+                f"{existing[0]} exists{' (a complete earlier result)' if complete else ''}; LabelFree does not "
+                "replace earlier results silently. Use another output folder or name, or allow it "
+                "(CLI --overwrite, API overwrite=True)."
+            )
+        self._planned[stem] = tuple(kinds)
+        return targets
+
+    @property
+    def planned(self) -> tuple[str, ...]:
+        """The stems planned so far in this run."""
+        return tuple(self._planned)
+
+    def staging(self, stem: str, /) -> Path:
+        """A fresh private folder inside the output folder for writing the files of ``stem``."""
+        return new_staging(self.path, check_stem(stem))
+
+    # writing ---------------------------------------------------------------------
+    def publish(self, stem: str, staged: Mapping[str, Path], record: dict[str, Any], /) -> dict[str, Path]:
+        """Publish staged files as the set ``stem`` (see :func:`publish_set`)."""
+        return publish_set(self.path, stem, staged, record, overwrite=self.overwrite, inputs=self.inputs)
+
+    def existing_result(self, stem: str, /, *, verify: bool = True) -> dict[str, Any] | None:
+        """The manifest of a complete earlier set ``stem`` in this folder, or None."""
+        return read_manifest(self.path, stem, verify=verify)
+
+
+@contextlib.contextmanager
+def held_folder(path: str | os.PathLike[str], /, **kwargs: Any) -> Iterator[OutputFolder]:
+    """``with held_folder(path, inputs=..., overwrite=...) as out:`` (the same as ``with OutputFolder(...)``)."""
+    folder = OutputFolder(path, **kwargs)
+    with folder:
+        yield folder

@@ -1,0 +1,68 @@
+"""The time-lapse Motion takes: checked and wrapped as a TYX DataArray."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from labelfree.errors import DimensionError, DTypeError, InputError, NonFiniteError
+from labelfree.image import SUPPORTED_DTYPES, to_dataarray
+
+__all__ = ["as_movie"]
+
+
+def as_movie(movie: Any, /) -> xr.DataArray:
+    """Check a time-lapse for Motion and return it as a TYX DataArray (data not copied).
+
+    Accepts a TYX (or TCYX / TZYX with one channel / plane) DataArray, a 3-D
+    array taken as TYX (numpy or memory-mapped), or a list of equal-size 2-D frames.
+
+    Raises
+    ------
+    DimensionError
+        One frame, a Z-stack without T, several channels, frames of different sizes.
+    DTypeError
+        A pixel type other than (u)int8/16/32 or float.
+    """
+    if isinstance(movie, (list, tuple)):
+        shapes = {np.shape(f) for f in movie}
+        if len(shapes) > 1:
+            raise DimensionError(f"Frames of the time-lapse have different sizes {sorted(shapes)}; "
+                                 "crop or pad them to one size first.")
+        if not movie or len(next(iter(shapes))) != 2:
+            raise DimensionError("A list input must hold 2-D (Y, X) frames.")
+        movie = np.stack([np.asarray(f) for f in movie])
+    if isinstance(movie, xr.DataArray):
+        da = to_dataarray(movie)
+    else:
+        arr = movie if hasattr(movie, "shape") and hasattr(movie, "dtype") else np.asarray(movie)
+        if arr.ndim == 2:
+            raise DimensionError("Motion needs a time-lapse (T, Y, X) with at least 2 frames; got one 2-D frame.")
+        if arr.ndim != 3:
+            raise DimensionError(f"Motion needs a (T, Y, X) array; got shape {arr.shape}. "
+                                 "Wrap other layouts in a DataArray with dims.")
+        da = to_dataarray(arr, dims="TYX")
+    if "T" not in da.dims:
+        if "Z" in da.dims:
+            raise DimensionError("Motion needs a time-lapse: got a Z-stack; if Z is really time, pass dims='TYX'.")
+        raise DimensionError("Motion needs a time-lapse (T, Y, X) with at least 2 frames; got one frame.")
+    for dim in ("C", "Z"):
+        if dim in da.dims:
+            if da.sizes[dim] != 1:
+                what = "channels: select one (labelfree.image.select_channel)" if dim == "C" else "Z planes: project or pick one"
+                raise DimensionError(f"Motion segments one 2-D time-lapse; the movie has {da.sizes[dim]} {what}.")
+            da = da.isel({dim: 0})
+    if da.sizes["T"] < 2:
+        raise DimensionError(f"Motion needs at least 2 frames to measure motion; got {da.sizes['T']}.")
+    if np.dtype(da.dtype) not in SUPPORTED_DTYPES or da.dtype == bool:
+        raise DTypeError(f"Motion cannot read pixel type {da.dtype}; convert the movie to uint8, uint16 or float32.")
+    return da
+
+
+def _frame(da: xr.DataArray, t: int) -> np.ndarray:
+    f = np.asarray(da.data[t])
+    if f.dtype.kind == "f" and not np.isfinite(f).all():
+        raise NonFiniteError(f"Frame {t} contains NaN/inf pixels; replace them (numpy.nan_to_num) first.")
+    return f

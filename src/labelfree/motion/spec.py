@@ -1,0 +1,17 @@
+"""The Motion pipeline's entry in the registry."""
+
+from labelfree.spec import PipelineSpec
+
+SPEC = PipelineSpec(
+    name="motion",
+    title="Motion",
+    summary="Self-supervised time-lapse segmentation from optical flow (Robitaille et al. 2022)",
+    segment="labelfree.motion.segment:segment",
+    config="labelfree.motion.config:MotionConfig",
+    channels="one",
+    needs_time=True,
+    frame_overlap=1,
+    demo="labelfree.datasets:movie_demo",
+    extra_outputs={"flow": ("labelfree.motion.flow:write_flow_stack",
+                            "also write <stem>_flow.tif: the flow speed (px/frame) of every frame")},
+)

@@ -1,0 +1,198 @@
+"""What a pipeline or a tool declares about itself: one object per pipeline package.
+
+Every pipeline package holds a ``spec`` module with ``SPEC = PipelineSpec(...)``; the
+registry (:mod:`labelfree.pipelines`) lists those modules, one line each. The CLI,
+batch runs, the Fiji commands, the shipped Fiji scripts and the option tables of the
+documentation are all generated from these objects, so adding a pipeline is one
+package plus one registry line, and adding a config field touches only its config.
+
+Functions and classes are named as ``"module:attribute"`` strings and imported when
+first used, so that reading the registry stays cheap.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from typing import Any, Callable, Literal
+
+__all__ = ["Input", "PipelineSpec", "ToolSpec", "Demo", "load"]
+
+
+def load(target: str, /) -> Any:
+    """Import ``"package.module:attribute"`` and return the attribute."""
+    module_name, _, attribute = target.partition(":")
+    module = importlib.import_module(module_name)
+    return getattr(module, attribute) if attribute else module
+
+
+@dataclasses.dataclass(frozen=True)
+class Input:
+    """An input of a pipeline besides its image and config (markers, a model zoo, a model file).
+
+    Attributes
+    ----------
+    name : str
+        Keyword argument of the segment function.
+    help : str
+        One sentence for ``--help``, the Fiji dialog and the option tables.
+    kind : {"file", "folder", "choice", "output"}
+        A file or folder to read, a fixed choice, or a file the pipeline writes (the
+        output layer checks that it overwrites no input).
+    key : str
+        Macro key and dialog label (default: ``name``); kept stable for recorded macros.
+    reader : str
+        ``"module:function"`` that reads a file into the value handed to the pipeline
+        (``reader(path, image=image)``); empty: the path itself is handed over.
+    choices : tuple of str
+        For ``kind="choice"``, the values (the first is the default).
+    absent : str
+        The macro/dialog word meaning "not given" (e.g. ``"detect"`` for markers).
+    roi_manager : bool
+        In Fiji, the value may come from the ROI Manager (``key=roi_manager``).
+    basic : bool
+        Shown in the first Fiji dialog.
+    batch : bool
+        May be given per input in a batch manifest (a column named ``name``).
+    """
+
+    name: str
+    help: str
+    kind: Literal["file", "folder", "choice", "output"] = "file"
+    key: str = ""
+    reader: str = ""
+    choices: tuple[str, ...] = ()
+    absent: str = ""
+    roi_manager: bool = False
+    basic: bool = True
+    batch: bool = True
+
+    @property
+    def macro_key(self) -> str:
+        return self.key or self.name
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    def read(self, value: Any, /, *, image: Any = None) -> Any:
+        """The value handed to the pipeline for a user's ``value`` (a path is read by ``reader``)."""
+        if value is None or (isinstance(value, str) and value in ("", self.absent)):
+            return None
+        if self.reader and (isinstance(value, str) or hasattr(value, "__fspath__")):
+            return load(self.reader)(value, image=image)
+        return value
+
+
+@dataclasses.dataclass(frozen=True)
+class Demo:
+    """A small sample a newcomer can run: the image, its ground truth and extra inputs."""
+
+    image: Any
+    truth: Any
+    name: str
+    inputs: dict[str, Any] = dataclasses.field(default_factory=dict)
+    config: dict[str, Any] = dataclasses.field(default_factory=dict)
+    note: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineSpec:
+    """One segmentation pipeline, as the rest of the package sees it.
+
+    Attributes
+    ----------
+    name : str
+        Command key: ``labelfree <name>``, ``run("LabelFree <Title>", ...)``, ``--pipeline <name>``.
+    title : str
+        Menu title word ("Motion" -> "LabelFree Motion").
+    summary : str
+        One line for menus, ``--help`` and the documentation.
+    segment : str
+        ``"module:function"``: ``segment(image, /, *, config=None, progress=False, **inputs)``.
+    config : str
+        ``"module:Class"`` of the config dataclass.
+    channels : {"one", "many"}
+        "one": the pipeline segments a single channel, picked by the common
+        ``channel`` option of every entry point; "many": it gets every channel (or the
+        ones listed with ``channel``) and chooses among them through its config.
+    needs_time : bool
+        The image must be a time-lapse (a T axis with at least two frames).
+    inputs : tuple of Input
+        Extra inputs (markers, zoo, model files).
+    frame_overlap : int or None
+        Frames a time chunk shares with the previous one when a batch run splits a long
+        movie (0: frames are independent); None: never split in time.
+    tiles : bool
+        Frames may be cut into overlapping spatial tiles for large images.
+    demo : str
+        ``"module:function"`` returning a :class:`Demo` (``labelfree demo --pipeline``).
+    verbs : str
+        Module with area-specific CLI verbs: ``VERBS`` (names), ``register_verbs(subparsers)``
+        (``labelfree <name> <verb>``) and ``register(subparsers)`` (further top-level commands).
+    extra_outputs : dict
+        Output kind -> (``"module:function"``, help): optional files of the set, written by
+        ``function(path, image, labels=..., config=...)`` (CLI ``--<kind>``).
+    """
+
+    name: str
+    title: str
+    summary: str
+    segment: str
+    config: str
+    channels: Literal["one", "many"] = "one"
+    needs_time: bool = False
+    inputs: tuple[Input, ...] = ()
+    frame_overlap: int | None = None
+    tiles: bool = False
+    demo: str = ""
+    verbs: str = ""
+    extra_outputs: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)
+    kind: Literal["pipeline"] = "pipeline"
+
+    @property
+    def segment_function(self) -> Callable[..., Any]:
+        return load(self.segment)
+
+    @property
+    def config_class(self) -> type:
+        return load(self.config)
+
+    @property
+    def menu_title(self) -> str:
+        return f"LabelFree {self.title}"
+
+    def input(self, name: str, /) -> Input | None:
+        """The extra input called ``name`` (or with that macro key), or None."""
+        return next((i for i in self.inputs if name in (i.name, i.macro_key)), None)
+
+
+@dataclasses.dataclass(frozen=True)
+class ToolSpec:
+    """An image -> image tool (drift correction, stitching): a Fiji command and a CLI verb of its own.
+
+    ``function`` returns ``(image, table)``; ``takes`` says what it is given: a movie,
+    or the planes of a stack as tiles with a ``rows`` x ``cols`` layout.
+    """
+
+    name: str
+    title: str
+    summary: str
+    function: str
+    config: str
+    takes: Literal["movie", "tiles"] = "movie"
+    result_suffix: str = ""
+    table_name: str = ""
+    kind: Literal["tool"] = "tool"
+
+    @property
+    def config_class(self) -> type:
+        return load(self.config)
+
+    @property
+    def tool_function(self) -> Callable[..., Any]:
+        return load(self.function)
+
+    @property
+    def menu_title(self) -> str:
+        return f"LabelFree {self.title}"

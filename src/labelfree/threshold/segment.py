@@ -1,0 +1,72 @@
+"""Segment by an automatic global threshold per plane and connected components."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from labelfree._config import provenance
+from labelfree._progress import Progress
+from labelfree.image import labels_like, validate_image
+from labelfree.threshold.config import ThresholdConfig
+
+__all__ = ["segment", "threshold_plane"]
+
+
+def threshold_plane(plane: np.ndarray, config: ThresholdConfig, /) -> np.ndarray:
+    """Labels (uint16) of one 2-D plane."""
+    from scipy import ndimage as ndi
+    from skimage import filters
+
+    from labelfree.labels import declump, fill_holes, relabel_sequential, remove_small_objects
+
+    plane = plane.astype(np.float32, copy=False)
+    if plane.min() == plane.max():
+        return np.zeros(plane.shape, np.uint16)
+    thr = {"otsu": filters.threshold_otsu, "li": filters.threshold_li, "triangle": filters.threshold_triangle}[
+        config.method
+    ](plane)
+    mask = plane < thr if config.dark_objects else plane > thr
+    if config.fill_holes:
+        mask = fill_holes(mask)
+    mask = remove_small_objects(mask, min_size=config.min_size)
+    labels = declump(mask) if config.split_touching else ndi.label(mask)[0]
+    return relabel_sequential(labels)
+
+
+def segment(
+    image: Any,
+    /,
+    *,
+    config: ThresholdConfig | dict[str, Any] | str | None = None,
+    progress: Any = False,
+) -> xr.DataArray:
+    """Segment by an automatic global threshold and connected components.
+
+    Parameters
+    ----------
+    image : DataArray or array, dims from T, Z, Y, X (2-D arrays are YX)
+        One channel of a fluorescence-like image (select it with
+        :func:`labelfree.image.select_channel`); planes (each T and Z) are thresholded
+        separately.
+    config : ThresholdConfig, dict, path or None
+    progress : bool or tqdm-like or callable
+
+    Returns
+    -------
+    labels : DataArray with the image's dims (uint16), ids unique per plane.
+    """
+    cfg = ThresholdConfig.coerce(config)
+    da = validate_image(image, allowed=("T", "Z", "Y", "X"), name="image")
+    lead = [d for d in da.dims if d not in ("Y", "X")]
+    values = np.asarray(da.transpose(*lead, "Y", "X").data)
+    planes = values.reshape((-1,) + values.shape[-2:])
+    out = np.zeros(planes.shape, np.uint32)
+    with Progress(progress, total=len(planes), desc="threshold") as bar:
+        for i, plane in enumerate(planes):
+            out[i] = threshold_plane(plane, cfg)
+            bar.update(message=f"plane {i + 1}/{len(planes)}")
+    labels = out.reshape(values.shape)
+    return labels_like(labels, da, dims=tuple(lead) + ("Y", "X"), attrs={"labelfree": provenance("threshold", cfg)})

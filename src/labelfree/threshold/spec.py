@@ -1,0 +1,15 @@
+"""The threshold pipeline's entry in the registry."""
+
+from labelfree.spec import PipelineSpec
+
+SPEC = PipelineSpec(
+    name="threshold",
+    title="Threshold",
+    summary="Global threshold + connected components (the classical baseline)",
+    segment="labelfree.threshold.segment:segment",
+    config="labelfree.threshold.config:ThresholdConfig",
+    channels="one",
+    frame_overlap=0,
+    tiles=True,
+    demo="labelfree.datasets:movie_demo",
+)
