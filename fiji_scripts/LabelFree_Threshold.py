@@ -5,6 +5,7 @@
 #@ int (value=20, description="Objects smaller than this many pixels are removed.") min_size
 #@ boolean (value=true, description="Fill holes inside objects.") fill_holes
 #@ boolean (value=false, description="Split touching objects by distance-transform watershed.") split_touching
+#@ String (value="auto", description="Fixed intensity threshold for every plane; None: the automatic method.") threshold
 #@ String (choices={"append", "replace", "none"}, value="append", description="ROI Manager output") rois
 #@ boolean (value=true, description="show a results table of the objects") table
 

@@ -69,6 +69,9 @@ class ThresholdConfig(PipelineConfig):
         Fill holes inside objects.
     split_touching : bool
         Split touching objects by distance-transform watershed.
+    threshold : float or None
+        Fixed intensity threshold for every plane; None: the automatic ``method``. Give the
+        whole image's value when the image is segmented in tiles (one threshold for all).
     """
 
     method: Literal["otsu", "li", "triangle"] = "otsu"
@@ -77,6 +80,7 @@ class ThresholdConfig(PipelineConfig):
     min_size: int = 20
     fill_holes: bool = True
     split_touching: bool = False
+    threshold: float | None = None
 
     def __post_init__(self) -> None:
         self._check_choices()
@@ -93,9 +97,12 @@ def _threshold_plane(plane: np.ndarray, cfg: ThresholdConfig) -> np.ndarray:
     plane = plane.astype(np.float32, copy=False)
     if plane.min() == plane.max():
         return np.zeros(plane.shape, np.uint16)
-    thr = {"otsu": filters.threshold_otsu, "li": filters.threshold_li, "triangle": filters.threshold_triangle}[
-        cfg.method
-    ](plane)
+    if cfg.threshold is not None:
+        thr = float(cfg.threshold)
+    else:
+        thr = {"otsu": filters.threshold_otsu, "li": filters.threshold_li, "triangle": filters.threshold_triangle}[
+            cfg.method
+        ](plane)
     mask = plane < thr if cfg.dark_objects else plane > thr
     if cfg.fill_holes:
         mask = fill_holes(mask)
