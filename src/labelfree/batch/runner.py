@@ -39,6 +39,17 @@ def _fingerprint_extra(item: BatchInput, bcfg: BatchConfig, markers_sha: str | N
     }
 
 
+def input_checksum(path: Path | None, /) -> str | None:
+    """SHA-256 of an input file; for an OME-Zarr folder, of its metadata and chunk listing
+    (names, sizes, mtimes: see :func:`labelfree.io.ngff.ngff_fingerprint`), not its chunks."""
+    if path is not None and Path(path).is_dir():
+        from labelfree.io.ngff import is_ngff, ngff_fingerprint
+
+        if is_ngff(path):
+            return ngff_fingerprint(path)
+    return checksum(path)
+
+
 def plan_jobs(
     items: list[BatchInput], /, *, pipeline: Any, config: Any, out_dir: Path, batch: BatchConfig
 ) -> tuple[list[Job], dict[str, dict[str, Any]]]:
@@ -60,7 +71,7 @@ def plan_jobs(
     for item in items:
         try:
             cfg = config.replace(**item.options) if item.options else config
-            sha, markers_sha = checksum(item.path), checksum(item.markers)
+            sha, markers_sha = input_checksum(item.path), input_checksum(item.markers)
         except (ConfigError, OSError) as exc:
             what = "bad options" if isinstance(exc, ConfigError) else "cannot read the input file"
             rows[item.stem] = result_row(item, status="failed", error=f"{what}: {type(exc).__name__}: {exc}")

@@ -168,7 +168,7 @@ def read_image(
     channel_names: Sequence[str] | None = None,
     memmap: bool = False,
 ) -> xr.DataArray:
-    """Read a TIFF, ImageJ hyperstack or OME-TIFF with its calibration.
+    """Read a TIFF, ImageJ hyperstack or OME-TIFF (or an OME-Zarr folder) with its calibration.
 
     Parameters
     ----------
@@ -176,7 +176,8 @@ def read_image(
         The file. ImageJ hyperstacks give axes (TZCYX), pixel size (resolution tags +
         ``unit``), Z spacing, frame interval, origin and channel names (slice labels);
         OME-TIFFs give PhysicalSizeX/Y/Z with units, TimeIncrement and channel names.
-        Plain TIFFs: 2-D is YX; other shapes need ``dims``.
+        Plain TIFFs: 2-D is YX; other shapes need ``dims``. A ``.zarr`` folder is read
+        with :func:`labelfree.io.ngff.read_ngff` (level 0, dask-backed).
     dims : str, optional
         One letter per axis of the stored array (e.g. ``"TYX"``); overrides the file's axes.
     channel_names : sequence of str, optional
@@ -199,6 +200,11 @@ def read_image(
         Axes that cannot be known without ``dims=``, or ``dims`` of the wrong length.
     """
     path = Path(path)
+    if path.is_dir():  # an OME-Zarr image folder: read lazily (labelfree.io.ngff)
+        from labelfree.io.ngff import is_ngff, read_ngff
+
+        if is_ngff(path):
+            return read_ngff(path, channel_names=channel_names)
     _check_file(path)
     with _open_tiff(path) as tif:
         if not tif.series:
