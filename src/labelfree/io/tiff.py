@@ -167,6 +167,7 @@ def read_image(
     dims: str | None = None,
     channel_names: Sequence[str] | None = None,
     memmap: bool = False,
+    lazy: bool = False,
 ) -> xr.DataArray:
     """Read a TIFF, ImageJ hyperstack or OME-TIFF (or an OME-Zarr folder) with its calibration.
 
@@ -185,6 +186,10 @@ def read_image(
     memmap : bool
         Memory-map uncompressed files instead of reading them (for long movies);
         compressed files are read into memory (logged).
+    lazy : bool
+        Return a dask-backed DataArray that reads pages (strips/tiles) only when they are
+        computed: a task that needs a few frames of a long movie reads only those. Needs
+        zarr and dask (``pip install "labelfree[zarr]"``). OME-Zarr folders are always lazy.
 
     Returns
     -------
@@ -222,7 +227,7 @@ def read_image(
         else:
             cal = _plain_calibration(page)
         rgb = int(getattr(page, "photometric", 0)) == 2
-        data = _read_data(tif, series, path, memmap)
+        data = _lazy_data(path) if lazy else _read_data(tif, series, path, memmap)
     letters = _map_axes(axes, shape, dims, path, rgb)
     sizes = dict(zip(letters, shape))
     names = channel_names
@@ -236,12 +241,22 @@ def read_image(
         if names is not None and len(names) != sizes["C"]:
             names = None
     da = to_dataarray(
-        data, dims=letters, scale=cal["scale"], units={d: u for d, u in cal["units"].items() if d in sizes},
+        xr.DataArray(data, dims=tuple(letters)) if lazy else data, dims=None if lazy else letters, scale=cal["scale"], units={d: u for d, u in cal["units"].items() if d in sizes},
         origin=cal["origin"], channel_names=names, attrs={"source": str(path)},
     )
     if "T" in da.dims and "T" not in cal["units"]:
         da.coords["T"].attrs["units"] = "frame"
     return da
+
+
+def _lazy_data(path: Path) -> Any:
+    """Series 0 as a dask array over tifffile's zarr view (reads pages on demand)."""
+    import tifffile
+
+    from labelfree._deps import require
+
+    zarr, dask_array = require("zarr", purpose="lazy TIFF reads"), require("dask.array", purpose="lazy TIFF reads")
+    return dask_array.from_zarr(zarr.open_array(tifffile.imread(path, aszarr=True, series=0, level=0), mode="r"))
 
 
 def _read_data(tif: Any, series: Any, path: Path, memmap: bool) -> np.ndarray:
