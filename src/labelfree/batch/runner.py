@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable
 
 import pandas as pd
 
@@ -15,11 +14,16 @@ from labelfree.batch.config import SYNC, BatchConfig
 from labelfree.batch.inputs import BatchInput, collect_inputs
 from labelfree.batch.state import checksum, clear_staging, input_fingerprint, is_finished, write_text_atomic
 from labelfree.batch.task import OUTPUT_KINDS, Job, result_row
-from labelfree.errors import Cancelled, ConfigError, InputError
+from labelfree.errors import Cancelled, ConfigError
 
-__all__ = ["run_batch", "plan_jobs", "SUMMARY_COLUMNS"]
+__all__ = ["run_batch", "plan_jobs", "input_checksum", "SUMMARY_COLUMNS", "PENDING"]
 
 log = logging.getLogger(__name__)
+
+#: status of an input not finished yet, in the summary written while the run goes on
+PENDING = "pending"
+#: seconds between two writes of the summary while results arrive
+SUMMARY_EVERY = 1.0
 
 SUMMARY_COLUMNS = (
     "input", "stem", "status", "n_objects", "n_frames", "seconds", "error", "warnings", "worker", *OUTPUT_KINDS,
@@ -107,43 +111,6 @@ def _rows_finished_meanwhile(jobs: list[Job], rows: dict[str, dict[str, Any]], o
                                                       seconds=state.get("seconds"))
 
 
-@contextlib.contextmanager
-def dask_client(batch: BatchConfig, client: Any = None) -> Iterator[Any]:
-    """A ``distributed.Client``: the given one, one connected to ``batch.scheduler``, or a
-    fresh LocalCluster's (closed, with its workers, on exit)."""
-    from labelfree._deps import require
-
-    distributed = require("distributed", purpose="batch runs on Dask")
-    if client is not None:
-        yield client
-        return
-    if batch.scheduler:
-        try:
-            remote = distributed.Client(batch.scheduler, timeout=f"{float(batch.scheduler_timeout)}s")
-        except (OSError, TimeoutError) as exc:
-            raise InputError(
-                f"Cannot connect to the Dask scheduler at {batch.scheduler!r} ({exc}). Start one "
-                "(`dask scheduler`, or a dask-jobqueue cluster) and pass its address, e.g. tcp://host:8786."
-            ) from exc
-        try:
-            yield remote
-        finally:
-            remote.close()
-        return
-    cluster = distributed.LocalCluster(
-        n_workers=batch.n_workers, threads_per_worker=batch.threads_per_worker, processes=batch.processes,
-        memory_limit=batch.memory_limit if batch.memory_limit is not None else 0,
-        host="127.0.0.1", dashboard_address=None, scheduler_kwargs={"dashboard_address": ":0"},
-        silence_logs=logging.ERROR,
-    )
-    local = distributed.Client(cluster)
-    try:
-        yield local
-    finally:
-        local.close()
-        cluster.close()
-
-
 def run_batch(
     inputs: str | Path | BatchInput | Iterable[str | Path | BatchInput],
     /,
@@ -208,16 +175,19 @@ def run_batch(
     jobs, rows = plan_jobs(items, pipeline=pipe, config=base, out_dir=out, batch=bcfg)
     log.info("batch: %d inputs, %d to run, %d done or failed before running", len(items), len(jobs), len(rows))
     started = time.time()
+    progress_summary = _summary_writer(items, rows, out, bcfg)
+    progress_summary(force=True)
     try:
         with Progress(progress, total=len(items), desc=f"batch {pipe.name}") as bar:
             for stem in rows:
                 bar.update(message=f"{stem}: {rows[stem]['status']}")
             if jobs:
-                _execute(jobs, rows, bar=bar, batch=bcfg, client=client)
+                _execute(jobs, rows, bar=bar, batch=bcfg, client=client, on_row=progress_summary)
     except (KeyboardInterrupt, Cancelled) as exc:
         clear_staging(out)
         _rows_finished_meanwhile(jobs, rows, out)
         summary = _write_summary(items, rows, out, bcfg, status_left="cancelled")
+        _write_report(summary, out)
         n_ok = int((summary["status"] == "ok").sum())
         raise Cancelled(
             f"Batch run interrupted: {n_ok} input(s) finished in this run and kept, "
@@ -226,24 +196,55 @@ def run_batch(
         ) from exc
     clear_staging(out)
     summary = _write_summary(items, rows, out, bcfg, status_left="failed")
+    _write_report(summary, out)
     log.info("batch finished in %.1f s: %s", time.time() - started, summary["status"].value_counts().to_dict())
     return summary
 
 
-def _execute(jobs: list[Job], rows: dict[str, dict[str, Any]], *, bar: Progress, batch: BatchConfig, client: Any) -> None:
+def _summary_writer(items: list[BatchInput], rows: dict[str, dict[str, Any]], out: Path,
+                    batch: BatchConfig) -> Callable[..., None]:
+    """A callback that rewrites the summary (unfinished inputs ``pending``), at most every second."""
+    last = [0.0]
+
+    def write(force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - last[0] >= SUMMARY_EVERY or len(rows) == len(items):
+            last[0] = now
+            try:
+                _write_summary(items, rows, out, batch, status_left=PENDING)
+            except OSError as exc:  # the final summary is written at the end anyway
+                log.warning("batch: could not update the summary while running: %s", exc)
+
+    return write
+
+
+def _write_report(summary: pd.DataFrame, out: Path) -> None:
+    """``report.html`` beside the summary; a report that cannot be made never fails the run."""
+    from labelfree.batch.report import write_report
+
+    try:
+        summary.attrs["report"] = str(write_report(summary, out))
+    except Exception as exc:  # noqa: BLE001 - the summary CSV is the record; the report is a view
+        log.warning("batch: report.html not written: %s: %s", type(exc).__name__, exc)
+
+
+def _execute(jobs: list[Job], rows: dict[str, dict[str, Any]], *, bar: Progress, batch: BatchConfig, client: Any,
+             on_row: Callable[..., None]) -> None:
+    from labelfree.batch.cluster import dask_client
     from labelfree.batch.dispatch import run_on_dask, run_sequential
 
     if client is None and batch.scheduler == SYNC:
-        run_sequential(jobs, rows, bar=bar, chunk_frames=batch.chunk_frames)
+        run_sequential(jobs, rows, bar=bar, chunk_frames=batch.chunk_frames, on_row=on_row)
         return
     with dask_client(batch, client) as dask:
-        run_on_dask(jobs, rows, bar=bar, client=dask, chunk_frames=batch.chunk_frames)
+        run_on_dask(jobs, rows, bar=bar, client=dask, chunk_frames=batch.chunk_frames, io_retries=batch.io_retries,
+                    on_row=on_row)
 
 
 def _write_summary(items: list[BatchInput], rows: dict[str, dict[str, Any]], out: Path, batch: BatchConfig,
                    *, status_left: str) -> pd.DataFrame:
-    records = [rows.get(it.stem) or result_row(it, status=status_left, error="" if status_left == "cancelled"
-                                               else "no result came back from the scheduler") for it in items]
+    error = "" if status_left in ("cancelled", PENDING) else "no result came back from the scheduler"
+    records = [rows.get(it.stem) or result_row(it, status=status_left, error=error) for it in items]
     summary = pd.DataFrame.from_records(records, columns=list(SUMMARY_COLUMNS))
     path = out / batch.summary_name
     write_text_atomic(path, summary.to_csv(index=False))
