@@ -109,7 +109,7 @@ def overlay_png_bytes(image: Any, labels: Any, /, *, max_size: int = 512, thickn
 
     buf = io.BytesIO()
     Image.fromarray(overlay_rgb(image, labels, max_size=max_size, thickness=thickness), mode="RGB").save(
-        buf, format="PNG", optimize=True)
+        buf, format="PNG", compress_level=3)  # a third of the default's time, a few % larger
     return buf.getvalue()
 
 
