@@ -123,6 +123,15 @@ def test_lazy_sources_read_only_their_regions(shared_data, tmp_path):
     assert biggest < 400 * 400 * img.itemsize + 10_000 < img.nbytes  # each task gets its region only
 
 
+def test_constant_stretches_of_a_scan_give_no_objects(shared_data):
+    img = _frame(shared_data, "misc/stardist_dsb2018/img2d.tif")
+    padded = np.zeros((512, 1024), img.dtype)
+    padded[:, :512] = img  # the right half is empty, as at the edge of a slide scan
+    fn = PipelineTileFunction("threshold", {"threshold": auto_threshold(img)})
+    res = segment_tiled(padded, fn, tile=256, overlap=48)
+    assert res.n_objects == segment_tiled(img, fn, tile=256, overlap=48).n_objects and not res.labels[:, 600:].any()
+
+
 def test_segment_function_errors_are_clear():
     img = np.arange(100 * 100, dtype=np.float32).reshape(100, 100)
     with pytest.raises(ValueError, match="one \\(Y, X\\) label plane"):

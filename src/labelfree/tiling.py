@@ -500,6 +500,9 @@ class PipelineTileFunction:
         from labelfree.image import to_dataarray
         from labelfree.pipelines import get_pipeline
 
+        region = np.asarray(region)
+        if region.size and region.min() == region.max():  # an empty stretch of a scan: no objects
+            return np.zeros(region.shape[-2:], np.uint32)
         pipe = get_pipeline(self.pipeline)
         image = to_dataarray(region, dims=self.dims, scale=self.scale)
         labels = pipe.segment(image, config=pipe.config_class.from_dict(self.config), progress=False)
