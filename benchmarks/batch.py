@@ -1,5 +1,6 @@
-"""Batch throughput on this machine: sequential vs a LocalCluster of 1 and 2 workers,
-and the Dask scheduler overhead per task (no-op tasks).
+"""Batch throughput on this machine: sequential vs a LocalCluster of 1 and 2 workers vs a
+real cluster (a `dask scheduler` process and 2 `dask worker` processes, connected by
+address as on a cluster), and the Dask scheduler overhead per task (no-op tasks).
 
 Usage::
 
@@ -19,6 +20,8 @@ import logging
 import os
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -64,6 +67,36 @@ def scheduler_overhead(client, n_tasks: int) -> dict[str, float]:
         f.result()
     one_by_one = (time.perf_counter() - t) / n_tasks * 1e3
     return {"map_gather_ms": mapped, "submit_as_completed_ms": one_by_one}
+
+
+def start_cluster(n_workers: int, logs: Path) -> tuple[str, list[subprocess.Popen]]:
+    """A `dask scheduler` and ``n_workers`` `dask worker` processes on 127.0.0.1."""
+    import socket
+
+    from distributed import Client
+
+    dask_cli = Path(sys.executable).with_name("dask")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1] / "src")}
+    out = open(logs / "cluster.log", "w")
+    procs = [subprocess.Popen([str(dask_cli), "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                               "--dashboard-address", ":0", "--no-show"], stdout=out, stderr=out, env=env)]
+    procs += [subprocess.Popen([str(dask_cli), "worker", address, "--nthreads", "1", "--memory-limit", "0",
+                                "--host", "127.0.0.1", "--no-dashboard"], stdout=out, stderr=out, env=env)
+              for _ in range(n_workers)]
+    deadline = time.time() + 60
+    while True:
+        try:
+            with Client(address, timeout="5s") as client:
+                client.wait_for_workers(n_workers, timeout=60)
+            return address, procs
+        except (OSError, TimeoutError):
+            if time.time() > deadline:
+                raise
+            time.sleep(0.5)
 
 
 def timed_run(inputs: Path, work: Path, *, pipeline: str, scheduler, repeats: int) -> float:
@@ -120,6 +153,18 @@ def main() -> None:
                 t = timed_run(inputs, work, pipeline=args.pipeline, scheduler=client, repeats=args.repeats)
                 rows.append((f"LocalCluster, {n_workers} worker process(es)", t, n_workers))
                 overhead[n_workers] = scheduler_overhead(client, args.noop_tasks)
+        address, procs = start_cluster(2, work)
+        try:
+            with distributed.Client(address) as client:
+                client.run(lambda name=args.pipeline: __import__("labelfree.pipelines").pipelines.get_pipeline(name))
+                timed_run(inputs, work, pipeline=args.pipeline, scheduler=client, repeats=1)  # warm-up
+                t = timed_run(inputs, work, pipeline=args.pipeline, scheduler=client, repeats=args.repeats)
+                rows.append(("`dask scheduler` + 2 `dask worker` processes (tcp)", t, 2))
+        finally:
+            for proc in procs:
+                proc.terminate()
+            for proc in procs:
+                proc.wait(timeout=20)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -35,7 +35,6 @@ from skimage.filters import threshold_otsu
 from labelfree import datasets, motion
 from labelfree.metrics import evaluate
 from labelfree.motion import MotionConfig
-from labelfree.motion.selflabel import motion_threshold
 
 cv2.setNumThreads(1)
 METHODS = ("motion", "motion-black", "otsu+post", "flow-labels")

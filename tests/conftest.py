@@ -52,3 +52,96 @@ def ij():
     from labelfree.imagej import start
 
     return start(headless=False)
+
+
+@pytest.fixture(scope="session")
+def dask_cluster(tmp_path_factory):
+    """A real Dask cluster on 127.0.0.1: ``dask scheduler`` and two ``dask worker`` processes.
+
+    Returns a dict with ``address`` (tcp://127.0.0.1:PORT), ``workers`` (the worker
+    processes; their pids are the workers' pids), ``start_worker(prefix=(), name=None,
+    pythonpath=None)`` (one more worker, optionally run under a command such as
+    ``unshare`` or with another PYTHONPATH) and ``stop_worker(proc)``.
+    """
+    pytest.importorskip("distributed")
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from distributed import Client
+
+    dask_cli = Path(sys.executable).with_name("dask")
+    if not dask_cli.exists():
+        pytest.skip(f"the dask command is absent beside {sys.executable}")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    address = f"tcp://127.0.0.1:{port}"
+    logs = tmp_path_factory.mktemp("dask_logs")
+    procs, workers = [], []
+
+    def spawn(cmd, name, pythonpath=None):
+        env = {**os.environ, "PYTHONPATH": str(pythonpath or REPO / "src")}
+        with open(logs / f"{name}.log", "w") as log:
+            proc = subprocess.Popen([str(c) for c in cmd], stdout=log, stderr=subprocess.STDOUT, env=env, cwd=str(logs))
+        procs.append(proc)
+        return proc
+
+    def n_workers():
+        with Client(address, timeout="10s") as client:
+            return len(client.scheduler_info()["workers"])
+
+    def wait_for(count, timeout=60.0):
+        deadline = time.time() + timeout
+        while True:
+            try:
+                if n_workers() == count:
+                    return
+            except (OSError, TimeoutError):
+                pass
+            if time.time() > deadline:
+                raise TimeoutError(f"the test cluster did not reach {count} workers; logs in {logs}")
+            time.sleep(0.3)
+
+    def start_worker(prefix=(), name=None, pythonpath=None):
+        before = n_workers()
+        name = name or f"w{len(workers)}"
+        proc = spawn([*prefix, dask_cli, "worker", address, "--nworkers", "1", "--nthreads", "1",
+                      "--memory-limit", "0", "--no-nanny", "--host", "127.0.0.1", "--no-dashboard", "--name", name],
+                     name, pythonpath)
+        workers.append(proc)
+        wait_for(before + 1)
+        return proc
+
+    def stop_worker(proc):
+        before = n_workers()
+        proc.terminate()
+        proc.wait(timeout=20)
+        workers.remove(proc)
+        wait_for(before - 1)
+
+    spawn([dask_cli, "scheduler", "--host", "127.0.0.1", "--port", port, "--dashboard-address", ":0", "--no-show"],
+          "scheduler")
+    try:
+        deadline = time.time() + 60
+        while True:
+            try:
+                n_workers()
+                break
+            except (OSError, TimeoutError):
+                if time.time() > deadline:
+                    raise
+                time.sleep(0.3)
+        for _ in range(2):
+            start_worker()
+        yield {"address": address, "workers": workers, "start_worker": start_worker, "stop_worker": stop_worker,
+               "logs": logs}
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()

@@ -19,6 +19,9 @@ EXTRAS: dict[str, tuple[str, str]] = {
     "dask": ("dask", "dask[distributed]"),
     "distributed": ("dask", "dask[distributed]"),
     "tqdm": ("dev", "tqdm"),
+    "zarr": ("zarr", "zarr>=3"),
+    "dask_jobqueue": ("cluster", "dask-jobqueue>=0.9"),
+    "matplotlib": ("report", "matplotlib>=3.7"),
 }
 
 

@@ -40,8 +40,9 @@ def test_cli_exit_codes_report_and_overrides(tmp_path, capsys):
 
 def test_cli_bad_arguments(tmp_path, capsys):
     _movie(tmp_path / "a.tif")
-    assert main(["batch", str(tmp_path), "-p", "nope", "-o", str(tmp_path / "o"), "--scheduler", "sync"]) == 1
-    assert "Unknown pipeline 'nope'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as usage:  # a usage error: argparse lists the pipelines
+        main(["batch", str(tmp_path), "-p", "nope", "-o", str(tmp_path / "o"), "--scheduler", "sync"])
+    assert usage.value.code == 2 and "invalid choice: 'nope'" in capsys.readouterr().err
     assert main(["batch", str(tmp_path), "-p", "threshold", "-o", str(tmp_path / "o"), "--workers", "0"]) == 1
     assert "n_workers" in capsys.readouterr().err
     assert main(["batch", str(tmp_path), "-p", "threshold", "-o", str(tmp_path / "o"), "--set", "bogus=1"]) == 1

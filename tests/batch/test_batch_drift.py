@@ -9,6 +9,7 @@ import pytest
 import tifffile
 
 from labelfree.batch import run_batch
+from labelfree.errors import OutputExistsError
 
 #: content shift (dy, dx) of each frame relative to frame 0, in pixels
 SHIFTS = [(0, 0), (3, -2), (6, -5), (9, -7)]
@@ -44,9 +45,13 @@ def test_python_drift_correction_before_segmentation(drifting_movie, tmp_path):
     after = _mask_jaccard(tifffile.imread(fixed["labels"][0]))
     assert min(after) > 0.9 and max(before) < 0.8, (before, after)
     assert tifffile.imread(fixed["labels"][0]).shape == (4, 192 - 9, 192 - 7)  # the field all frames see
-    # drift correction is part of the fingerprint: the plain result is not reused
+    # drift correction is part of the fingerprint: the plain result is not reused, and not
+    # replaced either unless the user allows it
+    with pytest.raises(OutputExistsError, match="earlier results"):
+        run_batch(drifting_movie, pipeline="threshold", out_dir=tmp_path / "plain", scheduler="sync",
+                  batch={"drift_correction": True}, progress=False)
     again = run_batch(drifting_movie, pipeline="threshold", out_dir=tmp_path / "plain", scheduler="sync",
-                      batch={"drift_correction": True}, progress=False)
+                      batch={"drift_correction": True, "overwrite": True}, progress=False)
     assert list(again["status"]) == ["ok"]
 
 

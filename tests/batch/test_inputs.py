@@ -56,12 +56,14 @@ def test_manifest_markers_and_zoo_reach_the_pipeline_or_fail_clearly(tmp_path):
     img[5:20, 5:20] = 900
     tifffile.imwrite(tmp_path / "x.tif", img)
     (tmp_path / "m.csv").write_text("path,markers,zoo\nx.tif,x.tif,models\n")
-    (item,) = collect_inputs(tmp_path / "m.csv")
-    assert item.markers == tmp_path / "x.tif" and item.zoo == tmp_path / "models"
+    (item,) = collect_inputs(tmp_path / "m.csv", input_names=("markers", "zoo"))
+    assert item.inputs == {"markers": tmp_path / "x.tif", "zoo": tmp_path / "models"} and item.options == {}
+    (item,) = collect_inputs(tmp_path / "m.csv")  # for a pipeline without such inputs they are options
+    assert item.inputs == {} and item.options == {"markers": "x.tif", "zoo": "models"}
     summary = run_batch(tmp_path / "m.csv", pipeline="threshold", out_dir=tmp_path / "out", scheduler="sync",
                         progress=False)
     assert summary["status"][0] == "failed"
-    assert "The threshold pipeline takes no markers or zoo" in summary["error"][0]
+    assert "Unknown ThresholdConfig option(s): markers, zoo" in summary["error"][0]
 
 
 def test_yaml_manifest_with_options_mapping(tmp_path):

@@ -73,7 +73,7 @@ def test_dask_batch_matches_sequential_and_reports_bad_inputs(inputs_with_bad_fi
 
     seq = run_batch(inputs_with_bad_files, pipeline=PIPELINE, out_dir=seq_out, scheduler="sync", progress=False)
     assert list(seq["status"]) == list(summary["status"])
-    segment = get_pipeline(PIPELINE).segment
+    segment = get_pipeline(PIPELINE).segment_function
     for row in summary[summary["status"] == "ok"].itertuples():
         dask_labels = _labels(dask_out, row.stem)
         np.testing.assert_array_equal(dask_labels, _labels(seq_out, row.stem))

@@ -17,8 +17,9 @@ import pytest
 import tifffile
 
 from labelfree.batch import run_batch
+from labelfree.errors import OutputExistsError
 
-OUTPUT_SUFFIXES = ("_labels.tif", "_rois.zip", "_table.csv", "_provenance.json", "_batch.json")
+OUTPUT_SUFFIXES = ("_labels.tif", "_rois.zip", "_table.csv", "_provenance.json")
 
 
 def _start_cli(inputs: Path, out: Path, *extra: str) -> subprocess.Popen:
@@ -29,7 +30,7 @@ def _start_cli(inputs: Path, out: Path, *extra: str) -> subprocess.Popen:
 
 def _wait_for_states(proc: subprocess.Popen, out: Path, n: int, timeout: float = 90.0) -> None:
     end = time.monotonic() + timeout
-    while len(list(out.glob("*_batch.json"))) < n:
+    while len(list(out.glob("*_provenance.json"))) < n:
         if proc.poll() is not None:
             pytest.fail(f"the run ended before {n} inputs were done: {proc.communicate()[1].decode()[-2000:]}")
         if time.monotonic() > end:
@@ -39,7 +40,11 @@ def _wait_for_states(proc: subprocess.Popen, out: Path, n: int, timeout: float =
 
 
 def _complete_stems(out: Path) -> set[str]:
-    return {p.name[: -len("_batch.json")] for p in out.glob("*_batch.json")}
+    """Stems whose manifest (written last) verifies: every file of the set present and unchanged."""
+    from labelfree.io import read_manifest
+
+    stems = {p.name[: -len("_provenance.json")] for p in out.glob("*_provenance.json")}
+    return {s for s in stems if read_manifest(out, s) is not None}
 
 
 @pytest.mark.slow
@@ -112,17 +117,24 @@ def test_fingerprint_decides_what_is_redone(tmp_path):
 
     assert statuses() == ["ok"] * 3
     assert statuses() == ["skipped"] * 3
-    assert statuses(config={"min_size": 5}) == ["ok"] * 3  # a config change redoes everything
+    with pytest.raises(OutputExistsError, match="3 input"):  # a config change would replace every result
+        statuses(config={"min_size": 5})
+    assert statuses(config={"min_size": 5}, batch={"overwrite": True}) == ["ok"] * 3
     assert statuses(config={"min_size": 5}) == ["skipped"] * 3
-    _movie(src / "m1.tif", 99)  # the input file changed
-    (out / "m2_rois.zip").unlink()  # an output went missing
-    assert statuses(config={"min_size": 5}) == ["skipped", "ok", "ok"]
-    state = json.loads((out / "m0_batch.json").read_text())
-    (out / "m0_batch.json").write_text(json.dumps({**state, "fingerprint": "0" * 64}))
-    assert statuses(config={"min_size": 5}) == ["ok", "skipped", "skipped"]
+    (out / "m2_rois.zip").unlink()  # an output went missing: the damaged set is made again
+    assert statuses(config={"min_size": 5}) == ["skipped", "skipped", "ok"]
+    (out / "m2_table.csv").write_text("label\n")  # an output was changed: made again too
+    assert statuses(config={"min_size": 5}) == ["skipped", "skipped", "ok"]
+    _movie(src / "m1.tif", 99)  # the input file changed: an earlier result of another input
+    with pytest.raises(OutputExistsError, match="m1"):
+        statuses(config={"min_size": 5})
+    assert statuses(config={"min_size": 5}, batch={"overwrite": True}) == ["skipped", "ok", "skipped"]
+    prov = json.loads((out / "m0_provenance.json").read_text())
+    (out / "m0_provenance.json").write_text(json.dumps({**prov, "batch": {**prov["batch"], "fingerprint": "0" * 64}}))
+    assert statuses(config={"min_size": 5}, batch={"overwrite": True}) == ["ok", "skipped", "skipped"]
     assert statuses(config={"min_size": 5}, batch={"force": True}) == ["ok"] * 3
     prov = json.loads((out / "m0_provenance.json").read_text())
-    assert prov["config"]["min_size"] == 5 and prov["batch"]["input_sha256"] == state["input_sha256"]
+    assert prov["config"]["min_size"] == 5 and prov["batch"]["input_sha256"] == prov["inputs"]["image"]["sha256"]
 
 
 def test_per_file_options_and_bad_options_in_manifest(tmp_path):

@@ -40,7 +40,7 @@ def test_segment_and_cli_with_a_zoo(trained, synthetic_set, tmp_path, capsys):
     lab_path = tmp_path / "lab.tif"
     tifffile.imwrite(lab_path, labels[8].astype(np.uint16))
     rc = main(["fusion", "segment", str(path), "--zoo", str(tmp_path / "zoo"), "--dims", "CYX",
-               "--object", "nuclei", "--out", str(tmp_path / "out")])
+               "--set", "object=nuclei", "--out", str(tmp_path / "out")])
     assert rc == 0
     written = tifffile.imread(tmp_path / "out" / "img_labels.tif")
     assert np.array_equal(np.squeeze(written), out.values)

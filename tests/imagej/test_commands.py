@@ -197,7 +197,7 @@ def test_python_api_returns_the_result_and_the_reproducing_options(movie_imp):
     assert [int(result.labels[t].max()) for t in range(3)] == counts
     assert result.n_rois == 0 and result.table is None
     assert result.options == ("method=otsu dark_objects=false min_size=5 fill_holes=true "
-                              "split_touching=false rois=none table=false")
+                              "split_touching=false threshold=auto rois=none table=false")
     assert str(result.label_image.getTitle()) == "movie-labels"
 
 

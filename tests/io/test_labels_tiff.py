@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from labelfree.errors import DimensionError, DTypeError, InputError, OutputError
+from labelfree.errors import DimensionError, DTypeError, OutputError
 from labelfree.image import scale_of, to_dataarray, units_of
 from labelfree.io import glasbey_lut, read_image, read_provenance, write_labels
 

@@ -9,7 +9,7 @@ import xarray as xr
 from labelfree import datasets, motion
 from labelfree.errors import Cancelled, DimensionError, NonFiniteError
 from labelfree.metrics import evaluate, pixel_scores
-from labelfree.motion import MotionConfig, NoMotionWarning
+from labelfree.motion import NoMotionWarning
 
 # Cells of radius 20 px on 224 x 224 frames (cells large against the 15 px flow
 # window, as in the paper's data). Measured pixel F1 with the defaults: 0.79

@@ -2,11 +2,18 @@
 
 A pipeline that treats every frame on its own (``overlap 0``) gives the same labels
 chunk by chunk as on the whole movie, so the chunks are simply concatenated. A
-pipeline that works on frame pairs and carries label IDs across frames (``overlap 1``) gets one extra leading frame per chunk: chunk *k* starts one frame
-before its own frames, and its IDs are re-linked to the previous chunk's by optimal
-IoU matching on that shared frame. Pipelines that learn from the whole movie at once
-are never chunked. Each pipeline's spec declares its overlap
+pipeline that works on frame pairs and carries label IDs across frames (``overlap 1``)
+gets one extra leading frame per chunk: chunk *k* starts one frame before its own
+frames, and its IDs are re-linked to the previous chunk's by optimal IoU matching on
+that shared frame. Pipelines that learn from the whole movie at once are never
+chunked. Each pipeline's spec declares its overlap
 (:attr:`labelfree.spec.PipelineSpec.frame_overlap`).
+
+On Dask, no task receives the movie: :func:`count_frames` reads the file's metadata,
+each :func:`segment_chunk_of_input` reads its own frames from the file (TIFF pages or
+zarr chunks, through a lazy read), and :func:`merge_and_write_input` reads the movie once
+more for the object table's intensities while it writes the outputs. (With drift
+correction the corrected movie is made once by a load task and shared instead.)
 """
 
 from __future__ import annotations
@@ -19,7 +26,10 @@ import xarray as xr
 
 from labelfree.errors import InputError
 
-__all__ = ["plan_chunks", "segment_chunk", "merge_chunks", "merge_and_write"]
+__all__ = [
+    "plan_chunks", "segment_chunk", "merge_chunks", "merge_and_write",
+    "open_input", "count_frames", "segment_chunk_of_input", "merge_and_write_input", "local_reads",
+]
 
 log = logging.getLogger(__name__)
 
@@ -109,3 +119,55 @@ def merge_and_write(image: xr.DataArray, parts: Sequence[tuple[int, np.ndarray, 
     chunks = [[int(s), int(s + lab.shape[0])] for s, lab, _ in sorted(parts, key=lambda p: p[0])]
     names = write_result(labels, image, job=job, extra={"chunks": chunks, "frame_overlap": overlap})
     return finish_input(job, names, labels=labels, seconds=time.time() - started)
+
+
+def open_input(job: Any, /) -> xr.DataArray:
+    """The job's input as a lazy DataArray (nothing read until computed).
+
+    TIFF pages are read on demand through tifffile's zarr view (needs zarr), OME-Zarr
+    chunks through zarr; without zarr a TIFF is memory-mapped when uncompressed, read
+    whole otherwise.
+    """
+    from labelfree.errors import MissingDependencyError
+    from labelfree.io import read_image
+
+    item = job.item
+    try:
+        image = read_image(item.path, dims=item.dims, lazy=True)
+    except MissingDependencyError:
+        image = read_image(item.path, dims=item.dims, memmap=True)
+    return image
+
+
+def local_reads() -> Any:
+    """Inside a task, compute lazy inputs in this thread (not as new tasks on the cluster)."""
+    import contextlib
+
+    try:
+        import dask
+    except ImportError:
+        return contextlib.nullcontext()
+    return dask.config.set(scheduler="synchronous")
+
+
+def count_frames(job: Any, /) -> int:
+    """Frames of the job's input, from its metadata (1 without a T axis)."""
+    return int(open_input(job).sizes.get("T", 1))
+
+
+def segment_chunk_of_input(job: Any, start: int, stop: int, /) -> tuple[int, np.ndarray, dict]:
+    """Read frames ``[start, stop)`` of the job's input (only those) and segment them."""
+    with local_reads():
+        image = open_input(job).isel(T=slice(start, stop)).load()
+        _, labels, record = segment_chunk(image, 0, stop - start, job=job)
+    return start, labels, record
+
+
+def merge_and_write_input(job: Any, parts: Sequence[tuple[int, np.ndarray, dict]], /, *, started: float) -> dict:
+    """Merge the chunks of one input and write its outputs, reading the input itself."""
+    from labelfree.batch.task import abort_if_cancelled
+
+    with local_reads():
+        image = open_input(job).load()
+        abort_if_cancelled(job)
+        return merge_and_write(image, parts, job=job, started=started)

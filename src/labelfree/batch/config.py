@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Any
+from typing import Any, Literal
 
 from labelfree._config import PipelineConfig, setting
 from labelfree.errors import ConfigError
@@ -25,9 +25,16 @@ class BatchConfig(PipelineConfig):
 
     scheduler: str | None = setting(
         None, group=_RUN,
-        help="null: a local Dask cluster for this run; 'sync': no Dask, one input after another in this process; "
-             "else the address of a running Dask scheduler (tcp://host:8786).")
-    n_workers: int = setting(2, group=_RUN, ge=1, help="Workers of the local cluster.")
+        help="null: the scheduler of Dask's configuration (DASK_SCHEDULER_ADDRESS or scheduler-address in "
+             "~/.config/dask/*.yaml) when set, else a cluster of the kind 'cluster' started for this run; 'sync': "
+             "no Dask, one input after another in this process; else a running scheduler's address (tcp://host:8786).")
+    cluster: Literal["local", "slurm", "pbs"] = setting(
+        "local", group=_RUN,
+        help="The cluster started when no scheduler is given or configured: a LocalCluster, or a dask-jobqueue "
+             "SLURMCluster / PBSCluster (job settings from Dask's jobqueue configuration) scaled adaptively "
+             "between min_workers and n_workers.")
+    n_workers: int = setting(2, group=_RUN, ge=1, help="Workers of the local cluster; the most workers of a jobqueue cluster.")
+    min_workers: int = setting(0, group=_RUN, ge=0, help="Workers a jobqueue cluster keeps while idle (adaptive minimum).")
     threads_per_worker: int = setting(
         1, group=_RUN, ge=1, help="Threads per local worker (also the number of tasks a worker runs at once).")
     processes: bool = setting(True, group=_RUN,
@@ -55,6 +62,10 @@ class BatchConfig(PipelineConfig):
         help="Start the JVM inside the Dask worker (by default each Fiji step runs in a fresh subprocess).")
     scheduler_timeout: float = setting(30.0, group=_RUN, gt=0,
                                        help="Seconds to wait for a connection to the scheduler.")
+    io_retries: int = setting(
+        2, group=_RUN, ge=0,
+        help="How often an input whose file a worker cannot read or write (an I/O error on that worker) is sent "
+             "to another worker before it is reported failed; errors of the input itself are never retried.")
     force: bool = setting(False, group=_OUT,
                           help="Redo inputs a previous run already finished (replacing their results).")
     overwrite: bool = setting(
@@ -75,6 +86,8 @@ class BatchConfig(PipelineConfig):
         super().__post_init__()
 
     def check(self) -> None:
+        if self.min_workers > self.n_workers:
+            raise ConfigError(f"min_workers ({self.min_workers}) must not exceed n_workers ({self.n_workers}).")
         if not re.fullmatch(r"[^/\\\x00-\x1f]+\.csv", self.summary_name) or self.summary_name.startswith("."):
             raise ConfigError(f"summary_name must be a plain file name ending in .csv; got {self.summary_name!r}.")
         if isinstance(self.memory_limit, str) and self.memory_limit.strip().lower() != "auto":

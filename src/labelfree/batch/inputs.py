@@ -26,7 +26,7 @@ from labelfree.errors import ConfigError, InputError
 
 __all__ = ["BatchInput", "collect_inputs", "read_manifest", "IMAGE_SUFFIXES"]
 
-IMAGE_SUFFIXES = (".ome.tiff", ".ome.tif", ".tiff", ".tif", ".btf")
+IMAGE_SUFFIXES = (".ome.tiff", ".ome.tif", ".tiff", ".tif", ".btf", ".ome.zarr", ".zarr")
 MANIFEST_SUFFIXES = (".csv", ".yaml", ".yml")
 _RESERVED = ("path", "name", "channels", "dims", "options")
 
@@ -207,7 +207,7 @@ def _expand(spec: str | Path | BatchInput, input_names: tuple[str, ...]) -> list
         if not found:
             raise InputError(f"No image files ({', '.join(IMAGE_SUFFIXES)}) match the pattern {text!r}.")
         return [BatchInput(p) for p in found]
-    if path.is_dir():
+    if path.is_dir() and not path.name.lower().endswith(".zarr"):  # an OME-Zarr folder is one image
         found = sorted(p for p in path.iterdir() if _is_image(p) and not is_labelfree_output(p))
         if not found:
             raise InputError(f"The folder {path} holds no image files ({', '.join(IMAGE_SUFFIXES)}).")

@@ -1,10 +1,36 @@
-"""The end-of-run report and exit code of a batch run."""
+"""What a batch run tells a person: the end-of-run text, the exit code and ``report.html``.
+
+``report.html`` (beside the summary CSV) shows every input as a row, failures first:
+a thumbnail of its first plane with the objects' outlines (:mod:`labelfree.overlay`),
+status, object count, frames, time, worker and the error or warnings; above the rows,
+the counts by status and two small plots: objects per frame of each input and the
+distribution of object areas. Thumbnails are PNG files in ``report_files/`` beside the
+HTML (reused while newer than the label image); plots are drawn with matplotlib (Agg)
+when it is installed, otherwise the report says how to install it.
+"""
 
 from __future__ import annotations
 
+import base64
+import html
+import io
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
 import pandas as pd
 
-__all__ = ["format_report", "exit_code"]
+__all__ = ["format_report", "exit_code", "write_report", "REPORT_NAME", "STATUS_ORDER"]
+
+log = logging.getLogger(__name__)
+
+REPORT_NAME = "report.html"
+#: order of the rows of the report: what needs attention first
+STATUS_ORDER = ("failed", "cancelled", "ok", "skipped")
+_THUMBS = "report_files"
 
 
 def exit_code(summary: pd.DataFrame, /) -> int:
@@ -31,4 +57,177 @@ def format_report(summary: pd.DataFrame, /, *, max_errors: int = 20) -> str:
         lines.append(f"... and {len(failed) - max_errors} more failure(s); see the summary table")
     if "path" in summary.attrs:
         lines.append(f"summary: {summary.attrs['path']}")
+    if "report" in summary.attrs:
+        lines.append(f"report: {summary.attrs['report']}")
     return "\n".join(lines)
+
+
+def _sorted_rows(summary: pd.DataFrame) -> pd.DataFrame:
+    rank = {s: i for i, s in enumerate(STATUS_ORDER)}
+    key = summary["status"].map(lambda s: rank.get(s, len(rank)))
+    return summary.assign(_rank=key).sort_values(["_rank", "stem"], kind="stable").drop(columns="_rank")
+
+
+def _text(value: Any) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    return str(value)
+
+
+def _input_plane(path: Path) -> np.ndarray | None:
+    """First plane of an input, reading as little as possible (page 0 / one zarr chunk row)."""
+    from labelfree.overlay import first_plane
+
+    if path.is_dir():
+        from labelfree.io.ngff import read_ngff
+
+        return first_plane(read_ngff(path))
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        return first_plane(tif.pages[0].asarray())
+
+
+def _thumbnail(row: Any, folder: Path, size: int) -> str | None:
+    """Relative path of the row's thumbnail PNG (made or reused), or None."""
+    labels_path = Path(_text(row.get("labels"))) if _text(row.get("labels")) else None
+    if labels_path is None or not labels_path.is_file():
+        return None
+    target = folder / _THUMBS / f"{row['stem']}.png"
+    if target.is_file() and target.stat().st_mtime >= labels_path.stat().st_mtime:
+        return f"{_THUMBS}/{target.name}"
+    import tifffile
+
+    from labelfree.overlay import overlay_png
+
+    try:
+        with tifffile.TiffFile(labels_path) as tif:
+            labels = tif.pages[0].asarray()
+        try:
+            image = _input_plane(Path(_text(row.get("input"))))
+        except Exception as exc:  # noqa: BLE001 - the picture is shown without the image
+            log.info("report: input of %s not shown (%s)", row["stem"], exc)
+            image = None
+        target.parent.mkdir(exist_ok=True)
+        overlay_png(image, labels, target, max_size=size)
+    except Exception as exc:  # noqa: BLE001 - a report never fails the run
+        log.warning("report: no thumbnail for %s: %s: %s", row["stem"], type(exc).__name__, exc)
+        return None
+    return f"{_THUMBS}/{target.name}"
+
+
+def _tables(summary: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    out = {}
+    for row in summary.itertuples():
+        path = _text(getattr(row, "table", ""))
+        if row.status in ("ok", "skipped") and path and Path(path).is_file():
+            try:
+                out[row.stem] = pd.read_csv(path, usecols=lambda c: c in ("frame", "area"))
+            except (OSError, ValueError, pd.errors.ParserError) as exc:
+                log.info("report: table of %s not read (%s)", row.stem, exc)
+    return out
+
+
+def _plots(tables: dict[str, pd.DataFrame]) -> str:
+    """HTML with the two plots as inline PNG images (or a note)."""
+    if not tables:
+        return "<p class='note'>No object tables to plot yet.</p>"
+    try:
+        import matplotlib  # noqa: F401 - the Figure below draws with Agg, no GUI backend
+
+        from matplotlib.figure import Figure
+    except ImportError:
+        from labelfree._deps import install_hint
+
+        return f"<p class='note'>Plots need matplotlib: {html.escape(install_hint('matplotlib'))}</p>"
+    fig = Figure(figsize=(9.0, 3.0), dpi=90)
+    ax1, ax2 = fig.subplots(1, 2)
+    counts = {stem: t.groupby("frame").size() for stem, t in tables.items() if "frame" in t}
+    if len(counts) <= 20:
+        for stem, series in counts.items():
+            ax1.plot(series.index, series.values, marker=".", linewidth=1, label=stem)
+        if 1 < len(counts) <= 8:
+            ax1.legend(fontsize=6)
+    elif counts:
+        frame = pd.DataFrame(counts)
+        ax1.fill_between(frame.index, frame.quantile(0.1, axis=1), frame.quantile(0.9, axis=1), alpha=0.3,
+                         label="10-90 %")
+        ax1.plot(frame.index, frame.median(axis=1), label="median")
+        ax1.legend(fontsize=6)
+    ax1.set_xlabel("frame")
+    ax1.set_ylabel("objects")
+    ax1.set_title("objects per frame", fontsize=9)
+    areas = np.concatenate([t["area"].to_numpy(float) for t in tables.values() if "area" in t] or [np.zeros(0)])
+    areas = areas[np.isfinite(areas) & (areas > 0)]
+    if areas.size:
+        bins = np.logspace(np.log10(areas.min()), np.log10(areas.max() * 1.001), 40)
+        ax2.hist(areas, bins=bins, color="tab:gray")
+        ax2.set_xscale("log")
+    ax2.set_xlabel("object area (calibrated units)")
+    ax2.set_ylabel("objects")
+    ax2.set_title(f"object sizes ({areas.size} objects)", fontsize=9)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    return f"<img class='plots' alt='objects per frame and object sizes' src='data:image/png;base64,{data}'>"
+
+
+_CSS = """
+body{font-family:sans-serif;margin:1.5em;color:#222}
+table{border-collapse:collapse}td,th{border-bottom:1px solid #ddd;padding:4px 8px;vertical-align:top;text-align:left}
+tr.failed td{background:#fde8e8}tr.cancelled td{background:#fff4d6}
+td.err{font-family:monospace;font-size:12px;max-width:40em;white-space:pre-wrap}
+img.thumb{max-width:256px;image-rendering:pixelated}.note{color:#666}
+"""
+
+
+def write_report(summary: pd.DataFrame, out_dir: str | os.PathLike[str], /, *, name: str = REPORT_NAME,
+                 thumb_size: int = 256) -> Path:
+    """Write ``report.html`` for a batch summary and return its path.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        The run's summary (:data:`labelfree.batch.SUMMARY_COLUMNS`).
+    out_dir : path
+        The run's output folder (the report and ``report_files/`` go there).
+    name : str
+        File name of the report.
+    thumb_size : int
+        Longest side of each thumbnail in pixels.
+    """
+    from labelfree.io.atomic import atomic_path
+
+    folder = Path(out_dir)
+    rows = _sorted_rows(summary)
+    counts = summary["status"].value_counts()
+    head = ", ".join(f"{int(counts[s])} {s}" for s in STATUS_ORDER if counts.get(s, 0))
+    body = []
+    for _, row in rows.iterrows():
+        thumb = _thumbnail(row, folder, thumb_size)
+        picture = (f"<img class='thumb' alt='{html.escape(row['stem'])}' src='{html.escape(thumb)}'>" if thumb
+                   else "<span class='note'>no picture</span>")
+        seconds = _text(row.get("seconds"))
+        note = _text(row.get("error")) or _text(row.get("warnings"))
+        n_obj = _text(row.get("n_objects"))
+        body.append(
+            f"<tr class='{html.escape(row['status'])}'><td>{picture}</td>"
+            f"<td><b>{html.escape(row['stem'])}</b><br><span class='note'>{html.escape(_text(row['input']))}</span></td>"
+            f"<td>{html.escape(row['status'])}</td><td>{html.escape(n_obj.split('.')[0])}</td>"
+            f"<td>{html.escape(_text(row.get('n_frames')).split('.')[0])}</td>"
+            f"<td>{html.escape(f'{float(seconds):.1f} s' if seconds else '')}</td>"
+            f"<td>{html.escape(_text(row.get('worker')))}</td><td class='err'>{html.escape(note)}</td></tr>")
+    page = (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>LabelFree batch report</title>"
+        f"<style>{_CSS}</style></head><body><h1>LabelFree batch report</h1>"
+        f"<p>{len(summary)} input(s): {html.escape(head or 'nothing to do')}. "
+        f"Written {html.escape(time.strftime('%Y-%m-%d %H:%M:%S'))}.</p>"
+        f"{_plots(_tables(summary))}"
+        "<table><thead><tr><th>picture</th><th>input</th><th>status</th><th>objects</th><th>frames</th>"
+        f"<th>time</th><th>worker</th><th>error / warnings</th></tr></thead><tbody>{''.join(body)}</tbody></table>"
+        "</body></html>")
+    path = folder / name
+    with atomic_path(path) as tmp:
+        tmp.write_text(page, encoding="utf-8")
+    return path

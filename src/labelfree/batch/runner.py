@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import time
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable
 
 import pandas as pd
 
@@ -16,11 +15,16 @@ from labelfree.batch.config import SYNC, BatchConfig
 from labelfree.batch.inputs import BatchInput, collect_inputs
 from labelfree.batch.state import checksum, input_fingerprint
 from labelfree.batch.task import OUTPUT_KINDS, Job, result_row
-from labelfree.errors import Cancelled, ConfigError, InputError, OutputExistsError
+from labelfree.errors import Cancelled, ConfigError, OutputExistsError
 
-__all__ = ["run_batch", "plan_jobs", "SUMMARY_COLUMNS"]
+__all__ = ["run_batch", "plan_jobs", "input_checksum", "SUMMARY_COLUMNS", "PENDING"]
 
 log = logging.getLogger(__name__)
+
+#: status of an input not finished yet, in the summary written while the run goes on
+PENDING = "pending"
+#: seconds between two writes of the summary while results arrive
+SUMMARY_EVERY = 1.0
 
 SUMMARY_COLUMNS = (
     "input", "stem", "status", "n_objects", "n_frames", "seconds", "error", "warnings", "worker", *OUTPUT_KINDS,
@@ -37,6 +41,17 @@ def _fingerprint_extra(item: BatchInput, bcfg: BatchConfig, input_shas: dict[str
         "drift_backend": ("fiji" if bcfg.fiji_dir else "python") if bcfg.drift_correction else None,
         "chunk_frames": bcfg.chunk_frames,
     }
+
+
+def input_checksum(path: Path | None, /) -> str | None:
+    """SHA-256 of an input file; for an OME-Zarr folder, of its metadata and chunk listing
+    (names, sizes, mtimes: see :func:`labelfree.io.ngff.ngff_fingerprint`), not its chunks."""
+    if path is not None and Path(path).is_dir():
+        from labelfree.io.ngff import is_ngff, ngff_fingerprint
+
+        if is_ngff(path):
+            return ngff_fingerprint(path)
+    return checksum(path)
 
 
 def _input_paths(item: BatchInput, pipeline: Any, bcfg: BatchConfig) -> dict[str, str]:
@@ -83,8 +98,8 @@ def plan_jobs(
         inputs = _input_paths(item, pipeline, batch)
         try:
             cfg = config.replace(**item.options) if item.options else config
-            sha = checksum(item.path)
-            shas = {name: checksum(path) if Path(path).is_file() else None for name, path in inputs.items()}
+            sha = input_checksum(item.path)
+            shas = {name: input_checksum(path) if Path(path).exists() else None for name, path in inputs.items()}
         except (ConfigError, OSError) as exc:
             what = "bad options" if isinstance(exc, ConfigError) else "cannot read the input file"
             rows[item.stem] = result_row(item, status="failed", error=f"{what}: {type(exc).__name__}: {exc}")
@@ -135,43 +150,6 @@ def _rows_finished_meanwhile(jobs: list[Job], rows: dict[str, dict[str, Any]], o
                 rows[job.item.stem] = _row_from_state(job.item, state, out_dir, status="ok", seconds=None)
 
 
-@contextlib.contextmanager
-def dask_client(batch: BatchConfig, client: Any = None) -> Iterator[Any]:
-    """A ``distributed.Client``: the given one, one connected to ``batch.scheduler``, or a
-    fresh LocalCluster's (closed, with its workers, on exit)."""
-    from labelfree._deps import require
-
-    distributed = require("distributed", purpose="batch runs on Dask")
-    if client is not None:
-        yield client
-        return
-    if batch.scheduler:
-        try:
-            remote = distributed.Client(batch.scheduler, timeout=f"{float(batch.scheduler_timeout)}s")
-        except (OSError, TimeoutError) as exc:
-            raise InputError(
-                f"Cannot connect to the Dask scheduler at {batch.scheduler!r} ({exc}). Start one "
-                "(`dask scheduler`, or a dask-jobqueue cluster) and pass its address, e.g. tcp://host:8786."
-            ) from exc
-        try:
-            yield remote
-        finally:
-            remote.close()
-        return
-    cluster = distributed.LocalCluster(
-        n_workers=batch.n_workers, threads_per_worker=batch.threads_per_worker, processes=batch.processes,
-        memory_limit=batch.memory_limit if batch.memory_limit is not None else 0,
-        host="127.0.0.1", dashboard_address=None, scheduler_kwargs={"dashboard_address": ":0"},
-        silence_logs=logging.ERROR,
-    )
-    local = distributed.Client(cluster)
-    try:
-        yield local
-    finally:
-        local.close()
-        cluster.close()
-
-
 def run_batch(
     inputs: str | Path | BatchInput | Iterable[str | Path | BatchInput],
     /,
@@ -193,10 +171,12 @@ def run_batch(
     inputs : folder, glob pattern, CSV/YAML manifest, image file, BatchInput, or a list
         See :func:`labelfree.batch.collect_inputs`.
     pipeline : str
-        Pipeline name from :data:`labelfree.pipelines.PIPELINES`.
+        A registered pipeline's name (:func:`labelfree.pipelines.pipelines`).
     out_dir : path
-        Output folder: per input ``<stem>_labels.tif``, ``_rois.zip``, ``_table.csv``,
-        ``_provenance.json``, ``_batch.json`` (state); plus the run's summary CSV.
+        Output folder: per input ``<stem>_labels.tif``, ``_rois.zip``, ``_table.csv`` and
+        ``_provenance.json`` (the manifest, written last; it records the input's fingerprint);
+        plus the run's summary CSV and ``report.html``. The folder is held for the run: a
+        second run into it is refused.
     config : pipeline config, dict, JSON/YAML path or None
         Options of the pipeline for every input (manifests may override per file).
     batch : BatchConfig, dict, JSON/YAML path or None
@@ -253,15 +233,18 @@ def run_batch(
         jobs, rows = plan_jobs(items, pipeline=pipe, config=base, out_dir=out, batch=bcfg)
         log.info("batch: %d inputs, %d to run, %d done or failed before running", len(items), len(jobs), len(rows))
         started = time.time()
+        progress_summary = _summary_writer(items, rows, out, bcfg)
+        progress_summary(force=True)
         try:
             with Progress(progress, total=len(items), desc=f"batch {pipe.name}") as bar:
                 for stem in rows:
                     bar.update(message=f"{stem}: {rows[stem]['status']}")
                 if jobs:
-                    _execute(jobs, rows, bar=bar, batch=bcfg, client=client)
+                    _execute(jobs, rows, bar=bar, batch=bcfg, client=client, on_row=progress_summary)
         except (KeyboardInterrupt, Cancelled) as exc:
             _rows_finished_meanwhile(jobs, rows, out)
             summary = _write_summary(items, rows, out, bcfg, status_left="cancelled")
+            _write_report(summary, out)
             n_ok = int((summary["status"] == "ok").sum())
             raise Cancelled(
                 f"Batch run interrupted: {n_ok} input(s) finished in this run and kept, "
@@ -269,6 +252,7 @@ def run_batch(
                 "Rerun the same command to finish them; finished inputs are skipped."
             ) from exc
         summary = _write_summary(items, rows, out, bcfg, status_left="failed")
+        _write_report(summary, out)
     log.info("batch finished in %.1f s: %s", time.time() - started, summary["status"].value_counts().to_dict())
     return summary
 
@@ -282,22 +266,52 @@ def _check_item(folder: Any, item: BatchInput) -> None:
         check_not_input(folder.path / f"{item.stem}{suffix}", folder.inputs)
 
 
-def _execute(jobs: list[Job], rows: dict[str, dict[str, Any]], *, bar: Progress, batch: BatchConfig, client: Any) -> None:
+def _summary_writer(items: list[BatchInput], rows: dict[str, dict[str, Any]], out: Path,
+                    batch: BatchConfig) -> Callable[..., None]:
+    """A callback that rewrites the summary (unfinished inputs ``pending``), at most every second."""
+    last = [0.0]
+
+    def write(force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - last[0] >= SUMMARY_EVERY or len(rows) == len(items):
+            last[0] = now
+            try:
+                _write_summary(items, rows, out, batch, status_left=PENDING)
+            except OSError as exc:  # the final summary is written at the end anyway
+                log.warning("batch: could not update the summary while running: %s", exc)
+
+    return write
+
+
+def _write_report(summary: pd.DataFrame, out: Path) -> None:
+    """``report.html`` beside the summary; a report that cannot be made never fails the run."""
+    from labelfree.batch.report import write_report
+
+    try:
+        summary.attrs["report"] = str(write_report(summary, out))
+    except Exception as exc:  # noqa: BLE001 - the summary CSV is the record; the report is a view
+        log.warning("batch: report.html not written: %s: %s", type(exc).__name__, exc)
+
+
+def _execute(jobs: list[Job], rows: dict[str, dict[str, Any]], *, bar: Progress, batch: BatchConfig, client: Any,
+             on_row: Callable[..., None]) -> None:
+    from labelfree.batch.cluster import dask_client
     from labelfree.batch.dispatch import run_on_dask, run_sequential
 
     if client is None and batch.scheduler == SYNC:
-        run_sequential(jobs, rows, bar=bar, chunk_frames=batch.chunk_frames)
+        run_sequential(jobs, rows, bar=bar, chunk_frames=batch.chunk_frames, on_row=on_row)
         return
     with dask_client(batch, client) as dask:
-        run_on_dask(jobs, rows, bar=bar, client=dask, chunk_frames=batch.chunk_frames)
+        run_on_dask(jobs, rows, bar=bar, client=dask, chunk_frames=batch.chunk_frames, io_retries=batch.io_retries,
+                    on_row=on_row)
 
 
 def _write_summary(items: list[BatchInput], rows: dict[str, dict[str, Any]], out: Path, batch: BatchConfig,
                    *, status_left: str) -> pd.DataFrame:
     from labelfree.io.atomic import write_text_atomic
 
-    records = [rows.get(it.stem) or result_row(it, status=status_left, error="" if status_left == "cancelled"
-                                               else "no result came back from the scheduler") for it in items]
+    error = "" if status_left in ("cancelled", PENDING) else "no result came back from the scheduler"
+    records = [rows.get(it.stem) or result_row(it, status=status_left, error=error) for it in items]
     summary = pd.DataFrame.from_records(records, columns=list(SUMMARY_COLUMNS))
     path = out / batch.summary_name
     write_text_atomic(path, summary.to_csv(index=False))

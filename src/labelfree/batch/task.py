@@ -20,7 +20,7 @@ import numpy as np
 import xarray as xr
 
 from labelfree.batch.inputs import BatchInput
-from labelfree.errors import InputError
+from labelfree.errors import Cancelled
 
 __all__ = [
     "Job",
@@ -35,6 +35,7 @@ __all__ = [
     "count_objects",
     "warnings_of",
     "n_frames_of",
+    "abort_if_cancelled",
 ]
 
 log = logging.getLogger(__name__)
@@ -222,3 +223,25 @@ def process_input(job: Job, /) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001 - every failure is reported per input
         return failed_row(job, exc, started=started)
     return process_image(image, job=job, started=started)
+
+
+def abort_if_cancelled(job: Job | None = None, /) -> None:
+    """Raise :class:`Cancelled` when run as a Dask task that the scheduler no longer wants.
+
+    The scheduler drops a task's result when its run is cancelled or its client is gone;
+    the worker then marks the running task cancelled. Outside a Dask worker: no-op.
+    """
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+    except (ImportError, ValueError):
+        return
+    try:
+        key = worker.get_current_task()
+        state = worker.state.tasks.get(key)
+    except (AttributeError, KeyError):
+        return
+    if state is None or state.state in ("cancelled", "released", "forgotten"):
+        what = job.item.stem if job is not None else "this input"
+        raise Cancelled(f"The batch run was stopped; {what} was not written.")

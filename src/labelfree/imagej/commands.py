@@ -20,10 +20,10 @@ import warnings
 from typing import Any, Iterator
 
 from labelfree.errors import Cancelled, ConfigError, InputError
-from labelfree.imagej.fields import CommandResult, command_fields, command_spec, command_titles
+from labelfree.imagej.fields import CommandResult, command_fields, command_spec, command_titles, recordable
 from labelfree.options import Field, coerce_value, config_fields, format_macro_options, parse_macro_options
 
-__all__ = ["CommandResult", "command_titles", "command_fields", "run_command", "relay_warnings", "recordable"]
+__all__ = ["CommandResult", "command_titles", "command_fields", "run_command", "relay_warnings"]
 
 log = logging.getLogger(__name__)
 
@@ -148,16 +148,6 @@ def _record(title: str, values: dict[str, Any], fields: list[Field]) -> None:
             continue
         text = format_macro_options({f.key: values[f.key]}, [f])
         Recorder.recordOption(f.key, text.split("=", 1)[1].strip("[]"))
-
-
-def recordable(values: dict[str, Any], /) -> dict[str, Any]:
-    """The values a recorded macro line gives: every option, but no empty file options and no config
-    file (its values are written out one by one), no automatic channel and no image title unless set."""
-    skip = {"config_file"}
-    skip.update(k for k in ("image", "output", "channel") if values.get(k) in (None, ""))
-    if not values.get("output"):
-        skip.add("overwrite")
-    return {k: v for k, v in values.items() if k not in skip}
 
 
 def _stem_of(title: str) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 
 from labelfree.options import Field, config_fields
 
-__all__ = ["CommandResult", "command_titles", "command_spec", "command_fields", "split_fields", "ADVANCED_KEY"]
+__all__ = ["CommandResult", "command_titles", "command_spec", "command_fields", "split_fields", "recordable", "ADVANCED_KEY"]
 
 #: the dialog's checkbox that opens the advanced pages (a dialog control, not a macro key)
 ADVANCED_KEY = "advanced_options"
@@ -93,3 +93,13 @@ def split_fields(fields: list[Field], /) -> tuple[list[Field], dict[str, list[Fi
         if not f.basic and f.key != "image":
             groups.setdefault(f.group or "other", []).append(f)
     return basic, groups
+
+
+def recordable(values: dict[str, Any], /) -> dict[str, Any]:
+    """The values a recorded macro line gives: every option, but no empty file options and no config
+    file (its values are written out one by one), no automatic channel and no image title unless set."""
+    skip = {"config_file"}
+    skip.update(k for k in ("image", "output", "channel") if values.get(k) in (None, ""))
+    if not values.get("output"):
+        skip.add("overwrite")
+    return {k: v for k, v in values.items() if k not in skip}

@@ -16,8 +16,6 @@ What is written (each file atomically):
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 from pathlib import Path
 
 from labelfree.errors import ConfigError, FijiError

@@ -77,7 +77,7 @@ def run_tool(spec: Any, imp: Any, config: Any, values: dict, fields: list) -> An
         from labelfree.imagej.tables import table_to_resultstable
 
         table_to_resultstable(table, title=f"{imp.getTitle()}-{spec.table_name}", show=True)
-    from labelfree.imagej.commands import recordable
+    from labelfree.imagej.fields import recordable
 
     return CommandResult(out, result_imp, 0, table if values.get("table") else None,
                          format_macro_options(recordable(values), fields))

@@ -1,6 +1,7 @@
 """Reading images and writing the outputs Fiji opens unchanged.
 
 * :func:`read_image`: TIFF / ImageJ hyperstack / OME-TIFF -> DataArray with calibration;
+* :func:`read_ngff` / :func:`write_ngff` / :func:`write_ngff_labels`: OME-Zarr (NGFF 0.4, 0.5);
 * :func:`read_ctc`: Cell Tracking Challenge folders (frames, SEG, TRA, lineage);
 * :func:`write_labels`: ImageJ hyperstack label TIFF (calibration, glasbey LUT, provenance);
 * :func:`write_rois` / :func:`read_rois` / :func:`rois_to_labels`: ImageJ ROI zips;
@@ -16,6 +17,7 @@ from labelfree.io.ctc import CTCDataset, read_ctc
 from labelfree.io.labels_tiff import as_label_image, read_labels, read_provenance, write_labels
 from labelfree.io.lut import glasbey_lut
 from labelfree.io.markers import read_markers
+from labelfree.io.ngff import read_ngff, write_ngff, write_ngff_labels
 from labelfree.io.outputs import OutputFolder, check_output_file, output_stem, read_manifest, write_output_file
 from labelfree.io.rois import labels_to_rois, read_rois, roi_name, write_rois
 from labelfree.io.rois_raster import roi_mask, rois_to_labels
@@ -25,6 +27,9 @@ from labelfree.io.tiff import read_image
 __all__ = [
     "read_image",
     "read_ctc",
+    "read_ngff",
+    "write_ngff",
+    "write_ngff_labels",
     "CTCDataset",
     "write_labels",
     "read_provenance",

@@ -13,26 +13,13 @@ import xarray as xr
 
 from labelfree.errors import CorruptFileError, DimensionError, InputError
 from labelfree.image import to_dataarray
+from labelfree.io.units import normalise_unit
 
 __all__ = ["read_image", "read_array", "normalise_unit"]
 
 log = logging.getLogger(__name__)
 
-_UNIT_ALIASES = {
-    "micron": "µm", "microns": "µm", "um": "µm", "\\u00b5m": "µm", "μm": "µm", "µm": "µm",
-    "micrometer": "µm", "micrometre": "µm", "nanometer": "nm", "nanometre": "nm",
-    "millimeter": "mm", "millimetre": "mm", "sec": "s", "second": "s", "seconds": "s",
-    "minute": "min", "minutes": "min", "hour": "h", "hours": "h", "ms": "ms",
-}
 _OME_TO_DIM = {"T": "T", "C": "C", "Z": "Z", "Y": "Y", "X": "X", "S": "C"}
-
-
-def normalise_unit(unit: str | None, /, *, default: str = "pixel") -> str:
-    """Canonical spelling of a length or time unit (``micron``/``um`` -> ``µm``)."""
-    if unit is None or str(unit).strip() == "":
-        return default
-    text = str(unit).strip()
-    return _UNIT_ALIASES.get(text.lower(), text)
 
 
 def _check_file(path: Path) -> None:
@@ -212,8 +199,9 @@ def read_image(
     dims: str | None = None,
     channel_names: Sequence[str] | None = None,
     memmap: bool = False,
+    lazy: bool = False,
 ) -> xr.DataArray:
-    """Read a TIFF, ImageJ hyperstack or OME-TIFF with its calibration.
+    """Read a TIFF, ImageJ hyperstack or OME-TIFF (or an OME-Zarr folder) with its calibration.
 
     Parameters
     ----------
@@ -221,7 +209,8 @@ def read_image(
         The file. ImageJ hyperstacks give axes (TZCYX), pixel size (resolution tags +
         ``unit``), Z spacing, frame interval, origin and channel names (slice labels);
         OME-TIFFs give PhysicalSizeX/Y/Z with units, TimeIncrement and channel names.
-        Plain TIFFs: 2-D is YX; other shapes need ``dims``.
+        Plain TIFFs: 2-D is YX; other shapes need ``dims``. A ``.zarr`` folder is read
+        with :func:`labelfree.io.ngff.read_ngff` (level 0, dask-backed).
     dims : str, optional
         One letter per axis of the stored array (e.g. ``"TYX"``); overrides the file's axes.
     channel_names : sequence of str, optional
@@ -229,6 +218,10 @@ def read_image(
     memmap : bool
         Memory-map uncompressed files instead of reading them (for long movies);
         compressed files are read into memory (logged).
+    lazy : bool
+        Return a dask-backed DataArray that reads pages (strips/tiles) only when they are
+        computed: a task that needs a few frames of a long movie reads only those. Needs
+        zarr and dask (``pip install "labelfree[zarr]"``). OME-Zarr folders are always lazy.
 
     Returns
     -------
@@ -244,6 +237,11 @@ def read_image(
         Axes that cannot be known without ``dims=``, or ``dims`` of the wrong length.
     """
     path = Path(path)
+    if path.is_dir():  # an OME-Zarr image folder: read lazily (labelfree.io.ngff)
+        from labelfree.io.ngff import is_ngff, read_ngff
+
+        if is_ngff(path):
+            return read_ngff(path, channel_names=channel_names)
     _check_file(path)
     with _open_tiff(path) as tif:
         if not tif.series:
@@ -262,7 +260,7 @@ def read_image(
             cal = _plain_calibration(page)
         rgb = int(getattr(page, "photometric", 0)) == 2
         _check_complete(tif, series, path)
-        data = _read_data(tif, series, path, memmap)
+        data = _lazy_data(path) if lazy else _read_data(tif, series, path, memmap)
     letters = _map_axes(axes, shape, dims, path, rgb)
     sizes = dict(zip(letters, shape))
     names = channel_names
@@ -276,7 +274,7 @@ def read_image(
         if names is not None and len(names) != sizes["C"]:
             names = None
     da = to_dataarray(
-        data, dims=letters, scale=cal["scale"], units={d: u for d, u in cal["units"].items() if d in sizes},
+        xr.DataArray(data, dims=tuple(letters)) if lazy else data, dims=None if lazy else letters, scale=cal["scale"], units={d: u for d, u in cal["units"].items() if d in sizes},
         origin=cal["origin"], channel_names=names, attrs={"source": str(path)},
     )
     if "T" in da.dims and "T" not in cal["units"]:
@@ -294,6 +292,16 @@ def read_array(path: str | os.PathLike[str], /) -> np.ndarray:
         series = tif.series[0]
         _check_complete(tif, series, path)
         return _read_data(tif, series, path, memmap=False)
+
+
+def _lazy_data(path: Path) -> Any:
+    """Series 0 as a dask array over tifffile's zarr view (reads pages on demand)."""
+    import tifffile
+
+    from labelfree._deps import require
+
+    zarr, dask_array = require("zarr", purpose="lazy TIFF reads"), require("dask.array", purpose="lazy TIFF reads")
+    return dask_array.from_zarr(zarr.open_array(tifffile.imread(path, aszarr=True, series=0, level=0), mode="r"))
 
 
 def _read_data(tif: Any, series: Any, path: Path, memmap: bool) -> np.ndarray:

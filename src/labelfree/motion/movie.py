@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from labelfree.errors import DimensionError, DTypeError, InputError, NonFiniteError
+from labelfree.errors import DimensionError, DTypeError, NonFiniteError
 from labelfree.image import SUPPORTED_DTYPES, to_dataarray
 
 __all__ = ["as_movie"]

@@ -12,8 +12,7 @@ import xarray as xr
 from labelfree._config import provenance
 from labelfree._heap import retained_heap
 from labelfree._progress import Progress
-from labelfree.errors import DimensionError, DTypeError, InputError, NonFiniteError
-from labelfree.image import SUPPORTED_DTYPES, labels_like, to_dataarray
+from labelfree.image import labels_like
 from labelfree.motion.classify import classify_frame, train_classifier
 from labelfree.motion.config import MotionConfig
 from labelfree.motion.features import compute_features, local_entropy

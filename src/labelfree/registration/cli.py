@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 
 from labelfree.cli import progress_from_args
-from labelfree.cli import progress_from_args
 from labelfree.errors import InputError
 
 __all__ = ["register", "write_image"]

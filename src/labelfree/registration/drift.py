@@ -17,8 +17,8 @@ import xarray as xr
 
 from labelfree._config import PipelineConfig, setting
 from labelfree._progress import Progress
-from labelfree.errors import ConfigError, DimensionError
-from labelfree.image import scale_of, select_channel, units_of, validate_image
+from labelfree.errors import ConfigError
+from labelfree.image import scale_of, select_channel, units_of
 from labelfree.registration._backend import choose_backend, fiji_backend
 from labelfree.registration._phase import bandpass_weights, edge_taper, measure_shift, prepare
 from labelfree.registration._shift import canvas_window, check_movie as _check_movie

@@ -6,9 +6,7 @@ mosaic. TileConfiguration files store ``(x, y)``, as Fiji writes them.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Sequence
 

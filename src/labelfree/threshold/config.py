@@ -22,3 +22,6 @@ class ThresholdConfig(PipelineConfig):
     fill_holes: bool = setting(True, basic=True, help="Fill holes inside objects.")
     split_touching: bool = setting(False, basic=True,
                                    help="Split touching objects by a distance-transform watershed.")
+    threshold: float | None = setting(
+        None, help="Fixed intensity threshold for every plane; automatic: the method's threshold. Give the whole "
+                   "image's value when the image is segmented in tiles (one threshold for all).")

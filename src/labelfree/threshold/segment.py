@@ -25,9 +25,12 @@ def threshold_plane(plane: np.ndarray, config: ThresholdConfig, /) -> np.ndarray
     plane = plane.astype(np.float32, copy=False)
     if plane.min() == plane.max():
         return np.zeros(plane.shape, np.uint16)
-    thr = {"otsu": filters.threshold_otsu, "li": filters.threshold_li, "triangle": filters.threshold_triangle}[
-        config.method
-    ](plane)
+    if config.threshold is not None:
+        thr = float(config.threshold)
+    else:
+        thr = {"otsu": filters.threshold_otsu, "li": filters.threshold_li, "triangle": filters.threshold_triangle}[
+            config.method
+        ](plane)
     mask = plane < thr if config.dark_objects else plane > thr
     if config.fill_holes:
         mask = fill_holes(mask)

@@ -1,0 +1,199 @@
+"""Where a batch run executes on Dask: the client and, when the run starts one, its cluster.
+
+In order of precedence:
+
+1. a ``distributed.Client`` given by the caller (used as is, never closed);
+2. ``BatchConfig.scheduler``: the address of a running scheduler;
+3. Dask's own configuration, as cluster users already set it: the ``scheduler-address``
+   key (``DASK_SCHEDULER_ADDRESS`` in the environment, or ``scheduler-address:`` in a
+   ``~/.config/dask/*.yaml`` file);
+4. ``BatchConfig.cluster = "slurm"`` or ``"pbs"``: a dask-jobqueue cluster whose job
+   settings (cores, memory, queue, walltime, ...) come from Dask's ``jobqueue.slurm`` /
+   ``jobqueue.pbs`` configuration, scaled adaptively between ``min_workers`` and
+   ``n_workers`` workers and closed at the end;
+5. otherwise a ``LocalCluster`` of ``n_workers`` processes, closed at the end.
+
+Before work is sent, the versions of the client, scheduler and workers are compared
+(Dask's own check, plus LabelFree's version on every worker), so a worker with another
+installation fails the run at once with a clear message instead of failing inputs one by
+one. Dask's INFO log lines are kept quiet unless LabelFree logs at INFO (``-v``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+from typing import Any, Iterator
+
+from labelfree.errors import ConfigError, InputError
+
+__all__ = ["CLUSTER_KINDS", "configured_scheduler", "jobqueue_cluster", "check_versions", "quiet_dask_logs",
+           "dask_client", "dashboard_link"]
+
+log = logging.getLogger(__name__)
+
+#: values of ``BatchConfig.cluster``
+CLUSTER_KINDS = ("local", "slurm", "pbs")
+_SUBMIT = {"slurm": "sbatch", "pbs": "qsub"}
+_NOISY = ("distributed", "dask_jobqueue", "bokeh", "tornado")
+
+
+def configured_scheduler() -> str | None:
+    """The scheduler address set in Dask's configuration, or None.
+
+    Reads ``dask.config`` key ``scheduler-address`` (files and ``DASK_*`` variables
+    read when dask was imported) and, for a variable set later, ``DASK_SCHEDULER_ADDRESS``.
+    """
+    import dask
+
+    address = dask.config.get("scheduler-address", None) or os.environ.get("DASK_SCHEDULER_ADDRESS")
+    return str(address).strip() or None if address else None
+
+
+def jobqueue_cluster(kind: str, /, *, minimum: int, maximum: int, check_submit: bool = True) -> Any:
+    """A dask-jobqueue cluster for ``kind`` ("slurm" or "pbs"), adapting between limits.
+
+    Parameters
+    ----------
+    kind : {"slurm", "pbs"}
+    minimum, maximum : int
+        Workers kept at least / at most (``cluster.adapt(minimum=, maximum=)``).
+    check_submit : bool
+        Fail at once when the submit command (``sbatch`` / ``qsub``) is not on PATH.
+
+    Job settings come from Dask's configuration (``jobqueue.<kind>.cores``, ``memory``,
+    ``queue``, ``walltime``, ``job-extra-directives``, ...; see docs/batch.md).
+    """
+    from labelfree._deps import require
+
+    if kind not in _SUBMIT:
+        raise ConfigError(f"cluster must be one of {CLUSTER_KINDS}; got {kind!r}.")
+    jobqueue = require("dask_jobqueue", purpose=f"batch runs on {kind.upper()}")
+    if check_submit and shutil.which(_SUBMIT[kind]) is None:
+        raise ConfigError(
+            f"cluster={kind!r} submits Dask workers as jobs with `{_SUBMIT[kind]}`, which is not on PATH here. "
+            f"Run LabelFree on the cluster's login node (or in a job), or use --scheduler ADDRESS."
+        )
+    cls = {"slurm": jobqueue.SLURMCluster, "pbs": jobqueue.PBSCluster}[kind]
+    try:
+        cluster = cls()
+    except ValueError as exc:
+        raise ConfigError(
+            f"The {kind.upper()} cluster needs job settings in Dask's configuration ({exc}). Set at least "
+            f"jobqueue.{kind}.cores and jobqueue.{kind}.memory in ~/.config/dask/jobqueue.yaml (see docs/batch.md)."
+        ) from exc
+    cluster.adapt(minimum=int(minimum), maximum=int(maximum))
+    return cluster
+
+
+def _labelfree_version() -> str:
+    import labelfree
+
+    return labelfree.__version__
+
+
+def check_versions(client: Any, /) -> None:
+    """Fail with :class:`ConfigError` when scheduler or workers run other versions.
+
+    Dask's check (``client.get_versions(check=True)``: Python, dask, distributed,
+    msgpack, cloudpickle, ..., numpy) and LabelFree's ``__version__`` on every worker.
+    """
+    from labelfree import __version__
+
+    try:
+        client.get_versions(check=True, packages=["numpy"])
+    except ValueError as exc:
+        raise ConfigError(
+            "The Dask scheduler or workers run other package versions than this client; install the same "
+            f"versions everywhere (one environment on a shared file system).\n{exc}"
+        ) from exc
+    found = client.run(_labelfree_version, on_error="return")
+    bad = {worker: (v if isinstance(v, str) else f"cannot import labelfree ({type(v).__name__}: {v})")
+           for worker, v in found.items() if v != __version__}
+    if bad:
+        listed = "; ".join(f"{w}: {v}" for w, v in sorted(bad.items()))
+        raise ConfigError(
+            f"Dask worker(s) run another LabelFree than this client ({__version__}): {listed}. Install the same "
+            "LabelFree version on every worker (or start the workers from the client's environment)."
+        )
+
+
+@contextlib.contextmanager
+def quiet_dask_logs(verbose: bool | None = None) -> Iterator[None]:
+    """Raise Dask's loggers to WARNING for the duration (unless ``verbose``).
+
+    ``verbose=None`` follows LabelFree's own logging: quiet unless ``labelfree`` logs at
+    INFO (the CLI's ``-v``).
+    """
+    if verbose is None:
+        verbose = logging.getLogger("labelfree").isEnabledFor(logging.INFO)
+    loggers = [logging.getLogger(name) for name in _NOISY]
+    levels = [lg.level for lg in loggers]
+    if not verbose:
+        for lg in loggers:
+            lg.setLevel(max(lg.getEffectiveLevel(), logging.WARNING))
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
+def dashboard_link(client: Any, /) -> str | None:
+    """The client's dashboard URL, or None when the scheduler serves none."""
+    try:
+        link = client.dashboard_link
+    except Exception:  # noqa: BLE001 - no dashboard (bokeh missing, or disabled)
+        return None
+    return str(link) if link else None
+
+
+def _connect(distributed: Any, address: str, timeout: float, where: str) -> Any:
+    try:
+        return distributed.Client(address, timeout=f"{float(timeout)}s")
+    except (OSError, TimeoutError) as exc:
+        raise InputError(
+            f"Cannot connect to the Dask scheduler at {address!r} ({where}; {exc}). Start one "
+            "(`dask scheduler`, or a dask-jobqueue cluster) and pass its address, e.g. tcp://host:8786."
+        ) from exc
+
+
+@contextlib.contextmanager
+def dask_client(batch: Any, client: Any = None) -> Iterator[Any]:
+    """A ``distributed.Client`` for ``batch`` (a BatchConfig); see the module docstring.
+
+    Versions are checked before it is yielded; what this function started (client,
+    cluster, its workers or jobs) is closed on exit.
+    """
+    from labelfree._deps import require
+
+    distributed = require("distributed", purpose="batch runs on Dask")
+    with quiet_dask_logs(), contextlib.ExitStack() as stack:
+        if client is None:
+            address, where = batch.scheduler, "BatchConfig.scheduler"
+            if not address and batch.cluster == "local":
+                address, where = configured_scheduler(), "Dask configuration 'scheduler-address'"
+            if address:
+                client = stack.enter_context(_connect(distributed, address, batch.scheduler_timeout, where))
+                log.info("batch: using the Dask scheduler at %s (%s)", address, where)
+            elif batch.cluster in _SUBMIT:
+                cluster = stack.enter_context(jobqueue_cluster(batch.cluster, minimum=batch.min_workers,
+                                                               maximum=batch.n_workers))
+                client = stack.enter_context(distributed.Client(cluster))
+                log.info("batch: %s cluster, %d to %d workers (adaptive)", batch.cluster.upper(), batch.min_workers,
+                         batch.n_workers)
+            else:
+                cluster = stack.enter_context(distributed.LocalCluster(
+                    n_workers=batch.n_workers, threads_per_worker=batch.threads_per_worker,
+                    processes=batch.processes, memory_limit=batch.memory_limit if batch.memory_limit is not None else 0,
+                    host="127.0.0.1", dashboard_address=None, scheduler_kwargs={"dashboard_address": ":0"},
+                    silence_logs=logging.WARNING,
+                ))
+                client = stack.enter_context(distributed.Client(cluster))
+        check_versions(client)
+        link = dashboard_link(client)
+        if link:
+            log.info("batch: Dask dashboard at %s", link)
+        yield client

@@ -1,0 +1,542 @@
+"""Segment a large image in overlapping tiles and stitch the labels across the seams.
+
+The YX plane is cut into a grid of *cores* (``tile`` × ``tile`` pixels, a partition of
+the plane). Each tile reads its core grown by ``overlap`` pixels on every side (clipped
+at the image border), runs any segment function on that region, and **keeps only the
+objects whose centroid lies in its core**. Every object is therefore owned by exactly
+one tile and gets exactly one id; ids are numbered tile after tile (row-major), so the
+result is the same on every scheduler.
+
+Why this is exact: an object of diameter ``d <= overlap`` that meets the core of tile
+*i* lies whole inside tile *i*'s region, so tile *i* sees it whole and computes its true
+centroid. An object that a tile sees cut by its region border lies, when
+``d <= overlap``, entirely outside that tile's core, and its cut centroid does too, so
+that tile drops it. Choose ``overlap`` at least the largest object diameter (2 × the
+typical diameter is a safe default) plus the context the segment function needs
+(filters, local thresholds). Objects still cut by a region border while owned are
+counted in :attr:`TiledResult.n_cut` and logged: raise ``overlap`` when it is not 0.
+
+Where two owned objects claim the same pixel (two tiles disagreed about a boundary),
+the tile that comes first row-major keeps the pixel.
+
+Memory: a tile task holds its region and its labels; a stitch task holds one core and
+the labels of the up to 9 tiles around it. Each task reads its own region from the
+source: a zarr array or a ``numpy.memmap`` is re-opened on the worker, a dask array is
+sliced (its graph reads only the chunks of the region), a plain in-memory array is cut
+on the caller's side so that each task receives only its region.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import uuid
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from labelfree._progress import Progress
+from labelfree.errors import DimensionError, DTypeError, InputError
+
+__all__ = [
+    "Tile",
+    "TileLabels",
+    "TiledResult",
+    "plan_tiles",
+    "read_region",
+    "segment_tile",
+    "stitch_core",
+    "segment_tiled",
+    "tiled_labels",
+    "PipelineTileFunction",
+    "auto_threshold",
+]
+
+log = logging.getLogger(__name__)
+
+SegmentFn = Callable[[np.ndarray], Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class Tile:
+    """One tile: its core (a cell of the partition) and the region it reads.
+
+    Attributes
+    ----------
+    index : int
+        Row-major position in the grid (ids are numbered in this order).
+    row, col : int
+        Grid position.
+    core : tuple of (start, stop) for Y and X
+        Pixels this tile owns.
+    region : tuple of (start, stop) for Y and X
+        Pixels this tile reads: the core grown by the overlap, clipped at the border.
+    """
+
+    index: int
+    row: int
+    col: int
+    core: tuple[tuple[int, int], tuple[int, int]]
+    region: tuple[tuple[int, int], tuple[int, int]]
+
+    def region_slices(self) -> tuple[slice, slice]:
+        """``(slice_y, slice_x)`` of the region in image coordinates."""
+        (y0, y1), (x0, x1) = self.region
+        return slice(y0, y1), slice(x0, x1)
+
+    def core_slices(self) -> tuple[slice, slice]:
+        """``(slice_y, slice_x)`` of the core in image coordinates."""
+        (y0, y1), (x0, x1) = self.core
+        return slice(y0, y1), slice(x0, x1)
+
+
+@dataclasses.dataclass
+class TileLabels:
+    """The objects one tile owns, as labels ``1..n`` on a crop of its region.
+
+    ``labels`` covers ``box`` (image coordinates ``((y0, y1), (x0, x1))``), the bounding
+    box of the owned objects (empty when ``n == 0``).
+    """
+
+    index: int
+    box: tuple[tuple[int, int], tuple[int, int]]
+    labels: np.ndarray
+    n: int
+    n_cut: int = 0
+
+
+@dataclasses.dataclass
+class TiledResult:
+    """Labels of a tiled segmentation and what the stitching saw."""
+
+    labels: np.ndarray
+    tiles: list[Tile]
+    n_objects: int
+    n_cut: int
+
+
+def plan_tiles(shape: Sequence[int], /, *, tile: int | Sequence[int], overlap: int) -> list[Tile]:
+    """Grid of tiles over a YX plane of ``shape`` (the last two entries are Y, X).
+
+    Parameters
+    ----------
+    shape : sequence of int
+        Image shape; only the last two axes (Y, X) are tiled.
+    tile : int or (int, int)
+        Core size in pixels (Y, X). The last row/column of cores may be smaller.
+    overlap : int
+        Pixels each region extends beyond its core on every side; at least the
+        largest object diameter (see the module docstring).
+
+    Examples
+    --------
+    >>> [t.region for t in plan_tiles((100, 150), tile=100, overlap=10)]
+    [((0, 100), (0, 110)), ((0, 100), (90, 150))]
+    """
+    if len(shape) < 2:
+        raise DimensionError(f"Tiling needs an image with Y and X axes; got shape {tuple(shape)}.")
+    ny, nx = int(shape[-2]), int(shape[-1])
+    ty, tx = (int(tile), int(tile)) if np.isscalar(tile) else (int(tile[0]), int(tile[1]))
+    if ty < 1 or tx < 1 or overlap < 0:
+        raise InputError(f"tile must be >= 1 pixel and overlap >= 0; got tile={tile}, overlap={overlap}.")
+    tiles = []
+    for row, y0 in enumerate(range(0, ny, ty)):
+        for col, x0 in enumerate(range(0, nx, tx)):
+            y1, x1 = min(y0 + ty, ny), min(x0 + tx, nx)
+            region = ((max(0, y0 - overlap), min(ny, y1 + overlap)), (max(0, x0 - overlap), min(nx, x1 + overlap)))
+            tiles.append(Tile(len(tiles), row, col, ((y0, y1), (x0, x1)), region))
+    return tiles
+
+
+@dataclasses.dataclass(frozen=True)
+class _MemmapRef:
+    """A numpy memmap by reference, so that a worker re-opens it instead of receiving it."""
+
+    filename: str
+    dtype: str
+    shape: tuple[int, ...]
+    offset: int
+    order: str
+
+    def open(self) -> np.ndarray:
+        return np.memmap(self.filename, dtype=np.dtype(self.dtype), mode="r", shape=self.shape,
+                         offset=self.offset, order=self.order)
+
+
+def _base_memmap(arr: np.ndarray) -> _MemmapRef | None:
+    """The file behind a memmap that covers the whole file region it came from, else None."""
+    if not isinstance(arr, np.memmap) or getattr(arr, "filename", None) is None:
+        return None
+    if not (arr.flags.c_contiguous or arr.flags.f_contiguous):
+        return None
+    return _MemmapRef(str(arr.filename), arr.dtype.str, tuple(arr.shape), int(arr.offset),
+                      "F" if arr.flags.f_contiguous and not arr.flags.c_contiguous else "C")
+
+
+def read_region(source: Any, tile: Tile, /) -> np.ndarray:
+    """Read ``tile``'s region (every leading axis, the region's Y and X) as a numpy array.
+
+    ``source`` may be a numpy array, a memmap reference, a zarr array, a dask array or
+    an xarray DataArray over any of them; only the region's pixels are read.
+    """
+    if isinstance(source, _MemmapRef):
+        source = source.open()
+    data = getattr(source, "data", source) if type(source).__name__ == "DataArray" else source
+    ys, xs = tile.region_slices()
+    return np.asarray(data[(Ellipsis, ys, xs)])
+
+
+def _centroids(labels: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    idx = labels.ravel()
+    counts = np.bincount(idx, minlength=n + 1).astype(np.float64)
+    yy, xx = np.indices(labels.shape, dtype=np.float64)
+    cy = np.bincount(idx, weights=yy.ravel(), minlength=n + 1)
+    cx = np.bincount(idx, weights=xx.ravel(), minlength=n + 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return cy / counts, cx / counts
+
+
+def _own_objects(labels: np.ndarray, tile: Tile, shape: tuple[int, int]) -> TileLabels:
+    """Keep the objects of a tile's labels whose centroid lies in its core; renumber 1..n."""
+    from skimage.segmentation import relabel_sequential
+
+    (ry0, ry1), (rx0, rx1) = tile.region
+    (cy0, cy1), (cx0, cx1) = tile.core
+    labels, _, _ = relabel_sequential(np.asarray(labels))
+    n = int(labels.max()) if labels.size else 0
+    if n == 0:
+        return TileLabels(tile.index, ((ry0, ry0), (rx0, rx0)), np.zeros((0, 0), np.uint32), 0)
+    cy, cx = _centroids(labels, n)
+    cy, cx = cy + ry0, cx + rx0
+    keep = (cy >= cy0) & (cy < cy1) & (cx >= cx0) & (cx < cx1)
+    keep[0] = False
+    lut = np.zeros(n + 1, np.uint32)
+    lut[keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.uint32)
+    owned = lut[labels]
+    n_own = int(keep.sum())
+    if n_own == 0:
+        return TileLabels(tile.index, ((ry0, ry0), (rx0, rx0)), np.zeros((0, 0), np.uint32), 0)
+    # owned objects that touch a region edge which is not the image border were cut
+    edges = []
+    if ry0 > 0:
+        edges.append(owned[0])
+    if ry1 < shape[0]:
+        edges.append(owned[-1])
+    if rx0 > 0:
+        edges.append(owned[:, 0])
+    if rx1 < shape[1]:
+        edges.append(owned[:, -1])
+    n_cut = len(np.setdiff1d(np.unique(np.concatenate(edges)), [0])) if edges else 0
+    rows, cols = np.flatnonzero(owned.any(axis=1)), np.flatnonzero(owned.any(axis=0))
+    by0, by1, bx0, bx1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    box = ((ry0 + int(by0), ry0 + int(by1)), (rx0 + int(bx0), rx0 + int(bx1)))
+    return TileLabels(tile.index, box, np.ascontiguousarray(owned[by0:by1, bx0:bx1]), n_own, n_cut)
+
+
+def segment_tile(source: Any, tile: Tile, segment_fn: SegmentFn, /, *, shape: tuple[int, int]) -> TileLabels:
+    """Read ``tile``'s region from ``source``, segment it and keep the objects it owns.
+
+    Parameters
+    ----------
+    source : array-like
+        What :func:`read_region` accepts; an array already cut to the region is used as is.
+    tile : Tile
+    segment_fn : callable
+        ``f(region) -> labels``: region is ``(..., Y, X)``; labels are ``(Y, X)`` integers,
+        0 = background (a DataArray is accepted).
+    shape : (int, int)
+        The whole image's (Y, X) size (to tell region edges from the image border).
+    """
+    (ry0, ry1), (rx0, rx1) = tile.region
+    region = source.data if isinstance(source, _Region) else read_region(source, tile)
+    labels = segment_fn(region)
+    if type(labels).__name__ == "DataArray":
+        labels = labels.data
+    labels = np.asarray(labels)
+    if labels.shape != (ry1 - ry0, rx1 - rx0):
+        raise DimensionError(
+            f"The segment function returned labels of shape {labels.shape} for a region of "
+            f"{(ry1 - ry0, rx1 - rx0)} pixels; it must return one (Y, X) label plane per region."
+        )
+    if labels.dtype.kind not in "iub":
+        raise DTypeError(f"The segment function returned {labels.dtype} labels; expected integers (0 = background).")
+    return _own_objects(labels.astype(np.int64, copy=False), tile, shape)
+
+
+class _Region:
+    """An array already cut to one tile's region (what a task receives for in-memory images)."""
+
+    def __init__(self, data: np.ndarray) -> None:
+        self.data = data
+
+
+def _neighbours(tiles: list[Tile], index: int) -> list[int]:
+    """Indices of the tiles whose regions can reach into ``tiles[index]``'s core (itself included)."""
+    (cy0, cy1), (cx0, cx1) = tiles[index].core
+    out = []
+    for t in tiles:
+        (ry0, ry1), (rx0, rx1) = t.region
+        if ry0 < cy1 and ry1 > cy0 and rx0 < cx1 and rx1 > cx0:
+            out.append(t.index)
+    return out
+
+
+def _offsets(counts: Sequence[int]) -> list[int]:
+    return [int(v) for v in np.concatenate([[0], np.cumsum(np.asarray(counts, np.int64))[:-1]])]
+
+
+def _paint(out: np.ndarray, at: tuple[int, int], part: TileLabels, offset: int) -> None:
+    """Paint ``part``'s objects (ids + offset) onto the zero pixels of ``out`` (placed at ``at``)."""
+    if part.n == 0:
+        return
+    (by0, by1), (bx0, bx1) = part.box
+    oy, ox = at
+    y0, y1 = max(by0, oy), min(by1, oy + out.shape[0])
+    x0, x1 = max(bx0, ox), min(bx1, ox + out.shape[1])
+    if y0 >= y1 or x0 >= x1:
+        return
+    src = part.labels[y0 - by0:y1 - by0, x0 - bx0:x1 - bx0]
+    dst = out[y0 - oy:y1 - oy, x0 - ox:x1 - ox]
+    free = (dst == 0) & (src != 0)
+    dst[free] = src[free].astype(out.dtype) + offset
+
+
+def stitch_core(tile: Tile, parts: Sequence[TileLabels], offsets: Sequence[int], /) -> np.ndarray:
+    """Final labels of ``tile``'s core from the owned objects of the tiles around it.
+
+    ``parts`` are the :class:`TileLabels` of the neighbouring tiles (any order);
+    ``offsets[k]`` is the id offset of the tile with index ``parts[k].index``.
+    """
+    (cy0, cy1), (cx0, cx1) = tile.core
+    out = np.zeros((cy1 - cy0, cx1 - cx0), np.uint32)
+    for part, offset in sorted(zip(parts, offsets), key=lambda po: po[0].index):
+        _paint(out, (cy0, cx0), part, int(offset))
+    return out
+
+
+def _core_from_counts(tile: Tile, parts: Sequence[TileLabels], counts: Sequence[int], order: Sequence[int]) -> np.ndarray:
+    starts = _offsets(counts)
+    return stitch_core(tile, parts, [starts[i] for i in order])
+
+
+def _count(part: TileLabels) -> tuple[int, int]:
+    return part.n, part.n_cut
+
+
+def _source_for_tasks(image: Any) -> Any:
+    """What each tile task gets to read its region from (never the whole in-memory array)."""
+    data = image.data if type(image).__name__ == "DataArray" else image
+    ref = _base_memmap(data) if isinstance(data, np.ndarray) else None
+    if ref is not None:
+        return ref
+    return data
+
+
+def _check_plane(image: Any) -> tuple[int, int]:
+    shape = tuple(getattr(image, "shape", ()))
+    if len(shape) < 2:
+        raise DimensionError(f"Tiled segmentation needs an image with Y and X as its last axes; got shape {shape}.")
+    dims = getattr(image, "dims", None)
+    if dims is not None and tuple(dims[-2:]) != ("Y", "X"):
+        raise DimensionError(f"Tiled segmentation needs Y and X as the last dims; got {''.join(dims)}.")
+    return int(shape[-2]), int(shape[-1])
+
+
+def tiled_labels(
+    image: Any, segment_fn: SegmentFn, /, *, tile: int = 2048, overlap: int = 128
+) -> Any:
+    """The stitched labels as a lazy ``dask.array`` (one chunk per tile core).
+
+    Build the graph only: compute it with any scheduler, or store it chunk by chunk
+    (``dask.array.to_zarr``; chunks never overlap, so concurrent writes do not collide).
+    Tile tasks read their own regions; see :func:`segment_tiled` for the parameters.
+    """
+    import dask
+    import dask.array as da
+
+    shape = _check_plane(image)
+    tiles = plan_tiles(shape, tile=tile, overlap=overlap)
+    source = _source_for_tasks(image)
+    parts = []
+    for t in tiles:
+        if isinstance(source, np.ndarray):  # in memory: send each task its region only
+            region = dask.delayed(read_region(source, t), name=f"labelfree-region-{t.index}-{uuid.uuid4().hex}")
+            parts.append(dask.delayed(_segment_region)(region, t, segment_fn, shape))
+        elif _is_dask(source):
+            ys, xs = t.region_slices()
+            parts.append(dask.delayed(_segment_region)(source[(Ellipsis, ys, xs)], t, segment_fn, shape))
+        else:
+            parts.append(dask.delayed(segment_tile)(source, t, segment_fn, shape=shape))
+    counts = [dask.delayed(_count)(p) for p in parts]
+    ns = dask.delayed(_first_counts)(counts)
+    rows = []
+    n_rows = max(t.row for t in tiles) + 1
+    for r in range(n_rows):
+        row = []
+        for t in (t for t in tiles if t.row == r):
+            near = _neighbours(tiles, t.index)
+            (cy0, cy1), (cx0, cx1) = t.core
+            block = dask.delayed(_core_from_counts)(t, [parts[i] for i in near], ns, near)
+            row.append(da.from_delayed(block, shape=(cy1 - cy0, cx1 - cx0), dtype=np.uint32))
+        rows.append(row)
+    return da.block(rows)
+
+
+def _is_dask(obj: Any) -> bool:
+    return type(obj).__module__.startswith("dask") and hasattr(obj, "dask")
+
+
+def _segment_region(region: np.ndarray, tile: Tile, segment_fn: SegmentFn, shape: tuple[int, int]) -> TileLabels:
+    return segment_tile(_Region(np.asarray(region)), tile, segment_fn, shape=shape)
+
+
+def _first_counts(counts: Sequence[tuple[int, int]]) -> list[int]:
+    return [c[0] for c in counts]
+
+
+def segment_tiled(
+    image: Any,
+    segment_fn: SegmentFn,
+    /,
+    *,
+    tile: int = 2048,
+    overlap: int = 128,
+    client: Any = None,
+    progress: Any = False,
+) -> TiledResult:
+    """Segment ``image`` tile by tile and stitch the labels so each object has one id.
+
+    Parameters
+    ----------
+    image : array-like (..., Y, X)
+        numpy array, ``numpy.memmap``, zarr array, dask array, or a DataArray over one
+        of them (dims ending in Y, X). Leading axes (e.g. C) go to ``segment_fn`` whole.
+    segment_fn : callable
+        ``f(region) -> labels`` with ``region`` of shape ``(..., y, x)`` and labels
+        ``(y, x)`` (0 = background). Must be picklable for a distributed client (a
+        top-level function or :class:`PipelineTileFunction`).
+    tile : int
+        Core size in pixels (Y and X); memory per task is about ``(tile + 2 overlap)²``
+        pixels of input and labels.
+    overlap : int
+        Pixels read beyond each core on every side: at least the largest object diameter
+        (about 2 × the typical diameter) plus the context ``segment_fn`` needs.
+    client : None, "sync", "threads", "processes" or distributed.Client
+        None: tile after tile in this process (no Dask). A scheduler name or a client:
+        the tiles run as Dask tasks (:func:`tiled_labels`) there.
+    progress : bool, tqdm-like or callable
+        Progress over tiles (serial run only).
+
+    Returns
+    -------
+    TiledResult
+        ``labels`` (uint32, Y × X, ids 1..n numbered tile after tile), the tiles,
+        ``n_objects`` and ``n_cut`` (owned objects cut by a region border: raise
+        ``overlap`` when not 0).
+
+    Examples
+    --------
+    >>> from scipy import ndimage as ndi
+    >>> img = np.zeros((60, 60)); img[25:35, 5:55] = 1           # one object across 3 tiles
+    >>> res = segment_tiled(img, lambda r: ndi.label(r > 0)[0], tile=20, overlap=50)
+    >>> res.n_objects, np.unique(res.labels).tolist()
+    (1, [0, 1])
+    """
+    shape = _check_plane(image)
+    tiles = plan_tiles(shape, tile=tile, overlap=overlap)
+    if client is None:
+        source = _source_for_tasks(image)
+        out = np.zeros(shape, np.uint32)
+        next_id = 0
+        n_cut = 0
+        with Progress(progress, total=len(tiles), desc="tiles") as bar:
+            for t in tiles:
+                part = segment_tile(source, t, segment_fn, shape=shape)
+                _paint(out, (0, 0), part, next_id)
+                next_id += part.n
+                n_cut += part.n_cut
+                bar.update(message=f"tile {t.index + 1}/{len(tiles)}")
+        result = TiledResult(out, tiles, next_id, n_cut)
+    else:
+        labels = tiled_labels(image, segment_fn, tile=tile, overlap=overlap)
+        if isinstance(client, str):
+            arr = labels.compute(scheduler=client)
+        else:
+            arr = client.compute(labels).result()
+        n = int(arr.max()) if arr.size else 0
+        result = TiledResult(np.asarray(arr), tiles, n, -1)
+    if result.n_cut > 0:
+        log.warning("tiled segmentation: %d object(s) larger than the overlap (%d px) were cut by a tile border; "
+                    "raise overlap above the largest object diameter.", result.n_cut, overlap)
+    log.info("tiled segmentation: %d tiles of %d px (overlap %d), %d objects", len(tiles), tile, overlap,
+             result.n_objects)
+    return result
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineTileFunction:
+    """A registered pipeline as a picklable per-region segment function.
+
+    Parameters
+    ----------
+    pipeline : str
+        A registered pipeline's name (:func:`labelfree.pipelines.pipelines`) that works on one
+        plane, e.g. ``"threshold"``.
+    config : dict
+        The pipeline's config (``cfg.to_dict()``).
+    dims : str
+        Dims of a region, e.g. ``"YX"`` or ``"CYX"``.
+    scale : dict
+        Pixel size per dim, so that size settings in physical units stay right.
+    """
+
+    pipeline: str
+    config: dict = dataclasses.field(default_factory=dict)
+    dims: str = "YX"
+    scale: dict = dataclasses.field(default_factory=dict)
+
+    def __call__(self, region: np.ndarray) -> np.ndarray:
+        from labelfree.image import to_dataarray
+        from labelfree.pipelines import get_pipeline
+
+        region = np.asarray(region)
+        if region.size and region.min() == region.max():  # an empty stretch of a scan: no objects
+            return np.zeros(region.shape[-2:], np.uint32)
+        pipe = get_pipeline(self.pipeline)
+        image = to_dataarray(region, dims=self.dims, scale=self.scale)
+        labels = pipe.segment_function(image, config=pipe.config_class.from_dict(self.config), progress=False)
+        if labels.ndim != 2:
+            raise DimensionError(f"The {self.pipeline} pipeline returned {labels.ndim}-D labels for a region; "
+                                 "tiling needs a pipeline that labels one plane.")
+        return np.asarray(labels.data)
+
+
+def auto_threshold(image: Any, /, *, method: str = "otsu", max_pixels: int = 16_000_000) -> float:
+    """An automatic threshold of the whole (Y, X) image, for every tile to share.
+
+    Pipelines that take a statistic of the whole plane (the threshold pipeline's Otsu
+    value, say) give another value on each tile; compute it once here and pass it in the
+    config (``ThresholdConfig.threshold``). Images above ``max_pixels`` are subsampled
+    on a regular grid (read lazily: a zarr or dask source is read chunk by chunk).
+
+    Parameters
+    ----------
+    image : array-like (Y, X)
+    method : {"otsu", "li", "triangle"}
+    max_pixels : int
+        Pixels used at most.
+    """
+    from skimage import filters
+
+    _check_plane(image)
+    data = image.data if type(image).__name__ == "DataArray" else image
+    if len(data.shape) != 2:
+        raise DimensionError(f"auto_threshold takes one (Y, X) plane; got shape {tuple(data.shape)}.")
+    step = max(1, int(math.ceil(math.sqrt(data.shape[0] * data.shape[1] / float(max_pixels)))))
+    sample = data[::step, ::step]
+    sample = sample.compute() if _is_dask(sample) else np.asarray(sample)
+    funcs = {"otsu": filters.threshold_otsu, "li": filters.threshold_li, "triangle": filters.threshold_triangle}
+    if method not in funcs:
+        raise InputError(f"method must be one of {sorted(funcs)}; got {method!r}.")
+    return float(funcs[method](sample.astype(np.float32, copy=False)))

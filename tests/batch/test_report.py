@@ -1,0 +1,68 @@
+"""report.html: every input listed, failures first, outline thumbnails, plots; and the
+summary CSV written while results arrive."""
+
+from __future__ import annotations
+
+import base64
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import tifffile
+from PIL import Image
+
+from labelfree.batch import format_report, run_batch
+from labelfree.batch.report import write_report
+from labelfree.overlay import overlay_rgb
+
+
+@pytest.fixture()
+def few_inputs(real_crops, tmp_path) -> Path:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for path in sorted(real_crops["dir"].glob("*.tif"))[:4]:
+        shutil.copy(path, folder / path.name)
+    (folder / "broken.tif").write_bytes(b"II*\x00" + b"\x00" * 40)
+    return folder
+
+
+def test_report_lists_every_input_failures_first_with_thumbnails(few_inputs, tmp_path, monkeypatch):
+    monkeypatch.setattr("labelfree.batch.runner.SUMMARY_EVERY", 0.0)  # every result, not once a second
+    out = tmp_path / "out"
+    seen = []
+    summary = run_batch(few_inputs, pipeline="threshold", out_dir=out, scheduler="sync",
+                        progress=lambda done, total, msg: seen.append(pd.read_csv(out / "batch_summary.csv")))
+    report = out / "report.html"
+    assert summary.attrs["report"] == str(report) and "report: " in format_report(summary)
+    page = report.read_text(encoding="utf-8")
+    stems = list(summary["stem"])
+    positions = {s: page.index(f"<b>{s}</b>") for s in stems}
+    assert sorted(positions, key=positions.get)[0] == "broken"  # failures first
+    assert "holds no image data" in page
+    thumbs = re.findall(r"<img class='thumb' alt='([^']+)' src='([^']+)'>", page)
+    assert {a for a, _ in thumbs} == set(stems) - {"broken"}
+    for stem, src in thumbs:
+        pic = Image.open(out / src)
+        assert pic.format == "PNG" and pic.size == (160, 160)  # the crops are 160 x 160
+        expected = overlay_rgb(tifffile.imread(few_inputs / f"{stem}.tif")[0],
+                               tifffile.imread(out / f"{stem}_labels.tif")[0])
+        np.testing.assert_array_equal(np.asarray(pic.convert("RGB")), expected)  # image + outlines of frame 0
+    plots = re.search(r"<img class='plots'[^>]*src='data:image/png;base64,([^']+)'", page)
+    assert plots is not None
+    Image.open(__import__("io").BytesIO(base64.b64decode(plots.group(1)))).verify()
+    # the summary on disk existed from the start and filled in as results arrived
+    pending = [int((s["status"] == "pending").sum()) for s in seen]
+    assert len(seen) == len(stems) and pending == list(range(len(stems), 0, -1))
+    assert "pending" not in set(pd.read_csv(out / "batch_summary.csv")["status"])
+
+
+def test_report_of_a_summary_without_outputs(tmp_path):
+    summary = pd.DataFrame({"input": ["/x/a.tif", "/x/b.tif"], "stem": ["a", "b"], "status": ["ok", "cancelled"],
+                            "n_objects": [3, None], "n_frames": [1, None], "seconds": [1.5, None],
+                            "error": ["", ""], "warnings": ["", ""], "worker": ["", ""], "labels": ["", ""],
+                            "table": ["", ""]})
+    page = write_report(summary, tmp_path).read_text(encoding="utf-8")
+    assert page.index("<b>b</b>") < page.index("<b>a</b>") and "no picture" in page
