@@ -55,6 +55,14 @@ def add_pipeline_arguments(p: argparse.ArgumentParser, spec: Any, /) -> None:
         p.add_argument(inp.flag, dest=f"input_{inp.name}", metavar=inp.kind.upper(), help=inp.help)
     for kind, (_, help_text) in spec.extra_outputs.items():
         p.add_argument(f"--{kind}", f"--{kind}-out", dest=f"extra_{kind}", action="store_true", help=help_text)
+    p.add_argument("--overlay", action="store_true",
+                   help="also write <stem>_overlay.png: the first plane with the object outlines drawn over it")
+    if spec.tiles:
+        p.add_argument("--tile", type=int, metavar="PX",
+                       help="segment each plane in overlapping tiles of this size (large images; memory per tile)")
+        p.add_argument("--tile-overlap", type=int, default=128, metavar="PX",
+                       help="pixels each tile reads beyond its core, at least the largest object diameter "
+                            "(default: %(default)s)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -104,6 +112,10 @@ def _extra_writers(spec: Any, args: argparse.Namespace, image: Any, labels: Any,
     from labelfree.spec import load
 
     writers = {}
+    if getattr(args, "overlay", False):
+        from labelfree.overlay import overlay_png
+
+        writers["overlay"] = lambda path: overlay_png(image, labels, path)
     for kind, (target, _) in spec.extra_outputs.items():
         if getattr(args, f"extra_{kind}", False):
             writer = load(target)
@@ -125,6 +137,8 @@ def run_command(args: argparse.Namespace) -> int:
     channel = parse_channels(args.channel)
     stem = check_stem(args.stem) if args.stem else output_stem(args.input)
     extras = [k for k in spec.extra_outputs if getattr(args, f"extra_{k}", False)]
+    if args.overlay:
+        extras.append("overlay")
     inputs = {inp.name: getattr(args, f"input_{inp.name}", None) for inp in spec.inputs}
     with OutputFolder(args.out, inputs=_input_files(spec, args), overwrite=args.overwrite,
                       purpose=f"labelfree {spec.name} {args.input}") as out:
@@ -132,7 +146,8 @@ def run_command(args: argparse.Namespace) -> int:
         image = read_image(args.input, dims=args.dims, memmap=True)
         started = time.perf_counter()
         labels = run_pipeline(spec, image, config=config, channel=channel, inputs=inputs,
-                              progress=progress_from_args(args))
+                              progress=progress_from_args(args), tile=getattr(args, "tile", None),
+                              tile_overlap=getattr(args, "tile_overlap", 128))
         seconds = time.perf_counter() - started
         used = prepare_image(spec, image, channel=channel)
         paths = write_outputs(out, labels, image=used, stem=stem, extras=_extra_writers(spec, args, used, labels, config))

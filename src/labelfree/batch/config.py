@@ -46,6 +46,12 @@ class BatchConfig(PipelineConfig):
         None, group=_RUN, ge=2,
         help="Split time-lapses longer than this into chunks of this many frames, one task each (pipelines "
              "that allow it); null: one task per input file.")
+    tile: int | None = setting(
+        None, group=_RUN, ge=16,
+        help="Segment each plane in overlapping tiles of this many pixels (large images, pipelines that allow "
+             "it); memory per task is then bounded by the tile; null: whole planes.")
+    tile_overlap: int = setting(128, group=_RUN, ge=0,
+                                help="Pixels each tile reads beyond its core: at least the largest object diameter.")
     inputs: dict[str, str] = setting(
         None, group=_STEPS,
         help="Extra inputs for every input file by name (e.g. {'zoo': 'models/'}); a manifest column of the "
