@@ -148,6 +148,8 @@ def _configure_logging(verbose: int) -> None:
     if verbose < 2:  # readers' and schedulers' own chatter about files LabelFree reports itself
         for name in ("tifffile", "distributed", "numcodecs"):
             logging.getLogger(name).setLevel(logging.ERROR if verbose == 0 else logging.WARNING)
+        if verbose == 0:  # a damaged file is one LabelFree error (CorruptFileError), not also tifffile's lines
+            logging.getLogger("tifffile").setLevel(logging.CRITICAL)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

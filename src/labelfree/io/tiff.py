@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import struct
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any, Sequence
@@ -11,7 +13,7 @@ from typing import Any, Sequence
 import numpy as np
 import xarray as xr
 
-from labelfree.errors import CorruptFileError, DimensionError, InputError
+from labelfree.errors import CorruptFileError, DimensionError, InputError, LabelFreeError
 from labelfree.image import to_dataarray
 from labelfree.io.units import normalise_unit
 
@@ -160,8 +162,31 @@ def _expected_planes(tif: Any) -> int | None:
     return None
 
 
+def _chain_cut(tif: Any) -> bool:
+    """True when the file's chain of image directories does not end (it points past the file's end
+    or into damaged bytes): images are missing, although the pages before the cut read well."""
+    pages = tif.pages
+    n = len(pages)  # walks the whole chain
+    if n == 0:
+        return True
+    fmt, fh = tif.tiff, tif.filehandle
+    offset = pages[n - 1].offset
+    fh.seek(offset)
+    head = fh.read(fmt.tagnosize)
+    if len(head) < fmt.tagnosize:
+        return True
+    tagno = struct.unpack(fmt.tagnoformat, head)[0]
+    fh.seek(offset + fmt.tagnosize + tagno * fmt.tagsize)
+    tail = fh.read(fmt.offsetsize)
+    return len(tail) < fmt.offsetsize or struct.unpack(fmt.offsetformat, tail)[0] != 0
+
+
 def _check_complete(tif: Any, series: Any, path: Path) -> None:
-    """Raise CorruptFileError when the file is shorter than its own structure says."""
+    """Raise CorruptFileError when the file is shorter than its own structure says.
+
+    ImageJ and OME files announce their number of planes; for other files the chain of
+    image directories must end properly (a truncated file's chain points past its end).
+    """
     size = path.stat().st_size
     planes = int(np.prod([n for a, n in zip(series.axes, series.shape) if a not in "YXS"], dtype=np.int64))
     expected = _expected_planes(tif)
@@ -169,6 +194,11 @@ def _check_complete(tif: Any, series: Any, path: Path) -> None:
         raise CorruptFileError(
             f"{path} is truncated or damaged: its metadata announces {expected} planes but only {planes} can be "
             "read. Copy or export the file again."
+        )
+    if expected is None and _chain_cut(tif):
+        raise CorruptFileError(
+            f"{path} is truncated or damaged: its list of images breaks off ({len(tif.pages)} image(s) readable). "
+            "Copy or export the file again."
         )
     for page in series.pages:
         if page is None:
@@ -179,6 +209,20 @@ def _check_complete(tif: Any, series: Any, path: Path) -> None:
                 f"{path} is truncated: its image data runs past the end of the file ({size} bytes). Copy or "
                 "export the file again."
             )
+
+
+@contextlib.contextmanager
+def _damage_reported(path: Path) -> Any:
+    """Turn the errors a damaged file raises while its structure and metadata are read into CorruptFileError."""
+    try:
+        yield
+    except (LabelFreeError, MemoryError):
+        raise
+    except Exception as exc:  # tifffile, struct, XML and number parsing raise many kinds for broken files
+        raise CorruptFileError(
+            f"{path} could not be read ({type(exc).__name__}: {exc}); the file is damaged or truncated. Copy or "
+            "export it again."
+        ) from exc
 
 
 def _open_tiff(path: Path) -> Any:
@@ -243,7 +287,7 @@ def read_image(
         if is_ngff(path):
             return read_ngff(path, channel_names=channel_names)
     _check_file(path)
-    with _open_tiff(path) as tif:
+    with _open_tiff(path) as tif, _damage_reported(path):
         if not tif.series:
             raise InputError(f"{path} holds no image data.")
         series = tif.series[0]
@@ -286,7 +330,7 @@ def read_array(path: str | os.PathLike[str], /) -> np.ndarray:
     """The first image series of a TIFF as a plain array, with the same checks as :func:`read_image`."""
     path = Path(path)
     _check_file(path)
-    with _open_tiff(path) as tif:
+    with _open_tiff(path) as tif, _damage_reported(path):
         if not tif.series:
             raise InputError(f"{path} holds no image data.")
         series = tif.series[0]
