@@ -86,12 +86,14 @@ def _check_outputs(args: argparse.Namespace, inputs: dict[str, Any], outputs: di
 
 
 def write_image(path: Path, image: Any, /) -> Path:
-    """Write an image DataArray as an ImageJ hyperstack TIFF with its calibration (atomically)."""
+    """Write an image DataArray as an ImageJ hyperstack TIFF (axes in ImageJ's TZCYX order) with its
+    calibration (atomically)."""
     import tifffile
 
     from labelfree.io.atomic import atomic_path
     from labelfree.io.labels_tiff import imagej_calibration
 
+    image = image.transpose(*[d for d in "TZCYX" if d in image.dims])  # ImageJ's hyperstack order
     data = np.asarray(image.values)
     if data.dtype not in _IJ_TYPES:
         data = data.astype(np.uint8 if data.dtype == bool else np.float32)
