@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from labelfree.errors import DimensionError, DTypeError, NonFiniteError
+from labelfree.errors import DimensionError, DTypeError, EmptyImageError, NonFiniteError
 from labelfree.image import SUPPORTED_DTYPES, to_dataarray
 
 __all__ = ["as_movie"]
@@ -56,6 +56,11 @@ def as_movie(movie: Any, /) -> xr.DataArray:
             da = da.isel({dim: 0})
     if da.sizes["T"] < 2:
         raise DimensionError(f"Motion needs at least 2 frames to measure motion; got {da.sizes['T']}.")
+    if da.sizes["Y"] == 0 or da.sizes["X"] == 0:
+        raise EmptyImageError(f"The frames of the movie are empty (shape {tuple(da.shape)}); give frames with pixels.")
+    if da.sizes["Y"] * da.sizes["X"] < 2:
+        raise DimensionError(f"The frames of the movie hold one pixel (shape {tuple(da.shape)}): there is no motion "
+                             "to measure in them. Give frames of at least a few pixels.")
     if np.dtype(da.dtype) not in SUPPORTED_DTYPES or da.dtype == bool:
         raise DTypeError(f"Motion cannot read pixel type {da.dtype}; convert the movie to uint8, uint16 or float32.")
     return da
