@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from labelfree._config import file_sha256
-from labelfree.errors import ConfigError, InputError, ModelFileError
+from labelfree.errors import ConfigError, InputError, ModelFileError, OutputError
 from labelfree.fusion.config import OBJECTS
 
 __all__ = ["ModelZoo", "INDEX_NAME"]
@@ -61,7 +61,11 @@ class ModelZoo:
                     f"{self.root} is not a LabelFree model zoo (no {INDEX_NAME}). Create one with "
                     "`labelfree fusion train ... --zoo DIR` or ModelZoo(DIR, create=True)."
                 )
-            self.root.mkdir(parents=True, exist_ok=True)
+            try:
+                self.root.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise OutputError(f"Cannot create the model zoo {self.root}: {exc.strerror or exc}. Choose a folder "
+                                  "you can write to.") from exc
             self._write([])
 
     # -- index ----------------------------------------------------------------------------
@@ -107,15 +111,21 @@ class ModelZoo:
         """
         entry = self.get(entry) if isinstance(entry, str) else entry
         name = entry.get("file") if isinstance(entry, dict) else None
-        if not isinstance(name, str) or not name or Path(name).name != name or name in (".", ".."):
+        if not isinstance(name, str) or not name or Path(name).name != name or name in (".", "..", INDEX_NAME) \
+                or "\\" in name:
             raise ModelFileError(
                 f"The zoo index {self.index_path} names the weights file {name!r} for {entry.get('id')!r}; "
-                "a zoo entry must name a file inside the zoo folder. Repair or rebuild the index."
+                "a zoo entry must name a weights file inside the zoo folder. Repair or rebuild the index."
             )
         path = self.root / name
         root = self.root.resolve()
         if path.is_symlink() and root not in path.resolve().parents:
             raise ModelFileError(f"The zoo file {path} is a link leading out of the zoo {self.root}; it is not used.")
+        if path.exists() and not path.is_symlink() and not path.is_file():
+            raise ModelFileError(
+                f"The zoo entry {entry.get('id')!r} names {path}, which is not a weights file (a folder?). Repair or "
+                "rebuild the index."
+            )
         return path
 
     # -- add / list / pick / remove ---------------------------------------------------------
@@ -205,10 +215,10 @@ class ModelZoo:
         gone = next(e for e in entries if e["id"] == model_id)
         path = self.path_of(gone)  # checked before anything changes
         self._write(keep)
-        if path.is_symlink():
-            path.unlink()  # the link itself, which lies inside the zoo
+        if any(e["file"] == gone["file"] for e in keep):
+            log.warning("zoo %s: %s is kept; other entries use it too.", self.root, path.name)
         else:
-            path.unlink(missing_ok=True)
+            path.unlink(missing_ok=True)  # a link: the link itself, which lies inside the zoo
         return gone
 
     def load(self, entry: dict[str, Any] | str, /, *, device: str = "auto") -> Any:
