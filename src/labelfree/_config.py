@@ -267,6 +267,14 @@ class PipelineConfig:
     def check(self) -> None:
         """Checks that involve several fields (subclasses); raise ConfigError."""
 
+    def output_files(self) -> dict[str, str]:
+        """Files this config asks the pipeline to write besides the output set: ``{what: path}``.
+
+        Entry points check them with the run's inputs before any work
+        (:meth:`labelfree.io.OutputFolder.check_files`); none by default.
+        """
+        return {}
+
     def _check_choices(self) -> None:
         """For subclasses that define ``__post_init__`` without calling ``super()``: :meth:`validate`."""
         self.validate()

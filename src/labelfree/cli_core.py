@@ -143,6 +143,7 @@ def run_command(args: argparse.Namespace) -> int:
     with OutputFolder(args.out, inputs=_input_files(spec, args), overwrite=args.overwrite,
                       purpose=f"labelfree {spec.name} {args.input}") as out:
         out.plan(stem, extras=extras)
+        out.check_files(config.output_files())  # e.g. a model file the config asks for
         image = read_image(args.input, dims=args.dims, memmap=True)
         started = time.perf_counter()
         labels = run_pipeline(spec, image, config=config, channel=channel, inputs=inputs,

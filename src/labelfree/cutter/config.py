@@ -124,6 +124,12 @@ class CutterConfig(PipelineConfig):
             self.cell_channels = (self.cell_channels,)
         super().__post_init__()
 
+    def output_files(self) -> dict[str, str]:
+        """The trained model's file and its sidecar, when ``save_model_file`` is set."""
+        if not self.save_model_file:
+            return {}
+        return {"model file": self.save_model_file, "model sidecar": f"{self.save_model_file}.json"}
+
     def check(self) -> None:
         if self.crop_size % 16:
             raise ConfigError(f"crop_size must be a multiple of 16 (UNet with 4 poolings); got {self.crop_size}.")

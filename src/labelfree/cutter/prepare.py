@@ -14,7 +14,7 @@ from labelfree.cutter.dataset import PatchSet, build_patch_set
 from labelfree.cutter.graphcut import graph_cut_mask, normalize_intensity, snr_probability
 from labelfree.cutter.markers import check_markers, detect_markers, markers_from_labels
 from labelfree.errors import DimensionError, InputError
-from labelfree.image import channel_names, select_channel
+from labelfree.image import channel_index, channel_names, select_channel
 
 __all__ = ["Frame", "cell_channels", "frame_markers", "foreground_mask", "keep_marked_regions", "prepare_frame"]
 
@@ -41,7 +41,7 @@ def cell_channels(frame: xr.DataArray, config: CutterConfig, /) -> np.ndarray:
     if not chosen:
         skip = None
         if config.nucleus_channel is not None:
-            skip = names.index(config.nucleus_channel) if isinstance(config.nucleus_channel, str) else int(config.nucleus_channel) % len(names)
+            skip = channel_index(frame, config.nucleus_channel)  # InputError naming the channels when absent
         chosen = [i for i in range(len(names)) if i != skip] or list(range(len(names)))
     return np.stack([np.asarray(select_channel(frame, c).values, np.float32) for c in chosen])
 

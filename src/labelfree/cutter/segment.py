@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Any
 
 import numpy as np
@@ -118,6 +119,17 @@ def apply_model(
     return np.stack(out)
 
 
+def _check_model_target(cfg: CutterConfig, image: Any, markers: Any) -> None:
+    """Refuse a ``save_model_file`` that is one of the inputs seen here, or cannot be written."""
+    from labelfree.io import check_output_file
+
+    inputs = {"image": getattr(image, "attrs", {}).get("source"), "model": cfg.model_file or None}
+    if isinstance(markers, (str, os.PathLike)):
+        inputs["markers"] = markers
+    for what, path in cfg.output_files().items():
+        check_output_file(path, inputs=inputs, overwrite=True, what=what)
+
+
 def segment(
     image: Any,
     /,
@@ -158,15 +170,22 @@ def segment(
         provenance in ``attrs["labelfree"]``.
     """
     from labelfree.cutter.model_io import load_model
-    from labelfree.cutter.train import train_cutter
+    from labelfree.cutter.train import CutterModel, train_cutter
 
     cfg = CutterConfig.coerce(config)
     model_file = None
     if model is None and cfg.model_file:
         model = cfg.model_file
+    if model is None and cfg.save_model_file:  # checked before training: never an input, in a writable folder
+        _check_model_target(cfg, image, markers)
     if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
-        model_file = str(model)
+        model_file = os.fsdecode(model)
         model = load_model(model_file, device=cfg.device)
+    if model is not None and not isinstance(model, CutterModel):
+        raise InputError(
+            f"model must be a trained Cutter model (from labelfree.cutter.fit) or the path of a saved one; got "
+            f"{type(model).__name__}."
+        )
     if model is not None:  # patches must be cut as the model was trained
         cfg = cfg.replace(**{k: getattr(model.config, k) for k in _MODEL_FIELDS})
     da, frames = prepare_frames(image, markers=markers, config=cfg, mask=mask, scribbles=scribbles)

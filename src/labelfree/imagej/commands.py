@@ -198,6 +198,7 @@ def _execute(spec: Any, imp: Any, config: Any, values: dict[str, Any], fields: l
         da = imageplus_to_xarray(imp)
         if folder is not None:
             folder.plan(stem)
+            folder.check_files(config.output_files())
         sink = ImageJProgress(spec.menu_title)
         with relay_warnings(spec.menu_title):
             try:

@@ -578,6 +578,20 @@ class OutputFolder:
         self._planned[stem] = tuple(kinds)
         return targets
 
+    def add_inputs(self, inputs: Mapping[str, Any] | Iterable[Any] | None, /) -> None:
+        """Add inputs found after the folder was held (e.g. a batch run's files, listed once the
+        leftovers of an interrupted run are gone); none may be the output folder."""
+        more = _as_records(inputs)
+        check_not_input(self.path, more, what="output folder")
+        self.inputs.update(more)
+
+    def check_files(self, files: Mapping[str, Any], /) -> dict[str, Path]:
+        """Check single output files a run writes besides its sets (``{what: path}``, e.g. a trained
+        model named by the config) before any work, as :func:`check_output_file` does, with this
+        run's inputs and overwrite setting; return their absolute paths."""
+        return {what: check_output_file(path, inputs=self.inputs, overwrite=self.overwrite, what=what)
+                for what, path in files.items() if path}
+
     @property
     def planned(self) -> tuple[str, ...]:
         """The stems planned so far in this run."""
