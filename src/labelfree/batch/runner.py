@@ -219,18 +219,21 @@ def run_batch(
     pipe = get_pipeline(pipeline)
     base = pipe.config_class.coerce(config)
     out = Path(out_dir).expanduser().absolute()
-    items = collect_inputs(inputs, input_names=[i.name for i in pipe.inputs])
-    if channels is not None:
-        items = [it if it.channels is not None else dataclasses.replace(it, channels=tuple(channels)) for it in items]
-    files = {f"input {i}": it.path for i, it in enumerate(items)}
-    files.update({f"{name} of input {i}": p for i, it in enumerate(items) for name, p in it.inputs.items()})
-    for path in (config if isinstance(config, (str, Path)) else None, config_file):
-        if path:
-            files["config"] = path
-    with OutputFolder(out, inputs=files, overwrite=bcfg.overwrite or bcfg.force,
+    config_files = {"config": p for p in (config if isinstance(config, (str, Path)) else None, config_file) if p}
+    with OutputFolder(out, inputs=config_files, overwrite=bcfg.overwrite or bcfg.force,
                       purpose=f"labelfree batch --pipeline {pipe.name}") as folder:
+        # listed once the folder is held and the leftovers of an interrupted run are gone: a set whose
+        # publication was cut short in a folder that is also the input folder is not taken as an input
+        items = collect_inputs(inputs, input_names=[i.name for i in pipe.inputs])
+        if channels is not None:
+            items = [it if it.channels is not None else dataclasses.replace(it, channels=tuple(channels))
+                     for it in items]
+        files = {f"input {i}": it.path for i, it in enumerate(items)}
+        files.update({f"{name} of input {i}": p for i, it in enumerate(items) for name, p in it.inputs.items()})
+        folder.add_inputs(files)
         for item in items:  # every path stays inside the folder, none is an input
             _check_item(folder, item)
+        _check_output_files(folder, items, base)
         jobs, rows = plan_jobs(items, pipeline=pipe, config=base, out_dir=out, batch=bcfg)
         log.info("batch: %d inputs, %d to run, %d done or failed before running", len(items), len(jobs), len(rows))
         started = time.time()
@@ -265,6 +268,27 @@ def _check_item(folder: Any, item: BatchInput) -> None:
     check_stem(item.stem)
     for suffix in OUTPUT_SUFFIXES.values():
         check_not_input(folder.path / f"{item.stem}{suffix}", folder.inputs)
+
+
+def _check_output_files(folder: Any, items: list[BatchInput], config: Any) -> None:
+    """Files the config writes besides the sets (e.g. a trained model): never an input, in a writable
+    folder, and not one file for several inputs (each would replace the one before)."""
+    from labelfree.io.outputs import check_output_file
+
+    written_by: dict[Path, Path] = {}
+    for item in items:
+        try:
+            cfg = config.replace(**item.options) if item.options else config
+        except ConfigError:
+            continue  # reported as this input's failure by plan_jobs
+        for what, path in cfg.output_files().items():
+            target = check_output_file(path, inputs=folder.inputs, overwrite=True, what=what)
+            if target in written_by:
+                raise ConfigError(
+                    f"The {what} {path} would be written for {written_by[target]} and for {item.path}; each input "
+                    "would replace it. Give every input its own file (a manifest column), or run one input."
+                )
+            written_by[target] = item.path
 
 
 def _summary_writer(items: list[BatchInput], rows: dict[str, dict[str, Any]], out: Path,
