@@ -115,6 +115,7 @@ def train_cutter(
     n_codes = 8 if cfg.augment_transpose else 4
     plateau = PlateauDetector(window=cfg.plateau_window, tol=cfg.plateau_tol)
     start = time.perf_counter()
+    lonely = 0
     net.train()
     with Progress(progress, total=cfg.n_steps, desc="Cutter training") as bar:
         for step in range(cfg.n_steps):
@@ -124,6 +125,10 @@ def train_cutter(
             code = int(rng.integers(n_codes)) if cfg.augment else 0
             if len(index) == 0:
                 bar.update(message="empty area")
+                continue
+            if len(index) == 1 and ps.crop <= 16:  # its deepest level is one pixel: batch norm cannot learn from it
+                lonely += 1
+                bar.update(message="area of one 16-px patch")
                 continue
             x = augment_patches(torch.from_numpy(ps.patches(index)).to(device), code).contiguous(memory_format=fmt)
             logits = augment_patches(net(x)[:, 0], code, inverse=True)
@@ -144,6 +149,11 @@ def train_cutter(
             if cfg.stop_at_plateau and plateau.update(value):
                 log.info("Cutter loss plateau at step %d; training stopped", step)
                 break
+    if lonely and not model.history:
+        raise ConfigError(
+            f"No training step could be made: every training area held one patch, and a {cfg.crop_size}-px patch is "
+            "too small to train on alone. Use crop_size 32 or more (or a larger area_size)."
+        )
     log.info("Cutter trained %d steps in %.1f s", len(model.history), time.perf_counter() - start)
     net.eval()
     return model
