@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from labelfree.errors import DimensionError, DTypeError
+from labelfree.errors import DimensionError, DTypeError, InputError
 
 __all__ = [
     "pixel_scores",
@@ -123,7 +123,15 @@ def match_objects(pred: Any, gt: Any, /, *, threshold: float = 0.5) -> list[tupl
     return _match(iou, gt_ids, pr_ids, threshold)
 
 
+def _check_threshold(threshold: Any) -> float:
+    if isinstance(threshold, (bool, np.bool_)) or not isinstance(threshold, (int, float, np.number)) \
+            or not 0 < float(threshold) <= 1:
+        raise InputError(f"The IoU threshold of object matching must be a number in (0, 1]; got {threshold!r}.")
+    return float(threshold)
+
+
 def _match(iou: np.ndarray, gt_ids: np.ndarray, pr_ids: np.ndarray, threshold: float) -> list[tuple[int, int, float]]:
+    threshold = _check_threshold(threshold)  # every object score goes through here
     if iou.size == 0:
         return []
     # only pairs above threshold may match; others get a cost that never wins
