@@ -151,7 +151,7 @@ def coerce_value(field: Field, value: Any, /) -> Any:
             typed = [_guess_scalar(v) for v in items]
             return tuple(typed) if isinstance(field.default, tuple) or field.default is None else typed
         return str(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # int("inf") overflows
         expect = f"one of {', '.join(field.choices)}" if field.kind == "choice" else f"a {field.kind}"
         raise ConfigError(f"{field.key}={value!r} is not valid; expected {expect}.") from None
 
