@@ -502,7 +502,7 @@ class OutputFolder:
         self.purpose = purpose
         self._lock = _Lock(self.path, purpose)
         self._planned: dict[str, tuple[str, ...]] = {}
-        self._created = False
+        self._created: list[Path] = []  # folders open() made, innermost first
 
     # context -------------------------------------------------------------------
     def __enter__(self) -> "OutputFolder":
@@ -521,7 +521,7 @@ class OutputFolder:
                     raise OutputError(f"The output folder {self.path} cannot be made: {parent} is a file, not a folder.")
                 break
         try:
-            self._created = not self.path.exists()
+            self._created = [p for p in (self.path, *self.path.parents) if not p.exists()]
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise OutputError(f"Cannot create the output folder {self.path}: {exc.strerror or exc}.") from exc
@@ -537,15 +537,17 @@ class OutputFolder:
     def close(self) -> None:
         """Remove this run's staging leftovers and release the folder.
 
-        A folder this run created and left empty (the work failed before any output)
-        is removed again.
+        Folders this run created and left empty (the work failed before any output)
+        are removed again, parents included.
         """
         with contextlib.suppress(OSError):
             _staging_root(self.path).rmdir()
         self._lock.release()
-        if self._created:
-            with contextlib.suppress(OSError):
-                self.path.rmdir()  # only when empty: the work failed before any output
+        for folder in self._created:
+            try:
+                folder.rmdir()  # only when empty: the work failed before any output
+            except OSError:
+                break
 
     # planning --------------------------------------------------------------------
     def plan(self, stem: str, /, *, extras: Iterable[str] = ()) -> dict[str, Path]:
