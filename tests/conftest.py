@@ -145,3 +145,72 @@ def dask_cluster(tmp_path_factory):
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+class UserRuns:
+    """The ``labelfree`` command as a user runs it, and what a run may leave behind (output-safety tests).
+
+    ``run(*args, cwd=...)`` starts ``python -m labelfree ARGS`` in a new process with umask 022
+    (``script=`` runs that Python file instead of ``-m labelfree``, ``prefix=`` puts a command
+    such as ``setpriv ...`` in front); ``digest(folder)`` maps every file below ``folder`` to its
+    SHA-256; ``strays(folder)`` lists what no finished run may leave (``.part`` files, staging
+    folders, locks); ``assert_one_error(proc, *words)`` checks exit code 1, one ``labelfree: error:``
+    line naming ``words`` and no traceback.
+    """
+
+    SRC = Path(__file__).resolve().parents[1] / "src"
+    STRAY = (".labelfree-staging", ".labelfree.lock")
+
+    def env(self, **extra: str) -> dict:
+        paths = [str(self.SRC), *[p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]]
+        return {**os.environ, "PYTHONPATH": os.pathsep.join(paths), **extra}
+
+    def command(self, *args, script=None, prefix=()) -> list:
+        import sys
+
+        head = [sys.executable, str(script)] if script else [sys.executable, "-m", "labelfree"]
+        return [*map(str, prefix), *head, *map(str, args)]
+
+    def run(self, *args, cwd, script=None, prefix=(), timeout=600, env=None):
+        import subprocess
+
+        return subprocess.run(self.command(*args, script=script, prefix=prefix), cwd=str(cwd), capture_output=True,
+                              text=True, timeout=timeout, env=env or self.env(), preexec_fn=lambda: os.umask(0o022))
+
+    def popen(self, *args, cwd, script=None, env=None):
+        import subprocess
+
+        return subprocess.Popen(self.command(*args, script=script), cwd=str(cwd), stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=env or self.env(),
+                                preexec_fn=lambda: os.umask(0o022))
+
+    @staticmethod
+    def digest(folder: Path) -> dict:
+        import hashlib
+
+        return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in sorted(Path(folder).rglob("*")) if p.is_file()}
+
+    def strays(self, folder: Path) -> list:
+        folder = Path(folder)
+        if not folder.exists():
+            return []
+        return sorted(str(p.relative_to(folder)) for p in folder.rglob("*")
+                      if p.name.endswith(".part") or p.name in self.STRAY)
+
+    @staticmethod
+    def assert_one_error(proc, *words: str) -> str:
+        """The run failed (exit 1) with one LabelFree error line holding ``words``; return that line."""
+        text = proc.stderr
+        assert "Traceback" not in text + proc.stdout, text
+        errors = [line for line in text.splitlines() if line.startswith("labelfree: error:")]
+        assert proc.returncode == 1 and len(errors) == 1, (proc.returncode, text)
+        for word in words:
+            assert word in errors[0], (word, errors[0])
+        return errors[0]
+
+
+@pytest.fixture(scope="session")
+def user_runs() -> UserRuns:
+    """See :class:`UserRuns`."""
+    return UserRuns()
