@@ -129,6 +129,9 @@ def handle_batch(args: argparse.Namespace) -> int:
     except Cancelled as exc:
         print(f"labelfree batch: {exc}", file=sys.stderr)
         return 130
+    code = exit_code(summary)
     if not args.quiet:
         print(format_report(summary))
-    return exit_code(summary)
+    elif code:  # -q prints nothing but errors: the failed inputs are errors
+        print(format_report(summary), file=sys.stderr)
+    return code
