@@ -86,12 +86,20 @@ def read_tile_configuration(path: str | Path, /) -> pd.DataFrame:
         if not line or line.startswith("#"):
             continue
         if line.replace(" ", "").lower().startswith("dim="):
-            dim = int(line.split("=", 1)[1])
+            dim = line.split("=", 1)[1].strip()
+            if dim not in ("2", "3"):
+                raise InputError(f"{path}, line {lineno}: dim must be 2 or 3; got {dim!r}.")
+            dim = int(dim)
             continue
         m = _LINE.match(line)
         if not m:
             raise InputError(f"{path}, line {lineno}: expected 'file; ; (x, y)'; got {raw!r}.")
-        values = [float(v) for v in m.group("coords").split(",")]
+        try:
+            values = [float(v) for v in m.group("coords").split(",")]
+        except ValueError:
+            values = []
+        if not values or not np.isfinite(values).all():
+            raise InputError(f"{path}, line {lineno}: the position {m.group('coords')!r} is not {dim} numbers.")
         if len(values) != dim:
             raise InputError(f"{path}, line {lineno}: {len(values)} coordinates for dim = {dim}.")
         row = {"file": m.group("name"), "path": str(path.parent / m.group("name")), "x": values[0], "y": values[1]}
