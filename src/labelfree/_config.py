@@ -131,6 +131,10 @@ def _jsonable(value: Any) -> Any:
 
 # -- validation by type hint -------------------------------------------------------------------------------------
 
+#: the largest whole number an option may hold (a 32-bit C int: OpenCV, torch and the samplers take them)
+_INT_LIMIT = 2**31 - 1
+
+
 class _Invalid(Exception):
     """Internal: the value does not fit; the message says what was expected."""
 
@@ -184,6 +188,8 @@ def _convert(value: Any, tp: Any) -> Any:
         number = _number(value)
         if number != int(number):
             raise _Invalid
+        if abs(number) > _INT_LIMIT:  # the libraries behind the options take C ints
+            raise _Invalid(f"at most {_INT_LIMIT} in size")
         return int(number)
     if tp is float:
         return _number(value)
@@ -254,11 +260,12 @@ class PipelineConfig:
             try:
                 value = _convert(given, info.type)
                 _check_bounds(info, value)
-            except _Invalid:
+            except _Invalid as exc:
                 expected = _describe(info.type)
                 bounds = info.range_text()
+                limit = f" and {exc}" if str(exc) else ""
                 raise ConfigError(
-                    f"{name}.{info.name} must be {expected}{f' {bounds}' if bounds else ''}; got {given!r}."
+                    f"{name}.{info.name} must be {expected}{f' {bounds}' if bounds else ''}{limit}; got {given!r}."
                     + (f" ({info.help})" if info.help else "")
                 ) from None
             object.__setattr__(self, info.name, value)
