@@ -185,6 +185,33 @@ def test_output_set_never_replaces_an_input_file(tmp_path, user_runs, capsys):
     assert user_runs.strays(tmp_path) == []
 
 
+@pytest.mark.jvm
+def test_fiji_commands_never_write_over_their_image(ij, tmp_path, user_runs):
+    from scyjava import jimport
+
+    import labelfree.imagej as lij
+    from labelfree.errors import OutputExistsError
+
+    path = write_movie(tmp_path / "c.tif", blob_movie(1)[0], axes="YX")
+    before = user_runs.digest(tmp_path)
+    imp = jimport("ij.IJ").openImage(str(path))  # its original file is c.tif
+    quiet = {"rois": "none", "table": False}
+    with pytest.raises(InputOverwriteError, match="never writes over its inputs"):
+        lij.run_command("cutter", imp, options={**quiet, "output": str(tmp_path / "out"), "save_model_file": str(path),
+                                                "n_steps": 500})
+    assert user_runs.digest(tmp_path) == before and not (tmp_path / "out").exists()
+    options = {**quiet, "output": str(tmp_path / "out"), "min_size": 5}
+    lij.run_command("threshold", imp, options=options)
+    first = user_runs.digest(tmp_path / "out")
+    with pytest.raises(OutputExistsError, match="overwrite"):
+        lij.run_command("threshold", imp, options={**options, "min_size": 500})
+    assert user_runs.digest(tmp_path / "out") == first
+    lij.run_command("threshold", imp, options={**options, "min_size": 500, "overwrite": True})
+    assert assert_complete(tmp_path / "out", "c")["config"]["min_size"] == 500
+    assert user_runs.digest(tmp_path)["c.tif"] == before["c.tif"] and user_runs.strays(tmp_path) == []
+    imp.close()
+
+
 # -- 2. zoo operations stay inside the zoo --------------------------------------------------------------------------
 
 def test_zoo_remove_stays_inside_the_zoo(tmp_path, user_runs):
