@@ -200,10 +200,23 @@ def _check_complete(tif: Any, series: Any, path: Path) -> None:
             f"{path} is truncated or damaged: its list of images breaks off ({len(tif.pages)} image(s) readable). "
             "Copy or export the file again."
         )
+    key = series.keyframe
+    pieces = int(np.prod(getattr(key, "chunked", None) or (1,)))  # strips or tiles of one page
+    raw = int(getattr(key, "compression", 0)) == 1 and int(getattr(key, "bitspersample", 0)) % 8 == 0
     for page in series.pages:
         if page is None:
             continue
         offsets, counts = getattr(page, "dataoffsets", ()), getattr(page, "databytecounts", ())
+        if len(offsets) < pieces:
+            raise CorruptFileError(
+                f"{path} is damaged: an image in it has {len(offsets)} of its {pieces} pieces of data (strips or "
+                "tiles); its size tags are wrong. Copy or export the file again."
+            )
+        if raw and sum(int(c) for c in counts) < int(key.nbytes):  # uncompressed data smaller than its size tags
+            raise CorruptFileError(
+                f"{path} is damaged: an image in it holds {sum(int(c) for c in counts)} bytes but its size tags "
+                f"announce {int(key.nbytes)}. Copy or export the file again."
+            )
         if any(int(o) + int(c) > size for o, c in zip(offsets, counts)):
             raise CorruptFileError(
                 f"{path} is truncated: its image data runs past the end of the file ({size} bytes). Copy or "
