@@ -45,11 +45,12 @@ def first_plane(array: Any, /, *, dims: tuple[str, ...] | None = None, channel: 
 def _reduce(plane: np.ndarray, step: int, *, nearest: bool) -> np.ndarray:
     if step == 1:
         return plane
+    sy, sx = min(step, plane.shape[0]), min(step, plane.shape[1])  # a narrow side keeps one pixel at least
     if nearest:
-        return plane[step // 2::step, step // 2::step]
-    ny, nx = (plane.shape[0] // step) * step, (plane.shape[1] // step) * step
+        return plane[sy // 2::sy, sx // 2::sx]
+    ny, nx = (plane.shape[0] // sy) * sy, (plane.shape[1] // sx) * sx
     cut = plane[:ny, :nx].astype(np.float32)
-    return cut.reshape(ny // step, step, nx // step, step).mean(axis=(1, 3))
+    return cut.reshape(ny // sy, sy, nx // sx, sx).mean(axis=(1, 3))
 
 
 def _grey(plane: np.ndarray) -> np.ndarray:
