@@ -38,13 +38,13 @@ class MotionConfig(PipelineConfig):
     pyr_scale: float = setting(0.5, group=_FLOW, gt=0, lt=1,
                                help="Farneback: image scale between pyramid levels (paper 0.5).")
     levels: int = setting(3, group=_FLOW, ge=0, help="Farneback: pyramid levels above the full image (paper 3).")
-    winsize: int = setting(15, group=_FLOW, ge=3, help="Farneback: averaging window in pixels (paper 15).")
-    iterations: int = setting(3, group=_FLOW, ge=1, help="Farneback: iterations per pyramid level (paper 3).")
+    winsize: int = setting(15, group=_FLOW, ge=3, le=1001, help="Farneback: averaging window in pixels (paper 15).")
+    iterations: int = setting(3, group=_FLOW, ge=1, le=1000, help="Farneback: iterations per pyramid level (paper 3).")
     poly_n: Literal[5, 7] = setting(5, group=_FLOW, help="Farneback: neighbourhood of the polynomial fit, 5 or 7 px (paper 5).")
     poly_sigma: float = setting(1.1, group=_FLOW, gt=0,
                                 help="Farneback: Gaussian sigma of the polynomial fit (paper 1.1).")
     flow_blur: float = setting(
-        3.0, group=_FLOW, ge=0,
+        3.0, group=_FLOW, ge=0, le=100,
         help="Gaussian sigma (px) applied to both frames before the flow (0 = none); keeps camera noise from "
              "producing flow in the background.")
     flow_downsample: int = setting(
