@@ -13,7 +13,7 @@ from labelfree.cutter.config import CutterConfig
 from labelfree.cutter.dataset import PatchSet, build_patch_set
 from labelfree.cutter.graphcut import graph_cut_mask, normalize_intensity, snr_probability
 from labelfree.cutter.markers import check_markers, detect_markers, markers_from_labels
-from labelfree.errors import DimensionError, InputError
+from labelfree.errors import ConfigError, DimensionError, InputError
 from labelfree.image import channel_index, channel_names, select_channel
 
 __all__ = ["Frame", "cell_channels", "frame_markers", "foreground_mask", "keep_marked_regions", "prepare_frame"]
@@ -180,6 +180,9 @@ def prepare_frame(
     if mask.shape != shape:
         raise DimensionError(f"The mask has shape {mask.shape}; the image frame is {shape}.")
     d = int(config.downscale)
+    if d > min(shape):
+        raise ConfigError(f"downscale {d} is larger than the image ({shape[0]} x {shape[1]} pixels); choose a factor "
+                          "well below its size (typically 1 to 4).")
     small = _downscale(channels, d)
     background = _downscale((~mask).astype(np.float32), d) > 0.5
     small_pts = (pts + 0.5) / d - 0.5
