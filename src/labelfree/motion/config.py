@@ -93,10 +93,10 @@ class MotionConfig(PipelineConfig):
         None, group=_SIZE, ge=0,
         help="Flow threshold of the flow-only size pass (px/frame); automatic: the start threshold.")
     closing_radius: int = setting(
-        5, group=_SIZE, ge=0, help="Radius (px) of the disk that closes masks before holes are filled (paper 5).")
+        5, group=_SIZE, ge=0, le=100, help="Radius (px) of the disk that closes masks before holes are filled (paper 5).")
     clear_border: bool = setting(
         False, group=_SIZE, basic=True, help="Remove objects touching the image border, as the paper does.")
-    entropy_size: int = setting(7, group=_CLASSIFIER, ge=3,
+    entropy_size: int = setting(7, group=_CLASSIFIER, ge=3, le=101,
                                 help="Side (px) of the local-entropy window (paper 7).")
     entropy_bins: int = setting(
         16, group=_CLASSIFIER, ge=2, le=256,
@@ -110,7 +110,7 @@ class MotionConfig(PipelineConfig):
         0.5, group=_CLASSIFIER, gt=0, lt=1,
         help="Prior probability of cell in the classifier; automatic (null): the self-label counts, as the paper.")
     decision_smoothing: float = setting(
-        0.0, group=_CLASSIFIER, ge=0,
+        0.0, group=_CLASSIFIER, ge=0, le=100,
         help="Gaussian sigma (px) applied to the classifier's log-odds before the decision (0 = per pixel).")
     max_training_pixels: int = setting(
         20000, group=_CLASSIFIER, ge=0, help="Training pixels per class drawn for the classifier (0 = all).")
@@ -131,11 +131,11 @@ class MotionConfig(PipelineConfig):
         1.5, group=_REFINE, ge=0,
         help="Skip the refinement while cores and background differ in grey level by less than this many pooled "
              "standard deviations (median over the frames so far; phase contrast gives < 1). 0 = always refine.")
-    refine_inner: int = setting(2, group=_REFINE, ge=0,
+    refine_inner: int = setting(2, group=_REFINE, ge=0, le=100,
                                 help="The refined band starts this many px inside each outline.")
-    refine_outer: int = setting(12, group=_REFINE, ge=1,
+    refine_outer: int = setting(12, group=_REFINE, ge=1, le=100,
                                 help="The refined band ends this many px outside each outline.")
-    refine_sigma: float = setting(2.0, group=_REFINE, ge=0,
+    refine_sigma: float = setting(2.0, group=_REFINE, ge=0, le=100,
                                   help="Gaussian sigma (px) of the grey level used by the refinement.")
     declump: bool = setting(True, group=_OBJECTS, basic=True,
                             help="Split touching cells into separate objects (distance-transform watershed).")
