@@ -357,7 +357,7 @@ def test_boundary_refinement_defaults_are_the_pipeline_s():
 def test_classifier_refinement_and_neck_settings_are_checked():
     with pytest.raises(ConfigError, match="classifier must be"):
         MotionConfig(classifier="forest")
-    with pytest.raises(ConfigError, match="refine_outer must be a whole number >= 1"):
+    with pytest.raises(ConfigError, match=r"refine_outer must be a whole number in \[1, 100\]"):
         MotionConfig(refine_outer=0)
     with pytest.raises(ConfigError, match="declump_neck_ratio"):
         MotionConfig(declump_neck_ratio=1.5)
