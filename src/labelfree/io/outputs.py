@@ -591,8 +591,16 @@ class OutputFolder:
         """Check single output files a run writes besides its sets (``{what: path}``, e.g. a trained
         model named by the config) before any work, as :func:`check_output_file` does, with this
         run's inputs and overwrite setting; return their absolute paths."""
-        return {what: check_output_file(path, inputs=self.inputs, overwrite=self.overwrite, what=what)
-                for what, path in files.items() if path}
+        planned = {p for stem, kinds in self._planned.items() for p in _targets(self.path, stem, kinds).values()}
+        checked = {}
+        for what, path in files.items():
+            if not path:
+                continue
+            checked[what] = check_output_file(path, inputs=self.inputs, overwrite=self.overwrite, what=what)
+            if checked[what] in planned:
+                raise InputError(f"The {what} {path} is also an output of the set written into {self.path}; give "
+                                 "it another name.")
+        return checked
 
     @property
     def planned(self) -> tuple[str, ...]:
