@@ -183,8 +183,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except MemoryError:
         if verbose:
             traceback.print_exc()
-        print("labelfree: error: not enough memory for this image. Process it in tiles (--tile) or on a "
-              "machine with more memory.", file=sys.stderr)
+        print("labelfree: error: not enough memory for this image with these options. Check options that size "
+              "buffers (windows, sigmas, upsampling), process it in tiles (--tile, where a pipeline allows it) or use "
+              "a machine with more memory.", file=sys.stderr)
         return 1
 
 

@@ -54,7 +54,7 @@ class DriftConfig(PipelineConfig):
         help="Largest shift per measurement in pixels (one value, or one per axis); automatic: a third of the frame.")
     xy_only: bool = setting(False, basic=True,
                             help="For Z stacks: measure on the Z-average and correct X and Y only.")
-    upsample: int = setting(20, group="matching", ge=1, help="Sub-pixel precision is 1/upsample pixel.")
+    upsample: int = setting(20, group="matching", ge=1, le=1000, help="Sub-pixel precision is 1/upsample pixel.")
     low_sigma: float = setting(1.5, group="matching", ge=0,
                                help="Band-pass before matching: noise-smoothing sigma (px).")
     high_sigma: float = setting(20.0, group="matching", gt=0,
