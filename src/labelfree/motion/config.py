@@ -61,8 +61,10 @@ class MotionConfig(PipelineConfig):
         Lower the automatic min_size to fit the objects of the first classified frame.
     size_estimate_threshold : float or None
         Flow threshold of the flow-only size pass; None: the start threshold.
-    closing_radius : int
+    closing_radius : int or None
         Radius (px) of the disk used to close masks before filling holes (paper: 5).
+        None: a fifth of the typical cell radius, between 1 and ``entropy_size // 2 + 1``
+        (:func:`labelfree.motion.selflabel.cell_scale`; the flow-only size pass uses 5).
     clear_border : bool
         Remove objects touching the image border, as the paper does (default off).
     entropy_size, entropy_bins : int
@@ -113,7 +115,7 @@ class MotionConfig(PipelineConfig):
     refine_sigma : float
         Gaussian sigma (px) of the grey level used by the refinement.
     declump : bool
-        Split touching cells into instances (distance-transform watershed).
+        Split touching cells into instances (:class:`labelfree.motion.InstanceTracker`).
     declump_neck_ratio : float or None
         Pieces of a split clump are merged again unless they meet at a neck
         narrower than this fraction of the thinner piece's width
@@ -128,6 +130,21 @@ class MotionConfig(PipelineConfig):
         Correct stage drift before the flow (labelfree.registration.correct_drift).
     seed : int
         Seed of the training-pixel subsampling.
+    declump_landscape : {"auto", "intensity", "distance"}
+        What a clump is split along when the movie gives no other evidence: the
+        smoothed grey level ("intensity": touching cells are two bright bodies with a
+        dimmer contact) or the distance to the background ("distance": the shape,
+        pieces merged with ``declump_neck_ratio``). "auto": intensity while the
+        movie's median grey contrast is at least ``refine_min_contrast``
+        (fluorescence), else distance (phase contrast).
+    declump_dip_ratio : float
+        Intensity landscape: two pieces stay apart only where the grey level
+        between them falls below this fraction of the dimmer one's peak (above
+        the background).
+    declump_temporal : bool
+        Use the previous frame's objects, moved with the flow: cells seen apart are
+        split along them when they touch, a cell seen whole stays whole
+        (:class:`labelfree.motion.InstanceTracker`). False: every frame on its own.
     """
 
     flow_reference: Literal["previous", "black"] = "previous"
@@ -152,7 +169,7 @@ class MotionConfig(PipelineConfig):
     min_size_fraction: float = 0.25
     refine_min_size: bool = True
     size_estimate_threshold: float | None = None
-    closing_radius: int = 5
+    closing_radius: int | None = None
     clear_border: bool = False
     entropy_size: int = 7
     entropy_bins: int = 16
@@ -174,6 +191,9 @@ class MotionConfig(PipelineConfig):
     track_min_iou: float = 0.3
     drift_correction: Literal[False, "python", "fiji", "auto"] = False
     seed: int = 0
+    declump_landscape: Literal["auto", "intensity", "distance"] = "auto"
+    declump_dip_ratio: float = 0.7
+    declump_temporal: bool = True
 
     def __post_init__(self) -> None:
         if isinstance(self.features, str):
@@ -207,5 +227,7 @@ class MotionConfig(PipelineConfig):
                 raise ConfigError(f"{name} must be >= 0 (px/frame) or null for automatic; got {value}.")
         if self.class_prior is not None and not 0 < self.class_prior < 1:
             raise ConfigError(f"class_prior must be between 0 and 1 (exclusive) or null; got {self.class_prior}.")
-        if self.closing_radius < 0 or (self.min_size is not None and self.min_size < 0):
-            raise ConfigError("closing_radius and min_size must be >= 0.")
+        if (self.closing_radius is not None and self.closing_radius < 0) or (self.min_size is not None and self.min_size < 0):
+            raise ConfigError("closing_radius and min_size must be >= 0 (or null for automatic).")
+        if not 0 < self.declump_dip_ratio <= 1:
+            raise ConfigError(f"declump_dip_ratio must be in (0, 1]; got {self.declump_dip_ratio}.")
