@@ -26,7 +26,14 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from labelfree.motion.postprocess import _merge_small, components_with_stats, to_instances
+from labelfree.errors import DimensionError
+from labelfree.motion.postprocess import (
+    DECLUMP_BIN_AREA,
+    _declump_binned,
+    _merge_small,
+    components_with_stats,
+    to_instances,
+)
 from labelfree.motion.selflabel import cell_scale
 
 __all__ = ["warp_labels", "split_cells", "InstanceTracker"]
@@ -44,27 +51,45 @@ def warp_labels(labels: np.ndarray, flow: np.ndarray | None, /) -> np.ndarray:
 
     ``flow`` is the pair's flow on frame t's grid, pointing to frame t-1 (as
     ``segment`` computes it): the object at pixel ``p`` of frame t is the one at
-    ``p + flow[p]`` of frame t-1. None: the labels as they are.
+    ``p + flow[p]`` of frame t-1. None: the labels as they are. Returns int32 labels
+    (ids must be below 2**31).
     """
     lab = np.asarray(labels)
+    lab = lab.view(np.int32) if lab.dtype == np.uint32 and lab.flags.c_contiguous else lab.astype(np.int32)
     if flow is None:
-        return lab.astype(np.int64)
+        return lab
     h, w = lab.shape
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
-    gx += flow[..., 0]
-    gy += flow[..., 1]
-    # labels above 2**24 are not exact in float32: remap int32 labels directly
-    out = cv2.remap(lab.astype(np.int32), gx, gy, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    return out.astype(np.int64)
+    mapx = flow[..., 0] + np.arange(w, dtype=np.float32)
+    mapy = flow[..., 1] + np.arange(h, dtype=np.float32)[:, None]
+    return cv2.remap(lab, mapx, mapy, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
 
 
-def _height(frame: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:
-    """Grey level above the background (median outside the mask), smoothed, >= 0."""
-    f = np.asarray(frame, np.float32)
-    outside = f[::4, ::4][~mask[::4, ::4]]
-    bg = float(np.median(outside)) if outside.size else 0.0
-    h = cv2.GaussianBlur(f, (0, 0), sigma) - np.float32(bg)
-    return np.maximum(h, 0, out=h)
+class _Height:
+    """The grey level above the background (median outside the mask), smoothed at ``sigma``,
+    >= 0: computed per box (with a margin of 3 sigma) when a box needs it."""
+
+    def __init__(self, frame: np.ndarray, mask: np.ndarray, sigma: float) -> None:
+        self.frame, self.mask, self.sigma, self.bg = frame, mask, float(sigma), None
+        self.boxes: dict[tuple[int, int, int, int], np.ndarray] = {}
+
+    def __getitem__(self, box: tuple[slice, slice]) -> np.ndarray:
+        key = (box[0].start, box[0].stop, box[1].start, box[1].stop)
+        if key not in self.boxes:
+            self.boxes[key] = self._compute(box)
+        return self.boxes[key]
+
+    def _compute(self, box: tuple[slice, slice]) -> np.ndarray:
+        if self.bg is None:
+            outside = np.asarray(self.frame[::4, ::4])[~self.mask[::4, ::4]]
+            self.bg = float(np.median(outside)) if outside.size else 0.0
+        pad = int(np.ceil(3 * self.sigma))
+        h, w = self.mask.shape
+        y0, y1 = max(0, box[0].start - pad), min(h, box[0].stop + pad)
+        x0, x1 = max(0, box[1].start - pad), min(w, box[1].stop + pad)
+        sub = np.asarray(self.frame[y0:y1, x0:x1], np.float32)
+        sub = cv2.GaussianBlur(sub, (0, 0), self.sigma, borderType=cv2.BORDER_REFLECT) - np.float32(self.bg)
+        sub = sub[box[0].start - y0 : box[0].stop - y0, box[1].start - x0 : box[1].stop - x0]
+        return np.maximum(sub, 0)
 
 
 def split_cells(
@@ -108,10 +133,12 @@ def split_cells(
     h = np.where(obj, height, 0).astype(np.float32)
     # two peaks (local maxima over the spacing) are needed for a split: test that first, cheaply
     peaks = (h > 0) & (h >= cv2.dilate(h, cv2.getStructuringElement(cv2.MORPH_RECT, (2 * dist + 1,) * 2)))
-    if cv2.connectedComponents(peaks.view(np.uint8), connectivity=8)[0] > 2:
-        parts = np.asarray(declump(obj, height=h, min_distance=dist, neck_ratio=dip_ratio), np.uint32)
-    else:
-        parts = obj.astype(np.uint32)
+    if cv2.connectedComponents(peaks.view(np.uint8), connectivity=8)[0] <= 2:
+        return obj.astype(np.uint32)
+    if cell_area >= DECLUMP_BIN_AREA:  # large cells: split the 2 x 2-binned object (to_instances does the same)
+        parts = _declump_binned(obj, 2, neck_ratio=dip_ratio, min_size=min_size, height=h, min_distance=dist)
+        return parts if parts.max() > 1 else obj.astype(np.uint32)  # (one piece comes back binned)
+    parts = np.asarray(declump(obj, height=h, min_distance=dist, neck_ratio=dip_ratio), np.uint32)
     if parts.max() > 1 and min_size > 1:
         parts = _merge_small(parts, obj, min_size)
     return parts
@@ -148,6 +175,8 @@ class InstanceTracker:
         self.prev: np.ndarray | None = None  # the last frame's objects (this class's ids)
         self.unit = np.zeros(1, np.int64)  # per id: its cell (its own id) or its unresolved group
         self.whole = np.zeros(1, bool)  # per id: seen as one whole cell
+        self._unit_area = np.zeros(1, np.int64)  # per unit: its pixels in the previous frame
+        self._unit_whole = np.zeros(1, bool)  # per unit: one whole cell
 
     def reset(self) -> None:
         """Forget the previous frame (the next frame is decided on its own)."""
@@ -157,13 +186,21 @@ class InstanceTracker:
         """Instances of the next frame: (Y, X) uint32 labels 1..n of the clean ``mask``.
 
         ``frame`` is the frame (any grey levels; only the intensity landscape reads it);
-        ``flow`` the flow from it to the previous frame given to :meth:`step` (None: no
-        motion assumed).
+        ``flow`` the (Y, X, 2) flow from it to the previous frame given to :meth:`step`
+        (x, y displacements in px, as :func:`warp_labels` reads them; None: no motion).
         """
-        m = np.asarray(mask, bool)
-        n, lab, stats = components_with_stats(m.view(np.uint8) if m.flags.c_contiguous else m.astype(np.uint8))
+        m = np.ascontiguousarray(mask, bool)
+        if m.ndim != 2 or np.shape(frame) != m.shape:
+            raise DimensionError(f"InstanceTracker.step needs a (Y, X) mask and a frame of the same shape; "
+                                 f"got {m.shape} and {np.shape(frame)}.")
+        if flow is not None and np.shape(flow) != (*m.shape, 2):
+            raise DimensionError(f"flow must be (Y, X, 2) on the mask's grid {m.shape}; got {np.shape(flow)}.")
+        if self.prev is not None and self.prev.shape != m.shape:
+            raise DimensionError(f"frame size changed from {self.prev.shape} to {m.shape}; call reset() first.")
+        n, lab, stats = components_with_stats(m.view(np.uint8))
         scale = cell_scale(self.cell_area)
-        height = _height(frame, m, scale["split_sigma"]) if self.landscape == "intensity" else None
+        height = _Height(frame, m, scale["split_sigma"]) if self.landscape == "intensity" else None
+        pixels = np.flatnonzero(m)  # the work below is on object pixels only
         out = np.zeros(m.shape, np.uint32)
         units: list[int] = [0]  # per new id: unit (id of the cell, or of the first piece of a group)
         whole: list[bool] = [False]
@@ -181,23 +218,23 @@ class InstanceTracker:
                                 dip_ratio=self.dip_ratio, neck_ratio=self.neck_ratio, min_size=self.min_size)
             ids = np.unique(parts[region])
             if len(ids) <= 1:
-                i = emit(box, region, None, not sticky)
-                if sticky:
-                    units[i] = i
+                emit(box, region, None, not sticky)
                 return
             first = None
             for j in ids:
                 i = emit(box, region & (parts == j), first, False)
                 first = i if first is None else first
 
-        prev_units, overlaps = self._overlaps(lab, m, flow) if (self.temporal and self.prev is not None) else (None, None)
+        overlaps = self._overlaps(lab, pixels, flow) if (self.temporal and self.prev is not None) else {}
         for c in range(1, n):
             x, y, w, h = stats[c, :4]
             box = (slice(y, y + h), slice(x, x + w))
             obj = lab[box] == c
-            cells = overlaps.get(c, []) if overlaps is not None else []
+            cells = overlaps.get(c, [])
             if len(cells) >= 2:  # cells seen apart (or split) in the previous frame: split along them
-                pieces = self._split_along(obj, prev_units[box], cells, None if height is None else height[box])
+                flat = np.ravel_multi_index(np.mgrid[box], m.shape).ravel()
+                moved = self.unit[self._moved(flat, flow)].reshape(obj.shape)
+                pieces = self._split_along(obj, moved, cells, None if height is None else height[box])
                 for k, piece in zip(cells, pieces):
                     if not piece.any():
                         continue
@@ -213,32 +250,55 @@ class InstanceTracker:
         self.prev = out
         self.unit = np.asarray(units, np.int64)
         self.whole = np.asarray(whole, bool)
+        area = np.bincount(out.ravel()[pixels], minlength=len(units))  # pixels per new id
+        self._unit_area = np.bincount(self.unit, weights=area, minlength=len(units)).astype(np.int64)
+        self._unit_area[0] = 0
+        self._unit_whole = np.zeros(len(units), bool)
+        self._unit_whole[self.unit[self.whole]] = True
         return out
 
     # -- helpers -------------------------------------------------------------------------------
     def _is_whole(self, unit: int) -> bool:
         return bool(self._unit_whole[unit])
 
-    def _overlaps(self, lab: np.ndarray, mask: np.ndarray, flow: np.ndarray | None):
-        """The previous cells (units) moved onto this frame, and per object the cells it holds."""
-        unit_of = self.unit
-        prev_units = unit_of[self.prev]
-        self._unit_area = np.bincount(prev_units.ravel(), minlength=len(unit_of))
-        self._unit_area[0] = 0
-        self._unit_whole = np.zeros(len(unit_of), bool)
-        self._unit_whole[unit_of[self.whole]] = True
-        moved = warp_labels(prev_units, flow)
-        moved[~mask] = 0
-        both = (moved > 0) & (lab > 0)
-        nu = len(unit_of)
-        key = lab[both].astype(np.int64) * nu + moved[both]
-        pairs, counts = np.unique(key, return_counts=True)
+    def _moved(self, flat: np.ndarray, flow: np.ndarray | None) -> np.ndarray:
+        """The previous frame's ids at the pixels ``flat`` (flat indices) of this frame, moved with
+        the flow (as :func:`warp_labels`, but only where needed)."""
+        prev = self.prev
+        if flow is None:
+            return prev.ravel()[flat]
+        h, w = prev.shape
+        y, x = np.divmod(flat, w)
+        f = flow.reshape(-1, 2)[flat]
+        ys = np.rint(y + f[:, 1]).astype(np.intp)
+        xs = np.rint(x + f[:, 0]).astype(np.intp)
+        inside = (ys >= 0) & (ys < h) & (xs >= 0) & (xs < w)
+        out = np.zeros(len(flat), prev.dtype)
+        out[inside] = prev[ys[inside], xs[inside]]
+        return out
+
+    def _overlaps(self, lab: np.ndarray, pixels: np.ndarray, flow: np.ndarray | None):
+        """Per object of this frame, the previous cells (units) it holds: at least ``_OVERLAP`` of a
+        unit of at least ``_CELL_FRACTION`` cell."""
+        units = self.unit[self._moved(pixels, flow)]
+        objs = lab.ravel()[pixels]
+        keep = units > 0
+        nu = len(self.unit)
+        key = objs[keep].astype(np.int64) * nu + units[keep]
+        span = (int(objs.max()) + 1 if len(objs) else 1) * nu
+        if span <= 4 * len(key):  # few objects and units: counting beats sorting the pixels
+            counts = np.bincount(key, minlength=span)
+            pairs = np.flatnonzero(counts)
+            counts = counts[pairs]
+        else:
+            pairs, counts = np.unique(key, return_counts=True)
         objs, cells = pairs // nu, pairs % nu
-        keep = (counts >= _OVERLAP * self._unit_area[cells]) & (self._unit_area[cells] >= _CELL_FRACTION * self.cell_area)
+        area = self._unit_area[cells]
+        keep = (counts >= _OVERLAP * area) & (area >= _CELL_FRACTION * self.cell_area)
         table: dict[int, list[int]] = {}
         for o, k in zip(objs[keep], cells[keep]):
             table.setdefault(int(o), []).append(int(k))
-        return moved, table
+        return table
 
     @staticmethod
     def _split_along(obj: np.ndarray, moved: np.ndarray, cells: list[int], height: np.ndarray | None) -> list[np.ndarray]:
