@@ -21,7 +21,7 @@
 #@ double (value=0.25, description="Automatic min_size as a fraction of the typical moving-object area (paper: 0.5 x mean).") min_size_fraction
 #@ boolean (value=true, description="Lower the automatic min_size to fit the objects of the first classified frame.") refine_min_size
 #@ String (value="auto", description="Flow threshold of the flow-only size pass; None: the start threshold.") size_estimate_threshold
-#@ int (value=5, description="Radius (px) of the disk used to close masks before filling holes (paper: 5).") closing_radius
+#@ String (value="auto", description="Radius (px) of the disk used to close masks before filling holes (paper: 5); None: a fifth of the typical cell radius, from 1 to entropy_size // 2 + 1 px.") closing_radius
 #@ boolean (value=false, description="Remove objects touching the image border, as the paper does (default off).") clear_border
 #@ int (value=7, description="Local-entropy window (7, as the paper) and grey-level bins (power of two; 256 reproduces MATLAB exactly; the default 16 is ~10x faster and less saturated by noise).") entropy_size
 #@ int (value=16, description="Local-entropy window (7, as the paper) and grey-level bins (power of two; 256 reproduces MATLAB exactly; the default 16 is ~10x faster and less saturated by noise).") entropy_bins
@@ -37,12 +37,15 @@
 #@ int (value=2, description="The band re-decided: refine_inner px inside to refine_outer px outside the outline.") refine_inner
 #@ int (value=12, description="The band re-decided: refine_inner px inside to refine_outer px outside the outline.") refine_outer
 #@ double (value=2.0, description="Gaussian sigma (px) of the grey level used by the refinement.") refine_sigma
-#@ boolean (value=true, description="Split touching cells into instances (distance-transform watershed).") declump
-#@ double (value=0.8, description="Pieces of a split clump are merged again unless they meet at a neck narrower than this fraction of the thinner piece's width (labelfree.labels.declump), so that long, thin cells are not cut into slices (default 0.8: object F1 on Fluo-C2DL-MSC 0.30 -> 0.44, unchanged on SIM+ and GOWT1).") declump_neck_ratio
+#@ boolean (value=true, description="Split touching cells into instances (labelfree.motion.InstanceTracker).") declump
+#@ double (value=0.8, description="Distance landscape (see declump_landscape): pieces of a split clump are merged again unless they meet at a neck narrower than this fraction of the thinner piece's width (labelfree.labels.declump), so that long, thin cells are not cut into slices (default 0.8: object F1 on Fluo-C2DL-MSC 0.30 -> 0.44, unchanged on SIM+ and GOWT1).") declump_neck_ratio
 #@ boolean (value=true, description="Keep label IDs across frames by overlap matching.") track
 #@ double (value=0.3, description="Smallest IoU that links an object to one of the previous frame.") track_min_iou
 #@ String (choices={"False", "python", "fiji", "auto"}, value="False", description="Correct stage drift before the flow (labelfree.registration.correct_drift).") drift_correction
 #@ int (value=0, description="Seed of the training-pixel subsampling.") seed
+#@ String (choices={"auto", "intensity", "distance"}, value="auto", description="What a clump is split along when the movie gives no other evidence: the smoothed grey level ('intensity': touching cells are two bright bodies with a dimmer contact) or the distance to the background ('distance': the shape, pieces merged with declump_neck_ratio). 'auto': intensity while the movie's median grey contrast is at least refine_min_contrast (fluorescence), else distance (phase contrast).") declump_landscape
+#@ double (value=0.7, description="Intensity landscape: two pieces stay apart only where the grey level between them falls below this fraction of the dimmer one's peak (above the background).") declump_dip_ratio
+#@ boolean (value=true, description="Use the previous frame's objects, moved with the flow: cells seen apart are split along them when they touch, a cell seen whole stays whole (labelfree.motion.InstanceTracker).") declump_temporal
 #@ String (choices={"append", "replace", "none"}, value="append", description="ROI Manager output") rois
 #@ boolean (value=true, description="show a results table of the objects") table
 

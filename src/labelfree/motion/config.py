@@ -62,9 +62,10 @@ class MotionConfig(PipelineConfig):
     size_estimate_threshold : float or None
         Flow threshold of the flow-only size pass; None: the start threshold.
     closing_radius : int or None
-        Radius (px) of the disk used to close masks before filling holes (paper: 5).
-        None: a fifth of the typical cell radius, between 1 and ``entropy_size // 2 + 1``
-        (:func:`labelfree.motion.selflabel.cell_scale`; the flow-only size pass uses 5).
+        Radius (px) of the disk used to close masks before filling holes (paper: 5); None:
+        a fifth of the typical cell radius, from 1 to entropy_size // 2 + 1 px. The
+        flow-only size pass, which runs before the size is known, uses 5
+        (:func:`labelfree.motion.selflabel.cell_scale`).
     clear_border : bool
         Remove objects touching the image border, as the paper does (default off).
     entropy_size, entropy_bins : int
@@ -117,11 +118,11 @@ class MotionConfig(PipelineConfig):
     declump : bool
         Split touching cells into instances (:class:`labelfree.motion.InstanceTracker`).
     declump_neck_ratio : float or None
-        Pieces of a split clump are merged again unless they meet at a neck
-        narrower than this fraction of the thinner piece's width
-        (:func:`labelfree.labels.declump`), so that long, thin cells are not cut
-        into slices (default 0.8: object F1 on Fluo-C2DL-MSC 0.30 -> 0.44, unchanged on
-        SIM+ and GOWT1). None: keep every watershed piece.
+        Distance landscape (see declump_landscape): pieces of a split clump are merged
+        again unless they meet at a neck narrower than this fraction of the thinner
+        piece's width (:func:`labelfree.labels.declump`), so that long, thin cells are
+        not cut into slices (default 0.8: object F1 on Fluo-C2DL-MSC 0.30 -> 0.44,
+        unchanged on SIM+ and GOWT1). None: keep every watershed piece.
     track : bool
         Keep label IDs across frames by overlap matching.
     track_min_iou : float
