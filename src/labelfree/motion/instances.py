@@ -87,7 +87,14 @@ class _Height:
         y0, y1 = max(0, box[0].start - pad), min(h, box[0].stop + pad)
         x0, x1 = max(0, box[1].start - pad), min(w, box[1].stop + pad)
         sub = np.asarray(self.frame[y0:y1, x0:x1], np.float32)
-        sub = cv2.GaussianBlur(sub, (0, 0), self.sigma, borderType=cv2.BORDER_REFLECT) - np.float32(self.bg)
+        if self.sigma >= 4 and min(sub.shape) >= 4:  # wide blur: on the 2 x 2-binned box, 4x cheaper
+            size = sub.shape[::-1]
+            small = cv2.resize(sub, (size[0] // 2, size[1] // 2), interpolation=cv2.INTER_AREA)
+            small = cv2.GaussianBlur(small, (0, 0), self.sigma / 2, borderType=cv2.BORDER_REFLECT)
+            sub = cv2.resize(small, size, interpolation=cv2.INTER_LINEAR)
+        else:
+            sub = cv2.GaussianBlur(sub, (0, 0), self.sigma, borderType=cv2.BORDER_REFLECT)
+        sub -= np.float32(self.bg)
         sub = sub[box[0].start - y0 : box[0].stop - y0, box[1].start - x0 : box[1].stop - x0]
         return np.maximum(sub, 0)
 
