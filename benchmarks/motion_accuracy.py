@@ -190,6 +190,9 @@ def run(sets=None, *, quick: bool = False) -> list[dict]:
     if not datasets.shared_data_root().is_dir():  # no ../shared/data here: nothing to score
         logging.getLogger(__name__).warning("Motion accuracy: no data at %s", datasets.shared_data_root())
         return rows
+    with warnings.catch_warnings():  # imports and first calls outside the timed runs
+        warnings.simplefilter("ignore")
+        motion.segment(datasets.synthetic_movie(n_frames=3, seed=0)[0])
     for key, title, job in _jobs(quick):
         if wanted is not None and key not in wanted:
             continue
