@@ -8,7 +8,13 @@ import pytest
 from labelfree import datasets
 from labelfree import labels as L
 from labelfree.metrics import evaluate
-from labelfree.motion import InstanceTracker, MotionConfig, cell_scale, split_cells, warp_labels
+from labelfree.motion import (
+    InstanceTracker,
+    MotionConfig,
+    cell_scale,
+    split_cells,
+    warp_labels,
+)
 from labelfree.motion.selflabel import resolve_closing_radius
 
 YY, XX = np.mgrid[0:80, 0:120]
@@ -150,7 +156,7 @@ def test_msc_cells_are_whole_objects(msc_dir, first, stop, min_f1):
     from labelfree import motion
 
     data = datasets.load_ctc("Fluo-C2DL-MSC", "01", root=msc_dir.parents[1], frames=range(first, stop))
-    frames = [t for t in sorted(int(k) for k in data.seg.keys()) if first < t < stop]
+    frames = [t for t in sorted(int(k) for k in data.seg) if first < t < stop]
     gt = np.stack([np.asarray(data.seg[t]) for t in frames])
     labels = motion.segment(data.movie)
     scores = evaluate(labels.values[[t - first for t in frames]], gt, only_annotated=True)

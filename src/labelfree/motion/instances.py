@@ -136,7 +136,7 @@ def split_cells(
     from labelfree.labels import declump
 
     scale = cell_scale(cell_area)
-    dist = int(round(scale["split_min_distance"]))
+    dist = round(scale["split_min_distance"])
     h = np.where(obj, height, 0).astype(np.float32)
     # two peaks (local maxima over the spacing) are needed for a split: test that first, cheaply
     peaks = (h > 0) & (h >= cv2.dilate(h, cv2.getStructuringElement(cv2.MORPH_RECT, (2 * dist + 1,) * 2)))
