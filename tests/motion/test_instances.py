@@ -187,3 +187,20 @@ def test_nuclei_and_phase_contrast_objects(shared_data, name, frames, min_f1):
     assert scores["f1"] >= min_f1 and scores["pixel_f1"] >= 0.6
     landscape = "distance" if name == "c2c12" else "intensity"
     assert set(labels.attrs["labelfree"]["scale"]["landscape"]) == {landscape}
+
+
+def test_instance_settings_are_checked():
+    from labelfree.errors import ConfigError, DimensionError
+
+    with pytest.raises(ConfigError, match="declump_dip_ratio"):
+        MotionConfig(declump_dip_ratio=0)
+    with pytest.raises(ConfigError, match="declump_landscape"):
+        MotionConfig(declump_landscape="shape")
+    with pytest.raises(ConfigError, match="closing_radius"):
+        MotionConfig(closing_radius=-1)
+    tracker = _tracker()
+    with pytest.raises(DimensionError, match="flow must be"):
+        tracker.step(np.zeros((8, 8), bool), np.zeros((8, 8)), flow=np.zeros((8, 8)))
+    tracker.step(np.zeros((8, 8), bool), np.zeros((8, 8)))
+    with pytest.raises(DimensionError, match="reset"):
+        tracker.step(np.zeros((9, 8), bool), np.zeros((9, 8)))
