@@ -9,16 +9,16 @@
 #@ String (value="auto") mask_prior
 #@ String (value="auto") cell_fraction
 #@ double (value=2.0) mask_max_weight
-#@ double (value=0.05) mask_sigma
-#@ double (value=2.0) mask_smoothing
-#@ String (value="intensity") mask_signal
-#@ double (value=2.0) mask_snr_threshold
-#@ boolean (value=false) mask_keep_marked
-#@ int (value=1) downscale
+#@ double (value=0.1) mask_sigma
+#@ String (value="auto") mask_smoothing
+#@ String (value="local") mask_signal
+#@ double (value=1.5) mask_snr_threshold
+#@ boolean (value=true) mask_keep_marked
+#@ String (value="auto") downscale
 #@ int (value=64) crop_size
-#@ double (value=15.0) marker_sigma
-#@ int (value=640) area_size
-#@ int (value=32) width
+#@ String (value="auto") marker_sigma
+#@ int (value=320) area_size
+#@ int (value=16) width
 #@ int (value=1000) n_steps
 #@ boolean (value=true) stop_at_plateau
 #@ int (value=25) plateau_window
@@ -33,11 +33,13 @@
 #@ boolean (value=true) restrict_to_mask
 #@ boolean (value=true) keep_marker_component
 #@ boolean (value=true) fill_cell_holes
-#@ String (value="none") grow_into_mask
+#@ String (value="intensity") grow_into_mask
 #@ int (value=0) seed
 #@ String (value="cpu") device
 #@ String (value="") model_file
 #@ String (value="") save_model_file
+#@ double (value=0.4, description="With mask_signal='local': a pixel is a cell pixel above this fraction of the way from the background up to the brightest pixel near it (0.4), and at least mask_snr_threshold noise units above the background.") mask_peak_fraction
+#@ int (value=9, description="With mask_signal='local': side (px) of the square in which that brightest pixel is looked for.") mask_peak_window
 #@ String (choices={"detect", "roi_manager"}, value="detect", description="detect markers, or use the ROI Manager's points/areas") markers
 #@ String (choices={"append", "replace", "none"}, value="append", description="ROI Manager output") rois
 #@ boolean (value=true, description="show a results table of the objects") table

@@ -62,7 +62,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--cell-channels", help="comma-separated channels fed to the network (default: all others)")
     p.add_argument("--config", help="CutterConfig as JSON/YAML file")
     p.add_argument("--steps", type=int, help="training steps (default from config)")
-    p.add_argument("--downscale", type=int, help="reduce the image by this factor first (large cells)")
+    p.add_argument("--downscale", type=float, help="reduce the image by this factor first (default: automatic, "
+                   "from the cell size)")
     p.add_argument("--save-model", help="save the trained model to this .pt file")
     p.add_argument("--model", help="apply this trained model instead of training")
     p.add_argument("--device", choices=("cpu", "cuda", "auto"), help="torch device (default cpu)")

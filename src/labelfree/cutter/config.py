@@ -43,8 +43,11 @@ class CutterConfig(PipelineConfig):
         covered by cells; ``None`` = triangle-threshold estimate). ``mask_max_weight`` and
         ``mask_sigma`` set the pairwise (boundary) term on intensities
         normalised to [0, 1]; ``mask_smoothing`` Gaussian sigma (px) applied to
-        the cell channels first (0 = none, as in the authors' code).
-        ``mask_signal``: what the graph cut sees; ``"intensity"`` (the authors'
+        the cell channels first (0 = none, as in the authors' code; ``None`` = automatic,
+        from the typical cell size).
+        ``mask_signal``: what the graph cut sees; ``"local"`` (the default: a cell
+        probability against a threshold that follows the local peak brightness, with a
+        noise floor, prior 0.5; see ``mask_peak_fraction``), ``"intensity"`` (the authors'
         min-max normalised intensity, prior from the cell fraction) or ``"snr"``
         (noise-normalised: ``z = (I - median) / (1.4826 MAD)`` of the smoothed
         channel, mapped to a cell probability ``1 / (1 + exp(-(z - mask_snr_threshold)))``,
@@ -59,9 +62,11 @@ class CutterConfig(PipelineConfig):
         ``stop_at_plateau``: stop once the loss, averaged over ``plateau_window``
         steps, fell by at most ``plateau_tol`` times its total drop over the last
         ``plateau_window`` steps (see :func:`labelfree.cutter.train.plateau_step`).
-        ``downscale``: integer factor by which the image is reduced before the
-        patches are cut (for cells larger than a patch); outputs are returned at
-        full resolution.
+        ``downscale``: factor by which the image is reduced before the patches are
+        cut (for cells larger than a patch; below 1 enlarges); outputs are returned
+        at full resolution. ``downscale`` and ``marker_sigma`` ``None`` (the default,
+        "auto"): chosen from the typical cell size measured on the markers and the
+        mask (:mod:`labelfree.cutter.scale`) so that a cell fills the patch.
     Integration
         Argmax over patches, pixels with probability <= ``probability_threshold``
         are background (authors' code). Clean-up after it (not in the authors' code;
@@ -75,6 +80,16 @@ class CutterConfig(PipelineConfig):
     Model files
         ``model_file``: apply this trained model instead of training.
         ``save_model_file``: save the model trained by ``segment`` there.
+
+    Attributes
+    ----------
+    mask_peak_fraction : float
+        With ``mask_signal="local"``: a pixel is a cell pixel above this fraction of the way
+        from the background up to the brightest pixel near it (0.4), and at least
+        ``mask_snr_threshold`` noise units above the background.
+    mask_peak_window : int
+        With ``mask_signal="local"``: side (px) of the square in which that brightest pixel is
+        looked for.
     """
 
     cell_channels: tuple = ()
@@ -87,16 +102,16 @@ class CutterConfig(PipelineConfig):
     mask_prior: Optional[float] = None
     cell_fraction: Optional[float] = None
     mask_max_weight: float = 2.0
-    mask_sigma: float = 0.05
-    mask_smoothing: float = 2.0
-    mask_signal: str = "intensity"
-    mask_snr_threshold: float = 2.0
-    mask_keep_marked: bool = False
-    downscale: int = 1
+    mask_sigma: float = 0.1
+    mask_smoothing: Optional[float] = None
+    mask_signal: str = "local"
+    mask_snr_threshold: float = 1.5
+    mask_keep_marked: bool = True
+    downscale: Optional[float] = None
     crop_size: int = 64
-    marker_sigma: float = 15.0
-    area_size: int = 640
-    width: int = 32
+    marker_sigma: Optional[float] = None
+    area_size: int = 320
+    width: int = 16
     n_steps: int = 1000
     stop_at_plateau: bool = True
     plateau_window: int = 25
@@ -111,19 +126,23 @@ class CutterConfig(PipelineConfig):
     restrict_to_mask: bool = True
     keep_marker_component: bool = True
     fill_cell_holes: bool = True
-    grow_into_mask: str = "none"
+    grow_into_mask: str = "intensity"
     seed: int = 0
     device: str = "cpu"
     model_file: str = ""
     save_model_file: str = ""
+    mask_peak_fraction: float = 0.4
+    mask_peak_window: int = 9
 
     def __post_init__(self) -> None:
         if isinstance(self.cell_channels, (list, int, str)):
             self.cell_channels = tuple(self.cell_channels) if isinstance(self.cell_channels, list) else (self.cell_channels,)
         if self.loss_preset not in LOSS_PRESETS:
             raise ConfigError(f"loss_preset must be one of {sorted(LOSS_PRESETS)}; got {self.loss_preset!r}.")
-        if self.mask_signal not in ("intensity", "snr"):
-            raise ConfigError(f"mask_signal must be 'intensity' or 'snr'; got {self.mask_signal!r}.")
+        if self.mask_signal not in ("local", "intensity", "snr"):
+            raise ConfigError(f"mask_signal must be 'local', 'intensity' or 'snr'; got {self.mask_signal!r}.")
+        if not 0.0 <= self.mask_peak_fraction < 1.0 or self.mask_peak_window < 1:
+            raise ConfigError("mask_peak_fraction must lie in [0, 1) and mask_peak_window be >= 1 px.")
         if self.grow_into_mask not in ("none", "geodesic", "intensity"):
             raise ConfigError(f"grow_into_mask must be 'none', 'geodesic' or 'intensity'; got {self.grow_into_mask!r}.")
         if self.plateau_window < 2 or not 0.0 <= self.plateau_tol < 1.0:
@@ -132,8 +151,13 @@ class CutterConfig(PipelineConfig):
             raise ConfigError(f"marker_method must be 'blob' or 'threshold'; got {self.marker_method!r}.")
         if self.crop_size < 16 or self.crop_size % 16:
             raise ConfigError(f"crop_size must be a multiple of 16 (UNet with 4 poolings), >= 16; got {self.crop_size}.")
-        if int(self.downscale) != self.downscale or self.downscale < 1:
-            raise ConfigError(f"downscale must be an integer >= 1; got {self.downscale}.")
+        for name in ("downscale", "marker_sigma", "mask_smoothing"):  # None or "auto": measured from the data
+            value = getattr(self, name)
+            if isinstance(value, str) and value.strip().lower() in ("auto", ""):
+                setattr(self, name, value := None)
+            low = 0.0 if name == "mask_smoothing" else 1e-9  # no smoothing (0) is the authors' choice
+            if value is not None and not float(value) >= low:
+                raise ConfigError(f"{name} must be a positive number or None (automatic); got {value}.")
         if self.width < 1 or self.n_steps < 0 or self.area_size < self.crop_size:
             raise ConfigError("width must be >= 1, n_steps >= 0 and area_size >= crop_size.")
         if self.mask_prior is not None and not 0.0 < self.mask_prior < 1.0:

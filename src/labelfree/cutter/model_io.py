@@ -1,7 +1,8 @@
 """Save and load trained Cutter models.
 
 A model is one ``.pt`` file (``torch.save`` of a plain dict: the state dict, the
-config as JSON text, the number of image channels) and a sidecar
+config as JSON text, the number of image channels and, when it was measured, the
+typical cell radius in patch pixels) and a sidecar
 ``<file>.json`` holding the config and the file's sha256. Both are written
 atomically (temporary file + rename). Loading checks the hash when the sidecar
 exists and refuses a file that does not match.
@@ -54,9 +55,12 @@ def save_model(path: str | os.PathLike, model, /) -> str:
         "n_channels": int(model.n_channels),
         "state_dict": state,
     }
+    if getattr(model, "cell_radius", None) is not None:
+        payload["cell_radius"] = float(model.cell_radius)
     _atomic_write(path, lambda fh: torch.save(payload, fh))
     digest = file_sha256(path)
-    sidecar = {"format": FORMAT, "sha256": digest, "n_channels": int(model.n_channels), "config": model.config.to_dict()}
+    sidecar = {"format": FORMAT, "sha256": digest, "n_channels": int(model.n_channels), "config": model.config.to_dict(),
+               "cell_radius": payload.get("cell_radius")}
     _atomic_write(Path(str(path) + ".json"), lambda fh: fh.write(json.dumps(sidecar, indent=2).encode()))
     return digest
 
@@ -111,4 +115,5 @@ def load_model(path: str | os.PathLike, /, *, device: str = "cpu"):
     net = build_unet(n_channels + 1, width=config.width)
     net.load_state_dict(payload["state_dict"])
     net.to(resolve_device(device)).eval()
-    return CutterModel(net, config, n_channels)
+    radius = payload.get("cell_radius")
+    return CutterModel(net, config, n_channels, cell_radius=None if radius is None else float(radius))

@@ -43,12 +43,16 @@ class CutterModel:
         Number of image channels it expects (without the marker channel).
     history : list of (seconds, loss)
         Wall-clock time since the start and loss of every training step.
+    cell_radius : float or None
+        Typical cell radius of the training images in patch pixels, when it was
+        measured (automatic scale); images are rescaled to it when the model is applied.
     """
 
     net: Any
     config: CutterConfig
     n_channels: int
     history: list = dataclasses.field(default_factory=list)
+    cell_radius: float | None = None
 
     def save(self, path: str) -> str:
         """Save weights + config JSON + sha256 (see :func:`labelfree.cutter.model_io.save_model`)."""
