@@ -40,6 +40,7 @@
 #@ String (value="") save_model_file
 #@ double (value=0.4, description="With mask_signal='local': a pixel is a cell pixel above this fraction of the way from the background up to the brightest pixel near it (0.4), and at least mask_snr_threshold noise units above the background.") mask_peak_fraction
 #@ int (value=9, description="With mask_signal='local': side (px) of the square in which that brightest pixel is looked for.") mask_peak_window
+#@ double (value=0.2, description="Depth, as a fraction of each cell's equivalent radius, of the outer band of every cell that a watershed of the smoothed intensity re-decides after the argmax (0.2; 0 keeps the network's lines between touching cells).") redraw_boundaries
 #@ String (choices={"detect", "roi_manager"}, value="detect", description="detect markers, or use the ROI Manager's points/areas") markers
 #@ String (choices={"append", "replace", "none"}, value="append", description="ROI Manager output") rois
 #@ boolean (value=true, description="show a results table of the objects") table

@@ -90,6 +90,10 @@ class CutterConfig(PipelineConfig):
     mask_peak_window : int
         With ``mask_signal="local"``: side (px) of the square in which that brightest pixel is
         looked for.
+    redraw_boundaries : float
+        Depth, as a fraction of each cell's equivalent radius, of the outer band of every cell
+        that a watershed of the smoothed intensity re-decides after the argmax (0.2; 0 keeps
+        the network's lines between touching cells).
     """
 
     cell_channels: tuple = ()
@@ -133,6 +137,7 @@ class CutterConfig(PipelineConfig):
     save_model_file: str = ""
     mask_peak_fraction: float = 0.4
     mask_peak_window: int = 9
+    redraw_boundaries: float = 0.2
 
     def __post_init__(self) -> None:
         if isinstance(self.cell_channels, (list, int, str)):
@@ -141,6 +146,8 @@ class CutterConfig(PipelineConfig):
             raise ConfigError(f"loss_preset must be one of {sorted(LOSS_PRESETS)}; got {self.loss_preset!r}.")
         if self.mask_signal not in ("local", "intensity", "snr"):
             raise ConfigError(f"mask_signal must be 'local', 'intensity' or 'snr'; got {self.mask_signal!r}.")
+        if not 0.0 <= self.redraw_boundaries < 1.0:
+            raise ConfigError(f"redraw_boundaries must lie in [0, 1); got {self.redraw_boundaries}.")
         if not 0.0 <= self.mask_peak_fraction < 1.0 or self.mask_peak_window < 1:
             raise ConfigError("mask_peak_fraction must lie in [0, 1) and mask_peak_window be >= 1 px.")
         if self.grow_into_mask not in ("none", "geodesic", "intensity"):

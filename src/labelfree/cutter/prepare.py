@@ -269,6 +269,6 @@ def prepare_frame(
     small_pts = (pts + 0.5) / np.array(scale) - 0.5
     ps = build_patch_set(small, small_pts, background=background, crop=config.crop_size, sigma=config.marker_sigma)
     signal = None
-    if config.grow_into_mask == "intensity":  # what the cells grow along after the argmax
+    if config.grow_into_mask == "intensity" or config.redraw_boundaries > 0:  # what cells grow along
         signal = np.mean([normalize_intensity(c) for c in _smoothed(channels, config)], axis=0).astype(np.float32)
     return Frame(shape, ids, ps, mask, d, pts, signal, scale)

@@ -233,7 +233,8 @@ def apply_model(
             labels, mask=f.mask if cfg.restrict_to_mask else None, markers=f.markers if keep else None,
             ids=f.ids if keep else None, fill=cfg.fill_cell_holes,
             grow_mask=f.mask if cfg.grow_into_mask != "none" else None,
-            grow_intensity=f.signal if cfg.grow_into_mask == "intensity" else None,
+            grow_intensity=f.signal if cfg.grow_into_mask == "intensity" or cfg.redraw_boundaries > 0 else None,
+            redraw=cfg.redraw_boundaries,
         ))
     return np.stack(out)
 
