@@ -83,6 +83,9 @@ def test_config_auto_values():
     assert CutterConfig.from_dict({"downscale": 2.5}).downscale == 2.5
     with pytest.raises(ConfigError, match="downscale must be a positive number"):
         CutterConfig(downscale=0)
+    with pytest.raises(ConfigError, match="marker_sigma must be a positive number"):
+        CutterConfig(marker_sigma="wide")
+    assert CutterConfig(mask_smoothing=0).mask_smoothing == 0  # no smoothing, as in the authors' code
 
 
 def test_non_integer_rescaling_matches_the_integer_path():

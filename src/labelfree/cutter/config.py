@@ -7,6 +7,7 @@ can be generated from this dataclass and recorded in macros with stable keys.
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from typing import Optional, Union
 
 from labelfree._config import PipelineConfig
@@ -163,8 +164,8 @@ class CutterConfig(PipelineConfig):
             if isinstance(value, str) and value.strip().lower() in ("auto", ""):
                 setattr(self, name, value := None)
             low = 0.0 if name == "mask_smoothing" else 1e-9  # no smoothing (0) is the authors' choice
-            if value is not None and not float(value) >= low:
-                raise ConfigError(f"{name} must be a positive number or None (automatic); got {value}.")
+            if value is not None and not (isinstance(value, numbers.Real) and not isinstance(value, bool) and value >= low):
+                raise ConfigError(f"{name} must be a positive number or None (automatic); got {value!r}.")
         if self.width < 1 or self.n_steps < 0 or self.area_size < self.crop_size:
             raise ConfigError("width must be >= 1, n_steps >= 0 and area_size >= crop_size.")
         if self.mask_prior is not None and not 0.0 < self.mask_prior < 1.0:
