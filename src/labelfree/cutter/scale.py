@@ -10,9 +10,12 @@ radius. Without a mask, half the spacing of neighbouring markers stands in.
 :func:`auto_settings` turns that radius into the size-dependent settings: the
 ``downscale`` that makes a typical cell fill the patch (its radius, after
 scaling, is :data:`FILL` of the half patch) and the ``marker_sigma`` of the
-Gaussian marker channel (a fixed fraction of that radius, :data:`SIGMA_PER_RADIUS`).
-Both constants were chosen by measurement on Fluo-C2DL-MSC, Fluo-N2DH-GOWT1 and
-Fluo-N2DH-SIM+ (``docs/benchmarks.md``, section Cutter).
+Gaussian marker channel (a fixed fraction of that radius, :data:`SIGMA_PER_RADIUS`,
+which gives the paper's 15 px for a cell that fills a 64 px patch), and the smoothing
+before the mask's graph cut (:data:`SMOOTHING_PER_RADIUS`). On Fluo-C2DL-MSC the result
+hardly depends on the fill (downscale 3, 3.49 and 5: mean IoU 0.683-0.688); the
+smoothing rule gave each of MSC, GOWT1, SIM+ and DSB2018 its best measured smoothing or
+the one next to it (``docs/benchmarks.md``, section Cutter).
 """
 
 from __future__ import annotations
