@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from labelfree.fusion import segment
-from labelfree.fusion.diameter import estimate_diameter, median_diameter, scale_score
+from labelfree.fusion.diameter import coverage, estimate_diameter, median_diameter
 from labelfree.fusion.evaluation import score_predictions
 
 
@@ -56,13 +56,14 @@ def test_no_objects_falls_back_to_the_training_diameter(trained):
     assert choice.record()["diameter_source"] == "training"
 
 
-def test_scale_score_counts_kept_masks_times_foreground_coverage():
+def test_coverage_is_the_foreground_fraction_under_masks():
     cellprob = np.full((20, 20), -5.0, np.float32)
     cellprob[2:12, 2:18] = 5.0  # 160 foreground pixels
     labels = np.zeros((20, 20), np.uint16)
     labels[2:12, 2:10] = 1  # 80 pixels
     labels[2:7, 10:18] = 7  # 40 pixels
-    assert scale_score(labels, cellprob) == pytest.approx(2 * 120 / 160)
-    assert scale_score(labels, np.full((20, 20), -1.0)) == 0.0
+    labels[15:18, 15:18] = 3  # 9 pixels outside the foreground do not count
+    assert coverage(labels, cellprob) == pytest.approx(120 / 160)
+    assert coverage(labels, cellprob, cellprob_threshold=6.0) == 0.0
     assert median_diameter(np.zeros((4, 4), int)) == 0.0
-    assert median_diameter(labels) == pytest.approx(np.median(2 * np.sqrt(np.array([80, 40]) / np.pi)))
+    assert median_diameter(labels[:12]) == pytest.approx(np.median(2 * np.sqrt(np.array([80, 40]) / np.pi)))

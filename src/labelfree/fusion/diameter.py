@@ -14,20 +14,21 @@ size (docs/benchmarks.md, "Fusion: automatic diameter", compares both).
 
 So LabelFree **searches**: it runs the chosen models at diameters on a geometric grid
 (steps of sqrt 2) starting at their mean training diameter, fuses the channels by Flow
-Averaging, integrates the flows and scores each diameter ``D`` by
+Averaging, integrates the flows and scores each diameter ``D`` by its **coverage**: the
+fraction of the cell-probability foreground covered by masks that pass cellpose's
+flow-error check (``flow_threshold``, 0.4 when the config turns the check off) and the
+minimum size. Too large a ``D`` shrinks the objects below what the network knows: they
+vanish or merge into masks the flow check rejects. Too small a ``D`` shows the network
+objects larger than it knows: it cuts them into pieces, and the pieces' masks fail the
+flow check or leave parts of the foreground uncovered. The search climbs from the
+training diameter in the better direction while the coverage grows (within 1/4 to 8
+times it), then tries a half step (2^(1/4)) on each side of the best.
 
-    score(D) = n(D) x coverage(D)
-
-``n`` is the number of masks that pass cellpose's flow-error check (``flow_threshold``,
-0.4 when the config turns the check off) and ``coverage`` the fraction of the
-cell-probability foreground that they cover. Too small a ``D`` cuts objects into
-fragments whose flows disagree with the masks (few masks kept, low coverage); too large
-a ``D`` makes small objects vanish or merge (fewer masks). The search climbs from the
-training diameter in the better direction while the score grows (within 1/4 to 8 times
-it), then tries a half step (2^(1/4)) on each side of the best. The median mask diameter
-is not used to refine the result: masks of a network at a near-right diameter come out
-biased towards the size it expects (+13 % for the benchmark's networks), and refining by
-it lowered F1.
+Two other scores were measured and dropped (docs/benchmarks.md, "Fusion: automatic
+diameter"): the number of masks times their coverage counts the pieces of cells cut by a
+too small diameter as objects, and chose such a diameter on touching cells; the median
+mask diameter (cellpose's second step) is biased towards the size the network expects
+(+13 % for the benchmark's networks) and lowered F1 as a refinement.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ import numpy as np
 from labelfree.fusion.config import FusionConfig
 from labelfree.fusion.flows import common_diameter, default_niter, flow_average, integrate_flows, predict_flows
 
-__all__ = ["DiameterChoice", "scale_score", "median_diameter", "estimate_diameter", "choose_diameter"]
+__all__ = ["DiameterChoice", "coverage", "median_diameter", "estimate_diameter", "choose_diameter"]
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ class DiameterChoice:
         ``"given"`` (the config's value), ``"search"`` (measured) or ``"training"``
         (the models' mean training diameter, when the search found no object at all).
     scores : dict
-        Diameter tried -> score (empty unless searched).
+        Diameter tried -> its coverage (empty unless searched).
     flows : dict
         Position in the measured frames -> per-channel ``(dP, cellprob)`` at ``diameter``,
         when the search ran on whole frames (so the run does not compute them again).
@@ -92,22 +93,21 @@ def median_diameter(labels: np.ndarray, /) -> float:
     return float(np.median(2.0 * np.sqrt(counts / np.pi))) if counts.size else 0.0
 
 
-def scale_score(labels: np.ndarray, cellprob: np.ndarray, /, *, cellprob_threshold: float = 0.0) -> float:
-    """Masks kept after the flow check x the fraction of the cell-probability foreground they cover.
+def coverage(labels: np.ndarray, cellprob: np.ndarray, /, *, cellprob_threshold: float = 0.0) -> float:
+    """Fraction of the cell-probability foreground that the masks cover (0 when there is no foreground).
 
     Parameters
     ----------
-    labels : (Y, X) instance labels of a flow integration
+    labels : (Y, X) instance labels of a flow integration (after the flow check)
     cellprob : (Y, X) cell-probability logit the labels were integrated from
     cellprob_threshold : float
         Logit above which a pixel is foreground.
     """
-    lab = np.asarray(labels)
-    foreground = int(np.count_nonzero(np.asarray(cellprob) > cellprob_threshold))
-    if foreground == 0:
+    foreground = np.asarray(cellprob) > cellprob_threshold
+    total = int(np.count_nonzero(foreground))
+    if total == 0:
         return 0.0
-    n = int(np.unique(lab[lab > 0]).size)
-    return n * np.count_nonzero(lab) / foreground
+    return float(np.count_nonzero(foreground & (np.asarray(labels) > 0))) / total
 
 
 def _central_crop(plane: np.ndarray, side: int) -> np.ndarray:
@@ -130,7 +130,7 @@ def estimate_diameter(
     ----------
     frames : sequence of mappings channel -> (Y, X) plane
         The frames to measure on (e.g. the first, middle and last of a movie); the
-        score of a diameter is the sum over them. Planes larger than 1024 px are
+        score of a diameter is its mean coverage over them. Planes larger than 1024 px are
         searched on a central 1024 x 1024 crop.
     models : mapping channel -> CellposeNet
         The models of the run (same keys as each frame).
@@ -168,14 +168,15 @@ def estimate_diameter(
             labels = integrate_flows(dP, cellprob, niter=cfg.niter or default_niter(nets, diameter=key),
                                      cellprob_threshold=cfg.cellprob_threshold, flow_threshold=flow_threshold,
                                      min_size=cfg.min_size, device=device)
-            total += scale_score(labels, cellprob, cellprob_threshold=cfg.cellprob_threshold)
+            total += coverage(labels, cellprob, cellprob_threshold=cfg.cellprob_threshold)
             flows_here.append(flows)
+        total /= len(planes)
         scores[key] = total
         if whole:
             kept[key] = flows_here
-        log.debug("diameter %.2f px: score %.3f", key, total)
+        log.debug("diameter %.2f px: coverage %.3f", key, total)
         if progress is not None:
-            progress.update(0, message=f"diameter {key:.1f} px: score {total:.2f}")
+            progress.update(0, message=f"diameter {key:.1f} px: coverage {total:.2f}")
         return total
 
     def inside(d: float) -> bool:
