@@ -41,10 +41,10 @@ def test_twice_larger_objects_are_found_only_with_the_automatic_diameter(trained
         # the chosen diameter is near the objects' size, well away from the training diameter
         assert 0.75 < record["diameter"] / median_diameter(truth) < 1.4
         assert record["diameter"] > 1.6 * model.diam_labels
-        assert len(record["diameter_scores"]) >= 3
+        assert len(record["diameter_coverage"]) >= 3
     record = fixed[0].attrs["labelfree"]
     assert record["diameter_source"] == "given" and record["diameter"] == pytest.approx(model.diam_labels, abs=1e-3)
-    assert "diameter_scores" not in record
+    assert "diameter_coverage" not in record
 
 
 def test_no_objects_falls_back_to_the_training_diameter(trained):

@@ -79,10 +79,10 @@ class DiameterChoice:
     flows: dict[int, list[tuple[np.ndarray, np.ndarray]]] = dataclasses.field(default_factory=dict, repr=False)
 
     def record(self) -> dict[str, Any]:
-        """What the provenance keeps: the diameter, its source and the search's scores."""
+        """What the provenance keeps: the diameter, its source and the coverage of each diameter tried."""
         out: dict[str, Any] = {"diameter": round(self.diameter, 3), "diameter_source": self.source}
         if self.scores:
-            out["diameter_scores"] = {f"{d:.2f}": round(s, 3) for d, s in sorted(self.scores.items())}
+            out["diameter_coverage"] = {f"{d:.2f}": round(s, 3) for d, s in sorted(self.scores.items())}
         return out
 
 
