@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from typing import Any
 
@@ -52,15 +53,27 @@ def register(sub: Any) -> None:
     p.add_argument("--zoo", metavar="DIR", help="the same as --input zoo=DIR")
     p.add_argument("--batch-config", help="batch options file (JSON/YAML with BatchConfig fields)")
     run = p.add_argument_group("execution")
-    run.add_argument("--scheduler", help="address of a running Dask scheduler (tcp://host:8786; also "
-                     "dask-jobqueue clusters), or 'sync' to run one input after another without Dask")
+    run.add_argument("--scheduler", help="address of a running Dask scheduler (tcp://host:8786; default: Dask's "
+                     "configured scheduler-address, else a new cluster), or 'sync' to run one input after another "
+                     "without Dask")
+    run.add_argument("--cluster", choices=("local", "slurm", "pbs"),
+                     help="cluster to start when no scheduler is given: local workers, or SLURM/PBS jobs through "
+                          "dask-jobqueue (job settings from Dask's jobqueue config), scaled adaptively")
+    run.add_argument("--min-workers", type=int, help="workers a SLURM/PBS cluster keeps while idle (default 0)")
+    run.add_argument("--io-retries", type=int, help="send an input a worker cannot read to another worker up to "
+                     "N times (default 2)")
     run.add_argument("--workers", type=int, help="local Dask workers (default 2)")
     run.add_argument("--threads-per-worker", type=int, help="threads per local worker (default 1)")
-    run.add_argument("--threads", action="store_true", help="local workers as threads instead of processes")
+    run.add_argument("--in-process", action="store_true",
+                     help="local workers as threads of this process instead of separate processes")
     run.add_argument("--memory-limit", help="memory limit per local worker, e.g. 4GB ('auto' shares RAM; 'none')")
     run.add_argument("--chunk-frames", type=int, help="split long time-lapses into tasks of N frames "
                      "(pipelines that allow it)")
     run.add_argument("--force", action="store_true", help="redo inputs a previous run already finished")
+    run.add_argument("--tile", type=int, metavar="PX", help="segment each plane in overlapping tiles of PX pixels "
+                     "(large images; pipelines that allow it)")
+    run.add_argument("--tile-overlap", type=int, metavar="PX", help="pixels each tile reads beyond its core "
+                     "(default 128; at least the largest object diameter)")
     fiji = p.add_argument_group("drift correction / Fiji")
     fiji.add_argument("--drift", action="store_true", help="correct stage drift before segmentation")
     fiji.add_argument("--fiji", metavar="DIR", help="Fiji installation: run the Fiji steps through pyimagej headless")
@@ -75,7 +88,9 @@ def _batch_config(args: argparse.Namespace) -> Any:
     cfg = BatchConfig.coerce(args.batch_config)
     changes: dict[str, Any] = {
         "scheduler": args.scheduler, "n_workers": args.workers, "threads_per_worker": args.threads_per_worker,
-        "chunk_frames": args.chunk_frames, "fiji_dir": args.fiji,
+        "chunk_frames": args.chunk_frames, "fiji_dir": args.fiji, "cluster": args.cluster,
+        "min_workers": args.min_workers, "io_retries": args.io_retries, "tile": args.tile,
+        "tile_overlap": args.tile_overlap,
     }
     changes = {k: v for k, v in changes.items() if v is not None}
     inputs = dict(cfg.inputs)
@@ -86,8 +101,10 @@ def _batch_config(args: argparse.Namespace) -> Any:
         changes["inputs"], changes["zoo"] = inputs, None
     if args.memory_limit is not None:
         changes["memory_limit"] = None if args.memory_limit.lower() == "none" else args.memory_limit
-    if args.threads:
+    if args.in_process:
         changes["processes"] = False
+    if args.threads is not None:
+        changes["task_threads"] = args.threads
     for flag, field in (("force", "force"), ("overwrite", "overwrite"), ("drift", "drift_correction"),
                         ("fiji_in_worker", "fiji_in_worker")):
         if getattr(args, flag):
@@ -105,6 +122,8 @@ def handle_batch(args: argparse.Namespace) -> int:
 
     spec = get_pipeline(args.pipeline)
     batch = _batch_config(args)
+    if not args.quiet:  # the Dask dashboard's address, when a cluster serves one
+        logging.getLogger("labelfree.batch.cluster").setLevel(logging.INFO)
     config = config_from_args(spec.config_class, args)
     try:
         summary = run_batch(args.inputs, pipeline=spec.name, out_dir=args.out, config=config, batch=batch,

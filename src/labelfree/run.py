@@ -8,10 +8,12 @@ the work starts, runs the segmentation and records the choices in the provenance
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any, Mapping
 
 import xarray as xr
 
+from labelfree._threads import limited_threads
 from labelfree.errors import InputError
 from labelfree.image import channel_names, one_channel, select_channels, to_dataarray
 from labelfree.spec import PipelineSpec
@@ -85,6 +87,9 @@ def run_pipeline(
     channel: Any = None,
     inputs: Mapping[str, Any] | None = None,
     progress: Any = False,
+    tile: int | None = None,
+    tile_overlap: int = 128,
+    threads: int | None = None,
 ) -> xr.DataArray:
     """Run a registered pipeline on ``image`` with every check an entry point makes.
 
@@ -98,21 +103,73 @@ def run_pipeline(
     inputs : mapping
         Extra inputs by name (``markers``, ``zoo``, ...): values or files to read.
     progress : bool, tqdm-like or callable
+    tile : int, optional
+        Segment each plane in overlapping tiles of this core size (pixels), for images too
+        large to segment whole (pipelines whose spec allows it; see :mod:`labelfree.tiling`).
+    tile_overlap : int
+        Pixels each tile reads beyond its core: at least the largest object diameter.
+    threads : int, optional
+        Most threads the pipeline may use (OpenCV, torch, its own pools); default
+        ``LABELFREE_THREADS`` or the cores this process may use (see :mod:`labelfree._threads`).
 
     Returns
     -------
     labels : DataArray; ``attrs["labelfree"]`` holds the provenance, with ``channels``
-        (the channels segmented) added.
+        (the channels segmented) added, and ``tiles`` for a tiled run.
     """
     spec = resolve(pipeline)
     cfg = coerce_config(spec, config)
     full = to_dataarray(image)
     da = prepare_image(spec, full, channel=channel)
     kwargs = prepare_inputs(spec, inputs, image=da)
-    labels = spec.segment_function(da, config=cfg, progress=progress, **kwargs)
+    with limited_threads(threads, torch="torch" in sys.modules):
+        if tile:
+            if kwargs:
+                raise InputError(f"Tiled runs take no extra inputs; got {', '.join(kwargs)}.")
+            labels = run_tiled(spec, da, config=cfg, tile=tile, overlap=tile_overlap, progress=progress)
+        else:
+            labels = spec.segment_function(da, config=cfg, progress=progress, **kwargs)
     used = channel_names(da) or ([str(da.coords["C"].values)] if "C" in da.coords else [])
     record = dict(labels.attrs.get("labelfree") or {})
     if channel_names(full):
         record["channels"] = used
     labels.attrs["labelfree"] = record
     return labels
+
+
+def run_tiled(spec: PipelineSpec, image: xr.DataArray, /, *, config: Any, tile: int, overlap: int,
+              progress: Any = False) -> xr.DataArray:
+    """Segment every plane (each T and Z) of ``image`` in overlapping tiles; one id per object per plane.
+
+    Only pipelines whose spec allows tiles; whole-plane statistics are fixed first by the
+    spec's ``tile_config`` hook so that every tile uses the same values.
+    """
+    import numpy as np
+
+    from labelfree._config import provenance
+    from labelfree.image import labels_like, scale_of
+    from labelfree.spec import load
+    from labelfree.tiling import PipelineTileFunction, segment_tiled
+
+    if not spec.tiles:
+        raise InputError(f"The {spec.name} pipeline cannot run in tiles (it learns from or links whole frames); "
+                         "segment the image whole.")
+    if int(tile) < 16 or int(overlap) < 0:
+        raise InputError(f"tile must be at least 16 pixels and the overlap >= 0; got {tile} and {overlap}.")
+    lead = [d for d in image.dims if d in ("T", "Z")]
+    plane_dims = [d for d in image.dims if d not in lead]
+    sizes = [image.sizes[d] for d in lead]
+    out = np.zeros((*sizes, image.sizes["Y"], image.sizes["X"]), np.uint32)
+    hook = load(spec.tile_config) if spec.tile_config else None
+    scale = {d: scale_of(image, d) for d in ("Y", "X")}
+    n_cut = 0
+    for index in np.ndindex(*sizes):
+        plane = image.isel(dict(zip(lead, index))) if lead else image
+        cfg = hook(plane, config) if hook else config
+        fn = PipelineTileFunction(spec.name, cfg.to_dict(), dims="".join(plane_dims), scale=scale)
+        result = segment_tiled(plane, fn, tile=int(tile), overlap=int(overlap), progress=progress)
+        out[index] = result.labels
+        n_cut += max(result.n_cut, 0)
+    record = provenance(spec.name, config, extra={"tiles": {"tile": int(tile), "overlap": int(overlap),
+                                                            "objects_cut": n_cut}})
+    return labels_like(out, image, dims=(*lead, "Y", "X"), attrs={"labelfree": record})

@@ -16,7 +16,7 @@ import dataclasses
 import importlib
 from typing import Any, Callable, Literal
 
-__all__ = ["Input", "PipelineSpec", "ToolSpec", "Demo", "load"]
+__all__ = ["Input", "PipelineSpec", "ToolSpec", "Demo", "Check", "load"]
 
 
 def load(target: str, /) -> Any:
@@ -85,6 +85,17 @@ class Input:
 
 
 @dataclasses.dataclass(frozen=True)
+class Check:
+    """One line of ``labelfree doctor``'s report: ``needed`` checks make the exit code non-zero when not ok."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    needed: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
 class Demo:
     """A small sample a newcomer can run: the image, its ground truth and extra inputs."""
 
@@ -125,8 +136,15 @@ class PipelineSpec:
         movie (0: frames are independent); None: never split in time.
     tiles : bool
         Frames may be cut into overlapping spatial tiles for large images.
+    tile_config : str
+        ``"module:function"``: ``f(plane, config) -> config`` fixing, before a plane is cut
+        into tiles, what the pipeline would otherwise compute from the whole plane (e.g. an
+        automatic threshold), so every tile uses the same value.
     demo : str
         ``"module:function"`` returning a :class:`Demo` (``labelfree demo --pipeline``).
+    checks : str
+        ``"module:function"`` returning :class:`Check` lines for ``labelfree doctor`` (what
+        the pipeline needs installed besides the common packages).
     verbs : str
         Module with area-specific CLI verbs: ``VERBS`` (names), ``register_verbs(subparsers)``
         (``labelfree <name> <verb>``) and ``register(subparsers)`` (further top-level commands).
@@ -145,6 +163,8 @@ class PipelineSpec:
     inputs: tuple[Input, ...] = ()
     frame_overlap: int | None = None
     tiles: bool = False
+    tile_config: str = ""
+    checks: str = ""
     demo: str = ""
     verbs: str = ""
     extra_outputs: dict[str, tuple[str, str]] = dataclasses.field(default_factory=dict)

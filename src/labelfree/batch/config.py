@@ -37,6 +37,10 @@ class BatchConfig(PipelineConfig):
     min_workers: int = setting(0, group=_RUN, ge=0, help="Workers a jobqueue cluster keeps while idle (adaptive minimum).")
     threads_per_worker: int = setting(
         1, group=_RUN, ge=1, help="Threads per local worker (also the number of tasks a worker runs at once).")
+    task_threads: int | None = setting(
+        None, group=_RUN, ge=1,
+        help="Threads one input may use; automatic: 1 inside a Dask worker (it already runs a task per "
+             "thread), else $LABELFREE_THREADS or the cores this process may use.")
     processes: bool = setting(True, group=_RUN,
                               help="Local workers are separate processes (else threads of this process).")
     memory_limit: str | int | None = setting(
@@ -46,6 +50,12 @@ class BatchConfig(PipelineConfig):
         None, group=_RUN, ge=2,
         help="Split time-lapses longer than this into chunks of this many frames, one task each (pipelines "
              "that allow it); null: one task per input file.")
+    tile: int | None = setting(
+        None, group=_RUN, ge=16,
+        help="Segment each plane in overlapping tiles of this many pixels (large images, pipelines that allow "
+             "it); memory per task is then bounded by the tile; null: whole planes.")
+    tile_overlap: int = setting(128, group=_RUN, ge=0,
+                                help="Pixels each tile reads beyond its core: at least the largest object diameter.")
     inputs: dict[str, str] = setting(
         None, group=_STEPS,
         help="Extra inputs for every input file by name (e.g. {'zoo': 'models/'}); a manifest column of the "

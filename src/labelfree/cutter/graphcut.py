@@ -10,8 +10,10 @@ from the expected cell-area fraction f as ``alpha = 1 - quantile(I, 1 - f)``.
 Pairwise terms on the 8-neighbourhood: ``max_weight * exp(-(I_p - I_q)^2 / (2 sigma^2))``.
 
 The input may also be a cell probability instead of an intensity:
-:func:`snr_probability` (noise-normalised signal, ``mask_signal="snr"``, used
-with prior 0.5) or the bright-field pixel classifier's map.
+:func:`local_contrast_probability` (``mask_signal="local"``, the default: a
+threshold that follows the local peak brightness, with a noise floor),
+:func:`snr_probability` (noise-normalised signal, ``mask_signal="snr"``), both
+used with prior 0.5, or the bright-field pixel classifier's map.
 
 Two decisions differ from the authors' code, on purpose: neighbours are never
 wrapped around the image border (the code's ``np.roll`` links the left column to
@@ -24,10 +26,14 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+from scipy import ndimage as ndi
 
 from labelfree.errors import ConstantImageError, InputError
 
-__all__ = ["normalize_intensity", "snr_probability", "prior_from_fraction", "estimate_cell_fraction", "graph_cut_mask"]
+__all__ = [
+    "normalize_intensity", "background_and_noise", "snr_probability", "local_contrast_probability",
+    "prior_from_fraction", "estimate_cell_fraction", "graph_cut_mask",
+]
 
 log = logging.getLogger(__name__)
 _EPS = 1e-6
@@ -43,6 +49,18 @@ def normalize_intensity(image: np.ndarray, /, *, percentiles: tuple[float, float
     return np.clip((x - lo) / (hi - lo), 0.0, 1.0)
 
 
+def background_and_noise(image: np.ndarray, /) -> tuple[float, float]:
+    """Background level (the median) and robust noise (1.4826 MAD, else the std) of ``image``."""
+    x = np.asarray(image, dtype=np.float64)
+    med = float(np.median(x))
+    mad = 1.4826 * float(np.median(np.abs(x - med)))
+    if mad <= 0:
+        mad = float(x.std())
+    if mad <= 0:
+        raise ConstantImageError("The image used for the foreground mask is constant; it has no cells to find.")
+    return med, mad
+
+
 def snr_probability(image: np.ndarray, /, *, threshold: float = 2.0) -> np.ndarray:
     """Cell probability (Y, X) in (0, 1) from the signal-to-noise ratio of each pixel.
 
@@ -51,15 +69,36 @@ def snr_probability(image: np.ndarray, /, *, threshold: float = 2.0) -> np.ndarr
     the robust background noise; ``p = 1 / (1 + exp(-(z - threshold)))`` is 0.5 at
     ``threshold`` noise units above the background. Give it a smoothed image.
     """
-    x = np.asarray(image, dtype=np.float64)
-    med = float(np.median(x))
-    mad = 1.4826 * float(np.median(np.abs(x - med)))
-    if mad <= 0:
-        mad = float(x.std())
-    if mad <= 0:
-        raise ConstantImageError("The image used for the foreground mask is constant; it has no cells to find.")
-    z = (x - med) / mad
+    med, mad = background_and_noise(image)
+    z = (np.asarray(image, dtype=np.float64) - med) / mad
     return 1.0 / (1.0 + np.exp(-np.clip(z - threshold, -50.0, 50.0)))
+
+
+def local_contrast_probability(
+    image: np.ndarray, /, *, fraction: float = 0.4, window: int = 7, threshold: float = 1.5
+) -> np.ndarray:
+    """Cell probability (Y, X) in (0, 1) against a threshold that follows the local peak.
+
+    Each pixel is compared with ``fraction`` of the way from the background
+    (median ``b``) up to the brightest pixel of its ``window`` x ``window``
+    neighbourhood ``P``, but never less than ``threshold`` noise units ``s``
+    (1.4826 MAD) above the background::
+
+        T = b + max(fraction * (P - b), threshold * s)
+        p = 1 / (1 + exp(-(I - T) / s))
+
+    A bright cell's edge is where its intensity falls to that fraction of the
+    brightness next to it, a dim cell's (or a dim protrusion's) edge to that
+    fraction of its own, so cells of very different brightness get outlines of the
+    same kind (the half-maximum rule of a blurred object for ``fraction = 0.5``);
+    the noise floor keeps the background out. ``fraction = 0`` is
+    :func:`snr_probability`. Give it a smoothed image.
+    """
+    x = np.asarray(image, dtype=np.float64)
+    med, mad = background_and_noise(x)
+    peak = ndi.maximum_filter(x, size=max(1, int(window)))
+    cut = med + np.maximum(fraction * (peak - med), threshold * mad)
+    return 1.0 / (1.0 + np.exp(-np.clip((x - cut) / mad, -50.0, 50.0)))
 
 
 def estimate_cell_fraction(image: np.ndarray, /) -> float:

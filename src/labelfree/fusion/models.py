@@ -45,6 +45,28 @@ def cellpose_model_dir() -> Path:
     return Path(env) if env else Path.home() / ".cellpose" / "models"
 
 
+def doctor_checks() -> list:
+    """``labelfree doctor`` lines for the Fusion pipeline: cellpose and its local weights."""
+    import importlib.metadata
+
+    from labelfree.spec import Check
+
+    try:
+        version = importlib.metadata.version("cellpose")
+    except importlib.metadata.PackageNotFoundError:
+        version = None
+    models_dir = cellpose_model_dir()
+    models = sorted(p.name for p in models_dir.glob("*") if p.is_file()) if models_dir.is_dir() else []
+    return [
+        Check("cellpose", version is not None, version or "not installed",
+              'pip install "cellpose>=3.1.1,<4" (Fusion)' if version is None else "", needed=False),
+        Check("cellpose models", bool(models),
+              f"{len(models)} in {models_dir}" + (f": {', '.join(models[:6])}" if models else ""),
+              "" if models else f"Download them once with network access, or copy them to {models_dir} "
+              "(or set CELLPOSE_LOCAL_MODELS_PATH).", needed=False),
+    ]
+
+
 def _builtin_names() -> list[str]:
     models = require("cellpose.models", purpose="the Fusion pipeline")
     return list(models.MODEL_NAMES)

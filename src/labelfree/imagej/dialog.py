@@ -124,8 +124,10 @@ def show_dialog(
     page_help = help_html(title, help, [f for f in fields if f.key != "image"])
     pages = [(title, basic, help, True)]
     for group, members in groups.items():
-        for start in range(0, len(members), MAX_PAGE_FIELDS):
-            pages.append((f"{title}: {group}", members[start:start + MAX_PAGE_FIELDS], "", None))
+        n_pages = -(-len(members) // MAX_PAGE_FIELDS)
+        for k, start in enumerate(range(0, len(members), MAX_PAGE_FIELDS), start=1):
+            name = f"{title}: {group}" + (f" ({k}/{n_pages})" if n_pages > 1 else "")
+            pages.append((name, members[start:start + MAX_PAGE_FIELDS], "", None))
     if advanced_only:
         values[ADVANCED_KEY] = True
     for number, (page_title, members, message, with_checkbox) in enumerate(pages):

@@ -15,20 +15,9 @@ import sys
 from pathlib import Path
 
 from labelfree.errors import FijiError, JavaError
-from labelfree.fusion.models import cellpose_model_dir
+from labelfree.spec import Check
 
-__all__ = ["Check", "checkup", "format_report", "doctor", "cellpose_model_dir"]
-
-
-@dataclasses.dataclass(frozen=True)
-class Check:
-    """One line of the report: ``needed`` checks make the exit code non-zero when not ok."""
-
-    name: str
-    ok: bool
-    detail: str
-    fix: str = ""
-    needed: bool = True
+__all__ = ["Check", "checkup", "format_report", "doctor"]
 
 
 def _version(dist: str) -> str | None:
@@ -81,15 +70,12 @@ def _python_checks() -> list[Check]:
         gpu = "CUDA " + torch.cuda.get_device_name(0) if torch.cuda.is_available() else (
             "Apple MPS" if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available() else "CPU only")
         checks.append(Check("torch", True, f"{torch_version} ({gpu})", needed=False))
-    cellpose_version = _version("cellpose")
-    models_dir = cellpose_model_dir()
-    models = sorted(p.name for p in models_dir.glob("*") if p.is_file()) if models_dir.is_dir() else []
-    checks.append(Check("cellpose", cellpose_version is not None, cellpose_version or "not installed",
-                        'pip install "cellpose>=3.1.1,<4" (Fusion)' if cellpose_version is None else "", needed=False))
-    checks.append(Check("cellpose models", bool(models),
-                        f"{len(models)} in {models_dir}" + (f": {', '.join(models[:6])}" if models else ""),
-                        "" if models else f"Download them once with network access, or copy them to {models_dir} "
-                        "(or set CELLPOSE_LOCAL_MODELS_PATH).", needed=False))
+    from labelfree.pipelines import pipelines
+    from labelfree.spec import load
+
+    for spec in pipelines().values():  # what each pipeline needs besides the common packages
+        if spec.checks:
+            checks.extend(load(spec.checks)())
     return checks
 
 

@@ -12,7 +12,7 @@ from labelfree._progress import Progress
 from labelfree.image import labels_like, validate_image
 from labelfree.threshold.config import ThresholdConfig
 
-__all__ = ["segment", "threshold_plane"]
+__all__ = ["segment", "threshold_plane", "whole_plane_config"]
 
 
 def threshold_plane(plane: np.ndarray, config: ThresholdConfig, /) -> np.ndarray:
@@ -73,3 +73,17 @@ def segment(
             bar.update(message=f"plane {i + 1}/{len(planes)}")
     labels = out.reshape(values.shape)
     return labels_like(labels, da, dims=tuple(lead) + ("Y", "X"), attrs={"labelfree": provenance("threshold", cfg)})
+
+
+def whole_plane_config(plane: Any, config: ThresholdConfig, /) -> ThresholdConfig:
+    """The config with the whole plane's automatic threshold fixed, for segmenting it in tiles.
+
+    Each tile alone would find its own threshold; the plane's (computed on a subsample,
+    read lazily) is the one a whole-plane run uses.
+    """
+    from labelfree.tiling import auto_threshold
+
+    cfg = ThresholdConfig.coerce(config)
+    if cfg.threshold is not None:
+        return cfg
+    return cfg.replace(threshold=auto_threshold(plane, method=cfg.method))

@@ -11,5 +11,6 @@ SPEC = PipelineSpec(
     channels="one",
     frame_overlap=0,
     tiles=True,
+    tile_config="labelfree.threshold.segment:whole_plane_config",
     demo="labelfree.datasets:movie_demo",
 )
