@@ -142,3 +142,34 @@ def test_saved_model_is_applied_at_the_scale_it_was_trained_for(tmp_path):
     assert auto["downscale"] == pytest.approx(2 * d_train, rel=0.1)
     assert applied.attrs["labelfree"]["training_steps"] == 0
     assert evaluate(applied.values, big_truth)["mean_iou"] > 0.8
+
+
+@pytest.mark.parametrize("n_cells, seed", [(20, 0), (30, 1)])
+def test_dense_fields_keep_every_cell_with_the_default_mask(n_cells, seed):
+    """Cells covering half the image or more: the background is not the median then (it was a cell level,
+    and the default mask kept 7 of 20 cells)."""
+    import torch
+
+    from labelfree.datasets import synthetic_cells_and_nuclei
+    from labelfree.metrics import evaluate
+    from labelfree.run import run_pipeline
+
+    torch.set_num_threads(1)
+    image, truth = synthetic_cells_and_nuclei((192, 192), n_cells=n_cells, seed=seed)[:2]
+    assert (np.asarray(truth) > 0).mean() > 0.5
+    labels = run_pipeline("cutter", image, config={"nucleus_channel": "nuclei", "n_steps": 30})
+    scores = evaluate(np.asarray(labels), np.asarray(truth))
+    assert scores["f1"] >= 0.95 and scores["pixel_f1"] >= 0.93, scores
+
+
+def test_background_of_sparse_fields_is_still_the_median():
+    from scipy import ndimage as ndi
+
+    from labelfree.cutter.graphcut import background_and_noise
+
+    rng = np.random.default_rng(0)
+    image = rng.normal(100.0, 5.0, (128, 128))
+    image[20:40, 20:40] += 400.0  # 2.4 % of the pixels are cells
+    image = ndi.gaussian_filter(image, 1)
+    med = float(np.median(image))
+    assert background_and_noise(image) == (med, 1.4826 * float(np.median(np.abs(image - med))))

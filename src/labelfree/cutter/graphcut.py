@@ -50,10 +50,27 @@ def normalize_intensity(image: np.ndarray, /, *, percentiles: tuple[float, float
 
 
 def background_and_noise(image: np.ndarray, /) -> tuple[float, float]:
-    """Background level (the median) and robust noise (1.4826 MAD, else the std) of ``image``."""
+    """Background level and robust noise (1.4826 MAD, else the std) of ``image``.
+
+    The background is the median of the image while cells cover a minority of it. In a
+    dense field (cells on more than about 40 % of the pixels) the median is a cell
+    level: then the statistics of the pixels at or below the Otsu threshold are used
+    (their median is the background, their MAD its noise). The switch happens only when
+    the overall median lies more than two of those noise units above the below-threshold
+    median, so sparse fields keep the plain median.
+    """
     x = np.asarray(image, dtype=np.float64)
     med = float(np.median(x))
     mad = 1.4826 * float(np.median(np.abs(x - med)))
+    if x.size > 16 and np.ptp(x) > 0:
+        from skimage.filters import threshold_otsu
+
+        low = x[x <= threshold_otsu(x)]
+        if low.size > 16:
+            low_med = float(np.median(low))
+            low_mad = 1.4826 * float(np.median(np.abs(low - low_med)))
+            if low_mad > 0 and med - low_med > 2.0 * low_mad:
+                med, mad = low_med, low_mad
     if mad <= 0:
         mad = float(x.std())
     if mad <= 0:
@@ -64,8 +81,9 @@ def background_and_noise(image: np.ndarray, /) -> tuple[float, float]:
 def snr_probability(image: np.ndarray, /, *, threshold: float = 2.0) -> np.ndarray:
     """Cell probability (Y, X) in (0, 1) from the signal-to-noise ratio of each pixel.
 
-    ``z = (I - median(I)) / (1.4826 * MAD(I))`` measures a pixel against the
-    background level (the median: cells cover a minority of the image) in units of
+    ``z = (I - b) / s`` measures a pixel against the background level ``b`` (the
+    median, or in a dense field that of the pixels below the Otsu threshold: see
+    :func:`background_and_noise`) in units of
     the robust background noise; ``p = 1 / (1 + exp(-(z - threshold)))`` is 0.5 at
     ``threshold`` noise units above the background. Give it a smoothed image.
     """
