@@ -155,6 +155,7 @@ def main(argv=None) -> int:
     base_cfg = CutterConfig(
         mask_signal=args.mask_signal, mask_snr_threshold=args.snr_threshold, mask_keep_marked=snr,
         mask_sigma=args.mask_sigma if snr else 0.05, stop_at_plateau=not args.no_plateau_stop,
+        mask_smoothing=2.0, redraw_boundaries=0.0,  # the settings of its tables (before the no-parameter defaults)
     )
     masks = np.ones(images.shape, bool)
     mask_name = {"graphcut": "graph cut {}", "motion": "motion", "both": "motion & graph cut {}"}[args.mask_source]

@@ -33,7 +33,7 @@ from labelfree.cutter import CutterConfig, markers_from_labels  # noqa: E402
 from labelfree.cutter.pixel_classifier import pixel_features  # noqa: E402
 from labelfree.cutter.prepare import foreground_mask  # noqa: E402
 
-CONFIG = CutterConfig(mask_signal="snr", mask_snr_threshold=1.5, mask_keep_marked=True, mask_sigma=0.1)
+CONFIG = CutterConfig(mask_signal="snr", mask_snr_threshold=1.5, mask_keep_marked=True, mask_sigma=0.1, mask_smoothing=2.0)
 
 
 def graph_cut(images, tra):

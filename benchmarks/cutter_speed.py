@@ -15,8 +15,11 @@ Reports seconds per step of both (and their ratio), time and step of the plateau
 resident memory, apply time and the mean IoU / F1 of the result against the true cells
 (so "converged" means segmented).
 
+``--no-parameters`` times instead the whole ``labelfree.cutter.segment(image, markers=centres)``
+call with no config (mask, automatic scale, training to the plateau, integration).
+
 Usage: python3 benchmarks/cutter_speed.py [--steps 800] [--threads 1] [--width 16] [--area 320]
-       [--preset code] [--ref-steps 4] [--device cpu]
+       [--preset code] [--ref-steps 4] [--device cpu] [--no-parameters]
 """
 
 from __future__ import annotations
@@ -55,6 +58,8 @@ def main(argv=None) -> int:
     ap.add_argument("--ref-steps", type=int, default=4, help="steps of the paper setting (0 = skip)")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--size", type=int, default=1024)
+    ap.add_argument("--no-parameters", action="store_true",
+                    help="time labelfree.cutter.segment(image, markers=centres) with no config instead")
     args = ap.parse_args(argv)
     import torch
 
@@ -66,6 +71,8 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(args.threads)
     image, truth, centres = synthetic(args.size)
+    if args.no_parameters:
+        return _no_parameters(image, truth, centres, args.threads)
     cfg = CutterConfig(n_steps=args.steps, loss_preset=args.preset, device=args.device, width=args.width,
                        area_size=args.area, stop_at_plateau=True)
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -118,6 +125,28 @@ def main(argv=None) -> int:
         print(f"{'peak GPU memory (MiB)':40s} {torch.cuda.max_memory_allocated() / 2**20:.0f}")
     print(f"{'mean IoU / F1@0.5 vs truth':40s} {scores['mean_iou']:.3f} / {scores['f1']:.3f}")
     print("loss every 25 steps:", " ".join(f"{v:.0f}" for v in losses[::25]))
+    return 0
+
+
+def _no_parameters(image, truth, centres, threads) -> int:
+    """The whole pipeline as a user calls it: mask, automatic scale, training, integration."""
+    import os
+
+    from labelfree.cutter import segment
+    from labelfree.metrics import evaluate
+
+    load = os.getloadavg()[0]
+    t0 = time.perf_counter()
+    labels = segment(image, markers=centres)
+    seconds = time.perf_counter() - t0
+    prov = labels.attrs["labelfree"]
+    scores = evaluate(labels.values, truth)
+    print(f"Cutter, no parameters, {image.shape[0]}x{image.shape[1]}, {len(centres)} markers, torch threads "
+          f"{threads}, load average {load:.1f} at the start (CPU shared with other jobs)")
+    print(f"{'seconds (whole segment call)':40s} {seconds:.1f}")
+    print(f"{'training steps':40s} {prov['training_steps']}")
+    print(f"{'automatic scale':40s} {prov['auto']}")
+    print(f"{'mean IoU / F1@0.5 vs truth':40s} {scores['mean_iou']:.3f} / {scores['f1']:.3f}")
     return 0
 
 

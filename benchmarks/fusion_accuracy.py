@@ -32,8 +32,9 @@ DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ctc" / 
 TRAIN, VAL, TEST = list(range(0, 45, 4)), [2, 14, 26, 38], list(range(48, 64, 2))
 
 
-def build_channels(frame: np.ndarray, labels: np.ndarray, *, k: int, rng: np.random.Generator) -> np.ndarray:
-    """(k, Y, X) channels that each show the nuclei weakly and patchily (see module doc)."""
+def build_channels(frame: np.ndarray, labels: np.ndarray, *, k: int, rng: np.random.Generator,
+                   grain: float = 3.0) -> np.ndarray:
+    """(k, Y, X) channels that each show the nuclei weakly and patchily (see module doc; texture grain in px)."""
     from scipy import ndimage as ndi
 
     lo, hi = np.percentile(frame, [1, 99.8])
@@ -42,7 +43,7 @@ def build_channels(frame: np.ndarray, labels: np.ndarray, *, k: int, rng: np.ran
     for c in range(k):
         level = rng.uniform(0.05, 1.0, int(labels.max()) + 1)
         level[0] = 0.0
-        field = ndi.gaussian_filter(rng.normal(size=frame.shape), 3)
+        field = ndi.gaussian_filter(rng.normal(size=frame.shape), grain)
         field = 0.2 + 0.8 * (field - field.min()) / (np.ptp(field) + 1e-9)
         out[c] = img * level[labels] * field + rng.normal(0, 0.15, frame.shape)
     return out

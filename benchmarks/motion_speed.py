@@ -33,8 +33,9 @@ from labelfree import datasets, motion
 from labelfree._heap import retained_heap
 from labelfree.motion import MotionConfig
 from labelfree.motion.flow import _flow, _flow_input
-from labelfree.motion.segment import _floods
-from labelfree.motion.selflabel import motion_threshold
+from labelfree.motion.refine import _refine
+from labelfree.motion.segment import _floods, _landscape
+from labelfree.motion.selflabel import motion_threshold, resolve_closing_radius
 
 cv2.setNumThreads(1)
 SIZE = (1216, 1920)
@@ -53,7 +54,8 @@ def load_pair() -> tuple[np.ndarray, np.ndarray, str]:
     return movie.values[0], movie.values[1], "synthetic"
 
 
-def per_pair(prev_in: np.ndarray, cur: np.ndarray, prev_ent: np.ndarray, cfg: MotionConfig, min_size: int, linker):
+def per_pair(prev_in: np.ndarray, cur: np.ndarray, prev_ent: np.ndarray, cfg: MotionConfig, min_size: int, linker,
+             tracker):
     """The work ``segment`` does for one frame pair, timed by step.
 
     ``prev_in`` is frame t-1 as prepared for the flow (blurred), which ``segment``
@@ -68,7 +70,8 @@ def per_pair(prev_in: np.ndarray, cur: np.ndarray, prev_ent: np.ndarray, cfg: Mo
         times[name] = now - t
         t = now
 
-    mag = motion.flow_magnitude(_flow(_flow_input(cur, cfg), prev_in, cur.shape, cfg))
+    flow = _flow(_flow_input(cur, cfg), prev_in, cur.shape, cfg)
+    mag = motion.flow_magnitude(flow)
     lap("flow (blur + Farneback + magnitude)")
     ent = motion.local_entropy(cur, size=cfg.entropy_size, bins=cfg.entropy_bins)
     lap("local entropy")
@@ -83,17 +86,24 @@ def per_pair(prev_in: np.ndarray, cur: np.ndarray, prev_ent: np.ndarray, cfg: Mo
     if cfg.classifier == "kernel" and _floods(mask, sl.background):
         raise RuntimeError("the benchmark pair floods with the kernel classifier; pick another pair")
     lap("classify (+ flood check)")
-    clean = motion.postprocess(mask, min_size=min_size, closing_radius=cfg.closing_radius)
+    clean = motion.postprocess(mask, min_size=min_size, closing_radius=resolve_closing_radius(cfg, min_size=min_size))
     lap("postprocess")
+    contrasts: list[float] = []
     if cfg.refine_boundary:
-        clean = motion.refine_boundaries(cur, clean, inner=cfg.refine_inner, outer=cfg.refine_outer,
-                                         sigma=cfg.refine_sigma, prior=cfg.class_prior, kind=cfg.refine_classifier,
-                                         min_contrast=cfg.refine_min_contrast)
-        clean = motion.postprocess(clean, min_size=min_size, closing_radius=0)
+        clean, _, applied = _refine(cur, clean, inner=cfg.refine_inner, outer=cfg.refine_outer,
+                                    sigma=cfg.refine_sigma, prior=cfg.class_prior, kind=cfg.refine_classifier,
+                                    max_pixels=cfg.max_training_pixels, seed=cfg.seed,
+                                    min_contrast=cfg.refine_min_contrast, history=contrasts)
+        if applied:
+            clean = motion.postprocess(clean, min_size=min_size, closing_radius=0)
         lap("refine boundaries")
-    lab = motion.to_instances(clean, declump=cfg.declump, min_size=min_size // 2,
-                              cell_area=min_size / cfg.min_size_fraction, neck_ratio=cfg.declump_neck_ratio)
-    lap("declump")
+    if cfg.declump:  # the previous frame's objects are the last repeat's (the same pair): mostly kept whole
+        tracker.landscape = _landscape(cfg, contrasts)
+        lab = tracker.step(clean, cur, flow=flow)
+        lap(f"instances ({tracker.landscape}, previous objects)")
+    else:
+        lab = motion.to_instances(clean, declump=False)
+        lap("instances (components)")
     linker.link(lab)
     lap("link IDs")
     return times
@@ -119,14 +129,25 @@ def speed(repeats: int, cfg: MotionConfig, label: str, heap: bool = True) -> Non
         mag = motion.flow_magnitude(motion.farneback_flow(cur, prev, config=cfg))
         min_size = motion.estimate_cell_size(mag, threshold=motion_threshold(mag))
         linker = motion.OverlapLinker()
+        tracker = motion.InstanceTracker(cell_area=min_size / cfg.min_size_fraction, dip_ratio=cfg.declump_dip_ratio,
+                                         neck_ratio=cfg.declump_neck_ratio, min_size=min_size // 2,
+                                         temporal=cfg.declump_temporal)
         prev_in = _flow_input(prev, cfg)
-        per_pair(prev_in, cur, prev_ent, cfg, min_size, linker)  # warm-up (imports)
-        bare, steps = [], []
+        per_pair(prev_in, cur, prev_ent, cfg, min_size, linker, tracker)  # warm-up (imports, previous objects)
+        first = motion.InstanceTracker(cell_area=tracker.cell_area, landscape=tracker.landscape,
+                                       dip_ratio=cfg.declump_dip_ratio, neck_ratio=cfg.declump_neck_ratio,
+                                       min_size=min_size // 2)
+        bare, steps, alone = [], [], []
         for _ in range(repeats):
             t = time.perf_counter()
             cv2.calcOpticalFlowFarneback(prev, cur, None, *args)
             bare.append(time.perf_counter() - t)
-            steps.append(per_pair(prev_in, cur, prev_ent, cfg, min_size, linker))
+            steps.append(per_pair(prev_in, cur, prev_ent, cfg, min_size, linker, tracker))
+            if tracker.prev is not None:  # the same objects without a previous frame (a movie's first frame)
+                t = time.perf_counter()
+                first.reset()
+                first.step(tracker.prev > 0, cur)
+                alone.append(time.perf_counter() - t)
     b = float(np.median(bare))
     how = "freed buffers kept for reuse, as in segment()" if acting else "allocator as the process found it"
     print(f"\n{label}\npair: {what}, {SIZE[0]}x{SIZE[1]} uint8, 1 thread, median of {repeats}; {how}")
@@ -139,6 +160,9 @@ def speed(repeats: int, cfg: MotionConfig, label: str, heap: bool = True) -> Non
         total += v
         print(f"{name:40s} {v:7.3f} {v / b:7.2f}")
     print(f"{'whole per-pair pipeline':40s} {total:7.3f} {total / b:7.2f}")
+    if alone:
+        v = float(np.median(alone))
+        print(f"{'(instances without previous objects)':40s} {v:7.3f} {v / b:7.2f}")
 
 
 def _rss_anon_mib() -> float:

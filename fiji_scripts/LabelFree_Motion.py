@@ -2,7 +2,7 @@
 #@ String (value="auto", description="Objects smaller than this many pixels are removed; automatic: a fraction (min_size_fraction) of the typical moving-object area found by a flow-only pass, as the paper's size filter.") min_size
 #@ boolean (value=false, description="Remove objects touching the image border, as the paper does.") clear_border
 #@ boolean (value=true, description="Re-decide the pixels near each outline with a second classifier on the smoothed grey level, trained on object cores and far background (removes the entropy window's halo).") refine_boundary
-#@ boolean (value=true, description="Split touching cells into separate objects (distance-transform watershed).") declump
+#@ boolean (value=true, description="Split touching cells into separate objects, using the previous frame's objects and the grey level or the shape (labelfree.motion.InstanceTracker).") declump
 #@ boolean (value=true, description="Keep each cell's label id across frames by overlap matching.") track
 #@ String (choices={"False", "python", "fiji", "auto"}, value="False", description="Correct stage drift before the flow: false, 'python', 'fiji' (Correct 3D Drift) or 'auto' (Fiji when it runs, else Python).") drift_correction
 #@ String (value="auto", description="Channel to segment (index or name); default: the channel shown in the image window.") channel

@@ -63,3 +63,25 @@ def test_eval_errors(tmp_path, capsys):
     tifffile.imwrite(tmp_path / "f.tif", np.full((4, 4), 0.5, np.float32))
     assert main(["eval", str(tmp_path / "f.tif"), str(tmp_path / "f.tif")]) == 1
     assert "not a label image" in capsys.readouterr().err
+
+
+def test_option_tables_in_the_docs_are_generated_from_the_registry():
+    """docs/options.md is `labelfree options --markdown`: refresh it after changing a config or a spec."""
+    from pathlib import Path
+
+    from labelfree.cli_core import options_markdown
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "options.md"
+    assert doc.read_text(encoding="utf-8") == options_markdown(), "docs/options.md is stale"
+
+
+def test_every_pipeline_command_has_the_same_shape(capsys):
+    from labelfree.pipelines import pipelines
+
+    for name in pipelines():
+        with pytest.raises(SystemExit):
+            main([name, "--help"])
+        text = capsys.readouterr().out
+        for flag in ("-o OUT", "--config", "--set KEY=VALUE", "--channel", "--overwrite", "--progress",
+                     "--no-progress", "--overlay"):
+            assert flag.split()[0] in text, (name, flag)

@@ -78,6 +78,51 @@ def test_synthetic_movie_bad_input(kwargs, match):
         datasets.synthetic_movie(**kwargs)
 
 
+def _touching(truth: np.ndarray) -> set[int]:
+    """Labels that share a border with another cell."""
+    out: set[int] = set()
+    for a, b in ((truth[1:], truth[:-1]), (truth[:, 1:], truth[:, :-1])):
+        meet = (a != b) & (a > 0) & (b > 0)
+        out |= set(a[meet].tolist()) | set(b[meet].tolist())
+    return out
+
+
+def test_cells_and_nuclei_touch_hold_their_nucleus_and_are_deterministic():
+    image, truth = datasets.synthetic_cells_and_nuclei(seed=3)
+    lab = truth.values
+    assert image.dims == ("C", "Y", "X") and image.shape == (2, 256, 256) and image.dtype == np.uint16
+    assert list(image.coords["C"].values) == ["cells", "nuclei"] and truth.dtype == np.uint16
+    n = int(lab.max())
+    assert n >= 30 and set(np.unique(lab)) == set(range(n + 1))  # each cell is one connected part
+    assert all(ndi.label(lab == i)[1] == 1 for i in range(1, n + 1))
+    assert len(_touching(lab)) >= 0.7 * n  # a dense culture: most cells touch a neighbour
+    cells, nuclei = (image.values[c].astype(float) for c in range(2))
+    bright = nuclei > 0.5 * np.percentile(nuclei, 99.5)
+    inside = ndi.label(bright)[0]
+    # each bright nucleus blob lies in one cell, and every cell has one
+    owners = {i: set(np.unique(lab[inside == i])) - {0} for i in range(1, inside.max() + 1)}
+    big = [k for k, v in owners.items() if np.count_nonzero(inside == k) > 50]
+    assert all(len(owners[k]) == 1 for k in big) and {next(iter(owners[k])) for k in big} == set(range(1, n + 1))
+    assert cells[lab > 0].mean() > 3 * cells[lab == 0].mean()  # cells over background
+    again, truth2 = datasets.synthetic_cells_and_nuclei(seed=3)
+    np.testing.assert_array_equal(image.values, again.values)
+    np.testing.assert_array_equal(lab, truth2.values)
+
+
+def test_expression_channels_show_each_cell_at_its_own_level():
+    image, truth = datasets.synthetic_expression_channels((128, 128), n_cells=12, cell_radius=10, seed=1)
+    lab = truth.values
+    assert image.dims == ("C", "Y", "X") and image.sizes["C"] == 3 and list(image.coords["C"].values) == [
+        "label1", "label2", "label3"]
+    ids = np.arange(1, lab.max() + 1)
+    means = np.array([ndi.mean(image.values[c].astype(float), lab, ids) for c in range(3)])
+    # per-cell levels differ between channels: their rank orders disagree
+    ranks = np.argsort(np.argsort(means, axis=1), axis=1)
+    assert not np.array_equal(ranks[0], ranks[1]) and not np.array_equal(ranks[1], ranks[2])
+    with pytest.raises(InputError, match="positive photon counts"):
+        datasets.synthetic_expression_channels(photons=(0.0,))
+
+
 def test_crop_keeps_coords():
     movie, _ = datasets.synthetic_movie(n_frames=2, seed=0)
     part = datasets.crop(movie, y=(10, 40), x=(20, 70))
@@ -103,3 +148,10 @@ def test_loaders_bad_names(tmp_path):
         datasets.load_timelapse("nope", root=tmp_path)
     with pytest.raises(InputError, match="not found"):
         datasets.load_ctc("Fluo-C2DL-MSC", root=tmp_path / "missing")
+
+
+def test_doctests_of_the_generators():
+    import doctest
+
+    result = doctest.testmod(datasets)
+    assert result.attempted >= 4 and result.failed == 0

@@ -64,7 +64,8 @@ def register(sub: Any) -> None:
                      "N times (default 2)")
     run.add_argument("--workers", type=int, help="local Dask workers (default 2)")
     run.add_argument("--threads-per-worker", type=int, help="threads per local worker (default 1)")
-    run.add_argument("--threads", action="store_true", help="local workers as threads instead of processes")
+    run.add_argument("--in-process", action="store_true",
+                     help="local workers as threads of this process instead of separate processes")
     run.add_argument("--memory-limit", help="memory limit per local worker, e.g. 4GB ('auto' shares RAM; 'none')")
     run.add_argument("--chunk-frames", type=int, help="split long time-lapses into tasks of N frames "
                      "(pipelines that allow it)")
@@ -100,8 +101,10 @@ def _batch_config(args: argparse.Namespace) -> Any:
         changes["inputs"], changes["zoo"] = inputs, None
     if args.memory_limit is not None:
         changes["memory_limit"] = None if args.memory_limit.lower() == "none" else args.memory_limit
-    if args.threads:
+    if args.in_process:
         changes["processes"] = False
+    if args.threads is not None:
+        changes["task_threads"] = args.threads
     for flag, field in (("force", "force"), ("overwrite", "overwrite"), ("drift", "drift_correction"),
                         ("fiji_in_worker", "fiji_in_worker")):
         if getattr(args, flag):

@@ -75,6 +75,8 @@ def add_run_options(p: argparse.ArgumentParser, /, *, channel_help: str) -> None
     p.add_argument("--channel", metavar="C", help=channel_help)
     p.add_argument("--overwrite", action="store_true",
                    help="replace earlier results of the same name (default: refuse)")
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="use at most N threads (default: $LABELFREE_THREADS or the cores this process may use)")
     add_progress_options(p)
 
 

@@ -1,8 +1,14 @@
-"""Test and demo data: a synthetic time-lapse generator and loaders for real data.
+"""Test and demo data: synthetic images with exact ground truth, loaders for real data, the demos.
 
 :func:`synthetic_movie` draws moving, deforming cells with textured interiors,
 static debris and noise, together with the exact instance ground truth. It is
 deterministic for a given ``seed`` and is used by the tests of every pipeline.
+:func:`synthetic_cells_and_nuclei` draws touching cells with a nucleus channel (the
+Cutter's input) and :func:`synthetic_expression_channels` the same kind of cells seen
+through several non-structural labels (Fusion's input).
+
+:func:`movie_demo` and :func:`cutter_demo` are the samples of ``labelfree demo``
+(Fusion's is :func:`labelfree.fusion.demo.fusion_demo`).
 
 :func:`load_ctc`, :func:`load_timelapse` and :func:`crop` are thin wrappers
 that read the real microscopy data of ``../shared/data`` (Cell Tracking
@@ -22,7 +28,8 @@ from scipy import ndimage as ndi
 from labelfree.errors import InputError
 from labelfree.image import to_dataarray
 
-__all__ = ["synthetic_movie", "shared_data_root", "load_ctc", "load_timelapse", "crop", "TIMELAPSES"]
+__all__ = ["synthetic_movie", "synthetic_cells_and_nuclei", "synthetic_expression_channels", "shared_data_root",
+           "load_ctc", "load_timelapse", "crop", "TIMELAPSES", "movie_demo", "cutter_demo"]
 
 #: single-file time-lapses with (pseudo) ground truth: name -> (image file, label file)
 TIMELAPSES: dict[str, tuple[str, str]] = {
@@ -182,6 +189,230 @@ def synthetic_movie(
     return (to_dataarray(movie, dims="TYX", attrs=attrs), to_dataarray(truth, dims="TYX", attrs=attrs))
 
 
+def _spread_centres(rng: np.random.Generator, shape: tuple[int, int], n: int, spacing: float, margin: float):
+    """Up to ``n`` points at least ``spacing`` apart, ``margin`` px from the border (dart throwing)."""
+    h, w = shape
+    pts: list[np.ndarray] = []
+    for _ in range(200 * n):
+        p = rng.uniform([margin, margin], [h - margin, w - margin])
+        if all(np.hypot(*(p - q)) >= spacing for q in pts):
+            pts.append(p)
+            if len(pts) == n:
+                break
+    return np.array(pts, np.float64).reshape(-1, 2)
+
+
+def _touching_cells(rng: np.random.Generator, shape: tuple[int, int], n_cells: int, cell_radius: float):
+    """Whole-cell labels (uint16) of irregular cells that touch their neighbours, and the cell centres.
+
+    Centres are spread at least 1.5 ``cell_radius`` apart; each cell is the set of pixels
+    within its own wavy outline (radius 0.85-1.15 ``cell_radius``, shape modes of 8-15 %)
+    that are nearer to its centre than to any other, so neighbours meet along a
+    straight-ish border.
+    """
+    h, w = shape
+    centres = _spread_centres(rng, (h, w), n_cells, 1.5 * cell_radius, 1.2 * cell_radius)
+    if len(centres) == 0:
+        raise InputError(f"shape {shape} is too small for cells of radius {cell_radius}; use a larger shape.")
+    n = len(centres)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    dist = np.stack([np.hypot(yy - cy, xx - cx) for cy, cx in centres])
+    owner = np.argmin(dist, axis=0)
+    nearest = np.take_along_axis(dist, owner[None], 0)[0]
+    theta = np.arctan2(yy - centres[owner, 0], xx - centres[owner, 1])
+    rad = cell_radius * rng.uniform(0.85, 1.15, n)
+    amp = rng.uniform(0.08, 0.15, (n, 2))
+    phase = rng.uniform(0, 2 * np.pi, (n, 2))
+    outline = rad[owner] * (1 + amp[owner, 0] * np.cos(2 * theta + phase[owner, 0])
+                            + amp[owner, 1] * np.cos(3 * theta + phase[owner, 1]))
+    truth = np.where(nearest <= outline, owner + 1, 0).astype(np.uint16)
+    return _largest_parts(truth), centres
+
+
+def _camera(clean: np.ndarray, photons: float, rng: np.random.Generator) -> np.ndarray:
+    """A noiseless image (brightest = 1 after blurring) as 12-bit camera counts.
+
+    Optical blur (sigma 1 px), a background of 10 % of the brightest signal, shot noise of
+    ``photons`` photons at full brightness, read noise of 2 photons.
+    """
+    sharp = ndi.gaussian_filter(clean / max(float(clean.max()), 1e-12), 1.0) + 0.1
+    counts = rng.poisson(sharp * photons) + rng.normal(0, 2.0, clean.shape)
+    return np.clip(np.round(counts * 4095 / (1.3 * photons)), 0, 4095).astype(np.uint16)
+
+
+def synthetic_cells_and_nuclei(
+    shape: tuple[int, int] = (256, 256),
+    /,
+    *,
+    n_cells: int = 36,
+    cell_radius: float = 18.0,
+    nucleus_radius: float = 8.0,
+    photons: float = 60.0,
+    seed: int = 0,
+) -> tuple[xr.DataArray, xr.DataArray]:
+    """Draw a two-channel image of touching cells and their nuclei with exact whole-cell ground truth.
+
+    Cells are irregular blobs around randomly spread centres; where two would overlap, the
+    pixel goes to the nearer centre, so neighbours touch along a straight-ish border, as
+    cells in a dense culture do (about 9 in 10 cells touch another with the defaults). The
+    cell channel shows each cell's cytoplasm at its own
+    brightness (0.45-1) with a smooth texture, a slightly dimmer rim and a brighter
+    perinuclear region; the nucleus channel shows one elliptic nucleus per cell. Both
+    channels are blurred (optical PSF, sigma 1 px), get a background of 10 % of the
+    brightest cell, shot noise of ``photons`` photons at full brightness and camera
+    read noise of 2 photons, and are stored as 12-bit-like uint16 counts.
+
+    Parameters
+    ----------
+    shape : (int, int)
+        Image size (Y, X) in pixels.
+    n_cells : int
+        Cells drawn at most (fewer when the field is full at the minimum spacing of
+        1.5 ``cell_radius``).
+    cell_radius : float
+        Mean cell radius in pixels (each cell 0.85-1.15 of it, shape modes of 8-15 %).
+    nucleus_radius : float
+        Mean nucleus semi-axis in pixels.
+    photons : float
+        Expected photon count of the brightest pixels; lower is noisier.
+    seed : int
+        Seed of the random generator; equal seeds give equal images.
+
+    Returns
+    -------
+    image : xarray.DataArray
+        CYX uint16 with channels ``["cells", "nuclei"]``.
+    truth : xarray.DataArray
+        YX uint16 whole-cell instance labels 1..N (0 = background); nucleus ``i`` lies in cell ``i``.
+
+    Examples
+    --------
+    >>> image, truth = synthetic_cells_and_nuclei((128, 128), n_cells=6, seed=1)
+    >>> image.dims, list(image.coords["C"].values), int(truth.max())
+    (('C', 'Y', 'X'), ['cells', 'nuclei'], 6)
+    """
+    if n_cells < 1 or cell_radius < 4 or not 0 < nucleus_radius < cell_radius or photons <= 0:
+        raise InputError("synthetic_cells_and_nuclei needs n_cells >= 1, cell_radius >= 4, "
+                         "0 < nucleus_radius < cell_radius and photons > 0.")
+    rng = np.random.default_rng(seed)
+    h, w = (int(s) for s in shape)
+    truth, centres = _touching_cells(rng, (h, w), n_cells, cell_radius)
+    n = len(centres)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float64)
+    # nuclei: ellipses around each centre, inside their cell
+    nuclei = np.zeros((h, w), bool)
+    for i, (cy, cx) in enumerate(centres):
+        a, b = nucleus_radius * rng.uniform(0.85, 1.15, 2)
+        ang = rng.uniform(0, np.pi)
+        dy, dx = yy - cy, xx - cx
+        u, v = dx * np.cos(ang) + dy * np.sin(ang), -dx * np.sin(ang) + dy * np.cos(ang)
+        nuclei |= ((u / a) ** 2 + (v / b) ** 2 <= 1) & (truth == i + 1)
+    # cell channel: per-cell brightness, texture, dim rim, brighter around the nucleus
+    level = np.concatenate([[0.0], rng.uniform(0.45, 1.0, n)])
+    texture = ndi.gaussian_filter(rng.standard_normal((h, w)), cell_radius / 5)
+    texture /= np.abs(texture).max() + 1e-12
+    inner = ndi.distance_transform_edt(truth > 0) if n else np.zeros((h, w))
+    edge = np.zeros((h, w), bool)
+    for axis in (0, 1):  # borders between touching cells
+        a, b = np.take(truth, range(1, truth.shape[axis]), axis), np.take(truth, range(truth.shape[axis] - 1), axis)
+        diff = (a != b) & (a > 0) & (b > 0)
+        pad = [(0, 0), (0, 0)]
+        pad[axis] = (1, 0)
+        edge |= np.pad(diff, pad)
+        pad[axis] = (0, 1)
+        edge |= np.pad(diff, pad)
+    rim = np.clip(np.minimum(inner, ndi.distance_transform_edt(~edge)) / 3.0, 0, 1)
+    perinuclear = np.exp(-ndi.distance_transform_edt(~nuclei) / (0.5 * cell_radius))
+    cells = level[truth] * (0.75 + 0.2 * texture) * (0.7 + 0.3 * rim) * (0.8 + 0.3 * perinuclear) * (truth > 0)
+    nuc_tex = ndi.gaussian_filter(rng.standard_normal((h, w)), 1.5)
+    nuc_tex /= np.abs(nuc_tex).max() + 1e-12
+    nuc_level = np.concatenate([[0.0], rng.uniform(0.6, 1.0, n)])
+    nucleus = nuc_level[truth] * (0.8 + 0.2 * nuc_tex) * nuclei
+    channels = [_camera(clean, photons, rng) for clean in (cells, nucleus)]
+    attrs = {"source": f"labelfree.datasets.synthetic_cells_and_nuclei({tuple(shape)}, seed={seed})"}
+    image = to_dataarray(np.stack(channels), dims="CYX", channel_names=["cells", "nuclei"], attrs=attrs)
+    return image, to_dataarray(truth, dims="YX", attrs=attrs)
+
+
+def synthetic_expression_channels(
+    shape: tuple[int, int] = (256, 256),
+    /,
+    *,
+    n_channels: int = 3,
+    n_cells: int = 40,
+    cell_radius: float = 14.0,
+    photons: tuple[float, ...] = (30.0, 60.0, 120.0),
+    seed: int = 0,
+) -> tuple[xr.DataArray, xr.DataArray]:
+    """Draw touching cells seen through several non-structural fluorescent labels, with whole-cell truth.
+
+    The cells are those of :func:`synthetic_cells_and_nuclei`. Each channel is a label that
+    is not made to outline cells (the situation of Zyss et al. 2023): every cell expresses
+    it at its own level ~ U(0.05, 1), independently in each channel (a cell dim in one is
+    usually brighter in another), under a patchy texture of its own (a smooth random field,
+    grain ``cell_radius`` / 4, rescaled to [0.2, 1]); channel ``c`` has ``photons[c]``
+    photons at full brightness, so the channels differ in signal-to-noise as well. Camera
+    model as in :func:`synthetic_cells_and_nuclei`.
+
+    Parameters
+    ----------
+    shape : (int, int)
+        Image size (Y, X) in pixels.
+    n_channels : int
+        Number of channels C.
+    n_cells : int
+        Cells drawn at most.
+    cell_radius : float
+        Mean cell radius in pixels.
+    photons : tuple of float
+        Photons at full brightness per channel (cycled when shorter than ``n_channels``).
+    seed : int
+        Seed of the random generator.
+
+    Returns
+    -------
+    image : xarray.DataArray
+        CYX uint16 with channels ``["label1", "label2", ...]``.
+    truth : xarray.DataArray
+        YX uint16 whole-cell instance labels.
+
+    Examples
+    --------
+    >>> image, truth = synthetic_expression_channels((96, 96), n_cells=5, cell_radius=10, seed=2)
+    >>> image.dims, image.sizes["C"], int(truth.max())
+    (('C', 'Y', 'X'), 3, 5)
+    """
+    if n_channels < 1 or n_cells < 1 or cell_radius < 4 or not photons or min(photons) <= 0:
+        raise InputError("synthetic_expression_channels needs n_channels >= 1, n_cells >= 1, cell_radius >= 4 "
+                         "and positive photon counts.")
+    rng = np.random.default_rng(seed)
+    h, w = (int(s) for s in shape)
+    truth, centres = _touching_cells(rng, (h, w), n_cells, cell_radius)
+    channels = []
+    for c in range(n_channels):
+        level = np.concatenate([[0.0], rng.uniform(0.05, 1.0, len(centres))])
+        field = ndi.gaussian_filter(rng.standard_normal((h, w)), cell_radius / 4)
+        field = 0.2 + 0.8 * (field - field.min()) / (float(np.ptp(field)) + 1e-12)
+        channels.append(_camera(level[truth] * field, photons[c % len(photons)], rng))
+    attrs = {"source": f"labelfree.datasets.synthetic_expression_channels({tuple(shape)}, seed={seed})"}
+    names = [f"label{c + 1}" for c in range(n_channels)]
+    image = to_dataarray(np.stack(channels), dims="CYX", channel_names=names, attrs=attrs)
+    return image, to_dataarray(truth, dims="YX", attrs=attrs)
+
+
+def _largest_parts(labels: np.ndarray) -> np.ndarray:
+    """Keep each label's largest connected part (the outline rule can leave slivers)."""
+    out = np.zeros_like(labels)
+    for i, sl in enumerate(ndi.find_objects(labels), start=1):
+        if sl is None:
+            continue
+        parts, k = ndi.label(labels[sl] == i)
+        if k:
+            sizes = np.bincount(parts.ravel())[1:]
+            out[sl][parts == 1 + int(np.argmax(sizes))] = i
+    return out
+
+
 def shared_data_root() -> Path:
     """Folder of the real data (``$LABELFREE_SHARED_DATA`` or ``../shared/data`` of the repo)."""
     env = os.environ.get("LABELFREE_SHARED_DATA")
@@ -249,3 +480,23 @@ def movie_demo() -> Any:
 
     return Demo(image=read_image(SAMPLE_MOVIE), truth=read_labels(SAMPLE_TRUTH), name="sample_movie",
                 note="synthetic moving cells with textured interiors, static debris and noise")
+
+
+def cutter_demo() -> Any:
+    """A synthetic two-channel image (touching cells + their nuclei) with whole-cell truth, as a Demo.
+
+    13 cells, 11 of them touching a neighbour, cover 37 % of the 192 x 192 field. The Cutter
+    finds one marker per cell in the nucleus channel (the config names it, as a user names
+    the nucleus channel of their image) and keeps its defaults otherwise, except
+    ``n_steps``: by default training runs until the loss plateaus (185 steps on this image,
+    about 4 minutes on one shared CPU core); 30 steps take well under a minute and give the
+    same result (object F1 1.0, mean matched IoU 0.96).
+    """
+    from labelfree.spec import Demo
+
+    image, truth = synthetic_cells_and_nuclei((192, 192), n_cells=13, seed=1)
+    config = {"nucleus_channel": "nuclei", "n_steps": 30}
+    return Demo(image=image, truth=truth, name="sample_cells_nuclei", config=config,
+                note="synthetic touching cells (channel 'cells') and their nuclei (channel 'nuclei') with shot and "
+                     "read noise; markers detected in the nucleus channel; 30 training steps (the default trains "
+                     "until the loss plateaus, several minutes on one CPU core, for the same result)")

@@ -8,10 +8,12 @@ the work starts, runs the segmentation and records the choices in the provenance
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any, Mapping
 
 import xarray as xr
 
+from labelfree._threads import limited_threads
 from labelfree.errors import InputError
 from labelfree.image import channel_names, one_channel, select_channels, to_dataarray
 from labelfree.spec import PipelineSpec
@@ -87,6 +89,7 @@ def run_pipeline(
     progress: Any = False,
     tile: int | None = None,
     tile_overlap: int = 128,
+    threads: int | None = None,
 ) -> xr.DataArray:
     """Run a registered pipeline on ``image`` with every check an entry point makes.
 
@@ -105,6 +108,9 @@ def run_pipeline(
         large to segment whole (pipelines whose spec allows it; see :mod:`labelfree.tiling`).
     tile_overlap : int
         Pixels each tile reads beyond its core: at least the largest object diameter.
+    threads : int, optional
+        Most threads the pipeline may use (OpenCV, torch, its own pools); default
+        ``LABELFREE_THREADS`` or the cores this process may use (see :mod:`labelfree._threads`).
 
     Returns
     -------
@@ -116,12 +122,13 @@ def run_pipeline(
     full = to_dataarray(image)
     da = prepare_image(spec, full, channel=channel)
     kwargs = prepare_inputs(spec, inputs, image=da)
-    if tile:
-        if kwargs:
-            raise InputError(f"Tiled runs take no extra inputs; got {', '.join(kwargs)}.")
-        labels = run_tiled(spec, da, config=cfg, tile=tile, overlap=tile_overlap, progress=progress)
-    else:
-        labels = spec.segment_function(da, config=cfg, progress=progress, **kwargs)
+    with limited_threads(threads, torch="torch" in sys.modules):
+        if tile:
+            if kwargs:
+                raise InputError(f"Tiled runs take no extra inputs; got {', '.join(kwargs)}.")
+            labels = run_tiled(spec, da, config=cfg, tile=tile, overlap=tile_overlap, progress=progress)
+        else:
+            labels = spec.segment_function(da, config=cfg, progress=progress, **kwargs)
     used = channel_names(da) or ([str(da.coords["C"].values)] if "C" in da.coords else [])
     record = dict(labels.attrs.get("labelfree") or {})
     if channel_names(full):

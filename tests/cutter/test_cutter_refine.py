@@ -150,3 +150,29 @@ def test_training_stops_at_the_loss_plateau():
     assert 18 <= len(losses) < 400
     assert plateau_step(losses, window=6, tol=0.01) is not None
     assert len(train_cutter([ps], config=cfg.replace(stop_at_plateau=False, n_steps=20)).history) == 20
+
+
+def test_redraw_boundaries_moves_the_line_between_touching_cells_to_the_valley():
+    # two touching disks of radius 12 whose dark valley is at x = 30; the network put the line at x = 34
+    yy, xx = np.mgrid[:40, :62]
+    left = (yy - 20) ** 2 + (xx - 18) ** 2 <= 12**2
+    right = (yy - 20) ** 2 + (xx - 42) ** 2 <= 12**2
+    bridge = (abs(yy - 20) <= 5) & (xx >= 28) & (xx <= 32)
+    cells = left | right | bridge
+    intensity = np.where(cells, 1.0, 0.0).astype(np.float32)
+    intensity[:, 30] *= 0.5
+    labels = np.where(cells, np.where(xx < 34, 1, 2), 0).astype(np.uint16)
+    markers, ids = np.array([[20.0, 18.0], [20.0, 42.0]]), np.array([1, 2])
+    out = refine_labels(labels, markers=markers, ids=ids, grow_mask=cells, grow_intensity=intensity, redraw=0.3)
+    assert set(np.unique(out[:, 31:34][cells[:, 31:34]])) == {2} and set(np.unique(out[:, :30][cells[:, :30]])) == {1}
+    assert ((out > 0) == cells).all()
+    # a cell smaller than the band keeps at least its marker pixel and so survives
+    tiny = labels.copy()
+    tiny[tiny == 2] = 0
+    tiny[19:22, 41:44] = 2
+    kept = refine_labels(tiny, markers=markers, ids=ids, grow_intensity=intensity, redraw=0.9)
+    assert kept[20, 42] == 2
+    # redraw 0 keeps the network's line
+    assert (refine_labels(labels, grow_mask=cells, grow_intensity=intensity)[:, 31:34][cells[:, 31:34]] == 1).all()
+    with pytest.raises(ConfigError, match="redraw_boundaries"):
+        CutterConfig(redraw_boundaries=1.0)

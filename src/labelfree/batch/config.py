@@ -37,6 +37,10 @@ class BatchConfig(PipelineConfig):
     min_workers: int = setting(0, group=_RUN, ge=0, help="Workers a jobqueue cluster keeps while idle (adaptive minimum).")
     threads_per_worker: int = setting(
         1, group=_RUN, ge=1, help="Threads per local worker (also the number of tasks a worker runs at once).")
+    task_threads: int | None = setting(
+        None, group=_RUN, ge=1,
+        help="Threads one input may use; automatic: 1 inside a Dask worker (it already runs a task per "
+             "thread), else $LABELFREE_THREADS or the cores this process may use.")
     processes: bool = setting(True, group=_RUN,
                               help="Local workers are separate processes (else threads of this process).")
     memory_limit: str | int | None = setting(

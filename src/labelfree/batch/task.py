@@ -61,6 +61,7 @@ class Job:
     overwrite: bool = False
     tile: int | None = None
     tile_overlap: int = 128
+    threads: int | None = None
 
     def input_files(self) -> dict[str, Any]:
         """The input files of this job by role (never written over; recorded in the provenance)."""
@@ -113,7 +114,8 @@ def segment_image(image: xr.DataArray, /, *, job: Job) -> xr.DataArray:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", UserWarning)
         labels = run_pipeline(job.pipeline, image, config=job.config, channel=job.item.channels,
-                              inputs=job.inputs, progress=False, tile=job.tile, tile_overlap=job.tile_overlap)
+                              inputs=job.inputs, progress=False, tile=job.tile, tile_overlap=job.tile_overlap,
+                              threads=job.threads)
     messages = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
     for message in messages:
         log.warning("%s: %s", job.item.path, message)

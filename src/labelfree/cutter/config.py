@@ -64,28 +64,39 @@ class CutterConfig(PipelineConfig):
         help="Fraction of the image covered by cells; automatic: a triangle-threshold estimate.")
     mask_max_weight: float = setting(2.0, group=_MASK, ge=0,
                                      help="Largest pairwise (boundary) weight of the graph cut.")
-    mask_sigma: float = setting(0.05, group=_MASK, gt=0,
+    mask_sigma: float = setting(0.1, group=_MASK, gt=0,
                                 help="Intensity scale of the graph cut's boundary term (intensities in [0, 1]).")
-    mask_smoothing: float = setting(2.0, group=_MASK, ge=0,
-                                    help="Gaussian sigma (px) applied to the cell channels before the graph cut "
-                                         "(0 = none, as the authors' code).")
-    mask_signal: Literal["intensity", "snr"] = setting(
-        "intensity", group=_MASK, basic=True,
-        help="What the graph cut sees: 'intensity' (the authors' min-max normalised intensity) or 'snr' "
-             "(noise-normalised signal, for dim cells in noisy fluorescence).")
+    mask_smoothing: Optional[float] = setting(
+        None, group=_MASK, ge=0,
+        help="Gaussian sigma (px) applied to the cell channels before the graph cut (0 = none, as the authors' "
+             "code); automatic: a fifteenth of the typical cell radius, 1 to 4 px.")
+    mask_signal: Literal["local", "intensity", "snr"] = setting(
+        "local", group=_MASK, basic=True,
+        help="What the graph cut sees: 'local' (a threshold that follows the local peak brightness, with a noise "
+             "floor), 'intensity' (the authors' min-max normalised intensity) or 'snr' (noise-normalised signal).")
     mask_snr_threshold: float = setting(
-        2.0, group=_MASK, help="With mask_signal 'snr': the noise-normalised level where a pixel is 50 % cell.")
+        1.5, group=_MASK,
+        help="Noise floor: with mask_signal 'local' a cell pixel is at least this many noise units above the "
+             "background; with 'snr' the level where a pixel is 50 % cell.")
+    mask_peak_fraction: float = setting(
+        0.4, group=_MASK, ge=0, lt=1,
+        help="With mask_signal 'local': a cell pixel lies above this fraction of the way from the background up "
+             "to the brightest pixel near it.")
+    mask_peak_window: int = setting(
+        9, group=_MASK, ge=1, help="With mask_signal 'local': side (px) of the square searched for that brightest pixel.")
     mask_keep_marked: bool = setting(
-        False, group=_MASK, help="Keep only the mask's connected parts that hold a marker, holes filled.")
-    downscale: int = setting(
-        1, group=_NET, basic=True, ge=1,
-        help="Reduce the image by this factor before cutting patches (for cells larger than a patch); outputs "
-             "are at full resolution.")
+        True, group=_MASK, help="Keep only the mask's connected parts that hold a marker, holes filled.")
+    downscale: Optional[float] = setting(
+        None, group=_NET, basic=True, gt=0,
+        help="Reduce the image by this factor before cutting patches (below 1 enlarges); outputs are at full "
+             "resolution. Automatic: from the typical cell size (markers and mask), so a cell fills the patch.")
     crop_size: int = setting(64, group=_NET, ge=16, help="Patch side in px (after downscale; a multiple of 16).")
-    marker_sigma: float = setting(15.0, group=_NET, gt=0,
-                                  help="Sigma (px) of the Gaussian channel that tells the network which cell is meant.")
-    area_size: int = setting(640, group=_NET, ge=16, help="Side (px) of the training areas (one batch each).")
-    width: int = setting(32, group=_NET, ge=1, help="Channels of the first UNet level (paper 32).")
+    marker_sigma: Optional[float] = setting(
+        None, group=_NET, gt=0,
+        help="Sigma (px, after downscale) of the Gaussian channel that tells the network which cell is meant; "
+             "automatic: half the typical cell radius (the paper used 15).")
+    area_size: int = setting(320, group=_NET, ge=16, help="Side (px) of the training areas (one batch each).")
+    width: int = setting(16, group=_NET, ge=1, help="Channels of the first UNet level (paper 32).")
     n_steps: int = setting(1000, group=_NET, basic=True, ge=0, help="Adam steps at most.")
     stop_at_plateau: bool = setting(True, group=_NET, help="Stop training once the loss stops falling.")
     plateau_window: int = setting(25, group=_NET, ge=2, help="Steps over which the loss is averaged for the plateau rule.")
@@ -110,9 +121,14 @@ class CutterConfig(PipelineConfig):
         True, group=_INTEGRATION, help="Keep only each cell's connected part that holds its marker.")
     fill_cell_holes: bool = setting(True, group=_INTEGRATION, help="Fill holes inside each cell.")
     grow_into_mask: Literal["none", "geodesic", "intensity"] = setting(
-        "none", group=_INTEGRATION, basic=True,
+        "intensity", group=_INTEGRATION, basic=True,
         help="Give mask pixels no patch claimed to a cell: 'none', 'geodesic' (the nearest cell inside the mask) "
              "or 'intensity' (a watershed of the smoothed intensity seeded by the cells).")
+    redraw_boundaries: float = setting(
+        0.2, group=_INTEGRATION, ge=0, lt=1,
+        help="Depth, as a fraction of each cell's radius, of the outer band that a watershed of the smoothed "
+             "intensity re-decides after the argmax, so touching cells part at the intensity valley (0 = keep "
+             "the network's lines).")
     seed: int = setting(0, group=_RUN, ge=0, help="Seed of the weights, batches and augmentations.")
     device: str = setting("cpu", group=_RUN,
                           help="Where the network runs: 'cpu', 'cuda', 'cuda:N' or 'auto'.")
@@ -122,6 +138,10 @@ class CutterConfig(PipelineConfig):
     def __post_init__(self) -> None:
         if isinstance(self.cell_channels, (int, str)):
             self.cell_channels = (self.cell_channels,)
+        for name in ("downscale", "marker_sigma", "mask_smoothing"):  # "auto" is written for None
+            value = getattr(self, name)
+            if isinstance(value, str) and value.strip().lower() in ("auto", ""):
+                setattr(self, name, None)
         super().__post_init__()
 
     def output_files(self) -> dict[str, str]:

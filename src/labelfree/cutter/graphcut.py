@@ -10,8 +10,10 @@ from the expected cell-area fraction f as ``alpha = 1 - quantile(I, 1 - f)``.
 Pairwise terms on the 8-neighbourhood: ``max_weight * exp(-(I_p - I_q)^2 / (2 sigma^2))``.
 
 The input may also be a cell probability instead of an intensity:
-:func:`snr_probability` (noise-normalised signal, ``mask_signal="snr"``, used
-with prior 0.5) or the bright-field pixel classifier's map.
+:func:`local_contrast_probability` (``mask_signal="local"``, the default: a
+threshold that follows the local peak brightness, with a noise floor),
+:func:`snr_probability` (noise-normalised signal, ``mask_signal="snr"``), both
+used with prior 0.5, or the bright-field pixel classifier's map.
 
 Two decisions differ from the authors' code, on purpose: neighbours are never
 wrapped around the image border (the code's ``np.roll`` links the left column to
@@ -24,10 +26,14 @@ from __future__ import annotations
 import logging
 
 import numpy as np
+from scipy import ndimage as ndi
 
 from labelfree.errors import ConstantImageError, InputError
 
-__all__ = ["normalize_intensity", "snr_probability", "prior_from_fraction", "estimate_cell_fraction", "graph_cut_mask"]
+__all__ = [
+    "normalize_intensity", "background_and_noise", "snr_probability", "local_contrast_probability",
+    "prior_from_fraction", "estimate_cell_fraction", "graph_cut_mask",
+]
 
 log = logging.getLogger(__name__)
 _EPS = 1e-6
@@ -43,23 +49,74 @@ def normalize_intensity(image: np.ndarray, /, *, percentiles: tuple[float, float
     return np.clip((x - lo) / (hi - lo), 0.0, 1.0)
 
 
-def snr_probability(image: np.ndarray, /, *, threshold: float = 2.0) -> np.ndarray:
-    """Cell probability (Y, X) in (0, 1) from the signal-to-noise ratio of each pixel.
+def background_and_noise(image: np.ndarray, /) -> tuple[float, float]:
+    """Background level and robust noise (1.4826 MAD, else the std) of ``image``.
 
-    ``z = (I - median(I)) / (1.4826 * MAD(I))`` measures a pixel against the
-    background level (the median: cells cover a minority of the image) in units of
-    the robust background noise; ``p = 1 / (1 + exp(-(z - threshold)))`` is 0.5 at
-    ``threshold`` noise units above the background. Give it a smoothed image.
+    The background is the median of the image while cells cover a minority of it. In a
+    dense field (cells on more than about 40 % of the pixels) the median is a cell
+    level: then the statistics of the pixels at or below the Otsu threshold are used
+    (their median is the background, their MAD its noise). The switch happens only when
+    the overall median lies more than two of those noise units above the below-threshold
+    median, so sparse fields keep the plain median.
     """
     x = np.asarray(image, dtype=np.float64)
     med = float(np.median(x))
     mad = 1.4826 * float(np.median(np.abs(x - med)))
+    if x.size > 16 and np.ptp(x) > 0:
+        from skimage.filters import threshold_otsu
+
+        low = x[x <= threshold_otsu(x)]
+        if low.size > 16:
+            low_med = float(np.median(low))
+            low_mad = 1.4826 * float(np.median(np.abs(low - low_med)))
+            if low_mad > 0 and med - low_med > 2.0 * low_mad:
+                med, mad = low_med, low_mad
     if mad <= 0:
         mad = float(x.std())
     if mad <= 0:
         raise ConstantImageError("The image used for the foreground mask is constant; it has no cells to find.")
-    z = (x - med) / mad
+    return med, mad
+
+
+def snr_probability(image: np.ndarray, /, *, threshold: float = 2.0) -> np.ndarray:
+    """Cell probability (Y, X) in (0, 1) from the signal-to-noise ratio of each pixel.
+
+    ``z = (I - b) / s`` measures a pixel against the background level ``b`` (the
+    median, or in a dense field that of the pixels below the Otsu threshold: see
+    :func:`background_and_noise`) in units of
+    the robust background noise; ``p = 1 / (1 + exp(-(z - threshold)))`` is 0.5 at
+    ``threshold`` noise units above the background. Give it a smoothed image.
+    """
+    med, mad = background_and_noise(image)
+    z = (np.asarray(image, dtype=np.float64) - med) / mad
     return 1.0 / (1.0 + np.exp(-np.clip(z - threshold, -50.0, 50.0)))
+
+
+def local_contrast_probability(
+    image: np.ndarray, /, *, fraction: float = 0.4, window: int = 7, threshold: float = 1.5
+) -> np.ndarray:
+    """Cell probability (Y, X) in (0, 1) against a threshold that follows the local peak.
+
+    Each pixel is compared with ``fraction`` of the way from the background
+    (median ``b``) up to the brightest pixel of its ``window`` x ``window``
+    neighbourhood ``P``, but never less than ``threshold`` noise units ``s``
+    (1.4826 MAD) above the background::
+
+        T = b + max(fraction * (P - b), threshold * s)
+        p = 1 / (1 + exp(-(I - T) / s))
+
+    A bright cell's edge is where its intensity falls to that fraction of the
+    brightness next to it, a dim cell's (or a dim protrusion's) edge to that
+    fraction of its own, so cells of very different brightness get outlines of the
+    same kind (the half-maximum rule of a blurred object for ``fraction = 0.5``);
+    the noise floor keeps the background out. ``fraction = 0`` is
+    :func:`snr_probability`. Give it a smoothed image.
+    """
+    x = np.asarray(image, dtype=np.float64)
+    med, mad = background_and_noise(x)
+    peak = ndi.maximum_filter(x, size=max(1, int(window)))
+    cut = med + np.maximum(fraction * (peak - med), threshold * mad)
+    return 1.0 / (1.0 + np.exp(-np.clip((x - cut) / mad, -50.0, 50.0)))
 
 
 def estimate_cell_fraction(image: np.ndarray, /) -> float:

@@ -21,6 +21,28 @@ def _upsample(prob: np.ndarray, factor: int) -> np.ndarray:
     return cv2.resize(prob, (size, size), interpolation=cv2.INTER_LINEAR)
 
 
+def _resample(prob: np.ndarray, origin: tuple[float, float], scale: tuple[float, float]) -> tuple[np.ndarray, int, int]:
+    """Bilinear image of one patch in output pixels for a non-integer scale.
+
+    ``origin`` is the (row, col) of the patch's first pixel in unpadded scaled
+    pixels; output pixel y sits at scaled coordinate ``(y + 0.5) / scale - 0.5``.
+    Returns the resampled patch (edge values repeated up to the footprint edge) and its
+    top-left output pixel.
+    """
+    import cv2
+
+    size = prob.shape[0]
+    (oy, ox), (sy, sx) = origin, scale
+    # the output pixels whose centres fall inside the patch's footprint [o, o + size) * scale
+    y0, x0 = int(np.ceil(oy * sy - 0.5)), int(np.ceil(ox * sx - 0.5))
+    y1, x1 = int(np.floor((oy + size) * sy - 0.5)) + 1, int(np.floor((ox + size) * sx - 0.5)) + 1
+    # dst(x, y) = src(M @ (x, y, 1)): patch coordinate of each output pixel
+    m = np.array([[1.0 / sx, 0.0, (x0 + 0.5) / sx - 0.5 - ox], [0.0, 1.0 / sy, (y0 + 0.5) / sy - 0.5 - oy]])
+    out = cv2.warpAffine(prob, m, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                         borderMode=cv2.BORDER_REPLICATE)
+    return out, y0, x0
+
+
 def integrate_patches(
     probabilities: np.ndarray,
     corners: np.ndarray,
@@ -29,7 +51,7 @@ def integrate_patches(
     shape: tuple[int, int],
     ids: np.ndarray | None = None,
     threshold: float = 0.5,
-    upscale: int = 1,
+    upscale: float | tuple[float, float] = 1,
 ) -> np.ndarray:
     """Combine patch probabilities into an instance label image.
 
@@ -46,9 +68,10 @@ def integrate_patches(
         Label of each patch (default 1..N).
     threshold : float
         Minimum probability of a cell pixel.
-    upscale : int
-        Output pixels per patch pixel: each patch map is bilinearly upsampled and
-        its corner multiplied by this factor (for images downscaled before Cutter).
+    upscale : float or (float, float)
+        Output pixels per patch pixel, one value or (rows, cols): each patch map is
+        bilinearly resampled onto the output grid (for images rescaled before
+        Cutter; output pixel y lies at patch-grid coordinate ``(y + 0.5) / upscale - 0.5``).
 
     Returns
     -------
@@ -64,6 +87,12 @@ def integrate_patches(
     ids = np.arange(1, n + 1) if ids is None else np.asarray(ids)
     if len(ids) != n:
         raise InputError(f"{len(ids)} ids given for {n} patches.")
+    scale = (float(upscale), float(upscale)) if np.ndim(upscale) == 0 else tuple(float(u) for u in upscale)
+    if min(scale) <= 0:
+        raise InputError(f"upscale must be positive; got {upscale}.")
+    if scale[0] != scale[1] or scale[0] != int(scale[0]):
+        return _integrate_resampled(probs, corners, shape, ids, threshold, scale)
+    upscale = int(scale[0])
     size = probs.shape[1] * upscale if n else 0
     pad = size // 2
     h, w = shape
@@ -81,3 +110,29 @@ def integrate_patches(
         label[r : r + size, c : c + size][take] = ids[k]
     label[best <= threshold] = 0
     return label[pad : pad + h, pad : pad + w]
+
+
+def _integrate_resampled(probs, corners, shape, ids, threshold, scale) -> np.ndarray:
+    """:func:`integrate_patches` for a non-integer (or per-axis) scale."""
+    h, w = shape
+    n = len(probs)
+    size = probs.shape[1] if n else 0
+    pad = size // 2
+    margin = int(np.ceil((pad + 1) * max(scale))) + 1
+    top = [margin, margin]
+    if n:  # the canvas must hold every patch's footprint
+        far = (corners.max(axis=0) - pad + size + 1) * np.array(scale)
+        bottom = np.maximum(np.ceil(far).astype(int) - np.array([h, w]), 0) + margin
+    else:
+        bottom = np.array([margin, margin])
+    best = np.zeros((h + top[0] + bottom[0], w + top[1] + bottom[1]), np.float32)
+    label = np.zeros(best.shape, np.uint32)
+    for k in range(n):
+        p, y0, x0 = _resample(probs[k], (corners[k, 0] - pad, corners[k, 1] - pad), scale)
+        r, c = y0 + top[0], x0 + top[1]
+        region = best[r : r + p.shape[0], c : c + p.shape[1]]
+        take = p >= region
+        region[take] = p[take]
+        label[r : r + p.shape[0], c : c + p.shape[1]][take] = ids[k]
+    label[best <= threshold] = 0
+    return label[top[0] : top[0] + h, top[1] : top[1] + w]

@@ -1,7 +1,8 @@
 """Save and load trained Cutter models.
 
 A model is one ``.pt`` file (``torch.save`` of a plain dict: the state dict, the
-config as JSON text, the number of image channels) and a sidecar
+config as JSON text, the number of image channels and, when it was measured, the
+typical cell radius in patch pixels) and a sidecar
 ``<file>.json`` holding the config and the file's sha256. Both are written
 atomically (temporary file + rename). Loading checks the hash when the sidecar
 exists and refuses a file that does not match.
@@ -9,18 +10,63 @@ exists and refuses a file that does not match.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 from labelfree._config import file_sha256
 from labelfree._deps import require
 from labelfree.cutter.config import CutterConfig
-from labelfree.errors import ModelFileError
+from labelfree.errors import ConfigError, ModelFileError
 
-__all__ = ["save_model", "load_model", "FORMAT"]
+__all__ = ["CutterModel", "resolve_device", "save_model", "load_model", "FORMAT"]
 
 FORMAT = "labelfree-cutter-1"
+
+
+@dataclasses.dataclass
+class CutterModel:
+    """A trained Cutter network with what is needed to apply it again.
+
+    Attributes
+    ----------
+    net : torch.nn.Module
+        The UNet (on ``device``).
+    config : CutterConfig
+        The configuration it was trained with.
+    n_channels : int
+        Number of image channels it expects (without the marker channel).
+    history : list of (seconds, loss)
+        Wall-clock time since the start and loss of every training step.
+    cell_radius : float or None
+        Typical cell radius of the training images in patch pixels, when it was
+        measured (automatic scale); images are rescaled to it when the model is applied.
+    """
+
+    net: Any
+    config: CutterConfig
+    n_channels: int
+    history: list = dataclasses.field(default_factory=list)
+    cell_radius: float | None = None
+
+    def save(self, path: str) -> str:
+        """Save weights + config JSON + sha256 (see :func:`save_model`)."""
+        return save_model(path, self)
+
+
+def resolve_device(name: str, /) -> str:
+    """Turn ``"cpu"``, ``"cuda[:N]"`` or ``"auto"`` into a torch device string, checking CUDA."""
+    torch = require("torch", purpose="the Cutter network")
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(
+            f"device={name!r} was asked for but this torch build sees no CUDA GPU "
+            f"(torch {torch.__version__}). Use device='cpu' or 'auto', or install a CUDA build of torch."
+        )
+    return name
 
 
 def _atomic_write(path: Path, write) -> None:
@@ -47,9 +93,12 @@ def save_model(path: str | os.PathLike, model, /) -> str:
         "n_channels": int(model.n_channels),
         "state_dict": state,
     }
+    if getattr(model, "cell_radius", None) is not None:
+        payload["cell_radius"] = float(model.cell_radius)
     _atomic_write(path, lambda fh: torch.save(payload, fh))
     digest = file_sha256(path)
-    sidecar = {"format": FORMAT, "sha256": digest, "n_channels": int(model.n_channels), "config": model.config.to_dict()}
+    sidecar = {"format": FORMAT, "sha256": digest, "n_channels": int(model.n_channels), "config": model.config.to_dict(),
+               "cell_radius": payload.get("cell_radius")}
     _atomic_write(Path(str(path) + ".json"), lambda fh: fh.write(json.dumps(sidecar, indent=2).encode()))
     return digest
 
@@ -76,7 +125,6 @@ def load_model(path: str | os.PathLike, /, *, device: str = "cpu"):
         from the one recorded in the sidecar.
     """
     torch = require("torch", purpose="loading a Cutter model")
-    from labelfree.cutter.train import CutterModel, resolve_device
     from labelfree.cutter.unet import build_unet
 
     path = Path(path)
@@ -104,4 +152,5 @@ def load_model(path: str | os.PathLike, /, *, device: str = "cpu"):
     net = build_unet(n_channels + 1, width=config.width)
     net.load_state_dict(payload["state_dict"])
     net.to(resolve_device(device)).eval()
-    return CutterModel(net, config, n_channels)
+    radius = payload.get("cell_radius")
+    return CutterModel(net, config, n_channels, cell_radius=None if radius is None else float(radius))

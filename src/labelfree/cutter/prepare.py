@@ -11,12 +11,19 @@ from scipy import ndimage as ndi
 
 from labelfree.cutter.config import CutterConfig
 from labelfree.cutter.dataset import PatchSet, build_patch_set
-from labelfree.cutter.graphcut import graph_cut_mask, normalize_intensity, snr_probability
+from labelfree.cutter.graphcut import graph_cut_mask, local_contrast_probability, normalize_intensity, snr_probability
 from labelfree.cutter.markers import check_markers, detect_markers, markers_from_labels
 from labelfree.errors import ConfigError, DimensionError, InputError
 from labelfree.image import channel_index, channel_names, select_channel
 
-__all__ = ["Frame", "cell_channels", "frame_markers", "foreground_mask", "keep_marked_regions", "prepare_frame"]
+__all__ = [
+    "Frame", "cell_channels", "frame_markers", "foreground_mask", "keep_marked_regions", "frame_markers_and_mask",
+    "prepare_frame",
+]
+
+
+#: smoothing (px) of the masks on which the automatic smoothing is measured
+_PROBE_SMOOTHING = 2.0
 
 
 @dataclasses.dataclass
@@ -27,9 +34,14 @@ class Frame:
     ids: np.ndarray
     patch_set: PatchSet
     mask: np.ndarray
-    downscale: int = 1
+    downscale: float = 1
     markers: np.ndarray | None = None
     signal: np.ndarray | None = None
+    scale: tuple[float, float] | None = None
+
+    def __post_init__(self) -> None:
+        if self.scale is None:  # output pixels per patch pixel along (Y, X)
+            self.scale = (float(self.downscale), float(self.downscale))
 
 
 def cell_channels(frame: xr.DataArray, config: CutterConfig, /) -> np.ndarray:
@@ -98,6 +110,9 @@ def frame_markers(
 
 
 def _smoothed(channels: np.ndarray, config: CutterConfig) -> list[np.ndarray]:
+    if config.mask_smoothing is None:
+        raise InputError("The mask smoothing is automatic (None) and was not resolved; call "
+                         "labelfree.cutter.segment.resolve_scale first or give mask_smoothing in px.")
     return [ndi.gaussian_filter(c, config.mask_smoothing) if config.mask_smoothing > 0 else c for c in channels]
 
 
@@ -112,13 +127,20 @@ def foreground_mask(
     """Foreground (cell) mask of a frame by graph cut (Y, X) bool.
 
     Fluorescence: graph cut on the mean of the cell channels, each smoothed by
-    ``mask_smoothing`` px and normalised to [0, 1] (``mask_signal="intensity"``) or
-    turned into a signal-to-noise cell probability (``"snr"``, prior 0.5). With
+    ``mask_smoothing`` px and turned into a cell probability against a threshold
+    that follows the local peak (``mask_signal="local"``, prior 0.5), normalised to
+    [0, 1] (``"intensity"``) or turned into a signal-to-noise cell probability
+    (``"snr"``, prior 0.5). With
     ``scribbles`` (bright-field: label image, 1 = background, 2 = cell) a
     random-forest pixel classifier gives a cell-probability map that replaces the
     intensity. ``markers`` (N, 2) (y, x) with ``config.mask_keep_marked``: keep only
-    the connected parts holding a marker, holes filled.
+    the connected parts holding a marker, holes filled. ``mask_smoothing`` None
+    (automatic): measured on this frame (a 2 px probe mask, then
+    :func:`labelfree.cutter.scale.auto_settings`; 2 px without markers); the
+    pipeline resolves it once for all frames instead.
     """
+    if config.mask_smoothing is None:
+        config = config.replace(mask_smoothing=_auto_smoothing(channels, config, scribbles, markers))
     prior = config.mask_prior
     if scribbles is not None:
         from labelfree.cutter.pixel_classifier import predict_cell_probability, train_pixel_classifier
@@ -127,7 +149,12 @@ def foreground_mask(
         signal = predict_cell_probability(clf, channels)
     else:
         smooth = _smoothed(channels, config)
-        if config.mask_signal == "snr":
+        if config.mask_signal == "local":
+            signal = np.mean([local_contrast_probability(
+                c, fraction=config.mask_peak_fraction, window=config.mask_peak_window,
+                threshold=config.mask_snr_threshold) for c in smooth], axis=0)
+            prior = 0.5 if prior is None else prior
+        elif config.mask_signal == "snr":
             signal = np.mean([snr_probability(c, threshold=config.mask_snr_threshold) for c in smooth], axis=0)
             prior = 0.5 if prior is None else prior
         else:
@@ -141,6 +168,20 @@ def foreground_mask(
     return mask
 
 
+def _auto_smoothing(channels: np.ndarray, config: CutterConfig, scribbles: Any, markers: Any) -> float:
+    """The automatic mask smoothing of one frame: from the cell size measured on a 2 px probe mask."""
+    from labelfree.cutter.scale import auto_settings, estimate_cell_size
+
+    probe = config.replace(mask_smoothing=_PROBE_SMOOTHING)
+    if scribbles is not None or markers is None or not len(markers):
+        return _PROBE_SMOOTHING
+    try:
+        size = estimate_cell_size(markers, mask=foreground_mask(channels, probe, markers=markers))
+    except InputError:
+        return _PROBE_SMOOTHING
+    return auto_settings(size, crop_size=config.crop_size)["mask_smoothing"]
+
+
 def keep_marked_regions(mask: np.ndarray, markers: np.ndarray, /) -> np.ndarray:
     """The 8-connected parts of ``mask`` (Y, X) that hold a marker (N, 2) (y, x), holes filled."""
     parts, _ = ndi.label(mask, structure=np.ones((3, 3)))
@@ -151,13 +192,57 @@ def keep_marked_regions(mask: np.ndarray, markers: np.ndarray, /) -> np.ndarray:
     return ndi.binary_fill_holes(kept)
 
 
-def _downscale(x: np.ndarray, d: int) -> np.ndarray:
-    from skimage.transform import downscale_local_mean
+def _downscale(x: np.ndarray, d: float) -> tuple[np.ndarray, tuple[float, float]]:
+    """Reduce the last two axes of ``x`` by ``d`` (enlarge for ``d < 1``).
 
+    Returns the result and the exact factors (Y, X) between the two grids:
+    integer ``d`` averages d x d blocks (the grid factor is d); other values
+    resample to ``round(size / d)`` pixels (area averaging when reducing,
+    bilinear when enlarging).
+    """
     if d == 1:
-        return x
-    factors = (1,) * (x.ndim - 2) + (d, d)
-    return downscale_local_mean(x, factors).astype(np.float32)
+        return x, (1.0, 1.0)
+    if float(d) == int(d):
+        from skimage.transform import downscale_local_mean
+
+        d = int(d)
+        factors = (1,) * (x.ndim - 2) + (d, d)
+        return downscale_local_mean(x, factors).astype(np.float32), (float(d), float(d))
+    import cv2
+
+    h, w = x.shape[-2:]
+    size = (max(1, int(round(w / d))), max(1, int(round(h / d))))
+    mode = cv2.INTER_AREA if d > 1 else cv2.INTER_LINEAR
+    flat = np.asarray(x, np.float32).reshape(-1, h, w)
+    out = np.stack([cv2.resize(c, size, interpolation=mode) for c in flat])
+    return out.reshape(x.shape[:-2] + out.shape[-2:]), (h / size[1], w / size[0])
+
+
+def frame_markers_and_mask(
+    frame: xr.DataArray,
+    config: CutterConfig,
+    /,
+    *,
+    markers: Any = None,
+    mask: np.ndarray | None = None,
+    scribbles: np.ndarray | None = None,
+    t: int | None = None,
+    channels: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Markers (N, 2), their ids and the foreground mask (Y, X) bool of one (C)YX frame.
+
+    ``mask`` given: checked and used as it is; otherwise :func:`foreground_mask`
+    of the cell channels (``channels``, computed when not given).
+    """
+    shape = (frame.sizes["Y"], frame.sizes["X"])
+    pts, ids = frame_markers(markers, frame, config, t=t)
+    if mask is None:
+        channels = cell_channels(frame, config) if channels is None else channels
+        mask = foreground_mask(channels, config, scribbles=scribbles, markers=pts)
+    mask = np.asarray(mask, bool)
+    if mask.shape != shape:
+        raise DimensionError(f"The mask has shape {mask.shape}; the image frame is {shape}.")
+    return pts, ids, mask
 
 
 def prepare_frame(
@@ -171,23 +256,22 @@ def prepare_frame(
     t: int | None = None,
 ) -> Frame:
     """Channels, markers, mask and patch set of one (C)YX frame."""
-    shape = (frame.sizes["Y"], frame.sizes["X"])
     channels = cell_channels(frame, config)
-    pts, ids = frame_markers(markers, frame, config, t=t)
-    if mask is None:
-        mask = foreground_mask(channels, config, scribbles=scribbles, markers=pts)
-    mask = np.asarray(mask, bool)
-    if mask.shape != shape:
-        raise DimensionError(f"The mask has shape {mask.shape}; the image frame is {shape}.")
-    d = int(config.downscale)
+    pts, ids, mask = frame_markers_and_mask(frame, config, markers=markers, mask=mask, scribbles=scribbles,
+                                            t=t, channels=channels)
+    shape = mask.shape
+    if config.downscale is None or config.marker_sigma is None:
+        raise InputError("prepare_frame needs a config whose downscale and marker_sigma are numbers; "
+                         "resolve the automatic ones first (labelfree.cutter.segment.prepare).")
+    d = float(config.downscale)
     if d > min(shape):
-        raise ConfigError(f"downscale {d} is larger than the image ({shape[0]} x {shape[1]} pixels); choose a factor "
-                          "well below its size (typically 1 to 4).")
-    small = _downscale(channels, d)
-    background = _downscale((~mask).astype(np.float32), d) > 0.5
-    small_pts = (pts + 0.5) / d - 0.5
+        raise ConfigError(f"downscale {d:g} is larger than the image ({shape[0]} x {shape[1]} pixels); choose a factor "
+                          "well below its size (typically 1 to 4), or automatic.")
+    small, scale = _downscale(channels, d)
+    background = _downscale((~mask).astype(np.float32), d)[0] > 0.5
+    small_pts = (pts + 0.5) / np.array(scale) - 0.5
     ps = build_patch_set(small, small_pts, background=background, crop=config.crop_size, sigma=config.marker_sigma)
     signal = None
-    if config.grow_into_mask == "intensity":  # what the cells grow along after the argmax
+    if config.grow_into_mask == "intensity" or config.redraw_boundaries > 0:  # what cells grow along
         signal = np.mean([normalize_intensity(c) for c in _smoothed(channels, config)], axis=0).astype(np.float32)
-    return Frame(shape, ids, ps, mask, d, pts, signal)
+    return Frame(shape, ids, ps, mask, d, pts, signal, scale)

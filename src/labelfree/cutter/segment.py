@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from typing import Any
@@ -12,17 +13,24 @@ import xarray as xr
 from labelfree._config import provenance
 from labelfree.cutter.config import CutterConfig
 from labelfree.cutter.integrate import integrate_patches
-from labelfree.cutter.prepare import Frame, prepare_frame
+from labelfree.cutter.prepare import _PROBE_SMOOTHING, Frame, frame_markers_and_mask, prepare_frame
 from labelfree.cutter.refine import refine_labels
 from labelfree.errors import InputError
 from labelfree.image import labels_like, validate_image
 
-__all__ = ["segment", "fit", "prepare_frames", "apply_model"]
+__all__ = ["segment", "fit", "prepare", "prepare_frames", "resolve_scale", "apply_model", "Prepared"]
 
 log = logging.getLogger(__name__)
 
 #: config fields fixed by a trained model (how its patches are built)
 _MODEL_FIELDS = ("downscale", "crop_size", "marker_sigma", "width")
+#: frames on which the automatic scale is measured (evenly spaced)
+_SCALE_FRAMES = 8
+#: the automatic config fields (None = measured from the data, labelfree.cutter.scale)
+_AUTO_FIELDS = ("downscale", "marker_sigma", "mask_smoothing")
+#: their values when the cell size cannot be measured (the paper's geometry, 2 px smoothing);
+#: the smoothing is also the one of the masks on which the size is measured
+_FALLBACK = {"downscale": 1.0, "marker_sigma": 15.0, "mask_smoothing": _PROBE_SMOOTHING}
 
 
 def _per_frame(value: Any, n: int, t: int, name: str, stacked: bool) -> Any:
@@ -41,6 +49,123 @@ def _per_frame(value: Any, n: int, t: int, name: str, stacked: bool) -> Any:
     return arr
 
 
+@dataclasses.dataclass
+class Prepared:
+    """Everything :func:`segment` needs before training: the validated image, the
+    prepared frames, the config with its automatic values resolved and the record of
+    those values (``{}`` when nothing was automatic)."""
+
+    image: xr.DataArray
+    frames: list[Frame]
+    config: CutterConfig
+    auto: dict
+
+
+def _sample_frames(n: int, most: int = _SCALE_FRAMES) -> list[int]:
+    return sorted({int(round(v)) for v in np.linspace(0, n - 1, min(n, most))})
+
+
+def resolve_scale(
+    image: xr.DataArray,
+    config: CutterConfig,
+    /,
+    *,
+    markers: Any = None,
+    mask: Any = None,
+    scribbles: Any = None,
+    cell_radius: float | None = None,
+) -> tuple[CutterConfig, dict, dict[int, np.ndarray]]:
+    """Fill in the automatic (``None``) ``downscale``, ``marker_sigma`` and ``mask_smoothing``.
+
+    The typical cell size is measured on up to 8 evenly spaced frames (markers and
+    foreground mask with 2 px smoothing, :func:`labelfree.cutter.scale.estimate_cell_size`)
+    and turned into settings by :func:`labelfree.cutter.scale.auto_settings`.
+    ``cell_radius`` (patch pixels): a trained model's typical cell radius; the
+    image is then rescaled so that its cells have that radius in the patches
+    (``downscale`` is replaced; it stays when the size cannot be measured).
+
+    Returns
+    -------
+    config : CutterConfig
+        With numbers in place of the automatic values.
+    record : dict
+        The measured cell size and the chosen values (``{}`` when none was automatic).
+    masks : dict
+        Frame index -> foreground mask computed on the way (reused by the caller).
+    """
+    from labelfree.cutter.scale import MIN_DOWNSCALE, auto_settings, estimate_cell_size
+
+    auto = [k for k in _AUTO_FIELDS if getattr(config, k) is None]
+    if not auto and cell_radius is None:
+        return config, {}, {}
+    stacked = "T" in image.dims
+    n = image.sizes["T"] if stacked else 1
+    probe = config.replace(**{k: v for k, v in _FALLBACK.items() if getattr(config, k) is None})
+    points, masks = [], {}
+    for t in _sample_frames(n):
+        frame = image.isel(T=t) if stacked else image
+        pts, _, m = frame_markers_and_mask(
+            frame, probe, markers=markers if not isinstance(markers, (list, tuple)) else _per_frame(markers, n, t, "markers", stacked),
+            mask=_per_frame(mask, n, t, "mask", stacked), scribbles=_per_frame(scribbles, n, t, "scribbles", stacked),
+            t=t if stacked else None,
+        )
+        points.append(pts)
+        masks[t] = m
+    try:
+        size = estimate_cell_size(points, mask=list(masks.values()))
+    except InputError as exc:  # e.g. one marker whose cell the mask missed
+        changes = {k: _FALLBACK[k] for k in auto}
+        log.warning("Cutter automatic scale: %s Using %s.", exc,
+                    ", ".join(f"{k} {v:g}" for k, v in changes.items()) or "the model's scale")
+        return config.replace(**changes), {**changes, "cell_size": None, "frames_measured": len(masks)}, masks
+    chosen = auto_settings(size, crop_size=config.crop_size, downscale=config.downscale)
+    if cell_radius is not None:  # apply a model at the scale it was trained for
+        chosen["downscale"] = round(max(size.radius / float(cell_radius), MIN_DOWNSCALE), 2)
+        auto.append("downscale")
+    changes = {k: v for k, v in chosen.items() if k in auto}
+    record = {"cell_size": size.to_dict(), **changes, "frames_measured": len(masks)}
+    if mask is None and changes.get("mask_smoothing", probe.mask_smoothing) != probe.mask_smoothing:
+        masks = {}  # measured on the probe's smoothing: recomputed with the chosen one
+    log.info("Cutter automatic scale: typical cell radius %.1f px (from the %s, %d cells) -> %s",
+             size.radius, size.source, size.n_cells, ", ".join(f"{k} {v:g}" for k, v in changes.items()))
+    return config.replace(**changes), record, masks
+
+
+def prepare(
+    image: Any,
+    /,
+    *,
+    markers: Any = None,
+    config: CutterConfig | dict | None = None,
+    mask: Any = None,
+    scribbles: Any = None,
+    cell_radius: float | None = None,
+) -> Prepared:
+    """Validate the image, resolve the automatic settings and prepare every frame.
+
+    See :func:`resolve_scale` for ``cell_radius``.
+    """
+    cfg = CutterConfig.coerce(config)
+    da = validate_image(image, required=("Y", "X"), allowed=("T", "C", "Y", "X"), name="Cutter input")
+    cfg, record, masks = resolve_scale(da, cfg, markers=markers, mask=mask, scribbles=scribbles, cell_radius=cell_radius)
+    stacked = "T" in da.dims
+    n = da.sizes["T"] if stacked else 1
+    frames = []
+    for t in range(n):
+        frame = da.isel(T=t) if stacked else da
+        frame_mask = masks[t] if t in masks else _per_frame(mask, n, t, "mask", stacked)
+        frames.append(
+            prepare_frame(
+                frame, cfg,
+                markers=markers if not isinstance(markers, (list, tuple)) else _per_frame(markers, n, t, "markers", stacked),
+                mask=frame_mask,
+                scribbles=_per_frame(scribbles, n, t, "scribbles", stacked),
+                t=t if stacked else None,
+            )
+        )
+    return Prepared(da, frames, cfg, record)
+
+
 def prepare_frames(
     image: Any,
     /,
@@ -50,24 +175,12 @@ def prepare_frames(
     mask: Any = None,
     scribbles: Any = None,
 ) -> tuple[xr.DataArray, list[Frame]]:
-    """Validate the image and prepare every frame (markers, mask, patches)."""
-    cfg = CutterConfig.coerce(config)
-    da = validate_image(image, required=("Y", "X"), allowed=("T", "C", "Y", "X"), name="Cutter input")
-    stacked = "T" in da.dims
-    n = da.sizes["T"] if stacked else 1
-    frames = []
-    for t in range(n):
-        frame = da.isel(T=t) if stacked else da
-        frames.append(
-            prepare_frame(
-                frame, cfg,
-                markers=markers if not isinstance(markers, (list, tuple)) else _per_frame(markers, n, t, "markers", stacked),
-                mask=_per_frame(mask, n, t, "mask", stacked),
-                scribbles=_per_frame(scribbles, n, t, "scribbles", stacked),
-                t=t if stacked else None,
-            )
-        )
-    return da, frames
+    """Validate the image and prepare every frame (markers, mask, patches).
+
+    Automatic settings are resolved on the way; use :func:`prepare` to see them.
+    """
+    prepared = prepare(image, markers=markers, config=config, mask=mask, scribbles=scribbles)
+    return prepared.image, prepared.frames
 
 
 def fit(
@@ -88,9 +201,16 @@ def fit(
     """
     from labelfree.cutter.train import train_cutter
 
-    cfg = CutterConfig.coerce(config)
-    _, frames = prepare_frames(image, markers=markers, config=cfg, mask=mask, scribbles=scribbles)
-    return train_cutter([f.patch_set for f in frames], config=cfg, progress=progress)
+    prepared = prepare(image, markers=markers, config=config, mask=mask, scribbles=scribbles)
+    model = train_cutter([f.patch_set for f in prepared.frames], config=prepared.config, progress=progress)
+    model.cell_radius = _cell_radius(prepared)
+    return model
+
+
+def _cell_radius(prepared: Prepared) -> float | None:
+    """Typical cell radius in patch pixels, when it was measured."""
+    size = prepared.auto.get("cell_size")
+    return None if size is None else round(float(size["radius"]) / float(prepared.config.downscale), 3)
 
 
 def apply_model(
@@ -108,13 +228,14 @@ def apply_model(
     out = []
     for f in frames:
         probs = predict_patches(model, f.patch_set)
-        labels = integrate_patches(probs, f.patch_set.corners, shape=f.shape, ids=f.ids, threshold=thr, upscale=f.downscale)
+        labels = integrate_patches(probs, f.patch_set.corners, shape=f.shape, ids=f.ids, threshold=thr, upscale=f.scale)
         keep = cfg.keep_marker_component and f.markers is not None
         out.append(refine_labels(
             labels, mask=f.mask if cfg.restrict_to_mask else None, markers=f.markers if keep else None,
             ids=f.ids if keep else None, fill=cfg.fill_cell_holes,
             grow_mask=f.mask if cfg.grow_into_mask != "none" else None,
-            grow_intensity=f.signal if cfg.grow_into_mask == "intensity" else None,
+            grow_intensity=f.signal if cfg.grow_into_mask == "intensity" or cfg.redraw_boundaries > 0 else None,
+            redraw=cfg.redraw_boundaries,
         ))
     return np.stack(out)
 
@@ -186,16 +307,23 @@ def segment(
             f"model must be a trained Cutter model (from labelfree.cutter.fit) or the path of a saved one; got "
             f"{type(model).__name__}."
         )
-    if model is not None:  # patches must be cut as the model was trained
+    cell_radius = None
+    if model is not None:  # patches are cut as the model was trained, at the scale it was trained for
+        if cfg.downscale is None:  # automatic: the image is rescaled to the model's cell size (when it has one)
+            cell_radius = getattr(model, "cell_radius", None)
         cfg = cfg.replace(**{k: getattr(model.config, k) for k in _MODEL_FIELDS})
-    da, frames = prepare_frames(image, markers=markers, config=cfg, mask=mask, scribbles=scribbles)
+    prepared = prepare(image, markers=markers, config=cfg, mask=mask, scribbles=scribbles, cell_radius=cell_radius)
+    da, frames = prepared.image, prepared.frames
     if model is None:
-        model = train_cutter([f.patch_set for f in frames], config=cfg, progress=progress)
+        model = train_cutter([f.patch_set for f in frames], config=prepared.config, progress=progress)
+        model.cell_radius = _cell_radius(prepared)
         if cfg.save_model_file:
             model.save(cfg.save_model_file)
             model_file = cfg.save_model_file
-    labels = apply_model(model, frames, threshold=cfg.probability_threshold, config=cfg)
+    labels = apply_model(model, frames, threshold=cfg.probability_threshold, config=prepared.config)
     dims = ("T", "Y", "X") if "T" in da.dims else ("Y", "X")
     labels = labels if "T" in da.dims else labels[0]
     extra = {"n_markers": [int(len(f.ids)) for f in frames], "training_steps": len(model.history)}
+    if prepared.auto:
+        extra["auto"] = prepared.auto
     return labels_like(labels, da, dims=dims, attrs={"labelfree": provenance("cutter", cfg, model_file=model_file, extra=extra)})

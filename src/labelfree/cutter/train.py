@@ -9,7 +9,6 @@ or, with ``stop_at_plateau``, once the running-mean loss stops falling.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import time
 from typing import Any, Sequence
@@ -21,53 +20,13 @@ from labelfree._progress import Progress
 from labelfree.cutter.config import CutterConfig, loss_parameters
 from labelfree.cutter.dataset import PatchSet, augment_patches, sample_area
 from labelfree.cutter.loss import cutter_loss
+from labelfree.cutter.model_io import CutterModel, resolve_device
 from labelfree.cutter.unet import build_unet
-from labelfree.errors import ConfigError, InputError
+from labelfree.errors import InputError
 
 __all__ = ["CutterModel", "resolve_device", "train_cutter", "predict_patches", "plateau_step", "PlateauDetector"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclasses.dataclass
-class CutterModel:
-    """A trained Cutter network with what is needed to apply it again.
-
-    Attributes
-    ----------
-    net : torch.nn.Module
-        The UNet (on ``device``).
-    config : CutterConfig
-        The configuration it was trained with.
-    n_channels : int
-        Number of image channels it expects (without the marker channel).
-    history : list of (seconds, loss)
-        Wall-clock time since the start and loss of every training step.
-    """
-
-    net: Any
-    config: CutterConfig
-    n_channels: int
-    history: list = dataclasses.field(default_factory=list)
-
-    def save(self, path: str) -> str:
-        """Save weights + config JSON + sha256 (see :func:`labelfree.cutter.model_io.save_model`)."""
-        from labelfree.cutter.model_io import save_model
-
-        return save_model(path, self)
-
-
-def resolve_device(name: str, /) -> str:
-    """Turn ``"cpu"``, ``"cuda[:N]"`` or ``"auto"`` into a torch device string, checking CUDA."""
-    torch = require("torch", purpose="the Cutter network")
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(
-            f"device={name!r} was asked for but this torch build sees no CUDA GPU "
-            f"(torch {torch.__version__}). Use device='cpu' or 'auto', or install a CUDA build of torch."
-        )
-    return name
 
 
 def train_cutter(

@@ -49,8 +49,9 @@ class FusionConfig(PipelineConfig):
         help="Average the cell probability as network logits or as sigmoid probabilities.")
     diameter: float = setting(
         0.0, group=_FLOWS, basic=True, ge=0,
-        help="Typical object diameter in pixels of the input image; 0 = the mean of the chosen models' training "
-             "diameters. One value for every channel, so their flows align.")
+        help="Typical object diameter in pixels of the input image; 0 = automatic: measured on the image by running "
+             "the models at several diameters (validation and channel selection use the models' training diameter). "
+             "One value for every channel, so their flows align.")
     flow_threshold: float = setting(0.4, group=_FLOWS, ge=0,
                                     help="Cellpose flow-error threshold for discarding masks (0 keeps every mask).")
     cellprob_threshold: float = setting(0.0, group=_FLOWS,

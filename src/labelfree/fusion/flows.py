@@ -15,6 +15,7 @@ while the probability mean is bounded by 1/k per channel.
 from __future__ import annotations
 
 import logging
+import warnings
 from typing import Any, Sequence
 
 import cv2
@@ -189,9 +190,13 @@ def integrate_flows(
     cellprob = np.ascontiguousarray(cellprob, np.float32)
     if dP.shape != (2, *cellprob.shape):
         raise InputError(f"dP must have shape (2, Y, X) = {(2, *cellprob.shape)}; got {dP.shape}.")
-    labels = dynamics.resize_and_compute_masks(
-        dP, cellprob, niter=int(niter), cellprob_threshold=float(cellprob_threshold),
-        flow_threshold=float(flow_threshold), interp=True, min_size=int(min_size),
-        max_size_fraction=0.4, device=device if device is not None else torch.device("cpu"),
-    )
+    with warnings.catch_warnings():
+        # torch's note that cellpose builds a sparse tensor without invariant checks: not ours to act on
+        warnings.filterwarnings("ignore", message="Sparse invariant checks are implicitly disabled",
+                                category=UserWarning)
+        labels = dynamics.resize_and_compute_masks(
+            dP, cellprob, niter=int(niter), cellprob_threshold=float(cellprob_threshold),
+            flow_threshold=float(flow_threshold), interp=True, min_size=int(min_size),
+            max_size_fraction=0.4, device=device if device is not None else torch.device("cpu"),
+        )
     return np.asarray(labels).astype(np.uint16, copy=False)

@@ -18,7 +18,8 @@ from labelfree._progress import Progress
 from labelfree.errors import ConfigError, InputError
 from labelfree.fusion.baselines import fuse_instances
 from labelfree.fusion.config import FusionConfig
-from labelfree.fusion.flows import common_diameter, default_niter, flow_average, integrate_flows, predict_flows
+from labelfree.fusion.diameter import choose_diameter
+from labelfree.fusion.flows import default_niter, flow_average, integrate_flows, predict_flows
 from labelfree.image import channel_names, labels_like, validate_image
 
 __all__ = ["choose_models", "fuse_channels", "segment"]
@@ -52,7 +53,15 @@ def choose_models(zoo: Any, channels: Sequence[str], /, *, config: FusionConfig)
     return out
 
 
-def fuse_channels(planes: Mapping[str, np.ndarray], models: Mapping[str, Any], /, *, config: FusionConfig) -> np.ndarray:
+def fuse_channels(
+    planes: Mapping[str, np.ndarray],
+    models: Mapping[str, Any],
+    /,
+    *,
+    config: FusionConfig,
+    diameter: float | None = None,
+    flows: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
+) -> np.ndarray:
     """Segment one 2-D multi-channel plane: each channel by its model, then fuse.
 
     Parameters
@@ -60,6 +69,12 @@ def fuse_channels(planes: Mapping[str, np.ndarray], models: Mapping[str, Any], /
     planes : channel -> (Y, X) image
     models : channel -> CellposeNet (same keys as ``planes``)
     config : FusionConfig (fusion rule, diameter, thresholds)
+    diameter : float, optional
+        Object diameter (px) to run the models at; default ``config.diameter``, or
+        measured on this plane when that is 0 (:func:`labelfree.fusion.diameter.estimate_diameter`).
+    flows : sequence of (dP, cellprob), optional
+        The channels' network outputs at ``diameter``, in the order of ``planes``, when
+        already computed.
 
     Returns
     -------
@@ -70,9 +85,12 @@ def fuse_channels(planes: Mapping[str, np.ndarray], models: Mapping[str, Any], /
     if set(planes) != set(models):
         raise InputError(f"Channels {sorted(planes)} and models {sorted(models)} do not correspond.")
     chans = list(planes)
-    diameter = common_diameter([models[c] for c in chans], diameter=config.diameter)
+    if diameter is None:
+        choice = choose_diameter([planes], {c: models[c] for c in chans}, config=config)
+        diameter, flows = choice.diameter, choice.flows.get(0)
     niter = config.niter or default_niter([models[c] for c in chans], diameter=diameter)
-    flows = [predict_flows(models[c], planes[c], diameter=diameter, batch_size=config.batch_size) for c in chans]
+    if flows is None:
+        flows = [predict_flows(models[c], planes[c], diameter=diameter, batch_size=config.batch_size) for c in chans]
     kw = dict(niter=niter, cellprob_threshold=config.cellprob_threshold, flow_threshold=config.flow_threshold,
               min_size=config.min_size, device=torch_device(config.device))
     if config.fusion == "none":
@@ -150,15 +168,24 @@ def segment(
     frames = values if "T" in da.dims else values[None]
     out = np.zeros((len(frames), *frames.shape[-2:]), np.uint16)
     index = {c: names.index(c) for c in chans}
+    nets = {c: chosen[c][0] for c in chans}
     with Progress(progress, total=len(frames), desc="fusion") as bar:
+        sample = sorted({0, len(frames) // 2, len(frames) - 1})  # one diameter for every frame
+        choice = choose_diameter([{c: frames[t][index[c]] for c in chans} for t in sample], nets, config=cfg,
+                                 progress=bar)
+        log.info("fusion: object diameter %.1f px (%s)", choice.diameter,
+                 {"given": "given", "search": "measured on the image",
+                  "training": "the models' training diameter: no objects found"}[choice.source])
+        reuse = {sample[i]: f for i, f in choice.flows.items()}
         for t, frame in enumerate(frames):
             planes = {c: frame[index[c]] for c in chans}
-            out[t] = fuse_channels(planes, {c: chosen[c][0] for c in chans}, config=cfg)
+            out[t] = fuse_channels(planes, nets, config=cfg, diameter=choice.diameter, flows=reuse.pop(t, None))
             bar.update(message=f"frame {t + 1}/{len(frames)}")
     labels = out if "T" in da.dims else out[0]
     record = provenance("fusion", cfg, extra={
         "channels": chans,
         "models": {c: {k: chosen[c][1].get(k) for k in ("id", "file", "sha256") if chosen[c][1].get(k)} for c in chans},
+        **choice.record(),
     })
     dims = ("T", "Y", "X") if "T" in da.dims else ("Y", "X")
     return labels_like(labels, da, dims=dims, attrs={"labelfree": record})

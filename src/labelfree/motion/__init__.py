@@ -23,6 +23,7 @@ from labelfree.motion.flow import (
     to_uint8,
     uint8_range,
 )
+from labelfree.motion.instances import InstanceTracker, split_cells, warp_labels
 from labelfree.motion.postprocess import (
     OverlapLinker,
     clear_border_objects,
@@ -37,6 +38,7 @@ from labelfree.motion.segment import NoMotionWarning, as_movie, segment
 from labelfree.motion.selflabel import (
     SelfLabels,
     background_threshold,
+    cell_scale,
     candidate_mask,
     cell_threshold,
     estimate_cell_size,
@@ -53,5 +55,5 @@ __all__ = [
     "FEATURES", "register_feature", "local_entropy", "gradient_magnitude", "smoothed_log_intensity", "compute_features",
     "train_classifier", "classify_frame", "cell_probability", "log_odds", "KernelNB", "refine_boundaries", "grey_contrast",
     "remove_small", "close_disk", "fill_mask_holes", "clear_border_objects", "postprocess", "to_instances",
-    "OverlapLinker",
+    "OverlapLinker", "InstanceTracker", "split_cells", "warp_labels", "cell_scale",
 ]

@@ -92,8 +92,10 @@ class MotionConfig(PipelineConfig):
     size_estimate_threshold: float | None = setting(
         None, group=_SIZE, ge=0,
         help="Flow threshold of the flow-only size pass (px/frame); automatic: the start threshold.")
-    closing_radius: int = setting(
-        5, group=_SIZE, ge=0, le=100, help="Radius (px) of the disk that closes masks before holes are filled (paper 5).")
+    closing_radius: int | None = setting(
+        None, group=_SIZE, ge=0, le=100,
+        help="Radius (px) of the disk that closes masks before holes are filled (paper 5); automatic: a fifth "
+             "of the typical cell radius, from 1 to entropy_size // 2 + 1 px.")
     clear_border: bool = setting(
         False, group=_SIZE, basic=True, help="Remove objects touching the image border, as the paper does.")
     entropy_size: int = setting(7, group=_CLASSIFIER, ge=3, le=101,
@@ -138,11 +140,13 @@ class MotionConfig(PipelineConfig):
     refine_sigma: float = setting(2.0, group=_REFINE, ge=0, le=100,
                                   help="Gaussian sigma (px) of the grey level used by the refinement.")
     declump: bool = setting(True, group=_OBJECTS, basic=True,
-                            help="Split touching cells into separate objects (distance-transform watershed).")
+                            help="Split touching cells into separate objects, using the previous frame's objects and "
+                                 "the grey level or the shape (labelfree.motion.InstanceTracker).")
     declump_neck_ratio: float | None = setting(
         0.8, group=_OBJECTS, gt=0, le=1,
-        help="Pieces of a split clump are merged again unless they meet at a neck narrower than this fraction of "
-             "the thinner piece's width, so long thin cells are not cut into slices; null keeps every piece.")
+        help="Distance landscape: pieces of a split clump are merged again unless they meet at a neck narrower than "
+             "this fraction of the thinner piece's width, so long thin cells are not cut into slices; null keeps "
+             "every piece.")
     track: bool = setting(True, group=_OBJECTS, basic=True,
                           help="Keep each cell's label id across frames by overlap matching.")
     track_min_iou: float = setting(0.3, group=_OBJECTS, gt=0, le=1,
@@ -152,6 +156,19 @@ class MotionConfig(PipelineConfig):
         help="Correct stage drift before the flow: false, 'python', 'fiji' (Correct 3D Drift) or 'auto' (Fiji "
              "when it runs, else Python).")
     seed: int = setting(0, group=_CLASSIFIER, ge=0, help="Seed of the training-pixel subsampling.")
+    declump_landscape: Literal["auto", "intensity", "distance"] = setting(
+        "auto", group=_OBJECTS,
+        help="What a clump is split along when the movie gives no other evidence: the smoothed grey level "
+             "('intensity'), the distance to the background ('distance', the shape), or 'auto': intensity while "
+             "the movie's grey contrast is at least refine_min_contrast (fluorescence), else distance.")
+    declump_dip_ratio: float = setting(
+        0.7, group=_OBJECTS, gt=0, le=1,
+        help="Intensity landscape: two pieces stay apart only where the grey level between them falls below this "
+             "fraction of the dimmer one's peak (above the background).")
+    declump_temporal: bool = setting(
+        True, group=_OBJECTS,
+        help="Use the previous frame's objects moved with the flow: cells seen apart are split along them when "
+             "they touch, a cell seen whole stays whole. False: every frame on its own.")
 
     def __post_init__(self) -> None:
         if isinstance(self.features, str):

@@ -222,12 +222,14 @@ def to_instances(
     return lab
 
 
-def _declump_binned(obj: np.ndarray, k: int, *, neck_ratio: float | None, min_size: int) -> np.ndarray:
+def _declump_binned(obj: np.ndarray, k: int, *, neck_ratio: float | None, min_size: int,
+                    height: np.ndarray | None = None, min_distance: int | None = None) -> np.ndarray:
     """:func:`labelfree.labels.declump` of one connected object on its ``k`` x ``k``-binned mask.
 
     Every pixel of ``obj`` takes the piece of its bin; a piece that falls apart
     at full size keeps its largest part, and the other parts go to the piece
-    they touch most.
+    they touch most. ``height`` (a landscape, binned by its mean) and
+    ``min_distance`` (full-size px) are passed on to ``declump``.
     """
     from labelfree.labels import declump as _declump
 
@@ -238,7 +240,13 @@ def _declump_binned(obj: np.ndarray, k: int, *, neck_ratio: float | None, min_si
     padded *= 255
     # a bin is set when any of its pixels is (its mean is > 0): the binned object stays connected
     small = cv2.resize(padded, (wb, hb), interpolation=cv2.INTER_AREA) > 0
-    parts = np.asarray(_declump(small, neck_ratio=neck_ratio), np.uint32)
+    small_height = None
+    if height is not None:
+        grid = np.zeros((hb * k, wb * k), np.float32)
+        grid[:h, :w] = height
+        small_height = cv2.resize(grid, (wb, hb), interpolation=cv2.INTER_AREA)
+    dist = None if min_distance is None else max(1, int(round(min_distance / k)))
+    parts = np.asarray(_declump(small, neck_ratio=neck_ratio, height=small_height, min_distance=dist), np.uint32)
     if parts.max() <= 1:
         return parts
     if min_size > 1:

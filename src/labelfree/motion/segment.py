@@ -17,10 +17,19 @@ from labelfree.motion.classify import classify_frame, train_classifier
 from labelfree.motion.config import MotionConfig
 from labelfree.motion.features import compute_features, local_entropy
 from labelfree.motion.flow import _flow, _flow_input, flow_magnitude, to_uint8, uint8_range
+from labelfree.motion.instances import InstanceTracker
 from labelfree.motion.movie import _frame, as_movie
 from labelfree.motion.postprocess import OverlapLinker, fill_mask_holes, postprocess, to_instances
 from labelfree.motion.refine import _refine
-from labelfree.motion.selflabel import estimate_cell_size, motion_threshold, self_label, size_floor, typical_object_area
+from labelfree.motion.selflabel import (
+    cell_scale,
+    estimate_cell_size,
+    motion_threshold,
+    resolve_closing_radius,
+    self_label,
+    size_floor,
+    typical_object_area,
+)
 
 __all__ = ["segment", "as_movie", "NoMotionWarning"]
 
@@ -64,6 +73,14 @@ def _floods(cell: np.ndarray, background: np.ndarray) -> bool:
     n_bg = np.count_nonzero(background)
     return bool(np.count_nonzero(cell) > _FLOODED * cell.size
                 or (n_bg and np.count_nonzero(cell & background) > _KERNEL_MAX_BACKGROUND_ERROR * n_bg))
+
+
+def _landscape(cfg: MotionConfig, contrasts: list[float]) -> str:
+    """What clumps are split along: ``declump_landscape``, or for "auto" the grey level while the
+    movie's median grey contrast so far reaches ``refine_min_contrast`` (fluorescence)."""
+    if cfg.declump_landscape != "auto":
+        return cfg.declump_landscape
+    return "intensity" if contrasts and np.median(contrasts) >= cfg.refine_min_contrast else "distance"
 
 
 def _valid_region(shape: tuple[int, int], bands: np.ndarray, margin: int) -> np.ndarray:
@@ -120,9 +137,10 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
     model, min_size, pending, stats, still = None, cfg.min_size, [], [], 0
     refined, contrasts = [], []  # per-frame refinement records; the grey contrasts seen so far
     refine_size = cfg.min_size is None and cfg.refine_min_size
+    tracker, last, landscapes = None, -1, {}  # instances over time; the last finished frame
 
-    def finish(t: int, frame: np.ndarray, mask: np.ndarray) -> None:
-        nonlocal out, min_size, refine_size
+    def finish(t: int, frame: np.ndarray, mask: np.ndarray, flow: np.ndarray | None = None) -> None:
+        nonlocal out, min_size, refine_size, tracker, last
         # flow objects include a halo: check the size on the first classified frame that is not
         # flooded (a frame classified mostly as cell, e.g. frame 0 of HeLa with log_intensity,
         # would keep the flow-only size, which removes most nuclei)
@@ -131,19 +149,35 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
             if area:
                 min_size = min(min_size, max(10, int(round(cfg.min_size_fraction * area))))
             refine_size = False
-            log.info("Motion: minimum object size %d px", min_size)
-        clean = postprocess(mask, min_size=min_size, closing_radius=cfg.closing_radius, clear_border=cfg.clear_border)
-        if cfg.refine_boundary:
+            log.info("Motion: minimum object size %d px, closing radius %d px", min_size,
+                     resolve_closing_radius(cfg, min_size=min_size))
+        clean = postprocess(mask, min_size=min_size, closing_radius=resolve_closing_radius(cfg, min_size=min_size),
+                            clear_border=cfg.clear_border)
+        if cfg.refine_boundary or (cfg.declump and cfg.declump_landscape == "auto"):
+            # without the refinement, its grey-contrast check still runs (never refining) for the landscape
             clean, contrast, applied = _refine(
                 frame, clean, inner=cfg.refine_inner, outer=cfg.refine_outer, sigma=cfg.refine_sigma,
                 prior=cfg.class_prior, kind=cfg.refine_classifier, max_pixels=cfg.max_training_pixels,
-                seed=cfg.seed + t, min_contrast=cfg.refine_min_contrast, history=contrasts)
-            refined.append({"frame": t, "contrast": None if np.isnan(contrast) else round(contrast, 3),
-                            "refined": applied})
+                seed=cfg.seed + t, min_contrast=cfg.refine_min_contrast if cfg.refine_boundary else np.inf,
+                history=contrasts)
+            if cfg.refine_boundary:
+                refined.append({"frame": t, "contrast": None if np.isnan(contrast) else round(contrast, 3),
+                                "refined": applied})
             if applied:
                 clean = postprocess(clean, min_size=min_size, closing_radius=0, clear_border=cfg.clear_border)
-        lab = to_instances(clean, declump=cfg.declump, min_size=min_size // 2,
-                           cell_area=min_size / cfg.min_size_fraction, neck_ratio=cfg.declump_neck_ratio)
+        if cfg.declump:
+            if tracker is None:
+                tracker = InstanceTracker(cell_area=min_size / cfg.min_size_fraction, dip_ratio=cfg.declump_dip_ratio,
+                                          neck_ratio=cfg.declump_neck_ratio, min_size=min_size // 2,
+                                          temporal=cfg.declump_temporal)
+            tracker.landscape = _landscape(cfg, contrasts)
+            landscapes[tracker.landscape] = landscapes.get(tracker.landscape, 0) + 1
+            if t != last + 1:
+                tracker.reset()  # frames in between were left empty
+            lab = tracker.step(clean, frame, flow=flow)
+        else:
+            lab = to_instances(clean, declump=False)
+        last = t
         if bands is not None:
             lab[~_valid_region(shape, bands[t], 0)] = 0
         if cfg.track:
@@ -161,7 +195,8 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
         for t in range(1, n):
             cur = to_uint8(_frame(da, t), low=lo, high=hi)
             cur_in = _flow_input(cur, cfg)  # each frame blurred once, used in two pairs
-            mag = flow_magnitude(_flow(cur_in, prev_in, shape, cfg))  # = farneback_flow(cur, prev): frame t's grid
+            flow = _flow(cur_in, prev_in, shape, cfg)  # = farneback_flow(cur, prev): frame t's grid
+            mag = flow_magnitude(flow)
             if cfg.flow_reference == "previous":
                 prev_in = cur_in
             ent = local_entropy(cur, size=cfg.entropy_size, bins=cfg.entropy_bins)
@@ -172,9 +207,10 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
                     start = cfg.size_estimate_threshold
                     if start is None:
                         start = cfg.start_threshold if cfg.start_threshold is not None else motion_threshold(mag)
-                    min_size = estimate_cell_size(mag, threshold=start, radius=cfg.closing_radius,
+                    min_size = estimate_cell_size(mag, threshold=start, radius=resolve_closing_radius(cfg, min_size=None),
                                                   fraction=cfg.min_size_fraction)
-                    log.info("Motion: minimum object size %d px from the flow-only pass", min_size)
+                    log.info("Motion: minimum object size %d px from the flow-only pass (closing radius %d px)",
+                             min_size, resolve_closing_radius(cfg, min_size=min_size))
                 sl = self_label(mag, prev_ent, min_size=min_size, config=cfg)
                 if bands is not None:
                     valid = _valid_region(shape, bands[t - 1 : t + 1], margin)
@@ -206,7 +242,7 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
                 pending = []
                 if decided is None:
                     decided = classify_frame(feats, model, smoothing=cfg.decision_smoothing)
-                finish(t, cur, decided)
+                finish(t, cur, decided, flow)
                 bar.update(message=f"frame {t + 1}/{n}")
             else:
                 pending.append((t, cur, ent))
@@ -221,9 +257,18 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
                 "empty. Motion segments cells by their movement; for still images use another pipeline."),
                 stacklevel=2)
             bar.update(len(pending), message="no motion")
+    scale = None
+    if min_size is not None:
+        scale = {k: round(v, 2) for k, v in cell_scale(min_size / cfg.min_size_fraction,
+                                                       entropy_size=cfg.entropy_size).items()}
+        scale.update(min_size=min_size, closing_radius=resolve_closing_radius(cfg, min_size=min_size),
+                     landscape=landscapes)
+        log.info("Motion: typical cell area %.0f px (radius %.1f px); closing radius %d px; split landscape %s",
+                 scale["cell_area"], scale["cell_radius"], scale["closing_radius"], landscapes)
     record = provenance("motion", cfg, extra={
         "uint8_range": [lo, hi],
         "min_size": min_size,
+        "scale": scale,
         "thresholds": [{"frame": t, "cell": c, "background": b, "cell_pixels": k, "classifier": kind}
                        for t, c, b, k, kind in stats],
         **({"refinement": sorted(refined, key=lambda r: r["frame"])} if cfg.refine_boundary else {}),

@@ -26,6 +26,8 @@ __all__ = [
     "estimate_cell_size",
     "typical_object_area",
     "size_floor",
+    "cell_scale",
+    "resolve_closing_radius",
     "background_threshold",
     "cell_threshold",
     "self_label",
@@ -99,6 +101,40 @@ def estimate_cell_size(magnitude: np.ndarray, /, *, threshold: float, radius: in
     if area == 0:
         return max(10, int(round(550 * scale)))
     return max(10, int(round(fraction * area)))
+
+
+def cell_scale(cell_area: float, /, *, entropy_size: int = 7) -> dict[str, float]:
+    """Sizes derived from the typical cell area (px), for the settings left to "auto".
+
+    Returns ``cell_area``; ``cell_radius``, that of a disk of the same area; the
+    ``closing_radius`` of the clean-up, a fifth of the cell radius, at least 1 px
+    and at most ``entropy_size // 2 + 1`` px (the classifier decides on windows of
+    that half-width, so its masks have no noise holes wider; a wider closing glues
+    neighbouring cells: measured in docs/motion.md); ``split_sigma``, the Gaussian
+    sigma of the grey level split into cells (a quarter of the radius); and
+    ``split_min_distance``, the smallest distance between two cells' peaks (half
+    the radius).
+    """
+    area = max(float(cell_area), 1.0)
+    radius = float(np.sqrt(area / np.pi))
+    closing = int(np.clip(round(radius / 5), 1, entropy_size // 2 + 1))
+    return {"cell_area": area, "cell_radius": radius, "closing_radius": closing,
+            "split_sigma": max(0.5, 0.25 * radius), "split_min_distance": max(1.0, 0.5 * radius)}
+
+
+#: closing radius (px) of the paper, used by the flow-only size pass when the radius is automatic
+PAPER_CLOSING_RADIUS = 5
+
+
+def resolve_closing_radius(config: MotionConfig, /, *, min_size: int | None) -> int:
+    """The closing radius (px) to use: ``config.closing_radius``, or when None (automatic) the
+    one of :func:`cell_scale` for a typical cell of ``min_size / min_size_fraction`` px
+    (the paper's 5 px while ``min_size`` is not known yet)."""
+    if config.closing_radius is not None:
+        return int(config.closing_radius)
+    if min_size is None:
+        return PAPER_CLOSING_RADIUS
+    return int(cell_scale(min_size / config.min_size_fraction, entropy_size=config.entropy_size)["closing_radius"])
 
 
 def size_floor(shape: tuple[int, ...], /) -> int:
@@ -231,7 +267,7 @@ def self_label(
         ent_s = cv2.resize(np.asarray(entropy, np.float32), small, interpolation=cv2.INTER_AREA)
         weight = full[0] * full[1] / (small[0] * small[1])
         cfg_s = cfg.replace(  # the same physical sizes; entropy sums are over k*k times fewer pixels
-            closing_radius=int(round(cfg.closing_radius / k)),
+            closing_radius=int(round(resolve_closing_radius(cfg, min_size=min_size) / k)),
             start_threshold=cfg.start_threshold if cfg.start_threshold is not None else motion_threshold(magnitude),
             cell_extra_entropy=None if cfg.cell_extra_entropy is None else cfg.cell_extra_entropy / weight,
             background_entropy=None if cfg.background_entropy is None else cfg.background_entropy / weight,
@@ -255,7 +291,7 @@ def self_label(
         target = cfg.background_entropy if cfg.background_entropy is not None else 1e5 * scale
         th_bg = background_threshold(magnitude, entropy, start=start, target=target,
                                      max_factor=cfg.background_max_factor)
-    r = cfg.closing_radius
+    r = resolve_closing_radius(cfg, min_size=min_size)
     cell = candidate_mask(magnitude, threshold=th_cell, min_size=min_size, radius=r)
     moving = candidate_mask(magnitude, threshold=th_bg, min_size=min_size, radius=r)
     background = ~moving & (np.asarray(magnitude) != 0) & (np.asarray(entropy) != 0) & ~cell

@@ -1,0 +1,126 @@
+"""How many threads LabelFree may use: the cores this process really has, capped by the user.
+
+``os.cpu_count()`` counts the machine's cores, not the ones a process may run on. The
+cores counted here are the smallest of:
+
+* the CPU affinity of the process (``os.sched_getaffinity``: ``taskset``, cpusets, SLURM's
+  binding);
+* the cgroup CPU quota (containers, SLURM's cgroup plugin): ``cpu.max`` (cgroup v2) or
+  ``cpu.cfs_quota_us / cpu.cfs_period_us`` (v1), rounded up;
+* SLURM's ``SLURM_CPUS_PER_TASK`` when set;
+
+then ``LABELFREE_THREADS`` (or the ``threads`` argument) caps it. Inside a Dask worker task the
+default is one thread: the worker already runs one task per thread, and more would oversubscribe.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import os
+from pathlib import Path
+from typing import Iterator
+
+from labelfree.errors import ConfigError
+
+__all__ = ["available_cores", "thread_count", "cgroup_cpu_limit", "limited_threads", "in_dask_worker"]
+
+log = logging.getLogger(__name__)
+
+ENV = "LABELFREE_THREADS"
+
+
+def cgroup_cpu_limit(root: str | os.PathLike[str] = "/sys/fs/cgroup", /) -> float | None:
+    """The CPU quota of this process's cgroup in cores (e.g. 1.5), or None when unlimited or unknown."""
+    root = Path(root)
+    try:
+        text = (root / "cpu.max").read_text().split()  # cgroup v2: "max 100000" or "150000 100000"
+        if text and text[0] != "max":
+            return int(text[0]) / int(text[1])
+        if text:
+            return None
+    except (OSError, ValueError, IndexError):
+        pass
+    for base in (root / "cpu", root / "cpu,cpuacct", root):
+        try:
+            quota = int((base / "cpu.cfs_quota_us").read_text())
+            period = int((base / "cpu.cfs_period_us").read_text())
+        except (OSError, ValueError):
+            continue
+        return quota / period if quota > 0 and period > 0 else None
+    return None
+
+
+def available_cores() -> int:
+    """The cores this process may use (affinity, cgroup quota, SLURM), at least 1."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        cores = os.cpu_count() or 1
+    quota = cgroup_cpu_limit()
+    if quota is not None:
+        cores = min(cores, max(1, math.ceil(quota)))
+    slurm = os.environ.get("SLURM_CPUS_PER_TASK")
+    if slurm and slurm.isdigit() and int(slurm) > 0:
+        cores = min(cores, int(slurm))
+    return max(1, cores)
+
+
+def in_dask_worker() -> bool:
+    """True inside a task of a Dask worker."""
+    import sys
+
+    if "distributed" not in sys.modules:
+        return False
+    try:
+        from distributed import get_worker
+
+        get_worker()
+        return True
+    except (ImportError, ValueError):
+        return False
+
+
+def thread_count(threads: int | None = None, /) -> int:
+    """Threads to use: ``threads`` when given, else ``LABELFREE_THREADS``, else the available cores
+    (one inside a Dask worker task); never more than the available cores."""
+    cores = available_cores()
+    if threads is None:
+        text = os.environ.get(ENV, "").strip()
+        if text:
+            if not text.isdigit() or int(text) < 1:
+                raise ConfigError(f"{ENV} must be a whole number >= 1; got {text!r}.")
+            threads = int(text)
+        elif in_dask_worker():
+            return 1
+    elif isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ConfigError(f"threads must be a whole number >= 1 (or automatic); got {threads!r}.")
+    return max(1, min(cores, threads if threads is not None else cores))
+
+
+@contextlib.contextmanager
+def limited_threads(threads: int | None = None, /, *, torch: bool = False) -> Iterator[int]:
+    """Run a block with OpenCV's (and, if asked, torch's) thread pools set to :func:`thread_count`.
+
+    The previous settings are restored afterwards. Yields the count.
+    """
+    import cv2
+
+    n = thread_count(threads)
+    previous_cv = cv2.getNumThreads()
+    cv2.setNumThreads(n)
+    previous_torch = None
+    if torch:
+        import torch as _torch
+
+        previous_torch = _torch.get_num_threads()
+        _torch.set_num_threads(n)
+    try:
+        yield n
+    finally:
+        cv2.setNumThreads(previous_cv)
+        if previous_torch is not None:
+            import torch as _torch
+
+            _torch.set_num_threads(previous_torch)

@@ -1,0 +1,175 @@
+"""Automatic scale: cell size from markers and mask, the settings it implies, float rescaling."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+from skimage.draw import ellipse
+
+from labelfree.cutter import CutterConfig
+from labelfree.cutter.integrate import integrate_patches
+from labelfree.cutter.scale import (
+    FILL, MIN_DOWNSCALE, SIGMA_PER_RADIUS, SMOOTHING_PER_RADIUS, SMOOTHING_RANGE, CellSize, auto_settings,
+    estimate_cell_size,
+)
+from labelfree.errors import ConfigError, InputError
+
+
+def _cells(radius: float, n: int = 4, seed: int = 0):
+    """A grid of n x n ellipses with mean radius ``radius`` px (mask, centres)."""
+    rng = np.random.default_rng(seed)
+    step = int(3 * radius)
+    size = n * step
+    mask = np.zeros((size, size), bool)
+    centres = []
+    for i in range(n):
+        for j in range(n):
+            cy, cx = (i + 0.5) * step + rng.uniform(-2, 2), (j + 0.5) * step + rng.uniform(-2, 2)
+            ry, rx = radius * rng.uniform(0.8, 1.2, 2)
+            rr, cc = ellipse(cy, cx, ry, rx, shape=mask.shape, rotation=rng.uniform(0, np.pi))
+            mask[rr, cc] = True
+            centres.append((cy, cx))
+    return mask, np.array(centres)
+
+
+def test_cell_size_from_mask_scales_with_the_cells():
+    small = estimate_cell_size(_cells(12)[1], mask=_cells(12)[0])
+    large = estimate_cell_size(_cells(48)[1], mask=_cells(48)[0])
+    assert small.source == large.source == "mask" and small.n_cells == 16
+    # the 95th-percentile radius of an ellipse of mean radius r is close to r
+    assert 10 <= small.radius <= 15 and 40 <= large.radius <= 58
+    assert large.radius / small.radius == pytest.approx(4.0, rel=0.05)
+    assert large.diameter / small.diameter == pytest.approx(4.0, rel=0.05)
+    # pooled over frames: the same answer as for the frames one by one
+    mask, pts = _cells(12)
+    assert estimate_cell_size([pts, pts], mask=[mask, mask]).radius == pytest.approx(small.radius)
+
+
+def test_downscale_follows_the_cell_size():
+    a = auto_settings(estimate_cell_size(_cells(30)[1], mask=_cells(30)[0]))
+    b = auto_settings(estimate_cell_size(_cells(60)[1], mask=_cells(60)[0]))
+    c = auto_settings(estimate_cell_size(_cells(120)[1], mask=_cells(120)[0]))
+    assert b["downscale"] / a["downscale"] == pytest.approx(2.0, rel=0.05)
+    assert c["downscale"] / a["downscale"] == pytest.approx(4.0, rel=0.05)
+    # a typical cell then fills the patch the same way, and so does the marker channel
+    for s in (a, b, c):
+        assert s["marker_sigma"] == pytest.approx(SIGMA_PER_RADIUS * FILL * 32, rel=0.02)
+    # tiny cells are enlarged at most 1 / MIN_DOWNSCALE times; a fixed downscale keeps the rule for sigma
+    tiny = auto_settings(CellSize(5.0, 10.0, 15.0, 9, "mask"))
+    assert tiny["downscale"] == MIN_DOWNSCALE and tiny["marker_sigma"] == pytest.approx(SIGMA_PER_RADIUS * 5 / MIN_DOWNSCALE)
+    fixed = auto_settings(CellSize(40.0, 70.0, 90.0, 9, "mask"), downscale=2.0)
+    assert fixed["downscale"] == 2.0 and fixed["marker_sigma"] == 10.0
+    # mask smoothing grows with the cells, within SMOOTHING_RANGE
+    assert fixed["mask_smoothing"] == pytest.approx(40.0 * SMOOTHING_PER_RADIUS, abs=0.01)
+    assert tiny["mask_smoothing"] == SMOOTHING_RANGE[0] and c["mask_smoothing"] == SMOOTHING_RANGE[1]
+
+
+def test_cell_size_without_mask_uses_marker_spacing():
+    pts = np.array([[y, x] for y in range(20, 200, 40) for x in range(20, 200, 40)], float)
+    size = estimate_cell_size(pts)
+    assert size.source == "spacing" and size.spacing == pytest.approx(40.0) and size.radius == pytest.approx(20.0)
+    with pytest.raises(InputError, match="single marker"):
+        estimate_cell_size(np.array([[5.0, 5.0]]))
+    with pytest.raises(InputError, match="without markers"):
+        estimate_cell_size(np.zeros((0, 2)))
+
+
+def test_config_auto_values():
+    cfg = CutterConfig()
+    assert cfg.downscale is None and cfg.marker_sigma is None
+    assert CutterConfig(downscale="auto", marker_sigma="auto").downscale is None
+    assert CutterConfig.from_dict({"downscale": 2.5}).downscale == 2.5
+    with pytest.raises(ConfigError, match=r"downscale must be a finite number or null \(automatic\) > 0"):
+        CutterConfig(downscale=0)
+    with pytest.raises(ConfigError, match=r"marker_sigma must be a finite number or null \(automatic\) > 0"):
+        CutterConfig(marker_sigma="wide")
+    assert CutterConfig(mask_smoothing=0).mask_smoothing == 0  # no smoothing, as in the authors' code
+
+
+def test_non_integer_rescaling_matches_the_integer_path():
+    rng = np.random.default_rng(0)
+    probs = rng.random((6, 16, 16)).astype(np.float32)
+    corners = rng.integers(0, 40, (6, 2))
+    whole = integrate_patches(probs, corners, shape=(90, 90), upscale=2)
+    per_axis = integrate_patches(probs, corners, shape=(90, 90), upscale=(2.0, 2.0000001))
+    assert (whole == per_axis).mean() > 0.999
+    # a patch scaled by 1.5 covers 1.5 times its side
+    one = integrate_patches(np.ones((1, 16, 16), np.float32), np.array([[20, 20]]), shape=(60, 60), upscale=1.5)
+    rows = np.nonzero(one.any(axis=1))[0]
+    assert (rows[0], rows[-1] + 1) == (18, 42)
+
+
+def test_segment_records_the_automatic_scale(caplog):
+    pytest.importorskip("torch")
+    from labelfree.cutter import segment
+
+    mask, centres = _cells(10, n=3, seed=1)
+    rng = np.random.default_rng(0)
+    image = mask * 1.0 + rng.normal(0, 0.1, mask.shape)
+    with caplog.at_level(logging.INFO, logger="labelfree.cutter.segment"):
+        labels = segment(image.astype(np.float32), markers=centres, config=CutterConfig(width=4, n_steps=2, crop_size=32))
+    auto = labels.attrs["labelfree"]["auto"]
+    assert auto["cell_size"]["source"] == "mask" and 8 <= auto["cell_size"]["radius"] <= 13
+    assert auto["downscale"] == pytest.approx(auto["cell_size"]["radius"] / (FILL * 16), abs=0.01)
+    assert auto["mask_smoothing"] == SMOOTHING_RANGE[0]  # small cells: the least smoothing
+    assert labels.attrs["labelfree"]["config"]["downscale"] is None  # the config as given; the choice in "auto"
+    assert "Cutter automatic scale" in caplog.text
+
+
+@pytest.mark.slow
+def test_saved_model_is_applied_at_the_scale_it_was_trained_for(tmp_path):
+    pytest.importorskip("torch")
+    from cutter_synth import two_channel_cells
+
+    from labelfree.cutter import load_model, segment
+    from labelfree.metrics import evaluate
+
+    image, truth, nuclei, _ = two_channel_cells(seed=0, size=128)
+    cfg = CutterConfig(width=8, crop_size=32, n_steps=80, cell_fraction=0.24, mask_signal="intensity")
+    path = tmp_path / "m.pt"
+    trained = segment(image[0], markers=nuclei, config=cfg.replace(save_model_file=str(path)))
+    d_train = trained.attrs["labelfree"]["auto"]["downscale"]
+    model = load_model(path)
+    assert model.config.downscale == d_train and model.cell_radius == pytest.approx(
+        trained.attrs["labelfree"]["auto"]["cell_size"]["radius"] / d_train, rel=1e-3)
+    assert evaluate(trained.values, truth)["mean_iou"] > 0.8
+    # the same kind of image at twice the magnification: rescaled by twice the factor, no retraining
+    big, big_truth, big_nuclei = (np.kron(a, np.ones((2, 2), a.dtype)) for a in (image[0], truth, nuclei))
+    applied = segment(big, markers=big_nuclei, config=cfg, model=path)
+    auto = applied.attrs["labelfree"]["auto"]
+    assert auto["downscale"] == pytest.approx(2 * d_train, rel=0.1)
+    assert applied.attrs["labelfree"]["training_steps"] == 0
+    assert evaluate(applied.values, big_truth)["mean_iou"] > 0.8
+
+
+@pytest.mark.parametrize("n_cells, seed", [(20, 0), (30, 1)])
+def test_dense_fields_keep_every_cell_with_the_default_mask(n_cells, seed):
+    """Cells covering half the image or more: the background is not the median then (it was a cell level,
+    and the default mask kept 7 of 20 cells)."""
+    import torch
+
+    from labelfree.datasets import synthetic_cells_and_nuclei
+    from labelfree.metrics import evaluate
+    from labelfree.run import run_pipeline
+
+    torch.set_num_threads(1)
+    image, truth = synthetic_cells_and_nuclei((192, 192), n_cells=n_cells, seed=seed)[:2]
+    assert (np.asarray(truth) > 0).mean() > 0.5
+    labels = run_pipeline("cutter", image, config={"nucleus_channel": "nuclei", "n_steps": 30})
+    scores = evaluate(np.asarray(labels), np.asarray(truth))
+    assert scores["f1"] >= 0.95 and scores["pixel_f1"] >= 0.93, scores
+
+
+def test_background_of_sparse_fields_is_still_the_median():
+    from scipy import ndimage as ndi
+
+    from labelfree.cutter.graphcut import background_and_noise
+
+    rng = np.random.default_rng(0)
+    image = rng.normal(100.0, 5.0, (128, 128))
+    image[20:40, 20:40] += 400.0  # 2.4 % of the pixels are cells
+    image = ndi.gaussian_filter(image, 1)
+    med = float(np.median(image))
+    assert background_and_noise(image) == (med, 1.4826 * float(np.median(np.abs(image - med))))

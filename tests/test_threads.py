@@ -1,0 +1,60 @@
+"""Cores counted as the process really has them (affinity, cgroup quota, SLURM) and capped by the user."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from labelfree._threads import available_cores, cgroup_cpu_limit, thread_count
+from labelfree.errors import ConfigError
+
+
+def test_cgroup_quota_v2_and_v1(tmp_path):
+    v2 = tmp_path / "v2"
+    v2.mkdir()
+    (v2 / "cpu.max").write_text("150000 100000\n")
+    assert cgroup_cpu_limit(v2) == 1.5
+    (v2 / "cpu.max").write_text("max 100000\n")
+    assert cgroup_cpu_limit(v2) is None
+    v1 = tmp_path / "v1" / "cpu"
+    v1.mkdir(parents=True)
+    (v1 / "cpu.cfs_quota_us").write_text("200000\n")
+    (v1 / "cpu.cfs_period_us").write_text("100000\n")
+    assert cgroup_cpu_limit(tmp_path / "v1") == 2.0
+    (v1 / "cpu.cfs_quota_us").write_text("-1\n")
+    assert cgroup_cpu_limit(tmp_path / "v1") is None
+    assert cgroup_cpu_limit(tmp_path / "nothing") is None
+
+
+@pytest.mark.skipif(shutil.which("taskset") is None, reason="taskset (util-linux) is not installed")
+def test_affinity_restricted_to_one_core_counts_one():
+    code = "from labelfree._threads import available_cores, thread_count; print(available_cores(), thread_count())"
+    out = subprocess.run(["taskset", "-c", "0", sys.executable, "-c", code], capture_output=True, text=True,
+                         env={**os.environ, "LABELFREE_THREADS": ""}, check=True).stdout.split()
+    assert out == ["1", "1"]
+
+
+def test_the_user_caps_the_count_and_bad_values_are_errors(monkeypatch):
+    cores = available_cores()
+    monkeypatch.setenv("LABELFREE_THREADS", "1")
+    assert thread_count() == 1
+    monkeypatch.setenv("LABELFREE_THREADS", "999")
+    assert thread_count() == cores  # never more than the process has
+    assert thread_count(1) == 1  # an explicit argument wins over the environment
+    monkeypatch.setenv("LABELFREE_THREADS", "lots")
+    with pytest.raises(ConfigError, match="LABELFREE_THREADS must be a whole number"):
+        thread_count()
+    monkeypatch.delenv("LABELFREE_THREADS")
+    for bad in (0, -2, 1.5, True, "2"):
+        with pytest.raises(ConfigError, match="threads must be"):
+            thread_count(bad)
+
+
+def test_slurm_allocation_limits_the_count(monkeypatch):
+    monkeypatch.delenv("LABELFREE_THREADS", raising=False)
+    monkeypatch.setenv("SLURM_CPUS_PER_TASK", "1")
+    assert available_cores() == 1 and thread_count() == 1
