@@ -1,5 +1,5 @@
 """Motion on several threads: the same labels as the serial run, frames in flight bounded,
-one thread inside a Dask worker."""
+one thread inside a Dask worker; the automatic flow binning."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pytest
 
 from labelfree import _threads, datasets, motion
 from labelfree.motion import stream
+from labelfree.motion.flow import auto_downsample, binned_flow_config
 from labelfree.run import run_pipeline
 
 segment_module = importlib.import_module("labelfree.motion.segment")  # the module, not the function
@@ -47,11 +48,11 @@ def _assert_same(runs):
     serial = runs[1]
     for n, labels in runs.items():
         np.testing.assert_array_equal(labels.values, serial.values, err_msg=f"{n} threads")
-        for key in ("min_size", "scale", "thresholds", "refinement"):
+        for key in ("min_size", "scale", "thresholds", "refinement", "flow"):
             assert labels.attrs["labelfree"].get(key) == serial.attrs["labelfree"].get(key), (n, key)
 
 
-@pytest.mark.parametrize("config", [None, {"flow_reference": "black"}, {"flow_downsample": 2},
+@pytest.mark.parametrize("config", [None, {"flow_reference": "black"}, {"flow_downsample": None},
                                     {"classifier": "kernel", "classifier_mode": "cumulative"}])
 def test_synthetic_movie_gives_the_serial_labels_on_every_thread_count(four_cores, workers_used, config):
     movie, _ = datasets.synthetic_movie(appearance="fluorescence", seed=3, **SYN)
@@ -126,3 +127,30 @@ def test_inside_a_dask_worker_motion_runs_on_one_thread(workers_used, monkeypatc
         labels, inside = client.submit(lambda m: (run_pipeline("motion", m), _threads.thread_count()), movie).result()
     assert workers_used == [1] and inside == 1
     np.testing.assert_array_equal(labels.values, run_pipeline("motion", movie, threads=1).values)
+
+
+def test_automatic_flow_binning_follows_the_cell_radius():
+    area = lambda r: np.pi * r * r
+    assert auto_downsample(area(10), min_radius=16) == 1
+    assert auto_downsample(area(32), min_radius=16) == 2
+    assert auto_downsample(area(64), min_radius=16) == 4
+    assert auto_downsample(area(500), min_radius=16) == 4  # at most 4
+    cfg = motion.MotionConfig()
+    half = binned_flow_config(cfg, 2)
+    assert (half.flow_downsample, half.winsize, half.levels) == (2, 8, 2)  # same window and top level on the frame
+    quarter = binned_flow_config(cfg, 4)
+    assert (quarter.flow_downsample, quarter.winsize, quarter.levels) == (4, 5, 1)
+    assert binned_flow_config(cfg, 1) == cfg
+
+
+def test_automatic_flow_binning_in_segment_is_recorded():
+    movie, truth = datasets.synthetic_movie(appearance="fluorescence", seed=0, cell_radius=40, shape=(320, 320),
+                                            n_frames=4)
+    labels = motion.segment(movie, config={"flow_downsample": None})
+    flow = labels.attrs["labelfree"]["flow"]
+    assert flow["downsample"] == 2 and flow["winsize"] == 8
+    full = motion.segment(movie, config={"flow_downsample": 1})
+    assert full.attrs["labelfree"]["flow"]["downsample"] == 1
+    from labelfree.metrics import evaluate
+
+    assert evaluate(labels.values, truth.values)["pixel_f1"] >= evaluate(full.values, truth.values)["pixel_f1"] - 0.03

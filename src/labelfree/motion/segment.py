@@ -36,7 +36,7 @@ from labelfree.motion.selflabel import (
     size_floor,
     typical_object_area,
 )
-from labelfree.motion.stream import STILL, frame_stream
+from labelfree.motion.stream import STILL, flow_settings, frame_stream
 
 __all__ = ["segment", "as_movie", "NoMotionWarning"]
 
@@ -203,7 +203,11 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
     # frames, features and flows are computed ahead by the worker threads, the rest in order here
     workers = thread_count()
     with retained_heap(), Progress(progress, total=n, desc="Motion") as bar, contextlib.ExitStack() as stack:
-        frames = stack.enter_context(frame_stream(da, cfg, low=lo, high=hi, workers=workers))
+        flow_cfg, flows = flow_settings(da, cfg, low=lo, high=hi)  # the binning of an automatic flow_downsample
+        if cfg.flow_downsample is None:
+            log.info("Motion: flow on %d x %d binned frames (window %d, %d pyramid levels)", flow_cfg.flow_downsample,
+                     flow_cfg.flow_downsample, flow_cfg.winsize, flow_cfg.levels)
+        frames = stack.enter_context(frame_stream(da, flow_cfg, low=lo, high=hi, workers=workers, flows=flows))
         first = next(frames)
         prev_ent = first.entropy
         pending.append((0, first.frame, first.entropy))
@@ -275,6 +279,8 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
         "uint8_range": [lo, hi],
         "min_size": min_size,
         "scale": scale,
+        "flow": {"method": flow_cfg.flow_method, "downsample": int(flow_cfg.flow_downsample),
+                 "winsize": flow_cfg.winsize, "levels": flow_cfg.levels},
         "thresholds": [{"frame": t, "cell": c, "background": b, "cell_pixels": k, "classifier": kind}
                        for t, c, b, k, kind in stats],
         **({"refinement": sorted(refined, key=lambda r: r["frame"])} if cfg.refine_boundary else {}),
