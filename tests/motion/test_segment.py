@@ -109,10 +109,7 @@ def test_a_flooded_first_frame_does_not_set_the_minimum_size(shared_data):
     except Exception as exc:  # noqa: BLE001 - dataset not in this copy of the shared data
         pytest.skip(f"HeLa time-lapse unavailable: {exc}")
     m, g = np.asarray(movie.values)[:5], np.asarray(gt.values)[:5]
-    # the paper's Farnebaeck call: with the default single finest iteration frame 0 is 49.5 % cell here,
-    # just under the flooding limit, and these 5 frames keep the flow-only size (pixel F1 0.60; the
-    # whole 20-frame movie scores 0.841 against 0.848 with the paper's call, annotated cells)
-    labels = motion.segment(m, config={"features": ["entropy", "log_intensity"], "fine_iterations": None})
+    labels = motion.segment(m, config={"features": ["entropy", "log_intensity"]})
     assert labels.attrs["labelfree"]["min_size"] < 400
     assert evaluate(labels.values[1:], g[1:], only_annotated=True)["pixel_f1"] >= 0.75
 

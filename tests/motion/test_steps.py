@@ -49,7 +49,7 @@ def test_the_papers_farneback_call_is_kept_as_the_reference_setting():
     for fine in (None, 3):
         np.testing.assert_array_equal(motion.farneback_flow(a, b, config=MotionConfig(flow_blur=0, fine_iterations=fine)),
                                       paper)
-    default = motion.farneback_flow(a, b, config=MotionConfig(flow_blur=0))  # one finest iteration
+    default = motion.farneback_flow(a, b, config=MotionConfig(flow_blur=0))  # two finest iterations
     assert not np.array_equal(default, paper)
     assert np.median(np.abs(default - paper)[20:-20, 20:-20]) < 0.2
 
