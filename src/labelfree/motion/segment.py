@@ -18,7 +18,7 @@ from labelfree.image import labels_like
 from labelfree.motion.classify import classify_frame, train_classifier
 from labelfree.motion.config import MotionConfig
 from labelfree.motion.features import compute_features
-from labelfree.motion.flow import uint8_range
+from labelfree.motion.flow import STILL, flow_settings, uint8_range
 from labelfree.motion.instances import InstanceTracker
 from labelfree.motion.movie import as_movie
 from labelfree.motion.postprocess import (
@@ -36,7 +36,7 @@ from labelfree.motion.selflabel import (
     size_floor,
     typical_object_area,
 )
-from labelfree.motion.stream import STILL, flow_settings, frame_stream
+from labelfree.motion.stream import frame_stream
 
 __all__ = ["segment", "as_movie", "NoMotionWarning"]
 

@@ -23,21 +23,11 @@ import xarray as xr
 
 from labelfree.motion.config import MotionConfig
 from labelfree.motion.features import compute_features, local_entropy
-from labelfree.motion.flow import (
-    _flow,
-    _flow_input,
-    auto_downsample,
-    binned_flow_config,
-    flow_magnitude,
-    to_uint8,
-)
+from labelfree.motion.flow import _flow, _flow_input, flow_magnitude, to_uint8
 from labelfree.motion.movie import _frame
-from labelfree.motion.selflabel import flow_only_min_size
 
-__all__ = ["FrameWork", "frame_stream", "flow_settings", "STILL"]
+__all__ = ["FrameWork", "frame_stream"]
 
-#: below this speed (px/frame) everywhere, a frame pair counts as motionless
-STILL = 0.01
 
 
 @dataclasses.dataclass
@@ -54,38 +44,6 @@ class FrameWork:
     features: np.ndarray | None = None
     flow: np.ndarray | None = None
     magnitude: np.ndarray | None = None
-
-
-def flow_settings(da: xr.DataArray, cfg: MotionConfig, /, *, low: float, high: float
-                  ) -> tuple[MotionConfig, dict[int, np.ndarray]]:
-    """The flow settings of every pair of the movie, and the flows computed to choose them.
-
-    A given ``flow_downsample`` is used as it is. Automatic (None): the binning comes from
-    the typical cell area (:func:`labelfree.motion.flow.auto_downsample`), which is
-    ``min_size / min_size_fraction`` when ``min_size`` is given, else the flow-only size
-    estimate of the first moving pair, computed here at full resolution; that flow is
-    returned (by its frame t) for the pipeline to use as it is. The window and pyramid of
-    a binned flow are scaled to the binning (:func:`labelfree.motion.flow.binned_flow_config`).
-    """
-    if cfg.flow_downsample is not None:
-        return cfg, {}
-    if cfg.min_size is not None:
-        k = auto_downsample(cfg.min_size / cfg.min_size_fraction, min_radius=cfg.flow_downsample_radius)
-        return binned_flow_config(cfg, k), {}
-    full = cfg.replace(flow_downsample=1)
-    shape = (da.sizes["Y"], da.sizes["X"])
-    first = to_uint8(_frame(da, 0), low=low, high=high)
-    ref = _flow_input(first if cfg.flow_reference == "previous" else np.zeros_like(first), full)
-    for t in range(1, da.sizes["T"]):
-        cur = _flow_input(to_uint8(_frame(da, t), low=low, high=high), full)
-        flow = _flow(cur, ref, shape, full)
-        mag = flow_magnitude(flow)
-        if float(mag.max()) > STILL:
-            area = flow_only_min_size(mag, config=full) / cfg.min_size_fraction
-            return binned_flow_config(cfg, auto_downsample(area, min_radius=cfg.flow_downsample_radius)), {t: flow}
-        if cfg.flow_reference == "previous":
-            ref = cur
-    return full, {}
 
 
 @contextlib.contextmanager
