@@ -32,13 +32,15 @@ import numpy as np
 from labelfree import datasets, motion
 from labelfree._heap import retained_heap
 from labelfree.motion import MotionConfig
-from labelfree.motion.flow import _flow, _flow_input
+from labelfree.motion.flow import _flow, _flow_input, auto_downsample, binned_flow_config
 from labelfree.motion.refine import _refine
 from labelfree.motion.segment import _floods, _landscape
-from labelfree.motion.selflabel import motion_threshold, resolve_closing_radius
+from labelfree.motion.selflabel import flow_only_min_size, resolve_closing_radius
 
 cv2.setNumThreads(1)
 SIZE = (1216, 1920)
+#: the paper's Farnebaeck call: pyr_scale, levels, winsize, iterations, poly_n, poly_sigma, flags
+PAPER = (0.5, 3, 15, 3, 5, 1.1, 0)
 
 
 def load_pair() -> tuple[np.ndarray, np.ndarray, str]:
@@ -121,13 +123,16 @@ def speed(repeats: int, cfg: MotionConfig, label: str, heap: bool = True) -> Non
     bare call and the pipeline are timed in that same state.
     """
     prev, cur, what = load_pair()
-    ref = MotionConfig()
-    args = (ref.pyr_scale, cfg.levels, cfg.winsize, cfg.iterations, cfg.poly_n, cfg.poly_sigma, 0)
+    args = PAPER
     with retained_heap() if heap else contextlib.nullcontext() as acting:
         cv2.calcOpticalFlowFarneback(prev, cur, None, *args)  # warm-up
         prev_ent = motion.local_entropy(prev, bins=cfg.entropy_bins)
-        mag = motion.flow_magnitude(motion.farneback_flow(cur, prev, config=cfg))
-        min_size = motion.estimate_cell_size(mag, threshold=motion_threshold(mag))
+        mag = motion.flow_magnitude(motion.farneback_flow(cur, prev, config=cfg.replace(flow_downsample=1)))
+        min_size = flow_only_min_size(mag, config=cfg)
+        if cfg.flow_downsample is None:  # automatic: from this (full-resolution) size estimate, as segment
+            cfg = binned_flow_config(cfg, auto_downsample(min_size / cfg.min_size_fraction,
+                                                          min_radius=cfg.flow_downsample_radius))
+            label += f" (automatic flow_downsample: {cfg.flow_downsample}, winsize {cfg.winsize}, levels {cfg.levels})"
         linker = motion.OverlapLinker()
         tracker = motion.InstanceTracker(cell_area=min_size / cfg.min_size_fraction, dip_ratio=cfg.declump_dip_ratio,
                                          neck_ratio=cfg.declump_neck_ratio, min_size=min_size // 2,
@@ -152,8 +157,7 @@ def speed(repeats: int, cfg: MotionConfig, label: str, heap: bool = True) -> Non
     how = "freed buffers kept for reuse, as in segment()" if acting else "allocator as the process found it"
     print(f"\n{label}\npair: {what}, {SIZE[0]}x{SIZE[1]} uint8, 1 thread, median of {repeats}; {how}")
     print(f"{'step':40s} {'s':>7s} {'x bare':>7s}")
-    same = args[1:] == (ref.levels, ref.winsize, ref.iterations, ref.poly_n, ref.poly_sigma, 0)
-    print(f"{'bare cv2.calcOpticalFlowFarneback (' + ('paper' if same else 'config') + ')':40s} {b:7.3f} {1.0:7.2f}")
+    print(f"{'bare cv2.calcOpticalFlowFarneback (paper)':40s} {b:7.3f} {1.0:7.2f}")
     total = 0.0
     for name in steps[0]:
         v = float(np.median([s[name] for s in steps]))
@@ -163,6 +167,85 @@ def speed(repeats: int, cfg: MotionConfig, label: str, heap: bool = True) -> Non
     if alone:
         v = float(np.median(alone))
         print(f"{'(instances without previous objects)':40s} {v:7.3f} {v / b:7.2f}")
+
+
+def load_movie(n_frames: int = 6) -> tuple[np.ndarray, str]:
+    """``n_frames`` consecutive frames of Fluo-C2DL-MSC/01 ending at t024, resized to 1216 x 1920 uint8."""
+    root = datasets.shared_data_root() / "ctc" / "Fluo-C2DL-MSC" / "01"
+    first = 25 - n_frames
+    if (root / "t024.tif").is_file() and first >= 0:
+        import tifffile
+
+        raw = np.stack([tifffile.imread(root / f"t{k:03d}.tif") for k in range(first, 25)])
+        lo, hi = motion.uint8_range(raw)
+        movie = np.stack([cv2.resize(motion.to_uint8(f, low=lo, high=hi), SIZE[::-1]) for f in raw])
+        return movie, f"Fluo-C2DL-MSC/01 t{first:03d}-t024 resized"
+    movie, _ = datasets.synthetic_movie(n_frames=n_frames, shape=SIZE, n_cells=40, cell_radius=40, seed=0)
+    return movie.values, "synthetic"
+
+
+def time_movie(cores: int, repeats: int, config: str) -> dict:
+    """In this process, pinned to ``cores`` cores (0: as started): the bare call and ``segment``.
+
+    Returns the median seconds of one bare Farnebaeck call (paper parameters, inside
+    ``retained_heap`` as ``segment``) and of ``segment`` on the movie of :func:`load_movie`,
+    with the default thread count (the cores this process may use).
+    """
+    import warnings
+
+    from labelfree._threads import thread_count
+
+    if cores:
+        os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:cores])
+    movie, what = load_movie()
+    cfg = MotionConfig(**json.loads(config))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        motion.segment(movie[:2], config=cfg)  # warm-up: imports, first calls
+    bare, whole = [], []
+    for _ in range(repeats):
+        with retained_heap():
+            cv2.calcOpticalFlowFarneback(movie[-2], movie[-1], None, *PAPER)
+            t = time.perf_counter()
+            cv2.calcOpticalFlowFarneback(movie[-2], movie[-1], None, *PAPER)
+            bare.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        motion.segment(movie, config=cfg)
+        whole.append(time.perf_counter() - t)
+    return {"threads": thread_count(), "bare": float(np.median(bare)), "movie": float(np.median(whole)),
+            "pairs": movie.shape[0] - 1, "what": what}
+
+
+def scaling(repeats: int, config: dict | None = None, rounds: int = 2) -> None:
+    """Per-pair time of ``segment`` on one core and on all cores, against the bare call.
+
+    Each setting runs in a fresh process (pinned to one core, or with every core this
+    process has), ``rounds`` times alternately; medians over the rounds.
+    """
+    import subprocess
+    import sys
+
+    text = json.dumps(config or {})
+    code = ("import sys, json; sys.path.insert(0, {here!r}); import motion_speed; "
+            "print(json.dumps(motion_speed.time_movie({cores}, {repeats}, {text!r})))")
+    runs: dict[int, list[dict]] = {1: [], 0: []}
+    for _ in range(rounds):
+        for cores in runs:
+            out = subprocess.run([sys.executable, "-c", code.format(here=os.path.dirname(os.path.abspath(__file__)),
+                                                                    cores=cores, repeats=repeats, text=text)],
+                                 check=True, capture_output=True, text=True).stdout
+            runs[cores].append(json.loads(out.strip().splitlines()[-1]))
+    one = runs[1][0]
+    bare = float(np.median([r["bare"] for r in runs[1]]))
+    pair1 = float(np.median([r["movie"] for r in runs[1]])) / one["pairs"]
+    print(f"\nMotionConfig(**{config or {}}); movie: {one['what']}, {one['pairs'] + 1} x {SIZE[0]}x{SIZE[1]} uint8; "
+          f"median of {repeats} x {rounds} runs; load average before: {os.getloadavg()[0]:.2f}")
+    print(f"{'':34s} {'threads':>7s} {'s/pair':>7s} {'x bare':>7s} {'x 1 core':>8s}")
+    print(f"{'bare Farneback call (paper), 1 core':34s} {1:7d} {bare:7.3f} {1.0:7.2f} {'':>8s}")
+    for cores, label in ((1, "segment, 1 core"), (0, "segment, all cores")):
+        rs = runs[cores]
+        per = float(np.median([r["movie"] for r in rs])) / rs[0]["pairs"]
+        print(f"{label:34s} {rs[0]['threads']:7d} {per:7.3f} {per / bare:7.2f} {per / pair1:8.2f}")
 
 
 def _rss_anon_mib() -> float:
@@ -192,6 +275,8 @@ def measure_memory(path: str) -> None:
             peak[0] = max(peak[0], _rss_anon_mib())
             done.wait(0.02)
 
+    from labelfree._threads import thread_count
+
     th = threading.Thread(target=sample, daemon=True)
     th.start()
     t = time.perf_counter()
@@ -201,12 +286,14 @@ def measure_memory(path: str) -> None:
     th.join()
     with open("/proc/self/status") as fh:
         hwm = next(int(x.split()[1]) / 1024 for x in fh if x.startswith("VmHWM:"))
-    print(f"memory: {movie.shape[0]} x {movie.shape[1]} x {movie.shape[2]} {movie.dtype} memory-mapped movie: "
+    print(f"memory, {thread_count()} thread(s): {movie.shape[0]} x {movie.shape[1]} x {movie.shape[2]} {movie.dtype} "
+          "memory-mapped movie: "
           f"peak anonymous memory {peak[0]:.0f} MiB (at start {start:.0f} MiB; the label stack is "
           f"{labels.nbytes / 2**20:.0f} MiB), peak RSS incl. mapped input pages {hwm:.0f} MiB; {dt:.0f} s")
 
 
 def memory(n_frames: int = 200, size: int = 1024) -> None:
+    """Peak memory of ``segment`` on a memory-mapped movie, on one thread and on every core."""
     import subprocess
     import sys
     import tempfile
@@ -220,9 +307,10 @@ def memory(n_frames: int = 200, size: int = 1024) -> None:
             mm[t] = np.roll(base.values[t % 2], 3 * t, axis=1)
         mm.flush()
         del mm
-        code = f"import sys; sys.path.insert(0, {os.path.dirname(__file__)!r}); " \
+        code = f"import sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r}); " \
                f"import motion_speed; motion_speed.measure_memory({path!r})"
-        subprocess.run([sys.executable, "-c", code], check=True)
+        for threads in ("1", ""):  # one thread, then every core (LABELFREE_THREADS unset)
+            subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "LABELFREE_THREADS": threads})
 
 
 if __name__ == "__main__":
@@ -230,12 +318,18 @@ if __name__ == "__main__":
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--memory", action="store_true", help="also measure peak memory (200 x 1024^2 movie)")
     ap.add_argument("--config", action="append", default=[], help="JSON of MotionConfig fields: one more table")
+    ap.add_argument("--scaling", action="store_true", help="only the per-pair times on 1 and on all cores")
     a = ap.parse_args()
+    configs = [json.loads(extra) for extra in a.config]
+    for extra in [{}, *configs]:
+        scaling(a.repeats, extra)
+    if a.scaling:
+        raise SystemExit(0)
     # first with the allocator untouched: leaving retained_heap() fixes glibc's thresholds
     speed(a.repeats, MotionConfig(), "default MotionConfig()", heap=False)
     speed(a.repeats, MotionConfig(), "default MotionConfig()")
     speed(a.repeats, MotionConfig(**FAST), f"MotionConfig(**{FAST})")
-    for extra in a.config:
-        speed(a.repeats, MotionConfig(**json.loads(extra)), f"MotionConfig(**{json.loads(extra)})")
+    for extra in configs:
+        speed(a.repeats, MotionConfig(**extra), f"MotionConfig(**{extra})")
     if a.memory:
         memory()

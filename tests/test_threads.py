@@ -58,3 +58,26 @@ def test_slurm_allocation_limits_the_count(monkeypatch):
     monkeypatch.delenv("LABELFREE_THREADS", raising=False)
     monkeypatch.setenv("SLURM_CPUS_PER_TASK", "1")
     assert available_cores() == 1 and thread_count() == 1
+
+
+def test_code_run_inside_limited_threads_sees_its_count(monkeypatch):
+    """run_pipeline(threads=n) wraps the pipeline in limited_threads(n): the pipeline's own pools
+    read the same n from thread_count(), whatever LABELFREE_THREADS says."""
+    import threading
+
+    from labelfree._threads import limited_threads
+
+    monkeypatch.setattr("labelfree._threads.available_cores", lambda: 8)
+    monkeypatch.setenv("LABELFREE_THREADS", "6")
+    assert thread_count() == 6
+    with limited_threads(3) as n:
+        assert n == 3 and thread_count() == 3
+        with limited_threads(1):
+            assert thread_count() == 1
+        assert thread_count() == 3
+        seen = []
+        other = threading.Thread(target=lambda: seen.append(thread_count()))
+        other.start()
+        other.join()
+        assert seen == [6]  # another thread is not inside this block
+    assert thread_count() == 6

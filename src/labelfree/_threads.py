@@ -11,11 +11,15 @@ cores counted here are the smallest of:
 
 then ``LABELFREE_THREADS`` (or the ``threads`` argument) caps it. Inside a Dask worker task the
 default is one thread: the worker already runs one task per thread, and more would oversubscribe.
+Inside :func:`limited_threads` (every pipeline run by :func:`labelfree.run.run_pipeline`), the
+count it chose is what :func:`thread_count` returns to the code it runs, so one setting reaches
+the pipelines' own thread pools (Motion's frames in flight).
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import math
 import os
@@ -29,6 +33,9 @@ __all__ = ["available_cores", "thread_count", "cgroup_cpu_limit", "limited_threa
 log = logging.getLogger(__name__)
 
 ENV = "LABELFREE_THREADS"
+
+#: the count chosen by the innermost active limited_threads() of this thread (context), else None
+_chosen: contextvars.ContextVar[int | None] = contextvars.ContextVar("labelfree_threads", default=None)
 
 
 def cgroup_cpu_limit(root: str | os.PathLike[str] = "/sys/fs/cgroup", /) -> float | None:
@@ -83,9 +90,12 @@ def in_dask_worker() -> bool:
 
 
 def thread_count(threads: int | None = None, /) -> int:
-    """Threads to use: ``threads`` when given, else ``LABELFREE_THREADS``, else the available cores
-    (one inside a Dask worker task); never more than the available cores."""
+    """Threads to use: ``threads`` when given, else the count of the enclosing
+    :func:`limited_threads`, else ``LABELFREE_THREADS``, else the available cores (one inside a
+    Dask worker task); never more than the available cores."""
     cores = available_cores()
+    if threads is None and _chosen.get() is not None:
+        return max(1, min(cores, _chosen.get()))
     if threads is None:
         text = os.environ.get(ENV, "").strip()
         if text:
@@ -103,11 +113,13 @@ def thread_count(threads: int | None = None, /) -> int:
 def limited_threads(threads: int | None = None, /, *, torch: bool = False) -> Iterator[int]:
     """Run a block with OpenCV's (and, if asked, torch's) thread pools set to :func:`thread_count`.
 
-    The previous settings are restored afterwards. Yields the count.
+    Inside the block, :func:`thread_count` without an argument returns the same count (in
+    this thread). The previous settings are restored afterwards. Yields the count.
     """
     import cv2
 
     n = thread_count(threads)
+    token = _chosen.set(n)
     previous_cv = cv2.getNumThreads()
     cv2.setNumThreads(n)
     previous_torch = None
@@ -119,6 +131,7 @@ def limited_threads(threads: int | None = None, /, *, torch: bool = False) -> It
     try:
         yield n
     finally:
+        _chosen.reset(token)
         cv2.setNumThreads(previous_cv)
         if previous_torch is not None:
             import torch as _torch

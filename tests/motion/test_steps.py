@@ -29,6 +29,31 @@ def test_farneback_flow_recovers_a_known_shift():
     assert np.median(motion.flow_magnitude(flow)[20:-20, 20:-20]) == pytest.approx(np.hypot(2, 3), abs=0.3)
 
 
+@pytest.mark.parametrize("config", [{"fine_iterations": 1}, {"fine_iterations": None}, {"fine_iterations": 2},
+                                    {"flow_method": "dis"}])
+def test_every_flow_setting_recovers_a_known_shift(config):
+    base = _textured((160, 192))
+    base = (255 * (base - base.min()) / np.ptp(base)).astype(np.uint8)
+    moved = np.roll(base, (2, 3), axis=(0, 1))
+    flow = motion.farneback_flow(base, moved, config=MotionConfig(flow_blur=0, **config))
+    inner = flow[24:-24, 24:-24]
+    assert np.median(inner[..., 0]) == pytest.approx(3.0, abs=0.3)
+    assert np.median(inner[..., 1]) == pytest.approx(2.0, abs=0.3)
+
+
+def test_the_papers_farneback_call_is_kept_as_the_reference_setting():
+    """fine_iterations=None (or equal to iterations) is exactly the paper's single OpenCV call."""
+    a = (_textured((120, 150), seed=1) / 8).astype(np.uint8)
+    b = np.roll(a, (1, 2), axis=(0, 1))
+    paper = cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 3, 15, 3, 5, 1.1, 0)
+    for fine in (None, 3):
+        np.testing.assert_array_equal(motion.farneback_flow(a, b, config=MotionConfig(flow_blur=0, fine_iterations=fine)),
+                                      paper)
+    default = motion.farneback_flow(a, b, config=MotionConfig(flow_blur=0))  # two finest iterations
+    assert not np.array_equal(default, paper)
+    assert np.median(np.abs(default - paper)[20:-20, 20:-20]) < 0.2
+
+
 def test_farneback_flow_rejects_float_and_mismatched_frames():
     a = np.zeros((10, 10), np.uint8)
     with pytest.raises(InputError, match="uint8"):

@@ -35,11 +35,24 @@ class MotionConfig(PipelineConfig):
         "previous", group=_FLOW,
         help="What frame t is compared with: 'previous' (frame t-1, optical flow as the paper describes it) or "
              "'black' (an all-zero frame, as the authors' MATLAB code does in effect; the flow then measures structure).")
+    flow_method: Literal["farneback", "dis"] = setting(
+        "farneback", group=_FLOW,
+        help="Optical flow: 'farneback' (the paper's, with the parameters below) or 'dis' (OpenCV's DIS flow with "
+             "dis_preset: 7-15x cheaper, but it finds several pixels of flow in a still, untextured background; "
+             "measured far worse on the benchmark sets, docs/benchmarks.md).")
+    dis_preset: Literal["ultrafast", "fast", "medium"] = setting(
+        "fast", group=_FLOW, help="DIS flow: OpenCV's preset (speed against detail).")
     pyr_scale: float = setting(0.5, group=_FLOW, gt=0, lt=1,
                                help="Farneback: image scale between pyramid levels (paper 0.5).")
     levels: int = setting(3, group=_FLOW, ge=0, help="Farneback: pyramid levels above the full image (paper 3).")
     winsize: int = setting(15, group=_FLOW, ge=3, le=1001, help="Farneback: averaging window in pixels (paper 15).")
     iterations: int = setting(3, group=_FLOW, ge=1, le=1000, help="Farneback: iterations per pyramid level (paper 3).")
+    fine_iterations: int | None = setting(
+        2, group=_FLOW, ge=1, le=1000,
+        help="Farneback: iterations at the finest level (null: iterations, the paper's single call). Fewer: the "
+             "coarser levels run first on frames scaled by pyr_scale, and the finest level refines their flow. "
+             "2 costs about 0.8x the paper's call, 1 about 0.65x (pixel F1 within 0.01 of the paper's call on "
+             "every benchmark set with either; MSC 0.801 with 2, 0.798 with 1).")
     poly_n: Literal[5, 7] = setting(5, group=_FLOW, help="Farneback: neighbourhood of the polynomial fit, 5 or 7 px (paper 5).")
     poly_sigma: float = setting(1.1, group=_FLOW, gt=0,
                                 help="Farneback: Gaussian sigma of the polynomial fit (paper 1.1).")
@@ -47,10 +60,16 @@ class MotionConfig(PipelineConfig):
         3.0, group=_FLOW, ge=0, le=100,
         help="Gaussian sigma (px) applied to both frames before the flow (0 = none); keeps camera noise from "
              "producing flow in the background.")
-    flow_downsample: int = setting(
+    flow_downsample: int | None = setting(
         1, group=_FLOW, ge=1,
-        help="Compute the flow on frames binned k x k and scale it back (1 = full resolution, as the paper); "
-             "2 makes the flow about 4x cheaper.")
+        help="Compute the flow on frames binned k x k and scale it back (1 = full resolution, as the paper; "
+             "2 makes the flow about 4x cheaper). Automatic (null): k from the typical cell radius of the first "
+             "moving pair's full-resolution flow (flow_downsample_radius), with the window and pyramid scaled to "
+             "keep their size on the full frame.")
+    flow_downsample_radius: float = setting(
+        16.0, group=_FLOW, gt=0,
+        help="Automatic flow_downsample: the flow is binned k x k (k a power of two) while the typical cell "
+             "radius stays at least this many pixels on the binned frame.")
     scale_low_percentile: float = setting(
         0.5, group=_FLOW, ge=0, le=100,
         help="Non-8-bit movies are mapped to 8 bits once per movie: this percentile becomes 0.")

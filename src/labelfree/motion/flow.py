@@ -13,6 +13,8 @@ import xarray as xr
 from labelfree._heap import retained_heap
 from labelfree.errors import DimensionError, InputError
 from labelfree.motion.config import MotionConfig
+from labelfree.motion.movie import _frame
+from labelfree.motion.selflabel import flow_only_min_size
 
 __all__ = [
     "uint8_range",
@@ -20,11 +22,15 @@ __all__ = [
     "farneback_flow",
     "flow_magnitude",
     "flow_magnitude_stack",
+    "flow_settings",
     "plot_flow_field",
     "write_flow_stack",
 ]
 
 log = logging.getLogger(__name__)
+
+_DIS_PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+                "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
 
 
 def uint8_range(movie, /, *, low: float = 0.5, high: float = 99.8, max_frames: int = 8) -> tuple[float, float]:
@@ -115,6 +121,33 @@ def farneback_flow(prev: np.ndarray, next: np.ndarray, /, *, config: MotionConfi
     return _flow(_flow_input(prev, cfg), _flow_input(nxt, cfg), nxt.shape, cfg)
 
 
+#: most binning of the automatic flow_downsample
+MAX_DOWNSAMPLE = 4
+
+
+def auto_downsample(cell_area: float, /, *, min_radius: float) -> int:
+    """Binning k (1, 2 or 4) of the flow for cells of typical area ``cell_area`` (px).
+
+    The largest power of two that keeps the cells' radius at least ``min_radius`` px on
+    the binned frame (at most :data:`MAX_DOWNSAMPLE`).
+    """
+    radius = float(np.sqrt(max(float(cell_area), 0.0) / np.pi))
+    k = 1
+    while 2 * k <= MAX_DOWNSAMPLE and radius / (2 * k) >= min_radius:
+        k *= 2
+    return k
+
+
+def binned_flow_config(cfg: MotionConfig, k: int, /) -> MotionConfig:
+    """The flow settings of a flow on ``k`` x ``k`` binned frames that covers the same area of the
+    full frame as ``cfg``'s: the window divided by k, one pyramid level less per halving."""
+    if k <= 1:
+        return cfg.replace(flow_downsample=1)
+    drop = int(round(np.log(k) / np.log(1 / cfg.pyr_scale)))
+    return cfg.replace(flow_downsample=k, winsize=max(5, int(round(cfg.winsize / k))),
+                       levels=max(0, cfg.levels - drop))
+
+
 def _flow_input(frame: np.ndarray, cfg: MotionConfig) -> np.ndarray:
     """One uint8 frame as the Farnebaeck call of :func:`farneback_flow` sees it: blurred, binned.
 
@@ -122,7 +155,7 @@ def _flow_input(frame: np.ndarray, cfg: MotionConfig) -> np.ndarray:
     """
     if cfg.flow_blur > 0 and frame.any():  # a blank frame stays blank
         frame = cv2.GaussianBlur(frame, (0, 0), cfg.flow_blur)
-    k = int(cfg.flow_downsample)
+    k = int(cfg.flow_downsample or 1)
     if k > 1:  # bin k x k (the blur already removed the finer detail)
         h, w = frame.shape
         frame = cv2.resize(frame, (max(1, w // k), max(1, h // k)), interpolation=cv2.INTER_AREA)
@@ -131,15 +164,43 @@ def _flow_input(frame: np.ndarray, cfg: MotionConfig) -> np.ndarray:
 
 def _flow(prev: np.ndarray, nxt: np.ndarray, shape: tuple[int, int], cfg: MotionConfig) -> np.ndarray:
     """Farnebaeck flow between two prepared frames (:func:`_flow_input`), on the full ``shape`` grid."""
-    flow = cv2.calcOpticalFlowFarneback(
-        prev, nxt, None, cfg.pyr_scale, cfg.levels, cfg.winsize, cfg.iterations, cfg.poly_n, cfg.poly_sigma, 0
-    )
+    if cfg.flow_method == "dis":
+        flow = cv2.DISOpticalFlow_create(_DIS_PRESETS[cfg.dis_preset]).calc(prev, nxt, None)
+    else:
+        flow = _farneback(prev, nxt, cfg)
     h, w = shape
     if flow.shape[:2] != (h, w):  # binned: back to full size, displacements in full-size pixels
         sy, sx = h / flow.shape[0], w / flow.shape[1]
         flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
         flow *= np.float32(sx), np.float32(sy)
     return flow
+
+
+def _farneback(prev: np.ndarray, nxt: np.ndarray, cfg: MotionConfig) -> np.ndarray:
+    """Farnebaeck flow with ``cfg``'s parameters; ``fine_iterations`` at the finest level.
+
+    With ``fine_iterations`` equal to ``iterations`` (or None) this is the single OpenCV call
+    of the paper. Otherwise the coarser levels are one call on the frames scaled by
+    ``pyr_scale`` (area averaging, the size OpenCV's own pyramid gives that level), and
+    their flow, scaled up, starts the finest level, which runs ``fine_iterations``
+    iterations: OpenCV's pyramid, but with fewer iterations where they cost most.
+    """
+    args = (cfg.winsize, cfg.iterations, cfg.poly_n, cfg.poly_sigma)
+    fine = cfg.iterations if cfg.fine_iterations is None else cfg.fine_iterations
+    if fine == cfg.iterations or cfg.levels == 0:
+        return cv2.calcOpticalFlowFarneback(prev, nxt, None, cfg.pyr_scale, cfg.levels, cfg.winsize, fine,
+                                            cfg.poly_n, cfg.poly_sigma, 0)
+    h, w = prev.shape
+    size = (int(round(w * cfg.pyr_scale)), int(round(h * cfg.pyr_scale)))
+    if min(w, h) * cfg.pyr_scale < 32:  # no coarser level: OpenCV's pyramid stops below 32 px
+        return cv2.calcOpticalFlowFarneback(prev, nxt, None, cfg.pyr_scale, 0, cfg.winsize, fine,
+                                            cfg.poly_n, cfg.poly_sigma, 0)
+    small = [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in (prev, nxt)]
+    coarse = cv2.calcOpticalFlowFarneback(*small, None, cfg.pyr_scale, cfg.levels - 1, *args, 0)
+    flow = cv2.resize(coarse, (w, h), interpolation=cv2.INTER_LINEAR)
+    flow *= np.float32(w / size[0]), np.float32(h / size[1])
+    return cv2.calcOpticalFlowFarneback(prev, nxt, flow, cfg.pyr_scale, 0, cfg.winsize, fine, cfg.poly_n,
+                                        cfg.poly_sigma, cv2.OPTFLOW_USE_INITIAL_FLOW)
 
 
 def flow_magnitude(flow: np.ndarray, /) -> np.ndarray:
@@ -152,6 +213,42 @@ def flow_magnitude(flow: np.ndarray, /) -> np.ndarray:
     sq = np.square(f)
     out = np.add(sq[..., 0], sq[..., 1])
     return np.sqrt(out, out=out)
+
+
+#: below this speed (px/frame) everywhere, a frame pair counts as motionless
+STILL = 0.01
+
+
+def flow_settings(da: xr.DataArray, cfg: MotionConfig, /, *, low: float, high: float
+                  ) -> tuple[MotionConfig, dict[int, np.ndarray]]:
+    """The flow settings of every pair of the movie, and the flows computed to choose them.
+
+    A given ``flow_downsample`` is used as it is. Automatic (None): the binning comes from
+    the typical cell area (:func:`labelfree.motion.flow.auto_downsample`), which is
+    ``min_size / min_size_fraction`` when ``min_size`` is given, else the flow-only size
+    estimate of the first moving pair, computed here at full resolution; that flow is
+    returned (by its frame t) for the pipeline to use as it is. The window and pyramid of
+    a binned flow are scaled to the binning (:func:`labelfree.motion.flow.binned_flow_config`).
+    """
+    if cfg.flow_downsample is not None:
+        return cfg, {}
+    if cfg.min_size is not None:
+        k = auto_downsample(cfg.min_size / cfg.min_size_fraction, min_radius=cfg.flow_downsample_radius)
+        return binned_flow_config(cfg, k), {}
+    full = cfg.replace(flow_downsample=1)
+    shape = (da.sizes["Y"], da.sizes["X"])
+    first = to_uint8(_frame(da, 0), low=low, high=high)
+    ref = _flow_input(first if cfg.flow_reference == "previous" else np.zeros_like(first), full)
+    for t in range(1, da.sizes["T"]):
+        cur = _flow_input(to_uint8(_frame(da, t), low=low, high=high), full)
+        flow = _flow(cur, ref, shape, full)
+        mag = flow_magnitude(flow)
+        if float(mag.max()) > STILL:
+            area = flow_only_min_size(mag, config=full) / cfg.min_size_fraction
+            return binned_flow_config(cfg, auto_downsample(area, min_radius=cfg.flow_downsample_radius)), {t: flow}
+        if cfg.flow_reference == "previous":
+            ref = cur
+    return full, {}
 
 
 def flow_magnitude_stack(movie, /, *, config: MotionConfig | dict | None = None) -> xr.DataArray:
@@ -175,12 +272,13 @@ def flow_magnitude_stack(movie, /, *, config: MotionConfig | dict | None = None)
     da = as_movie(movie)
     lo, hi = uint8_range(da.data, low=cfg.scale_low_percentile, high=cfg.scale_high_percentile)
     out = np.empty(da.shape, np.float32)
-    prev = to_uint8(np.asarray(da.data[0]), low=lo, high=hi)
-    ref = _flow_input(prev if cfg.flow_reference == "previous" else np.zeros_like(prev), cfg)
     with retained_heap():  # the same large buffers for every pair (see labelfree._heap)
+        cfg, flows = flow_settings(da, cfg, low=lo, high=hi)  # as segment: an automatic flow_downsample
+        prev = to_uint8(np.asarray(da.data[0]), low=lo, high=hi)
+        ref = _flow_input(prev if cfg.flow_reference == "previous" else np.zeros_like(prev), cfg)
         for t in range(1, da.shape[0]):
             cur = _flow_input(to_uint8(np.asarray(da.data[t]), low=lo, high=hi), cfg)
-            out[t] = flow_magnitude(_flow(cur, ref, da.shape[1:], cfg))
+            out[t] = flow_magnitude(flows.pop(t) if t in flows else _flow(cur, ref, da.shape[1:], cfg))
             if cfg.flow_reference == "previous":
                 ref = cur
     out[0] = out[1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import warnings
 from typing import Any
@@ -12,31 +13,35 @@ import xarray as xr
 from labelfree._config import provenance
 from labelfree._heap import retained_heap
 from labelfree._progress import Progress
+from labelfree._threads import thread_count
 from labelfree.image import labels_like
 from labelfree.motion.classify import classify_frame, train_classifier
 from labelfree.motion.config import MotionConfig
-from labelfree.motion.features import compute_features, local_entropy
-from labelfree.motion.flow import _flow, _flow_input, flow_magnitude, to_uint8, uint8_range
+from labelfree.motion.features import compute_features
+from labelfree.motion.flow import STILL, flow_settings, uint8_range
 from labelfree.motion.instances import InstanceTracker
-from labelfree.motion.movie import _frame, as_movie
-from labelfree.motion.postprocess import OverlapLinker, fill_mask_holes, postprocess, to_instances
+from labelfree.motion.movie import as_movie
+from labelfree.motion.postprocess import (
+    OverlapLinker,
+    fill_mask_holes,
+    postprocess,
+    to_instances,
+)
 from labelfree.motion.refine import _refine
 from labelfree.motion.selflabel import (
     cell_scale,
-    estimate_cell_size,
-    motion_threshold,
+    flow_only_min_size,
     resolve_closing_radius,
     self_label,
     size_floor,
     typical_object_area,
 )
+from labelfree.motion.stream import frame_stream
 
 __all__ = ["segment", "as_movie", "NoMotionWarning"]
 
 log = logging.getLogger(__name__)
 
-#: below this speed (px/frame) everywhere, a frame pair counts as motionless
-_STILL = 0.01
 #: frames kept (uint8 + entropy) while waiting for the first moving pair
 _MAX_PENDING = 8
 #: a classified frame with more cell than this fraction is flooded: not used to refine min_size
@@ -117,6 +122,14 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
         TYX uint16 labels (0 = background) with the movie's coords and
         ``attrs["labelfree"]`` provenance.
 
+    Notes
+    -----
+    The frames, their static features and the flows of the next pairs are computed ahead
+    in :func:`labelfree._threads.thread_count` worker threads (``run_pipeline(threads=)``,
+    ``LABELFREE_THREADS``, else the cores this process may use; one inside a Dask worker),
+    at most one frame more than the threads at a time; everything that depends on the
+    previous frame runs in order. The labels are the same for every thread count.
+
     Warns
     -----
     NoMotionWarning
@@ -186,29 +199,26 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
             out = out.astype(np.uint32)
         out[t] = lab
 
-    # the same large buffers (flow pyramids, feature maps) are needed for every pair: keep them
-    with retained_heap(), Progress(progress, total=n, desc="Motion") as bar:
-        prev = to_uint8(_frame(da, 0), low=lo, high=hi)
-        prev_ent = local_entropy(prev, size=cfg.entropy_size, bins=cfg.entropy_bins)
-        prev_in = _flow_input(prev if cfg.flow_reference == "previous" else np.zeros_like(prev), cfg)
-        pending.append((0, prev, prev_ent))
-        for t in range(1, n):
-            cur = to_uint8(_frame(da, t), low=lo, high=hi)
-            cur_in = _flow_input(cur, cfg)  # each frame blurred once, used in two pairs
-            flow = _flow(cur_in, prev_in, shape, cfg)  # = farneback_flow(cur, prev): frame t's grid
-            mag = flow_magnitude(flow)
-            if cfg.flow_reference == "previous":
-                prev_in = cur_in
-            ent = local_entropy(cur, size=cfg.entropy_size, bins=cfg.entropy_bins)
-            feats = compute_features(cur, config=cfg, cache={"entropy": ent})
+    # the same large buffers (flow pyramids, feature maps) are needed for every pair: keep them;
+    # frames, features and flows are computed ahead by the worker threads, the rest in order here
+    workers = thread_count()
+    with retained_heap(), Progress(progress, total=n, desc="Motion") as bar, contextlib.ExitStack() as stack:
+        flow_cfg, flows = flow_settings(da, cfg, low=lo, high=hi)  # the binning of an automatic flow_downsample
+        if cfg.flow_downsample is None:
+            log.info("Motion: flow on %d x %d binned frames (window %d, %d pyramid levels)", flow_cfg.flow_downsample,
+                     flow_cfg.flow_downsample, flow_cfg.winsize, flow_cfg.levels)
+        frames = stack.enter_context(frame_stream(da, flow_cfg, low=lo, high=hi, workers=workers, flows=flows))
+        first = next(frames)
+        prev_ent = first.entropy
+        pending.append((0, first.frame, first.entropy))
+        del first
+        for item in frames:
+            t, cur, ent, feats, flow, mag = item.t, item.frame, item.entropy, item.features, item.flow, item.magnitude
+            del item
             decided = None  # frame t's classification, when already made by the flooding check
-            if float(mag.max()) > _STILL:
+            if float(mag.max()) > STILL:
                 if min_size is None:
-                    start = cfg.size_estimate_threshold
-                    if start is None:
-                        start = cfg.start_threshold if cfg.start_threshold is not None else motion_threshold(mag)
-                    min_size = estimate_cell_size(mag, threshold=start, radius=resolve_closing_radius(cfg, min_size=None),
-                                                  fraction=cfg.min_size_fraction)
+                    min_size = flow_only_min_size(mag, config=cfg)
                     log.info("Motion: minimum object size %d px from the flow-only pass (closing radius %d px)",
                              min_size, resolve_closing_radius(cfg, min_size=min_size))
                 sl = self_label(mag, prev_ent, min_size=min_size, config=cfg)
@@ -269,6 +279,8 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
         "uint8_range": [lo, hi],
         "min_size": min_size,
         "scale": scale,
+        "flow": {"method": flow_cfg.flow_method, "downsample": int(flow_cfg.flow_downsample),
+                 "winsize": flow_cfg.winsize, "levels": flow_cfg.levels},
         "thresholds": [{"frame": t, "cell": c, "background": b, "cell_pixels": k, "classifier": kind}
                        for t, c, b, k, kind in stats],
         **({"refinement": sorted(refined, key=lambda r: r["frame"])} if cfg.refine_boundary else {}),

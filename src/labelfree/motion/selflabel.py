@@ -24,6 +24,7 @@ __all__ = [
     "candidate_mask",
     "motion_threshold",
     "estimate_cell_size",
+    "flow_only_min_size",
     "typical_object_area",
     "size_floor",
     "cell_scale",
@@ -101,6 +102,16 @@ def estimate_cell_size(magnitude: np.ndarray, /, *, threshold: float, radius: in
     if area == 0:
         return max(10, int(round(550 * scale)))
     return max(10, int(round(fraction * area)))
+
+
+def flow_only_min_size(magnitude: np.ndarray, /, *, config: MotionConfig) -> int:
+    """:func:`estimate_cell_size` of a pair's flow speed with ``config``'s settings: threshold
+    ``size_estimate_threshold``, else ``start_threshold``, else :func:`motion_threshold`."""
+    start = config.size_estimate_threshold
+    if start is None:
+        start = config.start_threshold if config.start_threshold is not None else motion_threshold(magnitude)
+    return estimate_cell_size(magnitude, threshold=start, radius=resolve_closing_radius(config, min_size=None),
+                              fraction=config.min_size_fraction)
 
 
 def cell_scale(cell_area: float, /, *, entropy_size: int = 7) -> dict[str, float]:

@@ -1,0 +1,146 @@
+"""The per-frame work of Motion that needs no earlier result, computed ahead in worker threads.
+
+For each frame t, ``segment`` needs the frame as uint8, its local entropy and static
+features, and the optical flow of the pair (t-1, t) with its speed. None of these
+depends on an earlier frame's classification, so :func:`frame_stream` computes them
+for a few frames ahead in a thread pool (OpenCV and NumPy release the GIL) while the
+caller classifies, cleans up and tracks the frames in order. The results are the same
+arrays as a serial run's, whatever the number of threads; at most ``workers + 1``
+frames are in flight, which bounds the memory.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import dataclasses
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Callable, Iterator
+
+import cv2
+import numpy as np
+import xarray as xr
+
+from labelfree.motion.config import MotionConfig
+from labelfree.motion.features import compute_features, local_entropy
+from labelfree.motion.flow import _flow, _flow_input, flow_magnitude, to_uint8
+from labelfree.motion.movie import _frame
+
+__all__ = ["FrameWork", "frame_stream"]
+
+
+
+@dataclasses.dataclass
+class FrameWork:
+    """What ``segment`` needs of frame ``t`` before classifying it.
+
+    ``features``, ``flow`` and ``magnitude`` are None for frame 0 (no pair ends there);
+    ``flow`` is the (Y, X, 2) flow of the pair (t-1, t) on frame t's grid.
+    """
+
+    t: int
+    frame: np.ndarray
+    entropy: np.ndarray
+    features: np.ndarray | None = None
+    flow: np.ndarray | None = None
+    magnitude: np.ndarray | None = None
+
+
+@contextlib.contextmanager
+def _opencv_threads(n: int) -> Iterator[None]:
+    previous = cv2.getNumThreads()
+    cv2.setNumThreads(n)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(previous)
+
+
+@contextlib.contextmanager
+def frame_stream(
+    da: xr.DataArray,
+    cfg: MotionConfig,
+    /,
+    *,
+    low: float,
+    high: float,
+    workers: int = 1,
+    flows: dict[int, np.ndarray] | None = None,
+) -> Iterator[Iterator[FrameWork]]:
+    """Yield an iterator over :class:`FrameWork` for frames 0..T-1 of ``da``, in order.
+
+    Parameters
+    ----------
+    da : TYX DataArray
+        The movie (``labelfree.motion.as_movie``).
+    cfg : MotionConfig
+        Its flow settings are those of every pair's flow.
+    low, high : float
+        The movie's uint8 range (:func:`labelfree.motion.uint8_range`).
+    workers : int
+        Threads computing frames ahead; 1 computes each frame when it is asked for.
+        With more, OpenCV's own pool is set to one thread meanwhile (the frames are
+        the parallel work) and at most ``workers + 1`` frames are in flight.
+    flows : dict, optional
+        Flows already computed, by pair (its frame t), used instead of computing them.
+    """
+    n = da.sizes["T"]
+    flows = dict(flows or {})
+    cached = frozenset(flows)
+    black = None
+    if cfg.flow_reference != "previous":  # every pair's reference is the same black frame
+        black = _flow_input(np.zeros((da.sizes["Y"], da.sizes["X"]), np.uint8), cfg)
+    prepared: dict[int, Future] = {}  # frame t as the flow sees it (blurred, binned), for pairs t and t+1
+
+    def work(t: int, raw: np.ndarray) -> FrameWork:
+        cur = to_uint8(raw, low=low, high=high)
+        ready = prepared[t]
+        try:  # the next pair's task may be waiting for this frame
+            needed = (0 < t and t not in cached) or (black is None and t + 1 < n and t + 1 not in cached)
+            ready.set_result(_flow_input(cur, cfg) if needed else None)
+        except BaseException as exc:
+            ready.set_exception(exc)
+            raise
+        ent = local_entropy(cur, size=cfg.entropy_size, bins=cfg.entropy_bins)
+        item = FrameWork(t, cur, ent)
+        if t == 0:
+            return item
+        item.features = compute_features(cur, config=cfg, cache={"entropy": ent})
+        if t in flows:
+            item.flow = flows.pop(t)
+        else:  # frame t's grid; frame t-1 was submitted first, so its task is running or done
+            ref = black if black is not None else prepared[t - 1].result()
+            item.flow = _flow(ready.result(), ref, cur.shape, cfg)
+        item.magnitude = flow_magnitude(item.flow)
+        return item
+
+    def submit(t: int, run: Callable) -> Future:
+        prepared[t] = Future()
+        prepared[t].set_running_or_notify_cancel()
+        return run(work, t, _frame(da, t))  # frames are read here, in the calling thread
+
+    def serial() -> Iterator[FrameWork]:
+        for t in range(n):
+            item = submit(t, lambda f, *args: f(*args))
+            prepared.pop(t - 1, None)
+            yield item
+
+    def parallel(pool: ThreadPoolExecutor) -> Iterator[FrameWork]:
+        window: collections.deque[Future] = collections.deque()
+        ahead = 0
+        for t in range(n):
+            while ahead < n and ahead <= t + workers:
+                window.append(submit(ahead, pool.submit))
+                ahead += 1
+            item = window.popleft().result()
+            prepared.pop(t - 1, None)
+            yield item
+
+    if workers <= 1:
+        yield serial()
+        return
+    with _opencv_threads(1), ThreadPoolExecutor(workers, thread_name_prefix="labelfree-motion") as pool:
+        try:
+            yield parallel(pool)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
