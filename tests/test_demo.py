@@ -45,6 +45,11 @@ def test_demo_prints_where_and_scores(demo_out, capsys):
     assert "Outputs written to" in text and "sample_movie_labels.tif" in text
     f1 = float(text.split("pixel F1 ")[1].split(",")[0])
     assert f1 > 0.6  # the Motion pipeline on the synthetic sample, against its exact truth
+    # the sizes chosen from the data are printed and are those of the provenance
+    prov = json.loads((demo_out / "again" / "sample_movie_provenance.json").read_text())
+    auto = prov["auto"]
+    assert auto["min_size"] == prov["min_size"] > 0 and auto["closing_radius"] == prov["scale"]["closing_radius"]
+    assert f"automatic settings: min_size {auto['min_size']}, closing_radius {auto['closing_radius']}" in text
 
 
 def test_demo_label_tiff_has_calibration_lut_and_provenance(demo_out):
@@ -133,6 +138,8 @@ def test_cutter_demo_scores_against_truth(tmp_path, capsys, one_torch_thread):
     prov = json.loads((tmp_path / "sample_cells_nuclei_provenance.json").read_text())
     assert prov["pipeline"] == "cutter" and prov["demo"] is True
     assert prov["config"]["nucleus_channel"] == "nuclei" and prov["n_markers"] == [13]
+    assert prov["config"]["downscale"] is None and prov["auto"]["downscale"] > 0
+    assert f"automatic settings: downscale {prov['auto']['downscale']:.4g}, marker_sigma" in text
     labels = tifffile.imread(tmp_path / "sample_cells_nuclei_labels.tif")
     assert labels.shape == (192, 192) and len(np.unique(labels)) - 1 == 13
     assert len(roifile.roiread(tmp_path / "sample_cells_nuclei_rois.zip")) == 13
@@ -151,6 +158,8 @@ def test_fusion_demo_trains_a_zoo_and_scores_against_truth(tmp_path, capsys, mon
     prov = json.loads((out / "sample_fusion_provenance.json").read_text())
     assert prov["pipeline"] == "fusion" and prov["demo"] is True
     assert prov["diameter_source"] == "search" and prov["config"]["diameter"] == 0
+    assert prov["auto"] == {"diameter": pytest.approx(prov["diameter"], abs=0.01)}
+    assert f"automatic settings: diameter {prov['auto']['diameter']:.4g}" in text
     assert prov["channels"] == ["label1", "label2", "label3"]
     assert all(m["id"].startswith("cyto_synthetic_") and len(m["sha256"]) == 64 for m in prov["models"].values())
     assert tifffile.imread(out / "sample_fusion_labels.tif").shape == (256, 256)

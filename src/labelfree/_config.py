@@ -366,6 +366,23 @@ def file_sha256(path: str | Path, *, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def automatic_values(record: dict[str, Any], /) -> dict[str, Any]:
+    """The settings a run chose from the data: ``record["auto"]`` restricted to config fields with one value.
+
+    Every pipeline writes the value it chose for each automatic setting (``None`` or ``"auto"``
+    in its config) under the provenance key ``"auto"``, beside details of the measurement.
+    """
+    auto = record.get("auto") or {}
+    fields = record.get("config") or {}
+    return {k: v for k, v in auto.items() if k in fields and isinstance(v, (bool, int, float, str))}
+
+
+def describe_automatic(record: dict[str, Any], /) -> str:
+    """``"downscale 4, marker_sigma 3.2"``: the automatic settings of a run, for a log line ("" when none)."""
+    return ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                     for k, v in automatic_values(record).items())
+
+
 def provenance(
     pipeline: str,
     config: PipelineConfig | dict[str, Any] | None = None,

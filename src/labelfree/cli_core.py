@@ -130,6 +130,7 @@ def _extra_writers(spec: Any, args: argparse.Namespace, image: Any, labels: Any,
 
 def run_command(args: argparse.Namespace) -> int:
     """Handler of ``labelfree <pipeline>``."""
+    from labelfree._config import describe_automatic
     from labelfree.cli import config_from_args, progress_from_args
     from labelfree.image import parse_channels
     from labelfree.io import OutputFolder, output_stem, read_image, write_outputs
@@ -159,6 +160,9 @@ def run_command(args: argparse.Namespace) -> int:
         paths = write_outputs(out, labels, image=used, stem=stem, extras=_extra_writers(spec, args, used, labels, config))
     if not args.quiet:
         print(f"labelfree {spec.name}: {_describe(labels)} in {seconds:.1f} s; outputs in {out.path}:")
+        chosen = describe_automatic(labels.attrs.get("labelfree", {}))
+        if chosen:
+            print(f"  automatic settings: {chosen}")
         for kind, path in paths.items():
             print(f"  {kind:<11}{path.name}")
     return 0
@@ -173,6 +177,7 @@ def _describe(labels: Any) -> str:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from labelfree._config import describe_automatic
     from labelfree.io import OutputFolder, read_manifest, write_outputs
     from labelfree.metrics import evaluate
     from labelfree.pipelines import get_pipeline
@@ -197,6 +202,9 @@ def _demo(args: argparse.Namespace) -> int:
     score = evaluate(np.asarray(labels), np.asarray(demo.truth))
     if not args.quiet:
         print(f"{spec.name}: {_describe(labels)} in {seconds:.1f} s")
+        chosen = describe_automatic(labels.attrs["labelfree"])
+        if chosen:
+            print(f"automatic settings: {chosen}")
         print(f"against the sample's ground truth: pixel F1 {score['pixel_f1']:.3f}, object F1 {score['f1']:.3f}, "
               f"mean matched IoU {score['mean_iou']:.3f}")
         print(f"Outputs written to {out.path}:")

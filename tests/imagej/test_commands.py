@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import numpy as np
@@ -237,10 +238,15 @@ def test_cutter_takes_its_markers_from_the_roi_manager(ij):
     floats = jpype.JArray(jpype.JFloat)
     rm.addRoi(jimport("ij.gui.PointRoi")(floats([float(c[1]) for c in centres]),
                                          floats([float(c[0]) for c in centres]), 4))
+    jimport("ij.IJ").log("\\Clear")
     lij.run_macro('selectImage("cells"); run("LabelFree Cutter", '
                   '"markers=roi_manager n_steps=5 crop_size=32 area_size=96 rois=append table=false");')
     _, labels = _labels_of("cells-labels")
     assert [int(labels.values[cy, cx]) for cy, cx in centres] == [1, 2, 3, 4]
+    # the scale chosen from the data is in the Log window, as in the provenance
+    logged = str(jimport("ij.IJ").getLog())
+    assert re.search(r"LabelFree Cutter on cells: automatic settings downscale [0-9.]+, marker_sigma [0-9.]+, "
+                     r"mask_smoothing [0-9.]+", logged), logged
     assert rm.getCount() == 1 + 4
     rm.reset()
 

@@ -186,6 +186,7 @@ def segment(
         "channels": chans,
         "models": {c: {k: chosen[c][1].get(k) for k in ("id", "file", "sha256") if chosen[c][1].get(k)} for c in chans},
         **choice.record(),
+        "auto": {"diameter": round(choice.diameter, 2)} if not cfg.diameter else {},
     })
     dims = ("T", "Y", "X") if "T" in da.dims else ("Y", "X")
     return labels_like(labels, da, dims=dims, attrs={"labelfree": record})

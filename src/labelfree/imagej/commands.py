@@ -208,6 +208,7 @@ def _execute(spec: Any, imp: Any, config: Any, values: dict[str, Any], fields: l
                 sink.finish("cancelled")
                 raise
             sink.finish(f"{int(labels.max()) if labels.size else 0} objects")
+            _log_automatic(spec, imp, labels)
             used = prepare_image(spec, da, channel=values.get("channel"))
             written = None
             if folder is not None:
@@ -231,6 +232,17 @@ def _execute(spec: Any, imp: Any, config: Any, values: dict[str, Any], fields: l
         table = measure_objects(labels, image=used)
         table_to_resultstable(table, title=f"{imp.getTitle()}-objects", show=True)
     return CommandResult(labels, label_imp, n_rois, table, format_macro_options(recordable(values), fields), written)
+
+
+def _log_automatic(spec: Any, imp: Any, labels: Any) -> None:
+    """Write the settings the run chose from the data (e.g. Cutter's downscale) to ImageJ's Log window."""
+    from scyjava import jimport
+
+    from labelfree._config import describe_automatic
+
+    chosen = describe_automatic(labels.attrs.get("labelfree", {}))
+    if chosen:
+        jimport("ij.IJ").log(f"{spec.menu_title} on {imp.getTitle()}: automatic settings {chosen}")
 
 
 @contextlib.contextmanager

@@ -275,7 +275,17 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
                      landscape=landscapes)
         log.info("Motion: typical cell area %.0f px (radius %.1f px); closing radius %d px; split landscape %s",
                  scale["cell_area"], scale["cell_radius"], scale["closing_radius"], landscapes)
+    auto: dict[str, Any] = {}  # the value of each automatic setting (provenance convention "auto")
+    if cfg.min_size is None and min_size is not None:
+        auto["min_size"] = int(min_size)
+    if cfg.closing_radius is None and scale:
+        auto["closing_radius"] = int(scale["closing_radius"])
+    if cfg.declump and cfg.declump_landscape == "auto" and landscapes:
+        auto["declump_landscape"] = max(landscapes, key=landscapes.get)
+    if cfg.flow_downsample is None:
+        auto["flow_downsample"] = int(flow_cfg.flow_downsample)
     record = provenance("motion", cfg, extra={
+        "auto": auto,
         "uint8_range": [lo, hi],
         "min_size": min_size,
         "scale": scale,
