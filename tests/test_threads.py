@@ -81,3 +81,38 @@ def test_code_run_inside_limited_threads_sees_its_count(monkeypatch):
         other.join()
         assert seen == [6]  # another thread is not inside this block
     assert thread_count() == 6
+
+
+def test_torch_pipelines_get_the_thread_cap_before_they_import_torch(tmp_path):
+    """A pipeline whose spec says ``torch=True`` runs with torch's CPU pool capped by ``threads``,
+    even when torch is first imported inside its segment function (as Cutter and Fusion do)."""
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs two cores to tell a cap of one from torch's own default")
+    (tmp_path / "probe_pipeline.py").write_text(
+        "import numpy as np\n"
+        "import xarray as xr\n"
+        "SEEN = []\n"
+        "def segment(image, *, config, progress):\n"
+        "    import torch\n"
+        "    SEEN.append(torch.get_num_threads())\n"
+        "    return xr.DataArray(np.zeros(image.shape, np.uint16), dims=image.dims, attrs={'labelfree': {}})\n"
+    )
+    code = (
+        "import sys\n"
+        "import numpy as np\n"
+        "import probe_pipeline\n"
+        "from labelfree.run import run_pipeline\n"
+        "from labelfree.spec import PipelineSpec\n"
+        "spec = PipelineSpec(name='probe', title='Probe', summary='probe', segment='probe_pipeline:segment',\n"
+        "                    config='labelfree.threshold.config:ThresholdConfig', torch=True)\n"
+        "assert 'torch' not in sys.modules\n"
+        "run_pipeline(spec, np.zeros((8, 8), np.uint8), threads=1)\n"
+        "import torch\n"
+        "print(probe_pipeline.SEEN[0], torch.get_num_threads())\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
+    env.pop("LABELFREE_THREADS", None)
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    inside, after = map(int, done.stdout.split())
+    assert inside == 1 and after >= 2  # capped inside the run, torch's own count restored after it

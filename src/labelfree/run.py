@@ -122,7 +122,7 @@ def run_pipeline(
     full = to_dataarray(image)
     da = prepare_image(spec, full, channel=channel)
     kwargs = prepare_inputs(spec, inputs, image=da)
-    with limited_threads(threads, torch="torch" in sys.modules):
+    with limited_threads(threads, torch=spec.torch or "torch" in sys.modules):
         if tile:
             if kwargs:
                 raise InputError(f"Tiled runs take no extra inputs; got {', '.join(kwargs)}.")

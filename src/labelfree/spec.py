@@ -136,6 +136,8 @@ class PipelineSpec:
         movie (0: frames are independent); None: never split in time.
     tiles : bool
         Frames may be cut into overlapping spatial tiles for large images.
+    torch : bool
+        The pipeline runs torch networks: ``threads`` caps torch's CPU pool too.
     tile_config : str
         ``"module:function"``: ``f(plane, config) -> config`` fixing, before a plane is cut
         into tiles, what the pipeline would otherwise compute from the whole plane (e.g. an
@@ -163,6 +165,7 @@ class PipelineSpec:
     inputs: tuple[Input, ...] = ()
     frame_overlap: int | None = None
     tiles: bool = False
+    torch: bool = False
     tile_config: str = ""
     checks: str = ""
     demo: str = ""

@@ -15,5 +15,6 @@ SPEC = PipelineSpec(
               kind="file", reader="labelfree.io.markers:read_markers", absent="detect", roi_manager=True),
     ),
     frame_overlap=None,
+    torch=True,
     demo="labelfree.datasets:cutter_demo",
 )

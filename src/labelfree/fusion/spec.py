@@ -13,6 +13,7 @@ SPEC = PipelineSpec(
         Input("zoo", "Model zoo folder (empty: LabelFree's model cache).", kind="folder"),
     ),
     tiles=True,
+    torch=True,
     checks="labelfree.fusion.models:doctor_checks",
     demo="labelfree.fusion.demo:fusion_demo",
     verbs="labelfree.fusion.cli",
