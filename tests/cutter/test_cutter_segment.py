@@ -118,6 +118,8 @@ def test_run_choices_are_arguments_not_settings(tmp_path, trained, capsys):
     assert main(["cutter", str(tmp_path / "x.tif"), "-o", str(tmp_path / "o"), "--config", str(config)]) != 0
     err = capsys.readouterr().err
     assert "save_model_file is not a setting any more" in err and "--save-model-file" in err
+    assert main(["cutter", str(tmp_path / "x.tif"), "-o", str(tmp_path / "o"), "--set", "device=cuda"]) != 0
+    assert "device is not a setting any more: pass --device (CLI)" in capsys.readouterr().err
     # a model saved by an older version records device and model files in its config: still loads
     path = trained[-1]
     payload = torch.load(path, weights_only=True)
