@@ -187,11 +187,11 @@ def main(argv=None) -> int:
     }
     for preset in args.presets.split(","):
         cfg = base_cfg.replace(loss_preset=preset, n_steps=args.steps, width=args.width, downscale=args.downscale,
-                               crop_size=args.crop, marker_sigma=args.marker_sigma, device=args.device,
+                               crop_size=args.crop, marker_sigma=args.marker_sigma,
                                grow_into_mask="intensity")  # frames keep the smoothed intensity
         t0 = time.perf_counter()
         _, prepared = prepare_frames(_movie(images), markers=tra, mask=masks, config=cfg)
-        model = train_cutter([f.patch_set for f in prepared], config=cfg, progress=_report)
+        model = train_cutter([f.patch_set for f in prepared], config=cfg, progress=_report, device=args.device)
         t_train = time.perf_counter() - t0
         print(f"{preset}: {len(model.history)} steps in {t_train:.0f} s", flush=True)
         for name, fields in integrations.items():

@@ -73,7 +73,7 @@ def main(argv=None) -> int:
     image, truth, centres = synthetic(args.size)
     if args.no_parameters:
         return _no_parameters(image, truth, centres, args.threads)
-    cfg = CutterConfig(n_steps=args.steps, loss_preset=args.preset, device=args.device, width=args.width,
+    cfg = CutterConfig(n_steps=args.steps, loss_preset=args.preset, width=args.width,
                        area_size=args.area, stop_at_plateau=True)
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     t0 = time.perf_counter()
@@ -84,12 +84,12 @@ def main(argv=None) -> int:
     paper = cfg.replace(width=32, area_size=640, n_steps=args.ref_steps + 1, stop_at_plateau=False)
 
     def paper_seconds_per_step():
-        hist = train_cutter(patch_sets, config=paper).history
+        hist = train_cutter(patch_sets, config=paper, device=args.device).history
         return (hist[-1][0] - hist[0][0]) / (len(hist) - 1)  # first step excluded (warm-up)
 
     # the reference is timed before and after the fast training (the machine's load drifts)
     ref = [paper_seconds_per_step()] if args.ref_steps else []
-    model = train_cutter(patch_sets, config=cfg)
+    model = train_cutter(patch_sets, config=cfg, device=args.device)
     ref = float(np.mean(ref + [paper_seconds_per_step()])) if ref else None
     if args.device.startswith("cuda"):
         torch.cuda.synchronize()

@@ -140,9 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     val = load(VAL, k=args.channels, seed=args.seed + 1)
     test = load(TEST, k=args.channels, seed=args.seed + 2)
     cfg = dict(nbase=(8, 16, 32, 64), diam_mean=15.0, crop_size=64, batch_size=8, samples_per_epoch=16,
-               learning_rate=0.01, n_epochs=args.epochs, patience=50, seed=args.seed, device="cpu")
+               learning_rate=0.01, n_epochs=args.epochs, patience=50, seed=args.seed)
     t0 = time.perf_counter()
-    results = finetune_channelwise(*train, validation=val, config=cfg)
+    results = finetune_channelwise(*train, validation=val, config=cfg, device="cpu")
     train_s = time.perf_counter() - t0
     for name, res in results.items():
         h = res.history

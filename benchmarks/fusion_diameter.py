@@ -131,10 +131,10 @@ def main(argv: list[str] | None = None) -> int:
         model = load_model(args.model, device="cpu")
     else:
         cfg = dict(nbase=(8, 16, 32, 64), diam_mean=15.0, crop_size=64, batch_size=8, samples_per_epoch=16,
-                   learning_rate=0.01, n_epochs=args.epochs, patience=50, seed=0, device="cpu")
+                   learning_rate=0.01, n_epochs=args.epochs, patience=50, seed=0)
         t0 = time.perf_counter()
         result = finetune(*load(TRAIN, zoom=0.5, k=3, seed=0), channels=[0, 1, 2],
-                          validation=load(VAL, zoom=0.5, k=3, seed=1), config=cfg)
+                          validation=load(VAL, zoom=0.5, k=3, seed=1), config=cfg, device="cpu")
         print(f"trained in {time.perf_counter() - t0:.0f} s ({result.history.epochs_run} epochs)")
         model = result.model
         if args.save_model:

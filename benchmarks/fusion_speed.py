@@ -60,11 +60,11 @@ def main(argv: list[str] | None = None) -> int:
     data = [_disks(s, 192, 30) for s in range(6)]
     images, labels = [d[0] for d in data], [d[1] for d in data]
     tiny = dict(nbase=(8, 16, 32, 64), diam_mean=18.0, crop_size=96, batch_size=8, n_epochs=15, patience=50,
-                learning_rate=0.01, device=args.device)
-    model = finetune(images, labels, channels=[0], config=tiny).model
+                learning_rate=0.01)
+    model = finetune(images, labels, channels=[0], config=tiny, device=args.device).model
     big_img, _ = _disks(99, args.size, 200)
     planes = {f"c{i}": big_img[i] for i in range(3)}
-    cfg = FusionConfig(diameter=float(model.diam_labels), device=args.device)
+    cfg = FusionConfig(diameter=float(model.diam_labels))
     niter = int(round(200 * cfg.diameter / model.diam_mean))
     print(f"image {args.size}x{args.size}, tiny network 8-16-32-64, device {args.device}, 1 torch thread\n")
     print("k | network pass s | integration s | reference k*net+int s | flow averaging s | ratio")
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\nfine-tuning, 8 crops of 224 px per epoch, batch 8:")
     for widths in ((8, 16, 32, 64), (32, 64, 128, 256)):
         cfg_t = dict(tiny, nbase=widths, crop_size=224, n_epochs=2, samples_per_epoch=8)
-        res = finetune(images, labels, channels=[0], config=cfg_t)
+        res = finetune(images, labels, channels=[0], config=cfg_t, device=args.device)
         print(f"  widths {'-'.join(map(str, widths))}: {res.history.seconds_per_epoch:.1f} s/epoch "
               f"(incl. validation) on {args.device}")
     return 0

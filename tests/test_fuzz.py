@@ -39,7 +39,7 @@ FIELDS = {
     "threshold": ("min_size", "threshold", "method", "dark_objects", "fill_holes"),
     "motion": ("levels", "flow_blur", "track", "min_size", "winsize", "seed", "pyr_scale"),
     "cutter": ("n_steps", "seed", "learning_rate", "crop_size", "nucleus_channel", "cell_channels", "downscale",
-               "probability_threshold", "mask_prior", "device"),
+               "probability_threshold", "mask_prior", "width"),
     "fusion": ("diameter", "min_size", "niter", "flow_threshold", "channels", "fusion", "batch_size"),
     "drift": ("max_shift", "upsample", "channel", "low_sigma", "taper", "canvas"),
     "stitch": ("overlap", "order", "subpixel"),

@@ -143,9 +143,9 @@ def test_cutter_save_model_never_writes_over_an_input(tmp_path, user_runs, monke
     before = user_runs.digest(tmp_path)
     args = ("cutter", "c.tif", "--markers", "m.csv", "-o", "out", "--set", "n_steps=500")
     for target in ("c.tif", "m.csv"):  # the image (issue: cutter c.tif --save-model c.tif) and the markers
-        proc = user_runs.run(*args, "--set", f"save_model_file={target}", cwd=tmp_path)
+        proc = user_runs.run(*args, "--save-model-file", target, cwd=tmp_path)
         user_runs.assert_one_error(proc, target, "never writes over its inputs")
-    proc = user_runs.run(*args, "--set", "save_model_file=nowhere/m.pt", cwd=tmp_path)
+    proc = user_runs.run(*args, "--save-model-file", "nowhere/m.pt", cwd=tmp_path)
     user_runs.assert_one_error(proc, "nowhere", "does not exist")
     assert user_runs.digest(tmp_path) == before and not (tmp_path / "out").exists()
     # the API checks it before training too (the image's source file is an input)
@@ -155,7 +155,7 @@ def test_cutter_save_model_never_writes_over_an_input(tmp_path, user_runs, monke
     from labelfree.cutter import segment
 
     with pytest.raises(InputOverwriteError, match="never writes over its inputs"):
-        segment(read_image(image), markers=np.array([[16, 16], [40, 20]]), config={"save_model_file": str(image)})
+        segment(read_image(image), markers=np.array([[16, 16], [40, 20]]), save_model=image)
     assert user_runs.digest(tmp_path) == before
 
 
@@ -387,7 +387,7 @@ def test_batch_rerun_redoes_damaged_sets_and_cleans_part_files(tmp_path, user_ru
 # -- 5. truncated multi-frame TIFFs ----------------------------------------------------------------------------------
 
 def test_truncated_movie_is_a_clear_error_everywhere(tmp_path, msc_crop, user_runs):
-    bad = truncate(msc_crop, tmp_path / "cut.tif")
+    truncate(msc_crop, tmp_path / "cut.tif")
     (tmp_path / "m.csv").write_text("y,x\n40,40\n")
     ome = tmp_path / "ome.tif"
     tifffile.imwrite(ome, read_image(msc_crop).values, ome=True, metadata={"axes": "TYX"})
@@ -609,7 +609,7 @@ def test_unwritable_output_locations_are_one_clear_error(tmp_path, movie, user_r
             (("threshold", "x.tif", "-o", "locked"), "not writable"),
             (("threshold", "x.tif", "-o", "locked/sub"), "Permission denied"),
             (("drift", "x.tif", "-o", "locked/d.tif"), "not writable"),
-            (("cutter", "x.tif", "--markers", "m.csv", "-o", "o", "--set", "save_model_file=locked/m.pt"),
+            (("cutter", "x.tif", "--markers", "m.csv", "-o", "o", "--save-model-file", "locked/m.pt"),
              "not writable"),
             (("batch", "x.tif", "-p", "threshold", "--scheduler", "sync", "-o", "locked"), "not writable"),
             (("zoo", "add", "locked/zoo", "x.tif", "--object", "nuclei", "--channels", "a"), "locked/zoo"),
@@ -621,8 +621,8 @@ def test_unwritable_output_locations_are_one_clear_error(tmp_path, movie, user_r
         os.chmod(locked, 0o755)
     below = tmp_path / "file.txt"  # an output path below a file
     for argv in (["threshold", movie, "-o", below / "out"], ["drift", movie, "-o", below / "d.tif"],
-                 ["cutter", movie, "--markers", tmp_path / "m.csv", "-o", tmp_path / "o", "--set",
-                  f"save_model_file={below / 'm.pt'}"],
+                 ["cutter", movie, "--markers", tmp_path / "m.csv", "-o", tmp_path / "o", "--save-model-file",
+                  below / "m.pt"],
                  ["batch", movie, "-p", "threshold", "--scheduler", "sync", "-o", below / "out"]):
         code, err = run_main(argv, capsys)
         one_error(code, err, "is a file")
@@ -734,7 +734,7 @@ MODES = textwrap.dedent('''\
 def test_written_files_are_world_readable(tmp_path, movie, user_runs):
     write_movie(tmp_path / "c.tif", blob_movie(1)[0], axes="YX")
     (tmp_path / "m.csv").write_text("y,x\n16,16\n40,20\n30,48\n")
-    proc = user_runs.run("cutter", "c.tif", "--markers", "m.csv", "-o", "out", "-q", "--set", "save_model_file=m.pt",
+    proc = user_runs.run("cutter", "c.tif", "--markers", "m.csv", "-o", "out", "-q", "--save-model-file", "m.pt",
                          "--set", "n_steps=2", "--set", "width=4", "--set", "crop_size=32", "--set", "area_size=32",
                          cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr

@@ -240,8 +240,12 @@ class PipelineConfig:
     """Base class: dataclass configs that validate themselves and round-trip through JSON.
 
     Subclasses declare fields with :func:`setting`; checks that involve several fields
-    go into :meth:`check`.
+    go into :meth:`check`. ``moved_keys`` names former settings that became arguments of
+    the pipeline's functions (old key -> where it goes now): a config that still holds
+    one is refused with that hint instead of "unknown option".
     """
+
+    moved_keys = {}  # type: dict[str, str]  (a class attribute, not a field)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -274,14 +278,6 @@ class PipelineConfig:
     def check(self) -> None:
         """Checks that involve several fields (subclasses); raise ConfigError."""
 
-    def output_files(self) -> dict[str, str]:
-        """Files this config asks the pipeline to write besides the output set: ``{what: path}``.
-
-        Entry points check them with the run's inputs before any work
-        (:meth:`labelfree.io.OutputFolder.check_files`); none by default.
-        """
-        return {}
-
     def _check_choices(self) -> None:
         """For subclasses that define ``__post_init__`` without calling ``super()``: :meth:`validate`."""
         self.validate()
@@ -301,6 +297,9 @@ class PipelineConfig:
         data = dict(data or {})
         names = {f.name for f in dataclasses.fields(cls) if f.init}
         unknown = sorted(str(k) for k in set(data) - names)
+        moved = [k for k in unknown if k in cls.moved_keys]
+        if moved:
+            raise ConfigError(" ".join(f"{k} is not a setting any more: {cls.moved_keys[k]}." for k in moved))
         if unknown:
             raise ConfigError(
                 f"Unknown {cls.__name__} option(s): {', '.join(unknown)}. "

@@ -101,6 +101,8 @@ def config_from_args(config_class: type, args: argparse.Namespace, /) -> Any:
     changes = {}
     for key, text in settings:
         field = fields.get(key.lower())
+        if field is None and key.lower() in getattr(config_class, "moved_keys", {}):
+            raise ConfigError(f"{key.lower()} is not a setting any more: {config_class.moved_keys[key.lower()]}.")
         if field is None:
             raise ConfigError(f"Unknown option {key!r} for --set; valid keys are: {', '.join(fields)}.")
         changes[field.key] = coerce_value(field, text)

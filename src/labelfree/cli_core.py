@@ -52,7 +52,12 @@ def add_pipeline_arguments(p: argparse.ArgumentParser, spec: Any, /) -> None:
     p.add_argument("--dims", help="axis letters of a plain TIFF without axis metadata, e.g. TYX or CYX")
     p.add_argument("--stem", help="output file prefix (default: the input's whole name without its suffix)")
     for inp in spec.inputs:
-        p.add_argument(inp.flag, dest=f"input_{inp.name}", metavar=inp.kind.upper(), help=inp.help)
+        if inp.kind == "choice":
+            p.add_argument(inp.flag, dest=f"input_{inp.name}", choices=inp.choices,
+                           help=f"{inp.help} (default: {inp.choices[0]})")
+        else:
+            p.add_argument(inp.flag, dest=f"input_{inp.name}", metavar="FILE" if inp.kind == "output" else inp.kind.upper(),
+                           help=inp.help)
     for kind, (_, help_text) in spec.extra_outputs.items():
         p.add_argument(f"--{kind}", f"--{kind}-out", dest=f"extra_{kind}", action="store_true", help=help_text)
     p.add_argument("--overlay", action="store_true",
@@ -108,7 +113,7 @@ def _input_files(spec: Any, args: argparse.Namespace) -> dict[str, Any]:
         files["config"] = args.config
     for inp in spec.inputs:
         value = getattr(args, f"input_{inp.name}", None)
-        if value and inp.kind in ("file", "folder"):
+        if value and inp.is_path:
             files[inp.name] = value
     return files
 
@@ -136,7 +141,7 @@ def run_command(args: argparse.Namespace) -> int:
     from labelfree.io import OutputFolder, output_stem, read_image, write_outputs
     from labelfree.io.outputs import check_stem
     from labelfree.pipelines import get_pipeline
-    from labelfree.run import prepare_image, run_pipeline
+    from labelfree.run import output_inputs, prepare_image, run_pipeline
 
     spec = get_pipeline(args.pipeline)
     config = config_from_args(spec.config_class, args)
@@ -149,12 +154,13 @@ def run_command(args: argparse.Namespace) -> int:
     with OutputFolder(args.out, inputs=_input_files(spec, args), overwrite=args.overwrite,
                       purpose=f"labelfree {spec.name} {args.input}") as out:
         out.plan(stem, extras=extras)
-        out.check_files(config.output_files())  # e.g. a model file the config asks for
+        out.check_files(output_inputs(spec, inputs))  # e.g. a model file to save
         image = read_image(args.input, dims=args.dims, memmap=True)
         started = time.perf_counter()
         labels = run_pipeline(spec, image, config=config, channel=channel, inputs=inputs,
                               progress=progress_from_args(args), tile=getattr(args, "tile", None),
-                              tile_overlap=getattr(args, "tile_overlap", 128), threads=args.threads)
+                              tile_overlap=getattr(args, "tile_overlap", 128), threads=args.threads,
+                              overwrite=args.overwrite)
         seconds = time.perf_counter() - started
         used = prepare_image(spec, image, channel=channel)
         paths = write_outputs(out, labels, image=used, stem=stem, extras=_extra_writers(spec, args, used, labels, config))
@@ -300,7 +306,7 @@ def options_markdown(names: list[str] | None = None, /) -> str:
              "`--overwrite` and `--config`.", "",
              "| command | menu | what it does | extra inputs |", "|---|---|---|---|"]
     for spec in specs:
-        extra = ", ".join(f"`--{i.name.replace('_', '-')}`" for i in getattr(spec, "inputs", ())) or "-"
+        extra = ", ".join(f"`{i.flag}`" for i in getattr(spec, "inputs", ())) or "-"
         lines.append(f"| `{spec.name}` | {spec.menu_title} | {spec.summary} | {extra} |")
     for spec in specs:
         lines += ["", f"## {spec.menu_title} (`labelfree {spec.name}`)", "", spec.summary + ".", "",

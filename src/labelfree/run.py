@@ -18,7 +18,8 @@ from labelfree.errors import InputError
 from labelfree.image import channel_names, one_channel, select_channels, to_dataarray
 from labelfree.spec import PipelineSpec
 
-__all__ = ["prepare_image", "prepare_inputs", "coerce_config", "run_pipeline", "resolve"]
+__all__ = ["prepare_image", "prepare_inputs", "output_inputs", "check_output_inputs", "coerce_config", "run_pipeline",
+           "resolve"]
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,37 @@ def prepare_inputs(pipeline: str | PipelineSpec, inputs: Mapping[str, Any] | Non
     return out
 
 
+def output_inputs(pipeline: str | PipelineSpec, inputs: Mapping[str, Any] | None, /) -> dict[str, Any]:
+    """The files the run writes besides its output set (``kind="output"`` inputs, e.g. a model to
+    save), as ``{what: path}`` for :meth:`labelfree.io.OutputFolder.check_files`; inputs by name or key."""
+    spec = resolve(pipeline)
+    out = {}
+    for key, value in (inputs or {}).items():
+        inp = spec.input(key)
+        if inp is not None and inp.kind == "output" and value not in (None, "", inp.absent):
+            out[inp.macro_key.replace("_", " ")] = value
+    return out
+
+
+def check_output_inputs(pipeline: str | PipelineSpec, inputs: Mapping[str, Any] | None, /, *, image: Any = None,
+                        overwrite: bool = True) -> None:
+    """Check the files the run writes besides its output set before any work: none is the image or an
+    input file of the run, each lies in a writable folder, and an existing one only with ``overwrite``."""
+    from labelfree.io import check_output_file
+
+    spec = resolve(pipeline)
+    targets = output_inputs(spec, inputs)
+    if not targets:
+        return
+    sources = {"image": getattr(image, "attrs", {}).get("source")}
+    for key, value in (inputs or {}).items():
+        inp = spec.input(key)
+        if inp is not None and inp.is_path and (isinstance(value, str) or hasattr(value, "__fspath__")):
+            sources[key] = value
+    for what, path in targets.items():
+        check_output_file(path, inputs={k: v for k, v in sources.items() if v}, overwrite=overwrite, what=what)
+
+
 def coerce_config(pipeline: str | PipelineSpec, config: Any = None, /, *, changes: Mapping[str, Any] | None = None) -> Any:
     """The pipeline's config from an object, dict, file or None, with ``changes`` applied (all validated)."""
     spec = resolve(pipeline)
@@ -90,6 +122,7 @@ def run_pipeline(
     tile: int | None = None,
     tile_overlap: int = 128,
     threads: int | None = None,
+    overwrite: bool = True,
 ) -> xr.DataArray:
     """Run a registered pipeline on ``image`` with every check an entry point makes.
 
@@ -101,7 +134,8 @@ def run_pipeline(
     config : config object, dict, JSON/YAML path or None
     channel : see :func:`prepare_image`
     inputs : mapping
-        Extra inputs by name (``markers``, ``zoo``, ...): values or files to read.
+        Extra inputs by name or macro key (``markers``, ``zoo``, ...): values or files to
+        read, choices, and files to write (``kind="output"``, checked before any work).
     progress : bool, tqdm-like or callable
     tile : int, optional
         Segment each plane in overlapping tiles of this core size (pixels), for images too
@@ -111,6 +145,8 @@ def run_pipeline(
     threads : int, optional
         Most threads the pipeline may use (OpenCV, torch, its own pools); default
         ``LABELFREE_THREADS`` or the cores this process may use (see :mod:`labelfree._threads`).
+    overwrite : bool
+        An output file among the extra inputs (e.g. a model to save) may replace an existing file.
 
     Returns
     -------
@@ -121,6 +157,7 @@ def run_pipeline(
     cfg = coerce_config(spec, config)
     full = to_dataarray(image)
     da = prepare_image(spec, full, channel=channel)
+    check_output_inputs(spec, inputs, image=full, overwrite=overwrite)
     kwargs = prepare_inputs(spec, inputs, image=da)
     with limited_threads(threads, torch=spec.torch or "torch" in sys.modules):
         if tile:

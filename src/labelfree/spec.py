@@ -37,10 +37,12 @@ class Input:
     help : str
         One sentence for ``--help``, the Fiji dialog and the option tables.
     kind : {"file", "folder", "choice", "output"}
-        A file or folder to read, a fixed choice, or a file the pipeline writes (the
-        output layer checks that it overwrites no input).
+        A file or folder to read, a fixed choice, or a file the pipeline writes (every
+        entry point checks it before any work: never an input, in a writable folder,
+        an existing file only with overwrite; :meth:`labelfree.io.OutputFolder.check_files`).
     key : str
-        Macro key and dialog label (default: ``name``); kept stable for recorded macros.
+        Macro key, dialog label and CLI flag (``--key-with-dashes``; default: ``name``);
+        kept stable for recorded macros.
     reader : str
         ``"module:function"`` that reads a file into the value handed to the pipeline
         (``reader(path, image=image)``); empty: the path itself is handed over.
@@ -73,7 +75,12 @@ class Input:
 
     @property
     def flag(self) -> str:
-        return "--" + self.name.replace("_", "-")
+        return "--" + self.macro_key.replace("_", "-")
+
+    @property
+    def is_path(self) -> bool:
+        """A file or folder the run reads (an input the outputs may never replace)."""
+        return self.kind in ("file", "folder")
 
     def read(self, value: Any, /, *, image: Any = None) -> Any:
         """The value handed to the pipeline for a user's ``value`` (a path is read by ``reader``)."""

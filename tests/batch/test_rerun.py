@@ -148,3 +148,24 @@ def test_per_file_options_and_bad_options_in_manifest(tmp_path):
     assert json.loads((tmp_path / "out" / "m0_provenance.json").read_text())["config"]["min_size"] == 500
     # the 12x12 square (144 px) falls below min_size=500; the 12x20 one (240 px) too
     assert summary["n_objects"][0] == 0
+
+
+def test_files_written_besides_the_sets_are_checked_before_any_work(tmp_path):
+    from labelfree.errors import ConfigError, InputOverwriteError
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(2):
+        _movie(src / f"m{i}.tif", seed=i)
+    out = tmp_path / "out"
+    fast = {"n_steps": 1, "width": 4, "crop_size": 32, "area_size": 32}
+    with pytest.raises(ConfigError, match="would be written for .* and for .*each input would replace it"):
+        run_batch(src, pipeline="cutter", out_dir=out, config=fast, scheduler="sync", progress=False,
+                  batch={"inputs": {"save_model_file": str(tmp_path / "m.pt")}})
+    with pytest.raises(InputOverwriteError, match="never writes over its inputs"):
+        run_batch(src / "m0.tif", pipeline="cutter", out_dir=out, config=fast, scheduler="sync", progress=False,
+                  batch={"inputs": {"save_model": str(src / "m0.tif")}})
+    with pytest.raises(ConfigError, match="device is not a setting any more"):
+        run_batch(src / "m0.tif", pipeline="cutter", out_dir=out, scheduler="sync", progress=False,
+                  config={**fast, "device": "cpu"})
+    assert not (tmp_path / "m.pt").exists() and not list(out.glob("*_labels.tif"))

@@ -129,7 +129,7 @@ def test_saved_model_is_applied_at_the_scale_it_was_trained_for(tmp_path):
     image, truth, nuclei, _ = two_channel_cells(seed=0, size=128)
     cfg = CutterConfig(width=8, crop_size=32, n_steps=80, cell_fraction=0.24, mask_signal="intensity")
     path = tmp_path / "m.pt"
-    trained = segment(image[0], markers=nuclei, config=cfg.replace(save_model_file=str(path)))
+    trained = segment(image[0], markers=nuclei, config=cfg, save_model=path)
     d_train = trained.attrs["labelfree"]["auto"]["downscale"]
     model = load_model(path)
     assert model.config.downscale == d_train and model.cell_radius == pytest.approx(

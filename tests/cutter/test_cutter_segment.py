@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -32,7 +33,7 @@ def _image(seed=0):
 def trained(tmp_path_factory):
     da, truth, nuclei, _ = _image()
     path = tmp_path_factory.mktemp("model") / "cutter.pt"
-    labels = segment(da, markers=nuclei, config=CutterConfig(**FAST, save_model_file=str(path)))
+    labels = segment(da, markers=nuclei, config=CutterConfig(**FAST), save_model=path)
     return da, truth, nuclei, labels, path
 
 
@@ -57,7 +58,7 @@ def test_training_reaches_ground_truth_iou(trained):
 def test_save_load_apply_gives_identical_labels(trained):
     da, truth, nuclei, labels, path = trained
     # the foreground mask (used again by the clean-up) is computed with the same settings
-    again = segment(da, markers=nuclei, config=CutterConfig(model_file=str(path), cell_channels=("cell",), cell_fraction=0.24))
+    again = segment(da, markers=nuclei, config=CutterConfig(cell_channels=("cell",), cell_fraction=0.24), model=str(path))
     np.testing.assert_array_equal(again.values, labels.values)
     assert again.attrs["labelfree"]["training_steps"] == 0
     model = load_model(path)
@@ -83,6 +84,50 @@ def test_model_file_errors(tmp_path, trained):
     three = to_dataarray(np.concatenate([da.values, da.values[:1]]), dims="CYX")
     with pytest.raises(InputError, match="trained on 1 image channel"):
         segment(three, markers=nuclei, config=CutterConfig(cell_channels=(0, 2)), model=path)
+
+
+def test_model_bound_fields_raise_on_conflict(tmp_path, trained):
+    da, _, nuclei, _, path = trained  # trained with width 8, crop_size 48, marker_sigma 11
+    with pytest.raises(ConfigError, match=r"crop_size=32, but the model was trained with crop_size=48") as err:
+        segment(da, markers=nuclei, config=CutterConfig(crop_size=32, cell_channels=("cell",)), model=path)
+    assert "drop the setting of crop_size" in str(err.value) and "train a new model" in str(err.value)
+    with pytest.raises(ConfigError, match=r"marker_sigma=5\.0, but .*marker_sigma=11\.0; width=32, but .*width=8"):
+        segment(da, markers=nuclei, config={"marker_sigma": 5.0, "width": 32, "cell_channels": ["cell"]},
+                model=load_model(path))
+    # the model's own values (or the defaults) are fine: taken from the model
+    ok = segment(da, markers=nuclei, config=CutterConfig(width=8, crop_size=48, cell_channels=("cell",),
+                                                         cell_fraction=0.24), model=path)
+    assert ok.attrs["labelfree"]["config"]["crop_size"] == 48 and ok.attrs["labelfree"]["training_steps"] == 0
+    # save_model with a model to apply: nothing would be trained
+    with pytest.raises(InputError, match="save_model"):
+        segment(da, markers=nuclei, model=path, save_model=tmp_path / "again.pt")
+
+
+def test_run_choices_are_arguments_not_settings(tmp_path, trained, capsys):
+    from labelfree.cli import main
+    from labelfree.cutter.model_io import FORMAT
+
+    for key, hint in (("model_file", "segment(model=...)"), ("save_model_file", "--save-model-file"),
+                      ("device", "segment(device=...)")):
+        with pytest.raises(ConfigError, match=rf"{key} is not a setting any more: pass .*{re.escape(hint)}"):
+            CutterConfig.from_dict({key: "x"})
+        with pytest.raises(ConfigError, match=f"{key} is not a setting any more"):
+            segment(np.zeros((64, 64)), markers=[[20, 20]], config={key: "cpu"})
+    config = tmp_path / "old.json"
+    config.write_text(json.dumps({"n_steps": 2, "save_model_file": "m.pt"}))
+    assert main(["cutter", str(tmp_path / "x.tif"), "-o", str(tmp_path / "o"), "--config", str(config)]) != 0
+    err = capsys.readouterr().err
+    assert "save_model_file is not a setting any more" in err and "--save-model-file" in err
+    assert main(["cutter", str(tmp_path / "x.tif"), "-o", str(tmp_path / "o"), "--set", "device=cuda"]) != 0
+    assert "device is not a setting any more: pass --device (CLI)" in capsys.readouterr().err
+    # a model saved by an older version records device and model files in its config: still loads
+    path = trained[-1]
+    payload = torch.load(path, weights_only=True)
+    assert payload["format"] == FORMAT
+    payload["config"] = json.dumps({**json.loads(payload["config"]), "device": "cpu", "model_file": "",
+                                    "save_model_file": str(path)})
+    torch.save(payload, tmp_path / "old.pt")
+    assert load_model(tmp_path / "old.pt").config.width == 8
 
 
 @pytest.mark.slow
@@ -140,7 +185,7 @@ def test_cli_writes_four_outputs(tmp_path, trained):
     config = tmp_path / "cfg.json"
     config.write_text(json.dumps({"cell_fraction": 0.24}))  # the same foreground mask as in training
     code = main(["cutter", str(image_path), "-o", str(out), "--markers", str(tmp_path / "nuclei.tif"),
-                 "--set", "cell_channels=0", "--set", f"model_file={path}", "--config", str(config)])
+                 "--set", "cell_channels=0", "--model-file", str(path), "--config", str(config)])
     assert code == 0
     names = sorted(p.name for p in out.iterdir())
     assert names == ["cells_labels.tif", "cells_provenance.json", "cells_rois.zip", "cells_table.csv"]
@@ -155,6 +200,6 @@ def test_cli_writes_four_outputs(tmp_path, trained):
     centres, ids = markers_from_labels(nuclei)
     pd.DataFrame({"y": centres[:, 0], "x": centres[:, 1]}).to_csv(csv, index=False)
     assert main(["cutter", str(image_path), "-o", str(tmp_path / "o2"), "--markers", str(csv),
-                 "--set", "cell_channels=0", "--set", f"model_file={path}", "--config", str(config)]) == 0
+                 "--set", "cell_channels=0", "--model-file", str(path), "--config", str(config)]) == 0
     again = tifffile.imread(tmp_path / "o2" / "cells_labels.tif")
     assert evaluate(again, labels.values)["mean_iou"] == 1.0

@@ -7,7 +7,7 @@ import pytest
 from skimage.draw import disk
 
 TINY = dict(nbase=(8, 16, 32, 64), diam_mean=15.0, crop_size=64, batch_size=8, samples_per_epoch=16,
-            learning_rate=0.01, device="cpu")
+            learning_rate=0.01)
 
 
 @pytest.fixture(autouse=True, scope="session")

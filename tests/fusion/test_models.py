@@ -76,3 +76,20 @@ def test_config_rejects_bad_values():
         FinetuneConfig(nbase=(8, 16))
     with pytest.raises(ConfigError, match="Unknown FinetuneConfig"):
         FinetuneConfig.from_dict({"epochs": 3})
+
+
+def test_device_is_an_argument_not_a_setting(capsys):
+    from labelfree.cli import main
+    from labelfree.fusion import FusionConfig
+    from labelfree.pipelines import get_pipeline
+
+    with pytest.raises(ConfigError, match=r"device is not a setting any more: pass --device \(CLI\), device= \(macro\)"):
+        FusionConfig.from_dict({"device": "cpu"})
+    with pytest.raises(ConfigError, match=r"device is not a setting any more: .*finetune\(device=...\)"):
+        FinetuneConfig(n_epochs=1).replace(device="cuda")
+    device = get_pipeline("fusion").input("device")
+    assert device.kind == "choice" and device.choices[0] == "auto" and device.flag == "--device"
+    for verb in (["fusion"], ["fusion", "train"], ["fusion", "select"], ["fusion", "eval"]):
+        with pytest.raises(SystemExit):
+            main([*verb, "--help"])
+        assert "--device {auto,cpu,cuda}" in capsys.readouterr().out

@@ -82,6 +82,24 @@ def test_shipped_script_still_fits_the_command(command):
         coerce_value(fields[p.name], p.attrs["value"])
 
 
+def test_recorded_cutter_and_fusion_macro_keys_still_parse(monkeypatch, tmp_path):
+    """Macros recorded when model files and device were settings keep working: the keys are the inputs'."""
+    from labelfree.imagej import commands
+    from labelfree.options import parse_macro_options
+
+    fields = command_fields("cutter")
+    values = parse_macro_options("n_steps=5 model_file=[/data/m 1.pt] save_model_file= device=cuda", fields)
+    assert values == {"n_steps": 5, "model_file": "/data/m 1.pt", "save_model_file": "", "device": "cuda"}
+    from labelfree.pipelines import get_pipeline
+
+    spec = get_pipeline("cutter")
+    inputs = commands._input_values(spec, values, None)
+    assert inputs == {"model": "/data/m 1.pt", "device": "cuda"}  # the segment function's keywords
+    assert parse_macro_options("device=cpu", command_fields("fusion"))["device"] == "cpu"
+    with pytest.raises(Exception, match="device"):
+        parse_macro_options("device=gpu", fields)
+
+
 def _run_body(command: str, imp, **overrides):
     """Execute a shipped script with its `#@` inputs injected as globals, as SciJava does.
 

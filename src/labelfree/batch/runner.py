@@ -56,13 +56,20 @@ def input_checksum(path: Path | None, /) -> str | None:
 
 
 def _input_paths(item: BatchInput, pipeline: Any, bcfg: BatchConfig) -> dict[str, str]:
-    """The extra input files of an input (manifest columns, else the run's defaults) by name."""
+    """The extra inputs of an input (manifest columns, else the run's defaults) by name: files to
+    read, choices, and files to write (absolute); a name or a macro key (``model_file``) is accepted."""
     paths = {}
     for inp in pipeline.inputs:
-        value = item.inputs.get(inp.name) or bcfg.inputs.get(inp.name)
+        value = (item.inputs.get(inp.name) or item.inputs.get(inp.macro_key) or bcfg.inputs.get(inp.name)
+                 or bcfg.inputs.get(inp.macro_key))
         if value:
-            paths[inp.name] = str(value)
+            paths[inp.name] = str(Path(value).expanduser().absolute()) if inp.kind == "output" else str(value)
     return paths
+
+
+def batch_input_names(pipeline: Any, /) -> list[str]:
+    """Manifest columns that name a file of the pipeline's extra inputs (names and macro keys)."""
+    return list(dict.fromkeys(n for i in pipeline.inputs if i.kind != "choice" for n in (i.name, i.macro_key)))
 
 
 def plan_jobs(
@@ -100,13 +107,18 @@ def plan_jobs(
         try:
             cfg = config.replace(**item.options) if item.options else config
             sha = input_checksum(item.path)
-            shas = {name: input_checksum(path) if Path(path).exists() else None for name, path in inputs.items()}
+            shas = {name: input_checksum(path) if Path(path).exists() else None for name, path in inputs.items()
+                    if pipeline.input(name).is_path}
         except (ConfigError, OSError) as exc:
             what = "bad options" if isinstance(exc, ConfigError) else "cannot read the input file"
             rows[item.stem] = result_row(item, status="failed", error=f"{what}: {type(exc).__name__}: {exc}")
             continue
         cfg_dict = cfg.to_dict()
-        fp = input_fingerprint(sha, pipeline=pipeline.name, config=cfg_dict, extra=_fingerprint_extra(item, batch, shas))
+        extra = _fingerprint_extra(item, batch, shas)
+        others = {name: value for name, value in inputs.items() if not pipeline.input(name).is_path}
+        if others:  # choices and files written (a model to save): their values, not their contents
+            extra["inputs"] = others
+        fp = input_fingerprint(sha, pipeline=pipeline.name, config=cfg_dict, extra=extra)
         state = None if batch.force else finished_state(out_dir, item.stem, fingerprint=fp)
         if state is not None:
             rows[item.stem] = _row_from_state(item, state, out_dir, status="skipped", seconds=0.0)
@@ -225,16 +237,19 @@ def run_batch(
                       purpose=f"labelfree batch --pipeline {pipe.name}") as folder:
         # listed once the folder is held and the leftovers of an interrupted run are gone: a set whose
         # publication was cut short in a folder that is also the input folder is not taken as an input
-        items = collect_inputs(inputs, input_names=[i.name for i in pipe.inputs])
+        items = collect_inputs(inputs, input_names=batch_input_names(pipe))
         if channels is not None:
             items = [it if it.channels is not None else dataclasses.replace(it, channels=tuple(channels))
                      for it in items]
         files = {f"input {i}": it.path for i, it in enumerate(items)}
-        files.update({f"{name} of input {i}": p for i, it in enumerate(items) for name, p in it.inputs.items()})
+        files.update({f"{name} of input {i}": p for i, it in enumerate(items) for name, p in it.inputs.items()
+                      if pipe.input(name).is_path})
+        files.update({f"{name} (every input)": p for name, p in bcfg.inputs.items()
+                      if pipe.input(name) is not None and pipe.input(name).is_path})
         folder.add_inputs(files)
         for item in items:  # every path stays inside the folder, none is an input
             _check_item(folder, item)
-        _check_output_files(folder, items, base)
+        _check_output_files(folder, items, pipe, bcfg)
         jobs, rows = plan_jobs(items, pipeline=pipe, config=base, out_dir=out, batch=bcfg)
         log.info("batch: %d inputs, %d to run, %d done or failed before running", len(items), len(jobs), len(rows))
         started = time.time()
@@ -271,18 +286,15 @@ def _check_item(folder: Any, item: BatchInput) -> None:
         check_not_input(folder.path / f"{item.stem}{suffix}", folder.inputs)
 
 
-def _check_output_files(folder: Any, items: list[BatchInput], config: Any) -> None:
-    """Files the config writes besides the sets (e.g. a trained model): never an input, in a writable
-    folder, and not one file for several inputs (each would replace the one before)."""
+def _check_output_files(folder: Any, items: list[BatchInput], pipeline: Any, bcfg: BatchConfig) -> None:
+    """Files the run writes besides the sets (``kind="output"`` inputs, e.g. a model to save): never an
+    input, in a writable folder, and not one file for several inputs (each would replace the one before)."""
     from labelfree.io.outputs import check_output_file
+    from labelfree.run import output_inputs
 
     written_by: dict[Path, Path] = {}
     for item in items:
-        try:
-            cfg = config.replace(**item.options) if item.options else config
-        except ConfigError:
-            continue  # reported as this input's failure by plan_jobs
-        for what, path in cfg.output_files().items():
+        for what, path in output_inputs(pipeline, _input_paths(item, pipeline, bcfg)).items():
             target = check_output_file(path, inputs=folder.inputs, overwrite=True, what=what)
             if target in written_by:
                 raise ConfigError(

@@ -67,8 +67,11 @@ class Job:
         """The input files of this job by role (never written over; recorded in the provenance)."""
         from labelfree.io.outputs import InputRecord
 
+        from labelfree.pipelines import get_pipeline
+
+        spec = get_pipeline(self.pipeline)
         files: dict[str, Any] = {"image": InputRecord(self.item.path, self.input_sha256)}
-        files.update({k: v for k, v in self.inputs.items() if v})
+        files.update({k: v for k, v in self.inputs.items() if v and spec.input(k) is not None and spec.input(k).is_path})
         return files
 
 

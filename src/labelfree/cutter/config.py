@@ -130,10 +130,15 @@ class CutterConfig(PipelineConfig):
              "intensity re-decides after the argmax, so touching cells part at the intensity valley (0 = keep "
              "the network's lines).")
     seed: int = setting(0, group=_RUN, ge=0, help="Seed of the weights, batches and augmentations.")
-    device: str = setting("cpu", group=_RUN,
-                          help="Where the network runs: 'cpu', 'cuda', 'cuda:N' or 'auto'.")
-    model_file: str = setting("", group=_RUN, help="Apply this trained model instead of training (empty: train).")
-    save_model_file: str = setting("", group=_RUN, help="Save the trained model to this file (empty: don't).")
+
+    #: former settings that are arguments of :func:`labelfree.cutter.segment` now
+    moved_keys = {
+        "model_file": "pass --model-file (CLI), model_file= (macro, batch --input model_file=...) or "
+                      "segment(model=...)",
+        "save_model_file": "pass --save-model-file (CLI), save_model_file= (macro, batch --input "
+                           "save_model_file=...) or segment(save_model=...)",
+        "device": "pass --device (CLI), device= (macro) or segment(device=...) / fit(device=...)",
+    }
 
     def __post_init__(self) -> None:
         if isinstance(self.cell_channels, (int, str)):
@@ -144,12 +149,6 @@ class CutterConfig(PipelineConfig):
                 setattr(self, name, None)
         super().__post_init__()
 
-    def output_files(self) -> dict[str, str]:
-        """The trained model's file and its sidecar, when ``save_model_file`` is set."""
-        if not self.save_model_file:
-            return {}
-        return {"model file": self.save_model_file, "model sidecar": f"{self.save_model_file}.json"}
-
     def check(self) -> None:
         if self.crop_size % 16:
             raise ConfigError(f"crop_size must be a multiple of 16 (UNet with 4 poolings); got {self.crop_size}.")
@@ -157,8 +156,6 @@ class CutterConfig(PipelineConfig):
             raise ConfigError(f"area_size ({self.area_size}) must be at least crop_size ({self.crop_size}).")
         if self.marker_min_sigma > self.marker_max_sigma:
             raise ConfigError("marker_min_sigma must not exceed marker_max_sigma.")
-        if self.device not in ("cpu", "cuda", "auto") and not str(self.device).startswith("cuda:"):
-            raise ConfigError(f"device must be 'cpu', 'cuda', 'cuda:N' or 'auto'; got {self.device!r}.")
 
 
 def loss_parameters(config: CutterConfig) -> dict[str, float | bool]:

@@ -129,7 +129,7 @@ def load_model(path: str | os.PathLike, /, *, device: str = "cpu"):
 
     path = Path(path)
     if not path.is_file():
-        raise ModelFileError(f"Cutter model file {path} does not exist; train one with save_model_file=... first.")
+        raise ModelFileError(f"Cutter model file {path} does not exist; train one and save it (save_model_file=, segment(save_model=...)) first.")
     sidecar = Path(str(path) + ".json")
     if sidecar.is_file():
         try:
@@ -147,7 +147,10 @@ def load_model(path: str | os.PathLike, /, *, device: str = "cpu"):
         raise ModelFileError(f"{path} is not a readable torch file: {exc}") from exc
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ModelFileError(f"{path} is not a LabelFree Cutter model (format {FORMAT!r} expected).")
-    config = CutterConfig.from_dict(json.loads(payload["config"]))
+    stored = json.loads(payload["config"])
+    for key in CutterConfig.moved_keys:  # run choices recorded by older versions, not part of the model
+        stored.pop(key, None)
+    config = CutterConfig.from_dict(stored)
     n_channels = int(payload["n_channels"])
     net = build_unet(n_channels + 1, width=config.width)
     net.load_state_dict(payload["state_dict"])

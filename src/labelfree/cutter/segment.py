@@ -15,7 +15,7 @@ from labelfree.cutter.config import CutterConfig
 from labelfree.cutter.integrate import integrate_patches
 from labelfree.cutter.prepare import _PROBE_SMOOTHING, Frame, frame_markers_and_mask, prepare_frame
 from labelfree.cutter.refine import refine_labels
-from labelfree.errors import InputError
+from labelfree.errors import ConfigError, InputError
 from labelfree.image import labels_like, validate_image
 
 __all__ = ["segment", "fit", "prepare", "prepare_frames", "resolve_scale", "apply_model", "Prepared"]
@@ -192,6 +192,7 @@ def fit(
     progress: Any = False,
     mask: Any = None,
     scribbles: Any = None,
+    device: str = "cpu",
 ):
     """Train a Cutter model on an image (YX, CYX, TYX or TCYX) and its markers.
 
@@ -202,7 +203,8 @@ def fit(
     from labelfree.cutter.train import train_cutter
 
     prepared = prepare(image, markers=markers, config=config, mask=mask, scribbles=scribbles)
-    model = train_cutter([f.patch_set for f in prepared.frames], config=prepared.config, progress=progress)
+    model = train_cutter([f.patch_set for f in prepared.frames], config=prepared.config, progress=progress,
+                         device=device)
     model.cell_radius = _cell_radius(prepared)
     return model
 
@@ -240,15 +242,35 @@ def apply_model(
     return np.stack(out)
 
 
-def _check_model_target(cfg: CutterConfig, image: Any, markers: Any) -> None:
-    """Refuse a ``save_model_file`` that is one of the inputs seen here, or cannot be written."""
+def _check_model_target(path: Any, image: Any, markers: Any, model_file: str | None) -> None:
+    """Refuse a ``save_model`` file that is one of the inputs seen here, or cannot be written."""
     from labelfree.io import check_output_file
 
-    inputs = {"image": getattr(image, "attrs", {}).get("source"), "model": cfg.model_file or None}
+    inputs = {"image": getattr(image, "attrs", {}).get("source"), "model": model_file}
     if isinstance(markers, (str, os.PathLike)):
         inputs["markers"] = markers
-    for what, path in cfg.output_files().items():
-        check_output_file(path, inputs=inputs, overwrite=True, what=what)
+    path = os.fsdecode(path)
+    for what, target in (("model file", path), ("model sidecar", f"{path}.json")):
+        check_output_file(target, inputs=inputs, overwrite=True, what=what)
+
+
+def _model_bound(cfg: CutterConfig, model: Any, source: str) -> CutterConfig:
+    """``cfg`` with the fields a trained model fixes taken from the model.
+
+    A field left at its default takes the model's value silently; one set to another
+    value than the model's is a ConfigError (the model cannot follow it).
+    """
+    defaults = CutterConfig()
+    conflicts = [(k, getattr(cfg, k), getattr(model.config, k)) for k in _MODEL_FIELDS
+                 if getattr(cfg, k) != getattr(defaults, k) and getattr(cfg, k) != getattr(model.config, k)]
+    if conflicts:
+        said = "; ".join(f"{k}={mine!r}, but the model was trained with {k}={theirs!r}" for k, mine, theirs in conflicts)
+        names = ", ".join(k for k, _, _ in conflicts)
+        raise ConfigError(
+            f"The config sets {said} ({source}). A trained model fixes {', '.join(_MODEL_FIELDS)}: drop the "
+            f"setting of {names} (the model's value is used) or train a new model with it."
+        )
+    return cfg.replace(**{k: getattr(model.config, k) for k in _MODEL_FIELDS})
 
 
 def segment(
@@ -261,6 +283,8 @@ def segment(
     mask: Any = None,
     scribbles: Any = None,
     model: Any = None,
+    save_model: Any = None,
+    device: str = "cpu",
 ) -> xr.DataArray:
     """Segment whole cells with the unsupervised marker-controlled Cutter CNN.
 
@@ -282,7 +306,14 @@ def segment(
     scribbles : ndarray of int, (Y, X) or (T, Y, X), optional
         Bright-field: 1 = background, 2 = cell strokes for the pixel classifier.
     model : CutterModel or path, optional
-        Apply this trained model (no training); also ``config.model_file``.
+        Apply this trained model (no training). The fields a model fixes (``downscale``,
+        ``crop_size``, ``marker_sigma``, ``width``) are taken from it; a config that sets
+        one of them to another value is a :class:`~labelfree.errors.ConfigError`.
+    save_model : path, optional
+        Save the trained model to this file (and ``<file>.json``), checked before
+        training: never an input, in a writable folder (an existing file is replaced).
+    device : {"cpu", "auto", "cuda", "cuda:N"}
+        Where the network runs ("auto": a CUDA GPU when there is one).
 
     Returns
     -------
@@ -295,13 +326,15 @@ def segment(
 
     cfg = CutterConfig.coerce(config)
     model_file = None
-    if model is None and cfg.model_file:
-        model = cfg.model_file
-    if model is None and cfg.save_model_file:  # checked before training: never an input, in a writable folder
-        _check_model_target(cfg, image, markers)
     if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
         model_file = os.fsdecode(model)
-        model = load_model(model_file, device=cfg.device)
+    if save_model is not None and model is not None:
+        raise InputError("save_model saves a model trained on this image; with model= nothing is trained. "
+                         "Give one of them.")
+    if save_model is not None:  # checked before training: never an input, in a writable folder
+        _check_model_target(save_model, image, markers, model_file)
+    if model_file is not None:
+        model = load_model(model_file, device=device)
     if model is not None and not isinstance(model, CutterModel):
         raise InputError(
             f"model must be a trained Cutter model (from labelfree.cutter.fit) or the path of a saved one; got "
@@ -311,19 +344,19 @@ def segment(
     if model is not None:  # patches are cut as the model was trained, at the scale it was trained for
         if cfg.downscale is None:  # automatic: the image is rescaled to the model's cell size (when it has one)
             cell_radius = getattr(model, "cell_radius", None)
-        cfg = cfg.replace(**{k: getattr(model.config, k) for k in _MODEL_FIELDS})
+        cfg = _model_bound(cfg, model, f"model {model_file}" if model_file else "the model given")
     prepared = prepare(image, markers=markers, config=cfg, mask=mask, scribbles=scribbles, cell_radius=cell_radius)
     da, frames = prepared.image, prepared.frames
     if model is None:
-        model = train_cutter([f.patch_set for f in frames], config=prepared.config, progress=progress)
+        model = train_cutter([f.patch_set for f in frames], config=prepared.config, progress=progress, device=device)
         model.cell_radius = _cell_radius(prepared)
-        if cfg.save_model_file:
-            model.save(cfg.save_model_file)
-            model_file = cfg.save_model_file
+        if save_model is not None:
+            model_file = os.fsdecode(save_model)
+            model.save(model_file)
     labels = apply_model(model, frames, threshold=cfg.probability_threshold, config=prepared.config)
     dims = ("T", "Y", "X") if "T" in da.dims else ("Y", "X")
     labels = labels if "T" in da.dims else labels[0]
-    extra = {"n_markers": [int(len(f.ids)) for f in frames], "training_steps": len(model.history)}
+    extra = {"n_markers": [int(len(f.ids)) for f in frames], "training_steps": len(model.history), "device": device}
     if prepared.auto:
         extra["auto"] = prepared.auto
     return labels_like(labels, da, dims=dims, attrs={"labelfree": provenance("cutter", cfg, model_file=model_file, extra=extra)})

@@ -13,6 +13,12 @@ SPEC = PipelineSpec(
         Input("markers", "One marker per cell: a points CSV (y, x[, t]), a label TIFF or an ImageJ ROI zip; "
                          "default: detected in the nucleus channel.",
               kind="file", reader="labelfree.io.markers:read_markers", absent="detect", roi_manager=True),
+        Input("model", "Apply this trained Cutter model (.pt) instead of training (empty: train on the image).",
+              kind="file", key="model_file", basic=False),
+        Input("save_model", "Save the trained model to this file (.pt, with a .json sidecar; empty: don't).",
+              kind="output", key="save_model_file", basic=False),
+        Input("device", "Where the network runs: cpu, auto (a CUDA GPU when there is one) or cuda.",
+              kind="choice", choices=("cpu", "auto", "cuda"), basic=False),
     ),
     frame_overlap=None,
     torch=True,

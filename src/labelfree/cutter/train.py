@@ -22,7 +22,7 @@ from labelfree.cutter.dataset import PatchSet, augment_patches, sample_area
 from labelfree.cutter.loss import cutter_loss
 from labelfree.cutter.model_io import CutterModel, resolve_device
 from labelfree.cutter.unet import build_unet
-from labelfree.errors import InputError
+from labelfree.errors import ConfigError, InputError
 
 __all__ = ["CutterModel", "resolve_device", "train_cutter", "predict_patches", "plateau_step", "PlateauDetector"]
 
@@ -35,6 +35,7 @@ def train_cutter(
     *,
     config: CutterConfig | None = None,
     progress: Any = False,
+    device: str = "cpu",
 ) -> CutterModel:
     """Train a Cutter UNet on the marker patches of one or more frames.
 
@@ -45,10 +46,12 @@ def train_cutter(
         all must have the same number of channels and patch size.
     config : CutterConfig, optional
         ``n_steps`` (at most), ``width``, ``area_size``, loss preset / overrides,
-        ``augment``, ``seed``, ``device``; ``stop_at_plateau`` ends training once
+        ``augment``, ``seed``; ``stop_at_plateau`` ends training once
         the loss plateaus (:class:`PlateauDetector`), keeping the weights of that step.
     progress : bool or tqdm-like or callable
         Progress sink; cancelling raises :class:`labelfree.errors.Cancelled`.
+    device : {"cpu", "auto", "cuda", "cuda:N"}
+        Where the network trains (see :func:`labelfree.cutter.model_io.resolve_device`).
 
     Returns
     -------
@@ -62,7 +65,7 @@ def train_cutter(
     if len(n_channels) != 1:
         raise InputError(f"All training frames need the same number of channels; got {sorted(n_channels)}.")
     n_channels = n_channels.pop()
-    device = resolve_device(cfg.device)
+    device = resolve_device(device)
     params = loss_parameters(cfg)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)

@@ -60,6 +60,8 @@ def _common(p: argparse.ArgumentParser, *, labels: bool) -> None:
         p.add_argument("--labels", nargs="+", type=Path, required=True, help="instance label TIFF per image")
     p.add_argument("--dims", default=None, help="axes of plain TIFFs, e.g. CYX")
     p.add_argument("--channels", nargs="+", default=None, help="channel names or indices (default: all)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
+                   help="where the networks run (default: %(default)s: a CUDA GPU when there is one)")
     add_config_options(p)
 
 
@@ -148,7 +150,8 @@ def _train(args: argparse.Namespace) -> int:
     subsets = [[c] for c in chans] if args.mode == "cw" else [chans]
     zoo = ModelZoo(args.zoo, create=True)
     for subset in subsets:
-        result = finetune(*train, channels=subset, validation=val if va.size else None, config=cfg, progress=_report)
+        result = finetune(*train, channels=subset, validation=val if va.size else None, config=cfg, progress=_report,
+                          device=args.device)
         scores = validation_scores(result.model, *val, channels=result.channels) if va.size else {}
         entry = zoo.add(result.model, object=args.object, channels=result.channels, cell_line=args.cell_line,
                         starting_model=cfg.starting_model, validation=scores)
@@ -166,7 +169,7 @@ def _select(args: argparse.Namespace) -> int:
     labels = _read_labels(args.labels, len(arrays))
     zoo = ModelZoo(args.zoo)
     entries = zoo.list(object=args.object, cell_line=args.cell_line)
-    models = {tuple(e["channels"]): zoo.load(e, device=cfg.device) for e in entries if set(e["channels"]) <= set(names)}
+    models = {tuple(e["channels"]): zoo.load(e, device=args.device) for e in entries if set(e["channels"]) <= set(names)}
     chans = [str(c) for c in (args.channels or names)]
     idx = [names.index(c) for c in chans]
     best, table = select_channels([a[idx] for a in arrays], labels, models=models, channels=chans,
@@ -185,7 +188,7 @@ def _eval(args: argparse.Namespace) -> int:
     cfg = _config(args, FusionConfig, object=args.object, cell_line=args.cell_line)
     images = _read_images(args.images, args.dims)
     labels = _read_labels(args.labels, len(images))
-    table = compare_fusions(images, labels, zoo=args.zoo, channels=args.channels, config=cfg)
+    table = compare_fusions(images, labels, zoo=args.zoo, channels=args.channels, config=cfg, device=args.device)
     print(table.to_string(float_format=lambda v: f"{v:.3f}"))
     if args.csv:
         _write_csv(args, table.reset_index())

@@ -62,8 +62,9 @@ class FusionConfig(PipelineConfig):
     min_iou: float = setting(0.5, group=_FUSION, gt=0, le=1,
                              help="IoU at which objects of different channels count as the same object (baselines).")
     batch_size: int = setting(8, group=_RUN, ge=1, help="Tiles per network batch.")
-    device: Literal["auto", "cpu", "cuda"] = setting(
-        "auto", group=_RUN, help="Where the networks run; auto uses a CUDA GPU when one is present.")
+
+    #: former settings that are arguments of :func:`labelfree.fusion.segment` now
+    moved_keys = {"device": "pass --device (CLI), device= (macro) or segment(device=...)"}
 
     def __post_init__(self) -> None:
         if isinstance(self.channels, (str, int)):
@@ -107,8 +108,9 @@ class FinetuneConfig(PipelineConfig):
     augment_p: float = setting(0.5, group=_TRAIN, ge=0, le=1,
                                help="Probability of each augmentation (the paper's 0.5).")
     seed: int = setting(0, group=_RUN, ge=0, help="Seed of crops, augmentations and initial weights.")
-    device: Literal["auto", "cpu", "cuda"] = setting(
-        "auto", group=_RUN, help="Where training runs; auto uses a CUDA GPU when one is present.")
+
+    #: former settings that are arguments of :func:`labelfree.fusion.finetune` now
+    moved_keys = {"device": "pass --device (labelfree fusion train) or finetune(device=...)"}
 
     def check(self) -> None:
         if len(self.nbase) != 4:

@@ -135,7 +135,8 @@ def estimate_diameter(
     models : mapping channel -> CellposeNet
         The models of the run (same keys as each frame).
     config : FusionConfig, optional
-        Thresholds, ``average_space``, ``niter``, ``batch_size`` and ``device`` of the run.
+        Thresholds, ``average_space``, ``niter`` and ``batch_size`` of the run (flow
+        integration runs where the models are).
     progress : labelfree._progress.Progress, optional
         Told about each diameter tried (and asked whether to cancel).
 
@@ -144,15 +145,13 @@ def estimate_diameter(
     DiameterChoice
         ``source="search"``, or ``"training"`` when no diameter gave any object.
     """
-    from labelfree.fusion.models import torch_device
-
     cfg = config or FusionConfig()
     chans = list(models)
     nets = [models[c] for c in chans]
     start = common_diameter(nets)
     whole = all(max(np.shape(f[c])) <= SEARCH_SIDE for f in frames for c in chans)
     planes = [{c: _central_crop(np.asarray(f[c]), SEARCH_SIDE) for c in chans} for f in frames]
-    device = torch_device(cfg.device)
+    device = getattr(nets[0], "device", None) if nets else None
     flow_threshold = cfg.flow_threshold if cfg.flow_threshold > 0 else 0.4
     scores: dict[float, float] = {}
     kept: dict[float, list[list[tuple[np.ndarray, np.ndarray]]]] = {}

@@ -98,11 +98,11 @@ def split_validation(n: int, /, *, fraction: float, seed: int = 0) -> tuple[np.n
     return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
-def _start(cfg: FinetuneConfig) -> Any:
+def _start(cfg: FinetuneConfig, device: str) -> Any:
     path = resolve_starting_model(cfg.starting_model)  # ModelFileError before any work
     if path is None:
-        return new_model(nbase=cfg.nbase, diam_mean=cfg.diam_mean, device=cfg.device, seed=cfg.seed)
-    return load_model(path, device=cfg.device)
+        return new_model(nbase=cfg.nbase, diam_mean=cfg.diam_mean, device=device, seed=cfg.seed)
+    return load_model(path, device=device)
 
 
 def finetune(
@@ -114,6 +114,7 @@ def finetune(
     validation: tuple[Sequence[Any], Sequence[np.ndarray]] | None = None,
     config: FinetuneConfig | dict[str, Any] | str | None = None,
     progress: Any = False,
+    device: str = "auto",
 ) -> FinetuneResult:
     """Fine-tune one model on the given channels of the images (MC; CW when one channel).
 
@@ -130,13 +131,15 @@ def finetune(
         the images.
     config : FinetuneConfig, dict, path or None
     progress : bool, tqdm-like or callable
+    device : {"auto", "cpu", "cuda"}
+        Where training runs ("auto": a CUDA GPU when there is one).
 
     Returns
     -------
     FinetuneResult
     """
     cfg = FinetuneConfig.coerce(config)
-    model = _start(cfg)
+    model = _start(cfg, device)
     arrays, names = as_channel_images(images)
     if len(labels) != len(arrays):
         raise InputError(f"{len(arrays)} images but {len(labels)} label images; give one label image per image.")
@@ -168,13 +171,14 @@ def finetune_channelwise(
     validation: tuple[Sequence[Any], Sequence[np.ndarray]] | None = None,
     config: FinetuneConfig | dict[str, Any] | str | None = None,
     progress: Any = False,
+    device: str = "auto",
 ) -> dict[str, FinetuneResult]:
     """One model per channel (CW). Returns channel name -> result; default every channel."""
     _, names = as_channel_images(images)
     chosen = list(channels) if channels is not None else names
     return {
         names[_channel_index(names, c)]: finetune(
-            images, labels, channels=[c], validation=validation, config=config, progress=progress)
+            images, labels, channels=[c], validation=validation, config=config, progress=progress, device=device)
         for c in chosen
     }
 
@@ -188,8 +192,10 @@ def finetune_multichannel(
     validation: tuple[Sequence[Any], Sequence[np.ndarray]] | None = None,
     config: FinetuneConfig | dict[str, Any] | str | None = None,
     progress: Any = False,
+    device: str = "auto",
 ) -> FinetuneResult:
     """One model trained on every channel of a subset as separate samples (MC)."""
     if len(list(channels)) < 2:
         log.info("multi-channel training on a single channel is channel-wise training")
-    return finetune(images, labels, channels=channels, validation=validation, config=config, progress=progress)
+    return finetune(images, labels, channels=channels, validation=validation, config=config, progress=progress,
+                    device=device)

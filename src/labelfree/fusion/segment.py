@@ -27,8 +27,9 @@ __all__ = ["choose_models", "fuse_channels", "segment"]
 log = logging.getLogger(__name__)
 
 
-def choose_models(zoo: Any, channels: Sequence[str], /, *, config: FusionConfig) -> dict[str, tuple[Any, dict]]:
-    """Pick a model for each channel from the zoo: channel -> (model, zoo entry).
+def choose_models(zoo: Any, channels: Sequence[str], /, *, config: FusionConfig,
+                  device: str = "auto") -> dict[str, tuple[Any, dict]]:
+    """Pick a model for each channel from the zoo and load it on ``device``: channel -> (model, zoo entry).
 
     A multi-channel model trained on exactly ``channels`` serves every channel; otherwise
     each channel gets its channel-wise model, or failing that the best model whose training
@@ -41,7 +42,7 @@ def choose_models(zoo: Any, channels: Sequence[str], /, *, config: FusionConfig)
     kw = {"object": config.object, "cell_line": config.cell_line}
     try:
         entry = zoo.pick(channels=channels, **kw)
-        model = zoo.load(entry, device=config.device)
+        model = zoo.load(entry, device=device)
         return {c: (model, entry) for c in channels}
     except ModelFileError:
         if len(channels) == 1:
@@ -49,7 +50,7 @@ def choose_models(zoo: Any, channels: Sequence[str], /, *, config: FusionConfig)
     out: dict[str, tuple[Any, dict]] = {}
     for c in channels:
         entry = zoo.pick(channels=[c], exact=False, **kw)
-        out[c] = (zoo.load(entry, device=config.device), entry)
+        out[c] = (zoo.load(entry, device=device), entry)
     return out
 
 
@@ -76,12 +77,12 @@ def fuse_channels(
         The channels' network outputs at ``diameter``, in the order of ``planes``, when
         already computed.
 
+    Flow integration runs where the models are.
+
     Returns
     -------
     (Y, X) uint16 instance labels.
     """
-    from labelfree.fusion.models import torch_device
-
     if set(planes) != set(models):
         raise InputError(f"Channels {sorted(planes)} and models {sorted(models)} do not correspond.")
     chans = list(planes)
@@ -92,7 +93,7 @@ def fuse_channels(
     if flows is None:
         flows = [predict_flows(models[c], planes[c], diameter=diameter, batch_size=config.batch_size) for c in chans]
     kw = dict(niter=niter, cellprob_threshold=config.cellprob_threshold, flow_threshold=config.flow_threshold,
-              min_size=config.min_size, device=torch_device(config.device))
+              min_size=config.min_size, device=getattr(models[chans[0]], "device", None))
     if config.fusion == "none":
         if len(chans) != 1:
             raise ConfigError(f"fusion='none' segments one channel; {len(chans)} were chosen.")
@@ -125,6 +126,7 @@ def segment(
     models: Mapping[str, Any] | None = None,
     config: FusionConfig | dict[str, Any] | str | None = None,
     progress: Any = False,
+    device: str = "auto",
 ) -> xr.DataArray:
     """Segment cells in a multi-channel image by fusing per-channel cellpose models.
 
@@ -140,6 +142,8 @@ def segment(
         Models to use instead of the zoo.
     config : FusionConfig, dict, path or None
     progress : bool, tqdm-like or callable
+    device : {"auto", "cpu", "cuda"}
+        Where the networks run (models loaded here; "auto": a CUDA GPU when there is one).
 
     Returns
     -------
@@ -157,11 +161,11 @@ def segment(
         missing = [c for c in chans if c not in models]
         if missing:
             raise InputError(f"No model given for channel(s) {missing}; models were given for {sorted(models)}.")
-        chosen = {c: (load_model(m, device=cfg.device) if isinstance(m, (str, os.PathLike)) else m,
+        chosen = {c: (load_model(m, device=device) if isinstance(m, (str, os.PathLike)) else m,
                       {"file": str(m) if isinstance(m, (str, os.PathLike)) else getattr(m, "source", "")})
                   for c, m in ((c, models[c]) for c in chans)}
     elif zoo is not None:
-        chosen = choose_models(zoo, chans, config=cfg)
+        chosen = choose_models(zoo, chans, config=cfg, device=device)
     else:
         raise InputError("segment needs models: give zoo= (a model zoo folder) or models= (channel -> model).")
     values = da.transpose(*(("T",) if "T" in da.dims else ()), "C", "Y", "X").values

@@ -74,8 +74,6 @@ def select_channels(
     """
     import pandas as pd
 
-    from labelfree.fusion.models import torch_device
-
     cfg = FusionConfig.coerce(config)
     channels = [str(c) for c in channels]
     models = {tuple(str(c) for c in k): m for k, m in models.items()}
@@ -90,7 +88,7 @@ def select_channels(
     all_models = list(models.values())
     diameter = common_diameter(all_models, diameter=cfg.diameter)
     niter = cfg.niter or default_niter(all_models, diameter=diameter)
-    device = torch_device(cfg.device)
+    device = getattr(all_models[0], "device", None)  # flow integration runs where the models are
     cache: dict[tuple[int, int, str], tuple[np.ndarray, np.ndarray]] = {}
 
     def flows(model: Any, k: int, c: str) -> tuple[np.ndarray, np.ndarray]:

@@ -11,6 +11,8 @@ SPEC = PipelineSpec(
     channels="many",
     inputs=(
         Input("zoo", "Model zoo folder (empty: LabelFree's model cache).", kind="folder"),
+        Input("device", "Where the networks run: auto (a CUDA GPU when there is one), cpu or cuda.",
+              kind="choice", choices=("auto", "cpu", "cuda"), basic=False),
     ),
     tiles=True,
     torch=True,

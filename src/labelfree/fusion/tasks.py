@@ -40,7 +40,6 @@ def validation_scores(
     dict of the paper's metrics (see :func:`labelfree.fusion.evaluation.score_predictions`).
     """
     from labelfree.fusion.finetune import _channel_index, as_channel_images
-    from labelfree.fusion.models import torch_device
 
     cfg = config or FusionConfig()
     arrays, names = as_channel_images(images)
@@ -52,7 +51,7 @@ def validation_scores(
             flows = predict_flows(model, img[_channel_index(names, c)], diameter=diameter, batch_size=cfg.batch_size)
             preds.append(integrate_flows(*flows, niter=niter, cellprob_threshold=cfg.cellprob_threshold,
                                          flow_threshold=cfg.flow_threshold, min_size=cfg.min_size,
-                                         device=torch_device(cfg.device)))
+                                         device=getattr(model, "device", None)))
             gts.append(np.asarray(lab))
     return {k: float(v) for k, v in score_predictions(preds, gts).items()}
 
@@ -67,6 +66,7 @@ def compare_fusions(
     channels: Sequence[str | int] | None = None,
     config: FusionConfig | dict[str, Any] | None = None,
     methods: Sequence[str] = ("flow_average", *BASELINES),
+    device: str = "auto",
 ) -> Any:
     """Metrics of each single channel, of Flow Averaging and of each baseline (one table).
 
@@ -79,24 +79,25 @@ def compare_fusions(
     channels : channels to fuse (default ``config.channels`` or all)
     config : FusionConfig, dict or None
     methods : fusion rules to score besides the single channels
+    device : {"auto", "cpu", "cuda"}
+        Where the models picked from ``zoo`` run (given models run where they are).
 
     Returns
     -------
     pandas.DataFrame indexed by method (``channel <name>``, ``flow_average``, baselines).
     """
     from labelfree.fusion.finetune import as_channel_images
-    from labelfree.fusion.models import torch_device
     from labelfree.fusion.segment import _resolve_channels, choose_models
 
     cfg = FusionConfig.coerce(config)
     arrays, names = as_channel_images(images)
     chans = _resolve_channels(names, channels if channels else (cfg.channels or names))
     if models is None:
-        models = {c: m for c, (m, _) in choose_models(zoo, chans, config=cfg).items()}
+        models = {c: m for c, (m, _) in choose_models(zoo, chans, config=cfg, device=device).items()}
     nets = [models[c] for c in chans]
     diameter = common_diameter(nets, diameter=cfg.diameter)
     kw = dict(niter=cfg.niter or default_niter(nets, diameter=diameter), cellprob_threshold=cfg.cellprob_threshold,
-              flow_threshold=cfg.flow_threshold, min_size=cfg.min_size, device=torch_device(cfg.device))
+              flow_threshold=cfg.flow_threshold, min_size=cfg.min_size, device=getattr(nets[0], "device", None))
     results: dict[str, list[np.ndarray]] = {f"channel {c}": [] for c in chans}
     results.update({m: [] for m in methods})
     for img in arrays:

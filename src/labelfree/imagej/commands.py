@@ -167,6 +167,13 @@ def _source_path(imp: Any) -> str | None:
     return os.path.join(str(info.directory), str(info.fileName))
 
 
+class _Source:
+    """An image stand-in whose ``attrs["source"]`` is the file the ImagePlus was opened from."""
+
+    def __init__(self, path: str | None) -> None:
+        self.attrs = {"source": path}
+
+
 def _input_values(spec: Any, values: dict[str, Any], da: Any) -> dict[str, Any]:
     inputs: dict[str, Any] = {}
     for inp in spec.inputs:
@@ -183,7 +190,7 @@ def _execute(spec: Any, imp: Any, config: Any, values: dict[str, Any], fields: l
     from labelfree.imagej.dialog import ImageJProgress
     from labelfree.imagej.labels import labels_to_imageplus, show_image
     from labelfree.imagej.rois import labels_to_roimanager
-    from labelfree.run import prepare_image, run_pipeline
+    from labelfree.run import check_output_inputs, output_inputs, prepare_image, run_pipeline
 
     folder = None
     stem = _stem_of(str(imp.getTitle()))
@@ -196,14 +203,17 @@ def _execute(spec: Any, imp: Any, config: Any, values: dict[str, Any], fields: l
         folder.open()
     try:
         da = imageplus_to_xarray(imp)
+        inputs = _input_values(spec, values, da)
         if folder is not None:
             folder.plan(stem)
-            folder.check_files(config.output_files())
+            folder.check_files(output_inputs(spec, inputs))
+        overwrite = bool(values.get("overwrite", False))
+        check_output_inputs(spec, inputs, image=_Source(_source_path(imp)), overwrite=overwrite)
         sink = ImageJProgress(spec.menu_title)
         with relay_warnings(spec.menu_title):
             try:
-                labels = run_pipeline(spec, da, config=config, channel=values.get("channel"),
-                                      inputs=_input_values(spec, values, da), progress=sink)
+                labels = run_pipeline(spec, da, config=config, channel=values.get("channel"), inputs=inputs,
+                                      progress=sink, overwrite=overwrite)
             except Cancelled:
                 sink.finish("cancelled")
                 raise

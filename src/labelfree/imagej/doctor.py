@@ -6,7 +6,6 @@ also works when the JVM is what is broken.
 
 from __future__ import annotations
 
-import dataclasses
 import importlib.metadata
 import importlib.util
 import os
