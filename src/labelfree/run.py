@@ -161,9 +161,12 @@ def run_pipeline(
     kwargs = prepare_inputs(spec, inputs, image=da)
     with limited_threads(threads, torch=spec.torch or "torch" in sys.modules):
         if tile:
-            if kwargs:
-                raise InputError(f"Tiled runs take no extra inputs; got {', '.join(kwargs)}.")
-            labels = run_tiled(spec, da, config=cfg, tile=tile, overlap=tile_overlap, progress=progress)
+            spatial = [k for k in kwargs if spec.input(k).kind not in TILE_INPUT_KINDS]
+            if spatial:
+                raise InputError(f"Tiled runs take no per-pixel inputs such as {', '.join(spatial)}; segment the "
+                                 "image whole, or leave them out.")
+            labels = run_tiled(spec, da, config=cfg, tile=tile, overlap=tile_overlap, progress=progress,
+                               inputs=kwargs)
         else:
             labels = spec.segment_function(da, config=cfg, progress=progress, **kwargs)
     used = channel_names(da) or ([str(da.coords["C"].values)] if "C" in da.coords else [])
@@ -174,12 +177,18 @@ def run_pipeline(
     return labels
 
 
+#: extra inputs a tiled run hands to every tile as they are (a model folder, a device choice);
+#: per-pixel ones (markers, model files bound to a scale) would need cutting with the tiles
+TILE_INPUT_KINDS = ("folder", "choice")
+
+
 def run_tiled(spec: PipelineSpec, image: xr.DataArray, /, *, config: Any, tile: int, overlap: int,
-              progress: Any = False) -> xr.DataArray:
+              progress: Any = False, inputs: Mapping[str, Any] | None = None) -> xr.DataArray:
     """Segment every plane (each T and Z) of ``image`` in overlapping tiles; one id per object per plane.
 
     Only pipelines whose spec allows tiles; whole-plane statistics are fixed first by the
-    spec's ``tile_config`` hook so that every tile uses the same values.
+    spec's ``tile_config`` hook so that every tile uses the same values. ``inputs`` (folder
+    and choice inputs, e.g. Fusion's ``zoo`` and ``device``) go to every tile unchanged.
     """
     import numpy as np
 
@@ -203,7 +212,8 @@ def run_tiled(spec: PipelineSpec, image: xr.DataArray, /, *, config: Any, tile: 
     for index in np.ndindex(*sizes):
         plane = image.isel(dict(zip(lead, index))) if lead else image
         cfg = hook(plane, config) if hook else config
-        fn = PipelineTileFunction(spec.name, cfg.to_dict(), dims="".join(plane_dims), scale=scale)
+        fn = PipelineTileFunction(spec.name, cfg.to_dict(), dims="".join(plane_dims), scale=scale,
+                                  inputs={k: str(v) for k, v in (inputs or {}).items()})
         result = segment_tiled(plane, fn, tile=int(tile), overlap=int(overlap), progress=progress)
         out[index] = result.labels
         n_cut += max(result.n_cut, 0)

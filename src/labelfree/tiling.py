@@ -489,12 +489,15 @@ class PipelineTileFunction:
         Dims of a region, e.g. ``"YX"`` or ``"CYX"``.
     scale : dict
         Pixel size per dim, so that size settings in physical units stay right.
+    inputs : dict
+        Extra inputs handed to the pipeline for every region (strings: a model folder, a device).
     """
 
     pipeline: str
     config: dict = dataclasses.field(default_factory=dict)
     dims: str = "YX"
     scale: dict = dataclasses.field(default_factory=dict)
+    inputs: dict = dataclasses.field(default_factory=dict)
 
     def __call__(self, region: np.ndarray) -> np.ndarray:
         from labelfree.image import to_dataarray
@@ -505,7 +508,8 @@ class PipelineTileFunction:
             return np.zeros(region.shape[-2:], np.uint32)
         pipe = get_pipeline(self.pipeline)
         image = to_dataarray(region, dims=self.dims, scale=self.scale)
-        labels = pipe.segment_function(image, config=pipe.config_class.from_dict(self.config), progress=False)
+        labels = pipe.segment_function(image, config=pipe.config_class.from_dict(self.config), progress=False,
+                                       **self.inputs)
         if labels.ndim != 2:
             raise DimensionError(f"The {self.pipeline} pipeline returned {labels.ndim}-D labels for a region; "
                                  "tiling needs a pipeline that labels one plane.")
