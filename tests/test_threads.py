@@ -87,7 +87,7 @@ def test_torch_pipelines_get_the_thread_cap_before_they_import_torch(tmp_path):
     """A pipeline whose spec says ``torch=True`` runs with torch's CPU pool capped by ``threads``,
     even when torch is first imported inside its segment function (as Cutter and Fusion do)."""
     if len(os.sched_getaffinity(0)) < 2:
-        pytest.skip("needs two cores to tell a cap of one from torch's own default")
+        pytest.skip("needs two cores: torch's own count is then 2, which a cap of one must change")
     (tmp_path / "probe_pipeline.py").write_text(
         "import numpy as np\n"
         "import xarray as xr\n"
@@ -112,7 +112,8 @@ def test_torch_pipelines_get_the_thread_cap_before_they_import_torch(tmp_path):
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
     env.pop("LABELFREE_THREADS", None)
+    env["OMP_NUM_THREADS"] = "2"  # torch's own count (the test suite may have set 1): the cap must change it
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     inside, after = map(int, done.stdout.split())
-    assert inside == 1 and after >= 2  # capped inside the run, torch's own count restored after it
+    assert inside == 1 and after == 2  # capped inside the run, torch's own count restored after it
