@@ -112,7 +112,8 @@ def test_torch_pipelines_get_the_thread_cap_before_they_import_torch(tmp_path):
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])}
     env.pop("LABELFREE_THREADS", None)
-    env["OMP_NUM_THREADS"] = "2"  # torch's own count (the test suite may have set 1): the cap must change it
+    # torch's own count is 2 (the suite may run with 1 in OMP_/MKL_NUM_THREADS): the cap must change it
+    env.update(OMP_NUM_THREADS="2", MKL_NUM_THREADS="2")
     done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     inside, after = map(int, done.stdout.split())
