@@ -144,6 +144,34 @@ def test_cancel_stops_running_tasks_and_the_summary_agrees_with_disk(crops, dask
     assert not [p for p in (out / ".labelfree-staging").glob("*")] if (out / ".labelfree-staging").exists() else True
 
 
+def test_a_stopped_run_waits_for_inputs_being_published(tmp_path, caplog):
+    """A task past its last cancellation check has a staging folder: the client that stopped
+    the run waits for it to go before it reads the manifests for the summary."""
+    import threading
+    from types import SimpleNamespace
+
+    from labelfree.batch.runner import _wait_for_publishing
+    from labelfree.io.outputs import STAGING_DIR
+
+    jobs = [SimpleNamespace(item=SimpleNamespace(stem=s)) for s in ("exp1", "exp1-b", "exp2")]
+    staging = tmp_path / STAGING_DIR / "exp1-host-123-abcd1234"
+    staging.mkdir(parents=True)
+    threading.Timer(0.6, staging.rmdir).start()  # the task publishes, then removes its staging folder
+    started = time.perf_counter()
+    _wait_for_publishing(jobs, {"exp2": {}}, tmp_path, timeout=10)
+    assert 0.5 < time.perf_counter() - started < 5 and not staging.exists()
+    # a staging folder of an input already in the summary is not waited for
+    (tmp_path / STAGING_DIR / "exp2-host-1-00000000").mkdir()
+    started = time.perf_counter()
+    _wait_for_publishing(jobs, {"exp2": {}}, tmp_path, timeout=10)
+    assert time.perf_counter() - started < 0.5
+    # one that never goes: the wait ends at the timeout, with a warning
+    (tmp_path / STAGING_DIR / "exp1-b-host-2-11111111").mkdir()
+    with caplog.at_level(logging.WARNING, logger="labelfree.batch.runner"):
+        _wait_for_publishing(jobs, {"exp2": {}}, tmp_path, timeout=0.3)
+    assert "still being published" in caplog.text
+
+
 def test_a_killed_client_leaves_no_late_outputs(crops, dask_cluster, tmp_path):
     out = tmp_path / "out"
     script = textwrap.dedent(f"""

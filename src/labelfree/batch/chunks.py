@@ -169,5 +169,5 @@ def merge_and_write_input(job: Any, parts: Sequence[tuple[int, np.ndarray, dict]
 
     with local_reads():
         image = open_input(job).load()
-        abort_if_cancelled(job)
+        abort_if_cancelled(job)  # before merging; writing checks again once its staging folder exists
         return merge_and_write(image, parts, job=job, started=started)

@@ -16,9 +16,12 @@ Failures are sorted into two kinds:
   times. (Dask's own ``retries=`` may pick the same worker again, so the retry names
   the other workers explicitly.)
 
-A task checks, just before it publishes outputs, that the scheduler still wants its
-result: after the run is cancelled (Ctrl-C, a progress sink raising Cancelled) or its
-client died, a task that was already running writes nothing.
+A task checks, once its staging folder exists and before it writes outputs, that the
+scheduler still wants its result: after the run is cancelled (Ctrl-C, a progress sink
+raising Cancelled) or its client died, a task that was already running writes nothing. The
+client that stopped a run waits for the staging folders of its unfinished inputs to go
+(tasks that passed the check are publishing) before it writes the summary, so the summary
+agrees with the disk.
 """
 
 from __future__ import annotations
@@ -114,8 +117,7 @@ def run_input(job: Job, /) -> dict[str, Any]:
         with local_reads():
             image = load_input(job)
             labels = segment_image(image, job=job)
-            abort_if_cancelled(job)
-            names = write_result(labels, image, job=job)
+            names = write_result(labels, image, job=job)  # checks for a stopped run first
         return finish_input(job, names, labels=labels, seconds=time.time() - started)
     except Cancelled:
         raise

@@ -153,6 +153,32 @@ def _row_from_state(item: BatchInput, state: dict[str, Any], out_dir: Path, *, s
                       seconds=seconds, **paths)
 
 
+def _wait_for_publishing(jobs: list[Job], rows: dict[str, dict[str, Any]], out_dir: Path, *,
+                         timeout: float) -> None:
+    """Wait until no task of this run is between its last cancellation check and its publication.
+
+    A task checks that the run still wants it once its staging folder exists
+    (:func:`labelfree.batch.task.write_result`); a staging folder of an unfinished input
+    means that task is publishing now.
+    """
+    from labelfree.io.outputs import STAGING_DIR
+
+    open_stems = {job.item.stem for job in jobs if job.item.stem not in rows}
+    root = out_dir / STAGING_DIR
+    deadline = time.time() + timeout
+    while open_stems and time.time() < deadline:
+        try:
+            names = [p.name for p in root.iterdir()]
+        except OSError:
+            return
+        if not any(name.startswith(f"{stem}-") for name in names for stem in open_stems):
+            return
+        time.sleep(0.1)
+    if open_stems and time.time() >= deadline:
+        log.warning("batch: outputs were still being published %.0f s after the stop; the summary may miss them "
+                    "(a rerun finds them)", timeout)
+
+
 def _rows_finished_meanwhile(jobs: list[Job], rows: dict[str, dict[str, Any]], out_dir: Path) -> None:
     """Inputs whose task finished after the interrupt reached us: their manifest says so."""
     from labelfree.batch.state import finished_state
@@ -262,6 +288,9 @@ def run_batch(
                 if jobs:
                     _execute(jobs, rows, bar=bar, batch=bcfg, client=client, on_row=progress_summary)
         except (KeyboardInterrupt, Cancelled) as exc:
+            from labelfree.batch.dispatch import CANCEL_GRACE
+
+            _wait_for_publishing(jobs, rows, out, timeout=CANCEL_GRACE)
             _rows_finished_meanwhile(jobs, rows, out)
             summary = _write_summary(items, rows, out, bcfg, status_left="cancelled")
             _write_report(summary, out)

@@ -149,7 +149,8 @@ def write_result(labels: xr.DataArray, image: xr.DataArray, /, *, job: Job, extr
 
     The files are written into a private staging folder and published as one set, the
     manifest (provenance with the input's fingerprint) last; see
-    :func:`labelfree.io.outputs.publish_set`.
+    :func:`labelfree.io.outputs.publish_set`. Raises :class:`Cancelled` (nothing written)
+    when run as a Dask task of a run that was stopped.
 
     Returns
     -------
@@ -171,6 +172,9 @@ def write_result(labels: xr.DataArray, image: xr.DataArray, /, *, job: Job, extr
     out = Path(job.out_dir)
     staging = new_staging(out, item.stem)
     try:
+        # checked once the staging folder exists: a client that stopped the run waits for the
+        # staging folders of its inputs to go, so what is published after it returned is nothing
+        abort_if_cancelled(job)
         used = prepare_image(job.pipeline, image, channel=item.channels)
         staged, prov = stage_outputs(staging, item.stem, labels, image=used, inputs=job.input_files(),
                                      extras=extras, record=record)
