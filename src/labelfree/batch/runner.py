@@ -161,22 +161,16 @@ def _wait_for_publishing(jobs: list[Job], rows: dict[str, dict[str, Any]], out_d
     (:func:`labelfree.batch.task.write_result`); a staging folder of an unfinished input
     means that task is publishing now.
     """
-    from labelfree.io.outputs import STAGING_DIR
+    from labelfree.io.outputs import staging_folders
 
-    open_stems = {job.item.stem for job in jobs if job.item.stem not in rows}
-    root = out_dir / STAGING_DIR
+    open_stems = [job.item.stem for job in jobs if job.item.stem not in rows]
     deadline = time.time() + timeout
-    while open_stems and time.time() < deadline:
-        try:
-            names = [p.name for p in root.iterdir()]
-        except OSError:
-            return
-        if not any(name.startswith(f"{stem}-") for name in names for stem in open_stems):
+    while staging_folders(out_dir, open_stems):
+        if time.time() >= deadline:
+            log.warning("batch: outputs were still being published %.0f s after the stop; the summary may miss them "
+                        "(a rerun finds them)", timeout)
             return
         time.sleep(0.1)
-    if open_stems and time.time() >= deadline:
-        log.warning("batch: outputs were still being published %.0f s after the stop; the summary may miss them "
-                    "(a rerun finds them)", timeout)
 
 
 def _rows_finished_meanwhile(jobs: list[Job], rows: dict[str, dict[str, Any]], out_dir: Path) -> None:

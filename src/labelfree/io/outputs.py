@@ -43,6 +43,7 @@ __all__ = [
     "OUTPUT_SUFFIXES",
     "EXTRA_SUFFIXES",
     "STAGING_DIR",
+    "staging_folders",
     "LOCK_FILE",
     "output_stem",
     "check_stem",
@@ -262,6 +263,16 @@ def new_staging(folder: Path, stem: str) -> Path:
     except OSError as exc:
         raise OutputError(f"Cannot write into {folder}: {exc.strerror or exc}. Choose a folder you can write to.") from exc
     return path
+
+
+def staging_folders(folder: str | os.PathLike, stems: Iterable[str], /) -> list[Path]:
+    """The staging folders (:func:`new_staging`) of sets of ``stems`` now in ``folder``: their
+    writers are still at work. A stem that another stem extends (``a`` and ``a-b``) may match both."""
+    prefixes = tuple(f"{stem}-" for stem in stems)
+    try:
+        return [p for p in _staging_root(Path(folder)).iterdir() if prefixes and p.name.startswith(prefixes)]
+    except OSError:  # no staging folder at all
+        return []
 
 
 def _targets(folder: Path, stem: str, kinds: Iterable[str]) -> dict[str, Path]:
