@@ -71,15 +71,17 @@ TRAIN_CONFIG = dict(nbase=(8, 16, 32, 64), diam_mean=15.0, crop_size=64, batch_s
 
 
 def train_models(*, channels: int = 3, epochs: int = 60, seed: int = 0) -> tuple[dict, tuple, float]:
-    """Train one network per built channel; returns (models, test set (images, labels), training seconds)."""
+    """Train one network per built channel on the CPU; returns (channel -> training result with
+    ``.model`` and ``.history``, test set (images, labels), training seconds)."""
     from labelfree.fusion import finetune_channelwise
 
     train = load(TRAIN, k=channels, seed=seed)
     val = load(VAL, k=channels, seed=seed + 1)
     test = load(TEST, k=channels, seed=seed + 2)
     t0 = time.perf_counter()
-    results = finetune_channelwise(*train, validation=val, config={**TRAIN_CONFIG, "n_epochs": epochs, "seed": seed})
-    return {name: res.model for name, res in results.items()}, test, time.perf_counter() - t0
+    results = finetune_channelwise(*train, validation=val, config={**TRAIN_CONFIG, "n_epochs": epochs, "seed": seed},
+                                   device="cpu")
+    return results, test, time.perf_counter() - t0
 
 
 def run(*, channels: int = 3, epochs: int = 60, seed: int = 0) -> list[dict]:
@@ -101,7 +103,8 @@ def run(*, channels: int = 3, epochs: int = 60, seed: int = 0) -> list[dict]:
     if not DATA.is_dir():
         return []
     torch.set_num_threads(1)
-    models, (images, truth), train_s = train_models(channels=channels, epochs=epochs, seed=seed)
+    results, (images, truth), train_s = train_models(channels=channels, epochs=epochs, seed=seed)
+    models = {name: res.model for name, res in results.items()}
     names = list(models)
     movie = xr.DataArray(np.stack(images), dims=("T", "C", "Y", "X"), coords={"C": names})
     gt = np.stack(truth)
@@ -124,7 +127,6 @@ def run(*, channels: int = 3, epochs: int = 60, seed: int = 0) -> list[dict]:
 def main(argv: list[str] | None = None) -> int:
     import torch
 
-    from labelfree.fusion import finetune_channelwise
     from labelfree.fusion.tasks import compare_fusions
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -136,14 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"skipped: {DATA} is absent")
         return 0
     torch.set_num_threads(1)
-    train = load(TRAIN, k=args.channels, seed=args.seed)
-    val = load(VAL, k=args.channels, seed=args.seed + 1)
-    test = load(TEST, k=args.channels, seed=args.seed + 2)
-    cfg = dict(nbase=(8, 16, 32, 64), diam_mean=15.0, crop_size=64, batch_size=8, samples_per_epoch=16,
-               learning_rate=0.01, n_epochs=args.epochs, patience=50, seed=args.seed)
-    t0 = time.perf_counter()
-    results = finetune_channelwise(*train, validation=val, config=cfg, device="cpu")
-    train_s = time.perf_counter() - t0
+    results, test, train_s = train_models(channels=args.channels, epochs=args.epochs, seed=args.seed)
     for name, res in results.items():
         h = res.history
         print(f"channel {name}: {h.epochs_run} epochs, best {h.best_epoch + 1}, {h.seconds_per_epoch:.2f} s/epoch")
