@@ -184,7 +184,7 @@ def load_movie(n_frames: int = 6) -> tuple[np.ndarray, str]:
     return movie.values, "synthetic"
 
 
-def time_movie(cores: int, repeats: int, config: str) -> dict:
+def time_movie(cores: int, repeats: int, config: str, frames: int = 6) -> dict:
     """In this process, pinned to ``cores`` cores (0: as started): the bare call and ``segment``.
 
     Returns the median seconds of one bare Farnebaeck call (paper parameters, inside
@@ -197,26 +197,28 @@ def time_movie(cores: int, repeats: int, config: str) -> dict:
 
     if cores:
         os.sched_setaffinity(0, sorted(os.sched_getaffinity(0))[:cores])
-    movie, what = load_movie()
+    movie, what = load_movie(frames)
     cfg = MotionConfig(**json.loads(config))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         motion.segment(movie[:2], config=cfg)  # warm-up: imports, first calls
-    bare, whole = [], []
+    bare, whole, cpu, main = [], [], [], []
     for _ in range(repeats):
         with retained_heap():
             cv2.calcOpticalFlowFarneback(movie[-2], movie[-1], None, *PAPER)
             t = time.perf_counter()
             cv2.calcOpticalFlowFarneback(movie[-2], movie[-1], None, *PAPER)
             bare.append(time.perf_counter() - t)
-        t = time.perf_counter()
+        t, c, m = time.perf_counter(), time.process_time(), time.thread_time()
         motion.segment(movie, config=cfg)
         whole.append(time.perf_counter() - t)
+        cpu.append(time.process_time() - c)  # every thread's CPU time
+        main.append(time.thread_time() - m)  # the calling thread's: the work done in frame order
     return {"threads": thread_count(), "bare": float(np.median(bare)), "movie": float(np.median(whole)),
-            "pairs": movie.shape[0] - 1, "what": what}
+            "cpu": float(np.median(cpu)), "main": float(np.median(main)), "pairs": movie.shape[0] - 1, "what": what}
 
 
-def scaling(repeats: int, config: dict | None = None, rounds: int = 2) -> None:
+def scaling(repeats: int, config: dict | None = None, rounds: int = 2, frames: int = 6) -> None:
     """Per-pair time of ``segment`` on one core and on all cores, against the bare call.
 
     Each setting runs in a fresh process (pinned to one core, or with every core this
@@ -227,12 +229,13 @@ def scaling(repeats: int, config: dict | None = None, rounds: int = 2) -> None:
 
     text = json.dumps(config or {})
     code = ("import sys, json; sys.path.insert(0, {here!r}); import motion_speed; "
-            "print(json.dumps(motion_speed.time_movie({cores}, {repeats}, {text!r})))")
+            "print(json.dumps(motion_speed.time_movie({cores}, {repeats}, {text!r}, {frames})))")
     runs: dict[int, list[dict]] = {1: [], 0: []}
     for _ in range(rounds):
         for cores in runs:
             out = subprocess.run([sys.executable, "-c", code.format(here=os.path.dirname(os.path.abspath(__file__)),
-                                                                    cores=cores, repeats=repeats, text=text)],
+                                                                    cores=cores, repeats=repeats, text=text,
+                                                                    frames=frames)],
                                  check=True, capture_output=True, text=True).stdout
             runs[cores].append(json.loads(out.strip().splitlines()[-1]))
     one = runs[1][0]
@@ -246,6 +249,16 @@ def scaling(repeats: int, config: dict | None = None, rounds: int = 2) -> None:
         rs = runs[cores]
         per = float(np.median([r["movie"] for r in rs])) / rs[0]["pairs"]
         print(f"{label:34s} {rs[0]['threads']:7d} {per:7.3f} {per / bare:7.2f} {per / pair1:8.2f}")
+    # CPU seconds per pair of the run on every core: all threads, and the calling thread alone
+    # (what runs in frame order). A pair cannot cost less than the in-order part on any number
+    # of cores, nor less than the total divided by the cores: the projection is that bound.
+    rs = runs[0]
+    cpu = float(np.median([r["cpu"] for r in rs])) / rs[0]["pairs"]
+    main = float(np.median([r["main"] for r in rs])) / rs[0]["pairs"]
+    print(f"\nCPU per pair with {rs[0]['threads']} threads: {cpu:.3f} s in all threads, {main:.3f} s in the calling "
+          f"thread (in frame order, {main / bare:.2f} x bare)")
+    print("projected s/pair on c cores, max(in order, all / c): " + ", ".join(
+        f"c={c}: {max(main, cpu / c):.3f} ({max(main, cpu / c) / bare:.2f} x bare)" for c in (4, 8, 16)))
 
 
 def _rss_anon_mib() -> float:
@@ -319,10 +332,11 @@ if __name__ == "__main__":
     ap.add_argument("--memory", action="store_true", help="also measure peak memory (200 x 1024^2 movie)")
     ap.add_argument("--config", action="append", default=[], help="JSON of MotionConfig fields: one more table")
     ap.add_argument("--scaling", action="store_true", help="only the per-pair times on 1 and on all cores")
+    ap.add_argument("--frames", type=int, default=6, help="--scaling: frames of the movie (at most 25)")
     a = ap.parse_args()
     configs = [json.loads(extra) for extra in a.config]
     for extra in [{}, *configs]:
-        scaling(a.repeats, extra)
+        scaling(a.repeats, extra, frames=a.frames)
     if a.scaling:
         raise SystemExit(0)
     # first with the allocator untouched: leaving retained_heap() fixes glibc's thresholds

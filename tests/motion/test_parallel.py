@@ -154,3 +154,32 @@ def test_automatic_flow_binning_in_segment_is_recorded():
     from labelfree.metrics import evaluate
 
     assert evaluate(labels.values, truth.values)["pixel_f1"] >= evaluate(full.values, truth.values)["pixel_f1"] - 0.03
+
+
+def test_pairs_are_classified_and_cleaned_up_on_the_worker_threads(four_cores, monkeypatch):
+    """Once the minimum size is settled, self-labels, classification and clean-up of a pair run on
+    the pool, ahead of the frame-order work; the labels stay those of the serial run."""
+    movie, _ = datasets.synthetic_movie(appearance="fluorescence", seed=3, **SYN)
+    where: dict[str, list[str]] = {"classify": [], "clean": []}
+    real_classify, real_clean = segment_module._classify_pair, segment_module._clean_up
+
+    def classify(*args, **kwargs):
+        where["classify"].append(threading.current_thread().name)
+        return real_classify(*args, **kwargs)
+
+    def clean(*args, **kwargs):
+        where["clean"].append(threading.current_thread().name)
+        return real_clean(*args, **kwargs)
+
+    monkeypatch.setattr(segment_module, "_classify_pair", classify)
+    monkeypatch.setattr(segment_module, "_clean_up", clean)
+    serial = run_pipeline("motion", movie, threads=1)
+    assert not [n for names in where.values() for n in names if n.startswith("labelfree-motion")]
+    where["classify"].clear(), where["clean"].clear()
+    threaded = run_pipeline("motion", movie, threads=3)
+    np.testing.assert_array_equal(threaded.values, serial.values)
+    assert threaded.attrs["labelfree"]["refinement"] == serial.attrs["labelfree"]["refinement"]
+    # the first moving pair fixes the minimum size in order; the 5 pairs after it go to the pool
+    assert len(where["classify"]) == 6 and where["classify"][0] == threading.current_thread().name
+    assert all(n.startswith("labelfree-motion") for n in where["classify"][1:])
+    assert sum(n.startswith("labelfree-motion") for n in where["clean"]) == 5

@@ -15,6 +15,8 @@ objects apart; ``min_contrast`` skips the refinement on such frames.
 
 from __future__ import annotations
 
+import dataclasses
+
 import cv2
 import numpy as np
 
@@ -112,6 +114,31 @@ def _refine(frame, mask, *, inner, outer, sigma, prior, kind, max_pixels, seed, 
     to here), the median of all of them is held against ``min_contrast``: one
     movie, one modality, and a single frame near the limit does not flip.
     """
+    m, band = _band(frame, mask, inner=inner, outer=outer, sigma=sigma)
+    if band is None:
+        return m.copy(), float("nan"), False
+    if history is not None:
+        history.append(band.contrast)
+    if (np.median(history) if history else band.contrast) < min_contrast:
+        return m.copy(), band.contrast, False
+    return _redecide(band, prior=prior, kind=kind, max_pixels=max_pixels, seed=seed), band.contrast, True
+
+
+@dataclasses.dataclass
+class _Band:
+    """A mask's cores, the far background beyond its band, the smoothed grey level, and
+    the grey contrast of cores against far background (:func:`grey_contrast`)."""
+
+    core: np.ndarray
+    near: np.ndarray
+    far: np.ndarray
+    grey: np.ndarray
+    contrast: float
+
+
+def _band(frame, mask, *, inner, outer, sigma) -> tuple[np.ndarray, _Band | None]:
+    """The mask as bool and its :class:`_Band` (None when it has no core or no far background):
+    everything the refinement needs before deciding whether to re-decide the band."""
     m = np.asarray(mask, bool)
     f = np.asarray(frame)
     if m.ndim != 2 or f.shape != m.shape:
@@ -127,11 +154,13 @@ def _refine(frame, mask, *, inner, outer, sigma, prior, kind, max_pixels, seed, 
         grey = cv2.GaussianBlur(grey, (0, 0), sigma)
     far = ~near
     if not core.any() or not far.any():
-        return m.copy(), float("nan"), False
-    contrast = grey_contrast(grey, core, far)
-    if history is not None:
-        history.append(contrast)
-    if (np.median(history) if history else contrast) < min_contrast:
-        return m.copy(), contrast, False
-    model = train_classifier(grey[None], core, far, max_pixels=max_pixels, seed=seed, prior=prior, kind=kind)
-    return core | (near & classify_frame(grey[None], model)), contrast, True
+        return m, None
+    return m, _Band(core, near, far, grey, grey_contrast(grey, core, far))
+
+
+def _redecide(band: _Band, *, prior, kind, max_pixels, seed) -> np.ndarray:
+    """The cores plus the band pixels a grey-level classifier, trained on cores and far
+    background, calls cell."""
+    model = train_classifier(band.grey[None], band.core, band.far, max_pixels=max_pixels, seed=seed, prior=prior,
+                             kind=kind)
+    return band.core | (band.near & classify_frame(band.grey[None], model))

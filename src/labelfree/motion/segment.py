@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import dataclasses
 import logging
 import warnings
-from typing import Any
+from concurrent.futures import Future
+from typing import Any, Callable
 
 import numpy as np
 import xarray as xr
@@ -27,7 +30,7 @@ from labelfree.motion.postprocess import (
     postprocess,
     to_instances,
 )
-from labelfree.motion.refine import _refine
+from labelfree.motion.refine import _band, _Band, _redecide
 from labelfree.motion.selflabel import (
     cell_scale,
     flow_only_min_size,
@@ -36,7 +39,7 @@ from labelfree.motion.selflabel import (
     size_floor,
     typical_object_area,
 )
-from labelfree.motion.stream import frame_stream
+from labelfree.motion.stream import FrameWork, frame_stream
 
 __all__ = ["segment", "as_movie", "NoMotionWarning"]
 
@@ -96,6 +99,78 @@ def _valid_region(shape: tuple[int, int], bands: np.ndarray, margin: int) -> np.
     return valid
 
 
+@dataclasses.dataclass
+class _Pair:
+    """What the pair (t-1, t) gave: its classifier, its self-label record, and frame t's
+    classification when the kernel flooding check already made it (None: not made)."""
+
+    model: Any = None
+    stats: tuple | None = None
+    decided: np.ndarray | None = None
+
+
+def _classify_pair(item: FrameWork, prev_entropy: np.ndarray, cfg: MotionConfig, /, *, min_size: int,
+                   valid: np.ndarray | None, model: Any = None) -> _Pair:
+    """Self-label the pair ending at ``item`` and train its classifier (updating ``model`` in
+    cumulative mode); an empty :class:`_Pair` when the pair shows no motion."""
+    t, feats = item.t, item.features
+    if float(item.magnitude.max()) <= STILL:
+        return _Pair()
+    sl = self_label(item.magnitude, prev_entropy, min_size=min_size, config=cfg)
+    if valid is not None:
+        sl.cell &= valid
+        sl.background &= valid
+    kind, decided = cfg.classifier, None
+    trained = train_classifier(feats, sl.cell, sl.background, max_pixels=cfg.max_training_pixels,
+                               seed=cfg.seed + t, prior=cfg.class_prior, model=model, kind=kind)
+    if kind == "kernel" and trained is not None and model is None:
+        # the kernel densities also follow background that the flow halo put into the
+        # cell labels; when that wins, the frame floods: use the paper's normal densities
+        check = classify_frame(feats, trained)
+        if _floods(check, sl.background):
+            kind = "gaussian"
+            trained = train_classifier(feats, sl.cell, sl.background, max_pixels=cfg.max_training_pixels,
+                                       seed=cfg.seed + t, prior=cfg.class_prior, kind=kind)
+            log.info("Motion: frame %d: the kernel classifier floods; normal densities used", t)
+        elif cfg.decision_smoothing == 0:
+            decided = check
+    return _Pair(trained, (t, sl.cell_threshold, sl.background_threshold, int(sl.cell.sum()), kind), decided)
+
+
+@dataclasses.dataclass
+class _Cleaned:
+    """A classified frame after the clean-up; the band of its boundary refinement (None when
+    the refinement's contrast check does not run or finds no core or background) and the
+    refined mask, when it was computed."""
+
+    clean: np.ndarray
+    band: _Band | None = None
+    refined: np.ndarray | None = None
+
+
+def _refined(t: int, band: _Band, cfg: MotionConfig, /, *, min_size: int) -> np.ndarray:
+    mask = _redecide(band, prior=cfg.class_prior, kind=cfg.refine_classifier, max_pixels=cfg.max_training_pixels,
+                     seed=cfg.seed + t)
+    return postprocess(mask, min_size=min_size, closing_radius=0, clear_border=cfg.clear_border)
+
+
+def _clean_up(t: int, frame: np.ndarray, mask: np.ndarray, cfg: MotionConfig, /, *, min_size: int,
+              redecide: Callable[[float], bool]) -> _Cleaned:
+    """Size filter, closing and hole filling; then the refinement's band, re-decided when
+    ``redecide(contrast)`` says so (whether the refinement applies is decided in frame order,
+    on the movie's contrasts so far)."""
+    clean = postprocess(mask, min_size=min_size, closing_radius=resolve_closing_radius(cfg, min_size=min_size),
+                        clear_border=cfg.clear_border)
+    if not (cfg.refine_boundary or (cfg.declump and cfg.declump_landscape == "auto")):
+        return _Cleaned(clean)
+    # without the refinement, its contrast check still runs (never refining): it chooses the split landscape
+    clean, band = _band(frame, clean, inner=cfg.refine_inner, outer=cfg.refine_outer, sigma=cfg.refine_sigma)
+    done = _Cleaned(clean, band)
+    if band is not None and redecide(band.contrast):
+        done.refined = _refined(t, band, cfg, min_size=min_size)
+    return done
+
+
 def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, progress: Any = False) -> xr.DataArray:
     """Segment moving cells in a time-lapse without training labels (Robitaille et al. 2022).
 
@@ -127,8 +202,11 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
     The frames, their static features and the flows of the next pairs are computed ahead
     in :func:`labelfree._threads.thread_count` worker threads (``run_pipeline(threads=)``,
     ``LABELFREE_THREADS``, else the cores this process may use; one inside a Dask worker),
-    at most one frame more than the threads at a time; everything that depends on the
-    previous frame runs in order. The labels are the same for every thread count.
+    at most one frame more than the threads at a time. Once the first moving pair has fixed
+    the minimum size, the workers also self-label, classify and clean up each pair (with
+    ``classifier_mode="per_pair"``); what depends on earlier frames (whether the boundary
+    refinement applies, the instances over time, the IDs) runs in frame order. The labels
+    are the same for every thread count.
 
     Warns
     -----
@@ -152,32 +230,39 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
     refine_size = cfg.min_size is None and cfg.refine_min_size
     tracker, last, landscapes = None, -1, {}  # instances over time; the last finished frame
 
-    def finish(t: int, frame: np.ndarray, mask: np.ndarray, flow: np.ndarray | None = None) -> None:
+    def cleaned(t: int, frame: np.ndarray, mask: np.ndarray, size: int, redecide) -> _Cleaned:
+        return _clean_up(t, frame, mask, cfg, min_size=size, redecide=redecide)
+
+    def exact(contrast: float) -> bool:  # the refinement's decision for the next frame in order
+        return bool(cfg.refine_boundary and np.median([*contrasts, contrast]) >= cfg.refine_min_contrast)
+
+    def finish(t: int, frame: np.ndarray, mask: np.ndarray | None, flow: np.ndarray | None = None,
+               done: _Cleaned | None = None) -> None:
+        """Frame t's objects from its classified ``mask``, or from ``done``, its clean-up made ahead."""
         nonlocal out, min_size, refine_size, tracker, last
-        # flow objects include a halo: check the size on the first classified frame that is not
-        # flooded (a frame classified mostly as cell, e.g. frame 0 of HeLa with log_intensity,
-        # would keep the flow-only size, which removes most nuclei)
-        if refine_size and np.count_nonzero(mask) <= _FLOODED * mask.size:
-            area = typical_object_area(fill_mask_holes(mask), min_area=size_floor(shape))
-            if area:
-                min_size = min(min_size, max(10, int(round(cfg.min_size_fraction * area))))
-            refine_size = False
-            log.info("Motion: minimum object size %d px, closing radius %d px", min_size,
-                     resolve_closing_radius(cfg, min_size=min_size))
-        clean = postprocess(mask, min_size=min_size, closing_radius=resolve_closing_radius(cfg, min_size=min_size),
-                            clear_border=cfg.clear_border)
-        if cfg.refine_boundary or (cfg.declump and cfg.declump_landscape == "auto"):
-            # without the refinement, its grey-contrast check still runs (never refining) for the landscape
-            clean, contrast, applied = _refine(
-                frame, clean, inner=cfg.refine_inner, outer=cfg.refine_outer, sigma=cfg.refine_sigma,
-                prior=cfg.class_prior, kind=cfg.refine_classifier, max_pixels=cfg.max_training_pixels,
-                seed=cfg.seed + t, min_contrast=cfg.refine_min_contrast if cfg.refine_boundary else np.inf,
-                history=contrasts)
-            if cfg.refine_boundary:
-                refined.append({"frame": t, "contrast": None if np.isnan(contrast) else round(contrast, 3),
-                                "refined": applied})
+        if done is None:
+            # flow objects include a halo: check the size on the first classified frame that is not
+            # flooded (a frame classified mostly as cell, e.g. frame 0 of HeLa with log_intensity,
+            # would keep the flow-only size, which removes most nuclei)
+            if refine_size and np.count_nonzero(mask) <= _FLOODED * mask.size:
+                area = typical_object_area(fill_mask_holes(mask), min_area=size_floor(shape))
+                if area:
+                    min_size = min(min_size, max(10, int(round(cfg.min_size_fraction * area))))
+                refine_size = False
+                log.info("Motion: minimum object size %d px, closing radius %d px", min_size,
+                         resolve_closing_radius(cfg, min_size=min_size))
+            done = cleaned(t, frame, mask, min_size, exact)
+        clean = done.clean
+        if done.band is not None:  # the grey-contrast check also chooses the split landscape
+            applied = exact(done.band.contrast)
+            contrasts.append(done.band.contrast)
             if applied:
-                clean = postprocess(clean, min_size=min_size, closing_radius=0, clear_border=cfg.clear_border)
+                clean = done.refined if done.refined is not None else _refined(t, done.band, cfg, min_size=min_size)
+        else:
+            applied = False
+        if cfg.refine_boundary:
+            contrast = None if done.band is None or np.isnan(done.band.contrast) else round(done.band.contrast, 3)
+            refined.append({"frame": t, "contrast": contrast, "refined": applied})
         if cfg.declump:
             if tracker is None:
                 tracker = InstanceTracker(cell_area=min_size / cfg.min_size_fraction, dip_ratio=cfg.declump_dip_ratio,
@@ -199,8 +284,37 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
             out = out.astype(np.uint32)
         out[t] = lab
 
+    def valid(t: int) -> np.ndarray | None:
+        """Where pair (t-1, t) may take training labels: away from zero-filled drift edges."""
+        return None if bands is None else _valid_region(shape, bands[t - 1 : t + 1], margin)
+
+    def ahead(item: FrameWork, prev_entropy: np.ndarray, size: int) -> tuple:
+        """Pair t classified and cleaned up on a worker thread (nothing in it depends on an earlier
+        frame's result); the refinement is re-decided ahead where the frame's own contrast asks for it."""
+        pair = _classify_pair(item, prev_entropy, cfg, min_size=size, valid=valid(item.t))
+        if pair.decided is None and pair.model is not None:
+            pair.decided = classify_frame(item.features, pair.model, smoothing=cfg.decision_smoothing)
+        if pair.decided is None:  # no model of its own: classified in order with the last pair's
+            return item, pair, None
+        done = cleaned(item.t, item.frame, pair.decided, size,
+                       lambda c: bool(cfg.refine_boundary and c >= cfg.refine_min_contrast))
+        return FrameWork(item.t, item.frame, item.entropy, flow=item.flow), pair, done
+
+    def settle(item: FrameWork, pair: _Pair, done: _Cleaned | None) -> None:
+        nonlocal model
+        if pair.stats is not None:
+            stats.append(pair.stats)
+        model = pair.model if pair.model is not None else model
+        if done is None:
+            finish(item.t, item.frame, classify_frame(item.features, model, smoothing=cfg.decision_smoothing),
+                   item.flow)
+        else:
+            finish(item.t, item.frame, None, item.flow, done=done)
+        bar.update(message=f"frame {item.t + 1}/{n}")
+
     # the same large buffers (flow pyramids, feature maps) are needed for every pair: keep them;
-    # frames, features and flows are computed ahead by the worker threads, the rest in order here
+    # frames, features and flows are computed ahead by the worker threads, the rest in order here,
+    # and once the minimum size is settled, the pairs' classification and clean-up too
     workers = thread_count()
     with retained_heap(), Progress(progress, total=n, desc="Motion") as bar, contextlib.ExitStack() as stack:
         flow_cfg, flows = flow_settings(da, cfg, low=lo, high=hi)  # the binning of an automatic flow_downsample
@@ -212,55 +326,49 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
         prev_ent = first.entropy
         pending.append((0, first.frame, first.entropy))
         del first
+        queue: collections.deque[Future] = collections.deque()  # pairs classified ahead, in order
         for item in frames:
-            t, cur, ent, feats, flow, mag = item.t, item.frame, item.entropy, item.features, item.flow, item.magnitude
-            del item
-            decided = None  # frame t's classification, when already made by the flooding check
-            if float(mag.max()) > STILL:
-                if min_size is None:
-                    min_size = flow_only_min_size(mag, config=cfg)
-                    log.info("Motion: minimum object size %d px from the flow-only pass (closing radius %d px)",
-                             min_size, resolve_closing_radius(cfg, min_size=min_size))
-                sl = self_label(mag, prev_ent, min_size=min_size, config=cfg)
-                if bands is not None:
-                    valid = _valid_region(shape, bands[t - 1 : t + 1], margin)
-                    sl.cell &= valid
-                    sl.background &= valid
-                prior = cfg.class_prior
-                fresh = None if cfg.classifier_mode == "per_pair" else model
-                kind = cfg.classifier
-                trained = train_classifier(feats, sl.cell, sl.background, max_pixels=cfg.max_training_pixels,
-                                           seed=cfg.seed + t, prior=prior, model=fresh, kind=kind)
-                if kind == "kernel" and trained is not None and fresh is None:
-                    # the kernel densities also follow background that the flow halo put into the
-                    # cell labels; when that wins, the frame floods: use the paper's normal densities
-                    check = classify_frame(feats, trained)
-                    if _floods(check, sl.background):
-                        kind = "gaussian"
-                        trained = train_classifier(feats, sl.cell, sl.background, max_pixels=cfg.max_training_pixels,
-                                                   seed=cfg.seed + t, prior=prior, kind=kind)
-                        log.info("Motion: frame %d: the kernel classifier floods; normal densities used", t)
-                    elif cfg.decision_smoothing == 0:
-                        decided = check
-                model = trained if trained is not None else model
-                stats.append((t, sl.cell_threshold, sl.background_threshold, int(sl.cell.sum()), kind))
+            t, ent = item.t, item.entropy
+            if (frames.threaded and model is not None and not pending and not refine_size
+                    and cfg.classifier_mode == "per_pair"):
+                queue.append(frames.run(ahead, item, prev_ent, min_size))
+                del item
+                while len(queue) > workers:
+                    settle(*queue.popleft().result())
+                prev_ent = ent
+                continue
+            while queue:
+                settle(*queue.popleft().result())
+            if min_size is None and float(item.magnitude.max()) > STILL:
+                min_size = flow_only_min_size(item.magnitude, config=cfg)
+                log.info("Motion: minimum object size %d px from the flow-only pass (closing radius %d px)",
+                         min_size, resolve_closing_radius(cfg, min_size=min_size))
+            pair = _classify_pair(item, prev_ent, cfg, min_size=min_size, valid=valid(t),
+                                  model=None if cfg.classifier_mode == "per_pair" else model)
+            if pair.stats is not None:
+                stats.append(pair.stats)
+            model = pair.model if pair.model is not None else model
             if model is not None:
                 for t0, f0, e0 in pending:  # frames seen before the first model (frame 0 at least)
                     finish(t0, f0, classify_frame(compute_features(f0, config=cfg, cache={"entropy": e0}), model,
                                               smoothing=cfg.decision_smoothing))
                     bar.update(message=f"frame {t0 + 1}/{n}")
                 pending = []
+                decided = pair.decided
                 if decided is None:
-                    decided = classify_frame(feats, model, smoothing=cfg.decision_smoothing)
-                finish(t, cur, decided, flow)
+                    decided = classify_frame(item.features, model, smoothing=cfg.decision_smoothing)
+                finish(t, item.frame, decided, item.flow)
                 bar.update(message=f"frame {t + 1}/{n}")
             else:
-                pending.append((t, cur, ent))
+                pending.append((t, item.frame, ent))
                 if len(pending) > _MAX_PENDING:  # bounded memory: older still frames stay empty
                     pending.pop(0)
                     still += 1
                     bar.update(message="no motion yet")
+            del item, pair
             prev_ent = ent
+        while queue:
+            settle(*queue.popleft().result())
         if pending or still:
             warnings.warn(NoMotionWarning(
                 f"No motion found in {len(pending) + still} of {n} frames (the first ones or all); they are left "

@@ -4,9 +4,10 @@ For each frame t, ``segment`` needs the frame as uint8, its local entropy and st
 features, and the optical flow of the pair (t-1, t) with its speed. None of these
 depends on an earlier frame's classification, so :func:`frame_stream` computes them
 for a few frames ahead in a thread pool (OpenCV and NumPy release the GIL) while the
-caller classifies, cleans up and tracks the frames in order. The results are the same
-arrays as a serial run's, whatever the number of threads; at most ``workers + 1``
-frames are in flight, which bounds the memory.
+caller uses them in order (and may put its own per-frame work on the same threads,
+:meth:`FrameStream.run`). The results are the same arrays as a serial run's, whatever
+the number of threads; at most ``workers + 1`` frames are in flight, which bounds the
+memory.
 """
 
 from __future__ import annotations
@@ -26,8 +27,7 @@ from labelfree.motion.features import compute_features, local_entropy
 from labelfree.motion.flow import _flow, _flow_input, flow_magnitude, to_uint8
 from labelfree.motion.movie import _frame
 
-__all__ = ["FrameWork", "frame_stream"]
-
+__all__ = ["FrameWork", "FrameStream", "frame_stream"]
 
 
 @dataclasses.dataclass
@@ -44,6 +44,38 @@ class FrameWork:
     features: np.ndarray | None = None
     flow: np.ndarray | None = None
     magnitude: np.ndarray | None = None
+
+
+class FrameStream:
+    """The :class:`FrameWork` of frames 0..T-1 in order; :meth:`run` puts more per-frame work
+    on the same threads (``segment`` classifies and cleans up frames there once nothing
+    depends on an earlier frame's result)."""
+
+    def __init__(self, items: Iterator[FrameWork], pool: ThreadPoolExecutor | None) -> None:
+        self._items = items
+        self._pool = pool
+
+    def __iter__(self) -> "FrameStream":
+        return self
+
+    def __next__(self) -> FrameWork:
+        return next(self._items)
+
+    @property
+    def threaded(self) -> bool:
+        """Whether frames are computed ahead on worker threads (more than one worker)."""
+        return self._pool is not None
+
+    def run(self, fn: Callable, /, *args) -> Future:
+        """``fn(*args)`` on a worker thread (at once in the calling thread without workers)."""
+        if self._pool is not None:
+            return self._pool.submit(fn, *args)
+        done: Future = Future()
+        try:
+            done.set_result(fn(*args))
+        except BaseException as exc:
+            done.set_exception(exc)
+        return done
 
 
 @contextlib.contextmanager
@@ -66,8 +98,8 @@ def frame_stream(
     high: float,
     workers: int = 1,
     flows: dict[int, np.ndarray] | None = None,
-) -> Iterator[Iterator[FrameWork]]:
-    """Yield an iterator over :class:`FrameWork` for frames 0..T-1 of ``da``, in order.
+) -> Iterator[FrameStream]:
+    """Yield a :class:`FrameStream`: the :class:`FrameWork` of frames 0..T-1 of ``da``, in order.
 
     Parameters
     ----------
@@ -137,10 +169,10 @@ def frame_stream(
             yield item
 
     if workers <= 1:
-        yield serial()
+        yield FrameStream(serial(), None)
         return
     with _opencv_threads(1), ThreadPoolExecutor(workers, thread_name_prefix="labelfree-motion") as pool:
         try:
-            yield parallel(pool)
+            yield FrameStream(parallel(pool), pool)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
