@@ -139,11 +139,12 @@ def _classify_pair(item: FrameWork, prev_entropy: np.ndarray, cfg: MotionConfig,
 
 @dataclasses.dataclass
 class _Cleaned:
-    """A classified frame after the clean-up; the band of its boundary refinement (None when
-    the refinement's contrast check does not run or finds no core or background) and the
-    refined mask, when it was computed."""
+    """A classified frame after the clean-up, and its boundary refinement's grey contrast (None
+    when the contrast check does not run or finds no core or background) with either the
+    refined mask or, while that was not computed, the band to compute it from."""
 
     clean: np.ndarray
+    contrast: float | None = None
     band: _Band | None = None
     refined: np.ndarray | None = None
 
@@ -165,10 +166,11 @@ def _clean_up(t: int, frame: np.ndarray, mask: np.ndarray, cfg: MotionConfig, /,
         return _Cleaned(clean)
     # without the refinement, its contrast check still runs (never refining): it chooses the split landscape
     clean, band = _band(frame, clean, inner=cfg.refine_inner, outer=cfg.refine_outer, sigma=cfg.refine_sigma)
-    done = _Cleaned(clean, band)
-    if band is not None and redecide(band.contrast):
-        done.refined = _refined(t, band, cfg, min_size=min_size)
-    return done
+    if band is None:
+        return _Cleaned(clean)
+    if redecide(band.contrast):  # the band's arrays are not kept
+        return _Cleaned(clean, band.contrast, refined=_refined(t, band, cfg, min_size=min_size))
+    return _Cleaned(clean, band.contrast, band=band)
 
 
 def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, progress: Any = False) -> xr.DataArray:
@@ -252,16 +254,14 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
                 log.info("Motion: minimum object size %d px, closing radius %d px", min_size,
                          resolve_closing_radius(cfg, min_size=min_size))
             done = cleaned(t, frame, mask, min_size, exact)
-        clean = done.clean
-        if done.band is not None:  # the grey-contrast check also chooses the split landscape
-            applied = exact(done.band.contrast)
-            contrasts.append(done.band.contrast)
+        clean, applied = done.clean, False
+        if done.contrast is not None:  # the grey-contrast check also chooses the split landscape
+            applied = exact(done.contrast)
+            contrasts.append(done.contrast)
             if applied:
                 clean = done.refined if done.refined is not None else _refined(t, done.band, cfg, min_size=min_size)
-        else:
-            applied = False
         if cfg.refine_boundary:
-            contrast = None if done.band is None or np.isnan(done.band.contrast) else round(done.band.contrast, 3)
+            contrast = None if done.contrast is None or np.isnan(done.contrast) else round(done.contrast, 3)
             refined.append({"frame": t, "contrast": contrast, "refined": applied})
         if cfg.declump:
             if tracker is None:
@@ -290,27 +290,29 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
 
     def ahead(item: FrameWork, prev_entropy: np.ndarray, size: int) -> tuple:
         """Pair t classified and cleaned up on a worker thread (nothing in it depends on an earlier
-        frame's result); the refinement is re-decided ahead where the frame's own contrast asks for it."""
+        frame's result); the refinement is re-decided ahead where the frame's own contrast asks for it.
+        Keeps what the frame-order part needs: the features only for a frame left unclassified."""
         pair = _classify_pair(item, prev_entropy, cfg, min_size=size, valid=valid(item.t))
         if pair.decided is None and pair.model is not None:
             pair.decided = classify_frame(item.features, pair.model, smoothing=cfg.decision_smoothing)
         if pair.decided is None:  # no model of its own: classified in order with the last pair's
-            return item, pair, None
+            return item.t, item.frame, item.flow, item.features, pair, None
         done = cleaned(item.t, item.frame, pair.decided, size,
                        lambda c: bool(cfg.refine_boundary and c >= cfg.refine_min_contrast))
-        return FrameWork(item.t, item.frame, item.entropy, flow=item.flow), pair, done
+        pair.decided = None
+        return item.t, item.frame, item.flow, None, pair, done
 
-    def settle(item: FrameWork, pair: _Pair, done: _Cleaned | None) -> None:
+    def settle(t: int, frame: np.ndarray, flow: np.ndarray, features: np.ndarray | None, pair: _Pair,
+               done: _Cleaned | None) -> None:
         nonlocal model
         if pair.stats is not None:
             stats.append(pair.stats)
         model = pair.model if pair.model is not None else model
         if done is None:
-            finish(item.t, item.frame, classify_frame(item.features, model, smoothing=cfg.decision_smoothing),
-                   item.flow)
+            finish(t, frame, classify_frame(features, model, smoothing=cfg.decision_smoothing), flow)
         else:
-            finish(item.t, item.frame, None, item.flow, done=done)
-        bar.update(message=f"frame {item.t + 1}/{n}")
+            finish(t, frame, None, flow, done=done)
+        bar.update(message=f"frame {t + 1}/{n}")
 
     # the same large buffers (flow pyramids, feature maps) are needed for every pair: keep them;
     # frames, features and flows are computed ahead by the worker threads, the rest in order here,
