@@ -1,12 +1,12 @@
 #@ ImagePlus imp
 #@ String (value="", description="Channels fed to the network (indices or names); empty = every channel except the nucleus channel.") cell_channels
-#@ String (value="auto", description="Channel showing nuclei, used to detect one marker per cell when no markers are given (null = no nucleus image).") nucleus_channel
-#@ String (choices={"blob", "threshold"}, value="blob", description="How markers are detected in the nucleus channel: 'blob' (determinant-of-Hessian blobs) or 'threshold' (Otsu, de-clumped nuclei centroids).") marker_method
+#@ String (value="auto", description="Channel showing nuclei, used to detect one marker per cell when no markers are given (null: no nucleus channel; a one-channel image without markers is then its own nucleus image).") nucleus_channel
+#@ String (choices={"auto", "blob", "threshold"}, value="auto", description="How markers are detected in the nucleus image: 'auto' (Otsu on the log image, de-clumped nuclei centroids, sizes from the nuclei found), 'blob' (the authors' determinant-of-Hessian blobs) or 'threshold' (Otsu, de-clumped nuclei centroids, sizes from marker_min_sigma).") marker_method
 #@ String (choices={"local", "intensity", "snr"}, value="local", description="What the graph cut sees: 'local' (a threshold that follows the local peak brightness, with a noise floor), 'intensity' (the authors' min-max normalised intensity) or 'snr' (noise-normalised signal).") mask_signal
 #@ String (value="auto", description="Reduce the image by this factor before cutting patches (below 1 enlarges); outputs are at full resolution. Automatic: from the typical cell size (markers and mask), so a cell fills the patch.") downscale
 #@ int (value=1000, description="Adam steps at most.") n_steps
 #@ String (choices={"none", "geodesic", "intensity"}, value="intensity", description="Give mask pixels no patch claimed to a cell: 'none', 'geodesic' (the nearest cell inside the mask) or 'intensity' (a watershed of the smoothed intensity seeded by the cells).") grow_into_mask
-#@ String (choices={"detect", "roi_manager"}, value="detect", description="One marker per cell: a points CSV (y, x[, t]), a label TIFF or an ImageJ ROI zip; default: detected in the nucleus channel.") markers
+#@ String (choices={"detect", "roi_manager"}, value="detect", description="One marker per cell: a points CSV (y, x[, t]), a label TIFF or an ImageJ ROI zip; default: detected in the nucleus channel (in the image itself when it has one channel).") markers
 #@ String (choices={"append", "replace", "none"}, value="append", description="Add one ROI per object and frame to the ROI Manager, replace its ROIs, or add none.") rois
 #@ boolean (value=true, description="Show a results table with one row per object and frame.") table
 #@ boolean (value=false, description="Show the other options (channels and markers, foreground mask, network and training, integration, run, inputs, outputs) in further pages; macros may give them directly.") advanced_options

@@ -9,6 +9,8 @@ when the tests were written (noted per test), for other machines' floating point
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -89,3 +91,49 @@ def test_sim_nuclei_with_no_parameters(shared_data):
     assert 0.6 <= auto["downscale"] <= 1.3
     assert cutter["f1"] >= 0.85 and cutter["mean_iou"] >= 0.80
     assert cutter["mean_iou"] >= ws["mean_iou"] - 0.02
+
+
+def _detection(points, truth):
+    """Precision and recall: a detection counts once inside a nucleus no other detection claimed."""
+    p = np.rint(points).astype(int)
+    hit = truth[p[:, 0], p[:, 1]]
+    found = len(np.unique(hit[hit > 0]))
+    return found / len(points), found / (len(np.unique(truth)) - 1)
+
+
+def test_markers_are_detected_with_no_parameters_on_real_nuclei(shared_data):
+    # Measured (benchmarks/cutter_markers.py): DSB2018 precision 0.950, recall 0.768 (the authors'
+    # blob detection with its defaults, the previous default: 0.855, 0.472); GOWT1 t021, every
+    # nucleus annotated, nuclei from dim to saturated: 1.000, 0.833 (blob: 0.130, 0.625).
+    from labelfree.cutter import detect_markers
+
+    dsb = shared_data / "misc" / "stardist_dsb2018"
+    gowt = shared_data / "ctc" / "Fluo-N2DH-GOWT1"
+    if not (dsb / "img2d.tif").is_file() or not (gowt / "01" / "t021.tif").is_file():
+        pytest.skip("DSB2018 or GOWT1 is absent")
+    precision, recall = _detection(detect_markers(tifffile.imread(dsb / "img2d.tif")),
+                                   tifffile.imread(dsb / "mask2d.tif"))
+    assert precision >= 0.9 and recall >= 0.72
+    precision, recall = _detection(detect_markers(tifffile.imread(gowt / "01" / "t021.tif")),
+                                   tifffile.imread(gowt / "01_GT" / "SEG" / "man_seg021.tif"))
+    assert precision >= 0.9 and recall >= 0.79
+
+
+@pytest.mark.slow
+def test_a_nucleus_image_alone_is_segmented_from_the_command_line(shared_data, tmp_path):
+    """``labelfree cutter nuclei.tif -o out/`` with no flag: the one channel is its own nucleus image."""
+    from labelfree.cli import main
+
+    dsb = shared_data / "misc" / "stardist_dsb2018"
+    if not (dsb / "img2d.tif").is_file():
+        pytest.skip("DSB2018 is absent")
+    # the upper left 256 x 256 px of DSB2018 (28 markers found); measured: F1 0.754, mean IoU 0.815
+    image = tifffile.imread(dsb / "img2d.tif")[:256, :256]
+    truth = tifffile.imread(dsb / "mask2d.tif")[:256, :256]
+    tifffile.imwrite(tmp_path / "nuclei.tif", image)
+    assert main(["cutter", str(tmp_path / "nuclei.tif"), "-o", str(tmp_path / "out"), "-q"]) == 0
+    labels = tifffile.imread(tmp_path / "out" / "nuclei_labels.tif")
+    scores = evaluate(labels, truth)
+    assert scores["f1"] >= 0.7 and scores["mean_iou"] >= 0.77
+    record = json.loads((tmp_path / "out" / "nuclei_provenance.json").read_text())
+    assert record["markers"] == {"detected_in": "the image", "method": "auto"}

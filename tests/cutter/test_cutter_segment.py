@@ -13,7 +13,14 @@ from cutter_synth import two_channel_cells
 import torch  # noqa: F401 - a dev install has torch: its absence is an error, not a skip
 
 from labelfree.cutter import CutterConfig, load_model, segment  # noqa: E402
-from labelfree.errors import Cancelled, ConfigError, ConstantImageError, InputError, ModelFileError  # noqa: E402
+from labelfree.errors import (  # noqa: E402
+    Cancelled,
+    ConfigError,
+    ConstantImageError,
+    DimensionError,
+    InputError,
+    ModelFileError,
+)
 from labelfree.image import to_dataarray  # noqa: E402
 from labelfree.metrics import evaluate  # noqa: E402
 
@@ -145,8 +152,10 @@ def test_time_lapse_markers_detected_from_nucleus_channel():
 def test_errors_on_bad_input():
     da, truth, nuclei, centres = _image()
     cell_only = da.sel(C="cell")
-    with pytest.raises(InputError, match="Cutter needs markers"):
-        segment(cell_only, config=CutterConfig(**{**FAST, "nucleus_channel": None, "cell_channels": ()}))
+    with pytest.raises(InputError, match=r"set nucleus_channel to the one of this image's 2 channels \(\['cell', "):
+        segment(da, config=CutterConfig(**{**FAST, "nucleus_channel": None}))
+    with pytest.raises(DimensionError, match="leave nucleus_channel empty"):
+        segment(cell_only, config=CutterConfig(**FAST))
     with pytest.raises(InputError, match="No markers"):
         segment(cell_only, markers=np.zeros((0, 2)), config=CutterConfig(n_steps=1))
     with pytest.raises(InputError, match="outside the 128 x 128 image"):

@@ -44,10 +44,10 @@ def test_graph_cut_constant_image_error():
         graph_cut_mask(np.ones((10, 10)))
 
 
-@pytest.mark.parametrize("method", ["blob", "threshold"])
+@pytest.mark.parametrize("method", ["auto", "blob", "threshold"])
 def test_detect_markers_finds_each_nucleus(method):
     image, truth, nuclei, centres = two_channel_cells(seed=3)
-    pts = detect_markers(image[1], method=method, min_sigma=3.0, max_sigma=6.0, threshold=0.2)
+    pts = detect_markers(image[1], method=method, min_sigma=3.0, max_sigma=6.0, threshold=0.2)  # "auto" ignores them
     assert len(pts) == len(centres)
     d = np.linalg.norm(pts[:, None] - centres[None], axis=2)
     assert d.min(axis=1).max() < 2.5 and len(set(d.argmin(axis=1))) == len(centres)

@@ -42,20 +42,23 @@ class CutterConfig(PipelineConfig):
         help="Channels fed to the network (indices or names); empty = every channel except the nucleus channel.")
     nucleus_channel: Optional[Channel] = setting(
         None, group=_CHANNELS, basic=True,
-        help="Channel showing nuclei, used to detect one marker per cell when no markers are given "
-             "(null = no nucleus image).")
-    marker_method: Literal["blob", "threshold"] = setting(
-        "blob", group=_CHANNELS, basic=True,
-        help="How markers are detected in the nucleus channel: 'blob' (determinant-of-Hessian blobs) or "
-             "'threshold' (Otsu, de-clumped nuclei centroids).")
+        help="Channel showing nuclei, used to detect one marker per cell when no markers are given (null: no "
+             "nucleus channel; a one-channel image without markers is then its own nucleus image).")
+    marker_method: Literal["auto", "blob", "threshold"] = setting(
+        "auto", group=_CHANNELS, basic=True,
+        help="How markers are detected in the nucleus image: 'auto' (Otsu on the log image, de-clumped nuclei "
+             "centroids, sizes from the nuclei found), 'blob' (the authors' determinant-of-Hessian blobs) or "
+             "'threshold' (Otsu, de-clumped nuclei centroids, sizes from marker_min_sigma).")
     marker_min_sigma: float = setting(5.0, group=_CHANNELS, gt=0,
-                                      help="Smallest blob sigma (px) of marker detection.")
+                                      help="'blob' and 'threshold' marker detection: smallest blob sigma (px); "
+                                           "'threshold' removes objects below pi sigma^2 px.")
     marker_max_sigma: float = setting(10.0, group=_CHANNELS, gt=0,
-                                      help="Largest blob sigma (px) of marker detection.")
+                                      help="'blob' marker detection: largest blob sigma (px).")
     marker_threshold: float = setting(0.1, group=_CHANNELS, gt=0,
-                                      help="Blob-detection threshold on the normalised nucleus image.")
+                                      help="'blob' marker detection: threshold on the normalised nucleus image.")
     marker_log: bool = setting(False, group=_CHANNELS,
-                               help="Detect markers on the logarithm of the nucleus image (dim nuclei).")
+                               help="'blob' and 'threshold' marker detection: work on the logarithm of the "
+                                    "nucleus image (dim nuclei; 'auto' always does).")
     mask_prior: Optional[float] = setting(
         None, group=_MASK, gt=0, lt=1,
         help="Prior alpha of the graph cut; automatic: from cell_fraction.")

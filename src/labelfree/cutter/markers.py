@@ -2,8 +2,9 @@
 
 Markers are (N, 2) float arrays of (row, col) = (y, x) pixel positions. They come
 from points given by the user, from a nucleus label image (centroids), or are
-detected in a nucleus image by determinant-of-Hessian blob detection (the
-authors' ``blob_detection``) or by thresholding and de-clumping the nuclei.
+detected in a nucleus image: automatically (thresholding and de-clumping the nuclei
+at the size they are found to have), by determinant-of-Hessian blob detection (the
+authors' ``blob_detection``) or by thresholding with given sizes.
 """
 
 from __future__ import annotations
@@ -99,7 +100,7 @@ def detect_markers(
     nucleus_image: np.ndarray,
     /,
     *,
-    method: str = "blob",
+    method: str = "auto",
     min_sigma: float = 5.0,
     max_sigma: float = 10.0,
     threshold: float = 0.1,
@@ -111,7 +112,14 @@ def detect_markers(
     ----------
     nucleus_image : ndarray, shape (Y, X)
         Bright nuclei on a dark background.
-    method : {"blob", "threshold"}
+    method : {"auto", "blob", "threshold"}
+        ``"auto"`` (no parameters): the logarithm of the image (nuclei of very
+        different brightness), Otsu mask, holes filled; the typical nucleus
+        half-width R is the area-weighted median of each object's largest distance to
+        the background (touching nuclei do not inflate it); objects smaller than
+        ``0.2 pi R^2`` are removed and touching nuclei split by distance-transform
+        watershed with centres at least ``R / 2`` apart; one marker per centroid.
+        ``min_sigma``, ``max_sigma``, ``threshold`` and ``log_scale`` are not used.
         ``"blob"``: z-score, determinant-of-Hessian blobs between ``min_sigma`` and
         ``max_sigma`` (px) with response ``threshold``, kept where the smoothed
         image is above its mean (the authors' method). ``"threshold"``: Otsu mask,
@@ -129,6 +137,9 @@ def detect_markers(
         (y, x) marker positions in pixels (may be empty: callers check).
     """
     x = np.asarray(nucleus_image, dtype=np.float64)
+    if method == "auto":
+        _zscore(x, "nucleus image")  # the same error for a constant image
+        return _auto_markers(np.log1p(x - x.min()))
     if log_scale:
         x = np.log1p(x - x.min())
     z = _zscore(x, "nucleus image")
@@ -153,7 +164,38 @@ def detect_markers(
         if labels.max() == 0:
             return np.zeros((0, 2))
         return markers_from_labels(labels)[0]
-    raise InputError(f"Unknown marker detection method {method!r}; use 'blob' or 'threshold'.")
+    raise InputError(f"Unknown marker detection method {method!r}; use 'auto', 'blob' or 'threshold'.")
+
+
+#: automatic detection: objects below this fraction of a typical nucleus's area are noise
+_AUTO_MIN_AREA = 0.2
+#: automatic detection: centres of touching nuclei at least this fraction of the typical half-width apart
+_AUTO_MIN_DISTANCE = 0.5
+
+
+def _auto_markers(image: np.ndarray) -> np.ndarray:
+    """``detect_markers(method="auto")`` on the (log) image: one centroid per nucleus, scaled to
+    the nuclei found."""
+    from skimage.filters import threshold_otsu
+
+    from labelfree.labels import declump, fill_holes, remove_small_objects
+
+    smooth = ndi.gaussian_filter(_zscore(image, "nucleus image"), 1.0)
+    mask = fill_holes(smooth > threshold_otsu(smooth))
+    labels, n = ndi.label(mask)
+    if n == 0:
+        return np.zeros((0, 2))
+    half_width = ndi.maximum(ndi.distance_transform_edt(mask), labels, np.arange(1, n + 1))
+    area = np.bincount(labels.ravel(), minlength=n + 1)[1:]
+    order = np.argsort(half_width, kind="stable")
+    cumulative = np.cumsum(area[order])
+    r = float(half_width[order][np.searchsorted(cumulative, cumulative[-1] / 2)])  # area-weighted median
+    log.info("Cutter: markers detected automatically, typical nucleus half-width %.1f px", r)
+    mask = remove_small_objects(mask, min_size=max(1, int(_AUTO_MIN_AREA * np.pi * r * r)))
+    found = declump(mask, min_distance=max(1, int(round(_AUTO_MIN_DISTANCE * r))))
+    if found.max() == 0:
+        return np.zeros((0, 2))
+    return markers_from_labels(found)[0]
 
 
 def markers_to_labels(markers: np.ndarray, /, *, shape: tuple[int, int], radius: int = 2) -> np.ndarray:

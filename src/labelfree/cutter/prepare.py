@@ -68,23 +68,30 @@ def frame_markers(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Markers (N, 2) (y, x) and their ids for one frame.
 
-    ``markers`` may be None (detect in ``config.nucleus_channel``), an (N, 2)
+    ``markers`` may be None (detect in ``config.nucleus_channel``, or in the image
+    itself when it has one channel and no nucleus channel is set), an (N, 2)
     array of (y, x) points, an (N, 3) array of (t, y, x) points for stacks, or a
     (Y, X) or (T, Y, X) label image (per-frame lists are split by the caller).
     """
     shape = (frame.sizes["Y"], frame.sizes["X"])
     if markers is None:
-        if config.nucleus_channel is None:
+        channels = frame.sizes.get("C", 1)
+        if config.nucleus_channel is None and channels > 1:
+            names = [str(c) for c in frame.coords["C"].values] if "C" in frame.coords else list(range(channels))
             raise InputError(
-                "Cutter needs markers: give markers= (points or a nucleus label image) or set "
-                "nucleus_channel to the channel that shows the nuclei."
+                f"Cutter needs one marker per cell: give markers= (points or a nucleus label image), or set "
+                f"nucleus_channel to the one of this image's {channels} channels ({names}) that shows the nuclei."
             )
-        if "C" not in frame.dims:
+        if config.nucleus_channel is None:  # one channel: its own nuclei (or cells) give the markers
+            nucleus = np.asarray(frame.values).reshape(shape)
+        elif "C" not in frame.dims:
             raise DimensionError(
                 f"nucleus_channel={config.nucleus_channel!r} was set but the image has no C axis; "
-                "give a multi-channel image or markers=."
+                "give a multi-channel image or markers=, or leave nucleus_channel empty to detect the markers in "
+                "the image itself."
             )
-        nucleus = np.asarray(select_channel(frame, config.nucleus_channel).values)
+        else:
+            nucleus = np.asarray(select_channel(frame, config.nucleus_channel).values)
         pts = detect_markers(
             nucleus, method=config.marker_method, min_sigma=config.marker_min_sigma,
             max_sigma=config.marker_max_sigma, threshold=config.marker_threshold, log_scale=config.marker_log,

@@ -296,8 +296,9 @@ def segment(
     markers : optional
         One marker per cell: (N, 2) array of (y, x) pixels; (N, 3) (t, y, x) for a
         time-lapse; a (Y, X) / (T, Y, X) label image (centroids; output labels keep
-        its ids); a list with one entry per frame; or None to detect nuclei in
-        ``config.nucleus_channel``.
+        its ids); a list with one entry per frame; or None to detect nuclei
+        (``config.marker_method``) in ``config.nucleus_channel``, or in the image
+        itself when it has one channel and no nucleus channel is set.
     config : CutterConfig, dict, JSON/YAML path or None
     progress : bool, tqdm-like or callable
         Training progress; cancelling raises :class:`labelfree.errors.Cancelled`.
@@ -357,6 +358,11 @@ def segment(
     dims = ("T", "Y", "X") if "T" in da.dims else ("Y", "X")
     labels = labels if "T" in da.dims else labels[0]
     extra = {"n_markers": [int(len(f.ids)) for f in frames], "training_steps": len(model.history), "device": device}
+    if markers is None:  # where the markers came from
+        source = "the image" if cfg.nucleus_channel is None else f"channel {cfg.nucleus_channel}"
+        extra["markers"] = {"detected_in": source, "method": cfg.marker_method}
+        log.info("Cutter: no markers given: %s marker(s) detected in %s (%s)", "/".join(map(str, extra["n_markers"])),
+                 source, cfg.marker_method)
     if prepared.auto:
         extra["auto"] = prepared.auto
     return labels_like(labels, da, dims=dims, attrs={"labelfree": provenance("cutter", cfg, model_file=model_file, extra=extra)})

