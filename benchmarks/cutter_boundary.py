@@ -19,7 +19,10 @@ the lines between two cells stay):
   nucleus);
 - **own-outline level, growth**: each cell grows into its outer band where the smoothed
   intensity reaches the median of its own outline (the pixels that face the background),
-  connected to it, holes filled (the outline made an iso-line of the cell's own edge level).
+  connected to it, holes filled (the outline made an iso-line of the cell's own edge level);
+- **own-outline level, gaps**: pixels of a cell within its band of a line it shares with
+  another cell become background where the smoothed intensity is below the median of its
+  own outline facing the background (a gap between two cells is as dark as their edges).
 
 Smoothing, gradient and Laplacian use the automatic ``mask_smoothing`` (radius / 15, 1-4 px).
 The diagnostic rows give, over annotated cells, the median signed distance (px, + outward)
@@ -68,7 +71,7 @@ def _bands(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _shared(territory: np.ndarray) -> np.ndarray:
-    """Pixels of a territory that touch another cell's territory."""
+    """Pixels of a label image (cells or territories) that touch another label."""
     big = np.iinfo(np.int64).max
     t = territory.astype(np.int64)
     hi = ndi.maximum_filter(t, 3)
@@ -181,9 +184,34 @@ def own_level_growth(labels: np.ndarray, image: np.ndarray, sigma: float) -> np.
     return out
 
 
+def own_level_gaps(labels: np.ndarray, image: np.ndarray, sigma: float) -> np.ndarray:
+    """Pixels near a line shared with another cell, darker than the median of the cell's own outline, become background."""
+    smooth = ndi.gaussian_filter(image.astype(np.float64), sigma)
+    radius = np.sqrt(np.bincount(labels.ravel()) / np.pi)
+    width = np.maximum(BAND * radius, 2.0)
+    line = _shared(labels)
+    near = ndi.distance_transform_edt(~line) <= width[labels]
+    outline = (labels > 0) & ndi.binary_dilation(labels == 0, _CROSS) & ~line
+    out = labels.copy()
+    for k, sl in enumerate(ndi.find_objects(labels), start=1):
+        if sl is None:
+            continue
+        mine = labels[sl] == k
+        edge = outline[sl] & mine
+        if edge.sum() < 8:
+            continue
+        keep = mine & ~(near[sl] & (smooth[sl] < np.median(smooth[sl][edge])))
+        lab, n = ndi.label(keep, structure=np.ones((3, 3)))
+        if n > 1:
+            keep = lab == np.argmax(np.bincount(lab.ravel())[1:]) + 1
+        out[sl][mine & ~ndi.binary_fill_holes(keep)] = 0
+    return out
+
+
 STEPS = {"iso-level, steepest": lambda *a: iso_level(*a, rule="steepest"),
          "iso-level, LoG zero": lambda *a: iso_level(*a, rule="log_zero"),
-         "LoG sign": log_sign, "closing": closing, "own-outline level, growth": own_level_growth}
+         "LoG sign": log_sign, "closing": closing, "own-outline level, growth": own_level_growth,
+         "own-outline level, gaps": own_level_gaps}
 
 #: (mask_peak_fraction, mask_peak_window) pairs of ``--masks`` (the default is 0.4, 9)
 MASKS = ((0.3, 9), (0.5, 9), (0.4, 7), (0.4, 13))
