@@ -5,7 +5,7 @@ Cutter's default foreground (``mask_signal="local"``) is partitioned by the wate
 Each step below then moves every cell's outline where the image says, inside a band of
 ``BAND`` times the cell's equivalent radius around its outline (at least 2 px), with
 neighbours kept apart by the partition (only outlines that face the background move;
-the lines between two cells stay):
+the lines between two cells stay, except in the last step):
 
 - **iso-level, steepest**: per cell, among 33 iso-levels of the smoothed intensity between
   the noise floor (background + 1.5 noise units) and its peak, the one whose outer contour
