@@ -139,7 +139,9 @@ def test_cutter_demo_scores_against_truth(tmp_path, capsys, one_torch_thread):
     assert prov["pipeline"] == "cutter" and prov["demo"] is True
     assert prov["config"]["nucleus_channel"] == "nuclei" and prov["n_markers"] == [13]
     assert prov["config"]["downscale"] is None and prov["auto"]["downscale"] > 0
-    assert f"automatic settings: downscale {prov['auto']['downscale']:.4g}, marker_sigma" in text
+    assert prov["markers"] == {"detected_in": "channel nuclei", "method": "auto"}
+    assert (f"automatic settings: markers 13 detected in channel nuclei, downscale {prov['auto']['downscale']:.4g}, "
+            "marker_sigma") in text
     labels = tifffile.imread(tmp_path / "sample_cells_nuclei_labels.tif")
     assert labels.shape == (192, 192) and len(np.unique(labels)) - 1 == 13
     assert len(roifile.roiread(tmp_path / "sample_cells_nuclei_rois.zip")) == 13

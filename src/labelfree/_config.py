@@ -377,9 +377,18 @@ def automatic_values(record: dict[str, Any], /) -> dict[str, Any]:
 
 
 def describe_automatic(record: dict[str, Any], /) -> str:
-    """``"downscale 4, marker_sigma 3.2"``: the automatic settings of a run, for a log line ("" when none)."""
-    return ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
-                     for k, v in automatic_values(record).items())
+    """``"downscale 4, marker_sigma 3.2"``: the automatic settings of a run, for a log line ("" when none).
+
+    Markers the run detected itself (a record's ``"markers"`` entry with ``"detected_in"``)
+    come first: ``"markers 101 detected in the image"``.
+    """
+    parts = [f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in automatic_values(record).items()]
+    detected = record.get("markers")
+    if isinstance(detected, dict) and detected.get("detected_in"):
+        counts = record.get("n_markers") or []
+        n = "/".join(str(c) for c in counts) if len(counts) <= 3 else f"{sum(counts)} (over {len(counts)} frames)"
+        parts.insert(0, f"markers {n} detected in {detected['detected_in']}".replace("markers  ", "markers "))
+    return ", ".join(parts)
 
 
 def provenance(

@@ -218,6 +218,30 @@ def test_escape_key_cancels_through_the_progress_sink(ij):
 
 
 @pytest.mark.slow
+def test_cutter_on_a_one_channel_image_detects_its_markers_with_an_untouched_dialog(ij):
+    """No markers in the ROI Manager, no nucleus channel: the image's own bright bodies are the markers."""
+    from scyjava import jimport
+
+    import labelfree.imagej as lij
+
+    rng = np.random.default_rng(1)
+    img = rng.normal(10, 2, (96, 96)).astype(np.float32)
+    yy, xx = np.mgrid[:96, :96]
+    centres = [(25, 25), (25, 70), (70, 30), (68, 72)]
+    for cy, cx in centres:
+        img[(yy - cy) ** 2 + (xx - cx) ** 2 < 14**2] += 50
+    imp = lij.xarray_to_imageplus(to_dataarray(img, dims="YX"), title="nuclei")
+    imp.show()
+    jimport("ij.plugin.frame.RoiManager").getRoiManager().reset()
+    jimport("ij.IJ").log("\\Clear")
+    lij.run_macro('selectImage("nuclei"); run("LabelFree Cutter", "n_steps=5 crop_size=32 area_size=96 table=false");')
+    _, labels = _labels_of("nuclei-labels")
+    assert sorted(int(labels.values[cy, cx]) for cy, cx in centres) == [1, 2, 3, 4]
+    logged = str(jimport("ij.IJ").getLog())
+    assert "LabelFree Cutter on nuclei: automatic settings markers 4 detected in the image, downscale" in logged, logged
+
+
+@pytest.mark.slow
 def test_cutter_takes_its_markers_from_the_roi_manager(ij):
     """One point per cell clicked by the user -> one object per point, with the point's id."""
     import jpype
