@@ -387,7 +387,8 @@ def describe_automatic(record: dict[str, Any], /) -> str:
     if isinstance(detected, dict) and detected.get("detected_in"):
         counts = record.get("n_markers") or []
         n = "/".join(str(c) for c in counts) if len(counts) <= 3 else f"{sum(counts)} (over {len(counts)} frames)"
-        parts.insert(0, f"markers {n} detected in {detected['detected_in']}".replace("markers  ", "markers "))
+        parts.insert(0, f"markers {n} detected in {detected['detected_in']}" if n
+                     else f"markers detected in {detected['detected_in']}")
     return ", ".join(parts)
 
 

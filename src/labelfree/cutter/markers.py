@@ -138,8 +138,7 @@ def detect_markers(
     """
     x = np.asarray(nucleus_image, dtype=np.float64)
     if method == "auto":
-        _zscore(x, "nucleus image")  # the same error for a constant image
-        return _auto_markers(np.log1p(x - x.min()))
+        return _auto_markers(np.log1p(x - x.min()))  # a constant image stays constant: _zscore's error
     if log_scale:
         x = np.log1p(x - x.min())
     z = _zscore(x, "nucleus image")

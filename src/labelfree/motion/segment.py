@@ -206,9 +206,9 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
     ``LABELFREE_THREADS``, else the cores this process may use; one inside a Dask worker),
     at most one frame more than the threads at a time. Once the first moving pair has fixed
     the minimum size, the workers also self-label, classify and clean up each pair (with
-    ``classifier_mode="per_pair"``); what depends on earlier frames (whether the boundary
-    refinement applies, the instances over time, the IDs) runs in frame order. The labels
-    are the same for every thread count.
+    ``classifier_mode="per_pair"``), at most as many pairs ahead as there are threads; what
+    depends on earlier frames (whether the boundary refinement applies, the instances over
+    time, the IDs) runs in frame order. The labels are the same for every thread count.
 
     Warns
     -----
