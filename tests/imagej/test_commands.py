@@ -217,6 +217,23 @@ def test_escape_key_cancels_through_the_progress_sink(ij):
     jimport("ij.IJ").resetEscape()
 
 
+#: centres of the four bright disks of :func:`_four_cells`
+FOUR = [(25, 25), (25, 70), (70, 30), (68, 72)]
+
+
+def _four_cells(title: str, seed: int):
+    """A 96 x 96 image of four bright disks (radius 14 px) on noise, shown in ImageJ."""
+    import labelfree.imagej as lij
+
+    img = np.random.default_rng(seed).normal(10, 2, (96, 96)).astype(np.float32)
+    yy, xx = np.mgrid[:96, :96]
+    for cy, cx in FOUR:
+        img[(yy - cy) ** 2 + (xx - cx) ** 2 < 14**2] += 50
+    imp = lij.xarray_to_imageplus(to_dataarray(img, dims="YX"), title=title)
+    imp.show()
+    return imp
+
+
 @pytest.mark.slow
 def test_cutter_on_a_one_channel_image_detects_its_markers_with_an_untouched_dialog(ij):
     """No markers in the ROI Manager, no nucleus channel: the image's own bright bodies are the markers."""
@@ -224,14 +241,8 @@ def test_cutter_on_a_one_channel_image_detects_its_markers_with_an_untouched_dia
 
     import labelfree.imagej as lij
 
-    rng = np.random.default_rng(1)
-    img = rng.normal(10, 2, (96, 96)).astype(np.float32)
-    yy, xx = np.mgrid[:96, :96]
-    centres = [(25, 25), (25, 70), (70, 30), (68, 72)]
-    for cy, cx in centres:
-        img[(yy - cy) ** 2 + (xx - cx) ** 2 < 14**2] += 50
-    imp = lij.xarray_to_imageplus(to_dataarray(img, dims="YX"), title="nuclei")
-    imp.show()
+    _four_cells("nuclei", seed=1)
+    centres = FOUR
     jimport("ij.plugin.frame.RoiManager").getRoiManager().reset()
     jimport("ij.IJ").log("\\Clear")
     lij.run_macro('selectImage("nuclei"); run("LabelFree Cutter", "n_steps=5 crop_size=32 area_size=96 table=false");')
@@ -249,14 +260,8 @@ def test_cutter_takes_its_markers_from_the_roi_manager(ij):
 
     import labelfree.imagej as lij
 
-    rng = np.random.default_rng(0)
-    img = rng.normal(10, 2, (96, 96)).astype(np.float32)
-    yy, xx = np.mgrid[:96, :96]
-    centres = [(25, 25), (25, 70), (70, 30), (68, 72)]
-    for cy, cx in centres:
-        img[(yy - cy) ** 2 + (xx - cx) ** 2 < 14**2] += 50
-    imp = lij.xarray_to_imageplus(to_dataarray(img, dims="YX"), title="cells")
-    imp.show()
+    _four_cells("cells", seed=0)
+    centres = FOUR
     rm = jimport("ij.plugin.frame.RoiManager").getRoiManager()
     rm.reset()
     floats = jpype.JArray(jpype.JFloat)
