@@ -232,9 +232,6 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
     refine_size = cfg.min_size is None and cfg.refine_min_size
     tracker, last, landscapes = None, -1, {}  # instances over time; the last finished frame
 
-    def cleaned(t: int, frame: np.ndarray, mask: np.ndarray, size: int, redecide) -> _Cleaned:
-        return _clean_up(t, frame, mask, cfg, min_size=size, redecide=redecide)
-
     def exact(contrast: float) -> bool:  # the refinement's decision for the next frame in order
         return bool(cfg.refine_boundary and np.median([*contrasts, contrast]) >= cfg.refine_min_contrast)
 
@@ -253,7 +250,7 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
                 refine_size = False
                 log.info("Motion: minimum object size %d px, closing radius %d px", min_size,
                          resolve_closing_radius(cfg, min_size=min_size))
-            done = cleaned(t, frame, mask, min_size, exact)
+            done = _clean_up(t, frame, mask, cfg, min_size=min_size, redecide=exact)
         clean, applied = done.clean, False
         if done.contrast is not None:  # the grey-contrast check also chooses the split landscape
             applied = exact(done.contrast)
@@ -297,21 +294,27 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
             pair.decided = classify_frame(item.features, pair.model, smoothing=cfg.decision_smoothing)
         if pair.decided is None:  # no model of its own: classified in order with the last pair's
             return item.t, item.frame, item.flow, item.features, pair, None
-        done = cleaned(item.t, item.frame, pair.decided, size,
-                       lambda c: bool(cfg.refine_boundary and c >= cfg.refine_min_contrast))
+        done = _clean_up(item.t, item.frame, pair.decided, cfg, min_size=size,
+                         redecide=lambda c: bool(cfg.refine_boundary and c >= cfg.refine_min_contrast))
         pair.decided = None
         return item.t, item.frame, item.flow, None, pair, done
 
-    def settle(t: int, frame: np.ndarray, flow: np.ndarray, features: np.ndarray | None, pair: _Pair,
-               done: _Cleaned | None) -> None:
+    def adopt(pair: _Pair) -> None:
+        """Record a pair's self-labels, in frame order; its classifier becomes the current one."""
         nonlocal model
         if pair.stats is not None:
             stats.append(pair.stats)
         model = pair.model if pair.model is not None else model
-        if done is None:
-            finish(t, frame, classify_frame(features, model, smoothing=cfg.decision_smoothing), flow)
-        else:
-            finish(t, frame, None, flow, done=done)
+
+    def decision(features: np.ndarray, pair: _Pair) -> np.ndarray:
+        """Frame t's classification: the pair's own, or the current classifier's."""
+        return pair.decided if pair.decided is not None else classify_frame(features, model,
+                                                                            smoothing=cfg.decision_smoothing)
+
+    def settle(t: int, frame: np.ndarray, flow: np.ndarray, features: np.ndarray | None, pair: _Pair,
+               done: _Cleaned | None) -> None:
+        adopt(pair)
+        finish(t, frame, None if done is not None else decision(features, pair), flow, done=done)
         bar.update(message=f"frame {t + 1}/{n}")
 
     # the same large buffers (flow pyramids, feature maps) are needed for every pair: keep them;
@@ -347,19 +350,14 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
                          min_size, resolve_closing_radius(cfg, min_size=min_size))
             pair = _classify_pair(item, prev_ent, cfg, min_size=min_size, valid=valid(t),
                                   model=None if cfg.classifier_mode == "per_pair" else model)
-            if pair.stats is not None:
-                stats.append(pair.stats)
-            model = pair.model if pair.model is not None else model
+            adopt(pair)
             if model is not None:
                 for t0, f0, e0 in pending:  # frames seen before the first model (frame 0 at least)
                     finish(t0, f0, classify_frame(compute_features(f0, config=cfg, cache={"entropy": e0}), model,
                                               smoothing=cfg.decision_smoothing))
                     bar.update(message=f"frame {t0 + 1}/{n}")
                 pending = []
-                decided = pair.decided
-                if decided is None:
-                    decided = classify_frame(item.features, model, smoothing=cfg.decision_smoothing)
-                finish(t, item.frame, decided, item.flow)
+                finish(t, item.frame, decision(item.features, pair), item.flow)
                 bar.update(message=f"frame {t + 1}/{n}")
             else:
                 pending.append((t, item.frame, ent))

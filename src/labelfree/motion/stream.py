@@ -67,15 +67,10 @@ class FrameStream:
         return self._pool is not None
 
     def run(self, fn: Callable, /, *args) -> Future:
-        """``fn(*args)`` on a worker thread (at once in the calling thread without workers)."""
-        if self._pool is not None:
-            return self._pool.submit(fn, *args)
-        done: Future = Future()
-        try:
-            done.set_result(fn(*args))
-        except BaseException as exc:
-            done.set_exception(exc)
-        return done
+        """``fn(*args)`` on a worker thread (a :attr:`threaded` stream only)."""
+        if self._pool is None:
+            raise RuntimeError("FrameStream.run needs worker threads; this stream computes frames when asked.")
+        return self._pool.submit(fn, *args)
 
 
 @contextlib.contextmanager
