@@ -105,3 +105,11 @@ def test_bad_input():
         L.declump(np.zeros((2, 4, 4), bool))
     with pytest.raises(DimensionError, match="stack"):
         L.track_by_overlap(np.zeros((4, 4), np.uint16))
+
+
+def test_weighted_median_is_the_size_of_the_objects_that_hold_half_the_weight():
+    # many specks and one large object: the large object holds most of the area
+    assert L.weighted_median([3, 1, 100, 2], [3, 1, 100, 2]) == 100.0
+    # in the values' sorted order (2, 5, 9) the weights 1 + 4 reach half of 10 at the value 5
+    assert L.weighted_median([5.0, 2.0, 9.0], [4, 1, 5]) == 5.0
+    assert L.weighted_median([7], [1]) == 7.0

@@ -23,7 +23,21 @@ __all__ = [
     "track_by_overlap",
     "OverlapLinker",
     "to_imagej_labels",
+    "weighted_median",
 ]
+
+
+def weighted_median(values: np.ndarray, weights: np.ndarray, /) -> float:
+    """The value below which half of the total weight lies (the lower weighted median).
+
+    With each object's area as its weight, the typical size of the objects that hold most
+    of the foreground: not pulled down by many tiny specks. ``values`` and ``weights``
+    are 1-D, the same length, not empty.
+    """
+    v = np.asarray(values)
+    order = np.argsort(v, kind="stable")
+    cumulative = np.cumsum(np.asarray(weights)[order])
+    return float(v[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
 
 
 def _as_labels(labels: object, name: str = "labels") -> np.ndarray:

@@ -177,7 +177,7 @@ def _auto_markers(image: np.ndarray) -> np.ndarray:
     the nuclei found."""
     from skimage.filters import threshold_otsu
 
-    from labelfree.labels import declump, fill_holes, remove_small_objects
+    from labelfree.labels import declump, fill_holes, remove_small_objects, weighted_median
 
     smooth = ndi.gaussian_filter(_zscore(image, "nucleus image"), 1.0)
     mask = fill_holes(smooth > threshold_otsu(smooth))
@@ -185,10 +185,7 @@ def _auto_markers(image: np.ndarray) -> np.ndarray:
     if n == 0:
         return np.zeros((0, 2))
     half_width = ndi.maximum(ndi.distance_transform_edt(mask), labels, np.arange(1, n + 1))
-    area = np.bincount(labels.ravel(), minlength=n + 1)[1:]
-    order = np.argsort(half_width, kind="stable")
-    cumulative = np.cumsum(area[order])
-    r = float(half_width[order][np.searchsorted(cumulative, cumulative[-1] / 2)])  # area-weighted median
+    r = weighted_median(half_width, np.bincount(labels.ravel(), minlength=n + 1)[1:])  # weighted by area
     log.info("Cutter: markers detected automatically, typical nucleus half-width %.1f px", r)
     mask = remove_small_objects(mask, min_size=max(1, int(_AUTO_MIN_AREA * np.pi * r * r)))
     found = declump(mask, min_distance=max(1, int(round(_AUTO_MIN_DISTANCE * r))))

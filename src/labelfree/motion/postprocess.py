@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from labelfree.errors import DimensionError
-from labelfree.labels import OverlapLinker  # noqa: F401 - part of this module's API
+from labelfree.labels import OverlapLinker, weighted_median  # noqa: F401 - OverlapLinker is part of this module's API
 
 __all__ = [
     "remove_small",
@@ -193,9 +193,7 @@ def to_instances(
 
     areas = stats[1:, cv2.CC_STAT_AREA]
     if cell_area is None:
-        order = np.sort(areas)
-        cum = np.cumsum(order)
-        cell_area = order[np.searchsorted(cum, cum[-1] / 2)]
+        cell_area = weighted_median(areas, areas)
     typical = float(cell_area)
     k = int(binning) if binning is not None else (2 if typical >= DECLUMP_BIN_AREA else 1)
     next_id = n

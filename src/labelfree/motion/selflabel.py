@@ -16,6 +16,7 @@ import dataclasses
 
 import numpy as np
 
+from labelfree.labels import weighted_median
 from labelfree.motion.config import MotionConfig
 from labelfree.motion.postprocess import close_disk, components_with_stats, fill_mask_holes, remove_small
 
@@ -162,12 +163,11 @@ def typical_object_area(mask: np.ndarray, /, *, min_area: int = 1) -> float:
     import cv2
 
     n, _, stats = components_with_stats(np.asarray(mask, np.uint8))
-    areas = np.sort(stats[1:, cv2.CC_STAT_AREA])
+    areas = stats[1:, cv2.CC_STAT_AREA]
     areas = areas[areas >= min_area]
     if areas.size == 0:
         return 0.0
-    cum = np.cumsum(areas)
-    return float(areas[np.searchsorted(cum, cum[-1] / 2)])
+    return weighted_median(areas, areas)
 
 
 def _entropy_histogram(magnitude, entropy, step, n_bins):
