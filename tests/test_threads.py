@@ -9,7 +9,9 @@ import sys
 
 import pytest
 
-from labelfree._threads import available_cores, cgroup_cpu_limit, thread_count
+from labelfree import _threads
+from labelfree._threads import available_cores, available_memory, cgroup_cpu_limit, cgroup_memory_left, thread_count
+from labelfree._threads import threads_for_memory
 from labelfree.errors import ConfigError
 
 
@@ -28,6 +30,46 @@ def test_cgroup_quota_v2_and_v1(tmp_path):
     (v1 / "cpu.cfs_quota_us").write_text("-1\n")
     assert cgroup_cpu_limit(tmp_path / "v1") is None
     assert cgroup_cpu_limit(tmp_path / "nothing") is None
+
+
+def test_cgroup_memory_left_v2_and_v1(tmp_path):
+    v2 = tmp_path / "v2"
+    v2.mkdir()
+    (v2 / "memory.max").write_text("4294967296\n")
+    (v2 / "memory.current").write_text("1073741824\n")
+    assert cgroup_memory_left(v2) == 3 * 2**30
+    (v2 / "memory.max").write_text("max\n")
+    assert cgroup_memory_left(v2) is None
+    v1 = tmp_path / "v1" / "memory"
+    v1.mkdir(parents=True)
+    (v1 / "memory.limit_in_bytes").write_text("2147483648\n")
+    (v1 / "memory.usage_in_bytes").write_text("3221225472\n")  # over the limit: nothing left
+    assert cgroup_memory_left(tmp_path / "v1") == 0
+    (v1 / "memory.limit_in_bytes").write_text("9223372036854771712\n")  # v1's "unlimited"
+    assert cgroup_memory_left(tmp_path / "v1") is None
+    assert cgroup_memory_left(tmp_path / "nothing") is None
+
+
+def test_available_memory_is_the_smaller_of_the_system_and_the_cgroup(tmp_path):
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:       32000000 kB\nMemFree:  1000 kB\nMemAvailable:    8000000 kB\n")
+    cgroup = tmp_path / "cg"
+    cgroup.mkdir()
+    assert available_memory(meminfo, cgroup) == 8000000 * 1024
+    (cgroup / "memory.max").write_text(str(3 * 2**30))
+    (cgroup / "memory.current").write_text(str(2**30))
+    assert available_memory(meminfo, cgroup) == 2 * 2**30
+    assert available_memory(tmp_path / "none", tmp_path / "none") is None
+    assert available_memory() is not None  # this machine is Linux
+
+
+def test_threads_for_memory(monkeypatch):
+    monkeypatch.setattr(_threads, "available_memory", lambda: 1000)
+    assert threads_for_memory(8, per_thread=100, reserve=350) == 6
+    assert threads_for_memory(4, per_thread=100, reserve=350) == 4
+    assert threads_for_memory(8, per_thread=100, reserve=2000) == 1  # never fewer than one
+    monkeypatch.setattr(_threads, "available_memory", lambda: None)
+    assert threads_for_memory(8, per_thread=10**12) == 8
 
 
 @pytest.mark.skipif(shutil.which("taskset") is None, reason="taskset (util-linux) is not installed")

@@ -9,7 +9,9 @@ cores counted here are the smallest of:
   ``cpu.cfs_quota_us / cpu.cfs_period_us`` (v1), rounded up;
 * SLURM's ``SLURM_CPUS_PER_TASK`` when set;
 
-then ``LABELFREE_THREADS`` (or the ``threads`` argument) caps it. Inside a Dask worker task the
+then ``LABELFREE_THREADS`` (or the ``threads`` argument) caps it. Work whose memory grows with
+its threads (Motion's frames in flight) also asks :func:`threads_for_memory` how many threads the
+memory this process may still use allows (``MemAvailable``, the cgroup's memory limit). Inside a Dask worker task the
 default is one thread: the worker already runs one task per thread, and more would oversubscribe.
 Inside :func:`limited_threads` (every pipeline run by :func:`labelfree.run.run_pipeline`), the
 count it chose is what :func:`thread_count` returns to the code it runs, so one setting reaches
@@ -28,7 +30,8 @@ from typing import Iterator
 
 from labelfree.errors import ConfigError
 
-__all__ = ["available_cores", "thread_count", "cgroup_cpu_limit", "limited_threads", "in_dask_worker"]
+__all__ = ["available_cores", "thread_count", "cgroup_cpu_limit", "limited_threads", "in_dask_worker",
+           "cgroup_memory_left", "available_memory", "threads_for_memory"]
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +75,67 @@ def available_cores() -> int:
     if slurm and slurm.isdigit() and int(slurm) > 0:
         cores = min(cores, int(slurm))
     return max(1, cores)
+
+
+#: a cgroup v1 memory limit this large means no limit (the kernel's "unlimited" is near 2**63)
+_NO_LIMIT = 2**60
+
+
+def cgroup_memory_left(root: str | os.PathLike[str] = "/sys/fs/cgroup", /) -> int | None:
+    """Bytes this process's cgroup may still use (its memory limit less its usage), or None when
+    it has no limit or none is known: ``memory.max`` / ``memory.current`` (cgroup v2) or
+    ``memory.limit_in_bytes`` / ``memory.usage_in_bytes`` (v1; containers, SLURM's cgroup plugin)."""
+    root = Path(root)
+    for limit_file, usage_file in (("memory.max", "memory.current"),
+                                   ("memory/memory.limit_in_bytes", "memory/memory.usage_in_bytes"),
+                                   ("memory.limit_in_bytes", "memory.usage_in_bytes")):
+        try:
+            text = (root / limit_file).read_text().strip()
+        except OSError:
+            continue
+        if text == "max" or not text.isdigit() or int(text) >= _NO_LIMIT:
+            return None
+        try:
+            used = int((root / usage_file).read_text().strip())
+        except (OSError, ValueError):
+            used = 0
+        return max(0, int(text) - used)
+    return None
+
+
+def available_memory(meminfo: str | os.PathLike[str] = "/proc/meminfo",
+                     cgroup_root: str | os.PathLike[str] = "/sys/fs/cgroup", /) -> int | None:
+    """Bytes this process can still allocate without swapping: the system's ``MemAvailable``, capped by
+    what its cgroup has left (:func:`cgroup_memory_left`); None when neither is known (not Linux)."""
+    values = []
+    try:
+        with open(meminfo) as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    values.append(int(line.split()[1]) * 1024)
+                    break
+    except (OSError, ValueError, IndexError):
+        pass
+    left = cgroup_memory_left(cgroup_root)
+    if left is not None:
+        values.append(left)
+    return min(values) if values else None
+
+
+def threads_for_memory(threads: int, /, *, per_thread: int, reserve: int = 0, what: str = "work") -> int:
+    """``threads`` capped so that ``threads * per_thread`` bytes fit in :func:`available_memory`
+    after ``reserve`` bytes (e.g. an output still to be filled); at least 1. A cap is logged."""
+    if threads <= 1 or per_thread <= 0:
+        return max(1, threads)
+    free = available_memory()
+    if free is None:
+        return threads
+    fits = max(1, int((free - reserve) // per_thread))
+    if fits < threads:
+        log.info("%s: %d thread(s) instead of %d: %.0f MiB of memory left, about %.0f MiB per thread",
+                 what, fits, threads, free / 2**20, per_thread / 2**20)
+        return fits
+    return threads
 
 
 def in_dask_worker() -> bool:

@@ -81,6 +81,21 @@ def test_motion_uses_the_cores_and_the_user_cap(four_cores, workers_used, monkey
     assert workers_used == [4, 2, 1]
 
 
+def test_threads_are_capped_by_the_memory_left(four_cores, workers_used, monkeypatch, caplog):
+    """Each thread holds about 96 bytes per pixel: a process with little memory left uses fewer threads."""
+    movie, _ = datasets.synthetic_movie(seed=1, **{**SYN, "n_frames": 3})
+    per_thread = segment_module._BYTES_PER_THREAD_PIXEL * 224 * 224
+    stack = 3 * 224 * 224 * 2  # the uint16 labels still to be filled
+    monkeypatch.setattr(_threads, "available_memory", lambda: stack + int(2.5 * per_thread))
+    with caplog.at_level("INFO", logger="labelfree._threads"):
+        capped = motion.segment(movie)
+    monkeypatch.setattr(_threads, "available_memory", lambda: None)  # unknown (not Linux): every core
+    free = motion.segment(movie)
+    assert workers_used == [2, 4]
+    np.testing.assert_array_equal(capped.values, free.values)
+    assert "Motion: 2 thread(s) instead of 4" in caplog.text
+
+
 def test_frames_in_flight_are_bounded(monkeypatch):
     """With w workers, frame t + w + 1 is not read before frame t has been handed over."""
     movie, _ = datasets.synthetic_movie(seed=1, **{**SYN, "n_frames": 9})

@@ -16,7 +16,7 @@ import xarray as xr
 from labelfree._config import provenance
 from labelfree._heap import retained_heap
 from labelfree._progress import Progress
-from labelfree._threads import thread_count
+from labelfree._threads import thread_count, threads_for_memory
 from labelfree.image import labels_like
 from labelfree.motion.classify import classify_frame, train_classifier
 from labelfree.motion.config import MotionConfig
@@ -51,6 +51,9 @@ _MAX_PENDING = 8
 _FLOODED = 0.5
 #: a kernel model calling more than this share of its own background labels cell is not trusted
 _KERNEL_MAX_BACKGROUND_ERROR = 0.1
+#: memory per worker thread and frame pixel: its frames and pairs in flight and its flow's buffers
+#: (measured 90 B at 1024 x 1024: 844 MiB with 2 threads, 2101 MiB with 16; docs/benchmarks.md)
+_BYTES_PER_THREAD_PIXEL = 96
 
 
 class NoMotionWarning(UserWarning):
@@ -209,6 +212,9 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
     ``classifier_mode="per_pair"``), at most as many pairs ahead as there are threads; what
     depends on earlier frames (whether the boundary refinement applies, the instances over
     time, the IDs) runs in frame order. The labels are the same for every thread count.
+    Each thread holds about 96 bytes per frame pixel; fewer threads are used when the
+    memory this process may still use (``MemAvailable``, its cgroup's limit) would not hold
+    them beside the label stack (:func:`labelfree._threads.threads_for_memory`).
 
     Warns
     -----
@@ -320,7 +326,8 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
     # the same large buffers (flow pyramids, feature maps) are needed for every pair: keep them;
     # frames, features and flows are computed ahead by the worker threads, the rest in order here,
     # and once the minimum size is settled, the pairs' classification and clean-up too
-    workers = thread_count()
+    workers = threads_for_memory(thread_count(), per_thread=_BYTES_PER_THREAD_PIXEL * shape[0] * shape[1],
+                                 reserve=out.nbytes, what="Motion")
     with retained_heap(), Progress(progress, total=n, desc="Motion") as bar, contextlib.ExitStack() as stack:
         flow_cfg, flows = flow_settings(da, cfg, low=lo, high=hi)  # the binning of an automatic flow_downsample
         if cfg.flow_downsample is None:
