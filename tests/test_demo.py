@@ -118,13 +118,13 @@ def test_every_pipeline_has_a_demo_and_motion_is_the_default():
         assert callable(load(spec.demo)), spec.demo
 
 
-def test_cutter_demo_sample_names_its_nucleus_channel():
+def test_cutter_demo_sample_leaves_its_channels_to_the_defaults():
     from labelfree.datasets import cutter_demo
 
     demo = cutter_demo()
     assert isinstance(demo, Demo) and demo.image.dims == ("C", "Y", "X")
-    assert demo.config["nucleus_channel"] in list(demo.image.coords["C"].values)
-    assert set(demo.config) <= {"nucleus_channel", "n_steps"}  # the defaults otherwise
+    assert list(demo.image.coords["C"].values) == ["cells", "nuclei"]
+    assert set(demo.config) == {"n_steps"}  # the defaults otherwise: the nucleus channel is guessed
     assert demo.truth.shape == demo.image.shape[1:] and int(demo.truth.max()) >= 10
 
 
@@ -137,10 +137,12 @@ def test_cutter_demo_scores_against_truth(tmp_path, capsys, one_torch_thread):
     assert scores["f1"] >= 0.9 and scores["mean_iou"] >= 0.85 and scores["pixel_f1"] >= 0.9
     prov = json.loads((tmp_path / "sample_cells_nuclei_provenance.json").read_text())
     assert prov["pipeline"] == "cutter" and prov["demo"] is True
-    assert prov["config"]["nucleus_channel"] == "nuclei" and prov["n_markers"] == [13]
+    assert prov["config"]["nucleus_channel"] is None and prov["n_markers"] == [13]
     assert prov["config"]["downscale"] is None and prov["auto"]["downscale"] > 0
-    assert prov["markers"] == {"detected_in": "channel nuclei", "method": "auto"}
-    assert (f"automatic settings: markers 13 detected in channel nuclei, downscale {prov['auto']['downscale']:.4g}, "
+    where = "channel 1 (nuclei, guessed: its objects lie inside a larger channel's)"
+    assert prov["markers"]["detected_in"] == where and prov["markers"]["method"] == "auto"
+    assert prov["markers"]["nucleus_channel_guessed"]["name"] == "nuclei"
+    assert (f"automatic settings: markers 13 detected in {where}, downscale {prov['auto']['downscale']:.4g}, "
             "marker_sigma") in text
     labels = tifffile.imread(tmp_path / "sample_cells_nuclei_labels.tif")
     assert labels.shape == (192, 192) and len(np.unique(labels)) - 1 == 13

@@ -486,17 +486,17 @@ def cutter_demo() -> Any:
     """A synthetic two-channel image (touching cells + their nuclei) with whole-cell truth, as a Demo.
 
     13 cells, 11 of them touching a neighbour, cover 37 % of the 192 x 192 field. The Cutter
-    finds one marker per cell in the nucleus channel (the config names it, as a user names
-    the nucleus channel of their image) and keeps its defaults otherwise, except
-    ``n_steps``: by default training runs until the loss plateaus (185 steps on this image,
-    about 4 minutes on one shared CPU core); 30 steps take well under a minute and give the
-    same result (object F1 1.0, mean matched IoU 0.96).
+    guesses the nucleus channel (its objects lie inside the cells'), finds one marker per
+    cell in it and keeps its defaults otherwise, except ``n_steps``: by default training
+    runs until the loss plateaus (185 steps on this image, about 4 minutes on one shared
+    CPU core); 30 steps take well under a minute and give the same result (object F1 1.0,
+    mean matched IoU 0.96).
     """
     from labelfree.spec import Demo
 
     image, truth = synthetic_cells_and_nuclei((192, 192), n_cells=13, seed=1)
-    config = {"nucleus_channel": "nuclei", "n_steps": 30}
+    config = {"n_steps": 30}
     return Demo(image=image, truth=truth, name="sample_cells_nuclei", config=config,
                 note="synthetic touching cells (channel 'cells') and their nuclei (channel 'nuclei') with shot and "
-                     "read noise; markers detected in the nucleus channel; 30 training steps (the default trains "
-                     "until the loss plateaus, several minutes on one CPU core, for the same result)")
+                     "read noise; the nucleus channel guessed and markers detected in it; 30 training steps (the "
+                     "default trains until the loss plateaus, several minutes on one CPU core, for the same result)")

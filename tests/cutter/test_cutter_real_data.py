@@ -102,9 +102,10 @@ def _detection(points, truth):
 
 
 def test_markers_are_detected_with_no_parameters_on_real_nuclei(shared_data):
-    # Measured (benchmarks/cutter_markers.py): DSB2018 precision 0.950, recall 0.768 (the authors'
-    # blob detection with its defaults, the previous default: 0.855, 0.472); GOWT1 t021, every
-    # nucleus annotated, nuclei from dim to saturated: 1.000, 0.833 (blob: 0.130, 0.625).
+    # Measured (benchmarks/cutter_markers.py): DSB2018 precision 0.972, recall 0.848 (0.950, 0.768
+    # before the noise floor; the authors' blob detection with its defaults, the previous default:
+    # 0.855, 0.472); GOWT1 t021, every nucleus annotated, nuclei from dim to saturated: 1.000,
+    # 0.833 (blob: 0.130, 0.625).
     from labelfree.cutter import detect_markers
 
     dsb = shared_data / "misc" / "stardist_dsb2018"
@@ -113,7 +114,7 @@ def test_markers_are_detected_with_no_parameters_on_real_nuclei(shared_data):
         pytest.skip("DSB2018 or GOWT1 is absent")
     precision, recall = _detection(detect_markers(tifffile.imread(dsb / "img2d.tif")),
                                    tifffile.imread(dsb / "mask2d.tif"))
-    assert precision >= 0.9 and recall >= 0.72
+    assert precision >= 0.95 and recall >= 0.82
     precision, recall = _detection(detect_markers(tifffile.imread(gowt / "01" / "t021.tif")),
                                    tifffile.imread(gowt / "01_GT" / "SEG" / "man_seg021.tif"))
     assert precision >= 0.9 and recall >= 0.79
@@ -127,13 +128,14 @@ def test_a_nucleus_image_alone_is_segmented_from_the_command_line(shared_data, t
     dsb = shared_data / "misc" / "stardist_dsb2018"
     if not (dsb / "img2d.tif").is_file():
         pytest.skip("DSB2018 is absent")
-    # the upper left 256 x 256 px of DSB2018 (28 markers found); measured: F1 0.754, mean IoU 0.815
-    image = tifffile.imread(dsb / "img2d.tif")[:256, :256]
-    truth = tifffile.imread(dsb / "mask2d.tif")[:256, :256]
+    # the whole 512 x 512 image, 125 nuclei (109 markers found); measured: F1 0.843, mean IoU 0.826
+    # (0.779 / 0.831 before the noise floor of the automatic detection), 21 s on one core
+    image = tifffile.imread(dsb / "img2d.tif")
+    truth = tifffile.imread(dsb / "mask2d.tif")
     tifffile.imwrite(tmp_path / "nuclei.tif", image)
     assert main(["cutter", str(tmp_path / "nuclei.tif"), "-o", str(tmp_path / "out"), "-q"]) == 0
     labels = tifffile.imread(tmp_path / "out" / "nuclei_labels.tif")
     scores = evaluate(labels, truth)
-    assert scores["f1"] >= 0.7 and scores["mean_iou"] >= 0.77
+    assert scores["f1"] >= 0.8 and scores["mean_iou"] >= 0.8
     record = json.loads((tmp_path / "out" / "nuclei_provenance.json").read_text())
     assert record["markers"] == {"detected_in": "the image", "method": "auto"}

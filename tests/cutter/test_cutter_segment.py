@@ -149,11 +149,25 @@ def test_time_lapse_markers_detected_from_nucleus_channel():
         assert scores["f1"] == 1.0 and scores["mean_iou"] > 0.8
 
 
+def test_the_nucleus_channel_is_guessed_when_not_given():
+    """A cells + nuclei image, no markers, no channel settings: the nuclei give the markers, the cells the input."""
+    da, truth, _, _ = _image(seed=2)
+    cfg = {k: v for k, v in FAST.items() if k not in ("cell_channels", "nucleus_channel")}
+    labels = segment(da, config=cfg)
+    scores = evaluate(labels.values, truth)
+    assert scores["f1"] == 1.0 and scores["mean_iou"] > 0.8
+    record = labels.attrs["labelfree"]["markers"]
+    assert record["detected_in"] == "channel 1 (nucleus, guessed: its objects lie inside a larger channel's)"
+    assert record["nucleus_channel_guessed"]["name"] == "nucleus"
+    assert labels.attrs["labelfree"]["config"]["nucleus_channel"] is None  # what the user asked for
+
+
 def test_errors_on_bad_input():
     da, truth, nuclei, centres = _image()
     cell_only = da.sel(C="cell")
-    with pytest.raises(InputError, match=r"set nucleus_channel to the one of this image's 2 channels \(\['cell', "):
-        segment(da, config=CutterConfig(**{**FAST, "nucleus_channel": None}))
+    twins = da.copy(data=np.stack([da.values[1], np.roll(da.values[1], 40, axis=1)]))  # two nucleus channels
+    with pytest.raises(InputError, match=r"no channel of this image clearly shows nuclei.*Set nucleus_channel"):
+        segment(twins, config=CutterConfig(**{**FAST, "nucleus_channel": None, "cell_channels": ()}))
     with pytest.raises(DimensionError, match="leave nucleus_channel empty"):
         segment(cell_only, config=CutterConfig(**FAST))
     with pytest.raises(InputError, match="No markers"):

@@ -9,8 +9,9 @@ from cutter_synth import two_channel_cells
 from labelfree.cutter.dataset import augment_patches, build_patch_set, gaussian_marker, sample_area
 from labelfree.cutter.graphcut import graph_cut_mask, normalize_intensity, prior_from_fraction
 from labelfree.cutter.integrate import integrate_patches
-from labelfree.cutter.markers import check_markers, detect_markers, markers_from_labels
-from labelfree.errors import ConstantImageError, InputError
+from labelfree.cutter.markers import check_markers, detect_markers, guess_nucleus_channel, markers_from_labels
+from labelfree.datasets import synthetic_cells_and_nuclei
+from labelfree.errors import ConstantImageError, DimensionError, InputError
 
 
 def test_graph_cut_recovers_noisy_rectangle():
@@ -51,6 +52,50 @@ def test_detect_markers_finds_each_nucleus(method):
     assert len(pts) == len(centres)
     d = np.linalg.norm(pts[:, None] - centres[None], axis=2)
     assert d.min(axis=1).max() < 2.5 and len(set(d.argmin(axis=1))) == len(centres)
+
+
+@pytest.mark.parametrize(("seed", "photons", "n_cells"), [(3, 60.0, 15), (6, 60.0, 4), (2, 10.0, 60)])
+def test_auto_markers_in_sparse_and_noisy_fields(seed, photons, n_cells):
+    # a few nuclei in a large field, or few photons: Otsu alone splits the background itself (one
+    # marker for 15 nuclei, 2789 for 60 before the noise floor); one marker per nucleus now
+    image, truth = synthetic_cells_and_nuclei((512, 512), n_cells=n_cells, photons=photons, seed=seed)
+    pts = detect_markers(image.values[1])
+    hit = truth.values[tuple(np.round(pts).astype(int).T)]
+    assert len(pts) == int(truth.max()) and (hit > 0).all() and len(set(hit.tolist())) == len(pts)
+
+
+@pytest.mark.parametrize(("seed", "photons", "n_cells"), [(0, 60.0, 36), (1, 20.0, 100), (2, 10.0, 60), (3, 60.0, 15)])
+def test_the_nucleus_channel_is_guessed_in_either_order(seed, photons, n_cells):
+    image, _ = synthetic_cells_and_nuclei((512, 512), n_cells=n_cells, photons=photons, seed=seed)
+    index, record = guess_nucleus_channel(image.values, names=["cells", "nuclei"])
+    assert (index, record["name"], record["rule"]) == (1, "nuclei", "its objects lie inside a larger channel's")
+    assert record["per_channel"][1]["inside"] > 0.9 and record["per_channel"][1]["foreground"] < 0.15
+    assert guess_nucleus_channel(image.values[::-1], names=["nuclei", "cells"])[0] == 0
+    # a blank third channel changes nothing
+    blank = np.concatenate([image.values, np.zeros_like(image.values[:1])])
+    assert guess_nucleus_channel(blank)[0] == 1
+
+
+def test_without_containment_the_most_compact_channel_is_the_nucleus_channel():
+    # the cells moved away from their nuclei (as a transmitted-light or unrelated channel would be):
+    # the nuclei are no longer inside them, but their objects are still clearly the most compact
+    image, _ = synthetic_cells_and_nuclei((512, 512), n_cells=100, photons=20.0, seed=1)
+    moved = np.stack([np.roll(image.values[0], (37, 61), axis=(0, 1)), image.values[1]])
+    index, record = guess_nucleus_channel(moved)
+    assert (index, record["rule"]) == (1, "its objects are the most compact")
+    solidity = [c["solidity"] for c in record["per_channel"]]
+    assert solidity[1] >= solidity[0] + 0.1 and record["per_channel"][1]["inside"] < 0.8
+
+
+def test_no_nucleus_channel_is_guessed_when_none_stands_out():
+    image, _ = synthetic_cells_and_nuclei((256, 256), seed=0)
+    nuclei = image.values[1]
+    twins = np.stack([nuclei, np.roll(nuclei, 40, axis=1)])  # two channels of nuclei
+    with pytest.raises(InputError, match=r"no channel of this image clearly shows nuclei .*a: foreground .*"
+                                         r"Set nucleus_channel .*\['a', 'b'\]"):
+        guess_nucleus_channel(twins, names=["a", "b"])
+    with pytest.raises(DimensionError, match="2 or more channels"):
+        guess_nucleus_channel(nuclei[None])
 
 
 def test_markers_from_labels_are_centroids_with_ids():

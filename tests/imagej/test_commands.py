@@ -253,6 +253,33 @@ def test_cutter_on_a_one_channel_image_detects_its_markers_with_an_untouched_dia
 
 
 @pytest.mark.slow
+def test_cutter_on_a_cells_and_nuclei_image_guesses_the_nucleus_channel_with_an_untouched_dialog(ij):
+    """Two channels, no markers, nucleus channel left at auto: the nuclei channel gives the markers."""
+    from scyjava import jimport
+
+    import labelfree.imagej as lij
+
+    rng = np.random.default_rng(2)
+    yy, xx = np.mgrid[:96, :96]
+    image = rng.normal(10, 2, (2, 96, 96)).astype(np.float32)
+    for cy, cx in FOUR:
+        d2 = (yy - cy) ** 2 + (xx - cx) ** 2
+        image[0][d2 < 14**2] += 40  # cells
+        image[1][d2 < 5**2] += 60  # their nuclei
+    imp = lij.xarray_to_imageplus(to_dataarray(image, dims="CYX", channel_names=["cells", "nuclei"]), title="two")
+    imp.show()
+    jimport("ij.plugin.frame.RoiManager").getRoiManager().reset()
+    jimport("ij.IJ").log("\\Clear")
+    lij.run_macro('selectImage("two"); run("LabelFree Cutter", "n_steps=5 crop_size=32 area_size=96 table=false");')
+    _, labels = _labels_of("two-labels")
+    assert sorted(int(labels.values[cy, cx]) for cy, cx in FOUR) == [1, 2, 3, 4]
+    assert int(labels.values[FOUR[0][0] + 11, FOUR[0][1]]) > 0  # whole cells, not nuclei
+    logged = str(jimport("ij.IJ").getLog())
+    assert ("automatic settings markers 4 detected in channel 1 (nuclei, guessed: its objects lie inside a "
+            "larger channel's)") in logged, logged
+
+
+@pytest.mark.slow
 def test_cutter_takes_its_markers_from_the_roi_manager(ij):
     """One point per cell clicked by the user -> one object per point, with the point's id."""
     import jpype

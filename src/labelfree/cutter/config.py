@@ -42,8 +42,9 @@ class CutterConfig(PipelineConfig):
         help="Channels fed to the network (indices or names); empty = every channel except the nucleus channel.")
     nucleus_channel: Optional[Channel] = setting(
         None, group=_CHANNELS, basic=True,
-        help="Channel showing nuclei, used to detect one marker per cell when no markers are given (null: no "
-             "nucleus channel; a one-channel image without markers is then its own nucleus image).")
+        help="Channel showing nuclei, used to detect one marker per cell when no markers are given. Automatic "
+             "(null): a one-channel image is its own nucleus image; on a multi-channel image the channel whose "
+             "objects are clearly the most compact is taken (an error names the channels when none stands out).")
     marker_method: Literal["auto", "blob", "threshold"] = setting(
         "auto", group=_CHANNELS, basic=True,
         help="How markers are detected in the nucleus image: 'auto' (Otsu on the log image, de-clumped nuclei "

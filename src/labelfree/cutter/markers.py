@@ -16,7 +16,8 @@ from scipy import ndimage as ndi
 
 from labelfree.errors import ConstantImageError, DimensionError, InputError
 
-__all__ = ["check_markers", "markers_from_points", "markers_from_labels", "detect_markers", "markers_to_labels"]
+__all__ = ["check_markers", "markers_from_points", "markers_from_labels", "detect_markers", "markers_to_labels",
+           "guess_nucleus_channel"]
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +139,7 @@ def detect_markers(
     """
     x = np.asarray(nucleus_image, dtype=np.float64)
     if method == "auto":
-        return _auto_markers(np.log1p(x - x.min()))  # a constant image stays constant: _zscore's error
+        return _auto_markers(x)
     if log_scale:
         x = np.log1p(x - x.min())
     z = _zscore(x, "nucleus image")
@@ -172,15 +173,35 @@ _AUTO_MIN_AREA = 0.2
 _AUTO_MIN_DISTANCE = 0.5
 
 
-def _auto_markers(image: np.ndarray) -> np.ndarray:
-    """``detect_markers(method="auto")`` on the (log) image: one centroid per nucleus, scaled to
-    the nuclei found."""
+#: automatic detection: objects are at least this many noise units above the background
+_AUTO_NOISE_FLOOR = 3.0
+
+
+def _objects(image: np.ndarray, name: str = "nucleus image") -> np.ndarray:
+    """The bright objects of an image as automatic detection sees them: its logarithm (nuclei
+    of very different brightness), z-scored and smoothed by 1 px, above its Otsu threshold;
+    and the image itself, smoothed alike, at least :data:`_AUTO_NOISE_FLOOR` noise units above
+    its background (:func:`labelfree.cutter.graphcut.background_and_noise`); holes filled.
+    The floor matters where objects are few or the noise strong: Otsu then splits the
+    background itself. (It is measured on the image, not its logarithm, which spreads the
+    low counts of the background.)"""
     from skimage.filters import threshold_otsu
 
-    from labelfree.labels import declump, fill_holes, remove_small_objects, weighted_median
+    from labelfree.cutter.graphcut import background_and_noise
+    from labelfree.labels import fill_holes
 
-    smooth = ndi.gaussian_filter(_zscore(image, "nucleus image"), 1.0)
-    mask = fill_holes(smooth > threshold_otsu(smooth))
+    x = np.asarray(image, dtype=np.float64)
+    smooth = ndi.gaussian_filter(_zscore(np.log1p(x - x.min()), name), 1.0)
+    linear = ndi.gaussian_filter(x, 1.0)
+    background, noise = background_and_noise(linear)
+    return fill_holes((smooth > threshold_otsu(smooth)) & (linear > background + _AUTO_NOISE_FLOOR * noise))
+
+
+def _auto_markers(image: np.ndarray) -> np.ndarray:
+    """``detect_markers(method="auto")``: one centroid per nucleus, scaled to the nuclei found."""
+    from labelfree.labels import declump, remove_small_objects, weighted_median
+
+    mask = _objects(image)
     labels, n = ndi.label(mask)
     if n == 0:
         return np.zeros((0, 2))
@@ -192,6 +213,114 @@ def _auto_markers(image: np.ndarray) -> np.ndarray:
     if found.max() == 0:
         return np.zeros((0, 2))
     return markers_from_labels(found)[0]
+
+
+#: a nucleus channel's objects are centred inside another channel's foreground (this fraction of its area) ...
+NUCLEUS_INSIDE = 0.8
+#: ... and covers at most this fraction of it (nuclei are smaller than their cells)
+NUCLEUS_AREA_RATIO = 0.6
+#: without that relation, its objects are at least this much more solid than any other channel's
+NUCLEUS_SOLIDITY_MARGIN = 0.1
+
+
+def _significant(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(labels, ids, areas) of a mask's objects of 20 px and 1 % of the largest or more (noise specks
+    left out)."""
+    labels, n = ndi.label(mask)
+    areas = np.bincount(labels.ravel(), minlength=n + 1)[1:].astype(np.float64)
+    keep = (areas >= max(20.0, 0.01 * areas.max())) if n else np.zeros(0, bool)
+    return labels, np.flatnonzero(keep) + 1, areas[keep]
+
+
+def _compactness(mask: np.ndarray) -> float:
+    """Area-weighted solidity (area / convex hull area) of a mask's significant objects; 0 when none."""
+    from skimage.measure import regionprops
+
+    labels, ids, areas = _significant(mask)
+    if len(ids) == 0:
+        return 0.0
+    labels[~np.isin(labels, ids)] = 0
+    solidity = np.array([p.solidity for p in regionprops(labels)])  # in label order, as ids
+    return float((areas * solidity).sum() / areas.sum())
+
+
+def guess_nucleus_channel(channels: np.ndarray, /, *, names: list[str] | None = None) -> tuple[int, dict]:
+    """The channel of a (C, Y, X) image that shows the nuclei, for a run given no markers.
+
+    Each channel is thresholded as automatic marker detection does (log image, Otsu, noise
+    floor, holes filled); objects under 20 px or 1 % of the largest are noise. Nuclei lie
+    inside their cells and are smaller: a channel is a candidate when its objects whose
+    centre lies in another channel's foreground hold at least :data:`NUCLEUS_INSIDE` of
+    its objects' area, and it covers at most :data:`NUCLEUS_AREA_RATIO` of that channel's
+    area. One candidate is the answer. Among several (or when there is none, e.g. beside
+    a transmitted-light channel) the answer is the channel whose objects are clearly the
+    most compact: area-weighted solidity (area / convex hull area)
+    :data:`NUCLEUS_SOLIDITY_MARGIN` or more above every other one's, covering less of the
+    image than another channel. Solidity measured on real images: nuclei 0.79 (dense
+    DSB2018) to 0.97 (GOWT1, SIM+), whole MSC cells 0.46-0.61.
+
+    Returns
+    -------
+    index : int
+        The nucleus channel.
+    record : dict
+        ``{"channel", "name", "rule", "per_channel": [{"name", "foreground", "inside", "solidity"}, ...]}``;
+        ``"inside"`` is the largest fraction of the channel's foreground in objects centred inside a
+        larger channel's foreground.
+
+    Raises
+    ------
+    InputError
+        When no channel stands out (two channels of nuclei, nothing compact): the message
+        gives every channel's figures and says to set ``nucleus_channel`` or give markers.
+    """
+    x = np.asarray(channels)
+    if x.ndim != 3 or x.shape[0] < 2:
+        raise DimensionError(f"guess_nucleus_channel needs a (C, Y, X) image of 2 or more channels; got {x.shape}.")
+    c = x.shape[0]
+    names = [str(n) for n in (names or range(c))]
+    masks = []
+    for k in range(c):
+        try:
+            masks.append(_objects(x[k], f"channel {names[k]}"))
+        except ConstantImageError:
+            masks.append(np.zeros(x.shape[1:], bool))  # a blank channel shows no nuclei
+    area = np.array([m.sum() for m in masks], np.float64)
+    solid = np.array([_compactness(m) for m in masks])
+    inside = np.zeros(c)
+    for k in range(c):
+        larger = [o for o in range(c) if o != k and 0 < area[k] <= NUCLEUS_AREA_RATIO * area[o]]
+        if not larger:
+            continue
+        labels, ids, sizes = _significant(masks[k])
+        centres = np.rint(np.array(ndi.center_of_mass(masks[k], labels, ids))).astype(int).reshape(-1, 2)
+        for o in larger:  # the objects' centres, not their outlines: halos differ between stains
+            inside[k] = max(inside[k], float(sizes[masks[o][centres[:, 0], centres[:, 1]]].sum() / sizes.sum()))
+    table = [{"name": names[k], "foreground": round(float(area[k] / masks[k].size), 3),
+              "inside": round(float(inside[k]), 3), "solidity": round(float(solid[k]), 3)} for k in range(c)]
+    candidates = [k for k in range(c) if inside[k] >= NUCLEUS_INSIDE]
+    best, rule = None, ""
+    if len(candidates) == 1:
+        best, rule = candidates[0], "its objects lie inside a larger channel's"
+    else:
+        pool = candidates or list(range(c))
+        order = sorted(pool, key=lambda k: -solid[k])
+        top = order[0]
+        margin_ok = len(order) == 1 or solid[top] >= solid[order[1]] + NUCLEUS_SOLIDITY_MARGIN
+        if margin_ok and 0 < area[top] < area.max():
+            best, rule = top, "its objects are the most compact"
+    if best is None:
+        figures = "; ".join(f"{t['name']}: foreground {t['foreground']:.0%}, {t['inside']:.0%} inside a larger "
+                            f"channel, solidity {t['solidity']:.2f}" for t in table)
+        raise InputError(
+            f"Cutter needs one marker per cell, and no channel of this image clearly shows nuclei (objects inside "
+            f"larger cells, or clearly the most compact: {figures}). Set nucleus_channel to the channel that shows "
+            f"the nuclei (an index or one of {names}), or give markers= (points or a nucleus label image)."
+        )
+    log.info("Cutter: nucleus channel guessed: %s (%s; %s)", names[best], rule,
+             ", ".join(f"{t['name']} {t['foreground']:.0%} of the image, {t['inside']:.0%} inside, solidity "
+                       f"{t['solidity']:.2f}" for t in table))
+    return best, {"channel": best, "name": names[best], "rule": rule, "per_channel": table}
 
 
 def markers_to_labels(markers: np.ndarray, /, *, shape: tuple[int, int], radius: int = 2) -> np.ndarray:

@@ -13,10 +13,11 @@ import xarray as xr
 from labelfree._config import provenance
 from labelfree.cutter.config import CutterConfig
 from labelfree.cutter.integrate import integrate_patches
+from labelfree.cutter.markers import guess_nucleus_channel
 from labelfree.cutter.prepare import _PROBE_SMOOTHING, Frame, frame_markers_and_mask, prepare_frame
 from labelfree.cutter.refine import refine_labels
 from labelfree.errors import ConfigError, InputError
-from labelfree.image import labels_like, validate_image
+from labelfree.image import channel_names, labels_like, validate_image
 
 __all__ = ["segment", "fit", "prepare", "prepare_frames", "resolve_scale", "apply_model", "Prepared"]
 
@@ -53,12 +54,15 @@ def _per_frame(value: Any, n: int, t: int, name: str, stacked: bool) -> Any:
 class Prepared:
     """Everything :func:`segment` needs before training: the validated image, the
     prepared frames, the config with its automatic values resolved and the record of
-    those values (``{}`` when nothing was automatic)."""
+    those values (``{}`` when nothing was automatic); ``nucleus_guess`` is the record of
+    :func:`labelfree.cutter.markers.guess_nucleus_channel` when the nucleus channel was
+    guessed (the config then names it)."""
 
     image: xr.DataArray
     frames: list[Frame]
     config: CutterConfig
     auto: dict
+    nucleus_guess: dict | None = None
 
 
 def _sample_frames(n: int, most: int = _SCALE_FRAMES) -> list[int]:
@@ -143,10 +147,18 @@ def prepare(
 ) -> Prepared:
     """Validate the image, resolve the automatic settings and prepare every frame.
 
-    See :func:`resolve_scale` for ``cell_radius``.
+    See :func:`resolve_scale` for ``cell_radius``. A multi-channel image given no markers
+    and no ``nucleus_channel`` has its nucleus channel guessed on its first frame
+    (:func:`labelfree.cutter.markers.guess_nucleus_channel`).
     """
     cfg = CutterConfig.coerce(config)
     da = validate_image(image, required=("Y", "X"), allowed=("T", "C", "Y", "X"), name="Cutter input")
+    guess = None
+    if markers is None and cfg.nucleus_channel is None and da.sizes.get("C", 1) > 1:
+        first = da.isel(T=0) if "T" in da.dims else da
+        index, guess = guess_nucleus_channel(np.asarray(first.transpose("C", "Y", "X").values),
+                                             names=channel_names(da))
+        cfg = cfg.replace(nucleus_channel=index)
     cfg, record, masks = resolve_scale(da, cfg, markers=markers, mask=mask, scribbles=scribbles, cell_radius=cell_radius)
     stacked = "T" in da.dims
     n = da.sizes["T"] if stacked else 1
@@ -163,7 +175,7 @@ def prepare(
                 t=t if stacked else None,
             )
         )
-    return Prepared(da, frames, cfg, record)
+    return Prepared(da, frames, cfg, record, guess)
 
 
 def prepare_frames(
@@ -359,8 +371,14 @@ def segment(
     labels = labels if "T" in da.dims else labels[0]
     extra = {"n_markers": [int(len(f.ids)) for f in frames], "training_steps": len(model.history), "device": device}
     if markers is None:  # where the markers came from
-        source = "the image" if cfg.nucleus_channel is None else f"channel {cfg.nucleus_channel}"
+        guess = prepared.nucleus_guess
+        if guess is not None:
+            source = f"channel {guess['channel']} ({guess['name']}, guessed: {guess['rule']})"
+        else:
+            source = "the image" if cfg.nucleus_channel is None else f"channel {cfg.nucleus_channel}"
         extra["markers"] = {"detected_in": source, "method": cfg.marker_method}
+        if guess is not None:
+            extra["markers"]["nucleus_channel_guessed"] = guess
         log.info("Cutter: no markers given: %s marker(s) detected in %s (%s)", "/".join(map(str, extra["n_markers"])),
                  source, cfg.marker_method)
     if prepared.auto:
