@@ -309,8 +309,9 @@ def segment(
         One marker per cell: (N, 2) array of (y, x) pixels; (N, 3) (t, y, x) for a
         time-lapse; a (Y, X) / (T, Y, X) label image (centroids; output labels keep
         its ids); a list with one entry per frame; or None to detect nuclei
-        (``config.marker_method``) in ``config.nucleus_channel``, or in the image
-        itself when it has one channel and no nucleus channel is set.
+        (``config.marker_method``) in ``config.nucleus_channel``; without one, in the
+        image itself when it has one channel, else in the channel guessed to show nuclei
+        (:func:`labelfree.cutter.markers.guess_nucleus_channel`).
     config : CutterConfig, dict, JSON/YAML path or None
     progress : bool, tqdm-like or callable
         Training progress; cancelling raises :class:`labelfree.errors.Cancelled`.
