@@ -12,7 +12,8 @@ twice: with the memory allocator as the process found it, then inside
 ``labelfree._heap.retained_heap()`` as ``segment`` runs it (freed large buffers kept for
 reuse; the bare call is timed in the same state). Also measures peak
 memory of ``segment`` on a memory-mapped 200-frame 1024 x 1024 uint16 movie
-(``--memory``; takes a few minutes).
+(``--memory``; takes a few minutes; ``--memory-capped 16 1024``: only that, and once more as
+if the process had 16 cores and 1 GiB of memory left, so that Motion caps its threads).
 """
 
 from __future__ import annotations
@@ -305,8 +306,24 @@ def measure_memory(path: str) -> None:
           f"{labels.nbytes / 2**20:.0f} MiB), peak RSS incl. mapped input pages {hwm:.0f} MiB; {dt:.0f} s")
 
 
-def memory(n_frames: int = 200, size: int = 1024) -> None:
-    """Peak memory of ``segment`` on a memory-mapped movie, on one thread and on every core."""
+def measure_memory_capped(path: str, cores: int, left_mib: float) -> None:
+    """:func:`measure_memory` as if the process had ``cores`` cores and ``left_mib`` MiB of memory
+    left (``labelfree._threads`` told so): Motion's threads are capped by that memory."""
+    import logging
+
+    from labelfree import _threads
+
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    logging.getLogger("labelfree.motion").setLevel(logging.WARNING)
+    _threads.available_cores = lambda: cores
+    _threads.available_memory = lambda: int(left_mib * 2**20)
+    print(f"{cores} cores and {left_mib:.0f} MiB of memory left, reported to labelfree._threads:")
+    measure_memory(path)
+
+
+def memory(n_frames: int = 200, size: int = 1024, capped: tuple[int, float] | None = None) -> None:
+    """Peak memory of ``segment`` on a memory-mapped movie, on one thread and on every core; with
+    ``capped`` = (cores, MiB left), once more as :func:`measure_memory_capped`."""
     import subprocess
     import sys
     import tempfile
@@ -320,20 +337,27 @@ def memory(n_frames: int = 200, size: int = 1024) -> None:
             mm[t] = np.roll(base.values[t % 2], 3 * t, axis=1)
         mm.flush()
         del mm
-        code = f"import sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r}); " \
-               f"import motion_speed; motion_speed.measure_memory({path!r})"
-        for threads in ("1", ""):  # one thread, then every core (LABELFREE_THREADS unset)
-            subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "LABELFREE_THREADS": threads})
+        head = f"import sys; sys.path.insert(0, {os.path.dirname(os.path.abspath(__file__))!r}); import motion_speed; "
+        runs = [(f"motion_speed.measure_memory({path!r})", threads) for threads in ("1", "")]  # one thread, every core
+        if capped is not None:
+            runs.append((f"motion_speed.measure_memory_capped({path!r}, {capped[0]}, {capped[1]})", ""))
+        for call, threads in runs:  # LABELFREE_THREADS empty: every core the process may use
+            subprocess.run([sys.executable, "-c", head + call], check=True, env={**os.environ, "LABELFREE_THREADS": threads})
 
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--memory", action="store_true", help="also measure peak memory (200 x 1024^2 movie)")
+    ap.add_argument("--memory-capped", nargs=2, type=float, metavar=("CORES", "MIB"),
+                    help="only the peak memory, once more as if CORES cores and MIB MiB of memory were left")
     ap.add_argument("--config", action="append", default=[], help="JSON of MotionConfig fields: one more table")
     ap.add_argument("--scaling", action="store_true", help="only the per-pair times on 1 and on all cores")
     ap.add_argument("--frames", type=int, default=6, help="--scaling: frames of the movie (at most 25)")
     a = ap.parse_args()
+    if a.memory_capped:
+        memory(capped=(int(a.memory_capped[0]), a.memory_capped[1]))
+        raise SystemExit(0)
     configs = [json.loads(extra) for extra in a.config]
     for extra in [{}, *configs]:
         scaling(a.repeats, extra, frames=a.frames)
