@@ -9,10 +9,11 @@ cores counted here are the smallest of:
   ``cpu.cfs_quota_us / cpu.cfs_period_us`` (v1), rounded up;
 * SLURM's ``SLURM_CPUS_PER_TASK`` when set;
 
-then ``LABELFREE_THREADS`` (or the ``threads`` argument) caps it. Work whose memory grows with
-its threads (Motion's frames in flight) also asks :func:`threads_for_memory` how many threads the
-memory this process may still use allows (``MemAvailable``, the cgroup's memory limit). Inside a Dask worker task the
+then ``LABELFREE_THREADS`` (or the ``threads`` argument) caps it. Inside a Dask worker task the
 default is one thread: the worker already runs one task per thread, and more would oversubscribe.
+Work whose memory grows with its threads (Motion's frames in flight) also asks
+:func:`threads_for_memory` how many threads the memory this process may still use allows
+(``MemAvailable``, the cgroup's memory limit).
 Inside :func:`limited_threads` (every pipeline run by :func:`labelfree.run.run_pipeline`), the
 count it chose is what :func:`thread_count` returns to the code it runs, so one setting reaches
 the pipelines' own thread pools (Motion's frames in flight).

@@ -43,8 +43,9 @@ class CutterConfig(PipelineConfig):
     nucleus_channel: Optional[Channel] = setting(
         None, group=_CHANNELS, basic=True,
         help="Channel showing nuclei, used to detect one marker per cell when no markers are given. Automatic "
-             "(null): a one-channel image is its own nucleus image; on a multi-channel image the channel whose "
-             "objects are clearly the most compact is taken (an error names the channels when none stands out).")
+             "(null): a one-channel image is its own nucleus image; on a multi-channel image, the channel whose "
+             "objects lie inside a larger channel's (nuclei in their cells), else whose objects are clearly the "
+             "most compact (an error gives every channel's figures when none stands out).")
     marker_method: Literal["auto", "blob", "threshold"] = setting(
         "auto", group=_CHANNELS, basic=True,
         help="How markers are detected in the nucleus image: 'auto' (Otsu on the log image, de-clumped nuclei "
