@@ -259,17 +259,10 @@ def edge_offsets(labels: np.ndarray, truth: np.ndarray, image: np.ndarray, sigma
 
 def _watershed_on_mask(images: np.ndarray, markers: np.ndarray, config) -> np.ndarray:
     """``cutter_defaults.watershed_same_mask`` on the mask of another config."""
-    from skimage.segmentation import watershed
-
-    from labelfree.cutter.markers import markers_from_labels
     from labelfree.cutter.prepare import foreground_mask
 
-    seeds = cd._seed_images(markers, images.shape)
-    out = np.zeros(images.shape, np.int32)
-    for t, (image, seed) in enumerate(zip(images, seeds)):
-        mask = foreground_mask(image[None], config, markers=markers_from_labels(seed)[0])
-        out[t] = watershed(-ndi.gaussian_filter(image, 2.0), np.where(mask, seed, 0), mask=mask)
-    return out
+    return cd.watershed_in_masks(images, markers, lambda image, points: foreground_mask(image[None], config,
+                                                                                      markers=points))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -277,20 +270,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sets", default=",".join(cd.SETS))
     ap.add_argument("--masks", action="store_true", help="score other local-peak masks instead of the steps")
     args = ap.parse_args(argv)
-    from labelfree.cutter import CutterConfig
-    from labelfree.cutter.segment import resolve_scale
-    from labelfree.image import to_dataarray
-
     print(f"{'set':8s} {'method':38s} {'pixF1':>6s} {'F1@0.5':>7s} {'meanIoU':>8s} {'dIoU':>7s} {'sec':>6s}")
-    for name in args.sets.split(","):
-        images, truth, markers = cd.load_set(name)
-        _, auto, _ = resolve_scale(to_dataarray(images, dims="TYX"), CutterConfig(), markers=markers)
+    for name, images, truth, markers, auto in cd.sets_and_scale(args.sets):
         sigma = float(auto["mask_smoothing"])
         ws = cd.watershed_same_mask(images, markers, auto)
         base = cd._scores(ws, truth)
         print(f"{name:8s} {'watershed (same markers, same mask)':38s} {base['pixel_f1']:6.3f} {base['f1']:7.3f} "
               f"{base['mean_iou']:8.3f}", flush=True)
         if args.masks:
+            from labelfree.cutter import CutterConfig
+
             for fraction, window in MASKS:
                 cfg = CutterConfig(downscale=auto["downscale"], marker_sigma=auto["marker_sigma"], mask_smoothing=sigma,
                                    mask_peak_fraction=fraction, mask_peak_window=window)

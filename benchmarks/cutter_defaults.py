@@ -101,18 +101,38 @@ def watershed_same_mask(images: np.ndarray, markers: np.ndarray, auto: dict | No
     ``auto``: the automatic values Cutter chose (its provenance ``"auto"`` record), so
     that the mask is the very one Cutter used.
     """
-    from scipy import ndimage as ndi
-    from skimage.segmentation import watershed
-
     from labelfree.cutter import CutterConfig
-    from labelfree.cutter.markers import markers_from_labels
     from labelfree.cutter.prepare import foreground_mask
 
     cfg = CutterConfig(**{k: v for k, v in (auto or {}).items() if k in ("downscale", "marker_sigma", "mask_smoothing")})
+    return watershed_in_masks(images, markers, lambda image, points: foreground_mask(image[None], cfg, markers=points))
+
+
+def sets_and_scale(names: str):
+    """``(name, images, truth, markers, auto)`` of each set in the comma-separated ``names``; ``auto``
+    holds the automatic values Cutter chooses on it with no config."""
+    from labelfree.cutter import CutterConfig
+    from labelfree.cutter.segment import resolve_scale
+    from labelfree.image import to_dataarray
+
+    for name in names.split(","):
+        images, truth, markers = load_set(name)
+        _, auto, _ = resolve_scale(to_dataarray(images, dims="TYX"), CutterConfig(), markers=markers)
+        yield name, images, truth, markers, auto
+
+
+def watershed_in_masks(images: np.ndarray, markers: np.ndarray, mask_of) -> np.ndarray:
+    """Per frame, the watershed of the smoothed intensity from the marker blobs inside ``mask_of(image,
+    marker points)`` (the baseline's division of a mask; other masks in the screening scripts)."""
+    from scipy import ndimage as ndi
+    from skimage.segmentation import watershed
+
+    from labelfree.cutter.markers import markers_from_labels
+
     seeds = _seed_images(markers, images.shape)
     out = np.zeros(images.shape, np.int32)
     for t, (image, seed) in enumerate(zip(images, seeds)):
-        mask = foreground_mask(image[None], cfg, markers=markers_from_labels(seed)[0])
+        mask = mask_of(image, markers_from_labels(seed)[0])
         out[t] = watershed(-ndi.gaussian_filter(image, 2.0), np.where(mask, seed, 0), mask=mask)
     return out
 

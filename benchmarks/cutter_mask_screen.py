@@ -103,16 +103,7 @@ RULES = {
 
 def watershed_on(images: np.ndarray, markers: np.ndarray, auto: dict, rule) -> np.ndarray:
     """The watershed of ``cutter_defaults.watershed_same_mask`` inside the mask that ``rule`` draws."""
-    from skimage.segmentation import watershed
-
-    from labelfree.cutter.markers import markers_from_labels
-
-    seeds = cd._seed_images(markers, images.shape)
-    out = np.zeros(images.shape, np.int32)
-    for t, (image, seed) in enumerate(zip(images, seeds)):
-        mask = rule(image, markers_from_labels(seed)[0], auto)
-        out[t] = watershed(-ndi.gaussian_filter(image, 2.0), np.where(mask, seed, 0), mask=mask)
-    return out
+    return cd.watershed_in_masks(images, markers, lambda image, points: rule(image, points, auto))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,14 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sets", default=",".join(cd.SETS))
     ap.add_argument("--rules", default="", help="only the rules whose name contains this")
     args = ap.parse_args(argv)
-    from labelfree.cutter import CutterConfig
-    from labelfree.cutter.segment import resolve_scale
-    from labelfree.image import to_dataarray
-
     print(f"{'set':8s} {'mask':42s} {'pixF1':>6s} {'F1@0.5':>7s} {'meanIoU':>8s} {'dIoU':>8s}")
-    for name in args.sets.split(","):
-        images, truth, markers = cd.load_set(name)
-        _, auto, _ = resolve_scale(to_dataarray(images, dims="TYX"), CutterConfig(), markers=markers)
+    for name, images, truth, markers, auto in cd.sets_and_scale(args.sets):
         base = cd._scores(cd.watershed_same_mask(images, markers, auto), truth)
         print(f"{name:8s} {'default (local 0.4 within 9 px)':42s} {base['pixel_f1']:6.3f} {base['f1']:7.3f} "
               f"{base['mean_iou']:8.4f}", flush=True)
