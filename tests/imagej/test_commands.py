@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 import pytest
+from awt_events import on_edt, press
 
 from labelfree.errors import Cancelled, ConfigError, DimensionError, InputError
 from labelfree.image import to_dataarray
@@ -127,9 +128,8 @@ def test_recorder_records_a_line_that_replays_to_the_same_labels(movie_imp):
     try:
         jimport("ij.IJ").doCommand("LabelFree Threshold")  # the menu path (Executer thread)
         gd = _wait_for_dialog("LabelFree Threshold")
-        gd.getNumericFields().get(0).setText("40")  # min_size
-        ActionEvent = jimport("java.awt.event.ActionEvent")
-        gd.actionPerformed(ActionEvent(gd.getButtons()[0], ActionEvent.ACTION_PERFORMED, "OK"))
+        on_edt(lambda: gd.getNumericFields().get(0).setText("40"))  # min_size
+        press(gd, 0)
         deadline = time.time() + 30
         while "run(" not in str(recorder.getText()) and time.time() < deadline:
             time.sleep(0.05)
@@ -329,8 +329,7 @@ def test_cancelling_the_dialog_changes_nothing_and_shows_no_error(movie_imp):
     WindowManager = jimport("ij.WindowManager")
     jimport("ij.IJ").doCommand("LabelFree Threshold")
     gd = _wait_for_dialog("LabelFree Threshold")
-    ActionEvent = jimport("java.awt.event.ActionEvent")
-    gd.actionPerformed(ActionEvent(gd.getButtons()[1], ActionEvent.ACTION_PERFORMED, "Cancel"))
+    press(gd, 1)
     time.sleep(1.0)
     assert WindowManager.getImage("movie-labels") is None
     assert jimport("ij.plugin.frame.RoiManager").getInstance().getCount() == 0

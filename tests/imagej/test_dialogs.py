@@ -7,6 +7,7 @@ import time
 
 import numpy as np
 import pytest
+from awt_events import on_edt, press
 
 from labelfree.image import to_dataarray
 
@@ -31,14 +32,6 @@ def _next_dialog(prefix: str, seen: set, timeout: float = 30.0):
                 return w
         time.sleep(0.05)
     return None
-
-
-def _press(gd, which: int) -> None:
-    from scyjava import jimport
-
-    ActionEvent = jimport("java.awt.event.ActionEvent")
-    button = gd.getButtons()[which]
-    gd.actionPerformed(ActionEvent(button, ActionEvent.ACTION_PERFORMED, str(button.getLabel())))
 
 
 @pytest.fixture
@@ -74,16 +67,16 @@ def test_every_dialog_page_fits_720_px(stack_imp, command):
     heights = {title: int(gd.getHeight())}
     checkboxes = list(gd.getCheckboxes() or [])
     if groups:  # tick "advanced_options" (the last checkbox) and walk through every page
-        checkboxes[-1].setState(True)
+        on_edt(lambda: checkboxes[-1].setState(True))
         pages = sum(-(-len(fields) // 12) for fields in groups.values())
         for _ in range(pages):
             seen.add(int(gd.hashCode()))
-            _press(gd, 0)  # OK: on to the next page
+            press(gd, 0)  # OK: on to the next page
             nxt = _next_dialog(f"{title}:", seen)
             assert nxt is not None, f"{title}: an advanced page did not open"
             gd = nxt
             heights[str(gd.getTitle())] = int(gd.getHeight())
-    _press(gd, 1)  # Cancel: nothing runs
+    press(gd, 1)  # Cancel: nothing runs
     assert len(heights) == 1 + (sum(-(-len(f) // 12) for f in groups.values()) if groups else 0)
     too_tall = {page: h for page, h in heights.items() if h > MAX_HEIGHT}
     assert not too_tall, f"dialog pages taller than {MAX_HEIGHT} px: {too_tall}"
