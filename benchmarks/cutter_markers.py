@@ -63,14 +63,15 @@ def images():
         yield f"HeLa t{t:03d}", img[t], seg[t]
 
 
-def detection(points: np.ndarray, truth: np.ndarray) -> tuple[float, float]:
-    """Precision and recall: a detection counts once inside a nucleus no other detection claimed."""
+def detection(points: np.ndarray, truth: np.ndarray) -> tuple[float, float, float]:
+    """Precision, recall and F1: a detection counts once inside a nucleus no other detection claimed."""
     if len(points) == 0:
-        return 0.0, 0.0
+        return 0.0, 0.0, 0.0
     p = np.clip(np.rint(points).astype(int), 0, np.array(truth.shape) - 1)
     hit = truth[p[:, 0], p[:, 1]]
     found = len(np.unique(hit[hit > 0]))
-    return found / len(points), found / (len(np.unique(truth)) - 1)
+    precision, recall = found / len(points), found / (len(np.unique(truth)) - 1)
+    return precision, recall, 2 * precision * recall / (precision + recall) if found else 0.0
 
 
 def part1() -> None:
@@ -80,8 +81,7 @@ def part1() -> None:
     for name, image, truth in images():
         for method in METHODS:
             pts = detect_markers(image, method=method)
-            p, r = detection(pts, truth)
-            f1 = 2 * p * r / (p + r) if p + r else 0.0
+            p, r, f1 = detection(pts, truth)
             f1s[method].append(f1)
             print(f"{name:12s} {method:10s} {len(np.unique(truth)) - 1:6d} {len(pts):6d} {p:6.3f} {r:6.3f} {f1:6.3f}")
     for method, v in f1s.items():
@@ -100,8 +100,7 @@ def part1b() -> None:
     for seed, photons, n in SYNTHETIC:
         image, truth = datasets.synthetic_cells_and_nuclei((512, 512), n_cells=n, photons=photons, seed=seed)
         pts = detect_markers(image.values[1])
-        p, r = detection(pts, truth.values)
-        f1 = 2 * p * r / (p + r) if p + r else 0.0
+        f1 = detection(pts, truth.values)[2]
         guesses = []
         for order in ((0, 1), (1, 0)):
             try:

@@ -171,8 +171,6 @@ def detect_markers(
 _AUTO_MIN_AREA = 0.2
 #: automatic detection: centres of touching nuclei at least this fraction of the typical half-width apart
 _AUTO_MIN_DISTANCE = 0.5
-
-
 #: automatic detection: objects are at least this many noise units above the background
 _AUTO_NOISE_FLOOR = 3.0
 
@@ -232,15 +230,15 @@ def _significant(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return labels, np.flatnonzero(keep) + 1, areas[keep]
 
 
-def _compactness(mask: np.ndarray) -> float:
-    """Area-weighted solidity (area / convex hull area) of a mask's significant objects; 0 when none."""
+def _compactness(labels: np.ndarray, ids: np.ndarray, areas: np.ndarray) -> float:
+    """Area-weighted solidity (area / convex hull area) of the objects ``ids`` of ``labels`` (their
+    ``areas``, as :func:`_significant` gives them); 0 when there are none."""
     from skimage.measure import regionprops
 
-    labels, ids, areas = _significant(mask)
     if len(ids) == 0:
         return 0.0
-    labels[~np.isin(labels, ids)] = 0
-    solidity = np.array([p.solidity for p in regionprops(labels)])  # in label order, as ids
+    kept = np.where(np.isin(labels, ids), labels, 0)
+    solidity = np.array([p.solidity for p in regionprops(kept)])  # in label order, as ids
     return float((areas * solidity).sum() / areas.sum())
 
 
@@ -286,13 +284,14 @@ def guess_nucleus_channel(channels: np.ndarray, /, *, names: list[str] | None = 
         except ConstantImageError:
             masks.append(np.zeros(x.shape[1:], bool))  # a blank channel shows no nuclei
     area = np.array([m.sum() for m in masks], np.float64)
-    solid = np.array([_compactness(m) for m in masks])
+    objects = [_significant(m) for m in masks]
+    solid = np.array([_compactness(*obj) for obj in objects])
     inside = np.zeros(c)
     for k in range(c):
         larger = [o for o in range(c) if o != k and 0 < area[k] <= NUCLEUS_AREA_RATIO * area[o]]
         if not larger:
             continue
-        labels, ids, sizes = _significant(masks[k])
+        labels, ids, sizes = objects[k]
         centres = np.rint(np.array(ndi.center_of_mass(masks[k], labels, ids))).astype(int).reshape(-1, 2)
         for o in larger:  # the objects' centres, not their outlines: halos differ between stains
             inside[k] = max(inside[k], float(sizes[masks[o][centres[:, 0], centres[:, 1]]].sum() / sizes.sum()))

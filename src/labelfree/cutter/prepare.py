@@ -77,10 +77,10 @@ def frame_markers(
     if markers is None:
         channels = frame.sizes.get("C", 1)
         if config.nucleus_channel is None and channels > 1:
-            names = [str(c) for c in frame.coords["C"].values] if "C" in frame.coords else list(range(channels))
             raise InputError(
                 f"Cutter needs one marker per cell: give markers= (points or a nucleus label image), or set "
-                f"nucleus_channel to the one of this image's {channels} channels ({names}) that shows the nuclei."
+                f"nucleus_channel to the one of this image's {channels} channels ({channel_names(frame)}) that "
+                "shows the nuclei."
             )
         if config.nucleus_channel is None:  # one channel: its own nuclei (or cells) give the markers
             nucleus = np.asarray(frame.values).reshape(shape)
