@@ -30,7 +30,9 @@ def test_farneback_flow_recovers_a_known_shift():
 
 
 @pytest.mark.parametrize("config", [{"fine_iterations": 1}, {"fine_iterations": None}, {"fine_iterations": 2},
-                                    {"flow_method": "dis"}])
+                                    {"flow_engine": "opencv", "fine_iterations": 1},
+                                    {"flow_engine": "opencv", "fine_iterations": None},
+                                    {"flow_engine": "opencv"}, {"flow_method": "dis"}])
 def test_every_flow_setting_recovers_a_known_shift(config):
     base = _textured((160, 192))
     base = (255 * (base - base.min()) / np.ptp(base)).astype(np.uint8)
@@ -42,16 +44,19 @@ def test_every_flow_setting_recovers_a_known_shift(config):
 
 
 def test_the_papers_farneback_call_is_kept_as_the_reference_setting():
-    """fine_iterations=None (or equal to iterations) is exactly the paper's single OpenCV call."""
+    """flow_engine='opencv' with fine_iterations=None (or equal to iterations) is exactly the
+    paper's single OpenCV call; the default (labelfree's engine, two finest iterations) is close."""
     a = (_textured((120, 150), seed=1) / 8).astype(np.uint8)
     b = np.roll(a, (1, 2), axis=(0, 1))
     paper = cv2.calcOpticalFlowFarneback(a, b, None, 0.5, 3, 15, 3, 5, 1.1, 0)
     for fine in (None, 3):
-        np.testing.assert_array_equal(motion.farneback_flow(a, b, config=MotionConfig(flow_blur=0, fine_iterations=fine)),
-                                      paper)
-    default = motion.farneback_flow(a, b, config=MotionConfig(flow_blur=0))  # two finest iterations
-    assert not np.array_equal(default, paper)
-    assert np.median(np.abs(default - paper)[20:-20, 20:-20]) < 0.2
+        cfg = MotionConfig(flow_blur=0, flow_engine="opencv", fine_iterations=fine)
+        np.testing.assert_array_equal(motion.farneback_flow(a, b, config=cfg), paper)
+    for cfg in (MotionConfig(flow_blur=0), MotionConfig(flow_blur=0, flow_engine="opencv"),
+                MotionConfig(flow_blur=0, fine_iterations=None)):
+        flow = motion.farneback_flow(a, b, config=cfg)
+        assert not np.array_equal(flow, paper)
+        assert np.median(np.abs(flow - paper)[20:-20, 20:-20]) < 0.2
 
 
 def test_farneback_flow_rejects_float_and_mismatched_frames():
@@ -99,6 +104,23 @@ def test_local_entropy_equals_skimage_rank_entropy_inside():
         motion.local_entropy(img, bins=30)
     with pytest.raises(DTypeError, match="uint8"):
         motion.local_entropy(img.astype(np.uint16))
+
+
+@pytest.mark.parametrize("shape,size,bins", [((23, 31), 7, 16), ((9, 12), 5, 256), ((3, 5), 7, 8)])
+def test_local_entropy_on_the_whole_frame_mirrors_the_border(shape, size, bins):
+    """Every pixel, border included (mirrored as MATLAB: ...cba|abc...), against a direct count;
+    a frame smaller than the window too."""
+    rng = np.random.default_rng(2)
+    img = rng.integers(0, 256, shape).astype(np.uint8)
+    r = size // 2
+    q = np.pad(img >> (8 - int(np.log2(bins))), r, mode="symmetric")
+    ref = np.empty(shape)
+    for y in range(shape[0]):
+        for x in range(shape[1]):
+            c = np.bincount(q[y : y + size, x : x + size].ravel()).astype(float)
+            p = c[c > 0] / size**2
+            ref[y, x] = -(p * np.log2(p)).sum()
+    np.testing.assert_allclose(motion.local_entropy(img, size=size, bins=bins), ref, atol=1e-5)
 
 
 def test_gradient_magnitude_is_forward_difference():

@@ -40,6 +40,12 @@ class MotionConfig(PipelineConfig):
         help="Optical flow: 'farneback' (the paper's, with the parameters below) or 'dis' (OpenCV's DIS flow with "
              "dis_preset: 7-15x cheaper, but it finds several pixels of flow in a still, untextured background; "
              "measured far worse on the benchmark sets, docs/benchmarks.md).")
+    flow_engine: Literal["labelfree", "opencv"] = setting(
+        "labelfree", group=_FLOW,
+        help="Farneback: whose implementation. 'labelfree' expands each frame's polynomials once for both pairs "
+             "it belongs to (about half the cost of the paper's call; pixel F1 within 0.005 of 'opencv' on every "
+             "benchmark set); 'opencv' is OpenCV's calcOpticalFlowFarneback, the paper's, which expands both "
+             "frames on every call.")
     dis_preset: Literal["ultrafast", "fast", "medium"] = setting(
         "fast", group=_FLOW, help="DIS flow: OpenCV's preset (speed against detail).")
     pyr_scale: float = setting(0.5, group=_FLOW, gt=0, lt=1,
@@ -49,10 +55,9 @@ class MotionConfig(PipelineConfig):
     iterations: int = setting(3, group=_FLOW, ge=1, le=1000, help="Farneback: iterations per pyramid level (paper 3).")
     fine_iterations: int | None = setting(
         2, group=_FLOW, ge=1, le=1000,
-        help="Farneback: iterations at the finest level (null: iterations, the paper's single call). Fewer: the "
-             "coarser levels run first on frames scaled by pyr_scale, and the finest level refines their flow. "
-             "2 costs about 0.8x the paper's call, 1 about 0.65x (pixel F1 within 0.01 of the paper's call on "
-             "every benchmark set with either; MSC 0.801 with 2, 0.798 with 1).")
+        help="Farneback: iterations at the finest level (null: iterations, as the paper; with flow_engine "
+             "'opencv', its single call). Fewer cost less: the finest level holds most of the pixels (pixel F1 "
+             "within 0.01 of the paper's call on every benchmark set with 2 or 1; MSC 0.801 with 2, 0.798 with 1).")
     poly_n: Literal[5, 7] = setting(5, group=_FLOW, help="Farneback: neighbourhood of the polynomial fit, 5 or 7 px (paper 5).")
     poly_sigma: float = setting(1.1, group=_FLOW, gt=0,
                                 help="Farneback: Gaussian sigma of the polynomial fit (paper 1.1).")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import xarray as xr
 from labelfree._heap import retained_heap
 from labelfree.errors import DimensionError, InputError
 from labelfree.motion.config import MotionConfig
+from labelfree.motion.farneback import expansion_pyramid, flow_from_expansions
 from labelfree.motion.movie import _frame
 from labelfree.motion.selflabel import flow_only_min_size
 
@@ -106,9 +108,9 @@ def farneback_flow(prev: np.ndarray, next: np.ndarray, /, *, config: MotionConfi
     prev, next : (Y, X) uint8 arrays
         Two frames of the same size.
     config : MotionConfig, optional
-        Flow parameters (``pyr_scale``, ``levels``, ``winsize``, ``iterations``,
-        ``poly_n``, ``poly_sigma``, ``flow_blur``, ``flow_downsample``); the
-        Farnebaeck parameters are the paper's.
+        Flow parameters (``flow_method``, ``flow_engine``, ``pyr_scale``, ``levels``,
+        ``winsize``, ``iterations``, ``fine_iterations``, ``poly_n``, ``poly_sigma``,
+        ``flow_blur``, ``flow_downsample``); the Farnebaeck parameters are the paper's.
 
     Returns
     -------
@@ -148,8 +150,17 @@ def binned_flow_config(cfg: MotionConfig, k: int, /) -> MotionConfig:
                        levels=max(0, cfg.levels - drop))
 
 
-def _flow_input(frame: np.ndarray, cfg: MotionConfig) -> np.ndarray:
-    """One uint8 frame as the Farnebaeck call of :func:`farneback_flow` sees it: blurred, binned.
+@dataclasses.dataclass(frozen=True)
+class _FlowFrame:
+    """One frame as the flow sees it (:func:`_flow_input`)."""
+
+    image: np.ndarray  #: uint8, blurred and binned
+    expansion: tuple[np.ndarray, ...] | None  #: its polynomial expansions (flow_engine 'labelfree')
+
+
+def _flow_input(frame: np.ndarray, cfg: MotionConfig) -> _FlowFrame:
+    """One uint8 frame as the flow of :func:`farneback_flow` sees it: blurred, binned and,
+    for labelfree's Farnebaeck, expanded into polynomials at every pyramid level.
 
     A movie's frames each take part in two pairs; ``segment`` prepares each once.
     """
@@ -159,15 +170,22 @@ def _flow_input(frame: np.ndarray, cfg: MotionConfig) -> np.ndarray:
     if k > 1:  # bin k x k (the blur already removed the finer detail)
         h, w = frame.shape
         frame = cv2.resize(frame, (max(1, w // k), max(1, h // k)), interpolation=cv2.INTER_AREA)
-    return frame
+    expansion = None
+    if cfg.flow_method == "farneback" and cfg.flow_engine == "labelfree":
+        expansion = expansion_pyramid(frame, pyr_scale=cfg.pyr_scale, levels=cfg.levels, poly_n=cfg.poly_n,
+                                      poly_sigma=cfg.poly_sigma)
+    return _FlowFrame(frame, expansion)
 
 
-def _flow(prev: np.ndarray, nxt: np.ndarray, shape: tuple[int, int], cfg: MotionConfig) -> np.ndarray:
-    """Farnebaeck flow between two prepared frames (:func:`_flow_input`), on the full ``shape`` grid."""
+def _flow(prev: _FlowFrame, nxt: _FlowFrame, shape: tuple[int, int], cfg: MotionConfig) -> np.ndarray:
+    """The flow between two prepared frames (:func:`_flow_input`), on the full ``shape`` grid."""
     if cfg.flow_method == "dis":
-        flow = cv2.DISOpticalFlow_create(_DIS_PRESETS[cfg.dis_preset]).calc(prev, nxt, None)
+        flow = cv2.DISOpticalFlow_create(_DIS_PRESETS[cfg.dis_preset]).calc(prev.image, nxt.image, None)
+    elif prev.expansion is not None and nxt.expansion is not None:
+        flow = flow_from_expansions(prev.expansion, nxt.expansion, pyr_scale=cfg.pyr_scale, winsize=cfg.winsize,
+                                    iterations=cfg.iterations, fine_iterations=cfg.fine_iterations)
     else:
-        flow = _farneback(prev, nxt, cfg)
+        flow = _farneback(prev.image, nxt.image, cfg)
     h, w = shape
     if flow.shape[:2] != (h, w):  # binned: back to full size, displacements in full-size pixels
         sy, sx = h / flow.shape[0], w / flow.shape[1]
@@ -177,7 +195,7 @@ def _flow(prev: np.ndarray, nxt: np.ndarray, shape: tuple[int, int], cfg: Motion
 
 
 def _farneback(prev: np.ndarray, nxt: np.ndarray, cfg: MotionConfig) -> np.ndarray:
-    """Farnebaeck flow with ``cfg``'s parameters; ``fine_iterations`` at the finest level.
+    """OpenCV's Farnebaeck flow with ``cfg``'s parameters; ``fine_iterations`` at the finest level.
 
     With ``fine_iterations`` equal to ``iterations`` (or None) this is the single OpenCV call
     of the paper. Otherwise the coarser levels are one call on the frames scaled by

@@ -1,0 +1,339 @@
+"""Farnebaeck optical flow whose polynomial expansions are computed once per frame.
+
+Farnebaeck's method (G. Farnebaeck, "Two-frame motion estimation based on polynomial
+expansion", SCIA 2003) fits a quadratic polynomial to every pixel's neighbourhood in both
+frames (the *polynomial expansion*), then refines a displacement field from the two fits,
+coarse to fine over an image pyramid. OpenCV's ``calcOpticalFlowFarneback`` computes both
+frames' expansions on every call, so in a movie each frame is expanded twice, once for
+each pair it belongs to. Here a frame's expansions (every pyramid level) are computed once
+(:func:`expansion_pyramid`) and a pair's flow is refined from two frames' expansions
+(:func:`flow_from_expansions`). The steps are those of OpenCV's CPU implementation of the
+same method, with float32 arithmetic in the expansion (OpenCV: double):
+
+* each level's image: the frame as float32, smoothed by a 3 x 3 Gaussian at the finest
+  level; a coarser level is the previous level scaled by ``pyr_scale`` (area averaging;
+  OpenCV smooths the full frame for every level and rescales it);
+* the expansion: separable Gaussian-weighted moments (``poly_n``, ``poly_sigma``) turned
+  into the polynomial's linear and quadratic coefficients (5 per pixel);
+* per iteration: the mean of the two frames' quadratic terms and the difference of their
+  linear terms at the displaced position (bilinear), box-averaged over ``winsize``, give
+  a 2 x 2 system per pixel whose solution is the new displacement.
+
+The loops are compiled with numba (``nogil``: pairs run in parallel on threads).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import cv2
+import numba
+import numpy as np
+
+__all__ = ["pyramid_sizes", "polynomial_expansion", "expansion_pyramid", "flow_from_expansions"]
+
+#: OpenCV's Farnebaeck stops adding pyramid levels below this side in pixels
+_MIN_LEVEL_SIDE = 32
+#: weights that fade the equations of the 5-pixel frame border (OpenCV's values)
+_BORDER_WEIGHTS = np.array([0.14, 0.14, 0.4472, 0.4472, 0.4472], np.float32)
+_jit = functools.partial(numba.njit, cache=True, nogil=True, fastmath=True, boundscheck=False)
+
+
+def pyramid_sizes(shape: tuple[int, int], /, *, pyr_scale: float, levels: int) -> list[tuple[int, int]]:
+    """(Y, X) of every pyramid level, finest first, as OpenCV's Farnebaeck sizes them."""
+    h, w = shape
+    sizes = [(h, w)]
+    scale = 1.0
+    for _ in range(levels):
+        scale *= pyr_scale
+        if w * scale < _MIN_LEVEL_SIDE or h * scale < _MIN_LEVEL_SIDE:
+            break
+        sizes.append((int(round(h * scale)), int(round(w * scale))))
+    return sizes
+
+
+@functools.lru_cache(maxsize=32)
+def _border_weights(n: int) -> np.ndarray:
+    """Weight of each of ``n`` rows (or columns): the border weights at both ends (a row
+    near both ends of a short side gets both)."""
+    out = np.ones(n, np.float32)
+    for i, v in enumerate(_BORDER_WEIGHTS[:n]):
+        out[i] *= v
+        out[n - 1 - i] *= v
+    out.flags.writeable = False
+    return out
+
+
+@functools.lru_cache(maxsize=8)
+def _expansion_kernels(poly_n: int, poly_sigma: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The 1D kernels g, x g, x^2 g (float32, 2n+1 taps) and the four entries of the
+    inverse moment matrix that turn the moments into polynomial coefficients."""
+    n = poly_n // 2
+    x = np.arange(-n, n + 1, dtype=np.float64)
+    g = np.exp(-x * x / (2.0 * poly_sigma * poly_sigma))
+    g = (g / g.sum()).astype(np.float32)
+    xg = (x * g).astype(np.float32)
+    xxg = (x * x * g).astype(np.float32)
+    gy, gx = np.meshgrid(g.astype(np.float64), g.astype(np.float64), indexing="ij")
+    xx = np.broadcast_to(x, gx.shape)
+    yy = xx.T
+    w = gy * gx
+    moments = np.zeros((6, 6))  # basis 1, x, y, x^2, y^2, xy under the Gaussian weight
+    moments[0, 0] = w.sum()
+    moments[1, 1] = moments[2, 2] = moments[0, 3] = moments[0, 4] = moments[3, 0] = moments[4, 0] = (w * xx**2).sum()
+    moments[3, 3] = moments[4, 4] = (w * xx**4).sum()
+    moments[5, 5] = moments[3, 4] = moments[4, 3] = (w * xx**2 * yy**2).sum()
+    inv = np.linalg.inv(moments)
+    return g, xg, xxg, np.array([inv[1, 1], inv[0, 3], inv[3, 3], inv[5, 5]], np.float32)
+
+
+@_jit
+def _poly_exp(src, g, xg, xxg, ig):  # pragma: no cover - compiled
+    h, w = src.shape
+    n = (g.shape[0] - 1) // 2
+    out = np.empty((h, w, 5), np.float32)
+    # vertical moments of one row (order 0, 1, 2 in y), padded by n on each side
+    v0 = np.empty(w + 2 * n, np.float32)
+    v1 = np.empty(w + 2 * n, np.float32)
+    v2 = np.empty(w + 2 * n, np.float32)
+    g0 = g[n]
+    for y in range(h):
+        row = src[y]
+        for x in range(w):
+            v0[x + n] = row[x] * g0
+            v1[x + n] = 0.0
+            v2[x + n] = 0.0
+        for k in range(1, n + 1):
+            above = src[max(y - k, 0)]
+            below = src[min(y + k, h - 1)]
+            gk = g[n + k]
+            xgk = xg[n + k]
+            xxgk = xxg[n + k]
+            for x in range(w):
+                s = above[x] + below[x]
+                v0[x + n] += gk * s
+                v1[x + n] += xgk * (below[x] - above[x])
+                v2[x + n] += xxgk * s
+        for k in range(n):  # the row's ends repeated (replicated border)
+            v0[k] = v0[n]
+            v1[k] = v1[n]
+            v2[k] = v2[n]
+            v0[w + n + k] = v0[w + n - 1]
+            v1[w + n + k] = v1[w + n - 1]
+            v2[w + n + k] = v2[w + n - 1]
+        dst = out[y]
+        for x in range(w):
+            c = x + n
+            m1 = v0[c] * g0  # moments: 1, x, y, x^2, y^2, xy
+            mx = np.float32(0.0)
+            my = v1[c] * g0
+            mxx = np.float32(0.0)
+            myy = v2[c] * g0
+            mxy = np.float32(0.0)
+            for k in range(1, n + 1):
+                gk = g[n + k]
+                xgk = xg[n + k]
+                s0 = v0[c + k] + v0[c - k]
+                m1 += s0 * gk
+                mxx += s0 * xxg[n + k]
+                mx += (v0[c + k] - v0[c - k]) * xgk
+                my += (v1[c + k] + v1[c - k]) * gk
+                mxy += (v1[c + k] - v1[c - k]) * xgk
+                myy += (v2[c + k] + v2[c - k]) * gk
+            dst[x, 0] = my * ig[0]  # linear: y, x
+            dst[x, 1] = mx * ig[0]
+            dst[x, 2] = m1 * ig[1] + myy * ig[2]  # quadratic: yy, xx, xy
+            dst[x, 3] = m1 * ig[1] + mxx * ig[2]
+            dst[x, 4] = mxy * ig[3]
+    return out
+
+
+@_jit
+def _update_matrices(r0, r1, flow, out, wx, wy):  # pragma: no cover - compiled
+    """Per pixel, the 2 x 2 system (G11, G12, G22, h1, h2) of the displacement update;
+    ``wx``, ``wy``: the border weights of each column and row."""
+    h, w = flow.shape[:2]
+    a = r0.reshape(-1)
+    b = r1.reshape(-1)
+    f = flow.reshape(-1)
+    m = out.reshape(-1)
+    row5 = w * 5
+    one = np.float32(1.0)
+    half = np.float32(0.5)
+    xmax = np.float32(w - 1)
+    ymax = np.float32(h - 1)
+    for y in range(h):
+        fy0 = np.float32(y)
+        for x in range(w):
+            i = y * w + x
+            dx = f[2 * i]
+            dy = f[2 * i + 1]
+            fx = np.float32(x) + dx
+            fy = fy0 + dy
+            j = 5 * i
+            if fx >= 0 and fy >= 0 and fx < xmax and fy < ymax:  # all four neighbours inside
+                x1 = int(fx)
+                y1 = int(fy)
+                ax = fx - np.float32(x1)
+                ay = fy - np.float32(y1)
+                w00 = (one - ax) * (one - ay)
+                w01 = ax * (one - ay)
+                w10 = (one - ax) * ay
+                w11 = ax * ay
+                p = y1 * row5 + x1 * 5
+                q = p + row5
+                ly = w00 * b[p] + w01 * b[p + 5] + w10 * b[q] + w11 * b[q + 5]
+                lx = w00 * b[p + 1] + w01 * b[p + 6] + w10 * b[q + 1] + w11 * b[q + 6]
+                qyy = (a[j + 2] + w00 * b[p + 2] + w01 * b[p + 7] + w10 * b[q + 2] + w11 * b[q + 7]) * half
+                qxx = (a[j + 3] + w00 * b[p + 3] + w01 * b[p + 8] + w10 * b[q + 3] + w11 * b[q + 8]) * half
+                qxy = (a[j + 4] + w00 * b[p + 4] + w01 * b[p + 9] + w10 * b[q + 4] + w11 * b[q + 9]) * np.float32(0.25)
+            else:  # displaced outside the frame: the first frame's fit alone
+                ly = np.float32(0.0)
+                lx = np.float32(0.0)
+                qyy = a[j + 2]
+                qxx = a[j + 3]
+                qxy = a[j + 4] * half
+            s = wy[y] * wx[x]
+            ey = ((a[j] - ly) * half + qyy * dy + qxy * dx) * s
+            ex = ((a[j + 1] - lx) * half + qxy * dy + qxx * dx) * s
+            qyy *= s
+            qxx *= s
+            qxy *= s
+            m[j] = qyy * qyy + qxy * qxy
+            m[j + 1] = (qyy + qxx) * qxy
+            m[j + 2] = qxx * qxx + qxy * qxy
+            m[j + 3] = qyy * ey + qxy * ex
+            m[j + 4] = qxy * ey + qxx * ex
+
+
+@_jit
+def _solve_flow(mats, flow, winsize):  # pragma: no cover - compiled
+    """The displacement that solves the ``winsize`` x ``winsize`` box average of the systems
+    (replicated border; running sums in float64, as OpenCV)."""
+    h, w = flow.shape[:2]
+    r = winsize // 2
+    scale = 1.0 / (winsize * winsize)
+    row5 = w * 5
+    mf = mats.reshape(-1)
+    f = flow.reshape(-1)
+    pad = (r + 1) * 5
+    col = np.zeros(row5 + 2 * pad, np.float64)  # vertical sums of rows y-r..y, padded
+    for y in range(-r, r + 1):  # the window of row -1 (the first step moves it to row 0)
+        src = min(max(y - 1, 0), h - 1) * row5
+        for x in range(row5):
+            col[pad + x] += mf[src + x]
+    for y in range(h):
+        add = min(y + r, h - 1) * row5
+        sub = max(y - r - 1, 0) * row5
+        for x in range(row5):
+            col[pad + x] += np.float64(mf[add + x]) - np.float64(mf[sub + x])
+        for k in range(r + 1):
+            for c in range(5):
+                col[pad - 5 * (k + 1) + c] = col[pad + c]
+                col[pad + row5 + 5 * k + c] = col[pad + row5 - 5 + c]
+        s0 = 0.0
+        s1 = 0.0
+        s2 = 0.0
+        s3 = 0.0
+        s4 = 0.0
+        for k in range(-r - 1, r):  # the window of column -1
+            j = pad + 5 * k
+            s0 += col[j]
+            s1 += col[j + 1]
+            s2 += col[j + 2]
+            s3 += col[j + 3]
+            s4 += col[j + 4]
+        out = y * w * 2
+        for x in range(w):
+            j = pad + 5 * (x + r)
+            o = pad + 5 * (x - r - 1)
+            s0 += col[j] - col[o]
+            s1 += col[j + 1] - col[o + 1]
+            s2 += col[j + 2] - col[o + 2]
+            s3 += col[j + 3] - col[o + 3]
+            s4 += col[j + 4] - col[o + 4]
+            g11 = s0 * scale
+            g12 = s1 * scale
+            g22 = s2 * scale
+            h1 = s3 * scale
+            h2 = s4 * scale
+            idet = 1.0 / (g11 * g22 - g12 * g12 + 1e-3)
+            f[out + 2 * x] = (g11 * h2 - g12 * h1) * idet
+            f[out + 2 * x + 1] = (g22 * h1 - g12 * h2) * idet
+
+
+def polynomial_expansion(image: np.ndarray, /, *, poly_n: int = 5, poly_sigma: float = 1.1) -> np.ndarray:
+    """Farnebaeck's quadratic fit of every pixel's neighbourhood.
+
+    Parameters
+    ----------
+    image : (Y, X) array
+        One image (any real dtype; used as float32, as it is: no smoothing).
+    poly_n : int
+        Neighbourhood side (odd, e.g. 5 or 7).
+    poly_sigma : float
+        Sigma of the Gaussian weight of the fit.
+
+    Returns
+    -------
+    (Y, X, 5) float32 array: the linear coefficients in y and x, then the quadratic ones in
+    yy, xx and xy (the image border replicated).
+    """
+    g, xg, xxg, ig = _expansion_kernels(int(poly_n), float(poly_sigma))
+    return _poly_exp(np.ascontiguousarray(image, dtype=np.float32), g, xg, xxg, ig)
+
+
+def expansion_pyramid(frame: np.ndarray, /, *, pyr_scale: float, levels: int, poly_n: int,
+                      poly_sigma: float) -> tuple[np.ndarray, ...]:
+    """The polynomial expansion of ``frame`` at every pyramid level, finest first.
+
+    The finest level is the frame smoothed by a 3 x 3 Gaussian; each coarser level is the
+    previous one scaled by ``pyr_scale`` (area averaging), while both sides stay >= 32 px.
+    Memory: 5 float32 per pixel at the finest level, about 27 bytes per pixel in all.
+    """
+    image = cv2.GaussianBlur(np.asarray(frame, dtype=np.float32), (3, 3), 0)
+    out = []
+    for k, (h, w) in enumerate(pyramid_sizes(image.shape, pyr_scale=pyr_scale, levels=levels)):
+        if k:
+            image = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+        out.append(polynomial_expansion(image, poly_n=poly_n, poly_sigma=poly_sigma))
+    return tuple(out)
+
+
+def flow_from_expansions(first: tuple[np.ndarray, ...], second: tuple[np.ndarray, ...], /, *, pyr_scale: float,
+                         winsize: int, iterations: int, fine_iterations: int | None = None) -> np.ndarray:
+    """Farnebaeck flow from ``first`` to ``second`` (their :func:`expansion_pyramid`).
+
+    Parameters
+    ----------
+    first, second : tuple of (Y, X, 5) arrays
+        Expansion pyramids of the same size and depth.
+    pyr_scale, winsize, iterations : as ``cv2.calcOpticalFlowFarneback``
+    fine_iterations : int, optional
+        Iterations at the finest level (default: ``iterations``).
+
+    Returns
+    -------
+    (Y, X, 2) float32 array of (dx, dy): ``first``'s pixel (y, x) is found at
+    (y + dy, x + dx) in ``second``.
+    """
+    if len(first) != len(second) or any(a.shape != b.shape for a, b in zip(first, second)):
+        raise ValueError("flow_from_expansions: the two pyramids differ in size; expand both frames alike.")
+    flow = None
+    for k in range(len(first) - 1, -1, -1):
+        r0, r1 = first[k], second[k]
+        h, w = r0.shape[:2]
+        if flow is None:
+            flow = np.zeros((h, w, 2), np.float32)
+        else:
+            flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
+            flow *= np.float32(1.0 / pyr_scale)
+        mats = np.empty((h, w, 5), np.float32)
+        wx, wy = _border_weights(w), _border_weights(h)
+        _update_matrices(r0, r1, flow, mats, wx, wy)
+        n_iter = iterations if k or fine_iterations is None else fine_iterations
+        for i in range(n_iter):
+            _solve_flow(mats, flow, winsize)
+            if i < n_iter - 1:
+                _update_matrices(r0, r1, flow, mats, wx, wy)
+    return flow
