@@ -51,6 +51,8 @@ _MAX_PENDING = 8
 _FLOODED = 0.5
 #: a kernel model calling more than this share of its own background labels cell is not trusted
 _KERNEL_MAX_BACKGROUND_ERROR = 0.1
+#: nor one calling more than this many times the cell area of the normal densities on the same pair
+_KERNEL_MAX_GROWTH = 2.0
 #: memory per worker thread and frame pixel: its frames and pairs in flight and its flow's buffers
 #: (measured at 1024 x 1024, beside the label stack: 195 MiB on 1 thread, 381 on 2, 665 on 4, about
 #: 1620 on 16; with 1 GiB left this gives 3 threads, which used 884 MiB; docs/benchmarks.md)
@@ -79,12 +81,14 @@ def _drift_corrected(da: xr.DataArray, cfg: MotionConfig) -> tuple[xr.DataArray,
     return corrected, np.clip(bands, 0, None)
 
 
-def _floods(cell: np.ndarray, background: np.ndarray) -> bool:
-    """Whether a kernel classification floods: most of the frame called cell, or too many
-    of the self-labelled background pixels."""
+def _floods(cell: np.ndarray, background: np.ndarray, normal: np.ndarray) -> bool:
+    """Whether a kernel classification floods: most of the frame called cell, too many of the
+    self-labelled background pixels, or far more than the normal densities call cell."""
     n_bg = np.count_nonzero(background)
-    return bool(np.count_nonzero(cell) > _FLOODED * cell.size
-                or (n_bg and np.count_nonzero(cell & background) > _KERNEL_MAX_BACKGROUND_ERROR * n_bg))
+    n_cell = np.count_nonzero(cell)
+    return bool(n_cell > _FLOODED * cell.size
+                or (n_bg and np.count_nonzero(cell & background) > _KERNEL_MAX_BACKGROUND_ERROR * n_bg)
+                or n_cell > _KERNEL_MAX_GROWTH * max(np.count_nonzero(normal), 1))
 
 
 def _landscape(cfg: MotionConfig, contrasts: list[float]) -> str:
@@ -131,10 +135,10 @@ def _classify_pair(item: FrameWork, prev_entropy: np.ndarray, cfg: MotionConfig,
         # the kernel densities also follow background that the flow halo put into the
         # cell labels; when that wins, the frame floods: use the paper's normal densities
         check = classify_frame(feats, trained)
-        if _floods(check, sl.background):
-            kind = "gaussian"
-            trained = train_classifier(feats, sl.cell, sl.background, max_pixels=cfg.max_training_pixels,
-                                       seed=cfg.seed + t, prior=cfg.class_prior, kind=kind)
+        normal = train_classifier(feats, sl.cell, sl.background, max_pixels=cfg.max_training_pixels,
+                                  seed=cfg.seed + t, prior=cfg.class_prior, kind="gaussian")
+        if _floods(check, sl.background, classify_frame(feats, normal)):
+            kind, trained = "gaussian", normal
             log.info("Motion: frame %d: the kernel classifier floods; normal densities used", t)
         elif cfg.decision_smoothing == 0:
             decided = check
