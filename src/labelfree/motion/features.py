@@ -2,9 +2,10 @@
 
 The paper classifies pixels of frame t from two static features computed on
 frame t alone: the local entropy in a 7x7 window and the gradient magnitude
-(MATLAB ``entropyfilt`` and ``imgradient(..., 'intermediate')``). Both are
-implemented here with OpenCV primitives so that they cost a small fraction of
-one optical-flow call (see ``benchmarks/motion_speed.py``).
+(MATLAB ``entropyfilt`` and ``imgradient(..., 'intermediate')``). They are
+implemented here with OpenCV primitives and one compiled (numba) loop so that
+they cost a small fraction of one optical-flow call (see
+``benchmarks/motion_speed.py``).
 
 A feature is a function ``f(frame_u8, /, *, config) -> float32 (Y, X)``;
 :func:`register_feature` adds one under a name that ``MotionConfig.features``
@@ -16,6 +17,7 @@ from __future__ import annotations
 from typing import Callable
 
 import cv2
+import numba
 import numpy as np
 
 from labelfree.errors import ConfigError, DimensionError, DTypeError
@@ -80,40 +82,56 @@ def local_entropy(frame: np.ndarray, /, *, size: int = 7, bins: int = 256) -> np
 
     Notes
     -----
-    For every occupied grey level ``v`` the count ``c_v`` of pixels with that
-    level in each window is one box filter of the indicator image; the entropy
-    is ``log2(n) - sum_v c_v log2(c_v) / n`` with ``n = size**2`` and the
-    ``c log c`` terms read from a lookup table. Cost: one box filter per
-    occupied level.
+    The entropy is ``log2(n) - sum_v c_v log2(c_v) / n`` with ``n = size**2`` and ``c_v``
+    the count of bin ``v`` in the window, the ``c log c`` terms read from a table and
+    summed in float32 in bin order. The window's histogram slides along each row as the
+    sum of per-column histograms, which slide down the frame; cost per pixel: two updates
+    of ``bins`` counts and ``bins`` table reads.
     """
     arr = _check_u8(frame, "local_entropy")
-    if size < 1 or size % 2 == 0:
-        raise ConfigError(f"entropy window size must be a positive odd number; got {size}.")
+    if size < 1 or size % 2 == 0 or size > 255:
+        raise ConfigError(f"entropy window size must be a positive odd number up to 255; got {size}.")
     if bins < 2 or bins > 256 or bins & (bins - 1):
         raise ConfigError(f"entropy bins must be a power of two between 2 and 256; got {bins}.")
-    shift = 8 - int(np.log2(bins))
     n = size * size
     counts = np.arange(1, n + 1)
-    lut = np.zeros(max(256, n + 1), np.float32)
-    lut[1 : n + 1] = counts * np.log2(counts)
-    small = n <= 255  # window counts fit uint8: the c log c lookup is one cv2.LUT
-    acc = np.zeros(arr.shape, np.float32)
-    ind = np.empty(arr.shape, np.uint8)
-    cnt = np.empty(arr.shape, np.uint8 if small else np.uint16)
-    term = np.empty(arr.shape, np.float32)  # c log c of one bin; reused, no allocation per bin
-    hist = cv2.calcHist([arr], [0], None, [256], [0, 256]).ravel()  # grey-level counts
-    for v in np.flatnonzero(hist.reshape(bins, -1).sum(axis=1)):
-        cv2.inRange(arr, int(v << shift), int(((v + 1) << shift) - 1), dst=ind)  # grey levels of bin v: 255
-        cv2.bitwise_and(ind, 1, dst=ind)
-        cv2.boxFilter(ind, -1 if small else cv2.CV_16U, (size, size), dst=cnt, normalize=False,
-                      borderType=cv2.BORDER_REFLECT)
-        if small:
-            cv2.LUT(cnt, lut[:256], dst=term)
-        else:
-            np.take(lut, cnt, out=term)
-        cv2.add(acc, term, dst=acc)
-    acc /= np.float32(n)
-    return np.subtract(np.float32(np.log2(n)), acc, out=acc)
+    lut = np.zeros(n + 1, np.float32)
+    lut[1:] = counts * np.log2(counts)
+    r = size // 2
+    binned = cv2.copyMakeBorder(arr, r, r, r, r, cv2.BORDER_REFLECT)  # MATLAB's mirrored border
+    binned >>= 8 - int(np.log2(bins))
+    return _entropy_rows(binned, size, bins, lut, np.float32(np.log2(n)), np.float32(n))
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)  # no fastmath: the float32 sum keeps bin order
+def _entropy_rows(binned, size, nbins, lut, log2n, n):  # pragma: no cover - compiled
+    hp, wp = binned.shape
+    h = hp - size + 1
+    w = wp - size + 1
+    out = np.empty((h, w), np.float32)
+    column = np.zeros((wp, nbins), np.uint16)  # histogram of each padded column over the window's rows
+    for y in range(size):
+        for x in range(wp):
+            column[x, binned[y, x]] += 1
+    hist = np.zeros(nbins, np.uint16)
+    for y in range(h):
+        if y:
+            for x in range(wp):
+                column[x, binned[y - 1, x]] -= 1
+                column[x, binned[y + size - 1, x]] += 1
+        hist[:] = 0
+        for x in range(size):
+            for b in range(nbins):
+                hist[b] += column[x, b]
+        for x in range(w):
+            if x:
+                for b in range(nbins):
+                    hist[b] += column[x + size - 1, b] - column[x - 1, b]
+            acc = np.float32(0.0)
+            for b in range(nbins):
+                acc += lut[hist[b]]
+            out[y, x] = log2n - acc / n
+    return out
 
 
 def gradient_magnitude(frame: np.ndarray, /) -> np.ndarray:
@@ -134,19 +152,23 @@ def gradient_magnitude(frame: np.ndarray, /) -> np.ndarray:
     arr = np.asarray(frame)
     if arr.ndim != 2:
         raise DimensionError(f"gradient_magnitude needs one (Y, X) frame; got shape {arr.shape}.")
-    a = arr.astype(np.float32, copy=False)
-    gx = np.zeros(a.shape, np.float32)
-    gy = np.zeros(a.shape, np.float32)
-    np.subtract(a[:, 1:], a[:, :-1], out=gx[:, :-1])
-    np.subtract(a[1:, :], a[:-1, :], out=gy[:-1, :])
     # Gx^2 + Gy^2 is exact in float32 for 8- and 16-bit frames, and the square root is
     # correctly rounded: the same value on every run (cv2.magnitude's SIMD path is
     # off by one unit in the last place at about a third of the pixels, depending on
     # the arrays' memory alignment)
-    cv2.multiply(gx, gx, dst=gx)
-    cv2.multiply(gy, gy, dst=gy)
-    cv2.add(gx, gy, dst=gx)
-    return cv2.sqrt(gx)
+    return _forward_gradient(np.ascontiguousarray(arr, dtype=np.float32))
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)  # no fastmath: IEEE float32 as written
+def _forward_gradient(a):  # pragma: no cover - compiled
+    h, w = a.shape
+    out = np.empty((h, w), np.float32)
+    for y in range(h):
+        for x in range(w):
+            gx = a[y, x + 1] - a[y, x] if x + 1 < w else np.float32(0.0)
+            gy = a[y + 1, x] - a[y, x] if y + 1 < h else np.float32(0.0)
+            out[y, x] = np.sqrt(gx * gx + gy * gy)
+    return out
 
 
 @register_feature("entropy")
