@@ -63,9 +63,8 @@ def test_expansion_matches_separable_gaussian_moments_with_replicated_border():
     moments[1, 1] = moments[2, 2] = moments[0, 3] = moments[0, 4] = moments[3, 0] = moments[4, 0] = s2
     moments[3, 3] = moments[4, 4] = s4
     moments[5, 5] = moments[3, 4] = moments[4, 3] = s2 * s2
-    coef = np.linalg.solve(moments, np.stack([mom(g, g), mom(g, k * g), mom(k * g, g), mom(g, k * k * g),
-                                              mom(k * k * g, g), mom(k * g, k * g)]).reshape(6, -1))
-    coef = coef.reshape(6, *img.shape)  # 1, x, y, xx, yy, xy
+    stack = np.stack([mom(g, g), mom(g, k * g), mom(k * g, g), mom(g, k * k * g), mom(k * k * g, g), mom(k * g, k * g)])
+    coef = np.einsum("ij,jyx->iyx", np.linalg.inv(moments), stack)  # 1, x, y, xx, yy, xy
     r = polynomial_expansion(img, poly_n=5, poly_sigma=sigma)
     for i, j in enumerate((2, 1, 4, 3, 5)):
         np.testing.assert_allclose(r[..., i], coef[j], rtol=1e-4, atol=1e-3)
@@ -164,3 +163,40 @@ def test_segment_expands_each_frame_once(monkeypatch, threads):
     movie, _ = datasets.synthetic_movie(n_frames=5, shape=(96, 96), n_cells=4, cell_radius=9, seed=0)
     motion.segment(movie, config={"min_size": 50})
     assert calls == [(96, 96)] * 5
+
+
+def test_buffer_pool_reuses_returned_arrays_and_keeps_a_bounded_number():
+    from labelfree.motion.farneback import BufferPool
+
+    pool = BufferPool(keep=2)
+    a = pool.take((4, 5, 5))
+    assert a.shape == (4, 5, 5) and a.dtype == np.float32
+    pool.give(a)
+    assert pool.take((4, 5, 5)) is a  # the same memory again
+    assert pool.take((4, 5, 5)) is not a  # nothing left: a fresh one
+    arrays = [np.empty((3, 3), np.float32) for _ in range(3)]
+    pool.give(*arrays)
+    kept = [pool.take((3, 3)) for _ in range(3)]
+    assert sum(any(k is x for x in arrays) for k in kept) == 2
+
+
+def test_a_dropped_frame_gives_its_expansion_back_to_the_pool():
+    """segment's frames take their expansions from the run's pool and return them when no
+    pair needs them any more; the next frame reuses the same arrays."""
+    import gc
+
+    from labelfree.motion.farneback import BufferPool
+    from labelfree.motion.flow import _flow_input
+
+    pool = BufferPool()
+    cfg = MotionConfig()
+    frame = _textured((96, 128), seed=4)
+    first = _flow_input(frame, cfg, pool)
+    ids = {id(a) for a in first.expansion}
+    del first
+    gc.collect()
+    second = _flow_input(frame, cfg, pool)
+    assert {id(a) for a in second.expansion} == ids
+    plain = _flow_input(frame, cfg)  # no pool: arrays of its own, the same values
+    for a, b in zip(second.expansion, plain.expansion):
+        np.testing.assert_array_equal(a, b)

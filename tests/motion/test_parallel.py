@@ -82,7 +82,7 @@ def test_motion_uses_the_cores_and_the_user_cap(four_cores, workers_used, monkey
 
 
 def test_threads_are_capped_by_the_memory_left(four_cores, workers_used, monkeypatch, caplog):
-    """Each thread holds up to about 176 bytes per pixel: a process with little memory left uses fewer threads."""
+    """Each thread holds up to about 208 bytes per pixel: a process with little memory left uses fewer threads."""
     movie, _ = datasets.synthetic_movie(seed=1, **{**SYN, "n_frames": 3})
     per_thread = segment_module._BYTES_PER_THREAD_PIXEL * 224 * 224
     stack = 3 * 224 * 224 * 2  # the uint16 labels still to be filled

@@ -25,18 +25,52 @@ The loops are compiled with numba (``nogil``: pairs run in parallel on threads).
 from __future__ import annotations
 
 import functools
+import threading
 
 import cv2
 import numba
 import numpy as np
 
-__all__ = ["pyramid_sizes", "polynomial_expansion", "expansion_pyramid", "flow_from_expansions"]
+__all__ = ["BufferPool", "pyramid_sizes", "polynomial_expansion", "expansion_pyramid", "flow_from_expansions"]
 
 #: OpenCV's Farnebaeck stops adding pyramid levels below this side in pixels
 _MIN_LEVEL_SIDE = 32
 #: weights that fade the equations of the 5-pixel frame border (OpenCV's values)
 _BORDER_WEIGHTS = np.array([0.14, 0.14, 0.4472, 0.4472, 0.4472], np.float32)
 _jit = functools.partial(numba.njit, cache=True, nogil=True, fastmath=True, boundscheck=False)
+
+
+class BufferPool:
+    """float32 arrays kept for reuse during one run (thread-safe).
+
+    A frame's expansion and a pair's systems are tens of MB each (46 MB at 1216 x 1920):
+    above glibc's largest mmap threshold, so every fresh one is mapped anew and
+    page-faulted on first write, and the page faults of a process's threads wait for one
+    another (measured: two threads each updating fresh 46 MB systems took up to 6x as
+    long as one; with reused buffers, as long). Taken buffers come back with :meth:`give`;
+    at most ``keep`` of each shape are kept, the pool's memory goes with the pool.
+    """
+
+    def __init__(self, keep: int = 8) -> None:
+        self._free: dict[tuple[int, ...], list[np.ndarray]] = {}
+        self._lock = threading.Lock()
+        self._keep = keep
+
+    def take(self, shape: tuple[int, ...]) -> np.ndarray:
+        """An uninitialised float32 array of ``shape``: a returned one when there is one."""
+        with self._lock:
+            free = self._free.get(tuple(shape))
+            if free:
+                return free.pop()
+        return np.empty(shape, np.float32)
+
+    def give(self, *arrays: np.ndarray) -> None:
+        """Return arrays taken from :meth:`take` (nothing may use them afterwards)."""
+        with self._lock:
+            for a in arrays:
+                free = self._free.setdefault(a.shape, [])
+                if len(free) < self._keep:
+                    free.append(a)
 
 
 def pyramid_sizes(shape: tuple[int, int], /, *, pyr_scale: float, levels: int) -> list[tuple[int, int]]:
@@ -88,10 +122,9 @@ def _expansion_kernels(poly_n: int, poly_sigma: float) -> tuple[np.ndarray, np.n
 
 
 @_jit
-def _poly_exp(src, g, xg, xxg, ig):  # pragma: no cover - compiled
+def _poly_exp(src, g, xg, xxg, ig, out):  # pragma: no cover - compiled
     h, w = src.shape
     n = (g.shape[0] - 1) // 2
-    out = np.empty((h, w, 5), np.float32)
     # vertical moments of one row (order 0, 1, 2 in y), padded by n on each side
     v0 = np.empty(w + 2 * n, np.float32)
     v1 = np.empty(w + 2 * n, np.float32)
@@ -145,7 +178,6 @@ def _poly_exp(src, g, xg, xxg, ig):  # pragma: no cover - compiled
             dst[x, 2] = m1 * ig[1] + myy * ig[2]  # quadratic: yy, xx, xy
             dst[x, 3] = m1 * ig[1] + mxx * ig[2]
             dst[x, 4] = mxy * ig[3]
-    return out
 
 
 @_jit
@@ -262,7 +294,8 @@ def _solve_flow(mats, flow, winsize):  # pragma: no cover - compiled
             f[out + 2 * x + 1] = (g22 * h1 - g12 * h2) * idet
 
 
-def polynomial_expansion(image: np.ndarray, /, *, poly_n: int = 5, poly_sigma: float = 1.1) -> np.ndarray:
+def polynomial_expansion(image: np.ndarray, /, *, poly_n: int = 5, poly_sigma: float = 1.1,
+                         out: np.ndarray | None = None) -> np.ndarray:
     """Farnebaeck's quadratic fit of every pixel's neighbourhood.
 
     Parameters
@@ -273,35 +306,48 @@ def polynomial_expansion(image: np.ndarray, /, *, poly_n: int = 5, poly_sigma: f
         Neighbourhood side (odd, e.g. 5 or 7).
     poly_sigma : float
         Sigma of the Gaussian weight of the fit.
+    out : (Y, X, 5) float32 array, optional
+        Where to write the result.
 
     Returns
     -------
     (Y, X, 5) float32 array: the linear coefficients in y and x, then the quadratic ones in
     yy, xx and xy (the image border replicated).
     """
+    src = np.ascontiguousarray(image, dtype=np.float32)
+    if src.ndim != 2:
+        raise ValueError(f"polynomial_expansion needs one (Y, X) image; got shape {src.shape}.")
+    if out is None:
+        out = np.empty(src.shape + (5,), np.float32)
+    elif out.shape != src.shape + (5,) or out.dtype != np.float32 or not out.flags.c_contiguous:
+        raise ValueError(f"out must be a C-contiguous float32 array of shape {src.shape + (5,)}.")
     g, xg, xxg, ig = _expansion_kernels(int(poly_n), float(poly_sigma))
-    return _poly_exp(np.ascontiguousarray(image, dtype=np.float32), g, xg, xxg, ig)
+    _poly_exp(src, g, xg, xxg, ig, out)
+    return out
 
 
 def expansion_pyramid(frame: np.ndarray, /, *, pyr_scale: float, levels: int, poly_n: int,
-                      poly_sigma: float) -> tuple[np.ndarray, ...]:
+                      poly_sigma: float, pool: BufferPool | None = None) -> tuple[np.ndarray, ...]:
     """The polynomial expansion of ``frame`` at every pyramid level, finest first.
 
     The finest level is the frame smoothed by a 3 x 3 Gaussian; each coarser level is the
     previous one scaled by ``pyr_scale`` (area averaging), while both sides stay >= 32 px.
     Memory: 5 float32 per pixel at the finest level, about 27 bytes per pixel in all.
+    With a ``pool``, the arrays are taken from it (give them back when done).
     """
     image = cv2.GaussianBlur(np.asarray(frame, dtype=np.float32), (3, 3), 0)
     out = []
     for k, (h, w) in enumerate(pyramid_sizes(image.shape, pyr_scale=pyr_scale, levels=levels)):
         if k:
             image = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
-        out.append(polynomial_expansion(image, poly_n=poly_n, poly_sigma=poly_sigma))
+        buf = pool.take((h, w, 5)) if pool is not None else None
+        out.append(polynomial_expansion(image, poly_n=poly_n, poly_sigma=poly_sigma, out=buf))
     return tuple(out)
 
 
 def flow_from_expansions(first: tuple[np.ndarray, ...], second: tuple[np.ndarray, ...], /, *, pyr_scale: float,
-                         winsize: int, iterations: int, fine_iterations: int | None = None) -> np.ndarray:
+                         winsize: int, iterations: int, fine_iterations: int | None = None,
+                         pool: BufferPool | None = None) -> np.ndarray:
     """Farnebaeck flow from ``first`` to ``second`` (their :func:`expansion_pyramid`).
 
     Parameters
@@ -311,6 +357,8 @@ def flow_from_expansions(first: tuple[np.ndarray, ...], second: tuple[np.ndarray
     pyr_scale, winsize, iterations : as ``cv2.calcOpticalFlowFarneback``
     fine_iterations : int, optional
         Iterations at the finest level (default: ``iterations``).
+    pool : BufferPool, optional
+        Where the per-level work arrays come from and go back to.
 
     Returns
     -------
@@ -328,7 +376,7 @@ def flow_from_expansions(first: tuple[np.ndarray, ...], second: tuple[np.ndarray
         else:
             flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
             flow *= np.float32(1.0 / pyr_scale)
-        mats = np.empty((h, w, 5), np.float32)
+        mats = pool.take((h, w, 5)) if pool is not None else np.empty((h, w, 5), np.float32)
         wx, wy = _border_weights(w), _border_weights(h)
         _update_matrices(r0, r1, flow, mats, wx, wy)
         n_iter = iterations if k or fine_iterations is None else fine_iterations
@@ -336,4 +384,6 @@ def flow_from_expansions(first: tuple[np.ndarray, ...], second: tuple[np.ndarray
             _solve_flow(mats, flow, winsize)
             if i < n_iter - 1:
                 _update_matrices(r0, r1, flow, mats, wx, wy)
+        if pool is not None:
+            pool.give(mats)
     return flow

@@ -243,6 +243,16 @@ def compute_features(frame: np.ndarray, /, *, config, cache: dict | None = None)
     out = np.empty((len(config.features),) + frame.shape, np.float32)
     for i, name in enumerate(config.features):
         f = cache[name] if name in cache else FEATURES[name](frame, config=config)
-        out[i] = f
-        cv2.add(out[i], 0.001, dst=out[i], mask=cv2.compare(out[i], 0, cv2.CMP_EQ))  # zeros only
+        _copy_zeros_raised(np.ascontiguousarray(f, dtype=np.float32).reshape(frame.shape), out[i])
     return out
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)
+def _copy_zeros_raised(src, dst):  # pragma: no cover - compiled
+    """``dst = src``, with exact zeros (either sign) replaced by float32(0.001)."""
+    h, w = src.shape
+    raised = np.float32(0.001)
+    for y in range(h):
+        for x in range(w):
+            v = src[y, x]
+            dst[y, x] = raised if v == 0 else v

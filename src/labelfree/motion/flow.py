@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import weakref
 from pathlib import Path
 from typing import Any
 
 import cv2
+import numba
 import numpy as np
 import xarray as xr
 
 from labelfree._heap import retained_heap
 from labelfree.errors import DimensionError, InputError
 from labelfree.motion.config import MotionConfig
-from labelfree.motion.farneback import expansion_pyramid, flow_from_expansions
+from labelfree.motion.farneback import BufferPool, expansion_pyramid, flow_from_expansions
 from labelfree.motion.movie import _frame
 from labelfree.motion.selflabel import flow_only_min_size
 
@@ -158,11 +160,12 @@ class _FlowFrame:
     expansion: tuple[np.ndarray, ...] | None  #: its polynomial expansions (flow_engine 'labelfree')
 
 
-def _flow_input(frame: np.ndarray, cfg: MotionConfig) -> _FlowFrame:
+def _flow_input(frame: np.ndarray, cfg: MotionConfig, pool: BufferPool | None = None) -> _FlowFrame:
     """One uint8 frame as the flow of :func:`farneback_flow` sees it: blurred, binned and,
     for labelfree's Farnebaeck, expanded into polynomials at every pyramid level.
 
-    A movie's frames each take part in two pairs; ``segment`` prepares each once.
+    A movie's frames each take part in two pairs; ``segment`` prepares each once. With a
+    ``pool``, the expansion's arrays come from it and go back when the frame is dropped.
     """
     if cfg.flow_blur > 0 and frame.any():  # a blank frame stays blank
         frame = cv2.GaussianBlur(frame, (0, 0), cfg.flow_blur)
@@ -170,20 +173,24 @@ def _flow_input(frame: np.ndarray, cfg: MotionConfig) -> _FlowFrame:
     if k > 1:  # bin k x k (the blur already removed the finer detail)
         h, w = frame.shape
         frame = cv2.resize(frame, (max(1, w // k), max(1, h // k)), interpolation=cv2.INTER_AREA)
-    expansion = None
-    if cfg.flow_method == "farneback" and cfg.flow_engine == "labelfree":
-        expansion = expansion_pyramid(frame, pyr_scale=cfg.pyr_scale, levels=cfg.levels, poly_n=cfg.poly_n,
-                                      poly_sigma=cfg.poly_sigma)
-    return _FlowFrame(frame, expansion)
+    if cfg.flow_method != "farneback" or cfg.flow_engine != "labelfree":
+        return _FlowFrame(frame, None)
+    expansion = expansion_pyramid(frame, pyr_scale=cfg.pyr_scale, levels=cfg.levels, poly_n=cfg.poly_n,
+                                  poly_sigma=cfg.poly_sigma, pool=pool)
+    prepared = _FlowFrame(frame, expansion)
+    if pool is not None:  # the arrays go back once no pair can use this frame any more
+        weakref.finalize(prepared, pool.give, *expansion)
+    return prepared
 
 
-def _flow(prev: _FlowFrame, nxt: _FlowFrame, shape: tuple[int, int], cfg: MotionConfig) -> np.ndarray:
+def _flow(prev: _FlowFrame, nxt: _FlowFrame, shape: tuple[int, int], cfg: MotionConfig,
+          pool: BufferPool | None = None) -> np.ndarray:
     """The flow between two prepared frames (:func:`_flow_input`), on the full ``shape`` grid."""
     if cfg.flow_method == "dis":
         flow = cv2.DISOpticalFlow_create(_DIS_PRESETS[cfg.dis_preset]).calc(prev.image, nxt.image, None)
     elif prev.expansion is not None and nxt.expansion is not None:
         flow = flow_from_expansions(prev.expansion, nxt.expansion, pyr_scale=cfg.pyr_scale, winsize=cfg.winsize,
-                                    iterations=cfg.iterations, fine_iterations=cfg.fine_iterations)
+                                    iterations=cfg.iterations, fine_iterations=cfg.fine_iterations, pool=pool)
     else:
         flow = _farneback(prev.image, nxt.image, cfg)
     h, w = shape
@@ -228,9 +235,19 @@ def flow_magnitude(flow: np.ndarray, /) -> np.ndarray:
         raise DimensionError(f"flow must have shape (Y, X, 2); got {f.shape}.")
     # squares, sum and square root each correctly rounded: the same value on every run
     # (cv2.magnitude's SIMD path differs in the last bit with memory alignment), and faster
-    sq = np.square(f)
-    out = np.add(sq[..., 0], sq[..., 1])
-    return np.sqrt(out, out=out)
+    return _speed(np.ascontiguousarray(f))
+
+
+@numba.njit(cache=True, nogil=True, boundscheck=False)  # no fastmath: IEEE float32 as written
+def _speed(f):  # pragma: no cover - compiled
+    h, w = f.shape[:2]
+    out = np.empty((h, w), np.float32)
+    for y in range(h):
+        for x in range(w):
+            dx = f[y, x, 0]
+            dy = f[y, x, 1]
+            out[y, x] = np.sqrt(dx * dx + dy * dy)
+    return out
 
 
 #: below this speed (px/frame) everywhere, a frame pair counts as motionless

@@ -53,10 +53,11 @@ _FLOODED = 0.5
 _KERNEL_MAX_BACKGROUND_ERROR = 0.1
 #: nor one calling more than this many times the cell area of the normal densities on the same pair
 _KERNEL_MAX_GROWTH = 2.0
-#: memory per worker thread and frame pixel: its frames and pairs in flight and its flow's buffers
-#: (measured at 1024 x 1024, beside the label stack: 195 MiB on 1 thread, 381 on 2, 665 on 4, about
-#: 1620 on 16; with 1 GiB left this gives 3 threads, which used 884 MiB; docs/benchmarks.md)
-_BYTES_PER_THREAD_PIXEL = 176
+#: memory per worker thread and frame pixel: its frames (with their flow expansions) and pairs in
+#: flight and its flow's buffers (measured at 1024 x 1024, beside the label stack: 228 MiB on 1
+#: thread, 408 on 2, 550 on 3, 1313 on 9; with 1 GiB left this gives 3 threads, with 2 GiB 7;
+#: docs/benchmarks.md)
+_BYTES_PER_THREAD_PIXEL = 208
 
 
 class NoMotionWarning(UserWarning):
@@ -217,7 +218,7 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
     ``classifier_mode="per_pair"``), at most as many pairs ahead as there are threads; what
     depends on earlier frames (whether the boundary refinement applies, the instances over
     time, the IDs) runs in frame order. The labels are the same for every thread count.
-    Each thread holds up to about 176 bytes per frame pixel; fewer threads are used when the
+    Each thread holds up to about 208 bytes per frame pixel; fewer threads are used when the
     memory this process may still use (``MemAvailable``, its cgroup's limit) would not hold
     them beside the label stack (:func:`labelfree._threads.threads_for_memory`).
 

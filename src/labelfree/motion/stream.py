@@ -24,6 +24,7 @@ import xarray as xr
 
 from labelfree.motion.config import MotionConfig
 from labelfree.motion.features import compute_features, local_entropy
+from labelfree.motion.farneback import BufferPool
 from labelfree.motion.flow import _flow, _flow_input, flow_magnitude, to_uint8
 from labelfree.motion.movie import _frame
 
@@ -114,9 +115,10 @@ def frame_stream(
     n = da.sizes["T"]
     flows = dict(flows or {})
     cached = frozenset(flows)
+    buffers = BufferPool()  # the frames' expansions and the pairs' work arrays, reused
     black = None
     if cfg.flow_reference != "previous":  # every pair's reference is the same black frame
-        black = _flow_input(np.zeros((da.sizes["Y"], da.sizes["X"]), np.uint8), cfg)
+        black = _flow_input(np.zeros((da.sizes["Y"], da.sizes["X"]), np.uint8), cfg, buffers)
     prepared: dict[int, Future] = {}  # frame t as the flow sees it (blurred, binned), for pairs t and t+1
 
     def work(t: int, raw: np.ndarray) -> FrameWork:
@@ -124,7 +126,7 @@ def frame_stream(
         ready = prepared[t]
         try:  # the next pair's task may be waiting for this frame
             needed = (0 < t and t not in cached) or (black is None and t + 1 < n and t + 1 not in cached)
-            ready.set_result(_flow_input(cur, cfg) if needed else None)
+            ready.set_result(_flow_input(cur, cfg, buffers) if needed else None)
         except BaseException as exc:
             ready.set_exception(exc)
             raise
@@ -137,7 +139,7 @@ def frame_stream(
             item.flow = flows.pop(t)
         else:  # frame t's grid; frame t-1 was submitted first, so its task is running or done
             ref = black if black is not None else prepared[t - 1].result()
-            item.flow = _flow(ready.result(), ref, cur.shape, cfg)
+            item.flow = _flow(ready.result(), ref, cur.shape, cfg, buffers)
         item.magnitude = flow_magnitude(item.flow)
         return item
 
