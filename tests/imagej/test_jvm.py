@@ -92,6 +92,23 @@ def test_headless_session_registers_commands_in_a_fresh_process():
 
 
 @pytest.mark.jvm
+@pytest.mark.parametrize("headless", [True, False])
+def test_numpy_blas_keeps_working_once_imagej_runs(headless):
+    """A multi-threaded OpenBLAS call ended the process with a segmentation fault once the JVM
+    ran; start() keeps NumPy's BLAS on one thread."""
+    code = (
+        _START.format(args=f"headless={headless}")
+        + "import numpy as np\n"
+        + "x = np.linalg.solve(np.eye(6) + 0.1, np.ones((6, 1961)))\n"
+        + "y = np.ones((600, 600)) @ np.ones((600, 600))\n"
+        + "print('ok', x.shape, float(y[0, 0]))\n"
+    )
+    out = _run_python(code)
+    assert out.returncode == 0, f"exit {out.returncode}: {out.stderr[-2000:]}"
+    assert "ok (6, 1961) 600.0" in out.stdout
+
+
+@pytest.mark.jvm
 def test_start_returns_one_session_with_the_labelfree_commands(ij):
     import labelfree.imagej as lij
 

@@ -165,8 +165,25 @@ def _ready(session: Session) -> Session:
     """Register what the bridge offers the rest of the package once ImageJ runs (Fiji backends)."""
     from labelfree.imagej.registration import register_backends
 
+    _single_threaded_blas()
     register_backends()
     return session
+
+
+def _single_threaded_blas() -> None:
+    """Keep NumPy's OpenBLAS on one thread while the JVM shares the process.
+
+    Once the JVM runs, a NumPy call that OpenBLAS spreads over its threads (measured:
+    ``np.linalg.solve`` of a 6 x 6 system with 1,961 right-hand sides) ended the whole
+    process with a segmentation fault (OpenBLAS 0.3.27 from scipy-openblas, OpenJDK 21); with
+    one BLAS thread it runs. The pipelines' own threads are not BLAS threads, so they keep
+    their parallelism.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # scikit-learn brings it; without it, nothing to limit here
+        return
+    threadpool_limits(limits=1, user_api="blas")
 
 
 def _close_imagej_windows() -> None:
