@@ -241,7 +241,7 @@ def _update_matrices(r0, r1, flow, out, wx, wy):  # pragma: no cover - compiled
 @_jit
 def _solve_flow(mats, flow, winsize):  # pragma: no cover - compiled
     """The displacement that solves the ``winsize`` x ``winsize`` box average of the systems
-    (replicated border; running sums in float64, as OpenCV)."""
+    (replicated border; running sums in float64, as OpenCV, of the float32 row differences)."""
     h, w = flow.shape[:2]
     r = winsize // 2
     scale = 1.0 / (winsize * winsize)
@@ -257,8 +257,9 @@ def _solve_flow(mats, flow, winsize):  # pragma: no cover - compiled
     for y in range(h):
         add = min(y + r, h - 1) * row5
         sub = max(y - r - 1, 0) * row5
+        inner = col[pad : pad + row5]
         for x in range(row5):
-            col[pad + x] += np.float64(mf[add + x]) - np.float64(mf[sub + x])
+            inner[x] += mf[add + x] - mf[sub + x]
         for k in range(r + 1):
             for c in range(5):
                 col[pad - 5 * (k + 1) + c] = col[pad + c]
