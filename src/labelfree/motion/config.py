@@ -43,7 +43,7 @@ class MotionConfig(PipelineConfig):
     flow_engine: Literal["labelfree", "opencv"] = setting(
         "labelfree", group=_FLOW,
         help="Farneback: whose implementation. 'labelfree' expands each frame's polynomials once for both pairs "
-             "it belongs to (about half the cost of the paper's call; pixel F1 within 0.005 of 'opencv' on every "
+             "it belongs to (about half the cost of the paper's call; pixel F1 within 0.006 of 'opencv' on every "
              "benchmark set); 'opencv' is OpenCV's calcOpticalFlowFarneback, the paper's, which expands both "
              "frames on every call.")
     dis_preset: Literal["ultrafast", "fast", "medium"] = setting(
