@@ -7,7 +7,7 @@ coarse to fine over an image pyramid. OpenCV's ``calcOpticalFlowFarneback`` comp
 frames' expansions on every call, so in a movie each frame is expanded twice, once for
 each pair it belongs to. Here a frame's expansions (every pyramid level) are computed once
 (:func:`expansion_pyramid`) and a pair's flow is refined from two frames' expansions
-(:func:`flow_from_expansions`). The steps are those of OpenCV's CPU implementation of the
+(:func:`flow_from_expansions`). The steps are those of OpenCV 4's CPU implementation of the
 same method, with float32 arithmetic in the expansion (OpenCV: double):
 
 * each level's image: the frame as float32, smoothed by a 3 x 3 Gaussian at the finest

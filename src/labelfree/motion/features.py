@@ -3,9 +3,9 @@
 The paper classifies pixels of frame t from two static features computed on
 frame t alone: the local entropy in a 7x7 window and the gradient magnitude
 (MATLAB ``entropyfilt`` and ``imgradient(..., 'intermediate')``). They are
-implemented here with OpenCV primitives and one compiled (numba) loop so that
-they cost a small fraction of one optical-flow call (see
-``benchmarks/motion_speed.py``).
+implemented here as compiled (numba) loops, bit-identical to the OpenCV/NumPy
+versions they replaced, so that they cost a small fraction of one optical-flow
+call (see ``benchmarks/motion_speed.py``).
 
 A feature is a function ``f(frame_u8, /, *, config) -> float32 (Y, X)``;
 :func:`register_feature` adds one under a name that ``MotionConfig.features``
