@@ -11,9 +11,9 @@ Two class-density models are available, as in MATLAB ``fitcnb``:
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 
+from labelfree._jit import njit
 from labelfree.errors import ConfigError, InputError
 
 __all__ = ["KernelNB", "train_classifier", "classify_frame", "cell_probability", "log_odds"]
@@ -192,7 +192,7 @@ def log_odds(features: np.ndarray, model, /) -> np.ndarray:
     return _gaussian_log_odds(np.ascontiguousarray(f), np.array(consts, np.float32), np.stack(mus), np.stack(coefs))
 
 
-@numba.njit(cache=True, nogil=True, boundscheck=False)  # no fastmath: float32 operations in this order
+@njit(nogil=True, boundscheck=False)  # no fastmath: float32 operations in this order
 def _gaussian_log_odds(f, consts, mus, coefs):  # pragma: no cover - compiled
     """Per pixel: 0 + c1 - sum_i a1_i (f_i - m1_i)^2 + c0 - sum_i a0_i (f_i - m0_i)^2, in float32."""
     nf, h, w = f.shape

@@ -19,7 +19,8 @@ same method, with float32 arithmetic in the expansion (OpenCV: double):
   linear terms at the displaced position (bilinear), box-averaged over ``winsize``, give
   a 2 x 2 system per pixel whose solution is the new displacement.
 
-The loops are compiled with numba (``nogil``: pairs run in parallel on threads).
+The loops are compiled with numba (``nogil``: pairs run in parallel on threads; the compiled
+code is cached, see :mod:`labelfree._jit`).
 """
 
 from __future__ import annotations
@@ -28,8 +29,9 @@ import functools
 import threading
 
 import cv2
-import numba
 import numpy as np
+
+from labelfree._jit import njit
 
 __all__ = ["BufferPool", "pyramid_sizes", "polynomial_expansion", "expansion_pyramid", "flow_from_expansions"]
 
@@ -37,7 +39,7 @@ __all__ = ["BufferPool", "pyramid_sizes", "polynomial_expansion", "expansion_pyr
 _MIN_LEVEL_SIDE = 32
 #: weights that fade the equations of the 5-pixel frame border (OpenCV's values)
 _BORDER_WEIGHTS = np.array([0.14, 0.14, 0.4472, 0.4472, 0.4472], np.float32)
-_jit = functools.partial(numba.njit, cache=True, nogil=True, fastmath=True, boundscheck=False)
+_jit = functools.partial(njit, nogil=True, fastmath=True, boundscheck=False)
 
 
 class BufferPool:

@@ -17,9 +17,9 @@ from __future__ import annotations
 from typing import Callable
 
 import cv2
-import numba
 import numpy as np
 
+from labelfree._jit import njit
 from labelfree.errors import ConfigError, DimensionError, DTypeError
 
 __all__ = [
@@ -103,7 +103,7 @@ def local_entropy(frame: np.ndarray, /, *, size: int = 7, bins: int = 256) -> np
     return _entropy_rows(binned, size, bins, lut, np.float32(np.log2(n)), np.float32(n))
 
 
-@numba.njit(cache=True, nogil=True, boundscheck=False)  # no fastmath: the float32 sum keeps bin order
+@njit(nogil=True, boundscheck=False)  # no fastmath: the float32 sum keeps bin order
 def _entropy_rows(binned, size, nbins, lut, log2n, n):  # pragma: no cover - compiled
     hp, wp = binned.shape
     h = hp - size + 1
@@ -159,7 +159,7 @@ def gradient_magnitude(frame: np.ndarray, /) -> np.ndarray:
     return _forward_gradient(np.ascontiguousarray(arr, dtype=np.float32))
 
 
-@numba.njit(cache=True, nogil=True, boundscheck=False)  # no fastmath: IEEE float32 as written
+@njit(nogil=True, boundscheck=False)  # no fastmath: IEEE float32 as written
 def _forward_gradient(a):  # pragma: no cover - compiled
     h, w = a.shape
     out = np.empty((h, w), np.float32)
@@ -247,7 +247,7 @@ def compute_features(frame: np.ndarray, /, *, config, cache: dict | None = None)
     return out
 
 
-@numba.njit(cache=True, nogil=True, boundscheck=False)
+@njit(nogil=True, boundscheck=False)
 def _copy_zeros_raised(src, dst):  # pragma: no cover - compiled
     """``dst = src``, with exact zeros (either sign) replaced by float32(0.001)."""
     h, w = src.shape

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import cv2
-import numba
 import numpy as np
 import xarray as xr
 
 from labelfree._heap import retained_heap
+from labelfree._jit import njit
 from labelfree.errors import DimensionError, InputError
 from labelfree.motion.config import MotionConfig
 from labelfree.motion.farneback import BufferPool, expansion_pyramid, flow_from_expansions
@@ -238,7 +238,7 @@ def flow_magnitude(flow: np.ndarray, /) -> np.ndarray:
     return _speed(np.ascontiguousarray(f))
 
 
-@numba.njit(cache=True, nogil=True, boundscheck=False)  # no fastmath: IEEE float32 as written
+@njit(nogil=True, boundscheck=False)  # no fastmath: IEEE float32 as written
 def _speed(f):  # pragma: no cover - compiled
     h, w = f.shape[:2]
     out = np.empty((h, w), np.float32)
