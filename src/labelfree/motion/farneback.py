@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 
 from labelfree._jit import njit
+from labelfree.errors import DimensionError, InputError
 
 __all__ = ["BufferPool", "pyramid_sizes", "polynomial_expansion", "expansion_pyramid", "flow_from_expansions"]
 
@@ -319,11 +320,11 @@ def polynomial_expansion(image: np.ndarray, /, *, poly_n: int = 5, poly_sigma: f
     """
     src = np.ascontiguousarray(image, dtype=np.float32)
     if src.ndim != 2:
-        raise ValueError(f"polynomial_expansion needs one (Y, X) image; got shape {src.shape}.")
+        raise DimensionError(f"polynomial_expansion needs one (Y, X) image; got shape {src.shape}.")
     if out is None:
         out = np.empty(src.shape + (5,), np.float32)
     elif out.shape != src.shape + (5,) or out.dtype != np.float32 or not out.flags.c_contiguous:
-        raise ValueError(f"out must be a C-contiguous float32 array of shape {src.shape + (5,)}.")
+        raise InputError(f"out must be a C-contiguous float32 array of shape {src.shape + (5,)}.")
     g, xg, xxg, ig = _expansion_kernels(int(poly_n), float(poly_sigma))
     _poly_exp(src, g, xg, xxg, ig, out)
     return out
@@ -369,7 +370,7 @@ def flow_from_expansions(first: tuple[np.ndarray, ...], second: tuple[np.ndarray
     (y + dy, x + dx) in ``second``.
     """
     if len(first) != len(second) or any(a.shape != b.shape for a, b in zip(first, second)):
-        raise ValueError("flow_from_expansions: the two pyramids differ in size; expand both frames alike.")
+        raise DimensionError("flow_from_expansions: the two pyramids differ in size; expand both frames alike.")
     flow = None
     for k in range(len(first) - 1, -1, -1):
         r0, r1 = first[k], second[k]

@@ -16,7 +16,7 @@ from labelfree._heap import retained_heap
 from labelfree._jit import njit
 from labelfree.errors import DimensionError, InputError
 from labelfree.motion.config import MotionConfig
-from labelfree.motion.farneback import BufferPool, expansion_pyramid, flow_from_expansions
+from labelfree.motion.farneback import BufferPool, expansion_pyramid, flow_from_expansions, pyramid_sizes
 from labelfree.motion.movie import _frame
 from labelfree.motion.selflabel import flow_only_min_size
 
@@ -216,10 +216,11 @@ def _farneback(prev: np.ndarray, nxt: np.ndarray, cfg: MotionConfig) -> np.ndarr
         return cv2.calcOpticalFlowFarneback(prev, nxt, None, cfg.pyr_scale, cfg.levels, cfg.winsize, fine,
                                             cfg.poly_n, cfg.poly_sigma, 0)
     h, w = prev.shape
-    size = (int(round(w * cfg.pyr_scale)), int(round(h * cfg.pyr_scale)))
-    if min(w, h) * cfg.pyr_scale < 32:  # no coarser level: OpenCV's pyramid stops below 32 px
+    sizes = pyramid_sizes((h, w), pyr_scale=cfg.pyr_scale, levels=1)
+    if len(sizes) == 1:  # no coarser level: OpenCV's pyramid stops below 32 px
         return cv2.calcOpticalFlowFarneback(prev, nxt, None, cfg.pyr_scale, 0, cfg.winsize, fine,
                                             cfg.poly_n, cfg.poly_sigma, 0)
+    size = sizes[1][::-1]  # (X, Y) of the next level
     small = [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in (prev, nxt)]
     coarse = cv2.calcOpticalFlowFarneback(*small, None, cfg.pyr_scale, cfg.levels - 1, *args, 0)
     flow = cv2.resize(coarse, (w, h), interpolation=cv2.INTER_LINEAR)
@@ -307,13 +308,14 @@ def flow_magnitude_stack(movie, /, *, config: MotionConfig | dict | None = None)
     da = as_movie(movie)
     lo, hi = uint8_range(da.data, low=cfg.scale_low_percentile, high=cfg.scale_high_percentile)
     out = np.empty(da.shape, np.float32)
+    buffers = BufferPool()  # the frames' expansions and the pairs' work arrays, reused as in segment
     with retained_heap():  # the same large buffers for every pair (see labelfree._heap)
         cfg, flows = flow_settings(da, cfg, low=lo, high=hi)  # as segment: an automatic flow_downsample
         prev = to_uint8(np.asarray(da.data[0]), low=lo, high=hi)
-        ref = _flow_input(prev if cfg.flow_reference == "previous" else np.zeros_like(prev), cfg)
+        ref = _flow_input(prev if cfg.flow_reference == "previous" else np.zeros_like(prev), cfg, buffers)
         for t in range(1, da.shape[0]):
-            cur = _flow_input(to_uint8(np.asarray(da.data[t]), low=lo, high=hi), cfg)
-            out[t] = flow_magnitude(flows.pop(t) if t in flows else _flow(cur, ref, da.shape[1:], cfg))
+            cur = _flow_input(to_uint8(np.asarray(da.data[t]), low=lo, high=hi), cfg, buffers)
+            out[t] = flow_magnitude(flows.pop(t) if t in flows else _flow(cur, ref, da.shape[1:], cfg, buffers))
             if cfg.flow_reference == "previous":
                 ref = cur
     out[0] = out[1]

@@ -138,10 +138,11 @@ def _classify_pair(item: FrameWork, prev_entropy: np.ndarray, cfg: MotionConfig,
         check = classify_frame(feats, trained)
         normal = train_classifier(feats, sl.cell, sl.background, max_pixels=cfg.max_training_pixels,
                                   seed=cfg.seed + t, prior=cfg.class_prior, kind="gaussian")
-        if _floods(check, sl.background, classify_frame(feats, normal)):
-            kind, trained = "gaussian", normal
+        normal_check = classify_frame(feats, normal)
+        if _floods(check, sl.background, normal_check):
+            kind, trained, check = "gaussian", normal, normal_check
             log.info("Motion: frame %d: the kernel classifier floods; normal densities used", t)
-        elif cfg.decision_smoothing == 0:
+        if cfg.decision_smoothing == 0:  # the frame's classification, already made
             decided = check
     return _Pair(trained, (t, sl.cell_threshold, sl.background_threshold, int(sl.cell.sum()), kind), decided)
 
