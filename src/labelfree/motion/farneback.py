@@ -46,11 +46,11 @@ _jit = functools.partial(njit, nogil=True, fastmath=True, boundscheck=False)
 class BufferPool:
     """float32 arrays kept for reuse during one run (thread-safe).
 
-    A frame's expansion and a pair's systems are tens of MB each (46 MB at 1216 x 1920):
-    above glibc's largest mmap threshold, so every fresh one is mapped anew and
+    A frame's expansion is tens of MB (62 MB at 1216 x 1920, 46 MB of it the finest
+    level): above glibc's largest mmap threshold, so every fresh one is mapped anew and
     page-faulted on first write, and the page faults of a process's threads wait for one
-    another (measured: two threads each updating fresh 46 MB systems took up to 6x as
-    long as one; with reused buffers, as long). Taken buffers come back with :meth:`give`;
+    another (measured: two threads each writing fresh 46 MB arrays took up to 6x as long
+    as one; with reused buffers, as long). Taken buffers come back with :meth:`give`;
     at most ``keep`` of each shape are kept, the pool's memory goes with the pool.
     """
 
@@ -184,85 +184,98 @@ def _poly_exp(src, g, xg, xxg, ig, out):  # pragma: no cover - compiled
 
 
 @_jit
-def _update_matrices(r0, r1, flow, out, wx, wy):  # pragma: no cover - compiled
-    """Per pixel, the 2 x 2 system (G11, G12, G22, h1, h2) of the displacement update;
-    ``wx``, ``wy``: the border weights of each column and row."""
-    h, w = flow.shape[:2]
-    a = r0.reshape(-1)
-    b = r1.reshape(-1)
-    f = flow.reshape(-1)
-    m = out.reshape(-1)
+def _update_row(a, b, f, m, y, w, h, wx, wyy):  # pragma: no cover - compiled
+    """Row ``y``'s 2 x 2 systems (G11, G12, G22, h1, h2 per pixel) of the displacement update,
+    written to ``m`` (5 w floats); ``a``, ``b``, ``f``: the two expansions and the flow,
+    flattened; ``wx``: the border weight of each column, ``wyy``: the row's."""
     row5 = w * 5
     one = np.float32(1.0)
     half = np.float32(0.5)
     xmax = np.float32(w - 1)
     ymax = np.float32(h - 1)
-    for y in range(h):
-        fy0 = np.float32(y)
-        for x in range(w):
-            i = y * w + x
-            dx = f[2 * i]
-            dy = f[2 * i + 1]
-            fx = np.float32(x) + dx
-            fy = fy0 + dy
-            j = 5 * i
-            if fx >= 0 and fy >= 0 and fx < xmax and fy < ymax:  # all four neighbours inside
-                x1 = int(fx)
-                y1 = int(fy)
-                ax = fx - np.float32(x1)
-                ay = fy - np.float32(y1)
-                w00 = (one - ax) * (one - ay)
-                w01 = ax * (one - ay)
-                w10 = (one - ax) * ay
-                w11 = ax * ay
-                p = y1 * row5 + x1 * 5
-                q = p + row5
-                ly = w00 * b[p] + w01 * b[p + 5] + w10 * b[q] + w11 * b[q + 5]
-                lx = w00 * b[p + 1] + w01 * b[p + 6] + w10 * b[q + 1] + w11 * b[q + 6]
-                qyy = (a[j + 2] + w00 * b[p + 2] + w01 * b[p + 7] + w10 * b[q + 2] + w11 * b[q + 7]) * half
-                qxx = (a[j + 3] + w00 * b[p + 3] + w01 * b[p + 8] + w10 * b[q + 3] + w11 * b[q + 8]) * half
-                qxy = (a[j + 4] + w00 * b[p + 4] + w01 * b[p + 9] + w10 * b[q + 4] + w11 * b[q + 9]) * np.float32(0.25)
-            else:  # displaced outside the frame: the first frame's fit alone
-                ly = np.float32(0.0)
-                lx = np.float32(0.0)
-                qyy = a[j + 2]
-                qxx = a[j + 3]
-                qxy = a[j + 4] * half
-            s = wy[y] * wx[x]
-            ey = ((a[j] - ly) * half + qyy * dy + qxy * dx) * s
-            ex = ((a[j + 1] - lx) * half + qxy * dy + qxx * dx) * s
-            qyy *= s
-            qxx *= s
-            qxy *= s
-            m[j] = qyy * qyy + qxy * qxy
-            m[j + 1] = (qyy + qxx) * qxy
-            m[j + 2] = qxx * qxx + qxy * qxy
-            m[j + 3] = qyy * ey + qxy * ex
-            m[j + 4] = qxy * ey + qxx * ex
+    fy0 = np.float32(y)
+    for x in range(w):
+        i = y * w + x
+        dx = f[2 * i]
+        dy = f[2 * i + 1]
+        fx = np.float32(x) + dx
+        fy = fy0 + dy
+        j = 5 * i
+        if fx >= 0 and fy >= 0 and fx < xmax and fy < ymax:  # all four neighbours inside
+            x1 = int(fx)
+            y1 = int(fy)
+            ax = fx - np.float32(x1)
+            ay = fy - np.float32(y1)
+            w00 = (one - ax) * (one - ay)
+            w01 = ax * (one - ay)
+            w10 = (one - ax) * ay
+            w11 = ax * ay
+            p = y1 * row5 + x1 * 5
+            q = p + row5
+            ly = w00 * b[p] + w01 * b[p + 5] + w10 * b[q] + w11 * b[q + 5]
+            lx = w00 * b[p + 1] + w01 * b[p + 6] + w10 * b[q + 1] + w11 * b[q + 6]
+            qyy = (a[j + 2] + w00 * b[p + 2] + w01 * b[p + 7] + w10 * b[q + 2] + w11 * b[q + 7]) * half
+            qxx = (a[j + 3] + w00 * b[p + 3] + w01 * b[p + 8] + w10 * b[q + 3] + w11 * b[q + 8]) * half
+            qxy = (a[j + 4] + w00 * b[p + 4] + w01 * b[p + 9] + w10 * b[q + 4] + w11 * b[q + 9]) * np.float32(0.25)
+        else:  # displaced outside the frame: the first frame's fit alone
+            ly = np.float32(0.0)
+            lx = np.float32(0.0)
+            qyy = a[j + 2]
+            qxx = a[j + 3]
+            qxy = a[j + 4] * half
+        s = wyy * wx[x]
+        ey = ((a[j] - ly) * half + qyy * dy + qxy * dx) * s
+        ex = ((a[j + 1] - lx) * half + qxy * dy + qxx * dx) * s
+        qyy *= s
+        qxx *= s
+        qxy *= s
+        o = 5 * x
+        m[o] = qyy * qyy + qxy * qxy
+        m[o + 1] = (qyy + qxx) * qxy
+        m[o + 2] = qxx * qxx + qxy * qxy
+        m[o + 3] = qyy * ey + qxy * ex
+        m[o + 4] = qxy * ey + qxx * ex
 
 
 @_jit
-def _solve_flow(mats, flow, winsize):  # pragma: no cover - compiled
-    """The displacement that solves the ``winsize`` x ``winsize`` box average of the systems
-    (replicated border; running sums in float64, as OpenCV, of the float32 row differences)."""
+def _iterate(r0, r1, flow, ring, wx, wy, winsize):  # pragma: no cover - compiled
+    """One Farnebaeck iteration in place: every pixel's system at its current displacement,
+    box-averaged over ``winsize`` x ``winsize`` (replicated border; running sums in float64,
+    as OpenCV, of the float32 row differences), solved for the new displacement.
+
+    The systems are computed one row at a time, just before the box first needs them, into
+    ``ring`` (at least 2 (winsize // 2) + 2 rows of 5 w floats), so the frame's systems are never
+    held at once. Row y's new displacement is written after the systems of rows up to
+    y + winsize // 2 were computed from the old ones, so the result is that of computing
+    all systems first.
+    """
     h, w = flow.shape[:2]
     r = winsize // 2
+    n_ring = ring.shape[0]
     scale = 1.0 / (winsize * winsize)
     row5 = w * 5
-    mf = mats.reshape(-1)
+    a = r0.reshape(-1)
+    b = r1.reshape(-1)
     f = flow.reshape(-1)
     pad = (r + 1) * 5
+    done = min(r, h - 1)  # the systems of rows 0 .. done - 1 first: the window of row -1 uses them
+    for y in range(done):
+        _update_row(a, b, f, ring[y % n_ring], y, w, h, wx, wy[y])
     col = np.zeros(row5 + 2 * pad, np.float64)  # vertical sums of rows y-r..y, padded
     for y in range(-r, r + 1):  # the window of row -1 (the first step moves it to row 0)
-        src = min(max(y - 1, 0), h - 1) * row5
+        src = ring[min(max(y - 1, 0), h - 1) % n_ring]
         for x in range(row5):
-            col[pad + x] += mf[src + x]
+            col[pad + x] += src[x]
     for y in range(h):
-        add = min(y + r, h - 1) * row5
-        sub = max(y - r - 1, 0) * row5
+        add = min(y + r, h - 1)
+        if add >= done:  # its flow row is still the old one: rows below y + r are not written yet
+            _update_row(a, b, f, ring[add % n_ring], add, w, h, wx, wy[add])
+            done = add + 1
+        new = ring[add % n_ring]
+        old = ring[max(y - r - 1, 0) % n_ring]
         inner = col[pad : pad + row5]
         for x in range(row5):
-            inner[x] += mf[add + x] - mf[sub + x]
+            inner[x] += new[x] - old[x]
         for k in range(r + 1):
             for c in range(5):
                 col[pad - 5 * (k + 1) + c] = col[pad + c]
@@ -350,8 +363,7 @@ def expansion_pyramid(frame: np.ndarray, /, *, pyr_scale: float, levels: int, po
 
 
 def flow_from_expansions(first: tuple[np.ndarray, ...], second: tuple[np.ndarray, ...], /, *, pyr_scale: float,
-                         winsize: int, iterations: int, fine_iterations: int | None = None,
-                         pool: BufferPool | None = None) -> np.ndarray:
+                         winsize: int, iterations: int, fine_iterations: int | None = None) -> np.ndarray:
     """Farnebaeck flow from ``first`` to ``second`` (their :func:`expansion_pyramid`).
 
     Parameters
@@ -361,8 +373,6 @@ def flow_from_expansions(first: tuple[np.ndarray, ...], second: tuple[np.ndarray
     pyr_scale, winsize, iterations : as ``cv2.calcOpticalFlowFarneback``
     fine_iterations : int, optional
         Iterations at the finest level (default: ``iterations``).
-    pool : BufferPool, optional
-        Where the per-level work arrays come from and go back to.
 
     Returns
     -------
@@ -380,14 +390,8 @@ def flow_from_expansions(first: tuple[np.ndarray, ...], second: tuple[np.ndarray
         else:
             flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
             flow *= np.float32(1.0 / pyr_scale)
-        mats = pool.take((h, w, 5)) if pool is not None else np.empty((h, w, 5), np.float32)
+        ring = np.empty((2 * (winsize // 2) + 2, w * 5), np.float32)  # rows y - r - 1 .. y + r
         wx, wy = _border_weights(w), _border_weights(h)
-        _update_matrices(r0, r1, flow, mats, wx, wy)
-        n_iter = iterations if k or fine_iterations is None else fine_iterations
-        for i in range(n_iter):
-            _solve_flow(mats, flow, winsize)
-            if i < n_iter - 1:
-                _update_matrices(r0, r1, flow, mats, wx, wy)
-        if pool is not None:
-            pool.give(mats)
+        for _ in range(iterations if k or fine_iterations is None else fine_iterations):
+            _iterate(r0, r1, flow, ring, wx, wy, winsize)
     return flow

@@ -183,14 +183,13 @@ def _flow_input(frame: np.ndarray, cfg: MotionConfig, pool: BufferPool | None = 
     return prepared
 
 
-def _flow(prev: _FlowFrame, nxt: _FlowFrame, shape: tuple[int, int], cfg: MotionConfig,
-          pool: BufferPool | None = None) -> np.ndarray:
+def _flow(prev: _FlowFrame, nxt: _FlowFrame, shape: tuple[int, int], cfg: MotionConfig) -> np.ndarray:
     """The flow between two prepared frames (:func:`_flow_input`), on the full ``shape`` grid."""
     if cfg.flow_method == "dis":
         flow = cv2.DISOpticalFlow_create(_DIS_PRESETS[cfg.dis_preset]).calc(prev.image, nxt.image, None)
     elif prev.expansion is not None and nxt.expansion is not None:
         flow = flow_from_expansions(prev.expansion, nxt.expansion, pyr_scale=cfg.pyr_scale, winsize=cfg.winsize,
-                                    iterations=cfg.iterations, fine_iterations=cfg.fine_iterations, pool=pool)
+                                    iterations=cfg.iterations, fine_iterations=cfg.fine_iterations)
     else:
         flow = _farneback(prev.image, nxt.image, cfg)
     h, w = shape
@@ -308,14 +307,14 @@ def flow_magnitude_stack(movie, /, *, config: MotionConfig | dict | None = None)
     da = as_movie(movie)
     lo, hi = uint8_range(da.data, low=cfg.scale_low_percentile, high=cfg.scale_high_percentile)
     out = np.empty(da.shape, np.float32)
-    buffers = BufferPool()  # the frames' expansions and the pairs' work arrays, reused as in segment
+    buffers = BufferPool()  # the frames' expansions, reused as in segment
     with retained_heap():  # the same large buffers for every pair (see labelfree._heap)
         cfg, flows = flow_settings(da, cfg, low=lo, high=hi)  # as segment: an automatic flow_downsample
         prev = to_uint8(np.asarray(da.data[0]), low=lo, high=hi)
         ref = _flow_input(prev if cfg.flow_reference == "previous" else np.zeros_like(prev), cfg, buffers)
         for t in range(1, da.shape[0]):
             cur = _flow_input(to_uint8(np.asarray(da.data[t]), low=lo, high=hi), cfg, buffers)
-            out[t] = flow_magnitude(flows.pop(t) if t in flows else _flow(cur, ref, da.shape[1:], cfg, buffers))
+            out[t] = flow_magnitude(flows.pop(t) if t in flows else _flow(cur, ref, da.shape[1:], cfg))
             if cfg.flow_reference == "previous":
                 ref = cur
     out[0] = out[1]

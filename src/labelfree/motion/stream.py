@@ -115,7 +115,7 @@ def frame_stream(
     n = da.sizes["T"]
     flows = dict(flows or {})
     cached = frozenset(flows)
-    buffers = BufferPool()  # the frames' expansions and the pairs' work arrays, reused
+    buffers = BufferPool()  # the frames' expansions, reused
     black = None
     if cfg.flow_reference != "previous":  # every pair's reference is the same black frame
         black = _flow_input(np.zeros((da.sizes["Y"], da.sizes["X"]), np.uint8), cfg, buffers)
@@ -139,7 +139,7 @@ def frame_stream(
             item.flow = flows.pop(t)
         else:  # frame t's grid; frame t-1 was submitted first, so its task is running or done
             ref = black if black is not None else prepared[t - 1].result()
-            item.flow = _flow(ready.result(), ref, cur.shape, cfg, buffers)
+            item.flow = _flow(ready.result(), ref, cur.shape, cfg)
         item.magnitude = flow_magnitude(item.flow)
         return item
 
