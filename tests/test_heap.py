@@ -52,3 +52,26 @@ def test_switched_off_by_environment(monkeypatch):
         assert not acting
         # the thresholds left by earlier tests (32 MiB) still send a 256 MiB block back at once
         assert _touch_and_free() - base < 0.2 * BLOCK / 2**20
+
+
+def _numpy_hugepage() -> bool:
+    switch = _heap._numpy_hugepage_switch()
+    before = switch(True)
+    switch(before)
+    return bool(before)
+
+
+@pytest.mark.parametrize("before", [True, False])
+def test_numpy_huge_pages_are_off_inside_and_restored_after(before):
+    switch = _heap._numpy_hugepage_switch()
+    if switch is None:
+        pytest.skip("this NumPy has no huge-page switch")
+    saved = switch(before)
+    try:
+        with _heap.retained_heap():
+            with _heap.retained_heap():
+                assert _numpy_hugepage() is False
+            assert _numpy_hugepage() is False  # the outer run still holds the setting
+        assert _numpy_hugepage() is before
+    finally:
+        switch(saved)
