@@ -41,7 +41,7 @@ _MIN_LEVEL_SIDE = 32
 #: weights that fade the equations of the 5-pixel frame border (OpenCV's values)
 _BORDER_WEIGHTS = np.array([0.14, 0.14, 0.4472, 0.4472, 0.4472], np.float32)
 _jit = functools.partial(njit, nogil=True, fastmath=True, boundscheck=False)
-_U = np.uint64  # index type of the compiled loops that gather (see _update_row)
+_U = np.uint64  # index type in the compiled loops (see _update_row)
 
 
 class BufferPool:
