@@ -276,7 +276,7 @@ def _iterate(r0, r1, flow, ring, wx, wy, winsize):  # pragma: no cover - compile
     f = flow.reshape(-1)
     pad = (r + 1) * 5
     span = _U(5 * (2 * r + 1))
-    done = min(r, h - 1)  # the systems of rows 0 .. done - 1 first: the window of row -1 uses them
+    done = min(r, h)  # the systems of rows 0 .. done - 1 first: the window of row -1 uses them
     for y in range(done):
         _update_row(a, b, f, ring[y % n_ring], y, w, h, wx, wy[y])
     col = np.zeros(row5 + 2 * pad, np.float64)  # vertical sums of rows y-r..y, padded
