@@ -254,23 +254,24 @@ def _update_row(a, b, f, m, y, w, h, wx, wyy):  # pragma: no cover - compiled
 
 
 @_jit
-def _iterate(r0, r1, flow, ring, wx, wy, winsize):  # pragma: no cover - compiled
+def _iterate(r0, r1, flow, wx, wy, winsize):  # pragma: no cover - compiled
     """One Farnebaeck iteration in place: every pixel's system at its current displacement,
     box-averaged over ``winsize`` x ``winsize`` (replicated border; running sums in float64,
     as OpenCV, of the float32 row differences), solved for the new displacement.
 
     The systems are computed one row at a time, just before the box first needs them, into
-    ``ring`` (at least 2 (winsize // 2) + 2 rows of 5 w floats), so the frame's systems are never
-    held at once. Row y's new displacement is written after the systems of rows up to
+    a ring of the 2 (winsize // 2) + 2 rows y - r - 1 .. y + r, so the frame's systems are
+    never held at once. Row y's new displacement is written after the systems of rows up to
     y + winsize // 2 were computed from the old ones, so the result is that of computing
     all systems first.
     """
     u1, u2, u3, u4, u5 = _U(1), _U(2), _U(3), _U(4), _U(5)
     h, w = flow.shape[:2]
     r = winsize // 2
-    n_ring = ring.shape[0]
+    n_ring = 2 * r + 2
     scale = 1.0 / (winsize * winsize)
     row5 = w * 5
+    ring = np.empty((n_ring, row5), np.float32)
     a = r0.reshape(-1)
     b = r1.reshape(-1)
     f = flow.reshape(-1)
@@ -409,8 +410,7 @@ def flow_from_expansions(first: tuple[np.ndarray, ...], second: tuple[np.ndarray
         else:
             flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
             flow *= np.float32(1.0 / pyr_scale)
-        ring = np.empty((2 * (winsize // 2) + 2, w * 5), np.float32)  # rows y - r - 1 .. y + r
         wx, wy = _border_weights(w), _border_weights(h)
         for _ in range(iterations if k or fine_iterations is None else fine_iterations):
-            _iterate(r0, r1, flow, ring, wx, wy, winsize)
+            _iterate(r0, r1, flow, wx, wy, winsize)
     return flow
