@@ -40,8 +40,9 @@ from labelfree.cutter.graphcut import background_and_noise, local_contrast_proba
 def _config(auto: dict, **changes):
     from labelfree.cutter import CutterConfig
 
-    return CutterConfig(downscale=auto["downscale"], marker_sigma=auto["marker_sigma"],
-                        mask_smoothing=auto["mask_smoothing"], **changes)
+    return CutterConfig(**{"downscale": auto["downscale"], "marker_sigma": auto["marker_sigma"],
+                           "mask_smoothing": auto["mask_smoothing"],
+                           "mask_peak_window": auto.get("mask_peak_window", 9), **changes})
 
 
 def _default_mask(image: np.ndarray, points: np.ndarray, auto: dict, **changes) -> np.ndarray:

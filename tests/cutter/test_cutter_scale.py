@@ -173,3 +173,42 @@ def test_background_of_sparse_fields_is_still_the_median():
     image = ndi.gaussian_filter(image, 1)
     med = float(np.median(image))
     assert background_and_noise(image) == (med, 1.4826 * float(np.median(np.abs(image - med))))
+
+
+def _bright_and_dim_pairs(gap: int, radius: int = 3, seed: int = 0):
+    """Four pairs of disks of ``radius`` px: a bright cell (1100) and a dim one (300) whose centres
+    lie ``gap`` px apart, on a background of 100 with noise 5; the image and the centres."""
+    from skimage.draw import disk
+
+    rng = np.random.default_rng(seed)
+    image = np.full((160, 160), 100.0)
+    bright, dim = [], []
+    for k in range(4):
+        y, x = 20 + 40 * k, 60
+        image[disk((y, x), radius, shape=image.shape)] = 1100.0
+        image[disk((y, x + gap), radius, shape=image.shape)] = 300.0
+        bright.append((y, x))
+        dim.append((y, x + gap))
+    return (image + rng.normal(0, 5, image.shape))[None], np.array(bright, float), np.array(dim, float)
+
+
+def test_the_local_window_shrinks_only_where_9_px_leaves_marked_cells_out():
+    from labelfree.cutter.prepare import PEAK_WINDOWS, choose_peak_window, foreground_mask
+
+    cfg = CutterConfig(mask_smoothing=1.0)
+    # touching cells 6 px across: from the dim cell's centre a 9 px square reaches into the bright
+    # one, whose brightness sets the threshold; the dim cells (half the markers) fall out with 9 px,
+    # not with 7
+    image, bright, dim = _bright_and_dim_pairs(gap=6)
+    markers = np.concatenate([bright, dim])
+    window, coverage = choose_peak_window([(image, markers)], cfg)
+    assert coverage[9] == 0.5 and coverage[7] == 1.0 and window == 7
+    assert foreground_mask(image, cfg.replace(mask_peak_window=9, mask_keep_marked=False))[tuple(dim[0].astype(int))] == 0
+    mask = foreground_mask(image, cfg, markers=markers)  # automatic window, chosen on this frame
+    assert mask[tuple(dim.astype(int).T)].all() and mask[tuple(bright.astype(int).T)].all()
+    # the same cells apart: every marker is in with 9 px, which stays
+    image, bright, dim = _bright_and_dim_pairs(gap=20)
+    window, coverage = choose_peak_window([(image, np.concatenate([bright, dim]))], cfg)
+    assert coverage[9] == 1.0 and window == PEAK_WINDOWS[0] == 9
+    # no marker at all: nothing to measure, 9 px
+    assert choose_peak_window([(image, np.zeros((0, 2)))], cfg)[0] == 9

@@ -87,8 +87,11 @@ class CutterConfig(PipelineConfig):
         0.4, group=_MASK, ge=0, lt=1,
         help="With mask_signal 'local': a cell pixel lies above this fraction of the way from the background up "
              "to the brightest pixel near it.")
-    mask_peak_window: int = setting(
-        9, group=_MASK, ge=1, help="With mask_signal 'local': side (px) of the square searched for that brightest pixel.")
+    mask_peak_window: Optional[int] = setting(
+        None, group=_MASK, ge=1,
+        help="With mask_signal 'local': side (px) of the square searched for that brightest pixel. Automatic: 9, "
+             "or 7, 5 or 3 where 9 leaves marked cells out of the foreground (cells small in pixels: a 9 px square "
+             "reaches from a dim cell into a bright neighbour).")
     mask_keep_marked: bool = setting(
         True, group=_MASK, help="Keep only the mask's connected parts that hold a marker, holes filled.")
     downscale: Optional[float] = setting(

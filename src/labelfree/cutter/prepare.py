@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -17,13 +18,17 @@ from labelfree.errors import ConfigError, DimensionError, InputError
 from labelfree.image import channel_index, channel_names, select_channel
 
 __all__ = [
-    "Frame", "cell_channels", "frame_markers", "foreground_mask", "keep_marked_regions", "frame_markers_and_mask",
-    "prepare_frame",
+    "Frame", "cell_channels", "choose_peak_window", "frame_markers", "foreground_mask", "keep_marked_regions",
+    "frame_markers_and_mask", "marker_coverage", "prepare_frame",
 ]
 
 
 #: smoothing (px) of the masks on which the automatic smoothing is measured
 _PROBE_SMOOTHING = 2.0
+#: the windows (px) the automatic ``mask_peak_window`` tries, the default first
+PEAK_WINDOWS = (9, 7, 5, 3)
+#: a smaller window is taken only when it calls this fraction of the markers more cell than every larger one
+PEAK_WINDOW_GAIN = 0.02
 
 
 @dataclasses.dataclass
@@ -123,6 +128,60 @@ def _smoothed(channels: np.ndarray, config: CutterConfig) -> list[np.ndarray]:
     return [ndi.gaussian_filter(c, config.mask_smoothing) if config.mask_smoothing > 0 else c for c in channels]
 
 
+def _local_signal(smooth: list[np.ndarray], config: CutterConfig, window: int) -> np.ndarray:
+    return np.mean([local_contrast_probability(c, fraction=config.mask_peak_fraction, window=window,
+                                               threshold=config.mask_snr_threshold) for c in smooth], axis=0)
+
+
+def marker_coverage(samples: Iterable[tuple[np.ndarray, np.ndarray]], config: CutterConfig, /,
+                    windows: Sequence[int] = PEAK_WINDOWS) -> dict[int, float]:
+    """For each local-peak window, the fraction of the markers whose own pixel the local test calls cell.
+
+    Called cell: the test's probability is at least 0.5. Holes are not filled: a dim cell
+    enclosed by bright neighbours is left out by the window even where the mask's hole
+    filling would take it back whole.
+
+    ``samples``: ``(channels (C, Y, X), markers (N, 2) (y, x))`` of some frames (any
+    iterable: each frame is smoothed once, with ``config.mask_smoothing``, which must be a
+    number); the test is the one of ``mask_signal="local"``. 1.0 when there is no marker.
+    """
+    hit, total = dict.fromkeys(windows, 0), 0
+    for channels, markers in samples:
+        pts = np.asarray(markers, np.float64).reshape(-1, 2)
+        if not len(pts):
+            continue
+        smooth = _smoothed(channels, config)
+        idx = np.clip(np.rint(pts).astype(np.int64), 0, np.array(smooth[0].shape) - 1)
+        for w in windows:
+            signal = _local_signal(smooth, config, w)
+            hit[w] += int(np.count_nonzero(signal[idx[:, 0], idx[:, 1]] >= 0.5))
+        total += len(pts)
+    return {w: hit[w] / total if total else 1.0 for w in windows}
+
+
+def choose_peak_window(samples: Iterable[tuple[np.ndarray, np.ndarray]], config: CutterConfig, /
+                       ) -> tuple[int, dict[int, float]]:
+    """The automatic ``mask_peak_window``: 9 px, or a smaller one where 9 px leaves marked cells out.
+
+    The local test compares each pixel with the brightest pixel of its window. Where cells
+    are small in pixels (a low magnification, a binned camera), a 9 px window reaches from
+    a dim cell into a bright neighbour, and the dim cell, marker and all, falls below the
+    threshold. Each window of :data:`PEAK_WINDOWS` is tried on ``samples`` (see
+    :func:`marker_coverage`); the largest one is kept whose coverage of the markers is within
+    :data:`PEAK_WINDOW_GAIN` of the best. (GOWT1 nuclei at half size: 84 % of the markers
+    called cell with 9 px, 97 % with 5 px; every set of the benchmarks at its own size keeps 9.)
+
+    Returns
+    -------
+    window : int
+    coverage : dict
+        Window -> fraction of the markers called cell.
+    """
+    coverage = marker_coverage(samples, config)
+    best = max(coverage.values())
+    return next(w for w in PEAK_WINDOWS if coverage[w] >= best - PEAK_WINDOW_GAIN), coverage
+
+
 def foreground_mask(
     channels: np.ndarray,
     config: CutterConfig,
@@ -148,6 +207,8 @@ def foreground_mask(
     """
     if config.mask_smoothing is None:
         config = config.replace(mask_smoothing=_auto_smoothing(channels, config, scribbles, markers))
+    if config.mask_peak_window is None:
+        config = config.replace(mask_peak_window=_auto_window(channels, config, scribbles, markers))
     prior = config.mask_prior
     if scribbles is not None:
         from labelfree.cutter.pixel_classifier import predict_cell_probability, train_pixel_classifier
@@ -157,9 +218,7 @@ def foreground_mask(
     else:
         smooth = _smoothed(channels, config)
         if config.mask_signal == "local":
-            signal = np.mean([local_contrast_probability(
-                c, fraction=config.mask_peak_fraction, window=config.mask_peak_window,
-                threshold=config.mask_snr_threshold) for c in smooth], axis=0)
+            signal = _local_signal(smooth, config, config.mask_peak_window)
             prior = 0.5 if prior is None else prior
         elif config.mask_signal == "snr":
             signal = np.mean([snr_probability(c, threshold=config.mask_snr_threshold) for c in smooth], axis=0)
@@ -175,11 +234,18 @@ def foreground_mask(
     return mask
 
 
+def _auto_window(channels: np.ndarray, config: CutterConfig, scribbles: Any, markers: Any) -> int:
+    """The automatic local-peak window of one frame (:func:`choose_peak_window`; 9 px without markers)."""
+    if scribbles is not None or markers is None or not len(markers) or config.mask_signal != "local":
+        return PEAK_WINDOWS[0]
+    return choose_peak_window([(channels, markers)], config)[0]
+
+
 def _auto_smoothing(channels: np.ndarray, config: CutterConfig, scribbles: Any, markers: Any) -> float:
     """The automatic mask smoothing of one frame: from the cell size measured on a 2 px probe mask."""
     from labelfree.cutter.scale import auto_settings, estimate_cell_size
 
-    probe = config.replace(mask_smoothing=_PROBE_SMOOTHING)
+    probe = config.replace(mask_smoothing=_PROBE_SMOOTHING, mask_peak_window=config.mask_peak_window or PEAK_WINDOWS[0])
     if scribbles is not None or markers is None or not len(markers):
         return _PROBE_SMOOTHING
     try:

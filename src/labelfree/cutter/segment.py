@@ -14,7 +14,15 @@ from labelfree._config import provenance
 from labelfree.cutter.config import CutterConfig
 from labelfree.cutter.integrate import integrate_patches
 from labelfree.cutter.markers import guess_nucleus_channel
-from labelfree.cutter.prepare import _PROBE_SMOOTHING, Frame, frame_markers_and_mask, prepare_frame
+from labelfree.cutter.prepare import (
+    _PROBE_SMOOTHING,
+    PEAK_WINDOWS,
+    Frame,
+    cell_channels,
+    choose_peak_window,
+    frame_markers_and_mask,
+    prepare_frame,
+)
 from labelfree.cutter.refine import refine_labels
 from labelfree.errors import ConfigError, InputError
 from labelfree.image import channel_names, labels_like, validate_image
@@ -28,10 +36,11 @@ _MODEL_FIELDS = ("downscale", "crop_size", "marker_sigma", "width")
 #: frames on which the automatic scale is measured (evenly spaced)
 _SCALE_FRAMES = 8
 #: the automatic config fields (None = measured from the data, labelfree.cutter.scale)
-_AUTO_FIELDS = ("downscale", "marker_sigma", "mask_smoothing")
-#: their values when the cell size cannot be measured (the paper's geometry, 2 px smoothing);
-#: the smoothing is also the one of the masks on which the size is measured
-_FALLBACK = {"downscale": 1.0, "marker_sigma": 15.0, "mask_smoothing": _PROBE_SMOOTHING}
+_AUTO_FIELDS = ("downscale", "marker_sigma", "mask_smoothing", "mask_peak_window")
+#: their values when the cell size cannot be measured (the paper's geometry, 2 px smoothing, 9 px
+#: local-peak window); the smoothing and window are also those of the masks on which the size is measured
+_FALLBACK = {"downscale": 1.0, "marker_sigma": 15.0, "mask_smoothing": _PROBE_SMOOTHING,
+             "mask_peak_window": PEAK_WINDOWS[0]}
 
 
 def _per_frame(value: Any, n: int, t: int, name: str, stacked: bool) -> Any:
@@ -79,11 +88,13 @@ def resolve_scale(
     scribbles: Any = None,
     cell_radius: float | None = None,
 ) -> tuple[CutterConfig, dict, dict[int, np.ndarray]]:
-    """Fill in the automatic (``None``) ``downscale``, ``marker_sigma`` and ``mask_smoothing``.
+    """Fill in the automatic (``None``) ``downscale``, ``marker_sigma``, ``mask_smoothing`` and ``mask_peak_window``.
 
     The typical cell size is measured on up to 8 evenly spaced frames (markers and
     foreground mask with 2 px smoothing, :func:`labelfree.cutter.scale.estimate_cell_size`)
-    and turned into settings by :func:`labelfree.cutter.scale.auto_settings`.
+    and turned into settings by :func:`labelfree.cutter.scale.auto_settings`; the local-peak
+    window is then chosen on the same frames at the chosen smoothing
+    (:func:`labelfree.cutter.prepare.choose_peak_window`) when Cutter draws the mask itself.
     ``cell_radius`` (patch pixels): a trained model's typical cell radius; the
     image is then rescaled so that its cells have that radius in the patches
     (``downscale`` is replaced; it stays when the size cannot be measured).
@@ -127,9 +138,20 @@ def resolve_scale(
         chosen["downscale"] = round(max(size.radius / float(cell_radius), MIN_DOWNSCALE), 2)
         auto.append("downscale")
     changes = {k: v for k, v in chosen.items() if k in auto}
+    coverage = None
+    if "mask_peak_window" in auto:
+        changes["mask_peak_window"] = PEAK_WINDOWS[0]
+        if mask is None and scribbles is None and config.mask_signal == "local":
+            frames = ((image.isel(T=t) if stacked else image) for t in masks)
+            samples = ((cell_channels(frame, probe), pts) for frame, pts in zip(frames, points))
+            window, coverage = choose_peak_window(samples, probe.replace(**changes))
+            changes["mask_peak_window"] = window
     record = {"cell_size": size.to_dict(), **changes, "frames_measured": len(masks)}
-    if mask is None and changes.get("mask_smoothing", probe.mask_smoothing) != probe.mask_smoothing:
-        masks = {}  # measured on the probe's smoothing: recomputed with the chosen one
+    if coverage is not None:
+        record["marker_coverage"] = {str(w): round(c, 3) for w, c in coverage.items()}
+    if mask is None and any(changes.get(k, getattr(probe, k)) != getattr(probe, k)
+                            for k in ("mask_smoothing", "mask_peak_window")):
+        masks = {}  # measured on the probe's smoothing and window: recomputed with the chosen ones
     log.info("Cutter automatic scale: typical cell radius %.1f px (from the %s, %d cells) -> %s",
              size.radius, size.source, size.n_cells, ", ".join(f"{k} {v:g}" for k, v in changes.items()))
     return config.replace(**changes), record, masks
