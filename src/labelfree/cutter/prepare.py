@@ -27,7 +27,7 @@ __all__ = [
 _PROBE_SMOOTHING = 2.0
 #: the windows (px) the automatic ``mask_peak_window`` tries, the default first
 PEAK_WINDOWS = (9, 7, 5, 3)
-#: a smaller window is taken only when it calls this fraction of the markers more cell than every larger one
+#: the automatic window is the largest whose marker coverage is within this fraction of the best window's
 PEAK_WINDOW_GAIN = 0.02
 
 
@@ -168,8 +168,9 @@ def choose_peak_window(samples: Iterable[tuple[np.ndarray, np.ndarray]], config:
     a dim cell into a bright neighbour, and the dim cell, marker and all, falls below the
     threshold. Each window of :data:`PEAK_WINDOWS` is tried on ``samples`` (see
     :func:`marker_coverage`); the largest one is kept whose coverage of the markers is within
-    :data:`PEAK_WINDOW_GAIN` of the best. (GOWT1 nuclei at half size: 84 % of the markers
-    called cell with 9 px, 97 % with 5 px; every set of the benchmarks at its own size keeps 9.)
+    :data:`PEAK_WINDOW_GAIN` of the best. (GOWT1 t021 at half size: 79 % of the markers called
+    cell with 9 px, 96 % with 5 px, which is chosen; every set of the benchmarks at its own size
+    keeps 9.)
 
     Returns
     -------
@@ -245,7 +246,8 @@ def _auto_smoothing(channels: np.ndarray, config: CutterConfig, scribbles: Any, 
     """The automatic mask smoothing of one frame: from the cell size measured on a 2 px probe mask."""
     from labelfree.cutter.scale import auto_settings, estimate_cell_size
 
-    probe = config.replace(mask_smoothing=_PROBE_SMOOTHING, mask_peak_window=config.mask_peak_window or PEAK_WINDOWS[0])
+    probe = config.replace(mask_smoothing=_PROBE_SMOOTHING,
+                           mask_peak_window=config.mask_peak_window or PEAK_WINDOWS[0])
     if scribbles is not None or markers is None or not len(markers):
         return _PROBE_SMOOTHING
     try:
