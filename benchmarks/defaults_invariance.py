@@ -31,6 +31,7 @@ import numpy as np
 from skimage.transform import resize
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import cutter_defaults as cd  # noqa: E402
 
 
 def _resize_labels(labels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -58,8 +59,9 @@ TRANSFORMS = (
 
 
 def transformed(images: np.ndarray, truth: np.ndarray, markers, how, factor: float):
-    """``(images, truth, markers)`` after one transform; label images resized with nearest neighbour,
-    points (rows t, y, x) scaled."""
+    """``(images, truth, markers)`` after one transform: ``how`` applied to the images when the grid
+    stays (``factor`` 1), else the grid scaled by ``factor`` (label images resized with nearest
+    neighbour, points (rows t, y, x) scaled)."""
     if factor == 1.0:
         return how(images), truth, markers
     shape = tuple(int(round(s * factor)) for s in images.shape[1:])
@@ -71,13 +73,6 @@ def transformed(images: np.ndarray, truth: np.ndarray, markers, how, factor: flo
         new_markers = markers.astype(np.float64).copy()
         new_markers[:, 1:] = (new_markers[:, 1:] + 0.5) * factor - 0.5
     return _resize_images(images, shape), _resize_labels(truth, shape), new_markers
-
-
-def _scores(labels: np.ndarray, truth: np.ndarray) -> dict[str, float]:
-    from labelfree.metrics import evaluate
-
-    e = evaluate(labels, truth, only_annotated=True)
-    return {"pixel_f1": e["pixel_f1"], "f1": e["f1"], "mean_iou": e["mean_iou"]}
 
 
 def motion_sets(names):
@@ -106,23 +101,20 @@ def run_motion(names) -> list[dict]:
     rows = []
     for name, movie, frames, truth in motion_sets(names):
         for label, how, factor in TRANSFORMS:
-            m, g, _ = transformed(movie, np.zeros_like(movie[:1], dtype=np.int32), None, how or (lambda a: a), factor)
-            g = truth if factor == 1.0 else _resize_labels(truth, m.shape[1:])
+            m, g, _ = transformed(movie, truth, None, how, factor)
             t0 = time.perf_counter()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 lab = motion.segment(m)
             seconds = time.perf_counter() - t0
             scale = lab.attrs["labelfree"].get("scale") or {}
-            rows.append({"pipeline": "motion", "set": name, "input": label, **_scores(lab.values[frames], g),
+            rows.append({"pipeline": "motion", "set": name, "input": label, **cd._scores(lab.values[frames], g),
                          "seconds": seconds, "auto": f"cell area {scale.get('cell_area', float('nan')):.0f} px"})
             print(_row(rows[-1]), flush=True)
     return rows
 
 
 def cutter_sets(names):
-    import cutter_defaults as cd
-
     for name in names:
         images, truth, markers = cd.load_set(name)
         if name == "msc":
@@ -147,12 +139,12 @@ def run_cutter(names) -> list[dict]:
     rows = []
     for name, images, truth, markers in cutter_sets(names):
         for label, how, factor in TRANSFORMS:
-            im, g, mk = transformed(images, truth, markers, how or (lambda a: a), factor)
+            im, g, mk = transformed(images, truth, markers, how, factor)
             t0 = time.perf_counter()
             lab = segment(to_dataarray(im, dims="TYX"), markers=mk)
             seconds = time.perf_counter() - t0
             auto = lab.attrs["labelfree"].get("auto") or {}
-            rows.append({"pipeline": "cutter", "set": name, "input": label, **_scores(lab.values, g),
+            rows.append({"pipeline": "cutter", "set": name, "input": label, **cd._scores(lab.values, g),
                          "seconds": seconds,
                          "auto": f"radius {auto.get('cell_size', {}).get('radius', float('nan')):.1f}, "
                                  f"downscale {auto.get('downscale', float('nan')):.2f}, "
