@@ -95,23 +95,32 @@ def motion_sets(names):
             yield name, np.asarray(movie.values), frames, np.asarray(labels.values)[frames]
 
 
+def _rows(pipeline: str, name: str, images, truth, markers, call, frames=slice(None)) -> list[dict]:
+    """One printed row per input of :data:`TRANSFORMS`: ``call(images, markers)`` gives the labels
+    (T, Y, X) and a note on the automatic scale; ``frames`` of the labels are scored."""
+    rows = []
+    for label, how, factor in TRANSFORMS:
+        im, g, mk = transformed(images, truth, markers, how, factor)
+        t0 = time.perf_counter()
+        labels, auto = call(im, mk)
+        rows.append({"pipeline": pipeline, "set": name, "input": label, **cd._scores(labels[frames], g),
+                     "seconds": time.perf_counter() - t0, "auto": auto})
+        print(_row(rows[-1]), flush=True)
+    return rows
+
+
 def run_motion(names) -> list[dict]:
     from labelfree import motion
 
-    rows = []
-    for name, movie, frames, truth in motion_sets(names):
-        for label, how, factor in TRANSFORMS:
-            m, g, _ = transformed(movie, truth, None, how, factor)
-            t0 = time.perf_counter()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                lab = motion.segment(m)
-            seconds = time.perf_counter() - t0
-            scale = lab.attrs["labelfree"].get("scale") or {}
-            rows.append({"pipeline": "motion", "set": name, "input": label, **cd._scores(lab.values[frames], g),
-                         "seconds": seconds, "auto": f"cell area {scale.get('cell_area', float('nan')):.0f} px"})
-            print(_row(rows[-1]), flush=True)
-    return rows
+    def call(movie, _markers):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            lab = motion.segment(movie)
+        scale = lab.attrs["labelfree"].get("scale") or {}
+        return lab.values, f"cell area {scale.get('cell_area', float('nan')):.0f} px"
+
+    return [row for name, movie, frames, truth in motion_sets(names)
+            for row in _rows("motion", name, movie, truth, None, call, frames)]
 
 
 def cutter_sets(names):
@@ -136,21 +145,15 @@ def run_cutter(names) -> list[dict]:
     from labelfree.cutter import segment
     from labelfree.image import to_dataarray
 
-    rows = []
-    for name, images, truth, markers in cutter_sets(names):
-        for label, how, factor in TRANSFORMS:
-            im, g, mk = transformed(images, truth, markers, how, factor)
-            t0 = time.perf_counter()
-            lab = segment(to_dataarray(im, dims="TYX"), markers=mk)
-            seconds = time.perf_counter() - t0
-            auto = lab.attrs["labelfree"].get("auto") or {}
-            rows.append({"pipeline": "cutter", "set": name, "input": label, **cd._scores(lab.values, g),
-                         "seconds": seconds,
-                         "auto": f"radius {auto.get('cell_size', {}).get('radius', float('nan')):.1f}, "
-                                 f"downscale {auto.get('downscale', float('nan')):.2f}, "
-                                 f"window {auto.get('mask_peak_window', '-')}"})
-            print(_row(rows[-1]), flush=True)
-    return rows
+    def call(images, markers):
+        lab = segment(to_dataarray(images, dims="TYX"), markers=markers)
+        auto = lab.attrs["labelfree"].get("auto") or {}
+        return lab.values, (f"radius {auto.get('cell_size', {}).get('radius', float('nan')):.1f}, "
+                            f"downscale {auto.get('downscale', float('nan')):.2f}, "
+                            f"window {auto.get('mask_peak_window', '-')}")
+
+    return [row for name, images, truth, markers in cutter_sets(names)
+            for row in _rows("cutter", name, images, truth, markers, call)]
 
 
 def _row(r: dict) -> str:
