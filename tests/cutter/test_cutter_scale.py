@@ -12,7 +12,7 @@ from labelfree.cutter import CutterConfig
 from labelfree.cutter.integrate import integrate_patches
 from labelfree.cutter.scale import (
     FILL, MIN_DOWNSCALE, SIGMA_PER_RADIUS, SMOOTHING_PER_RADIUS, SMOOTHING_RANGE, CellSize, auto_settings,
-    estimate_cell_size,
+    estimate_cell_size, max_downscale,
 )
 from labelfree.errors import ConfigError, InputError
 
@@ -64,6 +64,30 @@ def test_downscale_follows_the_cell_size():
     # mask smoothing grows with the cells, within SMOOTHING_RANGE
     assert fixed["mask_smoothing"] == pytest.approx(40.0 * SMOOTHING_PER_RADIUS, abs=0.01)
     assert tiny["mask_smoothing"] == SMOOTHING_RANGE[0] and c["mask_smoothing"] == SMOOTHING_RANGE[1]
+
+
+def test_one_cell_filling_a_small_image_keeps_one_patch_of_room():
+    """One large cell in a small image: the automatic downscale would leave less than one 64 px
+    patch (the run failed with "smaller than one 64 x 64 patch", an error the user had not caused);
+    it is capped so that the reduced image still holds one patch, and the cell is found."""
+    from labelfree.cutter import segment
+    from labelfree.metrics import evaluate
+
+    h, w = 132, 170
+    truth = np.zeros((h, w), np.uint16)
+    rr, cc = ellipse(66, 85, 58, 76, shape=truth.shape)
+    truth[rr, cc] = 1
+    rng = np.random.default_rng(3)
+    image = (200 + 800 * truth + rng.normal(0, 20, truth.shape)).astype(np.float32)
+    size = estimate_cell_size(np.array([[66.0, 85.0]]), mask=truth > 0)
+    free = auto_settings(size)
+    assert free["downscale"] > max_downscale((h, w)) == 2.06  # the uncapped choice: under 64 px left
+    capped = auto_settings(size, image_shape=(h, w))
+    assert capped["downscale"] == 2.06 and capped["marker_sigma"] == pytest.approx(SIGMA_PER_RADIUS * size.radius / 2.06, abs=0.01)
+    labels = segment(image, markers=np.array([[66.0, 85.0]]), config={"n_steps": 30})
+    assert labels.attrs["labelfree"]["auto"]["downscale"] == 2.06
+    score = evaluate(labels.values, truth)
+    assert score["tp"] == 1 and score["mean_iou"] > 0.9
 
 
 def test_cell_size_without_mask_uses_marker_spacing():

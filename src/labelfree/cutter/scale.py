@@ -30,7 +30,7 @@ from scipy import ndimage as ndi
 from labelfree.errors import InputError
 
 __all__ = [
-    "CellSize", "estimate_cell_size", "auto_settings",
+    "CellSize", "estimate_cell_size", "auto_settings", "max_downscale",
     "FILL", "SIGMA_PER_RADIUS", "MIN_DOWNSCALE", "SMOOTHING_PER_RADIUS", "SMOOTHING_RANGE",
 ]
 
@@ -174,10 +174,25 @@ def estimate_cell_size(
     return CellSize(median_gap / 2.0, median_gap, median_gap, n_cells, "spacing")
 
 
-def auto_settings(size: CellSize, /, *, crop_size: int = 64, downscale: float | None = None) -> dict[str, float]:
+def max_downscale(image_shape: Sequence[int], /, *, crop_size: int = 64) -> float:
+    """The largest scale factor that leaves one ``crop_size`` patch of room in an image of ``image_shape`` (Y, X)."""
+    return float(np.floor(100.0 * min(image_shape[-2:]) / crop_size) / 100.0)
+
+
+def auto_settings(
+    size: CellSize,
+    /,
+    *,
+    crop_size: int = 64,
+    downscale: float | None = None,
+    image_shape: Sequence[int] | None = None,
+) -> dict[str, float]:
     """The size-dependent Cutter settings for cells of ``size``.
 
     ``downscale`` given: only the marker sigma is derived, for that factor.
+    ``image_shape`` (Y, X) given: the automatic ``downscale`` is at most
+    :func:`max_downscale` (an image holding one cell that fills most of it would
+    otherwise be reduced below the size of one patch).
 
     Returns
     -------
@@ -194,6 +209,11 @@ def auto_settings(size: CellSize, /, *, crop_size: int = 64, downscale: float | 
         raise InputError(f"The typical cell radius must be a positive number of pixels; got {size.radius}.")
     if downscale is None:
         downscale = round(max(size.radius / (FILL * crop_size / 2.0), MIN_DOWNSCALE), 2)
+        if image_shape is not None and downscale > max_downscale(image_shape, crop_size=crop_size):
+            limit = max(max_downscale(image_shape, crop_size=crop_size), MIN_DOWNSCALE)
+            log.info("Cutter automatic scale: downscale %g would leave less than one %d px patch of the "
+                     "%d x %d image; using %g", downscale, crop_size, *image_shape[-2:], limit)
+            downscale = limit
     sigma = SIGMA_PER_RADIUS * size.radius / downscale
     smoothing = float(np.clip(SMOOTHING_PER_RADIUS * size.radius, *SMOOTHING_RANGE))
     return {"downscale": downscale, "marker_sigma": round(float(sigma), 2), "mask_smoothing": round(smoothing, 2)}

@@ -108,7 +108,7 @@ def resolve_scale(
     masks : dict
         Frame index -> foreground mask computed on the way (reused by the caller).
     """
-    from labelfree.cutter.scale import MIN_DOWNSCALE, auto_settings, estimate_cell_size
+    from labelfree.cutter.scale import MIN_DOWNSCALE, auto_settings, estimate_cell_size, max_downscale
 
     auto = [k for k in _AUTO_FIELDS if getattr(config, k) is None]
     if not auto and cell_radius is None:
@@ -133,9 +133,16 @@ def resolve_scale(
         log.warning("Cutter automatic scale: %s Using %s.", exc,
                     ", ".join(f"{k} {v:g}" for k, v in changes.items()) or "the model's scale")
         return config.replace(**changes), {**changes, "cell_size": None, "frames_measured": len(masks)}, masks
-    chosen = auto_settings(size, crop_size=config.crop_size, downscale=config.downscale)
+    shape = (image.sizes["Y"], image.sizes["X"])
+    chosen = auto_settings(size, crop_size=config.crop_size, downscale=config.downscale, image_shape=shape)
     if cell_radius is not None:  # apply a model at the scale it was trained for
         chosen["downscale"] = round(max(size.radius / float(cell_radius), MIN_DOWNSCALE), 2)
+        limit = max_downscale(shape, crop_size=config.crop_size)
+        if chosen["downscale"] > limit:
+            log.warning("The model's scale asks for downscale %g, which leaves less than one %d px patch of the "
+                        "%d x %d image; using %g: its cells are larger than the model's.",
+                        chosen["downscale"], config.crop_size, *shape, limit)
+            chosen["downscale"] = max(limit, MIN_DOWNSCALE)
         auto.append("downscale")
     changes = {k: v for k, v in chosen.items() if k in auto}
     coverage = None
