@@ -80,6 +80,18 @@ def test_uint8_scaling_uses_percentiles_and_leaves_input_alone():
     assert motion.uint8_range(np.zeros((2, 4, 4), np.uint8)) == (0.0, 255.0)
 
 
+def test_an_8_bit_movie_is_spread_over_the_range_but_never_clipped():
+    full = np.linspace(0, 255, 3 * 40 * 40).round().reshape(3, 40, 40).astype(np.uint8)
+    assert motion.uint8_range(full) == (0.0, 255.0)  # already using the range: used as it is
+    dim = (full // 6 + 3).astype(np.uint8)  # 3..45
+    lo, hi = motion.uint8_range(dim)
+    assert lo >= 3 and hi <= 45 and hi - lo >= 40
+    spread = np.stack([motion.to_uint8(f, low=lo, high=hi) for f in dim])
+    assert (spread.min(), spread.max()) == (0, 255)
+    # no value above the sample's largest is lost: the percentiles are not used on 8 bits
+    assert motion.uint8_range(dim, low=10, high=90) == (lo, hi)
+
+
 def test_local_entropy_equals_skimage_rank_entropy_inside():
     from skimage.filters.rank import entropy
 

@@ -77,7 +77,8 @@ class MotionConfig(PipelineConfig):
              "radius stays at least this many pixels on the binned frame.")
     scale_low_percentile: float = setting(
         0.5, group=_FLOW, ge=0, le=100,
-        help="Non-8-bit movies are mapped to 8 bits once per movie: this percentile becomes 0.")
+        help="Non-8-bit movies are mapped to 8 bits once per movie: this percentile becomes 0 (8-bit movies are "
+             "only spread from their smallest to their largest value, never clipped).")
     scale_high_percentile: float = setting(
         99.8, group=_FLOW, ge=0, le=100, help="Percentile that becomes 255 when mapping a movie to 8 bits.")
     cell_threshold: float | None = setting(

@@ -48,17 +48,23 @@ def uint8_range(movie, /, *, low: float = 0.5, high: float = 99.8, max_frames: i
         Percentiles (0-100) of the pixel values.
     max_frames : int
         At most this many evenly spaced frames are read (each subsampled 1 in 4
-        along Y and X), so a long memory-mapped movie is not loaded.
+        along Y and X, except 8-bit ones), so a long memory-mapped movie is not loaded.
 
     Returns
     -------
     (lo, hi) : float, float
-        For uint8 input ``(0, 255)``: uint8 movies are used as they are (as the paper).
+        For uint8 input the smallest and largest value of the sample: an 8-bit movie
+        is only spread over the whole range, never clipped, so one that already uses
+        it (from 0 to 255) is used as it is (as the paper). A dim 8-bit movie (values
+        up to 40, say) would otherwise give the flow and the entropy features a few
+        grey levels only: Motion found no cell in one that it segments as 16 bits.
     """
-    if np.dtype(movie.dtype) == np.uint8:
-        return 0.0, 255.0
     n = movie.shape[0]
     idx = np.unique(np.linspace(0, n - 1, min(n, max_frames)).round().astype(int))
+    if np.dtype(movie.dtype) == np.uint8:  # every pixel of those frames: the extremes are not sampled away
+        lo = float(min(np.min(movie[i]) for i in idx))
+        hi = float(max(np.max(movie[i]) for i in idx))
+        return (0.0, 255.0) if hi <= lo else (lo, hi)
     sample = np.stack([np.asarray(movie[i][::4, ::4], dtype=np.float32) for i in idx])
     lo, hi = (float(v) for v in np.percentile(sample, [low, high]))
     if hi <= lo:
