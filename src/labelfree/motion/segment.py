@@ -82,6 +82,53 @@ def _drift_corrected(da: xr.DataArray, cfg: MotionConfig) -> tuple[xr.DataArray,
     return corrected, np.clip(bands, 0, None)
 
 
+def _leading(flags: np.ndarray) -> int:
+    """How many of ``flags`` are True before the first False."""
+    off = np.flatnonzero(~flags)
+    return int(off[0]) if off.size else int(flags.size)
+
+
+def _filled_edges(da: xr.DataArray) -> np.ndarray | None:
+    """Per frame, how many whole rows/columns at the (top, bottom, left, right) edges are exactly 0.
+
+    A movie registered or stitched elsewhere (Fiji's Correct 3D Drift, Grid/Collection
+    stitching) carries zero-filled bands where a frame had no data. Their edge moves
+    with the drift, or stands still as a flat field: the flow took the first for motion
+    and the classifier the second for a cell (a border-wide object), or the moving
+    edges alone set the self-label thresholds (no cell found). Only the outermost line
+    of each edge is read unless it is all zero. None: no frame has such a band.
+    """
+    n, (h, w) = da.sizes["T"], (da.sizes["Y"], da.sizes["X"])
+    data = da.data
+    bands = np.zeros((n, 4), np.int64)
+    for t in range(n):
+        edges = (data[t, 0, :], data[t, h - 1, :], data[t, :, 0], data[t, :, w - 1])
+        if not any(not np.any(np.asarray(e)) for e in edges):
+            continue
+        zero = np.asarray(data[t]) == 0
+        rows, cols = zero.all(axis=1), zero.all(axis=0)
+        if rows.all():  # an empty frame: nothing to protect, it is left to the no-motion checks
+            continue
+        bands[t] = [_leading(rows), _leading(rows[::-1]), _leading(cols), _leading(cols[::-1])]
+    return bands if bands.any() else None
+
+
+def _edge_filled(da: xr.DataArray, bands: np.ndarray) -> xr.DataArray:
+    """A copy of the movie whose zero-filled ``bands`` repeat the nearest data pixel instead.
+
+    The step from the data down to 0 would otherwise be an edge for the entropy and
+    gradient features (a strip of false cell along it) and, where the bands move with
+    the drift, motion for the flow. The bands stay out of the labels and the training.
+    """
+    h, w = da.sizes["Y"], da.sizes["X"]
+    out = np.array(da.data)
+    for t, (top, bottom, left, right) in enumerate(bands):
+        if top + bottom < h and left + right < w and (top or bottom or left or right):
+            inner = out[t, top : h - bottom, left : w - right]
+            out[t] = np.pad(inner, ((top, bottom), (left, right)), mode="symmetric")
+    return da.copy(data=out)
+
+
 def _floods(cell: np.ndarray, background: np.ndarray, normal: np.ndarray) -> bool:
     """Whether a kernel classification floods: most of the frame called cell, too many of the
     self-labelled background pixels, or far more than the normal densities call cell."""
@@ -123,9 +170,11 @@ def _classify_pair(item: FrameWork, prev_entropy: np.ndarray, cfg: MotionConfig,
     """Self-label the pair ending at ``item`` and train its classifier (updating ``model`` in
     cumulative mode); an empty :class:`_Pair` when the pair shows no motion."""
     t, feats = item.t, item.features
-    if float(item.magnitude.max()) <= STILL:
+    # near filled edges the flow follows the edge, not a cell: it sets no threshold either
+    magnitude = item.magnitude if valid is None else np.where(valid, item.magnitude, 0.0).astype(np.float32)
+    if float(magnitude.max()) <= STILL:
         return _Pair()
-    sl = self_label(item.magnitude, prev_entropy, min_size=min_size, config=cfg)
+    sl = self_label(magnitude, prev_entropy, min_size=min_size, config=cfg)
     if valid is not None:
         sl.cell &= valid
         sl.background &= valid
@@ -233,6 +282,12 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
     bands = None
     if cfg.drift_correction:
         da, bands = _drift_corrected(da, cfg)
+    filled = _filled_edges(da)  # zero-filled before it came here (registered or stitched elsewhere)
+    if filled is not None:
+        log.info("Motion: zero-filled edges of up to %s rows/columns (top, bottom, left, right) left out",
+                 ", ".join(str(int(v)) for v in filled.max(axis=0)))
+        bands = filled if bands is None else np.maximum(bands, filled)
+        da = _edge_filled(da, filled)
     n, shape = da.sizes["T"], (da.sizes["Y"], da.sizes["X"])
     # the zero-filled edges move with the drift: the flow sees their edge move, so no training
     # label is taken within the flow window of them, and no cell is reported on them
