@@ -49,7 +49,9 @@ def add_pipeline_arguments(p: argparse.ArgumentParser, spec: Any, /) -> None:
 
     p.add_argument("input", type=Path, help="image file (TIFF, ImageJ hyperstack, OME-TIFF)")
     add_run_options(p, channel_help=_CHANNEL_HELP[spec.channels])
-    p.add_argument("--dims", help="axis letters of a plain TIFF without axis metadata, e.g. TYX or CYX")
+    p.add_argument("--dims", help="axis letters of a plain TIFF without axis metadata, e.g. TYX or CYX (also a 3- or "
+                                  "4-frame movie that tifffile stored as RGB planes: TYX); S names the colour samples "
+                                  "of an RGB file, read as channels (e.g. TYXS)")
     p.add_argument("--stem", help="output file prefix (default: the input's whole name without its suffix)")
     for inp in spec.inputs:
         if inp.kind == "choice":

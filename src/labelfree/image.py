@@ -5,7 +5,10 @@
   ``attrs`` hold ``"units"`` (e.g. ``"µm"``, ``"s"``) and ``"scale"`` (the step,
   kept even for length-1 axes);
 * ``C`` coords are channel names (strings);
-* ``attrs`` may hold ``"labelfree"`` (provenance) and ``"source"`` (file path).
+* ``attrs`` may hold ``"labelfree"`` (provenance), ``"source"`` (file path) and
+  ``"planar_rgb"`` (True when the C axis came from the separate colour planes of a plain
+  TIFF, which tifffile writes for any (3 or 4, Y, X) array unless told otherwise: the
+  "colours" may be frames or z-planes).
 
 Label images follow the same model: 0 is background, dtype uint16 (uint32
 above 65535 objects), same spatial coords as the image they came from.
@@ -13,6 +16,9 @@ above 65535 objects), same spatial coords as the image they came from.
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import weakref
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -40,6 +46,8 @@ __all__ = [
     "select_channel",
     "select_channels",
     "one_channel",
+    "identical_channels",
+    "merge_identical_channels",
     "channel_index",
     "parse_channel",
     "parse_channels",
@@ -51,6 +59,8 @@ SUPPORTED_DTYPES = tuple(
     for t in ("bool", "uint8", "uint16", "uint32", "int8", "int16", "int32", "int64", "float32", "float64")
 )
 _DEFAULT_UNITS = {"T": "frame", "Z": "pixel", "Y": "pixel", "X": "pixel"}
+
+log = logging.getLogger(__name__)
 
 
 def _parse_dims(dims: str | Sequence[str], ndim: int) -> tuple[str, ...]:
@@ -213,7 +223,7 @@ def validate_image(
             parts.append(f"unexpected {', '.join(extra)}")
         raise DimensionError(
             f"{name} has dims {''.join(da.dims)} (shape {tuple(da.shape)}): {'; '.join(parts)}. "
-            f"Expected dims containing {''.join(required)} drawn from {''.join(allowed)}."
+            f"Expected dims containing {''.join(required)} drawn from {''.join(allowed)}.{_extra_dims_hint(extra, allowed)}"
         )
     if np.dtype(da.dtype) not in SUPPORTED_DTYPES:
         raise DTypeError(
@@ -230,10 +240,23 @@ def validate_image(
         )
     if not allow_constant and values.min() == values.max():
         raise ConstantImageError(
-            f"{name} is constant (every pixel is {values.flat[0]!r}); there is nothing to segment. "
+            f"{name} is constant (every pixel is {values.flat[0]!s}); there is nothing to segment. "
             "Check that the right file or channel was given."
         )
     return da
+
+
+def _extra_dims_hint(extra: Sequence[str], allowed: Sequence[str]) -> str:
+    """What to do about an axis a function does not take (a sentence, or empty)."""
+    if "Z" in extra:
+        time = " If the planes are really time points, read the file with --dims TYX (Python: dims='TYX')." \
+            if "T" in allowed else ""
+        return (" Segment one plane or a projection: pick a plane (Python: image.isel(Z=k)) or make a projection "
+                "(Python: image.max('Z'); Fiji: Image > Stacks > Z Project..., or Image > Duplicate... with one "
+                "slice) and save it as TIFF first." + time)
+    if "C" in extra:
+        return " Select one channel first (labelfree.image.select_channel; CLI --channel)."
+    return ""
 
 
 def scale_of(da: xr.DataArray, dim: str) -> float:
@@ -354,18 +377,102 @@ def one_channel(da: xr.DataArray, channel: Any = None, /, *, what: str = "This p
     """The single channel a one-channel pipeline segments.
 
     ``channel`` (index or name) picks it; without one, an image with one channel is
-    used as it is and an image with several raises a DimensionError asking for a choice.
+    used as it is, an image whose channels are all identical (a grey image saved as RGB)
+    as that grey image (:func:`merge_identical_channels`), and an image with several
+    different channels raises a DimensionError asking for a choice (and, for the RGB
+    planes of a plain TIFF, saying how to read them as frames instead).
     """
     if channel is not None and channel != "":
+        if da.attrs.get("planar_rgb") and "C" in da.dims and not _seen(_PLANAR_WARNED, da.data):
+            log.warning("%s: using one colour plane of an RGB file.%s", what, _planar_rgb_hint(da))
+            _remember(_PLANAR_WARNED, da.data)
         return select_channel(da, parse_channel(channel))
     if "C" not in da.dims:
         return da
     if da.sizes["C"] == 1:
         return da.isel(C=0)
+    grey = merge_identical_channels(da)
+    if "C" not in grey.dims:
+        return grey
     raise DimensionError(
         f"{what} segments one channel, but the image has {da.sizes['C']}: {channel_names(da)}. Choose one: "
         "channel=<index or name> (CLI --channel, Fiji: the channel field, batch: a manifest 'channels' column)."
+        + _planar_rgb_hint(da)
     )
+
+
+def _planar_rgb_hint(da: xr.DataArray) -> str:
+    """For an image whose channels are a plain TIFF's RGB planes: how to read them as frames instead."""
+    if not da.attrs.get("planar_rgb") or "C" not in da.dims:
+        return ""
+    n = da.sizes["C"]
+    return (
+        f" If the file's {n} planes are not colours but time points (tifffile writes any ({n}, Y, X) array as RGB "
+        f"planes unless told otherwise), read it as a time-lapse: CLI --dims TYX, Python read_image(path, "
+        f"dims='TYX'), or in Fiji set Image > Properties (Channels 1, Slices 1, Frames {n}) and save it as TIFF; "
+        "for z-planes use ZYX."
+    )
+
+
+def identical_channels(values: Any, /, *, axis: int = 0) -> bool:
+    """True when an image has two or more channels along ``axis`` and all hold the same pixels.
+
+    Such an image is a grey image saved as colour (an RGB export of a grey image). A
+    coarse grid of pixels is compared first, so images whose channels differ return at
+    once; dask arrays are compared chunk by chunk.
+    """
+    n = values.shape[axis] if values.ndim > axis else 0
+    if n < 2:
+        return False
+
+    def plane(k: int, step: int = 1) -> Any:
+        index = (slice(None),) * axis + (k,)
+        sub = values[index]
+        return sub[(Ellipsis, slice(None, None, step), slice(None, None, step))] if sub.ndim >= 2 else sub
+
+    for step in (16, 1):
+        first = plane(0, step)
+        for k in range(1, n):
+            other = plane(k, step)
+            if hasattr(first, "compute"):  # dask
+                if bool((first != other).any().compute()):
+                    return False
+            elif not np.array_equal(np.asarray(first), np.asarray(other)):
+                return False
+    return True
+
+
+def merge_identical_channels(image: Any, /) -> xr.DataArray:
+    """The image with its C axis dropped when every channel holds the same pixels; else unchanged.
+
+    A grey image saved as colour (three identical R, G, B channels) is one channel: the
+    pipelines that pick or guess a channel take it as the grey image (logged once).
+    """
+    da = to_dataarray(image)
+    if "C" not in da.dims:
+        return da
+    if not _seen(_GREY, da.data):  # an image seen before is neither compared nor logged again
+        if not identical_channels(da.data, axis=da.dims.index("C")):
+            return da
+        log.warning("The image's %d channels %s are identical (a grey image saved as colour); they are used as one "
+                    "grey channel.", da.sizes["C"], channel_names(da))
+        _remember(_GREY, da.data)
+    return da.isel(C=0)
+
+
+#: pixel arrays (by id, while they live) found to hold identical channels, and those warned about
+#: as RGB planes: each entry point prepares its image more than once, the log says it once
+_GREY: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
+_PLANAR_WARNED: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
+
+
+def _seen(store: weakref.WeakValueDictionary[int, Any], data: Any) -> bool:
+    return store.get(id(data)) is data
+
+
+def _remember(store: weakref.WeakValueDictionary[int, Any], data: Any) -> None:
+    with contextlib.suppress(TypeError):  # arrays that cannot be weakly referenced are not remembered
+        store[id(data)] = data
 
 
 def labels_like(

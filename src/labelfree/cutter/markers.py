@@ -255,7 +255,10 @@ def guess_nucleus_channel(channels: np.ndarray, /, *, names: list[str] | None = 
     most compact: area-weighted solidity (area / convex hull area)
     :data:`NUCLEUS_SOLIDITY_MARGIN` or more above every other one's, covering less of the
     image than another channel. Solidity measured on real images: nuclei 0.79 (dense
-    DSB2018) to 0.97 (GOWT1, SIM+), whole MSC cells 0.46-0.61.
+    DSB2018) to 0.97 (GOWT1, SIM+), whole MSC cells 0.46-0.61. Channels that are all
+    identical (a grey image saved as RGB) are one grey image
+    (:func:`labelfree.image.merge_identical_channels`, logged): the answer is channel 0,
+    whose objects give the markers as a one-channel image's do.
 
     Returns
     -------
@@ -272,11 +275,16 @@ def guess_nucleus_channel(channels: np.ndarray, /, *, names: list[str] | None = 
         When no channel stands out (two channels of nuclei, nothing compact): the message
         gives every channel's figures and says to set ``nucleus_channel`` or give markers.
     """
+    from labelfree.image import merge_identical_channels, to_dataarray
+
     x = np.asarray(channels)
     if x.ndim != 3 or x.shape[0] < 2:
         raise DimensionError(f"guess_nucleus_channel needs a (C, Y, X) image of 2 or more channels; got {x.shape}.")
     c = x.shape[0]
     names = [str(n) for n in (names or range(c))]
+    if "C" not in merge_identical_channels(to_dataarray(x, dims="CYX", channel_names=names)).dims:
+        return 0, {"channel": 0, "name": names[0], "rule": "the channels are identical: one grey image, its own "
+                   "nuclei give the markers", "per_channel": []}
     masks = []
     for k in range(c):
         try:

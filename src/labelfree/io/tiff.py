@@ -120,6 +120,8 @@ def _plain_calibration(page: Any) -> dict[str, Any]:
 
 
 def _map_axes(axes: str, shape: Sequence[int], dims: str | None, path: Path, photometric_rgb: bool) -> str:
+    """The dims letters of the stored array: ``dims`` when given (an ``S``, the samples of an RGB
+    file, is its channel axis C), else the file's own axes (RGB samples are channels)."""
     if dims is not None:
         dims = "".join(dims).upper()
         if len(dims) != len(shape):
@@ -127,6 +129,13 @@ def _map_axes(axes: str, shape: Sequence[int], dims: str | None, path: Path, pho
                 f"dims={dims!r} names {len(dims)} axes but {path.name} holds an array of shape "
                 f"{tuple(shape)} (axes {axes!r} per the file); give one letter per axis."
             )
+        if "S" in dims:
+            if "C" in dims:
+                raise DimensionError(
+                    f"dims={dims!r} names both C and S; S (the colour samples of an RGB file) is read as the "
+                    "channel axis C, so give one of them."
+                )
+            dims = dims.replace("S", "C")
         return dims
     mapped = ""
     for a in axes:
@@ -135,12 +144,25 @@ def _map_axes(axes: str, shape: Sequence[int], dims: str | None, path: Path, pho
         elif a == "S" and photometric_rgb:
             mapped += "C"
         else:
-            raise DimensionError(
-                f"{path.name} holds an array of shape {tuple(shape)} whose axes {axes!r} are not "
-                "recorded in the file; say what they are with dims=, e.g. read_image(path, dims='TYX') "
-                "for a time-lapse or dims='ZYX' for a z-stack."
-            )
+            raise DimensionError(_unknown_axes_message(path, shape, axes))
     return mapped
+
+
+def _unknown_axes_message(path: Path, shape: Sequence[int], axes: str) -> str:
+    """The error for a file whose axes are not all recorded: both ways to say what they are."""
+    examples = []
+    for order in ("TZC", "ZTC"):  # the unknown axes read as time first, then as z
+        free = [d for d in order if d not in axes]
+        examples.append("".join(a if a in "TCZYXS" else (free.pop(0) if free else a) for a in axes))
+    movie, stack = examples
+    if movie == stack:  # only the samples (S) are unknown
+        say = f"on the command line --dims {movie} (S: the samples, read as channels), in Python dims={movie!r}"
+    else:
+        say = (f"on the command line --dims {movie} for a time-lapse or --dims {stack} for a z-stack, in Python "
+               f"read_image(path, dims={movie!r})")
+    return (f"{path.name} holds an array of shape {tuple(shape)} whose axes {axes!r} are not recorded in the file; "
+            f"say what they are, one letter per axis: {say}; or open it in Fiji, set Image > Properties "
+            "(Channels, Slices, Frames) and save it as TIFF.")
 
 
 def _expected_planes(tif: Any) -> int | None:
@@ -266,10 +288,16 @@ def read_image(
         The file. ImageJ hyperstacks give axes (TZCYX), pixel size (resolution tags +
         ``unit``), Z spacing, frame interval, origin and channel names (slice labels);
         OME-TIFFs give PhysicalSizeX/Y/Z with units, TimeIncrement and channel names.
-        Plain TIFFs: 2-D is YX; other shapes need ``dims``. A ``.zarr`` folder is read
+        Plain TIFFs: 2-D is YX; RGB samples (photometric RGB in the file's tags) are the
+        C axis (R, G, B); other shapes need ``dims``. tifffile writes any (3 or 4, Y, X)
+        array as RGB planes unless told otherwise: such an image gets
+        ``attrs["planar_rgb"] = True``, and the one-channel pipelines' errors say to read
+        it with ``dims="TYX"`` when the planes are frames. A ``.zarr`` folder is read
         with :func:`labelfree.io.ngff.read_ngff` (level 0, dask-backed).
     dims : str, optional
         One letter per axis of the stored array (e.g. ``"TYX"``); overrides the file's axes.
+        ``S`` names the colour samples of an RGB file (``"TYXS"``, ``"YXS"``), read as the
+        channel axis C.
     channel_names : sequence of str, optional
         Names for the C axis (overrides names from the file).
     memmap : bool
@@ -316,6 +344,8 @@ def read_image(
         else:
             cal = _plain_calibration(page)
         rgb = int(getattr(page, "photometric", 0)) == 2
+        # tifffile writes any (3 or 4, Y, X) array as RGB planes unless told otherwise: colours or frames?
+        planar_rgb = rgb and kind == "plain" and axes == "SYX" and int(getattr(page, "planarconfig", 1)) == 2
         _check_complete(tif, series, path)
         data = _lazy_data(path) if lazy else _read_data(tif, series, path, memmap)
     letters = _map_axes(axes, shape, dims, path, rgb)
@@ -326,13 +356,14 @@ def read_image(
             names = _imagej_channel_names(meta, sizes)
         elif kind == "ome":
             names = cal.get("channel_names")
-        elif rgb and "S" in axes and dims is None:
+        elif rgb and "S" in axes and (dims is None or "".join(dims).upper().find("S") == axes.find("S")):
             names = ["R", "G", "B", "A"][: sizes["C"]]
         if names is not None and len(names) != sizes["C"]:
             names = None
     da = to_dataarray(
         xr.DataArray(data, dims=tuple(letters)) if lazy else data, dims=None if lazy else letters, scale=cal["scale"], units={d: u for d, u in cal["units"].items() if d in sizes},
-        origin=cal["origin"], channel_names=names, attrs={"source": str(path)},
+        origin=cal["origin"], channel_names=names,
+        attrs={"source": str(path), **({"planar_rgb": True} if planar_rgb and dims is None else {})},
     )
     if "T" in da.dims and "T" not in cal["units"]:
         da.coords["T"].attrs["units"] = "frame"
