@@ -72,6 +72,9 @@ def test_following_the_advice_segments_the_movie(tmp_path, capsys):
     _plain_write(path, _movie(3))
     assert main(["motion", str(path), "-o", str(tmp_path / "a"), "--no-progress", "-q"]) == 1
     assert "--dims TYX" in capsys.readouterr().err
+    # choosing one colour plane leaves one frame: that error says how to read the planes as frames
+    assert main(["motion", str(path), "-o", str(tmp_path / "c"), "--channel", "0", "--no-progress", "-q"]) == 1
+    assert "got one frame" in (err := capsys.readouterr().err) and "--dims TYX" in err.split("got one frame")[1]
     assert main(["motion", str(path), "-o", str(tmp_path / "b"), "--dims", "TYX", "--no-progress", "-q"]) == 0
     assert tifffile.imread(tmp_path / "b" / "movie_labels.tif").shape == (3, 96, 96)
 

@@ -141,7 +141,7 @@ def test_bad_input_gives_clear_errors():
     with pytest.raises(DimensionError, match="one 2-D frame"):
         motion.segment(movie.values[0])
     zstack = xr.DataArray(movie.values, dims=("Z", "Y", "X"))
-    with pytest.raises(DimensionError, match="got a Z-stack; if Z is really time, pass dims='TYX'"):
+    with pytest.raises(DimensionError, match="got a Z-stack; if Z is really time, read it with dims='TYX' \\(CLI --dims TYX"):
         motion.segment(zstack)
     with pytest.raises(DimensionError, match="different sizes"):
         motion.segment([movie.values[0], movie.values[1][:-2]])
