@@ -117,7 +117,9 @@ def run_motion(names) -> list[dict]:
             warnings.simplefilter("ignore")
             lab = motion.segment(movie)
         scale = lab.attrs["labelfree"].get("scale") or {}
-        return lab.values, f"cell area {scale.get('cell_area', float('nan')):.0f} px"
+        k = (lab.attrs["labelfree"].get("working_scale") or {}).get("upsample", 1)
+        return lab.values, (f"cell area {scale.get('cell_area', float('nan')) / k**2:.0f} px"
+                            + (f" (segmented enlarged {k} x {k})" if k > 1 else ""))
 
     return [row for name, movie, frames, truth in motion_sets(names)
             for row in _rows("motion", name, movie, truth, None, call, frames)]

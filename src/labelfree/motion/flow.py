@@ -276,6 +276,18 @@ def flow_settings(da: xr.DataArray, cfg: MotionConfig, /, *, low: float, high: f
     if cfg.min_size is not None:
         k = auto_downsample(cfg.min_size / cfg.min_size_fraction, min_radius=cfg.flow_downsample_radius)
         return binned_flow_config(cfg, k), {}
+    first = first_moving_area(da, cfg, low=low, high=high)
+    if first is None:
+        return cfg.replace(flow_downsample=1), {}
+    t, area, flow = first
+    return binned_flow_config(cfg, auto_downsample(area, min_radius=cfg.flow_downsample_radius)), {t: flow}
+
+
+def first_moving_area(da: xr.DataArray, cfg: MotionConfig, /, *, low: float, high: float
+                      ) -> tuple[int, float, np.ndarray] | None:
+    """``(t, area, flow)`` of the first pair that moves, at full resolution: its frame t, the
+    typical cell area of its flow-only size estimate (``flow_only_min_size / min_size_fraction``,
+    px) and its flow; None when no pair moves."""
     full = cfg.replace(flow_downsample=1)
     shape = (da.sizes["Y"], da.sizes["X"])
     first = to_uint8(_frame(da, 0), low=low, high=high)
@@ -285,11 +297,25 @@ def flow_settings(da: xr.DataArray, cfg: MotionConfig, /, *, low: float, high: f
         flow = _flow(cur, ref, shape, full)
         mag = flow_magnitude(flow)
         if float(mag.max()) > STILL:
-            area = flow_only_min_size(mag, config=full) / cfg.min_size_fraction
-            return binned_flow_config(cfg, auto_downsample(area, min_radius=cfg.flow_downsample_radius)), {t: flow}
+            return t, flow_only_min_size(mag, config=full) / cfg.min_size_fraction, flow
         if cfg.flow_reference == "previous":
             ref = cur
-    return full, {}
+    return None
+
+
+#: most enlargement of the automatic upsample
+MAX_UPSAMPLE = 2
+
+
+def auto_upsample(cell_area: float, /, *, radius: float) -> int:
+    """Enlargement k (1 or 2) for cells of typical area ``cell_area`` (px): the power of two that
+    brings their radius nearest (as a ratio) to ``radius`` px without shrinking them; 2 below
+    ``radius / sqrt(2)``. The mirror of :func:`auto_downsample` for small cells."""
+    r = float(np.sqrt(max(float(cell_area), 0.0) / np.pi))
+    k = 1
+    while 2 * k <= MAX_UPSAMPLE and 0.0 < r * k < radius / np.sqrt(2.0):
+        k *= 2
+    return k
 
 
 def flow_magnitude_stack(movie, /, *, config: MotionConfig | dict | None = None) -> xr.DataArray:
