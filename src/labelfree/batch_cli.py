@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from typing import Any
 
@@ -122,8 +121,6 @@ def handle_batch(args: argparse.Namespace) -> int:
 
     spec = get_pipeline(args.pipeline)
     batch = _batch_config(args)
-    if not args.quiet:  # the Dask dashboard's address, when a cluster serves one
-        logging.getLogger("labelfree.batch.cluster").setLevel(logging.INFO)
     config = config_from_args(spec.config_class, args)
     try:
         summary = run_batch(args.inputs, pipeline=spec.name, out_dir=args.out, config=config, batch=batch,

@@ -104,9 +104,24 @@ def config_from_args(config_class: type, args: argparse.Namespace, /) -> Any:
         if field is None and key.lower() in getattr(config_class, "moved_keys", {}):
             raise ConfigError(f"{key.lower()} is not a setting any more: {config_class.moved_keys[key.lower()]}.")
         if field is None:
+            other = _fiji_only_field(config_class, key.lower())
+            if other is not None:
+                raise ConfigError(f"{other.key!r} is a key of the Fiji dialog and macros, not a --set option; on the "
+                                  f"command line: {other.cli}.")
             raise ConfigError(f"Unknown option {key!r} for --set; valid keys are: {', '.join(fields)}.")
         changes[field.key] = coerce_value(field, text)
     return cfg.replace(**changes)
+
+
+def _fiji_only_field(config_class: type, key: str, /) -> Any:
+    """The Fiji/macro-only field ``key`` of the command whose config is ``config_class`` (None: no such key)."""
+    from labelfree.imagej.fields import command_fields
+    from labelfree.pipelines import pipelines, tools
+
+    for spec in (*pipelines().values(), *tools().values()):
+        if spec.config_class is config_class:
+            return next((f for f in command_fields(spec.name) if f.key == key and f.cli), None)
+    return None
 
 
 def build_parser() -> argparse.ArgumentParser:

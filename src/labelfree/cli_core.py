@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -43,12 +44,27 @@ _CHANNEL_HELP = {
 }
 
 
+def _channel_help(spec: Any, /) -> str:
+    """``--channel``'s help; for a many-channel pipeline, how it relates to the config's channel options."""
+    if spec.channels == "one":
+        return _CHANNEL_HELP["one"]
+    from labelfree.options import config_fields
+
+    keys = [f.key for f in config_fields(spec.config_class) if f.key.endswith(("channel", "channels"))]
+    if not keys:
+        return _CHANNEL_HELP["many"]
+    options, verb = ("options", "choose") if len(keys) > 1 else ("option", "chooses")
+    return (f"{_CHANNEL_HELP['many']}. Only these channels reach {spec.title}: its {options} {' and '.join(keys)} "
+            f"(--set) then {verb} among them, by name or by index within this selection (with --channel 2,0, "
+            "index 0 is the image's channel 2)")
+
+
 def add_pipeline_arguments(p: argparse.ArgumentParser, spec: Any, /) -> None:
     """The arguments of ``labelfree <pipeline>``: input, run options, extra inputs and outputs."""
     from labelfree.cli import add_run_options
 
     p.add_argument("input", type=Path, help="image file (TIFF, ImageJ hyperstack, OME-TIFF)")
-    add_run_options(p, channel_help=_CHANNEL_HELP[spec.channels])
+    add_run_options(p, channel_help=_channel_help(spec))
     p.add_argument("--dims", help="axis letters of a plain TIFF without axis metadata, e.g. TYX or CYX (also a 3- or "
                                   "4-frame movie that tifffile stored as RGB planes: TYX); S names the colour samples "
                                   "of an RGB file, read as channels (e.g. TYXS)")
@@ -225,7 +241,9 @@ def _register_eval(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="score a label image against ground truth")
     p.add_argument("pred", type=Path, help="predicted label TIFF (2-D or a T stack)")
     p.add_argument(
-        "gt", type=Path, help="ground-truth label TIFF, or a Cell Tracking Challenge SEG folder (man_segNNN.tif)"
+        "gt", type=Path, help="ground-truth label TIFF, or a Cell Tracking Challenge SEG folder: man_segNNN.tif is "
+                              "scored against frame NNN of a T-stack prediction (the frames both have; a single-frame "
+                              "prediction takes the one file of its frame)"
     )
     p.add_argument("--threshold", type=_unit_interval, default=0.5, help="IoU threshold for object matching, in (0, 1]")
     p.add_argument("--only-annotated", action="store_true", help="score only objects that overlap ground truth")
@@ -243,28 +261,89 @@ def _unit_interval(text: str) -> float:
     return value
 
 
-def _pairs_from_ctc(pred: np.ndarray, seg_dir: Path) -> tuple[np.ndarray, np.ndarray, list[int]]:
-    files = sorted(seg_dir.glob("man_seg*.tif"))
-    if not files:
-        raise InputError(f"{seg_dir} holds no man_segNNN.tif files (Cell Tracking Challenge SEG layout).")
-    frames, preds, gts = [], [], []
-    for f in files:
-        m = re.fullmatch(r"man_seg(\d+)\.tif", f.name)
-        if not m:
-            continue
-        t = int(m.group(1))
-        if pred.ndim == 2:
-            if len(files) != 1:
-                raise InputError("A 2-D prediction can only be scored against a single ground-truth frame.")
-            p = pred
-        elif t < pred.shape[0]:
-            p = pred[t]
+_SEG_FILE = re.compile(r"man_seg(\d+)\.tiff?")
+
+
+def _frames_text(frames: list[int], /, *, limit: int = 12) -> str:
+    """``[0, 1, 2, 3, 5, 7]`` -> ``"0-3, 5, 7"`` (at most ``limit`` items, then the count)."""
+    runs: list[list[int]] = []
+    for t in frames:
+        if runs and t == runs[-1][1] + 1:
+            runs[-1][1] = t
         else:
-            raise InputError(f"Ground truth has frame {t} but the prediction has only {pred.shape[0]} frames.")
-        frames.append(t)
-        preds.append(p)
-        gts.append(read_labels(f))
-    return np.stack(preds), np.stack(gts), frames
+            runs.append([t, t])
+    items = [str(a) if a == b else f"{a}-{b}" for a, b in runs]
+    if len(items) > limit:
+        items = items[:limit] + [f"... ({len(frames)} frames)"]
+    return ", ".join(items)
+
+
+def _seg_files(seg_dir: Path) -> dict[int, Path]:
+    files = {}
+    for f in seg_dir.iterdir():
+        m = _SEG_FILE.fullmatch(f.name)
+        if m and f.is_file():
+            files[int(m.group(1))] = f
+    if not files:
+        slices = sorted(seg_dir.glob("man_seg*_*.tif*"))
+        hint = (" It holds only annotated slices of 3-D data (man_segNNN_ZZZ.tif), which eval does not score."
+                if slices else "")
+        raise InputError(f"{seg_dir} holds no man_segNNN.tif files (Cell Tracking Challenge SEG layout).{hint}")
+    return dict(sorted(files.items()))
+
+
+def _pairs_from_ctc(pred: np.ndarray, seg_dir: Path, *, pred_name: str = "the prediction"
+                    ) -> tuple[np.ndarray, np.ndarray, list[int], list[int]]:
+    """The prediction's frames and the ground truth of a CTC SEG folder, paired by frame number.
+
+    Frame t of a (T, Y, X) prediction is scored against ``man_segTTT.tif``; annotated
+    frames beyond the prediction's last are left out. A single-frame prediction needs a
+    folder with one annotated frame (else: pass that frame's file). Shapes are checked
+    first, so a prediction of another dataset is a shape error, not a frame-count one.
+
+    Returns
+    -------
+    pred, gt : (N, Y, X) stacks of the scored frames
+    scored, left_out : the ground-truth frame numbers scored, and those beyond the prediction
+    """
+    files = _seg_files(seg_dir)
+    numbers = list(files)
+    first = read_labels(files[numbers[0]])
+    single = pred.ndim == first.ndim
+    frame_shape = pred.shape if single else pred.shape[1:]
+    if pred.ndim not in (first.ndim, first.ndim + 1) or frame_shape != first.shape:
+        raise InputError(
+            f"The prediction has {'shape' if single else 'frames of shape'} {frame_shape} but the ground truth "
+            f"{files[numbers[0]].name} in {seg_dir} has shape {first.shape}; they must match. Is it the same "
+            "dataset and sequence?"
+        )
+    if single:
+        if len(files) != 1:
+            raise InputError(
+                f"{pred_name} is a single frame, but {seg_dir} holds {len(files)} annotated frames "
+                f"({_frames_text(numbers)}), so which one it shows is unknown. Pass that frame's file, e.g. "
+                f"labelfree eval {pred_name} {files[numbers[0]]}, or give the prediction of the whole sequence as "
+                "a T stack (its frame t is scored against man_segTTT.tif)."
+            )
+        return pred[None], first[None], numbers, []
+    n = pred.shape[0]
+    scored = [t for t in numbers if t < n]
+    left_out = [t for t in numbers if t >= n]
+    if not scored:
+        raise InputError(
+            f"None of the annotated frames of {seg_dir} ({_frames_text(numbers)}) lies within the {n} frames of "
+            f"{pred_name} (0-{n - 1}; a stack's frame t is scored against man_segTTT.tif). Give the prediction of "
+            f"the whole sequence (at least {numbers[0] + 1} frames), or score one frame: save it alone and pass its "
+            f"file, e.g. {files[numbers[0]]}."
+        )
+    gts = []
+    for t in scored:
+        gt = first if t == numbers[0] else read_labels(files[t])
+        if gt.shape != first.shape:
+            raise InputError(f"{files[t]} has shape {gt.shape} but {files[numbers[0]].name} {first.shape}; the "
+                             "frames of one SEG folder must have one shape.")
+        gts.append(gt)
+    return pred[scored], np.stack(gts), scored, left_out
 
 
 def format_metrics(result: dict, /) -> str:
@@ -278,34 +357,64 @@ def format_metrics(result: dict, /) -> str:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from labelfree.metrics import evaluate
+    from labelfree.metrics import evaluate, label_image_problems
 
     pred = read_labels(args.pred)
+    scored: list[int] | None = None
+    left_out: list[int] = []
+    n_pred = pred.shape[0] if pred.ndim == 3 else 1
     if args.gt.is_dir():
-        pred, gt, _ = _pairs_from_ctc(pred, args.gt)
+        pred, gt, scored, left_out = _pairs_from_ctc(pred, args.gt, pred_name=str(args.pred))
     else:
         gt = read_labels(args.gt)
     if pred.shape != gt.shape:
         raise InputError(f"The prediction has shape {pred.shape} but the ground truth {gt.shape}; they must match.")
+    for name, labels in ((args.pred.name, pred), (args.gt.name, gt)):
+        for problem in label_image_problems(labels, name=name):
+            print(f"labelfree: warning: {problem}", file=sys.stderr)
     result = evaluate(pred, gt, threshold=args.threshold, only_annotated=args.only_annotated)
-    print(json.dumps(result, indent=2) if args.json else format_metrics(result))
+    if scored is not None:
+        result["frames"] = scored
+        result["frames_not_scored"] = left_out
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(format_metrics(result))
+    if scored is not None:
+        note = (f"ground-truth frames scored: {_frames_text(scored)} ({len(scored)} of the "
+                f"{len(scored) + len(left_out)} annotated in {args.gt})")
+        if left_out:
+            note += f"; not scored, beyond the prediction's {n_pred} frames: {_frames_text(left_out)}"
+        print(note)
     return 0
+
+
+def _fiji_key_note(f: Any, /, *, markdown: bool = False) -> str:
+    """The mark of a Fiji/macro-only key: not a --set option, and what the command line uses instead."""
+    if not f.cli:
+        return ""
+    if markdown:
+        shown = f"`{f.cli}`" if f.cli.startswith("-") else re.sub(r"<stem>\S+", lambda m: f"`{m.group(0)}`", f.cli)
+        return f"**Fiji/macro key**; command line: {shown}. "
+    return f"[Fiji/macro key; CLI: {f.cli}] "
 
 
 def options_markdown(names: list[str] | None = None, /) -> str:
     """docs/options.md: a table of the pipelines and tools, then every option of each (generated)."""
     from labelfree.imagej.fields import command_fields, command_spec
+    from labelfree.options import value_text
     from labelfree.pipelines import pipelines, tools
 
     specs = [command_spec(n) for n in names] if names else [*pipelines().values(), *tools().values()]
     lines = ["# Options of every pipeline and tool", "",
              "Generated by `labelfree options --markdown` from the pipelines' specs and configs; do not edit.",
-             "Every key works as `--set KEY=VALUE` on the command line, in a JSON/YAML config file, in the Fiji",
-             "dialog (basic options on the first page, the others under *advanced_options*) and in a macro:",
-             '`run("LabelFree Motion", "key=value ...")`. *auto* means the value is chosen from the data.',
-             "The keys after a pipeline's own options (`image`, `channel`, `rois`, `table`, `output`, `overwrite`,",
-             "`config_file`) belong to the Fiji command; on the command line they are `--channel`, `-o/--out`,",
-             "`--overwrite` and `--config`.", "",
+             "Every pipeline option works as `--set KEY=VALUE` on the command line, in a JSON/YAML config file, in",
+             "the Fiji dialog (basic options on the first page, the others under *advanced_options*) and in a macro:",
+             '`run("LabelFree Motion", "key=value ...")`. *auto* means the value is chosen from the data; values are',
+             "written as you type them (`true`/`false`, lists comma-separated).",
+             "The keys marked **Fiji/macro key** (the extra inputs, `image`, `channel`, `rois`, `table`, `output`,",
+             "`overwrite`, `config_file`) belong to the Fiji command and its macros; `--set` refuses them, and each",
+             "says what the command line uses instead (`--channel`, `-o/--out`, `--overwrite`, `--config`, ...).", "",
              "| command | menu | what it does | extra inputs |", "|---|---|---|---|"]
     for spec in specs:
         extra = ", ".join(f"`{i.flag}`" for i in getattr(spec, "inputs", ())) or "-"
@@ -314,17 +423,16 @@ def options_markdown(names: list[str] | None = None, /) -> str:
         lines += ["", f"## {spec.menu_title} (`labelfree {spec.name}`)", "", spec.summary + ".", "",
                   "| key | default | allowed | first dialog | group | meaning |", "|---|---|---|---|---|---|"]
         for f in command_fields(spec.name):
-            default = "auto" if f.default is None else ("empty" if f.default in ("", ()) else f.default)
-            if isinstance(default, tuple):
-                default = ",".join(map(str, default))
+            default = "empty" if f.default in ("", ()) else value_text(f, f.default)
             allowed = ", ".join(f.choices) if f.choices else f.range or f.kind
             lines.append(f"| `{f.key}` | `{default}` | {allowed} | {'yes' if f.basic else ''} | {f.group} | "
-                         f"{f.help.replace('|', '/')} |")
+                         f"{(_fiji_key_note(f, markdown=True) + f.help).replace('|', '/')} |")
     return "\n".join(lines) + "\n"
 
 
 def _options(args: argparse.Namespace) -> int:
     from labelfree.imagej.fields import command_fields, command_spec
+    from labelfree.options import value_text
     from labelfree.pipelines import pipelines, tools
 
     names = [args.command] if args.command else [*pipelines(), *tools()]
@@ -334,9 +442,11 @@ def _options(args: argparse.Namespace) -> int:
     for name in names:
         spec = command_spec(name)
         print(f"{spec.menu_title} (labelfree {spec.name}): {spec.summary}")
-        for f in command_fields(spec.name):
-            default = "auto" if f.default is None else f.default
+        fields = command_fields(spec.name)
+        for f in fields:
+            if f.cli and f is next(g for g in fields if g.cli):
+                print("  Fiji dialog and macro keys: --set refuses them; [CLI: ...] says what the command line uses instead")
             allowed = "|".join(f.choices) if f.choices else f.range
-            print(f"  {f.key:<30} {str(default):<14} {allowed:<18} {f.help}")
+            print(f"  {f.key:<30} {value_text(f, f.default):<14} {allowed:<18} {_fiji_key_note(f)}{f.help}")
         print()
     return 0

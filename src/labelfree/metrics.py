@@ -23,6 +23,7 @@ __all__ = [
     "aggregated_jaccard_index",
     "seg_score",
     "evaluate",
+    "label_image_problems",
 ]
 
 
@@ -219,6 +220,91 @@ def seg_score(pred: Any, gt: Any, /) -> float:
     p, g = _pair(pred, gt)
     vals = _seg_values(p, g)
     return float(np.mean(vals)) if vals else float("nan")
+
+
+#: a binary mask's regions smaller than this (pixels) are not counted as separate objects (noise, specks)
+MASK_REGION_MIN_PIXELS = 10
+
+
+def _planes(a: np.ndarray) -> np.ndarray:
+    """``a`` as a stack of 2-D planes (a single plane gets a leading axis)."""
+    if a.ndim < 2:
+        return a.reshape(1, 1, -1)
+    return a.reshape(-1, *a.shape[-2:])
+
+
+def _which(indices: list[int], n: int) -> str:
+    if n == 1:
+        return ""
+    if len(indices) == n:
+        return f" in all {n} frames"
+    shown = ", ".join(map(str, indices[:10])) + (", ..." if len(indices) > 10 else "")
+    return f" in frame(s) {shown}"
+
+
+def label_image_problems(labels: Any, /, *, name: str = "the label image") -> list[str]:
+    """Signs that ``labels`` is not an instance label image, as sentences (empty: none found).
+
+    Two mistakes score without an error but give numbers that mean nothing:
+
+    * no background: not one pixel is 0, as in a raw intensity image (every grey
+      level then counts as an object);
+    * a binary mask: every object pixel holds the same value, spread over several
+      separate regions (each of at least :data:`MASK_REGION_MIN_PIXELS` pixels), which
+      is scored as one object per frame.
+
+    The metrics themselves never depend on these checks.
+
+    Parameters
+    ----------
+    labels : (Y, X) or (T, Y, X) array
+    name : str
+        How the sentences name the image (e.g. its file name).
+
+    Examples
+    --------
+    >>> mask = np.zeros((20, 20), np.uint8)
+    >>> mask[2:8, 2:8] = mask[12:18, 12:18] = 1
+    >>> label_image_problems(mask, name="gt.tif")[0][:52]
+    'gt.tif looks like a binary mask: every object pixel '
+    >>> label_image_problems(mask * 0 + 7)[0][:38]
+    'the label image has no background (0) '
+    """
+    from scipy import ndimage as ndi
+
+    a = np.asarray(labels)
+    if a.size == 0:
+        return []
+    planes = _planes(a)
+    problems = []
+    present = np.unique(a)
+    full = [t for t in range(len(planes)) if planes[t].min() > 0]
+    if full:
+        problems.append(
+            f"{name} has no background (0) pixels{_which(full, len(planes))} (values {int(present[0])}..{int(present[-1])}, "
+            f"{len(present)} different): is it a label image? Labels are 0 for background and 1, 2, ... for the "
+            f"objects; a raw intensity image is scored as if every grey level were an object ({len(present)} here)."
+        )
+    objects = present[present != 0]
+    if len(objects) == 1:
+        structure = np.ones((3, 3), bool)
+        split = []
+        most = 0
+        for t, plane in enumerate(planes):
+            regions, n = ndi.label(plane == objects[0], structure=structure)
+            big = int(np.count_nonzero(np.bincount(regions.ravel())[1:] >= MASK_REGION_MIN_PIXELS)) if n else 0
+            if big > 1:
+                split.append(t)
+                most = max(most, big)
+        if split:
+            problems.append(
+                f"{name} looks like a binary mask: every object pixel holds the value {int(objects[0])}, spread over "
+                f"up to {most} separate regions{_which(split, len(planes))}, and it is scored as ONE object per "
+                "frame. If each region is a cell, label the connected components first (Python: "
+                "skimage.measure.label(mask); Fiji: Analyze > Analyze Particles with Show: Count Masks) and "
+                "score that label image."
+            )
+    return problems
 
 
 def _frames(p: np.ndarray, g: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:

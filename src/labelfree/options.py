@@ -21,7 +21,7 @@ from typing import Any, Literal, Sequence
 
 from labelfree.errors import ConfigError
 
-__all__ = ["Field", "config_fields", "parse_macro_options", "format_macro_options", "coerce_value"]
+__all__ = ["Field", "config_fields", "parse_macro_options", "format_macro_options", "coerce_value", "value_text"]
 
 _TOKEN = re.compile(r"\s*([A-Za-z_][\w.]*)(?:=(\[[^\]]*\]|\S*))?")
 _NONE_WORDS = ("", "none", "auto", "null")
@@ -33,7 +33,10 @@ class Field:
 
     kind is one of "bool", "int", "float", "choice", "str", "list" or "scalar" (int or
     str, e.g. a channel index or name); ``optional``
-    means None is allowed (written ``auto``).
+    means None is allowed (written ``auto``). ``choices`` are written as a user types
+    them (a choice ``False`` is ``"false"``). ``cli`` is empty for a config option
+    (``--set KEY=VALUE`` on the command line); a key of the Fiji dialog and macros only
+    says there what the command line uses instead (e.g. ``"-o/--out"``).
     """
 
     key: str
@@ -46,6 +49,7 @@ class Field:
     group: str = ""
     basic: bool = True
     range: str = ""  # the allowed range in words, e.g. ">= 0"
+    cli: str = ""  # Fiji/macro-only key: the command line's equivalent ("" for a --set option)
 
 
 def _describe_type(tp: Any) -> tuple[str, tuple[Any, ...], bool]:
@@ -83,13 +87,20 @@ def config_fields(config_class: type, /) -> list[Field]:
     fields = []
     for info in field_info(config_class):
         kind, choices, optional = _describe_type(info.type)
-        texts = tuple(str(c) for c in choices)
+        texts = tuple(_choice_text(c) for c in choices)
         fields.append(
             Field(info.name.lower(), kind, info.default, texts, optional or info.default is None, info.help,
                   values=tuple(choices) if any(not isinstance(c, str) for c in choices) else (),
                   group=info.group, basic=info.basic, range=info.range_text())
         )
     return fields
+
+
+def _choice_text(choice: Any) -> str:
+    """A choice as a user types it: booleans as ``true``/``false``, None as ``auto``."""
+    if isinstance(choice, bool):
+        return "true" if choice else "false"
+    return "auto" if choice is None else str(choice)
 
 
 def _split_options(options: str) -> dict[str, str | None]:
@@ -143,7 +154,7 @@ def coerce_value(field: Field, value: Any, /) -> Any:
             if text not in field.choices:
                 raise ValueError(value)
             index = field.choices.index(text)
-            return field.values[index] if field.values else str(value)
+            return field.values[index] if field.values else text
         if field.kind == "scalar":
             return _guess_scalar(value)
         if field.kind == "list":
@@ -192,7 +203,17 @@ def parse_macro_options(options: str, fields: Sequence[Field], /, *, ignore: Seq
     return values
 
 
+def value_text(field: Field, value: Any, /) -> str:
+    """``value`` as a user types it for ``field`` (macro, dialog, ``--set``): ``auto`` for None,
+    ``true``/``false``, lists comma-separated, a choice as written in ``field.choices``."""
+    return _format_value(field, value)
+
+
 def _format_value(field: Field, value: Any) -> str:
+    if field.kind == "choice" and field.values:
+        index = next((i for i, v in enumerate(field.values) if v == value and type(v) is type(value)), None)
+        if index is not None:
+            return field.choices[index]
     if value is None:
         return "auto"
     if field.kind == "bool":

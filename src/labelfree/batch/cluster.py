@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 CLUSTER_KINDS = ("local", "slurm", "pbs")
 _SUBMIT = {"slurm": "sbatch", "pbs": "qsub"}
 _NOISY = ("distributed", "dask_jobqueue", "bokeh", "tornado")
+#: loggers of the file readers, whose levels a local cluster's workers take from the client
+_READERS = ("tifffile", "numcodecs")
 
 
 def configured_scheduler() -> str | None:
@@ -141,6 +143,28 @@ def quiet_dask_logs(verbose: bool | None = None) -> Iterator[None]:
             lg.setLevel(level)
 
 
+def _set_log_levels(levels: dict[str, int]) -> None:
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
+
+
+def reader_log_plugin() -> Any:
+    """A Dask worker plugin that gives every worker (also those started later) this process's
+    effective levels of the file readers' loggers (``tifffile``, ``numcodecs``)."""
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class ReaderLogLevels(WorkerPlugin):
+        name = "labelfree-reader-log-levels"
+
+        def __init__(self, levels: dict[str, int]) -> None:
+            self.levels = levels
+
+        def setup(self, worker: Any) -> None:
+            _set_log_levels(self.levels)
+
+    return ReaderLogLevels({name: logging.getLogger(name).getEffectiveLevel() for name in _READERS})
+
+
 def dashboard_link(client: Any, /) -> str | None:
     """The client's dashboard URL, or None when the scheduler serves none."""
     try:
@@ -192,6 +216,8 @@ def dask_client(batch: Any, client: Any = None) -> Iterator[Any]:
                     silence_logs=logging.WARNING,
                 ))
                 client = stack.enter_context(distributed.Client(cluster))
+                if batch.processes:  # its workers print to this terminal: they log as this process does
+                    client.register_plugin(reader_log_plugin())
         check_versions(client)
         link = dashboard_link(client)
         if link:

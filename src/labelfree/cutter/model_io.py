@@ -25,6 +25,10 @@ __all__ = ["CutterModel", "resolve_device", "save_model", "load_model", "FORMAT"
 
 FORMAT = "labelfree-cutter-1"
 
+#: how a user makes a model file, from each entry point
+_HOW_TO_SAVE = ("train one and save it first: labelfree cutter IMAGE -o OUT --save-model-file MODEL.pt (Fiji/macro: "
+                "save_model_file=MODEL.pt; Python: segment(image, save_model='MODEL.pt'))")
+
 
 @dataclasses.dataclass
 class CutterModel:
@@ -129,7 +133,7 @@ def load_model(path: str | os.PathLike, /, *, device: str = "cpu"):
 
     path = Path(path)
     if not path.is_file():
-        raise ModelFileError(f"Cutter model file {path} does not exist; train one and save it (save_model_file=, segment(save_model=...)) first.")
+        raise ModelFileError(f"Cutter model file {path} does not exist. Check the path, or {_HOW_TO_SAVE}.")
     sidecar = Path(str(path) + ".json")
     if sidecar.is_file():
         try:
@@ -144,9 +148,15 @@ def load_model(path: str | os.PathLike, /, *, device: str = "cpu"):
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many kinds for bad files
-        raise ModelFileError(f"{path} is not a readable torch file: {exc}") from exc
+        # torch's own text suggests weights_only=False, which would run code from the file: never pass it on
+        raise ModelFileError(
+            f"{path} is not a LabelFree Cutter model: torch cannot read it as a file of saved weights "
+            f"({type(exc).__name__}). Give a .pt file that LabelFree Cutter saved, or {_HOW_TO_SAVE}."
+        ) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise ModelFileError(f"{path} is not a LabelFree Cutter model (format {FORMAT!r} expected).")
+        raise ModelFileError(f"{path} is not a LabelFree Cutter model: a torch file without the {FORMAT!r} record "
+                             "that Cutter writes (another program's model, e.g. cellpose weights?). Give a .pt file "
+                             f"that LabelFree Cutter saved, or {_HOW_TO_SAVE}.")
     stored = json.loads(payload["config"])
     for key in CutterConfig.moved_keys:  # run choices recorded by older versions, not part of the model
         stored.pop(key, None)

@@ -14,7 +14,7 @@ import logging
 from typing import Any, Sequence
 
 from labelfree.imagej.fields import ADVANCED_KEY, split_fields
-from labelfree.options import Field, coerce_value
+from labelfree.options import Field, coerce_value, value_text
 
 __all__ = ["show_dialog", "build_page", "read_page", "ImageJProgress", "MAX_PAGE_FIELDS"]
 
@@ -35,7 +35,7 @@ def help_html(title: str, summary: str, fields: Sequence[Field], /) -> str:
     """The Help button's page: every field with its meaning, default and range."""
     rows = []
     for f in fields:
-        default = "auto" if f.default is None else f.default
+        default = value_text(f, f.default)
         extra = f" ({f.range})" if f.range else ""
         rows.append(f"<tr><td><b>{html.escape(f.key)}</b></td><td>{html.escape(f.help)}{html.escape(extra)} "
                     f"<i>Default: {html.escape(str(default))}.</i></td></tr>")
@@ -65,7 +65,7 @@ def build_page(title: str, fields: Sequence[Field], /, *, values: dict[str, Any]
         elif f.kind in ("int", "float") and value is not None:
             gd.addNumericField(f.key, float(value), 0 if f.kind == "int" else 3)
         elif f.kind == "choice":
-            gd.addChoice(f.key, [jstr(c) for c in f.choices], str(value))
+            gd.addChoice(f.key, [jstr(c) for c in f.choices], value_text(f, value))
         else:
             text = "auto" if value is None else ",".join(map(str, value)) if f.kind == "list" else str(value)
             gd.addStringField(f.key, text, 20)

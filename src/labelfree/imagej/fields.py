@@ -21,19 +21,24 @@ __all__ = ["CommandResult", "command_titles", "command_spec", "command_fields", 
 ADVANCED_KEY = "advanced_options"
 
 _IMAGE = Field("image", "str", "", help="Title of the input image (default: the current image).", basic=False,
-               group="input")
-_CHANNEL = Field("channel", "scalar", None, optional=True, basic=True, group="input",
-                 help="Channel to segment (index or name); default: the channel shown in the image window.")
+               group="input", cli="the INPUT argument")
+_CHANNEL = Field("channel", "scalar", None, optional=True, basic=True, group="input", cli="--channel C",
+                 help="Channel to segment (index or name). Fiji: default the channel shown in the image window. "
+                      "Command line (--channel) and batch: needed only when the image has several different "
+                      "channels; a one-channel image needs none.")
 _ROIS = Field("rois", "choice", "append", ("append", "replace", "none"), basic=True, group="outputs",
+              cli="none, it always writes <stem>_rois.zip",
               help="Add one ROI per object and frame to the ROI Manager, replace its ROIs, or add none.")
 _TABLE = Field("table", "bool", True, basic=True, group="outputs",
+               cli="none, it always writes <stem>_table.csv",
                help="Show a results table with one row per object and frame.")
-_TOOL_TABLE = Field("table", "bool", True, basic=True, group="outputs", help="Show the shifts or tile positions table.")
-_OUTPUT = Field("output", "str", "", basic=False, group="outputs",
+_TOOL_TABLE = Field("table", "bool", True, basic=True, group="outputs", help="Show the shifts or tile positions table.",
+                    cli="--shifts CSV")
+_OUTPUT = Field("output", "str", "", basic=False, group="outputs", cli="-o/--out DIR",
                 help="Also save the label image, ROI zip, table and provenance into this folder (empty: don't).")
-_OVERWRITE = Field("overwrite", "bool", False, basic=False, group="outputs",
+_OVERWRITE = Field("overwrite", "bool", False, basic=False, group="outputs", cli="--overwrite",
                    help="Allow replacing earlier results in the output folder (and an existing saved model).")
-_CONFIG_FILE = Field("config_file", "str", "", basic=False, group="outputs",
+_CONFIG_FILE = Field("config_file", "str", "", basic=False, group="outputs", cli="--config FILE",
                      help="Read option values from this JSON/YAML config file; options given here win.")
 
 
@@ -67,8 +72,15 @@ def _input_field(inp: Any) -> Field:
     if inp.kind == "choice" or inp.roi_manager:
         choices = inp.choices or (inp.absent, "roi_manager")
         return Field(inp.macro_key, "choice", choices[0], tuple(choices), help=inp.help, basic=inp.basic,
-                     group="inputs")
-    return Field(inp.macro_key, "str", inp.absent, help=inp.help, basic=inp.basic, group="inputs")
+                     group="inputs", cli=_input_flag(inp))
+    return Field(inp.macro_key, "str", inp.absent, help=inp.help, basic=inp.basic, group="inputs",
+                 cli=_input_flag(inp))
+
+
+def _input_flag(inp: Any) -> str:
+    if inp.kind == "choice":
+        return f"{inp.flag} {{{','.join(inp.choices)}}}"
+    return f"{inp.flag} {'FILE' if inp.kind == 'output' else inp.kind.upper()}"
 
 
 def command_fields(command: str, /) -> list[Field]:
@@ -77,9 +89,12 @@ def command_fields(command: str, /) -> list[Field]:
     fields = list(config_fields(spec.config_class))
     if spec.kind == "tool":
         if spec.takes == "tiles":
-            fields += [Field("rows", "int", 1, help="Tile rows of the grid.", basic=True, group="inputs"),
-                       Field("cols", "int", 1, help="Tile columns of the grid.", basic=True, group="inputs")]
-        return [*fields, _IMAGE, _TOOL_TABLE, _CONFIG_FILE]
+            fields += [Field("rows", "int", 1, help="Tile rows of the grid.", basic=True, group="inputs",
+                             cli="--grid ROWSxCOLS"),
+                       Field("cols", "int", 1, help="Tile columns of the grid.", basic=True, group="inputs",
+                             cli="--grid ROWSxCOLS")]
+        table = dataclasses.replace(_TOOL_TABLE, cli="--positions CSV") if spec.takes == "tiles" else _TOOL_TABLE
+        return [*fields, _IMAGE, table, _CONFIG_FILE]
     fields += [_input_field(inp) for inp in spec.inputs]
     shared = [_IMAGE] + ([_CHANNEL] if spec.channels == "one" else [])
     return [*fields, *shared, _ROIS, _TABLE, _OUTPUT, _OVERWRITE, _CONFIG_FILE]

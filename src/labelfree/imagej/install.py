@@ -142,6 +142,8 @@ def install_fiji(
     if python_mode and jaunch.is_dir():
         written["config"].append(_set_launch_mode(jaunch / "fiji.cfg"))
     elif python_mode:
-        log.info("No config/jaunch folder: switch on Edit > Options > Python... > 'Launch in Python mode' by hand.")
+        log.warning("%s has no config/jaunch folder (an older Fiji launcher), so LabelFree could not switch it to "
+                    "Python mode: in Fiji, switch on Edit > Options > Python... > 'Launch in Python mode' by hand "
+                    "and restart Fiji.", root)
     return written
 
