@@ -4,8 +4,9 @@
 >>> summary = run_batch("movies/", pipeline="motion", out_dir="out/")  # doctest: +SKIP
 
 Each input gets the outputs of every entry point (label TIFF, ROI zip, CSV table,
-provenance JSON) plus a state file; the run writes one summary CSV. A rerun skips
-inputs finished with the same input file, config and LabelFree version.
+provenance JSON); the provenance JSON, written last, is the state a rerun checks. The run
+writes one summary CSV. A rerun skips inputs finished with the same input file, config and
+LabelFree version.
 """
 
 from labelfree.batch.config import SYNC, BatchConfig

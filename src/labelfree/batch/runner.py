@@ -17,7 +17,7 @@ from labelfree.batch.state import checksum, input_fingerprint
 from labelfree.batch.task import OUTPUT_KINDS, Job, result_row
 from labelfree.errors import Cancelled, ConfigError, OutputExistsError
 
-__all__ = ["run_batch", "plan_jobs", "input_checksum", "SUMMARY_COLUMNS", "PENDING"]
+__all__ = ["run_batch", "plan_jobs", "input_checksum", "folder_fingerprint", "SUMMARY_COLUMNS", "PENDING"]
 
 log = logging.getLogger(__name__)
 
@@ -46,13 +46,37 @@ def _fingerprint_extra(item: BatchInput, bcfg: BatchConfig, input_shas: dict[str
 
 def input_checksum(path: Path | None, /) -> str | None:
     """SHA-256 of an input file; for an OME-Zarr folder, of its metadata and chunk listing
-    (names, sizes, mtimes: see :func:`labelfree.io.ngff.ngff_fingerprint`), not its chunks."""
+    (names, sizes, mtimes: see :func:`labelfree.io.ngff.ngff_fingerprint`), not its chunks;
+    for any other folder (e.g. a model zoo), of its file listing (:func:`folder_fingerprint`)."""
     if path is not None and Path(path).is_dir():
         from labelfree.io.ngff import is_ngff, ngff_fingerprint
 
         if is_ngff(path):
             return ngff_fingerprint(path)
+        return folder_fingerprint(path)
     return checksum(path)
+
+
+def folder_fingerprint(path: str | Path, /) -> str:
+    """SHA-256 of a folder's file listing: every file's relative name, size and modification time.
+
+    Hidden files and folders (names starting with ``.``, e.g. a write in progress) are left
+    out. Adding, removing, replacing or rewriting a file changes it (a model zoo's
+    ``index.json`` is rewritten by every ``zoo add`` and ``zoo remove``); a copy of the
+    folder elsewhere has new modification times, so its inputs are redone once.
+    """
+    import hashlib
+    import os
+
+    root = Path(path)
+    h = hashlib.sha256()
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(f for f in filenames if not f.startswith(".")):
+            f = Path(dirpath) / name
+            st = f.stat()
+            h.update(f"{f.relative_to(root).as_posix()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
 
 
 def _input_paths(item: BatchInput, pipeline: Any, bcfg: BatchConfig) -> dict[str, str]:
@@ -102,13 +126,19 @@ def plan_jobs(
     rows: dict[str, dict[str, Any]] = {}
     conflicts: list[str] = []
     replace = batch.overwrite or batch.force
+    known: dict[str, str | None] = {}  # extra inputs shared by many inputs (a zoo) are fingerprinted once
+
+    def extra_checksum(path: str) -> str | None:
+        if path not in known:
+            known[path] = input_checksum(path) if Path(path).exists() else None
+        return known[path]
+
     for item in items:
         inputs = _input_paths(item, pipeline, batch)
         try:
             cfg = config.replace(**item.options) if item.options else config
             sha = input_checksum(item.path)
-            shas = {name: input_checksum(path) if Path(path).exists() else None for name, path in inputs.items()
-                    if pipeline.input(name).is_path}
+            shas = {name: extra_checksum(path) for name, path in inputs.items() if pipeline.input(name).is_path}
         except (ConfigError, OSError) as exc:
             what = "bad options" if isinstance(exc, ConfigError) else "cannot read the input file"
             rows[item.stem] = result_row(item, status="failed", error=f"{what}: {type(exc).__name__}: {exc}")
@@ -261,6 +291,7 @@ def run_batch(
         if channels is not None:
             items = [it if it.channels is not None else dataclasses.replace(it, channels=tuple(channels))
                      for it in items]
+        bcfg = _check_run_inputs(items, pipe, bcfg)
         files = {f"input {i}": it.path for i, it in enumerate(items)}
         files.update({f"{name} of input {i}": p for i, it in enumerate(items) for name, p in it.inputs.items()
                       if pipe.input(name).is_path})
@@ -307,6 +338,23 @@ def _check_item(folder: Any, item: BatchInput) -> None:
     check_stem(item.stem)
     for suffix in OUTPUT_SUFFIXES.values():
         check_not_input(folder.path / f"{item.stem}{suffix}", folder.inputs)
+
+
+def _check_run_inputs(items: list[BatchInput], pipeline: Any, bcfg: BatchConfig) -> BatchConfig:
+    """The extra inputs given for the whole run (``--zoo``, ``--input NAME=PATH``, or none), checked once
+    before any work by the pipeline's ``check_inputs(inputs) -> inputs`` when its segment module has one
+    (Fusion: a usable model zoo, by default the one in LabelFree's model cache), so that a missing zoo is
+    one error, not one failure per input. Returns the batch config with the defaults it filled in (so every
+    worker gets them and the fingerprint holds them). Inputs whose manifest row names its own extra inputs
+    are checked when they run (a failure of that input)."""
+    import importlib
+
+    check = getattr(importlib.import_module(pipeline.segment.partition(":")[0]), "check_inputs", None)
+    if check is None or all(item.inputs for item in items):
+        return bcfg
+    given = _input_paths(BatchInput(Path()), pipeline, bcfg)
+    added = {k: str(v) for k, v in (check(given) or {}).items() if k not in given and v is not None}
+    return bcfg.replace(inputs={**bcfg.inputs, **added}) if added else bcfg
 
 
 def _check_output_files(folder: Any, items: list[BatchInput], pipeline: Any, bcfg: BatchConfig) -> None:

@@ -35,13 +35,16 @@ def _config(args: argparse.Namespace, cls: Any, **overrides: Any) -> Any:
 
 
 def _read_images(paths: list[Path], dims: str | None) -> list[Any]:
+    """The images with a C axis: a YX file is one channel, named as the file names it, else C0."""
+    from labelfree.fusion.channels import with_channel_axis
     from labelfree.io import read_image
 
     images = [read_image(p, dims=dims) for p in paths]
     for p, img in zip(paths, images):
-        if "C" not in img.dims:
-            raise InputError(f"{p} has no channel axis (dims {''.join(img.dims)}); give --dims, e.g. CYX.")
-    return images
+        if any(d not in "CYX" for d in img.dims):
+            raise InputError(f"{p} has dims {''.join(img.dims)}; training, selection and evaluation take (C, Y, X) "
+                             "images, one channel or several (give --dims, e.g. CYX, for a plain TIFF).")
+    return [with_channel_axis(img) for img in images]
 
 
 def _read_labels(paths: list[Path], n: int) -> list[Any]:
@@ -108,12 +111,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     zoo = sub.add_parser("zoo", help="manage the Fusion model zoo")
     zsub = zoo.add_subparsers(dest="zoo_command", metavar="ACTION", required=True)
     p = zsub.add_parser("add", help="file a weights file in the zoo")
-    p.add_argument("zoo", type=Path)
-    p.add_argument("model", type=Path)
-    p.add_argument("--object", choices=("nuclei", "cyto"), required=True)
-    p.add_argument("--channels", nargs="+", required=True)
-    p.add_argument("--cell-line", default="")
-    p.add_argument("--starting-model", default="scratch")
+    p.add_argument("zoo", type=Path, help="model zoo folder (created when absent)")
+    p.add_argument("model", type=Path, help="cellpose weights file (.pt) to copy into the zoo")
+    p.add_argument("--object", choices=("nuclei", "cyto"), required=True,
+                   help="what it segments: nuclei or whole cells (cyto)")
+    p.add_argument("--channels", nargs="+", required=True, metavar="NAME",
+                   help="image channel names it was trained on (one: channel-wise; several: multi-channel); "
+                        "Fusion picks models by these names")
+    p.add_argument("--cell-line", default="", help="cell line of the training images (optional; list and pick filter on it)")
+    p.add_argument("--starting-model", default="scratch",
+                   help="what training started from (built-in name, file or 'scratch'; recorded only)")
     p.add_argument("--f1", type=float, default=None, help="validation F1, if known")
     p.set_defaults(func=_zoo_add)
     p = zsub.add_parser("list", help="list the zoo's models")

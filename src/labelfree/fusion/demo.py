@@ -38,13 +38,6 @@ FINETUNE = {"nbase": (8, 16, 32, 64), "diam_mean": 15.0, "crop_size": 64, "batch
 _VERSION = 1  # change when the training recipe changes, so that cached zoos are not reused
 
 
-def _cache_root() -> Path:
-    env = os.environ.get("LABELFREE_CACHE_DIR")
-    if env:
-        return Path(env)
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "labelfree"
-
-
 def _recipe_key() -> str:
     recipe = json.dumps({"version": _VERSION, "training": TRAINING, "finetune": FINETUNE}, sort_keys=True)
     return hashlib.sha256(recipe.encode()).hexdigest()[:12]
@@ -96,7 +89,9 @@ def demo_zoo(*, retrain: bool = False) -> tuple[Path, str]:
     how : str
         One sentence for the demo's note (trained now, in how long; or found in the cache).
     """
-    target = _cache_root() / f"demo-fusion-zoo-{_recipe_key()}"
+    from labelfree.fusion.zoo import cache_root
+
+    target = cache_root() / f"demo-fusion-zoo-{_recipe_key()}"
     if not retrain and _usable(target):
         return target, f"model zoo found in the cache: {target}"
     try:

@@ -222,7 +222,9 @@ def load_model(model: str | os.PathLike[str], /, *, device: str = "auto") -> Cel
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many kinds on bad files
-        raise ModelFileError(f"{path} is not a readable torch weights file: {exc}") from exc
+        # torch's own text suggests weights_only=False, which would run code from the file: never pass it on
+        raise ModelFileError(f"{path} is not a readable torch weights file ({type(exc).__name__}); give cellpose "
+                             "weights (.pt) saved by cellpose or by labelfree fusion train.") from None
     if not isinstance(state, dict):
         raise ModelFileError(f"{path} does not hold a state dict of a cellpose network.")
     state = {k.removeprefix("module."): v for k, v in state.items()}

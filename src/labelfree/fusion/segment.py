@@ -17,41 +17,94 @@ from labelfree._config import provenance
 from labelfree._progress import Progress
 from labelfree.errors import ConfigError, InputError
 from labelfree.fusion.baselines import fuse_instances
+from labelfree.fusion.channels import with_channel_axis
 from labelfree.fusion.config import FusionConfig
 from labelfree.fusion.diameter import choose_diameter
 from labelfree.fusion.flows import default_niter, flow_average, integrate_flows, predict_flows
-from labelfree.image import channel_names, labels_like, validate_image
+from labelfree.image import channel_names, labels_like
 
-__all__ = ["choose_models", "fuse_channels", "segment"]
+__all__ = ["choose_models", "check_inputs", "fuse_channels", "segment"]
 
 log = logging.getLogger(__name__)
 
 
-def choose_models(zoo: Any, channels: Sequence[str], /, *, config: FusionConfig,
-                  device: str = "auto") -> dict[str, tuple[Any, dict]]:
+def choose_models(zoo: Any, channels: Sequence[str], /, *, config: FusionConfig, device: str = "auto",
+                  image_channels: Sequence[str] | None = None) -> dict[str, tuple[Any, dict]]:
     """Pick a model for each channel from the zoo and load it on ``device``: channel -> (model, zoo entry).
 
     A multi-channel model trained on exactly ``channels`` serves every channel; otherwise
-    each channel gets its channel-wise model, or failing that the best model whose training
-    channels include it.
+    each channel (one alone too) gets its channel-wise model, or failing that the best
+    model whose training channels include it. A model serving several channels is loaded once.
+
+    Parameters
+    ----------
+    zoo : ModelZoo, folder, or None (the zoo of LabelFree's model cache, :func:`labelfree.fusion.zoo.open_zoo`)
+    channels : channel names to serve
+    config : FusionConfig (``object``, ``cell_line``)
+    device : {"auto", "cpu", "cuda"}
+    image_channels : every channel name of the image, for the error message (default: ``channels``)
+
+    Raises
+    ------
+    ModelFileError
+        A channel no model serves (the message lists the image's and the zoo's channel
+        names and how to make them match), or the zoo is no zoo.
+    InputError
+        No zoo given, and none in LabelFree's model cache.
     """
     from labelfree.errors import ModelFileError
-    from labelfree.fusion.zoo import ModelZoo
+    from labelfree.fusion.channels import unmatched_channels_message
+    from labelfree.fusion.zoo import open_zoo
 
-    zoo = zoo if isinstance(zoo, ModelZoo) else ModelZoo(zoo)
+    zoo = open_zoo(zoo)
     kw = {"object": config.object, "cell_line": config.cell_line}
-    try:
+    channels = [str(c) for c in channels]
+    if zoo.list(channels=channels, **kw):
         entry = zoo.pick(channels=channels, **kw)
         model = zoo.load(entry, device=device)
         return {c: (model, entry) for c in channels}
-    except ModelFileError:
-        if len(channels) == 1:
-            raise
-    out: dict[str, tuple[Any, dict]] = {}
+    entries: dict[str, dict] = {}
     for c in channels:
-        entry = zoo.pick(channels=[c], exact=False, **kw)
-        out[c] = (zoo.load(entry, device=device), entry)
+        try:
+            entries[c] = zoo.pick(channels=[c], exact=False, **kw)
+        except ModelFileError:
+            pass
+    missing = [c for c in channels if c not in entries]
+    if missing:
+        raise ModelFileError(unmatched_channels_message(zoo, missing, image_channels=image_channels or channels, **kw))
+    loaded: dict[str, Any] = {}
+    out: dict[str, tuple[Any, dict]] = {}
+    for c, entry in entries.items():
+        if entry["id"] not in loaded:
+            loaded[entry["id"]] = zoo.load(entry, device=device)
+        if entry["channels"] != [c]:
+            log.info("fusion: channel %s uses %s, trained on %s", c, entry["id"], "+".join(entry["channels"]))
+        out[c] = (loaded[entry["id"]], entry)
     return out
+
+
+def check_inputs(inputs: Mapping[str, Any], /) -> dict[str, Any]:
+    """Check the extra inputs of a run before any image is read (a batch run calls it once for the run).
+
+    The model zoo must be one; none given means the zoo of LabelFree's model cache.
+
+    Returns
+    -------
+    dict
+        ``inputs`` with the zoo's folder filled in when none was given, so that a batch
+        run hands every worker the same zoo and fingerprints it.
+
+    Raises
+    ------
+    ModelFileError, InputError
+        The zoo is no zoo, or none was given and the cache holds none; the message says how
+        to give or make one.
+    """
+    from labelfree.fusion.zoo import open_zoo
+
+    zoo = open_zoo(inputs.get("zoo"))
+    zoo.entries()  # a readable index
+    return {**inputs, "zoo": str(zoo.root)}
 
 
 def fuse_channels(
@@ -133,9 +186,12 @@ def segment(
     Parameters
     ----------
     image : DataArray with dims (C, Y, X) or (T, C, Y, X), or a 3-D/4-D array in that order
-        Fluorescence channels (any intensity unit); frames are segmented one by one.
+        Fluorescence channels (any intensity unit); frames are segmented one by one. A
+        (Y, X) or (T, Y, X) image is one channel, named as its file names it, else ``C0``
+        (:func:`labelfree.fusion.channels.with_channel_axis`).
     zoo : ModelZoo or path, optional
-        Where models are picked (by ``config.object``, ``config.cell_line`` and channels).
+        Where models are picked (by ``config.object``, ``config.cell_line`` and channel
+        names); default: the zoo of LabelFree's model cache (``<cache>/zoo``), when there is one.
     channels : sequence of channel names or indices, optional
         Channels to fuse; default ``config.channels`` or, if empty, every channel.
     models : mapping channel -> CellposeNet or weights file, optional
@@ -153,10 +209,14 @@ def segment(
     from labelfree.fusion.models import load_model
 
     cfg = FusionConfig.coerce(config)
-    dims = None if hasattr(image, "dims") else {3: "CYX", 4: "TCYX"}.get(np.ndim(image))
-    da = validate_image(image, required=("C", "Y", "X"), allowed=("T", "C", "Y", "X"), name="image", dims=dims)
+    da = with_channel_axis(image)
     names = channel_names(da)
     chans = _resolve_channels(names, channels if channels else (cfg.channels or names))
+    if cfg.fusion == "none" and len(chans) != 1:
+        raise ConfigError(
+            f"fusion=none segments one channel, but {len(chans)} were chosen: {chans}. Choose one (CLI --channel "
+            "NAME, Python channels=[NAME], the channels setting), or a fusion rule such as flow_average."
+        )
     if models is not None:
         missing = [c for c in chans if c not in models]
         if missing:
@@ -164,10 +224,8 @@ def segment(
         chosen = {c: (load_model(m, device=device) if isinstance(m, (str, os.PathLike)) else m,
                       {"file": str(m) if isinstance(m, (str, os.PathLike)) else getattr(m, "source", "")})
                   for c, m in ((c, models[c]) for c in chans)}
-    elif zoo is not None:
-        chosen = choose_models(zoo, chans, config=cfg, device=device)
-    else:
-        raise InputError("segment needs models: give zoo= (a model zoo folder) or models= (channel -> model).")
+    else:  # no zoo: the zoo of LabelFree's model cache, or an error saying how to give or make one
+        chosen = choose_models(zoo, chans, config=cfg, device=device, image_channels=names)
     values = da.transpose(*(("T",) if "T" in da.dims else ()), "C", "Y", "X").values
     frames = values if "T" in da.dims else values[None]
     out = np.zeros((len(frames), *frames.shape[-2:]), np.uint16)

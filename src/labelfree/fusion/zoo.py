@@ -9,6 +9,9 @@ An entry records: ``id``, ``object`` (nuclei | cyto), ``cell_line``, ``channels`
 training channel set), ``starting_model``, ``validation`` (scores on validation images),
 ``diameter`` (mean training object diameter, pixels), ``nbase``, ``file``, ``sha256`` and
 ``date``. Every write of the index and of a weights file is atomic.
+
+:func:`open_zoo` opens the zoo a run names, or, when none is named, the zoo in LabelFree's
+model cache (``<cache>/zoo``, :func:`cache_zoo_dir`).
 """
 
 from __future__ import annotations
@@ -26,10 +29,54 @@ from labelfree._config import file_sha256
 from labelfree.errors import ConfigError, InputError, ModelFileError, OutputError
 from labelfree.fusion.config import OBJECTS
 
-__all__ = ["ModelZoo", "INDEX_NAME"]
+__all__ = ["ModelZoo", "INDEX_NAME", "cache_root", "cache_zoo_dir", "open_zoo", "MAKE_A_ZOO"]
 
 log = logging.getLogger(__name__)
 INDEX_NAME = "index.json"
+#: how to make a zoo, for error messages (CLI first)
+MAKE_A_ZOO = (
+    "Make one with `labelfree fusion train IMG... --labels LAB... --zoo FOLDER` (trains models into it) or "
+    "`labelfree zoo add FOLDER WEIGHTS --object cyto --channels NAME...` (files a cellpose weights file); "
+    "`labelfree demo --pipeline fusion` trains a tiny demo zoo on synthetic images and prints where it is."
+)
+
+
+def cache_root() -> Path:
+    """LabelFree's cache folder: ``$LABELFREE_CACHE_DIR``, else ``$XDG_CACHE_HOME/labelfree`` or ``~/.cache/labelfree``."""
+    env = os.environ.get("LABELFREE_CACHE_DIR")
+    if env:
+        return Path(env)
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "labelfree"
+
+
+def cache_zoo_dir() -> Path:
+    """The model zoo in LabelFree's model cache (``<cache>/zoo``): the zoo of a run that names none."""
+    return cache_root() / "zoo"
+
+
+def open_zoo(zoo: Any = None, /) -> "ModelZoo":
+    """The zoo a run names (a ModelZoo or a folder), or, for None or an empty text, the cache's zoo.
+
+    Raises
+    ------
+    ModelFileError
+        The folder is not a zoo.
+    InputError
+        No zoo was named and the cache holds none (the message says how to give or make one).
+    """
+    if isinstance(zoo, ModelZoo):
+        return zoo
+    if zoo is not None and str(zoo).strip():
+        return ModelZoo(Path(str(zoo)).expanduser())
+    default = cache_zoo_dir()
+    if not (default / INDEX_NAME).is_file():
+        raise InputError(
+            "Fusion needs a model zoo: give its folder with --zoo FOLDER (macros: zoo=FOLDER; Python: give zoo= (a "
+            "folder) or models= (channel -> model)). None was given, and LabelFree's model cache holds none "
+            f"({default}, the zoo used when none is given, has no {INDEX_NAME}). {MAKE_A_ZOO}"
+        )
+    log.info("fusion: no model zoo given; using the zoo of LabelFree's model cache, %s", default)
+    return ModelZoo(default)
 
 
 def _slug(text: str) -> str:
@@ -57,10 +104,8 @@ class ModelZoo:
         self.index_path = self.root / INDEX_NAME
         if not self.index_path.is_file():
             if not create:
-                raise ModelFileError(
-                    f"{self.root} is not a LabelFree model zoo (no {INDEX_NAME}). Create one with "
-                    "`labelfree fusion train ... --zoo DIR` or ModelZoo(DIR, create=True)."
-                )
+                what = "does not exist" if not self.root.exists() else f"has no {INDEX_NAME}"
+                raise ModelFileError(f"{self.root} is not a LabelFree model zoo (it {what}). {MAKE_A_ZOO}")
             try:
                 self.root.mkdir(parents=True, exist_ok=True)
             except OSError as exc:

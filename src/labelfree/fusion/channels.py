@@ -1,0 +1,116 @@
+"""Image channels as Fusion sees them: one-channel images, and matching channels to zoo models by name.
+
+Zoo models are filed under the names of the channels they were trained on, and a channel of
+an image gets a model by its name. Names come from the file (ImageJ slice labels or its
+``channel_names`` property, OME-TIFF ``Channel Name``); a file without names has ``C0``,
+``C1``, ... . A YX (or TYX) image is one channel: readers drop a C axis of length one, so
+:func:`with_channel_axis` puts it back under the name the file gives it, else ``C0``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import shlex
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import xarray as xr
+
+from labelfree.image import to_dataarray, validate_image
+
+__all__ = ["with_channel_axis", "file_channel_name", "unmatched_channels_message"]
+
+log = logging.getLogger(__name__)
+
+_TIFF_SUFFIXES = (".tif", ".tiff", ".btf")
+
+
+def file_channel_name(source: Any, /) -> str | None:
+    """The name a one-channel TIFF gives its channel, or None.
+
+    ImageJ: the ``channel_names`` property, else the slice label when every plane has the
+    same one (a time-lapse's per-frame labels name frames, not the channel). OME-TIFF: the
+    ``Name`` of its only ``Channel``. Only the file's metadata is read.
+    """
+    import tifffile
+
+    path = Path(str(source)) if source else None
+    if path is None or not path.name.lower().endswith(_TIFF_SUFFIXES) or not path.is_file():
+        return None
+    try:
+        with tifffile.TiffFile(path) as tif:
+            if tif.is_imagej:
+                meta = tif.imagej_metadata or {}
+                props = meta.get("Properties")
+                if isinstance(props, dict) and props.get("channel_names"):
+                    names = [n.strip() for n in str(props["channel_names"]).split(",")]
+                    return names[0] if len(names) == 1 and names[0] else None
+                labels = meta.get("Labels")
+                labels = [labels] if isinstance(labels, str) else list(labels or [])
+                firsts = {str(lbl).split("\n")[0].strip() for lbl in labels}
+                return firsts.pop() if len(firsts) == 1 and "" not in firsts else None
+            if tif.is_ome:
+                names = re.findall(r"<(?:\w+:)?Channel\b[^>]*?\bName=\"([^\"]*)\"", tif.ome_metadata or "")
+                return (names[0].strip() or None) if len(names) == 1 else None
+    except Exception as exc:  # noqa: BLE001 - a name is a nicety; the image itself was read already
+        log.debug("no channel name read from %s: %s", path, exc)
+    return None
+
+
+def with_channel_axis(image: Any, /) -> xr.DataArray:
+    """The image with dims (C, Y, X) or (T, C, Y, X); a YX or TYX image becomes one channel.
+
+    Parameters
+    ----------
+    image : DataArray with dims from T, C, Y, X, or an array: 2-D is (Y, X), 3-D (C, Y, X), 4-D (T, C, Y, X)
+
+    Returns
+    -------
+    DataArray with a C axis. A one-channel image's channel keeps the name of a scalar
+    ``C`` coordinate (a channel picked with ``isel(C=k)``), else is named as its file
+    (``attrs["source"]``) names it (:func:`file_channel_name`), else ``C0``.
+    """
+    dims = None if hasattr(image, "dims") else {2: "YX", 3: "CYX", 4: "TCYX"}.get(np.ndim(image))
+    da = validate_image(image, required=("Y", "X"), allowed=("T", "C", "Y", "X"), name="image", dims=dims)
+    if "C" in da.dims:
+        return da
+    coords = getattr(image, "coords", {})
+    kept = str(coords["C"].values) if "C" in coords and coords["C"].ndim == 0 else None  # da.isel(C=k)
+    name = kept or file_channel_name(da.attrs.get("source")) or "C0"
+    log.info("fusion: a one-channel image; its channel is %r", name)
+    out = da.expand_dims(C=1, axis=da.dims.index("Y"))
+    return to_dataarray(out, channel_names=[name])
+
+
+def unmatched_channels_message(zoo: Any, missing: Sequence[str], /, *, image_channels: Sequence[str],
+                               object: str, cell_line: str = "") -> str:
+    """Why no zoo model serves ``missing`` (channels of the image), and how to make names match."""
+    entries = zoo.entries()
+    usable = [e for e in entries if e["object"] == object and (not cell_line or e["cell_line"] == cell_line)]
+    known = list(dict.fromkeys(c for e in usable for c in e["channels"]))
+    kind = f"{object} model{' for cell line ' + repr(cell_line) if cell_line else ''}"
+    have = [f"{e['id']} ({e['object']}, {e['cell_line'] or '-'}, {'+'.join(e['channels'])})" for e in entries]
+    image_channels = [str(c) for c in image_channels]
+    unnamed = all(re.fullmatch(r"C\d+", c) for c in image_channels)
+    text = (f"The zoo {zoo.root} has no {kind} for the image's channel(s) {list(missing)}. Models are matched to "
+            f"channels by name: the image has {image_channels}{' (default names: the file names none)' if unnamed else ''}"
+            f", the zoo's {object} models were trained on {known if known else 'none'} "
+            f"(it holds: {', '.join(have) or 'nothing'}). ")
+    if not known:
+        return text + f"Train a {object} model with `labelfree fusion train ... --object {object} --zoo {zoo.root}`."
+    wanted = list(missing) if len(missing) > 1 or len(image_channels) == 1 else image_channels
+    refile = max(usable, key=lambda e: len(e["channels"]))
+    if len(refile["channels"]) == len(wanted) or len(wanted) == 1:
+        line = f" --cell-line {shlex.quote(refile['cell_line'])}" if refile["cell_line"] else ""
+        example = (f"labelfree zoo add {shlex.quote(str(zoo.root))} {shlex.quote(str(zoo.path_of(refile)))} "
+                   f"--object {object}{line} --channels {' '.join(map(shlex.quote, wanted))}")
+    else:
+        example = f"labelfree zoo add ZOO WEIGHTS --object {object} --channels {' '.join(map(shlex.quote, wanted))}"
+    return text + (
+        "To match them, name the image's channels as the models' (ImageJ/Fiji: slice labels; OME-TIFF: Channel "
+        "Name; Python: read_image(path, channel_names=[...])), or file a model under the image's names: "
+        f"`{example}` (a model trained on several channels serves each of them), or train one with "
+        "`labelfree fusion train`."
+    )

@@ -1,0 +1,293 @@
+"""Fusion from the outside: zoo folders in batch runs, no zoo, channel names, one-channel images.
+
+One tiny network is trained once for the module (the recipe of tests/fusion: two-channel
+images of disks, widths 8-16-32-64, 30 epochs, about 30 s on one core) and filed in zoos
+under whatever channel names a test needs. LabelFree's cache folder is a fresh temporary
+folder in every test, so a zoo in the user's cache never takes part.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+
+import numpy as np
+import pandas as pd
+import pytest
+import tifffile
+from skimage.draw import disk
+
+from labelfree.cli import main
+from labelfree.errors import ConfigError, InputError, ModelFileError
+
+TINY = dict(nbase=(8, 16, 32, 64), diam_mean=15.0, crop_size=64, batch_size=8, samples_per_epoch=16,
+            learning_rate=0.01)
+
+
+def synthetic_pair(seed: int, /, *, n_cells: int = 8, size: int = 96, noise: float = 0.3):
+    """A (2, Y, X) float32 image of non-touching disks (radius 5-8 px), each at its own brightness per channel, and
+    the labels (as in tests/fusion/conftest.py)."""
+    rng = np.random.default_rng(seed)
+    labels = np.zeros((size, size), np.int32)
+    k = 0
+    for _ in range(500):
+        y, x = rng.integers(9, size - 9, 2)
+        r = rng.uniform(5, 8)
+        rr, cc = disk((y, x), r + 2, shape=labels.shape)
+        if (labels[rr, cc] > 0).any():
+            continue
+        rr, cc = disk((y, x), r, shape=labels.shape)
+        k += 1
+        labels[rr, cc] = k
+        if k == n_cells:
+            break
+    image = np.zeros((2, size, size), np.float32)
+    for c in range(2):
+        bright = rng.uniform(0.05, 1.0, k + 1)
+        bright[0] = 0.0
+        image[c] = bright[labels] + rng.normal(0, noise, labels.shape)
+    return image, labels
+
+
+@pytest.fixture(scope="module")
+def model():
+    """A tiny two-channel model trained from scratch on 8 synthetic images."""
+    import torch
+
+    from labelfree.fusion import finetune
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # the CI machine has 2 shared cores
+    pairs = [synthetic_pair(s) for s in range(8)]
+    result = finetune([p[0] for p in pairs], [p[1] for p in pairs], channels=[0, 1],
+                      config=dict(TINY, n_epochs=30, patience=50))
+    yield result.model
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(autouse=True)
+def cache(tmp_path, monkeypatch):
+    """LabelFree's cache folder, empty: the user's cache takes no part."""
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("LABELFREE_CACHE_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture
+def diameter(model):
+    """The diameter flag: the model's training diameter (no search, quicker)."""
+    return f"diameter={model.diam_labels:.2f}"
+
+
+def make_zoo(path, model, *channel_sets):
+    from labelfree.fusion import ModelZoo
+
+    zoo = ModelZoo(path, create=True)
+    for channels in channel_sets:
+        zoo.add(model, object="cyto", channels=channels)
+    return zoo
+
+
+def write_imagej(path, image, names=None):
+    meta = {"axes": "CYX", **({"Labels": list(names)} if names else {})}
+    tifffile.imwrite(path, image, imagej=True, metadata=meta)
+    return path
+
+
+def f1(pred, truth):
+    from labelfree.metrics import evaluate
+
+    return evaluate(np.asarray(pred), np.asarray(truth))["f1"]
+
+
+# -- P1: a zoo folder in a batch run ------------------------------------------------------------------------------
+
+
+def test_batch_fusion_takes_a_zoo_folder_and_redoes_inputs_when_the_zoo_changes(model, diameter, tmp_path, capsys):
+    from labelfree.batch.runner import input_checksum
+    from labelfree.fusion import segment
+    from labelfree.io import read_image
+
+    pairs = {name: synthetic_pair(seed) for name, seed in (("a", 100), ("b", 101))}
+    files = [str(write_imagej(tmp_path / f"{name}.tif", image, ["GFP", "RFP"])) for name, (image, _) in pairs.items()]
+    zoo = make_zoo(tmp_path / "zoo", model, ["GFP", "RFP"])
+    out = tmp_path / "out"
+    run = ["batch", *files, "-p", "fusion", "-o", str(out), "--scheduler", "sync", "--no-progress", "--set", diameter]
+
+    assert main([*run, "--zoo", str(zoo.root)]) == 0, capsys.readouterr()
+    summary = pd.read_csv(out / "batch_summary.csv")
+    assert list(summary["status"]) == ["ok", "ok"]
+    for name, (_, truth) in pairs.items():
+        labels = tifffile.imread(out / f"{name}_labels.tif")
+        assert f1(labels, truth) >= 0.6  # the zoo's model ran
+        alone = segment(read_image(tmp_path / f"{name}.tif"), zoo=zoo.root, config={"diameter": model.diam_labels})
+        assert np.array_equal(labels, np.asarray(alone))
+        prov = json.loads((out / f"{name}_provenance.json").read_text())
+        assert prov["inputs"]["zoo"]["path"] == str(zoo.root)
+        assert [m["id"] for m in prov["models"].values()] == [zoo.entries()[0]["id"]] * 2
+
+    before = input_checksum(zoo.root)
+    assert before == input_checksum(zoo.root) and len(before) == 64
+    assert main([*run, "--input", f"zoo={zoo.root}"]) == 0  # the same zoo, the other flag: nothing to redo
+    assert list(pd.read_csv(out / "batch_summary.csv")["status"]) == ["skipped", "skipped"]
+
+    zoo.add(model, object="cyto", channels=["GFP"])  # the zoo changed: its results are earlier results now
+    assert input_checksum(zoo.root) != before
+    capsys.readouterr()
+    assert main([*run, "--zoo", str(zoo.root)]) == 1
+    assert "2 input(s) have earlier results" in capsys.readouterr().err
+    assert main([*run, "--zoo", str(zoo.root), "--overwrite"]) == 0
+    assert list(pd.read_csv(out / "batch_summary.csv")["status"]) == ["ok", "ok"]
+
+
+# -- P3: no zoo -----------------------------------------------------------------------------------------------------
+
+
+def test_fusion_without_a_zoo_says_in_cli_words_how_to_give_or_make_one(tmp_path, cache, capsys):
+    image = write_imagej(tmp_path / "a.tif", synthetic_pair(100)[0], ["GFP", "RFP"])
+    assert main(["fusion", str(image), "-o", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "Fusion needs a model zoo: give its folder with --zoo FOLDER" in err
+    assert "labelfree zoo add FOLDER WEIGHTS" in err and "labelfree demo --pipeline fusion" in err
+    assert str(cache / "zoo") in err and "segment needs models" not in err
+
+
+def test_batch_fusion_without_a_usable_zoo_stops_before_any_input(tmp_path, capsys):
+    files = [str(write_imagej(tmp_path / f"{n}.tif", synthetic_pair(s)[0], ["GFP", "RFP"])) for n, s in (("a", 1), ("b", 2))]
+    out = tmp_path / "out"
+    assert main(["batch", *files, "-p", "fusion", "-o", str(out), "--scheduler", "sync", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("Fusion needs a model zoo") == 1 and "--zoo FOLDER" in err and "FAILED" not in err
+    assert not (out / "batch_summary.csv").exists()
+    assert main(["batch", *files, "-p", "fusion", "--zoo", str(tmp_path / "none"), "-o", str(out),
+                 "--scheduler", "sync", "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("is not a LabelFree model zoo (it does not exist)") == 1 and "labelfree zoo add" in err
+    assert not (out / "batch_summary.csv").exists()
+
+
+def test_an_empty_zoo_option_uses_the_zoo_in_labelfree_s_model_cache(model, diameter, tmp_path, cache):
+    from labelfree.pipelines import get_pipeline
+
+    assert "empty: LabelFree's model cache" in get_pipeline("fusion").input("zoo").help  # what this makes true
+    zoo = make_zoo(cache / "zoo", model, ["GFP", "RFP"])
+    image, truth = synthetic_pair(100)
+    path = write_imagej(tmp_path / "a.tif", image, ["GFP", "RFP"])
+    assert main(["fusion", str(path), "-o", str(tmp_path / "one"), "--set", diameter]) == 0
+    prov = json.loads((tmp_path / "one" / "a_provenance.json").read_text())
+    assert {m["id"] for m in prov["models"].values()} == {zoo.entries()[0]["id"]}
+    assert f1(tifffile.imread(tmp_path / "one" / "a_labels.tif"), truth) >= 0.6
+    out = tmp_path / "batch"
+    assert main(["batch", str(path), "-p", "fusion", "-o", str(out), "--scheduler", "sync", "--no-progress",
+                 "--set", diameter]) == 0
+    prov = json.loads((out / "a_provenance.json").read_text())
+    assert prov["inputs"]["zoo"]["path"] == str(cache / "zoo")  # handed to the workers, and fingerprinted
+    assert np.array_equal(tifffile.imread(out / "a_labels.tif"), tifffile.imread(tmp_path / "one" / "a_labels.tif"))
+
+
+# -- P2: channel names ----------------------------------------------------------------------------------------------
+
+
+def test_unmatched_channel_names_are_listed_with_a_fix_that_works(model, diameter, tmp_path, capsys):
+    image, truth = synthetic_pair(100)
+    zoo = make_zoo(tmp_path / "zoo", model, ["GFP", "RFP"])
+    plain = write_imagej(tmp_path / "plain.tif", image)  # channels C0, C1
+    named = write_imagej(tmp_path / "named.tif", image, ["GFP", "RFP"])
+    run = ["--zoo", str(zoo.root), "--set", diameter]
+    assert main(["fusion", str(plain), "-o", str(tmp_path / "p"), *run]) == 1
+    err = capsys.readouterr().err
+    assert "no cyto model for the image's channel(s) ['C0', 'C1']" in err
+    assert "the image has ['C0', 'C1'] (default names: the file names none)" in err
+    assert "the zoo's cyto models were trained on ['GFP', 'RFP']" in err and "slice labels" in err
+    command = re.search(r"`(labelfree zoo add [^`]*)`", err).group(1)
+    assert command.endswith("--channels C0 C1")
+    assert main(shlex.split(command)[1:]) == 0  # file the model under the image's names, as the message says
+    capsys.readouterr()
+    assert main(["fusion", str(plain), "-o", str(tmp_path / "p"), *run]) == 0
+    assert main(["fusion", str(named), "-o", str(tmp_path / "n"), *run]) == 0
+    labels = tifffile.imread(tmp_path / "p" / "plain_labels.tif")
+    assert f1(labels, truth) >= 0.6
+    assert np.array_equal(labels, tifffile.imread(tmp_path / "n" / "named_labels.tif"))
+
+
+def test_one_channel_gets_the_model_trained_on_channels_that_include_it(model, diameter, tmp_path):
+    from labelfree.fusion import FusionConfig, segment
+    from labelfree.fusion.segment import choose_models
+    from labelfree.image import to_dataarray
+
+    image, truth = synthetic_pair(100)
+    da = to_dataarray(image, dims="CYX", channel_names=["GFP", "RFP"])
+    zoo = make_zoo(tmp_path / "zoo", model, ["GFP", "RFP", "DAPI"])
+    mc = zoo.entries()[0]["id"]
+    cfg = {"diameter": model.diam_labels}
+    for channels in (["GFP"], ["GFP", "RFP"]):
+        chosen = choose_models(zoo, channels, config=FusionConfig(), device="cpu")
+        assert [e["id"] for _, e in chosen.values()] == [mc] * len(channels)
+        assert len({id(m) for m, _ in chosen.values()}) == 1  # loaded once
+    one = segment(da, zoo=zoo.root, channels=["GFP"], config=cfg)
+    assert one.attrs["labelfree"]["models"]["GFP"]["id"] == mc
+    assert np.array_equal(one, segment(da, models={"GFP": model}, channels=["GFP"], config=cfg))
+    assert f1(one, truth) >= 0.4  # one channel of two (measured 0.55; the two fused: 1.0)
+    path = write_imagej(tmp_path / "a.tif", image, ["GFP", "RFP"])
+    assert main(["fusion", str(path), "--zoo", str(zoo.root), "--channel", "GFP", "-o", str(tmp_path / "o"),
+                 "--set", diameter]) == 0
+    assert np.array_equal(tifffile.imread(tmp_path / "o" / "a_labels.tif"), one)
+    with pytest.raises(ModelFileError, match=r"channel\(s\) \['C1'\].*trained on \['GFP', 'RFP', 'DAPI'\]"):
+        segment(to_dataarray(image, dims="CYX"), zoo=zoo.root, channels=["C1"], config=cfg)
+
+
+# -- P4: one-channel images -----------------------------------------------------------------------------------------
+
+
+def _write_one_channel(kind, path, plane):
+    if kind == "plain 2-D TIFF":
+        tifffile.imwrite(path, plane)
+        return "C0"
+    if kind == "ImageJ CYX, C=1":
+        tifffile.imwrite(path, plane[None], imagej=True, metadata={"axes": "CYX", "Labels": ["GFP"]})
+        return "GFP"
+    tifffile.imwrite(path, plane[None], ome=True, metadata={"axes": "CYX", "Channel": {"Name": ["RFP"]}})
+    return "RFP"
+
+
+@pytest.mark.parametrize("kind", ["plain 2-D TIFF", "ImageJ CYX, C=1", "OME-TIFF, C=1"])
+def test_one_channel_images_go_through_fusion_named_as_their_file_names_them(kind, model, diameter, tmp_path):
+    from labelfree.fusion import segment
+    from labelfree.io import read_image
+
+    image, truth = synthetic_pair(100)
+    path = tmp_path / ("one.ome.tif" if kind.startswith("OME") else "one.tif")
+    name = _write_one_channel(kind, path, image[0])
+    assert read_image(path).dims == ("Y", "X")  # the reader drops the C axis of length one
+    zoo = make_zoo(tmp_path / "zoo", model, [name])
+    assert main(["fusion", str(path), "--zoo", str(zoo.root), "--set", "fusion=none", "--set", diameter,
+                 "-o", str(tmp_path / "o")]) == 0
+    prov = json.loads((tmp_path / "o" / "one_provenance.json").read_text())
+    assert prov["channels"] == [name] and prov["config"]["fusion"] == "none"
+    labels = tifffile.imread(tmp_path / "o" / "one_labels.tif")
+    cfg = {"diameter": model.diam_labels, "fusion": "none"}
+    assert np.array_equal(labels, segment(image[:1], models={"C0": model}, config=cfg))  # the (1, Y, X) array
+    assert np.array_equal(labels, segment(image[0], models={"C0": model}, config=cfg))  # a 2-D array: channel C0
+    assert f1(labels, truth) >= 0.4  # one channel of two (measured 0.55; the two fused: 1.0)
+
+
+def test_fusion_none_with_several_channels_is_refused_before_any_model_is_loaded(monkeypatch):
+    import importlib
+
+    from labelfree.fusion import segment
+
+    fusion_segment = importlib.import_module("labelfree.fusion.segment")  # the module, not the function
+    from labelfree.image import to_dataarray
+
+    def no_models(*args, **kwargs):
+        raise AssertionError("models were loaded")
+
+    original = fusion_segment.choose_models
+    monkeypatch.setattr(fusion_segment, "choose_models", no_models)
+    image = to_dataarray(synthetic_pair(100)[0], dims="CYX", channel_names=["GFP", "RFP"])
+    with pytest.raises(ConfigError, match=r"fusion=none segments one channel, but 2 were chosen.*--channel NAME"):
+        segment(image, zoo="any", config={"fusion": "none"})
+    monkeypatch.setattr(fusion_segment, "choose_models", original)
+    with pytest.raises(InputError, match="Fusion needs a model zoo"):  # one channel: it goes on to the zoo
+        segment(image, channels=["GFP"], config={"fusion": "none"})
