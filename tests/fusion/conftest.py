@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
-from skimage.draw import disk
-
-TINY = dict(nbase=(8, 16, 32, 64), diam_mean=15.0, crop_size=64, batch_size=8, samples_per_epoch=16,
-            learning_rate=0.01)
+from fusion_data import TINY, synthetic_pair
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -17,35 +13,6 @@ def _one_torch_thread():
     torch.set_num_threads(1)  # the CI machine has 2 shared cores
     yield
     torch.set_num_threads(before)
-
-
-def synthetic_pair(seed: int, /, *, n_cells: int = 8, size: int = 96, noise: float = 0.3):
-    """A (2, Y, X) image whose channels show the cells weakly and unevenly, and the labels.
-
-    Cells are disks of radius 5-8 px that do not touch; each channel shows each cell at its
-    own brightness ~ U(0.05, 1) (a dim cell in one channel is often bright in the other),
-    plus independent Gaussian noise of sigma ``noise``.
-    """
-    rng = np.random.default_rng(seed)
-    labels = np.zeros((size, size), np.int32)
-    k = 0
-    for _ in range(500):
-        y, x = rng.integers(9, size - 9, 2)
-        r = rng.uniform(5, 8)
-        rr, cc = disk((y, x), r + 2, shape=labels.shape)
-        if (labels[rr, cc] > 0).any():
-            continue
-        rr, cc = disk((y, x), r, shape=labels.shape)
-        k += 1
-        labels[rr, cc] = k
-        if k == n_cells:
-            break
-    image = np.zeros((2, size, size), np.float32)
-    for c in range(2):
-        bright = rng.uniform(0.05, 1.0, k + 1)
-        bright[0] = 0.0
-        image[c] = bright[labels] + rng.normal(0, noise, labels.shape)
-    return image, labels
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,6 @@
 """Fusion from the outside: zoo folders in batch runs, no zoo, channel names, one-channel images.
 
-One tiny network is trained once for the module (the recipe of tests/fusion: two-channel
-images of disks, widths 8-16-32-64, 30 epochs, about 30 s on one core) and filed in zoos
+The tiny network of tests/fusion/conftest.py (trained once per session) is filed in zoos
 under whatever channel names a test needs. LabelFree's cache folder is a fresh temporary
 folder in every test, so a zoo in the user's cache never takes part.
 """
@@ -16,54 +15,17 @@ import numpy as np
 import pandas as pd
 import pytest
 import tifffile
-from skimage.draw import disk
+
+from fusion_data import synthetic_pair
 
 from labelfree.cli import main
 from labelfree.errors import ConfigError, InputError, ModelFileError
 
-TINY = dict(nbase=(8, 16, 32, 64), diam_mean=15.0, crop_size=64, batch_size=8, samples_per_epoch=16,
-            learning_rate=0.01)
-
-
-def synthetic_pair(seed: int, /, *, n_cells: int = 8, size: int = 96, noise: float = 0.3):
-    """A (2, Y, X) float32 image of non-touching disks (radius 5-8 px), each at its own brightness per channel, and
-    the labels (as in tests/fusion/conftest.py)."""
-    rng = np.random.default_rng(seed)
-    labels = np.zeros((size, size), np.int32)
-    k = 0
-    for _ in range(500):
-        y, x = rng.integers(9, size - 9, 2)
-        r = rng.uniform(5, 8)
-        rr, cc = disk((y, x), r + 2, shape=labels.shape)
-        if (labels[rr, cc] > 0).any():
-            continue
-        rr, cc = disk((y, x), r, shape=labels.shape)
-        k += 1
-        labels[rr, cc] = k
-        if k == n_cells:
-            break
-    image = np.zeros((2, size, size), np.float32)
-    for c in range(2):
-        bright = rng.uniform(0.05, 1.0, k + 1)
-        bright[0] = 0.0
-        image[c] = bright[labels] + rng.normal(0, noise, labels.shape)
-    return image, labels
-
 
 @pytest.fixture(scope="module")
-def model():
-    """A tiny two-channel model trained from scratch on 8 synthetic images."""
-    import torch
-
-    from labelfree.fusion import finetune
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # the CI machine has 2 shared cores
-    pairs = [synthetic_pair(s) for s in range(8)]
-    result = finetune([p[0] for p in pairs], [p[1] for p in pairs], channels=[0, 1],
-                      config=dict(TINY, n_epochs=30, patience=50))
-    yield result.model
-    torch.set_num_threads(before)
+def model(trained):
+    """The tiny two-channel model of tests/fusion/conftest.py (trained once per session)."""
+    return trained.model
 
 
 @pytest.fixture(autouse=True)
