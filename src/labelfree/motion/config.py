@@ -78,9 +78,9 @@ class MotionConfig(PipelineConfig):
     upsample: int | None = setting(
         None, group=_FLOW, ge=1, le=2,
         help="Segment the movie enlarged k x k (linear) and reduce the labels back (1 = as given). Automatic "
-             "(null): 2 when the typical cell radius of the first moving pair's flow is under "
+             "(null): 2 when the typical cell radius, measured on the first classified frame, is under "
              "flow_downsample_radius / sqrt(2) px (small cells: the flow, entropy and clean-up windows then see "
-             "them at the size they were made for), else 1; 1 when min_size is given.")
+             "them at the size they were made for; the run restarts enlarged), else 1; 1 when min_size is given.")
     scale_low_percentile: float = setting(
         0.5, group=_FLOW, ge=0, le=100,
         help="Non-8-bit movies are mapped to 8 bits once per movie: this percentile becomes 0 (8-bit movies are "

@@ -53,7 +53,7 @@ def uint8_range(movie, /, *, low: float = 0.5, high: float = 99.8, max_frames: i
     Returns
     -------
     (lo, hi) : float, float
-        For uint8 input the smallest and largest value of the sample: an 8-bit movie
+        For uint8 input the smallest and largest value of those frames: an 8-bit movie
         is only spread over the whole range, never clipped, so one that already uses
         it (from 0 to 255) is used as it is (as the paper). A dim 8-bit movie (values
         up to 40, say) would otherwise give the flow and the entropy features a few
@@ -276,18 +276,6 @@ def flow_settings(da: xr.DataArray, cfg: MotionConfig, /, *, low: float, high: f
     if cfg.min_size is not None:
         k = auto_downsample(cfg.min_size / cfg.min_size_fraction, min_radius=cfg.flow_downsample_radius)
         return binned_flow_config(cfg, k), {}
-    first = first_moving_area(da, cfg, low=low, high=high)
-    if first is None:
-        return cfg.replace(flow_downsample=1), {}
-    t, area, flow = first
-    return binned_flow_config(cfg, auto_downsample(area, min_radius=cfg.flow_downsample_radius)), {t: flow}
-
-
-def first_moving_area(da: xr.DataArray, cfg: MotionConfig, /, *, low: float, high: float
-                      ) -> tuple[int, float, np.ndarray] | None:
-    """``(t, area, flow)`` of the first pair that moves, at full resolution: its frame t, the
-    typical cell area of its flow-only size estimate (``flow_only_min_size / min_size_fraction``,
-    px) and its flow; None when no pair moves."""
     full = cfg.replace(flow_downsample=1)
     shape = (da.sizes["Y"], da.sizes["X"])
     first = to_uint8(_frame(da, 0), low=low, high=high)
@@ -297,10 +285,11 @@ def first_moving_area(da: xr.DataArray, cfg: MotionConfig, /, *, low: float, hig
         flow = _flow(cur, ref, shape, full)
         mag = flow_magnitude(flow)
         if float(mag.max()) > STILL:
-            return t, flow_only_min_size(mag, config=full) / cfg.min_size_fraction, flow
+            area = flow_only_min_size(mag, config=full) / cfg.min_size_fraction
+            return binned_flow_config(cfg, auto_downsample(area, min_radius=cfg.flow_downsample_radius)), {t: flow}
         if cfg.flow_reference == "previous":
             ref = cur
-    return None
+    return full, {}
 
 
 #: most enlargement of the automatic upsample

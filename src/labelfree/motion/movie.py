@@ -13,11 +13,6 @@ from labelfree.image import SUPPORTED_DTYPES, to_dataarray
 __all__ = ["as_movie"]
 
 
-def _attrs(movie: Any, /) -> dict:
-    """The attrs of a DataArray input (empty for arrays and lists)."""
-    return dict(movie.attrs) if isinstance(movie, xr.DataArray) else {}
-
-
 def as_movie(movie: Any, /) -> xr.DataArray:
     """Check a time-lapse for Motion and return it as a TYX DataArray (data not copied).
 
@@ -53,7 +48,7 @@ def as_movie(movie: Any, /) -> xr.DataArray:
         if "Z" in da.dims:
             raise DimensionError("Motion needs a time-lapse: got a Z-stack; if Z is really time, read it with "
                                  "dims='TYX' (CLI --dims TYX; Fiji: Image > Properties, Frames instead of Slices).")
-        planes = ("" if not _attrs(movie).get("planar_rgb") else
+        planes = ("" if not da.attrs.get("planar_rgb") else
                   " The file's colour planes were read as channels: if they are time points, read it with "
                   "dims='TYX' (CLI --dims TYX) instead of choosing one.")
         raise DimensionError("Motion needs a time-lapse (T, Y, X) with at least 2 frames; got one frame." + planes)
