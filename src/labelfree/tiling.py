@@ -51,6 +51,8 @@ __all__ = [
     "tiled_labels",
     "PipelineTileFunction",
     "auto_threshold",
+    "threshold_of",
+    "MAX_INTEGER_LEVELS",
 ]
 
 log = logging.getLogger(__name__)
@@ -516,6 +518,35 @@ class PipelineTileFunction:
         return np.asarray(labels.data)
 
 
+#: integer images whose range spans more levels than this are thresholded on skimage's 256-bin
+#: histogram of their values as float32, as before: with that many levels a bin holds one level
+#: or more, and the thresholds of wide-range images (and every figure measured on them) stay
+MAX_INTEGER_LEVELS = 255
+
+
+def threshold_of(values: Any, /, *, method: str = "otsu") -> float:
+    """The automatic threshold (``"otsu"``, ``"li"`` or ``"triangle"``) of an image's values.
+
+    Integer images spanning at most :data:`MAX_INTEGER_LEVELS` levels are thresholded on
+    their integer values, as skimage does (one histogram bin per integer level): a float
+    copy would be binned in 256 bins whose centres fall between the levels of a dim image
+    (values 0..12: Otsu 0.996 instead of 1, so every pixel of value 1 would be foreground).
+    Booleans are 0/1 integers. Wider integer ranges and float images use skimage's 256-bin
+    histogram of their values as float32.
+    """
+    from skimage import filters
+
+    funcs = {"otsu": filters.threshold_otsu, "li": filters.threshold_li, "triangle": filters.threshold_triangle}
+    if method not in funcs:
+        raise InputError(f"method must be one of {sorted(funcs)}; got {method!r}.")
+    x = np.asarray(values)
+    if x.dtype.kind == "b":
+        x = x.astype(np.uint8)
+    if x.dtype.kind not in "iu" or int(x.max()) - int(x.min()) > MAX_INTEGER_LEVELS:
+        x = x.astype(np.float32, copy=False)
+    return float(funcs[method](x))
+
+
 def auto_threshold(image: Any, /, *, method: str = "otsu", max_pixels: int = 16_000_000) -> float:
     """An automatic threshold of the whole (Y, X) image, for every tile to share.
 
@@ -530,9 +561,8 @@ def auto_threshold(image: Any, /, *, method: str = "otsu", max_pixels: int = 16_
     method : {"otsu", "li", "triangle"}
     max_pixels : int
         Pixels used at most.
+    The threshold of the sample is :func:`threshold_of`'s (integers on their own levels).
     """
-    from skimage import filters
-
     _check_plane(image)
     data = image.data if type(image).__name__ == "DataArray" else image
     if len(data.shape) != 2:
@@ -540,7 +570,4 @@ def auto_threshold(image: Any, /, *, method: str = "otsu", max_pixels: int = 16_
     step = max(1, int(math.ceil(math.sqrt(data.shape[0] * data.shape[1] / float(max_pixels)))))
     sample = data[::step, ::step]
     sample = sample.compute() if _is_dask(sample) else np.asarray(sample)
-    funcs = {"otsu": filters.threshold_otsu, "li": filters.threshold_li, "triangle": filters.threshold_triangle}
-    if method not in funcs:
-        raise InputError(f"method must be one of {sorted(funcs)}; got {method!r}.")
-    return float(funcs[method](sample.astype(np.float32, copy=False)))
+    return threshold_of(sample, method=method)

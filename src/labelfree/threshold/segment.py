@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -13,59 +12,27 @@ from labelfree._progress import Progress
 from labelfree.image import labels_like, validate_image
 from labelfree.threshold.config import ThresholdConfig
 
-__all__ = ["segment", "threshold_plane", "plane_threshold", "whole_plane_config"]
-
-
-#: integer images whose range spans more levels than this are thresholded on skimage's 256-bin
-#: histogram of their values as float32, as before: with that many levels a bin holds one level
-#: or more, and the thresholds of wide-range images (and every figure measured on them) stay
-MAX_INTEGER_LEVELS = 255
-
-
-def _values(plane: Any) -> np.ndarray:
-    """A plane's values as thresholded: integers as stored, booleans as 0/1, floats as float32."""
-    values = np.asarray(plane)
-    if values.dtype.kind == "b":
-        return values.astype(np.uint8)
-    if values.dtype.kind in "iu":
-        return values
-    return values.astype(np.float32, copy=False)
-
-
-def plane_threshold(plane: Any, /, *, method: str = "otsu") -> float:
-    """The automatic threshold (``"otsu"``, ``"li"`` or ``"triangle"``) of an image's values.
-
-    Integer images are thresholded on their integer values, as skimage does (one
-    histogram bin per integer level): a float copy would be binned in 256 bins whose
-    centres fall between the levels of a dim image (values 0..12: Otsu 0.996 instead of
-    1, so every pixel of value 1 would be foreground). Integer images spanning more than
-    :data:`MAX_INTEGER_LEVELS` levels, and float images, use skimage's 256-bin histogram
-    of their values as float32.
-    """
-    from skimage import filters
-
-    funcs = {"otsu": filters.threshold_otsu, "li": filters.threshold_li, "triangle": filters.threshold_triangle}
-    values = _values(plane)
-    if values.dtype.kind in "iu" and int(values.max()) - int(values.min()) > MAX_INTEGER_LEVELS:
-        values = values.astype(np.float32)
-    return float(funcs[method](values))
+__all__ = ["segment", "threshold_plane", "whole_plane_config"]
 
 
 def threshold_plane(plane: np.ndarray, config: ThresholdConfig, /) -> np.ndarray:
     """Labels (uint16) of one 2-D plane.
 
-    A pixel is foreground when its value (as stored, for an integer image) is strictly
-    above the threshold (below it with ``dark_objects``): the fixed one, or the method's
-    (:func:`plane_threshold`).
+    A pixel is foreground when its value (as stored, for an integer image; float32 for a
+    float one) is strictly above the threshold (below it with ``dark_objects``): the fixed
+    one, or the method's (:func:`labelfree.tiling.threshold_of`).
     """
     from scipy import ndimage as ndi
 
     from labelfree.labels import declump, fill_holes, relabel_sequential, remove_small_objects
+    from labelfree.tiling import threshold_of
 
-    values = _values(plane)
+    values = np.asarray(plane)
+    if values.dtype.kind == "f":
+        values = values.astype(np.float32, copy=False)
     if values.min() == values.max():
         return np.zeros(values.shape, np.uint16)
-    thr = float(config.threshold) if config.threshold is not None else plane_threshold(values, method=config.method)
+    thr = float(config.threshold) if config.threshold is not None else threshold_of(values, method=config.method)
     mask = values < thr if config.dark_objects else values > thr
     if config.fill_holes:
         mask = fill_holes(mask)
@@ -113,20 +80,12 @@ def segment(
 def whole_plane_config(plane: Any, config: ThresholdConfig, /) -> ThresholdConfig:
     """The config with the whole plane's automatic threshold fixed, for segmenting it in tiles.
 
-    Each tile alone would find its own threshold; the plane's is the one a whole-plane
-    run uses: float planes through :func:`labelfree.tiling.auto_threshold`, integer
-    planes on their integer values as :func:`plane_threshold` takes them, both from a
-    regular subsample of at most 16 Mpx (read lazily).
+    Each tile alone would find its own threshold; the plane's (computed on a subsample,
+    read lazily) is the one a whole-plane run uses.
     """
     from labelfree.tiling import auto_threshold
 
     cfg = ThresholdConfig.coerce(config)
     if cfg.threshold is not None:
         return cfg
-    data = plane.data if isinstance(plane, xr.DataArray) else plane
-    if np.dtype(data.dtype).kind not in "biu" or len(data.shape) != 2:
-        return cfg.replace(threshold=auto_threshold(plane, method=cfg.method))
-    step = max(1, math.ceil(math.sqrt(data.shape[0] * data.shape[1] / 16_000_000)))
-    sample = data[::step, ::step]
-    sample = sample.compute() if hasattr(sample, "compute") else np.asarray(sample)
-    return cfg.replace(threshold=plane_threshold(sample, method=cfg.method))
+    return cfg.replace(threshold=auto_threshold(plane, method=cfg.method))
