@@ -89,7 +89,7 @@ def demo_zoo(*, retrain: bool = False) -> tuple[Path, str]:
     how : str
         One sentence for the demo's note (trained now, in how long; or found in the cache).
     """
-    from labelfree.fusion.zoo import cache_root
+    from labelfree._cache import cache_root
 
     target = cache_root() / f"demo-fusion-zoo-{_recipe_key()}"
     if not retrain and _usable(target):

@@ -25,11 +25,12 @@ import shutil
 from pathlib import Path
 from typing import Any, Iterable
 
+from labelfree._cache import cache_root
 from labelfree._config import file_sha256
 from labelfree.errors import ConfigError, InputError, ModelFileError, OutputError
 from labelfree.fusion.config import OBJECTS
 
-__all__ = ["ModelZoo", "INDEX_NAME", "cache_root", "cache_zoo_dir", "open_zoo", "MAKE_A_ZOO"]
+__all__ = ["ModelZoo", "INDEX_NAME", "cache_zoo_dir", "open_zoo", "MAKE_A_ZOO"]
 
 log = logging.getLogger(__name__)
 INDEX_NAME = "index.json"
@@ -39,14 +40,6 @@ MAKE_A_ZOO = (
     "`labelfree zoo add FOLDER WEIGHTS --object cyto --channels NAME...` (files a cellpose weights file); "
     "`labelfree demo --pipeline fusion` trains a tiny demo zoo on synthetic images and prints where it is."
 )
-
-
-def cache_root() -> Path:
-    """LabelFree's cache folder: ``$LABELFREE_CACHE_DIR``, else ``$XDG_CACHE_HOME/labelfree`` or ``~/.cache/labelfree``."""
-    env = os.environ.get("LABELFREE_CACHE_DIR")
-    if env:
-        return Path(env)
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "labelfree"
 
 
 def cache_zoo_dir() -> Path:

@@ -11,7 +11,9 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-__all__ = ["class_file_major", "command_source", "command_classes", "cache_dir", "find_javac"]
+from labelfree._cache import cache_root
+
+__all__ = ["class_file_major", "command_source", "command_classes", "find_javac"]
 
 log = logging.getLogger(__name__)
 
@@ -32,15 +34,6 @@ def class_file_major(jar: str | Path, /) -> int:
     except (OSError, zipfile.BadZipFile):
         return 0
     return 0
-
-
-def cache_dir() -> Path:
-    """Where compiled classes are kept: ``LABELFREE_CACHE_DIR`` or ``~/.cache/labelfree``."""
-    env = os.environ.get("LABELFREE_CACHE_DIR")
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "labelfree"
 
 
 def find_javac() -> Path | None:
@@ -66,7 +59,7 @@ def command_classes(ij_jar: str | Path, /) -> Path | None:
     """
     source = command_source().encode("utf-8")
     key = hashlib.sha256(source).hexdigest()[:16]
-    target = cache_dir() / "java" / key
+    target = cache_root() / "java" / key
     if all((target / "labelfree" / (p.stem + ".class")).is_file() for p in SOURCES):
         return target
     javac = find_javac()
