@@ -443,8 +443,9 @@ def _options(args: argparse.Namespace) -> int:
         spec = command_spec(name)
         print(f"{spec.menu_title} (labelfree {spec.name}): {spec.summary}")
         fields = command_fields(spec.name)
+        first_fiji_key = next((f for f in fields if f.cli), None)
         for f in fields:
-            if f.cli and f is next(g for g in fields if g.cli):
+            if f is first_fiji_key:
                 print("  Fiji dialog and macro keys: --set refuses them; [CLI: ...] says what the command line uses instead")
             allowed = "|".join(f.choices) if f.choices else f.range
             print(f"  {f.key:<30} {value_text(f, f.default):<14} {allowed:<18} {_fiji_key_note(f)}{f.help}")

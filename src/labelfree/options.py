@@ -206,10 +206,6 @@ def parse_macro_options(options: str, fields: Sequence[Field], /, *, ignore: Seq
 def value_text(field: Field, value: Any, /) -> str:
     """``value`` as a user types it for ``field`` (macro, dialog, ``--set``): ``auto`` for None,
     ``true``/``false``, lists comma-separated, a choice as written in ``field.choices``."""
-    return _format_value(field, value)
-
-
-def _format_value(field: Field, value: Any) -> str:
     if field.kind == "choice" and field.values:
         index = next((i for i, v in enumerate(field.values) if v == value and type(v) is type(value)), None)
         if index is not None:
@@ -231,7 +227,7 @@ def format_macro_options(values: dict[str, Any], fields: Sequence[Field], /) -> 
     for f in fields:
         if f.key not in values:
             continue
-        text = _format_value(f, values[f.key])
+        text = value_text(f, values[f.key])
         if text == "" or re.search(r"[\s\]\[]", text):
             text = f"[{text}]"
         parts.append(f"{f.key}={text}")
