@@ -45,6 +45,38 @@ def test_to_dataarray_canonicalises_existing_dataarray():
     assert I.scale_of(da, "X") == 2 and I.scale_of(da, "Y") == 0.5
 
 
+def test_one_channel_name_names_an_image_without_a_c_axis_and_survives_canonicalising(tmp_path):
+    import tifffile
+
+    from labelfree.io import read_image
+
+    da = I.to_dataarray(np.zeros((4, 5)), channel_names=["DAPI"])
+    assert da.dims == ("Y", "X") and str(da.coords["C"].values) == "DAPI"
+    assert str(I.to_dataarray(da).coords["C"].values) == "DAPI"
+    picked = I.to_dataarray(np.zeros((2, 4, 5)), dims="CYX", channel_names=["a", "b"]).isel(C=1)
+    assert str(I.to_dataarray(picked).coords["C"].values) == "b"
+    with pytest.raises(InputError, match="2 channel names given for an image of one channel"):
+        I.to_dataarray(np.zeros((4, 5)), channel_names=["a", "b"])
+    tifffile.imwrite(tmp_path / "plane.tif", np.zeros((4, 5), np.uint16))
+    assert str(read_image(tmp_path / "plane.tif", channel_names=["GFP"]).coords["C"].values) == "GFP"
+    tifffile.imwrite(tmp_path / "two.tif", np.zeros((2, 4, 5), np.uint16), imagej=True, metadata={"axes": "CYX"})
+    assert I.channel_names(read_image(tmp_path / "two.tif", channel_names=("x", "y"))) == ["x", "y"]
+    with pytest.raises(InputError, match="3 channel names given for 2 channels"):
+        read_image(tmp_path / "two.tif", channel_names=["x", "y", "z"])
+
+
+@pytest.mark.parametrize(("value", "names"), [("DAPI,GFP", ("DAPI", "GFP")), ("DAPI; GFP", ("DAPI", "GFP")),
+                                               (["a", 1], ("a", "1")), ("", None), (None, None)])
+def test_parse_channel_names(value, names):
+    assert I.parse_channel_names(value) == names
+
+
+@pytest.mark.parametrize("value", ["a,a", "a,,b", ",", 3])
+def test_parse_channel_names_refuses_repeated_empty_or_odd_names(value):
+    with pytest.raises(InputError, match="Channel names are one"):
+        I.parse_channel_names(value)
+
+
 def test_scale_survives_length_one_axis():
     da = I.to_dataarray(np.zeros((1, 4, 4)), dims="ZYX", scale={"Z": 2.5})
     assert I.scale_of(da.isel(Z=slice(0, 1)), "Z") == 2.5

@@ -33,6 +33,7 @@ def _named_path(text: str) -> tuple[str, str]:
 def register(sub: Any) -> None:
     """Add the ``batch`` sub-command to the ``labelfree`` parser."""
     from labelfree.cli import add_run_options
+    from labelfree.cli_core import channel_names_argument
     from labelfree.pipelines import pipelines
 
     p = sub.add_parser(
@@ -46,6 +47,11 @@ def register(sub: Any) -> None:
     p.add_argument("--pipeline", "-p", required=True, choices=list(pipelines()), help="pipeline to run")
     add_run_options(p, channel_help="channel(s) to segment in every input (a manifest 'channels' column "
                                     "overrides it per file)")
+    p.add_argument("--dims", help="axis letters of every input without axis metadata, e.g. TYX (a manifest 'dims' "
+                                  "column overrides it per file)")
+    p.add_argument("--channel-names", metavar="NAMES", type=channel_names_argument,
+                   help="names for every input's channels, comma-separated in their order, e.g. DAPI,GFP (a manifest "
+                        "'channel_names' column overrides it per file)")
     p.add_argument("--input", dest="extra_inputs", action="append", type=_named_path, default=[],
                    metavar="NAME=PATH", help="an extra input of the pipeline for every file, e.g. zoo=models/ "
                    "(a manifest column NAME overrides it per file)")
@@ -125,7 +131,7 @@ def handle_batch(args: argparse.Namespace) -> int:
     try:
         summary = run_batch(args.inputs, pipeline=spec.name, out_dir=args.out, config=config, batch=batch,
                             progress=progress_from_args(args), channels=parse_channels(args.channel),
-                            config_file=args.config)
+                            channel_names=args.channel_names, dims=args.dims, config_file=args.config)
     except Cancelled as exc:
         print(f"labelfree batch: {exc}", file=sys.stderr)
         return 130

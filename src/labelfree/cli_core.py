@@ -59,6 +59,17 @@ def _channel_help(spec: Any, /) -> str:
             "index 0 is the image's channel 2)")
 
 
+def channel_names_argument(text: str, /) -> tuple[str, ...] | None:
+    """``--channel-names DAPI,GFP``: one name per channel, in order."""
+    from labelfree.errors import InputError
+    from labelfree.image import parse_channel_names
+
+    try:
+        return parse_channel_names(text)
+    except InputError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def add_pipeline_arguments(p: argparse.ArgumentParser, spec: Any, /) -> None:
     """The arguments of ``labelfree <pipeline>``: input, run options, extra inputs and outputs."""
     from labelfree.cli import add_run_options
@@ -68,6 +79,9 @@ def add_pipeline_arguments(p: argparse.ArgumentParser, spec: Any, /) -> None:
     p.add_argument("--dims", help="axis letters of a plain TIFF without axis metadata, e.g. TYX or CYX (also a 3- or "
                                   "4-frame movie that tifffile stored as RGB planes: TYX); S names the colour samples "
                                   "of an RGB file, read as channels (e.g. TYXS)")
+    p.add_argument("--channel-names", metavar="NAMES", type=channel_names_argument,
+                   help="names for the image's channels, comma-separated in their order (e.g. DAPI,GFP): they replace "
+                        "the file's names (or C0, C1, ...) for --channel, the channel options and a zoo's models")
     p.add_argument("--stem", help="output file prefix (default: the input's whole name without its suffix)")
     for inp in spec.inputs:
         if inp.kind == "choice":
@@ -173,7 +187,7 @@ def run_command(args: argparse.Namespace) -> int:
                       purpose=f"labelfree {spec.name} {args.input}") as out:
         out.plan(stem, extras=extras)
         out.check_files(output_inputs(spec, inputs))  # e.g. a model file to save
-        image = read_image(args.input, dims=args.dims, memmap=True)
+        image = read_image(args.input, dims=args.dims, channel_names=args.channel_names, memmap=True)
         started = time.perf_counter()
         labels = run_pipeline(spec, image, config=config, channel=channel, inputs=inputs,
                               progress=progress_from_args(args), tile=getattr(args, "tile", None),

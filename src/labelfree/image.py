@@ -42,6 +42,7 @@ __all__ = [
     "units_of",
     "pixel_scales",
     "channel_names",
+    "parse_channel_names",
     "labels_like",
     "select_channel",
     "select_channels",
@@ -107,13 +108,19 @@ def to_dataarray(
     scale, units, origin : mapping, optional
         Pixel size / frame interval, unit and origin per dim (defaults 1, pixel, 0).
     channel_names : sequence of str, optional
-        Names for the ``C`` axis (default ``"C0", "C1", ...``).
+        Names for the ``C`` axis (default ``"C0", "C1", ...``). An image without a C axis is
+        one channel: one name names it (a scalar ``C`` coordinate, as ``isel(C=k)`` leaves).
     attrs : mapping, optional
         Extra attributes.
 
     Returns
     -------
     xarray.DataArray
+
+    Raises
+    ------
+    InputError
+        ``channel_names`` of another length than the C axis (one name for an image without one).
 
     Examples
     --------
@@ -147,8 +154,10 @@ def to_dataarray(
                 )
             else:
                 coords[d] = _coord(d, n, scale.get(d, 1.0), origin.get(d, 0.0), units.get(d, _DEFAULT_UNITS[d]))
+        if "C" not in da.dims and "C" in da.coords and da.coords["C"].ndim == 0 and channel_names is None:
+            coords["C"] = da.coords["C"].values  # a channel picked with isel(C=k) keeps its name
         out = xr.DataArray(da.data, dims=da.dims, coords=coords, attrs={**da.attrs, **(attrs or {})}, name=da.name)
-        return out
+        return _name_the_channel(out, channel_names)
     arr = np.asarray(data)
     if dims is None:
         if arr.ndim == 2:
@@ -168,7 +177,18 @@ def to_dataarray(
             coords["C"] = _channel_coord(channel_names, n)
         else:
             coords[d] = _coord(d, n, scale.get(d, 1.0), origin.get(d, 0.0), units.get(d, _DEFAULT_UNITS[d]))
-    return xr.DataArray(arr, dims=dims_t, coords=coords, attrs=dict(attrs or {}))
+    return _name_the_channel(xr.DataArray(arr, dims=dims_t, coords=coords, attrs=dict(attrs or {})), channel_names)
+
+
+def _name_the_channel(da: xr.DataArray, names: Sequence[str] | None) -> xr.DataArray:
+    """An image without a C axis given ``names``: one name becomes its scalar C coordinate."""
+    if names is None or "C" in da.dims:
+        return da
+    names = [str(x) for x in names]
+    if len(names) != 1:
+        raise InputError(f"{len(names)} channel names given for an image of one channel (it has no C axis, dims "
+                         f"{''.join(map(str, da.dims))}); give one name, or none.")
+    return da.assign_coords(C=names[0])
 
 
 def _channel_coord(names: Sequence[str] | None, n: int) -> xr.Variable:
@@ -325,6 +345,28 @@ def parse_channels(value: Any, /) -> tuple[int | str, ...] | None:
             return None
         return tuple(parse_channel(v) for v in value)
     raise InputError(f"Channels are indices or names like '0,2' or ['GFP', 'DAPI']; got {value!r}.")
+
+
+def parse_channel_names(value: Any, /) -> tuple[str, ...] | None:
+    """Names for an image's channels, in order: ``"DAPI,GFP"``, ``"DAPI;GFP"`` or a list; None or empty -> None.
+
+    Raises
+    ------
+    InputError
+        An empty or repeated name.
+    """
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, str):
+        names = [n.strip() for n in value.replace(";", ",").split(",")]
+    elif isinstance(value, (list, tuple)):
+        names = [str(v).strip() for v in value]
+    else:
+        raise InputError(f"Channel names are one name per channel, like 'DAPI,GFP' or ['DAPI', 'GFP']; got {value!r}.")
+    if not names or not all(names) or len(set(names)) != len(names):
+        raise InputError(f"Channel names are one different, non-empty name per channel, in order, like 'DAPI,GFP'; "
+                         f"got {value!r}.")
+    return tuple(names)
 
 
 def channel_index(da: xr.DataArray, channel: int | str, /) -> int:

@@ -58,3 +58,54 @@ def test_unreachable_scheduler_is_a_clear_error(tmp_path, capsys):
     code = main(["batch", str(tmp_path), "-p", "threshold", "-o", str(tmp_path / "o"), "--no-progress",
                  "--scheduler", "tcp://127.0.0.1:1", "--batch-config", str(tmp_path / "batch.json")])
     assert code == 1 and "Cannot connect to the Dask scheduler" in capsys.readouterr().err
+
+
+def _two_channels(path, bright):
+    """A plain (C, Y, X) TIFF without axis metadata: channel ``bright`` holds two squares, the other none."""
+    img = np.full((2, 40, 40), 10, np.uint16)
+    img[bright, 5:15, 5:15] = 1000
+    img[bright, 22:34, 20:36] = 1000
+    img[1 - bright, 30:36, 2:8] = 1000  # one square in the other channel
+    tifffile.imwrite(path, img, photometric="minisblack")
+
+
+def test_dims_and_channel_names_for_every_input_and_per_manifest_row(tmp_path, capsys):
+    _two_channels(tmp_path / "a.tif", bright=0)
+    _two_channels(tmp_path / "b.tif", bright=1)
+    (tmp_path / "m.csv").write_text("path,channel_names\na.tif,\nb.tif,GFP;DAPI\n")
+    out = tmp_path / "out"
+    code = main(["batch", str(tmp_path / "m.csv"), "-p", "threshold", "-o", str(out), "--scheduler", "sync",
+                 "--no-progress", "--dims", "cyx", "--channel-names", "DAPI,GFP", "--channel", "DAPI"])
+    assert code == 0 and "2 input(s): 2 ok" in capsys.readouterr().out
+    for stem in ("a", "b"):  # b's row names its channels the other way round: DAPI is its channel 1
+        assert len(np.unique(tifffile.imread(out / f"{stem}_labels.tif"))) == 3  # the two squares and background
+        prov = json.loads((out / f"{stem}_provenance.json").read_text())
+        assert prov["channels"] == ["DAPI"]
+    # a rerun with other names is another result: the input is redone, not skipped
+    code = main(["batch", str(tmp_path / "m.csv"), "-p", "threshold", "-o", str(out), "--scheduler", "sync",
+                 "--no-progress", "--dims", "CYX", "--channel-names", "GFP,DAPI", "--channel", "DAPI", "--overwrite"])
+    assert code == 0
+    assert len(np.unique(tifffile.imread(out / "a_labels.tif"))) == 2  # a's DAPI is now its channel 1: one square
+    assert "1 skipped" in capsys.readouterr().out  # b's own names did not change
+
+
+def test_bad_channel_names_stop_a_batch_before_it_starts(tmp_path, capsys):
+    _two_channels(tmp_path / "a.tif", bright=0)
+    (tmp_path / "m.csv").write_text("path,channel_names\na.tif,GFP;GFP\n")
+    code = main(["batch", str(tmp_path / "m.csv"), "-p", "threshold", "-o", str(tmp_path / "o"), "--scheduler",
+                 "sync", "--no-progress", "--dims", "CYX"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "m.csv" in err and "channel_names: Channel names are one different, non-empty name per channel" in err
+    assert not (tmp_path / "o").exists() or not list((tmp_path / "o").glob("a_*"))
+    with pytest.raises(SystemExit):
+        main(["batch", str(tmp_path), "-p", "threshold", "-o", str(tmp_path / "o"), "--channel-names", "A,,B"])
+
+
+def test_run_batch_takes_one_channel_name_as_text(tmp_path):
+    from labelfree.batch import run_batch
+
+    _two_channels(tmp_path / "a.tif", bright=1)
+    summary = run_batch(tmp_path / "a.tif", pipeline="threshold", out_dir=tmp_path / "o", scheduler="sync",
+                        progress=False, dims="CYX", channel_names="GFP,DAPI", channels="DAPI")
+    assert summary["status"][0] == "ok" and summary["n_objects"][0] == 2  # not the channels 'D', 'A', 'P', 'I'

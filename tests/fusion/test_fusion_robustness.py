@@ -173,6 +173,55 @@ def test_unmatched_channel_names_are_listed_with_a_fix_that_works(model, diamete
     assert np.array_equal(labels, tifffile.imread(tmp_path / "n" / "named_labels.tif"))
 
 
+def test_channel_names_given_on_the_command_line_match_a_plain_tiff_to_the_zoo(model, diameter, tmp_path, capsys):
+    image, truth = synthetic_pair(100)
+    zoo = make_zoo(tmp_path / "zoo", model, ["GFP", "RFP"])
+    plain = write_imagej(tmp_path / "plain.tif", image)  # channels C0, C1
+    run = ["--zoo", str(zoo.root), "--set", diameter]
+    assert main(["fusion", str(plain), "-o", str(tmp_path / "p"), *run]) == 1
+    err = capsys.readouterr().err
+    flag = re.search(r"--channel-names (\S+), one name per channel", err).group(1)
+    assert flag == "GFP,RFP"  # the message offers the zoo's names when the counts agree
+    assert main(["fusion", str(plain), "-o", str(tmp_path / "p"), "--channel-names", flag, *run]) == 0
+    labels = tifffile.imread(tmp_path / "p" / "plain_labels.tif")
+    assert f1(labels, truth) >= 0.6
+    prov = json.loads((tmp_path / "p" / "plain_provenance.json").read_text())
+    assert prov["channels"] == ["GFP", "RFP"]
+    # a channel picked by its new name
+    assert main(["fusion", str(plain), "-o", str(tmp_path / "g"), "--channel-names", "GFP,RFP", "--channel", "RFP",
+                 *run]) == 0
+    assert json.loads((tmp_path / "g" / "plain_provenance.json").read_text())["channels"] == ["RFP"]
+    # one name for a one-channel file names that channel
+    tifffile.imwrite(tmp_path / "one.tif", image[1])
+    one_zoo = make_zoo(tmp_path / "zoo1", model, ["RFP"])
+    assert main(["fusion", str(tmp_path / "one.tif"), "-o", str(tmp_path / "one"), "--channel-names", "RFP",
+                 "--zoo", str(one_zoo.root), "--set", diameter]) == 0
+    assert json.loads((tmp_path / "one" / "one_provenance.json").read_text())["channels"] == ["RFP"]
+
+
+@pytest.mark.parametrize(("names", "expected"), [
+    ("GFP", "1 channel names given for 2 channels"),
+    ("A,B,C", "3 channel names given for 2 channels"),
+])
+def test_channel_names_of_another_count_are_one_clear_error_and_write_nothing(names, expected, model, tmp_path, capsys):
+    image, _ = synthetic_pair(64)
+    plain = write_imagej(tmp_path / "plain.tif", image)
+    zoo = make_zoo(tmp_path / "zoo", model, ["GFP", "RFP"])
+    assert main(["fusion", str(plain), "-o", str(tmp_path / "o"), "--channel-names", names,
+                 "--zoo", str(zoo.root)]) == 1
+    assert expected in capsys.readouterr().err
+    assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+@pytest.mark.parametrize("names", ["GFP,GFP", "GFP,", " , "])
+def test_repeated_or_empty_channel_names_are_refused_by_the_parser(names, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["fusion", str(tmp_path / "any.tif"), "-o", str(tmp_path / "o"), "--channel-names", names])
+    assert exit_.value.code == 2
+    assert "one different, non-empty name per channel" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
 def test_one_channel_gets_the_model_trained_on_channels_that_include_it(model, diameter, tmp_path):
     from labelfree.fusion import FusionConfig, segment
     from labelfree.fusion.segment import choose_models

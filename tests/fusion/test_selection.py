@@ -48,3 +48,11 @@ def test_segment_and_cli_with_a_zoo(trained, synthetic_set, tmp_path, capsys):
                "--dims", "CYX", "--object", "nuclei"])
     text = capsys.readouterr().out
     assert rc == 0 and "flow_average" in text and "staple" in text and "channel C1" in text
+    named = ModelZoo(tmp_path / "named", create=True)  # the same model filed under real channel names
+    named.add(trained.model, object="nuclei", channels=["DAPI", "GFP"], cell_line="synthetic")
+    rc = main(["fusion", "eval", str(path), "--labels", str(lab_path), "--zoo", str(named.root),
+               "--dims", "CYX", "--channel-names", "DAPI,GFP", "--object", "nuclei"])
+    renamed = capsys.readouterr().out
+    assert rc == 0 and "channel GFP" in renamed and "channel C1" not in renamed
+    table = text[text.index("precision"):]  # the same figures under the new names
+    assert renamed.replace("DAPI", "C0").replace("GFP", "C1").split() == table.split()

@@ -133,9 +133,9 @@ def open_input(job: Any, /) -> xr.DataArray:
 
     item = job.item
     try:
-        image = read_image(item.path, dims=item.dims, lazy=True)
+        image = read_image(item.path, dims=item.dims, channel_names=item.channel_names, lazy=True)
     except MissingDependencyError:
-        image = read_image(item.path, dims=item.dims, memmap=True)
+        image = read_image(item.path, dims=item.dims, channel_names=item.channel_names, memmap=True)
     return image
 
 

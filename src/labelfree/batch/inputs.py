@@ -6,6 +6,8 @@ A manifest lists one input per row (CSV) or entry (YAML) with
 * ``name`` (optional output stem; default: the file name without extension),
 * ``channels`` (optional; channel names or 0-based indices, ``"0;2"`` in CSV),
 * ``dims`` (optional; axis letters for files without axis metadata, e.g. ``TYX``),
+* ``channel_names`` (optional; a name for each channel in order, ``"DAPI;GFP"`` in CSV: they
+  replace the file's, for ``channels``, the channel options and a zoo's models),
 * the pipeline's extra inputs by name (optional; e.g. a ``markers`` file or a ``zoo`` folder,
   see the pipeline's spec), relative to the manifest's folder,
 * per-file pipeline options: further CSV columns, or an ``options:`` mapping in YAML.
@@ -28,7 +30,7 @@ __all__ = ["BatchInput", "collect_inputs", "read_manifest", "IMAGE_SUFFIXES"]
 
 IMAGE_SUFFIXES = (".ome.tiff", ".ome.tif", ".tiff", ".tif", ".btf", ".ome.zarr", ".zarr")
 MANIFEST_SUFFIXES = (".csv", ".yaml", ".yml")
-_RESERVED = ("path", "name", "channels", "dims", "options")
+_RESERVED = ("path", "name", "channels", "dims", "channel_names", "options")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,6 +47,8 @@ class BatchInput:
         Channels to keep (names or 0-based indices); None keeps the image as read.
     dims : str or None
         Axis letters used to read files without axis metadata.
+    channel_names : tuple of str or None
+        Names given to the image's channels in order (they replace the file's); None keeps them.
     inputs : dict
         The pipeline's extra inputs for this file, by name (paths).
     options : dict
@@ -55,6 +59,7 @@ class BatchInput:
     stem: str = ""
     channels: tuple[str | int, ...] | None = None
     dims: str | None = None
+    channel_names: tuple[str, ...] | None = None
     inputs: dict[str, Path] = dataclasses.field(default_factory=dict)
     options: dict[str, Any] = dataclasses.field(default_factory=dict)
 
@@ -64,6 +69,7 @@ class BatchInput:
             "path": str(self.path),
             "channels": list(self.channels) if self.channels is not None else None,
             "dims": self.dims,
+            "channel_names": list(self.channel_names) if self.channel_names is not None else None,
             "inputs": {k: str(v) for k, v in sorted(self.inputs.items())},
             "options": dict(self.options),
         }
@@ -110,11 +116,28 @@ def _parse_channels(value: Any) -> tuple[str | int, ...] | None:
         raise ConfigError(f"channels: {exc}") from None
 
 
+def channel_names_option(value: Any, /) -> tuple[str, ...] | None:
+    """``channel_names`` of a manifest entry or a batch run (:func:`labelfree.image.parse_channel_names`)."""
+    from labelfree.image import parse_channel_names
+
+    try:
+        return parse_channel_names(value)
+    except InputError as exc:
+        raise ConfigError(f"channel_names: {exc}") from None
+
+
 def _resolve(value: Any, base: Path) -> Path | None:
     if not value:
         return None
     path = Path(str(value)).expanduser()
     return path if path.is_absolute() else base / path
+
+
+def _in_entry(where: str, parse: Any, value: Any) -> Any:
+    try:
+        return parse(value)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
 
 
 def _entry(raw: dict[str, Any], base: Path, where: str, input_names: tuple[str, ...]) -> BatchInput:
@@ -140,6 +163,7 @@ def _entry(raw: dict[str, Any], base: Path, where: str, input_names: tuple[str, 
         stem=name,
         channels=_parse_channels(raw.get("channels")),
         dims=str(raw["dims"]).upper() if raw.get("dims") else None,
+        channel_names=_in_entry(where, channel_names_option, raw.get("channel_names")),
         inputs={k: v for k, v in inputs.items() if v is not None},
         options=options,
     )

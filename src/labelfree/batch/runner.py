@@ -12,7 +12,7 @@ import pandas as pd
 
 from labelfree._progress import Progress
 from labelfree.batch.config import SYNC, BatchConfig
-from labelfree.batch.inputs import BatchInput, collect_inputs
+from labelfree.batch.inputs import BatchInput, channel_names_option, collect_inputs
 from labelfree.batch.state import checksum, input_fingerprint
 from labelfree.batch.task import OUTPUT_KINDS, Job, result_row
 from labelfree.errors import Cancelled, ConfigError, OutputExistsError
@@ -36,6 +36,7 @@ def _fingerprint_extra(item: BatchInput, bcfg: BatchConfig, input_shas: dict[str
     return {
         "channels": described["channels"],
         "dims": described["dims"],
+        "channel_names": described["channel_names"],
         "inputs_sha256": input_shas,
         "drift_correction": bcfg.drift_correction,
         "drift_backend": ("fiji" if bcfg.fiji_dir else "python") if bcfg.drift_correction else None,
@@ -226,6 +227,8 @@ def run_batch(
     n_workers: int | None = None,
     progress: Any = True,
     channels: Any = None,
+    channel_names: Any = None,
+    dims: str | None = None,
     config_file: str | Path | None = None,
 ) -> pd.DataFrame:
     """Segment many images with one pipeline, on Dask, and write every output.
@@ -253,6 +256,11 @@ def run_batch(
         Progress over inputs (with ETA); a sink that raises Cancelled stops the run.
     channels : index, name or list, optional
         Channel(s) to segment in every input (a manifest's ``channels`` overrides it).
+    channel_names : list of str or text like ``"DAPI,GFP"``, optional
+        Names for every input's channels, in order (a manifest's ``channel_names`` overrides
+        it): they replace the files' names for ``channels``, the channel options and a zoo.
+    dims : str, optional
+        Axis letters for every input without axis metadata (a manifest's ``dims`` overrides it).
     config_file : path, optional
         The file ``config`` was read from, when it was read by the caller (recorded as
         an input, never written over).
@@ -270,6 +278,7 @@ def run_batch(
         On Ctrl-C or cancel: running tasks are cancelled, the cluster closed, no partial
         outputs left; finished inputs are kept and skipped by a rerun.
     """
+    from labelfree.image import parse_channels
     from labelfree.io.outputs import OutputFolder
     from labelfree.pipelines import get_pipeline
 
@@ -281,6 +290,9 @@ def run_batch(
         bcfg = bcfg.replace(**{k: v for k, v in (("scheduler", scheduler), ("n_workers", n_workers)) if v is not None})
     pipe = get_pipeline(pipeline)
     base = pipe.config_class.coerce(config)
+    every = {"channels": parse_channels(channels),
+             "channel_names": channel_names_option(channel_names), "dims": dims.upper() if dims else None}
+    every = {k: v for k, v in every.items() if v is not None}
     out = Path(out_dir).expanduser().absolute()
     config_files = {"config": p for p in (config if isinstance(config, (str, Path)) else None, config_file) if p}
     with OutputFolder(out, inputs=config_files, overwrite=bcfg.overwrite or bcfg.force,
@@ -288,9 +300,7 @@ def run_batch(
         # listed once the folder is held and the leftovers of an interrupted run are gone: a set whose
         # publication was cut short in a folder that is also the input folder is not taken as an input
         items = collect_inputs(inputs, input_names=batch_input_names(pipe))
-        if channels is not None:
-            items = [it if it.channels is not None else dataclasses.replace(it, channels=tuple(channels))
-                     for it in items]
+        items = [dataclasses.replace(it, **{k: v for k, v in every.items() if getattr(it, k) is None}) for it in items]
         bcfg = _check_run_inputs(items, pipe, bcfg)
         files = {f"input {i}": it.path for i, it in enumerate(items)}
         files.update({f"{name} of input {i}": p for i, it in enumerate(items) for name, p in it.inputs.items()

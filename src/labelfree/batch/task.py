@@ -94,7 +94,7 @@ def load_input(job: Job, /) -> xr.DataArray:
     from labelfree.io import read_image
 
     item = job.item
-    image = read_image(item.path, dims=item.dims, memmap=True)
+    image = read_image(item.path, dims=item.dims, channel_names=item.channel_names, memmap=True)
     if job.drift_correction:
         from labelfree.batch.fiji_step import correct_stage_drift
 

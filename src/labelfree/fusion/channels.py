@@ -108,9 +108,11 @@ def unmatched_channels_message(zoo: Any, missing: Sequence[str], /, *, image_cha
                    f"--object {object}{line} --channels {' '.join(map(shlex.quote, wanted))}")
     else:
         example = f"labelfree zoo add ZOO WEIGHTS --object {object} --channels {' '.join(map(shlex.quote, wanted))}"
+    names = known if len(known) == len(image_channels) else [f"NAME{i}" for i in range(len(image_channels))]
     return text + (
-        "To match them, name the image's channels as the models' (ImageJ/Fiji: slice labels; OME-TIFF: Channel "
-        "Name; Python: read_image(path, channel_names=[...])), or file a model under the image's names: "
+        f"To match them, name the image's channels as the models' (command line and batch: --channel-names "
+        f"{','.join(names)}, one name per channel in order; ImageJ/Fiji: slice labels; OME-TIFF: Channel Name; "
+        "Python: read_image(path, channel_names=[...])), or file a model under the image's names: "
         f"`{example}` (a model trained on several channels serves each of them), or train one with "
         "`labelfree fusion train`."
     )

@@ -34,12 +34,12 @@ def _config(args: argparse.Namespace, cls: Any, **overrides: Any) -> Any:
     return base.replace(**changes) if changes else base
 
 
-def _read_images(paths: list[Path], dims: str | None) -> list[Any]:
-    """The images with a C axis: a YX file is one channel, named as the file names it, else C0."""
+def _read_images(paths: list[Path], dims: str | None, names: Any = None) -> list[Any]:
+    """The images with a C axis: a YX file is one channel, named as ``names`` or the file names it, else C0."""
     from labelfree.fusion.channels import with_channel_axis
     from labelfree.io import read_image
 
-    images = [read_image(p, dims=dims) for p in paths]
+    images = [read_image(p, dims=dims, channel_names=names) for p in paths]
     for p, img in zip(paths, images):
         if any(d not in "CYX" for d in img.dims):
             raise InputError(f"{p} has dims {''.join(img.dims)}; training, selection and evaluation take (C, Y, X) "
@@ -57,11 +57,15 @@ def _read_labels(paths: list[Path], n: int) -> list[Any]:
 
 def _common(p: argparse.ArgumentParser, *, labels: bool) -> None:
     from labelfree.cli import add_config_options
+    from labelfree.cli_core import channel_names_argument
 
     p.add_argument("images", nargs="+", type=Path, help="multi-channel TIFF images (C, Y, X)")
     if labels:
         p.add_argument("--labels", nargs="+", type=Path, required=True, help="instance label TIFF per image")
     p.add_argument("--dims", default=None, help="axes of plain TIFFs, e.g. CYX")
+    p.add_argument("--channel-names", metavar="NAMES", type=channel_names_argument,
+                   help="names for the images' channels, comma-separated in their order (e.g. DAPI,GFP): models "
+                        "are filed and matched under them (default: the files' names, else C0, C1, ...)")
     p.add_argument("--channels", nargs="+", default=None, help="channel names or indices (default: all)")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                    help="where the networks run (default: %(default)s: a CUDA GPU when there is one)")
@@ -147,7 +151,7 @@ def _train(args: argparse.Namespace) -> int:
     from labelfree.fusion.tasks import validation_scores
 
     cfg = _config(args, FinetuneConfig, starting_model=args.starting_model, n_epochs=args.epochs)
-    images = _read_images(args.images, args.dims)
+    images = _read_images(args.images, args.dims, args.channel_names)
     labels = _read_labels(args.labels, len(images))
     _, names = as_channel_images(images)
     chans = [str(c) for c in (args.channels or names)]
@@ -172,7 +176,7 @@ def _select(args: argparse.Namespace) -> int:
     from labelfree.fusion.finetune import as_channel_images
 
     cfg = _config(args, FusionConfig)
-    arrays, names = as_channel_images(_read_images(args.images, args.dims))
+    arrays, names = as_channel_images(_read_images(args.images, args.dims, args.channel_names))
     labels = _read_labels(args.labels, len(arrays))
     zoo = ModelZoo(args.zoo)
     entries = zoo.list(object=args.object, cell_line=args.cell_line)
@@ -193,7 +197,7 @@ def _eval(args: argparse.Namespace) -> int:
     from labelfree.fusion.tasks import compare_fusions
 
     cfg = _config(args, FusionConfig, object=args.object, cell_line=args.cell_line)
-    images = _read_images(args.images, args.dims)
+    images = _read_images(args.images, args.dims, args.channel_names)
     labels = _read_labels(args.labels, len(images))
     table = compare_fusions(images, labels, zoo=args.zoo, channels=args.channels, config=cfg, device=args.device)
     print(table.to_string(float_format=lambda v: f"{v:.3f}"))
