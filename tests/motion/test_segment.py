@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
+import tifffile
 import xarray as xr
 
 from labelfree import datasets, motion
@@ -162,6 +163,23 @@ def test_a_still_movie_warns_and_gives_empty_labels():
         labels = motion.segment(still, progress=lambda d, total, msg: done.append(d))
     assert labels.shape == (12, 128, 128) and labels.values.max() == 0
     assert done[-1] == 12
+
+
+@pytest.mark.parametrize("values", [(100, 100, 100), (7, 9, 8)])
+def test_a_uniform_movie_is_refused_as_a_constant_image_is_by_the_other_pipelines(values, tmp_path):
+    from labelfree.cli import main
+    from labelfree.errors import ConstantImageError
+
+    movie = np.stack([np.full((48, 40), v, np.uint16) for v in values])
+    with pytest.raises(ConstantImageError, match="The movie is uniform .*nothing to segment"):
+        motion.segment(movie)
+    movie[2, 5, 5] += 1  # one pixel of content: segmented (no motion found), not refused
+    with pytest.warns(NoMotionWarning):
+        assert motion.segment(movie).values.max() == 0
+    movie[2, 5, 5] -= 1
+    tifffile.imwrite(tmp_path / "flat.tif", movie, imagej=True, metadata={"axes": "TYX"})
+    assert main(["motion", str(tmp_path / "flat.tif"), "-o", str(tmp_path / "out")]) == 1
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
 def test_list_and_memmap_input_and_progress(tmp_path):

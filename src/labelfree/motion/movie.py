@@ -7,10 +7,10 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from labelfree.errors import DimensionError, DTypeError, EmptyImageError, NonFiniteError
+from labelfree.errors import ConstantImageError, DimensionError, DTypeError, EmptyImageError, NonFiniteError
 from labelfree.image import SUPPORTED_DTYPES, to_dataarray
 
-__all__ = ["as_movie"]
+__all__ = ["as_movie", "check_not_uniform"]
 
 
 def as_movie(movie: Any, /) -> xr.DataArray:
@@ -75,3 +75,27 @@ def _frame(da: xr.DataArray, t: int) -> np.ndarray:
     if f.dtype.kind == "f" and not np.isfinite(f).all():
         raise NonFiniteError(f"Frame {t} contains NaN/inf pixels; replace them (numpy.nan_to_num) first.")
     return f
+
+
+def check_not_uniform(da: xr.DataArray, /) -> None:
+    """Refuse a movie whose every frame is one value: it holds no cell to segment.
+
+    Frames are read in order until one holds two values, so a movie with content costs one
+    frame read (memory-mapped and lazy movies stay unread beyond it).
+
+    Raises
+    ------
+    ConstantImageError
+        Every frame is uniform (the same value everywhere, or a value of its own per frame).
+    """
+    values = set()
+    for t in range(da.sizes["T"]):
+        f = _frame(da, t)
+        lo, hi = f.min(), f.max()
+        if lo != hi:
+            return
+        values.add(lo.item())
+    what = (f"every pixel of every frame is {values.pop()!s}" if len(values) == 1
+            else f"each frame is one value, {len(values)} values in all")
+    raise ConstantImageError(f"The movie is uniform ({what}); there is nothing to segment. Check that the right "
+                             "file or channel was given.")

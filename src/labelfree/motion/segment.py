@@ -23,7 +23,7 @@ from labelfree.motion.config import MotionConfig
 from labelfree.motion.features import compute_features
 from labelfree.motion.flow import STILL, auto_upsample, flow_settings, uint8_range
 from labelfree.motion.instances import InstanceTracker
-from labelfree.motion.movie import _frame, as_movie
+from labelfree.motion.movie import _frame, as_movie, check_not_uniform
 from labelfree.motion.postprocess import (
     OverlapLinker,
     fill_mask_holes,
@@ -323,6 +323,11 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
     memory this process may still use (``MemAvailable``, its cgroup's limit) would not hold
     them beside the label stack (:func:`labelfree._threads.threads_for_memory`).
 
+    Raises
+    ------
+    ConstantImageError
+        Every frame is uniform: there is nothing to segment (as for the other pipelines).
+
     Warns
     -----
     NoMotionWarning
@@ -330,6 +335,7 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
     """
     cfg = MotionConfig.coerce(config)
     da = as_movie(movie)
+    check_not_uniform(da)
     k, area = (1 if cfg.upsample is None else int(cfg.upsample)), None
     if k == 1:
         try:
