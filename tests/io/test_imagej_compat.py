@@ -103,3 +103,53 @@ def test_roi_manager_opens_roi_zip(written):
     finally:
         rm.reset()
         rm.close()
+
+
+def _measure_points(imp, points, frame, path):
+    """ImageJ's own Results table of a point selection on ``frame`` (1-based), saved as CSV."""
+    import jpype
+
+    IJ = jpype.JClass("ij.IJ")
+    roi = jpype.JClass("ij.gui.PointRoi")(float(points[0][1]), float(points[0][0]))
+    for y, x in points[1:]:
+        roi.addPoint(float(x), float(y))
+    imp.setT(frame) if imp.isHyperStack() else imp.setSlice(frame)
+    roi.setPosition(imp.getCurrentSlice()) if not imp.isHyperStack() else roi.setPosition(0, 0, frame)
+    imp.setRoi(roi)
+    rt = jpype.JClass("ij.measure.ResultsTable").getResultsTable()
+    rt.reset()
+    IJ.run("Set Measurements...", "area mean centroid stack display redirect=None decimal=3")
+    IJ.run(imp, "Measure", "")
+    rt.save(str(path))
+    rt.reset()
+
+
+@pytest.mark.parametrize("hyperstack", [False, True])
+def test_imagej_results_table_of_points_reads_back_as_their_pixels(hyperstack, tmp_path, ij):
+    """Analyze > Measure on points of a calibrated stack with an origin: X, Y in µm, frames from 1."""
+    import jpype
+
+    from labelfree.io import read_image
+    from labelfree.io.markers import read_markers
+
+    IJ = jpype.JClass("ij.IJ")
+    imp = IJ.createImage("cells", "16-bit black", 120, 80, 1, 1, 4)  # a plain stack of 4 slices
+    if hyperstack:
+        imp.setDimensions(1, 1, 4)
+        imp.setOpenAsHyperStack(True)
+    cal = imp.getCalibration()
+    cal.pixelWidth = cal.pixelHeight = 0.65
+    cal.setUnit("micron")
+    cal.xOrigin, cal.yOrigin = 10.0, -4.0
+    IJ.saveAsTiff(imp, str(tmp_path / "cells.tif"))
+    points = [(20, 30), (55, 101)]  # (y, x) pixels
+    _measure_points(imp, points, 3, tmp_path / "results.csv")
+    imp.close()
+    table = pd.read_csv(tmp_path / "results.csv")
+    assert table["X"].tolist() != [30, 101]  # calibrated, as ImageJ writes them
+    image = read_image(tmp_path / "cells.tif")
+    assert image.dims == ("T", "Y", "X") if hyperstack else image.dims[0] in "TZ"
+    if image.dims[0] == "Z":  # a plain stack is read as Z: the user gives dims, the markers follow
+        image = read_image(tmp_path / "cells.tif", dims="TYX")
+    markers = read_markers(tmp_path / "results.csv", image=image)
+    np.testing.assert_allclose(markers, [[2, 20, 30], [2, 55, 101]], atol=0.01)  # 3 decimals of µm

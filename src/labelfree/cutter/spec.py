@@ -10,7 +10,8 @@ SPEC = PipelineSpec(
     config="labelfree.cutter.config:CutterConfig",
     channels="many",
     inputs=(
-        Input("markers", "One marker per cell: a points CSV (y, x[, t]), a label TIFF or an ImageJ ROI zip; "
+        Input("markers", "One marker per cell: a points CSV (y, x[, t]; or ImageJ's Results table of a point "
+                         "selection, or LabelFree's _table.csv), a label TIFF or an ImageJ ROI zip; "
                          "default: detected in the nucleus channel (in the image itself when it has one channel).",
               kind="file", reader="labelfree.io.markers:read_markers", absent="detect", roi_manager=True),
         Input("model", "Apply this trained Cutter model (.pt) instead of training (empty: train on the image).",

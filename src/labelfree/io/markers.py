@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,8 @@ import numpy as np
 from labelfree.errors import InputError
 
 __all__ = ["read_markers"]
+
+log = logging.getLogger(__name__)
 
 
 def _shape_of(image: Any, shape: tuple[int, ...] | None) -> tuple[int, ...]:
@@ -22,19 +25,76 @@ def _shape_of(image: Any, shape: tuple[int, ...] | None) -> tuple[int, ...]:
     return tuple(sizes[d] for d in ("T", "Y", "X") if d in sizes)
 
 
-def _read_csv(path: Path, shape: tuple[int, ...]) -> np.ndarray:
+#: columns only ImageJ's Results table has beside X and Y (Analyze > Measure on a point selection)
+_IMAGEJ_COLUMNS = ("label", "area", "mean", "slice", "frame", "ch", "min", "max", "intden", "rawintden")
+
+
+def _table_kind(columns: list[str]) -> str:
+    """``"labelfree"`` (a ``_table.csv`` of LabelFree), ``"imagej"`` (ImageJ's Results table) or ``"points"``.
+
+    ImageJ's Results table names its coordinates ``X`` and ``Y`` (upper case) and has a first column
+    without a name (the row number) or measurement columns beside them; its X and Y are calibrated.
+    """
+    lower = [c.strip().lower() for c in columns]
+    if "centroid_x" in lower and "centroid_y" in lower and "x" not in lower:
+        return "labelfree"
+    stripped = [c.strip() for c in columns]
+    if "X" in stripped and "Y" in stripped and (
+            (columns and not columns[0].strip()) or any(c in lower for c in _IMAGEJ_COLUMNS)):
+        return "imagej"
+    return "points"
+
+
+def _to_pixels(values: np.ndarray, image: Any, dims: str) -> np.ndarray:
+    """Calibrated positions (as the image's coordinates: origin + index x pixel size) -> pixel positions."""
+    out = values.copy()
+    for k, d in enumerate(dims):
+        if image is None or d not in getattr(image, "coords", {}):
+            continue
+        coord = np.asarray(image.coords[d].values, dtype=np.float64)
+        step = float(image.coords[d].attrs.get("scale", coord[1] - coord[0] if coord.size > 1 else 1.0))
+        out[:, k] = (values[:, k] - coord[0]) / step
+    return out
+
+
+def _read_csv(path: Path, shape: tuple[int, ...], image: Any = None) -> np.ndarray:
     import pandas as pd
 
     try:
         table = pd.read_csv(path)
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise InputError(f"Marker file {path} is not a readable CSV table ({exc}).") from exc
+    columns = [str(c) for c in table.columns]
+    kind = _table_kind(columns)
     cols = {str(c).strip().lower(): c for c in table.columns}
-    if "y" not in cols or "x" not in cols:
-        raise InputError(f"{path} needs columns named y and x (pixels); it has {list(table.columns)}.")
-    tcol = cols.get("t", cols.get("frame"))
-    keys = ([tcol] if tcol is not None and len(shape) == 3 else []) + [cols["y"], cols["x"]]
-    values = table[keys].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64)
+    time = len(shape) == 3
+    first = 0  # the first frame's number in the file
+    if kind == "labelfree":
+        ycol, xcol, tcol = cols["centroid_y"], cols["centroid_x"], cols.get("frame")
+    elif kind == "imagej":
+        ycol, xcol = next(c for c in table.columns if str(c).strip() == "Y"), next(
+            c for c in table.columns if str(c).strip() == "X")
+        tcol, first = cols.get("frame"), 1  # ImageJ counts frames and slices from 1
+        if tcol is None and time and "slice" in cols:
+            others = [d for d in ("C", "Z") if image is not None and d in getattr(image, "dims", ())]
+            if others:
+                raise InputError(
+                    f"{path} is an ImageJ Results table whose Slice column counts the planes of a hyperstack with "
+                    f"{' and '.join(others)}, so it does not say the frame. Measure again with Analyze > Set "
+                    "Measurements > Stack position checked (it adds a Frame column), or give a CSV with y, x and t "
+                    "(0-based frame) in pixels.")
+            tcol = cols["slice"]  # a plain stack: its slices are the frames
+    else:
+        if "y" not in cols or "x" not in cols:
+            raise InputError(f"{path} needs columns named y and x (pixels), optionally t (0-based frame); it has "
+                             f"{columns}. ImageJ's Results table (X, Y) and LabelFree's _table.csv (centroid_x, "
+                             "centroid_y) are read as they are.")
+        ycol, xcol, tcol = cols["y"], cols["x"], cols.get("t", cols.get("frame"))
+    if time and tcol is None and kind != "points":
+        raise InputError(f"{path} gives no frame for its markers (no {'Frame or Slice' if kind == 'imagej' else 'frame'} "
+                         "column), but the image is a time-lapse; give one marker table with the frame of each marker.")
+    keys = ([tcol] if tcol is not None and time else []) + [ycol, xcol]
+    values = np.array(table[keys].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64))  # writable
     bad = ~np.isfinite(values).all(axis=1)
     if bad.any():
         row = int(np.flatnonzero(bad)[0]) + 2  # 1-based, after the header line
@@ -44,6 +104,13 @@ def _read_csv(path: Path, shape: tuple[int, ...]) -> np.ndarray:
         )
     if len(values) == 0:
         raise InputError(f"Marker file {path} lists no markers.")
+    if kind != "points":  # calibrated positions; frames counted from ``first``
+        if image is None:
+            log.warning("%s holds calibrated positions, but no image was given to convert them: they are taken "
+                        "as pixels (pass image= to read_markers).", path)
+        values[:, -2:] = _to_pixels(values[:, -2:], image, "YX")
+        if values.shape[1] == 3:
+            values[:, 0] -= first
     return values
 
 
@@ -53,9 +120,14 @@ def read_markers(path: str | os.PathLike[str], /, *, image: Any = None, shape: t
     Parameters
     ----------
     path : str or path-like
-        CSV: a header with ``y`` and ``x`` columns (any case; ImageJ's ``X``/``Y`` work),
-        optionally ``t`` / ``frame`` for time-lapses, in pixels. TIFF: a label image of
-        nuclei. ROI zip / .roi: point ROIs (one marker per point) or area ROIs.
+        CSV: a header with ``y`` and ``x`` columns in pixels (any case), optionally ``t`` /
+        ``frame`` (0-based) for time-lapses. ImageJ's Results table (Analyze > Measure on a
+        point selection: a nameless first column or measurement columns beside ``X`` and
+        ``Y``) is read in its own terms: X and Y calibrated, ``Frame`` (or, for a plain stack,
+        ``Slice``) counted from 1. LabelFree's ``_table.csv`` gives its ``centroid_x`` /
+        ``centroid_y`` (calibrated) and ``frame``. Calibrated positions become pixels with the
+        image's pixel size and origin. TIFF: a label image of nuclei. ROI zip / .roi: point
+        ROIs (one marker per point) or area ROIs.
     image : DataArray, optional
         The image the markers belong to (gives the shape).
     shape : tuple of int, optional
@@ -72,7 +144,7 @@ def read_markers(path: str | os.PathLike[str], /, *, image: Any = None, shape: t
     shape = _shape_of(image, shape)
     suffix = path.suffix.lower()
     if suffix == ".csv":
-        return _read_csv(path, shape)
+        return _read_csv(path, shape, image)
     if suffix in (".zip", ".roi"):
         from labelfree.io.rois_raster import rois_to_labels
 

@@ -1,0 +1,65 @@
+"""Marker tables as users have them: plain points, ImageJ's Results table, LabelFree's own _table.csv."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from labelfree.errors import InputError
+from labelfree.image import to_dataarray
+from labelfree.io.markers import read_markers
+
+#: a calibrated time-lapse: 0.5 µm pixels, origin (X 10 µm, Y -2 µm)
+IMAGE = to_dataarray(np.zeros((3, 60, 80), np.uint16), dims="TYX", scale={"X": 0.5, "Y": 0.5},
+                     origin={"X": 10.0, "Y": -2.0}, units={"X": "µm", "Y": "µm"})
+PIXELS = [[1, 20, 30], [2, 41, 7]]  # (t, y, x)
+
+
+def _imagej_rows(frame_column="Frame"):
+    """What ImageJ's Analyze > Measure writes for points at PIXELS (X, Y calibrated; frames from 1)."""
+    lines = [f" ,Label,Area,Mean,X,Y,{frame_column}"]
+    for i, (t, y, x) in enumerate(PIXELS, 1):
+        lines.append(f"{i},cells:{t + 1},0.000,0,{10 + 0.5 * x:.3f},{-2 + 0.5 * y:.3f},{t + 1}")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("frame_column", ["Frame", "Slice"])
+def test_imagej_results_table_is_read_in_its_own_units(frame_column, tmp_path):
+    path = tmp_path / "Results.csv"
+    path.write_text(_imagej_rows(frame_column))
+    np.testing.assert_allclose(read_markers(path, image=IMAGE), PIXELS)
+
+
+def test_labelfree_table_of_nuclei_gives_their_centroids_in_pixels(tmp_path):
+    from labelfree.measure import measure_objects
+
+    labels = np.zeros((3, 60, 80), np.uint16)
+    for k, (t, y, x) in enumerate(PIXELS, 1):
+        labels[t, y - 2 : y + 3, x - 2 : x + 3] = k
+    table = measure_objects(to_dataarray(labels, dims="TYX", scale={"X": 0.5, "Y": 0.5}, origin={"X": 10.0, "Y": -2.0}))
+    table.to_csv(tmp_path / "nuclei_table.csv", index=False)
+    assert (table["centroid_x"] != [p[2] for p in PIXELS]).all()  # calibrated in the file
+    np.testing.assert_allclose(read_markers(tmp_path / "nuclei_table.csv", image=IMAGE), PIXELS)
+
+
+def test_plain_points_stay_pixels_with_0_based_frames(tmp_path):
+    path = tmp_path / "points.csv"
+    path.write_text("t,y,x\n" + "".join(f"{t},{y},{x}\n" for t, y, x in PIXELS))
+    np.testing.assert_allclose(read_markers(path, image=IMAGE), PIXELS)
+    path.write_text("X,Y\n30,20\n")  # upper-case X, Y alone: a user's pixel table, not ImageJ's
+    np.testing.assert_allclose(read_markers(path, image=IMAGE[0]), [[20, 30]])
+
+
+def test_imagej_table_that_cannot_say_the_frame_is_a_clear_error(tmp_path):
+    path = tmp_path / "Results.csv"
+    path.write_text(_imagej_rows("Slice"))
+    hyper = to_dataarray(np.zeros((3, 2, 60, 80), np.uint16), dims="TCYX")
+    with pytest.raises(InputError, match="Slice column counts the planes of a hyperstack with C.*Stack position"):
+        read_markers(path, image=hyper)
+    path.write_text(" ,Label,X,Y\n1,cells,25,8\n")
+    with pytest.raises(InputError, match="no Frame or Slice column.*time-lapse"):
+        read_markers(path, image=IMAGE)
+    np.testing.assert_allclose(read_markers(path, image=IMAGE[0]), [[20, 30]])  # one frame: no frame needed
+    path.write_text("a,b\n1,2\n")
+    with pytest.raises(InputError, match="needs columns named y and x.*ImageJ's Results table"):
+        read_markers(path, image=IMAGE)
