@@ -150,8 +150,9 @@ def test_cutter_demo_scores_against_truth(tmp_path, capsys, one_torch_thread):
 
 
 @pytest.mark.slow
-def test_fusion_demo_trains_a_zoo_and_scores_against_truth(tmp_path, capsys, monkeypatch, one_torch_thread):
-    # measured: object F1 1.000, mean matched IoU 0.91; the model trains in ~45 s on one core
+def test_fusion_demo_trains_a_zoo_and_scores_against_truth(tmp_path, capsys, monkeypatch):
+    # measured: object F1 1.000, mean matched IoU 0.91. Torch keeps its default thread count here: the
+    # demo trains on one thread itself (with two, the model scored F1 0.83)
     monkeypatch.setenv("LABELFREE_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "out"
     assert main(["demo", "--pipeline", "fusion", "-o", str(out)]) == 0
