@@ -285,3 +285,20 @@ def test_batch_docs_list_only_files_a_batch_run_writes():
     written = {*OUTPUT_SUFFIXES.values(), *EXTRA_SUFFIXES.values(), "_drift.csv"}
     assert set(named) <= written, set(named) - written
     assert "_batch.json" not in text
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback():
+    """``labelfree options motion | head -1``: the reader is gone before the table is printed."""
+    import os
+    import subprocess
+    import sys
+
+    read, write = os.pipe()
+    os.close(read)  # nobody reads: the first write fails, as after head has taken its line
+    try:
+        proc = subprocess.run([sys.executable, "-m", "labelfree", "options", "motion"], stdout=write,
+                              stderr=subprocess.PIPE, timeout=60)
+    finally:
+        os.close(write)
+    err = proc.stderr.decode()
+    assert proc.returncode == 141 and "Traceback" not in err and "BrokenPipeError" not in err, err

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -192,6 +193,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("labelfree: interrupted; no partial outputs were left.", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader left early (labelfree options | head): stop quietly, as Unix tools do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's last flush must not fail again
+        os.close(devnull)
+        return 141  # 128 + SIGPIPE
     except LabelFreeError as exc:
         from labelfree.errors import Cancelled
 

@@ -133,5 +133,26 @@ def test_bad_layouts_give_clear_errors():
         stitch(tiles, np.zeros((3, 2)), backend="python")
     with pytest.raises(ConfigError, match="order must be one of"):
         stitch(tiles, (2, 2), config={"order": "spiral"})
-    with pytest.raises(FijiPluginMissingError, match="Grid/Collection stitching"):
-        stitch(tiles, (2, 2), backend="fiji")
+    import jpype
+
+    from labelfree.errors import FijiError
+
+    if jpype.isJVMStarted():  # ImageJ 1.x running (the JVM tests ran first): Fiji's plugin is what is missing
+        with pytest.raises(FijiPluginMissingError, match="Grid/Collection stitching"):
+            stitch(tiles, (2, 2), backend="fiji")
+    else:
+        with pytest.raises(FijiError, match="needs a running Fiji"):
+            stitch(tiles, (2, 2), backend="fiji")
+
+
+def test_positions_table_of_a_grid_has_no_negative_zero(tmp_path):
+    from scipy import ndimage as ndi
+
+    scene = ndi.gaussian_filter(np.random.default_rng(0).random((400, 600)), 2)
+    nominal = pd.DataFrame({"y": [0, 0, 0, 150, 150, 150], "x": [0, 170, 340, 0, 170, 340]})
+    tiles = [to_dataarray(scene[y + 5:y + 185, x + 5:x + 205]) for y, x in nominal.to_numpy()]
+    _, positions = stitch(tiles, nominal, backend="python")
+    np.testing.assert_array_equal(positions[["y", "x"]].to_numpy(), nominal.to_numpy())
+    assert not np.signbit(positions[["y", "x"]].to_numpy()).any()  # written as 0, not -0
+    positions.to_csv(tmp_path / "p.csv", index=False)
+    assert "-0" not in (tmp_path / "p.csv").read_text()

@@ -213,6 +213,7 @@ def _outputs(das, fused, placed, nominal, solution, *, backend: str) -> tuple[xr
     for link in (solution.kept if solution is not None else []):
         counts[link.i] += 1
         counts[link.j] += 1
+    placed = placed + 0.0  # -0.0 (a tile at the origin, shifted by -0.0) is written as 0
     table = pd.DataFrame({
         "tile": np.arange(len(das)),
         "y_nominal": nominal[:, 0], "x_nominal": nominal[:, 1],
