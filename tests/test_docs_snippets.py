@@ -157,8 +157,8 @@ def test_registration_macro_strings_are_the_documented_ones():
     assert "order=[Right & Down" + " " * 16 + "]" in options  # "followed by 16 spaces"
 
 
-def test_cutter_model_is_applied_with_its_training_config(tmp_path):
-    """docs/cutter.md, "Python API": fit + save, then apply with config=cfg; without it the channels differ."""
+def test_cutter_model_is_applied_with_the_channels_it_was_trained_on(tmp_path):
+    """docs/cutter.md, "Python API": fit + save, then apply; the model brings its channels, others are refused."""
     from labelfree.cutter import CutterConfig, fit, segment
     from labelfree.datasets import synthetic_cells_and_nuclei
     from labelfree.errors import InputError
@@ -176,5 +176,8 @@ def test_cutter_model_is_applied_with_its_training_config(tmp_path):
     assert (tmp_path / "cells.pt.json").exists()  # "Model files": the sidecar
     labels = segment(image, markers=nuclei_labels, model=tmp_path / "cells.pt", config=cfg)
     assert labels.dtype == np.uint16 and labels.dims == ("Y", "X") and labels.attrs["labelfree"]["model_sha256"]
+    alone = segment(image, markers=nuclei_labels, model=tmp_path / "cells.pt")  # no config: the model's channels
+    np.testing.assert_array_equal(alone.values, labels.values)
+    assert alone.attrs["labelfree"]["config"]["cell_channels"] == ["actin"]
     with pytest.raises(InputError, match="trained on 1 image channel"):
-        segment(image, markers=nuclei_labels, model=tmp_path / "cells.pt")
+        segment(image, markers=nuclei_labels, model=tmp_path / "cells.pt", config={"cell_channels": ["actin", "dapi"]})

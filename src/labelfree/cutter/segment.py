@@ -33,6 +33,8 @@ log = logging.getLogger(__name__)
 
 #: config fields fixed by a trained model (how its patches are built)
 _MODEL_FIELDS = ("downscale", "crop_size", "marker_sigma", "width")
+#: the channels a model was trained on: used when the config leaves them unset
+_MODEL_CHANNELS = ("cell_channels", "nucleus_channel")
 #: frames on which the automatic scale is measured (evenly spaced)
 _SCALE_FRAMES = 8
 #: the automatic config fields (None = measured from the data, labelfree.cutter.scale)
@@ -299,7 +301,9 @@ def _model_bound(cfg: CutterConfig, model: Any, source: str) -> CutterConfig:
     """``cfg`` with the fields a trained model fixes taken from the model.
 
     A field left at its default takes the model's value silently; one set to another
-    value than the model's is a ConfigError (the model cannot follow it).
+    value than the model's is a ConfigError (the model cannot follow it). The cell and
+    nucleus channels left unset are those the model was trained on; set, they are used
+    as given.
     """
     defaults = CutterConfig()
     conflicts = [(k, getattr(cfg, k), getattr(model.config, k)) for k in _MODEL_FIELDS
@@ -311,7 +315,13 @@ def _model_bound(cfg: CutterConfig, model: Any, source: str) -> CutterConfig:
             f"The config sets {said} ({source}). A trained model fixes {', '.join(_MODEL_FIELDS)}: drop the "
             f"setting of {names} (the model's value is used) or train a new model with it."
         )
-    return cfg.replace(**{k: getattr(model.config, k) for k in _MODEL_FIELDS})
+    bound = {k: getattr(model.config, k) for k in _MODEL_FIELDS}
+    for k in _MODEL_CHANNELS:  # channels left unset are the model's (those it was trained on)
+        theirs = getattr(model.config, k, None)
+        if getattr(cfg, k) == getattr(defaults, k) and theirs != getattr(defaults, k):
+            bound[k] = theirs
+            log.info("Cutter: %s %s as the model was trained (%s)", k, theirs, source)
+    return cfg.replace(**bound)
 
 
 def segment(
