@@ -111,12 +111,27 @@ def _split_options(options: str) -> dict[str, str | None]:
         m = _TOKEN.match(text, pos)
         if not m or m.end() == pos:
             raise ConfigError(f"Cannot read the macro options at {text[pos:pos + 30]!r}; use key=value or key=[a b].")
-        key, value = m.group(1).lower(), m.group(2)
+        key, value, end = m.group(1).lower(), m.group(2), m.end()
         if value is not None and value.startswith("["):
-            value = value[1:-1]
+            end = _closing_bracket(text, m.start(2))
+            if end < 0:
+                raise ConfigError(f"Cannot read the macro options at {text[m.start(2):m.start(2) + 30]!r}: "
+                                  "the '[' has no matching ']'.")
+            value, end = text[m.start(2) + 1:end], end + 1
         out[key] = value
-        pos = m.end()
+        pos = end
     return out
+
+
+def _closing_bracket(text: str, start: int) -> int:
+    """Index of the ``]`` closing the ``[`` at ``start``, counting nested pairs as ImageJ's
+    ``Macro.getValue`` does (``image=[cells [1].tif]`` is ``cells [1].tif``); -1 when none."""
+    depth = 0
+    for i in range(start, len(text)):
+        depth += {"[": 1, "]": -1}.get(text[i], 0)
+        if depth == 0:
+            return i
+    return -1
 
 
 def coerce_value(field: Field, value: Any, /) -> Any:

@@ -174,22 +174,23 @@ class _Source:
         self.attrs = {"source": path}
 
 
-def _input_values(spec: Any, values: dict[str, Any], da: Any) -> dict[str, Any]:
+def _input_values(spec: Any, values: dict[str, Any], da: Any,
+                  box: tuple[int, int, int, int] | None = None) -> dict[str, Any]:
     inputs: dict[str, Any] = {}
     for inp in spec.inputs:
         value = values.get(inp.macro_key)
         if inp.roi_manager and value == "roi_manager":
-            inputs[inp.name] = _labels_from_roimanager(da, inp.name)
+            inputs[inp.name] = _labels_from_roimanager(da, inp.name, box)
         elif value not in (None, "", inp.absent):
             inputs[inp.name] = value
     return inputs
 
 
 def _execute(spec: Any, imp: Any, config: Any, values: dict[str, Any], fields: list[Field]) -> CommandResult:
-    from labelfree.imagej.convert import imageplus_to_xarray
     from labelfree.imagej.dialog import ImageJProgress
     from labelfree.imagej.labels import labels_to_imageplus, show_image
     from labelfree.imagej.rois import labels_to_roimanager
+    from labelfree.imagej.seen import paste_labels, seen_image
     from labelfree.run import check_output_inputs, output_inputs, prepare_image, run_pipeline
 
     folder = None
@@ -202,8 +203,8 @@ def _execute(spec: Any, imp: Any, config: Any, values: dict[str, Any], fields: l
                               purpose=f"{spec.menu_title} on {imp.getTitle()}")
         folder.open()
     try:
-        da = imageplus_to_xarray(imp)
-        inputs = _input_values(spec, values, da)
+        raw, seen, selection, notes = seen_image(spec, imp, values)
+        inputs = _input_values(spec, values, raw, None if selection is None else selection[0])
         if folder is not None:
             folder.plan(stem)
             folder.check_files(output_inputs(spec, inputs))
@@ -212,14 +213,19 @@ def _execute(spec: Any, imp: Any, config: Any, values: dict[str, Any], fields: l
         sink = ImageJProgress(spec.menu_title)
         with relay_warnings(spec.menu_title):
             try:
-                labels = run_pipeline(spec, da, config=config, channel=values.get("channel"), inputs=inputs,
+                labels = run_pipeline(spec, seen, config=config, channel=values.get("channel"), inputs=inputs,
                                       progress=sink, overwrite=overwrite)
             except Cancelled:
                 sink.finish("cancelled")
                 raise
+            if selection is not None:
+                labels = paste_labels(labels, raw, *selection)
+            if notes:  # how the window's image was read, in the provenance (Image > Show Info)
+                labels.attrs["labelfree"] = {**labels.attrs.get("labelfree", {}), "imagej_input": notes}
             sink.finish(f"{int(labels.max()) if labels.size else 0} objects")
+            _log_notes(spec, imp, notes)
             _log_automatic(spec, imp, labels)
-            used = prepare_image(spec, da, channel=values.get("channel"))
+            used = prepare_image(spec, raw, channel=values.get("channel"))
             written = None
             if folder is not None:
                 from labelfree.io import write_outputs
@@ -229,7 +235,9 @@ def _execute(spec: Any, imp: Any, config: Any, values: dict[str, Any], fields: l
     finally:
         if folder is not None:
             folder.close()
-    label_imp.setTitle(f"{imp.getTitle()}-labels")
+    label_title = _unique_title(f"{imp.getTitle()}-labels")
+    suffix = label_title[len(f"{imp.getTitle()}-labels"):]
+    label_imp.setTitle(label_title)
     show_image(label_imp)
     n_rois = 0
     if values["rois"] != "none":
@@ -240,8 +248,31 @@ def _execute(spec: Any, imp: Any, config: Any, values: dict[str, Any], fields: l
         from labelfree.measure import measure_objects
 
         table = measure_objects(labels, image=used)
-        table_to_resultstable(table, title=f"{imp.getTitle()}-objects", show=True)
+        table_to_resultstable(table, title=f"{imp.getTitle()}-objects{suffix}", show=True)
     return CommandResult(labels, label_imp, n_rois, table, format_macro_options(recordable(values), fields), written)
+
+
+def _unique_title(title: str) -> str:
+    """``title``, or ``title-1``, ``title-2``, ... when an open image already has it (as Image > Duplicate names
+    copies), so that each run's label image is its own window and ``selectImage`` finds the newest one."""
+    from scyjava import jimport
+
+    WindowManager = jimport("ij.WindowManager")
+    taken = {str(t) for t in (WindowManager.getImageTitles() or [])}
+    if WindowManager.getImage(title) is None and title not in taken:
+        return title
+    n = 1
+    while WindowManager.getImage(f"{title}-{n}") is not None or f"{title}-{n}" in taken:
+        n += 1
+    return f"{title}-{n}"
+
+
+def _log_notes(spec: Any, imp: Any, notes: list[str]) -> None:
+    """Say in ImageJ's Log window how the image was read (RGB, inverting LUT, selection)."""
+    if notes:
+        from scyjava import jimport
+
+        jimport("ij.IJ").log(f"{spec.menu_title} on {imp.getTitle()}: " + "; ".join(notes) + ".")
 
 
 def _log_automatic(spec: Any, imp: Any, labels: Any) -> None:
@@ -271,14 +302,18 @@ def relay_warnings(title: str) -> Iterator[None]:
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
-def _labels_from_roimanager(da: Any, what: str) -> Any:
+def _labels_from_roimanager(da: Any, what: str, box: tuple[int, int, int, int] | None = None) -> Any:
     from labelfree.imagej.roi_labels import roimanager_to_labels
 
     dims = "".join(d for d in da.dims if d != "C")
     labels = roimanager_to_labels(None, shape=tuple(da.sizes[d] for d in dims), dims=dims)
+    where = "the image"
+    if box is not None:
+        x, y, w, h = box
+        labels, where = labels[..., y:y + h, x:x + w], "the selection"
     if not labels.any():
         raise InputError(
-            f"{what}=roi_manager but the ROI Manager holds no ROI inside the image: add one point "
+            f"{what}=roi_manager but the ROI Manager holds no ROI inside {where}: add one point "
             f"(or area) per cell, or choose another {what} option."
         )
     return labels

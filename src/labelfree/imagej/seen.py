@@ -1,0 +1,127 @@
+"""The image as a Fiji user sees it: RGB brightness and the selection.
+
+ImageJ's own commands work on what the window shows, and so do the LabelFree commands:
+
+* an **RGB** image (ColorProcessor) whose colours differ is segmented on its brightness, the
+  grey image of *Image > Type > 8-bit* (ImageJ's RGB weights, *Edit > Options > Conversions*),
+  by the one-channel pipelines when no ``channel`` is given; ``channel=R|G|B`` picks a colour;
+* an **inverting LUT** changes nothing: the pixel values are segmented, bright values being
+  objects. That is ImageJ's own default for such images: *Image > Adjust > Threshold* with a
+  light background (the *Blobs* sample, a binary mask made with *Black background* off) takes
+  the objects shown dark, which are the high values;
+* an **area selection** limits the command to it, as *Analyze Particles* does: the pipeline
+  segments the selection's bounding box and objects are cut at the outline; the label image
+  keeps the full size, so the labels and ROIs lie where the objects are in the image.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+__all__ = ["seen_image", "rgb_brightness", "area_selection", "crop_to_selection", "paste_labels"]
+
+log = logging.getLogger(__name__)
+
+
+def seen_image(spec: Any, imp: Any, values: dict[str, Any]) -> tuple[Any, Any, Any, list[str]]:
+    """The image measured (RGB: its brightness when one channel is segmented and none was chosen),
+    the image segmented (cropped to the selection), the selection and what
+    was done, in words for the Log window (see the module notes)."""
+    from labelfree.image import identical_channels
+    from labelfree.imagej.convert import imageplus_to_xarray
+
+    notes = []
+    raw = imageplus_to_xarray(imp)
+    if int(imp.getBitDepth()) == 24 and spec.channels == "one" and values.get("channel") in (None, ""):
+        if not identical_channels(raw.values, axis=raw.dims.index("C")):
+            notes.append("segmented the RGB image's brightness (as Image > Type > 8-bit); "
+                         "give channel=R, G or B to segment one colour")
+        raw = rgb_brightness(raw)
+    seen = raw
+    selection = area_selection(imp)
+    from_manager = any(i.roi_manager and values.get(i.macro_key) == "roi_manager" for i in spec.inputs)
+    if selection is not None and from_manager and _in_roimanager(imp.getRoi()):
+        selection = None  # the marker just added to the ROI Manager, still shown: an input, not a limit
+        notes.append("the selection is one of the ROI Manager's markers, so the whole image was segmented")
+    if selection is not None:
+        (x, y, w, h), _ = selection
+        seen = crop_to_selection(seen, (x, y, w, h))
+        notes.append(f"segmented inside the selection (x={x}, y={y}, {w}x{h} pixels); "
+                     "Edit > Selection > Select None segments the whole image")
+    return raw, seen, selection, notes
+
+
+def _in_roimanager(roi: Any) -> bool:
+    """True when the ROI Manager holds a ROI of the same kind and place as ``roi``."""
+    from labelfree.imagej.rois import get_roimanager
+
+    bounds = roi.getBounds()
+    return any(int(r.getType()) == int(roi.getType()) and r.getBounds().equals(bounds)
+               for r in get_roimanager().getRoisAsArray())
+
+
+def rgb_brightness(da: xr.DataArray, /) -> xr.DataArray:
+    """The 8-bit grey image ImageJ's *Image > Type > 8-bit* makes of an RGB image (C axis R, G, B)."""
+    from scyjava import jimport
+
+    weights = [float(w) for w in jimport("ij.process.ColorProcessor").getWeightingFactors()]
+    rgb = da.transpose("C", ...).values.astype(np.float64)
+    grey = sum(w * rgb[i] for i, w in enumerate(weights))
+    values = np.clip(np.floor(grey + 0.5), 0, 255).astype(np.uint8)
+    out = da.isel(C=0, drop=True).copy(data=values)
+    out.attrs = dict(da.attrs)
+    return out
+
+
+def area_selection(imp: Any, /) -> tuple[tuple[int, int, int, int], np.ndarray | None] | None:
+    """The area selection of ``imp`` clipped to the image: ``(x, y, width, height)`` and its mask
+    within that box (None for a rectangle); None without an area selection (points and lines
+    select no area)."""
+    roi = imp.getRoi()
+    if roi is None or not roi.isArea():
+        return None
+    from scyjava import jimport
+
+    box = roi.getBounds().intersection(jimport("java.awt.Rectangle")(0, 0, int(imp.getWidth()), int(imp.getHeight())))
+    x, y, w, h = int(box.x), int(box.y), int(box.width), int(box.height)
+    if w <= 0 or h <= 0:
+        return None
+    mask = None
+    jmask = roi.getMask()
+    if jmask is not None:  # non-rectangular: one byte per pixel of the ROI's bounds, 255 inside
+        bounds = roi.getBounds()
+        full = np.asarray(jmask.getPixels()).reshape(int(bounds.height), int(bounds.width)) != 0
+        mask = full[y - int(bounds.y):y - int(bounds.y) + h, x - int(bounds.x):x - int(bounds.x) + w]
+    if w == int(imp.getWidth()) and h == int(imp.getHeight()) and (mask is None or mask.all()):
+        return None  # the whole image (e.g. Edit > Selection > Select All)
+    return (x, y, w, h), mask
+
+
+def crop_to_selection(da: xr.DataArray, box: tuple[int, int, int, int], /) -> xr.DataArray:
+    """The part of ``da`` inside the selection's bounding box (coords kept)."""
+    x, y, w, h = box
+    return da.isel(Y=slice(y, y + h), X=slice(x, x + w))
+
+
+def paste_labels(labels: xr.DataArray, full: xr.DataArray, box: tuple[int, int, int, int],
+                 mask: np.ndarray | None, /) -> xr.DataArray:
+    """Labels of the selection's box put back into a label image of ``full``'s size.
+
+    Pixels outside the selection become background and the ids are renumbered 1..N over the
+    whole image (a Motion track keeps one id in every frame).
+    """
+    from labelfree.image import labels_like
+    from labelfree.labels import relabel_sequential
+
+    x, y, w, h = box
+    dims = tuple(labels.dims)
+    out = np.zeros(tuple(full.sizes[d] for d in dims), dtype=labels.dtype)
+    inside = np.asarray(labels.values)
+    if mask is not None:
+        inside = np.where(mask, inside, 0)
+    out[..., y:y + h, x:x + w] = inside
+    return labels_like(relabel_sequential(out), full, dims=dims, attrs=dict(labels.attrs))

@@ -1,0 +1,258 @@
+"""The LabelFree commands on the images Fiji users have: RGB, inverting LUTs, selections, odd titles, reruns."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+from awt_events import press
+
+from labelfree.image import to_dataarray
+
+pytestmark = pytest.mark.jvm
+
+#: centres of the four bright disks (radius 10 px) of :func:`_cells`
+CENTRES = [(20, 20), (20, 70), (70, 20), (70, 70)]
+
+
+def _cells(seed: int = 0) -> np.ndarray:
+    """A 96 x 96 uint8 image: four bright disks on a dark, noisy background."""
+    img = np.random.default_rng(seed).normal(10, 2, (96, 96)).clip(0)
+    yy, xx = np.mgrid[:96, :96]
+    for cy, cx in CENTRES:
+        img[(yy - cy) ** 2 + (xx - cx) ** 2 < 10**2] += 100
+    return img.astype(np.uint8)
+
+
+@pytest.fixture
+def clean(ij):
+    """No image, an empty ROI Manager and Log; yields the ROI Manager."""
+    from scyjava import jimport
+
+    from labelfree.imagej.jvm import _close_imagej_windows
+
+    _close_imagej_windows()
+    rm = jimport("ij.plugin.frame.RoiManager").getRoiManager()
+    rm.reset()
+    jimport("ij.IJ").log("\\Clear")
+    yield rm
+    rm.reset()
+
+
+def _show(image, title: str, *, dims: str = "YX", **kw):
+    import labelfree.imagej as lij
+
+    imp = lij.xarray_to_imageplus(to_dataarray(image, dims=dims, **kw), title=title)
+    imp.show()
+    return imp
+
+
+def _untouched_dialog(command: str, title: str) -> None:
+    """``run(command)`` in a macro without options, as from the menu: the dialog opens and the user presses OK."""
+    from scyjava import jimport
+
+    import labelfree.imagej as lij
+
+    GenericDialog, Window = jimport("ij.gui.GenericDialog"), jimport("java.awt.Window")
+    errors: list[BaseException] = []
+
+    def go():
+        try:
+            lij.run_macro(f'selectImage("{title}"); run("{command}");')
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=go)
+    thread.start()
+    deadline = time.time() + 60
+    while thread.is_alive() and time.time() < deadline:
+        for w in Window.getWindows():
+            if isinstance(w, GenericDialog) and w.isShowing() and str(w.getTitle()) == command:
+                press(w, 0)
+        time.sleep(0.05)
+    thread.join(5)
+    assert not thread.is_alive(), f"{command} did not finish"
+    if errors:
+        raise errors[0]
+
+
+def _labels(title: str):
+    from scyjava import jimport
+
+    import labelfree.imagej as lij
+
+    imp = jimport("ij.WindowManager").getImage(title)
+    assert imp is not None, f"no image titled {title}"
+    return imp, lij.imageplus_to_xarray(imp).values
+
+
+def _table(title: str):
+    from scyjava import jimport
+
+    import labelfree.imagej as lij
+
+    window = jimport("ij.WindowManager").getWindow(title)
+    assert window is not None, f"no table titled {title}"
+    return lij.resultstable_to_table(window.getResultsTable())
+
+
+def _log() -> str:
+    from scyjava import jimport
+
+    return str(jimport("ij.IJ").getLog() or "")
+
+
+def test_an_rgb_image_is_segmented_on_its_brightness_from_an_untouched_dialog(clean):
+    """Coloured RGB (ColorProcessor): was a DimensionError asking for a channel the dialog does not list."""
+    img = _cells()
+    rgb = np.stack([img, img // 2, img // 4])
+    imp = _show(rgb, "colour", dims="CYX", channel_names=["R", "G", "B"])
+    assert imp.getBitDepth() == 24
+    _untouched_dialog("LabelFree Threshold", "colour")
+    _, labels = _labels("colour-labels")
+    assert sorted(int(labels[cy, cx]) for cy, cx in CENTRES) == [1, 2, 3, 4] and int(labels.max()) == 4
+    assert "segmented the RGB image's brightness (as Image > Type > 8-bit)" in _log()
+    from scyjava import jimport
+
+    weights = [float(w) for w in jimport("ij.process.ColorProcessor").getWeightingFactors()]
+    grey = np.floor(sum(w * c.astype(float) for w, c in zip(weights, rgb)) + 0.5)
+    table = _table("colour-objects")
+    assert np.isclose(table["mean_intensity"][0], grey[labels == 1].mean())
+    assert int(clean.getCount()) == 4
+
+
+def test_an_rgb_image_with_a_chosen_colour_segments_that_colour(clean):
+    import labelfree.imagej as lij
+
+    img = _cells()
+    rgb = np.stack([img, np.zeros_like(img), img // 2])
+    rgb[1, 60:80, 60:80] = 200  # a square only in green
+    _show(rgb, "colour", dims="CYX", channel_names=["R", "G", "B"])
+    lij.run_macro('selectImage("colour"); run("LabelFree Threshold", "channel=G rois=none table=false");')
+    _, labels = _labels("colour-labels")
+    assert int(labels.max()) == 1 and int(labels[70, 70]) == 1 and int(labels[20, 20]) == 0
+    assert "brightness" not in _log()
+
+
+def test_an_image_shown_through_an_inverting_lut_is_segmented_on_its_values_as_imagej_thresholds_it(clean):
+    """Blobs-like: bright values shown dark by an inverting LUT. ImageJ's default threshold (light
+    background) takes them as the objects, and so does LabelFree; the LUT does not turn them into background."""
+    import labelfree.imagej as lij
+
+    img = _cells()
+    imp = _show(img, "blobs")
+    lij.run_macro('selectImage("blobs"); run("Invert LUT");')
+    assert imp.isInvertedLut()
+    lij.run_macro('selectImage("blobs"); setAutoThreshold("Default"); run("Convert to Mask");')
+    mask = _labels("blobs")[1] > 0  # ImageJ's own objects (the macro turned the window into its mask)
+    assert mask[CENTRES[0]] and not mask[45, 45]
+    imp = _show(img, "blobs2")
+    lij.run_macro('selectImage("blobs2"); run("Invert LUT");')
+    _untouched_dialog("LabelFree Threshold", "blobs2")
+    _, labels = _labels("blobs2-labels")
+    assert sorted(int(labels[cy, cx]) for cy, cx in CENTRES) == [1, 2, 3, 4] and int(labels.max()) == 4
+    assert int(labels[45, 45]) == 0 and int(clean.getCount()) == 4
+    assert "LUT" not in _log()
+
+
+def test_a_rectangle_selection_limits_the_command_and_rois_stay_in_image_positions(clean):
+    """Was: the selection ignored, every object of the image segmented."""
+    from scyjava import jimport
+
+    img = _cells()
+    imp = _show(img, "selected", scale={"X": 0.5, "Y": 0.5}, units={"X": "µm", "Y": "µm"})
+    imp.setRoi(jimport("ij.gui.Roi")(40, 0, 56, 50))  # the top-right cell only
+    _untouched_dialog("LabelFree Threshold", "selected")
+    label_imp, labels = _labels("selected-labels")
+    assert labels.shape == (96, 96) and int(labels.max()) == 1
+    assert int(labels[20, 70]) == 1 and int(labels[20, 20]) == 0
+    rois = list(clean.getRoisAsArray())
+    assert [(int(r.getBounds().x), int(r.getBounds().y)) for r in rois] == [(61, 11)]
+    assert label_imp.getCalibration().pixelWidth == 0.5
+    assert imp.getRoi() is not None  # the user's selection is kept
+    assert "segmented inside the selection (x=40, y=0, 56x50 pixels)" in _log()
+    assert "segmented inside the selection" in str(label_imp.getProperty("Info"))  # the provenance says so
+
+
+def test_an_oval_selection_cuts_objects_at_its_outline(clean):
+    from scyjava import jimport
+
+    import labelfree.imagej as lij
+
+    img = _cells()
+    imp = _show(img, "oval")
+    imp.setRoi(jimport("ij.gui.OvalRoi")(0, 0, 96, 96))
+    lij.run_macro('selectImage("oval"); run("LabelFree Threshold", "rois=none table=false");')
+    _, labels = _labels("oval-labels")
+    yy, xx = np.mgrid[:96, :96]
+    outside = (yy + 0.5 - 48) ** 2 + (xx + 0.5 - 48) ** 2 > 48**2 + 4
+    assert int(labels.max()) == 4 and not labels[outside].any()
+    whole = lij.run_command("threshold", imp, options={"rois": "none", "table": False}).labels  # still the oval
+    imp.deleteRoi()
+    full = lij.run_command("threshold", imp, options={"rois": "none", "table": False}).labels.values
+    assert (full > 0).sum() > (whole.values > 0).sum()
+
+
+def test_a_point_selection_does_not_limit_the_command(clean):
+    import jpype
+    from scyjava import jimport
+
+    import labelfree.imagej as lij
+
+    imp = _show(_cells(), "points")
+    floats = jpype.JArray(jpype.JFloat)
+    imp.setRoi(jimport("ij.gui.PointRoi")(floats([20.0]), floats([20.0]), 1))
+    lij.run_macro('selectImage("points"); run("LabelFree Threshold", "rois=none table=false");')
+    assert int(_labels("points-labels")[1].max()) == 4
+
+
+def test_running_twice_gives_a_new_label_image_and_table_each_time(clean):
+    """Was: two windows titled "<title>-labels", so selectImage picked the first run's."""
+    import labelfree.imagej as lij
+
+    _show(_cells(), "twice")
+    first = lij.run_macro('selectImage("twice"); run("LabelFree Threshold", "rois=replace"); return getTitle();')
+    second = lij.run_macro('selectImage("twice"); run("LabelFree Threshold", "rois=append min_size=400");'
+                           'return getTitle();')
+    assert (first, second) == ("twice-labels", "twice-labels-1")
+    assert int(_labels("twice-labels")[1].max()) == 4 and int(_labels("twice-labels-1")[1].max()) == 0
+    assert len(_table("twice-objects")) == 4 and len(_table("twice-objects-1")) == 0
+    assert int(clean.getCount()) == 4
+
+
+def test_a_title_with_spaces_and_brackets_is_accepted_as_image_key(clean):
+    """ImageJ reads image=[a [1] b.tif] as the whole title (nested brackets); was a ConfigError."""
+    import labelfree.imagej as lij
+
+    title = "my image [1] (copy).tif"
+    _show(_cells(), title)
+    _show(np.zeros((96, 96), np.uint8), "other")
+    out = lij.run_macro(f'run("LabelFree Threshold", "image=[{title}] rois=none table=false"); return getTitle();')
+    assert out == f"{title}-labels" and int(_labels(out)[1].max()) == 4
+
+
+@pytest.mark.slow
+def test_cutter_markers_from_the_roi_manager_are_not_taken_for_a_selection(clean):
+    """The marker the user just added (still shown as the selection) is an input, not a limit."""
+    from scyjava import jimport
+
+    import labelfree.imagej as lij
+
+    imp = _show(_cells().astype(np.float32), "marked")
+    OvalRoi = jimport("ij.gui.OvalRoi")
+    for cy, cx in CENTRES:
+        clean.addRoi(OvalRoi(cx - 3, cy - 3, 7, 7))
+    imp.setRoi(OvalRoi(CENTRES[-1][1] - 3, CENTRES[-1][0] - 3, 7, 7))
+    lij.run_macro('selectImage("marked"); run("LabelFree Cutter", '
+                  '"markers=roi_manager n_steps=5 crop_size=32 area_size=96 rois=none table=false");')
+    _, labels = _labels("marked-labels")
+    assert sorted(int(labels[cy, cx]) for cy, cx in CENTRES) == [1, 2, 3, 4]
+    assert "the selection is one of the ROI Manager's markers" in _log()
+    imp.setRoi(jimport("ij.gui.Roi")(0, 0, 50, 50))  # a real limit: only the marker inside it
+    lij.run_macro('selectImage("marked"); run("LabelFree Cutter", '
+                  '"markers=roi_manager n_steps=5 crop_size=32 area_size=96 rois=none table=false");')
+    _, labels = _labels("marked-labels-1")
+    assert int(labels[20, 20]) == 1 and int(labels.max()) == 1
+
