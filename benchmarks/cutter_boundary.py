@@ -282,7 +282,8 @@ def main(argv: list[str] | None = None) -> int:
 
             for fraction, window in MASKS:
                 cfg = CutterConfig(downscale=auto["downscale"], marker_sigma=auto["marker_sigma"], mask_smoothing=sigma,
-                                   mask_peak_fraction=fraction, mask_peak_window=window)
+                                   mask_peak_fraction=fraction, mask_peak_window=window,
+                                   mask_ridges=auto.get("mask_ridges"))
                 r = cd._scores(_watershed_on_mask(images, markers, cfg), truth)
                 print(f"{name:8s} {f'  mask {fraction:g} of the peak within {window} px':38s} {r['pixel_f1']:6.3f} "
                       f"{r['f1']:7.3f} {r['mean_iou']:8.3f} {r['mean_iou'] - base['mean_iou']:+7.3f}", flush=True)

@@ -104,7 +104,7 @@ def watershed_same_mask(images: np.ndarray, markers: np.ndarray, auto: dict | No
     from labelfree.cutter import CutterConfig
     from labelfree.cutter.prepare import foreground_mask
 
-    cfg = CutterConfig(**{k: v for k, v in (auto or {}).items() if k in ("downscale", "marker_sigma", "mask_smoothing", "mask_peak_window")})
+    cfg = CutterConfig(**{k: v for k, v in (auto or {}).items() if k in ("downscale", "marker_sigma", "mask_smoothing", "mask_peak_window", "mask_ridges")})
     return watershed_in_masks(images, markers, lambda image, points: foreground_mask(image[None], cfg, markers=points))
 
 

@@ -42,7 +42,8 @@ def _config(auto: dict, **changes):
 
     return CutterConfig(**{"downscale": auto["downscale"], "marker_sigma": auto["marker_sigma"],
                            "mask_smoothing": auto["mask_smoothing"],
-                           "mask_peak_window": auto.get("mask_peak_window", 9), **changes})
+                           "mask_peak_window": auto.get("mask_peak_window", 9),
+                           "mask_ridges": auto.get("mask_ridges", False), **changes})
 
 
 def _default_mask(image: np.ndarray, points: np.ndarray, auto: dict, **changes) -> np.ndarray:

@@ -41,7 +41,8 @@ def _watershed_same_mask(images, markers, auto):
     from labelfree.cutter.markers import markers_from_labels
     from labelfree.cutter.prepare import foreground_mask
 
-    cfg = CutterConfig(mask_smoothing=auto["mask_smoothing"], mask_peak_window=auto.get("mask_peak_window"))
+    cfg = CutterConfig(mask_smoothing=auto["mask_smoothing"], mask_peak_window=auto.get("mask_peak_window"),
+                       mask_ridges=auto.get("mask_ridges"))
     out = []
     for image, seeds in zip(images, markers):
         mask = foreground_mask(image[None], cfg, markers=markers_from_labels(seeds)[0])

@@ -236,3 +236,85 @@ def test_the_local_window_shrinks_only_where_9_px_leaves_marked_cells_out():
     assert coverage[9] == 1.0 and window == PEAK_WINDOWS[0] == 9
     # no marker at all: nothing to measure, 9 px
     assert choose_peak_window([(image, np.zeros((0, 2)))], cfg)[0] == 9
+
+
+def _cells_with_protrusions(protrusions: bool, seed: int = 0, arms: bool = False):
+    """Bright round cell bodies (radius 14 px) on a noisy background; with ``protrusions`` each has
+    three thin faint processes (3 px wide, 40 px long, 3 noise units bright) that the local test misses;
+    with ``arms`` their first 16 px are as bright and thick (7 px) as the body (a branched cell).
+    Returns the image (1, Y, X), the centres, the faint processes and the bright bodies (with arms)."""
+    from skimage.draw import disk, line
+
+    rng = np.random.default_rng(seed)
+    image = rng.normal(100.0, 2.0, (200, 200))
+    centres = np.array([[50.0, 50.0], [50.0, 150.0], [150.0, 50.0], [150.0, 150.0]])
+    processes, bodies = np.zeros(image.shape, bool), np.zeros(image.shape, bool)
+    for cy, cx in centres:
+        bodies[disk((cy, cx), 14, shape=image.shape)] = True
+        if protrusions:
+            for angle in rng.uniform(0, 2 * np.pi, 3):
+                dy, dx = np.sin(angle), np.cos(angle)
+                rr, cc = line(int(cy + 12 * dy), int(cx + 12 * dx), int(cy + 52 * dy), int(cx + 52 * dx))
+                keep = (rr >= 0) & (rr < 200) & (cc >= 0) & (cc < 200)
+                processes[rr[keep], cc[keep]] = True
+                if arms:
+                    ra, ca = line(int(cy), int(cx), int(cy + 30 * dy), int(cx + 30 * dx))
+                    arm = np.zeros(image.shape, bool)
+                    arm[ra, ca] = True
+                    bodies |= ndi_dilate(arm, 3)
+    processes = ndi_dilate(processes, 1) & ~bodies
+    image[bodies] += 60.0
+    image[processes] += 6.0
+    return image.astype(np.float32)[None], centres, processes, bodies
+
+
+def ndi_dilate(mask, r):
+    from scipy import ndimage as ndi
+
+    return ndi.binary_dilation(mask, iterations=r)
+
+
+def test_ridge_growth_takes_faint_thin_processes_into_the_mask_of_cells_that_have_them():
+    from labelfree.cutter.prepare import RIDGE_SOLIDITY, cell_solidity, foreground_mask, grow_along_ridges
+
+    cfg = CutterConfig(mask_smoothing=2.0, mask_peak_window=9, mask_ridges="auto")
+    assert cfg.mask_ridges is None and CutterConfig().mask_ridges is False  # an option, off by default
+    image, centres, processes, bodies = _cells_with_protrusions(True)
+    plain = foreground_mask(image, cfg.replace(mask_ridges=False), markers=centres)
+    assert plain[processes].mean() < 0.5  # the local test leaves most of the processes out
+    grown = grow_along_ridges(image, plain, cfg)
+    assert grown[processes].mean() > 0.8 and (grown & ~plain).sum() > 0.5 * processes.sum()
+    added = grown & ~plain
+    assert added[ndi_dilate(processes | bodies, 2)].sum() >= 0.8 * added.sum()  # mostly the cells' own pixels
+    # automatic, per frame: the plain mask of round bodies is compact, so nothing is grown ...
+    assert cell_solidity(image, plain, centres, cfg) > RIDGE_SOLIDITY
+    np.testing.assert_array_equal(foreground_mask(image, cfg, markers=centres), plain)
+    # ... while branched cells (bright arms, faint processes beyond them) are grown along their processes
+    image, centres, processes, bodies = _cells_with_protrusions(True, arms=True)
+    plain = foreground_mask(image, cfg.replace(mask_ridges=False), markers=centres)
+    assert cell_solidity(image, plain, centres, cfg) < RIDGE_SOLIDITY and plain[processes].mean() < 0.5
+    assert foreground_mask(image, cfg, markers=centres)[processes].mean() > 0.8
+    round_image, round_centres, _, _ = _cells_with_protrusions(False)
+    round_mask = foreground_mask(round_image, cfg, markers=round_centres)
+    assert cell_solidity(round_image, round_mask, round_centres, cfg) > 0.95
+    np.testing.assert_array_equal(round_mask, foreground_mask(round_image, cfg.replace(mask_ridges=False),
+                                                              markers=round_centres))
+
+
+def test_automatic_ridges_are_decided_once_for_the_movie_and_recorded():
+    from labelfree.cutter.prepare import foreground_mask
+    from labelfree.cutter.segment import resolve_scale
+    from labelfree.image import to_dataarray
+
+    for arms, expected in ((True, True), (False, False)):
+        image, centres, processes, _ = _cells_with_protrusions(True, arms=arms)
+        movie = to_dataarray(np.repeat(image, 3, axis=0), dims="TYX")
+        markers = np.array([[t, y, x] for t in range(3) for y, x in centres])
+        cfg, auto, masks = resolve_scale(movie, CutterConfig(mask_ridges="auto"), markers=markers)
+        assert bool(cfg.mask_ridges) is expected and bool(auto["mask_ridges"]) is expected
+        assert bool(auto["cell_solidity"] < 0.9) is expected
+        assert sorted(masks) == [0, 1, 2]  # the masks drawn for the decision are the run's masks
+        np.testing.assert_array_equal(masks[1], foreground_mask(image, cfg, markers=centres))
+        assert bool(masks[1][processes].mean() > 0.8) is expected
+    _, auto, _ = resolve_scale(movie, CutterConfig(), markers=markers)
+    assert "mask_ridges" not in auto and "cell_solidity" not in auto  # off by default: nothing measured

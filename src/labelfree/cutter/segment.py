@@ -17,10 +17,14 @@ from labelfree.cutter.markers import guess_nucleus_channel
 from labelfree.cutter.prepare import (
     _PROBE_SMOOTHING,
     PEAK_WINDOWS,
+    RIDGE_SOLIDITY,
     Frame,
     cell_channels,
+    cell_solidities,
     choose_peak_window,
+    foreground_mask,
     frame_markers_and_mask,
+    grow_along_ridges,
     prepare_frame,
 )
 from labelfree.cutter.refine import refine_labels
@@ -38,11 +42,11 @@ _MODEL_CHANNELS = ("cell_channels", "nucleus_channel")
 #: frames on which the automatic scale is measured (evenly spaced)
 _SCALE_FRAMES = 8
 #: the automatic config fields (None = measured from the data, labelfree.cutter.scale)
-_AUTO_FIELDS = ("downscale", "marker_sigma", "mask_smoothing", "mask_peak_window")
+_AUTO_FIELDS = ("downscale", "marker_sigma", "mask_smoothing", "mask_peak_window", "mask_ridges")
 #: their values when the cell size cannot be measured (the paper's geometry, 2 px smoothing, 9 px
 #: local-peak window); the smoothing and window are also those of the masks on which the size is measured
 _FALLBACK = {"downscale": 1.0, "marker_sigma": 15.0, "mask_smoothing": _PROBE_SMOOTHING,
-             "mask_peak_window": PEAK_WINDOWS[0]}
+             "mask_peak_window": PEAK_WINDOWS[0], "mask_ridges": False}
 
 
 def _per_frame(value: Any, n: int, t: int, name: str, stacked: bool) -> Any:
@@ -155,15 +159,42 @@ def resolve_scale(
             samples = ((cell_channels(frame, probe), pts) for frame, pts in zip(frames, points))
             window, coverage = choose_peak_window(samples, probe.replace(**changes))
             changes["mask_peak_window"] = window
+    solidity = None
+    if "mask_ridges" in auto:
+        changes["mask_ridges"] = False
+        if mask is None and scribbles is None:
+            masks, solidity = _ridge_decision(image, probe.replace(**changes), masks, points)
+            changes["mask_ridges"] = solidity < RIDGE_SOLIDITY
     record = {"cell_size": size.to_dict(), **changes, "frames_measured": len(masks)}
     if coverage is not None:
         record["marker_coverage"] = {str(w): round(c, 3) for w, c in coverage.items()}
-    if mask is None and any(changes.get(k, getattr(probe, k)) != getattr(probe, k)
-                            for k in ("mask_smoothing", "mask_peak_window")):
+    if solidity is not None:
+        record["cell_solidity"] = round(solidity, 3)
+    elif mask is None and any(changes.get(k, getattr(probe, k)) != getattr(probe, k)
+                              for k in ("mask_smoothing", "mask_peak_window")):
         masks = {}  # measured on the probe's smoothing and window: recomputed with the chosen ones
     log.info("Cutter automatic scale: typical cell radius %.1f px (from the %s, %d cells) -> %s",
              size.radius, size.source, size.n_cells, ", ".join(f"{k} {v:g}" for k, v in changes.items()))
     return config.replace(**changes), record, masks
+
+
+def _ridge_decision(image: xr.DataArray, config: CutterConfig, masks: dict[int, np.ndarray],
+                    points: list[np.ndarray]) -> tuple[dict[int, np.ndarray], float]:
+    """The automatic ``mask_ridges``: the masks of the measured frames drawn with ``config`` (its chosen
+    smoothing and window, no ridges), the median solidity of their marked cells; the masks returned are
+    those the chosen setting draws (grown along the ridges when the cells are not compact)."""
+    stacked = "T" in image.dims
+    drawn, channels, values = {}, {}, []
+    for t, pts in zip(masks, points):
+        channels[t] = cell_channels(image.isel(T=t) if stacked else image, config)
+        drawn[t] = foreground_mask(channels[t], config, markers=pts)
+        values += cell_solidities(channels[t], drawn[t], pts, config)
+    solidity = float(np.median(values)) if values else 1.0
+    if solidity < RIDGE_SOLIDITY:
+        drawn = {t: grow_along_ridges(channels[t], m, config) for t, m in drawn.items()}
+    log.info("Cutter: median solidity of the marked cells %.2f -> mask_ridges %s", solidity,
+             solidity < RIDGE_SOLIDITY)
+    return drawn, solidity
 
 
 def prepare(
