@@ -150,9 +150,17 @@ def test_bad_inputs_give_clear_errors(tmp_path):
 
 
 def test_fiji_backend_without_fiji_names_the_plugin():
+    import jpype
+
+    from labelfree.errors import FijiError
+
     movie, _ = _still_movie()
-    with pytest.raises(FijiPluginMissingError, match="Correct 3D drift"):
-        correct_drift(movie, backend="fiji")
+    if jpype.isJVMStarted():  # ImageJ 1.x running (the JVM tests ran first): Fiji's plugin is what is missing
+        with pytest.raises(FijiPluginMissingError, match="Correct 3D drift"):
+            correct_drift(movie, backend="fiji")
+    else:
+        with pytest.raises(FijiError, match="needs a running Fiji"):
+            correct_drift(movie, backend="fiji")
 
 
 def test_auto_backend_says_it_uses_python(caplog):
@@ -186,3 +194,20 @@ def test_fiji_grown_canvas_is_cut_like_the_python_canvases(canvas):
     direct, _ = correct_drift(movie, backend="python", canvas=canvas, subpixel=False)
     cut = window_from_grown(grown.values, drift.astype(float), [120, 140], canvas)
     np.testing.assert_array_equal(cut, direct.values)
+
+
+def test_drift_measured_in_a_region_follows_the_still_structure_and_ignores_the_rest():
+    """As Correct 3D Drift's ROI: the stage drift of the structure inside the box, not the motion outside it."""
+    from labelfree.registration import estimate_drift_in_region
+
+    movie, drift = _still_movie()
+    frames = movie.values.copy()
+    for t in range(1, len(frames)):  # the right part (most of the frame) moves on its own: another motion
+        frames[t, :, :, 50:] = np.roll(frames[0, :, :, 50:], (11 * t, -9 * t), axis=(1, 2))
+    moving = movie.copy(data=frames)
+    whole = estimate_drift(moving, config={"subpixel": False})
+    assert whole[["dy", "dx"]].to_numpy()[-1].tolist() == [33, -27]  # the whole frame follows the moving part
+    box = (8, 20, 32, 80)  # x, y, width, height: in the still part at every frame of the drift
+    shifts = estimate_drift_in_region(moving, box, config={"subpixel": False})
+    np.testing.assert_array_equal(shifts[["dy", "dx"]].to_numpy(), drift)
+    assert list(shifts.columns) == list(whole.columns)

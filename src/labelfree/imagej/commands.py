@@ -253,18 +253,10 @@ def _execute(spec: Any, imp: Any, config: Any, values: dict[str, Any], fields: l
 
 
 def _unique_title(title: str) -> str:
-    """``title``, or ``title-1``, ``title-2``, ... when an open image already has it (as Image > Duplicate names
-    copies), so that each run's label image is its own window and ``selectImage`` finds the newest one."""
-    from scyjava import jimport
+    """See :func:`labelfree.imagej.seen.unique_title` (shared with the Drift and Stitch commands)."""
+    from labelfree.imagej.seen import unique_title
 
-    WindowManager = jimport("ij.WindowManager")
-    taken = {str(t) for t in (WindowManager.getImageTitles() or [])}
-    if WindowManager.getImage(title) is None and title not in taken:
-        return title
-    n = 1
-    while WindowManager.getImage(f"{title}-{n}") is not None or f"{title}-{n}" in taken:
-        n += 1
-    return f"{title}-{n}"
+    return unique_title(title)
 
 
 def _log_notes(spec: Any, imp: Any, notes: list[str]) -> None:

@@ -4,26 +4,28 @@
 ImageJ/Fiji starts in this process (:func:`labelfree.imagej.start`); from then on
 ``backend="auto"`` uses them when the running Fiji has the plugins. The drift
 backend takes a DataArray; :func:`correct_drift_imageplus` runs the plugin on an
-ImagePlus directly (the "LabelFree Drift" command), with no conversion of the movie.
+ImagePlus directly, with no conversion of the movie. :func:`correct_drift_window` is the
+"LabelFree Drift" command's work on the image as the user sees it (selection, RGB).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import tempfile
 from pathlib import Path
+from typing import Any, Iterator
 
 import numpy as np
 import pandas as pd
 import tifffile
 import xarray as xr
 
-from typing import Any
-
-from labelfree.errors import InputError
+from labelfree.errors import DimensionError, InputError
 from labelfree.image import channel_names, scale_of
 
-__all__ = ["correct_drift_fiji", "correct_drift_imageplus", "stitch_fiji", "window_from_grown", "register_backends"]
+__all__ = ["correct_drift_fiji", "correct_drift_imageplus", "correct_drift_window", "relay_log_warnings",
+           "stitch_fiji", "window_from_grown", "register_backends"]
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +177,88 @@ def correct_drift_imageplus(imp: Any, cfg: Any, /) -> tuple[Any, pd.DataFrame]:
         table[f"d{ax.lower()}_cal"] = drift[:, i] * scale[ax]
     table["unit"] = str(cal.getUnit())
     return registered, table
+
+
+def correct_drift_window(imp: Any, cfg: Any, /, *, progress: Any = False) -> tuple[Any, Any, pd.DataFrame, list[str]]:
+    """The "LabelFree Drift" command on an image window: (corrected DataArray or None, corrected
+    ImagePlus, shifts table, notes for the Log window).
+
+    As Fiji's Correct 3D Drift: an **area selection** is the region the drift is measured in (a
+    still structure, away from moving cells); the box moves along with the drift, so the structure
+    stays inside it, and the whole movie is corrected; the channel
+    ``cfg.channel`` drives the estimate and every channel is shifted. An **RGB** movie (one
+    channel for ImageJ) is measured on its brightness (*Image > Type > 8-bit*) unless
+    ``channel`` names a colour (R, G, B) and keeps its colours.
+    """
+    from labelfree.imagej.convert import imageplus_to_xarray, xarray_to_imageplus
+    from labelfree.imagej.seen import area_selection
+    from labelfree.registration._backend import choose_backend
+
+    if int(imp.getNFrames()) < 2:
+        raise DimensionError(
+            f"LabelFree Drift needs a time-lapse (more than one frame); {imp.getTitle()} has "
+            f"{imp.getNFrames()} frame(s). If the frames are stored as slices, use Image > Hyperstacks > "
+            "Re-order Hyperstack."
+        )
+    selection = area_selection(imp)
+    if choose_backend(cfg.backend, "drift", task_name="drift correction") == "fiji":
+        notes = ["Correct 3D Drift measured the drift inside the selection (moving it along with the drift) "
+                 "and corrected the whole movie"] if selection is not None else []
+        result_imp, table = correct_drift_imageplus(imp, cfg)
+        return None, result_imp, table, notes
+    from labelfree.registration.drift import correct_drift, estimate_drift, estimate_drift_in_region
+    from labelfree.registration.shifts import apply_shifts
+
+    cfg = cfg.replace(backend="python")
+    raw = imageplus_to_xarray(imp)
+    measured, cfg_measured, notes = _measured_movie(imp, raw, cfg)
+    if measured is raw and selection is None:
+        corrected, table = correct_drift(raw, config=cfg, progress=progress)
+    else:
+        if selection is None:
+            table = estimate_drift(measured, config=cfg_measured, progress=progress)
+        else:
+            (x, y, w, h), _ = selection
+            table = estimate_drift_in_region(measured, (x, y, w, h), config=cfg_measured)
+            notes.append(f"measured the drift inside the selection (x={x}, y={y}, {w}x{h} pixels, moved along "
+                         "with the drift) and corrected the whole movie; Edit > Selection > Select None "
+                         "measures it on the whole image")
+        corrected = apply_shifts(raw, table, canvas=cfg.canvas, subpixel=cfg.subpixel, progress=progress)
+        corrected.attrs["drift_correction"] = {**cfg.to_dict(), "backend": "python", "imagej_input": notes}
+    return corrected, xarray_to_imageplus(corrected), table, notes
+
+
+def _measured_movie(imp: Any, raw: xr.DataArray, cfg: Any) -> tuple[xr.DataArray, Any, list[str]]:
+    """The movie the drift is measured on (an RGB movie's brightness), its config, and notes."""
+    from labelfree.image import identical_channels
+    from labelfree.imagej.seen import rgb_brightness
+
+    measured, notes = raw, []
+    if int(imp.getBitDepth()) == 24 and str(cfg.channel).strip() in ("0", ""):
+        if not identical_channels(raw.values, axis=raw.dims.index("C")):
+            notes.append("measured the drift on the RGB image's brightness (as Image > Type > 8-bit); "
+                         "give channel=R, G or B to measure it on one colour; every colour is shifted")
+        measured, cfg = rgb_brightness(raw), cfg.replace(channel=0)
+    return measured, cfg, notes
+
+
+@contextlib.contextmanager
+def relay_log_warnings(title: str) -> Iterator[None]:
+    """Write LabelFree's logged warnings (e.g. drift's weak matches) to ImageJ's Log window while a command runs."""
+
+    class _ToImageJ(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            from scyjava import jimport
+
+            jimport("ij.IJ").log(f"{title} warning: {record.getMessage()}")
+
+    handler = _ToImageJ(level=logging.WARNING)
+    root = logging.getLogger("labelfree")
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
 
 
 def register_backends() -> None:

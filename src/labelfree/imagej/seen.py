@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-__all__ = ["seen_image", "rgb_brightness", "area_selection", "crop_to_selection", "paste_labels"]
+__all__ = ["seen_image", "rgb_brightness", "area_selection", "crop_to_selection", "paste_labels", "unique_title"]
 
 log = logging.getLogger(__name__)
 
@@ -125,3 +125,18 @@ def paste_labels(labels: xr.DataArray, full: xr.DataArray, box: tuple[int, int, 
         inside = np.where(mask, inside, 0)
     out[..., y:y + h, x:x + w] = inside
     return labels_like(relabel_sequential(out), full, dims=dims, attrs=dict(labels.attrs))
+
+
+def unique_title(title: str, /) -> str:
+    """``title``, or ``title-1``, ``title-2``, ... when an open image already has it (as Image > Duplicate names
+    copies), so that each run's output is its own window and ``selectImage`` finds the newest one."""
+    from scyjava import jimport
+
+    WindowManager = jimport("ij.WindowManager")
+    taken = {str(t) for t in (WindowManager.getImageTitles() or [])}
+    if WindowManager.getImage(title) is None and title not in taken:
+        return title
+    n = 1
+    while WindowManager.getImage(f"{title}-{n}") is not None or f"{title}-{n}" in taken:
+        n += 1
+    return f"{title}-{n}"

@@ -7,7 +7,14 @@
 Importing this package never starts Java and does not import ``labelfree.imagej``.
 """
 
-from labelfree.registration.drift import DriftConfig, apply_shifts, correct_drift, estimate_drift, read_shifts
+from labelfree.registration.drift import (
+    DriftConfig,
+    apply_shifts,
+    correct_drift,
+    estimate_drift,
+    estimate_drift_in_region,
+    read_shifts,
+)
 from labelfree.registration.stitch import StitchConfig, pairwise_links, stitch
 from labelfree.registration.tiles import (
     GRID_ORDERS,
@@ -20,6 +27,7 @@ __all__ = [
     "DriftConfig",
     "correct_drift",
     "estimate_drift",
+    "estimate_drift_in_region",
     "apply_shifts",
     "read_shifts",
     "StitchConfig",

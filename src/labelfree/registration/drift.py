@@ -24,7 +24,7 @@ from labelfree.registration._phase import bandpass_weights, edge_taper, measure_
 from labelfree.registration._shift import canvas_window, check_movie as _check_movie
 from labelfree.registration.shifts import _resample, apply_shifts, read_shifts
 
-__all__ = ["DriftConfig", "correct_drift", "estimate_drift", "apply_shifts", "read_shifts"]
+__all__ = ["DriftConfig", "correct_drift", "estimate_drift", "estimate_drift_in_region", "apply_shifts", "read_shifts"]
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +147,55 @@ def estimate_drift(movie: Any, /, *, config: Any = None, progress: Any = False) 
     if low.size:
         log.warning("drift: weak matches (NCC < 0.2) at frames %s; check those shifts.", low.tolist())
     return _shift_table(drift, ncc, da, axes)
+
+
+def estimate_drift_in_region(movie: xr.DataArray, box: tuple[int, int, int, int], /, *, config: Any) -> pd.DataFrame:
+    """Drift measured inside ``box`` (x, y, width, height) that moves along with it, as Correct 3D Drift
+    moves its ROI: each frame's box is placed where the previous frame's drift puts the structure
+    (kept inside the image, size unchanged), then once more where the structure was found, so the
+    structure does not leave the box and the edge taper does not pull the shift towards 0.
+    Same table as :func:`estimate_drift` (the "LabelFree Drift" command with an area selection).
+    """
+    config = DriftConfig.coerce(config)
+    x, y, w, h = box
+    axes = _axes(movie, config)
+    n, height, width = movie.sizes["T"], movie.sizes["Y"], movie.sizes["X"]
+    frames = [_registration_frame(movie, t, config, axes) for t in range(n)]
+
+    def cut(t: int, offset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # offset: the box's (dy, dx) from its drawn place
+        y0 = int(np.clip(y + round(offset[-2]), 0, height - h))
+        x0 = int(np.clip(x + round(offset[-1]), 0, width - w))
+        return frames[t][..., y0:y0 + h, x0:x0 + w], np.array([y0 - y, x0 - x])
+
+    shape = frames[0][..., :h, :w].shape
+    weights = bandpass_weights(shape, low_sigma=config.low_sigma, high_sigma=config.high_sigma)
+    taper = edge_taper(shape, fraction=config.taper) if config.taper > 0 else None
+    upsample = int(config.upsample) if config.subpixel else 1
+
+    def measure(ref_img: np.ndarray, cur_img: np.ndarray) -> Any:
+        ref, cur = prepare(ref_img, weights=weights, taper=taper), prepare(cur_img, weights=weights, taper=taper)
+        return measure_shift(ref[0], cur[0], spectra=(ref[1], cur[1]), max_shift=limits, n_peaks=config.n_peaks,
+                             upsample=upsample, normalization=None if config.normalization == "none" else "phase")
+
+    limits = _limits(config.max_shift, len(axes))
+    drift, ncc = np.zeros((n, len(axes))), np.ones(n)
+    for t in range(1, n):
+        ref_t = t - 1 if config.reference == "previous" else 0
+        ref_img, ref_at = cut(ref_t, drift[ref_t])
+        guess = drift[t - 1]
+        for _ in range(2):  # measure, then once more with the box where the structure was found
+            cur_img, cur_at = cut(t, guess)
+            pair = measure(ref_img, cur_img)
+            step = np.array(pair.shift)
+            step[-2:] += cur_at - ref_at  # the boxes' own offset
+            guess = drift[ref_t] + step
+        drift[t], ncc[t] = guess, pair.ncc
+    low = np.flatnonzero(ncc < 0.2)
+    if low.size:
+        log.warning("drift: weak matches (NCC < 0.2) at frames %s inside the selection; check those shifts.",
+                    low.tolist())
+    return _shift_table(drift, ncc, movie, axes)
+
 
 
 def correct_drift(
