@@ -256,3 +256,20 @@ def test_cutter_markers_from_the_roi_manager_are_not_taken_for_a_selection(clean
     _, labels = _labels("marked-labels-1")
     assert int(labels[20, 20]) == 1 and int(labels.max()) == 1
 
+
+
+def test_labelfree_logged_warnings_reach_the_imagej_log(clean):
+    """A grey image saved as two identical channels: Cutter takes them as one grey channel, and says so
+    where a Fiji user looks (it went to Python logging only)."""
+    from scyjava import jimport
+
+    import labelfree.imagej as lij
+
+    img = _cells()
+    _show(np.stack([img, img]), "twins", dims="CYX", channel_names=["a", "b"])
+    jimport("ij.IJ").log("\\Clear")
+    lij.run_macro('selectImage("twins"); run("LabelFree Cutter", "n_steps=5 crop_size=32 area_size=96 table=false");')
+    _, labels = _labels("twins-labels")
+    assert sorted(int(labels[cy, cx]) for cy, cx in CENTRES) == [1, 2, 3, 4]
+    logged = str(jimport("ij.IJ").getLog())
+    assert "LabelFree Cutter warning: The image's 2 channels ['a', 'b'] are identical" in logged, logged

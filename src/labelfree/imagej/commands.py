@@ -187,7 +187,7 @@ def _input_values(spec: Any, values: dict[str, Any], da: Any,
 
 
 def _execute(spec: Any, imp: Any, config: Any, values: dict[str, Any], fields: list[Field]) -> CommandResult:
-    from labelfree.imagej.dialog import ImageJProgress
+    from labelfree.imagej.dialog import ImageJProgress, relay_log_warnings
     from labelfree.imagej.labels import labels_to_imageplus, show_image
     from labelfree.imagej.rois import labels_to_roimanager
     from labelfree.imagej.seen import paste_labels, seen_image
@@ -211,7 +211,7 @@ def _execute(spec: Any, imp: Any, config: Any, values: dict[str, Any], fields: l
         overwrite = bool(values.get("overwrite", False))
         check_output_inputs(spec, inputs, image=_Source(_source_path(imp)), overwrite=overwrite)
         sink = ImageJProgress(spec.menu_title)
-        with relay_warnings(spec.menu_title):
+        with relay_warnings(spec.menu_title), relay_log_warnings(spec.menu_title):
             try:
                 labels = run_pipeline(spec, seen, config=config, channel=values.get("channel"), inputs=inputs,
                                       progress=sink, overwrite=overwrite)

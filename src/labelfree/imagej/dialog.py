@@ -1,4 +1,5 @@
-"""ImageJ 1.x dialogs built from :class:`~labelfree.options.Field` lists, and the status-bar progress sink.
+"""ImageJ 1.x dialogs built from :class:`~labelfree.options.Field` lists, the status-bar progress sink, and
+LabelFree's logged warnings relayed to the Log window while a command runs.
 
 A command's first dialog shows its *basic* fields only (at most a dozen) and an
 "advanced options" checkbox; ticking it opens one page per group of the other
@@ -9,14 +10,15 @@ the same words.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import logging
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 from labelfree.imagej.fields import ADVANCED_KEY, split_fields
 from labelfree.options import Field, coerce_value, value_text
 
-__all__ = ["show_dialog", "build_page", "read_page", "ImageJProgress", "MAX_PAGE_FIELDS"]
+__all__ = ["show_dialog", "build_page", "read_page", "ImageJProgress", "relay_log_warnings", "MAX_PAGE_FIELDS"]
 
 log = logging.getLogger(__name__)
 
@@ -173,3 +175,22 @@ class ImageJProgress:
     def finish(self, message: str) -> None:
         self._IJ.showProgress(1.0)
         self._IJ.showStatus(f"{self.title}: {message}")
+
+
+@contextlib.contextmanager
+def relay_log_warnings(title: str) -> Iterator[None]:
+    """Write LabelFree's logged warnings (e.g. drift's weak matches) to ImageJ's Log window while a command runs."""
+
+    class _ToImageJ(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            from scyjava import jimport
+
+            jimport("ij.IJ").log(f"{title} warning: {record.getMessage()}")
+
+    handler = _ToImageJ(level=logging.WARNING)
+    root = logging.getLogger("labelfree")
+    root.addHandler(handler)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)

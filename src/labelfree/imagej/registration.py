@@ -10,11 +10,10 @@ ImagePlus directly, with no conversion of the movie. :func:`correct_drift_window
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,8 +23,8 @@ import xarray as xr
 from labelfree.errors import DimensionError, InputError
 from labelfree.image import channel_names, scale_of
 
-__all__ = ["correct_drift_fiji", "correct_drift_imageplus", "correct_drift_window", "relay_log_warnings",
-           "stitch_fiji", "window_from_grown", "register_backends"]
+__all__ = ["correct_drift_fiji", "correct_drift_imageplus", "correct_drift_window", "stitch_fiji",
+           "window_from_grown", "register_backends"]
 
 log = logging.getLogger(__name__)
 
@@ -240,25 +239,6 @@ def _measured_movie(imp: Any, raw: xr.DataArray, cfg: Any) -> tuple[xr.DataArray
                          "give channel=R, G or B to measure it on one colour; every colour is shifted")
         measured, cfg = rgb_brightness(raw), cfg.replace(channel=0)
     return measured, cfg, notes
-
-
-@contextlib.contextmanager
-def relay_log_warnings(title: str) -> Iterator[None]:
-    """Write LabelFree's logged warnings (e.g. drift's weak matches) to ImageJ's Log window while a command runs."""
-
-    class _ToImageJ(logging.Handler):
-        def emit(self, record: logging.LogRecord) -> None:
-            from scyjava import jimport
-
-            jimport("ij.IJ").log(f"{title} warning: {record.getMessage()}")
-
-    handler = _ToImageJ(level=logging.WARNING)
-    root = logging.getLogger("labelfree")
-    root.addHandler(handler)
-    try:
-        yield
-    finally:
-        root.removeHandler(handler)
 
 
 def register_backends() -> None:

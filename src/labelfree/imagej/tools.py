@@ -30,10 +30,10 @@ def _tiles(da: Any) -> list[Any]:
 def run_tool(spec: Any, imp: Any, config: Any, values: dict, fields: list) -> Any:
     """Run drift correction or stitching on ``imp`` and show the result; see :func:`run_command`."""
     from labelfree.imagej.convert import imageplus_to_xarray, xarray_to_imageplus
-    from labelfree.imagej.dialog import ImageJProgress
+    from labelfree.imagej.dialog import ImageJProgress, relay_log_warnings
     from labelfree.imagej.fields import CommandResult
     from labelfree.imagej.labels import show_image
-    from labelfree.imagej.registration import correct_drift_window, relay_log_warnings
+    from labelfree.imagej.registration import correct_drift_window
     from labelfree.imagej.seen import unique_title
     from labelfree.options import format_macro_options
 
