@@ -19,7 +19,7 @@ import re
 import warnings
 from typing import Any, Iterator
 
-from labelfree.errors import Cancelled, ConfigError, InputError
+from labelfree.errors import Cancelled, ConfigError, DimensionError, InputError
 from labelfree.imagej.fields import CommandResult, command_fields, command_spec, command_titles, recordable
 from labelfree.options import Field, coerce_value, config_fields, format_macro_options, parse_macro_options
 
@@ -112,6 +112,7 @@ def run_command(
     fields = command_fields(spec.name)
     values = _read_options(spec, fields, options)
     imp = _resolve_image(image, values["image"])
+    _check_frames(spec, imp)  # before the dialog, as Correct 3D Drift refuses a still image before asking
     channels = imageplus_channel_names(imp)
     if "channel" in values and values["channel"] is None and len(channels) > 1:
         values["channel"] = int(imp.getC()) - 1  # ImageJ's convention: the channel on show
@@ -131,6 +132,19 @@ def run_command(
 
         return run_tool(spec, imp, config, values, fields)
     return _execute(spec, imp, config, values, fields)
+
+
+def _check_frames(spec: Any, imp: Any) -> None:
+    """A command that needs a time-lapse (Motion, Drift) refuses an image of one frame before any dialog."""
+    if not (getattr(spec, "needs_time", False) or getattr(spec, "takes", None) == "movie"):
+        return
+    frames, slices = int(imp.getNFrames()), int(imp.getNSlices())
+    if frames >= 2:
+        return
+    stored = (f" Its {slices} planes are stored as slices (Z): if they are time points, set Image > Properties "
+              f"(Slices 1, Frames {slices}) or use Image > Hyperstacks > Re-order Hyperstack." if slices > 1 else "")
+    raise DimensionError(f"{spec.menu_title} needs a time-lapse (two frames or more); {imp.getTitle()} has "
+                         f"{frames} frame(s).{stored}")
 
 
 def _record(title: str, values: dict[str, Any], fields: list[Field]) -> None:
