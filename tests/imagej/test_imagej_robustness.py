@@ -49,14 +49,16 @@ def _show(image, title: str, *, dims: str = "YX", **kw):
     return imp
 
 
-def _untouched_dialog(command: str, title: str) -> None:
-    """``run(command)`` in a macro without options, as from the menu: the dialog opens and the user presses OK."""
+def _from_menu(command: str, title: str) -> tuple[list[BaseException], list[str]]:
+    """``run(command)`` in a macro without options, as from the menu, pressing OK on every dialog it opens.
+    Returns the errors it raised and the dialogs it opened."""
     from scyjava import jimport
 
     import labelfree.imagej as lij
 
     GenericDialog, Window = jimport("ij.gui.GenericDialog"), jimport("java.awt.Window")
     errors: list[BaseException] = []
+    dialogs: list[str] = []
 
     def go():
         try:
@@ -70,10 +72,17 @@ def _untouched_dialog(command: str, title: str) -> None:
     while thread.is_alive() and time.time() < deadline:
         for w in Window.getWindows():
             if isinstance(w, GenericDialog) and w.isShowing() and str(w.getTitle()) == command:
+                dialogs.append(command)
                 press(w, 0)
         time.sleep(0.05)
     thread.join(5)
     assert not thread.is_alive(), f"{command} did not finish"
+    return errors, dialogs
+
+
+def _untouched_dialog(command: str, title: str) -> None:
+    """``run(command)`` from the menu: the dialog opens and the user presses OK; errors are raised here."""
+    errors, _ = _from_menu(command, title)
     if errors:
         raise errors[0]
 
@@ -278,31 +287,10 @@ def test_labelfree_logged_warnings_reach_the_imagej_log(clean):
 @pytest.mark.parametrize("command", ["LabelFree Motion", "LabelFree Drift"])
 def test_a_still_image_is_refused_before_the_dialog_opens(command, clean):
     """As Correct 3D Drift: a command that needs frames says so before asking for its options."""
-    from scyjava import jimport
-
-    import labelfree.imagej as lij
     from labelfree.errors import DimensionError
 
-    GenericDialog, Window = jimport("ij.gui.GenericDialog"), jimport("java.awt.Window")
     _show(np.stack([_cells(0), _cells(1)]), "planes", dims="ZYX")  # two planes stored as slices
-    errors, dialogs = [], []
-
-    def go():
-        try:
-            lij.run_macro(f'selectImage("planes"); run("{command}");')
-        except BaseException as exc:  # noqa: BLE001 - checked in the test's thread
-            errors.append(exc)
-
-    thread = threading.Thread(target=go)
-    thread.start()
-    deadline = time.time() + 60
-    while thread.is_alive() and time.time() < deadline:
-        for w in Window.getWindows():
-            if isinstance(w, GenericDialog) and w.isShowing() and str(w.getTitle()) == command:
-                dialogs.append(str(w.getTitle()))
-                press(w, 0)
-        time.sleep(0.05)
-    thread.join(5)
-    assert not thread.is_alive() and not dialogs, f"a dialog opened: {dialogs}"
+    errors, dialogs = _from_menu(command, "planes")
+    assert not dialogs, f"a dialog opened: {dialogs}"
     assert len(errors) == 1 and isinstance(errors[0], DimensionError)
     assert "needs a time-lapse" in str(errors[0]) and "Frames 2" in str(errors[0]), errors[0]
