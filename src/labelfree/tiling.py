@@ -553,7 +553,8 @@ def auto_threshold(image: Any, /, *, method: str = "otsu", max_pixels: int = 16_
     Pipelines that take a statistic of the whole plane (the threshold pipeline's Otsu
     value, say) give another value on each tile; compute it once here and pass it in the
     config (``ThresholdConfig.threshold``). Images above ``max_pixels`` are subsampled
-    on a regular grid (read lazily: a zarr or dask source is read chunk by chunk).
+    on a regular grid (read lazily: a zarr or dask source is read chunk by chunk). The
+    threshold of the sample is :func:`threshold_of`'s (integers on their own levels).
 
     Parameters
     ----------
@@ -561,7 +562,6 @@ def auto_threshold(image: Any, /, *, method: str = "otsu", max_pixels: int = 16_
     method : {"otsu", "li", "triangle"}
     max_pixels : int
         Pixels used at most.
-    The threshold of the sample is :func:`threshold_of`'s (integers on their own levels).
     """
     _check_plane(image)
     data = image.data if type(image).__name__ == "DataArray" else image

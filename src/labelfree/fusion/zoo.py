@@ -65,8 +65,9 @@ def open_zoo(zoo: Any = None, /) -> "ModelZoo":
     if not (default / INDEX_NAME).is_file():
         raise InputError(
             "Fusion needs a model zoo: give its folder with --zoo FOLDER (Fiji: the dialog's zoo field; "
-            "macros: zoo=[FOLDER]; Python: give zoo= (a folder) or models= (channel -> model)). None was given, and LabelFree's model cache holds none "
-            f"({default}, the zoo used when none is given, has no {INDEX_NAME}). {MAKE_A_ZOO}"
+            "macros: zoo=[FOLDER]; Python: give zoo= (a folder) or models= (channel -> model)). None was given, "
+            f"and LabelFree's model cache holds none ({default}, the zoo used when none is given, has no "
+            f"{INDEX_NAME}). {MAKE_A_ZOO}"
         )
     log.info("fusion: no model zoo given; using the zoo of LabelFree's model cache, %s", default)
     return ModelZoo(default)

@@ -19,7 +19,7 @@ import re
 import warnings
 from typing import Any, Iterator
 
-from labelfree.errors import Cancelled, ConfigError, DimensionError, InputError
+from labelfree.errors import Cancelled, ConfigError, InputError
 from labelfree.imagej.fields import CommandResult, command_fields, command_spec, command_titles, recordable
 from labelfree.options import Field, coerce_value, config_fields, format_macro_options, parse_macro_options
 
@@ -136,15 +136,10 @@ def run_command(
 
 def _check_frames(spec: Any, imp: Any) -> None:
     """A command that needs a time-lapse (Motion, Drift) refuses an image of one frame before any dialog."""
-    if not (getattr(spec, "needs_time", False) or getattr(spec, "takes", None) == "movie"):
-        return
-    frames, slices = int(imp.getNFrames()), int(imp.getNSlices())
-    if frames >= 2:
-        return
-    stored = (f" Its {slices} planes are stored as slices (Z): if they are time points, set Image > Properties "
-              f"(Slices 1, Frames {slices}) or use Image > Hyperstacks > Re-order Hyperstack." if slices > 1 else "")
-    raise DimensionError(f"{spec.menu_title} needs a time-lapse (two frames or more); {imp.getTitle()} has "
-                         f"{frames} frame(s).{stored}")
+    if getattr(spec, "needs_time", False) or getattr(spec, "takes", None) == "movie":
+        from labelfree.imagej.seen import require_frames
+
+        require_frames(imp, what=spec.menu_title)
 
 
 def _record(title: str, values: dict[str, Any], fields: list[Field]) -> None:
@@ -204,7 +199,7 @@ def _execute(spec: Any, imp: Any, config: Any, values: dict[str, Any], fields: l
     from labelfree.imagej.dialog import ImageJProgress, relay_log_warnings
     from labelfree.imagej.labels import labels_to_imageplus, show_image
     from labelfree.imagej.rois import labels_to_roimanager
-    from labelfree.imagej.seen import paste_labels, seen_image
+    from labelfree.imagej.seen import log_notes, paste_labels, seen_image, unique_title
     from labelfree.run import check_output_inputs, output_inputs, prepare_image, run_pipeline
 
     folder = None
@@ -237,7 +232,7 @@ def _execute(spec: Any, imp: Any, config: Any, values: dict[str, Any], fields: l
             if notes:  # how the window's image was read, in the provenance (Image > Show Info)
                 labels.attrs["labelfree"] = {**labels.attrs.get("labelfree", {}), "imagej_input": notes}
             sink.finish(f"{int(labels.max()) if labels.size else 0} objects")
-            _log_notes(spec, imp, notes)
+            log_notes(spec.menu_title, imp, notes)
             _log_automatic(spec, imp, labels)
             used = prepare_image(spec, raw, channel=values.get("channel"))
             written = None
@@ -249,7 +244,7 @@ def _execute(spec: Any, imp: Any, config: Any, values: dict[str, Any], fields: l
     finally:
         if folder is not None:
             folder.close()
-    label_title = _unique_title(f"{imp.getTitle()}-labels")
+    label_title = unique_title(f"{imp.getTitle()}-labels")
     suffix = label_title[len(f"{imp.getTitle()}-labels"):]
     label_imp.setTitle(label_title)
     show_image(label_imp)
@@ -264,21 +259,6 @@ def _execute(spec: Any, imp: Any, config: Any, values: dict[str, Any], fields: l
         table = measure_objects(labels, image=used)
         table_to_resultstable(table, title=f"{imp.getTitle()}-objects{suffix}", show=True)
     return CommandResult(labels, label_imp, n_rois, table, format_macro_options(recordable(values), fields), written)
-
-
-def _unique_title(title: str) -> str:
-    """See :func:`labelfree.imagej.seen.unique_title` (shared with the Drift and Stitch commands)."""
-    from labelfree.imagej.seen import unique_title
-
-    return unique_title(title)
-
-
-def _log_notes(spec: Any, imp: Any, notes: list[str]) -> None:
-    """Say in ImageJ's Log window how the image was read (RGB, inverting LUT, selection)."""
-    if notes:
-        from scyjava import jimport
-
-        jimport("ij.IJ").log(f"{spec.menu_title} on {imp.getTitle()}: " + "; ".join(notes) + ".")
 
 
 def _log_automatic(spec: Any, imp: Any, labels: Any) -> None:

@@ -20,7 +20,7 @@ import pandas as pd
 import tifffile
 import xarray as xr
 
-from labelfree.errors import DimensionError, InputError
+from labelfree.errors import InputError
 from labelfree.image import channel_names, scale_of
 
 __all__ = ["correct_drift_fiji", "correct_drift_imageplus", "correct_drift_window", "stitch_fiji",
@@ -190,15 +190,10 @@ def correct_drift_window(imp: Any, cfg: Any, /, *, progress: Any = False) -> tup
     ``channel`` names a colour (R, G, B) and keeps its colours.
     """
     from labelfree.imagej.convert import imageplus_to_xarray, xarray_to_imageplus
-    from labelfree.imagej.seen import area_selection
+    from labelfree.imagej.seen import area_selection, require_frames
     from labelfree.registration._backend import choose_backend
 
-    if int(imp.getNFrames()) < 2:
-        raise DimensionError(
-            f"LabelFree Drift needs a time-lapse (more than one frame); {imp.getTitle()} has "
-            f"{imp.getNFrames()} frame(s). If the frames are stored as slices, use Image > Hyperstacks > "
-            "Re-order Hyperstack."
-        )
+    require_frames(imp, what="LabelFree Drift")
     selection = area_selection(imp)
     if choose_backend(cfg.backend, "drift", task_name="drift correction") == "fiji":
         notes = ["Correct 3D Drift measured the drift inside the selection (moving it along with the drift) "
@@ -229,15 +224,13 @@ def correct_drift_window(imp: Any, cfg: Any, /, *, progress: Any = False) -> tup
 
 def _measured_movie(imp: Any, raw: xr.DataArray, cfg: Any) -> tuple[xr.DataArray, Any, list[str]]:
     """The movie the drift is measured on (an RGB movie's brightness), its config, and notes."""
-    from labelfree.image import identical_channels
-    from labelfree.imagej.seen import rgb_brightness
+    from labelfree.imagej.seen import brightness_noted
 
     measured, notes = raw, []
     if int(imp.getBitDepth()) == 24 and str(cfg.channel).strip() in ("0", ""):
-        if not identical_channels(raw.values, axis=raw.dims.index("C")):
-            notes.append("measured the drift on the RGB image's brightness (as Image > Type > 8-bit); "
-                         "give channel=R, G or B to measure it on one colour; every colour is shifted")
-        measured, cfg = rgb_brightness(raw), cfg.replace(channel=0)
+        measured = brightness_noted(raw, notes, done="measured the drift on the RGB image's brightness",
+                                    choice="measure it on one colour; every colour is shifted")
+        cfg = cfg.replace(channel=0)
     return measured, cfg, notes
 
 

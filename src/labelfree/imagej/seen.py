@@ -12,6 +12,10 @@ ImageJ's own commands work on what the window shows, and so do the LabelFree com
 * an **area selection** limits the command to it, as *Analyze Particles* does: the pipeline
   segments the selection's bounding box and objects are cut at the outline; the label image
   keeps the full size, so the labels and ROIs lie where the objects are in the image.
+
+Shared by every command (segmentation, Drift, Stitch): the notes written to the Log
+(:func:`log_notes`), the titles of reruns (:func:`unique_title`) and the refusal of a still
+image by a command that needs frames (:func:`require_frames`).
 """
 
 from __future__ import annotations
@@ -22,7 +26,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-__all__ = ["seen_image", "rgb_brightness", "area_selection", "crop_to_selection", "paste_labels", "unique_title"]
+__all__ = ["seen_image", "rgb_brightness", "brightness_noted", "area_selection", "crop_to_selection", "paste_labels", "unique_title", "require_frames",
+           "log_notes"]
 
 log = logging.getLogger(__name__)
 
@@ -31,16 +36,13 @@ def seen_image(spec: Any, imp: Any, values: dict[str, Any]) -> tuple[Any, Any, A
     """The image measured (RGB: its brightness when one channel is segmented and none was chosen),
     the image segmented (cropped to the selection), the selection and what
     was done, in words for the Log window (see the module notes)."""
-    from labelfree.image import identical_channels
     from labelfree.imagej.convert import imageplus_to_xarray
 
     notes = []
     raw = imageplus_to_xarray(imp)
     if int(imp.getBitDepth()) == 24 and spec.channels == "one" and values.get("channel") in (None, ""):
-        if not identical_channels(raw.values, axis=raw.dims.index("C")):
-            notes.append("segmented the RGB image's brightness (as Image > Type > 8-bit); "
-                         "give channel=R, G or B to segment one colour")
-        raw = rgb_brightness(raw)
+        raw = brightness_noted(raw, notes, done="segmented the RGB image's brightness",
+                               choice="segment one colour")
     seen = raw
     selection = area_selection(imp)
     from_manager = any(i.roi_manager and values.get(i.macro_key) == "roi_manager" for i in spec.inputs)
@@ -75,6 +77,16 @@ def rgb_brightness(da: xr.DataArray, /) -> xr.DataArray:
     out = da.isel(C=0, drop=True).copy(data=values)
     out.attrs = dict(da.attrs)
     return out
+
+
+def brightness_noted(da: xr.DataArray, notes: list[str], /, *, done: str, choice: str) -> xr.DataArray:
+    """:func:`rgb_brightness` of an RGB image; when its colours differ, a note for the Log is added to
+    ``notes``: ``done`` (what was done with the brightness) and how ``channel=`` would ``choice`` instead."""
+    from labelfree.image import identical_channels
+
+    if not identical_channels(da.values, axis=da.dims.index("C")):
+        notes.append(f"{done} (as Image > Type > 8-bit); give channel=R, G or B to {choice}")
+    return rgb_brightness(da)
 
 
 def area_selection(imp: Any, /) -> tuple[tuple[int, int, int, int], np.ndarray | None] | None:
@@ -140,3 +152,25 @@ def unique_title(title: str, /) -> str:
     while WindowManager.getImage(f"{title}-{n}") is not None or f"{title}-{n}" in taken:
         n += 1
     return f"{title}-{n}"
+
+
+def require_frames(imp: Any, /, *, what: str) -> None:
+    """Refuse an image of one frame for a command that needs a time-lapse (``what`` names it), saying
+    how to make frames of planes stored as slices."""
+    from labelfree.errors import DimensionError
+
+    frames, slices = int(imp.getNFrames()), int(imp.getNSlices())
+    if frames >= 2:
+        return
+    stored = (f" Its {slices} planes are stored as slices (Z): if they are time points, set Image > Properties "
+              f"(Slices 1, Frames {slices}) or use Image > Hyperstacks > Re-order Hyperstack." if slices > 1 else "")
+    raise DimensionError(f"{what} needs a time-lapse (two frames or more); {imp.getTitle()} has {frames} "
+                         f"frame(s).{stored}")
+
+
+def log_notes(title: str, imp: Any, notes: list[str], /) -> None:
+    """Say in ImageJ's Log window what a command did with the image as seen (RGB, selection), if anything."""
+    if notes:
+        from scyjava import jimport
+
+        jimport("ij.IJ").log(f"{title} on {imp.getTitle()}: " + "; ".join(notes) + ".")

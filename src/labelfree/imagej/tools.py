@@ -34,7 +34,7 @@ def run_tool(spec: Any, imp: Any, config: Any, values: dict, fields: list) -> An
     from labelfree.imagej.fields import CommandResult
     from labelfree.imagej.labels import show_image
     from labelfree.imagej.registration import correct_drift_window
-    from labelfree.imagej.seen import unique_title
+    from labelfree.imagej.seen import log_notes, unique_title
     from labelfree.options import format_macro_options
 
     sink = ImageJProgress(spec.menu_title)
@@ -60,10 +60,7 @@ def run_tool(spec: Any, imp: Any, config: Any, values: dict, fields: list) -> An
         sink.finish("cancelled")
         raise
     sink.finish("done")
-    if notes:
-        from scyjava import jimport
-
-        jimport("ij.IJ").log(f"{spec.menu_title} on {imp.getTitle()}: " + "; ".join(notes) + ".")
+    log_notes(spec.menu_title, imp, notes)
     result_title = unique_title(f"{imp.getTitle()}-{spec.result_suffix}")  # a rerun: <title>-drift-corrected-1
     suffix = result_title[len(f"{imp.getTitle()}-{spec.result_suffix}"):]
     result_imp.setTitle(result_title)
