@@ -4,6 +4,7 @@ Motion pipeline's F1 on a drifted movie with and without correction.
 Usage::
 
     python3 benchmarks/drift.py speed      # 200 x 1024 x 1024 movie from real GOWT1 frames
+    python3 benchmarks/drift.py accuracy   # sub-pixel drift recovered on real frames (still and live scenes)
     python3 benchmarks/drift.py motion     # Motion F1 on Fluo-C2DL-MSC: undrifted / drifted / corrected
     python3 benchmarks/drift.py motion --integer   # the same with whole-pixel drift and correction
 
@@ -150,9 +151,91 @@ def bench_motion(integer: bool = False) -> None:
               f"{s['recall']:.3f} | {el:.0f} |")
 
 
+def _whole_frame_drift(movie: np.ndarray, reference: str) -> np.ndarray:
+    """The sub-pixel estimate before the overlap refinement: the upsampled peak of the whole frames'
+    correlation (what ``estimate_drift`` did until it measured the remainder on the common part)."""
+    from labelfree.registration import DriftConfig
+    from labelfree.registration._phase import bandpass_weights, edge_taper, measure_shift, prepare
+
+    cfg = DriftConfig()
+    frames = movie.astype(np.float32)
+    weights = bandpass_weights(frames[0].shape, low_sigma=cfg.low_sigma, high_sigma=cfg.high_sigma)
+    taper = edge_taper(frames[0].shape, fraction=cfg.taper)
+    prepared = [prepare(f, weights=weights, taper=taper) for f in frames]
+    drift = np.zeros((len(frames), 2))
+    for t in range(1, len(frames)):
+        ref = prepared[t - 1] if reference == "previous" else prepared[0]
+        pair = measure_shift(ref[0], prepared[t][0], spectra=(ref[1], prepared[t][1]), n_peaks=cfg.n_peaks,
+                             upsample=cfg.upsample)
+        drift[t] = np.array(pair.shift) + (drift[t - 1] if reference == "previous" else 0)
+    return drift
+
+
+def _skimage_drift(movie: np.ndarray) -> np.ndarray:
+    from skimage.registration import phase_cross_correlation
+
+    steps = [-phase_cross_correlation(movie[t - 1], movie[t], upsample_factor=20)[0] for t in range(1, len(movie))]
+    return np.concatenate([np.zeros((1, 2)), np.cumsum(steps, axis=0)])
+
+
+def bench_accuracy() -> None:
+    """Known sub-pixel drift recovered on real frames: a still scene (one frame drifted, fresh noise per
+    frame) and a live one (the movie's own frames; the added drift is what the estimate on the drifted
+    movie adds to the estimate on the original). RMS and largest error of the drift (px), and the
+    shift's scale error: the slope of measured against true frame-to-frame steps, minus 1."""
+    from labelfree.image import to_dataarray
+    from labelfree.registration import estimate_drift
+
+    n, margin = 16, 32
+    rows = []
+    for name, crop in (("Fluo-C2DL-MSC", (slice(100, 600), slice(100, 700))),
+                       ("Fluo-N2DH-GOWT1", (slice(150, 750), slice(150, 750))),
+                       ("Fluo-N2DH-SIM+", (slice(0, 500), slice(0, 600)))):
+        frames = _frames(name)[:, crop[0], crop[1]].astype(np.float32)
+        drift = _drift(n, 1)
+        rng = np.random.default_rng(0)
+        still = _drifted(np.repeat(frames[:1], n, 0), drift, margin)
+        spread = float(np.percentile(still, 99.9) - np.percentile(still, 0.1))
+        scenes = {"still, no noise": still,
+                  "still, noise 5 %": still + rng.normal(0, 0.05 * spread, still.shape).astype(np.float32)}
+        live_base = _drifted(frames[:n], np.zeros_like(drift), margin)
+        live = _drifted(frames[:n], drift, margin)
+        for scene, movie in scenes.items():
+            for method in ("estimate_drift", "whole-frame peak (before)", "skimage (upsample 20)"):
+                t0 = time.perf_counter()
+                if method == "estimate_drift":
+                    est = estimate_drift(to_dataarray(movie, dims="TYX"))[["dy", "dx"]].to_numpy()
+                elif method.startswith("whole"):
+                    est = _whole_frame_drift(movie, "previous")
+                else:
+                    est = _skimage_drift(movie)
+                rows.append((name, scene, method, est, drift, time.perf_counter() - t0))
+        for method in ("estimate_drift", "whole-frame peak (before)"):
+            t0 = time.perf_counter()
+            if method == "estimate_drift":
+                def run(m):
+                    return estimate_drift(to_dataarray(m, dims="TYX"))[["dy", "dx"]].to_numpy()
+            else:
+                def run(m):
+                    return _whole_frame_drift(m, "previous")
+            est = run(live) - run(live_base)
+            rows.append((name, "live (own frames)", method, est, drift, (time.perf_counter() - t0) / 2))
+    print(f"{n} frames each, drift a slide to (27, -24) px with +-3 px jitter (sub-pixel), {margin} px margin cut")
+    print("| set | scene | method | RMS error px | largest px | scale error | s |")
+    print("|---|---|---|---:|---:|---:|---:|")
+    for name, scene, method, est, truth, sec in rows:
+        err = np.sqrt(np.sum((est - truth) ** 2, axis=1))
+        steps, measured = np.diff(truth, axis=0).ravel(), np.diff(est, axis=0).ravel()
+        slope = float(np.dot(steps, measured) / np.dot(steps, steps))
+        print(f"| {name} | {scene} | {method} | {np.sqrt(np.mean(err ** 2)):.3f} | {err.max():.3f} | "
+              f"{100 * (slope - 1):+.1f} % | {sec:.1f} |")
+
+
 if __name__ == "__main__":
     which = sys.argv[1] if len(sys.argv) > 1 else "speed"
-    if which == "motion":
+    if which == "accuracy":
+        bench_accuracy()
+    elif which == "motion":
         bench_motion(integer="--integer" in sys.argv)
     else:
         bench_speed()

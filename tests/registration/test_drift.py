@@ -73,6 +73,17 @@ def test_recovers_drift_of_a_still_real_scene_with_fresh_noise(msc_dir):
     assert shifts["ncc"].iloc[1:].min() > 0.3
 
 
+@pytest.mark.parametrize("reference", ["previous", "first"])
+def test_subpixel_estimate_of_whole_pixel_drift_is_exact(reference):
+    """A 96 px view of a still scene moved by whole pixels. Was: 0.05-0.25 px short with sub-pixel on
+    (the whole frames' correlation peak pulled towards zero), exact only with it off."""
+    big = ndi.gaussian_filter(np.random.default_rng(0).random((140, 140)), 3.0)
+    drift = np.array([[0, 0], [2, 3], [4, -1], [6, 2], [5, 5]])
+    movie = np.stack([big[20 - dy:116 - dy, 20 - dx:116 - dx] for dy, dx in drift]).astype(np.float32)
+    shifts = estimate_drift(to_dataarray(movie, dims="TYX"), config={"reference": reference})
+    np.testing.assert_allclose(shifts[["dy", "dx"]].to_numpy(), drift, atol=0.03)
+
+
 def _still_movie(n=4, c=2):
     rng = np.random.default_rng(1)
     scene = ndi.gaussian_filter(rng.random((c, 120, 140)), (0, 2, 2))

@@ -14,6 +14,7 @@ apply to ``moving``).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import dataclass
@@ -22,7 +23,8 @@ from typing import Sequence
 import numpy as np
 from scipy import fft as sfft
 
-__all__ = ["PairShift", "spectrum", "prepare", "edge_taper", "bandpass_weights", "measure_shift", "overlap_ncc"]
+__all__ = ["PairShift", "spectrum", "prepare", "edge_taper", "bandpass_weights", "measure_shift", "overlap_ncc",
+           "refine_on_overlap"]
 
 
 @dataclass(frozen=True)
@@ -94,20 +96,28 @@ def bandpass_weights(shape: Sequence[int], /, *, low_sigma: float, high_sigma: f
     return weights.astype(np.float32)
 
 
+def _overlap_slices(shape: Sequence[int], shift: Sequence[int]) -> tuple[tuple[slice, ...], tuple[slice, ...]] | None:
+    """Slices of ``reference`` and ``moving`` that hold the same content at integer ``shift``; None if empty."""
+    ref_sl, mov_sl = [], []
+    for s, n in zip(shift, shape):
+        s = int(s)
+        if abs(s) >= n:
+            return None
+        ref_sl.append(slice(max(0, -s), n - max(0, s)))
+        mov_sl.append(slice(max(0, s), n + min(0, s)))
+    return tuple(ref_sl), tuple(mov_sl)
+
+
 def overlap_ncc(reference: np.ndarray, moving: np.ndarray, shift: Sequence[int], /) -> tuple[float, int]:
     """Normalised cross-correlation of the pixels that overlap at integer ``shift``.
 
     Returns ``(ncc, n_pixels)``; ncc is 0 when the overlap is empty or flat.
     """
-    ref_sl, mov_sl = [], []
-    for s, n in zip(shift, reference.shape):
-        s = int(s)
-        if abs(s) >= n:
-            return 0.0, 0
-        ref_sl.append(slice(max(0, -s), n - max(0, s)))
-        mov_sl.append(slice(max(0, s), n + min(0, s)))
-    a = np.asarray(reference[tuple(ref_sl)], dtype=np.float64)
-    b = np.asarray(moving[tuple(mov_sl)], dtype=np.float64)
+    slices = _overlap_slices(reference.shape, shift)
+    if slices is None:
+        return 0.0, 0
+    a = np.asarray(reference[slices[0]], dtype=np.float64)
+    b = np.asarray(moving[slices[1]], dtype=np.float64)
     a = a - a.mean()
     b = b - b.mean()
     den = math.sqrt(float((a * a).sum()) * float((b * b).sum()))
@@ -238,3 +248,70 @@ def measure_shift(
         refined = _upsampled_peak(cross, shape, peak, upsample)
         return PairShift(tuple(float(v) for v in refined), score)
     return PairShift(tuple(float(v) for v in peak), score)
+
+
+@functools.lru_cache(maxsize=4)
+def _filters(shape: tuple[int, ...], low_sigma: float, high_sigma: float | None,
+             taper: float) -> tuple[tuple[int, ...], np.ndarray, np.ndarray | None]:
+    """For images of ``shape``: the FFT size (padded to a fast length: an overlap of 1021 px costs
+    three times one of 1024), its band-pass weights and the edge taper. Cached: the overlaps of a
+    steady drift share their shape."""
+    fast = tuple(sfft.next_fast_len(int(n), real=True) for n in shape)
+    weights = bandpass_weights(fast, low_sigma=low_sigma, high_sigma=high_sigma)
+    return fast, weights, (edge_taper(shape, fraction=taper) if taper > 0 else None)
+
+
+def _padded_spectrum(image: np.ndarray, fast: tuple[int, ...], weights: np.ndarray,
+                     taper: np.ndarray | None) -> np.ndarray:
+    """:func:`prepare`'s spectrum, zero-padded to ``fast`` after the taper."""
+    data = np.asarray(image, dtype=np.float32)
+    data = data - np.float32(data.mean())
+    if taper is not None:
+        data = data * taper
+    return sfft.rfftn(data, s=fast, workers=-1) * weights
+
+
+def refine_on_overlap(
+    reference: np.ndarray,
+    moving: np.ndarray,
+    shift: Sequence[float],
+    /,
+    *,
+    upsample: int,
+    low_sigma: float,
+    high_sigma: float | None,
+    taper: float,
+    normalization: str | None = None,
+) -> tuple[float, ...]:
+    """Sub-pixel ``shift`` measured again on the part both images share at its rounded value.
+
+    A correlation of two whole frames counts, at each trial shift, only the content that
+    overlaps there (and an edge taper that stays still while the content moves): its
+    peak sits short of the true shift by a few per cent of it (0.25 px at 5 px on a
+    smooth texture). Cut to the pixels they share at the rounded shift, the two images
+    hold the same content within a pixel, each with its own taper and band-pass, so only
+    the sub-pixel remainder is measured and the pull towards zero shrinks with it. A
+    remainder of more than half a pixel moves the cut once more.
+
+    ``reference`` and ``moving`` are the unfiltered images (same shape);
+    ``low_sigma``, ``high_sigma``, ``taper`` and ``normalization`` as for the first
+    measurement. Returns the refined shift (``moving[p + shift] ≈ reference[p]``).
+    """
+    whole = tuple(int(v) for v in np.round(np.asarray(shift, dtype=float)))
+    refined = np.asarray(shift, dtype=float)
+    for _ in range(2):
+        slices = _overlap_slices(reference.shape, whole)
+        if slices is None or min(sl.stop - sl.start for sl in slices[0]) < 8:
+            return tuple(float(v) for v in refined)
+        a, b = reference[slices[0]], moving[slices[1]]
+        fast, weights, window = _filters(a.shape, float(low_sigma), high_sigma, float(taper))
+        fa, fb = (_padded_spectrum(img, fast, weights, window) for img in (a, b))
+        cross = np.conj(fa) * fb
+        if normalization == "phase":
+            cross /= np.maximum(np.abs(cross), np.float32(1e-20))
+        refined = np.asarray(whole, dtype=float) + _upsampled_peak(cross, fast, [0] * a.ndim, upsample)
+        rounded = tuple(int(v) for v in np.round(refined))
+        if rounded == whole:
+            break
+        whole = rounded
+    return tuple(float(v) for v in refined)

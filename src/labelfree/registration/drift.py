@@ -20,7 +20,7 @@ from labelfree._progress import Progress
 from labelfree.errors import ConfigError
 from labelfree.image import scale_of, select_channel, units_of
 from labelfree.registration._backend import choose_backend, fiji_backend
-from labelfree.registration._phase import bandpass_weights, edge_taper, measure_shift, prepare
+from labelfree.registration._phase import bandpass_weights, edge_taper, measure_shift, prepare, refine_on_overlap
 from labelfree.registration._shift import canvas_window, check_movie as _check_movie
 from labelfree.registration.shifts import _resample, apply_shifts, read_shifts
 
@@ -101,6 +101,19 @@ def _shift_table(drift: np.ndarray, ncc: np.ndarray, da: xr.DataArray, axes: Seq
     return table
 
 
+def _normalization(cfg: DriftConfig) -> str | None:
+    return None if cfg.normalization == "none" else "phase"
+
+
+def _subpixel(reference: np.ndarray, moving: np.ndarray, shift: Any, cfg: DriftConfig) -> tuple[float, ...]:
+    """The whole-pixel ``shift`` refined on the two frames' common part (:func:`refine_on_overlap`)
+    when ``cfg.subpixel``; else as it is."""
+    if not cfg.subpixel or cfg.upsample <= 1:
+        return tuple(shift)
+    return refine_on_overlap(reference, moving, shift, upsample=int(cfg.upsample), low_sigma=cfg.low_sigma,
+                             high_sigma=cfg.high_sigma, taper=cfg.taper, normalization=_normalization(cfg))
+
+
 def estimate_drift(movie: Any, /, *, config: Any = None, progress: Any = False) -> pd.DataFrame:
     """Measure the drift of every frame with the Python backend (nothing is resampled).
 
@@ -125,23 +138,22 @@ def estimate_drift(movie: Any, /, *, config: Any = None, progress: Any = False) 
     first = _registration_frame(da, 0, cfg, axes)
     weights = bandpass_weights(first.shape, low_sigma=cfg.low_sigma, high_sigma=cfg.high_sigma)
     taper = edge_taper(first.shape, fraction=cfg.taper) if cfg.taper > 0 else None
-    reference = prepare(first, weights=weights, taper=taper)
+    reference, reference_raw = prepare(first, weights=weights, taper=taper), first
     drift = np.zeros((n, len(axes)))
     ncc = np.ones(n)
-    upsample = int(cfg.upsample) if cfg.subpixel else 1
     with Progress(progress, total=n - 1, desc="drift: measuring") as bar:
         for t in range(1, n):
-            current = prepare(_registration_frame(da, t, cfg, axes), weights=weights, taper=taper)
+            raw = _registration_frame(da, t, cfg, axes)
+            current = prepare(raw, weights=weights, taper=taper)
             pair = measure_shift(
                 reference[0], current[0], spectra=(reference[1], current[1]), max_shift=limits,
-                n_peaks=cfg.n_peaks, upsample=upsample,
-                normalization=None if cfg.normalization == "none" else "phase",
+                n_peaks=cfg.n_peaks, normalization=_normalization(cfg),
             )
-            step = np.array(pair.shift)
+            step = np.array(_subpixel(reference_raw, raw, pair.shift, cfg))
             drift[t] = drift[t - 1] + step if cfg.reference == "previous" else step
             ncc[t] = pair.ncc
             if cfg.reference == "previous":
-                reference = current
+                reference, reference_raw = current, raw
             bar.update(message=f"frame {t + 1}/{n}")
     low = np.flatnonzero(ncc < 0.2)
     if low.size:
@@ -170,12 +182,12 @@ def estimate_drift_in_region(movie: xr.DataArray, box: tuple[int, int, int, int]
     shape = frames[0][..., :h, :w].shape
     weights = bandpass_weights(shape, low_sigma=config.low_sigma, high_sigma=config.high_sigma)
     taper = edge_taper(shape, fraction=config.taper) if config.taper > 0 else None
-    upsample = int(config.upsample) if config.subpixel else 1
 
     def measure(ref_img: np.ndarray, cur_img: np.ndarray) -> Any:
         ref, cur = prepare(ref_img, weights=weights, taper=taper), prepare(cur_img, weights=weights, taper=taper)
-        return measure_shift(ref[0], cur[0], spectra=(ref[1], cur[1]), max_shift=limits, n_peaks=config.n_peaks,
-                             upsample=upsample, normalization=None if config.normalization == "none" else "phase")
+        pair = measure_shift(ref[0], cur[0], spectra=(ref[1], cur[1]), max_shift=limits, n_peaks=config.n_peaks,
+                             normalization=_normalization(config))
+        return dataclasses.replace(pair, shift=_subpixel(ref_img, cur_img, pair.shift, config))
 
     limits = _limits(config.max_shift, len(axes))
     drift, ncc = np.zeros((n, len(axes))), np.ones(n)
