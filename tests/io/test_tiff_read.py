@@ -152,6 +152,45 @@ def test_truncated_tiff_is_reported_corrupt(tmp_path):
         read_image(path)
 
 
+def test_a_damaged_file_gives_one_error_without_tifffiles_lines(tmp_path, caplog):
+    """An ImageJ stack cut in half. Was: tifffile's own warnings on stderr above LabelFree's error."""
+    import logging
+
+    caplog.set_level(logging.WARNING, logger="tifffile")  # a CLI run earlier in the session may have quietened it
+    path = tmp_path / "cut.tif"
+    tifffile.imwrite(path, np.ones((5, 64, 64), np.uint8), imagej=True)
+    blob = path.read_bytes()
+    path.write_bytes(blob[: len(blob) // 2])
+    with pytest.raises(CorruptFileError, match="announces 5 planes but only 1"):
+        read_image(path)
+    assert caplog.records == []  # a Python user with no logging set up saw them on stderr
+
+
+def test_tifffiles_warning_on_a_readable_file_is_logged_once_with_the_path(tmp_path, caplog):
+    import logging
+    import struct
+
+    path = tmp_path / "tag.tif"
+    tifffile.imwrite(path, np.arange(256, dtype=np.uint8).reshape(16, 16),
+                     extratags=[(65000, "s", 0, "x" * 40, True)])
+    with tifffile.TiffFile(path) as tif:
+        entry = tif.pages[0].tags[65000].offset
+    blob = bytearray(path.read_bytes())
+    struct.pack_into("<I", blob, entry + 8, 10**7)  # the tag's value points past the end of the file
+    path.write_bytes(bytes(blob))
+    caplog.set_level(logging.WARNING, logger="tifffile")  # a CLI run earlier in the session may have quietened it
+    with caplog.at_level(logging.WARNING):
+        da = read_image(path)
+    assert np.array_equal(da.values, np.arange(256, dtype=np.uint8).reshape(16, 16))
+    ours = [r for r in caplog.records if r.name == "labelfree.io.tiff"]
+    assert len(ours) == 1 and str(path) in ours[0].getMessage() and "invalid value offset" in ours[0].getMessage()
+    assert not [r for r in caplog.records if r.name == "tifffile"]
+    with caplog.at_level(logging.WARNING):  # outside LabelFree's reads tifffile speaks for itself
+        caplog.clear()
+        tifffile.imread(path)
+    assert [r.name for r in caplog.records] == ["tifffile"]
+
+
 def test_real_msc_frame_lzw(msc_dir):
     da = read_image(msc_dir / "01" / "t000.tif")
     assert da.dims == ("Y", "X") and da.shape == (832, 992) and da.dtype == np.uint16

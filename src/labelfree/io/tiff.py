@@ -6,6 +6,7 @@ import contextlib
 import logging
 import os
 import struct
+import threading
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any, Sequence
@@ -260,6 +261,40 @@ def _damage_reported(path: Path) -> Any:
         ) from exc
 
 
+class _TifffileNotes(logging.Filter):
+    """Holds back tifffile's warnings while this thread reads a file (see :func:`_tifffile_notes`)."""
+
+    local = threading.local()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        notes = getattr(self.local, "notes", None)
+        if notes is None or record.levelno < logging.WARNING:
+            return True
+        notes.append(record.getMessage())
+        return False
+
+
+_NOTES = _TifffileNotes()
+
+
+@contextlib.contextmanager
+def _tifffile_notes(path: Path) -> Any:
+    """tifffile's own warning lines while ``path`` is read: dropped when LabelFree raises its error
+    (which says what is wrong with the file; before, a Python user saw tifffile's lines on stderr
+    above it), logged once each under LabelFree's name with the file's path when the read succeeds."""
+    logger = logging.getLogger("tifffile")
+    if _NOTES not in logger.filters:
+        logger.addFilter(_NOTES)
+    outer = getattr(_NOTES.local, "notes", None)
+    _NOTES.local.notes = caught = []
+    try:
+        yield
+    finally:
+        _NOTES.local.notes = outer
+    for message in dict.fromkeys(caught):
+        log.warning("%s: %s (tifffile)", path, message)
+
+
 def _open_tiff(path: Path) -> Any:
     import tifffile
 
@@ -328,7 +363,7 @@ def read_image(
         if is_ngff(path):
             return read_ngff(path, channel_names=channel_names)
     _check_file(path)
-    with _open_tiff(path) as tif, _damage_reported(path):
+    with _tifffile_notes(path), _open_tiff(path) as tif, _damage_reported(path):
         if not tif.series:
             raise InputError(f"{path} holds no image data.")
         series = tif.series[0]
@@ -374,7 +409,7 @@ def read_array(path: str | os.PathLike[str], /) -> np.ndarray:
     """The first image series of a TIFF as a plain array, with the same checks as :func:`read_image`."""
     path = Path(path)
     _check_file(path)
-    with _open_tiff(path) as tif, _damage_reported(path):
+    with _tifffile_notes(path), _open_tiff(path) as tif, _damage_reported(path):
         if not tif.series:
             raise InputError(f"{path} holds no image data.")
         series = tif.series[0]
