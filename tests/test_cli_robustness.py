@@ -273,7 +273,9 @@ def test_batch_terminal_shows_dask_and_tifffile_lines_only_with_verbose(tmp_path
     assert "<tifffile" not in quiet.stderr, quiet.stderr
     loud = run("-v", out="v")
     assert loud.returncode == 1
-    assert "Dask dashboard at http" in loud.stderr and "<tifffile.TiffFile 'trunc.tif'>" in loud.stderr
+    assert "Dask dashboard at http" in loud.stderr, loud.stderr
+    assert any("trunc.tif: <tifffile.TiffFile 'trunc.tif'>" in line and "INFO labelfree.io.tiff" in line
+               for line in loud.stderr.splitlines()), loud.stderr  # tifffile's own lines, with the path
 
 
 def test_batch_docs_list_only_files_a_batch_run_writes():

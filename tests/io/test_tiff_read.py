@@ -161,9 +161,14 @@ def test_a_damaged_file_gives_one_error_without_tifffiles_lines(tmp_path, caplog
     tifffile.imwrite(path, np.ones((5, 64, 64), np.uint8), imagej=True)
     blob = path.read_bytes()
     path.write_bytes(blob[: len(blob) // 2])
-    with pytest.raises(CorruptFileError, match="announces 5 planes but only 1"):
-        read_image(path)
+    with caplog.at_level(logging.WARNING):
+        with pytest.raises(CorruptFileError, match="announces 5 planes but only 1"):
+            read_image(path)
     assert caplog.records == []  # a Python user with no logging set up saw them on stderr
+    with caplog.at_level(logging.INFO, logger="labelfree.io.tiff"), pytest.raises(CorruptFileError):
+        read_image(path)
+    assert [r.levelno for r in caplog.records] == [logging.INFO] * len(caplog.records) and caplog.records
+    assert all(str(path) in r.getMessage() for r in caplog.records)
 
 
 def test_tifffiles_warning_on_a_readable_file_is_logged_once_with_the_path(tmp_path, caplog):

@@ -39,7 +39,8 @@ CLUSTER_KINDS = ("local", "slurm", "pbs")
 _SUBMIT = {"slurm": "sbatch", "pbs": "qsub"}
 _NOISY = ("distributed", "dask_jobqueue", "bokeh", "tornado")
 #: loggers of the file readers, whose levels a local cluster's workers take from the client
-_READERS = ("tifffile", "numcodecs")
+#: (``labelfree.io.tiff`` passes tifffile's lines on with the file's path)
+_READERS = ("tifffile", "numcodecs", "labelfree.io.tiff")
 
 
 def configured_scheduler() -> str | None:
@@ -145,12 +146,20 @@ def quiet_dask_logs(verbose: bool | None = None) -> Iterator[None]:
 
 def _set_log_levels(levels: dict[str, int]) -> None:
     for name, level in levels.items():
-        logging.getLogger(name).setLevel(level)
+        logger = logging.getLogger(name)
+        logger.setLevel(level)
+        if name.startswith("labelfree") and not logger.handlers and not logging.getLogger().handlers:
+            # a worker process has no handler: Python's last resort prints WARNING lines only, and the
+            # INFO lines that `labelfree -v` asks for would be lost
+            handler = logging.StreamHandler()
+            handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+            logger.addHandler(handler)
+            logger.propagate = False
 
 
 def reader_log_plugin() -> Any:
     """A Dask worker plugin that gives every worker (also those started later) this process's
-    effective levels of the file readers' loggers (``tifffile``, ``numcodecs``)."""
+    effective levels of the file readers' loggers (``tifffile``, ``numcodecs``, ``labelfree.io.tiff``)."""
     from distributed.diagnostics.plugin import WorkerPlugin
 
     class ReaderLogLevels(WorkerPlugin):

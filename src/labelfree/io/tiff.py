@@ -279,20 +279,23 @@ _NOTES = _TifffileNotes()
 
 @contextlib.contextmanager
 def _tifffile_notes(path: Path) -> Any:
-    """tifffile's own warning lines while ``path`` is read: dropped when LabelFree raises its error
-    (which says what is wrong with the file; before, a Python user saw tifffile's lines on stderr
-    above it), logged once each under LabelFree's name with the file's path when the read succeeds."""
+    """tifffile's own warning lines while ``path`` is read: when LabelFree raises its error (which says
+    what is wrong with the file; before, a Python user saw tifffile's lines on stderr above it) they
+    are logged at INFO only (shown by ``labelfree -v``); when the read succeeds, at WARNING; once each,
+    with the file's path."""
     logger = logging.getLogger("tifffile")
     if _NOTES not in logger.filters:
         logger.addFilter(_NOTES)
     outer = getattr(_NOTES.local, "notes", None)
     _NOTES.local.notes = caught = []
+    level = logging.INFO
     try:
         yield
+        level = logging.WARNING
     finally:
         _NOTES.local.notes = outer
-    for message in dict.fromkeys(caught):
-        log.warning("%s: %s (tifffile)", path, message)
+        for message in dict.fromkeys(caught):
+            log.log(level, "%s: %s (tifffile)", path, message)
 
 
 def _open_tiff(path: Path) -> Any:
