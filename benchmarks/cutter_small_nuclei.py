@@ -7,7 +7,10 @@ quarter of the patch area they were built for. Each is segmented with no config 
 (a large field of small nuclei), once per ``--seeds``. One torch thread.
 
 Usage: python3 benchmarks/cutter_small_nuclei.py [--sets dsb2018,hela,sim+] [--downscale 0.25]
-       [--tiles 4] [--seeds 0,1,2]
+       [--area-size 320] [--tiles 4] [--seeds 0,1,2]
+
+``--area-size`` adds runs with that training area (the automatic one is 320 px for cells that fill
+the patch and smaller in proportion for these).
 """
 
 from __future__ import annotations
@@ -34,7 +37,9 @@ def _run(images, markers, truth, config: dict) -> str:
     prov = lab.attrs["labelfree"]
     s = cd._scores(lab.values, truth)
     ds = config.get("downscale", (prov.get("auto") or {}).get("downscale"))
-    return (f"downscale {ds:<5} {seconds:7.1f} s {prov['training_steps']:4d} steps  pixF1 {s['pixel_f1']:.3f}  "
+    area = config.get("area_size", (prov.get("auto") or {}).get("area_size"))
+    return (f"downscale {ds:<5} area {area!s:<4} {seconds:7.1f} s {prov['training_steps']:4d} steps  "
+            f"pixF1 {s['pixel_f1']:.3f}  "
             f"F1 {s['f1']:.3f}  mIoU {s['mean_iou']:.3f}")
 
 
@@ -61,21 +66,23 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sets", default="dsb2018,hela,sim+")
     ap.add_argument("--downscale", default="0.25", help="comma-separated downscale values besides the automatic one")
+    ap.add_argument("--area-size", default="", help="comma-separated area_size values besides the automatic one")
     ap.add_argument("--tiles", type=int, default=4, help="DSB2018 at half size as N x N copies (0: not run)")
     ap.add_argument("--seeds", default="0,1,2", help="seeds of the tiled runs")
     args = ap.parse_args(argv)
     values = [float(v) for v in args.downscale.split(",") if v]
+    extra = [{"downscale": v} for v in values] + [{"area_size": int(v)} for v in args.area_size.split(",") if v]
     for name, images, truth, markers in di.cutter_sets(args.sets.split(",")):
         im, g, mk = di.transformed(images, truth, markers, lambda a: a, 0.5)
         print(f"{name} at half size, {im.shape[1]} x {im.shape[2]}", flush=True)
-        for config in [{}] + [{"downscale": v} for v in values]:
+        for config in [{}] + extra:
             print("   ", _run(im, mk, g, config), flush=True)
         if name == "dsb2018" and args.tiles:
             big, gt, pts = _tiled(im, g, mk, args.tiles)
             print(f"{name} at half size, {args.tiles} x {args.tiles} copies: {big.shape[1]} x {big.shape[2]}, "
                   f"{len(pts)} nuclei", flush=True)
             for seed in [int(s) for s in args.seeds.split(",") if s]:
-                for config in [{"seed": seed}] + [{"downscale": v, "seed": seed} for v in values]:
+                for config in [{"seed": seed}] + [{**c, "seed": seed} for c in extra]:
                     print(f"    seed {seed}", _run(big, pts, gt, config), flush=True)
     return 0
 

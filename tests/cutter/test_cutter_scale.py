@@ -11,7 +11,7 @@ from skimage.draw import ellipse
 from labelfree.cutter import CutterConfig
 from labelfree.cutter.integrate import integrate_patches
 from labelfree.cutter.scale import (
-    FILL, MIN_DOWNSCALE, SIGMA_PER_RADIUS, SMOOTHING_PER_RADIUS, SMOOTHING_RANGE, CellSize, auto_settings,
+    AREA_SIZE, FILL, MIN_DOWNSCALE, SIGMA_PER_RADIUS, SMOOTHING_PER_RADIUS, SMOOTHING_RANGE, CellSize, auto_settings,
     estimate_cell_size, max_downscale,
 )
 from labelfree.errors import ConfigError, InputError
@@ -64,6 +64,26 @@ def test_downscale_follows_the_cell_size():
     # mask smoothing grows with the cells, within SMOOTHING_RANGE
     assert fixed["mask_smoothing"] == pytest.approx(40.0 * SMOOTHING_PER_RADIUS, abs=0.01)
     assert tiny["mask_smoothing"] == SMOOTHING_RANGE[0] and c["mask_smoothing"] == SMOOTHING_RANGE[1]
+
+
+def test_training_area_holds_about_as_many_cells_when_small_cells_stay_small():
+    """Cells that fill the patch train on AREA_SIZE areas. Cells the downscale floor leaves smaller
+    (radius 7 px: 14 px after enlarging, half the patch's 28.8) get areas smaller in proportion, so a
+    step holds about as many cells. Was: 320 px for every size, up to four times the patches per step
+    (half-size DSB2018 0.37 s a step against 0.17, 107-270 s a frame; now about 60 s)."""
+    for radius in (15.0, 40.0, 100.0):
+        assert auto_settings(CellSize(radius, 2 * radius, 3 * radius, 9, "mask"))["area_size"] == AREA_SIZE
+    half = auto_settings(CellSize(7.1, 14.0, 21.0, 9, "mask"))
+    assert half["downscale"] == MIN_DOWNSCALE and half["area_size"] == 160
+    assert auto_settings(CellSize(13.0, 26.0, 39.0, 9, "mask"))["area_size"] == 288
+    assert auto_settings(CellSize(2.0, 4.0, 6.0, 9, "mask"))["area_size"] == 128  # at least two patches
+    assert auto_settings(CellSize(2.0, 4.0, 6.0, 9, "mask"), crop_size=256)["area_size"] == AREA_SIZE
+    # an enlarging downscale given by the user: the cells fill the patch, the area stays
+    assert auto_settings(CellSize(7.1, 14.0, 21.0, 9, "mask"), downscale=0.25)["area_size"] == AREA_SIZE
+    assert CutterConfig().area_size is None and CutterConfig(area_size="auto").area_size is None
+    assert CutterConfig(area_size=96).area_size == 96
+    with pytest.raises(ConfigError, match=r"area_size \(48\) must be at least crop_size \(64\)"):
+        CutterConfig(area_size=48)
 
 
 def test_one_cell_filling_a_small_image_keeps_one_patch_of_room():
@@ -138,6 +158,7 @@ def test_segment_records_the_automatic_scale(caplog):
     assert auto["cell_size"]["source"] == "mask" and 8 <= auto["cell_size"]["radius"] <= 13
     assert auto["downscale"] == pytest.approx(auto["cell_size"]["radius"] / (FILL * 16), abs=0.01)
     assert auto["mask_smoothing"] == SMOOTHING_RANGE[0]  # small cells: the least smoothing
+    assert auto["area_size"] == AREA_SIZE  # they fill the 32 px patch after downscaling
     assert labels.attrs["labelfree"]["config"]["downscale"] is None  # the config as given; the choice in "auto"
     assert "Cutter automatic scale" in caplog.text
 

@@ -109,7 +109,10 @@ class CutterConfig(PipelineConfig):
         None, group=_NET, gt=0,
         help="Sigma (px, after downscale) of the Gaussian channel that tells the network which cell is meant; "
              "automatic: half the typical cell radius (the paper used 15).")
-    area_size: int = setting(320, group=_NET, ge=16, help="Side (px) of the training areas (one batch each).")
+    area_size: Optional[int] = setting(
+        None, group=_NET, ge=16,
+        help="Side (px, after downscale) of the training areas (one batch each). Automatic: 320 for cells that "
+             "fill the patch, smaller in proportion for cells that stay smaller (about as many cells per step).")
     width: int = setting(16, group=_NET, ge=1, help="Channels of the first UNet level (paper 32).")
     n_steps: int = setting(1000, group=_NET, basic=True, ge=0, help="Adam steps at most.")
     stop_at_plateau: bool = setting(True, group=_NET, help="Stop training once the loss stops falling.")
@@ -157,7 +160,7 @@ class CutterConfig(PipelineConfig):
     def __post_init__(self) -> None:
         if isinstance(self.cell_channels, (int, str)):
             self.cell_channels = (self.cell_channels,)
-        for name in ("downscale", "marker_sigma", "mask_smoothing", "mask_ridges"):  # "auto" is written for None
+        for name in ("downscale", "marker_sigma", "mask_smoothing", "mask_ridges", "area_size"):  # "auto" is None
             value = getattr(self, name)
             if isinstance(value, str) and value.strip().lower() in ("auto", ""):
                 setattr(self, name, None)
@@ -166,7 +169,7 @@ class CutterConfig(PipelineConfig):
     def check(self) -> None:
         if self.crop_size % 16:
             raise ConfigError(f"crop_size must be a multiple of 16 (UNet with 4 poolings); got {self.crop_size}.")
-        if self.area_size < self.crop_size:
+        if self.area_size is not None and self.area_size < self.crop_size:
             raise ConfigError(f"area_size ({self.area_size}) must be at least crop_size ({self.crop_size}).")
         if self.marker_min_sigma > self.marker_max_sigma:
             raise ConfigError("marker_min_sigma must not exceed marker_max_sigma.")

@@ -28,6 +28,7 @@ from labelfree.cutter.prepare import (
     prepare_frame,
 )
 from labelfree.cutter.refine import refine_labels
+from labelfree.cutter.scale import AREA_SIZE
 from labelfree.errors import ConfigError, InputError
 from labelfree.image import channel_names, labels_like, validate_image
 
@@ -42,11 +43,11 @@ _MODEL_CHANNELS = ("cell_channels", "nucleus_channel")
 #: frames on which the automatic scale is measured (evenly spaced)
 _SCALE_FRAMES = 8
 #: the automatic config fields (None = measured from the data, labelfree.cutter.scale)
-_AUTO_FIELDS = ("downscale", "marker_sigma", "mask_smoothing", "mask_peak_window", "mask_ridges")
+_AUTO_FIELDS = ("downscale", "marker_sigma", "mask_smoothing", "mask_peak_window", "mask_ridges", "area_size")
 #: their values when the cell size cannot be measured (the paper's geometry, 2 px smoothing, 9 px
 #: local-peak window); the smoothing and window are also those of the masks on which the size is measured
 _FALLBACK = {"downscale": 1.0, "marker_sigma": 15.0, "mask_smoothing": _PROBE_SMOOTHING,
-             "mask_peak_window": PEAK_WINDOWS[0], "mask_ridges": False}
+             "mask_peak_window": PEAK_WINDOWS[0], "mask_ridges": False, "area_size": AREA_SIZE}
 
 
 def _per_frame(value: Any, n: int, t: int, name: str, stacked: bool) -> Any:
@@ -136,6 +137,8 @@ def resolve_scale(
         size = estimate_cell_size(points, mask=list(masks.values()))
     except InputError as exc:  # e.g. one marker whose cell the mask missed
         changes = {k: _FALLBACK[k] for k in auto}
+        if "area_size" in changes:
+            changes["area_size"] = max(AREA_SIZE, config.crop_size)
         log.warning("Cutter automatic scale: %s Using %s.", exc,
                     ", ".join(f"{k} {v:g}" for k, v in changes.items()) or "the model's scale")
         return config.replace(**changes), {**changes, "cell_size": None, "frames_measured": len(masks)}, masks
