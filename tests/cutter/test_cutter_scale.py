@@ -86,6 +86,19 @@ def test_training_area_holds_about_as_many_cells_when_small_cells_stay_small():
         CutterConfig(area_size=48)
 
 
+def test_automatic_area_with_patches_larger_than_the_default_area():
+    """crop_size 384 with area_size automatic. Was: 'area_size (320) must be at least crop_size (384)'
+    from the probe config of the size measurement."""
+    from labelfree.cutter.segment import resolve_scale
+    from labelfree.image import to_dataarray
+
+    mask, centres = _cells(60, n=4, seed=2)
+    image = to_dataarray((mask * 1.0 + np.random.default_rng(0).normal(0, 0.05, mask.shape)).astype(np.float32),
+                         dims="YX")
+    cfg, record, _ = resolve_scale(image, CutterConfig(crop_size=384), markers=centres)
+    assert cfg.area_size == record["area_size"] == 384
+
+
 def test_one_cell_filling_a_small_image_keeps_one_patch_of_room():
     """One large cell in a small image: the automatic downscale would leave less than one 64 px
     patch (the run failed with "smaller than one 64 x 64 patch", an error the user had not caused);

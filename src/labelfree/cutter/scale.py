@@ -34,6 +34,7 @@ from labelfree.errors import InputError
 __all__ = [
     "CellSize", "estimate_cell_size", "auto_settings", "max_downscale",
     "FILL", "SIGMA_PER_RADIUS", "MIN_DOWNSCALE", "SMOOTHING_PER_RADIUS", "SMOOTHING_RANGE", "AREA_SIZE",
+    "default_area_size",
 ]
 
 log = logging.getLogger(__name__)
@@ -176,6 +177,11 @@ def estimate_cell_size(
     if not gaps.size:
         raise InputError("The cell size cannot be estimated from a single marker without a foreground mask.")
     return CellSize(median_gap / 2.0, median_gap, median_gap, n_cells, "spacing")
+
+
+def default_area_size(crop_size: int, /) -> int:
+    """The training area when the cell size is not known: ``AREA_SIZE``, and at least one patch."""
+    return max(AREA_SIZE, int(crop_size))
 
 
 def max_downscale(image_shape: Sequence[int], /, *, crop_size: int = 64) -> float:

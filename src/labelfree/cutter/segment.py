@@ -28,7 +28,7 @@ from labelfree.cutter.prepare import (
     prepare_frame,
 )
 from labelfree.cutter.refine import refine_labels
-from labelfree.cutter.scale import AREA_SIZE
+from labelfree.cutter.scale import default_area_size
 from labelfree.errors import ConfigError, InputError
 from labelfree.image import channel_names, labels_like, validate_image
 
@@ -45,9 +45,15 @@ _SCALE_FRAMES = 8
 #: the automatic config fields (None = measured from the data, labelfree.cutter.scale)
 _AUTO_FIELDS = ("downscale", "marker_sigma", "mask_smoothing", "mask_peak_window", "mask_ridges", "area_size")
 #: their values when the cell size cannot be measured (the paper's geometry, 2 px smoothing, 9 px
-#: local-peak window); the smoothing and window are also those of the masks on which the size is measured
+#: local-peak window; the training area: :func:`_fallback`); the smoothing and window are also those of
+#: the masks on which the size is measured
 _FALLBACK = {"downscale": 1.0, "marker_sigma": 15.0, "mask_smoothing": _PROBE_SMOOTHING,
-             "mask_peak_window": PEAK_WINDOWS[0], "mask_ridges": False, "area_size": AREA_SIZE}
+             "mask_peak_window": PEAK_WINDOWS[0], "mask_ridges": False}
+
+
+def _fallback(config: CutterConfig) -> dict[str, Any]:
+    """:data:`_FALLBACK` and the training area for ``config``'s patch size."""
+    return {**_FALLBACK, "area_size": default_area_size(config.crop_size)}
 
 
 def _per_frame(value: Any, n: int, t: int, name: str, stacked: bool) -> Any:
@@ -122,7 +128,8 @@ def resolve_scale(
         return config, {}, {}
     stacked = "T" in image.dims
     n = image.sizes["T"] if stacked else 1
-    probe = config.replace(**{k: v for k, v in _FALLBACK.items() if getattr(config, k) is None})
+    fallback = _fallback(config)
+    probe = config.replace(**{k: v for k, v in fallback.items() if getattr(config, k) is None})
     points, masks = [], {}
     for t in _sample_frames(n):
         frame = image.isel(T=t) if stacked else image
@@ -136,9 +143,7 @@ def resolve_scale(
     try:
         size = estimate_cell_size(points, mask=list(masks.values()))
     except InputError as exc:  # e.g. one marker whose cell the mask missed
-        changes = {k: _FALLBACK[k] for k in auto}
-        if "area_size" in changes:
-            changes["area_size"] = max(AREA_SIZE, config.crop_size)
+        changes = {k: fallback[k] for k in auto}
         log.warning("Cutter automatic scale: %s Using %s.", exc,
                     ", ".join(f"{k} {v:g}" for k, v in changes.items()) or "the model's scale")
         return config.replace(**changes), {**changes, "cell_size": None, "frames_measured": len(masks)}, masks

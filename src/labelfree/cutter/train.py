@@ -21,7 +21,7 @@ from labelfree.cutter.config import CutterConfig, loss_parameters
 from labelfree.cutter.dataset import PatchSet, augment_patches, sample_area
 from labelfree.cutter.loss import cutter_loss
 from labelfree.cutter.model_io import CutterModel, resolve_device
-from labelfree.cutter.scale import AREA_SIZE
+from labelfree.cutter.scale import default_area_size
 from labelfree.cutter.unet import build_unet
 from labelfree.errors import ConfigError, InputError
 
@@ -77,7 +77,7 @@ def train_cutter(
     backgrounds = [torch.from_numpy(ps.background).to(device) for ps in patch_sets]
     n_codes = 8 if cfg.augment_transpose else 4
     plateau = PlateauDetector(window=cfg.plateau_window, tol=cfg.plateau_tol)
-    area_size = max(AREA_SIZE, cfg.crop_size) if cfg.area_size is None else int(cfg.area_size)  # None: see segment()
+    area_size = default_area_size(cfg.crop_size) if cfg.area_size is None else int(cfg.area_size)  # None: see segment()
     start = time.perf_counter()
     lonely = 0
     net.train()
