@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-__all__ = ["seen_image", "rgb_brightness", "brightness_noted", "area_selection", "crop_to_selection", "paste_labels", "unique_title", "require_frames",
-           "log_notes"]
+__all__ = ["seen_image", "rgb_brightness", "brightness_noted", "area_selection", "crop_to_selection", "paste_labels",
+           "unique_title", "require_frames", "log_notes"]
 
 log = logging.getLogger(__name__)
 

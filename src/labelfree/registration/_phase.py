@@ -18,13 +18,13 @@ import functools
 import itertools
 import math
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import numpy as np
 from scipy import fft as sfft
 
 __all__ = ["PairShift", "spectrum", "prepare", "edge_taper", "bandpass_weights", "measure_shift", "overlap_ncc",
-           "refine_on_overlap"]
+           "refine_on_overlap", "normalization_of", "subpixel_shift"]
 
 
 @dataclass(frozen=True)
@@ -315,3 +315,18 @@ def refine_on_overlap(
             break
         whole = rounded
     return tuple(float(v) for v in refined)
+
+
+def normalization_of(config: Any, /) -> str | None:
+    """``measure_shift``'s ``normalization`` for a drift or stitch config (``"none"`` -> None)."""
+    return None if config.normalization == "none" else "phase"
+
+
+def subpixel_shift(reference: np.ndarray, moving: np.ndarray, shift: Sequence[float], config: Any, /
+                   ) -> tuple[float, ...]:
+    """The whole-pixel ``shift`` refined by :func:`refine_on_overlap` with a drift or stitch config's
+    matching settings when its ``subpixel`` is on (and ``upsample`` above 1); else as it is."""
+    if not config.subpixel or config.upsample <= 1:
+        return tuple(float(v) for v in shift)
+    return refine_on_overlap(reference, moving, shift, upsample=int(config.upsample), low_sigma=config.low_sigma,
+                             high_sigma=config.high_sigma, taper=config.taper, normalization=normalization_of(config))

@@ -20,7 +20,14 @@ from labelfree._progress import Progress
 from labelfree.errors import ConfigError
 from labelfree.image import scale_of, select_channel, units_of
 from labelfree.registration._backend import choose_backend, fiji_backend
-from labelfree.registration._phase import bandpass_weights, edge_taper, measure_shift, prepare, refine_on_overlap
+from labelfree.registration._phase import (
+    bandpass_weights,
+    edge_taper,
+    measure_shift,
+    normalization_of,
+    prepare,
+    subpixel_shift,
+)
 from labelfree.registration._shift import canvas_window, check_movie as _check_movie
 from labelfree.registration.shifts import _resample, apply_shifts, read_shifts
 
@@ -101,19 +108,6 @@ def _shift_table(drift: np.ndarray, ncc: np.ndarray, da: xr.DataArray, axes: Seq
     return table
 
 
-def _normalization(cfg: DriftConfig) -> str | None:
-    return None if cfg.normalization == "none" else "phase"
-
-
-def _subpixel(reference: np.ndarray, moving: np.ndarray, shift: Any, cfg: DriftConfig) -> tuple[float, ...]:
-    """The whole-pixel ``shift`` refined on the two frames' common part (:func:`refine_on_overlap`)
-    when ``cfg.subpixel``; else as it is."""
-    if not cfg.subpixel or cfg.upsample <= 1:
-        return tuple(shift)
-    return refine_on_overlap(reference, moving, shift, upsample=int(cfg.upsample), low_sigma=cfg.low_sigma,
-                             high_sigma=cfg.high_sigma, taper=cfg.taper, normalization=_normalization(cfg))
-
-
 def estimate_drift(movie: Any, /, *, config: Any = None, progress: Any = False) -> pd.DataFrame:
     """Measure the drift of every frame with the Python backend (nothing is resampled).
 
@@ -147,9 +141,9 @@ def estimate_drift(movie: Any, /, *, config: Any = None, progress: Any = False) 
             current = prepare(raw, weights=weights, taper=taper)
             pair = measure_shift(
                 reference[0], current[0], spectra=(reference[1], current[1]), max_shift=limits,
-                n_peaks=cfg.n_peaks, normalization=_normalization(cfg),
+                n_peaks=cfg.n_peaks, normalization=normalization_of(cfg),
             )
-            step = np.array(_subpixel(reference_raw, raw, pair.shift, cfg))
+            step = np.array(subpixel_shift(reference_raw, raw, pair.shift, cfg))
             drift[t] = drift[t - 1] + step if cfg.reference == "previous" else step
             ncc[t] = pair.ncc
             if cfg.reference == "previous":
@@ -186,8 +180,8 @@ def estimate_drift_in_region(movie: xr.DataArray, box: tuple[int, int, int, int]
     def measure(ref_img: np.ndarray, cur_img: np.ndarray) -> Any:
         ref, cur = prepare(ref_img, weights=weights, taper=taper), prepare(cur_img, weights=weights, taper=taper)
         pair = measure_shift(ref[0], cur[0], spectra=(ref[1], cur[1]), max_shift=limits, n_peaks=config.n_peaks,
-                             normalization=_normalization(config))
-        return dataclasses.replace(pair, shift=_subpixel(ref_img, cur_img, pair.shift, config))
+                             normalization=normalization_of(config))
+        return dataclasses.replace(pair, shift=subpixel_shift(ref_img, cur_img, pair.shift, config))
 
     limits = _limits(config.max_shift, len(axes))
     drift, ncc = np.zeros((n, len(axes))), np.ones(n)

@@ -24,7 +24,14 @@ from labelfree.image import scale_of, select_channel, to_dataarray, validate_ima
 from labelfree.registration._backend import choose_backend, fiji_backend
 from labelfree.registration._fuse import fuse_tiles
 from labelfree.registration._optimize import Link, optimize_positions
-from labelfree.registration._phase import bandpass_weights, edge_taper, measure_shift, prepare, refine_on_overlap
+from labelfree.registration._phase import (
+    bandpass_weights,
+    edge_taper,
+    measure_shift,
+    normalization_of,
+    prepare,
+    subpixel_shift,
+)
 from labelfree.registration.tiles import grid_positions
 
 __all__ = ["StitchConfig", "stitch", "pairwise_links"]
@@ -140,14 +147,10 @@ def pairwise_links(images: Sequence[np.ndarray], nominal: np.ndarray, /, *, conf
             pa, pb = prepare(a, weights=weights, taper=taper), prepare(b, weights=weights, taper=taper)
             limit = None if cfg.max_shift is None else [int(np.ceil(cfg.max_shift))] * 2
             # peaks from the band-passed overlaps, checked and polished on the raw pixels
-            normalization = None if cfg.normalization == "none" else "phase"
             pair = measure_shift(a, b, spectra=(pa[1], pb[1]), max_shift=limit, n_peaks=cfg.n_peaks, polish=True,
-                                 normalization=normalization)
-            shift = pair.shift
-            if cfg.subpixel and cfg.upsample > 1:  # the remainder, measured on the part both overlaps share
-                shift = refine_on_overlap(a, b, shift, upsample=cfg.upsample, low_sigma=cfg.low_sigma,
-                                          high_sigma=cfg.high_sigma, taper=cfg.taper, normalization=normalization)
-            offset = off - np.array(shift)
+                                 normalization=normalization_of(cfg))
+            # in sub-pixel mode the remainder is measured on the part both overlaps share
+            offset = off - np.array(subpixel_shift(a, b, pair.shift, cfg))
             log.debug("stitch: tiles %d-%d offset %s ncc %.3f", i, j, offset, pair.ncc)
             if pair.ncc >= cfg.regression_threshold:
                 links.append(Link(i, j, tuple(float(v) for v in offset), pair.ncc))
