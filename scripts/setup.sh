@@ -21,8 +21,17 @@ if [[ ! -x .venv/bin/python ]]; then
 fi
 PY=.venv/bin/python
 "$PY" -m pip --version >/dev/null 2>&1 || "$PY" -m ensurepip --upgrade >/dev/null
-# The one pin of the project: torch's CPU build (any other torch request pulls GBs of CUDA packages).
-"$PY" -m pip install --quiet "torch==2.13.0"
+# The one pin of the project: torch's CPU build. From PyPI, torch on Linux is the multi-GB CUDA
+# build, so PyTorch's CPU wheel index is searched too (its 2.13.0+cpu outranks PyPI's 2.13.0). Where
+# that index cannot be reached, pip warns and takes torch from the other indexes. For a CUDA build
+# set LABELFREE_TORCH_INDEX to its index (e.g. https://download.pytorch.org/whl/cu126), or to
+# "none" to use only pip's configured indexes.
+TORCH_INDEX="${LABELFREE_TORCH_INDEX:-https://download.pytorch.org/whl/cpu}"
+TORCH_ARGS=()
+if [[ "$TORCH_INDEX" != "none" ]]; then
+  TORCH_ARGS=(--extra-index-url "$TORCH_INDEX" --retries 1 --timeout 30)
+fi
+"$PY" -m pip install --quiet "${TORCH_ARGS[@]}" "torch==2.13.0"
 "$PY" -m pip install --quiet -e ".[dev]"
 
 if [[ "${1:-}" != "--no-demo" ]]; then
