@@ -109,3 +109,31 @@ def test_run_batch_takes_one_channel_name_as_text(tmp_path):
     summary = run_batch(tmp_path / "a.tif", pipeline="threshold", out_dir=tmp_path / "o", scheduler="sync",
                         progress=False, dims="CYX", channel_names="GFP,DAPI", channels="DAPI")
     assert summary["status"][0] == "ok" and summary["n_objects"][0] == 2  # not the channels 'D', 'A', 'P', 'I'
+
+
+def test_tiled_batch_gives_the_untiled_objects_and_a_whole_frame_pipeline_is_refused_up_front(tmp_path, capsys):
+    rng = np.random.default_rng(3)
+    img = np.full((2, 150, 170), 10, np.uint16)
+    yy, xx = np.mgrid[:150, :170]
+    for cy, cx in rng.integers(8, 142, size=(25, 2)):
+        img[:, (yy - cy) ** 2 + (xx - cx) ** 2 < 25] = 1000
+    tifffile.imwrite(tmp_path / "a.tif", img, imagej=True, metadata={"axes": "TYX"})
+    whole, tiled = tmp_path / "whole", tmp_path / "tiled"
+    assert main(["batch", str(tmp_path / "a.tif"), "-p", "threshold", "-o", str(whole), "--scheduler", "sync",
+                 "--no-progress"]) == 0
+    assert main(["batch", str(tmp_path / "a.tif"), "-p", "threshold", "-o", str(tiled), "--scheduler", "sync",
+                 "--no-progress", "--tile", "64", "--tile-overlap", "24"]) == 0
+    a, b = tifffile.imread(whole / "a_labels.tif"), tifffile.imread(tiled / "a_labels.tif")
+    assert a.max() >= 15 and a.max() == b.max()  # the same objects, numbered tile after tile
+    assert np.array_equal(a > 0, b > 0)
+    pairs = np.unique(np.stack([a[a > 0], b[a > 0]]), axis=1)
+    assert pairs.shape[1] == a.max() and len(np.unique(pairs[1])) == a.max()  # one tiled id per object
+    assert json.loads((tiled / "a_provenance.json").read_text())["tiles"]["tile"] == 64
+    capsys.readouterr()
+
+    refused = tmp_path / "refused"
+    assert main(["batch", str(tmp_path / "a.tif"), "-p", "motion", "-o", str(refused), "--scheduler", "sync",
+                 "--no-progress", "--tile", "64"]) == 1
+    err = capsys.readouterr().err
+    assert "motion pipeline cannot run in tiles" in err and "threshold" in err and "without --tile" in err
+    assert not refused.exists()
