@@ -193,7 +193,7 @@ def run_tiled(spec: PipelineSpec, image: xr.DataArray, /, *, config: Any, tile: 
     import numpy as np
 
     from labelfree._config import provenance
-    from labelfree.image import labels_like, scale_of
+    from labelfree.image import channel_names, labels_like, scale_of
     from labelfree.spec import load
     from labelfree.tiling import PipelineTileFunction, segment_tiled
 
@@ -213,7 +213,8 @@ def run_tiled(spec: PipelineSpec, image: xr.DataArray, /, *, config: Any, tile: 
         plane = image.isel(dict(zip(lead, index))) if lead else image
         cfg = hook(plane, config) if hook else config
         fn = PipelineTileFunction(spec.name, cfg.to_dict(), dims="".join(plane_dims), scale=scale,
-                                  inputs={k: str(v) for k, v in (inputs or {}).items()})
+                                  inputs={k: str(v) for k, v in (inputs or {}).items()},
+                                  channel_names=tuple(channel_names(plane)) if "C" in plane.dims else ())
         result = segment_tiled(plane, fn, tile=int(tile), overlap=int(overlap), progress=progress)
         out[index] = result.labels
         n_cut += max(result.n_cut, 0)

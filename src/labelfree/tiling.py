@@ -493,6 +493,9 @@ class PipelineTileFunction:
         Pixel size per dim, so that size settings in physical units stay right.
     inputs : dict
         Extra inputs handed to the pipeline for every region (strings: a model folder, a device).
+    channel_names : tuple of str
+        Names of a region's channels (dims with ``C``), as the whole image has them: a pipeline
+        that picks channels or models by name (Fusion's zoo) sees the same names in every tile.
     """
 
     pipeline: str
@@ -500,6 +503,7 @@ class PipelineTileFunction:
     dims: str = "YX"
     scale: dict = dataclasses.field(default_factory=dict)
     inputs: dict = dataclasses.field(default_factory=dict)
+    channel_names: tuple = ()
 
     def __call__(self, region: np.ndarray) -> np.ndarray:
         from labelfree.image import to_dataarray
@@ -509,7 +513,8 @@ class PipelineTileFunction:
         if region.size and region.min() == region.max():  # an empty stretch of a scan: no objects
             return np.zeros(region.shape[-2:], np.uint32)
         pipe = get_pipeline(self.pipeline)
-        image = to_dataarray(region, dims=self.dims, scale=self.scale)
+        image = to_dataarray(region, dims=self.dims, scale=self.scale,
+                             channel_names=list(self.channel_names) if self.channel_names else None)
         labels = pipe.segment_function(image, config=pipe.config_class.from_dict(self.config), progress=False,
                                        **self.inputs)
         if labels.ndim != 2:

@@ -1,4 +1,4 @@
-"""Fusion in spatial tiles: the model zoo and the device reach every tile."""
+"""Fusion in spatial tiles: the model zoo, the device and the channel names reach every tile."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ def zoo_and_image(trained, synthetic_set, tmp_path_factory):
     from labelfree.fusion.zoo import ModelZoo
 
     zoo = ModelZoo(tmp_path_factory.mktemp("zoo") / "zoo", create=True)
-    for name in ("C0", "C1"):  # the tiny model filed as a channel-wise model of each channel
+    for name in ("actin", "tubulin"):  # the tiny model filed as a channel-wise model of each channel, by name
         zoo.add(trained.model, object="cyto", channels=[name])
     images, truths = synthetic_set
     tiles = [np.concatenate(images[8 + r * 2: 10 + r * 2], axis=-1) for r in range(2)]  # 2 x 2 images
-    image = to_dataarray(np.concatenate(tiles, axis=-2), dims="CYX", channel_names=["C0", "C1"])
+    image = to_dataarray(np.concatenate(tiles, axis=-2), dims="CYX", channel_names=["actin", "tubulin"])
     truth = np.concatenate([np.concatenate([truths[8 + r * 2], truths[9 + r * 2] + 1000 * (truths[9 + r * 2] > 0)],
                                            axis=-1) for r in range(2)], axis=-2)
     return zoo.root, image, truth
