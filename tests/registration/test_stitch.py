@@ -133,6 +133,9 @@ def test_bad_layouts_give_clear_errors():
         stitch(tiles, np.zeros((3, 2)), backend="python")
     with pytest.raises(ConfigError, match="order must be one of"):
         stitch(tiles, (2, 2), config={"order": "spiral"})
+    mixed = [np.full((20, 20), 200, np.uint8)] + [np.full((20, 20), 18000, np.uint16)] * 3
+    with pytest.raises(InputError, match=r"same pixel type; got uint8 \(tile 0 first\), uint16 \(tile 1 first\)"):
+        stitch(mixed, (2, 2), backend="python")  # the mosaic took the first tile's type: 18000 clipped to 255
     import jpype
 
     from labelfree.errors import FijiError

@@ -90,6 +90,13 @@ def _as_tiles(tiles: Any) -> list[xr.DataArray]:
     lead = {tuple(t.shape[:-2]) for t in out}
     if len(lead) > 1:
         raise InputError(f"All tiles need the same channels; got leading shapes {sorted(lead)}.")
+    types = {}
+    for i, t in enumerate(out):
+        types.setdefault(str(t.dtype), i)
+    if len(types) > 1:  # the mosaic has one pixel type: a wider tile would be clipped into a narrower one
+        listed = ", ".join(f"{dtype} (tile {i} first)" for dtype, i in types.items())
+        raise InputError(f"All tiles need the same pixel type; got {listed}. Convert them to one type first "
+                         "(ImageJ: Image > Type; numpy: astype), with the same intensity scale.")
     return out
 
 
