@@ -12,6 +12,7 @@ from labelfree.cutter.integrate import integrate_patches
 from labelfree.cutter.markers import check_markers, detect_markers, guess_nucleus_channel, markers_from_labels
 from labelfree.datasets import synthetic_cells_and_nuclei
 from labelfree.errors import ConstantImageError, DimensionError, InputError
+from labelfree.image import to_dataarray
 
 
 def test_graph_cut_recovers_noisy_rectangle():
@@ -118,6 +119,36 @@ def test_marker_errors():
         detect_markers(np.full((30, 30), 4.0))
     with pytest.raises(InputError, match="empty"):
         markers_from_labels(np.zeros((5, 5), int))
+    with pytest.raises(InputError, match="labels >= 0"):
+        markers_from_labels(-np.eye(5, dtype=np.int32))
+    with pytest.raises(InputError, match="whole numbers"):
+        markers_from_labels(np.eye(5) * 0.5)
+
+
+def test_binary_and_float_marker_images_give_one_marker_per_nucleus(caplog):
+    lab = np.zeros((20, 30), np.uint16)
+    lab[2:5, 3:6] = 7
+    lab[10:12, 20:30] = 2
+    pts, ids = markers_from_labels(lab.astype(np.float32))  # ImageJ's 32-bit labels (ids above 65535)
+    assert ids.tolist() == [2, 7]
+    np.testing.assert_allclose(pts, [[10.5, 24.5], [3.0, 4.0]])
+    pts, ids = markers_from_labels(lab > 0)  # a 0/1 nucleus mask: each blob is a marker (was one marker)
+    assert ids.tolist() == [1, 2] and "2 separate blobs" in caplog.text
+    np.testing.assert_allclose(pts, [[3.0, 4.0], [10.5, 24.5]])
+    one = np.zeros((20, 30), bool)
+    one[4:9, 4:9] = True
+    assert markers_from_labels(one)[1].tolist() == [1]  # one blob stays one marker
+
+
+def test_cutter_segment_takes_a_float_label_image_as_markers():
+    from labelfree.cutter.prepare import frame_markers
+    from labelfree.cutter import CutterConfig
+
+    frame = to_dataarray(np.random.default_rng(0).random((20, 30)), dims="YX")
+    lab = np.zeros((20, 30), np.float32)
+    lab[2:5, 3:6] = 70000.0
+    pts, ids = frame_markers(lab, frame, CutterConfig())
+    assert ids.tolist() == [70000] and np.allclose(pts, [[3.0, 4.0]])
 
 
 def test_patches_pad_border_markers_instead_of_dropping_them():

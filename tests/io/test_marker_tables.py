@@ -63,3 +63,19 @@ def test_imagej_table_that_cannot_say_the_frame_is_a_clear_error(tmp_path):
     path.write_text("a,b\n1,2\n")
     with pytest.raises(InputError, match="needs columns named y and x.*ImageJ's Results table"):
         read_markers(path, image=IMAGE)
+
+
+def test_a_marker_image_of_another_shape_is_refused_not_reshaped(tmp_path):
+    import tifffile
+
+    image = to_dataarray(np.zeros((100, 200), np.uint16), dims="YX")
+    turned = np.zeros((200, 100), np.uint16)  # as many pixels as the image, axes the other way
+    turned[150:155, 10:15] = 1
+    tifffile.imwrite(tmp_path / "turned.tif", turned)
+    with pytest.raises(InputError, match=r"shape \(200, 100\); it must match the image, \(100, 200\)"):
+        read_markers(tmp_path / "turned.tif", image=image)
+    plane = np.zeros((1, 100, 200), np.uint16)  # one plane saved with a leading axis of 1 is that plane
+    plane[0, 20:25, 30:35] = 3
+    tifffile.imwrite(tmp_path / "plane.tif", plane, imagej=True, metadata={"axes": "ZYX"})
+    lab = read_markers(tmp_path / "plane.tif", image=image)
+    assert lab.shape == (100, 200) and np.argwhere(lab == 3).min(0).tolist() == [20, 30]

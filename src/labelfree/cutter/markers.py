@@ -74,12 +74,27 @@ def markers_from_labels(labels: np.ndarray, /) -> tuple[np.ndarray, np.ndarray]:
     lab = np.asarray(labels)
     if lab.ndim != 2:
         raise DimensionError(f"A marker label image must be 2-D (Y, X); got shape {lab.shape}.")
-    if lab.dtype.kind not in "iub":
+    if lab.dtype.kind == "f":  # ImageJ keeps labels above 65535 as 32-bit float: whole numbers are labels
+        finite = np.isfinite(lab)
+        if not finite.all() or not np.array_equal(lab, np.round(lab)):
+            raise InputError("A marker label image must hold whole numbers (0 = background, one label per "
+                             "nucleus); this one holds fractions or NaN/inf.")
+        lab = lab.astype(np.int64)
+    elif lab.dtype.kind not in "iub":
         raise InputError(f"A marker label image must hold integer labels; got {lab.dtype}.")
+    if lab.dtype.kind == "i" and lab.size and lab.min() < 0:
+        raise InputError(f"A marker label image must hold labels >= 0 (0 = background); this one has "
+                         f"{lab.min()}.")
     ids = np.unique(lab)
     ids = ids[ids > 0]
     if ids.size == 0:
         raise InputError("The marker label image is empty (all zero): Cutter needs one marker per cell.")
+    if ids.size == 1:  # one value: a binary nucleus mask, whose separate blobs are the markers
+        blobs, n = ndi.label(lab > 0)
+        if n > 1:
+            log.warning("The marker image holds one value (a binary mask): its %d separate blobs are used as %d "
+                        "markers. Give a label image (one value per nucleus) where nuclei touch.", n, n)
+            lab, ids = blobs, np.arange(1, n + 1)
     centres = np.array(ndi.center_of_mass(np.ones(lab.shape), lab, ids), dtype=np.float64).reshape(-1, 2)
     return centres, ids.astype(np.int64)
 

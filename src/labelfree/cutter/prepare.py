@@ -73,7 +73,7 @@ def cell_channels(frame: xr.DataArray, config: CutterConfig, /) -> np.ndarray:
 
 def _is_label_image(markers: Any, shape: tuple[int, ...]) -> bool:
     arr = np.asarray(markers)
-    return arr.ndim >= 2 and arr.shape[-2:] == tuple(shape[-2:]) and arr.dtype.kind in "iub"
+    return arr.ndim >= 2 and arr.shape[-2:] == tuple(shape[-2:]) and arr.dtype.kind in "iubf"
 
 
 def frame_markers(

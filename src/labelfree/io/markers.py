@@ -153,7 +153,8 @@ def read_markers(path: str | os.PathLike[str], /, *, image: Any = None, shape: t
         from labelfree.io.tiff import read_image
 
         labels = np.asarray(read_image(path).values)
-        if labels.size != int(np.prod(shape)):
+        # axes of one plane (a C or Z of 1) drop out; the rest must be the image's own (T,) Y, X
+        if tuple(n for n in labels.shape if n != 1) != tuple(n for n in shape if n != 1):
             raise InputError(
                 f"Marker image {path} has shape {labels.shape}; it must match the image, {shape} ((T,) Y, X)."
             )
