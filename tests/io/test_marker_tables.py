@@ -79,3 +79,20 @@ def test_a_marker_image_of_another_shape_is_refused_not_reshaped(tmp_path):
     tifffile.imwrite(tmp_path / "plane.tif", plane, imagej=True, metadata={"axes": "ZYX"})
     lab = read_markers(tmp_path / "plane.tif", image=image)
     assert lab.shape == (100, 200) and np.argwhere(lab == 3).min(0).tolist() == [20, 30]
+
+
+def test_markers_in_frames_the_image_lacks_are_refused(tmp_path):
+    path = tmp_path / "points.csv"
+    path.write_text("y,x,t\n28,40,0\n30,50,5\n")
+    with pytest.raises(InputError, match=r"row 3 is in frame 5 \(0-based\), but the image has 3 frame\(s\) \(0-2\)"):
+        read_markers(path, image=IMAGE)
+    with pytest.raises(InputError, match=r"row 3 is in frame 5 \(0-based\), but the image has 1 frame"):
+        read_markers(path, image=IMAGE[0])  # was: the frame-5 marker used on the single frame
+    path.write_text("y,x,t\n28,40,0.5\n")
+    with pytest.raises(InputError, match=r"row 2 is in frame 0.5"):
+        read_markers(path, image=IMAGE)
+    path.write_text(" ,Label,X,Y,Frame\n1,cells,25,8,0\n")  # ImageJ counts frames from 1
+    with pytest.raises(InputError, match=r"frame 0 \(counted from 1\).*\(1-3\)"):
+        read_markers(path, image=IMAGE)
+    path.write_text("y,x,t\n28,40,0\n")  # frame 0 of a single frame is that frame
+    np.testing.assert_allclose(read_markers(path, image=IMAGE[0]), [[28, 40]])

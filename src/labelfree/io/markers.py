@@ -111,6 +111,19 @@ def _read_csv(path: Path, shape: tuple[int, ...], image: Any = None) -> np.ndarr
         values[:, -2:] = _to_pixels(values[:, -2:], image, "YX")
         if values.shape[1] == 3:
             values[:, 0] -= first
+    n_frames = shape[0] if time else 1
+    frames = values[:, 0] if time else (
+        pd.to_numeric(table[tcol], errors="coerce").to_numpy(dtype=np.float64) - first if tcol is not None else None)
+    if frames is not None:  # every marker in a frame the image has (the y, x range is checked by the pipeline)
+        wrong = ~((frames == np.round(frames)) & (frames >= 0) & (frames < n_frames))
+        if wrong.any():
+            row = int(np.flatnonzero(wrong)[0])
+            said = frames[row] + first
+            raise InputError(
+                f"Marker file {path}: row {row + 2} is in frame {said:g} ({'counted from 1' if first else '0-based'}), "
+                f"but the image has {n_frames} frame(s)" + (f" ({first}-{n_frames - 1 + first})" if time else "")
+                + "; every marker needs a whole frame number of the image."
+            )
     return values
 
 
