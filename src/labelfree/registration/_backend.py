@@ -63,7 +63,8 @@ def fiji_backend(task: str, /) -> Callable[..., Any]:
 def _no_fiji(task: str) -> str:
     return (
         f"The Fiji backend of {task} needs a running Fiji: start one in this process first "
-        "(labelfree.imagej.start('/path/to/Fiji.app'), CLI --fiji DIR), or use backend='python'."
+        "(Python: labelfree.imagej.start('/path/to/Fiji.app'); the commands drift, stitch and batch: --fiji DIR), "
+        "or use the Python backend (backend='python'; a pipeline's drift_correction=python)."
     )
 
 
