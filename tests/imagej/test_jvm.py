@@ -113,6 +113,8 @@ def test_start_returns_one_session_with_the_labelfree_commands(ij):
     import labelfree.imagej as lij
 
     assert lij.start() is ij
+    with pytest.raises(FijiError, match="ImageJ 1.x .* already runs in this process, so Fiji at /no/Fiji.app"):
+        lij.start("/no/Fiji.app")  # was: the ij.jar session returned, the Fiji folder ignored
     assert ij.mode == "ij1" and not ij.headless
     assert "LabelFree Threshold" in ij.commands
     from scyjava import jimport

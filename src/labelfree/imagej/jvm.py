@@ -116,6 +116,12 @@ def start(
     """
     global _SESSION
     if _SESSION is not None:
+        if fiji is not None and _SESSION.mode == "ij1":  # one JVM per process: Fiji can no longer be loaded
+            raise FijiError(
+                f"ImageJ 1.x (ij.jar) already runs in this process, so Fiji at {fiji} cannot be started: Java loads "
+                "once per process. Call labelfree.imagej.start(fiji) first, before anything else uses ImageJ, in a "
+                "new Python process."
+            )
         return _SESSION
     scyjava = require("scyjava")
     if headless is None:
