@@ -149,3 +149,16 @@ def test_tiles_on_a_real_dask_cluster(shared_data, dask_cluster):
     with Client(dask_cluster["address"], timeout="20s") as client:
         res = segment_tiled(img, fn, tile=128, overlap=48, client=client)
     np.testing.assert_array_equal(res.labels, ref)
+
+
+def test_tile_zero_is_refused_not_taken_as_no_tiles(tmp_path, capsys):
+    import tifffile
+
+    from labelfree.cli import main
+
+    img = np.full((60, 60), 10, np.uint16)
+    img[10:20, 10:20] = 1000
+    tifffile.imwrite(tmp_path / "a.tif", img)
+    assert main(["threshold", str(tmp_path / "a.tif"), "-o", str(tmp_path / "out"), "--tile", "0", "-q"]) == 1
+    assert "tile must be at least 16 pixels" in capsys.readouterr().err  # was: an untiled run, exit 0
+    assert not (tmp_path / "out").exists()

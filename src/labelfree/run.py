@@ -160,7 +160,7 @@ def run_pipeline(
     check_output_inputs(spec, inputs, image=full, overwrite=overwrite)
     kwargs = prepare_inputs(spec, inputs, image=da)
     with limited_threads(threads, torch=spec.torch or "torch" in sys.modules):
-        if tile:
+        if tile is not None:  # tile=0 is refused by run_tiled, not taken as "no tiles"
             spatial = [k for k in kwargs if spec.input(k).kind not in TILE_INPUT_KINDS]
             if spatial:
                 raise InputError(f"Tiled runs take no per-pixel inputs such as {', '.join(spatial)}; segment the "
