@@ -14,12 +14,12 @@ from typing import Any, Mapping
 import xarray as xr
 
 from labelfree._threads import limited_threads
-from labelfree.errors import InputError
+from labelfree.errors import ConfigError, InputError
 from labelfree.image import channel_names, one_channel, select_channels, to_dataarray
 from labelfree.spec import PipelineSpec
 
 __all__ = ["prepare_image", "prepare_inputs", "output_inputs", "check_output_inputs", "coerce_config", "run_pipeline",
-           "resolve"]
+           "resolve", "check_tiles"]
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,17 @@ def resolve(pipeline: str | PipelineSpec, /) -> PipelineSpec:
     from labelfree.pipelines import get_pipeline
 
     return get_pipeline(pipeline)
+
+
+def check_tiles(spec: PipelineSpec, /) -> None:
+    """ConfigError when the pipeline cannot run in tiles (a tiled run and a tiled batch refuse alike)."""
+    if spec.tiles:
+        return
+    from labelfree.pipelines import pipelines
+
+    able = ", ".join(name for name, other in pipelines().items() if other.tiles)
+    raise ConfigError(f"The {spec.name} pipeline cannot run in tiles (it learns from or links whole frames); "
+                      f"pipelines that can: {able}. Segment the image whole (without --tile; batch config: tile: null).")
 
 
 def prepare_image(pipeline: str | PipelineSpec, image: Any, /, *, channel: Any = None) -> xr.DataArray:
@@ -193,13 +204,11 @@ def run_tiled(spec: PipelineSpec, image: xr.DataArray, /, *, config: Any, tile: 
     import numpy as np
 
     from labelfree._config import provenance
-    from labelfree.image import channel_names, labels_like, scale_of
+    from labelfree.image import labels_like, scale_of
     from labelfree.spec import load
     from labelfree.tiling import PipelineTileFunction, segment_tiled
 
-    if not spec.tiles:
-        raise InputError(f"The {spec.name} pipeline cannot run in tiles (it learns from or links whole frames); "
-                         "segment the image whole.")
+    check_tiles(spec)
     if int(tile) < 16 or int(overlap) < 0:
         raise InputError(f"tile must be at least 16 pixels and the overlap >= 0; got {tile} and {overlap}.")
     lead = [d for d in image.dims if d in ("T", "Z")]

@@ -289,12 +289,10 @@ def run_batch(
     elif scheduler is not None or n_workers is not None:
         bcfg = bcfg.replace(**{k: v for k, v in (("scheduler", scheduler), ("n_workers", n_workers)) if v is not None})
     pipe = get_pipeline(pipeline)
-    if bcfg.tile and not pipe.tiles:  # refused once, before any work, not as one failure per input
-        from labelfree.pipelines import pipelines
+    if bcfg.tile:  # refused once, before any work, not as one failure per input
+        from labelfree.run import check_tiles
 
-        able = ", ".join(name for name, spec in pipelines().items() if spec.tiles)
-        raise ConfigError(f"tile={bcfg.tile}: the {pipe.name} pipeline cannot run in tiles (it learns from or links "
-                          f"whole frames); pipelines that can: {able}. Run it without --tile (batch config: tile: null).")
+        check_tiles(pipe)
     base = pipe.config_class.coerce(config)
     every = {"channels": parse_channels(channels),
              "channel_names": channel_names_option(channel_names), "dims": dims.upper() if dims else None}

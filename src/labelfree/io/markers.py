@@ -93,7 +93,7 @@ def _read_csv(path: Path, shape: tuple[int, ...], image: Any = None) -> np.ndarr
     if time and tcol is None and kind != "points":
         raise InputError(f"{path} gives no frame for its markers (no {'Frame or Slice' if kind == 'imagej' else 'frame'} "
                          "column), but the image is a time-lapse; give one marker table with the frame of each marker.")
-    keys = ([tcol] if tcol is not None and time else []) + [ycol, xcol]
+    keys = ([tcol] if tcol is not None else []) + [ycol, xcol]
     values = np.array(table[keys].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64))  # writable
     bad = ~np.isfinite(values).all(axis=1)
     if bad.any():
@@ -104,26 +104,26 @@ def _read_csv(path: Path, shape: tuple[int, ...], image: Any = None) -> np.ndarr
         )
     if len(values) == 0:
         raise InputError(f"Marker file {path} lists no markers.")
-    if kind != "points":  # calibrated positions; frames counted from ``first``
+    if kind != "points":  # calibrated positions
         if image is None:
             log.warning("%s holds calibrated positions, but no image was given to convert them: they are taken "
                         "as pixels (pass image= to read_markers).", path)
         values[:, -2:] = _to_pixels(values[:, -2:], image, "YX")
-        if values.shape[1] == 3:
-            values[:, 0] -= first
-    n_frames = shape[0] if time else 1
-    frames = values[:, 0] if time else (
-        pd.to_numeric(table[tcol], errors="coerce").to_numpy(dtype=np.float64) - first if tcol is not None else None)
-    if frames is not None:  # every marker in a frame the image has (the y, x range is checked by the pipeline)
+    if tcol is not None:  # every marker in a frame the image has (the y, x range is checked by the pipeline)
+        values[:, 0] -= first
+        n_frames = shape[0] if time else 1
+        frames = values[:, 0]
         wrong = ~((frames == np.round(frames)) & (frames >= 0) & (frames < n_frames))
         if wrong.any():
             row = int(np.flatnonzero(wrong)[0])
-            said = frames[row] + first
             raise InputError(
-                f"Marker file {path}: row {row + 2} is in frame {said:g} ({'counted from 1' if first else '0-based'}), "
-                f"but the image has {n_frames} frame(s)" + (f" ({first}-{n_frames - 1 + first})" if time else "")
-                + "; every marker needs a whole frame number of the image."
+                f"Marker file {path}: row {row + 2} is in frame {frames[row] + first:g} "
+                f"({'counted from 1' if first else '0-based'}), but the image has {n_frames} frame(s)"
+                + (f" ({first}-{n_frames - 1 + first})" if time else "") + "; every marker needs a whole frame number "
+                "of the image."
             )
+        if not time:  # a single frame: its markers are (y, x)
+            values = values[:, 1:]
     return values
 
 
