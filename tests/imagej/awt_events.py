@@ -18,10 +18,36 @@ def on_edt(fn) -> None:
     jimport("java.awt.EventQueue").invokeAndWait(_Run())
 
 
+def wait_until_modal(timeout: float = 30.0) -> None:
+    """Wait until a thread blocks in a modal dialog's event loop (``WaitDispatchSupport.enter``).
+
+    A modal dialog shown off AWT's thread is showing a moment before its ``show`` enters that
+    loop. Hidden in that moment (a click no user is fast enough for), the dialog closes but
+    ``show`` never returns: the command's thread then waits for ever, and so does the JVM's
+    shutdown. A test therefore presses a button only once the loop is entered.
+    """
+    import time
+
+    from scyjava import jimport
+
+    Thread, State = jimport("java.lang.Thread"), jimport("java.lang.Thread$State")
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for thread, frames in Thread.getAllStackTraces().items():
+            if thread.getState() in (State.WAITING, State.TIMED_WAITING) and any(
+                    str(f.getClassName()) == "java.awt.WaitDispatchSupport" and str(f.getMethodName()) == "enter"
+                    for f in frames):
+                return
+        time.sleep(0.02)
+    raise TimeoutError("no thread entered a modal dialog's event loop")
+
+
 def press(gd, which: int) -> None:
     """Press button ``which`` (0 = OK, 1 = Cancel) of a shown GenericDialog."""
     from scyjava import jimport
 
+    if gd.isModal():
+        wait_until_modal()
     ActionEvent = jimport("java.awt.event.ActionEvent")
     button = gd.getButtons()[which]
     on_edt(lambda: gd.actionPerformed(ActionEvent(button, ActionEvent.ACTION_PERFORMED, str(button.getLabel()))))

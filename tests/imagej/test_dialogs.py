@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 import pytest
-from awt_events import on_edt, press
+from awt_events import on_edt, press, wait_until_modal
 
 from labelfree.image import to_dataarray
 
@@ -25,13 +25,21 @@ def _dialogs_showing(prefix: str) -> list:
 
 
 def _next_dialog(prefix: str, seen: set, timeout: float = 30.0):
+    """The first showing dialog titled ``prefix...`` whose hash code is not in ``seen``."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         for w in _dialogs_showing(prefix):
-            if id(w) not in seen and int(w.hashCode()) not in seen:
+            if int(w.hashCode()) not in seen:
                 return w
         time.sleep(0.05)
     return None
+
+
+def _showing_titles() -> list[str]:
+    from scyjava import jimport
+
+    return [str(w.getTitle()) for w in jimport("java.awt.Window").getWindows()
+            if w.isShowing() and hasattr(w, "getTitle")]
 
 
 @pytest.fixture
@@ -39,7 +47,7 @@ def stack_imp(ij):
     from scyjava import jimport
 
     import labelfree.imagej as lij
-    from labelfree.imagej.jvm import _close_imagej_windows
+    from labelfree.imagej.jvm import _close_imagej_windows, cancel_open_dialogs
 
     _close_imagej_windows()
     rng = np.random.default_rng(0)
@@ -48,6 +56,7 @@ def stack_imp(ij):
     imp.show()
     jimport("ij.WindowManager").setTempCurrentImage(imp)
     yield imp
+    cancel_open_dialogs()  # a failed test leaves its page open: the command's thread would wait on it
     _close_imagej_windows()
 
 
@@ -73,7 +82,7 @@ def test_every_dialog_page_fits_720_px(stack_imp, command):
             seen.add(int(gd.hashCode()))
             press(gd, 0)  # OK: on to the next page
             nxt = _next_dialog(f"{title}:", seen)
-            assert nxt is not None, f"{title}: an advanced page did not open"
+            assert nxt is not None, f"{title}: an advanced page did not open; showing: {_showing_titles()}"
             gd = nxt
             heights[str(gd.getTitle())] = int(gd.getHeight())
     press(gd, 1)  # Cancel: nothing runs
@@ -81,3 +90,29 @@ def test_every_dialog_page_fits_720_px(stack_imp, command):
     too_tall = {page: h for page, h in heights.items() if h > MAX_HEIGHT}
     assert not too_tall, f"dialog pages taller than {MAX_HEIGHT} px: {too_tall}"
     assert heights[title] >= 100  # it was laid out, not an empty frame
+
+
+def test_an_open_dialog_is_cancelled_when_the_session_ends(stack_imp):
+    """A dialog still open when Java stops (the hook _close_imagej_windows) is cancelled as its
+    Cancel button would: the command's thread ends and nothing runs (else the JVM's shutdown
+    waits on that thread for ever)."""
+    from scyjava import jimport
+
+    from labelfree.imagej.fields import command_spec
+    from labelfree.imagej.jvm import _close_imagej_windows
+
+    WindowManager = jimport("ij.WindowManager")
+    title = command_spec("threshold").menu_title
+    before = set(WindowManager.getIDList() or [])
+    jimport("ij.IJ").doCommand(title)  # ImageJ's Executer thread, named after the command
+    gd = _next_dialog(title, set())
+    assert gd is not None, f"{title}: no dialog opened"
+    wait_until_modal()
+    threads = [t for t in jimport("java.lang.Thread").getAllStackTraces().keySet() if str(t.getName()) == title]
+    assert len(threads) == 1
+    thread = threads[0]
+    _close_imagej_windows()
+    assert not gd.isShowing() and gd.wasCanceled()
+    thread.join(30_000)
+    assert not thread.isAlive(), "the command's thread still waits on its dialog"
+    assert set(WindowManager.getIDList() or []) <= before  # cancelled: no label image was made

@@ -193,7 +193,13 @@ def _single_threaded_blas() -> None:
 
 
 def _close_imagej_windows() -> None:
-    """Close image windows without save prompts, so that the JVM can shut down."""
+    """Close image windows without save prompts, and cancel dialogs still open, so that the JVM
+    can shut down.
+
+    A dialog left open (a command's dialog when the session ends) blocks the command's thread in
+    ``showDialog`` and keeps AWT alive: the JVM's shutdown then waits for ever. Pressing its
+    Cancel lets the command end as a cancelled one.
+    """
     from scyjava import jimport
 
     WindowManager = jimport("ij.WindowManager")
@@ -202,6 +208,26 @@ def _close_imagej_windows() -> None:
         if imp is not None:
             imp.changes = False
             imp.close()
+    cancel_open_dialogs()
+
+
+def cancel_open_dialogs() -> int:
+    """Cancel every ImageJ dialog that is showing (as its Cancel button would); returns how many."""
+    from scyjava import jimport
+
+    GenericDialog, Window = jimport("ij.gui.GenericDialog"), jimport("java.awt.Window")
+    ActionEvent = jimport("java.awt.event.ActionEvent")
+    cancelled = 0
+    for window in list(Window.getWindows()):
+        if not (isinstance(window, GenericDialog) and window.isShowing()):
+            continue
+        buttons = list(window.getButtons() or [])
+        if len(buttons) > 1 and buttons[1] is not None:  # (OK, Cancel, ...): a user's Cancel
+            window.actionPerformed(ActionEvent(buttons[1], ActionEvent.ACTION_PERFORMED, "Cancel"))
+        else:
+            window.dispose()
+        cancelled += 1
+    return cancelled
 
 
 def _attach(*, headless: bool, create_gui: bool = False) -> Session:
