@@ -162,6 +162,25 @@ def test_the_nucleus_channel_is_guessed_when_not_given():
     assert labels.attrs["labelfree"]["config"]["nucleus_channel"] is None  # what the user asked for
 
 
+def test_a_blank_channel_is_left_out_of_the_automatic_cell_channels(caplog):
+    """An RGB file of cells (R) and nuclei (G) has a blank B plane: with no channel settings it
+    is not a cell channel (the foreground mask of a constant plane failed the whole run), and
+    the result is that of the two-channel image. A blank channel set as a cell channel is refused
+    by name."""
+    da, truth, _, _ = _image(seed=2)
+    rgb = to_dataarray(np.concatenate([da.values, np.zeros((1, 128, 128), np.float32)]), dims="CYX",
+                       channel_names=["R", "G", "B"])
+    cfg = {k: v for k, v in FAST.items() if k not in ("cell_channels", "nucleus_channel")}
+    with caplog.at_level("INFO", logger="labelfree.cutter.segment"):
+        labels = segment(rgb, config=cfg)
+    assert "channel B (every pixel 0.0) is blank and left out of the cell channels (cell channels: R)" in caplog.text
+    assert np.array_equal(labels.values, segment(da, config=cfg).values)
+    assert evaluate(labels.values, truth)["f1"] == 1.0
+    with pytest.raises(ConstantImageError, match=r"cell channel B \(every pixel 0.0\) is constant.*among the channels "
+                                                 r"with contrast \(R, G\)"):
+        segment(rgb, config={**cfg, "cell_channels": ("R", "B"), "nucleus_channel": "G"})
+
+
 def test_errors_on_bad_input():
     da, truth, nuclei, centres = _image()
     cell_only = da.sel(C="cell")

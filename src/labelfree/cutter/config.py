@@ -39,7 +39,8 @@ class CutterConfig(PipelineConfig):
 
     cell_channels: tuple[Channel, ...] = setting(
         (), group=_CHANNELS, basic=True,
-        help="Channels fed to the network (indices or names); empty = every channel except the nucleus channel.")
+        help="Channels fed to the network (indices or names); empty = every channel except the nucleus channel "
+             "and blank (constant) ones.")
     nucleus_channel: Optional[Channel] = setting(
         None, group=_CHANNELS, basic=True,
         help="Channel showing nuclei, used to detect one marker per cell when no markers are given. Automatic "

@@ -205,6 +205,43 @@ def _ridge_decision(image: xr.DataArray, config: CutterConfig, masks: dict[int, 
     return drawn, solidity
 
 
+def _without_blank_channels(da: xr.DataArray, cfg: CutterConfig) -> CutterConfig:
+    """``cfg`` with automatic cell channels that leave out blank ones (e.g. the empty plane of an RGB file).
+
+    Cell channels left unset are every channel but the nucleus channel; a channel that is constant
+    over the whole image shows no cell and would make the foreground mask fail, so it is left out
+    (logged). Cell channels that were set are checked: a constant one is an error naming it.
+    """
+    if "C" not in da.dims or da.sizes["C"] < 2:
+        return cfg
+    from labelfree.errors import ConstantImageError
+    from labelfree.image import channel_index
+
+    names = channel_names(da)
+    given = bool(cfg.cell_channels)
+    if given:
+        chosen = [channel_index(da, c) for c in cfg.cell_channels]
+    else:
+        skip = None if cfg.nucleus_channel is None else channel_index(da, cfg.nucleus_channel)
+        chosen = [k for k in range(len(names)) if k != skip] or list(range(len(names)))
+    values = da.transpose("C", ...).values
+    blank = [k for k in chosen if values[k].min() == values[k].max()]
+    if not blank:
+        return cfg
+    said = ", ".join(f"{names[k]} (every pixel {values[k].flat[0]!s})" for k in blank)
+    others = [names[k] for k in range(len(names)) if k not in blank]
+    if given or len(blank) == len(chosen):
+        raise ConstantImageError(
+            f"Cutter's cell channel {said} is constant: it shows no cells. "
+            + (f"Choose cell_channels among the channels with contrast ({', '.join(others)})." if others
+               else "Every channel of the image is constant; there is nothing to segment.")
+        )
+    kept = tuple(k for k in chosen if k not in blank)
+    log.info("Cutter: channel %s is blank and left out of the cell channels (cell channels: %s)", said,
+             ", ".join(names[k] for k in kept))
+    return cfg.replace(cell_channels=kept)
+
+
 def prepare(
     image: Any,
     /,
@@ -229,6 +266,7 @@ def prepare(
         index, guess = guess_nucleus_channel(np.asarray(first.transpose("C", "Y", "X").values),
                                              names=channel_names(da))
         cfg = cfg.replace(nucleus_channel=index)
+    cfg = _without_blank_channels(da, cfg)
     cfg, record, masks = resolve_scale(da, cfg, markers=markers, mask=mask, scribbles=scribbles, cell_radius=cell_radius)
     stacked = "T" in da.dims
     n = da.sizes["T"] if stacked else 1
