@@ -81,6 +81,24 @@ def test_a_marker_image_of_another_shape_is_refused_not_reshaped(tmp_path):
     assert lab.shape == (100, 200) and np.argwhere(lab == 3).min(0).tolist() == [20, 30]
 
 
+def test_a_plain_label_stack_is_read_as_the_movie_s_frames(tmp_path):
+    """A (T, Y, X) nucleus label stack saved by NumPy/tifffile carries no axis names; for a movie
+    of that shape its planes are the frames (it was refused with a --dims hint meant for images)."""
+    import tifffile
+
+    movie = to_dataarray(np.zeros((5, 40, 60), np.uint16), dims="TYX")
+    stack = np.zeros((5, 40, 60), np.uint16)
+    for t in range(5):
+        stack[t, 10 + t:14 + t, 20:24] = 7
+    tifffile.imwrite(tmp_path / "nuclei.tif", stack)
+    assert np.array_equal(read_markers(tmp_path / "nuclei.tif", image=movie), stack)
+    with pytest.raises(InputError, match=r"shape \(5, 40, 60\); it must match the image, \(4, 40, 60\)"):
+        read_markers(tmp_path / "nuclei.tif", image=movie[:4])
+    tifffile.imwrite(tmp_path / "four.tif", np.zeros((2, 5, 40, 60), np.uint16))
+    with pytest.raises(InputError, match=r"must be a label image of the image's shape, \(5, 40, 60\)"):
+        read_markers(tmp_path / "four.tif", image=movie)
+
+
 def test_markers_in_frames_the_image_lacks_are_refused(tmp_path):
     path = tmp_path / "points.csv"
     path.write_text("y,x,t\n28,40,0\n30,50,5\n")

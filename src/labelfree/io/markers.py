@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from labelfree.errors import InputError
+from labelfree.errors import DimensionError, InputError
 
 __all__ = ["read_markers"]
 
@@ -165,7 +165,19 @@ def read_markers(path: str | os.PathLike[str], /, *, image: Any = None, shape: t
     if suffix in (".tif", ".tiff"):
         from labelfree.io.tiff import read_image
 
-        labels = np.asarray(read_image(path).values)
+        try:
+            labels = np.asarray(read_image(path).values)
+        except DimensionError:
+            if len(shape) != 3:
+                raise
+            # a label stack saved without axis names (tifffile, NumPy): its planes are the image's frames
+            try:
+                labels = np.asarray(read_image(path, dims="TYX").values)
+            except DimensionError as exc:
+                raise InputError(
+                    f"Marker image {path} must be a label image of the image's shape, {shape} (T, Y, X); its axes "
+                    f"are not recorded in the file and it is not such a stack ({exc})"
+                ) from exc
         # axes of one plane (a C or Z of 1) drop out; the rest must be the image's own (T,) Y, X
         if tuple(n for n in labels.shape if n != 1) != tuple(n for n in shape if n != 1):
             raise InputError(
