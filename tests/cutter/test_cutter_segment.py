@@ -93,6 +93,24 @@ def test_model_file_errors(tmp_path, trained):
         segment(three, markers=nuclei, config=CutterConfig(cell_channels=(0, 2)), model=path)
 
 
+def test_a_model_s_channels_are_checked_against_the_image(trained, caplog):
+    """The channels a model was trained on (cell 'cell', nucleus 'nucleus') are used when the config
+    leaves them unset. On a one-channel image they do not apply: the image is its own cell and
+    nucleus image (was: 'nucleus_channel was set but the image has no C axis', a setting the user
+    never made). An image that lacks them is refused, naming the model's setting and the image's
+    channels."""
+    da, truth, nuclei, _, path = trained
+    cells = da.sel(C="cell").drop_vars("C")
+    with caplog.at_level("INFO", logger="labelfree.cutter.segment"):
+        labels = segment(cells, config={"cell_fraction": 0.24, "marker_method": "threshold"}, model=path)
+    assert "the model was trained with nucleus_channel nucleus; this image has one channel" in caplog.text
+    assert labels.dims == ("Y", "X") and int(labels.max()) > 0
+    renamed = da.assign_coords(C=["a", "b"])
+    with pytest.raises(ConfigError, match=r"trained with cell_channels=\('cell',\) \(model .*cutter\.pt\), which this "
+                                          r"image lacks: it has the channels \['a', 'b'\]"):
+        segment(renamed, markers=nuclei, model=path)
+
+
 def test_model_bound_fields_raise_on_conflict(tmp_path, trained):
     da, _, nuclei, _, path = trained  # trained with width 8, crop_size 48, marker_sigma 11
     with pytest.raises(ConfigError, match=r"crop_size=32, but the model was trained with crop_size=48") as err:

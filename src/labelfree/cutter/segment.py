@@ -30,7 +30,7 @@ from labelfree.cutter.prepare import (
 from labelfree.cutter.refine import refine_labels
 from labelfree.cutter.scale import default_area_size
 from labelfree.errors import ConfigError, InputError
-from labelfree.image import channel_names, labels_like, validate_image
+from labelfree.image import channel_names, labels_like, parse_channel, validate_image
 
 __all__ = ["segment", "fit", "prepare", "prepare_frames", "resolve_scale", "apply_model", "Prepared"]
 
@@ -374,13 +374,17 @@ def _check_model_target(path: Any, image: Any, markers: Any, model_file: str | N
         check_output_file(target, inputs=inputs, overwrite=True, what=what)
 
 
-def _model_bound(cfg: CutterConfig, model: Any, source: str) -> CutterConfig:
+def _model_bound(cfg: CutterConfig, model: Any, source: str, channels: list[str] | None = None, *,
+                 markers: bool = False) -> CutterConfig:
     """``cfg`` with the fields a trained model fixes taken from the model.
 
     A field left at its default takes the model's value silently; one set to another
     value than the model's is a ConfigError (the model cannot follow it). The cell and
     nucleus channels left unset are those the model was trained on; set, they are used
-    as given.
+    as given. ``channels`` are the image's channel names (None: it has no C axis, so the
+    model's channels do not apply: the image is its own cell and nucleus image); a model's
+    channel the image lacks is a ConfigError, except the nucleus channel when ``markers``
+    are given (it is not needed).
     """
     defaults = CutterConfig()
     conflicts = [(k, getattr(cfg, k), getattr(model.config, k)) for k in _MODEL_FIELDS
@@ -395,9 +399,23 @@ def _model_bound(cfg: CutterConfig, model: Any, source: str) -> CutterConfig:
     bound = {k: getattr(model.config, k) for k in _MODEL_FIELDS}
     for k in _MODEL_CHANNELS:  # channels left unset are the model's (those it was trained on)
         theirs = getattr(model.config, k, None)
-        if getattr(cfg, k) == getattr(defaults, k) and theirs != getattr(defaults, k):
-            bound[k] = theirs
-            log.info("Cutter: %s %s as the model was trained (%s)", k, theirs, source)
+        if getattr(cfg, k) != getattr(defaults, k) or theirs == getattr(defaults, k):
+            continue
+        if channels is None:
+            log.info("Cutter: the model was trained with %s %s; this image has one channel, which is used "
+                     "itself (%s)", k, theirs, source)
+            continue
+        wanted = list(map(parse_channel, theirs if isinstance(theirs, (list, tuple)) else (theirs,)))
+        missing = [c for c in wanted if not (c in channels or (isinstance(c, int) and 0 <= c < len(channels)))]
+        if missing and k == "nucleus_channel" and markers:
+            continue
+        if missing:
+            what = ("one of them (names or 0-based indices), or give markers" if k == "nucleus_channel" else
+                    f"{len(wanted)} of them (names or 0-based indices), the channels that show what the model's showed")
+            raise ConfigError(f"The model was trained with {k}={theirs!r} ({source}), which this image lacks: it has "
+                              f"the channels {channels}. Set {k} to {what}.")
+        bound[k] = theirs
+        log.info("Cutter: %s %s as the model was trained (%s)", k, theirs, source)
     return cfg.replace(**bound)
 
 
@@ -474,7 +492,10 @@ def segment(
     if model is not None:  # patches are cut as the model was trained, at the scale it was trained for
         if cfg.downscale is None:  # automatic: the image is rescaled to the model's cell size (when it has one)
             cell_radius = getattr(model, "cell_radius", None)
-        cfg = _model_bound(cfg, model, f"model {model_file}" if model_file else "the model given")
+        image = validate_image(image, required=("Y", "X"), allowed=("T", "C", "Y", "X"), name="Cutter input")
+        names = channel_names(image) if "C" in image.dims else None
+        cfg = _model_bound(cfg, model, f"model {model_file}" if model_file else "the model given", names,
+                           markers=markers is not None)
     prepared = prepare(image, markers=markers, config=cfg, mask=mask, scribbles=scribbles, cell_radius=cell_radius)
     da, frames = prepared.image, prepared.frames
     if model is None:
