@@ -212,3 +212,26 @@ def test_integration_argmax_threshold_and_upscale():
     assert up.shape == (8, 8) and up.all()
     up = integrate_patches(np.full((1, 4, 4), 0.9, np.float32), [[1, 1]], shape=(8, 8), upscale=2)
     assert up[:6, :6].all() and not up[6:].any() and not up[:, 6:].any()
+
+
+def test_time_lapse_markers_in_frames_the_movie_lacks_are_refused():
+    """(t, y, x) markers of a frame the movie lacks, or at a fractional frame, were dropped by the
+    per-frame split without a word; a marker stack of another length used its first frames."""
+    from labelfree.cutter import segment
+
+    frames = [two_channel_cells(seed=s) for s in (0, 1)]
+    movie = to_dataarray(np.stack([f[0] for f in frames]), dims="TCYX", channel_names=["cell", "nucleus"])
+    centres = [f[3] for f in frames]
+    points = np.concatenate([np.c_[np.full(len(c), t), c] for t, c in enumerate(centres)])
+    cfg = {"n_steps": 1, "cell_channels": ("cell",)}
+    extra = np.concatenate([points, [[3, 40.0, 40.0]]])  # one marker in frame 3 of a 2-frame movie
+    with pytest.raises(InputError, match=r"1 marker\(s\) are in frames the movie lacks: marker 18 \(0-based\) is in "
+                                         r"frame 3, but the movie has 2 frame\(s\) \(0-1\)"):
+        segment(movie, markers=extra, config=cfg)
+    half = points.copy()
+    half[0, 0] = 0.5
+    with pytest.raises(InputError, match=r"marker 0 \(0-based\) is in frame 0.5"):
+        segment(movie, markers=half, config=cfg)
+    stack = np.stack([frames[0][2]] * 3)
+    with pytest.raises(DimensionError, match=r"marker image has 3 frame\(s\); the movie has 2"):
+        segment(movie, markers=stack, config=cfg)

@@ -18,7 +18,7 @@ from labelfree.errors import ConfigError, DimensionError, InputError
 from labelfree.image import channel_index, channel_names, select_channel
 
 __all__ = [
-    "Frame", "cell_channels", "choose_peak_window", "frame_markers", "foreground_mask", "keep_marked_regions",
+    "Frame", "cell_channels", "check_marker_frames", "choose_peak_window", "frame_markers", "foreground_mask", "keep_marked_regions",
     "frame_markers_and_mask", "marker_coverage", "prepare_frame",
 ]
 
@@ -127,6 +127,32 @@ def frame_markers(
         pts = pts[np.rint(pts[:, 0]) == t, 1:]
     pts = check_markers(pts, shape=shape)
     return pts, np.arange(1, len(pts) + 1)
+
+
+def check_marker_frames(markers: Any, n_frames: int, shape: tuple[int, int], /) -> None:
+    """Refuse a (t, y, x) marker array or a (T, Y, X) marker image that does not fit a movie of
+    ``n_frames`` frames of ``shape`` (Y, X); lists (one entry per frame) are checked as they are split.
+
+    A marker in a frame the movie lacks (or at a fractional frame) would be dropped silently by
+    the per-frame split; a label stack of another length would fail half-way.
+    """
+    if not isinstance(markers, np.ndarray) or markers.dtype.kind not in "iuf":
+        return
+    if markers.ndim == 3 and markers.shape[-2:] == tuple(shape):
+        if markers.shape[0] != n_frames:
+            raise DimensionError(f"The marker image has {markers.shape[0]} frame(s); the movie has {n_frames}. Give "
+                                 "one label frame per movie frame.")
+        return
+    if markers.ndim == 2 and markers.shape[1] == 3 and markers.shape != tuple(shape):
+        t = markers[:, 0].astype(np.float64)
+        bad = np.flatnonzero(~np.isfinite(t) | (t != np.rint(t)) | (t < 0) | (t > n_frames - 1))
+        if len(bad):
+            k = int(bad[0])
+            raise InputError(
+                f"{len(bad)} marker(s) are in frames the movie lacks: marker {k} (0-based) is in frame {t[k]:g}, but "
+                f"the movie has {n_frames} frame(s) (0-{n_frames - 1}). The first column of (t, y, x) markers is the "
+                "0-based frame."
+            )
 
 
 def _smoothed(channels: np.ndarray, config: CutterConfig) -> list[np.ndarray]:

@@ -21,6 +21,7 @@ from labelfree.cutter.prepare import (
     Frame,
     cell_channels,
     cell_solidities,
+    check_marker_frames,
     choose_peak_window,
     foreground_mask,
     frame_markers_and_mask,
@@ -260,6 +261,8 @@ def prepare(
     """
     cfg = CutterConfig.coerce(config)
     da = validate_image(image, required=("Y", "X"), allowed=("T", "C", "Y", "X"), name="Cutter input")
+    if "T" in da.dims:
+        check_marker_frames(markers, da.sizes["T"], (da.sizes["Y"], da.sizes["X"]))
     guess = None
     if markers is None and cfg.nucleus_channel is None and da.sizes.get("C", 1) > 1:
         first = da.isel(T=0) if "T" in da.dims else da
