@@ -235,3 +235,17 @@ def test_time_lapse_markers_in_frames_the_movie_lacks_are_refused():
     stack = np.stack([frames[0][2]] * 3)
     with pytest.raises(DimensionError, match=r"marker image has 3 frame\(s\); the movie has 2"):
         segment(movie, markers=stack, config=cfg)
+
+
+def test_a_binary_nucleus_mask_is_split_and_said_once(caplog):
+    """Cutter given a 0/1 nucleus mask (a movie's, here) warns once that its blobs are the markers
+    (the frames were prepared twice, and the warning came twice), and uses one marker per blob."""
+    from labelfree.cutter.segment import prepare
+
+    frames = [two_channel_cells(seed=s) for s in (0, 1)]
+    movie = to_dataarray(np.stack([f[0] for f in frames]), dims="TCYX", channel_names=["cell", "nucleus"])
+    mask = np.stack([f[2] > 0 for f in frames])
+    with caplog.at_level("WARNING", logger="labelfree.cutter.markers"):
+        prepared = prepare(movie, markers=mask, config={"cell_channels": ("cell",)})
+    assert caplog.text.count("holds one value (a binary mask)") == 1
+    assert [len(f.ids) for f in prepared.frames] == [int(f[2].max()) for f in frames]

@@ -17,7 +17,7 @@ from scipy import ndimage as ndi
 from labelfree.errors import ConstantImageError, DimensionError, InputError
 
 __all__ = ["check_markers", "markers_from_points", "markers_from_labels", "detect_markers", "markers_to_labels",
-           "guess_nucleus_channel"]
+           "guess_nucleus_channel", "split_binary_mask"]
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,29 @@ def markers_from_points(points: np.ndarray, /, *, shape: tuple[int, int]) -> np.
     return check_markers(points, shape=shape)
 
 
+def split_binary_mask(labels: np.ndarray, /) -> np.ndarray:
+    """A marker image that holds one value (a binary nucleus mask) as labels of its separate blobs.
+
+    A (T, Y, X) stack is labelled frame by frame. The change is logged (once per call); any
+    other image (several values, fractions, one blob only) is returned as it is.
+    """
+    lab = np.asarray(labels)
+    if lab.ndim not in (2, 3) or lab.dtype.kind not in "iubf" or not np.isfinite(lab).all():
+        return labels
+    values = np.unique(lab)
+    if values.size != 2 or values[0] != 0:
+        return labels
+    planes = [lab > 0] if lab.ndim == 2 else list(lab > 0)
+    split = [ndi.label(p) for p in planes]
+    n = [k for _, k in split]
+    if max(n) < 2:
+        return labels
+    out = np.stack([b for b, _ in split]) if lab.ndim == 3 else split[0][0]
+    log.warning("The marker image holds one value (a binary mask): its %d separate blobs are used as %d "
+                "markers. Give a label image (one value per nucleus) where nuclei touch.", sum(n), sum(n))
+    return out.astype(np.int64)
+
+
 def markers_from_labels(labels: np.ndarray, /) -> tuple[np.ndarray, np.ndarray]:
     """Centroids of the objects of a nucleus label image.
 
@@ -90,11 +113,9 @@ def markers_from_labels(labels: np.ndarray, /) -> tuple[np.ndarray, np.ndarray]:
     if ids.size == 0:
         raise InputError("The marker label image is empty (all zero): Cutter needs one marker per cell.")
     if ids.size == 1:  # one value: a binary nucleus mask, whose separate blobs are the markers
-        blobs, n = ndi.label(lab > 0)
-        if n > 1:
-            log.warning("The marker image holds one value (a binary mask): its %d separate blobs are used as %d "
-                        "markers. Give a label image (one value per nucleus) where nuclei touch.", n, n)
-            lab, ids = blobs, np.arange(1, n + 1)
+        lab = split_binary_mask(lab)
+        ids = np.unique(lab)
+        ids = ids[ids > 0]
     centres = np.array(ndi.center_of_mass(np.ones(lab.shape), lab, ids), dtype=np.float64).reshape(-1, 2)
     return centres, ids.astype(np.int64)
 
