@@ -7,9 +7,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import tifffile
+from PIL import Image
 
 from labelfree.batch import run_batch
 from labelfree.errors import OutputExistsError
+from labelfree.io import read_image
+from labelfree.overlay import overlay_rgb
+from labelfree.registration import correct_drift
 
 #: content shift (dy, dx) of each frame relative to frame 0, in pixels
 SHIFTS = [(0, 0), (3, -2), (6, -5), (9, -7)]
@@ -53,6 +57,24 @@ def test_python_drift_correction_before_segmentation(drifting_movie, tmp_path):
     again = run_batch(drifting_movie, pipeline="threshold", out_dir=tmp_path / "plain", scheduler="sync",
                       batch={"drift_correction": True, "overwrite": True}, progress=False)
     assert list(again["status"]) == ["ok"]
+
+
+def test_report_shows_the_drift_corrected_image_under_its_labels(drifting_movie, tmp_path):
+    out = tmp_path / "out"
+    summary = run_batch(drifting_movie, pipeline="threshold", out_dir=out, scheduler="sync",
+                        batch={"drift_correction": True}, progress=False)
+    assert list(summary["status"]) == ["ok"]
+    labels = tifffile.imread(summary["labels"][0])[0]
+    movie = tifffile.imread(drifting_movie / "drifting.tif")
+    corrected = correct_drift(read_image(drifting_movie / "drifting.tif"), backend="python",
+                              canvas="crop")[0].values[0]  # the movie the batch segmented
+    assert labels.shape == corrected.shape != movie.shape[1:]  # the drift correction cropped the movie
+    pic = np.asarray(Image.open(out / "report_files" / "drifting.png").convert("RGB"))
+    np.testing.assert_array_equal(pic, overlay_rgb(corrected, labels))
+    # not outlines on black: the grey between the outlines is the corrected frame
+    grey = (pic[..., 0] == pic[..., 1]) & (pic[..., 1] == pic[..., 2])
+    assert (pic.sum(axis=-1) == 0).mean() < 0.1
+    assert np.corrcoef(pic[..., 0][grey].astype(float), corrected[grey].astype(float))[0, 1] > 0.9
 
 
 @pytest.mark.slow

@@ -88,6 +88,33 @@ def _input_plane(path: Path) -> np.ndarray | None:
         return first_plane(tif.pages[0].asarray())
 
 
+def _drift_corrected_plane(path: Path, shifts: Path) -> np.ndarray:
+    """First plane of the drift-corrected movie a batch run segmented (its labels' image).
+
+    The batch corrects drift on the canvas :data:`labelfree.batch.fiji_step.CANVAS`: the
+    input's first frame, placed on that canvas with its recorded shift, is that movie's
+    first frame. Only the plane shown is read (page 0, or the first Z plane kept).
+    """
+    from labelfree.batch.fiji_step import CANVAS
+    from labelfree.registration import read_shifts
+    from labelfree.registration._shift import canvas_window, shift_frame
+
+    drift, axes = read_shifts(shifts)
+    if "Z" not in axes:
+        plane = _input_plane(path)
+        window = canvas_window(drift, plane.shape, CANVAS)
+        return shift_frame(plane, drift[0], window, subpixel=True)
+    from labelfree.io import read_image
+    from labelfree.overlay import first_plane
+
+    movie = read_image(path, lazy=True)
+    frame = movie.isel(T=0, **({"C": 0} if "C" in movie.dims else {})).transpose("Z", "Y", "X")
+    window = canvas_window(drift, [frame.sizes[ax] for ax in axes], CANVAS)
+    z = window[0][0] + round(float(drift[0, 0]))  # the corrected movie's first Z plane
+    plane = first_plane(frame.isel(Z=z), dims=("Y", "X"))
+    return shift_frame(plane, drift[0, 1:], window[1:], subpixel=True)
+
+
 def _thumbnail(row: Any, folder: Path, size: int) -> str | None:
     """Relative path of the row's thumbnail PNG (made or reused), or None."""
     labels_path = Path(_text(row.get("labels"))) if _text(row.get("labels")) else None
@@ -103,8 +130,13 @@ def _thumbnail(row: Any, folder: Path, size: int) -> str | None:
     try:
         with tifffile.TiffFile(labels_path) as tif:
             labels = tif.pages[0].asarray()
+        shifts = _text(row.get("drift"))  # drift-corrected input: the labels belong to the corrected movie
         try:
-            image = _input_plane(Path(_text(row.get("input"))))
+            source = Path(_text(row.get("input")))
+            image = _drift_corrected_plane(source, Path(shifts)) if shifts else _input_plane(source)
+            if image is not None and image.shape != labels.shape[-2:]:
+                raise ValueError(f"its first plane is {image.shape[0]}x{image.shape[1]} pixels, "
+                                 f"the labels' {labels.shape[-2]}x{labels.shape[-1]}")
         except Exception as exc:  # noqa: BLE001 - the picture is shown without the image
             log.info("report: input of %s not shown (%s)", row["stem"], exc)
             image = None
