@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -67,27 +69,42 @@ def _config(config_class: Any, args: argparse.Namespace, **flags: Any) -> Any:
     return cfg.replace(**changes) if changes else cfg
 
 
-def _check_outputs(args: argparse.Namespace, inputs: dict[str, Any], outputs: dict[str, Path | None]) -> dict[str, Path]:
-    """Check every output file before any work: none is an input, none replaces a file unless --overwrite."""
-    from labelfree.errors import InputError
-    from labelfree.io import check_output_file
-    from labelfree.io.outputs import check_not_input
+@contextlib.contextmanager
+def _held_outputs(args: argparse.Namespace, inputs: dict[str, Any], outputs: dict[str, Path | None], *,
+                  purpose: str) -> Iterator[dict[str, Path]]:
+    """Check every output file before any work and hold its folder while the command runs.
+
+    The folders are held as the segmenting commands hold theirs (:class:`labelfree.io.OutputFolder`):
+    a missing folder is created with its parents (and removed again when the command ends before
+    writing into it) and is locked against other LabelFree runs. No output is an input, and none
+    replaces a file unless --overwrite.
+    """
+    from labelfree.io import OutputFolder
 
     checked: dict[str, Path] = {}
-    for what, path in outputs.items():
-        if path is None:
-            continue
-        for other, earlier in checked.items():
-            if Path(path).expanduser().absolute() == earlier:
-                raise InputError(f"The {what} and the {other} are the same file {path}; give two names.")
-        checked[what] = check_output_file(path, inputs=inputs, overwrite=args.overwrite, what=what)
-        check_not_input(checked[what], inputs, what=what)
-    return checked
+    folders: dict[Path, OutputFolder] = {}
+    with contextlib.ExitStack() as stack:
+        for what, path in outputs.items():
+            if path is None:
+                continue
+            target = Path(path).expanduser().absolute()
+            for other, earlier in checked.items():
+                if target == earlier:
+                    raise InputError(f"The {what} and the {other} are the same file {path}; give two names.")
+            key = target.parent.resolve()
+            if key not in folders:
+                folders[key] = stack.enter_context(
+                    OutputFolder(target.parent, inputs=inputs, overwrite=args.overwrite, purpose=purpose))
+            checked.update(folders[key].check_files({what: path}))
+        yield checked
 
 
-def write_image(path: Path, image: Any, /) -> Path:
+def write_image(path: Path, image: Any, /, *, record: dict[str, Any] | None = None) -> Path:
     """Write an image DataArray as an ImageJ hyperstack TIFF (axes in ImageJ's TZCYX order) with its
-    calibration (atomically)."""
+    calibration (atomically); ``record`` is stored as its ``labelfree`` property, as label images
+    store their provenance (:func:`labelfree.io.labels_tiff.read_provenance` reads it)."""
+    import json
+
     import tifffile
 
     from labelfree.io.atomic import atomic_path
@@ -98,8 +115,11 @@ def write_image(path: Path, image: Any, /) -> Path:
     if data.dtype not in _IJ_TYPES:
         data = data.astype(np.uint8 if data.dtype == bool else np.float32)
     resolution, meta = imagej_calibration(image)
+    metadata = {"axes": "".join(image.dims), **meta}
+    if record:
+        metadata["Properties"] = {"labelfree": json.dumps(record, default=str, sort_keys=True)}
     with atomic_path(path) as tmp:
-        tifffile.imwrite(tmp, data, imagej=True, resolution=resolution, metadata={"axes": "".join(image.dims), **meta})
+        tifffile.imwrite(tmp, data, imagej=True, resolution=resolution, metadata=metadata)
     return path
 
 
@@ -119,27 +139,26 @@ def _drift(args: argparse.Namespace) -> int:
                   max_shift=args.max_shift, channel=None if args.channel is None else parse_channel(args.channel),
                   subpixel=False if args.integer else None)
     inputs = {"movie": args.input, "shifts to apply": args.apply, "config": args.config}
-    out = _check_outputs(args, inputs, {"corrected movie": args.output, "shifts table": args.shifts})
-    movie = read_image(args.input, dims=args.dims)
-    if args.apply is not None:
-        corrected = apply_shifts(movie, args.apply, canvas=cfg.canvas, subpixel=cfg.subpixel)
-        shifts = None
-    else:
-        _start_fiji(args)
-        corrected, shifts = correct_drift(movie, config=cfg, progress=progress_from_args(args))
-    write_image(out["corrected movie"], corrected)
-    say = not args.quiet
-    if say:
+    outputs = {"corrected movie": args.output, "shifts table": args.shifts}
+    with _held_outputs(args, inputs, outputs, purpose=f"labelfree drift {args.input}") as out:
+        movie = read_image(args.input, dims=args.dims)
+        if args.apply is not None:
+            corrected = apply_shifts(movie, args.apply, canvas=cfg.canvas, subpixel=cfg.subpixel)
+            shifts = None
+        else:
+            _start_fiji(args)
+            corrected, shifts = correct_drift(movie, config=cfg, progress=progress_from_args(args))
+        write_image(out["corrected movie"], corrected)
+        if shifts is not None and "shifts table" in out:
+            write_table(out["shifts table"], shifts)
+    if not args.quiet:
         print(f"wrote {args.output} ({'x'.join(map(str, corrected.shape))} {''.join(corrected.dims)})")
-    if shifts is not None:
-        cols = [c for c in ("dz", "dy", "dx") if c in shifts.columns]
-        largest = float(np.abs(shifts[cols].to_numpy()).max())
-        if say:
+        if shifts is not None:
+            cols = [c for c in ("dz", "dy", "dx") if c in shifts.columns]
+            largest = float(np.abs(shifts[cols].to_numpy()).max())
             print(f"{len(shifts)} frames, largest drift {largest:.2f} px "
                   f"(backend {corrected.attrs['drift_correction']['backend']})")
-        if "shifts table" in out:
-            write_table(out["shifts table"], shifts)
-            if say:
+            if "shifts table" in out:
                 print(f"wrote {args.shifts}")
     return 0
 
@@ -148,40 +167,57 @@ def _natural_key(path: Path) -> list[Any]:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
 
 
-def _load_tiles(args: argparse.Namespace, cfg: Any) -> tuple[list[Any], Any, list[Path]]:
-    from labelfree.io import read_image
+def _mosaic_of(path: Path) -> set[str] | None:
+    """The names of the tiles a mosaic written by ``labelfree stitch`` was made of; None for any other file."""
+    from labelfree.io.labels_tiff import read_provenance
+
+    try:
+        record = read_provenance(path)
+        return {str(name) for name in record["stitch"]["tiles"]}
+    except Exception:  # noqa: BLE001 - no such record (or an unreadable file, reported when read as a tile)
+        return None
+
+
+def _tile_files(args: argparse.Namespace) -> tuple[list[Path], Any]:
+    """The tile files and their layout: the files of a TileConfiguration, or the TIFFs of a folder
+    in name order. A mosaic this command made of tiles of the folder (an earlier run's output
+    written into it) is not a tile."""
     from labelfree.registration import read_tile_configuration
 
     if args.tiles.is_file():
         table = read_tile_configuration(args.tiles)
-        files = [Path(p) for p in table["path"]]
-        return [read_image(p) for p in files], table[["y", "x"]].to_numpy(), files
+        return [Path(p) for p in table["path"]], table[["y", "x"]].to_numpy()
     if not args.tiles.is_dir():
         raise InputError(f"{args.tiles} is neither a folder of tiles nor a TileConfiguration file.")
-    files = sorted((f for f in args.tiles.iterdir() if f.suffix.lower() in (".tif", ".tiff")), key=_natural_key)
     m = re.fullmatch(r"(\d+)[xX](\d+)", args.grid or "")
     if not m:
         raise InputError("A folder of tiles needs --grid ROWSxCOLS (e.g. --grid 3x3), or give a TileConfiguration.txt.")
-    return [read_image(f) for f in files], (int(m.group(1)), int(m.group(2))), files
+    files = [f for f in args.tiles.iterdir() if f.suffix.lower() in (".tif", ".tiff")]
+    names = {f.name for f in files}
+    mosaics = {f for f in files if (made_of := _mosaic_of(f)) is not None and made_of <= names}
+    return sorted((f for f in files if f not in mosaics), key=_natural_key), (int(m.group(1)), int(m.group(2)))
 
 
 def _stitch(args: argparse.Namespace) -> int:
-    from labelfree.io import write_table
+    from labelfree.io import read_image, write_table
     from labelfree.registration import StitchConfig, stitch
 
     cfg = _config(StitchConfig, args, backend=args.backend, overlap=args.overlap, order=args.order,
                   subpixel=True if args.subpixel else None)
-    tiles, layout, files = _load_tiles(args, cfg)
+    files, layout = _tile_files(args)
     inputs = {f"tile {f.name}": f for f in files}
     inputs.update({"tile configuration": args.tiles if args.tiles.is_file() else None, "config": args.config})
-    out = _check_outputs(args, inputs, {"fused image": args.output, "positions table": args.positions})
-    _start_fiji(args)
-    fused, positions = stitch(tiles, layout, config=cfg, progress=progress_from_args(args))
-    write_image(out["fused image"], fused)
+    outputs = {"fused image": args.output, "positions table": args.positions}
+    with _held_outputs(args, inputs, outputs, purpose=f"labelfree stitch {args.tiles}") as out:
+        tiles = [read_image(f) for f in files]
+        _start_fiji(args)
+        fused, positions = stitch(tiles, layout, config=cfg, progress=progress_from_args(args))
+        record = {"stitch": {"backend": fused.attrs["stitching"]["backend"], "tiles": [f.name for f in files]}}
+        write_image(out["fused image"], fused, record=record)
+        if "positions table" in out:
+            write_table(out["positions table"], positions)
     if not args.quiet:
         print(f"wrote {args.output} ({'x'.join(map(str, fused.shape))}) from {len(tiles)} tiles")
-    if "positions table" in out:
-        write_table(out["positions table"], positions)
-        if not args.quiet:
+        if "positions table" in out:
             print(f"wrote {args.positions}")
     return 0
