@@ -3,6 +3,7 @@ regions read lazily from memmap / zarr / dask sources, and a real Dask cluster."
 
 from __future__ import annotations
 
+import json
 import logging
 import pickle
 
@@ -162,3 +163,15 @@ def test_tile_zero_is_refused_not_taken_as_no_tiles(tmp_path, capsys):
     assert main(["threshold", str(tmp_path / "a.tif"), "-o", str(tmp_path / "out"), "--tile", "0", "-q"]) == 1
     assert "tile must be at least 16 pixels" in capsys.readouterr().err  # was: an untiled run, exit 0
     assert not (tmp_path / "out").exists()
+    # an overlap without tiles was ignored: the run was untiled, exit 0
+    assert main(["threshold", str(tmp_path / "a.tif"), "-o", str(tmp_path / "out"), "--tile-overlap", "32", "-q"]) == 1
+    assert "--tile-overlap sets the overlap of tiles: give --tile PX too" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+    assert main(["batch", str(tmp_path / "a.tif"), "-p", "threshold", "-o", str(tmp_path / "out"), "--scheduler",
+                 "sync", "--no-progress", "--tile-overlap", "32"]) == 1
+    assert "this batch is not tiled: give --tile PX too" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+    # --tile-overlap 0 is an overlap of 0, not the default
+    assert main(["threshold", str(tmp_path / "a.tif"), "-o", str(tmp_path / "out"), "--tile", "32",
+                 "--tile-overlap", "0", "-q"]) == 0
+    assert json.loads((tmp_path / "out" / "a_provenance.json").read_text())["tiles"]["overlap"] == 0

@@ -98,6 +98,11 @@ def _batch_config(args: argparse.Namespace) -> Any:
         "tile_overlap": args.tile_overlap,
     }
     changes = {k: v for k, v in changes.items() if v is not None}
+    if args.tile_overlap is not None and not changes.get("tile", cfg.tile):
+        from labelfree.errors import ConfigError
+
+        raise ConfigError("--tile-overlap sets the overlap of tiles, but this batch is not tiled: give --tile PX too "
+                          "(or tile: in the batch config), or leave it out.")
     inputs = dict(cfg.inputs)
     if args.zoo:
         inputs["zoo"] = args.zoo

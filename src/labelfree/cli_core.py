@@ -97,9 +97,9 @@ def add_pipeline_arguments(p: argparse.ArgumentParser, spec: Any, /) -> None:
     if spec.tiles:
         p.add_argument("--tile", type=int, metavar="PX",
                        help="segment each plane in overlapping tiles of this size (large images; memory per tile)")
-        p.add_argument("--tile-overlap", type=int, default=128, metavar="PX",
+        p.add_argument("--tile-overlap", type=int, metavar="PX",
                        help="pixels each tile reads beyond its core, at least the largest object diameter "
-                            "(default: %(default)s)")
+                            "(with --tile; default: 128)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -176,6 +176,8 @@ def run_command(args: argparse.Namespace) -> int:
     from labelfree.run import output_inputs, prepare_image, run_pipeline
 
     spec = get_pipeline(args.pipeline)
+    if getattr(args, "tile_overlap", None) is not None and getattr(args, "tile", None) is None:
+        raise InputError("--tile-overlap sets the overlap of tiles: give --tile PX too (a tiled run), or leave it out.")
     config = config_from_args(spec.config_class, args)
     channel = parse_channels(args.channel)
     stem = check_stem(args.stem) if args.stem else output_stem(args.input)
@@ -191,7 +193,7 @@ def run_command(args: argparse.Namespace) -> int:
         started = time.perf_counter()
         labels = run_pipeline(spec, image, config=config, channel=channel, inputs=inputs,
                               progress=progress_from_args(args), tile=getattr(args, "tile", None),
-                              tile_overlap=getattr(args, "tile_overlap", 128), threads=args.threads,
+                              tile_overlap=128 if getattr(args, "tile_overlap", None) is None else args.tile_overlap, threads=args.threads,
                               overwrite=args.overwrite)
         seconds = time.perf_counter() - started
         used = prepare_image(spec, image, channel=channel)
