@@ -545,6 +545,9 @@ def test_channels_are_checked_and_recorded(tmp_path, movie, capsys):
                       Labels=["GFP", "DAPI"] * 4)
     code, err = run_main(["threshold", two, "-o", tmp_path / "o2"], capsys)
     one_error(code, err, "has 2", "GFP", "DAPI", "--channel")
+    # one channel listed twice (was: two identical channels, merged into a grey image without a word)
+    code, err = run_main(["cutter", two, "-o", tmp_path / "o2", "--channel", "0,GFP"], capsys)
+    one_error(code, err, "Channel GFP is chosen more than once")
     assert not (tmp_path / "o1").exists() and not (tmp_path / "o2").exists()
     for channel, name in (("1", "DAPI"), ("GFP", "GFP")):
         out = tmp_path / f"o_{name}"

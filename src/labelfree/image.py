@@ -412,7 +412,13 @@ def select_channels(da: xr.DataArray, channels: Any, /) -> xr.DataArray:
         if wanted in ((0,), ("0",)):
             return da
         channel_index(da, wanted[0])  # raises: no C axis
-    return da.isel(C=[channel_index(da, c) for c in wanted])
+    index = [channel_index(da, c) for c in wanted]
+    twice = sorted({k for k in index if index.count(k) > 1})
+    if twice:
+        names = channel_names(da)
+        raise InputError(f"Channel {', '.join(names[k] for k in twice)} is chosen more than once ({list(wanted)}); "
+                         "list each channel once.")
+    return da.isel(C=index)
 
 
 def one_channel(da: xr.DataArray, channel: Any = None, /, *, what: str = "This pipeline") -> xr.DataArray:
