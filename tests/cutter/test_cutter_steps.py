@@ -249,3 +249,17 @@ def test_a_binary_nucleus_mask_is_split_and_said_once(caplog):
         prepared = prepare(movie, markers=mask, config={"cell_channels": ("cell",)})
     assert caplog.text.count("holds one value (a binary mask)") == 1
     assert [len(f.ids) for f in prepared.frames] == [int(f[2].max()) for f in frames]
+
+
+def test_a_marker_repeated_on_one_pixel_is_used_once_and_said(caplog):
+    """Two markers on one pixel (a point clicked twice, a table row repeated) split that cell
+    between two patches and one id vanished without a word; now the repeat is left out, logged."""
+    from labelfree.cutter.segment import prepare
+
+    image, _, _, centres = two_channel_cells(seed=0)
+    da = to_dataarray(image, dims="CYX", channel_names=["cell", "nucleus"])
+    points = np.concatenate([centres, centres[2:3] + 0.2])  # the third cell's marker again
+    with caplog.at_level("WARNING", logger="labelfree.cutter.markers"):
+        prepared = prepare(da, markers=points, config={"cell_channels": ("cell",)})
+    assert len(prepared.frames[0].ids) == len(centres)
+    assert caplog.text.count(f"1 marker(s) lie on the pixel of an earlier marker (e.g. marker {len(centres)}") == 1

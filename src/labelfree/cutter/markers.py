@@ -17,7 +17,7 @@ from scipy import ndimage as ndi
 from labelfree.errors import ConstantImageError, DimensionError, InputError
 
 __all__ = ["check_markers", "markers_from_points", "markers_from_labels", "detect_markers", "markers_to_labels",
-           "guess_nucleus_channel", "split_binary_mask"]
+           "guess_nucleus_channel", "split_binary_mask", "drop_repeated_points"]
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,24 @@ def check_markers(markers: np.ndarray, /, *, shape: tuple[int, int]) -> np.ndarr
 def markers_from_points(points: np.ndarray, /, *, shape: tuple[int, int]) -> np.ndarray:
     """Markers from an (N, 2) array of (y, x) points (e.g. ImageJ point ROIs), checked."""
     return check_markers(points, shape=shape)
+
+
+def drop_repeated_points(points: np.ndarray, /) -> np.ndarray:
+    """(N, 2) (y, x) or (N, 3) (t, y, x) points without those on the pixel of an earlier one
+    (logged): two markers of one cell would split it between two patches, and one of the two
+    ids vanish from the result. Returns ``points`` itself when none repeats."""
+    pts = np.asarray(points)
+    if pts.ndim != 2 or pts.shape[1] not in (2, 3) or pts.dtype.kind not in "iuf" or not np.isfinite(pts).all():
+        return points
+    _, first = np.unique(np.rint(pts).astype(np.int64), axis=0, return_index=True)
+    if len(first) == len(pts):
+        return points
+    keep = np.sort(first)
+    repeated = np.setdiff1d(np.arange(len(pts)), keep)
+    log.warning("%d marker(s) lie on the pixel of an earlier marker (e.g. marker %d at %s): each pixel is used "
+                "once. Give one marker per cell.", len(repeated), int(repeated[0]),
+                tuple(round(float(v), 2) for v in pts[repeated[0]]))
+    return pts[keep]
 
 
 def split_binary_mask(labels: np.ndarray, /) -> np.ndarray:

@@ -13,7 +13,7 @@ import xarray as xr
 from labelfree._config import provenance
 from labelfree.cutter.config import CutterConfig
 from labelfree.cutter.integrate import integrate_patches
-from labelfree.cutter.markers import guess_nucleus_channel, split_binary_mask
+from labelfree.cutter.markers import drop_repeated_points, guess_nucleus_channel, split_binary_mask
 from labelfree.cutter.prepare import (
     _PROBE_SMOOTHING,
     PEAK_WINDOWS,
@@ -265,6 +265,8 @@ def prepare(
         check_marker_frames(markers, da.sizes["T"], (da.sizes["Y"], da.sizes["X"]))
     if isinstance(markers, np.ndarray) and markers.shape[-2:] == (da.sizes["Y"], da.sizes["X"]):
         markers = split_binary_mask(markers)  # once, so that its warning is given once
+    elif isinstance(markers, np.ndarray):
+        markers = drop_repeated_points(markers)
     guess = None
     if markers is None and cfg.nucleus_channel is None and da.sizes.get("C", 1) > 1:
         first = da.isel(T=0) if "T" in da.dims else da
