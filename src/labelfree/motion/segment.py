@@ -27,15 +27,19 @@ from labelfree.motion.movie import _frame, as_movie, check_not_uniform
 from labelfree.motion.postprocess import (
     OverlapLinker,
     fill_mask_holes,
+    merge_small_objects,
     postprocess,
     to_instances,
 )
 from labelfree.motion.refine import _band, _Band, _redecide
 from labelfree.motion.selflabel import (
+    NOISE_CONTRAST,
     cell_scale,
     flow_only_min_size,
+    motion_threshold,
     resolve_closing_radius,
     self_label,
+    shows_cell_motion,
     size_floor,
     typical_object_area,
 )
@@ -53,6 +57,9 @@ _FLOODED = 0.5
 _KERNEL_MAX_BACKGROUND_ERROR = 0.1
 #: nor one calling more than this many times the cell area of the normal densities on the same pair
 _KERNEL_MAX_GROWTH = 2.0
+#: a pair whose flow barely stands out of its noise, and whose own classifier calls more than this
+#: share of its background labels cell (or floods), has self-labelled noise: no cell motion
+_NOISE_BACKGROUND_ERROR = 0.2
 #: memory per worker thread and frame pixel: its frames (with their flow expansions) and pairs in
 #: flight and its flow's buffers (measured at 1024 x 1024, beside the label stack: 228 MiB on 1
 #: thread, 408 on 2, 550 on 3, 1313 on 9; with 1 GiB left this gives 3 threads, with 2 GiB 7;
@@ -61,7 +68,32 @@ _BYTES_PER_THREAD_PIXEL = 208
 
 
 class NoMotionWarning(UserWarning):
-    """The movie (or a frame pair) shows no motion, so nothing can be self-labelled."""
+    """The movie (or a frame pair) shows no cell motion, so nothing can be self-labelled."""
+
+
+def _low_contrast(magnitude: np.ndarray, cfg: MotionConfig, /, *, valid: np.ndarray | None = None) -> bool:
+    """Whether a moving pair's flow may be noise only: its automatic start threshold (Otsu,
+    :func:`labelfree.motion.selflabel.motion_threshold`) fails
+    :func:`labelfree.motion.selflabel.shows_cell_motion`. Never with a ``start_threshold`` or
+    ``cell_threshold`` given: those say which speed is motion."""
+    if cfg.start_threshold is not None or cfg.cell_threshold is not None:
+        return False
+    return not shows_cell_motion(magnitude, threshold=motion_threshold(magnitude), valid=valid)
+
+
+def _noise_labels(features: np.ndarray, cell: np.ndarray, background: np.ndarray, cfg: MotionConfig, t: int) -> bool:
+    """Whether a pair's self-labels are noise: the normal densities trained on them alone call more
+    than half of the frame cell, or more than ``_NOISE_BACKGROUND_ERROR`` of their own background
+    labels. Fields without cells: 56-81 % of the frame and 24-53 % of the background labels (a
+    bright vignette 80-90 % and 4-12 %); the benchmark movies with cells at most 24 % and 10 %."""
+    own = train_classifier(features, cell, background, max_pixels=cfg.max_training_pixels, seed=cfg.seed + t,
+                           prior=cfg.class_prior, kind="gaussian")
+    if own is None:
+        return False
+    called = classify_frame(features, own)
+    n_bg = np.count_nonzero(background)
+    return bool(np.count_nonzero(called) > _FLOODED * called.size
+                or (n_bg and np.count_nonzero(called & background) > _NOISE_BACKGROUND_ERROR * n_bg))
 
 
 def _drift_corrected(da: xr.DataArray, cfg: MotionConfig) -> tuple[xr.DataArray, np.ndarray]:
@@ -169,7 +201,9 @@ def _segment_enlarged(da: xr.DataArray, cfg: MotionConfig, k: int, area: float |
     radius = None if area is None else round(float(np.sqrt(area / np.pi)), 2)
     log.info("Motion: segmenting the movie enlarged %d x %d (typical cell radius %s px)", k, k,
              "given" if radius is None else f"{radius:g}")
-    labels = _segment(as_movie(big), cfg.replace(upsample=1), progress)
+    # the movie showed cell motion before it was enlarged (the cells were measured on a classified
+    # frame); the enlarged frames' interpolated noise is no longer the camera's: it is not judged again
+    labels = _segment(as_movie(big), cfg.replace(upsample=1), progress, noise_check=False)
     record = dict(labels.attrs["labelfree"])
     record["config"] = {**record.get("config", {}), "upsample": cfg.upsample}
     if cfg.upsample is None:
@@ -209,26 +243,35 @@ def _valid_region(shape: tuple[int, int], bands: np.ndarray, margin: int) -> np.
 @dataclasses.dataclass
 class _Pair:
     """What the pair (t-1, t) gave: its classifier, its self-label record, and frame t's
-    classification when the kernel flooding check already made it (None: not made)."""
+    classification when the kernel flooding check already made it (None: not made); ``noise``:
+    the pair moved, but only as much as its noise (no classifier)."""
 
     model: Any = None
     stats: tuple | None = None
     decided: np.ndarray | None = None
+    noise: bool = False
 
 
 def _classify_pair(item: FrameWork, prev_entropy: np.ndarray, cfg: MotionConfig, /, *, min_size: int,
-                   valid: np.ndarray | None, model: Any = None) -> _Pair:
+                   valid: np.ndarray | None, model: Any = None, noise_check: bool = True) -> _Pair:
     """Self-label the pair ending at ``item`` and train its classifier (updating ``model`` in
-    cumulative mode); an empty :class:`_Pair` when the pair shows no motion."""
+    cumulative mode); an empty :class:`_Pair` when the pair shows no motion, or no cell motion: its
+    flow barely stands out of its noise and a classifier of its own labels floods (a field without
+    cells: it called 92-99 % of the frame cell)."""
     t, feats = item.t, item.features
     # near filled edges the flow follows the edge, not a cell: it sets no threshold either
     magnitude = item.magnitude if valid is None else np.where(valid, item.magnitude, 0.0).astype(np.float32)
     if float(magnitude.max()) <= STILL:
         return _Pair()
+    low = noise_check and _low_contrast(magnitude, cfg, valid=valid)
     sl = self_label(magnitude, prev_entropy, min_size=min_size, config=cfg)
     if valid is not None:
         sl.cell &= valid
         sl.background &= valid
+    if low and _noise_labels(feats, sl.cell, sl.background, cfg, t):
+        log.info("Motion: frame %d: the flow is no faster than its noise, and its labels are noise: "
+                 "no cell motion", t)
+        return _Pair(noise=True)
     kind, decided = cfg.classifier, None
     trained = train_classifier(feats, sl.cell, sl.background, max_pixels=cfg.max_training_pixels,
                                seed=cfg.seed + t, prior=cfg.class_prior, model=model, kind=kind)
@@ -354,8 +397,9 @@ class _Enlarge(Exception):
         self.k, self.area = k, area
 
 
-def _segment(da: xr.DataArray, cfg: MotionConfig, progress: Any) -> xr.DataArray:
-    """:func:`segment` on the movie as given (raises :class:`_Enlarge` for an automatic ``upsample``)."""
+def _segment(da: xr.DataArray, cfg: MotionConfig, progress: Any, *, noise_check: bool = True) -> xr.DataArray:
+    """:func:`segment` on the movie as given (raises :class:`_Enlarge` for an automatic ``upsample``);
+    ``noise_check``: pairs without cell motion (:func:`_classify_pair`) are left out (as still ones)."""
     bands = None
     if cfg.drift_correction:
         da, bands = _drift_corrected(da, cfg)
@@ -373,6 +417,7 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, progress: Any) -> xr.DataArray
     out = np.zeros((n, *shape), np.uint16)
     linker = OverlapLinker(min_iou=cfg.track_min_iou)
     model, min_size, pending, stats, still = None, cfg.min_size, [], [], 0
+    noisy = 0  # pairs whose flow was no faster than its noise
     refined, contrasts = [], []  # per-frame refinement records; the grey contrasts seen so far
     refine_size = cfg.min_size is None and cfg.refine_min_size
     tracker, last, landscapes = None, -1, {}  # instances over time; the last finished frame
@@ -422,6 +467,9 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, progress: Any) -> xr.DataArray
         last = t
         if bands is not None:
             lab[~_valid_region(shape, bands[t], 0)] = 0
+        # a piece of a split clump may be smaller (down to min_size / 2), and an object cut at the
+        # data edge too: min_size holds for every object reported
+        lab = merge_small_objects(lab, min_size=min_size)
         if cfg.track:
             lab = linker.link(lab)
         if lab.size and lab.max() > 65535 and out.dtype == np.uint16:
@@ -436,7 +484,7 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, progress: Any) -> xr.DataArray
         """Pair t classified and cleaned up on a worker thread (nothing in it depends on an earlier
         frame's result); the refinement is re-decided ahead where the frame's own contrast asks for it.
         Keeps what the frame-order part needs: the features only for a frame left unclassified."""
-        pair = _classify_pair(item, prev_entropy, cfg, min_size=size, valid=valid(item.t))
+        pair = _classify_pair(item, prev_entropy, cfg, min_size=size, valid=valid(item.t), noise_check=noise_check)
         if pair.decided is None and pair.model is not None:
             pair.decided = classify_frame(item.features, pair.model, smoothing=cfg.decision_smoothing)
         if pair.decided is None:  # no model of its own: classified in order with the last pair's
@@ -448,7 +496,8 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, progress: Any) -> xr.DataArray
 
     def adopt(pair: _Pair) -> None:
         """Record a pair's self-labels, in frame order; its classifier becomes the current one."""
-        nonlocal model
+        nonlocal model, noisy
+        noisy += pair.noise
         if pair.stats is not None:
             stats.append(pair.stats)
         model = pair.model if pair.model is not None else model
@@ -497,7 +546,7 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, progress: Any) -> xr.DataArray
                 log.info("Motion: minimum object size %d px from the flow-only pass (closing radius %d px)",
                          min_size, resolve_closing_radius(cfg, min_size=min_size))
             pair = _classify_pair(item, prev_ent, cfg, min_size=min_size, valid=valid(t),
-                                  model=None if cfg.classifier_mode == "per_pair" else model)
+                                  model=None if cfg.classifier_mode == "per_pair" else model, noise_check=noise_check)
             adopt(pair)
             if model is not None:
                 for t0, f0, e0 in pending:  # frames seen before the first model (frame 0 at least)
@@ -517,7 +566,18 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, progress: Any) -> xr.DataArray
             prev_ent = ent
         while queue:
             settle(*queue.popleft().result())
-        if pending or still:
+        if (pending or still) and noisy:
+            warnings.warn(NoMotionWarning(
+                f"No cell motion found in {len(pending) + still} of {n} frames (the first ones or all); they are "
+                f"left empty. The optical flow of {noisy} frame pair(s) was no faster than the movie's own noise "
+                f"(motion threshold under {NOISE_CONTRAST:g} x the flow's noise floor), as in a field without "
+                "cells or with cells that do not move. Motion segments cells by their movement: check that the "
+                "movie holds moving cells (a crop with cells in it, frames in time order, a frame interval short "
+                "enough to follow them); for still or cell-free fields use another pipeline, or set "
+                "start_threshold or cell_threshold (px/frame) to say which speed is motion."),
+                stacklevel=2)
+            bar.update(len(pending), message="no cell motion")
+        elif pending or still:
             warnings.warn(NoMotionWarning(
                 f"No motion found in {len(pending) + still} of {n} frames (the first ones or all); they are left "
                 "empty. Motion segments cells by their movement; for still images use another pipeline."),

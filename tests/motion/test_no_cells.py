@@ -1,0 +1,124 @@
+"""Fields without cells: no objects and a NoMotionWarning; min_size holds for every object."""
+
+from __future__ import annotations
+
+import warnings
+
+import cv2
+import numpy as np
+import pytest
+
+from labelfree import datasets, motion
+from labelfree.motion import NoMotionWarning
+from labelfree.motion.postprocess import components_with_stats
+
+#: a background-only window of Fluo-C2DL-MSC/01 (no cell, no TRA marker in frames 0-29)
+EMPTY = (slice(200, 456), slice(300, 556))
+
+
+def _msc(msc_dir, frames):
+    return datasets.load_ctc("Fluo-C2DL-MSC", "01", root=msc_dir.parents[1], frames=frames)
+
+
+def _empty_crop(msc_dir, frames=range(8)):
+    data = _msc(msc_dir, frames)
+    for t in frames:  # the window really holds no cell in these frames
+        assert not np.asarray(data.tra[t])[EMPTY].any()
+    return np.asarray(data.movie.values)[(slice(None), *EMPTY)]
+
+
+def test_an_empty_crop_of_a_real_movie_gives_no_object_and_says_why(msc_dir):
+    # before: one object over 95-97 % of every frame, no warning (the noise flow was self-labelled)
+    movie = _empty_crop(msc_dir)
+    with pytest.warns(NoMotionWarning, match=r"No cell motion found in 8 of 8 frames.*noise.*another pipeline"):
+        labels = motion.segment(movie)
+    assert labels.shape == movie.shape and labels.values.max() == 0
+
+
+@pytest.mark.parametrize("kind", ["gaussian", "poisson", "float"])
+def test_a_noise_movie_gives_no_object(kind):
+    rng = np.random.default_rng(3)
+    shape = (5, 128, 160)
+    if kind == "gaussian":  # camera noise on a constant offset
+        movie = (7000 + rng.normal(0, 800, shape)).clip(0, 65535).astype(np.uint16)
+    elif kind == "poisson":  # photon noise of a dim field
+        movie = rng.poisson(5, shape).astype(np.uint16)
+    else:  # on a smooth background
+        yy, xx = np.mgrid[: shape[1], : shape[2]]
+        movie = (0.3 + 0.1 * np.exp(-((yy - 60) ** 2 + (xx - 90) ** 2) / 5000) + rng.normal(0, 0.03, shape))
+        movie = movie.astype(np.float32)
+    with pytest.warns(NoMotionWarning, match="No cell motion found in 5 of 5 frames"):
+        labels = motion.segment(movie)
+    assert labels.values.max() == 0
+    # no pair's cell labels trained a classifier (a pair may find no cell pixel at all)
+    assert all(r["cell_pixels"] == 0 for r in labels.attrs["labelfree"]["thresholds"])
+
+
+def test_a_crop_where_one_cell_enters_is_still_segmented(msc_dir):
+    """The same window when cell 7 enters it (frames 30-31): its motion stands out of the noise."""
+    data = _msc(msc_dir, range(30, 32))
+    movie = np.asarray(data.movie.values)[(slice(None), *EMPTY)]
+    marker = np.asarray(data.tra[31])[EMPTY] > 0
+    assert marker.any()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NoMotionWarning)
+        labels = motion.segment(movie)
+    assert (labels.values[1][marker] > 0).mean() > 0.9  # the cell's marker lies in an object
+    assert (labels.values[1] > 0).mean() < 0.3  # and the background is not (measured 0.17)
+
+
+def test_an_explicit_threshold_still_segments_as_told(msc_dir):
+    """A start_threshold says which speed is motion: the noise check does not overrule it."""
+    movie = _empty_crop(msc_dir, range(3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", NoMotionWarning)
+        labels = motion.segment(movie, config={"start_threshold": 1.0})
+    assert labels.values.max() > 0
+
+
+def _components(mask):
+    _, _, stats = components_with_stats(np.ascontiguousarray(mask, np.uint8))
+    return stats[1:, cv2.CC_STAT_AREA]
+
+
+def test_the_clean_up_leaves_no_object_below_min_size(msc_dir):
+    """The closing can leave a pixel on its own between two arms of an object: it was reported
+    as a 1-px object in a frame classified mostly cell (frame 6 of the empty crop)."""
+    movie = _empty_crop(msc_dir, range(7))
+    lo, hi = motion.uint8_range(movie)
+    u8 = [motion.to_uint8(f, low=lo, high=hi) for f in movie[5:7]]
+    cfg = motion.MotionConfig()
+    mag = motion.flow_magnitude(motion.farneback_flow(u8[1], u8[0], config=cfg))
+    ent = motion.local_entropy(u8[0], size=cfg.entropy_size, bins=cfg.entropy_bins)
+    labels = motion.self_label(mag, ent, min_size=180, config=cfg)
+    feats = motion.compute_features(u8[1], config=cfg)
+    mask = motion.classify_frame(feats, motion.train_classifier(feats, labels.cell, labels.background, prior=0.5, seed=6))
+    areas = _components(motion.postprocess(mask, min_size=180, closing_radius=3))
+    assert len(areas) and areas.min() >= 180  # before: [1, 62834]
+
+
+def test_every_object_of_a_real_movie_has_at_least_min_size(msc_dir):
+    data = _msc(msc_dir, range(44, 48))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        labels = motion.segment(data.movie)
+    min_size = labels.attrs["labelfree"]["min_size"]
+    for t, frame in enumerate(labels.values):
+        areas = np.bincount(frame.ravel())[1:]
+        areas = areas[areas > 0]
+        assert len(areas) and areas.min() >= min_size, (t, sorted(areas)[:3], min_size)
+
+
+def test_small_objects_go_to_the_neighbour_they_touch_most():
+    from labelfree.motion.postprocess import merge_small_objects
+
+    lab = np.zeros((20, 30), np.uint32)
+    lab[2:12, 2:12] = 1  # 100 px
+    lab[2:12, 12:14] = 2  # 20 px piece touching 1
+    lab[15:17, 20:22] = 3  # 4 px on its own
+    lab[2:12, 18:28] = 4  # 100 px
+    out = merge_small_objects(lab, min_size=50)
+    assert set(np.unique(out)) == {0, 1, 4}
+    assert (out[2:12, 2:14] == 1).all() and not out[15:17, 20:22].any()
+    assert lab[2, 12] == 2  # the input is not changed
+    assert merge_small_objects(out, min_size=50) is out  # nothing to do: the same array
