@@ -314,7 +314,9 @@ def test_fuzz_every_command(tmp_path, zoo, user_runs):
     codes = {code: sum(o.code == code for o in outcomes) for code in (0, 1, 2)}
     assert codes[0] >= 20 and codes[1] >= 100  # the fuzz reaches both successes and refusals
     slowest = max(outcomes, key=lambda o: o.seconds)
-    assert slowest.seconds < 20, slowest
+    # a guard against an input that sends a command into a near-endless run, not a speed test
+    # (speed is measured in benchmarks/): the runs take 0.1-10 s, 27 s on a loaded machine
+    assert slowest.seconds < 120, slowest
 
 
 @pytest.mark.slow
