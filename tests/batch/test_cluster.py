@@ -164,7 +164,7 @@ def test_a_stopped_run_waits_for_inputs_being_published(tmp_path, caplog):
     (tmp_path / STAGING_DIR / "exp2-host-1-00000000").mkdir()
     started = time.perf_counter()
     _wait_for_publishing(jobs, {"exp2": {}}, tmp_path, timeout=10)
-    assert time.perf_counter() - started < 0.5
+    assert time.perf_counter() - started < 5  # not the 10 s timeout
     # one that never goes: the wait ends at the timeout, with a warning
     (tmp_path / STAGING_DIR / "exp1-b-host-2-11111111").mkdir()
     with caplog.at_level(logging.WARNING, logger="labelfree.batch.runner"):
