@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -18,7 +19,7 @@ def _movie(path, value=1000):
     tifffile.imwrite(path, img, imagej=True, metadata={"axes": "TYX"})
 
 
-def test_cli_exit_codes_report_and_overrides(tmp_path, capsys):
+def test_cli_exit_codes_report_and_overrides(tmp_path, capsys, caplog):
     src = tmp_path / "in"
     src.mkdir()
     _movie(src / "a.tif")
@@ -33,9 +34,12 @@ def test_cli_exit_codes_report_and_overrides(tmp_path, capsys):
     (src / "c.tif").write_bytes(b"not a tiff at all")
     code = main(["batch", str(src), "-p", "threshold", "-o", str(out), "--scheduler", "sync", "--no-progress",
                  "--set", "min_size=150"])
-    text = capsys.readouterr().out
+    said = capsys.readouterr()
+    text = said.out
     assert code == 1
     assert "2 skipped, 1 failed" in text and "FAILED" in text and "c.tif" in text
+    warned = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and "c.tif" in r.getMessage()]
+    assert not warned  # said once, in the report (a log warning on the terminal said it again)
 
 
 def test_cli_bad_arguments(tmp_path, capsys):

@@ -217,7 +217,8 @@ def process_image(image: xr.DataArray, /, *, job: Job, started: float) -> dict[s
 
 def failed_row(job: Job, exc: BaseException, /, *, started: float | None = None) -> dict[str, Any]:
     """Summary row of an input that failed with ``exc``."""
-    log.warning("batch input %s failed: %s: %s", job.item.path, type(exc).__name__, exc)
+    # info: the report lists every failed input with its error (a warning here said it twice)
+    log.info("batch input %s failed: %s: %s", job.item.path, type(exc).__name__, exc)
     seconds = round(time.time() - started, 3) if started is not None else None
     return result_row(job.item, status="failed", error=f"{type(exc).__name__}: {exc}", seconds=seconds,
                       worker=worker_name())
