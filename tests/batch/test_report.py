@@ -66,3 +66,25 @@ def test_report_of_a_summary_without_outputs(tmp_path):
                             "table": ["", ""]})
     page = write_report(summary, tmp_path).read_text(encoding="utf-8")
     assert page.index("<b>b</b>") < page.index("<b>a</b>") and "no picture" in page
+
+
+def test_the_size_plot_does_not_pool_calibrated_and_pixel_areas(tmp_path):
+    """Areas in µm² (a calibrated input) and in pixel² (an uncalibrated one) were pooled in one
+    histogram labelled 'calibrated units'; now one unit is plotted, the others counted apart."""
+    from labelfree.batch.report import _areas, _tables
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    img = np.full((60, 60), 10, np.uint16)
+    img[5:15, 5:15] = img[30:40, 30:50] = 1000
+    tifffile.imwrite(folder / "plain.tif", img)
+    tifffile.imwrite(folder / "calibrated.tif", img, imagej=True, resolution=(2.0, 2.0),
+                     metadata={"unit": "micron", "axes": "YX"})  # 0.5 µm pixels
+    tifffile.imwrite(folder / "plain2.tif", img)
+    summary = run_batch(folder, pipeline="threshold", out_dir=tmp_path / "out", batch={"scheduler": "sync"},
+                        config={"min_size": 10})
+    tables = _tables(summary)
+    assert tables["calibrated"].attrs["area_unit"] == "µm²" and tables["plain"].attrs["area_unit"] == "pixel²"
+    areas, unit, left_out = _areas(tables)
+    assert unit == "pixel²" and sorted(areas.tolist()) == [100, 100, 200, 200] and left_out == 2
+    assert "<img class='plots'" in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")

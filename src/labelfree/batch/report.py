@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
 import logging
 import os
 import time
@@ -148,7 +149,17 @@ def _thumbnail(row: Any, folder: Path, size: int) -> str | None:
     return f"{_THUMBS}/{target.name}"
 
 
+def _area_unit(row: Any) -> str:
+    """The unit of the area column of a row's table (its provenance's ``table_units``; pixel² when unknown)."""
+    path = _text(getattr(row, "provenance", ""))
+    try:
+        return str(json.loads(Path(path).read_text(encoding="utf-8"))["table_units"]["area"])
+    except Exception:  # noqa: BLE001 - no provenance (an older run): areas in pixels, as tables without calibration
+        return "pixel²"
+
+
 def _tables(summary: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Each finished input's object table (frame, area), with its area unit in ``attrs["area_unit"]``."""
     out = {}
     for row in summary.itertuples():
         path = _text(getattr(row, "table", ""))
@@ -157,7 +168,24 @@ def _tables(summary: pd.DataFrame) -> dict[str, pd.DataFrame]:
                 out[row.stem] = pd.read_csv(path, usecols=lambda c: c in ("frame", "area"))
             except (OSError, ValueError, pd.errors.ParserError) as exc:
                 log.info("report: table of %s not read (%s)", row.stem, exc)
+                continue
+            out[row.stem].attrs["area_unit"] = _area_unit(row)
     return out
+
+
+def _areas(tables: dict[str, pd.DataFrame]) -> tuple[np.ndarray, str, int]:
+    """The object areas of one unit (the one most objects are measured in: calibrated and
+    uncalibrated inputs are not pooled), that unit, and how many objects of other units are left out."""
+    by_unit: dict[str, list[np.ndarray]] = {}
+    for t in tables.values():
+        if "area" in t:
+            by_unit.setdefault(t.attrs.get("area_unit", "pixel²"), []).append(t["area"].to_numpy(float))
+    if not by_unit:
+        return np.zeros(0), "pixel²", 0
+    sized = {unit: np.concatenate(parts) for unit, parts in by_unit.items()}
+    sized = {unit: a[np.isfinite(a) & (a > 0)] for unit, a in sized.items()}
+    unit = max(sized, key=lambda u: sized[u].size)
+    return sized[unit], unit, sum(a.size for u, a in sized.items() if u != unit)
 
 
 def _plots(tables: dict[str, pd.DataFrame]) -> str:
@@ -189,15 +217,17 @@ def _plots(tables: dict[str, pd.DataFrame]) -> str:
     ax1.set_xlabel("frame")
     ax1.set_ylabel("objects")
     ax1.set_title("objects per frame", fontsize=9)
-    areas = np.concatenate([t["area"].to_numpy(float) for t in tables.values() if "area" in t] or [np.zeros(0)])
-    areas = areas[np.isfinite(areas) & (areas > 0)]
+    areas, unit, left_out = _areas(tables)
     if areas.size:
         bins = np.logspace(np.log10(areas.min()), np.log10(areas.max() * 1.001), 40)
         ax2.hist(areas, bins=bins, color="tab:gray")
         ax2.set_xscale("log")
-    ax2.set_xlabel("object area (calibrated units)")
+    ax2.set_xlabel(f"object area ({unit})")
     ax2.set_ylabel("objects")
-    ax2.set_title(f"object sizes ({areas.size} objects)", fontsize=9)
+    title = f"object sizes ({areas.size} objects)"
+    if left_out:
+        title += f"\n{left_out} measured in other units not shown"
+    ax2.set_title(title, fontsize=9)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
