@@ -159,6 +159,20 @@ def test_options_listing_marks_fiji_keys_and_writes_choices_as_typed(capsys):
     assert "command line" in lines["channel"].lower().split("]", 1)[1]  # the help itself says what it means there
 
 
+def test_an_unknown_command_or_a_folder_gets_the_command_line_s_words(tmp_path, capsys):
+    """`options foo` listed Fiji menu titles only; a folder given as an image named a Python reader."""
+    assert main(["options", "foo"]) == 1
+    assert "available: threshold, motion, cutter, fusion, drift, stitch (or their Fiji menu titles" in \
+        capsys.readouterr().err
+    (tmp_path / "labels.zarr").mkdir()
+    (tmp_path / "frames").mkdir()
+    assert main(["eval", str(tmp_path / "labels.zarr"), str(tmp_path / "labels.zarr")]) == 1
+    assert "labels.zarr is a Zarr folder but not an OME-Zarr image" in capsys.readouterr().err
+    assert main(["threshold", str(tmp_path / "frames"), "-o", str(tmp_path / "out")]) == 1
+    assert "frames is a folder, not an image file; give a TIFF file or an OME-Zarr image folder" in \
+        capsys.readouterr().err
+
+
 def test_options_markdown_marks_fiji_keys():
     from labelfree.cli_core import options_markdown
 

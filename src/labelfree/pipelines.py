@@ -67,6 +67,7 @@ def get_command(name: str, /) -> PipelineSpec | ToolSpec:
     key = key.lower()
     found = pipelines().get(key) or tools().get(key)
     if found is None:
-        titles = [s.menu_title for s in (*pipelines().values(), *tools().values())]
-        raise InputError(f"Unknown LabelFree command {name!r}; available: {', '.join(titles)}.")
+        names = [*pipelines(), *tools()]
+        raise InputError(f"Unknown LabelFree command {name!r}; available: {', '.join(names)} (or their Fiji menu "
+                         f"titles, e.g. {pipelines()[names[0]].menu_title!r}).")
     return found

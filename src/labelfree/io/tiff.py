@@ -29,7 +29,11 @@ def _check_file(path: Path) -> None:
     if not path.exists():
         raise InputError(f"Image file {path} does not exist; check the path.")
     if path.is_dir():
-        raise InputError(f"{path} is a folder, not an image file (for a CTC folder use read_ctc).")
+        if path.suffix.lower() == ".zarr":
+            raise InputError(f"{path} is a Zarr folder but not an OME-Zarr image (it has no multiscales metadata); "
+                             "give an OME-Zarr image folder or a TIFF file.")
+        raise InputError(f"{path} is a folder, not an image file; give a TIFF file or an OME-Zarr image folder "
+                         "(a Cell Tracking Challenge folder is read in Python with labelfree.io.read_ctc).")
     try:
         with open(path, "rb") as fh:
             magic = fh.read(4)
