@@ -58,8 +58,12 @@ _KERNEL_MAX_BACKGROUND_ERROR = 0.1
 #: nor one calling more than this many times the cell area of the normal densities on the same pair
 _KERNEL_MAX_GROWTH = 2.0
 #: a pair whose flow barely stands out of its noise, and whose own classifier calls more than this
-#: share of its background labels cell (or floods), has self-labelled noise: no cell motion
+#: share of its background labels cell, has self-labelled noise: no cell motion
 _NOISE_BACKGROUND_ERROR = 0.2
+#: ... or more than this share while it floods (calls over half the frame cell): a dense field of
+#: moving cells floods too, but keeps its background (synthetic movies of cells over half the frame:
+#: 2-5 %; noise on a smooth background: 17.5 % and more)
+_NOISE_FLOOD_BACKGROUND_ERROR = 0.12
 #: memory per worker thread and frame pixel: its frames (with their flow expansions) and pairs in
 #: flight and its flow's buffers (measured at 1024 x 1024, beside the label stack: 228 MiB on 1
 #: thread, 408 on 2, 550 on 3, 1313 on 9; with 1 GiB left this gives 3 threads, with 2 GiB 7;
@@ -83,17 +87,22 @@ def _low_contrast(magnitude: np.ndarray, cfg: MotionConfig, /, *, valid: np.ndar
 
 def _noise_labels(features: np.ndarray, cell: np.ndarray, background: np.ndarray, cfg: MotionConfig, t: int) -> bool:
     """Whether a pair's self-labels are noise: the normal densities trained on them alone call more
-    than half of the frame cell, or more than ``_NOISE_BACKGROUND_ERROR`` of their own background
-    labels. Fields without cells: 56-81 % of the frame and 24-53 % of the background labels (a
-    bright vignette 80-90 % and 4-12 %); the benchmark movies with cells at most 24 % and 10 %."""
+    than ``_NOISE_BACKGROUND_ERROR`` of their own background labels cell, or flood (more than half
+    of the frame) and call more than ``_NOISE_FLOOD_BACKGROUND_ERROR`` of them cell. Fields without
+    cells: 56-81 % of the frame and 17.5-53 % of the background labels (a bright vignette 80-90 %
+    and 4-12 %: mostly not caught); the benchmark movies with cells at most 24 % and 10 %, dense
+    synthetic movies (cells over half the frame) 45-57 % and 2-5 %."""
     own = train_classifier(features, cell, background, max_pixels=cfg.max_training_pixels, seed=cfg.seed + t,
                            prior=cfg.class_prior, kind="gaussian")
     if own is None:
         return False
     called = classify_frame(features, own)
     n_bg = np.count_nonzero(background)
-    return bool(np.count_nonzero(called) > _FLOODED * called.size
-                or (n_bg and np.count_nonzero(called & background) > _NOISE_BACKGROUND_ERROR * n_bg))
+    if not n_bg:
+        return bool(np.count_nonzero(called) > _FLOODED * called.size)
+    error = np.count_nonzero(called & background) / n_bg
+    return bool(error > _NOISE_BACKGROUND_ERROR
+                or (np.count_nonzero(called) > _FLOODED * called.size and error > _NOISE_FLOOD_BACKGROUND_ERROR))
 
 
 def _drift_corrected(da: xr.DataArray, cfg: MotionConfig) -> tuple[xr.DataArray, np.ndarray]:
