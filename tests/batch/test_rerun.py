@@ -135,6 +135,16 @@ def test_fingerprint_decides_what_is_redone(tmp_path):
     assert statuses(config={"min_size": 5}, batch={"force": True}) == ["ok"] * 3
     prov = json.loads((out / "m0_provenance.json").read_text())
     assert prov["config"]["min_size"] == 5 and prov["batch"]["input_sha256"] == prov["inputs"]["image"]["sha256"]
+    # --force redoes this run's own results only: others' need --overwrite (it replaced them silently)
+    with pytest.raises(OutputExistsError, match="3 input"):
+        statuses(config={"min_size": 7}, batch={"force": True})
+    (out / "m0_table.csv").unlink()
+    (out / "m0_table.csv").write_text("my notes\n")  # then m0's set holds a file LabelFree did not write
+    for name in ("m0_labels.tif", "m0_rois.zip", "m0_provenance.json"):
+        (out / name).unlink()
+    with pytest.raises(OutputExistsError, match="m0 \\(files not written by LabelFree\\)"):
+        statuses(config={"min_size": 5}, batch={"force": True})
+    assert (out / "m0_table.csv").read_text() == "my notes\n"
 
 
 def test_per_file_options_and_bad_options_in_manifest(tmp_path):

@@ -103,8 +103,9 @@ def plan_jobs(
     """Turn inputs into jobs; inputs already finished or impossible get their row at once.
 
     An input whose outputs exist but were made differently (another config, input or
-    version) is an earlier result: unless ``batch.overwrite`` (or ``force``) allows
-    replacing it, the whole run is refused before any work starts. A damaged set of
+    version) is an earlier result: unless ``batch.overwrite`` allows
+    replacing it, the whole run is refused before any work starts (``force`` redoes only results
+    this very run finished before: same input, options and version). A damaged set of
     LabelFree outputs (files missing or changed) is redone.
 
     Returns
@@ -126,7 +127,7 @@ def plan_jobs(
     jobs: list[Job] = []
     rows: dict[str, dict[str, Any]] = {}
     conflicts: list[str] = []
-    replace = batch.overwrite or batch.force
+    replace = batch.overwrite  # --force redoes a finished result of this run's own; it replaces nothing else
     known: dict[str, str | None] = {}  # extra inputs shared by many inputs (a zoo) are fingerprinted once
 
     def extra_checksum(path: str) -> str | None:
@@ -150,11 +151,12 @@ def plan_jobs(
         if others:  # choices and files written (a model to save): their values, not their contents
             extra["inputs"] = others
         fp = input_fingerprint(sha, pipeline=pipeline.name, config=cfg_dict, extra=extra)
-        state = None if batch.force else finished_state(out_dir, item.stem, fingerprint=fp)
-        if state is not None:
+        state = finished_state(out_dir, item.stem, fingerprint=fp)
+        if state is not None and not batch.force:
             rows[item.stem] = _row_from_state(item, state, out_dir, status="skipped", seconds=0.0)
             continue
-        earlier = earlier_result(out_dir, item.stem)
+        own = state is not None  # this very result, finished earlier: --force makes it again
+        earlier = None if own else earlier_result(out_dir, item.stem)
         if earlier in ("complete", "foreign") and not replace:
             conflicts.append(f"{item.stem} ({'made with other inputs, options or version' if earlier == 'complete' else 'files not written by LabelFree'})")
             continue
@@ -163,7 +165,7 @@ def plan_jobs(
         jobs.append(Job(item=item, pipeline=pipeline.name, config=cfg_dict, out_dir=str(out_dir), fingerprint=fp,
                         input_sha256=sha, drift_correction=batch.drift_correction, fiji_dir=batch.fiji_dir,
                         fiji_in_worker=batch.fiji_in_worker, frame_overlap=overlap, inputs=inputs,
-                        overwrite=replace or earlier == "damaged", tile=batch.tile, tile_overlap=batch.tile_overlap,
+                        overwrite=replace or own or earlier == "damaged", tile=batch.tile, tile_overlap=batch.tile_overlap,
                         threads=batch.task_threads))
     if conflicts:
         shown = ", ".join(conflicts[:5]) + (f" and {len(conflicts) - 5} more" if len(conflicts) > 5 else "")
@@ -299,7 +301,7 @@ def run_batch(
     every = {k: v for k, v in every.items() if v is not None}
     out = Path(out_dir).expanduser().absolute()
     config_files = {"config": p for p in (config if isinstance(config, (str, Path)) else None, config_file) if p}
-    with OutputFolder(out, inputs=config_files, overwrite=bcfg.overwrite or bcfg.force,
+    with OutputFolder(out, inputs=config_files, overwrite=bcfg.overwrite,
                       purpose=f"labelfree batch --pipeline {pipe.name}") as folder:
         # listed once the folder is held and the leftovers of an interrupted run are gone: a set whose
         # publication was cut short in a folder that is also the input folder is not taken as an input
