@@ -30,6 +30,24 @@ def movie(shared_data):
                         channel_names=["cells", "inverse"])
 
 
+def test_every_unit_spelling_the_tiff_writer_takes_is_kept(tmp_path, caplog):
+    """'um', 'micron', 'sec' were written without a unit (read back as pixel / frame, silently); a
+    unit OME-Zarr cannot name is said."""
+    x = np.zeros((2, 8, 8), np.uint16)
+    for (space, time), (want_space, want_time) in {("um", "sec"): ("µm", "s"), ("micron", "s"): ("µm", "s"),
+                                                   ("nm", "ms"): ("nm", "ms"), ("inch", "day"): ("inch", "day")}.items():
+        da = to_dataarray(x, dims="TYX", scale={"T": 2.0, "Y": 0.5, "X": 0.5},
+                          units={"T": time, "Y": space, "X": space})
+        back = read_ngff(write_ngff(tmp_path / f"{space}.zarr", da))
+        assert (units_of(back, "X"), units_of(back, "T")) == (want_space, want_time)
+        assert scale_of(back, "X") == 0.5
+    odd = to_dataarray(x, dims="TYX", units={"T": "frame", "Y": "furlong", "X": "furlong"})
+    with caplog.at_level("WARNING", logger="labelfree.io.ngff"):
+        back = read_ngff(write_ngff(tmp_path / "odd.zarr", odd))
+    assert "the unit 'furlong' of axis Y is not one of the units OME-Zarr names" in caplog.text
+    assert units_of(back, "X") == "pixel" and units_of(back, "T") == "frame"
+
+
 @pytest.mark.parametrize("version", ["0.4", "0.5"])
 def test_round_trip_keeps_pixels_calibration_and_channels(movie, tmp_path, version):
     path = write_ngff(tmp_path / "movie.zarr", movie, version=version, chunks=(1, 1, 64, 64), levels=2)

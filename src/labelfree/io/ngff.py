@@ -35,7 +35,8 @@ NGFF_VERSIONS = ("0.4", "0.5")
 _TO_NGFF_UNIT = {
     "µm": "micrometer", "nm": "nanometer", "mm": "millimeter", "cm": "centimeter", "m": "meter",
     "Å": "angstrom", "pm": "picometer", "s": "second", "ms": "millisecond", "µs": "microsecond",
-    "min": "minute", "h": "hour", "ns": "nanosecond",
+    "min": "minute", "h": "hour", "ns": "nanosecond", "km": "kilometer", "inch": "inch", "ft": "foot",
+    "day": "day", "ks": "kilosecond",
 }
 _FROM_NGFF_UNIT = {v: k for k, v in _TO_NGFF_UNIT.items()}
 _AXIS_TYPE = {"T": "time", "C": "channel", "Z": "space", "Y": "space", "X": "space"}
@@ -167,12 +168,19 @@ def read_ngff(
 def _axes_meta(da: xr.DataArray) -> list[dict[str, Any]]:
     from labelfree.image import units_of
 
+    from labelfree.io.units import normalise_unit
+
     axes = []
     for d in da.dims:
         ax: dict[str, Any] = {"name": d.lower(), "type": _AXIS_TYPE[d]}
-        unit = _TO_NGFF_UNIT.get(units_of(da, d)) if d != "C" else None
-        if unit:
-            ax["unit"] = unit
+        if d != "C":  # any spelling the TIFF writer takes (um, micron, sec) is the same unit here
+            given = normalise_unit(units_of(da, d))
+            unit = _TO_NGFF_UNIT.get(given) or _TO_NGFF_UNIT.get(given.lower())
+            if unit:
+                ax["unit"] = unit
+            elif given not in ("pixel", "frame"):
+                log.warning("OME-Zarr: the unit %r of axis %s is not one of the units OME-Zarr names; the axis "
+                            "is written with its scale but without a unit.", given, d)
         axes.append(ax)
     return axes
 
