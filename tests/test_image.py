@@ -38,6 +38,18 @@ def test_to_dataarray_orders_dims_and_keeps_calibration():
     assert float(da.X[4]) == 1.0
 
 
+def test_one_unit_or_scale_is_the_plane_s_and_axis_keys_are_checked():
+    """units="µm" failed with a Python ValueError; lower-case keys were ignored without a word."""
+    da = I.to_dataarray(np.zeros((2, 3, 4, 5)), dims="TZYX", units="µm", scale=0.5)
+    assert [I.units_of(da, d) for d in "TZYX"] == ["frame", "µm", "µm", "µm"]
+    assert [I.scale_of(da, d) for d in "TZYX"] == [1.0, 1.0, 0.5, 0.5]
+    assert I.units_of(I.to_dataarray(np.zeros((4, 5)), units={"x": "nm"}), "X") == "nm"
+    with pytest.raises(InputError, match=r"units names the axes \['Q'\]; the axes are T, C, Z, Y, X"):
+        I.to_dataarray(np.zeros((4, 5)), units={"Q": "nm"})
+    with pytest.raises(InputError, match=r"scale must be a mapping of axis letters.*got list"):
+        I.to_dataarray(np.zeros((4, 5)), scale=[0.5, 0.5])
+
+
 def test_to_dataarray_canonicalises_existing_dataarray():
     src = xr.DataArray(np.zeros((4, 3)), dims=("x", "y"), coords={"x": [0, 2, 4, 6], "y": [0.0, 0.5, 1.0]})
     da = I.to_dataarray(src)

@@ -89,9 +89,9 @@ def to_dataarray(
     /,
     *,
     dims: str | Sequence[str] | None = None,
-    scale: Mapping[str, float] | None = None,
-    units: Mapping[str, str] | None = None,
-    origin: Mapping[str, float] | None = None,
+    scale: Mapping[str, float] | float | None = None,
+    units: Mapping[str, str] | str | None = None,
+    origin: Mapping[str, float] | float | None = None,
     channel_names: Sequence[str] | None = None,
     attrs: Mapping[str, Any] | None = None,
 ) -> xr.DataArray:
@@ -106,7 +106,9 @@ def to_dataarray(
         One letter per axis of a plain array, e.g. ``"TYX"``. Required for
         arrays with more than 2 axes; 2-D arrays default to ``"YX"``.
     scale, units, origin : mapping, optional
-        Pixel size / frame interval, unit and origin per dim (defaults 1, pixel, 0).
+        Pixel size / frame interval, unit and origin per dim (defaults 1, pixel, 0). One value
+        instead of a mapping is that of the plane: ``units="µm"`` for Z, Y and X, ``scale=0.5``
+        and ``origin`` for Y and X.
     channel_names : sequence of str, optional
         Names for the ``C`` axis (default ``"C0", "C1", ...``). An image without a C axis is
         one channel: one name names it (a scalar ``C`` coordinate, as ``isel(C=k)`` leaves).
@@ -129,9 +131,9 @@ def to_dataarray(
     >>> da.dims, float(da.X[1]), da.X.attrs["scale"]
     (('T', 'Y', 'X'), 0.5, 0.5)
     """
-    scale = dict(scale or {})
-    units = dict(units or {})
-    origin = dict(origin or {})
+    scale = _per_axis(scale, "scale", ("Y", "X"))
+    units = _per_axis(units, "units", ("Z", "Y", "X"))
+    origin = _per_axis(origin, "origin", ("Y", "X"))
     if isinstance(data, xr.DataArray):
         da = data.rename({d: str(d).upper() for d in data.dims if str(d) != str(d).upper()})
         _parse_dims(da.dims, da.ndim)
@@ -178,6 +180,24 @@ def to_dataarray(
         else:
             coords[d] = _coord(d, n, scale.get(d, 1.0), origin.get(d, 0.0), units.get(d, _DEFAULT_UNITS[d]))
     return _name_the_channel(xr.DataArray(arr, dims=dims_t, coords=coords, attrs=dict(attrs or {})), channel_names)
+
+
+def _per_axis(value: Any, name: str, spatial: tuple[str, ...]) -> dict[str, Any]:
+    """``scale`` / ``units`` / ``origin`` as a mapping of axis letters (upper case). One value
+    (``units="µm"``, ``scale=0.5``) is that of the image plane's axes ``spatial``, as ImageJ keeps
+    one unit and one pixel width for an image."""
+    if value is None:
+        return {}
+    if isinstance(value, (str, int, float, np.number)):
+        return dict.fromkeys(spatial, value)
+    if not isinstance(value, Mapping):
+        raise InputError(f"{name} must be a mapping of axis letters to values, e.g. {name}={{'Y': ..., 'X': ...}}, "
+                         f"or one value for the {', '.join(spatial)} axes; got {type(value).__name__}.")
+    out = {str(k).upper(): v for k, v in value.items()}
+    unknown = [k for k in out if k not in DIMS]
+    if unknown:
+        raise InputError(f"{name} names the axes {unknown}; the axes are T, C, Z, Y, X.")
+    return out
 
 
 def _name_the_channel(da: xr.DataArray, names: Sequence[str] | None) -> xr.DataArray:
