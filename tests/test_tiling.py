@@ -175,3 +175,25 @@ def test_tile_zero_is_refused_not_taken_as_no_tiles(tmp_path, capsys):
     assert main(["threshold", str(tmp_path / "a.tif"), "-o", str(tmp_path / "out"), "--tile", "32",
                  "--tile-overlap", "0", "-q"]) == 0
     assert json.loads((tmp_path / "out" / "a_provenance.json").read_text())["tiles"]["overlap"] == 0
+
+
+def test_the_threshold_used_is_recorded_tiled_or_not():
+    """The provenance said threshold: null; a user could not tell which value each plane used."""
+    from labelfree.pipelines import get_pipeline
+    from labelfree.run import run_pipeline
+
+    rng = np.random.default_rng(5)
+    movie = rng.normal(100, 5, (2, 96, 96)).astype(np.float32)
+    movie[0, 20:40, 20:40] += 200
+    movie[1, 50:70, 30:60] += 100
+    from labelfree.image import to_dataarray
+
+    movie = to_dataarray(movie.astype(np.uint16), dims="TYX")
+    whole = run_pipeline(get_pipeline("threshold"), movie, config={"min_size": 10})
+    tiled = run_pipeline(get_pipeline("threshold"), movie, config={"min_size": 10}, tile=48, tile_overlap=16)
+    used = whole.attrs["labelfree"]["auto"]["threshold"]
+    assert len(used) == 2 and all(100 < u < 200 for u in used)  # one per plane, between background and cells
+    assert tiled.attrs["labelfree"]["auto"]["threshold"] == used
+    assert whole.attrs["labelfree"]["config"]["threshold"] is None
+    fixed = run_pipeline(get_pipeline("threshold"), movie, config={"threshold": 150})
+    assert "auto" not in fixed.attrs["labelfree"]

@@ -218,15 +218,21 @@ def run_tiled(spec: PipelineSpec, image: xr.DataArray, /, *, config: Any, tile: 
     hook = load(spec.tile_config) if spec.tile_config else None
     scale = {d: scale_of(image, d) for d in ("Y", "X")}
     n_cut = 0
+    fixed: dict[str, list] = {}  # settings the hook fixed for the whole plane (an automatic threshold)
     for index in np.ndindex(*sizes):
         plane = image.isel(dict(zip(lead, index))) if lead else image
         cfg = hook(plane, config) if hook else config
+        for key, value in cfg.to_dict().items():
+            if value != config.to_dict().get(key):
+                fixed.setdefault(key, []).append(value)
         fn = PipelineTileFunction(spec.name, cfg.to_dict(), dims="".join(plane_dims), scale=scale,
                                   inputs={k: str(v) for k, v in (inputs or {}).items()},
                                   channel_names=tuple(channel_names(plane)) if "C" in plane.dims else ())
         result = segment_tiled(plane, fn, tile=int(tile), overlap=int(overlap), progress=progress)
         out[index] = result.labels
         n_cut += max(result.n_cut, 0)
-    record = provenance(spec.name, config, extra={"tiles": {"tile": int(tile), "overlap": int(overlap),
-                                                            "objects_cut": n_cut}})
+    extra: dict[str, Any] = {"tiles": {"tile": int(tile), "overlap": int(overlap), "objects_cut": n_cut}}
+    if fixed:  # one value per plane (a single plane: its value)
+        extra["auto"] = {k: v[0] if len(v) == 1 else v for k, v in fixed.items()}
+    record = provenance(spec.name, config, extra=extra)
     return labels_like(out, image, dims=(*lead, "Y", "X"), attrs={"labelfree": record})

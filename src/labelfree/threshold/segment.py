@@ -22,6 +22,11 @@ def threshold_plane(plane: np.ndarray, config: ThresholdConfig, /) -> np.ndarray
     float one) is strictly above the threshold (below it with ``dark_objects``): the fixed
     one, or the method's (:func:`labelfree.tiling.threshold_of`).
     """
+    return _threshold_plane(plane, config)[0]
+
+
+def _threshold_plane(plane: np.ndarray, config: ThresholdConfig, /) -> tuple[np.ndarray, float | None]:
+    """:func:`threshold_plane` and the threshold it used (None: a constant plane, no objects)."""
     from scipy import ndimage as ndi
 
     from labelfree.labels import declump, fill_holes, relabel_sequential, remove_small_objects
@@ -31,14 +36,14 @@ def threshold_plane(plane: np.ndarray, config: ThresholdConfig, /) -> np.ndarray
     if values.dtype.kind == "f":
         values = values.astype(np.float32, copy=False)
     if values.min() == values.max():
-        return np.zeros(values.shape, np.uint16)
+        return np.zeros(values.shape, np.uint16), None
     thr = float(config.threshold) if config.threshold is not None else threshold_of(values, method=config.method)
     mask = values < thr if config.dark_objects else values > thr
     if config.fill_holes:
         mask = fill_holes(mask)
     mask = remove_small_objects(mask, min_size=config.min_size)
     labels = declump(mask) if config.split_touching else ndi.label(mask)[0]
-    return relabel_sequential(labels)
+    return relabel_sequential(labels), thr
 
 
 def segment(
@@ -69,12 +74,16 @@ def segment(
     values = np.asarray(da.transpose(*lead, "Y", "X").data)
     planes = values.reshape((-1,) + values.shape[-2:])
     out = np.zeros(planes.shape, np.uint32)
+    used = []
     with Progress(progress, total=len(planes), desc="threshold") as bar:
         for i, plane in enumerate(planes):
-            out[i] = threshold_plane(plane, cfg)
+            out[i], thr = _threshold_plane(plane, cfg)
+            used.append(None if thr is None else round(thr, 6))
             bar.update(message=f"plane {i + 1}/{len(planes)}")
     labels = out.reshape(values.shape)
-    return labels_like(labels, da, dims=tuple(lead) + ("Y", "X"), attrs={"labelfree": provenance("threshold", cfg)})
+    extra = {"auto": {"threshold": used[0] if len(used) == 1 else used}} if cfg.threshold is None else {}
+    return labels_like(labels, da, dims=tuple(lead) + ("Y", "X"),
+                       attrs={"labelfree": provenance("threshold", cfg, extra=extra)})
 
 
 def whole_plane_config(plane: Any, config: ThresholdConfig, /) -> ThresholdConfig:
