@@ -231,7 +231,10 @@ def run_tiled(spec: PipelineSpec, image: xr.DataArray, /, *, config: Any, tile: 
         result = segment_tiled(plane, fn, tile=int(tile), overlap=int(overlap), progress=progress)
         out[index] = result.labels
         n_cut += max(result.n_cut, 0)
-    extra: dict[str, Any] = {"tiles": {"tile": int(tile), "overlap": int(overlap), "objects_cut": n_cut}}
+    extra: dict[str, Any] = {}
+    if spec.tile_record:
+        extra.update(load(spec.tile_record)(image, config, dict(inputs or {})))
+    extra["tiles"] = {"tile": int(tile), "overlap": int(overlap), "objects_cut": n_cut}
     if fixed:  # one value per plane (a single plane: its value)
         extra["auto"] = {k: v[0] if len(v) == 1 else v for k, v in fixed.items()}
     record = provenance(spec.name, config, extra=extra)

@@ -149,6 +149,10 @@ class PipelineSpec:
         ``"module:function"``: ``f(plane, config) -> config`` fixing, before a plane is cut
         into tiles, what the pipeline would otherwise compute from the whole plane (e.g. an
         automatic threshold), so every tile uses the same value.
+    tile_record : str
+        ``"module:function"``: ``f(image, config, inputs) -> dict``, what a tiled run's
+        provenance records beside its tiles that a whole-image run records from its own work
+        (e.g. Fusion's models and their hashes).
     demo : str
         ``"module:function"`` returning a :class:`Demo` (``labelfree demo --pipeline``).
     checks : str
@@ -174,6 +178,7 @@ class PipelineSpec:
     tiles: bool = False
     torch: bool = False
     tile_config: str = ""
+    tile_record: str = ""
     checks: str = ""
     demo: str = ""
     verbs: str = ""

@@ -35,6 +35,10 @@ def test_tiled_fusion_takes_the_zoo_and_device_and_matches_the_whole_run(zoo_and
     tiled = run_pipeline("fusion", image, config={"diameter": diameter}, inputs=inputs, tile=96, tile_overlap=48)
     assert tiled.shape == whole.shape == image.shape[-2:]
     assert tiled.attrs["labelfree"]["tiles"]["tile"] == 96
+    # the models that served the channels, with their hashes, as the whole run records them (were absent)
+    for key in ("channels", "models"):
+        assert tiled.attrs["labelfree"][key] == whole.attrs["labelfree"][key]
+    assert all(m["sha256"] for m in tiled.attrs["labelfree"]["models"].values())
     n_whole, n_tiled = len(np.unique(whole.values)) - 1, len(np.unique(tiled.values)) - 1
     assert n_whole >= 10 and abs(n_tiled - n_whole) <= 2
     # measured: F1 0.255 both ways (this tiny two-channel model sees each channel alone here)

@@ -52,6 +52,24 @@ def choose_models(zoo: Any, channels: Sequence[str], /, *, config: FusionConfig,
     InputError
         No zoo given, and none in LabelFree's model cache.
     """
+    from labelfree.fusion.zoo import open_zoo
+
+    zoo = open_zoo(zoo)
+    entries = pick_entries(zoo, channels, config=config, image_channels=image_channels)
+    loaded: dict[str, Any] = {}
+    out: dict[str, tuple[Any, dict]] = {}
+    for c, entry in entries.items():
+        if entry["id"] not in loaded:
+            loaded[entry["id"]] = zoo.load(entry, device=device)
+        if entry["channels"] != [c] and sorted(entry["channels"]) != sorted(entries):  # not the image's own model
+            log.info("fusion: channel %s uses %s, trained on %s", c, entry["id"], "+".join(entry["channels"]))
+        out[c] = (loaded[entry["id"]], entry)
+    return out
+
+
+def pick_entries(zoo: Any, channels: Sequence[str], /, *, config: FusionConfig,
+                 image_channels: Sequence[str] | None = None) -> dict[str, dict]:
+    """The zoo entry serving each channel, as :func:`choose_models` picks them (nothing loaded)."""
     from labelfree.errors import ModelFileError
     from labelfree.fusion.channels import unmatched_channels_message
     from labelfree.fusion.zoo import open_zoo
@@ -61,8 +79,7 @@ def choose_models(zoo: Any, channels: Sequence[str], /, *, config: FusionConfig,
     channels = [str(c) for c in channels]
     if zoo.list(channels=channels, **kw):
         entry = zoo.pick(channels=channels, **kw)
-        model = zoo.load(entry, device=device)
-        return {c: (model, entry) for c in channels}
+        return dict.fromkeys(channels, entry)
     entries: dict[str, dict] = {}
     for c in channels:
         try:
@@ -72,15 +89,21 @@ def choose_models(zoo: Any, channels: Sequence[str], /, *, config: FusionConfig,
     missing = [c for c in channels if c not in entries]
     if missing:
         raise ModelFileError(unmatched_channels_message(zoo, missing, image_channels=image_channels or channels, **kw))
-    loaded: dict[str, Any] = {}
-    out: dict[str, tuple[Any, dict]] = {}
-    for c, entry in entries.items():
-        if entry["id"] not in loaded:
-            loaded[entry["id"]] = zoo.load(entry, device=device)
-        if entry["channels"] != [c]:
-            log.info("fusion: channel %s uses %s, trained on %s", c, entry["id"], "+".join(entry["channels"]))
-        out[c] = (loaded[entry["id"]], entry)
-    return out
+    return entries
+
+
+def _model_record(entries: Mapping[str, dict]) -> dict[str, dict]:
+    return {c: {k: e.get(k) for k in ("id", "file", "sha256") if e.get(k)} for c, e in entries.items()}
+
+
+def tiled_record(image: Any, config: Any, inputs: Mapping[str, Any], /) -> dict[str, Any]:
+    """What a tiled run's provenance records beside the tiles: the channels fused and the zoo's
+    models (file and hash) that served them, as a whole-image run records them."""
+    cfg = FusionConfig.coerce(config)
+    names = channel_names(with_channel_axis(image))
+    chans = _resolve_channels(names, cfg.channels or names)
+    entries = pick_entries(inputs.get("zoo") or None, chans, config=cfg, image_channels=names)
+    return {"channels": chans, "models": _model_record(entries)}
 
 
 def check_inputs(inputs: Mapping[str, Any], /) -> dict[str, Any]:
@@ -246,7 +269,7 @@ def segment(
     labels = out if "T" in da.dims else out[0]
     record = provenance("fusion", cfg, extra={
         "channels": chans,
-        "models": {c: {k: chosen[c][1].get(k) for k in ("id", "file", "sha256") if chosen[c][1].get(k)} for c in chans},
+        "models": _model_record({c: chosen[c][1] for c in chans}),
         **choice.record(),
         "auto": {"diameter": round(choice.diameter, 2)} if not cfg.diameter else {},
     })

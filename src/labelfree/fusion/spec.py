@@ -15,6 +15,7 @@ SPEC = PipelineSpec(
               kind="choice", choices=("auto", "cpu", "cuda"), basic=False),
     ),
     tiles=True,
+    tile_record="labelfree.fusion.segment:tiled_record",
     torch=True,
     checks="labelfree.fusion.models:doctor_checks",
     demo="labelfree.fusion.demo:fusion_demo",
