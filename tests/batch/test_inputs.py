@@ -35,6 +35,16 @@ def test_glob_recursive_and_clashing_stems_get_parent_names(tmp_path):
     assert sorted(it.stem for it in items) == ["GOWT1_01_t000", "MSC_01_t000", "t001"]
 
 
+def test_one_name_in_two_formats_gets_the_format_in_its_stem(tmp_path):
+    """cells.tif and cells.ome.tif in one folder: no parent name can tell them apart (the run was
+    refused with a stem made of the whole path, '..._cells', that names no output)."""
+    _tif(tmp_path / "cells.tif")
+    _tif(tmp_path / "cells.ome.tif")
+    _tif(tmp_path / "other.tif")
+    items = collect_inputs(tmp_path)
+    assert sorted(it.stem for it in items) == ["cells_ome_tif", "cells_tif", "other"]
+
+
 def test_csv_manifest_channels_options_and_relative_paths(tmp_path):
     _tif(tmp_path / "imgs" / "x.tif")
     _tif(tmp_path / "imgs" / "y.tif")

@@ -246,6 +246,15 @@ def _expand(spec: str | Path | BatchInput, input_names: tuple[str, ...]) -> list
 def _unique_stems(items: list[BatchInput]) -> list[BatchInput]:
     """Give every input a distinct output stem (parent folders are added to break ties)."""
     stems = [it.stem or _strip_suffix(it.path.name) for it in items]
+    groups: dict[tuple[str, str], list[int]] = {}
+    for i, (it, s) in enumerate(zip(items, stems)):
+        if not it.stem:
+            groups.setdefault((str(it.path.parent), s), []).append(i)
+    for idxs in groups.values():  # one folder, one name, two formats (cells.tif, cells.zarr): the format tells
+        if len(idxs) > 1:
+            for i in idxs:
+                suffix = items[i].path.name[len(stems[i]):].strip(".").replace(".", "_").lower()
+                stems[i] = f"{stems[i]}_{suffix}" if suffix else stems[i]
     depth = [0] * len(items)
     for _ in range(8):
         seen: dict[str, list[int]] = {}
