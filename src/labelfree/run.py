@@ -221,7 +221,7 @@ def run_tiled(spec: PipelineSpec, image: xr.DataArray, /, *, config: Any, tile: 
     fixed: dict[str, list] = {}  # settings the hook fixed for the whole plane (an automatic threshold)
     for index in np.ndindex(*sizes):
         plane = image.isel(dict(zip(lead, index))) if lead else image
-        cfg = hook(plane, config) if hook else config
+        cfg = hook(plane, config, dict(inputs or {})) if hook else config
         for key, value in cfg.to_dict().items():
             if value != config.to_dict().get(key):
                 fixed.setdefault(key, []).append(value)

@@ -146,9 +146,9 @@ class PipelineSpec:
     torch : bool
         The pipeline runs torch networks: ``threads`` caps torch's CPU pool too.
     tile_config : str
-        ``"module:function"``: ``f(plane, config) -> config`` fixing, before a plane is cut
-        into tiles, what the pipeline would otherwise compute from the whole plane (e.g. an
-        automatic threshold), so every tile uses the same value.
+        ``"module:function"``: ``f(plane, config, inputs) -> config`` fixing, before a plane is
+        cut into tiles, what the pipeline would otherwise compute from the whole plane (e.g. an
+        automatic threshold, Fusion's diameter), so every tile uses the same value.
     tile_record : str
         ``"module:function"``: ``f(image, config, inputs) -> dict``, what a tiled run's
         provenance records beside its tiles that a whole-image run records from its own work

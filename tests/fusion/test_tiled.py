@@ -43,6 +43,11 @@ def test_tiled_fusion_takes_the_zoo_and_device_and_matches_the_whole_run(zoo_and
     assert n_whole >= 10 and abs(n_tiled - n_whole) <= 2
     # measured: F1 0.255 both ways (this tiny two-channel model sees each channel alone here)
     assert abs(evaluate(tiled.values, truth)["f1"] - evaluate(whole.values, truth)["f1"]) <= 0.05
+    # no diameter given: measured once on the plane (this one is smaller than the crop: the whole
+    # run's value) and used by every tile, recorded under auto (each tile measured its own)
+    auto = run_pipeline("fusion", image, inputs=inputs, tile=96, tile_overlap=48)
+    assert auto.attrs["labelfree"]["auto"]["diameter"] == pytest.approx(diameter, abs=0.01)
+    assert np.array_equal(auto.values, tiled.values)
 
 
 def test_tiled_runs_refuse_per_pixel_inputs():

@@ -96,6 +96,32 @@ def _model_record(entries: Mapping[str, dict]) -> dict[str, dict]:
     return {c: {k: e.get(k) for k in ("id", "file", "sha256") if e.get(k)} for c, e in entries.items()}
 
 
+#: the automatic diameter of a tiled run is measured on the plane's centre, at most this many pixels a side
+TILED_DIAMETER_CROP = 1024
+
+
+def whole_plane_config(plane: Any, config: Any, inputs: Mapping[str, Any], /) -> FusionConfig:
+    """The config with an automatic diameter measured once for the plane (on its centre, at most
+    :data:`TILED_DIAMETER_CROP` pixels a side), so that every tile of a tiled run uses it; each tile
+    alone measured its own. A given diameter is kept."""
+    cfg = FusionConfig.coerce(config)
+    if cfg.diameter and cfg.diameter > 0:
+        return cfg
+    da = with_channel_axis(plane)
+    names = channel_names(da)
+    chans = _resolve_channels(names, cfg.channels or names)
+    chosen = choose_models(inputs.get("zoo") or None, chans, config=cfg, device=str(inputs.get("device") or "auto"),
+                           image_channels=names)
+    side = TILED_DIAMETER_CROP
+    y0, x0 = max(0, (da.sizes["Y"] - side) // 2), max(0, (da.sizes["X"] - side) // 2)
+    centre = da.isel(Y=slice(y0, y0 + side), X=slice(x0, x0 + side))
+    frame = {c: np.asarray(centre.sel(C=c).values) for c in chans}
+    choice = choose_diameter([frame], {c: chosen[c][0] for c in chans}, config=cfg)
+    log.info("fusion: object diameter %.1f px for every tile (%s, on the plane's centre)", choice.diameter,
+             choice.source)
+    return cfg.replace(diameter=round(float(choice.diameter), 2))
+
+
 def tiled_record(image: Any, config: Any, inputs: Mapping[str, Any], /) -> dict[str, Any]:
     """What a tiled run's provenance records beside the tiles: the channels fused and the zoo's
     models (file and hash) that served them, as a whole-image run records them."""

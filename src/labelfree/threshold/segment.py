@@ -86,7 +86,7 @@ def segment(
                        attrs={"labelfree": provenance("threshold", cfg, extra=extra)})
 
 
-def whole_plane_config(plane: Any, config: ThresholdConfig, /) -> ThresholdConfig:
+def whole_plane_config(plane: Any, config: ThresholdConfig, inputs: Any = None, /) -> ThresholdConfig:
     """The config with the whole plane's automatic threshold fixed, for segmenting it in tiles.
 
     Each tile alone would find its own threshold; the plane's (computed on a subsample,
