@@ -18,8 +18,8 @@ from labelfree.errors import ConfigError, DimensionError, InputError
 from labelfree.image import channel_index, channel_names, select_channel
 
 __all__ = [
-    "Frame", "cell_channels", "check_marker_frames", "choose_peak_window", "frame_markers", "foreground_mask", "keep_marked_regions",
-    "frame_markers_and_mask", "marker_coverage", "prepare_frame",
+    "Frame", "cell_channels", "check_marker_frames", "choose_peak_window", "frame_markers", "foreground_mask",
+    "keep_marked_regions", "frame_markers_and_mask", "marker_coverage", "prepare_frame",
 ]
 
 
