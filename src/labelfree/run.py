@@ -224,7 +224,7 @@ def run_tiled(spec: PipelineSpec, image: xr.DataArray, /, *, config: Any, tile: 
         cfg = hook(plane, config, dict(inputs or {})) if hook else config
         for key, value in cfg.to_dict().items():
             if value != config.to_dict().get(key):
-                fixed.setdefault(key, []).append(value)
+                fixed.setdefault(key, []).append(round(value, 6) if isinstance(value, float) else value)
         fn = PipelineTileFunction(spec.name, cfg.to_dict(), dims="".join(plane_dims), scale=scale,
                                   inputs={k: str(v) for k, v in (inputs or {}).items()},
                                   channel_names=tuple(channel_names(plane)) if "C" in plane.dims else ())

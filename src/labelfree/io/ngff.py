@@ -167,7 +167,6 @@ def read_ngff(
 
 def _axes_meta(da: xr.DataArray) -> list[dict[str, Any]]:
     from labelfree.image import units_of
-
     from labelfree.io.units import normalise_unit
 
     axes = []
