@@ -176,7 +176,8 @@ def run_command(args: argparse.Namespace) -> int:
     from labelfree.run import output_inputs, prepare_image, run_pipeline
 
     spec = get_pipeline(args.pipeline)
-    if getattr(args, "tile_overlap", None) is not None and getattr(args, "tile", None) is None:
+    overlap = getattr(args, "tile_overlap", None)
+    if overlap is not None and getattr(args, "tile", None) is None:
         raise InputError("--tile-overlap sets the overlap of tiles: give --tile PX too (a tiled run), or leave it out.")
     config = config_from_args(spec.config_class, args)
     channel = parse_channels(args.channel)
@@ -193,7 +194,7 @@ def run_command(args: argparse.Namespace) -> int:
         started = time.perf_counter()
         labels = run_pipeline(spec, image, config=config, channel=channel, inputs=inputs,
                               progress=progress_from_args(args), tile=getattr(args, "tile", None),
-                              tile_overlap=128 if getattr(args, "tile_overlap", None) is None else args.tile_overlap, threads=args.threads,
+                              tile_overlap=128 if overlap is None else overlap, threads=args.threads,
                               overwrite=args.overwrite)
         seconds = time.perf_counter() - started
         used = prepare_image(spec, image, channel=channel)

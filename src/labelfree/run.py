@@ -219,11 +219,12 @@ def run_tiled(spec: PipelineSpec, image: xr.DataArray, /, *, config: Any, tile: 
     scale = {d: scale_of(image, d) for d in ("Y", "X")}
     n_cut = 0
     fixed: dict[str, list] = {}  # settings the hook fixed for the whole plane (an automatic threshold)
+    given = config.to_dict()
     for index in np.ndindex(*sizes):
         plane = image.isel(dict(zip(lead, index))) if lead else image
         cfg = hook(plane, config, dict(inputs or {})) if hook else config
         for key, value in cfg.to_dict().items():
-            if value != config.to_dict().get(key):
+            if value != given.get(key):
                 fixed.setdefault(key, []).append(round(value, 6) if isinstance(value, float) else value)
         fn = PipelineTileFunction(spec.name, cfg.to_dict(), dims="".join(plane_dims), scale=scale,
                                   inputs={k: str(v) for k, v in (inputs or {}).items()},

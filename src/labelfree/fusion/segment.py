@@ -92,6 +92,13 @@ def pick_entries(zoo: Any, channels: Sequence[str], /, *, config: FusionConfig,
     return entries
 
 
+def _channels_to_fuse(da: xr.DataArray, cfg: FusionConfig) -> tuple[list[str], list[str]]:
+    """The image's channel names and those a tiled run fuses (``cfg.channels``, else all), as :func:`segment`
+    chooses them given no ``channels``."""
+    names = channel_names(da)
+    return names, _resolve_channels(names, cfg.channels or names)
+
+
 def _model_record(entries: Mapping[str, dict]) -> dict[str, dict]:
     return {c: {k: e.get(k) for k in ("id", "file", "sha256") if e.get(k)} for c, e in entries.items()}
 
@@ -108,8 +115,7 @@ def whole_plane_config(plane: Any, config: Any, inputs: Mapping[str, Any], /) ->
     if cfg.diameter and cfg.diameter > 0:
         return cfg
     da = with_channel_axis(plane)
-    names = channel_names(da)
-    chans = _resolve_channels(names, cfg.channels or names)
+    names, chans = _channels_to_fuse(da, cfg)
     chosen = choose_models(inputs.get("zoo") or None, chans, config=cfg, device=str(inputs.get("device") or "auto"),
                            image_channels=names)
     side = TILED_DIAMETER_CROP
@@ -126,8 +132,7 @@ def tiled_record(image: Any, config: Any, inputs: Mapping[str, Any], /) -> dict[
     """What a tiled run's provenance records beside the tiles: the channels fused and the zoo's
     models (file and hash) that served them, as a whole-image run records them."""
     cfg = FusionConfig.coerce(config)
-    names = channel_names(with_channel_axis(image))
-    chans = _resolve_channels(names, cfg.channels or names)
+    names, chans = _channels_to_fuse(with_channel_axis(image), cfg)
     entries = pick_entries(inputs.get("zoo") or None, chans, config=cfg, image_channels=names)
     return {"channels": chans, "models": _model_record(entries)}
 

@@ -85,18 +85,16 @@ def _low_contrast(magnitude: np.ndarray, cfg: MotionConfig, /, *, valid: np.ndar
     return not shows_cell_motion(magnitude, threshold=motion_threshold(magnitude), valid=valid)
 
 
-def _noise_labels(features: np.ndarray, cell: np.ndarray, background: np.ndarray, cfg: MotionConfig, t: int) -> bool:
-    """Whether a pair's self-labels are noise: the normal densities trained on them alone call more
-    than ``_NOISE_BACKGROUND_ERROR`` of their own background labels cell, or flood (more than half
-    of the frame) and call more than ``_NOISE_FLOOD_BACKGROUND_ERROR`` of them cell. Fields without
+def _noise_labels(called: np.ndarray | None, background: np.ndarray) -> bool:
+    """Whether a pair's self-labels are noise, from ``called``, the classification of the normal
+    densities trained on them alone (None: no classifier): they call more than
+    ``_NOISE_BACKGROUND_ERROR`` of their own background labels cell, or flood (more than half of
+    the frame) and call more than ``_NOISE_FLOOD_BACKGROUND_ERROR`` of them cell. Fields without
     cells: 56-81 % of the frame and 17.5-53 % of the background labels (a bright vignette 80-90 %
     and 4-12 %: mostly not caught); the benchmark movies with cells at most 24 % and 10 %, dense
     synthetic movies (cells over half the frame) 45-57 % and 2-5 %."""
-    own = train_classifier(features, cell, background, max_pixels=cfg.max_training_pixels, seed=cfg.seed + t,
-                           prior=cfg.class_prior, kind="gaussian")
-    if own is None:
+    if called is None:
         return False
-    called = classify_frame(features, own)
     n_bg = np.count_nonzero(background)
     if not n_bg:
         return bool(np.count_nonzero(called) > _FLOODED * called.size)
@@ -277,10 +275,20 @@ def _classify_pair(item: FrameWork, prev_entropy: np.ndarray, cfg: MotionConfig,
     if valid is not None:
         sl.cell &= valid
         sl.background &= valid
-    if low and _noise_labels(feats, sl.cell, sl.background, cfg, t):
-        log.info("Motion: frame %d: the flow is no faster than its noise, and its labels are noise: "
-                 "no cell motion", t)
-        return _Pair(noise=True)
+    normal = normal_check = None  # the normal densities of the pair's own labels, made once when needed
+
+    def normal_densities() -> None:
+        nonlocal normal, normal_check
+        normal = train_classifier(feats, sl.cell, sl.background, max_pixels=cfg.max_training_pixels,
+                                  seed=cfg.seed + t, prior=cfg.class_prior, kind="gaussian")
+        normal_check = None if normal is None else classify_frame(feats, normal)
+
+    if low:
+        normal_densities()
+        if _noise_labels(normal_check, sl.background):
+            log.info("Motion: frame %d: the flow is no faster than its noise, and its labels are noise: "
+                     "no cell motion", t)
+            return _Pair(noise=True)
     kind, decided = cfg.classifier, None
     trained = train_classifier(feats, sl.cell, sl.background, max_pixels=cfg.max_training_pixels,
                                seed=cfg.seed + t, prior=cfg.class_prior, model=model, kind=kind)
@@ -288,9 +296,8 @@ def _classify_pair(item: FrameWork, prev_entropy: np.ndarray, cfg: MotionConfig,
         # the kernel densities also follow background that the flow halo put into the
         # cell labels; when that wins, the frame floods: use the paper's normal densities
         check = classify_frame(feats, trained)
-        normal = train_classifier(feats, sl.cell, sl.background, max_pixels=cfg.max_training_pixels,
-                                  seed=cfg.seed + t, prior=cfg.class_prior, kind="gaussian")
-        normal_check = classify_frame(feats, normal)
+        if normal is None:
+            normal_densities()
         if _floods(check, sl.background, normal_check):
             kind, trained, check = "gaussian", normal, normal_check
             log.info("Motion: frame %d: the kernel classifier floods; normal densities used", t)
@@ -575,23 +582,18 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, progress: Any, *, noise_check:
             prev_ent = ent
         while queue:
             settle(*queue.popleft().result())
-        if (pending or still) and noisy:
-            warnings.warn(NoMotionWarning(
-                f"No cell motion found in {len(pending) + still} of {n} frames (the first ones or all); they are "
-                f"left empty. The optical flow of {noisy} frame pair(s) was no faster than the movie's own noise "
-                f"(motion threshold under {NOISE_CONTRAST:g} x the flow's noise floor), as in a field without "
-                "cells or with cells that do not move. Motion segments cells by their movement: check that the "
-                "movie holds moving cells (a crop with cells in it, frames in time order, a frame interval short "
-                "enough to follow them); for still or cell-free fields use another pipeline, or set "
-                "start_threshold or cell_threshold (px/frame) to say which speed is motion."),
-                stacklevel=2)
-            bar.update(len(pending), message="no cell motion")
-        elif pending or still:
-            warnings.warn(NoMotionWarning(
-                f"No motion found in {len(pending) + still} of {n} frames (the first ones or all); they are left "
-                "empty. Motion segments cells by their movement; for still images use another pipeline."),
-                stacklevel=2)
-            bar.update(len(pending), message="no motion")
+        if pending or still:
+            what = "cell motion" if noisy else "motion"
+            why = (f" The optical flow of {noisy} frame pair(s) was no faster than the movie's own noise (motion "
+                   f"threshold under {NOISE_CONTRAST:g} x the flow's noise floor), as in a field without cells or "
+                   "with cells that do not move. Motion segments cells by their movement: check that the movie "
+                   "holds moving cells (a crop with cells in it, frames in time order, a frame interval short "
+                   "enough to follow them); for still or cell-free fields use another pipeline, or set "
+                   "start_threshold or cell_threshold (px/frame) to say which speed is motion." if noisy else
+                   " Motion segments cells by their movement; for still images use another pipeline.")
+            warnings.warn(NoMotionWarning(f"No {what} found in {len(pending) + still} of {n} frames (the first ones "
+                                          f"or all); they are left empty.{why}"), stacklevel=2)
+            bar.update(len(pending), message=f"no {what}")
     scale = None
     if min_size is not None:
         scale = {k: round(v, 2) for k, v in cell_scale(min_size / cfg.min_size_fraction,
