@@ -188,6 +188,11 @@ def run_pipeline(
     return labels
 
 
+def _rounded(value: Any) -> Any:
+    """A setting as a tiled run's provenance records it (floats to 6 decimals, as Threshold's own)."""
+    return round(value, 6) if isinstance(value, float) else value
+
+
 #: extra inputs a tiled run hands to every tile as they are (a model folder, a device choice);
 #: per-pixel ones (markers, model files bound to a scale) would need cutting with the tiles
 TILE_INPUT_KINDS = ("folder", "choice")
@@ -197,8 +202,9 @@ def run_tiled(spec: PipelineSpec, image: xr.DataArray, /, *, config: Any, tile: 
               progress: Any = False, inputs: Mapping[str, Any] | None = None) -> xr.DataArray:
     """Segment every plane (each T and Z) of ``image`` in overlapping tiles; one id per object per plane.
 
-    Only pipelines whose spec allows tiles; whole-plane statistics are fixed first by the
-    spec's ``tile_config`` hook so that every tile uses the same values. ``inputs`` (folder
+    Only pipelines whose spec allows tiles; whole-image and whole-plane statistics are fixed
+    first by the spec's ``tile_run_config`` and ``tile_config`` hooks, so that every tile uses
+    the same values, recorded under ``auto`` in the provenance. ``inputs`` (folder
     and choice inputs, e.g. Fusion's ``zoo`` and ``device``) go to every tile unchanged.
     """
     import numpy as np
@@ -218,14 +224,17 @@ def run_tiled(spec: PipelineSpec, image: xr.DataArray, /, *, config: Any, tile: 
     hook = load(spec.tile_config) if spec.tile_config else None
     scale = {d: scale_of(image, d) for d in ("Y", "X")}
     n_cut = 0
-    fixed: dict[str, list] = {}  # settings the hook fixed for the whole plane (an automatic threshold)
     given = config.to_dict()
+    # settings fixed for the whole image (Fusion's diameter), then per plane (an automatic threshold)
+    run_config = load(spec.tile_run_config)(image, config, dict(inputs or {})) if spec.tile_run_config else config
+    fixed = {k: [_rounded(v)] for k, v in run_config.to_dict().items() if v != given.get(k)}
+    run_values = run_config.to_dict()
     for index in np.ndindex(*sizes):
         plane = image.isel(dict(zip(lead, index))) if lead else image
-        cfg = hook(plane, config, dict(inputs or {})) if hook else config
+        cfg = hook(plane, run_config, dict(inputs or {})) if hook else run_config
         for key, value in cfg.to_dict().items():
-            if value != given.get(key):
-                fixed.setdefault(key, []).append(round(value, 6) if isinstance(value, float) else value)
+            if value != run_values.get(key):
+                fixed.setdefault(key, []).append(_rounded(value))
         fn = PipelineTileFunction(spec.name, cfg.to_dict(), dims="".join(plane_dims), scale=scale,
                                   inputs={k: str(v) for k, v in (inputs or {}).items()},
                                   channel_names=tuple(channel_names(plane)) if "C" in plane.dims else ())

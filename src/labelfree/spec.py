@@ -148,7 +148,11 @@ class PipelineSpec:
     tile_config : str
         ``"module:function"``: ``f(plane, config, inputs) -> config`` fixing, before a plane is
         cut into tiles, what the pipeline would otherwise compute from the whole plane (e.g. an
-        automatic threshold, Fusion's diameter), so every tile uses the same value.
+        automatic threshold), so every tile uses the same value.
+    tile_run_config : str
+        ``"module:function"``: ``f(image, config, inputs) -> config``, called once for the whole
+        image before any plane is cut, fixing what a whole-image run computes once for all its
+        frames (e.g. Fusion's diameter), so every tile of every frame uses the same value.
     tile_record : str
         ``"module:function"``: ``f(image, config, inputs) -> dict``, what a tiled run's
         provenance records beside its tiles that a whole-image run records from its own work
@@ -178,6 +182,7 @@ class PipelineSpec:
     tiles: bool = False
     torch: bool = False
     tile_config: str = ""
+    tile_run_config: str = ""
     tile_record: str = ""
     checks: str = ""
     demo: str = ""

@@ -50,6 +50,33 @@ def test_tiled_fusion_takes_the_zoo_and_device_and_matches_the_whole_run(zoo_and
     assert np.array_equal(auto.values, tiled.values)
 
 
+def test_tiled_time_lapse_measures_one_diameter_for_every_frame(zoo_and_image, monkeypatch):
+    import importlib
+
+    import xarray as xr
+
+    from labelfree.run import run_pipeline
+
+    fusion_segment = importlib.import_module("labelfree.fusion.segment")  # the module, not the function
+    zoo, image, _ = zoo_and_image
+    measured = []
+    choose = fusion_segment.choose_diameter
+
+    def spy(frames, *args, **kw):  # every tile calls it too, with the diameter fixed
+        if not kw["config"].diameter:
+            measured.append(len(frames))
+        return choose(frames, *args, **kw)
+
+    monkeypatch.setattr(fusion_segment, "choose_diameter", spy)
+    movie = xr.concat([image] * 2, dim="T").transpose("T", "C", "Y", "X")
+    tiled = run_pipeline("fusion", movie, inputs={"zoo": str(zoo), "device": "cpu"}, tile=96, tile_overlap=48)
+    # measured once for the run on both frames, as a whole run measures it, and recorded as one
+    # value (before: measured per frame, the models loaded per frame, and recorded as a list)
+    assert measured == [2]
+    assert isinstance(tiled.attrs["labelfree"]["auto"]["diameter"], float)
+    assert np.array_equal(tiled.values[0], tiled.values[1]) and tiled.values[0].max() >= 10
+
+
 def test_tiled_runs_refuse_per_pixel_inputs():
     from labelfree.run import run_pipeline
 

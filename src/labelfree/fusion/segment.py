@@ -103,28 +103,37 @@ def _model_record(entries: Mapping[str, dict]) -> dict[str, dict]:
     return {c: {k: e.get(k) for k in ("id", "file", "sha256") if e.get(k)} for c, e in entries.items()}
 
 
-#: the automatic diameter of a tiled run is measured on the plane's centre, at most this many pixels a side
+#: the automatic diameter of a tiled run is measured on the planes' centres, at most this many pixels a side
 TILED_DIAMETER_CROP = 1024
 
 
-def whole_plane_config(plane: Any, config: Any, inputs: Mapping[str, Any], /) -> FusionConfig:
-    """The config with an automatic diameter measured once for the plane (on its centre, at most
-    :data:`TILED_DIAMETER_CROP` pixels a side), so that every tile of a tiled run uses it; each tile
-    alone measured its own. A given diameter is kept."""
+def whole_image_config(image: Any, config: Any, inputs: Mapping[str, Any], /) -> FusionConfig:
+    """The config with an automatic diameter measured once for the whole image, so that every tile
+    of every frame of a tiled run uses it, as a whole-image run uses one diameter for all frames.
+
+    It is measured as :func:`segment` measures it, on the first, middle and last planes, but on
+    their centres only (at most :data:`TILED_DIAMETER_CROP` pixels a side). A given diameter is kept.
+    """
     cfg = FusionConfig.coerce(config)
     if cfg.diameter and cfg.diameter > 0:
         return cfg
-    da = with_channel_axis(plane)
+    da = with_channel_axis(image)
     names, chans = _channels_to_fuse(da, cfg)
     chosen = choose_models(inputs.get("zoo") or None, chans, config=cfg, device=str(inputs.get("device") or "auto"),
                            image_channels=names)
     side = TILED_DIAMETER_CROP
     y0, x0 = max(0, (da.sizes["Y"] - side) // 2), max(0, (da.sizes["X"] - side) // 2)
     centre = da.isel(Y=slice(y0, y0 + side), X=slice(x0, x0 + side))
-    frame = {c: np.asarray(centre.sel(C=c).values) for c in chans}
-    choice = choose_diameter([frame], {c: chosen[c][0] for c in chans}, config=cfg)
-    log.info("fusion: object diameter %.1f px for every tile (%s, on the plane's centre)", choice.diameter,
-             choice.source)
+    lead = [d for d in centre.dims if d in ("T", "Z")]
+    planes = list(np.ndindex(*[centre.sizes[d] for d in lead]))
+    sample = [planes[i] for i in sorted({0, len(planes) // 2, len(planes) - 1})]
+    frames = []
+    for index in sample:
+        plane = centre.isel(dict(zip(lead, index)))
+        frames.append({c: np.asarray(plane.sel(C=c).values) for c in chans})
+    choice = choose_diameter(frames, {c: chosen[c][0] for c in chans}, config=cfg)
+    log.info("fusion: object diameter %.1f px for every tile (%s, on the centres of %d plane(s))", choice.diameter,
+             choice.source, len(frames))
     return cfg.replace(diameter=round(float(choice.diameter), 2))
 
 

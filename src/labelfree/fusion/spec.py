@@ -15,7 +15,7 @@ SPEC = PipelineSpec(
               kind="choice", choices=("auto", "cpu", "cuda"), basic=False),
     ),
     tiles=True,
-    tile_config="labelfree.fusion.segment:whole_plane_config",
+    tile_run_config="labelfree.fusion.segment:whole_image_config",
     tile_record="labelfree.fusion.segment:tiled_record",
     torch=True,
     checks="labelfree.fusion.models:doctor_checks",
