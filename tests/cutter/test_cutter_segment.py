@@ -111,6 +111,22 @@ def test_a_model_s_channels_are_checked_against_the_image(trained, caplog):
         segment(renamed, markers=nuclei, model=path)
 
 
+def test_the_image_is_checked_once_with_a_model_and_without(trained, monkeypatch):
+    """Checking the image passes over every pixel (finite, not constant): once per call. With a
+    model it was done twice (for the model's channels, then for the frames)."""
+    import importlib
+
+    module = importlib.import_module("labelfree.cutter.segment")  # the module, not the function
+    da, _, nuclei, _, path = trained
+    checked = []
+    check = module.validate_image
+    monkeypatch.setattr(module, "validate_image", lambda image, **kw: checked.append(kw["name"]) or check(image, **kw))
+    segment(da, markers=nuclei, config={"cell_fraction": 0.24}, model=path)
+    assert checked == ["Cutter input"]
+    with pytest.raises(ConstantImageError, match="Cutter input is constant"):  # still checked before the model is used
+        segment(da * 0, markers=nuclei, model=path)
+
+
 def test_model_bound_fields_raise_on_conflict(tmp_path, trained):
     da, _, nuclei, _, path = trained  # trained with width 8, crop_size 48, marker_sigma 11
     with pytest.raises(ConfigError, match=r"crop_size=32, but the model was trained with crop_size=48") as err:

@@ -259,8 +259,19 @@ def prepare(
     and no ``nucleus_channel`` has its nucleus channel guessed on its first frame
     (:func:`labelfree.cutter.markers.guess_nucleus_channel`).
     """
+    return _prepare_valid(_valid_input(image), markers=markers, config=config, mask=mask, scribbles=scribbles,
+                          cell_radius=cell_radius)
+
+
+def _valid_input(image: Any, /) -> xr.DataArray:
+    """The Cutter input checked against the data model (one pass over its pixels)."""
+    return validate_image(image, required=("Y", "X"), allowed=("T", "C", "Y", "X"), name="Cutter input")
+
+
+def _prepare_valid(da: xr.DataArray, /, *, markers: Any, config: Any, mask: Any, scribbles: Any,
+                   cell_radius: float | None) -> Prepared:
+    """:func:`prepare` for an image :func:`_valid_input` has checked."""
     cfg = CutterConfig.coerce(config)
-    da = validate_image(image, required=("Y", "X"), allowed=("T", "C", "Y", "X"), name="Cutter input")
     if "T" in da.dims:
         check_marker_frames(markers, da.sizes["T"], (da.sizes["Y"], da.sizes["X"]))
     if isinstance(markers, np.ndarray) and markers.shape[-2:] == (da.sizes["Y"], da.sizes["X"]):
@@ -495,15 +506,16 @@ def segment(
             f"model must be a trained Cutter model (from labelfree.cutter.fit) or the path of a saved one; got "
             f"{type(model).__name__}."
         )
+    image = _valid_input(image)  # once, for the model's channels and for the frames
     cell_radius = None
     if model is not None:  # patches are cut as the model was trained, at the scale it was trained for
         if cfg.downscale is None:  # automatic: the image is rescaled to the model's cell size (when it has one)
             cell_radius = getattr(model, "cell_radius", None)
-        image = validate_image(image, required=("Y", "X"), allowed=("T", "C", "Y", "X"), name="Cutter input")
         names = channel_names(image) if "C" in image.dims else None
         cfg = _model_bound(cfg, model, f"model {model_file}" if model_file else "the model given", names,
                            markers=markers is not None)
-    prepared = prepare(image, markers=markers, config=cfg, mask=mask, scribbles=scribbles, cell_radius=cell_radius)
+    prepared = _prepare_valid(image, markers=markers, config=cfg, mask=mask, scribbles=scribbles,
+                              cell_radius=cell_radius)
     da, frames = prepared.image, prepared.frames
     if model is None:
         model = train_cutter([f.patch_set for f in frames], config=prepared.config, progress=progress, device=device)
