@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -104,18 +104,24 @@ def overlay_rgb(image: Any, labels: Any, /, *, max_size: int = 512, thickness: i
     return rgb
 
 
-def overlay_png_bytes(image: Any, labels: Any, /, *, max_size: int = 512, thickness: int = 1) -> bytes:
-    """PNG file content of :func:`overlay_rgb`."""
+def overlay_png_bytes(image: Any, labels: Any, /, *, max_size: int = 512, thickness: int = 1,
+                      text: Mapping[str, str] | None = None) -> bytes:
+    """PNG file content of :func:`overlay_rgb`; ``text``: key -> value stored in the PNG (tEXt)."""
     from PIL import Image
+    from PIL.PngImagePlugin import PngInfo
 
+    info = PngInfo()
+    for key, value in (text or {}).items():
+        info.add_text(key, value)
     buf = io.BytesIO()
     Image.fromarray(overlay_rgb(image, labels, max_size=max_size, thickness=thickness), mode="RGB").save(
-        buf, format="PNG", compress_level=3)  # a third of the default's time, a few % larger
+        buf, format="PNG", compress_level=3, pnginfo=info)  # level 3: a third of the default's time, a few % larger
     return buf.getvalue()
 
 
 def overlay_png(
-    image: Any, labels: Any, path: str | os.PathLike[str], /, *, max_size: int = 1024, thickness: int = 1
+    image: Any, labels: Any, path: str | os.PathLike[str], /, *, max_size: int = 1024, thickness: int = 1,
+    text: Mapping[str, str] | None = None,
 ) -> Path:
     """Write the outline overlay of ``labels`` on ``image`` as a PNG (atomically).
 
@@ -125,6 +131,8 @@ def overlay_png(
         As for :func:`overlay_rgb`.
     path : path
         The ``.png`` file to write.
+    text : mapping of str to str, optional
+        Text stored in the PNG (read back with ``PIL.Image.open(path).text``).
 
     Returns
     -------
@@ -141,7 +149,7 @@ def overlay_png(
     from labelfree.io.atomic import atomic_path
 
     path = Path(path)
-    data = overlay_png_bytes(image, labels, max_size=max_size, thickness=thickness)
+    data = overlay_png_bytes(image, labels, max_size=max_size, thickness=thickness, text=text)
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
     return path

@@ -88,3 +88,32 @@ def test_the_size_plot_does_not_pool_calibrated_and_pixel_areas(tmp_path):
     areas, unit, left_out = _areas(tables)
     assert unit == "pixel²" and sorted(areas.tolist()) == [100, 100, 200, 200] and left_out == 2
     assert "<img class='plots'" in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+
+
+def test_a_thumbnail_is_reused_only_when_drawn_from_the_same_labels_input_and_size(tmp_path):
+    """Thumbnails were reused while newer than the labels: one drawn black by an older version,
+    or at another size, stayed. Each PNG now stores what it was drawn from."""
+    from labelfree.batch.report import _thumbnail
+
+    img = np.zeros((40, 40), np.uint16)
+    img[10:30, 10:30] = 500
+    tifffile.imwrite(tmp_path / "a.tif", img)
+    labels = (img > 0).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "a_labels.tif", labels)
+    row = {"stem": "a", "labels": str(tmp_path / "a_labels.tif"), "input": str(tmp_path / "a.tif"), "drift": ""}
+    out = tmp_path / "out"
+    out.mkdir()
+    target = out / _thumbnail(row, out, 256)
+    expected = overlay_rgb(img, labels)
+    np.testing.assert_array_equal(np.asarray(Image.open(target).convert("RGB")), expected)
+    # a stale picture (black, drawn before the key was stored), newer than the labels: drawn again
+    Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(target)
+    _thumbnail(row, out, 256)
+    np.testing.assert_array_equal(np.asarray(Image.open(target).convert("RGB")), expected)
+    # the same key: reused as it is (not drawn again)
+    before = target.stat().st_mtime_ns
+    _thumbnail(row, out, 256)
+    assert target.stat().st_mtime_ns == before
+    # another size: drawn again at that size
+    _thumbnail(row, out, 20)
+    assert Image.open(target).size == (20, 20)

@@ -5,7 +5,7 @@ a thumbnail of its first plane with the objects' outlines (:mod:`labelfree.overl
 status, object count, frames, time, worker and the error or warnings; above the rows,
 the counts by status and two small plots: objects per frame of each input and the
 distribution of object areas. Thumbnails are PNG files in ``report_files/`` beside the
-HTML (reused while newer than the label image); plots are drawn with matplotlib (Agg)
+HTML (reused while drawn from the same label file, input and drift); plots are drawn with matplotlib (Agg)
 when it is installed, otherwise the report says how to install it.
 """
 
@@ -116,13 +116,36 @@ def _drift_corrected_plane(path: Path, shifts: Path) -> np.ndarray:
     return shift_frame(plane, drift[0, 1:], window[1:], subpixel=True)
 
 
+#: a thumbnail is reused only when the PNG says it was drawn from the same labels file (path, time
+#: and size), input, drift and thumbnail size, by this way of drawing (raise the version when it changes)
+_THUMB_KEY = "labelfree-thumbnail"
+_THUMB_VERSION = 2
+
+
+def _thumbnail_key(path: Path, /) -> str | None:
+    """The key a thumbnail PNG was drawn for (None: no such file, or drawn before the key was stored)."""
+    if not path.is_file():
+        return None
+    from PIL import Image
+
+    try:
+        with Image.open(path) as picture:
+            return picture.text.get(_THUMB_KEY)
+    except Exception:  # noqa: BLE001 - an unreadable picture is drawn again
+        return None
+
+
 def _thumbnail(row: Any, folder: Path, size: int) -> str | None:
     """Relative path of the row's thumbnail PNG (made or reused), or None."""
     labels_path = Path(_text(row.get("labels"))) if _text(row.get("labels")) else None
     if labels_path is None or not labels_path.is_file():
         return None
     target = folder / _THUMBS / f"{row['stem']}.png"
-    if target.is_file() and target.stat().st_mtime >= labels_path.stat().st_mtime:
+    shifts = _text(row.get("drift"))  # drift-corrected input: the labels belong to the corrected movie
+    stat = labels_path.stat()
+    key = json.dumps({"version": _THUMB_VERSION, "labels": [str(labels_path), stat.st_mtime_ns, stat.st_size],
+                      "input": _text(row.get("input")), "drift": shifts, "size": int(size)})
+    if _thumbnail_key(target) == key:
         return f"{_THUMBS}/{target.name}"
     import tifffile
 
@@ -131,7 +154,6 @@ def _thumbnail(row: Any, folder: Path, size: int) -> str | None:
     try:
         with tifffile.TiffFile(labels_path) as tif:
             labels = tif.pages[0].asarray()
-        shifts = _text(row.get("drift"))  # drift-corrected input: the labels belong to the corrected movie
         try:
             source = Path(_text(row.get("input")))
             image = _drift_corrected_plane(source, Path(shifts)) if shifts else _input_plane(source)
@@ -142,7 +164,7 @@ def _thumbnail(row: Any, folder: Path, size: int) -> str | None:
             log.info("report: input of %s not shown (%s)", row["stem"], exc)
             image = None
         target.parent.mkdir(exist_ok=True)
-        overlay_png(image, labels, target, max_size=size)
+        overlay_png(image, labels, target, max_size=size, text={_THUMB_KEY: key})
     except Exception as exc:  # noqa: BLE001 - a report never fails the run
         log.warning("report: no thumbnail for %s: %s: %s", row["stem"], type(exc).__name__, exc)
         return None
