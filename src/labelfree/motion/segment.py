@@ -85,6 +85,12 @@ def _low_contrast(magnitude: np.ndarray, cfg: MotionConfig, /, *, valid: np.ndar
     return not shows_cell_motion(magnitude, threshold=motion_threshold(magnitude), valid=valid)
 
 
+def _background_error(called: np.ndarray, background: np.ndarray) -> float:
+    """The share of the ``background`` labels that a classification ``called`` cell (0 without labels)."""
+    n_bg = np.count_nonzero(background)
+    return np.count_nonzero(called & background) / n_bg if n_bg else 0.0
+
+
 def _noise_labels(called: np.ndarray | None, background: np.ndarray) -> bool:
     """Whether a pair's self-labels are noise, from ``called``, the classification of the normal
     densities trained on them alone (None: no classifier): they call more than
@@ -95,10 +101,9 @@ def _noise_labels(called: np.ndarray | None, background: np.ndarray) -> bool:
     synthetic movies (cells over half the frame) 45-57 % and 2-5 %."""
     if called is None:
         return False
-    n_bg = np.count_nonzero(background)
-    if not n_bg:
+    if not np.count_nonzero(background):
         return bool(np.count_nonzero(called) > _FLOODED * called.size)
-    error = np.count_nonzero(called & background) / n_bg
+    error = _background_error(called, background)
     return bool(error > _NOISE_BACKGROUND_ERROR
                 or (np.count_nonzero(called) > _FLOODED * called.size and error > _NOISE_FLOOD_BACKGROUND_ERROR))
 
@@ -264,13 +269,17 @@ def _classify_pair(item: FrameWork, prev_entropy: np.ndarray, cfg: MotionConfig,
     """Self-label the pair ending at ``item`` and train its classifier (updating ``model`` in
     cumulative mode); an empty :class:`_Pair` when the pair shows no motion, or no cell motion: its
     flow barely stands out of its noise and a classifier of its own labels floods (a field without
-    cells: it called 92-99 % of the frame cell)."""
+    cells: it called 92-99 % of the frame cell), or, whatever its flow, its classifier calls more
+    than ``_NOISE_BACKGROUND_ERROR`` of its own background labels cell (noise around a cell
+    entering a cell-free field)."""
     t, feats = item.t, item.features
     # near filled edges the flow follows the edge, not a cell: it sets no threshold either
     magnitude = item.magnitude if valid is None else np.where(valid, item.magnitude, 0.0).astype(np.float32)
     if float(magnitude.max()) <= STILL:
         return _Pair()
-    low = noise_check and _low_contrast(magnitude, cfg, valid=valid)
+    # a given start_threshold or cell_threshold says which speed is motion: no check overrules it
+    checking = noise_check and cfg.start_threshold is None and cfg.cell_threshold is None
+    low = checking and _low_contrast(magnitude, cfg, valid=valid)
     sl = self_label(magnitude, prev_entropy, min_size=min_size, config=cfg)
     if valid is not None:
         sl.cell &= valid
@@ -292,17 +301,25 @@ def _classify_pair(item: FrameWork, prev_entropy: np.ndarray, cfg: MotionConfig,
     kind, decided = cfg.classifier, None
     trained = train_classifier(feats, sl.cell, sl.background, max_pixels=cfg.max_training_pixels,
                                seed=cfg.seed + t, prior=cfg.class_prior, model=model, kind=kind)
-    if kind == "kernel" and trained is not None and model is None:
+    if trained is None:
+        return _Pair(None, (t, sl.cell_threshold, sl.background_threshold, int(sl.cell.sum()), kind))
+    check = classify_frame(feats, trained)
+    if kind == "kernel" and model is None:
         # the kernel densities also follow background that the flow halo put into the
         # cell labels; when that wins, the frame floods: use the paper's normal densities
-        check = classify_frame(feats, trained)
         if normal is None:
             normal_densities()
         if _floods(check, sl.background, normal_check):
             kind, trained, check = "gaussian", normal, normal_check
             log.info("Motion: frame %d: the kernel classifier floods; normal densities used", t)
-        if cfg.decision_smoothing == 0:  # the frame's classification, already made
-            decided = check
+    if checking and _background_error(check, sl.background) > _NOISE_BACKGROUND_ERROR:
+        # whatever its flow, a classifier that cannot tell its own background labels from its cell
+        # labels has learnt noise (a few cells moving in a field of camera noise: 25-29 %)
+        log.info("Motion: frame %d: its classifier calls %.0f %% of its background labels cell: no cell motion",
+                 t, 100 * _background_error(check, sl.background))
+        return _Pair(noise=True)
+    if cfg.decision_smoothing == 0:  # the frame's classification, already made
+        decided = check
     return _Pair(trained, (t, sl.cell_threshold, sl.background_threshold, int(sl.cell.sum()), kind), decided)
 
 
@@ -584,9 +601,10 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, progress: Any, *, noise_check:
             settle(*queue.popleft().result())
         if pending or still:
             what = "cell motion" if noisy else "motion"
-            why = (f" The optical flow of {noisy} frame pair(s) was no faster than the movie's own noise (motion "
-                   f"threshold under {NOISE_CONTRAST:g} x the flow's noise floor), as in a field without cells or "
-                   "with cells that do not move. Motion segments cells by their movement: check that the movie "
+            why = (f" In {noisy} frame pair(s) the moving pixels were noise: the optical flow was no faster than the "
+                   f"movie's own noise (motion threshold under {NOISE_CONTRAST:g} x the flow's noise floor), or a "
+                   "classifier trained on them called much of the still background cell, as in a field without "
+                   "cells or with cells that do not move. Motion segments cells by their movement: check that the movie "
                    "holds moving cells (a crop with cells in it, frames in time order, a frame interval short "
                    "enough to follow them); for still or cell-free fields use another pipeline, or set "
                    "start_threshold or cell_threshold (px/frame) to say which speed is motion." if noisy else
