@@ -294,3 +294,24 @@ def test_a_still_image_is_refused_before_the_dialog_opens(command, clean):
     assert not dialogs, f"a dialog opened: {dialogs}"
     assert len(errors) == 1 and isinstance(errors[0], DimensionError)
     assert "needs a time-lapse" in str(errors[0]) and "Frames 2" in str(errors[0]), errors[0]
+
+
+def test_errors_give_their_advice_in_imagej_terms(clean):
+    """NaN is ImageJ's "no data" in 32-bit images; the error said to use numpy.nan_to_num, advice a
+    Fiji user cannot follow. It now names ImageJ's menu command."""
+    from scyjava import jimport
+
+    import labelfree.imagej as lij
+    from labelfree.errors import NonFiniteError
+    from labelfree.imagej.commands import in_imagej_terms
+
+    img = _cells().astype(np.float32)
+    img[:5, :5] = np.nan
+    _show(img, "holes")
+    with pytest.raises(NonFiniteError, match=r"Process > Math > Remove NaNs"):
+        lij.run_macro('selectImage("holes"); run("LabelFree Threshold", "rois=none table=false");')
+    logged = str(jimport("ij.IJ").getLog())
+    assert "25 NaN/inf pixel(s); replace them first (Process > Math > Remove NaNs..." in logged, logged
+    assert "numpy" not in logged
+    said = in_imagej_terms("Cutter needs one marker per cell: give markers= (points or a nucleus label image), or")
+    assert "markers=roi_manager" in said and "markers= (" not in said

@@ -19,7 +19,7 @@ import re
 import warnings
 from typing import Any, Iterator
 
-from labelfree.errors import Cancelled, ConfigError, InputError
+from labelfree.errors import Cancelled, ConfigError, InputError, LabelFreeError
 from labelfree.imagej.fields import CommandResult, command_fields, command_spec, command_titles, recordable
 from labelfree.options import Field, coerce_value, config_fields, format_macro_options, parse_macro_options
 
@@ -105,6 +105,35 @@ def run_command(
         (shown, titled ``"<title>-labels"``), the number of ROIs added, the table,
         the options string that reproduces the run and the files written (``output``).
     """
+    try:
+        return _run_command(command, image, options=options, dialog=dialog)
+    except LabelFreeError as exc:
+        said = in_imagej_terms(str(exc))
+        if exc.args and said != str(exc):
+            exc.args = (said, *exc.args[1:])
+        raise
+
+
+#: advice written for Python (and the command line), said the way an ImageJ user does it
+_IMAGEJ_TERMS = (
+    (re.compile(r"replace them \((?:e\.g\. )?numpy\.nan_to_num\) first\."),
+     "replace them first (Process > Math > Remove NaNs..., or select them and Edit > Fill)."),
+    (re.compile(r"give markers= \(points or a nucleus label image\)"),
+     "give markers (markers=roi_manager with point selections or nucleus outlines in the ROI Manager, or a "
+     "points CSV, label TIFF or ROI zip file)"),
+)
+
+
+def in_imagej_terms(message: str, /) -> str:
+    """``message`` with its Python advice (``numpy.nan_to_num``, ``markers=``) said in ImageJ's menus and
+    macro keys."""
+    for pattern, said in _IMAGEJ_TERMS:
+        message = pattern.sub(said, message)
+    return message
+
+
+def _run_command(command: str, image: Any, /, *, options: str | dict[str, Any] | None,
+                 dialog: bool | str) -> CommandResult:
     from labelfree.imagej.convert import imageplus_channel_names
 
     spec = command_spec(command)
