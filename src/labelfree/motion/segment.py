@@ -57,6 +57,10 @@ _FLOODED = 0.5
 _KERNEL_MAX_BACKGROUND_ERROR = 0.1
 #: nor one calling more than this many times the cell area of the normal densities on the same pair
 _KERNEL_MAX_GROWTH = 2.0
+#: a pair whose fastest pixel moves less than this (px/frame) shows nothing the optical flow can
+#: tell from its own error (about a tenth of a pixel): no cell motion. The benchmark movies' pairs
+#: reach 1.5-41 px/frame; camera noise on a smooth bright vignette 0.02-0.05
+_FLOW_PRECISION = 0.1
 #: a pair whose flow barely stands out of its noise, and whose own classifier calls more than this
 #: share of its background labels cell, has self-labelled noise: no cell motion
 _NOISE_BACKGROUND_ERROR = 0.2
@@ -97,7 +101,7 @@ def _noise_labels(called: np.ndarray | None, background: np.ndarray) -> bool:
     ``_NOISE_BACKGROUND_ERROR`` of their own background labels cell, or flood (more than half of
     the frame) and call more than ``_NOISE_FLOOD_BACKGROUND_ERROR`` of them cell. Fields without
     cells: 56-81 % of the frame and 17.5-53 % of the background labels (a bright vignette 80-90 %
-    and 4-12 %: mostly not caught); the benchmark movies with cells at most 24 % and 10 %, dense
+    and 4-12 %: not caught here, but its flow is within ``_FLOW_PRECISION``); the benchmark movies with cells at most 24 % and 10 %, dense
     synthetic movies (cells over half the frame) 45-57 % and 2-5 %."""
     if called is None:
         return False
@@ -279,6 +283,10 @@ def _classify_pair(item: FrameWork, prev_entropy: np.ndarray, cfg: MotionConfig,
         return _Pair()
     # a given start_threshold or cell_threshold says which speed is motion: no check overrules it
     checking = noise_check and cfg.start_threshold is None and cfg.cell_threshold is None
+    if checking and float(magnitude.max()) < _FLOW_PRECISION:
+        log.info("Motion: frame %d: no pixel moves %.2f px/frame, within the flow's precision: no cell motion",
+                 t, _FLOW_PRECISION)
+        return _Pair(noise=True)
     low = checking and _low_contrast(magnitude, cfg, valid=valid)
     sl = self_label(magnitude, prev_entropy, min_size=min_size, config=cfg)
     if valid is not None:
