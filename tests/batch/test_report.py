@@ -117,3 +117,25 @@ def test_a_thumbnail_is_reused_only_when_drawn_from_the_same_labels_input_and_si
     # another size: drawn again at that size
     _thumbnail(row, out, 20)
     assert Image.open(target).size == (20, 20)
+
+
+def test_the_report_removes_the_thumbnails_it_no_longer_shows(tmp_path):
+    """A rerun into the same folder with fewer inputs left the earlier inputs' thumbnails behind."""
+    img = np.zeros((40, 40), np.uint16)
+    img[10:30, 10:30] = 500
+    rows = []
+    for stem in ("a", "b"):
+        tifffile.imwrite(tmp_path / f"{stem}.tif", img)
+        tifffile.imwrite(tmp_path / f"{stem}_labels.tif", (img > 0).astype(np.uint16))
+        rows.append({"input": str(tmp_path / f"{stem}.tif"), "stem": stem, "status": "ok", "n_objects": 1,
+                     "n_frames": 1, "seconds": 1.0, "error": "", "warnings": "", "worker": "",
+                     "labels": str(tmp_path / f"{stem}_labels.tif"), "table": ""})
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report_files").mkdir()
+    mine = out / "report_files" / "notes.png"  # a picture the report did not draw stays
+    Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(mine)
+    write_report(pd.DataFrame(rows), out)
+    assert sorted(p.name for p in (out / "report_files").glob("*.png")) == ["a.png", "b.png", "notes.png"]
+    write_report(pd.DataFrame(rows[:1]), out)
+    assert sorted(p.name for p in (out / "report_files").glob("*.png")) == ["a.png", "notes.png"]

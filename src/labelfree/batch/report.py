@@ -135,6 +135,16 @@ def _thumbnail_key(path: Path, /) -> str | None:
         return None
 
 
+def _remove_unshown_thumbnails(thumbs: Path, shown: set[str | None], /) -> None:
+    """Remove the thumbnails this module drew (their PNG holds its key) that the report does not
+    show: those of inputs of an earlier run into the folder, or of an input that failed this time."""
+    if not thumbs.is_dir():
+        return
+    for picture in thumbs.glob("*.png"):
+        if f"{_THUMBS}/{picture.name}" not in shown and _thumbnail_key(picture) is not None:
+            picture.unlink(missing_ok=True)
+
+
 def _thumbnail(row: Any, folder: Path, size: int) -> str | None:
     """Relative path of the row's thumbnail PNG (made or reused), or None."""
     labels_path = Path(_text(row.get("labels"))) if _text(row.get("labels")) else None
@@ -287,9 +297,10 @@ def write_report(summary: pd.DataFrame, out_dir: str | os.PathLike[str], /, *, n
     rows = _sorted_rows(summary)
     counts = summary["status"].value_counts()
     head = ", ".join(f"{int(counts[s])} {s}" for s in STATUS_ORDER if counts.get(s, 0))
-    body = []
+    body, shown = [], set()
     for _, row in rows.iterrows():
         thumb = _thumbnail(row, folder, thumb_size)
+        shown.add(thumb)
         picture = (f"<img class='thumb' alt='{html.escape(row['stem'])}' src='{html.escape(thumb)}'>" if thumb
                    else "<span class='note'>no picture</span>")
         seconds = _text(row.get("seconds"))
@@ -302,6 +313,7 @@ def write_report(summary: pd.DataFrame, out_dir: str | os.PathLike[str], /, *, n
             f"<td>{html.escape(_text(row.get('n_frames')).split('.')[0])}</td>"
             f"<td>{html.escape(f'{float(seconds):.1f} s' if seconds else '')}</td>"
             f"<td>{html.escape(_text(row.get('worker')))}</td><td class='err'>{html.escape(note)}</td></tr>")
+    _remove_unshown_thumbnails(folder / _THUMBS, shown)
     page = (
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>LabelFree batch report</title>"
         f"<style>{_CSS}</style></head><body><h1>LabelFree batch report</h1>"
