@@ -7,20 +7,24 @@ One shape for every pipeline (``labelfree <pipeline> INPUT -o OUT [--config F] [
 modules. Heavy packages (torch, cellpose, the JVM) are imported inside handlers only.
 
 Errors a user can cause are :class:`labelfree.errors.LabelFreeError`: they are printed
-as one line (``-v`` adds the traceback); exit codes are 0 ok, 1 failure, 2 usage
-error, 130 interrupted.
+as one line (``-v`` adds the traceback), as are a full disk or a read-only folder met
+while writing the outputs, and warnings (``labelfree: warning: ...``); exit codes are
+0 ok, 1 failure, 2 usage error, 130 interrupted.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import importlib
 import logging
 import os
 import sys
 import traceback
+import warnings
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from labelfree import __version__
 from labelfree.errors import ConfigError, LabelFreeError
@@ -34,6 +38,7 @@ __all__ = [
     "config_from_args",
     "progress_from_args",
     "parse_set",
+    "path_argument",
 ]
 
 #: modules that add sub-commands of their own (besides one command per registered pipeline)
@@ -51,6 +56,19 @@ def parse_set(text: str, /) -> tuple[str, str]:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
     key, value = text.split("=", 1)
     return key.strip(), value
+
+
+def path_argument(what: str, give: str, /) -> Callable[[str], Path]:
+    """An argparse ``type`` that refuses an empty path (``-o "$OUT"`` with ``OUT`` unset), which ``Path``
+    would read as the current folder; ``what`` names the argument and ``give`` what it takes, for the message."""
+
+    def path(text: str) -> Path:
+        if not text:
+            raise argparse.ArgumentTypeError(f"{what} is empty: give {give} (an empty argument usually comes "
+                                             "from an unset shell variable)")
+        return Path(text)
+
+    return path
 
 
 def add_config_options(p: argparse.ArgumentParser, /) -> None:
@@ -71,7 +89,8 @@ def add_progress_options(p: argparse.ArgumentParser, /) -> None:
 
 def add_run_options(p: argparse.ArgumentParser, /, *, channel_help: str) -> None:
     """The options every segmenting command shares (pipelines and batch)."""
-    p.add_argument("-o", "--out", type=Path, required=True, metavar="DIR", help="output folder")
+    p.add_argument("-o", "--out", type=path_argument("the output folder (-o)", "a folder"), required=True, metavar="DIR",
+                   help="output folder")
     add_config_options(p)
     p.add_argument("--channel", metavar="C", help=channel_help)
     p.add_argument("--overwrite", action="store_true",
@@ -136,7 +155,38 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMAND_MODULES:
         importlib.import_module(name).register(sub)
+    _mark_parsers(parser)
     return parser
+
+
+def _mark_parsers(parser: argparse.ArgumentParser, /) -> None:
+    """Let every (sub-)command's parser put itself into the arguments it parses (as ``_parser``), so
+    that an error found after parsing (unrecognized arguments) shows that command's usage."""
+    parser.set_defaults(_parser=parser)
+    for action in parser._actions:  # argparse offers no public way to the sub-parsers
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _mark_parsers(child)
+
+
+def _parse(parser: argparse.ArgumentParser, argv: list[str], /) -> argparse.Namespace:
+    """Parse ``argv``; arguments the command does not know are a usage error of that command (its usage
+    line, exit code 2), not of ``labelfree`` as a whole (argparse's own parse_args reports them so)."""
+    args, unknown = parser.parse_known_args(argv)
+    chosen = vars(args).pop("_parser", parser)
+    explain = vars(args).pop("explain_extra_words", None)
+    if unknown:
+        words = [a for a in unknown if not a.startswith("-")]
+        if explain is not None and words:
+            chosen.error(explain(args, words))
+        chosen.error(f"unrecognized arguments: {' '.join(unknown)}")
+    for action in chosen._actions:  # a positional of text (batch's INPUT): '' would mean the current folder
+        value = getattr(args, action.dest, None) if not action.option_strings else None
+        if value == "" or (isinstance(value, list) and "" in value):
+            label = action.metavar or action.dest
+            chosen.error(f"argument {label}: the {label} is empty (expected: {action.help}); an empty argument "
+                         "usually comes from an unset shell variable")
+    return args
 
 
 def _verb_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, list[str]] | None:
@@ -155,6 +205,7 @@ def _verb_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, list[str]] |
     parser = argparse.ArgumentParser(prog=f"labelfree {spec.name}", description=spec.summary)
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output and tracebacks")
     module.register_verbs(parser.add_subparsers(dest="verb", metavar="VERB", required=True))
+    _mark_parsers(parser)
     rest = list(argv)
     rest.remove(words[0])
     return parser, rest
@@ -172,6 +223,54 @@ def _configure_logging(verbose: int) -> None:
             logging.getLogger("tifffile").setLevel(logging.CRITICAL)
 
 
+@contextlib.contextmanager
+def _warnings_as_lines(verbose: int) -> Iterator[None]:
+    """Show warnings as ``labelfree: warning: <message>`` lines (as ``eval`` prints its own), not with
+    Python's file, line and source; ``-v`` adds where it was raised. The previous display is restored."""
+
+    def show(message: Any, category: type, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+        where = f" ({category.__name__}, {filename}:{lineno})" if verbose else ""
+        with contextlib.suppress(OSError, ValueError):  # stderr gone: a warning is not worth a failure
+            print(f"labelfree: warning: {message}{where}", file=sys.stderr if file is None else file)
+
+    previous = warnings.showwarning
+    warnings.showwarning = show
+    try:
+        yield
+    finally:
+        warnings.showwarning = previous
+
+
+#: errors of the disk or of permissions met while writing outputs: one line, not a traceback
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def _write_error_message(exc: OSError, /, *, output: Any = None) -> str | None:
+    """The one-line message of an OSError met while writing (a full disk, a read-only or forbidden folder,
+    tifffile's "N requested and M written"); None for any other OSError (a bug: keep its traceback).
+    ``output`` is the command's ``-o``, named when the error does not name its file."""
+    short = exc.errno is None and "requested and" in str(exc) and "written" in str(exc)
+    if exc.errno not in _WRITE_ERRNOS and not short:
+        return None
+    from labelfree.io.atomic import PART_SUFFIX
+
+    name = exc.filename
+    if name is not None:  # the temporary ".<target>.<random>.part" an atomic write was writing: name the target
+        path = Path(os.fsdecode(name))
+        if path.name.startswith(".") and path.name.endswith(PART_SUFFIX) and path.name.count(".") >= 3:
+            path = path.with_name(path.name[1:].rsplit(".", 2)[0])
+        name = str(path)
+    what = f"cannot write {name}" if name else f"cannot write the outputs{f' (-o {output})' if output else ''}"
+    if short:
+        return (f"{what}: the disk took only part of the data ({exc}); it is probably full. Free space on it or "
+                "choose an output (-o) on another disk, then run the command again.")
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        todo = "Choose an output (-o) in a folder you may write to"
+    else:
+        todo = "Free space on that disk (or raise your quota) or choose an output (-o) on another disk"
+    return f"{what}: {exc.strerror or exc} (errno {exc.errno}). {todo}, then run the command again."
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit code (0 ok, 1 failure, 2 usage error, 130 interrupted)."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -179,17 +278,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if verbs is not None:
         parser, rest = verbs
         head = [a for a in argv if a in ("-v", "-vv", "--verbose")]
-        args = parser.parse_args(head + rest)
+        args = _parse(parser, head + rest)
     else:
         parser = build_parser()
-        args = parser.parse_args(argv)
+        args = _parse(parser, argv)
     verbose = int(getattr(args, "verbose", 0) or 0)
     _configure_logging(verbose)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
     try:
-        return int(args.func(args) or 0)
+        with _warnings_as_lines(verbose):
+            return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("labelfree: interrupted; no partial outputs were left.", file=sys.stderr)
         return 130
@@ -211,6 +311,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("labelfree: error: not enough memory for this image with these options. Check options that size "
               "buffers (windows, sigmas, upsampling), process it in tiles (--tile, where a pipeline allows it) or use "
               "a machine with more memory.", file=sys.stderr)
+        return 1
+    except OSError as exc:  # after LabelFreeError: OutputError is an OSError that says what to do itself
+        message = _write_error_message(exc, output=getattr(args, "output", None) or getattr(args, "out", None))
+        if message is None:
+            raise
+        if verbose:
+            traceback.print_exc()
+        print(f"labelfree: error: {message}", file=sys.stderr)
         return 1
 
 

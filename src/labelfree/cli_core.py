@@ -72,9 +72,10 @@ def channel_names_argument(text: str, /) -> tuple[str, ...] | None:
 
 def add_pipeline_arguments(p: argparse.ArgumentParser, spec: Any, /) -> None:
     """The arguments of ``labelfree <pipeline>``: input, run options, extra inputs and outputs."""
-    from labelfree.cli import add_run_options
+    from labelfree.cli import add_run_options, path_argument
 
-    p.add_argument("input", type=Path, help="image file (TIFF, ImageJ hyperstack, OME-TIFF)")
+    p.add_argument("input", type=path_argument("the input path", "an image file"),
+                   help="image file (TIFF, ImageJ hyperstack, OME-TIFF)")
     add_run_options(p, channel_help=_channel_help(spec))
     p.add_argument("--dims", help="axis letters of a plain TIFF without axis metadata, e.g. TYX or CYX (also a 3- or "
                                   "4-frame movie that tifffile stored as RGB planes: TYX); S names the colour samples "
@@ -106,6 +107,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     """``labelfree <pipeline>`` for every registered pipeline, ``demo`` and ``eval``."""
     import importlib
 
+    from labelfree.cli import path_argument
     from labelfree.pipelines import pipelines
 
     for spec in pipelines().values():
@@ -124,7 +126,8 @@ def register(sub: argparse._SubParsersAction) -> None:
             importlib.import_module(spec.verbs).register(sub)
 
     p = sub.add_parser("demo", help="run a pipeline on its bundled sample and score it against the sample's truth")
-    p.add_argument("-o", "--out", type=Path, default=Path("labelfree-demo"), help="output folder (default: %(default)s)")
+    p.add_argument("-o", "--out", type=path_argument("the output folder (-o)", "a folder"), default=Path("labelfree-demo"),
+                   help="output folder (default: %(default)s)")
     from labelfree.pipelines import DEFAULT_DEMO
 
     p.add_argument("--pipeline", default=DEFAULT_DEMO,
@@ -255,12 +258,16 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _register_eval(sub: argparse._SubParsersAction) -> None:
+    from labelfree.cli import path_argument
+
     p = sub.add_parser("eval", help="score a label image against ground truth")
-    p.add_argument("pred", type=Path, help="predicted label TIFF (2-D or a T stack)")
+    p.add_argument("pred", type=path_argument("the prediction path", "a label TIFF"),
+                   help="predicted label TIFF (2-D or a T stack)")
     p.add_argument(
-        "gt", type=Path, help="ground-truth label TIFF, or a Cell Tracking Challenge SEG folder: man_segNNN.tif is "
-                              "scored against frame NNN of a T-stack prediction (the frames both have; a single-frame "
-                              "prediction takes the one file of its frame)"
+        "gt", type=path_argument("the ground-truth path", "a label TIFF or a SEG folder"),
+        help="ground-truth label TIFF, or a Cell Tracking Challenge SEG folder: man_segNNN.tif is scored against "
+             "frame NNN of a T-stack prediction (the frames both have; a single-frame prediction takes the one file "
+             "of its frame)"
     )
     p.add_argument("--threshold", type=_unit_interval, default=0.5, help="IoU threshold for object matching, in (0, 1]")
     p.add_argument("--only-annotated", action="store_true", help="score only objects that overlap ground truth")

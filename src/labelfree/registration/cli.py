@@ -20,14 +20,17 @@ _IJ_TYPES = (np.uint8, np.uint16, np.float32)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from labelfree.cli import add_config_options, add_progress_options
+    from labelfree.cli import add_config_options, add_progress_options, path_argument
 
+    out_file = path_argument("the output file (-o)", "a file name, e.g. -o corrected.tif")
+    csv_file = path_argument("the CSV path", "a file name, e.g. shifts.csv")
     p = sub.add_parser("drift", help="correct stage drift of a time-lapse (Fiji's Correct 3D drift or Python)")
-    p.add_argument("input", type=Path, help="time-lapse TIFF (ImageJ hyperstack, OME-TIFF or plain stack)")
-    p.add_argument("-o", "--out", "--output", dest="output", type=Path, required=True,
+    p.add_argument("input", type=path_argument("the input path", "a time-lapse TIFF"),
+                   help="time-lapse TIFF (ImageJ hyperstack, OME-TIFF or plain stack)")
+    p.add_argument("-o", "--out", "--output", dest="output", type=out_file, required=True,
                    help="corrected movie (ImageJ TIFF)")
-    p.add_argument("--shifts", type=Path, help="also write the measured shifts to this CSV")
-    p.add_argument("--apply", type=Path, metavar="CSV", help="apply shifts saved earlier instead of measuring")
+    p.add_argument("--shifts", type=csv_file, help="also write the measured shifts to this CSV")
+    p.add_argument("--apply", type=csv_file, metavar="CSV", help="apply shifts saved earlier instead of measuring")
     p.add_argument("--dims", help="axes of a plain stack, e.g. TYX (default: from the file)")
     p.add_argument("--channel", help="registration channel: index or name (default: 0)")
     _common(p)
@@ -40,18 +43,26 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_drift)
 
     p = sub.add_parser("stitch", help="stitch overlapping tiles (Fiji's Grid/Collection stitching or Python)")
-    p.add_argument("tiles", type=Path, help="folder of tile TIFFs (with --grid) or a TileConfiguration.txt")
-    p.add_argument("-o", "--out", "--output", dest="output", type=Path, required=True,
+    p.add_argument("tiles", type=path_argument("the input path (TILES)", "a folder of tiles or a TileConfiguration.txt"),
+                   help="folder of tile TIFFs (with --grid) or a TileConfiguration.txt")
+    p.add_argument("-o", "--out", "--output", dest="output", type=out_file, required=True,
                    help="fused image (ImageJ TIFF)")
     p.add_argument("--grid", help="ROWSxCOLS of a regular grid, e.g. 3x4 (files in name order)")
     p.add_argument("--overlap", type=float, help="tile overlap fraction (default: 0.2)")
     p.add_argument("--order", choices=("row-by-row", "column-by-column", "snake-by-rows", "snake-by-columns"))
-    p.add_argument("--positions", type=Path, help="also write the tile positions to this CSV")
+    p.add_argument("--positions", type=csv_file, help="also write the tile positions to this CSV")
     p.add_argument("--subpixel", action="store_true", help="sub-pixel positions and interpolated fusion")
     _common(p)
     add_config_options(p)
     add_progress_options(p)
-    p.set_defaults(func=_stitch)
+    p.set_defaults(func=_stitch, explain_extra_words=_tiles_given_as_files)
+
+
+def _tiles_given_as_files(args: argparse.Namespace, words: list[str]) -> str:
+    """The usage error of ``labelfree stitch tiles/*.tif ...``: the shell gave several files as TILES."""
+    return (f"TILES is one folder of tiles (with --grid RxC) or one TileConfiguration file, not a list of files; "
+            f"got {len(words) + 1} paths ({args.tiles}, {words[0]}, ...), as a shell pattern such as tiles/*.tif gives. "
+            f"Give the folder instead: labelfree stitch {args.tiles.parent} --grid RxC -o OUT.tif")
 
 
 def _common(p: argparse.ArgumentParser) -> None:

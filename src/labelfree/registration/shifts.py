@@ -21,22 +21,59 @@ from labelfree.registration._shift import canvas_window, check_movie, shift_fram
 __all__ = ["read_shifts", "apply_shifts"]
 
 
+_WRITTEN_BY = "give the CSV written by `labelfree drift --shifts` (columns frame, dy, dx and optionally dz)"
+
+
+def _read_csv(path: Path, /) -> pd.DataFrame:
+    """The table of a shifts CSV; InputError for an empty, binary or malformed file."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4096)
+    except OSError as exc:
+        raise InputError(f"Cannot read the shifts file {path}: {exc.strerror or exc}.") from exc
+    if not head.strip():
+        raise InputError(f"{path} is empty; {_WRITTEN_BY}.")
+    if b"\0" in head:
+        raise InputError(f"{path} is not a CSV shifts table (it holds binary data, e.g. an image); {_WRITTEN_BY}.")
+    try:
+        return pd.read_csv(path)
+    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path} is not a CSV shifts table ({exc}); {_WRITTEN_BY}.") from None
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path} is empty; {_WRITTEN_BY}.") from None
+
+
+def _numbers(table: pd.DataFrame, columns: list[str], /, *, name: str) -> np.ndarray:
+    """The columns as floats; InputError naming the first cell that is not a number."""
+    values = table[columns].apply(pd.to_numeric, errors="coerce")
+    bad = values.isna() & table[columns].notna()
+    if bad.to_numpy().any():
+        row, col = next((r, c) for r in range(len(table)) for c in columns if bad[c].iloc[r])
+        raise InputError(f"{name}: row {row + 1} has a non-number {col} {table[col].iloc[row]!r}; every shift is a "
+                         f"number of pixels. Correct that row or {_WRITTEN_BY}.")
+    return values.to_numpy(dtype=float)
+
+
 def read_shifts(shifts: Any, /, *, n_frames: int | None = None) -> tuple[np.ndarray, tuple[str, ...]]:
     """Drift array (T, n_axes) and its axes from a shifts table, a CSV path or an array."""
+    name = "the shifts table"
     if isinstance(shifts, (str, Path)):
         path = Path(shifts)
         if not path.is_file():
             raise InputError(f"Shifts file {path} does not exist; give the CSV written by `labelfree drift --shifts`.")
-        shifts = pd.read_csv(path)
+        shifts, name = _read_csv(path), str(path)
     if isinstance(shifts, pd.DataFrame):
         axes = tuple(ax for ax in ("Z", "Y", "X") if f"d{ax.lower()}" in shifts.columns)
         if axes not in (("Y", "X"), ("Z", "Y", "X")):
             raise InputError(f"A shifts table needs columns dy and dx (and optionally dz); got {list(shifts.columns)}.")
+        drift = _numbers(shifts, [f"d{ax.lower()}" for ax in axes], name=name)
         if "frame" in shifts.columns:
-            shifts = shifts.sort_values("frame")
-        drift = shifts[[f"d{ax.lower()}" for ax in axes]].to_numpy(dtype=float)
+            drift = drift[shifts.reset_index(drop=True).sort_values("frame", kind="stable").index.to_numpy()]
     else:
-        drift = np.asarray(shifts, dtype=float)
+        try:
+            drift = np.asarray(shifts, dtype=float)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"shifts must be numbers (a table or an array of shape (T, 2) or (T, 3)): {exc}.") from None
         if drift.ndim != 2 or drift.shape[1] not in (2, 3):
             raise InputError(f"shifts must be a table or an array of shape (T, 2) or (T, 3); got shape {drift.shape}.")
         axes = ("Y", "X") if drift.shape[1] == 2 else ("Z", "Y", "X")
@@ -75,8 +112,22 @@ def apply_shifts(
         raise InputError("The shifts have a dz column but the movie has no Z axis.")
     if not subpixel:
         drift = np.round(drift)
+    _check_within_frame(drift, axes, [da.sizes[ax] for ax in axes])
     window = canvas_window(drift, [da.sizes[ax] for ax in axes], canvas)
     return _resample(da, drift, axes, window, subpixel=subpixel, progress=progress)
+
+
+def _check_within_frame(drift: np.ndarray, axes: tuple[str, ...], sizes: list[int], /) -> None:
+    """InputError for a shift larger than the frame: its corrected frame would not overlap the first one,
+    and the canvas that holds both would be many frames wide (a table of another movie, or not of pixels)."""
+    beyond = np.abs(drift) > np.asarray(sizes)
+    if beyond.any():
+        t = int(np.argmax(beyond.any(axis=1)))
+        names = ", ".join(f"d{ax.lower()}" for ax in axes)
+        values = ", ".join(f"{v:g}" for v in drift[t])
+        raise InputError(f"The shift of frame {t} ({names} = {values} px) is larger than the frame "
+                         f"({' x '.join(map(str, sizes))} px); a stage drift moves the field by less than its size. "
+                         "Check that the shifts are of this movie and in pixels (not calibrated units).")
 
 
 def _resample(da, drift, axes, window, *, subpixel, progress) -> xr.DataArray:

@@ -77,9 +77,16 @@ def read_tile_configuration(path: str | Path, /) -> pd.DataFrame:
     """
     path = Path(path)
     try:
+        with open(path, "rb") as fh:  # the start tells an image (NUL bytes) without reading all of it
+            if b"\0" in fh.read(4096):
+                raise ValueError("binary data")
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise InputError(f"Cannot read tile configuration {path}: {exc}") from exc
+    except ValueError:  # UnicodeDecodeError too: an image or another binary file
+        raise InputError(f"{path} is not a TileConfiguration file (it holds binary data, e.g. an image, not lines "
+                         "'file; ; (x, y)'). Give a folder of tiles with --grid RxC (labelfree stitch TILES_DIR --grid "
+                         "3x4), or Fiji's TileConfiguration.txt.") from None
     dim, rows = 2, []
     for lineno, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()

@@ -1,0 +1,171 @@
+"""What the command line prints when the disk is full, when a command warns, and when its arguments are
+empty or unknown: one line a user can act on, never a Python traceback or source line."""
+
+from __future__ import annotations
+
+import errno
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+
+from labelfree.cli import main
+
+
+@pytest.fixture
+def image(tmp_path) -> Path:
+    path = tmp_path / "one.tif"
+    tifffile.imwrite(path, (np.random.default_rng(0).random((64, 64)) * 1000).astype(np.uint16))
+    return path
+
+
+@pytest.fixture
+def movie(tmp_path) -> Path:
+    path = tmp_path / "movie.tif"
+    data = (np.random.default_rng(1).random((4, 64, 64)) * 1000).astype(np.uint16)
+    tifffile.imwrite(path, data, imagej=True, metadata={"axes": "TYX"})
+    return path
+
+
+def _left_in(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+# -- a full disk (or a folder that cannot be written) while writing outputs ---------------------------------------
+
+@pytest.mark.parametrize("code, words", [
+    (errno.ENOSPC, ["No space left on device (errno 28)", "Free space on that disk"]),
+    (errno.EDQUOT, ["(errno 122)", "raise your quota"]),
+    (errno.EROFS, ["Read-only file system (errno 30)", "a folder you may write to"]),
+    (errno.EACCES, ["Permission denied (errno 13)", "a folder you may write to"]),
+    (errno.EIO, ["Input/output error (errno 5)", "Free space on that disk"]),
+])
+def test_a_write_error_of_a_pipeline_is_one_line_and_leaves_nothing(tmp_path, capsys, monkeypatch, image, code,
+                                                                    words):
+    import os
+    import zipfile
+
+    def full(*args, **kwargs):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(zipfile.ZipFile, "writestr", full)
+    out = tmp_path / "out"
+    assert main(["threshold", str(image), "-o", str(out), "-q"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.count("\n") == 1, err
+    assert err.startswith(f"labelfree: error: cannot write the outputs (-o {out}): ")
+    assert all(w in err for w in words), err
+    assert _left_in(tmp_path) == ["one.tif"]  # no half-written output, no output folder it created
+
+
+def test_a_short_write_of_tifffile_names_the_output_and_leaves_nothing(tmp_path, capsys, monkeypatch, movie):
+    import tifffile as tf
+
+    def short(path, *args, **kwargs):
+        Path(path).write_bytes(b"II*\x00" + bytes(100))  # part of the file, then the disk is full
+        raise OSError("353760 requested and 43616 written")
+
+    monkeypatch.setattr(tf, "imwrite", short)
+    shifts = tmp_path / "s.csv"
+    shifts.write_text("frame,dy,dx\n0,0,0\n1,1,0\n2,0,1\n3,1,1\n")
+    out = tmp_path / "new" / "c.tif"
+    assert main(["drift", str(movie), "-o", str(out), "--apply", str(shifts), "-q"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.count("\n") == 1, err
+    assert f"cannot write the outputs (-o {out}): the disk took only part of the data (353760 requested and " \
+           "43616 written); it is probably full" in err
+    assert _left_in(tmp_path) == ["movie.tif", "s.csv"]
+
+
+def test_a_write_error_that_names_its_temporary_file_names_the_output(tmp_path, capsys, monkeypatch, image):
+    import labelfree.io as lio
+
+    def denied(out, labels, **kwargs):
+        raise PermissionError(errno.EACCES, "Permission denied", str(out.path / ".one_labels.tif.k3j_x9ab.part"))
+
+    monkeypatch.setattr(lio, "write_outputs", denied)
+    assert main(["threshold", str(image), "-o", str(tmp_path / "out"), "-q"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"labelfree: error: cannot write {tmp_path / 'out' / 'one_labels.tif'}: Permission denied")
+
+
+def test_other_os_errors_keep_their_traceback(tmp_path, monkeypatch, image):
+    """An OSError that is not the disk's or a permission's is a bug to report, with its traceback."""
+    import labelfree.io as lio
+
+    def broken(*args, **kwargs):
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory", "somewhere")
+
+    monkeypatch.setattr(lio, "write_outputs", broken)
+    with pytest.raises(FileNotFoundError):
+        main(["threshold", str(image), "-o", str(tmp_path / "out"), "-q"])
+
+
+# -- warnings ----------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("verbose", [[], ["-v"]])
+def test_a_warning_of_a_command_is_one_labelfree_line_without_source(tmp_path, capsys, monkeypatch, image, verbose):
+    from labelfree import run
+
+    pipeline = run.run_pipeline
+
+    def warning_pipeline(*args, **kwargs):
+        warnings.warn(UserWarning("No motion found in 2 of 2 frames; they are left empty."), stacklevel=1)
+        return pipeline(*args, **kwargs)
+
+    monkeypatch.setattr(run, "run_pipeline", warning_pipeline)
+    before = warnings.showwarning
+    assert main([*verbose, "threshold", str(image), "-o", str(tmp_path / "out"), "-q"]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("labelfree: warning: No motion found in 2 of 2 frames; they are left empty.")
+    assert err.count("\n") == 1 and "warnings.warn" not in err, err
+    assert ("test_cli_messages.py:" in err) == bool(verbose)  # -v says where it came from
+    assert warnings.showwarning is before  # library users and other tests keep Python's display
+
+
+# -- empty paths (an unset shell variable) -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("args, expected", [
+    (["threshold", "{image}", "-o", ""], "argument -o/--out: the output folder (-o) is empty: give a folder"),
+    (["threshold", "", "-o", "out"], "argument input: the input path is empty: give an image file"),
+    (["batch", "{image}", "-p", "threshold", "-o", ""], "the output folder (-o) is empty"),
+    (["batch", "", "-p", "threshold", "-o", "out"], "argument INPUT: the INPUT is empty"),
+    (["drift", "{image}", "-o", ""], "the output file (-o) is empty"),
+    (["drift", "", "-o", "c.tif"], "the input path is empty"),
+    (["drift", "{image}", "-o", "c.tif", "--apply", ""], "argument --apply: the CSV path is empty"),
+    (["stitch", "", "-o", "f.tif"], "the input path (TILES) is empty"),
+    (["stitch", "tiles", "-o", ""], "the output file (-o) is empty"),
+    (["eval", "", "{image}"], "the prediction path is empty"),
+    (["eval", "{image}", ""], "the ground-truth path is empty"),
+    (["demo", "-o", ""], "the output folder (-o) is empty"),
+])
+def test_an_empty_path_is_a_usage_error_that_writes_nothing(tmp_path, capsys, monkeypatch, image, args, expected):
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    with pytest.raises(SystemExit) as exit_:
+        main([a.format(image=image) for a in args])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"usage: labelfree {args[0]} ") and "Traceback" not in err
+    assert f"labelfree {args[0]}: error: " in err and expected in err, err
+    assert "unset shell variable" in err
+    assert _left_in(work) == []
+
+
+# -- unknown arguments -------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("args, prog", [
+    (["eval", "a.tif", "b.tif", "--dims", "TYX"], "labelfree eval"),
+    (["threshold", "a.tif", "-o", "out", "--bogus"], "labelfree threshold"),
+    (["fusion", "train", "a.tif", "--labels", "b.tif", "--zoo", "z", "--bogus"], "labelfree fusion train"),
+])
+def test_unknown_arguments_show_the_command_s_own_usage(capsys, args, prog):
+    with pytest.raises(SystemExit) as exit_:
+        main(args)
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"usage: {prog} ") and "COMMAND ..." not in err, err
+    assert f"{prog}: error: unrecognized arguments: {' '.join(args[-2:] if args[0] == 'eval' else args[-1:])}" in err
