@@ -390,10 +390,12 @@ def to_imagej_labels(labels: np.ndarray, /) -> np.ndarray:
     if top <= 65535:
         return arr.astype(np.uint16, copy=False)
     if top > 2**24:
-        raise InputError(f"{top} labels cannot be stored exactly in ImageJ's 32-bit float images (max 2**24).")
+        raise InputError(f"The largest label id, {top}, does not fit an ImageJ label image: its 32-bit float pixels "
+                         "hold ids up to 16,777,216 (2**24) exactly. Renumber the labels (ids 1..N, "
+                         "labelfree.labels.relabel_sequential) to write them.")
     warnings.warn(
-        f"{top} labels exceed 16-bit; the ImageJ label image is written as 32-bit float "
-        "(exact up to 16,777,216 labels).",
+        f"The largest label id, {top}, exceeds 16-bit; the ImageJ label image is written as 32-bit float "
+        "(ids exact up to 16,777,216).",
         UserWarning,
         stacklevel=2,
     )

@@ -134,6 +134,11 @@ def _closing_bracket(text: str, start: int) -> int:
     return -1
 
 
+#: what a value of each field kind is, in an error message
+_EXPECTED = {"bool": "true or false", "int": "an integer (a whole number)", "float": "a number",
+             "scalar": "a number or a text", "list": "a comma-separated list"}
+
+
 def coerce_value(field: Field, value: Any, /) -> Any:
     """Convert a macro/dialog/script value to the field's Python type (ConfigError if impossible)."""
     is_none_word = isinstance(value, str) and value.strip().lower() in _NONE_WORDS
@@ -178,7 +183,7 @@ def coerce_value(field: Field, value: Any, /) -> Any:
             return tuple(typed) if isinstance(field.default, tuple) or field.default is None else typed
         return str(value)
     except (TypeError, ValueError, OverflowError):  # int("inf") overflows
-        expect = f"one of {', '.join(field.choices)}" if field.kind == "choice" else f"a {field.kind}"
+        expect = f"one of {', '.join(field.choices)}" if field.kind == "choice" else _EXPECTED.get(field.kind, "a text")
         raise ConfigError(f"{field.key}={value!r} is not valid; expected {expect}.") from None
 
 

@@ -70,7 +70,8 @@ def _sorted_rows(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def _text(value: Any) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
+    """A summary cell as text: empty for a missing value (None, NaN, or pandas' NA of an integer column)."""
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
         return ""
     return str(value)
 

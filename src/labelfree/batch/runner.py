@@ -29,6 +29,8 @@ SUMMARY_EVERY = 1.0
 SUMMARY_COLUMNS = (
     "input", "stem", "status", "n_objects", "n_frames", "seconds", "error", "warnings", "worker", *OUTPUT_KINDS,
 )
+#: summary columns of counts: integers, empty (pandas NA) for an input without a result
+COUNT_COLUMNS = ("n_objects", "n_frames")
 
 
 def _fingerprint_extra(item: BatchInput, bcfg: BatchConfig, input_shas: dict[str, str | None]) -> dict[str, Any]:
@@ -271,7 +273,8 @@ def run_batch(
     -------
     pandas.DataFrame
         The summary, one row per input: input, stem, status (ok / skipped / failed /
-        cancelled), n_objects (objects summed over frames), n_frames, seconds, error,
+        cancelled), n_objects (objects summed over frames) and n_frames (integers, pandas
+        ``Int64``: NA for an input without a result), seconds, error,
         worker and the output paths.
 
     Raises
@@ -438,6 +441,8 @@ def _write_summary(items: list[BatchInput], rows: dict[str, dict[str, Any]], out
     error = "" if status_left in ("cancelled", PENDING) else "no result came back from the scheduler"
     records = [rows.get(it.stem) or result_row(it, status=status_left, error=error) for it in items]
     summary = pd.DataFrame.from_records(records, columns=list(SUMMARY_COLUMNS))
+    # counts stay whole numbers when some inputs have none (failed, pending): not 8.0 beside an empty cell
+    summary = summary.astype(dict.fromkeys(COUNT_COLUMNS, "Int64"))
     path = out / batch.summary_name
     write_text_atomic(path, summary.to_csv(index=False))
     summary.attrs["path"] = str(path)

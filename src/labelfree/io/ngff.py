@@ -328,6 +328,25 @@ def write_ngff(
     return final
 
 
+def _check_labels_fit(image: Any, root: Path, labels: xr.DataArray) -> None:
+    """Refuse labels whose axes or sizes are not the image's (C left out), as NGFF requires of a label image."""
+    ome, _ = _ome_attrs(image)
+    ms = (ome.get("multiscales") or [{}])[0]
+    datasets = ms.get("datasets") or []
+    if not datasets:
+        raise InputError(f"{root} has no NGFF 'multiscales' metadata, so labels cannot be matched to its image; "
+                         "write the image with write_ngff first.")
+    shape = tuple(image[datasets[0]["path"]].shape)
+    dims = _dims_of(ms.get("axes") or ["t", "c", "z", "y", "x"][-len(shape):], root)
+    want = {d: n for d, n in zip(dims, shape) if d != "C"}
+    if tuple(labels.dims) != tuple(want) or tuple(labels.shape) != tuple(want.values()):
+        raise DimensionError(
+            f"The labels (dims {''.join(labels.dims)}, shape {tuple(labels.shape)}) do not fit the image {root} "
+            f"(dims {''.join(dims)}, shape {shape}): an OME-Zarr label image has the image's axes except C, each "
+            f"of the same size. Give labels with dims {''.join(want)} and shape {tuple(want.values())}."
+        )
+
+
 def write_ngff_labels(
     image_path: str | os.PathLike[str],
     labels: xr.DataArray,
@@ -346,6 +365,11 @@ def write_ngff_labels(
     Returns
     -------
     pathlib.Path of the label image group.
+
+    Raises
+    ------
+    DimensionError
+        ``labels`` do not have the image's axes (C left out) and sizes; nothing is written.
     """
     zarr = _zarr()
     root = Path(image_path)
@@ -359,6 +383,7 @@ def write_ngff_labels(
     da = _as_image(labels)
     if "C" in da.dims or da.dtype.kind not in "iu":
         raise InputError(f"Label images are integer arrays without a C axis; got dims {da.dims}, dtype {da.dtype}.")
+    _check_labels_fit(image, root, da)
     fmt = 2 if version == "0.4" else 3
     holder = zarr.open_group(str(root / "labels"), mode="a", zarr_format=fmt)
     final = root / "labels" / name

@@ -3,7 +3,8 @@
 Rules it enforces, whatever paths are given:
 
 * an output is never an input: a target that is (or is a link to) an input file is
-  refused, and so is an output folder that is an input file;
+  refused, and so is an output folder that is an input file, and any output (folder or
+  file) that lies inside a folder input (an OME-Zarr store, a CTC or tile folder);
 * the location is checked before any computation (:class:`OutputFolder` creates the
   folder, proves it writable and plans the file names up front);
 * every path stays inside the output folder (stems are plain file names);
@@ -163,11 +164,19 @@ def _same_file(a: Path, b: Path) -> bool:
         return os.path.abspath(a) == os.path.abspath(b) or a.resolve() == b.resolve()
 
 
+def _inside(target: Path, folder: Path) -> bool:
+    """Whether ``target`` (existing or not) lies inside the existing folder ``folder``, links followed."""
+    if not folder.is_dir():
+        return False
+    return Path(os.path.realpath(target)).is_relative_to(os.path.realpath(folder))
+
+
 def check_not_input(target: str | os.PathLike[str], inputs: Mapping[str, Any] | Iterable[Any] | None, /,
                     *, what: str = "output") -> None:
-    """Raise :class:`InputOverwriteError` when ``target`` is one of ``inputs`` (or lies inside an input folder's files).
+    """Raise :class:`InputOverwriteError` when ``target`` is one of ``inputs`` or lies inside a folder input.
 
-    Symbolic and hard links are followed: a target that is the same file as an input is refused.
+    Symbolic and hard links are followed: a target that is the same file as an input is refused, and so
+    is one inside an input that is a folder (an OME-Zarr store, a CTC or tile folder, a model zoo).
     """
     target = Path(target).expanduser()
     for role, rec in _as_records(inputs).items():
@@ -175,6 +184,11 @@ def check_not_input(target: str | os.PathLike[str], inputs: Mapping[str, Any] | 
             raise InputOverwriteError(
                 f"The {what} {target} is the {role} of this run ({rec.path}); LabelFree never writes over its "
                 "inputs. Choose another output path."
+            )
+        if _inside(target, rec.path):
+            raise InputOverwriteError(
+                f"The {what} {target} lies inside the {role} of this run ({rec.path}, a folder); LabelFree never "
+                "writes into its inputs. Choose an output path outside it."
             )
 
 
