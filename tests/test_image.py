@@ -134,6 +134,27 @@ def test_validate_image_errors(data, kwargs, error, match):
         I.validate_image(data, **kwargs)
 
 
+def test_validate_image_refuses_float64_values_that_float32_cannot_hold():
+    """float64 images beyond float32's range (inf after the cast) or below its resolution (one value
+    after the cast) were segmented as empty without a word: the NaN/inf and constant checks passed."""
+    a = np.full((64, 64), 1.0)
+    a[20:40, 20:40] = 5.0
+    with pytest.raises(InputError, match=r"values from 1e\+300 to 5e\+300, beyond the range of the 32-bit floats"
+                                         r".*divide it by its maximum"):
+        I.validate_image(a * 1e300)
+    with pytest.raises(InputError, match=r"image's values \(1e-300 to 5e-300\) cannot be told apart in the 32-bit "
+                                         r"floats.*divide it by its maximum"):
+        I.validate_image(a * 1e-300)
+    with pytest.raises(InputError, match="beyond the range"):
+        I.validate_image(-a * 1e300, allow_constant=True)
+    assert I.validate_image(a * 1e-300, allow_constant=True).dtype == np.float64  # constant is fine there
+    for fine in (a, a * 1e30, a * 1e-30, a.astype(np.float32) * np.float32(1e-40)):
+        I.validate_image(fine)  # in range and distinct in float32; float32 data as it is given
+    from labelfree.threshold import segment
+
+    np.testing.assert_array_equal(segment(a / a.max()).values > 0, a > 1)
+
+
 def test_validate_image_does_not_modify_input():
     arr = np.random.rand(4, 4).astype(np.float32)
     before = arr.copy()

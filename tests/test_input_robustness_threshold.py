@@ -13,6 +13,7 @@ import tifffile
 from skimage import filters
 
 from labelfree.cli import main
+from labelfree.errors import DimensionError
 from labelfree.image import to_dataarray
 from labelfree.metrics import object_scores
 from labelfree.threshold import ThresholdConfig
@@ -91,3 +92,27 @@ def test_normal_real_image_is_unchanged(shared_data):
     img, _ = _dsb_crop(shared_data)
     labels = np.asarray(threshold_segment(img, config=RAW).data)
     np.testing.assert_array_equal(labels > 0, img > filters.threshold_otsu(img.astype(np.float32)))
+
+
+def test_a_length_1_channel_axis_is_the_image_itself():
+    """A CYX or TCYX image with one channel was refused ("unexpected C ... Select one channel first")
+    while Motion, Cutter and Fusion take it; the labels keep the image's Y, X and T coords, no C."""
+    import xarray as xr
+
+    img = _dim_levels()
+    plain = threshold_segment(img, config=RAW)
+    one = to_dataarray(img[None], dims="CYX", channel_names=["DAPI"], scale={"X": 0.5, "Y": 0.5})
+    labels = threshold_segment(one, config=RAW)
+    assert labels.dims == ("Y", "X")
+    np.testing.assert_array_equal(labels.values, plain.values)
+    xr.testing.assert_equal(labels.coords["X"], one.coords["X"])
+    movie = to_dataarray(np.stack([img, img[::-1]])[:, None], dims="TCYX", channel_names=["DAPI"],
+                         scale={"T": 30.0})
+    labels = threshold_segment(movie, config=RAW)
+    assert labels.dims == ("T", "Y", "X") and "C" not in labels.dims
+    np.testing.assert_array_equal(labels.coords["T"].values, movie.coords["T"].values)
+    np.testing.assert_array_equal(labels.values[0], plain.values)
+    np.testing.assert_array_equal(labels.values[1] > 0, plain.values[::-1] > 0)
+    two = to_dataarray(np.stack([img, img[::-1]]), dims="CYX", channel_names=["DAPI", "GFP"])
+    with pytest.raises(DimensionError, match=r"2 channels \(DAPI, GFP\).*Select one channel first"):
+        threshold_segment(two)

@@ -659,7 +659,7 @@ def test_api_degenerate_images_are_typed_errors(pipeline, tmp_path):
     from labelfree.image import to_dataarray
     from labelfree.run import run_pipeline
 
-    inputs = {"cutter": {"markers": np.array([[0, 0]])}}.get(pipeline, {})
+    inputs = {"cutter": {"markers": np.array([[0, 0, 0]])}}.get(pipeline, {})
     config = {"cutter": {"n_steps": 1}}.get(pipeline, {})
     dims = "CYX" if pipeline == "fusion" else "TYX"
     rng = np.random.default_rng(0)
@@ -754,3 +754,69 @@ def test_written_files_are_world_readable(tmp_path, movie, user_runs):
         modes[str(path)] = oct(stat.S_IMODE(path.stat().st_mode))
     assert set(modes.values()) == {"0o644"}, modes
     assert user_runs.strays(tmp_path) == []
+
+
+# -- an output inside a folder input; names of a one-channel image; wording of type errors -------------------------
+
+def _listing(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
+
+
+def test_outputs_inside_a_folder_input_are_refused(tmp_path, capsys):
+    import xarray as xr
+
+    from labelfree.io import check_output_file, write_ngff, write_outputs
+
+    store = write_ngff(tmp_path / "z.ome.zarr", xr.DataArray(blob_movie(3), dims=("T", "Y", "X")))
+    before = _listing(tmp_path)
+    for out in (store / "0", store / "0" / "sub", store / "labels"):  # was: z_labels.tif etc. inside the array
+        code, err = run_main(["threshold", store, "-o", out], capsys)
+        one_error(code, err, str(out), "inside the image of this run", "never writes into its inputs",
+                  "outside it")
+    with pytest.raises(InputOverwriteError, match="inside the image of this run"):  # the API: the image's source
+        write_outputs(store / "0", np.ones((3, 64, 64), np.uint16), image=read_image(store), stem="z")
+    tiles = tmp_path / "tiles"
+    tiles.mkdir()
+    with pytest.raises(InputOverwriteError, match="inside the tiles of this run"):  # an output file, a tile folder
+        check_output_file(tiles / "new.tif", inputs={"tiles": tiles})
+    (tmp_path / "link").symlink_to(store)
+    code, err = run_main(["threshold", store, "-o", tmp_path / "link" / "0"], capsys)  # through a link
+    one_error(code, err, "inside the image of this run")
+    assert _listing(tmp_path) == sorted([*before, "link", "tiles"])  # nothing written, the store unchanged
+    code, err = run_main(["threshold", store, "-o", tmp_path / "out", "-q"], capsys)  # beside it: fine
+    assert code == 0, err
+    assert_complete(tmp_path / "out", "z")
+
+
+def test_a_one_channel_image_takes_its_name(tmp_path, movie, capsys):
+    from labelfree.image import select_channel, select_channels, to_dataarray
+
+    for channel in ("DAPI", "0"):  # was: "the image has one channel only (no C axis)"
+        out = tmp_path / f"o_{channel}"
+        code, err = run_main(["threshold", movie, "-o", out, "-q", "--channel-names", "DAPI", "--channel", channel],
+                             capsys)
+        assert code == 0, err
+        assert assert_complete(out, "x")["channels"] == ["DAPI"]
+    code, err = run_main(["threshold", movie, "-o", tmp_path / "bad", "--channel-names", "DAPI", "--channel", "GFP"],
+                         capsys)
+    one_error(code, err, "'GFP' not found", "DAPI")
+    code, err = run_main(["threshold", movie, "-o", tmp_path / "bad", "--channel", "DAPI"], capsys)
+    one_error(code, err, "one channel only")  # an unnamed one-channel image has no channel DAPI
+    assert not (tmp_path / "bad").exists()
+    named = to_dataarray(blob_movie(2), dims="TYX", channel_names=["DAPI"])
+    assert select_channel(named, "DAPI") is named and select_channels(named, "DAPI") is named
+    with pytest.raises(InputError, match="chosen more than once"):
+        select_channels(named, "DAPI,0")
+
+
+def test_type_errors_use_the_right_article(tmp_path, movie, capsys):
+    from labelfree.imagej.commands import command_fields
+    from labelfree.options import parse_macro_options
+
+    code, err = run_main(["threshold", movie, "-o", tmp_path / "out", "--set", "min_size=abc"], capsys)
+    line = one_error(code, err, "min_size='abc'", "expected an integer")
+    assert " a int" not in line  # was: "expected a int"
+    assert not (tmp_path / "out").exists()
+    for options, expected in (("min_size=1.5", "expected an integer"), ("fill_holes=maybe", "true or false")):
+        with pytest.raises(ConfigError, match=expected):
+            parse_macro_options(options, command_fields("threshold"))

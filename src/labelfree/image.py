@@ -244,6 +244,9 @@ def validate_image(
         NaN or inf in a float image.
     ConstantImageError
         Every pixel equal (unless ``allow_constant``).
+    InputError
+        A float64 image whose values do not fit 32-bit floats (overflow to inf), or whose
+        distinct values become one value in them (unless ``allow_constant``).
     """
     if not isinstance(image, xr.DataArray):
         if not hasattr(image, "shape") and not isinstance(image, (list, tuple)):
@@ -278,12 +281,32 @@ def validate_image(
         raise NonFiniteError(
             f"{name} contains {n_bad} NaN/inf pixel(s); replace them (e.g. numpy.nan_to_num) first."
         )
-    if not allow_constant and values.min() == values.max():
+    lo, hi = values.min(), values.max()
+    if not allow_constant and lo == hi:
         raise ConstantImageError(
             f"{name} is constant (every pixel is {values.flat[0]!s}); there is nothing to segment. "
             "Check that the right file or channel was given."
         )
+    if values.dtype == np.float64:
+        _check_fits_float32(float(lo), float(hi), name, allow_constant=allow_constant)
     return da
+
+
+def _check_fits_float32(lo: float, hi: float, name: str, /, *, allow_constant: bool) -> None:
+    """Refuse float64 values (from ``lo`` to ``hi``) that 32-bit floats, in which the pipelines compute,
+    turn into inf (overflow) or into one value (underflow, or a range below their precision)."""
+    top = float(np.finfo(np.float32).max)
+    if max(abs(lo), abs(hi)) > top:
+        raise InputError(
+            f"{name} holds 64-bit float values from {lo:.3g} to {hi:.3g}, beyond the range of the 32-bit floats "
+            f"LabelFree computes in (up to {top:.3g}): they would become infinite. Rescale it first, e.g. divide "
+            "it by its maximum."
+        )
+    if not allow_constant and lo != hi and np.float32(lo) == np.float32(hi):
+        raise InputError(
+            f"{name}'s values ({lo:.3g} to {hi:.3g}) cannot be told apart in the 32-bit floats LabelFree computes "
+            "in: every pixel would get the same value. Rescale it first, e.g. divide it by its maximum."
+        )
 
 
 def _extra_dims_hint(extra: Sequence[str], allowed: Sequence[str]) -> str:
@@ -389,9 +412,19 @@ def parse_channel_names(value: Any, /) -> tuple[str, ...] | None:
     return tuple(names)
 
 
+def _named_channels(da: xr.DataArray) -> list[str]:
+    """:func:`channel_names`, or the name of an image without a C axis given one (its scalar C coordinate)."""
+    if "C" not in da.dims and "C" in da.coords and da.coords["C"].ndim == 0:
+        return [str(da.coords["C"].values)]
+    return channel_names(da)
+
+
 def channel_index(da: xr.DataArray, channel: int | str, /) -> int:
-    """The 0-based index of ``channel`` (an index or a name) in ``da``'s C axis, with a clear error."""
-    names = channel_names(da)
+    """The 0-based index of ``channel`` (an index or a name) in ``da``'s C axis, with a clear error.
+
+    An image without a C axis whose one channel has a name (:func:`to_dataarray`) has channel 0 of that name.
+    """
+    names = _named_channels(da)
     if not names:
         raise DimensionError(
             f"Channel {channel!r} was asked for, but the image has one channel only (no C axis); "
@@ -413,9 +446,11 @@ def channel_index(da: xr.DataArray, channel: int | str, /) -> int:
 def select_channel(da: xr.DataArray, channel: int | str, /) -> xr.DataArray:
     """Select one channel by index or name, with a clear error when absent.
 
-    Without a C axis, channel 0 is the image itself.
+    Without a C axis, channel 0 (or the name of its one channel) is the image itself.
     """
-    if "C" not in da.dims and channel in (0, "0", None):
+    if "C" not in da.dims:
+        if channel not in (0, "0", None):
+            channel_index(da, channel)  # raises unless it names the image's one channel
         return da
     return da.isel(C=channel_index(da, channel))
 
@@ -423,22 +458,20 @@ def select_channel(da: xr.DataArray, channel: int | str, /) -> xr.DataArray:
 def select_channels(da: xr.DataArray, channels: Any, /) -> xr.DataArray:
     """Keep the listed channels (indices or names, see :func:`parse_channels`), in that order.
 
-    ``None`` keeps every channel. Without a C axis only channel 0 may be asked for.
+    ``None`` keeps every channel. Without a C axis only channel 0 (or its name) may be asked for.
     """
     wanted = parse_channels(channels)
     if wanted is None:
         return da
-    if "C" not in da.dims:
-        if wanted in ((0,), ("0",)):
-            return da
-        channel_index(da, wanted[0])  # raises: no C axis
-    index = [channel_index(da, c) for c in wanted]
+    if "C" not in da.dims and wanted in ((0,), ("0",)):
+        return da
+    index = [channel_index(da, c) for c in wanted]  # without a C axis: raises unless it names the one channel
     twice = sorted({k for k in index if index.count(k) > 1})
     if twice:
-        names = channel_names(da)
+        names = _named_channels(da)
         raise InputError(f"Channel {', '.join(names[k] for k in twice)} is chosen more than once ({list(wanted)}); "
                          "list each channel once.")
-    return da.isel(C=index)
+    return da.isel(C=index) if "C" in da.dims else da
 
 
 def one_channel(da: xr.DataArray, channel: Any = None, /, *, what: str = "This pipeline") -> xr.DataArray:

@@ -182,7 +182,7 @@ def run_pipeline(
             labels = spec.segment_function(da, config=cfg, progress=progress, **kwargs)
     used = channel_names(da) or ([str(da.coords["C"].values)] if "C" in da.coords else [])
     record = dict(labels.attrs.get("labelfree") or {})
-    if channel_names(full):
+    if channel_names(full) or "C" in full.coords:  # named channels, or the name of a one-channel image
         record["channels"] = used
     labels.attrs["labelfree"] = record
     return labels

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from cutter_synth import two_channel_cells
 
 import torch  # noqa: F401 - a dev install has torch: its absence is an error, not a skip
 
-from labelfree.cutter import CutterConfig, load_model, segment  # noqa: E402
+from labelfree.cutter import CutterConfig, MarkerWarning, load_model, segment  # noqa: E402
 from labelfree.errors import (  # noqa: E402
     Cancelled,
     ConfigError,
@@ -230,7 +231,8 @@ def test_errors_on_bad_input():
     flat = da.copy(data=np.stack([da.values[0], np.full((128, 128), 3.0, np.float32)]))
     with pytest.raises(ConstantImageError, match="nucleus image is constant"):
         segment(flat, config=CutterConfig(**FAST))
-    with pytest.raises(InputError, match="smaller than one 64 x 64 patch"):
+    with pytest.raises(InputError, match="smaller than one 64 x 64 patch"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", MarkerWarning)  # (5, 5) is on the background: said before the error
         segment(cell_only[:40], markers=[[5, 5]], config=CutterConfig(n_steps=1))
     with pytest.raises(ConfigError, match="loss_preset"):
         CutterConfig(loss_preset="fast")

@@ -9,6 +9,7 @@ patches. torch is imported only when a network is built.
 from labelfree.cutter.config import LOSS_PRESETS, CutterConfig
 from labelfree.cutter.graphcut import graph_cut_mask
 from labelfree.cutter.markers import detect_markers, markers_from_labels, markers_from_points
+from labelfree.cutter.prepare import MarkerWarning
 from labelfree.cutter.segment import fit, segment
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "markers_from_points",
     "graph_cut_mask",
     "load_model",
+    "MarkerWarning",
 ]
 
 

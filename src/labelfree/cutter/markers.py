@@ -29,6 +29,9 @@ def check_markers(markers: np.ndarray, /, *, shape: tuple[int, int]) -> np.ndarr
     ------
     InputError
         No markers, a wrong array shape, non-finite values, or markers outside the image.
+    DimensionError
+        A marker image (3-D, or 2-D, at least 4 x 5, of whole numbers) whose Y, X size is
+        not ``shape``.
     """
     pts = np.asarray(markers, dtype=np.float64)
     if pts.size == 0:
@@ -36,11 +39,16 @@ def check_markers(markers: np.ndarray, /, *, shape: tuple[int, int]) -> np.ndarr
             "No markers were given or found: Cutter needs one marker per cell. Give points, a "
             "nucleus label image, or a nucleus channel in which nuclei can be detected."
         )
+    h, w = shape
+    if _is_marker_image(pts) and pts.shape[-2:] != (h, w):
+        raise DimensionError(
+            f"The marker image is {' x '.join(map(str, pts.shape))} but the image is {h} x {w} (Y x X); give a "
+            "label image of the image's Y, X size ((T, Y, X) for a time-lapse), or (N, 2) (y, x) points."
+        )
     if pts.ndim != 2 or pts.shape[1] != 2:
         raise InputError(f"Markers must be an (N, 2) array of (y, x) positions; got shape {pts.shape}.")
     if not np.isfinite(pts).all():
         raise InputError("Markers contain NaN or infinite coordinates.")
-    h, w = shape
     outside = (pts[:, 0] < -0.5) | (pts[:, 0] > h - 0.5) | (pts[:, 1] < -0.5) | (pts[:, 1] > w - 0.5)
     if outside.any():
         first = pts[np.argmax(outside)]
@@ -49,6 +57,18 @@ def check_markers(markers: np.ndarray, /, *, shape: tuple[int, int]) -> np.ndarr
             f"x={first[1]:g}). Markers are (y, x) in pixels of this image; check the axis order and scaling."
         )
     return pts
+
+
+def _is_marker_image(markers: np.ndarray, /) -> bool:
+    """Whether an array that is not (N, 2) / (N, 3) points is a marker (label) image: 3-D or more
+    (points are 2-D), or 2-D, at least 4 x 5, of whole numbers. (N, 2) and (N, 3) arrays are points,
+    and so are the near misses (N, 4) (a column too many) and (2, N) / (3, N) (transposed)."""
+    if markers.ndim >= 3:
+        return True
+    if markers.ndim != 2 or markers.shape[1] <= 4 or markers.shape[0] <= 3:
+        return False
+    with np.errstate(invalid="ignore"):
+        return bool(np.array_equal(markers, np.round(markers)))
 
 
 def markers_from_points(points: np.ndarray, /, *, shape: tuple[int, int]) -> np.ndarray:

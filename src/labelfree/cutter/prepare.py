@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -18,8 +19,8 @@ from labelfree.errors import ConfigError, DimensionError, InputError
 from labelfree.image import channel_index, channel_names, select_channel
 
 __all__ = [
-    "Frame", "cell_channels", "check_marker_frames", "choose_peak_window", "frame_markers", "foreground_mask",
-    "keep_marked_regions", "frame_markers_and_mask", "marker_coverage", "prepare_frame",
+    "Frame", "MarkerWarning", "cell_channels", "check_marker_frames", "choose_peak_window", "frame_markers",
+    "foreground_mask", "keep_marked_regions", "frame_markers_and_mask", "marker_coverage", "prepare_frame",
 ]
 
 
@@ -37,6 +38,11 @@ RIDGE_DEPTH = 2.5
 RIDGE_FLOOR = 0.5
 #: the automatic window is the largest whose marker coverage is within this fraction of the best window's
 PEAK_WINDOW_GAIN = 0.02
+
+
+class MarkerWarning(UserWarning):
+    """Cutter's markers are probably not what was meant: the same points in every frame of a movie,
+    or no marker on the foreground of a frame (whose labels are then empty)."""
 
 
 @dataclasses.dataclass
@@ -134,9 +140,19 @@ def check_marker_frames(markers: Any, n_frames: int, shape: tuple[int, int], /) 
     ``n_frames`` frames of ``shape`` (Y, X); lists (one entry per frame) are checked as they are split.
 
     A marker in a frame the movie lacks (or at a fractional frame) would be dropped silently by
-    the per-frame split; a label stack of another length would fail half-way.
+    the per-frame split; a label stack of another length would fail half-way. (N, 2) (y, x)
+    points are used in every frame (a static field; a markers CSV without a ``t`` column gives
+    them): for a movie of 2 or more frames that is said with a :class:`MarkerWarning`, as points
+    of several frames given without their frame would cut each cell between the markers of other
+    frames.
     """
     if not isinstance(markers, np.ndarray) or markers.dtype.kind not in "iuf":
+        return
+    if markers.ndim == 2 and markers.shape[1] == 2 and markers.shape != tuple(shape) and n_frames > 1:
+        warnings.warn(MarkerWarning(
+            f"{len(markers)} (y, x) marker point(s) were given for a movie of {n_frames} frames: the same points are "
+            f"used in every frame. For markers of each frame, give (t, y, x) points (t the 0-based frame; in a "
+            "markers CSV, a t column)."), stacklevel=4)
         return
     if markers.ndim == 3 and markers.shape[-2:] == tuple(shape):
         if markers.shape[0] != n_frames:
@@ -361,6 +377,36 @@ def keep_marked_regions(mask: np.ndarray, markers: np.ndarray, /) -> np.ndarray:
     return ndi.binary_fill_holes(kept)
 
 
+def _on_foreground(mask: np.ndarray, markers: np.ndarray, /) -> np.ndarray:
+    """For each marker (N, 2) (y, x), whether it lies on the foreground of ``mask`` (Y, X) bool.
+
+    A marker pixel that is its own island of the mask (or an island of marker pixels) is not on
+    the foreground: :func:`keep_marked_regions` puts every marker's pixel into the mask, so a
+    marker on the background leaves that pixel alone there.
+    """
+    pts = np.clip(np.rint(np.asarray(markers, np.float64)).astype(np.int64).reshape(-1, 2), 0,
+                  np.array(mask.shape) - 1)
+    rest = np.asarray(mask, bool).copy()
+    rest[pts[:, 0], pts[:, 1]] = False
+    near = ndi.binary_dilation(rest, structure=np.ones((3, 3)))
+    return mask[pts[:, 0], pts[:, 1]] & near[pts[:, 0], pts[:, 1]]
+
+
+def _warn_if_nothing_marked(mask: np.ndarray, markers: np.ndarray, t: int | None) -> None:
+    """A :class:`MarkerWarning` when no marker of a frame lies on its foreground: nothing can be cut."""
+    if len(markers) and _on_foreground(mask, markers).any():
+        return
+    where = "" if t is None else f" of frame {t}"
+    why = ("the foreground mask is empty" if not mask.any() else
+           f"{'its one marker lies' if len(markers) == 1 else f'all its {len(markers)} markers lie'} on the "
+           "background")
+    warnings.warn(MarkerWarning(
+        f"Cutter: no marker lies in the foreground mask{where} ({why}), so no cell can be cut there and its labels "
+        "are empty. Check that the markers are on the cells ((y, x) pixels of this image), that nucleus_channel "
+        "shows the nuclei, and the mask (the mask given, or mask_signal, cell_fraction and mask_smoothing)."),
+        stacklevel=5)
+
+
 def _downscale(x: np.ndarray, d: float) -> tuple[np.ndarray, tuple[float, float]]:
     """Reduce the last two axes of ``x`` by ``d`` (enlarge for ``d < 1``).
 
@@ -428,6 +474,7 @@ def prepare_frame(
     channels = cell_channels(frame, config)
     pts, ids, mask = frame_markers_and_mask(frame, config, markers=markers, mask=mask, scribbles=scribbles,
                                             t=t, channels=channels)
+    _warn_if_nothing_marked(mask, pts, t)
     shape = mask.shape
     if config.downscale is None or config.marker_sigma is None:
         raise InputError("prepare_frame needs a config whose downscale and marker_sigma are numbers; "

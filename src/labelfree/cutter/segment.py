@@ -264,7 +264,10 @@ def prepare(
 
 
 def _valid_input(image: Any, /) -> xr.DataArray:
-    """The Cutter input checked against the data model (one pass over its pixels)."""
+    """The Cutter input checked against the data model (one pass over its pixels). A Z axis of length
+    1 is the plane itself (kept as a scalar coordinate); a longer one is refused."""
+    if isinstance(image, xr.DataArray) and image.sizes.get("Z") == 1:
+        image = image.isel(Z=0)
     return validate_image(image, required=("Y", "X"), allowed=("T", "C", "Y", "X"), name="Cutter input")
 
 

@@ -9,7 +9,8 @@ import xarray as xr
 
 from labelfree._config import provenance
 from labelfree._progress import Progress
-from labelfree.image import labels_like, validate_image
+from labelfree.errors import DimensionError
+from labelfree.image import channel_names, labels_like, validate_image
 from labelfree.threshold.config import ThresholdConfig
 
 __all__ = ["segment", "threshold_plane", "whole_plane_config"]
@@ -57,19 +58,26 @@ def segment(
 
     Parameters
     ----------
-    image : DataArray or array, dims from T, Z, Y, X (2-D arrays are YX)
+    image : DataArray or array, dims from T, C, Z, Y, X (2-D arrays are YX)
         One channel of a fluorescence-like image (select it with
-        :func:`labelfree.image.select_channel`); planes (each T and Z) are thresholded
-        separately.
+        :func:`labelfree.image.select_channel`; a C axis of length 1 is that channel);
+        planes (each T and Z) are thresholded separately.
     config : ThresholdConfig, dict, path or None
     progress : bool or tqdm-like or callable
 
     Returns
     -------
-    labels : DataArray with the image's dims (uint16), ids unique per plane.
+    labels : DataArray with the image's dims but C (uint16), ids unique per plane.
     """
     cfg = ThresholdConfig.coerce(config)
-    da = validate_image(image, allowed=("T", "Z", "Y", "X"), name="image")
+    da = validate_image(image, allowed=("T", "C", "Z", "Y", "X"), name="image")
+    if "C" in da.dims:
+        if da.sizes["C"] > 1:
+            raise DimensionError(
+                f"image has {da.sizes['C']} channels ({', '.join(channel_names(da))}); the threshold pipeline "
+                "segments one. Select one channel first (labelfree.image.select_channel; CLI --channel)."
+            )
+        da = da.isel(C=0)  # a length-1 C is the image itself; its name stays as a scalar coord
     lead = [d for d in da.dims if d not in ("Y", "X")]
     values = np.asarray(da.transpose(*lead, "Y", "X").data)
     planes = values.reshape((-1,) + values.shape[-2:])

@@ -1,0 +1,120 @@
+"""Markers Cutter is given that are probably not what was meant: said clearly, without training."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from cutter_synth import two_channel_cells
+
+from labelfree.cutter.markers import check_markers
+from labelfree.errors import DimensionError, InputError
+from labelfree.image import to_dataarray
+
+CHANNELS = {"cell_channels": ("cell",)}
+
+
+def _image(seed: int = 0):
+    image, _, nuclei, centres = two_channel_cells(seed=seed)
+    return to_dataarray(image, dims="CYX", channel_names=["cell", "nucleus"]), nuclei, centres
+
+
+def _movie():
+    frames = [two_channel_cells(seed=s) for s in (0, 1)]
+    movie = to_dataarray(np.stack([f[0] for f in frames]), dims="TCYX", channel_names=["cell", "nucleus"])
+    return movie, [f[3] for f in frames]
+
+
+def test_a_marker_image_of_the_wrong_size_is_said_to_be_one():
+    """A nucleus label image cropped to 100 x 128 for a 128 x 128 image was refused as points ("Markers
+    must be an (N, 2) array of (y, x) positions; got shape (100, 128)")."""
+    from labelfree.cutter.segment import prepare
+
+    da, nuclei, _ = _image()
+    for wrong in (nuclei[:100], nuclei[:, :64] > 0, nuclei[:100].astype(np.float32)):
+        size = " x ".join(map(str, wrong.shape))
+        with pytest.raises(DimensionError, match=rf"marker image is {size} but the image is 128 x 128 .*label image "
+                                                 r"of the image's Y, X size.*\(N, 2\) \(y, x\) points"):
+            prepare(da, markers=wrong, config=CHANNELS)
+    movie, _ = _movie()
+    with pytest.raises(DimensionError, match=r"marker image is 2 x 100 x 128 but the image is 128 x 128"):
+        prepare(movie, markers=np.stack([nuclei[:100]] * 2), config=CHANNELS)
+    # points stay points, near misses included: the points message, not the image one
+    pts = np.array([[10.0, 12.0], [40.0, 50.0], [70.0, 20.0], [90.0, 90.0], [30.0, 100.0]])
+    np.testing.assert_array_equal(check_markers(pts, shape=(128, 128)), pts)
+    for near in (pts.T, pts.T.astype(int), np.c_[pts, pts[:, :1]], np.c_[pts, pts].astype(int)[:3]):
+        with pytest.raises(InputError, match=r"must be an \(N, 2\) array of \(y, x\) positions"):
+            check_markers(near, shape=(128, 128))
+
+
+def test_y_x_points_for_a_movie_are_used_in_every_frame_with_a_warning():
+    """(N, 2) points given for a movie (a markers CSV without a t column) were used in every frame
+    without a word: each cell was cut between the markers of the other frames."""
+    from labelfree.cutter.prepare import MarkerWarning
+    from labelfree.cutter.segment import prepare
+
+    movie, centres = _movie()
+    every = np.concatenate(centres)
+    with pytest.warns(MarkerWarning, match=r"for a movie of 2 frames: the same points are used in every frame.*"
+                                           r"\(t, y, x\) points.*a t column"):
+        prepared = prepare(movie, markers=every, config=CHANNELS)
+    assert [len(f.ids) for f in prepared.frames] == [len(every)] * 2  # still the documented static field
+    per_frame = np.concatenate([np.c_[np.full(len(c), t), c] for t, c in enumerate(centres)])
+    da, _, single = _image()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MarkerWarning)
+        prepared = prepare(movie, markers=per_frame, config=CHANNELS)  # (t, y, x): no warning
+        assert [len(f.ids) for f in prepared.frames] == [len(c) for c in centres]
+        prepare(da, markers=single, config=CHANNELS)  # one frame: (y, x) is all it can be
+        prepare(movie.isel(T=[0]), markers=centres[0], config=CHANNELS)  # a one-frame movie too
+
+
+def test_no_marker_on_the_foreground_is_said():
+    """One marker on the background, markers that all miss the cells, or an empty mask gave empty
+    labels and no explanation."""
+    from labelfree.cutter.prepare import MarkerWarning
+    from labelfree.cutter.segment import prepare
+
+    da, _, centres = _image()
+    cfg = {**CHANNELS, "downscale": 1, "marker_sigma": 5, "mask_smoothing": 2, "mask_peak_window": 9}
+    for markers, why in (([[2.0, 2.0]], r"its one marker lies on the background"),
+                         ([[2.0, 2.0], [125.0, 3.0]], r"all its 2 markers lie on the background")):
+        with pytest.warns(MarkerWarning, match=rf"no marker lies in the foreground mask \({why}\).*labels are "
+                                               r"empty.*markers are on the cells.*nucleus_channel.*mask"):
+            prepare(da, markers=np.array(markers), config=cfg)
+    with pytest.warns(MarkerWarning, match=r"no marker lies in the foreground mask \(the foreground mask is empty\)"):
+        prepare(da, markers=centres, config=cfg, mask=np.zeros((128, 128), bool))
+    movie, _ = _movie()
+    nuclei = np.stack([two_channel_cells(seed=s)[2] for s in (0, 1)])
+    with pytest.warns(MarkerWarning, match=r"foreground mask of frame 1 \(the foreground mask is empty\)") as said:
+        prepare(movie, markers=nuclei, config=cfg, mask=np.stack([np.ones((128, 128), bool),
+                                                                  np.zeros((128, 128), bool)]))
+    assert len(said) == 1  # frame 0 has its cells
+    from labelfree.cutter import segment
+
+    with pytest.warns(MarkerWarning, match="the foreground mask is empty"):  # the whole run: empty labels, said
+        labels = segment(da, markers=centres, mask=np.zeros((128, 128), bool),
+                         config={**cfg, "n_steps": 1, "width": 4, "crop_size": 32})
+    assert labels.shape == (128, 128) and labels.values.max() == 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", MarkerWarning)
+        prepare(da, markers=np.concatenate([centres, [[2.0, 2.0]]]), config=cfg)  # most on cells: no warning
+        prepare(da, markers=centres, config=cfg, mask=np.ones((128, 128), bool))
+
+
+def test_a_length_1_z_axis_is_the_plane_itself():
+    """A CZYX image of one plane (as ImageJ hyperstacks and OME files often carry) was refused with
+    'unexpected Z ... pick a plane'; it is the plane itself. Several planes are still refused."""
+    import xarray as xr
+
+    from labelfree.cutter import segment
+
+    image, _, nuclei, _ = two_channel_cells(seed=0)
+    plane = to_dataarray(image, dims="CYX", channel_names=["cell", "nucleus"])
+    config = {"n_steps": 3, "width": 8, "cell_channels": ["cell"], "nucleus_channel": "nucleus"}
+    flat = segment(plane, markers=nuclei, config=config)
+    one = segment(plane.expand_dims("Z", axis=1), markers=nuclei, config=config)
+    assert one.dims == ("Y", "X") and np.array_equal(one.values, flat.values) and flat.values.max() > 0
+    with pytest.raises(DimensionError, match="unexpected Z"):
+        segment(xr.concat([plane, plane], dim="Z").transpose("C", "Z", "Y", "X"), markers=nuclei, config=config)
