@@ -254,6 +254,26 @@ def test_a_dim_8_bit_movie_is_segmented_as_its_16_bit_copy(shared_data):
     assert as8.attrs["labelfree"]["uint8_range"][1] < 64  # spread from its own largest value
 
 
+def test_a_64_bit_float_movie_is_segmented_at_any_scale(shared_data):
+    """Real SIM+ nuclei as 64-bit floats, times 1e300 and 1e-300: the frames were cast to 32-bit
+    floats before their grey range was mapped, so 1e300 overflowed (0 objects, overflow warnings)
+    and 1e-300 became one value (0 objects, 'No motion found'). The grey range is mapped in 64 bits."""
+    folder = shared_data / "ctc" / "Fluo-N2DH-SIM+" / "01"
+    if not folder.is_dir():
+        pytest.skip(f"{folder} is absent")
+    import tifffile
+
+    movie = np.stack([tifffile.imread(folder / f"t{t:03d}.tif") for t in range(4)]).astype(np.float64)
+    plain = motion.segment(movie).values
+    assert all(len(np.unique(f)) > 20 for f in plain)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow warning, no NoMotionWarning
+        for scale in (1e300, 1e-300):
+            scaled = motion.segment(movie * scale).values
+            assert (scaled > 0).sum() == pytest.approx((plain > 0).sum(), rel=0.01)
+            assert [len(np.unique(f)) for f in scaled] == [len(np.unique(f)) for f in plain]
+
+
 def _msc_crop(shared_data):
     """Fluo-C2DL-MSC/01 frames 5-7 binned 2 x 2, a 256 px crop with 4 cells, and the ground truth of frames 5 and 7."""
     import tifffile

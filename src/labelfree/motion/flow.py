@@ -65,7 +65,9 @@ def uint8_range(movie, /, *, low: float = 0.5, high: float = 99.8, max_frames: i
         lo = float(min(np.min(movie[i]) for i in idx))
         hi = float(max(np.max(movie[i]) for i in idx))
         return (0.0, 255.0) if hi <= lo else (lo, hi)
-    sample = np.stack([np.asarray(movie[i][::4, ::4], dtype=np.float32) for i in idx])
+    # 64-bit floats are sampled as they are: values beyond float32's range or precision (1e300, 1e-300) stay apart
+    kind = np.float64 if np.dtype(movie.dtype) == np.float64 else np.float32
+    sample = np.stack([np.asarray(movie[i][::4, ::4], dtype=kind) for i in idx])
     lo, hi = (float(v) for v in np.percentile(sample, [low, high]))
     if hi <= lo:
         hi = float(sample.max())
@@ -93,6 +95,8 @@ def to_uint8(frame: np.ndarray, /, *, low: float, high: float) -> np.ndarray:
     if arr.dtype == np.uint8 and low == 0 and high == 255:
         return arr.copy()
     scale = 255.0 / (high - low)
+    if arr.dtype == np.float64:  # mapped in 64 bits: a float32 cast first would overflow 1e300 or merge 1e-300
+        return np.rint(np.clip((arr - low) * scale, 0, 255)).astype(np.uint8)
     out = cv2.convertScaleAbs(arr.astype(np.float32, copy=False), alpha=scale, beta=-low * scale)
     if low > 0 or arr.dtype.kind == "f":  # convertScaleAbs takes |x|: values below low must be 0
         out[arr < low] = 0
