@@ -141,6 +141,10 @@ class PipelineSpec:
     frame_overlap : int or None
         Frames a time chunk shares with the previous one when a batch run splits a long
         movie (0: frames are independent); None: never split in time.
+    chunk_settings : tuple of str
+        Automatic settings (keys of the provenance's ``auto``) that the first frame chunk of
+        a split movie chooses and every later chunk then uses, so that all chunks share one
+        scale (Motion's cell size: measured on a short chunk alone it can be far off).
     tiles : bool
         Frames may be cut into overlapping spatial tiles for large images.
     torch : bool
@@ -179,6 +183,7 @@ class PipelineSpec:
     needs_time: bool = False
     inputs: tuple[Input, ...] = ()
     frame_overlap: int | None = None
+    chunk_settings: tuple[str, ...] = ()
     tiles: bool = False
     torch: bool = False
     tile_config: str = ""

@@ -59,3 +59,32 @@ def test_merge_without_overlap_concatenates_per_frame_labels():
     movie = np.stack([relabel_sequential(f) for f in _tracked_movie(np.random.default_rng(1))])
     parts = [(a, movie[a:b]) for a, b in plan_chunks(len(movie), chunk_frames=4, overlap=0)]
     np.testing.assert_array_equal(merge_chunks(parts, overlap=0), movie)
+
+
+def test_chunks_of_a_motion_movie_share_the_first_chunk_s_scale(tmp_path):
+    """A 60-frame movie in chunks of 20: each chunk measured its own cell size, and on frames
+    19-39 alone Motion took cells 5 x too large (area 4172 px against 828), so min_size 1043
+    merged every cell of that chunk into one object, and the provenance showed chunk 0's values
+    only. Every chunk now uses the first chunk's automatic settings, and the provenance holds
+    every chunk's frames."""
+    import tifffile
+
+    from labelfree.batch import run_batch
+    from labelfree.datasets import synthetic_movie
+    from labelfree.io.labels_tiff import read_provenance
+
+    movie, _ = synthetic_movie(n_frames=60, shape=(128, 128), n_cells=6, seed=3)
+    tifffile.imwrite(tmp_path / "movie60.tif", movie.values, imagej=True, metadata={"axes": "TYX"})
+    counts, records = {}, {}
+    for name, chunks in (("whole", None), ("chunked", 20)):
+        out = tmp_path / name
+        summary = run_batch(tmp_path / "movie60.tif", pipeline="motion", out_dir=out, progress=False,
+                            batch={"scheduler": "sync", "chunk_frames": chunks})
+        assert list(summary["status"]) == ["ok"]
+        labels = tifffile.imread(out / "movie60_labels.tif")
+        counts[name] = [len(np.unique(frame)) - 1 for frame in labels]
+        records[name] = read_provenance(out / "movie60_labels.tif")
+    assert min(counts["chunked"][20:40]) >= 4  # before: 1 object in frames 20-38, none in 39
+    assert sum(counts["chunked"]) == pytest.approx(sum(counts["whole"]), rel=0.05)  # 335 and 339 measured
+    assert records["chunked"]["auto"]["min_size"] == pytest.approx(records["whole"]["auto"]["min_size"], rel=0.05)
+    assert [r["frame"] for r in records["chunked"]["thresholds"]] == list(range(1, 60))

@@ -27,7 +27,7 @@ import xarray as xr
 from labelfree.errors import InputError
 
 __all__ = [
-    "plan_chunks", "segment_chunk", "merge_chunks", "merge_and_write",
+    "plan_chunks", "segment_chunk", "shared_settings", "shares_settings", "merge_chunks", "merge_and_write",
     "open_input", "count_frames", "segment_chunk_of_input", "merge_and_write_input", "local_reads",
 ]
 
@@ -60,11 +60,35 @@ def plan_chunks(n_frames: int, /, *, chunk_frames: int, overlap: int) -> list[tu
     return [(max(0, a - overlap) if i else a, b) for i, (a, b) in enumerate(cores)]
 
 
-def segment_chunk(image: xr.DataArray, start: int, stop: int, /, *, job: Any) -> tuple[int, np.ndarray, dict]:
-    """Segment frames ``[start, stop)`` of ``image``; returns (start, labels T..., provenance)."""
+def shared_settings(part: tuple[int, np.ndarray, dict], /, *, job: Any) -> dict[str, Any]:
+    """The automatic settings that the first chunk (its result ``part``) chose and every later chunk
+    uses: the pipeline's ``chunk_settings`` among its provenance's ``auto`` values."""
+    from labelfree.pipelines import get_pipeline
+
+    auto = part[2].get("auto") or {}
+    return {k: auto[k] for k in get_pipeline(job.pipeline).chunk_settings if k in auto}
+
+
+def shares_settings(job: Any, /) -> bool:
+    """Whether the later chunks of ``job`` wait for the first one's automatic settings."""
+    from labelfree.pipelines import get_pipeline
+
+    return bool(get_pipeline(job.pipeline).chunk_settings)
+
+
+def _with_settings(job: Any, settings: dict[str, Any] | None) -> Any:
+    import dataclasses
+
+    return dataclasses.replace(job, config={**job.config, **settings}) if settings else job
+
+
+def segment_chunk(image: xr.DataArray, start: int, stop: int, /, *, job: Any,
+                  settings: dict[str, Any] | None = None) -> tuple[int, np.ndarray, dict]:
+    """Segment frames ``[start, stop)`` of ``image``; returns (start, labels T..., provenance).
+    ``settings``: the first chunk's automatic settings (:func:`shared_settings`), used as given."""
     from labelfree.batch.task import segment_image
 
-    labels = segment_image(image.isel(T=slice(start, stop)), job=job)
+    labels = segment_image(image.isel(T=slice(start, stop)), job=_with_settings(job, settings))
     if labels.dims[0] != "T":
         raise InputError(f"The {job.pipeline} pipeline returned dims {labels.dims} for a chunk; expected T first.")
     return start, np.asarray(labels.data), dict(labels.attrs.get("labelfree") or {})
@@ -111,7 +135,12 @@ def merge_and_write(image: xr.DataArray, parts: Sequence[tuple[int, np.ndarray, 
     overlap = int(job.frame_overlap or 0)
     merged = merge_chunks([(s, lab) for s, lab, _ in parts], overlap=overlap)
     dims = ("T",) + tuple(d for d in image.dims if d in ("Z", "Y", "X"))
-    record = dict(parts[0][2])
+    ordered = sorted(parts, key=lambda p: p[0])
+    record = dict(ordered[0][2])  # the first chunk's: the automatic settings every chunk used
+    for key, value in record.items():  # per-frame records (Motion's thresholds): every chunk's own frames
+        if isinstance(value, list) and value and all(isinstance(v, dict) and "frame" in v for v in value):
+            record[key] = [{**v, "frame": int(v["frame"]) + s} for i, (s, _, prov) in enumerate(ordered)
+                           for v in prov.get(key) or [] if i == 0 or int(v["frame"]) >= overlap]
     messages = sorted({m for _, _, prov in parts for m in prov.get("warnings", [])})
     if messages:
         record["warnings"] = messages
@@ -155,11 +184,12 @@ def count_frames(job: Any, /) -> int:
     return int(open_input(job).sizes.get("T", 1))
 
 
-def segment_chunk_of_input(job: Any, start: int, stop: int, /) -> tuple[int, np.ndarray, dict]:
+def segment_chunk_of_input(job: Any, start: int, stop: int, /,
+                           settings: dict[str, Any] | None = None) -> tuple[int, np.ndarray, dict]:
     """Read frames ``[start, stop)`` of the job's input (only those) and segment them."""
     with local_reads():
         image = open_input(job).isel(T=slice(start, stop)).load()
-        _, labels, record = segment_chunk(image, 0, stop - start, job=job)
+        _, labels, record = segment_chunk(image, 0, stop - start, job=job, settings=settings)
     return start, labels, record
 
 

@@ -42,6 +42,8 @@ from labelfree.batch.chunks import (
     plan_chunks,
     segment_chunk,
     segment_chunk_of_input,
+    shared_settings,
+    shares_settings,
 )
 from labelfree.batch.task import (
     Job,
@@ -163,8 +165,10 @@ def run_sequential(jobs: list[Job], rows: dict[str, dict], /, *, bar: Any, chunk
                 spans = _spans(n_frames_of(image), job, chunk_frames) if "T" in image.dims else None
                 if spans is None:
                     row = process_image(image, job=job, started=started)
-                else:
-                    parts = [segment_chunk(image, a, b, job=job) for a, b in spans]
+                else:  # the first chunk chooses the automatic settings the others use
+                    first = segment_chunk(image, *spans[0], job=job)
+                    settings = shared_settings(first, job=job)
+                    parts = [first, *(segment_chunk(image, a, b, job=job, settings=settings) for a, b in spans[1:])]
                     row = merge_and_write(image, parts, job=job, started=started)
             except Exception as exc:  # noqa: BLE001 - every failure is reported per input
                 row = failed_row(job, exc, started=started)
@@ -251,21 +255,35 @@ class _Dispatcher:
                 self.submit(_Task("row", job, task.started, process_image, (loaded,),
                                   {"job": job, "started": task.started}))
                 return
-            parts = [self.client.submit(segment_chunk, loaded, a, b, job=job, key=_key(f"chunk{a}", job), pure=False)
-                     for a, b in spans]
-            self.held.setdefault(job.item.stem, []).extend(parts)
+            first = self.client.submit(segment_chunk, loaded, *spans[0], job=job, key=_key(f"chunk{spans[0][0]}", job),
+                                       pure=False)
+            settings = self._settings(first, job)
+            parts = [first, *(self.client.submit(segment_chunk, loaded, a, b, job=job, settings=settings,
+                                                 key=_key(f"chunk{a}", job), pure=False) for a, b in spans[1:])]
+            self.held.setdefault(job.item.stem, []).extend([*parts, *([settings] if settings is not None else [])])
             self.submit(_Task("row", job, task.started, merge_and_write, (loaded, parts),
                               {"job": job, "started": task.started}))
             return
         if spans is None:
             self.submit(_Task("row", job, task.started, run_input, (job,), failed_on=task.failed_on), workers=workers)
             return
-        parts = [self.client.submit(_io_guard, segment_chunk_of_input, job, job, a, b, key=_key(f"chunk{a}", job),
-                                    pure=False, **_placement(workers))
-                 for a, b in spans]
-        self.held[job.item.stem] = parts
+        first = self.client.submit(_io_guard, segment_chunk_of_input, job, job, *spans[0],
+                                   key=_key(f"chunk{spans[0][0]}", job), pure=False, **_placement(workers))
+        settings = self._settings(first, job)
+        parts = [first, *(self.client.submit(_io_guard, segment_chunk_of_input, job, job, a, b, settings,
+                                             key=_key(f"chunk{a}", job), pure=False, **_placement(workers))
+                          for a, b in spans[1:])]
+        self.held[job.item.stem] = [*parts, *([settings] if settings is not None else [])]
         self.submit(_Task("merge", job, task.started, _io_guard, (merge_and_write_input, job, job, parts),
                           {"started": task.started}, failed_on=task.failed_on, n_frames=n_frames), workers=workers)
+
+    def _settings(self, first: Any, job: Job) -> Any:
+        """A future of the automatic settings the first chunk chose (None: the pipeline shares none,
+        and the chunks run at once); the later chunks take it as an argument, so they start once
+        the first chunk is done."""
+        if not shares_settings(job):
+            return None
+        return self.client.submit(shared_settings, first, job=job, key=_key("settings", job), pure=False)
 
     def collect(self) -> None:
         for future in self.queue:

@@ -11,6 +11,7 @@ SPEC = PipelineSpec(
     channels="one",
     needs_time=True,
     frame_overlap=1,
+    chunk_settings=("min_size", "closing_radius", "flow_downsample", "upsample", "declump_landscape"),
     demo="labelfree.datasets:movie_demo",
     extra_outputs={"flow": ("labelfree.motion.flow:write_flow_stack",
                             "also write <stem>_flow.tif: the flow speed (px/frame) of every frame")},
