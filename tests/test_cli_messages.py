@@ -169,3 +169,15 @@ def test_unknown_arguments_show_the_command_s_own_usage(capsys, args, prog):
     err = capsys.readouterr().err
     assert err.startswith(f"usage: {prog} ") and "COMMAND ..." not in err, err
     assert f"{prog}: error: unrecognized arguments: {' '.join(args[-2:] if args[0] == 'eval' else args[-1:])}" in err
+
+
+def test_a_repeated_channel_option_lists_every_channel():
+    """``--channel A --channel B`` kept B alone (a fusion of one channel, no warning); it lists both,
+    as ``--channel A,B`` does. For a one-channel pipeline the two are refused alike."""
+    from labelfree.cli import build_parser
+
+    parser = build_parser()
+    args = parser.parse_args(["fusion", "img.tif", "-o", "out", "--channel", "A", "--channel", "B"])
+    assert args.channel == "A,B"
+    assert parser.parse_args(["fusion", "img.tif", "-o", "out", "--channel", "A,C"]).channel == "A,C"
+    assert parser.parse_args(["batch", "x", "-p", "fusion", "-o", "out", "--channel", "0", "--channel", "2"]).channel == "0,2"

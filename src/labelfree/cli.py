@@ -87,12 +87,22 @@ def add_progress_options(p: argparse.ArgumentParser, /) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
 
 
+class _JoinedChannels(argparse.Action):
+    """``--channel`` given more than once lists every value, as ``--channel A,B`` does (the last
+    one alone was kept)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        before = getattr(namespace, self.dest, None)
+        setattr(namespace, self.dest, values if before in (None, "") else f"{before},{values}")
+
+
 def add_run_options(p: argparse.ArgumentParser, /, *, channel_help: str) -> None:
     """The options every segmenting command shares (pipelines and batch)."""
     p.add_argument("-o", "--out", type=path_argument("the output folder (-o)", "a folder"), required=True, metavar="DIR",
                    help="output folder")
     add_config_options(p)
-    p.add_argument("--channel", metavar="C", help=channel_help)
+    p.add_argument("--channel", metavar="C", action=_JoinedChannels, help=channel_help)
     p.add_argument("--overwrite", action="store_true",
                    help="replace earlier results of the same name (default: refuse)")
     p.add_argument("--threads", type=int, metavar="N",

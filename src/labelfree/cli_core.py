@@ -40,7 +40,7 @@ _METRIC_ROWS = (
 
 _CHANNEL_HELP = {
     "one": "channel to segment (0-based index or name); needed when the image has several",
-    "many": "channels to use, comma-separated indices or names (default: all)",
+    "many": "channels to use, comma-separated indices or names, or the option repeated (default: all)",
 }
 
 
