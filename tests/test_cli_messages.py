@@ -181,3 +181,18 @@ def test_a_repeated_channel_option_lists_every_channel():
     assert args.channel == "A,B"
     assert parser.parse_args(["fusion", "img.tif", "-o", "out", "--channel", "A,C"]).channel == "A,C"
     assert parser.parse_args(["batch", "x", "-p", "fusion", "-o", "out", "--channel", "0", "--channel", "2"]).channel == "0,2"
+
+
+@pytest.mark.parametrize("verbose, line", [(0, "labelfree: warning: no validation images"),
+                                           (1, "WARNING labelfree.fusion.training: no validation images")])
+def test_a_logged_warning_is_a_labelfree_warning_line(verbose, line):
+    """A warning the pipelines log (Fusion training without validation images) printed as
+    'WARNING labelfree.fusion.training: ...', unlike the documented 'labelfree: warning: ...'."""
+    import subprocess
+    import sys
+
+    code = ("import logging; from labelfree.cli import _configure_logging; "
+            f"_configure_logging({verbose}); "
+            "logging.getLogger('labelfree.fusion.training').warning('no validation images')")
+    err = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stderr
+    assert err.strip() == line

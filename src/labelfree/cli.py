@@ -221,11 +221,24 @@ def _verb_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, list[str]] |
     return parser, rest
 
 
+class _LogLines(logging.Formatter):
+    """Log records as the command line prints its messages: a warning is ``labelfree: warning: ...``,
+    as Python warnings are; with ``-v`` every record names its level and logger."""
+
+    def __init__(self, verbose: int) -> None:
+        super().__init__("%(levelname)s %(name)s: %(message)s")
+        self.verbose = verbose
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.levelno == logging.WARNING and not self.verbose:
+            return f"labelfree: warning: {record.getMessage()}"
+        return super().format(record)
+
+
 def _configure_logging(verbose: int) -> None:
-    logging.basicConfig(
-        level=(logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)],
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    handler = logging.StreamHandler()
+    handler.setFormatter(_LogLines(verbose))
+    logging.basicConfig(level=(logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)], handlers=[handler])
     if verbose < 2:  # readers' and schedulers' own chatter about files LabelFree reports itself
         for name in ("tifffile", "distributed", "numcodecs"):
             logging.getLogger(name).setLevel(logging.ERROR if verbose == 0 else logging.WARNING)
