@@ -143,7 +143,9 @@ def main(argv: list[str] | None = None) -> int:
         h = res.history
         print(f"channel {name}: {h.epochs_run} epochs, best {h.best_epoch + 1}, {h.seconds_per_epoch:.2f} s/epoch")
     models = {name: res.model for name, res in results.items()}
-    table = compare_fusions(*test, models=models)
+    # at the models' training diameter, as this table was measured (compare_fusions measures one otherwise)
+    table = compare_fusions(*test, models=models,
+                            config={"diameter": float(np.mean([m.diam_labels for m in models.values()]))})
     print(f"\nFluo-N2DH-SIM+ 01, {args.channels} built channels, {len(TEST)} test frames "
           f"({sum(int(lab.max()) for lab in test[1])} nuclei); training {train_s:.0f} s on CPU\n")
     cols = ["precision", "recall", "f1", "jaccard", "aji", "average_precision"]

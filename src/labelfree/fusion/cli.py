@@ -8,10 +8,12 @@ kept as another name for it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import math
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from labelfree.errors import InputError
 
@@ -53,6 +55,43 @@ def _read_labels(paths: list[Path], n: int) -> list[Any]:
     if len(paths) != n:
         raise InputError(f"{n} images but {len(paths)} label files; give one label image per image.")
     return [read_labels(p) for p in paths]
+
+
+@contextlib.contextmanager
+def _zoo_to_file_in(path: Path) -> Iterator[Any]:
+    """The zoo at ``path``, created when absent. When the command fails (or is interrupted) before it
+    files a model there, a zoo it created is removed again: an empty zoo left behind would later
+    read as "no model for these channels" instead of "not a zoo"."""
+    from labelfree.errors import LabelFreeError
+    from labelfree.fusion import ModelZoo
+    from labelfree.fusion.zoo import INDEX_NAME
+
+    made_folder, made_index = not path.exists(), not (path / INDEX_NAME).is_file()
+    zoo = ModelZoo(path, create=True)
+    try:
+        yield zoo
+    except BaseException:
+        if made_index:
+            with contextlib.suppress(OSError, LabelFreeError):
+                if not zoo.entries():
+                    zoo.index_path.unlink()
+                    if made_folder and not any(path.iterdir()):
+                        path.rmdir()
+        raise
+
+
+def _check_csv(args: argparse.Namespace) -> None:
+    """Refuse a ``--csv`` target that cannot be written (or exists, without --overwrite) before any work."""
+    from labelfree.io import check_output_file
+
+    if args.csv:
+        check_output_file(args.csv, inputs=_csv_inputs(args), overwrite=args.overwrite, what="table")
+
+
+def _diameter_line(choice: Any) -> str:
+    from labelfree.fusion.tasks import DIAMETER_SOURCES
+
+    return f"diameter {choice.diameter:.2f} px ({DIAMETER_SOURCES[choice.source]}; the same for every row)"
 
 
 def _common(p: argparse.ArgumentParser, *, labels: bool) -> None:
@@ -146,7 +185,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from labelfree.fusion import FinetuneConfig, ModelZoo, finetune
+    from labelfree.fusion import FinetuneConfig, finetune
     from labelfree.fusion.finetune import as_channel_images, split_validation
     from labelfree.fusion.tasks import validation_scores
 
@@ -159,34 +198,64 @@ def _train(args: argparse.Namespace) -> int:
     train = ([images[i] for i in tr], [labels[i] for i in tr])
     val = ([images[i] for i in va], [labels[i] for i in va])
     subsets = [[c] for c in chans] if args.mode == "cw" else [chans]
-    zoo = ModelZoo(args.zoo, create=True)
-    for subset in subsets:
-        result = finetune(*train, channels=subset, validation=val if va.size else None, config=cfg, progress=_report,
-                          device=args.device)
-        scores = validation_scores(result.model, *val, channels=result.channels) if va.size else {}
-        entry = zoo.add(result.model, object=args.object, channels=result.channels, cell_line=args.cell_line,
-                        starting_model=cfg.starting_model, validation=scores)
-        print(f"{entry['id']}: {result.history.epochs_run} epochs (best {result.history.best_epoch + 1}), "
-              f"validation F1 {scores.get('f1', float('nan')):.3f}")
+    with _zoo_to_file_in(args.zoo) as zoo:
+        for subset in subsets:
+            result = finetune(*train, channels=subset, validation=val if va.size else None, config=cfg,
+                              progress=_report, device=args.device)
+            scores = validation_scores(result.model, *val, channels=result.channels) if va.size else {}
+            entry = zoo.add(result.model, object=args.object, channels=result.channels, cell_line=args.cell_line,
+                            starting_model=cfg.starting_model, validation=scores)
+            print(f"{entry['id']}: {result.history.epochs_run} epochs (best {result.history.best_epoch + 1}), "
+                  f"validation F1 {scores.get('f1', float('nan')):.3f}")
     return 0
 
 
 def _select(args: argparse.Namespace) -> int:
+    from labelfree.errors import ModelFileError
     from labelfree.fusion import FusionConfig, ModelZoo, select_channels
     from labelfree.fusion.finetune import as_channel_images
+    from labelfree.fusion.segment import _resolve_channels, pick_entries
+    from labelfree.fusion.selection import CHANNELWISE
+    from labelfree.fusion.tasks import measure_diameter
 
-    cfg = _config(args, FusionConfig)
+    _check_csv(args)
+    cfg = _config(args, FusionConfig, object=args.object, cell_line=args.cell_line)
     arrays, names = as_channel_images(_read_images(args.images, args.dims, args.channel_names))
     labels = _read_labels(args.labels, len(arrays))
+    chans = _resolve_channels(names, args.channels or names)
     zoo = ModelZoo(args.zoo)
-    entries = zoo.list(object=args.object, cell_line=args.cell_line)
-    models = {tuple(e["channels"]): zoo.load(e, device=args.device) for e in entries if set(e["channels"]) <= set(names)}
-    chans = [str(c) for c in (args.channels or names)]
+    sets = {frozenset(e["channels"]) for e in zoo.list(object=args.object, cell_line=args.cell_line)
+            if set(e["channels"]) <= set(chans)}  # models of the chosen channels only
+    picked = [zoo.pick(object=args.object, channels=s, cell_line=args.cell_line) for s in sets]  # best of each set
+    picked.sort(key=lambda e: (len(e["channels"]), [chans.index(c) for c in e["channels"]]))
+    nets = {e["id"]: zoo.load(e, device=args.device) for e in picked}
+    models = {tuple(e["channels"]): nets[e["id"]] for e in picked}
+    ids = {frozenset(e["channels"]): e["id"] for e in picked}
+    if not models:
+        raise ModelFileError(f"The zoo {args.zoo} has no {args.object} model trained on channels among {chans}; "
+                             "`labelfree zoo list` shows what it holds.")
     idx = [names.index(c) for c in chans]
-    best, table = select_channels([a[idx] for a in arrays], labels, models=models, channels=chans,
-                                  config=cfg, progress=_report)
-    print(table.to_string(float_format=lambda v: f"{v:.3f}"))
+    arrays = [a[idx] for a in arrays]
+    try:  # one diameter for every row: measured as `labelfree fusion --channel <these channels>` measures it
+        serving = pick_entries(zoo, chans, config=cfg)
+    except ModelFileError:  # a channel no model serves: measure on the channels some model serves
+        serving = {c: e for e in picked for c in e["channels"]}
+    measure = {c: nets[e["id"]] if e["id"] in nets else nets.setdefault(e["id"], zoo.load(e, device=args.device))
+               for c, e in serving.items()}
+    choice = measure_diameter(arrays, chans, measure, config=cfg)
+    best, table = select_channels(arrays, labels, models=models, channels=chans,
+                                  config=cfg.replace(diameter=choice.diameter), progress=_report)
+
+    def used(row: Any) -> str:
+        if row["train"] == CHANNELWISE:
+            return "+".join(ids[frozenset([c])] for c in row["evaluate"].split("+"))
+        return ids[frozenset(row["train"].split("+"))]
+
+    table.insert(2, "model", table.apply(used, axis=1))
+    table["diameter"], table["diameter_source"] = round(choice.diameter, 3), choice.source
+    print(table.drop(columns=["diameter", "diameter_source"]).to_string(float_format=lambda v: f"{v:.3f}"))
     print(f"best: train {best['train']}, evaluate {best['evaluate']}, F1 {best['f1']:.3f}")
+    print(_diameter_line(choice))
     if args.csv:
         _write_csv(args, table)
     return 0
@@ -194,24 +263,30 @@ def _select(args: argparse.Namespace) -> int:
 
 def _eval(args: argparse.Namespace) -> int:
     from labelfree.fusion import FusionConfig
+    from labelfree.fusion.diameter import DiameterChoice
     from labelfree.fusion.tasks import compare_fusions
 
+    _check_csv(args)
     cfg = _config(args, FusionConfig, object=args.object, cell_line=args.cell_line)
     images = _read_images(args.images, args.dims, args.channel_names)
     labels = _read_labels(args.labels, len(images))
     table = compare_fusions(images, labels, zoo=args.zoo, channels=args.channels, config=cfg, device=args.device)
+    record = table.attrs["labelfree"]
     print(table.to_string(float_format=lambda v: f"{v:.3f}"))
+    print(_diameter_line(DiameterChoice(record["diameter"], record["diameter_source"])))
     if args.csv:
-        _write_csv(args, table.reset_index())
+        _write_csv(args, table.reset_index().assign(**record))
     return 0
 
 
 def _zoo_add(args: argparse.Namespace) -> int:
-    from labelfree.fusion import ModelZoo
-
-    zoo = ModelZoo(args.zoo, create=True)
-    entry = zoo.add(args.model, object=args.object, channels=args.channels, cell_line=args.cell_line,
-                    starting_model=args.starting_model, validation={} if args.f1 is None else {"f1": args.f1})
+    if args.f1 is not None and not (math.isfinite(args.f1) and 0 <= args.f1 <= 1):
+        raise InputError(f"--f1 must be a validation F1 between 0 and 1; got {args.f1}. Leave it out when "
+                         "the F1 is not known.")
+    with _zoo_to_file_in(args.zoo) as zoo:
+        entry = zoo.add(args.model, object=args.object, channels=args.channels, cell_line=args.cell_line,
+                        starting_model=args.starting_model,
+                        validation={} if args.f1 is None else {"f1": args.f1})
     print(entry["id"])
     return 0
 
@@ -245,10 +320,14 @@ def _zoo_remove(args: argparse.Namespace) -> int:
     return 0
 
 
+def _csv_inputs(args: argparse.Namespace) -> dict[str, Path]:
+    inputs = {f"image{i}": p for i, p in enumerate(args.images)}
+    inputs.update({f"labels{i}": p for i, p in enumerate(args.labels)})
+    return inputs
+
+
 def _write_csv(args: argparse.Namespace, table: Any) -> None:
     from labelfree.io import write_output_file
 
-    inputs = {f"image{i}": p for i, p in enumerate(args.images)}
-    inputs.update({f"labels{i}": p for i, p in enumerate(args.labels)})
-    write_output_file(args.csv, lambda tmp: table.to_csv(tmp, index=False), inputs=inputs,
+    write_output_file(args.csv, lambda tmp: table.to_csv(tmp, index=False), inputs=_csv_inputs(args),
                       overwrite=args.overwrite, what="table")

@@ -13,7 +13,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import xarray as xr
 
-from labelfree._config import provenance
+from labelfree._config import file_sha256, provenance
 from labelfree._progress import Progress
 from labelfree.errors import ConfigError, InputError
 from labelfree.fusion.baselines import fuse_instances
@@ -284,8 +284,8 @@ def segment(
         missing = [c for c in chans if c not in models]
         if missing:
             raise InputError(f"No model given for channel(s) {missing}; models were given for {sorted(models)}.")
-        chosen = {c: (load_model(m, device=device) if isinstance(m, (str, os.PathLike)) else m,
-                      {"file": str(m) if isinstance(m, (str, os.PathLike)) else getattr(m, "source", "")})
+        chosen = {c: (load_model(m, device=device), {"file": str(m), "sha256": file_sha256(m)})
+                  if isinstance(m, (str, os.PathLike)) else (m, {"file": getattr(m, "source", "")})
                   for c, m in ((c, models[c]) for c in chans)}
     else:  # no zoo: the zoo of LabelFree's model cache, or an error saying how to give or make one
         chosen = choose_models(zoo, chans, config=cfg, device=device, image_channels=names)

@@ -2,7 +2,9 @@
 
 :func:`compare_fusions` produces the paper's Table 4 layout: F1 (and the other metrics) of
 every single channel, of Flow Averaging and of every baseline, on images with ground truth.
-Each channel's network runs once per image; every method reuses those outputs.
+Each channel's network runs once per image; every method reuses those outputs. The object
+diameter is chosen as :func:`labelfree.fusion.segment` chooses it (measured on the images with
+the models compared when the config gives none), one diameter for every row.
 """
 
 from __future__ import annotations
@@ -14,12 +16,28 @@ import numpy as np
 
 from labelfree.fusion.baselines import BASELINES, fuse_instances
 from labelfree.fusion.config import FusionConfig
+from labelfree.fusion.diameter import DiameterChoice, choose_diameter
 from labelfree.fusion.evaluation import metrics_table, score_predictions
 from labelfree.fusion.flows import common_diameter, default_niter, flow_average, integrate_flows, predict_flows
 
-__all__ = ["validation_scores", "compare_fusions"]
+__all__ = ["validation_scores", "compare_fusions", "measure_diameter", "DIAMETER_SOURCES"]
 
 log = logging.getLogger(__name__)
+
+#: how each :attr:`DiameterChoice.source` reads in messages
+DIAMETER_SOURCES = {"given": "given", "search": "measured on the images",
+                    "training": "the models' training diameter: no objects found at any diameter tried"}
+
+
+def measure_diameter(arrays: Sequence[np.ndarray], names: Sequence[str], models: Mapping[str, Any], /, *,
+                     config: FusionConfig) -> DiameterChoice:
+    """The one diameter of an evaluation on ``arrays`` (each (C, Y, X), channels ``names``), chosen as
+    :func:`labelfree.fusion.segment` chooses it: ``config.diameter`` when > 0, else measured on the
+    images with ``models`` (channel -> CellposeNet), their channels fused by Flow Averaging."""
+    frames = [{c: np.asarray(a)[list(names).index(c)] for c in models} for a in arrays]
+    choice = choose_diameter(frames, models, config=config)
+    log.info("fusion: object diameter %.2f px (%s)", choice.diameter, DIAMETER_SOURCES[choice.source])
+    return choice
 
 
 def validation_scores(
@@ -85,6 +103,10 @@ def compare_fusions(
     Returns
     -------
     pandas.DataFrame indexed by method (``channel <name>``, ``flow_average``, baselines).
+        Every row is scored at one diameter: ``config.diameter`` when > 0, else measured on
+        the images with the models compared, as :func:`labelfree.fusion.segment` measures it;
+        ``table.attrs["labelfree"]`` records it (``diameter``, ``diameter_source``: given,
+        search or training).
     """
     from labelfree.fusion.finetune import as_channel_images
     from labelfree.fusion.segment import _resolve_channels, choose_models
@@ -95,14 +117,17 @@ def compare_fusions(
     if models is None:
         models = {c: m for c, (m, _) in choose_models(zoo, chans, config=cfg, device=device).items()}
     nets = [models[c] for c in chans]
-    diameter = common_diameter(nets, diameter=cfg.diameter)
+    choice = measure_diameter(arrays, names, {c: models[c] for c in chans}, config=cfg)
+    diameter = choice.diameter
     kw = dict(niter=cfg.niter or default_niter(nets, diameter=diameter), cellprob_threshold=cfg.cellprob_threshold,
               flow_threshold=cfg.flow_threshold, min_size=cfg.min_size, device=getattr(nets[0], "device", None))
     results: dict[str, list[np.ndarray]] = {f"channel {c}": [] for c in chans}
     results.update({m: [] for m in methods})
-    for img in arrays:
-        flows = {c: predict_flows(models[c], img[names.index(c)], diameter=diameter, batch_size=cfg.batch_size)
-                 for c in chans}
+    for k, img in enumerate(arrays):
+        known = choice.flows.get(k)  # the search's outputs at the chosen diameter, in the order of chans
+        flows = {c: known[j] if known else predict_flows(models[c], img[names.index(c)], diameter=diameter,
+                                                         batch_size=cfg.batch_size)
+                 for j, c in enumerate(chans)}
         singles = {c: integrate_flows(*flows[c], **kw) for c in chans}
         for c in chans:
             results[f"channel {c}"].append(singles[c])
@@ -112,4 +137,6 @@ def compare_fusions(
             else:
                 fused = fuse_instances(list(singles.values()), method=m, min_iou=cfg.min_iou, min_size=cfg.min_size)
             results[m].append(fused)
-    return metrics_table(results, [np.asarray(lab) for lab in labels])
+    table = metrics_table(results, [np.asarray(lab) for lab in labels])
+    table.attrs["labelfree"] = {"diameter": round(float(diameter), 3), "diameter_source": choice.source}
+    return table
