@@ -183,13 +183,59 @@ def dashboard_link(client: Any, /) -> str | None:
     return str(link) if link else None
 
 
+def _default_client(distributed: Any) -> Any:
+    try:
+        return distributed.default_client()
+    except ValueError:
+        return None
+
+
 def _connect(distributed: Any, address: str, timeout: float, where: str) -> Any:
+    before = _default_client(distributed)
     try:
         return distributed.Client(address, timeout=f"{float(timeout)}s")
-    except (OSError, TimeoutError) as exc:
+    except (OSError, TimeoutError, ValueError, TypeError) as exc:  # a bad address is a ValueError or TypeError
+        failed = _default_client(distributed)
+        if failed is not None and failed is not before:
+            # the Client that failed made itself dask's default and would stay it until garbage-collected:
+            # every later dask computation in this process would wait for it
+            with contextlib.suppress(Exception):
+                failed.close()
         raise InputError(
-            f"Cannot connect to the Dask scheduler at {address!r} ({where}; {exc}). Start one "
-            "(`dask scheduler`, or a dask-jobqueue cluster) and pass its address, e.g. tcp://host:8786."
+            f"Cannot connect to the Dask scheduler at {address!r} ({where}; {type(exc).__name__}: {exc}). Give the "
+            "address of a running scheduler, tcp://host:port (start one with `dask scheduler`, or a dask-jobqueue "
+            "cluster), e.g. tcp://host:8786; or 'sync' to run without Dask."
+        ) from exc
+
+
+def _local_cluster(distributed: Any, batch: Any) -> Any:
+    """A LocalCluster for ``batch``; a cluster that does not start is one :class:`InputError` that says what to do."""
+    # Dask's in-process transport (processes=False) takes no host; worker processes listen on this machine only
+    host = {"host": "127.0.0.1"} if batch.processes else {}
+    try:
+        return distributed.LocalCluster(
+            n_workers=batch.n_workers, threads_per_worker=batch.threads_per_worker, processes=batch.processes,
+            memory_limit=batch.memory_limit if batch.memory_limit is not None else 0, dashboard_address=None,
+            scheduler_kwargs={"dashboard_address": ":0"}, silence_logs=logging.WARNING, **host,
+        )
+    except Exception as exc:  # Dask raises RuntimeError (and others) when a cluster cannot start
+        causes, cause = [], exc
+        while cause is not None and len(causes) < 5:
+            causes.append(f"{type(cause).__name__}: {cause}")
+            cause = cause.__cause__ or cause.__context__
+        found = "; ".join(dict.fromkeys(causes))
+        if batch.processes and "Nanny failed to start" in found:
+            raise InputError(
+                f"The local Dask cluster could not start its worker processes ({found}). Each worker process "
+                "starts by importing the script that called run_batch (multiprocessing 'spawn'), so a script that "
+                "calls run_batch at its top level starts the run again in every worker. Put the call under "
+                "`if __name__ == \"__main__\":` (see docs/batch.md, Python API); or run without worker processes: "
+                "BatchConfig(processes=False) (CLI --in-process) or scheduler='sync'."
+            ) from exc
+        raise InputError(
+            f"The local Dask cluster did not start ({found}). Try fewer workers (--workers), threads instead of "
+            "worker processes (--in-process, BatchConfig(processes=False)), or no Dask (--scheduler sync); "
+            "`labelfree -v batch ...` shows Dask's log."
         ) from exc
 
 
@@ -218,12 +264,7 @@ def dask_client(batch: Any, client: Any = None) -> Iterator[Any]:
                 log.info("batch: %s cluster, %d to %d workers (adaptive)", batch.cluster.upper(), batch.min_workers,
                          batch.n_workers)
             else:
-                cluster = stack.enter_context(distributed.LocalCluster(
-                    n_workers=batch.n_workers, threads_per_worker=batch.threads_per_worker,
-                    processes=batch.processes, memory_limit=batch.memory_limit if batch.memory_limit is not None else 0,
-                    host="127.0.0.1", dashboard_address=None, scheduler_kwargs={"dashboard_address": ":0"},
-                    silence_logs=logging.WARNING,
-                ))
+                cluster = stack.enter_context(_local_cluster(distributed, batch))
                 client = stack.enter_context(distributed.Client(cluster))
                 if batch.processes:  # its workers print to this terminal: they log as this process does
                     client.register_plugin(reader_log_plugin())

@@ -13,6 +13,8 @@ __all__ = ["BatchConfig", "SYNC"]
 
 #: ``scheduler`` value that runs every input in the calling process, one after another
 SYNC = "sync"
+#: the smallest ``memory_limit`` accepted for a worker (bytes): a worker holds ~300 MiB once LabelFree is imported
+MIN_WORKER_MEMORY = 512 * 2**20
 
 _RUN = "execution"
 _STEPS = "steps"
@@ -100,16 +102,61 @@ class BatchConfig(PipelineConfig):
             raise ConfigError(f"min_workers ({self.min_workers}) must not exceed n_workers ({self.n_workers}).")
         if not re.fullmatch(r"[^/\\\x00-\x1f]+\.csv", self.summary_name) or self.summary_name.startswith("."):
             raise ConfigError(f"summary_name must be a plain file name ending in .csv; got {self.summary_name!r}.")
-        if isinstance(self.memory_limit, str) and self.memory_limit.strip().lower() != "auto":
-            from dask.utils import parse_bytes
+        _check_memory_limit(self.memory_limit)
+        _check_scheduler(self.scheduler)
 
-            try:
-                parse_bytes(self.memory_limit)
-            except (ValueError, TypeError):
-                raise ConfigError(
-                    f"memory_limit must be a size like '4GB' or '500MiB', 'auto' or null; got {self.memory_limit!r}."
-                ) from None
-        if isinstance(self.memory_limit, int) and self.memory_limit <= 0:
-            raise ConfigError(f"memory_limit must be positive; got {self.memory_limit}.")
-        if self.scheduler is not None and not self.scheduler.strip():
-            raise ConfigError("scheduler must be null (local cluster), 'sync' or a scheduler address.")
+
+def _check_memory_limit(value: str | int | None) -> None:
+    """A size a Dask worker can run in: 'auto', None (no limit), or at least :data:`MIN_WORKER_MEMORY` bytes."""
+    if value is None or (isinstance(value, str) and value.strip().lower() == "auto"):
+        return
+    allowed = ("a size like '4GB' or '500MiB', 'auto' (share the machine's memory) or 'none' for no limit "
+               "(--memory-limit none; null in a batch config file)")
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ConfigError(f"memory_limit must be {allowed}; got {value!r}.")
+    if isinstance(value, str):
+        from dask.utils import parse_bytes
+
+        try:
+            size = parse_bytes(value)
+        except (ValueError, TypeError):
+            raise ConfigError(f"memory_limit must be {allowed}; got {value!r}.") from None
+    else:
+        size = value
+    if size <= 0:
+        raise ConfigError(f"memory_limit must be positive: {allowed}; got {value!r}.")
+    if size < MIN_WORKER_MEMORY:
+        unit = " (a number without a unit counts bytes)" if isinstance(value, int) or value.strip().isdigit() else ""
+        raise ConfigError(
+            f"memory_limit {value!r} is {size:,} bytes per worker{unit}, below the {MIN_WORKER_MEMORY // 2**20} MiB "
+            "a Dask worker needs (a worker uses about 300 MiB once LabelFree is imported; Dask restarts a worker "
+            "above 95% of its limit, over and over). Give a size with its unit, e.g. --memory-limit 4GB "
+            "(memory_limit: 4GB in a batch config), 'auto' or 'none'."
+        )
+
+
+_ADDRESS = re.compile(r"(?:(?:tcp|tls|ucx|ws|wss)://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9_.-]+):\d{1,5}/?")
+
+
+def _check_scheduler(value: str | None) -> None:
+    """None, 'sync' or a scheduler address (``tcp://host:port``); refused at once, before anything is written."""
+    if value is None or value == SYNC or (isinstance(value, str) and value.startswith("inproc://")):
+        return
+    if isinstance(value, str) and _ADDRESS.fullmatch(value.strip()):
+        return
+    word = value.strip().lower() if isinstance(value, str) else ""
+    hint = ""
+    if word in ("local", "slurm", "pbs"):
+        hint = f" To start a {word} cluster for the run, leave --scheduler out and give --cluster {word}."
+    elif word in ("threads", "threading"):
+        hint = " For local workers that are threads of this process, leave --scheduler out and give --in-process."
+    elif word in ("processes", "multiprocessing"):
+        hint = " Local worker processes are the default: leave --scheduler out."
+    elif word in ("synchronous", "single-threaded"):
+        hint = " For one input after another without Dask, give --scheduler sync."
+    raise ConfigError(
+        f"scheduler (--scheduler) must be 'sync' (no Dask: one input after another in this process) or the address of a running "
+        f"Dask scheduler, tcp://host:port (e.g. tcp://head:8786); got {value!r}. Leave it out (null) to use Dask's "
+        f"configured scheduler, else a cluster started for the run, chosen with --cluster local|slurm|pbs "
+        f"(BatchConfig.cluster).{hint}"
+    )

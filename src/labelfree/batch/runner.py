@@ -324,13 +324,19 @@ def run_batch(
         log.info("batch: %d inputs, %d to run, %d done or failed before running", len(items), len(jobs), len(rows))
         started = time.time()
         progress_summary = _summary_writer(items, rows, out, bcfg)
-        progress_summary(force=True)
         try:
             with Progress(progress, total=len(items), desc=f"batch {pipe.name}") as bar:
-                for stem in rows:
-                    bar.update(message=f"{stem}: {rows[stem]['status']}")
+                def ready() -> None:
+                    """The inputs can run (the cluster is up): the first summary, then the inputs done before
+                    running. A cluster that cannot start thus leaves no summary with every input pending."""
+                    progress_summary(force=True)
+                    for stem in list(rows):
+                        bar.update(message=f"{stem}: {rows[stem]['status']}")
+
                 if jobs:
-                    _execute(jobs, rows, bar=bar, batch=bcfg, client=client, on_row=progress_summary)
+                    _execute(jobs, rows, bar=bar, batch=bcfg, client=client, on_row=progress_summary, ready=ready)
+                else:
+                    ready()
         except (KeyboardInterrupt, Cancelled) as exc:
             from labelfree.batch.dispatch import CANCEL_GRACE
 
@@ -422,14 +428,16 @@ def _write_report(summary: pd.DataFrame, out: Path) -> None:
 
 
 def _execute(jobs: list[Job], rows: dict[str, dict[str, Any]], *, bar: Progress, batch: BatchConfig, client: Any,
-             on_row: Callable[..., None]) -> None:
+             on_row: Callable[..., None], ready: Callable[[], None]) -> None:
     from labelfree.batch.cluster import dask_client
     from labelfree.batch.dispatch import run_on_dask, run_sequential
 
     if client is None and batch.scheduler == SYNC:
+        ready()
         run_sequential(jobs, rows, bar=bar, chunk_frames=batch.chunk_frames, on_row=on_row)
         return
     with dask_client(batch, client) as dask:
+        ready()
         run_on_dask(jobs, rows, bar=bar, client=dask, chunk_frames=batch.chunk_frames, io_retries=batch.io_retries,
                     on_row=on_row)
 

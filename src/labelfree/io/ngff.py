@@ -25,7 +25,12 @@ from typing import Any, Sequence
 import numpy as np
 import xarray as xr
 
-from labelfree.errors import DimensionError, InputError
+from labelfree.errors import (
+    CorruptFileError,
+    DimensionError,
+    InputError,
+    LabelFreeError,
+)
 
 __all__ = ["read_ngff", "write_ngff", "write_ngff_labels", "is_ngff", "ngff_fingerprint", "NGFF_VERSIONS"]
 
@@ -91,6 +96,55 @@ def _dims_of(axes: Sequence[Any], path: Path) -> list[str]:
     return dims
 
 
+class _CheckedChunks:
+    """A zarr array for ``dask.array.from_array`` whose reads turn a chunk that cannot be decoded (garbage in a
+    chunk file: a codec error) into :class:`CorruptFileError` naming the file and the chunk, wherever the read
+    happens (``compute()`` in this process or a task on a Dask worker). I/O errors (``OSError``: a missing
+    mount, no permission) pass unchanged; a missing chunk file reads as the array's fill value (zarr's rule)."""
+
+    def __init__(self, array: Any, store: Path, path: str | None) -> None:
+        self.array, self.store, self.path = array, store, path
+        self.shape, self.dtype, self.ndim = tuple(array.shape), array.dtype, len(array.shape)
+
+    def __getitem__(self, key: Any) -> Any:
+        try:
+            return self.array[key]
+        except (LabelFreeError, OSError, MemoryError):
+            raise
+        except Exception as exc:  # codecs (blosc, zstd, deflate, ...) raise many kinds for damaged data
+            raise CorruptFileError(
+                f"{self.store} is truncated or damaged: {self._chunk(key)} could not be decoded "
+                f"({type(exc).__name__}: {exc}). Copy or export the file again."
+            ) from exc
+
+    def _chunk(self, key: Any) -> str:
+        """The chunk that ``key`` (dask's slices, one chunk per task) reads, as far as known."""
+        try:
+            starts = tuple((k.start or 0) if isinstance(k, slice) else int(k) for k in key)
+            index = tuple(int(s // c) for s, c in zip(starts, self.array.chunks))
+        except Exception:  # noqa: BLE001 - only the message's detail
+            return "a chunk of its data"
+        if self.path is None:
+            return f"its data chunk {index} (chunk index per axis)"
+        try:
+            return f"chunk {self.path}/{self.array.metadata.encode_chunk_key(index)} of its array {self.path!r}"
+        except Exception:  # noqa: BLE001 - only the message's detail
+            return f"chunk {index} of its array {self.path!r}"
+
+    def __dask_tokenize__(self) -> Any:
+        from dask.base import tokenize
+
+        return ("labelfree-checked-chunks", str(self.store), self.path, tokenize(self.array))
+
+
+def checked_dask_array(array: Any, store: str | os.PathLike[str], /, *, path: str | None = None) -> Any:
+    """``dask.array.from_zarr(array)`` whose chunks that cannot be decoded raise :class:`CorruptFileError`
+    naming ``store`` (the file or OME-Zarr folder) and the chunk (of the array at ``path`` in it, if given)."""
+    import dask.array as da
+
+    return da.from_array(_CheckedChunks(array, Path(store), path), chunks=array.chunks)
+
+
 def read_ngff(
     path: str | os.PathLike[str], /, *, level: int = 0, channel_names: Sequence[str] | None = None
 ) -> xr.DataArray:
@@ -112,8 +166,6 @@ def read_ngff(
         order, coords ``origin + i * scale`` with ``attrs["units"]``; ``attrs["source"]``
         is the path and ``attrs["ngff"]`` records the version, level and array path.
     """
-    import dask.array as da
-
     from labelfree.image import DIMS, to_dataarray
     from labelfree.io.units import normalise_unit
 
@@ -146,7 +198,7 @@ def read_ngff(
         unit = ax.get("unit") if isinstance(ax, dict) else None
         if d != "C" and unit:
             units[d] = normalise_unit(_FROM_NGFF_UNIT.get(unit, unit))
-    data = da.from_zarr(arr)
+    data = checked_dask_array(arr, p, path=datasets[level]["path"])
     names = channel_names
     if names is None and "C" in dims:
         labels = [ch.get("label") for ch in ((ome.get("omero") or {}).get("channels") or [])]

@@ -429,9 +429,12 @@ def _lazy_data(path: Path) -> Any:
     import tifffile
 
     from labelfree._deps import require
+    from labelfree.io.ngff import checked_dask_array
 
-    zarr, dask_array = require("zarr", purpose="lazy TIFF reads"), require("dask.array", purpose="lazy TIFF reads")
-    return dask_array.from_zarr(zarr.open_array(tifffile.imread(path, aszarr=True, series=0, level=0), mode="r"))
+    zarr = require("zarr", purpose="lazy TIFF reads")
+    require("dask.array", purpose="lazy TIFF reads")
+    # a page that cannot be decoded is a CorruptFileError when it is read (also in a chunk task on a worker)
+    return checked_dask_array(zarr.open_array(tifffile.imread(path, aszarr=True, series=0, level=0), mode="r"), path)
 
 
 def _read_data(tif: Any, series: Any, path: Path, memmap: bool) -> np.ndarray:
