@@ -11,10 +11,10 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
-import tifffile
+
+from batch_data import tiny_movie
 
 from labelfree.batch import run_batch
 from labelfree.errors import OutputExistsError
@@ -95,20 +95,11 @@ def test_ctrl_c_on_local_cluster_exits_130_and_keeps_finished_inputs(real_crops,
     assert (rerun["status"] == "skipped").sum() == len(done) and (rerun["status"] == "ok").sum() == 20 - len(done)
 
 
-def _movie(path: Path, seed: int) -> None:
-    rng = np.random.default_rng(seed)
-    img = np.zeros((2, 48, 48), np.uint16)
-    img[:, 8:20, 8:20] = 1000
-    img[:, 28:40, 24:44] = 800
-    tifffile.imwrite(path, img + rng.integers(0, 50, img.shape, dtype=np.uint16), imagej=True,
-                     metadata={"axes": "TYX"})
-
-
 def test_fingerprint_decides_what_is_redone(tmp_path):
     src = tmp_path / "in"
     src.mkdir()
     for i in range(3):
-        _movie(src / f"m{i}.tif", i)
+        tiny_movie(src / f"m{i}.tif", i)
     out = tmp_path / "out"
 
     def statuses(**kw):
@@ -125,7 +116,7 @@ def test_fingerprint_decides_what_is_redone(tmp_path):
     assert statuses(config={"min_size": 5}) == ["skipped", "skipped", "ok"]
     (out / "m2_table.csv").write_text("label\n")  # an output was changed: made again too
     assert statuses(config={"min_size": 5}) == ["skipped", "skipped", "ok"]
-    _movie(src / "m1.tif", 99)  # the input file changed: an earlier result of another input
+    tiny_movie(src / "m1.tif", 99)  # the input file changed: an earlier result of another input
     with pytest.raises(OutputExistsError, match="m1"):
         statuses(config={"min_size": 5})
     assert statuses(config={"min_size": 5}, batch={"overwrite": True}) == ["skipped", "ok", "skipped"]
@@ -149,7 +140,7 @@ def test_fingerprint_decides_what_is_redone(tmp_path):
 
 def test_per_file_options_and_bad_options_in_manifest(tmp_path):
     for i in range(2):
-        _movie(tmp_path / f"m{i}.tif", i)
+        tiny_movie(tmp_path / f"m{i}.tif", i)
     (tmp_path / "plan.csv").write_text("path,min_size,method\nm0.tif,500,\nm1.tif,,nonsense\n")
     summary = run_batch(tmp_path / "plan.csv", pipeline="threshold", out_dir=tmp_path / "out", scheduler="sync",
                         progress=False)
@@ -166,7 +157,7 @@ def test_files_written_besides_the_sets_are_checked_before_any_work(tmp_path):
     src = tmp_path / "in"
     src.mkdir()
     for i in range(2):
-        _movie(src / f"m{i}.tif", seed=i)
+        tiny_movie(src / f"m{i}.tif", seed=i)
     out = tmp_path / "out"
     fast = {"n_steps": 1, "width": 4, "crop_size": 32, "area_size": 32}
     with pytest.raises(ConfigError, match="would be written for .* and for .*each input would replace it"):

@@ -4,25 +4,16 @@ from __future__ import annotations
 
 import csv
 
-import numpy as np
 import pandas as pd
-import tifffile
+
+from batch_data import tiny_movie
 
 from labelfree.batch import run_batch
 
 
-def _movie(path, seed):
-    rng = np.random.default_rng(seed)
-    img = np.zeros((2, 48, 48), np.uint16)
-    img[:, 8:20, 8:20] = 1000
-    img[:, 28:40, 24:44] = 800
-    tifffile.imwrite(path, img + rng.integers(0, 50, img.shape, dtype=np.uint16), imagej=True,
-                     metadata={"axes": "TYX"})
-
-
 def test_counts_stay_integers_when_an_input_failed(tmp_path):
     for i in range(2):
-        _movie(tmp_path / f"m{i}.tif", i)
+        tiny_movie(tmp_path / f"m{i}.tif", i)
     (tmp_path / "plan.csv").write_text("path,method\nm0.tif,\nm1.tif,nonsense\n")
     out = tmp_path / "out"
     summary = run_batch(tmp_path / "plan.csv", pipeline="threshold", out_dir=out, scheduler="sync", progress=False)
@@ -45,7 +36,7 @@ def test_counts_stay_integers_when_an_input_failed(tmp_path):
 
 def test_the_report_of_a_run_with_a_damaged_input_shows_no_na(tmp_path):
     """A run whose input failed to read: its counts are pandas' NA, which the report showed as '<NA>'."""
-    _movie(tmp_path / "m0.tif", 0)
+    tiny_movie(tmp_path / "m0.tif", 0)
     good = (tmp_path / "m0.tif").read_bytes()
     (tmp_path / "damaged.tif").write_bytes(good[: len(good) // 2])
     out = tmp_path / "out"

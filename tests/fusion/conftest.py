@@ -34,3 +34,18 @@ def trained(synthetic_set):
 def tiny():
     """Options of a tiny network that trains in seconds on one CPU thread."""
     return dict(TINY)
+
+
+@pytest.fixture(scope="module")
+def model(trained):
+    """The tiny two-channel model of :func:`trained` (trained once per session)."""
+    return trained.model
+
+
+@pytest.fixture
+def empty_cache(tmp_path, monkeypatch):
+    """LabelFree's cache folder, empty: the user's cache takes no part (modules that run the CLI use it
+    for every test: ``pytestmark = pytest.mark.usefixtures("empty_cache")``)."""
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("LABELFREE_CACHE_DIR", str(folder))
+    return folder

@@ -19,16 +19,8 @@ from scipy import ndimage
 from labelfree.cli import main
 
 
-@pytest.fixture(scope="module")
-def model(trained):
-    return trained.model
-
-
-@pytest.fixture(autouse=True)
-def cache(tmp_path, monkeypatch):
-    folder = tmp_path / "cache"
-    monkeypatch.setenv("LABELFREE_CACHE_DIR", str(folder))
-    return folder
+#: the user's cache takes no part (tests/fusion/conftest.py)
+pytestmark = pytest.mark.usefixtures("empty_cache")
 
 
 def make_zoo(path, model, *channel_sets, f1=None):

@@ -22,18 +22,8 @@ from labelfree.cli import main
 from labelfree.errors import ConfigError, InputError, ModelFileError
 
 
-@pytest.fixture(scope="module")
-def model(trained):
-    """The tiny two-channel model of tests/fusion/conftest.py (trained once per session)."""
-    return trained.model
-
-
-@pytest.fixture(autouse=True)
-def cache(tmp_path, monkeypatch):
-    """LabelFree's cache folder, empty: the user's cache takes no part."""
-    folder = tmp_path / "cache"
-    monkeypatch.setenv("LABELFREE_CACHE_DIR", str(folder))
-    return folder
+#: the user's cache takes no part (tests/fusion/conftest.py)
+pytestmark = pytest.mark.usefixtures("empty_cache")
 
 
 @pytest.fixture
@@ -106,13 +96,13 @@ def test_batch_fusion_takes_a_zoo_folder_and_redoes_inputs_when_the_zoo_changes(
 # -- P3: no zoo -----------------------------------------------------------------------------------------------------
 
 
-def test_fusion_without_a_zoo_says_in_cli_words_how_to_give_or_make_one(tmp_path, cache, capsys):
+def test_fusion_without_a_zoo_says_in_cli_words_how_to_give_or_make_one(tmp_path, empty_cache, capsys):
     image = write_imagej(tmp_path / "a.tif", synthetic_pair(100)[0], ["GFP", "RFP"])
     assert main(["fusion", str(image), "-o", str(tmp_path / "out")]) == 1
     err = capsys.readouterr().err
     assert "Fusion needs a model zoo: give its folder with --zoo FOLDER" in err
     assert "labelfree zoo add FOLDER WEIGHTS" in err and "labelfree demo --pipeline fusion" in err
-    assert str(cache / "zoo") in err and "segment needs models" not in err
+    assert str(empty_cache / "zoo") in err and "segment needs models" not in err
 
 
 def test_batch_fusion_without_a_usable_zoo_stops_before_any_input(tmp_path, capsys):
@@ -129,11 +119,11 @@ def test_batch_fusion_without_a_usable_zoo_stops_before_any_input(tmp_path, caps
     assert not (out / "batch_summary.csv").exists()
 
 
-def test_an_empty_zoo_option_uses_the_zoo_in_labelfree_s_model_cache(model, diameter, tmp_path, cache):
+def test_an_empty_zoo_option_uses_the_zoo_in_labelfree_s_model_cache(model, diameter, tmp_path, empty_cache):
     from labelfree.pipelines import get_pipeline
 
     assert "empty: LabelFree's model cache" in get_pipeline("fusion").input("zoo").help  # what this makes true
-    zoo = make_zoo(cache / "zoo", model, ["GFP", "RFP"])
+    zoo = make_zoo(empty_cache / "zoo", model, ["GFP", "RFP"])
     image, truth = synthetic_pair(100)
     path = write_imagej(tmp_path / "a.tif", image, ["GFP", "RFP"])
     assert main(["fusion", str(path), "-o", str(tmp_path / "one"), "--set", diameter]) == 0
@@ -144,7 +134,7 @@ def test_an_empty_zoo_option_uses_the_zoo_in_labelfree_s_model_cache(model, diam
     assert main(["batch", str(path), "-p", "fusion", "-o", str(out), "--scheduler", "sync", "--no-progress",
                  "--set", diameter]) == 0
     prov = json.loads((out / "a_provenance.json").read_text())
-    assert prov["inputs"]["zoo"]["path"] == str(cache / "zoo")  # handed to the workers, and fingerprinted
+    assert prov["inputs"]["zoo"]["path"] == str(empty_cache / "zoo")  # handed to the workers, and fingerprinted
     assert np.array_equal(tifffile.imread(out / "a_labels.tif"), tifffile.imread(tmp_path / "one" / "a_labels.tif"))
 
 
