@@ -143,3 +143,17 @@ def test_memory_limit_words_are_the_ones_the_cli_takes(two_movies, tmp_path, cap
     err = capsys.readouterr().err
     assert code == 1 and "10 bytes" in err and "--memory-limit 4GB" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_killed_worker_row_says_to_give_more_memory(tmp_path):
+    """Dask's KilledWorker (a task whose workers died, mostly out of memory) named no way out."""
+    from labelfree.batch.inputs import BatchInput
+    from labelfree.batch.task import Job, failed_row
+
+    class KilledWorker(Exception):  # distributed.scheduler.KilledWorker, as the client raises it
+        pass
+
+    job = Job(item=BatchInput(path=str(tmp_path / "a.tif"), stem="a"), pipeline="threshold", config={},
+              out_dir=str(tmp_path), fingerprint="", input_sha256="")
+    row = failed_row(job, KilledWorker("Attempted to run task ... on 3 different workers"))
+    assert row["status"] == "failed" and "--memory-limit" in row["error"] and "--workers" in row["error"]

@@ -220,8 +220,11 @@ def failed_row(job: Job, exc: BaseException, /, *, started: float | None = None)
     # info: the report lists every failed input with its error (a warning here said it twice)
     log.info("batch input %s failed: %s: %s", job.item.path, type(exc).__name__, exc)
     seconds = round(time.time() - started, 3) if started is not None else None
-    return result_row(job.item, status="failed", error=f"{type(exc).__name__}: {exc}", seconds=seconds,
-                      worker=worker_name())
+    error = f"{type(exc).__name__}: {exc}"
+    if type(exc).__name__ == "KilledWorker":  # Dask gave up after the workers died on it, usually out of memory
+        error += (" (the workers running this input died, most often from running out of memory: give each worker "
+                  "more memory (--memory-limit, e.g. 8GB) or run fewer workers (--workers))")
+    return result_row(job.item, status="failed", error=error, seconds=seconds, worker=worker_name())
 
 
 def process_input(job: Job, /) -> dict[str, Any]:
