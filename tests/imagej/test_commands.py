@@ -316,7 +316,7 @@ def test_pipeline_warnings_reach_the_log_and_python(ij):
     checker = np.indices((512, 512)).sum(axis=0) % 2 == 0  # 131072 one-pixel objects
     imp = lij.xarray_to_imageplus(checker.astype(np.uint8) * 200, title="checker")
     jimport("ij.IJ").log("\\Clear")
-    with pytest.warns(UserWarning, match="exceed 16-bit"):
+    with pytest.warns(UserWarning, match="exceeds 16-bit"):
         result = lij.run_command("threshold", imp, options={"min_size": 0, "rois": "none", "table": False,
                                                             "fill_holes": False})
     assert result.label_image.getBitDepth() == 32 and int(result.labels.max()) == 512 * 512 // 2

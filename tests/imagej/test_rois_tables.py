@@ -162,7 +162,7 @@ def test_more_than_65535_labels_become_float_with_a_warning(ij):
     import labelfree.imagej as lij
 
     lab = np.arange(1, 300 * 300 + 1, dtype=np.uint32).reshape(300, 300)
-    with pytest.warns(UserWarning, match="exceed 16-bit"):
+    with pytest.warns(UserWarning, match="exceeds 16-bit"):
         imp = lij.labels_to_imageplus(lab)
     assert imp.getBitDepth() == 32
     assert imp.getProcessor().getPixelValue(299, 299) == 90000.0
