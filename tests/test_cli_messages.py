@@ -180,7 +180,8 @@ def test_a_repeated_channel_option_lists_every_channel():
     args = parser.parse_args(["fusion", "img.tif", "-o", "out", "--channel", "A", "--channel", "B"])
     assert args.channel == "A,B"
     assert parser.parse_args(["fusion", "img.tif", "-o", "out", "--channel", "A,C"]).channel == "A,C"
-    assert parser.parse_args(["batch", "x", "-p", "fusion", "-o", "out", "--channel", "0", "--channel", "2"]).channel == "0,2"
+    batch = parser.parse_args(["batch", "x", "-p", "fusion", "-o", "out", "--channel", "0", "--channel", "2"])
+    assert batch.channel == "0,2"
 
 
 @pytest.mark.parametrize("verbose, line", [(0, "labelfree: warning: no validation images"),

@@ -99,7 +99,8 @@ class _JoinedChannels(argparse.Action):
 
 def add_run_options(p: argparse.ArgumentParser, /, *, channel_help: str) -> None:
     """The options every segmenting command shares (pipelines and batch)."""
-    p.add_argument("-o", "--out", type=path_argument("the output folder (-o)", "a folder"), required=True, metavar="DIR",
+    p.add_argument("-o", "--out", type=path_argument("the output folder (-o)", "a folder"), required=True,
+                   metavar="DIR",
                    help="output folder")
     add_config_options(p)
     p.add_argument("--channel", metavar="C", action=_JoinedChannels, help=channel_help)

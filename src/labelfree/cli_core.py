@@ -126,7 +126,8 @@ def register(sub: argparse._SubParsersAction) -> None:
             importlib.import_module(spec.verbs).register(sub)
 
     p = sub.add_parser("demo", help="run a pipeline on its bundled sample and score it against the sample's truth")
-    p.add_argument("-o", "--out", type=path_argument("the output folder (-o)", "a folder"), default=Path("labelfree-demo"),
+    p.add_argument("-o", "--out", type=path_argument("the output folder (-o)", "a folder"),
+                   default=Path("labelfree-demo"),
                    help="output folder (default: %(default)s)")
     from labelfree.pipelines import DEFAULT_DEMO
 

@@ -155,7 +155,8 @@ def _check_scheduler(value: str | None) -> None:
     elif word in ("synchronous", "single-threaded"):
         hint = " For one input after another without Dask, give --scheduler sync."
     raise ConfigError(
-        f"scheduler (--scheduler) must be 'sync' (no Dask: one input after another in this process) or the address of a running "
+        f"scheduler (--scheduler) must be 'sync' (no Dask: one input after another in this process) or the "
+        f"address of a running "
         f"Dask scheduler, tcp://host:port (e.g. tcp://head:8786); got {value!r}. Leave it out (null) to use Dask's "
         f"configured scheduler, else a cluster started for the run, chosen with --cluster local|slurm|pbs "
         f"(BatchConfig.cluster).{hint}"

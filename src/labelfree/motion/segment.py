@@ -101,8 +101,9 @@ def _noise_labels(called: np.ndarray | None, background: np.ndarray) -> bool:
     ``_NOISE_BACKGROUND_ERROR`` of their own background labels cell, or flood (more than half of
     the frame) and call more than ``_NOISE_FLOOD_BACKGROUND_ERROR`` of them cell. Fields without
     cells: 56-81 % of the frame and 17.5-53 % of the background labels (a bright vignette 80-90 %
-    and 4-12 %: not caught here, but its flow is within ``_FLOW_PRECISION``); the benchmark movies with cells at most 24 % and 10 %, dense
-    synthetic movies (cells over half the frame) 45-57 % and 2-5 %."""
+    and 4-12 %: not caught here, but its flow is within ``_FLOW_PRECISION``); the benchmark
+    movies with cells at most 24 % and 10 %, dense synthetic movies (cells over half the frame)
+    45-57 % and 2-5 %."""
     if called is None:
         return False
     if not np.count_nonzero(background):
@@ -612,8 +613,8 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, progress: Any, *, noise_check:
             why = (f" In {noisy} frame pair(s) the moving pixels were noise: the optical flow was no faster than the "
                    f"movie's own noise (motion threshold under {NOISE_CONTRAST:g} x the flow's noise floor), or a "
                    "classifier trained on them called much of the still background cell, as in a field without "
-                   "cells or with cells that do not move. Motion segments cells by their movement: check that the movie "
-                   "holds moving cells (a crop with cells in it, frames in time order, a frame interval short "
+                   "cells or with cells that do not move. Motion segments cells by their movement: check that the "
+                   "movie holds moving cells (a crop with cells in it, frames in time order, a frame interval short "
                    "enough to follow them); for still or cell-free fields use another pipeline, or set "
                    "start_threshold or cell_threshold (px/frame) to say which speed is motion." if noisy else
                    " Motion segments cells by their movement; for still images use another pipeline.")

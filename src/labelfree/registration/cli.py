@@ -43,7 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_drift)
 
     p = sub.add_parser("stitch", help="stitch overlapping tiles (Fiji's Grid/Collection stitching or Python)")
-    p.add_argument("tiles", type=path_argument("the input path (TILES)", "a folder of tiles or a TileConfiguration.txt"),
+    p.add_argument("tiles",
+                   type=path_argument("the input path (TILES)", "a folder of tiles or a TileConfiguration.txt"),
                    help="folder of tile TIFFs (with --grid) or a TileConfiguration.txt")
     p.add_argument("-o", "--out", "--output", dest="output", type=out_file, required=True,
                    help="fused image (ImageJ TIFF)")
@@ -61,7 +62,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _tiles_given_as_files(args: argparse.Namespace, words: list[str]) -> str:
     """The usage error of ``labelfree stitch tiles/*.tif ...``: the shell gave several files as TILES."""
     return (f"TILES is one folder of tiles (with --grid RxC) or one TileConfiguration file, not a list of files; "
-            f"got {len(words) + 1} paths ({args.tiles}, {words[0]}, ...), as a shell pattern such as tiles/*.tif gives. "
+            f"got {len(words) + 1} paths ({args.tiles}, {words[0]}, ...), as a shell pattern such as tiles/*.tif "
+            "gives. "
             f"Give the folder instead: labelfree stitch {args.tiles.parent} --grid RxC -o OUT.tif")
 
 

@@ -73,7 +73,8 @@ def read_shifts(shifts: Any, /, *, n_frames: int | None = None) -> tuple[np.ndar
         try:
             drift = np.asarray(shifts, dtype=float)
         except (TypeError, ValueError) as exc:
-            raise InputError(f"shifts must be numbers (a table or an array of shape (T, 2) or (T, 3)): {exc}.") from None
+            raise InputError(
+                f"shifts must be numbers (a table or an array of shape (T, 2) or (T, 3)): {exc}.") from None
         if drift.ndim != 2 or drift.shape[1] not in (2, 3):
             raise InputError(f"shifts must be a table or an array of shape (T, 2) or (T, 3); got shape {drift.shape}.")
         axes = ("Y", "X") if drift.shape[1] == 2 else ("Z", "Y", "X")
