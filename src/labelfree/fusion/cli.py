@@ -228,8 +228,14 @@ def _select(args: argparse.Namespace) -> int:
             if set(e["channels"]) <= set(chans)}  # models of the chosen channels only
     picked = [zoo.pick(object=args.object, channels=s, cell_line=args.cell_line) for s in sets]  # best of each set
     picked.sort(key=lambda e: (len(e["channels"]), [chans.index(c) for c in e["channels"]]))
-    nets = {e["id"]: zoo.load(e, device=args.device) for e in picked}
-    models = {tuple(e["channels"]): nets[e["id"]] for e in picked}
+    nets: dict[str, Any] = {}
+
+    def load(entry: dict) -> Any:  # each model loaded once, for the rows and the diameter
+        if entry["id"] not in nets:
+            nets[entry["id"]] = zoo.load(entry, device=args.device)
+        return nets[entry["id"]]
+
+    models = {tuple(e["channels"]): load(e) for e in picked}
     ids = {frozenset(e["channels"]): e["id"] for e in picked}
     if not models:
         raise ModelFileError(f"The zoo {args.zoo} has no {args.object} model trained on channels among {chans}; "
@@ -240,8 +246,7 @@ def _select(args: argparse.Namespace) -> int:
         serving = pick_entries(zoo, chans, config=cfg)
     except ModelFileError:  # a channel no model serves: measure on the channels some model serves
         serving = {c: e for e in picked for c in e["channels"]}
-    measure = {c: nets[e["id"]] if e["id"] in nets else nets.setdefault(e["id"], zoo.load(e, device=args.device))
-               for c, e in serving.items()}
+    measure = {c: load(e) for c, e in serving.items()}
     choice = measure_diameter(arrays, chans, measure, config=cfg)
     best, table = select_channels(arrays, labels, models=models, channels=chans,
                                   config=cfg.replace(diameter=choice.diameter), progress=_report)

@@ -308,11 +308,14 @@ def _classify_pair(item: FrameWork, prev_entropy: np.ndarray, cfg: MotionConfig,
                      "no cell motion", t)
             return _Pair(noise=True)
     kind, decided = cfg.classifier, None
-    trained = train_classifier(feats, sl.cell, sl.background, max_pixels=cfg.max_training_pixels,
-                               seed=cfg.seed + t, prior=cfg.class_prior, model=model, kind=kind)
+    if kind == "gaussian" and model is None and normal is not None:  # the same densities, trained above
+        trained, check = normal, normal_check
+    else:
+        trained = train_classifier(feats, sl.cell, sl.background, max_pixels=cfg.max_training_pixels,
+                                   seed=cfg.seed + t, prior=cfg.class_prior, model=model, kind=kind)
+        check = None if trained is None else classify_frame(feats, trained)
     if trained is None:
         return _Pair(None, (t, sl.cell_threshold, sl.background_threshold, int(sl.cell.sum()), kind))
-    check = classify_frame(feats, trained)
     if kind == "kernel" and model is None:
         # the kernel densities also follow background that the flow halo put into the
         # cell labels; when that wins, the frame floods: use the paper's normal densities
@@ -321,11 +324,12 @@ def _classify_pair(item: FrameWork, prev_entropy: np.ndarray, cfg: MotionConfig,
         if _floods(check, sl.background, normal_check):
             kind, trained, check = "gaussian", normal, normal_check
             log.info("Motion: frame %d: the kernel classifier floods; normal densities used", t)
-    if checking and _background_error(check, sl.background) > _NOISE_BACKGROUND_ERROR:
+    error = _background_error(check, sl.background) if checking else 0.0
+    if error > _NOISE_BACKGROUND_ERROR:
         # whatever its flow, a classifier that cannot tell its own background labels from its cell
         # labels has learnt noise (a few cells moving in a field of camera noise: 25-29 %)
         log.info("Motion: frame %d: its classifier calls %.0f %% of its background labels cell: no cell motion",
-                 t, 100 * _background_error(check, sl.background))
+                 t, 100 * error)
         return _Pair(noise=True)
     if cfg.decision_smoothing == 0:  # the frame's classification, already made
         decided = check
