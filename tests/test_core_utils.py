@@ -27,6 +27,16 @@ def test_config_round_trip_and_files(tmp_path):
     assert cfg.replace(name="z").name == "z"
 
 
+def test_a_yaml_config_of_comments_only_gives_the_defaults(tmp_path):
+    (tmp_path / "empty.yaml").write_text("")
+    (tmp_path / "notes.yml").write_text("# radius: 9 (kept for later)\n")
+    assert DemoConfig.from_file(tmp_path / "empty.yaml") == DemoConfig()
+    assert DemoConfig.from_file(tmp_path / "notes.yml") == DemoConfig()
+    (tmp_path / "list.yaml").write_text("- radius\n")
+    with pytest.raises(ConfigError, match="must hold a mapping"):
+        DemoConfig.from_file(tmp_path / "list.yaml")
+
+
 def test_config_errors(tmp_path):
     with pytest.raises(ConfigError, match="Unknown DemoConfig option\\(s\\): radus.*Valid options are"):
         DemoConfig.from_dict({"radus": 1})

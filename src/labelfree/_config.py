@@ -29,9 +29,12 @@ from typing import Any, Literal, TypeVar
 
 from labelfree.errors import ConfigError
 
-__all__ = ["PipelineConfig", "setting", "field_info", "FieldInfo", "provenance", "file_sha256"]
+__all__ = ["PipelineConfig", "setting", "field_info", "FieldInfo", "provenance", "file_sha256", "ByteCount"]
 
 C = TypeVar("C", bound="PipelineConfig")
+
+#: a whole number of bytes: an int without the C-int size limit of other whole-number options
+ByteCount = typing.NewType("ByteCount", int)
 
 _MISSING = dataclasses.MISSING
 
@@ -145,6 +148,8 @@ def _describe(tp: Any) -> str:
         return "true or false"
     if tp is int:
         return "a whole number"
+    if tp is ByteCount:
+        return "a whole number of bytes"
     if tp is float:
         return "a finite number"
     if tp is str:
@@ -191,6 +196,13 @@ def _convert(value: Any, tp: Any) -> Any:
         if abs(number) > _INT_LIMIT:  # the libraries behind the options take C ints
             raise _Invalid(f"at most {_INT_LIMIT} in size")
         return int(number)
+    if tp is ByteCount:  # sizes in bytes pass 2**31 (a 4 GB memory limit); Python ints hold them
+        if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+            return int(value)
+        number = _number(value)
+        if number != int(number):
+            raise _Invalid
+        return int(number)
     if tp is float:
         return _number(value)
     if tp is str:
@@ -210,7 +222,7 @@ def _convert(value: Any, tp: Any) -> Any:
             try:
                 if option is str and not isinstance(value, str):
                     continue
-                if option in (int, float) and isinstance(value, str) and str in args:
+                if option in (int, float, ByteCount) and isinstance(value, str) and str in args:
                     continue
                 return _convert(value, option)
             except _Invalid:
@@ -323,6 +335,8 @@ class PipelineConfig:
                 import yaml
 
                 data = yaml.safe_load(text)
+                if data is None:  # empty, or comments only: every option at its default
+                    data = {}
             else:
                 data = json.loads(text, parse_constant=_reject_constant)
         except Exception as exc:  # noqa: BLE001 - parser errors vary

@@ -55,11 +55,12 @@ class Field:
 def _describe_type(tp: Any) -> tuple[str, tuple[Any, ...], bool]:
     if tp is Any:
         return "scalar", (), False
+    tp = getattr(tp, "__supertype__", tp)  # a NewType such as ByteCount is its base type here
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     optional = False
     if origin in (typing.Union, types.UnionType):
-        rest = [a for a in args if a is not type(None)]
+        rest = [getattr(a, "__supertype__", a) for a in args if a is not type(None)]
         optional = len(rest) < len(args)
         if len(rest) == 1:
             kind, choices, _ = _describe_type(rest[0])

@@ -130,9 +130,17 @@ def test_a_memory_limit_no_worker_can_run_in_is_refused(value, said):
     assert said in text and "512 MiB" in text and "--memory-limit 4GB" in text
 
 
-@pytest.mark.parametrize("value", ["1GB", "512MiB", "auto", None, 2**30])
+@pytest.mark.parametrize("value", ["1GB", "512MiB", "auto", None, 2**30, 2**31, 64 * 2**30])
 def test_usable_memory_limits_are_accepted(value):
     assert BatchConfig(memory_limit=value).memory_limit == value
+
+
+def test_a_memory_limit_in_bytes_beyond_a_c_int_is_read_from_a_config_file(tmp_path):
+    path = tmp_path / "batch.yml"
+    path.write_text("memory_limit: 4000000000\n")
+    assert BatchConfig.from_file(path).memory_limit == 4_000_000_000
+    with pytest.raises(ConfigError, match="whole number of bytes"):
+        BatchConfig(memory_limit=2.5e9 + 0.5)
 
 
 def test_memory_limit_words_are_the_ones_the_cli_takes(two_movies, tmp_path, capsys):

@@ -6,7 +6,7 @@ import dataclasses
 import re
 from typing import Any, Literal
 
-from labelfree._config import PipelineConfig, setting
+from labelfree._config import ByteCount, PipelineConfig, setting
 from labelfree.errors import ConfigError
 
 __all__ = ["BatchConfig", "SYNC"]
@@ -45,7 +45,7 @@ class BatchConfig(PipelineConfig):
              "thread), else $LABELFREE_THREADS or the cores this process may use.")
     processes: bool = setting(True, group=_RUN,
                               help="Local workers are separate processes (else threads of this process).")
-    memory_limit: str | int | None = setting(
+    memory_limit: str | ByteCount | None = setting(
         "auto", group=_RUN,
         help="Memory limit per local worker, e.g. '4GB'; 'auto' shares the machine's memory; null: no limit.")
     chunk_frames: int | None = setting(
