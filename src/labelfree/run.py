@@ -183,7 +183,7 @@ def run_pipeline(
     used = channel_names(da) or ([str(da.coords["C"].values)] if "C" in da.coords else [])
     record = dict(labels.attrs.get("labelfree") or {})
     if channel_names(full) or "C" in full.coords:  # named channels, or the name of a one-channel image
-        record["channels"] = used
+        record.setdefault("channels", used)  # Fusion records the ones it fused (a subset, blank ones left out)
     labels.attrs["labelfree"] = record
     return labels
 

@@ -83,3 +83,50 @@ def test_tiled_runs_refuse_per_pixel_inputs():
     image = to_dataarray(np.zeros((2, 64, 64), np.float32), dims="CYX", channel_names=["nuclei", "cells"])
     with pytest.raises(InputError, match="Tiled runs take no per-pixel inputs such as markers"):
         run_pipeline("cutter", image, inputs={"markers": np.array([[10, 10]])}, tile=32)
+
+
+def _with_blank(image, channel, value=0):
+    blank = image.copy()
+    blank.loc[dict(C=channel)] = value
+    return blank
+
+
+def test_a_blank_channel_is_left_out_of_the_fusion_with_a_warning(zoo_and_image):
+    from labelfree.fusion import BlankChannelWarning
+    from labelfree.run import run_pipeline
+
+    zoo, image, _ = zoo_and_image
+    inputs = {"zoo": str(zoo), "device": "cpu"}
+    alone = run_pipeline("fusion", image, config={"channels": ["actin"]}, inputs=inputs)
+    assert alone.attrs["labelfree"]["channels"] == ["actin"]  # the channels fused (was: all the image's)
+    with pytest.warns(BlankChannelWarning, match="tubulin .*left out of the fusion; fusing actin"):
+        fused = run_pipeline("fusion", _with_blank(image, "tubulin"), inputs=inputs)
+    # the same objects as fusing the channel with contrast alone (before: the blank channel's empty
+    # prediction was averaged in, and the fusion lost objects without a word)
+    assert fused.attrs["labelfree"]["channels"] == ["actin"]
+    assert np.array_equal(fused.values, alone.values) and fused.values.max() >= 10
+
+
+def test_a_tiled_run_decides_blank_channels_once_for_the_image(zoo_and_image, recwarn):
+    from labelfree.fusion import BlankChannelWarning
+    from labelfree.run import run_pipeline
+
+    zoo, image, _ = zoo_and_image
+    inputs = {"zoo": str(zoo), "device": "cpu"}
+    blank = _with_blank(image, "tubulin", 7)
+    tiled = run_pipeline("fusion", blank, inputs=inputs, tile=96, tile_overlap=48)
+    said = [w for w in recwarn if issubclass(w.category, BlankChannelWarning)]
+    assert len(said) == 1 and "tubulin" in str(said[0].message)  # once for the image, not per tile
+    record = tiled.attrs["labelfree"]
+    assert record["channels"] == ["actin"] and list(record["models"]) == ["actin"]
+    assert tiled.values.max() >= 10
+
+
+def test_every_chosen_channel_blank_is_one_error(zoo_and_image):
+    from labelfree.errors import ConstantImageError
+    from labelfree.run import run_pipeline
+
+    zoo, image, _ = zoo_and_image
+    blank = _with_blank(_with_blank(image, "tubulin", 0), "actin", 5)  # the image is not constant as a whole
+    with pytest.raises(ConstantImageError, match="Every channel chosen for Fusion \\(actin, tubulin\\)"):
+        run_pipeline("fusion", blank, inputs={"zoo": str(zoo), "device": "cpu"})

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import warnings
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -15,7 +16,7 @@ import xarray as xr
 
 from labelfree._config import file_sha256, provenance
 from labelfree._progress import Progress
-from labelfree.errors import ConfigError, InputError
+from labelfree.errors import ConfigError, ConstantImageError, InputError
 from labelfree.fusion.baselines import fuse_instances
 from labelfree.fusion.channels import with_channel_axis
 from labelfree.fusion.config import FusionConfig
@@ -23,9 +24,34 @@ from labelfree.fusion.diameter import choose_diameter
 from labelfree.fusion.flows import default_niter, flow_average, integrate_flows, predict_flows
 from labelfree.image import channel_names, labels_like
 
-__all__ = ["choose_models", "check_inputs", "fuse_channels", "segment"]
+__all__ = ["BlankChannelWarning", "choose_models", "check_inputs", "fuse_channels", "segment"]
 
 log = logging.getLogger(__name__)
+
+
+class BlankChannelWarning(UserWarning):
+    """A channel chosen for Fusion has one value in every pixel of the image: it holds no cells and
+    is left out of the fusion (its model's empty prediction would dilute the others')."""
+
+
+def _without_blank(chans: list[str], blank: Sequence[str]) -> list[str]:
+    """``chans`` less the ``blank`` ones, with a :class:`BlankChannelWarning`; every channel blank: one error."""
+    blank = [c for c in chans if c in set(blank)]
+    if not blank:
+        return chans
+    kept = [c for c in chans if c not in blank]
+    if not kept:
+        raise ConstantImageError(
+            f"Every channel chosen for Fusion ({', '.join(chans)}) has one value in every pixel: there are no "
+            "cells to segment. Check that the image was read with its channels, or choose others.")
+    warnings.warn(BlankChannelWarning(
+        f"Channel(s) {', '.join(blank)} have one value in every pixel (blank) and are left out of the fusion; "
+        f"fusing {', '.join(kept)}."), stacklevel=3)
+    return kept
+
+
+def _constant(values: Any) -> bool:
+    return bool(np.min(values) == np.max(values))
 
 
 def choose_models(zoo: Any, channels: Sequence[str], /, *, config: FusionConfig, device: str = "auto",
@@ -115,10 +141,13 @@ def whole_image_config(image: Any, config: Any, inputs: Mapping[str, Any], /) ->
     their centres only (at most :data:`TILED_DIAMETER_CROP` pixels a side). A given diameter is kept.
     """
     cfg = FusionConfig.coerce(config)
-    if cfg.diameter and cfg.diameter > 0:
-        return cfg
     da = with_channel_axis(image)
     names, chans = _channels_to_fuse(da, cfg)
+    fused = _without_blank(chans, _blank_channels(da, chans))
+    if fused != chans:  # decided once for the whole image: a tile where a channel happens to be flat keeps it
+        cfg, chans = cfg.replace(channels=tuple(fused)), fused
+    if cfg.diameter and cfg.diameter > 0:
+        return cfg
     chosen = choose_models(inputs.get("zoo") or None, chans, config=cfg, device=str(inputs.get("device") or "auto"),
                            image_channels=names)
     side = TILED_DIAMETER_CROP
@@ -137,11 +166,24 @@ def whole_image_config(image: Any, config: Any, inputs: Mapping[str, Any], /) ->
     return cfg.replace(diameter=round(float(choice.diameter), 2))
 
 
+def _blank_channels(da: xr.DataArray, chans: Sequence[str]) -> list[str]:
+    """The channels of ``chans`` that have one value in the whole image. A channel with contrast on the
+    first plane's centre is rejected from that sample alone; the others are read whole (lazily)."""
+    lead = {d: 0 for d in da.dims if d in ("T", "Z")}
+    side = TILED_DIAMETER_CROP
+    y0, x0 = max(0, (da.sizes["Y"] - side) // 2), max(0, (da.sizes["X"] - side) // 2)
+    first = da.isel(lead).isel(Y=slice(y0, y0 + side), X=slice(x0, x0 + side))
+    maybe = [c for c in chans if _constant(first.sel(C=c).values)]
+    return [c for c in maybe if float(da.sel(C=c).min()) == float(da.sel(C=c).max())]
+
+
 def tiled_record(image: Any, config: Any, inputs: Mapping[str, Any], /) -> dict[str, Any]:
     """What a tiled run's provenance records beside the tiles: the channels fused and the zoo's
     models (file and hash) that served them, as a whole-image run records them."""
     cfg = FusionConfig.coerce(config)
-    names, chans = _channels_to_fuse(with_channel_axis(image), cfg)
+    da = with_channel_axis(image)
+    names, chans = _channels_to_fuse(da, cfg)
+    chans = [c for c in chans if c not in set(_blank_channels(da, chans))]  # as whole_image_config chose
     entries = pick_entries(inputs.get("zoo") or None, chans, config=cfg, image_channels=names)
     return {"channels": chans, "models": _model_record(entries)}
 
@@ -280,6 +322,9 @@ def segment(
             f"fusion=none segments one channel, but {len(chans)} were chosen: {chans}. Choose one (CLI --channel "
             "NAME, Python channels=[NAME], the channels setting), or a fusion rule such as flow_average."
         )
+    values = da.transpose(*(("T",) if "T" in da.dims else ()), "C", "Y", "X").values
+    frames = values if "T" in da.dims else values[None]
+    chans = _without_blank(chans, [c for c in chans if _constant(frames[:, names.index(c)])])
     if models is not None:
         missing = [c for c in chans if c not in models]
         if missing:
@@ -289,8 +334,6 @@ def segment(
                   for c, m in ((c, models[c]) for c in chans)}
     else:  # no zoo: the zoo of LabelFree's model cache, or an error saying how to give or make one
         chosen = choose_models(zoo, chans, config=cfg, device=device, image_channels=names)
-    values = da.transpose(*(("T",) if "T" in da.dims else ()), "C", "Y", "X").values
-    frames = values if "T" in da.dims else values[None]
     out = np.zeros((len(frames), *frames.shape[-2:]), np.uint16)
     index = {c: names.index(c) for c in chans}
     nets = {c: chosen[c][0] for c in chans}
