@@ -52,6 +52,7 @@ __all__ = [
     "channel_index",
     "parse_channel",
     "parse_channels",
+    "planar_rgb_hint",
 ]
 
 DIMS: tuple[str, ...] = ("T", "C", "Z", "Y", "X")
@@ -485,7 +486,7 @@ def one_channel(da: xr.DataArray, channel: Any = None, /, *, what: str = "This p
     """
     if channel is not None and channel != "":
         if da.attrs.get("planar_rgb") and "C" in da.dims and not _seen(_PLANAR_WARNED, da.data):
-            log.warning("%s: using one colour plane of an RGB file.%s", what, _planar_rgb_hint(da))
+            log.warning("%s: using one colour plane of an RGB file.%s", what, planar_rgb_hint(da))
             _remember(_PLANAR_WARNED, da.data)
         return select_channel(da, parse_channel(channel))
     if "C" not in da.dims:
@@ -498,11 +499,11 @@ def one_channel(da: xr.DataArray, channel: Any = None, /, *, what: str = "This p
     raise DimensionError(
         f"{what} segments one channel, but the image has {da.sizes['C']}: {channel_names(da)}. Choose one: "
         "channel=<index or name> (CLI --channel, Fiji: the channel field, batch: a manifest 'channels' column)."
-        + _planar_rgb_hint(da)
+        + planar_rgb_hint(da)
     )
 
 
-def _planar_rgb_hint(da: xr.DataArray) -> str:
+def planar_rgb_hint(da: xr.DataArray) -> str:
     """For an image whose channels are a plain TIFF's RGB planes: how to read them as frames instead."""
     if not da.attrs.get("planar_rgb") or "C" not in da.dims:
         return ""

@@ -118,3 +118,18 @@ def test_a_length_1_z_axis_is_the_plane_itself():
     assert one.dims == ("Y", "X") and np.array_equal(one.values, flat.values) and flat.values.max() > 0
     with pytest.raises(DimensionError, match="unexpected Z"):
         segment(xr.concat([plane, plane], dim="Z").transpose("C", "Z", "Y", "X"), markers=nuclei, config=config)
+
+
+def test_a_plain_tiff_movie_read_as_rgb_is_told_how_to_read_its_planes_as_frames(tmp_path, capsys):
+    tifffile = pytest.importorskip("tifffile")
+    from labelfree.cli import main
+
+    # three frames of the same nuclei, written as tifffile writes any (3, Y, X) array: RGB planes
+    yy, xx = np.mgrid[:96, :96]
+    frames = np.stack([sum(((yy - y) ** 2 + (xx - x - t) ** 2 <= 36) for y, x in ((20, 20), (50, 60), (75, 25)))
+                       for t in range(3)]).astype(np.uint8) * 200
+    tifffile.imwrite(tmp_path / "movie.tif", frames)
+    assert main(["cutter", str(tmp_path / "movie.tif"), "-o", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    # before: only "Set nucleus_channel to ... ['R', 'G', 'B']", which would take one frame as the nuclei
+    assert "no channel of this image clearly shows nuclei" in err and "--dims TYX" in err and "Traceback" not in err

@@ -176,3 +176,22 @@ def test_redraw_boundaries_moves_the_line_between_touching_cells_to_the_valley()
     assert (refine_labels(labels, grow_mask=cells, grow_intensity=intensity)[:, 31:34][cells[:, 31:34]] == 1).all()
     with pytest.raises(ConfigError, match="redraw_boundaries"):
         CutterConfig(redraw_boundaries=1.0)
+
+
+@pytest.mark.parametrize("redraw", [0.0, 0.2])
+def test_a_marked_cell_the_network_left_empty_grows_from_its_marker(redraw):
+    # three blobs in the mask; the network drew only cell 1 (a small cell's patch at the border can stay
+    # under the threshold everywhere); cell 2's marker lies in the mask, unclaimed: it is drawn from it
+    yy, xx = np.mgrid[:40, :60]
+    blob = lambda y, x, r: (yy - y) ** 2 + (xx - x) ** 2 <= r**2  # noqa: E731
+    one, two = blob(20, 12, 8), blob(20, 36, 5)
+    mask = one | two
+    mask[5, 55] = True  # a marker pixel alone in the mask (keep_marked_regions adds every marker's pixel)
+    intensity = mask.astype(np.float32)
+    labels = np.where(one, 1, 0).astype(np.uint16)
+    markers, ids = np.array([[20.0, 12.0], [20.0, 36.0], [5.0, 55.0], [20.0, 14.0]]), np.array([1, 2, 3, 4])
+    out = refine_labels(labels, markers=markers, ids=ids, grow_mask=mask, grow_intensity=intensity, redraw=redraw)
+    assert ((out == 2) == two).all()  # before: cell 2 had no pixel and vanished
+    assert ((out == 1) == one).all()  # marker 4 lies on cell 1: it takes nothing from it
+    assert not (out == 3).any() and not (out == 4).any()  # a marker pixel alone is no cell
+    assert (labels == np.where(one, 1, 0)).all()  # the input is not modified

@@ -21,6 +21,7 @@ from labelfree.image import channel_index, channel_names, select_channel
 __all__ = [
     "Frame", "MarkerWarning", "cell_channels", "check_marker_frames", "choose_peak_window", "frame_markers",
     "foreground_mask", "keep_marked_regions", "frame_markers_and_mask", "marker_coverage", "prepare_frame",
+    "warn_markers_on_background",
 ]
 
 
@@ -405,6 +406,30 @@ def _warn_if_nothing_marked(mask: np.ndarray, markers: np.ndarray, t: int | None
         "are empty. Check that the markers are on the cells ((y, x) pixels of this image), that nucleus_channel "
         "shows the nuclei, and the mask (the mask given, or mask_signal, cell_fraction and mask_smoothing)."),
         stacklevel=5)
+
+
+def warn_markers_on_background(frames: Sequence[Frame], /, *, stacked: bool) -> None:
+    """One :class:`MarkerWarning` for the markers that lie on the background of their frame's mask
+    (no cell is cut there), when their frame has markers on the foreground too (a frame with
+    none is warned about by itself)."""
+    off, total, where = 0, 0, []
+    for t, f in enumerate(frames):
+        if f.markers is None or not len(f.markers):
+            continue
+        on = _on_foreground(f.mask, f.markers)
+        total += len(on)
+        if on.all() or not on.any():
+            continue
+        off += int((~on).sum())
+        where += [(t, *np.rint(p).astype(int)) for p in np.asarray(f.markers)[~on]]
+    if not off:
+        return
+    shown = ", ".join(f"({'t=%d, ' % t if stacked else ''}y={y}, x={x})" for t, y, x in where[:5])
+    more = f" and {len(where) - 5} more" if len(where) > 5 else ""
+    warnings.warn(MarkerWarning(
+        f"Cutter: {off} of {total} markers lie on the background of the foreground mask, so no cell is cut there: "
+        f"{shown}{more}. If they mark cells, the mask misses them: give a mask, or change mask_signal, "
+        "cell_fraction or mask_smoothing."), stacklevel=4)
 
 
 def _downscale(x: np.ndarray, d: float) -> tuple[np.ndarray, tuple[float, float]]:

@@ -15,7 +15,9 @@ labels consistent with the inputs the network was trained on:
   ``"geodesic"`` to the nearest one (flooding of a flat image from the cells),
   ``"intensity"`` by a watershed of the inverted smoothed intensity seeded by the
   cells (unclaimed pixels follow the bright ridges into the cell they belong to).
-  Pixels the network assigned keep their label;
+  Pixels the network assigned keep their label. A marked cell the network left with no
+  pixel at all (a small cell at the border whose patch stays under the threshold) grows
+  from its marker pixel when that lies in the mask, unclaimed;
 - ``redraw_boundaries``: the outer part of every cell (a fraction of its
   equivalent radius) is re-decided with that growth, so the line between two
   touching cells follows the intensity valley between their cores; the network
@@ -29,7 +31,7 @@ from scipy import ndimage as ndi
 
 from labelfree.errors import InputError
 
-__all__ = ["keep_marker_components", "grow_into_mask", "redraw_boundaries", "refine_labels"]
+__all__ = ["keep_marker_components", "grow_into_mask", "redraw_boundaries", "refine_labels", "seed_missing_cells"]
 
 
 def keep_marker_components(labels: np.ndarray, markers: np.ndarray, ids: np.ndarray, /) -> np.ndarray:
@@ -71,6 +73,36 @@ def keep_marker_components(labels: np.ndarray, markers: np.ndarray, ids: np.ndar
         if keep == 0:
             keep = int(np.argmax(np.bincount(parts.ravel())[1:])) + 1
         out[sl][own & (parts != keep)] = 0
+    return out
+
+
+def _marker_pixels(markers: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    return np.clip(np.rint(np.asarray(markers, np.float64)).astype(np.int64).reshape(-1, 2), 0, np.array(shape) - 1)
+
+
+def seed_missing_cells(labels: np.ndarray, markers: np.ndarray, ids: np.ndarray, region: np.ndarray, /) -> np.ndarray:
+    """Give each marked cell that has no pixel in ``labels`` its marker pixel, so that growth into
+    ``region`` (Y, X) bool can draw it: where its marker lies in ``region`` on an unlabelled pixel.
+
+    The network's patch of a small cell at the image border can stay under the probability
+    threshold everywhere; its marker still says there is a cell. A marker on another cell's
+    pixels, outside ``region`` or on a pixel of ``region`` with no other ``region`` pixel next to
+    it (the mask holds every marker's pixel) seeds nothing. The input is not modified.
+    """
+    ids = np.asarray(ids)
+    if not len(ids):
+        return labels
+    pts = _marker_pixels(markers, labels.shape)
+    region = np.asarray(region, bool)
+    seed = ~np.isin(ids, labels) & (labels[pts[:, 0], pts[:, 1]] == 0) & region[pts[:, 0], pts[:, 1]]
+    if seed.any():  # not a marker pixel alone: the mask holds every marker's pixel (keep_marked_regions)
+        rest = region.copy()
+        rest[pts[:, 0], pts[:, 1]] = False
+        seed &= ndi.binary_dilation(rest, structure=np.ones((3, 3)))[pts[:, 0], pts[:, 1]]
+    if not seed.any():
+        return labels
+    out = labels.copy()
+    out[pts[seed, 0], pts[seed, 1]] = ids[seed]
     return out
 
 
@@ -137,12 +169,13 @@ def redraw_boundaries(
     depth = ndi.distance_transform_edt(~edge)
     radius = np.sqrt(np.bincount(labels.ravel()) / np.pi)
     cores = np.where(depth > fraction * radius[labels], labels, 0)
+    region = labels > 0 if within is None else (np.asarray(within, bool) | (labels > 0))
     if markers is not None and ids is not None and len(ids):
-        pts = np.clip(np.rint(np.asarray(markers, np.float64)).astype(np.int64), 0, np.array(labels.shape) - 1)
+        pts = _marker_pixels(markers, labels.shape)
         ids = np.asarray(ids)
         own = labels[pts[:, 0], pts[:, 1]] == ids
         cores[pts[own, 0], pts[own, 1]] = ids[own]
-    region = labels > 0 if within is None else (np.asarray(within, bool) | (labels > 0))
+        cores = seed_missing_cells(cores, markers, ids, region)
     out = watershed(-intensity, markers=cores.astype(np.int64), mask=region)
     return out.astype(labels.dtype, copy=False)
 
@@ -180,5 +213,7 @@ def refine_labels(
     if redraw > 0 and grow_intensity is not None:
         return redraw_boundaries(out, grow_intensity, fraction=redraw, markers=markers, ids=ids, within=grow_mask)
     if grow_mask is not None:
+        if markers is not None and ids is not None:
+            out = seed_missing_cells(out, markers, ids, np.asarray(grow_mask, bool))
         out = grow_into_mask(out, grow_mask, intensity=grow_intensity)
     return out

@@ -27,11 +27,12 @@ from labelfree.cutter.prepare import (
     frame_markers_and_mask,
     grow_along_ridges,
     prepare_frame,
+    warn_markers_on_background,
 )
 from labelfree.cutter.refine import refine_labels
 from labelfree.cutter.scale import default_area_size
 from labelfree.errors import ConfigError, InputError
-from labelfree.image import channel_names, labels_like, parse_channel, validate_image
+from labelfree.image import channel_names, labels_like, parse_channel, planar_rgb_hint, validate_image
 
 __all__ = ["segment", "fit", "prepare", "prepare_frames", "resolve_scale", "apply_model", "Prepared"]
 
@@ -284,8 +285,14 @@ def _prepare_valid(da: xr.DataArray, /, *, markers: Any, config: Any, mask: Any,
     guess = None
     if markers is None and cfg.nucleus_channel is None and da.sizes.get("C", 1) > 1:
         first = da.isel(T=0) if "T" in da.dims else da
-        index, guess = guess_nucleus_channel(np.asarray(first.transpose("C", "Y", "X").values),
-                                             names=channel_names(da))
+        try:
+            index, guess = guess_nucleus_channel(np.asarray(first.transpose("C", "Y", "X").values),
+                                                 names=channel_names(da))
+        except InputError as exc:  # a plain TIFF movie read as RGB: say how to read its planes as frames
+            hint = planar_rgb_hint(da)
+            if not hint:
+                raise
+            raise type(exc)(f"{exc}{hint}") from None
         cfg = cfg.replace(nucleus_channel=index)
     cfg = _without_blank_channels(da, cfg)
     cfg, record, masks = resolve_scale(da, cfg, markers=markers, mask=mask, scribbles=scribbles, cell_radius=cell_radius)
@@ -304,6 +311,7 @@ def _prepare_valid(da: xr.DataArray, /, *, markers: Any, config: Any, mask: Any,
                 t=t if stacked else None,
             )
         )
+    warn_markers_on_background(frames, stacked=stacked)
     return Prepared(da, frames, cfg, record, guess)
 
 
