@@ -224,3 +224,41 @@ def test_drift_measured_in_a_region_follows_the_still_structure_and_ignores_the_
     shifts = estimate_drift_in_region(moving, box, config={"subpixel": False})
     np.testing.assert_array_equal(shifts[["dy", "dx"]].to_numpy(), drift)
     assert list(shifts.columns) == list(whole.columns)
+
+
+def _msc_movie(msc_dir, shifts, size=256):
+    """Frames cut from a real MSC frame whose content moves by ``shifts`` (whole px), fresh noise in each."""
+    frame = tifffile.imread(msc_dir / "01" / "t005.tif").astype(np.float32)
+    rng = np.random.default_rng(1)
+    cuts = [frame[300 - dy:300 - dy + size, 300 - dx:300 - dx + size] + rng.normal(0, 3, (size, size))
+            for dy, dx in shifts]
+    return np.clip(np.stack(cuts), 0, 65535).astype(np.uint16)
+
+
+@pytest.mark.parametrize("subpixel", [True, False])
+def test_a_blank_frame_keeps_the_drift_before_it_and_is_not_a_reference(msc_dir, caplog, subpixel):
+    """A dropped (all-zero) frame got an 84 px shift, and with reference="previous" every later frame too."""
+    movie = _msc_movie(msc_dir, [(0, 0), (3, 4), (6, 8), (-4, 10)])
+    movie[2] = 0
+    with caplog.at_level("WARNING", logger="labelfree.registration"):
+        corrected, shifts = correct_drift(to_dataarray(movie, dims="TYX"), backend="python", subpixel=subpixel)
+    np.testing.assert_allclose(shifts[["dy", "dx"]].to_numpy(), [[0, 0], [3, 4], [3, 4], [-4, 10]], atol=0.05)
+    assert corrected.shape == (4, 256 + 7, 256 + 10)  # dy from -4 to 3, dx from 0 to 10
+    assert "no usable match for frames [2]" in caplog.text
+
+
+def test_frames_of_pure_noise_are_not_moved(caplog):
+    """Four frames of independent noise: the best correlation is no better than chance (it gave 30-41 px)."""
+    noise = np.random.default_rng(1).normal(1000, 50, (4, 128, 128)).astype(np.uint16)
+    with caplog.at_level("WARNING", logger="labelfree.registration"):
+        _, shifts = correct_drift(to_dataarray(noise, dims="TYX"), backend="python")
+    assert (shifts[["dy", "dx"]].to_numpy() == 0).all()
+    assert "no usable match for frames [1, 2, 3]" in caplog.text
+
+
+def test_a_constant_movie_has_nothing_to_register():
+    from labelfree.errors import ConstantImageError
+
+    with pytest.raises(ConstantImageError, match="nothing to register") as info:
+        correct_drift(to_dataarray(np.full((3, 64, 64), 500, np.uint16), dims="TYX"), backend="python")
+    assert "segment" not in str(info.value)

@@ -83,3 +83,18 @@ def test_refinement_keeps_a_shift_whose_common_part_is_too_small():
     ref = _texture((40, 40))
     assert refine_on_overlap(ref, ref, (35.0, 0.0), upsample=20, low_sigma=1.5, high_sigma=20.0,
                              taper=0.1) == (35.0, 0.0)
+
+
+def test_ncc_map_is_the_overlap_ncc_at_every_shift():
+    from labelfree.registration._phase import ncc_map
+
+    rng = np.random.default_rng(2)
+    ref, moving = _texture((40, 23), seed=2), rng.random((40, 23))
+    moving[:30, :20] = ref[10:, 3:]  # content moves by (-10, -3)
+    scores = ncc_map(ref, moving, (13, 7))
+    assert scores.shape == (27, 15)
+    for sy in range(-13, 14):
+        for sx in range(-7, 8):
+            assert scores[sy + 13, sx + 7] == pytest.approx(overlap_ncc(ref, moving, (sy, sx))[0], abs=1e-9)
+    assert np.unravel_index(np.argmax(scores), scores.shape) == (13 - 10, 7 - 3)
+    assert (ncc_map(np.zeros((20, 20)), moving[:20, :20], (5, 5)) == 0).all()  # flat overlaps score 0

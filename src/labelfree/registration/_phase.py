@@ -24,7 +24,8 @@ import numpy as np
 from scipy import fft as sfft
 
 __all__ = ["PairShift", "spectrum", "prepare", "edge_taper", "bandpass_weights", "measure_shift", "overlap_ncc",
-           "refine_on_overlap", "normalization_of", "subpixel_shift"]
+           "ncc_map", "shift_limits", "chance_ncc", "climb_ncc", "refine_on_overlap", "normalization_of",
+           "subpixel_shift"]
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,56 @@ def overlap_ncc(reference: np.ndarray, moving: np.ndarray, shift: Sequence[int],
     return (float((a * b).sum()) / den if den > 0 else 0.0), int(a.size)
 
 
+def shift_limits(shape: Sequence[int], max_shift: Sequence[int] | None = None, /) -> list[int]:
+    """Largest shift searched per axis: ``max_shift`` (at most half the axis less one), else a third of it."""
+    wanted = list(max_shift) if max_shift is not None else [None] * len(shape)
+    return [max(0, n // 3 if m is None else min(int(m), n // 2 - 1)) for m, n in zip(wanted, shape)]
+
+
+def _range_sums(image: np.ndarray, limits: Sequence[int], *, moving: bool) -> np.ndarray:
+    """Sum of ``image`` over its part of the overlap at every integer shift within ``±limits``.
+
+    The overlap of ``reference`` at shift ``s`` is ``[max(0, -s), n - max(0, s))`` per axis and that of
+    ``moving`` is ``[max(0, s), n + min(0, s))`` (see :func:`_overlap_slices`); the rectangle is a product
+    of ranges, so the sums are differences of cumulative sums, one axis after the other.
+    """
+    out = np.asarray(image, dtype=np.float64)
+    for axis, (n, lim) in enumerate(zip(image.shape, limits)):
+        s = np.arange(-lim, lim + 1)
+        lo = np.maximum(0, s) if moving else np.maximum(0, -s)
+        hi = n + np.minimum(0, s) if moving else n - np.maximum(0, s)
+        pad = [(0, 0)] * out.ndim
+        pad[axis] = (1, 0)
+        c = np.pad(np.cumsum(out, axis=axis), pad)
+        out = np.take(c, hi, axis=axis) - np.take(c, lo, axis=axis)
+    return out
+
+
+def ncc_map(reference: np.ndarray, moving: np.ndarray, limits: Sequence[int], /) -> np.ndarray:
+    """:func:`overlap_ncc` at every integer shift within ``±limits`` (same-shape images), computed with FFTs.
+
+    Element ``[s + limits]`` is the normalised cross-correlation of the pixels that overlap at shift ``s``
+    (``moving[p + s]`` against ``reference[p]``, no wrap-around); 0 where the overlap is flat. The sums over
+    each overlap come from cumulative sums, the cross term from one zero-padded correlation (masked NCC,
+    Padfield, IEEE TIP 2012, for rectangular masks).
+    """
+    a = np.asarray(reference, dtype=np.float64)
+    b = np.asarray(moving, dtype=np.float64)
+    a, b = a - a.mean(), b - b.mean()  # NCC is blind to offsets; centring keeps the sums well conditioned
+    limits = [int(v) for v in limits]
+    fast = [sfft.next_fast_len(n + lim, real=True) for n, lim in zip(a.shape, limits)]
+    sab = sfft.irfftn(np.conj(sfft.rfftn(a, fast, workers=-1)) * sfft.rfftn(b, fast, workers=-1), fast, workers=-1)
+    sab = sab[np.ix_(*[np.arange(-lim, lim + 1) % f for lim, f in zip(limits, fast)])]
+    count = functools.reduce(np.multiply.outer, [n - np.abs(np.arange(-lim, lim + 1)) for n, lim in
+                                                 zip(a.shape, limits)]).astype(np.float64)
+    sa, sb = _range_sums(a, limits, moving=False), _range_sums(b, limits, moving=True)
+    var_a = _range_sums(a * a, limits, moving=False) - sa * sa / count
+    var_b = _range_sums(b * b, limits, moving=True) - sb * sb / count
+    den = np.sqrt(np.maximum(var_a, 0.0) * np.maximum(var_b, 0.0))
+    flat = den <= 1e-9 * math.sqrt(float((a * a).sum()) * float((b * b).sum()))  # rounding noise of a flat overlap
+    return np.where(flat, 0.0, (sab - sa * sb / count) / np.where(flat, 1.0, den))
+
+
 def _top_peaks(corr: np.ndarray, limits: Sequence[int], n_peaks: int) -> list[tuple[int, ...]]:
     """Integer shifts of the ``n_peaks`` highest local maxima within ``±limits``."""
     shifted = np.fft.fftshift(corr)
@@ -165,7 +216,7 @@ def _upsampled_peak(cross: np.ndarray, shape: Sequence[int], shift: Sequence[int
     return np.array([s + (i - centre) / upsample for s, i in zip(shift, idx)])
 
 
-def _climb(reference, moving, peak, score, limits, max_steps: int = 8):
+def climb_ncc(reference, moving, peak, score, limits, max_steps: int = 8):
     """Hill-climb the overlap NCC over integer neighbours of ``peak`` (within ``limits``)."""
     offsets = [o for o in itertools.product((-1, 0, 1), repeat=len(peak)) if any(o)]
     seen = {peak: score}
@@ -232,8 +283,7 @@ def measure_shift(
     if weights is not None:
         cross *= weights
     corr = sfft.irfftn(cross, s=shape, workers=-1)
-    wanted = list(max_shift) if max_shift is not None else [None] * len(shape)
-    limits = [max(0, n // 3 if m is None else min(int(m), n // 2 - 1)) for m, n in zip(wanted, shape)]
+    limits = shift_limits(shape, max_shift)
     best: tuple[float, tuple[int, ...]] | None = None
     for peak in _top_peaks(corr, limits, n_peaks):
         score, _ = overlap_ncc(reference, moving, peak)
@@ -243,11 +293,34 @@ def measure_shift(
         return PairShift(tuple(0.0 for _ in shape), 0.0)
     score, peak = best
     if polish:
-        score, peak = _climb(reference, moving, peak, score, limits)
+        score, peak = climb_ncc(reference, moving, peak, score, limits)
     if upsample > 1:
         refined = _upsampled_peak(cross, shape, peak, upsample)
         return PairShift(tuple(float(v) for v in refined), score)
     return PairShift(tuple(float(v) for v in peak), score)
+
+
+def chance_ncc(
+    reference: np.ndarray,
+    moving: np.ndarray,
+    /,
+    *,
+    spectra: tuple[np.ndarray, np.ndarray] | None = None,
+    max_shift: Sequence[int] | None = None,
+    n_peaks: int = 5,
+    normalization: str | None = None,
+) -> float:
+    """The NCC :func:`measure_shift` finds between ``reference`` and ``moving`` turned by 180°.
+
+    The turned image has the same intensities, texture and noise but no true match, so this is the
+    score a search over the same shifts reaches by chance; a match that is not clearly better is no
+    measurement. Costs one inverse FFT and the peak checks: the turned image's spectrum is the
+    complex conjugate of ``moving``'s (the turn is the circular reflection ``p -> -p``).
+    """
+    fa, fb = spectra if spectra is not None else (spectrum(reference), spectrum(moving))
+    turned = np.roll(np.flip(np.asarray(moving)), 1, axis=tuple(range(moving.ndim)))
+    return measure_shift(reference, turned, spectra=(fa, np.conj(fb)), max_shift=max_shift, n_peaks=n_peaks,
+                         normalization=normalization).ncc
 
 
 @functools.lru_cache(maxsize=4)

@@ -9,7 +9,7 @@ import numpy as np
 import xarray as xr
 from scipy import ndimage as ndi
 
-from labelfree.errors import ConfigError, DimensionError, InputError
+from labelfree.errors import ConfigError, ConstantImageError, DimensionError, InputError
 from labelfree.image import validate_image
 
 __all__ = ["CANVASES", "canvas_window", "shift_frame"]
@@ -106,7 +106,13 @@ def shift_frame(
 
 def check_movie(movie: Any) -> xr.DataArray:
     """The movie as a DataArray with a T axis of at least 2 frames (DimensionError otherwise)."""
-    da = validate_image(movie, required=("Y", "X"), name="movie")
+    try:
+        da = validate_image(movie, required=("Y", "X"), name="movie")
+    except ConstantImageError:
+        raise ConstantImageError(
+            "movie is constant (every pixel of every frame is the same value); there is nothing to register. "
+            "Check that the right file or channel was given."
+        ) from None
     if da.sizes.get("T", 1) < 2:
         raise DimensionError(
             f"Drift correction needs a time-lapse with at least 2 frames along T; the movie has dims "

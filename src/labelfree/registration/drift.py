@@ -22,6 +22,7 @@ from labelfree.image import scale_of, select_channel, units_of
 from labelfree.registration._backend import choose_backend, fiji_backend
 from labelfree.registration._phase import (
     bandpass_weights,
+    chance_ncc,
     edge_taper,
     measure_shift,
     normalization_of,
@@ -35,6 +36,10 @@ __all__ = ["DriftConfig", "correct_drift", "estimate_drift", "estimate_drift_in_
 
 log = logging.getLogger(__name__)
 
+#: A match counts only if its NCC is at least this many times the NCC the same search reaches by chance
+#: (:func:`chance_ncc`: the frame turned by 180°). Real scenes score 2.2-10 times chance (GOWT1, MSC),
+#: pure noise 0.9-1.3 times.
+CHANCE_RATIO = 1.5
 
 
 @dataclasses.dataclass
@@ -97,6 +102,11 @@ def _registration_frame(da: xr.DataArray, t: int, cfg: DriftConfig, axes: Sequen
     return np.asarray(frame.transpose(*axes).values, dtype=np.float32)
 
 
+def _blank(frame: np.ndarray) -> bool:
+    """Whether a registration frame holds no content (every pixel equal, e.g. a dropped frame)."""
+    return bool(frame.size == 0 or frame.min() == frame.max())
+
+
 def _shift_table(drift: np.ndarray, ncc: np.ndarray, da: xr.DataArray, axes: Sequence[str]) -> pd.DataFrame:
     table = pd.DataFrame({"frame": np.arange(len(drift))})
     for i, ax in enumerate(axes):
@@ -133,8 +143,10 @@ def estimate_drift(movie: Any, /, *, config: Any = None, progress: Any = False) 
     weights = bandpass_weights(first.shape, low_sigma=cfg.low_sigma, high_sigma=cfg.high_sigma)
     taper = edge_taper(first.shape, fraction=cfg.taper) if cfg.taper > 0 else None
     reference, reference_raw = prepare(first, weights=weights, taper=taper), first
+    reference_blank, reference_frame = _blank(first), 0
     drift = np.zeros((n, len(axes)))
     ncc = np.ones(n)
+    unmatched: list[int] = []
     with Progress(progress, total=n - 1, desc="drift: measuring") as bar:
         for t in range(1, n):
             raw = _registration_frame(da, t, cfg, axes)
@@ -143,13 +155,30 @@ def estimate_drift(movie: Any, /, *, config: Any = None, progress: Any = False) 
                 reference[0], current[0], spectra=(reference[1], current[1]), max_shift=limits,
                 n_peaks=cfg.n_peaks, normalization=normalization_of(cfg),
             )
-            step = np.array(subpixel_shift(reference_raw, raw, pair.shift, cfg))
-            drift[t] = drift[t - 1] + step if cfg.reference == "previous" else step
             ncc[t] = pair.ncc
+            blank = _blank(raw)
+            if blank or reference_blank or pair.ncc <= CHANCE_RATIO * max(0.0, chance_ncc(
+                    reference[0], current[0], spectra=(reference[1], current[1]), max_shift=limits,
+                    n_peaks=cfg.n_peaks, normalization=normalization_of(cfg))):
+                # no content or no better than chance: no measurement; the frame keeps the previous frame's
+                # drift and, unless the reference itself is blank, does not become the next reference
+                drift[t] = drift[t - 1]
+                unmatched.append(t)
+                if cfg.reference == "previous" and reference_blank and not blank:
+                    reference, reference_raw, reference_blank, reference_frame = current, raw, False, t
+                bar.update(message=f"frame {t + 1}/{n}")
+                continue
+            step = np.array(subpixel_shift(reference_raw, raw, pair.shift, cfg))
+            drift[t] = drift[reference_frame] + step if cfg.reference == "previous" else step
             if cfg.reference == "previous":
-                reference, reference_raw = current, raw
+                reference, reference_raw, reference_frame = current, raw, t
             bar.update(message=f"frame {t + 1}/{n}")
+    if unmatched:
+        log.warning("drift: no usable match for frames %s (no content, or a correlation no better than chance): "
+                    "they keep the drift of the frame before and are not used as reference; check those frames.",
+                    unmatched)
     low = np.flatnonzero(ncc < 0.2)
+    low = low[~np.isin(low, unmatched)]
     if low.size:
         log.warning("drift: weak matches (NCC < 0.2) at frames %s; check those shifts.", low.tolist())
     return _shift_table(drift, ncc, da, axes)

@@ -16,6 +16,7 @@ from typing import Any, Literal, Sequence
 import numpy as np
 import pandas as pd
 import xarray as xr
+from scipy import fft as sfft
 
 from labelfree._config import PipelineConfig, setting
 from labelfree._progress import Progress
@@ -25,11 +26,16 @@ from labelfree.registration._backend import choose_backend, fiji_backend
 from labelfree.registration._fuse import fuse_tiles
 from labelfree.registration._optimize import Link, optimize_positions
 from labelfree.registration._phase import (
+    PairShift,
     bandpass_weights,
+    climb_ncc,
     edge_taper,
     measure_shift,
+    ncc_map,
     normalization_of,
+    overlap_ncc,
     prepare,
+    shift_limits,
     subpixel_shift,
 )
 from labelfree.registration.tiles import grid_positions
@@ -132,6 +138,58 @@ def _overlap_boxes(pi, pj, si, sj, min_overlap):
     return off, tuple(box_i), tuple(box_j)
 
 
+def _wanted_limits(cfg: StitchConfig) -> list[int] | None:
+    return None if cfg.max_shift is None else [int(np.ceil(cfg.max_shift))] * 2
+
+
+def _match_overlap(a: np.ndarray, b: np.ndarray, cfg: StitchConfig) -> tuple[PairShift, tuple[int, ...] | None]:
+    """Whole-pixel shift of overlap ``b`` against overlap ``a`` (``b[p + s] ≈ a[p]``) and its overlap NCC.
+
+    Candidates: the ``n_peaks`` highest correlation peaks of the band-passed overlaps (as Fiji) and the
+    maximum of the overlap NCC over every shift within the limits (:func:`ncc_map` of the band-passed
+    overlaps). The correlation of a narrow overlap strip counts less shared content the farther it looks,
+    so on smooth content (nuclei) its peaks cluster near zero shift and the true offset, a few pixels
+    away, is often none of them; the NCC map has no such bias. Each candidate is polished and scored
+    by the NCC of the raw pixels; the best one wins.
+
+    The second value is not None (the offending shift) when the best match lies beyond the limits
+    (the NCC map, searched 2 px farther, still rises at the edge): the overlap holds no match within
+    reach (tiles that do not overlap, a wrong order or grid) and the pair gives no link.
+    """
+    limits = shift_limits(a.shape, _wanted_limits(cfg))
+    weights = bandpass_weights(a.shape, low_sigma=cfg.low_sigma, high_sigma=cfg.high_sigma)
+    taper = edge_taper(a.shape, fraction=cfg.taper) if cfg.taper > 0 else None
+    pa, pb = prepare(a, weights=weights, taper=taper), prepare(b, weights=weights, taper=taper)
+    # peaks from the band-passed overlaps, checked and polished on the raw pixels
+    pair = measure_shift(a, b, spectra=(pa[1], pb[1]), max_shift=limits, n_peaks=cfg.n_peaks, polish=True,
+                         normalization=normalization_of(cfg))
+    search = [min(lim + 2, n - 1) for lim, n in zip(limits, a.shape)]
+    scores = ncc_map(_smooth(a, cfg), _smooth(b, cfg), search)
+    top = np.unravel_index(int(np.argmax(scores)), scores.shape)
+    shift = tuple(int(k) - s for k, s in zip(top, search))
+    if any(abs(v) > lim for v, lim in zip(shift, limits)):
+        return pair, shift
+    if shift == tuple(round(v) for v in pair.shift):  # the usual case: both searches agree
+        return pair, None
+    score, shift = climb_ncc(a, b, shift, overlap_ncc(a, b, shift)[0], limits)
+    if score > pair.ncc:
+        pair = PairShift(tuple(float(v) for v in shift), score)
+    return pair, None
+
+
+def _smooth(image: np.ndarray, cfg: StitchConfig) -> np.ndarray:
+    """The band-pass of :func:`prepare` without its taper and wrap-around (the NCC map's input): the image,
+    mirrored at its edges by twice ``high_sigma``, filtered by FFT and cut back (as fast as the correlation;
+    Gaussian filters of sigma 20 in real space cost 3 times more)."""
+    image = np.asarray(image, dtype=np.float32)
+    pad = [min(int(np.ceil(2 * cfg.high_sigma)), n - 1) for n in image.shape]
+    padded = np.pad(image - np.float32(image.mean()), [(m, m) for m in pad], mode="reflect")
+    fast = tuple(sfft.next_fast_len(n, real=True) for n in padded.shape)
+    weights = bandpass_weights(fast, low_sigma=cfg.low_sigma, high_sigma=cfg.high_sigma)
+    out = sfft.irfftn(sfft.rfftn(padded, fast, workers=-1) * weights, fast, workers=-1)
+    return out[tuple(slice(m, m + n) for m, n in zip(pad, image.shape))]
+
+
 def pairwise_links(images: Sequence[np.ndarray], nominal: np.ndarray, /, *, config: Any = None,
                    progress: Any = False) -> list[Link]:
     """Measure the offset of every nominally overlapping tile pair (2-D float images).
@@ -149,13 +207,13 @@ def pairwise_links(images: Sequence[np.ndarray], nominal: np.ndarray, /, *, conf
     with Progress(progress, total=max(1, len(pairs)), desc="stitch: matching tiles") as bar:
         for i, j, (off, box_i, box_j) in pairs:
             a, b = images[i][box_i], images[j][box_j]
-            weights = bandpass_weights(a.shape, low_sigma=cfg.low_sigma, high_sigma=cfg.high_sigma)
-            taper = edge_taper(a.shape, fraction=cfg.taper) if cfg.taper > 0 else None
-            pa, pb = prepare(a, weights=weights, taper=taper), prepare(b, weights=weights, taper=taper)
-            limit = None if cfg.max_shift is None else [int(np.ceil(cfg.max_shift))] * 2
-            # peaks from the band-passed overlaps, checked and polished on the raw pixels
-            pair = measure_shift(a, b, spectra=(pa[1], pb[1]), max_shift=limit, n_peaks=cfg.n_peaks, polish=True,
-                                 normalization=normalization_of(cfg))
+            pair, beyond = _match_overlap(a, b, cfg)
+            if beyond is not None:
+                log.info("stitch: tiles %d-%d dropped (best match at %s px from the nominal offset, beyond the %s px "
+                         "searched: no overlap there, or raise max_shift)", i, j, beyond,
+                         shift_limits(a.shape, _wanted_limits(cfg)))
+                bar.update(message=f"tiles {i}-{j}")
+                continue
             # in sub-pixel mode the remainder is measured on the part both overlaps share
             offset = off - np.array(subpixel_shift(a, b, pair.shift, cfg))
             log.debug("stitch: tiles %d-%d offset %s ncc %.3f", i, j, offset, pair.ncc)
@@ -209,10 +267,25 @@ def stitch(
     links = pairwise_links(images, nominal, config=cfg, progress=progress)
     solution = optimize_positions(nominal, links, relative=cfg.max_avg_displacement_threshold,
                                   absolute=cfg.absolute_displacement_threshold)
+    _warn_unlinked(len(das), solution.kept, layout)
     positions = solution.positions if cfg.subpixel else np.round(solution.positions)
     fused, origin = fuse_tiles([np.asarray(t.values) for t in das], positions, method=cfg.fusion,
                                subpixel=cfg.subpixel)
     return _outputs(das, fused, positions - origin, nominal, solution, backend="python")
+
+
+def _warn_unlinked(n: int, kept: Sequence[Link], layout: Any) -> None:
+    """Warn about tiles left without a trustworthy link (they are placed at their nominal positions)."""
+    linked = {link.i for link in kept} | {link.j for link in kept}
+    alone = [k for k in range(n) if k not in linked]
+    if not alone:
+        return
+    grid = isinstance(layout, tuple) and len(layout) == 2
+    check = ("the tile order (order= / --order), the overlap (overlap= / --overlap) and the grid size (--grid)"
+             if grid else "the nominal positions (layout / TileConfiguration.txt)")
+    log.warning("stitch: %d of %d tiles have no trustworthy link to a neighbour and keep their nominal positions: "
+                "tiles %s (0-based, in the order given). Check %s; overlaps without texture cannot be matched.",
+                len(alone), n, alone, check)
 
 
 def _outputs(das, fused, placed, nominal, solution, *, backend: str) -> tuple[xr.DataArray, pd.DataFrame]:
