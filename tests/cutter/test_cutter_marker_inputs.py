@@ -97,9 +97,13 @@ def test_no_marker_on_the_foreground_is_said():
         labels = segment(da, markers=centres, mask=np.zeros((128, 128), bool),
                          config={**cfg, "n_steps": 1, "width": 4, "crop_size": 32})
     assert labels.shape == (128, 128) and labels.values.max() == 0
+    # most on cells: the one on the background is said by itself, with where it is
+    with pytest.warns(MarkerWarning, match=rf"1 of {len(centres) + 1} markers lie on the background of the "
+                                           r"foreground mask, so no cell is cut there: \(y=2, x=2\)") as said:
+        prepare(da, markers=np.concatenate([centres, [[2.0, 2.0]]]), config=cfg)
+    assert len(said) == 1
     with warnings.catch_warnings():
         warnings.simplefilter("error", MarkerWarning)
-        prepare(da, markers=np.concatenate([centres, [[2.0, 2.0]]]), config=cfg)  # most on cells: no warning
         prepare(da, markers=centres, config=cfg, mask=np.ones((128, 128), bool))
 
 
@@ -133,3 +137,20 @@ def test_a_plain_tiff_movie_read_as_rgb_is_told_how_to_read_its_planes_as_frames
     err = capsys.readouterr().err
     # before: only "Set nucleus_channel to ... ['R', 'G', 'B']", which would take one frame as the nuclei
     assert "no channel of this image clearly shows nuclei" in err and "--dims TYX" in err and "Traceback" not in err
+
+
+def test_a_movie_frame_without_markers_is_named():
+    """Markers for frames 0 only of a 2-frame movie said "The marker label image is empty (all zero)" (points:
+    "No markers were given"), which names no frame, though the marker image was not empty."""
+    from labelfree.cutter.segment import prepare
+
+    movie, centres = _movie()
+    points = np.c_[np.zeros(len(centres[0])), centres[0]]  # (t, y, x), all in frame 0
+    with pytest.raises(InputError, match=r"Frame 1 of the movie \(0-based: the frame at position 2\) has no marker; "
+                                         r"the \(t, y, x\) markers mark frames 0\."):
+        prepare(movie, markers=points, config=CHANNELS)
+    image = np.zeros((2, *movie.shape[-2:]), np.uint16)
+    for k, (y, x) in enumerate(np.rint(centres[1]).astype(int), start=1):
+        image[1, y, x] = k
+    with pytest.raises(InputError, match=r"Frame 0 of the movie .* has no marker; the marker image mark frames 1\."):
+        prepare(movie, markers=image, config=CHANNELS)

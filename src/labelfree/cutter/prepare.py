@@ -125,15 +125,37 @@ def frame_markers(
         if arr.ndim == 3:
             if t is None:
                 raise DimensionError("A (T, Y, X) marker image was given for a single frame.")
+            if not np.any(arr[t]):
+                _no_marker_in_frame(t, [k for k in range(len(arr)) if np.any(arr[k])], "marker image")
             arr = arr[t]
         return markers_from_labels(arr)
     pts = np.asarray(markers, dtype=np.float64)
     if pts.ndim == 2 and pts.shape[1] == 3:
         if t is None:
             raise InputError("(t, y, x) markers were given for a single frame; give (N, 2) (y, x) points.")
-        pts = pts[np.rint(pts[:, 0]) == t, 1:]
+        frames = np.rint(pts[:, 0])
+        if not (frames == t).any():
+            _no_marker_in_frame(t, sorted({int(k) for k in frames}), "(t, y, x) markers")
+        pts = pts[frames == t, 1:]
+    elif t is not None and pts.size == 0:
+        _no_marker_in_frame(t, None, "markers")
     pts = check_markers(pts, shape=shape)
     return pts, np.arange(1, len(pts) + 1)
+
+
+def _no_marker_in_frame(t: int, marked: list[int] | None, what: str) -> None:
+    """One error naming the movie frame that has no marker (the markers' emptiness alone does not say where)."""
+    listed = "" if marked is None else (
+        f"; the {what} mark frames {_frame_list(marked)}" if marked else f"; the {what} hold no marker at all")
+    raise InputError(
+        f"Frame {t} of the movie (0-based: the frame at position {t + 1}) has no marker{listed}. Cutter needs "
+        "one marker per cell in every frame: add markers to that frame (in ImageJ, point selections whose "
+        "position is that frame), or segment only the frames that have them."
+    )
+
+
+def _frame_list(frames: list[int]) -> str:
+    return ", ".join(map(str, frames[:10])) + (f" and {len(frames) - 10} more" if len(frames) > 10 else "")
 
 
 def check_marker_frames(markers: Any, n_frames: int, shape: tuple[int, int], /) -> None:
