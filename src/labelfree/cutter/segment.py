@@ -311,7 +311,8 @@ def _prepare_valid(da: xr.DataArray, /, *, markers: Any, config: Any, mask: Any,
                 t=t if stacked else None,
             )
         )
-    warn_markers_on_background(frames, stacked=stacked)
+    if markers is not None:  # given markers (a detected nucleus off the cell mask is a false detection)
+        warn_markers_on_background(frames, stacked=stacked)
     return Prepared(da, frames, cfg, record, guess)
 
 
