@@ -342,7 +342,8 @@ def run_batch(
 
             _wait_for_publishing(jobs, rows, out, timeout=CANCEL_GRACE)
             _rows_finished_meanwhile(jobs, rows, out)
-            summary = _write_summary(items, rows, out, bcfg, status_left="cancelled")
+            summary = _despite_ctrl_c("the summary", lambda: _write_summary(items, rows, out, bcfg,
+                                                                          status_left="cancelled"))
             _write_report(summary, out)
             n_ok = int((summary["status"] == "ok").sum())
             raise Cancelled(
@@ -350,7 +351,9 @@ def run_batch(
                 f"{int((summary['status'] == 'cancelled').sum())} not done (no partial outputs). "
                 "Rerun the same command to finish them; finished inputs are skipped."
             ) from exc
-        summary = _write_summary(items, rows, out, bcfg, status_left="failed")
+        # every input has finished: a Ctrl-C now stops no work, so the summary and the report are still
+        # written (a second Ctrl-C stops them) and the run ends with what its inputs did
+        summary = _despite_ctrl_c("the summary", lambda: _write_summary(items, rows, out, bcfg, status_left="failed"))
         _write_report(summary, out)
     log.info("batch finished in %.1f s: %s", time.time() - started, summary["status"].value_counts().to_dict())
     return summary
@@ -417,12 +420,34 @@ def _summary_writer(items: list[BatchInput], rows: dict[str, dict[str, Any]], ou
     return write
 
 
+def _despite_ctrl_c(what: str, write: Callable[[], Any], /) -> Any:
+    """``write()``, done again when a Ctrl-C (KeyboardInterrupt) cut it short: the last files of a run whose
+    inputs have all finished (or were cancelled) are still written. A second Ctrl-C is let through."""
+    try:
+        return write()
+    except KeyboardInterrupt:
+        log.warning("batch: Ctrl-C while writing %s, after the inputs were done or stopped: writing it anyway "
+                    "(Ctrl-C again stops it).", what)
+    return write()
+
+
 def _write_report(summary: pd.DataFrame, out: Path) -> None:
-    """``report.html`` beside the summary; a report that cannot be made never fails the run."""
+    """``report.html`` beside the summary; a report that cannot be made never fails the run.
+
+    A Ctrl-C while it is written (the inputs are all done, or cancelled already) does not stop the run:
+    the report is written all the same; a second Ctrl-C leaves the previous report as it was (the
+    report is written atomically) and the run still ends with what its inputs did.
+    """
     from labelfree.batch.report import write_report
 
     try:
-        summary.attrs["report"] = str(write_report(summary, out))
+        summary.attrs["report"] = str(_despite_ctrl_c("report.html", lambda: write_report(summary, out)))
+    except KeyboardInterrupt:
+        from labelfree.batch.report import REPORT_NAME
+
+        kept = "the earlier report.html is left as it was" if (out / REPORT_NAME).is_file() else "there is none"
+        log.warning("batch: report.html not written (Ctrl-C); %s. `labelfree.batch.report.write_report` writes it "
+                    "from %s.", kept, summary.attrs.get("path", "the summary"))
     except Exception as exc:  # noqa: BLE001 - the summary CSV is the record; the report is a view
         log.warning("batch: report.html not written: %s: %s", type(exc).__name__, exc)
 

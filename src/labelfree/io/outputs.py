@@ -14,7 +14,8 @@ Rules it enforces, whatever paths are given:
   folder and published as a whole: the old manifest is withdrawn first, the files are
   moved in, and the manifest (``<stem>_provenance.json``, holding the SHA-256 of every
   other file) is written last. A set without a manifest that verifies is incomplete,
-  and reruns redo it;
+  and reruns redo it. A set replaces an earlier one whole: the earlier set's own files
+  that the new one does not write (an overlay, a flow stack) go, too;
 * a folder is written by one run at a time (:class:`OutputFolder` holds a lock whose
   refusal names the holder), and each run cleans the leftovers of interrupted runs.
 
@@ -303,9 +304,58 @@ def _existing(targets: Mapping[str, Path]) -> list[Path]:
     return [p for p in targets.values() if p.exists() or p.is_symlink()]
 
 
+def _earlier_files(folder: Path, stem: str, keep: Iterable[Path], inputs: Any) -> list[Path]:
+    """The files of the earlier set ``stem`` in ``folder`` that a new set writing ``keep`` leaves out.
+
+    Only what the earlier set's manifest lists as its own: a plain name of that set
+    (``<stem>_overlay.png``, ``<stem>_flow.tif``, ...), still the file LabelFree wrote (same size
+    and SHA-256: a file changed since is the user's and stays, with a warning), and no input
+    of this run.
+    """
+    try:
+        record = json.loads(_manifest_path(folder, stem).read_text(encoding="utf-8"))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return []
+    outputs = record.get("outputs") if isinstance(record, dict) else None
+    if not isinstance(outputs, dict):
+        return []
+    own = {f"{stem}{suffix}" for kind, suffix in {**OUTPUT_SUFFIXES, **EXTRA_SUFFIXES}.items() if kind != "provenance"}
+    keep = {p.name for p in keep}
+    found = []
+    for entry in outputs.values():
+        name = entry.get("file") if isinstance(entry, dict) else None
+        if not isinstance(name, str) or name not in own or name in keep:
+            continue
+        path = folder / name
+        if path.is_symlink() or not path.is_file():
+            continue
+        try:
+            check_not_input(path, inputs)
+        except InputOverwriteError:
+            continue
+        try:
+            unchanged = path.stat().st_size == entry.get("bytes") and file_sha256(path) == entry.get("sha256")
+        except OSError:
+            unchanged = False
+        if not unchanged:
+            log.warning("%s: kept %s of the earlier set of %s: it changed after LabelFree wrote it.", folder, name, stem)
+            continue
+        found.append(path)
+    return found
+
+
+_REPLACED = ".replaced"  # in a staging folder: the files of the earlier set while a new one is moved in
+
+
 def publish_set(folder: str | os.PathLike[str], stem: str, staged: Mapping[str, Path], record: dict[str, Any], /,
                 *, overwrite: bool = False, inputs: Any = None) -> dict[str, Path]:
     """Publish staged files as the output set ``stem`` of ``folder``, manifest last.
+
+    Replacing an earlier set (``overwrite``) replaces it whole: the files its manifest lists
+    that the new set does not write (an overlay or flow stack of an earlier run) are removed,
+    if LabelFree wrote them as they are (see :func:`_earlier_files`). While the new files move
+    in, the earlier ones wait in the staging folder: an error or Ctrl-C puts the earlier set
+    back as it was; after a hard kill the next run removes both (:func:`recover_folder`).
 
     Parameters
     ----------
@@ -339,6 +389,7 @@ def publish_set(folder: str | os.PathLike[str], stem: str, staged: Mapping[str, 
             f"{existing[0]} exists; LabelFree does not replace earlier results silently. Use another output "
             "folder or name, or allow it (CLI --overwrite, API overwrite=True)."
         )
+    stale = _earlier_files(folder, stem, targets.values(), inputs) if overwrite else []
     outputs = {}
     for kind, src in staged.items():
         src = Path(src)
@@ -346,24 +397,53 @@ def publish_set(folder: str | os.PathLike[str], stem: str, staged: Mapping[str, 
     manifest = {**record, "outputs": outputs, "complete": True}
     staging = Path(next(iter(staged.values()))).parent if staged else new_staging(folder, stem)
     journal = staging / _JOURNAL
-    write_text_atomic(journal, json.dumps({"stem": stem, "targets": [p.name for p in targets.values()]}))
+    # every name of the old and the new set: a kill before the manifest is written leaves the journal,
+    # and the next run removes them all (recover_folder), so no half-new, half-old set remains
+    names = [p.name for p in targets.values()] + [p.name for p in stale]
+    write_text_atomic(journal, json.dumps({"stem": stem, "targets": names}))
+    replaced = staging / _REPLACED
+    kept: list[tuple[Path, Path]] = []  # (file in the folder, where the earlier one waits)
     moved: list[Path] = []
+
+    def put_aside(path: Path) -> None:
+        if path.exists() or path.is_symlink():
+            replaced.mkdir(exist_ok=True)
+            os.replace(path, replaced / path.name)
+            kept.append((path, replaced / path.name))
+
     try:
-        remove_quietly(targets["provenance"])  # from here on the old set is incomplete
+        put_aside(targets["provenance"])  # from here on the old set is incomplete
+        for path in stale:
+            put_aside(path)
         for kind, src in staged.items():
+            put_aside(targets[kind])
             os.replace(src, targets[kind])
             moved.append(targets[kind])
         write_text_atomic(targets["provenance"], json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
-    except BaseException as exc:  # undo what was moved in; only a hard kill leaves the journal to recover_folder
+    except BaseException as exc:  # undo; only a hard kill leaves the journal to recover_folder
         for path in moved:
             remove_quietly(path)
+        _put_back(kept)
         remove_quietly(journal)
         if isinstance(exc, OSError) and not isinstance(exc, OutputError):
             raise OutputError(f"Cannot publish the outputs of {stem} in {folder}: {exc.strerror or exc}.") from exc
         raise
     remove_quietly(journal)
+    shutil.rmtree(replaced, ignore_errors=True)
+    for path in stale:
+        log.info("removed %s of the earlier set of %s", path.name, stem)
     log.info("wrote %s", ", ".join(str(p) for p in targets.values()))
     return targets
+
+
+def _put_back(kept: list[tuple[Path, Path]]) -> None:
+    """Move the files of an earlier set back into place, its manifest last (it was put aside first)."""
+    for path, aside in reversed(kept):
+        try:
+            os.replace(aside, path)
+        except OSError as exc:  # the earlier set stays incomplete (no manifest): reruns redo it
+            log.warning("could not restore %s: %s", path, exc.strerror or exc)
+            return
 
 
 def recover_folder(folder: str | os.PathLike[str], /) -> list[str]:
