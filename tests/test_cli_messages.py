@@ -197,3 +197,20 @@ def test_a_logged_warning_is_a_labelfree_warning_line(verbose, line):
             "logging.getLogger('labelfree.fusion.training').warning('no validation images')")
     err = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stderr
     assert err.strip() == line
+
+
+@pytest.mark.parametrize("command", [["motion", "{image}"], ["batch", "{image}", "-p", "threshold"],
+                                     ["fusion", "{image}", "--zoo", "zoo"]])
+@pytest.mark.parametrize("names", ["", "  "])
+def test_empty_channel_names_are_a_usage_error(tmp_path, capsys, monkeypatch, image, command, names):
+    """``--channel-names ""`` (an unset shell variable) was ignored: the file's names were used, rc 0."""
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    with pytest.raises(SystemExit) as exit_:
+        main([a.format(image=image) for a in command] + ["-o", "out", "--channel-names", names, "--channel", "0"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"usage: labelfree {command[0]} ") and "Traceback" not in err, err
+    assert "argument --channel-names: the channel names are empty: give one name per channel" in err, err
+    assert _left_in(work) == []

@@ -173,3 +173,33 @@ def test_fusion_demo_trains_a_zoo_and_scores_against_truth(tmp_path, capsys, mon
 
     zoo, how = demo_zoo()
     assert how.startswith("model zoo found in the cache") and zoo.parent == tmp_path / "cache"
+
+
+def test_demos_of_two_pipelines_on_one_sample_keep_their_own_outputs(tmp_path, capsys):
+    """Threshold runs Motion's sample: its demo used to replace the Motion demo's outputs (same names) silently."""
+    out = tmp_path / "demo"
+    assert main(["demo", "-o", str(out), "-q"]) == 0
+    motion_record = json.loads((out / "sample_movie_provenance.json").read_text())
+    assert main(["demo", "-o", str(out), "--pipeline", "threshold"]) == 0
+    assert "sample_movie_threshold_labels.tif" in capsys.readouterr().out
+    assert json.loads((out / "sample_movie_provenance.json").read_text()) == motion_record  # untouched
+    assert json.loads((out / "sample_movie_threshold_provenance.json").read_text())["pipeline"] == "threshold"
+    # each demo again replaces its own earlier output
+    for pipeline in ("threshold", "motion"):
+        assert main(["demo", "-o", str(out), "--pipeline", pipeline, "-q"]) == 0
+    assert json.loads((out / "sample_movie_provenance.json").read_text())["pipeline"] == "motion"
+
+
+def test_a_demo_replaces_no_other_result_of_its_name_without_overwrite(tmp_path, capsys):
+    from labelfree.datasets import SAMPLE_MOVIE
+
+    out = tmp_path / "demo"
+    assert main(["threshold", str(SAMPLE_MOVIE), "-o", str(out), "-q"]) == 0  # not a demo: sample_movie_*
+    before = (out / "sample_movie_provenance.json").read_text()
+    capsys.readouterr()
+    assert main(["demo", "-o", str(out), "-q"]) == 1
+    err = capsys.readouterr().err
+    assert "sample_movie_labels.tif exists" in err and "--overwrite" in err
+    assert (out / "sample_movie_provenance.json").read_text() == before
+    assert main(["demo", "-o", str(out), "-q", "--overwrite"]) == 0
+    assert json.loads((out / "sample_movie_provenance.json").read_text())["pipeline"] == "motion"

@@ -181,3 +181,30 @@ def test_cutter_model_is_applied_with_the_channels_it_was_trained_on(tmp_path):
     assert alone.attrs["labelfree"]["config"]["cell_channels"] == ["actin"]
     with pytest.raises(InputError, match="trained on 1 image channel"):
         segment(image, markers=nuclei_labels, model=tmp_path / "cells.pt", config={"cell_channels": ["actin", "dapi"]})
+
+
+def test_batch_md_names_every_batchconfig_field():
+    """docs/batch.md's list of BatchConfig fields names each of them (an error may tell a user to pass one)."""
+    import dataclasses
+
+    from labelfree.batch import BatchConfig
+
+    text = (REPO / "docs" / "batch.md").read_text(encoding="utf-8")
+    listed = text.split("`BatchConfig` fields:", 1)[1].split("\n\n", 1)[0]
+    missing = [f.name for f in dataclasses.fields(BatchConfig) if f.init and f"`{f.name}" not in listed]
+    assert not missing, f"docs/batch.md does not list the BatchConfig field(s) {missing}"
+
+
+def test_the_documented_exit_code_of_a_usage_error_is_the_cli_s(tmp_path, capsys):
+    """docs/cli.md and docs/batch.md give the exit code of a usage error; batch's own is that of every command."""
+    for args in (["batch", str(tmp_path), "-p", "threshold", "-o", "out", "--bogus"],
+                 ["batch", str(tmp_path), "-p", "threshold", "-o", ""],
+                 ["threshold", "a.tif", "-o", "out", "--bogus"]):
+        with pytest.raises(SystemExit) as exit_:
+            main(args)
+        assert exit_.value.code == 2
+    capsys.readouterr()
+    batch = re.sub(r"\s+", " ", (REPO / "docs" / "batch.md").read_text(encoding="utf-8"))
+    assert re.search(r"Exit code: .*`2` a usage error", batch) and "or a usage error;" not in batch
+    cli = re.sub(r"\s+", " ", (REPO / "docs" / "cli.md").read_text(encoding="utf-8"))
+    assert "2 usage error" in cli

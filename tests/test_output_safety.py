@@ -485,7 +485,7 @@ def test_batch_into_its_input_folder_never_segments_its_outputs(tmp_path, user_r
 @pytest.mark.parametrize("pipeline, name, text, expected", [
     ("threshold", "min_size.yaml", "min_size: .nan\n", "min_size"),
     ("threshold", "min_size.json", '{"min_size": NaN}\n', "NaN"),
-    ("motion", "track.yaml", 'track: "no"\n', "true or false"),
+    ("motion", "track.yaml", 'track: "maybe"\n', "true or false"),  # "no" is false, as after --set
     ("motion", "blur.yaml", "flow_blur: -3\n", "in [0, 100]"),
     ("motion", "levels.yaml", "levels: 2.5\n", "whole number"),
 ])
@@ -820,3 +820,132 @@ def test_type_errors_use_the_right_article(tmp_path, movie, capsys):
     for options, expected in (("min_size=1.5", "expected an integer"), ("fill_holes=maybe", "true or false")):
         with pytest.raises(ConfigError, match=expected):
             parse_macro_options(options, command_fields("threshold"))
+
+
+# -- 10. replacing a set replaces the whole set ----------------------------------------------------------------------
+
+class FileDigest:
+    """SHA-256 of every file below a folder (or of the given files)."""
+
+    @staticmethod
+    def of(folder: Path, *files: Path) -> dict:
+        import hashlib
+
+        paths = files or sorted(p for p in Path(folder).rglob("*") if p.is_file())
+        return {str(p): hashlib.sha256(Path(p).read_bytes()).hexdigest() for p in paths}
+
+
+def _labels2d() -> np.ndarray:
+    labels = np.zeros((32, 32), np.uint16)
+    labels[4:12, 4:12], labels[18:28, 10:30] = 1, 2
+    return labels
+
+
+def _extra(text: str):
+    return lambda path: Path(path).write_text(text)
+
+
+def test_overwrite_without_overlay_removes_the_earlier_overlay(tmp_path, movie, capsys):
+    out = tmp_path / "out"
+    code, err = run_main(["threshold", movie, "-o", out, "--overlay", "-q"], capsys)
+    assert code == 0, err
+    assert "overlay" in assert_complete(out, "x")["outputs"]
+    (out / "notes.txt").write_text("the user's")  # other files of the folder are none of the set's business
+    (out / "x_drift.csv").write_text("the user's")  # a set's name, but no earlier set listed it
+    inputs = FileDigest.of(tmp_path, movie)
+    code, err = run_main(["threshold", movie, "-o", out, "--overwrite", "--set", "method=li", "-q"], capsys)
+    assert code == 0, err
+    record = assert_complete(out, "x")
+    assert sorted(record["outputs"]) == ["labels", "rois", "table"] and record["config"]["method"] == "li"
+    assert sorted(os.listdir(out)) == sorted([f"x{s}" for s in SET_SUFFIXES] + ["notes.txt", "x_drift.csv"])
+    assert (out / "x_drift.csv").read_text() == "the user's" and FileDigest.of(tmp_path, movie) == inputs
+
+
+@pytest.mark.filterwarnings("ignore::UserWarning")  # a small movie: little motion found
+def test_motion_overwrite_without_flow_out_removes_the_earlier_flow(tmp_path, movie, capsys):
+    out = tmp_path / "out"
+    code, err = run_main(["motion", movie, "-o", out, "--flow-out", "-q"], capsys)
+    assert code == 0, err
+    assert (out / "x_flow.tif").is_file() and "flow" in assert_complete(out, "x")["outputs"]
+    code, err = run_main(["motion", movie, "-o", out, "--overwrite", "-q"], capsys)
+    assert code == 0, err
+    assert "flow" not in assert_complete(out, "x")["outputs"]
+    assert sorted(os.listdir(out)) == sorted(f"x{s}" for s in SET_SUFFIXES)
+
+
+def test_overwrite_keeps_earlier_files_changed_since_or_used_as_inputs(tmp_path):
+    from labelfree.io import write_outputs
+
+    out = tmp_path / "out"
+    write_outputs(out, _labels2d(), stem="s", extras={"flow": _extra("flow"), "overlay": _extra("png"),
+                                                      "drift": _extra("dx,dy\n")})
+    (out / "s_overlay.png").write_text("edited by hand")  # no longer what LabelFree wrote: the user's now
+    write_outputs(out, _labels2d(), stem="s", overwrite=True, inputs={"shifts": out / "s_drift.csv"})
+    assert sorted(assert_complete(out, "s")["outputs"]) == ["labels", "rois", "table"]
+    assert not (out / "s_flow.tif").exists()  # the earlier set's, unchanged: removed
+    assert (out / "s_overlay.png").read_text() == "edited by hand"  # changed since: kept
+    assert (out / "s_drift.csv").read_text() == "dx,dy\n"  # an input of the new run: kept
+
+
+@pytest.mark.parametrize("failure", ["ctrl-c moving the 2nd file", "disk full writing the manifest"])
+def test_a_failed_replacement_puts_the_earlier_set_back(tmp_path, monkeypatch, failure):
+    from labelfree.errors import OutputError
+    from labelfree.io import outputs as outputs_module
+    from labelfree.io import write_outputs
+
+    out = tmp_path / "out"
+    write_outputs(out, _labels2d(), stem="s", extras={"flow": _extra("flow"), "overlay": _extra("png")})
+    old = FileDigest.of(out)
+    if failure.startswith("ctrl-c"):
+        real, moved = os.replace, []
+
+        def replace(src, dst, *args, **kwargs):
+            if ".labelfree-staging" in str(src) and ".labelfree-staging" not in str(dst) and ".replaced" not in str(src):
+                moved.append(dst)
+                if len(moved) == 2:
+                    raise KeyboardInterrupt
+            return real(src, dst, *args, **kwargs)
+
+        monkeypatch.setattr(os, "replace", replace)
+        expected = KeyboardInterrupt
+    else:
+        real_write = outputs_module.write_text_atomic
+
+        def write(path, text, **kwargs):
+            if Path(path).name == "s_provenance.json":
+                raise OSError(28, "No space left on device")
+            return real_write(path, text, **kwargs)
+
+        monkeypatch.setattr(outputs_module, "write_text_atomic", write)
+        expected = OutputError
+    with pytest.raises(expected):
+        write_outputs(out, _labels2d() * 0, stem="s", overwrite=True)
+    monkeypatch.undo()
+    assert FileDigest.of(out) == old  # the earlier set, whole, flow and overlay included
+    assert sorted(assert_complete(out, "s")["outputs"]) == ["flow", "labels", "overlay", "rois", "table"]
+
+
+def test_kill_while_replacing_a_set_with_an_overlay_then_rerun(tmp_path, movie, killer, user_runs):
+    assert user_runs.run("threshold", "x.tif", "-o", "out", "--overlay", "-q", cwd=tmp_path).returncode == 0
+    proc = user_runs.run("threshold", "x.tif", "-o", "out", "-q", "--overwrite", "--set", "min_size=200",
+                         cwd=tmp_path, script=killer)
+    assert proc.returncode == -signal.SIGKILL
+    _half_published(tmp_path / "out", "x")
+    proc = user_runs.run("threshold", "x.tif", "-o", "out", "-q", "--set", "min_size=200", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "interrupted" in proc.stderr  # the rerun removed the half set: the earlier overlay with it
+    assert assert_complete(tmp_path / "out", "x")["config"]["min_size"] == 200
+    assert sorted(os.listdir(tmp_path / "out")) == [f"x{s}" for s in sorted(SET_SUFFIXES)]
+
+
+def test_batch_overwrite_replaces_the_whole_earlier_set(tmp_path, movie, capsys):
+    from labelfree.batch import run_batch
+
+    out = tmp_path / "out"
+    code, err = run_main(["threshold", movie, "-o", out, "--overlay", "-q"], capsys)
+    assert code == 0, err
+    summary = run_batch([movie], pipeline="threshold", out_dir=out, scheduler="sync", progress=False,
+                        batch={"overwrite": True})
+    assert list(summary["status"]) == ["ok"]
+    assert sorted(assert_complete(out, "x")["outputs"]) == ["labels", "rois", "table"]
+    assert not (out / "x_overlay.png").exists()

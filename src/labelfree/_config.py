@@ -29,7 +29,8 @@ from typing import Any, Literal, TypeVar
 
 from labelfree.errors import ConfigError
 
-__all__ = ["PipelineConfig", "setting", "field_info", "FieldInfo", "provenance", "file_sha256", "ByteCount"]
+__all__ = ["PipelineConfig", "setting", "field_info", "FieldInfo", "provenance", "file_sha256", "ByteCount",
+           "text_value", "AUTO_WORDS"]
 
 C = TypeVar("C", bound="PipelineConfig")
 
@@ -236,6 +237,79 @@ def _convert(value: Any, tp: Any) -> Any:
     return value
 
 
+#: words that mean "automatic" (null) in a value written as text: ``--set``, macros, dialogs and config files
+AUTO_WORDS = ("", "none", "auto", "null")
+_TRUE_WORDS, _FALSE_WORDS = ("true", "1", "yes"), ("false", "0", "no")
+
+
+def _word(choice: Any) -> str:
+    """A choice as a user types it: booleans as ``true``/``false``, None as ``auto``."""
+    if isinstance(choice, bool):
+        return "true" if choice else "false"
+    return "auto" if choice is None else str(choice)
+
+
+def _guess_scalar(text: str) -> Any:
+    """One item of a comma-separated list: a whole number, a number, else the text."""
+    text = text.strip()
+    for conv in (int, float):
+        try:
+            return conv(text)
+        except ValueError:
+            pass
+    return text
+
+
+def text_value(info: FieldInfo, text: str, /) -> Any:
+    """A config file's text value, read as ``--set KEY=VALUE`` reads it (:func:`labelfree.options.coerce_value`).
+
+    ``auto``, ``none``, ``null`` (or nothing) is null (automatic) where the field may be
+    automatic; ``true``/``false`` (also ``yes``/``no``, ``1``/``0``) are booleans; a
+    comma-separated text is a list; a choice may be written in any case. Text the field takes
+    as it is stays that text: a text option's value (``fiji_dir: auto``), a choice or default
+    that is itself such a word (``memory_limit: auto``), and any text a field that takes text
+    accepts as it is. Anything else is returned unchanged, for :meth:`PipelineConfig.validate`
+    to say what was expected.
+
+    Raises
+    ------
+    ConfigError
+        ``auto`` (or ``none``, ``null``, nothing) for a field that is never automatic, as ``--set`` says.
+    """
+    tp = getattr(info.type, "__supertype__", info.type)
+    args = typing.get_args(tp)
+    union = typing.get_origin(tp) in (typing.Union, types.UnionType)
+    members = [getattr(a, "__supertype__", a) for a in (args if union else (tp,)) if a is not type(None)]
+    optional = (union and len(members) < len(args)) or info.default is None
+    choices = [c for m in members if typing.get_origin(m) is Literal for c in typing.get_args(m)]
+    lists = any(typing.get_origin(m) in (tuple, list) or m in (tuple, list) for m in members)
+    numbers = any(m in (bool, int, float) for m in members)
+    own_words = {_word(c).lower() for c in choices}
+    if isinstance(info.default, str):
+        own_words.add(info.default.lower())
+    word = text.strip().lower()
+    if word in AUTO_WORDS and word not in own_words and (numbers or lists or choices):
+        if lists and not optional and not word:
+            return ()
+        if optional:
+            return None
+        raise ConfigError(f"{info.name} needs a value ({_describe(info.type)}; default {info.default!r}), it is never "
+                          f"automatic; got {text!r}.")
+    try:
+        _convert(text, info.type)
+        return text  # the field takes this text as it is
+    except _Invalid:
+        pass
+    if bool in members and word in _TRUE_WORDS + _FALSE_WORDS:
+        return word in _TRUE_WORDS
+    for choice in choices:
+        if _word(choice).lower() == word:
+            return choice
+    if lists or (numbers and "," in text):
+        return tuple(_guess_scalar(item) for item in text.split(",") if item.strip())
+    return text
+
+
 def _check_bounds(info: FieldInfo, value: Any) -> None:
     ge, gt, le, lt = info.bounds
     values = value if isinstance(value, tuple) else (value,)
@@ -324,7 +398,13 @@ class PipelineConfig:
 
     @classmethod
     def from_file(cls: type[C], path: str | Path) -> C:
-        """Read a config from a JSON or YAML file."""
+        """Read a config from a JSON or YAML file.
+
+        Values the format types (``true``, ``3``, ``[a, b]``, ``null``) are taken as they are;
+        text values are read as ``--set`` reads them (:func:`text_value`): ``auto`` for
+        automatic, ``false``, ``entropy,gradient`` for a list, as ``labelfree options`` and
+        docs/options.md write them. Errors name the file.
+        """
         path = Path(path)
         try:
             text = path.read_text(encoding="utf-8")
@@ -343,7 +423,13 @@ class PipelineConfig:
             raise ConfigError(f"Config file {path} is not valid JSON/YAML: {exc}") from exc
         if not isinstance(data, dict):
             raise ConfigError(f"Config file {path} must hold a mapping of option: value.")
-        return cls.from_dict(data)
+        fields = {info.name: info for info in field_info(cls)}
+        try:
+            data = {key: text_value(fields[key], value) if isinstance(value, str) and key in fields else value
+                    for key, value in data.items()}
+            return cls.from_dict(data)
+        except ConfigError as exc:
+            raise ConfigError(f"Config file {path}: {exc}") from exc
 
     @classmethod
     def coerce(cls: type[C], config: "C | dict[str, Any] | str | Path | None") -> C:

@@ -64,6 +64,10 @@ def channel_names_argument(text: str, /) -> tuple[str, ...] | None:
     from labelfree.errors import InputError
     from labelfree.image import parse_channel_names
 
+    if not text.strip():
+        raise argparse.ArgumentTypeError("the channel names are empty: give one name per channel, comma-separated "
+                                         "in order, e.g. DAPI,GFP (an empty argument usually comes from an unset "
+                                         "shell variable), or leave --channel-names out")
     try:
         return parse_channel_names(text)
     except InputError as exc:
@@ -133,6 +137,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p.add_argument("--pipeline", default=DEFAULT_DEMO,
                    choices=[s.name for s in pipelines().values() if s.demo], help="pipeline to run (default: %(default)s)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace another earlier result of the same name (a demo replaces its own earlier output "
+                        "without it)")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     p.set_defaults(func=_demo)
     p = sub.add_parser("options", help="list every option of a pipeline or tool: key, default, range, help",
@@ -231,19 +238,21 @@ def _demo(args: argparse.Namespace) -> int:
 
     spec = get_pipeline(args.pipeline)
     demo = load(spec.demo)()
-    earlier = read_manifest(args.out, demo.name, verify=False)
-    replace = bool(earlier and earlier.get("demo"))  # only an earlier demo result is replaced
+    stem = _demo_stem(spec, demo.name)
+    earlier = read_manifest(args.out, stem, verify=False)
+    # a demo replaces its own earlier output (the same pipeline's demo), nothing else unless --overwrite
+    replace = args.overwrite or bool(earlier and earlier.get("demo") and earlier.get("pipeline") == spec.name)
     if not args.quiet:
         print(f"{spec.title} demo: {demo.name}, dims {''.join(demo.image.dims)}, shape {tuple(demo.image.shape)}")
         if demo.note:
             print(f"  {demo.note}")
     with OutputFolder(args.out, overwrite=replace, purpose=f"labelfree demo --pipeline {spec.name}") as out:
-        out.plan(demo.name)
+        out.plan(stem)
         started = time.perf_counter()
         labels = run_pipeline(spec, demo.image, config=demo.config, inputs=demo.inputs, progress=False)
         seconds = time.perf_counter() - started
         labels.attrs["labelfree"] = {**labels.attrs["labelfree"], "demo": True}
-        paths = write_outputs(out, labels, image=prepare_image(spec, demo.image), stem=demo.name)
+        paths = write_outputs(out, labels, image=prepare_image(spec, demo.image), stem=stem)
     score = evaluate(np.asarray(labels), np.asarray(demo.truth))
     if not args.quiet:
         print(f"{spec.name}: {_describe(labels)} in {seconds:.1f} s")
@@ -256,6 +265,18 @@ def _demo(args: argparse.Namespace) -> int:
         for kind, path in paths.items():
             print(f"  {kind:<11}{path}")
     return 0
+
+
+def _demo_stem(spec: Any, name: str, /) -> str:
+    """The output name of ``spec``'s demo: the sample's name, or ``<sample>_<pipeline>`` when another pipeline's
+    demo runs the same sample and owns that name (the default demo, else the one registered first): threshold
+    runs Motion's movie and writes sample_movie_threshold_*, so the demos of several pipelines in one folder keep
+    their own outputs."""
+    from labelfree.pipelines import DEFAULT_DEMO, pipelines
+
+    sharing = [s.name for s in pipelines().values() if s.demo == spec.demo]
+    owner = DEFAULT_DEMO if DEFAULT_DEMO in sharing else sharing[0]
+    return name if owner == spec.name else f"{name}_{spec.name}"
 
 
 def _register_eval(sub: argparse._SubParsersAction) -> None:

@@ -19,12 +19,13 @@ import types
 import typing
 from typing import Any, Literal, Sequence
 
+from labelfree._config import AUTO_WORDS
 from labelfree.errors import ConfigError
 
 __all__ = ["Field", "config_fields", "parse_macro_options", "format_macro_options", "coerce_value", "value_text"]
 
 _TOKEN = re.compile(r"\s*([A-Za-z_][\w.]*)(?:=(\[[^\]]*\]|\S*))?")
-_NONE_WORDS = ("", "none", "auto", "null")
+_NONE_WORDS = AUTO_WORDS  # the same words as a config file's (labelfree._config.text_value)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,7 +144,7 @@ _EXPECTED = {"bool": "true or false", "int": "an integer (a whole number)", "flo
 def coerce_value(field: Field, value: Any, /) -> Any:
     """Convert a macro/dialog/script value to the field's Python type (ConfigError if impossible)."""
     is_none_word = isinstance(value, str) and value.strip().lower() in _NONE_WORDS
-    if is_none_word and (field.kind == "str" or value in field.choices):
+    if is_none_word and (field.kind == "str" or value.strip().lower() in (c.lower() for c in field.choices)):
         is_none_word = False
     if is_none_word and field.kind == "list" and not field.optional and not str(value).strip():
         return () if isinstance(field.default, tuple) else []

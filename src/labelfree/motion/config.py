@@ -130,7 +130,7 @@ class MotionConfig(PipelineConfig):
     clear_border: bool = setting(
         False, group=_SIZE, basic=True, help="Remove objects touching the image border, as the paper does.")
     entropy_size: int = setting(7, group=_CLASSIFIER, ge=3, le=101,
-                                help="Side (px) of the local-entropy window (paper 7).")
+                                help="Side (px) of the local-entropy window, an odd number (paper 7).")
     entropy_bins: int = setting(
         16, group=_CLASSIFIER, ge=2, le=256,
         help="Grey-level bins of the local entropy (a power of two; 256 reproduces MATLAB exactly, 16 is about "
@@ -218,5 +218,10 @@ class MotionConfig(PipelineConfig):
             )
         if not self.scale_low_percentile < self.scale_high_percentile:
             raise ConfigError("need scale_low_percentile < scale_high_percentile.")
+        if self.entropy_size % 2 == 0:
+            raise ConfigError(
+                f"MotionConfig.entropy_size must be an odd number in [3, 101] (the window is centred on its pixel); "
+                f"got {self.entropy_size}. Use {self.entropy_size - 1} or {self.entropy_size + 1}."
+            )
         if self.entropy_bins & (self.entropy_bins - 1):
             raise ConfigError(f"MotionConfig.entropy_bins must be a power of two; got {self.entropy_bins}.")
