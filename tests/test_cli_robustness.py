@@ -318,3 +318,15 @@ def test_a_reader_that_leaves_early_gets_no_traceback():
         os.close(write)
     err = proc.stderr.decode()
     assert proc.returncode == 141 and "Traceback" not in err and "BrokenPipeError" not in err, err
+
+
+def test_a_macro_key_given_twice_takes_its_first_value_as_imagej_does():
+    # ImageJ's Macro.getValue("min_size=5 min_size=500", "min_size", ...) is "5", and a SciJava script's
+    # parameters are filled that way; LabelFree read 500 (the last), so a macro that appends a key to a
+    # defaults string ran with other values than the script's own parameters
+    from labelfree.options import config_fields, parse_macro_options
+    from labelfree.threshold.config import ThresholdConfig
+
+    fields = config_fields(ThresholdConfig)
+    assert parse_macro_options("min_size=5 min_size=500", fields)["min_size"] == 5
+    assert parse_macro_options("min_size=[500] method=li min_size=5", fields) == {"min_size": 500, "method": "li"}

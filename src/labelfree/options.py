@@ -120,7 +120,7 @@ def _split_options(options: str) -> dict[str, str | None]:
                 raise ConfigError(f"Cannot read the macro options at {text[m.start(2):m.start(2) + 30]!r}: "
                                   "the '[' has no matching ']'.")
             value, end = text[m.start(2) + 1:end], end + 1
-        out[key] = value
+        out.setdefault(key, value)  # a key given twice: the first value, as ImageJ's Macro.getValue reads it
         pos = end
     return out
 
@@ -206,7 +206,8 @@ def _guess_scalar(value: Any) -> Any:
 def parse_macro_options(options: str, fields: Sequence[Field], /, *, ignore: Sequence[str] = ()) -> dict[str, Any]:
     """Read ``key=value ...`` into typed values (only the keys present).
 
-    Keys listed in ``ignore`` are skipped (e.g. a script's own controls).
+    Keys listed in ``ignore`` are skipped (e.g. a script's own controls). A key given twice
+    takes its first value, as ImageJ's ``Macro.getValue`` (and so a script's parameters) reads it.
 
     Raises
     ------
