@@ -262,3 +262,20 @@ def test_a_constant_movie_has_nothing_to_register():
     with pytest.raises(ConstantImageError, match="nothing to register") as info:
         correct_drift(to_dataarray(np.full((3, 64, 64), 500, np.uint16), dims="TYX"), backend="python")
     assert "segment" not in str(info.value)
+
+
+def test_a_selection_with_a_blank_frame_or_noise_is_not_moved_by_chance(msc_dir, caplog):
+    """Drift measured inside a selection (the Fiji command with an area selection) took any match, as the
+    whole-frame estimate did: a dropped frame moved by tens of pixels, and every later frame with it."""
+    from labelfree.registration import estimate_drift_in_region
+
+    movie = _msc_movie(msc_dir, [(0, 0), (3, 4), (6, 8), (-4, 10)])
+    movie[2] = 0
+    box = (40, 40, 160, 160)  # x, y, width, height
+    with caplog.at_level("WARNING", logger="labelfree.registration"):
+        shifts = estimate_drift_in_region(to_dataarray(movie, dims="TYX"), box, config={"subpixel": False})
+    np.testing.assert_array_equal(shifts[["dy", "dx"]].to_numpy(), [[0, 0], [3, 4], [3, 4], [-4, 10]])
+    assert "no usable match inside the selection for frames [2]" in caplog.text
+    noise = np.random.default_rng(1).normal(1000, 50, (4, 128, 128)).astype(np.uint16)
+    shifts = estimate_drift_in_region(to_dataarray(noise, dims="TYX"), (10, 10, 100, 100), config={})
+    assert (shifts[["dy", "dx"]].to_numpy() == 0).all()

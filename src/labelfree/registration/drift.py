@@ -210,26 +210,42 @@ def estimate_drift_in_region(movie: xr.DataArray, box: tuple[int, int, int, int]
     weights = bandpass_weights(shape, low_sigma=config.low_sigma, high_sigma=config.high_sigma)
     taper = edge_taper(shape, fraction=config.taper) if config.taper > 0 else None
 
-    def measure(ref_img: np.ndarray, cur_img: np.ndarray) -> Any:
+    def measure(ref_img: np.ndarray, cur_img: np.ndarray) -> tuple[Any, bool]:
+        """The pair's shift and NCC, and whether it is a measurement (content, better than chance)."""
         ref, cur = prepare(ref_img, weights=weights, taper=taper), prepare(cur_img, weights=weights, taper=taper)
-        pair = measure_shift(ref[0], cur[0], spectra=(ref[1], cur[1]), max_shift=limits, n_peaks=config.n_peaks,
-                             normalization=normalization_of(config))
-        return dataclasses.replace(pair, shift=subpixel_shift(ref_img, cur_img, pair.shift, config))
+        kw = dict(spectra=(ref[1], cur[1]), max_shift=limits, n_peaks=config.n_peaks,
+                  normalization=normalization_of(config))
+        pair = measure_shift(ref[0], cur[0], **kw)
+        usable = not (_blank(ref_img) or _blank(cur_img)) and (
+            pair.ncc >= SURE_NCC or pair.ncc > CHANCE_RATIO * max(0.0, chance_ncc(ref[0], cur[0], **kw)))
+        return dataclasses.replace(pair, shift=subpixel_shift(ref_img, cur_img, pair.shift, config)), usable
 
     limits = _limits(config.max_shift, len(axes))
     drift, ncc = np.zeros((n, len(axes))), np.ones(n)
+    last, unmatched = 0, []  # the last frame measured: the next reference with reference="previous"
     for t in range(1, n):
-        ref_t = t - 1 if config.reference == "previous" else 0
+        ref_t = last if config.reference == "previous" else 0
         ref_img, ref_at = cut(ref_t, drift[ref_t])
         guess = drift[t - 1]
         for _ in range(2):  # measure, then once more with the box where the structure was found
             cur_img, cur_at = cut(t, guess)
-            pair = measure(ref_img, cur_img)
+            pair, usable = measure(ref_img, cur_img)
+            if not usable:
+                break
             step = np.array(pair.shift)
             step[-2:] += cur_at - ref_at  # the boxes' own offset
             guess = drift[ref_t] + step
-        drift[t], ncc[t] = guess, pair.ncc
+        ncc[t] = pair.ncc
+        if usable:
+            drift[t], last = guess, t
+        else:  # as estimate_drift: the frame keeps the drift before it and is no reference
+            drift[t] = drift[t - 1]
+            unmatched.append(t)
+    if unmatched:
+        log.warning("drift: no usable match inside the selection for frames %s (no content, or a correlation no "
+                    "better than chance): they keep the drift of the frame before; check those frames.", unmatched)
     low = np.flatnonzero(ncc < 0.2)
+    low = low[~np.isin(low, unmatched)]
     if low.size:
         log.warning("drift: weak matches (NCC < 0.2) at frames %s inside the selection; check those shifts.",
                     low.tolist())
