@@ -30,7 +30,7 @@ from typing import Any, Literal, TypeVar
 from labelfree.errors import ConfigError
 
 __all__ = ["PipelineConfig", "setting", "field_info", "FieldInfo", "provenance", "file_sha256", "ByteCount",
-           "text_value", "AUTO_WORDS"]
+           "text_value", "guess_scalar", "AUTO_WORDS"]
 
 C = TypeVar("C", bound="PipelineConfig")
 
@@ -249,7 +249,7 @@ def _word(choice: Any) -> str:
     return "auto" if choice is None else str(choice)
 
 
-def _guess_scalar(text: str) -> Any:
+def guess_scalar(text: str) -> Any:
     """One item of a comma-separated list: a whole number, a number, else the text."""
     text = text.strip()
     for conv in (int, float):
@@ -306,7 +306,7 @@ def text_value(info: FieldInfo, text: str, /) -> Any:
         if _word(choice).lower() == word:
             return choice
     if lists or (numbers and "," in text):
-        return tuple(_guess_scalar(item) for item in text.split(",") if item.strip())
+        return tuple(guess_scalar(item) for item in text.split(",") if item.strip())
     return text
 
 

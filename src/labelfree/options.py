@@ -19,7 +19,7 @@ import types
 import typing
 from typing import Any, Literal, Sequence
 
-from labelfree._config import AUTO_WORDS
+from labelfree._config import AUTO_WORDS, guess_scalar
 from labelfree.errors import ConfigError
 
 __all__ = ["Field", "config_fields", "parse_macro_options", "format_macro_options", "coerce_value", "value_text"]
@@ -192,15 +192,9 @@ def coerce_value(field: Field, value: Any, /) -> Any:
 def _guess_scalar(value: Any) -> Any:
     if not isinstance(value, str):
         return value
-    text = value.strip()
-    if "," in text:
-        return [_guess_scalar(v) for v in text.split(",") if v.strip()]
-    for conv in (int, float):
-        try:
-            return conv(text)
-        except ValueError:
-            pass
-    return text
+    if "," in value:
+        return [guess_scalar(v) for v in value.split(",") if v.strip()]
+    return guess_scalar(value)
 
 
 def parse_macro_options(options: str, fields: Sequence[Field], /, *, ignore: Sequence[str] = ()) -> dict[str, Any]:

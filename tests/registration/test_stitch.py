@@ -16,12 +16,16 @@ from labelfree.registration import (
 from labelfree.registration._optimize import Link, optimize_positions
 
 
-@pytest.fixture(scope="module")
-def big_frame(shared_data):
-    path = shared_data / "ctc" / "Fluo-N2DH-GOWT1" / "01" / "t000.tif"
+def _gowt1_frame(shared_data, name):
+    path = shared_data / "ctc" / "Fluo-N2DH-GOWT1" / "01" / name
     if not path.is_file():
         pytest.skip(f"{path} is absent")
     return tifffile.imread(path)
+
+
+@pytest.fixture(scope="module")
+def big_frame(shared_data):
+    return _gowt1_frame(shared_data, "t000.tif")
 
 
 def _cut(frame, rows, cols, tile, overlap, seed, *, jitter=12):
@@ -163,10 +167,7 @@ def test_positions_table_of_a_grid_has_no_negative_zero(tmp_path):
 
 @pytest.fixture(scope="module")
 def frame_t005(shared_data):
-    path = shared_data / "ctc" / "Fluo-N2DH-GOWT1" / "01" / "t005.tif"
-    if not path.is_file():
-        pytest.skip(f"{path} is absent")
-    return tifffile.imread(path)
+    return _gowt1_frame(shared_data, "t005.tif")
 
 
 def _grid_cut(frame, starts, tile=200):
