@@ -55,7 +55,8 @@ def test_ctrl_c_during_the_report_still_writes_it_and_exits_with_the_inputs_resu
                                                                                  capsys, caplog):
     calls = ctrl_c_in_report(monkeypatch, times=1)
     out = tmp_path / "out"
-    code = without_ctrl_c(main, ["batch", str(movies), "-p", "threshold", "-o", str(out), "--scheduler", "sync", "--no-progress"])
+    code = without_ctrl_c(main, ["batch", str(movies), "-p", "threshold", "-o", str(out), "--scheduler", "sync",
+                                 "--no-progress"])
     captured = capsys.readouterr()
     assert code == 0, captured.err  # every input finished: not 130
     assert "interrupted; no partial outputs" not in captured.err

@@ -338,7 +338,8 @@ def _earlier_files(folder: Path, stem: str, keep: Iterable[Path], inputs: Any) -
         except OSError:
             unchanged = False
         if not unchanged:
-            log.warning("%s: kept %s of the earlier set of %s: it changed after LabelFree wrote it.", folder, name, stem)
+            log.warning("%s: kept %s of the earlier set of %s: it changed after LabelFree wrote it.", folder, name,
+                        stem)
             continue
         found.append(path)
     return found
