@@ -335,3 +335,117 @@ def test_cancelling_the_dialog_changes_nothing_and_shows_no_error(movie_imp):
     assert jimport("ij.plugin.frame.RoiManager").getInstance().getCount() == 0
     shown = [str(w.getTitle()) for w in jimport("java.awt.Window").getWindows() if w.isShowing()]
     assert "LabelFree" not in shown  # no IJ.error dialog
+
+
+@pytest.fixture
+def no_roimanager_window(ij):
+    """No ROI Manager window open: a batch-mode macro then has only its own hidden ROI Manager."""
+    from scyjava import jimport
+
+    from labelfree.imagej.jvm import _close_imagej_windows
+
+    _close_imagej_windows()
+    RoiManager = jimport("ij.plugin.frame.RoiManager")
+
+    def close():
+        window = RoiManager.getRawInstance()
+        if window is not None:
+            window.reset()
+            on_edt(window.close)
+
+    close()
+    assert RoiManager.getRawInstance() is None
+    yield
+    close()
+
+
+def test_batch_mode_rois_reach_the_macros_roi_manager_without_a_window(no_roimanager_window):
+    """Was: the ROIs went to a second hidden manager, so roiManager("count") was 0 and
+    roiManager("select", 0) aborted the macro."""
+    from scyjava import jimport
+
+    import labelfree.imagej as lij
+
+    out = lij.run_macro(
+        'setBatchMode(true); newImage("blobs", "8-bit black", 96, 96, 1, 1, 1); setColor(200);'
+        'fillOval(10, 10, 20, 20); fillOval(60, 60, 15, 15);'
+        'run("LabelFree Threshold", "min_size=5 rois=append table=false"); n = roiManager("count");'
+        'if (n != 2) { setBatchMode(false); return "count " + n; }'  # select would abort (a modal error)
+        'roiManager("select", 1); getSelectionBounds(x, y, w, h); name = Roi.getName;'
+        'setBatchMode(false); return "" + n + " " + name + " " + x + "," + y + " " + w + "x" + h;'
+    )
+    assert out == "2 t0001-L00002 60,60 15x15", out
+    assert jimport("ij.plugin.frame.RoiManager").getRawInstance() is None  # no window was opened
+
+
+@pytest.mark.slow
+def test_batch_mode_cutter_takes_the_markers_the_macro_added(no_roimanager_window):
+    """Was: "markers=roi_manager but the ROI Manager holds no ROI inside the image" for markers added
+    with roiManager("add") in batch mode."""
+    import labelfree.imagej as lij
+
+    out = lij.run_macro(
+        'setBatchMode(true); newImage("b", "8-bit black", 96, 96, 1, 1, 1); setColor(200);'
+        'fillOval(10, 10, 20, 20); fillOval(60, 60, 20, 20);'
+        'makePoint(20, 20); roiManager("add"); makePoint(70, 70); roiManager("add"); run("Select None");'
+        'run("LabelFree Cutter", "n_steps=5 crop_size=32 area_size=96 stop_at_plateau=false markers=roi_manager '
+        'rois=append table=false");'
+        'a = getPixel(20, 20); b = getPixel(70, 70); c = getPixel(2, 90); n = roiManager("count");'
+        'setBatchMode(false); return getTitle() + " " + a + " " + b + " " + c + " " + n;'
+    )
+    assert out == "b-labels 1 2 0 4", out  # marker i -> object i; the 2 markers + 2 outlines
+
+
+def test_a_key_given_twice_takes_its_first_value_as_imagej_does(movie_imp):
+    """ImageJ's Macro.getValue reads the first `key=`; LabelFree read the last one."""
+    from scyjava import jimport
+
+    import labelfree.imagej as lij
+
+    assert str(jimport("ij.Macro").getValue("min_size=5 min_size=500 ", "min_size", "d")) == "5"
+    out = lij.run_macro('run("LabelFree Threshold", "min_size=5 min_size=500 rois=none table=false");'
+                        'Stack.setFrame(3); getStatistics(a, m, mn, mx); return "" + mx;')
+    assert out == str(movie_imp[1][2])  # 8 x 8 cells kept: min_size=5, not 500
+
+
+def test_stitch_warning_in_the_log_names_the_commands_keys_and_counts_planes_from_one(ij):
+    """Was: "(order= / --order) ... (--grid)" and tiles counted from 0, in ImageJ's Log."""
+    from scipy import ndimage as ndi
+    from scyjava import jimport
+
+    import labelfree.imagej as lij
+    from labelfree.imagej.jvm import _close_imagej_windows
+
+    _close_imagej_windows()
+    IJ = jimport("ij.IJ")
+    IJ.log("\\Clear")
+    rng = np.random.default_rng(3)
+    big = ndi.gaussian_filter(rng.random((168, 168)), 3) * 1000
+    tiles = np.stack([big[y:y + 96, x:x + 96] for y in (0, 72) for x in (0, 72)]).astype(np.float32)
+    tiles[3] = 500.0  # a tile without texture: it cannot be matched to its neighbours
+    lij.xarray_to_imageplus(to_dataarray(tiles, dims="ZYX"), title="tiles").show()
+    lij.run_macro('run("LabelFree Stitch", "image=tiles rows=2 cols=2 table=false");')
+    logged = str(IJ.getLog())
+    warning = next(line for line in logged.splitlines() if line.startswith("LabelFree Stitch warning:"))
+    assert "tile 4 (the planes of the stack, counted from 1)" in warning, warning
+    assert "Check the tile order (order=), the overlap (overlap=) and the grid size (rows= and cols=)" in warning
+    assert "--" not in warning and "0-based" not in warning and "[3]" not in warning
+
+
+def test_fusion_without_a_zoo_says_the_macro_key_first(ij, tmp_path, monkeypatch):
+    """Was: "give its folder with --zoo FOLDER (Fiji: ...)", command-line advice before zoo=[FOLDER]."""
+    import labelfree.imagej as lij
+    from labelfree.imagej.jvm import _close_imagej_windows
+
+    _close_imagej_windows()
+    monkeypatch.setenv("LABELFREE_CACHE_DIR", str(tmp_path))  # a model cache without a zoo
+    noise = np.random.default_rng(0).integers(0, 200, (32, 32)).astype(np.uint8)
+    lij.xarray_to_imageplus(to_dataarray(noise, dims="YX"), title="cells").show()
+    with pytest.raises(InputError) as caught:
+        lij.run_macro('run("LabelFree Fusion", "image=cells rois=none table=false");')
+    message = str(caught.value)
+    assert message.startswith("Fusion needs a model zoo: give its folder with zoo=[FOLDER] (in the dialog: the zoo "
+                              "field). None was given"), message
+    assert "--zoo FOLDER (" not in message and "Python:" not in message
+    assert message.index("zoo=[FOLDER]") < message.index("`labelfree fusion train")
+    assert "Make one outside ImageJ, with LabelFree's command line in a terminal: `labelfree fusion train" in message

@@ -80,6 +80,44 @@ def test_install_refuses_a_folder_that_is_not_fiji(tmp_path):
     assert main(["fiji", "install", str(tmp_path)]) == 1
 
 
+def test_install_on_a_file_says_it_is_a_file_not_the_fiji_folder(tmp_path, capsys):
+    """Was: "<file> does not exist" for a file that exists."""
+    jar = tmp_path / "some.jar"
+    jar.write_bytes(b"PK")
+    with pytest.raises(FijiError) as caught:
+        install_fiji(jar)
+    assert str(caught.value).startswith(f"{jar} is a file, not the Fiji folder. Give the Fiji.app folder")
+    assert "does not exist" not in str(caught.value)
+    assert main(["fiji", "install", str(jar)]) == 1
+    assert "is a file, not the Fiji folder" in capsys.readouterr().err
+    with pytest.raises(FijiError, match="does not exist"):  # a missing path is still said so
+        install_fiji(tmp_path / "nowhere")
+
+
+def test_installing_again_never_loses_the_users_environment_file(fiji_dir, tmp_path):
+    """Was: each install rewrote environment.yml.bak, so a second install with another environment
+    replaced the user's own file (kept by the first) by LabelFree's."""
+    config = fiji_dir / "config"
+    mine = "name: mine\ndependencies:\n  - python\n"
+    (config / "environment.yml").write_text(mine)
+    first_env, other_env = tmp_path / "first.yml", tmp_path / "other.yml"
+    first_env.write_text("name: labelfree\ndependencies:\n  - scipy\n")
+    other_env.write_text("name: other\ndependencies:\n  - numpy\n")
+    first = install_fiji(fiji_dir, env_file=first_env, python_mode=False)
+    assert (config / "environment.yml.bak").read_text() == mine
+    ours = (config / "environment.yml").read_text()
+    second = install_fiji(fiji_dir, env_file=other_env, python_mode=False)  # e.g. after an upgrade
+    assert (config / "environment.yml.bak").read_text() == mine  # the user's file is kept
+    assert (config / "environment.yml.bak.1").read_text() == ours  # and so is the one it replaced
+    assert config / "environment.yml.bak" in first["environment"]  # the backups are listed as written
+    assert config / "environment.yml.bak.1" in second["environment"]
+    install_fiji(fiji_dir, env_file=other_env, python_mode=False)  # unchanged: no new backup
+    install_fiji(fiji_dir, env_file=first_env, python_mode=False)  # back: the one it replaces is kept too
+    assert sorted(p.name for p in config.glob("environment.yml*")) == [
+        "environment.yml", "environment.yml.bak", "environment.yml.bak.1", "environment.yml.bak.2"]
+    assert (config / "environment.yml.bak").read_text() == mine
+
+
 def test_environment_without_dependencies_is_a_clear_error(tmp_path):
     bad = tmp_path / "env.yml"
     bad.write_text("name: x\n")

@@ -116,17 +116,21 @@ def test_an_rgb_movie_is_measured_on_its_brightness_and_keeps_its_colours(clean)
     assert np.abs(rgb[4, 1, 12:90, 12:90].astype(int) - rgb[0, 1, 12:90, 12:90]).mean() < 10  # green registered
     assert "measured the drift on the RGB image's brightness" in _log()
     lij.run_macro('selectImage("colour"); run("LabelFree Drift", "channel=R subpixel=false table=true");')
-    assert "weak matches" in _log()  # R is flat: the user is told in the Log
+    assert "no usable match" in _log()  # R is flat: the user is told in the Log
 
 
-def test_weak_matches_are_written_to_the_log(clean):
-    """Was: only in Python's logging, invisible in Fiji."""
+def test_frames_without_a_usable_match_are_written_to_the_log_counted_from_1(clean):
+    """Was: only in Python's logging, invisible in Fiji. Frames of pure noise are not moved (no match
+    better than chance), and the Log names them as ImageJ counts frames."""
     import labelfree.imagej as lij
 
     noise = np.random.default_rng(1).integers(0, 255, (5, 96, 96)).astype(np.uint8)
     _show(noise, "noise", dims="TYX")
     lij.run_macro('selectImage("noise"); run("LabelFree Drift", "subpixel=false");')
-    assert "LabelFree Drift warning: drift: weak matches (NCC < 0.2)" in _log()
+    log_text = _log()
+    assert "LabelFree Drift warning: drift: no usable match" in log_text
+    assert "for frames 2, 3, 4, 5 (the stack's frames, counted from 1)" in log_text and "0-based" not in log_text
+    assert _shifts("noise-shifts") == [[0, 0]] * 5
 
 
 @pytest.mark.parametrize("dtype, bits", [(np.uint8, 8), (np.uint16, 16), (np.float32, 32)])

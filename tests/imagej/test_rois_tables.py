@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from labelfree.errors import DimensionError
+from labelfree.errors import DimensionError, InputError
 from labelfree.image import to_dataarray
 
 pytestmark = pytest.mark.jvm
@@ -134,6 +134,79 @@ def test_user_markers_and_scribbles_become_labels(rm):
     assert (out[1] == 1).sum() == int(oval.getContainedPoints().length)
     with pytest.raises(DimensionError, match="dims"):
         lij.roimanager_to_labels(rm, shape=(3, 20, 20), dims="YXT")
+
+
+def _clicked_points(imp, clicks):
+    """A multi-point ROI made as the multi-point tool makes it: each click on the plane on show
+    (``(c, z, t)``), which the ROI keeps as that point's stack index."""
+    from scyjava import jimport
+
+    (c, z, t, x, y), *rest = clicks
+    imp.setPosition(c, z, t)
+    roi = jimport("ij.gui.PointRoi")(int(x), int(y), imp)
+    for c, z, t, x, y in rest:
+        imp.setPosition(c, z, t)
+        roi.addUserPoint(imp, float(x), float(y))
+    imp.setPosition(1, 1, 1)
+    return roi
+
+
+def test_each_point_of_a_multi_point_roi_goes_to_the_plane_it_was_clicked_on(rm):
+    """Was: a multi-point ROI clicked on several frames marked every point in every frame."""
+    import labelfree.imagej as lij
+    from labelfree.imagej.jvm import _close_imagej_windows
+
+    _close_imagej_windows()
+    movie = lij.xarray_to_imageplus(to_dataarray(np.zeros((3, 20, 30), np.uint8), dims="TYX"), title="movie")
+    rm.addRoi(_clicked_points(movie, [(1, 1, 1, 3, 4), (1, 1, 2, 10, 5), (1, 1, 3, 20, 6)]))
+    out = lij.roimanager_to_labels(None, shape=(3, 20, 30), dims="TYX")
+    assert [list(zip(*np.nonzero(out[t]))) for t in range(3)] == [[(4, 3)], [(5, 10)], [(6, 20)]]
+    rm.reset()
+    # a hyperstack: the stored stack index counts the channels too
+    imp = lij.xarray_to_imageplus(to_dataarray(np.zeros((3, 2, 20, 30), np.uint8), dims="TCYX"), title="ct")
+    imp.show()
+    # frame 1 (channel 1), frame 2 (channel 2: stack index 4), frame 3 (channel 1: stack index 5)
+    roi = _clicked_points(imp, [(1, 1, 1, 3, 4), (2, 1, 2, 10, 5), (1, 1, 3, 20, 6)])
+    assert [int(roi.getPointPosition(i)) for i in range(3)] == [1, 4, 5]
+    imp.setRoi(roi)
+    assert lij.run_macro('selectImage("ct"); roiManager("add"); return "" + roiManager("count");') == "1"
+    out = lij.roimanager_to_labels(None, shape=(3, 20, 30), dims="TYX", channels=int(imp.getNChannels()))
+    assert [list(zip(*np.nonzero(out[t]))) for t in range(3)] == [[(4, 3)], [(5, 10)], [(6, 20)]]
+    assert [int(out[t].max()) for t in range(3)] == [1, 2, 3]
+    with pytest.raises(InputError, match=r"Point 2 of the ROI .* lies on stack position 4, but the image has 3 "
+                                         r"planes \(1 channel, 1 slice, 3 frames\)"):
+        lij.roimanager_to_labels(None, shape=(3, 20, 30), dims="TYX")  # drawn on another image: said so
+    imp.changes = False
+    imp.close()
+
+
+@pytest.mark.slow
+def test_cutter_takes_each_clicked_point_in_its_own_frame(rm):
+    """Cutter with markers=roi_manager on a movie: one point clicked in frame 1, another in frame 2;
+    each frame gets one cell, not both."""
+    from scyjava import jimport
+
+    import labelfree.imagej as lij
+    from labelfree.imagej.jvm import _close_imagej_windows
+
+    _close_imagej_windows()
+    yy, xx = np.mgrid[:64, :64]
+    frame = np.full((64, 64), 10.0)
+    for cy, cx in ((20, 20), (44, 44)):
+        frame[(yy - cy) ** 2 + (xx - cx) ** 2 < 9**2] = 200
+    imp = lij.xarray_to_imageplus(to_dataarray(np.stack([frame, frame]).astype(np.uint8), dims="TYX"), title="two")
+    imp.show()
+    roi = _clicked_points(imp, [(1, 1, 1, 20, 20), (1, 1, 2, 44, 44)])
+    rm.addRoi(roi)
+    imp.deleteRoi()
+    lij.run_macro('selectImage("two"); run("LabelFree Cutter", "n_steps=5 crop_size=32 area_size=64 '
+                  'stop_at_plateau=false markers=roi_manager rois=none table=false");')
+    labels = lij.imageplus_to_xarray(jimport("ij.WindowManager").getImage("two-labels")).values
+    assert labels.shape == (2, 64, 64)
+    assert [int(labels[0, 20, 20]), int(labels[0, 44, 44])] == [1, 0]  # frame 1: the cell clicked there only
+    assert [int(labels[1, 20, 20]), int(labels[1, 44, 44])] == [0, 2]  # frame 2: the other one
+    imp.changes = False
+    imp.close()
 
 
 def test_labels_to_imageplus_has_lut_calibration_and_title(ij):

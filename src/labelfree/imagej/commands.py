@@ -21,9 +21,10 @@ from typing import Any, Iterator
 
 from labelfree.errors import Cancelled, ConfigError, InputError, LabelFreeError
 from labelfree.imagej.fields import CommandResult, command_fields, command_spec, command_titles, recordable
+from labelfree.imagej.terms import in_imagej_terms
 from labelfree.options import Field, coerce_value, config_fields, format_macro_options, parse_macro_options
 
-__all__ = ["CommandResult", "command_titles", "command_fields", "run_command", "relay_warnings"]
+__all__ = ["CommandResult", "command_titles", "command_fields", "run_command", "relay_warnings", "in_imagej_terms"]
 
 log = logging.getLogger(__name__)
 
@@ -114,24 +115,6 @@ def run_command(
         raise
 
 
-#: advice written for Python (and the command line), said the way an ImageJ user does it
-_IMAGEJ_TERMS = (
-    (re.compile(r"replace them \((?:e\.g\. )?numpy\.nan_to_num\) first\."),
-     "replace them first (Process > Math > Remove NaNs..., or select them and Edit > Fill)."),
-    (re.compile(r"give markers= \(points or a nucleus label image\)"),
-     "give markers (markers=roi_manager with point selections or nucleus outlines in the ROI Manager, or a "
-     "points CSV, label TIFF or ROI zip file)"),
-)
-
-
-def in_imagej_terms(message: str, /) -> str:
-    """``message`` with its Python advice (``numpy.nan_to_num``, ``markers=``) said in ImageJ's menus and
-    macro keys."""
-    for pattern, said in _IMAGEJ_TERMS:
-        message = pattern.sub(said, message)
-    return message
-
-
 def _run_command(command: str, image: Any, /, *, options: str | dict[str, Any] | None,
                  dialog: bool | str) -> CommandResult:
     from labelfree.imagej.convert import imageplus_channel_names
@@ -213,12 +196,12 @@ class _Source:
 
 
 def _input_values(spec: Any, values: dict[str, Any], da: Any,
-                  box: tuple[int, int, int, int] | None = None) -> dict[str, Any]:
+                  box: tuple[int, int, int, int] | None = None, channels: int = 1) -> dict[str, Any]:
     inputs: dict[str, Any] = {}
     for inp in spec.inputs:
         value = values.get(inp.macro_key)
         if inp.roi_manager and value == "roi_manager":
-            inputs[inp.name] = _labels_from_roimanager(da, inp.name, box)
+            inputs[inp.name] = _labels_from_roimanager(da, inp.name, box, channels)
         elif value not in (None, "", inp.absent):
             inputs[inp.name] = value
     return inputs
@@ -242,7 +225,8 @@ def _execute(spec: Any, imp: Any, config: Any, values: dict[str, Any], fields: l
         folder.open()
     try:
         raw, seen, selection, notes = seen_image(spec, imp, values)
-        inputs = _input_values(spec, values, raw, None if selection is None else selection[0])
+        inputs = _input_values(spec, values, raw, None if selection is None else selection[0],
+                               channels=int(imp.getNChannels()))
         if folder is not None:
             folder.plan(stem)
             folder.check_files(output_inputs(spec, inputs))
@@ -312,16 +296,17 @@ def relay_warnings(title: str) -> Iterator[None]:
 
         IJ = jimport("ij.IJ")
         for w in caught:
-            IJ.log(f"{title} warning: {w.message}")
+            IJ.log(f"{title} warning: {in_imagej_terms(str(w.message))}")
     for w in caught:
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
 
-def _labels_from_roimanager(da: Any, what: str, box: tuple[int, int, int, int] | None = None) -> Any:
+def _labels_from_roimanager(da: Any, what: str, box: tuple[int, int, int, int] | None = None,
+                            channels: int = 1) -> Any:
     from labelfree.imagej.roi_labels import roimanager_to_labels
 
     dims = "".join(d for d in da.dims if d != "C")
-    labels = roimanager_to_labels(None, shape=tuple(da.sizes[d] for d in dims), dims=dims)
+    labels = roimanager_to_labels(None, shape=tuple(da.sizes[d] for d in dims), dims=dims, channels=channels)
     where = "the image"
     if box is not None:
         x, y, w, h = box

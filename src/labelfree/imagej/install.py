@@ -8,7 +8,9 @@ What is written (each file atomically):
   Options › Python..., built by its "Build Python environment" button), from the
   repository's ``environment.yml``, rewritten in the layout Fiji's options dialog
   parses (conda packages, then ``pip`` and the ``pip:`` list; no inline comments),
-  with LabelFree itself as a pip requirement; an existing file is kept as ``.bak``;
+  with LabelFree itself as a pip requirement; an existing file is kept as ``.bak`` (a later
+  install that replaces a different file keeps it as ``.bak.1``, ``.bak.2``, ...: no backup is
+  ever overwritten);
 * ``FIJI_DIR/config/jaunch/fiji.cfg``: ``launch-mode=PYTHON`` (what "Launch in Python
   mode" stores), only for a Fiji with the Jaunch launcher (``config/jaunch/`` exists).
 """
@@ -35,6 +37,9 @@ def _write_atomic(path: Path, text: str) -> Path:
 def check_fiji_dir(fiji: str | Path, /) -> Path:
     """Return the Fiji folder, or raise :class:`FijiError` when it is not a Fiji installation."""
     root = Path(fiji).expanduser()
+    if root.exists() and not root.is_dir():
+        raise FijiError(f"{root} is a file, not the Fiji folder. Give the Fiji.app folder (the one holding "
+                        "jars/, plugins/ and the Fiji launcher), e.g. ~/Fiji.app.")
     if not root.is_dir():
         raise FijiError(f"{root} does not exist. Give the Fiji folder (Fiji.app), e.g. ~/Fiji.app.")
     jars = root / "jars"
@@ -98,6 +103,30 @@ def fiji_environment_yaml(env_file: str | Path, /) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _backup(path: Path, new_text: str) -> Path | None:
+    """Keep ``path`` before it is replaced by ``new_text``; never overwrite an earlier backup.
+
+    The first backup is ``<name>.bak``; when it exists (the user's own file, kept by an earlier
+    install), the file is kept as ``<name>.bak.1``, ``.bak.2``, ... A file equal to the new text
+    or to an existing backup needs none. Returns the backup written, or None.
+    """
+    if not path.is_file():
+        return None
+    old = path.read_text(encoding="utf-8")
+    if old == new_text:
+        return None
+    first = path.with_name(path.name + ".bak")
+    numbered = sorted(path.parent.glob(path.name + ".bak.*"))
+    for existing in [first, *numbered]:
+        if existing.is_file() and existing.read_text(encoding="utf-8") == old:
+            return None
+    target, n = first, 0
+    while target.exists():
+        n += 1
+        target = path.with_name(f"{path.name}.bak.{n}")
+    return _write_atomic(target, old)
+
+
 def _set_launch_mode(cfg: Path) -> Path:
     lines = cfg.read_text(encoding="utf-8").splitlines() if cfg.is_file() else []
     lines = [ln for ln in lines if not ln.strip().startswith("launch-mode=")] + ["launch-mode=PYTHON"]
@@ -135,8 +164,10 @@ def install_fiji(
     written["scripts"] = write_scripts(root / "scripts" / "Plugins" / "LabelFree")
     env_text = fiji_environment_yaml(env_file or find_environment_file())
     env_path = root / "config" / "environment.yml"
-    if env_path.is_file() and env_path.read_text(encoding="utf-8") != env_text:
-        _write_atomic(env_path.with_name("environment.yml.bak"), env_path.read_text(encoding="utf-8"))
+    backup = _backup(env_path, env_text)
+    if backup is not None:
+        log.info("kept the previous %s as %s", env_path.name, backup)
+        written["environment"].append(backup)
     written["environment"].append(_write_atomic(env_path, env_text))
     jaunch = root / "config" / "jaunch"
     if python_mode and jaunch.is_dir():

@@ -31,6 +31,34 @@ def _roi_plane(roi: Any, dims: str, sizes: dict[str, int]) -> list[tuple[int, ..
     return out
 
 
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _point_plane(roi: Any, index: int, dims: str, sizes: dict[str, int], channels: int) -> tuple[int, ...] | None:
+    """The plane of point ``index`` of a multi-point ROI from its own position, or None when it has none.
+
+    The multi-point tool stores, for each click, the stack index of the plane on show
+    (``PointRoi.getPointPosition``); it becomes (channel, z, frame) as
+    ``ImagePlus.convertIndexToPosition`` does (channel fastest, then z, then frame).
+    """
+    get = getattr(roi, "getPointPosition", None)
+    n = int(get(index)) if get is not None else 0
+    lead = [d for d in dims if d not in "YX"]
+    if n <= 0 or not lead:
+        return None
+    n_z, n_t = sizes.get("Z", 1), sizes.get("T", 1)
+    if n > channels * n_z * n_t:
+        raise InputError(
+            f"Point {index + 1} of the ROI {roi.getName() or '(unnamed)'} lies on stack position {n}, but the image "
+            f"has {channels * n_z * n_t} planes ({_count(channels, 'channel')}, {_count(n_z, 'slice')}, "
+            f"{_count(n_t, 'frame')}): the ROI belongs to another image. Draw the points on this image, or "
+            "delete that ROI from the ROI Manager."
+        )
+    pos = {"Z": (n - 1) // channels % n_z, "T": (n - 1) // (channels * n_z)}
+    return tuple(pos[d] for d in lead)
+
+
 def _label_of(roi: Any, index: int) -> int:
     prop = roi.getProperty("label")
     return int(str(prop)) if prop is not None and str(prop).isdigit() else index
@@ -41,7 +69,7 @@ def _targets(roi: Any, dims: str, sizes: dict[str, int], lead_shape: tuple[int, 
 
 
 def roimanager_to_labels(
-    rois: Any = None, /, *, shape: Sequence[int], dims: str | None = None
+    rois: Any = None, /, *, shape: Sequence[int], dims: str | None = None, channels: int = 1
 ) -> np.ndarray:
     """Rasterise ROIs (e.g. markers or scribbles drawn by the user) into a label array.
 
@@ -53,13 +81,18 @@ def roimanager_to_labels(
         Output shape.
     dims : str, optional
         Letters for ``shape`` from T, Z, Y, X (default YX, TYX, TZYX by length).
+    channels : int
+        Channels of the ImageJ image the ROIs were drawn on (``imp.getNChannels()``): a point
+        of a multi-point ROI that carries its own stack position (clicked with the multi-point
+        tool on a stack) goes to that plane, the stack index read as ImageJ does.
 
     Returns
     -------
     numpy.ndarray (uint16 or uint32)
         Area ROIs are filled with their ``label`` property (else their 1-based index
         among the area ROIs); then each point of a point ROI becomes its own one-pixel
-        object, numbered after the largest area label. A ROI without position applies
+        object, numbered after the largest area label, on its own plane when it has one
+        (``PointRoi.getPointPosition``), else on the ROI's. A ROI without position applies
         to every plane.
     """
     shape = tuple(int(s) for s in shape)
@@ -99,10 +132,17 @@ def roimanager_to_labels(
         for p in _targets(roi, dims, sizes, lead_shape):
             planes[p, ys[keep], xs[keep]] = label
     next_point = max(area_labels, default=0) + 1  # each point is its own object, after the areas
+    channels = max(int(channels), 1)
     for roi in (roi for roi, point in zip(rois, is_point) if point):
         poly = roi.getFloatPolygon()
-        targets = _targets(roi, dims, sizes, lead_shape)
-        for x, y in zip(poly.xpoints[: poly.npoints], poly.ypoints[: poly.npoints]):
+        whole = None  # the ROI's own planes, for points without a position of their own
+        for i, (x, y) in enumerate(zip(poly.xpoints[: poly.npoints], poly.ypoints[: poly.npoints])):
+            own = _point_plane(roi, i, dims, sizes, channels)
+            if own is not None:
+                targets = [int(np.ravel_multi_index(own, lead_shape))]
+            else:
+                whole = _targets(roi, dims, sizes, lead_shape) if whole is None else whole
+                targets = whole
             xi, yi = int(x), int(y)
             if 0 <= yi < shape[-2] and 0 <= xi < shape[-1]:
                 for p in targets:

@@ -28,7 +28,14 @@ log = logging.getLogger(__name__)
 
 
 def get_roimanager() -> Any:
-    """The ROI Manager of the running ImageJ (the batch-mode one inside batch macros)."""
+    """The ROI Manager a macro sees: the open ROI Manager window; inside a batch-mode macro with no
+    such window, that macro's hidden batch-mode ROI Manager (what ``roiManager("count")`` and
+    ``roiManager("add")`` use); else a new ROI Manager window, opened as ImageJ opens it.
+
+    ``RoiManager.getRoiManager()`` alone is not enough: in batch mode it makes a second hidden
+    manager that the macro never sees (ImageJ 1.53t). ``Interpreter.getBatchModeRoiManager()``
+    returns null when a ROI Manager window is open or no batch-mode macro runs.
+    """
     from scyjava import jimport
 
     if jimport("java.awt.GraphicsEnvironment").isHeadless():
@@ -36,7 +43,17 @@ def get_roimanager() -> Any:
             "The ROI Manager is a window and ImageJ runs headless. Run under xvfb-run (or with a display) "
             "and start(headless=False), or use the headless file outputs: labelfree.io.write_rois(...)."
         )
-    return jimport("ij.plugin.frame.RoiManager").getRoiManager()
+    RoiManager = jimport("ij.plugin.frame.RoiManager")
+    raw = getattr(RoiManager, "getRawInstance", None)  # the window only; getInstance() may give the batch one
+    window = raw() if raw is not None else RoiManager.getInstance()
+    if window is not None:
+        return window
+    Interpreter = jimport("ij.macro.Interpreter")
+    if Interpreter.isBatchMode() and hasattr(Interpreter, "getBatchModeRoiManager"):
+        batch = Interpreter.getBatchModeRoiManager()
+        if batch is not None:
+            return batch
+    return RoiManager.getRoiManager()
 
 
 def _ensure_group_colours() -> None:

@@ -178,13 +178,13 @@ def estimate_drift(movie: Any, /, *, config: Any = None, progress: Any = False) 
                 reference, reference_raw, reference_frame = current, raw, t
             bar.update(message=f"frame {t + 1}/{n}")
     if unmatched:
-        log.warning("drift: no usable match for frames %s (no content, or a correlation no better than chance): "
-                    "they keep the drift of the frame before and are not used as reference; check those frames.",
-                    unmatched)
+        log.warning("drift: no usable match (no content, or a correlation no better than chance) for frames %s "
+                    "(0-based): they keep the drift of the frame before and are not used as reference; check those "
+                    "frames.", unmatched)
     low = np.flatnonzero(ncc < 0.2)
     low = low[~np.isin(low, unmatched)]
     if low.size:
-        log.warning("drift: weak matches (NCC < 0.2) at frames %s; check those shifts.", low.tolist())
+        log.warning("drift: weak matches (NCC < 0.2) at frames %s (0-based); check those shifts.", low.tolist())
     return _shift_table(drift, ncc, da, axes)
 
 
@@ -242,13 +242,13 @@ def estimate_drift_in_region(movie: xr.DataArray, box: tuple[int, int, int, int]
             drift[t] = drift[t - 1]
             unmatched.append(t)
     if unmatched:
-        log.warning("drift: no usable match inside the selection for frames %s (no content, or a correlation no "
-                    "better than chance): they keep the drift of the frame before; check those frames.", unmatched)
+        log.warning("drift: no usable match inside the selection (no content, or a correlation no better than chance) "
+                    "for frames %s (0-based): they keep the drift of the frame before; check those frames.", unmatched)
     low = np.flatnonzero(ncc < 0.2)
     low = low[~np.isin(low, unmatched)]
     if low.size:
-        log.warning("drift: weak matches (NCC < 0.2) at frames %s inside the selection; check those shifts.",
-                    low.tolist())
+        log.warning("drift: weak matches (NCC < 0.2) inside the selection at frames %s (0-based); check those "
+                    "shifts.", low.tolist())
     return _shift_table(drift, ncc, movie, axes)
 
 
