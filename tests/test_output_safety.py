@@ -900,7 +900,8 @@ def test_a_failed_replacement_puts_the_earlier_set_back(tmp_path, monkeypatch, f
         real, moved = os.replace, []
 
         def replace(src, dst, *args, **kwargs):
-            if ".labelfree-staging" in str(src) and ".labelfree-staging" not in str(dst) and ".replaced" not in str(src):
+            moving_in = ".labelfree-staging" in str(src) and ".labelfree-staging" not in str(dst)
+            if moving_in and ".replaced" not in str(src):
                 moved.append(dst)
                 if len(moved) == 2:
                     raise KeyboardInterrupt
