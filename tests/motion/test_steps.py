@@ -463,3 +463,14 @@ def test_bad_refinement_settings_are_refused(bad):
 def test_grey_contrast_of_constant_sets():
     cell = np.array([[True, True, False, False]])
     assert motion.grey_contrast(np.array([[3.0, 3.0, 1.0, 1.0]]), cell, ~cell) == float("inf")
+
+
+def test_an_8_bit_movie_is_never_clipped_by_a_frame_the_sample_skips():
+    # 20 frames with values 0-39, one bright region in frame 15 (the 8-frame sample read 0, 3, 5, 8, ...,
+    # 19 and gave (0, 39): 200 and 39 both became 255)
+    movie = (np.arange(20 * 16 * 16) % 40).reshape(20, 16, 16).astype(np.uint8)
+    movie[15, 4:8, 4:8] = 200
+    assert motion.uint8_range(movie) == (0.0, 200.0)
+    # blank frames are left out of the range
+    movie[7] = 255
+    assert motion.uint8_range(movie, skip=motion.blank_frames(movie)) == (0.0, 200.0)

@@ -16,6 +16,7 @@ from labelfree.motion.features import (
     smoothed_log_intensity,
 )
 from labelfree.motion.flow import (
+    blank_frames,
     farneback_flow,
     flow_magnitude,
     flow_magnitude_stack,
@@ -34,7 +35,7 @@ from labelfree.motion.postprocess import (
     to_instances,
 )
 from labelfree.motion.refine import grey_contrast, refine_boundaries
-from labelfree.motion.segment import NoMotionWarning, as_movie, segment
+from labelfree.motion.segment import BlankFrameWarning, NoMotionWarning, as_movie, segment
 from labelfree.motion.selflabel import (
     SelfLabels,
     background_threshold,
@@ -48,8 +49,8 @@ from labelfree.motion.selflabel import (
 )
 
 __all__ = [
-    "MotionConfig", "segment", "as_movie", "NoMotionWarning",
-    "uint8_range", "to_uint8", "farneback_flow", "flow_magnitude", "flow_magnitude_stack", "plot_flow_field",
+    "MotionConfig", "segment", "as_movie", "NoMotionWarning", "BlankFrameWarning",
+    "uint8_range", "blank_frames", "to_uint8", "farneback_flow", "flow_magnitude", "flow_magnitude_stack", "plot_flow_field",
     "candidate_mask", "motion_threshold", "estimate_cell_size", "background_threshold", "cell_threshold",
     "self_label", "typical_object_area", "SelfLabels",
     "FEATURES", "register_feature", "local_entropy", "gradient_magnitude", "smoothed_log_intensity", "compute_features",

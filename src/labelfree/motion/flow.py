@@ -6,7 +6,7 @@ import dataclasses
 import logging
 import weakref
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import cv2
 import numpy as np
@@ -21,6 +21,7 @@ from labelfree.motion.movie import _frame
 from labelfree.motion.selflabel import flow_only_min_size
 
 __all__ = [
+    "blank_frames",
     "uint8_range",
     "to_uint8",
     "farneback_flow",
@@ -37,7 +38,19 @@ _DIS_PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.D
                 "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
 
 
-def uint8_range(movie, /, *, low: float = 0.5, high: float = 99.8, max_frames: int = 8) -> tuple[float, float]:
+def blank_frames(movie, /) -> list[int]:
+    """The frames of a (T, Y, X) movie (may be memory-mapped) whose pixels all have one value: a dropped
+    (black), flat or saturated frame. Reads every frame once."""
+    out = []
+    for t in range(movie.shape[0]):
+        frame = np.asarray(movie[t])
+        if frame.size and frame.min() == frame.max():
+            out.append(t)
+    return out
+
+
+def uint8_range(movie, /, *, low: float = 0.5, high: float = 99.8, max_frames: int = 8,
+                skip: Sequence[int] = ()) -> tuple[float, float]:
     """Grey values that :func:`to_uint8` maps to 0 and 255, from a subsample of the movie.
 
     Parameters
@@ -48,23 +61,29 @@ def uint8_range(movie, /, *, low: float = 0.5, high: float = 99.8, max_frames: i
         Percentiles (0-100) of the pixel values.
     max_frames : int
         At most this many evenly spaced frames are read (each subsampled 1 in 4
-        along Y and X, except 8-bit ones), so a long memory-mapped movie is not loaded.
+        along Y and X), so a long memory-mapped movie is not loaded. An 8-bit movie is
+        read whole (its smallest and largest value).
+    skip : sequence of int
+        Frames left out (:func:`blank_frames`: a black or saturated frame would stretch the
+        range and squeeze the others into a few grey levels).
 
     Returns
     -------
     (lo, hi) : float, float
-        For uint8 input the smallest and largest value of those frames: an 8-bit movie
+        For uint8 input the smallest and largest value of every frame: an 8-bit movie
         is only spread over the whole range, never clipped, so one that already uses
         it (from 0 to 255) is used as it is (as the paper). A dim 8-bit movie (values
         up to 40, say) would otherwise give the flow and the entropy features a few
         grey levels only: Motion found no cell in one that it segments as 16 bits.
     """
-    n = movie.shape[0]
-    idx = np.unique(np.linspace(0, n - 1, min(n, max_frames)).round().astype(int))
-    if np.dtype(movie.dtype) == np.uint8:  # every pixel of those frames: the extremes are not sampled away
-        lo = float(min(np.min(movie[i]) for i in idx))
-        hi = float(max(np.max(movie[i]) for i in idx))
+    left_out = set(int(t) for t in skip)
+    kept = [t for t in range(movie.shape[0]) if t not in left_out] or list(range(movie.shape[0]))
+    if np.dtype(movie.dtype) == np.uint8:  # every pixel of every frame: the extremes are not sampled away
+        lo = float(min(np.min(movie[i]) for i in kept))
+        hi = float(max(np.max(movie[i]) for i in kept))
         return (0.0, 255.0) if hi <= lo else (lo, hi)
+    n = len(kept)
+    idx = np.asarray(kept)[np.unique(np.linspace(0, n - 1, min(n, max_frames)).round().astype(int))]
     # 64-bit floats are sampled as they are: values beyond float32's range or precision (1e300, 1e-300) stay apart
     kind = np.float64 if np.dtype(movie.dtype) == np.float64 else np.float32
     sample = np.stack([np.asarray(movie[i][::4, ::4], dtype=kind) for i in idx])

@@ -21,7 +21,7 @@ from labelfree.image import labels_like
 from labelfree.motion.classify import classify_frame, train_classifier
 from labelfree.motion.config import MotionConfig
 from labelfree.motion.features import compute_features
-from labelfree.motion.flow import STILL, auto_upsample, flow_settings, uint8_range
+from labelfree.motion.flow import STILL, auto_upsample, blank_frames, flow_settings, uint8_range
 from labelfree.motion.instances import InstanceTracker
 from labelfree.motion.movie import _frame, as_movie, check_not_uniform
 from labelfree.motion.postprocess import (
@@ -77,6 +77,10 @@ _BYTES_PER_THREAD_PIXEL = 208
 
 class NoMotionWarning(UserWarning):
     """The movie (or a frame pair) shows no cell motion, so nothing can be self-labelled."""
+
+
+class BlankFrameWarning(UserWarning):
+    """Frames of the movie have one value in every pixel (dropped, flat or saturated): they are left empty."""
 
 
 def _low_contrast(magnitude: np.ndarray, cfg: MotionConfig, /, *, valid: np.ndarray | None = None) -> bool:
@@ -459,7 +463,16 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, progress: Any, *, noise_check:
     # the zero-filled edges move with the drift: the flow sees their edge move, so no training
     # label is taken within the flow window of them, and no cell is reported on them
     margin = cfg.winsize // 2 + int(np.ceil(2 * cfg.flow_blur)) + 1
-    lo, hi = uint8_range(da.data, low=cfg.scale_low_percentile, high=cfg.scale_high_percentile)
+    # a frame with one value in every pixel (dropped, flat, saturated) holds no cell: it is left empty,
+    # its pairs give no training labels, and it does not stretch the grey range of the others
+    blank = set(blank_frames(da.data))
+    if blank:
+        shown = sorted(blank)
+        warnings.warn(BlankFrameWarning(
+            f"{len(blank)} of {n} frames have one value in every pixel (dropped, flat or saturated frames): "
+            f"frames {shown[:20]}{' ...' if len(shown) > 20 else ''} (0-based) are left empty, and the pairs with "
+            "them teach the classifier nothing."), stacklevel=3)
+    lo, hi = uint8_range(da.data, low=cfg.scale_low_percentile, high=cfg.scale_high_percentile, skip=sorted(blank))
     out = np.zeros((n, *shape), np.uint16)
     linker = OverlapLinker(min_iou=cfg.track_min_iou)
     model, min_size, pending, stats, still = None, cfg.min_size, [], [], 0
@@ -475,6 +488,8 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, progress: Any, *, noise_check:
                done: _Cleaned | None = None) -> None:
         """Frame t's objects from its classified ``mask``, or from ``done``, its clean-up made ahead."""
         nonlocal out, min_size, refine_size, tracker, last
+        if t in blank:  # no cell in it: empty, and the tracks restart after it
+            return
         if done is None:
             # flow objects include a halo: check the size on the first classified frame that is not
             # flooded (a frame classified mostly as cell, e.g. frame 0 of HeLa with log_intensity,
@@ -523,7 +538,10 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, progress: Any, *, noise_check:
         out[t] = lab
 
     def valid(t: int) -> np.ndarray | None:
-        """Where pair (t-1, t) may take training labels: away from zero-filled drift edges."""
+        """Where pair (t-1, t) may take training labels: away from zero-filled drift edges; nowhere when
+        either frame is blank (its flow against a blank frame is no motion)."""
+        if t in blank or t - 1 in blank:
+            return np.zeros(shape, bool)
         return None if bands is None else _valid_region(shape, bands[t - 1 : t + 1], margin)
 
     def ahead(item: FrameWork, prev_entropy: np.ndarray, size: int) -> tuple:
