@@ -110,3 +110,34 @@ def test_bad_input_errors():
         M.object_scores(np.full((3, 3), 0.5), np.zeros((3, 3), int))
     with pytest.raises(DimensionError, match="2-D images or"):
         M.evaluate(np.zeros((2, 2, 2, 2), int), np.zeros((2, 2, 2, 2), int))
+
+
+def test_evaluate_warns_when_the_ground_truth_has_no_objects():
+    """Empty ground truth in every scored frame gave F1 0 (all FP), or all nan with only_annotated,
+    without a word."""
+    pred = np.zeros((2, 10, 10), np.uint16)
+    pred[:, 1:5, 1:5] = 1
+    gt = np.zeros_like(pred)
+    with pytest.warns(UserWarning, match="the ground truth has no objects in the 2 scored frames"):
+        r = M.evaluate(pred, gt)
+    assert r["fp"] == 2 and r["tp"] == 0
+    with pytest.warns(UserWarning, match="every metric is nan"):
+        r = M.evaluate(pred, gt, only_annotated=True)
+    assert np.isnan(r["f1"])
+    gt[1, 6:9, 6:9] = 3  # one annotated frame is enough: no warning
+    M.evaluate(pred, gt)
+
+
+@pytest.mark.filterwarnings("default::UserWarning")
+def test_eval_cli_warns_when_the_ground_truth_has_no_objects(tmp_path, capsys):
+    import tifffile
+
+    from labelfree.cli import main
+
+    pred = np.zeros((10, 10), np.uint16)
+    pred[1:5, 1:5] = 1
+    tifffile.imwrite(tmp_path / "pred.tif", pred)
+    tifffile.imwrite(tmp_path / "gt.tif", np.zeros_like(pred))
+    assert main(["eval", str(tmp_path / "pred.tif"), str(tmp_path / "gt.tif"), "--only-annotated"]) == 0
+    err = capsys.readouterr().err
+    assert "labelfree: warning: the ground truth has no objects in the 1 scored frame (every pixel is 0)" in err

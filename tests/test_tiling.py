@@ -197,3 +197,42 @@ def test_the_threshold_used_is_recorded_tiled_or_not():
     assert whole.attrs["labelfree"]["config"]["threshold"] is None
     fixed = run_pipeline(get_pipeline("threshold"), movie, config={"threshold": 150})
     assert "auto" not in fixed.attrs["labelfree"]
+
+
+def test_untiled_and_tiled_runs_share_the_subsampled_threshold_above_16_mpx():
+    """Above 16 Mpx the tiled run's threshold came from a ::2 subsample, the untiled one's from
+    every pixel: --tile changed the threshold and the objects (SIM+ mosaic: 118.1 vs 116.7)."""
+    from labelfree.threshold import ThresholdConfig
+    from labelfree.threshold.segment import whole_plane_config
+
+    n = 4001  # just above 16 M pixels: the automatic threshold uses every 2nd row and column
+    img = np.full((n, n), 200, np.uint8)
+    sample = img[::2, ::2]  # the subsample's pixels: 10 and 100; the others 200
+    sample[:] = 10
+    sample[:, : sample.shape[1] // 2] = 100
+    cfg = {"min_size": 0, "fill_holes": False}
+    tiled_thr = whole_plane_config(img, ThresholdConfig.coerce(cfg)).threshold
+    assert tiled_thr == auto_threshold(img) == 10.0
+    labels = threshold_segment(img, config=cfg)
+    assert labels.attrs["labelfree"]["auto"]["threshold"] == tiled_thr
+    assert int((np.asarray(labels) > 0).sum()) == int((img > 10).sum())  # the 100s are objects too
+
+
+def test_untiled_threshold_follows_the_one_subsampling_rule(monkeypatch):
+    """The subsampling limit lives in one place: lowering it changes tiled and untiled runs alike."""
+    from labelfree import tiling
+    from labelfree.pipelines import get_pipeline
+    from labelfree.run import run_pipeline
+
+    monkeypatch.setattr(tiling, "AUTO_THRESHOLD_MAX_PIXELS", 2000)
+    rng = np.random.default_rng(1)
+    img = rng.normal(100, 10, (96, 96))
+    img[::2, ::2] += 60  # the ::3 subsample sees another distribution than the whole plane
+    img[20:40, 20:40] += 120
+    img = np.clip(img, 0, 255).astype(np.uint8)
+    whole = run_pipeline(get_pipeline("threshold"), img, config={"min_size": 10})
+    tiled = run_pipeline(get_pipeline("threshold"), img, config={"min_size": 10}, tile=48, tile_overlap=24)
+    used = whole.attrs["labelfree"]["auto"]["threshold"]
+    assert used == tiling.auto_threshold(img) != tiling.threshold_of(img)
+    assert tiled.attrs["labelfree"]["auto"]["threshold"] == used
+    np.testing.assert_array_equal(np.asarray(whole) > 0, np.asarray(tiled) > 0)

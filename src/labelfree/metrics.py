@@ -7,6 +7,7 @@ are summed over frames.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -331,8 +332,23 @@ def evaluate(pred: Any, gt: Any, /, *, threshold: float = 0.5, only_annotated: b
     only_annotated : bool
         Score only predicted objects that overlap a ground-truth object, and pixels
         inside annotated objects or such predictions (for sparse ground truth).
+
+    Warns (UserWarning) when the ground truth has no object in any scored frame: every
+    prediction then counts as a false positive (with ``only_annotated``, none is scored and
+    every metric is nan), so the scores say nothing about the segmentation.
     """
     p, g = _pair(pred, gt)
+    if g.size and not np.any(g):
+        n = len(_frames(p, g))
+        warnings.warn(
+            f"the ground truth has no objects in the {n} scored frame{'s' if n != 1 else ''} (every pixel is 0): "
+            + ("no prediction overlaps an annotation, so every metric is nan"
+               if only_annotated else "every predicted object counts as a false positive")
+            + "; these scores say nothing about the segmentation. Check that the ground truth is the right "
+            "file or folder and covers the prediction's frames and field of view.",
+            UserWarning,
+            stacklevel=2,
+        )
     px = [0, 0, 0]
     ob = [0, 0, 0]
     ious: list[float] = []

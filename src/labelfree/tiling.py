@@ -552,7 +552,11 @@ def threshold_of(values: Any, /, *, method: str = "otsu") -> float:
     return float(funcs[method](x))
 
 
-def auto_threshold(image: Any, /, *, method: str = "otsu", max_pixels: int = 16_000_000) -> float:
+AUTO_THRESHOLD_MAX_PIXELS = 16_000_000
+"""Pixels an automatic threshold of one plane uses at most (a regular subsample above)."""
+
+
+def auto_threshold(image: Any, /, *, method: str = "otsu", max_pixels: int | None = None) -> float:
     """An automatic threshold of the whole (Y, X) image, for every tile to share.
 
     Pipelines that take a statistic of the whole plane (the threshold pipeline's Otsu
@@ -560,14 +564,18 @@ def auto_threshold(image: Any, /, *, method: str = "otsu", max_pixels: int = 16_
     config (``ThresholdConfig.threshold``). Images above ``max_pixels`` are subsampled
     on a regular grid (read lazily: a zarr or dask source is read chunk by chunk). The
     threshold of the sample is :func:`threshold_of`'s (integers on their own levels).
+    The untiled threshold pipeline computes its automatic threshold here too, so a plane
+    gets the same value (and the same objects) tiled or not.
 
     Parameters
     ----------
     image : array-like (Y, X)
     method : {"otsu", "li", "triangle"}
-    max_pixels : int
-        Pixels used at most.
+    max_pixels : int, optional
+        Pixels used at most; default :data:`AUTO_THRESHOLD_MAX_PIXELS` (16 M).
     """
+    if max_pixels is None:
+        max_pixels = AUTO_THRESHOLD_MAX_PIXELS
     _check_plane(image)
     data = image.data if type(image).__name__ == "DataArray" else image
     if len(data.shape) != 2:

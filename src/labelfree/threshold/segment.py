@@ -21,7 +21,8 @@ def threshold_plane(plane: np.ndarray, config: ThresholdConfig, /) -> np.ndarray
 
     A pixel is foreground when its value (as stored, for an integer image; float32 for a
     float one) is strictly above the threshold (below it with ``dark_objects``): the fixed
-    one, or the method's (:func:`labelfree.tiling.threshold_of`).
+    one, or the method's (:func:`labelfree.tiling.auto_threshold`: the same value a tiled
+    run uses, from a regular subsample of a plane above 16 Mpx).
     """
     return _threshold_plane(plane, config)[0]
 
@@ -31,14 +32,14 @@ def _threshold_plane(plane: np.ndarray, config: ThresholdConfig, /) -> tuple[np.
     from scipy import ndimage as ndi
 
     from labelfree.labels import declump, fill_holes, relabel_sequential, remove_small_objects
-    from labelfree.tiling import threshold_of
+    from labelfree.tiling import auto_threshold
 
     values = np.asarray(plane)
     if values.dtype.kind == "f":
         values = values.astype(np.float32, copy=False)
     if values.min() == values.max():
         return np.zeros(values.shape, np.uint16), None
-    thr = float(config.threshold) if config.threshold is not None else threshold_of(values, method=config.method)
+    thr = float(config.threshold) if config.threshold is not None else auto_threshold(values, method=config.method)
     mask = values < thr if config.dark_objects else values > thr
     if config.fill_holes:
         mask = fill_holes(mask)
