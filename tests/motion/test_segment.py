@@ -226,7 +226,13 @@ def test_drift_correction_first_keeps_the_field_of_view():
     # the registered last frame has rows and columns shifted in from outside (no data): no cell there
     from labelfree.registration import correct_drift
 
-    corrected, _ = correct_drift(xr.DataArray(drift, dims=("T", "Y", "X")), backend="python", canvas="same")
+    corrected, shifts = correct_drift(xr.DataArray(drift, dims=("T", "Y", "X")), backend="python", canvas="same")
+    # the drift undone is recorded, so the labels (on the corrected frames) map back to the input (was absent);
+    # the cells move too, so the measured drift is the rolled one within 3 px
+    record = labels.attrs["labelfree"]["drift"]
+    assert record["backend"] == "python" and record["canvas"] == "same"
+    np.testing.assert_allclose(record["shifts"], shifts[["dy", "dx"]].to_numpy(), atol=0.001)
+    np.testing.assert_allclose(record["shifts"], [[2 * t, -3 * t] for t in range(len(drift))], atol=3)
     empty = corrected.values[-1] == 0
     rows, cols = np.flatnonzero(empty.all(1)), np.flatnonzero(empty.all(0))
     assert len(rows) >= 5 and len(cols) >= 5

@@ -117,11 +117,14 @@ def _noise_labels(called: np.ndarray | None, background: np.ndarray) -> bool:
                 or (np.count_nonzero(called) > _FLOODED * called.size and error > _NOISE_FLOOD_BACKGROUND_ERROR))
 
 
-def _drift_corrected(da: xr.DataArray, cfg: MotionConfig) -> tuple[xr.DataArray, np.ndarray]:
+def _drift_corrected(da: xr.DataArray, cfg: MotionConfig) -> tuple[xr.DataArray, np.ndarray, list]:
     """Register the movie first (labelfree.registration), keeping the input's field of view.
 
-    Returns the corrected movie and, per frame, how many rows/columns at the
-    (top, bottom, left, right) edges were shifted in from outside (zero-filled).
+    Returns the corrected movie, per frame how many rows/columns at the (top, bottom, left,
+    right) edges were shifted in from outside (zero-filled), and the provenance record of the
+    correction: per frame the drift ``[dy, dx]`` (px) that was undone, so that the labels,
+    drawn on the corrected frames, can be mapped back (frame t's object at ``p`` lies at
+    ``p + (dy, dx)`` in the input's frame t).
     """
     from labelfree.registration import correct_drift
 
@@ -132,7 +135,8 @@ def _drift_corrected(da: xr.DataArray, cfg: MotionConfig) -> tuple[xr.DataArray,
     for _, row in shifts.iterrows():
         dy, dx = float(row["dy"]), float(row["dx"])
         bands[int(row["frame"])] = [np.ceil(-dy), np.ceil(dy), np.ceil(-dx), np.ceil(dx)]
-    return corrected, np.clip(bands, 0, None)
+    record = [[round(float(row["dy"]), 3), round(float(row["dx"]), 3)] for _, row in shifts.iterrows()]
+    return corrected, np.clip(bands, 0, None), record
 
 
 def _leading(flags: np.ndarray) -> int:
@@ -450,9 +454,9 @@ class _Enlarge(Exception):
 def _segment(da: xr.DataArray, cfg: MotionConfig, progress: Any, *, noise_check: bool = True) -> xr.DataArray:
     """:func:`segment` on the movie as given (raises :class:`_Enlarge` for an automatic ``upsample``);
     ``noise_check``: pairs without cell motion (:func:`_classify_pair`) are left out (as still ones)."""
-    bands = None
+    bands, drift = None, None
     if cfg.drift_correction:
-        da, bands = _drift_corrected(da, cfg)
+        da, bands, drift = _drift_corrected(da, cfg)
     filled = _filled_edges(da)  # zero-filled before it came here (registered or stitched elsewhere)
     if filled is not None:
         log.info("Motion: zero-filled edges of up to %s rows/columns (top, bottom, left, right) left out",
@@ -670,5 +674,8 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, progress: Any, *, noise_check:
         "thresholds": [{"frame": t, "cell": c, "background": b, "cell_pixels": k, "classifier": kind}
                        for t, c, b, k, kind in stats],
         **({"refinement": sorted(refined, key=lambda r: r["frame"])} if cfg.refine_boundary else {}),
+        # the labels lie on the drift-corrected frames: frame t's object at p is at p + drift[t] in the input
+        **({"drift": {"backend": cfg.drift_correction, "canvas": "same", "shifts": drift}}
+           if drift is not None else {}),
     })
     return labels_like(out, da, dims=("T", "Y", "X"), attrs={"labelfree": record})
