@@ -101,7 +101,9 @@ def add_pipeline_arguments(p: argparse.ArgumentParser, spec: Any, /) -> None:
                    help="also write <stem>_overlay.png: the first plane with the object outlines drawn over it")
     if spec.tiles:
         p.add_argument("--tile", type=int, metavar="PX",
-                       help="segment each plane in overlapping tiles of this size (large images; memory per tile)")
+                       help="segment each plane in overlapping tiles of this size (large images: the image is "
+                            "read and segmented tile by tile, the labels of the image are held whole; `labelfree "
+                            "batch --tile` on Dask holds neither)")
         p.add_argument("--tile-overlap", type=int, metavar="PX",
                        help="pixels each tile reads beyond its core, at least the largest object diameter "
                             "(with --tile; default: 128)")
