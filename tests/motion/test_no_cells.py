@@ -33,6 +33,10 @@ def test_an_empty_crop_of_a_real_movie_gives_no_object_and_says_why(msc_dir):
     with pytest.warns(NoMotionWarning, match=r"No cell motion found in 8 of 8 frames.*noise.*another pipeline"):
         labels = motion.segment(movie)
     assert labels.shape == movie.shape and labels.values.max() == 0
+    # no cell was segmented: no cell size is reported (min_size 28 and closing radius 1 were, measured on noise)
+    record = labels.attrs["labelfree"]
+    assert record["min_size"] is None and record["scale"] is None
+    assert "min_size" not in record["auto"] and "closing_radius" not in record["auto"]
 
 
 @pytest.mark.parametrize("kind", ["gaussian", "poisson", "float"])

@@ -648,6 +648,8 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, progress: Any, *, noise_check:
                                           f"or all); they are left empty.{why}"), stacklevel=2)
             bar.update(len(pending), message=f"no {what}")
     scale = None
+    if last < 0 and cfg.min_size is None:  # no frame was segmented: a size measured on noise means nothing
+        min_size = None
     if min_size is not None:
         scale = {k: round(v, 2) for k, v in cell_scale(min_size / cfg.min_size_fraction,
                                                        entropy_size=cfg.entropy_size).items()}
