@@ -30,7 +30,7 @@ from typing import Any, Literal, TypeVar
 from labelfree.errors import ConfigError
 
 __all__ = ["PipelineConfig", "setting", "field_info", "FieldInfo", "provenance", "file_sha256", "ByteCount",
-           "text_value", "guess_scalar", "AUTO_WORDS"]
+           "text_value", "guess_scalar", "choice_text", "AUTO_WORDS", "TRUE_WORDS", "FALSE_WORDS"]
 
 C = TypeVar("C", bound="PipelineConfig")
 
@@ -239,10 +239,10 @@ def _convert(value: Any, tp: Any) -> Any:
 
 #: words that mean "automatic" (null) in a value written as text: ``--set``, macros, dialogs and config files
 AUTO_WORDS = ("", "none", "auto", "null")
-_TRUE_WORDS, _FALSE_WORDS = ("true", "1", "yes"), ("false", "0", "no")
+TRUE_WORDS, FALSE_WORDS = ("true", "1", "yes"), ("false", "0", "no")
 
 
-def _word(choice: Any) -> str:
+def choice_text(choice: Any) -> str:
     """A choice as a user types it: booleans as ``true``/``false``, None as ``auto``."""
     if isinstance(choice, bool):
         return "true" if choice else "false"
@@ -284,7 +284,7 @@ def text_value(info: FieldInfo, text: str, /) -> Any:
     choices = [c for m in members if typing.get_origin(m) is Literal for c in typing.get_args(m)]
     lists = any(typing.get_origin(m) in (tuple, list) or m in (tuple, list) for m in members)
     numbers = any(m in (bool, int, float) for m in members)
-    own_words = {_word(c).lower() for c in choices}
+    own_words = {choice_text(c).lower() for c in choices}
     if isinstance(info.default, str):
         own_words.add(info.default.lower())
     word = text.strip().lower()
@@ -300,10 +300,10 @@ def text_value(info: FieldInfo, text: str, /) -> Any:
         return text  # the field takes this text as it is
     except _Invalid:
         pass
-    if bool in members and word in _TRUE_WORDS + _FALSE_WORDS:
-        return word in _TRUE_WORDS
+    if bool in members and word in TRUE_WORDS + FALSE_WORDS:
+        return word in TRUE_WORDS
     for choice in choices:
-        if _word(choice).lower() == word:
+        if choice_text(choice).lower() == word:
             return choice
     if lists or (numbers and "," in text):
         return tuple(guess_scalar(item) for item in text.split(",") if item.strip())

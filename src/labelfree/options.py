@@ -19,7 +19,7 @@ import types
 import typing
 from typing import Any, Literal, Sequence
 
-from labelfree._config import AUTO_WORDS, guess_scalar
+from labelfree._config import AUTO_WORDS, FALSE_WORDS, TRUE_WORDS, choice_text, guess_scalar
 from labelfree.errors import ConfigError
 
 __all__ = ["Field", "config_fields", "parse_macro_options", "format_macro_options", "coerce_value", "value_text"]
@@ -89,20 +89,13 @@ def config_fields(config_class: type, /) -> list[Field]:
     fields = []
     for info in field_info(config_class):
         kind, choices, optional = _describe_type(info.type)
-        texts = tuple(_choice_text(c) for c in choices)
+        texts = tuple(choice_text(c) for c in choices)
         fields.append(
             Field(info.name.lower(), kind, info.default, texts, optional or info.default is None, info.help,
                   values=tuple(choices) if any(not isinstance(c, str) for c in choices) else (),
                   group=info.group, basic=info.basic, range=info.range_text())
         )
     return fields
-
-
-def _choice_text(choice: Any) -> str:
-    """A choice as a user types it: booleans as ``true``/``false``, None as ``auto``."""
-    if isinstance(choice, bool):
-        return "true" if choice else "false"
-    return "auto" if choice is None else str(choice)
 
 
 def _split_options(options: str) -> dict[str, str | None]:
@@ -158,9 +151,9 @@ def coerce_value(field: Field, value: Any, /) -> Any:
         if field.kind == "bool":
             if isinstance(value, str):
                 low = value.strip().lower()
-                if low not in ("true", "false", "1", "0", "yes", "no"):
+                if low not in TRUE_WORDS + FALSE_WORDS:
                     raise ValueError(value)
-                return low in ("true", "1", "yes")
+                return low in TRUE_WORDS
             return bool(value)
         if field.kind == "int":
             number = float(value)
