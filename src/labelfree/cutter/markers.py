@@ -17,7 +17,7 @@ from scipy import ndimage as ndi
 from labelfree.errors import ConstantImageError, DimensionError, InputError
 
 __all__ = ["check_markers", "markers_from_points", "markers_from_labels", "detect_markers", "markers_to_labels",
-           "guess_nucleus_channel", "split_binary_mask", "drop_repeated_points"]
+           "guess_nucleus_channel", "split_binary_mask", "drop_repeated_points", "marker_pixels", "on_foreground"]
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,27 @@ def check_markers(markers: np.ndarray, /, *, shape: tuple[int, int]) -> np.ndarr
             f"x={first[1]:g}). Markers are (y, x) in pixels of this image; check the axis order and scaling."
         )
     return pts
+
+
+def marker_pixels(markers: np.ndarray, shape: tuple[int, ...], /) -> np.ndarray:
+    """The (N, 2) integer (row, col) pixels of (y, x) markers in an image of ``shape``: rounded, kept inside."""
+    return np.clip(np.rint(np.asarray(markers, np.float64)).astype(np.int64).reshape(-1, 2), 0,
+                   np.array(shape[-2:]) - 1)
+
+
+def on_foreground(mask: np.ndarray, markers: np.ndarray, /) -> np.ndarray:
+    """For each marker (N, 2) (y, x), whether it lies on the foreground of ``mask`` (Y, X) bool.
+
+    A marker pixel that is its own island of the mask (or an island of marker pixels) is not on
+    the foreground: :func:`labelfree.cutter.prepare.keep_marked_regions` puts every marker's pixel
+    into the mask, so a marker on the background leaves that pixel alone there.
+    """
+    mask = np.asarray(mask, bool)
+    pts = marker_pixels(markers, mask.shape)
+    rest = mask.copy()
+    rest[pts[:, 0], pts[:, 1]] = False
+    near = ndi.binary_dilation(rest, structure=np.ones((3, 3)))
+    return mask[pts[:, 0], pts[:, 1]] & near[pts[:, 0], pts[:, 1]]
 
 
 def _is_marker_image(markers: np.ndarray, /) -> bool:

@@ -14,7 +14,7 @@ from scipy import ndimage as ndi
 from labelfree.cutter.config import CutterConfig
 from labelfree.cutter.dataset import PatchSet, build_patch_set
 from labelfree.cutter.graphcut import graph_cut_mask, local_contrast_probability, normalize_intensity, snr_probability
-from labelfree.cutter.markers import check_markers, detect_markers, markers_from_labels
+from labelfree.cutter.markers import check_markers, detect_markers, marker_pixels, markers_from_labels, on_foreground
 from labelfree.errors import ConfigError, DimensionError, InputError
 from labelfree.image import channel_index, channel_names, select_channel
 
@@ -224,7 +224,7 @@ def marker_coverage(samples: Iterable[tuple[np.ndarray, np.ndarray]], config: Cu
         if not len(pts):
             continue
         smooth = _smoothed(channels, config)
-        idx = np.clip(np.rint(pts).astype(np.int64), 0, np.array(smooth[0].shape) - 1)
+        idx = marker_pixels(pts, smooth[0].shape)
         for w in windows:
             signal = _local_signal(smooth, config, w)
             hit[w] += int(np.count_nonzero(signal[idx[:, 0], idx[:, 1]] >= 0.5))
@@ -393,31 +393,16 @@ def _auto_smoothing(channels: np.ndarray, config: CutterConfig, scribbles: Any, 
 def keep_marked_regions(mask: np.ndarray, markers: np.ndarray, /) -> np.ndarray:
     """The 8-connected parts of ``mask`` (Y, X) that hold a marker (N, 2) (y, x), holes filled."""
     parts, _ = ndi.label(mask, structure=np.ones((3, 3)))
-    pts = np.clip(np.rint(np.asarray(markers, np.float64)).astype(np.int64), 0, np.array(mask.shape) - 1)
+    pts = marker_pixels(markers, mask.shape)
     hit = np.unique(parts[pts[:, 0], pts[:, 1]])
     kept = np.isin(parts, hit[hit > 0])
     kept[pts[:, 0], pts[:, 1]] = True
     return ndi.binary_fill_holes(kept)
 
 
-def _on_foreground(mask: np.ndarray, markers: np.ndarray, /) -> np.ndarray:
-    """For each marker (N, 2) (y, x), whether it lies on the foreground of ``mask`` (Y, X) bool.
-
-    A marker pixel that is its own island of the mask (or an island of marker pixels) is not on
-    the foreground: :func:`keep_marked_regions` puts every marker's pixel into the mask, so a
-    marker on the background leaves that pixel alone there.
-    """
-    pts = np.clip(np.rint(np.asarray(markers, np.float64)).astype(np.int64).reshape(-1, 2), 0,
-                  np.array(mask.shape) - 1)
-    rest = np.asarray(mask, bool).copy()
-    rest[pts[:, 0], pts[:, 1]] = False
-    near = ndi.binary_dilation(rest, structure=np.ones((3, 3)))
-    return mask[pts[:, 0], pts[:, 1]] & near[pts[:, 0], pts[:, 1]]
-
-
 def _warn_if_nothing_marked(mask: np.ndarray, markers: np.ndarray, t: int | None) -> None:
     """A :class:`MarkerWarning` when no marker of a frame lies on its foreground: nothing can be cut."""
-    if len(markers) and _on_foreground(mask, markers).any():
+    if len(markers) and on_foreground(mask, markers).any():
         return
     where = "" if t is None else f" of frame {t}"
     why = ("the foreground mask is empty" if not mask.any() else
@@ -438,7 +423,7 @@ def warn_markers_on_background(frames: Sequence[Frame], /, *, stacked: bool) -> 
     for t, f in enumerate(frames):
         if f.markers is None or not len(f.markers):
             continue
-        on = _on_foreground(f.mask, f.markers)
+        on = on_foreground(f.mask, f.markers)
         total += len(on)
         if on.all() or not on.any():
             continue

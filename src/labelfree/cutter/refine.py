@@ -29,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 
+from labelfree.cutter.markers import marker_pixels, on_foreground
 from labelfree.errors import InputError
 
 __all__ = ["keep_marker_components", "grow_into_mask", "redraw_boundaries", "refine_labels", "seed_missing_cells"]
@@ -56,7 +57,7 @@ def keep_marker_components(labels: np.ndarray, markers: np.ndarray, ids: np.ndar
     if len(markers) != len(ids):
         raise InputError(f"{len(markers)} markers given for {len(ids)} ids.")
     out = labels.copy()
-    points = np.clip(np.rint(markers).astype(np.int64), 0, np.array(labels.shape) - 1)
+    points = marker_pixels(markers, labels.shape)
     where = dict(zip((int(i) for i in ids), map(tuple, points)))
     for k, sl in enumerate(ndi.find_objects(labels), start=1):
         if sl is None:
@@ -76,10 +77,6 @@ def keep_marker_components(labels: np.ndarray, markers: np.ndarray, ids: np.ndar
     return out
 
 
-def _marker_pixels(markers: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    return np.clip(np.rint(np.asarray(markers, np.float64)).astype(np.int64).reshape(-1, 2), 0, np.array(shape) - 1)
-
-
 def seed_missing_cells(labels: np.ndarray, markers: np.ndarray, ids: np.ndarray, region: np.ndarray, /) -> np.ndarray:
     """Give each marked cell that has no pixel in ``labels`` its marker pixel, so that growth into
     ``region`` (Y, X) bool can draw it: where its marker lies in ``region`` on an unlabelled pixel.
@@ -92,13 +89,10 @@ def seed_missing_cells(labels: np.ndarray, markers: np.ndarray, ids: np.ndarray,
     ids = np.asarray(ids)
     if not len(ids):
         return labels
-    pts = _marker_pixels(markers, labels.shape)
-    region = np.asarray(region, bool)
-    seed = ~np.isin(ids, labels) & (labels[pts[:, 0], pts[:, 1]] == 0) & region[pts[:, 0], pts[:, 1]]
-    if seed.any():  # not a marker pixel alone: the mask holds every marker's pixel (keep_marked_regions)
-        rest = region.copy()
-        rest[pts[:, 0], pts[:, 1]] = False
-        seed &= ndi.binary_dilation(rest, structure=np.ones((3, 3)))[pts[:, 0], pts[:, 1]]
+    pts = marker_pixels(markers, labels.shape)
+    seed = ~np.isin(ids, labels) & (labels[pts[:, 0], pts[:, 1]] == 0)
+    if seed.any():  # on the foreground, not a marker pixel alone (the mask holds every marker's pixel)
+        seed &= on_foreground(region, markers)
     if not seed.any():
         return labels
     out = labels.copy()
@@ -171,7 +165,7 @@ def redraw_boundaries(
     cores = np.where(depth > fraction * radius[labels], labels, 0)
     region = labels > 0 if within is None else (np.asarray(within, bool) | (labels > 0))
     if markers is not None and ids is not None and len(ids):
-        pts = _marker_pixels(markers, labels.shape)
+        pts = marker_pixels(markers, labels.shape)
         ids = np.asarray(ids)
         own = labels[pts[:, 0], pts[:, 1]] == ids
         cores[pts[own, 0], pts[own, 1]] = ids[own]
