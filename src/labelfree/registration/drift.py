@@ -111,6 +111,26 @@ def _blank(frame: np.ndarray) -> bool:
     return bool(frame.size == 0 or frame.min() == frame.max())
 
 
+def _by_chance(pair: Any, reference: tuple, current: tuple, /, **search: Any) -> bool:
+    """Whether the match ``pair`` of two prepared frames (image, spectrum) is no measurement: under
+    :data:`SURE_NCC` and no better than :data:`CHANCE_RATIO` times :func:`chance_ncc` of the same search."""
+    return pair.ncc < SURE_NCC and pair.ncc <= CHANCE_RATIO * max(0.0, chance_ncc(
+        reference[0], current[0], spectra=(reference[1], current[1]), **search))
+
+
+def _warn_unmatched(unmatched: list[int], ncc: np.ndarray, where: str, after: str) -> None:
+    """The warnings of a drift estimate: frames without a usable match, and weak matches among the others."""
+    if unmatched:
+        log.warning("drift: no usable match%s (no content, or a correlation no better than chance) for frames %s "
+                    "(0-based): they keep the drift of the frame before%s; check those frames.", where, unmatched,
+                    after)
+    low = np.flatnonzero(ncc < 0.2)
+    low = low[~np.isin(low, unmatched)]
+    if low.size:
+        log.warning("drift: weak matches (NCC < 0.2)%s at frames %s (0-based); check those shifts.", where,
+                    low.tolist())
+
+
 def _shift_table(drift: np.ndarray, ncc: np.ndarray, da: xr.DataArray, axes: Sequence[str]) -> pd.DataFrame:
     table = pd.DataFrame({"frame": np.arange(len(drift))})
     for i, ax in enumerate(axes):
@@ -161,9 +181,8 @@ def estimate_drift(movie: Any, /, *, config: Any = None, progress: Any = False) 
             )
             ncc[t] = pair.ncc
             blank = _blank(raw)
-            if blank or reference_blank or pair.ncc < SURE_NCC and pair.ncc <= CHANCE_RATIO * max(0.0, chance_ncc(
-                    reference[0], current[0], spectra=(reference[1], current[1]), max_shift=limits,
-                    n_peaks=cfg.n_peaks, normalization=normalization_of(cfg))):
+            if blank or reference_blank or _by_chance(pair, reference, current, max_shift=limits,
+                                                      n_peaks=cfg.n_peaks, normalization=normalization_of(cfg)):
                 # no content or no better than chance: no measurement; the frame keeps the previous frame's
                 # drift and, unless the reference itself is blank, does not become the next reference
                 drift[t] = drift[t - 1]
@@ -177,14 +196,7 @@ def estimate_drift(movie: Any, /, *, config: Any = None, progress: Any = False) 
             if cfg.reference == "previous":
                 reference, reference_raw, reference_frame = current, raw, t
             bar.update(message=f"frame {t + 1}/{n}")
-    if unmatched:
-        log.warning("drift: no usable match (no content, or a correlation no better than chance) for frames %s "
-                    "(0-based): they keep the drift of the frame before and are not used as reference; check those "
-                    "frames.", unmatched)
-    low = np.flatnonzero(ncc < 0.2)
-    low = low[~np.isin(low, unmatched)]
-    if low.size:
-        log.warning("drift: weak matches (NCC < 0.2) at frames %s (0-based); check those shifts.", low.tolist())
+    _warn_unmatched(unmatched, ncc, "", " and are not used as reference")
     return _shift_table(drift, ncc, da, axes)
 
 
@@ -213,11 +225,9 @@ def estimate_drift_in_region(movie: xr.DataArray, box: tuple[int, int, int, int]
     def measure(ref_img: np.ndarray, cur_img: np.ndarray) -> tuple[Any, bool]:
         """The pair's shift and NCC, and whether it is a measurement (content, better than chance)."""
         ref, cur = prepare(ref_img, weights=weights, taper=taper), prepare(cur_img, weights=weights, taper=taper)
-        kw = dict(spectra=(ref[1], cur[1]), max_shift=limits, n_peaks=config.n_peaks,
-                  normalization=normalization_of(config))
-        pair = measure_shift(ref[0], cur[0], **kw)
-        usable = not (_blank(ref_img) or _blank(cur_img)) and (
-            pair.ncc >= SURE_NCC or pair.ncc > CHANCE_RATIO * max(0.0, chance_ncc(ref[0], cur[0], **kw)))
+        search = dict(max_shift=limits, n_peaks=config.n_peaks, normalization=normalization_of(config))
+        pair = measure_shift(ref[0], cur[0], spectra=(ref[1], cur[1]), **search)
+        usable = not (_blank(ref_img) or _blank(cur_img) or _by_chance(pair, ref, cur, **search))
         return dataclasses.replace(pair, shift=subpixel_shift(ref_img, cur_img, pair.shift, config)), usable
 
     limits = _limits(config.max_shift, len(axes))
@@ -241,14 +251,7 @@ def estimate_drift_in_region(movie: xr.DataArray, box: tuple[int, int, int, int]
         else:  # as estimate_drift: the frame keeps the drift before it and is no reference
             drift[t] = drift[t - 1]
             unmatched.append(t)
-    if unmatched:
-        log.warning("drift: no usable match inside the selection (no content, or a correlation no better than chance) "
-                    "for frames %s (0-based): they keep the drift of the frame before; check those frames.", unmatched)
-    low = np.flatnonzero(ncc < 0.2)
-    low = low[~np.isin(low, unmatched)]
-    if low.size:
-        log.warning("drift: weak matches (NCC < 0.2) inside the selection at frames %s (0-based); check those "
-                    "shifts.", low.tolist())
+    _warn_unmatched(unmatched, ncc, " inside the selection", "")
     return _shift_table(drift, ncc, movie, axes)
 
 
