@@ -243,7 +243,7 @@ def run_tiled(spec: PipelineSpec, image: xr.DataArray, /, *, config: Any, tile: 
         n_cut += max(result.n_cut, 0)
     extra: dict[str, Any] = {}
     if spec.tile_record:
-        extra.update(load(spec.tile_record)(image, config, dict(inputs or {})))
+        extra.update(load(spec.tile_record)(image, run_config, dict(inputs or {})))
     extra["tiles"] = {"tile": int(tile), "overlap": int(overlap), "objects_cut": n_cut}
     if fixed:  # one value per plane (a single plane: its value)
         extra["auto"] = {k: v[0] if len(v) == 1 else v for k, v in fixed.items()}

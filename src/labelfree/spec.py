@@ -160,7 +160,8 @@ class PipelineSpec:
     tile_record : str
         ``"module:function"``: ``f(image, config, inputs) -> dict``, what a tiled run's
         provenance records beside its tiles that a whole-image run records from its own work
-        (e.g. Fusion's models and their hashes).
+        (e.g. Fusion's models and their hashes); ``config`` is the run's, as
+        ``tile_run_config`` fixed it.
     demo : str
         ``"module:function"`` returning a :class:`Demo` (``labelfree demo --pipeline``).
     checks : str

@@ -150,9 +150,7 @@ def whole_image_config(image: Any, config: Any, inputs: Mapping[str, Any], /) ->
         return cfg
     chosen = choose_models(inputs.get("zoo") or None, chans, config=cfg, device=str(inputs.get("device") or "auto"),
                            image_channels=names)
-    side = TILED_DIAMETER_CROP
-    y0, x0 = max(0, (da.sizes["Y"] - side) // 2), max(0, (da.sizes["X"] - side) // 2)
-    centre = da.isel(Y=slice(y0, y0 + side), X=slice(x0, x0 + side))
+    centre = _centre(da)
     lead = [d for d in centre.dims if d in ("T", "Z")]
     planes = list(np.ndindex(*[centre.sizes[d] for d in lead]))
     sample = [planes[i] for i in sorted({0, len(planes) // 2, len(planes) - 1})]
@@ -166,13 +164,17 @@ def whole_image_config(image: Any, config: Any, inputs: Mapping[str, Any], /) ->
     return cfg.replace(diameter=round(float(choice.diameter), 2))
 
 
+def _centre(da: xr.DataArray) -> xr.DataArray:
+    """The centre of the planes, at most :data:`TILED_DIAMETER_CROP` pixels a side."""
+    side = TILED_DIAMETER_CROP
+    y0, x0 = max(0, (da.sizes["Y"] - side) // 2), max(0, (da.sizes["X"] - side) // 2)
+    return da.isel(Y=slice(y0, y0 + side), X=slice(x0, x0 + side))
+
+
 def _blank_channels(da: xr.DataArray, chans: Sequence[str]) -> list[str]:
     """The channels of ``chans`` that have one value in the whole image. A channel with contrast on the
     first plane's centre is rejected from that sample alone; the others are read whole (lazily)."""
-    lead = {d: 0 for d in da.dims if d in ("T", "Z")}
-    side = TILED_DIAMETER_CROP
-    y0, x0 = max(0, (da.sizes["Y"] - side) // 2), max(0, (da.sizes["X"] - side) // 2)
-    first = da.isel(lead).isel(Y=slice(y0, y0 + side), X=slice(x0, x0 + side))
+    first = _centre(da.isel({d: 0 for d in da.dims if d in ("T", "Z")}))
     maybe = [c for c in chans if _constant(first.sel(C=c).values)]
     return [c for c in maybe if float(da.sel(C=c).min()) == float(da.sel(C=c).max())]
 
@@ -180,10 +182,8 @@ def _blank_channels(da: xr.DataArray, chans: Sequence[str]) -> list[str]:
 def tiled_record(image: Any, config: Any, inputs: Mapping[str, Any], /) -> dict[str, Any]:
     """What a tiled run's provenance records beside the tiles: the channels fused and the zoo's
     models (file and hash) that served them, as a whole-image run records them."""
-    cfg = FusionConfig.coerce(config)
-    da = with_channel_axis(image)
-    names, chans = _channels_to_fuse(da, cfg)
-    chans = [c for c in chans if c not in set(_blank_channels(da, chans))]  # as whole_image_config chose
+    cfg = FusionConfig.coerce(config)  # the run's: whole_image_config left blank channels out of its channels
+    names, chans = _channels_to_fuse(with_channel_axis(image), cfg)
     entries = pick_entries(inputs.get("zoo") or None, chans, config=cfg, image_channels=names)
     return {"channels": chans, "models": _model_record(entries)}
 
