@@ -22,6 +22,7 @@ from labelfree.motion.selflabel import flow_only_min_size
 
 __all__ = [
     "blank_frames",
+    "frame_extremes",
     "uint8_range",
     "to_uint8",
     "farneback_flow",
@@ -38,19 +39,27 @@ _DIS_PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.D
                 "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
 
 
-def blank_frames(movie, /) -> list[int]:
-    """The frames of a (T, Y, X) movie (may be memory-mapped) whose pixels all have one value: a dropped
-    (black), flat or saturated frame. Reads every frame once."""
-    out = []
-    for t in range(movie.shape[0]):
+def frame_extremes(movie, /) -> tuple[np.ndarray, np.ndarray]:
+    """The smallest and the largest value of each frame of a (T, Y, X) movie (may be memory-mapped),
+    as float64 arrays of length T. Reads every frame once."""
+    n = movie.shape[0]
+    lows, highs = np.zeros(n, np.float64), np.zeros(n, np.float64)
+    for t in range(n):  # one frame in memory at a time
         frame = np.asarray(movie[t])
-        if frame.size and frame.min() == frame.max():
-            out.append(t)
-    return out
+        if frame.size:
+            lows[t], highs[t] = frame.min(), frame.max()
+    return lows, highs
+
+
+def blank_frames(movie, /, *, extremes: tuple[np.ndarray, np.ndarray] | None = None) -> list[int]:
+    """The frames of a (T, Y, X) movie whose pixels all have one value: a dropped (black), flat or
+    saturated frame. ``extremes``: :func:`frame_extremes` of the movie when already read."""
+    lows, highs = frame_extremes(movie) if extremes is None else extremes
+    return np.flatnonzero(lows == highs).tolist()
 
 
 def uint8_range(movie, /, *, low: float = 0.5, high: float = 99.8, max_frames: int = 8,
-                skip: Sequence[int] = ()) -> tuple[float, float]:
+                skip: Sequence[int] = (), extremes: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[float, float]:
     """Grey values that :func:`to_uint8` maps to 0 and 255, from a subsample of the movie.
 
     Parameters
@@ -66,6 +75,8 @@ def uint8_range(movie, /, *, low: float = 0.5, high: float = 99.8, max_frames: i
     skip : sequence of int
         Frames left out (:func:`blank_frames`: a black or saturated frame would stretch the
         range and squeeze the others into a few grey levels).
+    extremes : (lows, highs), optional
+        :func:`frame_extremes` of the movie when already read: an 8-bit movie is not read again.
 
     Returns
     -------
@@ -79,8 +90,8 @@ def uint8_range(movie, /, *, low: float = 0.5, high: float = 99.8, max_frames: i
     left_out = set(int(t) for t in skip)
     kept = [t for t in range(movie.shape[0]) if t not in left_out] or list(range(movie.shape[0]))
     if np.dtype(movie.dtype) == np.uint8:  # every pixel of every frame: the extremes are not sampled away
-        lo = float(min(np.min(movie[i]) for i in kept))
-        hi = float(max(np.max(movie[i]) for i in kept))
+        lows, highs = frame_extremes(movie) if extremes is None else extremes
+        lo, hi = float(np.min(lows[kept])), float(np.max(highs[kept]))
         return (0.0, 255.0) if hi <= lo else (lo, hi)
     n = len(kept)
     idx = np.asarray(kept)[np.unique(np.linspace(0, n - 1, min(n, max_frames)).round().astype(int))]

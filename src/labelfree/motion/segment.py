@@ -21,7 +21,7 @@ from labelfree.image import labels_like
 from labelfree.motion.classify import classify_frame, train_classifier
 from labelfree.motion.config import MotionConfig
 from labelfree.motion.features import compute_features
-from labelfree.motion.flow import STILL, auto_upsample, blank_frames, flow_settings, uint8_range
+from labelfree.motion.flow import STILL, auto_upsample, blank_frames, flow_settings, frame_extremes, uint8_range
 from labelfree.motion.instances import InstanceTracker
 from labelfree.motion.movie import _frame, as_movie, check_not_uniform
 from labelfree.motion.postprocess import (
@@ -132,10 +132,11 @@ def _drift_corrected(da: xr.DataArray, cfg: MotionConfig) -> tuple[xr.DataArray,
     log.info("Motion: drift corrected, largest shift %.1f px",
              float(np.abs(shifts[["dy", "dx"]].to_numpy()).max()) if len(shifts) else 0.0)
     bands = np.zeros((da.sizes["T"], 4), np.int64)  # rows/cols without data: top, bottom, left, right
+    record = []
     for _, row in shifts.iterrows():
         dy, dx = float(row["dy"]), float(row["dx"])
         bands[int(row["frame"])] = [np.ceil(-dy), np.ceil(dy), np.ceil(-dx), np.ceil(dx)]
-    record = [[round(float(row["dy"]), 3), round(float(row["dx"]), 3)] for _, row in shifts.iterrows()]
+        record.append([round(dy, 3), round(dx, 3)])
     return corrected, np.clip(bands, 0, None), record
 
 
@@ -469,14 +470,16 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, progress: Any, *, noise_check:
     margin = cfg.winsize // 2 + int(np.ceil(2 * cfg.flow_blur)) + 1
     # a frame with one value in every pixel (dropped, flat, saturated) holds no cell: it is left empty,
     # its pairs give no training labels, and it does not stretch the grey range of the others
-    blank = set(blank_frames(da.data))
+    extremes = frame_extremes(da.data)  # one pass: blank frames, and an 8-bit movie's range
+    blank = set(blank_frames(da.data, extremes=extremes))
     if blank:
         shown = sorted(blank)
         warnings.warn(BlankFrameWarning(
             f"{len(blank)} of {n} frames have one value in every pixel (dropped, flat or saturated frames): "
             f"frames {shown[:20]}{' ...' if len(shown) > 20 else ''} (0-based) are left empty, and the pairs with "
             "them teach the classifier nothing."), stacklevel=3)
-    lo, hi = uint8_range(da.data, low=cfg.scale_low_percentile, high=cfg.scale_high_percentile, skip=sorted(blank))
+    lo, hi = uint8_range(da.data, low=cfg.scale_low_percentile, high=cfg.scale_high_percentile, skip=sorted(blank),
+                         extremes=extremes)
     out = np.zeros((n, *shape), np.uint16)
     linker = OverlapLinker(min_iou=cfg.track_min_iou)
     model, min_size, pending, stats, still = None, cfg.min_size, [], [], 0
