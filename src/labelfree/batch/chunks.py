@@ -27,7 +27,8 @@ import xarray as xr
 from labelfree.errors import InputError
 
 __all__ = [
-    "plan_chunks", "segment_chunk", "shared_settings", "shares_settings", "merge_chunks", "merge_and_write",
+    "plan_chunks", "segment_chunk", "shared_settings", "shares_settings", "first_then_rest", "merge_chunks",
+    "merge_and_write",
     "open_input", "count_frames", "segment_chunk_of_input", "merge_and_write_input", "local_reads",
 ]
 
@@ -74,6 +75,18 @@ def shares_settings(job: Any, /) -> bool:
     from labelfree.pipelines import get_pipeline
 
     return bool(get_pipeline(job.pipeline).chunk_settings)
+
+
+def first_then_rest(spans: Sequence[tuple[int, int]], run: Any, settings_of: Any, /) -> tuple[list[Any], Any]:
+    """Run the first chunk, then every later one with the automatic settings it chose.
+
+    ``run(start, stop, settings)`` segments (or submits) one chunk (``settings`` None for the first);
+    ``settings_of(first)`` gives what the later chunks take (a dict, a future of one, or None).
+    Returns the chunks' results (or futures) in order and the settings.
+    """
+    first = run(*spans[0], None)
+    settings = settings_of(first)
+    return [first, *(run(a, b, settings) for a, b in spans[1:])], settings
 
 
 def _with_settings(job: Any, settings: dict[str, Any] | None) -> Any:

@@ -36,6 +36,7 @@ from typing import Any, Callable
 
 from labelfree.batch.chunks import (
     count_frames,
+    first_then_rest,
     local_reads,
     merge_and_write,
     merge_and_write_input,
@@ -166,9 +167,8 @@ def run_sequential(jobs: list[Job], rows: dict[str, dict], /, *, bar: Any, chunk
                 if spans is None:
                     row = process_image(image, job=job, started=started)
                 else:  # the first chunk chooses the automatic settings the others use
-                    first = segment_chunk(image, *spans[0], job=job)
-                    settings = shared_settings(first, job=job)
-                    parts = [first, *(segment_chunk(image, a, b, job=job, settings=settings) for a, b in spans[1:])]
+                    parts, _ = first_then_rest(spans, lambda a, b, s: segment_chunk(image, a, b, job=job, settings=s),
+                                               lambda first: shared_settings(first, job=job))
                     row = merge_and_write(image, parts, job=job, started=started)
             except Exception as exc:  # noqa: BLE001 - every failure is reported per input
                 row = failed_row(job, exc, started=started)
@@ -255,11 +255,10 @@ class _Dispatcher:
                 self.submit(_Task("row", job, task.started, process_image, (loaded,),
                                   {"job": job, "started": task.started}))
                 return
-            first = self.client.submit(segment_chunk, loaded, *spans[0], job=job, key=_key(f"chunk{spans[0][0]}", job),
-                                       pure=False)
-            settings = self._settings(first, job)
-            parts = [first, *(self.client.submit(segment_chunk, loaded, a, b, job=job, settings=settings,
-                                                 key=_key(f"chunk{a}", job), pure=False) for a, b in spans[1:])]
+            parts, settings = first_then_rest(
+                spans, lambda a, b, s: self.client.submit(segment_chunk, loaded, a, b, job=job, settings=s,
+                                                          key=_key(f"chunk{a}", job), pure=False),
+                lambda first: self._settings(first, job))
             self.held.setdefault(job.item.stem, []).extend([*parts, *([settings] if settings is not None else [])])
             self.submit(_Task("row", job, task.started, merge_and_write, (loaded, parts),
                               {"job": job, "started": task.started}))
@@ -267,12 +266,10 @@ class _Dispatcher:
         if spans is None:
             self.submit(_Task("row", job, task.started, run_input, (job,), failed_on=task.failed_on), workers=workers)
             return
-        first = self.client.submit(_io_guard, segment_chunk_of_input, job, job, *spans[0],
-                                   key=_key(f"chunk{spans[0][0]}", job), pure=False, **_placement(workers))
-        settings = self._settings(first, job)
-        parts = [first, *(self.client.submit(_io_guard, segment_chunk_of_input, job, job, a, b, settings,
-                                             key=_key(f"chunk{a}", job), pure=False, **_placement(workers))
-                          for a, b in spans[1:])]
+        parts, settings = first_then_rest(
+            spans, lambda a, b, s: self.client.submit(_io_guard, segment_chunk_of_input, job, job, a, b, s,
+                                                      key=_key(f"chunk{a}", job), pure=False, **_placement(workers)),
+            lambda first: self._settings(first, job))
         self.held[job.item.stem] = [*parts, *([settings] if settings is not None else [])]
         self.submit(_Task("merge", job, task.started, _io_guard, (merge_and_write_input, job, job, parts),
                           {"started": task.started}, failed_on=task.failed_on, n_frames=n_frames), workers=workers)
