@@ -286,10 +286,11 @@ def _register_eval(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("eval", help="score a label image against ground truth")
     p.add_argument("pred", type=path_argument("the prediction path", "a label TIFF"),
-                   help="predicted label TIFF (2-D or a T stack)")
+                   help="predicted label TIFF or OME-Zarr label image (2-D or a T stack)")
     p.add_argument(
         "gt", type=path_argument("the ground-truth path", "a label TIFF or a SEG folder"),
-        help="ground-truth label TIFF, or a Cell Tracking Challenge SEG folder: man_segNNN.tif is scored against "
+        help="ground-truth label TIFF or OME-Zarr label image, or a Cell Tracking Challenge SEG folder: "
+             "man_segNNN.tif is scored against "
              "frame NNN of a T-stack prediction (the frames both have; a single-frame prediction takes the one file "
              "of its frame)"
     )
@@ -405,13 +406,14 @@ def format_metrics(result: dict, /) -> str:
 
 
 def _eval(args: argparse.Namespace) -> int:
+    from labelfree.io.ngff import is_ngff
     from labelfree.metrics import evaluate, label_image_problems
 
     pred = read_labels(args.pred)
     scored: list[int] | None = None
     left_out: list[int] = []
     n_pred = pred.shape[0] if pred.ndim == 3 else 1
-    if args.gt.is_dir():
+    if args.gt.is_dir() and not is_ngff(args.gt):  # an OME-Zarr label image is a folder too
         pred, gt, scored, left_out = _pairs_from_ctc(pred, args.gt, pred_name=str(args.pred))
     else:
         gt = read_labels(args.gt)

@@ -155,3 +155,26 @@ def test_missing_zarr_names_the_install_command():
     from labelfree._deps import install_hint
 
     assert install_hint("zarr") == 'pip install "labelfree[zarr]"  (or: pip install "zarr>=3")'
+
+
+@pytest.mark.parametrize("version", ["0.4", "0.5"])
+def test_eval_scores_ome_zarr_label_images(tmp_path, capsys, version):
+    """`labelfree eval` of an OME-Zarr label image said it was 'not an OME-Zarr image (it has no multiscales
+    metadata)', and an OME-Zarr ground truth was taken for a Cell Tracking Challenge folder."""
+    from labelfree.cli import main
+
+    truth = np.zeros((2, 20, 24), np.uint16)
+    truth[:, 2:8, 3:9] = 1
+    truth[1, 12:18, 14:20] = 2
+    pred = truth.copy()
+    pred[1, 12:18, 14:20] = 0  # one object missed
+    image = to_dataarray(np.zeros((2, 20, 24), np.uint8), dims="TYX")
+    write_ngff(tmp_path / "img.zarr", image, version=version)
+    labels = write_ngff_labels(tmp_path / "img.zarr", to_dataarray(pred, dims="TYX"), name="cells")
+    gt = write_ngff(tmp_path / "gt.ome.zarr", to_dataarray(truth, dims="TYX"), version=version)
+    tifffile.imwrite(tmp_path / "gt.tif", truth, imagej=True, metadata={"axes": "TYX"})
+    assert main(["eval", str(labels), str(tmp_path / "gt.tif"), "--json"]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert (first["tp"], first["fp"], first["fn"]) == (2, 0, 1)
+    assert main(["eval", str(labels), str(gt), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == first

@@ -1,3 +1,4 @@
+import logging
 import mmap
 
 import numpy as np
@@ -227,3 +228,59 @@ def test_real_timelapse_without_axes(shared_data):
         read_image(path)
     da = read_image(path, dims="TYX", memmap=True)
     assert da.shape == (20, 700, 1100) and da.dims == ("T", "Y", "X")
+
+
+def test_a_file_of_several_images_says_that_only_the_first_is_read(tmp_path, caplog):
+    """A multi-position OME-TIFF was read as its first position without a word: the others were lost silently."""
+    path = tmp_path / "plate.ome.tif"
+    with tifffile.TiffWriter(path, ome=True) as tw:
+        tw.write(np.full((16, 20), 7, np.uint16), metadata={"axes": "YX", "PhysicalSizeX": 0.5, "PhysicalSizeY": 0.5})
+        tw.write(np.zeros((2, 8, 8), np.uint16), metadata={"axes": "CYX"})
+    with caplog.at_level(logging.WARNING, logger="labelfree.io.tiff"):
+        da = read_image(path)
+    assert da.shape == (16, 20) and int(da.max()) == 7 and scale_of(da, "X") == 0.5
+    notes = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(notes) == 1 and "holds 2 images" in notes[0] and "reads only the first one" in notes[0], notes
+    assert "CYX (2, 8, 8)" in notes[0]
+    caplog.clear()
+    single = tmp_path / "one.ome.tif"
+    tifffile.imwrite(single, np.zeros((8, 8), np.uint16), metadata={"axes": "YX"})
+    with caplog.at_level(logging.WARNING, logger="labelfree.io.tiff"):
+        read_image(single)
+    assert not caplog.records
+
+
+@pytest.mark.parametrize("kind", ["plain", "imagej", "ome"])
+def test_rgb_samples_are_channels_r_g_b_whoever_wrote_the_file(tmp_path, kind):
+    """An RGB TIFF saved by Fiji (ImageJ) or as OME-TIFF had channels C0, C1, C2, so `--channel G`, which works
+    for a plain RGB TIFF, failed on them."""
+    rgb = np.zeros((2, 12, 10, 3), np.uint8)
+    rgb[..., 1] = 9
+    path = tmp_path / (f"{kind}.ome.tif" if kind == "ome" else f"{kind}.tif")
+    if kind == "plain":
+        tifffile.imwrite(path, rgb[0], photometric="rgb")
+    elif kind == "imagej":
+        tifffile.imwrite(path, rgb, imagej=True, photometric="rgb", metadata={"axes": "TYXS"})
+    else:
+        tifffile.imwrite(path, rgb[0], photometric="rgb", metadata={"axes": "YXS"})
+    with tifffile.TiffFile(path) as tif:
+        assert (tif.is_imagej, tif.is_ome) == (kind == "imagej", kind == "ome")
+    da = read_image(path)
+    assert channel_names(da) == ["R", "G", "B"]
+    assert int(da.sel(C="G").max()) == 9 and int(da.sel(C="R").max()) == 0
+
+
+def test_an_rgb_stack_with_a_channel_count_says_which_dims_to_give(tmp_path):
+    """An RGB stack whose other axis is recorded as channels (tifffile's ImageJ default for a (N, Y, X, 3)
+    array) failed with "dims 'CYXC' must use each of T, C, Z, Y, X at most once"."""
+    rgb = np.zeros((2, 12, 10, 3), np.uint8)
+    rgb[1, ..., 2] = 5
+    path = tmp_path / "rgb_stack.tif"
+    tifffile.imwrite(path, rgb, imagej=True)
+    with tifffile.TiffFile(path) as tif:
+        assert tif.series[0].axes == "CYXS"
+    with pytest.raises(DimensionError, match=r"RGB colour samples and also an axis recorded as channels.*--dims TYXS"):
+        read_image(path)
+    da = read_image(path, dims="TYXS")
+    assert da.dims == ("T", "C", "Y", "X") and channel_names(da) == ["R", "G", "B"]
+    assert int(da.isel(T=1).sel(C="B").max()) == 5 and int(da.isel(T=0).max()) == 0

@@ -183,7 +183,8 @@ def write_labels(
 
 
 def read_labels(path: str | os.PathLike[str], /) -> np.ndarray:
-    """Read a label image file (TIFF) as an integer array, axes of length one dropped.
+    """Read a label image file (TIFF; or an OME-Zarr label image, level 0) as an integer array, axes of
+    length one dropped.
 
     ImageJ float32 label images (more than 65535 labels) are converted to uint32.
 

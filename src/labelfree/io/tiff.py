@@ -30,8 +30,8 @@ def _check_file(path: Path) -> None:
         raise InputError(f"Image file {path} does not exist; check the path.")
     if path.is_dir():
         if path.suffix.lower() == ".zarr":
-            raise InputError(f"{path} is a Zarr folder but not an OME-Zarr image (it has no multiscales metadata); "
-                             "give an OME-Zarr image folder or a TIFF file.")
+            raise InputError(f"{path} is a Zarr folder, not a TIFF file; give a TIFF file here (OME-Zarr images are "
+                             "read with labelfree.io.read_image or read_ngff).")
         raise InputError(f"{path} is a folder, not an image file; give a TIFF file or an OME-Zarr image folder "
                          "(a Cell Tracking Challenge folder is read in Python with labelfree.io.read_ctc).")
     try:
@@ -142,6 +142,14 @@ def _map_axes(axes: str, shape: Sequence[int], dims: str | None, path: Path, pho
                 )
             dims = dims.replace("S", "C")
         return dims
+    if "S" in axes and "C" in axes and photometric_rgb:  # e.g. an RGB stack saved with a channel count
+        free = next(d for d in "TZ" if d not in axes)
+        raise DimensionError(
+            f"{path.name} holds RGB colour samples and also an axis recorded as channels (axes {axes!r}, shape "
+            f"{tuple(shape)}); the colour samples are read as the channels C, so say what the other axis is: "
+            f"e.g. --dims {axes.replace('C', free)} (Python: dims={axes.replace('C', free)!r}; S is the colour "
+            "samples), or save the file as RGB frames or as a multi-channel stack."
+        )
     mapped = ""
     for a in axes:
         if a in "TCZYX":
@@ -302,6 +310,21 @@ def _tifffile_notes(path: Path) -> Any:
             log.log(level, "%s: %s (tifffile)", path, message)
 
 
+def _first_series(tif: Any, path: Path) -> Any:
+    """The first image series of ``tif``; a file with several (the positions of a multi-position OME-TIFF,
+    pages of different sizes) says, as a warning, that only this one is read."""
+    if not tif.series:
+        raise InputError(f"{path} holds no image data.")
+    series = tif.series[0]
+    if len(tif.series) > 1:
+        shapes = ", ".join(f"{s.axes} {tuple(s.shape)}" for s in tif.series[:4])
+        shapes += ", ..." if len(tif.series) > 4 else ""
+        log.warning("%s holds %d images (series: %s); LabelFree reads only the first one and ignores the others. "
+                    "To segment another, save it as a file of its own (Fiji: File > Import > Bio-Formats, then "
+                    "File > Save As > Tiff).", path, len(tif.series), shapes)
+    return series
+
+
 def _open_tiff(path: Path) -> Any:
     import tifffile
 
@@ -371,9 +394,7 @@ def read_image(
             return read_ngff(path, channel_names=channel_names)
     _check_file(path)
     with _tifffile_notes(path), _open_tiff(path) as tif, _damage_reported(path):
-        if not tif.series:
-            raise InputError(f"{path} holds no image data.")
-        series = tif.series[0]
+        series = _first_series(tif, path)
         page = series.keyframe
         axes, shape = series.axes, tuple(series.shape)
         kind = "imagej" if tif.is_imagej else "ome" if tif.is_ome else "plain"
@@ -398,10 +419,12 @@ def read_image(
             names = _imagej_channel_names(meta, sizes)
         elif kind == "ome":
             names = cal.get("channel_names")
-        elif rgb and "S" in axes and (dims is None or "".join(dims).upper().find("S") == axes.find("S")):
-            names = ["R", "G", "B", "A"][: sizes["C"]]
         if names is not None and len(names) != sizes["C"]:
             names = None
+        # the colour samples of an RGB file (plain, ImageJ or OME) are R, G, B unless the file names them
+        samples_are_c = dims is None or "".join(dims).upper().find("S") == axes.find("S")
+        if names is None and rgb and "S" in axes and samples_are_c and sizes["C"] <= 4:
+            names = ["R", "G", "B", "A"][: sizes["C"]]
     da = to_dataarray(
         xr.DataArray(data, dims=tuple(letters)) if lazy else data, dims=None if lazy else letters, scale=cal["scale"], units={d: u for d, u in cal["units"].items() if d in sizes},
         origin=cal["origin"], channel_names=names,
@@ -413,13 +436,20 @@ def read_image(
 
 
 def read_array(path: str | os.PathLike[str], /) -> np.ndarray:
-    """The first image series of a TIFF as a plain array, with the same checks as :func:`read_image`."""
+    """The first image series of a TIFF as a plain array, with the same checks as :func:`read_image`.
+
+    An OME-Zarr folder (an image or a label image such as ``image.zarr/labels/cells``) gives its level 0,
+    in the order T, C, Z, Y, X.
+    """
     path = Path(path)
+    if path.is_dir():
+        from labelfree.io.ngff import is_ngff, read_ngff
+
+        if is_ngff(path):
+            return np.asarray(read_ngff(path).values)
     _check_file(path)
     with _tifffile_notes(path), _open_tiff(path) as tif, _damage_reported(path):
-        if not tif.series:
-            raise InputError(f"{path} holds no image data.")
-        series = tif.series[0]
+        series = _first_series(tif, path)
         _check_complete(tif, series, path)
         return _read_data(tif, series, path, memmap=False)
 
