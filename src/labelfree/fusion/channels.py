@@ -108,8 +108,17 @@ def unmatched_channels_message(zoo: Any, missing: Sequence[str], /, *, image_cha
                    f"--object {object}{line} --channels {' '.join(map(shlex.quote, wanted))}")
     else:
         example = f"labelfree zoo add ZOO WEIGHTS --object {object} --channels {' '.join(map(shlex.quote, wanted))}"
-    names = known if len(known) == len(image_channels) else [f"NAME{i}" for i in range(len(image_channels))]
-    return text + (
+    served = [c for c in image_channels if c in known]
+    # the zoo's names replace the image's only when none of the image's names is a model's already: renaming
+    # channels that match (e.g. DAPI,GFP to GFP,Cy5) would hand each channel another channel's model
+    names = known if len(known) == len(image_channels) and not served \
+        else [f"NAME{i}" for i in range(len(image_channels))]
+    subset = ""
+    if served:
+        subset = (f"To use only the channels that have a model: {served} (labelfree fusion --channel "
+                  f"{shlex.quote(','.join(served))}; fusion eval|select --channels {' '.join(map(shlex.quote, served))}"
+                  f"; Python: channels={served!r}). ")
+    return text + subset + (
         f"To match them, name the image's channels as the models' (command line and batch: --channel-names "
         f"{','.join(names)}, one name per channel in order; ImageJ/Fiji: slice labels; OME-TIFF: Channel Name; "
         "Python: read_image(path, channel_names=[...])), or file a model under the image's names: "

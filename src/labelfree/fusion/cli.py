@@ -49,12 +49,19 @@ def _read_images(paths: list[Path], dims: str | None, names: Any = None) -> list
     return [with_channel_axis(img) for img in images]
 
 
-def _read_labels(paths: list[Path], n: int) -> list[Any]:
+def _read_labels(paths: list[Path], images: list[Any], image_paths: list[Path]) -> list[Any]:
+    """The label image of each image, each checked to have its image's (Y, X) size before any model runs."""
     from labelfree.io import read_labels
 
-    if len(paths) != n:
-        raise InputError(f"{n} images but {len(paths)} label files; give one label image per image.")
-    return [read_labels(p) for p in paths]
+    if len(paths) != len(images):
+        raise InputError(f"{len(images)} images but {len(paths)} label files; give one label image per image.")
+    labels = [read_labels(p) for p in paths]
+    for path, lab, image, image_path in zip(paths, labels, images, image_paths):
+        if tuple(lab.shape) != (image.sizes["Y"], image.sizes["X"]):
+            raise InputError(f"The label image {path} has shape {tuple(lab.shape)}, but its image {image_path} is "
+                             f"{image.sizes['Y']} x {image.sizes['X']} pixels (Y, X); give each image a (Y, X) "
+                             "label image of its size, in the order of the images.")
+    return labels
 
 
 @contextlib.contextmanager
@@ -168,7 +175,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_zoo_add)
     p = zsub.add_parser("list", help="list the zoo's models")
     p.add_argument("zoo", type=Path)
-    p.add_argument("--object", default=None)
+    p.add_argument("--object", choices=("nuclei", "cyto"), default=None)
     p.add_argument("--cell-line", default=None)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_zoo_list)
@@ -187,13 +194,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _train(args: argparse.Namespace) -> int:
     from labelfree.fusion import FinetuneConfig, finetune
     from labelfree.fusion.finetune import as_channel_images, split_validation
+    from labelfree.fusion.segment import _resolve_channels
     from labelfree.fusion.tasks import validation_scores
 
     cfg = _config(args, FinetuneConfig, starting_model=args.starting_model, n_epochs=args.epochs)
     images = _read_images(args.images, args.dims, args.channel_names)
-    labels = _read_labels(args.labels, len(images))
+    labels = _read_labels(args.labels, images, args.images)
     _, names = as_channel_images(images)
-    chans = [str(c) for c in (args.channels or names)]
+    chans = _resolve_channels(names, args.channels or names)  # names, each once: a channel given twice trains once
     tr, va = split_validation(len(images), fraction=cfg.validation_fraction, seed=cfg.seed)
     train = ([images[i] for i in tr], [labels[i] for i in tr])
     val = ([images[i] for i in va], [labels[i] for i in va])
@@ -220,8 +228,9 @@ def _select(args: argparse.Namespace) -> int:
 
     _check_csv(args)
     cfg = _config(args, FusionConfig, object=args.object, cell_line=args.cell_line)
-    arrays, names = as_channel_images(_read_images(args.images, args.dims, args.channel_names))
-    labels = _read_labels(args.labels, len(arrays))
+    images = _read_images(args.images, args.dims, args.channel_names)
+    labels = _read_labels(args.labels, images, args.images)
+    arrays, names = as_channel_images(images)
     chans = _resolve_channels(names, args.channels or names)
     zoo = ModelZoo(args.zoo)
     sets = {frozenset(e["channels"]) for e in zoo.list(object=args.object, cell_line=args.cell_line)
@@ -274,7 +283,7 @@ def _eval(args: argparse.Namespace) -> int:
     _check_csv(args)
     cfg = _config(args, FusionConfig, object=args.object, cell_line=args.cell_line)
     images = _read_images(args.images, args.dims, args.channel_names)
-    labels = _read_labels(args.labels, len(images))
+    labels = _read_labels(args.labels, images, args.images)
     table = compare_fusions(images, labels, zoo=args.zoo, channels=args.channels, config=cfg, device=args.device)
     record = table.attrs["labelfree"]
     print(table.to_string(float_format=lambda v: f"{v:.3f}"))
@@ -303,6 +312,10 @@ def _zoo_list(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(entries, indent=2))
         return 0
+    if not entries:  # said on stderr: the listing itself (stdout) stays empty for scripts
+        wanted = [f"{k} {v}" for k, v in (("object", args.object), ("cell line", args.cell_line)) if v]
+        print(f"The zoo {args.zoo} holds no model{' of ' + ', '.join(wanted) if wanted else ''}; "
+              "'labelfree zoo list ZOO' lists all of them, 'labelfree fusion train' adds one.", file=sys.stderr)
     for e in entries:
         f1 = (e.get("validation") or {}).get("f1")
         print(f"{e['id']}\t{e['object']}\t{e['cell_line'] or '-'}\t{'+'.join(e['channels'])}\t"

@@ -105,7 +105,11 @@ def demo_zoo(*, retrain: bool = False) -> tuple[Path, str]:
         log.info("cache folder %s is not writable (%s); training into a temporary folder", target.parent, exc)
         target = Path(tempfile.mkdtemp(prefix="labelfree-demo-zoo-"))
         work = target
-    done = _train_into(work)
+    try:
+        done = _train_into(work)
+    except BaseException:  # failed or interrupted: leave no half-made zoo folder behind in the cache
+        shutil.rmtree(work, ignore_errors=True)
+        raise
     if work != target:
         shutil.rmtree(target, ignore_errors=True)
         try:

@@ -98,6 +98,28 @@ def split_validation(n: int, /, *, fraction: float, seed: int = 0) -> tuple[np.n
     return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
+def _validation_set(validation: Any, used: Sequence[str], names: Sequence[str], /
+                    ) -> tuple[list[np.ndarray], list[np.ndarray], list[int]]:
+    """The validation images, labels and the indices of the training channels ``used`` in them, found by name
+    (validation images with their channels in another order are validated on the channels trained on); unnamed
+    arrays with as many channels as the training images are taken in the training images' order."""
+    images, labels = validation
+    if not len(images) and not len(labels):
+        return [], [], []
+    val_arrays, val_names = as_channel_images(images)
+    if len(labels) != len(val_arrays):
+        raise InputError(f"{len(val_arrays)} validation images but {len(labels)} validation label images; give one "
+                         "label image per validation image.")
+    missing = [c for c in used if c not in val_names]
+    if missing and val_names == [f"C{k}" for k in range(len(names))]:  # unnamed arrays: the training order
+        return val_arrays, [np.asarray(lab) for lab in labels], [list(names).index(c) for c in used]
+    if missing:
+        raise InputError(f"The validation images have channels {val_names}, without the training channel(s) "
+                         f"{missing} (the training images have {list(names)}); give validation images with the "
+                         "channels trained on, named as in the training images.")
+    return val_arrays, [np.asarray(lab) for lab in labels], [val_names.index(c) for c in used]
+
+
 def _start(cfg: FinetuneConfig, device: str) -> Any:
     path = resolve_starting_model(cfg.starting_model)  # ModelFileError before any work
     if path is None:
@@ -127,8 +149,9 @@ def finetune(
     channels : sequence of channel names or indices
         The channels this model learns from (each a separate sample).
     validation : (images, labels), optional
-        Held-out images for early stopping; default: ``config.validation_fraction`` of
-        the images.
+        Held-out images for early stopping, one label image each; their channels are found
+        by name (unnamed arrays: in the training images' order). Default:
+        ``config.validation_fraction`` of the images.
     config : FinetuneConfig, dict, path or None
     progress : bool, tqdm-like or callable
     device : {"auto", "cpu", "cuda"}
@@ -143,20 +166,20 @@ def finetune(
     arrays, names = as_channel_images(images)
     if len(labels) != len(arrays):
         raise InputError(f"{len(arrays)} images but {len(labels)} label images; give one label image per image.")
-    chans = [_channel_index(names, c) for c in channels]
+    chans = list(dict.fromkeys(_channel_index(names, c) for c in channels))  # a channel named twice: once
     if not chans:
         raise InputError("Give at least one channel to train on.")
+    used = tuple(names[c] for c in chans)
     labels = [np.asarray(lab) for lab in labels]
     if validation is None:
         tr, va = split_validation(len(arrays), fraction=cfg.validation_fraction, seed=cfg.seed)
         val_arrays, val_labels = [arrays[i] for i in va], [labels[i] for i in va]
         arrays, labels = [arrays[i] for i in tr], [labels[i] for i in tr]
+        val_chans = chans
     else:
-        val_arrays, _ = as_channel_images(validation[0])
-        val_labels = [np.asarray(lab) for lab in validation[1]]
+        val_arrays, val_labels, val_chans = _validation_set(validation, used, names)
     train = channel_samples(arrays, labels, channels=chans)
-    val = channel_samples(val_arrays, val_labels, channels=chans) if val_arrays else None
-    used = tuple(names[c] for c in chans)
+    val = channel_samples(val_arrays, val_labels, channels=val_chans) if val_arrays else None
     log.info("training on channels %s: %d samples, %d validation", used, len(train[0]), len(val[0]) if val else 0)
     history = train_network(model, train, validation=val, config=cfg, progress=progress)
     return FinetuneResult(model, history, used, str(cfg.starting_model), cfg)

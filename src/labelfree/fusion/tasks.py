@@ -14,6 +14,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from labelfree.errors import InputError
 from labelfree.fusion.baselines import BASELINES, fuse_instances
 from labelfree.fusion.config import FusionConfig
 from labelfree.fusion.diameter import DiameterChoice, choose_diameter
@@ -74,6 +75,17 @@ def validation_scores(
     return {k: float(v) for k, v in score_predictions(preds, gts).items()}
 
 
+def _check_labels(arrays: Sequence[np.ndarray], labels: Sequence[Any], /) -> None:
+    """One (Y, X) label image of its image's size per image."""
+    if len(labels) != len(arrays):
+        raise InputError(f"{len(arrays)} images but {len(labels)} label images; give one label image per image.")
+    for k, (img, lab) in enumerate(zip(arrays, labels)):
+        if tuple(np.shape(lab)) != tuple(np.shape(img)[-2:]):
+            raise InputError(f"Label image {k} has shape {tuple(np.shape(lab))}, but image {k} is "
+                             f"{np.shape(img)[-2]} x {np.shape(img)[-1]} pixels (Y, X); give each image a (Y, X) "
+                             "label image of its size.")
+
+
 def compare_fusions(
     images: Sequence[Any],
     labels: Sequence[np.ndarray],
@@ -114,8 +126,12 @@ def compare_fusions(
     cfg = FusionConfig.coerce(config)
     arrays, names = as_channel_images(images)
     chans = _resolve_channels(names, channels if channels else (cfg.channels or names))
+    _check_labels(arrays, labels)  # before any network runs
     if models is None:
         models = {c: m for c, (m, _) in choose_models(zoo, chans, config=cfg, device=device).items()}
+    missing = [c for c in chans if c not in models]
+    if missing:
+        raise InputError(f"No model given for channel(s) {missing}; models were given for {sorted(models)}.")
     nets = [models[c] for c in chans]
     choice = measure_diameter(arrays, names, {c: models[c] for c in chans}, config=cfg)
     diameter = choice.diameter
