@@ -9,7 +9,8 @@ modules. Heavy packages (torch, cellpose, the JVM) are imported inside handlers 
 Errors a user can cause are :class:`labelfree.errors.LabelFreeError`: they are printed
 as one line (``-v`` adds the traceback), as are a full disk or a read-only folder met
 while writing the outputs, and warnings (``labelfree: warning: ...``); exit codes are
-0 ok, 1 failure, 2 usage error, 130 interrupted.
+0 ok, 1 failure, 2 usage error, 130 interrupted (Ctrl-C, or SIGTERM: ``kill``, a cluster
+job cancelled or out of time, which is handled as a Ctrl-C).
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ import errno
 import importlib
 import logging
 import os
+import signal
 import sys
+import threading
 import traceback
 import warnings
 from pathlib import Path
@@ -295,6 +298,25 @@ def _write_error_message(exc: OSError, /, *, output: Any = None) -> str | None:
     return f"{what}: {exc.strerror or exc} (errno {exc.errno}). {todo}, then run the command again."
 
 
+@contextlib.contextmanager
+def _sigterm_as_ctrl_c() -> Iterator[None]:
+    """SIGTERM (``kill``, ``scancel``, a batch job's time limit) stops the command as a Ctrl-C does, so
+    that it cleans up: no half-written outputs, and a batch run writes its summary with the
+    unfinished inputs ``cancelled`` (Python's default for SIGTERM ends the process at once)."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+    previous = None
+    if threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGTERM"):
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; return the exit code (0 ok, 1 failure, 2 usage error, 130 interrupted)."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -312,7 +334,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        with _warnings_as_lines(verbose):
+        with _sigterm_as_ctrl_c(), _warnings_as_lines(verbose):
             return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("labelfree: interrupted; no partial outputs were left.", file=sys.stderr)

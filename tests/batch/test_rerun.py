@@ -95,6 +95,27 @@ def test_ctrl_c_on_local_cluster_exits_130_and_keeps_finished_inputs(real_crops,
     assert (rerun["status"] == "skipped").sum() == len(done) and (rerun["status"] == "ok").sum() == 20 - len(done)
 
 
+def test_sigterm_stops_a_batch_run_as_ctrl_c_does(real_crops, tmp_path):
+    """SIGTERM (scancel, a SLURM time limit, kill) ended the process at once: the summary kept ``pending`` rows,
+    the lock and an empty staging folder stayed behind. It is now handled as a Ctrl-C."""
+    out = tmp_path / "out"
+    proc = _start_cli(real_crops["dir"], out, "--scheduler", "sync")
+    _wait_for_states(proc, out, 2)
+    proc.send_signal(signal.SIGTERM)  # to the command only, as kill and a scheduler's first signal do
+    try:
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err.decode()[-2000:]
+    assert not (out / ".labelfree-staging").exists() and not list(out.glob(".labelfree.lock*"))
+    summary = pd.read_csv(out / "batch_summary.csv")
+    done = _complete_stems(out)
+    assert set(summary["status"]) <= {"ok", "cancelled"}
+    assert set(summary.loc[summary["status"] == "ok", "stem"]) == done
+    assert (summary["status"] == "cancelled").sum() == 20 - len(done) > 0
+
+
 def test_fingerprint_decides_what_is_redone(tmp_path):
     src = tmp_path / "in"
     src.mkdir()
