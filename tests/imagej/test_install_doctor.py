@@ -140,3 +140,19 @@ def test_doctor_fails_and_says_what_to_fix_without_java(tmp_path):
     assert out.returncode == 1
     assert "[MISSING] Java: not found" in out.stdout and "apt-get install default-jdk-headless" in out.stdout
     assert "Missing: Java." in out.stdout
+
+
+def test_doctor_checks_the_file_format_packages_and_extras(monkeypatch):
+    """zarr (OME-Zarr), imagecodecs (compressed TIFFs), dask and matplotlib were not checked: a missing one
+    showed only as an error on the first OME-Zarr image or batch report."""
+    from labelfree.imagej import doctor as doc
+
+    checks = {c.name: c for c in doc.checkup()}
+    for name in ("imagecodecs", "zarr", "dask", "matplotlib"):
+        assert name in checks and checks[name].ok, name
+    assert checks["imagecodecs"].needed and not checks["zarr"].needed
+    monkeypatch.setattr(doc, "_OPTIONAL", (("labelfree-no-such-dist", "zarr", "OME-Zarr images in and out", "zarr"),))
+    report, code = doc.doctor()
+    assert code == 0  # an extra is not needed
+    assert "[   warn] zarr: not installed (OME-Zarr images in and out)" in report
+    assert '- zarr: pip install "labelfree[zarr]"' in report

@@ -23,7 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     install.set_defaults(func=_install)
     fiji.set_defaults(func=lambda args: (fiji.print_help(), 2)[1])
 
-    doc = sub.add_parser("doctor", help="check Java, ImageJ/Fiji, pyimagej, torch/GPU and cellpose; say what to fix")
+    doc = sub.add_parser("doctor", help="check Java, ImageJ/Fiji, pyimagej, torch/GPU, file formats and cellpose; "
+                                        "say what to fix")
     doc.add_argument("--fiji", type=Path, default=None, help="also check this Fiji.app (its Java version)")
     doc.set_defaults(func=_doctor)
 

@@ -54,6 +54,17 @@ def _java_checks(fiji: Path | None) -> list[Check]:
     return checks
 
 
+#: packages of LabelFree's file formats and extras: (distribution, name, what it gives, extra; None: required)
+_OPTIONAL = (
+    ("imagecodecs", "imagecodecs", "compressed TIFFs: LZW, zlib, JPEG", None),
+    ("zarr", "zarr", "OME-Zarr images in and out", "zarr"),
+    ("dask", "dask", "images larger than memory, batch runs on clusters", "dask"),
+    ("distributed", "dask.distributed", "batch runs on several workers or machines", "dask"),
+    ("dask-jobqueue", "dask-jobqueue", "batch runs on SLURM or PBS", "cluster"),
+    ("matplotlib", "matplotlib", "plots in the batch report", "report"),
+)
+
+
 def _python_checks() -> list[Check]:
     checks = []
     for dist, name, needed in (("scyjava", "scyjava", True), ("JPype1", "JPype", True), ("pyimagej", "pyimagej", False)):
@@ -69,6 +80,11 @@ def _python_checks() -> list[Check]:
         gpu = "CUDA " + torch.cuda.get_device_name(0) if torch.cuda.is_available() else (
             "Apple MPS" if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available() else "CPU only")
         checks.append(Check("torch", True, f"{torch_version} ({gpu})", needed=False))
+    for dist, name, what, extra in _OPTIONAL:
+        version = _version(dist)
+        fix = f'pip install "labelfree[{extra}]"' if extra else f"pip install {dist}"
+        checks.append(Check(name, version is not None, f"{version} ({what})" if version else f"not installed ({what})",
+                            fix, needed=extra is None))
     from labelfree.pipelines import pipelines
     from labelfree.spec import load
 
@@ -79,7 +95,8 @@ def _python_checks() -> list[Check]:
 
 
 def checkup(*, fiji: str | Path | None = None) -> list[Check]:
-    """Run every check (Java, ImageJ/Fiji, Python bridges, torch + GPU, cellpose, display)."""
+    """Run every check (Java, ImageJ/Fiji, Python bridges, torch + GPU, file formats and extras, cellpose,
+    display)."""
     import labelfree
 
     checks = [Check("LabelFree", True, f"{labelfree.__version__} on Python {platform.python_version()} ({sys.executable})")]
