@@ -59,8 +59,8 @@ def register(sub: Any) -> None:
     p.add_argument("--batch-config", help="batch options file (JSON/YAML with BatchConfig fields)")
     run = p.add_argument_group("execution")
     run.add_argument("--scheduler", help="address of a running Dask scheduler (tcp://host:8786; default: Dask's "
-                     "configured scheduler-address, else a new cluster), or 'sync' to run one input after another "
-                     "without Dask")
+                     "configured scheduler-address unless --cluster is slurm or pbs, else a new cluster), or 'sync' "
+                     "to run one input after another without Dask")
     run.add_argument("--cluster", choices=("local", "slurm", "pbs"),
                      help="cluster to start when no scheduler is given: local workers, or SLURM/PBS jobs through "
                           "dask-jobqueue (job settings from Dask's jobqueue config), scaled adaptively")

@@ -18,8 +18,10 @@ correction the corrected movie is made once by a load task and shared instead.)
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from typing import Any, Sequence
+import threading
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import xarray as xr
@@ -181,15 +183,38 @@ def open_input(job: Any, /) -> xr.DataArray:
     return image
 
 
-def local_reads() -> Any:
-    """Inside a task, compute lazy inputs in this thread (not as new tasks on the cluster)."""
-    import contextlib
+#: tasks of this process inside :func:`local_reads`, and the Dask setting the first of them replaced
+_LOCAL_READS: dict[str, Any] = {"depth": 0, "restore": None}
+_LOCAL_READS_LOCK = threading.Lock()
 
+
+@contextlib.contextmanager
+def local_reads() -> Iterator[None]:
+    """Inside a task, compute lazy inputs in this thread (not as new tasks on the cluster).
+
+    Dask's configuration is one per process, shared by the tasks that an in-process cluster or a
+    worker with several threads runs at once: the synchronous scheduler is set by the first task
+    that enters and put back by the last one that leaves (a task leaving early must not send the
+    reads of another one to the cluster, nor leave the setting behind).
+    """
     try:
         import dask
     except ImportError:
-        return contextlib.nullcontext()
-    return dask.config.set(scheduler="synchronous")
+        yield
+        return
+    with _LOCAL_READS_LOCK:
+        if _LOCAL_READS["depth"] == 0:
+            setting = dask.config.set(scheduler="synchronous")
+            _LOCAL_READS["restore"] = setting.__exit__
+        _LOCAL_READS["depth"] += 1
+    try:
+        yield
+    finally:
+        with _LOCAL_READS_LOCK:
+            _LOCAL_READS["depth"] -= 1
+            if _LOCAL_READS["depth"] == 0:
+                restore, _LOCAL_READS["restore"] = _LOCAL_READS["restore"], None
+                restore(None, None, None)
 
 
 def count_frames(job: Any, /) -> int:

@@ -28,7 +28,8 @@ class BatchConfig(PipelineConfig):
     scheduler: str | None = setting(
         None, group=_RUN,
         help="null: the scheduler of Dask's configuration (DASK_SCHEDULER_ADDRESS or scheduler-address in "
-             "~/.config/dask/*.yaml) when set, else a cluster of the kind 'cluster' started for this run; 'sync': "
+             "~/.config/dask/*.yaml) when set and 'cluster' is local, else a cluster of the kind 'cluster' started "
+             "for this run; 'sync': "
              "no Dask, one input after another in this process; else a running scheduler's address (tcp://host:8786).")
     cluster: Literal["local", "slurm", "pbs"] = setting(
         "local", group=_RUN,

@@ -21,12 +21,16 @@ import csv
 import dataclasses
 import glob
 import json
+import logging
+import os
 from pathlib import Path
 from typing import Any, Iterable
 
 from labelfree.errors import ConfigError, InputError
 
 __all__ = ["BatchInput", "collect_inputs", "read_manifest", "IMAGE_SUFFIXES"]
+
+log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".ome.tiff", ".ome.tif", ".tiff", ".tif", ".btf", ".ome.zarr", ".zarr")
 MANIFEST_SUFFIXES = (".csv", ".yaml", ".yml")
@@ -79,6 +83,17 @@ def _strip_suffix(name: str) -> str:
     from labelfree.io.outputs import output_stem
 
     return output_stem(name)
+
+
+def _plain_stem(text: str) -> str:
+    """An output stem made from file and folder names that :func:`labelfree.io.outputs.check_stem` accepts:
+    a leading dot (a hidden file named on purpose), surrounding spaces, path separators and control
+    characters are taken out, and a very long name is cut; a manifest's ``name`` is checked, not changed."""
+    from labelfree.io.outputs import _MAX_STEM
+
+    stem = "".join("_" if ch in "/\\" or ord(ch) < 32 or ch == "\x7f" else ch for ch in text)
+    stem = stem.strip().lstrip(".").strip()[:_MAX_STEM].rstrip()
+    return stem or "image"
 
 
 def _is_image(path: Path) -> bool:
@@ -243,9 +258,28 @@ def _expand(spec: str | Path | BatchInput, input_names: tuple[str, ...]) -> list
     return [BatchInput(path)]  # a single file; a missing one is reported by the run
 
 
+def _drop_repeats(items: list[BatchInput]) -> list[BatchInput]:
+    """The same input listed twice with the same settings (a folder and a pattern that both hold it, a file
+    named twice) runs once; the same file listed with other settings needs a ``name`` for each entry."""
+    kept: dict[tuple[str, str], BatchInput] = {}
+    for it in items:
+        key = (os.path.realpath(it.path), it.stem)
+        first = kept.get(key)
+        if first is None:
+            kept[key] = it
+        elif first.describe() | {"path": ""} != it.describe() | {"path": ""}:
+            raise InputError(
+                f"{it.path} is listed twice with different settings (channels, dims, extra inputs or options): "
+                "give each entry its own 'name' in the manifest, so that each writes its own outputs."
+            )
+        else:
+            log.info("batch: %s is listed more than once; it is run once.", it.path)
+    return list(kept.values())
+
+
 def _unique_stems(items: list[BatchInput]) -> list[BatchInput]:
     """Give every input a distinct output stem (parent folders are added to break ties)."""
-    stems = [it.stem or _strip_suffix(it.path.name) for it in items]
+    stems = [it.stem or _plain_stem(_strip_suffix(it.path.name)) for it in items]
     groups: dict[tuple[str, str], list[int]] = {}
     for i, (it, s) in enumerate(zip(items, stems)):
         if not it.stem:
@@ -253,8 +287,9 @@ def _unique_stems(items: list[BatchInput]) -> list[BatchInput]:
     for idxs in groups.values():  # one folder, one name, two formats (cells.tif, cells.zarr): the format tells
         if len(idxs) > 1:
             for i in idxs:
-                suffix = items[i].path.name[len(stems[i]):].strip(".").replace(".", "_").lower()
-                stems[i] = f"{stems[i]}_{suffix}" if suffix else stems[i]
+                name = items[i].path.name
+                suffix = name[len(_strip_suffix(name)):].strip(".").replace(".", "_").lower()
+                stems[i] = _plain_stem(f"{stems[i]}_{suffix}") if suffix else stems[i]
     depth = [0] * len(items)
     for _ in range(8):
         seen: dict[str, list[int]] = {}
@@ -266,7 +301,7 @@ def _unique_stems(items: list[BatchInput]) -> list[BatchInput]:
         for i in clashes:
             depth[i] += 1
             parents = [p.name for p in items[i].path.parents][: depth[i]]
-            stems[i] = "_".join([*reversed(parents), _strip_suffix(items[i].path.name)])
+            stems[i] = _plain_stem("_".join([*reversed(parents), _strip_suffix(items[i].path.name)]))
     seen_final: dict[str, int] = {}
     for i, s in enumerate(stems):
         if s in seen_final:
@@ -307,4 +342,4 @@ def collect_inputs(
     names = tuple(input_names)
     items = [item for spec in specs for item in _expand(spec, names)]
     items = [dataclasses.replace(it, path=it.path.absolute()) for it in items]  # workers may have another cwd
-    return _unique_stems(items)
+    return _unique_stems(_drop_repeats(items))

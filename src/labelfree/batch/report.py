@@ -221,6 +221,15 @@ def _areas(tables: dict[str, pd.DataFrame]) -> tuple[np.ndarray, str, int]:
     return sized[unit], unit, sum(a.size for u, a in sized.items() if u != unit)
 
 
+#: longest input name shown in the plot's legend (a long file name would squeeze the plots to nothing)
+LEGEND_CHARS = 32
+
+
+def _legend_label(stem: str, /) -> str:
+    """``stem`` cut to :data:`LEGEND_CHARS` characters for the legend (the table below shows it whole)."""
+    return stem if len(stem) <= LEGEND_CHARS else stem[: LEGEND_CHARS - 1] + "\u2026"
+
+
 def _plots(tables: dict[str, pd.DataFrame]) -> str:
     """HTML with the two plots as inline PNG images (or a note)."""
     if not tables:
@@ -238,7 +247,7 @@ def _plots(tables: dict[str, pd.DataFrame]) -> str:
     counts = {stem: t.groupby("frame").size() for stem, t in tables.items() if "frame" in t}
     if len(counts) <= 20:
         for stem, series in counts.items():
-            ax1.plot(series.index, series.values, marker=".", linewidth=1, label=stem)
+            ax1.plot(series.index, series.values, marker=".", linewidth=1, label=_legend_label(stem))
         if 1 < len(counts) <= 8:
             ax1.legend(fontsize=6)
     elif counts:

@@ -134,9 +134,10 @@ def warnings_of(labels: Any, /) -> str:
 
 
 def count_objects(labels: Any, /) -> int:
-    """Objects summed over frames (the number of rows of the object table).
+    """Objects summed over frames.
 
-    A DataArray with a ``T`` axis is counted frame by frame; anything else as one volume.
+    A DataArray with a ``T`` axis is counted frame by frame; anything else as one volume, so a
+    Z-stack's object counts once (its object table has a row for each Z plane the object lies in).
     """
     arr = np.asarray(labels)
     dims = tuple(getattr(labels, "dims", ()))
