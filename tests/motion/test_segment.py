@@ -149,6 +149,9 @@ def test_bad_input_gives_clear_errors():
     two_channels = xr.DataArray(np.stack([movie.values] * 2, 1), dims=("T", "C", "Y", "X"))
     with pytest.raises(DimensionError, match="2 channels"):
         motion.segment(two_channels)
+    with pytest.raises(DimensionError, match=r"2 Z planes: project them or pick one first \(Fiji: Image > Stacks > "
+                                             r"Z Project.*image.max\('Z'\)"):  # was "project or pick one": how?
+        motion.segment(xr.DataArray(np.stack([movie.values] * 2, 1), dims=("T", "Z", "Y", "X")))
     bad = movie.values.astype(np.float32)
     bad[1, 3, 3] = np.nan
     with pytest.raises(NonFiniteError, match="NaN"):

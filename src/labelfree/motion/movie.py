@@ -55,7 +55,10 @@ def as_movie(movie: Any, /) -> xr.DataArray:
     for dim in ("C", "Z"):
         if dim in da.dims:
             if da.sizes[dim] != 1:
-                what = "channels: select one (labelfree.image.select_channel)" if dim == "C" else "Z planes: project or pick one"
+                what = ("channels: select one (CLI --channel; Python labelfree.image.select_channel)" if dim == "C"
+                        else "Z planes: project them or pick one first (Fiji: Image > Stacks > Z Project..., all "
+                        "time frames, or Image > Duplicate... with one slice; Python: image.max('Z') or "
+                        "image.isel(Z=k) on the DataArray of labelfree.io.read_image), then segment that movie")
                 raise DimensionError(f"Motion segments one 2-D time-lapse; the movie has {da.sizes[dim]} {what}.")
             da = da.isel({dim: 0})
     if da.sizes["T"] < 2:
