@@ -87,6 +87,29 @@ def test_values_a_file_format_types_itself_keep_working(tmp_path, pipeline, text
     assert value == expected and type(value) is type(expected)
 
 
+@pytest.mark.parametrize("text, key, written", [
+    ("min_size: 010\n", "min_size", "010"),  # YAML 1.1 (PyYAML): octal 8
+    ("threshold: 12:30\n", "threshold", "12:30"),  # YAML 1.1: base 60, 750
+    ("min_size: 0x10\n", "min_size", "0x10"),  # YAML 1.1: hexadecimal 16
+    ("threshold: -1.5e-3\n", "threshold", "-1.5e-3"),
+    ("min_size: 1_000\n", "min_size", "1_000"),
+])
+def test_yaml_numbers_are_read_as_set_reads_them(tmp_path, text, key, written):
+    """A YAML config's number means what ``--set`` makes of its text, or is the same error; PyYAML's YAML 1.1
+    read ``010`` as 8 and ``12:30`` as 750 without a word."""
+    from labelfree.threshold import ThresholdConfig
+
+    path = _write(tmp_path, "c.yaml", text)
+    try:
+        expected = getattr(_from_set(ThresholdConfig, key, written), key)
+    except LabelFreeError:
+        with pytest.raises(LabelFreeError, match=key):
+            _from_file(ThresholdConfig, path)
+        return
+    value = getattr(_from_file(ThresholdConfig, path), key)
+    assert value == expected and type(value) is type(expected)
+
+
 def test_words_a_batch_option_gives_its_own_meaning_stay_that_word(tmp_path):
     from labelfree.batch import BatchConfig
 

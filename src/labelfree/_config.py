@@ -20,6 +20,7 @@ import datetime as _dt
 import functools
 import hashlib
 import json
+import logging
 import math
 import numbers
 import types
@@ -33,6 +34,8 @@ __all__ = ["PipelineConfig", "setting", "field_info", "FieldInfo", "provenance",
            "text_value", "guess_scalar", "choice_text", "AUTO_WORDS", "TRUE_WORDS", "FALSE_WORDS"]
 
 C = TypeVar("C", bound="PipelineConfig")
+
+log = logging.getLogger(__name__)
 
 #: a whole number of bytes: an int without the C-int size limit of other whole-number options
 ByteCount = typing.NewType("ByteCount", int)
@@ -404,6 +407,10 @@ class PipelineConfig:
         text values are read as ``--set`` reads them (:func:`text_value`): ``auto`` for
         automatic, ``false``, ``entropy,gradient`` for a list, as ``labelfree options`` and
         docs/options.md write them. Errors name the file.
+
+        A run's provenance (``<stem>_provenance.json``) is a config file too: its ``config``
+        (the config as that run was given it) is read, so ``--config out/x_provenance.json``
+        repeats the run's settings. The provenance of another pipeline's run is an error.
         """
         path = Path(path)
         try:
@@ -412,9 +419,7 @@ class PipelineConfig:
             raise ConfigError(f"Cannot read config file {path}: {exc}") from exc
         try:
             if path.suffix.lower() in (".yml", ".yaml"):
-                import yaml
-
-                data = yaml.safe_load(text)
+                data = yaml_load(text)
                 if data is None:  # empty, or comments only: every option at its default
                     data = {}
             else:
@@ -423,6 +428,8 @@ class PipelineConfig:
             raise ConfigError(f"Config file {path} is not valid JSON/YAML: {exc}") from exc
         if not isinstance(data, dict):
             raise ConfigError(f"Config file {path} must hold a mapping of option: value.")
+        if _is_provenance(data):
+            data = _provenance_config(cls, data, path)
         fields = {info.name: info for info in field_info(cls)}
         try:
             data = {key: text_value(fields[key], value) if isinstance(value, str) and key in fields else value
@@ -450,6 +457,62 @@ class PipelineConfig:
     def replace(self: C, **changes: Any) -> C:
         """Return a copy with some fields changed (unknown names raise ConfigError)."""
         return type(self).from_dict({**self.to_dict(), **changes})
+
+
+#: YAML 1.2 numbers, as ``--set`` reads them (Python's int and float): decimal only, no sexagesimal
+_YAML_INT = r"^[-+]?[0-9][0-9_]*$"
+_YAML_FLOAT = (r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)(?:[eE][-+]?[0-9]+)?$"
+               r"|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$")
+
+
+@functools.cache
+def _yaml_loader() -> type:
+    """PyYAML's safe loader with YAML 1.2 numbers: PyYAML reads YAML 1.1, where ``010`` is 8 (octal),
+    ``0x10`` 16 and ``12:30`` 750 (base 60), none of which ``--set`` (nor a person) means."""
+    import re
+
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    number_tags = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+    Loader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag not in number_tags]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+    Loader.add_implicit_resolver(number_tags[0], re.compile(_YAML_INT), list("-+0123456789"))
+    Loader.add_implicit_resolver(number_tags[1], re.compile(_YAML_FLOAT), list("-+0123456789."))
+    Loader.add_constructor(number_tags[0], lambda loader, node: int(loader.construct_scalar(node).replace("_", "")))
+    Loader.add_constructor(number_tags[1], yaml.SafeLoader.construct_yaml_float)  # .inf, .nan; no base 60 left
+    return Loader
+
+
+def yaml_load(text: str, /) -> Any:
+    """A YAML document's data, numbers read as YAML 1.2 and ``--set`` read them (``010`` is 10)."""
+    import yaml
+
+    return yaml.load(text, Loader=_yaml_loader())  # a SafeLoader subclass: no Python objects
+
+
+def _is_provenance(data: dict[str, Any], /) -> bool:
+    """Whether a config file's mapping is a LabelFree provenance record (``<stem>_provenance.json``)."""
+    return isinstance(data.get("pipeline"), str) and isinstance(data.get("config"), dict) and "version" in data
+
+
+def _provenance_config(cls: type, data: dict[str, Any], path: Path, /) -> dict[str, Any]:
+    """The ``config`` of a provenance record given as a config file of ``cls``; another pipeline's is an error."""
+    from labelfree import __version__
+    from labelfree.pipelines import pipelines, tools
+
+    names = [spec.name for spec in (*pipelines().values(), *tools().values()) if spec.config_class is cls]
+    if names and data["pipeline"] not in names:
+        raise ConfigError(f"Config file {path} is the provenance of a {data['pipeline']} run; its config holds "
+                          f"{data['pipeline']} options, not {cls.__name__} ones. Give the provenance of a "
+                          f"{' or '.join(names)} run, or a config file of {cls.__name__} options.")
+    if data["version"] != __version__:
+        log.warning("Config file %s is the provenance of a run of LabelFree %s; this is %s, whose results may differ.",
+                    path, data["version"], __version__)
+    return dict(data["config"])
 
 
 def _reject_constant(name: str) -> Any:

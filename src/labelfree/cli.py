@@ -333,6 +333,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    args.argv = argv  # the command line, for the provenance of a run
     try:
         with _sigterm_as_ctrl_c(), _warnings_as_lines(verbose):
             return int(args.func(args) or 0)

@@ -211,7 +211,8 @@ def run_command(args: argparse.Namespace) -> int:
                               overwrite=args.overwrite)
         seconds = time.perf_counter() - started
         used = prepare_image(spec, image, channel=channel)
-        paths = write_outputs(out, labels, image=used, stem=stem, extras=_extra_writers(spec, args, used, labels, config))
+        paths = write_outputs(out, labels, image=used, stem=stem,
+                              extras=_extra_writers(spec, args, used, labels, config), record=_command_record(args))
     if not args.quiet:
         print(f"labelfree {spec.name}: {_describe(labels)} in {seconds:.1f} s; outputs in {out.path}:")
         chosen = describe_automatic(labels.attrs.get("labelfree", {}))
@@ -220,6 +221,19 @@ def run_command(args: argparse.Namespace) -> int:
         for kind, path in paths.items():
             print(f"  {kind:<11}{path.name}")
     return 0
+
+
+def _command_record(args: argparse.Namespace, /) -> dict[str, Any]:
+    """The provenance entries of a command-line run: ``command`` (as typed, quoted for a POSIX shell) and
+    ``cwd`` (the folder its relative paths start from); nothing when the arguments did not come from
+    :func:`labelfree.cli.main`."""
+    import os
+    import shlex
+
+    argv = getattr(args, "argv", None)
+    if argv is None:
+        return {}
+    return {"command": shlex.join(["labelfree", *map(str, argv)]), "cwd": os.getcwd()}
 
 
 def _describe(labels: Any) -> str:

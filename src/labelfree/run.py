@@ -162,7 +162,8 @@ def run_pipeline(
     Returns
     -------
     labels : DataArray; ``attrs["labelfree"]`` holds the provenance, with ``channels``
-        (the channels segmented) added, and ``tiles`` for a tiled run.
+        (the channels segmented) and ``threads`` (the thread count used) added, and
+        ``tiles`` for a tiled run.
     """
     spec = resolve(pipeline)
     cfg = coerce_config(spec, config)
@@ -170,7 +171,7 @@ def run_pipeline(
     da = prepare_image(spec, full, channel=channel)
     check_output_inputs(spec, inputs, image=full, overwrite=overwrite)
     kwargs = prepare_inputs(spec, inputs, image=da)
-    with limited_threads(threads, torch=spec.torch or "torch" in sys.modules):
+    with limited_threads(threads, torch=spec.torch or "torch" in sys.modules) as n_threads:
         if tile is not None:  # tile=0 is refused by run_tiled, not taken as "no tiles"
             spatial = [k for k in kwargs if spec.input(k).kind not in TILE_INPUT_KINDS]
             if spatial:
@@ -184,13 +185,9 @@ def run_pipeline(
     record = dict(labels.attrs.get("labelfree") or {})
     if channel_names(full) or "C" in full.coords:  # named channels, or the name of a one-channel image
         record.setdefault("channels", used)  # Fusion records the ones it fused (a subset, blank ones left out)
+    record["threads"] = n_threads  # torch's sums (Cutter, Fusion) depend on it: the labels can too
     labels.attrs["labelfree"] = record
     return labels
-
-
-def _rounded(value: Any) -> Any:
-    """A setting as a tiled run's provenance records it (floats to 6 decimals, as Threshold's own)."""
-    return round(value, 6) if isinstance(value, float) else value
 
 
 #: extra inputs a tiled run hands to every tile as they are (a model folder, a device choice);
@@ -226,15 +223,16 @@ def run_tiled(spec: PipelineSpec, image: xr.DataArray, /, *, config: Any, tile: 
     n_cut = 0
     given = config.to_dict()
     # settings fixed for the whole image (Fusion's diameter), then per plane (an automatic threshold)
+    # recorded exactly as used: a rounded value given back (--set) would not give the same labels
     run_config = load(spec.tile_run_config)(image, config, dict(inputs or {})) if spec.tile_run_config else config
-    fixed = {k: [_rounded(v)] for k, v in run_config.to_dict().items() if v != given.get(k)}
+    fixed = {k: [v] for k, v in run_config.to_dict().items() if v != given.get(k)}
     run_values = run_config.to_dict()
     for index in np.ndindex(*sizes):
         plane = image.isel(dict(zip(lead, index))) if lead else image
         cfg = hook(plane, run_config, dict(inputs or {})) if hook else run_config
         for key, value in cfg.to_dict().items():
             if value != run_values.get(key):
-                fixed.setdefault(key, []).append(_rounded(value))
+                fixed.setdefault(key, []).append(value)
         fn = PipelineTileFunction(spec.name, cfg.to_dict(), dims="".join(plane_dims), scale=scale,
                                   inputs={k: str(v) for k, v in (inputs or {}).items()},
                                   channel_names=tuple(channel_names(plane)) if "C" in plane.dims else ())

@@ -87,7 +87,7 @@ def segment(
     with Progress(progress, total=len(planes), desc="threshold") as bar:
         for i, plane in enumerate(planes):
             out[i], thr = _threshold_plane(plane, cfg)
-            used.append(None if thr is None else round(thr, 6))
+            used.append(thr)  # exact: a rounded value would not give these labels back (--set threshold=)
             bar.update(message=f"plane {i + 1}/{len(planes)}")
     labels = out.reshape(values.shape)
     extra = {"auto": {"threshold": used[0] if len(used) == 1 else used}} if cfg.threshold is None else {}
