@@ -85,6 +85,15 @@ def test_yaml_manifest_with_options_mapping(tmp_path):
     assert a.options == {} and b.options == {"min_size": 5} and b.channels == (1,) and b.stem == "again"
 
 
+def test_yaml_manifest_numbers_are_read_as_config_files_read_them(tmp_path):
+    """A YAML manifest read numbers by YAML 1.1 rules (``010`` was 8, ``1:30`` was 90), config files and --set
+    by YAML 1.2 (``010`` is 10)."""
+    _tif(tmp_path / "x.tif")
+    (tmp_path / "m.yaml").write_text("- path: x.tif\n  options: {min_size: 010, threshold: 1:30}\n")
+    (entry,) = read_manifest(tmp_path / "m.yaml")
+    assert entry.options == {"min_size": 10, "threshold": "1:30"}
+
+
 def test_manifest_errors_are_clear(tmp_path):
     (tmp_path / "bad.csv").write_text("file,name\nx.tif,a\n")
     with pytest.raises(ConfigError, match="'path' column"):

@@ -210,8 +210,10 @@ def read_manifest(path: str | Path, /, *, input_names: tuple[str, ...] = ()) -> 
     else:
         import yaml
 
+        from labelfree._config import yaml_load
+
         try:
-            data = yaml.safe_load(text)
+            data = yaml_load(text)  # numbers as --set and config files read them (010 is 10)
         except yaml.YAMLError as exc:
             raise ConfigError(f"Manifest {path} is not valid YAML: {exc}") from exc
         data = data.get("inputs") if isinstance(data, dict) else data

@@ -139,10 +139,14 @@ def write_rois(path: str | os.PathLike[str], labels: Any, /, *, group: int | str
     rois = labels_to_rois(labels, group=group)
     path = Path(path)
     with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:
-        for roi in rois:
-            zf.writestr(roi.name + ".roi", roi.tobytes())
+        for roi in rois:  # a fixed entry date: the same ROIs give the same file (and SHA-256) on every run
+            zf.writestr(zipfile.ZipInfo(roi.name + ".roi", date_time=_ZIP_DATE), roi.tobytes())
     log.info("wrote %d ROIs to %s", len(rois), path)
     return path
+
+
+#: the date of every entry of a written ROI zip (the earliest a zip holds), not the time of writing
+_ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 
 
 def read_rois(path: str | os.PathLike[str], /) -> list[Any]:
