@@ -137,9 +137,14 @@ def load_model(path: str | os.PathLike, /, *, device: str = "cpu"):
     sidecar = Path(str(path) + ".json")
     if sidecar.is_file():
         try:
-            expected = json.loads(sidecar.read_text(encoding="utf-8")).get("sha256")
+            record = json.loads(sidecar.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise ModelFileError(f"Cannot read the model sidecar {sidecar}: {exc}") from exc
+        if not isinstance(record, dict):
+            raise ModelFileError(f"The model sidecar {sidecar} is not the record Cutter writes (a JSON object with the "
+                                 f"model's sha256; it holds a {type(record).__name__}). Remove it, or copy the model "
+                                 "and its sidecar again.")
+        expected = record.get("sha256")
         if expected and expected != file_sha256(path):
             raise ModelFileError(
                 f"{path} does not match the sha256 recorded in {sidecar}: the file was changed or "
@@ -157,13 +162,27 @@ def load_model(path: str | os.PathLike, /, *, device: str = "cpu"):
         raise ModelFileError(f"{path} is not a LabelFree Cutter model: a torch file without the {FORMAT!r} record "
                              "that Cutter writes (another program's model, e.g. cellpose weights?). Give a .pt file "
                              f"that LabelFree Cutter saved, or {_HOW_TO_SAVE}.")
-    stored = json.loads(payload["config"])
-    for key in CutterConfig.moved_keys:  # run choices recorded by older versions, not part of the model
-        stored.pop(key, None)
-    config = CutterConfig.from_dict(stored)
-    n_channels = int(payload["n_channels"])
-    net = build_unet(n_channels + 1, width=config.width)
-    net.load_state_dict(payload["state_dict"])
+    try:
+        stored = json.loads(payload["config"])
+        for key in CutterConfig.moved_keys:  # run choices recorded by older versions, not part of the model
+            stored.pop(key, None)
+        config = CutterConfig.from_dict(stored)
+        n_channels = int(payload["n_channels"])
+        net = build_unet(n_channels + 1, width=config.width)
+        net.load_state_dict(payload["state_dict"])
+    except (KeyError, TypeError, ValueError, AttributeError, RuntimeError, ConfigError) as exc:
+        # a damaged record, or one written by a LabelFree version with other settings or another network
+        if isinstance(exc, KeyError):
+            what = f"no {exc.args[0]!r} entry"
+        elif isinstance(exc, RuntimeError):
+            what = f"its weights do not fit the width-{config.width} network of {n_channels} channel(s) it records"
+        else:
+            what = str(exc).split(". ")[0].rstrip(".")
+        raise ModelFileError(
+            f"{path} has the {FORMAT!r} record but its contents do not make a Cutter model of this LabelFree version "
+            f"({what}). It was damaged, or saved by another LabelFree version: train and save the model again with "
+            "this one."
+        ) from None
     net.to(resolve_device(device)).eval()
     radius = payload.get("cell_radius")
     return CutterModel(net, config, n_channels, cell_radius=None if radius is None else float(radius))

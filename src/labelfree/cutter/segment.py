@@ -241,7 +241,16 @@ def _without_blank_channels(da: xr.DataArray, cfg: CutterConfig) -> CutterConfig
     kept = tuple(k for k in chosen if k not in blank)
     log.info("Cutter: channel %s is blank and left out of the cell channels (cell channels: %s)", said,
              ", ".join(names[k] for k in kept))
-    return cfg.replace(cell_channels=kept)
+    return cfg.replace(cell_channels=tuple(_channel_key(names, k) for k in kept))
+
+
+def _channel_key(names: list[str], index: int) -> int | str:
+    """Channel ``index`` as a config (and a model trained with it) should record it: by name when the image's
+    channels have names of their own, so that a model finds its channel in an image whose channels come in another
+    order; by index when they are the default ``C0``, ``C1``, ..., repeated, or a name would read as an index."""
+    name = names[index]
+    default = names == [f"C{k}" for k in range(len(names))]
+    return index if default or names.count(name) > 1 or parse_channel(name) != name else name
 
 
 def prepare(
@@ -293,7 +302,7 @@ def _prepare_valid(da: xr.DataArray, /, *, markers: Any, config: Any, mask: Any,
             if not hint:
                 raise
             raise type(exc)(f"{exc}{hint}") from None
-        cfg = cfg.replace(nucleus_channel=index)
+        cfg = cfg.replace(nucleus_channel=_channel_key(channel_names(da), index))
     cfg = _without_blank_channels(da, cfg)
     cfg, record, masks = resolve_scale(da, cfg, markers=markers, mask=mask, scribbles=scribbles, cell_radius=cell_radius)
     stacked = "T" in da.dims
@@ -526,6 +535,8 @@ def segment(
         names = channel_names(image) if "C" in image.dims else None
         cfg = _model_bound(cfg, model, f"model {model_file}" if model_file else "the model given", names,
                            markers=markers is not None)
+    # the provenance's config runs again as this run did: a downscale set to the model's would skip the rescaling
+    recorded = cfg if cell_radius is None else cfg.replace(downscale=None)
     prepared = _prepare_valid(image, markers=markers, config=cfg, mask=mask, scribbles=scribbles,
                               cell_radius=cell_radius)
     da, frames = prepared.image, prepared.frames
@@ -552,4 +563,5 @@ def segment(
                  source, cfg.marker_method)
     if prepared.auto:
         extra["auto"] = prepared.auto
-    return labels_like(labels, da, dims=dims, attrs={"labelfree": provenance("cutter", cfg, model_file=model_file, extra=extra)})
+    record = provenance("cutter", recorded, model_file=model_file, extra=extra)
+    return labels_like(labels, da, dims=dims, attrs={"labelfree": record})
