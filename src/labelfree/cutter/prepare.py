@@ -404,7 +404,7 @@ def _warn_if_nothing_marked(mask: np.ndarray, markers: np.ndarray, t: int | None
     """A :class:`MarkerWarning` when no marker of a frame lies on its foreground: nothing can be cut."""
     if len(markers) and on_foreground(mask, markers).any():
         return
-    where = "" if t is None else f" of frame {t}"
+    where = "" if t is None else f" of frame {t} (0-based)"
     why = ("the foreground mask is empty" if not mask.any() else
            f"{'its one marker lies' if len(markers) == 1 else f'all its {len(markers)} markers lie'} on the "
            "background")
@@ -435,7 +435,7 @@ def warn_markers_on_background(frames: Sequence[Frame], /, *, stacked: bool) -> 
     more = f" and {len(where) - 5} more" if len(where) > 5 else ""
     warnings.warn(MarkerWarning(
         f"Cutter: {off} of {total} markers lie on the background of the foreground mask, so no cell is cut there: "
-        f"{shown}{more}. If they mark cells, the mask misses them: give a mask, or change mask_signal, "
+        f"{shown}{more}{' (t: the 0-based frame)' if stacked else ''}. If they mark cells, the mask misses them: give a mask, or change mask_signal, "
         "cell_fraction or mask_smoothing."), stacklevel=4)
 
 

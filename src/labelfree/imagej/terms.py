@@ -34,8 +34,12 @@ _IMAGEJ_TERMS = (
      "points CSV, label TIFF or ROI zip file)"),
     # LabelFree Stitch: its keys are order=, overlap=, rows= and cols=; the tiles are the stack's planes
     (re.compile(r"tiles? \[([0-9, ]*)\] \(0-based, in the order given\)"), _planes_from_one),
-    # drift: frames as ImageJ counts them
+    # drift, Motion's blank frames, Cutter's frames without a marker on the foreground: frames as ImageJ counts them
     (re.compile(r"frames \[([0-9, ]*)\] \(0-based\)"), _frames_from_one),
+    (re.compile(r"frame (\d+) \(0-based\)"), _frames_from_one),
+    # Cutter's markers on the background: (t=0-based frame, y=, x=) -> the frame as ImageJ counts it
+    (re.compile(r"\(t=(\d+), y="), lambda m: f"(frame {int(m.group(1)) + 1}, y="),
+    (re.compile(r" \(t: the 0-based frame\)"), " (frames counted from 1)"),
     (re.compile(r"the tile order \(order= / --order\), the overlap \(overlap= / --overlap\) and the grid size "
                 r"\(--grid\)"),
      "the tile order (order=), the overlap (overlap=) and the grid size (rows= and cols=)"),
@@ -52,7 +56,7 @@ _IMAGEJ_TERMS = (
 
 def in_imagej_terms(message: str, /) -> str:
     """``message`` with its Python and command-line advice (``numpy.nan_to_num``, ``markers=``,
-    ``--zoo``, ``--grid``, 0-based tile numbers) said in ImageJ's menus, macro keys and counting."""
+    ``--zoo``, ``--grid``, 0-based tile and frame numbers) said in ImageJ's menus, macro keys and counting."""
     for pattern, said in _IMAGEJ_TERMS:
         message = pattern.sub(said, message)
     return message
