@@ -330,3 +330,17 @@ def test_a_macro_key_given_twice_takes_its_first_value_as_imagej_does():
     fields = config_fields(ThresholdConfig)
     assert parse_macro_options("min_size=5 min_size=500", fields)["min_size"] == 5
     assert parse_macro_options("min_size=[500] method=li min_size=5", fields) == {"min_size": 500, "method": "li"}
+
+
+def test_a_file_input_given_as_a_folder_is_said_as_such(tmp_path, capsys):
+    """``--model-file models`` with ``-o models/out`` was refused as "an output inside the model of this run (a
+    folder)", which hid the mistake: the model is a file."""
+    tifffile.imwrite(tmp_path / "cells.tif", np.zeros((32, 32), np.uint16))
+    (tmp_path / "models").mkdir()
+    for flag in ("--model-file", "--markers"):
+        assert main(["cutter", str(tmp_path / "cells.tif"), "-o", str(tmp_path / "models" / "out"), flag,
+                     str(tmp_path / "models")]) == 1
+        err = capsys.readouterr().err
+        assert f"{flag} {tmp_path / 'models'} is a folder, not a file; give the file itself." in err, err
+        assert "lies inside" not in err
+    assert not (tmp_path / "models" / "out").exists()

@@ -178,6 +178,18 @@ def _extra_writers(spec: Any, args: argparse.Namespace, image: Any, labels: Any,
     return writers
 
 
+def _check_file_inputs(spec: Any, inputs: dict[str, Any], /) -> None:
+    """An input file given as a folder (``--model-file models/``) is said as such (an OME-Zarr image is a folder
+    that is a file input); else the output checks would speak of an output inside the "folder input"."""
+    from labelfree.io.ngff import is_ngff
+
+    for inp in spec.inputs:
+        value = inputs.get(inp.name)
+        if inp.kind == "file" and isinstance(value, str) and value not in ("", inp.absent) \
+                and Path(value).is_dir() and not is_ngff(Path(value)):
+            raise InputError(f"{inp.flag} {value} is a folder, not a file; give the file itself. {inp.flag}: {inp.help}")
+
+
 def run_command(args: argparse.Namespace) -> int:
     """Handler of ``labelfree <pipeline>``."""
     from labelfree._config import describe_automatic
@@ -199,6 +211,7 @@ def run_command(args: argparse.Namespace) -> int:
     if args.overlay:
         extras.append("overlay")
     inputs = {inp.name: getattr(args, f"input_{inp.name}", None) for inp in spec.inputs}
+    _check_file_inputs(spec, inputs)  # before the output folder is checked against them
     with OutputFolder(args.out, inputs=_input_files(spec, args), overwrite=args.overwrite,
                       purpose=f"labelfree {spec.name} {args.input}") as out:
         out.plan(stem, extras=extras)
