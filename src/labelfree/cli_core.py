@@ -187,7 +187,8 @@ def _check_file_inputs(spec: Any, inputs: dict[str, Any], /) -> None:
         value = inputs.get(inp.name)
         if inp.kind == "file" and isinstance(value, str) and value not in ("", inp.absent) \
                 and Path(value).is_dir() and not is_ngff(Path(value)):
-            raise InputError(f"{inp.flag} {value} is a folder, not a file; give the file itself. {inp.flag}: {inp.help}")
+            raise InputError(f"{inp.flag} {value} is a folder, not a file; give the file itself. "
+                             f"{inp.flag}: {inp.help}")
 
 
 def run_command(args: argparse.Namespace) -> int:

@@ -87,7 +87,8 @@ def test_no_marker_on_the_foreground_is_said():
         prepare(da, markers=centres, config=cfg, mask=np.zeros((128, 128), bool))
     movie, _ = _movie()
     nuclei = np.stack([two_channel_cells(seed=s)[2] for s in (0, 1)])
-    with pytest.warns(MarkerWarning, match=r"foreground mask of frame 1 \(0-based\) \(the foreground mask is empty\)") as said:
+    with pytest.warns(MarkerWarning,
+                      match=r"foreground mask of frame 1 \(0-based\) \(the foreground mask is empty\)") as said:
         prepare(movie, markers=nuclei, config=cfg, mask=np.stack([np.ones((128, 128), bool),
                                                                   np.zeros((128, 128), bool)]))
     assert len(said) == 1  # frame 0 has its cells

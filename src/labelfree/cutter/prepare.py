@@ -435,8 +435,8 @@ def warn_markers_on_background(frames: Sequence[Frame], /, *, stacked: bool) -> 
     more = f" and {len(where) - 5} more" if len(where) > 5 else ""
     warnings.warn(MarkerWarning(
         f"Cutter: {off} of {total} markers lie on the background of the foreground mask, so no cell is cut there: "
-        f"{shown}{more}{' (t: the 0-based frame)' if stacked else ''}. If they mark cells, the mask misses them: give a mask, or change mask_signal, "
-        "cell_fraction or mask_smoothing."), stacklevel=4)
+        f"{shown}{more}{' (t: the 0-based frame)' if stacked else ''}. If they mark cells, the mask misses them: "
+        "give a mask, or change mask_signal, cell_fraction or mask_smoothing."), stacklevel=4)
 
 
 def _downscale(x: np.ndarray, d: float) -> tuple[np.ndarray, tuple[float, float]]:
