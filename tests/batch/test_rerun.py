@@ -39,6 +39,18 @@ def _wait_for_states(proc: subprocess.Popen, out: Path, n: int, timeout: float =
         time.sleep(0.005)
 
 
+def _stopped(proc: subprocess.Popen, send) -> bytes:
+    """``send()`` a signal, wait for the run to end, check that it exits with 130; its stderr."""
+    send()
+    try:
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err.decode()[-2000:]
+    return err
+
+
 def _complete_stems(out: Path) -> set[str]:
     """Stems whose manifest (written last) verifies: every file of the set present and unchanged."""
     from labelfree.io import read_manifest
@@ -76,13 +88,7 @@ def test_ctrl_c_on_local_cluster_exits_130_and_keeps_finished_inputs(real_crops,
     out = tmp_path / "out"
     proc = _start_cli(real_crops["dir"], out, "--workers", "2")
     _wait_for_states(proc, out, 2)
-    os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends to the foreground group
-    try:
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == 130, err.decode()[-2000:]
+    err = _stopped(proc, lambda: os.killpg(proc.pid, signal.SIGINT))  # Ctrl-C in a terminal: the foreground group
     assert "interrupted" in err.decode() and "Rerun" in err.decode()
     assert not (out / ".labelfree-staging").exists()
     summary = pd.read_csv(out / "batch_summary.csv")
@@ -101,13 +107,7 @@ def test_sigterm_stops_a_batch_run_as_ctrl_c_does(real_crops, tmp_path):
     out = tmp_path / "out"
     proc = _start_cli(real_crops["dir"], out, "--scheduler", "sync")
     _wait_for_states(proc, out, 2)
-    proc.send_signal(signal.SIGTERM)  # to the command only, as kill and a scheduler's first signal do
-    try:
-        _, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-    assert proc.returncode == 130, err.decode()[-2000:]
+    _stopped(proc, lambda: proc.send_signal(signal.SIGTERM))  # the command only, as kill and a scheduler's first signal
     assert not (out / ".labelfree-staging").exists() and not list(out.glob(".labelfree.lock*"))
     summary = pd.read_csv(out / "batch_summary.csv")
     done = _complete_stems(out)
