@@ -11,7 +11,7 @@ from cutter_synth import two_channel_cells
 
 from labelfree.cutter import load_model, segment
 from labelfree.cutter.segment import prepare
-from labelfree.errors import ModelFileError
+from labelfree.errors import InputError, ModelFileError
 from labelfree.image import to_dataarray
 from labelfree.metrics import evaluate
 
@@ -89,3 +89,17 @@ def test_a_damaged_model_record_is_one_clear_error(trained, tmp_path):
     (tmp_path / "sidecar.pt.json").write_text("[1, 2]")
     with pytest.raises(ModelFileError, match=r"sidecar .*sidecar\.pt\.json is not the record Cutter writes .*a list"):
         load_model(copy)
+
+
+def test_a_model_given_another_number_of_channels_says_which_before_any_frame_is_prepared(trained):
+    """The mismatch was found only when the patches reached the network, after every frame had been prepared,
+    and the message named no channel."""
+    image, truth, _, path = trained
+    three = to_dataarray(np.stack([image[0], image[1], image[0] // 2]), dims="CYX",
+                         channel_names=["cell", "nucleus", "membrane"])
+    with pytest.raises(InputError, match=r"trained on 1 image channel\(s\), but this image would give it 2 of its "
+                                         r"channels \['cell', 'nucleus', 'membrane'\]: \['cell', 'membrane'\]\. Set "
+                                         r"cell_channels"):
+        segment(three, model=path)
+    chosen = segment(three, model=path, config={"cell_channels": ["cell"]})  # the advice works
+    assert evaluate(chosen.values, truth)["f1"] == 1.0

@@ -19,7 +19,8 @@ from labelfree.errors import ConfigError, DimensionError, InputError
 from labelfree.image import channel_index, channel_names, select_channel
 
 __all__ = [
-    "Frame", "MarkerWarning", "cell_channels", "check_marker_frames", "choose_peak_window", "frame_markers",
+    "Frame", "MarkerWarning", "cell_channels", "chosen_cell_channels", "check_marker_frames", "choose_peak_window",
+    "frame_markers",
     "foreground_mask", "keep_marked_regions", "frame_markers_and_mask", "marker_coverage", "prepare_frame",
     "warn_markers_on_background",
 ]
@@ -64,18 +65,25 @@ class Frame:
             self.scale = (float(self.downscale), float(self.downscale))
 
 
+def chosen_cell_channels(image: xr.DataArray, config: CutterConfig, /) -> list[int | str]:
+    """The channels (indices or names) of an image with a C axis that are fed to the network: the
+    ``cell_channels``, else every channel but the nucleus channel (every one when it is the only one)."""
+    chosen = list(config.cell_channels)
+    if not chosen:
+        names = channel_names(image)
+        skip = None
+        if config.nucleus_channel is not None:
+            skip = channel_index(image, config.nucleus_channel)  # InputError naming the channels when absent
+        chosen = [i for i in range(len(names)) if i != skip] or list(range(len(names)))
+    return chosen
+
+
 def cell_channels(frame: xr.DataArray, config: CutterConfig, /) -> np.ndarray:
     """The channels fed to the network, as (C, Y, X) float32."""
     if "C" not in frame.dims:
         return np.asarray(frame.values, np.float32)[None]
-    names = channel_names(frame)
-    chosen = list(config.cell_channels)
-    if not chosen:
-        skip = None
-        if config.nucleus_channel is not None:
-            skip = channel_index(frame, config.nucleus_channel)  # InputError naming the channels when absent
-        chosen = [i for i in range(len(names)) if i != skip] or list(range(len(names)))
-    return np.stack([np.asarray(select_channel(frame, c).values, np.float32) for c in chosen])
+    return np.stack([np.asarray(select_channel(frame, c).values, np.float32)
+                     for c in chosen_cell_channels(frame, config)])
 
 
 def _is_label_image(markers: Any, shape: tuple[int, ...]) -> bool:

@@ -22,6 +22,7 @@ from labelfree.cutter.prepare import (
     cell_channels,
     cell_solidities,
     check_marker_frames,
+    chosen_cell_channels,
     choose_peak_window,
     foreground_mask,
     frame_markers_and_mask,
@@ -32,7 +33,8 @@ from labelfree.cutter.prepare import (
 from labelfree.cutter.refine import refine_labels
 from labelfree.cutter.scale import default_area_size
 from labelfree.errors import ConfigError, InputError
-from labelfree.image import channel_names, labels_like, parse_channel, planar_rgb_hint, validate_image
+from labelfree.image import (channel_index, channel_names, labels_like, parse_channel, planar_rgb_hint,
+                             validate_image)
 
 __all__ = ["segment", "fit", "prepare", "prepare_frames", "resolve_scale", "apply_model", "Prepared"]
 
@@ -281,9 +283,23 @@ def _valid_input(image: Any, /) -> xr.DataArray:
     return validate_image(image, required=("Y", "X"), allowed=("T", "C", "Y", "X"), name="Cutter input")
 
 
+def _check_model_channels(da: xr.DataArray, cfg: CutterConfig, n_channels: int, /) -> None:
+    """A model fed another number of channels than it was trained on is an error before any frame is prepared."""
+    fed = [channel_names(da)[channel_index(da, c)] for c in chosen_cell_channels(da, cfg)] if "C" in da.dims else None
+    if (1 if fed is None else len(fed)) == n_channels:
+        return
+    said = "its one channel" if fed is None else f"{len(fed)} of its channels {channel_names(da)}: {fed}"
+    raise InputError(
+        f"The model was trained on {n_channels} image channel(s), but this image would give it {said}. Set "
+        f"cell_channels to the {n_channels} channel(s) that show what the model's did (names or 0-based "
+        "indices; the nucleus channel is left out of the cell channels when none are set)."
+    )
+
+
 def _prepare_valid(da: xr.DataArray, /, *, markers: Any, config: Any, mask: Any, scribbles: Any,
-                   cell_radius: float | None) -> Prepared:
-    """:func:`prepare` for an image :func:`_valid_input` has checked."""
+                   cell_radius: float | None, n_channels: int | None = None) -> Prepared:
+    """:func:`prepare` for an image :func:`_valid_input` has checked; ``n_channels``: those of the model
+    that will be applied (checked before any frame is prepared)."""
     cfg = CutterConfig.coerce(config)
     if "T" in da.dims:
         check_marker_frames(markers, da.sizes["T"], (da.sizes["Y"], da.sizes["X"]))
@@ -304,6 +320,8 @@ def _prepare_valid(da: xr.DataArray, /, *, markers: Any, config: Any, mask: Any,
             raise type(exc)(f"{exc}{hint}") from None
         cfg = cfg.replace(nucleus_channel=_channel_key(channel_names(da), index))
     cfg = _without_blank_channels(da, cfg)
+    if n_channels is not None:
+        _check_model_channels(da, cfg, n_channels)
     cfg, record, masks = resolve_scale(da, cfg, markers=markers, mask=mask, scribbles=scribbles, cell_radius=cell_radius)
     stacked = "T" in da.dims
     n = da.sizes["T"] if stacked else 1
@@ -538,7 +556,7 @@ def segment(
     # the provenance's config runs again as this run did: a downscale set to the model's would skip the rescaling
     recorded = cfg if cell_radius is None else cfg.replace(downscale=None)
     prepared = _prepare_valid(image, markers=markers, config=cfg, mask=mask, scribbles=scribbles,
-                              cell_radius=cell_radius)
+                              cell_radius=cell_radius, n_channels=None if model is None else model.n_channels)
     da, frames = prepared.image, prepared.frames
     if model is None:
         model = train_cutter([f.patch_set for f in frames], config=prepared.config, progress=progress, device=device)
