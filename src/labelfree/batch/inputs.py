@@ -85,17 +85,6 @@ def _strip_suffix(name: str) -> str:
     return output_stem(name)
 
 
-def _plain_stem(text: str) -> str:
-    """An output stem made from file and folder names that :func:`labelfree.io.outputs.check_stem` accepts:
-    a leading dot (a hidden file named on purpose), surrounding spaces, path separators and control
-    characters are taken out, and a very long name is cut; a manifest's ``name`` is checked, not changed."""
-    from labelfree.io.outputs import _MAX_STEM
-
-    stem = "".join("_" if ch in "/\\" or ord(ch) < 32 or ch == "\x7f" else ch for ch in text)
-    stem = stem.strip().lstrip(".").strip()[:_MAX_STEM].rstrip()
-    return stem or "image"
-
-
 def _is_image(path: Path) -> bool:
     return path.name.lower().endswith(IMAGE_SUFFIXES) and not path.name.startswith(".")
 
@@ -281,7 +270,9 @@ def _drop_repeats(items: list[BatchInput]) -> list[BatchInput]:
 
 def _unique_stems(items: list[BatchInput]) -> list[BatchInput]:
     """Give every input a distinct output stem (parent folders are added to break ties)."""
-    stems = [it.stem or _plain_stem(_strip_suffix(it.path.name)) for it in items]
+    from labelfree.io.outputs import plain_stem
+
+    stems = [it.stem or plain_stem(_strip_suffix(it.path.name)) for it in items]
     groups: dict[tuple[str, str], list[int]] = {}
     for i, (it, s) in enumerate(zip(items, stems)):
         if not it.stem:
@@ -291,7 +282,7 @@ def _unique_stems(items: list[BatchInput]) -> list[BatchInput]:
             for i in idxs:
                 name = items[i].path.name
                 suffix = name[len(_strip_suffix(name)):].strip(".").replace(".", "_").lower()
-                stems[i] = _plain_stem(f"{stems[i]}_{suffix}") if suffix else stems[i]
+                stems[i] = plain_stem(f"{stems[i]}_{suffix}") if suffix else stems[i]
     depth = [0] * len(items)
     for _ in range(8):
         seen: dict[str, list[int]] = {}
@@ -303,7 +294,7 @@ def _unique_stems(items: list[BatchInput]) -> list[BatchInput]:
         for i in clashes:
             depth[i] += 1
             parents = [p.name for p in items[i].path.parents][: depth[i]]
-            stems[i] = _plain_stem("_".join([*reversed(parents), _strip_suffix(items[i].path.name)]))
+            stems[i] = plain_stem("_".join([*reversed(parents), _strip_suffix(items[i].path.name)]))
     seen_final: dict[str, int] = {}
     for i, s in enumerate(stems):
         if s in seen_final:

@@ -49,6 +49,7 @@ __all__ = [
     "LOCK_FILE",
     "output_stem",
     "check_stem",
+    "plain_stem",
     "check_not_input",
     "check_output_file",
     "write_output_file",
@@ -109,7 +110,7 @@ def check_stem(stem: str, /) -> str:
     """
     if not isinstance(stem, str) or not stem.strip():
         raise InputError(f"An output name (stem) must be a non-empty text; got {stem!r}.")
-    bad = [ch for ch in stem if ch in "/\\" or ord(ch) < 32 or ch == "\x7f"]
+    bad = [ch for ch in stem if _outside_stem(ch)]
     if bad or stem in (".", "..") or stem.startswith(".") or len(stem) > _MAX_STEM or stem != stem.strip():
         raise InputError(
             f"The output name {stem!r} is not a plain file-name prefix (no '/', '\\', leading dot, control "
@@ -117,6 +118,20 @@ def check_stem(stem: str, /) -> str:
             "output folder: choose a plain name."
         )
     return stem
+
+
+def _outside_stem(ch: str) -> bool:
+    """A character no output stem holds: a path separator or a control character."""
+    return ch in "/\\" or ord(ch) < 32 or ch == "\x7f"
+
+
+def plain_stem(text: str, /) -> str:
+    """An output stem made from file and folder names that :func:`check_stem` accepts: path separators
+    and control characters become ``_``, surrounding spaces and a leading dot (a hidden file named on
+    purpose) are taken out, and a very long name is cut (``"image"`` when nothing is left)."""
+    stem = "".join("_" if _outside_stem(ch) else ch for ch in text)
+    stem = stem.strip().lstrip(".").strip()[:_MAX_STEM].rstrip()
+    return stem or "image"
 
 
 # -- inputs --------------------------------------------------------------------------------------------------------
