@@ -51,16 +51,13 @@ def _read_images(paths: list[Path], dims: str | None, names: Any = None) -> list
 
 def _read_labels(paths: list[Path], images: list[Any], image_paths: list[Path]) -> list[Any]:
     """The label image of each image, each checked to have its image's (Y, X) size before any model runs."""
+    from labelfree.fusion.tasks import _check_labels
     from labelfree.io import read_labels
 
     if len(paths) != len(images):
         raise InputError(f"{len(images)} images but {len(paths)} label files; give one label image per image.")
     labels = [read_labels(p) for p in paths]
-    for path, lab, image, image_path in zip(paths, labels, images, image_paths):
-        if tuple(lab.shape) != (image.sizes["Y"], image.sizes["X"]):
-            raise InputError(f"The label image {path} has shape {tuple(lab.shape)}, but its image {image_path} is "
-                             f"{image.sizes['Y']} x {image.sizes['X']} pixels (Y, X); give each image a (Y, X) "
-                             "label image of its size, in the order of the images.")
+    _check_labels(images, labels, paths=list(zip(paths, image_paths)))
     return labels
 
 

@@ -75,15 +75,19 @@ def validation_scores(
     return {k: float(v) for k, v in score_predictions(preds, gts).items()}
 
 
-def _check_labels(arrays: Sequence[np.ndarray], labels: Sequence[Any], /) -> None:
-    """One (Y, X) label image of its image's size per image."""
-    if len(labels) != len(arrays):
-        raise InputError(f"{len(arrays)} images but {len(labels)} label images; give one label image per image.")
-    for k, (img, lab) in enumerate(zip(arrays, labels)):
+def _check_labels(images: Sequence[Any], labels: Sequence[Any], /, *,
+                  paths: Sequence[tuple[Any, Any]] | None = None) -> None:
+    """One (Y, X) label image of its image's size per image; ``paths``: the (label file, image file) of each,
+    named in the message."""
+    if len(labels) != len(images):
+        raise InputError(f"{len(images)} images but {len(labels)} label images; give one label image per image.")
+    for k, (img, lab) in enumerate(zip(images, labels)):
         if tuple(np.shape(lab)) != tuple(np.shape(img)[-2:]):
-            raise InputError(f"Label image {k} has shape {tuple(np.shape(lab))}, but image {k} is "
-                             f"{np.shape(img)[-2]} x {np.shape(img)[-1]} pixels (Y, X); give each image a (Y, X) "
-                             "label image of its size.")
+            label, image = (f"The label image {paths[k][0]}", f"its image {paths[k][1]}") if paths else \
+                (f"Label image {k}", f"image {k}")
+            raise InputError(f"{label} has shape {tuple(np.shape(lab))}, but {image} is {np.shape(img)[-2]} x "
+                             f"{np.shape(img)[-1]} pixels (Y, X); give each image a (Y, X) label image of its size"
+                             f"{', in the order of the images' if paths else ''}.")
 
 
 def compare_fusions(
