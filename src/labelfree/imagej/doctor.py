@@ -65,12 +65,18 @@ _OPTIONAL = (
 )
 
 
+def _package_check(dist: str, name: str, fix: str, *, needed: bool, what: str = "") -> Check:
+    """Whether the distribution ``dist`` is installed (its version), with ``fix`` when it is not."""
+    version = _version(dist)
+    detail = version or "not installed"
+    return Check(name, version is not None, f"{detail} ({what})" if what else detail, "" if version else fix,
+                 needed=needed)
+
+
 def _python_checks() -> list[Check]:
-    checks = []
-    for dist, name, needed in (("scyjava", "scyjava", True), ("JPype1", "JPype", True), ("pyimagej", "pyimagej", False)):
-        version = _version(dist)
-        checks.append(Check(name, version is not None, version or "not installed",
-                            f"pip install {dist}" if version is None else "", needed=needed))
+    checks = [_package_check(dist, name, f"pip install {dist}", needed=needed)
+              for dist, name, needed in (("scyjava", "scyjava", True), ("JPype1", "JPype", True),
+                                         ("pyimagej", "pyimagej", False))]
     torch_version = _version("torch")
     if torch_version is None:
         checks.append(Check("torch", False, "not installed", "pip install torch==2.13.0 (Cutter, Fusion)", needed=False))
@@ -80,11 +86,8 @@ def _python_checks() -> list[Check]:
         gpu = "CUDA " + torch.cuda.get_device_name(0) if torch.cuda.is_available() else (
             "Apple MPS" if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available() else "CPU only")
         checks.append(Check("torch", True, f"{torch_version} ({gpu})", needed=False))
-    for dist, name, what, extra in _OPTIONAL:
-        version = _version(dist)
-        fix = f'pip install "labelfree[{extra}]"' if extra else f"pip install {dist}"
-        checks.append(Check(name, version is not None, f"{version} ({what})" if version else f"not installed ({what})",
-                            fix, needed=extra is None))
+    checks += [_package_check(dist, name, f'pip install "labelfree[{extra}]"' if extra else f"pip install {dist}",
+                              needed=extra is None, what=what) for dist, name, what, extra in _OPTIONAL]
     from labelfree.pipelines import pipelines
     from labelfree.spec import load
 
