@@ -90,7 +90,7 @@ def output_inputs(pipeline: str | PipelineSpec, inputs: Mapping[str, Any] | None
     out = {}
     for key, value in (inputs or {}).items():
         inp = spec.input(key)
-        if inp is not None and inp.kind == "output" and value not in (None, "", inp.absent):
+        if inp is not None and inp.kind == "output" and inp.given(value):
             out[inp.macro_key.replace("_", " ")] = value
     return out
 

@@ -82,9 +82,13 @@ class Input:
         """A file or folder the run reads (an input the outputs may never replace)."""
         return self.kind in ("file", "folder")
 
+    def given(self, value: Any, /) -> bool:
+        """Whether a user's ``value`` gives this input (not None, empty or the word for "not given")."""
+        return value is not None and not (isinstance(value, str) and value in ("", self.absent))
+
     def read(self, value: Any, /, *, image: Any = None) -> Any:
         """The value handed to the pipeline for a user's ``value`` (a path is read by ``reader``)."""
-        if value is None or (isinstance(value, str) and value in ("", self.absent)):
+        if not self.given(value):
             return None
         if self.reader and (isinstance(value, str) or hasattr(value, "__fspath__")):
             return load(self.reader)(value, image=image)

@@ -202,7 +202,7 @@ def _input_values(spec: Any, values: dict[str, Any], da: Any,
         value = values.get(inp.macro_key)
         if inp.roi_manager and value == "roi_manager":
             inputs[inp.name] = _labels_from_roimanager(da, inp.name, box, channels)
-        elif value not in (None, "", inp.absent):
+        elif inp.given(value):
             inputs[inp.name] = value
     return inputs
 
