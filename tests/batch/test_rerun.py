@@ -22,8 +22,8 @@ from labelfree.errors import OutputExistsError
 OUTPUT_SUFFIXES = ("_labels.tif", "_rois.zip", "_table.csv", "_provenance.json")
 
 
-def _start_cli(inputs: Path, out: Path, *extra: str) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "labelfree", "batch", str(inputs), "--pipeline", "threshold",
+def _start_cli(inputs: Path, out: Path, *extra: str, pipeline: str = "threshold") -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "labelfree", "batch", str(inputs), "--pipeline", pipeline,
            "--out", str(out), "--no-progress", *extra]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
 
@@ -105,7 +105,8 @@ def test_sigterm_stops_a_batch_run_as_ctrl_c_does(real_crops, tmp_path):
     """SIGTERM (scancel, a SLURM time limit, kill) ended the process at once: the summary kept ``pending`` rows,
     the lock and an empty staging folder stayed behind. It is now handled as a Ctrl-C."""
     out = tmp_path / "out"
-    proc = _start_cli(real_crops["dir"], out, "--scheduler", "sync")
+    # Motion (seconds per input, not milliseconds): the signal lands while inputs are left, not during the report
+    proc = _start_cli(real_crops["dir"], out, "--scheduler", "sync", pipeline="motion")
     _wait_for_states(proc, out, 2)
     _stopped(proc, lambda: proc.send_signal(signal.SIGTERM))  # the command only, as kill and a scheduler's first signal
     assert not (out / ".labelfree-staging").exists() and not list(out.glob(".labelfree.lock*"))
