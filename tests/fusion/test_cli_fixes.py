@@ -158,3 +158,26 @@ def test_segment_records_the_hash_of_a_weights_file_given_as_model(model, tmp_pa
     record = out.attrs["labelfree"]["models"]["A"]
     assert record == {"file": str(weights), "sha256": file_sha256(weights)}
     json.dumps(out.attrs["labelfree"], allow_nan=False)
+
+
+def test_eval_and_select_take_threads_progress_and_quiet_as_the_pipeline_commands_do(model, tmp_path, capsys):
+    import torch
+
+    zoo, _ = make_zoo(tmp_path / "zoo", model, ["A"], ["B"])
+    path, gt = write_pair(tmp_path)
+    before = torch.get_num_threads()
+    common = [str(path), "--labels", str(gt), "--zoo", str(zoo.root), "--device", "cpu"]
+    assert main(["fusion", "eval", *common, "--threads", "1"]) == 0
+    captured = capsys.readouterr()
+    assert "flow_average" in captured.out and "[1/1] image 1 of 1" in captured.err  # a line per image scored
+    assert torch.get_num_threads() == before  # the limit ends with the command
+    csv = tmp_path / "t.csv"
+    assert main(["fusion", "eval", *common, "-q", "--csv", str(csv)]) == 0
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err) == ("", "")  # nothing but errors, and the table in its file
+    assert "flow_average" in set(pd.read_csv(csv)["method"])
+    assert main(["fusion", "select", *common, "--no-progress"]) == 0
+    captured = capsys.readouterr()
+    assert "best: train" in captured.out and "[1/" not in captured.err
+    assert main(["fusion", "select", *common, "--threads", "0"]) == 1
+    assert "threads must be a whole number >= 1" in capsys.readouterr().err

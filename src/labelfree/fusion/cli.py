@@ -28,6 +28,30 @@ def _report(done: int, total: int, message: str) -> None:
     print(f"[{done}/{total}] {message}", file=sys.stderr, flush=True)
 
 
+def _progress(args: argparse.Namespace) -> Any:
+    """The progress of train, select and eval: a line per step on stderr (these runs are long, and the lines
+    read as well in a job's log as in a terminal), none with --no-progress or -q."""
+    return False if args.quiet or args.progress is False else _report
+
+
+def _say(args: argparse.Namespace, text: str) -> None:
+    """Print a result line, unless -q."""
+    if not args.quiet:
+        print(text)
+
+
+def _threaded(func: Any) -> Any:
+    """``func(args)`` run with at most ``--threads`` threads (torch's and OpenCV's pools)."""
+    def run(args: argparse.Namespace) -> int:
+        from labelfree._threads import limited_threads
+
+        with limited_threads(args.threads, torch=True):
+            return int(func(args) or 0)
+
+    run.__doc__ = func.__doc__
+    return run
+
+
 def _config(args: argparse.Namespace, cls: Any, **overrides: Any) -> Any:
     from labelfree.cli import config_from_args
 
@@ -113,6 +137,13 @@ def _common(p: argparse.ArgumentParser, *, labels: bool) -> None:
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                    help="where the networks run (default: %(default)s: a CUDA GPU when there is one)")
     add_config_options(p)
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="use at most N threads (default: $LABELFREE_THREADS or the cores this process may use)")
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--progress", dest="progress", action="store_true", default=None,
+                       help="a line per step on stderr (the default)")
+    group.add_argument("--no-progress", dest="progress", action="store_false", help="no progress lines")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors (the --csv file is written)")
 
 
 def register_verbs(sub: argparse._SubParsersAction) -> None:
@@ -128,7 +159,7 @@ def register_verbs(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cell-line", default="")
     p.add_argument("--starting-model", default=None, help="weights file, cached built-in name or 'scratch'")
     p.add_argument("--epochs", type=int, default=None)
-    p.set_defaults(func=_train)
+    p.set_defaults(func=_threaded(_train))
 
     p = sub.add_parser("segment", help="segment an image (the same as `labelfree fusion IMAGE ...`)")
     add_pipeline_arguments(p, get_pipeline("fusion"))
@@ -141,7 +172,7 @@ def register_verbs(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cell-line", default="")
     p.add_argument("--csv", type=Path, default=None, help="write the whole table here")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --csv file")
-    p.set_defaults(func=_select)
+    p.set_defaults(func=_threaded(_select))
 
     p = sub.add_parser("eval", help="F1 etc. of each channel, flow averaging and each baseline")
     _common(p, labels=True)
@@ -150,7 +181,7 @@ def register_verbs(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cell-line", default="")
     p.add_argument("--csv", type=Path, default=None)
     p.add_argument("--overwrite", action="store_true", help="replace an existing --csv file")
-    p.set_defaults(func=_eval)
+    p.set_defaults(func=_threaded(_eval))
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -206,12 +237,12 @@ def _train(args: argparse.Namespace) -> int:
     with _zoo_to_file_in(args.zoo) as zoo:
         for subset in subsets:
             result = finetune(*train, channels=subset, validation=val if va.size else None, config=cfg,
-                              progress=_report, device=args.device)
+                              progress=_progress(args), device=args.device)
             scores = validation_scores(result.model, *val, channels=result.channels) if va.size else {}
             entry = zoo.add(result.model, object=args.object, channels=result.channels, cell_line=args.cell_line,
                             starting_model=cfg.starting_model, validation=scores)
-            print(f"{entry['id']}: {result.history.epochs_run} epochs (best {result.history.best_epoch + 1}), "
-                  f"validation F1 {scores.get('f1', float('nan')):.3f}")
+            _say(args, f"{entry['id']}: {result.history.epochs_run} epochs (best {result.history.best_epoch + 1}), "
+                       f"validation F1 {scores.get('f1', float('nan')):.3f}")
     return 0
 
 
@@ -255,7 +286,7 @@ def _select(args: argparse.Namespace) -> int:
     measure = {c: load(e) for c, e in serving.items()}
     choice = measure_diameter(arrays, chans, measure, config=cfg)
     best, table = select_channels(arrays, labels, models=models, channels=chans,
-                                  config=cfg.replace(diameter=choice.diameter), progress=_report)
+                                  config=cfg.replace(diameter=choice.diameter), progress=_progress(args))
 
     def used(row: Any) -> str:
         if row["train"] == CHANNELWISE:
@@ -264,9 +295,9 @@ def _select(args: argparse.Namespace) -> int:
 
     table.insert(2, "model", table.apply(used, axis=1))
     table["diameter"], table["diameter_source"] = round(choice.diameter, 3), choice.source
-    print(table.drop(columns=["diameter", "diameter_source"]).to_string(float_format=lambda v: f"{v:.3f}"))
-    print(f"best: train {best['train']}, evaluate {best['evaluate']}, F1 {best['f1']:.3f}")
-    print(_diameter_line(choice))
+    _say(args, table.drop(columns=["diameter", "diameter_source"]).to_string(float_format=lambda v: f"{v:.3f}"))
+    _say(args, f"best: train {best['train']}, evaluate {best['evaluate']}, F1 {best['f1']:.3f}")
+    _say(args, _diameter_line(choice))
     if args.csv:
         _write_csv(args, table)
     return 0
@@ -281,10 +312,11 @@ def _eval(args: argparse.Namespace) -> int:
     cfg = _config(args, FusionConfig, object=args.object, cell_line=args.cell_line)
     images = _read_images(args.images, args.dims, args.channel_names)
     labels = _read_labels(args.labels, images, args.images)
-    table = compare_fusions(images, labels, zoo=args.zoo, channels=args.channels, config=cfg, device=args.device)
+    table = compare_fusions(images, labels, zoo=args.zoo, channels=args.channels, config=cfg, device=args.device,
+                            progress=_progress(args))
     record = table.attrs["labelfree"]
-    print(table.to_string(float_format=lambda v: f"{v:.3f}"))
-    print(_diameter_line(DiameterChoice(record["diameter"], record["diameter_source"])))
+    _say(args, table.to_string(float_format=lambda v: f"{v:.3f}"))
+    _say(args, _diameter_line(DiameterChoice(record["diameter"], record["diameter_source"])))
     if args.csv:
         _write_csv(args, table.reset_index().assign(**record))
     return 0

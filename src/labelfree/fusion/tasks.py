@@ -14,6 +14,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from labelfree._progress import Progress
 from labelfree.errors import InputError
 from labelfree.fusion.baselines import BASELINES, fuse_instances
 from labelfree.fusion.config import FusionConfig
@@ -101,6 +102,7 @@ def compare_fusions(
     config: FusionConfig | dict[str, Any] | None = None,
     methods: Sequence[str] = ("flow_average", *BASELINES),
     device: str = "auto",
+    progress: Any = False,
 ) -> Any:
     """Metrics of each single channel, of Flow Averaging and of each baseline (one table).
 
@@ -115,6 +117,8 @@ def compare_fusions(
     methods : fusion rules to score besides the single channels
     device : {"auto", "cpu", "cuda"}
         Where the models picked from ``zoo`` run (given models run where they are).
+    progress : bool, tqdm-like or callable
+        One step per image scored (see :mod:`labelfree._progress`).
 
     Returns
     -------
@@ -143,20 +147,22 @@ def compare_fusions(
               flow_threshold=cfg.flow_threshold, min_size=cfg.min_size, device=getattr(nets[0], "device", None))
     results: dict[str, list[np.ndarray]] = {f"channel {c}": [] for c in chans}
     results.update({m: [] for m in methods})
-    for k, img in enumerate(arrays):
-        known = choice.flows.get(k)  # the search's outputs at the chosen diameter, in the order of chans
-        flows = {c: known[j] if known else predict_flows(models[c], img[names.index(c)], diameter=diameter,
-                                                         batch_size=cfg.batch_size)
-                 for j, c in enumerate(chans)}
-        singles = {c: integrate_flows(*flows[c], **kw) for c in chans}
-        for c in chans:
-            results[f"channel {c}"].append(singles[c])
-        for m in methods:
-            if m == "flow_average":
-                fused = integrate_flows(*flow_average(list(flows.values()), space=cfg.average_space), **kw)
-            else:
-                fused = fuse_instances(list(singles.values()), method=m, min_iou=cfg.min_iou, min_size=cfg.min_size)
-            results[m].append(fused)
+    with Progress(progress, total=len(arrays), desc="evaluation") as bar:
+        for k, img in enumerate(arrays):
+            known = choice.flows.get(k)  # the search's outputs at the chosen diameter, in the order of chans
+            flows = {c: known[j] if known else predict_flows(models[c], img[names.index(c)], diameter=diameter,
+                                                             batch_size=cfg.batch_size)
+                     for j, c in enumerate(chans)}
+            singles = {c: integrate_flows(*flows[c], **kw) for c in chans}
+            for c in chans:
+                results[f"channel {c}"].append(singles[c])
+            for m in methods:
+                if m == "flow_average":
+                    fused = integrate_flows(*flow_average(list(flows.values()), space=cfg.average_space), **kw)
+                else:
+                    fused = fuse_instances(list(singles.values()), method=m, min_iou=cfg.min_iou, min_size=cfg.min_size)
+                results[m].append(fused)
+            bar.update(message=f"image {k + 1} of {len(arrays)}")
     table = metrics_table(results, [np.asarray(lab) for lab in labels])
     table.attrs["labelfree"] = {"diameter": round(float(diameter), 3), "diameter_source": choice.source}
     return table
