@@ -197,7 +197,7 @@ def run_command(args: argparse.Namespace) -> int:
     from labelfree.cli import config_from_args, progress_from_args
     from labelfree.image import parse_channels
     from labelfree.io import OutputFolder, output_stem, read_image, write_outputs
-    from labelfree.io.outputs import check_stem
+    from labelfree.io.outputs import check_stem, plain_stem
     from labelfree.pipelines import get_pipeline
     from labelfree.run import output_inputs, prepare_image, run_pipeline
 
@@ -207,7 +207,8 @@ def run_command(args: argparse.Namespace) -> int:
         raise InputError("--tile-overlap sets the overlap of tiles: give --tile PX too (a tiled run), or leave it out.")
     config = config_from_args(spec.config_class, args)
     channel = parse_channels(args.channel)
-    stem = check_stem(args.stem) if args.stem else output_stem(args.input)
+    # a stem the user gives must be plain; one made from an odd file name (' lead.tif') is made plain
+    stem = check_stem(args.stem) if args.stem else plain_stem(output_stem(args.input))
     extras = [k for k in spec.extra_outputs if getattr(args, f"extra_{k}", False)]
     if args.overlay:
         extras.append("overlay")

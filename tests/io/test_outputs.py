@@ -74,3 +74,24 @@ def test_write_outputs_bad_input(tmp_path):
     with pytest.raises(DimensionError, match="image"):
         write_outputs(tmp_path / "o", np.zeros((3, 3), np.uint8), image=np.zeros((4, 4)))
     assert not (tmp_path / "o").exists() or os.listdir(tmp_path / "o") == []
+
+
+def test_an_odd_input_name_gives_a_plain_stem_and_a_given_stem_must_be_plain(tmp_path, capsys):
+    """A file named ' lead.tif' (or '.hidden.tif') was refused by the single-image command and by
+    write_outputs, as if the user had given that stem; batch runs already made such names plain."""
+    import tifffile
+
+    from labelfree.cli import main
+
+    image = np.zeros((32, 32), np.uint16)
+    image[8:20, 8:20] = 1000
+    for name, stem in ((" lead.tif", "lead"), (".hidden.tif", "hidden"), ("scan .tif", "scan")):
+        path = tmp_path / name
+        tifffile.imwrite(path, image)
+        assert main(["threshold", str(path), "-o", str(tmp_path / "cli" / stem), "-q"]) == 0, capsys.readouterr().err
+        assert (tmp_path / "cli" / stem / f"{stem}_labels.tif").is_file()
+        paths = write_outputs(tmp_path / "api" / stem, (read_image(path) > 0).astype(np.uint8), image=read_image(path))
+        assert paths["labels"].name == f"{stem}_labels.tif"
+    assert main(["threshold", str(tmp_path / " lead.tif"), "-o", str(tmp_path / "given"), "--stem", " lead"]) == 1
+    assert "not a plain file-name prefix" in capsys.readouterr().err  # what the user chose is not changed
+    assert not (tmp_path / "given").exists()

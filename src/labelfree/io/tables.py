@@ -127,7 +127,9 @@ def write_outputs(
         (set by :func:`labelfree.io.read_image`) is recorded as the input.
     stem : str, optional
         File name prefix; default: the whole name of the image's source file without its
-        image suffix (``exp1.pos1.tif`` -> ``exp1.pos1``), else ``"labels"``.
+        image suffix (``exp1.pos1.tif`` -> ``exp1.pos1``), made plain as
+        :func:`~labelfree.io.outputs.plain_stem` does (``" lead.tif"`` -> ``lead``), else
+        ``"labels"``.
     inputs : mapping role -> path, optional
         The run's input files (image, markers, config, ...): never written over, recorded
         with their SHA-256 in the provenance.
@@ -150,7 +152,7 @@ def write_outputs(
         every other file) -> path. The files are written into a staging folder and
         published together; a failure leaves no new file behind.
     """
-    from labelfree.io.outputs import OutputFolder, output_stem
+    from labelfree.io.outputs import OutputFolder, output_stem, plain_stem
 
     if isinstance(out_dir, OutputFolder):  # a folder the caller holds (checked before its computation)
         folder = out_dir
@@ -163,7 +165,7 @@ def write_outputs(
     if source and "image" not in all_inputs:
         all_inputs["image"] = source
     if stem is None:
-        stem = output_stem(source) if source else "labels"
+        stem = plain_stem(output_stem(source)) if source else "labels"
     with OutputFolder(out_dir, inputs=all_inputs, overwrite=overwrite, purpose="write_outputs") as folder:
         folder.plan(stem, extras=tuple(extras or ()))
         return _write_set(folder, stem, labels, image=image, extras=extras, record=record)
