@@ -177,7 +177,7 @@ def test_segment_records_the_automatic_scale(caplog):
 
 
 @pytest.mark.slow
-def test_saved_model_is_applied_at_the_scale_it_was_trained_for(tmp_path):
+def test_saved_model_is_applied_at_the_scale_it_was_trained_for(tmp_path, caplog):
     pytest.importorskip("torch")
     from cutter_synth import two_channel_cells
 
@@ -200,6 +200,12 @@ def test_saved_model_is_applied_at_the_scale_it_was_trained_for(tmp_path):
     assert auto["downscale"] == pytest.approx(2 * d_train, rel=0.1)
     assert applied.attrs["labelfree"]["training_steps"] == 0
     assert evaluate(applied.values, big_truth)["mean_iou"] > 0.8
+    # at half the size the image would have to be enlarged past the floor: said, not silent
+    small, small_nuclei = image[0][::2, ::2], nuclei[::2, ::2]
+    with caplog.at_level("WARNING", logger="labelfree"):
+        shrunk = segment(small, markers=small_nuclei, config=cfg, model=path)
+    assert shrunk.attrs["labelfree"]["auto"]["downscale"] == MIN_DOWNSCALE
+    assert "images are enlarged at most 2 times, so using 0.5" in caplog.text, d_train
 
 
 @pytest.mark.parametrize("n_cells, seed", [(20, 0), (30, 1)])

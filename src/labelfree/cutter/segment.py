@@ -154,7 +154,13 @@ def resolve_scale(
     shape = (image.sizes["Y"], image.sizes["X"])
     chosen = auto_settings(size, crop_size=config.crop_size, downscale=config.downscale, image_shape=shape)
     if cell_radius is not None:  # apply a model at the scale it was trained for
-        chosen["downscale"] = round(max(size.radius / float(cell_radius), MIN_DOWNSCALE), 2)
+        wanted = size.radius / float(cell_radius)
+        chosen["downscale"] = round(max(wanted, MIN_DOWNSCALE), 2)
+        if wanted < MIN_DOWNSCALE:
+            log.warning("The model's scale asks for downscale %.2f (this image's cells, radius %.1f px, are %.1f times "
+                        "smaller than the model's, %.1f px); images are enlarged at most %g times, so using %g: its "
+                        "cells stay smaller than the model's.", wanted, size.radius, 1.0 / wanted, float(cell_radius),
+                        1.0 / MIN_DOWNSCALE, MIN_DOWNSCALE)
         limit = max_downscale(shape, crop_size=config.crop_size)
         if chosen["downscale"] > limit:
             log.warning("The model's scale asks for downscale %g, which leaves less than one %d px patch of the "
