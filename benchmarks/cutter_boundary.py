@@ -17,6 +17,8 @@ the lines between two cells stay, except in the last step):
 - **closing**: each cell closed with a disk of ``BAND`` times its radius, added pixels
   unlabelled and above the noise floor (notches between the bright spots of a textured
   nucleus);
+- **convex hull**: each cell filled to its convex hull, added pixels unlabelled and above the
+  noise floor (the closing taken as far as it goes);
 - **own-outline level, growth**: each cell grows into its outer band where the smoothed
   intensity reaches the median of its own outline (the pixels that face the background),
   connected to it, holes filled (the outline made an iso-line of the cell's own edge level);
@@ -166,6 +168,22 @@ def closing(labels: np.ndarray, image: np.ndarray, sigma: float) -> np.ndarray:
     return out
 
 
+def convex_hull(labels: np.ndarray, image: np.ndarray, sigma: float) -> np.ndarray:
+    """Each cell filled to its convex hull; added pixels unlabelled and above the noise floor."""
+    from skimage.morphology import convex_hull_image
+
+    smooth = ndi.gaussian_filter(image.astype(np.float64), sigma)
+    b, s = background_and_noise(smooth)
+    free = (smooth > b + FLOOR * s) & (labels == 0)
+    out = labels.copy()
+    for k, sl in enumerate(ndi.find_objects(labels), start=1):
+        if sl is None or (labels[sl] == k).sum() < 5:
+            continue
+        o = out[sl]
+        o[convex_hull_image(labels[sl] == k) & free[sl] & (o == 0)] = k
+    return out
+
+
 def own_level_growth(labels: np.ndarray, image: np.ndarray, sigma: float) -> np.ndarray:
     """Each cell grows into its outer band where the smoothed intensity reaches the median of its own outline."""
     smooth = ndi.gaussian_filter(image.astype(np.float64), sigma)
@@ -210,7 +228,8 @@ def own_level_gaps(labels: np.ndarray, image: np.ndarray, sigma: float) -> np.nd
 
 STEPS = {"iso-level, steepest": lambda *a: iso_level(*a, rule="steepest"),
          "iso-level, LoG zero": lambda *a: iso_level(*a, rule="log_zero"),
-         "LoG sign": log_sign, "closing": closing, "own-outline level, growth": own_level_growth,
+         "LoG sign": log_sign, "closing": closing, "convex hull": convex_hull,
+         "own-outline level, growth": own_level_growth,
          "own-outline level, gaps": own_level_gaps}
 
 #: (mask_peak_fraction, mask_peak_window) pairs of ``--masks`` (the default is 0.4, 9)
