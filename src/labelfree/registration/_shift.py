@@ -105,9 +105,13 @@ def shift_frame(
 
 
 def check_movie(movie: Any) -> xr.DataArray:
-    """The movie as a DataArray with a T axis of at least 2 frames (DimensionError otherwise)."""
+    """The movie as a DataArray with a T axis of at least 2 frames (DimensionError otherwise).
+
+    A plain 3-D array is a ``TYX`` stack (a DataArray says its own dims; other arrays need one).
+    """
+    plain_stack = not isinstance(movie, xr.DataArray) and np.ndim(movie) == 3
     try:
-        da = validate_image(movie, required=("Y", "X"), name="movie")
+        da = validate_image(movie, required=("Y", "X"), name="movie", dims="TYX" if plain_stack else None)
     except ConstantImageError:
         raise ConstantImageError(
             "movie is constant (every pixel of every frame is the same value); there is nothing to register. "

@@ -38,6 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--canvas", choices=("grow", "crop", "same"), help="output field of view")
     p.add_argument("--max-shift", type=float, help="largest shift per measurement (pixels)")
     p.add_argument("--integer", action="store_true", help="whole-pixel shifts only (no interpolation)")
+    p.add_argument("--labels", action="store_true",
+                   help="with --apply: the movie is a label image; shifts are rounded to whole pixels (no label is "
+                        "interpolated) and the output is a label image")
     add_config_options(p)
     add_progress_options(p)
     p.set_defaults(func=_drift)
@@ -114,7 +117,7 @@ def _held_outputs(args: argparse.Namespace, inputs: dict[str, Any], outputs: dic
 
 def write_image(path: Path, image: Any, /, *, record: dict[str, Any] | None = None) -> Path:
     """Write an image DataArray as an ImageJ hyperstack TIFF (axes in ImageJ's TZCYX order) with its
-    calibration (atomically); ``record`` is stored as its ``labelfree`` property, as label images
+    calibration and channel names (atomically); ``record`` is stored as its ``labelfree`` property, as label images
     store their provenance (:func:`labelfree.io.labels_tiff.read_provenance` reads it)."""
     import json
 
@@ -128,9 +131,17 @@ def write_image(path: Path, image: Any, /, *, record: dict[str, Any] | None = No
     if data.dtype not in _IJ_TYPES:
         data = data.astype(np.uint8 if data.dtype == bool else np.float32)
     resolution, meta = imagej_calibration(image)
+    properties: dict[str, str] = {}
     metadata = {"axes": "".join(image.dims), **meta}
+    if "C" in image.dims:  # channel names: one slice label per plane (as Fiji shows them) and the property
+        names = [str(c) for c in image.coords["C"].values]
+        planes = int(np.prod([image.sizes[d] for d in image.dims if d in "TZ"]))
+        metadata["Labels"] = names * planes
+        properties["channel_names"] = ",".join(names)
     if record:
-        metadata["Properties"] = {"labelfree": json.dumps(record, default=str, sort_keys=True)}
+        properties["labelfree"] = json.dumps(record, default=str, sort_keys=True)
+    if properties:
+        metadata["Properties"] = properties
     with atomic_path(path) as tmp:
         tifffile.imwrite(tmp, data, imagej=True, resolution=resolution, metadata=metadata)
     return path
@@ -143,11 +154,31 @@ def _start_fiji(args: argparse.Namespace) -> None:
         start(args.fiji, headless=True)
 
 
+#: ``labelfree drift`` options of the measurement (and its table): with --apply nothing is measured
+_MEASURING = {"shifts": "--shifts", "reference": "--reference", "max_shift": "--max-shift", "channel": "--channel",
+              "backend": "--backend", "fiji": "--fiji"}
+
+
+def _check_drift_options(args: argparse.Namespace) -> None:
+    """InputError for options this run would ignore: the measuring ones with --apply, --labels without it."""
+    if args.apply is None:
+        if args.labels:
+            raise InputError("--labels applies saved shifts to a label image: give them with --apply SHIFTS.csv "
+                             "(measure the drift on the movie the labels were made from).")
+        return
+    ignored = [flag for key, flag in _MEASURING.items() if getattr(args, key) is not None]
+    if ignored:
+        raise InputError(f"--apply {args.apply} applies shifts measured earlier and measures nothing, so "
+                         f"{', '.join(ignored)} would be ignored. Leave out {', '.join(ignored)}, or leave out --apply "
+                         "to measure the drift (and write it with --shifts).")
+
+
 def _drift(args: argparse.Namespace) -> int:
     from labelfree.image import parse_channel
-    from labelfree.io import read_image, write_table
+    from labelfree.io import read_image, write_labels, write_table
     from labelfree.registration import DriftConfig, apply_shifts, correct_drift
 
+    _check_drift_options(args)
     cfg = _config(DriftConfig, args, backend=args.backend, reference=args.reference, canvas=args.canvas,
                   max_shift=args.max_shift, channel=None if args.channel is None else parse_channel(args.channel),
                   subpixel=False if args.integer else None)
@@ -156,12 +187,15 @@ def _drift(args: argparse.Namespace) -> int:
     with _held_outputs(args, inputs, outputs, purpose=f"labelfree drift {args.input}") as out:
         movie = read_image(args.input, dims=args.dims)
         if args.apply is not None:
-            corrected = apply_shifts(movie, args.apply, canvas=cfg.canvas, subpixel=cfg.subpixel)
+            corrected = apply_shifts(movie, args.apply, canvas=cfg.canvas, subpixel=cfg.subpixel and not args.labels)
             shifts = None
         else:
             _start_fiji(args)
             corrected, shifts = correct_drift(movie, config=cfg, progress=progress_from_args(args))
-        write_image(out["corrected movie"], corrected)
+        if args.labels:
+            write_labels(out["corrected movie"], corrected)
+        else:
+            write_image(out["corrected movie"], corrected)
         if shifts is not None and "shifts table" in out:
             write_table(out["shifts table"], shifts)
     if not args.quiet:
@@ -198,7 +232,19 @@ def _tile_files(args: argparse.Namespace) -> tuple[list[Path], Any]:
     from labelfree.registration import read_tile_configuration
 
     if args.tiles.is_file():
-        table = read_tile_configuration(args.tiles)
+        table = read_tile_configuration(args.tiles)  # first: a TIFF given as TILES is told so
+        grid = [flag for flag, value in (("--grid", args.grid), ("--overlap", args.overlap), ("--order", args.order))
+                if value is not None]
+        if grid:
+            raise InputError(f"{', '.join(grid)} {'describes' if len(grid) == 1 else 'describe'} a grid of tiles in "
+                             f"a folder, but {args.tiles} gives each tile's position. Leave out {', '.join(grid)}, "
+                             "or give the folder of tiles instead of the file.")
+        if "z" in table.columns and table["z"].nunique() > 1:
+            raise InputError(f"{args.tiles} places the tiles at {table['z'].nunique()} different z positions "
+                             f"(dim = 3); stitching is 2-D: give each plane's tiles with their x and y (dim = 2), "
+                             "or stitch the 3-D tiles in Fiji.")
+        if len(table) < 2:
+            raise InputError(f"{args.tiles} lists {len(table)} tile; stitching needs at least 2.")
         return [Path(p) for p in table["path"]], table[["y", "x"]].to_numpy()
     if not args.tiles.is_dir():
         raise InputError(f"{args.tiles} is neither a folder of tiles nor a TileConfiguration file.")

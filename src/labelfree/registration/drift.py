@@ -17,7 +17,7 @@ import xarray as xr
 
 from labelfree._config import PipelineConfig, setting
 from labelfree._progress import Progress
-from labelfree.errors import ConfigError
+from labelfree.errors import ConfigError, InputError
 from labelfree.image import scale_of, select_channel, units_of
 from labelfree.registration._backend import choose_backend, fiji_backend
 from labelfree.registration._phase import (
@@ -200,20 +200,44 @@ def estimate_drift(movie: Any, /, *, config: Any = None, progress: Any = False) 
     return _shift_table(drift, ncc, da, axes)
 
 
-def estimate_drift_in_region(movie: xr.DataArray, box: tuple[int, int, int, int], /, *, config: Any) -> pd.DataFrame:
+#: The smallest region (px per side) :func:`estimate_drift_in_region` measures in (as the sub-pixel step's overlap).
+MIN_REGION = 8
+
+
+def _box_inside(box: Any, height: int, width: int) -> tuple[int, int, int, int]:
+    """The part of ``box`` (x, y, width, height) inside a ``height`` x ``width`` frame, as ImageJ clips a
+    selection to its image; InputError when that part is smaller than :data:`MIN_REGION` px per side."""
+    try:
+        x, y, w, h = (round(float(v)) for v in box)
+    except (TypeError, ValueError, OverflowError):
+        raise InputError(f"box must be four numbers (x, y, width, height) in pixels; got {box!r}.") from None
+    x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, width), min(y + h, height)
+    if x1 - x0 < MIN_REGION or y1 - y0 < MIN_REGION:
+        raise InputError(
+            f"The region (x={x}, y={y}, {w}x{h} px) holds {max(x1 - x0, 0)}x{max(y1 - y0, 0)} px of the "
+            f"{width}x{height} px frame; drift is measured in at least {MIN_REGION}x{MIN_REGION} px. Give a larger "
+            "region inside the frame (in Fiji: a larger selection), or none to measure on the whole frame.")
+    return x0, y0, x1 - x0, y1 - y0
+
+
+def estimate_drift_in_region(movie: Any, box: tuple[int, int, int, int], /, *, config: Any) -> pd.DataFrame:
     """Drift measured inside ``box`` (x, y, width, height) that moves along with it, as Correct 3D Drift
     moves its ROI: each frame's box is placed where the previous frame's drift puts the structure
     (kept inside the image, size unchanged), then once more where the structure was found, so the
     structure does not leave the box and the edge taper does not pull the shift towards 0.
     Same table as :func:`estimate_drift` (the "LabelFree Drift" command with an area selection).
+    A box reaching beyond the frame is cut to the frame, as ImageJ cuts a selection; InputError when
+    less than :data:`MIN_REGION` px per side of it lies inside.
     """
     config = DriftConfig.coerce(config)
-    x, y, w, h = box
-    axes = _axes(movie, config)
+    movie = _check_movie(movie)
     n, height, width = movie.sizes["T"], movie.sizes["Y"], movie.sizes["X"]
+    x, y, w, h = _box_inside(box, height, width)
+    axes = _axes(movie, config)
     frames = [_registration_frame(movie, t, config, axes) for t in range(n)]
 
-    def cut(t: int, offset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # offset: the box's (dy, dx) from its drawn place
+    def cut(t: int, offset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Frame t's box moved by ``offset`` (its (dy, dx) from its drawn place), and where it landed."""
         y0 = int(np.clip(y + round(offset[-2]), 0, height - h))
         x0 = int(np.clip(x + round(offset[-1]), 0, width - w))
         return frames[t][..., y0:y0 + h, x0:x0 + w], np.array([y0 - y, x0 - x])
@@ -253,7 +277,6 @@ def estimate_drift_in_region(movie: xr.DataArray, box: tuple[int, int, int, int]
             unmatched.append(t)
     _warn_unmatched(unmatched, ncc, " inside the selection", "")
     return _shift_table(drift, ncc, movie, axes)
-
 
 
 def correct_drift(

@@ -74,20 +74,26 @@ def read_tile_configuration(path: str | Path, /) -> pd.DataFrame:
     pandas.DataFrame
         Columns ``file`` (as written), ``path`` (resolved next to the file), ``y``, ``x``
         (and ``z`` for 3-D) in pixels.
+
+    Raises
+    ------
+    InputError
+        A file that is not a TileConfiguration (binary data, a malformed line, no tile) or that lists
+        a tile twice. A byte-order mark at its start (Windows editors) is allowed.
     """
     path = Path(path)
     try:
         with open(path, "rb") as fh:  # the start tells an image (NUL bytes) without reading all of it
             if b"\0" in fh.read(4096):
                 raise ValueError("binary data")
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark (Windows editors) is no part of line 1
     except OSError as exc:
         raise InputError(f"Cannot read tile configuration {path}: {exc}") from exc
     except ValueError:  # UnicodeDecodeError too: an image or another binary file
         raise InputError(f"{path} is not a TileConfiguration file (it holds binary data, e.g. an image, not lines "
                          "'file; ; (x, y)'). Give a folder of tiles with --grid RxC (labelfree stitch TILES_DIR --grid "
                          "3x4), or Fiji's TileConfiguration.txt.") from None
-    dim, rows = 2, []
+    dim, rows, listed = 2, [], {}
     for lineno, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
         if not line or line.startswith("#"):
@@ -109,6 +115,10 @@ def read_tile_configuration(path: str | Path, /) -> pd.DataFrame:
             raise InputError(f"{path}, line {lineno}: the position {m.group('coords')!r} is not {dim} numbers.")
         if len(values) != dim:
             raise InputError(f"{path}, line {lineno}: {len(values)} coordinates for dim = {dim}.")
+        first = listed.setdefault(m.group("name"), lineno)
+        if first != lineno:
+            raise InputError(f"{path}, line {lineno}: the tile {m.group('name')!r} is listed again (first on line "
+                             f"{first}); each tile is one line. Remove the repeated line.")
         row = {"file": m.group("name"), "path": str(path.parent / m.group("name")), "x": values[0], "y": values[1]}
         if dim == 3:
             row["z"] = values[2]
