@@ -354,6 +354,22 @@ def test_plot_flow_field_needs_matplotlib_or_writes_png(tmp_path):
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_plot_flow_field_leaves_the_callers_matplotlib_backend_alone(tmp_path):
+    """Before, it called matplotlib.use("Agg"): a notebook's or a GUI's backend was switched for the whole
+    process. A separate process, so that this one's backend is not touched."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("matplotlib")
+    code = ("import matplotlib, numpy as np, sys; matplotlib.use('svg'); from labelfree import motion; "
+            "f = np.ones((32, 32, 2), np.float32); motion.plot_flow_field(f, sys.argv[1], image=f[..., 0]); "
+            "print(matplotlib.get_backend())")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "f.png")], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "svg"
+    assert (tmp_path / "f.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_kernel_naive_bayes_learns_a_two_mode_cell_class():
     # cell grey levels 1 or 9, background 5 or 13: no pair of normal densities (a
     # quadratic boundary) separates that, the kernel densities can

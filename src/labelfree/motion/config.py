@@ -22,6 +22,12 @@ _CLASSIFIER = "classifier and features"
 _REFINE = "boundary refinement"
 _OBJECTS = "objects"
 
+#: below this Gaussian sigma (px) the Farnebaeck polynomial fit is singular (labelfree's engine fails
+#: under 0.11 px, OpenCV's gives zero flow under 0.17 px)
+MIN_POLY_SIGMA = 0.2
+#: the cell-threshold search holds one histogram bin per step: at most 10,000
+MIN_CELL_STEP_FACTOR = 1e-4
+
 
 @dataclasses.dataclass
 class MotionConfig(PipelineConfig):
@@ -215,6 +221,18 @@ class MotionConfig(PipelineConfig):
             raise ConfigError(
                 f"MotionConfig.features: {what}; valid features are {sorted(FEATURES)} "
                 "(add your own with labelfree.motion.register_feature)."
+            )
+        if self.poly_sigma < MIN_POLY_SIGMA:
+            raise ConfigError(
+                f"MotionConfig.poly_sigma must be at least {MIN_POLY_SIGMA:g} px; got {self.poly_sigma:g}. A narrower "
+                "Gaussian puts no weight beyond the centre pixel: the polynomial fit is singular (OpenCV's flow is "
+                "then zero everywhere). The paper uses 1.1 with poly_n 5, OpenCV suggests 1.5 with poly_n 7."
+            )
+        if self.cell_step_factor < MIN_CELL_STEP_FACTOR:
+            raise ConfigError(
+                f"MotionConfig.cell_step_factor must be at least {MIN_CELL_STEP_FACTOR:g} (the threshold search "
+                f"takes 1 / cell_step_factor steps, one histogram bin each); got {self.cell_step_factor:g}. "
+                "The paper's is 0.05."
             )
         if not self.scale_low_percentile < self.scale_high_percentile:
             raise ConfigError("need scale_low_percentile < scale_high_percentile.")

@@ -14,7 +14,7 @@ import xarray as xr
 
 from labelfree._heap import retained_heap
 from labelfree._jit import njit
-from labelfree.errors import DimensionError, InputError
+from labelfree.errors import ConfigError, DimensionError, InputError
 from labelfree.motion.config import MotionConfig
 from labelfree.motion.farneback import BufferPool, expansion_pyramid, flow_from_expansions, pyramid_sizes
 from labelfree.motion.movie import _frame
@@ -162,11 +162,30 @@ def farneback_flow(prev: np.ndarray, next: np.ndarray, /, *, config: MotionConfi
     cfg = config or MotionConfig()
     prev, nxt = np.asarray(prev), np.asarray(next)
     _check_pair(prev, nxt)
+    check_binning(nxt.shape, cfg)
     return _flow(_flow_input(prev, cfg), _flow_input(nxt, cfg), nxt.shape, cfg)
 
 
 #: most binning of the automatic flow_downsample
 MAX_DOWNSAMPLE = 4
+#: the shorter side (px) a binned frame keeps at least: the flow of 128 px frames binned to 16 px
+#: still found the cells' motion (2.4 px/frame), binned to 8 px it fell to 0.5, to 4 px to nothing
+MIN_BINNED_SIDE = 16
+
+
+def check_binning(shape: tuple[int, ...], cfg: MotionConfig, /) -> None:
+    """Refuse a given ``flow_downsample`` that bins frames of ``shape`` (Y, X) below
+    :data:`MIN_BINNED_SIDE` px a side: no motion could be measured on them (before, every pair
+    was taken for a still one and the labels were empty, "No motion found")."""
+    k = int(cfg.flow_downsample or 1)
+    h, w = shape[-2:]
+    if k > 1 and min(h, w) // k < MIN_BINNED_SIDE:
+        most = max(1, min(h, w) // MIN_BINNED_SIDE)
+        raise ConfigError(
+            f"MotionConfig.flow_downsample={k} bins the {h} x {w} px frames to {max(1, h // k)} x {max(1, w // k)} "
+            f"px, too small for the optical flow (at least {MIN_BINNED_SIDE} px a side); use at most {most} "
+            "for these frames (1 = full resolution), or null (automatic)."
+        )
 
 
 def auto_downsample(cell_area: float, /, *, min_radius: float) -> int:
@@ -306,6 +325,7 @@ def flow_settings(da: xr.DataArray, cfg: MotionConfig, /, *, low: float, high: f
     a binned flow are scaled to the binning (:func:`labelfree.motion.flow.binned_flow_config`).
     """
     if cfg.flow_downsample is not None:
+        check_binning((da.sizes["Y"], da.sizes["X"]), cfg)
         return cfg, {}
     if cfg.min_size is not None:
         k = auto_downsample(cfg.min_size / cfg.min_size_fraction, min_radius=cfg.flow_downsample_radius)
@@ -427,17 +447,16 @@ def plot_flow_field(
     from labelfree._deps import require
 
     require("matplotlib", purpose="flow vector plots")
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # a Figure of its own, without pyplot: the caller's backend (a notebook's, a GUI's) is left as it is
+    from matplotlib.figure import Figure
 
     f = np.asarray(flow, np.float32)
     if f.ndim != 3 or f.shape[-1] != 2:
         raise DimensionError(f"flow must have shape (Y, X, 2); got {f.shape}.")
     path = Path(path)
     ys, xs = np.mgrid[step // 2 : f.shape[0] : step, step // 2 : f.shape[1] : step]
-    fig, ax = plt.subplots(figsize=(8, 8 * f.shape[0] / f.shape[1]))
+    fig = Figure(figsize=(8, 8 * f.shape[0] / f.shape[1]))
+    ax = fig.subplots()
     if image is not None:
         ax.imshow(np.asarray(image), cmap="gray")
     ax.quiver(xs, ys, f[ys, xs, 0], f[ys, xs, 1], flow_magnitude(f)[ys, xs], angles="xy", scale=scale,
@@ -445,9 +464,6 @@ def plot_flow_field(
     ax.set_xlim(0, f.shape[1]), ax.set_ylim(f.shape[0], 0), ax.set_axis_off()
     from labelfree.io.atomic import atomic_path
 
-    try:
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, dpi=100, bbox_inches="tight", format="png")
-    finally:
-        plt.close(fig)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=100, bbox_inches="tight", format="png")
     return path

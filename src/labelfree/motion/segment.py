@@ -18,7 +18,7 @@ from labelfree._heap import retained_heap
 from labelfree._progress import Progress
 from labelfree._threads import available_memory, thread_count, threads_for_memory
 from labelfree.image import labels_like
-from labelfree.motion.classify import classify_frame, train_classifier
+from labelfree.motion.classify import classify_frame, log_odds, train_classifier
 from labelfree.motion.config import MotionConfig
 from labelfree.motion.features import compute_features
 from labelfree.motion.flow import STILL, auto_upsample, blank_frames, flow_settings, frame_extremes, uint8_range
@@ -99,6 +99,21 @@ def _background_error(called: np.ndarray, background: np.ndarray) -> float:
     return np.count_nonzero(called & background) / n_bg if n_bg else 0.0
 
 
+def _even_odds(features: np.ndarray, model: Any, called: np.ndarray | None) -> np.ndarray | None:
+    """What ``model`` calls cell at equal class priors (``called``: its call at its own prior).
+
+    The noise checks judge whether a pair's labels can be told apart, not how much cell the
+    prior asks for: their limits were measured at ``class_prior`` 0.5. The label counts
+    (``class_prior`` null, the paper's) give cell a prior of 0.78-0.92 in small fields of
+    moving cells; at that prior the classifier called 15-19 % of the background labels and
+    over half of the frame cell, and every pair was taken for noise.
+    """
+    if model is None or called is None:
+        return called
+    shift = float(np.log(model.class_prior_[1] / model.class_prior_[0]))
+    return called if shift == 0 else log_odds(features, model) > shift
+
+
 def _noise_labels(called: np.ndarray | None, background: np.ndarray) -> bool:
     """Whether a pair's self-labels are noise, from ``called``, the classification of the normal
     densities trained on them alone (None: no classifier): they call more than
@@ -115,6 +130,46 @@ def _noise_labels(called: np.ndarray | None, background: np.ndarray) -> bool:
     error = _background_error(called, background)
     return bool(error > _NOISE_BACKGROUND_ERROR
                 or (np.count_nonzero(called) > _FLOODED * called.size and error > _NOISE_FLOOD_BACKGROUND_ERROR))
+
+
+#: the settings that say which speeds and sizes the self-labels take, when given
+_LABEL_SETTINGS = ("cell_threshold", "background_threshold", "start_threshold", "min_size")
+
+
+def _no_motion_text(noisy: int, unlabelled: dict[str, list], cfg: MotionConfig, /, *,
+                    min_size: int | None) -> tuple[str, str]:
+    """What the NoMotionWarning says was not found, and why: pairs whose motion was noise
+    (``noisy`` of them), pairs that moved but whose self-labels held no cell or no background
+    pixel (``unlabelled``: per empty class, the count and the first such pair's record), or no
+    motion at all."""
+    why = ""
+    if noisy:
+        why += (f" In {noisy} frame pair(s) the moving pixels were noise: the optical flow was no faster than the "
+                f"movie's own noise (motion threshold under {NOISE_CONTRAST:g} x the flow's noise floor), or a "
+                "classifier trained on them called much of the still background cell, as in a field without "
+                "cells or with cells that do not move. Motion segments cells by their movement: check that the "
+                "movie holds moving cells (a crop with cells in it, frames in time order, a frame interval short "
+                "enough to follow them); for still or cell-free fields use another pipeline, or set "
+                "start_threshold or cell_threshold (px/frame) to say which speed is motion.")
+    for empty, (count, (t, cell, background, _, _)) in sorted(unlabelled.items()):
+        rule = (f"no object of at least min_size = {min_size} px moved faster than the cell threshold"
+                if empty == "cell" else "no pixel was left still enough for the background (slower than the "
+                "background threshold and outside the cell labels)")
+        why += (f" In {count} frame pair(s) the pixels moved, but {rule}, so no classifier could be trained "
+                f"(frame {t}: cell threshold {cell:.3g} px/frame, background threshold {background:.3g} px/frame).")
+    if unlabelled:
+        given = [f"{key}={getattr(cfg, key)!r}" for key in _LABEL_SETTINGS if getattr(cfg, key) is not None]
+        them = "them" if len(given) > 1 else "it"
+        window = cfg.winsize * (cfg.flow_downsample or 1)  # a binned flow's window, in the frame's pixels
+        why += (f" The given {', '.join(given)} decide{'' if len(given) > 1 else 's'} this: set {them} within the "
+                "speeds (px/frame, labelfree.motion.flow_magnitude_stack) and sizes of the movie's cells, or leave "
+                f"{them} automatic (null)." if given else
+                f" The moving objects with the flow's halo around them (its window: {window} px) fill the frame, "
+                "or they are smaller than min_size: give frames larger than the cells and that window, or set "
+                "background_threshold, cell_threshold (px/frame) or min_size.")
+    if not why:
+        why = " Motion segments cells by their movement; for still images use another pipeline."
+    return ("cell motion" if noisy else "self-labelled motion" if unlabelled else "motion"), why
 
 
 def _drift_corrected(da: xr.DataArray, cfg: MotionConfig) -> tuple[xr.DataArray, np.ndarray, list]:
@@ -270,12 +325,14 @@ def _valid_region(shape: tuple[int, int], bands: np.ndarray, margin: int) -> np.
 class _Pair:
     """What the pair (t-1, t) gave: its classifier, its self-label record, and frame t's
     classification when the kernel flooding check already made it (None: not made); ``noise``:
-    the pair moved, but only as much as its noise (no classifier)."""
+    the pair moved, but only as much as its noise (no classifier); ``empty``: the pair moved, but
+    its self-labels held no "cell" or no "background" pixel (no classifier)."""
 
     model: Any = None
     stats: tuple | None = None
     decided: np.ndarray | None = None
     noise: bool = False
+    empty: str | None = None
 
 
 def _classify_pair(item: FrameWork, prev_entropy: np.ndarray, cfg: MotionConfig, /, *, min_size: int,
@@ -312,7 +369,7 @@ def _classify_pair(item: FrameWork, prev_entropy: np.ndarray, cfg: MotionConfig,
 
     if low:
         normal_densities()
-        if _noise_labels(normal_check, sl.background):
+        if _noise_labels(_even_odds(feats, normal, normal_check), sl.background):
             log.info("Motion: frame %d: the flow is no faster than its noise, and its labels are noise: "
                      "no cell motion", t)
             return _Pair(noise=True)
@@ -324,7 +381,8 @@ def _classify_pair(item: FrameWork, prev_entropy: np.ndarray, cfg: MotionConfig,
                                    seed=cfg.seed + t, prior=cfg.class_prior, model=model, kind=kind)
         check = None if trained is None else classify_frame(feats, trained)
     if trained is None:
-        return _Pair(None, (t, sl.cell_threshold, sl.background_threshold, int(sl.cell.sum()), kind))
+        return _Pair(None, (t, sl.cell_threshold, sl.background_threshold, int(sl.cell.sum()), kind),
+                     empty="cell" if not sl.cell.any() else "background")
     if kind == "kernel" and model is None:
         # the kernel densities also follow background that the flow halo put into the
         # cell labels; when that wins, the frame floods: use the paper's normal densities
@@ -333,7 +391,7 @@ def _classify_pair(item: FrameWork, prev_entropy: np.ndarray, cfg: MotionConfig,
         if _floods(check, sl.background, normal_check):
             kind, trained, check = "gaussian", normal, normal_check
             log.info("Motion: frame %d: the kernel classifier floods; normal densities used", t)
-    error = _background_error(check, sl.background) if checking else 0.0
+    error = _background_error(_even_odds(feats, trained, check), sl.background) if checking else 0.0
     if error > _NOISE_BACKGROUND_ERROR:
         # whatever its flow, a classifier that cannot tell its own background labels from its cell
         # labels has learnt noise (a few cells moving in a field of camera noise: 25-29 %)
@@ -484,6 +542,7 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, progress: Any, *, noise_check:
     linker = OverlapLinker(min_iou=cfg.track_min_iou)
     model, min_size, pending, stats, still = None, cfg.min_size, [], [], 0
     noisy = 0  # pairs whose flow was no faster than its noise
+    unlabelled: dict[str, list] = {}  # moving pairs whose self-labels held no cell / no background pixel
     refined, contrasts = [], []  # per-frame refinement records; the grey contrasts seen so far
     refine_size = cfg.min_size is None and cfg.refine_min_size
     tracker, last, landscapes = None, -1, {}  # instances over time; the last finished frame
@@ -569,6 +628,8 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, progress: Any, *, noise_check:
         """Record a pair's self-labels, in frame order; its classifier becomes the current one."""
         nonlocal model, noisy
         noisy += pair.noise
+        if pair.empty is not None:  # the count, and the first such pair's thresholds
+            unlabelled.setdefault(pair.empty, [0, pair.stats])[0] += 1
         if pair.stats is not None:
             stats.append(pair.stats)
         model = pair.model if pair.model is not None else model
@@ -638,17 +699,9 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, progress: Any, *, noise_check:
         while queue:
             settle(*queue.popleft().result())
         if pending or still:
-            what = "cell motion" if noisy else "motion"
-            why = (f" In {noisy} frame pair(s) the moving pixels were noise: the optical flow was no faster than the "
-                   f"movie's own noise (motion threshold under {NOISE_CONTRAST:g} x the flow's noise floor), or a "
-                   "classifier trained on them called much of the still background cell, as in a field without "
-                   "cells or with cells that do not move. Motion segments cells by their movement: check that the "
-                   "movie holds moving cells (a crop with cells in it, frames in time order, a frame interval short "
-                   "enough to follow them); for still or cell-free fields use another pipeline, or set "
-                   "start_threshold or cell_threshold (px/frame) to say which speed is motion." if noisy else
-                   " Motion segments cells by their movement; for still images use another pipeline.")
+            what, why = _no_motion_text(noisy, unlabelled, cfg, min_size=min_size)
             warnings.warn(NoMotionWarning(f"No {what} found in {len(pending) + still} of {n} frames (the first ones "
-                                          f"or all); they are left empty.{why}"), stacklevel=2)
+                                          f"or all); they are left empty.{why}"), stacklevel=3)
             bar.update(len(pending), message=f"no {what}")
     scale = None
     if last < 0 and cfg.min_size is None:  # no frame was segmented: a size measured on noise means nothing

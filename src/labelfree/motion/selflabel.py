@@ -227,9 +227,11 @@ def background_threshold(magnitude, entropy, /, *, start: float, target: float, 
     if start <= 0:
         return 0.0
     step = start / 400.0
-    n_max = max(1, int(round(max_factor * start / step)))
-    hist = _entropy_histogram(magnitude, entropy, step, n_max + 2)
-    below = np.cumsum(hist)  # below[j] = entropy of pixels with |v| < (j + 1) * step
+    n_max = max(1, int(round(max_factor * 400.0)))
+    # bins above the fastest pixel hold nothing: a large max_factor must not size the histogram
+    fastest = float(np.max(magnitude)) if np.size(magnitude) else 0.0
+    hist = _entropy_histogram(magnitude, entropy, step, int(min(n_max, fastest / step)) + 2)
+    below = np.cumsum(hist)  # below[j] = entropy of pixels with |v| < (j + 1) * step (all of them past the end)
     hit = np.flatnonzero(below[:n_max] > target)
     j = hit[0] + 1 if len(hit) else n_max
     return float(j * step)
@@ -247,10 +249,8 @@ def cell_threshold(magnitude, entropy, /, *, start: float, step: float, extra: f
     hist = _entropy_histogram(magnitude, entropy, step, j0 + 1)
     above = np.cumsum(hist[::-1])[::-1]  # above[j] = entropy of pixels with |v| >= j * step
     target = above[j0] + extra
-    for j in range(j0 - 1, 0, -1):
-        if above[j] > target:
-            return float(j * step)
-    return float(start * 5e-4)
+    hit = np.flatnonzero(above[1:j0] > target)  # the highest such step below the start
+    return float((hit[-1] + 1) * step) if hit.size else float(start * 5e-4)
 
 
 @dataclasses.dataclass
