@@ -89,14 +89,18 @@ def test_cell_threshold_search_matches_its_step_rule():
     ("poly_sigma", 0.1, r"poly_sigma must be at least 0\.2 px; got 0\.1"),
     ("poly_sigma", 1e-9, r"poly_sigma must be at least 0\.2 px"),
     ("cell_step_factor", 1e-9, r"cell_step_factor must be at least 0\.0001"),
+    ("min_size_fraction", 1e-300, r"min_size_fraction must be a finite number in \[0\.01, 1\]"),
 ])
 def test_settings_that_crashed_or_hung_are_refused_naming_the_key(key, value, says):
     """Before: poly_sigma 0.1 raised ZeroDivisionError, 1e-9 LinAlgError (OpenCV's engine: zero flow);
-    cell_step_factor 1e-9 searched 1e9 steps in a Python loop (a hang), 1e-300 raised OverflowError."""
+    cell_step_factor 1e-9 searched 1e9 steps in a Python loop (a hang), 1e-300 raised OverflowError;
+    min_size_fraction 1e-9 took 43 s for one object per frame (the typical area is min_size / it), 1e-300
+    raised OverflowError."""
     movie, _ = _small_movie()
     with pytest.raises(ConfigError, match=says):
         motion.segment(movie, config={key: value})
-    assert motion.MotionConfig(**{key: {"poly_sigma": 0.2, "cell_step_factor": 1e-4}[key]})  # the limit itself
+    limit = {"poly_sigma": 0.2, "cell_step_factor": 1e-4, "min_size_fraction": 0.01}[key]
+    assert motion.MotionConfig(**{key: limit})  # the limit itself
 
 
 def test_a_flow_binning_larger_than_the_frames_is_refused():

@@ -122,8 +122,9 @@ class MotionConfig(PipelineConfig):
         help="Objects smaller than this many pixels are removed; automatic: a fraction (min_size_fraction) of the "
              "typical moving-object area found by a flow-only pass, as the paper's size filter.")
     min_size_fraction: float = setting(
-        0.25, group=_SIZE, gt=0, le=1,
-        help="Automatic min_size as a fraction of the typical moving-object area (paper 0.5 x mean).")
+        0.25, group=_SIZE, ge=0.01, le=1,
+        help="Automatic min_size as a fraction of the typical moving-object area (paper 0.5 x mean; at least 0.01: "
+             "the typical area is measured back from min_size with it).")
     refine_min_size: bool = setting(
         True, group=_SIZE, help="Lower the automatic min_size to fit the objects of the first classified frame.")
     size_estimate_threshold: float | None = setting(
