@@ -148,10 +148,9 @@ def log_sign(labels: np.ndarray, image: np.ndarray, sigma: float) -> np.ndarray:
     return out
 
 
-def closing(labels: np.ndarray, image: np.ndarray, sigma: float) -> np.ndarray:
-    """Each cell closed with a disk of BAND x its radius; added pixels unlabelled and above the noise floor."""
-    from skimage.morphology import disk
-
+def _fill_free(labels: np.ndarray, image: np.ndarray, sigma: float, fill) -> np.ndarray:
+    """Each cell k grown to ``fill(labels, k, box)`` -> (box, mask in it); added pixels unlabelled and above the
+    noise floor."""
     smooth = ndi.gaussian_filter(image.astype(np.float64), sigma)
     b, s = background_and_noise(smooth)
     free = (smooth > b + FLOOR * s) & (labels == 0)
@@ -159,29 +158,34 @@ def closing(labels: np.ndarray, image: np.ndarray, sigma: float) -> np.ndarray:
     for k, sl in enumerate(ndi.find_objects(labels), start=1):
         if sl is None:
             continue
+        sl, filled = fill(labels, k, sl)
+        o = out[sl]
+        o[filled & free[sl] & (o == 0)] = k
+    return out
+
+
+def closing(labels: np.ndarray, image: np.ndarray, sigma: float) -> np.ndarray:
+    """Each cell closed with a disk of BAND x its radius; added pixels unlabelled and above the noise floor."""
+    from skimage.morphology import disk
+
+    def closed(labels: np.ndarray, k: int, sl: tuple) -> tuple[tuple, np.ndarray]:
         r = max(round(BAND * np.sqrt((labels[sl] == k).sum() / np.pi)), 1)
         sl = tuple(slice(max(a.start - r - 1, 0), a.stop + r + 1) for a in sl)
         mine = np.pad(labels[sl] == k, r + 1)
-        closed = ndi.binary_fill_holes(ndi.binary_closing(mine, structure=disk(r)))[r + 1:-r - 1, r + 1:-r - 1]
-        o = out[sl]
-        o[closed & free[sl] & (o == 0)] = k
-    return out
+        return sl, ndi.binary_fill_holes(ndi.binary_closing(mine, structure=disk(r)))[r + 1:-r - 1, r + 1:-r - 1]
+
+    return _fill_free(labels, image, sigma, closed)
 
 
 def convex_hull(labels: np.ndarray, image: np.ndarray, sigma: float) -> np.ndarray:
     """Each cell filled to its convex hull; added pixels unlabelled and above the noise floor."""
     from skimage.morphology import convex_hull_image
 
-    smooth = ndi.gaussian_filter(image.astype(np.float64), sigma)
-    b, s = background_and_noise(smooth)
-    free = (smooth > b + FLOOR * s) & (labels == 0)
-    out = labels.copy()
-    for k, sl in enumerate(ndi.find_objects(labels), start=1):
-        if sl is None or (labels[sl] == k).sum() < 5:
-            continue
-        o = out[sl]
-        o[convex_hull_image(labels[sl] == k) & free[sl] & (o == 0)] = k
-    return out
+    def hull(labels: np.ndarray, k: int, sl: tuple) -> tuple[tuple, np.ndarray]:
+        mine = labels[sl] == k
+        return sl, convex_hull_image(mine) if mine.sum() >= 5 else mine
+
+    return _fill_free(labels, image, sigma, hull)
 
 
 def own_level_growth(labels: np.ndarray, image: np.ndarray, sigma: float) -> np.ndarray:
