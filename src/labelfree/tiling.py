@@ -17,13 +17,16 @@ typical diameter is a safe default) plus the context the segment function needs
 counted in :attr:`TiledResult.n_cut` and logged: raise ``overlap`` when it is not 0.
 
 Where two owned objects claim the same pixel (two tiles disagreed about a boundary),
-the tile that comes first row-major keeps the pixel.
+the tile that comes first row-major keeps the pixel; an object all of whose pixels an
+earlier tile's objects claim is dropped, so the ids stay 1..n with each id present.
 
 Memory: a tile task holds its region and its labels; a stitch task holds one core and
 the labels of the up to 9 tiles around it. Each task reads its own region from the
-source: a zarr array or a ``numpy.memmap`` is re-opened on the worker, a dask array is
-sliced (its graph reads only the chunks of the region), a plain in-memory array is cut
-on the caller's side so that each task receives only its region.
+source: a zarr array or a ``numpy.memmap`` (a whole map, or a contiguous view into one
+such as a plane of a mapped movie) is re-opened on the worker at the view's own place in
+the file, a dask array is sliced (its graph reads only the chunks of the region), a plain
+in-memory array (or a copy-on-write map) is cut on the caller's side so that each task
+receives only its region.
 """
 
 from __future__ import annotations
@@ -167,12 +170,26 @@ class _MemmapRef:
 
 
 def _base_memmap(arr: np.ndarray) -> _MemmapRef | None:
-    """The file behind a memmap that covers the whole file region it came from, else None."""
-    if not isinstance(arr, np.memmap) or getattr(arr, "filename", None) is None:
+    """The file region behind a contiguous memmap (a whole map or a view into one: a plane of a
+    mapped movie, a band of rows), else None: the worker re-opens exactly those bytes.
+
+    A view keeps its parent's ``offset`` attribute; its own place in the file is the parent's
+    offset plus how far its first byte lies from the parent's. A copy-on-write map (``mode="c"``)
+    is not re-opened: changes made to it are not in the file.
+    """
+    if not isinstance(arr, np.memmap) or getattr(arr, "filename", None) is None or getattr(arr, "mode", "") == "c":
         return None
     if not (arr.flags.c_contiguous or arr.flags.f_contiguous):
         return None
-    return _MemmapRef(str(arr.filename), arr.dtype.str, tuple(arr.shape), int(arr.offset),
+    root: np.ndarray = arr
+    while isinstance(root.base, np.ndarray):  # up to the map itself, whose base is the mmap
+        root = root.base
+    if not isinstance(root, np.memmap) or getattr(root, "offset", None) is None:
+        return None
+    delta = arr.__array_interface__["data"][0] - root.__array_interface__["data"][0]
+    if delta < 0 or delta + arr.nbytes > root.nbytes:
+        return None
+    return _MemmapRef(str(arr.filename), arr.dtype.str, tuple(arr.shape), int(root.offset) + int(delta),
                       "F" if arr.flags.f_contiguous and not arr.flags.c_contiguous else "C")
 
 
@@ -304,6 +321,56 @@ def _paint(out: np.ndarray, at: tuple[int, int], part: TileLabels, offset: int) 
     dst[free] = src[free].astype(out.dtype) + offset
 
 
+def _drop_claimed(part: TileLabels, claimed: np.ndarray) -> TileLabels:
+    """``part`` without the objects whose every pixel is ``claimed`` (a mask over ``part.box``), renumbered 1..n.
+
+    Such an object would get an id that no pixel carries (an earlier tile keeps contested pixels).
+    """
+    if part.n == 0:
+        return part
+    free = (part.labels != 0) & ~claimed
+    alive = np.bincount(part.labels[free].ravel(), minlength=part.n + 1) > 0
+    alive[0] = False
+    n = int(alive.sum())
+    if n == part.n:
+        return part
+    lut = np.zeros(part.n + 1, np.uint32)
+    lut[alive] = np.arange(1, n + 1, dtype=np.uint32)
+    return dataclasses.replace(part, labels=lut[part.labels], n=n)
+
+
+def _claimed_by(part: TileLabels, earlier: Sequence[TileLabels]) -> np.ndarray:
+    """Mask over ``part.box`` of the pixels that the objects of ``earlier`` tiles cover."""
+    claimed = np.zeros(part.labels.shape, bool)
+    (by0, by1), (bx0, bx1) = part.box
+    for other in earlier:
+        if other.n == 0:
+            continue
+        (oy0, oy1), (ox0, ox1) = other.box
+        y0, y1, x0, x1 = max(by0, oy0), min(by1, oy1), max(bx0, ox0), min(bx1, ox1)
+        if y0 < y1 and x0 < x1:
+            claimed[y0 - by0:y1 - by0, x0 - bx0:x1 - bx0] |= other.labels[y0 - oy0:y1 - oy0, x0 - ox0:x1 - ox0] != 0
+    return claimed
+
+
+def _keep_unclaimed(part: TileLabels, earlier: Sequence[TileLabels]) -> TileLabels:
+    return _drop_claimed(part, _claimed_by(part, earlier))
+
+
+def _earlier_overlapping(tiles: list[Tile], index: int) -> list[int]:
+    """Indices of the tiles before ``tiles[index]`` whose regions meet its region.
+
+    Only their objects can claim pixels of its objects.
+    """
+    (ay0, ay1), (ax0, ax1) = tiles[index].region
+    out = []
+    for t in tiles[:index]:
+        (ry0, ry1), (rx0, rx1) = t.region
+        if ry0 < ay1 and ry1 > ay0 and rx0 < ax1 and rx1 > ax0:
+            out.append(t.index)
+    return out
+
+
 def stitch_core(tile: Tile, parts: Sequence[TileLabels], offsets: Sequence[int], /) -> np.ndarray:
     """Final labels of ``tile``'s core from the owned objects of the tiles around it.
 
@@ -317,9 +384,16 @@ def stitch_core(tile: Tile, parts: Sequence[TileLabels], offsets: Sequence[int],
     return out
 
 
-def _core_from_counts(tile: Tile, parts: Sequence[TileLabels], counts: Sequence[int], order: Sequence[int]) -> np.ndarray:
+def _core_from_counts(
+    tile: Tile, parts: Sequence[TileLabels], counts: Sequence[int], order: Sequence[int]
+) -> np.ndarray:
     starts = _offsets(counts)
     return stitch_core(tile, parts, [starts[i] for i in order])
+
+
+def _box_slices(box: tuple[tuple[int, int], tuple[int, int]]) -> tuple[slice, slice]:
+    (y0, y1), (x0, x1) = box
+    return slice(y0, y1), slice(x0, x1)
 
 
 def _count(part: TileLabels) -> tuple[int, int]:
@@ -354,24 +428,33 @@ def tiled_labels(
     (``dask.array.to_zarr``; chunks never overlap, so concurrent writes do not collide).
     Tile tasks read their own regions; see :func:`segment_tiled` for the parameters.
     """
+    return _tiled_graph(image, segment_fn, tile=tile, overlap=overlap)[0]
+
+
+def _tiled_graph(image: Any, segment_fn: SegmentFn, /, *, tile: int, overlap: int) -> tuple[Any, Any]:
+    """The lazy labels and a delayed count of the owned objects cut by a region border."""
     import dask
     import dask.array as da
 
     shape = _check_plane(image)
     tiles = plan_tiles(shape, tile=tile, overlap=overlap)
     source = _source_for_tasks(image)
-    parts = []
+    owned = []
     for t in tiles:
         if isinstance(source, np.ndarray):  # in memory: send each task its region only
             region = dask.delayed(read_region(source, t), name=f"labelfree-region-{t.index}-{uuid.uuid4().hex}")
-            parts.append(dask.delayed(_segment_region)(region, t, segment_fn, shape))
+            owned.append(dask.delayed(_segment_region)(region, t, segment_fn, shape))
         elif _is_dask(source):
             ys, xs = t.region_slices()
-            parts.append(dask.delayed(_segment_region)(source[(Ellipsis, ys, xs)], t, segment_fn, shape))
+            owned.append(dask.delayed(_segment_region)(source[(Ellipsis, ys, xs)], t, segment_fn, shape))
         else:
-            parts.append(dask.delayed(segment_tile)(source, t, segment_fn, shape=shape))
+            owned.append(dask.delayed(segment_tile)(source, t, segment_fn, shape=shape))
+    # an object whose pixels the earlier tiles' objects all claim gets no id (as in the serial run)
+    parts = [dask.delayed(_keep_unclaimed)(owned[t.index], [owned[j] for j in _earlier_overlapping(tiles, t.index)])
+             for t in tiles]
     counts = [dask.delayed(_count)(p) for p in parts]
     ns = dask.delayed(_first_counts)(counts)
+    n_cut = dask.delayed(sum)([c[1] for c in counts])
     rows = []
     n_rows = max(t.row for t in tiles) + 1
     for r in range(n_rows):
@@ -382,7 +465,7 @@ def tiled_labels(
             block = dask.delayed(_core_from_counts)(t, [parts[i] for i in near], ns, near)
             row.append(da.from_delayed(block, shape=(cy1 - cy0, cx1 - cx0), dtype=np.uint32))
         rows.append(row)
-    return da.block(rows)
+    return da.block(rows), n_cut
 
 
 def _is_dask(obj: Any) -> bool:
@@ -433,9 +516,9 @@ def segment_tiled(
     Returns
     -------
     TiledResult
-        ``labels`` (uint32, Y × X, ids 1..n numbered tile after tile), the tiles,
-        ``n_objects`` and ``n_cut`` (owned objects cut by a region border: raise
-        ``overlap`` when not 0).
+        ``labels`` (uint32, Y × X, ids 1..n numbered tile after tile, each present),
+        the tiles, ``n_objects`` and ``n_cut`` (owned objects cut by a region border,
+        serial or on Dask: raise ``overlap`` when not 0).
 
     Examples
     --------
@@ -455,19 +538,23 @@ def segment_tiled(
         with Progress(progress, total=len(tiles), desc="tiles") as bar:
             for t in tiles:
                 part = segment_tile(source, t, segment_fn, shape=shape)
+                if part.n:
+                    part = _drop_claimed(part, out[_box_slices(part.box)] != 0)
                 _paint(out, (0, 0), part, next_id)
                 next_id += part.n
                 n_cut += part.n_cut
                 bar.update(message=f"tile {t.index + 1}/{len(tiles)}")
         result = TiledResult(out, tiles, next_id, n_cut)
     else:
-        labels = tiled_labels(image, segment_fn, tile=tile, overlap=overlap)
+        import dask
+
+        labels, cut = _tiled_graph(image, segment_fn, tile=tile, overlap=overlap)
         if isinstance(client, str):
-            arr = labels.compute(scheduler=client)
+            arr, n_cut = dask.compute(labels, cut, scheduler=client)
         else:
-            arr = client.compute(labels).result()
+            arr, n_cut = client.gather(client.compute([labels, cut]))
         n = int(arr.max()) if arr.size else 0
-        result = TiledResult(np.asarray(arr), tiles, n, -1)
+        result = TiledResult(np.asarray(arr), tiles, n, int(n_cut))
     if result.n_cut > 0:
         log.warning("tiled segmentation: %d object(s) larger than the overlap (%d px) were cut by a tile border; "
                     "raise overlap above the largest object diameter.", result.n_cut, overlap)

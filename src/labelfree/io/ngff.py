@@ -8,8 +8,11 @@
   with ``multiscales`` and ``image-label`` metadata, listed in ``labels/``.
 
 Writers build the store in a hidden sibling folder and rename it into place, so a
-reader never sees a half-written image. Lower pyramid levels (``levels > 1``) take
-every 2nd pixel in Y and X (nearest neighbour: label ids stay ids).
+reader never sees a half-written image; they never write inside an existing OME-Zarr
+image (labels go beside it with :func:`write_ngff_labels`) and ``overwrite`` replaces
+only a zarr store. Lower pyramid levels (``levels > 1``) take every 2nd pixel in Y and X
+(nearest neighbour: label ids stay ids). A dask-backed image is written chunk by chunk,
+each task writing whole chunks of the store.
 """
 
 from __future__ import annotations
@@ -29,7 +32,9 @@ from labelfree.errors import (
     CorruptFileError,
     DimensionError,
     InputError,
+    InputOverwriteError,
     LabelFreeError,
+    OutputError,
 )
 
 __all__ = ["read_ngff", "write_ngff", "write_ngff_labels", "is_ngff", "ngff_fingerprint", "NGFF_VERSIONS"]
@@ -45,6 +50,9 @@ _TO_NGFF_UNIT = {
 }
 _FROM_NGFF_UNIT = {v: k for k, v in _TO_NGFF_UNIT.items()}
 _AXIS_TYPE = {"T": "time", "C": "channel", "Z": "space", "Y": "space", "X": "space"}
+#: display colours of written channels (``omero``), ImageJ's composite order; one channel is grey
+_CHANNEL_COLORS = ("FF0000", "00FF00", "0000FF", "FFFFFF", "00FFFF", "FF00FF", "FFFF00")
+_ZARR_METADATA = ("zarr.json", ".zgroup", ".zattrs", ".zarray")
 
 
 def _zarr() -> Any:
@@ -145,6 +153,21 @@ def checked_dask_array(array: Any, store: str | os.PathLike[str], /, *, path: st
     return da.from_array(_CheckedChunks(array, Path(store), path), chunks=array.chunks)
 
 
+def _dataset_array(group: Any, root: Path, dataset: dict[str, Any], level: int) -> Any:
+    """The array of one multiscale level, or :class:`CorruptFileError` when the store lacks it."""
+    path = str(dataset.get("path", ""))
+    try:
+        node = group[path]
+    except Exception as exc:  # KeyError, or zarr's errors for unreadable metadata
+        raise CorruptFileError(f"{root} is incomplete: its multiscales metadata names the array {path!r} for level "
+                               f"{level}, but the store has no such array ({type(exc).__name__}: {exc}). Copy or "
+                               "export the image again.") from exc
+    if not hasattr(node, "shape"):
+        raise CorruptFileError(f"{root} is damaged: its level-{level} dataset {path!r} is a group, not an array. "
+                               "Copy or export the image again.")
+    return node
+
+
 def read_ngff(
     path: str | os.PathLike[str], /, *, level: int = 0, channel_names: Sequence[str] | None = None
 ) -> xr.DataArray:
@@ -176,7 +199,8 @@ def read_ngff(
     try:
         group = zarr.open_group(str(p), mode="r")
     except Exception as exc:  # zarr raises several types for non-groups
-        raise InputError(f"{p} is not a zarr group ({type(exc).__name__}: {exc}); give the image's .zarr folder.") from exc
+        raise InputError(f"{p} is not a zarr group ({type(exc).__name__}: {exc}); "
+                         "give the image's .zarr folder.") from exc
     ome, version = _ome_attrs(group)
     if not ome.get("multiscales"):
         hint = " (a plate or well: give one image of it)" if ("plate" in ome or "well" in ome) else ""
@@ -185,9 +209,9 @@ def read_ngff(
     datasets = ms.get("datasets") or []
     if not 0 <= level < len(datasets):
         raise InputError(f"{p} has {len(datasets)} multiscale level(s); level {level} does not exist.")
-    axes = ms.get("axes") or ["t", "c", "z", "y", "x"][-len(group[datasets[level]["path"]].shape):]
+    arr = _dataset_array(group, p, datasets[level], level)
+    axes = ms.get("axes") or ["t", "c", "z", "y", "x"][-len(arr.shape):]
     dims = _dims_of(axes, p)
-    arr = group[datasets[level]["path"]]
     if len(arr.shape) != len(dims):
         raise DimensionError(f"{p}: the level-{level} array has {len(arr.shape)} axes but 'axes' names {len(dims)}.")
     scale, shift = _transforms(datasets[level].get("coordinateTransformations"), len(dims))
@@ -277,9 +301,45 @@ def _level(data: Any, dims: Sequence[str], k: int) -> Any:
     return data[index]
 
 
-def _write_arrays(group: Any, da: xr.DataArray, *, levels: int, chunks: tuple[int, ...], version: str) -> None:
+def _check_chunks(chunks: Sequence[int] | None, da: xr.DataArray) -> tuple[int, ...]:
+    if chunks is None:
+        return _default_chunks(da)
+    try:
+        out = tuple(int(c) for c in chunks)
+    except (TypeError, ValueError):
+        out = ()
+    if len(out) != da.ndim or min(out) < 1:
+        raise InputError(f"chunks must give one size >= 1 per axis of the image (dims {''.join(da.dims)}, shape "
+                         f"{tuple(da.shape)}); got {chunks!r}. E.g. chunks={_default_chunks(da)}.")
+    return out
+
+
+def _check_levels(levels: Any) -> int:
+    if isinstance(levels, bool) or not isinstance(levels, (int, np.integer)) or levels < 1:
+        raise InputError(f"levels must be a whole number >= 1 (1: full resolution only); got {levels!r}.")
+    return int(levels)
+
+
+def _channel_ranges(data: Any, dims: Sequence[str]) -> Any:
+    """Smallest and largest value of each channel (lazy for a dask array), NaN left out."""
+    axes = tuple(i for i, d in enumerate(dims) if d != "C")
+    if data.dtype.kind == "b":
+        data = data.astype(np.uint8)
+    if data.dtype.kind == "f":
+        import dask.array as dsk
+
+        lib = dsk if hasattr(data, "dask") else np
+        return lib.nanmin(data, axis=axes), lib.nanmax(data, axis=axes)
+    return data.min(axis=axes), data.max(axis=axes)
+
+
+def _write_arrays(group: Any, da: xr.DataArray, *, levels: int, chunks: tuple[int, ...], version: str,
+                  ranges: bool = False) -> list[tuple[float, float]] | None:
+    """Write the pyramid; with ``ranges``, also return each channel's (min, max), read in the same pass."""
+    import dask
     import dask.array as dsk
 
+    found = None
     for k in range(levels):
         data = _level(da.data, da.dims, k)
         kwargs: dict[str, Any] = {}
@@ -289,10 +349,38 @@ def _write_arrays(group: Any, da: xr.DataArray, *, levels: int, chunks: tuple[in
             kwargs["dimension_names"] = [d.lower() for d in da.dims]
         arr = group.create_array(str(k), shape=data.shape, dtype=data.dtype,
                                  chunks=tuple(min(c, n) for c, n in zip(chunks, data.shape)), **kwargs)
+        want = ranges and k == 0
         if isinstance(data, dsk.Array):
-            dsk.store(data, arr, lock=False)
+            # each task writes whole chunks of the store: two tasks filling parts of one chunk would each
+            # read, change and write it back, and one of them would lose its pixels
+            data = data.rechunk(arr.chunks)
+            stored = dsk.store(data, arr, lock=False, compute=False)
+            if want:
+                _, low, high = dask.compute(stored, *_channel_ranges(data, da.dims))
+                found = (low, high)
+            else:
+                dask.compute(stored)
         else:
-            arr[...] = np.asarray(data)
+            data = np.asarray(data)
+            arr[...] = data
+            if want:
+                found = _channel_ranges(data, da.dims)
+    if found is None:
+        return None
+    low, high = (np.atleast_1d(np.asarray(v, np.float64)) for v in found)
+    return [(float(a) if np.isfinite(a) else 0.0, float(b) if np.isfinite(b) else 0.0) for a, b in zip(low, high)]
+
+
+def _omero(names: Sequence[Any], ranges: Sequence[tuple[float, float]], dtype: np.dtype) -> dict[str, Any]:
+    """``omero`` display metadata: label, colour and window (the channel's range) of each channel."""
+    colors = ("FFFFFF",) if len(names) == 1 else _CHANNEL_COLORS
+    channels = []
+    for i, (name, (low, high)) in enumerate(zip(names, ranges)):
+        if dtype.kind in "iu":
+            low, high = int(low), int(high)
+        channels.append({"label": str(name), "active": True, "color": colors[i % len(colors)],
+                         "window": {"min": low, "max": high, "start": low, "end": high}})
+    return {"channels": channels}
 
 
 def _check_version(version: str) -> str:
@@ -306,8 +394,46 @@ def _set_attrs(group: Any, attrs: dict[str, Any], version: str) -> None:
     group.attrs.update({"ome": {"version": version, **attrs}} if version == "0.5" else attrs)
 
 
+def _is_zarr_store(path: Path) -> bool:
+    return path.is_dir() and any((path / name).is_file() for name in _ZARR_METADATA)
+
+
+def _is_ngff_image(path: Path) -> bool:
+    """Whether ``path`` holds a multiscale image (NGFF 0.4 ``.zattrs`` or 0.5 ``zarr.json``)."""
+    for name in (".zattrs", "zarr.json"):
+        try:
+            meta = json.loads((path / name).read_text())
+        except (OSError, ValueError):
+            continue
+        attrs = meta.get("attributes", meta) if name == "zarr.json" else meta
+        if isinstance(attrs, dict) and ("multiscales" in attrs or "multiscales" in (attrs.get("ome") or {})):
+            return True
+    return False
+
+
+def _check_target(final: Path, overwrite: bool) -> None:
+    """Refuse a target inside an OME-Zarr image, an existing one without ``overwrite``, and any other thing."""
+    for parent in final.resolve().parents:
+        if _is_ngff_image(parent):
+            raise InputOverwriteError(
+                f"{final} lies inside the OME-Zarr image {parent}: writing there would change that image. Write "
+                f"beside it (e.g. {parent.parent / ('labels_' + parent.name)}), or add labels to it with "
+                f"write_ngff_labels({str(parent)!r}, labels, name=...)."
+            )
+    _check_existing(final, overwrite)
+
+
+def _check_existing(final: Path, overwrite: bool) -> None:
+    if final.exists() or final.is_symlink():
+        if not overwrite:
+            raise InputError(f"{final} already exists; remove it or pass overwrite=True.")
+        if final.is_symlink() or not _is_zarr_store(final):
+            raise OutputError(f"{final} exists and is not a zarr store; overwrite=True replaces only an earlier "
+                              "OME-Zarr image, never another folder or file. Choose another path.")
+
+
 def _publish(tmp: Path, final: Path, overwrite: bool) -> None:
-    if final.exists():
+    if final.exists() or final.is_symlink():
         if not overwrite:
             shutil.rmtree(tmp, ignore_errors=True)
             raise InputError(f"{final} already exists; remove it or pass overwrite=True.")
@@ -324,7 +450,8 @@ def _as_image(image: Any) -> xr.DataArray:
 
     if isinstance(image, xr.DataArray):
         return to_dataarray(image)
-    raise InputError("write_ngff takes an xarray.DataArray in the LabelFree data model (see labelfree.image.to_dataarray).")
+    raise InputError("write_ngff takes an xarray.DataArray in the LabelFree data model "
+                     "(see labelfree.image.to_dataarray).")
 
 
 def write_ngff(
@@ -349,30 +476,48 @@ def write_ngff(
     version : {"0.4", "0.5"}
         NGFF 0.4 (zarr v2, ``.zattrs``) or 0.5 (zarr v3, ``zarr.json`` with ``ome``).
     chunks : sequence of int, optional
-        Chunk shape (default 1 along T, C, Z and up to 1024 × 1024 in Y, X).
+        Chunk shape, one size per axis of ``image`` (default 1 along T, C, Z and up to
+        1024 × 1024 in Y, X). Sizes need not divide the shape.
     levels : int
-        Multiscale levels (level k keeps every 2**k-th pixel in Y and X).
+        Multiscale levels, at least 1 (level k keeps every 2**k-th pixel in Y and X).
     overwrite : bool
-        Replace an existing store (otherwise an existing one is an error).
+        Replace an existing zarr store (otherwise an existing one is an error); a folder or
+        file that is not a zarr store is never replaced.
 
     Returns
     -------
     pathlib.Path of the store.
+
+    Raises
+    ------
+    InputOverwriteError
+        ``path`` lies inside an OME-Zarr image (use :func:`write_ngff_labels` for labels).
+    OutputError
+        ``path`` exists and is not a zarr store.
+
+    Notes
+    -----
+    An image with a C axis gets ``omero`` display metadata: each channel's name, a
+    colour and a window spanning its values.
     """
     zarr = _zarr()
     version = _check_version(version)
+    levels = _check_levels(levels)
     da = _as_image(image)
+    chunk_shape = _check_chunks(chunks, da)
     final = Path(path)
+    _check_target(final, overwrite)
     tmp = final.with_name(f".{final.name}.tmp-{uuid.uuid4().hex[:8]}")
     try:
         group = zarr.open_group(str(tmp), mode="w", zarr_format=2 if version == "0.4" else 3)
-        attrs: dict[str, Any] = {"multiscales": [_multiscale(da, final.stem, int(levels), version)]}
-        if "C" in da.dims:
-            attrs["omero"] = {"channels": [{"label": str(c), "active": True} for c in da.coords["C"].values]}
+        attrs: dict[str, Any] = {"multiscales": [_multiscale(da, final.stem, levels, version)]}
+        ranges = _write_arrays(group, da, levels=levels, chunks=chunk_shape, version=version, ranges="C" in da.dims)
+        if ranges is not None:
+            attrs["omero"] = _omero(list(da.coords["C"].values), ranges, da.dtype)
         if da.attrs.get("labelfree"):
             attrs["labelfree"] = json.loads(json.dumps(da.attrs["labelfree"], default=str))
         _set_attrs(group, attrs, version)
-        _write_arrays(group, da, levels=int(levels), chunks=tuple(chunks or _default_chunks(da)), version=version)
+        _check_target(final, overwrite)  # nothing took the place while the arrays were written
         _publish(tmp, final, overwrite)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -436,23 +581,29 @@ def write_ngff_labels(
     if "C" in da.dims or da.dtype.kind not in "iu":
         raise InputError(f"Label images are integer arrays without a C axis; got dims {da.dims}, dtype {da.dtype}.")
     _check_labels_fit(image, root, da)
+    levels = _check_levels(levels)
     fmt = 2 if version == "0.4" else 3
-    holder = zarr.open_group(str(root / "labels"), mode="a", zarr_format=fmt)
     final = root / "labels" / name
+    _check_existing(final, overwrite)  # before the work, not after it
+    new_holder = not (root / "labels").exists()
+    holder = zarr.open_group(str(root / "labels"), mode="a", zarr_format=fmt)
     tmp = root / "labels" / f".{name}.tmp-{uuid.uuid4().hex[:8]}"
     try:
         group = zarr.open_group(str(tmp), mode="w", zarr_format=fmt)
         label_meta: dict[str, Any] = {"source": {"image": "../../"}}
         if version == "0.4":
             label_meta = {"version": "0.4", **label_meta}
-        attrs: dict[str, Any] = {"multiscales": [_multiscale(da, name, int(levels), version)], "image-label": label_meta}
+        attrs: dict[str, Any] = {"multiscales": [_multiscale(da, name, levels, version)], "image-label": label_meta}
         if da.attrs.get("labelfree"):
             attrs["labelfree"] = json.loads(json.dumps(da.attrs["labelfree"], default=str))
         _set_attrs(group, attrs, version)
-        _write_arrays(group, da, levels=int(levels), chunks=_default_chunks(da), version=version)
+        _write_arrays(group, da, levels=levels, chunks=_default_chunks(da), version=version)
+        _check_existing(final, overwrite)
         _publish(tmp, final, overwrite)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        if new_holder:  # the image is left as it was: no empty labels/ group
+            shutil.rmtree(root / "labels", ignore_errors=True)
         raise
     listed, _ = _ome_attrs(holder)
     names = [n for n in listed.get("labels", []) if n != name] + [name]
