@@ -142,6 +142,9 @@ def test_bad_stores_give_clear_errors(tmp_path):
         write_ngff(tmp_path / "a.zarr", img)
     with pytest.raises(InputError, match="version"):
         write_ngff(tmp_path / "b.zarr", img, version="0.3")
+    for level in (1, "1", 0.0, True):  # a level given as text was a TypeError
+        with pytest.raises(InputError, match=r"1 multiscale level\(s\), 0 to 0 .*level .* does not exist"):
+            read_ngff(tmp_path / "a.zarr", level=level)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.zarr", "plain.zarr"]  # nothing half-written
 
 

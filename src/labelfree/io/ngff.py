@@ -207,8 +207,9 @@ def read_ngff(
         raise InputError(f"{p} has no NGFF 'multiscales' metadata{hint}; LabelFree reads OME-Zarr images.")
     ms = ome["multiscales"][0]
     datasets = ms.get("datasets") or []
-    if not 0 <= level < len(datasets):
-        raise InputError(f"{p} has {len(datasets)} multiscale level(s); level {level} does not exist.")
+    if isinstance(level, bool) or not isinstance(level, (int, np.integer)) or not 0 <= level < len(datasets):
+        raise InputError(f"{p} has {len(datasets)} multiscale level(s), 0 to {len(datasets) - 1} (0: full "
+                         f"resolution); level {level!r} does not exist.")
     arr = _dataset_array(group, p, datasets[level], level)
     axes = ms.get("axes") or ["t", "c", "z", "y", "x"][-len(arr.shape):]
     dims = _dims_of(axes, p)
