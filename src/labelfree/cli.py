@@ -165,12 +165,27 @@ def build_parser() -> argparse.ArgumentParser:
         "pipelines, with outputs Fiji opens unchanged.",
     )
     parser.add_argument("--version", action="version", version=f"labelfree {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output and tracebacks (-vv: debug)")
+    parser.add_argument("-v", "--verbose", action="count", default=0,
+                        help="more log output and tracebacks (-vv: debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in SUBCOMMAND_MODULES:
         importlib.import_module(name).register(sub)
     _mark_parsers(parser)
+    _describe_commands(parser)
     return parser
+
+
+def _describe_commands(parser: argparse.ArgumentParser, /) -> None:
+    """Give every sub-command without a description of its own its line of the parent's command list, so that
+    ``labelfree demo --help`` (``doctor``, ``fiji install``, ...) starts by saying what the command does."""
+    for action in parser._actions:  # argparse offers no public way to the sub-parsers
+        if isinstance(action, argparse._SubParsersAction):
+            lines = {a.dest: a.help for a in action._choices_actions}
+            for name, child in action.choices.items():
+                line = str(lines.get(name) or "").strip()
+                if not child.description and line:
+                    child.description = line[0].upper() + line[1:] + ("" if line.endswith(".") else ".")
+                _describe_commands(child)
 
 
 def _mark_parsers(parser: argparse.ArgumentParser, /) -> None:
@@ -220,6 +235,7 @@ def _verb_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, list[str]] |
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output and tracebacks")
     module.register_verbs(parser.add_subparsers(dest="verb", metavar="VERB", required=True))
     _mark_parsers(parser)
+    _describe_commands(parser)
     rest = list(argv)
     rest.remove(words[0])
     return parser, rest

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from labelfree.cli import main
-from labelfree.errors import FijiError
+from labelfree.errors import ConfigError, FijiError
 from labelfree.imagej.install import fiji_environment_yaml, find_environment_file, install_fiji
 from labelfree.imagej.scripts import parse_script_parameters, script_files
 
@@ -156,3 +156,47 @@ def test_doctor_checks_the_file_format_packages_and_extras(monkeypatch):
     assert code == 0  # an extra is not needed
     assert "[   warn] zarr: not installed (OME-Zarr images in and out)" in report
     assert '- zarr: pip install "labelfree[zarr]"' in report
+
+
+def test_install_with_an_environment_it_cannot_read_leaves_the_fiji_untouched(fiji_dir, tmp_path, capsys):
+    """Was: the menu scripts were written first, then the environment file was read and refused: a
+    half-done install behind the error."""
+    before = sorted(p.relative_to(fiji_dir) for p in fiji_dir.rglob("*"))
+    with pytest.raises(ConfigError, match="Cannot read"):
+        install_fiji(fiji_dir, env_file=tmp_path / "missing.yml")
+    not_conda = tmp_path / "not-conda.yml"
+    not_conda.write_text("name: x\n")
+    assert main(["fiji", "install", str(fiji_dir), "--env-file", str(not_conda)]) == 1
+    assert "no 'dependencies:' list" in capsys.readouterr().err
+    assert sorted(p.relative_to(fiji_dir) for p in fiji_dir.rglob("*")) == before
+    assert not (fiji_dir / "scripts").exists()
+
+
+def test_doctor_names_a_missing_fiji_folder_as_fiji_install_does(tmp_path):
+    """Was: "nowhere is not a Fiji installation (it has no jars/ folder)" for a path that does not exist."""
+    from labelfree.imagej.doctor import doctor
+
+    report, code = doctor(fiji=tmp_path / "nowhere")
+    assert code == 1
+    assert f"- Fiji: {tmp_path / 'nowhere'} does not exist. Give the Fiji folder" in report
+    jar = tmp_path / "Fiji.jar"
+    jar.write_bytes(b"PK")
+    report, code = doctor(fiji=jar)
+    assert code == 1 and f"- Fiji: {jar} is a file, not the Fiji folder" in report
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["doctor"], "Check Java, ImageJ/Fiji"),
+    (["fiji"], "Fiji integration"),
+    (["fiji", "install"], "Copy the LabelFree scripts to FIJI_DIR/scripts/Plugins/LabelFree"),
+    (["demo"], "Run a pipeline on its bundled sample and score it"),
+])
+def test_each_command_help_says_what_the_command_does(argv, says, capsys):
+    """Was: `labelfree doctor --help` (demo, fiji, fiji install) showed the usage and the options only."""
+    with pytest.raises(SystemExit) as done:
+        main([*argv, "--help"])
+    assert done.value.code == 0
+    text = capsys.readouterr().out
+    usage, _, rest = text.partition("\n\n")
+    assert usage.startswith(f"usage: labelfree {' '.join(argv)}")
+    assert " ".join(rest.split()).startswith(says)  # the description, right below the usage

@@ -121,10 +121,17 @@ def demo_zoo(*, retrain: bool = False) -> tuple[Path, str]:
 
 
 def fusion_demo() -> Any:
-    """A three-channel synthetic sample with whole-cell truth and a model zoo trained for it, as a Demo."""
+    """A three-channel synthetic sample with whole-cell truth and a model zoo trained for it, as a Demo.
+
+    Raises :class:`~labelfree.errors.MissingDependencyError`, naming the ``pip install`` command, before
+    anything is trained when torch or cellpose is not installed.
+    """
+    from labelfree._deps import require
     from labelfree.datasets import synthetic_expression_channels
     from labelfree.spec import Demo
 
+    for module in ("torch", "cellpose"):
+        require(module, purpose="the Fusion demo (labelfree demo --pipeline fusion)")
     zoo, how = demo_zoo()
     image, truth = synthetic_expression_channels(SAMPLE["shape"], n_cells=SAMPLE["n_cells"],
                                                  cell_radius=SAMPLE["cell_radius"], seed=SAMPLE["seed"])

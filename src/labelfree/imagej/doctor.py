@@ -16,7 +16,7 @@ from pathlib import Path
 from labelfree.errors import FijiError, JavaError
 from labelfree.spec import Check
 
-__all__ = ["Check", "checkup", "format_report", "doctor"]
+__all__ = ["Check", "checkup", "format_report", "doctor", "bridge_wanted"]
 
 
 def _version(dist: str) -> str | None:
@@ -26,7 +26,26 @@ def _version(dist: str) -> str | None:
         return None
 
 
-def _java_checks(fiji: Path | None) -> list[Check]:
+def _fiji_check(fiji: Path, java: int | None) -> Check:
+    """Whether ``fiji`` is a Fiji installation (the same rules and messages as ``labelfree fiji install``) and
+    whether the Java found (``java``: its version, None when none was found) runs it."""
+    from labelfree.imagej import jvm
+    from labelfree.imagej.install import check_fiji_dir
+
+    try:
+        root = check_fiji_dir(fiji)
+        needed = jvm.required_java_version(root)
+    except FijiError as exc:
+        return Check("Fiji", False, str(fiji), str(exc))
+    if java is None:
+        return Check("Fiji", False, f"{root} needs Java {needed}", f"Install Java {needed} and point JAVA_HOME at it.")
+    return Check("Fiji", java >= needed, f"{root} needs Java {needed}",
+                 f"Install Java {needed} and point JAVA_HOME at it." if java < needed else "")
+
+
+def _java_checks(fiji: Path | None, *, needed: bool = True) -> list[Check]:
+    """Java, javac, the Fiji's Java and ij.jar; ``needed``: whether the ImageJ/Fiji bridge is wanted here (the
+    pipelines themselves never start Java)."""
     from labelfree.imagej import _java, jvm
 
     checks = []
@@ -35,23 +54,33 @@ def _java_checks(fiji: Path | None) -> list[Check]:
         version = jvm.java_version(exe)
         checks.append(Check("Java", True, f"Java {version} at {exe}"))
     except JavaError as exc:
-        return [Check("Java", False, "not found", str(exc))]
+        return [Check("Java", False, "not found", str(exc), needed=needed)] + (
+            [_fiji_check(fiji, None)] if fiji is not None else [])
     javac = _java.find_javac()
     checks.append(Check("Java compiler", javac is not None, str(javac or "javac not found"),
                         "Install a JDK (apt-get install default-jdk-headless) for the ImageJ macro commands.",
                         needed=False))
     if fiji is not None:
-        try:
-            needed = jvm.required_java_version(fiji)
-            checks.append(Check("Fiji", version >= needed, f"{fiji} needs Java {needed}",
-                                f"Install Java {needed} and point JAVA_HOME at it." if version < needed else ""))
-        except FijiError as exc:
-            checks.append(Check("Fiji", False, str(fiji), str(exc)))
+        checks.append(_fiji_check(fiji, version))
     try:
         checks.append(Check("ImageJ 1.x", True, str(jvm.find_ij_jar())))
     except JavaError as exc:
-        checks.append(Check("ImageJ 1.x", False, "ij.jar not found", str(exc), needed=fiji is None))
+        checks.append(Check("ImageJ 1.x", False, "ij.jar not found", str(exc), needed=needed and fiji is None))
     return checks
+
+
+#: the ImageJ/Fiji bridge, all three from ``pip install "labelfree[imagej]"``: (distribution, name)
+_BRIDGE = (("scyjava", "scyjava"), ("JPype1", "JPype"), ("pyimagej", "pyimagej"))
+_BRIDGE_FIX = 'pip install "labelfree[imagej]"'
+#: torch as the install guide says: the CPU build of the pinned version (PyPI's Linux torch is the CUDA build)
+_TORCH_FIX = ("pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu (Cutter, Fusion; the "
+              "CPU build, as PyPI's Linux torch is the multi-GB CUDA one; for a GPU see docs/install.md)")
+
+
+def bridge_wanted(*, fiji: str | Path | None = None) -> bool:
+    """Whether this install uses the ImageJ/Fiji bridge: a Fiji was named, or a package of
+    ``labelfree[imagej]`` is installed. Only then are Java, ij.jar, scyjava and JPype needed."""
+    return fiji is not None or any(_version(dist) is not None for dist, _ in _BRIDGE)
 
 
 #: packages of LabelFree's file formats and extras: (distribution, name, what it gives, extra; None: required)
@@ -73,13 +102,12 @@ def _package_check(dist: str, name: str, fix: str, *, needed: bool, what: str = 
                  needed=needed)
 
 
-def _python_checks() -> list[Check]:
-    checks = [_package_check(dist, name, f"pip install {dist}", needed=needed)
-              for dist, name, needed in (("scyjava", "scyjava", True), ("JPype1", "JPype", True),
-                                         ("pyimagej", "pyimagej", False))]
+def _python_checks(*, bridge: bool = True) -> list[Check]:
+    checks = [_package_check(dist, name, _BRIDGE_FIX, needed=bridge and name != "pyimagej",
+                             what="the ImageJ/Fiji bridge") for dist, name in _BRIDGE]
     torch_version = _version("torch")
     if torch_version is None:
-        checks.append(Check("torch", False, "not installed", "pip install torch==2.13.0 (Cutter, Fusion)", needed=False))
+        checks.append(Check("torch", False, "not installed", _TORCH_FIX, needed=False))
     else:
         import torch
 
@@ -99,14 +127,23 @@ def _python_checks() -> list[Check]:
 
 def checkup(*, fiji: str | Path | None = None) -> list[Check]:
     """Run every check (Java, ImageJ/Fiji, Python bridges, torch + GPU, file formats and extras, cellpose,
-    display)."""
+    display).
+
+    Java, ij.jar, scyjava and JPype are needed (their absence makes the exit code 1) only where the
+    ImageJ/Fiji bridge is wanted (:func:`bridge_wanted`); on a core install they are warnings, as the
+    pipelines, the CLI and the Python API never start Java.
+    """
     import labelfree
 
-    checks = [Check("LabelFree", True, f"{labelfree.__version__} on Python {platform.python_version()} ({sys.executable})")]
-    checks += _java_checks(Path(fiji) if fiji else None)
-    checks += _python_checks()
-    display = sys.platform in ("win32", "darwin") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-    checks.append(Check("display", display, os.environ.get("DISPLAY", "none") if sys.platform.startswith("linux") else "yes",
+    checks = [Check("LabelFree", True,
+                    f"{labelfree.__version__} on Python {platform.python_version()} ({sys.executable})")]
+    bridge = bridge_wanted(fiji=fiji or None)
+    checks += _java_checks(Path(fiji) if fiji else None, needed=bridge)
+    checks += _python_checks(bridge=bridge)
+    display = sys.platform in ("win32", "darwin") or bool(os.environ.get("DISPLAY")
+                                                          or os.environ.get("WAYLAND_DISPLAY"))
+    checks.append(Check("display", display,
+                        os.environ.get("DISPLAY", "none") if sys.platform.startswith("linux") else "yes",
                         "" if display else "The ROI Manager and image windows need one: run under xvfb-run -a, "
                         "or use headless runs that write files.", needed=False))
     return checks

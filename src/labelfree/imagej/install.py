@@ -8,7 +8,9 @@ What is written (each file atomically):
   Options › Python..., built by its "Build Python environment" button), from the
   repository's ``environment.yml``, rewritten in the layout Fiji's options dialog
   parses (conda packages, then ``pip`` and the ``pip:`` list; no inline comments),
-  with LabelFree itself as a pip requirement; an existing file is kept as ``.bak`` (a later
+  with LabelFree itself as a pip requirement (an install without the repository, from a wheel
+  or an index, has no ``environment.yml``: it writes one made from its own metadata, see
+  :func:`installed_environment_yaml`); an existing file is kept as ``.bak`` (a later
   install that replaces a different file keeps it as ``.bak.1``, ``.bak.2``, ...: no backup is
   ever overwritten);
 * ``FIJI_DIR/config/jaunch/fiji.cfg``: ``launch-mode=PYTHON`` (what "Launch in Python
@@ -18,11 +20,13 @@ What is written (each file atomically):
 from __future__ import annotations
 
 import logging
+import platform
 from pathlib import Path
 
 from labelfree.errors import ConfigError, FijiError
 
-__all__ = ["install_fiji", "find_environment_file", "fiji_environment_yaml", "check_fiji_dir"]
+__all__ = ["install_fiji", "find_environment_file", "fiji_environment_yaml", "installed_environment_yaml",
+           "check_fiji_dir"]
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +78,45 @@ def find_environment_file() -> Path:
     )
 
 
+def _own_requirement(*, extras: str = "") -> str:
+    """The pip requirement of this LabelFree: ``-e <checkout>`` for a repository, else where pip took it from
+    (``direct_url.json``: a local wheel or folder, a git commit), else ``labelfree[extras]==<version>``."""
+    import importlib.metadata
+    import json
+    from urllib.parse import unquote, urlparse
+
+    import labelfree
+
+    repo = _repo_root()
+    if repo is not None:
+        return f"-e {repo}"
+    name = f"labelfree[{extras}]" if extras else "labelfree"
+    try:
+        origin = json.loads(importlib.metadata.distribution("labelfree").read_text("direct_url.json") or "{}")
+    except (importlib.metadata.PackageNotFoundError, ValueError):
+        origin = {}
+    url = str(origin.get("url", ""))
+    vcs = origin.get("vcs_info") or {}
+    if url.startswith("file:") and not Path(unquote(urlparse(url).path)).exists():
+        url = ""  # a wheel or folder that is gone since: ask the index for this version
+    if url and vcs.get("vcs") and vcs.get("commit_id"):
+        return f"{name} @ {vcs['vcs']}+{url}@{vcs['commit_id']}"
+    if url and (origin.get("dir_info") or {}).get("editable"):
+        return f"-e {unquote(urlparse(url).path)}" + (f"[{extras}]" if extras else "")
+    if url:
+        return f"{name} @ {url}"
+    return f"{name}=={labelfree.__version__}"
+
+
+def _environment_text(name: str, channels: list[str], conda: list[str], pip: list[str]) -> str:
+    lines = [f"name: {name}", "channels:"] + [f"  - {c}" for c in channels]
+    lines += ["dependencies:"] + [f"  - {c}" for c in conda] + ["  - pip", "  - pip:"] + [f"    - {p}" for p in pip]
+    return "\n".join(lines) + "\n"
+
+
 def fiji_environment_yaml(env_file: str | Path, /) -> str:
     """environment.yml text in the layout Fiji's Python options parse, LabelFree as a pip requirement."""
     import yaml
-
-    import labelfree
 
     try:
         spec = yaml.safe_load(Path(env_file).read_text(encoding="utf-8"))
@@ -93,14 +131,43 @@ def fiji_environment_yaml(env_file: str | Path, /) -> str:
         elif str(dep).strip() != "pip":
             conda.append(str(dep).strip())
     repo = _repo_root()
-    own = f"-e {repo}" if repo is not None else f"labelfree=={labelfree.__version__}"
+    own = _own_requirement()
     pip = [own if p.strip() in ("-e .", ".", "labelfree") else p for p in pip]
     if not any(p.startswith(("-e ", "labelfree")) and ("labelfree" in p or str(repo) in p) for p in pip):
         pip.append(own)
-    lines = [f"name: {spec.get('name', 'labelfree')}", "channels:"]
-    lines += [f"  - {c}" for c in spec.get("channels", ["conda-forge"])]
-    lines += ["dependencies:"] + [f"  - {c}" for c in conda] + ["  - pip", "  - pip:"] + [f"    - {p}" for p in pip]
-    return "\n".join(lines) + "\n"
+    return _environment_text(str(spec.get("name", "labelfree")), list(spec.get("channels", ["conda-forge"])),
+                             conda, pip)
+
+
+#: what the installed environment adds to LabelFree's own requirements (as environment.yml does)
+_TORCH_PIN = "torch==2.13.0"
+_TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+_JAVA_PIN = "openjdk=21"
+
+
+def installed_environment_yaml() -> str:
+    """Fiji's Python-mode environment for a LabelFree installed without its repository (a wheel, an index).
+
+    The same environment as the repository's ``environment.yml``, said through this package's own
+    metadata: the running Python's version and Java 21 from conda-forge, the CPU build of
+    torch 2.13.0 from PyTorch's CPU index, then LabelFree with every extra (``labelfree[all]``),
+    from where pip took this copy when that is known, else at this version.
+    """
+    python = ".".join(platform.python_version_tuple()[:2])
+    pip = [f"--extra-index-url {_TORCH_CPU_INDEX}", _TORCH_PIN, _own_requirement(extras="all")]
+    return _environment_text("labelfree", ["conda-forge"], [f"python={python}", _JAVA_PIN], pip)
+
+
+def environment_yaml(env_file: str | Path | None = None, /) -> str:
+    """The text ``labelfree fiji install`` writes to ``config/environment.yml``: ``env_file`` rewritten for
+    Fiji, else the repository's ``environment.yml``, else :func:`installed_environment_yaml`."""
+    if env_file is not None:
+        return fiji_environment_yaml(env_file)
+    try:
+        found = find_environment_file()
+    except ConfigError:  # no repository and no packaged file: LabelFree installed from a wheel or an index
+        return installed_environment_yaml()
+    return fiji_environment_yaml(found)
 
 
 def _backup(path: Path, new_text: str) -> Path | None:
@@ -143,7 +210,8 @@ def install_fiji(
     fiji : path
         The Fiji.app folder.
     env_file : path, optional
-        Conda environment file (default: the repository's environment.yml).
+        Conda environment file (default: the repository's environment.yml; without a repository,
+        one made from the installed package, :func:`installed_environment_yaml`).
     python_mode : bool
         Also switch the Jaunch launcher to Python mode (``launch-mode=PYTHON``).
 
@@ -156,13 +224,15 @@ def install_fiji(
     ------
     FijiError
         ``fiji`` is not a Fiji installation.
+    ConfigError
+        ``env_file`` cannot be read or is no conda environment file (nothing is written then).
     """
     from labelfree.imagej.scripts import write_scripts
 
     root = check_fiji_dir(fiji)
+    env_text = environment_yaml(env_file)  # before anything is written: a bad env_file leaves the Fiji as it was
     written: dict[str, list[Path]] = {"scripts": [], "environment": [], "config": []}
     written["scripts"] = write_scripts(root / "scripts" / "Plugins" / "LabelFree")
-    env_text = fiji_environment_yaml(env_file or find_environment_file())
     env_path = root / "config" / "environment.yml"
     backup = _backup(env_path, env_text)
     if backup is not None:
