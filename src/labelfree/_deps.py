@@ -7,7 +7,7 @@ from types import ModuleType
 
 from labelfree.errors import MissingDependencyError
 
-__all__ = ["require", "EXTRAS"]
+__all__ = ["require", "EXTRAS", "TORCH_CPU", "install_hint"]
 
 #: module name -> (pip extra, pip package spec) that provides it
 EXTRAS: dict[str, tuple[str, str]] = {
@@ -25,13 +25,21 @@ EXTRAS: dict[str, tuple[str, str]] = {
 }
 
 
+#: torch as docs/install.md installs it: the CPU build of the pinned version (PyPI's torch on Linux is the
+#: multi-GB CUDA build, and the ``torch`` and ``cellpose`` extras take torch from PyPI)
+TORCH_CPU = "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu"
+
+
 def install_hint(module: str) -> str:
-    """Return the pip command that installs ``module`` for LabelFree."""
+    """Return the pip command that installs ``module`` for LabelFree (for torch and cellpose: torch's CPU
+    build first)."""
     top = module.split(".")[0]
     extra, spec = EXTRAS.get(top, (None, top))
-    if extra is None:
-        return f'pip install "{spec}"'
-    return f'pip install "labelfree[{extra}]"  (or: pip install "{spec}")'
+    if top == "torch":
+        return f"{TORCH_CPU}  (the CPU build; PyPI's torch on Linux is the multi-GB CUDA one; for a GPU see " \
+               "docs/install.md)"
+    hint = f'pip install "{spec}"' if extra is None else f'pip install "labelfree[{extra}]"  (or: pip install "{spec}")'
+    return f"{TORCH_CPU}, then {hint}" if top == "cellpose" else hint
 
 
 def require(module: str, *, purpose: str = "") -> ModuleType:

@@ -189,8 +189,9 @@ def limited_threads(threads: int | None = None, /, *, torch: bool = False) -> It
     cv2.setNumThreads(n)
     previous_torch = None
     if torch:
-        import torch as _torch
+        from labelfree._deps import require
 
+        _torch = require("torch", purpose="this pipeline (Cutter and Fusion run neural networks)")
         previous_torch = _torch.get_num_threads()
         _torch.set_num_threads(n)
     try:

@@ -87,7 +87,7 @@ def test_demo_needing_torch_on_a_core_install_is_one_clear_error(core_only, tmp_
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1, out.stderr
     assert lines[0].startswith(f"labelfree: error: LabelFree needs the optional package 'torch' for the {name} demo")
-    assert 'pip install "labelfree[torch]"' in lines[0]
+    assert "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu" in lines[0]  # the CPU build
     assert not (tmp_path / "out").exists()  # nothing written, nothing trained
     assert not cache.exists() or not any(cache.iterdir())
 
@@ -99,3 +99,20 @@ def test_the_motion_demo_runs_on_a_core_install(core_only, tmp_path):
     assert out.returncode == 0, out.stderr
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "sample_movie_labels.tif", "sample_movie_provenance.json", "sample_movie_rois.zip", "sample_movie_table.csv"]
+
+
+def test_cutter_on_a_core_install_is_one_clear_error_and_writes_nothing(core_only, tmp_path):
+    """Was: a ModuleNotFoundError traceback from the thread limits (`import torch`) once the image was read."""
+    import numpy as np
+    import tifffile
+
+    image = np.zeros((64, 64), np.uint16)
+    image[20:40, 20:40] = 1000
+    tifffile.imwrite(tmp_path / "cells.tif", image)
+    out = core_only(CLI.format(argv=["cutter", "cells.tif", "-o", "out"]), cwd=tmp_path)
+    assert out.returncode == 1 and "Traceback" not in out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert lines[0].startswith("labelfree: error: LabelFree needs the optional package 'torch'")
+    assert "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu" in lines[0]
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())

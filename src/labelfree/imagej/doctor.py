@@ -13,6 +13,7 @@ import platform
 import sys
 from pathlib import Path
 
+from labelfree._deps import TORCH_CPU
 from labelfree.errors import FijiError, JavaError
 from labelfree.spec import Check
 
@@ -73,8 +74,8 @@ def _java_checks(fiji: Path | None, *, needed: bool = True) -> list[Check]:
 _BRIDGE = (("scyjava", "scyjava"), ("JPype1", "JPype"), ("pyimagej", "pyimagej"))
 _BRIDGE_FIX = 'pip install "labelfree[imagej]"'
 #: torch as the install guide says: the CPU build of the pinned version (PyPI's Linux torch is the CUDA build)
-_TORCH_FIX = ("pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu (Cutter, Fusion; the "
-              "CPU build, as PyPI's Linux torch is the multi-GB CUDA one; for a GPU see docs/install.md)")
+_TORCH_FIX = (f"{TORCH_CPU} (Cutter, Fusion; the CPU build, as PyPI's Linux torch is the multi-GB CUDA one; for a "
+              "GPU see docs/install.md)")
 
 
 def bridge_wanted(*, fiji: str | Path | None = None) -> bool:
