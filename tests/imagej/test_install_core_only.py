@@ -73,6 +73,9 @@ def test_doctor_on_a_core_install_without_java_needs_nothing_more(core_only, tmp
         assert f'- {name}: pip install "labelfree[imagej]"' in report
     torch_fix = next(line for line in report.splitlines() if line.startswith("- torch: "))
     assert "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu" in torch_fix
+    cellpose_fix = next(line for line in report.splitlines() if line.startswith("- cellpose: "))
+    assert cellpose_fix.startswith("- cellpose: pip install torch==2.13.0 --index-url")  # the CPU build first
+    assert "cellpose models" not in report  # without cellpose its weights were still looked for
 
 
 @pytest.mark.parametrize("pipeline, name", [("cutter", "Cutter"), ("fusion", "Fusion")])

@@ -55,15 +55,21 @@ def doctor_checks() -> list:
         version = importlib.metadata.version("cellpose")
     except importlib.metadata.PackageNotFoundError:
         version = None
+    if version is None:  # without cellpose its weights mean nothing
+        from labelfree._deps import install_hint
+
+        return [Check("cellpose", False, "not installed", f"{install_hint('cellpose')} (Fusion)", needed=False)]
     models_dir = cellpose_model_dir()
     models = sorted(p.name for p in models_dir.glob("*") if p.is_file()) if models_dir.is_dir() else []
     return [
-        Check("cellpose", version is not None, version or "not installed",
-              'pip install "cellpose>=3.1.1,<4" (Fusion)' if version is None else "", needed=False),
+        Check("cellpose", True, version, needed=False),
         Check("cellpose models", bool(models),
               f"{len(models)} in {models_dir}" + (f": {', '.join(models[:6])}" if models else ""),
-              "" if models else f"Download them once with network access, or copy them to {models_dir} "
-              "(or set CELLPOSE_LOCAL_MODELS_PATH).", needed=False),
+              "" if models else "Fusion runs from a model zoo without them (labelfree fusion train; labelfree demo "
+              "--pipeline fusion trains one); the built-in starting models (cyto3, nuclei, ...) are fetched once "
+              "with network access, e.g. python -c \"from cellpose import models; "
+              f"models.CellposeModel(model_type='cyto3')\", or copied to {models_dir} (or set "
+              "CELLPOSE_LOCAL_MODELS_PATH).", needed=False),
     ]
 
 
