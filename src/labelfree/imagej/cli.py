@@ -17,7 +17,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="copy the LabelFree scripts to FIJI_DIR/scripts/Plugins/LabelFree and set up Python mode",
     )
     install.add_argument("fiji_dir", type=Path, metavar="FIJI_DIR", help="the Fiji.app folder")
-    install.add_argument("--env-file", type=Path, default=None, help="conda environment file (default: environment.yml)")
+    install.add_argument("--env-file", type=Path, default=None,
+                         help="conda environment file (default: the repository's environment.yml; installed from a "
+                              "wheel or an index: one made from the installed package)")
     install.add_argument("--no-python-mode", action="store_true",
                          help="do not switch Fiji's launcher to Python mode")
     install.set_defaults(func=_install)

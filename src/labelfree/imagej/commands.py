@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
 import warnings
 from typing import Any, Iterator
 
 from labelfree.errors import Cancelled, ConfigError, InputError, LabelFreeError
 from labelfree.imagej.fields import CommandResult, command_fields, command_spec, command_titles, recordable
 from labelfree.imagej.terms import in_imagej_terms
-from labelfree.options import Field, coerce_value, config_fields, format_macro_options, parse_macro_options
+from labelfree.options import (Field, coerce_value, config_fields, format_macro_options, parse_macro_options,
+                               value_text)
 
 __all__ = ["CommandResult", "command_titles", "command_fields", "run_command", "relay_warnings", "in_imagej_terms"]
 
@@ -165,18 +165,15 @@ def _record(title: str, values: dict[str, Any], fields: list[Field]) -> None:
     Recorder.setCommand(title)
     keep = recordable(values)
     for f in fields:
-        if f.key not in keep:
-            continue
-        text = format_macro_options({f.key: values[f.key]}, [f])
-        Recorder.recordOption(f.key, text.split("=", 1)[1].strip("[]"))
+        if f.key in keep:  # the value as typed: the Recorder adds the [brackets] a value with spaces needs
+            Recorder.recordOption(f.key, value_text(f, values[f.key]))
 
 
 def _stem_of(title: str) -> str:
     """A safe output stem from an image title (whole name without the image suffix)."""
-    from labelfree.io.outputs import output_stem
+    from labelfree.io.outputs import output_stem, plain_stem
 
-    stem = re.sub(r"[\\/\x00-\x1f\x7f]", "_", output_stem(title.strip() or "image")).lstrip(".").strip()
-    return stem[:200] or "image"
+    return plain_stem(output_stem(title.strip() or "image"))
 
 
 def _source_path(imp: Any) -> str | None:

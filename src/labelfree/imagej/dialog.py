@@ -13,8 +13,10 @@ from __future__ import annotations
 import contextlib
 import html
 import logging
+import math
 from typing import Any, Iterator, Sequence
 
+from labelfree.errors import ConfigError
 from labelfree.imagej.fields import ADVANCED_KEY, split_fields
 from labelfree.options import Field, coerce_value, value_text
 
@@ -31,6 +33,11 @@ def _is_channel_field(field: Field, channels: Sequence[str]) -> bool:
         "int",
         "scalar",
     )
+
+
+def _is_numeric_field(field: Field, value: Any) -> bool:
+    """A number box: a number that cannot be automatic (an optional one is a text box, where ``auto`` can be typed)."""
+    return field.kind in ("int", "float") and value is not None and not field.optional
 
 
 def help_html(title: str, summary: str, fields: Sequence[Field], /) -> str:
@@ -59,18 +66,18 @@ def build_page(title: str, fields: Sequence[Field], /, *, values: dict[str, Any]
     for f in fields:
         value = values.get(f.key, f.default)
         if _is_channel_field(f, channels):
-            items = (["auto"] if f.optional and f.key != "channel" else []) + [f"{i}: {name}" for i, name in enumerate(channels)]
+            items = (["auto"] if f.optional and f.key != "channel" else []) + [
+                f"{i}: {name}" for i, name in enumerate(channels)]
             current = next((s for s in items if s.split(":")[0] == str(value)), items[0])
             gd.addChoice(f.key, [jstr(s) for s in items], current)
         elif f.kind == "bool":
             gd.addCheckbox(f.key, bool(value))
-        elif f.kind in ("int", "float") and value is not None:
+        elif _is_numeric_field(f, value):
             gd.addNumericField(f.key, float(value), 0 if f.kind == "int" else 3)
         elif f.kind == "choice":
             gd.addChoice(f.key, [jstr(c) for c in f.choices], value_text(f, value))
         else:
-            text = "auto" if value is None else ",".join(map(str, value)) if f.kind == "list" else str(value)
-            gd.addStringField(f.key, text, 20)
+            gd.addStringField(f.key, value_text(f, value), 20)
     if advanced is not None:
         gd.addCheckbox(ADVANCED_KEY, bool(advanced))
     if help_page:
@@ -82,6 +89,7 @@ def read_page(gd: Any, fields: Sequence[Field], /, *, values: dict[str, Any], ch
               advanced: bool = False) -> tuple[dict[str, Any], bool]:
     """The typed values of a shown page (and the advanced checkbox), in field order."""
     out: dict[str, Any] = {}
+    boxes = iter(gd.getNumericFields() or [])
     for f in fields:
         value = values.get(f.key, f.default)
         if _is_channel_field(f, channels):
@@ -89,8 +97,13 @@ def read_page(gd: Any, fields: Sequence[Field], /, *, values: dict[str, Any], ch
             out[f.key] = None if picked == "auto" else int(picked.split(":")[0])
         elif f.kind == "bool":
             out[f.key] = bool(gd.getNextBoolean())
-        elif f.kind in ("int", "float") and value is not None:
-            out[f.key] = coerce_value(f, float(gd.getNextNumber()))
+        elif _is_numeric_field(f, value):
+            number, box = float(gd.getNextNumber()), next(boxes, None)
+            if math.isnan(number):  # GenericDialog reads text that is no number as NaN
+                typed = repr(str(box.getText()).strip()) if box is not None else "a text"
+                raise ConfigError(f"{f.key}={typed} is not valid; expected "
+                                  f"{'an integer (a whole number)' if f.kind == 'int' else 'a number'}.")
+            out[f.key] = coerce_value(f, number)
         elif f.kind == "choice":
             out[f.key] = coerce_value(f, str(gd.getNextChoice()))
         else:

@@ -38,7 +38,8 @@ def run_script(command: str, imp: Any, namespace: Mapping[str, Any], /) -> Any:
     command : str
         Command key ("threshold", "motion", ...).
     imp : ij.ImagePlus
-        The script's ``#@ ImagePlus imp`` input.
+        The script's ``#@ ImagePlus imp`` input (the active image); a macro call's
+        ``image=[title]`` names another input instead, as it does in ImageJ.
     namespace : mapping
         The script's globals: the basic fields' values, and the "advanced options"
         checkbox, which opens the advanced pages. Keys of the macro call that are not
@@ -62,6 +63,8 @@ def run_script(command: str, imp: Any, namespace: Mapping[str, Any], /) -> Any:
     raw = _macro_options()
     if raw:  # every key of the macro call, also those that are no script parameter
         options.update(parse_macro_options(raw, fields, ignore=(ADVANCED_KEY,)))
+    if options.get("image"):  # the macro's image=[title] names the input; SciJava's imp is just the active image
+        imp = None
     advanced = bool(_plain(namespace.get(ADVANCED_KEY, False))) and not raw
     try:
         return run_command(command, imp, options=options, dialog="advanced" if advanced else False)

@@ -37,7 +37,8 @@ def labels_to_imageplus(labels: Any, /, *, like: Any = None, title: str | None =
     labels : xarray.DataArray or 2-D array
         Labels with dims from T, Z, Y, X (0 = background, non-negative integers).
     like : ij.ImagePlus, optional
-        Source image: its calibration is copied and the title becomes
+        Source image: its spatial and time calibration is copied (not a value calibration such as
+        signed 16-bit or *Analyze > Calibrate*: label ids are the pixel values) and the title becomes
         ``"<title>-labels"``. Without it the calibration comes from the coords of ``labels``.
     title : str, optional
         Window title (overrides the one derived from ``like``).
@@ -63,6 +64,7 @@ def labels_to_imageplus(labels: Any, /, *, like: Any = None, title: str | None =
     imp = xarray_to_imageplus(da.copy(data=values), title=name)
     if like is not None:
         cal = like.getCalibration().copy()
+        cal.disableDensityCalibration()  # the input's value calibration (signed 16-bit, OD, ...) is not the labels'
         imp.setCalibration(cal)
     lut = glasbey_imagej_lut()
     imp.getProcessor().setLut(lut)

@@ -51,6 +51,9 @@ _IMAGEJ_TERMS = (
      r"Make one outside ImageJ, with LabelFree's command line in a terminal: \1"),
     (re.compile(r"Train one with `labelfree fusion train`\."),
      "Train one outside ImageJ, with LabelFree's command line in a terminal: `labelfree fusion train`."),
+    # an earlier result in the output folder (or a saved model file): the command's overwrite key
+    (re.compile(r"\(CLI --overwrite, API overwrite=True\)"),
+     "(overwrite=true; in the dialog: tick advanced_options, then overwrite on the outputs page)"),
 )
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from labelfree.errors import Cancelled, DimensionError
 
-__all__ = ["run_tool"]
+__all__ = ["keep_value_calibration", "run_tool"]
 
 
 def _tiles(da: Any) -> list[Any]:
@@ -25,6 +25,20 @@ def _tiles(da: Any) -> list[Any]:
             f"{''.join(da.dims)}. Make a stack of the tiles first (Image > Stacks > Images to Stack)."
         )
     return [da.isel({axis: i}) for i in range(da.sizes[axis])]
+
+
+def keep_value_calibration(result: Any, source: Any, /) -> None:
+    """Give ``result`` the value calibration of ``source`` (signed 16-bit, *Analyze > Calibrate*): its pixels
+    are ``source``'s values, moved, so they read as they did (nothing is done when the types differ)."""
+    src = source.getCalibration()
+    if not src.calibrated() or int(result.getBitDepth()) != int(source.getBitDepth()):
+        return
+    cal = result.getCalibration()
+    if int(src.getFunction()) == int(src.CUSTOM):
+        cal.setCTable(src.getCTable(), src.getValueUnit())
+    else:
+        cal.setFunction(src.getFunction(), src.getCoefficients(), src.getValueUnit(), src.zeroClip())
+    result.setCalibration(cal)
 
 
 def run_tool(spec: Any, imp: Any, config: Any, values: dict, fields: list) -> Any:
@@ -64,6 +78,7 @@ def run_tool(spec: Any, imp: Any, config: Any, values: dict, fields: list) -> An
     result_title = unique_title(f"{imp.getTitle()}-{spec.result_suffix}")  # a rerun: <title>-drift-corrected-1
     suffix = result_title[len(f"{imp.getTitle()}-{spec.result_suffix}"):]
     result_imp.setTitle(result_title)
+    keep_value_calibration(result_imp, imp)
     show_image(result_imp)
     if values.get("table"):
         from labelfree.imagej.tables import table_to_resultstable
