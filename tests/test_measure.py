@@ -85,3 +85,18 @@ def test_real_msc_seg_frame(msc_dir):
     ids = np.unique(seg)[1:]
     assert df.label.tolist() == ids.tolist()
     assert df.area.sum() == np.count_nonzero(seg)
+
+
+def test_channels_of_the_same_name_get_a_column_each():
+    """Two channels named alike gave two `mean_GFP` columns that both held the second channel's means."""
+    lab = np.zeros((6, 7), np.uint16)
+    lab[1:3, 1:4] = 1
+    lab[4:6, 5:7] = 2
+    img = np.stack([np.full((6, 7), 10.0), np.full((6, 7), 20.0), np.full((6, 7), 30.0)])
+    img[1, 4:6, 5:7] = 40.0
+    image = to_dataarray(img, dims="CYX", channel_names=["GFP", "GFP", "DAPI"])
+    df = measure_objects(lab, image=image)
+    assert list(df.columns[len(TABLE_COLUMNS):]) == ["mean_GFP_c0", "mean_GFP_c1", "mean_DAPI"]
+    assert df.mean_GFP_c0.tolist() == [10.0, 10.0]
+    assert df.mean_GFP_c1.tolist() == [20.0, 40.0]
+    assert df.mean_DAPI.tolist() == [30.0, 30.0]

@@ -51,3 +51,12 @@ def test_first_plane_of_a_dataarray_picks_channel_and_frame():
 
     da = to_dataarray(np.arange(2 * 3 * 4 * 5).reshape(2, 3, 4, 5), dims="TCYX")
     np.testing.assert_array_equal(first_plane(da, channel=1), da.values[0, 1])
+
+
+@pytest.mark.parametrize(("option", "value"), [("max_size", 0), ("max_size", -5), ("thickness", 0), ("max_size", 2.5)])
+def test_bad_sizes_are_one_clear_error(option, value):
+    """max_size=0 raised ZeroDivisionError from inside; thickness 0 or less was silently taken as 1."""
+    from labelfree.errors import InputError
+
+    with pytest.raises(InputError, match=f"{option} must be a whole number of picture pixels, 1 or more"):
+        overlay_rgb(None, np.eye(20, dtype=int), **{option: value})

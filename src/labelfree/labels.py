@@ -92,13 +92,28 @@ def remove_small_objects(labels: np.ndarray, /, *, min_size: int, connectivity: 
     return out > 0 if is_mask else out
 
 
+def _object_slices(arr: np.ndarray) -> list[tuple[int, tuple[slice, ...]]]:
+    """(label, bounding-box slices) of every object, in label order.
+
+    Label ids index ``ndi.find_objects``' list directly when they are dense; a few huge ids
+    (e.g. ``frame * 1_000_000 + cell`` from a tracker) are numbered 1..N first, so the cost
+    follows the number of objects, not the largest id.
+    """
+    top = int(arr.max()) if arr.size else 0
+    if top <= 4 * arr.size:
+        return [(idx, sl) for idx, sl in enumerate(ndi.find_objects(arr), start=1) if sl is not None]
+    ids, compact = np.unique(arr, return_inverse=True)
+    shift = 0 if ids[0] == 0 else 1  # compact 0 is the background only when there is some
+    compact = (compact.reshape(arr.shape) + shift).astype(np.intp, copy=False)
+    found = ndi.find_objects(compact)
+    return [(int(ids[k - shift]), found[k - 1]) for k in range(1, len(found) + 1) if found[k - 1] is not None]
+
+
 def _fill_plane(arr: np.ndarray) -> np.ndarray:
     if arr.dtype == bool:
         return ndi.binary_fill_holes(arr)
     out = arr.copy()
-    for idx, sl in enumerate(ndi.find_objects(arr), start=1):
-        if sl is None:
-            continue
+    for idx, sl in _object_slices(arr):
         obj = arr[sl] == idx
         filled = ndi.binary_fill_holes(obj)
         out[sl][filled & (arr[sl] == 0)] = idx
@@ -302,9 +317,7 @@ def label_contours(labels: np.ndarray, /) -> dict[int, list[np.ndarray]]:
     if arr.dtype == bool:
         arr = arr.astype(np.uint8)
     out: dict[int, list[np.ndarray]] = {}
-    for idx, sl in enumerate(ndi.find_objects(arr), start=1):
-        if sl is None:
-            continue
+    for idx, sl in _object_slices(arr):
         polys = _trace(arr[sl] == idx, sl[1].start, sl[0].start)
         if polys:
             out[idx] = polys

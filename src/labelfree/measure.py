@@ -27,6 +27,15 @@ def _area_unit(da: xr.DataArray) -> str:
     return f"{ux}²" if ux == uy else f"{ux}·{uy}"
 
 
+def _mean_columns(channels: list[str]) -> list[str]:
+    """``mean_<channel>`` per channel; channels of the same name get their 0-based index too.
+
+    >>> _mean_columns(["GFP", "GFP", "DAPI"])
+    ['mean_GFP_c0', 'mean_GFP_c1', 'mean_DAPI']
+    """
+    return [f"mean_{c}_c{i}" if channels.count(c) > 1 else f"mean_{c}" for i, c in enumerate(channels)]
+
+
 def _intensity_planes(image: Any, labels: xr.DataArray) -> tuple[np.ndarray, list[str]] | None:
     """Image as (T, Z, C, Y, X) float planes aligned with the labels, plus column names."""
     if image is None:
@@ -47,7 +56,7 @@ def _intensity_planes(image: Any, labels: xr.DataArray) -> tuple[np.ndarray, lis
             f"{''.join(labels.dims)} {dict(labels.sizes)}; the image must have the labels' T/Z/Y/X "
             "axes (plus an optional C axis)."
         )
-    names = [f"mean_{c}" for c in channel_names(img)] if "C" in img.dims else ["mean_intensity"]
+    names = _mean_columns([str(c) for c in channel_names(img)]) if "C" in img.dims else ["mean_intensity"]
     if "C" not in img.dims:
         img = img.expand_dims("C", axis=0)
     order = [d for d in ("T", "Z", "C", "Y", "X") if d in img.dims]
@@ -112,7 +121,8 @@ def measure_objects(labels: Any, /, *, image: Any = None) -> pd.DataFrame:
         Label image with dims from T, Z, Y, X (0 = background).
     image : xarray.DataArray or array, optional
         Intensities with the labels' T/Z/Y/X axes and optionally C; one mean-intensity
-        column per channel (``mean_<channel name>``; ``mean_intensity`` without C).
+        column per channel (``mean_<channel name>``, ``mean_<channel name>_c<index>`` for
+        channels that share a name; ``mean_intensity`` without C).
 
     Returns
     -------

@@ -1,8 +1,9 @@
 """Overlay pictures: an image plane with the outlines of its objects, as a PNG.
 
 The picture users look at first: the intensities scaled to their 1–99.8 percentiles in
-grey, each object's outline in its own colour (the glasbey label LUT, so a colour
-matches the label image opened in Fiji). Large images are reduced to ``max_size``
+grey, each object's outline in the colour of its id in the glasbey LUT of the label image
+(entry ``id`` for ids 1..255, ``1 + (id - 1) % 255`` above; Fiji shows ids 1..255 of a label image in the
+same colours with its display range set to 0–255). Large images are reduced to ``max_size``
 pixels on the long side before the outlines are drawn, so outlines stay visible.
 Pictures are encoded with Pillow.
 """
@@ -16,7 +17,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from labelfree.errors import DimensionError
+from labelfree.errors import DimensionError, InputError
 
 __all__ = ["overlay_rgb", "overlay_png", "overlay_png_bytes", "first_plane"]
 
@@ -75,15 +76,23 @@ def overlay_rgb(image: Any, labels: Any, /, *, max_size: int = 512, thickness: i
     labels : array-like or DataArray
         Label image (0 = background); its first plane is drawn.
     max_size : int
-        Longest side of the picture in pixels (images are reduced by an integer factor).
+        Longest side of the picture in pixels (images are reduced by an integer factor), 1 or more.
     thickness : int
-        Outline width in picture pixels.
+        Outline width in picture pixels, 1 or more.
+
+    Raises
+    ------
+    InputError
+        ``max_size`` or ``thickness`` is not a whole number of 1 or more.
     """
     from skimage.morphology import dilation, square
     from skimage.segmentation import find_boundaries
 
     from labelfree.io.lut import glasbey_lut
 
+    for name, value in (("max_size", max_size), ("thickness", thickness)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise InputError(f"{name} must be a whole number of picture pixels, 1 or more; got {value!r}.")
     lab = first_plane(labels).astype(np.int64, copy=False)
     step = max(1, int(np.ceil(max(lab.shape) / float(max_size))))
     small = _reduce(lab, step, nearest=True)

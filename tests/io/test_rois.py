@@ -187,3 +187,60 @@ def test_the_same_rois_give_the_same_file(tmp_path):
     second = write_rois(tmp_path / "b.zip", labels)
     assert hashlib.sha256(first.read_bytes()).digest() == hashlib.sha256(second.read_bytes()).digest()
     assert [r.name for r in read_rois(second)] == [r.name for r in read_rois(first)] and len(read_rois(first)) == 2
+
+
+def _cubic_circle_path(cx, cy, r):
+    """A circle as ImageJ stores an ellipse in a composite ROI: MOVETO, four CUBICTO, CLOSE."""
+    k = 4 / 3 * (np.sqrt(2) - 1) * r
+    pts = [(cx + r, cy), (cx + r, cy + k), (cx + k, cy + r), (cx, cy + r), (cx - k, cy + r), (cx - r, cy + k),
+           (cx - r, cy), (cx - r, cy - k), (cx - k, cy - r), (cx, cy - r), (cx + k, cy - r), (cx + r, cy - k),
+           (cx + r, cy)]
+    path = [0, *pts[0]]
+    for i in range(1, 13, 3):
+        path += [3, *pts[i], *pts[i + 1], *pts[i + 2]]
+    return path + [4]
+
+
+def test_composite_roi_with_curves_is_filled():
+    """Curve segments (QUADTO, CUBICTO) in a composite ROI raised roifile's NotImplementedError."""
+    path = _cubic_circle_path(20.0, 18.0, 12.0) + _cubic_circle_path(20.0, 18.0, 5.0)  # a ring: even-odd hole
+    roi = roifile.ImagejRoi(roitype=roifile.ROI_TYPE.RECT, left=8, top=6, right=32, bottom=30, name="ring-L00004")
+    roi.multi_coordinates = np.asarray(path, np.float32)
+    roi.shape_roi_size = len(path)
+    out = rois_to_labels([roi], shape=(40, 45))
+    yy, xx = np.mgrid[:40, :45]
+    d = np.hypot(xx + 0.5 - 20, yy + 0.5 - 18)
+    clear = (np.abs(d - 12) > 0.01) & (np.abs(d - 5) > 0.01)  # pixel centres not on the outlines
+    assert np.array_equal((out == 4)[clear], ((d < 12) & (d > 5))[clear])
+    assert set(np.unique(out)) == {0, 4}
+
+
+def test_damaged_composite_path_is_one_clear_error():
+    roi = roifile.ImagejRoi(roitype=roifile.ROI_TYPE.RECT, left=0, top=0, right=9, bottom=9, name="broken")
+    roi.multi_coordinates = np.asarray([0, 1, 1, 1, 8, 1, 3, 8, 8], np.float32)  # a CUBICTO cut short
+    roi.shape_roi_size = 9
+    with pytest.raises(InputError, match="'broken' has a damaged shape path"):
+        rois_to_labels([roi], shape=(10, 10))
+
+
+def test_rounded_rectangle_keeps_its_corners_out():
+    """A rectangle with rounded corners (Fiji's rounded-rectangle tool) was filled as a plain rectangle."""
+    roi = roifile.ImagejRoi(roitype=roifile.ROI_TYPE.RECT, left=2, top=3, right=22, bottom=15)
+    roi.rounded_rect_arc_size = 8  # corner diameter: quarter circles of radius 4
+    mask = roi_mask(roi, shape=(20, 25))
+    yy, xx = np.mgrid[:20, :25] + 0.5
+    cx, cy = np.clip(xx, 6, 18), np.clip(yy, 7, 11)  # nearest point of the inner rectangle
+    want = (np.hypot(xx - cx, yy - cy) < 4) & (xx > 2) & (xx < 22) & (yy > 3) & (yy < 15)
+    assert np.array_equal(mask, want)
+    assert not mask[3, 2] and mask[3, 12] and mask[9, 2]
+
+
+def test_points_keep_their_own_planes():
+    """Each point of a multi-point ROI with per-point stack positions goes on its own plane only."""
+    pts = roifile.ImagejRoi.frompoints(np.array([[1.0, 2.0], [5.0, 6.0], [7.0, 3.0]]), name="seeds")
+    pts.roitype = roifile.ROI_TYPE.POINT
+    pts.counters = np.zeros(3, np.uint8)
+    pts.counter_positions = np.array([2, 0, 3], np.uint32)  # 0: the point has no plane of its own
+    out = rois_to_labels([pts], shape=(3, 8, 8), dims="TYX")
+    assert out[1, 2, 1] == 1 and out[2, 3, 7] == 3 and all(out[t, 6, 5] == 2 for t in range(3))
+    assert np.count_nonzero(out) == 5

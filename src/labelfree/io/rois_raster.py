@@ -64,6 +64,81 @@ def _fill_polygons(shape: tuple[int, int], polygons: list[np.ndarray]) -> tuple[
     return (slice(r0, r1), slice(c0, c1)), np.cumsum(diff[:, :-1], axis=1) > 0
 
 
+#: java.awt.geom.PathIterator segment codes, as ImageJ stores composite (shape) ROIs
+_MOVETO, _LINETO, _QUADTO, _CUBICTO, _CLOSE = 0, 1, 2, 3, 4
+_SEGMENT_VALUES = {_MOVETO: 2, _LINETO: 2, _QUADTO: 4, _CUBICTO: 6, _CLOSE: 0}
+_CURVE_STEP = 0.125  # pixels of control polygon per line segment of a flattened curve
+
+
+def _bezier(ctrl: np.ndarray) -> np.ndarray:
+    """Points along a quadratic (3 points) or cubic (4 points) Bezier curve, its start excluded."""
+    length = float(np.hypot(*np.diff(ctrl, axis=0).T).sum())
+    t = np.linspace(0.0, 1.0, int(np.clip(np.ceil(length / _CURVE_STEP), 2, 4096)) + 1)[1:, None]
+    s = 1.0 - t
+    if len(ctrl) == 3:
+        return s * s * ctrl[0] + 2 * s * t * ctrl[1] + t * t * ctrl[2]
+    return s**3 * ctrl[0] + 3 * s * s * t * ctrl[1] + 3 * s * t * t * ctrl[2] + t**3 * ctrl[3]
+
+
+def _path_polygons(path: Any, name: str) -> list[np.ndarray]:
+    """The closed outlines of a shape path (MOVETO, LINETO, QUADTO, CUBICTO, CLOSE), curves flattened.
+
+    ImageJ writes composite ROIs as such a path; Java shapes (rounded rectangles, ellipses,
+    combinations made in Fiji) hold curve segments.
+    """
+    values = np.asarray(path, np.float64).ravel()
+    polygons: list[np.ndarray] = []
+    current: list[np.ndarray] = []
+    start = np.zeros(2)
+    i = 0
+    while i < len(values):
+        op = int(values[i]) if np.isfinite(values[i]) and values[i] == int(values[i]) else -1
+        if op not in _SEGMENT_VALUES or i + 1 + _SEGMENT_VALUES[op] > len(values):
+            raise InputError(f"composite ROI {name!r} has a damaged shape path (segment code {values[i]:g} at "
+                             f"{i} of {len(values)} values); draw or save the ROI again in Fiji.")
+        points = values[i + 1:i + 1 + _SEGMENT_VALUES[op]].reshape(-1, 2)
+        i += 1 + _SEGMENT_VALUES[op]
+        if op == _MOVETO:
+            if current:
+                polygons.append(np.array(current))
+            current, start = [points[0]], points[0]
+            continue
+        if op == _CLOSE:
+            if current:
+                polygons.append(np.array(current))
+            current = []
+            continue
+        if not current:  # a segment after CLOSE starts where the closed outline started
+            current = [start]
+        if op == _LINETO:
+            current.append(points[0])
+        else:
+            current.extend(_bezier(np.vstack([current[-1], points])))
+    if current:
+        polygons.append(np.array(current))
+    return polygons
+
+
+def _rounded_rect_path(roi: Any) -> list[np.ndarray]:
+    """Outline of a rounded rectangle as ImageJ makes it (java.awt.geom.RoundRectangle2D)."""
+    x, y = float(roi.left), float(roi.top)
+    w, h = float(roi.right - roi.left), float(roi.bottom - roi.top)
+    aw = ah = float(roi.rounded_rect_arc_size)
+    aw, ah = min(w, aw), min(h, ah)
+    k = (1.0 - 4.0 / 3.0 * (np.sqrt(2.0) - 1.0)) / 2.0  # Java's control-point fraction for a quarter arc
+    rows = [  # (fraction of w, of aw, of h, of ah) per point, as RoundRectangle2D's path iterator
+        [(0, 0, 0, 0.5)], [(0, 0, 1, -0.5)], [(0, 0, 1, -k), (0, k, 1, 0), (0, 0.5, 1, 0)], [(1, -0.5, 1, 0)],
+        [(1, -k, 1, 0), (1, 0, 1, -k), (1, 0, 1, -0.5)], [(1, 0, 0, 0.5)],
+        [(1, 0, 0, k), (1, -k, 0, 0), (1, -0.5, 0, 0)], [(0, 0.5, 0, 0)], [(0, k, 0, 0), (0, 0, 0, k), (0, 0, 0, 0.5)],
+    ]
+    path: list[float] = []
+    for n, row in enumerate(rows):
+        path.append(_MOVETO if n == 0 else (_LINETO, _LINETO, _CUBICTO)[len(row) - 1])
+        for fw, faw, fh, fah in row:
+            path += [x + fw * w + faw * aw, y + fh * h + fah * ah]
+    return _path_polygons(path + [_CLOSE], roi.name or "")
+
+
 def _area(roi: Any, shape: tuple[int, int]) -> tuple[tuple[slice, slice], np.ndarray] | None:
     """Bounding box and mask inside it of an area ROI; None for lines, points and text."""
     import roifile
@@ -71,7 +146,9 @@ def _area(roi: Any, shape: tuple[int, int]) -> tuple[tuple[slice, slice], np.nda
     rt = roifile.ROI_TYPE
     h, w = shape
     if roi.composite and roi.multi_coordinates is not None:
-        return _fill_polygons(shape, roi.path2coords(roi.multi_coordinates))
+        return _fill_polygons(shape, _path_polygons(roi.multi_coordinates, roi.name or ""))
+    if roi.roitype == rt.RECT and roi.rounded_rect_arc_size > 0:
+        return _fill_polygons(shape, _rounded_rect_path(roi))
     if roi.roitype == rt.RECT:
         r0, r1 = np.clip([roi.top, roi.bottom], 0, h)
         c0, c1 = np.clip([roi.left, roi.right], 0, w)
@@ -112,25 +189,36 @@ def _explicit_label(roi: Any) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def _planes(roi: Any, dims: str, sizes: dict[str, int]) -> tuple[list[int], list[int]]:
-    """Frames and z planes a ROI belongs to (all of them for position 0)."""
+def _stack_position(position: int, dims: str, n_z: int) -> tuple[int, int]:
+    """1-based (frame, z) of an ImageJ stack index (an image without channels; 0 = none)."""
+    stacked = [d for d in dims if d in "TZ"]
+    if len(stacked) == 2:
+        t_pos, z_pos = divmod(position - 1, n_z)
+        return t_pos + 1, z_pos + 1
+    if stacked == ["T"]:
+        return position, 0
+    if stacked == ["Z"]:
+        return 0, position
+    return 0, 0
+
+
+def _planes(roi: Any, dims: str, sizes: dict[str, int], *, position: int = 0) -> tuple[list[int], list[int]]:
+    """Frames and z planes a ROI belongs to (all of them for position 0).
+
+    ``position``: the stack index of one point of a multi-point ROI, in place of the ROI's own.
+    """
     n_t, n_z = sizes.get("T", 1), sizes.get("Z", 1)
     t_pos, z_pos = roi.t_position, roi.z_position
-    if not (roi.c_position or t_pos or z_pos) and roi.position:
-        stacked = [d for d in dims if d in "TZ"]
-        if len(stacked) == 1:
-            if stacked[0] == "T":
-                t_pos = roi.position
-            else:
-                z_pos = roi.position
-        elif len(stacked) == 2:
-            t_pos, z_pos = divmod(roi.position - 1, n_z)
-            t_pos, z_pos = t_pos + 1, z_pos + 1
+    if position:
+        t_pos, z_pos = _stack_position(position, dims, n_z)
+    elif not (roi.c_position or t_pos or z_pos) and roi.position:
+        t_pos, z_pos = _stack_position(roi.position, dims, n_z)
     ts = [t_pos - 1] if "T" in dims and t_pos else list(range(n_t))
     zs = [z_pos - 1] if "Z" in dims and z_pos else list(range(n_z))
     if any(not 0 <= t < n_t for t in ts) or any(not 0 <= z < n_z for z in zs):
+        where = f" (its point at stack position {position})" if position else ""
         raise InputError(
-            f"ROI {roi.name!r} lies on frame {t_pos}, z {z_pos} (1-based), outside the requested "
+            f"ROI {roi.name!r}{where} lies on frame {t_pos}, z {z_pos} (1-based), outside the requested "
             f"shape with {n_t} frame(s) and {n_z} z plane(s)."
         )
     return ts, zs
@@ -155,8 +243,11 @@ def rois_to_labels(
     rois : sequence of roifile.ImagejRoi, or a path to a ``.zip``/``.roi`` file
         Area ROIs (polygon, traced, freehand, rectangle, oval, composite) are filled
         (a pixel belongs to a ROI when its centre is inside, as in ImageJ); point ROIs
-        become one-pixel markers, one label per point (for marker-controlled methods).
-        Lines and text are skipped (logged).
+        become one-pixel markers, one label per point (for marker-controlled methods), each
+        on its own plane when the points were clicked on several planes of a stack (a stack
+        index of an image without channels). Composite ROIs may hold curves (rounded
+        rectangles, ellipses combined in Fiji); they are flattened to line segments of at most
+        1/8 pixel. Lines and text are skipped (logged).
     shape : sequence of int
         Output shape, e.g. ``(Y, X)`` or ``(T, Y, X)``.
     dims : str, optional
@@ -185,12 +276,15 @@ def rois_to_labels(
     for roi, label in zip(items, explicit):
         ts, zs = _planes(roi, dims, sizes)
         if _is_point(roi):
-            for x, y in _point_xy(roi):
+            # points clicked on several planes of a stack: one ROI, each point with its own stack position
+            positions = roi.counter_positions if roi.counter_positions is not None else np.zeros(0, int)
+            for k, (x, y) in enumerate(_point_xy(roi)):
+                where = _planes(roi, dims, sizes, position=int(positions[k])) if k < len(positions) else (ts, zs)
                 if 0 <= y < shape[-2] and 0 <= x < shape[-1]:
                     value = label if label and roi.n_coordinates == 1 else next_id
                     next_id += value == next_id
-                    for t in ts:
-                        out[t, zs, y, x] = value
+                    for t in where[0]:
+                        out[t, where[1], y, x] = value
             continue
         area = _area(roi, shape[-2:])
         if area is None:
