@@ -2,8 +2,8 @@
 
 The picture users look at first: the intensities scaled to their 1–99.8 percentiles in
 grey, each object's outline in the colour of its id in the glasbey LUT of the label image
-(entry ``id`` for ids 1..255, ``1 + (id - 1) % 255`` above; Fiji shows ids 1..255 of a label image in the
-same colours with its display range set to 0–255). Large images are reduced to ``max_size``
+(entry ``id`` for ids 1..255, ``1 + (id - 1) % 255`` above; Fiji shows a label image of at most 255 objects in the
+same colours: its display range is written as 0–255). Large images are reduced to ``max_size``
 pixels on the long side before the outlines are drawn, so outlines stay visible.
 Pictures are encoded with Pillow.
 """

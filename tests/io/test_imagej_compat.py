@@ -42,7 +42,7 @@ def test_imagej_opens_label_tiff(written):
         assert str(cal.getUnit()) == "µm"
         assert cal.frameInterval == 5.0 and str(cal.getTimeUnit()) == "min"
         assert cal.getX(0) == pytest.approx(6.5) and cal.getY(0) == pytest.approx(-1.3)
-        assert imp.getDisplayRangeMin() == 0 and imp.getDisplayRangeMax() == float(da.max())
+        assert imp.getDisplayRangeMin() == 0 and imp.getDisplayRangeMax() == float(da.max())  # 300: above 255
         ip = imp.getProcessor()
         assert ip.isColorLut()
         lut = ip.getLut()
@@ -153,3 +153,26 @@ def test_imagej_results_table_of_points_reads_back_as_their_pixels(hyperstack, t
         image = read_image(tmp_path / "cells.tif", dims="TYX")
     markers = read_markers(tmp_path / "results.csv", image=image)
     np.testing.assert_allclose(markers, [[2, 20, 30], [2, 55, 101]], atol=0.01)  # 3 decimals of µm
+
+
+def test_imagej_shows_each_of_up_to_255_labels_in_its_own_lut_colour(tmp_path, ij):
+    """Was: the display range 0..max label, so label i showed LUT entry i * 255 / max, not the colour of its
+    outline in the overlay PNG and of its ROI group; with a range 0..255, label i shows entry i."""
+    import jpype
+
+    from labelfree.io import write_labels
+
+    lab = np.zeros((20, 40), np.uint16)
+    for i in range(1, 8):
+        lab[5:15, 5 * i - 4:5 * i] = i
+    path = write_labels(tmp_path / "seven_labels.tif", lab)
+    imp = jpype.JClass("ij.IJ").openImage(str(path))
+    try:
+        assert (imp.getDisplayRangeMin(), imp.getDisplayRangeMax()) == (0.0, 255.0)
+        flat = imp.flatten().getProcessor()  # the colours ImageJ shows
+        lut = glasbey_lut()
+        for i in range(1, 8):
+            c = int(flat.getPixel(5 * i - 2, 10))
+            assert ((c >> 16) & 255, (c >> 8) & 255, c & 255) == tuple(int(v) for v in lut[:, i]), i
+    finally:
+        imp.close()

@@ -145,8 +145,10 @@ def write_labels(
     Notes
     -----
     Written as 16-bit; above 65535 labels as 32-bit float (exact up to 2**24)
-    with a ``UserWarning``. A glasbey-style LUT (index 0 black) and the display
-    range 0..max label are stored so that ImageJ shows every object in its colour.
+    with a ``UserWarning``. A glasbey-style LUT (index 0 black) and a display range are
+    stored so that ImageJ shows every object in a colour: 0..255 when the largest label
+    is at most 255 (label ``i`` in LUT entry ``i``, as the overlay PNG, the ImageJ bridge's
+    label image and its ROI groups colour it), else 0..max label.
     """
     import tifffile
 
@@ -155,15 +157,16 @@ def write_labels(
     da = as_label_image(labels)
     data = to_imagej_labels(np.asarray(da.data))
     top = float(data.max())
+    shown = 255.0 if top <= 255 else top  # at most 255 labels: label i shows LUT entry i
     resolution, meta = imagej_calibration(da)
     record = provenance if provenance is not None else da.attrs.get("labelfree")
     ij_meta: dict[str, Any] = {
         "axes": "".join(da.dims),
         **meta,
         "min": 0.0,
-        "max": max(top, 1.0),
+        "max": shown,
         "LUTs": [glasbey_lut()],
-        "Ranges": (0.0, max(top, 1.0)),
+        "Ranges": (0.0, shown),
     }
     if record:
         text = json.dumps(record, default=str, sort_keys=True)
