@@ -114,7 +114,9 @@ def local_contrast_probability(
     """
     x = np.asarray(image, dtype=np.float64)
     med, mad = background_and_noise(x)
-    peak = ndi.maximum_filter(x, size=max(1, int(window)))
+    # a window more than twice the image's side holds the whole image from every pixel: no larger one is needed
+    size = int(min(max(1, int(window)), 2 * max(x.shape) + 1))
+    peak = ndi.maximum_filter(x, size=size)
     cut = med + np.maximum(fraction * (peak - med), threshold * mad)
     return 1.0 / (1.0 + np.exp(-np.clip((x - cut) / mad, -50.0, 50.0)))
 

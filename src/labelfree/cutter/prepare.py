@@ -19,7 +19,8 @@ from labelfree.errors import ConfigError, DimensionError, InputError
 from labelfree.image import channel_index, channel_names, select_channel
 
 __all__ = [
-    "Frame", "MarkerWarning", "cell_channels", "chosen_cell_channels", "check_marker_frames", "choose_peak_window",
+    "Frame", "MarkerWarning", "cell_channels", "chosen_cell_channels", "check_downscale", "check_marker_frames",
+    "choose_peak_window", "downscaled_shape",
     "frame_markers",
     "foreground_mask", "keep_marked_regions", "frame_markers_and_mask", "marker_coverage", "prepare_frame",
     "warn_markers_on_background",
@@ -79,8 +80,14 @@ def chosen_cell_channels(image: xr.DataArray, config: CutterConfig, /) -> list[i
 
 
 def cell_channels(frame: xr.DataArray, config: CutterConfig, /) -> np.ndarray:
-    """The channels fed to the network, as (C, Y, X) float32."""
+    """The channels fed to the network, as (C, Y, X) float32.
+
+    An image without a C axis is its own cell channel: ``cell_channels`` set to anything but
+    that one channel (index 0 or its name) is an error naming what it has.
+    """
     if "C" not in frame.dims:
+        for c in config.cell_channels:
+            select_channel(frame, c)  # DimensionError: the image has one channel only
         return np.asarray(frame.values, np.float32)[None]
     return np.stack([np.asarray(select_channel(frame, c).values, np.float32)
                      for c in chosen_cell_channels(frame, config)])
@@ -206,6 +213,11 @@ def _smoothed(channels: np.ndarray, config: CutterConfig) -> list[np.ndarray]:
     if config.mask_smoothing is None:
         raise InputError("The mask smoothing is automatic (None) and was not resolved; call "
                          "labelfree.cutter.segment.resolve_scale first or give mask_smoothing in px.")
+    h, w = np.shape(channels)[-2:]
+    if config.mask_smoothing > max(h, w):
+        raise ConfigError(f"mask_smoothing {config.mask_smoothing:g} px is larger than the image ({h} x {w} pixels): "
+                          "it would blur every cell away. Give a few px (the automatic value is 1 to 4 px) or "
+                          "leave it automatic.")
     return [ndi.gaussian_filter(c, config.mask_smoothing) if config.mask_smoothing > 0 else c for c in channels]
 
 
@@ -307,10 +319,14 @@ def foreground_mask(
             prior = 0.5 if prior is None else prior
         else:
             signal = np.mean([normalize_intensity(c) for c in smooth], axis=0)
-    mask = graph_cut_mask(
-        signal, prior=prior, cell_fraction=config.cell_fraction,
-        max_weight=config.mask_max_weight, sigma=config.mask_sigma,
-    )
+    probability = scribbles is not None or config.mask_signal != "intensity"  # else an intensity
+    if probability and np.ptp(signal) == 0:  # every pixel equally (un)likely: e.g. no pixel passes the noise floor
+        mask = np.full(signal.shape, bool(signal.flat[0] > 0.5))
+    else:
+        mask = graph_cut_mask(
+            signal, prior=prior, cell_fraction=config.cell_fraction,
+            max_weight=config.mask_max_weight, sigma=config.mask_sigma,
+        )
     if config.mask_keep_marked and markers is not None and len(markers):
         mask = keep_marked_regions(mask, markers)
     ridges = config.mask_ridges
@@ -419,7 +435,8 @@ def _warn_if_nothing_marked(mask: np.ndarray, markers: np.ndarray, t: int | None
     warnings.warn(MarkerWarning(
         f"Cutter: no marker lies in the foreground mask{where} ({why}), so no cell can be cut there and its labels "
         "are empty. Check that the markers are on the cells ((y, x) pixels of this image), that nucleus_channel "
-        "shows the nuclei, and the mask (the mask given, or mask_signal, cell_fraction and mask_smoothing)."),
+        "shows the nuclei, and the mask (the mask given, or mask_signal, mask_snr_threshold, cell_fraction and "
+        "mask_smoothing)."),
         stacklevel=5)
 
 
@@ -445,6 +462,32 @@ def warn_markers_on_background(frames: Sequence[Frame], /, *, stacked: bool) -> 
         f"Cutter: {off} of {total} markers lie on the background of the foreground mask, so no cell is cut there: "
         f"{shown}{more}{' (t: the 0-based frame)' if stacked else ''}. If they mark cells, the mask misses them: "
         "give a mask, or change mask_signal, cell_fraction or mask_smoothing."), stacklevel=4)
+
+
+def downscaled_shape(shape: Sequence[int], d: float, /) -> tuple[int, int]:
+    """The (Y, X) size of an image of ``shape`` reduced by ``d`` (as :func:`_downscale` makes it)."""
+    h, w = (int(n) for n in shape[-2:])
+    if d == 1:
+        return h, w
+    if float(d) == int(d):  # blocks of d x d, the last one partial
+        return -(-h // int(d)), -(-w // int(d))
+    return max(1, round(h / d)), max(1, round(w / d))
+
+
+def check_downscale(shape: Sequence[int], config: CutterConfig, /) -> None:
+    """Refuse a ``downscale`` that leaves an image of ``shape`` (Y, X) smaller than one ``crop_size`` patch."""
+    from labelfree.cutter.scale import max_downscale
+
+    d, crop = float(config.downscale), int(config.crop_size)
+    small = downscaled_shape(shape, d)
+    if min(small) >= crop:
+        return
+    most = max_downscale(shape, crop_size=crop)
+    advice = (f"choose downscale {most:g} or less, or leave it automatic" if most > 0 else
+              "the image is too small for any downscale")
+    raise ConfigError(f"downscale {d:g} reduces the {shape[0]} x {shape[1]} image to {small[0]} x {small[1]} px, "
+                      f"smaller than one {crop} x {crop} patch (crop_size {crop}): {advice}, or use a smaller "
+                      "crop_size.")
 
 
 def _downscale(x: np.ndarray, d: float) -> tuple[np.ndarray, tuple[float, float]]:
@@ -473,6 +516,28 @@ def _downscale(x: np.ndarray, d: float) -> tuple[np.ndarray, tuple[float, float]
     return out.reshape(x.shape[:-2] + out.shape[-2:]), (h / size[1], w / size[0])
 
 
+def _as_mask(mask: Any, /) -> np.ndarray:
+    """A given foreground mask as bool: True, or a non-zero whole number, is foreground.
+
+    Fractions (a probability map) and NaN / inf are an :class:`InputError`: read as bool, every
+    one of them would be foreground.
+    """
+    arr = np.asarray(mask)
+    if arr.dtype.kind == "b":
+        return arr
+    if arr.dtype.kind not in "iuf":
+        raise InputError(f"The mask must be a boolean (or 0 / 1) image, True = cell; got values of type {arr.dtype}.")
+    if arr.dtype.kind == "f":
+        finite = np.isfinite(arr)
+        if not finite.all():
+            raise InputError(f"The mask holds {int((~finite).sum())} NaN or infinite value(s); give a boolean mask "
+                             "(True = cell), e.g. numpy.isfinite(x) & (x > 0).")
+        if not np.array_equal(arr, np.round(arr)):
+            raise InputError("The mask holds fractions (a probability map?); give a boolean mask (True = cell), "
+                             "e.g. probability > 0.5.")
+    return arr != 0
+
+
 def frame_markers_and_mask(
     frame: xr.DataArray,
     config: CutterConfig,
@@ -494,7 +559,7 @@ def frame_markers_and_mask(
     if mask is None:
         channels = cell_channels(frame, config) if channels is None else channels
         mask = foreground_mask(channels, config, scribbles=scribbles, markers=pts)
-    mask = np.asarray(mask, bool)
+    mask = _as_mask(mask)
     if mask.shape != shape:
         raise DimensionError(f"The mask has shape {mask.shape}; the image frame is {shape}.")
     return pts, ids, mask

@@ -21,6 +21,7 @@ from labelfree.cutter.prepare import (
     Frame,
     cell_channels,
     cell_solidities,
+    check_downscale,
     check_marker_frames,
     chosen_cell_channels,
     choose_peak_window,
@@ -32,7 +33,7 @@ from labelfree.cutter.prepare import (
 )
 from labelfree.cutter.refine import refine_labels
 from labelfree.cutter.scale import default_area_size
-from labelfree.errors import ConfigError, InputError
+from labelfree.errors import ConfigError, DimensionError, InputError
 from labelfree.image import (channel_index, channel_names, labels_like, parse_channel, planar_rgb_hint,
                              validate_image)
 
@@ -72,8 +73,41 @@ def _per_frame(value: Any, n: int, t: int, name: str, stacked: bool) -> Any:
         value = value.values
     arr = np.asarray(value)
     if stacked and arr.ndim == 3:
+        if arr.shape[0] != n:
+            raise DimensionError(f"The {name} has {arr.shape[0]} frame(s); the movie has {n}. Give one {name} frame "
+                                 f"per movie frame, or one (Y, X) {name} for every frame.")
         return arr[t]
     return arr
+
+
+def _given_markers(markers: Any, da: xr.DataArray, /) -> Any:
+    """The markers as the frames take them.
+
+    A path is read by :func:`labelfree.io.read_markers`; a table (pandas DataFrame) by its column
+    names (:func:`labelfree.io.markers.points_from_table`: ``x`` before ``y`` is no swap); a DataArray
+    becomes its values, its Y and X (and T) in the image's order; a list or tuple of points (one
+    (y, x) or (t, y, x) row each) becomes an array, as it is one set of points, not one entry per frame.
+    """
+    if isinstance(markers, (str, os.PathLike)):
+        from labelfree.io.markers import read_markers
+
+        return read_markers(markers, image=da)
+    if hasattr(markers, "columns") and hasattr(markers, "to_numpy"):
+        from labelfree.io.markers import points_from_table
+
+        return points_from_table(markers, image=da)
+    if isinstance(markers, xr.DataArray):
+        if {"Y", "X"} <= set(markers.dims):
+            markers = markers.transpose(*(d for d in ("T", "Y", "X") if d in markers.dims), ...)
+        return np.asarray(markers.values)
+    if isinstance(markers, (list, tuple)) and markers:
+        try:
+            arr = np.asarray(markers)
+        except ValueError:  # ragged: one entry per frame
+            return markers
+        if arr.ndim == 2 and arr.shape[1] in (2, 3) and arr.dtype.kind in "iuf":
+            return arr
+    return markers
 
 
 @dataclasses.dataclass
@@ -307,6 +341,9 @@ def _prepare_valid(da: xr.DataArray, /, *, markers: Any, config: Any, mask: Any,
     """:func:`prepare` for an image :func:`_valid_input` has checked; ``n_channels``: those of the model
     that will be applied (checked before any frame is prepared)."""
     cfg = CutterConfig.coerce(config)
+    markers = _given_markers(markers, da)
+    if cfg.downscale is not None and n_channels is None:  # set: the image must hold one patch at that scale
+        check_downscale((da.sizes["Y"], da.sizes["X"]), cfg)
     if "T" in da.dims:
         check_marker_frames(markers, da.sizes["T"], (da.sizes["Y"], da.sizes["X"]))
     if isinstance(markers, np.ndarray) and markers.shape[-2:] == (da.sizes["Y"], da.sizes["X"]):
@@ -503,9 +540,12 @@ def segment(
         Dims YX, CYX, TYX or TCYX (plain arrays: YX only). Cell channels and the
         nucleus channel are chosen by ``config``.
     markers : optional
-        One marker per cell: (N, 2) array of (y, x) pixels; (N, 3) (t, y, x) for a
-        time-lapse; a (Y, X) / (T, Y, X) label image (centroids; output labels keep
-        its ids); a list with one entry per frame; or None to detect nuclei
+        One marker per cell: (N, 2) array (or list) of (y, x) pixels; (N, 3) (t, y, x)
+        for a time-lapse; a table (pandas DataFrame) read by its column names (``y``,
+        ``x``, ``t``, or ImageJ's ``X``, ``Y``, ``Frame``: see
+        :func:`labelfree.io.markers.points_from_table`); a (Y, X) / (T, Y, X) label
+        image (centroids; output labels keep its ids); the path of a marker file
+        (:func:`labelfree.io.read_markers`); a list with one entry per frame; or None to detect nuclei
         (``config.marker_method``) in ``config.nucleus_channel``; without one, in the
         image itself when it has one channel, else in the channel guessed to show nuclei
         (:func:`labelfree.cutter.markers.guess_nucleus_channel`).
@@ -513,7 +553,8 @@ def segment(
     progress : bool, tqdm-like or callable
         Training progress; cancelling raises :class:`labelfree.errors.Cancelled`.
     mask : ndarray of bool, (Y, X) or (T, Y, X), optional
-        Foreground mask to use instead of the graph cut.
+        Foreground mask to use instead of the graph cut (whole numbers: non-zero is
+        foreground; fractions or NaN are an error). A (Y, X) mask serves every frame.
     scribbles : ndarray of int, (Y, X) or (T, Y, X), optional
         Bright-field: 1 = background, 2 = cell strokes for the pixel classifier.
     model : CutterModel or path, optional
@@ -529,7 +570,7 @@ def segment(
     Returns
     -------
     xarray.DataArray
-        Labels (Y, X) or (T, Y, X), uint16, 0 = background, same coords as the image,
+        Labels (Y, X) or (T, Y, X), uint16 (uint32 for ids above 65535), 0 = background, same coords as the image,
         provenance in ``attrs["labelfree"]``.
     """
     from labelfree.cutter.model_io import load_model

@@ -71,7 +71,16 @@ def train_cutter(
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     fmt = torch.channels_last  # ~10 % faster steps on CPU (benchmarks/cutter_speed.py profile)
-    net = build_unet(n_channels + 1, width=cfg.width).to(device, memory_format=fmt)
+    try:
+        net = build_unet(n_channels + 1, width=cfg.width).to(device, memory_format=fmt)
+    except (MemoryError, RuntimeError) as exc:  # torch reports a failed allocation as a RuntimeError
+        if not isinstance(exc, MemoryError) and "memory" not in str(exc).lower():
+            raise
+        raise ConfigError(
+            f"width {cfg.width}: the network's weights do not fit in the memory of {device} (its deepest layers "
+            f"have {8 * cfg.width} channels). Use a smaller width (16 by default, 32 in the paper)."
+        ) from None
+
     optim = torch.optim.Adam(net.parameters(), lr=params["lr"], eps=1e-7)
     model = CutterModel(net, cfg, n_channels)
     backgrounds = [torch.from_numpy(ps.background).to(device) for ps in patch_sets]

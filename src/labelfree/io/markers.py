@@ -11,7 +11,7 @@ import numpy as np
 
 from labelfree.errors import DimensionError, InputError
 
-__all__ = ["read_markers"]
+__all__ = ["points_from_table", "read_markers"]
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +61,37 @@ def _read_csv(path: Path, shape: tuple[int, ...], image: Any = None) -> np.ndarr
     import pandas as pd
 
     try:
-        table = pd.read_csv(path)
+        with open(path, encoding="utf-8-sig") as f:
+            header = f.readline()
+        # a header without commas: a table saved with tabs (ImageJ's Results as .xls/.txt) or with semicolons
+        # (spreadsheets of locales that write decimal commas)
+        sep = next((c for c in ("\t", ";") if c in header), ",") if "," not in header else ","
+        table = pd.read_csv(path, sep=sep, decimal="," if sep == ";" else ".")
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
         raise InputError(f"Marker file {path} is not a readable CSV table ({exc}).") from exc
+    return _table_points(table, shape, image, f"Marker file {path}", str(path))
+
+
+def points_from_table(table: Any, /, *, image: Any = None, shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """Markers from a table (a pandas DataFrame) read by its column names, as :func:`read_markers` reads a CSV.
+
+    ``y`` and ``x`` (pixels, any case) and optionally ``t`` / ``frame`` (0-based); ImageJ's Results table
+    (``X``, ``Y`` calibrated, ``Frame`` or ``Slice`` from 1) and LabelFree's ``_table.csv`` (``centroid_y``,
+    ``centroid_x``, ``frame``) in their own terms. The column order does not matter: a table with ``x`` before
+    ``y`` gives (y, x) points.
+
+    Returns
+    -------
+    ndarray
+        (N, 2) (y, x) or, for a time-lapse ``image`` (or a 3-long ``shape``), (N, 3) (t, y, x) float points.
+    """
+    return _table_points(table, _shape_of(image, shape), image, "The marker table", "the marker table")
+
+
+def _table_points(table: Any, shape: tuple[int, ...], image: Any, source: str, path: str) -> np.ndarray:
+    """(N, 2) / (N, 3) pixel points of a marker table; ``source`` starts its error messages, ``path`` names it."""
+    import pandas as pd
+
     columns = [str(c) for c in table.columns]
     kind = _table_kind(columns)
     cols = {str(c).strip().lower(): c for c in table.columns}
@@ -91,19 +119,20 @@ def _read_csv(path: Path, shape: tuple[int, ...], image: Any = None) -> np.ndarr
                              "centroid_y) are read as they are.")
         ycol, xcol, tcol = cols["y"], cols["x"], cols.get("t", cols.get("frame"))
     if time and tcol is None and kind != "points":
-        raise InputError(f"{path} gives no frame for its markers (no {'Frame or Slice' if kind == 'imagej' else 'frame'} "
-                         "column), but the image is a time-lapse; give one marker table with the frame of each marker.")
+        column = "Frame or Slice" if kind == "imagej" else "frame"
+        raise InputError(f"{path} gives no frame for its markers (no {column} column), but the image is a time-lapse; "
+                         "give one marker table with the frame of each marker.")
     keys = ([tcol] if tcol is not None else []) + [ycol, xcol]
     values = np.array(table[keys].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64))  # writable
     bad = ~np.isfinite(values).all(axis=1)
     if bad.any():
         row = int(np.flatnonzero(bad)[0]) + 2  # 1-based, after the header line
         raise InputError(
-            f"Marker file {path}: row {row} holds no number in column(s) {', '.join(map(str, keys))}; "
+            f"{source}: row {row} holds no number in column(s) {', '.join(map(str, keys))}; "
             "every row needs pixel coordinates."
         )
     if len(values) == 0:
-        raise InputError(f"Marker file {path} lists no markers.")
+        raise InputError(f"{source} lists no markers.")
     if kind != "points":  # calibrated positions
         if image is None:
             log.warning("%s holds calibrated positions, but no image was given to convert them: they are taken "
@@ -117,7 +146,7 @@ def _read_csv(path: Path, shape: tuple[int, ...], image: Any = None) -> np.ndarr
         if wrong.any():
             row = int(np.flatnonzero(wrong)[0])
             raise InputError(
-                f"Marker file {path}: row {row + 2} is in frame {frames[row] + first:g} "
+                f"{source}: row {row + 2} is in frame {frames[row] + first:g} "
                 f"({'counted from 1' if first else '0-based'}), but the image has {n_frames} frame(s)"
                 + (f" ({first}-{n_frames - 1 + first})" if time else "") + "; every marker needs a whole frame number "
                 "of the image."
@@ -127,20 +156,46 @@ def _read_csv(path: Path, shape: tuple[int, ...], image: Any = None) -> np.ndarr
     return values
 
 
+#: marker tables: CSV, and the tab-separated text ImageJ saves its Results table as (.xls, .txt)
+_TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".xls")
+
+
+def _check_points_inside(rois: list[Any], shape: tuple[int, ...], path: Path) -> None:
+    """Refuse point ROIs outside the image: painted into a label image they would vanish, and their cells with them."""
+    import roifile
+
+    points = [np.asarray(r.coordinates(), np.float64).reshape(-1, 2) for r in rois
+              if r.roitype == roifile.ROI_TYPE.POINT]
+    if not points:
+        return
+    xy = np.floor(np.concatenate(points))  # the pixel (x, y) that holds each point, as ImageJ places it
+    h, w = shape[-2:]
+    outside = (xy[:, 0] < 0) | (xy[:, 0] >= w) | (xy[:, 1] < 0) | (xy[:, 1] >= h)
+    if outside.any():
+        x, y = np.concatenate(points)[np.argmax(outside)]
+        raise InputError(
+            f"Marker file {path}: {int(outside.sum())} of {len(xy)} point(s) lie outside the {h} x {w} image, e.g. "
+            f"(x={x:g}, y={y:g}) (ImageJ pixels). The points belong to another image (or a larger one this image was "
+            "cropped from); mark the cells of this image."
+        )
+
+
 def read_markers(path: str | os.PathLike[str], /, *, image: Any = None, shape: tuple[int, ...] | None = None) -> Any:
     """Read markers from a CSV of points, a label TIFF or an ImageJ ROI zip.
 
     Parameters
     ----------
     path : str or path-like
-        CSV: a header with ``y`` and ``x`` columns in pixels (any case), optionally ``t`` /
-        ``frame`` (0-based) for time-lapses. ImageJ's Results table (Analyze > Measure on a
-        point selection: a nameless first column or measurement columns beside ``X`` and
-        ``Y``) is read in its own terms: X and Y calibrated, ``Frame`` (or, for a plain stack,
-        ``Slice``) counted from 1. LabelFree's ``_table.csv`` gives its ``centroid_x`` /
-        ``centroid_y`` (calibrated) and ``frame``. Calibrated positions become pixels with the
-        image's pixel size and origin. TIFF: a label image of nuclei. ROI zip / .roi: point
-        ROIs (one marker per point) or area ROIs.
+        CSV (commas; tabs or semicolons are recognised from the header line, and ImageJ's
+        tab-separated ``.xls`` / ``.txt`` Results tables are read alike): a header with ``y`` and
+        ``x`` columns in pixels (any case), optionally ``t`` / ``frame`` (0-based) for time-lapses.
+        ImageJ's Results table (Analyze > Measure on a point selection: a nameless first column
+        or measurement columns beside ``X`` and ``Y``) is read in its own terms: X and Y
+        calibrated, ``Frame`` (or, for a plain stack, ``Slice``) counted from 1. LabelFree's
+        ``_table.csv`` gives its ``centroid_x`` / ``centroid_y`` (calibrated) and ``frame``.
+        Calibrated positions become pixels with the image's pixel size and origin. TIFF: a label
+        image of nuclei. ROI zip / .roi: point ROIs (one marker per point; a point outside the
+        image is an error) or area ROIs.
     image : DataArray, optional
         The image the markers belong to (gives the shape).
     shape : tuple of int, optional
@@ -156,12 +211,15 @@ def read_markers(path: str | os.PathLike[str], /, *, image: Any = None, shape: t
         raise InputError(f"Marker file {path} does not exist (give a points .csv, a label .tif or a ROI .zip).")
     shape = _shape_of(image, shape)
     suffix = path.suffix.lower()
-    if suffix == ".csv":
+    if suffix in _TABLE_SUFFIXES:
         return _read_csv(path, shape, image)
     if suffix in (".zip", ".roi"):
+        from labelfree.io.rois import read_rois
         from labelfree.io.rois_raster import rois_to_labels
 
-        return rois_to_labels(str(path), shape=shape).astype(np.int64)
+        rois = read_rois(path)
+        _check_points_inside(rois, shape, path)
+        return rois_to_labels(rois, shape=shape).astype(np.int64)
     if suffix in (".tif", ".tiff"):
         from labelfree.io.tiff import read_image
 
@@ -184,4 +242,5 @@ def read_markers(path: str | os.PathLike[str], /, *, image: Any = None, shape: t
                 f"Marker image {path} has shape {labels.shape}; it must match the image, {shape} ((T,) Y, X)."
             )
         return labels.reshape(shape)
-    raise InputError(f"Unknown marker file type {path.name!r}: give a .csv of points, a label .tif or a ROI .zip.")
+    raise InputError(f"Unknown marker file type {path.name!r}: give a .csv of points (or ImageJ's Results saved as "
+                     ".xls or .txt), a label .tif or a ROI .zip.")
