@@ -6,7 +6,7 @@
 #@ String (value="auto", description="Reduce the image by this factor before cutting patches (below 1 enlarges); outputs are at full resolution. Automatic: from the typical cell size (markers and mask), so a cell fills the patch.") downscale
 #@ int (value=1000, description="Adam steps at most.") n_steps
 #@ String (choices={"none", "geodesic", "intensity"}, value="intensity", description="Give mask pixels no patch claimed to a cell: 'none', 'geodesic' (the nearest cell inside the mask) or 'intensity' (a watershed of the smoothed intensity seeded by the cells).") grow_into_mask
-#@ String (choices={"detect", "roi_manager"}, value="detect", description="One marker per cell: a points CSV (y, x[, t]; or ImageJ's Results table of a point selection, or LabelFree's _table.csv), a label TIFF or an ImageJ ROI zip; default: detected in the nucleus channel (in the image itself when it has one channel).") markers
+#@ String (choices={"detect", "roi_manager"}, value="detect", description="One marker per cell: detect (found in the nucleus channel; in the image itself when it has one channel) or roi_manager (the ROI Manager's point selections, one marker per point, or nucleus outlines, one marker each; a ROI without a frame position marks every frame).") markers
 #@ String (choices={"append", "replace", "none"}, value="append", description="Add one ROI per object and frame to the ROI Manager, replace its ROIs, or add none.") rois
 #@ boolean (value=true, description="Show a results table with one row per object and frame.") table
 #@ boolean (value=false, description="Show the other options (channels and markers, foreground mask, network and training, integration, run, inputs, outputs) in further pages; macros may give them directly.") advanced_options

@@ -56,6 +56,10 @@ class Input:
         Shown in the first Fiji dialog.
     batch : bool
         May be given per input in a batch manifest (a column named ``name``).
+    fiji_help : str
+        The sentence of the Fiji dialog and macro help when its values there differ from the
+        command line's (a ROI Manager input takes ``absent`` or ``roi_manager``, not a file);
+        empty: ``help``.
     """
 
     name: str
@@ -68,6 +72,7 @@ class Input:
     roi_manager: bool = False
     basic: bool = True
     batch: bool = True
+    fiji_help: str = ""
 
     @property
     def macro_key(self) -> str:

@@ -41,3 +41,16 @@ def test_cutter_frames_are_counted_from_1_in_the_imagej_log():
 def test_motion_blank_frames_are_counted_from_1_in_the_imagej_log():
     said = "2 of 9 frames have one value in every pixel: frames [0, 4] (0-based) are left empty"
     assert "frames 1, 5 (the stack's frames, counted from 1) are left empty" in in_imagej_terms(said)
+
+
+def test_the_fiji_markers_field_says_what_it_takes_there():
+    """The Fiji field (and its macro key) takes detect or roi_manager; its help named a points CSV, a label
+    TIFF and a ROI zip, the command line's files, which the field refuses."""
+    from labelfree.imagej.fields import command_fields
+    from labelfree.pipelines import get_pipeline
+
+    field = next(f for f in command_fields("cutter") if f.key == "markers")
+    assert field.choices == ("detect", "roi_manager")
+    assert "roi_manager (the ROI Manager's point selections" in field.help and "CSV" not in field.help
+    cli_help = next(i.help for i in get_pipeline("cutter").inputs if i.name == "markers")
+    assert "points CSV" in cli_help  # the command line's --markers FILE keeps its own

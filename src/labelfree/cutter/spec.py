@@ -13,7 +13,11 @@ SPEC = PipelineSpec(
         Input("markers", "One marker per cell: a points CSV (y, x[, t]; or ImageJ's Results table of a point "
                          "selection, or LabelFree's _table.csv), a label TIFF or an ImageJ ROI zip; "
                          "default: detected in the nucleus channel (in the image itself when it has one channel).",
-              kind="file", reader="labelfree.io.markers:read_markers", absent="detect", roi_manager=True),
+              kind="file", reader="labelfree.io.markers:read_markers", absent="detect", roi_manager=True,
+              fiji_help="One marker per cell: detect (found in the nucleus channel; in the image itself when it "
+                        "has one channel) or roi_manager (the ROI Manager's point selections, one marker per "
+                        "point, or nucleus outlines, one marker each; a ROI without a frame position marks "
+                        "every frame)."),
         Input("model", "Apply this trained Cutter model (.pt) instead of training (empty: train on the image).",
               kind="file", key="model_file", basic=False),
         Input("save_model", "Save the trained model to this file (.pt, with a .json sidecar; empty: don't).",

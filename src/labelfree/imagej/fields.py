@@ -71,8 +71,8 @@ def command_spec(command: str, /) -> Any:
 def _input_field(inp: Any) -> Field:
     if inp.kind == "choice" or inp.roi_manager:
         choices = inp.choices or (inp.absent, "roi_manager")
-        return Field(inp.macro_key, "choice", choices[0], tuple(choices), help=inp.help, basic=inp.basic,
-                     group="inputs", cli=_input_flag(inp))
+        return Field(inp.macro_key, "choice", choices[0], tuple(choices), help=inp.fiji_help or inp.help,
+                     basic=inp.basic, group="inputs", cli=_input_flag(inp))
     return Field(inp.macro_key, "str", inp.absent, help=inp.help, basic=inp.basic, group="inputs",
                  cli=_input_flag(inp))
 
