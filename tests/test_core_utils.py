@@ -104,8 +104,11 @@ def test_progress_callback_and_cancel():
 def test_missing_dependency_names_install_command():
     with pytest.raises(MissingDependencyError, match='pip install "no_such_pkg_xyz"'):
         require("no_such_pkg_xyz")
-    with pytest.raises(ImportError, match=r'labelfree\[torch\]'):
+    cpu_build = r"pip install torch==2\.13\.0 --index-url https://download\.pytorch\.org/whl/cpu"
+    with pytest.raises(ImportError, match=cpu_build):  # the CPU build: PyPI's Linux torch is the CUDA one
         require("torch.no_such_submodule")
+    with pytest.raises(ImportError, match=cpu_build + r", then pip install \"labelfree\[cellpose\]\""):
+        require("cellpose.no_such_submodule")
 
 
 def test_progress_with_real_tqdm_bar():
