@@ -51,3 +51,14 @@ def press(gd, which: int) -> None:
     ActionEvent = jimport("java.awt.event.ActionEvent")
     button = gd.getButtons()[which]
     on_edt(lambda: gd.actionPerformed(ActionEvent(button, ActionEvent.ACTION_PERFORMED, str(button.getLabel()))))
+
+
+def recorded_line(recorder, timeout: float = 30.0) -> str:
+    """The macro line the ImageJ ``recorder`` (a ``Recorder`` window) records for a command that is
+    running on another thread, once it is there (the recorder's whole text after ``timeout``)."""
+    import time
+
+    deadline = time.time() + timeout
+    while "run(" not in str(recorder.getText()) and time.time() < deadline:
+        time.sleep(0.05)
+    return str(recorder.getText()).strip()

@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 import pytest
-from awt_events import on_edt, press
+from awt_events import on_edt, press, recorded_line
 
 from labelfree.errors import Cancelled, ConfigError, DimensionError, InputError
 from labelfree.image import to_dataarray
@@ -130,10 +130,7 @@ def test_recorder_records_a_line_that_replays_to_the_same_labels(movie_imp):
         gd = _wait_for_dialog("LabelFree Threshold")
         on_edt(lambda: gd.getNumericFields().get(0).setText("40"))  # min_size
         press(gd, 0)
-        deadline = time.time() + 30
-        while "run(" not in str(recorder.getText()) and time.time() < deadline:
-            time.sleep(0.05)
-        line = str(recorder.getText()).strip()
+        line = recorded_line(recorder)
     finally:
         recorder.close()
     assert line.startswith('run("LabelFree Threshold", "method=otsu dark_objects=false ')

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from awt_events import on_edt, press
+from awt_events import on_edt, press, recorded_line
 
 from labelfree.image import to_dataarray
 
@@ -134,10 +134,7 @@ def test_an_output_folder_with_brackets_is_recorded_as_typed(clean, tmp_path):
         outputs = _wait_for("LabelFree Threshold: outputs")
         on_edt(lambda: outputs.getStringFields().get(0).setText(str(folder)))
         press(outputs, 0)
-        deadline = time.time() + 30
-        while "run(" not in str(recorder.getText()) and time.time() < deadline:
-            time.sleep(0.05)
-        line = str(recorder.getText()).strip()
+        line = recorded_line(recorder)
     finally:
         recorder.close()
     assert line.startswith('run("LabelFree Threshold", "'), line
