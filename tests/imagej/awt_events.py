@@ -62,3 +62,19 @@ def recorded_line(recorder, timeout: float = 30.0) -> str:
     while "run(" not in str(recorder.getText()) and time.time() < deadline:
         time.sleep(0.05)
     return str(recorder.getText()).strip()
+
+
+def wait_for_dialog(title: str, timeout: float = 30.0):
+    """The GenericDialog titled ``title`` once it shows (AssertionError after ``timeout`` seconds)."""
+    import time
+
+    from scyjava import jimport
+
+    GenericDialog, Window = jimport("ij.gui.GenericDialog"), jimport("java.awt.Window")
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        for w in Window.getWindows():
+            if isinstance(w, GenericDialog) and w.isShowing() and str(w.getTitle()) == title:
+                return w
+        time.sleep(0.05)
+    raise AssertionError(f"dialog {title!r} did not open")

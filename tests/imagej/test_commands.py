@@ -7,7 +7,7 @@ import time
 
 import numpy as np
 import pytest
-from awt_events import on_edt, press, recorded_line
+from awt_events import on_edt, press, recorded_line, wait_for_dialog
 
 from labelfree.errors import Cancelled, ConfigError, DimensionError, InputError
 from labelfree.image import to_dataarray
@@ -127,7 +127,7 @@ def test_recorder_records_a_line_that_replays_to_the_same_labels(movie_imp):
     recorder = Recorder(False)
     try:
         jimport("ij.IJ").doCommand("LabelFree Threshold")  # the menu path (Executer thread)
-        gd = _wait_for_dialog("LabelFree Threshold")
+        gd = wait_for_dialog("LabelFree Threshold")
         on_edt(lambda: gd.getNumericFields().get(0).setText("40"))  # min_size
         press(gd, 0)
         line = recorded_line(recorder)
@@ -141,19 +141,6 @@ def test_recorder_records_a_line_that_replays_to_the_same_labels(movie_imp):
     lij.run_macro('selectImage("movie");' + line)
     _, again = _labels_of("movie-labels")
     assert np.array_equal(again.values, first.values) and int(first.max()) > 0
-
-
-def _wait_for_dialog(title: str):
-    from scyjava import jimport
-
-    GenericDialog, Window = jimport("ij.gui.GenericDialog"), jimport("java.awt.Window")
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        for w in Window.getWindows():
-            if isinstance(w, GenericDialog) and w.isShowing() and str(w.getTitle()) == title:
-                return w
-        time.sleep(0.05)
-    raise AssertionError(f"dialog {title!r} did not open")
 
 
 def test_errors_reach_python_and_the_log(movie_imp):
@@ -325,7 +312,7 @@ def test_cancelling_the_dialog_changes_nothing_and_shows_no_error(movie_imp):
 
     WindowManager = jimport("ij.WindowManager")
     jimport("ij.IJ").doCommand("LabelFree Threshold")
-    gd = _wait_for_dialog("LabelFree Threshold")
+    gd = wait_for_dialog("LabelFree Threshold")
     press(gd, 1)
     time.sleep(1.0)
     assert WindowManager.getImage("movie-labels") is None

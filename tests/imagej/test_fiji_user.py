@@ -4,12 +4,11 @@ recorded folders with brackets, earlier results in the output folder and macro c
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from awt_events import on_edt, press, recorded_line
+from awt_events import on_edt, press, recorded_line, wait_for_dialog
 
 from labelfree.image import to_dataarray
 
@@ -97,19 +96,6 @@ def test_an_optional_number_can_be_set_to_auto_in_the_dialog(ij):
         read_page(gd, fields, values=values)
 
 
-def _wait_for(title: str, timeout: float = 30.0):
-    from scyjava import jimport
-
-    GenericDialog, Window = jimport("ij.gui.GenericDialog"), jimport("java.awt.Window")
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        for w in Window.getWindows():
-            if isinstance(w, GenericDialog) and w.isShowing() and str(w.getTitle()) == title:
-                return w
-        time.sleep(0.05)
-    raise AssertionError(f"dialog {title!r} did not open")
-
-
 def test_an_output_folder_with_brackets_is_recorded_as_typed(clean, tmp_path):
     """The Recorder wrote ``output=[.../run [2]`` (the value's closing bracket cut off), so the recorded
     line stopped with "the '[' has no matching ']'"; a folder ending in ']' without a space was
@@ -127,11 +113,11 @@ def test_an_output_folder_with_brackets_is_recorded_as_typed(clean, tmp_path):
     recorder = Recorder(False)
     try:
         IJ.doCommand("LabelFree Threshold")  # the menu path: first page, then the advanced pages
-        first = _wait_for("LabelFree Threshold")
+        first = wait_for_dialog("LabelFree Threshold")
         on_edt(lambda: first.getCheckboxes().get(first.getCheckboxes().size() - 1).setState(True))  # advanced
         press(first, 0)
-        press(_wait_for("LabelFree Threshold: other"), 0)
-        outputs = _wait_for("LabelFree Threshold: outputs")
+        press(wait_for_dialog("LabelFree Threshold: other"), 0)
+        outputs = wait_for_dialog("LabelFree Threshold: outputs")
         on_edt(lambda: outputs.getStringFields().get(0).setText(str(folder)))
         press(outputs, 0)
         line = recorded_line(recorder)
