@@ -108,8 +108,8 @@ def test_bad_input_errors():
         M.pixel_scores(np.zeros((3, 3)), np.zeros((4, 4)))
     with pytest.raises(DTypeError, match="integer label image"):
         M.object_scores(np.full((3, 3), 0.5), np.zeros((3, 3), int))
-    with pytest.raises(DimensionError, match="2-D images or"):
-        M.evaluate(np.zeros((2, 2, 2, 2), int), np.zeros((2, 2, 2, 2), int))
+    with pytest.raises(DimensionError, match=r"\(Y, X\) images or .*\(T, Z, Y, X\) stacks"):
+        M.evaluate(np.zeros((2, 1, 2, 2, 2), int), np.zeros((2, 1, 2, 2, 2), int))
 
 
 def test_evaluate_warns_when_the_ground_truth_has_no_objects():

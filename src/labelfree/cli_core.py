@@ -321,7 +321,7 @@ def _register_eval(sub: argparse._SubParsersAction) -> None:
         help="ground-truth label TIFF or OME-Zarr label image, or a Cell Tracking Challenge SEG folder: "
              "man_segNNN.tif is scored against "
              "frame NNN of a T-stack prediction (the frames both have; a single-frame prediction takes the one file "
-             "of its frame)"
+             "of its frame); (Z, Y, X) man_seg files are scored as volumes of 3-D objects"
     )
     p.add_argument("--threshold", type=_unit_interval, default=0.5, help="IoU threshold for object matching, in (0, 1]")
     p.add_argument("--only-annotated", action="store_true", help="score only objects that overlap ground truth")
@@ -364,7 +364,7 @@ def _seg_files(seg_dir: Path) -> dict[int, Path]:
             files[int(m.group(1))] = f
     if not files:
         slices = sorted(seg_dir.glob("man_seg*_*.tif*"))
-        hint = (" It holds only annotated slices of 3-D data (man_segNNN_ZZZ.tif), which eval does not score."
+        hint = (" It holds only annotated slices of 3-D data (man_seg_TTT_ZZZ.tif), which eval does not score."
                 if slices else "")
         raise InputError(f"{seg_dir} holds no man_segNNN.tif files (Cell Tracking Challenge SEG layout).{hint}")
     return dict(sorted(files.items()))
@@ -451,6 +451,11 @@ def _eval(args: argparse.Namespace) -> int:
     for name, labels in ((args.pred.name, pred), (args.gt.name, gt)):
         for problem in label_image_problems(labels, name=name):
             print(f"labelfree: warning: {problem}", file=sys.stderr)
+    if scored is None and gt.ndim == 3 and _SEG_FILE.fullmatch(args.gt.name):
+        # a CTC man_segNNN.tif holds one frame: a 3-D one is a (Z, Y, X) volume of 3-D objects, not a T stack
+        import xarray as xr
+
+        pred, gt = xr.DataArray(pred, dims=("Z", "Y", "X")), xr.DataArray(gt, dims=("Z", "Y", "X"))
     result = evaluate(pred, gt, threshold=args.threshold, only_annotated=args.only_annotated)
     if scored is not None:
         result["frames"] = scored

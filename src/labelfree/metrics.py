@@ -1,8 +1,9 @@
 """Segmentation metrics against ground truth.
 
 Pixel scores compare foreground masks; object scores match instances by IoU. Stacks
-(3-D arrays, or DataArrays with a T axis) are evaluated frame by frame and the counts
-are summed over frames.
+((T, Y, X) and (T, Z, Y, X) arrays, or DataArrays with a T axis) are evaluated frame by
+frame and the counts are summed over frames; a DataArray with dims Z, Y, X (no T) is one
+3-D frame whose objects are volumes.
 """
 
 from __future__ import annotations
@@ -36,6 +37,12 @@ def _pair(pred: Any, gt: Any) -> tuple[np.ndarray, np.ndarray]:
         if a.dtype != bool and a.dtype.kind not in "ui":
             if not (a.dtype.kind == "f" and np.all(np.mod(a, 1) == 0)):
                 raise DTypeError(f"{name} must be an integer label image or a mask; got dtype {a.dtype}.")
+        if a.size and a.dtype != bool and (a.min() < 0 or a.max() > np.iinfo(np.int64).max):
+            raise InputError(
+                f"{name} holds label values from {a.min()} to {a.max()}; labels are 0 (background) and positive "
+                f"integers up to {np.iinfo(np.int64).max}. Relabel it first: 0 for background, 1, 2, ... for the "
+                "objects."
+            )
     return p.astype(np.int64, copy=False), g.astype(np.int64, copy=False)
 
 
@@ -308,12 +315,47 @@ def label_image_problems(labels: Any, /, *, name: str = "the label image") -> li
     return problems
 
 
-def _frames(p: np.ndarray, g: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
-    if p.ndim == 2:
-        return [(p, g)]
-    if p.ndim == 3:
+#: the axes evaluate knows, in the order it scores them
+_AXES = "TZYX"
+
+
+def _aligned(pred: Any, gt: Any) -> tuple[Any, Any, str | None]:
+    """``pred`` and ``gt`` with the axes of the DataArray among them in ``TZYX`` order (length-1 other
+    axes dropped), and those axes; ``None`` when neither is a DataArray with Y and X axes."""
+    named = next((a for a in (pred, gt) if hasattr(a, "dims") and {"Y", "X"} <= set(map(str, a.dims))), None)
+    if named is None:  # no DataArray with named image axes: scored as an array
+        return pred, gt, None
+    dims = tuple(str(d) for d in named.dims)
+    order = [d for d in _AXES if d in dims]
+
+    def arrange(a: Any) -> Any:
+        if not hasattr(a, "dims"):  # an array beside a DataArray takes its dims
+            if tuple(np.shape(a)) != tuple(named.shape):
+                return a  # the shape error follows
+            a = named.copy(data=np.asarray(a))
+        a_dims = tuple(str(d) for d in a.dims)
+        if any(a.sizes[d] != 1 for d in a_dims if d not in _AXES) or "Y" not in a_dims or "X" not in a_dims:
+            raise DimensionError(f"evaluate scores label images with axes from T, Z, Y, X (Y and X required); got "
+                                 f"dims {a_dims} and shape {tuple(a.shape)}.")
+        if sorted(d for d in a_dims if d in _AXES) != sorted(order):
+            raise DimensionError(f"the prediction's dims {tuple(pred.dims) if hasattr(pred, 'dims') else '?'} "
+                                 f"and the ground truth's {tuple(gt.dims) if hasattr(gt, 'dims') else '?'} differ.")
+        return a.squeeze([d for d in a_dims if d not in _AXES]).transpose(*order)
+
+    return arrange(pred), arrange(gt), "".join(order)
+
+
+def _frames(p: np.ndarray, g: np.ndarray, dims: str | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The (prediction, ground truth) pairs of the frames of ``p`` and ``g`` (axes ``dims``, in ``TZYX`` order;
+    ``None``: (Y, X), (T, Y, X) or (T, Z, Y, X) by the number of axes)."""
+    if dims is None:
+        if p.ndim not in (2, 3, 4):
+            raise DimensionError(f"evaluate takes (Y, X) images or (T, Y, X) or (T, Z, Y, X) stacks; got shape "
+                                 f"{p.shape}. For one 3-D volume pass DataArrays with dims ('Z', 'Y', 'X').")
+        dims = {2: "YX", 3: "TYX", 4: "TZYX"}[p.ndim]
+    if dims.startswith("T"):
         return list(zip(p, g))
-    raise DimensionError(f"evaluate takes 2-D images or (T, Y, X) stacks; got shape {p.shape}.")
+    return [(p, g)]
 
 
 def _keep_annotated(p: np.ndarray, g: np.ndarray) -> np.ndarray:
@@ -326,7 +368,9 @@ def evaluate(pred: Any, gt: Any, /, *, threshold: float = 0.5, only_annotated: b
 
     Parameters
     ----------
-    pred, gt : (Y, X) or (T, Y, X) label images (DataArrays are accepted).
+    pred, gt : (Y, X), (T, Y, X) or (T, Z, Y, X) label images; 3-D arrays are stacks of 2-D
+        frames. DataArrays are scored by their dims: without a T axis, (Z, Y, X) is one
+        volume whose objects are 3-D (as the Cell Tracking Challenge scores 3-D data).
     threshold : float
         IoU threshold of the object scores.
     only_annotated : bool
@@ -337,9 +381,11 @@ def evaluate(pred: Any, gt: Any, /, *, threshold: float = 0.5, only_annotated: b
     prediction then counts as a false positive (with ``only_annotated``, none is scored and
     every metric is nan), so the scores say nothing about the segmentation.
     """
+    pred, gt, dims = _aligned(pred, gt)
     p, g = _pair(pred, gt)
+    frames = _frames(p, g, dims)
     if g.size and not np.any(g):
-        n = len(_frames(p, g))
+        n = len(frames)
         warnings.warn(
             f"the ground truth has no objects in the {n} scored frame{'s' if n != 1 else ''} (every pixel is 0): "
             + ("no prediction overlaps an annotation, so every metric is nan"
@@ -354,7 +400,7 @@ def evaluate(pred: Any, gt: Any, /, *, threshold: float = 0.5, only_annotated: b
     ious: list[float] = []
     aji = [0, 0]
     seg: list[float] = []
-    for pf, gf in _frames(p, g):
+    for pf, gf in frames:
         if only_annotated:
             pf = _keep_annotated(pf, gf)
         for i, v in enumerate(_pixel_counts(pf > 0, gf > 0)):
@@ -374,5 +420,5 @@ def evaluate(pred: Any, gt: Any, /, *, threshold: float = 0.5, only_annotated: b
     out["average_precision"] = _ratio(ob[0], sum(ob))
     out["aji"] = _ratio(*aji)
     out["seg"] = float(np.mean(seg)) if seg else float("nan")
-    out["n_frames"] = len(_frames(p, g))
+    out["n_frames"] = len(frames)
     return out

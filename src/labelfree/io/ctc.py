@@ -1,7 +1,7 @@
 """Reader for the Cell Tracking Challenge folder layout.
 
 ``<dataset>/<seq>/tNNN.tif`` (frames), ``<seq>_GT/SEG/man_segNNN.tif`` (instance masks
-of annotated frames; ``man_segNNN_ZZZ.tif`` for single annotated slices of 3-D data),
+of annotated frames; ``man_seg_NNN_ZZZ.tif`` for single annotated slices of 3-D data),
 ``<seq>_GT/TRA/man_trackNNN.tif`` (one marker per cell, label = track id) and
 ``<seq>_GT/TRA/man_track.txt`` (``id start end parent``).
 """
@@ -24,7 +24,8 @@ from labelfree.image import to_dataarray
 __all__ = ["read_ctc", "CTCDataset", "LazyFrames"]
 
 _FRAME = re.compile(r"^t(\d+)\.tiff?$")
-_SEG = re.compile(r"^man_seg(\d+)(?:_(\d+))?\.tiff?$")
+#: man_segTTT.tif (a whole frame); man_seg_TTT_ZZZ.tif (slice ZZZ of 3-D frame TTT, the CTC name) or man_segTTT_ZZZ.tif
+_SEG = re.compile(r"^man_seg(?:(\d+)|_?(\d+)_(\d+))\.tiff?$")
 _TRA = re.compile(r"^man_track(\d+)\.tiff?$")
 
 
