@@ -17,6 +17,14 @@ def _anon_mib() -> float:
         return next(int(line.split()[1]) / 1024 for line in fh if line.startswith("RssAnon:"))
 
 
+def _clean_base() -> float:
+    """The anonymous memory of this process with the heap's free pages given back first: earlier tests
+    may leave hundreds of MiB of freed small blocks resident in the heap (glibc keeps free space below
+    the heap's top), and a block taken from them would add nothing to the memory measured."""
+    _heap._glibc().malloc_trim(0)
+    return _anon_mib()
+
+
 def _touch_and_free() -> float:
     """Allocate and fill a BLOCK, free it, and return the anonymous memory left afterwards."""
     a = np.ones(BLOCK, np.uint8)
@@ -25,7 +33,7 @@ def _touch_and_free() -> float:
 
 
 def test_freed_block_is_kept_inside_and_given_back_after():
-    base = _anon_mib()
+    base = _clean_base()
     with _heap.retained_heap() as acting:
         assert acting
         kept = _touch_and_free()
@@ -36,7 +44,7 @@ def test_freed_block_is_kept_inside_and_given_back_after():
 
 
 def test_nested_uses_keep_the_setting_until_the_last_leaves():
-    base = _anon_mib()
+    base = _clean_base()
     with _heap.retained_heap():
         with _heap.retained_heap():
             pass
@@ -47,7 +55,7 @@ def test_nested_uses_keep_the_setting_until_the_last_leaves():
 def test_switched_off_by_environment(monkeypatch):
     monkeypatch.setenv("LABELFREE_RETAIN_HEAP", "0")
     assert not _heap.enabled()
-    base = _anon_mib()
+    base = _clean_base()
     with _heap.retained_heap() as acting:
         assert not acting
         # the thresholds left by earlier tests (32 MiB) still send a 256 MiB block back at once
