@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -17,14 +21,6 @@ def _anon_mib() -> float:
         return next(int(line.split()[1]) / 1024 for line in fh if line.startswith("RssAnon:"))
 
 
-def _clean_base() -> float:
-    """The anonymous memory of this process with the heap's free pages given back first: earlier tests
-    may leave hundreds of MiB of freed small blocks resident in the heap (glibc keeps free space below
-    the heap's top), and a block taken from them would add nothing to the memory measured."""
-    _heap._glibc().malloc_trim(0)
-    return _anon_mib()
-
-
 def _touch_and_free() -> float:
     """Allocate and fill a BLOCK, free it, and return the anonymous memory left afterwards."""
     a = np.ones(BLOCK, np.uint8)
@@ -32,8 +28,25 @@ def _touch_and_free() -> float:
     return _anon_mib()
 
 
+def _fresh(check: str) -> None:
+    """Run ``check``, a function of this file, in a new Python process: what a process's memory does with
+    a freed block depends on all it ran before (after the whole suite a 256 MiB block added nothing to the
+    memory measured), so the measurement starts from a fresh heap."""
+    code = f"import runpy; runpy.run_path({str(Path(__file__))!r})[{check!r}]()"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert out.returncode == 0, out.stderr
+
+
 def test_freed_block_is_kept_inside_and_given_back_after():
-    base = _clean_base()
+    _fresh("_check_kept_inside_and_given_back_after")
+
+
+def test_nested_uses_keep_the_setting_until_the_last_leaves():
+    _fresh("_check_nested_uses_keep_the_setting")
+
+
+def _check_kept_inside_and_given_back_after() -> None:
+    base = _anon_mib()
     with _heap.retained_heap() as acting:
         assert acting
         kept = _touch_and_free()
@@ -43,8 +56,8 @@ def test_freed_block_is_kept_inside_and_given_back_after():
     assert _anon_mib() - base < 0.2 * BLOCK / 2**20  # malloc_trim gave it back
 
 
-def test_nested_uses_keep_the_setting_until_the_last_leaves():
-    base = _clean_base()
+def _check_nested_uses_keep_the_setting() -> None:
+    base = _anon_mib()
     with _heap.retained_heap():
         with _heap.retained_heap():
             pass
@@ -55,7 +68,7 @@ def test_nested_uses_keep_the_setting_until_the_last_leaves():
 def test_switched_off_by_environment(monkeypatch):
     monkeypatch.setenv("LABELFREE_RETAIN_HEAP", "0")
     assert not _heap.enabled()
-    base = _clean_base()
+    base = _anon_mib()
     with _heap.retained_heap() as acting:
         assert not acting
         # the thresholds left by earlier tests (32 MiB) still send a 256 MiB block back at once
