@@ -81,13 +81,21 @@ def add_config_options(p: argparse.ArgumentParser, /) -> None:
                    help="set one option (repeatable; see docs/options.md or the Fiji dialog for the keys)")
 
 
-def add_progress_options(p: argparse.ArgumentParser, /) -> None:
-    """``--progress`` / ``--no-progress`` (default: a bar when stderr is a terminal) and ``-q``."""
+def add_progress_options(p: argparse.ArgumentParser, /, *,
+                         progress: str = "show a progress bar (default: when the terminal shows one)",
+                         no_progress: str = "no progress bar", quiet: str = "print nothing but errors") -> None:
+    """``--progress`` / ``--no-progress`` (default: a bar when stderr is a terminal) and ``-q``; the help
+    texts are a command's own where its progress is shown otherwise."""
     group = p.add_mutually_exclusive_group()
-    group.add_argument("--progress", dest="progress", action="store_true", default=None,
-                       help="show a progress bar (default: when the terminal shows one)")
-    group.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
-    p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    group.add_argument("--progress", dest="progress", action="store_true", default=None, help=progress)
+    group.add_argument("--no-progress", dest="progress", action="store_false", help=no_progress)
+    p.add_argument("-q", "--quiet", action="store_true", help=quiet)
+
+
+def add_threads_option(p: argparse.ArgumentParser, /) -> None:
+    """``--threads N``: at most N threads (see :func:`labelfree._threads.thread_count`)."""
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="use at most N threads (default: $LABELFREE_THREADS or the cores this process may use)")
 
 
 class _JoinedChannels(argparse.Action):
@@ -109,8 +117,7 @@ def add_run_options(p: argparse.ArgumentParser, /, *, channel_help: str) -> None
     p.add_argument("--channel", metavar="C", action=_JoinedChannels, help=channel_help)
     p.add_argument("--overwrite", action="store_true",
                    help="replace earlier results of the same name (default: refuse)")
-    p.add_argument("--threads", type=int, metavar="N",
-                   help="use at most N threads (default: $LABELFREE_THREADS or the cores this process may use)")
+    add_threads_option(p)
     add_progress_options(p)
 
 

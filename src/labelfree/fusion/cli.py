@@ -123,7 +123,7 @@ def _diameter_line(choice: Any) -> str:
 
 
 def _common(p: argparse.ArgumentParser, *, labels: bool) -> None:
-    from labelfree.cli import add_config_options
+    from labelfree.cli import add_config_options, add_progress_options, add_threads_option
     from labelfree.cli_core import channel_names_argument
 
     p.add_argument("images", nargs="+", type=Path, help="multi-channel TIFF images (C, Y, X)")
@@ -137,13 +137,9 @@ def _common(p: argparse.ArgumentParser, *, labels: bool) -> None:
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                    help="where the networks run (default: %(default)s: a CUDA GPU when there is one)")
     add_config_options(p)
-    p.add_argument("--threads", type=int, metavar="N",
-                   help="use at most N threads (default: $LABELFREE_THREADS or the cores this process may use)")
-    group = p.add_mutually_exclusive_group()
-    group.add_argument("--progress", dest="progress", action="store_true", default=None,
-                       help="a line per step on stderr (the default)")
-    group.add_argument("--no-progress", dest="progress", action="store_false", help="no progress lines")
-    p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors (the --csv file is written)")
+    add_threads_option(p)
+    add_progress_options(p, progress="a line per step on stderr (the default)", no_progress="no progress lines",
+                         quiet="print nothing but errors (the --csv file is written)")
 
 
 def register_verbs(sub: argparse._SubParsersAction) -> None:
