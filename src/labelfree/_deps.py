@@ -7,7 +7,7 @@ from types import ModuleType
 
 from labelfree.errors import MissingDependencyError
 
-__all__ = ["require", "EXTRAS", "TORCH_CPU", "install_hint"]
+__all__ = ["require", "EXTRAS", "TORCH_PIN", "TORCH_CPU_INDEX", "TORCH_CPU", "install_hint"]
 
 #: module name -> (pip extra, pip package spec) that provides it
 EXTRAS: dict[str, tuple[str, str]] = {
@@ -27,7 +27,9 @@ EXTRAS: dict[str, tuple[str, str]] = {
 
 #: torch as docs/install.md installs it: the CPU build of the pinned version (PyPI's torch on Linux is the
 #: multi-GB CUDA build, and the ``torch`` and ``cellpose`` extras take torch from PyPI)
-TORCH_CPU = "pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu"
+TORCH_PIN = "torch==2.13.0"
+TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
+TORCH_CPU = f"pip install {TORCH_PIN} --index-url {TORCH_CPU_INDEX}"
 
 
 def install_hint(module: str) -> str:

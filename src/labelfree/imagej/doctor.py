@@ -13,7 +13,7 @@ import platform
 import sys
 from pathlib import Path
 
-from labelfree._deps import TORCH_CPU
+from labelfree._deps import install_hint
 from labelfree.errors import FijiError, JavaError
 from labelfree.spec import Check
 
@@ -38,10 +38,9 @@ def _fiji_check(fiji: Path, java: int | None) -> Check:
         needed = jvm.required_java_version(root)
     except FijiError as exc:
         return Check("Fiji", False, str(fiji), str(exc))
-    if java is None:
-        return Check("Fiji", False, f"{root} needs Java {needed}", f"Install Java {needed} and point JAVA_HOME at it.")
-    return Check("Fiji", java >= needed, f"{root} needs Java {needed}",
-                 f"Install Java {needed} and point JAVA_HOME at it." if java < needed else "")
+    runs = java is not None and java >= needed
+    return Check("Fiji", runs, f"{root} needs Java {needed}",
+                 "" if runs else f"Install Java {needed} and point JAVA_HOME at it.")
 
 
 def _java_checks(fiji: Path | None, *, needed: bool = True) -> list[Check]:
@@ -73,9 +72,6 @@ def _java_checks(fiji: Path | None, *, needed: bool = True) -> list[Check]:
 #: the ImageJ/Fiji bridge, all three from ``pip install "labelfree[imagej]"``: (distribution, name)
 _BRIDGE = (("scyjava", "scyjava"), ("JPype1", "JPype"), ("pyimagej", "pyimagej"))
 _BRIDGE_FIX = 'pip install "labelfree[imagej]"'
-#: torch as the install guide says: the CPU build of the pinned version (PyPI's Linux torch is the CUDA build)
-_TORCH_FIX = (f"{TORCH_CPU} (Cutter, Fusion; the CPU build, as PyPI's Linux torch is the multi-GB CUDA one; for a "
-              "GPU see docs/install.md)")
 
 
 def bridge_wanted(*, fiji: str | Path | None = None) -> bool:
@@ -108,7 +104,8 @@ def _python_checks(*, bridge: bool = True) -> list[Check]:
                              what="the ImageJ/Fiji bridge") for dist, name in _BRIDGE]
     torch_version = _version("torch")
     if torch_version is None:
-        checks.append(Check("torch", False, "not installed", _TORCH_FIX, needed=False))
+        checks.append(Check("torch", False, "not installed", f"{install_hint('torch')} (Cutter, Fusion)",
+                            needed=False))
     else:
         import torch
 

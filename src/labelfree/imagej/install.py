@@ -140,8 +140,6 @@ def fiji_environment_yaml(env_file: str | Path, /) -> str:
 
 
 #: what the installed environment adds to LabelFree's own requirements (as environment.yml does)
-_TORCH_PIN = "torch==2.13.0"
-_TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 _JAVA_PIN = "openjdk=21"
 
 
@@ -153,8 +151,10 @@ def installed_environment_yaml() -> str:
     torch 2.13.0 from PyTorch's CPU index, then LabelFree with every extra (``labelfree[all]``),
     from where pip took this copy when that is known, else at this version.
     """
+    from labelfree._deps import TORCH_CPU_INDEX, TORCH_PIN
+
     python = ".".join(platform.python_version_tuple()[:2])
-    pip = [f"--extra-index-url {_TORCH_CPU_INDEX}", _TORCH_PIN, _own_requirement(extras="all")]
+    pip = [f"--extra-index-url {TORCH_CPU_INDEX}", TORCH_PIN, _own_requirement(extras="all")]
     return _environment_text("labelfree", ["conda-forge"], [f"python={python}", _JAVA_PIN], pip)
 
 
