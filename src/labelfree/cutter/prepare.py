@@ -509,7 +509,7 @@ def _downscale(x: np.ndarray, d: float) -> tuple[np.ndarray, tuple[float, float]
     import cv2
 
     h, w = x.shape[-2:]
-    size = (max(1, int(round(w / d))), max(1, int(round(h / d))))
+    size = downscaled_shape(x.shape, d)[::-1]  # (X, Y), as cv2.resize takes it
     mode = cv2.INTER_AREA if d > 1 else cv2.INTER_LINEAR
     flat = np.asarray(x, np.float32).reshape(-1, h, w)
     out = np.stack([cv2.resize(c, size, interpolation=mode) for c in flat])
