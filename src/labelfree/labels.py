@@ -64,11 +64,35 @@ def relabel_sequential(labels: np.ndarray, /) -> np.ndarray:
     arr = _as_labels(labels)
     if arr.dtype == bool:
         return arr.astype(np.uint16)
-    ids = np.unique(arr)
-    ids = ids[ids != 0]
-    lut = np.zeros(int(arr.max()) + 1 if arr.size else 1, dtype=np.uint32 if len(ids) > 65535 else np.uint16)
-    lut[ids] = np.arange(1, len(ids) + 1)
-    return lut[arr]
+    return _sequential(arr)[1]
+
+
+def _dense_ids(arr: np.ndarray, /) -> bool:
+    """Whether a table as long as ``arr``'s largest id costs no more than a few passes over ``arr``."""
+    return (int(arr.max()) if arr.size else 0) <= 4 * arr.size
+
+
+def _sequential(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ids of ``arr``'s objects (ascending, 0 left out) and ``arr`` with them numbered 1..N (0 stays 0;
+    uint16, uint32 above 65535 objects).
+
+    Dense ids go through a table as long as the largest id; a few huge ids (e.g. ``frame * 1_000_000 +
+    cell`` from a tracker) through ``np.unique``'s inverse, so the cost follows the number of objects, not
+    the largest id.
+    """
+    if _dense_ids(arr):
+        ids = np.unique(arr)
+        ids = ids[ids != 0]
+        lut = np.zeros(int(arr.max()) + 1 if arr.size else 1, dtype=np.uint32 if len(ids) > 65535 else np.uint16)
+        lut[ids] = np.arange(1, len(ids) + 1)
+        return ids, lut[arr]
+    ids, inverse = np.unique(arr, return_inverse=True)
+    inverse = inverse.reshape(arr.shape)
+    if ids[0] == 0:  # the background keeps 0
+        ids = ids[1:]
+    else:
+        inverse = inverse + 1
+    return ids, inverse.astype(np.uint32 if len(ids) > 65535 else np.uint16)
 
 
 def remove_small_objects(labels: np.ndarray, /, *, min_size: int, connectivity: int = 1) -> np.ndarray:
@@ -93,20 +117,12 @@ def remove_small_objects(labels: np.ndarray, /, *, min_size: int, connectivity: 
 
 
 def _object_slices(arr: np.ndarray) -> list[tuple[int, tuple[slice, ...]]]:
-    """(label, bounding-box slices) of every object, in label order.
-
-    Label ids index ``ndi.find_objects``' list directly when they are dense; a few huge ids
-    (e.g. ``frame * 1_000_000 + cell`` from a tracker) are numbered 1..N first, so the cost
-    follows the number of objects, not the largest id.
-    """
-    top = int(arr.max()) if arr.size else 0
-    if top <= 4 * arr.size:
+    """(label, bounding-box slices) of every object, in label order; the cost follows the number of
+    objects, not the largest id (huge sparse ids are numbered 1..N first, see :func:`_sequential`)."""
+    if _dense_ids(arr):  # they index find_objects' list directly
         return [(idx, sl) for idx, sl in enumerate(ndi.find_objects(arr), start=1) if sl is not None]
-    ids, compact = np.unique(arr, return_inverse=True)
-    shift = 0 if ids[0] == 0 else 1  # compact 0 is the background only when there is some
-    compact = (compact.reshape(arr.shape) + shift).astype(np.intp, copy=False)
-    found = ndi.find_objects(compact)
-    return [(int(ids[k - shift]), found[k - 1]) for k in range(1, len(found) + 1) if found[k - 1] is not None]
+    ids, compact = _sequential(arr)
+    return [(int(ids[k]), sl) for k, sl in enumerate(ndi.find_objects(compact)) if sl is not None]
 
 
 def _fill_plane(arr: np.ndarray) -> np.ndarray:
