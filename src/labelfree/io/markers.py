@@ -168,11 +168,12 @@ def _check_points_inside(rois: list[Any], shape: tuple[int, ...], path: Path) ->
               if r.roitype == roifile.ROI_TYPE.POINT]
     if not points:
         return
-    xy = np.floor(np.concatenate(points))  # the pixel (x, y) that holds each point, as ImageJ places it
+    given = np.concatenate(points)
+    xy = np.floor(given)  # the pixel (x, y) that holds each point, as ImageJ places it
     h, w = shape[-2:]
     outside = (xy[:, 0] < 0) | (xy[:, 0] >= w) | (xy[:, 1] < 0) | (xy[:, 1] >= h)
     if outside.any():
-        x, y = np.concatenate(points)[np.argmax(outside)]
+        x, y = given[np.argmax(outside)]
         raise InputError(
             f"Marker file {path}: {int(outside.sum())} of {len(xy)} point(s) lie outside the {h} x {w} image, e.g. "
             f"(x={x:g}, y={y:g}) (ImageJ pixels). The points belong to another image (or a larger one this image was "

@@ -433,11 +433,10 @@ def _check_existing(final: Path, overwrite: bool) -> None:
                               "OME-Zarr image, never another folder or file. Choose another path.")
 
 
-def _publish(tmp: Path, final: Path, overwrite: bool) -> None:
+def _publish(tmp: Path, final: Path) -> None:
+    """Rename the finished store ``tmp`` to ``final``, replacing an earlier store there; the caller has just
+    checked that ``final`` may be replaced (:func:`_check_existing`)."""
     if final.exists() or final.is_symlink():
-        if not overwrite:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise InputError(f"{final} already exists; remove it or pass overwrite=True.")
         old = final.with_name(f".{final.name}.old-{uuid.uuid4().hex[:8]}")
         os.replace(final, old)
         os.replace(tmp, final)
@@ -519,7 +518,7 @@ def write_ngff(
             attrs["labelfree"] = json.loads(json.dumps(da.attrs["labelfree"], default=str))
         _set_attrs(group, attrs, version)
         _check_target(final, overwrite)  # nothing took the place while the arrays were written
-        _publish(tmp, final, overwrite)
+        _publish(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -600,7 +599,7 @@ def write_ngff_labels(
         _set_attrs(group, attrs, version)
         _write_arrays(group, da, levels=levels, chunks=_default_chunks(da), version=version)
         _check_existing(final, overwrite)
-        _publish(tmp, final, overwrite)
+        _publish(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         if new_holder:  # the image is left as it was: no empty labels/ group
