@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from labelfree.errors import InputError
+from labelfree.errors import InputError, OutputExistsError
 from labelfree.image import scale_of, to_dataarray, units_of
 from labelfree.io import read_image, read_ngff, write_ngff, write_ngff_labels
 
@@ -84,7 +84,7 @@ def test_labels_group_beside_the_image_reads_back_with_ome_zarr_py(movie, tmp_pa
     group = zarr.open_group(str(image_path / "labels"), mode="r")
     listed = group.attrs["ome"]["labels"] if version == "0.5" else group.attrs["labels"]
     assert listed == ["cells", "again"]
-    with pytest.raises(InputError, match="already exists"):
+    with pytest.raises(OutputExistsError, match="already exists"):
         write_ngff_labels(image_path, labels, name="cells")
 
     ome_zarr_io = pytest.importorskip("ome_zarr.io")
@@ -138,7 +138,7 @@ def test_bad_stores_give_clear_errors(tmp_path):
         read_ngff(tmp_path / "missing.zarr")
     img = to_dataarray(np.zeros((10, 10), np.uint8))
     write_ngff(tmp_path / "a.zarr", img)
-    with pytest.raises(InputError, match="already exists"):
+    with pytest.raises(OutputExistsError, match="already exists"):
         write_ngff(tmp_path / "a.zarr", img)
     with pytest.raises(InputError, match="version"):
         write_ngff(tmp_path / "b.zarr", img, version="0.3")

@@ -14,6 +14,7 @@ from labelfree.errors import (
     InputError,
     InputOverwriteError,
     OutputError,
+    OutputExistsError,
 )
 from labelfree.image import to_dataarray
 from labelfree.io import read_ngff, write_ngff, write_ngff_labels
@@ -115,7 +116,7 @@ def test_failed_label_write_leaves_the_image_as_it_was(tmp_path):
     assert not (img / "labels").exists() and ngff_fingerprint(img) == before
     good = to_dataarray(np.ones((64, 64), np.uint16))
     write_ngff_labels(img, good, name="cells")
-    with pytest.raises(InputError, match="already exists"):
+    with pytest.raises(OutputExistsError, match="already exists"):
         write_ngff_labels(img, read_ngff(damaged), name="cells")  # refused before reading the labels
 
 

@@ -35,6 +35,7 @@ from labelfree.errors import (
     InputOverwriteError,
     LabelFreeError,
     OutputError,
+    OutputExistsError,
 )
 
 __all__ = ["read_ngff", "write_ngff", "write_ngff_labels", "is_ngff", "ngff_fingerprint", "NGFF_VERSIONS"]
@@ -427,7 +428,7 @@ def _check_target(final: Path, overwrite: bool) -> None:
 def _check_existing(final: Path, overwrite: bool) -> None:
     if final.exists() or final.is_symlink():
         if not overwrite:
-            raise InputError(f"{final} already exists; remove it or pass overwrite=True.")
+            raise OutputExistsError(f"{final} already exists; remove it or pass overwrite=True.")
         if final.is_symlink() or not _is_zarr_store(final):
             raise OutputError(f"{final} exists and is not a zarr store; overwrite=True replaces only an earlier "
                               "OME-Zarr image, never another folder or file. Choose another path.")
