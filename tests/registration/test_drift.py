@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import tifffile
+import xarray as xr
 from scipy import ndimage as ndi
 
 from labelfree.errors import ConfigError, DimensionError, FijiPluginMissingError, InputError
@@ -279,3 +280,12 @@ def test_a_selection_with_a_blank_frame_or_noise_is_not_moved_by_chance(msc_dir,
     noise = np.random.default_rng(1).normal(1000, 50, (4, 128, 128)).astype(np.uint16)
     shifts = estimate_drift_in_region(to_dataarray(noise, dims="TYX"), (10, 10, 100, 100), config={})
     assert (shifts[["dy", "dx"]].to_numpy() == 0).all()
+
+
+def test_identical_z_slices_do_not_walk_in_z():
+    """A stack whose slices are all alike matches itself at every dz: the drift is 0 in Z (it walked by -1 per
+    frame, the first of the equal maxima), and the XY drift is found."""
+    base = ndi.gaussian_filter(np.random.default_rng(0).random((64, 64)), 2.0)
+    frames = [np.repeat(np.roll(base, (t, 2 * t), axis=(0, 1))[None], 5, axis=0) for t in range(4)]
+    table = estimate_drift(xr.DataArray(np.stack(frames), dims=("T", "Z", "Y", "X")))
+    np.testing.assert_array_equal(table[["dz", "dy", "dx"]].to_numpy(), [[0, 0, 0], [0, 1, 2], [0, 2, 4], [0, 3, 6]])

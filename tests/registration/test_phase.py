@@ -98,3 +98,13 @@ def test_ncc_map_is_the_overlap_ncc_at_every_shift():
             assert scores[sy + 13, sx + 7] == pytest.approx(overlap_ncc(ref, moving, (sy, sx))[0], abs=1e-9)
     assert np.unravel_index(np.argmax(scores), scores.shape) == (13 - 10, 7 - 3)
     assert (ncc_map(np.zeros((20, 20)), moving[:20, :20], (5, 5)) == 0).all()  # flat overlaps score 0
+
+
+@pytest.mark.parametrize("upsample", [1, 20])
+def test_a_direction_without_features_gets_no_shift(upsample):
+    """Stripes say nothing about a shift along them: the shift there is 0, not the most negative one
+    of the search (the first of the equal maxima)."""
+    rows = _texture((96, 1), seed=3)
+    ref = np.repeat(rows, 80, axis=1)
+    moving = np.roll(ref, 4, axis=0)
+    assert measure_shift(ref, moving, upsample=upsample).shift == (4.0, 0.0)

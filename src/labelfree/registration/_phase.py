@@ -175,6 +175,28 @@ def ncc_map(reference: np.ndarray, moving: np.ndarray, limits: Sequence[int], /)
     return np.where(flat, 0.0, (sab - sa * sb / count) / np.where(flat, 1.0, den))
 
 
+_TIE = 1e-9  # overlap NCCs closer than this are equal: their rounding differs, not the images
+
+
+def _norm(shift: Sequence[float]) -> float:
+    return float(sum(v * v for v in shift))
+
+
+def argmax_nearest(values: np.ndarray, zero: Sequence[float], /) -> tuple[int, ...]:
+    """Index of the largest finite value of ``values``; of the values equal to it within rounding (a
+    millionth of the map's range), the one nearest the index ``zero`` (where the shift is 0).
+
+    A correlation flat along an axis (identical Z slices, a featureless direction) says nothing about
+    the shift there: taking the first maximum would report the most negative shift, and a drift
+    accumulated from it would walk one step per frame."""
+    finite = np.isfinite(values)
+    top = float(values[finite].max())
+    tol = 1e-6 * (top - float(values[finite].min()))
+    near = np.argwhere(finite & (values >= top - tol))
+    dist = ((near - np.asarray(zero, dtype=np.float64)) ** 2).sum(axis=1)
+    return tuple(int(i) for i in near[int(np.argmin(dist))])
+
+
 def _top_peaks(corr: np.ndarray, limits: Sequence[int], n_peaks: int) -> list[tuple[int, ...]]:
     """Integer shifts of the ``n_peaks`` highest local maxima within ``±limits``."""
     shifted = np.fft.fftshift(corr)
@@ -184,9 +206,9 @@ def _top_peaks(corr: np.ndarray, limits: Sequence[int], n_peaks: int) -> list[tu
     origin = [c - lim for c, lim in zip(centre, limits)]
     peaks = []
     for _ in range(n_peaks):
-        idx = np.unravel_index(int(np.argmax(region)), region.shape)
-        if not np.isfinite(region[idx]):
+        if not np.isfinite(region).any():
             break
+        idx = argmax_nearest(region, limits)
         peaks.append(tuple(int(i + o - c) for i, o, c in zip(idx, origin, centre)))
         region[tuple(slice(max(0, i - 2), i + 3) for i in idx)] = -np.inf
     return peaks
@@ -212,7 +234,7 @@ def _upsampled_peak(cross: np.ndarray, shape: Sequence[int], shift: Sequence[int
             kernel = kernel * w
         out = np.moveaxis(np.tensordot(out, kernel, axes=([axis], [1])), -1, axis)
     values = out.real
-    idx = np.unravel_index(int(np.argmax(values)), values.shape)
+    idx = argmax_nearest(values, [centre - s * upsample for s in shift])
     return np.array([s + (i - centre) / upsample for s, i in zip(shift, idx)])
 
 
@@ -287,7 +309,7 @@ def measure_shift(
     best: tuple[float, tuple[int, ...]] | None = None
     for peak in _top_peaks(corr, limits, n_peaks):
         score, _ = overlap_ncc(reference, moving, peak)
-        if best is None or score > best[0]:
+        if best is None or score > best[0] + _TIE or (score >= best[0] - _TIE and _norm(peak) < _norm(best[1])):
             best = (score, peak)
     if best is None:
         return PairShift(tuple(0.0 for _ in shape), 0.0)
