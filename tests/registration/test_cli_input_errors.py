@@ -32,6 +32,11 @@ def _one_error(capsys) -> str:
     ("frame,dy,dx\n0,0,0\n1,1e9,0\n2,0,0\n3,0,0\n",
      "The shift of frame 1 (dy, dx = 1e+09, 0 px) is larger than the frame (64 x 64 px)"),
     ("frame,dy,dx\n0,0,0\n1,0,-65\n2,0,0\n3,0,0\n", "The shift of frame 1 (dy, dx = 0, -65 px) is larger"),
+    # hand-edited frame numbers: a repeated or missing frame moved the wrong frames, names sorted as text
+    ("frame,dy,dx\n0,0,0\n1,5,0\n1,9,0\n3,0,0\n", "shifts.csv: frame 1 is listed 2 times"),
+    ("frame,dy,dx\n0,0,0\n1,5,0\n3,9,0\n4,0,0\n", "shifts.csv: frame 2 is missing"),
+    ("frame,dy,dx\n5,0,0\n6,5,0\n7,9,0\n8,0,0\n", "shifts.csv: the frames start at 5"),
+    ("frame,dy,dx\nt1,0,0\nt2,5,0\nt10,9,0\nt3,0,0\n", "shifts.csv: row 1 has frame 't1'; frames are whole"),
 ])
 def test_drift_apply_of_a_bad_shifts_file_is_one_clear_error(tmp_path, capsys, movie, content, expected):
     csv = tmp_path / "shifts.csv"

@@ -12,6 +12,7 @@ from labelfree.cli import main
 from labelfree.errors import InputError
 from labelfree.image import to_dataarray
 from labelfree.io import read_image, write_labels
+from labelfree.registration.shifts import read_shifts
 from labelfree.registration import (
     apply_shifts,
     correct_drift,
@@ -157,3 +158,8 @@ def test_stitch_refuses_grid_options_and_3d_positions_it_would_ignore(tmp_path, 
     assert main(["stitch", str(path), "-o", str(out)]) == 1
     assert "at 2 different z positions (dim = 3); stitching is 2-D" in _one_error(capsys)
     assert not out.exists()
+
+
+def test_shifts_numbered_from_one_as_imagej_counts_are_taken_in_order():
+    drift, _ = read_shifts(pd.DataFrame({"frame": [2, 1, 3], "dy": [1.0, 0.0, 2.0], "dx": [0, 0, 0]}), n_frames=3)
+    np.testing.assert_array_equal(drift[:, 0], [0, 1, 2])

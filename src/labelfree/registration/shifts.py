@@ -54,6 +54,32 @@ def _numbers(table: pd.DataFrame, columns: list[str], /, *, name: str) -> np.nda
     return values.to_numpy(dtype=float)
 
 
+def _frame_numbers(column: pd.Series, /, *, name: str) -> np.ndarray:
+    """The ``frame`` column as whole numbers 0..T-1 (as written) or 1..T (as ImageJ counts), each once;
+    InputError otherwise: a repeated, missing or misspelt frame would move the wrong frames."""
+    values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+    bad = ~np.isfinite(values) | (values != np.round(values))
+    if bad.any():
+        row = int(np.argmax(bad))
+        cell = "no frame" if pd.isna(column.iloc[row]) else f"frame {str(column.iloc[row])!r}"
+        raise InputError(f"{name}: row {row + 1} has {cell}; frames are whole numbers counted from 0. "
+                         f"Correct that row or {_WRITTEN_BY}.")
+    frames = values.astype(np.int64)
+    if len(frames) == 0:
+        return frames
+    counts = np.bincount(frames - frames.min())
+    if frames.min() in (0, 1) and (counts == 1).all():
+        return frames
+    if (counts > 1).any():
+        what = f"frame {int(frames.min()) + int(np.argmax(counts > 1))} is listed {int(counts.max())} times"
+    elif frames.min() not in (0, 1):
+        what = f"the frames start at {int(frames.min())}"
+    else:
+        what = f"frame {int(frames.min()) + int(np.argmax(counts == 0))} is missing"
+    raise InputError(f"{name}: {what}; a shifts table has one row per frame, numbered 0, 1, 2, ... "
+                     f"(or 1, 2, 3, ...). Correct the table or {_WRITTEN_BY}.")
+
+
 def read_shifts(shifts: Any, /, *, n_frames: int | None = None) -> tuple[np.ndarray, tuple[str, ...]]:
     """Drift array (T, n_axes) and its axes from a shifts table, a CSV path or an array."""
     name = "the shifts table"
@@ -68,7 +94,7 @@ def read_shifts(shifts: Any, /, *, n_frames: int | None = None) -> tuple[np.ndar
             raise InputError(f"A shifts table needs columns dy and dx (and optionally dz); got {list(shifts.columns)}.")
         drift = _numbers(shifts, [f"d{ax.lower()}" for ax in axes], name=name)
         if "frame" in shifts.columns:
-            drift = drift[shifts.reset_index(drop=True).sort_values("frame", kind="stable").index.to_numpy()]
+            drift = drift[np.argsort(_frame_numbers(shifts["frame"], name=name), kind="stable")]
     else:
         try:
             drift = np.asarray(shifts, dtype=float)
