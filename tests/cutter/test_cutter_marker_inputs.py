@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from cutter_synth import two_channel_cells
 
-from labelfree.cutter.markers import check_markers
+from labelfree.cutter.markers import check_markers, markers_from_labels
 from labelfree.errors import DimensionError, InputError
 from labelfree.image import to_dataarray
 
@@ -155,3 +155,35 @@ def test_a_movie_frame_without_markers_is_named():
         image[1, y, x] = k
     with pytest.raises(InputError, match=r"Frame 0 of the movie .* has no marker; the marker image mark frames 1\."):
         prepare(movie, markers=image, config=CHANNELS)
+
+
+def test_an_intensity_image_given_as_marker_labels_is_refused(tmp_path, capsys):
+    """The nucleus channel itself given as the marker label image was read as one marker per grey level
+    (124 scattered "nuclei" on a GOWT1 frame), with no more than a warning about markers on the background."""
+    tifffile = pytest.importorskip("tifffile")
+    from labelfree.cli import main
+
+    da, nuclei, centres = _image()
+    grey = da.sel(C="nucleus").values
+    grey = np.round(grey / grey.max() * 4000).astype(np.uint16)  # as a camera gives it
+    with pytest.raises(InputError, match=r"does not look like a label image: its \d+ values lie in \d+ separate "
+                                         r"pieces.*Give a label image \(0 = background, one value per nucleus\)"):
+        prepare_markers(da, grey)
+    tifffile.imwrite(tmp_path / "cells.tif", da.values.astype(np.float32), imagej=True, metadata={"axes": "CYX"})
+    tifffile.imwrite(tmp_path / "grey.tif", grey)
+    out = tmp_path / "out"
+    assert main(["cutter", str(tmp_path / "cells.tif"), "-o", str(out), "--markers", str(tmp_path / "grey.tif"),
+                 "--channel-names", "cell,nucleus", "--set", "cell_channels=cell"]) == 1
+    err = capsys.readouterr().err
+    assert "does not look like a label image" in err and "Traceback" not in err and not out.exists()
+    # label images stay label images, touching labels included
+    pts, ids = markers_from_labels(nuclei)
+    assert len(pts) == len(centres) == len(ids)
+    tiles = np.arange(1, 17).reshape(4, 4).repeat(3, axis=0).repeat(3, axis=1)  # 16 touching 3 x 3 labels
+    assert len(markers_from_labels(tiles)[0]) == 16
+
+
+def prepare_markers(da, markers):
+    from labelfree.cutter.segment import prepare
+
+    return prepare(da, markers=markers, config=CHANNELS)

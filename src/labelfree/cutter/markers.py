@@ -13,6 +13,7 @@ import logging
 
 import numpy as np
 from scipy import ndimage as ndi
+from skimage import measure
 
 from labelfree.errors import ConstantImageError, DimensionError, InputError
 
@@ -138,6 +139,25 @@ def split_binary_mask(labels: np.ndarray, /) -> np.ndarray:
     return out.astype(np.int64)
 
 
+def _refuse_intensities(lab: np.ndarray, n_ids: int, /) -> None:
+    """InputError for an intensity image given as a marker label image: there, neighbouring object pixels
+    mostly differ and each value is scattered in many pieces (a label is one piece, or a few)."""
+    pairs = [(lab[:, 1:], lab[:, :-1]), (lab[1:], lab[:-1])]
+    inside = sum(int(((a != 0) & (b != 0)).sum()) for a, b in pairs)
+    differ = sum(int(((a != b) & (a != 0) & (b != 0)).sum()) for a, b in pairs)
+    if differ <= 0.25 * max(inside, 1):
+        return
+    pieces = int(measure.label(lab, background=0, connectivity=2).max())
+    if pieces <= 4 * n_ids:
+        return
+    raise InputError(
+        f"The marker image does not look like a label image: its {n_ids} values lie in {pieces} separate pieces, "
+        "and most neighbouring pixels differ (an intensity image, e.g. the nucleus channel itself). Give a label "
+        "image (0 = background, one value per nucleus) or points; or leave the markers out to have them detected "
+        "in the nucleus channel."
+    )
+
+
 def markers_from_labels(labels: np.ndarray, /) -> tuple[np.ndarray, np.ndarray]:
     """Centroids of the objects of a nucleus label image.
 
@@ -171,6 +191,8 @@ def markers_from_labels(labels: np.ndarray, /) -> tuple[np.ndarray, np.ndarray]:
     ids = ids[ids > 0]
     if ids.size == 0:
         raise InputError("The marker label image is empty (all zero): Cutter needs one marker per cell.")
+    if ids.size > 1:
+        _refuse_intensities(lab, ids.size)
     if ids.size == 1:  # one value: a binary nucleus mask, whose separate blobs are the markers
         lab = split_binary_mask(lab)
         ids = np.unique(lab)
