@@ -18,7 +18,9 @@ counted in :attr:`TiledResult.n_cut` and logged: raise ``overlap`` when it is no
 
 Where two owned objects claim the same pixel (two tiles disagreed about a boundary),
 the tile that comes first row-major keeps the pixel; an object all of whose pixels an
-earlier tile's objects claim is dropped, so the ids stay 1..n with each id present.
+earlier tile's objects claim is dropped, so the ids stay 1..n with each id present, and
+an object that those pixels cut in pieces keeps its largest piece, so each id is one
+connected object.
 
 Memory: a tile task holds its region and its labels; a stitch task holds one core and
 the labels of the up to 9 tiles around it. Each task reads its own region from the
@@ -322,21 +324,56 @@ def _paint(out: np.ndarray, at: tuple[int, int], part: TileLabels, offset: int) 
 
 
 def _drop_claimed(part: TileLabels, claimed: np.ndarray) -> TileLabels:
-    """``part`` without the objects whose every pixel is ``claimed`` (a mask over ``part.box``), renumbered 1..n.
+    """``part`` without the pixels that are ``claimed`` (a mask over ``part.box``), renumbered 1..n.
 
-    Such an object would get an id that no pixel carries (an earlier tile keeps contested pixels).
+    An object all of whose pixels are claimed is dropped: it would get an id that no pixel carries
+    (an earlier tile keeps contested pixels). An object that the claimed pixels cut in pieces keeps
+    its largest piece: one id on several separate pieces is not one cell (the others become
+    background, in every tile order and on every scheduler alike).
     """
     if part.n == 0:
         return part
-    free = (part.labels != 0) & ~claimed
-    alive = np.bincount(part.labels[free].ravel(), minlength=part.n + 1) > 0
+    free = np.where(claimed, 0, part.labels)
+    free = _largest_pieces(free, part.labels, part.n)
+    alive = np.bincount(free.ravel(), minlength=part.n + 1) > 0
     alive[0] = False
     n = int(alive.sum())
-    if n == part.n:
-        return part
     lut = np.zeros(part.n + 1, np.uint32)
     lut[alive] = np.arange(1, n + 1, dtype=np.uint32)
-    return dataclasses.replace(part, labels=lut[part.labels], n=n)
+    return dataclasses.replace(part, labels=lut[free], n=n)
+
+
+def _pieces_per_id(labels: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The connected pieces of each id (8-connected, one id per piece) and how many pieces each id has."""
+    from skimage.measure import label
+
+    pieces = label(labels, background=0, connectivity=2)
+    owner = np.zeros(int(pieces.max()) + 1, np.int64)
+    owner[pieces.ravel()] = labels.ravel()
+    return pieces, np.bincount(owner[1:], minlength=n + 1)
+
+
+def _largest_pieces(free: np.ndarray, whole: np.ndarray, n: int) -> np.ndarray:
+    """``free`` with only the largest piece of each id that is in one piece in ``whole`` but not in ``free``."""
+    pieces, count = _pieces_per_id(free, n)
+    split = count > 1
+    if not split.any():
+        return free
+    split &= _pieces_per_id(whole, n)[1] == 1
+    if not split.any():
+        return free
+    size = np.bincount(pieces.ravel())
+    owner = np.zeros(size.size, np.int64)
+    owner[pieces.ravel()] = free.ravel()
+    best = np.zeros(n + 1, np.int64)  # the largest piece of each id (ties: the first)
+    order = np.lexsort((-np.arange(size.size), size))  # ascending size, the first piece of equal ones last
+    best[owner[order]] = order
+    keep = ~split[owner] | (best[owner] == np.arange(size.size))
+    keep[0] = False
+    return np.where(keep[pieces], free, 0)
+
+
+_CUT_OFF = np.uint32(np.iinfo(np.uint32).max)  # serial run: pixels of an owned object dropped with a small piece
 
 
 def _claimed_by(part: TileLabels, earlier: Sequence[TileLabels]) -> np.ndarray:
@@ -539,11 +576,16 @@ def segment_tiled(
             for t in tiles:
                 part = segment_tile(source, t, segment_fn, shape=shape)
                 if part.n:
+                    owned = part.labels != 0
                     part = _drop_claimed(part, out[_box_slices(part.box)] != 0)
+                    # pieces cut off by an earlier tile's objects stay claimed, as on Dask
+                    box = out[_box_slices(part.box)]
+                    box[owned & (part.labels == 0) & (box == 0)] = _CUT_OFF
                 _paint(out, (0, 0), part, next_id)
                 next_id += part.n
                 n_cut += part.n_cut
                 bar.update(message=f"tile {t.index + 1}/{len(tiles)}")
+        out[out == _CUT_OFF] = 0
         result = TiledResult(out, tiles, next_id, n_cut)
     else:
         import dask
