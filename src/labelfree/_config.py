@@ -26,12 +26,13 @@ import numbers
 import types
 import typing
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Sequence, TypeVar
 
 from labelfree.errors import ConfigError
 
 __all__ = ["PipelineConfig", "setting", "field_info", "FieldInfo", "provenance", "file_sha256", "ByteCount",
-           "text_value", "guess_scalar", "choice_text", "AUTO_WORDS", "TRUE_WORDS", "FALSE_WORDS"]
+           "text_value", "guess_scalar", "choice_text", "unknown_key_hint", "near_miss", "AUTO_WORDS", "TRUE_WORDS",
+           "FALSE_WORDS"]
 
 C = TypeVar("C", bound="PipelineConfig")
 
@@ -242,7 +243,13 @@ def _convert(value: Any, tp: Any) -> Any:
 
 #: words that mean "automatic" (null) in a value written as text: ``--set``, macros, dialogs and config files
 AUTO_WORDS = ("", "none", "auto", "null")
-TRUE_WORDS, FALSE_WORDS = ("true", "1", "yes"), ("false", "0", "no")
+#: words for a boolean written as text (YAML reads on/off as booleans too, so --set and macros take them as well)
+TRUE_WORDS, FALSE_WORDS = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
+
+
+def _bool_words(value: bool, /) -> tuple[str, ...]:
+    """The words that write ``value``: a choice ``False`` is written ``no`` or ``off`` as a boolean option is."""
+    return TRUE_WORDS if value else FALSE_WORDS
 
 
 def choice_text(choice: Any) -> str:
@@ -267,7 +274,7 @@ def text_value(info: FieldInfo, text: str, /) -> Any:
     """A config file's text value, read as ``--set KEY=VALUE`` reads it (:func:`labelfree.options.coerce_value`).
 
     ``auto``, ``none``, ``null`` (or nothing) is null (automatic) where the field may be
-    automatic; ``true``/``false`` (also ``yes``/``no``, ``1``/``0``) are booleans; a
+    automatic; ``true``/``false`` (also ``yes``/``no``, ``on``/``off``, ``1``/``0``) are booleans; a
     comma-separated text is a list; a choice may be written in any case. Text the field takes
     as it is stays that text: a text option's value (``fiji_dir: auto``), a choice or default
     that is itself such a word (``memory_limit: auto``), and any text a field that takes text
@@ -306,11 +313,31 @@ def text_value(info: FieldInfo, text: str, /) -> Any:
     if bool in members and word in TRUE_WORDS + FALSE_WORDS:
         return word in TRUE_WORDS
     for choice in choices:
-        if choice_text(choice).lower() == word:
+        if choice_text(choice).lower() == word or (isinstance(choice, bool) and word in _bool_words(choice)):
             return choice
     if lists or (numbers and "," in text):
         return tuple(guess_scalar(item) for item in text.split(",") if item.strip())
     return text
+
+
+def unknown_key_hint(cls: type, key: str, /) -> str:
+    """What an unknown option ``key`` of config class ``cls`` may have meant, in parentheses ("" when nothing):
+    the other commands whose option it is, else a near miss of one of ``cls``'s own options (``fill_hole``)."""
+    from labelfree.pipelines import pipelines, tools
+
+    owners = [f"labelfree {spec.name}" for spec in (*pipelines().values(), *tools().values())
+              if spec.config_class is not cls and any(info.name == key for info in field_info(spec.config_class))]
+    if owners:
+        return f" (an option of {', '.join(owners)})"
+    return near_miss(key, [info.name for info in field_info(cls)])
+
+
+def near_miss(key: str, keys: Sequence[str], /) -> str:
+    """`` (did you mean min_size?)`` when ``key`` is a near miss of one of ``keys`` (a typo); else ""."""
+    import difflib
+
+    close = difflib.get_close_matches(str(key).lower(), list(keys), n=1, cutoff=0.75)
+    return f" (did you mean {close[0]}?)" if close else ""
 
 
 def _check_bounds(info: FieldInfo, value: Any) -> None:
@@ -391,7 +418,7 @@ class PipelineConfig:
             raise ConfigError(" ".join(f"{k} is not a setting any more: {cls.moved_keys[k]}." for k in moved))
         if unknown:
             raise ConfigError(
-                f"Unknown {cls.__name__} option(s): {', '.join(unknown)}. "
+                f"Unknown {cls.__name__} option(s): {', '.join(k + unknown_key_hint(cls, k) for k in unknown)}. "
                 f"Valid options are: {', '.join(sorted(names))}."
             )
         try:
@@ -417,19 +444,28 @@ class PipelineConfig:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"Cannot read config file {path}: {exc}") from exc
+        yaml_file = path.suffix.lower() in (".yml", ".yaml")
         try:
-            if path.suffix.lower() in (".yml", ".yaml"):
+            if yaml_file:
                 data = yaml_load(text)
                 if data is None:  # empty, or comments only: every option at its default
                     data = {}
             else:
-                data = json.loads(text, parse_constant=_reject_constant)
+                data = json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
         except Exception as exc:  # noqa: BLE001 - parser errors vary
-            raise ConfigError(f"Config file {path} is not valid JSON/YAML: {exc}") from exc
+            if isinstance(exc, DuplicateKeyError):
+                raise ConfigError(f"Config file {path} gives {getattr(exc, 'problem', None) or exc}; give each "
+                                  "option once.") from None
+            kind = "YAML" if yaml_file else "JSON"
+            hint = "" if yaml_file or path.suffix.lower() == ".json" else (
+                " Config files are JSON, or YAML named *.yaml or *.yml: the suffix says which, and a file with "
+                f"{f'the suffix {path.suffix}' if path.suffix else 'no suffix'} is read as JSON.")
+            raise ConfigError(f"Config file {path} is not valid {kind}: {exc}.{hint}") from exc
         if not isinstance(data, dict):
             raise ConfigError(f"Config file {path} must hold a mapping of option: value.")
         if _is_provenance(data):
             data = _provenance_config(cls, data, path)
+        _refuse_sections(cls, data, path)
         fields = {info.name: info for info in field_info(cls)}
         try:
             data = {key: text_value(fields[key], value) if isinstance(value, str) and key in fields else value
@@ -484,6 +520,25 @@ def _yaml_loader() -> type:
     Loader.add_implicit_resolver(number_tags[1], re.compile(_YAML_FLOAT), list("-+0123456789."))
     Loader.add_constructor(number_tags[0], lambda loader, node: int(loader.construct_scalar(node).replace("_", "")))
     Loader.add_constructor(number_tags[1], yaml.SafeLoader.construct_yaml_float)  # .inf, .nan; no base 60 left
+
+    class DuplicateKey(yaml.constructor.ConstructorError, DuplicateKeyError):
+        """A key written twice in one mapping (a YAMLError, as a manifest's reader expects of bad YAML)."""
+
+    def construct_mapping(loader: Any, node: Any, deep: bool = False) -> Any:
+        # PyYAML keeps the last of a key written twice without a word; YAML itself wants unique keys.
+        # A key merged in with ``<<`` may be overridden.
+        seen: dict[str, Any] = {}
+        for key_node, _ in getattr(node, "value", ()):
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            if key_node.value in seen:
+                raise DuplicateKey(None, None, f"the key {key_node.value!r} twice (lines "
+                                   f"{seen[key_node.value].line + 1} and {key_node.start_mark.line + 1})",
+                                   key_node.start_mark)
+            seen[key_node.value] = key_node.start_mark
+        return yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+
+    Loader.construct_mapping = construct_mapping  # type: ignore[method-assign]
     return Loader
 
 
@@ -513,6 +568,37 @@ def _provenance_config(cls: type, data: dict[str, Any], path: Path, /) -> dict[s
         log.warning("Config file %s is the provenance of a run of LabelFree %s; this is %s, whose results may differ.",
                     path, data["version"], __version__)
     return dict(data["config"])
+
+
+class DuplicateKeyError(ValueError):
+    """A mapping of a config file (or manifest) gives one key twice; the message names it and where."""
+
+
+def _unique_keys(pairs: list[tuple[str, Any]], /) -> dict[str, Any]:
+    """A JSON object's mapping; a key given twice is an error (json keeps the last one without a word)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise DuplicateKeyError(f"the key {key!r} twice ({out[key]!r}, then {value!r})")
+        out[key] = value
+    return out
+
+
+def _refuse_sections(cls: type, data: dict[str, Any], path: Path, /) -> None:
+    """A config file holds its options at the top level: a mapping under a command's name (``motion:``) is
+    refused with that advice, not read as an unknown option or as the value of an option of that name."""
+    from labelfree.pipelines import pipelines, tools
+
+    commands = {spec.name: spec for spec in (*pipelines().values(), *tools().values())}
+    sections = [key for key, value in data.items() if isinstance(value, dict) and str(key).lower() in commands]
+    if not sections:
+        return
+    key = sections[0]
+    mine = " or ".join(f"labelfree {name}" for name, spec in commands.items() if spec.config_class is cls)
+    keys = ", ".join(str(k) for k in data[key]) or "none"
+    raise ConfigError(f"Config file {path} holds options under a section {key!r} (keys: {keys}); a config file holds "
+                      f"the options of one command ({mine or cls.__name__}) at its top level, without sections: "
+                      f"move them out of {key!r}.")
 
 
 def _reject_constant(name: str) -> Any:

@@ -19,7 +19,7 @@ import types
 import typing
 from typing import Any, Literal, Sequence
 
-from labelfree._config import AUTO_WORDS, FALSE_WORDS, TRUE_WORDS, choice_text, guess_scalar
+from labelfree._config import AUTO_WORDS, FALSE_WORDS, TRUE_WORDS, choice_text, guess_scalar, near_miss
 from labelfree.errors import ConfigError
 
 __all__ = ["Field", "config_fields", "parse_macro_options", "format_macro_options", "coerce_value", "value_text"]
@@ -164,8 +164,11 @@ def coerce_value(field: Field, value: Any, /) -> Any:
             return float(value)
         if field.kind == "choice":
             text = str(value)
-            if text not in field.choices:  # true/false for the choice False, as other booleans are written
-                text = next((c for c in field.choices if c.lower() == text.strip().lower()), text)
+            if text not in field.choices:  # any case; the choice False also as no/off/0, as booleans are written
+                low = text.strip().lower()
+                text = next((c for c in field.choices if c.lower() == low), text)
+                words = {"true": TRUE_WORDS, "false": FALSE_WORDS}
+                text = next((c for c in field.choices if c in words and low in words[c]), text)
             if text not in field.choices:
                 raise ValueError(value)
             index = field.choices.index(text)
@@ -208,7 +211,7 @@ def parse_macro_options(options: str, fields: Sequence[Field], /, *, ignore: Seq
         if key in skip:
             continue
         if key not in by_key:
-            raise ConfigError(f"Unknown option {key!r}; valid keys are: {', '.join(by_key)}.")
+            raise ConfigError(f"Unknown option {key!r}{near_miss(key, by_key)}; valid keys are: {', '.join(by_key)}.")
         values[key] = coerce_value(by_key[key], raw)
     return values
 

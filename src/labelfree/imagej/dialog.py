@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 #: fields on one dialog page (a page stays well under 720 px high)
 MAX_PAGE_FIELDS = 12
 
+#: the items of a boolean option that may be automatic (None), shown as a choice
+_AUTO_BOOL = ("auto", "true", "false")
+
 
 def _is_channel_field(field: Field, channels: Sequence[str]) -> bool:
     return len(channels) > 1 and (field.key == "channel" or field.key.endswith("_channel")) and field.kind in (
@@ -38,6 +41,36 @@ def _is_channel_field(field: Field, channels: Sequence[str]) -> bool:
 def _is_numeric_field(field: Field, value: Any) -> bool:
     """A number box: a number that cannot be automatic (an optional one is a text box, where ``auto`` can be typed)."""
     return field.kind in ("int", "float") and value is not None and not field.optional
+
+
+def _channel_item(field: Field, value: Any, channels: Sequence[str], items: Sequence[str], /) -> str:
+    """The item of a channel choice that ``value`` selects: None the first item, else the channel of that
+    index or name, as the pipelines read it (:func:`labelfree.image.channel_index`: names exact, indices
+    from 0, negative ones from the end).
+
+    Raises
+    ------
+    ConfigError
+        ``value`` is no channel of the image: the dialog would otherwise show (and return) another one.
+    """
+    from labelfree.errors import InputError
+    from labelfree.image import parse_channel
+
+    if value is None:
+        return items[0]
+    try:
+        channel = parse_channel(value)
+    except InputError:
+        channel = None
+    if isinstance(channel, str) and channel in channels:
+        index = list(channels).index(channel)
+        return f"{index}: {channels[index]}"
+    if isinstance(channel, int) and -len(channels) <= channel < len(channels):
+        index = channel % len(channels)
+        return f"{index}: {channels[index]}"
+    listed = ", ".join(f"{i}: {name}" for i, name in enumerate(channels))
+    raise ConfigError(f"{field.key}={value!r} is no channel of this image; give the index or the name of one of "
+                      f"its channels ({listed}){', or auto' if items[0] == 'auto' else ''}.")
 
 
 def help_html(title: str, summary: str, fields: Sequence[Field], /) -> str:
@@ -68,8 +101,9 @@ def build_page(title: str, fields: Sequence[Field], /, *, values: dict[str, Any]
         if _is_channel_field(f, channels):
             items = (["auto"] if f.optional and f.key != "channel" else []) + [
                 f"{i}: {name}" for i, name in enumerate(channels)]
-            current = next((s for s in items if s.split(":")[0] == str(value)), items[0])
-            gd.addChoice(f.key, [jstr(s) for s in items], current)
+            gd.addChoice(f.key, [jstr(s) for s in items], _channel_item(f, value, channels, items))
+        elif f.kind == "bool" and f.optional:  # auto is a value too, which a checkbox cannot show
+            gd.addChoice(f.key, [jstr(s) for s in _AUTO_BOOL], value_text(f, value))
         elif f.kind == "bool":
             gd.addCheckbox(f.key, bool(value))
         elif _is_numeric_field(f, value):
@@ -95,6 +129,8 @@ def read_page(gd: Any, fields: Sequence[Field], /, *, values: dict[str, Any], ch
         if _is_channel_field(f, channels):
             picked = str(gd.getNextChoice())
             out[f.key] = None if picked == "auto" else int(picked.split(":")[0])
+        elif f.kind == "bool" and f.optional:
+            out[f.key] = coerce_value(f, str(gd.getNextChoice()))
         elif f.kind == "bool":
             out[f.key] = bool(gd.getNextBoolean())
         elif _is_numeric_field(f, value):
