@@ -214,3 +214,21 @@ def test_empty_channel_names_are_a_usage_error(tmp_path, capsys, monkeypatch, im
     assert err.startswith(f"usage: labelfree {command[0]} ") and "Traceback" not in err, err
     assert "argument --channel-names: the channel names are empty: give one name per channel" in err, err
     assert _left_in(work) == []
+
+
+def test_config_given_twice_is_refused_and_an_unknown_set_key_gets_a_hint(tmp_path, capsys, image):
+    """``--config a.yaml --config b.yaml`` ran with b.yaml alone (a.yaml ignored without a word); ``--set`` of a
+    typo or of another command's option listed the valid keys only."""
+    for name in ("a.yaml", "b.yaml"):
+        (tmp_path / name).write_text("min_size: 3\n")
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as stop:
+        main(["threshold", str(image), "-o", str(out), "--config", str(tmp_path / "a.yaml"),
+              "-c", str(tmp_path / "b.yaml")])
+    assert stop.value.code == 2
+    assert "-c was given twice" in capsys.readouterr().err and not out.exists()
+    assert main(["threshold", str(image), "-o", str(out), "--set", "min_sise=4"]) == 1
+    assert "Unknown option 'min_sise' (did you mean min_size?) for --set" in capsys.readouterr().err
+    assert main(["threshold", str(image), "-o", str(out), "--set", "winsize=4"]) == 1
+    assert "Unknown option 'winsize' (an option of labelfree motion) for --set" in capsys.readouterr().err
+    assert not out.exists()

@@ -74,9 +74,20 @@ def path_argument(what: str, give: str, /) -> Callable[[str], Path]:
     return path
 
 
+class _GivenOnce(argparse.Action):
+    """An option that may be given once: argparse keeps the last of repeated values without a word."""
+
+    def __call__(self, parser, namespace, values, option_string=None):  # noqa: ANN001 - argparse's signature
+        if getattr(namespace, self.dest, None) is not None:
+            parser.error(f"{option_string} was given twice ({getattr(namespace, self.dest)}, {values}); give one "
+                         "config file, and change single options with --set KEY=VALUE")
+        setattr(namespace, self.dest, values)
+
+
 def add_config_options(p: argparse.ArgumentParser, /) -> None:
-    """``--config FILE`` and repeatable ``--set KEY=VALUE``."""
-    p.add_argument("--config", "-c", metavar="FILE", help="config file (JSON or YAML) of the pipeline's options")
+    """``--config FILE`` (once) and repeatable ``--set KEY=VALUE``."""
+    p.add_argument("--config", "-c", metavar="FILE", action=_GivenOnce,
+                   help="config file (JSON or YAML) of the pipeline's options")
     p.add_argument("--set", dest="settings", action="append", type=parse_set, default=[], metavar="KEY=VALUE",
                    help="set one option (repeatable; see docs/options.md or the Fiji dialog for the keys)")
 
@@ -132,6 +143,7 @@ def progress_from_args(args: argparse.Namespace, /) -> bool:
 
 def config_from_args(config_class: type, args: argparse.Namespace, /) -> Any:
     """The config from ``--config`` and ``--set`` (typed by the fields, validated once)."""
+    from labelfree._config import unknown_key_hint
     from labelfree.options import coerce_value, config_fields
 
     cfg = config_class.coerce(args.config) if getattr(args, "config", None) else config_class()
@@ -149,7 +161,8 @@ def config_from_args(config_class: type, args: argparse.Namespace, /) -> Any:
             if other is not None:
                 raise ConfigError(f"{other.key!r} is a key of the Fiji dialog and macros, not a --set option; on the "
                                   f"command line: {other.cli}.")
-            raise ConfigError(f"Unknown option {key!r} for --set; valid keys are: {', '.join(fields)}.")
+            hint = unknown_key_hint(config_class, key.lower())
+            raise ConfigError(f"Unknown option {key!r}{hint} for --set; valid keys are: {', '.join(fields)}.")
         changes[field.key] = coerce_value(field, text)
     return cfg.replace(**changes)
 
