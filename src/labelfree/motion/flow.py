@@ -313,7 +313,7 @@ def _speed(f):  # pragma: no cover - compiled
 STILL = 0.01
 
 
-def flow_settings(da: xr.DataArray, cfg: MotionConfig, /, *, low: float, high: float
+def flow_settings(da: xr.DataArray, cfg: MotionConfig, /, *, low: float, high: float, skip: Sequence[int] = ()
                   ) -> tuple[MotionConfig, dict[int, np.ndarray]]:
     """The flow settings of every pair of the movie, and the flows computed to choose them.
 
@@ -323,6 +323,8 @@ def flow_settings(da: xr.DataArray, cfg: MotionConfig, /, *, low: float, high: f
     estimate of the first moving pair, computed here at full resolution; that flow is
     returned (by its frame t) for the pipeline to use as it is. The window and pyramid of
     a binned flow are scaled to the binning (:func:`labelfree.motion.flow.binned_flow_config`).
+    A pair with a frame of ``skip`` (:func:`blank_frames`) measures nothing: its flow against a
+    blank frame is no cell's motion.
     """
     if cfg.flow_downsample is not None:
         check_binning((da.sizes["Y"], da.sizes["X"]), cfg)
@@ -334,8 +336,13 @@ def flow_settings(da: xr.DataArray, cfg: MotionConfig, /, *, low: float, high: f
     shape = (da.sizes["Y"], da.sizes["X"])
     first = to_uint8(_frame(da, 0), low=low, high=high)
     ref = _flow_input(first if cfg.flow_reference == "previous" else np.zeros_like(first), full)
+    left_out = set(int(t) for t in skip)
     for t in range(1, da.sizes["T"]):
         cur = _flow_input(to_uint8(_frame(da, t), low=low, high=high), full)
+        if t in left_out or t - 1 in left_out:
+            if cfg.flow_reference == "previous":
+                ref = cur
+            continue
         flow = _flow(cur, ref, shape, full)
         mag = flow_magnitude(flow)
         if float(mag.max()) > STILL:
@@ -374,21 +381,31 @@ def flow_magnitude_stack(movie, /, *, config: MotionConfig | dict | None = None)
     -------
     xarray.DataArray
         TYX float32 speeds in pixels per frame, with the movie's coords. Frame 0
-        has no predecessor and repeats frame 1's magnitude.
+        has no predecessor and repeats frame 1's magnitude. The frames are mapped to
+        8 bits as :func:`labelfree.motion.segment` maps them: a blank frame
+        (:func:`blank_frames`) does not stretch the grey range of the others.
+
+    Raises
+    ------
+    NonFiniteError
+        A float frame holds NaN or inf pixels.
     """
     from labelfree.motion.movie import as_movie
 
     cfg = MotionConfig.coerce(config)
     da = as_movie(movie)
-    lo, hi = uint8_range(da.data, low=cfg.scale_low_percentile, high=cfg.scale_high_percentile)
+    extremes = frame_extremes(da.data)
+    blank = blank_frames(da.data, extremes=extremes)
+    lo, hi = uint8_range(da.data, low=cfg.scale_low_percentile, high=cfg.scale_high_percentile, skip=blank,
+                         extremes=extremes)
     out = np.empty(da.shape, np.float32)
     buffers = BufferPool()  # the frames' expansions, reused as in segment
     with retained_heap():  # the same large buffers for every pair (see labelfree._heap)
-        cfg, flows = flow_settings(da, cfg, low=lo, high=hi)  # as segment: an automatic flow_downsample
-        prev = to_uint8(np.asarray(da.data[0]), low=lo, high=hi)
+        cfg, flows = flow_settings(da, cfg, low=lo, high=hi, skip=blank)  # as segment: automatic flow_downsample
+        prev = to_uint8(_frame(da, 0), low=lo, high=hi)  # NaN / inf refused: they would read as no motion
         ref = _flow_input(prev if cfg.flow_reference == "previous" else np.zeros_like(prev), cfg, buffers)
         for t in range(1, da.shape[0]):
-            cur = _flow_input(to_uint8(np.asarray(da.data[t]), low=lo, high=hi), cfg, buffers)
+            cur = _flow_input(to_uint8(_frame(da, t), low=lo, high=hi), cfg, buffers)
             out[t] = flow_magnitude(flows.pop(t) if t in flows else _flow(cur, ref, da.shape[1:], cfg))
             if cfg.flow_reference == "previous":
                 ref = cur

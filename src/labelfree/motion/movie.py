@@ -76,7 +76,8 @@ def as_movie(movie: Any, /) -> xr.DataArray:
 def _frame(da: xr.DataArray, t: int) -> np.ndarray:
     f = np.asarray(da.data[t])
     if f.dtype.kind == "f" and not np.isfinite(f).all():
-        raise NonFiniteError(f"Frame {t} contains NaN/inf pixels; replace them (numpy.nan_to_num) first.")
+        raise NonFiniteError(f"The movie's frame {t} (0-based) contains NaN/inf pixels; "
+                             "replace them (numpy.nan_to_num) first.")
     return f
 
 

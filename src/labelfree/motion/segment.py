@@ -137,10 +137,11 @@ _LABEL_SETTINGS = ("cell_threshold", "background_threshold", "start_threshold", 
 
 
 def _no_motion_text(noisy: int, unlabelled: dict[str, list], cfg: MotionConfig, /, *,
-                    min_size: int | None) -> tuple[str, str]:
+                    min_size: int | None, pairs: int = 0, blank_pairs: int = 0) -> tuple[str, str]:
     """What the NoMotionWarning says was not found, and why: pairs whose motion was noise
     (``noisy`` of them), pairs that moved but whose self-labels held no cell or no background
-    pixel (``unlabelled``: per empty class, the count and the first such pair's record), or no
+    pixel (``unlabelled``: per empty class, the count and the first such pair's record), pairs
+    left out because they hold a blank frame (``blank_pairs`` of the movie's ``pairs``), or no
     motion at all."""
     why = ""
     if noisy:
@@ -167,8 +168,13 @@ def _no_motion_text(noisy: int, unlabelled: dict[str, list], cfg: MotionConfig, 
                 f" The moving objects with the flow's halo around them (its window: {window} px) fill the frame, "
                 "or they are smaller than min_size: give frames larger than the cells and that window, or set "
                 "background_threshold, cell_threshold (px/frame) or min_size.")
-    if not why:
+    if not why and blank_pairs < pairs:
         why = " Motion segments cells by their movement; for still images use another pipeline."
+    if blank_pairs:
+        why += (f" {blank_pairs} of the {pairs} frame pair(s) hold a blank frame (one value in every pixel: "
+                "BlankFrameWarning) and measure no motion; " + ("no pair was left to learn from. Remove the blank "
+                "frames (the frames on either side then make a pair) and run again." if blank_pairs == pairs
+                else "the pairs between the other frames were used."))
     return ("cell motion" if noisy else "self-labelled motion" if unlabelled else "motion"), why
 
 
@@ -275,7 +281,9 @@ def _segment_enlarged(da: xr.DataArray, cfg: MotionConfig, k: int, area: float |
     import cv2
 
     h, w = da.sizes["Y"], da.sizes["X"]
-    kind = da.dtype if np.dtype(da.dtype) in (np.uint8, np.uint16, np.float32) else np.float32
+    # a 64-bit float movie stays in 64 bits: cast to 32 bits, values beyond float32's range or precision
+    # (1e300, 1e-300) became inf (refused as NaN/inf pixels the movie does not hold) or one value (no cell)
+    kind = da.dtype if np.dtype(da.dtype) in (np.uint8, np.uint16, np.float32, np.float64) else np.float32
     big = np.empty((da.sizes["T"], h * k, w * k), kind)
     for t in range(da.sizes["T"]):
         big[t] = cv2.resize(np.asarray(_frame(da, t), dtype=kind), (w * k, h * k), interpolation=cv2.INTER_LINEAR)
@@ -291,6 +299,9 @@ def _segment_enlarged(da: xr.DataArray, cfg: MotionConfig, k: int, area: float |
         record["auto"] = {**record.get("auto", {}), "upsample": int(k)}
     record["working_scale"] = {"upsample": int(k), "cell_radius": radius,
                                "note": "sizes in 'scale', 'min_size' and 'thresholds' are in enlarged pixels"}
+    if "drift" in record:  # measured on the enlarged frames: the labels are the input's size, and so are their shifts
+        record["drift"] = {**record["drift"],
+                           "shifts": [[round(dy / k, 3), round(dx / k, 3)] for dy, dx in record["drift"]["shifts"]]}
     small = np.ascontiguousarray(labels.values[:, ::k, ::k])
     return labels_like(small, da, dims=("T", "Y", "X"), attrs={"labelfree": record})
 
@@ -483,11 +494,18 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
     ------
     ConstantImageError
         Every frame is uniform: there is nothing to segment (as for the other pipelines).
+    DimensionError, DTypeError
+        Not a 2-D time-lapse of at least 2 frames, or a pixel type Motion cannot read (:func:`as_movie`).
+    NonFiniteError
+        A float frame holds NaN or inf pixels (the error names the frame, counted from 0).
 
     Warns
     -----
     NoMotionWarning
-        No frame pair shows motion: the labels are empty.
+        No frame pair shows motion: the labels are empty (the warning says why: no motion, motion
+        no faster than noise, no self-labels, or pairs that hold a blank frame).
+    BlankFrameWarning
+        Frames with one value in every pixel: they are left empty and teach nothing.
     """
     cfg = MotionConfig.coerce(config)
     da = as_movie(movie)
@@ -651,7 +669,8 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, progress: Any, *, noise_check:
     workers = threads_for_memory(thread_count(), per_thread=_BYTES_PER_THREAD_PIXEL * shape[0] * shape[1],
                                  reserve=out.nbytes, what="Motion")
     with retained_heap(), Progress(progress, total=n, desc="Motion") as bar, contextlib.ExitStack() as stack:
-        flow_cfg, flows = flow_settings(da, cfg, low=lo, high=hi)  # the binning of an automatic flow_downsample
+        # the binning of an automatic flow_downsample, never from a pair with a blank frame
+        flow_cfg, flows = flow_settings(da, cfg, low=lo, high=hi, skip=sorted(blank))
         if cfg.flow_downsample is None:
             log.info("Motion: flow on %d x %d binned frames (window %d, %d pyramid levels)", flow_cfg.flow_downsample,
                      flow_cfg.flow_downsample, flow_cfg.winsize, flow_cfg.levels)
@@ -673,7 +692,8 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, progress: Any, *, noise_check:
                 continue
             while queue:
                 settle(*queue.popleft().result())
-            if min_size is None and float(item.magnitude.max()) > STILL:
+            # a pair with a blank frame measures no cell (its flow against the blank frame is no motion)
+            if min_size is None and t not in blank and t - 1 not in blank and float(item.magnitude.max()) > STILL:
                 min_size = flow_only_min_size(item.magnitude, config=cfg)
                 log.info("Motion: minimum object size %d px from the flow-only pass (closing radius %d px)",
                          min_size, resolve_closing_radius(cfg, min_size=min_size))
@@ -699,7 +719,9 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, progress: Any, *, noise_check:
         while queue:
             settle(*queue.popleft().result())
         if pending or still:
-            what, why = _no_motion_text(noisy, unlabelled, cfg, min_size=min_size)
+            blank_pairs = sum(1 for t in range(1, n) if t in blank or t - 1 in blank)
+            what, why = _no_motion_text(noisy, unlabelled, cfg, min_size=min_size, pairs=n - 1,
+                                        blank_pairs=blank_pairs)
             warnings.warn(NoMotionWarning(f"No {what} found in {len(pending) + still} of {n} frames (the first ones "
                                           f"or all); they are left empty.{why}"), stacklevel=3)
             bar.update(len(pending), message=f"no {what}")
