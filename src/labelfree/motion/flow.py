@@ -85,7 +85,11 @@ def uint8_range(movie, /, *, low: float = 0.5, high: float = 99.8, max_frames: i
         is only spread over the whole range, never clipped, so one that already uses
         it (from 0 to 255) is used as it is (as the paper). A dim 8-bit movie (values
         up to 40, say) would otherwise give the flow and the entropy features a few
-        grey levels only: Motion found no cell in one that it segments as 16 bits.
+        grey levels only: Motion found no cell in one that it segments as 16 bits. An
+        integer movie of more bits whose values span fewer than 256 levels (a dim camera:
+        photon counts 0..5 in 16 bits) is spread as an 8-bit one: its percentiles would clip
+        the cells (the 99.8th percentile of such counts is 3), and the same values gave other
+        labels in 16 bits than in 8.
     """
     left_out = set(int(t) for t in skip)
     kept = [t for t in range(movie.shape[0]) if t not in left_out] or list(range(movie.shape[0]))
@@ -98,6 +102,11 @@ def uint8_range(movie, /, *, low: float = 0.5, high: float = 99.8, max_frames: i
     # 64-bit floats are sampled as they are: values beyond float32's range or precision (1e300, 1e-300) stay apart
     kind = np.float64 if np.dtype(movie.dtype) == np.float64 else np.float32
     sample = np.stack([np.asarray(movie[i][::4, ::4], dtype=kind) for i in idx])
+    if np.dtype(movie.dtype).kind in "iu" and float(sample.max()) - float(sample.min()) < 256:
+        lows, highs = frame_extremes(movie) if extremes is None else extremes
+        lo, hi = float(np.min(lows[kept])), float(np.max(highs[kept]))
+        if hi - lo < 256:  # no more grey levels than an 8-bit movie: spread as one is, never clipped
+            return (lo, hi) if hi > lo else (lo, lo + 1.0)
     lo, hi = (float(v) for v in np.percentile(sample, [low, high]))
     if hi <= lo:
         hi = float(sample.max())
