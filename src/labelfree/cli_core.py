@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 import time
@@ -21,7 +22,7 @@ import numpy as np
 from labelfree.errors import InputError
 from labelfree.io import read_labels
 
-__all__ = ["register", "format_metrics", "run_command", "add_pipeline_arguments", "options_markdown"]
+__all__ = ["register", "format_metrics", "run_command", "add_pipeline_arguments", "options_markdown", "file_argument"]
 
 _METRIC_ROWS = (
     ("pixel_precision", "pixel precision"),
@@ -72,6 +73,22 @@ def channel_names_argument(text: str, /) -> tuple[str, ...] | None:
         return parse_channel_names(text)
     except InputError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def file_argument(what: str, give: str, /) -> Any:
+    """An argparse ``type`` for a file path: ``path_argument``'s, and a path that ends with a separator (a
+    folder, as ``-o results/`` says) is refused; ``Path`` would drop the slash and write a file of that name."""
+    from labelfree.cli import path_argument
+
+    plain = path_argument(what, give)
+
+    def path(text: str) -> Path:
+        if text.endswith(("/", os.sep)) or (os.altsep and text.endswith(os.altsep)):
+            raise argparse.ArgumentTypeError(f"{what} {text!r} ends with '/', so it names a folder; give {give} "
+                                             f"(for a file in that folder: {text.rstrip('/' + os.sep)}/NAME)")
+        return plain(text)
+
+    return path
 
 
 def add_pipeline_arguments(p: argparse.ArgumentParser, spec: Any, /) -> None:

@@ -19,9 +19,9 @@ from typing import Any
 from labelfree._config import file_sha256
 from labelfree._deps import require
 from labelfree.cutter.config import CutterConfig
-from labelfree.errors import ConfigError, ModelFileError
+from labelfree.errors import ConfigError, ModelFileError, OutputError
 
-__all__ = ["CutterModel", "resolve_device", "save_model", "load_model", "FORMAT"]
+__all__ = ["CutterModel", "resolve_device", "save_model", "load_model", "sidecar_of", "FORMAT"]
 
 FORMAT = "labelfree-cutter-1"
 
@@ -99,12 +99,42 @@ def save_model(path: str | os.PathLike, model, /) -> str:
     }
     if getattr(model, "cell_radius", None) is not None:
         payload["cell_radius"] = float(model.cell_radius)
-    _atomic_write(path, lambda fh: torch.save(payload, fh))
-    digest = file_sha256(path)
+    from labelfree.io.atomic import atomic_path, remove_quietly
+
+    sidecar_path = sidecar_of(path)
+    _check_sidecar_replaceable(sidecar_path, path)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            torch.save(payload, fh)
+        digest = file_sha256(tmp)
+        # the earlier model's sidecar goes first: a model without one loads unchecked, while an earlier sidecar
+        # beside a new model (an interruption between the two writes) would refuse it as "changed"
+        remove_quietly(sidecar_path)
     sidecar = {"format": FORMAT, "sha256": digest, "n_channels": int(model.n_channels), "config": model.config.to_dict(),
                "cell_radius": payload.get("cell_radius")}
-    _atomic_write(Path(str(path) + ".json"), lambda fh: fh.write(json.dumps(sidecar, indent=2).encode()))
+    _atomic_write(sidecar_path, lambda fh: fh.write(json.dumps(sidecar, indent=2).encode()))
     return digest
+
+
+def sidecar_of(path: str | os.PathLike, /) -> Path:
+    """The sidecar ``<file>.json`` that :func:`save_model` writes beside a model file."""
+    return Path(str(path) + ".json")
+
+
+def _check_sidecar_replaceable(sidecar: Path, model_path: Path) -> None:
+    """OutputError when ``sidecar`` exists (or is a link) and is not a sidecar Cutter wrote: a file of the
+    user's (a config file named ``<model>.json``, say) is never replaced by saving a model."""
+    if not (sidecar.exists() or sidecar.is_symlink()):
+        return
+    try:
+        record = json.loads(sidecar.read_text(encoding="utf-8"))
+        ours = isinstance(record, dict) and record.get("format") == FORMAT
+    except (OSError, ValueError):
+        ours = False
+    if not ours:
+        raise OutputError(f"Saving the Cutter model {model_path} would replace {sidecar}, which is not a Cutter model "
+                          "sidecar (the model is saved with one, named <model file>.json). Move that file, or save "
+                          "the model under another name.")
 
 
 def load_model(path: str | os.PathLike, /, *, device: str = "cpu"):
@@ -134,7 +164,7 @@ def load_model(path: str | os.PathLike, /, *, device: str = "cpu"):
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"Cutter model file {path} does not exist. Check the path, or {_HOW_TO_SAVE}.")
-    sidecar = Path(str(path) + ".json")
+    sidecar = sidecar_of(path)
     if sidecar.is_file():
         try:
             record = json.loads(sidecar.read_text(encoding="utf-8"))

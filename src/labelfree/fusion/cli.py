@@ -144,7 +144,7 @@ def _common(p: argparse.ArgumentParser, *, labels: bool) -> None:
 
 def register_verbs(sub: argparse._SubParsersAction) -> None:
     """``labelfree fusion train|select|eval|segment``."""
-    from labelfree.cli_core import add_pipeline_arguments, run_command
+    from labelfree.cli_core import add_pipeline_arguments, file_argument, run_command
     from labelfree.pipelines import get_pipeline
 
     p = sub.add_parser("train", help="fine-tune models (channel-wise or multi-channel) into a zoo")
@@ -166,7 +166,8 @@ def register_verbs(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--zoo", type=Path, required=True)
     p.add_argument("--object", choices=("nuclei", "cyto"), default="cyto")
     p.add_argument("--cell-line", default="")
-    p.add_argument("--csv", type=Path, default=None, help="write the whole table here")
+    p.add_argument("--csv", type=file_argument("the table path (--csv)", "a file name, e.g. --csv table.csv"),
+                   default=None, help="write the whole table here")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --csv file")
     p.set_defaults(func=_threaded(_select))
 
@@ -175,7 +176,8 @@ def register_verbs(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--zoo", type=Path, required=True)
     p.add_argument("--object", choices=("nuclei", "cyto"), default="cyto")
     p.add_argument("--cell-line", default="")
-    p.add_argument("--csv", type=Path, default=None)
+    p.add_argument("--csv", type=file_argument("the table path (--csv)", "a file name, e.g. --csv table.csv"),
+                   default=None, help="write the whole table here")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --csv file")
     p.set_defaults(func=_threaded(_eval))
 
@@ -363,9 +365,11 @@ def _zoo_remove(args: argparse.Namespace) -> int:
     return 0
 
 
-def _csv_inputs(args: argparse.Namespace) -> dict[str, Path]:
-    inputs = {f"image{i}": p for i, p in enumerate(args.images)}
+def _csv_inputs(args: argparse.Namespace) -> dict[str, Any]:
+    """Every input of select and eval: the --csv table may be none of them, nor lie inside the zoo."""
+    inputs: dict[str, Any] = {f"image{i}": p for i, p in enumerate(args.images)}
     inputs.update({f"labels{i}": p for i, p in enumerate(args.labels)})
+    inputs.update({"config file": getattr(args, "config", None), "zoo": args.zoo})
     return inputs
 
 

@@ -3,7 +3,8 @@
 A file is written to a temporary file beside its target and renamed onto it, so a
 reader sees either the old file (or none) or the complete new one, never a
 half-written one. Temporary files get the mode a plain ``open`` would give (not
-mkstemp's 0600), are named ``.<target>.<random>.part`` and are removed on any error.
+mkstemp's 0600), are named ``.<target>.<random>.part`` (a very long target name cut) and are removed on
+any error.
 """
 
 from __future__ import annotations
@@ -42,12 +43,20 @@ def temp_path(target: Path, /) -> Path:
             "(write_outputs creates its output folder itself)."
         )
     try:
-        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=PART_SUFFIX, dir=folder)
+        fd, name = tempfile.mkstemp(prefix=f".{_short(target.name)}.", suffix=PART_SUFFIX, dir=folder)
     except OSError as exc:
         raise OutputError(f"Cannot write into {folder}: {exc.strerror or exc}. Choose a folder you can write to.") from exc
     os.close(fd)
     os.chmod(name, 0o666 & ~_UMASK)
     return Path(name)
+
+
+def _short(name: str, /, limit: int = 200) -> str:
+    """``name`` cut (whole letters) to at most ``limit`` bytes: the temporary file's name adds 15 to the
+    target's, and a target whose name nearly fills the file system's 255 bytes must still be writable."""
+    while len(os.fsencode(name)) > limit:
+        name = name[:-1]
+    return name
 
 
 def remove_quietly(path: Path, /) -> None:

@@ -30,8 +30,10 @@ import errno
 import json
 import logging
 import os
+import re
 import shutil
 import socket
+import stat
 import sys
 import uuid
 from pathlib import Path
@@ -105,8 +107,9 @@ def check_stem(stem: str, /) -> str:
     """Return ``stem`` when it is a plain file-name prefix; InputError otherwise.
 
     A stem may not be empty, ``.``/``..``, start with a dot, hold a path separator
-    or a control character, or be longer than 200 characters: every output must
-    stay inside its folder and be visible.
+    or a control character, or be longer than 200 characters (or 200 bytes in UTF-8):
+    every output must stay inside its folder, be visible, and have a name the file
+    system takes.
     """
     if not isinstance(stem, str) or not stem.strip():
         raise InputError(f"An output name (stem) must be a non-empty text; got {stem!r}.")
@@ -117,7 +120,21 @@ def check_stem(stem: str, /) -> str:
             f"characters or surrounding spaces; at most {_MAX_STEM} characters). Outputs stay inside the "
             "output folder: choose a plain name."
         )
+    if _name_bytes(stem) > _MAX_STEM:  # a file system takes 255 bytes per name: room for the suffixes
+        raise InputError(
+            f"The output name {stem[:40]}... is {_name_bytes(stem)} bytes long in UTF-8 (each of its non-ASCII "
+            f"letters takes 2 to 4); an output name holds at most {_MAX_STEM} bytes, so that its file names "
+            "(<stem>_provenance.json, ...) fit the file system's 255. Choose a shorter name."
+        )
     return stem
+
+
+def _name_bytes(name: str) -> int:
+    """The length of a file name on disk (UTF-8; names that are not text as the file system gave them)."""
+    try:
+        return len(os.fsencode(name))
+    except UnicodeEncodeError:  # a lone surrogate that no file name holds: the file system refuses it anyway
+        return len(name.encode("utf-8", "surrogatepass"))
 
 
 def _outside_stem(ch: str) -> bool:
@@ -131,6 +148,8 @@ def plain_stem(text: str, /) -> str:
     purpose) are taken out, and a very long name is cut (``"image"`` when nothing is left)."""
     stem = "".join("_" if _outside_stem(ch) else ch for ch in text)
     stem = stem.strip().lstrip(".").strip()[:_MAX_STEM].rstrip()
+    while _name_bytes(stem) > _MAX_STEM:  # non-ASCII letters take several bytes: cut whole letters
+        stem = stem[:-1].rstrip()
     return stem or "image"
 
 
@@ -208,6 +227,29 @@ def check_not_input(target: str | os.PathLike[str], inputs: Mapping[str, Any] | 
             )
 
 
+def _check_name_lengths(path: Path, what: str) -> None:
+    """OutputError for an output path with a name longer than its file system takes (255 bytes on most):
+    otherwise every look at it (does it exist?) fails with a bare OSError."""
+    existing = next((p for p in (path, *path.parents) if _exists_quietly(p)), Path("."))
+    try:
+        limit = os.pathconf(existing, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):
+        limit = 255
+    for part in path.parts:
+        if _name_bytes(part) > limit:
+            raise OutputError(
+                f"The {what} {path} holds a name of {_name_bytes(part)} bytes ({part[:40]}...); the file system "
+                f"takes at most {limit} bytes per file or folder name. Choose a shorter name."
+            )
+
+
+def _exists_quietly(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # a name too long, a loop of links
+        return False
+
+
 # -- single output files -------------------------------------------------------------------------------------------
 
 def check_output_file(path: str | os.PathLike[str], /, *, inputs: Any = None, overwrite: bool = False,
@@ -218,6 +260,7 @@ def check_output_file(path: str | os.PathLike[str], /, *, inputs: Any = None, ov
     an existing file unless ``overwrite``.
     """
     path = Path(path).expanduser()
+    _check_name_lengths(path, what)
     check_not_input(path, inputs, what=what)
     if path.is_dir():
         raise OutputError(f"The {what} {path} is a folder; give a file name.")
@@ -283,7 +326,16 @@ def read_manifest(folder: str | os.PathLike[str], stem: str, /, *, verify: bool 
 # -- publication ---------------------------------------------------------------------------------------------------
 
 def _staging_root(folder: Path) -> Path:
-    return folder / STAGING_DIR
+    """``<folder>/.labelfree-staging``; OutputError when something else than a folder has that name: a link
+    would lead the staging (and the removal of leftovers in it) into another folder."""
+    root = folder / STAGING_DIR
+    if root.is_symlink() or (root.exists() and not root.is_dir()):
+        raise OutputError(
+            f"{root} is {'a link' if root.is_symlink() else 'a file'}, not the folder LabelFree stages its outputs "
+            "in (it writes there and removes what interrupted runs left there, so it never follows a link). "
+            f"Remove {root} and run again."
+        )
+    return root
 
 
 def new_staging(folder: Path, stem: str) -> Path:
@@ -468,8 +520,8 @@ def recover_folder(folder: str | os.PathLike[str], /) -> list[str]:
     Call it only while holding the folder (no other run may be writing). A staging
     folder whose publication had started (it holds a journal) means a set was only
     partly moved in: unless its manifest verifies, every file of that set is removed,
-    so no half-new, half-old set looks complete. Staging folders and ``.part``
-    files are removed.
+    so no half-new, half-old set looks complete. Staging folders and the temporary
+    ``.<name>.<random>.part`` files of atomic writes are removed.
     """
     folder = Path(folder)
     undone: list[str] = []
@@ -492,8 +544,13 @@ def recover_folder(folder: str | os.PathLike[str], /) -> list[str]:
         with contextlib.suppress(OSError):
             root.rmdir()
     for part in folder.glob(".*.part"):
-        remove_quietly(part)
+        if _TEMP_NAME.fullmatch(part.name):  # only LabelFree's own: a user's ".draft.part" stays
+            remove_quietly(part)
     return undone
+
+
+#: the name of a temporary file of :func:`labelfree.io.atomic.atomic_path`: ``.<target>.<random>.part``
+_TEMP_NAME = re.compile(r"\..+\.[^.]+\.part", re.DOTALL)
 
 
 # -- the folder of a run -------------------------------------------------------------------------------------------
@@ -520,10 +577,16 @@ class _Lock:
 
     def acquire(self) -> None:
         for _ in range(20):
-            try:
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:  # never through a link: the holder's description would be written into the linked file
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
             except OSError as exc:
+                if exc.errno == errno.ELOOP or self.path.is_symlink():
+                    raise self._not_ours("a link") from None
                 raise OutputError(f"Cannot write into {self.path.parent}: {exc.strerror or exc}.") from exc
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or info.st_nlink > 1:  # a hard link: another file's content
+                os.close(fd)
+                raise self._not_ours("a hard link of another file" if stat.S_ISREG(info.st_mode) else "not a file")
             try:
                 _lock_fd(fd)
             except OSError as exc:
@@ -547,6 +610,12 @@ class _Lock:
             _unlock_fd(fd)  # the file was removed by its last holder meanwhile: lock the new one
             os.close(fd)
         raise OutputError(f"Cannot lock {self.path}: it keeps changing.")
+
+    def _not_ours(self, what: str) -> OutputError:
+        return OutputError(
+            f"{self.path} is {what}, not the lock file LabelFree makes there (it writes into its lock file, so it "
+            f"never opens a link). Remove {self.path} and run again."
+        )
 
     def _holder(self) -> str:
         try:
@@ -635,6 +704,7 @@ class OutputFolder:
 
     def open(self) -> None:
         """Check, create, lock and clean the folder (see the class)."""
+        _check_name_lengths(self.path, "output folder")
         check_not_input(self.path, self.inputs, what="output folder")
         for parent in (self.path, *self.path.parents):
             if parent.exists():
@@ -712,13 +782,14 @@ class OutputFolder:
         """Check single output files a run writes besides its sets (``{what: path}``, e.g. a trained
         model named by the config) before any work, as :func:`check_output_file` does, with this
         run's inputs and overwrite setting; return their absolute paths."""
-        planned = {p for stem, kinds in self._planned.items() for p in _targets(self.path, stem, kinds).values()}
+        planned = {os.path.realpath(p) for stem, kinds in self._planned.items()
+                   for p in _targets(self.path, stem, kinds).values()}
         checked = {}
         for what, path in files.items():
             if not path:
                 continue
             checked[what] = check_output_file(path, inputs=self.inputs, overwrite=self.overwrite, what=what)
-            if checked[what] in planned:
+            if os.path.realpath(checked[what]) in planned:  # however spelt: out/../out/x_labels.tif, a link
                 raise InputError(f"The {what} {path} is also an output of the set written into {self.path}; give "
                                  "it another name.")
         return checked

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,9 +22,10 @@ _IJ_TYPES = (np.uint8, np.uint16, np.float32)
 
 def register(sub: argparse._SubParsersAction) -> None:
     from labelfree.cli import add_config_options, add_progress_options, path_argument
+    from labelfree.cli_core import file_argument
 
-    out_file = path_argument("the output file (-o)", "a file name, e.g. -o corrected.tif")
-    csv_file = path_argument("the CSV path", "a file name, e.g. shifts.csv")
+    out_file = file_argument("the output file (-o)", "a file name, e.g. -o corrected.tif")
+    csv_file = file_argument("the CSV path", "a file name, e.g. shifts.csv")
     p = sub.add_parser("drift", help="correct stage drift of a time-lapse (Fiji's Correct 3D drift or Python)")
     p.add_argument("input", type=path_argument("the input path", "a time-lapse TIFF"),
                    help="time-lapse TIFF (ImageJ hyperstack, OME-TIFF or plain stack)")
@@ -96,6 +98,7 @@ def _held_outputs(args: argparse.Namespace, inputs: dict[str, Any], outputs: dic
     replaces a file unless --overwrite.
     """
     from labelfree.io import OutputFolder
+    from labelfree.io.outputs import check_not_input
 
     checked: dict[str, Path] = {}
     folders: dict[Path, OutputFolder] = {}
@@ -105,14 +108,27 @@ def _held_outputs(args: argparse.Namespace, inputs: dict[str, Any], outputs: dic
                 continue
             target = Path(path).expanduser().absolute()
             for other, earlier in checked.items():
-                if target == earlier:
-                    raise InputError(f"The {what} and the {other} are the same file {path}; give two names.")
+                # the same file however spelt (d/../d/a.tif, a link to the other's name): one would replace the other
+                if os.path.realpath(target) == os.path.realpath(earlier):
+                    raise InputError(f"The {what} {path} and the {other} {earlier} are the same file; give two names.")
+            check_not_input(target, inputs, what=what)  # named as given (-o z.ome.zarr/c.tif), not as its folder
             key = target.parent.resolve()
             if key not in folders:
                 folders[key] = stack.enter_context(
                     OutputFolder(target.parent, inputs=inputs, overwrite=args.overwrite, purpose=purpose))
             checked.update(folders[key].check_files({what: path}))
         yield checked
+
+
+@contextlib.contextmanager
+def _written_together(targets: dict[str, Path]) -> Iterator[dict[str, Path]]:
+    """Temporary paths for the command's output files, each moved onto its name when the block ends
+    without error; an error or Ctrl-C removes them all, so a run leaves all its outputs or none (never a
+    corrected movie without the shifts table it was asked for, nor the table of a movie that failed)."""
+    from labelfree.io.atomic import atomic_path
+
+    with contextlib.ExitStack() as stack:
+        yield {what: stack.enter_context(atomic_path(path)) for what, path in targets.items()}
 
 
 def write_image(path: Path, image: Any, /, *, record: dict[str, Any] | None = None) -> Path:
@@ -192,12 +208,14 @@ def _drift(args: argparse.Namespace) -> int:
         else:
             _start_fiji(args)
             corrected, shifts = correct_drift(movie, config=cfg, progress=progress_from_args(args))
-        if args.labels:
-            write_labels(out["corrected movie"], corrected)
-        else:
-            write_image(out["corrected movie"], corrected)
-        if shifts is not None and "shifts table" in out:
-            write_table(out["shifts table"], shifts)
+        written = {k: v for k, v in out.items() if k == "corrected movie" or shifts is not None}
+        with _written_together(written) as tmp:
+            if args.labels:
+                write_labels(tmp["corrected movie"], corrected)
+            else:
+                write_image(tmp["corrected movie"], corrected)
+            if "shifts table" in tmp:
+                write_table(tmp["shifts table"], shifts)
     if not args.quiet:
         print(f"wrote {args.output} ({'x'.join(map(str, corrected.shape))} {''.join(corrected.dims)})")
         if shifts is not None:
@@ -272,9 +290,10 @@ def _stitch(args: argparse.Namespace) -> int:
         _start_fiji(args)
         fused, positions = stitch(tiles, layout, config=cfg, progress=progress_from_args(args))
         record = {"stitch": {"backend": fused.attrs["stitching"]["backend"], "tiles": [f.name for f in files]}}
-        write_image(out["fused image"], fused, record=record)
-        if "positions table" in out:
-            write_table(out["positions table"], positions)
+        with _written_together(out) as tmp:
+            write_image(tmp["fused image"], fused, record=record)
+            if "positions table" in tmp:
+                write_table(tmp["positions table"], positions)
     if not args.quiet:
         print(f"wrote {args.output} ({'x'.join(map(str, fused.shape))}) from {len(tiles)} tiles")
         if "positions table" in out:
