@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import numbers
+import os
 import weakref
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -105,7 +107,8 @@ def to_dataarray(
         reordered to ``T, C, Z, Y, X``.
     dims : str or sequence of str, optional
         One letter per axis of a plain array, e.g. ``"TYX"``. Required for
-        arrays with more than 2 axes; 2-D arrays default to ``"YX"``.
+        arrays with more than 2 axes; 2-D arrays default to ``"YX"``. For a DataArray
+        whose dims have other names (``("time", "y", "x")``), the new name of each dim, in order.
     scale, units, origin : mapping, optional
         Pixel size / frame interval, unit and origin per dim (defaults 1, pixel, 0). One value
         instead of a mapping is that of the plane: ``units="µm"`` for Z, Y and X, ``scale=0.5``
@@ -123,7 +126,8 @@ def to_dataarray(
     Raises
     ------
     InputError
-        ``channel_names`` of another length than the C axis (one name for an image without one).
+        ``channel_names`` of another length than the C axis (one name for an image without one);
+        a ``scale`` that is not a number, ``units`` that are not text.
 
     Examples
     --------
@@ -132,12 +136,21 @@ def to_dataarray(
     >>> da.dims, float(da.X[1]), da.X.attrs["scale"]
     (('T', 'Y', 'X'), 0.5, 0.5)
     """
-    scale = _per_axis(scale, "scale", ("Y", "X"))
+    scale = _check_scales(_per_axis(scale, "scale", ("Y", "X")))
     units = _per_axis(units, "units", ("Z", "Y", "X"))
+    for dim, unit in units.items():
+        if not isinstance(unit, str):
+            raise InputError(f"units of {dim} must be a name such as 'µm' or 's'; got {unit!r} (a pixel size or "
+                             "frame interval is scale=...).")
     origin = _per_axis(origin, "origin", ("Y", "X"))
     if isinstance(data, xr.DataArray):
+        if dims is not None:  # new names for the DataArray's dims, in order
+            new = _parse_dims(dims, data.ndim)
+            temporary = {old: f"_labelfree_dim{i}" for i, old in enumerate(data.dims)}  # a swap ('X', 'Y') too
+            data = data.rename(temporary).rename({temporary[old]: d for old, d in zip(data.dims, new)})
+        _check_dataarray_dims(data.dims)
         da = data.rename({d: str(d).upper() for d in data.dims if str(d) != str(d).upper()})
-        _parse_dims(da.dims, da.ndim)
+        da = _native_byte_order(da)
         da = da.transpose(*[d for d in DIMS if d in da.dims])
         coords = {}
         for d in da.dims:
@@ -148,27 +161,45 @@ def to_dataarray(
                 )
                 coords["C"] = _channel_coord(names, n)
                 continue
+            given = da.coords[d].attrs.get("units", _DEFAULT_UNITS[d]) if d in da.coords else _DEFAULT_UNITS[d]
+            unit = units.get(d, given)  # a new scale or origin keeps the coords' unit
             if d in da.coords and d not in scale and np.issubdtype(da.coords[d].dtype, np.number):
                 c = da.coords[d]
                 step = c.attrs.get("scale", float(c[1] - c[0]) if n > 1 else 1.0)
+                if d in origin:  # the given origin, the coords' step
+                    coords[d] = _coord(d, n, float(step), origin[d], unit)
+                    continue
                 coords[d] = xr.Variable(
-                    d, np.asarray(c.values, dtype=np.float64),
-                    attrs={"units": units.get(d, c.attrs.get("units", _DEFAULT_UNITS[d])), "scale": float(step)},
+                    d, np.asarray(c.values, dtype=np.float64), attrs={"units": unit, "scale": float(step)},
                 )
             else:
-                coords[d] = _coord(d, n, scale.get(d, 1.0), origin.get(d, 0.0), units.get(d, _DEFAULT_UNITS[d]))
+                coords[d] = _coord(d, n, scale.get(d, 1.0), origin.get(d, 0.0), unit)
         if "C" not in da.dims and "C" in da.coords and da.coords["C"].ndim == 0 and channel_names is None:
             coords["C"] = da.coords["C"].values  # a channel picked with isel(C=k) keeps its name
         out = xr.DataArray(da.data, dims=da.dims, coords=coords, attrs={**da.attrs, **(attrs or {})}, name=da.name)
         return _name_the_channel(out, channel_names)
-    arr = np.asarray(data)
+    if isinstance(data, (str, bytes, os.PathLike)):
+        raise InputError(f"Got the path {os.fsdecode(data)!r}, not an image: read it first with "
+                         "labelfree.io.read_image(path).")
+    if isinstance(data, np.ma.MaskedArray) and np.ma.getmask(data).any():
+        raise InputError(f"The image is a masked array with {int(np.ma.getmask(data).sum())} masked pixel(s); "
+                         "LabelFree does not use masks. Give the pixel values to use there: array.filled(value).")
+    try:
+        arr = _native_byte_order(np.asarray(data))
+    except ValueError as exc:  # a list of planes of different sizes
+        raise DimensionError(f"The {type(data).__name__} cannot be made into one image ({exc}): its planes must all "
+                             "have one size; crop or pad them first.") from exc
     if dims is None:
         if arr.ndim == 2:
             dims = "YX"
+        elif arr.ndim < 2:
+            raise DimensionError(f"A {arr.ndim}-D array (shape {arr.shape}) is not an image: an image has Y and X "
+                                 "axes at least.")
         else:
             raise DimensionError(
                 f"A {arr.ndim}-D array needs dims=..., one letter per axis from T, C, Z, Y, X "
-                f"(shape {arr.shape}; e.g. dims='TYX' for a time-lapse)."
+                f"(shape {arr.shape}; e.g. dims='TYX' for a time-lapse, 'CYX' for channels). Where a function has no "
+                "dims= parameter, wrap it with labelfree.to_dataarray(array, dims='TYX') first."
             )
     dims_t = _parse_dims(dims, arr.ndim)
     order = [dims_t.index(d) for d in DIMS if d in dims_t]
@@ -181,6 +212,34 @@ def to_dataarray(
         else:
             coords[d] = _coord(d, n, scale.get(d, 1.0), origin.get(d, 0.0), units.get(d, _DEFAULT_UNITS[d]))
     return _name_the_channel(xr.DataArray(arr, dims=dims_t, coords=coords, attrs=dict(attrs or {})), channel_names)
+
+
+def _native_byte_order(data: Any) -> Any:
+    """``data`` with its pixels in this machine's byte order (a big-endian ``'>u2'`` array is uint16)."""
+    dtype = getattr(data, "dtype", None)
+    if dtype is None or dtype.isnative or not hasattr(data, "astype"):
+        return data
+    return data.astype(dtype.newbyteorder("="))
+
+
+def _check_dataarray_dims(dims: Sequence[Any]) -> None:
+    """DimensionError for a DataArray whose dims are not T, C, Z, Y, X (each at most once, any case)."""
+    names = [str(d).upper() for d in dims]
+    if all(d in DIMS for d in names) and len(set(names)) == len(names):
+        return
+    raise DimensionError(
+        f"The DataArray has dims {tuple(str(d) for d in dims)}; LabelFree names its axes T, C, Z, Y, X (each at "
+        f"most once). Name them with labelfree.to_dataarray(data, dims=...), one letter per dim in order (e.g. "
+        "dims='TYX' for ('time', 'y', 'x')), or rename them first (data.rename(time='T'))."
+    )
+
+
+def _check_scales(scale: Mapping[str, Any]) -> dict[str, float]:
+    """The pixel sizes / frame intervals as floats; InputError for one that is not a number."""
+    for dim, value in scale.items():
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+            raise InputError(f"scale of {dim} must be a number (the pixel size or frame interval); got {value!r}.")
+    return {dim: float(value) for dim, value in scale.items()}
 
 
 def _per_axis(value: Any, name: str, spatial: tuple[str, ...]) -> dict[str, Any]:
@@ -251,8 +310,10 @@ def validate_image(
     """
     if not isinstance(image, xr.DataArray):
         if not hasattr(image, "shape") and not isinstance(image, (list, tuple)):
+            path = " (a file: read it first with labelfree.io.read_image(path))" \
+                if isinstance(image, (str, os.PathLike)) else ""
             raise InputError(
-                f"{name} must be a numpy array or xarray.DataArray; got {type(image).__name__}."
+                f"{name} must be a numpy array or xarray.DataArray; got {type(image).__name__}{path}."
             )
     da = to_dataarray(image, dims=dims)
     required = tuple(required)
@@ -588,7 +649,7 @@ def labels_like(
     """Wrap a label array with the spatial/time coords of the image it came from.
 
     ``dims`` defaults to ``like``'s dims without ``C``. The dtype becomes uint16,
-    or uint32 when the largest label exceeds 65535.
+    or uint32 when the largest label exceeds 65535 (a DTypeError above 2**32 - 1).
     """
     dims = tuple(dims) if dims is not None else tuple(d for d in like.dims if d != "C")
     labels = np.asarray(labels)
@@ -600,6 +661,9 @@ def labels_like(
     if labels.dtype.kind == "f" or (labels.size and labels.min() < 0):
         raise DTypeError("labels must be non-negative integers (0 = background).")
     top = int(labels.max()) if labels.size else 0
+    if top > np.iinfo(np.uint32).max:
+        raise DTypeError(f"The largest label id, {top}, does not fit the 32-bit label images of LabelFree; number "
+                         "the objects 1..N first (labelfree.labels.relabel_sequential).")
     dtype = np.uint16 if top <= 65535 else np.uint32
     coords = {d: like.coords[d] for d in dims if d in like.coords}
     return xr.DataArray(labels.astype(dtype, copy=False), dims=dims, coords=coords, attrs=dict(attrs or {}), name="labels")

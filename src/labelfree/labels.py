@@ -45,9 +45,13 @@ def _as_labels(labels: object, name: str = "labels") -> np.ndarray:
     if arr.dtype == bool:
         return arr
     if arr.dtype.kind not in "ui":
-        if arr.dtype.kind == "f" and arr.size and np.all(np.mod(arr, 1) == 0) and arr.min() >= 0:
-            return arr.astype(np.uint32 if arr.max() > 65535 else np.uint16)
-        raise DTypeError(f"{name} must be an integer label image or a boolean mask; got dtype {arr.dtype}.")
+        if arr.dtype.kind == "f" and arr.size and np.all(np.mod(arr, 1) == 0):  # whole numbers (no NaN/inf)
+            if arr.min() < 0:
+                raise DTypeError(f"{name} has negative values; labels must be >= 0 (0 = background).")
+            top = float(arr.max())
+            return arr.astype(np.uint16 if top <= 65535 else np.uint32 if top < 2**32 else np.uint64)
+        what = " with fractions, NaN or inf" if arr.dtype.kind == "f" else ""
+        raise DTypeError(f"{name} must be an integer label image or a boolean mask; got dtype {arr.dtype}{what}.")
     if arr.size and arr.min() < 0:
         raise DTypeError(f"{name} has negative values; labels must be >= 0 (0 = background).")
     return arr
@@ -108,11 +112,12 @@ def remove_small_objects(labels: np.ndarray, /, *, min_size: int, connectivity: 
     lab = ndi.label(arr, structure=ndi.generate_binary_structure(arr.ndim, connectivity))[0] if is_mask else arr
     if lab.size == 0:
         return arr.copy()
-    counts = np.bincount(lab.ravel())
+    index = lab if _dense_ids(lab) else _sequential(lab)[1]  # a few huge ids: counted as 1..N
+    counts = np.bincount(index.ravel())
     small = counts < min_size
     small[0] = False
     out = lab.copy() if not is_mask else lab
-    out[small[lab]] = 0
+    out[small[index]] = 0
     return out > 0 if is_mask else out
 
 
@@ -231,9 +236,12 @@ def declump(
             for k, (y, x) in enumerate(centres, start=len(peaks) + 1):
                 seeds[y, x] = k
     else:
-        seeds = np.asarray(markers).astype(np.int32)
+        seeds = _as_labels(markers, "markers")
         if seeds.shape != m.shape:
             raise DimensionError(f"markers shape {seeds.shape} differs from mask shape {m.shape}.")
+        if seeds.dtype != bool and seeds.size and int(seeds.max()) > np.iinfo(np.int32).max:
+            seeds = _sequential(seeds)[1]  # ids beyond 32 bits numbered 1..N in their order
+        seeds = seeds.astype(np.int32)
     out = watershed(-dist, seeds, mask=m)
     if neck_ratio is not None and markers is None:
         out = _merge_without_neck(out, dist, float(neck_ratio))
@@ -349,6 +357,9 @@ class OverlapLinker:
     """
 
     def __init__(self, *, min_iou: float = 0.3) -> None:
+        if isinstance(min_iou, (bool, np.bool_)) or not isinstance(min_iou, (int, float, np.integer, np.floating)) \
+                or not 0 <= float(min_iou) <= 1:
+            raise InputError(f"min_iou is an IoU from 0 to 1 (0: any overlap links); got {min_iou!r}.")
         self.min_iou = float(min_iou)
         self.prev: np.ndarray | None = None
         self.prev_area: np.ndarray | None = None  # pixels per id of the previous frame
@@ -360,6 +371,8 @@ class OverlapLinker:
         flat = cur.ravel()
         fg = np.flatnonzero(flat)  # the work below is on object pixels only
         vals = flat[fg].astype(np.int64)
+        if len(vals) and int(vals.max()) > 4 * cur.size:  # a few huge ids: numbered 1..N in their order first
+            vals = np.unique(vals, return_inverse=True)[1].ravel().astype(np.int64) + 1
         area = np.bincount(vals) if len(vals) else np.zeros(1, np.int64)
         ids = np.flatnonzero(area)
         lut = np.zeros(len(area), np.uint32)
@@ -384,7 +397,7 @@ class OverlapLinker:
                 table = np.zeros((len(prev_ids), len(ids)))
                 table[rows, cols] = iou
                 r, c = linear_sum_assignment(-table)
-                ok = table[r, c] >= self.min_iou
+                ok = (table[r, c] >= self.min_iou) & (table[r, c] > 0)  # objects that do not overlap never link
                 lut[ids[c[ok]]] = prev_ids[r[ok]]
         new = ids[lut[ids] == 0]
         lut[new] = np.arange(self.next_id, self.next_id + len(new), dtype=np.uint32)

@@ -147,6 +147,8 @@ def measure_objects(labels: Any, /, *, image: Any = None) -> pd.DataFrame:
     da = as_label_image(labels)
     planes_all = _intensity_planes(image, da)
     arr = np.asarray(da.data)
+    if arr.dtype.kind == "f":  # whole-number float labels (as_label_image checked them): their integer ids
+        arr = arr.astype(np.int64)
     n_t, n_z = da.sizes.get("T", 1), da.sizes.get("Z", 1)
     arr = arr.reshape(n_t, n_z, arr.shape[-2], arr.shape[-1])
     sx, sy = scale_of(da, "X"), scale_of(da, "Y")

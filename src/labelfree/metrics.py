@@ -2,8 +2,10 @@
 
 Pixel scores compare foreground masks; object scores match instances by IoU. Stacks
 ((T, Y, X) and (T, Z, Y, X) arrays, or DataArrays with a T axis) are evaluated frame by
-frame and the counts are summed over frames; a DataArray with dims Z, Y, X (no T) is one
-3-D frame whose objects are volumes.
+frame and the counts are summed over frames (:func:`evaluate`, :func:`object_scores`,
+:func:`average_precision`, :func:`aggregated_jaccard_index`, :func:`seg_score`); a DataArray
+with dims Z, Y, X (no T) is one 3-D frame whose objects are volumes. :func:`iou_matrix` and
+:func:`match_objects` take the whole array as one image.
 """
 
 from __future__ import annotations
@@ -44,6 +46,16 @@ def _pair(pred: Any, gt: Any) -> tuple[np.ndarray, np.ndarray]:
                 "objects."
             )
     return p.astype(np.int64, copy=False), g.astype(np.int64, copy=False)
+
+
+def _scored_frames(pred: Any, gt: Any) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The (prediction, ground truth) frames the object scores sum over: a stack frame by frame (as
+    :func:`evaluate` scores it), any other array whole."""
+    pred, gt, dims = _aligned(pred, gt)
+    p, g = _pair(pred, gt)
+    if dims is None and p.ndim not in (3, 4):
+        return [(p, g)]
+    return _frames(p, g, dims)
 
 
 def _ratio(a: float, b: float) -> float:
@@ -111,6 +123,9 @@ def _overlaps(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray,
 def iou_matrix(pred: Any, gt: Any, /) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """IoU of every ground-truth object (rows) with every predicted object (columns).
 
+    The whole array is one image: in a stack, an id is one object over all its frames
+    (pass one frame at a time to match frame by frame).
+
     Returns
     -------
     iou : (n_gt, n_pred) float array
@@ -126,7 +141,7 @@ def iou_matrix(pred: Any, gt: Any, /) -> tuple[np.ndarray, np.ndarray, np.ndarra
 def match_objects(pred: Any, gt: Any, /, *, threshold: float = 0.5) -> list[tuple[int, int, float]]:
     """One-to-one matching maximising total IoU; pairs with IoU >= ``threshold``.
 
-    Returns a list of ``(gt_id, pred_id, iou)``.
+    The whole array is one image, as for :func:`iou_matrix`. Returns a list of ``(gt_id, pred_id, iou)``.
     """
     iou, gt_ids, pr_ids = iou_matrix(pred, gt)
     return _match(iou, gt_ids, pr_ids, threshold)
@@ -173,9 +188,17 @@ def _object_from_counts(tp: int, fp: int, fn: int, ious: list[float]) -> dict[st
 
 
 def object_scores(pred: Any, gt: Any, /, *, threshold: float = 0.5) -> dict[str, float]:
-    """Object precision/recall/F1 at an IoU threshold and the mean IoU of matched pairs."""
-    p, g = _pair(pred, gt)
-    return _object_from_counts(*_object_counts(p, g, threshold))
+    """Object precision/recall/F1 at an IoU threshold and the mean IoU of matched pairs.
+
+    A stack is scored frame by frame, the counts summed (as :func:`evaluate` does).
+    """
+    tp = fp = fn = 0
+    ious: list[float] = []
+    for p, g in _scored_frames(pred, gt):
+        counts = _object_counts(p, g, threshold)
+        tp, fp, fn = tp + counts[0], fp + counts[1], fn + counts[2]
+        ious += counts[3]
+    return _object_from_counts(tp, fp, fn, ious)
 
 
 def average_precision(pred: Any, gt: Any, /, *, threshold: float = 0.5) -> float:
@@ -205,9 +228,13 @@ def _aji_counts(p: np.ndarray, g: np.ndarray) -> tuple[int, int]:
 
 
 def aggregated_jaccard_index(pred: Any, gt: Any, /) -> float:
-    """Aggregated Jaccard Index (Kumar et al. 2017)."""
-    p, g = _pair(pred, gt)
-    return _ratio(*_aji_counts(p, g))
+    """Aggregated Jaccard Index (Kumar et al. 2017); a stack's intersections and unions are summed over
+    its frames."""
+    c = u = 0
+    for p, g in _scored_frames(pred, gt):
+        fc, fu = _aji_counts(p, g)
+        c, u = c + fc, u + fu
+    return _ratio(c, u)
 
 
 def _seg_values(p: np.ndarray, g: np.ndarray) -> list[float]:
@@ -224,9 +251,9 @@ def _seg_values(p: np.ndarray, g: np.ndarray) -> list[float]:
 
 def seg_score(pred: Any, gt: Any, /) -> float:
     """Cell Tracking Challenge SEG: mean Jaccard of each ground-truth object with the
-    predicted object covering more than half of it (0 when there is none)."""
-    p, g = _pair(pred, gt)
-    vals = _seg_values(p, g)
+    predicted object covering more than half of it (0 when there is none); in a stack, over the
+    objects of every frame."""
+    vals = [v for p, g in _scored_frames(pred, gt) for v in _seg_values(p, g)]
     return float(np.mean(vals)) if vals else float("nan")
 
 

@@ -84,6 +84,8 @@ def overlay_rgb(image: Any, labels: Any, /, *, max_size: int = 512, thickness: i
     ------
     InputError
         ``max_size`` or ``thickness`` is not a whole number of 1 or more.
+    DTypeError
+        ``labels`` holds negative, fractional or NaN values (not a label image).
     """
     from skimage.morphology import dilation, square
     from skimage.segmentation import find_boundaries
@@ -93,7 +95,9 @@ def overlay_rgb(image: Any, labels: Any, /, *, max_size: int = 512, thickness: i
     for name, value in (("max_size", max_size), ("thickness", thickness)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise InputError(f"{name} must be a whole number of picture pixels, 1 or more; got {value!r}.")
-    lab = first_plane(labels).astype(np.int64, copy=False)
+    from labelfree.labels import _as_labels
+
+    lab = _as_labels(first_plane(labels)).astype(np.int64, copy=False)  # whole numbers >= 0, else DTypeError
     step = max(1, int(np.ceil(max(lab.shape) / float(max_size))))
     small = _reduce(lab, step, nearest=True)
     grey = np.zeros(small.shape, np.uint8)
@@ -115,13 +119,14 @@ def overlay_rgb(image: Any, labels: Any, /, *, max_size: int = 512, thickness: i
 
 def overlay_png_bytes(image: Any, labels: Any, /, *, max_size: int = 512, thickness: int = 1,
                       text: Mapping[str, str] | None = None) -> bytes:
-    """PNG file content of :func:`overlay_rgb`; ``text``: key -> value stored in the PNG (tEXt)."""
+    """PNG file content of :func:`overlay_rgb`; ``text``: key -> value stored in the PNG (tEXt; numbers and
+    other values as their text)."""
     from PIL import Image
     from PIL.PngImagePlugin import PngInfo
 
     info = PngInfo()
     for key, value in (text or {}).items():
-        info.add_text(key, value)
+        info.add_text(str(key), str(value))
     buf = io.BytesIO()
     Image.fromarray(overlay_rgb(image, labels, max_size=max_size, thickness=thickness), mode="RGB").save(
         buf, format="PNG", compress_level=3, pnginfo=info)  # level 3: a third of the default's time, a few % larger

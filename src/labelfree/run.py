@@ -11,6 +11,7 @@ import logging
 import sys
 from typing import Any, Mapping
 
+import numpy as np
 import xarray as xr
 
 from labelfree._threads import limited_threads
@@ -56,7 +57,7 @@ def prepare_image(pipeline: str | PipelineSpec, image: Any, /, *, channel: Any =
         Many-channel pipelines: the channels to hand over (None: all).
     """
     spec = resolve(pipeline)
-    da = to_dataarray(image)
+    da = _as_dataarray(spec, image)
     if spec.channels == "one":
         if isinstance(channel, (list, tuple)):
             if len(channel) != 1:
@@ -64,6 +65,17 @@ def prepare_image(pipeline: str | PipelineSpec, image: Any, /, *, channel: Any =
             channel = channel[0]
         return one_channel(da, channel, what=spec.title)
     return select_channels(da, channel)
+
+
+def _as_dataarray(spec: PipelineSpec, image: Any, /) -> xr.DataArray:
+    """``image`` as a DataArray; a plain 3-D array is (T, Y, X) for a pipeline that needs a time-lapse,
+    as its own ``segment`` takes it."""
+    if not isinstance(image, xr.DataArray) and spec.needs_time:
+        if isinstance(image, (list, tuple)):  # frames of one size
+            image = np.asarray(image) if len({np.shape(f) for f in image}) == 1 else image
+        if getattr(image, "ndim", None) == 3:
+            return to_dataarray(image, dims="TYX")
+    return to_dataarray(image)
 
 
 def prepare_inputs(pipeline: str | PipelineSpec, inputs: Mapping[str, Any] | None, /, *, image: Any = None) -> dict[str, Any]:
@@ -141,7 +153,9 @@ def run_pipeline(
     ----------
     pipeline : name or PipelineSpec
     image : DataArray or array
-        Dims from T, C, Z, Y, X (see :func:`labelfree.io.read_image`).
+        Dims from T, C, Z, Y, X (see :func:`labelfree.io.read_image`). A plain array is (Y, X), or
+        (T, Y, X) for a pipeline that needs a time-lapse (Motion); wrap others with
+        :func:`labelfree.image.to_dataarray` and ``dims=``.
     config : config object, dict, JSON/YAML path or None
     channel : see :func:`prepare_image`
     inputs : mapping
@@ -167,7 +181,7 @@ def run_pipeline(
     """
     spec = resolve(pipeline)
     cfg = coerce_config(spec, config)
-    full = to_dataarray(image)
+    full = _as_dataarray(spec, image)
     da = prepare_image(spec, full, channel=channel)
     check_output_inputs(spec, inputs, image=full, overwrite=overwrite)
     kwargs = prepare_inputs(spec, inputs, image=da)
@@ -212,8 +226,15 @@ def run_tiled(spec: PipelineSpec, image: xr.DataArray, /, *, config: Any, tile: 
     from labelfree.tiling import PipelineTileFunction, segment_tiled
 
     check_tiles(spec)
-    if int(tile) < 16 or int(overlap) < 0:
-        raise InputError(f"tile must be at least 16 pixels and the overlap >= 0; got {tile} and {overlap}.")
+    def whole(value: Any) -> bool:
+        try:
+            return not isinstance(value, (bool, np.bool_)) and float(value) == int(value)
+        except (TypeError, ValueError):
+            return False
+
+    if not whole(tile) or not whole(overlap) or int(tile) < 16 or int(overlap) < 0:
+        raise InputError(f"tile must be at least 16 pixels and the overlap >= 0, both whole numbers; got {tile!r} "
+                         f"and {overlap!r}.")
     lead = [d for d in image.dims if d in ("T", "Z")]
     plane_dims = [d for d in image.dims if d not in lead]
     sizes = [image.sizes[d] for d in lead]

@@ -43,7 +43,8 @@ def write_table(path: str | os.PathLike[str], table: Any, /) -> Path:
         try:
             table = pd.DataFrame(table)
         except (TypeError, ValueError) as exc:
-            raise InputError(f"table must be a pandas DataFrame or a mapping of columns; got {type(table).__name__}.") from exc
+            raise InputError(f"table must be a pandas DataFrame or a mapping of columns of one length; got a "
+                             f"{type(table).__name__} that pandas cannot make a table of ({exc}).") from exc
     path = Path(path)
     with atomic_path(path) as tmp:
         _write_csv(tmp, table)
