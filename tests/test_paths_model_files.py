@@ -68,3 +68,22 @@ def test_fusion_tables_are_none_of_the_inputs(tmp_path, capsys):
             err = capsys.readouterr().err
             assert code == 1 and words in err and "never writes" in err, err
     assert {p: _sha(p) for p in before} == before
+
+
+def test_the_model_sidecar_is_checked_before_training(tmp_path, capsys):
+    """--config m.pt.json --save-model-file m.pt trained first and was refused when saving (the sidecar would
+    have replaced the config); an existing m.pt.json of another run likewise. Both are refused before any work."""
+    from labelfree.run import output_inputs
+
+    assert output_inputs("cutter", {"save_model_file": "m.pt"}) == {
+        "save model file": "m.pt", "save model file's .json sidecar": "m.pt.json"}
+    image = tmp_path / "one.tif"
+    tifffile.imwrite(image, (np.random.default_rng(0).random((64, 64)) * 255).astype(np.uint8))
+    (tmp_path / "m.pt.json").write_text("{}")
+    out = tmp_path / "out"
+    assert main(["cutter", str(image), "-o", str(out), "--config", str(tmp_path / "m.pt.json"),
+                 "--save-model-file", str(tmp_path / "m.pt")]) == 1
+    assert "sidecar" in (err := capsys.readouterr().err) and "never writes over its inputs" in err
+    assert main(["cutter", str(image), "-o", str(out), "--save-model-file", str(tmp_path / "m.pt")]) == 1
+    assert "sidecar" in (err := capsys.readouterr().err) and "m.pt.json exists" in err
+    assert not out.exists() and not (tmp_path / "m.pt").exists() and (tmp_path / "m.pt.json").read_text() == "{}"

@@ -8,6 +8,7 @@ the work starts, runs the segmentation and records the choices in the provenance
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Any, Mapping
 
@@ -103,7 +104,10 @@ def output_inputs(pipeline: str | PipelineSpec, inputs: Mapping[str, Any] | None
     for key, value in (inputs or {}).items():
         inp = spec.input(key)
         if inp is not None and inp.kind == "output" and inp.given(value):
-            out[inp.macro_key.replace("_", " ")] = value
+            what = inp.macro_key.replace("_", " ")
+            out[what] = value
+            for suffix in inp.companions:  # written beside it: a model's sidecar <file>.json
+                out[f"{what}'s {suffix} sidecar"] = f"{os.fspath(value)}{suffix}"
     return out
 
 

@@ -60,6 +60,9 @@ class Input:
         The sentence of the Fiji dialog and macro help when its values there differ from the
         command line's (a ROI Manager input takes ``absent`` or ``roi_manager``, not a file);
         empty: ``help``.
+    companions : tuple of str
+        For ``kind="output"``, the suffixes of the files written beside it (``".json"``: a model's
+        sidecar ``<file>.json``); they are checked with it before any work.
     """
 
     name: str
@@ -73,6 +76,7 @@ class Input:
     basic: bool = True
     batch: bool = True
     fiji_help: str = ""
+    companions: tuple[str, ...] = ()
 
     @property
     def macro_key(self) -> str:

@@ -21,7 +21,7 @@ SPEC = PipelineSpec(
         Input("model", "Apply this trained Cutter model (.pt) instead of training (empty: train on the image).",
               kind="file", key="model_file", basic=False),
         Input("save_model", "Save the trained model to this file (.pt, with a .json sidecar; empty: don't).",
-              kind="output", key="save_model_file", basic=False),
+              kind="output", key="save_model_file", basic=False, companions=(".json",)),
         Input("device", "Where the network runs: cpu, auto (a CUDA GPU when there is one) or cuda.",
               kind="choice", choices=("cpu", "auto", "cuda"), basic=False),
     ),
