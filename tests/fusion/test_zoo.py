@@ -69,3 +69,14 @@ def test_zoo_cli(tmp_path, capsys):
     assert "no cyto model" in capsys.readouterr().err
     assert main(["zoo", "remove", str(zoo_dir), model_id]) == 0
     assert ModelZoo(zoo_dir).entries() == []
+
+
+def test_a_zoo_path_that_is_a_file_is_said_to_be_one(tmp_path):
+    """``fusion train ... --zoo x.tif`` (an existing file) said "Cannot create the model zoo x.tif: File exists.
+    Choose a folder you can write to"."""
+    from labelfree.errors import OutputError
+
+    (tmp_path / "x.tif").write_bytes(b"II*\x00")
+    with pytest.raises(OutputError, match=r"x.tif is a file; a zoo is a folder"):
+        ModelZoo(tmp_path / "x.tif", create=True)
+    assert (tmp_path / "x.tif").read_bytes() == b"II*\x00"

@@ -100,6 +100,9 @@ class ModelZoo:
             if not create:
                 what = "does not exist" if not self.root.exists() else f"has no {INDEX_NAME}"
                 raise ModelFileError(f"{self.root} is not a LabelFree model zoo (it {what}). {MAKE_A_ZOO}")
+            if self.root.exists() and not self.root.is_dir():
+                raise OutputError(f"The model zoo {self.root} is a file; a zoo is a folder (of models and its "
+                                  f"{INDEX_NAME}). Give a folder's path, new or made by fusion train.")
             try:
                 self.root.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
