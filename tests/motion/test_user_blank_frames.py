@@ -104,3 +104,14 @@ def test_a_movie_whose_every_pair_holds_a_blank_frame_says_so(msc_crop):
     assert "2 of the 2 frame pair(s) hold a blank frame" in text
     assert "Remove the blank frames (the frames on either side then make a pair)" in text
     assert "still images" not in text
+
+
+def test_a_path_given_for_the_movie_says_to_read_it_first(tmp_path):
+    """motion.segment("movie.tif") said "Motion needs a (T, Y, X) array; got shape ()"."""
+    from labelfree.errors import InputError
+
+    with pytest.raises(InputError, match=r"Got the path 'movie.tif', not a movie: read it first with "
+                                         r"labelfree.io.read_image\(path\)"):
+        motion.segment("movie.tif")
+    with pytest.raises(InputError, match="not a movie"):
+        motion.segment(tmp_path / "movie.tif")

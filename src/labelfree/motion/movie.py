@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
-from labelfree.errors import ConstantImageError, DimensionError, DTypeError, EmptyImageError, NonFiniteError
+from labelfree.errors import (
+    ConstantImageError,
+    DimensionError,
+    DTypeError,
+    EmptyImageError,
+    InputError,
+    NonFiniteError,
+)
 from labelfree.image import SUPPORTED_DTYPES, to_dataarray
 
 __all__ = ["as_movie", "check_not_uniform"]
@@ -25,7 +33,12 @@ def as_movie(movie: Any, /) -> xr.DataArray:
         One frame, a Z-stack without T, several channels, frames of different sizes.
     DTypeError
         A pixel type other than (u)int8/16/32 or float.
+    InputError
+        A file path instead of the movie.
     """
+    if isinstance(movie, (str, bytes, os.PathLike)):
+        raise InputError(f"Got the path {os.fsdecode(movie)!r}, not a movie: read it first with "
+                         "labelfree.io.read_image(path) (or run `labelfree motion PATH -o OUT`).")
     if isinstance(movie, (list, tuple)):
         shapes = {np.shape(f) for f in movie}
         if len(shapes) > 1:
