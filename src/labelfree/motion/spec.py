@@ -14,5 +14,6 @@ SPEC = PipelineSpec(
     chunk_settings=("min_size", "closing_radius", "flow_downsample", "upsample", "declump_landscape"),
     demo="labelfree.datasets:movie_demo",
     extra_outputs={"flow": ("labelfree.motion.flow:write_flow_stack",
-                            "also write <stem>_flow.tif: the flow speed (px/frame) of every frame")},
+                            "also write <stem>_flow.tif: the flow speed (px/frame) of every frame, "
+                            "measured on the movie as given (before any drift_correction)")},
 )
