@@ -127,7 +127,7 @@ def to_dataarray(
     ------
     InputError
         ``channel_names`` of another length than the C axis (one name for an image without one);
-        a ``scale`` that is not a number, ``units`` that are not text.
+        a ``scale`` that is not a positive, finite number, ``units`` that are not text.
 
     Examples
     --------
@@ -235,11 +235,43 @@ def _check_dataarray_dims(dims: Sequence[Any]) -> None:
 
 
 def _check_scales(scale: Mapping[str, Any]) -> dict[str, float]:
-    """The pixel sizes / frame intervals as floats; InputError for one that is not a number."""
+    """The pixel sizes / frame intervals as floats; InputError for one that is not a positive, finite number."""
     for dim, value in scale.items():
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
             raise InputError(f"scale of {dim} must be a number (the pixel size or frame interval); got {value!r}.")
+        if not (np.isfinite(float(value)) and float(value) > 0):
+            raise InputError(f"scale of {dim} must be a positive, finite number (the pixel size or frame interval); "
+                             f"got {value!r}. Leave the axis out of scale= for pixels (or frames) as its unit.")
     return {dim: float(value) for dim, value in scale.items()}
+
+
+def usable_scales(
+    scale: Mapping[str, Any], units: Mapping[str, str], /, *, source: Any
+) -> tuple[dict[str, float], dict[str, str]]:
+    """The pixel sizes / frame intervals a file records that can be used, with their units.
+
+    A value that is not a positive, finite number (0, negative, NaN, inf or not a number at
+    all: a file written without a calibration, or a damaged one) is dropped: that axis is
+    read in pixels (frames for T), with one warning naming ``source`` and the axes.
+    """
+    good: dict[str, float] = {}
+    out_units = dict(units)
+    bad = []
+    for dim, value in scale.items():
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            number = float("nan")
+        if np.isfinite(number) and number > 0:
+            good[dim] = number
+        else:
+            bad.append(f"{dim} {value!r}")
+            out_units.pop(dim, None)
+    if bad:
+        log.warning("%s records a pixel size or frame interval that is not a positive number (%s); those axes are "
+                    "read in pixels (frames for T). Set the calibration (Fiji: Image > Properties) and save the "
+                    "file again to measure in physical units.", source, ", ".join(bad))
+    return good, out_units
 
 
 def _per_axis(value: Any, name: str, spatial: tuple[str, ...]) -> dict[str, Any]:
@@ -484,6 +516,9 @@ def _named_channels(da: xr.DataArray) -> list[str]:
 def channel_index(da: xr.DataArray, channel: int | str, /) -> int:
     """The 0-based index of ``channel`` (an index or a name) in ``da``'s C axis, with a clear error.
 
+    A name is matched exactly first, else ignoring case when one channel matches that way (``gfp``
+    picks ``GFP``); the error for an unknown name suggests a close one.
+
     An image without a C axis whose one channel has a name (:func:`to_dataarray`) has channel 0 of that name.
     """
     names = _named_channels(da)
@@ -494,15 +529,32 @@ def channel_index(da: xr.DataArray, channel: int | str, /) -> int:
         )
     channel = parse_channel(channel)
     if isinstance(channel, str):
-        if channel not in names:
-            raise InputError(f"Channel {channel!r} not found; the image has channels {names} (names or 0-based indices).")
-        return names.index(channel)
+        return _channel_by_name(names, channel)
     if not -len(names) <= channel < len(names):
         raise InputError(
             f"Channel index {channel} is out of range; the image has {len(names)} channel(s) {names} "
             f"(indices 0 to {len(names) - 1})."
         )
     return channel % len(names)
+
+
+def _channel_by_name(names: list[str], channel: str) -> int:
+    """The index of the channel named ``channel``: the exact name first, else the one name equal to it
+    ignoring case (``gfp`` for ``GFP``); an InputError that names a near miss otherwise."""
+    if channel in names:
+        return names.index(channel)
+    folded = [k for k, name in enumerate(names) if name.casefold() == channel.casefold()]
+    if len(folded) == 1:
+        return folded[0]
+    if folded:
+        raise InputError(f"Channel {channel!r} not found; channels {[names[k] for k in folded]} differ from it only "
+                         "in upper and lower case: give the name exactly as written.")
+    import difflib
+
+    near = difflib.get_close_matches(channel.casefold(), [name.casefold() for name in names], n=1, cutoff=0.6)
+    hint = f" Did you mean {names[[n.casefold() for n in names].index(near[0])]!r}?" if near else ""
+    raise InputError(f"Channel {channel!r} not found; the image has channels {names} (names or 0-based indices)."
+                     + hint)
 
 
 def select_channel(da: xr.DataArray, channel: int | str, /) -> xr.DataArray:

@@ -6,7 +6,9 @@ in, unless the ImagePlus carries the ``labelfree.dims`` property (set by
 :func:`xarray_to_imageplus`), so DataArray -> ImagePlus -> DataArray keeps them.
 
 Calibration: pixelWidth/Height/Depth and their units, frameInterval + timeUnit
-(an unset interval gives T in "frame"), xOrigin/yOrigin/zOrigin (ImageJ keeps
+(an unset interval gives T in "frame"; a size or interval that is not a positive number,
+which ImageJ keeps as it is given, gives that axis in pixels or frames, with a warning),
+xOrigin/yOrigin/zOrigin (ImageJ keeps
 origins in pixels; coords are ``-origin * scale + i * scale``).
 
 Channel names travel as the slice labels of each channel's planes (what ImageJ
@@ -25,7 +27,7 @@ import numpy as np
 import xarray as xr
 
 from labelfree.errors import DimensionError, DTypeError, InputError
-from labelfree.image import channel_names, scale_of, to_dataarray, units_of
+from labelfree.image import channel_names, scale_of, to_dataarray, units_of, usable_scales
 from labelfree.imagej._pixels import read_planes, write_planes
 
 __all__ = ["imageplus_to_xarray", "xarray_to_imageplus", "imageplus_channel_names"]
@@ -118,9 +120,11 @@ def imageplus_to_xarray(imp: Any, /) -> xr.DataArray:
     cal = imp.getCalibration()
     scale = {"X": float(cal.pixelWidth), "Y": float(cal.pixelHeight), "Z": float(cal.pixelDepth)}
     units = {"X": _unit(cal.getXUnit()), "Y": _unit(cal.getYUnit()), "Z": _unit(cal.getZUnit())}
-    origin = {d: -float(getattr(cal, f"{d.lower()}Origin")) * scale[d] for d in "XYZ"}
-    if float(cal.frameInterval) > 0:
+    if float(cal.frameInterval) != 0:  # 0: ImageJ's "no interval", T in frames
         scale["T"], units["T"] = float(cal.frameInterval), _unit(cal.getTimeUnit(), default="s")
+    scale, units = usable_scales({d: v for d, v in scale.items() if d in dims}, units,
+                                 source=f"ImageJ image {str(imp.getTitle())!r}")
+    origin = {d: -float(getattr(cal, f"{d.lower()}Origin")) * scale.get(d, 1.0) for d in "XYZ"}
     origin = {d: (0.0 if v == 0 else v) for d, v in origin.items()}
     return to_dataarray(
         data, dims=dims, scale=scale, units=units, origin=origin,

@@ -29,7 +29,8 @@ def as_label_image(labels: Any, /, *, name: str = "labels") -> xr.DataArray:
     """Check that ``labels`` is a label image and return it as a DataArray.
 
     A label image has dims from T, Z, Y, X (Y and X required), non-negative
-    integer values (0 = background; booleans and integral floats are accepted).
+    integer values (0 = background; booleans are accepted as uint8, whole-number floats
+    as uint16, or uint32 / uint64 when the largest id needs it).
     A plain numpy array must be 2-D (YX); wrap stacks with
     :func:`labelfree.image.to_dataarray` to say which axis is which.
     """
@@ -64,6 +65,13 @@ def as_label_image(labels: Any, /, *, name: str = "labels") -> xr.DataArray:
         raise DTypeError(f"{name} is not a label image: dtype {da.dtype}; expected integer labels (0 = background).")
     if kind in "if" and float(np.min(da.data)) < 0:
         raise DTypeError(f"{name} is not a label image: it has negative values; labels are >= 0 (0 = background).")
+    if kind == "f":  # whole-number floats: the label ids as integers, in the smallest type that holds the largest
+        top = float(np.max(da.data))
+        if top >= 2.0**64:
+            raise DTypeError(f"{name} holds the label id {top:.6g}, beyond 64-bit integers; number the objects "
+                             "1..N first (labelfree.labels.relabel_sequential).")
+        dtype = np.uint16 if top <= 65535 else np.uint32 if top <= 2**32 - 1 else np.uint64
+        return da.astype(dtype)
     return da
 
 

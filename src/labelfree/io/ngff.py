@@ -190,7 +190,7 @@ def read_ngff(
         order, coords ``origin + i * scale`` with ``attrs["units"]``; ``attrs["source"]``
         is the path and ``attrs["ngff"]`` records the version, level and array path.
     """
-    from labelfree.image import DIMS, to_dataarray
+    from labelfree.image import DIMS, to_dataarray, usable_scales
     from labelfree.io.units import normalise_unit
 
     zarr = _zarr()
@@ -224,6 +224,7 @@ def read_ngff(
         unit = ax.get("unit") if isinstance(ax, dict) else None
         if d != "C" and unit:
             units[d] = normalise_unit(_FROM_NGFF_UNIT.get(unit, unit))
+    scales, units = usable_scales({d: float(scale[i]) for i, d in enumerate(dims) if d != "C"}, units, source=p)
     data = checked_dask_array(arr, p, path=datasets[level]["path"])
     names = channel_names
     if names is None and "C" in dims:
@@ -233,7 +234,7 @@ def read_ngff(
     order = [dims.index(d) for d in DIMS if d in dims]
     raw = xr.DataArray(data.transpose(order), dims=[dims[i] for i in order])
     out = to_dataarray(
-        raw, scale={d: float(scale[i]) for i, d in enumerate(dims) if d != "C"}, units=units,
+        raw, scale=scales, units=units,
         origin={d: float(shift[i]) for i, d in enumerate(dims) if d != "C"}, channel_names=names,
         attrs={"source": str(p), "ngff": {"version": version, "level": level, "path": datasets[level]["path"]}},
     )

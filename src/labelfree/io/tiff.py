@@ -15,7 +15,7 @@ import numpy as np
 import xarray as xr
 
 from labelfree.errors import CorruptFileError, DimensionError, InputError, LabelFreeError
-from labelfree.image import to_dataarray
+from labelfree.image import to_dataarray, usable_scales
 from labelfree.io.units import normalise_unit
 
 __all__ = ["read_image", "read_array", "normalise_unit"]
@@ -59,19 +59,23 @@ def _imagej_calibration(page: Any, meta: dict[str, Any]) -> dict[str, Any]:
     for d in "XY":
         units[d] = normalise_unit(meta.get(f"{d.lower()}unit"), default=unit)
     if "spacing" in meta:
-        scale["Z"] = float(meta["spacing"])
+        scale["Z"] = meta["spacing"]
+        with contextlib.suppress(TypeError, ValueError):
+            scale["Z"] = abs(float(meta["spacing"]))  # ImageJ opens a negative spacing as its absolute value
     units["Z"] = normalise_unit(meta.get("zunit"), default=unit)
     if meta.get("finterval"):
-        scale["T"] = float(meta["finterval"])
+        scale["T"] = meta["finterval"]
         units["T"] = normalise_unit(meta.get("tunit"), default="s")
     elif meta.get("fps"):
-        scale["T"] = 1.0 / float(meta["fps"])
+        scale["T"] = meta["fps"]
+        with contextlib.suppress(TypeError, ValueError, ZeroDivisionError):
+            scale["T"] = 1.0 / float(meta["fps"])
         units["T"] = "s"
     for d in "XYZ":
         key = f"{d.lower()}origin"
-        if key in meta:  # ImageJ stores origins in pixels: calibrated x = (i - origin) * scale
-            origin[d] = -float(meta[key]) * scale.get(d, 1.0)
-    return {"scale": scale, "units": units, "origin": origin}
+        if key in meta:  # ImageJ stores origins in pixels: calibrated x = (i - origin) * scale (see read_image)
+            origin[d] = -float(meta[key])
+    return {"scale": scale, "units": units, "origin": {}, "origin_pixels": origin}
 
 
 def _imagej_channel_names(meta: dict[str, Any], sizes: dict[str, int]) -> list[str] | None:
@@ -98,10 +102,10 @@ def _ome_calibration(xml: str) -> dict[str, Any]:
     for d in "XYZ":
         value = pixels.get(f"PhysicalSize{d}")
         if value is not None:
-            out["scale"][d] = float(value)
+            out["scale"][d] = value
             out["units"][d] = normalise_unit(pixels.get(f"PhysicalSize{d}Unit", "µm"))
     if pixels.get("TimeIncrement") is not None:
-        out["scale"]["T"] = float(pixels.get("TimeIncrement"))
+        out["scale"]["T"] = pixels.get("TimeIncrement")
         out["units"]["T"] = normalise_unit(pixels.get("TimeIncrementUnit", "s"))
     names = [ch.get("Name") for ch in pixels if ch.tag.endswith("Channel")]
     if names and all(names):
@@ -353,6 +357,9 @@ def read_image(
         The file. ImageJ hyperstacks give axes (TZCYX), pixel size (resolution tags +
         ``unit``), Z spacing, frame interval, origin and channel names (slice labels);
         OME-TIFFs give PhysicalSizeX/Y/Z with units, TimeIncrement and channel names.
+        A size or interval that is not a positive number (0, NaN, inf; ImageJ's negative
+        spacing is read as its absolute value, as ImageJ does) leaves that axis in pixels
+        (frames for T), with a warning.
         Plain TIFFs: 2-D is YX; RGB samples (photometric RGB in the file's tags) are the
         C axis (R, G, B); other shapes need ``dims``. tifffile writes any (3 or 4, Y, X)
         array as RGB planes unless told otherwise: such an image gets
@@ -413,6 +420,9 @@ def read_image(
         data = _lazy_data(path) if lazy else _read_data(tif, series, path, memmap)
     letters = _map_axes(axes, shape, dims, path, rgb)
     sizes = dict(zip(letters, shape))
+    # sizes / intervals of 0, negative, NaN or inf (of the image's axes): those axes in pixels (frames), warned
+    scale, units = usable_scales({d: v for d, v in cal["scale"].items() if d in sizes}, cal["units"], source=path)
+    origin = {**cal["origin"], **{d: px * scale.get(d, 1.0) for d, px in cal.get("origin_pixels", {}).items()}}
     names = channel_names
     if names is None and "C" in sizes:
         if kind == "imagej":
@@ -426,11 +436,11 @@ def read_image(
         if names is None and rgb and "S" in axes and samples_are_c and sizes["C"] <= 4:
             names = ["R", "G", "B", "A"][: sizes["C"]]
     da = to_dataarray(
-        xr.DataArray(data, dims=tuple(letters)) if lazy else data, dims=None if lazy else letters, scale=cal["scale"], units={d: u for d, u in cal["units"].items() if d in sizes},
-        origin=cal["origin"], channel_names=names,
+        xr.DataArray(data, dims=tuple(letters)) if lazy else data, dims=None if lazy else letters, scale=scale,
+        units={d: u for d, u in units.items() if d in sizes}, origin=origin, channel_names=names,
         attrs={"source": str(path), **({"planar_rgb": True} if planar_rgb and dims is None else {})},
     )
-    if "T" in da.dims and "T" not in cal["units"]:
+    if "T" in da.dims and "T" not in units:
         da.coords["T"].attrs["units"] = "frame"
     return da
 
