@@ -60,3 +60,17 @@ def test_several_channels_in_another_case() -> None:
 def test_the_name_of_a_one_channel_image_in_another_case() -> None:
     image = to_dataarray(np.zeros((3, 4), np.uint8), channel_names=["GFP"])
     assert select_channel(image, "gfp") is image
+
+
+def test_fusion_and_fijis_drift_take_a_channel_name_in_another_case():
+    """Fusion's --channels and the drift correction run by Fiji matched names exactly: 'gfp' was "not found"."""
+    from labelfree.fusion.segment import _resolve_channels
+    from labelfree.imagej.registration import _drift_options
+    from labelfree.registration import DriftConfig
+
+    assert _resolve_channels(["DAPI", "GFP"], ["gfp", 0]) == ["GFP", "DAPI"]
+    with pytest.raises(InputError, match="Did you mean 'GFP'"):
+        _resolve_channels(["DAPI", "GFP"], ["gpf"])
+    sizes = {"T": 3, "C": 2, "Y": 32, "X": 32}
+    assert _drift_options(DriftConfig(channel="gfp"), ["DAPI", "GFP"], sizes, 2) == _drift_options(
+        DriftConfig(channel=1), ["DAPI", "GFP"], sizes, 2)

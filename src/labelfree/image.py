@@ -52,6 +52,7 @@ __all__ = [
     "identical_channels",
     "merge_identical_channels",
     "channel_index",
+    "channel_by_name",
     "parse_channel",
     "parse_channels",
     "planar_rgb_hint",
@@ -529,7 +530,7 @@ def channel_index(da: xr.DataArray, channel: int | str, /) -> int:
         )
     channel = parse_channel(channel)
     if isinstance(channel, str):
-        return _channel_by_name(names, channel)
+        return channel_by_name(names, channel)
     if not -len(names) <= channel < len(names):
         raise InputError(
             f"Channel index {channel} is out of range; the image has {len(names)} channel(s) {names} "
@@ -538,7 +539,7 @@ def channel_index(da: xr.DataArray, channel: int | str, /) -> int:
     return channel % len(names)
 
 
-def _channel_by_name(names: list[str], channel: str) -> int:
+def channel_by_name(names: Sequence[str], channel: str, /) -> int:
     """The index of the channel named ``channel``: the exact name first, else the one name equal to it
     ignoring case (``gfp`` for ``GFP``); an InputError that names a near miss otherwise."""
     if channel in names:

@@ -22,7 +22,7 @@ from labelfree.fusion.channels import with_channel_axis
 from labelfree.fusion.config import FusionConfig
 from labelfree.fusion.diameter import choose_diameter
 from labelfree.fusion.flows import default_niter, flow_average, integrate_flows, predict_flows
-from labelfree.image import channel_names, labels_like
+from labelfree.image import channel_by_name, channel_names, labels_like
 
 __all__ = ["BlankChannelWarning", "choose_models", "check_inputs", "fuse_channels", "segment"]
 
@@ -268,10 +268,12 @@ def _resolve_channels(names: list[str], wanted: Sequence[str | int]) -> list[str
         text = str(w)
         if text in names:
             out.append(text)
-        elif text.lstrip("-").isdigit() and -len(names) <= int(text) < len(names):
+        elif text.lstrip("-").isdigit():
+            if not -len(names) <= int(text) < len(names):
+                raise InputError(f"Channel {w!r} not found; the image has channels {names}.")
             out.append(names[int(text)])
-        else:
-            raise InputError(f"Channel {w!r} not found; the image has channels {names}.")
+        else:  # a name in another case (gfp for GFP), or an error suggesting a near one
+            out.append(names[channel_by_name(names, text)])
     return list(dict.fromkeys(out))
 
 

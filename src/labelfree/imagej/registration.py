@@ -58,15 +58,13 @@ def window_from_grown(pixels: np.ndarray, drift: np.ndarray, sizes: list[int], c
 
 def _drift_options(cfg: Any, names: list[str], sizes: dict[str, int], n_axes: int) -> str:
     """The macro options of Correct 3D drift for a DriftConfig and an image's channels and sizes."""
-    from labelfree.image import parse_channel
+    from labelfree.image import channel_by_name, parse_channel
     from labelfree.imagej.plugins import correct_3d_drift_options
     from labelfree.registration.drift import _limits
 
     channel = parse_channel(cfg.channel)
     if isinstance(channel, str):
-        if channel not in names:
-            raise InputError(f"Channel {cfg.channel!r} not found; the image has channels {names}.")
-        channel = names.index(channel)
+        channel = channel_by_name(names, channel)
     if not 0 <= channel < max(1, len(names)):
         raise InputError(f"Channel index {channel} is out of range; the image has {max(1, len(names))} channel(s).")
     index = channel
