@@ -170,6 +170,11 @@ class PipelineSpec:
         ``"module:function"``: ``f(image, config, inputs) -> config``, called once for the whole
         image before any plane is cut, fixing what a whole-image run computes once for all its
         frames (e.g. Fusion's diameter), so every tile of every frame uses the same value.
+    tile_constant : str
+        ``"module:function"``: ``f(region, config) -> labels or None``, the labels of a tile whose
+        pixels all have one value (the pipeline's ``segment`` refuses a constant image); empty, or
+        None returned: no objects (an empty stretch of a scan). The threshold pipeline's fixed
+        threshold decides, as it does on the whole plane (a tile inside a large bright object).
     tile_record : str
         ``"module:function"``: ``f(image, config, inputs) -> dict``, what a tiled run's
         provenance records beside its tiles that a whole-image run records from its own work
@@ -202,6 +207,7 @@ class PipelineSpec:
     torch: bool = False
     tile_config: str = ""
     tile_run_config: str = ""
+    tile_constant: str = ""
     tile_record: str = ""
     checks: str = ""
     demo: str = ""

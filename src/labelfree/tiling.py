@@ -639,9 +639,9 @@ class PipelineTileFunction:
         from labelfree.pipelines import get_pipeline
 
         region = np.asarray(region)
-        if region.size and region.min() == region.max():  # an empty stretch of a scan: no objects
-            return np.zeros(region.shape[-2:], np.uint32)
         pipe = get_pipeline(self.pipeline)
+        if region.size and region.min() == region.max():  # an empty stretch of a scan, or inside a large object
+            return self._constant_region(pipe, region)
         image = to_dataarray(region, dims=self.dims, scale=self.scale,
                              channel_names=list(self.channel_names) if self.channel_names else None)
         labels = pipe.segment_function(image, config=pipe.config_class.from_dict(self.config), progress=False,
@@ -650,6 +650,18 @@ class PipelineTileFunction:
             raise DimensionError(f"The {self.pipeline} pipeline returned {labels.ndim}-D labels for a region; "
                                  "tiling needs a pipeline that labels one plane.")
         return np.asarray(labels.data)
+
+    def _constant_region(self, pipe: Any, region: np.ndarray) -> np.ndarray:
+        """Labels of a region whose pixels all have one value, which a pipeline's ``segment`` refuses: the
+        spec's ``tile_constant`` hook says what it holds (the threshold pipeline: its fixed threshold decides,
+        as on the whole plane); without one, or on None, it has no objects."""
+        from labelfree.spec import load
+
+        labels = load(pipe.tile_constant)(region, pipe.config_class.from_dict(self.config)) \
+            if pipe.tile_constant else None
+        if labels is None:
+            return np.zeros(region.shape[-2:], np.uint32)
+        return np.asarray(labels)
 
 
 #: integer images whose range spans more levels than this are thresholded on skimage's 256-bin

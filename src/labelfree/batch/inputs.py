@@ -268,11 +268,29 @@ def _drop_repeats(items: list[BatchInput]) -> list[BatchInput]:
     return list(kept.values())
 
 
+def _fit_stem(head: str, tail: str = "", /) -> str:
+    """``plain_stem(head + tail)``, with ``head`` cut short instead of ``tail`` where the stem would be too long:
+    the tail (``_tif`` of ``cells.tif`` beside ``cells.zarr``) is what tells two inputs apart."""
+    from labelfree.io.outputs import plain_stem
+
+    stem = plain_stem(head + tail)
+    if not tail or stem.endswith(tail):
+        return stem
+    if not plain_stem(tail).endswith(tail):  # a tail too long to fit at all
+        return stem
+    low, high = 0, len(head)  # head[:low] + tail keeps the tail, head[:high] + tail does not
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (mid, high) if plain_stem(head[:mid] + tail).endswith(tail) else (low, mid)
+    return plain_stem(head[:low] + tail)
+
+
 def _unique_stems(items: list[BatchInput]) -> list[BatchInput]:
     """Give every input a distinct output stem (parent folders are added to break ties)."""
     from labelfree.io.outputs import plain_stem
 
     stems = [it.stem or plain_stem(_strip_suffix(it.path.name)) for it in items]
+    tails = [""] * len(items)  # the format, where one folder holds one name in two formats
     groups: dict[tuple[str, str], list[int]] = {}
     for i, (it, s) in enumerate(zip(items, stems)):
         if not it.stem:
@@ -282,7 +300,8 @@ def _unique_stems(items: list[BatchInput]) -> list[BatchInput]:
             for i in idxs:
                 name = items[i].path.name
                 suffix = name[len(_strip_suffix(name)):].strip(".").replace(".", "_").lower()
-                stems[i] = plain_stem(f"{stems[i]}_{suffix}") if suffix else stems[i]
+                tails[i] = f"_{plain_stem(suffix)}" if suffix else ""
+                stems[i] = _fit_stem(stems[i], tails[i])
     depth = [0] * len(items)
     for _ in range(8):
         seen: dict[str, list[int]] = {}
@@ -294,7 +313,7 @@ def _unique_stems(items: list[BatchInput]) -> list[BatchInput]:
         for i in clashes:
             depth[i] += 1
             parents = [p.name for p in items[i].path.parents][: depth[i]]
-            stems[i] = plain_stem("_".join([*reversed(parents), _strip_suffix(items[i].path.name)]))
+            stems[i] = _fit_stem("_".join([*reversed(parents), _strip_suffix(items[i].path.name)]), tails[i])
     seen_final: dict[str, int] = {}
     for i, s in enumerate(stems):
         if s in seen_final:

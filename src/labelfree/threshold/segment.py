@@ -13,7 +13,7 @@ from labelfree.errors import DimensionError
 from labelfree.image import channel_names, labels_like, validate_image
 from labelfree.threshold.config import ThresholdConfig
 
-__all__ = ["segment", "threshold_plane", "whole_plane_config"]
+__all__ = ["constant_region_labels", "segment", "threshold_plane", "whole_plane_config"]
 
 
 def threshold_plane(plane: np.ndarray, config: ThresholdConfig, /) -> np.ndarray:
@@ -22,13 +22,16 @@ def threshold_plane(plane: np.ndarray, config: ThresholdConfig, /) -> np.ndarray
     A pixel is foreground when its value (as stored, for an integer image; float32 for a
     float one) is strictly above the threshold (below it with ``dark_objects``): the fixed
     one, or the method's (:func:`labelfree.tiling.auto_threshold`: the same value a tiled
-    run uses, from a regular subsample of a plane above 16 Mpx).
+    run uses, from a regular subsample of a plane above 16 Mpx). A constant plane has no
+    automatic threshold and no objects; a fixed threshold applies to it as to any plane
+    (all foreground above it, none below).
     """
     return _threshold_plane(plane, config)[0]
 
 
 def _threshold_plane(plane: np.ndarray, config: ThresholdConfig, /) -> tuple[np.ndarray, float | None]:
-    """:func:`threshold_plane` and the threshold it used (None: a constant plane, no objects)."""
+    """:func:`threshold_plane` and the threshold it used (None: a constant plane without a fixed
+    threshold, no objects)."""
     from scipy import ndimage as ndi
 
     from labelfree.labels import declump, fill_holes, relabel_sequential, remove_small_objects
@@ -37,7 +40,7 @@ def _threshold_plane(plane: np.ndarray, config: ThresholdConfig, /) -> tuple[np.
     values = np.asarray(plane)
     if values.dtype.kind == "f":
         values = values.astype(np.float32, copy=False)
-    if values.min() == values.max():
+    if config.threshold is None and values.min() == values.max():
         return np.zeros(values.shape, np.uint16), None
     thr = float(config.threshold) if config.threshold is not None else auto_threshold(values, method=config.method)
     mask = values < thr if config.dark_objects else values > thr
@@ -107,3 +110,24 @@ def whole_plane_config(plane: Any, config: ThresholdConfig, inputs: Any = None, 
     if cfg.threshold is not None:
         return cfg
     return cfg.replace(threshold=auto_threshold(plane, method=cfg.method))
+
+
+def constant_region_labels(region: np.ndarray, config: Any, /) -> np.ndarray | None:
+    """Labels of a tile whose pixels all have one value, or None (no objects).
+
+    A tiled run hands such a tile here instead of to :func:`segment`, which refuses a constant
+    image. A fixed threshold (a tiled run fixes the plane's automatic one) segments it as it
+    segments that stretch of the whole plane: all foreground above it (below it with
+    ``dark_objects``), none otherwise. Without one the tile has no objects.
+
+    Parameters
+    ----------
+    region : array (..., Y, X)
+        The tile; leading axes (a channel axis of length 1) hold the same value.
+    config : ThresholdConfig or dict
+    """
+    cfg = ThresholdConfig.coerce(config)
+    if cfg.threshold is None:
+        return None
+    values = np.asarray(region)
+    return threshold_plane(values.reshape((-1,) + values.shape[-2:])[0], cfg)

@@ -12,5 +12,6 @@ SPEC = PipelineSpec(
     frame_overlap=0,
     tiles=True,
     tile_config="labelfree.threshold.segment:whole_plane_config",
+    tile_constant="labelfree.threshold.segment:constant_region_labels",
     demo="labelfree.datasets:movie_demo",
 )
