@@ -10,23 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import tifffile
+
+from paths_data import three_disk_movie
 
 from labelfree.cli import main
 from labelfree.errors import OutputError
 from labelfree.io import OutputFolder, write_outputs
 from labelfree.io.outputs import LOCK_FILE, STAGING_DIR
-
-
-def _movie(path: Path) -> Path:
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[:64, :64]
-    data = rng.integers(0, 50, (3, 64, 64)).astype(np.uint16)
-    for t in range(3):
-        for cy, cx in ((16, 16), (40, 20), (30, 48)):
-            data[t][(yy - cy - 2 * t) ** 2 + (xx - cx) ** 2 < 49] += 1000
-    tifffile.imwrite(path, data, imagej=True, metadata={"axes": "TYX"})
-    return path
 
 
 def _sha(path: Path) -> str:
@@ -41,7 +31,7 @@ def _run(argv: list, capsys) -> tuple[int, str]:
 
 @pytest.mark.parametrize("link", ["symbolic", "hard"])
 def test_a_lock_file_that_is_a_link_to_the_input_is_refused(tmp_path, capsys, link):
-    movie = _movie(tmp_path / "in.tif")
+    movie = three_disk_movie(tmp_path / "in.tif")
     before = _sha(movie)
     out = tmp_path / "out"
     out.mkdir()
@@ -57,7 +47,7 @@ def test_a_lock_file_that_is_a_link_to_the_input_is_refused(tmp_path, capsys, li
 
 
 def test_a_staging_folder_that_is_a_link_to_a_folder_of_the_user_is_refused(tmp_path, capsys):
-    movie = _movie(tmp_path / "in.tif")
+    movie = three_disk_movie(tmp_path / "in.tif")
     precious = tmp_path / "precious"
     (precious / "sub").mkdir(parents=True)
     (precious / "sub" / "notes.txt").write_text("keep")

@@ -13,23 +13,13 @@ import numpy as np
 import pytest
 import tifffile
 
+from paths_data import three_disk_movie
+
 from labelfree.cli import main
 from labelfree.errors import InputError, OutputError
 from labelfree.io import OutputFolder, read_manifest
 from labelfree.io.atomic import write_text_atomic
 from labelfree.io.outputs import check_output_file, check_stem, plain_stem
-
-
-def _movie(path: Path) -> Path:
-    """(T, Y, X) uint16: three bright disks on noise, 3 frames."""
-    rng = np.random.default_rng(0)
-    yy, xx = np.mgrid[:64, :64]
-    data = rng.integers(0, 50, (3, 64, 64)).astype(np.uint16)
-    for t in range(3):
-        for cy, cx in ((16, 16), (40, 20), (30, 48)):
-            data[t][(yy - cy - 2 * t) ** 2 + (xx - cx) ** 2 < 49] += 1000
-    tifffile.imwrite(path, data, imagej=True, metadata={"axes": "TYX"})
-    return path
 
 
 def _run(argv: list, capsys) -> tuple[int, str]:
@@ -46,7 +36,7 @@ def _listing(folder: Path) -> list[str]:
 
 
 def test_drift_outputs_that_are_one_file_under_two_spellings_are_refused(tmp_path, capsys):
-    movie = _movie(tmp_path / "x.tif")
+    movie = three_disk_movie(tmp_path / "x.tif")
     (tmp_path / "d").mkdir()
     code, err = _run(["drift", movie, "-o", tmp_path / "d" / "c.tif", "--shifts", tmp_path / "d" / ".." / "d" / "c.tif",
                       "-q"], capsys)
@@ -82,7 +72,7 @@ def test_a_file_to_save_that_is_an_output_of_the_set_under_another_spelling_is_r
 
 def test_a_long_non_ascii_input_name_gives_outputs_the_file_system_takes(tmp_path, capsys):
     name = "細胞" * 40  # 240 bytes in UTF-8: the input's name fits, <name>_provenance.json would not
-    movie = _movie(tmp_path / f"{name}.tif")
+    movie = three_disk_movie(tmp_path / f"{name}.tif")
     code, err = _run(["threshold", movie, "-o", tmp_path / "out", "-q"], capsys)
     assert code == 0, err
     stem = plain_stem(name)
@@ -98,7 +88,7 @@ def test_stems_are_limited_in_bytes(tmp_path, capsys):
         check_stem("é" * 100 + "a")
     assert plain_stem("é" * 150) == "é" * 100
     assert plain_stem("a" * 250) == "a" * 200
-    code, err = _run(["threshold", _movie(tmp_path / "x.tif"), "-o", tmp_path / "out", "--stem", "é" * 150, "-q"],
+    code, err = _run(["threshold", three_disk_movie(tmp_path / "x.tif"), "-o", tmp_path / "out", "--stem", "é" * 150, "-q"],
                      capsys)
     assert code == 1 and "300 bytes long in UTF-8" in err and "Traceback" not in err, err
     assert not (tmp_path / "out").exists()
@@ -110,7 +100,7 @@ def test_output_names_longer_than_the_file_system_takes_are_one_clear_error(tmp_
         check_output_file(tmp_path / f"{long}.tif")
     with pytest.raises(OutputError, match="a name of 300 bytes"):
         OutputFolder(tmp_path / long / "b").open()
-    code, err = _run(["drift", _movie(tmp_path / "x.tif"), "-o", tmp_path / f"{long}.tif", "-q"], capsys)
+    code, err = _run(["drift", three_disk_movie(tmp_path / "x.tif"), "-o", tmp_path / f"{long}.tif", "-q"], capsys)
     assert code == 1 and "at most 255 bytes per file or folder name" in err and "Traceback" not in err, err
     assert _listing(tmp_path) == ["x.tif"]
 
@@ -120,7 +110,7 @@ def test_a_target_whose_name_nearly_fills_the_limit_is_written(tmp_path, capsys)
     write_text_atomic(target, "done")
     assert target.read_text() == "done" and _listing(tmp_path) == [target.name]
     name = "c" * 245 + ".tif"
-    code, err = _run(["drift", _movie(tmp_path / "x.tif"), "-o", tmp_path / "d" / name, "-q"], capsys)
+    code, err = _run(["drift", three_disk_movie(tmp_path / "x.tif"), "-o", tmp_path / "d" / name, "-q"], capsys)
     assert code == 0, err
     assert _listing(tmp_path / "d") == [name]
     assert tifffile.imread(tmp_path / "d" / name).shape == (3, 68, 64)  # grown canvas: disks move 2 px a frame
@@ -140,7 +130,7 @@ def test_an_interruption_while_writing_leaves_no_output_of_the_two(tmp_path, cap
     monkeypatch.setattr(labelfree.io, "write_table", interrupted)
     out = tmp_path / "out"
     if command == "drift":
-        argv = ["drift", _movie(tmp_path / "x.tif"), "-o", out / "c.tif", "--shifts", out / "s.csv", "-q"]
+        argv = ["drift", three_disk_movie(tmp_path / "x.tif"), "-o", out / "c.tif", "--shifts", out / "s.csv", "-q"]
     else:
         (tmp_path / "tiles").mkdir()
         image = np.random.default_rng(1).integers(0, 1000, (64, 100)).astype(np.uint16)
@@ -158,7 +148,7 @@ def test_an_interruption_while_writing_leaves_no_output_of_the_two(tmp_path, cap
                                    "--csv", "{out}/"]])
 def test_a_file_output_that_ends_with_a_slash_is_refused(tmp_path, capsys, argv):
     """``-o results/`` names a folder: refused, not written as a file named ``results``."""
-    movie = _movie(tmp_path / "x.tif")
+    movie = three_disk_movie(tmp_path / "x.tif")
     words = [w.format(movie=movie, out=tmp_path / "results", zoo=tmp_path / "zoo") for w in argv]
     code, err = _run(words, capsys)
     assert code == 2 and "ends with '/', so it names a folder" in err, err
@@ -169,7 +159,7 @@ def test_a_drift_output_inside_its_ome_zarr_movie_is_named_as_given(tmp_path, ca
     from labelfree.io import read_image
     from labelfree.io.ngff import write_ngff
 
-    store = write_ngff(tmp_path / "z.ome.zarr", read_image(_movie(tmp_path / "x.tif")))
+    store = write_ngff(tmp_path / "z.ome.zarr", read_image(three_disk_movie(tmp_path / "x.tif")))
     before = sorted(p.relative_to(store).as_posix() for p in store.rglob("*"))
     code, err = _run(["drift", store, "-o", store / "c.tif", "-q"], capsys)
     assert code == 1, err
