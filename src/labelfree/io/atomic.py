@@ -18,7 +18,7 @@ from typing import Iterator
 
 from labelfree.errors import OutputError
 
-__all__ = ["atomic_path", "write_text_atomic", "write_bytes_atomic", "PART_SUFFIX"]
+__all__ = ["atomic_path", "write_text_atomic", "write_bytes_atomic", "cut_to_bytes", "name_bytes", "PART_SUFFIX"]
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,8 @@ def temp_path(target: Path, /) -> Path:
             "(write_outputs creates its output folder itself)."
         )
     try:
-        fd, name = tempfile.mkstemp(prefix=f".{_short(target.name)}.", suffix=PART_SUFFIX, dir=folder)
+        # the temporary name adds 15 bytes to the target's: a target name near 255 bytes must still be writable
+        fd, name = tempfile.mkstemp(prefix=f".{cut_to_bytes(target.name, 200)}.", suffix=PART_SUFFIX, dir=folder)
     except OSError as exc:
         raise OutputError(f"Cannot write into {folder}: {exc.strerror or exc}. Choose a folder you can write to.") from exc
     os.close(fd)
@@ -51,10 +52,18 @@ def temp_path(target: Path, /) -> Path:
     return Path(name)
 
 
-def _short(name: str, /, limit: int = 200) -> str:
-    """``name`` cut (whole letters) to at most ``limit`` bytes: the temporary file's name adds 15 to the
-    target's, and a target whose name nearly fills the file system's 255 bytes must still be writable."""
-    while len(os.fsencode(name)) > limit:
+def name_bytes(name: str, /) -> int:
+    """The length of a file name on disk (UTF-8; names that are not text as the file system gave them)."""
+    try:
+        return len(os.fsencode(name))
+    except UnicodeEncodeError:  # a lone surrogate that no file name holds: the file system refuses it anyway
+        return len(name.encode("utf-8", "surrogatepass"))
+
+
+def cut_to_bytes(name: str, limit: int, /) -> str:
+    """``name`` cut at a whole letter to at most ``limit`` bytes on disk: a file system takes 255 bytes
+    per name, and non-ASCII letters take 2 to 4 each."""
+    while name_bytes(name) > limit:
         name = name[:-1]
     return name
 

@@ -41,7 +41,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from labelfree._config import file_sha256
 from labelfree.errors import FolderInUseError, InputError, InputOverwriteError, OutputError, OutputExistsError
-from labelfree.io.atomic import atomic_path, remove_quietly, write_text_atomic
+from labelfree.io.atomic import atomic_path, cut_to_bytes, name_bytes, remove_quietly, write_text_atomic
 
 __all__ = [
     "OUTPUT_SUFFIXES",
@@ -120,21 +120,13 @@ def check_stem(stem: str, /) -> str:
             f"characters or surrounding spaces; at most {_MAX_STEM} characters). Outputs stay inside the "
             "output folder: choose a plain name."
         )
-    if _name_bytes(stem) > _MAX_STEM:  # a file system takes 255 bytes per name: room for the suffixes
+    if name_bytes(stem) > _MAX_STEM:  # a file system takes 255 bytes per name: room for the suffixes
         raise InputError(
-            f"The output name {stem[:40]}... is {_name_bytes(stem)} bytes long in UTF-8 (each of its non-ASCII "
+            f"The output name {stem[:40]}... is {name_bytes(stem)} bytes long in UTF-8 (each of its non-ASCII "
             f"letters takes 2 to 4); an output name holds at most {_MAX_STEM} bytes, so that its file names "
             "(<stem>_provenance.json, ...) fit the file system's 255. Choose a shorter name."
         )
     return stem
-
-
-def _name_bytes(name: str) -> int:
-    """The length of a file name on disk (UTF-8; names that are not text as the file system gave them)."""
-    try:
-        return len(os.fsencode(name))
-    except UnicodeEncodeError:  # a lone surrogate that no file name holds: the file system refuses it anyway
-        return len(name.encode("utf-8", "surrogatepass"))
 
 
 def _outside_stem(ch: str) -> bool:
@@ -147,9 +139,7 @@ def plain_stem(text: str, /) -> str:
     and control characters become ``_``, surrounding spaces and a leading dot (a hidden file named on
     purpose) are taken out, and a very long name is cut (``"image"`` when nothing is left)."""
     stem = "".join("_" if _outside_stem(ch) else ch for ch in text)
-    stem = stem.strip().lstrip(".").strip()[:_MAX_STEM].rstrip()
-    while _name_bytes(stem) > _MAX_STEM:  # non-ASCII letters take several bytes: cut whole letters
-        stem = stem[:-1].rstrip()
+    stem = cut_to_bytes(stem.strip().lstrip(".").strip()[:_MAX_STEM], _MAX_STEM).rstrip()
     return stem or "image"
 
 
@@ -236,9 +226,9 @@ def _check_name_lengths(path: Path, what: str) -> None:
     except (OSError, ValueError, AttributeError):
         limit = 255
     for part in path.parts:
-        if _name_bytes(part) > limit:
+        if name_bytes(part) > limit:
             raise OutputError(
-                f"The {what} {path} holds a name of {_name_bytes(part)} bytes ({part[:40]}...); the file system "
+                f"The {what} {path} holds a name of {name_bytes(part)} bytes ({part[:40]}...); the file system "
                 f"takes at most {limit} bytes per file or folder name. Choose a shorter name."
             )
 
