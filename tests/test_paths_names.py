@@ -88,8 +88,8 @@ def test_stems_are_limited_in_bytes(tmp_path, capsys):
         check_stem("é" * 100 + "a")
     assert plain_stem("é" * 150) == "é" * 100
     assert plain_stem("a" * 250) == "a" * 200
-    code, err = _run(["threshold", three_disk_movie(tmp_path / "x.tif"), "-o", tmp_path / "out", "--stem", "é" * 150, "-q"],
-                     capsys)
+    movie = three_disk_movie(tmp_path / "x.tif")
+    code, err = _run(["threshold", movie, "-o", tmp_path / "out", "--stem", "é" * 150, "-q"], capsys)
     assert code == 1 and "300 bytes long in UTF-8" in err and "Traceback" not in err, err
     assert not (tmp_path / "out").exists()
 
