@@ -14,6 +14,7 @@ from scipy.optimize import linear_sum_assignment
 from labelfree.errors import DimensionError, DTypeError, InputError
 
 __all__ = [
+    "label_dtype",
     "relabel_sequential",
     "remove_small_objects",
     "fill_holes",
@@ -40,6 +41,12 @@ def weighted_median(values: np.ndarray, weights: np.ndarray, /) -> float:
     return float(v[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
 
 
+def label_dtype(top: float, /) -> type:
+    """The smallest unsigned integer type of a label image whose largest id is ``top``: uint16, uint32 or
+    uint64 (``top`` below 2**64)."""
+    return np.uint16 if top <= 65535 else np.uint32 if top <= 2**32 - 1 else np.uint64
+
+
 def _as_labels(labels: object, name: str = "labels") -> np.ndarray:
     arr = np.asarray(labels)
     if arr.dtype == bool:
@@ -48,8 +55,7 @@ def _as_labels(labels: object, name: str = "labels") -> np.ndarray:
         if arr.dtype.kind == "f" and arr.size and np.all(np.mod(arr, 1) == 0):  # whole numbers (no NaN/inf)
             if arr.min() < 0:
                 raise DTypeError(f"{name} has negative values; labels must be >= 0 (0 = background).")
-            top = float(arr.max())
-            return arr.astype(np.uint16 if top <= 65535 else np.uint32 if top < 2**32 else np.uint64)
+            return arr.astype(label_dtype(float(arr.max())))
         what = " with fractions, NaN or inf" if arr.dtype.kind == "f" else ""
         raise DTypeError(f"{name} must be an integer label image or a boolean mask; got dtype {arr.dtype}{what}.")
     if arr.size and arr.min() < 0:
@@ -71,9 +77,12 @@ def relabel_sequential(labels: np.ndarray, /) -> np.ndarray:
     return _sequential(arr)[1]
 
 
-def _dense_ids(arr: np.ndarray, /) -> bool:
-    """Whether a table as long as ``arr``'s largest id costs no more than a few passes over ``arr``."""
-    return (int(arr.max()) if arr.size else 0) <= 4 * arr.size
+def _dense_ids(arr: np.ndarray, /, *, top: int | None = None) -> bool:
+    """Whether a table as long as ``arr``'s largest id (``top`` when known) costs no more than a few passes
+    over ``arr``."""
+    if top is None:
+        top = int(arr.max()) if arr.size else 0
+    return top <= 4 * arr.size
 
 
 def _sequential(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -371,7 +380,7 @@ class OverlapLinker:
         flat = cur.ravel()
         fg = np.flatnonzero(flat)  # the work below is on object pixels only
         vals = flat[fg].astype(np.int64)
-        if len(vals) and int(vals.max()) > 4 * cur.size:  # a few huge ids: numbered 1..N in their order first
+        if len(vals) and not _dense_ids(cur, top=int(vals.max())):  # a few huge ids: numbered 1..N first
             vals = np.unique(vals, return_inverse=True)[1].ravel().astype(np.int64) + 1
         area = np.bincount(vals) if len(vals) else np.zeros(1, np.int64)
         ids = np.flatnonzero(area)

@@ -70,8 +70,9 @@ def as_label_image(labels: Any, /, *, name: str = "labels") -> xr.DataArray:
         if top >= 2.0**64:
             raise DTypeError(f"{name} holds the label id {top:.6g}, beyond 64-bit integers; number the objects "
                              "1..N first (labelfree.labels.relabel_sequential).")
-        dtype = np.uint16 if top <= 65535 else np.uint32 if top <= 2**32 - 1 else np.uint64
-        return da.astype(dtype)
+        from labelfree.labels import label_dtype
+
+        return da.astype(label_dtype(top))
     return da
 
 
