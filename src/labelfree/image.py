@@ -53,6 +53,7 @@ __all__ = [
     "merge_identical_channels",
     "channel_index",
     "channel_by_name",
+    "refuse_path",
     "parse_channel",
     "parse_channels",
     "planar_rgb_hint",
@@ -179,9 +180,7 @@ def to_dataarray(
             coords["C"] = da.coords["C"].values  # a channel picked with isel(C=k) keeps its name
         out = xr.DataArray(da.data, dims=da.dims, coords=coords, attrs={**da.attrs, **(attrs or {})}, name=da.name)
         return _name_the_channel(out, channel_names)
-    if isinstance(data, (str, bytes, os.PathLike)):
-        raise InputError(f"Got the path {os.fsdecode(data)!r}, not an image: read it first with "
-                         "labelfree.io.read_image(path).")
+    refuse_path(data)
     if isinstance(data, np.ma.MaskedArray) and np.ma.getmask(data).any():
         raise InputError(f"The image is a masked array with {int(np.ma.getmask(data).sum())} masked pixel(s); "
                          "LabelFree does not use masks. Give the pixel values to use there: array.filled(value).")
@@ -213,6 +212,13 @@ def to_dataarray(
         else:
             coords[d] = _coord(d, n, scale.get(d, 1.0), origin.get(d, 0.0), units.get(d, _DEFAULT_UNITS[d]))
     return _name_the_channel(xr.DataArray(arr, dims=dims_t, coords=coords, attrs=dict(attrs or {})), channel_names)
+
+
+def refuse_path(data: Any, /, *, what: str = "an image", hint: str = "") -> None:
+    """InputError for a file path given where the image itself is wanted (``what``; ``hint`` added)."""
+    if isinstance(data, (str, bytes, os.PathLike)):
+        raise InputError(f"Got the path {os.fsdecode(data)!r}, not {what}: read it first with "
+                         f"labelfree.io.read_image(path){hint}.")
 
 
 def _native_byte_order(data: Any) -> Any:

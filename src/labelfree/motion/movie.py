@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
-from labelfree.errors import (
-    ConstantImageError,
-    DimensionError,
-    DTypeError,
-    EmptyImageError,
-    InputError,
-    NonFiniteError,
-)
-from labelfree.image import SUPPORTED_DTYPES, to_dataarray
+from labelfree.errors import ConstantImageError, DimensionError, DTypeError, EmptyImageError, NonFiniteError
+from labelfree.image import SUPPORTED_DTYPES, refuse_path, to_dataarray
 
 __all__ = ["as_movie", "check_not_uniform"]
 
@@ -36,9 +28,7 @@ def as_movie(movie: Any, /) -> xr.DataArray:
     InputError
         A file path instead of the movie.
     """
-    if isinstance(movie, (str, bytes, os.PathLike)):
-        raise InputError(f"Got the path {os.fsdecode(movie)!r}, not a movie: read it first with "
-                         "labelfree.io.read_image(path) (or run `labelfree motion PATH -o OUT`).")
+    refuse_path(movie, what="a movie", hint=" (or run `labelfree motion PATH -o OUT`)")
     if isinstance(movie, (list, tuple)):
         shapes = {np.shape(f) for f in movie}
         if len(shapes) > 1:
