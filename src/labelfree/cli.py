@@ -42,6 +42,7 @@ __all__ = [
     "progress_from_args",
     "parse_set",
     "path_argument",
+    "file_argument",
 ]
 
 #: modules that add sub-commands of their own (besides one command per registered pipeline)
@@ -70,6 +71,20 @@ def path_argument(what: str, give: str, /) -> Callable[[str], Path]:
             raise argparse.ArgumentTypeError(f"{what} is empty: give {give} (an empty argument usually comes "
                                              "from an unset shell variable)")
         return Path(text)
+
+    return path
+
+
+def file_argument(what: str, give: str, /) -> Callable[[str], Path]:
+    """An argparse ``type`` for a file path: ``path_argument``'s, and a path that ends with a separator (a
+    folder, as ``-o results/`` says) is refused; ``Path`` would drop the slash and write a file of that name."""
+    plain = path_argument(what, give)
+
+    def path(text: str) -> Path:
+        if text.endswith(("/", os.sep)) or (os.altsep and text.endswith(os.altsep)):
+            raise argparse.ArgumentTypeError(f"{what} {text!r} ends with '/', so it names a folder; give {give} "
+                                             f"(for a file in that folder: {text.rstrip('/' + os.sep)}/NAME)")
+        return plain(text)
 
     return path
 

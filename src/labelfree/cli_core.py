@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import sys
 import time
@@ -21,8 +20,9 @@ import numpy as np
 
 from labelfree.errors import InputError
 from labelfree.io import read_labels
+from labelfree.io.ctc import seg_frame
 
-__all__ = ["register", "format_metrics", "run_command", "add_pipeline_arguments", "options_markdown", "file_argument"]
+__all__ = ["register", "format_metrics", "run_command", "add_pipeline_arguments", "options_markdown"]
 
 _METRIC_ROWS = (
     ("pixel_precision", "pixel precision"),
@@ -73,22 +73,6 @@ def channel_names_argument(text: str, /) -> tuple[str, ...] | None:
         return parse_channel_names(text)
     except InputError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def file_argument(what: str, give: str, /) -> Any:
-    """An argparse ``type`` for a file path: ``path_argument``'s, and a path that ends with a separator (a
-    folder, as ``-o results/`` says) is refused; ``Path`` would drop the slash and write a file of that name."""
-    from labelfree.cli import path_argument
-
-    plain = path_argument(what, give)
-
-    def path(text: str) -> Path:
-        if text.endswith(("/", os.sep)) or (os.altsep and text.endswith(os.altsep)):
-            raise argparse.ArgumentTypeError(f"{what} {text!r} ends with '/', so it names a folder; give {give} "
-                                             f"(for a file in that folder: {text.rstrip('/' + os.sep)}/NAME)")
-        return plain(text)
-
-    return path
 
 
 def add_pipeline_arguments(p: argparse.ArgumentParser, spec: Any, /) -> None:
@@ -356,9 +340,6 @@ def _unit_interval(text: str) -> float:
     return value
 
 
-_SEG_FILE = re.compile(r"man_seg(\d+)\.tiff?")
-
-
 def _frames_text(frames: list[int], /, *, limit: int = 12) -> str:
     """``[0, 1, 2, 3, 5, 7]`` -> ``"0-3, 5, 7"`` (at most ``limit`` items, then the count)."""
     runs: list[list[int]] = []
@@ -376,9 +357,9 @@ def _frames_text(frames: list[int], /, *, limit: int = 12) -> str:
 def _seg_files(seg_dir: Path) -> dict[int, Path]:
     files = {}
     for f in seg_dir.iterdir():
-        m = _SEG_FILE.fullmatch(f.name)
-        if m and f.is_file():
-            files[int(m.group(1))] = f
+        t = seg_frame(f.name)
+        if t is not None and f.is_file():
+            files[t] = f
     if not files:
         slices = sorted(seg_dir.glob("man_seg*_*.tif*"))
         hint = (" It holds only annotated slices of 3-D data (man_seg_TTT_ZZZ.tif), which eval does not score."
@@ -468,7 +449,7 @@ def _eval(args: argparse.Namespace) -> int:
     for name, labels in ((args.pred.name, pred), (args.gt.name, gt)):
         for problem in label_image_problems(labels, name=name):
             print(f"labelfree: warning: {problem}", file=sys.stderr)
-    if scored is None and gt.ndim == 3 and _SEG_FILE.fullmatch(args.gt.name):
+    if scored is None and gt.ndim == 3 and seg_frame(args.gt.name) is not None:
         # a CTC man_segNNN.tif holds one frame: a 3-D one is a (Z, Y, X) volume of 3-D objects, not a T stack
         import xarray as xr
 

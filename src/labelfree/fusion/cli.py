@@ -144,7 +144,8 @@ def _common(p: argparse.ArgumentParser, *, labels: bool) -> None:
 
 def register_verbs(sub: argparse._SubParsersAction) -> None:
     """``labelfree fusion train|select|eval|segment``."""
-    from labelfree.cli_core import add_pipeline_arguments, file_argument, run_command
+    from labelfree.cli import file_argument
+    from labelfree.cli_core import add_pipeline_arguments, run_command
     from labelfree.pipelines import get_pipeline
 
     p = sub.add_parser("train", help="fine-tune models (channel-wise or multi-channel) into a zoo")

@@ -21,7 +21,7 @@ import xarray as xr
 from labelfree.errors import InputError
 from labelfree.image import to_dataarray
 
-__all__ = ["read_ctc", "CTCDataset", "LazyFrames"]
+__all__ = ["read_ctc", "seg_frame", "CTCDataset", "LazyFrames"]
 
 _FRAME = re.compile(r"^t(\d+)\.tiff?$")
 #: man_segTTT.tif (a whole frame); man_seg_TTT_ZZZ.tif (slice ZZZ of 3-D frame TTT, the CTC name) or man_segTTT_ZZZ.tif
@@ -36,6 +36,13 @@ def _read_plane(path: Path) -> np.ndarray:
         return tifffile.imread(path)
     except Exception as exc:  # codec / corrupt-file errors vary
         raise InputError(f"Cannot read {path} ({type(exc).__name__}: {exc}).") from exc
+
+
+def seg_frame(name: str, /) -> int | None:
+    """The frame of a whole-frame SEG file name (``man_seg012.tif`` -> 12); None for any other name
+    (an annotated slice ``man_seg_012_034.tif`` included)."""
+    m = _SEG.match(name)
+    return int(m.group(1)) if m and m.group(1) is not None else None
 
 
 def _index(folder: Path, pattern: re.Pattern[str]) -> dict[Any, Path]:

@@ -21,8 +21,7 @@ _IJ_TYPES = (np.uint8, np.uint16, np.float32)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from labelfree.cli import add_config_options, add_progress_options, path_argument
-    from labelfree.cli_core import file_argument
+    from labelfree.cli import add_config_options, add_progress_options, file_argument, path_argument
 
     out_file = file_argument("the output file (-o)", "a file name, e.g. -o corrected.tif")
     csv_file = file_argument("the CSV path", "a file name, e.g. shifts.csv")
