@@ -183,9 +183,9 @@ def _drift_corrected(da: xr.DataArray, cfg: MotionConfig) -> tuple[xr.DataArray,
 
     Returns the corrected movie, per frame how many rows/columns at the (top, bottom, left,
     right) edges were shifted in from outside (zero-filled), and the provenance record of the
-    correction: per frame the drift ``[dy, dx]`` (px) that was undone, so that the labels,
-    drawn on the corrected frames, can be mapped back (frame t's object at ``p`` lies at
-    ``p + (dy, dx)`` in the input's frame t).
+    correction: per frame the drift ``[dy, dx]`` (px) that was undone; the labels, drawn on
+    the corrected frames, are put back with it (frame t's object at ``p`` lies at ``p + (dy, dx)``
+    in the input's frame t: :func:`_on_input_frames`).
     """
     from labelfree.registration import correct_drift
 
@@ -193,12 +193,28 @@ def _drift_corrected(da: xr.DataArray, cfg: MotionConfig) -> tuple[xr.DataArray,
     log.info("Motion: drift corrected, largest shift %.1f px",
              float(np.abs(shifts[["dy", "dx"]].to_numpy()).max()) if len(shifts) else 0.0)
     bands = np.zeros((da.sizes["T"], 4), np.int64)  # rows/cols without data: top, bottom, left, right
-    record = []
+    record = [[0.0, 0.0] for _ in range(da.sizes["T"])]
     for _, row in shifts.iterrows():
         dy, dx = float(row["dy"]), float(row["dx"])
         bands[int(row["frame"])] = [np.ceil(-dy), np.ceil(dy), np.ceil(-dx), np.ceil(dx)]
-        record.append([round(dy, 3), round(dx, 3)])
+        record[int(row["frame"])] = [round(dy, 3), round(dx, 3)]
     return corrected, np.clip(bands, 0, None), record
+
+
+def _on_input_frames(labels: np.ndarray, drift: list) -> np.ndarray:
+    """Labels drawn on the drift-corrected frames, moved back onto the input's frames.
+
+    Frame t's object at ``p`` lies at ``p + drift[t]`` in the input (to the nearest whole
+    pixel: labels are not interpolated). Nothing is lost at the edges: no object is drawn on
+    the rows and columns the correction shifted in from outside.
+    """
+    from labelfree.registration._shift import shift_frame
+
+    window = [(0, labels.shape[1]), (0, labels.shape[2])]
+    out = np.zeros_like(labels)
+    for t, (dy, dx) in enumerate(drift):
+        out[t] = shift_frame(labels[t], (-dy, -dx), window, subpixel=False)
+    return out
 
 
 def _leading(flags: np.ndarray) -> int:
@@ -725,6 +741,8 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, progress: Any, *, noise_check:
             warnings.warn(NoMotionWarning(f"No {what} found in {len(pending) + still} of {n} frames (the first ones "
                                           f"or all); they are left empty.{why}"), stacklevel=3)
             bar.update(len(pending), message=f"no {what}")
+    if drift is not None:  # drawn and tracked on the corrected frames: each frame's labels go back onto the input's
+        out = _on_input_frames(out, drift)
     scale = None
     if last < 0 and cfg.min_size is None:  # no frame was segmented: a size measured on noise means nothing
         min_size = None
@@ -754,7 +772,7 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, progress: Any, *, noise_check:
         "thresholds": [{"frame": t, "cell": c, "background": b, "cell_pixels": k, "classifier": kind}
                        for t, c, b, k, kind in stats],
         **({"refinement": sorted(refined, key=lambda r: r["frame"])} if cfg.refine_boundary else {}),
-        # the labels lie on the drift-corrected frames: frame t's object at p is at p + drift[t] in the input
+        # the drift undone before the flow, and put back on the labels: they lie on the input's frames
         **({"drift": {"backend": cfg.drift_correction, "canvas": "same", "shifts": drift}}
            if drift is not None else {}),
     })
