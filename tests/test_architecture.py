@@ -199,3 +199,16 @@ def test_every_option_has_its_own_help_and_first_dialogs_stay_small():
         assert len(set(helps)) == len(helps), f"{spec.name}: two options share a help text"
         basic, _ = split_fields(fields)
         assert 1 <= len(basic) <= 12, f"{spec.name}: {len(basic)} fields in the first dialog"
+
+
+def test_the_version_is_written_once():
+    """pyproject.toml reads the version from labelfree.__version__ (it was written in both, free to drift)."""
+    import importlib.metadata
+    import tomllib
+
+    import labelfree
+
+    project = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())
+    assert "version" not in project["project"] and "version" in project["project"]["dynamic"]
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "labelfree.__version__"}
+    assert importlib.metadata.version("labelfree") == labelfree.__version__
