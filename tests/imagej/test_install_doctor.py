@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -11,7 +12,7 @@ import yaml
 
 from labelfree.cli import main
 from labelfree.errors import ConfigError, FijiError
-from labelfree.imagej.install import fiji_environment_yaml, find_environment_file, install_fiji
+from labelfree.imagej.install import fiji_environment_yaml, find_environment_file, install_fiji, uninstall_fiji
 from labelfree.imagej.scripts import parse_script_parameters, script_files
 
 
@@ -200,3 +201,87 @@ def test_each_command_help_says_what_the_command_does(argv, says, capsys):
     usage, _, rest = text.partition("\n\n")
     assert usage.startswith(f"usage: labelfree {' '.join(argv)}")
     assert " ".join(rest.split()).startswith(says)  # the description, right below the usage
+
+
+def _tree(root):
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_uninstall_puts_the_fiji_back_as_it_was(fiji_dir, capsys):
+    """`labelfree fiji uninstall` removes the scripts and the environment file it wrote and sets the
+    launch mode back: the Fiji folder is byte for byte what it was (there was no way back but by hand)."""
+    before = _tree(fiji_dir)
+    assert main(["fiji", "install", str(fiji_dir)]) == 0
+    assert (fiji_dir / "scripts" / "Plugins" / "LabelFree").is_dir()
+    capsys.readouterr()
+    assert main(["fiji", "uninstall", str(fiji_dir)]) == 0
+    out = capsys.readouterr().out
+    assert _tree(fiji_dir) == before
+    assert not (fiji_dir / "scripts" / "Plugins" / "LabelFree").exists()
+    assert f"removed      {fiji_dir / 'config' / 'environment.yml'}" in out
+    assert f"restored     {fiji_dir / 'config' / 'jaunch' / 'fiji.cfg'}" in out
+    with pytest.raises(FijiError, match="holds no LabelFree install"):  # once more: nothing to remove, said so
+        uninstall_fiji(fiji_dir)
+    assert main(["fiji", "uninstall", str(fiji_dir)]) == 1
+
+
+def test_uninstall_after_several_installs_restores_the_users_own_environment(fiji_dir, tmp_path):
+    config = fiji_dir / "config"
+    mine = "name: mine\ndependencies:\n  - python\n"
+    (config / "environment.yml").write_text(mine)
+    other = tmp_path / "other.yml"
+    other.write_text("name: other\ndependencies:\n  - numpy\n")
+    install_fiji(fiji_dir)
+    install_fiji(fiji_dir, env_file=other)  # an upgrade: LabelFree's first file is kept as .bak.1
+    done = uninstall_fiji(fiji_dir)
+    assert (config / "environment.yml").read_text() == mine  # the file before the first install, not .bak.1
+    assert config / "environment.yml" in done["restored"]
+    assert (config / "jaunch" / "fiji.cfg").read_text() == "jvm-dir=java/linux64\nlaunch-mode=JVM\n"
+    assert (config / "environment.yml.bak").read_text() == mine  # backups are never removed
+    assert not (config / "labelfree-install.json").exists()
+
+
+def test_uninstall_keeps_what_the_user_changed_since_the_install(fiji_dir):
+    install_fiji(fiji_dir)
+    scripts = fiji_dir / "scripts" / "Plugins" / "LabelFree"
+    edited = scripts / script_files()["motion"]
+    edited.write_text(edited.read_text() + "# my change\n")
+    (fiji_dir / "config" / "environment.yml").write_text("name: rebuilt\ndependencies:\n  - python\n")
+    cfg = fiji_dir / "config" / "jaunch" / "fiji.cfg"
+    cfg.write_text("jvm-dir=java/linux64\nlaunch-mode=JVM\n")  # switched back in Fiji's options
+    done = uninstall_fiji(fiji_dir)
+    assert sorted(done["kept"]) == sorted([edited, fiji_dir / "config" / "environment.yml", cfg])
+    assert [p.name for p in scripts.iterdir()] == [edited.name]  # every other script is gone
+    assert (fiji_dir / "config" / "environment.yml").read_text().startswith("name: rebuilt")
+    assert cfg.read_text() == "jvm-dir=java/linux64\nlaunch-mode=JVM\n"
+
+
+def test_reinstall_removes_the_scripts_of_commands_it_no_longer_has(fiji_dir):
+    """A command renamed between versions left its old menu entry behind after an upgrade."""
+    import json
+
+    install_fiji(fiji_dir)
+    scripts = fiji_dir / "scripts" / "Plugins" / "LabelFree"
+    old = scripts / "LabelFree_Old_Name.py"
+    old.write_text("#@ ImagePlus imp\n")
+    mine = scripts / "My_Own_Script.py"  # not written by LabelFree: never touched
+    mine.write_text("print('mine')\n")
+    record_path = fiji_dir / "config" / "labelfree-install.json"
+    record = json.loads(record_path.read_text())
+    old_sha = hashlib.sha256(b"#@ ImagePlus imp\n").hexdigest()
+    record["scripts"]["scripts/Plugins/LabelFree/LabelFree_Old_Name.py"] = old_sha  # as an earlier version wrote it
+    record_path.write_text(json.dumps(record))
+    install_fiji(fiji_dir)
+    assert not old.exists() and mine.exists()
+    assert sorted(p.name for p in scripts.iterdir()) == sorted([*script_files().values(), mine.name])
+    uninstall_fiji(fiji_dir)
+    assert [p.name for p in scripts.iterdir()] == [mine.name]
+
+
+def test_uninstall_of_an_install_without_a_record_removes_the_scripts_by_name(fiji_dir):
+    install_fiji(fiji_dir)
+    (fiji_dir / "config" / "labelfree-install.json").unlink()  # as an install by a LabelFree that kept none
+    done = uninstall_fiji(fiji_dir)
+    assert not (fiji_dir / "scripts" / "Plugins" / "LabelFree").exists()
+    assert sorted(done["kept"]) == sorted([fiji_dir / "config" / "environment.yml",
+                                           fiji_dir / "config" / "jaunch" / "fiji.cfg"])

@@ -1,4 +1,4 @@
-"""Sub-commands ``labelfree fiji install FIJI_DIR`` and ``labelfree doctor``."""
+"""Sub-commands ``labelfree fiji install FIJI_DIR``, ``labelfree fiji uninstall FIJI_DIR`` and ``labelfree doctor``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ __all__ = ["register"]
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``fiji`` and ``doctor`` sub-commands to the ``labelfree`` parser."""
-    fiji = sub.add_parser("fiji", help="Fiji integration (install the LabelFree menu commands)")
+    fiji = sub.add_parser("fiji", help="Fiji integration (install or uninstall the LabelFree menu commands)")
     fiji_sub = fiji.add_subparsers(dest="fiji_command", metavar="ACTION")
     install = fiji_sub.add_parser(
         "install",
@@ -23,6 +23,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     install.add_argument("--no-python-mode", action="store_true",
                          help="do not switch Fiji's launcher to Python mode")
     install.set_defaults(func=_install)
+    uninstall = fiji_sub.add_parser(
+        "uninstall",
+        help="remove what 'fiji install' wrote into FIJI_DIR and put back the environment file and launch mode "
+             "it replaced (files changed since are kept)",
+    )
+    uninstall.add_argument("fiji_dir", type=Path, metavar="FIJI_DIR", help="the Fiji.app folder")
+    uninstall.set_defaults(func=_uninstall)
     fiji.set_defaults(func=lambda args: (fiji.print_help(), 2)[1])
 
     doc = sub.add_parser("doctor", help="check Java, ImageJ/Fiji, pyimagej, torch/GPU, file formats and cellpose; "
@@ -40,6 +47,19 @@ def _install(args: argparse.Namespace) -> int:
             print(f"{kind:12s} {path}")
     print("Restart Fiji; the commands are under Plugins > LabelFree. If the Python environment is not built yet, "
           "use Edit > Options > Python... > Build Python environment.")
+    return 0
+
+
+def _uninstall(args: argparse.Namespace) -> int:
+    from labelfree.imagej.install import uninstall_fiji
+
+    done = uninstall_fiji(args.fiji_dir)
+    for kind, paths in done.items():
+        for path in paths:
+            print(f"{kind:12s} {path}")
+    if done["kept"]:
+        print("Kept: changed since the install (or not recorded by it); remove or edit them by hand if you wish.")
+    print("Restart Fiji; Plugins > LabelFree is gone.")
     return 0
 
 

@@ -14,7 +14,11 @@ What is written (each file atomically):
   install that replaces a different file keeps it as ``.bak.1``, ``.bak.2``, ...: no backup is
   ever overwritten);
 * ``FIJI_DIR/config/jaunch/fiji.cfg``: ``launch-mode=PYTHON`` (what "Launch in Python
-  mode" stores), only for a Fiji with the Jaunch launcher (``config/jaunch/`` exists).
+  mode" stores), only for a Fiji with the Jaunch launcher (``config/jaunch/`` exists);
+* ``FIJI_DIR/config/labelfree-install.json``: the record of what was written, and of what the
+  environment file and launch mode were before the first install, which
+  ``labelfree fiji uninstall FIJI_DIR`` (:func:`uninstall_fiji`) reads to put the Fiji back. An
+  install over an earlier one removes the earlier scripts it no longer writes (a renamed command).
 """
 
 from __future__ import annotations
@@ -25,8 +29,14 @@ from pathlib import Path
 
 from labelfree.errors import ConfigError, FijiError
 
-__all__ = ["install_fiji", "find_environment_file", "fiji_environment_yaml", "installed_environment_yaml",
-           "check_fiji_dir"]
+__all__ = ["install_fiji", "uninstall_fiji", "find_environment_file", "fiji_environment_yaml",
+           "installed_environment_yaml", "check_fiji_dir"]
+
+#: the record of an install, relative to the Fiji folder
+RECORD = "config/labelfree-install.json"
+_SCRIPTS = "scripts/Plugins/LabelFree"
+_ENVIRONMENT = "config/environment.yml"
+_LAUNCH = "config/jaunch/fiji.cfg"
 
 log = logging.getLogger(__name__)
 
@@ -170,28 +180,61 @@ def environment_yaml(env_file: str | Path | None = None, /) -> str:
     return fiji_environment_yaml(found)
 
 
-def _backup(path: Path, new_text: str) -> Path | None:
+def _backup(path: Path, new_text: str) -> tuple[Path | None, bool]:
     """Keep ``path`` before it is replaced by ``new_text``; never overwrite an earlier backup.
 
     The first backup is ``<name>.bak``; when it exists (the user's own file, kept by an earlier
     install), the file is kept as ``<name>.bak.1``, ``.bak.2``, ... A file equal to the new text
-    or to an existing backup needs none. Returns the backup written, or None.
+    or to an existing backup needs none. Returns the backup that holds the file as it was (None:
+    no file, or one equal to the new text) and whether it was written now.
     """
     if not path.is_file():
-        return None
+        return None, False
     old = path.read_text(encoding="utf-8")
     if old == new_text:
-        return None
+        return None, False
     first = path.with_name(path.name + ".bak")
     numbered = sorted(path.parent.glob(path.name + ".bak.*"))
     for existing in [first, *numbered]:
         if existing.is_file() and existing.read_text(encoding="utf-8") == old:
-            return None
+            return existing, False
     target, n = first, 0
     while target.exists():
         n += 1
         target = path.with_name(f"{path.name}.bak.{n}")
-    return _write_atomic(target, old)
+    return _write_atomic(target, old), True
+
+
+def _sha(text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _file_sha(path: Path) -> str | None:
+    """SHA-256 of a text file's content; None when it is absent or unreadable as text."""
+    try:
+        return _sha(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _read_record(root: Path) -> dict | None:
+    """The record of the last install into ``root`` (None: none, or one this version cannot read)."""
+    import json
+
+    try:
+        data = json.loads((root / RECORD).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and isinstance(data.get("scripts"), dict) else None
+
+
+def _launch_line(cfg: Path) -> str | None:
+    """The last ``launch-mode=`` line of Jaunch's fiji.cfg (None: no such line or no file)."""
+    lines = cfg.read_text(encoding="utf-8").splitlines() if cfg.is_file() else []
+    found = [ln.strip() for ln in lines if ln.strip().startswith("launch-mode=")]
+    return found[-1] if found else None
 
 
 def _set_launch_mode(cfg: Path) -> Path:
@@ -229,22 +272,146 @@ def install_fiji(
     """
     from labelfree.imagej.scripts import write_scripts
 
+    import json
+
+    import labelfree
+
     root = check_fiji_dir(fiji)
     env_text = environment_yaml(env_file)  # before anything is written: a bad env_file leaves the Fiji as it was
+    earlier = _read_record(root)
     written: dict[str, list[Path]] = {"scripts": [], "environment": [], "config": []}
-    written["scripts"] = write_scripts(root / "scripts" / "Plugins" / "LabelFree")
-    env_path = root / "config" / "environment.yml"
-    backup = _backup(env_path, env_text)
+    written["scripts"] = write_scripts(root / _SCRIPTS)
+    scripts = {path.relative_to(root).as_posix(): _file_sha(path) for path in written["scripts"]}
+    for name, sha in (earlier or {}).get("scripts", {}).items():  # an earlier install's scripts not written now
+        old = root / name
+        if name not in scripts and Path(name).parent.as_posix() == _SCRIPTS and _file_sha(old) == sha:
+            old.unlink()
+            log.info("removed %s, written by an earlier install and no longer a LabelFree command", old)
+    env_path = root / _ENVIRONMENT
+    before_env = (earlier or {}).get("environment")
+    if not before_env or _file_sha(env_path) != before_env.get("sha256"):  # not the file the last install wrote
+        before_env = None
+    backup, new_backup = _backup(env_path, env_text)
     if backup is not None:
         log.info("kept the previous %s as %s", env_path.name, backup)
-        written["environment"].append(backup)
+        if new_backup:
+            written["environment"].append(backup)
     written["environment"].append(_write_atomic(env_path, env_text))
+    # what uninstall puts back: the file as it was before the first of consecutive installs
+    environment = {"sha256": _sha(env_text), "before": before_env["before"] if before_env else
+                   (None if backup is None else backup.relative_to(root).as_posix())}
+    launch = (earlier or {}).get("launch_mode")
     jaunch = root / "config" / "jaunch"
     if python_mode and jaunch.is_dir():
-        written["config"].append(_set_launch_mode(jaunch / "fiji.cfg"))
+        cfg = root / _LAUNCH
+        if not launch or _launch_line(cfg) != "launch-mode=PYTHON":
+            launch = {"before": _launch_line(cfg), "file_created": not cfg.is_file()}
+        written["config"].append(_set_launch_mode(cfg))
     elif python_mode:
         log.warning("%s has no config/jaunch folder (an older Fiji launcher), so LabelFree could not switch it to "
                     "Python mode: in Fiji, switch on Edit > Options > Python... > 'Launch in Python mode' by hand "
                     "and restart Fiji.", root)
+    record = {"labelfree": labelfree.__version__, "scripts": scripts, "environment": environment,
+              "launch_mode": launch}
+    written["config"].append(_write_atomic(root / RECORD, json.dumps(record, indent=2) + "\n"))
     return written
+
+
+def uninstall_fiji(fiji: str | Path, /) -> dict[str, list[Path]]:
+    """Remove what :func:`install_fiji` wrote into a Fiji, and put back what it replaced.
+
+    From the install's record (``config/labelfree-install.json``): the LabelFree scripts are
+    removed (and their folder, once empty); ``config/environment.yml`` becomes again the file it
+    was before the first install (from its ``.bak``), or is removed when there was none; the
+    launcher's launch mode is set back. A file changed since the install (a script or the
+    environment edited by hand, the launch mode switched in Fiji) is left as it is and listed under
+    ``kept``; backups are never removed. An install by a LabelFree that kept no record loses
+    its scripts (LabelFree's by their names); its environment and launch mode are left as they
+    are (listed under ``kept``).
+
+    Returns
+    -------
+    dict
+        ``removed``, ``restored`` and ``kept`` -> lists of paths.
+
+    Raises
+    ------
+    FijiError
+        ``fiji`` is not a Fiji installation, or holds no LabelFree install.
+    """
+    from labelfree.imagej.scripts import script_files
+
+    root = check_fiji_dir(fiji)
+    record = _read_record(root)
+    done: dict[str, list[Path]] = {"removed": [], "restored": [], "kept": []}
+    folder = root / _SCRIPTS
+    if record is None:
+        names = [folder / name for name in script_files().values() if (folder / name).is_file()]
+        if not names:
+            raise FijiError(f"{root} holds no LabelFree install (no {RECORD}, no scripts in {_SCRIPTS}); nothing to "
+                            "remove. Give the Fiji.app folder LabelFree was installed into.")
+        for path in names:  # an install from before the record: its scripts are LabelFree's by name
+            path.unlink()
+            done["removed"].append(path)
+        done["kept"] += [p for p in (root / _ENVIRONMENT, root / _LAUNCH) if p.is_file()]
+    else:
+        for name, sha in record["scripts"].items():
+            path = root / name
+            if Path(name).parent.as_posix() != _SCRIPTS or not path.is_file():
+                continue
+            if _file_sha(path) == sha:
+                path.unlink()
+                done["removed"].append(path)
+            else:
+                done["kept"].append(path)
+        _restore_environment(root, record.get("environment"), done)
+        _restore_launch_mode(root, record.get("launch_mode"), done)
+    if folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
+    if (root / RECORD).is_file():
+        (root / RECORD).unlink()
+        done["removed"].append(root / RECORD)
+    return done
+
+
+def _restore_environment(root: Path, environment: dict | None, done: dict[str, list[Path]]) -> None:
+    """Put back ``config/environment.yml`` as it was before the install, unless it changed since."""
+    path = root / _ENVIRONMENT
+    if not isinstance(environment, dict) or not path.is_file():
+        return
+    if _file_sha(path) != environment.get("sha256"):  # edited or replaced since: the user's now
+        done["kept"].append(path)
+        return
+    before = environment.get("before")
+    if before is None:  # there was none
+        path.unlink()
+        done["removed"].append(path)
+        return
+    source = root / str(before)
+    if Path(str(before)).parent.as_posix() != "config" or not source.is_file():
+        log.warning("the environment file %s was kept by the install as %s, which is gone: %s is left as it is",
+                    path.name, source, path)
+        done["kept"].append(path)
+        return
+    _write_atomic(path, source.read_text(encoding="utf-8"))
+    done["restored"].append(path)
+
+
+def _restore_launch_mode(root: Path, launch: dict | None, done: dict[str, list[Path]]) -> None:
+    """Set Jaunch's launch mode back, unless it was switched since the install."""
+    cfg = root / _LAUNCH
+    if not isinstance(launch, dict) or not cfg.is_file():
+        return
+    if _launch_line(cfg) != "launch-mode=PYTHON":  # switched in Fiji since: the user's choice
+        done["kept"].append(cfg)
+        return
+    lines = [ln for ln in cfg.read_text(encoding="utf-8").splitlines() if not ln.strip().startswith("launch-mode=")]
+    if launch.get("before"):
+        lines.append(str(launch["before"]))
+    if not lines and launch.get("file_created"):
+        cfg.unlink()
+        done["removed"].append(cfg)
+        return
+    _write_atomic(cfg, "\n".join(lines) + "\n")
+    done["restored"].append(cfg)
 
