@@ -17,7 +17,8 @@ def test_values_against_regionprops():
     lab[35:40, 45:50] = 0
     img = rng.random((50, 60))
     df = measure_objects(lab, image=img)
-    ref = pd.DataFrame(regionprops_table(lab.astype(int), img, properties=("label", "area", "centroid", "bbox", "intensity_mean")))
+    properties = ("label", "area", "centroid", "bbox", "intensity_mean")
+    ref = pd.DataFrame(regionprops_table(lab.astype(int), img, properties=properties))
     assert df.label.tolist() == ref.label.tolist() == [1, 3, 12]
     np.testing.assert_allclose(df.area, ref.area)
     np.testing.assert_allclose(df.centroid_x, ref["centroid-1"])
@@ -68,7 +69,8 @@ def test_empty_labels_give_empty_table_with_columns():
 
 def test_bad_inputs():
     with pytest.raises(DimensionError, match="labels' T/Z/Y/X"):
-        measure_objects(to_dataarray(np.ones((2, 4, 4), np.uint8), dims="TYX"), image=to_dataarray(np.ones((3, 4, 4)), dims="TYX"))
+        measure_objects(to_dataarray(np.ones((2, 4, 4), np.uint8), dims="TYX"),
+                        image=to_dataarray(np.ones((3, 4, 4)), dims="TYX"))
     with pytest.raises(DimensionError, match="differs from labels shape"):
         measure_objects(np.ones((4, 4), np.uint8), image=np.ones((4, 5)))
     with pytest.raises(DTypeError, match="non-integer"):
@@ -100,3 +102,43 @@ def test_channels_of_the_same_name_get_a_column_each():
     assert df.mean_GFP_c0.tolist() == [10.0, 10.0]
     assert df.mean_GFP_c1.tolist() == [20.0, 40.0]
     assert df.mean_DAPI.tolist() == [30.0, 30.0]
+
+
+def test_empty_table_keeps_the_column_types():
+    """A label image without objects gave a table of float columns only (label, frame, z and the box too), so
+    that joining it with the tables of other images turned the label ids and frame numbers into floats."""
+    empty = measure_objects(np.zeros((5, 5), np.uint8), image=np.ones((5, 5), np.float32))
+    full = measure_objects(np.eye(5, dtype=np.uint8), image=np.ones((5, 5), np.float32))
+    assert empty.dtypes.to_dict() == full.dtypes.to_dict()
+    assert pd.concat([empty, full]).dtypes.to_dict() == full.dtypes.to_dict()
+
+
+def test_nan_pixels_are_left_out_of_the_mean():
+    """NaN pixels made an object's mean NaN; ImageJ's Measure (tests/test_measure_vs_imagej.py) leaves them out."""
+    lab = np.array([[1, 1, 2], [1, 0, 2]], np.uint8)
+    img = np.array([[1.0, np.nan, np.nan], [4.0, 9.0, np.nan]], np.float32)
+    df = measure_objects(lab, image=img)
+    assert df.mean_intensity[0] == 2.5
+    assert np.isnan(df.mean_intensity[1])
+    assert df.area.tolist() == [3.0, 2.0]
+
+
+def test_large_coordinates_keep_their_decimals_in_the_csv(tmp_path):
+    """The CSV kept 6 significant digits only: in a wide calibrated image a centroid at 123,004.1 µm was written
+    123004 and one at 163,965.15 µm 163965, so markers read back from the table moved (0.04 px)."""
+    from labelfree.io import write_table
+    from labelfree.io.markers import read_markers
+
+    lab = np.zeros((2, 40000), np.uint8)
+    lab[0, 30000:30003] = 1  # centroid x 30001 px
+    lab[1, 39990:39994] = 2  # centroid x 39991.5 px
+    scale = {"X": 4.1, "Y": 4.1}
+    image = np.full(lab.shape, 28505.4651)
+    table = measure_objects(to_dataarray(lab, scale=scale, units={"X": "µm", "Y": "µm"}), image=image)
+    path = write_table(tmp_path / "wide_table.csv", table)
+    back = pd.read_csv(path)
+    np.testing.assert_allclose(back.centroid_x, [123004.1, 163965.15], rtol=0, atol=1e-9)
+    assert back.mean_intensity.tolist() == [28505.465, 28505.465]
+    assert back.area.tolist() == pytest.approx([3 * 4.1**2, 4 * 4.1**2], abs=5e-4)
+    points = read_markers(path, image=to_dataarray(lab, scale=scale))
+    np.testing.assert_allclose(points, [[0, 30001], [1, 39991.5]], atol=1e-3)

@@ -21,6 +21,8 @@ TABLE_COLUMNS = (
     "bbox_x", "bbox_y", "bbox_width", "bbox_height",
 )
 
+_INTEGER_COLUMNS = ("label", "frame", "z", "bbox_x", "bbox_y", "bbox_width", "bbox_height")
+
 
 def _area_unit(da: xr.DataArray) -> str:
     ux, uy = units_of(da, "X"), units_of(da, "Y")
@@ -105,11 +107,20 @@ def _plane_rows(lab: np.ndarray, planes: np.ndarray | None) -> dict[str, np.ndar
     else:
         out["bbox"] = _bboxes_sparse(index, n, ys, xs)[present]
     if planes is not None:
-        out["means"] = np.stack(
-            [np.bincount(index, weights=p[ys, xs].astype(np.float64), minlength=n)[present] / c for p in planes],
-            axis=1,
-        )
+        out["means"] = np.stack([_means(index, n, p[ys, xs], present, c) for p in planes], axis=1)
     return out
+
+
+def _means(index: np.ndarray, n: int, values: np.ndarray, present: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Mean of ``values`` per object; NaN pixels are left out, as ImageJ's Measure leaves them out."""
+    values = values.astype(np.float64, copy=False)
+    nan = np.isnan(values)
+    if not nan.any():
+        return np.bincount(index, weights=values, minlength=n)[present] / counts
+    keep = ~nan
+    sums = np.bincount(index[keep], weights=values[keep], minlength=n)[present]
+    numbers = np.bincount(index[keep], minlength=n)[present]
+    return np.where(numbers > 0, sums / np.maximum(numbers, 1), np.nan)
 
 
 def measure_objects(labels: Any, /, *, image: Any = None) -> pd.DataFrame:
@@ -131,7 +142,10 @@ def measure_objects(labels: Any, /, *, image: Any = None) -> pd.DataFrame:
         ``label``, ``frame`` and ``z`` (0-based indices; 0 without that axis), ``area``
         (pixel count x pixel area, calibrated), ``centroid_x``/``centroid_y`` (calibrated
         coordinates, origin included), ``bbox_x``/``bbox_y``/``bbox_width``/``bbox_height``
-        (pixels), mean intensities. ``df.attrs["units"]`` gives each column's unit.
+        (pixels), mean intensities (NaN pixels left out, as in ImageJ's Measure; NaN when
+        all of an object's pixels are NaN). ``df.attrs["units"]`` gives each column's unit.
+        ImageJ's Measure puts pixel centres at +0.5: its X/Y are ``centroid_x``/``centroid_y``
+        plus half a pixel, and its frames and slices count from 1.
 
     Examples
     --------
@@ -171,7 +185,10 @@ def measure_objects(labels: Any, /, *, image: Any = None) -> pd.DataFrame:
             part[name] = rows["means"][:, i]
         parts.append(pd.DataFrame(part))
     columns = list(TABLE_COLUMNS) + mean_names
-    df = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame({c: [] for c in columns})
+    if parts:
+        df = pd.concat(parts, ignore_index=True)
+    else:  # no object: the columns keep their types (integers for ids, indices and boxes)
+        df = pd.DataFrame({c: np.array([], np.int64 if c in _INTEGER_COLUMNS else np.float64) for c in columns})
     df = df[columns]
     ux, uy = units_of(da, "X"), units_of(da, "Y")
     df.attrs["units"] = {"area": _area_unit(da), "centroid_x": ux, "centroid_y": uy,

@@ -19,7 +19,9 @@ def table_to_resultstable(table: pd.DataFrame, /, *, title: str | None = None, s
     ----------
     table : pandas.DataFrame
         One row per object; numeric columns (numbers, booleans) are copied as
-        doubles in one call each, other columns as text.
+        doubles in one call each, other columns as text; a ``Label`` column becomes
+        the row labels (as Measure's "Display label" makes them). A table without
+        rows keeps its column headings.
     title : str, optional
         Window title when shown (default "Results").
     show : bool
@@ -38,7 +40,12 @@ def table_to_resultstable(table: pd.DataFrame, /, *, title: str | None = None, s
     rt = ResultsTable(jimport("java.lang.Integer")(len(table)))
     for name in table.columns:
         column = table[name]
-        if pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
+        if len(table) == 0:  # no row: the heading alone (setValues of nothing adds no column)
+            rt.setColumn(str(name), jpype.JArray(jimport("ij.macro.Variable"))(0))
+        elif str(name) == "Label":  # ImageJ's row labels (Measure's "Display label"), not a text column
+            for row, value in enumerate(column.astype(str)):
+                rt.setLabel(value, row)
+        elif pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column):
             values = np.ascontiguousarray(column.to_numpy(dtype=np.float64, na_value=np.nan))
             rt.setValues(str(name), jpype.JArray(jpype.JDouble)(values))
         else:
@@ -58,9 +65,14 @@ def resultstable_to_table(rt: Any, /) -> pd.DataFrame:
         if name in (" ", ""):
             continue
         if name == "Label":
-            data["Label"] = [str(rt.getLabel(i)) for i in range(n)]
-            continue
+            labels = [rt.getLabel(i) for i in range(n)]
+            if all(label is not None for label in labels):  # row labels; else a text column of that name
+                data["Label"] = [str(label) for label in labels]
+                continue
         index = int(rt.getColumnIndex(name))
+        if n == 0:
+            data[name] = np.zeros(0, np.float64)
+            continue
         numbers = np.asarray(rt.getColumnAsDoubles(index), dtype=np.float64)
         if np.isnan(numbers).any():
             texts = [str(s) for s in rt.getColumnAsStrings(name)]

@@ -20,9 +20,19 @@ __all__ = ["write_table", "write_outputs", "stage_outputs", "OUTPUT_SUFFIXES"]
 log = logging.getLogger(__name__)
 
 
+def _number(value: float) -> str:
+    """6 significant digits, or 3 decimals where that keeps more (centroids of large images, big intensities).
+
+    >>> [_number(v) for v in (1 / 3, 2e-7, 123456.78, 28505.4651, 200.0, -1500.0)]
+    ['0.333333', '2e-07', '123456.78', '28505.465', '200', '-1500']
+    """
+    if -1000.0 < value < 1000.0 or value != value or abs(value) == float("inf"):
+        return "%.6g" % value
+    return ("%.3f" % value).rstrip("0").rstrip(".")
+
 
 def _write_csv(path: Path, table: pd.DataFrame) -> None:
-    table.to_csv(path, index=False, float_format="%.6g", encoding="utf-8", lineterminator="\n")
+    table.to_csv(path, index=False, float_format=_number, encoding="utf-8", lineterminator="\n")
 
 
 def write_table(path: str | os.PathLike[str], table: Any, /) -> Path:
@@ -33,7 +43,8 @@ def write_table(path: str | os.PathLike[str], table: Any, /) -> Path:
     path : str or path-like
         Output ``.csv`` file.
     table : pandas.DataFrame or mapping of column -> values
-        Written without the index, floats with 6 significant digits, UTF-8.
+        Written without the index, floats with 6 significant digits or 3 decimals, whichever
+        keeps more (a centroid at 123456.78 stays 123456.78), UTF-8.
 
     Returns
     -------
@@ -162,7 +173,10 @@ def write_outputs(
             folder.plan(stem, extras=tuple(extras or ()))
         return _write_set(folder, stem, labels, image=image, extras=extras, record=record)
     source = getattr(image, "attrs", {}).get("source") if image is not None else None
-    all_inputs = dict(inputs or {}) if isinstance(inputs, Mapping) else {f"input{i}": p for i, p in enumerate(inputs or ())}
+    if isinstance(inputs, Mapping):
+        all_inputs = dict(inputs or {})
+    else:
+        all_inputs = {f"input{i}": p for i, p in enumerate(inputs or ())}
     if source and "image" not in all_inputs:
         all_inputs["image"] = source
     if stem is None:
