@@ -80,7 +80,7 @@ def test_macro_gives_labels_rois_and_table(movie_imp):
     assert len(colours) == 5 and int(lut.getRGB(jimport("java.lang.Integer")(0).intValue())) & 0xFFFFFF == 0
     rois = list(jimport("ij.plugin.frame.RoiManager").getInstance().getRoisAsArray())
     assert len(rois) == sum(counts)
-    assert [int(r.getTPosition()) for r in rois] == [t + 1 for t, k in enumerate(counts) for _ in range(k)]
+    assert [int(r.getPosition()) for r in rois] == [t + 1 for t, k in enumerate(counts) for _ in range(k)]
     assert str(rois[0].getName()) == "t0001-L00001" and str(rois[0].getProperty("label")) == "1"
     table = jimport("ij.WindowManager").getWindow("movie-objects")
     assert table is not None

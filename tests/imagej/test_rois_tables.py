@@ -86,9 +86,36 @@ def test_rois_rasterise_back_to_exactly_the_labels(rm):
     assert [str(r.getName()) for r in rois[:5]] == ["t0001-L00001", "t0001-L00002", "t0001-L00003",
                                                     "t0001-L00004", "t0001-L00300"]
     assert [int(r.getGroup()) for r in rois[:5]] == [1, 2, 3, 4, 0]
-    assert [(int(r.getZPosition()), int(r.getTPosition())) for r in rois[4:6]] == [(0, 1), (0, 2)]
+    assert [int(r.getPosition()) for r in rois[4:6]] == [1, 2]  # a movie's frame: ImageJ's stack position
     back = lij.roimanager_to_labels(rm, shape=lab.shape)
     np.testing.assert_array_equal(back, lab)
+
+
+def test_a_movies_rois_are_shown_and_measured_on_their_own_frame(rm):
+    """ImageJ 1.x takes a movie without Z or C for a plain stack, where the ROI Manager ignores hyperstack
+    positions: every ROI of a Motion movie was shown and measured on frame 1 (Mean 0 for this one)."""
+    from scyjava import jimport
+
+    import labelfree.imagej as lij
+
+    lab = np.zeros((3, 20, 20), np.uint16)
+    lab[0, 2:5, 2:6] = 1
+    lab[2, 10:15, 10:12] = 2
+    movie = lab * 10
+    imp = lij.xarray_to_imageplus(to_dataarray(movie, dims="TYX"), title="movie")
+    assert not imp.isHyperStack()
+    lij.labels_to_roimanager(to_dataarray(lab, dims="TYX"), rm=rm)
+    IJ = jimport("ij.IJ")
+    seen = []
+    for i in range(int(rm.getCount())):
+        rm.select(imp, i)
+        seen.append((int(imp.getCurrentSlice()), float(IJ.getValue(imp, "Mean"))))
+    assert seen == [(1, 10.0), (3, 20.0)]
+    channels = np.stack([movie, movie + 1], axis=1)  # the same ROIs on the movie with two channels (a hyperstack)
+    hyper = lij.xarray_to_imageplus(to_dataarray(channels, dims="TCYX"), title="channels")
+    assert hyper.isHyperStack()
+    rm.select(hyper, 1)
+    assert (int(hyper.getChannel()), int(hyper.getFrame())) == (1, 3)
 
 
 def test_z_stack_rois_use_the_plain_stack_position(rm):

@@ -4,7 +4,11 @@ ROIs follow the ROI zips written by :func:`labelfree.io.write_rois`: names from
 :func:`labelfree.io.roi_name` (``t0003-L00042``, ``t0003-z002-L00042``), the label id
 in the ROI property ``label``, group = label id (1..255) where ImageJ has groups
 (1.52t+; older versions get no group), hyperstack positions ``(c=0, z, t)`` for
-images with T, ``setPosition(z)`` for plain Z stacks. Objects with holes or
+labels with several frames and several z planes, else the stack position
+``setPosition(n)`` (the frame of a movie, the plane of a z stack): ImageJ 1.x treats a
+movie without Z or C as a plain stack, where the ROI Manager ignores hyperstack
+positions (every ROI of a movie was shown and measured on frame 1), and it follows a
+stack position on a hyperstack too (a movie with channels). Objects with holes or
 several parts become ShapeRois whose even-odd fill is exactly the object.
 
 Speed: outlines are traced in numpy (:func:`labelfree.labels.label_contours`) and
@@ -112,7 +116,7 @@ def labels_to_javarois(labels: Any, /, *, group: int | str | None = "label") -> 
     da = as_label_image(labels)
     if isinstance(group, str) and group != "label":
         raise InputError(f"group must be 'label', an int 1..255 or None; got {group!r}.")
-    has_t, has_z = "T" in da.dims, "Z" in da.dims
+    has_z = "Z" in da.dims
     n_t, n_z = da.sizes.get("T", 1), da.sizes.get("Z", 1)
     arr = np.asarray(da.data).reshape(n_t, n_z, da.sizes["Y"], da.sizes["X"])
     chunks, kinds, names, ids, zs, ts = [], [], [], [], [], []
@@ -124,8 +128,12 @@ def labels_to_javarois(labels: Any, /, *, group: int | str | None = "label") -> 
             kinds.append(kind)
             names.append(roi_name(t, int(label), z=z if has_z else None))
             ids.append(int(label))
-            zs.append(z + 1 if has_z else 0)
-            ts.append(t + 1 if has_t else 0)
+            if n_t > 1 and n_z > 1:  # a hyperstack in ImageJ: (c=0 all, z, t)
+                zs.append(z + 1)
+                ts.append(t + 1)
+            else:  # a plain stack (or one plane): its stack position, which ImageJ also follows on hyperstacks
+                zs.append(t * n_z + z + 1 if n_t * n_z > 1 else 0)
+                ts.append(0)
     if not chunks:
         return []
     if group is not None:
