@@ -62,3 +62,36 @@ def test_a_zero_depth_of_a_single_plane_is_not_warned_about(ij, caplog) -> None:
         da = imageplus_to_xarray(imp)
     assert da.dims == ("Y", "X") and scale_of(da, "X") == 0.5
     assert not [r for r in caplog.records if r.levelno == logging.WARNING]
+
+
+def test_signed_16_bit_images_are_read_with_the_values_imagej_shows(ij, tmp_path) -> None:
+    """ImageJ's signed 16-bit stores value + 32768 and shows the value through its calibration. The raw
+    numbers were read (100 and 40000 where ImageJ shows -32668 and 7232): the table's means were 20050 where
+    ImageJ's Measure gave -12718. Read from the ImagePlus and from the TIFF ImageJ saves, and written back."""
+    import numpy as np
+    from scyjava import jimport
+
+    import labelfree.imagej as lij
+    from labelfree.io import read_image
+    from labelfree.measure import measure_objects
+
+    IJ = jimport("ij.IJ")
+    imp = IJ.createImage("signed", "16-bit black", 8, 6, 1)
+    imp.getProcessor().putPixel(1, 1, 100)
+    imp.getProcessor().putPixel(2, 1, 40000)
+    imp.getCalibration().setSigned16BitCalibration()
+    shown = [float(imp.getCalibration().getCValue(v)) for v in (100, 40000, 0)]
+    assert shown == [-32668.0, 7232.0, -32768.0]
+    IJ.saveAsTiff(imp, str(tmp_path / "signed.tif"))
+    for da in (lij.imageplus_to_xarray(imp), read_image(tmp_path / "signed.tif"),
+               read_image(tmp_path / "signed.tif", lazy=True)):
+        assert da.dtype == np.int16
+        assert [int(v) for v in np.asarray(da.values)[1, 1:4]] == [-32668, 7232, -32768]
+    labels = np.zeros((6, 8), np.uint16)
+    labels[1, 1:3] = 1
+    table = measure_objects(labels, image=lij.imageplus_to_xarray(imp))
+    imp.setRoi(jimport("ij.gui.Roi")(1, 1, 2, 1))
+    assert float(table["mean_intensity"].iloc[0]) == float(IJ.getValue(imp, "Mean")) == (-32668 + 7232) / 2
+    back = lij.xarray_to_imageplus(lij.imageplus_to_xarray(imp))  # int16 -> ImageJ's signed 16-bit again
+    assert back.getBitDepth() == 16 and back.getCalibration().isSigned16Bit()
+    assert [int(back.getProcessor().get(x, 1)) for x in (1, 2, 3)] == [100, 40000, 0]

@@ -90,7 +90,8 @@ def imageplus_to_xarray(imp: Any, /) -> xr.DataArray:
     xarray.DataArray
         dims from ``T C Z Y X`` (length-1 axes dropped unless recorded in the
         ``labelfree.dims`` property), uint8 / uint16 / float32 pixels (RGB: C of 3
-        uint8 channels R, G, B), coords in calibrated units.
+        uint8 channels R, G, B; signed 16-bit: int16, the values ImageJ shows and
+        measures), coords in calibrated units.
     """
     _check_imageplus(imp)
     stack = imp.getStack()
@@ -100,6 +101,10 @@ def imageplus_to_xarray(imp: Any, /) -> xr.DataArray:
         nc, nz, nt = 1, n, 1
     bit_depth = int(imp.getBitDepth())
     planes = read_planes(stack, range(1, n + 1), bit_depth=bit_depth)
+    if bit_depth == 16 and imp.getCalibration().isSigned16Bit():  # ImageJ's signed 16-bit: the values it shows
+        from labelfree.io.tiff import signed_from_imagej
+
+        planes = signed_from_imagej(planes)
     h, w = planes.shape[1:]
     data = planes.reshape(nt, nz, nc, h, w).transpose(0, 2, 1, 3, 4)  # T C Z Y X
     names = _channel_names_of(imp, stack, nc) if nc > 1 else None
@@ -137,6 +142,8 @@ def _imagej_pixels(values: np.ndarray) -> np.ndarray:
     dt = values.dtype
     if dt in (np.uint8, np.uint16, np.float32):
         return values
+    if dt == np.int16:  # ImageJ's signed 16-bit: stored as value + 32768, shown through the signed calibration
+        return signed_to_imagej(values)
     if dt == bool:
         return values.astype(np.uint8) * np.uint8(255)
     if dt.kind in "iu" and (values.size == 0 or (values.min() >= 0 and values.max() <= 65535)):
@@ -150,6 +157,11 @@ def _imagej_pixels(values: np.ndarray) -> np.ndarray:
             stacklevel=3,
         )
     return out
+
+
+def signed_to_imagej(values: np.ndarray, /) -> np.ndarray:
+    """The unsigned pixels ImageJ stores for int16 values (value + 32768, read back through its calibration)."""
+    return np.asarray(values, np.int16).view(np.uint16) ^ np.uint16(0x8000)
 
 
 def _is_rgb(da: xr.DataArray) -> bool:
@@ -186,7 +198,8 @@ def xarray_to_imageplus(image: Any, /, *, title: str = "image") -> Any:
     Parameters
     ----------
     image : xarray.DataArray or 2-D array
-        dims from ``T C Z Y X``. uint8, uint16 and float32 are kept; bool becomes
+        dims from ``T C Z Y X``. uint8, uint16 and float32 are kept; int16 becomes
+        ImageJ's signed 16-bit (the same values, as ImageJ shows and measures them); bool becomes
         8-bit 0/255; other integers become 16-bit when they fit, else 32-bit float
         (a warning when values change). A C axis of 3 uint8 channels named R, G, B
         gives an RGB image.
@@ -226,6 +239,8 @@ def xarray_to_imageplus(image: Any, /, *, title: str = "image") -> Any:
         CompositeImage = jimport("ij.CompositeImage")
         imp = CompositeImage(imp, CompositeImage.COMPOSITE)
     _set_calibration(imp, da)
+    if planes.dtype == np.uint16 and values.dtype == np.int16:
+        imp.getCalibration().setSigned16BitCalibration()
     if names:
         imp.setProperty("labelfree.channel_names", "\n".join(names))
     imp.setProperty("labelfree.dims", "".join(da.dims))

@@ -418,6 +418,10 @@ def read_image(
         planar_rgb = rgb and kind == "plain" and axes == "SYX" and int(getattr(page, "planarconfig", 1)) == 2
         _check_complete(tif, series, path)
         data = _lazy_data(path) if lazy else _read_data(tif, series, path, memmap)
+        if kind == "imagej" and _signed_16_bit(meta, page):  # the values ImageJ shows: int16
+            log.info("%s is ImageJ's signed 16-bit: read as int16 (stored value - 32768)%s", path.name,
+                     "; memory-mapped pixels are copied into memory" if memmap and not lazy else "")
+            data = data.map_blocks(signed_from_imagej, dtype=np.int16) if lazy else signed_from_imagej(data)
     letters = _map_axes(axes, shape, dims, path, rgb)
     sizes = dict(zip(letters, shape))
     # sizes / intervals of 0, negative, NaN or inf (of the image's axes): those axes in pixels (frames), warned
@@ -462,6 +466,20 @@ def read_array(path: str | os.PathLike[str], /) -> np.ndarray:
         series = _first_series(tif, path)
         _check_complete(tif, series, path)
         return _read_data(tif, series, path, memmap=False)
+
+
+def _signed_16_bit(meta: dict[str, Any], page: Any) -> bool:
+    """Whether an ImageJ TIFF holds signed 16-bit pixels: unsigned, with the calibration value = raw - 32768."""
+    try:
+        line = int(meta.get("cf", -1)) == 0 and float(meta.get("c0")) == -32768 and float(meta.get("c1")) == 1
+    except (TypeError, ValueError):
+        return False
+    return bool(line) and np.dtype(page.dtype) == np.uint16
+
+
+def signed_from_imagej(raw: Any, /) -> np.ndarray:
+    """int16 values of ImageJ's signed 16-bit pixels (stored as unsigned, value + 32768)."""
+    return (np.asarray(raw, np.uint16) ^ np.uint16(0x8000)).view(np.int16)
 
 
 def _lazy_data(path: Path) -> Any:
