@@ -71,7 +71,7 @@ def test_demo_rois_and_table_match_the_labels(demo_out):
     labels = tifffile.imread(demo_out / "sample_movie_labels.tif")
     rois = roifile.roiread(demo_out / "sample_movie_rois.zip")
     expected = {(t, int(i)) for t in range(labels.shape[0]) for i in np.unique(labels[t]) if i}
-    got = {(r.t_position - 1, int(r.name.split("-L")[1])) for r in rois}
+    got = {(r.position - 1, int(r.name.split("-L")[1])) for r in rois}
     assert got == expected and len(rois) == len(expected)
     table = pd.read_csv(demo_out / "sample_movie_table.csv")
     assert set(zip(table["frame"], table["label"])) == expected
@@ -96,7 +96,7 @@ def test_imagej_opens_the_demo_outputs(demo_out, ij):
     n = sum(len(np.unique(f)) - 1 for f in labels)
     assert rm.getCount() == n
     first = rm.getRoi(0)
-    t = first.getTPosition()
+    t = first.getPosition()
     label = int(str(first.getName()).split("-L")[1])
     mask = np.zeros(labels.shape[1:], bool)
     bounds = first.getBounds()

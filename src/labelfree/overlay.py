@@ -65,6 +65,23 @@ def _grey(plane: np.ndarray) -> np.ndarray:
     return (np.clip((np.nan_to_num(plane) - lo) / (hi - lo), 0, 1) * 255).astype(np.uint8)
 
 
+def _inner_edges(labels: np.ndarray) -> np.ndarray:
+    """Object pixels with a 4-neighbour of another value (another object or background; past the image edge,
+    the mirrored pixel): ``skimage.segmentation.find_boundaries(labels, mode="inner")``."""
+    from scipy import ndimage as ndi
+
+    cross = ndi.generate_binary_structure(2, 1)
+    return (ndi.grey_dilation(labels, footprint=cross) != ndi.grey_erosion(labels, footprint=cross)) & (labels != 0)
+
+
+def _thicken(coloured: np.ndarray, thickness: int) -> np.ndarray:
+    """Grey dilation by a ``thickness`` x ``thickness`` square (an even square reaches one more pixel up and
+    left), as ``skimage.morphology.dilation`` with ``square(thickness)`` drew it."""
+    from scipy import ndimage as ndi
+
+    return ndi.grey_dilation(coloured, size=(thickness, thickness))
+
+
 def overlay_rgb(image: Any, labels: Any, /, *, max_size: int = 512, thickness: int = 1) -> np.ndarray:
     """An RGB picture (uint8, Y × X × 3) of ``image``'s first plane with ``labels``' outlines.
 
@@ -87,9 +104,6 @@ def overlay_rgb(image: Any, labels: Any, /, *, max_size: int = 512, thickness: i
     DTypeError
         ``labels`` holds negative, fractional or NaN values (not a label image).
     """
-    from skimage.morphology import dilation, square
-    from skimage.segmentation import find_boundaries
-
     from labelfree.io.lut import glasbey_lut
 
     for name, value in (("max_size", max_size), ("thickness", thickness)):
@@ -107,10 +121,9 @@ def overlay_rgb(image: Any, labels: Any, /, *, max_size: int = 512, thickness: i
             grey = _grey(_reduce(plane, step, nearest=False))[: small.shape[0], : small.shape[1]]
             small = small[: grey.shape[0], : grey.shape[1]]
     rgb = np.repeat(grey[..., None], 3, axis=-1)
-    edges = find_boundaries(small, mode="inner")
-    coloured = np.where(edges, small, 0)
+    coloured = np.where(_inner_edges(small), small, 0)
     if thickness > 1:
-        coloured = dilation(coloured, square(int(thickness)))
+        coloured = _thicken(coloured, int(thickness))
     lut = glasbey_lut().T  # (256, 3)
     mask = coloured > 0
     rgb[mask] = lut[1 + (coloured[mask] - 1) % 255]

@@ -77,7 +77,7 @@ def test_movie_round_trip_and_every_object_separately(tmp_path, make_labels):
     assert len(rois) == sum(len(np.unique(p)) - 1 for p in lab)
     assert np.array_equal(rois_to_labels(rois, shape=lab.shape), lab)
     for roi in rois[:40]:
-        t, v = roi.t_position - 1, roi.properties["label"]
+        t, v = roi.position - 1, roi.properties["label"]  # a movie's frame: ImageJ's stack position
         assert np.array_equal(roi_mask(roi, shape=lab.shape[1:]), lab[t] == v)
 
 

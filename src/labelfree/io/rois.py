@@ -6,6 +6,7 @@ import itertools
 import logging
 import os
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -88,36 +89,45 @@ def labels_to_rois(labels: Any, /, *, group: int | str | None = "label") -> list
     list of roifile.ImagejRoi
         Named by :func:`roi_name`, ordered by frame, z, label. Objects of one outline are
         traced polygon ROIs; objects with holes or several parts are composite ROIs whose
-        even-odd fill equals the object's pixels. Positions: stacks with T get hyperstack
-        positions (c=0 "all", z, t; 1-based), a plain Z stack gets ImageJ's stack position.
+        even-odd fill equals the object's pixels. Positions: stacks with several frames and several z
+        planes get hyperstack positions (c=0 "all", z, t; 1-based); a movie or a z stack (one of them only)
+        gets ImageJ's stack position (the frame or z plane, 1-based), as ImageJ gives ROIs added on such a
+        stack: ImageJ opens its label image as a plain stack, where the ROI Manager finds a ROI's plane by
+        that position only. A single plane gets none.
     """
-    from labelfree.labels import label_contours
+    return list(_iter_rois(labels, group=group))
 
-    da = as_label_image(labels)
+
+def _iter_rois(labels: Any, /, *, group: int | str | None) -> Iterator[Any]:
+    """The ROIs of :func:`labels_to_rois`, made one plane at a time as they are consumed (memory follows one
+    plane, not the movie); bad input is refused at the call."""
+    da = as_label_image(labels)  # dims in T, Z, Y, X order
     if isinstance(group, str) and group != "label":
         raise InputError(f"group must be 'label', an int 0..255 or None; got {group!r}.")
     if isinstance(group, (int, np.integer)) and not 0 <= int(group) <= _MAX_GROUP:
         raise InputError(f"group must be in 0..{_MAX_GROUP} (ImageJ ROI groups); got {group}.")
-    arr = np.asarray(da.data)
+    return _plane_rois(da, group)
+
+
+def _plane_rois(da: Any, group: int | str | None) -> Iterator[Any]:
+    from labelfree.labels import label_contours
+
     has_t, has_z = "T" in da.dims, "Z" in da.dims
-    n_t = da.sizes.get("T", 1)
-    n_z = da.sizes.get("Z", 1)
-    arr = arr.reshape(n_t, n_z, arr.shape[-2], arr.shape[-1])
-    rois = []
+    n_t, n_z = da.sizes.get("T", 1), da.sizes.get("Z", 1)
+    data = da.data
     for t, z in itertools.product(range(n_t), range(n_z)):
-        contours = label_contours(arr[t, z])
+        index = (t,) * has_t + (z,) * has_z
+        contours = label_contours(np.asarray(data[index]))  # one plane read (or computed, for dask) at a time
         for label in sorted(contours):
             roi = _outline_roi(contours[label])
             roi.name = roi_name(t, label, z=z if has_z else None)
-            if has_t:
-                roi.t_position = t + 1
-                roi.z_position = z + 1 if has_z else 0
-            elif has_z:
-                roi.position = z + 1
+            if n_t > 1 and n_z > 1:
+                roi.t_position, roi.z_position = t + 1, z + 1
+            elif n_t * n_z > 1:  # a plain stack in ImageJ: hyperstack positions would leave every ROI on plane 1
+                roi.position = t * n_z + z + 1
             roi.group = _group_of(label, group)
             roi.props = f"label: {label}\n"
-            rois.append(roi)
-    return rois
+            yield roi
 
 
 def write_rois(path: str | os.PathLike[str], labels: Any, /, *, group: int | str | None = "label") -> Path:
@@ -136,12 +146,14 @@ def write_rois(path: str | os.PathLike[str], labels: Any, /, *, group: int | str
     -------
     pathlib.Path
     """
-    rois = labels_to_rois(labels, group=group)
+    rois = _iter_rois(labels, group=group)  # written as made: a long movie's ROIs are never all in memory
     path = Path(path)
+    count = 0
     with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:
         for roi in rois:  # a fixed entry date: the same ROIs give the same file (and SHA-256) on every run
             zf.writestr(zipfile.ZipInfo(roi.name + ".roi", date_time=_ZIP_DATE), roi.tobytes())
-    log.info("wrote %d ROIs to %s", len(rois), path)
+            count += 1
+    log.info("wrote %d ROIs to %s", count, path)
     return path
 
 
