@@ -210,6 +210,9 @@ def _tree(root):
 def test_uninstall_puts_the_fiji_back_as_it_was(fiji_dir, capsys):
     """`labelfree fiji uninstall` removes the scripts and the environment file it wrote and sets the
     launch mode back: the Fiji folder is byte for byte what it was (there was no way back but by hand)."""
+    import labelfree.imagej as lij
+
+    assert lij.uninstall_fiji is uninstall_fiji  # beside install_fiji in the bridge's API
     before = _tree(fiji_dir)
     assert main(["fiji", "install", str(fiji_dir)]) == 0
     assert (fiji_dir / "scripts" / "Plugins" / "LabelFree").is_dir()

@@ -29,6 +29,7 @@ __all__ = [
     "run_macro",
     "register_commands",
     "install_fiji",
+    "uninstall_fiji",
     "doctor",
 ]
 
@@ -47,6 +48,7 @@ _WHERE = {
     "run_macro": "macro",
     "register_commands": "macro",
     "install_fiji": "install",
+    "uninstall_fiji": "install",
     "doctor": "doctor",
 }
 
