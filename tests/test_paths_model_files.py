@@ -15,7 +15,7 @@ from labelfree.cli import main
 from labelfree.cutter.config import CutterConfig
 from labelfree.cutter.model_io import FORMAT, CutterModel, load_model, save_model
 from labelfree.cutter.unet import build_unet
-from labelfree.errors import OutputError
+from labelfree.errors import OutputError, OutputExistsError
 
 
 def _sha(path: Path) -> str:
@@ -41,7 +41,10 @@ def test_saving_a_model_never_replaces_a_json_file_that_is_not_its_sidecar(tmp_p
 def test_saving_over_an_earlier_model_replaces_model_and_sidecar_together(tmp_path):
     path = tmp_path / "m.pt"
     first = save_model(path, _model(0))
-    second = save_model(path, _model(1))
+    with pytest.raises(OutputExistsError, match="m.pt exists"):  # replaced only when allowed
+        save_model(path, _model(1))
+    assert json.loads((tmp_path / "m.pt.json").read_text())["sha256"] == first
+    second = save_model(path, _model(1), overwrite=True)
     assert first != second
     record = json.loads((tmp_path / "m.pt.json").read_text())
     assert record["format"] == FORMAT and record["sha256"] == second == _sha(path)

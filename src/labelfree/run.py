@@ -189,6 +189,8 @@ def run_pipeline(
     da = prepare_image(spec, full, channel=channel)
     check_output_inputs(spec, inputs, image=full, overwrite=overwrite)
     kwargs = prepare_inputs(spec, inputs, image=da)
+    if output_inputs(spec, inputs):  # checked just above: the pipeline writes them as allowed there
+        kwargs["overwrite"] = overwrite
     with limited_threads(threads, torch=spec.torch or "torch" in sys.modules) as n_threads:
         if tile is not None:  # tile=0 is refused by run_tiled, not taken as "no tiles"
             spatial = [k for k in kwargs if spec.input(k).kind not in TILE_INPUT_KINDS]

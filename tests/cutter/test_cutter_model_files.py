@@ -103,3 +103,33 @@ def test_a_model_given_another_number_of_channels_says_which_before_any_frame_is
         segment(three, model=path)
     chosen = segment(three, model=path, config={"cell_channels": ["cell"]})  # the advice works
     assert evaluate(chosen.values, truth)["f1"] == 1.0
+
+
+def test_an_existing_model_file_is_not_replaced_without_overwrite(trained, tmp_path):
+    """segment(save_model=) and CutterModel.save replaced an existing file without a word (a model trained
+    for an hour, or any file of that name); the CLI and Fiji refused it. Now one OutputExistsError, before the
+    training, and nothing is written; overwrite=True replaces it, run_pipeline passes its overwrite on."""
+    from labelfree.errors import OutputExistsError
+    from labelfree.run import run_pipeline
+
+    image, _, _, path = trained
+    mine = tmp_path / "mine.pt"
+    mine.write_bytes(b"mine")
+    with pytest.raises(OutputExistsError, match="mine.pt exists"):
+        segment(_named(image), config={**TINY, "n_steps": 1}, save_model=mine)
+    assert mine.read_bytes() == b"mine" and not (tmp_path / "mine.pt.json").exists()
+    model = load_model(path)
+    with pytest.raises(OutputExistsError, match="mine.pt exists"):
+        model.save(mine)
+    assert mine.read_bytes() == b"mine"
+    model.save(mine, overwrite=True)
+    assert load_model(mine).n_channels == model.n_channels
+    (tmp_path / "other.pt.json").write_bytes(path.with_name("m.pt.json").read_bytes())  # a model's sidecar left
+    with pytest.raises(OutputExistsError, match="sidecar"):  # the sidecar is a file of the set too
+        model.save(tmp_path / "other.pt")
+    assert not (tmp_path / "other.pt").exists()
+    segment(_named(image), config={**TINY, "n_steps": 1}, save_model=mine, overwrite=True)
+    run_pipeline("cutter", _named(image), config={**TINY, "n_steps": 1}, inputs={"save_model": mine})  # default True
+    with pytest.raises(OutputExistsError):
+        run_pipeline("cutter", _named(image), config={**TINY, "n_steps": 1}, inputs={"save_model": mine},
+                      overwrite=False)

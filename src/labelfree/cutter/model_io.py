@@ -55,9 +55,9 @@ class CutterModel:
     history: list = dataclasses.field(default_factory=list)
     cell_radius: float | None = None
 
-    def save(self, path: str) -> str:
+    def save(self, path: str, *, overwrite: bool = False) -> str:
         """Save weights + config JSON + sha256 (see :func:`save_model`)."""
-        return save_model(path, self)
+        return save_model(path, self, overwrite=overwrite)
 
 
 def resolve_device(name: str, /) -> str:
@@ -80,15 +80,23 @@ def _atomic_write(path: Path, write) -> None:
         write(fh)
 
 
-def save_model(path: str | os.PathLike, model, /) -> str:
+def save_model(path: str | os.PathLike, model, /, *, overwrite: bool = False) -> str:
     """Write ``model`` (a :class:`labelfree.cutter.train.CutterModel`) to ``path``.
+
+    An existing ``path`` (or its ``.json`` sidecar) is replaced only with ``overwrite``; otherwise
+    :class:`~labelfree.errors.OutputExistsError`, and nothing is written.
 
     Returns
     -------
     str
         The sha256 of the written ``.pt`` file (also in ``<path>.json``).
     """
+    from labelfree.io import check_output_file
+
     torch = require("torch", purpose="saving a Cutter model")
+    _check_sidecar_replaceable(sidecar_of(path), Path(path))  # a .json of that name that is not ours: said so
+    for target, what in ((path, "model file"), (sidecar_of(path), "model sidecar")):
+        check_output_file(target, overwrite=overwrite, what=what)
     path = Path(path)
     state = {k: v.detach().cpu() for k, v in model.net.state_dict().items()}
     payload = {
@@ -102,7 +110,6 @@ def save_model(path: str | os.PathLike, model, /) -> str:
     from labelfree.io.atomic import atomic_path, remove_quietly
 
     sidecar_path = sidecar_of(path)
-    _check_sidecar_replaceable(sidecar_path, path)
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
             torch.save(payload, fh)

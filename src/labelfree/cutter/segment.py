@@ -462,8 +462,9 @@ def apply_model(
     return np.stack(out)
 
 
-def _check_model_target(path: Any, image: Any, markers: Any, model_file: str | None) -> None:
-    """Refuse a ``save_model`` file that is one of the inputs seen here, or cannot be written."""
+def _check_model_target(path: Any, image: Any, markers: Any, model_file: str | None, *, overwrite: bool) -> None:
+    """Refuse a ``save_model`` file that is one of the inputs seen here, cannot be written, or exists (unless
+    ``overwrite``)."""
     from labelfree.io import check_output_file
 
     inputs = {"image": getattr(image, "attrs", {}).get("source"), "model": model_file}
@@ -471,7 +472,7 @@ def _check_model_target(path: Any, image: Any, markers: Any, model_file: str | N
         inputs["markers"] = markers
     path = os.fsdecode(path)
     for what, target in (("model file", path), ("model sidecar", f"{path}.json")):
-        check_output_file(target, inputs=inputs, overwrite=True, what=what)
+        check_output_file(target, inputs=inputs, overwrite=overwrite, what=what)
 
 
 def _model_bound(cfg: CutterConfig, model: Any, source: str, channels: list[str] | None = None, *,
@@ -531,6 +532,7 @@ def segment(
     model: Any = None,
     save_model: Any = None,
     device: str = "cpu",
+    overwrite: bool = False,
 ) -> xr.DataArray:
     """Segment whole cells with the unsupervised marker-controlled Cutter CNN.
 
@@ -563,9 +565,12 @@ def segment(
         one of them to another value is a :class:`~labelfree.errors.ConfigError`.
     save_model : path, optional
         Save the trained model to this file (and ``<file>.json``), checked before
-        training: never an input, in a writable folder (an existing file is replaced).
+        training: never an input, in a writable folder, and not an existing file unless
+        ``overwrite`` (:class:`~labelfree.errors.OutputExistsError`).
     device : {"cpu", "auto", "cuda", "cuda:N"}
         Where the network runs ("auto": a CUDA GPU when there is one).
+    overwrite : bool
+        ``save_model`` may replace an existing model file (and its sidecar).
 
     Returns
     -------
@@ -584,7 +589,7 @@ def segment(
         raise InputError("save_model saves a model trained on this image; with model= nothing is trained. "
                          "Give one of them.")
     if save_model is not None:  # checked before training: never an input, in a writable folder
-        _check_model_target(save_model, image, markers, model_file)
+        _check_model_target(save_model, image, markers, model_file, overwrite=overwrite)
     if model_file is not None:
         model = load_model(model_file, device=device)
     if model is not None and not isinstance(model, CutterModel):
@@ -610,7 +615,7 @@ def segment(
         model.cell_radius = _cell_radius(prepared)
         if save_model is not None:
             model_file = os.fsdecode(save_model)
-            model.save(model_file)
+            model.save(model_file, overwrite=True)  # checked above, before the training
     labels = apply_model(model, frames, threshold=cfg.probability_threshold, config=prepared.config)
     dims = ("T", "Y", "X") if "T" in da.dims else ("Y", "X")
     labels = labels if "T" in da.dims else labels[0]
