@@ -357,26 +357,100 @@ def label_contours(labels: np.ndarray, /) -> dict[int, list[np.ndarray]]:
     return out
 
 
+#: a cell linked by its centre (OverlapLinker step 3) has between 1/x and x times the area it had (a nucleus
+#: shrinks about 4x when it condenses for mitosis: benchmarks/tracking.py, SIM+)
+_SHIFT_AREA_RATIO = 4.0
+
+
+class _Seen:
+    """One linked frame as the linker remembers it: its index, its linked ids, and per id its area and
+    centre (pixels)."""
+
+    def __init__(self, t: int, out: np.ndarray, area: np.ndarray, centre: np.ndarray) -> None:
+        self.t, self.out, self.area, self.centre = t, out, area, centre
+
+
+def _overlaps(before: np.ndarray, vals: np.ndarray, n_cur: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(earlier id, current id, pixels in common) of every overlapping pair of two frames' object pixels."""
+    both = before > 0
+    if not both.any():
+        empty = np.zeros(0, np.int64)
+        return empty, empty, empty
+    key = before[both] * n_cur + vals[both]
+    span = (int(before.max()) + 1) * n_cur
+    if span <= 4 * len(key):  # few ids: counting beats sorting the object pixels
+        inter = np.bincount(key, minlength=span)
+        pairs = np.flatnonzero(inter)
+        inter = inter[pairs]
+    else:
+        pairs, inter = np.unique(key, return_counts=True)
+    return pairs // n_cur, pairs % n_cur, inter
+
+
+def _assign(rows: np.ndarray, cols: np.ndarray, score: np.ndarray, *, minimum: float,
+            maximise: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """The optimal one-to-one choice among the candidate pairs (rows[i], cols[i]) of ``score``; only pairs
+    given, and scoring at least (``maximise``) or at most ``minimum``, are chosen."""
+    if not len(rows):
+        return rows, cols
+    r_ids, r = np.unique(rows, return_inverse=True)
+    c_ids, c = np.unique(cols, return_inverse=True)
+    worst = -1.0 if maximise else float(score.max()) * 2 + 1
+    table = np.full((len(r_ids), len(c_ids)), worst)
+    table[r, c] = score
+    rr, cc = linear_sum_assignment(-table if maximise else table)
+    ok = table[rr, cc] >= minimum if maximise else table[rr, cc] <= minimum
+    ok &= table[rr, cc] != worst
+    return r_ids[rr[ok]], c_ids[cc[ok]]
+
+
 class OverlapLinker:
-    """Give the objects of consecutive frames the ids of the best-overlapping previous object.
+    """Give the objects of consecutive frames the ids of the same cells in the frames before.
 
     Streaming form of :func:`track_by_overlap`: call :meth:`link` once per frame, in order.
-    An object takes the id of the previous frame's object it matches (Hungarian matching
-    on IoU, IoU >= ``min_iou``); unmatched objects get new ids.
+    An object takes, in this order:
+
+    1. the id of the previous frame's object it matches (Hungarian matching on IoU, IoU >= ``min_iou``).
+       When it also covers most of a piece that split off that object (a new id that was born
+       overlapping it most), the two are one cell again and it takes the older id;
+    2. the id of an object that was last seen up to ``max_gap`` frames before the previous one (a cell
+       missed in a frame, or an empty frame), by the same IoU matching against its last outline;
+    3. the id of a previous-frame object left without a match whose centre lies within ``max_shift``
+       times its diameter (of a disk of its area) and whose area is a quarter to four times its own: a cell
+       that moved too far for its outlines to overlap enough (nearest first, one-to-one);
+    4. else a new id.
+    ``max_gap=0`` and ``max_shift=0`` leave step 1 alone: frame-to-frame IoU matching.
     """
 
-    def __init__(self, *, min_iou: float = 0.3) -> None:
+    def __init__(self, *, min_iou: float = 0.3, max_gap: int = 2, max_shift: float = 2.0) -> None:
         if isinstance(min_iou, (bool, np.bool_)) or not isinstance(min_iou, (int, float, np.integer, np.floating)) \
                 or not 0 <= float(min_iou) <= 1:
             raise InputError(f"min_iou is an IoU from 0 to 1 (0: any overlap links); got {min_iou!r}.")
-        self.min_iou = float(min_iou)
-        self.prev: np.ndarray | None = None
-        self.prev_area: np.ndarray | None = None  # pixels per id of the previous frame
+        if isinstance(max_gap, (bool, np.bool_)) or not isinstance(max_gap, (int, np.integer)) or max_gap < 0:
+            raise InputError(f"max_gap is a number of frames, 0 or more (0: no gap closing); got {max_gap!r}.")
+        if isinstance(max_shift, (bool, np.bool_)) or not isinstance(max_shift, (int, float, np.integer, np.floating)) \
+                or not 0 <= float(max_shift) < np.inf:
+            raise InputError(f"max_shift is a distance in object diameters, 0 or more (0: overlap only); "
+                             f"got {max_shift!r}.")
+        self.min_iou, self.max_gap, self.max_shift = float(min_iou), int(max_gap), float(max_shift)
         self.next_id = 1
+        self._t = -1  # index of the last linked frame
+        self._history: list[_Seen] = []  # the last max_gap + 1 linked frames, oldest first
+        self._last_seen = np.zeros(1, np.int64)  # per id: the frame it was last seen in
+        self._origin = np.zeros(1, np.int64)  # per id: the previous-frame id it overlapped most when born
+
+    @property
+    def prev(self) -> np.ndarray | None:
+        """The ids of the last linked frame (None before the first)."""
+        return self._history[-1].out if self._history else None
 
     def link(self, labels: np.ndarray, /) -> np.ndarray:
-        """Return ``labels`` (one frame) with the ids of the previous frame's matching objects."""
+        """Return ``labels`` (one frame) with the ids of the same cells in the frames before."""
         cur = _as_labels(labels)
+        if self._history and cur.shape != self._history[-1].out.shape:
+            raise DimensionError(f"Every frame must have the shape of the first, {self._history[-1].out.shape}; "
+                                 f"got {cur.shape}.")
+        self._t += 1
         flat = cur.ravel()
         fg = np.flatnonzero(flat)  # the work below is on object pixels only
         vals = flat[fg].astype(np.int64)
@@ -384,52 +458,101 @@ class OverlapLinker:
             vals = np.unique(vals, return_inverse=True)[1].ravel().astype(np.int64) + 1
         area = np.bincount(vals) if len(vals) else np.zeros(1, np.int64)
         ids = np.flatnonzero(area)
-        lut = np.zeros(len(area), np.uint32)
-        if len(ids) and self.prev is not None and self.prev_area is not None and len(self.prev_area) > 1:
-            before = self.prev.ravel()[fg].astype(np.int64)
-            both = before > 0
-            prev_ids = np.flatnonzero(self.prev_area)
-            if both.any():
-                # IoU of every overlapping (previous, current) pair
-                key = before[both] * len(area) + vals[both]
-                span = len(self.prev_area) * len(area)
-                if span <= 4 * len(key):  # few ids: counting beats sorting the object pixels
-                    inter = np.bincount(key, minlength=span)
-                    pairs = np.flatnonzero(inter)
-                    inter = inter[pairs]
-                else:
-                    pairs, inter = np.unique(key, return_counts=True)
-                p_id, c_id = pairs // len(area), pairs % len(area)
-                iou = inter / (self.prev_area[p_id] + area[c_id] - inter)
-                rows = np.searchsorted(prev_ids, p_id)
-                cols = np.searchsorted(ids, c_id)
-                table = np.zeros((len(prev_ids), len(ids)))
-                table[rows, cols] = iou
-                r, c = linear_sum_assignment(-table)
-                ok = (table[r, c] >= self.min_iou) & (table[r, c] > 0)  # objects that do not overlap never link
-                lut[ids[c[ok]]] = prev_ids[r[ok]]
+        centre = np.stack([np.bincount(vals, weights=c, minlength=len(area)) for c in np.unravel_index(fg, cur.shape)],
+                          axis=-1) / np.maximum(area, 1)[:, None] if len(vals) else np.zeros((1, cur.ndim))
+        lut = np.zeros(len(area), np.int64)
+        parent = np.zeros(len(area), np.int64)  # per new object: the previous-frame id it overlaps most
+        for k, seen in enumerate(reversed(self._history)):
+            if not len(ids) or lut[ids].all():
+                break
+            if k == 0:
+                p_id, c_id, inter = _overlaps(seen.out.ravel()[fg].astype(np.int64), vals, len(area))
+            else:  # only the pixels of objects still without an id
+                sel = lut[vals] == 0
+                p_id, c_id, inter = _overlaps(seen.out.ravel()[fg[sel]].astype(np.int64), vals[sel], len(area))
+            if k == 0 and len(p_id):
+                order = np.argsort(inter, kind="stable")  # the largest overlap written last wins
+                parent[c_id[order]] = p_id[order]
+            # candidates: objects of that frame not seen since, for objects that have no id yet
+            ok = (lut[c_id] == 0) & (self._last_seen[p_id] == seen.t)
+            p, c, n = p_id[ok], c_id[ok], inter[ok]
+            iou = n / (seen.area[p] + area[c] - n)
+            rows, cols = _assign(p, c, iou, minimum=max(self.min_iou, 1e-12))  # no overlap never links
+            lut[cols] = rows
+            if k == 0 and len(rows):
+                self._rejoin(lut, rows, cols, p, c, n, seen.area)
+        free = ids[lut[ids] == 0]
+        if self.max_shift > 0 and len(free) and self._history:
+            self._link_shifted(lut, free, area, centre)
         new = ids[lut[ids] == 0]
-        lut[new] = np.arange(self.next_id, self.next_id + len(new), dtype=np.uint32)
+        lut[new] = np.arange(self.next_id, self.next_id + len(new))
         self.next_id += len(new)
+        top = self.next_id
+        if len(self._last_seen) < top:
+            grow = max(top, 2 * len(self._last_seen))
+            self._last_seen = np.concatenate([self._last_seen, np.full(grow - len(self._last_seen), -1)])
+            self._origin = np.concatenate([self._origin, np.zeros(grow - len(self._origin), np.int64)])
+        self._origin[lut[new]] = parent[new]
+        self._last_seen[lut[ids]] = self._t
         out = np.zeros(cur.shape, np.uint32)
         out.ravel()[fg] = lut[vals]
-        self.prev = out
-        new_area = np.zeros(int(lut.max()) + 1 if len(lut) else 1, np.int64)
+        size = int(lut.max()) + 1 if len(lut) else 1
+        new_area = np.zeros(size, np.int64)
         new_area[lut[ids]] = area[ids]
-        self.prev_area = new_area
+        new_centre = np.zeros((size, cur.ndim))
+        new_centre[lut[ids]] = centre[ids]
+        self._history.append(_Seen(self._t, out, new_area, new_centre))
+        del self._history[: -(self.max_gap + 1)]
         return out
 
+    def _rejoin(self, lut: np.ndarray, rows: np.ndarray, cols: np.ndarray, p: np.ndarray, c: np.ndarray,
+                n: np.ndarray, prev_area: np.ndarray) -> None:
+        """An object matched to a piece that split off an earlier object, and covering most of both, takes the
+        earlier object's id when that object found no match of its own."""
+        taken = set(rows.tolist())
+        most = 2 * n >= prev_area[p]  # the object covers most of that previous object
+        covers: dict[int, set[int]] = {}
+        for pi, ci in zip(p[most].tolist(), c[most].tolist()):
+            covers.setdefault(ci, set()).add(pi)
+        for pi, ci in zip(rows.tolist(), cols.tolist()):
+            whole = int(self._origin[pi])
+            if whole and whole not in taken and whole in covers.get(ci, ()) and pi in covers[ci]:
+                lut[ci] = whole
+                taken.add(whole)
 
-def track_by_overlap(labels: np.ndarray, /, *, min_iou: float = 0.3) -> np.ndarray:
-    """Carry object ids across the first axis (time) by optimal IoU matching.
+    def _link_shifted(self, lut: np.ndarray, free: np.ndarray, area: np.ndarray, centre: np.ndarray) -> None:
+        """Objects without an id take the id of a previous-frame object left without a match, nearby and of
+        a similar size (step 3 of the class docstring)."""
+        seen = self._history[-1]
+        taken = np.zeros(len(seen.area), bool)
+        used = lut[lut > 0]
+        taken[used[used < len(seen.area)]] = True
+        lost = np.flatnonzero((seen.area > 0) & ~taken)
+        if not len(lost):
+            return
+        reach = self.max_shift * np.sqrt(4 * seen.area[lost] / np.pi)
+        dist = np.linalg.norm(centre[free][:, None, :] - seen.centre[lost][None, :, :], axis=-1)
+        ratio = area[free][:, None] / seen.area[lost][None, :]
+        near = (dist <= reach[None, :]) & (ratio >= 1 / _SHIFT_AREA_RATIO) & (ratio <= _SHIFT_AREA_RATIO)
+        fi, li = np.nonzero(near)
+        rows, cols = _assign(lost[li], free[fi], dist[fi, li], minimum=np.inf, maximise=False)
+        lut[cols] = rows
 
-    An object of frame t takes the id of the object of frame t-1 it overlaps best
-    (Hungarian matching, IoU >= ``min_iou``); unmatched objects get new ids.
+
+def track_by_overlap(labels: np.ndarray, /, *, min_iou: float = 0.3, max_gap: int = 2,
+                     max_shift: float = 2.0) -> np.ndarray:
+    """Carry object ids across the first axis (time): each cell keeps its id from frame to frame.
+
+    An object of frame t takes the id of the object of frame t-1 it overlaps best (Hungarian
+    matching, IoU >= ``min_iou``); an object left without one takes the id of a cell missed in up to
+    ``max_gap`` frames before (or lost in empty frames), else of a near unmatched cell of frame t-1
+    (centres at most ``max_shift`` of its diameters apart), else a new id. A cell cut in two in a frame
+    takes its own id again when it is whole. Details: :class:`OverlapLinker`.
     """
     arr = _as_labels(labels)
     if arr.ndim < 3:
         raise DimensionError(f"track_by_overlap needs a stack (T, ...); got shape {arr.shape}.")
-    linker = OverlapLinker(min_iou=min_iou)
+    linker = OverlapLinker(min_iou=min_iou, max_gap=max_gap, max_shift=max_shift)
     out = np.stack([linker.link(frame) for frame in arr])
     return out.astype(np.uint16) if linker.next_id <= 65536 else out
 

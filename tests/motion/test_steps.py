@@ -327,7 +327,11 @@ def test_instances_split_touching_disks_and_link_ids():
     assert second[30, 32] == first[30, 30] and second[30, 58] == first[30, 56]
     third = linker.link(np.zeros_like(lab))
     fourth = linker.link(lab)
-    assert third.max() == 0 and set(np.unique(fourth)) == {0, 3, 4}  # new objects, new ids
+    assert third.max() == 0 and set(np.unique(fourth)) == {0, 1, 2}  # an empty frame between: ids kept
+    strict = motion.OverlapLinker(min_iou=0.3, max_gap=0)  # no gap closing: new objects, new ids
+    strict.link(lab)
+    strict.link(np.zeros_like(lab))
+    assert set(np.unique(strict.link(lab))) == {0, 3, 4}
 
 
 def test_config_rejects_bad_values():

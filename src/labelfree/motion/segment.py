@@ -588,7 +588,7 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, progress: Any, *, noise_check:
                done: _Cleaned | None = None) -> None:
         """Frame t's objects from its classified ``mask``, or from ``done``, its clean-up made ahead."""
         nonlocal out, min_size, refine_size, tracker, last
-        if t in blank:  # no cell in it: empty, and the tracks restart after it
+        if t in blank:  # no cell in it: empty; the instance tracker restarts after it, the label ids carry on
             return
         if done is None:
             # flow objects include a halo: check the size on the first classified frame that is not
