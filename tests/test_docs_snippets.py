@@ -559,15 +559,15 @@ def test_concepts_md_coordinate_examples_hold_for_the_bundled_movie():
 
 
 def test_cli_md_negative_label_values_are_refused_as_written(tmp_path, capsys):
-    """docs/cli.md, "Scoring": a negative label is an error; the TIFF's says "holds negative values", the Python
-    API's names the range found."""
+    """docs/cli.md, "Scoring": a negative label is an error naming the range found, from a TIFF (it named none)
+    and from the Python API."""
     import tifffile
 
     from labelfree.errors import InputError
     from labelfree.metrics import evaluate
 
     text = re.sub(r"\s+", " ", (REPO / "docs" / "cli.md").read_text(encoding="utf-8"))
-    assert "holds negative values" in text
+    assert "holds negative values (from -1 to 2)" in text
     truth = np.zeros((8, 8), np.int16)
     truth[2:5, 2:5] = 1
     pred = truth.copy()
@@ -576,7 +576,7 @@ def test_cli_md_negative_label_values_are_refused_as_written(tmp_path, capsys):
     tifffile.imwrite(tmp_path / "gt.tif", truth)
     capsys.readouterr()
     assert main(["eval", str(tmp_path / "pred.tif"), str(tmp_path / "gt.tif")]) == 1
-    assert "holds negative values" in capsys.readouterr().err
+    assert "holds negative values (from -1 to 1)" in capsys.readouterr().err
     with pytest.raises(InputError, match="from -1 to 1"):
         evaluate(pred, truth)
 

@@ -181,3 +181,16 @@ def test_shipped_script_is_exactly_the_rendered_one(command):
     `python -m labelfree.imagej.scripts fiji_scripts` after changing a config."""
     shipped = (SCRIPTS / SCRIPT_FILES[command]).read_text(encoding="utf-8")
     assert shipped == render_script(command), f"fiji_scripts/{SCRIPT_FILES[command]} is stale"
+
+
+def test_the_render_module_takes_help_for_help_not_for_a_folder(tmp_path, monkeypatch, capsys):
+    """`python -m labelfree.imagej.scripts --help` wrote the seven scripts into a folder named --help."""
+    from labelfree.imagej.scripts import main
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as done:
+        main(["--help"])
+    assert done.value.code == 0 and "labelfree fiji install" in capsys.readouterr().out
+    assert list(tmp_path.iterdir()) == []
+    assert main([str(tmp_path / "out")]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(script_files().values())

@@ -231,8 +231,21 @@ def write_scripts(folder: str | Path, /) -> list[Path]:
     return written
 
 
-if __name__ == "__main__":  # refresh the repository copies: python -m labelfree.imagej.scripts fiji_scripts
+def main(argv: list[str] | None = None) -> int:
+    """``python -m labelfree.imagej.scripts [FOLDER]``: render the scripts into FOLDER (default fiji_scripts)."""
+    import argparse
     import sys
 
-    for path in write_scripts(sys.argv[1] if len(sys.argv) > 1 else "fiji_scripts"):
+    parser = argparse.ArgumentParser(
+        prog="python -m labelfree.imagej.scripts",
+        description="Render LabelFree's Fiji scripts into a folder (the repository's copies: fiji_scripts). "
+                    "To install them into a Fiji, use: labelfree fiji install FIJI_DIR.")
+    parser.add_argument("folder", nargs="?", default="fiji_scripts", help="where to write them (default: fiji_scripts)")
+    args = parser.parse_args(argv)
+    for path in write_scripts(args.folder):
         sys.stdout.write(f"{path}\n")
+    return 0
+
+
+if __name__ == "__main__":  # refresh the repository copies: python -m labelfree.imagej.scripts fiji_scripts
+    raise SystemExit(main())

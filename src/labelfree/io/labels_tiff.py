@@ -214,12 +214,16 @@ def read_labels(path: str | os.PathLike[str], /) -> np.ndarray:
         return arr.astype(np.uint8)
     if kind == "f":
         if not np.all(np.isfinite(arr)) or np.any(np.mod(arr, 1) != 0) or (arr.size and arr.min() < 0):
-            raise InputError(f"{path} holds non-integer or negative values: it is not a label image.")
+            finite = arr[np.isfinite(arr)]
+            found = f"from {finite.min():g} to {finite.max():g}" if finite.size else "no finite value"
+            raise InputError(f"{path} holds non-integer, negative or NaN values ({found}): it is not a label image "
+                             "(labels are whole numbers >= 0, 0 = background).")
         return arr.astype(np.uint32)
     if kind not in "ui":
         raise InputError(f"{path} has pixel type {arr.dtype}: it is not a label image (integers, 0 = background).")
     if kind == "i" and arr.size and arr.min() < 0:
-        raise InputError(f"{path} holds negative values: it is not a label image (labels are >= 0).")
+        raise InputError(f"{path} holds negative values (from {arr.min()} to {arr.max()}): it is not a label image "
+                         "(labels are whole numbers >= 0, 0 = background).")
     return arr
 
 
