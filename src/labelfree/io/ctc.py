@@ -21,7 +21,7 @@ import xarray as xr
 from labelfree.errors import InputError
 from labelfree.image import to_dataarray
 
-__all__ = ["read_ctc", "seg_frame", "CTCDataset", "LazyFrames"]
+__all__ = ["read_ctc", "read_tra_markers", "seg_frame", "CTCDataset", "LazyFrames"]
 
 _FRAME = re.compile(r"^t(\d+)\.tiff?$")
 #: man_segTTT.tif (a whole frame); man_seg_TTT_ZZZ.tif (slice ZZZ of 3-D frame TTT, the CTC name) or man_segTTT_ZZZ.tif
@@ -202,3 +202,40 @@ def read_ctc(
         seqs = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.endswith("_GT"))
         raise InputError(f"{root} has no sequence {sequence!r}; sequences found: {seqs or 'none'}.")
     return CTCDataset(root, sequence, frames)
+
+
+def read_tra_markers(folder: str | os.PathLike[str], /, *, shape: tuple[int, ...]) -> np.ndarray:
+    """The markers of a CTC ``TRA`` folder (``man_trackNNN.tif``, one per frame) as a (T, Y, X) label stack.
+
+    Parameters
+    ----------
+    folder : str or path-like
+        The ``<seq>_GT/TRA`` folder.
+    shape : tuple of int
+        (T, Y, X) of the movie the markers belong to (or (Y, X) for one frame): one file per frame of
+        the movie, frames ``0 .. T - 1``, each of its Y, X size.
+
+    Returns
+    -------
+    ndarray
+        The markers, label = track id (ids kept, so Cutter's cells keep the track ids).
+    """
+    folder = Path(folder)
+    files = _index(folder, _TRA)
+    if not files:
+        raise InputError(f"{folder} holds no CTC marker files man_trackNNN.tif; give the <seq>_GT/TRA folder of "
+                         "the movie, a label .tif, a points .csv or a ROI .zip.")
+    n_t = shape[0] if len(shape) == 3 else 1
+    frames = list(files)
+    if frames != list(range(n_t)):
+        raise InputError(
+            f"{folder} holds man_track files for frames {frames[0]}..{frames[-1]} ({len(frames)} file(s)), but the "
+            f"image has {n_t} frame(s) (0..{n_t - 1}). Give the TRA folder of this movie (every frame from t000), "
+            "or the movie the folder belongs to."
+        )
+    planes = [_read_plane(files[f]) for f in frames]
+    wrong = next((f for f, p in zip(frames, planes) if p.shape != tuple(shape[-2:])), None)
+    if wrong is not None:
+        raise InputError(f"{files[wrong]} is {planes[frames.index(wrong)].shape} (Y, X), but the image is "
+                         f"{tuple(shape[-2:])}: the markers belong to another (or uncropped) movie.")
+    return np.stack(planes).reshape(shape)

@@ -1,4 +1,4 @@
-"""Reading cell markers (one per cell) from the files users have: points CSV, label TIFF, ROI zip."""
+"""Reading cell markers (one per cell) from the files users have: points CSV, label TIFF, ROI zip, CTC TRA folder."""
 
 from __future__ import annotations
 
@@ -196,7 +196,10 @@ def read_markers(path: str | os.PathLike[str], /, *, image: Any = None, shape: t
         ``_table.csv`` gives its ``centroid_x`` / ``centroid_y`` (calibrated) and ``frame``.
         Calibrated positions become pixels with the image's pixel size and origin. TIFF: a label
         image of nuclei. ROI zip / .roi: point ROIs (one marker per point; a point outside the
-        image is an error) or area ROIs.
+        image is an error) or area ROIs; a ROI of a stack saved by ImageJ's ROI Manager with its
+        slice in its name only (``0002-0040-0040``) is on that slice, as ImageJ reads it. A folder:
+        a Cell Tracking Challenge ``TRA`` folder (``man_trackNNN.tif``, one per frame of the image,
+        label = track id).
     image : DataArray, optional
         The image the markers belong to (gives the shape).
     shape : tuple of int, optional
@@ -208,6 +211,10 @@ def read_markers(path: str | os.PathLike[str], /, *, image: Any = None, shape: t
         (N, 2) / (N, 3) float points, or a label image of the image's (T,) Y, X shape.
     """
     path = Path(path)
+    if path.is_dir():
+        from labelfree.io.ctc import read_tra_markers
+
+        return read_tra_markers(path, shape=_shape_of(image, shape)).astype(np.int64)
     if not path.is_file():
         raise InputError(f"Marker file {path} does not exist (give a points .csv, a label .tif or a ROI .zip).")
     shape = _shape_of(image, shape)

@@ -202,13 +202,32 @@ def _stack_position(position: int, dims: str, n_z: int) -> tuple[int, int]:
     return 0, 0
 
 
+#: ImageJ's ROI Manager names a ROI of a stack "SSSS-YYYY-XXXX" (4 to 6 digits of slice): the slice it was added on
+_SLICE_IN_NAME = (re.compile(r"^(\d{4})-\d{4}-"), re.compile(r"^(\d{5})-\d{5}-"), re.compile(r"^(\d{6})-\d{6}-"))
+
+
+def _slice_in_name(name: str) -> int:
+    """The stack slice in a ROI Manager name (``0002-0040-0040`` -> 2), as ImageJ reads it; 0 for none.
+
+    ImageJ's ROI Manager stores the slice of a ROI of a plain stack in its name only (position 0) and
+    restores and draws it on that slice (``RoiManager.getSliceNumber``).
+    """
+    for pattern in _SLICE_IN_NAME:
+        m = pattern.match(name or "")
+        if m:
+            return int(m.group(1))
+    return 0
+
+
 def _planes(roi: Any, dims: str, sizes: dict[str, int], *, position: int = 0) -> tuple[list[int], list[int]]:
-    """Frames and z planes a ROI belongs to (all of them for position 0).
+    """Frames and z planes a ROI belongs to (all of them for position 0 and no slice in its name).
 
     ``position``: the stack index of one point of a multi-point ROI, in place of the ROI's own.
     """
     n_t, n_z = sizes.get("T", 1), sizes.get("Z", 1)
     t_pos, z_pos = roi.t_position, roi.z_position
+    if not (position or roi.c_position or t_pos or z_pos or roi.position) and ("T" in dims or "Z" in dims):
+        position = _slice_in_name(roi.name)
     if position:
         t_pos, z_pos = _stack_position(position, dims, n_z)
     elif not (roi.c_position or t_pos or z_pos) and roi.position:
@@ -217,9 +236,14 @@ def _planes(roi: Any, dims: str, sizes: dict[str, int], *, position: int = 0) ->
     zs = [z_pos - 1] if "Z" in dims and z_pos else list(range(n_z))
     if any(not 0 <= t < n_t for t in ts) or any(not 0 <= z < n_z for z in zs):
         where = f" (its point at stack position {position})" if position else ""
+        place = ", ".join(f"{name} {pos}" for name, pos, d in (("frame", t_pos, "T"), ("z plane", z_pos, "Z"))
+                          if d in dims and pos)
+        has = " and ".join(f"{n} {name}(s)" for name, n, d in (("frame", n_t, "T"), ("z plane", n_z, "Z"))
+                           if d in dims)
         raise InputError(
-            f"ROI {roi.name!r}{where} lies on frame {t_pos}, z {z_pos} (1-based), outside the requested "
-            f"shape with {n_t} frame(s) and {n_z} z plane(s)."
+            f"ROI {roi.name!r}{where} lies outside the image, on {place} (counted from 1), but the image has {has}. "
+            "The ROIs belong to another (longer) image: give that image, or delete or move this ROI in Fiji's "
+            "ROI Manager and save the zip again."
         )
     return ts, zs
 
@@ -273,18 +297,28 @@ def rois_to_labels(
     out = np.zeros((sizes.get("T", 1), sizes.get("Z", 1), shape[-2], shape[-1]), np.uint32)
     explicit = [_explicit_label(r) for r in items]
     next_id = max([v for v in explicit if v] + [0]) + 1
+    points = np.zeros(out.shape, bool)  # the pixels that hold a point marker
+    repeated: list[str] = []  # the points on the pixel of an earlier point
     for roi, label in zip(items, explicit):
         ts, zs = _planes(roi, dims, sizes)
         if _is_point(roi):
             # points clicked on several planes of a stack: one ROI, each point with its own stack position
             positions = roi.counter_positions if roi.counter_positions is not None else np.zeros(0, int)
             for k, (x, y) in enumerate(_point_xy(roi)):
-                where = _planes(roi, dims, sizes, position=int(positions[k])) if k < len(positions) else (ts, zs)
-                if 0 <= y < shape[-2] and 0 <= x < shape[-1]:
-                    value = label if label and roi.n_coordinates == 1 else next_id
-                    next_id += value == next_id
-                    for t in where[0]:
-                        out[t, where[1], y, x] = value
+                where = _planes(roi, dims, sizes, position=int(positions[k])) if k < len(positions) and positions[k] \
+                    else (ts, zs)
+                if not (0 <= y < shape[-2] and 0 <= x < shape[-1]):
+                    continue
+                cells = np.ix_(where[0], where[1], [y], [x])
+                if points[cells].all():  # one marker per pixel: a second point there would take its id
+                    repeated.append(f"{roi.name or 'point'} at (x={x}, y={y})")
+                    continue
+                value = label if label and roi.n_coordinates == 1 else next_id
+                next_id += value == next_id
+                for t in where[0]:
+                    fresh = ~points[t, where[1], y, x]
+                    out[t, np.asarray(where[1])[fresh], y, x] = value
+                    points[t, where[1], y, x] = True
             continue
         area = _area(roi, shape[-2:])
         if area is None:
@@ -296,6 +330,10 @@ def rois_to_labels(
         for t in ts:
             for z in zs:
                 out[t, z][box][inside] = value
+    if repeated:
+        log.warning("%d point(s) lie on the pixel of an earlier point (e.g. %s) and were left out: one marker per "
+                    "pixel. Delete the repeated points in Fiji's ROI Manager (one point per cell).",
+                    len(repeated), repeated[0])
     return out.reshape(shape)
 
 
