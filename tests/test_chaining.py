@@ -96,3 +96,25 @@ def test_real_tra_folder_gives_one_marker_per_tracked_cell(tmp_path):
     for t in range(3):
         assert np.array_equal(labels[t], real[t])
         assert set(np.unique(labels[t])[1:]) == set(np.unique(real[t])[1:])
+
+
+def test_the_cli_takes_a_tra_folder_as_markers(tmp_path, capsys):
+    """`labelfree cutter movie.tif --markers 01_GT/TRA` was refused as "a folder, not a file" before the reader,
+    which takes the folder, saw it. Cutter's cells keep the track ids."""
+    from labelfree.cli import main
+
+    movie = np.full((2, 48, 48), 100, np.uint16)
+    planes = np.zeros((2, 48, 48), np.uint16)
+    for t in range(2):
+        movie[t, 8:22, 8:22] = 1000
+        movie[t, 28:42, 26:40] = 1000
+        planes[t, 14:16, 14:16] = 5
+        planes[t, 34:36, 32:34] = 9
+    tifffile.imwrite(tmp_path / "movie.tif", movie, imagej=True, metadata={"axes": "TYX"})
+    folder = _tra(tmp_path / "01_GT" / "TRA", planes)
+    code = main(["cutter", str(tmp_path / "movie.tif"), "-o", str(tmp_path / "out"), "--markers", str(folder),
+                 "--set", "n_steps=2", "--set", "width=4", "--no-progress"])
+    assert code == 0, capsys.readouterr().err
+    labels = tifffile.imread(tmp_path / "out" / "movie_labels.tif")
+    assert [set(np.unique(labels[t])) for t in range(2)] == [{0, 5, 9}] * 2
+    assert labels[0, 15, 15] == 5 and labels[1, 35, 33] == 9

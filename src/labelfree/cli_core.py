@@ -186,8 +186,8 @@ def _check_file_inputs(spec: Any, inputs: dict[str, Any], /) -> None:
 
     for inp in spec.inputs:
         value = inputs.get(inp.name)
-        if inp.kind == "file" and isinstance(value, str) and inp.given(value) and Path(value).is_dir() \
-                and not is_ngff(Path(value)):
+        if inp.kind == "file" and not inp.folders and isinstance(value, str) and inp.given(value) \
+                and Path(value).is_dir() and not is_ngff(Path(value)):
             raise InputError(f"{inp.flag} {value} is a folder, not a file; give the file itself. "
                              f"{inp.flag}: {inp.help}")
 

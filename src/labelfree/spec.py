@@ -63,6 +63,9 @@ class Input:
     companions : tuple of str
         For ``kind="output"``, the suffixes of the files written beside it (``".json"``: a model's
         sidecar ``<file>.json``); they are checked with it before any work.
+    folders : bool
+        For ``kind="file"``, a folder is taken too (its reader reads it: markers from a Cell
+        Tracking Challenge ``TRA`` folder).
     """
 
     name: str
@@ -77,6 +80,7 @@ class Input:
     batch: bool = True
     fiji_help: str = ""
     companions: tuple[str, ...] = ()
+    folders: bool = False
 
     @property
     def macro_key(self) -> str:

@@ -148,12 +148,13 @@ def test_a_movie_frame_without_markers_is_named():
     movie, centres = _movie()
     points = np.c_[np.zeros(len(centres[0])), centres[0]]  # (t, y, x), all in frame 0
     with pytest.raises(InputError, match=r"Frame 1 of the movie \(0-based: the frame at position 2\) has no marker; "
-                                         r"the \(t, y, x\) markers mark frames 0\."):
+                                         r"in the \(t, y, x\) markers, the markers are on frame\(s\) 0 only\."):
         prepare(movie, markers=points, config=CHANNELS)
     image = np.zeros((2, *movie.shape[-2:]), np.uint16)
     for k, (y, x) in enumerate(np.rint(centres[1]).astype(int), start=1):
         image[1, y, x] = k
-    with pytest.raises(InputError, match=r"Frame 0 of the movie .* has no marker; the marker image mark frames 1\."):
+    with pytest.raises(InputError, match=r"Frame 0 of the movie .* has no marker; in the marker image, the markers "
+                                         r"are on frame\(s\) 1 only\."):
         prepare(movie, markers=image, config=CHANNELS)
 
 

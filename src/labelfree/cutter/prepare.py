@@ -161,7 +161,8 @@ def frame_markers(
 def _no_marker_in_frame(t: int, marked: list[int] | None, what: str) -> None:
     """One error naming the movie frame that has no marker (the markers' emptiness alone does not say where)."""
     listed = "" if marked is None else (
-        f"; the {what} mark frames {_frame_list(marked)}" if marked else f"; the {what} hold no marker at all")
+        f"; in the {what}, the markers are on frame(s) {_frame_list(marked)} only" if marked
+        else f"; there is no marker in the {what} at all")
     raise InputError(
         f"Frame {t} of the movie (0-based: the frame at position {t + 1}) has no marker{listed}. Cutter needs "
         "one marker per cell in every frame: add markers to that frame (in ImageJ, point selections whose "

@@ -11,9 +11,11 @@ SPEC = PipelineSpec(
     channels="many",
     inputs=(
         Input("markers", "One marker per cell: a points CSV (y, x[, t]; or ImageJ's Results table of a point "
-                         "selection, or LabelFree's _table.csv), a label TIFF or an ImageJ ROI zip; "
-                         "default: detected in the nucleus channel (in the image itself when it has one channel).",
+                         "selection, or LabelFree's _table.csv), a label TIFF, an ImageJ ROI zip or a Cell "
+                         "Tracking Challenge TRA folder; default: detected in the nucleus channel (in the image "
+                         "itself when it has one channel).",
               kind="file", reader="labelfree.io.markers:read_markers", absent="detect", roi_manager=True,
+              folders=True,
               fiji_help="One marker per cell: detect (found in the nucleus channel; in the image itself when it "
                         "has one channel) or roi_manager (the ROI Manager's point selections, one marker per "
                         "point, or nucleus outlines, one marker each; a ROI without a frame position marks "
