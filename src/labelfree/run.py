@@ -189,8 +189,8 @@ def run_pipeline(
     da = prepare_image(spec, full, channel=channel)
     check_output_inputs(spec, inputs, image=full, overwrite=overwrite)
     kwargs = prepare_inputs(spec, inputs, image=da)
-    if output_inputs(spec, inputs):  # checked just above: the pipeline writes them as allowed there
-        kwargs["overwrite"] = overwrite
+    # files the pipeline writes (a model to save), checked just above: it replaces them as allowed there
+    writes = {"overwrite": overwrite} if output_inputs(spec, inputs) else {}
     with limited_threads(threads, torch=spec.torch or "torch" in sys.modules) as n_threads:
         if tile is not None:  # tile=0 is refused by run_tiled, not taken as "no tiles"
             spatial = [k for k in kwargs if spec.input(k).kind not in TILE_INPUT_KINDS]
@@ -200,7 +200,7 @@ def run_pipeline(
             labels = run_tiled(spec, da, config=cfg, tile=tile, overlap=tile_overlap, progress=progress,
                                inputs=kwargs)
         else:
-            labels = spec.segment_function(da, config=cfg, progress=progress, **kwargs)
+            labels = spec.segment_function(da, config=cfg, progress=progress, **kwargs, **writes)
     used = channel_names(da) or ([str(da.coords["C"].values)] if "C" in da.coords else [])
     record = dict(labels.attrs.get("labelfree") or {})
     if channel_names(full) or "C" in full.coords:  # named channels, or the name of a one-channel image

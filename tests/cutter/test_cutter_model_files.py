@@ -133,3 +133,5 @@ def test_an_existing_model_file_is_not_replaced_without_overwrite(trained, tmp_p
     with pytest.raises(OutputExistsError):
         run_pipeline("cutter", _named(image), config={**TINY, "n_steps": 1}, inputs={"save_model": mine},
                       overwrite=False)
+    with pytest.raises(InputError, match="Tiled runs take no per-pixel inputs such as save_model"):
+        run_pipeline("cutter", _named(image), inputs={"save_model": mine}, tile=32)  # not an AttributeError

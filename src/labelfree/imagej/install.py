@@ -270,11 +270,10 @@ def install_fiji(
     ConfigError
         ``env_file`` cannot be read or is no conda environment file (nothing is written then).
     """
-    from labelfree.imagej.scripts import write_scripts
-
     import json
 
     import labelfree
+    from labelfree.imagej.scripts import write_scripts
 
     root = check_fiji_dir(fiji)
     env_text = environment_yaml(env_file)  # before anything is written: a bad env_file leaves the Fiji as it was
