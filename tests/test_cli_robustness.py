@@ -337,10 +337,13 @@ def test_a_file_input_given_as_a_folder_is_said_as_such(tmp_path, capsys):
     folder)", which hid the mistake: the model is a file."""
     tifffile.imwrite(tmp_path / "cells.tif", np.zeros((32, 32), np.uint16))
     (tmp_path / "models").mkdir()
-    for flag in ("--model-file", "--markers"):
-        assert main(["cutter", str(tmp_path / "cells.tif"), "-o", str(tmp_path / "models" / "out"), flag,
-                     str(tmp_path / "models")]) == 1
-        err = capsys.readouterr().err
-        assert f"{flag} {tmp_path / 'models'} is a folder, not a file; give the file itself." in err, err
-        assert "lies inside" not in err
+    assert main(["cutter", str(tmp_path / "cells.tif"), "-o", str(tmp_path / "models" / "out"), "--model-file",
+                 str(tmp_path / "models")]) == 1
+    err = capsys.readouterr().err
+    assert f"--model-file {tmp_path / 'models'} is a folder, not a file; give the file itself." in err, err
+    assert "lies inside" not in err
+    # markers may be a folder (a CTC TRA folder): an output inside it is refused as inside an input
+    assert main(["cutter", str(tmp_path / "cells.tif"), "-o", str(tmp_path / "models" / "out"), "--markers",
+                 str(tmp_path / "models")]) == 1
+    assert "lies inside the markers of this run" in capsys.readouterr().err
     assert not (tmp_path / "models" / "out").exists()
