@@ -110,7 +110,7 @@ def labels_to_javarois(labels: Any, /, *, group: int | str | None = "label") -> 
     from scyjava import jimport
 
     from labelfree.io.labels_tiff import as_label_image
-    from labelfree.io.rois import roi_name
+    from labelfree.io.rois import roi_name, roi_position
     from labelfree.labels import label_contours
 
     da = as_label_image(labels)
@@ -128,12 +128,9 @@ def labels_to_javarois(labels: Any, /, *, group: int | str | None = "label") -> 
             kinds.append(kind)
             names.append(roi_name(t, int(label), z=z if has_z else None))
             ids.append(int(label))
-            if n_t > 1 and n_z > 1:  # a hyperstack in ImageJ: (c=0 all, z, t)
-                zs.append(z + 1)
-                ts.append(t + 1)
-            else:  # a plain stack (or one plane): its stack position, which ImageJ also follows on hyperstacks
-                zs.append(t * n_z + z + 1 if n_t * n_z > 1 else 0)
-                ts.append(0)
+            position, z_pos, t_pos = roi_position(t, z, n_t=n_t, n_z=n_z)
+            zs.append(z_pos if t_pos else position)  # LabelFreeRois: t > 0 -> (0, z, t), else setPosition(z)
+            ts.append(t_pos)
     if not chunks:
         return []
     if group is not None:

@@ -16,7 +16,7 @@ from labelfree.errors import InputError
 from labelfree.io.atomic import atomic_path
 from labelfree.io.labels_tiff import as_label_image
 
-__all__ = ["roi_name", "labels_to_rois", "write_rois", "read_rois"]
+__all__ = ["roi_name", "roi_position", "labels_to_rois", "write_rois", "read_rois"]
 
 log = logging.getLogger(__name__)
 _MAX_GROUP = 255  # ImageJ ROI groups are 1..255 (0 = no group)
@@ -30,6 +30,22 @@ def roi_name(frame: int, label: int, /, *, z: int | None = None) -> str:
     """
     zpart = f"-z{z + 1:03d}" if z is not None else ""
     return f"t{frame + 1:04d}{zpart}-L{label:05d}"
+
+
+def roi_position(t: int, z: int, /, *, n_t: int, n_z: int) -> tuple[int, int, int]:
+    """ImageJ's position of the ROI of plane (``t``, ``z``) of labels with ``n_t`` frames and ``n_z`` z planes:
+    ``(stack position, z, t)``, 1-based, 0 = unset.
+
+    Labels with several frames and several z planes are a hyperstack in ImageJ: (c=0 all, z, t). A movie or
+    a z stack (one of them only) is a plain stack, where the ROI Manager finds a ROI's plane by its stack
+    position only (hyperstack positions would leave every ROI on plane 1); ImageJ follows that position on
+    a hyperstack with channels too. A single plane gets none.
+    """
+    if n_t > 1 and n_z > 1:
+        return 0, z + 1, t + 1
+    if n_t * n_z > 1:
+        return t * n_z + z + 1, 0, 0
+    return 0, 0, 0
 
 
 def _outline_roi(polys: list[np.ndarray]) -> Any:
@@ -121,10 +137,7 @@ def _plane_rois(da: Any, group: int | str | None) -> Iterator[Any]:
         for label in sorted(contours):
             roi = _outline_roi(contours[label])
             roi.name = roi_name(t, label, z=z if has_z else None)
-            if n_t > 1 and n_z > 1:
-                roi.t_position, roi.z_position = t + 1, z + 1
-            elif n_t * n_z > 1:  # a plain stack in ImageJ: hyperstack positions would leave every ROI on plane 1
-                roi.position = t * n_z + z + 1
+            roi.position, roi.z_position, roi.t_position = roi_position(t, z, n_t=n_t, n_z=n_z)
             roi.group = _group_of(label, group)
             roi.props = f"label: {label}\n"
             yield roi
