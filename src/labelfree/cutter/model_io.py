@@ -94,10 +94,11 @@ def save_model(path: str | os.PathLike, model, /, *, overwrite: bool = False) ->
     from labelfree.io import check_output_file
 
     torch = require("torch", purpose="saving a Cutter model")
-    _check_sidecar_replaceable(sidecar_of(path), Path(path))  # a .json of that name that is not ours: said so
-    for target, what in ((path, "model file"), (sidecar_of(path), "model sidecar")):
-        check_output_file(target, overwrite=overwrite, what=what)
     path = Path(path)
+    sidecar_path = sidecar_of(path)
+    _check_sidecar_replaceable(sidecar_path, path)  # a .json of that name that is not ours: said so
+    for target, what in ((path, "model file"), (sidecar_path, "model sidecar")):
+        check_output_file(target, overwrite=overwrite, what=what)
     state = {k: v.detach().cpu() for k, v in model.net.state_dict().items()}
     payload = {
         "format": FORMAT,
@@ -109,7 +110,6 @@ def save_model(path: str | os.PathLike, model, /, *, overwrite: bool = False) ->
         payload["cell_radius"] = float(model.cell_radius)
     from labelfree.io.atomic import atomic_path, remove_quietly
 
-    sidecar_path = sidecar_of(path)
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
             torch.save(payload, fh)
