@@ -19,6 +19,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -69,14 +70,17 @@ def child(kind: str, n_frames: int, size: int, per_side: int) -> dict:
         "outputs": lambda out: write_outputs(out / "set", labels, stem="movie"),
     }
     small = labels.isel(T=slice(0, 1), Y=slice(0, 64), X=slice(0, 64))
-    (folder / "warm").mkdir()
-    for warm in (lambda out: write_outputs(out, small, stem="warm"), lambda out: overlay_png(movie[0], movie[0],
-                                                                                           out / "w.png")):
-        warm(folder / "warm")  # imports and caches out of the figures
-    base = _max_rss_mb()
-    t0 = time.perf_counter()
-    writers[kind](folder)
-    seconds = time.perf_counter() - t0
+    try:
+        (folder / "warm").mkdir()
+        for warm in (lambda out: write_outputs(out, small, stem="warm"),
+                     lambda out: overlay_png(movie[0], movie[0], out / "w.png")):
+            warm(folder / "warm")  # imports and caches out of the figures
+        base = _max_rss_mb()
+        t0 = time.perf_counter()
+        writers[kind](folder)
+        seconds = time.perf_counter() - t0
+    finally:  # each run writes up to 400 MB
+        shutil.rmtree(folder, ignore_errors=True)
     n_objects = int(sum(len(np.unique(f)) - 1 for f in movie))
     return {"seconds": seconds, "peak_mb": max(_max_rss_mb() - base, 0.0), "objects": n_objects,
             "labels_mb": movie.nbytes / 2**20}
