@@ -692,12 +692,14 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, progress: Any, *, noise_check:
                      flow_cfg.flow_downsample, flow_cfg.winsize, flow_cfg.levels)
         frames = stack.enter_context(frame_stream(da, flow_cfg, low=lo, high=hi, workers=workers, flows=flows))
         first = next(frames)
+        hot_pixels = first.hot_pixels
         prev_ent = first.entropy
         pending.append((0, first.frame, first.entropy))
         del first
         queue: collections.deque[Future] = collections.deque()  # pairs classified ahead, in order
         for item in frames:
             t, ent = item.t, item.entropy
+            hot_pixels += item.hot_pixels
             if (frames.threaded and model is not None and not pending and not refine_size
                     and cfg.classifier_mode == "per_pair"):
                 queue.append(frames.run(ahead, item, prev_ent, min_size))
@@ -741,6 +743,9 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, progress: Any, *, noise_check:
             warnings.warn(NoMotionWarning(f"No {what} found in {len(pending) + still} of {n} frames (the first ones "
                                           f"or all); they are left empty.{why}"), stacklevel=3)
             bar.update(len(pending), message=f"no {what}")
+    if hot_pixels:
+        log.info("Motion: %d isolated hot or cold pixels (stuck camera pixels, cosmic rays) replaced by the median "
+                 "of their 3 x 3 window", hot_pixels)
     if drift is not None:  # drawn and tracked on the corrected frames: each frame's labels go back onto the input's
         out = _on_input_frames(out, drift)
     scale = None
@@ -765,6 +770,7 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, progress: Any, *, noise_check:
     record = provenance("motion", cfg, extra={
         "auto": auto,
         "uint8_range": [lo, hi],
+        "hot_pixels": hot_pixels,
         "min_size": min_size,
         "scale": scale,
         "flow": {"method": flow_cfg.flow_method, "downsample": int(flow_cfg.flow_downsample),

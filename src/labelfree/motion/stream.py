@@ -25,7 +25,7 @@ import xarray as xr
 from labelfree.motion.config import MotionConfig
 from labelfree.motion.features import compute_features, local_entropy
 from labelfree.motion.farneback import BufferPool
-from labelfree.motion.flow import _flow, _flow_input, flow_magnitude, to_uint8
+from labelfree.motion.flow import _flow, _flow_input, flow_magnitude, repair_hot_pixels, to_uint8
 from labelfree.motion.movie import _frame
 
 __all__ = ["FrameWork", "FrameStream", "frame_stream"]
@@ -36,7 +36,8 @@ class FrameWork:
     """What ``segment`` needs of frame ``t`` before classifying it.
 
     ``features``, ``flow`` and ``magnitude`` are None for frame 0 (no pair ends there);
-    ``flow`` is the (Y, X, 2) flow of the pair (t-1, t) on frame t's grid.
+    ``flow`` is the (Y, X, 2) flow of the pair (t-1, t) on frame t's grid; ``hot_pixels``, how many
+    hot or cold pixels of the uint8 frame were repaired (:func:`labelfree.motion.repair_hot_pixels`).
     """
 
     t: int
@@ -45,6 +46,7 @@ class FrameWork:
     features: np.ndarray | None = None
     flow: np.ndarray | None = None
     magnitude: np.ndarray | None = None
+    hot_pixels: int = 0
 
 
 class FrameStream:
@@ -122,7 +124,7 @@ def frame_stream(
     prepared: dict[int, Future] = {}  # frame t as the flow sees it (blurred, binned), for pairs t and t+1
 
     def work(t: int, raw: np.ndarray) -> FrameWork:
-        cur = to_uint8(raw, low=low, high=high)
+        cur, hot = repair_hot_pixels(to_uint8(raw, low=low, high=high))
         ready = prepared[t]
         try:  # the next pair's task may be waiting for this frame
             needed = (0 < t and t not in cached) or (black is None and t + 1 < n and t + 1 not in cached)
@@ -131,7 +133,7 @@ def frame_stream(
             ready.set_exception(exc)
             raise
         ent = local_entropy(cur, size=cfg.entropy_size, bins=cfg.entropy_bins)
-        item = FrameWork(t, cur, ent)
+        item = FrameWork(t, cur, ent, hot_pixels=hot)
         if t == 0:
             return item
         item.features = compute_features(cur, config=cfg, cache={"entropy": ent})
