@@ -73,6 +73,24 @@ def open_zoo(zoo: Any = None, /) -> "ModelZoo":
     return ModelZoo(default)
 
 
+#: the system's files, which a folder may hold and still count as empty for a new zoo
+_SYSTEM_FILES = {".DS_Store", "Thumbs.db", "desktop.ini"}
+
+
+def _other_files(folder: Path) -> list[str]:
+    """The names (sorted) of what ``folder`` holds besides system files and the temporary index an
+    interrupted creation left; none for a missing folder."""
+    try:
+        names = sorted(p.name for p in folder.iterdir())
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    except OSError as exc:
+        raise OutputError(f"Cannot read the folder {folder} for the model zoo: {exc.strerror or exc}. Choose a folder "
+                          "you can read and write.") from exc
+    temp = re.compile(re.escape(f".{INDEX_NAME}.") + r"[^.]+\.part")
+    return [name for name in names if name not in _SYSTEM_FILES and not temp.fullmatch(name)]
+
+
 def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-") or "any"
 
@@ -90,7 +108,8 @@ class ModelZoo:
     root : path
         The zoo folder.
     create : bool
-        Create the folder and an empty index when absent (otherwise a missing zoo is an error).
+        Create the folder and an empty index when absent (otherwise a missing zoo is an error). A folder
+        that holds other files but no index is not made a zoo (OutputError): a zoo is a folder of its own.
     """
 
     def __init__(self, root: str | os.PathLike[str], /, *, create: bool = False) -> None:
@@ -103,6 +122,14 @@ class ModelZoo:
             if self.root.exists() and not self.root.is_dir():
                 raise OutputError(f"The model zoo {self.root} is a file; a zoo is a folder (of models and its "
                                   f"{INDEX_NAME}). Give a folder's path, new or made by fusion train.")
+            others = _other_files(self.root)
+            if others:
+                raise OutputError(
+                    f"The model zoo {self.root} would be made in a folder that holds other files "
+                    f"({', '.join(others[:3])}{', ...' if len(others) > 3 else ''}) and no {INDEX_NAME}: it is not a "
+                    "LabelFree model zoo, and a zoo is not mixed into other files. Give a new or empty folder for "
+                    "the zoo, or the folder of an existing zoo."
+                )
             try:
                 self.root.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
@@ -195,6 +222,7 @@ class ModelZoo:
         if not channels:
             raise InputError("Give the channel(s) the model was trained on.")
         net = load_model(model, device="cpu") if isinstance(model, (str, os.PathLike)) else model
+        entries = self._read()  # a damaged index is refused before a weights file is written
         stamp = _dt.datetime.now(_dt.timezone.utc)
         model_id = f"{object}_{_slug(cell_line)}_{_slug('+'.join(channels))}_{stamp:%Y%m%d%H%M%S%f}"
         target = self.root / f"{model_id}.pt"
@@ -205,15 +233,18 @@ class ModelZoo:
                 shutil.copyfile(model, tmp)
         else:
             save_model(model, target)
-        entry = {
-            "id": model_id, "object": object, "cell_line": cell_line, "channels": channels,
-            "starting_model": str(starting_model), "validation": dict(validation or {}),
-            "diameter": float(net.diam_labels), "nbase": list(net.nbase), "file": target.name,
-            "sha256": file_sha256(target), "date": stamp.isoformat(timespec="seconds"),
-        }
-        entries = self._read()
-        entries.append(entry)
-        self._write(entries)
+        try:
+            entry = {
+                "id": model_id, "object": object, "cell_line": cell_line, "channels": channels,
+                "starting_model": str(starting_model), "validation": dict(validation or {}),
+                "diameter": float(net.diam_labels), "nbase": list(net.nbase), "file": target.name,
+                "sha256": file_sha256(target), "date": stamp.isoformat(timespec="seconds"),
+            }
+            entries.append(entry)
+            self._write(entries)
+        except BaseException:  # no weights file without its entry: the zoo stays as it was
+            target.unlink(missing_ok=True)
+            raise
         log.info("added %s to the zoo %s", model_id, self.root)
         return entry
 

@@ -4,12 +4,15 @@ A file is written to a temporary file beside its target and renamed onto it, so 
 reader sees either the old file (or none) or the complete new one, never a
 half-written one. Temporary files get the mode a plain ``open`` would give (not
 mkstemp's 0600), are named ``.<target>.<random>.part`` (a very long target name cut) and are removed on
-any error.
+any error. An error met while writing names the target, never the temporary file: an OSError that names
+the temporary file names the target instead, and one that names no file gets a note naming the target.
+A target spelt as a folder (``out/``) is refused before anything is written.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import os
 import tempfile
@@ -18,7 +21,8 @@ from typing import Iterator
 
 from labelfree.errors import OutputError
 
-__all__ = ["atomic_path", "write_text_atomic", "write_bytes_atomic", "cut_to_bytes", "name_bytes", "PART_SUFFIX"]
+__all__ = ["atomic_path", "write_text_atomic", "write_bytes_atomic", "check_file_path", "cut_to_bytes", "name_bytes",
+           "PART_SUFFIX"]
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +37,39 @@ def _umask() -> int:
 
 _UMASK = _umask()
 
+#: the targets of the atomic writes now open in this thread or task, outermost first (for error notes)
+_OPEN_TARGETS: contextvars.ContextVar[tuple[Path, ...]] = contextvars.ContextVar("labelfree_atomic_targets",
+                                                                                  default=())
+
+
+def check_file_path(path: str | os.PathLike[str], /, *, what: str = "output file") -> Path:
+    """``path`` as a Path, refused (OutputError) when its spelling names a folder rather than a file.
+
+    ``Path("out/")`` is ``Path("out")``: a path that ends with a separator (or with ``.`` or ``..`` as its
+    last name) would silently become a file named after the folder. An empty path is refused, too (it
+    usually comes from an unset variable). ``what`` names the file in the message.
+
+    >>> check_file_path("out/a.tif").name
+    'a.tif'
+    """
+    text = os.fspath(path)
+    if isinstance(text, bytes):
+        text = os.fsdecode(text)
+    if not text:
+        raise OutputError(f"The {what} path is empty; give the path of a file (an empty path usually comes from an "
+                          "unset variable).")
+    seps = (os.sep, "/") + ((os.altsep,) if os.altsep else ())
+    last = text
+    for sep in seps:
+        last = last.rsplit(sep, 1)[-1]
+    if last in ("", ".", ".."):
+        folder = text.rstrip("".join(seps)) or text  # "out/" -> out/NAME; "out/.." -> out/../NAME
+        raise OutputError(
+            f"The {what} {text!r} ends with {text[-1] if last == '' else last!r}, so it names a folder; a file path "
+            f"is expected. Give a file name (for a file in that folder: {folder}{os.sep}NAME)."
+        )
+    return Path(text)
+
 
 def temp_path(target: Path, /) -> Path:
     """Create an empty temporary file in the target's folder (same file system), mode 0666 & ~umask."""
@@ -46,9 +83,10 @@ def temp_path(target: Path, /) -> Path:
         # the temporary name adds 15 bytes to the target's: a target name near 255 bytes must still be writable
         fd, name = tempfile.mkstemp(prefix=f".{cut_to_bytes(target.name, 200)}.", suffix=PART_SUFFIX, dir=folder)
     except OSError as exc:
-        raise OutputError(f"Cannot write into {folder}: {exc.strerror or exc}. Choose a folder you can write to.") from exc
+        raise OutputError(f"Cannot write {target}: {exc.strerror or exc}. Choose a folder you can write to.") from exc
     os.close(fd)
-    os.chmod(name, 0o666 & ~_UMASK)
+    with contextlib.suppress(OSError):  # a file system without Unix modes (FAT, SMB) refuses chmod: keep its mode
+        os.chmod(name, 0o666 & ~_UMASK)
     return Path(name)
 
 
@@ -78,7 +116,9 @@ def remove_quietly(path: Path, /) -> None:
 def atomic_path(path: str | os.PathLike[str], /) -> Iterator[Path]:
     """Yield a temporary path to write to; on success it replaces ``path``.
 
-    On any exception the temporary file is removed and ``path`` is left as it was.
+    On any exception the temporary file is removed and ``path`` is left as it was; an OSError names ``path``,
+    not the temporary file (see the module). A path spelt as a folder (``out/``) or naming an existing
+    folder is refused (:class:`~labelfree.errors.OutputError`) before anything is written.
 
     Examples
     --------
@@ -89,23 +129,62 @@ def atomic_path(path: str | os.PathLike[str], /) -> Iterator[Path]:
     >>> out.read_text()
     'done'
     """
-    target = Path(path)
+    target = check_file_path(path)
+    if _is_folder(target):
+        raise OutputError(f"The output file {target} is an existing folder; a file path is expected. Give a file "
+                          f"name (for a file in that folder: {target}{os.sep}NAME).")
     tmp = temp_path(target)
+    token = _OPEN_TARGETS.set((*_OPEN_TARGETS.get(), target))
     try:
         yield tmp
-    except BaseException:
+    except BaseException as exc:
         remove_quietly(tmp)
+        if isinstance(exc, OSError):
+            _name_target(exc, tmp, target)
         raise
+    finally:
+        _OPEN_TARGETS.reset(token)
     try:
         os.replace(tmp, target)
     except OSError as exc:
         remove_quietly(tmp)
-        raise OutputError(f"Cannot write {target}: {exc.strerror or exc}.") from exc
+        raise OutputError(f"Cannot write {target}: {exc.strerror or exc}. Check that {target.parent} is writable "
+                          "and has free space, or choose another folder.") from exc
+
+
+def _is_folder(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:  # a name too long for the file system: refused, with its reason, when written
+        return False
+
+
+def _name_target(exc: OSError, tmp: Path, target: Path) -> None:
+    """Make an OSError met while writing ``tmp`` name ``target``, the file the user asked for.
+
+    The temporary file named as the error's file (a cut ``.<target>.<random>.part``) becomes the target. An
+    error that names no file (a full disk, tifffile's short write) gets a note naming the target, or, within
+    several atomic writes open together, all of their targets; the innermost write adds it, once.
+    """
+    for attr in ("filename", "filename2"):
+        name = getattr(exc, attr, None)
+        if name is not None and os.fsdecode(name) == str(tmp):
+            setattr(exc, attr, str(target))
+    if exc.filename is not None or getattr(exc, "_labelfree_noted", False):
+        return
+    open_targets = _OPEN_TARGETS.get()
+    if len(open_targets) > 1:
+        note = f"while writing one of {', '.join(map(str, open_targets))}"
+    else:
+        note = f"while writing {target}"
+    with contextlib.suppress(AttributeError, TypeError):
+        exc.add_note(note)
+        exc._labelfree_noted = True  # type: ignore[attr-defined]
 
 
 def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, /, *, fsync: bool = False) -> Path:
     """Write ``data`` to ``path`` atomically; return the path."""
-    path = Path(path)
+    path = check_file_path(path)
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
             fh.write(data)

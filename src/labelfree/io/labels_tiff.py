@@ -14,7 +14,7 @@ import xarray as xr
 
 from labelfree.errors import DimensionError, DTypeError, InputError
 from labelfree.image import scale_of, to_dataarray, units_of
-from labelfree.io.atomic import atomic_path
+from labelfree.io.atomic import atomic_path, check_file_path
 from labelfree.io.lut import glasbey_lut
 
 __all__ = ["write_labels", "read_labels", "read_provenance", "as_label_image", "imagej_calibration"]
@@ -137,7 +137,7 @@ def write_labels(
     Parameters
     ----------
     path : str or path-like
-        Output file (``.tif``); replaced atomically.
+        Output file (``.tif``); replaced atomically. A path spelt as a folder (``out/``) is refused.
     labels : xarray.DataArray or 2-D array
         Labels with dims from T, Z, Y, X (0 = background). The coords give the
         calibration written to the file: pixel size and unit (resolution tags),
@@ -163,6 +163,7 @@ def write_labels(
 
     from labelfree.labels import to_imagej_labels
 
+    path = check_file_path(path, what="label image file")  # before any work: "out/" is a folder, not a file
     da = as_label_image(labels)
     data = to_imagej_labels(np.asarray(da.data))
     top = float(data.max())
@@ -181,7 +182,6 @@ def write_labels(
         text = json.dumps(record, default=str, sort_keys=True)
         ij_meta["Info"] = f"labelfree={text}"
         ij_meta["Properties"] = {"labelfree": text}
-    path = Path(path)
     # ImageJ applies a single-channel LUT from the TIFF ColorMap tag (768 shorts, as its own
     # TiffEncoder writes for 16-bit and float images); the LUTs entry serves newer readers.
     colormap = (glasbey_lut().astype(np.uint16) * 257).ravel().tolist()

@@ -41,7 +41,8 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from labelfree._config import file_sha256
 from labelfree.errors import FolderInUseError, InputError, InputOverwriteError, OutputError, OutputExistsError
-from labelfree.io.atomic import atomic_path, cut_to_bytes, name_bytes, remove_quietly, write_text_atomic
+from labelfree.io.atomic import (atomic_path, check_file_path, cut_to_bytes, name_bytes, remove_quietly,
+                                 write_text_atomic)
 
 __all__ = [
     "OUTPUT_SUFFIXES",
@@ -246,10 +247,10 @@ def check_output_file(path: str | os.PathLike[str], /, *, inputs: Any = None, ov
                       what: str = "output") -> Path:
     """Check a single output file before any computation; return its absolute path.
 
-    Refuses a path that is an input, a folder, in a missing or unwritable folder, or
-    an existing file unless ``overwrite``.
+    Refuses a path that is an input, a folder (or spelt as one: ``out/``), in a missing or unwritable
+    folder, or an existing file unless ``overwrite``.
     """
-    path = Path(path).expanduser()
+    path = check_file_path(path, what=what).expanduser()
     _check_name_lengths(path, what)
     check_not_input(path, inputs, what=what)
     if path.is_dir():

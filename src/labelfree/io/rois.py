@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from labelfree.errors import InputError
-from labelfree.io.atomic import atomic_path
+from labelfree.io.atomic import atomic_path, check_file_path
 from labelfree.io.labels_tiff import as_label_image
 
 __all__ = ["roi_name", "roi_position", "labels_to_rois", "write_rois", "read_rois"]
@@ -149,7 +149,7 @@ def write_rois(path: str | os.PathLike[str], labels: Any, /, *, group: int | str
     Parameters
     ----------
     path : str or path-like
-        Output ``.zip`` file; replaced atomically.
+        Output ``.zip`` file; replaced atomically. A path spelt as a folder (``out/``) is refused.
     labels : xarray.DataArray or 2-D array
         Labels with dims from T, Z, Y, X.
     group : "label", int or None
@@ -159,8 +159,8 @@ def write_rois(path: str | os.PathLike[str], labels: Any, /, *, group: int | str
     -------
     pathlib.Path
     """
+    path = check_file_path(path, what="ROI zip")  # "out/" is a folder, not a file
     rois = _iter_rois(labels, group=group)  # written as made: a long movie's ROIs are never all in memory
-    path = Path(path)
     count = 0
     with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:
         for roi in rois:  # a fixed entry date: the same ROIs give the same file (and SHA-256) on every run

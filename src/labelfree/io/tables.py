@@ -10,7 +10,7 @@ from typing import Any, Callable, Mapping
 import pandas as pd
 
 from labelfree.errors import InputError
-from labelfree.io.atomic import atomic_path
+from labelfree.io.atomic import atomic_path, check_file_path
 from labelfree.io.labels_tiff import as_label_image, write_labels
 from labelfree.io.outputs import OUTPUT_SUFFIXES
 from labelfree.io.rois import write_rois
@@ -41,7 +41,7 @@ def write_table(path: str | os.PathLike[str], table: Any, /) -> Path:
     Parameters
     ----------
     path : str or path-like
-        Output ``.csv`` file.
+        Output ``.csv`` file. A path spelt as a folder (``out/``) is refused.
     table : pandas.DataFrame or mapping of column -> values
         Written without the index, floats with 6 significant digits or 3 decimals, whichever
         keeps more (a centroid at 123456.78 stays 123456.78), UTF-8.
@@ -50,13 +50,13 @@ def write_table(path: str | os.PathLike[str], table: Any, /) -> Path:
     -------
     pathlib.Path
     """
+    path = check_file_path(path, what="table file")  # "out/" is a folder, not a file
     if not isinstance(table, pd.DataFrame):
         try:
             table = pd.DataFrame(table)
         except (TypeError, ValueError) as exc:
             raise InputError(f"table must be a pandas DataFrame or a mapping of columns of one length; got a "
                              f"{type(table).__name__} that pandas cannot make a table of ({exc}).") from exc
-    path = Path(path)
     with atomic_path(path) as tmp:
         _write_csv(tmp, table)
     return path
@@ -194,5 +194,26 @@ def _write_set(folder: Any, stem: str, labels: Any, /, *, image: Any, extras: An
         staged, prov = stage_outputs(staging, stem, labels, image=image, inputs=folder.inputs, extras=extras,
                                      record=record)
         return folder.publish(stem, staged, prov)
+    except OSError as exc:
+        _name_published(exc, staging, folder.path)
+        raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _name_published(exc: OSError, staging: Path, folder: Path) -> None:
+    """Make an error met while staging a set name the output file it was for (``<folder>/<name>``), not
+    the file of that name in the private staging folder, which the user never sees."""
+    inside = str(staging)
+
+    def published(text: str) -> str:
+        return text.replace(inside, str(folder))
+
+    for attr in ("filename", "filename2"):
+        name = getattr(exc, attr, None)
+        if name is not None and os.fsdecode(name).startswith(inside + os.sep):
+            setattr(exc, attr, published(os.fsdecode(name)))
+    if getattr(exc, "__notes__", None):
+        exc.__notes__ = [published(note) if isinstance(note, str) else note for note in exc.__notes__]
+    if exc.errno is None and exc.args and all(isinstance(a, str) for a in exc.args):  # a LabelFree message
+        exc.args = tuple(published(a) for a in exc.args)
