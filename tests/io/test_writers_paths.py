@@ -208,3 +208,28 @@ def test_a_model_is_not_filed_into_a_zoo_whose_index_is_damaged(tmp_path):
     with pytest.raises(ModelFileError, match="is unreadable"):
         zoo.add(new_model(nbase=(2, 4, 4, 4), device="cpu", seed=0), object="cyto", channels=["GFP"])
     assert _everything_in(tmp_path / "zoo") == ["index.json"]
+
+
+def test_an_interrupt_right_after_the_staging_folder_is_made_leaves_no_folder(tmp_path, monkeypatch):
+    """Ctrl-C or SIGTERM landing between the staging folder's creation and the writer's ``try`` left
+    the folder (and so ``.labelfree-staging``) behind: a batch run's SIGTERM test failed now and then."""
+    import pathlib
+
+    from labelfree.io import write_outputs
+    from labelfree.io.outputs import STAGING_DIR
+
+    real_mkdir = pathlib.Path.mkdir
+
+    def mkdir_then_interrupt(self, *args, **kwargs):
+        real_mkdir(self, *args, **kwargs)
+        if self.parent.name == STAGING_DIR:
+            raise KeyboardInterrupt
+
+    labels = np.zeros((8, 8), np.uint16)
+    labels[2:5, 2:5] = 1
+    monkeypatch.setattr(pathlib.Path, "mkdir", mkdir_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        write_outputs(tmp_path / "out", labels, stem="cells")
+    monkeypatch.undo()
+    assert not list((tmp_path / "out").glob(f"{STAGING_DIR}/*"))
+    assert not (tmp_path / "out" / STAGING_DIR).exists()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import shutil
 import socket
 import time
 from pathlib import Path
@@ -157,7 +156,7 @@ def write_result(labels: xr.DataArray, image: xr.DataArray, /, *, job: Job, extr
     -------
     dict of kind -> output file name inside ``job.out_dir``.
     """
-    from labelfree.io.outputs import new_staging, publish_set
+    from labelfree.io.outputs import publish_set, staging_folder
     from labelfree.io.tables import stage_outputs
     from labelfree.run import prepare_image
 
@@ -171,8 +170,7 @@ def write_result(labels: xr.DataArray, image: xr.DataArray, /, *, job: Job, extr
 
         extras["drift"] = lambda path: pd.DataFrame(image.attrs["drift_shifts"]).to_csv(path, index=False)
     out = Path(job.out_dir)
-    staging = new_staging(out, item.stem)
-    try:
+    with staging_folder(out, item.stem) as staging:
         # checked once the staging folder exists: a client that stopped the run waits for the
         # staging folders of its inputs to go, so what is published after it returned is nothing
         abort_if_cancelled(job)
@@ -180,8 +178,6 @@ def write_result(labels: xr.DataArray, image: xr.DataArray, /, *, job: Job, extr
         staged, prov = stage_outputs(staging, item.stem, labels, image=used, inputs=job.input_files(),
                                      extras=extras, record=record)
         paths = publish_set(out, item.stem, staged, prov, overwrite=job.overwrite, inputs=job.input_files())
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return {kind: path.name for kind, path in paths.items()}
 
 

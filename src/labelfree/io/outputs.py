@@ -63,6 +63,7 @@ __all__ = [
     "InputRecord",
     "describe_inputs",
     "new_staging",
+    "staging_folder",
 ]
 
 log = logging.getLogger(__name__)
@@ -329,13 +330,33 @@ def _staging_root(folder: Path) -> Path:
     return root
 
 
-def new_staging(folder: Path, stem: str) -> Path:
-    path = _staging_root(folder) / f"{stem}-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+def _staging_path(folder: Path, stem: str) -> Path:
+    return _staging_root(folder) / f"{stem}-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def _make_staging(path: Path, folder: Path) -> Path:
     try:
         path.mkdir(parents=True)
     except OSError as exc:
         raise OutputError(f"Cannot write into {folder}: {exc.strerror or exc}. Choose a folder you can write to.") from exc
     return path
+
+
+def new_staging(folder: Path, stem: str) -> Path:
+    """A new private folder inside ``folder`` for writing the files of the set ``stem``; the caller removes it."""
+    return _make_staging(_staging_path(folder, stem), folder)
+
+
+@contextlib.contextmanager
+def staging_folder(folder: Path, stem: str, /) -> Iterator[Path]:
+    """:func:`new_staging` as a context: the folder is removed on leaving, whatever ends it. Its name is
+    known before it is made, so an interrupt (Ctrl-C, SIGTERM) that lands between its creation and the
+    caller's ``try`` cannot leave it behind."""
+    path = _staging_path(folder, stem)
+    try:
+        yield _make_staging(path, folder)
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def staging_folders(folder: str | os.PathLike, stems: Iterable[str], /) -> list[Path]:
@@ -790,9 +811,10 @@ class OutputFolder:
         """The stems planned so far in this run."""
         return tuple(self._planned)
 
-    def staging(self, stem: str, /) -> Path:
-        """A fresh private folder inside the output folder for writing the files of ``stem``."""
-        return new_staging(self.path, check_stem(stem))
+    def staging(self, stem: str, /) -> contextlib.AbstractContextManager[Path]:
+        """A fresh private folder inside the output folder for writing the files of ``stem``, removed on
+        leaving the context (:func:`staging_folder`)."""
+        return staging_folder(self.path, check_stem(stem))
 
     # writing ---------------------------------------------------------------------
     def publish(self, stem: str, staged: Mapping[str, Path], record: dict[str, Any], /) -> dict[str, Path]:

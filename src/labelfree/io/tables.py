@@ -187,18 +187,14 @@ def write_outputs(
 
 
 def _write_set(folder: Any, stem: str, labels: Any, /, *, image: Any, extras: Any, record: Any) -> dict[str, Path]:
-    import shutil
-
-    staging = folder.staging(stem)
-    try:
-        staged, prov = stage_outputs(staging, stem, labels, image=image, inputs=folder.inputs, extras=extras,
-                                     record=record)
-        return folder.publish(stem, staged, prov)
-    except OSError as exc:
-        _name_published(exc, staging, folder.path)
-        raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    with folder.staging(stem) as staging:
+        try:
+            staged, prov = stage_outputs(staging, stem, labels, image=image, inputs=folder.inputs, extras=extras,
+                                         record=record)
+            return folder.publish(stem, staged, prov)
+        except OSError as exc:
+            _name_published(exc, staging, folder.path)
+            raise
 
 
 def _name_published(exc: OSError, staging: Path, folder: Path) -> None:
