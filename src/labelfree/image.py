@@ -367,7 +367,8 @@ def validate_image(
             parts.append(f"unexpected {', '.join(extra)}")
         raise DimensionError(
             f"{name} has dims {''.join(da.dims)} (shape {tuple(da.shape)}): {'; '.join(parts)}. "
-            f"Expected dims containing {''.join(required)} drawn from {''.join(allowed)}.{_extra_dims_hint(extra, allowed)}"
+            f"Expected dims containing {''.join(required)} drawn from {''.join(allowed)}."
+            + _extra_dims_hint(extra, allowed, da.dims)
         )
     if np.dtype(da.dtype) not in SUPPORTED_DTYPES:
         raise DTypeError(
@@ -410,11 +411,16 @@ def _check_fits_float32(lo: float, hi: float, name: str, /, *, allow_constant: b
         )
 
 
-def _extra_dims_hint(extra: Sequence[str], allowed: Sequence[str]) -> str:
-    """What to do about an axis a function does not take (a sentence, or empty)."""
+def _extra_dims_hint(extra: Sequence[str], allowed: Sequence[str], dims: Sequence[str]) -> str:
+    """What to do about an axis a function does not take (a sentence, or empty). Reading the Z planes
+    as time points is offered only to an image without a T axis (a time-lapse of z-stacks has both)."""
     if "Z" in extra:
-        time = " If the planes are really time points, read the file with --dims TYX (Python: dims='TYX')." \
-            if "T" in allowed else ""
+        time = ""
+        if "T" in allowed and "T" not in dims:
+            time = (" If the planes are really time points, read the file with --dims TYX (Python: dims='TYX')."
+                    if tuple(dims) == ("Z", "Y", "X") else
+                    " If the planes are really time points, read the file with --dims, naming that axis T instead of "
+                    "Z (Fiji: Image > Properties, Frames instead of Slices).")
         return (" Segment one plane or a projection: pick a plane (Python: image.isel(Z=k)) or make a projection "
                 "(Python: image.max('Z'); Fiji: Image > Stacks > Z Project..., or Image > Duplicate... with one "
                 "slice) and save it as TIFF first." + time)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import struct
 import threading
 import xml.etree.ElementTree as ET
@@ -78,7 +79,18 @@ def _imagej_calibration(page: Any, meta: dict[str, Any]) -> dict[str, Any]:
     return {"scale": scale, "units": units, "origin": {}, "origin_pixels": origin}
 
 
-def _imagej_channel_names(meta: dict[str, Any], sizes: dict[str, int]) -> list[str] | None:
+#: a slice label that the Bio-Formats importer wrote: the plane's position ("c:1/2; z:3/10; t:1/5 - name")
+_POSITION_LABEL = re.compile(r"^(c|ch|z|t):\s*\d+\s*/\s*\d+")
+
+
+def _imagej_channel_names(meta: dict[str, Any], sizes: dict[str, int], *, samples: bool) -> list[str] | None:
+    """Channel names of an ImageJ file: LabelFree's ``channel_names`` property, else the slice labels when
+    each channel carries one name in every plane (ImageJ's plane order has C fastest).
+
+    Slice labels that name planes are not channel names: those of an image sequence (a file name per
+    plane), the Bio-Formats importer's plane positions, frame times, or the frames of an RGB movie
+    (``samples``: the C axis is the colour samples of each plane).
+    """
     n_c = sizes.get("C", 1)
     props = meta.get("Properties") or {}
     if isinstance(props, dict) and "channel_names" in props:
@@ -86,16 +98,80 @@ def _imagej_channel_names(meta: dict[str, Any], sizes: dict[str, int]) -> list[s
         if len(names) == n_c:
             return names
     labels = meta.get("Labels")
-    if n_c > 1 and isinstance(labels, (list, tuple)) and len(labels) >= n_c:
-        names = [str(lbl).split("\n")[0].strip() for lbl in labels[:n_c]]  # plane order C fastest
-        if all(names) and len(set(names)) == n_c:
-            return names
+    if samples or n_c < 2 or not isinstance(labels, (list, tuple)) or len(labels) < n_c:
+        return None
+    firsts = [str(lbl).split("\n")[0].strip() for lbl in labels]
+    names = firsts[:n_c]
+    in_every_plane = all(not lbl or lbl == names[k % n_c] for k, lbl in enumerate(firsts))
+    if all(names) and len(set(names)) == n_c and in_every_plane and not any(_POSITION_LABEL.match(n) for n in names):
+        return names
+    if any(names):
+        log.info("The slice labels of the file name its planes, not its %d channels (%s, ...); its channels are C0 "
+                 "to C%d (give names with --channel-names; Python: channel_names=).", n_c,
+                 ", ".join(map(repr, names[:2])), n_c - 1)
     return None
 
 
-def _ome_calibration(xml: str) -> dict[str, Any]:
-    root = ET.fromstring(xml)
-    pixels = next((el for el in root.iter() if el.tag.endswith("}Pixels") or el.tag == "Pixels"), None)
+def _is(element: Any, tag: str) -> bool:
+    return element.tag == tag or element.tag.endswith("}" + tag)
+
+
+def _tiffdata_places(pixels: Any, tif: Any) -> list[tuple[str, int]]:
+    """(file name, image directory) of each OME ``TiffData`` block of ``pixels`` (no file: this one)."""
+    places = []
+    for data in pixels:
+        if _is(data, "TiffData"):
+            uuid = next((u for u in data if _is(u, "UUID")), None)
+            name = uuid.get("FileName") if uuid is not None else None
+            places.append((name or tif.filename, int(data.get("IFD", 0))))
+    return places
+
+
+def _ome_pixels(tif: Any, index: int) -> Any:
+    """The OME ``Pixels`` element of the file's series ``index``, or None.
+
+    tifffile makes one series per OME ``Image`` that has data, in order: it leaves out an Image
+    whose planes are in files that are not there. An Image is matched to a series by where its
+    planes are (file and image directory), else by its name and plane size, so that a left-out
+    Image does not lend its calibration and channel names to the series after it.
+    """
+    root = ET.fromstring(tif.ome_metadata or "<OME/>")
+    series = list(tif.series)
+    found = []
+    for image in (el for el in root if _is(el, "Image")):
+        if len(found) > index:
+            break
+        pixels = next((el for el in image if _is(el, "Pixels")), None)
+        if pixels is None:
+            continue
+        wanted = series[len(found)]
+        pages = [p for p in wanted.pages if p is not None]
+        held = {(Path(p.parent.filehandle.name).name.lower(), int(p.index)) for p in pages}
+        places = _tiffdata_places(pixels, tif)
+        if places:
+            same = any((Path(name).name.lower(), ifd) in held for name, ifd in places)
+        else:
+            key = wanted.keyframe
+            same = image.get("Name") == wanted.name and (pixels.get("SizeX"), pixels.get("SizeY")) == (
+                str(key.imagewidth), str(key.imagelength))
+        if same:
+            found.append(pixels)
+    return found[index] if index < len(found) else None
+
+
+def _companion_file(tif: Any) -> str | None:
+    """The metadata file that a binary-only OME-TIFF names (its OME-XML is kept there), or None."""
+    only = next((el for el in ET.fromstring(tif.ome_metadata or "<OME/>") if _is(el, "BinaryOnly")), None)
+    return None if only is None else only.get("MetadataFile") or "another file"
+
+
+def _series_index(tif: Any, series: Any) -> int:
+    """The position of ``series`` among the series of ``tif``."""
+    return next(i for i, other in enumerate(tif.series) if other is series)
+
+
+def _ome_calibration(pixels: Any) -> dict[str, Any]:
+    """Pixel sizes, frame interval and channel names of an OME ``Pixels`` element (None: none known)."""
     out: dict[str, Any] = {"scale": {}, "units": {}, "origin": {}, "channel_names": None}
     if pixels is None:
         return out
@@ -130,7 +206,8 @@ def _plain_calibration(page: Any) -> dict[str, Any]:
 
 def _map_axes(axes: str, shape: Sequence[int], dims: str | None, path: Path, photometric_rgb: bool) -> str:
     """The dims letters of the stored array: ``dims`` when given (an ``S``, the samples of an RGB
-    file, is its channel axis C), else the file's own axes (RGB samples are channels)."""
+    file, is its channel axis C), else the file's own axes (the samples of a pixel, RGB or not,
+    are channels, as Bio-Formats and an OME ``SizeC`` count them)."""
     if dims is not None:
         dims = "".join(dims).upper()
         if len(dims) != len(shape):
@@ -158,7 +235,7 @@ def _map_axes(axes: str, shape: Sequence[int], dims: str | None, path: Path, pho
     for a in axes:
         if a in "TCZYX":
             mapped += a
-        elif a == "S" and photometric_rgb:
+        elif a == "S" and (photometric_rgb or "C" not in axes):  # the samples of a pixel are its channels
             mapped += "C"
         else:
             raise DimensionError(_unknown_axes_message(path, shape, axes))
@@ -182,17 +259,17 @@ def _unknown_axes_message(path: Path, shape: Sequence[int], axes: str) -> str:
             "(Channels, Slices, Frames) and save it as TIFF.")
 
 
-def _expected_planes(tif: Any) -> int | None:
-    """How many planes the file's own metadata announces (ImageJ ``images``, OME sizes), or None."""
+def _expected_planes(tif: Any, index: int) -> int | None:
+    """How many planes the file's own metadata announces for its series ``index`` (ImageJ ``images``,
+    OME sizes), or None."""
     if tif.is_imagej:
         images = (tif.imagej_metadata or {}).get("images")
-        return int(images) if images else None
+        return int(images) if images and len(tif.series) == 1 else None
     if tif.is_ome:
         try:
-            root = ET.fromstring(tif.ome_metadata or "<OME/>")
+            pixels = _ome_pixels(tif, index)
         except ET.ParseError:
             return None
-        pixels = next((el for el in root.iter() if el.tag.endswith("}Pixels") or el.tag == "Pixels"), None)
         if pixels is None:
             return None
         sizes = [int(pixels.get(f"Size{d}", 1)) for d in "TCZ"]
@@ -226,14 +303,17 @@ def _check_complete(tif: Any, series: Any, path: Path) -> None:
     ImageJ and OME files announce their number of planes; for other files the chain of
     image directories must end properly (a truncated file's chain points past its end).
     """
-    size = path.stat().st_size
+    index = _series_index(tif, series)
     planes = int(np.prod([n for a, n in zip(series.axes, series.shape) if a not in "YXS"], dtype=np.int64))
-    expected = _expected_planes(tif)
-    if expected is not None and len(tif.series) == 1 and planes < expected:
+    expected = _expected_planes(tif, index)
+    if expected is not None and planes < expected:
         raise CorruptFileError(
             f"{path} is truncated or damaged: its metadata announces {expected} planes but only {planes} can be "
             "read. Copy or export the file again."
         )
+    absent = sum(page is None for page in series.pages)
+    if absent:  # tifffile fills planes the OME metadata announces but no file holds with zeros
+        raise CorruptFileError(_absent_planes_message(tif, index, path, absent, len(series.pages)))
     if expected is None and _chain_cut(tif):
         raise CorruptFileError(
             f"{path} is truncated or damaged: its list of images breaks off ({len(tif.pages)} image(s) readable). "
@@ -242,9 +322,14 @@ def _check_complete(tif: Any, series: Any, path: Path) -> None:
     key = series.keyframe
     pieces = int(np.prod(getattr(key, "chunked", None) or (1,)))  # strips or tiles of one page
     raw = int(getattr(key, "compression", 0)) == 1 and int(getattr(key, "bitspersample", 0)) % 8 == 0
+    sizes: dict[Path, int] = {}
     for page in series.pages:
         if page is None:
             continue
+        where = path if page.parent is tif else path.parent / page.parent.filehandle.name  # multi-file OME
+        if where not in sizes:
+            sizes[where] = where.stat().st_size
+        size = sizes[where]
         offsets, counts = getattr(page, "dataoffsets", ()), getattr(page, "databytecounts", ())
         if len(offsets) < pieces:
             raise CorruptFileError(
@@ -258,9 +343,30 @@ def _check_complete(tif: Any, series: Any, path: Path) -> None:
             )
         if any(int(o) + int(c) > size for o, c in zip(offsets, counts)):
             raise CorruptFileError(
-                f"{path} is truncated: its image data runs past the end of the file ({size} bytes). Copy or "
+                f"{where} is truncated: its image data runs past the end of the file ({size} bytes). Copy or "
                 "export the file again."
             )
+
+
+def _absent_planes_message(tif: Any, index: int, path: Path, absent: int, planes: int) -> str:
+    """The error for an OME image some of whose planes are in no file: which files are missing, what to do."""
+    what = f"image {index + 1} of {len(tif.series)}" if len(tif.series) > 1 else "its image"
+    try:
+        pixels = _ome_pixels(tif, index)
+    except ET.ParseError:
+        pixels = None
+    places = _tiffdata_places(pixels, tif) if pixels is not None else []
+    gone = sorted({name for name, _ in places if not (path.parent / name).is_file()})
+    if gone:
+        shown = ", ".join(gone[:3]) + (f" and {len(gone) - 3} more" if len(gone) > 3 else "")
+        return (f"{path} is one file of a multi-file OME-TIFF: {absent} of the {planes} planes of {what} are in "
+                f"{shown}, which {'is' if len(gone) == 1 else 'are'} not in {path.parent}. Put all the files of the "
+                "acquisition in one folder and give this file again, or save the planes you have as a TIFF of their "
+                "own (Fiji: File > Import > Bio-Formats, then File > Save As > Tiff).")
+    return (f"{path} is incomplete: its OME metadata announces {planes} planes for {what} but {absent} of them are "
+            "in no file (an acquisition stopped early, or a file of the acquisition is missing). Save the planes it "
+            "holds as a TIFF of their own (Fiji: File > Import > Bio-Formats, Image > Duplicate... the planes you "
+            "have, then File > Save As > Tiff), or copy the acquisition again.")
 
 
 @contextlib.contextmanager
@@ -314,18 +420,43 @@ def _tifffile_notes(path: Path) -> Any:
             log.log(level, "%s: %s (tifffile)", path, message)
 
 
-def _first_series(tif: Any, path: Path) -> Any:
-    """The first image series of ``tif``; a file with several (the positions of a multi-position OME-TIFF,
-    pages of different sizes) says, as a warning, that only this one is read."""
+def _describe_series(tif: Any, index: int) -> str:
+    series = tif.series[index]
+    name = f" {series.name!r}" if series.name else ""
+    reduced = ", reduced resolution" if series.keyframe.is_reduced else ""
+    return f"{index + 1}{name}: {series.axes} {tuple(series.shape)}{reduced}"
+
+
+def _choose_series(tif: Any, path: Path) -> Any:
+    """The image series of ``tif`` that LabelFree reads, said as a warning when the file holds several.
+
+    The first series whose planes this file holds (a file of a multi-file OME-TIFF, such as one
+    position of a multi-position acquisition, holds its own position; the OME metadata lists the
+    others) that is not a reduced-resolution copy (a thumbnail stored before the image);
+    else the first series. A pyramid's sub-resolutions are levels of one series: level 0, the full
+    resolution, is read.
+    """
     if not tif.series:
         raise InputError(f"{path} holds no image data.")
-    series = tif.series[0]
+    own = [i for i, s in enumerate(tif.series) if any(p is not None and p.parent is tif for p in s.pages)]
+    full = [i for i in own if not tif.series[i].keyframe.is_reduced]
+    index = (full or own or [0])[0]
     if len(tif.series) > 1:
-        shapes = ", ".join(f"{s.axes} {tuple(s.shape)}" for s in tif.series[:4])
-        shapes += ", ..." if len(tif.series) > 4 else ""
-        log.warning("%s holds %d images (series: %s); LabelFree reads only the first one and ignores the others. "
-                    "To segment another, save it as a file of its own (Fiji: File > Import > Bio-Formats, then "
-                    "File > Save As > Tiff).", path, len(tif.series), shapes)
+        shown = "; ".join(_describe_series(tif, i) for i in range(min(len(tif.series), 4)))
+        shown += "; ..." if len(tif.series) > 4 else ""
+        which = "only the first one"
+        if index != 0:
+            which = f"only image {index + 1}" + (
+                " (the images before it are reduced-resolution copies)" if 0 in own else
+                " (the one stored in this file; the file's OME metadata describes the others, stored in other files)")
+        log.warning("%s holds %d images (series: %s); LabelFree reads %s and ignores the others. To segment another, "
+                    "save it as a file of its own (Fiji: File > Import > Bio-Formats, then File > Save As > Tiff).",
+                    path, len(tif.series), shown, which)
+    series = tif.series[index]
+    if len(series.levels) > 1:
+        sizes = ", ".join(f"{level.keyframe.imagewidth}x{level.keyframe.imagelength}" for level in series.levels)
+        log.info("%s is a pyramid of %d resolutions (%s); LabelFree reads the full resolution.", path,
+                 len(series.levels), sizes)
     return series
 
 
@@ -366,6 +497,12 @@ def read_image(
         ``attrs["planar_rgb"] = True``, and the one-channel pipelines' errors say to read
         it with ``dims="TYX"`` when the planes are frames. A ``.zarr`` folder is read
         with :func:`labelfree.io.ngff.read_ngff` (level 0, dask-backed).
+        A file of several images (a multi-position OME-TIFF) gives one, named in a warning:
+        the first whose planes the file holds (one file of a multi-file OME-TIFF holds its
+        own position) that is not a reduced-resolution preview. A pyramid gives its full
+        resolution. OME planes that no file holds (a partner file missing, an acquisition
+        stopped early) are a CorruptFileError, not black planes; the samples of a pixel
+        (RGB or not) are the C axis.
     dims : str, optional
         One letter per axis of the stored array (e.g. ``"TYX"``); overrides the file's axes.
         ``S`` names the colour samples of an RGB file (``"TYXS"``, ``"YXS"``), read as the
@@ -401,28 +538,39 @@ def read_image(
             return read_ngff(path, channel_names=channel_names)
     _check_file(path)
     with _tifffile_notes(path), _open_tiff(path) as tif, _damage_reported(path):
-        series = _first_series(tif, path)
+        series = _choose_series(tif, path)
+        index = _series_index(tif, series)
         page = series.keyframe
         axes, shape = series.axes, tuple(series.shape)
         kind = "imagej" if tif.is_imagej else "ome" if tif.is_ome else "plain"
         meta: dict[str, Any] = {}
+        companion = None
         if kind == "imagej":
             meta = tif.imagej_metadata or {}
             cal = _imagej_calibration(page, meta)
         elif kind == "ome":
-            cal = _ome_calibration(tif.ome_metadata or "<OME/>")
+            pixels = _ome_pixels(tif, index)
+            cal = _ome_calibration(pixels)
+            companion = _companion_file(tif) if pixels is None else None
         else:
             cal = _plain_calibration(page)
         rgb = int(getattr(page, "photometric", 0)) == 2
         # tifffile writes any (3 or 4, Y, X) array as RGB planes unless told otherwise: colours or frames?
         planar_rgb = rgb and kind == "plain" and axes == "SYX" and int(getattr(page, "planarconfig", 1)) == 2
         _check_complete(tif, series, path)
-        data = _lazy_data(path) if lazy else _read_data(tif, series, path, memmap)
+        data = _lazy_data(path, index) if lazy else _read_data(tif, series, path, memmap)
         if kind == "imagej" and _signed_16_bit(meta, page):  # the values ImageJ shows: int16
             log.info("%s is ImageJ's signed 16-bit: read as int16 (stored value - 32768)%s", path.name,
                      "; memory-mapped pixels are copied into memory" if memmap and not lazy else "")
             data = data.map_blocks(signed_from_imagej, dtype=np.int16) if lazy else signed_from_imagej(data)
-    letters = _map_axes(axes, shape, dims, path, rgb)
+    try:
+        letters = _map_axes(axes, shape, dims, path, rgb)
+    except DimensionError as exc:
+        if companion is None:
+            raise
+        raise DimensionError(f"{exc} The file's OME metadata (axes, pixel size, channel names) is kept in {companion}, "
+                             "which LabelFree does not read: open that file in Fiji (File > Import > Bio-Formats) and "
+                             "save the image as TIFF.") from exc
     sizes = dict(zip(letters, shape))
     # sizes / intervals of 0, negative, NaN or inf (of the image's axes): those axes in pixels (frames), warned
     scale, units = usable_scales({d: v for d, v in cal["scale"].items() if d in sizes}, cal["units"], source=path)
@@ -430,7 +578,7 @@ def read_image(
     names = channel_names
     if names is None and "C" in sizes:
         if kind == "imagej":
-            names = _imagej_channel_names(meta, sizes)
+            names = _imagej_channel_names(meta, sizes, samples=rgb and "S" in axes and "C" not in axes)
         elif kind == "ome":
             names = cal.get("channel_names")
         if names is not None and len(names) != sizes["C"]:
@@ -463,7 +611,7 @@ def read_array(path: str | os.PathLike[str], /) -> np.ndarray:
             return np.asarray(read_ngff(path).values)
     _check_file(path)
     with _tifffile_notes(path), _open_tiff(path) as tif, _damage_reported(path):
-        series = _first_series(tif, path)
+        series = _choose_series(tif, path)
         _check_complete(tif, series, path)
         return _read_data(tif, series, path, memmap=False)
 
@@ -482,8 +630,8 @@ def signed_from_imagej(raw: Any, /) -> np.ndarray:
     return (np.asarray(raw, np.uint16) ^ np.uint16(0x8000)).view(np.int16)
 
 
-def _lazy_data(path: Path) -> Any:
-    """Series 0 as a dask array over tifffile's zarr view (reads pages on demand)."""
+def _lazy_data(path: Path, index: int) -> Any:
+    """Series ``index`` (level 0) as a dask array over tifffile's zarr view (reads pages on demand)."""
     import tifffile
 
     from labelfree._deps import require
@@ -492,7 +640,8 @@ def _lazy_data(path: Path) -> Any:
     zarr = require("zarr", purpose="lazy TIFF reads")
     require("dask.array", purpose="lazy TIFF reads")
     # a page that cannot be decoded is a CorruptFileError when it is read (also in a chunk task on a worker)
-    return checked_dask_array(zarr.open_array(tifffile.imread(path, aszarr=True, series=0, level=0), mode="r"), path)
+    store = tifffile.imread(path, aszarr=True, series=index, level=0)
+    return checked_dask_array(zarr.open_array(store, mode="r"), path)
 
 
 def _read_data(tif: Any, series: Any, path: Path, memmap: bool) -> np.ndarray:
@@ -500,7 +649,7 @@ def _read_data(tif: Any, series: Any, path: Path, memmap: bool) -> np.ndarray:
 
     if memmap:
         try:
-            return tifffile.memmap(path, series=0, mode="r")
+            return tifffile.memmap(path, series=_series_index(tif, series), mode="r")
         except ValueError as exc:
             log.info("%s cannot be memory-mapped (%s); reading it into memory instead.", path.name, exc)
     try:
