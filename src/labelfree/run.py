@@ -246,6 +246,7 @@ def run_tiled(spec: PipelineSpec, image: xr.DataArray, /, *, config: Any, tile: 
     sizes = [image.sizes[d] for d in lead]
     out = np.zeros((*sizes, image.sizes["Y"], image.sizes["X"]), np.uint32)
     hook = load(spec.tile_config) if spec.tile_config else None
+    box_hook = load(spec.tile_box) if spec.tile_box else None
     scale = {d: scale_of(image, d) for d in ("Y", "X")}
     n_cut = 0
     given = config.to_dict()
@@ -263,8 +264,10 @@ def run_tiled(spec: PipelineSpec, image: xr.DataArray, /, *, config: Any, tile: 
         fn = PipelineTileFunction(spec.name, cfg.to_dict(), dims="".join(plane_dims), scale=scale,
                                   inputs={k: str(v) for k, v in (inputs or {}).items()},
                                   channel_names=tuple(channel_names(plane)) if "C" in plane.dims else ())
-        result = segment_tiled(plane, fn, tile=int(tile), overlap=int(overlap), progress=progress)
-        out[index] = result.labels
+        # the part of the plane with objects (the threshold pipeline: inside a canvas's padding)
+        ys, xs = box_hook(plane, run_config, dict(inputs or {})) if box_hook else (slice(None), slice(None))
+        result = segment_tiled(plane.isel(Y=ys, X=xs), fn, tile=int(tile), overlap=int(overlap), progress=progress)
+        out[tuple(index) + (ys, xs)] = result.labels
         n_cut += max(result.n_cut, 0)
     extra: dict[str, Any] = {}
     if spec.tile_record:

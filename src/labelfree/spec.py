@@ -174,6 +174,12 @@ class PipelineSpec:
         ``"module:function"``: ``f(image, config, inputs) -> config``, called once for the whole
         image before any plane is cut, fixing what a whole-image run computes once for all its
         frames (e.g. Fusion's diameter), so every tile of every frame uses the same value.
+    tile_box : str
+        ``"module:function"``: ``f(plane, config, inputs) -> (slice_y, slice_x)``, the part of a
+        plane that a tiled run cuts into tiles (the rest gets no objects), called with
+        the config ``tile_config`` receives: the threshold pipeline's inside of the plane's
+        padding, which its whole-plane run keeps no object outside of (a tile of canvas cannot
+        tell itself from a tile inside a large object).
     tile_constant : str
         ``"module:function"``: ``f(region, config) -> labels or None``, the labels of a tile whose
         pixels all have one value (the pipeline's ``segment`` refuses a constant image); empty, or
@@ -211,6 +217,7 @@ class PipelineSpec:
     torch: bool = False
     tile_config: str = ""
     tile_run_config: str = ""
+    tile_box: str = ""
     tile_constant: str = ""
     tile_record: str = ""
     checks: str = ""

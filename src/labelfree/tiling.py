@@ -704,9 +704,10 @@ def auto_threshold(image: Any, /, *, method: str = "otsu", max_pixels: int | Non
     value, say) give another value on each tile; compute it once here and pass it in the
     config (``ThresholdConfig.threshold``). Images above ``max_pixels`` are subsampled
     on a regular grid (read lazily: a zarr or dask source is read chunk by chunk). The
-    threshold of the sample is :func:`threshold_of`'s (integers on their own levels).
-    The untiled threshold pipeline computes its automatic threshold here too, so a plane
-    gets the same value (and the same objects) tiled or not.
+    threshold of the sample is :func:`threshold_of`'s (integers on their own levels): the
+    plain statistic of every pixel. The threshold pipeline's own value, which also leaves out
+    a canvas's padding and isolated hot pixels, is
+    :func:`labelfree.threshold.segment.whole_plane_config`'s (tiled and untiled runs use it).
 
     Parameters
     ----------

@@ -10,93 +10,23 @@ import xarray as xr
 
 from labelfree._config import provenance
 from labelfree._progress import Progress
+from labelfree.canvas import content_box
 from labelfree.errors import DimensionError
 from labelfree.image import channel_names, labels_like, validate_image
+from labelfree.threshold.auto import inside_box, inside_threshold
 from labelfree.threshold.config import ThresholdConfig
 
-__all__ = ["NoObjectsWarning", "constant_region_labels", "content_box", "segment", "threshold_plane",
+__all__ = ["NoObjectsWarning", "constant_region_labels", "content_box", "segment", "threshold_plane", "tile_box",
            "whole_plane_config"]
+
+
+#: a plane left without objects, at most this fraction of whose pixels lie beyond its automatic threshold, which
+#: lies further from the other pixels than they spread, was thresholded near a few extreme pixels
+FEW_BEYOND = 0.01
 
 
 class NoObjectsWarning(UserWarning):
     """A plane gave no objects at its automatic threshold (the warning says why and what to change)."""
-
-
-def content_box(plane: Any, /) -> tuple[slice, slice]:
-    """The (Y, X) slices of a plane inside its padding: whole edge rows and columns of one value.
-
-    A crop placed in a larger canvas (a black frame around a registered or stitched image) is
-    padded with rows and columns that all hold the canvas value. They are not part of the image:
-    an automatic threshold of the whole plane would count them as background (a black canvas 15
-    times the crop's size pulls Otsu's threshold down into the cells' background). Edge lines are
-    peeled while every pixel of one holds the same value as the lines peeled before. Without
-    padding the whole plane is returned. Reads the edge lines only (a lazy zarr or dask plane
-    stays lazy). Every line of the plane but one may be peeled (a single bright pixel on black):
-    the automatic threshold then uses the whole plane.
-    """
-    data = plane.data if type(plane).__name__ == "DataArray" else plane
-    height, width = (int(n) for n in data.shape[-2:])
-    edges = [0, height, 0, width]  # top, bottom, left, right
-    pad: list = []
-
-    def peel(side: int) -> int:
-        """Constant lines (of the padding's value) peeled from one side, read in blocks."""
-        top, bottom, left, right = edges
-        count, block = 0, 8
-        if min(bottom - top, right - left) <= 1:  # one line left: each line across it is one pixel
-            return 0
-        while True:
-            room = (bottom - top if side < 2 else right - left) - count - 1  # keep one line
-            if room <= 0:
-                return count
-            n = min(block, room)
-            if side == 0:
-                lines = data[top + count:top + count + n, left:right]
-            elif side == 1:
-                lines = data[bottom - count - n:bottom - count, left:right][::-1]
-            elif side == 2:
-                lines = data[top:bottom, left + count:left + count + n].T
-            else:
-                lines = data[top:bottom, right - count - n:right - count].T[::-1]
-            lines = np.asarray(lines.compute() if hasattr(lines, "compute") else lines)
-            low, high = lines.min(axis=1), lines.max(axis=1)
-            if not pad and low[0] == high[0]:
-                pad.append(low[0])
-            flat = (low == high) & (low == pad[0]) if pad else np.zeros(n, bool)
-            run = n if flat.all() else int(np.argmin(flat))
-            count += run
-            if run < n:
-                return count
-            block *= 2
-
-    changed = True
-    while changed:
-        changed = False
-        for side in range(4):
-            n = peel(side)
-            if n:
-                edges[side] += n if side in (0, 2) else -n
-                changed = True
-    top, bottom, left, right = edges
-    return slice(top, bottom), slice(left, right)
-
-
-def _inside_threshold(data: Any, method: str, /) -> tuple[float, tuple[slice, slice]]:
-    """The automatic threshold of a (Y, X) plane inside its padding, and that box (the whole plane when
-    the box's sample holds one value: a single bright pixel, or one bright rectangle, on a canvas)."""
-    import math
-
-    from labelfree.tiling import AUTO_THRESHOLD_MAX_PIXELS, auto_threshold
-
-    height, width = (int(n) for n in data.shape[-2:])
-    box = content_box(data)
-    region = data[box]
-    step = max(1, math.ceil(math.sqrt(region.shape[0] * region.shape[1] / AUTO_THRESHOLD_MAX_PIXELS)))
-    sample = region[::step, ::step]
-    sample = np.asarray(sample.compute() if hasattr(sample, "compute") else sample)
-    if sample.min() == sample.max():
-        box, region = (slice(0, height), slice(0, width)), data
-    return auto_threshold(region, method=method), box
 
 
 def threshold_plane(plane: np.ndarray, config: ThresholdConfig, /) -> np.ndarray:
@@ -104,12 +34,12 @@ def threshold_plane(plane: np.ndarray, config: ThresholdConfig, /) -> np.ndarray
 
     A pixel is foreground when its value (as stored, for an integer image; float32 for a
     float one) is strictly above the threshold (below it with ``dark_objects``): the fixed
-    one, or the method's (:func:`labelfree.tiling.auto_threshold`: the same value a tiled
-    run uses, from a regular subsample of a plane above 16 Mpx). The automatic threshold is
-    taken inside the plane's padding (:func:`content_box`: constant edge rows and columns), which
-    holds no objects: a crop in a larger canvas gives the crop's objects, shifted. A constant
-    plane has no automatic threshold and no objects; a fixed threshold applies to it as to any
-    plane (all foreground above it, none below).
+    one, or the method's (:func:`labelfree.threshold.auto.automatic_threshold`: the same value a
+    tiled run uses, from a regular subsample of a plane above 16 Mpx; isolated hot pixels do not
+    move it). The automatic threshold is taken inside the plane's padding (:func:`content_box`:
+    constant edge rows and columns), which holds no objects: a crop in a larger canvas gives the
+    crop's objects, shifted. A constant plane has no automatic threshold and no objects; a fixed
+    threshold applies to it as to any plane (all foreground above it, none below).
     """
     return _threshold_plane(plane, config)[0]
 
@@ -135,7 +65,7 @@ def _threshold_plane(plane: np.ndarray, config: ThresholdConfig, /) -> tuple[np.
     if config.threshold is not None:
         thr = float(config.threshold)
     else:
-        thr, box = _inside_threshold(values, config.method)
+        thr, box = inside_threshold(values, config.method)
     inside = np.zeros(values.shape, bool)
     inside[box] = True
     mask = (values < thr if config.dark_objects else values > thr) & inside
@@ -211,10 +141,19 @@ def _warn_if_empty(planes: np.ndarray, labels: np.ndarray, used: list, cfg: Thre
         values = plane.astype(np.float32) if plane.dtype.kind == "f" else plane
         side, beyond = ("below", values < thr) if cfg.dark_objects else ("above", values > thr)
         n = int(np.count_nonzero(beyond))
-        why = (f"{n} pixel(s) lie {side} the automatic {cfg.method} threshold {thr:g} (values "
-               f"{float(values.min()):g}..{float(values.max()):g}), in objects smaller than min_size={cfg.min_size} "
-               "px. Lower min_size (--set min_size=N) to keep small objects, or give a fixed threshold "
-               "(--set threshold=VALUE) if a few extreme pixels pulled the automatic one away from the cells.")
+        low, high = float(values.min()), float(values.max())
+        why = (f"{n} pixel(s) lie {side} the automatic {cfg.method} threshold {thr:g} (values {low:g}..{high:g}), "
+               f"in objects smaller than min_size={cfg.min_size} px. Lower min_size (--set min_size=N) to keep small "
+               "objects.")
+        rest = values[~beyond]
+        if rest.size and n <= FEW_BEYOND * values.size:
+            spread = float(rest.max()) - float(rest.min())
+            facing = float(rest.min() if cfg.dark_objects else rest.max())  # the others' end nearest the threshold
+            if abs(thr - facing) > spread:
+                why += (f" The threshold lies further from the other pixels ({float(rest.min()):g}.."
+                        f"{float(rest.max()):g}) than they spread: a few extreme pixels (a cluster of hot pixels, "
+                        "debris; single hot pixels are left out) may have pulled it away from the cells. Give a fixed "
+                        "threshold (--set threshold=VALUE).")
     warnings.warn(f"No objects found{where}: {why}", NoObjectsWarning, stacklevel=3)
 
 
@@ -232,7 +171,34 @@ def whole_plane_config(plane: Any, config: ThresholdConfig, inputs: Any = None, 
     data = plane.data if type(plane).__name__ == "DataArray" else plane
     if len(data.shape) != 2:  # auto_threshold says what it takes
         return cfg.replace(threshold=auto_threshold(plane, method=cfg.method))
-    return cfg.replace(threshold=_inside_threshold(data, cfg.method)[0])
+    return cfg.replace(threshold=inside_threshold(data, cfg.method)[0])
+
+
+def tile_box(plane: Any, config: ThresholdConfig, inputs: Any = None, /) -> tuple[slice, slice]:
+    """The (Y, X) part of a plane that a tiled run cuts into tiles; the rest holds no objects.
+
+    With an automatic threshold a whole-plane run keeps no object in the plane's padding
+    (:func:`content_box`: a crop in a larger black or white canvas), whatever side of the
+    threshold the canvas lies on. A tile cannot tell the canvas from the image (a tile of black
+    canvas and a tile inside a large dark object look alike), so a tiled run segments the part
+    inside the padding only, with the threshold :func:`whole_plane_config` fixes: the same
+    objects as the whole-plane run. A fixed threshold, or a plane whose inside holds one
+    value, gives the whole plane, as in a whole-plane run (:func:`labelfree.threshold.auto.inside_box`
+    says what it reads).
+
+    Parameters
+    ----------
+    plane : array or DataArray (Y, X)
+    config : ThresholdConfig or dict
+        The run's config, before :func:`whole_plane_config` fixes its threshold.
+    inputs : mapping, optional
+        The run's extra inputs (the threshold pipeline takes none).
+    """
+    cfg = ThresholdConfig.coerce(config)
+    data = plane.data if type(plane).__name__ == "DataArray" else plane
+    if cfg.threshold is not None or len(data.shape) != 2:
+        return slice(0, int(data.shape[-2])), slice(0, int(data.shape[-1]))
+    return inside_box(data)
 
 
 def constant_region_labels(region: np.ndarray, config: Any, /) -> np.ndarray | None:

@@ -1,0 +1,143 @@
+"""The threshold pipeline's automatic threshold: inside a plane's padding, unmoved by isolated hot pixels."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from labelfree.canvas import content_box
+from labelfree.errors import NonFiniteError
+
+__all__ = ["OUTLIER_REACH", "automatic_threshold", "inside_box", "inside_threshold", "range_without_spikes"]
+
+#: isolated pixels (each beyond all 8 of its neighbours, e.g. an sCMOS hot pixel) lying further than this many
+#: times the range of the other pixels beyond that range are outliers for the automatic threshold. On every frame
+#: of Fluo-N2DH-GOWT1, Fluo-N2DH-SIM+ and Fluo-C2DL-MSC the isolated pixels lie at most 0.37 times it beyond
+#: (every threshold as before); a hot pixel at 65535 over SIM+ cells below 800 lies over 100 times it beyond
+OUTLIER_REACH = 1.0
+
+#: values whose magnitude lies outside [2**-32, 2**32] are thresholded scaled by a power of two (exact): the
+#: histogram methods square their class means in 32-bit floats, which overflow above (1e30) or vanish below
+_SCALE_LIMIT = 32
+
+
+def range_without_spikes(values: np.ndarray, /) -> tuple[Any, Any]:
+    """The lowest and highest value of a (Y, X) array leaving out isolated extremes.
+
+    A pixel above all 8 of its neighbours (below all of them) is an isolated extreme, such as a
+    camera's hot (dead) pixel; the range of the others is returned. Every pixel of an object of two
+    or more pixels has a neighbour at least as bright as itself but the brightest, so an object's
+    pixels stay in the range up to its second-brightest. Pixels beyond the image's border are not
+    neighbours.
+    """
+    from scipy import ndimage as ndi
+
+    ring = np.ones((3, 3), bool)
+    ring[1, 1] = False
+    if values.dtype.kind == "f":
+        lowest, highest = -np.inf, np.inf
+    else:
+        info = np.iinfo(values.dtype)
+        lowest, highest = info.min, info.max
+    around = ndi.maximum_filter(values, footprint=ring, mode="constant", cval=lowest)
+    high = np.minimum(values, around, out=around).max()
+    around = ndi.minimum_filter(values, footprint=ring, mode="constant", cval=highest)
+    low = np.maximum(values, around, out=around).min()
+    return low, high
+
+
+def automatic_threshold(values: Any, /, *, method: str = "otsu") -> float:
+    """The automatic threshold (``"otsu"``, ``"li"`` or ``"triangle"``) of a (Y, X) array of values.
+
+    :func:`labelfree.tiling.threshold_of`'s value (skimage's method; integer images spanning at
+    most 255 levels on their own levels, others on a 256-bin histogram of their range), with two
+    exceptions. Outliers, isolated extreme pixels (:func:`range_without_spikes`) lying further
+    than :data:`OUTLIER_REACH` times the other pixels' range beyond it, are counted as the
+    highest (lowest) value of the others: a hot pixel at 65535 would squeeze cells below 200 into
+    the histogram's first bin (no objects); counted so, the histogram spans the values it spans
+    without the hot pixel (the mask still compares each pixel's own value with the threshold). And
+    values of a magnitude above 2**32 or below 2**-32 are thresholded scaled by a power of two,
+    where skimage's 32-bit computation would overflow or vanish.
+
+    Raises
+    ------
+    NonFiniteError
+        NaN or inf among the values.
+    """
+    from labelfree.tiling import MAX_INTEGER_LEVELS, threshold_of
+
+    x = np.asarray(values)
+    if x.dtype.kind == "f" and x.dtype.itemsize < 4:  # float16: computed as float32, as threshold_of does
+        x = x.astype(np.float32)
+    if x.dtype.kind == "f" and not np.isfinite(x).all():
+        n_bad = int(np.count_nonzero(~np.isfinite(x)))
+        raise NonFiniteError(f"The image contains {n_bad} NaN/inf pixel(s) (among those its automatic threshold "
+                             "reads); replace them (e.g. numpy.nan_to_num) first.")
+    if x.dtype.kind in "iuf" and x.ndim == 2 and x.size > 1:
+        x = _outliers_clipped(x)
+    binned = x.dtype.kind == "f" or (x.dtype.kind in "iu" and int(x.max()) - int(x.min()) > MAX_INTEGER_LEVELS)
+    if binned:
+        top = max(abs(float(x.min())), abs(float(x.max())))
+        exponent = math.frexp(top)[1]
+        if top and abs(exponent) > _SCALE_LIMIT:  # thresholded as 32-bit floats, scaled into their safe range
+            scaled = np.ldexp(x.astype(np.float64), -exponent).astype(np.float32)
+            return math.ldexp(threshold_of(scaled, method=method), exponent)
+    return threshold_of(x, method=method)
+
+
+def _outliers_clipped(x: np.ndarray, /) -> np.ndarray:
+    """``x`` with its outliers (see :func:`automatic_threshold`) set to the nearest value of the others."""
+    lowest, highest = float(x.min()), float(x.max())
+    if x.shape[1] > 1:  # a quick bound first: a pixel with a row neighbour at least as bright is not isolated
+        high = float(np.minimum(x[:, :-1], x[:, 1:]).max())
+        low = float(np.maximum(x[:, :-1], x[:, 1:]).min())
+        reach = OUTLIER_REACH * (high - low)
+        if reach > 0 and lowest >= low - reach and highest <= high + reach:
+            return x  # the range without isolated pixels is at least [low, high]: nothing lies far beyond
+    low, high = range_without_spikes(x)
+    reach = OUTLIER_REACH * (float(high) - float(low))
+    if not reach or (lowest >= float(low) - reach and highest <= float(high) + reach):
+        return x  # no outliers, or nothing but outliers beside one value (a lone bright pixel on black)
+    others = x[(x >= float(low) - reach) & (x <= float(high) + reach)]  # every pixel but the outliers
+    return np.clip(x, others.min(), others.max())
+
+
+def inside_threshold(data: Any, method: str, /) -> tuple[float, tuple[slice, slice]]:
+    """The automatic threshold of a (Y, X) plane inside its padding, and that box (:func:`inside_box`)."""
+    box, sample = _inside(data)
+    return automatic_threshold(sample, method=method), box
+
+
+def inside_box(data: Any, /) -> tuple[slice, slice]:
+    """The (Y, X) slices of a plane that its automatic threshold reads and its objects lie in: inside
+    its padding (:func:`content_box`), or the whole plane when the inside holds one value (a single
+    bright pixel, or one bright rectangle, on a canvas). Reads the edge lines, and a padded plane's
+    inside (on a regular subsample above :data:`labelfree.tiling.AUTO_THRESHOLD_MAX_PIXELS`)."""
+    box = content_box(data)
+    if box == (slice(0, int(data.shape[-2])), slice(0, int(data.shape[-1]))):
+        return box
+    return _inside(data, box)[0]
+
+
+def _inside(data: Any, box: tuple[slice, slice] | None = None, /) -> tuple[tuple[slice, slice], np.ndarray]:
+    """:func:`inside_box` (``box``: the plane's :func:`content_box`, when known) and its pixels, read on a
+    regular subsample above :data:`labelfree.tiling.AUTO_THRESHOLD_MAX_PIXELS`, as
+    :func:`labelfree.tiling.auto_threshold` reads a plane."""
+    from labelfree import tiling
+
+    height, width = (int(n) for n in data.shape[-2:])
+    box = content_box(data) if box is None else box
+    sample = _sample(data[box], tiling.AUTO_THRESHOLD_MAX_PIXELS)
+    if sample.min() == sample.max():
+        box = (slice(0, height), slice(0, width))
+        sample = _sample(data, tiling.AUTO_THRESHOLD_MAX_PIXELS)
+    return box, sample
+
+
+def _sample(region: Any, max_pixels: int, /) -> np.ndarray:
+    """Every pixel of a (Y, X) region, or a regular grid of at most ``max_pixels`` of them (read lazily)."""
+    step = max(1, math.ceil(math.sqrt(region.shape[0] * region.shape[1] / float(max_pixels))))
+    sample = region[::step, ::step]
+    return np.asarray(sample.compute() if hasattr(sample, "compute") else sample)
