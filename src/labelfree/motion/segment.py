@@ -17,6 +17,7 @@ from labelfree._config import provenance
 from labelfree._heap import retained_heap
 from labelfree._progress import Progress
 from labelfree._threads import available_memory, thread_count, threads_for_memory
+from labelfree.canvas import content_box
 from labelfree.image import labels_like
 from labelfree.motion.classify import classify_frame, log_odds, train_classifier
 from labelfree.motion.config import MotionConfig
@@ -526,6 +527,16 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
     cfg = MotionConfig.coerce(config)
     da = as_movie(movie)
     check_not_uniform(da)
+    box = _movie_box(da)
+    if box is not None:  # a crop in a constant canvas: segmented as that crop, the labels placed back
+        ys, xs = box
+        log.info("Motion: a constant canvas around rows %d-%d, columns %d-%d of every frame is left out",
+                 ys.start, ys.stop - 1, xs.start, xs.stop - 1)
+        inner = segment(da.isel(Y=ys, X=xs), config=cfg, progress=progress)
+        out = np.zeros((da.sizes["T"], da.sizes["Y"], da.sizes["X"]), inner.dtype)
+        out[:, ys, xs] = inner.values
+        record = {**inner.attrs["labelfree"], "canvas": {"rows": [ys.start, ys.stop], "columns": [xs.start, xs.stop]}}
+        return labels_like(out, da, dims=("T", "Y", "X"), attrs={"labelfree": record})
     k, area = (1 if cfg.upsample is None else int(cfg.upsample)), None
     if k == 1:
         try:
@@ -533,6 +544,36 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
         except _Enlarge as small_cells:  # automatic upsample: measured on the first classified frame
             k, area = small_cells.k, small_cells.area
     return _segment_enlarged(da, cfg, k, area, progress)
+
+
+#: a canvas is left out when the data inside it is at least this many pixels along each side (a smaller
+#: box is a few bright pixels on a constant frame, not an image in a canvas)
+_MIN_BOX = 16
+
+
+def _movie_box(da: xr.DataArray) -> tuple[slice, slice] | None:
+    """The (Y, X) slices of the smallest box holding every frame's data inside a constant canvas
+    (whole edge rows and columns of one value: a crop pasted into a larger frame, a stitched
+    mosaic's empty margin, an export padded to a size); None when no side of the movie has one.
+
+    In the canvas the flow is that of a flat field (it takes the cells' motion from afar), the
+    features are those of no texture and the grey range and the self-label thresholds are
+    shared with it: a 256 x 256 crop of the HeLa movie in a 512 x 512 frame of its median grey
+    value gave no cell at all (15 a frame alone). Frames with one value in every pixel (blank)
+    and edges that are all zero in some frames only (drift bands) are left to the rest of Motion.
+    """
+    height, width = da.sizes["Y"], da.sizes["X"]
+    edges = [height, 0, width, 0]
+    data = da.data
+    for t in range(da.sizes["T"]):
+        ys, xs = content_box(data[t])
+        if ys.stop - ys.start <= 1 or xs.stop - xs.start <= 1:  # a blank frame: no box of its own
+            continue
+        edges = [min(edges[0], ys.start), max(edges[1], ys.stop), min(edges[2], xs.start), max(edges[3], xs.stop)]
+    top, bottom, left, right = edges
+    if bottom - top < _MIN_BOX or right - left < _MIN_BOX or (top, bottom, left, right) == (0, height, 0, width):
+        return None
+    return slice(top, bottom), slice(left, right)
 
 
 class _Enlarge(Exception):
