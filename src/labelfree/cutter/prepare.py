@@ -50,7 +50,12 @@ class MarkerWarning(UserWarning):
 
 @dataclasses.dataclass
 class Frame:
-    """One prepared frame: full-resolution shape, marker ids and the patch set."""
+    """One prepared frame: full-resolution shape, marker ids and the patch set.
+
+    ``box``: the (Y, X) slices of the frame that the patch set covers when Cutter ran on the part
+    of an input inside its constant canvas (:mod:`labelfree.cutter.canvas`; None: the whole
+    frame); shape, mask, markers and signal are in the input's pixels either way.
+    """
 
     shape: tuple[int, int]
     ids: np.ndarray
@@ -60,6 +65,7 @@ class Frame:
     markers: np.ndarray | None = None
     signal: np.ndarray | None = None
     scale: tuple[float, float] | None = None
+    box: tuple[slice, slice] | None = None
 
     def __post_init__(self) -> None:
         if self.scale is None:  # output pixels per patch pixel along (Y, X)

@@ -11,6 +11,7 @@ import numpy as np
 import xarray as xr
 
 from labelfree._config import provenance
+from labelfree.cutter.canvas import content_box, crop_inputs, frame_in_input
 from labelfree.cutter.config import CutterConfig
 from labelfree.cutter.integrate import integrate_patches
 from labelfree.cutter.markers import drop_repeated_points, guess_nucleus_channel, split_binary_mask
@@ -116,13 +117,16 @@ class Prepared:
     prepared frames, the config with its automatic values resolved and the record of
     those values (``{}`` when nothing was automatic); ``nucleus_guess`` is the record of
     :func:`labelfree.cutter.markers.guess_nucleus_channel` when the nucleus channel was
-    guessed (the config then names it)."""
+    guessed (the config then names it); ``box`` the (Y, X) slices of the image inside its
+    constant canvas, on which the frames were prepared (:func:`labelfree.cutter.canvas.content_box`;
+    None: the whole image)."""
 
     image: xr.DataArray
     frames: list[Frame]
     config: CutterConfig
     auto: dict
     nucleus_guess: dict | None = None
+    box: tuple[slice, slice] | None = None
 
 
 def _sample_frames(n: int, most: int = _SCALE_FRAMES) -> list[int]:
@@ -350,6 +354,13 @@ def _prepare_valid(da: xr.DataArray, /, *, markers: Any, config: Any, mask: Any,
         markers = split_binary_mask(markers)  # once, so that its warning is given once
     elif isinstance(markers, np.ndarray):
         markers = drop_repeated_points(markers)
+    full, shape = da, (da.sizes["Y"], da.sizes["X"])
+    box = content_box(da, cfg, markers=markers, mask=mask, scribbles=scribbles)
+    if box is not None:  # a crop in a constant canvas: segmented as the crop (labelfree.cutter.canvas)
+        log.info("Cutter: the image lies in a constant canvas; segmenting its rows %d-%d and columns %d-%d of %d x %d",
+                 box[0].start, box[0].stop - 1, box[1].start, box[1].stop - 1, *shape)
+        da = da.isel(Y=box[0], X=box[1])
+        markers, mask, scribbles = crop_inputs(box, shape, markers=markers, mask=mask, scribbles=scribbles)
     guess = None
     if markers is None and cfg.nucleus_channel is None and da.sizes.get("C", 1) > 1:
         first = da.isel(T=0) if "T" in da.dims else da
@@ -381,9 +392,11 @@ def _prepare_valid(da: xr.DataArray, /, *, markers: Any, config: Any, mask: Any,
                 t=t if stacked else None,
             )
         )
+    if box is not None:
+        frames = [frame_in_input(f, box, shape) for f in frames]
     if markers is not None:  # given markers (a detected nucleus off the cell mask is a false detection)
         warn_markers_on_background(frames, stacked=stacked)
-    return Prepared(da, frames, cfg, record, guess)
+    return Prepared(full, frames, cfg, record, guess, box)
 
 
 def prepare_frames(
@@ -450,15 +463,24 @@ def apply_model(
     out = []
     for f in frames:
         probs = predict_patches(model, f.patch_set)
-        labels = integrate_patches(probs, f.patch_set.corners, shape=f.shape, ids=f.ids, threshold=thr, upscale=f.scale)
-        keep = cfg.keep_marker_component and f.markers is not None
-        out.append(refine_labels(
-            labels, mask=f.mask if cfg.restrict_to_mask else None, markers=f.markers if keep else None,
+        box = f.box or (slice(0, f.shape[0]), slice(0, f.shape[1]))  # the part the patches cover
+        mask, signal = f.mask[box], None if f.signal is None else f.signal[box]
+        markers = None if f.markers is None else f.markers - [box[0].start, box[1].start]
+        labels = integrate_patches(probs, f.patch_set.corners, shape=mask.shape, ids=f.ids, threshold=thr,
+                                   upscale=f.scale)
+        keep = cfg.keep_marker_component and markers is not None
+        labels = refine_labels(
+            labels, mask=mask if cfg.restrict_to_mask else None, markers=markers if keep else None,
             ids=f.ids if keep else None, fill=cfg.fill_cell_holes,
-            grow_mask=f.mask if cfg.grow_into_mask != "none" else None,
-            grow_intensity=f.signal if cfg.grow_into_mask == "intensity" or cfg.redraw_boundaries > 0 else None,
+            grow_mask=mask if cfg.grow_into_mask != "none" else None,
+            grow_intensity=signal if cfg.grow_into_mask == "intensity" or cfg.redraw_boundaries > 0 else None,
             redraw=cfg.redraw_boundaries,
-        ))
+        )
+        if f.box is not None:  # the canvas around the box is background
+            placed = np.zeros(f.shape, labels.dtype)
+            placed[box] = labels
+            labels = placed
+        out.append(labels)
     return np.stack(out)
 
 
@@ -633,5 +655,8 @@ def segment(
                  source, cfg.marker_method)
     if prepared.auto:
         extra["auto"] = prepared.auto
+    if prepared.box is not None:  # the part of the image inside its constant canvas, [start, stop) per axis
+        extra["canvas"] = {"rows": [prepared.box[0].start, prepared.box[0].stop],
+                           "columns": [prepared.box[1].start, prepared.box[1].stop]}
     record = provenance("cutter", recorded, model_file=model_file, extra=extra)
     return labels_like(labels, da, dims=dims, attrs={"labelfree": record})
