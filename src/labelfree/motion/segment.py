@@ -419,7 +419,18 @@ def _classify_pair(item: FrameWork, prev_entropy: np.ndarray, cfg: MotionConfig,
         if _floods(check, sl.background, normal_check):
             kind, trained, check = "gaussian", normal, normal_check
             log.info("Motion: frame %d: the kernel classifier floods; normal densities used", t)
-    error = _background_error(_even_odds(feats, trained, check), sl.background) if checking else 0.0
+    even = _even_odds(feats, trained, check) if checking else None
+    error = _background_error(even, sl.background) if checking else 0.0
+    n_bg = int(np.count_nonzero(sl.background))
+    n_called = int(np.count_nonzero(even)) if checking else 0
+    if checking and n_bg < min_size and n_called > max(_FLOODED * even.size, _KERNEL_MAX_GROWTH * sl.cell.sum()):
+        # too few background labels to judge it by them (fewer than one cell's pixels), and it floods far
+        # beyond its cell labels: 1 background pixel in a HeLa crop, 96 % of the frame called cell against
+        # 19 % labelled, the frame then one object (dense synthetic fields call 46-57 %, under their
+        # 51-72 % of cell labels): no classifier of its own
+        log.info("Motion: frame %d: its classifier, trained on %d background pixels, calls %.0f %% of the frame "
+                 "cell: not used", t, n_bg, 100 * n_called / even.size)
+        return _Pair(noise=True)
     if error > _NOISE_BACKGROUND_ERROR:
         # whatever its flow, a classifier that cannot tell its own background labels from its cell
         # labels has learnt noise (a few cells moving in a field of camera noise: 25-29 %)
