@@ -21,6 +21,7 @@ from labelfree.motion.flow import (
     flow_magnitude,
     flow_magnitude_stack,
     frame_extremes,
+    grey_step,
     plot_flow_field,
     repair_hot_pixels,
     to_uint8,
@@ -52,8 +53,8 @@ from labelfree.motion.selflabel import (
 
 __all__ = [
     "MotionConfig", "segment", "as_movie", "NoMotionWarning", "BlankFrameWarning",
-    "uint8_range", "blank_frames", "frame_extremes", "to_uint8", "repair_hot_pixels", "farneback_flow",
-    "flow_magnitude", "flow_magnitude_stack", "plot_flow_field",
+    "uint8_range", "blank_frames", "frame_extremes", "to_uint8", "grey_step", "repair_hot_pixels",
+    "farneback_flow", "flow_magnitude", "flow_magnitude_stack", "plot_flow_field",
     "candidate_mask", "motion_threshold", "estimate_cell_size", "background_threshold", "cell_threshold",
     "self_label", "typical_object_area", "SelfLabels",
     "FEATURES", "register_feature", "local_entropy", "gradient_magnitude", "smoothed_log_intensity", "compute_features",
