@@ -422,6 +422,78 @@ def _pairs_from_ctc(pred: np.ndarray, seg_dir: Path, *, pred_name: str = "the pr
     return pred[scored], np.stack(gts), scored, left_out
 
 
+def _label_axes(path: Path, shape: tuple[int, ...]) -> dict[str, int] | None:
+    """The axes of a label file, named as the file records them, with their sizes (length-one axes left out, as
+    :func:`read_labels` leaves them out); None when the file records none (a plain TIFF of 3 or more axes)."""
+    from labelfree.errors import LabelFreeError
+    from labelfree.io import read_image
+
+    try:
+        da = read_image(path, memmap=True)
+    except LabelFreeError:
+        return None
+    sizes = {str(d): int(n) for d, n in da.sizes.items() if n != 1}
+    if da.attrs.get("planar_rgb") or sorted(sizes.values()) != sorted(shape):
+        return None  # planes tifffile took for colours: the axes are not known
+    return sizes
+
+
+def _mismatch_message(pred_path: Path, pred_shape: tuple[int, ...], gt_path: Path, gt_shape: tuple[int, ...]) -> str:
+    """Why a prediction and its ground truth cannot be scored together (their axes and sizes), and what to do."""
+    axes = {"p": _label_axes(pred_path, pred_shape), "g": _label_axes(gt_path, gt_shape)}
+
+    def said(path: Path, shape: tuple[int, ...], named: dict[str, int] | None) -> str:
+        if named is None:
+            return (f"{path.name} has shape {shape} with no axes recorded (eval takes 3 axes as T, Y, X and 4 as "
+                    "T, Z, Y, X)")
+        return f"{path.name} has axes {', '.join(f'{d}={n}' for d, n in named.items())}"
+
+    text = (f"The prediction and the ground truth must have the same axes of the same sizes: "
+            f"{said(pred_path, pred_shape, axes['p'])}, but {said(gt_path, gt_shape, axes['g'])}.")
+    p, g = axes["p"], axes["g"]
+    if p is None or g is None:
+        return text + (" Record the axes of the file without them (Fiji: Image > Properties, Slices or Frames; then "
+                       "File > Save As > Tiff), or check that both files show the same image.")
+    one_plane = ("save one plane (Fiji: Image > Duplicate... with one slice; Python: read_image(path).isel(Z=k)) or "
+                 "a projection (Fiji: Image > Stacks > Z Project..., Max Intensity) of it as TIFF and score against "
+                 "that file")
+    if "Z" in g and "Z" not in p:
+        hint = (f" The ground truth has Z planes and the prediction has none, as a segmentation of one plane or of a "
+                f"projection has: {one_plane.replace('of it', 'of the ground truth')}; or segment every plane (a "
+                "pipeline that takes Z, e.g. labelfree threshold; a plain TIFF read with --dims naming its Z axis, "
+                "e.g. --dims ZYX).")
+        if "T" in p and "T" not in g:
+            hint += (" If the ground truth's planes are really time points, record them as frames (Fiji: Image > "
+                     "Properties, Frames instead of Slices, then File > Save As > Tiff).")
+        return text + hint
+    if "Z" in p and "Z" not in g:
+        hint = (f" The prediction has Z planes and the ground truth has none (one plane or a projection): "
+                f"{one_plane.replace('of it', 'of the prediction')}.")
+        if "T" in g and "T" not in p:
+            hint += (" If the prediction's planes are really time points, segment the image again with them as "
+                     "frames (--dims naming that axis T; Fiji: Image > Properties, Frames instead of Slices).")
+        return text + hint
+    if "T" in p and "T" not in g:
+        return text + (" The ground truth is one frame: save the prediction's frame it annotates (Fiji: Image > "
+                       "Duplicate... with one frame; Python: labels[t]) as TIFF and score that, or give a Cell "
+                       "Tracking Challenge SEG folder (man_segTTT.tif for frame TTT) as the ground truth.")
+    if "T" in g and "T" not in p:
+        return text + (" The prediction is one frame: segment the whole time-lapse, or save the ground truth's "
+                       "frame that it shows (Fiji: Image > Duplicate... with one frame) and score against that.")
+    if set(p) != set(g):
+        return text + " Save both with the same axes (Fiji: Image > Properties) and score again."
+    differ = [d for d in p if p[d] != g[d]]
+    if not differ:
+        return text + (" The files store these axes in different orders: save both from Fiji (File > Save As > "
+                       "Tiff stores T, Z, Y, X in that order) and score again.")
+    if differ == ["T"]:
+        return text + (f" They differ in their number of frames ({p['T']} and {g['T']}): save the frames both "
+                       "cover (Fiji: Image > Duplicate..., a range of frames) and score those, or give a Cell "
+                       "Tracking Challenge SEG folder, whose frames are matched by number.")
+    return text + (f" They differ in {', '.join(differ)}: the prediction must be of the image the ground truth "
+                   "annotates, uncropped and unscaled; check that the two files belong together.")
+
+
 def format_metrics(result: dict, /) -> str:
     """The metrics of :func:`labelfree.metrics.evaluate` as an aligned text table."""
     lines = [f"{'metric':<22}{'value':>10}", "-" * 32]
@@ -444,8 +516,8 @@ def _eval(args: argparse.Namespace) -> int:
         pred, gt, scored, left_out = _pairs_from_ctc(pred, args.gt, pred_name=str(args.pred))
     else:
         gt = read_labels(args.gt)
-    if pred.shape != gt.shape:
-        raise InputError(f"The prediction has shape {pred.shape} but the ground truth {gt.shape}; they must match.")
+    if pred.shape != gt.shape:  # (the frames of a SEG folder are checked against the prediction's when paired)
+        raise InputError(_mismatch_message(args.pred, pred.shape, args.gt, gt.shape))
     for name, labels in ((args.pred.name, pred), (args.gt.name, gt)):
         for problem in label_image_problems(labels, name=name):
             print(f"labelfree: warning: {problem}", file=sys.stderr)

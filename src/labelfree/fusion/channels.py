@@ -36,6 +36,8 @@ def file_channel_name(source: Any, /) -> str | None:
     """
     import tifffile
 
+    from labelfree.io.tiff import _is, _ome_pixels, _series_choice
+
     path = Path(str(source)) if source else None
     if path is None or not path.name.lower().endswith(_TIFF_SUFFIXES) or not path.is_file():
         return None
@@ -52,7 +54,9 @@ def file_channel_name(source: Any, /) -> str | None:
                 firsts = {str(lbl).split("\n")[0].strip() for lbl in labels}
                 return firsts.pop() if len(firsts) == 1 and "" not in firsts else None
             if tif.is_ome:
-                names = re.findall(r"<(?:\w+:)?Channel\b[^>]*?\bName=\"([^\"]*)\"", tif.ome_metadata or "")
+                pixels = _ome_pixels(tif, _series_choice(tif))  # the read image's, not every image's
+                channels = [ch for ch in (pixels if pixels is not None else ()) if _is(ch, "Channel")]
+                names = [str(ch.get("Name") or "") for ch in channels]
                 return (names[0].strip() or None) if len(names) == 1 else None
     except Exception as exc:  # noqa: BLE001 - a name is a nicety; the image itself was read already
         log.debug("no channel name read from %s: %s", path, exc)

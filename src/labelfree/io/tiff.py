@@ -427,6 +427,19 @@ def _describe_series(tif: Any, index: int) -> str:
     return f"{index + 1}{name}: {series.axes} {tuple(series.shape)}{reduced}"
 
 
+def _own_series(tif: Any) -> list[int]:
+    """The series of ``tif`` whose planes this file holds (not only another file of a multi-file OME-TIFF)."""
+    return [i for i, s in enumerate(tif.series) if any(p is not None and p.parent is tif for p in s.pages)]
+
+
+def _series_choice(tif: Any) -> int:
+    """The index of the series :func:`_choose_series` reads, without its warning: the first whose planes
+    this file holds that is not a reduced-resolution copy, else the first it holds, else 0."""
+    own = _own_series(tif)
+    full = [i for i in own if not tif.series[i].keyframe.is_reduced]
+    return (full or own or [0])[0]
+
+
 def _choose_series(tif: Any, path: Path) -> Any:
     """The image series of ``tif`` that LabelFree reads, said as a warning when the file holds several.
 
@@ -438,9 +451,8 @@ def _choose_series(tif: Any, path: Path) -> Any:
     """
     if not tif.series:
         raise InputError(f"{path} holds no image data.")
-    own = [i for i, s in enumerate(tif.series) if any(p is not None and p.parent is tif for p in s.pages)]
-    full = [i for i in own if not tif.series[i].keyframe.is_reduced]
-    index = (full or own or [0])[0]
+    own = _own_series(tif)
+    index = _series_choice(tif)
     if len(tif.series) > 1:
         shown = "; ".join(_describe_series(tif, i) for i in range(min(len(tif.series), 4)))
         shown += "; ..." if len(tif.series) > 4 else ""

@@ -49,8 +49,7 @@ def as_movie(movie: Any, /) -> xr.DataArray:
         da = to_dataarray(arr, dims="TYX")
     if "T" not in da.dims:
         if "Z" in da.dims:
-            raise DimensionError("Motion needs a time-lapse: got a Z-stack; if Z is really time, read it with "
-                                 "dims='TYX' (CLI --dims TYX; Fiji: Image > Properties, Frames instead of Slices).")
+            raise DimensionError("Motion needs a time-lapse: got a Z-stack" + _z_as_time_hint(da))
         planes = ("" if not da.attrs.get("planar_rgb") else
                   " The file's colour planes were read as channels: if they are time points, read it with "
                   "dims='TYX' (CLI --dims TYX) instead of choosing one.")
@@ -74,6 +73,21 @@ def as_movie(movie: Any, /) -> xr.DataArray:
     if np.dtype(da.dtype) not in SUPPORTED_DTYPES or da.dtype == bool:
         raise DTypeError(f"Motion cannot read pixel type {da.dtype}; convert the movie to uint8, uint16 or float32.")
     return da
+
+
+def _z_as_time_hint(da: xr.DataArray) -> str:
+    """How to read the Z planes of a movie without T as time points. The three letters TYX fit a plain
+    (Z, Y, X) image only: a hyperstack with channels (a C axis, or the scalar C coordinate a channel chosen
+    from it leaves) has more axes, so it is told to rename the axis (the rule of image._extra_dims_hint)."""
+    dims = tuple(str(d) for d in da.dims)
+    if "C" not in dims and "C" in da.coords and da.coords["C"].ndim == 0:
+        dims = ("C", *dims)
+    if dims == ("Z", "Y", "X"):
+        return ("; if Z is really time, read it with dims='TYX' (CLI --dims TYX; Fiji: Image > Properties, "
+                "Frames instead of Slices).")
+    return (f" of axes {''.join(dims)}; if the planes are really time points, read the file with --dims, naming that "
+            "axis T instead of Z (Python: read_image(path, dims=...); Fiji: Image > Properties, Frames instead of "
+            "Slices).")
 
 
 def _frame(da: xr.DataArray, t: int) -> np.ndarray:
