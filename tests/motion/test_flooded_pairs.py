@@ -1,4 +1,5 @@
-"""A pair whose classifier floods the frame while it has almost no background labels to judge it by."""
+"""Pairs whose classifier floods the frame: trained on almost no background labels, or calling many
+of its background labels and most of the frame cell. Their classifier is not used (the last one is)."""
 
 from __future__ import annotations
 
@@ -9,19 +10,34 @@ from labelfree import datasets, motion
 from labelfree.metrics import evaluate
 
 
-def test_a_pair_with_almost_no_background_labels_does_not_flood_its_frames(shared_data):
-    """A 256 x 256 crop of the HeLa movie (11-12 nuclei a frame). The pair (3, 4) self-labelled one
-    background pixel; its classifier called 96 % of frame 4 cell, and the pair (4, 5), with none,
-    classified frame 5 with it: both frames were one object over the whole frame (pixel F1 0.19
-    and 0.16, the crop's 0.36). That pair's classifier is not used now: the last one is."""
+@pytest.fixture(scope="module")
+def hela():
     try:
         movie, gt = datasets.load_timelapse("hela")
     except Exception as exc:  # noqa: BLE001 - dataset not in this copy of the shared data
         pytest.skip(f"HeLa time-lapse unavailable: {exc}")
-    window = (slice(0, 6), slice(440, 696), slice(560, 816))
-    crop, truth = np.asarray(movie.values)[window], np.asarray(gt.values)[window]
-    labels = motion.segment(crop).values
+    return np.asarray(movie.values)[:6], np.asarray(gt.values)[:6]
+
+
+# 256 x 256 crops of the HeLa movie (8-16 nuclei a frame), and what their flooding pair was:
+CROPS = {
+    # pair (3, 4): 1 background pixel, 96 % of frame 4 called cell (19 % labelled); the pair (4, 5),
+    # with none, classified frame 5 with it: both frames one object (crop pixel F1 0.36, now 0.87)
+    (440, 560): (4, 5),
+    # pair (0, 1): 3 background pixels, 47 % called (14 % labelled), 89 % of frame 0 once smoothed (0.40, now 0.78)
+    (440, 440): (0,),
+    # pair (3, 4): 20 % of its 1190 background labels and 86 % of the frame called cell (0.56, now 0.93)
+    (0, 660): (4,),
+}
+
+
+@pytest.mark.parametrize("corner", sorted(CROPS))
+def test_a_flooding_pair_does_not_flood_its_frames(shared_data, hela, corner):
+    movie, truth = hela
+    window = (slice(None), slice(corner[0], corner[0] + 256), slice(corner[1], corner[1] + 256))
+    labels = motion.segment(movie[window]).values
     for t in range(6):
-        assert (labels[t] > 0).mean() < 0.3, t  # measured 0.08-0.14 (ground truth 0.08-0.10)
-        assert evaluate(labels[t], truth[t], only_annotated=True)["pixel_f1"] > 0.75, t
-    assert evaluate(labels, truth, only_annotated=True)["pixel_f1"] > 0.8
+        assert (labels[t] > 0).mean() < 0.3, t  # measured 0.07-0.14 (ground truth 0.07-0.16)
+    for t in CROPS[corner]:
+        assert evaluate(labels[t], truth[window][t], only_annotated=True)["pixel_f1"] > 0.7, t
+    assert evaluate(labels, truth[window], only_annotated=True)["pixel_f1"] > 0.7

@@ -423,19 +423,21 @@ def _classify_pair(item: FrameWork, prev_entropy: np.ndarray, cfg: MotionConfig,
     error = _background_error(even, sl.background) if checking else 0.0
     n_bg = int(np.count_nonzero(sl.background))
     n_called = int(np.count_nonzero(even)) if checking else 0
-    if checking and n_bg < min_size and n_called > max(_FLOODED * even.size, _KERNEL_MAX_GROWTH * sl.cell.sum()):
-        # too few background labels to judge it by them (fewer than one cell's pixels), and it floods far
-        # beyond its cell labels: 1 background pixel in a HeLa crop, 96 % of the frame called cell against
-        # 19 % labelled, the frame then one object (dense synthetic fields call 46-57 %, under their
-        # 51-72 % of cell labels): no classifier of its own
+    if checking and n_bg < min_size and n_called > _KERNEL_MAX_GROWTH * np.count_nonzero(sl.cell):
+        # too few background labels to judge it by them (fewer than one cell's pixels), and it calls far
+        # more than its cell labels cell: 1 and 3 background pixels in two HeLa crops, 96 % and 47 % of
+        # the frame called cell against 19 % and 14 % labelled, frames then one object (dense synthetic
+        # fields call 46-57 %, under their 51-72 % of cell labels): no classifier of its own
         log.info("Motion: frame %d: its classifier, trained on %d background pixels, calls %.0f %% of the frame "
                  "cell: not used", t, n_bg, 100 * n_called / even.size)
         return _Pair(noise=True)
-    if error > _NOISE_BACKGROUND_ERROR:
+    flooding = checking and n_called > _FLOODED * even.size
+    if error > _NOISE_BACKGROUND_ERROR or (flooding and error > _NOISE_FLOOD_BACKGROUND_ERROR):
         # whatever its flow, a classifier that cannot tell its own background labels from its cell
-        # labels has learnt noise (a few cells moving in a field of camera noise: 25-29 %)
-        log.info("Motion: frame %d: its classifier calls %.0f %% of its background labels cell: no cell motion",
-                 t, 100 * error)
+        # labels has learnt noise (a few cells moving in a field of camera noise: 25-29 %); one that
+        # also floods, at a lower share (a HeLa crop: 20 %, 86 % of the frame; dense fields 2-5 %)
+        log.info("Motion: frame %d: its classifier calls %.0f %% of its background labels cell%s: no cell motion",
+                 t, 100 * error, f" and {100 * n_called / even.size:.0f} % of the frame" if flooding else "")
         return _Pair(noise=True)
     if cfg.decision_smoothing == 0:  # the frame's classification, already made
         decided = check
