@@ -5,21 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from labelfree import datasets, motion
+from labelfree import motion
 
 
 @pytest.fixture(scope="module")
-def hela_crop():
-    try:
-        movie, _ = datasets.load_timelapse("hela")
-    except Exception as exc:  # noqa: BLE001 - dataset not in this copy of the shared data
-        pytest.skip(f"HeLa time-lapse unavailable: {exc}")
-    crop = np.asarray(movie.values)[0:6, 200:456, 300:556].copy()
+def hela_crop(hela):
+    crop = hela[0][:, 200:456, 300:556].copy()
     return crop, motion.segment(crop).values
 
 
 @pytest.mark.parametrize("canvas", ["black", "median", "white"])
-def test_a_crop_in_a_constant_canvas_gives_the_crops_labels(shared_data, hela_crop, canvas):
+def test_a_crop_in_a_constant_canvas_gives_the_crops_labels(hela_crop, canvas):
     """A 256 x 256 crop of the HeLa movie (13-15 nuclei a frame) in a 512 x 400 frame. Before: in a
     black canvas 18-20 objects a frame (foreground IoU with the crop's 0.51); in one of the median
     grey value or a white one no cell at all (the flat canvas's flow and features looked like noise)."""
@@ -35,7 +31,7 @@ def test_a_crop_in_a_constant_canvas_gives_the_crops_labels(shared_data, hela_cr
     assert labels.attrs["labelfree"]["canvas"] == {"rows": [100, 356], "columns": [60, 316]}
 
 
-def test_a_movie_without_canvas_is_segmented_whole(shared_data, hela_crop):
+def test_a_movie_without_canvas_is_segmented_whole(hela_crop):
     crop, alone = hela_crop
     labels = motion.segment(crop)
     assert "canvas" not in labels.attrs["labelfree"]

@@ -3,20 +3,10 @@ of its background labels and most of the frame cell. Their classifier is not use
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-from labelfree import datasets, motion
+from labelfree import motion
 from labelfree.metrics import evaluate
-
-
-@pytest.fixture(scope="module")
-def hela():
-    try:
-        movie, gt = datasets.load_timelapse("hela")
-    except Exception as exc:  # noqa: BLE001 - dataset not in this copy of the shared data
-        pytest.skip(f"HeLa time-lapse unavailable: {exc}")
-    return np.asarray(movie.values)[:6], np.asarray(gt.values)[:6]
 
 
 # 256 x 256 crops of the HeLa movie (8-16 nuclei a frame), and what their flooding pair was:
@@ -32,7 +22,7 @@ CROPS = {
 
 
 @pytest.mark.parametrize("corner", sorted(CROPS))
-def test_a_flooding_pair_does_not_flood_its_frames(shared_data, hela, corner):
+def test_a_flooding_pair_does_not_flood_its_frames(hela, corner):
     movie, truth = hela
     window = (slice(None), slice(corner[0], corner[0] + 256), slice(corner[1], corner[1] + 256))
     labels = motion.segment(movie[window]).values

@@ -42,21 +42,13 @@ def test_only_uint8_frames_are_taken():
         motion.repair_hot_pixels(np.zeros((8, 8), np.uint16))
 
 
-def _hela_crop():
-    try:
-        movie, gt = datasets.load_timelapse("hela")
-    except Exception as exc:  # noqa: BLE001 - dataset not in this copy of the shared data
-        pytest.skip(f"HeLa time-lapse unavailable: {exc}")
-    window = (slice(0, 6), slice(200, 456), slice(300, 556))
-    return np.asarray(movie.values)[window].copy(), np.asarray(gt.values)[window]
-
-
 @pytest.mark.parametrize("position", [(5, 5), (250, 250)])
-def test_a_stuck_hot_pixel_does_not_change_a_real_movie(shared_data, position):
+def test_a_stuck_hot_pixel_does_not_change_a_real_movie(hela, position):
     """A 256 x 256 crop of the HeLa movie holds 13-15 nuclei a frame. One pixel stuck at 65535
     in every frame (a hot sCMOS pixel) in a dark corner: before, every pair was taken for noise
     (its classifier called 33-82 % of its background labels cell) and no cell was found."""
-    movie, gt = _hela_crop()
+    window = (slice(None), slice(200, 456), slice(300, 556))
+    movie, gt = hela[0][window].copy(), hela[1][window]
     clean = motion.segment(movie)
     spoilt = movie.copy()
     spoilt[:, position[0], position[1]] = 65535
