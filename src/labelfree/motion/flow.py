@@ -207,11 +207,16 @@ def grey_step(dtype: Any, /, *, low: float, high: float) -> float:
     return max(1.0, 255.0 / (high - low))
 
 
+def motion_uint8(raw: np.ndarray, /, *, low: float, high: float) -> tuple[np.ndarray, int]:
+    """A frame of a movie as every step of Motion sees it: :func:`to_uint8` with the movie's range
+    ``low..high``, hot and cold pixels repaired (:func:`repair_hot_pixels`); and how many were."""
+    step = grey_step(raw.dtype, low=low, high=high)
+    return repair_hot_pixels(to_uint8(raw, low=low, high=high), step=step)
+
+
 def movie_frame(da: xr.DataArray, t: int, /, *, low: float, high: float) -> tuple[np.ndarray, int]:
-    """Frame ``t`` of a movie as every step of Motion sees it: :func:`to_uint8` with the movie's
-    range, hot and cold pixels repaired (:func:`repair_hot_pixels`); and how many were."""
-    step = grey_step(da.dtype, low=low, high=high)
-    return repair_hot_pixels(to_uint8(_frame(da, t), low=low, high=high), step=step)
+    """Frame ``t`` of a movie as :func:`motion_uint8` makes it."""
+    return motion_uint8(_frame(da, t), low=low, high=high)
 
 
 def _check_pair(prev: np.ndarray, nxt: np.ndarray) -> None:

@@ -25,7 +25,7 @@ import xarray as xr
 from labelfree.motion.config import MotionConfig
 from labelfree.motion.features import compute_features, local_entropy
 from labelfree.motion.farneback import BufferPool
-from labelfree.motion.flow import _flow, _flow_input, flow_magnitude, grey_step, repair_hot_pixels, to_uint8
+from labelfree.motion.flow import _flow, _flow_input, flow_magnitude, motion_uint8
 from labelfree.motion.movie import _frame
 
 __all__ = ["FrameWork", "FrameStream", "frame_stream"]
@@ -122,10 +122,9 @@ def frame_stream(
     if cfg.flow_reference != "previous":  # every pair's reference is the same black frame
         black = _flow_input(np.zeros((da.sizes["Y"], da.sizes["X"]), np.uint8), cfg, buffers)
     prepared: dict[int, Future] = {}  # frame t as the flow sees it (blurred, binned), for pairs t and t+1
-    step = grey_step(da.dtype, low=low, high=high)  # uint8 grey levels per level of the movie
 
     def work(t: int, raw: np.ndarray) -> FrameWork:
-        cur, hot = repair_hot_pixels(to_uint8(raw, low=low, high=high), step=step)
+        cur, hot = motion_uint8(raw, low=low, high=high)
         ready = prepared[t]
         try:  # the next pair's task may be waiting for this frame
             needed = (0 < t and t not in cached) or (black is None and t + 1 < n and t + 1 not in cached)
