@@ -56,6 +56,7 @@ __all__ = [
     "tiled_labels",
     "PipelineTileFunction",
     "auto_threshold",
+    "plane_sample",
     "threshold_of",
     "MAX_INTEGER_LEVELS",
 ]
@@ -722,7 +723,12 @@ def auto_threshold(image: Any, /, *, method: str = "otsu", max_pixels: int | Non
     data = image.data if type(image).__name__ == "DataArray" else image
     if len(data.shape) != 2:
         raise DimensionError(f"auto_threshold takes one (Y, X) plane; got shape {tuple(data.shape)}.")
-    step = max(1, int(math.ceil(math.sqrt(data.shape[0] * data.shape[1] / float(max_pixels)))))
-    sample = data[::step, ::step]
-    sample = sample.compute() if _is_dask(sample) else np.asarray(sample)
-    return threshold_of(sample, method=method)
+    return threshold_of(plane_sample(data, max_pixels), method=method)
+
+
+def plane_sample(region: Any, max_pixels: int, /) -> np.ndarray:
+    """Every pixel of a (Y, X) region, or a regular grid of at most ``max_pixels`` of them, as a NumPy
+    array (a zarr or dask region is read lazily, only the grid's chunks)."""
+    step = max(1, int(math.ceil(math.sqrt(region.shape[0] * region.shape[1] / float(max_pixels)))))
+    sample = region[::step, ::step]
+    return sample.compute() if _is_dask(sample) else np.asarray(sample)

@@ -129,15 +129,8 @@ def _inside(data: Any, box: tuple[slice, slice] | None = None, /) -> tuple[tuple
 
     height, width = (int(n) for n in data.shape[-2:])
     box = content_box(data) if box is None else box
-    sample = _sample(data[box], tiling.AUTO_THRESHOLD_MAX_PIXELS)
+    sample = tiling.plane_sample(data[box], tiling.AUTO_THRESHOLD_MAX_PIXELS)
     if sample.min() == sample.max():
         box = (slice(0, height), slice(0, width))
-        sample = _sample(data, tiling.AUTO_THRESHOLD_MAX_PIXELS)
+        sample = tiling.plane_sample(data, tiling.AUTO_THRESHOLD_MAX_PIXELS)
     return box, sample
-
-
-def _sample(region: Any, max_pixels: int, /) -> np.ndarray:
-    """Every pixel of a (Y, X) region, or a regular grid of at most ``max_pixels`` of them (read lazily)."""
-    step = max(1, math.ceil(math.sqrt(region.shape[0] * region.shape[1] / float(max_pixels))))
-    sample = region[::step, ::step]
-    return np.asarray(sample.compute() if hasattr(sample, "compute") else sample)
