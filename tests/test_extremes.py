@@ -68,6 +68,23 @@ def test_content_box_peels_constant_edge_lines_only():
     assert content_box(padded) == (slice(30, 33), slice(2, 6))
 
 
+
+def test_stack_content_box_is_the_union_of_the_planes_that_are_not_blank():
+    """Every (T, C) plane's box, united; a blank plane (a dropped frame, an empty channel) has none, and a
+    lazy stack is read plane by plane."""
+    da = pytest.importorskip("dask.array")
+    from labelfree.canvas import stack_content_box
+
+    stack = np.zeros((2, 3, 40, 50), np.uint16)  # T, C, Y, X
+    stack[0, 0, 5:30, 6:20] = np.arange(25 * 14).reshape(25, 14) + 1
+    stack[1, 2, 10:35, 3:10] = np.arange(25 * 7).reshape(25, 7) + 1
+    stack[1, 1] = 7  # blank, of another value than the canvas
+    box = (slice(5, 35), slice(3, 20))
+    assert stack_content_box(stack) == box
+    assert stack_content_box(da.from_array(stack, chunks=(1, 1, 40, 50))) == box
+    assert stack_content_box(stack[0, 0]) == (slice(5, 30), slice(6, 20))
+    assert stack_content_box(np.zeros((2, 10, 10))) is None
+
 def test_bright_rectangle_on_a_canvas_stays_one_object():
     """What is inside the padding holds one value: the whole plane is thresholded."""
     image = np.full((64, 64), 10, np.uint16)

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["content_box"]
+__all__ = ["content_box", "stack_content_box"]
 
 
 def content_box(plane: Any, /) -> tuple[slice, slice]:
@@ -72,3 +72,27 @@ def content_box(plane: Any, /) -> tuple[slice, slice]:
                 changed = True
     top, bottom, left, right = edges
     return slice(top, bottom), slice(left, right)
+
+
+def stack_content_box(stack: Any, /) -> tuple[slice, slice] | None:
+    """The (Y, X) slices of the smallest box holding :func:`content_box` of every plane of a stack.
+
+    ``stack`` is an array or DataArray whose last two axes are (Y, X); every plane over the
+    leading axes (frames, channels, Z) is read in turn (a lazy stack stays lazy plane by plane).
+    A blank plane (one value in every pixel: a dropped frame, an empty channel) has no box of its
+    own and is left out, so one blank frame does not make a padded movie whole. None when every
+    plane is blank.
+    """
+    data = stack.data if type(stack).__name__ == "DataArray" else stack
+    lead = tuple(int(n) for n in data.shape[:-2])
+    edges: list[int] | None = None
+    for index in np.ndindex(*lead):
+        ys, xs = content_box(data[index] if index else data)
+        if ys.stop - ys.start <= 1 or xs.stop - xs.start <= 1:  # blank: every line but one peeled
+            continue
+        box = [ys.start, ys.stop, xs.start, xs.stop]
+        edges = box if edges is None else [min(edges[0], box[0]), max(edges[1], box[1]),
+                                           min(edges[2], box[2]), max(edges[3], box[3])]
+    if edges is None:
+        return None
+    return slice(edges[0], edges[1]), slice(edges[2], edges[3])

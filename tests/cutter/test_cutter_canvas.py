@@ -121,3 +121,19 @@ def test_a_crop_smaller_than_a_patch_leaves_the_image_whole(msc_dir):
     assert padded.frames[0].mask.shape == (120, 720)
     with pytest.raises(InputError, match="smaller than one 64 x 64 patch"):
         prepare(small, markers=blobs, config={"downscale": 1.0})
+
+
+
+def test_a_blank_channel_does_not_make_a_padded_image_whole(msc_dir):
+    """An image with a blank channel (one value everywhere: an unused channel of an export) in the same
+    canvas: the other channel's box is used, as Motion skips blank frames
+    (:func:`labelfree.canvas.stack_content_box`). Before, the blank channel's box was a single line, and
+    the union with it took the whole image."""
+    image, markers = _msc(msc_dir)
+    two = np.stack([_in_canvas(image), np.zeros((512, 512), np.float32)])
+    crop = prepare(to_dataarray(np.stack([image, np.zeros_like(image)]), dims="CYX"), markers=markers, config={"cell_channels": [0]})
+    padded = prepare(to_dataarray(two, dims="CYX"), markers=_in_canvas(markers), config={"cell_channels": [0]})
+    box = _box(image.shape)
+    assert padded.box == box
+    assert np.array_equal(padded.frames[0].mask[box], crop.frames[0].mask)
+    assert padded.frames[0].mask.sum() == crop.frames[0].mask.sum()

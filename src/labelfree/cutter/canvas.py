@@ -6,8 +6,8 @@ over a frame counts them: in a black canvas 4 times the crop's side the median (
 background level) is the canvas value and the noise its standard deviation, so the whole crop,
 background and all, passes the mask's noise floor; the z-scoring of the network's input and the
 training areas are drawn over the canvas too. The padding is found as every pipeline finds it
-(:func:`labelfree.canvas.content_box`, on every plane of every frame and channel), Cutter runs on
-the box inside it and the labels are placed back: a padded image gives the crop's labels,
+(:func:`labelfree.canvas.content_box`, on every plane of every frame and channel but blank ones),
+Cutter runs on the box inside it and the labels are placed back: a padded image gives the crop's labels,
 shifted. An image without a constant edge is left whole.
 
 The box always holds every marker, every foreground pixel of a given mask and every scribble
@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from labelfree.canvas import content_box as padding_box
+from labelfree.canvas import stack_content_box
 from labelfree.cutter.config import CutterConfig
 from labelfree.cutter.prepare import Frame
 
@@ -38,17 +38,13 @@ Box = tuple[slice, slice]
 
 def _image_box(da: xr.DataArray) -> list[int]:
     """[top, bottom, left, right] of the smallest box holding the :func:`labelfree.canvas.content_box` of every
-    (T, C) plane."""
+    (T, C) plane that is not blank (:func:`labelfree.canvas.stack_content_box`); the whole image when all are."""
     lead = [d for d in da.dims if d not in ("Y", "X")]
-    values = np.asarray(da.transpose(*lead, "Y", "X").values)
-    planes = values.reshape((-1,) + values.shape[-2:])
-    h, w = planes.shape[-2:]
-    edges = [h, 0, w, 0]
-    for plane in planes:
-        ys, xs = padding_box(plane)
-        top, bottom, left, right = ys.start, ys.stop, xs.start, xs.stop
-        edges = [min(edges[0], top), max(edges[1], bottom), min(edges[2], left), max(edges[3], right)]
-    return edges
+    box = stack_content_box(da.transpose(*lead, "Y", "X"))
+    if box is None:
+        return [0, int(da.sizes["Y"]), 0, int(da.sizes["X"])]
+    ys, xs = box
+    return [ys.start, ys.stop, xs.start, xs.stop]
 
 
 def _array_extent(value: Any, shape: tuple[int, int]) -> tuple[int, int, int, int] | None | bool:

@@ -17,7 +17,7 @@ from labelfree._config import provenance
 from labelfree._heap import retained_heap
 from labelfree._progress import Progress
 from labelfree._threads import available_memory, thread_count, threads_for_memory
-from labelfree.canvas import content_box
+from labelfree.canvas import stack_content_box
 from labelfree.image import labels_like
 from labelfree.motion.classify import classify_frame, log_odds, train_classifier
 from labelfree.motion.config import MotionConfig
@@ -576,14 +576,11 @@ def _movie_box(da: xr.DataArray) -> tuple[slice, slice] | None:
     and edges that are all zero in some frames only (drift bands) are left to the rest of Motion.
     """
     height, width = da.sizes["Y"], da.sizes["X"]
-    edges = [height, 0, width, 0]
-    data = da.data
-    for t in range(da.sizes["T"]):
-        ys, xs = content_box(data[t])
-        if ys.stop - ys.start <= 1 or xs.stop - xs.start <= 1:  # a blank frame: no box of its own
-            continue
-        edges = [min(edges[0], ys.start), max(edges[1], ys.stop), min(edges[2], xs.start), max(edges[3], xs.stop)]
-    top, bottom, left, right = edges
+    box = stack_content_box(da.transpose("T", "Y", "X"))
+    if box is None:
+        return None
+    ys, xs = box
+    top, bottom, left, right = ys.start, ys.stop, xs.start, xs.stop
     if bottom - top < _MIN_BOX or right - left < _MIN_BOX or (top, bottom, left, right) == (0, height, 0, width):
         return None
     return slice(top, bottom), slice(left, right)
