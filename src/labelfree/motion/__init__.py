@@ -24,6 +24,7 @@ from labelfree.motion.flow import (
     grey_step,
     plot_flow_field,
     repair_hot_pixels,
+    repair_raw_hot_pixels,
     to_uint8,
     uint8_range,
 )
@@ -53,7 +54,7 @@ from labelfree.motion.selflabel import (
 
 __all__ = [
     "MotionConfig", "segment", "as_movie", "NoMotionWarning", "BlankFrameWarning",
-    "uint8_range", "blank_frames", "frame_extremes", "to_uint8", "grey_step", "repair_hot_pixels",
+    "uint8_range", "blank_frames", "frame_extremes", "to_uint8", "grey_step", "repair_hot_pixels", "repair_raw_hot_pixels",
     "farneback_flow", "flow_magnitude", "flow_magnitude_stack", "plot_flow_field",
     "candidate_mask", "motion_threshold", "estimate_cell_size", "background_threshold", "cell_threshold",
     "self_label", "typical_object_area", "SelfLabels",

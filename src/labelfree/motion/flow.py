@@ -26,6 +26,7 @@ __all__ = [
     "uint8_range",
     "to_uint8",
     "repair_hot_pixels",
+    "repair_raw_hot_pixels",
     "grey_step",
     "farneback_flow",
     "flow_magnitude",
@@ -149,7 +150,7 @@ _RING = np.array([[1, 1, 1], [1, 0, 1], [1, 1, 1]], np.uint8)
 #: a pixel is a hot (cold) pixel when it stands above (below) all eight neighbours by more than
 #: this many times their own spread, and by more than ``_SPIKE_MIN_LEVELS`` grey levels. Measured
 #: on 10 frames of each benchmark movie: such pixels come one at a time, never twice in a place
-#: (MSC 7-18 per frame, GOWT1 1-5, HeLa, SIM+, C2C12, trpL and the synthetic movie 0-1); a stuck
+#: (MSC 0-5 per frame, GOWT1 1-5, HeLa, SIM+, C2C12, trpL and the synthetic movie 0-1); a stuck
 #: camera pixel stands 100 x and more above a dark background
 _SPIKE_RATIO = 6
 _SPIKE_MIN_LEVELS = 16
@@ -185,18 +186,23 @@ def repair_hot_pixels(frame: np.ndarray, /, *, step: float = 1.0) -> tuple[np.nd
                          "scale it first with labelfree.motion.to_uint8.")
     if min(frame.shape) < 3:
         return frame, 0
-    value = frame.astype(np.float32)
-    high = cv2.dilate(frame, _RING, borderType=cv2.BORDER_REFLECT_101).astype(np.float32)
-    low = cv2.erode(frame, _RING, borderType=cv2.BORDER_REFLECT_101).astype(np.float32)
-    spread = _SPIKE_RATIO * (high - low + 2 * max(float(step), 1.0))
-    above, below = value - high, low - value
-    bad = ((above > spread) & (above > _SPIKE_MIN_LEVELS)) | ((below > spread) & (below > _SPIKE_MIN_LEVELS))
+    bad = _spikes(frame.astype(np.float32), floor=2 * max(float(step), 1.0))
     count = int(np.count_nonzero(bad))
     if not count:
         return frame, 0
     out = frame.copy()
     out[bad] = cv2.medianBlur(frame, 3)[bad]
     return out, count
+
+
+def _spikes(value: np.ndarray, *, floor: float) -> np.ndarray:
+    """The pixels of a float frame in uint8 grey levels (not clipped) that stand above (below) all eight
+    neighbours by more than ``_SPIKE_RATIO`` x (their spread + ``floor``) and ``_SPIKE_MIN_LEVELS``."""
+    high = cv2.dilate(value, _RING, borderType=cv2.BORDER_REFLECT_101)
+    low = cv2.erode(value, _RING, borderType=cv2.BORDER_REFLECT_101)
+    spread = _SPIKE_RATIO * (high - low + floor)
+    above, below = value - high, low - value
+    return ((above > spread) & (above > _SPIKE_MIN_LEVELS)) | ((below > spread) & (below > _SPIKE_MIN_LEVELS))
 
 
 def grey_step(dtype: Any, /, *, low: float, high: float) -> float:
@@ -208,10 +214,40 @@ def grey_step(dtype: Any, /, *, low: float, high: float) -> float:
 
 
 def motion_uint8(raw: np.ndarray, /, *, low: float, high: float) -> tuple[np.ndarray, int]:
-    """A frame of a movie as every step of Motion sees it: :func:`to_uint8` with the movie's range
-    ``low..high``, hot and cold pixels repaired (:func:`repair_hot_pixels`); and how many were."""
-    step = grey_step(raw.dtype, low=low, high=high)
-    return repair_hot_pixels(to_uint8(raw, low=low, high=high), step=step)
+    """A frame of a movie as every step of Motion sees it: hot and cold pixels repaired
+    (:func:`repair_raw_hot_pixels`), then :func:`to_uint8` with the movie's range ``low..high``; and how
+    many pixels were repaired."""
+    fixed, count = repair_raw_hot_pixels(raw, low=low, high=high)
+    return to_uint8(fixed, low=low, high=high), count
+
+
+def repair_raw_hot_pixels(raw: np.ndarray, /, *, low: float, high: float) -> tuple[np.ndarray, int]:
+    """Replace isolated hot and cold pixels of a frame of any dtype by the median of their 3 x 3 window.
+
+    The rule of :func:`repair_hot_pixels`, in the grey levels of :func:`to_uint8` with the movie's range
+    ``low..high`` but not clipped to 0..255: a stuck pixel far beyond the range keeps its height
+    (clipped at 255 beside a dim cell it stood less than 6 x its neighbours' spread above them, and a
+    HeLa frame kept it). ``raw`` is never modified; it is returned itself when no pixel is repaired.
+    Also used before a movie is enlarged (the automatic ``upsample``): enlarged, a hot pixel is a 2 x 2
+    blob that no neighbour test finds.
+    """
+    frame = np.asarray(raw)
+    if frame.ndim != 2 or min(frame.shape) < 3 or not high > low:
+        return frame, 0
+    exact = frame.dtype.itemsize <= 2 and frame.dtype.kind in "iub"  # float32 holds every value exactly
+    value = frame.astype(np.float32 if exact else np.float64)
+    value -= low
+    value *= 255.0 / (high - low)
+    bad = _spikes(value, floor=2 * grey_step(frame.dtype, low=low, high=high))
+    count = int(np.count_nonzero(bad))
+    if not count:
+        return frame, 0
+    ys, xs = np.nonzero(bad)
+    padded = np.pad(frame, 1, mode="reflect")
+    windows = np.stack([padded[ys + dy, xs + dx] for dy in range(3) for dx in range(3)])
+    out = frame.copy()
+    out[ys, xs] = np.median(windows, axis=0).astype(frame.dtype)
+    return out, count
 
 
 def movie_frame(da: xr.DataArray, t: int, /, *, low: float, high: float) -> tuple[np.ndarray, int]:

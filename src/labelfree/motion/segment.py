@@ -22,7 +22,15 @@ from labelfree.image import labels_like
 from labelfree.motion.classify import classify_frame, log_odds, train_classifier
 from labelfree.motion.config import MotionConfig
 from labelfree.motion.features import compute_features
-from labelfree.motion.flow import STILL, auto_upsample, blank_frames, flow_settings, frame_extremes, uint8_range
+from labelfree.motion.flow import (
+    STILL,
+    auto_upsample,
+    blank_frames,
+    flow_settings,
+    frame_extremes,
+    repair_raw_hot_pixels,
+    uint8_range,
+)
 from labelfree.motion.instances import InstanceTracker
 from labelfree.motion.movie import _frame, as_movie, check_not_uniform
 from labelfree.motion.postprocess import (
@@ -302,8 +310,20 @@ def _segment_enlarged(da: xr.DataArray, cfg: MotionConfig, k: int, area: float |
     # (1e300, 1e-300) became inf (refused as NaN/inf pixels the movie does not hold) or one value (no cell)
     kind = da.dtype if np.dtype(da.dtype) in (np.uint8, np.uint16, np.float32, np.float64) else np.float32
     big = np.empty((da.sizes["T"], h * k, w * k), kind)
+    # hot and cold pixels are repaired before enlarging (enlarged, one is a blob no neighbour test finds),
+    # judged on the grey range the movie's own pass uses
+    extremes = frame_extremes(da.data)
+    skip = sorted(blank_frames(da.data, extremes=extremes))
+    lo, hi = uint8_range(da.data, low=cfg.scale_low_percentile, high=cfg.scale_high_percentile, skip=skip,
+                         extremes=extremes)
+    hot = 0
     for t in range(da.sizes["T"]):
-        big[t] = cv2.resize(np.asarray(_frame(da, t), dtype=kind), (w * k, h * k), interpolation=cv2.INTER_LINEAR)
+        frame, count = repair_raw_hot_pixels(np.asarray(_frame(da, t)), low=lo, high=hi)
+        hot += count
+        big[t] = cv2.resize(np.asarray(frame, dtype=kind), (w * k, h * k), interpolation=cv2.INTER_LINEAR)
+    if hot:
+        log.info("Motion: %d isolated hot or cold pixels (stuck camera pixels, cosmic rays) replaced by the median "
+                 "of their 3 x 3 window before enlarging", hot)
     radius = None if area is None else round(float(np.sqrt(area / np.pi)), 2)
     log.info("Motion: segmenting the movie enlarged %d x %d (typical cell radius %s px)", k, k,
              "given" if radius is None else f"{radius:g}")
@@ -311,6 +331,7 @@ def _segment_enlarged(da: xr.DataArray, cfg: MotionConfig, k: int, area: float |
     # frame); the enlarged frames' interpolated noise is no longer the camera's: it is not judged again
     labels = _segment(as_movie(big), cfg.replace(upsample=1), progress, noise_check=False)
     record = dict(labels.attrs["labelfree"])
+    record["hot_pixels"] = hot + int(record.get("hot_pixels", 0))
     record["config"] = {**record.get("config", {}), "upsample": cfg.upsample}
     if cfg.upsample is None:
         record["auto"] = {**record.get("auto", {}), "upsample": int(k)}
