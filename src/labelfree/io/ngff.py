@@ -169,6 +169,75 @@ def _dataset_array(group: Any, root: Path, dataset: dict[str, Any], level: int) 
     return node
 
 
+def _names(items: Any, key: str) -> list[str]:
+    """The ``key`` entries (paths, names) of a list of NGFF metadata items, in order."""
+    out = []
+    for item in items if isinstance(items, list) else []:
+        value = item.get(key) if isinstance(item, dict) else item
+        if isinstance(value, (str, int)) and str(value):
+            out.append(str(value))
+    return out
+
+
+def _listing(names: Sequence[str], most: int = 6) -> str:
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def _series_of(group: Any) -> list[str]:
+    """Image series of a bioformats2raw container: ``OME/`` lists them (``series``), else ``0, 1, ...``."""
+    try:
+        listed, _ = _ome_attrs(group["OME"])
+        series = _names(listed.get("series"), "path")
+    except Exception:  # noqa: BLE001 - no OME/ group or unreadable metadata: fall back to the numbered groups
+        series = []
+    if series:
+        return series
+    while True:
+        try:
+            group[str(len(series))]
+        except Exception:  # noqa: BLE001 - zarr raises KeyError or its own error for a missing member
+            return series
+        series.append(str(len(series)))
+
+
+def _single_series(group: Any, ome: dict[str, Any], p: Path) -> str | None:
+    """For a group without ``multiscales``: the one image series of a bioformats2raw container, or an
+    :class:`InputError` naming an image path to give instead (a plate's field, a well's field, a series, a
+    label image); ``None`` for a group that is none of these."""
+    if ome.get("bioformats2raw.layout", group.attrs.get("bioformats2raw.layout")) is not None:
+        series = _series_of(group)
+        if len(series) == 1:
+            return series[0]
+        if not series:
+            raise InputError(f"{p} is a bioformats2raw container without image series (no {p / '0'}); convert the "
+                             "image again.")
+        raise InputError(f"{p} is a bioformats2raw container of {len(series)} image series ({_listing(series)}); "
+                         f"LabelFree reads one image at a time: give one series, e.g. {p / series[0]}.")
+    if isinstance(ome.get("plate"), dict):
+        wells = _names(ome["plate"].get("wells"), "path")
+        if not wells:
+            raise InputError(f"{p} is an HCS plate that lists no wells; give one field of a well, "
+                             f"<plate>.zarr/<row>/<column>/<field>.")
+        try:
+            fields = _names((_ome_attrs(group[wells[0]])[0].get("well") or {}).get("images"), "path")
+        except Exception:  # noqa: BLE001 - an unreadable well: the message names the well only
+            fields = []
+        example = p / wells[0] / fields[0] if fields else p / wells[0] / "<field>"
+        raise InputError(f"{p} is an HCS plate of {len(wells)} well(s) ({_listing(wells)}); LabelFree reads one "
+                         f"image at a time: give one field of a well, e.g. {example}.")
+    if isinstance(ome.get("well"), dict):
+        fields = _names(ome["well"].get("images"), "path")
+        example = p / fields[0] if fields else p / "<field>"
+        raise InputError(f"{p} is a well of an HCS plate with {len(fields)} field(s) ({_listing(fields)}); give "
+                         f"one field, e.g. {example}.")
+    if "labels" in ome:
+        names = _names(ome["labels"], "name")
+        example = p / names[0] if names else p / "<name>"
+        raise InputError(f"{p} is the labels group of an OME-Zarr image ({_listing(names) or 'no label images'}); "
+                         f"give one label image, e.g. {example}, or the image, {p.parent}.")
+    return None
+
+
 def read_ngff(
     path: str | os.PathLike[str], /, *, level: int = 0, channel_names: Sequence[str] | None = None
 ) -> xr.DataArray:
@@ -177,7 +246,9 @@ def read_ngff(
     Parameters
     ----------
     path : path
-        The image group (``image.zarr``) or a label image (``image.zarr/labels/cells``).
+        The image group (``image.zarr``), a label image (``image.zarr/labels/cells``), a
+        field of an HCS plate (``plate.zarr/A/1/0``) or a bioformats2raw container of one
+        image series (its series ``0`` is read; give ``image.zarr/1`` for another series).
     level : int
         Multiscale level; 0 is the full resolution.
     channel_names : sequence of str, optional
@@ -204,8 +275,10 @@ def read_ngff(
                          "give the image's .zarr folder.") from exc
     ome, version = _ome_attrs(group)
     if not ome.get("multiscales"):
-        hint = " (a plate or well: give one image of it)" if ("plate" in ome or "well" in ome) else ""
-        raise InputError(f"{p} has no NGFF 'multiscales' metadata{hint}; LabelFree reads OME-Zarr images.")
+        series = _single_series(group, ome, p)
+        if series is None:
+            raise InputError(f"{p} has no NGFF 'multiscales' metadata; LabelFree reads OME-Zarr images.")
+        return read_ngff(p / series, level=level, channel_names=channel_names)
     ms = ome["multiscales"][0]
     datasets = ms.get("datasets") or []
     if isinstance(level, bool) or not isinstance(level, (int, np.integer)) or not 0 <= level < len(datasets):
@@ -401,27 +474,41 @@ def _is_zarr_store(path: Path) -> bool:
     return path.is_dir() and any((path / name).is_file() for name in _ZARR_METADATA)
 
 
-def _is_ngff_image(path: Path) -> bool:
-    """Whether ``path`` holds a multiscale image (NGFF 0.4 ``.zattrs`` or 0.5 ``zarr.json``)."""
+def _ngff_kind(path: Path) -> str | None:
+    """What ``path`` holds: ``"image"`` (a multiscale image; NGFF 0.4 ``.zattrs`` or 0.5 ``zarr.json``),
+    ``"container"`` (an HCS plate or well, a bioformats2raw container of series) or ``None``."""
     for name in (".zattrs", "zarr.json"):
         try:
             meta = json.loads((path / name).read_text())
         except (OSError, ValueError):
             continue
         attrs = meta.get("attributes", meta) if name == "zarr.json" else meta
-        if isinstance(attrs, dict) and ("multiscales" in attrs or "multiscales" in (attrs.get("ome") or {})):
-            return True
-    return False
+        if not isinstance(attrs, dict):
+            continue
+        keys = set(attrs) | set(attrs.get("ome") or {})
+        if "multiscales" in keys:
+            return "image"
+        if keys & {"plate", "well", "bioformats2raw.layout"}:
+            return "container"
+    return None
 
 
 def _check_target(final: Path, overwrite: bool) -> None:
-    """Refuse a target inside an OME-Zarr image, an existing one without ``overwrite``, and any other thing."""
+    """Refuse a target inside an OME-Zarr image, plate or bioformats2raw container, an existing one without
+    ``overwrite``, and any other thing."""
     for parent in final.resolve().parents:
-        if _is_ngff_image(parent):
+        kind = _ngff_kind(parent)
+        if kind == "image":
             raise InputOverwriteError(
                 f"{final} lies inside the OME-Zarr image {parent}: writing there would change that image. Write "
                 f"beside it (e.g. {parent.parent / ('labels_' + parent.name)}), or add labels to it with "
                 f"write_ngff_labels({str(parent)!r}, labels, name=...)."
+            )
+        if kind == "container":
+            raise InputOverwriteError(
+                f"{final} lies inside the OME-Zarr plate or bioformats2raw container {parent}: writing there would "
+                f"change it. Write beside it (e.g. {parent.parent / (parent.name.split('.')[0] + '_' + final.name)}), "
+                "or add labels to one of its images with write_ngff_labels(<image path>, labels, name=...)."
             )
     _check_existing(final, overwrite)
 
@@ -512,7 +599,9 @@ def write_ngff(
     tmp = final.with_name(f".{final.name}.tmp-{uuid.uuid4().hex[:8]}")
     try:
         group = zarr.open_group(str(tmp), mode="w", zarr_format=2 if version == "0.4" else 3)
-        attrs: dict[str, Any] = {"multiscales": [_multiscale(da, final.stem, levels, version)]}
+        name = final.name[:-len(".zarr")] if final.name.lower().endswith(".zarr") else final.name
+        name = name[:-len(".ome")] if name.lower().endswith(".ome") else name
+        attrs: dict[str, Any] = {"multiscales": [_multiscale(da, name, levels, version)]}
         ranges = _write_arrays(group, da, levels=levels, chunks=chunk_shape, version=version, ranges="C" in da.dims)
         if ranges is not None:
             attrs["omero"] = _omero(list(da.coords["C"].values), ranges, da.dtype)
@@ -533,6 +622,10 @@ def _check_labels_fit(image: Any, root: Path, labels: xr.DataArray) -> None:
     ms = (ome.get("multiscales") or [{}])[0]
     datasets = ms.get("datasets") or []
     if not datasets:
+        series = _single_series(image, ome, root)  # a plate, a well, several series: names the image to give
+        if series is not None:
+            raise InputError(f"{root} is a bioformats2raw container; its image is the series {root / series}: add "
+                             f"the labels there, write_ngff_labels({str(root / series)!r}, labels, name=...).")
         raise InputError(f"{root} has no NGFF 'multiscales' metadata, so labels cannot be matched to its image; "
                          "write the image with write_ngff first.")
     shape = tuple(image[datasets[0]["path"]].shape)
