@@ -9,10 +9,13 @@ before the image is read. ``eval`` scores a label image against ground truth.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
 import re
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +78,18 @@ def channel_names_argument(text: str, /) -> tuple[str, ...] | None:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def series_argument(text: str, /) -> int:
+    """``--series N``: the index of an image series, a whole number from 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected the index of an image series, a whole number from 0 (the first "
+                                         f"series is 0), got {text!r}")
+    return value
+
+
 def add_pipeline_arguments(p: argparse.ArgumentParser, spec: Any, /) -> None:
     """The arguments of ``labelfree <pipeline>``: input, run options, extra inputs and outputs."""
     from labelfree.cli import add_run_options, path_argument
@@ -88,7 +103,13 @@ def add_pipeline_arguments(p: argparse.ArgumentParser, spec: Any, /) -> None:
     p.add_argument("--channel-names", metavar="NAMES", type=channel_names_argument,
                    help="names for the image's channels, comma-separated in their order (e.g. DAPI,GFP): they replace "
                         "the file's names (or C0, C1, ...) for --channel, the channel options and a zoo's models")
-    p.add_argument("--stem", help="output file prefix (default: the input's whole name without its suffix)")
+    p.add_argument("--series", type=series_argument, metavar="N",
+                   help="the image series to read from a file of several (a multi-position OME-TIFF: one per "
+                        "position), counted from 0 in the file's order; without it the file's first full-resolution "
+                        "image (a position's own file: its position) is read, with a warning listing the others. The "
+                        "default --stem ends in _seriesN")
+    p.add_argument("--stem", help="output file prefix (default: the input's whole name without its suffix; with "
+                                  "--series N, followed by _seriesN)")
     for inp in spec.inputs:
         if inp.kind == "choice":
             p.add_argument(inp.flag, dest=f"input_{inp.name}", choices=inp.choices,
@@ -209,7 +230,10 @@ def run_command(args: argparse.Namespace) -> int:
     config = config_from_args(spec.config_class, args)
     channel = parse_channels(args.channel)
     # a stem the user gives must be plain; one made from an odd file name (' lead.tif') is made plain
+    series = getattr(args, "series", None)
     stem = check_stem(args.stem) if args.stem else plain_stem(output_stem(args.input))
+    if series is not None and not args.stem:  # positions of one file, each to its own output set
+        stem = f"{stem}_series{series}"
     extras = [k for k in spec.extra_outputs if getattr(args, f"extra_{k}", False)]
     if args.overlay:
         extras.append("overlay")
@@ -219,7 +243,7 @@ def run_command(args: argparse.Namespace) -> int:
                       purpose=f"labelfree {spec.name} {args.input}") as out:
         out.plan(stem, extras=extras)
         out.check_files(output_inputs(spec, inputs))  # e.g. a model file to save
-        image = read_image(args.input, dims=args.dims, channel_names=args.channel_names, memmap=True)
+        image = read_image(args.input, dims=args.dims, channel_names=args.channel_names, memmap=True, series=series)
         started = time.perf_counter()
         labels = run_pipeline(spec, image, config=config, channel=channel, inputs=inputs,
                               progress=progress_from_args(args), tile=getattr(args, "tile", None),
@@ -422,6 +446,26 @@ def _pairs_from_ctc(pred: np.ndarray, seg_dir: Path, *, pred_name: str = "the pr
     return pred[scored], np.stack(gts), scored, left_out
 
 
+class _HoldWarnings(logging.Filter):
+    """Drops a logger's warnings (see :func:`_said_already`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno < logging.WARNING
+
+
+@contextlib.contextmanager
+def _said_already(name: str, /) -> Iterator[None]:
+    """Hold back the warnings of logger ``name`` while a file is read again that a warning was given for
+    already (``eval`` reads a label file for its values, then again for the names of its axes)."""
+    held = _HoldWarnings()
+    logger = logging.getLogger(name)
+    logger.addFilter(held)
+    try:
+        yield
+    finally:
+        logger.removeFilter(held)
+
+
 def _label_axes(path: Path, shape: tuple[int, ...]) -> dict[str, int] | None:
     """The axes of a label file, named as the file records them, with their sizes (length-one axes left out, as
     :func:`read_labels` leaves them out); None when the file records none (a plain TIFF of 3 or more axes)."""
@@ -429,7 +473,8 @@ def _label_axes(path: Path, shape: tuple[int, ...]) -> dict[str, int] | None:
     from labelfree.io import read_image
 
     try:
-        da = read_image(path, memmap=True)
+        with _said_already("labelfree.io.tiff"):  # read_labels read this file and gave its warnings
+            da = read_image(path, memmap=True)
     except LabelFreeError:
         return None
     sizes = {str(d): int(n) for d, n in da.sizes.items() if n != 1}

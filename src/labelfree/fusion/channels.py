@@ -27,12 +27,14 @@ log = logging.getLogger(__name__)
 _TIFF_SUFFIXES = (".tif", ".tiff", ".btf")
 
 
-def file_channel_name(source: Any, /) -> str | None:
+def file_channel_name(source: Any, /, *, series: int | None = None) -> str | None:
     """The name a one-channel TIFF gives its channel, or None.
 
     ImageJ: the ``channel_names`` property, else the slice label when every plane has the
     same one (a time-lapse's per-frame labels name frames, not the channel). OME-TIFF: the
-    ``Name`` of its only ``Channel``. Only the file's metadata is read.
+    ``Name`` of its only ``Channel``, in the image series ``series`` (the index
+    :func:`labelfree.io.read_image` was given, ``attrs["series"]``), else in the series it reads
+    by default. Only the file's metadata is read.
     """
     import tifffile
 
@@ -54,7 +56,8 @@ def file_channel_name(source: Any, /) -> str | None:
                 firsts = {str(lbl).split("\n")[0].strip() for lbl in labels}
                 return firsts.pop() if len(firsts) == 1 and "" not in firsts else None
             if tif.is_ome:
-                pixels = _ome_pixels(tif, _series_choice(tif))  # the read image's, not every image's
+                index = _series_choice(tif) if series is None else int(series)
+                pixels = _ome_pixels(tif, index)  # the read image's, not every image's
                 channels = [ch for ch in (pixels if pixels is not None else ()) if _is(ch, "Channel")]
                 names = [str(ch.get("Name") or "") for ch in channels]
                 return (names[0].strip() or None) if len(names) == 1 else None
@@ -82,7 +85,7 @@ def with_channel_axis(image: Any, /) -> xr.DataArray:
         return da
     coords = getattr(image, "coords", {})
     kept = str(coords["C"].values) if "C" in coords and coords["C"].ndim == 0 else None  # da.isel(C=k)
-    name = kept or file_channel_name(da.attrs.get("source")) or "C0"
+    name = kept or file_channel_name(da.attrs.get("source"), series=da.attrs.get("series")) or "C0"
     log.info("fusion: a one-channel image; its channel is %r", name)
     out = da.expand_dims(C=1, axis=da.dims.index("Y"))
     return to_dataarray(out, channel_names=[name])

@@ -403,8 +403,9 @@ _NOTES = _TifffileNotes()
 def _tifffile_notes(path: Path) -> Any:
     """tifffile's own warning lines while ``path`` is read: when LabelFree raises its error (which says
     what is wrong with the file; before, a Python user saw tifffile's lines on stderr above it) they
-    are logged at INFO only (shown by ``labelfree -v``); when the read succeeds, at WARNING; once each,
-    with the file's path."""
+    are logged at INFO only (shown by ``labelfree -v``); when the read succeeds, at WARNING, but for
+    the partner files it could not read and the planes it zeroed (the image read has all its planes,
+    so those are another image's: INFO); once each, with the file's path."""
     logger = logging.getLogger("tifffile")
     if _NOTES not in logger.filters:
         logger.addFilter(_NOTES)
@@ -417,14 +418,19 @@ def _tifffile_notes(path: Path) -> Any:
     finally:
         _NOTES.local.notes = outer
         for message in dict.fromkeys(caught):
-            log.log(level, "%s: %s (tifffile)", path, message)
+            # a read that succeeded checked that its image has all its planes (_check_complete): planes tifffile
+            # zeroed belong to other images of the file, whose absent files LabelFree names itself (_absent_note)
+            zeroed = "Missing data are zeroed" in message or "OME series failed to read" in message
+            log.log(logging.INFO if zeroed else level, "%s: %s (tifffile)", path, message)
 
 
-def _describe_series(tif: Any, index: int) -> str:
+def _describe_series(tif: Any, index: int, *, first: int = 1) -> str:
+    """One series of ``tif``: its number (``index + first``), name, axes and shape, and whether it is a
+    reduced-resolution copy."""
     series = tif.series[index]
     name = f" {series.name!r}" if series.name else ""
     reduced = ", reduced resolution" if series.keyframe.is_reduced else ""
-    return f"{index + 1}{name}: {series.axes} {tuple(series.shape)}{reduced}"
+    return f"{index + first}{name}: {series.axes} {tuple(series.shape)}{reduced}"
 
 
 def _own_series(tif: Any) -> list[int]:
@@ -440,36 +446,110 @@ def _series_choice(tif: Any) -> int:
     return (full or own or [0])[0]
 
 
-def _choose_series(tif: Any, path: Path) -> Any:
-    """The image series of ``tif`` that LabelFree reads, said as a warning when the file holds several.
+def _absent_partner_files(tif: Any, path: Path) -> list[str]:
+    """The files of a multi-file OME-TIFF that hold whole OME Images (every plane of them) and are not in the
+    folder of ``path``: tifffile leaves those Images out, so the series are numbered without them. (An
+    Image some of whose planes are here is a series whose absent planes :func:`_check_complete` refuses.)"""
+    if not tif.is_ome:
+        return []
+    try:
+        root = ET.fromstring(tif.ome_metadata or "<OME/>")
+    except ET.ParseError:
+        return []
+    gone: set[str] = set()
+    for image in (el for el in root if _is(el, "Image")):
+        for pixels in (el for el in image if _is(el, "Pixels")):
+            names = {name for name, _ in _tiffdata_places(pixels, tif)}
+            if names and not any((path.parent / name).is_file() for name in names):
+                gone |= names
+    return sorted(gone)
 
-    The first series whose planes this file holds (a file of a multi-file OME-TIFF, such as one
-    position of a multi-position acquisition, holds its own position; the OME metadata lists the
-    others) that is not a reduced-resolution copy (a thumbnail stored before the image);
+
+def _absent_note(tif: Any, path: Path) -> str:
+    """What the OME metadata describes beyond the series that can be read: the files that are missing."""
+    gone = _absent_partner_files(tif, path)
+    if not gone:
+        return ""
+    shown = ", ".join(gone[:3]) + (f" and {len(gone) - 3} more" if len(gone) > 3 else "")
+    return (f"its OME metadata also describes images stored in {shown}, which {'is' if len(gone) == 1 else 'are'} "
+            f"not in {path.parent}: those images are not read, nor counted among its series")
+
+
+def _series_listing(tif: Any, *, most: int = 12) -> str:
+    """The series of ``tif`` numbered from 0 (as ``series=`` counts them), the first ``most`` of them."""
+    shown = "; ".join(_describe_series(tif, i, first=0) for i in range(min(len(tif.series), most)))
+    return shown + (f"; and {len(tif.series) - most} more" if len(tif.series) > most else "")
+
+
+def _given_series(tif: Any, path: Path, series: Any) -> int:
+    """The index ``series`` names, checked: a whole number of a series of ``tif`` that is not a reduced-resolution
+    copy; else an InputError listing the file's series."""
+    import operator
+
+    count = len(tif.series)
+    holds = f"{count} image series, counted from 0 (index, name: axes, shape): {_series_listing(tif)}"
+    note = _absent_note(tif, path)
+    holds += f"; {note}" if note else ""
+    try:
+        index = operator.index(series) if not isinstance(series, bool) else None
+    except TypeError:
+        index = None
+    if index is None:
+        raise InputError(f"series={series!r} is not the index of an image series: give a whole number from 0 to "
+                         f"{count - 1}. {path} holds {holds}.")
+    if not 0 <= index < count:
+        raise InputError(f"{path} has no series {index}: it holds {holds}. Give a whole number from 0 to {count - 1}.")
+    if tif.series[index].keyframe.is_reduced:
+        full = [i for i in range(count) if not tif.series[i].keyframe.is_reduced]
+        raise InputError(f"Series {index} of {path} is a reduced-resolution copy (a preview of another image), not an "
+                         f"image to segment: give a full-resolution series ({', '.join(map(str, full)) or 'none'}). "
+                         f"The file holds {holds}.")
+    return index
+
+
+def _choose_series(tif: Any, path: Path, series: int | None = None) -> Any:
+    """The image series of ``tif`` that LabelFree reads: series ``series`` when given (checked by
+    :func:`_given_series`), else the default one, said as a warning when the file holds several.
+
+    The default is the first series whose planes this file holds (a file of a multi-file OME-TIFF,
+    such as one position of a multi-position acquisition, holds its own position; the OME metadata
+    lists the others) that is not a reduced-resolution copy (a thumbnail stored before the image);
     else the first series. A pyramid's sub-resolutions are levels of one series: level 0, the full
     resolution, is read.
     """
     if not tif.series:
         raise InputError(f"{path} holds no image data.")
-    own = _own_series(tif)
-    index = _series_choice(tif)
-    if len(tif.series) > 1:
-        shown = "; ".join(_describe_series(tif, i) for i in range(min(len(tif.series), 4)))
-        shown += "; ..." if len(tif.series) > 4 else ""
-        which = "only the first one"
-        if index != 0:
-            which = f"only image {index + 1}" + (
-                " (the images before it are reduced-resolution copies)" if 0 in own else
-                " (the one stored in this file; the file's OME metadata describes the others, stored in other files)")
-        log.warning("%s holds %d images (series: %s); LabelFree reads %s and ignores the others. To segment another, "
-                    "save it as a file of its own (Fiji: File > Import > Bio-Formats, then File > Save As > Tiff).",
-                    path, len(tif.series), shown, which)
-    series = tif.series[index]
-    if len(series.levels) > 1:
-        sizes = ", ".join(f"{level.keyframe.imagewidth}x{level.keyframe.imagelength}" for level in series.levels)
+    note = _absent_note(tif, path)
+    if series is not None:
+        index = _given_series(tif, path, series)
+        log.info("%s: reading series %d of %d (%s)%s.", path, index, len(tif.series),
+                 _describe_series(tif, index, first=0), f"; {note}" if note else "")
+    else:
+        own = _own_series(tif)
+        index = _series_choice(tif)
+        if len(tif.series) > 1:
+            shown = "; ".join(_describe_series(tif, i) for i in range(min(len(tif.series), 4)))
+            shown += "; ..." if len(tif.series) > 4 else ""
+            which = "only the first one"
+            if index != 0:
+                which = f"only image {index + 1}" + (
+                    " (the images before it are reduced-resolution copies)" if 0 in own else
+                    " (the one stored in this file; the file's OME metadata describes the others, stored in other "
+                    "files)")
+            others = [i for i in range(len(tif.series)) if i != index and not tif.series[i].keyframe.is_reduced]
+            choose = (f"give its index counted from 0 (image {others[0] + 1}: Python read_image(path, series="
+                      f"{others[0]}), command line --series {others[0]}), or " if others else "")
+            log.warning("%s holds %d images (series: %s)%s; LabelFree reads %s and ignores the others. To segment "
+                        "another, %ssave it as a file of its own (Fiji: File > Import > Bio-Formats, then File > "
+                        "Save As > Tiff).", path, len(tif.series), shown, f"; {note}" if note else "", which, choose)
+        elif note:  # tifffile's "Missing data are zeroed" line is about these images, not the one read
+            log.info("%s: %s.", path, note)
+    chosen = tif.series[index]
+    if len(chosen.levels) > 1:
+        sizes = ", ".join(f"{level.keyframe.imagewidth}x{level.keyframe.imagelength}" for level in chosen.levels)
         log.info("%s is a pyramid of %d resolutions (%s); LabelFree reads the full resolution.", path,
-                 len(series.levels), sizes)
-    return series
+                 len(chosen.levels), sizes)
+    return chosen
 
 
 def _open_tiff(path: Path) -> Any:
@@ -491,6 +571,7 @@ def read_image(
     channel_names: Sequence[str] | None = None,
     memmap: bool = False,
     lazy: bool = False,
+    series: int | None = None,
 ) -> xr.DataArray:
     """Read a TIFF, ImageJ hyperstack or OME-TIFF (or an OME-Zarr folder) with its calibration.
 
@@ -509,12 +590,12 @@ def read_image(
         ``attrs["planar_rgb"] = True``, and the one-channel pipelines' errors say to read
         it with ``dims="TYX"`` when the planes are frames. A ``.zarr`` folder is read
         with :func:`labelfree.io.ngff.read_ngff` (level 0, dask-backed).
-        A file of several images (a multi-position OME-TIFF) gives one, named in a warning:
-        the first whose planes the file holds (one file of a multi-file OME-TIFF holds its
-        own position) that is not a reduced-resolution preview. A pyramid gives its full
-        resolution. OME planes that no file holds (a partner file missing, an acquisition
-        stopped early) are a CorruptFileError, not black planes; the samples of a pixel
-        (RGB or not) are the C axis.
+        A file of several images (a multi-position OME-TIFF) gives the one ``series`` names,
+        else one named in a warning: the first whose planes the file holds (one file of a
+        multi-file OME-TIFF holds its own position) that is not a reduced-resolution preview.
+        A pyramid gives its full resolution. OME planes that no file holds (a partner file
+        missing, an acquisition stopped early) are a CorruptFileError, not black planes; the
+        samples of a pixel (RGB or not) are the C axis.
     dims : str, optional
         One letter per axis of the stored array (e.g. ``"TYX"``); overrides the file's axes.
         ``S`` names the colour samples of an RGB file (``"TYXS"``, ``"YXS"``), read as the
@@ -528,6 +609,17 @@ def read_image(
         Return a dask-backed DataArray that reads pages (strips/tiles) only when they are
         computed: a task that needs a few frames of a long movie reads only those. Needs
         zarr and dask (``pip install "labelfree[zarr]"``). OME-Zarr folders are always lazy.
+    series : int, optional
+        The image series to read, counted from 0 as tifffile numbers them
+        (``tifffile.TiffFile(path).series``): a multi-position OME-TIFF has one per position
+        (OME ``Image``), in the order of its OME metadata; an Image whose planes are only in
+        files absent from the folder is not counted. The series is read with its own
+        calibration and channel names, and without the warning that the file holds several
+        images. Any series of a multi-file OME-TIFF can be read from any of its files
+        (the others in the same folder). An index out of range, or a reduced-resolution copy
+        (a preview stored beside the image), is an :class:`InputError` listing the file's
+        series (index, name, axes, shape). Not for OME-Zarr: give the folder of the series
+        (``image.zarr/1``). ``attrs["series"]`` records the index read.
 
     Returns
     -------
@@ -538,7 +630,7 @@ def read_image(
     Raises
     ------
     InputError
-        Missing file, not a TIFF, or a corrupt file.
+        Missing file, not a TIFF, a corrupt file, or a ``series`` the file does not hold.
     DimensionError
         Axes that cannot be known without ``dims=``, or ``dims`` of the wrong length.
     """
@@ -547,13 +639,14 @@ def read_image(
         from labelfree.io.ngff import is_ngff, read_ngff
 
         if is_ngff(path):
+            _no_zarr_series(path, series)
             return read_ngff(path, channel_names=channel_names)
     _check_file(path)
     with _tifffile_notes(path), _open_tiff(path) as tif, _damage_reported(path):
-        series = _choose_series(tif, path)
-        index = _series_index(tif, series)
-        page = series.keyframe
-        axes, shape = series.axes, tuple(series.shape)
+        chosen = _choose_series(tif, path, series)
+        index = _series_index(tif, chosen)
+        page = chosen.keyframe
+        axes, shape = chosen.axes, tuple(chosen.shape)
         kind = "imagej" if tif.is_imagej else "ome" if tif.is_ome else "plain"
         meta: dict[str, Any] = {}
         companion = None
@@ -569,8 +662,8 @@ def read_image(
         rgb = int(getattr(page, "photometric", 0)) == 2
         # tifffile writes any (3 or 4, Y, X) array as RGB planes unless told otherwise: colours or frames?
         planar_rgb = rgb and kind == "plain" and axes == "SYX" and int(getattr(page, "planarconfig", 1)) == 2
-        _check_complete(tif, series, path)
-        data = _lazy_data(path, index) if lazy else _read_data(tif, series, path, memmap)
+        _check_complete(tif, chosen, path)
+        data = _lazy_data(path, index) if lazy else _read_data(tif, chosen, path, memmap)
         if kind == "imagej" and _signed_16_bit(meta, page):  # the values ImageJ shows: int16
             log.info("%s is ImageJ's signed 16-bit: read as int16 (stored value - 32768)%s", path.name,
                      "; memory-mapped pixels are copied into memory" if memmap and not lazy else "")
@@ -602,15 +695,17 @@ def read_image(
     da = to_dataarray(
         xr.DataArray(data, dims=tuple(letters)) if lazy else data, dims=None if lazy else letters, scale=scale,
         units={d: u for d, u in units.items() if d in sizes}, origin=origin, channel_names=names,
-        attrs={"source": str(path), **({"planar_rgb": True} if planar_rgb and dims is None else {})},
+        attrs={"source": str(path), **({"planar_rgb": True} if planar_rgb and dims is None else {}),
+               **({"series": index} if series is not None else {})},
     )
     if "T" in da.dims and "T" not in units:
         da.coords["T"].attrs["units"] = "frame"
     return da
 
 
-def read_array(path: str | os.PathLike[str], /) -> np.ndarray:
-    """The first image series of a TIFF as a plain array, with the same checks as :func:`read_image`.
+def read_array(path: str | os.PathLike[str], /, *, series: int | None = None) -> np.ndarray:
+    """The image series of a TIFF that :func:`read_image` reads (``series``: the same index, counted from 0 as
+    tifffile numbers them) as a plain array, with the same checks.
 
     An OME-Zarr folder (an image or a label image such as ``image.zarr/labels/cells``) gives its level 0,
     in the order T, C, Z, Y, X.
@@ -620,12 +715,22 @@ def read_array(path: str | os.PathLike[str], /) -> np.ndarray:
         from labelfree.io.ngff import is_ngff, read_ngff
 
         if is_ngff(path):
+            _no_zarr_series(path, series)
             return np.asarray(read_ngff(path).values)
     _check_file(path)
     with _tifffile_notes(path), _open_tiff(path) as tif, _damage_reported(path):
-        series = _choose_series(tif, path)
-        _check_complete(tif, series, path)
-        return _read_data(tif, series, path, memmap=False)
+        chosen = _choose_series(tif, path, series)
+        _check_complete(tif, chosen, path)
+        return _read_data(tif, chosen, path, memmap=False)
+
+
+def _no_zarr_series(path: Path, series: Any) -> None:
+    """``series`` chooses an image of a TIFF file; an OME-Zarr folder is one image (its container's series are
+    folders of their own)."""
+    if series is not None:
+        raise InputError(f"series={series!r} chooses an image series of a TIFF file, but {path} is an OME-Zarr "
+                         "image folder, which holds one image; leave series out, and give the folder of the image "
+                         "you want (the series of a bioformats2raw container are its folders: container.zarr/1).")
 
 
 def _signed_16_bit(meta: dict[str, Any], page: Any) -> bool:
@@ -659,12 +764,21 @@ def _lazy_data(path: Path, index: int) -> Any:
 def _read_data(tif: Any, series: Any, path: Path, memmap: bool) -> np.ndarray:
     import tifffile
 
-    if memmap:
+    # the planes of a series of a multi-file OME-TIFF may be in other files: tifffile's whole-series reads
+    # (memmap, and asarray of a series stored in one piece) take their offsets in this file, and so read this
+    # file's pixels; page by page, each plane is read from its own file
+    elsewhere = not all(page is not None and page.parent is tif for page in series.pages)
+    if memmap and elsewhere:
+        log.info("%s: the planes of the image read are in other files of the multi-file OME-TIFF; reading them "
+                 "into memory instead of memory-mapping.", path.name)
+    elif memmap:
         try:
             return tifffile.memmap(path, series=_series_index(tif, series), mode="r")
         except ValueError as exc:
             log.info("%s cannot be memory-mapped (%s); reading it into memory instead.", path.name, exc)
     try:
+        if elsewhere:
+            return tif.asarray(key=slice(None), series=series).reshape(series.shape)
         return series.asarray()
     except Exception as exc:  # codec and truncation errors vary
         if "imagecodecs" in str(exc):
