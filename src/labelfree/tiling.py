@@ -58,6 +58,7 @@ __all__ = [
     "auto_threshold",
     "plane_sample",
     "threshold_of",
+    "level_grid",
     "MAX_INTEGER_LEVELS",
 ]
 
@@ -678,8 +679,11 @@ def threshold_of(values: Any, /, *, method: str = "otsu") -> float:
     their integer values, as skimage does (one histogram bin per integer level): a float
     copy would be binned in 256 bins whose centres fall between the levels of a dim image
     (values 0..12: Otsu 0.996 instead of 1, so every pixel of value 1 would be foreground).
-    Booleans are 0/1 integers. Wider integer ranges and float images use skimage's 256-bin
-    histogram of their values as float32.
+    So are integer images whose values lie on a grid of at most that many steps
+    (:func:`level_grid`: 8-bit data stored times 256 in 16-bit files, 12-bit data times 16),
+    one bin per step: 256 bins of their range would hold 0, 1 or 2 of their levels, and Otsu
+    would follow that pattern (and move with the range). Booleans are 0/1 integers. Other
+    integer images and float images use skimage's 256-bin histogram of their values as float32.
     """
     from skimage import filters
 
@@ -689,9 +693,35 @@ def threshold_of(values: Any, /, *, method: str = "otsu") -> float:
     x = np.asarray(values)
     if x.dtype.kind == "b":
         x = x.astype(np.uint8)
+    grid = level_grid(x) if x.dtype.kind in "iu" else None
+    if grid is not None:
+        low, step, steps = grid
+        return float(low + step * float(funcs[method](steps)))
     if x.dtype.kind not in "iu" or int(x.max()) - int(x.min()) > MAX_INTEGER_LEVELS:
         x = x.astype(np.float32, copy=False)
     return float(funcs[method](x))
+
+
+def level_grid(values: Any, /) -> tuple[int, int, np.ndarray] | None:
+    """An integer array's values as steps of a grid: ``(lowest value, step, steps)`` with
+    ``values == lowest + step * steps``, when the step (the greatest common divisor of the values'
+    differences) is above 1 and the range spans at most :data:`MAX_INTEGER_LEVELS` steps
+    (``steps`` is uint8); None otherwise (a step of 1, a constant array, or more steps)."""
+    x = np.asarray(values)
+    if x.dtype.kind not in "iu" or x.size < 2:
+        return None
+    if not x.dtype.isnative:
+        x = x.astype(x.dtype.newbyteorder("="))
+    unsigned = np.dtype(f"u{x.dtype.itemsize}")
+    low = x.min()
+    # the differences from the lowest value, exact in the unsigned type of the same width (signed ones wrap back)
+    offsets = x.view(unsigned).ravel() - np.asarray(low).view(unsigned)
+    step = int(np.gcd.reduce(offsets[:4096]))  # most images: a step of 1 within the first pixels
+    if step != 1:  # 0: the first pixels hold the lowest value alone
+        step = int(np.gcd.reduce(offsets, initial=step))
+    if step <= 1 or int(offsets.max()) // step > MAX_INTEGER_LEVELS:
+        return None
+    return int(low), step, (offsets // unsigned.type(step)).astype(np.uint8).reshape(x.shape)
 
 
 AUTO_THRESHOLD_MAX_PIXELS = 16_000_000

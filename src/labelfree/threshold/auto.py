@@ -52,9 +52,10 @@ def automatic_threshold(values: Any, /, *, method: str = "otsu") -> float:
     """The automatic threshold (``"otsu"``, ``"li"`` or ``"triangle"``) of a (Y, X) array of values.
 
     :func:`labelfree.tiling.threshold_of`'s value (skimage's method; integer images spanning at
-    most 255 levels on their own levels, others on a 256-bin histogram of their range), with two
-    exceptions. Outliers, isolated extreme pixels (:func:`range_without_spikes`) lying further
-    than :data:`OUTLIER_REACH` times the other pixels' range beyond it, are counted as the
+    most 255 levels, or at most 255 steps of a grid such as 8-bit values stored times 256, on
+    their own levels, others on a 256-bin histogram of their range), with two exceptions.
+    Outliers, isolated extreme pixels (:func:`range_without_spikes`) lying further than
+    :data:`OUTLIER_REACH` times the other pixels' range beyond it, are counted as the
     highest (lowest) value of the others: a hot pixel at 65535 would squeeze cells below 200 into
     the histogram's first bin (no objects); counted so, the histogram spans the values it spans
     without the hot pixel (the mask still compares each pixel's own value with the threshold). And
@@ -66,7 +67,7 @@ def automatic_threshold(values: Any, /, *, method: str = "otsu") -> float:
     NonFiniteError
         NaN or inf among the values.
     """
-    from labelfree.tiling import MAX_INTEGER_LEVELS, threshold_of
+    from labelfree.tiling import MAX_INTEGER_LEVELS, level_grid, threshold_of
 
     x = np.asarray(values)
     if x.dtype.kind == "f" and x.dtype.itemsize < 4:  # float16: computed as float32, as threshold_of does
@@ -81,7 +82,8 @@ def automatic_threshold(values: Any, /, *, method: str = "otsu") -> float:
     if binned:
         top = max(abs(float(x.min())), abs(float(x.max())))
         exponent = math.frexp(top)[1]
-        if top and abs(exponent) > _SCALE_LIMIT:  # thresholded as 32-bit floats, scaled into their safe range
+        huge = top and abs(exponent) > _SCALE_LIMIT
+        if huge and (x.dtype.kind == "f" or level_grid(x) is None):  # as 32-bit floats, scaled into their safe range
             scaled = np.ldexp(x.astype(np.float64), -exponent).astype(np.float32)
             return math.ldexp(threshold_of(scaled, method=method), exponent)
     return threshold_of(x, method=method)
