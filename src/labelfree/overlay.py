@@ -19,7 +19,10 @@ import numpy as np
 
 from labelfree.errors import DimensionError, InputError
 
-__all__ = ["overlay_rgb", "overlay_png", "overlay_png_bytes", "first_plane"]
+__all__ = ["overlay_rgb", "overlay_png", "overlay_png_bytes", "first_plane", "OVERLAY_SUFFIXES"]
+
+#: the file name suffix of the picture :func:`overlay_png` writes (any case)
+OVERLAY_SUFFIXES = (".png",)
 
 
 def first_plane(array: Any, /, *, dims: tuple[str, ...] | None = None, channel: int = 0) -> np.ndarray:
@@ -157,7 +160,8 @@ def overlay_png(
     image, labels, max_size, thickness
         As for :func:`overlay_rgb`.
     path : path
-        The ``.png`` file to write.
+        The ``.png`` file to write (any case); a path spelt as a folder (``out/``) or a name with another
+        suffix (``.jpg``, ``.tif``) is refused before any work (:class:`~labelfree.errors.OutputError`).
     text : mapping of str to str, optional
         Text stored in the PNG (read back with ``PIL.Image.open(path).text``).
 
@@ -173,9 +177,10 @@ def overlay_png(
     >>> from PIL import Image; Image.open(out).size
     (60, 40)
     """
-    from labelfree.io.atomic import atomic_path
+    from labelfree.io.atomic import atomic_path, check_file_path, check_file_suffix
 
-    path = Path(path)
+    path = check_file_path(path, what="overlay picture")  # before any work: "out/" is a folder, not a file
+    check_file_suffix(path, suffixes=OVERLAY_SUFFIXES, what="overlay picture", writes="a PNG picture")
     data = overlay_png_bytes(image, labels, max_size=max_size, thickness=thickness, text=text)
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)

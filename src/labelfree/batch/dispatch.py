@@ -79,6 +79,9 @@ class WorkerIOError(OSError):
     def worker(self) -> str:
         return str(self.args[1]) if len(self.args) > 1 else ""
 
+    def __str__(self) -> str:  # the message (an OSError of two args prints as "[Errno message] worker")
+        return str(self.args[0]) if self.args else ""
+
 
 def _worker_address() -> str:
     try:
@@ -105,8 +108,8 @@ def is_worker_io_error(exc: BaseException, job: Job, /) -> bool:
 
 def _as_worker_io_error(exc: BaseException, job: Job) -> WorkerIOError:
     worker = _worker_address()
-    return WorkerIOError(f"worker {worker or '?'} could not access the files of {job.item.path}: "
-                         f"{type(exc).__name__}: {exc}", worker)
+    return WorkerIOError(f"worker {worker or '?'} could not read or write a file of the input {job.item.path} "
+                         f"(the input or its outputs): {type(exc).__name__}: {exc}", worker)
 
 
 def run_input(job: Job, /) -> dict[str, Any]:

@@ -6,7 +6,8 @@ half-written one. Temporary files get the mode a plain ``open`` would give (not
 mkstemp's 0600), are named ``.<target>.<random>.part`` (a very long target name cut) and are removed on
 any error. An error met while writing names the target, never the temporary file: an OSError that names
 the temporary file names the target instead, and one that names no file gets a note naming the target.
-A target spelt as a folder (``out/``) is refused before anything is written.
+A target spelt as a folder (``out/``) is refused before anything is written, and so is a name whose suffix
+the writer does not write (:func:`check_file_suffix`: ``x.png`` for a TIFF).
 """
 
 from __future__ import annotations
@@ -21,8 +22,8 @@ from typing import Iterator
 
 from labelfree.errors import OutputError
 
-__all__ = ["atomic_path", "write_text_atomic", "write_bytes_atomic", "check_file_path", "cut_to_bytes", "name_bytes",
-           "PART_SUFFIX"]
+__all__ = ["atomic_path", "write_text_atomic", "write_bytes_atomic", "check_file_path", "check_file_suffix",
+           "cut_to_bytes", "name_bytes", "PART_SUFFIX"]
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,55 @@ def check_file_path(path: str | os.PathLike[str], /, *, what: str = "output file
     return Path(text)
 
 
+def check_file_suffix(path: Path, /, *, suffixes: tuple[str, ...], writes: str, what: str = "output file",
+                      refused: tuple[str, ...] = ()) -> Path:
+    """``path``, refused (OutputError) when its name does not end with one of ``suffixes`` (any case) or ends
+    with one of ``refused``: a writer writes one format, and a name that promises another (a TIFF named
+    ``x.png``) is opened by Fiji with the wrong reader, or not at all.
+
+    ``writes`` names the format in the message (``"an ImageJ hyperstack TIFF"``), which also gives the name
+    to use (``x.tif``). An existing folder is refused as one. The temporary ``.<target>.<random>.part`` of
+    :func:`atomic_path` is judged by its target's name (unchecked when that name was cut), so a writer may
+    write into a temporary file its caller holds.
+
+    >>> check_file_suffix(Path("out/a.TIF"), suffixes=(".tif", ".tiff"), writes="a TIFF").name
+    'a.TIF'
+    """
+    if _is_folder(path):
+        _refuse_folder(path)
+    name = path.name
+    if name.startswith(".") and name.endswith(PART_SUFFIX) and name.count(".") >= 3:
+        name = name[1:].rsplit(".", 2)[0]
+        if name_bytes(name) > _CUT_NAME - 4:  # cut to make the temporary name: its suffix is unknown
+            return path
+    low = name.lower()
+    if low.endswith(tuple(s.lower() for s in suffixes)) and not low.endswith(tuple(r.lower() for r in refused)):
+        return path
+    names = " or ".join(suffixes)
+    other = next((r for r in refused if low.endswith(r.lower())), None)
+    if other is not None:
+        given, stem = name[-len(other):], name[: -len(other)]
+        names = f"{names} (not {other})"
+    else:
+        given = Path(name).suffix
+        if not (given[1:].isalnum() and not given[1:].isdigit()):  # "t0.5": a number, not a suffix
+            given = ""
+        stem = name[: len(name) - len(given)]
+    ends = f"ends with {given!r}" if given else "has no suffix"
+    raise OutputError(f"The {what} {path.with_name(name)} {ends}, but it is written as {writes}: a file named so "
+                      f"is opened with the wrong reader, or not at all. Give a name ending with {names}, e.g. "
+                      f"{path.with_name(stem + suffixes[0])}.")
+
+
+def _refuse_folder(target: Path) -> None:
+    raise OutputError(f"The output file {target} is an existing folder; a file path is expected. Give a file "
+                      f"name (for a file in that folder: {target}{os.sep}NAME).")
+
+
+#: the bytes of the target's name kept in a temporary file's name (a file system takes 255 per name)
+_CUT_NAME = 200
+
+
 def temp_path(target: Path, /) -> Path:
     """Create an empty temporary file in the target's folder (same file system), mode 0666 & ~umask."""
     folder = target.parent
@@ -81,7 +131,8 @@ def temp_path(target: Path, /) -> Path:
         )
     try:
         # the temporary name adds 15 bytes to the target's: a target name near 255 bytes must still be writable
-        fd, name = tempfile.mkstemp(prefix=f".{cut_to_bytes(target.name, 200)}.", suffix=PART_SUFFIX, dir=folder)
+        fd, name = tempfile.mkstemp(prefix=f".{cut_to_bytes(target.name, _CUT_NAME)}.", suffix=PART_SUFFIX,
+                                    dir=folder)
     except OSError as exc:
         raise OutputError(f"Cannot write {target}: {exc.strerror or exc}. Choose a folder you can write to.") from exc
     os.close(fd)
@@ -131,8 +182,7 @@ def atomic_path(path: str | os.PathLike[str], /) -> Iterator[Path]:
     """
     target = check_file_path(path)
     if _is_folder(target):
-        raise OutputError(f"The output file {target} is an existing folder; a file path is expected. Give a file "
-                          f"name (for a file in that folder: {target}{os.sep}NAME).")
+        _refuse_folder(target)
     tmp = temp_path(target)
     token = _OPEN_TARGETS.set((*_OPEN_TARGETS.get(), target))
     try:

@@ -14,15 +14,19 @@ import xarray as xr
 
 from labelfree.errors import DimensionError, DTypeError, InputError
 from labelfree.image import scale_of, to_dataarray, units_of
-from labelfree.io.atomic import atomic_path, check_file_path
+from labelfree.io.atomic import atomic_path, check_file_path, check_file_suffix
 from labelfree.io.lut import glasbey_lut
 
-__all__ = ["write_labels", "read_labels", "read_provenance", "as_label_image", "imagej_calibration"]
+__all__ = ["write_labels", "read_labels", "read_provenance", "as_label_image", "imagej_calibration",
+           "LABELS_SUFFIXES"]
 
 log = logging.getLogger(__name__)
 
 _LABEL_DIMS = ("T", "Z", "Y", "X")
 _IJ_TIME_UNITS = {"s": "sec", "min": "min", "h": "hour", "ms": "ms"}
+#: the file name suffixes of the ImageJ TIFF :func:`write_labels` writes (any case); not an OME-TIFF's
+LABELS_SUFFIXES = (".tif", ".tiff")
+_OME_SUFFIXES = (".ome.tif", ".ome.tiff")
 
 
 def as_label_image(labels: Any, /, *, name: str = "labels") -> xr.DataArray:
@@ -137,7 +141,9 @@ def write_labels(
     Parameters
     ----------
     path : str or path-like
-        Output file (``.tif``); replaced atomically. A path spelt as a folder (``out/``) is refused.
+        Output file (``.tif`` or ``.tiff``, any case); replaced atomically. A path spelt as a folder (``out/``),
+        or a name with another suffix (``.png``; ``.ome.tif``: the file is not an OME-TIFF) is refused before
+        any work (:class:`~labelfree.errors.OutputError`).
     labels : xarray.DataArray or 2-D array
         Labels with dims from T, Z, Y, X (0 = background). The coords give the
         calibration written to the file: pixel size and unit (resolution tags),
@@ -164,6 +170,8 @@ def write_labels(
     from labelfree.labels import to_imagej_labels
 
     path = check_file_path(path, what="label image file")  # before any work: "out/" is a folder, not a file
+    check_file_suffix(path, suffixes=LABELS_SUFFIXES, refused=_OME_SUFFIXES, what="label image file",
+                      writes="an ImageJ hyperstack TIFF")
     da = as_label_image(labels)
     data = to_imagej_labels(np.asarray(da.data))
     top = float(data.max())

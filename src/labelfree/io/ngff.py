@@ -493,6 +493,21 @@ def _ngff_kind(path: Path) -> str | None:
     return None
 
 
+#: suffixes of file formats: an OME-Zarr folder named so (``cells.tif``) is taken for such a file by every
+#: reader that goes by the name (Fiji's File > Open, a file browser, LabelFree's batch file lists)
+_FILE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg", ".csv", ".zip", ".roi", ".json", ".txt", ".npy", ".npz",
+                  ".h5", ".hdf5", ".nd2", ".czi", ".lif")
+
+
+def _check_folder_name(final: Path) -> None:
+    """Refuse an OME-Zarr folder named as a file of another format, before any work."""
+    suffix = final.suffix.lower()
+    if suffix in _FILE_SUFFIXES:
+        raise OutputError(f"{final} ends with {final.suffix!r}, but write_ngff writes an OME-Zarr folder: a folder "
+                          f"named so is taken for a {final.suffix} file. Give a name ending with .zarr or .ome.zarr, "
+                          f"e.g. {final.with_suffix('.ome.zarr')}.")
+
+
 def _check_target(final: Path, overwrite: bool) -> None:
     """Refuse a target inside an OME-Zarr image, plate or bioformats2raw container, an existing one without
     ``overwrite``, and any other thing."""
@@ -558,7 +573,8 @@ def write_ngff(
     Parameters
     ----------
     path : path
-        The ``.zarr`` folder to create.
+        The ``.zarr`` folder to create (a name ending as a file of another format, ``cells.tif``,
+        is refused before any work).
     image : xarray.DataArray
         Dims from T, C, Z, Y, X with coords (scale, origin, units) and channel names; a
         dask-backed array is written chunk by chunk.
@@ -582,7 +598,7 @@ def write_ngff(
     InputOverwriteError
         ``path`` lies inside an OME-Zarr image (use :func:`write_ngff_labels` for labels).
     OutputError
-        ``path`` exists and is not a zarr store.
+        ``path`` exists and is not a zarr store, or is named as a file of another format.
 
     Notes
     -----
@@ -596,6 +612,7 @@ def write_ngff(
     chunk_shape = _check_chunks(chunks, da)
     final = Path(path)
     _check_target(final, overwrite)
+    _check_folder_name(final)
     tmp = final.with_name(f".{final.name}.tmp-{uuid.uuid4().hex[:8]}")
     try:
         group = zarr.open_group(str(tmp), mode="w", zarr_format=2 if version == "0.4" else 3)

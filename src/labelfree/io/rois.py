@@ -13,13 +13,15 @@ from typing import Any
 import numpy as np
 
 from labelfree.errors import InputError
-from labelfree.io.atomic import atomic_path, check_file_path
+from labelfree.io.atomic import atomic_path, check_file_path, check_file_suffix
 from labelfree.io.labels_tiff import as_label_image
 
-__all__ = ["roi_name", "roi_position", "labels_to_rois", "write_rois", "read_rois"]
+__all__ = ["roi_name", "roi_position", "labels_to_rois", "write_rois", "read_rois", "ROIS_SUFFIXES"]
 
 log = logging.getLogger(__name__)
 _MAX_GROUP = 255  # ImageJ ROI groups are 1..255 (0 = no group)
+#: the file name suffix of the ROI zip :func:`write_rois` writes (any case); a ``.roi`` file holds one ROI
+ROIS_SUFFIXES = (".zip",)
 
 
 def roi_name(frame: int, label: int, /, *, z: int | None = None) -> str:
@@ -149,7 +151,9 @@ def write_rois(path: str | os.PathLike[str], labels: Any, /, *, group: int | str
     Parameters
     ----------
     path : str or path-like
-        Output ``.zip`` file; replaced atomically. A path spelt as a folder (``out/``) is refused.
+        Output ``.zip`` file (any case); replaced atomically. A path spelt as a folder (``out/``), or a name
+        with another suffix (``.roi`` names a single ROI, not a zip) is refused before any work
+        (:class:`~labelfree.errors.OutputError`).
     labels : xarray.DataArray or 2-D array
         Labels with dims from T, Z, Y, X.
     group : "label", int or None
@@ -160,6 +164,7 @@ def write_rois(path: str | os.PathLike[str], labels: Any, /, *, group: int | str
     pathlib.Path
     """
     path = check_file_path(path, what="ROI zip")  # "out/" is a folder, not a file
+    check_file_suffix(path, suffixes=ROIS_SUFFIXES, what="ROI zip", writes="an ImageJ ROI zip (ROI Manager)")
     rois = _iter_rois(labels, group=group)  # written as made: a long movie's ROIs are never all in memory
     count = 0
     with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:

@@ -10,14 +10,17 @@ from typing import Any, Callable, Mapping
 import pandas as pd
 
 from labelfree.errors import InputError
-from labelfree.io.atomic import atomic_path, check_file_path
+from labelfree.io.atomic import atomic_path, check_file_path, check_file_suffix
 from labelfree.io.labels_tiff import as_label_image, write_labels
 from labelfree.io.outputs import OUTPUT_SUFFIXES
 from labelfree.io.rois import write_rois
 
-__all__ = ["write_table", "write_outputs", "stage_outputs", "OUTPUT_SUFFIXES"]
+__all__ = ["write_table", "write_outputs", "stage_outputs", "OUTPUT_SUFFIXES", "TABLE_SUFFIXES"]
 
 log = logging.getLogger(__name__)
+
+#: the file name suffix of the CSV :func:`write_table` writes (any case)
+TABLE_SUFFIXES = (".csv",)
 
 
 def _number(value: float) -> str:
@@ -41,7 +44,8 @@ def write_table(path: str | os.PathLike[str], table: Any, /) -> Path:
     Parameters
     ----------
     path : str or path-like
-        Output ``.csv`` file. A path spelt as a folder (``out/``) is refused.
+        Output ``.csv`` file (any case). A path spelt as a folder (``out/``), or a name with another suffix
+        (``.xls``, ``.tsv``: other formats) is refused before any work (:class:`~labelfree.errors.OutputError`).
     table : pandas.DataFrame or mapping of column -> values
         Written without the index, floats with 6 significant digits or 3 decimals, whichever
         keeps more (a centroid at 123456.78 stays 123456.78), UTF-8.
@@ -51,6 +55,7 @@ def write_table(path: str | os.PathLike[str], table: Any, /) -> Path:
     pathlib.Path
     """
     path = check_file_path(path, what="table file")  # "out/" is a folder, not a file
+    check_file_suffix(path, suffixes=TABLE_SUFFIXES, what="table file", writes="a CSV table (comma-separated)")
     if not isinstance(table, pd.DataFrame):
         try:
             table = pd.DataFrame(table)
@@ -94,21 +99,28 @@ def stage_outputs(
 
     ``extras`` maps an output kind of :data:`labelfree.io.outputs.EXTRA_SUFFIXES` to a
     function that writes that file to the path it is given. ``record`` adds entries to
-    the provenance (e.g. a batch run's fingerprint).
+    the provenance (e.g. a batch run's fingerprint). An OSError met while writing into the staging folder of
+    an output folder (``<folder>/.labelfree-staging/<name>``, :func:`labelfree.io.outputs.staging_folder`)
+    names the output file it was for, ``<folder>/<file>``, not the staged file the user never sees.
     """
-    from labelfree.io.outputs import EXTRA_SUFFIXES
+    from labelfree.io.outputs import EXTRA_SUFFIXES, STAGING_DIR
     from labelfree.measure import measure_objects
 
     da = as_label_image(labels)
     table = measure_objects(da, image=image)
     prov = {**_provenance_record(da, table, inputs), **dict(record or {})}
     staged = {kind: staging / f"{stem}{suffix}" for kind, suffix in OUTPUT_SUFFIXES.items() if kind != "provenance"}
-    write_labels(staged["labels"], da, provenance=prov)
-    write_rois(staged["rois"], da)
-    _write_csv(staged["table"], table)
-    for kind, writer in (extras or {}).items():
-        staged[kind] = staging / f"{stem}{EXTRA_SUFFIXES[kind]}"
-        writer(staged[kind])
+    try:
+        write_labels(staged["labels"], da, provenance=prov)
+        write_rois(staged["rois"], da)
+        _write_csv(staged["table"], table)
+        for kind, writer in (extras or {}).items():
+            staged[kind] = staging / f"{stem}{EXTRA_SUFFIXES[kind]}"
+            writer(staged[kind])
+    except OSError as exc:
+        if staging.parent.name == STAGING_DIR:  # a batch task stages here too, without write_outputs' renaming
+            _name_published(exc, staging, staging.parent.parent)
+        raise
     return staged, prov
 
 

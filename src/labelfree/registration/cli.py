@@ -14,6 +14,8 @@ import numpy as np
 
 from labelfree.cli import progress_from_args
 from labelfree.errors import InputError
+from labelfree.io.labels_tiff import LABELS_SUFFIXES
+from labelfree.io.tables import TABLE_SUFFIXES
 
 __all__ = ["register", "write_image"]
 
@@ -97,6 +99,7 @@ def _held_outputs(args: argparse.Namespace, inputs: dict[str, Any], outputs: dic
     replaces a file unless --overwrite.
     """
     from labelfree.io import OutputFolder
+    from labelfree.io.atomic import check_file_suffix
     from labelfree.io.outputs import check_not_input
 
     checked: dict[str, Path] = {}
@@ -111,6 +114,8 @@ def _held_outputs(args: argparse.Namespace, inputs: dict[str, Any], outputs: dic
                 if os.path.realpath(target) == os.path.realpath(earlier):
                     raise InputError(f"The {what} {path} and the {other} {earlier} are the same file; give two names.")
             check_not_input(target, inputs, what=what)  # named as given (-o z.ome.zarr/c.tif), not as its folder
+            suffixes, writes, refused = _FORMATS[what]  # a TIFF named out.png: refused before any work
+            check_file_suffix(Path(path), suffixes=suffixes, writes=writes, refused=refused, what=what)
             key = target.parent.resolve()
             if key not in folders:
                 folders[key] = stack.enter_context(
@@ -130,17 +135,30 @@ def _written_together(targets: dict[str, Path]) -> Iterator[dict[str, Path]]:
         yield {what: stack.enter_context(atomic_path(path)) for what, path in targets.items()}
 
 
+#: the file name suffixes each output of ``drift`` and ``stitch`` is written with (any case), the format
+#: written, and suffixes refused although they end as allowed ones (an ImageJ TIFF is not an OME-TIFF)
+_FORMATS = {
+    "corrected movie": (LABELS_SUFFIXES, "an ImageJ hyperstack TIFF", (".ome.tif", ".ome.tiff")),
+    "fused image": (LABELS_SUFFIXES, "an ImageJ hyperstack TIFF", (".ome.tif", ".ome.tiff")),
+    "shifts table": (TABLE_SUFFIXES, "a CSV table (comma-separated)", ()),
+    "positions table": (TABLE_SUFFIXES, "a CSV table (comma-separated)", ()),
+}
+
+
 def write_image(path: Path, image: Any, /, *, record: dict[str, Any] | None = None) -> Path:
     """Write an image DataArray as an ImageJ hyperstack TIFF (axes in ImageJ's TZCYX order) with its
     calibration and channel names (atomically); ``record`` is stored as its ``labelfree`` property, as label images
-    store their provenance (:func:`labelfree.io.labels_tiff.read_provenance` reads it)."""
+    store their provenance (:func:`labelfree.io.labels_tiff.read_provenance` reads it). ``path`` ends with
+    ``.tif`` or ``.tiff`` (any case; not ``.ome.tif``), else an OutputError before any work."""
     import json
 
     import tifffile
 
-    from labelfree.io.atomic import atomic_path
+    from labelfree.io.atomic import atomic_path, check_file_suffix
     from labelfree.io.labels_tiff import imagej_calibration
 
+    suffixes, writes, refused = _FORMATS["fused image"]
+    check_file_suffix(Path(path), suffixes=suffixes, writes=writes, refused=refused, what="image file")
     image = image.transpose(*[d for d in "TZCYX" if d in image.dims])  # ImageJ's hyperstack order
     data = np.asarray(image.values)
     if data.dtype not in _IJ_TYPES:
