@@ -24,6 +24,7 @@ __all__ = [
     "blank_frames",
     "frame_extremes",
     "uint8_range",
+    "exposure_gains",
     "to_uint8",
     "repair_hot_pixels",
     "repair_raw_hot_pixels",
@@ -117,6 +118,59 @@ def uint8_range(movie, /, *, low: float = 0.5, high: float = 99.8, max_frames: i
     if hi <= lo:
         hi = lo + 1.0
     return lo, hi
+
+
+#: a frame whose mean signal is more than this many times (or less than its inverse) the median of its
+#: neighbours' is a frame of another exposure (or lamp power): brought to their brightness. Measured on the
+#: benchmark movies as given (docs/motion.md): frames differ from that median by 4 % at most (HeLa's dim
+#: first frame: 1.4 x); a frame of 3 x the exposure flooded whole on MSC (pixel F1 0.802 -> 0.512)
+EXPOSURE_RATIO = 1.5
+#: the neighbourhood of a frame in :func:`exposure_gains`: this many frames before it and after it
+_EXPOSURE_REACH = 2
+
+
+def exposure_gains(movie, /, *, low: float, skip: Sequence[int] = ()) -> np.ndarray:
+    """Per frame of a (T, Y, X) movie, the factor that brings a frame of another exposure to its neighbours'.
+
+    A frame's brightness is the mean of its grey values above ``low`` (each frame subsampled 1 in 4 along
+    Y and X); its neighbours' is the median over it and the ``2`` frames before and after it (fewer at the
+    movie's ends; at least 3 frames). Where the two differ by more than ``EXPOSURE_RATIO`` x, the gain is
+    their ratio, else 1: slow bleaching and small flicker are left as they are (Motion's flow and classifier
+    bear them), while a frame of another exposure would be classified with the next pair's classifier,
+    trained on other grey values, and flood. The gains divide the span ``high - low`` of
+    :func:`to_uint8` for that frame (:func:`movie_frame`).
+
+    Parameters
+    ----------
+    movie : (T, Y, X) array-like (may be memory-mapped)
+    low : float
+        The grey value that :func:`to_uint8` maps to 0 (:func:`uint8_range`).
+    skip : sequence of int
+        Frames left out (:func:`blank_frames`): gain 1, and not a neighbour of another.
+
+    Returns
+    -------
+    (T,) float64 array of gains (all 1 for a movie of fewer than 3 usable frames).
+    """
+    n = movie.shape[0]
+    gains = np.ones(n, np.float64)
+    left_out = set(int(t) for t in skip)
+    kept = [t for t in range(n) if t not in left_out]
+    if len(kept) < 3:
+        return gains
+    levels = np.array([float(np.mean(np.asarray(movie[t][::4, ::4], dtype=np.float64))) - low for t in kept])
+    for i, t in enumerate(kept):
+        width = 2 * _EXPOSURE_REACH + 1  # shifted inwards at the movie's ends
+        start = min(max(0, i - _EXPOSURE_REACH), max(0, len(kept) - width))
+        ref = float(np.median(levels[start:start + width]))
+        if levels[i] > 0 and ref > 0 and max(ref / levels[i], levels[i] / ref) > EXPOSURE_RATIO:
+            gains[t] = ref / levels[i]
+    return gains
+
+
+def frame_high(high: float | Sequence[float], t: int, /) -> float:
+    """The grey value mapped to 255 in frame ``t``: ``high`` itself, or its ``t``-th value when per frame."""
+    return float(high) if np.ndim(high) == 0 else float(high[t])
 
 
 def to_uint8(frame: np.ndarray, /, *, low: float, high: float) -> np.ndarray:
@@ -250,9 +304,10 @@ def repair_raw_hot_pixels(raw: np.ndarray, /, *, low: float, high: float) -> tup
     return out, count
 
 
-def movie_frame(da: xr.DataArray, t: int, /, *, low: float, high: float) -> tuple[np.ndarray, int]:
-    """Frame ``t`` of a movie as :func:`motion_uint8` makes it."""
-    return motion_uint8(_frame(da, t), low=low, high=high)
+def movie_frame(da: xr.DataArray, t: int, /, *, low: float,
+                high: float | Sequence[float]) -> tuple[np.ndarray, int]:
+    """Frame ``t`` of a movie as :func:`motion_uint8` makes it; ``high`` may be per frame (:func:`exposure_gains`)."""
+    return motion_uint8(_frame(da, t), low=low, high=frame_high(high, t))
 
 
 def _check_pair(prev: np.ndarray, nxt: np.ndarray) -> None:
@@ -435,7 +490,8 @@ def _speed(f):  # pragma: no cover - compiled
 STILL = 0.01
 
 
-def flow_settings(da: xr.DataArray, cfg: MotionConfig, /, *, low: float, high: float, skip: Sequence[int] = ()
+def flow_settings(da: xr.DataArray, cfg: MotionConfig, /, *, low: float, high: float | Sequence[float],
+                  skip: Sequence[int] = ()
                   ) -> tuple[MotionConfig, dict[int, np.ndarray]]:
     """The flow settings of every pair of the movie, and the flows computed to choose them.
 

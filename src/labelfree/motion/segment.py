@@ -26,6 +26,7 @@ from labelfree.motion.flow import (
     STILL,
     auto_upsample,
     blank_frames,
+    exposure_gains,
     flow_settings,
     frame_extremes,
     repair_raw_hot_pixels,
@@ -644,6 +645,16 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, progress: Any, *, noise_check:
             "them teach the classifier nothing."), stacklevel=3)
     lo, hi = uint8_range(da.data, low=cfg.scale_low_percentile, high=cfg.scale_high_percentile, skip=sorted(blank),
                          extremes=extremes)
+    # a frame of another exposure is mapped to the grey values of its neighbours: the classifier of the
+    # next pair, trained on theirs, would call all of it cell
+    gains = exposure_gains(da.data, low=lo, skip=sorted(blank))
+    exposed = np.flatnonzero(gains != 1).tolist()
+    if exposed:  # nor does such a frame stretch the grey range of the others
+        lo, hi = uint8_range(da.data, low=cfg.scale_low_percentile, high=cfg.scale_high_percentile,
+                             skip=sorted(blank | set(exposed)), extremes=extremes)
+        log.info("Motion: frames %s of another exposure brought to their neighbours' brightness (gains %s)",
+                 exposed, np.round(gains[exposed], 3).tolist())
+    highs = lo + (hi - lo) / gains
     out = np.zeros((n, *shape), np.uint16)
     linker = OverlapLinker(min_iou=cfg.track_min_iou)
     model, min_size, pending, stats, still = None, cfg.min_size, [], [], 0
@@ -758,11 +769,11 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, progress: Any, *, noise_check:
                                  reserve=out.nbytes, what="Motion")
     with retained_heap(), Progress(progress, total=n, desc="Motion") as bar, contextlib.ExitStack() as stack:
         # the binning of an automatic flow_downsample, never from a pair with a blank frame
-        flow_cfg, flows = flow_settings(da, cfg, low=lo, high=hi, skip=sorted(blank))
+        flow_cfg, flows = flow_settings(da, cfg, low=lo, high=highs, skip=sorted(blank))
         if cfg.flow_downsample is None:
             log.info("Motion: flow on %d x %d binned frames (window %d, %d pyramid levels)", flow_cfg.flow_downsample,
                      flow_cfg.flow_downsample, flow_cfg.winsize, flow_cfg.levels)
-        frames = stack.enter_context(frame_stream(da, flow_cfg, low=lo, high=hi, workers=workers, flows=flows))
+        frames = stack.enter_context(frame_stream(da, flow_cfg, low=lo, high=highs, workers=workers, flows=flows))
         first = next(frames)
         hot_pixels = first.hot_pixels
         prev_ent = first.entropy
@@ -842,6 +853,7 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, progress: Any, *, noise_check:
     record = provenance("motion", cfg, extra={
         "auto": auto,
         "uint8_range": [lo, hi],
+        **({"exposure_gains": {str(t): round(float(gains[t]), 4) for t in exposed}} if exposed else {}),
         "hot_pixels": hot_pixels,
         "min_size": min_size,
         "scale": scale,

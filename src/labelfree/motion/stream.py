@@ -16,7 +16,7 @@ import collections
 import contextlib
 import dataclasses
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -25,7 +25,7 @@ import xarray as xr
 from labelfree.motion.config import MotionConfig
 from labelfree.motion.features import compute_features, local_entropy
 from labelfree.motion.farneback import BufferPool
-from labelfree.motion.flow import _flow, _flow_input, flow_magnitude, motion_uint8
+from labelfree.motion.flow import _flow, _flow_input, flow_magnitude, frame_high, motion_uint8
 from labelfree.motion.movie import _frame
 
 __all__ = ["FrameWork", "FrameStream", "frame_stream"]
@@ -93,7 +93,7 @@ def frame_stream(
     /,
     *,
     low: float,
-    high: float,
+    high: float | Sequence[float],
     workers: int = 1,
     flows: dict[int, np.ndarray] | None = None,
 ) -> Iterator[FrameStream]:
@@ -106,7 +106,8 @@ def frame_stream(
     cfg : MotionConfig
         Its flow settings are those of every pair's flow.
     low, high : float
-        The movie's uint8 range (:func:`labelfree.motion.uint8_range`).
+        The movie's uint8 range (:func:`labelfree.motion.uint8_range`); ``high`` may be one value per
+        frame (a frame of another exposure: :func:`labelfree.motion.flow.exposure_gains`).
     workers : int
         Threads computing frames ahead; 1 computes each frame when it is asked for.
         With more, OpenCV's own pool is set to one thread meanwhile (the frames are
@@ -124,7 +125,7 @@ def frame_stream(
     prepared: dict[int, Future] = {}  # frame t as the flow sees it (blurred, binned), for pairs t and t+1
 
     def work(t: int, raw: np.ndarray) -> FrameWork:
-        cur, hot = motion_uint8(raw, low=low, high=high)
+        cur, hot = motion_uint8(raw, low=low, high=frame_high(high, t))
         ready = prepared[t]
         try:  # the next pair's task may be waiting for this frame
             needed = (0 < t and t not in cached) or (black is None and t + 1 < n and t + 1 not in cached)
