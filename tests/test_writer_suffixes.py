@@ -227,3 +227,21 @@ def test_a_worker_io_error_prints_its_message():
     exc = WorkerIOError(message, "tcp://10.0.0.2:4100")
     assert str(exc) == message
     assert exc.worker == "tcp://10.0.0.2:4100"
+
+
+def test_motion_flow_outputs_are_named_as_their_formats(tmp_path):
+    """write_flow_stack wrote an ImageJ TIFF under any name, after computing the flow of the whole movie;
+    plot_flow_field a PNG under any name."""
+    from labelfree import motion
+    from labelfree.motion.flow import write_flow_stack
+
+    movie = np.zeros((3, 32, 32), np.uint8)
+    movie[:, 8:16, 8:16] = 200
+    with pytest.raises(OutputError, match=r"flow speed file .*flow\.png ends with '\.png'.*e\.g\. .*flow\.tif"):
+        write_flow_stack(tmp_path / "flow.png", to_dataarray(movie, dims="TYX"))
+    pytest.importorskip("matplotlib")
+    with pytest.raises(OutputError, match=r"flow plot .*f\.tif ends with '\.tif'.*e\.g\. .*f\.png"):
+        motion.plot_flow_field(np.zeros((32, 32, 2), np.float32), tmp_path / "f.tif")
+    assert list(tmp_path.iterdir()) == []
+    written = write_flow_stack(tmp_path / "flow.TIF", to_dataarray(movie, dims="TYX"))
+    assert tifffile.imread(written).shape == (3, 32, 32)

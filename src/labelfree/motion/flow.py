@@ -598,12 +598,16 @@ def write_flow_stack(path: str | Path, movie: Any, /, *, labels: Any = None, con
 
     The movie's calibration is kept; the values are pixels per frame. ``labels`` is
     accepted (and unused) so the function can serve as an extra output of the pipeline.
+    ``path`` ends with ``.tif`` or ``.tiff`` (any case), else an OutputError before any work.
     """
     import tifffile
 
-    from labelfree.io.atomic import atomic_path
-    from labelfree.io.labels_tiff import imagej_calibration
+    from labelfree.io.atomic import atomic_path, check_file_path, check_file_suffix
+    from labelfree.io.labels_tiff import LABELS_SUFFIXES, imagej_calibration
 
+    path = check_file_path(path, what="flow speed file")
+    check_file_suffix(path, suffixes=LABELS_SUFFIXES, refused=(".ome.tif", ".ome.tiff"), what="flow speed file",
+                      writes="an ImageJ hyperstack TIFF")
     flow = flow_magnitude_stack(movie, config=config)
     resolution, meta = imagej_calibration(flow)
     with atomic_path(path) as tmp:
@@ -645,10 +649,13 @@ def plot_flow_field(
     # a Figure of its own, without pyplot: the caller's backend (a notebook's, a GUI's) is left as it is
     from matplotlib.figure import Figure
 
+    from labelfree.io.atomic import atomic_path, check_file_path, check_file_suffix
+
+    path = check_file_path(path, what="flow plot")
+    check_file_suffix(path, suffixes=(".png",), what="flow plot", writes="a PNG picture")
     f = np.asarray(flow, np.float32)
     if f.ndim != 3 or f.shape[-1] != 2:
         raise DimensionError(f"flow must have shape (Y, X, 2); got {f.shape}.")
-    path = Path(path)
     ys, xs = np.mgrid[step // 2 : f.shape[0] : step, step // 2 : f.shape[1] : step]
     fig = Figure(figsize=(8, 8 * f.shape[0] / f.shape[1]))
     ax = fig.subplots()
@@ -657,8 +664,6 @@ def plot_flow_field(
     ax.quiver(xs, ys, f[ys, xs, 0], f[ys, xs, 1], flow_magnitude(f)[ys, xs], angles="xy", scale=scale,
               cmap="viridis")
     ax.set_xlim(0, f.shape[1]), ax.set_ylim(f.shape[0], 0), ax.set_axis_off()
-    from labelfree.io.atomic import atomic_path
-
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=100, bbox_inches="tight", format="png")
     return path
