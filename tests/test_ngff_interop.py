@@ -150,6 +150,14 @@ def test_bioformats2raw_several_series_name_one_to_give(tmp_path, version):
         read_ngff(path)
     series = read_ngff(path / "2")
     assert int(series.values.min()) == 3 and series.shape == (3, 20, 16)
+    # or chosen by its index, as the series of a multi-position TIFF
+    for chosen in (read_ngff(path, series=2), read_image(path, series=2)):
+        assert int(chosen.values.min()) == 3 and chosen.attrs["series"] == 2
+    with pytest.raises(InputError, match=r"has no series 3: it holds 3 image series \(0, 1, 2\), counted from 0"):
+        read_image(path, series=3)
+    with pytest.raises(InputError, match=r"series=0 chooses an image series of a bioformats2raw container, but "
+                                         r".*scan\.ome\.zarr/1 is not one"):
+        read_image(path / "1", series=0)
 
 
 @pytest.mark.parametrize("version", VERSIONS)

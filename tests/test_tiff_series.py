@@ -117,13 +117,13 @@ def test_a_series_the_file_does_not_hold_or_a_preview_is_an_error_listing_the_se
     np.testing.assert_array_equal(read_image(preview, series=1).values, image)
 
 
-def test_series_of_an_ome_zarr_folder_is_an_error_naming_the_series_folder(tmp_path):
+def test_series_of_an_ome_zarr_image_is_an_error(tmp_path):
     pytest.importorskip("zarr")
     from labelfree.io import write_ngff
 
     write_ngff(tmp_path / "image.zarr", read_image(_one_image(tmp_path)))
-    with pytest.raises(InputError, match=r"series=1 chooses an image series of a TIFF file, but .*image\.zarr is an "
-                                         r"OME-Zarr image folder, .* container\.zarr/1\)"):
+    with pytest.raises(InputError, match=r"series=1 chooses an image series of a bioformats2raw container, but "
+                                         r".*image\.zarr is not one \(an OME-Zarr image holds one image\)"):
         read_image(tmp_path / "image.zarr", series=1)
     assert read_image(tmp_path / "image.zarr").dims == ("Y", "X")
 

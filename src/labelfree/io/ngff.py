@@ -212,7 +212,8 @@ def _single_series(group: Any, ome: dict[str, Any], p: Path) -> str | None:
             raise InputError(f"{p} is a bioformats2raw container without image series (no {p / '0'}); convert the "
                              "image again.")
         raise InputError(f"{p} is a bioformats2raw container of {len(series)} image series ({_listing(series)}); "
-                         f"LabelFree reads one image at a time: give one series, e.g. {p / series[0]}.")
+                         f"LabelFree reads one image at a time: give one series, e.g. {p / series[0]} (or read_image(path, "
+                         f"series=0); on the command line --series 0).")
     if isinstance(ome.get("plate"), dict):
         wells = _names(ome["plate"].get("wells"), "path")
         if not wells:
@@ -238,8 +239,32 @@ def _single_series(group: Any, ome: dict[str, Any], p: Path) -> str | None:
     return None
 
 
+def _chosen_series(group: Any, ome: dict[str, Any], p: Path, series: Any, *, level: int,
+                   channel_names: Sequence[str] | None) -> xr.DataArray:
+    """Series ``series`` of the bioformats2raw container ``p``, read; an InputError for any other group or
+    an index the container does not hold."""
+    import operator
+
+    if ome.get("bioformats2raw.layout", group.attrs.get("bioformats2raw.layout")) is None:
+        raise InputError(f"series={series!r} chooses an image series of a bioformats2raw container, but {p} is not "
+                         "one (an OME-Zarr image holds one image): leave series out, or give the folder of the image "
+                         "you want.")
+    names = _series_of(group)
+    try:
+        index = None if isinstance(series, bool) else operator.index(series)
+    except TypeError:
+        index = None
+    if index is None or not 0 <= index < len(names):
+        raise InputError(f"{p} has no series {series!r}: it holds {len(names)} image series ({_listing(names)}), "
+                         f"counted from 0; give a whole number from 0 to {len(names) - 1}.")
+    da = read_ngff(p / names[index], level=level, channel_names=channel_names)
+    da.attrs["series"] = index
+    return da
+
+
 def read_ngff(
-    path: str | os.PathLike[str], /, *, level: int = 0, channel_names: Sequence[str] | None = None
+    path: str | os.PathLike[str], /, *, level: int = 0, channel_names: Sequence[str] | None = None,
+    series: int | None = None,
 ) -> xr.DataArray:
     """Read one level of an OME-Zarr (NGFF 0.4 / 0.5) multiscale image, lazily.
 
@@ -253,6 +278,10 @@ def read_ngff(
         Multiscale level; 0 is the full resolution.
     channel_names : sequence of str, optional
         Names for the C axis (default: ``omero`` channel labels, else ``C0, C1, ...``).
+    series : int, optional
+        For a bioformats2raw container: the image series to read, counted from 0 in the order
+        its ``OME/`` group lists them (``attrs["series"]`` records it); any other path is one
+        image, and ``series`` is an :class:`InputError` there.
 
     Returns
     -------
@@ -274,6 +303,8 @@ def read_ngff(
         raise InputError(f"{p} is not a zarr group ({type(exc).__name__}: {exc}); "
                          "give the image's .zarr folder.") from exc
     ome, version = _ome_attrs(group)
+    if series is not None:
+        return _chosen_series(group, ome, p, series, level=level, channel_names=channel_names)
     if not ome.get("multiscales"):
         series = _single_series(group, ome, p)
         if series is None:

@@ -618,8 +618,9 @@ def read_image(
         images. Any series of a multi-file OME-TIFF can be read from any of its files
         (the others in the same folder). An index out of range, or a reduced-resolution copy
         (a preview stored beside the image), is an :class:`InputError` listing the file's
-        series (index, name, axes, shape). Not for OME-Zarr: give the folder of the series
-        (``image.zarr/1``). ``attrs["series"]`` records the index read.
+        series (index, name, axes, shape). For an OME-Zarr folder: the series of a bioformats2raw
+        container (:func:`labelfree.io.ngff.read_ngff`; an OME-Zarr image holds one image).
+        ``attrs["series"]`` records the index read.
 
     Returns
     -------
@@ -639,8 +640,7 @@ def read_image(
         from labelfree.io.ngff import is_ngff, read_ngff
 
         if is_ngff(path):
-            _no_zarr_series(path, series)
-            return read_ngff(path, channel_names=channel_names)
+            return read_ngff(path, channel_names=channel_names, series=series)
     _check_file(path)
     with _tifffile_notes(path), _open_tiff(path) as tif, _damage_reported(path):
         chosen = _choose_series(tif, path, series)
@@ -715,22 +715,12 @@ def read_array(path: str | os.PathLike[str], /, *, series: int | None = None) ->
         from labelfree.io.ngff import is_ngff, read_ngff
 
         if is_ngff(path):
-            _no_zarr_series(path, series)
-            return np.asarray(read_ngff(path).values)
+            return np.asarray(read_ngff(path, series=series).values)
     _check_file(path)
     with _tifffile_notes(path), _open_tiff(path) as tif, _damage_reported(path):
         chosen = _choose_series(tif, path, series)
         _check_complete(tif, chosen, path)
         return _read_data(tif, chosen, path, memmap=False)
-
-
-def _no_zarr_series(path: Path, series: Any) -> None:
-    """``series`` chooses an image of a TIFF file; an OME-Zarr folder is one image (its container's series are
-    folders of their own)."""
-    if series is not None:
-        raise InputError(f"series={series!r} chooses an image series of a TIFF file, but {path} is an OME-Zarr "
-                         "image folder, which holds one image; leave series out, and give the folder of the image "
-                         "you want (the series of a bioformats2raw container are its folders: container.zarr/1).")
 
 
 def _signed_16_bit(meta: dict[str, Any], page: Any) -> bool:
