@@ -1,4 +1,5 @@
-"""Real movies whose brightness changes over time: a frame of another exposure (lamp, laser or camera setting)."""
+"""Real movies whose brightness changes over time: a frame of another exposure (lamp, laser or camera setting),
+bleaching."""
 
 from __future__ import annotations
 
@@ -70,3 +71,72 @@ def test_a_frame_of_three_times_the_exposure_is_segmented_as_its_neighbours(msc,
     assert np.count_nonzero(labels.values[bright]) < 1.2 * np.count_nonzero(given.values[bright])
     assert list(labels.attrs["labelfree"]["exposure_gains"]) == [str(bright)]
     assert "exposure_gains" not in given.attrs["labelfree"]  # the movie as given: no frame changed
+
+
+def _bleached(movie: np.ndarray, left: float = 0.35) -> np.ndarray:
+    """``movie`` with frame t's signal above the camera offset x exp(-t / tau), the last frame keeping ``left``."""
+    n = movie.shape[0]
+    offset = float(np.percentile(movie[:, ::4, ::4], 0.5))
+    gains = np.exp(-np.arange(n) / ((n - 1) / np.log(1 / left)))[:, None, None]
+    value = offset + (movie.astype(np.float64) - offset) * gains
+    return np.clip(np.rint(value), 0, np.iinfo(movie.dtype).max).astype(movie.dtype)
+
+
+def test_bleaching_gains_leave_real_movies_and_flicker_alone_and_undo_a_bleaching_trend(msc):
+    from labelfree.motion.flow import BLEACHING_SPAN, bleaching_gains, exposure_gains
+
+    movie, _ = msc
+    lo, _ = uint8_range(movie)
+    n = movie.shape[0]
+    np.testing.assert_array_equal(bleaching_gains(movie, low=lo), np.ones(n))
+    offset = float(np.percentile(movie[:, ::4, ::4], 0.5))
+    flicker = offset + (movie - offset) * np.random.default_rng(0).uniform(0.9, 1.1, n)[:, None, None]
+    np.testing.assert_array_equal(bleaching_gains(np.rint(flicker).astype(np.uint16), low=lo), np.ones(n))
+    # one frame of 3 x the exposure is no trend once its exposure gain is taken into account
+    bright = _exposed(movie, BRIGHT, 3.0)
+    gains = bleaching_gains(bright, low=lo, exposure=exposure_gains(bright, low=lo))
+    np.testing.assert_array_equal(gains, np.ones(n))
+    bleached = _bleached(movie)
+    gains = bleaching_gains(bleached, low=lo, skip=[4])
+    assert gains[4] == 1  # a left-out (blank) frame keeps its grey values
+    kept = np.delete(np.arange(n), 4)
+    # the signal bleached to 35 % over 11 frames: the gains rise with time, from 1 (the first, brightest
+    # frames keep their grey values) to about 2 (the trend's last value is that of frame 9)
+    assert np.all(np.diff(gains[kept]) >= 0) and gains[0] == 1 and gains[-1] > 1.7
+    # levels brought back: the frames' mean signal spans 2.8 x bleached; x their gains, the middle ones (the
+    # trend's window centred on them) have one level, the first and last 2 (the window shifted inwards) 1.5 x
+    levels = np.array([np.mean(f[::4, ::4].astype(np.float64)) - lo for f in bleached])[kept]
+    assert np.max(levels) / np.min(levels) > 2.5
+    brought = levels * gains[kept]
+    assert np.max(brought[2:-2]) / np.min(brought[2:-2]) < 1.02
+    assert np.max(brought) / np.min(brought) < 1.6
+    # too short for a trend: fewer than 5 frames
+    np.testing.assert_array_equal(bleaching_gains(bleached[:4], low=lo), np.ones(4))
+    assert BLEACHING_SPAN == 1.5
+
+
+@pytest.fixture(scope="module")
+def gowt1(shared_data):
+    """Real 8-bit GOWT1 frames 20-40 and the ground truth of the frames after 20 (four of them fully annotated)."""
+    if not (shared_data / "ctc" / "Fluo-N2DH-GOWT1" / "01").is_dir():
+        pytest.skip("Fluo-N2DH-GOWT1/01 is absent")
+    data = datasets.load_ctc("Fluo-N2DH-GOWT1", "01", frames=range(20, 41))
+    scored = sorted(int(t) for t in data.seg.keys() if 20 < int(t) < 41)
+    return (np.asarray(data.movie.values), np.stack([np.asarray(data.seg[t]) for t in scored]),
+            [t - 20 for t in scored])
+
+
+def test_a_bleached_8_bit_movie_is_segmented_as_the_movie_as_given(gowt1):
+    """Bleached to 35 % by its last frame, an 8-bit movie keeps a third of its grey levels at the end: the flow
+    thresholds and the area found fell with them (pixel / object F1 0.707 / 0.683 as given, 0.509 / 0.462
+    bleached). Brought to its median brightness, it scores as the movie as given."""
+    movie, truth, scored = gowt1
+    assert movie.dtype == np.uint8
+    given = evaluate(motion.segment(movie).values[scored], truth, only_annotated=True)
+    labels = motion.segment(_bleached(movie))
+    bleached = evaluate(labels.values[scored], truth, only_annotated=True)
+    assert given["pixel_f1"] > 0.68 and given["f1"] > 0.65
+    assert bleached["pixel_f1"] > given["pixel_f1"] - 0.03
+    assert bleached["f1"] > given["f1"] - 0.03
+    gains = labels.attrs["labelfree"]["bleaching_gains"]
+    assert len(gains) == movie.shape[0] and gains[0] == 1 < 2 < gains[-1]

@@ -26,6 +26,7 @@ from labelfree.motion.flow import (
     STILL,
     auto_upsample,
     blank_frames,
+    bleaching_gains,
     exposure_gains,
     flow_settings,
     frame_extremes,
@@ -654,7 +655,15 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, progress: Any, *, noise_check:
                              skip=sorted(blank | set(exposed)), extremes=extremes)
         log.info("Motion: frames %s of another exposure brought to their neighbours' brightness (gains %s)",
                  exposed, np.round(gains[exposed], 3).tolist())
-    highs = lo + (hi - lo) / gains
+    # a bleaching movie (a trend of over 1.5 x in brightness) is brought back to its brightest frames' grey
+    # values: its last frames would keep a third of the grey levels, and the flow thresholds and the area
+    # found fall with them
+    trend = bleaching_gains(da.data, low=lo, skip=sorted(blank), exposure=gains)
+    bleaching = bool(np.any(trend != 1))
+    if bleaching:
+        log.info("Motion: brightness trend over the movie of %.2f x (bleaching): frames brought back to its "
+                 "brightest (gains %.3f-%.3f)", np.max(trend) / np.min(trend), np.min(trend), np.max(trend))
+    highs = lo + (hi - lo) / (gains * trend)
     out = np.zeros((n, *shape), np.uint16)
     linker = OverlapLinker(min_iou=cfg.track_min_iou)
     model, min_size, pending, stats, still = None, cfg.min_size, [], [], 0
@@ -854,6 +863,7 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, progress: Any, *, noise_check:
         "auto": auto,
         "uint8_range": [lo, hi],
         **({"exposure_gains": {str(t): round(float(gains[t]), 4) for t in exposed}} if exposed else {}),
+        **({"bleaching_gains": [round(float(g), 4) for g in trend]} if bleaching else {}),
         "hot_pixels": hot_pixels,
         "min_size": min_size,
         "scale": scale,
