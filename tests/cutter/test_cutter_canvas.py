@@ -131,7 +131,8 @@ def test_a_blank_channel_does_not_make_a_padded_image_whole(msc_dir):
     the union with it took the whole image."""
     image, markers = _msc(msc_dir)
     two = np.stack([_in_canvas(image), np.zeros((512, 512), np.float32)])
-    crop = prepare(to_dataarray(np.stack([image, np.zeros_like(image)]), dims="CYX"), markers=markers, config={"cell_channels": [0]})
+    crop = prepare(to_dataarray(np.stack([image, np.zeros_like(image)]), dims="CYX"), markers=markers,
+                   config={"cell_channels": [0]})
     padded = prepare(to_dataarray(two, dims="CYX"), markers=_in_canvas(markers), config={"cell_channels": [0]})
     box = _box(image.shape)
     assert padded.box == box

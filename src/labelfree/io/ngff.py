@@ -212,8 +212,8 @@ def _single_series(group: Any, ome: dict[str, Any], p: Path) -> str | None:
             raise InputError(f"{p} is a bioformats2raw container without image series (no {p / '0'}); convert the "
                              "image again.")
         raise InputError(f"{p} is a bioformats2raw container of {len(series)} image series ({_listing(series)}); "
-                         f"LabelFree reads one image at a time: give one series, e.g. {p / series[0]} (or read_image(path, "
-                         f"series=0); on the command line --series 0).")
+                         f"LabelFree reads one image at a time: give one series, e.g. {p / series[0]} (or "
+                         f"read_image(path, series=0); on the command line --series 0).")
     if isinstance(ome.get("plate"), dict):
         wells = _names(ome["plate"].get("wells"), "path")
         if not wells:

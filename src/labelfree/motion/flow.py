@@ -153,10 +153,7 @@ def exposure_gains(movie, /, *, low: float, skip: Sequence[int] = ()) -> np.ndar
     -------
     (T,) float64 array of gains (all 1 for a movie of fewer than 3 usable frames).
     """
-    n = movie.shape[0]
-    gains = np.ones(n, np.float64)
-    left_out = set(int(t) for t in skip)
-    kept = [t for t in range(n) if t not in left_out]
+    gains, kept = _unit_gains(movie, skip)
     if len(kept) < 3:
         return gains
     levels = _frame_levels(movie, low, kept)
@@ -174,6 +171,12 @@ def exposure_gains(movie, /, *, low: float, skip: Sequence[int] = ()) -> np.ndar
 #: whole (docs/motion.md): 1.00-1.17 (MSC 1.16, GOWT1 1.10, SIM+ 1.17, HeLa 1.15, trpL 1.00, C2C12 1.00),
 #: their clips under +-10 % flicker 1.15-1.29; bleached to 35 % by the last frame 1.84-2.45
 BLEACHING_SPAN = 1.5
+
+
+def _unit_gains(movie, skip: Sequence[int]) -> tuple[np.ndarray, list[int]]:
+    """Gains of 1 for every frame of ``movie``, and the frames not in ``skip``."""
+    left_out = set(int(t) for t in skip)
+    return np.ones(movie.shape[0], np.float64), [t for t in range(movie.shape[0]) if t not in left_out]
 
 
 def _frame_levels(movie, low: float, frames: Sequence[int]) -> np.ndarray:
@@ -209,10 +212,7 @@ def bleaching_gains(movie, /, *, low: float, skip: Sequence[int] = (),
     -------
     (T,) float64 array of gains (all 1 for a movie of fewer than 5 usable frames).
     """
-    n = movie.shape[0]
-    gains = np.ones(n, np.float64)
-    left_out = set(int(t) for t in skip)
-    kept = [t for t in range(n) if t not in left_out]
+    gains, kept = _unit_gains(movie, skip)
     reach = max(2, len(kept) // 8)
     width = 2 * reach + 1
     if len(kept) < width:
