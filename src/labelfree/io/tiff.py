@@ -481,14 +481,13 @@ def _series_listing(tif: Any, *, most: int = 12) -> str:
     return shown + (f"; and {len(tif.series) - most} more" if len(tif.series) > most else "")
 
 
-def _given_series(tif: Any, path: Path, series: Any) -> int:
+def _given_series(tif: Any, path: Path, series: Any, note: str) -> int:
     """The index ``series`` names, checked: a whole number of a series of ``tif`` that is not a reduced-resolution
-    copy; else an InputError listing the file's series."""
+    copy; else an InputError listing the file's series (and ``note``, :func:`_absent_note`)."""
     import operator
 
     count = len(tif.series)
     holds = f"{count} image series, counted from 0 (index, name: axes, shape): {_series_listing(tif)}"
-    note = _absent_note(tif, path)
     holds += f"; {note}" if note else ""
     try:
         index = operator.index(series) if not isinstance(series, bool) else None
@@ -521,7 +520,7 @@ def _choose_series(tif: Any, path: Path, series: int | None = None) -> Any:
         raise InputError(f"{path} holds no image data.")
     note = _absent_note(tif, path)
     if series is not None:
-        index = _given_series(tif, path, series)
+        index = _given_series(tif, path, series, note)
         log.info("%s: reading series %d of %d (%s)%s.", path, index, len(tif.series),
                  _describe_series(tif, index, first=0), f"; {note}" if note else "")
     else:
