@@ -177,10 +177,9 @@ def overlay_png(
     >>> from PIL import Image; Image.open(out).size
     (60, 40)
     """
-    from labelfree.io.atomic import atomic_path, check_file_path, check_file_suffix
+    from labelfree.io.atomic import atomic_path, check_file_suffix
 
-    path = check_file_path(path, what="overlay picture")  # before any work: "out/" is a folder, not a file
-    check_file_suffix(path, suffixes=OVERLAY_SUFFIXES, what="overlay picture", writes="a PNG picture")
+    path = check_file_suffix(path, suffixes=OVERLAY_SUFFIXES, what="overlay picture", writes="a PNG picture")
     data = overlay_png_bytes(image, labels, max_size=max_size, thickness=thickness, text=text)
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)

@@ -72,11 +72,12 @@ def check_file_path(path: str | os.PathLike[str], /, *, what: str = "output file
     return Path(text)
 
 
-def check_file_suffix(path: Path, /, *, suffixes: tuple[str, ...], writes: str, what: str = "output file",
-                      refused: tuple[str, ...] = ()) -> Path:
-    """``path``, refused (OutputError) when its name does not end with one of ``suffixes`` (any case) or ends
-    with one of ``refused``: a writer writes one format, and a name that promises another (a TIFF named
-    ``x.png``) is opened by Fiji with the wrong reader, or not at all.
+def check_file_suffix(path: str | os.PathLike[str], /, *, suffixes: tuple[str, ...], writes: str,
+                      what: str = "output file", refused: tuple[str, ...] = ()) -> Path:
+    """``path`` checked by :func:`check_file_path` (a folder spelling is refused), then refused (OutputError)
+    when its name does not end with one of ``suffixes`` (any case) or ends with one of ``refused``: a writer
+    writes one format, and a name that promises another (a TIFF named ``x.png``) is opened by Fiji with the
+    wrong reader, or not at all.
 
     ``writes`` names the format in the message (``"an ImageJ hyperstack TIFF"``), which also gives the name
     to use (``x.tif``). An existing folder is refused as one. The temporary ``.<target>.<random>.part`` of
@@ -86,6 +87,7 @@ def check_file_suffix(path: Path, /, *, suffixes: tuple[str, ...], writes: str, 
     >>> check_file_suffix(Path("out/a.TIF"), suffixes=(".tif", ".tiff"), writes="a TIFF").name
     'a.TIF'
     """
+    path = check_file_path(path, what=what)
     if _is_folder(path):
         _refuse_folder(path)
     name = path.name

@@ -14,7 +14,7 @@ import xarray as xr
 
 from labelfree.errors import DimensionError, DTypeError, InputError
 from labelfree.image import scale_of, to_dataarray, units_of
-from labelfree.io.atomic import atomic_path, check_file_path, check_file_suffix
+from labelfree.io.atomic import atomic_path, check_file_suffix
 from labelfree.io.lut import glasbey_lut
 
 __all__ = ["write_labels", "read_labels", "read_provenance", "as_label_image", "imagej_calibration",
@@ -169,9 +169,8 @@ def write_labels(
 
     from labelfree.labels import to_imagej_labels
 
-    path = check_file_path(path, what="label image file")  # before any work: "out/" is a folder, not a file
-    check_file_suffix(path, suffixes=LABELS_SUFFIXES, refused=_OME_SUFFIXES, what="label image file",
-                      writes="an ImageJ hyperstack TIFF")
+    path = check_file_suffix(path, suffixes=LABELS_SUFFIXES, refused=_OME_SUFFIXES, what="label image file",
+                             writes="an ImageJ hyperstack TIFF")
     da = as_label_image(labels)
     data = to_imagej_labels(np.asarray(da.data))
     top = float(data.max())

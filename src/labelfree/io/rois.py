@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from labelfree.errors import InputError
-from labelfree.io.atomic import atomic_path, check_file_path, check_file_suffix
+from labelfree.io.atomic import atomic_path, check_file_suffix
 from labelfree.io.labels_tiff import as_label_image
 
 __all__ = ["roi_name", "roi_position", "labels_to_rois", "write_rois", "read_rois", "ROIS_SUFFIXES"]
@@ -163,8 +163,8 @@ def write_rois(path: str | os.PathLike[str], labels: Any, /, *, group: int | str
     -------
     pathlib.Path
     """
-    path = check_file_path(path, what="ROI zip")  # "out/" is a folder, not a file
-    check_file_suffix(path, suffixes=ROIS_SUFFIXES, what="ROI zip", writes="an ImageJ ROI zip (ROI Manager)")
+    path = check_file_suffix(path, suffixes=ROIS_SUFFIXES, what="ROI zip",
+                             writes="an ImageJ ROI zip (ROI Manager)")
     rois = _iter_rois(labels, group=group)  # written as made: a long movie's ROIs are never all in memory
     count = 0
     with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:

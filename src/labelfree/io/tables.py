@@ -10,7 +10,7 @@ from typing import Any, Callable, Mapping
 import pandas as pd
 
 from labelfree.errors import InputError
-from labelfree.io.atomic import atomic_path, check_file_path, check_file_suffix
+from labelfree.io.atomic import atomic_path, check_file_suffix
 from labelfree.io.labels_tiff import as_label_image, write_labels
 from labelfree.io.outputs import OUTPUT_SUFFIXES
 from labelfree.io.rois import write_rois
@@ -54,8 +54,8 @@ def write_table(path: str | os.PathLike[str], table: Any, /) -> Path:
     -------
     pathlib.Path
     """
-    path = check_file_path(path, what="table file")  # "out/" is a folder, not a file
-    check_file_suffix(path, suffixes=TABLE_SUFFIXES, what="table file", writes="a CSV table (comma-separated)")
+    path = check_file_suffix(path, suffixes=TABLE_SUFFIXES, what="table file",
+                             writes="a CSV table (comma-separated)")
     if not isinstance(table, pd.DataFrame):
         try:
             table = pd.DataFrame(table)
