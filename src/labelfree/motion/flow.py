@@ -26,6 +26,7 @@ __all__ = [
     "uint8_range",
     "exposure_gains",
     "bleaching_gains",
+    "frame_means",
     "to_uint8",
     "repair_hot_pixels",
     "repair_raw_hot_pixels",
@@ -130,7 +131,8 @@ EXPOSURE_RATIO = 1.5
 _EXPOSURE_REACH = 2
 
 
-def exposure_gains(movie, /, *, low: float, skip: Sequence[int] = ()) -> np.ndarray:
+def exposure_gains(movie, /, *, low: float, skip: Sequence[int] = (),
+                   means: np.ndarray | None = None) -> np.ndarray:
     """Per frame of a (T, Y, X) movie, the factor that brings a frame of another exposure to its neighbours'.
 
     A frame's brightness is the mean of its grey values above ``low`` (each frame subsampled 1 in 4 along
@@ -148,6 +150,8 @@ def exposure_gains(movie, /, *, low: float, skip: Sequence[int] = ()) -> np.ndar
         The grey value that :func:`to_uint8` maps to 0 (:func:`uint8_range`).
     skip : sequence of int
         Frames left out (:func:`blank_frames`): gain 1, and not a neighbour of another.
+    means : (T,) array, optional
+        :func:`frame_means` of the movie, when already read.
 
     Returns
     -------
@@ -156,7 +160,7 @@ def exposure_gains(movie, /, *, low: float, skip: Sequence[int] = ()) -> np.ndar
     gains, kept = _unit_gains(movie, skip)
     if len(kept) < 3:
         return gains
-    levels = _frame_levels(movie, low, kept)
+    levels = _frame_levels(movie, low, kept, means)
     for i, t in enumerate(kept):
         width = 2 * _EXPOSURE_REACH + 1  # shifted inwards at the movie's ends
         start = min(max(0, i - _EXPOSURE_REACH), max(0, len(kept) - width))
@@ -179,13 +183,24 @@ def _unit_gains(movie, skip: Sequence[int]) -> tuple[np.ndarray, list[int]]:
     return np.ones(movie.shape[0], np.float64), [t for t in range(movie.shape[0]) if t not in left_out]
 
 
-def _frame_levels(movie, low: float, frames: Sequence[int]) -> np.ndarray:
-    """The mean grey value above ``low`` of each of ``frames`` (each subsampled 1 in 4 along Y and X)."""
-    return np.array([float(np.mean(np.asarray(movie[t][::4, ::4], dtype=np.float64))) - low for t in frames])
+def frame_means(movie, /, *, skip: Sequence[int] = ()) -> np.ndarray:
+    """The mean grey value of each frame of a (T, Y, X) movie (may be memory-mapped), each subsampled 1 in 4
+    along Y and X: the brightness :func:`exposure_gains` and :func:`bleaching_gains` compare. Frames in
+    ``skip`` are not read (NaN). Reads those frames once."""
+    left_out = set(int(t) for t in skip)
+    return np.array([np.nan if t in left_out else float(np.mean(np.asarray(movie[t][::4, ::4], dtype=np.float64)))
+                     for t in range(movie.shape[0])])
+
+
+def _frame_levels(movie, low: float, frames: Sequence[int], means: np.ndarray | None) -> np.ndarray:
+    """The mean grey value above ``low`` of each of ``frames`` (:func:`frame_means`, read unless given)."""
+    if means is None:
+        means = frame_means(movie, skip=sorted(set(range(movie.shape[0])) - set(frames)))
+    return np.asarray(means, np.float64)[list(frames)] - low
 
 
 def bleaching_gains(movie, /, *, low: float, skip: Sequence[int] = (),
-                    exposure: np.ndarray | None = None) -> np.ndarray:
+                    exposure: np.ndarray | None = None, means: np.ndarray | None = None) -> np.ndarray:
     """Per frame of a (T, Y, X) movie, the factor that brings a bleaching movie back to its brightest.
 
     A frame's brightness is as in :func:`exposure_gains` (times its gain there: a frame of another exposure
@@ -207,6 +222,8 @@ def bleaching_gains(movie, /, *, low: float, skip: Sequence[int] = (),
         Frames left out (:func:`blank_frames`): gain 1, and not part of the trend.
     exposure : (T,) array, optional
         :func:`exposure_gains` of the movie, when taken.
+    means : (T,) array, optional
+        :func:`frame_means` of the movie, when already read.
 
     Returns
     -------
@@ -217,7 +234,7 @@ def bleaching_gains(movie, /, *, low: float, skip: Sequence[int] = (),
     width = 2 * reach + 1
     if len(kept) < width:
         return gains
-    levels = _frame_levels(movie, low, kept)
+    levels = _frame_levels(movie, low, kept, means)
     if exposure is not None:
         levels = levels * np.asarray(exposure, np.float64)[kept]
     starts = [min(max(0, i - reach), len(kept) - width) for i in range(len(kept))]
@@ -662,12 +679,11 @@ def write_flow_stack(path: str | Path, movie: Any, /, *, labels: Any = None, con
     """
     import tifffile
 
-    from labelfree.io.atomic import atomic_path, check_file_path, check_file_suffix
+    from labelfree.io.atomic import atomic_path, check_file_suffix
     from labelfree.io.labels_tiff import LABELS_SUFFIXES, imagej_calibration
 
-    path = check_file_path(path, what="flow speed file")
-    check_file_suffix(path, suffixes=LABELS_SUFFIXES, refused=(".ome.tif", ".ome.tiff"), what="flow speed file",
-                      writes="an ImageJ hyperstack TIFF")
+    path = check_file_suffix(path, suffixes=LABELS_SUFFIXES, refused=(".ome.tif", ".ome.tiff"),
+                             what="flow speed file", writes="an ImageJ hyperstack TIFF")
     flow = flow_magnitude_stack(movie, config=config)
     resolution, meta = imagej_calibration(flow)
     with atomic_path(path) as tmp:
@@ -709,10 +725,9 @@ def plot_flow_field(
     # a Figure of its own, without pyplot: the caller's backend (a notebook's, a GUI's) is left as it is
     from matplotlib.figure import Figure
 
-    from labelfree.io.atomic import atomic_path, check_file_path, check_file_suffix
+    from labelfree.io.atomic import atomic_path, check_file_suffix
 
-    path = check_file_path(path, what="flow plot")
-    check_file_suffix(path, suffixes=(".png",), what="flow plot", writes="a PNG picture")
+    path = check_file_suffix(path, suffixes=(".png",), what="flow plot", writes="a PNG picture")
     f = np.asarray(flow, np.float32)
     if f.ndim != 3 or f.shape[-1] != 2:
         raise DimensionError(f"flow must have shape (Y, X, 2); got {f.shape}.")

@@ -30,6 +30,7 @@ from labelfree.motion.flow import (
     exposure_gains,
     flow_settings,
     frame_extremes,
+    frame_means,
     repair_raw_hot_pixels,
     uint8_range,
 )
@@ -648,7 +649,8 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, progress: Any, *, noise_check:
                          extremes=extremes)
     # a frame of another exposure is mapped to the grey values of its neighbours: the classifier of the
     # next pair, trained on theirs, would call all of it cell
-    gains = exposure_gains(da.data, low=lo, skip=sorted(blank))
+    means = frame_means(da.data, skip=sorted(blank))  # the brightness both rules compare, read once
+    gains = exposure_gains(da.data, low=lo, skip=sorted(blank), means=means)
     exposed = np.flatnonzero(gains != 1).tolist()
     if exposed:  # nor does such a frame stretch the grey range of the others
         lo, hi = uint8_range(da.data, low=cfg.scale_low_percentile, high=cfg.scale_high_percentile,
@@ -658,7 +660,7 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, progress: Any, *, noise_check:
     # a bleaching movie (a trend of over 1.5 x in brightness) is brought back to its brightest frames' grey
     # values: its last frames would keep a third of the grey levels, and the flow thresholds and the area
     # found fall with them
-    trend = bleaching_gains(da.data, low=lo, skip=sorted(blank), exposure=gains)
+    trend = bleaching_gains(da.data, low=lo, skip=sorted(blank), exposure=gains, means=means)
     bleaching = bool(np.any(trend != 1))
     if bleaching:
         log.info("Motion: brightness trend over the movie of %.2f x (bleaching): frames brought back to its "
