@@ -95,7 +95,9 @@ def add_pipeline_arguments(p: argparse.ArgumentParser, spec: Any, /) -> None:
     from labelfree.cli import add_run_options, path_argument
 
     p.add_argument("input", type=path_argument("the input path", "an image file"),
-                   help="image file (TIFF, ImageJ hyperstack, OME-TIFF)")
+                   help="image file (TIFF, ImageJ hyperstack, OME-TIFF; or a 2-D PNG, JPEG, BMP, GIF or PGM picture), "
+                        "OME-Zarr image folder, or a folder of "
+                        "TIFF frames, one file per time point (a movie named after the folder)")
     add_run_options(p, channel_help=_channel_help(spec))
     p.add_argument("--dims", help="axis letters of a plain TIFF without axis metadata, e.g. TYX or CYX (also a 3- or "
                                   "4-frame movie that tifffile stored as RGB planes: TYX); S names the colour samples "
@@ -340,10 +342,11 @@ def _register_eval(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("eval", help="score a label image against ground truth")
     p.add_argument("pred", type=path_argument("the prediction path", "a label TIFF"),
-                   help="predicted label TIFF or OME-Zarr label image (2-D or a T stack)")
+                   help="predicted label TIFF, grey PNG (8 or 16 bit) or OME-Zarr label image (2-D or a T stack)")
     p.add_argument(
         "gt", type=path_argument("the ground-truth path", "a label TIFF or a SEG folder"),
-        help="ground-truth label TIFF or OME-Zarr label image, or a Cell Tracking Challenge SEG folder: "
+        help="ground-truth label TIFF, grey PNG (8 or 16 bit, e.g. Cellpose's _masks.png) or OME-Zarr label "
+             "image, or a Cell Tracking Challenge SEG folder: "
              "man_segNNN.tif is scored against "
              "frame NNN of a T-stack prediction (the frames both have; a single-frame prediction takes the one file "
              "of its frame); (Z, Y, X) man_seg files are scored as volumes of 3-D objects"

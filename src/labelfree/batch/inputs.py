@@ -32,7 +32,9 @@ __all__ = ["BatchInput", "collect_inputs", "read_manifest", "IMAGE_SUFFIXES"]
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = (".ome.tiff", ".ome.tif", ".tiff", ".tif", ".btf", ".ome.zarr", ".zarr")
+#: the inputs a folder or a pattern contributes: TIFF, OME-Zarr and 2-D pictures (labelfree.io.raster)
+IMAGE_SUFFIXES = (".ome.tiff", ".ome.tif", ".tiff", ".tif", ".btf", ".ome.zarr", ".zarr", ".png", ".jpg", ".jpeg",
+                  ".jpe", ".jfif", ".bmp", ".gif", ".pgm", ".ppm", ".pbm", ".pnm")
 MANIFEST_SUFFIXES = (".csv", ".yaml", ".yml")
 _RESERVED = ("path", "name", "channels", "dims", "channel_names", "options")
 

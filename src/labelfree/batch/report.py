@@ -80,10 +80,11 @@ def _input_plane(path: Path) -> np.ndarray | None:
     """First plane of an input, reading as little as possible (page 0 / one zarr chunk row)."""
     from labelfree.overlay import first_plane
 
-    if path.is_dir():
-        from labelfree.io.ngff import read_ngff
+    if path.is_dir() or not path.name.lower().endswith((".tif", ".tiff", ".btf")):
+        # an OME-Zarr image or a folder of frames (lazy: one chunk, one frame file), a picture (PNG, JPEG: read whole)
+        from labelfree.io import read_image
 
-        return first_plane(read_ngff(path))
+        return first_plane(read_image(path, lazy=True))
     import tifffile
 
     with tifffile.TiffFile(path) as tif:

@@ -20,6 +20,7 @@ import xarray as xr
 
 from labelfree.errors import InputError
 from labelfree.image import to_dataarray
+from labelfree.io.sequence import stack_frames
 
 __all__ = ["read_ctc", "read_tra_markers", "seg_frame", "CTCDataset", "LazyFrames"]
 
@@ -136,7 +137,8 @@ class CTCDataset:
         The T coordinate holds the frame indices (unit ``frame``).
         """
         if self._movie is None:
-            stack = np.stack([self.frame(f) for f in self.frames])
+            # frames of another size or pixel type: an InputError naming the file (labelfree.io.sequence)
+            stack = stack_frames([self._frame_files[f] for f in self.frames], _read_plane)
             dims = "TYX" if stack.ndim == 3 else "TZYX"
             da = to_dataarray(stack, dims=dims, attrs={"source": str(self.root / self.sequence)})
             da = da.assign_coords(T=xr.Variable("T", np.asarray(self.frames, np.float64), attrs=dict(da.coords["T"].attrs)))

@@ -202,10 +202,11 @@ def write_labels(
 
 
 def read_labels(path: str | os.PathLike[str], /) -> np.ndarray:
-    """Read a label image file (TIFF; or an OME-Zarr label image, level 0) as an integer array, axes of
-    length one dropped.
+    """Read a label image file (TIFF; a grey, 1-bit or palette PNG, BMP, GIF or PGM such as Cellpose's
+    ``_masks.png``; or an OME-Zarr label image, level 0) as an integer array, axes of length one dropped.
 
-    ImageJ float32 label images (more than 65535 labels) are converted to uint32.
+    ImageJ float32 label images (more than 65535 labels) are converted to uint32. A JPEG or a colour picture
+    is no label image (an InputError; :func:`labelfree.io.raster.label_values`).
 
     Raises
     ------
@@ -213,9 +214,10 @@ def read_labels(path: str | os.PathLike[str], /) -> np.ndarray:
         Missing, unreadable or damaged file, or values that are not labels (fractions,
         negative numbers).
     """
+    from labelfree.io.raster import label_values
     from labelfree.io.tiff import read_array
 
-    arr = np.squeeze(read_array(path))
+    arr = np.squeeze(label_values(path, read_array(path)))
     kind = arr.dtype.kind
     if kind == "b":
         return arr.astype(np.uint8)
@@ -241,7 +243,8 @@ def read_provenance(path: str | os.PathLike[str], /) -> dict[str, Any] | None:
     from labelfree.io.tiff import _check_file
 
     path = Path(path)
-    _check_file(path)
+    if _check_file(path) != "TIFF":  # a picture (PNG, JPEG, ...) stores no provenance
+        return None
     with tifffile.TiffFile(path) as tif:
         meta = tif.imagej_metadata or {}
     props = meta.get("Properties")

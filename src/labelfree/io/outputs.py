@@ -81,8 +81,10 @@ EXTRA_SUFFIXES = {
     "flow": "_flow.tif",
     "drift": "_drift.csv",
 }
-#: file name suffixes of LabelFree inputs (stripped whole to make the output stem)
-IMAGE_SUFFIXES = (".ome.tiff", ".ome.tif", ".ome.zarr", ".tiff", ".tif", ".btf", ".zarr")
+#: file name suffixes of LabelFree inputs (stripped whole to make the output stem): TIFF, OME-Zarr, and the 2-D
+#: pictures of :mod:`labelfree.io.raster` (PNG, JPEG, BMP, GIF, PGM/PPM)
+IMAGE_SUFFIXES = (".ome.tiff", ".ome.tif", ".ome.zarr", ".tiff", ".tif", ".btf", ".zarr", ".png", ".jpg", ".jpeg",
+                  ".jpe", ".jfif", ".bmp", ".gif", ".pgm", ".ppm", ".pbm", ".pnm")
 STAGING_DIR = ".labelfree-staging"
 LOCK_FILE = ".labelfree.lock"
 _JOURNAL = "publish.json"
@@ -92,12 +94,17 @@ _MAX_STEM = 200
 # -- names ---------------------------------------------------------------------------------------------------------
 
 def output_stem(path: str | os.PathLike[str], /) -> str:
-    """The output stem of an input file: its whole name without the image suffix.
+    """The output stem of an input file: its whole name without the image suffix; of a folder of frames, its
+    name (``.`` or ``..``: the name of the folder they stand for).
 
     >>> output_stem("exp1.pos1.ome.tif"), output_stem("/data/movie.tif"), output_stem("a.b")
     ('exp1.pos1', 'movie', 'a.b')
+    >>> output_stem("/data/Fluo-N2DH-SIM+/01/"), output_stem("/data/Fluo-N2DH-SIM+/01/..")
+    ('01', 'Fluo-N2DH-SIM+')
     """
     name = Path(path).name.rstrip("/") or str(path)
+    if name in (".", ".."):  # a folder named by where it is (labelfree motion . -o ../out)
+        name = os.path.basename(os.path.abspath(path)) or name
     low = name.lower()
     for suffix in IMAGE_SUFFIXES:
         if low.endswith(suffix) and len(name) > len(suffix):

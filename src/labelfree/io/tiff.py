@@ -1,4 +1,8 @@
-"""Read TIFF, ImageJ hyperstack and OME-TIFF files into the LabelFree data model."""
+"""Read TIFF, ImageJ hyperstack and OME-TIFF files into the LabelFree data model.
+
+:func:`read_image` and :func:`read_array` also take an OME-Zarr folder (:mod:`labelfree.io.ngff`), a folder of
+frame files (:mod:`labelfree.io.sequence`) and a 2-D PNG, JPEG, BMP, GIF or PGM picture (:mod:`labelfree.io.raster`).
+"""
 
 from __future__ import annotations
 
@@ -26,22 +30,30 @@ log = logging.getLogger(__name__)
 _OME_TO_DIM = {"T": "T", "C": "C", "Z": "Z", "Y": "Y", "X": "X", "S": "C"}
 
 
-def _check_file(path: Path) -> None:
+def _check_file(path: Path) -> str:
+    """``"TIFF"`` for a TIFF file, the format of a 2-D picture that :mod:`labelfree.io.raster` reads (``"PNG"``,
+    ``"JPEG"``, ...); else an InputError that says what the file is and what to do."""
     if not path.exists():
         raise InputError(f"Image file {path} does not exist; check the path.")
     if path.is_dir():
         if path.suffix.lower() == ".zarr":
             raise InputError(f"{path} is a Zarr folder, not a TIFF file; give a TIFF file here (OME-Zarr images are "
                              "read with labelfree.io.read_image or read_ngff).")
-        raise InputError(f"{path} is a folder, not an image file; give a TIFF file or an OME-Zarr image folder "
-                         "(a Cell Tracking Challenge folder is read in Python with labelfree.io.read_ctc).")
+        raise InputError(f"{path} is a folder, not an image file; give a TIFF file here (labelfree.io.read_image "
+                         "reads a folder of TIFF frames as a movie, and an OME-Zarr image folder).")
     try:
         with open(path, "rb") as fh:
-            magic = fh.read(4)
+            magic = fh.read(32)
     except OSError as exc:
         raise InputError(f"Cannot read {path}: {exc.strerror or exc}.") from exc
-    if magic[:2] not in (b"II", b"MM") or magic[2:4] not in (b"*\x00", b"\x00*", b"+\x00", b"\x00+"):
-        raise InputError(f"{path} is not a TIFF file (it starts with {magic!r}); LabelFree reads TIFF/OME-TIFF.")
+    if magic[:2] in (b"II", b"MM") and magic[2:4] in (b"*\x00", b"\x00*", b"+\x00", b"\x00+"):
+        return "TIFF"
+    from labelfree.io.raster import picture_format, unknown_format_message
+
+    kind = picture_format(magic)
+    if kind is None:
+        raise InputError(unknown_format_message(path, magic))
+    return kind
 
 
 def _imagej_calibration(page: Any, meta: dict[str, Any]) -> dict[str, Any]:
@@ -572,7 +584,8 @@ def read_image(
     lazy: bool = False,
     series: int | None = None,
 ) -> xr.DataArray:
-    """Read a TIFF, ImageJ hyperstack or OME-TIFF (or an OME-Zarr folder) with its calibration.
+    """Read a TIFF, ImageJ hyperstack or OME-TIFF with its calibration (or an OME-Zarr folder, a folder of frames,
+    a PNG, JPEG, BMP, GIF or PGM picture).
 
     Parameters
     ----------
@@ -588,7 +601,10 @@ def read_image(
         array as RGB planes unless told otherwise: such an image gets
         ``attrs["planar_rgb"] = True``, and the one-channel pipelines' errors say to read
         it with ``dims="TYX"`` when the planes are frames. A ``.zarr`` folder is read
-        with :func:`labelfree.io.ngff.read_ngff` (level 0, dask-backed).
+        with :func:`labelfree.io.ngff.read_ngff` (level 0, dask-backed); another folder is a
+        movie of one file per frame (:func:`labelfree.io.sequence.read_sequence`: natural order of
+        names, T the frame index); a picture is read by :func:`labelfree.io.raster.read_picture`
+        (in pixels; colour as channels R, G, B).
         A file of several images (a multi-position OME-TIFF) gives the one ``series`` names,
         else one named in a warning: the first whose planes the file holds (one file of a
         multi-file OME-TIFF holds its own position) that is not a reduced-resolution preview.
@@ -635,12 +651,22 @@ def read_image(
         Axes that cannot be known without ``dims=``, or ``dims`` of the wrong length.
     """
     path = Path(path)
-    if path.is_dir():  # an OME-Zarr image folder: read lazily (labelfree.io.ngff)
+    if path.is_dir():  # an OME-Zarr image folder (read lazily, labelfree.io.ngff) or a folder of TIFF frames
         from labelfree.io.ngff import is_ngff, read_ngff
 
         if is_ngff(path):
             return read_ngff(path, channel_names=channel_names, series=series)
-    _check_file(path)
+        if path.suffix.lower() != ".zarr":
+            from labelfree.io.sequence import read_sequence
+
+            return read_sequence(path, read_image, dims=dims, channel_names=channel_names, memmap=memmap,
+                                 lazy=lazy, series=series)
+    kind = _check_file(path)
+    if kind != "TIFF":  # a 2-D picture (PNG, JPEG, ...)
+        from labelfree.io.raster import read_picture
+
+        return read_picture(path, kind, dims=dims, channel_names=channel_names, memmap=memmap, lazy=lazy,
+                            series=series)
     with _tifffile_notes(path), _open_tiff(path) as tif, _damage_reported(path):
         chosen = _choose_series(tif, path, series)
         index = _series_index(tif, chosen)
@@ -715,7 +741,15 @@ def read_array(path: str | os.PathLike[str], /, *, series: int | None = None) ->
 
         if is_ngff(path):
             return np.asarray(read_ngff(path, series=series).values)
-    _check_file(path)
+        if path.suffix.lower() != ".zarr":  # a folder of TIFF frames: their arrays along a new first axis
+            from labelfree.io.sequence import read_sequence_array
+
+            return read_sequence_array(path, read_array, series=series)
+    kind = _check_file(path)
+    if kind != "TIFF":  # a 2-D picture (PNG, JPEG, ...): its stored values
+        from labelfree.io.raster import read_picture_array
+
+        return read_picture_array(path, kind, series=series)
     with _tifffile_notes(path), _open_tiff(path) as tif, _damage_reported(path):
         chosen = _choose_series(tif, path, series)
         _check_complete(tif, chosen, path)

@@ -1,0 +1,241 @@
+"""A folder of image files, one per time point, read as one movie (Fiji's *File › Import › Image Sequence*).
+
+Microscopes and Fiji (*File › Save As › Image Sequence*) save a time-lapse as one file per frame:
+``t000.tif, t001.tif, ...`` (the Cell Tracking Challenge), ``img_0001.tif``, Micro-Manager's
+``img_channel000_position000_time000000000_z000.tif``. The frames are the folder's TIFF files in the
+natural order of their names (``t2`` before ``t10``); in a folder without TIFF files, its 2-D pictures
+(PNG, JPEG, ...: :mod:`labelfree.io.raster`). Hidden files, other files (``metadata.txt``, ``.json``
+sidecars, ``.png`` overlays beside TIFF frames) and sub-folders (``01_GT``) are not frames.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import xarray as xr
+
+from labelfree.errors import CorruptFileError, DimensionError, InputError
+from labelfree.image import to_dataarray
+
+__all__ = ["read_sequence", "read_sequence_array", "sequence_files", "stack_frames"]
+
+log = logging.getLogger(__name__)
+
+#: name endings of the files that are frames
+FRAME_SUFFIXES = (".tif", ".tiff", ".btf")
+_NUMBER = re.compile(r"\d+")
+_OME_SIZE = re.compile(r'PhysicalSize[XYZ](?:Unit)?="[^"]*"')
+
+
+def _natural_key(name: str) -> list[Any]:
+    return [(0, int(part), "") if part.isdigit() else (1, 0, part.lower()) for part in re.split(r"(\d+)", name)]
+
+
+def sequence_files(folder: str | os.PathLike[str], /) -> list[Path]:
+    """The frame files of ``folder`` in natural order: its TIFF files (none: its pictures, PNG, JPEG, ...), whose
+    names differ in one number.
+
+    Raises
+    ------
+    InputError
+        No frame file in the folder; image files of several name patterns (``t000.tif`` and
+        ``movie_labels.tif``), or names that differ in more than one number (the channels, positions
+        or z planes of a Micro-Manager folder beside its time points): the message lists them.
+    """
+    folder = Path(folder)
+    try:
+        visible = [e for e in os.scandir(folder) if not e.name.startswith(".")]
+        entries = sorted((e.name for e in visible if e.is_file()), key=_natural_key)
+        folders = sorted((e.name for e in visible if e.is_dir()), key=_natural_key)
+    except OSError as exc:
+        raise InputError(f"Cannot list the folder {folder}: {exc.strerror or exc}.") from exc
+    from labelfree.io.raster import PICTURE_SUFFIXES
+
+    names = [n for n in entries if n.lower().endswith(FRAME_SUFFIXES)] or \
+        [n for n in entries if n.lower().endswith(PICTURE_SUFFIXES)]
+    if not names:
+        kinds = sorted({Path(n).suffix.lower() or n for n in entries})
+        held = f"{len(entries)} other file(s) ({', '.join(kinds[:6])})" if entries else "no files"
+        if folders:  # a dataset folder: the frames are in one of its folders
+            held += f" and the folder(s) {', '.join(folders[:6])}{', ...' if len(folders) > 6 else ''}"
+        raise InputError(
+            f"{folder} is a folder, not an image file; give a TIFF file or an OME-Zarr image folder, or a folder "
+            f"of TIFF files (or PNG, JPEG, ...) that are the frames of one movie, one file per time point. {folder} "
+            f"holds {held}. Frames in another format: open them in Fiji (File > Import > Image Sequence) and save "
+            "the movie with File > Save As > Tiff.")
+    groups: dict[str, list[str]] = {}
+    for name in names:
+        groups.setdefault(_NUMBER.sub("#", name.lower()), []).append(name)
+    if len(groups) > 1:
+        shown = "; ".join(f"{len(g)} like {g[0]}" for g in sorted(groups.values(), key=len, reverse=True)[:5])
+        raise InputError(
+            f"{folder} holds image files of {len(groups)} name patterns ({shown}); a folder is read as one movie "
+            "whose file names differ only in the frame number. Move the frames of the movie into a folder of "
+            "their own, or give a single file.")
+    numbers = [[int(x) for x in _NUMBER.findall(name)] for name in names]
+    varying = [i for i in range(len(numbers[0])) if len({row[i] for row in numbers}) > 1]
+    if len(varying) > 1:
+        pieces = _NUMBER.split(names[0])
+        fields = ", ".join(f"after {pieces[i]!r}: {min(r[i] for r in numbers)} to {max(r[i] for r in numbers)}"
+                           for i in varying)
+        raise InputError(
+            f"The names of the {len(names)} image files in {folder} differ in {len(varying)} numbers ({fields}): "
+            "they are several channels, positions or z planes, not the frames of one movie. Move the files of "
+            "one position and channel into a folder of their own (one number left: the time point), or open the "
+            "folder in Fiji (File > Import > Image Sequence or Bio-Formats) and save a hyperstack with "
+            "File > Save As > Tiff.")
+    skipped = len(entries) - len(names)
+    if skipped:
+        log.info("%s: %d frames (%s to %s); %d other file(s) are not frames.", folder, len(names), names[0],
+                 names[-1], skipped)
+    return [folder / name for name in names]
+
+
+def stack_frames(files: Sequence[Path], read: Callable[[Path], np.ndarray], /, *,
+                 first: np.ndarray | None = None) -> np.ndarray:
+    """The arrays that ``read`` gives for ``files`` stacked along a new first axis, in one array allocated once.
+
+    ``first``: the array of ``files[0]`` when already read. An array of another shape or pixel type than the
+    first file's is an :class:`InputError` naming its file.
+    """
+    first = read(files[0]) if first is None else first
+    out = np.empty((len(files), *first.shape), first.dtype)
+    out[0] = first
+    for k, path in enumerate(files[1:], 1):
+        plane = read(path)
+        if plane.shape != first.shape or plane.dtype != first.dtype:
+            raise InputError(_differs(path, plane.shape, plane.dtype, files[0], first.shape, first.dtype))
+        out[k] = plane
+    return out
+
+
+def _differs(path: Path, shape: Sequence[int], dtype: Any, first: Path, shape0: Sequence[int], dtype0: Any) -> str:
+    return (f"{path} is {' x '.join(map(str, shape))} {np.dtype(dtype)}, but {first.name}, the first frame of the "
+            f"folder, is {' x '.join(map(str, shape0))} {np.dtype(dtype0)}: the frames of a folder must all have one "
+            "size and pixel type. Crop or convert that file, or move it out of the folder.")
+
+
+def _frame_dims(dims: str | None) -> str | None:
+    """The axes of each file from the ``dims`` of the folder: a leading T names the sequence itself."""
+    if dims is None:
+        return None
+    dims = "".join(dims).upper()
+    if "T" in dims[1:]:
+        raise DimensionError(f"dims={dims!r} for a folder of frames: T is the folder's sequence of files and comes "
+                             "first (e.g. 'TYX', 'TCYX'), or is left out ('YX', 'CYX': the axes of each file).")
+    return dims[1:] if dims.startswith("T") else dims
+
+
+def _one_time_point(da: xr.DataArray, path: Path) -> xr.DataArray:
+    if "T" not in da.dims:
+        return da
+    if da.sizes["T"] == 1:
+        return da.isel(T=0, drop=True)
+    raise DimensionError(f"{path} holds {da.sizes['T']} frames (a T axis), but the files of a folder are read as one "
+                         "time point each. Give that file itself, or save one file per time point.")
+
+
+def _read_frame(path: str | os.PathLike[str], read: Callable[..., xr.DataArray], dims: str | None,
+                series: int | None, channel_names: Sequence[str] | None = None) -> xr.DataArray:
+    path = Path(path)
+    try:
+        return _one_time_point(read(path, dims=dims, channel_names=channel_names, series=series), path)
+    except DimensionError as exc:
+        raise DimensionError(f"{exc} (In a folder of frames, dims names the axes of each file, after an optional "
+                             "leading T for the sequence.)") from exc
+
+
+def _frame_values(path: str, read: Callable[..., xr.DataArray], dims: str | None, series: int | None,
+                  shape: tuple[int, ...], dtype: str, first: str) -> np.ndarray:
+    values = _read_frame(path, read, dims, series).values
+    if values.shape != shape or values.dtype != np.dtype(dtype):
+        raise InputError(_differs(Path(path), values.shape, values.dtype, Path(first), shape, dtype))
+    return values
+
+
+def _header(path: Path, series: int | None) -> tuple[tuple[int, ...], np.dtype, tuple[Any, ...]]:
+    """Stored shape, pixel type and calibration tags of a frame file, read without its pixels."""
+    import tifffile
+
+    try:
+        tif = tifffile.TiffFile(path)
+    except Exception as exc:  # tifffile raises several types for broken files
+        raise CorruptFileError(f"{path} could not be read as a TIFF ({type(exc).__name__}: {exc}); the file is "
+                               "damaged or truncated. Copy or export it again, or move it out of the folder.") from exc
+    with tif:
+        chosen = tif.series[series or 0] if len(tif.series) > (series or 0) else tif.series[0]
+        page = chosen.keyframe
+        tags = tuple(str(page.tags[t].value) for t in ("XResolution", "YResolution", "ResolutionUnit")
+                     if t in page.tags)
+        meta = tif.imagej_metadata or {}
+        calibration = tags + tuple(str(meta.get(k)) for k in ("unit", "spacing"))
+        calibration += tuple(_OME_SIZE.findall(tif.ome_metadata or ""))
+        return tuple(chosen.shape), np.dtype(chosen.dtype), calibration
+
+
+def _check_headers(files: Sequence[Path], series: int | None) -> None:
+    """InputError naming the first file of another stored size or pixel type than the first; a warning
+    when the files' calibrations disagree (the first one's is used). Pictures (PNG, ...) are checked as read."""
+    if not files[0].name.lower().endswith(FRAME_SUFFIXES):
+        return
+    shape0, dtype0, cal0 = _header(files[0], series)
+    other_calibration = None
+    for path in files[1:]:
+        shape, dtype, cal = _header(path, series)
+        if shape != shape0 or dtype != dtype0:
+            raise InputError(_differs(path, shape, dtype, files[0], shape0, dtype0))
+        if cal != cal0 and other_calibration is None:
+            other_calibration = path
+    if other_calibration is not None:
+        log.warning("The frames of %s do not all have one calibration (%s differs from %s, the first frame): the "
+                    "movie takes the first frame's pixel size and units.", files[0].parent, other_calibration.name,
+                    files[0].name)
+
+
+def read_sequence(folder: str | os.PathLike[str], read: Callable[..., xr.DataArray], /, *, dims: str | None = None,
+                  channel_names: Sequence[str] | None = None, memmap: bool = False, lazy: bool = False,
+                  series: int | None = None) -> xr.DataArray:
+    """Read a folder of frames (:func:`sequence_files`) as a movie, each file with ``read``
+    (:func:`labelfree.io.read_image`, which reads a folder with this function).
+
+    Each file is one time point: a plane (T, Y, X), channels (T, C, Y, X) or a z-stack (T, Z, Y, X).
+    ``dims`` names the axes of each file, after an optional leading ``T`` (the sequence); ``channel_names``
+    and ``series`` apply to each file. The calibration and channel names are the first frame's (a warning
+    when the files' calibrations disagree); T is counted in frames from 0. ``lazy``: a dask array that reads
+    each file when its frame is computed; otherwise (``memmap`` too) the frames are read into one array.
+    """
+    folder = Path(folder)
+    files = sequence_files(folder)
+    frame_dims = _frame_dims(dims)
+    first = _read_frame(files[0], read, frame_dims, series, channel_names)
+    _check_headers(files, series)
+    shape, dtype = tuple(first.shape), first.dtype
+    if lazy:
+        from labelfree._deps import require
+
+        dask = require("dask", purpose="lazy reads of a folder of frames")
+        darray = require("dask.array", purpose="lazy reads of a folder of frames")
+        delayed = dask.delayed(_frame_values, pure=True)
+        reads = [darray.from_delayed(delayed(str(p), read, frame_dims, series, shape, dtype.str, str(files[0])),
+                                     shape, dtype) for p in files]
+        data: Any = darray.stack(reads)
+    else:
+        if memmap:
+            log.info("%s: the frames of a folder are read into memory (lazy=True reads each when it is used).", folder)
+        data = stack_frames(files, lambda p: _frame_values(str(p), read, frame_dims, series, shape, dtype.str,
+                                                           str(files[0])), first=first.values)
+    movie = xr.DataArray(data, dims=("T", *first.dims), coords=dict(first.coords))
+    return to_dataarray(movie, attrs={"source": str(folder), **({"series": series} if series is not None else {})})
+
+
+def read_sequence_array(folder: str | os.PathLike[str], read_array: Callable[..., np.ndarray], /, *,
+                        series: int | None = None) -> np.ndarray:
+    """The arrays of a folder's frames (``read_array``, :func:`labelfree.io.tiff.read_array`, of each) stacked
+    along a new first axis."""
+    files = sequence_files(folder)
+    return stack_frames(files, lambda p: read_array(p, series=series))
