@@ -13,8 +13,12 @@ examples:
   labelfree batch movies/ --pipeline motion --out results/
   labelfree batch "plate/**/*.tif" --pipeline threshold --config opts.yaml --out res/ --workers 4
   labelfree batch manifest.csv --pipeline cutter --out res/ --scheduler tcp://head:8786
+  labelfree batch plates/ --pipeline threshold --out res/ --series 2
   labelfree batch movies/ --pipeline motion --out res/ --drift --fiji ~/Fiji.app
 
+A file of several images (a multi-position OME-TIFF, a bioformats2raw OME-Zarr container)
+is one input per full-resolution image, with outputs <stem>_seriesN_*; --series N reads
+position N of every input instead (a manifest 'series' column chooses per file).
 A rerun with the same inputs, config and version skips finished inputs (--force redoes
 them); earlier results made differently are replaced only with --overwrite. One run at a
 time writes into an output folder. Exit code: 0 all inputs ok or skipped, 1 some failed
@@ -33,7 +37,7 @@ def _named_path(text: str) -> tuple[str, str]:
 def register(sub: Any) -> None:
     """Add the ``batch`` sub-command to the ``labelfree`` parser."""
     from labelfree.cli import add_run_options
-    from labelfree.cli_core import channel_names_argument
+    from labelfree.cli_core import channel_names_argument, series_argument
     from labelfree.pipelines import pipelines
 
     p = sub.add_parser(
@@ -52,6 +56,11 @@ def register(sub: Any) -> None:
     p.add_argument("--channel-names", metavar="NAMES", type=channel_names_argument,
                    help="names for every input's channels, comma-separated in their order, e.g. DAPI,GFP (a manifest "
                         "'channel_names' column overrides it per file)")
+    p.add_argument("--series", type=series_argument, metavar="N",
+                   help="the image series to read of every input, counted from 0 (a multi-position OME-TIFF: one "
+                        "per position); outputs <stem>_seriesN_*; an input without it fails (a manifest 'series' "
+                        "column overrides it per file). Default: every full-resolution series of a file of several, "
+                        "each an input of its own")
     p.add_argument("--input", dest="extra_inputs", action="append", type=_named_path, default=[],
                    metavar="NAME=PATH", help="an extra input of the pipeline for every file, e.g. zoo=models/ "
                    "(a manifest column NAME overrides it per file)")
@@ -136,7 +145,8 @@ def handle_batch(args: argparse.Namespace) -> int:
     try:
         summary = run_batch(args.inputs, pipeline=spec.name, out_dir=args.out, config=config, batch=batch,
                             progress=progress_from_args(args), channels=parse_channels(args.channel),
-                            channel_names=args.channel_names, dims=args.dims, config_file=args.config)
+                            channel_names=args.channel_names, dims=args.dims, config_file=args.config,
+                            series=args.series)
     except Cancelled as exc:
         print(f"labelfree batch: {exc}", file=sys.stderr)
         return 130

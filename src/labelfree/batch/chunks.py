@@ -166,7 +166,8 @@ def merge_and_write(image: xr.DataArray, parts: Sequence[tuple[int, np.ndarray, 
 
 
 def open_input(job: Any, /) -> xr.DataArray:
-    """The job's input as a lazy DataArray (nothing read until computed).
+    """The job's input (its series ``job.item.series``, when it names one) as a lazy DataArray (nothing
+    read until computed).
 
     TIFF pages are read on demand through tifffile's zarr view (needs zarr), OME-Zarr
     chunks through zarr; without zarr a TIFF is memory-mapped when uncompressed, read
@@ -175,11 +176,12 @@ def open_input(job: Any, /) -> xr.DataArray:
     from labelfree.errors import MissingDependencyError
     from labelfree.io import read_image
 
-    item = job.item
+    item = job.item  # a position of a multi-position file: that series only, by its index
     try:
-        image = read_image(item.path, dims=item.dims, channel_names=item.channel_names, lazy=True)
+        image = read_image(item.path, dims=item.dims, channel_names=item.channel_names, lazy=True, series=item.series)
     except MissingDependencyError:
-        image = read_image(item.path, dims=item.dims, channel_names=item.channel_names, memmap=True)
+        image = read_image(item.path, dims=item.dims, channel_names=item.channel_names, memmap=True,
+                           series=item.series)
     return image
 
 

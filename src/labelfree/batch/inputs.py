@@ -6,6 +6,8 @@ A manifest lists one input per row (CSV) or entry (YAML) with
 * ``name`` (optional output stem; default: the file name without extension),
 * ``channels`` (optional; channel names or 0-based indices, ``"0;2"`` in CSV),
 * ``dims`` (optional; axis letters for files without axis metadata, e.g. ``TYX``),
+* ``series`` (optional; the image series to read, counted from 0, of a multi-position file;
+  empty: every full-resolution series of the file, each an input of its own),
 * ``channel_names`` (optional; a name for each channel in order, ``"DAPI;GFP"`` in CSV: they
   replace the file's, for ``channels``, the channel options and a zoo's models),
 * the pipeline's extra inputs by name (optional; e.g. a ``markers`` file or a ``zoo`` folder,
@@ -36,7 +38,7 @@ log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = (".ome.tiff", ".ome.tif", ".tiff", ".tif", ".btf", ".ome.zarr", ".zarr", ".png", ".jpg", ".jpeg",
                   ".jpe", ".jfif", ".bmp", ".gif", ".pgm", ".ppm", ".pbm", ".pnm")
 MANIFEST_SUFFIXES = (".csv", ".yaml", ".yml")
-_RESERVED = ("path", "name", "channels", "dims", "channel_names", "options")
+_RESERVED = ("path", "name", "channels", "dims", "channel_names", "series", "options")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +61,9 @@ class BatchInput:
         The pipeline's extra inputs for this file, by name (paths).
     options : dict
         Pipeline options that override the run's config for this input.
+    series : int or None
+        The image series (position) of the file to read, counted from 0 as
+        ``read_image(path, series=N)`` counts them; None reads the file's one image.
     """
 
     path: Path
@@ -68,6 +73,7 @@ class BatchInput:
     channel_names: tuple[str, ...] | None = None
     inputs: dict[str, Path] = dataclasses.field(default_factory=dict)
     options: dict[str, Any] = dataclasses.field(default_factory=dict)
+    series: int | None = None
 
     def describe(self) -> dict[str, Any]:
         """JSON-serialisable record of everything that defines this input's result."""
@@ -78,6 +84,7 @@ class BatchInput:
             "channel_names": list(self.channel_names) if self.channel_names is not None else None,
             "inputs": {k: str(v) for k, v in sorted(self.inputs.items())},
             "options": dict(self.options),
+            "series": self.series,
         }
 
 
@@ -120,6 +127,25 @@ def _parse_channels(value: Any) -> tuple[str | int, ...] | None:
         return parse_channels(value)
     except InputError as exc:
         raise ConfigError(f"channels: {exc}") from None
+
+
+def series_option(value: Any, /) -> int | None:
+    """``series`` of a manifest entry or a batch run: the index of an image series (a whole number from 0),
+    or None (nothing given: every full-resolution series of the file)."""
+    import operator
+
+    if value is None or value == "":
+        return None
+    try:
+        index = None if isinstance(value, (bool, float)) else operator.index(value)
+    except TypeError:
+        index = None
+    if index is None and isinstance(value, str) and value.strip().isdigit():
+        index = int(value)
+    if index is None or index < 0:
+        raise ConfigError(f"series: expected the index of an image series, a whole number from 0 (the first series "
+                          f"is 0), or nothing for every series of the file; got {value!r}.")
+    return index
 
 
 def channel_names_option(value: Any, /) -> tuple[str, ...] | None:
@@ -170,6 +196,7 @@ def _entry(raw: dict[str, Any], base: Path, where: str, input_names: tuple[str, 
         channels=_parse_channels(raw.get("channels")),
         dims=str(raw["dims"]).upper() if raw.get("dims") else None,
         channel_names=_in_entry(where, channel_names_option, raw.get("channel_names")),
+        series=_in_entry(where, series_option, raw.get("series")),
         inputs={k: v for k, v in inputs.items() if v is not None},
         options=options,
     )
@@ -251,12 +278,55 @@ def _expand(spec: str | Path | BatchInput, input_names: tuple[str, ...]) -> list
     return [BatchInput(path)]  # a single file; a missing one is reported by the run
 
 
+def _full_series(path: Path, /) -> list[int]:
+    """Indices of the full-resolution series whose planes ``path`` holds (:func:`labelfree.io.image_series`);
+    none for a path that cannot be listed (missing, damaged, not an image: the run reports it)."""
+    from labelfree.io.ngff import is_ngff
+    from labelfree.io.series import image_series
+
+    if not (path.is_file() or is_ngff(path)):
+        return []
+    try:
+        return [s.index for s in image_series(path, own=True)]
+    except Exception as exc:  # noqa: BLE001 - listing only chooses the inputs; reading the file reports errors
+        log.info("batch: the image series of %s could not be listed (%s: %s); it is one input.", path,
+                 type(exc).__name__, exc)
+        return []
+
+
+def _positions(items: list[BatchInput], series: int | None) -> list[BatchInput]:
+    """Each input whose ``series`` is not chosen (by its manifest entry, else by ``series`` for every input)
+    and whose file holds several full-resolution images (a multi-position OME-TIFF, a bioformats2raw
+    container) becomes one input per image: as Fiji's Bio-Formats "open all series" does. A name given
+    for the file gets ``_seriesN``; reduced-resolution previews are not inputs; a file of one image
+    stays one input as it was (its one series is read without choosing it)."""
+    listed: dict[str, list[int]] = {}
+    out: list[BatchInput] = []
+    for it in items:
+        if it.series is None and series is not None:
+            it = dataclasses.replace(it, series=series)
+        if it.series is not None:
+            out.append(it)
+            continue
+        key = os.path.realpath(it.path)
+        if key not in listed:
+            listed[key] = _full_series(it.path)
+        found = listed[key]
+        if len(found) < 2:
+            out.append(it)
+            continue
+        log.info("batch: %s holds %d images (series %s); each is an input.", it.path, len(found),
+                 ", ".join(map(str, found)))
+        out.extend(dataclasses.replace(it, series=k, stem=f"{it.stem}_series{k}" if it.stem else "") for k in found)
+    return out
+
+
 def _drop_repeats(items: list[BatchInput]) -> list[BatchInput]:
     """The same input listed twice with the same settings (a folder and a pattern that both hold it, a file
     named twice) runs once; the same file listed with other settings needs a ``name`` for each entry."""
-    kept: dict[tuple[str, str], BatchInput] = {}
+    kept: dict[tuple[str, str, int | None], BatchInput] = {}
     for it in items:
-        key = (os.path.realpath(it.path), it.stem)
+        key = (os.path.realpath(it.path), it.stem, it.series)
         first = kept.get(key)
         if first is None:
             kept[key] = it
@@ -298,12 +368,16 @@ def _unique_stems(items: list[BatchInput]) -> list[BatchInput]:
         if not it.stem:
             groups.setdefault((str(it.path.parent), s), []).append(i)
     for idxs in groups.values():  # one folder, one name, two formats (cells.tif, cells.zarr): the format tells
-        if len(idxs) > 1:
+        if len({items[i].path.name for i in idxs}) > 1:  # (the positions of one file are told by their series)
             for i in idxs:
                 name = items[i].path.name
                 suffix = name[len(_strip_suffix(name)):].strip(".").replace(".", "_").lower()
                 tails[i] = f"_{plain_stem(suffix)}" if suffix else ""
                 stems[i] = _fit_stem(stems[i], tails[i])
+    for i, it in enumerate(items):  # a position of a file: <stem>_seriesN, the stem rule of the commands' --series
+        if not it.stem and it.series is not None:
+            tails[i] += f"_series{it.series}"
+            stems[i] = _fit_stem(plain_stem(_strip_suffix(it.path.name)), tails[i])
     depth = [0] * len(items)
     for _ in range(8):
         seen: dict[str, list[int]] = {}
@@ -332,6 +406,7 @@ def collect_inputs(
     /,
     *,
     input_names: Iterable[str] = (),
+    series: int | None = None,
 ) -> list[BatchInput]:
     """Expand folders, glob patterns, manifests and files into a list of inputs.
 
@@ -345,6 +420,11 @@ def collect_inputs(
     input_names : iterable of str
         Names of the pipeline's extra inputs: manifest columns of these names are files
         (resolved relative to the manifest), not options.
+    series : int, optional
+        The image series to read of every input whose manifest entry names none. Without it, a
+        file of several full-resolution images (a multi-position OME-TIFF, a bioformats2raw
+        OME-Zarr container) gives one input per image, each with ``series`` set and the stem
+        ``<stem>_seriesN`` (listing the series reads the file's metadata only).
 
     Returns
     -------
@@ -356,4 +436,4 @@ def collect_inputs(
     names = tuple(input_names)
     items = [item for spec in specs for item in _expand(spec, names)]
     items = [dataclasses.replace(it, path=it.path.absolute()) for it in items]  # workers may have another cwd
-    return _unique_stems(_drop_repeats(items))
+    return _unique_stems(_drop_repeats(_positions(items, series_option(series))))

@@ -53,7 +53,7 @@ def format_report(summary: pd.DataFrame, /, *, max_errors: int = 20) -> str:
                      f"{float(ok['seconds'].fillna(0).sum()):.1f} s of work")
     failed = summary[summary["status"] == "failed"]
     for _, row in failed.head(max_errors).iterrows():
-        lines.append(f"FAILED {row['input']}: {row['error']}")
+        lines.append(f"FAILED {_input_name(row)}: {row['error']}")
     if len(failed) > max_errors:
         lines.append(f"... and {len(failed) - max_errors} more failure(s); see the summary table")
     if "path" in summary.attrs:
@@ -76,22 +76,24 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _input_plane(path: Path) -> np.ndarray | None:
-    """First plane of an input, reading as little as possible (page 0 / one zarr chunk row)."""
+def _input_plane(path: Path, series: int | None = None) -> np.ndarray | None:
+    """First plane of an input (of its image series ``series`` when it names one), reading as little as
+    possible (one page / one zarr chunk row)."""
     from labelfree.overlay import first_plane
 
-    if path.is_dir() or not path.name.lower().endswith((".tif", ".tiff", ".btf")):
-        # an OME-Zarr image or a folder of frames (lazy: one chunk, one frame file), a picture (PNG, JPEG: read whole)
+    if path.is_dir() or series is not None or not path.name.lower().endswith((".tif", ".tiff", ".btf")):
+        # an OME-Zarr image or a folder of frames (lazy: one chunk, one frame file), a position of a
+        # multi-position file (its own first plane, from its own file), a picture (PNG, JPEG: read whole)
         from labelfree.io import read_image
 
-        return first_plane(read_image(path, lazy=True))
+        return first_plane(read_image(path, lazy=True, series=series))
     import tifffile
 
     with tifffile.TiffFile(path) as tif:
         return first_plane(tif.pages[0].asarray())
 
 
-def _drift_corrected_plane(path: Path, shifts: Path) -> np.ndarray:
+def _drift_corrected_plane(path: Path, shifts: Path, series: int | None = None) -> np.ndarray:
     """First plane of the drift-corrected movie a batch run segmented (its labels' image).
 
     The batch corrects drift on the canvas :data:`labelfree.batch.fiji_step.CANVAS`: the
@@ -104,13 +106,13 @@ def _drift_corrected_plane(path: Path, shifts: Path) -> np.ndarray:
 
     drift, axes = read_shifts(shifts)
     if "Z" not in axes:
-        plane = _input_plane(path)
+        plane = _input_plane(path, series)
         window = canvas_window(drift, plane.shape, CANVAS)
         return shift_frame(plane, drift[0], window, subpixel=True)
     from labelfree.io import read_image
     from labelfree.overlay import first_plane
 
-    movie = read_image(path, lazy=True)
+    movie = read_image(path, lazy=True, series=series)
     frame = movie.isel(T=0, **({"C": 0} if "C" in movie.dims else {})).transpose("Z", "Y", "X")
     window = canvas_window(drift, [frame.sizes[ax] for ax in axes], CANVAS)
     z = window[0][0] + round(float(drift[0, 0]))  # the corrected movie's first Z plane
@@ -155,8 +157,10 @@ def _thumbnail(row: Any, folder: Path, size: int) -> str | None:
     target = folder / _THUMBS / f"{row['stem']}.png"
     shifts = _text(row.get("drift"))  # drift-corrected input: the labels belong to the corrected movie
     stat = labels_path.stat()
+    series = _series(row)
     key = json.dumps({"version": _THUMB_VERSION, "labels": [str(labels_path), stat.st_mtime_ns, stat.st_size],
-                      "input": _text(row.get("input")), "drift": shifts, "size": int(size)})
+                      "input": _text(row.get("input")), "drift": shifts, "size": int(size),
+                      **({"series": series} if series is not None else {})})
     if _thumbnail_key(target) == key:
         return f"{_THUMBS}/{target.name}"
     import tifffile
@@ -168,7 +172,7 @@ def _thumbnail(row: Any, folder: Path, size: int) -> str | None:
             labels = tif.pages[0].asarray()
         try:
             source = Path(_text(row.get("input")))
-            image = _drift_corrected_plane(source, Path(shifts)) if shifts else _input_plane(source)
+            image = _drift_corrected_plane(source, Path(shifts), series) if shifts else _input_plane(source, series)
             if image is not None and image.shape != labels.shape[-2:]:
                 raise ValueError(f"its first plane is {image.shape[0]}x{image.shape[1]} pixels, "
                                  f"the labels' {labels.shape[-2]}x{labels.shape[-1]}")
@@ -181,6 +185,18 @@ def _thumbnail(row: Any, folder: Path, size: int) -> str | None:
         log.warning("report: no thumbnail for %s: %s: %s", row["stem"], type(exc).__name__, exc)
         return None
     return f"{_THUMBS}/{target.name}"
+
+
+def _series(row: Any) -> int | None:
+    """The image series a summary row read (None: a file of one image, or a summary without the column)."""
+    text = _text(row.get("series")).split(".")[0]
+    return int(text) if text.isdigit() else None
+
+
+def _input_name(row: Any) -> str:
+    """The row's input file, with the image series read when it names one."""
+    series = _series(row)
+    return _text(row.get("input")) + (f" (series {series})" if series is not None else "")
 
 
 def _area_unit(row: Any) -> str:
@@ -319,7 +335,7 @@ def write_report(summary: pd.DataFrame, out_dir: str | os.PathLike[str], /, *, n
         n_obj = _text(row.get("n_objects"))
         body.append(
             f"<tr class='{html.escape(row['status'])}'><td>{picture}</td>"
-            f"<td><b>{html.escape(row['stem'])}</b><br><span class='note'>{html.escape(_text(row['input']))}</span></td>"
+            f"<td><b>{html.escape(row['stem'])}</b><br><span class='note'>{html.escape(_input_name(row))}</span></td>"
             f"<td>{html.escape(row['status'])}</td><td>{html.escape(n_obj.split('.')[0])}</td>"
             f"<td>{html.escape(_text(row.get('n_frames')).split('.')[0])}</td>"
             f"<td>{html.escape(f'{float(seconds):.1f} s' if seconds else '')}</td>"

@@ -12,7 +12,7 @@ import pandas as pd
 
 from labelfree._progress import Progress
 from labelfree.batch.config import SYNC, BatchConfig
-from labelfree.batch.inputs import BatchInput, channel_names_option, collect_inputs
+from labelfree.batch.inputs import BatchInput, channel_names_option, collect_inputs, series_option
 from labelfree.batch.state import checksum, input_fingerprint
 from labelfree.batch.task import OUTPUT_KINDS, Job, result_row
 from labelfree.errors import Cancelled, ConfigError, OutputExistsError
@@ -27,15 +27,19 @@ PENDING = "pending"
 SUMMARY_EVERY = 1.0
 
 SUMMARY_COLUMNS = (
-    "input", "stem", "status", "n_objects", "n_frames", "seconds", "error", "warnings", "worker", *OUTPUT_KINDS,
+    "input", "series", "stem", "status", "n_objects", "n_frames", "seconds", "error", "warnings", "worker",
+    *OUTPUT_KINDS,
 )
-#: summary columns of counts: integers, empty (pandas NA) for an input without a result
-COUNT_COLUMNS = ("n_objects", "n_frames")
+#: summary columns of whole numbers: empty (pandas NA) for an input without one (no result; a file of one image)
+COUNT_COLUMNS = ("series", "n_objects", "n_frames")
 
 
 def _fingerprint_extra(item: BatchInput, bcfg: BatchConfig, input_shas: dict[str, str | None]) -> dict[str, Any]:
     described = item.describe()
+    # the series only where one is read: a file of one image keeps the fingerprint (and the results) it had
+    series = {"series": item.series} if item.series is not None else {}
     return {
+        **series,
         "channels": described["channels"],
         "dims": described["dims"],
         "channel_names": described["channel_names"],
@@ -137,11 +141,23 @@ def plan_jobs(
             known[path] = input_checksum(path) if Path(path).exists() else None
         return known[path]
 
+    hashed: dict[Path, str | None] = {}  # the positions of one file: the file is hashed once
+    listed: dict[Path, Any] = {}
+
+    def image_checksum(path: Path) -> str | None:
+        if path not in hashed:
+            hashed[path] = input_checksum(path)
+        return hashed[path]
+
     for item in items:
         inputs = _input_paths(item, pipeline, batch)
+        missing = _missing_series(item, listed)
+        if missing:
+            rows[item.stem] = result_row(item, status="failed", error=f"InputError: {missing}")
+            continue
         try:
             cfg = config.replace(**item.options) if item.options else config
-            sha = input_checksum(item.path)
+            sha = image_checksum(item.path)
             shas = {name: extra_checksum(path) for name, path in inputs.items() if pipeline.input(name).is_path}
         except (ConfigError, OSError) as exc:
             what = "bad options" if isinstance(exc, ConfigError) else "cannot read the input file"
@@ -177,6 +193,28 @@ def plan_jobs(
             "(CLI --overwrite, API batch={'overwrite': True})."
         )
     return jobs, rows
+
+
+def _missing_series(item: BatchInput, listed: dict[Path, Any], /) -> str | None:
+    """Why the series ``item`` names cannot be read (the file holds no full-resolution series of that index),
+    from the file's metadata before any work; None when it can, or when the file cannot be listed (its
+    read reports why). ``listed`` keeps each file's series for the other inputs of the run."""
+    from labelfree.io.series import describe_series, image_series
+
+    if item.series is None:
+        return None
+    if item.path not in listed:
+        try:
+            listed[item.path] = image_series(item.path)
+        except Exception:  # noqa: BLE001 - a file that cannot be listed fails where it is read, with its error
+            listed[item.path] = None
+    found = listed[item.path]
+    if found is None or any(s.index == item.series for s in found):
+        return None
+    return (f"{item.path} has no image series {item.series} to segment: it holds {len(found)} full-resolution "
+            f"image series, counted from 0 (index, name: axes, shape): {describe_series(found)} (reduced-resolution "
+            "previews are not images to segment). Give one of these indices: --series N for every input, or a "
+            "manifest 'series' column for this file (empty: every series of the file).")
 
 
 def _row_from_state(item: BatchInput, state: dict[str, Any], out_dir: Path, *, status: str,
@@ -234,6 +272,7 @@ def run_batch(
     channel_names: Any = None,
     dims: str | None = None,
     config_file: str | Path | None = None,
+    series: int | None = None,
 ) -> pd.DataFrame:
     """Segment many images with one pipeline, on Dask, and write every output.
 
@@ -268,14 +307,19 @@ def run_batch(
     config_file : path, optional
         The file ``config`` was read from, when it was read by the caller (recorded as
         an input, never written over).
+    series : int, optional
+        The image series (position) to read of every input, counted from 0 (a manifest's
+        ``series`` overrides it); its outputs are ``<stem>_seriesN_*``. An input that holds no
+        such full-resolution series fails (its row lists the file's series). Without it, a
+        file of several full-resolution images is one input per image (``<stem>_seriesN``).
 
     Returns
     -------
     pandas.DataFrame
-        The summary, one row per input: input, stem, status (ok / skipped / failed /
-        cancelled), n_objects (objects summed over frames) and n_frames (integers, pandas
-        ``Int64``: NA for an input without a result), seconds, error,
-        worker and the output paths.
+        The summary, one row per input: input, series (the image series read, NA for a file
+        of one image), stem, status (ok / skipped / failed / cancelled), n_objects (objects
+        summed over frames) and n_frames (integers, pandas ``Int64``: NA for an input without
+        a result), seconds, error, worker and the output paths.
 
     Raises
     ------
@@ -302,13 +346,14 @@ def run_batch(
     every = {"channels": parse_channels(channels),
              "channel_names": channel_names_option(channel_names), "dims": dims.upper() if dims else None}
     every = {k: v for k, v in every.items() if v is not None}
+    series = series_option(series)  # a bad value is refused before the output folder is made
     out = Path(out_dir).expanduser().absolute()
     config_files = {"config": p for p in (config if isinstance(config, (str, Path)) else None, config_file) if p}
     with OutputFolder(out, inputs=config_files, overwrite=bcfg.overwrite,
                       purpose=f"labelfree batch --pipeline {pipe.name}") as folder:
         # listed once the folder is held and the leftovers of an interrupted run are gone: a set whose
         # publication was cut short in a folder that is also the input folder is not taken as an input
-        items = collect_inputs(inputs, input_names=batch_input_names(pipe))
+        items = collect_inputs(inputs, input_names=batch_input_names(pipe), series=series)
         items = [dataclasses.replace(it, **{k: v for k, v in every.items() if getattr(it, k) is None}) for it in items]
         bcfg = _check_run_inputs(items, pipe, bcfg)
         files = {f"input {i}": it.path for i, it in enumerate(items)}

@@ -76,7 +76,8 @@ class Job:
 
 def result_row(item: BatchInput, /, *, status: str, **fields: Any) -> dict[str, Any]:
     """One row of the run's summary table."""
-    row: dict[str, Any] = {"input": str(item.path), "stem": item.stem, "status": status, "n_objects": None,
+    row: dict[str, Any] = {"input": str(item.path), "series": item.series, "stem": item.stem, "status": status,
+                           "n_objects": None,
                            "n_frames": None, "seconds": None, "error": "", "warnings": "", "worker": ""}
     row.update({kind: "" for kind in OUTPUT_KINDS})
     row.update(fields)
@@ -84,7 +85,7 @@ def result_row(item: BatchInput, /, *, status: str, **fields: Any) -> dict[str, 
 
 
 def load_input(job: Job, /) -> xr.DataArray:
-    """Read one input image (and correct drift when asked).
+    """Read one input image, its series ``job.item.series`` only when it names one (and correct drift when asked).
 
     Returns
     -------
@@ -93,7 +94,7 @@ def load_input(job: Job, /) -> xr.DataArray:
     from labelfree.io import read_image
 
     item = job.item
-    image = read_image(item.path, dims=item.dims, channel_names=item.channel_names, memmap=True)
+    image = read_image(item.path, dims=item.dims, channel_names=item.channel_names, memmap=True, series=item.series)
     if job.drift_correction:
         from labelfree.batch.fiji_step import correct_stage_drift
 
@@ -161,7 +162,9 @@ def write_result(labels: xr.DataArray, image: xr.DataArray, /, *, job: Job, extr
     from labelfree.run import prepare_image
 
     item = job.item
-    record = {"batch": {"input": str(item.path), "input_sha256": job.input_sha256, "fingerprint": job.fingerprint,
+    series = {"series": item.series} if item.series is not None else {}
+    record = {"batch": {"input": str(item.path), **series, "input_sha256": job.input_sha256,
+                        "fingerprint": job.fingerprint,
                         "input_options": item.describe(), "n_objects": count_objects(labels),
                         "n_frames": n_frames_of(labels), **(extra or {})}}
     extras = {}

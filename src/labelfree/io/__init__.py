@@ -1,6 +1,7 @@
 """Reading images and writing the outputs Fiji opens unchanged.
 
 * :func:`read_image`: TIFF / ImageJ hyperstack / OME-TIFF -> DataArray with calibration;
+* :func:`image_series`: the image series of a multi-position file (metadata only);
 * :func:`read_ngff` / :func:`write_ngff` / :func:`write_ngff_labels`: OME-Zarr (NGFF 0.4, 0.5);
 * :func:`read_ctc`: Cell Tracking Challenge folders (frames, SEG, TRA, lineage);
 * :func:`write_labels`: ImageJ hyperstack label TIFF (calibration, glasbey LUT, provenance);
@@ -21,11 +22,14 @@ from labelfree.io.ngff import read_ngff, write_ngff, write_ngff_labels
 from labelfree.io.outputs import OutputFolder, check_output_file, output_stem, read_manifest, write_output_file
 from labelfree.io.rois import labels_to_rois, read_rois, roi_name, write_rois
 from labelfree.io.rois_raster import roi_mask, rois_to_labels
+from labelfree.io.series import SeriesInfo, image_series
 from labelfree.io.tables import OUTPUT_SUFFIXES, stage_outputs, write_outputs, write_table
 from labelfree.io.tiff import read_image
 
 __all__ = [
     "read_image",
+    "image_series",
+    "SeriesInfo",
     "read_ctc",
     "read_ngff",
     "write_ngff",
