@@ -1,46 +1,24 @@
-"""The core commands: ``labelfree <pipeline> INPUT -o OUT`` for every registered pipeline, ``demo`` and ``eval``.
+"""The core commands: ``labelfree <pipeline> INPUT -o OUT`` for every registered pipeline, ``demo``, ``options``.
 
 Every pipeline command has the same shape (see :func:`labelfree.cli.add_run_options`);
 its extra inputs (``--markers``, ``--zoo``, ...) and extra outputs (``--flow``) come
 from its spec. The output folder and file names are checked, and the folder held,
-before the image is read. ``eval`` scores a label image against ground truth.
+before the image is read. ``eval`` (scoring against ground truth) is :mod:`labelfree.cli_eval`.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import json
-import logging
 import re
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from labelfree.errors import InputError
-from labelfree.io import read_labels
-from labelfree.io.ctc import seg_frame
 
-__all__ = ["register", "format_metrics", "run_command", "add_pipeline_arguments", "options_markdown"]
-
-_METRIC_ROWS = (
-    ("pixel_precision", "pixel precision"),
-    ("pixel_recall", "pixel recall"),
-    ("pixel_f1", "pixel F1"),
-    ("pixel_jaccard", "pixel Jaccard"),
-    ("precision", "object precision"),
-    ("recall", "object recall"),
-    ("f1", "object F1"),
-    ("mean_iou", "mean IoU (matched)"),
-    ("average_precision", "average precision"),
-    ("aji", "aggregated Jaccard"),
-    ("seg", "CTC SEG"),
-)
-
+__all__ = ["register", "run_command", "add_pipeline_arguments", "options_markdown"]
 
 _CHANNEL_HELP = {
     "one": "channel to segment (0-based index or name); needed when the image has several",
@@ -173,7 +151,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("command", nargs="?", help="pipeline or tool (default: all)")
     p.add_argument("--markdown", action="store_true", help="print the tables of docs/options.md")
     p.set_defaults(func=_options)
-    _register_eval(sub)
+    from labelfree.cli_eval import register_eval
+
+    register_eval(sub)
 
 
 def _input_files(spec: Any, args: argparse.Namespace) -> dict[str, Any]:
@@ -336,259 +316,6 @@ def _demo_stem(spec: Any, name: str, /) -> str:
     owner = DEFAULT_DEMO if DEFAULT_DEMO in sharing else sharing[0]
     return name if owner == spec.name else f"{name}_{spec.name}"
 
-
-def _register_eval(sub: argparse._SubParsersAction) -> None:
-    from labelfree.cli import path_argument
-
-    p = sub.add_parser("eval", help="score a label image against ground truth")
-    p.add_argument("pred", type=path_argument("the prediction path", "a label TIFF"),
-                   help="predicted label TIFF, grey PNG (8 or 16 bit) or OME-Zarr label image (2-D or a T stack)")
-    p.add_argument(
-        "gt", type=path_argument("the ground-truth path", "a label TIFF or a SEG folder"),
-        help="ground-truth label TIFF, grey PNG (8 or 16 bit, e.g. Cellpose's _masks.png) or OME-Zarr label "
-             "image, or a Cell Tracking Challenge SEG folder: "
-             "man_segNNN.tif is scored against "
-             "frame NNN of a T-stack prediction (the frames both have; a single-frame prediction takes the one file "
-             "of its frame); (Z, Y, X) man_seg files are scored as volumes of 3-D objects"
-    )
-    p.add_argument("--threshold", type=_unit_interval, default=0.5, help="IoU threshold for object matching, in (0, 1]")
-    p.add_argument("--only-annotated", action="store_true", help="score only objects that overlap ground truth")
-    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.set_defaults(func=_eval)
-
-
-def _unit_interval(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}") from None
-    if not 0 < value <= 1:
-        raise argparse.ArgumentTypeError(f"the IoU threshold must lie in (0, 1]; got {value}")
-    return value
-
-
-def _frames_text(frames: list[int], /, *, limit: int = 12) -> str:
-    """``[0, 1, 2, 3, 5, 7]`` -> ``"0-3, 5, 7"`` (at most ``limit`` items, then the count)."""
-    runs: list[list[int]] = []
-    for t in frames:
-        if runs and t == runs[-1][1] + 1:
-            runs[-1][1] = t
-        else:
-            runs.append([t, t])
-    items = [str(a) if a == b else f"{a}-{b}" for a, b in runs]
-    if len(items) > limit:
-        items = items[:limit] + [f"... ({len(frames)} frames)"]
-    return ", ".join(items)
-
-
-def _seg_files(seg_dir: Path) -> dict[int, Path]:
-    files = {}
-    for f in seg_dir.iterdir():
-        t = seg_frame(f.name)
-        if t is not None and f.is_file():
-            files[t] = f
-    if not files:
-        slices = sorted(seg_dir.glob("man_seg*_*.tif*"))
-        hint = (" It holds only annotated slices of 3-D data (man_seg_TTT_ZZZ.tif), which eval does not score."
-                if slices else "")
-        raise InputError(f"{seg_dir} holds no man_segNNN.tif files (Cell Tracking Challenge SEG layout).{hint}")
-    return dict(sorted(files.items()))
-
-
-def _pairs_from_ctc(pred: np.ndarray, seg_dir: Path, *, pred_name: str = "the prediction"
-                    ) -> tuple[np.ndarray, np.ndarray, list[int], list[int]]:
-    """The prediction's frames and the ground truth of a CTC SEG folder, paired by frame number.
-
-    Frame t of a (T, Y, X) prediction is scored against ``man_segTTT.tif``; annotated
-    frames beyond the prediction's last are left out. A single-frame prediction needs a
-    folder with one annotated frame (else: pass that frame's file). Shapes are checked
-    first, so a prediction of another dataset is a shape error, not a frame-count one.
-
-    Returns
-    -------
-    pred, gt : (N, Y, X) stacks of the scored frames
-    scored, left_out : the ground-truth frame numbers scored, and those beyond the prediction
-    """
-    files = _seg_files(seg_dir)
-    numbers = list(files)
-    first = read_labels(files[numbers[0]])
-    single = pred.ndim == first.ndim
-    frame_shape = pred.shape if single else pred.shape[1:]
-    if pred.ndim not in (first.ndim, first.ndim + 1) or frame_shape != first.shape:
-        raise InputError(
-            f"The prediction has {'shape' if single else 'frames of shape'} {frame_shape} but the ground truth "
-            f"{files[numbers[0]].name} in {seg_dir} has shape {first.shape}; they must match. Is it the same "
-            "dataset and sequence?"
-        )
-    if single:
-        if len(files) != 1:
-            raise InputError(
-                f"{pred_name} is a single frame, but {seg_dir} holds {len(files)} annotated frames "
-                f"({_frames_text(numbers)}), so which one it shows is unknown. Pass that frame's file, e.g. "
-                f"labelfree eval {pred_name} {files[numbers[0]]}, or give the prediction of the whole sequence as "
-                "a T stack (its frame t is scored against man_segTTT.tif)."
-            )
-        return pred[None], first[None], numbers, []
-    n = pred.shape[0]
-    scored = [t for t in numbers if t < n]
-    left_out = [t for t in numbers if t >= n]
-    if not scored:
-        raise InputError(
-            f"None of the annotated frames of {seg_dir} ({_frames_text(numbers)}) lies within the {n} frames of "
-            f"{pred_name} (0-{n - 1}; a stack's frame t is scored against man_segTTT.tif). Give the prediction of "
-            f"the whole sequence (at least {numbers[0] + 1} frames), or score one frame: save it alone and pass its "
-            f"file, e.g. {files[numbers[0]]}."
-        )
-    gts = []
-    for t in scored:
-        gt = first if t == numbers[0] else read_labels(files[t])
-        if gt.shape != first.shape:
-            raise InputError(f"{files[t]} has shape {gt.shape} but {files[numbers[0]].name} {first.shape}; the "
-                             "frames of one SEG folder must have one shape.")
-        gts.append(gt)
-    return pred[scored], np.stack(gts), scored, left_out
-
-
-class _HoldWarnings(logging.Filter):
-    """Drops a logger's warnings (see :func:`_said_already`)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno < logging.WARNING
-
-
-@contextlib.contextmanager
-def _said_already(name: str, /) -> Iterator[None]:
-    """Hold back the warnings of logger ``name`` while a file is read again that a warning was given for
-    already (``eval`` reads a label file for its values, then again for the names of its axes)."""
-    held = _HoldWarnings()
-    logger = logging.getLogger(name)
-    logger.addFilter(held)
-    try:
-        yield
-    finally:
-        logger.removeFilter(held)
-
-
-def _label_axes(path: Path, shape: tuple[int, ...]) -> dict[str, int] | None:
-    """The axes of a label file, named as the file records them, with their sizes (length-one axes left out, as
-    :func:`read_labels` leaves them out); None when the file records none (a plain TIFF of 3 or more axes)."""
-    from labelfree.errors import LabelFreeError
-    from labelfree.io import read_image
-
-    try:
-        with _said_already("labelfree.io.tiff"):  # read_labels read this file and gave its warnings
-            da = read_image(path, memmap=True)
-    except LabelFreeError:
-        return None
-    sizes = {str(d): int(n) for d, n in da.sizes.items() if n != 1}
-    if da.attrs.get("planar_rgb") or sorted(sizes.values()) != sorted(shape):
-        return None  # planes tifffile took for colours: the axes are not known
-    return sizes
-
-
-def _mismatch_message(pred_path: Path, pred_shape: tuple[int, ...], gt_path: Path, gt_shape: tuple[int, ...]) -> str:
-    """Why a prediction and its ground truth cannot be scored together (their axes and sizes), and what to do."""
-    axes = {"p": _label_axes(pred_path, pred_shape), "g": _label_axes(gt_path, gt_shape)}
-
-    def said(path: Path, shape: tuple[int, ...], named: dict[str, int] | None) -> str:
-        if named is None:
-            return (f"{path.name} has shape {shape} with no axes recorded (eval takes 3 axes as T, Y, X and 4 as "
-                    "T, Z, Y, X)")
-        return f"{path.name} has axes {', '.join(f'{d}={n}' for d, n in named.items())}"
-
-    text = (f"The prediction and the ground truth must have the same axes of the same sizes: "
-            f"{said(pred_path, pred_shape, axes['p'])}, but {said(gt_path, gt_shape, axes['g'])}.")
-    p, g = axes["p"], axes["g"]
-    if p is None or g is None:
-        return text + (" Record the axes of the file without them (Fiji: Image > Properties, Slices or Frames; then "
-                       "File > Save As > Tiff), or check that both files show the same image.")
-    one_plane = ("save one plane (Fiji: Image > Duplicate... with one slice; Python: read_image(path).isel(Z=k)) or "
-                 "a projection (Fiji: Image > Stacks > Z Project..., Max Intensity) of it as TIFF and score against "
-                 "that file")
-    if "Z" in g and "Z" not in p:
-        hint = (f" The ground truth has Z planes and the prediction has none, as a segmentation of one plane or of a "
-                f"projection has: {one_plane.replace('of it', 'of the ground truth')}; or segment every plane (a "
-                "pipeline that takes Z, e.g. labelfree threshold; a plain TIFF read with --dims naming its Z axis, "
-                "e.g. --dims ZYX).")
-        if "T" in p and "T" not in g:
-            hint += (" If the ground truth's planes are really time points, record them as frames (Fiji: Image > "
-                     "Properties, Frames instead of Slices, then File > Save As > Tiff).")
-        return text + hint
-    if "Z" in p and "Z" not in g:
-        hint = (f" The prediction has Z planes and the ground truth has none (one plane or a projection): "
-                f"{one_plane.replace('of it', 'of the prediction')}.")
-        if "T" in g and "T" not in p:
-            hint += (" If the prediction's planes are really time points, segment the image again with them as "
-                     "frames (--dims naming that axis T; Fiji: Image > Properties, Frames instead of Slices).")
-        return text + hint
-    if "T" in p and "T" not in g:
-        return text + (" The ground truth is one frame: save the prediction's frame it annotates (Fiji: Image > "
-                       "Duplicate... with one frame; Python: labels[t]) as TIFF and score that, or give a Cell "
-                       "Tracking Challenge SEG folder (man_segTTT.tif for frame TTT) as the ground truth.")
-    if "T" in g and "T" not in p:
-        return text + (" The prediction is one frame: segment the whole time-lapse, or save the ground truth's "
-                       "frame that it shows (Fiji: Image > Duplicate... with one frame) and score against that.")
-    if set(p) != set(g):
-        return text + " Save both with the same axes (Fiji: Image > Properties) and score again."
-    differ = [d for d in p if p[d] != g[d]]
-    if not differ:
-        return text + (" The files store these axes in different orders: save both from Fiji (File > Save As > "
-                       "Tiff stores T, Z, Y, X in that order) and score again.")
-    if differ == ["T"]:
-        return text + (f" They differ in their number of frames ({p['T']} and {g['T']}): save the frames both "
-                       "cover (Fiji: Image > Duplicate..., a range of frames) and score those, or give a Cell "
-                       "Tracking Challenge SEG folder, whose frames are matched by number.")
-    return text + (f" They differ in {', '.join(differ)}: the prediction must be of the image the ground truth "
-                   "annotates, uncropped and unscaled; check that the two files belong together.")
-
-
-def format_metrics(result: dict, /) -> str:
-    """The metrics of :func:`labelfree.metrics.evaluate` as an aligned text table."""
-    lines = [f"{'metric':<22}{'value':>10}", "-" * 32]
-    for key, label in _METRIC_ROWS:
-        lines.append(f"{label:<22}{result[key]:>10.4f}")
-    lines.append(f"{'TP / FP / FN':<22}{result['tp']:>4d} /{result['fp']:>4d} /{result['fn']:>4d}")
-    lines.append(f"(IoU threshold {result['threshold']}, {result['n_frames']} frame(s))")
-    return "\n".join(lines)
-
-
-def _eval(args: argparse.Namespace) -> int:
-    from labelfree.io.ngff import is_ngff
-    from labelfree.metrics import evaluate, label_image_problems
-
-    pred = read_labels(args.pred)
-    scored: list[int] | None = None
-    left_out: list[int] = []
-    n_pred = pred.shape[0] if pred.ndim == 3 else 1
-    if args.gt.is_dir() and not is_ngff(args.gt):  # an OME-Zarr label image is a folder too
-        pred, gt, scored, left_out = _pairs_from_ctc(pred, args.gt, pred_name=str(args.pred))
-    else:
-        gt = read_labels(args.gt)
-    if pred.shape != gt.shape:  # (the frames of a SEG folder are checked against the prediction's when paired)
-        raise InputError(_mismatch_message(args.pred, pred.shape, args.gt, gt.shape))
-    for name, labels in ((args.pred.name, pred), (args.gt.name, gt)):
-        for problem in label_image_problems(labels, name=name):
-            print(f"labelfree: warning: {problem}", file=sys.stderr)
-    if scored is None and gt.ndim == 3 and seg_frame(args.gt.name) is not None:
-        # a CTC man_segNNN.tif holds one frame: a 3-D one is a (Z, Y, X) volume of 3-D objects, not a T stack
-        import xarray as xr
-
-        pred, gt = xr.DataArray(pred, dims=("Z", "Y", "X")), xr.DataArray(gt, dims=("Z", "Y", "X"))
-    result = evaluate(pred, gt, threshold=args.threshold, only_annotated=args.only_annotated)
-    if scored is not None:
-        result["frames"] = scored
-        result["frames_not_scored"] = left_out
-    if args.json:
-        print(json.dumps(result, indent=2))
-        return 0
-    print(format_metrics(result))
-    if scored is not None:
-        note = (f"ground-truth frames scored: {_frames_text(scored)} ({len(scored)} of the "
-                f"{len(scored) + len(left_out)} annotated in {args.gt})")
-        if left_out:
-            note += f"; not scored, beyond the prediction's {n_pred} frames: {_frames_text(left_out)}"
-        print(note)
-    return 0
 
 
 def _fiji_key_note(f: Any, /, *, markdown: bool = False) -> str:

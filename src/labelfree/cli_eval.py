@@ -1,0 +1,460 @@
+"""``labelfree eval``: score a label image, or a folder of them, against ground truth.
+
+One pair: a label TIFF (PNG, OME-Zarr label image) or T stack against its ground truth, or against a
+Cell Tracking Challenge SEG folder (frames paired by number). Two folders: each prediction against the
+ground truth of its stem (:mod:`labelfree.folder_scores`), one row per image and a pooled total.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from labelfree.errors import InputError
+from labelfree.io import read_labels
+from labelfree.io.ctc import seg_frame
+
+__all__ = ["register_eval", "format_metrics"]
+
+_METRIC_ROWS = (
+    ("pixel_precision", "pixel precision"),
+    ("pixel_recall", "pixel recall"),
+    ("pixel_f1", "pixel F1"),
+    ("pixel_jaccard", "pixel Jaccard"),
+    ("precision", "object precision"),
+    ("recall", "object recall"),
+    ("f1", "object F1"),
+    ("mean_iou", "mean IoU (matched)"),
+    ("average_precision", "average precision"),
+    ("aji", "aggregated Jaccard"),
+    ("seg", "CTC SEG"),
+)
+
+
+def register_eval(sub: argparse._SubParsersAction) -> None:
+    from labelfree.cli import file_argument, path_argument
+
+    p = sub.add_parser(
+        "eval", help="score a label image (or a folder of them) against ground truth",
+        description="Score a label image against ground truth, or each label image (TIFF, PNG) of a folder against "
+                    "its ground truth in another folder (PRED_FOLDER GT_FOLDER): one row per image and a total row. "
+                    "Files pair by stem: a prediction <stem>_labels.tif (in a folder holding such files, only those) "
+                    "or <stem>.tif; ground truth <stem>_masks.tif, _mask, _labels, _gt or _seg (before a bare "
+                    "<stem>.tif beside it, which is then the image) or <stem>.tif (.tiff and .png alike); a Cell "
+                    "Tracking Challenge man_segNNN.tif pairs with tNNN (a prediction folder of man_segNNN.tif or "
+                    "maskNNN.tif frames is one T stack). The total sums TP, FP and FN over the images and "
+                    "takes precision, recall, F1 and average precision from the sums; pixel scores come from the "
+                    "summed pixel counts, mean IoU is over all matches and SEG over all ground-truth objects. Files "
+                    "without a partner are listed; a pair that cannot be scored (different shapes) is an error row, "
+                    "the others are scored and the exit status is 1.")
+    p.add_argument("pred", type=path_argument("the prediction path", "a label TIFF"),
+                   help="predicted label TIFF, grey PNG (8 or 16 bit) or OME-Zarr label image (2-D or a T stack), or a "
+                        "folder of label TIFFs or PNGs (GT then a folder too)")
+    p.add_argument(
+        "gt", type=path_argument("the ground-truth path", "a label TIFF or a SEG folder"),
+        help="ground-truth label TIFF, grey PNG (8 or 16 bit, e.g. Cellpose's _masks.png) or OME-Zarr label "
+             "image, or a Cell Tracking Challenge SEG folder: "
+             "man_segNNN.tif is scored against "
+             "frame NNN of a T-stack prediction (the frames both have; a single-frame prediction takes the one file "
+             "of its frame); (Z, Y, X) man_seg files are scored as volumes of 3-D objects; or, with a prediction "
+             "folder, the folder of the ground truth of its images"
+    )
+    p.add_argument("--threshold", type=_unit_interval, default=0.5, help="IoU threshold for object matching, in (0, 1]")
+    p.add_argument("--only-annotated", action="store_true", help="score only objects that overlap ground truth")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--csv", metavar="FILE", type=file_argument("the table path (--csv)", "a file name, e.g. --csv "
+                                                                "scores.csv"),
+                   help="also write the table of the images' scores (one row per image, no total) as CSV; not "
+                        "inside an input folder")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --csv file")
+    p.set_defaults(func=_eval)
+
+
+def _unit_interval(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1], got {text!r}") from None
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"the IoU threshold must lie in (0, 1]; got {value}")
+    return value
+
+
+def _frames_text(frames: list[int], /, *, limit: int = 12) -> str:
+    """``[0, 1, 2, 3, 5, 7]`` -> ``"0-3, 5, 7"`` (at most ``limit`` items, then the count)."""
+    runs: list[list[int]] = []
+    for t in frames:
+        if runs and t == runs[-1][1] + 1:
+            runs[-1][1] = t
+        else:
+            runs.append([t, t])
+    items = [str(a) if a == b else f"{a}-{b}" for a, b in runs]
+    if len(items) > limit:
+        items = items[:limit] + [f"... ({len(frames)} frames)"]
+    return ", ".join(items)
+
+
+def _seg_files(seg_dir: Path) -> dict[int, Path]:
+    files = {}
+    for f in seg_dir.iterdir():
+        t = seg_frame(f.name)
+        if t is not None and f.is_file():
+            files[t] = f
+    if not files:
+        slices = sorted(seg_dir.glob("man_seg*_*.tif*"))
+        hint = (" It holds only annotated slices of 3-D data (man_seg_TTT_ZZZ.tif), which eval does not score."
+                if slices else "")
+        raise InputError(f"{seg_dir} holds no man_segNNN.tif files (Cell Tracking Challenge SEG layout).{hint}")
+    return dict(sorted(files.items()))
+
+
+def _pairs_from_ctc(pred: np.ndarray, seg_dir: Path, *, pred_name: str = "the prediction"
+                    ) -> tuple[np.ndarray, np.ndarray, list[int], list[int]]:
+    """The prediction's frames and the ground truth of a CTC SEG folder, paired by frame number.
+
+    Frame t of a (T, Y, X) prediction is scored against ``man_segTTT.tif``; annotated
+    frames beyond the prediction's last are left out. A single-frame prediction needs a
+    folder with one annotated frame (else: pass that frame's file). Shapes are checked
+    first, so a prediction of another dataset is a shape error, not a frame-count one.
+
+    Returns
+    -------
+    pred, gt : (N, Y, X) stacks of the scored frames
+    scored, left_out : the ground-truth frame numbers scored, and those beyond the prediction
+    """
+    files = _seg_files(seg_dir)
+    numbers = list(files)
+    first = read_labels(files[numbers[0]])
+    single = pred.ndim == first.ndim
+    frame_shape = pred.shape if single else pred.shape[1:]
+    if pred.ndim not in (first.ndim, first.ndim + 1) or frame_shape != first.shape:
+        raise InputError(
+            f"The prediction has {'shape' if single else 'frames of shape'} {frame_shape} but the ground truth "
+            f"{files[numbers[0]].name} in {seg_dir} has shape {first.shape}; they must match. Is it the same "
+            "dataset and sequence?"
+        )
+    if single:
+        if len(files) != 1:
+            raise InputError(
+                f"{pred_name} is a single frame, but {seg_dir} holds {len(files)} annotated frames "
+                f"({_frames_text(numbers)}), so which one it shows is unknown. Pass that frame's file, e.g. "
+                f"labelfree eval {pred_name} {files[numbers[0]]}, or give the prediction of the whole sequence as "
+                "a T stack (its frame t is scored against man_segTTT.tif)."
+            )
+        return pred[None], first[None], numbers, []
+    n = pred.shape[0]
+    scored = [t for t in numbers if t < n]
+    left_out = [t for t in numbers if t >= n]
+    if not scored:
+        raise InputError(
+            f"None of the annotated frames of {seg_dir} ({_frames_text(numbers)}) lies within the {n} frames of "
+            f"{pred_name} (0-{n - 1}; a stack's frame t is scored against man_segTTT.tif). Give the prediction of "
+            f"the whole sequence (at least {numbers[0] + 1} frames), or score one frame: save it alone and pass its "
+            f"file, e.g. {files[numbers[0]]}."
+        )
+    gts = []
+    for t in scored:
+        gt = first if t == numbers[0] else read_labels(files[t])
+        if gt.shape != first.shape:
+            raise InputError(f"{files[t]} has shape {gt.shape} but {files[numbers[0]].name} {first.shape}; the "
+                             "frames of one SEG folder must have one shape.")
+        gts.append(gt)
+    return pred[scored], np.stack(gts), scored, left_out
+
+
+class _HoldWarnings(logging.Filter):
+    """Drops a logger's warnings (see :func:`_said_already`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno < logging.WARNING
+
+
+@contextlib.contextmanager
+def _said_already(name: str, /) -> Iterator[None]:
+    """Hold back the warnings of logger ``name`` while a file is read again that a warning was given for
+    already (``eval`` reads a label file for its values, then again for the names of its axes)."""
+    held = _HoldWarnings()
+    logger = logging.getLogger(name)
+    logger.addFilter(held)
+    try:
+        yield
+    finally:
+        logger.removeFilter(held)
+
+
+def _label_axes(path: Path, shape: tuple[int, ...]) -> dict[str, int] | None:
+    """The axes of a label file, named as the file records them, with their sizes (length-one axes left out, as
+    :func:`read_labels` leaves them out); None when the file records none (a plain TIFF of 3 or more axes)."""
+    from labelfree.errors import LabelFreeError
+    from labelfree.io import read_image
+
+    try:
+        with _said_already("labelfree.io.tiff"):  # read_labels read this file and gave its warnings
+            da = read_image(path, memmap=True)
+    except LabelFreeError:
+        return None
+    sizes = {str(d): int(n) for d, n in da.sizes.items() if n != 1}
+    if da.attrs.get("planar_rgb") or sorted(sizes.values()) != sorted(shape):
+        return None  # planes tifffile took for colours: the axes are not known
+    return sizes
+
+
+def _mismatch_message(pred_path: Path, pred_shape: tuple[int, ...], gt_path: Path, gt_shape: tuple[int, ...]) -> str:
+    """Why a prediction and its ground truth cannot be scored together (their axes and sizes), and what to do."""
+    axes = {"p": _label_axes(pred_path, pred_shape), "g": _label_axes(gt_path, gt_shape)}
+
+    def said(path: Path, shape: tuple[int, ...], named: dict[str, int] | None) -> str:
+        if named is None:
+            return (f"{path.name} has shape {shape} with no axes recorded (eval takes 3 axes as T, Y, X and 4 as "
+                    "T, Z, Y, X)")
+        return f"{path.name} has axes {', '.join(f'{d}={n}' for d, n in named.items())}"
+
+    text = (f"The prediction and the ground truth must have the same axes of the same sizes: "
+            f"{said(pred_path, pred_shape, axes['p'])}, but {said(gt_path, gt_shape, axes['g'])}.")
+    p, g = axes["p"], axes["g"]
+    if p is None or g is None:
+        return text + (" Record the axes of the file without them (Fiji: Image > Properties, Slices or Frames; then "
+                       "File > Save As > Tiff), or check that both files show the same image.")
+    one_plane = ("save one plane (Fiji: Image > Duplicate... with one slice; Python: read_image(path).isel(Z=k)) or "
+                 "a projection (Fiji: Image > Stacks > Z Project..., Max Intensity) of it as TIFF and score against "
+                 "that file")
+    if "Z" in g and "Z" not in p:
+        hint = (f" The ground truth has Z planes and the prediction has none, as a segmentation of one plane or of a "
+                f"projection has: {one_plane.replace('of it', 'of the ground truth')}; or segment every plane (a "
+                "pipeline that takes Z, e.g. labelfree threshold; a plain TIFF read with --dims naming its Z axis, "
+                "e.g. --dims ZYX).")
+        if "T" in p and "T" not in g:
+            hint += (" If the ground truth's planes are really time points, record them as frames (Fiji: Image > "
+                     "Properties, Frames instead of Slices, then File > Save As > Tiff).")
+        return text + hint
+    if "Z" in p and "Z" not in g:
+        hint = (f" The prediction has Z planes and the ground truth has none (one plane or a projection): "
+                f"{one_plane.replace('of it', 'of the prediction')}.")
+        if "T" in g and "T" not in p:
+            hint += (" If the prediction's planes are really time points, segment the image again with them as "
+                     "frames (--dims naming that axis T; Fiji: Image > Properties, Frames instead of Slices).")
+        return text + hint
+    if "T" in p and "T" not in g:
+        return text + (" The ground truth is one frame: save the prediction's frame it annotates (Fiji: Image > "
+                       "Duplicate... with one frame; Python: labels[t]) as TIFF and score that, or give a Cell "
+                       "Tracking Challenge SEG folder (man_segTTT.tif for frame TTT) as the ground truth.")
+    if "T" in g and "T" not in p:
+        return text + (" The prediction is one frame: segment the whole time-lapse, or save the ground truth's "
+                       "frame that it shows (Fiji: Image > Duplicate... with one frame) and score against that.")
+    if set(p) != set(g):
+        return text + " Save both with the same axes (Fiji: Image > Properties) and score again."
+    differ = [d for d in p if p[d] != g[d]]
+    if not differ:
+        return text + (" The files store these axes in different orders: save both from Fiji (File > Save As > "
+                       "Tiff stores T, Z, Y, X in that order) and score again.")
+    if differ == ["T"]:
+        return text + (f" They differ in their number of frames ({p['T']} and {g['T']}): save the frames both "
+                       "cover (Fiji: Image > Duplicate..., a range of frames) and score those, or give a Cell "
+                       "Tracking Challenge SEG folder, whose frames are matched by number.")
+    return text + (f" They differ in {', '.join(differ)}: the prediction must be of the image the ground truth "
+                   "annotates, uncropped and unscaled; check that the two files belong together.")
+
+
+def format_metrics(result: dict, /) -> str:
+    """The metrics of :func:`labelfree.metrics.evaluate` as an aligned text table."""
+    lines = [f"{'metric':<22}{'value':>10}", "-" * 32]
+    for key, label in _METRIC_ROWS:
+        lines.append(f"{label:<22}{result[key]:>10.4f}")
+    lines.append(f"{'TP / FP / FN':<22}{result['tp']:>4d} /{result['fp']:>4d} /{result['fn']:>4d}")
+    lines.append(f"(IoU threshold {result['threshold']}, {result['n_frames']} frame(s))")
+    return "\n".join(lines)
+
+
+def _checked_pair(pred: np.ndarray, gt: np.ndarray, pred_path: Path, gt_path: Path, *, seg_folder: bool = False
+                  ) -> tuple[Any, Any]:
+    """A prediction and its ground truth as :func:`evaluate` scores them: shapes checked, the problems of each
+    label image printed as warnings, the two (Z, Y, X) volumes when the ground truth is one 3-D man_segNNN.tif."""
+    from labelfree.metrics import label_image_problems
+
+    if pred.shape != gt.shape:  # (the frames of a SEG folder are checked against the prediction's when paired)
+        raise InputError(_mismatch_message(pred_path, pred.shape, gt_path, gt.shape))
+    for name, labels in ((pred_path.name, pred), (gt_path.name, gt)):
+        for problem in label_image_problems(labels, name=name):
+            print(f"labelfree: warning: {problem}", file=sys.stderr)
+    if not seg_folder and gt.ndim == 3 and seg_frame(gt_path.name) is not None:
+        # a CTC man_segNNN.tif holds one frame: a 3-D one is a (Z, Y, X) volume of 3-D objects, not a T stack
+        import xarray as xr
+
+        return xr.DataArray(pred, dims=("Z", "Y", "X")), xr.DataArray(gt, dims=("Z", "Y", "X"))
+    return pred, gt
+
+
+def _check_csv(args: argparse.Namespace) -> Path | None:
+    """The --csv target, refused before any work when it is an input, inside an input folder, not a .csv name, or
+    an existing file without --overwrite."""
+    from labelfree.io.atomic import check_file_suffix
+    from labelfree.io.outputs import check_output_file
+    from labelfree.io.tables import TABLE_SUFFIXES
+
+    if args.csv is None:
+        return None
+    check_file_suffix(args.csv, suffixes=TABLE_SUFFIXES, what="table file (--csv)",
+                      writes="a CSV table (comma-separated)")
+    inputs = {f"prediction{' folder' if args.pred.is_dir() else ''}": args.pred,
+              f"ground truth{' folder' if args.gt.is_dir() else ''}": args.gt}
+    return check_output_file(args.csv, inputs=inputs, overwrite=args.overwrite, what="table file (--csv)")
+
+
+def _is_folder(path: Path) -> bool:
+    from labelfree.io.ngff import is_ngff
+
+    return path.is_dir() and not is_ngff(path)  # an OME-Zarr label image is a folder too
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from labelfree.folder_scores import holds_ctc_frames
+    from labelfree.metrics import evaluate
+
+    if _is_folder(args.pred) and _is_folder(args.gt) and not holds_ctc_frames(args.pred):
+        return _eval_folders(args)  # (a SEG or RES folder of predictions is one T stack, scored whole)
+    csv = _check_csv(args)
+    pred = read_labels(args.pred)
+    scored: list[int] | None = None
+    left_out: list[int] = []
+    n_pred = pred.shape[0] if pred.ndim == 3 else 1
+    if _is_folder(args.gt):
+        pred, gt, scored, left_out = _pairs_from_ctc(pred, args.gt, pred_name=str(args.pred))
+    else:
+        gt = read_labels(args.gt)
+    pred, gt = _checked_pair(pred, gt, args.pred, args.gt, seg_folder=scored is not None)
+    result = evaluate(pred, gt, threshold=args.threshold, only_annotated=args.only_annotated)
+    if csv is not None:
+        _write_scores(csv, [_score_row(args.pred, args.gt, result)])
+    if scored is not None:
+        result["frames"] = scored
+        result["frames_not_scored"] = left_out
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(format_metrics(result))
+    if scored is not None:
+        note = (f"ground-truth frames scored: {_frames_text(scored)} ({len(scored)} of the "
+                f"{len(scored) + len(left_out)} annotated in {args.gt})")
+        if left_out:
+            note += f"; not scored, beyond the prediction's {n_pred} frames: {_frames_text(left_out)}"
+        print(note)
+    return 0
+
+
+#: the columns of the --csv table after image, prediction and ground_truth (the metrics of one pair)
+_CSV_METRICS = ("tp", "fp", "fn", "precision", "recall", "f1", "mean_iou", "average_precision", "aji", "seg",
+                "pixel_precision", "pixel_recall", "pixel_f1", "pixel_jaccard", "n_frames", "threshold")
+#: the columns of the table of a folder's scores
+_FOLDER_COLUMNS = (("tp", "TP"), ("fp", "FP"), ("fn", "FN"), ("precision", "precision"), ("recall", "recall"),
+                   ("f1", "F1"), ("pixel_f1", "pixel F1"), ("mean_iou", "mean IoU"), ("n_frames", "frames"))
+
+
+def _score_row(pred: Path, gt: Path, result: dict | None, /, *, stem: str | None = None, error: str = "") -> dict:
+    """One row of the --csv table: the image, its two files, the metrics (empty where it was not scored), error."""
+    from labelfree.folder_scores import prediction_stem
+
+    row: dict[str, Any] = {"image": stem or prediction_stem(pred), "prediction": str(pred), "ground_truth": str(gt)}
+    row.update({k: None if result is None else result[k] for k in _CSV_METRICS})
+    row["error"] = error
+    return row
+
+
+def _write_scores(path: Path, rows: list[dict], /) -> None:
+    import pandas as pd
+
+    from labelfree.io.tables import write_table
+
+    write_table(path, pd.DataFrame(rows, columns=["image", "prediction", "ground_truth", *_CSV_METRICS, "error"]))
+
+
+def _score_pair(pred_path: Path, gt_path: Path, stem: str, args: argparse.Namespace
+                ) -> tuple[dict[str, Any], tuple[int, int, int]]:
+    """One pair of a folder scored as ``labelfree eval PRED GT`` scores it, and its pixel counts; the warnings
+    of the scores are printed with the image's name."""
+    import warnings
+
+    from labelfree.folder_scores import pixel_counts
+    from labelfree.metrics import evaluate
+
+    pred, gt = _checked_pair(read_labels(pred_path), read_labels(gt_path), pred_path, gt_path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = evaluate(pred, gt, threshold=args.threshold, only_annotated=args.only_annotated)
+    for w in caught:
+        print(f"labelfree: warning: {stem}: {w.message}", file=sys.stderr)
+    return result, pixel_counts(pred, gt, only_annotated=args.only_annotated)
+
+
+def _listed(paths: list[Path], /, *, limit: int = 20) -> str:
+    names = [p.name for p in paths]
+    return ", ".join(names[:limit]) + (f", ... ({len(names)} in all)" if len(names) > limit else "")
+
+
+def _folder_table(images: list[dict[str, Any]], total: dict[str, Any], /) -> str:
+    """The scores of a folder's images as an aligned text table, one row per image and the total row."""
+    w = max(len("image"), *(len(r["image"]) for r in images)) + 2
+    counts = ("tp", "fp", "fn", "n_frames")
+    widths = {k: max(len(label) + 2, 6 if k in counts else 10) for k, label in _FOLDER_COLUMNS}
+
+    def cells(r: dict[str, Any]) -> str:
+        return "".join(f"{r[k]:>{widths[k]}{'d' if k in counts else '.4f'}}" for k, _ in _FOLDER_COLUMNS)
+
+    head = f"{'image':<{w}}" + "".join(f"{label:>{widths[k]}}" for k, label in _FOLDER_COLUMNS)
+    lines = [head, "-" * len(head)]
+    for r in images:
+        lines.append(f"{r['image']:<{w}}" + ("  not scored: see the error below" if "error" in r else cells(r)))
+    lines += ["-" * len(head), f"{'total':<{w}}{cells(total)}"]
+    return "\n".join(lines)
+
+
+def _eval_folders(args: argparse.Namespace) -> int:
+    """``labelfree eval PRED_FOLDER GT_FOLDER``: every pair of files scored, a row each, and the pooled total."""
+    from labelfree.folder_scores import pair_folders, pooled_scores
+
+    csv = _check_csv(args)
+    found = pair_folders(args.pred, args.gt)
+    images: list[dict[str, Any]] = []
+    results, pixels, rows = [], [], []
+    for stem, pred_path, gt_path in found.pairs:
+        named = {"image": stem, "prediction": str(pred_path), "ground_truth": str(gt_path)}
+        try:
+            result, counts = _score_pair(pred_path, gt_path, stem, args)
+        except InputError as exc:  # this pair cannot be scored; the others can
+            images.append({**named, "error": str(exc)})
+            rows.append(_score_row(pred_path, gt_path, None, stem=stem, error=str(exc)))
+            continue
+        images.append({**named, **result})
+        results.append(result)
+        pixels.append(counts)
+        rows.append(_score_row(pred_path, gt_path, result, stem=stem))
+    total = {**pooled_scores(results, pixels), "threshold": args.threshold}
+    if csv is not None:
+        _write_scores(csv, rows)
+    failed = [r for r in images if "error" in r]
+    if args.json:
+        print(json.dumps({"images": images, "total": total,
+                          "ground_truth_without_prediction": [str(p) for p in found.truth_only],
+                          "predictions_without_ground_truth": [str(p) for p in found.predictions_only]}, indent=2))
+    else:
+        print(_folder_table(images, total))
+        print(f"(IoU threshold {args.threshold}; total of the {total['n_images']} scored image(s), "
+              f"{total['n_frames']} frame(s): TP, FP and FN summed and\n precision, recall and F1 from the sums; pixel "
+              f"F1 from the summed pixel counts; mean IoU over all {total['tp']} matches)")
+        if found.truth_only:
+            print(f"not scored, ground truth in {args.gt} without a prediction in {args.pred}: "
+                  f"{_listed(found.truth_only)}")
+        if found.predictions_only:
+            print(f"not scored, predictions in {args.pred} without ground truth in {args.gt}: "
+                  f"{_listed(found.predictions_only)}")
+    for r in failed:
+        print(f"labelfree: error: {r['image']} not scored: {r['error']}", file=sys.stderr)
+    return 1 if failed else 0
+

@@ -1,0 +1,221 @@
+"""Scoring a folder of predictions against a folder of ground truth (``labelfree eval PRED_FOLDER GT_FOLDER``).
+
+Files are paired by stem (:func:`pair_folders`); each pair is scored as one pair is
+(:func:`labelfree.metrics.evaluate`), and :func:`pooled_scores` forms the totals as
+:func:`~labelfree.metrics.evaluate` forms those of the frames of one stack: counts summed,
+ratios taken from the sums.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from labelfree.errors import InputError
+from labelfree.io.ctc import seg_frame
+
+__all__ = ["FolderPairs", "holds_ctc_frames", "pair_folders", "prediction_stem", "pixel_counts", "pooled_scores",
+           "PREDICTION_SUFFIX", "TRUTH_SUFFIXES"]
+
+#: the suffix of a LabelFree label image; a prediction ``<stem>_labels.tif`` is the prediction of ``<stem>``
+PREDICTION_SUFFIX = "_labels"
+#: suffixes of annotation files (Cellpose ``_masks``, ``_mask``, ``_labels``, ``_gt``, ``_seg``), any case
+TRUTH_SUFFIXES = ("_masks", "_mask", "_labels", "_gt", "_seg")
+#: the stem of a Cell Tracking Challenge frame (``t000.tif``): its number pairs it with ``man_seg000.tif``
+_CTC_FRAME = re.compile(r"^t(\d+)$")
+#: a Cell Tracking Challenge result file (``mask000.tif``, a frame of a RES folder)
+_CTC_RESULT = re.compile(r"^mask\d+\.tiff?$")
+#: the files of label images in a folder: TIFF, and PNG (8- or 16-bit grey, as Cellpose's ``_masks.png``)
+_LABEL_FILES = (".tif", ".tiff", ".png")
+
+
+@dataclass(frozen=True)
+class FolderPairs:
+    """The files of a prediction folder and a ground-truth folder, paired by stem.
+
+    ``pairs`` holds ``(stem, prediction, ground truth)`` sorted by stem; ``truth_only`` the ground-truth
+    files without a prediction and ``predictions_only`` the predictions without ground truth.
+    """
+
+    pairs: list[tuple[str, Path, Path]]
+    truth_only: list[Path]
+    predictions_only: list[Path]
+
+
+def _label_files(folder: Path) -> list[Path]:
+    """The TIFF and PNG files of ``folder`` (not hidden ones: the temporary files of a write in progress)."""
+    return sorted(f for f in folder.iterdir()
+                  if f.name.lower().endswith(_LABEL_FILES) and not f.name.startswith(".") and f.is_file())
+
+
+def _base(path: Path) -> str:
+    """The name without its ``.tif`` / ``.tiff`` / ``.png`` suffix (any case)."""
+    name = path.name
+    return name[: name.rfind(".")] if name.lower().endswith(_LABEL_FILES) else name
+
+
+def prediction_stem(path: Path, /) -> str:
+    """The stem of a prediction file: ``a_labels.tif`` -> ``a``, ``a.tif`` -> ``a``."""
+    return _strip(_base(Path(path)), (PREDICTION_SUFFIX,))[0]
+
+
+def _strip(base: str, suffixes: tuple[str, ...]) -> tuple[str, bool]:
+    """``base`` without the first of ``suffixes`` it ends with (any case), and whether it had one."""
+    low = base.lower()
+    for s in suffixes:
+        if low.endswith(s) and len(base) > len(s):
+            return base[: -len(s)], True
+    return base, False
+
+
+def _by_stem(files: list[Path], suffixes: tuple[str, ...], what: str, folder: Path) -> dict[str, Path]:
+    """The file of each stem, a name with one of ``suffixes`` before a bare ``<stem>.tif`` (which is then the
+    image itself, as in a Cellpose folder, and left out); two suffixed files of one stem are an error."""
+    suffixed: dict[str, list[Path]] = {}
+    bare: dict[str, Path] = {}
+    for f in files:
+        stem, has = _strip(_base(f), suffixes)
+        if has:
+            suffixed.setdefault(stem, []).append(f)
+        else:
+            bare[stem] = f
+    twice = {stem: fs for stem, fs in suffixed.items() if len(fs) > 1}
+    if twice:
+        stem, fs = next(iter(sorted(twice.items())))
+        raise InputError(f"{folder} holds {len(fs)} {what} files of the image {stem!r} "
+                         f"({', '.join(f.name for f in fs)}), so which one to score is unknown. Keep one of them in "
+                         "the folder (move the others elsewhere) and score again.")
+    chosen = {stem: fs[0] for stem, fs in suffixed.items()}
+    chosen.update({stem: f for stem, f in bare.items() if stem not in chosen})
+    return chosen
+
+
+def _truth_key(stem: str) -> str:
+    """The stem a ground-truth stem pairs with: ``man_segNNN`` -> ``#NNN`` (frame number, any digit count)."""
+    t = seg_frame(stem + ".tif")
+    return stem if t is None else f"#{t}"
+
+
+def _prediction_key(stem: str) -> str:
+    """The key of a prediction stem: ``tNNN`` -> ``#NNN`` when the ground truth is a SEG folder."""
+    m = _CTC_FRAME.match(stem)
+    return f"#{int(m.group(1))}" if m else stem
+
+
+def holds_ctc_frames(folder: Path, /) -> bool:
+    """Whether ``folder`` holds the frames of a Cell Tracking Challenge SEG or RES folder (``man_segNNN.tif``,
+    ``maskNNN.tif``): such a prediction folder is one T stack, scored as a whole, not file by file."""
+    return any(seg_frame(f.name) is not None or _CTC_RESULT.match(f.name) for f in folder.iterdir())
+
+
+def pair_folders(pred_dir: Path, gt_dir: Path, /) -> FolderPairs:
+    """Pair the label images (TIFF, PNG) of two folders by stem.
+
+    The rule:
+
+    * prediction: ``<stem>_labels.tif`` (what LabelFree writes; in a folder holding such files only those are
+      predictions, the flows and other TIFFs beside them are not) or ``<stem>.tif``;
+    * ground truth: ``<stem>_masks.tif``, ``_mask``, ``_labels``, ``_gt``, ``_seg`` (any case) or
+      ``<stem>.tif``; a suffixed file comes before the bare ``<stem>.tif`` beside it (which is then the image);
+    * Cell Tracking Challenge: ``man_segNNN.tif`` pairs with ``tNNN`` (the name of the frame's image), by frame
+      number.
+
+    ``.tiff`` and ``.png`` count as ``.tif``, in any case (a PNG is read as grey labels: Cellpose's
+    ``<stem>_masks.png``). Two files of one stem in one folder (``a_masks.tif`` and
+    ``a_mask.tif``) are an :class:`InputError`, and so is a pair of folders without one pair.
+    """
+    pred_files = _label_files(pred_dir)
+    labels = [f for f in pred_files if _strip(_base(f), (PREDICTION_SUFFIX,))[1]]
+    preds = _by_stem(labels or pred_files, (PREDICTION_SUFFIX,), "prediction", pred_dir)
+    truths = _by_stem(_label_files(gt_dir), TRUTH_SUFFIXES, "ground-truth", gt_dir)
+    ctc = any(_truth_key(s).startswith("#") for s in truths)
+    pred_keys = {(_prediction_key(s) if ctc else s): s for s in sorted(preds)}
+    pairs, truth_only = [], []
+    for stem, gt in sorted(truths.items()):
+        p_stem = pred_keys.get(_truth_key(stem))
+        if p_stem is None:
+            truth_only.append(gt)
+        else:
+            pairs.append((p_stem, preds[p_stem], gt))
+    if not pairs:
+        raise InputError(_none_paired(pred_dir, gt_dir, sorted(preds), sorted(truths), ctc))
+    paired = {p for _, p, _ in pairs}
+    return FolderPairs(sorted(pairs), sorted(truth_only), sorted(p for p in preds.values() if p not in paired))
+
+
+def _names(stems: list[str], *, limit: int = 6) -> str:
+    if not stems:
+        return "none"
+    shown = ", ".join(stems[:limit])
+    return shown + (f", ... ({len(stems)} in all)" if len(stems) > limit else "")
+
+
+def _none_paired(pred_dir: Path, gt_dir: Path, preds: list[str], truths: list[str], ctc: bool) -> str:
+    text = (f"No prediction in {pred_dir} has ground truth in {gt_dir}: eval pairs files by stem, a prediction "
+            f"<stem>_labels.tif or <stem>.tif with ground truth <stem>.tif, <stem>_masks.tif, _mask, _labels, _gt or "
+            f"_seg (.tif, .tiff or .png; Cell Tracking Challenge man_segNNN.tif with tNNN). Prediction stems "
+            f"found: {_names(preds)}; ground-truth stems found: {_names(truths)}.")
+    if ctc:
+        text += (" To score a T-stack prediction against a SEG folder, give the prediction's file: labelfree eval "
+                 f"{pred_dir / (preds[0] + PREDICTION_SUFFIX + '.tif') if preds else 'PRED.tif'} {gt_dir}.")
+    else:
+        text += " Rename the files so that their stems match, or give one pair of files."
+    return text
+
+
+def pixel_counts(pred: Any, gt: Any, /, *, only_annotated: bool = False) -> tuple[int, int, int]:
+    """Foreground pixel TP, FP and FN of ``pred`` against ``gt``, summed over the frames
+    :func:`labelfree.metrics.evaluate` scores (``only_annotated``: as it counts them)."""
+    from labelfree.metrics import _aligned, _frames, _keep_annotated, _pair, _pixel_counts
+
+    pred, gt, dims = _aligned(pred, gt)
+    p, g = _pair(pred, gt)
+    total = np.zeros(3, np.int64)
+    for pf, gf in _frames(p, g, dims):
+        if only_annotated:
+            pf = _keep_annotated(pf, gf)
+        total += _pixel_counts(pf > 0, gf > 0)
+    return int(total[0]), int(total[1]), int(total[2])
+
+
+def _ratio(a: float, b: float) -> float:
+    return float(a) / float(b) if b else float("nan")
+
+
+def pooled_scores(results: list[dict[str, Any]], pixels: list[tuple[int, int, int]], /) -> dict[str, Any]:
+    """The totals of several images' :func:`~labelfree.metrics.evaluate` results, as it forms those of a stack.
+
+    Object TP, FP and FN are summed over the images, and precision, recall, F1 and average precision
+    (TP / (TP + FP + FN)) taken from the sums; the pixel scores come from the pixel counts (``pixels``, one
+    ``(tp, fp, fn)`` per image, from :func:`pixel_counts`) summed; mean IoU is the mean over all matches
+    (each image's mean weighted by its TP) and SEG the mean over all ground-truth objects (weighted by
+    TP + FN). The aggregated Jaccard index is left out: it needs each image's intersections and unions.
+    """
+    tp, fp, fn = (sum(int(r[k]) for r in results) for k in ("tp", "fp", "fn"))
+    ptp, pfp, pfn = (sum(c[i] for c in pixels) for i in range(3))
+    matched = [(r["mean_iou"], r["tp"]) for r in results if r["tp"]]
+    objects = [(r["seg"], r["tp"] + r["fn"]) for r in results if r["tp"] + r["fn"]]
+    return {
+        "pixel_precision": _ratio(ptp, ptp + pfp),
+        "pixel_recall": _ratio(ptp, ptp + pfn),
+        "pixel_f1": _ratio(2 * ptp, 2 * ptp + pfp + pfn),
+        "pixel_jaccard": _ratio(ptp, ptp + pfp + pfn),
+        "tp": tp,
+        "fp": fp,
+        "fn": fn,
+        "precision": _ratio(tp, tp + fp),
+        "recall": _ratio(tp, tp + fn),
+        "f1": _ratio(2 * tp, 2 * tp + fp + fn),
+        "mean_iou": _ratio(sum(v * n for v, n in matched), sum(n for _, n in matched)),
+        "average_precision": _ratio(tp, tp + fp + fn),
+        "seg": _ratio(sum(v * n for v, n in objects), sum(n for _, n in objects)),
+        "pixel_tp": ptp,
+        "pixel_fp": pfp,
+        "pixel_fn": pfn,
+        "n_images": len(results),
+        "n_frames": sum(int(r["n_frames"]) for r in results),
+    }
