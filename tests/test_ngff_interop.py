@@ -155,9 +155,11 @@ def test_bioformats2raw_several_series_name_one_to_give(tmp_path, version):
         assert int(chosen.values.min()) == 3 and chosen.attrs["series"] == 2
     with pytest.raises(InputError, match=r"has no series 3: it holds 3 image series \(0, 1, 2\), counted from 0"):
         read_image(path, series=3)
-    with pytest.raises(InputError, match=r"series=0 chooses an image series of a bioformats2raw container, but "
+    with pytest.raises(InputError, match=r"series=1 chooses an image series of a bioformats2raw container, but "
                                          r".*scan\.ome\.zarr/1 is not one"):
-        read_image(path / "1", series=0)
+        read_image(path / "1", series=1)
+    one = read_image(path / "1", series=0)  # a series is one image: its series 0, as a TIFF of one image
+    assert int(one.values.min()) == 2 and one.attrs["series"] == 0
 
 
 @pytest.mark.parametrize("version", VERSIONS)

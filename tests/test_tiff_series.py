@@ -117,15 +117,23 @@ def test_a_series_the_file_does_not_hold_or_a_preview_is_an_error_listing_the_se
     np.testing.assert_array_equal(read_image(preview, series=1).values, image)
 
 
-def test_series_of_an_ome_zarr_image_is_an_error(tmp_path):
+def test_an_ome_zarr_image_is_series_0_and_holds_no_other(tmp_path):
     pytest.importorskip("zarr")
     from labelfree.io import write_ngff
 
-    write_ngff(tmp_path / "image.zarr", read_image(_one_image(tmp_path)))
+    tiff = _one_image(tmp_path)
+    write_ngff(tmp_path / "image.zarr", read_image(tiff))
     with pytest.raises(InputError, match=r"series=1 chooses an image series of a bioformats2raw container, but "
-                                         r".*image\.zarr is not one \(an OME-Zarr image holds one image\)"):
+                                         r".*image\.zarr is not one \(an OME-Zarr image holds one image, series 0\)"):
         read_image(tmp_path / "image.zarr", series=1)
+    with pytest.raises(InputError, match=r"series=True chooses an image series"):
+        read_image(tmp_path / "image.zarr", series=True)
     assert read_image(tmp_path / "image.zarr").dims == ("Y", "X")
+    # series 0 is the one image, as it is of a TIFF of one image (a batch run with --series 0 reads both)
+    for path in (tmp_path / "image.zarr", tiff):
+        chosen = read_image(path, series=0)
+        assert chosen.attrs["series"] == 0 and chosen.dims == ("Y", "X")
+        np.testing.assert_array_equal(chosen.values, read_image(tiff).values)
 
 
 def _one_image(folder):

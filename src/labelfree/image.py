@@ -483,6 +483,23 @@ def parse_channel(value: Any, /) -> int | str:
     return text
 
 
+def series_index(value: Any, /) -> int | None:
+    """The index an image series is chosen by (``read_image(path, series=N)``): ``value`` when it is a whole
+    number (an int or a NumPy integer, not a bool or a float), else None; the caller says what it holds.
+
+    >>> series_index(2), series_index(np.int64(0)), series_index(True), series_index(1.0), series_index("1")
+    (2, 0, None, None, None)
+    """
+    import operator
+
+    if isinstance(value, bool):
+        return None
+    try:
+        return operator.index(value)
+    except TypeError:
+        return None
+
+
 def parse_channels(value: Any, /) -> tuple[int | str, ...] | None:
     """Several channels: ``"0,2"``, ``"GFP;DAPI"``, ``[0, "DAPI"]``; None or empty text -> None."""
     if value is None or (isinstance(value, str) and not value.strip()):

@@ -132,14 +132,11 @@ def _parse_channels(value: Any) -> tuple[str | int, ...] | None:
 def series_option(value: Any, /) -> int | None:
     """``series`` of a manifest entry or a batch run: the index of an image series (a whole number from 0),
     or None (nothing given: every full-resolution series of the file)."""
-    import operator
+    from labelfree.image import series_index
 
     if value is None or value == "":
         return None
-    try:
-        index = None if isinstance(value, (bool, float)) else operator.index(value)
-    except TypeError:
-        index = None
+    index = series_index(value)
     if index is None and isinstance(value, str) and value.strip().isdigit():
         index = int(value)
     if index is None or index < 0:

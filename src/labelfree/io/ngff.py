@@ -243,17 +243,18 @@ def _chosen_series(group: Any, ome: dict[str, Any], p: Path, series: Any, *, lev
                    channel_names: Sequence[str] | None) -> xr.DataArray:
     """Series ``series`` of the bioformats2raw container ``p``, read; an InputError for any other group or
     an index the container does not hold."""
-    import operator
+    from labelfree.image import series_index
 
+    index = series_index(series)
     if ome.get("bioformats2raw.layout", group.attrs.get("bioformats2raw.layout")) is None:
+        if index == 0 and ome.get("multiscales"):  # an OME-Zarr image holds one image: series 0, as a TIFF's
+            da = read_ngff(p, level=level, channel_names=channel_names)
+            da.attrs["series"] = 0
+            return da
         raise InputError(f"series={series!r} chooses an image series of a bioformats2raw container, but {p} is not "
-                         "one (an OME-Zarr image holds one image): leave series out, or give the folder of the image "
-                         "you want.")
+                         "one (an OME-Zarr image holds one image, series 0): leave series out or give 0, or give the "
+                         "folder of the image you want.")
     names = _series_of(group)
-    try:
-        index = None if isinstance(series, bool) else operator.index(series)
-    except TypeError:
-        index = None
     if index is None or not 0 <= index < len(names):
         raise InputError(f"{p} has no series {series!r}: it holds {len(names)} image series ({_listing(names)}), "
                          f"counted from 0; give a whole number from 0 to {len(names) - 1}.")
@@ -281,7 +282,7 @@ def read_ngff(
     series : int, optional
         For a bioformats2raw container: the image series to read, counted from 0 in the order
         its ``OME/`` group lists them (``attrs["series"]`` records it); any other path is one
-        image, and ``series`` is an :class:`InputError` there.
+        image, series 0 (as a TIFF of one image), and another ``series`` is an :class:`InputError` there.
 
     Returns
     -------

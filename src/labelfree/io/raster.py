@@ -180,7 +180,9 @@ def _decode(path: Path, kind: str) -> tuple[np.ndarray, str, np.ndarray | None]:
 
 
 def _check_series(path: Path, series: Any) -> None:
-    if series is not None and series != 0:
+    from labelfree.image import series_index
+
+    if series is not None and series_index(series) != 0:
         raise InputError(f"{path} holds one image (series 0); series={series!r} is not in it. Give no series, "
                          "or 0.")
 

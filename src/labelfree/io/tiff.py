@@ -20,7 +20,7 @@ import numpy as np
 import xarray as xr
 
 from labelfree.errors import CorruptFileError, DimensionError, InputError, LabelFreeError
-from labelfree.image import to_dataarray, usable_scales
+from labelfree.image import series_index, to_dataarray, usable_scales
 from labelfree.io.units import normalise_unit
 
 __all__ = ["read_image", "read_array", "normalise_unit"]
@@ -496,15 +496,10 @@ def _series_listing(tif: Any, *, most: int = 12) -> str:
 def _given_series(tif: Any, path: Path, series: Any, note: str) -> int:
     """The index ``series`` names, checked: a whole number of a series of ``tif`` that is not a reduced-resolution
     copy; else an InputError listing the file's series (and ``note``, :func:`_absent_note`)."""
-    import operator
-
     count = len(tif.series)
     holds = f"{count} image series, counted from 0 (index, name: axes, shape): {_series_listing(tif)}"
     holds += f"; {note}" if note else ""
-    try:
-        index = operator.index(series) if not isinstance(series, bool) else None
-    except TypeError:
-        index = None
+    index = series_index(series)
     if index is None:
         raise InputError(f"series={series!r} is not the index of an image series: give a whole number from 0 to "
                          f"{count - 1}. {path} holds {holds}.")
