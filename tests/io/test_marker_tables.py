@@ -114,3 +114,24 @@ def test_markers_in_frames_the_image_lacks_are_refused(tmp_path):
         read_markers(path, image=IMAGE)
     path.write_text("y,x,t\n28,40,0\n")  # frame 0 of a single frame is that frame
     np.testing.assert_allclose(read_markers(path, image=IMAGE[0]), [[28, 40]])
+
+
+def test_a_label_png_of_nuclei_gives_its_exact_labels(tmp_path):
+    """Nuclei saved as Cellpose saves masks (16-bit grey PNG, labels above 255) are markers of one plane, value for
+    value; a movie needs a label TIFF of its frames, and a JPEG holds no exact labels."""
+    from PIL import Image
+
+    labels = np.zeros((60, 80), np.uint16)
+    for k, (_, y, x) in enumerate(PIXELS):
+        labels[y - 2 : y + 3, x - 2 : x + 3] = 300 + k  # above 8 bits: read exactly
+    Image.fromarray(labels).save(tmp_path / "nuclei_masks.png")
+    plane = to_dataarray(np.zeros((60, 80), np.uint16), dims="YX")
+    markers = read_markers(tmp_path / "nuclei_masks.png", image=plane)
+    assert markers.dtype.kind in "iu" and markers.shape == (60, 80)
+    np.testing.assert_array_equal(markers, labels)
+    with pytest.raises(InputError, match=r"nuclei_masks\.png is one 60 x 80 plane; it must match the image, "
+                                         r"\(3, 60, 80\)"):
+        read_markers(tmp_path / "nuclei_masks.png", image=IMAGE)
+    Image.fromarray((labels > 0).astype(np.uint8) * 255).convert("RGB").save(tmp_path / "nuclei.jpg")
+    with pytest.raises(InputError, match=r"Unknown marker file type 'nuclei\.jpg'.*a grey label \.png"):
+        read_markers(tmp_path / "nuclei.jpg", image=plane)

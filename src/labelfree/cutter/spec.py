@@ -11,8 +11,8 @@ SPEC = PipelineSpec(
     channels="many",
     inputs=(
         Input("markers", "One marker per cell: a points CSV (y, x[, t]; or ImageJ's Results table of a point "
-                         "selection, or LabelFree's _table.csv), a label TIFF, an ImageJ ROI zip or a Cell "
-                         "Tracking Challenge TRA folder; default: detected in the nucleus channel (in the image "
+                         "selection, or LabelFree's _table.csv), a label TIFF (or grey PNG), an ImageJ ROI zip or a "
+                         "Cell Tracking Challenge TRA folder; default: detected in the nucleus channel (in the image "
                          "itself when it has one channel).",
               kind="file", reader="labelfree.io.markers:read_markers", absent="detect", roi_manager=True,
               folders=True,

@@ -6,7 +6,7 @@
 * :func:`read_ctc`: Cell Tracking Challenge folders (frames, SEG, TRA, lineage);
 * :func:`write_labels`: ImageJ hyperstack label TIFF (calibration, glasbey LUT, provenance);
 * :func:`write_rois` / :func:`read_rois` / :func:`rois_to_labels`: ImageJ ROI zips;
-* :func:`read_markers`: cell markers from a points CSV, a label TIFF or a ROI zip;
+* :func:`read_markers`: cell markers from a points CSV, a label TIFF (or grey PNG) or a ROI zip;
 * :func:`write_table`, :func:`write_outputs`: CSV tables and the output set;
 * :class:`OutputFolder`: the output layer every entry point uses (no input is ever
   written over, earlier results are replaced only when asked, sets are published whole).
