@@ -228,3 +228,45 @@ def test_cli_motion_on_a_folder_of_sim_frames_equals_the_same_frames_as_one_tiff
         assert main(["motion", str(folder), "-o", str(out), "-q"]) == 1
         assert "never writes" in capsys.readouterr().err
     assert _digest(folder) == before and sorted(p.name for p in folder.iterdir()) == sorted(before)
+
+
+def test_provenance_records_the_frames_of_a_folder(tmp_path):
+    """A folder input is recorded by its frames (count, first, last, a digest of every frame's name and content),
+    from the command line and from Python; replacing one frame changes the digest; a folder of models (not frames)
+    is recorded by its path only."""
+    import json
+
+    from labelfree.cli import main
+    from labelfree.io import write_outputs
+    from labelfree.io.outputs import describe_inputs
+    from labelfree.run import run_pipeline
+
+    folder = tmp_path / "movie"
+    folder.mkdir()
+    rng = np.random.default_rng(3)
+    for t in (0, 1, 10):
+        frame = (rng.random((48, 48)) * 20).astype(np.uint8)
+        frame[10:20, 10 + t:20 + t] = 200
+        tifffile.imwrite(folder / f"t{t}.tif", frame)
+
+    def digest(names: list[str]) -> str:
+        h = hashlib.sha256()
+        for name in names:
+            h.update(f"{name}\0{hashlib.sha256((folder / name).read_bytes()).hexdigest()}\n".encode())
+        return h.hexdigest()
+
+    expected = {"path": str(folder), "frames": 3, "first": "t0.tif", "last": "t10.tif",
+                "frames_sha256": digest(["t0.tif", "t1.tif", "t10.tif"])}
+    assert main(["threshold", str(folder), "-o", str(tmp_path / "out"), "-q"]) == 0
+    record = json.loads((tmp_path / "out" / "movie_provenance.json").read_text(encoding="utf-8"))
+    assert record["inputs"]["image"] == expected
+    image = read_image(folder)  # Python: the image's source names the folder, and write_outputs records it
+    write_outputs(tmp_path / "py", run_pipeline("threshold", image), image=image)
+    record = json.loads((tmp_path / "py" / "movie_provenance.json").read_text(encoding="utf-8"))
+    assert record["inputs"]["image"] == expected
+    tifffile.imwrite(folder / "t1.tif", np.zeros((48, 48), np.uint8))
+    assert describe_inputs({"image": folder})["image"]["frames_sha256"] != expected["frames_sha256"]
+    zoo = tmp_path / "zoo"
+    zoo.mkdir()
+    (zoo / "index.json").write_text("{}", encoding="utf-8")
+    assert describe_inputs({"zoo": zoo}) == {"zoo": {"path": str(zoo)}}

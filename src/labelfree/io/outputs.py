@@ -155,7 +155,13 @@ def plain_stem(text: str, /) -> str:
 # -- inputs --------------------------------------------------------------------------------------------------------
 
 class InputRecord:
-    """An input file of a run: its path and (computed once, on demand) its SHA-256."""
+    """An input file of a run: its path and (computed once, on demand) its SHA-256.
+
+    A folder of frames (:mod:`labelfree.io.sequence`, a movie of one file per time point) is recorded with
+    its number of frames, the first and last frame's names and ``frames_sha256``: the SHA-256 of every frame
+    file's name and SHA-256, in frame order (any frame replaced, added or removed changes it). Other folders
+    (an OME-Zarr image, a model zoo) are recorded by path only.
+    """
 
     def __init__(self, path: str | os.PathLike[str], sha256: str | None = None) -> None:
         self.path = Path(path).expanduser().absolute()
@@ -168,7 +174,29 @@ class InputRecord:
         return self._sha
 
     def describe(self) -> dict[str, Any]:
-        return {"path": str(self.path), "sha256": self.sha256} if self.path.is_file() else {"path": str(self.path)}
+        if self.path.is_file():
+            return {"path": str(self.path), "sha256": self.sha256}
+        return {"path": str(self.path), **frames_record(self.path)}
+
+
+def frames_record(folder: Path, /) -> dict[str, Any]:
+    """``{"frames", "first", "last", "frames_sha256"}`` of a folder of frames; ``{}`` for any other folder."""
+    import hashlib
+
+    from labelfree.errors import InputError
+    from labelfree.io.ngff import is_ngff
+    from labelfree.io.sequence import sequence_files
+
+    if not folder.is_dir() or folder.suffix.lower() == ".zarr" or is_ngff(folder):
+        return {}
+    try:
+        files = sequence_files(folder)
+    except InputError:  # not a folder of frames (a model zoo): its path says what it was
+        return {}
+    digest = hashlib.sha256()
+    for f in files:
+        digest.update(f"{f.name}\0{file_sha256(f)}\n".encode())
+    return {"frames": len(files), "first": files[0].name, "last": files[-1].name, "frames_sha256": digest.hexdigest()}
 
 
 def _as_records(inputs: Mapping[str, Any] | Iterable[Any] | None) -> dict[str, InputRecord]:
@@ -187,7 +215,8 @@ def _as_records(inputs: Mapping[str, Any] | Iterable[Any] | None) -> dict[str, I
 
 
 def describe_inputs(inputs: Mapping[str, Any] | Iterable[Any] | None, /) -> dict[str, dict[str, Any]]:
-    """``{role: {"path", "sha256"}}`` for the provenance; folders are recorded by path only."""
+    """``{role: {"path", "sha256"}}`` for the provenance; a folder of frames by its frames (:class:`InputRecord`),
+    other folders by path only."""
     return {role: rec.describe() for role, rec in _as_records(inputs).items()}
 
 

@@ -76,7 +76,7 @@ def _provenance_record(labels: Any, table: pd.DataFrame, inputs: Any) -> dict[st
     record.setdefault("version", __version__)
     described = describe_inputs(inputs)
     source = labels.attrs.get("source")
-    if "image" not in described and source and Path(str(source)).is_file():
+    if "image" not in described and source and Path(str(source)).exists():  # a file, or a folder of frames
         described = {"image": describe_inputs({"image": source})["image"], **described}
     if described:
         record["inputs"] = {**dict(record.get("inputs") or {}), **described}
