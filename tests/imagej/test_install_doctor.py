@@ -149,9 +149,9 @@ def test_doctor_checks_the_file_format_packages_and_extras(monkeypatch):
     from labelfree.imagej import doctor as doc
 
     checks = {c.name: c for c in doc.checkup()}
-    for name in ("imagecodecs", "zarr", "dask", "matplotlib"):
+    for name in ("imagecodecs", "Pillow", "zarr", "dask", "matplotlib"):
         assert name in checks and checks[name].ok, name
-    assert checks["imagecodecs"].needed and not checks["zarr"].needed
+    assert checks["imagecodecs"].needed and checks["Pillow"].needed and not checks["zarr"].needed
     monkeypatch.setattr(doc, "_OPTIONAL", (("labelfree-no-such-dist", "zarr", "OME-Zarr images in and out", "zarr"),))
     report, code = doc.doctor()
     assert code == 0  # an extra is not needed

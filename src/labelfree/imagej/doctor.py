@@ -83,6 +83,7 @@ def bridge_wanted(*, fiji: str | Path | None = None) -> bool:
 #: packages of LabelFree's file formats and extras: (distribution, name, what it gives, extra; None: required)
 _OPTIONAL = (
     ("imagecodecs", "imagecodecs", "compressed TIFFs: LZW, zlib, JPEG", None),
+    ("pillow", "Pillow", "PNG, JPEG, BMP, GIF inputs; PNG overlays", None),
     ("zarr", "zarr", "OME-Zarr images in and out", "zarr"),
     ("dask", "dask", "images larger than memory, batch runs on clusters", "dask"),
     ("distributed", "dask.distributed", "batch runs on several workers or machines", "dask"),
