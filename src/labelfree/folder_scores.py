@@ -182,10 +182,6 @@ def pixel_counts(pred: Any, gt: Any, /, *, only_annotated: bool = False) -> tupl
     return int(total[0]), int(total[1]), int(total[2])
 
 
-def _ratio(a: float, b: float) -> float:
-    return float(a) / float(b) if b else float("nan")
-
-
 def pooled_scores(results: list[dict[str, Any]], pixels: list[tuple[int, int, int]], /) -> dict[str, Any]:
     """The totals of several images' :func:`~labelfree.metrics.evaluate` results, as it forms those of a stack.
 
@@ -195,21 +191,15 @@ def pooled_scores(results: list[dict[str, Any]], pixels: list[tuple[int, int, in
     (each image's mean weighted by its TP) and SEG the mean over all ground-truth objects (weighted by
     TP + FN). The aggregated Jaccard index is left out: it needs each image's intersections and unions.
     """
+    from labelfree.metrics import _object_from_counts, _pixel_from_counts, _ratio
+
     tp, fp, fn = (sum(int(r[k]) for r in results) for k in ("tp", "fp", "fn"))
     ptp, pfp, pfn = (sum(c[i] for c in pixels) for i in range(3))
     matched = [(r["mean_iou"], r["tp"]) for r in results if r["tp"]]
     objects = [(r["seg"], r["tp"] + r["fn"]) for r in results if r["tp"] + r["fn"]]
     return {
-        "pixel_precision": _ratio(ptp, ptp + pfp),
-        "pixel_recall": _ratio(ptp, ptp + pfn),
-        "pixel_f1": _ratio(2 * ptp, 2 * ptp + pfp + pfn),
-        "pixel_jaccard": _ratio(ptp, ptp + pfp + pfn),
-        "tp": tp,
-        "fp": fp,
-        "fn": fn,
-        "precision": _ratio(tp, tp + fp),
-        "recall": _ratio(tp, tp + fn),
-        "f1": _ratio(2 * tp, 2 * tp + fp + fn),
+        **{f"pixel_{k}": v for k, v in _pixel_from_counts(ptp, pfp, pfn).items()},
+        **_object_from_counts(tp, fp, fn, []),
         "mean_iou": _ratio(sum(v * n for v, n in matched), sum(n for _, n in matched)),
         "average_precision": _ratio(tp, tp + fp + fn),
         "seg": _ratio(sum(v * n for v, n in objects), sum(n for _, n in objects)),
