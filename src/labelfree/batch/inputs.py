@@ -252,21 +252,112 @@ def is_labelfree_output(path: Path, /) -> bool:
     return False
 
 
+#: name endings (before the image suffix, any case) of annotations saved beside their image: Cellpose's training
+#: masks and its own outputs, and the ground truth ``labelfree eval`` pairs (``labelfree.folder_scores``)
+_ANNOTATION_SUFFIXES = ("_cp_masks", "_cp_output", "_flows", "_flows_0", "_flows_1", "_flows_2", "_cellprob",
+                       "_masks", "_mask", "_labels", "_gt", "_seg")
+
+
+def _annotations(found: list[Path], /) -> list[Path]:
+    """The files of ``found`` that annotate another file of ``found`` in their folder: ``<stem><suffix>.<ext>``,
+    a suffix of :data:`_ANNOTATION_SUFFIXES`, beside ``<stem>.<any image ext>`` (Cellpose's ``img001_masks.png``
+    beside ``img001.png``). A mask without its image beside it is an image of its own."""
+    stems = {(p.parent, _strip_suffix(p.name).lower()) for p in found}
+    notes = []
+    for p in found:
+        base = _strip_suffix(p.name).lower()
+        if any(base.endswith(s) and (p.parent, base[: -len(s)]) in stems for s in _ANNOTATION_SUFFIXES
+               if len(base) > len(s)):
+            notes.append(p)
+    return notes
+
+
+def _without_annotations(found: list[Path], where: str, /) -> list[Path]:
+    notes = _annotations(found)
+    if not notes:
+        return found
+    log.info("batch: %d file(s) of %s are annotations beside their images (like %s), not inputs: a file "
+             "<stem>_masks, _mask, _cp_masks, _flows, _labels, ... beside <stem>.<ext>. Name them (a pattern such "
+             "as *_masks.png, or the files) to segment them.", len(notes), where, notes[0].name)
+    drop = set(notes)
+    return [p for p in found if p not in drop]
+
+
+def _not_a_movie(folder: Path, /) -> str | None:
+    """None when ``folder`` is a folder of frames that a batch takes as one movie (:func:`labelfree.io.sequence.
+    sequence_files`, two frames or more, none of them a LabelFree output); otherwise why not."""
+    from labelfree.batch.report import REPORT_NAME, THUMBS_FOLDER
+    from labelfree.io.sequence import sequence_files
+
+    if folder.name == THUMBS_FOLDER and (folder.parent / REPORT_NAME).is_file():
+        return "the thumbnails of a batch report"
+    try:
+        frames = sequence_files(folder)
+    except InputError as exc:
+        try:
+            images = any(_is_image(p) and p.is_file() for p in folder.iterdir())
+        except OSError:
+            images = True  # the message says why the folder cannot be read
+        return str(exc) if images else "no image files"
+    if len(frames) < 2:
+        return f"one image file, {frames[0].name} (name it, or a pattern that matches it, to segment it)"
+    if any(is_labelfree_output(f) for f in frames):
+        return "LabelFree outputs"
+    return None
+
+
+def _movie_folders(folders: list[Path], where: str, /) -> list[Path]:
+    """The folders of ``folders`` that are movies (:func:`_not_a_movie`); the others are noted at INFO level."""
+    movies, empty = [], []
+    for folder in folders:
+        why = _not_a_movie(folder)
+        if why is None:
+            movies.append(folder)
+        elif why == "no image files":
+            empty.append(folder.name)
+        else:
+            log.info("batch: the folder %s is not an input: %s", folder, why)
+    if empty:
+        log.info("batch: %d folder(s) of %s hold no image files and are not inputs: %s", len(empty), where,
+                 ", ".join(empty[:10]) + (", ..." if len(empty) > 10 else ""))
+    return movies
+
+
 def _expand(spec: str | Path | BatchInput, input_names: tuple[str, ...]) -> list[BatchInput]:
     if isinstance(spec, BatchInput):
         return [spec]
     text = str(spec)
     path = Path(text).expanduser()
     if any(ch in text for ch in "*?["):
-        found = [Path(p) for p in sorted(glob.glob(str(path), recursive=True))]
-        found = [p for p in found if _is_image(p) and not is_labelfree_output(p)]
+        matched = [Path(p) for p in sorted(glob.glob(str(path), recursive=True))]
+        found = [p for p in matched if _is_image(p) and not is_labelfree_output(p)]
+        # a folder matched beside files of its own (dir/** matches both) is not a movie too: its files are inputs
+        parents = {p.parent for p in found}
+        folders = _movie_folders([p for p in matched if not _is_image(p) and p not in parents and p.is_dir()],
+                                 f"the pattern {text!r}")
+        order = {p: i for i, p in enumerate(matched)}
+        found = sorted([*_without_annotations(found, f"the pattern {text!r}"), *folders], key=order.__getitem__)
         if not found:
-            raise InputError(f"No image files ({', '.join(IMAGE_SUFFIXES)}) match the pattern {text!r}.")
+            raise InputError(f"No image files ({', '.join(IMAGE_SUFFIXES)}) or folders of frames match the pattern "
+                             f"{text!r}.")
         return [BatchInput(p) for p in found]
     if path.is_dir() and not path.name.lower().endswith(".zarr"):  # an OME-Zarr folder is one image
-        found = sorted(p for p in path.iterdir() if _is_image(p) and not is_labelfree_output(p))
+        entries = sorted(p for p in path.iterdir() if not p.name.startswith("."))
+        found = [p for p in entries if _is_image(p) and not is_labelfree_output(p)]
+        folders = [p for p in entries if not _is_image(p) and p.is_dir()]
+        if found:
+            movies = [p.name for p in folders if _not_a_movie(p) is None]  # not inputs: named, not explained
+            if movies:
+                log.info("batch: %s holds image files, which are its inputs; its folder(s) of frames %s are not "
+                         "(give them by a pattern, %s, or in a manifest, to segment each as a movie).", path,
+                         ", ".join(movies[:10]) + (", ..." if len(movies) > 10 else ""), path / "*")
+            return [BatchInput(p) for p in _without_annotations(found, str(path))]
+        found = _movie_folders(folders, str(path))
         if not found:
-            raise InputError(f"The folder {path} holds no image files ({', '.join(IMAGE_SUFFIXES)}).")
+            raise InputError(
+                f"The folder {path} holds no image files ({', '.join(IMAGE_SUFFIXES)}) and no folders of frames "
+                "(one image file per time point, e.g. t000.tif, t001.tif, ...) one level down. Give the folder that "
+                "holds the images, or a pattern (\"data/*/*.tif\", \"data/*/pos*\") for images or folders deeper.")
         return [BatchInput(p) for p in found]
     if path.suffix.lower() in MANIFEST_SUFFIXES:
         if not path.is_file():
@@ -411,8 +502,11 @@ def collect_inputs(
     ----------
     inputs : path, glob pattern, manifest, BatchInput, or a list of them
         A folder contributes its image files (not recursive; use ``dir/**/*.tif`` for
-        that) except LabelFree's own outputs, a pattern the image files it matches, a ``.csv``/``.yaml`` manifest its
-        entries, any other path itself (a missing file is reported by the run).
+        that) except LabelFree's own outputs and annotations beside their images (``<stem>_masks.png``
+        beside ``<stem>.png``), or, when it holds none, its folders of frames one level down (a movie
+        each, :mod:`labelfree.io.sequence`); a pattern the image files and folders of frames it matches,
+        a ``.csv``/``.yaml`` manifest its entries, any other path itself (a missing file is reported by
+        the run).
 
     input_names : iterable of str
         Names of the pipeline's extra inputs: manifest columns of these names are files

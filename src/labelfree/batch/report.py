@@ -24,14 +24,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["format_report", "exit_code", "write_report", "REPORT_NAME", "STATUS_ORDER"]
+__all__ = ["format_report", "exit_code", "write_report", "REPORT_NAME", "STATUS_ORDER", "THUMBS_FOLDER"]
 
 log = logging.getLogger(__name__)
 
 REPORT_NAME = "report.html"
 #: order of the rows of the report: what needs attention first
 STATUS_ORDER = ("failed", "cancelled", "ok", "skipped")
-_THUMBS = "report_files"
+#: the folder of the report's thumbnails, beside it
+THUMBS_FOLDER = "report_files"
 
 
 def exit_code(summary: pd.DataFrame, /) -> int:
@@ -145,7 +146,7 @@ def _remove_unshown_thumbnails(thumbs: Path, shown: set[str | None], /) -> None:
     if not thumbs.is_dir():
         return
     for picture in thumbs.glob("*.png"):
-        if f"{_THUMBS}/{picture.name}" not in shown and _thumbnail_key(picture) is not None:
+        if f"{THUMBS_FOLDER}/{picture.name}" not in shown and _thumbnail_key(picture) is not None:
             picture.unlink(missing_ok=True)
 
 
@@ -154,7 +155,7 @@ def _thumbnail(row: Any, folder: Path, size: int) -> str | None:
     labels_path = Path(_text(row.get("labels"))) if _text(row.get("labels")) else None
     if labels_path is None or not labels_path.is_file():
         return None
-    target = folder / _THUMBS / f"{row['stem']}.png"
+    target = folder / THUMBS_FOLDER / f"{row['stem']}.png"
     shifts = _text(row.get("drift"))  # drift-corrected input: the labels belong to the corrected movie
     stat = labels_path.stat()
     series = _series(row)
@@ -162,7 +163,7 @@ def _thumbnail(row: Any, folder: Path, size: int) -> str | None:
                       "input": _text(row.get("input")), "drift": shifts, "size": int(size),
                       **({"series": series} if series is not None else {})})
     if _thumbnail_key(target) == key:
-        return f"{_THUMBS}/{target.name}"
+        return f"{THUMBS_FOLDER}/{target.name}"
     import tifffile
 
     from labelfree.overlay import overlay_png
@@ -184,7 +185,7 @@ def _thumbnail(row: Any, folder: Path, size: int) -> str | None:
     except Exception as exc:  # noqa: BLE001 - a report never fails the run
         log.warning("report: no thumbnail for %s: %s: %s", row["stem"], type(exc).__name__, exc)
         return None
-    return f"{_THUMBS}/{target.name}"
+    return f"{THUMBS_FOLDER}/{target.name}"
 
 
 def _series(row: Any) -> int | None:
@@ -340,7 +341,7 @@ def write_report(summary: pd.DataFrame, out_dir: str | os.PathLike[str], /, *, n
             f"<td>{html.escape(_text(row.get('n_frames')).split('.')[0])}</td>"
             f"<td>{html.escape(f'{float(seconds):.1f} s' if seconds else '')}</td>"
             f"<td>{html.escape(_text(row.get('worker')))}</td><td class='err'>{html.escape(note)}</td></tr>")
-    _remove_unshown_thumbnails(folder / _THUMBS, shown)
+    _remove_unshown_thumbnails(folder / THUMBS_FOLDER, shown)
     page = (
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>LabelFree batch report</title>"
         f"<style>{_CSS}</style></head><body><h1>LabelFree batch report</h1>"
