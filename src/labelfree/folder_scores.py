@@ -18,8 +18,8 @@ import numpy as np
 from labelfree.errors import InputError
 from labelfree.io.ctc import seg_frame
 
-__all__ = ["FolderPairs", "holds_ctc_frames", "pair_folders", "prediction_stem", "pixel_counts", "pooled_scores",
-           "PREDICTION_SUFFIX", "TRUTH_SUFFIXES"]
+__all__ = ["FolderPairs", "holds_ctc_frames", "pair_folders", "pair_annotated_images", "prediction_stem",
+           "pixel_counts", "pooled_scores", "PREDICTION_SUFFIX", "TRUTH_SUFFIXES"]
 
 #: the suffix of a LabelFree label image; a prediction ``<stem>_labels.tif`` is the prediction of ``<stem>``
 PREDICTION_SUFFIX = "_labels"
@@ -145,6 +145,45 @@ def pair_folders(pred_dir: Path, gt_dir: Path, /) -> FolderPairs:
         raise InputError(_none_paired(pred_dir, gt_dir, sorted(preds), sorted(truths), ctc))
     paired = {p for _, p, _ in pairs}
     return FolderPairs(sorted(pairs), sorted(truth_only), sorted(p for p in preds.values() if p not in paired))
+
+
+def pair_annotated_images(folder: Path, /) -> tuple[list[tuple[str, Path, Path]], list[Path]]:
+    """Pair the images of one folder with their annotations beside them, as in a Cellpose training folder.
+
+    An annotation is a label image named ``<stem>_masks`` (or ``_mask``, ``_labels``, ``_gt``, ``_seg``, any
+    case; ``.tif``, ``.tiff`` or ``.png``, as :func:`pair_folders` reads ground truth); every other TIFF or
+    picture (PNG, JPEG, ...: :mod:`labelfree.io.raster`) is an image, ``<stem>.png`` beside
+    ``<stem>_masks.png``. Returns ``(stem, image, annotation)`` sorted by stem and the images without an
+    annotation. Two images or two annotations of one stem, and a folder without one pair, are an
+    :class:`InputError`.
+    """
+    from labelfree.io.raster import PICTURE_SUFFIXES
+
+    kinds: dict[bool, dict[str, list[Path]]] = {True: {}, False: {}}
+    for f in sorted(folder.iterdir()):
+        low = f.name.lower()
+        if f.name.startswith(".") or not low.endswith((*_LABEL_FILES, *PICTURE_SUFFIXES)) or not f.is_file():
+            continue
+        base = f.name[: f.name.rfind(".")]
+        stem, is_mask = _strip(base, TRUTH_SUFFIXES)
+        is_mask = is_mask and low.endswith(_LABEL_FILES)  # a_masks.jpg is no label image: an image named so
+        kinds[is_mask].setdefault(stem if is_mask else base, []).append(f)
+    for is_mask, what in ((False, "images"), (True, "masks files")):
+        twice = sorted((stem, fs) for stem, fs in kinds[is_mask].items() if len(fs) > 1)
+        if twice:
+            stem, fs = twice[0]
+            raise InputError(f"{folder} holds {len(fs)} {what} of {stem!r} ({', '.join(f.name for f in fs)}), so "
+                             "which one to use is unknown. Keep one of them in the folder (move the others "
+                             "elsewhere) and run again.")
+    images, masks = ({stem: fs[0] for stem, fs in kinds[k].items()} for k in (False, True))
+    pairs = [(stem, images[stem], masks[stem]) for stem in sorted(images) if stem in masks]
+    if not pairs:
+        raise InputError(f"No image in {folder} has a masks file beside it: images are paired with annotations by "
+                         "name, <stem>.png (or .tif, .jpg, ...) with <stem>_masks.png (or _mask, _labels, _gt, _seg; "
+                         f".png, .tif or .tiff), as in a Cellpose training folder. Images found: "
+                         f"{_names(sorted(images))}; masks files found: {_names(sorted(masks))}. Rename the files "
+                         "so that their stems match, or give the image files and their --labels files.")
+    return pairs, [images[stem] for stem in sorted(images) if stem not in masks]
 
 
 def _names(stems: list[str], *, limit: int = 6) -> str:

@@ -60,9 +60,38 @@ def _config(args: argparse.Namespace, cls: Any, **overrides: Any) -> Any:
     return base.replace(**changes) if changes else base
 
 
+def _paired_inputs(args: argparse.Namespace) -> None:
+    """``args.images`` and ``args.labels`` as two lists of files: as given, or a folder's images with their
+    ``<stem>_masks`` files (:func:`labelfree.folder_scores.pair_annotated_images`), sorted by stem."""
+    from labelfree.folder_scores import pair_annotated_images
+    from labelfree.io.ngff import is_ngff
+
+    folders = [p for p in args.images if p.is_dir() and not is_ngff(p)]
+    if not folders:
+        if not args.labels:
+            raise InputError("No --labels given: give one label image per image (--labels LAB...), or a folder "
+                             "holding each image beside its <stem>_masks.png or .tif file instead of the images.")
+        return
+    if len(args.images) > 1:
+        raise InputError(f"{folders[0]} is a folder, given with {len(args.images) - 1} other input(s): give one "
+                         "folder (each image beside its <stem>_masks file), or image files with --labels.")
+    if args.labels:
+        raise InputError(f"--labels is given with the folder {folders[0]}, whose images are paired with the "
+                         "<stem>_masks files beside them: give the folder alone, or image files with --labels.")
+    folder = folders[0]
+    pairs, unpaired = pair_annotated_images(folder)
+    if unpaired and not args.quiet:
+        names = [p.name for p in unpaired]
+        print(f"{len(unpaired)} of the {len(pairs) + len(unpaired)} images in {folder} have no masks file "
+              f"(<stem>_masks.png or .tif) and are left out: {', '.join(names[:20])}"
+              f"{f', ... ({len(names)} in all)' if len(names) > 20 else ''}", file=sys.stderr)
+    args.images, args.labels = [p[1] for p in pairs], [p[2] for p in pairs]
+
+
 def _read_images(paths: list[Path], dims: str | None, names: Any = None) -> list[Any]:
     """The images with a C axis: a YX file is one channel, named as ``names`` or the file names it, else C0."""
     from labelfree.fusion.channels import with_channel_axis
+    from labelfree.image import channel_names
     from labelfree.io import read_image
 
     images = [read_image(p, dims=dims, channel_names=names) for p in paths]
@@ -70,7 +99,14 @@ def _read_images(paths: list[Path], dims: str | None, names: Any = None) -> list
         if any(d not in "CYX" for d in img.dims):
             raise InputError(f"{p} has dims {''.join(img.dims)}; training, selection and evaluation take (C, Y, X) "
                              "images, one channel or several (give --dims, e.g. CYX, for a plain TIFF).")
-    return [with_channel_axis(img) for img in images]
+    images = [with_channel_axis(img) for img in images]
+    first = channel_names(images[0])
+    for p, img in zip(paths[1:], images[1:]):
+        if channel_names(img) != first:
+            raise InputError(f"{p} has the channels {channel_names(img)} but {paths[0]} has {first}; training, "
+                             "selection and evaluation take images of the same channels. Save the grey and the "
+                             "colour pictures among them as one kind, or give the images of one kind only.")
+    return images
 
 
 def _read_labels(paths: list[Path], images: list[Any], image_paths: list[Path]) -> list[Any]:
@@ -126,9 +162,12 @@ def _common(p: argparse.ArgumentParser, *, labels: bool) -> None:
     from labelfree.cli import add_config_options, add_progress_options, add_threads_option
     from labelfree.cli_core import channel_names_argument
 
-    p.add_argument("images", nargs="+", type=Path, help="multi-channel TIFF images (C, Y, X)")
+    p.add_argument("images", nargs="+", type=Path, metavar="IMAGES",
+                   help="images (C, Y, X; TIFF, PNG, JPEG, ...), or one folder holding each image beside its label "
+                        "image <stem>_masks.png (or .tif; _mask, _labels, _gt, _seg), as a Cellpose training folder")
     if labels:
-        p.add_argument("--labels", nargs="+", type=Path, required=True, help="instance label TIFF per image")
+        p.add_argument("--labels", nargs="+", type=Path, default=None,
+                       help="instance label image (TIFF, PNG) per image, in the images' order (not with a folder)")
     p.add_argument("--dims", default=None, help="axes of plain TIFFs, e.g. CYX")
     p.add_argument("--channel-names", metavar="NAMES", type=channel_names_argument,
                    help="names for the images' channels, comma-separated in their order (e.g. DAPI,GFP): models "
@@ -224,25 +263,46 @@ def _train(args: argparse.Namespace) -> int:
     from labelfree.fusion.segment import _resolve_channels
     from labelfree.fusion.tasks import validation_scores
 
+    _paired_inputs(args)
     cfg = _config(args, FinetuneConfig, starting_model=args.starting_model, n_epochs=args.epochs)
     images = _read_images(args.images, args.dims, args.channel_names)
     labels = _read_labels(args.labels, images, args.images)
-    _, names = as_channel_images(images)
+    arrays, names = as_channel_images(images)
     chans = _resolve_channels(names, args.channels or names)  # names, each once: a channel given twice trains once
     tr, va = split_validation(len(images), fraction=cfg.validation_fraction, seed=cfg.seed)
     train = ([images[i] for i in tr], [labels[i] for i in tr])
     val = ([images[i] for i in va], [labels[i] for i in va])
-    subsets = [[c] for c in chans] if args.mode == "cw" else [chans]
+    same = _same_pixels(arrays, names, chans) if args.mode == "cw" else {}
+    if same and not args.quiet:
+        print(f"Channel(s) {', '.join(same)} hold the pixels of {', '.join(sorted(set(same.values())))} in every "
+              "image (a grey image saved as colour): each model is trained once and filed under each name.",
+              file=sys.stderr)
+    subsets = [[c] for c in chans if c not in same] if args.mode == "cw" else [chans]
     with _zoo_to_file_in(args.zoo) as zoo:
         for subset in subsets:
             result = finetune(*train, channels=subset, validation=val if va.size else None, config=cfg,
                               progress=_progress(args), device=args.device)
             scores = validation_scores(result.model, *val, channels=result.channels) if va.size else {}
-            entry = zoo.add(result.model, object=args.object, channels=result.channels, cell_line=args.cell_line,
-                            starting_model=cfg.starting_model, validation=scores)
-            _say(args, f"{entry['id']}: {result.history.epochs_run} epochs (best {result.history.best_epoch + 1}), "
-                       f"validation F1 {scores.get('f1', float('nan')):.3f}")
+            for filed in [result.channels, *([c] for c, first in same.items() if [first] == subset)]:
+                entry = zoo.add(result.model, object=args.object, channels=filed, cell_line=args.cell_line,
+                                starting_model=cfg.starting_model, validation=scores)
+                _say(args, f"{entry['id']}: {result.history.epochs_run} epochs (best "
+                           f"{result.history.best_epoch + 1}), validation F1 {scores.get('f1', float('nan')):.3f}")
     return 0
+
+
+def _same_pixels(arrays: list[Any], names: list[str], chans: list[str]) -> dict[str, str]:
+    """Each of ``chans`` whose pixels equal those of an earlier one in every image -> that earlier channel: its
+    channel-wise model would be trained on the same pixels, and come out the same."""
+    import numpy as np
+
+    same: dict[str, str] = {}
+    for k, c in enumerate(chans):
+        for first in chans[:k]:
+            if first not in same and all(np.array_equal(a[names.index(first)], a[names.index(c)]) for a in arrays):
+                same[c] = first
+                break
+    return same
 
 
 def _select(args: argparse.Namespace) -> int:
@@ -253,6 +313,7 @@ def _select(args: argparse.Namespace) -> int:
     from labelfree.fusion.selection import CHANNELWISE
     from labelfree.fusion.tasks import measure_diameter
 
+    _paired_inputs(args)
     _check_csv(args)
     cfg = _config(args, FusionConfig, object=args.object, cell_line=args.cell_line)
     images = _read_images(args.images, args.dims, args.channel_names)
@@ -307,6 +368,7 @@ def _eval(args: argparse.Namespace) -> int:
     from labelfree.fusion.diameter import DiameterChoice
     from labelfree.fusion.tasks import compare_fusions
 
+    _paired_inputs(args)
     _check_csv(args)
     cfg = _config(args, FusionConfig, object=args.object, cell_line=args.cell_line)
     images = _read_images(args.images, args.dims, args.channel_names)
