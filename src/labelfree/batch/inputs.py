@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from labelfree.errors import ConfigError, InputError
+from labelfree.folder_scores import TRUTH_SUFFIXES
 
 __all__ = ["BatchInput", "collect_inputs", "read_manifest", "IMAGE_SUFFIXES"]
 
@@ -252,10 +253,10 @@ def is_labelfree_output(path: Path, /) -> bool:
     return False
 
 
-#: name endings (before the image suffix, any case) of annotations saved beside their image: Cellpose's training
-#: masks and its own outputs, and the ground truth ``labelfree eval`` pairs (``labelfree.folder_scores``)
+#: name endings (before the image suffix, any case) of annotations saved beside their image: Cellpose's own
+#: outputs, and the ground truth ``labelfree eval`` pairs (``labelfree.folder_scores.TRUTH_SUFFIXES``)
 _ANNOTATION_SUFFIXES = ("_cp_masks", "_cp_output", "_flows", "_flows_0", "_flows_1", "_flows_2", "_cellprob",
-                       "_masks", "_mask", "_labels", "_gt", "_seg")
+                       *TRUTH_SUFFIXES)
 
 
 def _annotations(found: list[Path], /) -> list[Path]:
