@@ -15,15 +15,18 @@ examples:
   labelfree batch manifest.csv --pipeline cutter --out res/ --scheduler tcp://head:8786
   labelfree batch plates/ --pipeline threshold --out res/ --series 2
   labelfree batch movies/ --pipeline motion --out res/ --drift --fiji ~/Fiji.app
+  labelfree batch imgs/ --pipeline threshold --out res/ --truth truth/
 
 A file of several images (a multi-position OME-TIFF, a bioformats2raw OME-Zarr container)
 is one input per full-resolution image, with outputs <stem>_seriesN_*; --series N reads
 position N of every input instead (a manifest 'series' column chooses per file).
 A rerun with the same inputs, config and version skips finished inputs (--force redoes
 them); earlier results made differently are replaced only with --overwrite. One run at a
-time writes into an output folder. Exit code: 0 all inputs ok or skipped, 1 some failed
-(see the report and the summary CSV), 130 interrupted (finished inputs are kept; rerun to
-finish).
+time writes into an output folder. --truth DIR scores each input's labels against its ground
+truth in DIR (<stem>.tif, <stem>_masks.png, _mask, _labels, _gt, _seg; TIFF or PNG) as
+labelfree eval does: scores in the summary CSV, a pooled total in the report. Exit code: 0 all
+inputs ok or skipped, 1 some failed or could not be scored against their ground truth (see the
+report and the summary CSV), 130 interrupted (finished inputs are kept; rerun to finish).
 """
 
 
@@ -36,7 +39,7 @@ def _named_path(text: str) -> tuple[str, str]:
 
 def register(sub: Any) -> None:
     """Add the ``batch`` sub-command to the ``labelfree`` parser."""
-    from labelfree.cli import add_run_options
+    from labelfree.cli import add_run_options, path_argument
     from labelfree.cli_core import channel_names_argument, series_argument
     from labelfree.pipelines import pipelines
 
@@ -65,6 +68,10 @@ def register(sub: Any) -> None:
                    metavar="NAME=PATH", help="an extra input of the pipeline for every file, e.g. zoo=models/ "
                    "(a manifest column NAME overrides it per file)")
     p.add_argument("--zoo", metavar="DIR", help="the same as --input zoo=DIR")
+    p.add_argument("--truth", metavar="DIR", type=path_argument("--truth", "the folder of ground truth"),
+                   help="folder of ground truth: each input's labels are scored against the label image of its stem "
+                        "(<stem>.tif, <stem>_masks.tif or .png, _mask, _labels, _gt, _seg) as labelfree eval scores "
+                        "them (IoU threshold 0.5); scores in the summary, a pooled total in the report")
     p.add_argument("--batch-config", help="batch options file (JSON/YAML with BatchConfig fields)")
     run = p.add_argument_group("execution")
     run.add_argument("--scheduler", help="address of a running Dask scheduler (tcp://host:8786; default: Dask's "
@@ -146,7 +153,7 @@ def handle_batch(args: argparse.Namespace) -> int:
         summary = run_batch(args.inputs, pipeline=spec.name, out_dir=args.out, config=config, batch=batch,
                             progress=progress_from_args(args), channels=parse_channels(args.channel),
                             channel_names=args.channel_names, dims=args.dims, config_file=args.config,
-                            series=args.series)
+                            series=args.series, truth=args.truth)
     except Cancelled as exc:
         print(f"labelfree batch: {exc}", file=sys.stderr)
         return 130

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import numpy as np
 
@@ -19,7 +19,7 @@ from labelfree.errors import InputError
 from labelfree.io.ctc import seg_frame
 
 __all__ = ["FolderPairs", "holds_ctc_frames", "pair_folders", "pair_annotated_images", "prediction_stem",
-           "pixel_counts", "pooled_scores", "PREDICTION_SUFFIX", "TRUTH_SUFFIXES"]
+           "truth_files", "pixel_counts", "pooled_scores", "PREDICTION_SUFFIX", "TRUTH_SUFFIXES"]
 
 #: the suffix of a LabelFree label image; a prediction ``<stem>_labels.tif`` is the prediction of ``<stem>``
 PREDICTION_SUFFIX = "_labels"
@@ -145,6 +145,17 @@ def pair_folders(pred_dir: Path, gt_dir: Path, /) -> FolderPairs:
         raise InputError(_none_paired(pred_dir, gt_dir, sorted(preds), sorted(truths), ctc))
     paired = {p for _, p, _ in pairs}
     return FolderPairs(sorted(pairs), sorted(truth_only), sorted(p for p in preds.values() if p not in paired))
+
+
+def truth_files(gt_dir: Path, stems: Iterable[str], /) -> dict[str, Path]:
+    """The ground-truth file in ``gt_dir`` of each of ``stems`` (the stems of images), by the rule of
+    :func:`pair_folders` for ground truth; stems without one are left out. Two ground-truth files of one stem
+    in the folder are an :class:`InputError`, as they are to :func:`pair_folders`."""
+    truths = _by_stem(_label_files(Path(gt_dir)), TRUTH_SUFFIXES, "ground-truth", Path(gt_dir))
+    ctc = any(_truth_key(s).startswith("#") for s in truths)
+    by_key = {_truth_key(s): f for s, f in truths.items()}
+    found = {stem: by_key.get(_prediction_key(stem) if ctc else stem) for stem in stems}
+    return {stem: f for stem, f in found.items() if f is not None}
 
 
 def pair_annotated_images(folder: Path, /) -> tuple[list[tuple[str, Path, Path]], list[Path]]:

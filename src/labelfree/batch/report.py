@@ -4,7 +4,8 @@
 a thumbnail of its first plane with the objects' outlines (:mod:`labelfree.overlay`),
 status, object count, frames, time, worker and the error or warnings; above the rows,
 the counts by status and two small plots: objects per frame of each input and the
-distribution of object areas. Thumbnails are PNG files in ``report_files/`` beside the
+distribution of object areas; a run scored against ground truth adds each input's F1 and the
+pooled total (:func:`truth_total`). Thumbnails are PNG files in ``report_files/`` beside the
 HTML (reused while drawn from the same label file, input and drift); plots are drawn with matplotlib (Agg)
 when it is installed, otherwise the report says how to install it.
 """
@@ -24,7 +25,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["format_report", "exit_code", "write_report", "REPORT_NAME", "STATUS_ORDER", "THUMBS_FOLDER"]
+__all__ = ["format_report", "exit_code", "write_report", "truth_total", "REPORT_NAME", "STATUS_ORDER",
+           "THUMBS_FOLDER"]
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +38,64 @@ THUMBS_FOLDER = "report_files"
 
 
 def exit_code(summary: pd.DataFrame, /) -> int:
-    """0 when every input is ok or skipped, 1 when any failed, 130 when cancelled."""
+    """0 when every input is ok or skipped, 1 when any failed or its labels could not be scored against its
+    ground truth (a run with ``truth``: a missing score is not taken for a pass), 130 when cancelled."""
     status = set(summary["status"])
     if "cancelled" in status:
         return 130
-    return 1 if status - {"ok", "skipped"} else 0
+    return 1 if status - {"ok", "skipped"} or len(_not_scored(summary)) else 0
+
+
+def _not_scored(summary: pd.DataFrame, /) -> pd.DataFrame:
+    """The rows with a result and ground truth but no scores (the ground truth could not be scored against)."""
+    if "truth" not in summary or "tp" not in summary:
+        return summary.iloc[:0]
+    has_truth = summary["truth"].map(_text) != ""
+    return summary[has_truth & summary["status"].isin(("ok", "skipped")) & summary["tp"].isna()]
+
+
+def truth_total(summary: pd.DataFrame, /) -> dict[str, Any] | None:
+    """The pooled scores of a run's inputs scored against ground truth, as ``labelfree eval`` forms the total of
+    two folders (:func:`labelfree.folder_scores.pooled_scores`: TP, FP and FN and the pixel counts summed,
+    ratios from the sums, mean IoU over all matches); None when no input was scored."""
+    from labelfree.folder_scores import pooled_scores
+
+    if "tp" not in summary:
+        return None
+    scored = summary[summary["tp"].notna()]
+    if not len(scored):
+        return None
+    results = [{"tp": int(r["tp"]), "fp": int(r["fp"]), "fn": int(r["fn"]), "mean_iou": float(r["mean_iou"]),
+                "seg": float(r["seg"]), "n_frames": int(r["n_frames"]) if _text(r["n_frames"]) else 1}
+               for _, r in scored.iterrows()]
+    pixels = [(int(r["pixel_tp"]), int(r["pixel_fp"]), int(r["pixel_fn"])) for _, r in scored.iterrows()]
+    return pooled_scores(results, pixels)
+
+
+def _truth_lines(summary: pd.DataFrame, /) -> list[str]:
+    """What a run scored against ground truth says: the pooled total, the inputs without ground truth, and the
+    inputs whose ground truth could not be scored against, with why."""
+    if "truth" not in summary:
+        return []
+    where = f" in {summary.attrs['truth']}" if "truth" in summary.attrs else ""
+    total = summary.attrs.get("truth_total") or truth_total(summary)
+    lines = []
+    if total is not None:
+        lines.append(f"ground truth, total of {total['n_images']} scored input(s): TP {total['tp']}, FP {total['fp']}, "
+                     f"FN {total['fn']}; precision {total['precision']:.4f}, recall {total['recall']:.4f}, "
+                     f"F1 {total['f1']:.4f}; pixel F1 {total['pixel_f1']:.4f}; mean IoU {total['mean_iou']:.4f} "
+                     "(IoU threshold 0.5; counts summed, ratios from the sums, as labelfree eval's total)")
+    else:
+        lines.append("ground truth: no input scored")
+    missing = summary[summary["truth"].map(_text) == ""]
+    if len(missing):
+        names = list(missing["stem"])
+        shown = ", ".join(names[:20]) + (f", ... ({len(names)} in all)" if len(names) > 20 else "")
+        lines.append(f"no ground truth{where} (not scored): {shown}")
+    for _, row in _not_scored(summary).iterrows():
+        why = [w[len("not scored "):] for w in _text(row.get("warnings")).split(" | ") if w.startswith("not scored")]
+        lines.append(f"NOT SCORED {_input_name(row)} {why[0] if why else ': see its warnings'}")
+    return lines
 
 
 def format_report(summary: pd.DataFrame, /, *, max_errors: int = 20) -> str:
@@ -57,6 +112,7 @@ def format_report(summary: pd.DataFrame, /, *, max_errors: int = 20) -> str:
         lines.append(f"FAILED {_input_name(row)}: {row['error']}")
     if len(failed) > max_errors:
         lines.append(f"... and {len(failed) - max_errors} more failure(s); see the summary table")
+    lines += _truth_lines(summary)
     if "path" in summary.attrs:
         lines.append(f"summary: {summary.attrs['path']}")
     if "report" in summary.attrs:
@@ -326,6 +382,8 @@ def write_report(summary: pd.DataFrame, out_dir: str | os.PathLike[str], /, *, n
     counts = summary["status"].value_counts()
     head = ", ".join(f"{int(counts[s])} {s}" for s in STATUS_ORDER if counts.get(s, 0))
     body, shown = [], set()
+    scored = "truth" in summary
+    truth = "".join(f"<p>{html.escape(line)}</p>" for line in _truth_lines(summary))
     for _, row in rows.iterrows():
         thumb = _thumbnail(row, folder, thumb_size)
         shown.add(thumb)
@@ -334,22 +392,27 @@ def write_report(summary: pd.DataFrame, out_dir: str | os.PathLike[str], /, *, n
         seconds = _text(row.get("seconds"))
         note = _text(row.get("error")) or _text(row.get("warnings"))
         n_obj = _text(row.get("n_objects"))
+        scores = ""
+        if scored:
+            scores = (f"<td>{float(row['f1']):.3f} / {float(row['pixel_f1']):.3f}</td>" if _text(row.get("tp"))
+                      else "<td class='note'>not scored</td>")
         body.append(
             f"<tr class='{html.escape(row['status'])}'><td>{picture}</td>"
             f"<td><b>{html.escape(row['stem'])}</b><br><span class='note'>{html.escape(_input_name(row))}</span></td>"
             f"<td>{html.escape(row['status'])}</td><td>{html.escape(n_obj.split('.')[0])}</td>"
             f"<td>{html.escape(_text(row.get('n_frames')).split('.')[0])}</td>"
             f"<td>{html.escape(f'{float(seconds):.1f} s' if seconds else '')}</td>"
-            f"<td>{html.escape(_text(row.get('worker')))}</td><td class='err'>{html.escape(note)}</td></tr>")
+            f"<td>{html.escape(_text(row.get('worker')))}</td>{scores}<td class='err'>{html.escape(note)}</td></tr>")
     _remove_unshown_thumbnails(folder / THUMBS_FOLDER, shown)
     page = (
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>LabelFree batch report</title>"
         f"<style>{_CSS}</style></head><body><h1>LabelFree batch report</h1>"
         f"<p>{len(summary)} input(s): {html.escape(head or 'nothing to do')}. "
-        f"Written {html.escape(time.strftime('%Y-%m-%d %H:%M:%S'))}.</p>"
+        f"Written {html.escape(time.strftime('%Y-%m-%d %H:%M:%S'))}.</p>{truth}"
         f"{_plots(_tables(summary))}"
         "<table><thead><tr><th>picture</th><th>input</th><th>status</th><th>objects</th><th>frames</th>"
-        f"<th>time</th><th>worker</th><th>error / warnings</th></tr></thead><tbody>{''.join(body)}</tbody></table>"
+        f"<th>time</th><th>worker</th>{'<th>F1 / pixel F1</th>' if scored else ''}<th>error / warnings</th></tr>"
+        f"</thead><tbody>{''.join(body)}</tbody></table>"
         "</body></html>")
     path = folder / name
     with atomic_path(path) as tmp:

@@ -15,9 +15,11 @@ from labelfree.batch.config import SYNC, BatchConfig
 from labelfree.batch.inputs import BatchInput, channel_names_option, collect_inputs, series_option
 from labelfree.batch.state import checksum, input_fingerprint
 from labelfree.batch.task import OUTPUT_KINDS, Job, result_row
+from labelfree.batch.truth import TRUTH_COLUMNS, TRUTH_COUNTS, score_against_truth, truth_folder
 from labelfree.errors import Cancelled, ConfigError, OutputExistsError
 
-__all__ = ["run_batch", "plan_jobs", "input_checksum", "folder_fingerprint", "SUMMARY_COLUMNS", "PENDING"]
+__all__ = ["run_batch", "plan_jobs", "input_checksum", "folder_fingerprint", "SUMMARY_COLUMNS", "TRUTH_COLUMNS",
+           "PENDING"]
 
 log = logging.getLogger(__name__)
 
@@ -273,6 +275,7 @@ def run_batch(
     dims: str | None = None,
     config_file: str | Path | None = None,
     series: int | None = None,
+    truth: str | Path | None = None,
 ) -> pd.DataFrame:
     """Segment many images with one pipeline, on Dask, and write every output.
 
@@ -312,6 +315,11 @@ def run_batch(
         ``series`` overrides it); its outputs are ``<stem>_seriesN_*``. An input that holds no
         such full-resolution series fails (its row lists the file's series). Without it, a
         file of several full-resolution images is one input per image (``<stem>_seriesN``).
+    truth : folder, optional
+        Ground truth to score each input's labels against, as ``labelfree eval LABELS TRUTH`` scores them
+        (IoU threshold 0.5): the label image of the input's stem, ``<stem>.tif`` or ``<stem>_masks.tif``
+        (``_mask``, ``_labels``, ``_gt``, ``_seg``; TIFF or PNG), as :func:`labelfree.folder_scores.truth_files`
+        finds it. An input of the run; it may not be the output folder.
 
     Returns
     -------
@@ -319,7 +327,10 @@ def run_batch(
         The summary, one row per input: input, series (the image series read, NA for a file
         of one image), stem, status (ok / skipped / failed / cancelled), n_objects (objects
         summed over frames) and n_frames (integers, pandas ``Int64``: NA for an input without
-        a result), seconds, error, worker and the output paths.
+        a result), seconds, error, worker and the output paths; with ``truth``, then
+        :data:`TRUTH_COLUMNS` (empty for an input without ground truth or without labels; an input whose
+        ground truth cannot be scored, e.g. of another shape, says why in its ``warnings``), and the pooled
+        total (:func:`labelfree.batch.report.truth_total`) in ``attrs["truth_total"]``.
 
     Raises
     ------
@@ -349,6 +360,9 @@ def run_batch(
     series = series_option(series)  # a bad value is refused before the output folder is made
     out = Path(out_dir).expanduser().absolute()
     config_files = {"config": p for p in (config if isinstance(config, (str, Path)) else None, config_file) if p}
+    truth_dir = truth_folder(truth, out)
+    if truth_dir is not None:
+        config_files["ground truth folder (--truth)"] = truth_dir
     with OutputFolder(out, inputs=config_files, overwrite=bcfg.overwrite,
                       purpose=f"labelfree batch --pipeline {pipe.name}") as folder:
         # listed once the folder is held and the leftovers of an interrupted run are gone: a set whose
@@ -365,6 +379,11 @@ def run_batch(
         for item in items:  # every path stays inside the folder, none is an input
             _check_item(folder, item)
         _check_output_files(folder, items, pipe, bcfg)
+        truths = None
+        if truth_dir is not None:  # two ground-truth files of one input are refused before any work
+            from labelfree.folder_scores import truth_files
+
+            truths = truth_files(truth_dir, [it.stem for it in items])
         jobs, rows = plan_jobs(items, pipeline=pipe, config=base, out_dir=out, batch=bcfg)
         log.info("batch: %d inputs, %d to run, %d done or failed before running", len(items), len(jobs), len(rows))
         started = time.time()
@@ -398,7 +417,10 @@ def run_batch(
             ) from exc
         # every input has finished: a Ctrl-C now stops no work, so the summary and the report are still
         # written (a second Ctrl-C stops them) and the run ends with what its inputs did
-        summary = _despite_ctrl_c("the summary", lambda: _write_summary(items, rows, out, bcfg, status_left="failed"))
+        if truths is not None:  # the labels are published (or were, for a skipped input): read from the folder
+            score_against_truth(items, rows, truths)
+        summary = _despite_ctrl_c("the summary", lambda: _write_summary(items, rows, out, bcfg, status_left="failed",
+                                                                      truth=truth_dir))
         _write_report(summary, out)
     log.info("batch finished in %.1f s: %s", time.time() - started, summary["status"].value_counts().to_dict())
     return summary
@@ -513,14 +535,22 @@ def _execute(jobs: list[Job], rows: dict[str, dict[str, Any]], *, bar: Progress,
 
 
 def _write_summary(items: list[BatchInput], rows: dict[str, dict[str, Any]], out: Path, batch: BatchConfig,
-                   *, status_left: str) -> pd.DataFrame:
+                   *, status_left: str, truth: Path | None = None) -> pd.DataFrame:
     from labelfree.io.atomic import write_text_atomic
 
     error = "" if status_left in ("cancelled", PENDING) else "no result came back from the scheduler"
     records = [rows.get(it.stem) or result_row(it, status=status_left, error=error) for it in items]
-    summary = pd.DataFrame.from_records(records, columns=list(SUMMARY_COLUMNS))
+    columns = [*SUMMARY_COLUMNS, *(TRUTH_COLUMNS if truth is not None else ())]
+    summary = pd.DataFrame.from_records(records, columns=columns)
     # counts stay whole numbers when some inputs have none (failed, pending): not 8.0 beside an empty cell
-    summary = summary.astype(dict.fromkeys(COUNT_COLUMNS, "Int64"))
+    counts = (*COUNT_COLUMNS, *(TRUTH_COUNTS if truth is not None else ()))
+    summary = summary.astype(dict.fromkeys(counts, "Int64"))
+    if truth is not None:
+        from labelfree.batch.report import truth_total
+
+        summary["truth"] = summary["truth"].fillna("")
+        summary.attrs["truth"] = str(truth)
+        summary.attrs["truth_total"] = truth_total(summary)
     path = out / batch.summary_name
     write_text_atomic(path, summary.to_csv(index=False))
     summary.attrs["path"] = str(path)
