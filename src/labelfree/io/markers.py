@@ -197,12 +197,12 @@ def read_markers(path: str | os.PathLike[str], /, *, image: Any = None, shape: t
         or measurement columns beside ``X`` and ``Y``) is read in its own terms: X and Y
         calibrated, ``Frame`` (or, for a plain stack, ``Slice``) counted from 1. LabelFree's
         ``_table.csv`` gives its ``centroid_x`` / ``centroid_y`` (calibrated) and ``frame``.
-        Calibrated positions become pixels with the image's pixel size and origin. TIFF: a label
-        image of nuclei; a grey PNG (BMP, GIF, PGM) of labels is one plane of them, read exactly. ROI zip / .roi: point ROIs (one marker per point; a point outside the
-        image is an error) or area ROIs; a ROI of a stack saved by ImageJ's ROI Manager with its
-        slice in its name only (``0002-0040-0040``) is on that slice, as ImageJ reads it. A folder:
-        a Cell Tracking Challenge ``TRA`` folder (``man_trackNNN.tif``, one per frame of the image,
-        label = track id).
+        Calibrated positions become pixels with the image's pixel size and origin. TIFF: a label image of
+        nuclei; a grey PNG (BMP, GIF, PGM) of labels is one plane of them, read exactly. ROI zip / .roi: point
+        ROIs (one marker per point; a point outside the image is an error) or area ROIs; a ROI of a stack
+        saved by ImageJ's ROI Manager with its slice in its name only (``0002-0040-0040``) is on that slice,
+        as ImageJ reads it. A folder: a Cell Tracking Challenge ``TRA`` folder (``man_trackNNN.tif``, one per
+        frame of the image, label = track id).
     image : DataArray, optional
         The image the markers belong to (gives the shape).
     shape : tuple of int, optional
