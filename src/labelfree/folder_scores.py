@@ -18,8 +18,8 @@ import numpy as np
 from labelfree.errors import InputError
 from labelfree.io.ctc import seg_frame
 
-__all__ = ["FolderPairs", "holds_ctc_frames", "pair_folders", "pair_annotated_images", "prediction_stem",
-           "truth_files", "pixel_counts", "pooled_scores", "PREDICTION_SUFFIX", "TRUTH_SUFFIXES"]
+__all__ = ["FolderPairs", "holds_ctc_frames", "pair_folders", "pair_annotated_images", "pair_image_folders",
+           "prediction_stem", "truth_files", "pixel_counts", "pooled_scores", "PREDICTION_SUFFIX", "TRUTH_SUFFIXES"]
 
 #: the suffix of a LabelFree label image; a prediction ``<stem>_labels.tif`` is the prediction of ``<stem>``
 PREDICTION_SUFFIX = "_labels"
@@ -195,6 +195,49 @@ def pair_annotated_images(folder: Path, /) -> tuple[list[tuple[str, Path, Path]]
                          f"{_names(sorted(images))}; masks files found: {_names(sorted(masks))}. Rename the files "
                          "so that their stems match, or give the image files and their --labels files.")
     return pairs, [images[stem] for stem in sorted(images) if stem not in masks]
+
+
+def pair_image_folders(image_dir: Path, truth_dir: Path, /) -> tuple[list[tuple[str, Path, Path]], list[Path],
+                                                                     list[Path]]:
+    """Pair the images of one folder with the ground truth of another, by stem (StarDist's ``images/`` and
+    ``masks/``, the Data Science Bowl's exports).
+
+    Every TIFF or picture (PNG, JPEG, ...: :mod:`labelfree.io.raster`) of ``image_dir`` is an image; its ground
+    truth in ``truth_dir`` is found by the rule of :func:`pair_folders`: ``<stem>.tif`` (the same name),
+    ``<stem>_masks``, ``_mask``, ``_labels``, ``_gt`` or ``_seg`` (any case; ``.tif``, ``.tiff`` or ``.png``),
+    and ``man_segNNN.tif`` for the image ``tNNN``. Returns ``(stem, image, ground truth)`` sorted by stem, the
+    images without ground truth and the ground-truth files without an image. Two images or two ground-truth
+    files of one stem, and two folders without one pair, are an :class:`InputError`.
+    """
+    from labelfree.io.raster import PICTURE_SUFFIXES
+
+    image_dir, truth_dir = Path(image_dir), Path(truth_dir)
+    found: dict[str, list[Path]] = {}
+    for f in sorted(image_dir.iterdir()):
+        if f.name.startswith(".") or not f.name.lower().endswith((*_LABEL_FILES, *PICTURE_SUFFIXES)) \
+                or not f.is_file():
+            continue
+        found.setdefault(f.name[: f.name.rfind(".")], []).append(f)
+    twice = sorted((stem, fs) for stem, fs in found.items() if len(fs) > 1)
+    if twice:
+        stem, fs = twice[0]
+        raise InputError(f"{image_dir} holds {len(fs)} images of {stem!r} ({', '.join(f.name for f in fs)}), so "
+                         "which one to use is unknown. Keep one of them in the folder (move the others elsewhere) "
+                         "and run again.")
+    images = {stem: fs[0] for stem, fs in found.items()}
+    truths = _by_stem(_label_files(truth_dir), TRUTH_SUFFIXES, "ground-truth", truth_dir)
+    match = truth_files(truth_dir, sorted(images))
+    pairs = [(stem, images[stem], match[stem]) for stem in sorted(images) if stem in match]
+    if not pairs:
+        raise InputError(f"No image in {image_dir} has a label image in {truth_dir}: images are paired with label "
+                         "images by name, <stem>.png (or .tif, .jpg, ...) with <stem>.tif, <stem>_masks.tif, _mask, "
+                         "_labels, _gt or _seg (.tif, .tiff or .png; Cell Tracking Challenge tNNN with man_segNNN). "
+                         f"Image stems found: {_names(sorted(images))}; label stems found: {_names(sorted(truths))}. "
+                         "Rename the files so that their stems match, or give the image files and their --labels "
+                         "files.")
+    used = {gt for _, _, gt in pairs}
+    return (pairs, [images[stem] for stem in sorted(images) if stem not in match],
+            [f for _, f in sorted(truths.items()) if f not in used])
 
 
 def _names(stems: list[str], *, limit: int = 6) -> str:

@@ -61,30 +61,51 @@ def _config(args: argparse.Namespace, cls: Any, **overrides: Any) -> Any:
 
 
 def _paired_inputs(args: argparse.Namespace) -> None:
-    """``args.images`` and ``args.labels`` as two lists of files: as given, or a folder's images with their
-    ``<stem>_masks`` files (:func:`labelfree.folder_scores.pair_annotated_images`), sorted by stem."""
-    from labelfree.folder_scores import pair_annotated_images
+    """``args.images`` and ``args.labels`` as two lists of files: as given; a folder's images with their
+    ``<stem>_masks`` files (:func:`labelfree.folder_scores.pair_annotated_images`); or the images of a folder
+    with the label images of the same stems in the ``--labels`` folder
+    (:func:`labelfree.folder_scores.pair_image_folders`); sorted by stem."""
+    from labelfree.folder_scores import pair_annotated_images, pair_image_folders
     from labelfree.io.ngff import is_ngff
 
+    def listed(paths: list[Path], limit: int = 20) -> str:
+        names = [p.name for p in paths]
+        return ", ".join(names[:limit]) + (f", ... ({len(names)} in all)" if len(names) > limit else "")
+
     folders = [p for p in args.images if p.is_dir() and not is_ngff(p)]
+    label_dirs = [p for p in args.labels or [] if p.is_dir() and not is_ngff(p)]
     if not folders:
         if not args.labels:
             raise InputError("No --labels given: give one label image per image (--labels LAB...), or a folder "
                              "holding each image beside its <stem>_masks.png or .tif file instead of the images.")
+        if label_dirs:
+            raise InputError(f"--labels {label_dirs[0]} is a folder, given with image files: give both as folders "
+                             "(IMAGES_FOLDER --labels LABELS_FOLDER, paired by name) or both as files (one label "
+                             "image per image, in the images' order).")
         return
     if len(args.images) > 1:
         raise InputError(f"{folders[0]} is a folder, given with {len(args.images) - 1} other input(s): give one "
-                         "folder (each image beside its <stem>_masks file), or image files with --labels.")
-    if args.labels:
-        raise InputError(f"--labels is given with the folder {folders[0]}, whose images are paired with the "
-                         "<stem>_masks files beside them: give the folder alone, or image files with --labels.")
+                         "folder (each image beside its <stem>_masks file), or image files with --labels (or one "
+                         "folder of images with --labels LABELS_FOLDER).")
     folder = folders[0]
-    pairs, unpaired = pair_annotated_images(folder)
-    if unpaired and not args.quiet:
-        names = [p.name for p in unpaired]
-        print(f"{len(unpaired)} of the {len(pairs) + len(unpaired)} images in {folder} have no masks file "
-              f"(<stem>_masks.png or .tif) and are left out: {', '.join(names[:20])}"
-              f"{f', ... ({len(names)} in all)' if len(names) > 20 else ''}", file=sys.stderr)
+    if args.labels and (len(args.labels) > 1 or not label_dirs):
+        raise InputError(f"--labels is given with the folder {folder} as {len(args.labels)} path(s) "
+                         f"({', '.join(p.name for p in args.labels[:3])}): give both as folders (IMAGES_FOLDER "
+                         "--labels LABELS_FOLDER, paired by name), the folder alone (each image beside its "
+                         "<stem>_masks file), or both as files.")
+    if args.labels and label_dirs[0].resolve() != folder.resolve():
+        pairs, unpaired, unused = pair_image_folders(folder, label_dirs[0])
+        missing = f"no label image in {label_dirs[0]}"
+    else:  # the folder alone, or given as its own --labels: a Cellpose training folder
+        (pairs, unpaired), unused = pair_annotated_images(folder), []
+        missing = "no masks file (<stem>_masks.png or .tif)"
+    if not args.quiet:
+        if unpaired:
+            print(f"{len(unpaired)} of the {len(pairs) + len(unpaired)} images in {folder} have {missing} and are "
+                  f"left out: {listed(unpaired)}", file=sys.stderr)
+        if unused:
+            print(f"{len(unused)} of the {len(pairs) + len(unused)} label images in {label_dirs[0]} have no image "
+                  f"in {folder} and are left out: {listed(unused)}", file=sys.stderr)
     args.images, args.labels = [p[1] for p in pairs], [p[2] for p in pairs]
 
 
@@ -164,10 +185,13 @@ def _common(p: argparse.ArgumentParser, *, labels: bool) -> None:
 
     p.add_argument("images", nargs="+", type=Path, metavar="IMAGES",
                    help="images (C, Y, X; TIFF, PNG, JPEG, ...), or one folder holding each image beside its label "
-                        "image <stem>_masks.png (or .tif; _mask, _labels, _gt, _seg), as a Cellpose training folder")
+                        "image <stem>_masks.png (or .tif; _mask, _labels, _gt, _seg), as a Cellpose training folder, "
+                        "or a folder of images with --labels LABELS_FOLDER")
     if labels:
         p.add_argument("--labels", nargs="+", type=Path, default=None,
-                       help="instance label image (TIFF, PNG) per image, in the images' order (not with a folder)")
+                       help="instance label image (TIFF, PNG) per image, in the images' order; with a folder of "
+                            "images, a folder of label images named as the images (<stem>.tif, or <stem>_masks, _mask, "
+                            "_labels, _gt, _seg; .tif or .png)")
     p.add_argument("--dims", default=None, help="axes of plain TIFFs, e.g. CYX")
     p.add_argument("--channel-names", metavar="NAMES", type=channel_names_argument,
                    help="names for the images' channels, comma-separated in their order (e.g. DAPI,GFP): models "
