@@ -176,27 +176,9 @@ class InputRecord:
     def describe(self) -> dict[str, Any]:
         if self.path.is_file():
             return {"path": str(self.path), "sha256": self.sha256}
+        from labelfree.io.sequence import frames_record
+
         return {"path": str(self.path), **frames_record(self.path)}
-
-
-def frames_record(folder: Path, /) -> dict[str, Any]:
-    """``{"frames", "first", "last", "frames_sha256"}`` of a folder of frames; ``{}`` for any other folder."""
-    import hashlib
-
-    from labelfree.errors import InputError
-    from labelfree.io.ngff import is_ngff
-    from labelfree.io.sequence import sequence_files
-
-    if not folder.is_dir() or folder.suffix.lower() == ".zarr" or is_ngff(folder):
-        return {}
-    try:
-        files = sequence_files(folder)
-    except InputError:  # not a folder of frames (a model zoo): its path says what it was
-        return {}
-    digest = hashlib.sha256()
-    for f in files:
-        digest.update(f"{f.name}\0{file_sha256(f)}\n".encode())
-    return {"frames": len(files), "first": files[0].name, "last": files[-1].name, "frames_sha256": digest.hexdigest()}
 
 
 def _as_records(inputs: Mapping[str, Any] | Iterable[Any] | None) -> dict[str, InputRecord]:

@@ -22,7 +22,7 @@ import xarray as xr
 from labelfree.errors import CorruptFileError, DimensionError, InputError
 from labelfree.image import to_dataarray
 
-__all__ = ["read_sequence", "read_sequence_array", "sequence_files", "stack_frames"]
+__all__ = ["read_sequence", "read_sequence_array", "sequence_files", "stack_frames", "frames_record"]
 
 log = logging.getLogger(__name__)
 
@@ -239,3 +239,23 @@ def read_sequence_array(folder: str | os.PathLike[str], read_array: Callable[...
     along a new first axis."""
     files = sequence_files(folder)
     return stack_frames(files, lambda p: read_array(p, series=series))
+
+
+def frames_record(folder: Path, /) -> dict[str, Any]:
+    """``{"frames", "first", "last", "frames_sha256"}`` of a folder of frames (the provenance of a movie read from
+    it: the SHA-256 of every frame file's name and SHA-256, in frame order); ``{}`` for any other folder."""
+    import hashlib
+
+    from labelfree._config import file_sha256
+    from labelfree.io.ngff import is_ngff
+
+    if not folder.is_dir() or folder.suffix.lower() == ".zarr" or is_ngff(folder):
+        return {}
+    try:
+        files = sequence_files(folder)
+    except InputError:  # not a folder of frames (a model zoo): its path says what it was
+        return {}
+    digest = hashlib.sha256()
+    for f in files:
+        digest.update(f"{f.name}\0{file_sha256(f)}\n".encode())
+    return {"frames": len(files), "first": files[0].name, "last": files[-1].name, "frames_sha256": digest.hexdigest()}
