@@ -161,10 +161,7 @@ def exposure_gains(movie, /, *, low: float, skip: Sequence[int] = (),
     if len(kept) < 3:
         return gains
     levels = _frame_levels(movie, low, kept, means)
-    for i, t in enumerate(kept):
-        width = 2 * _EXPOSURE_REACH + 1  # shifted inwards at the movie's ends
-        start = min(max(0, i - _EXPOSURE_REACH), max(0, len(kept) - width))
-        ref = float(np.median(levels[start:start + width]))
+    for i, (t, ref) in enumerate(zip(kept, _running_median(levels, _EXPOSURE_REACH))):
         if levels[i] > 0 and ref > 0 and max(ref / levels[i], levels[i] / ref) > EXPOSURE_RATIO:
             gains[t] = ref / levels[i]
     return gains
@@ -181,6 +178,14 @@ def _unit_gains(movie, skip: Sequence[int]) -> tuple[np.ndarray, list[int]]:
     """Gains of 1 for every frame of ``movie``, and the frames not in ``skip``."""
     left_out = set(int(t) for t in skip)
     return np.ones(movie.shape[0], np.float64), [t for t in range(movie.shape[0]) if t not in left_out]
+
+
+def _running_median(levels: np.ndarray, reach: int) -> np.ndarray:
+    """The median of each value of ``levels`` with the ``reach`` values before and after it; the window of
+    ``2 * reach + 1`` values is shifted inwards at the ends (all values when there are fewer)."""
+    width = 2 * reach + 1
+    starts = [min(max(0, i - reach), max(0, len(levels) - width)) for i in range(len(levels))]
+    return np.array([float(np.median(levels[start:start + width])) for start in starts])
 
 
 def frame_means(movie, /, *, skip: Sequence[int] = ()) -> np.ndarray:
@@ -237,8 +242,7 @@ def bleaching_gains(movie, /, *, low: float, skip: Sequence[int] = (),
     levels = _frame_levels(movie, low, kept, means)
     if exposure is not None:
         levels = levels * np.asarray(exposure, np.float64)[kept]
-    starts = [min(max(0, i - reach), len(kept) - width) for i in range(len(kept))]
-    trend = np.array([np.median(levels[start:start + width]) for start in starts])
+    trend = _running_median(levels, reach)
     if np.min(trend) <= 0 or np.max(trend) <= BLEACHING_SPAN * np.min(trend):
         return gains
     gains[kept] = np.max(trend) / trend
