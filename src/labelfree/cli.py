@@ -48,6 +48,7 @@ __all__ = [
 #: modules that add sub-commands of their own (besides one command per registered pipeline)
 SUBCOMMAND_MODULES = (
     "labelfree.cli_core",
+    "labelfree.evaluation.cli",
     "labelfree.registration.cli",
     "labelfree.batch_cli",
     "labelfree.imagej.cli",

@@ -3,7 +3,7 @@
 Every pipeline command has the same shape (see :func:`labelfree.cli.add_run_options`);
 its extra inputs (``--markers``, ``--zoo``, ...) and extra outputs (``--flow``) come
 from its spec. The output folder and file names are checked, and the folder held,
-before the image is read. ``eval`` (scoring against ground truth) is :mod:`labelfree.cli_eval`.
+before the image is read. ``eval`` (scoring against ground truth) is :mod:`labelfree.evaluation.cli`.
 """
 
 from __future__ import annotations
@@ -151,9 +151,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("command", nargs="?", help="pipeline or tool (default: all)")
     p.add_argument("--markdown", action="store_true", help="print the tables of docs/options.md")
     p.set_defaults(func=_options)
-    from labelfree.cli_eval import register_eval
-
-    register_eval(sub)
 
 
 def _input_files(spec: Any, args: argparse.Namespace) -> dict[str, Any]:

@@ -156,7 +156,7 @@ def test_grey_and_colour_images_together_are_refused_by_their_file_names(tmp_pat
 
 
 def test_a_folder_pairs_images_with_their_masks_by_stem(tmp_path):
-    from labelfree.folder_scores import pair_annotated_images
+    from labelfree.evaluation.folders import pair_annotated_images
 
     for name in ("b.tif", "b_masks.tif", "a.png", "a_Masks.png", "c_gt.tif", "c.jpg", "d.png", "e_masks.jpg",
                  ".f.png", "f_masks.png", "notes.txt"):

@@ -50,7 +50,7 @@ def test_two_folders_train_the_zoo_their_files_train_as_lists(dsb_crops, tmp_pat
 
 
 def test_images_pair_with_the_label_images_of_their_stems_in_another_folder(tmp_path):
-    from labelfree.folder_scores import pair_image_folders
+    from labelfree.evaluation.folders import pair_image_folders
 
     images, masks = tmp_path / "images", tmp_path / "masks"
     images.mkdir()

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from labelfree.errors import ConfigError, InputError
-from labelfree.folder_scores import TRUTH_SUFFIXES
+from labelfree.evaluation.folders import TRUTH_SUFFIXES
 
 __all__ = ["BatchInput", "collect_inputs", "read_manifest", "IMAGE_SUFFIXES"]
 
@@ -254,7 +254,7 @@ def is_labelfree_output(path: Path, /) -> bool:
 
 
 #: name endings (before the image suffix, any case) of annotations saved beside their image: Cellpose's own
-#: outputs, and the ground truth ``labelfree eval`` pairs (``labelfree.folder_scores.TRUTH_SUFFIXES``)
+#: outputs, and the ground truth ``labelfree eval`` pairs (``labelfree.evaluation.folders.TRUTH_SUFFIXES``)
 _ANNOTATION_SUFFIXES = ("_cp_masks", "_cp_output", "_flows", "_flows_0", "_flows_1", "_flows_2", "_cellprob",
                        *TRUTH_SUFFIXES)
 

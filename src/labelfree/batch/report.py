@@ -56,9 +56,9 @@ def _not_scored(summary: pd.DataFrame, /) -> pd.DataFrame:
 
 def truth_total(summary: pd.DataFrame, /) -> dict[str, Any] | None:
     """The pooled scores of a run's inputs scored against ground truth, as ``labelfree eval`` forms the total of
-    two folders (:func:`labelfree.folder_scores.pooled_scores`: TP, FP and FN and the pixel counts summed,
+    two folders (:func:`labelfree.evaluation.folders.pooled_scores`: TP, FP and FN and the pixel counts summed,
     ratios from the sums, mean IoU over all matches); None when no input was scored."""
-    from labelfree.folder_scores import pooled_scores
+    from labelfree.evaluation.folders import pooled_scores
 
     if "tp" not in summary:
         return None

@@ -318,7 +318,7 @@ def run_batch(
     truth : folder, optional
         Ground truth to score each input's labels against, as ``labelfree eval LABELS TRUTH`` scores them
         (IoU threshold 0.5): the label image of the input's stem, ``<stem>.tif`` or ``<stem>_masks.tif``
-        (``_mask``, ``_labels``, ``_gt``, ``_seg``; TIFF or PNG), as :func:`labelfree.folder_scores.truth_files`
+        (``_mask``, ``_labels``, ``_gt``, ``_seg``; TIFF or PNG), as :func:`labelfree.evaluation.folders.truth_files`
         finds it. An input of the run; it may not be the output folder.
 
     Returns
@@ -381,7 +381,7 @@ def run_batch(
         _check_output_files(folder, items, pipe, bcfg)
         truths = None
         if truth_dir is not None:  # two ground-truth files of one input are refused before any work
-            from labelfree.folder_scores import truth_files
+            from labelfree.evaluation.folders import truth_files
 
             truths = truth_files(truth_dir, [it.stem for it in items])
         jobs, rows = plan_jobs(items, pipeline=pipe, config=base, out_dir=out, batch=bcfg)

@@ -1,7 +1,7 @@
 """A batch run scored against ground truth (``labelfree batch ... --truth DIR``, ``run_batch(truth=)``).
 
 Each input's published labels are scored against the ground truth of its stem
-(:func:`labelfree.folder_scores.truth_files`) as ``labelfree eval LABELS TRUTH`` scores them; the scores
+(:func:`labelfree.evaluation.folders.truth_files`) as ``labelfree eval LABELS TRUTH`` scores them; the scores
 are columns of the run's summary (:data:`TRUTH_COLUMNS`) and the report adds their pooled total
 (:func:`labelfree.batch.report.truth_total`).
 """
@@ -53,7 +53,7 @@ def score_against_truth(items: list[BatchInput], rows: dict[str, dict[str, Any]]
     import warnings
 
     from labelfree.errors import LabelFreeError
-    from labelfree.folder_scores import pixel_counts
+    from labelfree.evaluation.folders import pixel_counts
     from labelfree.io import read_labels
     from labelfree.metrics import evaluate
 

@@ -62,10 +62,10 @@ def _config(args: argparse.Namespace, cls: Any, **overrides: Any) -> Any:
 
 def _paired_inputs(args: argparse.Namespace) -> None:
     """``args.images`` and ``args.labels`` as two lists of files: as given; a folder's images with their
-    ``<stem>_masks`` files (:func:`labelfree.folder_scores.pair_annotated_images`); or the images of a folder
+    ``<stem>_masks`` files (:func:`labelfree.evaluation.folders.pair_annotated_images`); or the images of a folder
     with the label images of the same stems in the ``--labels`` folder
-    (:func:`labelfree.folder_scores.pair_image_folders`); sorted by stem."""
-    from labelfree.folder_scores import pair_annotated_images, pair_image_folders
+    (:func:`labelfree.evaluation.folders.pair_image_folders`); sorted by stem."""
+    from labelfree.evaluation.folders import pair_annotated_images, pair_image_folders
     from labelfree.io.ngff import is_ngff
 
     def listed(paths: list[Path], limit: int = 20) -> str:

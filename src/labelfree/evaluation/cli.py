@@ -2,7 +2,7 @@
 
 One pair: a label TIFF (PNG, OME-Zarr label image) or T stack against its ground truth, or against a
 Cell Tracking Challenge SEG folder (frames paired by number). Two folders: each prediction against the
-ground truth of its stem (:mod:`labelfree.folder_scores`), one row per image and a pooled total.
+ground truth of its stem (:mod:`labelfree.evaluation.folders`), one row per image and a pooled total.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from labelfree.errors import InputError
 from labelfree.io import read_labels
 from labelfree.io.ctc import seg_frame
 
-__all__ = ["register_eval", "format_metrics"]
+__all__ = ["register", "format_metrics"]
 
 _METRIC_ROWS = (
     ("pixel_precision", "pixel precision"),
@@ -39,7 +39,8 @@ _METRIC_ROWS = (
 )
 
 
-def register_eval(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``eval`` sub-command to the ``labelfree`` parser."""
     from labelfree.cli import file_argument, path_argument
 
     p = sub.add_parser(
@@ -315,7 +316,7 @@ def _is_folder(path: Path) -> bool:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from labelfree.folder_scores import holds_ctc_frames
+    from labelfree.evaluation.folders import holds_ctc_frames
     from labelfree.metrics import evaluate
 
     if _is_folder(args.pred) and _is_folder(args.gt) and not holds_ctc_frames(args.pred):
@@ -359,7 +360,7 @@ _FOLDER_COLUMNS = (("tp", "TP"), ("fp", "FP"), ("fn", "FN"), ("precision", "prec
 
 def _score_row(pred: Path, gt: Path, result: dict | None, /, *, stem: str | None = None, error: str = "") -> dict:
     """One row of the --csv table: the image, its two files, the metrics (empty where it was not scored), error."""
-    from labelfree.folder_scores import prediction_stem
+    from labelfree.evaluation.folders import prediction_stem
 
     row: dict[str, Any] = {"image": stem or prediction_stem(pred), "prediction": str(pred), "ground_truth": str(gt)}
     row.update({k: None if result is None else result[k] for k in _CSV_METRICS})
@@ -381,7 +382,7 @@ def _score_pair(pred_path: Path, gt_path: Path, stem: str, args: argparse.Namesp
     of the scores are printed with the image's name."""
     import warnings
 
-    from labelfree.folder_scores import pixel_counts
+    from labelfree.evaluation.folders import pixel_counts
     from labelfree.metrics import evaluate
 
     pred, gt = _checked_pair(read_labels(pred_path), read_labels(gt_path), pred_path, gt_path)
@@ -417,7 +418,7 @@ def _folder_table(images: list[dict[str, Any]], total: dict[str, Any], /) -> str
 
 def _eval_folders(args: argparse.Namespace) -> int:
     """``labelfree eval PRED_FOLDER GT_FOLDER``: every pair of files scored, a row each, and the pooled total."""
-    from labelfree.folder_scores import pair_folders, pooled_scores
+    from labelfree.evaluation.folders import pair_folders, pooled_scores
 
     csv = _check_csv(args)
     found = pair_folders(args.pred, args.gt)
