@@ -50,12 +50,9 @@ def score_against_truth(items: list[BatchInput], rows: dict[str, dict[str, Any]]
     """Each input's labels scored against its ground truth as ``labelfree eval LABELS TRUTH`` scores them; the
     scores go into its row. A pair that cannot be scored (another shape, an unreadable file) has empty scores
     and says why in the row's warnings; the warnings of the scores are added there too."""
-    import warnings
-
     from labelfree.errors import LabelFreeError
-    from labelfree.evaluation.folders import pixel_counts
+    from labelfree.evaluation.folders import score_pair
     from labelfree.io import read_labels
-    from labelfree.metrics import evaluate
 
     for item in items:
         row, gt = rows.get(item.stem), truths.get(item.stem)
@@ -70,11 +67,8 @@ def score_against_truth(items: list[BatchInput], rows: dict[str, dict[str, Any]]
             if pred.shape != ref.shape:
                 raise ValueError(f"the labels have shape {pred.shape} but the ground truth {gt.name} {ref.shape}; "
                                  "they must match: is it the ground truth of this image, uncropped and unscaled?")
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                result = evaluate(pred, ref)
-            counts = pixel_counts(pred, ref)
-            notes = [f"scores: {w.message}" for w in caught]
+            result, counts, messages = score_pair(pred, ref)
+            notes = [f"scores: {m}" for m in messages]
         except (LabelFreeError, OSError, ValueError) as exc:
             row["warnings"] = " | ".join(filter(None, [row.get("warnings"), f"not scored against {gt}: {exc}"]))
             continue

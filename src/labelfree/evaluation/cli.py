@@ -380,18 +380,13 @@ def _score_pair(pred_path: Path, gt_path: Path, stem: str, args: argparse.Namesp
                 ) -> tuple[dict[str, Any], tuple[int, int, int]]:
     """One pair of a folder scored as ``labelfree eval PRED GT`` scores it, and its pixel counts; the warnings
     of the scores are printed with the image's name."""
-    import warnings
-
-    from labelfree.evaluation.folders import pixel_counts
-    from labelfree.metrics import evaluate
+    from labelfree.evaluation.folders import score_pair
 
     pred, gt = _checked_pair(read_labels(pred_path), read_labels(gt_path), pred_path, gt_path)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        result = evaluate(pred, gt, threshold=args.threshold, only_annotated=args.only_annotated)
-    for w in caught:
-        print(f"labelfree: warning: {stem}: {w.message}", file=sys.stderr)
-    return result, pixel_counts(pred, gt, only_annotated=args.only_annotated)
+    result, counts, messages = score_pair(pred, gt, threshold=args.threshold, only_annotated=args.only_annotated)
+    for message in messages:
+        print(f"labelfree: warning: {stem}: {message}", file=sys.stderr)
+    return result, counts
 
 
 def _listed(paths: list[Path], /, *, limit: int = 20) -> str:

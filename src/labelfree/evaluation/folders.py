@@ -19,7 +19,8 @@ from labelfree.errors import InputError
 from labelfree.io.ctc import seg_frame
 
 __all__ = ["FolderPairs", "holds_ctc_frames", "pair_folders", "pair_annotated_images", "pair_image_folders",
-           "prediction_stem", "truth_files", "pixel_counts", "pooled_scores", "PREDICTION_SUFFIX", "TRUTH_SUFFIXES"]
+           "prediction_stem", "truth_files", "score_pair", "pixel_counts", "pooled_scores", "PREDICTION_SUFFIX",
+           "TRUTH_SUFFIXES"]
 
 #: the suffix of a LabelFree label image; a prediction ``<stem>_labels.tif`` is the prediction of ``<stem>``
 PREDICTION_SUFFIX = "_labels"
@@ -258,6 +259,21 @@ def _none_paired(pred_dir: Path, gt_dir: Path, preds: list[str], truths: list[st
     else:
         text += " Rename the files so that their stems match, or give one pair of files."
     return text
+
+
+def score_pair(pred: Any, gt: Any, /, *, threshold: float = 0.5, only_annotated: bool = False
+               ) -> tuple[dict[str, Any], tuple[int, int, int], list[str]]:
+    """One pair scored as ``labelfree eval PRED GT`` scores it (:func:`labelfree.metrics.evaluate`), its pixel
+    counts (:func:`pixel_counts`, for a pooled total) and the messages of the warnings the scores gave (an empty
+    ground truth, ...), held back for the caller to say with the image's name."""
+    import warnings
+
+    from labelfree.metrics import evaluate
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = evaluate(pred, gt, threshold=threshold, only_annotated=only_annotated)
+    return result, pixel_counts(pred, gt, only_annotated=only_annotated), [str(w.message) for w in caught]
 
 
 def pixel_counts(pred: Any, gt: Any, /, *, only_annotated: bool = False) -> tuple[int, int, int]:
