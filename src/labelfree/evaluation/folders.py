@@ -47,10 +47,29 @@ class FolderPairs:
     predictions_only: list[Path]
 
 
-def _label_files(folder: Path) -> list[Path]:
-    """The TIFF and PNG files of ``folder`` (not hidden ones: the temporary files of a write in progress)."""
+def _label_files(folder: Path, suffixes: tuple[str, ...] = _LABEL_FILES) -> list[Path]:
+    """The files of ``folder`` named with one of ``suffixes`` (any case; default: TIFF and PNG, the label images),
+    not hidden ones (the temporary files of a write in progress), sorted."""
     return sorted(f for f in folder.iterdir()
-                  if f.name.lower().endswith(_LABEL_FILES) and not f.name.startswith(".") and f.is_file())
+                  if f.name.lower().endswith(suffixes) and not f.name.startswith(".") and f.is_file())
+
+
+def _image_files(folder: Path) -> list[Path]:
+    """The TIFF files and pictures (PNG, JPEG, ...: :mod:`labelfree.io.raster`) of ``folder``, sorted."""
+    from labelfree.io.raster import PICTURE_SUFFIXES
+
+    return _label_files(folder, (*_LABEL_FILES, *PICTURE_SUFFIXES))
+
+
+def _one_each(groups: dict[str, list[Path]], folder: Path, what: str) -> dict[str, Path]:
+    """The file of each stem of ``groups``; two files of one stem are an InputError naming them."""
+    twice = sorted((stem, fs) for stem, fs in groups.items() if len(fs) > 1)
+    if twice:
+        stem, fs = twice[0]
+        raise InputError(f"{folder} holds {len(fs)} {what} of {stem!r} ({', '.join(f.name for f in fs)}), so "
+                         "which one to use is unknown. Keep one of them in the folder (move the others "
+                         "elsewhere) and run again.")
+    return {stem: fs[0] for stem, fs in groups.items()}
 
 
 def _base(path: Path) -> str:
@@ -169,25 +188,13 @@ def pair_annotated_images(folder: Path, /) -> tuple[list[tuple[str, Path, Path]]
     annotation. Two images or two annotations of one stem, and a folder without one pair, are an
     :class:`InputError`.
     """
-    from labelfree.io.raster import PICTURE_SUFFIXES
-
     kinds: dict[bool, dict[str, list[Path]]] = {True: {}, False: {}}
-    for f in sorted(folder.iterdir()):
-        low = f.name.lower()
-        if f.name.startswith(".") or not low.endswith((*_LABEL_FILES, *PICTURE_SUFFIXES)) or not f.is_file():
-            continue
+    for f in _image_files(folder):
         base = f.name[: f.name.rfind(".")]
         stem, is_mask = _strip(base, TRUTH_SUFFIXES)
-        is_mask = is_mask and low.endswith(_LABEL_FILES)  # a_masks.jpg is no label image: an image named so
+        is_mask = is_mask and f.name.lower().endswith(_LABEL_FILES)  # a_masks.jpg is no label image: an image
         kinds[is_mask].setdefault(stem if is_mask else base, []).append(f)
-    for is_mask, what in ((False, "images"), (True, "masks files")):
-        twice = sorted((stem, fs) for stem, fs in kinds[is_mask].items() if len(fs) > 1)
-        if twice:
-            stem, fs = twice[0]
-            raise InputError(f"{folder} holds {len(fs)} {what} of {stem!r} ({', '.join(f.name for f in fs)}), so "
-                             "which one to use is unknown. Keep one of them in the folder (move the others "
-                             "elsewhere) and run again.")
-    images, masks = ({stem: fs[0] for stem, fs in kinds[k].items()} for k in (False, True))
+    images, masks = (_one_each(kinds[k], folder, what) for k, what in ((False, "images"), (True, "masks files")))
     pairs = [(stem, images[stem], masks[stem]) for stem in sorted(images) if stem in masks]
     if not pairs:
         raise InputError(f"No image in {folder} has a masks file beside it: images are paired with annotations by "
@@ -210,22 +217,11 @@ def pair_image_folders(image_dir: Path, truth_dir: Path, /) -> tuple[list[tuple[
     images without ground truth and the ground-truth files without an image. Two images or two ground-truth
     files of one stem, and two folders without one pair, are an :class:`InputError`.
     """
-    from labelfree.io.raster import PICTURE_SUFFIXES
-
     image_dir, truth_dir = Path(image_dir), Path(truth_dir)
     found: dict[str, list[Path]] = {}
-    for f in sorted(image_dir.iterdir()):
-        if f.name.startswith(".") or not f.name.lower().endswith((*_LABEL_FILES, *PICTURE_SUFFIXES)) \
-                or not f.is_file():
-            continue
+    for f in _image_files(image_dir):
         found.setdefault(f.name[: f.name.rfind(".")], []).append(f)
-    twice = sorted((stem, fs) for stem, fs in found.items() if len(fs) > 1)
-    if twice:
-        stem, fs = twice[0]
-        raise InputError(f"{image_dir} holds {len(fs)} images of {stem!r} ({', '.join(f.name for f in fs)}), so "
-                         "which one to use is unknown. Keep one of them in the folder (move the others elsewhere) "
-                         "and run again.")
-    images = {stem: fs[0] for stem, fs in found.items()}
+    images = _one_each(found, image_dir, "images")
     truths = _by_stem(_label_files(truth_dir), TRUTH_SUFFIXES, "ground-truth", truth_dir)
     match = truth_files(truth_dir, sorted(images))
     pairs = [(stem, images[stem], match[stem]) for stem in sorted(images) if stem in match]
