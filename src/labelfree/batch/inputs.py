@@ -30,14 +30,12 @@ from typing import Any, Iterable
 
 from labelfree.errors import ConfigError, InputError
 from labelfree.evaluation.folders import TRUTH_SUFFIXES
+from labelfree.io.outputs import IMAGE_SUFFIXES  # the inputs a folder or a pattern contributes: their names
 
 __all__ = ["BatchInput", "collect_inputs", "read_manifest", "IMAGE_SUFFIXES"]
 
 log = logging.getLogger(__name__)
 
-#: the inputs a folder or a pattern contributes: TIFF, OME-Zarr and 2-D pictures (labelfree.io.raster)
-IMAGE_SUFFIXES = (".ome.tiff", ".ome.tif", ".tiff", ".tif", ".btf", ".ome.zarr", ".zarr", ".png", ".jpg", ".jpeg",
-                  ".jpe", ".jfif", ".bmp", ".gif", ".pgm", ".ppm", ".pbm", ".pnm")
 MANIFEST_SUFFIXES = (".csv", ".yaml", ".yml")
 _RESERVED = ("path", "name", "channels", "dims", "channel_names", "series", "options")
 

@@ -43,6 +43,7 @@ from labelfree._config import file_sha256
 from labelfree.errors import FolderInUseError, InputError, InputOverwriteError, OutputError, OutputExistsError
 from labelfree.io.atomic import (atomic_path, check_file_path, cut_to_bytes, name_bytes, remove_quietly,
                                  write_text_atomic)
+from labelfree.io.raster import PICTURE_SUFFIXES
 
 __all__ = [
     "OUTPUT_SUFFIXES",
@@ -83,8 +84,7 @@ EXTRA_SUFFIXES = {
 }
 #: file name suffixes of LabelFree inputs (stripped whole to make the output stem): TIFF, OME-Zarr, and the 2-D
 #: pictures of :mod:`labelfree.io.raster` (PNG, JPEG, BMP, GIF, PGM/PPM)
-IMAGE_SUFFIXES = (".ome.tiff", ".ome.tif", ".ome.zarr", ".tiff", ".tif", ".btf", ".zarr", ".png", ".jpg", ".jpeg",
-                  ".jpe", ".jfif", ".bmp", ".gif", ".pgm", ".ppm", ".pbm", ".pnm")
+IMAGE_SUFFIXES = (".ome.tiff", ".ome.tif", ".ome.zarr", ".tiff", ".tif", ".btf", ".zarr", *PICTURE_SUFFIXES)
 STAGING_DIR = ".labelfree-staging"
 LOCK_FILE = ".labelfree.lock"
 _JOURNAL = "publish.json"
