@@ -369,10 +369,11 @@ def _full_series(path: Path, /) -> list[int]:
     """Indices of the full-resolution series whose planes ``path`` holds (:func:`labelfree.io.image_series`);
     none for a path that cannot be listed (missing, damaged, not an image: the run reports it)."""
     from labelfree.io.ngff import is_ngff
+    from labelfree.io.raster import PICTURE_SUFFIXES
     from labelfree.io.series import image_series
 
-    if not (path.is_file() or is_ngff(path)):
-        return []
+    if not (path.is_file() or is_ngff(path)) or path.name.lower().endswith(PICTURE_SUFFIXES):
+        return []  # (a picture holds one image: listing it would decode it once more than its run does)
     try:
         return [s.index for s in image_series(path, own=True)]
     except Exception as exc:  # noqa: BLE001 - listing only chooses the inputs; reading the file reports errors
