@@ -136,20 +136,16 @@ def plan_jobs(
     rows: dict[str, dict[str, Any]] = {}
     conflicts: list[str] = []
     replace = batch.overwrite  # --force redoes a finished result of this run's own; it replaces nothing else
-    known: dict[str, str | None] = {}  # extra inputs shared by many inputs (a zoo) are fingerprinted once
-
-    def extra_checksum(path: str) -> str | None:
-        if path not in known:
-            known[path] = input_checksum(path) if Path(path).exists() else None
-        return known[path]
-
-    hashed: dict[Path, str | None] = {}  # the positions of one file: the file is hashed once
+    # files shared by many inputs (a zoo; the positions of one file) are fingerprinted once
+    known: dict[str, str | None] = {}
     listed: dict[Path, Any] = {}
 
-    def image_checksum(path: Path) -> str | None:
-        if path not in hashed:
-            hashed[path] = input_checksum(path)
-        return hashed[path]
+    def checksum_once(path: str | Path, *, absent: bool = False) -> str | None:
+        """:func:`input_checksum` of ``path``, once per run; ``absent``: None for a path that does not exist."""
+        key = str(path)
+        if key not in known:
+            known[key] = None if absent and not Path(path).exists() else input_checksum(path)
+        return known[key]
 
     for item in items:
         inputs = _input_paths(item, pipeline, batch)
@@ -159,8 +155,9 @@ def plan_jobs(
             continue
         try:
             cfg = config.replace(**item.options) if item.options else config
-            sha = image_checksum(item.path)
-            shas = {name: extra_checksum(path) for name, path in inputs.items() if pipeline.input(name).is_path}
+            sha = checksum_once(item.path)
+            shas = {name: checksum_once(path, absent=True) for name, path in inputs.items()
+                    if pipeline.input(name).is_path}
         except (ConfigError, OSError) as exc:
             what = "bad options" if isinstance(exc, ConfigError) else "cannot read the input file"
             rows[item.stem] = result_row(item, status="failed", error=f"{what}: {type(exc).__name__}: {exc}")
