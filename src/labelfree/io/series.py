@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
-from typing import Iterator, NamedTuple
+from typing import NamedTuple
 
 from labelfree.errors import InputError
 
@@ -39,32 +39,14 @@ class SeriesInfo(NamedTuple):
     shape: tuple[int, ...]
 
 
-@contextlib.contextmanager
-def _quiet_tifffile() -> Iterator[None]:
-    """tifffile's warning lines while the metadata is listed are held back: the read says them."""
-    import logging
-
-    from labelfree.io.tiff import _NOTES
-
-    logger = logging.getLogger("tifffile")
-    if _NOTES not in logger.filters:
-        logger.addFilter(_NOTES)
-    outer = getattr(_NOTES.local, "notes", None)
-    _NOTES.local.notes = []
-    try:
-        yield
-    finally:
-        _NOTES.local.notes = outer
-
-
 def _tiff_series(path: Path, own: bool) -> list[SeriesInfo]:
-    from labelfree.io.tiff import _check_file, _damage_reported, _open_tiff, _own_series, read_image
+    from labelfree.io.tiff import _check_file, _damage_reported, _open_tiff, _own_series, _tifffile_notes, read_image
 
     kind = _check_file(path)
     if kind not in (None, "TIFF"):  # a 2-D picture (PNG, JPEG, ...) is one small image: read to know its shape
         image = read_image(path)
         return [SeriesInfo(0, "", "".join(map(str, image.dims)), tuple(int(n) for n in image.shape))]
-    with _quiet_tifffile(), _open_tiff(path) as tif, _damage_reported(path):
+    with _tifffile_notes(path, say=False), _open_tiff(path) as tif, _damage_reported(path):
         held = set(_own_series(tif)) if own else set(range(len(tif.series)))
         return [SeriesInfo(i, str(s.name or ""), str(s.axes), tuple(int(n) for n in s.shape))
                 for i, s in enumerate(tif.series) if i in held and not s.keyframe.is_reduced]

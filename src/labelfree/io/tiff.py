@@ -412,12 +412,13 @@ _NOTES = _TifffileNotes()
 
 
 @contextlib.contextmanager
-def _tifffile_notes(path: Path) -> Any:
+def _tifffile_notes(path: Path, *, say: bool = True) -> Any:
     """tifffile's own warning lines while ``path`` is read: when LabelFree raises its error (which says
     what is wrong with the file; before, a Python user saw tifffile's lines on stderr above it) they
     are logged at INFO only (shown by ``labelfree -v``); when the read succeeds, at WARNING, but for
     the partner files it could not read and the planes it zeroed (the image read has all its planes,
-    so those are another image's: INFO); once each, with the file's path."""
+    so those are another image's: INFO); once each, with the file's path. ``say=False``: held back
+    (the file's metadata only was listed; its read says them)."""
     logger = logging.getLogger("tifffile")
     if _NOTES not in logger.filters:
         logger.addFilter(_NOTES)
@@ -429,7 +430,7 @@ def _tifffile_notes(path: Path) -> Any:
         level = logging.WARNING
     finally:
         _NOTES.local.notes = outer
-        for message in dict.fromkeys(caught):
+        for message in dict.fromkeys(caught if say else []):
             # a read that succeeded checked that its image has all its planes (_check_complete): planes tifffile
             # zeroed belong to other images of the file, whose absent files LabelFree names itself (_absent_note)
             zeroed = "Missing data are zeroed" in message or "OME series failed to read" in message
