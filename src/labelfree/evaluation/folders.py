@@ -8,6 +8,7 @@ ratios taken from the sums.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,8 @@ __all__ = ["FolderPairs", "holds_ctc_frames", "pair_folders", "pair_annotated_im
            "prediction_stem", "truth_files", "score_pair", "pixel_counts", "pooled_scores", "PREDICTION_SUFFIX",
            "TRUTH_SUFFIXES"]
 
+log = logging.getLogger(__name__)
+
 #: the suffix of a LabelFree label image; a prediction ``<stem>_labels.tif`` is the prediction of ``<stem>``
 PREDICTION_SUFFIX = "_labels"
 #: suffixes of annotation files (Cellpose ``_masks``, ``_mask``, ``_labels``, ``_gt``, ``_seg``), any case
@@ -32,6 +35,9 @@ _CTC_FRAME = re.compile(r"^t(\d+)$")
 _CTC_RESULT = re.compile(r"^mask\d+\.tiff?$")
 #: the files of label images in a folder: TIFF, and PNG (8- or 16-bit grey, as Cellpose's ``_masks.png``)
 _LABEL_FILES = (".tif", ".tiff", ".png")
+#: a NumPy file: ground truth (an annotation) when named with a suffix of :data:`TRUTH_SUFFIXES`, as the Cellpose
+#: GUI's ``<stem>_seg.npy`` (:mod:`labelfree.io.cellpose_seg`); never an image, never a prediction
+_NPY = ".npy"
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,29 @@ def _label_files(folder: Path, suffixes: tuple[str, ...] = _LABEL_FILES) -> list
                   if f.name.lower().endswith(suffixes) and not f.name.startswith(".") and f.is_file())
 
 
+def _annotation_files(folder: Path) -> list[Path]:
+    """The files of ``folder`` that can be ground truth: its label images (TIFF, PNG) and its ``.npy`` files named
+    as annotations (``<stem>_seg.npy``, as the Cellpose GUI saves them; ``_masks``, ... alike), sorted."""
+    npy = [f for f in _label_files(folder, (_NPY,)) if _strip(_base(f), TRUTH_SUFFIXES)[1]]
+    return sorted(_label_files(folder) + npy)
+
+
+def _label_images_first(groups: dict[str, list[Path]], folder: Path) -> dict[str, list[Path]]:
+    """``groups`` (files of each stem) where a stem's ``.npy`` annotation is left out when a label image (TIFF,
+    PNG) of that stem is there too: the Cellpose GUI saves ``<stem>_seg.npy`` at every save and
+    ``<stem>_masks.png`` only when asked to, so the label image is the one exported on purpose (logged)."""
+    out = {}
+    for stem, fs in groups.items():
+        images = [f for f in fs if not f.name.lower().endswith(_NPY)]
+        if images and len(images) < len(fs):
+            log.info("%s: %s used as the annotation of %r; %s beside it left out (a label image comes before a "
+                     ".npy annotation).", folder, ", ".join(f.name for f in images), stem,
+                     ", ".join(f.name for f in fs if f not in images))
+            fs = images
+        out[stem] = fs
+    return out
+
+
 def _image_files(folder: Path) -> list[Path]:
     """The TIFF files and pictures (PNG, JPEG, ...: :mod:`labelfree.io.raster`) of ``folder``, sorted."""
     from labelfree.io.raster import PICTURE_SUFFIXES
@@ -73,9 +102,9 @@ def _one_each(groups: dict[str, list[Path]], folder: Path, what: str) -> dict[st
 
 
 def _base(path: Path) -> str:
-    """The name without its ``.tif`` / ``.tiff`` / ``.png`` suffix (any case)."""
+    """The name without its ``.tif`` / ``.tiff`` / ``.png`` / ``.npy`` suffix (any case)."""
     name = path.name
-    return name[: name.rfind(".")] if name.lower().endswith(_LABEL_FILES) else name
+    return name[: name.rfind(".")] if name.lower().endswith((*_LABEL_FILES, _NPY)) else name
 
 
 def prediction_stem(path: Path, /) -> str:
@@ -103,6 +132,7 @@ def _by_stem(files: list[Path], suffixes: tuple[str, ...], what: str, folder: Pa
             suffixed.setdefault(stem, []).append(f)
         else:
             bare[stem] = f
+    suffixed = _label_images_first(suffixed, folder)
     twice = {stem: fs for stem, fs in suffixed.items() if len(fs) > 1}
     if twice:
         stem, fs = next(iter(sorted(twice.items())))
@@ -145,13 +175,16 @@ def pair_folders(pred_dir: Path, gt_dir: Path, /) -> FolderPairs:
       number.
 
     ``.tiff`` and ``.png`` count as ``.tif``, in any case (a PNG is read as grey labels: Cellpose's
-    ``<stem>_masks.png``). Two files of one stem in one folder (``a_masks.tif`` and
-    ``a_mask.tif``) are an :class:`InputError`, and so is a pair of folders without one pair.
+    ``<stem>_masks.png``). Ground truth may also be a Cellpose GUI annotation, ``<stem>_seg.npy`` (a ``.npy``
+    named with one of the suffixes above; :func:`labelfree.io.cellpose_seg.read_cellpose_seg`); a label image
+    of the same stem beside it comes first. A ``.npy`` is never a prediction. Two files of one stem in one
+    folder (``a_masks.tif`` and ``a_mask.tif``) are an :class:`InputError`, and so is a pair of folders
+    without one pair.
     """
     pred_files = _label_files(pred_dir)
     labels = [f for f in pred_files if _strip(_base(f), (PREDICTION_SUFFIX,))[1]]
     preds = _by_stem(labels or pred_files, (PREDICTION_SUFFIX,), "prediction", pred_dir)
-    truths = _by_stem(_label_files(gt_dir), TRUTH_SUFFIXES, "ground-truth", gt_dir)
+    truths = _by_stem(_annotation_files(gt_dir), TRUTH_SUFFIXES, "ground-truth", gt_dir)
     ctc = any(_truth_key(s).startswith("#") for s in truths)
     pred_keys = {(_prediction_key(s) if ctc else s): s for s in sorted(preds)}
     pairs, truth_only = [], []
@@ -171,7 +204,7 @@ def truth_files(gt_dir: Path, stems: Iterable[str], /) -> dict[str, Path]:
     """The ground-truth file in ``gt_dir`` of each of ``stems`` (the stems of images), by the rule of
     :func:`pair_folders` for ground truth; stems without one are left out. Two ground-truth files of one stem
     in the folder are an :class:`InputError`, as they are to :func:`pair_folders`."""
-    truths = _by_stem(_label_files(Path(gt_dir)), TRUTH_SUFFIXES, "ground-truth", Path(gt_dir))
+    truths = _by_stem(_annotation_files(Path(gt_dir)), TRUTH_SUFFIXES, "ground-truth", Path(gt_dir))
     ctc = any(_truth_key(s).startswith("#") for s in truths)
     by_key = {_truth_key(s): f for s, f in truths.items()}
     found = {stem: by_key.get(_prediction_key(stem) if ctc else stem) for stem in stems}
@@ -182,24 +215,28 @@ def pair_annotated_images(folder: Path, /) -> tuple[list[tuple[str, Path, Path]]
     """Pair the images of one folder with their annotations beside them, as in a Cellpose training folder.
 
     An annotation is a label image named ``<stem>_masks`` (or ``_mask``, ``_labels``, ``_gt``, ``_seg``, any
-    case; ``.tif``, ``.tiff`` or ``.png``, as :func:`pair_folders` reads ground truth); every other TIFF or
-    picture (PNG, JPEG, ...: :mod:`labelfree.io.raster`) is an image, ``<stem>.png`` beside
-    ``<stem>_masks.png``. Returns ``(stem, image, annotation)`` sorted by stem and the images without an
+    case; ``.tif``, ``.tiff`` or ``.png``, as :func:`pair_folders` reads ground truth), or the Cellpose GUI's
+    ``<stem>_seg.npy`` (used when no label image of the stem is there); every other TIFF or picture (PNG, JPEG,
+    ...: :mod:`labelfree.io.raster`) is an image, ``<stem>.png`` beside ``<stem>_masks.png``; a ``.npy`` is never
+    an image. Returns ``(stem, image, annotation)`` sorted by stem and the images without an
     annotation. Two images or two annotations of one stem, and a folder without one pair, are an
     :class:`InputError`.
     """
     kinds: dict[bool, dict[str, list[Path]]] = {True: {}, False: {}}
-    for f in _image_files(folder):
+    npy = [f for f in _annotation_files(folder) if f.name.lower().endswith(_NPY)]  # never images
+    for f in sorted(_image_files(folder) + npy):
         base = f.name[: f.name.rfind(".")]
         stem, is_mask = _strip(base, TRUTH_SUFFIXES)
-        is_mask = is_mask and f.name.lower().endswith(_LABEL_FILES)  # a_masks.jpg is no label image: an image
+        is_mask = is_mask and f.name.lower().endswith((*_LABEL_FILES, _NPY))  # a_masks.jpg is no label image
         kinds[is_mask].setdefault(stem if is_mask else base, []).append(f)
+    kinds[True] = _label_images_first(kinds[True], folder)
     images, masks = (_one_each(kinds[k], folder, what) for k, what in ((False, "images"), (True, "masks files")))
     pairs = [(stem, images[stem], masks[stem]) for stem in sorted(images) if stem in masks]
     if not pairs:
         raise InputError(f"No image in {folder} has a masks file beside it: images are paired with annotations by "
                          "name, <stem>.png (or .tif, .jpg, ...) with <stem>_masks.png (or _mask, _labels, _gt, _seg; "
-                         f".png, .tif or .tiff), as in a Cellpose training folder. Images found: "
+                         f".png, .tif or .tiff) or the Cellpose GUI's <stem>_seg.npy, as in a Cellpose training "
+                         "folder. Images found: "
                          f"{_names(sorted(images))}; masks files found: {_names(sorted(masks))}. Rename the files "
                          "so that their stems match, or give the image files and their --labels files.")
     return pairs, [images[stem] for stem in sorted(images) if stem not in masks]
@@ -212,9 +249,10 @@ def pair_image_folders(image_dir: Path, truth_dir: Path, /) -> tuple[list[tuple[
 
     Every TIFF or picture (PNG, JPEG, ...: :mod:`labelfree.io.raster`) of ``image_dir`` is an image; its ground
     truth in ``truth_dir`` is found by the rule of :func:`pair_folders`: ``<stem>.tif`` (the same name),
-    ``<stem>_masks``, ``_mask``, ``_labels``, ``_gt`` or ``_seg`` (any case; ``.tif``, ``.tiff`` or ``.png``),
-    and ``man_segNNN.tif`` for the image ``tNNN``. Returns ``(stem, image, ground truth)`` sorted by stem, the
-    images without ground truth and the ground-truth files without an image. Two images or two ground-truth
+    ``<stem>_masks``, ``_mask``, ``_labels``, ``_gt`` or ``_seg`` (any case; ``.tif``, ``.tiff`` or ``.png``;
+    ``<stem>_seg.npy``, a Cellpose GUI annotation), and ``man_segNNN.tif`` for the image ``tNNN``. Returns
+    ``(stem, image, ground truth)`` sorted by stem, the images without ground truth and the ground-truth files
+    without an image. Two images or two ground-truth
     files of one stem, and two folders without one pair, are an :class:`InputError`.
     """
     image_dir, truth_dir = Path(image_dir), Path(truth_dir)
@@ -222,13 +260,14 @@ def pair_image_folders(image_dir: Path, truth_dir: Path, /) -> tuple[list[tuple[
     for f in _image_files(image_dir):
         found.setdefault(f.name[: f.name.rfind(".")], []).append(f)
     images = _one_each(found, image_dir, "images")
-    truths = _by_stem(_label_files(truth_dir), TRUTH_SUFFIXES, "ground-truth", truth_dir)
+    truths = _by_stem(_annotation_files(truth_dir), TRUTH_SUFFIXES, "ground-truth", truth_dir)
     match = truth_files(truth_dir, sorted(images))
     pairs = [(stem, images[stem], match[stem]) for stem in sorted(images) if stem in match]
     if not pairs:
         raise InputError(f"No image in {image_dir} has a label image in {truth_dir}: images are paired with label "
                          "images by name, <stem>.png (or .tif, .jpg, ...) with <stem>.tif, <stem>_masks.tif, _mask, "
-                         "_labels, _gt or _seg (.tif, .tiff or .png; Cell Tracking Challenge tNNN with man_segNNN). "
+                         "_labels, _gt or _seg (.tif, .tiff or .png; Cellpose's <stem>_seg.npy; Cell Tracking "
+                         "Challenge tNNN with man_segNNN). "
                          f"Image stems found: {_names(sorted(images))}; label stems found: {_names(sorted(truths))}. "
                          "Rename the files so that their stems match, or give the image files and their --labels "
                          "files.")
@@ -247,8 +286,8 @@ def _names(stems: list[str], *, limit: int = 6) -> str:
 def _none_paired(pred_dir: Path, gt_dir: Path, preds: list[str], truths: list[str], ctc: bool) -> str:
     text = (f"No prediction in {pred_dir} has ground truth in {gt_dir}: eval pairs files by stem, a prediction "
             f"<stem>_labels.tif or <stem>.tif with ground truth <stem>.tif, <stem>_masks.tif, _mask, _labels, _gt or "
-            f"_seg (.tif, .tiff or .png; Cell Tracking Challenge man_segNNN.tif with tNNN). Prediction stems "
-            f"found: {_names(preds)}; ground-truth stems found: {_names(truths)}.")
+            f"_seg (.tif, .tiff or .png; Cellpose's <stem>_seg.npy; Cell Tracking Challenge man_segNNN.tif with "
+            f"tNNN). Prediction stems found: {_names(preds)}; ground-truth stems found: {_names(truths)}.")
     if ctc:
         text += (" To score a T-stack prediction against a SEG folder, give the prediction's file: labelfree eval "
                  f"{pred_dir / (preds[0] + PREDICTION_SUFFIX + '.tif') if preds else 'PRED.tif'} {gt_dir}.")

@@ -6,6 +6,8 @@
 * :func:`read_ctc`: Cell Tracking Challenge folders (frames, SEG, TRA, lineage);
 * :func:`write_labels`: ImageJ hyperstack label TIFF (calibration, glasbey LUT, provenance);
 * :func:`write_rois` / :func:`read_rois` / :func:`rois_to_labels`: ImageJ ROI zips;
+* :func:`read_cellpose_seg`: the masks of a Cellpose GUI annotation (``<stem>_seg.npy``), read without
+  running code from the file (:func:`read_labels` reads such files too);
 * :func:`read_markers`: cell markers from a points CSV, a label TIFF (or grey PNG) or a ROI zip;
 * :func:`write_table`, :func:`write_outputs`: CSV tables and the output set;
 * :class:`OutputFolder`: the output layer every entry point uses (no input is ever
@@ -14,6 +16,7 @@
 Every writer is atomic (temporary file + rename).
 """
 
+from labelfree.io.cellpose_seg import read_cellpose_seg
 from labelfree.io.ctc import CTCDataset, read_ctc
 from labelfree.io.labels_tiff import as_label_image, read_labels, read_provenance, write_labels
 from labelfree.io.lut import glasbey_lut
@@ -38,6 +41,7 @@ __all__ = [
     "write_labels",
     "read_provenance",
     "read_labels",
+    "read_cellpose_seg",
     "as_label_image",
     "glasbey_lut",
     "labels_to_rois",

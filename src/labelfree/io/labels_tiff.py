@@ -203,20 +203,26 @@ def write_labels(
 
 def read_labels(path: str | os.PathLike[str], /) -> np.ndarray:
     """Read a label image file (TIFF; a grey, 1-bit or palette PNG, BMP, GIF or PGM such as Cellpose's
-    ``_masks.png``; or an OME-Zarr label image, level 0) as an integer array, axes of length one dropped.
+    ``_masks.png``; a Cellpose GUI annotation ``<stem>_seg.npy``; or an OME-Zarr label image, level 0) as an
+    integer array, axes of length one dropped.
 
     ImageJ float32 label images (more than 65535 labels) are converted to uint32. A JPEG or a colour picture
-    is no label image (an InputError; :func:`labelfree.io.raster.label_values`).
+    is no label image (an InputError; :func:`labelfree.io.raster.label_values`). A ``.npy`` file (known by its
+    first bytes) is read by :func:`labelfree.io.cellpose_seg.read_cellpose_seg`: the ``masks`` of the Cellpose
+    dict, (Y, X), unpickled without running code from the file (any other pickle is refused).
 
     Raises
     ------
     InputError
         Missing, unreadable or damaged file, or values that are not labels (fractions,
-        negative numbers).
+        negative numbers); a ``.npy`` that is not a Cellpose annotation, or one of several planes.
     """
+    from labelfree.io.cellpose_seg import is_npy_file, read_cellpose_seg
     from labelfree.io.raster import label_values
     from labelfree.io.tiff import read_array
 
+    if is_npy_file(path):  # a Cellpose annotation (<stem>_seg.npy): its masks, checked there
+        return read_cellpose_seg(path)
     arr = np.squeeze(label_values(path, read_array(path)))
     kind = arr.dtype.kind
     if kind == "b":

@@ -25,8 +25,9 @@ def _shape_of(image: Any, shape: tuple[int, ...] | None) -> tuple[int, ...]:
     return tuple(sizes[d] for d in ("T", "Y", "X") if d in sizes)
 
 
-#: pictures that hold label images (grey PNG, e.g. Cellpose's ``_masks.png``; BMP, GIF, PGM): read exactly
-_LABEL_PICTURES = (".png", ".bmp", ".gif", ".pgm")
+#: pictures that hold label images (grey PNG, e.g. Cellpose's ``_masks.png``; BMP, GIF, PGM), and the Cellpose
+#: GUI's annotation ``<stem>_seg.npy`` (:mod:`labelfree.io.cellpose_seg`): one plane of labels, read exactly
+_LABEL_PICTURES = (".png", ".bmp", ".gif", ".pgm", ".npy")
 
 #: columns only ImageJ's Results table has beside X and Y (Analyze > Measure on a point selection)
 _IMAGEJ_COLUMNS = ("label", "area", "mean", "slice", "frame", "ch", "min", "max", "intden", "rawintden")
@@ -198,7 +199,8 @@ def read_markers(path: str | os.PathLike[str], /, *, image: Any = None, shape: t
         calibrated, ``Frame`` (or, for a plain stack, ``Slice``) counted from 1. LabelFree's
         ``_table.csv`` gives its ``centroid_x`` / ``centroid_y`` (calibrated) and ``frame``.
         Calibrated positions become pixels with the image's pixel size and origin. TIFF: a label image of
-        nuclei; a grey PNG (BMP, GIF, PGM) of labels is one plane of them, read exactly. ROI zip / .roi: point
+        nuclei; a grey PNG (BMP, GIF, PGM) of labels is one plane of them, read exactly, and so is a Cellpose
+        GUI annotation ``<stem>_seg.npy`` (its masks; read without running code from the file). ROI zip / .roi: point
         ROIs (one marker per point; a point outside the image is an error) or area ROIs; a ROI of a stack
         saved by ImageJ's ROI Manager with its slice in its name only (``0002-0040-0040``) is on that slice,
         as ImageJ reads it. A folder: a Cell Tracking Challenge ``TRA`` folder (``man_trackNNN.tif``, one per
@@ -231,7 +233,7 @@ def read_markers(path: str | os.PathLike[str], /, *, image: Any = None, shape: t
         rois = read_rois(path)
         _check_points_inside(rois, shape, path)
         return rois_to_labels(rois, shape=shape).astype(np.int64)
-    if suffix in _LABEL_PICTURES:  # a label picture (Cellpose's _masks.png): its exact values, one plane
+    if suffix in _LABEL_PICTURES:  # a label picture (Cellpose's _masks.png, _seg.npy): its exact values, one plane
         from labelfree.io.labels_tiff import read_labels
 
         labels = read_labels(path)
@@ -262,4 +264,4 @@ def read_markers(path: str | os.PathLike[str], /, *, image: Any = None, shape: t
             )
         return labels.reshape(shape)
     raise InputError(f"Unknown marker file type {path.name!r}: give a .csv of points (or ImageJ's Results saved as "
-                     ".xls or .txt), a label .tif (or a grey label .png) or a ROI .zip.")
+                     ".xls or .txt), a label .tif (or a grey label .png, or Cellpose's _seg.npy) or a ROI .zip.")

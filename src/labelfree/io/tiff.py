@@ -48,6 +48,10 @@ def _check_file(path: Path) -> str:
         raise InputError(f"Cannot read {path}: {exc.strerror or exc}.") from exc
     if magic[:2] in (b"II", b"MM") and magic[2:4] in (b"*\x00", b"\x00*", b"+\x00", b"\x00+"):
         return "TIFF"
+    if magic.startswith(b"\x93NUMPY"):  # labels only (a Cellpose annotation): labelfree.io.cellpose_seg
+        raise InputError(f"{path} is a NumPy .npy file, not an image: LabelFree reads a .npy only as a label image "
+                         "(a Cellpose annotation <stem>_seg.npy, as ground truth for labelfree eval, labels for "
+                         "Fusion training or --markers). Give the image itself here (the .png or .tif beside it).")
     from labelfree.io.raster import picture_format, unknown_format_message
 
     kind = picture_format(magic)
