@@ -241,3 +241,11 @@ def test_a_npy_file_is_no_image(tmp_path):
     np.save(path, {"masks": np.zeros((4, 4), np.uint16)}, allow_pickle=True)
     with pytest.raises(InputError, match="is a NumPy .npy file, not an image"):
         read_image(path)
+
+
+def test_eval_names_the_axes_of_a_seg_npy_of_another_size(gui_folder, tmp_path, capsys):
+    pred = tmp_path / "img0_labels.tif"
+    tifffile.imwrite(pred, np.zeros((64, 128), np.uint16))
+    assert main(["eval", str(pred), str(gui_folder / "img0_seg.npy")]) != 0
+    err = capsys.readouterr().err
+    assert "img0_seg.npy has axes Y=128, X=128" in err and "no axes recorded" not in err

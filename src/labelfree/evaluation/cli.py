@@ -196,7 +196,10 @@ def _label_axes(path: Path, shape: tuple[int, ...]) -> dict[str, int] | None:
     :func:`read_labels` leaves them out); None when the file records none (a plain TIFF of 3 or more axes)."""
     from labelfree.errors import LabelFreeError
     from labelfree.io import read_image
+    from labelfree.io.cellpose_seg import is_npy_file
 
+    if is_npy_file(path):  # a Cellpose annotation: read_cellpose_seg reads (Y, X) only
+        return {"Y": shape[0], "X": shape[1]} if len(shape) == 2 else None
     try:
         with _said_already("labelfree.io.tiff"):  # read_labels read this file and gave its warnings
             da = read_image(path, memmap=True)
