@@ -322,7 +322,48 @@ def _movie_folders(folders: list[Path], where: str, /) -> list[Path]:
     return movies
 
 
-def _expand(spec: str | Path | BatchInput, input_names: tuple[str, ...]) -> list[BatchInput]:
+def _holds_one_time_point(path: Path, /) -> bool:
+    """True when the image file ``path`` holds one time point by its metadata (:func:`labelfree.io.image_series`,
+    no pixels read): no axis of more than one plane but Y, X, its channels, Z and the colour samples of each
+    pixel, as a frame of a folder is read (:mod:`labelfree.io.sequence`). False for a movie (T), for planes of no
+    known axis (a plain 3-D TIFF) and for 3 or 4 planes stored as RGB (frames or colours: ``dims`` tells), and
+    when its metadata cannot be read (the run reports it)."""
+    from labelfree.io.series import image_series
+
+    try:
+        found = image_series(path, own=True)
+    except Exception as exc:  # noqa: BLE001 - only chooses the inputs; reading the file reports its errors
+        log.info("batch: the axes of %s could not be read (%s: %s).", path, type(exc).__name__, exc)
+        return False
+    if len(found) != 1:
+        return False
+    axes, shape = found[0].axes, found[0].shape
+    if "S" in axes[:-1]:  # samples stored as planes: tifffile writes any (3 or 4, Y, X) array so
+        return False
+    return all(a in "YXCSZ" or n == 1 for a, n in zip(axes, shape))
+
+
+def _one_movie(folder: Path, found: list[Path], /) -> bool:
+    """For a pipeline that segments time-lapses only: True when the image files ``found`` of ``folder``, a folder
+    given itself, are the frames of one movie, :func:`_not_a_movie` as for a dataset's folders, and its first
+    frame holds one time point (:func:`_holds_one_time_point`; a folder of movies ``movie1.tif``, ``movie2.tif``
+    keeps them as its inputs). Frames that are no movie are noted with io.sequence's reason (a WARNING)."""
+    from labelfree.io.sequence import sequence_files
+
+    why = _not_a_movie(folder)
+    if why is None:
+        if not _holds_one_time_point(sequence_files(folder)[0]):
+            return False
+        log.info("batch: the image files of %s are the frames of one movie, one input (the pipeline segments "
+                 "time-lapses only).", folder)
+        return True
+    if len(found) > 1 and _holds_one_time_point(found[0]):
+        log.warning("batch: the pipeline segments time-lapses only, but the image files of %s are not the frames of "
+                    "one movie, so each is an input of its own: %s", folder, why)
+    return False
+
+
+def _expand(spec: str | Path | BatchInput, input_names: tuple[str, ...], needs_time: bool) -> list[BatchInput]:
     if isinstance(spec, BatchInput):
         return [spec]
     text = str(spec)
@@ -344,6 +385,8 @@ def _expand(spec: str | Path | BatchInput, input_names: tuple[str, ...]) -> list
         entries = sorted(p for p in path.iterdir() if not p.name.startswith("."))
         found = [p for p in entries if _is_image(p) and not is_labelfree_output(p)]
         folders = [p for p in entries if not _is_image(p) and p.is_dir()]
+        if found and needs_time and _one_movie(path, found):
+            return [BatchInput(path)]  # as a dataset's folder of frames is
         if found:
             movies = [p.name for p in folders if _not_a_movie(p) is None]  # not inputs: named, not explained
             if movies:
@@ -495,6 +538,7 @@ def collect_inputs(
     *,
     input_names: Iterable[str] = (),
     series: int | None = None,
+    needs_time: bool = False,
 ) -> list[BatchInput]:
     """Expand folders, glob patterns, manifests and files into a list of inputs.
 
@@ -504,7 +548,8 @@ def collect_inputs(
         A folder contributes its image files (not recursive; use ``dir/**/*.tif`` for
         that) except LabelFree's own outputs and annotations beside their images (``<stem>_masks.png``
         beside ``<stem>.png``), or, when it holds none, its folders of frames one level down (a movie
-        each, :mod:`labelfree.io.sequence`); a pattern the image files and folders of frames it matches,
+        each, :mod:`labelfree.io.sequence`; with ``needs_time``, a folder of frames is itself one movie); a
+        pattern the image files and folders of frames it matches,
         a ``.csv``/``.yaml`` manifest its entries, any other path itself (a missing file is reported by
         the run).
 
@@ -516,6 +561,11 @@ def collect_inputs(
         file of several full-resolution images (a multi-position OME-TIFF, a bioformats2raw
         OME-Zarr container) gives one input per image, each with ``series`` set and the stem
         ``<stem>_seriesN`` (listing the series reads the file's metadata only).
+    needs_time : bool
+        The pipeline segments time-lapses only (:attr:`labelfree.spec.PipelineSpec.needs_time`, Motion): a
+        folder given itself whose image files are the frames of one movie (as a dataset's folders of frames
+        are, and its first file one time point by its metadata) is that movie, one input named after the
+        folder, not one input per frame. A folder of movies (``movie1.tif``, ``movie2.tif``) keeps its files.
 
     Returns
     -------
@@ -525,6 +575,6 @@ def collect_inputs(
     if not specs:
         raise InputError("No inputs given: pass a folder, a glob pattern, a manifest or image files.")
     names = tuple(input_names)
-    items = [item for spec in specs for item in _expand(spec, names)]
+    items = [item for spec in specs for item in _expand(spec, names, bool(needs_time))]
     items = [dataclasses.replace(it, path=it.path.absolute()) for it in items]  # workers may have another cwd
     return _unique_stems(_drop_repeats(_positions(items, series_option(series))))

@@ -364,7 +364,7 @@ def run_batch(
                       purpose=f"labelfree batch --pipeline {pipe.name}") as folder:
         # listed once the folder is held and the leftovers of an interrupted run are gone: a set whose
         # publication was cut short in a folder that is also the input folder is not taken as an input
-        items = collect_inputs(inputs, input_names=batch_input_names(pipe), series=series)
+        items = collect_inputs(inputs, input_names=batch_input_names(pipe), series=series, needs_time=pipe.needs_time)
         items = [dataclasses.replace(it, **{k: v for k, v in every.items() if getattr(it, k) is None}) for it in items]
         bcfg = _check_run_inputs(items, pipe, bcfg)
         files = {f"input {i}": it.path for i, it in enumerate(items)}
