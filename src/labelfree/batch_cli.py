@@ -16,6 +16,7 @@ examples:
   labelfree batch plates/ --pipeline threshold --out res/ --series 2
   labelfree batch movies/ --pipeline motion --out res/ --drift --fiji ~/Fiji.app
   labelfree batch imgs/ --pipeline threshold --out res/ --truth truth/
+  labelfree batch Fluo-N2DH-GOWT1/ --pipeline motion --out res/ --truth Fluo-N2DH-GOWT1/ --only-annotated
 
 A file of several images (a multi-position OME-TIFF, a bioformats2raw OME-Zarr container)
 is one input per full-resolution image, with outputs <stem>_seriesN_*; --series N reads
@@ -23,8 +24,10 @@ position N of every input instead (a manifest 'series' column chooses per file).
 A rerun with the same inputs, config and version skips finished inputs (--force redoes
 them); earlier results made differently are replaced only with --overwrite. One run at a
 time writes into an output folder. --truth DIR scores each input's labels against its ground
-truth in DIR (<stem>.tif, <stem>_masks.png, _mask, _labels, _gt, _seg; TIFF or PNG) as
-labelfree eval does: scores in the summary CSV, a pooled total in the report. Exit code: 0 all
+truth in DIR (<stem>.tif, <stem>_masks.png, _mask, _labels, _gt, _seg; TIFF or PNG; a Cell
+Tracking Challenge <stem>_GT/SEG/ or <stem>/ of man_segNNN.tif, a movie scored on its annotated
+frames) as labelfree eval does (--truth-threshold and --only-annotated are its threshold and
+only-annotated options): scores in the summary CSV, a pooled total in the report. Exit code: 0 all
 inputs ok or skipped, 1 some failed or could not be scored against their ground truth (see the
 report and the summary CSV), 130 interrupted (finished inputs are kept; rerun to finish).
 """
@@ -41,6 +44,7 @@ def register(sub: Any) -> None:
     """Add the ``batch`` sub-command to the ``labelfree`` parser."""
     from labelfree.cli import add_run_options, path_argument
     from labelfree.cli_core import channel_names_argument, series_argument
+    from labelfree.evaluation.cli import iou_threshold
     from labelfree.pipelines import pipelines
 
     p = sub.add_parser(
@@ -70,8 +74,17 @@ def register(sub: Any) -> None:
     p.add_argument("--zoo", metavar="DIR", help="the same as --input zoo=DIR")
     p.add_argument("--truth", metavar="DIR", type=path_argument("--truth", "the folder of ground truth"),
                    help="folder of ground truth: each input's labels are scored against the label image of its stem "
-                        "(<stem>.tif, <stem>_masks.tif or .png, _mask, _labels, _gt, _seg) as labelfree eval scores "
-                        "them (IoU threshold 0.5); scores in the summary, a pooled total in the report")
+                        "(<stem>.tif, <stem>_masks.tif or .png, _mask, _labels, _gt, _seg) or its Cell Tracking "
+                        "Challenge SEG folder (DIR/<stem>_GT/SEG/, so DIR may be the dataset folder; DIR/<stem>/ of "
+                        "man_segNNN.tif; a movie is scored on the annotated frames) as labelfree eval scores them; "
+                        "scores in the summary, a pooled total in the report")
+    p.add_argument("--truth-threshold", metavar="IOU", type=iou_threshold, default=0.5,
+                   help="IoU threshold of an object match in the scores against the ground truth, in (0, 1] (as "
+                        "labelfree eval's threshold; default 0.5)")
+    p.add_argument("--only-annotated", action="store_true",
+                   help="score only the predicted objects that overlap ground truth, as labelfree eval does with "
+                        "this option: for ground truth of some cells only, e.g. the Cell Tracking Challenge's GOWT1 "
+                        "and MSC SEG")
     p.add_argument("--batch-config", help="batch options file (JSON/YAML with BatchConfig fields)")
     run = p.add_argument_group("execution")
     run.add_argument("--scheduler", help="address of a running Dask scheduler (tcp://host:8786; default: Dask's "
@@ -153,7 +166,8 @@ def handle_batch(args: argparse.Namespace) -> int:
         summary = run_batch(args.inputs, pipeline=spec.name, out_dir=args.out, config=config, batch=batch,
                             progress=progress_from_args(args), channels=parse_channels(args.channel),
                             channel_names=args.channel_names, dims=args.dims, config_file=args.config,
-                            series=args.series, truth=args.truth)
+                            series=args.series, truth=args.truth, truth_threshold=args.truth_threshold,
+                            only_annotated=args.only_annotated)
     except Cancelled as exc:
         print(f"labelfree batch: {exc}", file=sys.stderr)
         return 130

@@ -35,6 +35,14 @@ REPORT_NAME = "report.html"
 STATUS_ORDER = ("failed", "cancelled", "ok", "skipped")
 #: the folder of the report's thumbnails, beside it
 THUMBS_FOLDER = "report_files"
+#: the prefix of the note in a row's warnings that names the ground-truth frames a movie was scored on (a SEG folder)
+TRUTH_FRAMES_NOTE = "truth frames scored: "
+#: where ``labelfree batch --truth DIR`` looks for the ground truth of an input (:func:`labelfree.batch.truth.
+#: find_truths`), as the report and its errors say it
+TRUTH_LOOKED_FOR = ("DIR/<stem>.tif or <stem>_masks, _mask, _labels, _gt, _seg (.tif, .tiff, .png; Cellpose's "
+                    "<stem>_seg.npy); man_segNNN.tif "
+                    "for an input tNNN; a Cell Tracking Challenge SEG folder DIR/<stem>_GT/SEG/ or DIR/<stem>/ of "
+                    "man_segNNN.tif frames")
 
 
 def exit_code(summary: pd.DataFrame, /) -> int:
@@ -57,7 +65,8 @@ def _not_scored(summary: pd.DataFrame, /) -> pd.DataFrame:
 def truth_total(summary: pd.DataFrame, /) -> dict[str, Any] | None:
     """The pooled scores of a run's inputs scored against ground truth, as ``labelfree eval`` forms the total of
     two folders (:func:`labelfree.evaluation.folders.pooled_scores`: TP, FP and FN and the pixel counts summed,
-    ratios from the sums, mean IoU over all matches); None when no input was scored."""
+    ratios from the sums, mean IoU over all matches); None when no input was scored. The frames of an input scored
+    against a SEG folder are those it annotates (``summary.attrs["truth_frames"]``), else the input's."""
     from labelfree.evaluation.folders import pooled_scores
 
     if "tp" not in summary:
@@ -65,16 +74,41 @@ def truth_total(summary: pd.DataFrame, /) -> dict[str, Any] | None:
     scored = summary[summary["tp"].notna()]
     if not len(scored):
         return None
+    frames = summary.attrs.get("truth_frames") or {}
     results = [{"tp": int(r["tp"]), "fp": int(r["fp"]), "fn": int(r["fn"]), "mean_iou": float(r["mean_iou"]),
-                "seg": float(r["seg"]), "n_frames": int(r["n_frames"]) if _text(r["n_frames"]) else 1}
+                "seg": float(r["seg"]),
+                "n_frames": len(frames[r["stem"]]) if r["stem"] in frames else
+                int(r["n_frames"]) if _text(r["n_frames"]) else 1}
                for _, r in scored.iterrows()]
     pixels = [(int(r["pixel_tp"]), int(r["pixel_fp"]), int(r["pixel_fn"])) for _, r in scored.iterrows()]
     return pooled_scores(results, pixels)
 
 
+def _scoring_words(summary: pd.DataFrame, /) -> str:
+    """How the scores were made (:class:`labelfree.batch.truth.TruthOptions`), from the summary's attrs; a summary
+    without them (read back from its CSV) is said to be scored with the defaults of ``labelfree batch --truth``."""
+    text = f"IoU threshold {float(summary.attrs.get('truth_threshold', 0.5)):g}"
+    return text + ("; only predicted objects that overlap ground truth" if summary.attrs.get("only_annotated") else "")
+
+
+def _frames_lines(summary: pd.DataFrame, /, *, limit: int = 20) -> list[str]:
+    """The inputs scored against a SEG folder, each with the ground-truth frames it was scored on."""
+    said = []
+    for _, row in summary.iterrows():
+        notes = [w[len(TRUTH_FRAMES_NOTE):] for w in _text(row.get("warnings")).split(" | ")
+                 if w.startswith(TRUTH_FRAMES_NOTE)]
+        if notes and _text(row.get("tp")):
+            said.append(f"{row['stem']}: {notes[0]}")
+    if not said:
+        return []
+    shown = "; ".join(said[:limit]) + (f"; ... ({len(said)} in all)" if len(said) > limit else "")
+    return [f"scored on the annotated frames of a SEG folder: {shown}"]
+
+
 def _truth_lines(summary: pd.DataFrame, /) -> list[str]:
-    """What a run scored against ground truth says: the pooled total, the inputs without ground truth, and the
-    inputs whose ground truth could not be scored against, with why."""
+    """What a run scored against ground truth says: the pooled total and how it was scored, the movies scored on
+    annotated frames, the inputs without ground truth, and the inputs whose ground truth could not be scored
+    against, with why."""
     if "truth" not in summary:
         return []
     where = f" in {summary.attrs['truth']}" if "truth" in summary.attrs else ""
@@ -84,14 +118,15 @@ def _truth_lines(summary: pd.DataFrame, /) -> list[str]:
         lines.append(f"ground truth, total of {total['n_images']} scored input(s): TP {total['tp']}, FP {total['fp']}, "
                      f"FN {total['fn']}; precision {total['precision']:.4f}, recall {total['recall']:.4f}, "
                      f"F1 {total['f1']:.4f}; pixel F1 {total['pixel_f1']:.4f}; mean IoU {total['mean_iou']:.4f} "
-                     "(IoU threshold 0.5; counts summed, ratios from the sums, as labelfree eval's total)")
+                     f"({_scoring_words(summary)}; counts summed, ratios from the sums, as labelfree eval's total)")
     else:
-        lines.append("ground truth: no input scored")
+        lines.append(f"ground truth: no input scored ({_scoring_words(summary)})")
+    lines += _frames_lines(summary)
     missing = summary[summary["truth"].map(_text) == ""]
     if len(missing):
         names = list(missing["stem"])
         shown = ", ".join(names[:20]) + (f", ... ({len(names)} in all)" if len(names) > 20 else "")
-        lines.append(f"no ground truth{where} (not scored): {shown}")
+        lines.append(f"no ground truth{where} (not scored): {shown} (looked for {TRUTH_LOOKED_FOR})")
     for _, row in _not_scored(summary).iterrows():
         why = [w[len("not scored "):] for w in _text(row.get("warnings")).split(" | ") if w.startswith("not scored")]
         lines.append(f"NOT SCORED {_input_name(row)} {why[0] if why else ': see its warnings'}")

@@ -15,7 +15,8 @@ from labelfree.batch.config import SYNC, BatchConfig
 from labelfree.batch.inputs import BatchInput, channel_names_option, collect_inputs, series_option
 from labelfree.batch.state import checksum, input_fingerprint
 from labelfree.batch.task import OUTPUT_KINDS, Job, result_row
-from labelfree.batch.truth import TRUTH_COLUMNS, TRUTH_COUNTS, score_against_truth, truth_folder
+from labelfree.batch.truth import (TRUTH_COLUMNS, TRUTH_COUNTS, TruthOptions, find_truths, score_against_truth,
+                                   truth_folder, truth_options)
 from labelfree.errors import Cancelled, ConfigError, OutputExistsError
 
 __all__ = ["run_batch", "plan_jobs", "input_checksum", "folder_fingerprint", "SUMMARY_COLUMNS", "TRUTH_COLUMNS",
@@ -273,6 +274,8 @@ def run_batch(
     config_file: str | Path | None = None,
     series: int | None = None,
     truth: str | Path | None = None,
+    truth_threshold: float = 0.5,
+    only_annotated: bool = False,
 ) -> pd.DataFrame:
     """Segment many images with one pipeline, on Dask, and write every output.
 
@@ -314,9 +317,20 @@ def run_batch(
         file of several full-resolution images is one input per image (``<stem>_seriesN``).
     truth : folder, optional
         Ground truth to score each input's labels against, as ``labelfree eval LABELS TRUTH`` scores them
-        (IoU threshold 0.5): the label image of the input's stem, ``<stem>.tif`` or ``<stem>_masks.tif``
-        (``_mask``, ``_labels``, ``_gt``, ``_seg``; TIFF or PNG), as :func:`labelfree.evaluation.folders.truth_files`
-        finds it. An input of the run; it may not be the output folder.
+        (:func:`labelfree.batch.truth.find_truths`): the label image of the input's stem, ``<stem>.tif`` or
+        ``<stem>_masks.tif`` (``_mask``, ``_labels``, ``_gt``, ``_seg``; TIFF or PNG), as
+        :func:`labelfree.evaluation.folders.truth_files` finds it, or a Cell Tracking Challenge SEG folder:
+        ``<stem>_GT/SEG/`` of a dataset folder (the input ``01/`` of the dataset folder itself: ``truth`` may be
+        that folder) or ``<stem>/`` of ``man_segNNN.tif`` files, against which a movie is scored on its
+        annotated frames only (named in the row's warnings). An input of the run; it may not be the output
+        folder. A folder with ground truth for no input is refused before any work.
+    truth_threshold : float
+        The IoU threshold of an object match in the scores against ``truth``, in (0, 1] (``labelfree eval
+        --threshold``).
+    only_annotated : bool
+        Score only the predicted objects that overlap a ground-truth object (``labelfree eval
+        --only-annotated``): for ground truth that annotates some cells only (the Cell Tracking Challenge's
+        GOWT1 and MSC), where the others would count as false positives.
 
     Returns
     -------
@@ -327,7 +341,9 @@ def run_batch(
         a result), seconds, error, worker and the output paths; with ``truth``, then
         :data:`TRUTH_COLUMNS` (empty for an input without ground truth or without labels; an input whose
         ground truth cannot be scored, e.g. of another shape, says why in its ``warnings``), and the pooled
-        total (:func:`labelfree.batch.report.truth_total`) in ``attrs["truth_total"]``.
+        total (:func:`labelfree.batch.report.truth_total`) in ``attrs["truth_total"]``, the scoring options in
+        ``attrs["truth_threshold"]`` and ``attrs["only_annotated"]``, and the frames scored against a SEG folder
+        by stem in ``attrs["truth_frames"]``.
 
     Raises
     ------
@@ -358,6 +374,7 @@ def run_batch(
     out = Path(out_dir).expanduser().absolute()
     config_files = {"config": p for p in (config if isinstance(config, (str, Path)) else None, config_file) if p}
     truth_dir = truth_folder(truth, out)
+    scoring = truth_options(truth_dir, truth_threshold, only_annotated)
     if truth_dir is not None:
         config_files["ground truth folder (--truth)"] = truth_dir
     with OutputFolder(out, inputs=config_files, overwrite=bcfg.overwrite,
@@ -377,10 +394,8 @@ def run_batch(
             _check_item(folder, item)
         _check_output_files(folder, items, pipe, bcfg)
         truths = None
-        if truth_dir is not None:  # two ground-truth files of one input are refused before any work
-            from labelfree.evaluation.folders import truth_files
-
-            truths = truth_files(truth_dir, [it.stem for it in items])
+        if truth_dir is not None:  # two ground truths of one input, or none for any, are refused before any work
+            truths = find_truths(truth_dir, items)
         jobs, rows = plan_jobs(items, pipeline=pipe, config=base, out_dir=out, batch=bcfg)
         log.info("batch: %d inputs, %d to run, %d done or failed before running", len(items), len(jobs), len(rows))
         started = time.time()
@@ -414,10 +429,12 @@ def run_batch(
             ) from exc
         # every input has finished: a Ctrl-C now stops no work, so the summary and the report are still
         # written (a second Ctrl-C stops them) and the run ends with what its inputs did
+        frames: dict[str, list[int]] = {}
         if truths is not None:  # the labels are published (or were, for a skipped input): read from the folder
-            score_against_truth(items, rows, truths)
+            frames = score_against_truth(items, rows, truths, options=scoring)
         summary = _despite_ctrl_c("the summary", lambda: _write_summary(items, rows, out, bcfg, status_left="failed",
-                                                                      truth=truth_dir))
+                                                                      truth=truth_dir, scoring=scoring,
+                                                                      frames=frames))
         _write_report(summary, out)
     log.info("batch finished in %.1f s: %s", time.time() - started, summary["status"].value_counts().to_dict())
     return summary
@@ -532,7 +549,8 @@ def _execute(jobs: list[Job], rows: dict[str, dict[str, Any]], *, bar: Progress,
 
 
 def _write_summary(items: list[BatchInput], rows: dict[str, dict[str, Any]], out: Path, batch: BatchConfig,
-                   *, status_left: str, truth: Path | None = None) -> pd.DataFrame:
+                   *, status_left: str, truth: Path | None = None, scoring: TruthOptions = TruthOptions(),
+                   frames: dict[str, list[int]] | None = None) -> pd.DataFrame:
     from labelfree.io.atomic import write_text_atomic
 
     error = "" if status_left in ("cancelled", PENDING) else "no result came back from the scheduler"
@@ -545,8 +563,11 @@ def _write_summary(items: list[BatchInput], rows: dict[str, dict[str, Any]], out
     if truth is not None:
         from labelfree.batch.report import truth_total
 
-        summary["truth"] = summary["truth"].fillna("")
+        summary["truth"] = summary["truth"].astype(object).fillna("")  # (all empty: a float column of NaN)
         summary.attrs["truth"] = str(truth)
+        summary.attrs["truth_threshold"] = scoring.threshold
+        summary.attrs["only_annotated"] = scoring.only_annotated
+        summary.attrs["truth_frames"] = dict(frames or {})
         summary.attrs["truth_total"] = truth_total(summary)
     path = out / batch.summary_name
     write_text_atomic(path, summary.to_csv(index=False))

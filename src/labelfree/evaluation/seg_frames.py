@@ -1,0 +1,97 @@
+"""Scoring a movie against a Cell Tracking Challenge SEG folder: its annotated frames (``man_segNNN.tif``) paired
+with the movie's frames by number, as ``labelfree eval LABELS SEG_FOLDER`` and ``labelfree batch --truth`` score it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from labelfree.errors import InputError
+from labelfree.io import read_labels
+from labelfree.io.ctc import seg_frame
+
+__all__ = ["frames_text", "pair_seg_frames"]
+
+
+def frames_text(frames: list[int], /, *, limit: int = 12) -> str:
+    """``[0, 1, 2, 3, 5, 7]`` -> ``"0-3, 5, 7"`` (at most ``limit`` items, then the count)."""
+    runs: list[list[int]] = []
+    for t in frames:
+        if runs and t == runs[-1][1] + 1:
+            runs[-1][1] = t
+        else:
+            runs.append([t, t])
+    items = [str(a) if a == b else f"{a}-{b}" for a, b in runs]
+    if len(items) > limit:
+        items = items[:limit] + [f"... ({len(frames)} frames)"]
+    return ", ".join(items)
+
+
+def _seg_files(seg_dir: Path) -> dict[int, Path]:
+    files = {}
+    for f in seg_dir.iterdir():
+        t = seg_frame(f.name)
+        if t is not None and f.is_file():
+            files[t] = f
+    if not files:
+        slices = sorted(seg_dir.glob("man_seg*_*.tif*"))
+        hint = (" It holds only annotated slices of 3-D data (man_seg_TTT_ZZZ.tif), which eval does not score."
+                if slices else "")
+        raise InputError(f"{seg_dir} holds no man_segNNN.tif files (Cell Tracking Challenge SEG layout).{hint}")
+    return dict(sorted(files.items()))
+
+
+def pair_seg_frames(pred: np.ndarray, seg_dir: Path, /, *, pred_name: str = "the prediction"
+                    ) -> tuple[np.ndarray, np.ndarray, list[int], list[int]]:
+    """The prediction's frames and the ground truth of a CTC SEG folder, paired by frame number.
+
+    Frame t of a (T, Y, X) prediction is scored against ``man_segTTT.tif``; annotated
+    frames beyond the prediction's last are left out. A single-frame prediction needs a
+    folder with one annotated frame (else: pass that frame's file). Shapes are checked
+    first, so a prediction of another dataset is a shape error, not a frame-count one.
+
+    Returns
+    -------
+    pred, gt : (N, Y, X) stacks of the scored frames
+    scored, left_out : the ground-truth frame numbers scored, and those beyond the prediction
+    """
+    files = _seg_files(seg_dir)
+    numbers = list(files)
+    first = read_labels(files[numbers[0]])
+    single = pred.ndim == first.ndim
+    frame_shape = pred.shape if single else pred.shape[1:]
+    if pred.ndim not in (first.ndim, first.ndim + 1) or frame_shape != first.shape:
+        raise InputError(
+            f"The prediction has {'shape' if single else 'frames of shape'} {frame_shape} but the ground truth "
+            f"{files[numbers[0]].name} in {seg_dir} has shape {first.shape}; they must match. Is it the same "
+            "dataset and sequence?"
+        )
+    if single:
+        if len(files) != 1:
+            raise InputError(
+                f"{pred_name} is a single frame, but {seg_dir} holds {len(files)} annotated frames "
+                f"({frames_text(numbers)}), so which one it shows is unknown. Pass that frame's file, e.g. "
+                f"labelfree eval {pred_name} {files[numbers[0]]}, or give the prediction of the whole sequence as "
+                "a T stack (its frame t is scored against man_segTTT.tif)."
+            )
+        return pred[None], first[None], numbers, []
+    n = pred.shape[0]
+    scored = [t for t in numbers if t < n]
+    left_out = [t for t in numbers if t >= n]
+    if not scored:
+        raise InputError(
+            f"None of the annotated frames of {seg_dir} ({frames_text(numbers)}) lies within the {n} frames of "
+            f"{pred_name} (0-{n - 1}; a stack's frame t is scored against man_segTTT.tif). Give the prediction of "
+            f"the whole sequence (at least {numbers[0] + 1} frames), or score one frame: save it alone and pass its "
+            f"file, e.g. {files[numbers[0]]}."
+        )
+    gts = []
+    for t in scored:
+        gt = first if t == numbers[0] else read_labels(files[t])
+        if gt.shape != first.shape:
+            raise InputError(f"{files[t]} has shape {gt.shape} but {files[numbers[0]].name} {first.shape}; the "
+                             "frames of one SEG folder must have one shape.")
+        gts.append(gt)
+    return pred[scored], np.stack(gts), scored, left_out
