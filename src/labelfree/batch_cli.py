@@ -54,7 +54,9 @@ def register(sub: Any) -> None:
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT",
-                   help="folder, glob pattern (quoted), CSV/YAML manifest or image file")
+                   help="folder (its image files; without any: its folders of frames, one movie each; for motion a "
+                        "folder of frames itself is one movie), glob pattern (quoted), CSV/YAML manifest or image "
+                        "file")
     p.add_argument("--pipeline", "-p", required=True, choices=list(pipelines()), help="pipeline to run")
     add_run_options(p, channel_help="channel(s) to segment in every input (a manifest 'channels' column "
                                     "overrides it per file)")
