@@ -464,7 +464,7 @@ class PipelineConfig:
         if not isinstance(data, dict):
             raise ConfigError(f"Config file {path} must hold a mapping of option: value.")
         if _is_provenance(data):
-            data = _provenance_config(cls, data, path)
+            data = _provenance_config(cls, data, f"Config file {path}")
         _refuse_sections(cls, data, path)
         fields = {info.name: info for info in field_info(cls)}
         try:
@@ -476,12 +476,20 @@ class PipelineConfig:
 
     @classmethod
     def coerce(cls: type[C], config: "C | dict[str, Any] | str | Path | None") -> C:
-        """Accept a config object, a dict, a file path or None (defaults)."""
+        """Accept a config object, a dict, a file path or None (defaults).
+
+        A dict that is a run's provenance record (``labels.attrs["labelfree"]`` of a result, as its
+        ``<stem>_provenance.json`` holds it) gives its ``config``, as that file does
+        (:meth:`from_file`): ``segment(image, config=labels.attrs["labelfree"])`` repeats the run's
+        settings. The record of another pipeline's run is a :class:`ConfigError`.
+        """
         if config is None:
             return cls()
         if isinstance(config, cls):
             return config
         if isinstance(config, dict):
+            if _is_provenance(config):
+                return cls.from_dict(_provenance_config(cls, config, "The provenance record given as config="))
             return cls.from_dict(config)
         if isinstance(config, (str, Path)):
             return cls.from_file(config)
@@ -554,19 +562,21 @@ def _is_provenance(data: dict[str, Any], /) -> bool:
     return isinstance(data.get("pipeline"), str) and isinstance(data.get("config"), dict) and "version" in data
 
 
-def _provenance_config(cls: type, data: dict[str, Any], path: Path, /) -> dict[str, Any]:
-    """The ``config`` of a provenance record given as a config file of ``cls``; another pipeline's is an error."""
+def _provenance_config(cls: type, data: dict[str, Any], source: str, /) -> dict[str, Any]:
+    """The ``config`` of a provenance record given as a config of ``cls``; another pipeline's is an error.
+    ``source`` names the record in messages ("Config file out/x_provenance.json")."""
     from labelfree import __version__
     from labelfree.pipelines import pipelines, tools
 
     names = [spec.name for spec in (*pipelines().values(), *tools().values()) if spec.config_class is cls]
     if names and data["pipeline"] not in names:
-        raise ConfigError(f"Config file {path} is the provenance of a {data['pipeline']} run; its config holds "
+        what = "a config file" if source.startswith("Config file") else "a dict"
+        raise ConfigError(f"{source} is the provenance of a {data['pipeline']} run; its config holds "
                           f"{data['pipeline']} options, not {cls.__name__} ones. Give the provenance of a "
-                          f"{' or '.join(names)} run, or a config file of {cls.__name__} options.")
+                          f"{' or '.join(names)} run, or {what} of {cls.__name__} options.")
     if data["version"] != __version__:
-        log.warning("Config file %s is the provenance of a run of LabelFree %s; this is %s, whose results may differ.",
-                    path, data["version"], __version__)
+        log.warning("%s is the provenance of a run of LabelFree %s; this is %s, whose results may differ.",
+                    source, data["version"], __version__)
     return dict(data["config"])
 
 

@@ -3,10 +3,16 @@
 Every pipeline takes ``progress=`` which may be
 
 * ``False`` / ``None``: silent;
-* ``True``: a tqdm bar when tqdm is installed, else one log line per step;
+* ``True``: a tqdm bar when tqdm is installed, else one log line per step
+  (numpy bools and the integers 0 and 1 count as bools);
 * an object with ``update(n)`` (tqdm-like); if it has ``set_description`` or
   ``total`` they are used too;
+* a tqdm-like class (``tqdm``, ``tqdm.notebook.tqdm``, ...): a bar of that class
+  is made with ``total=`` and ``desc=`` and closed at the end;
 * a callable ``f(done, total, message)``.
+
+Anything else is refused with :class:`labelfree.errors.InputError` when the
+:class:`Progress` is made, before the step's work starts.
 
 Cancellation: the callable (or ``update``) may raise
 :class:`labelfree.errors.Cancelled`, or the object may expose ``cancelled``
@@ -16,10 +22,15 @@ The Fiji bridge uses this to connect ImageJ's Esc key / Cancel button.
 
 from __future__ import annotations
 
+import inspect
 import logging
+import numbers
+import reprlib
 from typing import Any, Callable
 
-from labelfree.errors import Cancelled
+import numpy as np
+
+from labelfree.errors import Cancelled, InputError
 
 __all__ = ["Progress", "ProgressLike", "check_cancel"]
 
@@ -39,6 +50,39 @@ def check_cancel(progress: ProgressLike) -> None:
         raise Cancelled("Cancelled by the user; no output was written.")
 
 
+_TAKES = ("progress= takes True or False (or None), an object with an update(n) method such as a tqdm bar, "
+          "a tqdm-like class such as tqdm.auto.tqdm, or a function f(done, total, message)")
+
+
+def _as_bool(progress: Any) -> bool | None:
+    """``progress`` as a bool when it is one (numpy bools and the integers 0 and 1 included), else None."""
+    if progress is None:
+        return False
+    if isinstance(progress, (bool, np.bool_)):
+        return bool(progress)
+    if isinstance(progress, numbers.Integral):
+        if int(progress) in (0, 1):
+            return bool(progress)
+        raise InputError(f"progress={reprlib.repr(progress)} is not understood: {_TAKES}. "
+                         "Use progress=True for a bar.")
+    return None
+
+
+def _check_callback(progress: Callable[..., object]) -> None:
+    """Refuse a callable that cannot be called as ``f(done, total, message)``."""
+    try:
+        signature = inspect.signature(progress)
+    except (TypeError, ValueError):  # some built-ins have no signature: trust them
+        return
+    try:
+        signature.bind(0, 1, "")
+    except TypeError:
+        name = getattr(progress, "__name__", type(progress).__name__)
+        raise InputError(f"progress={name} cannot be called as f(done, total, message): its signature is "
+                         f"{name}{signature}. {_TAKES}; give it three parameters, e.g. "
+                         "lambda done, total, message: ...") from None
+
+
 class Progress:
     """Counts steps of one job and forwards them to the user's progress sink.
 
@@ -56,7 +100,12 @@ class Progress:
         self._sink = progress
         self._own_bar = None
         self._callback: Callable[[int, int, str], object] | None = None
-        if progress is True:
+        as_bool = _as_bool(progress)
+        if as_bool is not None:
+            progress = self._sink = as_bool
+        if isinstance(progress, type):
+            progress = self._sink = self._own_bar = _make_bar(progress, total=self.total, desc=desc)
+        elif progress is True:
             try:
                 from tqdm.auto import tqdm
             except ImportError:
@@ -67,7 +116,11 @@ class Progress:
         elif progress is None or progress is False:
             self._sink = None
         elif not hasattr(progress, "update") and callable(progress):
+            _check_callback(progress)
             self._callback = progress
+        elif not hasattr(progress, "update"):
+            raise InputError(f"progress={reprlib.repr(progress)} ({type(progress).__name__}) is not understood: "
+                             f"{_TAKES}.")
         elif hasattr(progress, "total") and not getattr(progress, "total", None):
             try:
                 progress.total = self.total
@@ -99,3 +152,18 @@ class Progress:
         if self._own_bar is not None:
             self._own_bar.close()
             self._own_bar = None
+
+
+def _make_bar(cls: type, *, total: int, desc: str) -> Any:
+    """A bar of the tqdm-like class ``cls`` (given as ``progress=tqdm``), made with ``total=`` and ``desc=``."""
+    if not callable(getattr(cls, "update", None)):
+        raise InputError(f"progress={cls.__name__} is a class without an update(n) method: {_TAKES}.")
+    try:
+        return cls(total=total, desc=desc, leave=False)
+    except TypeError:
+        try:
+            return cls(total=total, desc=desc)
+        except TypeError as exc:
+            raise InputError(f"progress={cls.__name__}: a bar could not be made as {cls.__name__}(total=..., "
+                             f"desc=...) ({exc}). Pass a bar you made yourself, e.g. progress={cls.__name__}(...)"
+                             ) from exc

@@ -32,7 +32,7 @@ from labelfree.errors import ConfigError, InputError
 from labelfree.evaluation.folders import TRUTH_SUFFIXES
 from labelfree.io.outputs import IMAGE_SUFFIXES  # the inputs a folder or a pattern contributes: their names
 
-__all__ = ["BatchInput", "collect_inputs", "read_manifest", "IMAGE_SUFFIXES"]
+__all__ = ["BatchInput", "collect_inputs", "read_manifest", "refuse_in_memory", "IMAGE_SUFFIXES"]
 
 log = logging.getLogger(__name__)
 
@@ -532,6 +532,34 @@ def _unique_stems(items: list[BatchInput]) -> list[BatchInput]:
     return [dataclasses.replace(it, stem=s) for it, s in zip(items, stems)]
 
 
+def _is_in_memory(value: Any) -> bool:
+    """Whether ``value`` is an image in memory (numpy or dask array, xarray DataArray, tensor), not a path."""
+    return (not isinstance(value, (str, bytes, os.PathLike, BatchInput)) and hasattr(value, "shape")
+            and hasattr(value, "dtype"))
+
+
+def refuse_in_memory(inputs: Any, /) -> None:
+    """Refuse images in memory given as batch inputs: a batch reads files (a numpy array would otherwise be
+    taken for a list of rows, or its text for a file name pattern).
+
+    Raises
+    ------
+    InputError
+        ``inputs`` is an array or DataArray, saying to segment it with the pipeline's ``segment`` or to save
+        it first.
+    """
+    if not _is_in_memory(inputs):
+        return
+    kind = f"{type(inputs).__module__.split('.')[0]}.{type(inputs).__name__}"
+    shape = " x ".join(map(str, getattr(inputs, "shape", ())))
+    raise InputError(
+        f"run_batch reads image files, but it was given an image in memory ({kind} of shape {shape}). For images "
+        "in memory call the pipeline's segment() on each (e.g. labelfree.motion.segment(image), "
+        "labelfree.cutter.segment(image, markers=...)), or save them first (e.g. tifffile.imwrite('image1.tif', "
+        "image)) and give run_batch their folder, a pattern or a list of their paths."
+    )
+
+
 def collect_inputs(
     inputs: str | Path | BatchInput | Iterable[str | Path | BatchInput],
     /,
@@ -570,8 +598,17 @@ def collect_inputs(
     Returns
     -------
     list of BatchInput, in the given order, each with a distinct ``stem``.
+
+    Raises
+    ------
+    InputError
+        No inputs, nothing found, or an image in memory (an array or DataArray) instead of a path
+        (:func:`refuse_in_memory`).
     """
+    refuse_in_memory(inputs)
     specs = [inputs] if isinstance(inputs, (str, Path, BatchInput)) else list(inputs)
+    for spec in specs:
+        refuse_in_memory(spec)
     if not specs:
         raise InputError("No inputs given: pass a folder, a glob pattern, a manifest or image files.")
     names = tuple(input_names)

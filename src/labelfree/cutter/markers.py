@@ -18,7 +18,8 @@ from skimage import measure
 from labelfree.errors import ConstantImageError, DimensionError, InputError
 
 __all__ = ["check_markers", "markers_from_points", "markers_from_labels", "detect_markers", "markers_to_labels",
-           "guess_nucleus_channel", "split_binary_mask", "drop_repeated_points", "marker_pixels", "on_foreground"]
+           "guess_nucleus_channel", "split_binary_mask", "drop_repeated_points", "marker_pixels", "on_foreground",
+           "looks_swapped", "points_array"]
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ def check_markers(markers: np.ndarray, /, *, shape: tuple[int, int]) -> np.ndarr
         A marker image (3-D, or 2-D, at least 4 x 5, of whole numbers) whose Y, X size is
         not ``shape``.
     """
-    pts = np.asarray(markers, dtype=np.float64)
+    pts = points_array(markers)
     if pts.size == 0:
         raise InputError(
             "No markers were given or found: Cutter needs one marker per cell. Give points, a "
@@ -53,11 +54,46 @@ def check_markers(markers: np.ndarray, /, *, shape: tuple[int, int]) -> np.ndarr
     outside = (pts[:, 0] < -0.5) | (pts[:, 0] > h - 0.5) | (pts[:, 1] < -0.5) | (pts[:, 1] > w - 0.5)
     if outside.any():
         first = pts[np.argmax(outside)]
+        swapped = pts[:, ::-1]
+        fits = ((swapped >= -0.5) & (swapped <= np.array([h, w]) - 0.5)).all()
+        order = (" They would all lie inside in (x, y) order: the points may be (x, y); give them as (y, x) "
+                 "(rows, columns), e.g. points[:, ::-1]." if fits else "")
         raise InputError(
             f"{int(outside.sum())} marker(s) lie outside the {h} x {w} image, e.g. (y={first[0]:g}, "
-            f"x={first[1]:g}). Markers are (y, x) in pixels of this image; check the axis order and scaling."
+            f"x={first[1]:g}). Markers are (y, x) in pixels of this image; check the axis order and scaling.{order}"
         )
     return pts
+
+
+#: what markers= takes, for the errors that refuse something else
+_MARKER_FORMS = ("an (N, 2) array or list of (y, x) pixel points ((N, 3) (t, y, x) for a movie), a table "
+                 "(pandas DataFrame or dict of columns: y and x, scikit-image's centroid-0 and centroid-1, "
+                 "napari's axis-0 and axis-1), a label image of the image's size, or the path of a marker file")
+
+
+def points_array(markers: object) -> np.ndarray:
+    """``markers`` as a float array, or an :class:`InputError` naming what markers may be."""
+    if isinstance(markers, (dict, str, bytes)) or hasattr(markers, "columns"):
+        raise InputError(f"Markers given as a {type(markers).__name__} cannot be used here: give {_MARKER_FORMS}.")
+    try:
+        return np.asarray(markers, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"Markers given as {type(markers).__name__} are not numbers in an (N, 2) array ({exc}): "
+                         f"give {_MARKER_FORMS}.") from None
+
+
+def looks_swapped(mask: np.ndarray, markers: np.ndarray, /) -> bool:
+    """Whether (y, x) ``markers`` (N, 2) look like (x, y) points: read as (x, y) they all lie inside ``mask``
+    (Y, X) and more of them, at least half, lie on its foreground than as given."""
+    pts = np.asarray(markers, np.float64).reshape(-1, 2)
+    if not len(pts):
+        return False
+    swapped = pts[:, ::-1]
+    h, w = np.shape(mask)
+    if not ((swapped >= -0.5) & (swapped <= np.array([h, w]) - 0.5)).all():
+        return False
+    n_swapped = int(on_foreground(mask, swapped).sum())
+    return n_swapped > int(on_foreground(mask, pts).sum()) and 2 * n_swapped >= len(pts)
 
 
 def marker_pixels(markers: np.ndarray, shape: tuple[int, ...], /) -> np.ndarray:

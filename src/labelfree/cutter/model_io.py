@@ -60,17 +60,60 @@ class CutterModel:
         return save_model(path, self, overwrite=overwrite)
 
 
-def resolve_device(name: str, /) -> str:
-    """Turn ``"cpu"``, ``"cuda[:N]"`` or ``"auto"`` into a torch device string, checking CUDA."""
+_DEVICES = "'cpu', 'auto' (a CUDA GPU when there is one, else the CPU), 'cuda', 'cuda:N' (GPU number N) or 'mps'"
+
+
+def resolve_device(name: Any, /) -> str:
+    """Turn a device name into a torch device string, checking that the device exists.
+
+    Parameters
+    ----------
+    name : str or torch.device
+        ``"cpu"``, ``"auto"`` (``"cuda"`` when torch sees a CUDA GPU, else ``"cpu"``), ``"cuda"``,
+        ``"cuda:N"`` (GPU number ``N``) or ``"mps"`` (Apple GPUs); case and surrounding spaces are ignored.
+
+    Returns
+    -------
+    str
+        The device for ``torch``: ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
+
+    Raises
+    ------
+    ConfigError
+        Another name (e.g. ``"gpu"``), or a GPU that this machine or this torch build does not have.
+    """
     torch = require("torch", purpose="the Cutter network")
-    if name == "auto":
+    if isinstance(name, torch.device):
+        name = str(name)
+    if not isinstance(name, str):
+        raise ConfigError(f"device={name!r} ({type(name).__name__}) is not a device name: give {_DEVICES}.")
+    key = name.strip().lower()
+    if key == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(
-            f"device={name!r} was asked for but this torch build sees no CUDA GPU "
-            f"(torch {torch.__version__}). Use device='cpu' or 'auto', or install a CUDA build of torch."
-        )
-    return name
+    if key == "cpu":
+        return key
+    kind, _, number = key.partition(":")
+    if kind in ("gpu", "nvidia") and (not number or number.isdigit()):
+        hint = f"cuda:{number}" if number else "cuda"
+        raise ConfigError(f"device={name!r} is not a device name: give {_DEVICES}. For a GPU say {hint!r}.")
+    if kind == "cuda" and (not number or number.isdigit()):
+        if not torch.cuda.is_available():
+            raise ConfigError(
+                f"device={name!r} was asked for but this torch build sees no CUDA GPU on this machine "
+                f"(torch {torch.__version__}). Use device='cpu' or 'auto', or install a CUDA build of torch."
+            )
+        count = torch.cuda.device_count()
+        if number and int(number) >= count:
+            raise ConfigError(f"device={name!r} was asked for but this machine has {count} CUDA GPU(s), numbered "
+                              f"0 to {count - 1}. Use device='cuda:0' ... 'cuda:{count - 1}', 'cuda' or 'auto'.")
+        return key
+    if key == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise ConfigError(f"device={name!r} (an Apple GPU) was asked for but torch cannot use one on this "
+                              f"machine (torch {torch.__version__}). Use device='cpu' or 'auto'.")
+        return key
+    raise ConfigError(f"device={name!r} is not a device name: give {_DEVICES}.")
 
 
 def _atomic_write(path: Path, write) -> None:
@@ -152,7 +195,7 @@ def load_model(path: str | os.PathLike, /, *, device: str = "cpu"):
     path : path-like
         The ``.pt`` file.
     device : str
-        ``"cpu"``, ``"cuda"`` or ``"auto"``.
+        ``"cpu"``, ``"auto"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"`` (see :func:`resolve_device`).
 
     Returns
     -------
@@ -168,6 +211,7 @@ def load_model(path: str | os.PathLike, /, *, device: str = "cpu"):
     torch = require("torch", purpose="loading a Cutter model")
     from labelfree.cutter.unet import build_unet
 
+    device = resolve_device(device)  # a wrong name is said before the file is read
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"Cutter model file {path} does not exist. Check the path, or {_HOW_TO_SAVE}.")
@@ -220,6 +264,6 @@ def load_model(path: str | os.PathLike, /, *, device: str = "cpu"):
             f"({what}). It was damaged, or saved by another LabelFree version: train and save the model again with "
             "this one."
         ) from None
-    net.to(resolve_device(device)).eval()
+    net.to(device).eval()
     radius = payload.get("cell_radius")
     return CutterModel(net, config, n_channels, cell_radius=None if radius is None else float(radius))

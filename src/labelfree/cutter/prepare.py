@@ -14,9 +14,12 @@ from scipy import ndimage as ndi
 from labelfree.cutter.config import CutterConfig
 from labelfree.cutter.dataset import PatchSet, build_patch_set
 from labelfree.cutter.graphcut import graph_cut_mask, local_contrast_probability, normalize_intensity, snr_probability
-from labelfree.cutter.markers import check_markers, detect_markers, marker_pixels, markers_from_labels, on_foreground
+from labelfree.cutter.markers import (
+    check_markers, detect_markers, looks_swapped, marker_pixels, markers_from_labels, on_foreground, points_array,
+)
 from labelfree.errors import ConfigError, DimensionError, InputError
 from labelfree.image import channel_index, channel_names, select_channel
+from labelfree.io.markers import is_table, points_from_table
 
 __all__ = [
     "Frame", "MarkerWarning", "cell_channels", "chosen_cell_channels", "check_downscale", "check_marker_frames",
@@ -111,10 +114,14 @@ def frame_markers(
 
     ``markers`` may be None (detect in ``config.nucleus_channel``, or in the image
     itself when it has one channel and no nucleus channel is set), an (N, 2)
-    array of (y, x) points, an (N, 3) array of (t, y, x) points for stacks, or a
-    (Y, X) or (T, Y, X) label image (per-frame lists are split by the caller).
+    array of (y, x) points, an (N, 3) array of (t, y, x) points for stacks, a
+    table (DataFrame or dict of columns, read by
+    :func:`labelfree.io.markers.points_from_table`), or a (Y, X) or (T, Y, X)
+    label image (per-frame lists are split by the caller).
     """
     shape = (frame.sizes["Y"], frame.sizes["X"])
+    if is_table(markers):  # the frames of a movie's table are checked by check_marker_frames
+        markers = points_from_table(markers, image=frame, shape=shape if t is None else (None, *shape))
     if markers is None:
         channels = frame.sizes.get("C", 1)
         if config.nucleus_channel is None and channels > 1:
@@ -150,7 +157,7 @@ def frame_markers(
                 _no_marker_in_frame(t, [k for k in range(len(arr)) if np.any(arr[k])], "marker image")
             arr = arr[t]
         return markers_from_labels(arr)
-    pts = np.asarray(markers, dtype=np.float64)
+    pts = points_array(markers)
     if pts.ndim == 2 and pts.shape[1] == 3:
         if t is None:
             raise InputError("(t, y, x) markers were given for a single frame; give (N, 2) (y, x) points.")
@@ -191,6 +198,8 @@ def check_marker_frames(markers: Any, n_frames: int, shape: tuple[int, int], /) 
     of several frames given without their frame would cut each cell between the markers of other
     frames.
     """
+    if is_table(markers):  # read as the frames will read it, with the movie's frame count
+        markers = points_from_table(markers, shape=(n_frames, *shape))
     if not isinstance(markers, np.ndarray) or markers.dtype.kind not in "iuf":
         return
     if markers.ndim == 2 and markers.shape[1] == 2 and markers.shape != tuple(shape) and n_frames > 1:
@@ -441,17 +450,22 @@ def _warn_if_nothing_marked(mask: np.ndarray, markers: np.ndarray, t: int | None
            "background")
     warnings.warn(MarkerWarning(
         f"Cutter: no marker lies in the foreground mask{where} ({why}), so no cell can be cut there and its labels "
-        "are empty. Check that the markers are on the cells ((y, x) pixels of this image), that nucleus_channel "
-        "shows the nuclei, and the mask (the mask given, or mask_signal, mask_snr_threshold, cell_fraction and "
-        "mask_smoothing)."),
+        f"are empty.{_SWAPPED if len(markers) and looks_swapped(mask, markers) else ''} Check that the markers are "
+        "on the cells ((y, x) pixels of this image), that nucleus_channel shows the nuclei, and the mask (the mask "
+        "given, or mask_signal, mask_snr_threshold, cell_fraction and mask_smoothing)."),
         stacklevel=5)
+
+
+#: said when markers on the background would lie on cells read the other way round
+_SWAPPED = (" The markers may be in (x, y) order: read as (x, y) more of them lie on cells. Give them as (y, x) "
+            "(rows, columns), e.g. points[:, ::-1], or as a table with y and x columns.")
 
 
 def warn_markers_on_background(frames: Sequence[Frame], /, *, stacked: bool) -> None:
     """One :class:`MarkerWarning` for the markers that lie on the background of their frame's mask
     (no cell is cut there), when their frame has markers on the foreground too (a frame with
     none is warned about by itself)."""
-    off, total, where = 0, 0, []
+    off, total, where, swapped = 0, 0, [], False
     for t, f in enumerate(frames):
         if f.markers is None or not len(f.markers):
             continue
@@ -461,14 +475,16 @@ def warn_markers_on_background(frames: Sequence[Frame], /, *, stacked: bool) -> 
             continue
         off += int((~on).sum())
         where += [(t, *np.rint(p).astype(int)) for p in np.asarray(f.markers)[~on]]
+        swapped = swapped or looks_swapped(f.mask, f.markers)
     if not off:
         return
     shown = ", ".join(f"({'t=%d, ' % t if stacked else ''}y={y}, x={x})" for t, y, x in where[:5])
     more = f" and {len(where) - 5} more" if len(where) > 5 else ""
     warnings.warn(MarkerWarning(
         f"Cutter: {off} of {total} markers lie on the background of the foreground mask, so no cell is cut there: "
-        f"{shown}{more}{' (t: the 0-based frame)' if stacked else ''}. If they mark cells, the mask misses them: "
-        "give a mask, or change mask_signal, cell_fraction or mask_smoothing."), stacklevel=4)
+        f"{shown}{more}{' (t: the 0-based frame)' if stacked else ''}.{_SWAPPED if swapped else ''} If they mark "
+        "cells, the mask misses them: give a mask, or change mask_signal, cell_fraction or mask_smoothing."),
+        stacklevel=4)
 
 
 def downscaled_shape(shape: Sequence[int], d: float, /) -> tuple[int, int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -11,14 +12,14 @@ import numpy as np
 
 from labelfree.errors import DimensionError, InputError
 
-__all__ = ["points_from_table", "read_markers"]
+__all__ = ["as_table", "is_table", "points_from_table", "read_markers"]
 
 log = logging.getLogger(__name__)
 
 
 def _shape_of(image: Any, shape: tuple[int, ...] | None) -> tuple[int, ...]:
     if shape is not None:
-        return tuple(int(n) for n in shape)
+        return tuple(None if n is None else int(n) for n in shape)
     if image is None:
         raise InputError("read_markers needs the image (or its shape) to place the markers.")
     sizes = dict(image.sizes)
@@ -77,23 +78,70 @@ def _read_csv(path: Path, shape: tuple[int, ...], image: Any = None) -> np.ndarr
 
 
 def points_from_table(table: Any, /, *, image: Any = None, shape: tuple[int, ...] | None = None) -> np.ndarray:
-    """Markers from a table (a pandas DataFrame) read by its column names, as :func:`read_markers` reads a CSV.
+    """Markers from a table (a pandas DataFrame, or a dict of columns) read by its column names, as
+    :func:`read_markers` reads a CSV.
 
     ``y`` and ``x`` (pixels, any case) and optionally ``t`` / ``frame`` (0-based); ImageJ's Results table
     (``X``, ``Y`` calibrated, ``Frame`` or ``Slice`` from 1) and LabelFree's ``_table.csv`` (``centroid_y``,
-    ``centroid_x``, ``frame``) in their own terms. The column order does not matter: a table with ``x`` before
-    ``y`` gives (y, x) points.
+    ``centroid_x``, ``frame``) in their own terms; scikit-image's ``regionprops_table`` (``centroid-0`` = y,
+    ``centroid-1`` = x) and napari's points layer saved as CSV (``axis-0`` = y, ``axis-1`` = x; of a 3-D layer
+    ``axis-0`` = t, ``axis-1`` = y, ``axis-2`` = x), in pixels. The column order does not matter: a table with
+    ``x`` before ``y`` gives (y, x) points. A dict of columns (``{"y": [...], "x": [...]}``, or
+    ``regionprops_table``'s output) is read as the DataFrame it makes.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame or dict of columns
+        One row per marker.
+    image : DataArray, optional
+        The image the markers belong to (gives the shape and, for calibrated tables, the pixel size).
+    shape : tuple of int, optional
+        (Y, X) or (T, Y, X), instead of ``image``; T may be None to keep the markers of every frame
+        (the caller checks them).
 
     Returns
     -------
     ndarray
         (N, 2) (y, x) or, for a time-lapse ``image`` (or a 3-long ``shape``), (N, 3) (t, y, x) float points.
     """
-    return _table_points(table, _shape_of(image, shape), image, "The marker table", "the marker table")
+    return _table_points(as_table(table), _shape_of(image, shape), image, "The marker table", "the marker table")
 
 
-def _table_points(table: Any, shape: tuple[int, ...], image: Any, source: str, path: str) -> np.ndarray:
-    """(N, 2) / (N, 3) pixel points of a marker table; ``source`` starts its error messages, ``path`` names it."""
+def is_table(value: Any, /) -> bool:
+    """Whether ``value`` is a table of markers: a pandas DataFrame (or alike) or a dict of columns."""
+    return isinstance(value, Mapping) or (hasattr(value, "columns") and hasattr(value, "to_numpy"))
+
+
+def as_table(table: Any, /) -> Any:
+    """``table`` as a pandas DataFrame: a dict of columns (e.g. ``{"y": [...], "x": [...]}`` or the output of
+    ``skimage.measure.regionprops_table``) becomes the DataFrame it makes; a DataFrame is returned as it is."""
+    if hasattr(table, "columns") and hasattr(table, "to_numpy"):
+        return table
+    if not isinstance(table, Mapping):
+        raise InputError(f"A marker table must be a pandas DataFrame or a dict of columns (e.g. {{'y': [...], "
+                         f"'x': [...]}}); got {type(table).__name__}.")
+    import pandas as pd
+
+    try:
+        return pd.DataFrame({k: np.ravel(np.asarray(v)) for k, v in table.items()})
+    except ValueError as exc:  # columns of different lengths
+        lengths = {str(k): int(np.size(v)) for k, v in table.items()}
+        raise InputError(f"The marker table given as a dict has columns of different lengths ({lengths}): give one "
+                         "value per marker in every column, e.g. {'y': [10, 20], 'x': [30, 40]}.") from exc
+
+
+def _axis_columns(cols: dict[str, Any], prefix: str) -> list[Any] | None:
+    """The columns ``<prefix>-0``, ``<prefix>-1``, ... of a table (skimage's ``centroid-0``, napari's ``axis-0``),
+    in order, or None when it has none."""
+    found = []
+    while f"{prefix}-{len(found)}" in cols:
+        found.append(cols[f"{prefix}-{len(found)}"])
+    return found or None
+
+
+def _table_points(table: Any, shape: tuple[Any, ...], image: Any, source: str, path: str) -> np.ndarray:
+    """(N, 2) / (N, 3) pixel points of a marker table; ``source`` starts its error messages, ``path`` names it.
+    A ``shape`` (None, Y, X) keeps every frame from 0 on (the caller checks them against its movie)."""
     import pandas as pd
 
     columns = [str(c) for c in table.columns]
@@ -116,12 +164,17 @@ def _table_points(table: Any, shape: tuple[int, ...], image: Any, source: str, p
                     "Measurements > Stack position checked (it adds a Frame column), or give a CSV with y, x and t "
                     "(0-based frame) in pixels.")
             tcol = cols["slice"]  # a plain stack: its slices are the frames
-    else:
-        if "y" not in cols or "x" not in cols:
-            raise InputError(f"{path} needs columns named y and x (pixels), optionally t (0-based frame); it has "
-                             f"{columns}. ImageJ's Results table (X, Y) and LabelFree's _table.csv (centroid_x, "
-                             "centroid_y) are read as they are.")
+    elif "y" in cols and "x" in cols:
         ycol, xcol, tcol = cols["y"], cols["x"], cols.get("t", cols.get("frame"))
+    else:
+        axes = _axis_columns(cols, "centroid") or _axis_columns(cols, "axis")
+        if axes is None or len(axes) not in (2, 3):
+            raise InputError(f"{path} needs columns named y and x (pixels), optionally t (0-based frame); it has "
+                             f"{columns}. ImageJ's Results table (X, Y), LabelFree's _table.csv (centroid_x, "
+                             "centroid_y), scikit-image's regionprops_table (centroid-0 = y, centroid-1 = x) and "
+                             "napari's points CSV (axis-0 = y, axis-1 = x; with axis-2: t, y, x) are read as they "
+                             "are.")
+        tcol, ycol, xcol = ([None] + axes)[-3:]  # rows, columns: the last two axes; before them, the frame
     if time and tcol is None and kind != "points":
         column = "Frame or Slice" if kind == "imagej" else "frame"
         raise InputError(f"{path} gives no frame for its markers (no {column} column), but the image is a time-lapse; "
@@ -146,13 +199,14 @@ def _table_points(table: Any, shape: tuple[int, ...], image: Any, source: str, p
         values[:, 0] -= first
         n_frames = shape[0] if time else 1
         frames = values[:, 0]
-        wrong = ~((frames == np.round(frames)) & (frames >= 0) & (frames < n_frames))
+        wrong = ~((frames == np.round(frames)) & (frames >= 0) & (n_frames is None or frames < n_frames))
         if wrong.any():
             row = int(np.flatnonzero(wrong)[0])
+            has = ("frames are counted from " + str(first) if n_frames is None else f"the image has {n_frames} frame(s)"
+                   + (f" ({first}-{n_frames - 1 + first})" if time else ""))
             raise InputError(
                 f"{source}: row {row + 2} is in frame {frames[row] + first:g} "
-                f"({'counted from 1' if first else '0-based'}), but the image has {n_frames} frame(s)"
-                + (f" ({first}-{n_frames - 1 + first})" if time else "") + "; every marker needs a whole frame number "
+                f"({'counted from 1' if first else '0-based'}), but {has}; every marker needs a whole frame number "
                 "of the image."
             )
         if not time:  # a single frame: its markers are (y, x)
