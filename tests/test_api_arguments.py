@@ -329,3 +329,25 @@ def test_a_result_s_provenance_is_a_config(tmp_path):
         labelfree.motion.segment(movie, config=record)
     with pytest.raises(ConfigError, match="Unknown ThresholdConfig option"):  # a plain dict is read as before
         labelfree.threshold.segment(img, config={"pipeline": "threshold", "min_sise": 3})
+
+
+def test_a_dict_of_columns_is_read_as_its_dataframe_is():
+    """A dict of columns goes the DataFrame's way (repeated points dropped, calibrated columns read alike)."""
+    image, _, centres = _cells()
+    rows = np.vstack([centres, centres[:1]])  # the first point twice
+    table = {"y": rows[:, 0], "x": rows[:, 1]}
+    with warnings.catch_warnings(record=True):
+        warnings.simplefilter("always")
+        by_frame, by_dict = _prepared_markers(image, pd.DataFrame(table)), _prepared_markers(image, table)
+    np.testing.assert_array_equal(by_dict[0][0], by_frame[0][0])
+    np.testing.assert_array_equal(by_dict[1][0], by_frame[1][0])
+
+
+def test_a_wrong_device_is_said_before_the_markers_are_prepared():
+    pytest.importorskip("torch")
+    from labelfree.cutter import fit, segment
+
+    image, _, centres = _cells()
+    for call in (segment, fit):
+        with pytest.raises(ConfigError, match="device='gpu' is not a device name"):
+            call(image, markers=np.full((1, 2), 500.0), config=_CUTTER, device="gpu")  # the point is outside

@@ -12,7 +12,7 @@ import pandas as pd
 
 from labelfree._progress import Progress
 from labelfree.batch.config import SYNC, BatchConfig
-from labelfree.batch.inputs import BatchInput, channel_names_option, collect_inputs, series_option
+from labelfree.batch.inputs import BatchInput, channel_names_option, collect_inputs, refuse_in_memory, series_option
 from labelfree.batch.state import checksum, input_fingerprint
 from labelfree.batch.task import OUTPUT_KINDS, Job, result_row
 from labelfree.batch.truth import (TRUTH_COLUMNS, TRUTH_COUNTS, TruthOptions, find_truths, score_against_truth,
@@ -371,6 +371,7 @@ def run_batch(
              "channel_names": channel_names_option(channel_names), "dims": dims.upper() if dims else None}
     every = {k: v for k, v in every.items() if v is not None}
     series = series_option(series)  # a bad value is refused before the output folder is made
+    refuse_in_memory(inputs)  # before the output folder is made
     out = Path(out_dir).expanduser().absolute()
     config_files = {"config": p for p in (config if isinstance(config, (str, Path)) else None, config_file) if p}
     truth_dir = truth_folder(truth, out)

@@ -84,7 +84,7 @@ def _per_frame(value: Any, n: int, t: int, name: str, stacked: bool) -> Any:
 def _given_markers(markers: Any, da: xr.DataArray, /) -> Any:
     """The markers as the frames take them.
 
-    A path is read by :func:`labelfree.io.read_markers`; a table (pandas DataFrame) by its column
+    A path is read by :func:`labelfree.io.read_markers`; a table (pandas DataFrame, dict of columns) by its column
     names (:func:`labelfree.io.markers.points_from_table`: ``x`` before ``y`` is no swap); a DataArray
     becomes its values, its Y and X (and T) in the image's order; a list or tuple of points (one
     (y, x) or (t, y, x) row each) becomes an array, as it is one set of points, not one entry per frame.
@@ -93,9 +93,9 @@ def _given_markers(markers: Any, da: xr.DataArray, /) -> Any:
         from labelfree.io.markers import read_markers
 
         return read_markers(markers, image=da)
-    if hasattr(markers, "columns") and hasattr(markers, "to_numpy"):
-        from labelfree.io.markers import points_from_table
+    from labelfree.io.markers import is_table, points_from_table
 
+    if is_table(markers):  # a DataFrame or a dict of columns
         return points_from_table(markers, image=da)
     if isinstance(markers, xr.DataArray):
         if {"Y", "X"} <= set(markers.dims):
@@ -433,8 +433,9 @@ def fit(
     See :func:`segment` for the inputs. Returns a
     :class:`labelfree.cutter.train.CutterModel` (save it with ``.save(path)``).
     """
-    from labelfree.cutter.train import train_cutter
+    from labelfree.cutter.train import resolve_device, train_cutter
 
+    device = resolve_device(device)  # a wrong name is said before any work
     prepared = prepare(image, markers=markers, config=config, mask=mask, scribbles=scribbles)
     model = train_cutter([f.patch_set for f in prepared.frames], config=prepared.config, progress=progress,
                          device=device)
@@ -600,10 +601,11 @@ def segment(
         Labels (Y, X) or (T, Y, X), uint16 (uint32 for ids above 65535), 0 = background, same coords as the image,
         provenance in ``attrs["labelfree"]``.
     """
-    from labelfree.cutter.model_io import load_model
+    from labelfree.cutter.model_io import load_model, resolve_device
     from labelfree.cutter.train import CutterModel, train_cutter
 
     cfg = CutterConfig.coerce(config)
+    device = resolve_device(device)  # a wrong name is said before any work
     model_file = None
     if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
         model_file = os.fsdecode(model)
