@@ -209,3 +209,19 @@ def test_the_entropy_window_s_help_says_odd():
 
     field = next(f for f in config_fields(MotionConfig) if f.key == "entropy_size")
     assert "odd" in field.help
+
+
+def test_settings_chosen_per_plane_are_said_in_the_log_line():
+    """Threshold's automatic level of every frame was left out of the 'automatic settings' line (scalars only)."""
+    import labelfree.threshold
+    from labelfree._config import describe_automatic
+    from labelfree.image import to_dataarray
+
+    frame = np.full((40, 40), 100, np.uint16)
+    frame[5:15, 5:15] = 1000
+    other = frame + 100
+    same = labelfree.threshold.segment(to_dataarray(np.stack([frame] * 4), dims="TYX"))
+    assert describe_automatic(same.attrs["labelfree"]) == "threshold 100 (all 4 planes)"
+    mixed = labelfree.threshold.segment(to_dataarray(np.stack([frame, other]), dims="TYX"))
+    assert describe_automatic(mixed.attrs["labelfree"]) == "threshold 100-200 (2 planes)"
+    assert describe_automatic(labelfree.threshold.segment(frame).attrs["labelfree"]) == "threshold 100"

@@ -635,13 +635,31 @@ def automatic_values(record: dict[str, Any], /) -> dict[str, Any]:
     return {k: v for k, v in auto.items() if k in fields and isinstance(v, (bool, int, float, str))}
 
 
+def _per_frame_values(record: dict[str, Any], /) -> dict[str, str]:
+    """The automatic settings a run chose per frame or plane (a list of numbers under ``record["auto"]``, e.g.
+    Threshold's level of every plane), each said in a few words: ``"27 (all 8 planes)"``, ``"21-35 (8 planes)"``."""
+    auto, fields = record.get("auto") or {}, record.get("config") or {}
+    out = {}
+    for key, values in auto.items():
+        if key not in fields or not isinstance(values, (list, tuple)) or not values:
+            continue
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+            continue
+        low, high = min(values), max(values)
+        n = len(values)
+        out[key] = (f"{low:.4g} (all {n} planes)" if low == high else f"{low:.4g}-{high:.4g} ({n} planes)")
+    return out
+
+
 def describe_automatic(record: dict[str, Any], /) -> str:
     """``"downscale 4, marker_sigma 3.2"``: the automatic settings of a run, for a log line ("" when none).
+    A setting chosen per plane (frame) is said by its range: ``"threshold 21-35 (8 planes)"``.
 
     Markers the run detected itself (a record's ``"markers"`` entry with ``"detected_in"``)
     come first: ``"markers 101 detected in the image"``.
     """
     parts = [f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in automatic_values(record).items()]
+    parts += [f"{k} {text}" for k, text in _per_frame_values(record).items()]
     detected = record.get("markers")
     if isinstance(detected, dict) and detected.get("detected_in"):
         counts = record.get("n_markers") or []
