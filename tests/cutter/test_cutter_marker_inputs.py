@@ -188,3 +188,20 @@ def prepare_markers(da, markers):
     from labelfree.cutter.segment import prepare
 
     return prepare(da, markers=markers, config=CHANNELS)
+
+
+def test_frames_without_a_marked_cell_are_said_in_one_warning():
+    """Each frame of a movie with no marker on its foreground gave its own 400-character warning (eight lines in
+    the ImageJ Log for an eight-frame movie); now one warning names the frames."""
+    from labelfree.cutter.prepare import MarkerWarning
+    from labelfree.cutter.segment import prepare
+
+    frames = [two_channel_cells(seed=s) for s in (0, 1, 2, 3)]
+    movie = to_dataarray(np.stack([f[0] for f in frames]), dims="TCYX", channel_names=["cell", "nucleus"])
+    nuclei = np.stack([f[2] for f in frames])
+    cfg = {**CHANNELS, "downscale": 1, "marker_sigma": 5, "mask_smoothing": 2, "mask_peak_window": 9}
+    empty = np.stack([np.ones((128, 128), bool)] + [np.zeros((128, 128), bool)] * 3)
+    with pytest.warns(MarkerWarning, match=r"no marker lies in the foreground mask of 3 of the 4 frames \(1, 2, 3; "
+                                           r"0-based\) \(mask empty\).*their labels are empty") as said:
+        prepare(movie, markers=nuclei, config=cfg, mask=empty)
+    assert len([w for w in said if "no marker lies" in str(w.message)]) == 1

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -26,6 +28,7 @@ __all__ = [
     "choose_peak_window", "downscaled_shape",
     "frame_markers",
     "foreground_mask", "keep_marked_regions", "frame_markers_and_mask", "marker_coverage", "prepare_frame",
+    "one_warning_for_unmarked_frames",
     "warn_markers_on_background",
 ]
 
@@ -440,20 +443,60 @@ def keep_marked_regions(mask: np.ndarray, markers: np.ndarray, /) -> np.ndarray:
     return ndi.binary_fill_holes(kept)
 
 
+#: the frames of a movie found with no marker on their foreground, while :func:`one_warning_for_unmarked_frames`
+#: gathers them: (t, why, swapped) each
+_UNMARKED: contextvars.ContextVar[list[tuple[int, str, bool]] | None] = contextvars.ContextVar("unmarked",
+                                                                                                default=None)
+_CHECK_MARKERS = (" Check that the markers are on the cells ((y, x) pixels of this image), that nucleus_channel shows "
+                  "the nuclei, and the mask (the mask given, or mask_signal, mask_snr_threshold, cell_fraction and "
+                  "mask_smoothing).")
+
+
 def _warn_if_nothing_marked(mask: np.ndarray, markers: np.ndarray, t: int | None) -> None:
-    """A :class:`MarkerWarning` when no marker of a frame lies on its foreground: nothing can be cut."""
+    """A :class:`MarkerWarning` when no marker of a frame lies on its foreground: nothing can be cut (gathered into
+    one warning for a movie's frames inside :func:`one_warning_for_unmarked_frames`)."""
     if len(markers) and on_foreground(mask, markers).any():
         return
-    where = "" if t is None else f" of frame {t} (0-based)"
     why = ("the foreground mask is empty" if not mask.any() else
            f"{'its one marker lies' if len(markers) == 1 else f'all its {len(markers)} markers lie'} on the "
            "background")
+    swapped = bool(len(markers)) and looks_swapped(mask, markers)
+    gathered = _UNMARKED.get()
+    if gathered is not None and t is not None:
+        gathered.append((t, why, swapped))
+        return
+    where = "" if t is None else f" of frame {t} (0-based)"
     warnings.warn(MarkerWarning(
         f"Cutter: no marker lies in the foreground mask{where} ({why}), so no cell can be cut there and its labels "
-        f"are empty.{_SWAPPED if len(markers) and looks_swapped(mask, markers) else ''} Check that the markers are "
-        "on the cells ((y, x) pixels of this image), that nucleus_channel shows the nuclei, and the mask (the mask "
-        "given, or mask_signal, mask_snr_threshold, cell_fraction and mask_smoothing)."),
-        stacklevel=5)
+        f"are empty.{_SWAPPED if swapped else ''}{_CHECK_MARKERS}"), stacklevel=5)
+
+
+@contextlib.contextmanager
+def one_warning_for_unmarked_frames(n_frames: int, /) -> Iterator[None]:
+    """Frames of a movie (of ``n_frames``) prepared inside it that have no marker on their foreground are said in
+    one :class:`MarkerWarning` at its end, naming the frames (one warning per frame flooded the ImageJ Log)."""
+    gathered: list[tuple[int, str, bool]] = []
+    token = _UNMARKED.set(gathered)
+    try:
+        yield
+    finally:
+        _UNMARKED.reset(token)
+    if not gathered:
+        return
+    if len(gathered) == 1:
+        t, why, swapped = gathered[0]
+        where, whys = f" of frame {t} (0-based)", why
+    else:
+        shown = ", ".join(str(t) for t, _, _ in gathered[:12]) + (", ..." if len(gathered) > 12 else "")
+        where = f" of {len(gathered)} of the {n_frames} frames ({shown}; 0-based)"
+        kinds = sorted({"mask empty" if w.startswith("the foreground mask is empty") else "markers on the background"
+                        for _, w, _ in gathered})
+        whys = " or ".join(kinds)
+    swapped = any(s for _, _, s in gathered)
+    warnings.warn(MarkerWarning(
+        f"Cutter: no marker lies in the foreground mask{where} ({whys}), so no cell can be cut there and "
+        f"{'its labels are' if len(gathered) == 1 else 'their labels are'} empty.{_SWAPPED if swapped else ''}"
+        f"{_CHECK_MARKERS}"), stacklevel=4)
 
 
 #: said when markers on the background would lie on cells read the other way round

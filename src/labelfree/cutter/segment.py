@@ -29,6 +29,7 @@ from labelfree.cutter.prepare import (
     foreground_mask,
     frame_markers_and_mask,
     grow_along_ridges,
+    one_warning_for_unmarked_frames,
     prepare_frame,
     warn_markers_on_background,
 )
@@ -380,18 +381,20 @@ def _prepare_valid(da: xr.DataArray, /, *, markers: Any, config: Any, mask: Any,
     stacked = "T" in da.dims
     n = da.sizes["T"] if stacked else 1
     frames = []
-    for t in range(n):
-        frame = da.isel(T=t) if stacked else da
-        frame_mask = masks[t] if t in masks else _per_frame(mask, n, t, "mask", stacked)
-        frames.append(
-            prepare_frame(
-                frame, cfg,
-                markers=markers if not isinstance(markers, (list, tuple)) else _per_frame(markers, n, t, "markers", stacked),
-                mask=frame_mask,
-                scribbles=_per_frame(scribbles, n, t, "scribbles", stacked),
-                t=t if stacked else None,
+    with one_warning_for_unmarked_frames(n):
+        for t in range(n):
+            frame = da.isel(T=t) if stacked else da
+            frame_mask = masks[t] if t in masks else _per_frame(mask, n, t, "mask", stacked)
+            per_frame = isinstance(markers, (list, tuple))
+            frames.append(
+                prepare_frame(
+                    frame, cfg,
+                    markers=_per_frame(markers, n, t, "markers", stacked) if per_frame else markers,
+                    mask=frame_mask,
+                    scribbles=_per_frame(scribbles, n, t, "scribbles", stacked),
+                    t=t if stacked else None,
+                )
             )
-        )
     if box is not None:
         frames = [frame_in_input(f, box, shape) for f in frames]
     if markers is not None:  # given markers (a detected nucleus off the cell mask is a false detection)
