@@ -20,11 +20,45 @@ import xarray as xr
 
 from labelfree.image import to_dataarray, validate_image
 
-__all__ = ["with_channel_axis", "file_channel_name", "unmatched_channels_message"]
+__all__ = ["with_channel_axis", "file_channel_name", "unmatched_channels_message", "short_names"]
 
 log = logging.getLogger(__name__)
 
 _TIFF_SUFFIXES = (".tif", ".tiff", ".btf")
+
+#: a plain array whose last axis (3 or 4 long) follows two of at least this many pixels holds colour channels last
+COLOUR_MIN_SIDE = 16
+#: the names of channel-last colour channels, as the readers name a colour file's (labelfree.io)
+_COLOUR_NAMES = ("R", "G", "B", "A")
+
+
+def short_names(names: Sequence[Any], /, *, limit: int = 8) -> str:
+    """A list of names for a message: all of them when at most ``limit``, else the first few, the last
+    and how many in all (``['C0', 'C1', 'C2', 'C3', 'C4', 'C5', ..., 'C255'] (256 in all)``)."""
+    names = [str(n) for n in names]
+    if len(names) <= limit:
+        return repr(names)
+    shown = ", ".join(repr(n) for n in names[: limit - 2])
+    return f"[{shown}, ..., {names[-1]!r}] ({len(names)} in all)"
+
+
+def _words(names: Sequence[str], sep: str, /, *, limit: int = 8) -> str:
+    """Names joined for a command line (quoted for the shell); when more than ``limit``, the first few,
+    ``...`` and the last, with how many in all (such a command is a pattern to follow, not to paste)."""
+    quoted = [shlex.quote(str(n)) for n in names]
+    if len(quoted) <= limit:
+        return sep.join(quoted)
+    return f"{sep.join(quoted[: limit - 2])}{sep}...{sep}{quoted[-1]} ({len(quoted)} names)"
+
+
+def _channel_last_dims(image: Any) -> str | None:
+    """"YXC" or "TYXC" for a plain array with colour channels last (skimage.io.imread, PIL: a last axis of
+    3 or 4 after two of at least :data:`COLOUR_MIN_SIDE` pixels), else None. Read as (C, Y, X) such an
+    array would be hundreds of channels of planes 3 or 4 pixels wide."""
+    shape = tuple(np.shape(image))
+    if len(shape) in (3, 4) and shape[-1] in (3, 4) and min(shape[-3:-1]) >= COLOUR_MIN_SIDE:
+        return "YXC" if len(shape) == 3 else "TYXC"
+    return None
 
 
 def file_channel_name(source: Any, /, *, series: int | None = None) -> str | None:
@@ -71,7 +105,10 @@ def with_channel_axis(image: Any, /) -> xr.DataArray:
 
     Parameters
     ----------
-    image : DataArray with dims from T, C, Y, X, or an array: 2-D is (Y, X), 3-D (C, Y, X), 4-D (T, C, Y, X)
+    image : DataArray with dims from T, C, Y, X, or an array: 2-D is (Y, X), 3-D (C, Y, X), 4-D (T, C, Y, X),
+        except a colour array with its channels last, (Y, X, C) or (T, Y, X, C) with C of 3 or 4 and Y
+        and X of at least 16 pixels (as skimage.io.imread and PIL give them): its channels are named R, G,
+        B (and A), as the readers name a colour file's.
 
     Returns
     -------
@@ -80,6 +117,12 @@ def with_channel_axis(image: Any, /) -> xr.DataArray:
     (``attrs["source"]``) names it (:func:`file_channel_name`), else ``C0``.
     """
     dims = None if hasattr(image, "dims") else {2: "YX", 3: "CYX", 4: "TCYX"}.get(np.ndim(image))
+    colour = None if hasattr(image, "dims") else _channel_last_dims(image)
+    if colour:
+        names = list(_COLOUR_NAMES[: np.shape(image)[-1]])
+        log.info("fusion: the %s array is read as colour channels last (%s), channels %s; to read it otherwise "
+                 "give labelfree.to_dataarray(array, dims=...)", tuple(np.shape(image)), colour, ", ".join(names))
+        image, dims = to_dataarray(image, dims=colour, channel_names=names), None
     da = validate_image(image, required=("Y", "X"), allowed=("T", "C", "Y", "X"), name="image", dims=dims)
     if "C" in da.dims:
         return da
@@ -101,10 +144,11 @@ def unmatched_channels_message(zoo: Any, missing: Sequence[str], /, *, image_cha
     have = [f"{e['id']} ({e['object']}, {e['cell_line'] or '-'}, {'+'.join(e['channels'])})" for e in entries]
     image_channels = [str(c) for c in image_channels]
     unnamed = all(re.fullmatch(r"C\d+", c) for c in image_channels)
-    text = (f"The zoo {zoo.root} has no {kind} for the image's channel(s) {list(missing)}. Models are matched to "
-            f"channels by name: the image has {image_channels}{' (default names: the file names none)' if unnamed else ''}"
-            f", the zoo's {object} models were trained on {known if known else 'none'} "
-            f"(it holds: {', '.join(have) or 'nothing'}). ")
+    held = ", ".join(have[:8]) + (f", ... ({len(have)} models in all)" if len(have) > 8 else "")
+    text = (f"The zoo {zoo.root} has no {kind} for the image's channel(s) {short_names(missing)}. Models are matched "
+            f"to channels by name: the image has {short_names(image_channels)}"
+            f"{' (default names: the file names none)' if unnamed else ''}, the zoo's {object} models were trained on "
+            f"{short_names(known) if known else 'none'} (it holds: {held or 'nothing'}). ")
     if not known:
         return text + f"Train a {object} model with `labelfree fusion train ... --object {object} --zoo {zoo.root}`."
     wanted = list(missing) if len(missing) > 1 or len(image_channels) == 1 else image_channels
@@ -112,9 +156,9 @@ def unmatched_channels_message(zoo: Any, missing: Sequence[str], /, *, image_cha
     if len(refile["channels"]) == len(wanted) or len(wanted) == 1:
         line = f" --cell-line {shlex.quote(refile['cell_line'])}" if refile["cell_line"] else ""
         example = (f"labelfree zoo add {shlex.quote(str(zoo.root))} {shlex.quote(str(zoo.path_of(refile)))} "
-                   f"--object {object}{line} --channels {' '.join(map(shlex.quote, wanted))}")
+                   f"--object {object}{line} --channels {_words(wanted, ' ')}")
     else:
-        example = f"labelfree zoo add ZOO WEIGHTS --object {object} --channels {' '.join(map(shlex.quote, wanted))}"
+        example = f"labelfree zoo add ZOO WEIGHTS --object {object} --channels {_words(wanted, ' ')}"
     served = [c for c in image_channels if c in known]
     # the zoo's names replace the image's only when none of the image's names is a model's already: renaming
     # channels that match (e.g. DAPI,GFP to GFP,Cy5) would hand each channel another channel's model
@@ -122,13 +166,15 @@ def unmatched_channels_message(zoo: Any, missing: Sequence[str], /, *, image_cha
         else [f"NAME{i}" for i in range(len(image_channels))]
     subset = ""
     if served:
-        subset = (f"To use only the channels that have a model: {served} (labelfree fusion --channel "
-                  f"{shlex.quote(','.join(served))}; fusion eval|select --channels {' '.join(map(shlex.quote, served))}"
-                  f"; Python: channels={served!r}). ")
+        subset = (f"To use only the channels that have a model: {short_names(served)} (labelfree fusion --channel "
+                  f"{_words(served, ',')}; fusion eval|select --channels {_words(served, ' ')}"
+                  f"; Python: channels={served!r}). " if len(served) <= 8 else
+                  f"{len(served)} of the image's channels have a model: {short_names(served)}. ")
     return text + subset + (
         f"To match them, name the image's channels as the models' (command line and batch: --channel-names "
-        f"{','.join(names)}, one name per channel in order; ImageJ/Fiji: slice labels; OME-TIFF: Channel Name; "
-        "Python: read_image(path, channel_names=[...])), or file a model under the image's names: "
+        f"{_words(names, ',')}, one name per channel in order; ImageJ/Fiji: slice labels; OME-TIFF: Channel Name; "
+        "Python: read_image(path, channel_names=[...]), or for an array in memory labelfree.to_dataarray(array, "
+        "dims='CYX', channel_names=[...]), dims='YXC' for colour last), or file a model under the image's names: "
         f"`{example}` (a model trained on several channels serves each of them), or train one with "
         "`labelfree fusion train`."
     )

@@ -18,7 +18,7 @@ from labelfree._config import file_sha256, provenance
 from labelfree._progress import Progress
 from labelfree.errors import ConfigError, ConstantImageError, InputError
 from labelfree.fusion.baselines import fuse_instances
-from labelfree.fusion.channels import with_channel_axis
+from labelfree.fusion.channels import short_names, with_channel_axis
 from labelfree.fusion.config import FusionConfig
 from labelfree.fusion.diameter import choose_diameter
 from labelfree.fusion.flows import default_niter, flow_average, integrate_flows, predict_flows
@@ -42,12 +42,19 @@ def _without_blank(chans: list[str], blank: Sequence[str]) -> list[str]:
     kept = [c for c in chans if c not in blank]
     if not kept:
         raise ConstantImageError(
-            f"Every channel chosen for Fusion ({', '.join(chans)}) has one value in every pixel: there are no "
+            f"Every channel chosen for Fusion ({_joined(chans)}) has one value in every pixel: there are no "
             "cells to segment. Check that the image was read with its channels, or choose others.")
     warnings.warn(BlankChannelWarning(
-        f"Channel(s) {', '.join(blank)} have one value in every pixel (blank) and are left out of the fusion; "
-        f"fusing {', '.join(kept)}."), stacklevel=3)
+        f"Channel(s) {_joined(blank)} have one value in every pixel (blank) and are left out of the fusion; "
+        f"fusing {_joined(kept)}."), stacklevel=3)
     return kept
+
+
+def _joined(names: Sequence[str], limit: int = 8) -> str:
+    """Names for a message, comma-separated; the first few, the last and a count when more than ``limit``."""
+    if len(names) <= limit:
+        return ", ".join(names)
+    return f"{', '.join(names[: limit - 2])}, ..., {names[-1]} ({len(names)} in all)"
 
 
 def _constant(values: Any) -> bool:
@@ -262,7 +269,11 @@ def fuse_channels(
     return fuse_instances(segs, method=config.fusion, min_iou=config.min_iou, min_size=config.min_size)
 
 
-def _resolve_channels(names: list[str], wanted: Sequence[str | int]) -> list[str]:
+def _resolve_channels(names: list[str], wanted: Sequence[str | int] | str | int) -> list[str]:
+    """The channel names ``wanted`` (names or 0-based indices; one name or index alone is one channel)
+    picks from ``names``, each once."""
+    if isinstance(wanted, (str, int, np.integer)):  # channels="GFP" is the channel GFP, not G, F and P
+        wanted = [wanted]
     out = []
     for w in wanted:
         text = str(w)
@@ -270,11 +281,36 @@ def _resolve_channels(names: list[str], wanted: Sequence[str | int]) -> list[str
             out.append(text)
         elif text.lstrip("-").isdigit():
             if not -len(names) <= int(text) < len(names):
-                raise InputError(f"Channel {w!r} not found; the image has channels {names}.")
+                raise InputError(f"Channel {w!r} not found; the image has channels {short_names(names)} (indices 0 "
+                                 f"to {len(names) - 1}).")
             out.append(names[int(text)])
+        elif len(names) > 8 and not any(n.casefold() == text.casefold() for n in names):
+            raise InputError(f"Channel {w!r} not found; the image has channels {short_names(names)} (names or "
+                             "0-based indices).")
         else:  # a name in another case (gfp for GFP), or an error suggesting a near one
             out.append(names[channel_by_name(names, text)])
     return list(dict.fromkeys(out))
+
+
+def _models_per_channel(models: Any, chans: Sequence[str]) -> Mapping[str, Any]:
+    """``models`` as channel -> model for the channels ``chans``: a mapping as given, one model (weights
+    file, built-in name or network) for every channel; anything else is refused."""
+    if isinstance(models, Mapping):
+        missing = [c for c in chans if c not in models]
+        if missing:
+            raise InputError(f"No model given for channel(s) {short_names(missing)}; models were given for "
+                             f"{short_names(sorted(map(str, models)))}. Give models={{channel: model}} with a "
+                             "model for each channel fused (or choose channels=[...]).")
+        return models
+    if isinstance(models, (str, os.PathLike)) or hasattr(models, "net"):  # a CellposeNet
+        return dict.fromkeys(chans, models)  # one model serves every channel (loaded once)
+    kind = (f"a {type(models).__name__} of {len(models)}" if isinstance(models, (list, tuple, set))
+            else f"{'an' if type(models).__name__[0] in 'aeiou' else 'a'} {type(models).__name__}")
+    raise InputError(
+        f"models must map channel names to models, models={{'GFP': 'gfp.pt', 'RFP': 'rfp.pt'}}, or be one model "
+        f"for every channel (models='cells.pt'); got {kind}. The image's channels fused here are "
+        f"{short_names(chans)}."
+    )
 
 
 def segment(
@@ -282,8 +318,8 @@ def segment(
     /,
     *,
     zoo: Any = None,
-    channels: Sequence[str | int] | None = None,
-    models: Mapping[str, Any] | None = None,
+    channels: Sequence[str | int] | str | int | None = None,
+    models: Mapping[str, Any] | str | os.PathLike[str] | Any = None,
     config: FusionConfig | dict[str, Any] | str | None = None,
     progress: Any = False,
     device: str = "auto",
@@ -295,14 +331,17 @@ def segment(
     image : DataArray with dims (C, Y, X) or (T, C, Y, X), or a 3-D/4-D array in that order
         Fluorescence channels (any intensity unit); frames are segmented one by one. A
         (Y, X) or (T, Y, X) image is one channel, named as its file names it, else ``C0``
-        (:func:`labelfree.fusion.channels.with_channel_axis`).
+        (:func:`labelfree.fusion.channels.with_channel_axis`). A colour array with its 3 or 4
+        channels last, (Y, X, C) or (T, Y, X, C) as skimage.io.imread gives it, has channels R, G, B (A).
     zoo : ModelZoo or path, optional
         Where models are picked (by ``config.object``, ``config.cell_line`` and channel
         names); default: the zoo of LabelFree's model cache (``<cache>/zoo``), when there is one.
-    channels : sequence of channel names or indices, optional
-        Channels to fuse; default ``config.channels`` or, if empty, every channel.
-    models : mapping channel -> CellposeNet or weights file, optional
-        Models to use instead of the zoo.
+    channels : sequence of channel names or indices, or one name or index, optional
+        Channels to fuse; default ``config.channels`` or, if empty, every channel. One name
+        (``channels="GFP"``) is that one channel.
+    models : mapping channel -> CellposeNet or weights file, or one of them, optional
+        Models to use instead of the zoo: a model for each channel fused, or one model (a weights
+        file, a cached built-in name or a network) for every channel.
     config : FusionConfig, dict, path or None
     progress : bool, tqdm-like or callable
     device : {"auto", "cpu", "cuda"}
@@ -318,22 +357,31 @@ def segment(
     cfg = FusionConfig.coerce(config)
     da = with_channel_axis(image)
     names = channel_names(da)
+    if isinstance(channels, (str, int, np.integer)) and channels != "":
+        channels = [channels]  # one name or index: that channel (channels=0 too)
     chans = _resolve_channels(names, channels if channels else (cfg.channels or names))
     if cfg.fusion == "none" and len(chans) != 1:
         raise ConfigError(
-            f"fusion=none segments one channel, but {len(chans)} were chosen: {chans}. Choose one (CLI --channel "
-            "NAME, Python channels=[NAME], the channels setting), or a fusion rule such as flow_average."
+            f"fusion=none segments one channel, but {len(chans)} were chosen: {short_names(chans)}. Choose one (CLI "
+            "--channel NAME, Python channels=[NAME], the channels setting), or a fusion rule such as flow_average."
         )
     values = da.transpose(*(("T",) if "T" in da.dims else ()), "C", "Y", "X").values
     frames = values if "T" in da.dims else values[None]
     chans = _without_blank(chans, [c for c in chans if _constant(frames[:, names.index(c)])])
     if models is not None:
-        missing = [c for c in chans if c not in models]
-        if missing:
-            raise InputError(f"No model given for channel(s) {missing}; models were given for {sorted(models)}.")
-        chosen = {c: (load_model(m, device=device), {"file": str(m), "sha256": file_sha256(m)})
-                  if isinstance(m, (str, os.PathLike)) else (m, {"file": getattr(m, "source", "")})
-                  for c, m in ((c, models[c]) for c in chans)}
+        given = _models_per_channel(models, chans)
+        loaded: dict[str, tuple[Any, dict]] = {}  # a file serving several channels is loaded once
+        chosen = {}
+        for c in chans:
+            m = given[c]
+            if isinstance(m, (str, os.PathLike)):
+                key = os.fspath(m)
+                if key not in loaded:
+                    net = load_model(m, device=device)  # a built-in name is hashed as the cached file it names
+                    loaded[key] = (net, {"file": str(m), "sha256": file_sha256(getattr(net, "source", m))})
+                chosen[c] = loaded[key]
+            else:
+                chosen[c] = (m, {"file": getattr(m, "source", "")})
     else:  # no zoo: the zoo of LabelFree's model cache, or an error saying how to give or make one
         chosen = choose_models(zoo, chans, config=cfg, device=device, image_channels=names)
     out = np.zeros((len(frames), *frames.shape[-2:]), np.uint16)

@@ -18,11 +18,15 @@ def as_movie(movie: Any, /) -> xr.DataArray:
 
     Accepts a TYX (or TCYX / TZYX with one channel / plane) DataArray, a 3-D
     array taken as TYX (numpy or memory-mapped), or a list of equal-size 2-D frames.
+    A plain array with colour channels last is refused: a (Y, X, 3|4) image, whose frames
+    read as TYX would be 3 or 4 pixels wide, and a (T, Y, X, C) time-lapse with C <= 4
+    (the error says how to give one channel).
 
     Raises
     ------
     DimensionError
-        One frame, a Z-stack without T, several channels, frames of different sizes.
+        One frame, a Z-stack without T, several channels, frames of different sizes, a plain
+        array with colour channels last.
     DTypeError
         A pixel type other than (u)int8/16/32 or float.
     InputError
@@ -35,7 +39,10 @@ def as_movie(movie: Any, /) -> xr.DataArray:
             raise DimensionError(f"Frames of the time-lapse have different sizes {sorted(shapes)}; "
                                  "crop or pad them to one size first.")
         if not movie or len(next(iter(shapes))) != 2:
-            raise DimensionError("A list input must hold 2-D (Y, X) frames.")
+            shape = next(iter(shapes), ())
+            colour = (" For colour frames (Y, X, C) give one channel of each: [frame[..., k] for frame in frames]."
+                      if len(shape) == 3 and shape[-1] in (3, 4) else "")
+            raise DimensionError(f"A list input must hold 2-D (Y, X) frames; got frames of shape {shape}.{colour}")
         movie = np.stack([np.asarray(f) for f in movie])
     if isinstance(movie, xr.DataArray):
         da = to_dataarray(movie)
@@ -43,9 +50,11 @@ def as_movie(movie: Any, /) -> xr.DataArray:
         arr = movie if hasattr(movie, "shape") and hasattr(movie, "dtype") else np.asarray(movie)
         if arr.ndim == 2:
             raise DimensionError("Motion needs a time-lapse (T, Y, X) with at least 2 frames; got one 2-D frame.")
+        _refuse_channel_last(tuple(arr.shape))
         if arr.ndim != 3:
-            raise DimensionError(f"Motion needs a (T, Y, X) array; got shape {arr.shape}. "
-                                 "Wrap other layouts in a DataArray with dims.")
+            raise DimensionError(f"Motion needs a (T, Y, X) array; got shape {tuple(arr.shape)}. Wrap other layouts in "
+                                 "a DataArray with dims, e.g. labelfree.to_dataarray(movie, dims='TZYX') for a "
+                                 "time-lapse of z-stacks, then pick or project the planes.")
         da = to_dataarray(arr, dims="TYX")
     if "T" not in da.dims:
         if "Z" in da.dims:
@@ -73,6 +82,30 @@ def as_movie(movie: Any, /) -> xr.DataArray:
     if np.dtype(da.dtype) not in SUPPORTED_DTYPES or da.dtype == bool:
         raise DTypeError(f"Motion cannot read pixel type {da.dtype}; convert the movie to uint8, uint16 or float32.")
     return da
+
+
+#: a plain array whose last axis (3 or 4 long: RGB, RGBA) follows one of at least this many pixels is colour
+COLOUR_MIN_SIDE = 16
+
+
+def _refuse_channel_last(shape: tuple[int, ...]) -> None:
+    """DimensionError for a plain colour image (Y, X, C) or colour time-lapse (T, Y, X, C) given to Motion,
+    which would otherwise read Y as time and take frames 3 or 4 pixels wide."""
+    if len(shape) == 3 and shape[-1] in (3, 4) and shape[-2] >= COLOUR_MIN_SIDE:
+        raise DimensionError(
+            f"Motion got an array of shape {shape}: read as (T, Y, X) its frames would be {shape[-1]} pixels wide, "
+            "so it looks like one colour image (Y, X, C), as skimage.io.imread and PIL give them. Motion needs a "
+            "time-lapse: give a (T, Y, X) movie of grey frames (or a list of 2-D frames); for one channel of a "
+            "colour movie (T, Y, X, C) give movie[..., k]. A movie whose frames really are that narrow: "
+            "labelfree.to_dataarray(movie, dims='TYX')."
+        )
+    if len(shape) == 4 and shape[-1] <= 4 and min(shape[1:3]) >= COLOUR_MIN_SIDE:
+        what = "one channel" if shape[-1] == 1 else f"{shape[-1]} colour channels"
+        raise DimensionError(
+            f"Motion segments a grey (T, Y, X) time-lapse; the array of shape {shape} looks like a time-lapse with "
+            f"{what} last (T, Y, X, C). Give one channel: movie[..., k] (k from 0 to {shape[-1] - 1}), or "
+            "labelfree.image.select_channel(labelfree.to_dataarray(movie, dims='TYXC'), k)."
+        )
 
 
 def _z_as_time_hint(da: xr.DataArray) -> str:
