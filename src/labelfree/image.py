@@ -26,6 +26,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 import xarray as xr
 
+from labelfree._coords import AGREE, attr_scale, coord_step, coord_values, even_step, time_stamp
 from labelfree.errors import (
     ConstantImageError,
     DimensionError,
@@ -106,7 +107,12 @@ def to_dataarray(
     ----------
     data : array_like or xarray.DataArray
         Pixel data. A DataArray keeps its coords; its dims are upper-cased and
-        reordered to ``T, C, Z, Y, X``.
+        reordered to ``T, C, Z, Y, X``. Its coords are its calibration: the pixel size (frame
+        interval) is their spacing, also where a ``scale`` attribute left by ``da[:, ::2, ::2]``
+        or ``coarsen`` disagrees (logged); the attribute gives the step of a length-1 axis.
+        Durations and time stamps (``timedelta64``, ``datetime64``) become seconds (unit ``"s"``;
+        time stamps from the first one, kept as the coord's ``"start"`` attribute). A plain
+        channel-last colour array (Y, X, 3) is ``dims="YXC"``.
     dims : str or sequence of str, optional
         One letter per axis of a plain array, e.g. ``"TYX"``. Required for
         arrays with more than 2 axes; 2-D arrays default to ``"YX"``. For a DataArray
@@ -129,7 +135,10 @@ def to_dataarray(
     ------
     InputError
         ``channel_names`` of another length than the C axis (one name for an image without one);
-        a ``scale`` that is not a positive, finite number, ``units`` that are not text.
+        a ``scale`` that is not a positive, finite number, ``units`` that are not text;
+        Z, Y or X coords that decrease or are not evenly spaced, and NaN / NaT coords.
+    DimensionError
+        A plain array of more than 2 axes without ``dims``.
 
     Examples
     --------
@@ -155,6 +164,7 @@ def to_dataarray(
         da = _native_byte_order(da)
         da = da.transpose(*[d for d in DIMS if d in da.dims])
         coords = {}
+        disagree: list[str] = []
         for d in da.dims:
             n = da.sizes[d]
             if d == "C":
@@ -163,19 +173,29 @@ def to_dataarray(
                 )
                 coords["C"] = _channel_coord(names, n)
                 continue
+            values = coord_values(da.coords[d]) if d in da.coords else None
             given = da.coords[d].attrs.get("units", _DEFAULT_UNITS[d]) if d in da.coords else _DEFAULT_UNITS[d]
+            if values is not None and da.coords[d].dtype.kind in "mM":
+                given = "s"  # time stamps and durations are read in seconds
             unit = units.get(d, given)  # a new scale or origin keeps the coords' unit
-            if d in da.coords and d not in scale and np.issubdtype(da.coords[d].dtype, np.number):
-                c = da.coords[d]
-                step = c.attrs.get("scale", float(c[1] - c[0]) if n > 1 else 1.0)
+            if values is not None and d not in scale:
+                step, stale = coord_step(d, values, da.coords[d])
+                if stale:
+                    disagree.append(stale)
                 if d in origin:  # the given origin, the coords' step
-                    coords[d] = _coord(d, n, float(step), origin[d], unit)
+                    coords[d] = _coord(d, n, step, origin[d], unit)
                     continue
-                coords[d] = xr.Variable(
-                    d, np.asarray(c.values, dtype=np.float64), attrs={"units": unit, "scale": float(step)},
-                )
+                attrs_d = {"units": unit, "scale": step}
+                if da.coords[d].dtype.kind == "M" and n:
+                    attrs_d["start"] = time_stamp(da.indexes[d][0] if d in da.indexes else da.coords[d].values[0])
+                coords[d] = xr.Variable(d, values, attrs=attrs_d)
             else:
                 coords[d] = _coord(d, n, scale.get(d, 1.0), origin.get(d, 0.0), unit)
+        if disagree and not _seen(_STALE_WARNED, da.data):
+            log.warning("The coordinates' scale attribute disagrees with their spacing (%s): LabelFree uses the "
+                        "spacing of the coordinates (after subsampling, e.g. da[:, ::2, ::2] or da.coarsen(...), "
+                        "xarray keeps the old attribute).", "; ".join(disagree))
+            _remember(_STALE_WARNED, da.data)
         if "C" not in da.dims and "C" in da.coords and da.coords["C"].ndim == 0 and channel_names is None:
             coords["C"] = da.coords["C"].values  # a channel picked with isel(C=k) keeps its name
         out = xr.DataArray(da.data, dims=da.dims, coords=coords, attrs={**da.attrs, **(attrs or {})}, name=da.name)
@@ -196,12 +216,12 @@ def to_dataarray(
             raise DimensionError(f"A {arr.ndim}-D array (shape {arr.shape}) is not an image: an image has Y and X "
                                  "axes at least.")
         else:
-            raise DimensionError(
-                f"A {arr.ndim}-D array needs dims=..., one letter per axis from T, C, Z, Y, X "
-                f"(shape {arr.shape}; e.g. dims='TYX' for a time-lapse, 'CYX' for channels). Where a function has no "
-                "dims= parameter, wrap it with labelfree.to_dataarray(array, dims='TYX') first."
-            )
+            raise DimensionError(_no_dims_message(arr.shape))
     dims_t = _parse_dims(dims, arr.ndim)
+    if _channel_last(arr.shape) and dims_t[-1] in ("Y", "X"):
+        log.warning("dims=%r name the last axis of the %s array %s, %d pixels wide; an array of this shape is "
+                    "usually channel-last colour, as skimage.io.imread and PIL give: dims=%r.", "".join(dims_t),
+                    "x".join(map(str, arr.shape)), dims_t[-1], arr.shape[-1], _channel_last_dims(arr.ndim))
     order = [dims_t.index(d) for d in DIMS if d in dims_t]
     arr = np.transpose(arr, order) if order != list(range(arr.ndim)) else arr
     dims_t = tuple(dims_t[i] for i in order)
@@ -219,6 +239,41 @@ def refuse_path(data: Any, /, *, what: str = "an image", hint: str = "") -> None
     if isinstance(data, (str, bytes, os.PathLike)):
         raise InputError(f"Got the path {os.fsdecode(data)!r}, not {what}: read it first with "
                          f"labelfree.io.read_image(path){hint}.")
+
+
+def _channel_last(shape: Sequence[int]) -> bool:
+    """True for the shape of a channel-last colour image: (Y, X, C) or (T/Z, Y, X, C) with 1 to 4 channels
+    last after two axes of at least 16 pixels (as ``skimage.io.imread`` and PIL give an RGB or RGBA image)."""
+    return len(shape) in (3, 4) and 1 <= shape[-1] <= 4 and min(shape[-3:-1]) >= 16
+
+
+def _channel_last_dims(ndim: int) -> str:
+    return "YXC" if ndim == 3 else "TYXC"
+
+
+def _no_dims_message(shape: tuple[int, ...]) -> str:
+    """What to do about an array of more than 2 axes given without dims (channel-last colour named first)."""
+    ndim = len(shape)
+    where = (" Where a function has no dims= parameter, wrap it with labelfree.to_dataarray(array, dims=...) "
+             "first.")
+    if _channel_last(shape):
+        suggest = _channel_last_dims(ndim)
+        other = " (or 'ZYXC' for a z-stack)" if ndim == 4 else ""
+        return (f"A {ndim}-D array needs dims=..., one letter per axis from T, C, Z, Y, X (shape {shape}). Its last "
+                f"axis of {shape[-1]} looks like channel-last colour (RGB/RGBA, as skimage.io.imread and PIL give): "
+                f"dims={suggest!r}{other}." + where.replace("dims=...", f"dims={suggest!r}"))
+    return (f"A {ndim}-D array needs dims=..., one letter per axis from T, C, Z, Y, X (shape {shape}; e.g. "
+            "dims='TYX' for a time-lapse, 'CYX' for channels, 'YXC' for channel-last colour)."
+            + where.replace("dims=...", "dims='TYX'"))
+
+
+def _short_list(names: Sequence[Any], /, *, limit: int = 8) -> str:
+    """``names`` as a list for a message, cut short when long: ``['C0', 'C1', 'C2', ..., 'C511'] (512)``."""
+    names = [str(x) for x in names]
+    if len(names) <= limit:
+        return str(names)
+    head = ", ".join(repr(x) for x in names[:limit - 1])
+    return f"[{head}, ..., {names[-1]!r}] ({len(names)})"
 
 
 def _native_byte_order(data: Any) -> Any:
@@ -430,25 +485,40 @@ def _extra_dims_hint(extra: Sequence[str], allowed: Sequence[str], dims: Sequenc
 
 
 def scale_of(da: xr.DataArray, dim: str) -> float:
-    """Pixel size (or frame interval) along ``dim``; 1.0 when unknown."""
+    """Pixel size (or frame interval) along ``dim``; 1.0 when unknown.
+
+    The coordinates are the calibration: the spacing of evenly spaced numeric coordinates wins over a
+    ``scale`` attribute that disagrees with it (``da[:, ::2, ::2]`` keeps the attribute of ``da``);
+    the attribute gives the step of a length-1 axis. Durations and time stamps count in seconds.
+
+    >>> da = to_dataarray(np.zeros((4, 6)), scale=0.5)
+    >>> scale_of(da, "X"), scale_of(da[:, ::2], "X"), da[:, ::2].X.attrs["scale"]
+    (0.5, 1.0, 0.5)
+    """
     if dim not in da.dims:
         return 1.0
     c = da.coords.get(dim)
     if c is None:
         return 1.0
-    if "scale" in c.attrs:
-        return float(c.attrs["scale"])
-    if c.size > 1 and np.issubdtype(c.dtype, np.number):
-        return float(c.values[1] - c.values[0])
+    attr = c.attrs.get("scale")
+    values = coord_values(c) if c.size > 1 else None
+    step = even_step(values) if values is not None else None
+    if step is not None and (attr is None or attr_scale(c) is None or abs(attr_scale(c) - step) > AGREE * step):
+        return step
+    if attr is not None:
+        return float(attr)
+    if values is not None:
+        return float(values[1] - values[0])
     return 1.0
 
 
 def units_of(da: xr.DataArray, dim: str) -> str:
-    """Unit of ``dim`` (``"pixel"`` / ``"frame"`` when unknown)."""
+    """Unit of ``dim`` (``"pixel"`` / ``"frame"`` when unknown; ``"s"`` for durations and time stamps)."""
     c = da.coords.get(dim)
     if c is None:
         return _DEFAULT_UNITS.get(dim, "")
-    return str(c.attrs.get("units", _DEFAULT_UNITS.get(dim, "")))
+    default = "s" if c.dtype.kind in "mM" else _DEFAULT_UNITS.get(dim, "")
+    return str(c.attrs.get("units", default))
 
 
 def pixel_scales(da: xr.DataArray) -> dict[str, float]:
@@ -562,7 +632,7 @@ def channel_index(da: xr.DataArray, channel: int | str, /) -> int:
         return channel_by_name(names, channel)
     if not -len(names) <= channel < len(names):
         raise InputError(
-            f"Channel index {channel} is out of range; the image has {len(names)} channel(s) {names} "
+            f"Channel index {channel} is out of range; the image has {len(names)} channel(s) {_short_list(names)} "
             f"(indices 0 to {len(names) - 1})."
         )
     return channel % len(names)
@@ -583,8 +653,8 @@ def channel_by_name(names: Sequence[str], channel: str, /) -> int:
 
     near = difflib.get_close_matches(channel.casefold(), [name.casefold() for name in names], n=1, cutoff=0.6)
     hint = f" Did you mean {names[[n.casefold() for n in names].index(near[0])]!r}?" if near else ""
-    raise InputError(f"Channel {channel!r} not found; the image has channels {names} (names or 0-based indices)."
-                     + hint)
+    raise InputError(f"Channel {channel!r} not found; the image has channels {_short_list(names)} (names or 0-based "
+                     "indices)." + hint)
 
 
 def select_channel(da: xr.DataArray, channel: int | str, /) -> xr.DataArray:
@@ -640,8 +710,9 @@ def one_channel(da: xr.DataArray, channel: Any = None, /, *, what: str = "This p
     if "C" not in grey.dims:
         return grey
     raise DimensionError(
-        f"{what} segments one channel, but the image has {da.sizes['C']}: {channel_names(da)}. Choose one: "
-        "channel=<index or name> (CLI --channel, Fiji: the channel field, batch: a manifest 'channels' column)."
+        f"{what} segments one channel, but the image has {da.sizes['C']}: {_short_list(channel_names(da))}. "
+        "Choose one: channel=<index or name> (CLI --channel, Fiji: the channel field, batch: a manifest 'channels' "
+        "column)."
         + planar_rgb_hint(da)
     )
 
@@ -700,7 +771,7 @@ def merge_identical_channels(image: Any, /) -> xr.DataArray:
         if not identical_channels(da.data, axis=da.dims.index("C")):
             return da
         log.warning("The image's %d channels %s are identical (a grey image saved as colour); they are used as one "
-                    "grey channel.", da.sizes["C"], channel_names(da))
+                    "grey channel.", da.sizes["C"], _short_list(channel_names(da)))
         _remember(_GREY, da.data)
     return da.isel(C=0)
 
@@ -709,6 +780,7 @@ def merge_identical_channels(image: Any, /) -> xr.DataArray:
 #: as RGB planes: each entry point prepares its image more than once, the log says it once
 _GREY: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
 _PLANAR_WARNED: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
+_STALE_WARNED: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
 
 
 def _seen(store: weakref.WeakValueDictionary[int, Any], data: Any) -> bool:
@@ -748,4 +820,5 @@ def labels_like(
                          "the objects 1..N first (labelfree.labels.relabel_sequential).")
     dtype = np.uint16 if top <= 65535 else np.uint32
     coords = {d: like.coords[d] for d in dims if d in like.coords}
-    return xr.DataArray(labels.astype(dtype, copy=False), dims=dims, coords=coords, attrs=dict(attrs or {}), name="labels")
+    return xr.DataArray(labels.astype(dtype, copy=False), dims=dims, coords=coords, attrs=dict(attrs or {}),
+                        name="labels")

@@ -52,12 +52,15 @@ def _table_kind(columns: list[str]) -> str:
 
 def _to_pixels(values: np.ndarray, image: Any, dims: str) -> np.ndarray:
     """Calibrated positions (as the image's coordinates: origin + index x pixel size) -> pixel positions."""
+    from labelfree.image import scale_of
+
     out = values.copy()
     for k, d in enumerate(dims):
         if image is None or d not in getattr(image, "coords", {}):
             continue
         coord = np.asarray(image.coords[d].values, dtype=np.float64)
-        step = float(image.coords[d].attrs.get("scale", coord[1] - coord[0] if coord.size > 1 else 1.0))
+        step = scale_of(image, d) if hasattr(image, "dims") else float(
+            image.coords[d].attrs.get("scale", coord[1] - coord[0] if coord.size > 1 else 1.0))
         out[:, k] = (values[:, k] - coord[0]) / step
     return out
 
