@@ -99,8 +99,10 @@ def test_per_tile_auto_threshold_differs_and_too_small_overlap_is_reported(share
     assert small.n_cut > 0 and "raise overlap" in caplog.text  # MSC cells are longer than 64 px
     big = segment_tiled(img, PipelineTileFunction("threshold", {"threshold": thr}), tile=416, overlap=420)
     assert big.n_cut == 0 and _same_partition(big.labels, full)
-    # as float32: a 256-bin histogram per tile (the stored 8-bit x 256 levels agree more from tile to tile: F1 0.59)
-    per_tile = segment_tiled(img.astype(np.float32), PipelineTileFunction("threshold", {}), tile=256, overlap=160)
+    # dithered float32 (off the 8-bit x 256 grid, whose levels agree more from tile to tile: F1 0.59): a 256-bin
+    # histogram per tile
+    dithered = img.astype(np.float32) + np.random.default_rng(0).random(img.shape, np.float32)
+    per_tile = segment_tiled(dithered, PipelineTileFunction("threshold", {}), tile=256, overlap=160)
     assert object_scores(per_tile.labels, full)["f1"] < 0.5  # why auto_threshold exists
 
 

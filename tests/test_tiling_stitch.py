@@ -22,8 +22,9 @@ def msc_crop(shared_data):
     path = shared_data / "ctc" / "Fluo-C2DL-MSC" / "01" / "t010.tif"
     if not path.is_file():
         pytest.skip(f"{path} is absent")
-    # as float32: each tile's Otsu on a 256-bin histogram of its range, so that tiles disagree at their seams
-    return tifffile.imread(path)[:512, :512].astype(np.float32)
+    # dithered float32 (off the stored 8-bit x 256 grid): each tile's Otsu on a 256-bin histogram of its range, so
+    # that tiles disagree at their seams
+    return (tifffile.imread(path)[:512, :512] + np.random.default_rng(0).random((512, 512))).astype(np.float32)
 
 
 def _ids(labels: np.ndarray) -> np.ndarray:

@@ -34,7 +34,11 @@ __all__ = [
 def _pair(pred: Any, gt: Any) -> tuple[np.ndarray, np.ndarray]:
     p, g = np.asarray(pred), np.asarray(gt)
     if p.shape != g.shape:
-        raise DimensionError(f"prediction shape {p.shape} differs from ground-truth shape {g.shape}.")
+        raise DimensionError(
+            f"prediction shape {p.shape} differs from ground-truth shape {g.shape}. Score the same frames and field "
+            "of view: select the ground truth's frames from the prediction (DataArrays with T coordinates: "
+            "pred.sel(T=gt['T']); arrays: pred[frames]) and crop both alike."
+        )
     for name, a in (("prediction", p), ("ground truth", g)):
         if a.dtype != bool and a.dtype.kind not in "ui":
             if not (a.dtype.kind == "f" and np.all(np.mod(a, 1) == 0)):
@@ -369,7 +373,95 @@ def _aligned(pred: Any, gt: Any) -> tuple[Any, Any, str | None]:
                                  f"and the ground truth's {tuple(gt.dims) if hasattr(gt, 'dims') else '?'} differ.")
         return a.squeeze([d for d in a_dims if d not in _AXES]).transpose(*order)
 
-    return arrange(pred), arrange(gt), "".join(order)
+    pred_a, gt_a = arrange(pred), arrange(gt)
+    if hasattr(pred, "dims") and hasattr(gt, "dims"):  # two DataArrays: frames and pixels paired by coordinate
+        pred_a = _on_truth_coords(pred_a, gt_a, order)
+    return pred_a, gt_a, "".join(order)
+
+
+def _coord_text(values: np.ndarray) -> str:
+    """A coordinate's values in words: first to last, how many, the step."""
+    if len(values) == 0:
+        return "none"
+    if len(values) == 1:
+        return f"{values[0]:g}: 1 value"
+    steps = np.diff(values.astype(np.float64))
+    step = f"step {steps[0]:g}" if np.allclose(steps, steps[0]) else "uneven steps"
+    return f"{values[0]:g} to {values[-1]:g}: {len(values)} values, {step}"
+
+
+def _spacing(coord: Any) -> float | None:
+    """The spacing of a coordinate (its ``scale`` attribute, or the step of evenly spaced values)."""
+    if "scale" in coord.attrs:
+        return float(coord.attrs["scale"])
+    values = np.asarray(coord.values, dtype=np.float64)
+    steps = np.diff(values)
+    if len(steps) and np.allclose(steps, steps[0]):
+        return float(steps[0])
+    return None
+
+
+def _on_truth_coords(pred: Any, gt: Any, dims: list[str]) -> Any:
+    """``pred`` at the ground truth's coordinates: each axis both DataArrays label with numeric coordinates in
+    the same units is selected at the ground truth's values (frames T = 5, 7, 9 of a prediction of frames 0-9);
+    axes without coordinates, or in other units, are paired by position.
+
+    Raises
+    ------
+    DimensionError
+        Coordinates of another spacing, or ground-truth values that the prediction does not hold.
+    """
+    for d in dims:
+        if d not in pred.coords or d not in gt.coords:
+            continue
+        pc, gc = pred.coords[d], gt.coords[d]
+        pv, gv = np.asarray(pc.values), np.asarray(gc.values)
+        if pv.ndim != 1 or gv.ndim != 1 or pv.dtype.kind not in "iuf" or gv.dtype.kind not in "iuf":
+            continue
+        if pv.shape == gv.shape and np.array_equal(pv, gv):
+            continue
+        p_units, g_units = str(pc.attrs.get("units", "")), str(gc.attrs.get("units", ""))
+        if p_units != g_units:  # (pixels against micrometres, say): not comparable, paired by position
+            continue
+        what = "frames" if d == "T" else "planes" if d == "Z" else "pixels"
+        p_text, g_text = _coord_text(pv), _coord_text(gv)
+        how = (f"select the ground truth's {what} from the prediction (pred.sel({d}=gt[{d!r}]))" if d == "T" else
+               f"crop both from images of the same field of view alike (the same isel({d}=slice(start, stop)))")
+        positional = "or pass NumPy arrays (np.asarray) to pair them by position"
+        p_step, g_step = _spacing(pc), _spacing(gc)
+        if p_step is not None and g_step is not None and len(pv) > 1 and len(gv) > 1 and d != "T" \
+                and not np.isclose(p_step, g_step, rtol=1e-6, atol=0):
+            raise DimensionError(
+                f"the prediction's {d} coordinates ({p_text}) and the ground truth's ({g_text}) differ in spacing: "
+                f"they sample the image at other pixel sizes, and evaluate pairs DataArrays by coordinate. Score "
+                f"label images of the same pixel size (resample one, or read both with the same calibration), "
+                f"{positional}."
+            )
+        # each ground-truth value's nearest prediction value, within a millionth of a step
+        tol = 1e-6 * abs(g_step or p_step or 1.0)
+        pf, gf = pv.astype(np.float64), gv.astype(np.float64)
+        order = np.argsort(pf, kind="stable")
+        ranked = pf[order]
+        at = np.clip(np.searchsorted(ranked, gf), 1, max(len(ranked) - 1, 1)) if len(ranked) > 1 \
+            else np.zeros(len(gf), np.intp)
+        if len(ranked) > 1:
+            at = np.where(np.abs(ranked[at - 1] - gf) <= np.abs(ranked[at] - gf), at - 1, at)
+        found = np.abs(ranked[at] - gf) <= tol if len(ranked) else np.zeros(len(gf), bool)
+        if found.all():
+            pred = pred.isel({d: order[at]})
+            continue
+        if not found.any():
+            overlap = "do not overlap"
+        else:
+            overlap = f"overlap in {int(found.sum())} of the ground truth's {len(gv)} values only"
+        raise DimensionError(
+            f"the prediction's {d} coordinates ({p_text}) and the ground truth's ({g_text}) {overlap}: evaluate "
+            f"pairs DataArrays by coordinate and scores the ground truth's {what}, which the prediction must "
+            f"hold. Is it the prediction of these {what}? To score them, {how}; to score only the {what} both "
+            f"hold, select them from both (common = np.intersect1d(pred[{d!r}], gt[{d!r}]); pred.sel({d}=common), "
+            f"gt.sel({d}=common)); {positional}."
+        )
+    return pred
 
 
 def _frames(p: np.ndarray, g: np.ndarray, dims: str | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -397,12 +489,23 @@ def evaluate(pred: Any, gt: Any, /, *, threshold: float = 0.5, only_annotated: b
     ----------
     pred, gt : (Y, X), (T, Y, X) or (T, Z, Y, X) label images; 3-D arrays are stacks of 2-D
         frames. DataArrays are scored by their dims: without a T axis, (Z, Y, X) is one
-        volume whose objects are 3-D (as the Cell Tracking Challenge scores 3-D data).
+        volume whose objects are 3-D (as the Cell Tracking Challenge scores 3-D data). Two
+        DataArrays are paired by their coordinates, as xarray pairs them: the ground truth's
+        frames (T) and field of view (Z, Y, X) are selected from the prediction, so
+        ``evaluate(labels, ds.seg_labels())`` scores a movie's labels on the annotated frames.
+        Axes without coordinates, or with coordinates in other units, and NumPy arrays are
+        paired by position.
     threshold : float
         IoU threshold of the object scores.
     only_annotated : bool
         Score only predicted objects that overlap a ground-truth object, and pixels
         inside annotated objects or such predictions (for sparse ground truth).
+
+    Raises
+    ------
+    DimensionError
+        Shapes that differ; two DataArrays whose coordinates differ in spacing, or whose
+        ground-truth coordinates the prediction does not hold (both ranges named).
 
     Warns (UserWarning) when the ground truth has no object in any scored frame: every
     prediction then counts as a false positive (with ``only_annotated``, none is scored and

@@ -59,6 +59,7 @@ __all__ = [
     "plane_sample",
     "threshold_of",
     "level_grid",
+    "float_level_grid",
     "MAX_INTEGER_LEVELS",
 ]
 
@@ -682,8 +683,12 @@ def threshold_of(values: Any, /, *, method: str = "otsu") -> float:
     So are integer images whose values lie on a grid of at most that many steps
     (:func:`level_grid`: 8-bit data stored times 256 in 16-bit files, 12-bit data times 16),
     one bin per step: 256 bins of their range would hold 0, 1 or 2 of their levels, and Otsu
-    would follow that pattern (and move with the range). Booleans are 0/1 integers. Other
-    integer images and float images use skimage's 256-bin histogram of their values as float32.
+    would follow that pattern (and move with the range). Booleans are 0/1 integers. A float
+    image whose values are whole numbers is thresholded as the integer image of those values;
+    one whose values lie on an even grid of at most 256 levels (:func:`float_level_grid`: a
+    quantised integer image divided by a number, ``m / m.max()`` or ``skimage.img_as_float(m)``)
+    on one bin per level, as that integer image: a float copy of an image gives its labels. Other integer
+    images and float images use skimage's 256-bin histogram of their values as float32.
     """
     from skimage import filters
 
@@ -693,6 +698,12 @@ def threshold_of(values: Any, /, *, method: str = "otsu") -> float:
     x = np.asarray(values)
     if x.dtype.kind == "b":
         x = x.astype(np.uint8)
+    if x.dtype.kind == "f" and x.size > 1:
+        if _whole_numbers(x):  # an integer image stored as floats
+            return threshold_of(x.astype(np.int64), method=method)
+        float_grid = float_level_grid(x)
+        if float_grid is not None:
+            return _level_value(x, *float_grid, threshold_of(float_grid[2], method=method))
     grid = level_grid(x) if x.dtype.kind in "iu" else None
     if grid is not None:
         low, step, steps = grid
@@ -722,6 +733,76 @@ def level_grid(values: Any, /) -> tuple[int, int, np.ndarray] | None:
     if step <= 1 or int(offsets.max()) // step > MAX_INTEGER_LEVELS:
         return None
     return int(low), step, (offsets // unsigned.type(step)).astype(np.uint8).reshape(x.shape)
+
+
+def float_level_grid(values: Any, /) -> tuple[float, float, np.ndarray] | None:
+    """A float array's values as steps of an even grid: ``(lowest value, step, steps)`` with
+    ``values`` within a thousandth of a step of ``lowest + step * steps``, when they take at most
+    :data:`MAX_INTEGER_LEVELS` + 1 levels of the grid (``steps`` is uint8), as a scaled copy of
+    quantised data does (``uint8 / 255``, or 8-bit data stored times 256 divided by the maximum); None
+    otherwise (more distinct values, values between the levels, a constant array, NaN or inf).
+
+    Examples
+    --------
+    >>> low, step, steps = float_level_grid(np.array([0.5, 0.75, 1.5]))
+    >>> low, step, steps.tolist()
+    (0.5, 0.25, [0, 1, 4])
+    """
+    x = np.asarray(values)
+    if x.dtype.kind != "f" or x.size < 2:
+        return None
+    flat = x.ravel()
+    if flat.dtype.itemsize < 4:
+        flat = flat.astype(np.float32)
+    levels = MAX_INTEGER_LEVELS + 1
+    head = np.unique(flat[:65536])  # most continuous images: more distinct values within the first pixels
+    if len(head) > levels or not np.isfinite(head).all():
+        return None
+    low, high = flat.min(), flat.max()
+    if not (np.isfinite(low) and np.isfinite(high)) or high == low:
+        return None
+    low, high = float(low), float(high)
+    for distinct in (head, None):
+        if distinct is None:  # the first pixels held no two neighbouring levels: every distinct value
+            distinct = np.unique(flat)
+            if len(distinct) > levels:
+                return None
+        gaps = np.diff(distinct.astype(np.float64))
+        if not len(gaps):
+            continue
+        n_steps = round((high - low) / float(gaps.min()))
+        if not 0 < n_steps <= MAX_INTEGER_LEVELS:
+            continue
+        step = (high - low) / n_steps
+        steps = flat - flat.dtype.type(low)  # (in the image's float type: a level's error stays far below 1e-3)
+        steps /= flat.dtype.type(step)
+        nearest = np.rint(steps)
+        np.subtract(steps, nearest, out=steps)
+        if float(np.abs(steps).max()) <= 1e-3:
+            return low, step, nearest.astype(np.uint8).reshape(x.shape)
+    return None
+
+
+def _whole_numbers(x: np.ndarray, /) -> bool:
+    """Whether every value of a float array is a whole number that int64 holds exactly (below 2**53)."""
+    flat = x.ravel()
+    head = flat[:65536]
+    if not np.array_equal(np.rint(head), head):  # most float images: fractions within the first pixels
+        return False
+    top = max(abs(float(flat.min())), abs(float(flat.max())))
+    return top < 2.0 ** 53 and bool(np.array_equal(np.rint(flat), flat))
+
+
+def _level_value(x: np.ndarray, low: float, step: float, steps: np.ndarray, threshold: float) -> float:
+    """A threshold found on a grid's ``steps`` in ``x``'s values: a threshold on a level is that level's value
+    in ``x`` itself (its pixels stay on the same side, as the integer image's do), one between levels is mapped
+    linearly."""
+    level = round(threshold)
+    if abs(threshold - level) < 1e-9:
+        on_level = x[steps == level]
+        if on_level.size:
+            return float(on_level.max())
+    return low + step * threshold
 
 
 AUTO_THRESHOLD_MAX_PIXELS = 16_000_000

@@ -53,7 +53,8 @@ def automatic_threshold(values: Any, /, *, method: str = "otsu") -> float:
 
     :func:`labelfree.tiling.threshold_of`'s value (skimage's method; integer images spanning at
     most 255 levels, or at most 255 steps of a grid such as 8-bit values stored times 256, on
-    their own levels, others on a 256-bin histogram of their range), with two exceptions.
+    their own levels, and float copies of such images as those integer images; others on a 256-bin
+    histogram of their range), with two exceptions.
     Outliers, isolated extreme pixels (:func:`range_without_spikes`) lying further than
     :data:`OUTLIER_REACH` times the other pixels' range beyond it, are counted as the
     highest (lowest) value of the others: a hot pixel at 65535 would squeeze cells below 200 into
