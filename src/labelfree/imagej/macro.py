@@ -14,12 +14,15 @@ from typing import Any
 
 from labelfree.errors import Cancelled, LabelFreeError
 
-__all__ = ["MacroError", "register_commands", "run_macro"]
+__all__ = ["DOCTOR_TITLE", "MacroError", "register_commands", "run_macro"]
 
 log = logging.getLogger(__name__)
 
 _PROXY: Any = None
 _LAST_ERROR: BaseException | None = None
+
+#: the command that writes :func:`labelfree.imagej.doctor.doctor`'s report to the Log (no image, no options)
+DOCTOR_TITLE = "LabelFree Doctor"
 
 
 class MacroError(LabelFreeError, RuntimeError):
@@ -27,7 +30,8 @@ class MacroError(LabelFreeError, RuntimeError):
 
 
 def register_commands() -> list[str]:
-    """Register the "LabelFree ..." commands in the running ImageJ 1.x (ij.Menus)."""
+    """Register the "LabelFree ..." commands, and "LabelFree Doctor" (its report in the Log), in the running
+    ImageJ 1.x (ij.Menus)."""
     global _PROXY
     import jpype
     from scyjava import jimport
@@ -47,7 +51,7 @@ def register_commands() -> list[str]:
         field.set(None, table)
     from labelfree.imagej.fields import command_titles
 
-    titles = command_titles()
+    titles = {**command_titles(), DOCTOR_TITLE: "doctor"}
     instance = jimport("ij.IJ").getInstance()
     for title, key in titles.items():
         plugin = f'labelfree.LabelFreeCommand("{key}")'
@@ -63,15 +67,25 @@ def _handle(command: Any, options: Any) -> str | None:
     from labelfree.imagej.commands import run_command
 
     try:
+        if str(command) == "doctor":
+            from labelfree.spec import load
+
+            # bound late, as the pipelines' checks are: the doctor looks for Java through jvm, which imports this
+            load("labelfree.imagej.fiji:run_doctor")()  # the report goes to the Log; what is missing is no error
+            return None
         run_command(str(command), None, options=None if options is None else str(options), dialog=options is None)
         return None
     except Cancelled as exc:
-        _LAST_ERROR = exc
         if options is None:  # the user cancelled the dialog or pressed Esc: no error dialog
             from scyjava import jimport
 
-            jimport("ij.IJ").showStatus(str(exc))
+            IJ = jimport("ij.IJ")
+            IJ.showStatus(str(exc))
+            if IJ.escapePressed():  # Esc stops a running macro, as it does ImageJ's own
+                _LAST_ERROR = exc
+            # else a cancelled dialog: the macro goes on, as after ImageJ's own commands, and is no error
             return None
+        _LAST_ERROR = exc
         return str(exc)  # inside a macro: stop the macro, say why in the Log
     except LabelFreeError as exc:
         _LAST_ERROR = exc
@@ -87,7 +101,8 @@ def run_macro(code: str, /, *, args: str = "") -> str:
 
     Returns the macro's return value. A LabelFree command that failed inside the
     macro is re-raised here with its original type; any other abort raises
-    :class:`MacroError`.
+    :class:`MacroError`. A command whose dialog was cancelled is no failure: the
+    macro goes on (as after ImageJ's own commands) and its value is returned.
     """
     global _LAST_ERROR
     from scyjava import jimport

@@ -1,7 +1,7 @@
 """Messages said in ImageJ terms: the Python and command-line advice of LabelFree's errors and
-warnings (``numpy.nan_to_num``, ``markers=``, ``--zoo``, ``--grid``, 0-based numbers) as an ImageJ
-user finds it (menus, macro keys, planes and frames counted from 1). Used for the errors of the
-commands and for the warnings written to the Log."""
+warnings (``numpy.nan_to_num``, ``markers=``, ``--zoo``, ``--set KEY=VALUE``, ``(Python: ...)``,
+``ThresholdConfig.min_size``, 0-based numbers) as an ImageJ user finds it (menus, macro keys, planes
+and frames counted from 1). Used for the errors of the commands and for the warnings written to the Log."""
 
 from __future__ import annotations
 
@@ -23,6 +23,54 @@ def _planes_from_one(match: re.Match) -> str:
 def _frames_from_one(match: re.Match) -> str:
     """``frames [0, 2] (0-based)`` -> the frames as ImageJ counts them."""
     return _from_one(match, "frame", "frames", "the stack's frames")
+
+
+def _stack_planes_from_one(match: re.Match) -> str:
+    """``plane 2 (0-based)`` (Threshold's planes of a stack) -> the plane as ImageJ counts it."""
+    return _from_one(match, "plane", "planes", "the stack's planes")
+
+
+def _overlap_as_fraction(match: re.Match) -> str:
+    """Stitch's ``overlap`` out of [0, 1): a percent (Fiji's Grid/Collection stitching takes one) is said as
+    the fraction it stands for."""
+    given = float(match.group(1))
+    if 1 <= given < 100:
+        return (f"overlap is a fraction in [0, 1): {given:g} % is overlap={given / 100:g} (Fiji's Grid/Collection "
+                f"stitching takes percent; LabelFree Stitch takes the fraction); got {given:g}.")
+    return f"overlap must be a fraction in [0, 1); got {given:g}."
+
+
+#: an advice for Python or the command line inside parentheses: "Python: ...", "CLI --flag", "API ...",
+#: "labelfree.module...", "the commands ...: --flag", or one naming a --flag
+_NOT_IMAGEJ = re.compile(r"^(?:Python\b|CLI\b|API\b|command line\b|labelfree[. ]|the commands? [^:]*:)|(?:^|\s)--[a-z]")
+#: how an ImageJ way is introduced among the others ("Fiji: Image > ..."): the prefix goes
+_IMAGEJ_WAY = re.compile(r"^(?:in )?(?:Fiji|ImageJ|ImageJ/Fiji): ")
+
+
+def _split_top(text: str, sep: str = ";") -> list[str]:
+    """``text`` split at ``sep`` outside parentheses and brackets."""
+    parts, depth, start = [], 0, 0
+    for k, char in enumerate(text):
+        depth += (char in "([") - (char in ")]")
+        if char == sep and depth == 0:
+            parts.append(text[start:k])
+            start = k + 1
+    return [*parts, text[start:]]
+
+
+def _only_imagej_ways(match: re.Match) -> str:
+    """A parenthesised list of ways (``(Python: ...; Fiji: ...; CLI --x)``) with the Python and
+    command-line ones left out; gone altogether when no ImageJ way is left."""
+    inner = match.group(2)
+    parts = [part.strip() for part in _split_top(inner)]
+    kept = [_IMAGEJ_WAY.sub("", part) for part in parts if not _NOT_IMAGEJ.search(part)]
+    if len(kept) == len(parts):  # nothing for Python here: its own parentheses may hold some
+        return f"{match.group(1)}({_PARENTHESES.sub(_only_imagej_ways, inner)})"
+    return f"{match.group(1)}({'; '.join(kept)})" if kept else ""
+
+
+#: a parenthesised text (two levels of parentheses inside it at most) and the space before it
+_PARENTHESES = re.compile(r"(\s?)\(((?:[^()]|\((?:[^()]|\([^()]*\))*\))*)\)")
 
 
 #: advice written for Python (and the command line), said the way an ImageJ user does it
@@ -54,6 +102,45 @@ _IMAGEJ_TERMS = (
     # an earlier result in the output folder (or a saved model file): the command's overwrite key
     (re.compile(r"\(CLI --overwrite, API overwrite=True\)"),
      "(overwrite=true; in the dialog: tick advanced_options, then overwrite on the outputs page)"),
+    # Threshold's planes of a stack, counted from 1 as ImageJ's stack slider counts them
+    (re.compile(r"plane (\d+) \(0-based\)"), _stack_planes_from_one),
+    (re.compile(r"Frame (\d+) of the movie \(0-based: the frame at position \d+\)"),
+     lambda m: f"Frame {int(m.group(1)) + 1} of the movie (counted from 1)"),
+    (re.compile(r"the markers are on frame\(s\) ([0-9, ]+)"),
+     lambda m: "the markers are on frame(s) " + ", ".join(str(int(k) + 1) for k in re.findall(r"\d+", m.group(1)))
+     + " (counted from 1)" + (" " if m.group(1).endswith(" ") else "")),
+    (re.compile(r"give \(t, y, x\) points \(t the 0-based frame; in a markers CSV, a t column\)"),
+     "add each frame's point selections with that frame shown (point selections whose position is their frame)"),
+    # Stitch: Fiji's Grid/Collection stitching takes the overlap in percent, LabelFree Stitch as a fraction
+    (re.compile(r"(?:StitchConfig\.)?overlap must be a finite number in \[0, 1\); got ([-+0-9.eE]+)\."),
+     _overlap_as_fraction),
+    # a config check names the option as its dataclass field (ThresholdConfig.min_size): the macro key
+    (re.compile(r"\b[A-Z][A-Za-z]*Config\.([a-z_][a-z0-9_]*)\b"), r"\1"),
+    # command-line options: --set KEY=VALUE is the macro key KEY=VALUE
+    (re.compile(r"--set ([a-z_][a-z0-9_]*)="), r"\1="),
+    # a Z-stack given to a 2-D command: ImageJ's menus make the plane or the projection
+    (re.compile(r"pick a plane \(Python: [^()]*(?:\([^()]*\))?\) or make a projection \(Python: [^;]*; Fiji: "
+                r"[^()]*\) and save it as TIFF first\."),
+     ("pick a plane (Image > Duplicate... with one slice) or make a projection (Image > Stacks > Z Project...), "
+      "then run the command on that image.")),
+    (re.compile(r"(?:read (?:the file|it) with (?:--dims TYX \(Python: dims='TYX'\)|dims='TYX' \(CLI --dims TYX; "
+                r"Fiji: Image > Properties, Frames instead of Slices\)|--dims, naming that axis T instead of Z "
+                r"\((?:Python: (?:[^()]|\([^()]*\))*; )?Fiji: Image > Properties, Frames instead of Slices\)))"),
+     "set Image > Properties (Frames instead of Slices)"),
+    # one channel of several: the command's channel key, or ImageJ's own way
+    (re.compile(r"\((?:labelfree\.image\.select_channel; CLI --channel|CLI --channel; Python "
+                r"labelfree\.image\.select_channel)\)"),
+     "(the channel key, or Image > Duplicate... with one channel)"),
+    # a Fiji plugin the running ImageJ lacks: start from Fiji; the backend as its macro key
+    (re.compile(r"Start LabelFree with a Fiji installation \(labelfree\.imagej\.start\('/path/to/Fiji\.app'\) or "
+                r"--fiji DIR\), or use backend='python'"),
+     "Run the command in a Fiji that has it (or install the plugin into this ImageJ), or use backend=python"),
+    # a model file: the macro key that saves one
+    (re.compile(r"labelfree cutter IMAGE -o OUT --save-model-file MODEL\.pt \(Fiji/macro: (save_model_file=MODEL\.pt); "
+                r"Python: [^()]*\([^()]*\)\)"),
+     r"run LabelFree Cutter with \1"),
+    # any other advice for Python or the command line in parentheses: only the ImageJ ways stay
+    (_PARENTHESES, _only_imagej_ways),
 )
 
 
