@@ -29,18 +29,19 @@ def _ok(command: str, key: str, value):
 
 
 @pytest.mark.parametrize("command, key, value, shown, back", [
-    ("cutter", "nucleus_channel", "DAPI", "1: DAPI", 1),
-    ("cutter", "nucleus_channel", "RFP", "2: RFP", 2),
-    ("cutter", "nucleus_channel", 1, "1: DAPI", 1),
-    ("cutter", "nucleus_channel", "2", "2: RFP", 2),
-    ("cutter", "nucleus_channel", -1, "2: RFP", 2),
+    ("cutter", "nucleus_channel", "DAPI", "2: DAPI", 1),
+    ("cutter", "nucleus_channel", "RFP", "3: RFP", 2),
+    ("cutter", "nucleus_channel", 1, "2: DAPI", 1),
+    ("cutter", "nucleus_channel", "2", "3: RFP", 2),
+    ("cutter", "nucleus_channel", -1, "3: RFP", 2),
     ("cutter", "nucleus_channel", None, "auto", None),
-    ("threshold", "channel", "RFP", "2: RFP", 2),
-    ("threshold", "channel", 0, "0: GFP", 0),
-    ("drift", "channel", "DAPI", "1: DAPI", 1),
+    ("threshold", "channel", "RFP", "3: RFP", 2),
+    ("threshold", "channel", 0, "1: GFP", 0),
+    ("drift", "channel", "DAPI", "2: DAPI", 1),
 ])
 def test_a_channel_given_by_name_or_index_is_the_one_the_dialog_shows_and_returns(ij, command, key, value, shown,
                                                                                  back):
+    """The value is the pipelines' 0-based index or a name; the dialog's items count from 1, as ImageJ does."""
     assert _ok(command, key, value) == (shown, back)
 
 
@@ -71,3 +72,15 @@ def test_a_boolean_that_may_be_automatic_keeps_auto_in_the_dialog(ij, value, sho
     again = build_page("LabelFree test", fields, values={"mask_ridges": value})
     again.getChoices()[0].select("auto")  # the user picks auto
     assert read_page(again, fields, values={"mask_ridges": value})[0] == {"mask_ridges": None}
+
+
+def test_the_dialog_counts_unnamed_channels_from_1_as_imagej(ij):
+    """The items read "0: C0", "1: C1" where ImageJ's C slider shows 1 and 2; they are "1", "2" now."""
+    from labelfree.imagej.dialog import build_page, read_page
+
+    fields = [f for f in command_fields("threshold") if f.key == "channel"]
+    gd = build_page("LabelFree test", fields, values={"channel": 1}, channels=["C0", "C1"])
+    choice = gd.getChoices()[0]
+    assert [str(choice.getItem(i)) for i in range(choice.getItemCount())] == ["1", "2"]
+    assert str(choice.getSelectedItem()) == "2"
+    assert read_page(gd, fields, values={"channel": 1}, channels=["C0", "C1"])[0] == {"channel": 1}

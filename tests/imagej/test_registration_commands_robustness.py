@@ -155,7 +155,7 @@ def test_a_hyperstack_is_measured_on_the_chosen_channel_and_every_channel_is_shi
     second = (255 - structure).astype(np.uint8)  # a second channel drifting with it
     noise = np.random.default_rng(1).integers(0, 255, structure.shape).astype(np.uint8)
     _show(np.stack([noise, structure, second], axis=1), "hyper", dims="TCYX")
-    lij.run_macro('selectImage("hyper"); run("LabelFree Drift", "channel=1 subpixel=false");')
+    lij.run_macro('selectImage("hyper"); run("LabelFree Drift", "channel=2 subpixel=false");')  # ImageJ counts from 1
     assert _shifts("hyper-shifts") == SHIFTS
     out = lij.imageplus_to_xarray(_image("hyper-drift-corrected")).transpose("T", "C", "Y", "X").values
     assert out.shape == (5, 3, 102, 102)

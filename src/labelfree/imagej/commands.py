@@ -19,7 +19,8 @@ import warnings
 from typing import Any, Iterator
 
 from labelfree.errors import Cancelled, ConfigError, InputError, LabelFreeError
-from labelfree.imagej.fields import CommandResult, command_fields, command_spec, command_titles, recordable
+from labelfree.imagej.fields import (CommandResult, channel_keys, channels_from_imagej, channels_to_imagej,
+                                     command_fields, command_spec, command_titles, imagej_channel_label, recordable)
 from labelfree.imagej.terms import in_imagej_terms
 from labelfree.options import (Field, coerce_value, config_fields, format_macro_options, parse_macro_options,
                                value_text)
@@ -89,10 +90,14 @@ def run_command(
     command : str
         "threshold" or "LabelFree Threshold" (any key of :func:`command_titles`).
     image : ij.ImagePlus, optional
-        Input; default the image named by the ``image`` option, else the current image.
+        Input; default the image named by the ``image`` option, else the current image. A LabelFree label
+        image is refused as the current image (a second command without ``selectImage``); given here or
+        named by ``image`` it is segmented, with a warning in the Log.
     options : str or dict, optional
         Macro options (``"min_size=30 rois=replace"``) or a dict of the same keys.
-        Missing keys keep their defaults (or a ``config_file``'s values).
+        Missing keys keep their defaults (or a ``config_file``'s values). Channel keys count from 1 as
+        ImageJ does (``channel=1`` or ``C1`` is the first channel; ``channel=0`` is refused), a config file's
+        from 0 as the command line's.
     dialog : bool or "advanced"
         Show the dialog (with ``options`` as initial values): the basic fields first,
         the others after "advanced options" (``"advanced"``: the advanced pages only, for
@@ -124,8 +129,17 @@ def _run_command(command: str, image: Any, /, *, options: str | dict[str, Any] |
     fields = command_fields(spec.name)
     values = _read_options(spec, fields, options)
     imp = _resolve_image(image, values["image"])
+    if spec.kind != "tool":
+        _refuse_label_image(title, imp, named=image is not None or bool(values["image"]))
     _check_frames(spec, imp)  # before the dialog, as Correct 3D Drift refuses a still image before asking
     channels = imageplus_channel_names(imp)
+    names, named = _imagej_channels(imp, channels)
+    keys = channel_keys(fields)
+    given = _given_channels(fields, options, keys)
+    read = channels_from_imagej(given, keys, names, named=named)  # ImageJ counts from 1: 0-based indices here
+    if int(imp.getBitDepth()) == 24:  # a colour by its name: Drift's channel 0 is the brightness, as unset
+        read = {k: tuple(_rgb_name(c) for c in v) if isinstance(v, tuple) else _rgb_name(v) for k, v in read.items()}
+    values.update(read)
     if "channel" in values and values["channel"] is None and len(channels) > 1:
         values["channel"] = int(imp.getC()) - 1  # ImageJ's convention: the channel on show
     if dialog:
@@ -136,14 +150,79 @@ def _run_command(command: str, image: Any, /, *, options: str | dict[str, Any] |
         if picked is None:
             raise Cancelled(f"{title} was cancelled; nothing was changed.")
         values.update(picked)
-        _record(title, values, fields)
+        _record(title, channels_to_imagej(values, keys), fields)
+    _log_channel(title, imp, values.get("channel"), names, named=named)
     config_keys = {f.key for f in config_fields(spec.config_class)}
     config = spec.config_class.from_dict({k: v for k, v in values.items() if k in config_keys})
     if spec.kind == "tool":
         from labelfree.imagej.tools import run_tool
 
-        return run_tool(spec, imp, config, values, fields)
-    return _execute(spec, imp, config, values, fields)
+        result = run_tool(spec, imp, config, values, fields)
+    else:
+        result = _execute(spec, imp, config, values, fields)
+    result.options = format_macro_options(recordable(channels_to_imagej(values, keys)), fields)
+    return result
+
+
+def _imagej_channels(imp: Any, channels: list[str], /) -> tuple[list[str], bool]:
+    """The channels of ``imp`` as a Fiji user counts them: their names and whether they have names of their own
+    (an RGB image: R, G and B; channels without names are ImageJ's C1..Cn, numbered from 1)."""
+    if int(imp.getBitDepth()) == 24:
+        return ["R", "G", "B"], True
+    named = len(channels) > 1 and channels != [f"C{i}" for i in range(len(channels))]
+    return list(channels), named
+
+
+def _given_channels(fields: list[Field], options: str | dict[str, Any] | None,
+                    keys: dict[str, bool]) -> dict[str, Any]:
+    """The channel options given in ``options`` (a macro's or a script's), as typed.
+
+    A Fiji script passes every one of its parameters, untouched ones at their default: a channel left at
+    its field's default (Drift's first channel, written 0 by the script) is the default, not a typed 0.
+    """
+    given = {k: v for k, v in _given(fields, options).items() if k in keys}
+    if isinstance(options, dict):
+        defaults = {f.key: f.default for f in fields}
+        given = {k: v for k, v in given.items() if v != defaults.get(k)}
+    return given
+
+
+def _log_channel(title: str, imp: Any, channel: Any, names: list[str], /, *, named: bool) -> None:
+    """Say in the Log which channel of a multi-channel image the command used (as ImageJ counts them)."""
+    if channel is None or len(names) < 2 or int(imp.getBitDepth()) == 24:  # RGB: the notes say what was read
+        return
+    from scyjava import jimport
+
+    from labelfree.image import channel_by_name
+
+    text = str(channel).strip()
+    if isinstance(channel, str) and not text.lstrip("-").isdigit():
+        index = channel_by_name(names, text)
+    else:
+        index = int(text) % len(names)
+    jimport("ij.IJ").log(f"{title} on {imp.getTitle()}: {imagej_channel_label(index, names, named=named)}")
+
+
+def _rgb_name(channel: Any) -> Any:
+    """R, G or B for the 0-based index of a colour of an RGB image; a name stays."""
+    return "RGB"[channel] if isinstance(channel, int) and 0 <= channel < 3 else channel
+
+
+def _refuse_label_image(title: str, imp: Any, /, *, named: bool) -> None:
+    """Refuse to segment a LabelFree label image (the output of an earlier command) that is merely the current
+    image; an image named explicitly (``image=``, or passed from Python) is segmented, with a note in the Log."""
+    if str(imp.getProperty("labelfree.labels") or "") != "true":
+        return
+    if named:
+        from scyjava import jimport
+
+        jimport("ij.IJ").log(f"{title} warning: {imp.getTitle()} is a LabelFree label image (object ids, not "
+                             "intensities); it was named with image=, so it is segmented as asked.")
+        return
+    raise InputError(f"{title} was run on {imp.getTitle()!r}, a LabelFree label image (the output of an earlier "
+                     "command: object ids, not intensities). Select the image to segment first "
+                     "(selectImage(\"title\") in a macro, or click its window), or name it with image=[title]; "
+                     f"to segment the label image itself, name it: image=[{imp.getTitle()}].")
 
 
 def _check_frames(spec: Any, imp: Any) -> None:

@@ -43,10 +43,16 @@ def _is_numeric_field(field: Field, value: Any) -> bool:
     return field.kind in ("int", "float") and value is not None and not field.optional
 
 
+def _choice_label(index: int, name: str, /) -> str:
+    """A channel's item in a dialog's choice, counted from 1 as ImageJ's C slider counts: ``2: GFP``, or ``2`` for
+    a channel with the default name ``C1`` (0-based, as the pipelines name unnamed channels)."""
+    return str(index + 1) if name == f"C{index}" else f"{index + 1}: {name}"
+
+
 def _channel_item(field: Field, value: Any, channels: Sequence[str], items: Sequence[str], /) -> str:
     """The item of a channel choice that ``value`` selects: None the first item, else the channel of that
     index or name, as the pipelines read it (:func:`labelfree.image.channel_index`: names exact, indices
-    from 0, negative ones from the end).
+    from 0, negative ones from the end); the items count from 1, as ImageJ does (:func:`_choice_label`).
 
     Raises
     ------
@@ -64,11 +70,11 @@ def _channel_item(field: Field, value: Any, channels: Sequence[str], items: Sequ
         channel = None
     if isinstance(channel, str) and channel in channels:
         index = list(channels).index(channel)
-        return f"{index}: {channels[index]}"
+        return _choice_label(index, channels[index])
     if isinstance(channel, int) and -len(channels) <= channel < len(channels):
         index = channel % len(channels)
-        return f"{index}: {channels[index]}"
-    listed = ", ".join(f"{i}: {name}" for i, name in enumerate(channels))
+        return _choice_label(index, channels[index])
+    listed = ", ".join(f"{i}: {name}" for i, name in enumerate(channels))  # indices as the value was given
     raise ConfigError(f"{field.key}={value!r} is no channel of this image; give the index or the name of one of "
                       f"its channels ({listed}){', or auto' if items[0] == 'auto' else ''}.")
 
@@ -100,7 +106,7 @@ def build_page(title: str, fields: Sequence[Field], /, *, values: dict[str, Any]
         value = values.get(f.key, f.default)
         if _is_channel_field(f, channels):
             items = (["auto"] if f.optional and f.key != "channel" else []) + [
-                f"{i}: {name}" for i, name in enumerate(channels)]
+                _choice_label(i, name) for i, name in enumerate(channels)]
             gd.addChoice(f.key, [jstr(s) for s in items], _channel_item(f, value, channels, items))
         elif f.kind == "bool" and f.optional:  # auto is a value too, which a checkbox cannot show
             gd.addChoice(f.key, [jstr(s) for s in _AUTO_BOOL], value_text(f, value))
@@ -128,7 +134,7 @@ def read_page(gd: Any, fields: Sequence[Field], /, *, values: dict[str, Any], ch
         value = values.get(f.key, f.default)
         if _is_channel_field(f, channels):
             picked = str(gd.getNextChoice())
-            out[f.key] = None if picked == "auto" else int(picked.split(":")[0])
+            out[f.key] = None if picked == "auto" else int(picked.split(":")[0]) - 1  # items count from 1
         elif f.kind == "bool" and f.optional:
             out[f.key] = coerce_value(f, str(gd.getNextChoice()))
         elif f.kind == "bool":

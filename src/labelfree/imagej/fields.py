@@ -15,7 +15,8 @@ from typing import Any
 
 from labelfree.options import Field, config_fields
 
-__all__ = ["CommandResult", "command_titles", "command_spec", "command_fields", "split_fields", "recordable", "ADVANCED_KEY"]
+__all__ = ["CommandResult", "command_titles", "command_spec", "command_fields", "split_fields", "recordable",
+           "ADVANCED_KEY", "channel_keys", "channels_from_imagej", "channels_to_imagej", "imagej_channel_label"]
 
 #: the dialog's checkbox that opens the advanced pages (a dialog control, not a macro key)
 ADVANCED_KEY = "advanced_options"
@@ -118,3 +119,101 @@ def recordable(values: dict[str, Any], /) -> dict[str, Any]:
     if not values.get("output"):
         skip.add("overwrite")
     return {k: v for k, v in values.items() if k not in skip}
+
+
+def channel_keys(fields: list[Field], /) -> dict[str, bool]:
+    """The channel options among ``fields``: key -> True when it lists several channels (``cell_channels``,
+    Fusion's ``channels``), False for one (``channel``, ``nucleus_channel``)."""
+    return {f.key: f.kind == "list" for f in fields
+            if f.key in ("channel", "channels") or f.key.endswith(("_channel", "_channels"))}
+
+
+def _one_from_imagej(key: str, value: Any, names: list[str], named: bool) -> int | str:
+    """One channel as a Fiji user writes it (a number from 1, ``C1``..``Cn`` or a name) -> the 0-based index,
+    or the name of a named channel (kept, so that the provenance names it)."""
+    from labelfree.errors import ConfigError
+    from labelfree.image import channel_by_name, parse_channel
+
+    n = max(1, len(names))
+    listed = ", ".join(f"{k + 1} ({name})" if named else str(k + 1) for k, name in enumerate(names)) or "1"
+    channel = parse_channel(value)
+    if isinstance(channel, str):
+        if named and (channel in names or any(name.casefold() == channel.casefold() for name in names)):
+            channel_by_name(names, channel)  # an error for names differing only in case
+            return channel
+        number = channel[1:] if channel[:1] in ("C", "c") else ""
+        if not number.isdigit():
+            if named:
+                channel_by_name(names, channel)  # the error, with a near name
+            raise ConfigError(f"{key}={channel!r} is no channel of this image: its {n} channel(s) have no names; "
+                              f"give a number from 1 to {n} or C1 to C{n} (ImageJ counts channels from 1).")
+        channel, written = int(number), f"{key}={channel}"
+    else:
+        written = f"{key}={channel}"
+    if channel == 0:
+        raise ConfigError(f"{written} is no channel: ImageJ counts channels from 1 (the C slider, "
+                          f"Stack.setChannel(1), Split Channels' C1-), so the first channel is {key}=1; "
+                          f"this image has {n} channel(s): {listed}. Recorded macros of older LabelFree versions "
+                          "counted from 0: add 1 to their channel numbers.")
+    if not 1 <= channel <= n:
+        raise ConfigError(f"{written} is out of range: this image has {n} channel(s), numbered from 1 as "
+                          f"ImageJ does: {listed}.")
+    return channel - 1
+
+
+def channels_from_imagej(values: dict[str, Any], keys: dict[str, bool], names: list[str], /, *,
+                         named: bool) -> dict[str, Any]:
+    """``values`` with the channel options (``keys``, :func:`channel_keys`) read as ImageJ counts: numbers
+    from 1 and ``C1``..``Cn`` become the 0-based indices the pipelines take; names of a named image stay.
+
+    Parameters
+    ----------
+    values : dict
+        Option values as typed in a macro or a Fiji dialog (auto/None and empty lists stay).
+    keys : dict
+        The channel keys to read.
+    names : list of str
+        The image's channel names, in order (any, when ``named`` is False: only their number counts).
+    named : bool
+        The channels have names of their own (not ImageJ's C1..Cn).
+
+    Raises
+    ------
+    ConfigError
+        A channel 0 (ImageJ counts from 1), a number beyond the image's channels or an unknown name.
+    """
+    out = dict(values)
+    for key, many in keys.items():
+        value = out.get(key)
+        if value is None or value == "" or value == ():
+            continue
+        if many:
+            items = value if isinstance(value, (list, tuple)) else (value,)
+            out[key] = tuple(_one_from_imagej(key, v, names, named) for v in items)
+        else:
+            out[key] = _one_from_imagej(key, value, names, named)
+    return out
+
+
+def channels_to_imagej(values: dict[str, Any], keys: dict[str, bool], /) -> dict[str, Any]:
+    """The inverse of :func:`channels_from_imagej`: 0-based indices become ImageJ's numbers from 1 (for the
+    recorded macro line and the options string of a run); names, auto and empty lists stay."""
+    def number(v: Any) -> Any:
+        if isinstance(v, bool) or not isinstance(v, int):
+            text = str(v).strip()
+            return int(text) + 1 if text.isdigit() else v
+        return v + 1
+
+    out = dict(values)
+    for key, many in keys.items():
+        value = out.get(key)
+        if value is None or value == "" or value == ():
+            continue
+        out[key] = tuple(number(v) for v in value) if many and isinstance(value, (list, tuple)) else number(value)
+    return out
+
+
+def imagej_channel_label(index: int, names: list[str], /, *, named: bool) -> str:
+    """``channel 2 (GFP) of 3``: a 0-based index said as ImageJ counts, with its name when it has one."""
+    name = f" ({names[index]})" if named else ""
+    return f"channel {index + 1}{name} of {len(names)}"

@@ -27,9 +27,12 @@ import numpy as np
 import xarray as xr
 
 __all__ = ["seen_image", "rgb_brightness", "brightness_noted", "area_selection", "crop_to_selection", "paste_labels",
-           "unique_title", "require_frames", "log_notes"]
+           "unique_title", "require_frames", "log_notes", "MIN_SELECTION"]
 
 log = logging.getLogger(__name__)
+
+#: the smallest area selection (width and height, pixels) a command segments in, as Drift measures in
+MIN_SELECTION = 8
 
 
 def seen_image(spec: Any, imp: Any, values: dict[str, Any]) -> tuple[Any, Any, Any, list[str]]:
@@ -51,10 +54,23 @@ def seen_image(spec: Any, imp: Any, values: dict[str, Any]) -> tuple[Any, Any, A
         notes.append("the selection is one of the ROI Manager's markers, so the whole image was segmented")
     if selection is not None:
         (x, y, w, h), _ = selection
+        _require_selection_size(imp, (x, y, w, h), what=spec.menu_title)
         seen = crop_to_selection(seen, (x, y, w, h))
         notes.append(f"segmented inside the selection (x={x}, y={y}, {w}x{h} pixels); "
                      "Edit > Selection > Select None segments the whole image")
     return raw, seen, selection, notes
+
+
+def _require_selection_size(imp: Any, box: tuple[int, int, int, int], /, *, what: str) -> None:
+    """Refuse a selection (its part inside the image) narrower or lower than :data:`MIN_SELECTION` pixels."""
+    from labelfree.errors import InputError
+
+    x, y, w, h = box
+    if w < MIN_SELECTION or h < MIN_SELECTION:
+        raise InputError(f"{what} segments inside the selection, and the selection on {imp.getTitle()} (x={x}, y={y}, "
+                         f"{w}x{h} pixels inside the image) is too small to segment: it needs at least "
+                         f"{MIN_SELECTION}x{MIN_SELECTION} pixels. Draw a larger selection, or remove it "
+                         "(Edit > Selection > Select None) to segment the whole image.")
 
 
 def _in_roimanager(roi: Any) -> bool:
