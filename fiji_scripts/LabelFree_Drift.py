@@ -1,7 +1,7 @@
 #@ ImagePlus imp
 #@ String (choices={"auto", "fiji", "python"}, value="auto", description="'auto' uses Fiji's Correct 3D Drift when a running Fiji has it, else the Python implementation.") backend
 #@ String (choices={"previous", "first"}, value="previous", description="Match each frame to the previous one (shifts accumulated; robust to slow change) or to the first frame (no accumulation of errors).") reference
-#@ String (value="0", description="Registration channel (index or name); the shifts are applied to every channel.") channel
+#@ String (value="1", description="Registration channel (index or name); the shifts are applied to every channel. Channels count from 1, as in ImageJ.") channel
 #@ boolean (value=true, description="Measure to 1/upsample pixel and apply with linear interpolation.") subpixel
 #@ String (choices={"grow", "crop", "same"}, value="grow", description="Output field of view: every pixel of every frame (zero-filled, as Fiji), the field seen in all frames, or the first frame's.") canvas
 #@ String (value="auto", description="Largest shift per measurement in pixels (one value, or one per axis); automatic: a third of the frame.") max_shift

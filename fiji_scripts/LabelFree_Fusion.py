@@ -1,7 +1,7 @@
 #@ ImagePlus imp
 #@ String (choices={"nuclei", "cyto"}, value="cyto", description="What the zoo models were trained to segment; used to pick models from the zoo.") object
 #@ String (value="", description="Cell line of the zoo models to use (empty = any).") cell_line
-#@ String (value="", description="Channels of the image to fuse (names, or indices written as text); empty = every channel.") channels
+#@ String (value="", description="Channels of the image to fuse (names, or indices written as text); empty = every channel. Channels count from 1, as in ImageJ.") channels
 #@ String (choices={"flow_average", "staple", "simple", "pixel_vote", "majority_vote", "none"}, value="flow_average", description="How the per-channel results are combined: flow_average (average the flows and cell probabilities, integrate once: the paper's method) or a baseline that fuses per-channel segmentations; none needs exactly one channel.") fusion
 #@ double (value=0.0, description="Typical object diameter in pixels of the input image; 0 = automatic: measured on the image by running the models at several diameters (validation and channel selection use the models' training diameter). One value for every channel, so their flows align.") diameter
 #@ String (value="", description="Model zoo folder (empty: LabelFree's model cache).") zoo

@@ -5,7 +5,7 @@
 #@ boolean (value=true, description="Split touching cells into separate objects, using the previous frame's objects and the grey level or the shape (labelfree.motion.InstanceTracker).") declump
 #@ boolean (value=true, description="Keep each cell's label id across frames by overlap matching.") track
 #@ String (choices={"false", "python", "fiji", "auto"}, value="false", description="Correct stage drift before the flow: false, 'python', 'fiji' (Correct 3D Drift) or 'auto' (Fiji when it runs, else Python).") drift_correction
-#@ String (value="auto", description="Channel to segment (index or name). Fiji: default the channel shown in the image window. Command line (--channel) and batch: needed only when the image has several different channels; a one-channel image needs none.") channel
+#@ String (value="auto", description="Channel to segment (index or name). Fiji: default the channel shown in the image window. Command line (--channel) and batch: needed only when the image has several different channels; a one-channel image needs none. Channels count from 1, as in ImageJ.") channel
 #@ String (choices={"append", "replace", "none"}, value="append", description="Add one ROI per object and frame to the ROI Manager, replace its ROIs, or add none.") rois
 #@ boolean (value=true, description="Show a results table with one row per object and frame.") table
 #@ boolean (value=false, description="Show the other options (optical flow, self-labelling, size and clean-up, classifier and features, boundary refinement, objects, outputs) in further pages; macros may give them directly.") advanced_options

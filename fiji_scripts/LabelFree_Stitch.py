@@ -2,7 +2,7 @@
 #@ String (choices={"auto", "fiji", "python"}, value="auto", description="'auto' uses Fiji's Grid/Collection stitching when a running Fiji has it, else Python.") backend
 #@ double (value=0.2, description="Nominal overlap fraction of neighbouring tiles for grid layouts (0.2 = 20 %).") overlap
 #@ String (choices={"row-by-row", "column-by-column", "snake-by-rows", "snake-by-columns"}, value="row-by-row", description="Grid acquisition order of the tiles.") order
-#@ String (value="0", description="Registration channel (index or name) of multi-channel tiles.") channel
+#@ String (value="1", description="Registration channel (index or name) of multi-channel tiles. Channels count from 1, as in ImageJ.") channel
 #@ boolean (value=false, description="Sub-pixel positions and interpolated placement (else whole pixels, exact copies).") subpixel
 #@ String (choices={"linear", "average", "max"}, value="linear", description="How overlapping tiles are blended in the fused image.") fusion
 #@ int (value=1, description="Tile rows of the grid.") rows

@@ -4,7 +4,7 @@
 #@ int (value=20, description="Objects smaller than this many pixels are removed.") min_size
 #@ boolean (value=true, description="Fill holes inside objects.") fill_holes
 #@ boolean (value=false, description="Split touching objects by a distance-transform watershed.") split_touching
-#@ String (value="auto", description="Channel to segment (index or name). Fiji: default the channel shown in the image window. Command line (--channel) and batch: needed only when the image has several different channels; a one-channel image needs none.") channel
+#@ String (value="auto", description="Channel to segment (index or name). Fiji: default the channel shown in the image window. Command line (--channel) and batch: needed only when the image has several different channels; a one-channel image needs none. Channels count from 1, as in ImageJ.") channel
 #@ String (choices={"append", "replace", "none"}, value="append", description="Add one ROI per object and frame to the ROI Manager, replace its ROIs, or add none.") rois
 #@ boolean (value=true, description="Show a results table with one row per object and frame.") table
 #@ boolean (value=false, description="Show the other options (other, outputs) in further pages; macros may give them directly.") advanced_options

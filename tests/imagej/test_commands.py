@@ -259,7 +259,8 @@ def test_cutter_on_a_cells_and_nuclei_image_guesses_the_nucleus_channel_with_an_
     assert sorted(int(labels.values[cy, cx]) for cy, cx in FOUR) == [1, 2, 3, 4]
     assert int(labels.values[FOUR[0][0] + 11, FOUR[0][1]]) > 0  # whole cells, not nuclei
     logged = str(jimport("ij.IJ").getLog())
-    assert ("automatic settings markers 4 detected in channel 1 (nuclei, guessed: its objects lie inside a "
+    # the second channel, counted from 1 as ImageJ counts (the provenance keeps the 0-based index 1)
+    assert ("automatic settings markers 4 detected in channel 2 (nuclei, guessed: its objects lie inside a "
             "larger channel's)") in logged, logged
 
 

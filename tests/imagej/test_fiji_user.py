@@ -217,3 +217,22 @@ def test_the_drift_corrected_movie_keeps_the_value_calibration(clean):
         assert int(out.getBitDepth()) == bits
         assert [kept.getCValue(v) for v in (0, 200)] == [cal.getCValue(v) for v in (0, 200)]
         assert str(kept.getValueUnit()) == str(cal.getValueUnit())
+
+
+def test_the_fiji_script_counts_channels_from_1(clean):
+    """The shipped Threshold script with channel "1" segments the first channel of a two-channel image and "2" the
+    second (ImageJ's numbering; the scripts passed 0-based numbers before)."""
+    import labelfree.imagej as lij
+
+    one = _cells(0)
+    two = np.random.default_rng(1).normal(10, 2, (64, 64)).clip(0)
+    two[(np.mgrid[:64, :64][0] - 16) ** 2 + (np.mgrid[:64, :64][1] - 16) ** 2 < 64] += 100  # one disk only
+    imp = lij.xarray_to_imageplus(to_dataarray(np.stack([one, two]).astype(np.uint8), dims="CYX"), title="pair")
+    imp.show()
+    params = {"method": "otsu", "dark_objects": False, "min_size": 20, "fill_holes": True,
+              "split_touching": False, "rois": "none", "table": False, "advanced_options": False}
+    counts = {}
+    for channel in ("1", "2"):
+        result = _run_script_in_a_macro("LabelFree_Threshold.py", imp, "", channel=channel, **params)
+        counts[channel] = len(np.unique(result.labels.values)) - 1
+    assert counts == {"1": 4, "2": 1}

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from labelfree.imagej.fields import ADVANCED_KEY, command_fields, split_fields
+from labelfree.imagej.fields import ADVANCED_KEY, channel_keys, command_fields, split_fields
 from labelfree.imagej.scripts import ScriptSyntaxError, parse_script_parameters, render_script, script_files
 from labelfree.options import coerce_value
 
@@ -59,8 +59,12 @@ def test_rendered_script_parameters_are_exactly_the_macro_keys(command):
     basic, groups = split_fields(command_fields(command))
     assert 1 <= len(basic) <= 12, f"{command}: {len(basic)} basic fields; a first dialog has at most 12"
     assert [p.name for p in params[1:]] == [f.key for f in basic] + ([ADVANCED_KEY] if groups else [])
+    keys = channel_keys(basic)
     for p, f in zip(params[1:], basic):  # each default, as the script writes it, reads back to the config default
-        assert coerce_value(f, p.attrs["value"]) == coerce_value(f, f.default if f.default is not None else "auto")
+        expected = coerce_value(f, f.default if f.default is not None else "auto")
+        if f.key in keys and isinstance(expected, int):  # a channel number: the script counts from 1, as ImageJ
+            expected += 1
+        assert coerce_value(f, p.attrs["value"]) == expected
     # every parameter has its own description, as plain text
     descriptions = [p.attrs.get("description", "") for p in params[1:]]
     assert all(descriptions) and len(set(descriptions)) == len(descriptions)

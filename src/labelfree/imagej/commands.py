@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import warnings
 from typing import Any, Iterator
 
@@ -357,6 +358,9 @@ def _log_automatic(spec: Any, imp: Any, labels: Any) -> None:
     from labelfree._config import describe_automatic
 
     chosen = describe_automatic(labels.attrs.get("labelfree", {}))
+    # a channel the run names by its index (Cutter's "markers ... detected in channel 1 (nuclei, ...)") is said as
+    # ImageJ counts channels, from 1
+    chosen = re.sub(r"\bin channel (\d+)\b", lambda m: f"in channel {int(m.group(1)) + 1}", chosen)
     if chosen:
         jimport("ij.IJ").log(f"{spec.menu_title} on {imp.getTitle()}: automatic settings {chosen}")
 

@@ -160,8 +160,15 @@ def _quote(text: Any) -> str:
 def _parameter_line(field: Any) -> str:
     from labelfree.options import format_macro_options
 
+    from labelfree.imagej.fields import channel_keys
+
     attrs = []
     value = field.default
+    description = field.help
+    if channel_keys([field]):  # Fiji counts channels from 1: the script shows and passes them so
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = value + 1
+        description = f"{description} Channels count from 1, as in ImageJ."
     if field.kind == "bool":
         type_name, attrs = "boolean", [f"value={'true' if value else 'false'}"]
     elif field.kind == "int" and value is not None:
@@ -174,8 +181,8 @@ def _parameter_line(field: Any) -> str:
             attrs.append("choices={" + ", ".join(_quote(c) for c in field.choices) + "}")
         text = format_macro_options({field.key: value}, [field]).split("=", 1)[1].strip("[]")
         attrs.append(f"value={_quote(text)}")
-    if field.help:
-        attrs.append(f"description={_quote(field.help)}")
+    if description:
+        attrs.append(f"description={_quote(description)}")
     return f"#@ {type_name} ({', '.join(attrs)}) {field.key}"
 
 
