@@ -16,8 +16,8 @@ from labelfree.image import channel_names, labels_like, validate_image
 from labelfree.threshold.auto import inside_box, inside_threshold
 from labelfree.threshold.config import ThresholdConfig
 
-__all__ = ["NoObjectsWarning", "constant_region_labels", "content_box", "segment", "threshold_plane", "tile_box",
-           "whole_plane_config"]
+__all__ = ["BackgroundObjectWarning", "NoObjectsWarning", "constant_region_labels", "content_box", "segment",
+           "threshold_plane", "tile_box", "whole_plane_config"]
 
 
 #: a plane left without objects, at most this fraction of whose pixels lie beyond its automatic threshold, which
@@ -27,6 +27,15 @@ FEW_BEYOND = 0.01
 
 class NoObjectsWarning(UserWarning):
     """A plane gave no objects at its automatic threshold (the warning says why and what to change)."""
+
+
+class BackgroundObjectWarning(UserWarning):
+    """An object of a plane is its background: it covers most of the plane and touches all four edges (objects
+    darker than the background, e.g. brightfield or phase contrast, thresholded as bright ones)."""
+
+
+#: an object covering more than this fraction of its plane, and touching its four edges, is the background
+BACKGROUND_FRACTION = 0.5
 
 
 def threshold_plane(plane: np.ndarray, config: ThresholdConfig, /) -> np.ndarray:
@@ -119,10 +128,43 @@ def segment(
             bar.update(message=f"plane {i + 1}/{len(planes)}")
     if cfg.threshold is None:  # a fixed threshold (a tile of a tiled run) is the caller's to judge
         _warn_if_empty(planes, out, used, cfg)
+        _warn_if_background(out, cfg)
     labels = out.reshape(values.shape)
     extra = {"auto": {"threshold": used[0] if len(used) == 1 else used}} if cfg.threshold is None else {}
     return labels_like(labels, da, dims=tuple(lead) + ("Y", "X"),
                        attrs={"labelfree": provenance("threshold", cfg, extra=extra)})
+
+
+def _background_object(labels: np.ndarray, /) -> float:
+    """The fraction of the plane that its largest object covers when that object touches all four edges, else 0."""
+    if labels.size == 0 or not labels.any():
+        return 0.0
+    counts = np.bincount(labels.ravel())
+    counts[0] = 0
+    big = int(np.argmax(counts))
+    edges = (labels[0], labels[-1], labels[:, 0], labels[:, -1])
+    if not all(np.any(edge == big) for edge in edges):
+        return 0.0
+    return float(counts[big]) / labels.size
+
+
+def _warn_if_background(labels: np.ndarray, cfg: ThresholdConfig, /) -> None:
+    """One :class:`BackgroundObjectWarning` for the planes whose largest object covers more than
+    :data:`BACKGROUND_FRACTION` of the plane and touches its four edges: the background taken for an object."""
+    covered = [(i, f) for i, f in enumerate(map(_background_object, labels)) if f > BACKGROUND_FRACTION]
+    if not covered:
+        return
+    i, fraction = covered[0]
+    where = "" if len(labels) == 1 else f"In {len(covered)} of {len(labels)} planes (first: plane {i}, 0-based),"
+    side = "brighter" if cfg.dark_objects else "darker"
+    fix = "dark_objects=false (--set dark_objects=false)" if cfg.dark_objects else \
+        "dark_objects=true (--set dark_objects=true)"
+    warnings.warn(BackgroundObjectWarning(
+        f"{where or 'In the image,'} one object covers {fraction:.0%} of the plane and touches all four edges: "
+        f"that is the background, not a cell. Are the objects {side} than the background (brightfield, phase "
+        f"contrast: dark cells on a bright field)? Then segment with {fix}; or a strong illumination gradient may "
+        "have lifted one side of the background above the threshold (correct it first, e.g. Fiji's Process > "
+        "Subtract Background)."), stacklevel=3)
 
 
 def _warn_if_empty(planes: np.ndarray, labels: np.ndarray, used: list, cfg: ThresholdConfig, /) -> None:
