@@ -187,3 +187,22 @@ def test_truth_folder_is_an_input(dsb, tmp_path):
     with pytest.raises(InputError, match="is not a folder"):
         run_batch(imgs, pipeline="threshold", out_dir=out, batch={"scheduler": "sync"}, progress=False,
                   truth=truth / "crop0_masks.png")
+
+
+def test_inputs_renamed_apart_keep_the_ground_truth_of_their_file(dsb, tmp_path, capsys):
+    """crop0.tif and crop0.png in one run become crop0_tif and crop0_png; both were 'without ground truth' though
+    truth/crop0_masks.png is there. Each is scored against it now, as eval scores its labels."""
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    shutil.copy(dsb / "imgs" / "crop0.tif", imgs)
+    Image.fromarray(tifffile.imread(dsb / "imgs" / "crop0.tif")).save(imgs / "crop0.png")
+    out = tmp_path / "res"
+    assert main(["batch", str(imgs), *RUN, "-o", str(out), "--truth", str(dsb / "truth"), "-q"]) == 0
+    with open(out / "batch_summary.csv", newline="") as fh:
+        rows = {r["stem"]: r for r in csv.DictReader(fh)}
+    assert sorted(rows) == ["crop0_png", "crop0_tif"]
+    for stem in rows:
+        assert rows[stem]["truth"] == str(dsb / "truth" / "crop0_masks.png")
+        want = _eval_json(capsys, out / f"{stem}_labels.tif", dsb / "truth" / "crop0_masks.png")
+        assert (int(rows[stem]["tp"]), int(rows[stem]["fp"]), int(rows[stem]["fn"])) == (want["tp"], want["fp"],
+                                                                                          want["fn"])

@@ -122,10 +122,13 @@ def find_truths(gt_dir: Path, items: list[BatchInput], /) -> dict[str, Path]:
     from labelfree.errors import InputError
     from labelfree.evaluation.folders import truth_files
 
-    files = truth_files(gt_dir, [it.stem for it in items])
+    own = {it.stem: _file_stem(it) for it in items}
+    files = truth_files(gt_dir, sorted({*own, *filter(None, own.values())}))
     truths = {}
     for item in items:
-        found = list(dict.fromkeys([*([files[item.stem]] if item.stem in files else []), *_seg_folders(gt_dir, item)]))
+        # an input renamed to keep stems apart (a.png and a.tif: a_png, a_tif) has the ground truth of its file's stem
+        key = item.stem if item.stem in files else own[item.stem]
+        found = list(dict.fromkeys([*([files[key]] if key in files else []), *_seg_folders(gt_dir, item)]))
         if len(found) > 1:
             raise InputError(f"The input {item.stem} has {len(found)} ground truths in {gt_dir}: "
                              f"{', '.join(str(f) for f in found)}, so which one to score against is unknown. Keep "
@@ -135,6 +138,16 @@ def find_truths(gt_dir: Path, items: list[BatchInput], /) -> dict[str, Path]:
     if items and not truths:
         raise InputError(_nothing_found(gt_dir, items))
     return truths
+
+
+def _file_stem(item: BatchInput, /) -> str | None:
+    """The stem of an input's file (``a`` of ``a.png``) when the run renamed the input to keep stems apart
+    (``a_png``); None for an input named after its file, and for a position of a multi-position file
+    (``plate_series1``: the file's ground truth is no position's)."""
+    from labelfree.io.outputs import output_stem
+
+    own = output_stem(item.path.name)
+    return own if item.series is None and own != item.stem else None
 
 
 def _nothing_found(gt_dir: Path, items: list[BatchInput], /) -> str:
