@@ -146,3 +146,15 @@ def test_the_zoo_error_for_many_channels_is_short(model, tmp_path):
     assert "the image has ['C0', 'C1', 'C2', 'C3', 'C4', 'C5', ..., 'C255'] (256 in all)" in text
     assert "--channel-names NAME0,NAME1,NAME2,NAME3,NAME4,NAME5,...,NAME255 (256 names)" in text
     assert "labelfree.to_dataarray(array, dims='CYX', channel_names=[...])" in text
+
+
+def test_a_weights_file_given_as_the_zoo_is_said_to_be_one(tmp_path):
+    """--zoo cyto3.pt said "is not a LabelFree model zoo (it has no index.json)"; it now names the file as weights
+    and how to file it in a zoo."""
+    from labelfree.errors import ModelFileError
+    from labelfree.fusion.zoo import ModelZoo
+
+    weights = tmp_path / "cyto3.pt"
+    weights.write_bytes(b"not read")
+    with pytest.raises(ModelFileError, match=r"cyto3.pt is a file, not a LabelFree model zoo .*labelfree zoo add ZOO "):
+        ModelZoo(weights)

@@ -117,6 +117,13 @@ class ModelZoo:
         self.index_path = self.root / INDEX_NAME
         if not self.index_path.is_file():
             if not create:
+                if self.root.is_file():  # a weights file given where the zoo's folder goes
+                    raise ModelFileError(
+                        f"{self.root} is a file, not a LabelFree model zoo (a folder of models and their "
+                        f"{INDEX_NAME}). If it holds cellpose weights, file it in a zoo first: labelfree zoo add ZOO "
+                        f"{self.root} --object cyto --channels NAME (Python: ModelZoo(ZOO, create=True).add(...)), "
+                        "then give the zoo's folder; or give the weights per channel (Python: "
+                        "labelfree.fusion.segment(image, models={'NAME': path})).")
                 what = "does not exist" if not self.root.exists() else f"has no {INDEX_NAME}"
                 raise ModelFileError(f"{self.root} is not a LabelFree model zoo (it {what}). {MAKE_A_ZOO}")
             if self.root.exists() and not self.root.is_dir():
