@@ -233,3 +233,12 @@ def test_calibrated_markers_on_a_subsampled_image_use_its_pixel_size(tmp_path):
     table.write_text(" ,X,Y\n1,10.0,6.0\n")  # ImageJ's Results (calibrated): x 10 µm, y 6 µm
     assert np.asarray(read_markers(table, image=sub)).tolist() == [[6.0, 10.0]]  # 1 µm a pixel
     assert np.asarray(read_markers(table, image=image)).tolist() == [[12.0, 20.0]]  # 0.5 µm a pixel
+
+
+def test_z_planes_given_to_a_channel_pipeline_are_offered_as_channels():
+    """Cutter on a (Z, Y, X) image of two planes said to project or pick a plane; they may be its channels."""
+    import labelfree.cutter
+
+    two = I.to_dataarray(np.zeros((2, 32, 32), np.uint16), dims="ZYX")
+    with pytest.raises(DimensionError, match=r"If the planes are channels .* --dims CYX \(Python: dims='CYX'"):
+        labelfree.cutter.segment(two, markers=np.array([[16.0, 16.0]]))

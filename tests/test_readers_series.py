@@ -230,3 +230,19 @@ def _z_error(image):
     with pytest.raises(DimensionError) as caught:
         validate_image(image, allowed=("T", "C", "Y", "X"), name="Cutter input")
     return str(caught.value)
+
+
+def test_a_plain_tiff_of_few_planes_is_offered_as_channels_too(tmp_path):
+    """A plain 2-plane TIFF (cells and nuclei saved by numpy) was offered --dims TYX or ZYX only; CYX is what it is."""
+    from labelfree.errors import LabelFreeError
+    from labelfree.io import read_image
+
+    path = tmp_path / "two.tif"
+    tifffile.imwrite(path, np.zeros((2, 32, 32), np.uint16))
+    with pytest.raises(LabelFreeError, match=r"--dims ZYX for a z-stack, --dims CYX for channels \(e\.g\. cells and "):
+        read_image(path)
+    many = tmp_path / "many.tif"
+    tifffile.imwrite(many, np.zeros((12, 32, 32), np.uint16))
+    with pytest.raises(LabelFreeError) as err:
+        read_image(many)
+    assert "--dims CYX" not in str(err.value)  # twelve planes: a time-lapse or a z-stack, not channels

@@ -476,9 +476,15 @@ def _extra_dims_hint(extra: Sequence[str], allowed: Sequence[str], dims: Sequenc
                     if tuple(dims) == ("Z", "Y", "X") else
                     " If the planes are really time points, read the file with --dims, naming that axis T instead of "
                     "Z (Fiji: Image > Properties, Frames instead of Slices).")
+        channels = ""
+        if "C" in allowed and "C" not in dims:
+            channels = (" If the planes are channels (e.g. cells and nuclei stored as planes of one file), read the file "
+                        "with --dims " + "".join("C" if d == "Z" else d for d in dims) + " (Python: dims='"
+                        + "".join("C" if d == "Z" else d for d in dims) + "'; Fiji: Image > Properties, Channels "
+                        "instead of Slices).")
         return (" Segment one plane or a projection: pick a plane (Python: image.isel(Z=k)) or make a projection "
                 "(Python: image.max('Z'); Fiji: Image > Stacks > Z Project..., or Image > Duplicate... with one "
-                "slice) and save it as TIFF first." + time)
+                "slice) and save it as TIFF first." + time + channels)
     if "C" in extra:
         return " Select one channel first (labelfree.image.select_channel; CLI --channel)."
     return ""

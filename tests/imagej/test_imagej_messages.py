@@ -158,7 +158,9 @@ def test_a_z_hyperstack_given_to_cutter_is_refused_with_imagejs_menus(fresh):
         lij.run_macro('selectImage("zt"); run("LabelFree Cutter", "n_steps=5 table=false rois=none");')
     said = str(err.value)
     assert said.endswith("Segment one plane or a projection: pick a plane (Image > Duplicate... with one slice) or "
-                         "make a projection (Image > Stacks > Z Project...), then run the command on that image."), said
+                         "make a projection (Image > Stacks > Z Project...), then run the command on that image. If "
+                         "the planes are channels (e.g. cells and nuclei stored as planes of one file), set Image > "
+                         "Properties (Channels instead of Slices)."), said
     assert _not_imagej(said) == [] and "TIFF" not in said
     logged = str(fresh.getLog())
     assert f"LabelFree error: {said}" in logged and _not_imagej(logged) == []
@@ -237,3 +239,10 @@ def test_a_cancelled_dialog_lets_the_macro_go_on_and_return_its_value(fresh):
     assert outcome == {"value": "after cells"}, outcome
     assert "went on" in str(fresh.getLog()) and "LabelFree error" not in str(fresh.getLog())
     assert jimport("ij.WindowManager").getImage("cells-labels") is None  # nothing ran
+
+
+def test_planes_offered_as_channels_name_imagejs_properties():
+    said = ("If the planes are channels (e.g. cells and nuclei stored as planes of one file), read the file with --dims "
+            "CYX (Python: dims='CYX'; Fiji: Image > Properties, Channels instead of Slices).")
+    assert in_imagej_terms(said) == ("If the planes are channels (e.g. cells and nuclei stored as planes of one file), "
+                                     "set Image > Properties (Channels instead of Slices).")

@@ -127,6 +127,9 @@ _IMAGEJ_TERMS = (
                 r"Fiji: Image > Properties, Frames instead of Slices\)|--dims, naming that axis T instead of Z "
                 r"\((?:Python: (?:[^()]|\([^()]*\))*; )?Fiji: Image > Properties, Frames instead of Slices\)))"),
      "set Image > Properties (Frames instead of Slices)"),
+    (re.compile(r"read the file with --dims [A-Z]+ \(Python: dims='[A-Z]+'; Fiji: Image > Properties, Channels instead "
+                r"of Slices\)"),
+     "set Image > Properties (Channels instead of Slices)"),
     # one channel of several: the command's channel key, or ImageJ's own way
     (re.compile(r"\((?:labelfree\.image\.select_channel; CLI --channel|CLI --channel; Python "
                 r"labelfree\.image\.select_channel)\)"),

@@ -265,11 +265,15 @@ def _unknown_axes_message(path: Path, shape: Sequence[int], axes: str) -> str:
         free = [d for d in order if d not in axes]
         examples.append("".join(a if a in "TCZYXS" else (free.pop(0) if free else a) for a in axes))
     movie, stack = examples
+    free = [d for d in "CZT" if d not in axes]
+    channels = "".join(a if a in "TCZYXS" else (free.pop(0) if free else a) for a in axes)
     if movie == stack:  # only the samples (S) are unknown
         say = f"on the command line --dims {movie} (S: the samples, read as channels), in Python dims={movie!r}"
     else:
-        say = (f"on the command line --dims {movie} for a time-lapse or --dims {stack} for a z-stack, in Python "
-               f"read_image(path, dims={movie!r})")
+        few = channels not in (movie, stack) and len(shape) > axes.find("Q") >= 0 and shape[axes.find("Q")] <= 4
+        also = f", --dims {channels} for channels (e.g. cells and nuclei)" if few else ""
+        say = (f"on the command line --dims {movie} for a time-lapse or --dims {stack} for a z-stack{also}, in "
+               f"Python read_image(path, dims={movie!r})")
     return (f"{path.name} holds an array of shape {tuple(shape)} whose axes {axes!r} are not recorded in the file; "
             f"say what they are, one letter per axis: {say}; or open it in Fiji, set Image > Properties "
             "(Channels, Slices, Frames) and save it as TIFF.")
