@@ -8,8 +8,8 @@ patches. torch is imported only when a network is built.
 
 from labelfree.cutter.config import LOSS_PRESETS, CutterConfig
 from labelfree.cutter.graphcut import graph_cut_mask
-from labelfree.cutter.markers import detect_markers, markers_from_labels, markers_from_points
-from labelfree.cutter.prepare import MarkerWarning
+from labelfree.cutter.markers import (AutoMarkerWarning, MarkerWarning, detect_markers, markers_from_labels,
+                                     markers_from_points)
 from labelfree.cutter.segment import fit, segment
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "graph_cut_mask",
     "load_model",
     "MarkerWarning",
+    "AutoMarkerWarning",
 ]
 
 

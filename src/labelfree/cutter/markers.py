@@ -3,13 +3,15 @@
 Markers are (N, 2) float arrays of (row, col) = (y, x) pixel positions. They come
 from points given by the user, from a nucleus label image (centroids), or are
 detected in a nucleus image: automatically (thresholding and de-clumping the nuclei
-at the size they are found to have), by determinant-of-Hessian blob detection (the
-authors' ``blob_detection``) or by thresholding with given sizes.
+at the size they are found to have; checked, and an uneven background subtracted), by
+determinant-of-Hessian blob detection (the authors' ``blob_detection``) or by thresholding
+with given sizes.
 """
 
 from __future__ import annotations
 
 import logging
+import warnings
 
 import numpy as np
 from scipy import ndimage as ndi
@@ -19,7 +21,7 @@ from labelfree.errors import ConstantImageError, DimensionError, InputError
 
 __all__ = ["check_markers", "markers_from_points", "markers_from_labels", "detect_markers", "markers_to_labels",
            "guess_nucleus_channel", "split_binary_mask", "drop_repeated_points", "marker_pixels", "on_foreground",
-           "looks_swapped", "points_array"]
+           "looks_swapped", "points_array", "MarkerWarning", "AutoMarkerWarning"]
 
 log = logging.getLogger(__name__)
 
@@ -273,7 +275,11 @@ def detect_markers(
         the background (touching nuclei do not inflate it); objects smaller than
         ``0.2 pi R^2`` are removed and touching nuclei split by distance-transform
         watershed with centres at least ``R / 2`` apart; one marker per centroid.
-        ``min_sigma``, ``max_sigma``, ``threshold`` and ``log_scale`` are not used.
+        An :class:`AutoMarkerWarning` says when the objects found are probably not
+        nuclei: their peaks less than :data:`CHECK_CONTRAST` noise units above the
+        background (an image of noise, or an uneven background), or their solidity
+        below :data:`CHECK_SOLIDITY` (whole cells). ``min_sigma``, ``max_sigma``,
+        ``threshold`` and ``log_scale`` are not used.
         ``"blob"``: z-score, determinant-of-Hessian blobs between ``min_sigma`` and
         ``max_sigma`` (px) with response ``threshold``, kept where the smoothed
         image is above its mean (the authors' method). ``"threshold"``: Otsu mask,
@@ -336,6 +342,13 @@ def _objects(image: np.ndarray, name: str = "nucleus image") -> np.ndarray:
     The floor matters where objects are few or the noise strong: Otsu then splits the
     background itself. (It is measured on the image, not its logarithm, which spreads the
     low counts of the background.)"""
+    return _object_parts(image, name)[0]
+
+
+def _object_parts(image: np.ndarray, name: str = "nucleus image") -> tuple[np.ndarray, float, np.ndarray, float,
+                                                                           float]:
+    """:func:`_objects`'s mask, with what its checks need: (mask, the fraction of the image above Otsu's
+    threshold, the image smoothed by 1 px, its background and noise)."""
     from skimage.filters import threshold_otsu
 
     from labelfree.cutter.graphcut import background_and_noise
@@ -345,14 +358,117 @@ def _objects(image: np.ndarray, name: str = "nucleus image") -> np.ndarray:
     smooth = ndi.gaussian_filter(_zscore(np.log1p(x - x.min()), name), 1.0)
     linear = ndi.gaussian_filter(x, 1.0)
     background, noise = background_and_noise(linear)
-    return fill_holes((smooth > threshold_otsu(smooth)) & (linear > background + _AUTO_NOISE_FLOOR * noise))
+    otsu = smooth > threshold_otsu(smooth)
+    mask = fill_holes(otsu & (linear > background + _AUTO_NOISE_FLOOR * noise))
+    return mask, float(otsu.mean()), linear, background, noise
+
+
+#: checks of automatic detection: the detected objects' peaks stand, area-weighted on average, at least this many
+#: noise units above the background (measured: nuclei 8.7 (faint synthetic) to 135 (HeLa); pure noise and GOWT1
+#: on a background ramp 3.3-3.7)
+CHECK_CONTRAST = 5.0
+#: ... the background is uneven when the medians of a 4 x 4 grid of tiles span more than this many pixel-noise
+#: units (nuclei images 1-3.5, GOWT1 on a ramp 15-29, pure noise 0.1)
+CHECK_UNEVEN = 6.0
+#: ... nuclei are compact: area-weighted solidity of the objects at least this (nuclei 0.85 (dense DSB2018)
+#: to 0.97, whole MSC cells 0.61)
+CHECK_SOLIDITY = 0.7
+
+
+class MarkerWarning(UserWarning):
+    """Cutter's markers are probably not what was meant: the same points in every frame of a movie,
+    or no marker on the foreground of a frame (whose labels are then empty)."""
+
+
+class AutoMarkerWarning(MarkerWarning):
+    """Automatically detected markers are probably wrong: the objects found are no brighter than noise
+    (no nuclei, or an uneven background), or are not compact like nuclei (whole cells)."""
+
+
+def _background_spread(image: np.ndarray) -> float:
+    """How far the background varies across an image: the span of the medians of a 4 x 4 grid of tiles
+    in units of the pixel noise (1.4826 MAD of neighbour differences / sqrt 2)."""
+    x = np.asarray(image, dtype=np.float64)
+    h, w = x.shape
+    if min(h, w) < 8:
+        return 0.0
+    noise = 1.4826 * float(np.median(np.abs(np.diff(x, axis=1)))) / np.sqrt(2.0)
+    medians = [np.median(x[i * h // 4:(i + 1) * h // 4, j * w // 4:(j + 1) * w // 4])
+               for i in range(4) for j in range(4)]
+    span = float(np.ptp(medians))
+    return span / noise if noise > 0 else (np.inf if span > 0 else 0.0)
+
+
+#: an uneven background is estimated as this percentile of each tile of a grid of this many x this many tiles
+_FLAT_PERCENTILE = 10.0
+_FLAT_GRID = 8
+
+
+def _flatten_background(image: np.ndarray) -> np.ndarray:
+    """``image`` less its smooth background: the :data:`_FLAT_PERCENTILE` th percentile of each tile of a
+    :data:`_FLAT_GRID` x :data:`_FLAT_GRID` grid (background where nuclei cover less of a tile than that),
+    interpolated linearly between the tiles' centres; the median of the tiles' values added back."""
+    x = np.asarray(image, dtype=np.float64)
+    h, w = x.shape
+    g = _FLAT_GRID
+    tiles = np.array([[np.percentile(x[i * h // g:(i + 1) * h // g, j * w // g:(j + 1) * w // g], _FLAT_PERCENTILE)
+                       for j in range(g)] for i in range(g)])
+    background = ndi.zoom(tiles, (h / g, w / g), order=1, mode="nearest", grid_mode=True)
+    return x - background[:h, :w] + float(np.median(tiles))
+
+
+def _check_objects(image: np.ndarray, parts: tuple) -> tuple[str, str] | None:
+    """What is wrong with the objects automatic detection found, as (kind, an :class:`AutoMarkerWarning`'s
+    text), or None: their peaks are noise (:data:`CHECK_CONTRAST`; kind "uneven" where the background is
+    uneven (:data:`CHECK_UNEVEN`), else "noise"), or they are not compact (kind "cells",
+    :data:`CHECK_SOLIDITY`: whole cells)."""
+    mask, otsu, linear, background, noise = parts
+    labels, n = ndi.label(mask)
+    if n == 0:
+        return None
+    areas = np.bincount(labels.ravel(), minlength=n + 1)[1:]
+    peaks = (np.asarray(ndi.maximum(linear, labels, np.arange(1, n + 1))) - background) / noise
+    contrast = float(np.average(peaks, weights=areas))
+    if contrast < CHECK_CONTRAST:
+        found = (f"Automatic marker detection found {n} object(s), but they stand out of the background by "
+                 f"{contrast:.1f} noise units on average (nuclei: {CHECK_CONTRAST:g} or more)")
+        spread = _background_spread(image)
+        if spread > CHECK_UNEVEN:
+            return "uneven", (
+                f"{found}, and the background is uneven: it varies by {spread:.0f} noise units across the image "
+                f"and Otsu's threshold puts {otsu:.0%} of it in the foreground, so no one threshold separates "
+                "the nuclei. Check the illumination (flat-field correct the image or subtract its background, "
+                "e.g. Fiji's Process > Subtract Background), or give markers.")
+        return "noise", (f"{found}: the image seems to hold no nuclei, only noise. Check that it is the nucleus "
+                         "image (nucleus_channel), or give markers.")
+    solidity = _compactness(*_significant(mask))
+    if 0 < solidity < CHECK_SOLIDITY:
+        return "cells", (
+            f"Automatic marker detection found objects of solidity {solidity:.2f} (area / convex hull area; "
+            f"nuclei 0.8-0.97, whole cells about 0.5-0.6): the image seems to show whole cells, not nuclei, "
+            "and a cell may get several markers. Give the nucleus channel (nucleus_channel) or markers.")
+    return None
 
 
 def _auto_markers(image: np.ndarray) -> np.ndarray:
     """``detect_markers(method="auto")``: one centroid per nucleus, scaled to the nuclei found."""
     from labelfree.labels import declump, remove_small_objects, weighted_median
 
-    mask = _objects(image)
+    parts = _object_parts(image)
+    problem = _check_objects(image, parts)
+    if problem and problem[0] == "uneven" and min(image.shape) >= 4 * _FLAT_GRID:  # again without the background
+        flat = _flatten_background(image)
+        flat_parts = _object_parts(flat)
+        if _check_objects(flat, flat_parts) is None:
+            parts = flat_parts
+            problem = (problem[0], problem[1].split(" Check the illumination")[0] + (
+                " The markers were detected after subtracting a smooth background (the "
+                f"{_FLAT_PERCENTILE:g}th percentile of each of {_FLAT_GRID} x {_FLAT_GRID} tiles, interpolated): "
+                "check them, and correct the illumination (flat-field correct the image or subtract its background, "
+                "e.g. Fiji's Process > Subtract Background) or give markers."))
+    if problem:
+        warnings.warn(AutoMarkerWarning(problem[1]), stacklevel=3)
+    mask = parts[0]
     labels, n = ndi.label(mask)
     if n == 0:
         return np.zeros((0, 2))

@@ -17,7 +17,8 @@ from labelfree.cutter.config import CutterConfig
 from labelfree.cutter.dataset import PatchSet, build_patch_set
 from labelfree.cutter.graphcut import graph_cut_mask, local_contrast_probability, normalize_intensity, snr_probability
 from labelfree.cutter.markers import (
-    check_markers, detect_markers, looks_swapped, marker_pixels, markers_from_labels, on_foreground, points_array,
+    MarkerWarning, check_markers, detect_markers, looks_swapped, marker_pixels, markers_from_labels, on_foreground,
+    points_array,
 )
 from labelfree.errors import ConfigError, DimensionError, InputError
 from labelfree.image import channel_index, channel_names, select_channel
@@ -47,11 +48,6 @@ RIDGE_DEPTH = 2.5
 RIDGE_FLOOR = 0.5
 #: the automatic window is the largest whose marker coverage is within this fraction of the best window's
 PEAK_WINDOW_GAIN = 0.02
-
-
-class MarkerWarning(UserWarning):
-    """Cutter's markers are probably not what was meant: the same points in every frame of a movie,
-    or no marker on the foreground of a frame (whose labels are then empty)."""
 
 
 @dataclasses.dataclass
@@ -474,13 +470,28 @@ def _warn_if_nothing_marked(mask: np.ndarray, markers: np.ndarray, t: int | None
 @contextlib.contextmanager
 def one_warning_for_unmarked_frames(n_frames: int, /) -> Iterator[None]:
     """Frames of a movie (of ``n_frames``) prepared inside it that have no marker on their foreground are said in
-    one :class:`MarkerWarning` at its end, naming the frames (one warning per frame flooded the ImageJ Log)."""
+    one :class:`MarkerWarning` at its end, naming the frames (one warning per frame flooded the ImageJ Log); so are
+    the checks of automatic marker detection (:class:`labelfree.cutter.markers.AutoMarkerWarning`), the first
+    frame's said with how many frames gave one."""
+    from labelfree.cutter.markers import AutoMarkerWarning
+
     gathered: list[tuple[int, str, bool]] = []
     token = _UNMARKED.set(gathered)
     try:
-        yield
+        with warnings.catch_warnings(record=True) as caught:  # automatic detection's checks, frame by frame
+            warnings.simplefilter("always")
+            yield
     finally:
         _UNMARKED.reset(token)
+    autos = [w for w in caught if issubclass(w.category, AutoMarkerWarning)]
+    for w in caught:  # the others as they were given
+        if not issubclass(w.category, AutoMarkerWarning):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
+    if autos:
+        text = str(autos[0].message)
+        if n_frames > 1:  # (a frame may be looked at twice: for the cell size, then for its markers)
+            text = f"In the {n_frames}-frame movie (said once, for the first frame it concerns): {text}"
+        warnings.warn(AutoMarkerWarning(text), stacklevel=4)
     if not gathered:
         return
     if len(gathered) == 1:

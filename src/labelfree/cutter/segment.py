@@ -377,11 +377,12 @@ def _prepare_valid(da: xr.DataArray, /, *, markers: Any, config: Any, mask: Any,
     cfg = _without_blank_channels(da, cfg)
     if n_channels is not None:
         _check_model_channels(da, cfg, n_channels)
-    cfg, record, masks = resolve_scale(da, cfg, markers=markers, mask=mask, scribbles=scribbles, cell_radius=cell_radius)
     stacked = "T" in da.dims
     n = da.sizes["T"] if stacked else 1
     frames = []
-    with one_warning_for_unmarked_frames(n):
+    with one_warning_for_unmarked_frames(n):  # the scale's detections and the frames' alike
+        cfg, record, masks = resolve_scale(da, cfg, markers=markers, mask=mask, scribbles=scribbles,
+                                           cell_radius=cell_radius)
         for t in range(n):
             frame = da.isel(T=t) if stacked else da
             frame_mask = masks[t] if t in masks else _per_frame(mask, n, t, "mask", stacked)
