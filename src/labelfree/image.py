@@ -478,8 +478,8 @@ def _extra_dims_hint(extra: Sequence[str], allowed: Sequence[str], dims: Sequenc
                     "Z (Fiji: Image > Properties, Frames instead of Slices).")
         channels = ""
         if "C" in allowed and "C" not in dims:
-            channels = (" If the planes are channels (e.g. cells and nuclei stored as planes of one file), read the file "
-                        "with --dims " + "".join("C" if d == "Z" else d for d in dims) + " (Python: dims='"
+            channels = (" If the planes are channels (e.g. cells and nuclei stored as planes of one file), read the "
+                        "file with --dims " + "".join("C" if d == "Z" else d for d in dims) + " (Python: dims='"
                         + "".join("C" if d == "Z" else d for d in dims) + "'; Fiji: Image > Properties, Channels "
                         "instead of Slices).")
         return (" Segment one plane or a projection: pick a plane (Python: image.isel(Z=k)) or make a projection "

@@ -242,7 +242,7 @@ def test_a_cancelled_dialog_lets_the_macro_go_on_and_return_its_value(fresh):
 
 
 def test_planes_offered_as_channels_name_imagejs_properties():
-    said = ("If the planes are channels (e.g. cells and nuclei stored as planes of one file), read the file with --dims "
-            "CYX (Python: dims='CYX'; Fiji: Image > Properties, Channels instead of Slices).")
+    said = ("If the planes are channels (e.g. cells and nuclei stored as planes of one file), read the file with "
+            "--dims CYX (Python: dims='CYX'; Fiji: Image > Properties, Channels instead of Slices).")
     assert in_imagej_terms(said) == ("If the planes are channels (e.g. cells and nuclei stored as planes of one file), "
                                      "set Image > Properties (Channels instead of Slices).")
