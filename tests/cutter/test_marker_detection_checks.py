@@ -123,3 +123,12 @@ def test_a_movie_of_noise_gives_one_warning_not_one_per_frame():
     said = [str(w.message) for w in caught if issubclass(w.category, AutoMarkerWarning)]
     assert len(said) == 1 and "only noise" in said[0]
     assert said[0].startswith("In the 3-frame movie (said once, for the first frame it concerns): ")
+
+
+def test_no_markers_found_says_nuclei_must_be_bright_and_even():
+    from labelfree.cutter.markers import check_markers
+    from labelfree.errors import InputError
+
+    with pytest.raises(InputError, match=r"bright nuclei on a dark background: invert .*Edit > Invert.*Subtract "
+                                         r"Background"):
+        check_markers(np.zeros((0, 2)), shape=(32, 32))

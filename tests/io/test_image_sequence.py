@@ -98,14 +98,16 @@ def test_micro_manager_names(tmp_path):
     assert [int(v) for v in movie.values[:, 0, 0]] == [1, 2, 3]
     several = [f"img_channel{c:03d}_position000_time{t:09d}_z000.tif" for c in range(2) for t in range(3)]
     with pytest.raises(InputError, match=r"differ in 2 numbers \(after 'img_channel': 0 to 1, after '_time': "
-                                         r"0 to 2\)"):
+                                         r"0 to 2\)") as err:
         read_image(_frames(tmp_path / "several", several))
+    assert "run labelfree batch" in str(err.value)
 
 
 def test_two_name_patterns_are_listed(tmp_path):
     folder = _frames(tmp_path / "mixed", ["t000.tif", "t001.tif", "t002.tif", "t000_labels.tif"])
-    with pytest.raises(InputError, match=r"2 name patterns \(3 like t000.tif; 1 like t000_labels.tif\)"):
+    with pytest.raises(InputError, match=r"2 name patterns \(3 like t000.tif; 1 like t000_labels.tif\)") as err:
         read_image(folder)
+    assert f"each image of the folder on its own, run labelfree batch {folder} --pipeline NAME" in str(err.value)
 
 
 def test_a_folder_without_tiff_frames(tmp_path):

@@ -41,7 +41,9 @@ def check_markers(markers: np.ndarray, /, *, shape: tuple[int, int]) -> np.ndarr
     if pts.size == 0:
         raise InputError(
             "No markers were given or found: Cutter needs one marker per cell. Give points, a "
-            "nucleus label image, or a nucleus channel in which nuclei can be detected."
+            "nucleus label image, or a nucleus channel in which nuclei can be detected (bright nuclei on a dark "
+            "background: invert an image of dark nuclei first, e.g. Fiji's Edit > Invert, and even out a strong "
+            "illumination gradient, e.g. Process > Subtract Background)."
         )
     h, w = shape
     if _is_marker_image(pts) and pts.shape[-2:] != (h, w):

@@ -76,7 +76,8 @@ def sequence_files(folder: str | os.PathLike[str], /) -> list[Path]:
         raise InputError(
             f"{folder} holds image files of {len(groups)} name patterns ({shown}); a folder is read as one movie "
             "whose file names differ only in the frame number. Move the frames of the movie into a folder of "
-            "their own, or give a single file.")
+            "their own, or give a single file. To segment each image of the folder on its own, run labelfree batch "
+            f"{folder} --pipeline NAME -o OUT.")
     numbers = [[int(x) for x in _NUMBER.findall(name)] for name in names]
     varying = [i for i in range(len(numbers[0])) if len({row[i] for row in numbers}) > 1]
     if len(varying) > 1:
@@ -88,7 +89,8 @@ def sequence_files(folder: str | os.PathLike[str], /) -> list[Path]:
             "they are several channels, positions or z planes, not the frames of one movie. Move the files of "
             "one position and channel into a folder of their own (one number left: the time point), or open the "
             "folder in Fiji (File > Import > Image Sequence or Bio-Formats) and save a hyperstack with "
-            "File > Save As > Tiff.")
+            f"File > Save As > Tiff. To segment each image of the folder on its own, run labelfree batch {folder} "
+            "--pipeline NAME -o OUT.")
     skipped = len(entries) - len(names)
     if skipped:
         log.info("%s: %d frames (%s to %s); %d other file(s) are not frames.", folder, len(names), names[0],
