@@ -34,7 +34,8 @@ def test_dark_cells_thresholded_as_bright_ones_are_said_to_be_the_background(gow
     labels, said = _said(inverted)
     assert int(labels.max()) == 1 and len(said) == 1  # the background is the one object
     text = str(said[0].message)
-    assert "covers 100% of the plane and touches all four edges" in text and "dark_objects=true" in text
+    assert "covers 100% of the plane and touches all four edges" in text
+    assert "dark_objects set to true (--set dark_objects=true)" in text
     labels, said = _said(inverted, dark_objects=True)  # the advice works: the nuclei, no warning
     assert int(labels.max()) > 5 and not said
 
@@ -44,4 +45,9 @@ def test_bright_nuclei_and_a_movie_say_which_planes(gowt1):
     inverted = gowt1.max() - gowt1
     movie = to_dataarray(np.stack([gowt1, inverted, inverted]), dims="TYX")
     (warning,) = _said(movie)[1]
-    assert str(warning.message).startswith("In 2 of 3 planes (first: plane 1, 0-based), one object covers")
+    assert str(warning.message).startswith("In 2 of 3 planes; in plane 1 (0-based), one object covers")
+    from labelfree.imagej.terms import in_imagej_terms
+
+    assert in_imagej_terms(str(warning.message)).startswith(
+        "In 2 of 3 planes; in plane 2 (the stack's planes, counted from 1), one object covers")
+    assert "dark_objects set to true (dark_objects=true)" in in_imagej_terms(str(warning.message))

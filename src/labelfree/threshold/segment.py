@@ -156,10 +156,10 @@ def _warn_if_background(labels: np.ndarray, cfg: ThresholdConfig, /) -> None:
     if not covered:
         return
     i, fraction = covered[0]
-    where = "" if len(labels) == 1 else f"In {len(covered)} of {len(labels)} planes (first: plane {i}, 0-based),"
+    where = "" if len(labels) == 1 else f"In {len(covered)} of {len(labels)} planes; in plane {i} (0-based),"
     side = "brighter" if cfg.dark_objects else "darker"
-    fix = "dark_objects=false (--set dark_objects=false)" if cfg.dark_objects else \
-        "dark_objects=true (--set dark_objects=true)"
+    fix = "dark_objects set to false (--set dark_objects=false)" if cfg.dark_objects else \
+        "dark_objects set to true (--set dark_objects=true)"
     warnings.warn(BackgroundObjectWarning(
         f"{where or 'In the image,'} one object covers {fraction:.0%} of the plane and touches all four edges: "
         f"that is the background, not a cell. Are the objects {side} than the background (brightfield, phase "
