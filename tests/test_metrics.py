@@ -141,3 +141,22 @@ def test_eval_cli_warns_when_the_ground_truth_has_no_objects(tmp_path, capsys):
     assert main(["eval", str(tmp_path / "pred.tif"), str(tmp_path / "gt.tif"), "--only-annotated"]) == 0
     err = capsys.readouterr().err
     assert "labelfree: warning: the ground truth has no objects in the 1 scored frame (every pixel is 0)" in err
+
+
+def test_an_intensity_image_with_zeros_is_said_to_be_one(shared_data):
+    """DSB 2018's nucleus image given as the prediction (it holds zeros) was scored as 233 objects without a word."""
+    import tifffile
+
+    from labelfree.metrics import label_image_problems
+
+    path = shared_data / "misc" / "stardist_dsb2018" / "img2d.tif"
+    if not path.is_file():
+        pytest.skip(f"{path} is absent")
+    image = tifffile.imread(path)
+    assert (image == 0).any()
+    (said,) = label_image_problems(image, name="img2d.tif")
+    assert said.startswith("img2d.tif looks like an intensity image, not a label image")
+    assert label_image_problems(tifffile.imread(path.with_name("mask2d.tif"))) == []
+    blocks = (np.arange(64 * 64).reshape(64, 64) // 4 % 16 + 1).astype(np.uint16)  # objects 4 px wide, all touching
+    blocks[0] = 0  # a row of background
+    assert label_image_problems(blocks) == []

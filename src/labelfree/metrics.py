@@ -281,13 +281,29 @@ def _which(indices: list[int], n: int) -> str:
     return f" in frame(s) {shown}"
 
 
+#: an image whose horizontally neighbouring object pixels differ in more than this fraction of the pairs is an
+#: intensity image (a label image's differ only where two objects touch: a few percent)
+INTENSITY_MIXED = 0.5
+
+
+def _mixed_neighbours(plane: np.ndarray, /) -> float:
+    """The fraction of horizontally neighbouring pairs of object pixels (both non-zero) that hold different values
+    (0 when there are fewer than 100 such pairs)."""
+    left, right = plane[..., :-1], plane[..., 1:]
+    both = (left != 0) & (right != 0)
+    n = int(np.count_nonzero(both))
+    return float(np.count_nonzero(left[both] != right[both])) / n if n >= 100 else 0.0
+
+
 def label_image_problems(labels: Any, /, *, name: str = "the label image") -> list[str]:
     """Signs that ``labels`` is not an instance label image, as sentences (empty: none found).
 
-    Two mistakes score without an error but give numbers that mean nothing:
+    Three mistakes score without an error but give numbers that mean nothing:
 
     * no background: not one pixel is 0, as in a raw intensity image (every grey
       level then counts as an object);
+    * an intensity image with some zeros: most neighbouring object pixels differ
+      (more than :data:`INTENSITY_MIXED` of the pairs);
     * a binary mask: every object pixel holds the same value, spread over several
       separate regions (each of at least :data:`MASK_REGION_MIN_PIXELS` pixels), which
       is scored as one object per frame.
@@ -325,6 +341,15 @@ def label_image_problems(labels: Any, /, *, name: str = "the label image") -> li
             f"objects; a raw intensity image is scored as if every grey level were an object ({len(present)} here)."
         )
     objects = present[present != 0]
+    if len(objects) > 1 and not full:
+        mixed = [t for t, plane in enumerate(planes) if _mixed_neighbours(plane) > INTENSITY_MIXED]
+        if mixed:
+            problems.append(
+                f"{name} looks like an intensity image, not a label image: side by side, most object pixels hold "
+                f"different values{_which(mixed, len(planes))} ({len(present)} different values), where a label "
+                "image holds one value per object. It is scored as if every grey level were an object; give the "
+                "label image (e.g. the _labels.tif a LabelFree command writes), not the image it segmented."
+            )
     if len(objects) == 1:
         structure = np.ones((3, 3), bool)
         split = []
