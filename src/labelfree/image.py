@@ -38,6 +38,8 @@ from labelfree.errors import (
 
 __all__ = [
     "DIMS",
+    "CHANNEL_LAST_MIN_SIDE",
+    "looks_channel_last",
     "SUPPORTED_DTYPES",
     "to_dataarray",
     "validate_image",
@@ -218,7 +220,7 @@ def to_dataarray(
         else:
             raise DimensionError(_no_dims_message(arr.shape))
     dims_t = _parse_dims(dims, arr.ndim)
-    if _channel_last(arr.shape) and dims_t[-1] in ("Y", "X"):
+    if looks_channel_last(arr.shape) and dims_t[-1] in ("Y", "X"):
         log.warning("dims=%r name the last axis of the %s array %s, %d pixels wide; an array of this shape is "
                     "usually channel-last colour, as skimage.io.imread and PIL give: dims=%r.", "".join(dims_t),
                     "x".join(map(str, arr.shape)), dims_t[-1], arr.shape[-1], _channel_last_dims(arr.ndim))
@@ -241,10 +243,15 @@ def refuse_path(data: Any, /, *, what: str = "an image", hint: str = "") -> None
                          f"labelfree.io.read_image(path){hint}.")
 
 
-def _channel_last(shape: Sequence[int]) -> bool:
-    """True for the shape of a channel-last colour image: (Y, X, C) or (T/Z, Y, X, C) with 1 to 4 channels
-    last after two axes of at least 16 pixels (as ``skimage.io.imread`` and PIL give an RGB or RGBA image)."""
-    return len(shape) in (3, 4) and 1 <= shape[-1] <= 4 and min(shape[-3:-1]) >= 16
+#: a plain array whose last axis (1 to 4 long) follows two of at least this many pixels is channel-last colour
+CHANNEL_LAST_MIN_SIDE = 16
+
+
+def looks_channel_last(shape: Sequence[int], /, *, channels: Sequence[int] = (1, 2, 3, 4)) -> bool:
+    """True for the shape of a channel-last colour image: (Y, X, C) or (T/Z, Y, X, C) with a last axis of one of
+    ``channels`` lengths after two axes of at least :data:`CHANNEL_LAST_MIN_SIDE` pixels (as ``skimage.io.imread``
+    and PIL give an RGB or RGBA image)."""
+    return len(shape) in (3, 4) and shape[-1] in channels and min(shape[-3:-1]) >= CHANNEL_LAST_MIN_SIDE
 
 
 def _channel_last_dims(ndim: int) -> str:
@@ -256,7 +263,7 @@ def _no_dims_message(shape: tuple[int, ...]) -> str:
     ndim = len(shape)
     where = (" Where a function has no dims= parameter, wrap it with labelfree.to_dataarray(array, dims=...) "
              "first.")
-    if _channel_last(shape):
+    if looks_channel_last(shape):
         suggest = _channel_last_dims(ndim)
         other = " (or 'ZYXC' for a z-stack)" if ndim == 4 else ""
         return (f"A {ndim}-D array needs dims=..., one letter per axis from T, C, Z, Y, X (shape {shape}). Its last "

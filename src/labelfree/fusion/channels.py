@@ -18,7 +18,7 @@ from typing import Any, Sequence
 import numpy as np
 import xarray as xr
 
-from labelfree.image import to_dataarray, validate_image
+from labelfree.image import looks_channel_last, to_dataarray, validate_image
 
 __all__ = ["with_channel_axis", "file_channel_name", "unmatched_channels_message", "short_names"]
 
@@ -26,8 +26,6 @@ log = logging.getLogger(__name__)
 
 _TIFF_SUFFIXES = (".tif", ".tiff", ".btf")
 
-#: a plain array whose last axis (3 or 4 long) follows two of at least this many pixels holds colour channels last
-COLOUR_MIN_SIDE = 16
 #: the names of channel-last colour channels, as the readers name a colour file's (labelfree.io)
 _COLOUR_NAMES = ("R", "G", "B", "A")
 
@@ -53,10 +51,10 @@ def _words(names: Sequence[str], sep: str, /, *, limit: int = 8) -> str:
 
 def _channel_last_dims(image: Any) -> str | None:
     """"YXC" or "TYXC" for a plain array with colour channels last (skimage.io.imread, PIL: a last axis of
-    3 or 4 after two of at least :data:`COLOUR_MIN_SIDE` pixels), else None. Read as (C, Y, X) such an
-    array would be hundreds of channels of planes 3 or 4 pixels wide."""
+    3 or 4, :func:`labelfree.image.looks_channel_last`), else None. Read as (C, Y, X) such an array would be
+    hundreds of channels of planes 3 or 4 pixels wide."""
     shape = tuple(np.shape(image))
-    if len(shape) in (3, 4) and shape[-1] in (3, 4) and min(shape[-3:-1]) >= COLOUR_MIN_SIDE:
+    if looks_channel_last(shape, channels=(3, 4)):
         return "YXC" if len(shape) == 3 else "TYXC"
     return None
 

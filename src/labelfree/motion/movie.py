@@ -8,7 +8,7 @@ import numpy as np
 import xarray as xr
 
 from labelfree.errors import ConstantImageError, DimensionError, DTypeError, EmptyImageError, NonFiniteError
-from labelfree.image import SUPPORTED_DTYPES, refuse_path, to_dataarray
+from labelfree.image import CHANNEL_LAST_MIN_SIDE, SUPPORTED_DTYPES, looks_channel_last, refuse_path, to_dataarray
 
 __all__ = ["as_movie", "check_not_uniform"]
 
@@ -84,14 +84,10 @@ def as_movie(movie: Any, /) -> xr.DataArray:
     return da
 
 
-#: a plain array whose last axis (3 or 4 long: RGB, RGBA) follows one of at least this many pixels is colour
-COLOUR_MIN_SIDE = 16
-
-
 def _refuse_channel_last(shape: tuple[int, ...]) -> None:
     """DimensionError for a plain colour image (Y, X, C) or colour time-lapse (T, Y, X, C) given to Motion,
     which would otherwise read Y as time and take frames 3 or 4 pixels wide."""
-    if len(shape) == 3 and shape[-1] in (3, 4) and shape[-2] >= COLOUR_MIN_SIDE:
+    if len(shape) == 3 and shape[-1] in (3, 4) and shape[-2] >= CHANNEL_LAST_MIN_SIDE:  # whatever the frame count
         raise DimensionError(
             f"Motion got an array of shape {shape}: read as (T, Y, X) its frames would be {shape[-1]} pixels wide, "
             "so it looks like one colour image (Y, X, C), as skimage.io.imread and PIL give them. Motion needs a "
@@ -99,7 +95,7 @@ def _refuse_channel_last(shape: tuple[int, ...]) -> None:
             "colour movie (T, Y, X, C) give movie[..., k]. A movie whose frames really are that narrow: "
             "labelfree.to_dataarray(movie, dims='TYX')."
         )
-    if len(shape) == 4 and shape[-1] <= 4 and min(shape[1:3]) >= COLOUR_MIN_SIDE:
+    if len(shape) == 4 and looks_channel_last(shape):
         what = "one channel" if shape[-1] == 1 else f"{shape[-1]} colour channels"
         raise DimensionError(
             f"Motion segments a grey (T, Y, X) time-lapse; the array of shape {shape} looks like a time-lapse with "
