@@ -112,3 +112,17 @@ def test_real_seg_frames_are_scored_at_their_T(shared_data):
     assert evaluate(pred, truth)["f1"] == 1.0
     with pytest.raises(DimensionError, match="do not overlap"):
         evaluate(pred[:3], truth)
+
+
+def test_spacing_is_read_from_the_coordinates_not_a_stale_scale_attribute():
+    """Labels of a subsampled image (``img[:, ::2, ::2]`` keeps the ``scale`` attribute of ``img``) against ground
+    truth of that pixel size: the coordinates' spacing is the calibration, as ``labelfree.image.scale_of`` reads it
+    (the stale attribute made the two look like other pixel sizes)."""
+    labels = _movie_labels(3)
+    fine = to_dataarray(np.repeat(np.repeat(labels, 2, axis=1), 2, axis=2), dims="TYX", scale=0.5, units="µm")
+    pred = fine[:, ::2, ::2]  # coordinates 0, 1, 2, ...: step 1 µm, attribute still 0.5
+    assert pred["Y"].attrs["scale"] == 0.5
+    truth = to_dataarray(labels, dims="TYX", scale=1.0, units="µm")[:, 8:, 4:]
+    expected = evaluate(np.asarray(pred)[:, 8:, 4:], np.asarray(truth))
+    assert expected["f1"] == 1.0
+    assert evaluate(pred, truth) == expected

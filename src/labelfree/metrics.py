@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
+from labelfree._coords import attr_scale, coord_values, even_step
 from labelfree.errors import DimensionError, DTypeError, InputError
 
 __all__ = [
@@ -416,14 +417,12 @@ def _coord_text(values: np.ndarray) -> str:
 
 
 def _spacing(coord: Any) -> float | None:
-    """The spacing of a coordinate (its ``scale`` attribute, or the step of evenly spaced values)."""
-    if "scale" in coord.attrs:
-        return float(coord.attrs["scale"])
-    values = np.asarray(coord.values, dtype=np.float64)
-    steps = np.diff(values)
-    if len(steps) and np.allclose(steps, steps[0]):
-        return float(steps[0])
-    return None
+    """The spacing of a coordinate: the step of evenly spaced values (they are the calibration: ``da[:, ::2]``
+    keeps the ``scale`` attribute of ``da``), else its ``scale`` attribute, as :func:`labelfree.image.scale_of`
+    reads it."""
+    values = coord_values(coord) if coord.size > 1 else None
+    step = even_step(values) if values is not None else None
+    return step if step is not None else attr_scale(coord)
 
 
 def _on_truth_coords(pred: Any, gt: Any, dims: list[str]) -> Any:
