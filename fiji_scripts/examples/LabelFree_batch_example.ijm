@@ -12,6 +12,7 @@ for (i = 0; i < files.length; i++) {
     selectImage(title + "-labels");
     saveAs("Tiff", output + replace(files[i], ".tif", "_labels.tif"));
     roiManager("save", output + replace(files[i], ".tif", "_rois.zip"));
+    // the table as ImageJ shows it: Label = ROI name, frame and z from 1 (labelfree batch's CSV counts from 0)
     Table.save(output + replace(files[i], ".tif", "_table.csv"), title + "-objects");
     close("*");
 }

@@ -415,6 +415,12 @@ def test_stitch_warning_in_the_log_names_the_commands_keys_and_counts_planes_fro
     assert "tile 4 (the planes of the stack, counted from 1)" in warning, warning
     assert "Check the tile order (order=), the overlap (overlap=) and the grid size (rows= and cols=)" in warning
     assert "--" not in warning and "0-based" not in warning and "[3]" not in warning
+    # the positions table counts its tiles as the Log and the stack do, from 1 (it said 0..3)
+    lij.run_macro('run("LabelFree Stitch", "image=tiles rows=2 cols=2 table=true");')
+    window = jimport("ij.WindowManager").getWindow("tiles-positions-1")  # the second run: "-1", as its mosaic
+    assert window is not None
+    shown = lij.resultstable_to_table(window.getResultsTable())
+    assert shown["tile"].tolist() == [1, 2, 3, 4]
 
 
 def test_fusion_without_a_zoo_says_the_macro_key_first(ij, tmp_path, monkeypatch):

@@ -142,6 +142,7 @@ def test_grey_stacks_keep_their_type_and_calibration(clean, dtype, bits):
     lij.run_macro('selectImage("grey"); run("LabelFree Drift", "subpixel=false");')
     assert _shifts("grey-shifts") == SHIFTS
     assert np.allclose(_table("grey-shifts")["dx_cal"], [s[1] * 0.5 for s in SHIFTS])
+    assert _table("grey-shifts")["frame"].tolist() == [1, 2, 3, 4, 5]  # as the stack slider counts (was 0..4)
     out = _image("grey-drift-corrected")
     cal = out.getCalibration()
     assert out.getBitDepth() == bits and (cal.pixelWidth, str(cal.getUnit()), cal.frameInterval) == (0.5, "µm", 2.0)

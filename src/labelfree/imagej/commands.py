@@ -109,8 +109,11 @@ def run_command(
     -------
     CommandResult
         The labels (DataArray, dims of the image without C), the label ImagePlus
-        (shown, titled ``"<title>-labels"``), the number of ROIs added, the table,
-        the options string that reproduces the run and the files written (``output``).
+        (shown, titled ``"<title>-labels"``), the number of ROIs added, the table as shown in
+        ImageJ (``<title>-objects``: a ``Label`` column with each row's ROI name, ``frame`` and ``z``
+        from 1; :func:`labelfree.measure.measure_objects` of the labels gives the 0-based table of the
+        command line and of ``output``), the options string that reproduces the run and the files
+        written (``output``).
     """
     try:
         return _run_command(command, image, options=options, dialog=dialog)
@@ -287,7 +290,7 @@ def _input_values(spec: Any, values: dict[str, Any], da: Any,
 def _execute(spec: Any, imp: Any, config: Any, values: dict[str, Any], fields: list[Field]) -> CommandResult:
     from labelfree.imagej.dialog import ImageJProgress, relay_log_warnings
     from labelfree.imagej.labels import labels_to_imageplus, show_image
-    from labelfree.imagej.rois import labels_to_roimanager
+    from labelfree.imagej.rois import add_labels_to_roimanager
     from labelfree.imagej.seen import log_notes, paste_labels, seen_image, unique_title
     from labelfree.run import check_output_inputs, output_inputs, prepare_image, run_pipeline
 
@@ -338,16 +341,18 @@ def _execute(spec: Any, imp: Any, config: Any, values: dict[str, Any], fields: l
     suffix = label_title[len(f"{imp.getTitle()}-labels"):]
     label_imp.setTitle(label_title)
     show_image(label_imp)
-    n_rois = 0
+    names = None  # the ROIs' names, unique in the ROI Manager (a suffix when an earlier run's are there)
     if values["rois"] != "none":
-        n_rois = labels_to_roimanager(labels, replace=values["rois"] == "replace")
+        names = add_labels_to_roimanager(labels, replace=values["rois"] == "replace")
     table = None
-    if values["table"]:
-        from labelfree.imagej.tables import table_to_resultstable
+    if values["table"]:  # as ImageJ counts (frame and z from 1), each row labelled with its ROI's name
+        from labelfree.imagej.tables import objects_table_for_imagej, table_to_resultstable
         from labelfree.measure import measure_objects
 
-        table = measure_objects(labels, image=used)
+        table = objects_table_for_imagej(measure_objects(labels, image=used), has_z="Z" in labels.dims,
+                                         names=names)
         table_to_resultstable(table, title=f"{imp.getTitle()}-objects{suffix}", show=True)
+    n_rois = 0 if names is None else len(names)
     return CommandResult(labels, label_imp, n_rois, table, format_macro_options(recordable(values), fields), written)
 
 

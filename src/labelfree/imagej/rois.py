@@ -1,7 +1,9 @@
 """Label images into the ROI Manager: one ROI per object per plane (the reverse: :mod:`.roi_labels`).
 
 ROIs follow the ROI zips written by :func:`labelfree.io.write_rois`: names from
-:func:`labelfree.io.roi_name` (``t0003-L00042``, ``t0003-z002-L00042``), the label id
+:func:`labelfree.io.roi_name` (``t0003-L00042``, ``t0003-z002-L00042``; appended to a ROI Manager that
+holds one of these names already, every ROI of the run gets the suffix ``-1``, else ``-2``, ...: the
+first one free for all of them, as ImageJ makes names of the same ROIs unique), the label id
 in the ROI property ``label``, group = label id (1..255) where ImageJ has groups
 (1.52t+; older versions get no group), hyperstack positions ``(c=0, z, t)`` for
 labels with several frames and several z planes, else the stack position
@@ -20,13 +22,15 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections.abc import Collection, Iterable
 from typing import Any
 
 import numpy as np
 
 from labelfree.errors import InputError, JavaError
 
-__all__ = ["labels_to_roimanager", "labels_to_javarois", "get_roimanager"]
+__all__ = ["labels_to_roimanager", "add_labels_to_roimanager", "labels_to_javarois", "get_roimanager",
+           "roimanager_names", "run_suffix"]
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +100,32 @@ def _packed_outline(polys: list[np.ndarray]) -> tuple[np.ndarray, int]:
     return np.concatenate(parts), 1
 
 
+def roimanager_names(rm: Any, /) -> set[str]:
+    """The names of the ROIs in the ROI Manager ``rm``."""
+    return {str(roi.getName()) for roi in rm.getRoisAsArray() if roi is not None and roi.getName() is not None}
+
+
+def run_suffix(names: Iterable[str], taken: Collection[str], /) -> str:
+    """The suffix that makes the ROI names of one run unique in a ROI Manager holding ``taken``.
+
+    ``""`` when no name is taken; else ``-n`` with the smallest n >= 1 for which no ``name-n`` is taken
+    (ImageJ's ``-1``, ``-2``, ... for ROIs of the same name), one suffix for every ROI of the run, so that
+    they stay together.
+
+    >>> run_suffix(["t0001-L00001", "t0001-L00002"], {"t0001-L00002", "t0001-L00001-1"})
+    '-2'
+    >>> run_suffix(["t0001-L00001"], {"t0002-L00001"})
+    ''
+    """
+    names = list(names)
+    if not taken or not any(name in taken for name in names):
+        return ""
+    n = 1
+    while any(f"{name}-{n}" in taken for name in names):
+        n += 1
+    return f"-{n}"
+
+
 def labels_to_javarois(labels: Any, /, *, group: int | str | None = "label") -> list[Any]:
     """Java ``ij.gui.Roi`` objects for every object of every plane (see the module notes).
 
@@ -105,6 +135,11 @@ def labels_to_javarois(labels: Any, /, *, group: int | str | None = "label") -> 
         Labels with dims from T, Z, Y, X.
     group : "label", int or None
         ROI group: the label id (ids above 255 get none), one group for all, or none.
+
+    Returns
+    -------
+    list of ij.gui.Roi
+        Ordered by frame, z and label, as the rows of :func:`labelfree.measure.measure_objects`.
     """
     import jpype
     from scyjava import jimport
@@ -195,7 +230,7 @@ def labels_to_roimanager(
         Default: the open ROI Manager (opened if needed; the batch-mode one in batch macros).
     replace : bool
         Clear the ROI Manager first. Default False: the user's ROIs are kept and the
-        new ones appended.
+        new ones appended (under names made unique, see :func:`add_labels_to_roimanager`).
     group : "label", int or None
         ROI groups (see :func:`labels_to_javarois`).
 
@@ -204,10 +239,46 @@ def labels_to_roimanager(
     int
         Number of ROIs added.
     """
+    return len(add_labels_to_roimanager(labels, rm=rm, replace=replace, group=group))
+
+
+def add_labels_to_roimanager(
+    labels: Any, /, *, rm: Any = None, replace: bool = False, group: int | str | None = "label"
+) -> list[str]:
+    """Add one ROI per object per frame to the ROI Manager and say which names they got.
+
+    The names are those of :func:`labelfree.io.roi_name` (``t0003-L00042``, ``t0003-z002-L00042``). When
+    the ROI Manager already holds one of them (an earlier run appended there, on this image or another),
+    every ROI of this run gets the suffix ``-1`` (``-2``, ...: see :func:`run_suffix`), so each name
+    selects one ROI: ``roiManager("select", RoiManager.getIndex(name))``.
+
+    Parameters
+    ----------
+    labels : xarray.DataArray or 2-D array
+        Labels with dims from T, Z, Y, X.
+    rm : ij.plugin.frame.RoiManager, optional
+        Default: the open ROI Manager (opened if needed; the batch-mode one in batch macros).
+    replace : bool
+        Clear the ROI Manager first (the names then get no suffix).
+    group : "label", int or None
+        ROI groups (see :func:`labels_to_javarois`).
+
+    Returns
+    -------
+    list of str
+        The names given, ordered by frame, z and label as the rows of
+        :func:`labelfree.measure.measure_objects`.
+    """
     from scyjava import jimport
 
     rois = labels_to_javarois(labels, group=group)
     rm = get_roimanager() if rm is None else rm
+    names = [str(roi.getName()) for roi in rois]
+    suffix = "" if replace else run_suffix(names, roimanager_names(rm))
+    if suffix:
+        names = [name + suffix for name in names]
+        for roi, name in zip(rois, names):
+            roi.setName(name)
     try:
         add_all = jimport("labelfree.LabelFreeRois").addAll
     except Exception:  # noqa: BLE001 - helper not compiled / not on this JVM's class path (e.g. inside Fiji)
@@ -222,5 +293,5 @@ def labels_to_roimanager(
             rm.reset()
         for roi in rois:
             rm.add(roi, -1)  # -1: keep our name (no index prefix)
-    log.info("added %d ROIs to the ROI Manager", len(rois))
-    return len(rois)
+    log.info("added %d ROIs to the ROI Manager%s", len(rois), f" (names ending {suffix})" if suffix else "")
+    return names

@@ -1,7 +1,9 @@
-"""pandas.DataFrame <-> ImageJ ResultsTable (numeric columns in bulk, text cell by cell)."""
+"""pandas.DataFrame <-> ImageJ ResultsTable (numeric columns in bulk, text cell by cell), and the objects
+table as ImageJ shows it (:func:`objects_table_for_imagej`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -9,7 +11,57 @@ import pandas as pd
 
 from labelfree.errors import InputError
 
-__all__ = ["table_to_resultstable", "resultstable_to_table"]
+__all__ = ["table_to_resultstable", "resultstable_to_table", "objects_table_for_imagej"]
+
+
+def objects_table_for_imagej(table: pd.DataFrame, /, *, has_z: bool,
+                             names: Sequence[str] | None = None) -> pd.DataFrame:
+    """The objects table as ImageJ shows it: each row labelled with its ROI's name, frame and z from 1.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A table of :func:`labelfree.measure.measure_objects` (``label``, ``frame`` and ``z`` from 0, ...).
+    has_z : bool
+        Whether the labels have a Z axis (their ROI names then name the z plane: ``t0003-z002-L00042``).
+    names : sequence of str, optional
+        The names the ROIs of the rows got in the ROI Manager (from
+        :func:`labelfree.imagej.rois.add_labels_to_roimanager`, in the rows' order); default the names
+        :func:`labelfree.io.roi_name` gives (for a run that added no ROIs).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy with a first column ``Label`` (ImageJ's row labels, as Analyze Particles' "Display label"
+        makes them: ``Table.getString("Label", i)``) and ``frame`` and ``z`` counted from 1, as the stack
+        slider, ``Stack.getPosition`` and the ROI names count (1 without that axis).
+
+    Raises
+    ------
+    InputError
+        ``names`` does not name the rows' objects one by one.
+    """
+    from labelfree.io.rois import roi_name
+
+    rows = zip(table["frame"].to_numpy(), table["z"].to_numpy(), table["label"].to_numpy())
+    plain = [roi_name(int(t), int(label), z=int(z) if has_z else None) for t, z, label in rows]
+    if names is None:
+        given = plain
+    else:
+        given = [str(n) for n in names]
+        wrong = next((i for i, (n, p) in enumerate(zip(given, plain)) if n != p and not n.startswith(f"{p}-")),
+                     None)
+        if len(given) != len(plain) or wrong is not None:
+            said = f"row {wrong + 1} is {plain[wrong]} but its name is {given[wrong]}" if wrong is not None else (
+                f"{len(given)} names for {len(plain)} rows")
+            raise InputError(f"The ROI names do not match the objects table ({said}); give the names "
+                             "add_labels_to_roimanager returned for the labels the table measures, in their order.")
+    shown = table.copy()
+    shown["frame"] = table["frame"] + 1
+    shown["z"] = table["z"] + 1
+    shown.insert(0, "Label", given)
+    shown.attrs = dict(table.attrs)
+    return shown
 
 
 def table_to_resultstable(table: pd.DataFrame, /, *, title: str | None = None, show: bool = False) -> Any:

@@ -80,9 +80,13 @@ def run_tool(spec: Any, imp: Any, config: Any, values: dict, fields: list) -> An
     result_imp.setTitle(result_title)
     keep_value_calibration(result_imp, imp)
     show_image(result_imp)
-    if values.get("table"):
+    if values.get("table"):  # frames and tiles counted from 1, as the stack slider and the Log count them
         from labelfree.imagej.tables import table_to_resultstable
 
+        table = table.copy()
+        for column in ("frame", "tile"):
+            if column in table:
+                table[column] = table[column] + 1
         table_to_resultstable(table, title=f"{imp.getTitle()}-{spec.table_name}{suffix}", show=True)
     from labelfree.imagej.fields import recordable
 
