@@ -49,8 +49,10 @@ def test_dataarray_dims_with_other_names_are_named_with_dims():
     da = to_dataarray(raw, dims="TYX")
     assert da.dims == ("T", "Y", "X") and np.array_equal(da.values, data)
     assert da.X.attrs["scale"] == 0.5 and list(da.X.values) == [0.0, 0.5, 1.0, 1.5] and da.attrs == {"a": 1}
-    swapped = to_dataarray(xr.DataArray(data[0], dims=("X", "Y")), dims="YX")  # a swap of two names
-    assert swapped.dims == ("Y", "X") and np.array_equal(swapped.values, data[0])
+    # dims are matched to names that say which axis they are (x is X): the X-first array is transposed, as
+    # to_dataarray does without dims (they renamed it by position, calling its X axis Y)
+    transposed = to_dataarray(xr.DataArray(data[0], dims=("X", "Y")), dims="YX")
+    assert transposed.dims == ("Y", "X") and np.array_equal(transposed.values, data[0].T)
 
 
 def test_array_errors_say_how_to_name_axes():

@@ -27,6 +27,7 @@ import numpy as np
 import xarray as xr
 
 from labelfree._coords import AGREE, attr_scale, coord_step, coord_values, even_step, time_stamp
+from labelfree._pil import is_pil_image, pil_values
 from labelfree.errors import (
     ConstantImageError,
     DimensionError,
@@ -107,18 +108,25 @@ def to_dataarray(
 
     Parameters
     ----------
-    data : array_like or xarray.DataArray
+    data : array_like, xarray.DataArray or PIL.Image.Image
         Pixel data. A DataArray keeps its coords; its dims are upper-cased and
         reordered to ``T, C, Z, Y, X``. Its coords are its calibration: the pixel size (frame
         interval) is their spacing, also where a ``scale`` attribute left by ``da[:, ::2, ::2]``
         or ``coarsen`` disagrees (logged); the attribute gives the step of a length-1 axis.
         Durations and time stamps (``timedelta64``, ``datetime64``) become seconds (unit ``"s"``;
         time stamps from the first one, kept as the coord's ``"start"`` attribute). A plain
-        channel-last colour array (Y, X, 3) is ``dims="YXC"``.
+        channel-last colour array (Y, X, 3) is ``dims="YXC"``. A Pillow image (``Image.open(path)``)
+        is read as :func:`labelfree.io.read_image` reads its file: grey (``L``, ``I;16``, ``I``, ``F``,
+        a grey palette ``P``, 1-bit as 0 / 255) is (Y, X), colour (``RGB``, ``RGBA``, a colour palette)
+        has channels R, G, B (A; an alpha opaque everywhere is dropped), in pixels.
     dims : str or sequence of str, optional
         One letter per axis of a plain array, e.g. ``"TYX"``. Required for
-        arrays with more than 2 axes; 2-D arrays default to ``"YX"``. For a DataArray
-        whose dims have other names (``("time", "y", "x")``), the new name of each dim, in order.
+        arrays with more than 2 axes; 2-D arrays default to ``"YX"`` (a colour Pillow image to ``"YXC"``).
+        For a DataArray, the letter of each dim: a dim whose name says which axis it is (any case:
+        ``t``/``time``, ``c``/``channel``, ``z``, ``y``, ``x``) is matched by its name, wherever its letter
+        stands in ``dims`` (``("y", "x", "c")`` with ``dims="CYX"`` is transposed to C, Y, X); the other
+        dims (``("time", "row", "col")``) take the remaining letters in order. A letter that contradicts a
+        dim's name (``dims="TYX"`` for ``("z", "y", "x")``) is a DimensionError: rename such a dim first.
     scale, units, origin : mapping, optional
         Pixel size / frame interval, unit and origin per dim (defaults 1, pixel, 0). One value
         instead of a mapping is that of the plane: ``units="µm"`` for Z, Y and X, ``scale=0.5``
@@ -140,7 +148,7 @@ def to_dataarray(
         a ``scale`` that is not a positive, finite number, ``units`` that are not text;
         Z, Y or X coords that decrease or are not evenly spaced, and NaN / NaT coords.
     DimensionError
-        A plain array of more than 2 axes without ``dims``.
+        A plain array of more than 2 axes without ``dims``; ``dims`` that contradict a DataArray's dim names.
 
     Examples
     --------
@@ -157,10 +165,8 @@ def to_dataarray(
                              "frame interval is scale=...).")
     origin = _per_axis(origin, "origin", ("Y", "X"))
     if isinstance(data, xr.DataArray):
-        if dims is not None:  # new names for the DataArray's dims, in order
-            new = _parse_dims(dims, data.ndim)
-            temporary = {old: f"_labelfree_dim{i}" for i, old in enumerate(data.dims)}  # a swap ('X', 'Y') too
-            data = data.rename(temporary).rename({temporary[old]: d for old, d in zip(data.dims, new)})
+        if dims is not None:  # the DataArray's dims named: by their names where known, else in order
+            data = _named_dims(data, dims)
         _check_dataarray_dims(data.dims)
         da = data.rename({d: str(d).upper() for d in data.dims if str(d) != str(d).upper()})
         da = _native_byte_order(da)
@@ -201,8 +207,15 @@ def to_dataarray(
         if "C" not in da.dims and "C" in da.coords and da.coords["C"].ndim == 0 and channel_names is None:
             coords["C"] = da.coords["C"].values  # a channel picked with isel(C=k) keeps its name
         out = xr.DataArray(da.data, dims=da.dims, coords=coords, attrs={**da.attrs, **(attrs or {})}, name=da.name)
+        out.name = da.name  # not the name of a dask array, which xarray gives an unnamed DataArray of one
         return _name_the_channel(out, channel_names)
     refuse_path(data)
+    if is_pil_image(data):  # Image.open("cells.png"): as labelfree.io.read_image reads the file
+        data, names = pil_values(data)
+        dims = dims if dims is not None else ("YXC" if data.ndim == 3 else "YX")
+        if channel_names is None and names and "".join(dims).upper().replace("S", "C").find("C") == 2:
+            channel_names = names
+        dims = "".join(dims).upper().replace("S", "C")
     if isinstance(data, np.ma.MaskedArray) and np.ma.getmask(data).any():
         raise InputError(f"The image is a masked array with {int(np.ma.getmask(data).sum())} masked pixel(s); "
                          "LabelFree does not use masks. Give the pixel values to use there: array.filled(value).")
@@ -234,6 +247,42 @@ def to_dataarray(
         else:
             coords[d] = _coord(d, n, scale.get(d, 1.0), origin.get(d, 0.0), units.get(d, _DEFAULT_UNITS[d]))
     return _name_the_channel(xr.DataArray(arr, dims=dims_t, coords=coords, attrs=dict(attrs or {})), channel_names)
+
+
+#: names of DataArray dims that say which axis they are (any case), as xarray users name them
+_DIM_NAMES = {"t": "T", "time": "T", "c": "C", "channel": "C", "channels": "C", "z": "Z", "y": "Y", "x": "X"}
+
+
+def _named_dims(data: xr.DataArray, dims: str | Sequence[str]) -> xr.DataArray:
+    """``data`` with its dims named by ``dims``: a dim whose name says which axis it is (``y``, ``time``,
+    ``channel``, ...) is matched by that name, wherever ``dims`` has the letter; the others take the
+    remaining letters in order. A letter that contradicts a dim's name is a DimensionError."""
+    new = _parse_dims(dims, data.ndim)
+    known = {old: _DIM_NAMES.get(str(old).lower()) for old in data.dims}
+    own = [k for k in known.values() if k]
+    twice = sorted({k for k in own if own.count(k) > 1})
+    if twice:
+        raise DimensionError(
+            f"The DataArray's dims {tuple(str(d) for d in data.dims)} name the axis {', '.join(twice)} more than once; "
+            "rename them first so that each names another axis (data.rename(...)), then give them to LabelFree.")
+    given = "".join(new)
+    against = [f"{str(old)!r} ({k})" for old, k in known.items() if k and k not in new]
+    if against:
+        first = next(str(old) for old, k in known.items() if k and k not in new)
+        free = next(d for d in new if d not in own)
+        raise DimensionError(
+            f"dims={given!r} contradict the DataArray's dims {tuple(str(d) for d in data.dims)}: they do not name "
+            f"{', '.join(against)}. LabelFree matches dims to the DataArray's dims by name (y is Y, time is T, "
+            f"channel is C; others in order). Give dims that agree with its names, or rename a dim first to call "
+            f"it another axis, e.g. data.rename({{{first!r}: {free!r}}}).")
+    rest = iter(d for d in new if d not in own)  # letters of the dims whose names say nothing, in order
+    names = {old: k or next(rest) for old, k in known.items()}
+    if any(names[old] != d for old, d in zip(data.dims, new)):
+        log.info("dims=%r matched to the DataArray's dims by name, not by position: %s. To give its dims other "
+                 "names, rename them (data.rename(...)).", given,
+                 ", ".join(f"{old} -> {d}" for old, d in names.items()))
+    temporary = {old: f"_labelfree_dim{i}" for i, old in enumerate(data.dims)}  # ('row', 'Y') -> X, Y too
+    return data.rename(temporary).rename({temporary[old]: d for old, d in names.items()})
 
 
 def refuse_path(data: Any, /, *, what: str = "an image", hint: str = "") -> None:
@@ -409,12 +458,12 @@ def validate_image(
         A float64 image whose values do not fit 32-bit floats (overflow to inf), or whose
         distinct values become one value in them (unless ``allow_constant``).
     """
-    if not isinstance(image, xr.DataArray):
+    if not isinstance(image, xr.DataArray) and not is_pil_image(image):
         if not hasattr(image, "shape") and not isinstance(image, (list, tuple)):
             path = " (a file: read it first with labelfree.io.read_image(path))" \
                 if isinstance(image, (str, os.PathLike)) else ""
             raise InputError(
-                f"{name} must be a numpy array or xarray.DataArray; got {type(image).__name__}{path}."
+                f"{name} must be a numpy array, xarray.DataArray or PIL image; got {type(image).__name__}{path}."
             )
     da = to_dataarray(image, dims=dims)
     required = tuple(required)

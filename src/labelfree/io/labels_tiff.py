@@ -16,6 +16,7 @@ from labelfree.errors import DimensionError, DTypeError, InputError
 from labelfree.image import scale_of, to_dataarray, units_of
 from labelfree.io.atomic import atomic_path, check_file_suffix
 from labelfree.io.lut import glasbey_lut
+from labelfree.io.tiff import DIMS_PROPERTY
 
 __all__ = ["write_labels", "read_labels", "read_provenance", "as_label_image", "imagej_calibration",
            "LABELS_SUFFIXES"]
@@ -159,6 +160,10 @@ def write_labels(
 
     Notes
     -----
+    Axes of one plane (a 1-frame TYX time-lapse, a 1-slice ZYX stack) are recorded in the ``labelfree_dims``
+    image property, and :func:`labelfree.io.read_image` reads the file back with them (dims and coords as
+    written); Fiji opens the file as it would without it (one frame). :func:`read_labels` leaves them out.
+
     Written as 16-bit; above 65535 labels as 32-bit float (exact up to 2**24)
     with a ``UserWarning``. A glasbey-style LUT (index 0 black) and a display range are
     stored so that ImageJ shows every object in a colour: 0..255 when the largest label
@@ -189,6 +194,8 @@ def write_labels(
         text = json.dumps(record, default=str, sort_keys=True)
         ij_meta["Info"] = f"labelfree={text}"
         ij_meta["Properties"] = {"labelfree": text}
+    if any(da.sizes[d] == 1 for d in da.dims if d not in ("Y", "X")):  # ImageJ files keep no axis of one plane
+        ij_meta["Properties"] = {**ij_meta.get("Properties", {}), DIMS_PROPERTY: "".join(da.dims)}
     # ImageJ applies a single-channel LUT from the TIFF ColorMap tag (768 shorts, as its own
     # TiffEncoder writes for 16-bit and float images); the LUTs entry serves newer readers.
     colormap = (glasbey_lut().astype(np.uint16) * 257).ravel().tolist()

@@ -28,6 +28,10 @@ __all__ = ["read_image", "read_array", "normalise_unit"]
 log = logging.getLogger(__name__)
 
 _OME_TO_DIM = {"T": "T", "C": "C", "Z": "Z", "Y": "Y", "X": "X", "S": "C"}
+#: the ImageJ property (Image > Show Info) in which :func:`labelfree.io.labels_tiff.write_labels` records a label
+#: image's dims when one of them has one plane (a 1-frame TYX result): ImageJ's metadata counts frames and slices
+#: above one only; :func:`read_image` puts those axes back
+DIMS_PROPERTY = "labelfree_dims"
 
 
 def _check_file(path: Path) -> str:
@@ -595,8 +599,10 @@ def read_image(
     ----------
     path : str or path-like
         The file. ImageJ hyperstacks give axes (TZCYX), pixel size (resolution tags +
-        ``unit``), Z spacing, frame interval, origin and channel names (slice labels);
-        OME-TIFFs give PhysicalSizeX/Y/Z with units, TimeIncrement and channel names.
+        ``unit``), Z spacing, frame interval, origin and channel names (slice labels), and the
+        axes of one plane that :func:`labelfree.io.labels_tiff.write_labels` records (a 1-frame
+        TYX label image is read as TYX, not YX); OME-TIFFs give PhysicalSizeX/Y/Z with units,
+        TimeIncrement and channel names.
         A size or interval that is not a positive number (0, NaN, inf; ImageJ's negative
         spacing is read as its absolute value, as ImageJ does) leaves that axis in pixels
         (frames for T), with a warning.
@@ -705,6 +711,8 @@ def read_image(
         raise DimensionError(f"{exc} The file's OME metadata (axes, pixel size, channel names) is kept in {companion}, "
                              "which LabelFree does not read: open that file in Fiji (File > Import > Bio-Formats) and "
                              "save the image as TIFF.") from exc
+    if kind == "imagej" and dims is None:
+        letters, shape, data = _one_plane_axes(meta, letters, shape, data, path)
     sizes = dict(zip(letters, shape))
     # sizes / intervals of 0, negative, NaN or inf (of the image's axes): those axes in pixels (frames), warned
     scale, units = usable_scales({d: v for d, v in cal["scale"].items() if d in sizes}, cal["units"], source=path)
@@ -721,8 +729,11 @@ def read_image(
         samples_are_c = dims is None or "".join(dims).upper().find("S") == axes.find("S")
         if names is None and rgb and "S" in axes and samples_are_c and sizes["C"] <= 4:
             names = ["R", "G", "B", "A"][: sizes["C"]]
+    if lazy:
+        data = xr.DataArray(data, dims=tuple(letters))
+        data.name = None  # xarray names it after the dask array
     da = to_dataarray(
-        xr.DataArray(data, dims=tuple(letters)) if lazy else data, dims=None if lazy else letters, scale=scale,
+        data, dims=None if lazy else letters, scale=scale,
         units={d: u for d, u in units.items() if d in sizes}, origin=origin, channel_names=names,
         attrs={"source": str(path), **({"planar_rgb": True} if planar_rgb and dims is None else {}),
                **({"series": index} if series is not None else {})},
@@ -730,6 +741,27 @@ def read_image(
     if "T" in da.dims and "T" not in units:
         da.coords["T"].attrs["units"] = "frame"
     return da
+
+
+def _one_plane_axes(meta: dict[str, Any], letters: str, shape: tuple[int, ...], data: Any,
+                    path: Path) -> tuple[str, tuple[int, ...], Any]:
+    """The axes of one plane that a LabelFree label image records (``labelfree_dims``, written by
+    :func:`labelfree.io.labels_tiff.write_labels`: a 1-frame TYX result) put back as axes of length 1,
+    which ImageJ's metadata does not count; ``letters``, ``shape`` and ``data`` unchanged otherwise (the
+    property does not agree with the axes read, e.g. after the file was edited in Fiji)."""
+    props = meta.get("Properties")
+    recorded = props.get(DIMS_PROPERTY) if isinstance(props, dict) else None
+    if not isinstance(recorded, str) or recorded.upper() == letters:
+        return letters, shape, data
+    recorded = recorded.upper()
+    if (len(set(recorded)) != len(recorded) or any(d not in "TCZYX" for d in recorded)
+            or [d for d in recorded if d in letters] != list(letters) or not set(letters) <= set(recorded)):
+        log.info("%s records the dims %r, which do not agree with its axes %r; read as %r.", path.name, recorded,
+                 letters, letters)
+        return letters, shape, data
+    sizes = dict(zip(letters, shape))
+    full = tuple(sizes.get(d, 1) for d in recorded)
+    return recorded, full, data.reshape(full)
 
 
 def read_array(path: str | os.PathLike[str], /, *, series: int | None = None) -> np.ndarray:
