@@ -13,12 +13,13 @@ from labelfree.fusion.evaluation import cross_validate, kfold_splits, metrics_ta
 from labelfree.fusion.finetune import FinetuneResult, finetune, finetune_channelwise, finetune_multichannel
 from labelfree.fusion.flows import flow_average, integrate_flows, predict_flows
 from labelfree.fusion.models import CellposeNet, load_model, new_model, resolve_starting_model, save_model
-from labelfree.fusion.segment import BlankChannelWarning, fuse_channels, segment
+from labelfree.fusion.segment import BlankChannelWarning, NoObjectsWarning, fuse_channels, segment
 from labelfree.fusion.selection import powerset, select_channels
 from labelfree.fusion.zoo import ModelZoo
 
 __all__ = [
     "BlankChannelWarning",
+    "NoObjectsWarning",
     "FusionConfig",
     "FinetuneConfig",
     "segment",

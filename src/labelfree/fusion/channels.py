@@ -18,6 +18,7 @@ from typing import Any, Sequence
 import numpy as np
 import xarray as xr
 
+from labelfree._pil import is_pil_image
 from labelfree.image import looks_channel_last, to_dataarray, validate_image
 
 __all__ = ["with_channel_axis", "file_channel_name", "unmatched_channels_message", "short_names"]
@@ -114,6 +115,8 @@ def with_channel_axis(image: Any, /) -> xr.DataArray:
     ``C`` coordinate (a channel picked with ``isel(C=k)``), else is named as its file
     (``attrs["source"]``) names it (:func:`file_channel_name`), else ``C0``.
     """
+    if is_pil_image(image):  # Image.open("cells.png"): as labelfree.io.read_image reads the file (R, G, B, A)
+        image = to_dataarray(image)
     dims = None if hasattr(image, "dims") else {2: "YX", 3: "CYX", 4: "TCYX"}.get(np.ndim(image))
     colour = None if hasattr(image, "dims") else _channel_last_dims(image)
     if colour:

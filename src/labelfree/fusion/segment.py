@@ -24,7 +24,7 @@ from labelfree.fusion.diameter import choose_diameter
 from labelfree.fusion.flows import default_niter, flow_average, integrate_flows, predict_flows
 from labelfree.image import channel_by_name, channel_names, labels_like
 
-__all__ = ["BlankChannelWarning", "choose_models", "check_inputs", "fuse_channels", "segment"]
+__all__ = ["BlankChannelWarning", "NoObjectsWarning", "choose_models", "check_inputs", "fuse_channels", "segment"]
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,29 @@ log = logging.getLogger(__name__)
 class BlankChannelWarning(UserWarning):
     """A channel chosen for Fusion has one value in every pixel of the image: it holds no cells and
     is left out of the fusion (its model's empty prediction would dilute the others')."""
+
+
+class NoObjectsWarning(UserWarning):
+    """Fusion found no object in any frame of an image whose channels have contrast, at the diameter it
+    measured: the models do not see these cells (an untrained or unsuitable model, or channels that do not
+    show the cells). With a given diameter (each tile of a tiled run has the image's) an empty result is
+    the caller's to judge, as Threshold judges none with a fixed threshold."""
+
+
+def _warn_no_objects(chans: Sequence[str], n_frames: int, choice: Any, cfg: FusionConfig, chosen: Mapping) -> None:
+    """A :class:`NoObjectsWarning` that says what to check: the models, the diameter and the channels."""
+    how = {"search": "measured on the image",
+           "training": "the models' training diameter: the search found no objects at any size"}
+    models = sorted({str(chosen[c][1].get("file") or chosen[c][1].get("id") or "a network") for c in chans})
+    frames = "the image" if n_frames == 1 else f"any of the {n_frames} frames"
+    warnings.warn(NoObjectsWarning(
+        f"Fusion found no object in {frames} (channels {_joined(list(chans))}; models: {_joined(models)}; "
+        f"diameter {choice.diameter:.1f} px, {how.get(choice.source, choice.source)}). Check the models: an "
+        "untrained or undertrained model, or one trained on other cells or channels, finds none (give a model "
+        "trained for these cells: models=..., or a zoo entry for this object and cell line); the diameter: the "
+        "cells' size in pixels (--set diameter=N); the channels: those that show the cells (--channel; Python "
+        f"channels=[...]); and cellprob_threshold, now {cfg.cellprob_threshold:g} (lower finds more)."),
+        stacklevel=3)
 
 
 def _without_blank(chans: list[str], blank: Sequence[str]) -> list[str]:
@@ -351,6 +374,14 @@ def segment(
     -------
     labels : DataArray (Y, X) or (T, Y, X), uint16, the image's coords; provenance in
         ``attrs["labelfree"]`` (config, models and their hashes).
+
+    Warns
+    -----
+    BlankChannelWarning
+        A chosen channel is blank (one value everywhere): it is left out.
+    NoObjectsWarning
+        No object in any frame at the diameter measured on the image (not given): the message says
+        what to check (the models, the diameter, the channels, ``cellprob_threshold``).
     """
     from labelfree.fusion.models import load_model
 
@@ -399,6 +430,8 @@ def segment(
             planes = {c: frame[index[c]] for c in chans}
             out[t] = fuse_channels(planes, nets, config=cfg, diameter=choice.diameter, flows=reuse.pop(t, None))
             bar.update(message=f"frame {t + 1}/{len(frames)}")
+    if not out.any() and choice.source != "given":  # a given diameter (a tile of a tiled run) is the caller's to judge
+        _warn_no_objects(chans, len(frames), choice, cfg, chosen)
     labels = out if "T" in da.dims else out[0]
     record = provenance("fusion", cfg, extra={
         "channels": chans,
