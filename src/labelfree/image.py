@@ -323,13 +323,14 @@ def _no_dims_message(shape: tuple[int, ...]) -> str:
             + where.replace("dims=...", "dims='TYX'"))
 
 
-def _short_list(names: Sequence[Any], /, *, limit: int = 8) -> str:
-    """``names`` as a list for a message, cut short when long: ``['C0', 'C1', 'C2', ..., 'C511'] (512)``."""
-    names = [str(x) for x in names]
+def short_list(names: Sequence[Any], /, *, limit: int = 8) -> str:
+    """A list of names for a message: all of them when at most ``limit``, else the first few, the last
+    and how many in all (``['C0', 'C1', 'C2', 'C3', 'C4', 'C5', ..., 'C255'] (256 in all)``)."""
+    names = [str(n) for n in names]
     if len(names) <= limit:
-        return str(names)
-    head = ", ".join(repr(x) for x in names[:limit - 1])
-    return f"[{head}, ..., {names[-1]!r}] ({len(names)})"
+        return repr(names)
+    shown = ", ".join(repr(n) for n in names[: limit - 2])
+    return f"[{shown}, ..., {names[-1]!r}] ({len(names)} in all)"
 
 
 def _native_byte_order(data: Any) -> Any:
@@ -694,7 +695,7 @@ def channel_index(da: xr.DataArray, channel: int | str, /) -> int:
         return channel_by_name(names, channel)
     if not -len(names) <= channel < len(names):
         raise InputError(
-            f"Channel index {channel} is out of range; the image has {len(names)} channel(s) {_short_list(names)} "
+            f"Channel index {channel} is out of range; the image has {len(names)} channel(s) {short_list(names)} "
             f"(indices 0 to {len(names) - 1})."
         )
     return channel % len(names)
@@ -715,7 +716,7 @@ def channel_by_name(names: Sequence[str], channel: str, /) -> int:
 
     near = difflib.get_close_matches(channel.casefold(), [name.casefold() for name in names], n=1, cutoff=0.6)
     hint = f" Did you mean {names[[n.casefold() for n in names].index(near[0])]!r}?" if near else ""
-    raise InputError(f"Channel {channel!r} not found; the image has channels {_short_list(names)} (names or 0-based "
+    raise InputError(f"Channel {channel!r} not found; the image has channels {short_list(names)} (names or 0-based "
                      "indices)." + hint)
 
 
@@ -772,7 +773,7 @@ def one_channel(da: xr.DataArray, channel: Any = None, /, *, what: str = "This p
     if "C" not in grey.dims:
         return grey
     raise DimensionError(
-        f"{what} segments one channel, but the image has {da.sizes['C']}: {_short_list(channel_names(da))}. "
+        f"{what} segments one channel, but the image has {da.sizes['C']}: {short_list(channel_names(da))}. "
         "Choose one: channel=<index or name> (CLI --channel, Fiji: the channel field, batch: a manifest 'channels' "
         "column)."
         + planar_rgb_hint(da)
@@ -833,7 +834,7 @@ def merge_identical_channels(image: Any, /) -> xr.DataArray:
         if not identical_channels(da.data, axis=da.dims.index("C")):
             return da
         log.warning("The image's %d channels %s are identical (a grey image saved as colour); they are used as one "
-                    "grey channel.", da.sizes["C"], _short_list(channel_names(da)))
+                    "grey channel.", da.sizes["C"], short_list(channel_names(da)))
         _remember(_GREY, da.data)
     return da.isel(C=0)
 

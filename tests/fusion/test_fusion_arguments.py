@@ -106,7 +106,7 @@ def _many(n=256, size=24):
 
 
 def test_short_names():
-    from labelfree.fusion.channels import short_names
+    from labelfree.image import short_list as short_names
 
     assert short_names(["GFP", "RFP"]) == "['GFP', 'RFP']"
     assert short_names([f"C{i}" for i in range(8)]) == str([f"C{i}" for i in range(8)])

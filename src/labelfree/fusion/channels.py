@@ -19,9 +19,9 @@ import numpy as np
 import xarray as xr
 
 from labelfree._pil import is_pil_image
-from labelfree.image import looks_channel_last, to_dataarray, validate_image
+from labelfree.image import looks_channel_last, short_list, to_dataarray, validate_image
 
-__all__ = ["with_channel_axis", "file_channel_name", "unmatched_channels_message", "short_names"]
+__all__ = ["with_channel_axis", "file_channel_name", "unmatched_channels_message"]
 
 log = logging.getLogger(__name__)
 
@@ -29,16 +29,6 @@ _TIFF_SUFFIXES = (".tif", ".tiff", ".btf")
 
 #: the names of channel-last colour channels, as the readers name a colour file's (labelfree.io)
 _COLOUR_NAMES = ("R", "G", "B", "A")
-
-
-def short_names(names: Sequence[Any], /, *, limit: int = 8) -> str:
-    """A list of names for a message: all of them when at most ``limit``, else the first few, the last
-    and how many in all (``['C0', 'C1', 'C2', 'C3', 'C4', 'C5', ..., 'C255'] (256 in all)``)."""
-    names = [str(n) for n in names]
-    if len(names) <= limit:
-        return repr(names)
-    shown = ", ".join(repr(n) for n in names[: limit - 2])
-    return f"[{shown}, ..., {names[-1]!r}] ({len(names)} in all)"
 
 
 def _words(names: Sequence[str], sep: str, /, *, limit: int = 8) -> str:
@@ -146,10 +136,10 @@ def unmatched_channels_message(zoo: Any, missing: Sequence[str], /, *, image_cha
     image_channels = [str(c) for c in image_channels]
     unnamed = all(re.fullmatch(r"C\d+", c) for c in image_channels)
     held = ", ".join(have[:8]) + (f", ... ({len(have)} models in all)" if len(have) > 8 else "")
-    text = (f"The zoo {zoo.root} has no {kind} for the image's channel(s) {short_names(missing)}. Models are matched "
-            f"to channels by name: the image has {short_names(image_channels)}"
+    text = (f"The zoo {zoo.root} has no {kind} for the image's channel(s) {short_list(missing)}. Models are matched "
+            f"to channels by name: the image has {short_list(image_channels)}"
             f"{' (default names: the file names none)' if unnamed else ''}, the zoo's {object} models were trained on "
-            f"{short_names(known) if known else 'none'} (it holds: {held or 'nothing'}). ")
+            f"{short_list(known) if known else 'none'} (it holds: {held or 'nothing'}). ")
     if not known:
         return text + f"Train a {object} model with `labelfree fusion train ... --object {object} --zoo {zoo.root}`."
     wanted = list(missing) if len(missing) > 1 or len(image_channels) == 1 else image_channels
@@ -167,10 +157,10 @@ def unmatched_channels_message(zoo: Any, missing: Sequence[str], /, *, image_cha
         else [f"NAME{i}" for i in range(len(image_channels))]
     subset = ""
     if served:
-        subset = (f"To use only the channels that have a model: {short_names(served)} (labelfree fusion --channel "
+        subset = (f"To use only the channels that have a model: {short_list(served)} (labelfree fusion --channel "
                   f"{_words(served, ',')}; fusion eval|select --channels {_words(served, ' ')}"
                   f"; Python: channels={served!r}). " if len(served) <= 8 else
-                  f"{len(served)} of the image's channels have a model: {short_names(served)}. ")
+                  f"{len(served)} of the image's channels have a model: {short_list(served)}. ")
     return text + subset + (
         f"To match them, name the image's channels as the models' (command line and batch: --channel-names "
         f"{_words(names, ',')}, one name per channel in order; ImageJ/Fiji: slice labels; OME-TIFF: Channel Name; "

@@ -18,11 +18,11 @@ from labelfree._config import file_sha256, provenance
 from labelfree._progress import Progress
 from labelfree.errors import ConfigError, ConstantImageError, InputError
 from labelfree.fusion.baselines import fuse_instances
-from labelfree.fusion.channels import short_names, with_channel_axis
+from labelfree.fusion.channels import with_channel_axis
 from labelfree.fusion.config import FusionConfig
 from labelfree.fusion.diameter import choose_diameter
 from labelfree.fusion.flows import default_niter, flow_average, integrate_flows, predict_flows
-from labelfree.image import channel_by_name, channel_names, labels_like
+from labelfree.image import channel_by_name, channel_names, labels_like, short_list
 
 __all__ = ["BlankChannelWarning", "NoObjectsWarning", "choose_models", "check_inputs", "fuse_channels", "segment"]
 
@@ -304,11 +304,11 @@ def _resolve_channels(names: list[str], wanted: Sequence[str | int] | str | int)
             out.append(text)
         elif text.lstrip("-").isdigit():
             if not -len(names) <= int(text) < len(names):
-                raise InputError(f"Channel {w!r} not found; the image has channels {short_names(names)} (indices 0 "
+                raise InputError(f"Channel {w!r} not found; the image has channels {short_list(names)} (indices 0 "
                                  f"to {len(names) - 1}).")
             out.append(names[int(text)])
         elif len(names) > 8 and not any(n.casefold() == text.casefold() for n in names):
-            raise InputError(f"Channel {w!r} not found; the image has channels {short_names(names)} (names or "
+            raise InputError(f"Channel {w!r} not found; the image has channels {short_list(names)} (names or "
                              "0-based indices).")
         else:  # a name in another case (gfp for GFP), or an error suggesting a near one
             out.append(names[channel_by_name(names, text)])
@@ -321,8 +321,8 @@ def _models_per_channel(models: Any, chans: Sequence[str]) -> Mapping[str, Any]:
     if isinstance(models, Mapping):
         missing = [c for c in chans if c not in models]
         if missing:
-            raise InputError(f"No model given for channel(s) {short_names(missing)}; models were given for "
-                             f"{short_names(sorted(map(str, models)))}. Give models={{channel: model}} with a "
+            raise InputError(f"No model given for channel(s) {short_list(missing)}; models were given for "
+                             f"{short_list(sorted(map(str, models)))}. Give models={{channel: model}} with a "
                              "model for each channel fused (or choose channels=[...]).")
         return models
     if isinstance(models, (str, os.PathLike)) or hasattr(models, "net"):  # a CellposeNet
@@ -332,7 +332,7 @@ def _models_per_channel(models: Any, chans: Sequence[str]) -> Mapping[str, Any]:
     raise InputError(
         f"models must map channel names to models, models={{'GFP': 'gfp.pt', 'RFP': 'rfp.pt'}}, or be one model "
         f"for every channel (models='cells.pt'); got {kind}. The image's channels fused here are "
-        f"{short_names(chans)}."
+        f"{short_list(chans)}."
     )
 
 
@@ -393,7 +393,7 @@ def segment(
     chans = _resolve_channels(names, channels if channels else (cfg.channels or names))
     if cfg.fusion == "none" and len(chans) != 1:
         raise ConfigError(
-            f"fusion=none segments one channel, but {len(chans)} were chosen: {short_names(chans)}. Choose one (CLI "
+            f"fusion=none segments one channel, but {len(chans)} were chosen: {short_list(chans)}. Choose one (CLI "
             "--channel NAME, Python channels=[NAME], the channels setting), or a fusion rule such as flow_average."
         )
     values = da.transpose(*(("T",) if "T" in da.dims else ()), "C", "Y", "X").values
