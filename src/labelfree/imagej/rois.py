@@ -220,19 +220,9 @@ def _build_in_python(chunks, kinds, names, ids, zs, ts, groups) -> list[Any]:
 def labels_to_roimanager(
     labels: Any, /, *, rm: Any = None, replace: bool = False, group: int | str | None = "label"
 ) -> int:
-    """Add one ROI per object per frame to the ROI Manager.
-
-    Parameters
-    ----------
-    labels : xarray.DataArray or 2-D array
-        Labels with dims from T, Z, Y, X.
-    rm : ij.plugin.frame.RoiManager, optional
-        Default: the open ROI Manager (opened if needed; the batch-mode one in batch macros).
-    replace : bool
-        Clear the ROI Manager first. Default False: the user's ROIs are kept and the
-        new ones appended (under names made unique, see :func:`add_labels_to_roimanager`).
-    group : "label", int or None
-        ROI groups (see :func:`labels_to_javarois`).
+    """Add one ROI per object per frame to the ROI Manager: :func:`add_labels_to_roimanager` (the same
+    parameters; by default the user's ROIs are kept and the new ones appended under names made unique),
+    returning how many were added.
 
     Returns
     -------
