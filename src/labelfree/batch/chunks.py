@@ -141,7 +141,16 @@ def merge_chunks(parts: Sequence[tuple[int, np.ndarray]], /, *, overlap: int) ->
 
 
 def merge_and_write(image: xr.DataArray, parts: Sequence[tuple[int, np.ndarray, dict]], /, *, job: Any, started: float) -> dict:
-    """Merge the chunks of one input, write its outputs and state; return its summary row."""
+    """Merge the chunks of one input, write its outputs and state; return its summary row (with the warnings of
+    every chunk, and those of the writing)."""
+    from labelfree.batch.task import input_capture
+
+    with input_capture(job):
+        return _merge_and_write(image, parts, job=job, started=started)
+
+
+def _merge_and_write(image: xr.DataArray, parts: Sequence[tuple[int, np.ndarray, dict]], /, *, job: Any,
+                     started: float) -> dict:
     import time
 
     from labelfree.batch.task import finish_input, write_result
@@ -226,8 +235,11 @@ def count_frames(job: Any, /) -> int:
 
 def segment_chunk_of_input(job: Any, start: int, stop: int, /,
                            settings: dict[str, Any] | None = None) -> tuple[int, np.ndarray, dict]:
-    """Read frames ``[start, stop)`` of the job's input (only those) and segment them."""
-    with local_reads():
+    """Read frames ``[start, stop)`` of the job's input (only those) and segment them; the warnings of the reading
+    and the segmentation are in the chunk's provenance (``warnings``)."""
+    from labelfree.batch.task import input_capture
+
+    with local_reads(), input_capture(job):
         image = open_input(job).isel(T=slice(start, stop)).load()
         _, labels, record = segment_chunk(image, 0, stop - start, job=job, settings=settings)
     return start, labels, record
@@ -235,9 +247,9 @@ def segment_chunk_of_input(job: Any, start: int, stop: int, /,
 
 def merge_and_write_input(job: Any, parts: Sequence[tuple[int, np.ndarray, dict]], /, *, started: float) -> dict:
     """Merge the chunks of one input and write its outputs, reading the input itself."""
-    from labelfree.batch.task import abort_if_cancelled
+    from labelfree.batch.task import abort_if_cancelled, input_capture
 
-    with local_reads():
+    with local_reads(), input_capture(job):
         image = open_input(job).load()
         abort_if_cancelled(job)  # before merging; writing checks again once its staging folder exists
         return merge_and_write(image, parts, job=job, started=started)

@@ -51,11 +51,13 @@ from labelfree.batch.task import (
     abort_if_cancelled,
     failed_row,
     finish_input,
+    input_capture,
     load_input,
     n_frames_of,
     process_image,
     process_input,
     segment_image,
+    with_warnings,
     write_result,
 )
 from labelfree.errors import Cancelled, InputError, LabelFreeError
@@ -119,18 +121,39 @@ def run_input(job: Job, /) -> dict[str, Any]:
     and :class:`Cancelled` when the run was stopped before the outputs were published.
     """
     started = time.time()
-    try:
-        with local_reads():
-            image = load_input(job)
-            labels = segment_image(image, job=job)
-            names = write_result(labels, image, job=job)  # checks for a stopped run first
-        return finish_input(job, names, labels=labels, seconds=time.time() - started)
-    except Cancelled:
-        raise
-    except Exception as exc:  # noqa: BLE001 - every failure is reported per input
-        if is_worker_io_error(exc, job):
-            raise _as_worker_io_error(exc, job) from exc
-        return failed_row(job, exc, started=started)
+    with input_capture(job):  # its warnings go back in the row, the client shows them
+        try:
+            with local_reads():
+                image = load_input(job)
+                labels = segment_image(image, job=job)
+                names = write_result(labels, image, job=job)  # checks for a stopped run first
+            return finish_input(job, names, labels=labels, seconds=time.time() - started)
+        except Cancelled:
+            raise
+        except Exception as exc:  # noqa: BLE001 - every failure is reported per input
+            if is_worker_io_error(exc, job):
+                raise _as_worker_io_error(exc, job) from exc
+            return failed_row(job, exc, started=started)
+
+
+def _count_frames(job: Job, /) -> tuple[int, list[str]]:
+    """The frames of the job's input, and the warnings of reading its metadata (they go in its row)."""
+    with input_capture(job) as messages:
+        return count_frames(job), list(messages)
+
+
+def _load(job: Job, /) -> tuple[Any, list[str]]:
+    """The job's input (drift-corrected), and the warnings of reading and correcting it (they go in its row)."""
+    with input_capture(job) as messages:
+        return load_input(job), list(messages)
+
+
+def _first(pair: tuple[Any, Any], /) -> Any:
+    return pair[0]
+
+
+def _second(pair: tuple[Any, Any], /) -> Any:
+    return pair[1]
 
 
 def _io_guard(fn: Callable[..., Any], job: Job, *args: Any, **kwargs: Any) -> Any:
@@ -158,23 +181,28 @@ def _spans(n_frames: int, job: Job, chunk_frames: int) -> list[tuple[int, int]] 
 
 def run_sequential(jobs: list[Job], rows: dict[str, dict], /, *, bar: Any, chunk_frames: int | None,
                    on_row: Callable[[], None] | None = None) -> None:
-    """Run every job in this process, in order (the reference for the Dask results)."""
+    """Run every job in this process, in order (the reference for the Dask results).
+
+    The warnings of an input are shown as they are raised, each as a line that names the input, and
+    kept in its row (:func:`labelfree.batch.task.input_capture`)."""
     for job in jobs:
         if not wants_chunks(job, chunk_frames):
             row = process_input(job)
         else:
             started = time.time()
-            try:
-                image = load_input(job)
-                spans = _spans(n_frames_of(image), job, chunk_frames) if "T" in image.dims else None
-                if spans is None:
-                    row = process_image(image, job=job, started=started)
-                else:  # the first chunk chooses the automatic settings the others use
-                    parts, _ = first_then_rest(spans, lambda a, b, s: segment_chunk(image, a, b, job=job, settings=s),
-                                               lambda first: shared_settings(first, job=job))
-                    row = merge_and_write(image, parts, job=job, started=started)
-            except Exception as exc:  # noqa: BLE001 - every failure is reported per input
-                row = failed_row(job, exc, started=started)
+            with input_capture(job):
+                try:
+                    image = load_input(job)
+                    spans = _spans(n_frames_of(image), job, chunk_frames) if "T" in image.dims else None
+                    if spans is None:
+                        row = process_image(image, job=job, started=started)
+                    else:  # the first chunk chooses the automatic settings the others use
+                        parts, _ = first_then_rest(
+                            spans, lambda a, b, s: segment_chunk(image, a, b, job=job, settings=s),
+                            lambda first: shared_settings(first, job=job))
+                        row = merge_and_write(image, parts, job=job, started=started)
+                except Exception as exc:  # noqa: BLE001 - every failure is reported per input
+                    row = failed_row(job, exc, started=started)
         rows[job.item.stem] = row
         bar.update(message=f"{job.item.stem}: {row['status']}")
         if on_row is not None:
@@ -213,6 +241,7 @@ class _Dispatcher:
         self.chunk_frames, self.io_retries, self.on_row = chunk_frames, int(io_retries), on_row
         self.pending: dict[Any, _Task] = {}
         self.held: dict[str, list[Any]] = {}  # stem -> futures kept alive until the input is done
+        self.noted: dict[str, list[str]] = {}  # stem -> warnings of its frame-count or load task
         self.queue = as_completed()
 
     def submit(self, task: _Task, *, workers: list[str] | None = None) -> Any:
@@ -227,11 +256,17 @@ class _Dispatcher:
         if not wants_chunks(job, self.chunk_frames):
             self.submit(_Task("row", job, now, run_input, (job,)))
         elif job.drift_correction:  # the corrected movie is made once, then shared by the chunks
-            self.submit(_Task("load", job, now, _io_guard, (load_input, job, job)))
+            self.submit(_Task("load", job, now, _io_guard, (_load, job, job)))
         else:
-            self.submit(_Task("frames", job, now, _io_guard, (count_frames, job, job)))
+            self.submit(_Task("frames", job, now, _io_guard, (_count_frames, job, job)))
 
     def _finish(self, job: Job, row: dict) -> None:
+        """Keep the row of a finished input and show its warnings (the task collected them without showing them),
+        each as a line that names the input."""
+        from labelfree.batch.messages import relay_messages
+
+        row = with_warnings(row, self.noted.pop(job.item.stem, []))
+        relay_messages(job.item, row)
         self.rows[job.item.stem] = row
         self.held.pop(job.item.stem, None)
         self.bar.update(message=f"{job.item.stem}: {row['status']}")
@@ -295,12 +330,21 @@ class _Dispatcher:
                     continue
                 self._finish(job, failed_row(job, exc, started=task.started))
             elif task.kind == "frames":
-                self._chunks(task, int(future.result()))
+                n_frames, messages = future.result()
+                self._note(job, messages)
+                self._chunks(task, int(n_frames))
             elif task.kind == "load":
-                self.held.setdefault(job.item.stem, []).append(future)
-                self._chunks(task, int(self.client.submit(n_frames_of, future, pure=False).result()), loaded=future)
+                loaded = self.client.submit(_first, future, key=_key("loaded", job), pure=False)
+                self.held.setdefault(job.item.stem, []).extend([future, loaded])
+                self._note(job, self.client.submit(_second, future, pure=False).result())
+                self._chunks(task, int(self.client.submit(n_frames_of, loaded, pure=False).result()), loaded=loaded)
             else:
                 self._finish(job, future.result())
+
+    def _note(self, job: Job, messages: list[str]) -> None:
+        """Keep the warnings of a task of ``job`` that returns no row, for the row of the input."""
+        if messages:
+            self.noted.setdefault(job.item.stem, []).extend(messages)
 
     def cancel(self) -> None:
         """Cancel every outstanding task and wait (a little) until none of them runs."""

@@ -133,8 +133,24 @@ def _truth_lines(summary: pd.DataFrame, /) -> list[str]:
     return lines
 
 
-def format_report(summary: pd.DataFrame, /, *, max_errors: int = 20) -> str:
-    """Plain-text report: counts by status, objects, time, and each failure with its error."""
+def _warning_lines(summary: pd.DataFrame, /, *, limit: int) -> list[str]:
+    """One line for each input with warnings (those of its segmentation; the notes of its scoring against ground
+    truth have lines of their own), naming the input."""
+    lines = []
+    for _, row in summary.iterrows():
+        texts = [w for w in _text(row.get("warnings")).split(" | ")
+                 if w and not w.startswith((TRUTH_FRAMES_NOTE, "not scored against "))]
+        if texts:
+            lines.append(f"WARNING {_input_name(row)}: {' | '.join(texts)}")
+    if len(lines) > limit:
+        lines = [*lines[:limit], f"... and {len(lines) - limit} more input(s) with warnings; see the summary table "
+                                 "(its warnings column)"]
+    return lines
+
+
+def format_report(summary: pd.DataFrame, /, *, max_errors: int = 20, max_warnings: int = 20) -> str:
+    """Plain-text report: counts by status, objects, time, each failure with its error, and each input with
+    warnings with their texts (at most ``max_errors`` and ``max_warnings`` lines, then how many more)."""
     counts = summary["status"].value_counts()
     parts = [f"{int(counts.get(s, 0))} {s}" for s in ("ok", "skipped", "failed", "cancelled") if counts.get(s, 0)]
     ok = summary[summary["status"] == "ok"]
@@ -147,6 +163,7 @@ def format_report(summary: pd.DataFrame, /, *, max_errors: int = 20) -> str:
         lines.append(f"FAILED {_input_name(row)}: {row['error']}")
     if len(failed) > max_errors:
         lines.append(f"... and {len(failed) - max_errors} more failure(s); see the summary table")
+    lines += _warning_lines(summary, limit=max_warnings)
     lines += _truth_lines(summary)
     if "path" in summary.attrs:
         lines.append(f"summary: {summary.attrs['path']}")

@@ -13,6 +13,7 @@ import pandas as pd
 from labelfree._progress import Progress
 from labelfree.batch.config import SYNC, BatchConfig
 from labelfree.batch.inputs import BatchInput, channel_names_option, collect_inputs, refuse_in_memory, series_option
+from labelfree.batch.messages import join_messages
 from labelfree.batch.state import checksum, input_fingerprint
 from labelfree.batch.task import OUTPUT_KINDS, Job, result_row
 from labelfree.batch.truth import (TRUTH_COLUMNS, TRUTH_COUNTS, TruthOptions, find_truths, score_against_truth,
@@ -222,8 +223,9 @@ def _row_from_state(item: BatchInput, state: dict[str, Any], out_dir: Path, *, s
     paths = {k: str(out_dir / v["file"]) for k, v in state["outputs"].items()}
     paths["provenance"] = str(out_dir / f"{item.stem}_provenance.json")
     batch = state.get("batch") or {}
+    # the warnings of the run that made the result: a rerun's summary still says what to look at
     return result_row(item, status=status, n_objects=batch.get("n_objects"), n_frames=batch.get("n_frames"),
-                      seconds=seconds, **paths)
+                      seconds=seconds, warnings=join_messages(state.get("warnings") or []), **paths)
 
 
 def _wait_for_publishing(jobs: list[Job], rows: dict[str, dict[str, Any]], out_dir: Path, *,
@@ -338,7 +340,9 @@ def run_batch(
         The summary, one row per input: input, series (the image series read, NA for a file
         of one image), stem, status (ok / skipped / failed / cancelled), n_objects (objects
         summed over frames) and n_frames (integers, pandas ``Int64``: NA for an input without
-        a result), seconds, error, worker and the output paths; with ``truth``, then
+        a result), seconds, error, warnings (the texts of the warnings raised while the input was read,
+        segmented and written, separated by `` | ``; each was also logged once, naming the input, and a
+        skipped input's are those of its result's provenance), worker and the output paths; with ``truth``, then
         :data:`TRUTH_COLUMNS` (empty for an input without ground truth or without labels; an input whose
         ground truth cannot be scored, e.g. of another shape, says why in its ``warnings``), and the pooled
         total (:func:`labelfree.batch.report.truth_total`) in ``attrs["truth_total"]``, the scoring options in

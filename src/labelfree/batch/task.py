@@ -33,6 +33,8 @@ __all__ = [
     "failed_row",
     "count_objects",
     "warnings_of",
+    "input_capture",
+    "with_warnings",
     "n_frames_of",
     "abort_if_cancelled",
 ]
@@ -105,32 +107,45 @@ def load_input(job: Job, /) -> xr.DataArray:
 def segment_image(image: xr.DataArray, /, *, job: Job) -> xr.DataArray:
     """Run the job's pipeline on ``image`` (dims T, C, Z, Y, X) and return its labels.
 
-    Warnings the pipeline raises (e.g. "no motion found") are logged and recorded in
-    the provenance (``attrs["labelfree"]["warnings"]``), so a headless run reports them.
-    Python's warning filters are per process: with several threads per worker a warning
-    may be recorded for a concurrent input too.
+    Warnings the pipeline raises (e.g. "no motion found") are shown as lines that name the input
+    (:func:`labelfree.batch.messages.input_messages`; inside a Dask task the client shows them) and
+    recorded in the provenance (``attrs["labelfree"]["warnings"]``), so a headless run reports them.
     """
-    import warnings
-
+    from labelfree.batch.messages import input_label, input_messages
     from labelfree.run import run_pipeline
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", UserWarning)
+    with input_messages(input_label(job.item)) as messages:
         labels = run_pipeline(job.pipeline, image, config=job.config, channel=job.item.channels,
                               inputs=job.inputs, progress=False, tile=job.tile, tile_overlap=job.tile_overlap,
                               threads=job.threads)
-    messages = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
-    for message in messages:
-        log.warning("%s: %s", job.item.path, message)
     if messages:
         labels = labels.copy(deep=False)
-        labels.attrs = {**labels.attrs, "labelfree": {**dict(labels.attrs.get("labelfree") or {}), "warnings": messages}}
+        labels.attrs = {**labels.attrs, "labelfree": {**dict(labels.attrs.get("labelfree") or {}),
+                                                      "warnings": sorted(set(messages))}}
     return labels
 
 
 def warnings_of(labels: Any, /) -> str:
     """The recorded pipeline warnings of ``labels``, joined for the summary table."""
-    return " | ".join((getattr(labels, "attrs", {}).get("labelfree") or {}).get("warnings") or [])
+    from labelfree.batch.messages import join_messages
+
+    return join_messages((getattr(labels, "attrs", {}).get("labelfree") or {}).get("warnings") or [])
+
+
+def input_capture(job: Job, /) -> Any:
+    """The context in which ``job``'s input is processed: its warnings are collected and the lines shown name it
+    (:func:`labelfree.batch.messages.input_messages`); the steps inside it share it."""
+    from labelfree.batch.messages import input_label, input_messages
+
+    return input_messages(input_label(job.item))
+
+
+def with_warnings(row: dict[str, Any], messages: Any, /) -> dict[str, Any]:
+    """``row`` with ``messages`` (texts) added to its ``warnings`` (each once, sorted)."""
+    from labelfree.batch.messages import join_messages, split_messages
+
+    merged = sorted({*split_messages(row.get("warnings")), *(m for m in messages if m)})
+    return {**row, "warnings": join_messages(merged)}
 
 
 def count_objects(labels: Any, /) -> int:
@@ -157,6 +172,7 @@ def write_result(labels: xr.DataArray, image: xr.DataArray, /, *, job: Job, extr
     -------
     dict of kind -> output file name inside ``job.out_dir``.
     """
+    from labelfree.batch.messages import current_messages
     from labelfree.io.outputs import publish_set, staging_folder
     from labelfree.io.tables import stage_outputs
     from labelfree.run import prepare_image
@@ -180,16 +196,24 @@ def write_result(labels: xr.DataArray, image: xr.DataArray, /, *, job: Job, extr
         used = prepare_image(job.pipeline, image, channel=item.channels)
         staged, prov = stage_outputs(staging, item.stem, labels, image=used, inputs=job.input_files(),
                                      extras=extras, record=record)
+        # the warnings of the whole input (its reading and the writing so far too), as the summary has them
+        noted = sorted({*(prov.get("warnings") or []), *current_messages()})
+        if noted:
+            prov = {**prov, "warnings": noted}
         paths = publish_set(out, item.stem, staged, prov, overwrite=job.overwrite, inputs=job.input_files())
     return {kind: path.name for kind, path in paths.items()}
 
 
 def finish_input(job: Job, names: dict[str, str], /, *, labels: xr.DataArray, seconds: float) -> dict[str, Any]:
-    """The summary row of ``job``'s published input."""
+    """The summary row of ``job``'s published input; its warnings are those of its labels and those collected
+    while it was processed (:func:`input_capture`)."""
+    from labelfree.batch.messages import current_messages
+
     n_objects, n_frames = count_objects(labels), n_frames_of(labels)
     paths = {k: str(Path(job.out_dir) / v) for k, v in names.items()}
-    return result_row(job.item, status="ok", n_objects=n_objects, n_frames=n_frames, seconds=round(seconds, 3),
-                      warnings=warnings_of(labels), worker=worker_name(), **paths)
+    row = result_row(job.item, status="ok", n_objects=n_objects, n_frames=n_frames, seconds=round(seconds, 3),
+                     warnings=warnings_of(labels), worker=worker_name(), **paths)
+    return with_warnings(row, current_messages())
 
 
 def worker_name() -> str:
@@ -207,16 +231,19 @@ def process_image(image: xr.DataArray, /, *, job: Job, started: float) -> dict[s
 
     ``started`` is the ``time.time()`` at which work on this input began.
     """
-    try:
-        labels = segment_image(image, job=job)
-        names = write_result(labels, image, job=job)
-        return finish_input(job, names, labels=labels, seconds=time.time() - started)
-    except Exception as exc:  # noqa: BLE001 - every failure is reported per input
-        return failed_row(job, exc, started=started)
+    with input_capture(job):
+        try:
+            labels = segment_image(image, job=job)
+            names = write_result(labels, image, job=job)
+            return finish_input(job, names, labels=labels, seconds=time.time() - started)
+        except Exception as exc:  # noqa: BLE001 - every failure is reported per input
+            return failed_row(job, exc, started=started)
 
 
 def failed_row(job: Job, exc: BaseException, /, *, started: float | None = None) -> dict[str, Any]:
-    """Summary row of an input that failed with ``exc``."""
+    """Summary row of an input that failed with ``exc``, with the warnings collected before it failed."""
+    from labelfree.batch.messages import current_messages
+
     # info: the report lists every failed input with its error (a warning here said it twice)
     log.info("batch input %s failed: %s: %s", job.item.path, type(exc).__name__, exc)
     seconds = round(time.time() - started, 3) if started is not None else None
@@ -224,7 +251,8 @@ def failed_row(job: Job, exc: BaseException, /, *, started: float | None = None)
     if type(exc).__name__ == "KilledWorker":  # Dask gave up after the workers died on it, usually out of memory
         error += (" (the workers running this input died, most often from running out of memory: give each worker "
                   "more memory (--memory-limit, e.g. 8GB) or run fewer workers (--workers))")
-    return result_row(job.item, status="failed", error=error, seconds=seconds, worker=worker_name())
+    row = result_row(job.item, status="failed", error=error, seconds=seconds, worker=worker_name())
+    return with_warnings(row, current_messages())
 
 
 def process_input(job: Job, /) -> dict[str, Any]:
@@ -233,11 +261,12 @@ def process_input(job: Job, /) -> dict[str, Any]:
     Only :class:`Exception` is caught: a KeyboardInterrupt stops the run.
     """
     started = time.time()
-    try:
-        image = load_input(job)
-    except Exception as exc:  # noqa: BLE001 - every failure is reported per input
-        return failed_row(job, exc, started=started)
-    return process_image(image, job=job, started=started)
+    with input_capture(job):  # the warnings of reading the input too
+        try:
+            image = load_input(job)
+        except Exception as exc:  # noqa: BLE001 - every failure is reported per input
+            return failed_row(job, exc, started=started)
+        return process_image(image, job=job, started=started)
 
 
 def abort_if_cancelled(job: Job | None = None, /) -> None:
