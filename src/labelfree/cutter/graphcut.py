@@ -149,6 +149,7 @@ def graph_cut_mask(
     cell_fraction: float | None = None,
     max_weight: float = 2.0,
     sigma: float = 0.05,
+    overwrite_input: bool = False,
 ) -> np.ndarray:
     """Binary cell mask of a fluorescence image (or a cell-probability map) by graph cut.
 
@@ -164,44 +165,117 @@ def graph_cut_mask(
         Largest pairwise (smoothness) capacity.
     sigma : float
         Intensity scale of the pairwise term, in normalised units.
+    overwrite_input : bool
+        ``image`` may be overwritten by its normalised values when it is a float64 array (saves one
+        full-size float64 copy; the mask is the same).
 
     Returns
     -------
     ndarray of bool, shape (Y, X)
         True = cell.
-    """
-    import maxflow
 
-    image = np.asarray(image)
+    Notes
+    -----
+    The graph (PyMaxflow, double capacities) takes about 304 bytes per pixel: 48 per node and
+    32 per arc, 8 arcs per pixel. While it is built, at most four full-size float64 or int64
+    arrays are alive beside it (the normalised image, the node ids and two cost maps, one of
+    which is then reused for the edge weights: 32 bytes per pixel); while the flow is computed,
+    none (``image`` itself stays as long as the caller keeps it).
+    """
+    return _graph_cut_taken([np.asarray(image)], prior=prior, cell_fraction=cell_fraction, max_weight=max_weight,
+                            sigma=sigma, overwrite_input=overwrite_input)
+
+
+def _graph_cut_taken(held: list[np.ndarray], /, *, prior: float | None, cell_fraction: float | None,
+                     max_weight: float, sigma: float, overwrite_input: bool) -> np.ndarray:
+    """:func:`graph_cut_mask` of the one image in ``held``, which it takes out of the list: when the list held
+    the only reference, the image (overwritten by its normalised values, with ``overwrite_input``) is freed
+    before the flow is computed (an argument passed directly stays referenced by the caller until the call
+    returns)."""
+    image = held.pop()
     if image.ndim != 2:
         raise InputError(f"graph_cut_mask needs a 2-D (Y, X) image; got shape {image.shape}.")
-    norm = normalize_intensity(image)
+    in_place = overwrite_input and image.dtype == np.float64 and image.flags.writeable
+    frac = cell_fraction
+    if prior is None and cell_fraction is None and in_place:  # measured before the image is overwritten
+        if not np.ptp(image) > 0:
+            normalize_intensity(image)  # the error of a constant image, as below
+        frac = estimate_cell_fraction(image)
+    norm = _normalized(image, in_place)
     if prior is None:
-        frac = estimate_cell_fraction(image) if cell_fraction is None else cell_fraction
+        frac = estimate_cell_fraction(image) if frac is None else frac
         prior = prior_from_fraction(norm, cell_fraction=frac)
         log.debug("graph cut prior %.4f from cell fraction %.4f", prior, frac)
     if not 0.0 < prior < 1.0:
         raise InputError(f"prior must lie in (0, 1); got {prior}.")
-    cost_cell = -np.log(np.maximum(norm, _EPS)) - np.log(prior)
-    cost_bg = -np.log(np.maximum(1.0 - norm, _EPS)) - np.log(1.0 - prior)
-    graph = maxflow.Graph[float]()
-    nodes = graph.add_grid_nodes(norm.shape)
+    held.append(norm)
+    del image, norm
+    return _min_cut(held, prior, max_weight, sigma)
+
+
+def _normalized(image: np.ndarray, in_place: bool) -> np.ndarray:
+    """:func:`normalize_intensity` of ``image``, written into ``image`` itself when ``in_place``."""
+    if not in_place:
+        return normalize_intensity(image)
+    lo, hi = np.percentile(image, (0.0, 100.0))
+    if hi <= lo:
+        raise ConstantImageError("The image used for the foreground mask is constant; it has no cells to find.")
+    image -= lo
+    image /= hi - lo
+    return np.clip(image, 0.0, 1.0, out=image)
+
+
+def _min_cut(held: list[np.ndarray], prior: float, max_weight: float, sigma: float) -> np.ndarray:
+    """The graph cut of :func:`graph_cut_mask` on the normalised image held in ``held`` (taken out of the
+    list and released before the flow)."""
+    import maxflow
+
+    norm = held.pop()
     h, w = norm.shape
-    padded = np.pad(norm, 1, mode="edge")
-    for dy, dx in _OFFSETS:
-        neighbour = padded[1 + dy : 1 + dy + h, 1 + dx : 1 + dx + w]
-        weights = max_weight * np.exp(-((norm - neighbour) ** 2) / (2.0 * sigma**2))
-        # no wrap-around: zero the weights whose neighbour falls outside the image
-        if dy < 0:
-            weights[:-dy, :] = 0.0
-        elif dy > 0:
-            weights[-dy:, :] = 0.0
-        if dx > 0:
-            weights[:, -dx:] = 0.0
+    n_edges = len(_OFFSETS) * h * w
+    # sized once for every node and edge (no growth by copies); the library counts arcs in a C int
+    graph = maxflow.Graph[float](h * w, n_edges) if 2 * n_edges < 2**31 else maxflow.Graph[float]()
+    nodes = graph.add_grid_nodes(norm.shape)
+    # a node ends in the sink segment when its source edge is cut: source capacity = cost(cell);
+    # the terminal edges only set each node's residual, so adding them before the pairwise ones is the same graph
+    cost = np.maximum(norm, _EPS)
+    np.log(cost, out=cost)
+    np.negative(cost, out=cost)
+    cost -= np.log(prior)
+    other = np.subtract(1.0, norm)
+    np.maximum(other, _EPS, out=other)
+    np.log(other, out=other)
+    np.negative(other, out=other)
+    other -= np.log(1.0 - prior)
+    graph.add_grid_tedges(nodes, cost, other)
+    del cost
+    weights = other  # reused: one weight array for the four offsets
+    for k, (dy, dx) in enumerate(_OFFSETS):
+        _edge_weights(norm, dy, dx, max_weight, sigma, out=weights)
+        if k == len(_OFFSETS) - 1:
+            del norm  # the last weights are computed: free it before the graph takes its last arcs
         structure = np.zeros((3, 3))
         structure[1 + dy, 1 + dx] = 1.0
         graph.add_grid_edges(nodes, weights=weights, structure=structure, symmetric=True)
-    # a node ends in the sink segment when its source edge is cut: source capacity = cost(cell)
-    graph.add_grid_tedges(nodes, cost_cell, cost_bg)
+    del weights, other, nodes  # the node ids are the consecutive 0 .. h*w-1 (add_grid_nodes), made again below
     graph.maxflow()
+    nodes = np.arange(h * w, dtype=np.int64).reshape(h, w)
     return np.asarray(graph.get_grid_segments(nodes), dtype=bool)
+
+
+def _edge_weights(norm: np.ndarray, dy: int, dx: int, max_weight: float, sigma: float, *,
+                  out: np.ndarray) -> np.ndarray:
+    """Pairwise capacities ``max_weight * exp(-(I_p - I_q)^2 / (2 sigma^2))`` between each pixel p and its
+    neighbour q at (+dy, +dx), written into ``out``; 0 where q falls outside the image (no wrap-around)."""
+    h, w = norm.shape
+    ys, yq = (slice(-dy, h), slice(0, h + dy)) if dy < 0 else (slice(0, h - dy), slice(dy, h))
+    xs, xq = slice(0, w - dx), slice(dx, w)  # dx is 0 or 1
+    out[...] = 0.0
+    inner = out[ys, xs]
+    np.subtract(norm[ys, xs], norm[yq, xq], out=inner)
+    np.square(inner, out=inner)
+    np.negative(inner, out=inner)
+    inner /= 2.0 * sigma**2
+    np.exp(inner, out=inner)
+    inner *= max_weight
+    return out

@@ -15,7 +15,9 @@ from scipy import ndimage as ndi
 
 from labelfree.cutter.config import CutterConfig
 from labelfree.cutter.dataset import PatchSet, build_patch_set
-from labelfree.cutter.graphcut import graph_cut_mask, local_contrast_probability, normalize_intensity, snr_probability
+from labelfree.cutter.graphcut import (
+    _graph_cut_taken, local_contrast_probability, normalize_intensity, snr_probability,
+)
 from labelfree.cutter.markers import (
     MarkerWarning, check_markers, detect_markers, looks_swapped, marker_pixels, markers_from_labels, on_foreground,
     points_array,
@@ -334,14 +336,15 @@ def foreground_mask(
             prior = 0.5 if prior is None else prior
         else:
             signal = np.mean([normalize_intensity(c) for c in smooth], axis=0)
+        del smooth  # not needed by the graph cut, whose graph is the largest allocation of Cutter
     probability = scribbles is not None or config.mask_signal != "intensity"  # else an intensity
     if probability and np.ptp(signal) == 0:  # every pixel equally (un)likely: e.g. no pixel passes the noise floor
         mask = np.full(signal.shape, bool(signal.flat[0] > 0.5))
-    else:
-        mask = graph_cut_mask(
-            signal, prior=prior, cell_fraction=config.cell_fraction,
-            max_weight=config.mask_max_weight, sigma=config.mask_sigma,
-        )
+    else:  # the signal is this function's own: handed over, normalised in place and freed before the flow
+        held = [signal]
+        del signal
+        mask = _graph_cut_taken(held, prior=prior, cell_fraction=config.cell_fraction,
+                                max_weight=config.mask_max_weight, sigma=config.mask_sigma, overwrite_input=True)
     if config.mask_keep_marked and markers is not None and len(markers):
         mask = keep_marked_regions(mask, markers)
     ridges = config.mask_ridges
