@@ -227,3 +227,158 @@ def test_fusion_reads_a_pillow_colour_image_as_its_file_is_read(tmp_path):
     got = with_channel_axis(palette)
     assert list(got["C"].values) == ["R", "G", "B"]
     assert np.array_equal(got.transpose("Y", "X", "C").values, np.asarray(palette.convert("RGB")))
+
+
+# -- a DataArray whose dim names all say their axes needs no dims= -------------------------------------------------
+
+
+def _named_movie() -> tuple[np.ndarray, xr.DataArray]:
+    rng = np.random.default_rng(3)
+    movie = rng.normal(100, 5, (3, 40, 44)).astype(np.float32)
+    for k in range(3):
+        movie[k, 6 + k:18 + k, 6:18] += 80
+        movie[k, 24:36, 28 - k:40 - k] += 80
+    return movie, xr.DataArray(movie, dims=("time", "y", "x"), coords={"x": np.arange(44) * 0.25})
+
+
+@pytest.mark.parametrize("names, letters", [
+    (("time", "y", "x"), "TYX"), (("c", "y", "x"), "CYX"), (("T", "Y", "X"), "TYX"),
+    (("x", "Y", "Channel"), "XYC"), (("Time", "z", "channels", "y", "x"), "TZCYX"),
+])
+def test_a_dataarray_whose_dim_names_say_their_axes_needs_no_dims(names, letters):
+    """to_dataarray(xr.DataArray(a, dims=("time", "y", "x"))) was refused ("Name them with
+    labelfree.to_dataarray(data, dims=...)"); now it is what dims="TYX" gives."""
+    shape = (2, 16, 3, 17, 18)[: len(names)]
+    da = xr.DataArray(np.arange(int(np.prod(shape)), dtype=np.uint16).reshape(shape), dims=names)
+    out = to_dataarray(da)
+    assert out.identical(to_dataarray(da, dims=letters))
+    assert out.dims == tuple(d for d in "TCZYX" if d in letters)
+    assert np.array_equal(out.values, da.transpose(*[names[letters.index(d)] for d in out.dims]).values)
+
+
+def test_dims_whose_names_say_nothing_are_still_refused_without_dims():
+    for names in (("time", "row", "col"), ("t", "time", "x")):
+        with pytest.raises(DimensionError, match=r"The DataArray has dims .*Name them with "
+                                                 r"labelfree\.to_dataarray\(data, dims=\.\.\.\)"):
+            to_dataarray(xr.DataArray(np.zeros((2, 16, 16)), dims=names))
+
+
+def test_pipelines_take_a_dataarray_named_time_y_x():
+    """labelfree.threshold.segment(da), motion and run_pipeline refused ('time', 'y', 'x'); Fusion's channel
+    reading refused ('channel', 'y', 'x')."""
+    import labelfree.motion
+    from labelfree.fusion.channels import with_channel_axis
+    from labelfree.run import run_pipeline
+
+    movie, named = _named_movie()
+    plain = to_dataarray(movie, dims="TYX", scale={"X": 0.25})
+    labels = labelfree.threshold.segment(named)
+    assert labels.dims == ("T", "Y", "X") and int(labels.max()) == 2
+    assert np.array_equal(labels.values, labelfree.threshold.segment(plain).values)
+    assert labels.X.attrs["scale"] == 0.25
+    assert np.array_equal(run_pipeline("threshold", named).values, labels.values)
+    moving = labelfree.motion.segment(named)
+    assert np.array_equal(moving.values, labelfree.motion.segment(plain).values)
+    channels = xr.DataArray(movie[:2], dims=("channel", "y", "x"), coords={"channel": ["GFP", "RFP"]})
+    got = with_channel_axis(channels)
+    assert list(got["C"].values) == ["GFP", "RFP"] and np.array_equal(got.transpose("C", "Y", "X").values,
+                                                                         movie[:2])
+
+
+# -- read_image and a Pillow image share one reading of Pillow's modes ----------------------------------------------
+
+
+def _notes(caplog, source) -> list[str]:
+    """What reading ``source`` logs at INFO from LabelFree, the name of the picture put as <it>."""
+    import logging
+
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        if isinstance(source, Image.Image):
+            to_dataarray(source)
+            subject = "The Pillow image"
+        else:
+            read_image(source)
+            subject = source.name
+    return [r.getMessage().replace(subject, "<it>") for r in caplog.records
+            if r.name.startswith("labelfree") and r.levelname == "INFO" and "JPEG" not in r.getMessage()]
+
+
+def test_a_file_and_its_pillow_image_are_read_by_one_code_with_the_same_notes(tmp_path, caplog):
+    """labelfree.io.raster and labelfree._pil decoded Pillow's modes twice (their notes said "is CMYK" / "is stored
+    as CMYK", "it is channel A" / "it is read as channel A"); now the file reader calls the shared code."""
+    grey = _cells()
+    rgb = np.stack([grey, grey // 2, 255 - grey], -1)
+    seen = np.full(grey.shape, 255, np.uint8)
+    seen[0, 0] = 7
+    Image.fromarray(rgb).convert("CMYK").save(tmp_path / "cmyk.jpg")
+    Image.fromarray(np.dstack([rgb, seen])).save(tmp_path / "seen.png")
+    Image.fromarray(rgb).convert("P", palette=Image.Palette.ADAPTIVE, colors=8).save(tmp_path / "palette.gif")
+    expected = {"cmyk.jpg": ["<it> is stored as CMYK; read as RGB."],
+                "seen.png": ["<it> has a transparency (alpha) channel that is not opaque everywhere: it is read as "
+                             "channel A (choose the image's channels with the channel option)."],
+                "palette.gif": ["<it> is a palette (indexed colour) picture; read as its R, G, B colours."]}
+    for name, notes in expected.items():
+        assert _notes(caplog, tmp_path / name) == notes
+        with Image.open(tmp_path / name) as opened:
+            assert _notes(caplog, opened) == notes
+            assert np.array_equal(to_dataarray(opened).values, read_image(tmp_path / name).values)
+
+
+# -- images written by labelfree drift / stitch (write_image) keep axes of one plane --------------------------------
+
+
+def _one_plane_images() -> dict[str, xr.DataArray]:
+    rng = np.random.default_rng(5)
+    calibration = {"scale": {"T": 2.5, "Z": 2.0, "Y": 0.5, "X": 0.5}, "units": {"T": "s", "Z": "µm", "Y": "µm",
+                                                                                 "X": "µm"}}
+    return {
+        "1-frame TYX": to_dataarray(rng.integers(0, 4000, (1, 20, 30), dtype=np.uint16), dims="TYX",
+                                    origin={"Y": 1.0, "X": 3.0}, **calibration),
+        "1-slice TZYX": to_dataarray(rng.random((3, 1, 16, 18), dtype=np.float32), dims="TZYX", **calibration),
+        "1-channel CYX": to_dataarray(rng.integers(0, 255, (1, 16, 18), dtype=np.uint8), dims="CYX",
+                                      channel_names=["GFP"], **calibration),
+    }
+
+
+@pytest.mark.parametrize("what", list(_one_plane_images()))
+def test_an_image_written_by_write_image_reads_back_with_its_axes_of_one_plane(tmp_path, what):
+    """A 1-frame drift-corrected movie or 1-slice fused stack (registration.cli.write_image) read back as YX."""
+    from labelfree.registration.cli import write_image
+
+    image = _one_plane_images()[what]
+    path = write_image(tmp_path / "out.tif", image, record={"pipeline": "drift"})
+    back = read_image(path)
+    xr.testing.assert_identical(back.drop_attrs(deep=False), image)
+    with tifffile.TiffFile(path) as tif:  # Fiji's view of the file: the axes of more than one plane, as before
+        assert tif.series[0].axes == "".join(d for d in image.dims if image.sizes[d] > 1)
+        assert tif.imagej_metadata["Properties"]["labelfree_dims"] == "".join(image.dims)
+        assert "labelfree" in tif.imagej_metadata["Properties"]
+
+
+def test_write_image_records_no_dims_without_an_axis_of_one_plane(tmp_path):
+    from labelfree.registration.cli import write_image
+
+    image = to_dataarray(np.zeros((2, 16, 16), np.uint16), dims="TYX")
+    with tifffile.TiffFile(write_image(tmp_path / "two.tif", image)) as tif:
+        assert tif.series[0].axes == "TYX" and "Properties" not in tif.imagej_metadata
+
+
+@pytest.mark.jvm
+def test_imagej_opens_a_one_frame_written_image_as_one_calibrated_frame(tmp_path, ij):
+    import jpype
+
+    from labelfree.registration.cli import write_image
+
+    image = _one_plane_images()["1-frame TYX"]
+    imp = jpype.JClass("ij.IJ").openImage(str(write_image(tmp_path / "corrected.tif", image)))
+    assert imp is not None
+    try:
+        assert (imp.getNChannels(), imp.getNSlices(), imp.getNFrames()) == (1, 1, 1)
+        assert (imp.getWidth(), imp.getHeight(), imp.getBitDepth()) == (30, 20, 16)
+        assert imp.getCalibration().frameInterval == 2.5 and imp.getCalibration().pixelWidth == 0.5
+        assert str(imp.getProp("labelfree_dims")) == "TYX"
+        pixels = np.asarray(imp.getProcessor().getPixels(), np.int16).view(np.uint16).reshape(20, 30)
+        assert np.array_equal(pixels, image.values[0])
+    finally:
+        imp.close()

@@ -122,8 +122,9 @@ def to_dataarray(
     dims : str or sequence of str, optional
         One letter per axis of a plain array, e.g. ``"TYX"``. Required for
         arrays with more than 2 axes; 2-D arrays default to ``"YX"`` (a colour Pillow image to ``"YXC"``).
-        For a DataArray, the letter of each dim: a dim whose name says which axis it is (any case:
-        ``t``/``time``, ``c``/``channel``, ``z``, ``y``, ``x``) is matched by its name, wherever its letter
+        For a DataArray, not needed where each dim's name says which axis it is (any case: ``t``/``time``,
+        ``c``/``channel``, ``z``, ``y``, ``x``; ``("time", "y", "x")`` is T, Y, X); else the letter of each
+        dim: a dim whose name says which axis it is is matched by its name, wherever its letter
         stands in ``dims`` (``("y", "x", "c")`` with ``dims="CYX"`` is transposed to C, Y, X); the other
         dims (``("time", "row", "col")``) take the remaining letters in order. A letter that contradicts a
         dim's name (``dims="TYX"`` for ``("z", "y", "x")``) is a DimensionError: rename such a dim first.
@@ -148,7 +149,8 @@ def to_dataarray(
         a ``scale`` that is not a positive, finite number, ``units`` that are not text;
         Z, Y or X coords that decrease or are not evenly spaced, and NaN / NaT coords.
     DimensionError
-        A plain array of more than 2 axes without ``dims``; ``dims`` that contradict a DataArray's dim names.
+        A plain array of more than 2 axes without ``dims``; a DataArray with a dim whose name says nothing
+        (``row``) without ``dims``; ``dims`` that contradict a DataArray's dim names.
 
     Examples
     --------
@@ -165,6 +167,8 @@ def to_dataarray(
                              "frame interval is scale=...).")
     origin = _per_axis(origin, "origin", ("Y", "X"))
     if isinstance(data, xr.DataArray):
+        if dims is None:  # dims whose names all say which axis they are (time, y, x) need no dims=
+            dims = _dims_from_names(data.dims)
         if dims is not None:  # the DataArray's dims named: by their names where known, else in order
             data = _named_dims(data, dims)
         _check_dataarray_dims(data.dims)
@@ -251,6 +255,16 @@ def to_dataarray(
 
 #: names of DataArray dims that say which axis they are (any case), as xarray users name them
 _DIM_NAMES = {"t": "T", "time": "T", "c": "C", "channel": "C", "channels": "C", "z": "Z", "y": "Y", "x": "X"}
+
+
+def _dims_from_names(dims: Sequence[Any]) -> str | None:
+    """The letters of DataArray ``dims`` whose names all say which axis they are, each another one
+    (``("time", "y", "x")`` is ``"TYX"``, ``("c", "Y", "x")`` ``"CYX"``); None where one says nothing (``row``)
+    or two name one axis (their message comes from :func:`_check_dataarray_dims`)."""
+    letters = [_DIM_NAMES.get(str(d).lower(), "") for d in dims]
+    if not letters or "" in letters or len(set(letters)) != len(letters):
+        return None
+    return "".join(letters)
 
 
 def _named_dims(data: xr.DataArray, dims: str | Sequence[str]) -> xr.DataArray:
@@ -349,7 +363,7 @@ def _check_dataarray_dims(dims: Sequence[Any]) -> None:
     raise DimensionError(
         f"The DataArray has dims {tuple(str(d) for d in dims)}; LabelFree names its axes T, C, Z, Y, X (each at "
         f"most once). Name them with labelfree.to_dataarray(data, dims=...), one letter per dim in order (e.g. "
-        "dims='TYX' for ('time', 'y', 'x')), or rename them first (data.rename(time='T'))."
+        "dims='TYX' for ('time', 'row', 'col')), or rename them first (data.rename(row='y', col='x'))."
     )
 
 

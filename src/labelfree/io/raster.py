@@ -30,6 +30,7 @@ from typing import Any, Sequence
 import numpy as np
 import xarray as xr
 
+from labelfree._pil import picture_values, stored_values
 from labelfree.errors import CorruptFileError, DimensionError, InputError
 
 __all__ = ["picture_format", "read_picture", "read_picture_array", "label_values", "unknown_format_message",
@@ -49,8 +50,6 @@ _BIOFORMATS = {
     ".r3d": "DeltaVision", ".sld": "SlideBook", ".mvd2": "Volocity", ".mrxs": "MIRAX", ".nd": "MetaMorph ND",
     ".dm3": "Gatan DM3", ".dm4": "Gatan DM4", ".lsm5": "Zeiss LSM", ".ome": "OME-XML",
 }
-_PLAIN = {"PA": "RGBA", "La": "LA", "RGBa": "RGBA", "RGBX": "RGB"}
-_OPAQUE = {np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535}
 
 
 def picture_format(head: bytes, /) -> str | None:
@@ -152,16 +151,7 @@ def _decode(path: Path, kind: str) -> tuple[np.ndarray, str, np.ndarray | None]:
                     "each frame on its own."
                 )
             im.load()
-            mode = im.mode
-            palette = None
-            if mode == "P":
-                palette = np.asarray(im.getpalette("RGB") or [], np.uint8).reshape(-1, 3)
-            elif mode in _PLAIN:  # Pillow's other layouts of these samples
-                im, mode = im.convert(_PLAIN[mode]), _PLAIN[mode]
-            elif mode in ("CMYK", "YCbCr", "LAB", "HSV"):
-                log.info("%s is stored as %s; read as RGB.", path.name, mode)
-                im = im.convert("RGB")
-            values = np.asarray(im)
+            values, mode, palette = stored_values(im, subject=path.name, logger=log)
     except InputError:
         raise
     except Image.DecompressionBombError as exc:  # Pillow's guard against pictures made to fill the memory
@@ -171,12 +161,7 @@ def _decode(path: Path, kind: str) -> tuple[np.ndarray, str, np.ndarray | None]:
                          "size.") from exc
     except Exception as exc:  # noqa: BLE001 - Pillow reports damage as OSError, SyntaxError, ValueError, ...
         raise _damaged(path, kind, exc) from exc
-    if palette is not None and len(palette) and _grey_palette(palette):  # grey values coded in a palette (GIF)
-        values, mode, palette = palette[np.minimum(values, len(palette) - 1), 0], "L", None
-    # 16-bit grey (Pillow's I;16 in this machine's byte order; a 16-bit PGM is Pillow's 32-bit I)
-    if mode.startswith("I;16") or (mode == "I" and values.size and values.min() >= 0 and values.max() <= 65535):
-        values = values.astype(np.uint16)
-    return np.ascontiguousarray(values), mode, palette
+    return values, mode, palette
 
 
 def _check_series(path: Path, series: Any) -> None:
@@ -205,35 +190,9 @@ def read_picture_array(path: str | os.PathLike[str], kind: str, /, *, series: in
     return _decode(path, kind)[0]
 
 
-def _grey_palette(palette: np.ndarray) -> bool:
-    return bool(palette.size) and bool(np.all(palette == palette[:, :1]))
-
-
-def _opaque(alpha: np.ndarray) -> bool:
-    top = _OPAQUE.get(alpha.dtype)
-    return top is not None and bool(np.all(alpha == top))
-
-
 def _image_values(path: Path, kind: str) -> tuple[np.ndarray, list[str] | None]:
     """The pixels an image is read as, (Y, X) or (Y, X, C), and the names of its channels."""
-    values, mode, palette = _decode(path, kind)
-    if mode == "1":  # a 1-bit picture opens in Fiji as 8-bit 0 / 255
-        values = values.astype(np.uint8) * np.uint8(255)
-    if palette is not None and len(palette):  # a colour palette (a grey one is read as its values)
-        log.info("%s is a palette (indexed colour) picture; read as its R, G, B colours.", path.name)
-        values = palette[np.minimum(values, len(palette) - 1)]
-    if values.ndim == 2:
-        return values, None
-    names = ["grey", "A"] if values.shape[-1] == 2 else ["R", "G", "B", "A"][: values.shape[-1]]
-    if names[-1] == "A":
-        if _opaque(values[..., -1]):
-            values, names = values[..., :-1], names[:-1]
-        else:
-            log.info("%s has a transparency (alpha) channel that is not opaque everywhere: it is read as channel A "
-                     "(choose the image's channels with the channel option).", path.name)
-    if values.shape[-1] == 1:
-        return values[..., 0], None
-    return values, names
+    return picture_values(*_decode(path, kind), subject=path.name, logger=log)
 
 
 def _letters(shape: tuple[int, ...], dims: str | None, path: Path, kind: str) -> str:

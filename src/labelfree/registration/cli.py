@@ -149,13 +149,17 @@ def write_image(path: Path, image: Any, /, *, record: dict[str, Any] | None = No
     """Write an image DataArray as an ImageJ hyperstack TIFF (axes in ImageJ's TZCYX order) with its
     calibration and channel names (atomically); ``record`` is stored as its ``labelfree`` property, as label images
     store their provenance (:func:`labelfree.io.labels_tiff.read_provenance` reads it). ``path`` ends with
-    ``.tif`` or ``.tiff`` (any case; not ``.ome.tif``), else an OutputError before any work."""
+    ``.tif`` or ``.tiff`` (any case; not ``.ome.tif``), else an OutputError before any work. Axes of one plane
+    (a 1-frame TYX movie, a 1-slice ZYX stack, one channel) are recorded in the ``labelfree_dims`` property, as
+    :func:`labelfree.io.labels_tiff.write_labels` records them, so that :func:`labelfree.io.read_image` reads the
+    image back with them; Fiji opens the file as without it."""
     import json
 
     import tifffile
 
     from labelfree.io.atomic import atomic_path, check_file_suffix
     from labelfree.io.labels_tiff import imagej_calibration
+    from labelfree.io.tiff import DIMS_PROPERTY
 
     suffixes, writes, refused = _FORMATS["fused image"]
     check_file_suffix(Path(path), suffixes=suffixes, writes=writes, refused=refused, what="image file")
@@ -173,6 +177,8 @@ def write_image(path: Path, image: Any, /, *, record: dict[str, Any] | None = No
         properties["channel_names"] = ",".join(names)
     if record:
         properties["labelfree"] = json.dumps(record, default=str, sort_keys=True)
+    if any(image.sizes[d] == 1 for d in image.dims if d not in ("Y", "X")):  # ImageJ files keep no axis of one
+        properties[DIMS_PROPERTY] = "".join(image.dims)  # plane: read_image puts it back from the property
     if properties:
         metadata["Properties"] = properties
     with atomic_path(path) as tmp:
