@@ -223,9 +223,14 @@ def run_tiled(spec: PipelineSpec, image: xr.DataArray, /, *, config: Any, tile: 
     first by the spec's ``tile_run_config`` and ``tile_config`` hooks, so that every tile uses
     the same values, recorded under ``auto`` in the provenance. ``inputs`` (folder
     and choice inputs, e.g. Fusion's ``zoo`` and ``device``) go to every tile unchanged.
+
+    The warnings the tiles raise are said once per kind for the whole run when it ends, with the
+    number of tiles (and planes) where they arose and the first tiles' pixels (``y0:y1, x0:x1``);
+    a no-object warning only for planes where no tile found an object (:mod:`labelfree._tile_warnings`).
     """
     import numpy as np
 
+    from labelfree import _tile_warnings
     from labelfree._config import provenance
     from labelfree.image import labels_like, scale_of
     from labelfree.spec import load
@@ -249,6 +254,8 @@ def run_tiled(spec: PipelineSpec, image: xr.DataArray, /, *, config: Any, tile: 
     box_hook = load(spec.tile_box) if spec.tile_box else None
     scale = {d: scale_of(image, d) for d in ("Y", "X")}
     n_cut = 0
+    n_tiles = 0
+    caught: list = []
     given = config.to_dict()
     # settings fixed for the whole image (Fusion's diameter), then per plane (an automatic threshold)
     # recorded exactly as used: a rounded value given back (--set) would not give the same labels
@@ -266,9 +273,16 @@ def run_tiled(spec: PipelineSpec, image: xr.DataArray, /, *, config: Any, tile: 
                                   channel_names=tuple(channel_names(plane)) if "C" in plane.dims else ())
         # the part of the plane with objects (the threshold pipeline: inside a canvas's padding)
         ys, xs = box_hook(plane, run_config, dict(inputs or {})) if box_hook else (slice(None), slice(None))
-        result = segment_tiled(plane.isel(Y=ys, X=xs), fn, tile=int(tile), overlap=int(overlap), progress=progress)
+        result = segment_tiled(plane.isel(Y=ys, X=xs), fn, tile=int(tile), overlap=int(overlap), progress=progress,
+                               warn=False)
         out[tuple(index) + (ys, xs)] = result.labels
         n_cut += max(result.n_cut, 0)
+        n_tiles += len(result.tiles)
+        # the tiles' warnings placed in the plane (the box's offset) and named by their plane
+        dy, dx = ys.indices(image.sizes["Y"])[0], xs.indices(image.sizes["X"])[0]
+        name = " ".join(f"{d}={i}" for d, i in zip(lead, index))
+        caught.extend(w.shifted(dy, dx, plane=name) for w in result.warnings)
+    _tile_warnings.issue(caught, n_tiles=n_tiles, n_planes=int(np.prod(sizes, dtype=np.int64)))
     extra: dict[str, Any] = {}
     if spec.tile_record:
         extra.update(load(spec.tile_record)(image, run_config, dict(inputs or {})))

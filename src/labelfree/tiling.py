@@ -29,6 +29,11 @@ such as a plane of a mapped movie) is re-opened on the worker at the view's own 
 the file, a dask array is sliced (its graph reads only the chunks of the region), a plain
 in-memory array (or a copy-on-write map) is cut on the caller's side so that each task
 receives only its region.
+
+Warnings: each tile records the warnings its segment function raises (per thread, on every
+scheduler) and returns them with its labels; :func:`segment_tiled` says each kind once for the
+image, naming the tiles where it arose, and a no-object warning only when no tile found an object
+(:mod:`labelfree._tile_warnings`).
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from labelfree import _tile_warnings
 from labelfree._progress import Progress
 from labelfree.errors import DimensionError, DTypeError, InputError
 
@@ -106,7 +112,9 @@ class TileLabels:
     """The objects one tile owns, as labels ``1..n`` on a crop of its region.
 
     ``labels`` covers ``box`` (image coordinates ``((y0, y1), (x0, x1))``), the bounding
-    box of the owned objects (empty when ``n == 0``).
+    box of the owned objects (empty when ``n == 0``). ``warnings`` are those the segment
+    function raised on this tile (recorded when :func:`segment_tile` is asked to), placed at the
+    tile's region.
     """
 
     index: int
@@ -114,16 +122,22 @@ class TileLabels:
     labels: np.ndarray
     n: int
     n_cut: int = 0
+    warnings: tuple = ()
 
 
 @dataclasses.dataclass
 class TiledResult:
-    """Labels of a tiled segmentation and what the stitching saw."""
+    """Labels of a tiled segmentation and what the stitching saw.
+
+    ``warnings`` holds the warnings the tiles raised (:class:`labelfree._tile_warnings.TileWarning`,
+    each placed at its tile's region), the no-object ones only when no tile found an object.
+    """
 
     labels: np.ndarray
     tiles: list[Tile]
     n_objects: int
     n_cut: int
+    warnings: list = dataclasses.field(default_factory=list)
 
 
 def plan_tiles(shape: Sequence[int], /, *, tile: int | Sequence[int], overlap: int) -> list[Tile]:
@@ -258,7 +272,8 @@ def _own_objects(labels: np.ndarray, tile: Tile, shape: tuple[int, int]) -> Tile
     return TileLabels(tile.index, box, np.ascontiguousarray(owned[by0:by1, bx0:bx1]), n_own, n_cut)
 
 
-def segment_tile(source: Any, tile: Tile, segment_fn: SegmentFn, /, *, shape: tuple[int, int]) -> TileLabels:
+def segment_tile(source: Any, tile: Tile, segment_fn: SegmentFn, /, *, shape: tuple[int, int],
+                 record: bool = False) -> TileLabels:
     """Read ``tile``'s region from ``source``, segment it and keep the objects it owns.
 
     Parameters
@@ -271,10 +286,22 @@ def segment_tile(source: Any, tile: Tile, segment_fn: SegmentFn, /, *, shape: tu
         0 = background (a DataArray is accepted).
     shape : (int, int)
         The whole image's (Y, X) size (to tell region edges from the image border).
+    record : bool
+        Record the warnings ``segment_fn`` raises (in this thread only) in the result's
+        ``warnings`` instead of showing them, for :func:`segment_tiled` to say once per kind.
     """
-    (ry0, ry1), (rx0, rx1) = tile.region
     region = source.data if isinstance(source, _Region) else read_region(source, tile)
-    labels = segment_fn(region)
+    if not record:
+        return _owned_labels(segment_fn(region), tile, shape)
+    with _tile_warnings.recording() as caught:
+        labels = segment_fn(region)
+    part = _owned_labels(labels, tile, shape)
+    return dataclasses.replace(part, warnings=tuple(dataclasses.replace(w, region=tile.region) for w in caught))
+
+
+def _owned_labels(labels: Any, tile: Tile, shape: tuple[int, int]) -> TileLabels:
+    """The objects a tile owns, from the labels the segment function returned for its region."""
+    (ry0, ry1), (rx0, rx1) = tile.region
     if type(labels).__name__ == "DataArray":
         labels = labels.data
     labels = np.asarray(labels)
@@ -471,8 +498,10 @@ def tiled_labels(
     return _tiled_graph(image, segment_fn, tile=tile, overlap=overlap)[0]
 
 
-def _tiled_graph(image: Any, segment_fn: SegmentFn, /, *, tile: int, overlap: int) -> tuple[Any, Any]:
-    """The lazy labels and a delayed count of the owned objects cut by a region border."""
+def _tiled_graph(image: Any, segment_fn: SegmentFn, /, *, tile: int, overlap: int,
+                 record: bool = False) -> tuple[Any, Any, Any]:
+    """The lazy labels, a delayed count of the owned objects cut by a region border and the delayed
+    warnings of the tiles (recorded with ``record``, else shown where the tiles run: none recorded)."""
     import dask
     import dask.array as da
 
@@ -483,12 +512,12 @@ def _tiled_graph(image: Any, segment_fn: SegmentFn, /, *, tile: int, overlap: in
     for t in tiles:
         if isinstance(source, np.ndarray):  # in memory: send each task its region only
             region = dask.delayed(read_region(source, t), name=f"labelfree-region-{t.index}-{uuid.uuid4().hex}")
-            owned.append(dask.delayed(_segment_region)(region, t, segment_fn, shape))
+            owned.append(dask.delayed(_segment_region)(region, t, segment_fn, shape, record))
         elif _is_dask(source):
             ys, xs = t.region_slices()
-            owned.append(dask.delayed(_segment_region)(source[(Ellipsis, ys, xs)], t, segment_fn, shape))
+            owned.append(dask.delayed(_segment_region)(source[(Ellipsis, ys, xs)], t, segment_fn, shape, record))
         else:
-            owned.append(dask.delayed(segment_tile)(source, t, segment_fn, shape=shape))
+            owned.append(dask.delayed(segment_tile)(source, t, segment_fn, shape=shape, record=record))
     # an object whose pixels the earlier tiles' objects all claim gets no id (as in the serial run)
     parts = [dask.delayed(_keep_unclaimed)(owned[t.index], [owned[j] for j in _earlier_overlapping(tiles, t.index)])
              for t in tiles]
@@ -505,15 +534,21 @@ def _tiled_graph(image: Any, segment_fn: SegmentFn, /, *, tile: int, overlap: in
             block = dask.delayed(_core_from_counts)(t, [parts[i] for i in near], ns, near)
             row.append(da.from_delayed(block, shape=(cy1 - cy0, cx1 - cx0), dtype=np.uint32))
         rows.append(row)
-    return da.block(rows), n_cut
+    return da.block(rows), n_cut, dask.delayed(_warnings_of)(owned)
 
 
 def _is_dask(obj: Any) -> bool:
     return type(obj).__module__.startswith("dask") and hasattr(obj, "dask")
 
 
-def _segment_region(region: np.ndarray, tile: Tile, segment_fn: SegmentFn, shape: tuple[int, int]) -> TileLabels:
-    return segment_tile(_Region(np.asarray(region)), tile, segment_fn, shape=shape)
+def _segment_region(region: np.ndarray, tile: Tile, segment_fn: SegmentFn, shape: tuple[int, int],
+                    record: bool = False) -> TileLabels:
+    return segment_tile(_Region(np.asarray(region)), tile, segment_fn, shape=shape, record=record)
+
+
+def _warnings_of(parts: Sequence[TileLabels]) -> list:
+    """The warnings the tiles recorded, tile after tile."""
+    return [w for part in parts for w in part.warnings]
 
 
 def _first_counts(counts: Sequence[tuple[int, int]]) -> list[int]:
@@ -529,6 +564,7 @@ def segment_tiled(
     overlap: int = 128,
     client: Any = None,
     progress: Any = False,
+    warn: bool = True,
 ) -> TiledResult:
     """Segment ``image`` tile by tile and stitch the labels so each object has one id.
 
@@ -552,13 +588,18 @@ def segment_tiled(
         the tiles run as Dask tasks (:func:`tiled_labels`) there.
     progress : bool, tqdm-like or callable
         Progress over tiles (serial run only).
+    warn : bool
+        Issue the warnings the tiles raised when the run ends, each kind once, saying in how many
+        tiles it arose and where (:mod:`labelfree._tile_warnings`); a no-object warning
+        (``NoObjectsWarning``) only when no tile found an object. False: leave them in the
+        result's ``warnings`` (a caller that merges several planes' runs issues them).
 
     Returns
     -------
     TiledResult
         ``labels`` (uint32, Y × X, ids 1..n numbered tile after tile, each present),
         the tiles, ``n_objects`` and ``n_cut`` (owned objects cut by a region border,
-        serial or on Dask: raise ``overlap`` when not 0).
+        serial or on Dask: raise ``overlap`` when not 0), and the tiles' ``warnings``.
 
     Examples
     --------
@@ -575,9 +616,11 @@ def segment_tiled(
         out = np.zeros(shape, np.uint32)
         next_id = 0
         n_cut = 0
+        caught: list = []
         with Progress(progress, total=len(tiles), desc="tiles") as bar:
             for t in tiles:
-                part = segment_tile(source, t, segment_fn, shape=shape)
+                part = segment_tile(source, t, segment_fn, shape=shape, record=True)
+                caught.extend(part.warnings)
                 if part.n:
                     owned = part.labels != 0
                     part = _drop_claimed(part, out[_box_slices(part.box)] != 0)
@@ -593,13 +636,16 @@ def segment_tiled(
     else:
         import dask
 
-        labels, cut = _tiled_graph(image, segment_fn, tile=tile, overlap=overlap)
+        labels, cut, tile_warnings = _tiled_graph(image, segment_fn, tile=tile, overlap=overlap, record=True)
         if isinstance(client, str):
-            arr, n_cut = dask.compute(labels, cut, scheduler=client)
+            arr, n_cut, caught = dask.compute(labels, cut, tile_warnings, scheduler=client)
         else:
-            arr, n_cut = client.gather(client.compute([labels, cut]))
+            arr, n_cut, caught = client.gather(client.compute([labels, cut, tile_warnings]))
         n = int(arr.max()) if arr.size else 0
         result = TiledResult(np.asarray(arr), tiles, n, int(n_cut))
+    result.warnings = _tile_warnings.without_found(caught, found=result.n_objects > 0)
+    if warn:
+        _tile_warnings.issue(result.warnings, n_tiles=len(tiles))
     if result.n_cut > 0:
         log.warning("tiled segmentation: %d object(s) larger than the overlap (%d px) were cut by a tile border; "
                     "raise overlap above the largest object diameter.", result.n_cut, overlap)
