@@ -33,17 +33,17 @@ def test_an_untrained_model_that_finds_no_cell_gives_a_warning_saying_what_to_ch
         segment(movie.isel(T=0), models=untrained, channels="actin", device="cpu")
 
 
-def test_a_given_diameter_leaves_an_empty_result_to_the_caller(recwarn):
-    """As Threshold with a fixed threshold: each tile of a tiled run is given the image's diameter, and a tile of
-    background holds no cell."""
+def test_a_given_diameter_that_finds_nothing_is_warned_of_too():
+    """A tiled run merges its tiles' warnings (one for the image, only when no tile found a cell), so a given
+    diameter (every tile's) is warned of as a measured one is, naming it."""
     from labelfree.fusion import new_model, segment
     from labelfree.fusion.segment import NoObjectsWarning
 
     movie, _ = _two_frames()
     untrained = new_model(nbase=(8, 16, 32, 64), diam_mean=15.0, device="cpu")
-    labels = segment(movie, models=untrained, config={"diameter": 12}, device="cpu")
+    with pytest.warns(NoObjectsWarning, match=r"diameter 12\.0 px, given"):
+        labels = segment(movie, models=untrained, config={"diameter": 12}, device="cpu")
     assert int(labels.max()) == 0
-    assert not [w for w in recwarn if issubclass(w.category, NoObjectsWarning)]
 
 
 def test_a_model_that_finds_cells_gives_no_warning(model, recwarn):

@@ -35,10 +35,9 @@ class BlankChannelWarning(UserWarning):
 
 
 class NoObjectsWarning(UserWarning):
-    """Fusion found no object in any frame of an image whose channels have contrast, at the diameter it
-    measured: the models do not see these cells (an untrained or unsuitable model, or channels that do not
-    show the cells). With a given diameter (each tile of a tiled run has the image's) an empty result is
-    the caller's to judge, as Threshold judges none with a fixed threshold."""
+    """Fusion found no object in any frame of an image whose channels have contrast: the models do not see
+    these cells at this diameter (an untrained or unsuitable model, a diameter far from the cells' size, or
+    channels that do not show the cells). A tiled run says it once, when no tile found an object."""
 
 
 def _warn_no_objects(chans: Sequence[str], n_frames: int, choice: Any, cfg: FusionConfig, chosen: Mapping) -> None:
@@ -380,8 +379,8 @@ def segment(
     BlankChannelWarning
         A chosen channel is blank (one value everywhere): it is left out.
     NoObjectsWarning
-        No object in any frame at the diameter measured on the image (not given): the message says
-        what to check (the models, the diameter, the channels, ``cellprob_threshold``).
+        No object in any frame: the message says what to check (the models, the diameter, the
+        channels, ``cellprob_threshold``).
     """
     from labelfree.fusion.models import load_model
 
@@ -430,7 +429,7 @@ def segment(
             planes = {c: frame[index[c]] for c in chans}
             out[t] = fuse_channels(planes, nets, config=cfg, diameter=choice.diameter, flows=reuse.pop(t, None))
             bar.update(message=f"frame {t + 1}/{len(frames)}")
-    if not out.any() and choice.source != "given":  # a given diameter (a tile of a tiled run) is the caller's to judge
+    if not out.any():  # (a tiled run merges its tiles' warnings: said once when no tile found an object)
         _warn_no_objects(chans, len(frames), choice, cfg, chosen)
     labels = out if "T" in da.dims else out[0]
     record = provenance("fusion", cfg, extra={
