@@ -16,9 +16,12 @@ memory (psutil, every 2 ms) and each stage records the highest value seen while 
 ``before training`` is the highest resident memory before ``train_cutter`` starts. With
 ``--baseline DIR`` (a folder holding another version of the ``labelfree`` package, e.g. the
 previous commit's ``src`` exported there) every case runs with that version too and the labels
-of both are compared (``identical``: numpy.array_equal).
+of both are compared (``identical``: numpy.array_equal). With ``--tiled`` every case runs a second
+time with the foreground graph cut forced into tiles (``labelfree.cutter.graphcut.TILE_ABOVE_PIXELS``
+set to 0; images above 4096 x 4096 are tiled anyway), and ``mask px differing`` counts the pixels where
+its graph-cut masks (every call, the automatic scale's included) differ from the default run's.
 
-Usage: python3 benchmarks/cutter_memory.py [--sizes 2048 4096] [--steps 5] [--baseline DIR]
+Usage: python3 benchmarks/cutter_memory.py [--sizes 2048 4096] [--steps 5] [--baseline DIR] [--tiled]
 """
 
 from __future__ import annotations
@@ -100,8 +103,9 @@ class _Sampler:
         setattr(module, attr, wrapped)
 
 
-def _case(size: int, steps: int, out: str) -> None:
-    """One case in this process: segment the mosaic, write the stage peaks and the labels."""
+def _case(size: int, steps: int, out: str, tiled: bool = False) -> None:
+    """One case in this process: segment the mosaic, write the stage peaks, the labels and the graph-cut
+    masks (``tiled``: the graph cut forced into tiles)."""
     import resource
 
     import torch
@@ -114,13 +118,24 @@ def _case(size: int, steps: int, out: str) -> None:
     seg = importlib.import_module("labelfree.cutter.segment")  # the module (the package exports a function)
     train = importlib.import_module("labelfree.cutter.train")
 
+    graph_cut = "_graph_cut_taken" if hasattr(prepare, "_graph_cut_taken") else "graph_cut_mask"
+    if tiled:
+        importlib.import_module("labelfree.cutter.graphcut").TILE_ABOVE_PIXELS = 0
+    masks = []
+    cut = getattr(prepare, graph_cut)
+
+    def kept(*args, **kwargs):
+        mask = cut(*args, **kwargs)
+        masks.append(np.packbits(mask))  # 1 bit per pixel
+        return mask
+
+    setattr(prepare, graph_cut, kept)
     image = mosaic(size)
     sampler = _Sampler()
     sampler.wrap(prepare, "detect_markers", "markers")
     sampler.wrap(prepare, "foreground_mask", "mask")
     sampler.wrap(seg, "foreground_mask", "mask")
-    # the graph cut as foreground_mask calls it (older versions: graph_cut_mask)
-    sampler.wrap(prepare, "_graph_cut_taken" if hasattr(prepare, "_graph_cut_taken") else "graph_cut_mask", "graph cut")
+    sampler.wrap(prepare, graph_cut, "graph cut")  # as foreground_mask calls it (older versions: graph_cut_mask)
     sampler.wrap(prepare, "build_patch_set", "patches")
     sampler.wrap(train, "train_cutter", "train")
     sampler.wrap(train, "predict_patches", "inference")
@@ -140,22 +155,32 @@ def _case(size: int, steps: int, out: str) -> None:
     seconds = time.perf_counter() - start
     sampler.stop = True
     np.save(out + ".npy", labels.values)
+    np.savez(out + "_masks.npz", *masks)
     record = {"seconds": seconds, "peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
               "before_training": before_training.get("rss"), "stages": sampler.peak,
               "markers": int(labels.attrs["labelfree"]["n_markers"][0]), "image_bytes": image.nbytes}
     Path(out + ".json").write_text(json.dumps(record))
 
 
-def _run_case(size: int, steps: int, package: str | None, tmp: str, tag: str) -> dict:
+def _run_case(size: int, steps: int, package: str | None, tmp: str, tag: str, tiled: bool = False) -> dict:
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     if package:
         env["PYTHONPATH"] = package + os.pathsep + env.get("PYTHONPATH", "")
     out = os.path.join(tmp, f"{tag}_{size}")
-    subprocess.run([sys.executable, __file__, "--case", str(size), "--steps", str(steps), "--out", out],
-                   env=env, check=True)
+    command = [sys.executable, __file__, "--case", str(size), "--steps", str(steps), "--out", out]
+    subprocess.run(command + (["--force-tiles"] if tiled else []), env=env, check=True)
     record = json.loads(Path(out + ".json").read_text())
     record["labels"] = out + ".npy"
+    record["masks"] = out + "_masks.npz"
     return record
+
+
+def _masks_differing(a: str, b: str) -> int | None:
+    """Pixels where the graph-cut masks of two runs differ, summed over the calls (None: not comparable)."""
+    with np.load(a) as first, np.load(b) as second:
+        if len(first.files) != len(second.files):
+            return None
+        return sum(int(np.unpackbits(first[k] ^ second[k]).sum()) for k in first.files)
 
 
 def _gb(n: float | None) -> str:
@@ -167,27 +192,30 @@ def main(argv=None) -> int:
     ap.add_argument("--sizes", type=int, nargs="+", default=[2048, 4096])
     ap.add_argument("--steps", type=int, default=5, help="training steps (memory is measured, not accuracy)")
     ap.add_argument("--baseline", help="folder holding another labelfree package to compare with")
+    ap.add_argument("--tiled", action="store_true", help="also run each case with the graph cut forced into tiles")
     ap.add_argument("--case", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--force-tiles", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.case:
-        _case(args.case, args.steps, args.out)
+        _case(args.case, args.steps, args.out, args.force_tiles)
         return 0
-    versions = [("baseline", args.baseline), ("this", None)] if args.baseline else [("this", None)]
+    versions = [("baseline", args.baseline, False)] if args.baseline else []
+    versions += [("this", None, False)] + ([("tiled", None, True)] if args.tiled else [])
     header = ["side", "markers", "version", "before training GB", "peak GB"] + [f"{s} GB" for s in STAGES]
-    header += ["seconds", "identical"]
+    header += ["seconds", "identical", "mask px differing"]
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for size in args.sizes:
-            results = {tag: _run_case(size, args.steps, pkg, tmp, tag) for tag, pkg in versions}
-            same = None
-            if args.baseline:
-                same = bool(np.array_equal(np.load(results["baseline"]["labels"]), np.load(results["this"]["labels"])))
-            for tag, _ in versions:
+            results = {tag: _run_case(size, args.steps, pkg, tmp, tag, tiled) for tag, pkg, tiled in versions}
+            this = np.load(results["this"]["labels"])
+            for tag, _, _ in versions:
                 r = results[tag]
+                same = "-" if tag == "this" else str(bool(np.array_equal(np.load(r["labels"]), this)))
+                differ = None if tag == "this" else _masks_differing(r["masks"], results["this"]["masks"])
                 rows.append([str(size), str(r["markers"]), tag, _gb(r["before_training"]), _gb(r["peak"])]
                             + [_gb(r["stages"].get(s)) for s in STAGES]
-                            + [f"{r['seconds']:.0f}", "-" if same is None else str(same)])
+                            + [f"{r['seconds']:.0f}", same, "-" if differ is None else str(differ)])
                 print(" | ".join(rows[-1]), flush=True)
     print()
     print("| " + " | ".join(header) + " |")

@@ -204,3 +204,144 @@ def test_segment_labels_are_identical_on_a_synthetic_mosaic_with_detected_marker
     labels, reference = _segment_twice(monkeypatch, mosaic)
     assert len(np.unique(labels)) > 50
     assert np.array_equal(labels, reference)
+
+
+graphcut_module = importlib.import_module("labelfree.cutter.graphcut")
+
+
+def _force_tiles(monkeypatch, size: int, margin: int, *, undecided: int | None = None, raising: bool = True) -> None:
+    """Make every graph cut run in tiles of ``size`` px with ``margin`` px around each, the undecided pixels
+    cut again at most ``undecided`` (default: a window's worth) at once (the module's constants: images
+    above 4096 x 4096 are tiled, in tiles of 256 px with 32 px around, undecided pixels cut again up to
+    1024² at once)."""
+    monkeypatch.setattr(graphcut_module, "TILE_ABOVE_PIXELS", 0, raising=raising)
+    monkeypatch.setattr(graphcut_module, "TILE_SIZE", size, raising=raising)
+    monkeypatch.setattr(graphcut_module, "TILE_MARGIN", margin, raising=raising)
+    undecided = (size + 2 * margin) ** 2 if undecided is None else undecided
+    monkeypatch.setattr(graphcut_module, "UNDECIDED_PIXELS", undecided, raising=raising)
+
+
+def _tile_log(caplog) -> str:
+    return " ".join(r.getMessage() for r in caplog.records if r.name == "labelfree.cutter.graphcut")
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"prior": 0.5, "max_weight": 2.0, "sigma": 0.1},
+    {"max_weight": 5.0, "sigma": 0.05},  # prior from the whole image's triangle-threshold cell fraction
+])
+@pytest.mark.parametrize("source", ["mosaic", "Fluo-N2DH-GOWT1", pytest.param("Fluo-C2DL-MSC", marks=pytest.mark.slow)])
+def test_graph_cut_in_tiles_equals_the_whole_image_cut(request, monkeypatch, caplog, source, kwargs):
+    """Tiles of 128 px with 8 px around leave thousands of pixels undecided by the brackets of each tile
+    (GOWT1's signal: 9137; MSC's raw intensity with max_weight 5: 775121 of 825344, as the weak unary terms
+    of its background let the smoothing term reach far); cut again with their neighbours held, the mask is
+    the whole image's, pixel for pixel."""
+    if source == "mosaic":
+        tile = _nuclei(300, seed=5)
+        frame = np.block([[tile, tile[::-1]], [tile[:, ::-1], tile.T]])  # 600 x 600
+    else:
+        frame = _real_frame(request.getfixturevalue("shared_data"), source)
+    signal = _local_signal(frame)
+    for image in (signal, frame):  # a probability and a raw intensity
+        expected = _reference_graph_cut(image, **kwargs)
+        assert 100 < expected.sum() < 0.9 * expected.size  # cells and background (MSC's raw frame, prior 0.5: 412 px)
+        _force_tiles(monkeypatch, 128, 8, undecided=1024 * 1024)
+        caplog.clear()
+        with caplog.at_level("INFO", logger="labelfree.cutter.graphcut"):
+            mask = graph_cut_mask(image, **kwargs)
+        monkeypatch.undo()
+        n_tiles = -(-frame.shape[0] // 128) * -(-frame.shape[1] // 128)
+        assert f"ran in {n_tiles} tiles of 128 px (margin 8 px)" in _tile_log(caplog)
+        assert "too large" not in _tile_log(caplog)  # every undecided pixel cut again
+        assert int((mask != expected).sum()) == 0
+
+
+def test_tiled_graph_cut_keeps_the_prior_of_the_whole_image(monkeypatch):
+    """Left half empty, right half crowded: a prior estimated per tile would differ from the whole image's."""
+    image = _nuclei(256, seed=2)
+    image[:, :128] = np.random.default_rng(0).normal(0.0, 0.05, (256, 128))
+    expected = _reference_graph_cut(image, max_weight=2.0, sigma=0.05)
+    _force_tiles(monkeypatch, 64, 16)
+    assert np.array_equal(graph_cut_mask(image, max_weight=2.0, sigma=0.05), expected)
+
+
+def test_each_graph_of_a_tiled_cut_is_bounded(monkeypatch, caplog):
+    """Every max-flow of a tiled cut holds at most (tile + 2 margin)² nodes: 144² here, where the whole
+    600 x 600 image (the only graph before) holds 360000. Through foreground_mask, as Cutter calls it."""
+    nodes = []
+
+    class Counting(maxflow.GraphFloat):
+        def maxflow(self):
+            nodes.append(self.get_node_num())
+            return super().maxflow()
+
+    tile = _nuclei(300, seed=5)
+    image = np.block([[tile, tile[::-1]], [tile[:, ::-1], tile.T]])[None]
+    config = CutterConfig(mask_smoothing=2.0, mask_peak_window=9, mask_ridges=False)
+    expected = foreground_mask(image, config)  # 600 x 600: below the threshold, one whole-image graph
+    monkeypatch.setitem(maxflow.Graph, float, Counting)
+    _force_tiles(monkeypatch, 128, 8, raising=False)
+    with caplog.at_level("INFO", logger="labelfree.cutter.graphcut"):
+        mask = foreground_mask(image, config)
+    assert len(nodes) >= 25  # 25 tiles, most cut twice, then the undecided pixels
+    assert max(nodes) <= 144**2, max(nodes)
+    assert "ran in 25 tiles" in _tile_log(caplog)
+    assert np.array_equal(mask, expected)
+
+
+def test_images_up_to_the_threshold_are_cut_whole(monkeypatch, caplog):
+    nodes = []
+
+    class Counting(maxflow.GraphFloat):
+        def maxflow(self):
+            nodes.append(self.get_node_num())
+            return super().maxflow()
+
+    assert graphcut_module.TILE_ABOVE_PIXELS == 4096 * 4096  # every dev image, test and benchmark up to 4096²
+    monkeypatch.setitem(maxflow.Graph, float, Counting)
+    signal = _local_signal(_nuclei(200))
+    monkeypatch.setattr(graphcut_module, "TILE_ABOVE_PIXELS", signal.size)
+    monkeypatch.setattr(graphcut_module, "TILE_SIZE", 64)
+    monkeypatch.setattr(graphcut_module, "UNDECIDED_PIXELS", (64 + 2 * graphcut_module.TILE_MARGIN) ** 2)
+    with caplog.at_level("INFO", logger="labelfree.cutter.graphcut"):
+        graph_cut_mask(signal, prior=0.5)
+        assert nodes == [signal.size] and "tiles" not in _tile_log(caplog)
+        monkeypatch.setattr(graphcut_module, "TILE_ABOVE_PIXELS", signal.size - 1)
+        graph_cut_mask(signal, prior=0.5)
+    assert max(nodes[1:]) <= (64 + 2 * graphcut_module.TILE_MARGIN) ** 2
+    assert "ran in 16 tiles" in _tile_log(caplog)
+
+
+def test_too_small_tiles_leave_pixels_undecided_with_a_warning(monkeypatch, caplog):
+    """Tiles far smaller than the cells: groups of undecided pixels larger than a window are not solved; the
+    warning names how many pixels keep the bracket's lower cut."""
+    signal = _local_signal(_nuclei(300, seed=5))
+    _force_tiles(monkeypatch, 16, 1)
+    with caplog.at_level("INFO", logger="labelfree.cutter.graphcut"):
+        graph_cut_mask(signal, prior=0.5, max_weight=2.0, sigma=0.1)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "larger than 324 px, too large to cut again" in warnings[0]
+    assert "raise labelfree.cutter.graphcut.TILE_SIZE or UNDECIDED_PIXELS" in warnings[0]
+
+
+def test_undecided_pixels_are_cut_again_in_batches_of_whole_groups(monkeypatch, caplog):
+    """64 px tiles with 4 px around leave 5802 pixels of a 600 x 600 mosaic undecided, in 214 groups of at
+    most 360: cut again at most 400 at once (whole groups per batch), the mask is still the whole image's."""
+    nodes = []
+
+    class Counting(maxflow.GraphFloat):
+        def maxflow(self):
+            nodes.append(self.get_node_num())
+            return super().maxflow()
+
+    tile = _nuclei(300, seed=5)
+    signal = _local_signal(np.block([[tile, tile[::-1]], [tile[:, ::-1], tile.T]]))
+    expected = _reference_graph_cut(signal, prior=0.5, max_weight=2.0, sigma=0.1)
+    monkeypatch.setitem(maxflow.Graph, float, Counting)
+    _force_tiles(monkeypatch, 64, 4, undecided=400)
+    with caplog.at_level("INFO", logger="labelfree.cutter.graphcut"):
+        mask = graph_cut_mask(signal, prior=0.5, max_weight=2.0, sigma=0.1)
+    assert "5802 px undecided by the tiles' brackets, 5802 of them then solved exactly" in _tile_log(caplog)
+    assert "too large" not in _tile_log(caplog)
+    batches = [n for n in nodes if n <= 400]  # the smallest tile window (the corner's) holds 28² = 784
+    assert len(batches) >= 15 and sum(batches) == 5802
+    assert np.array_equal(mask, expected)

@@ -38,6 +38,14 @@ __all__ = [
 log = logging.getLogger(__name__)
 _EPS = 1e-6
 _OFFSETS = ((-1, 1), (0, 1), (1, 1), (1, 0))
+#: images with more pixels than this (4096 x 4096) are cut in tiles; up to it, the whole image is one graph
+TILE_ABOVE_PIXELS = 4096 * 4096
+#: side of a tile's core (px): the part of the mask each tile decides (its graph: about 30 MiB with the margin)
+TILE_SIZE = 256
+#: margin (px) around a tile's core that its graph also holds
+TILE_MARGIN = 32
+#: most pixels cut at once when the pixels the tiles leave undecided are cut again (about 0.4 GiB with the graph)
+UNDECIDED_PIXELS = 1024 * 1024
 
 
 def normalize_intensity(image: np.ndarray, /, *, percentiles: tuple[float, float] = (0.0, 100.0)) -> np.ndarray:
@@ -181,6 +189,13 @@ def graph_cut_mask(
     arrays are alive beside it (the normalised image, the node ids and two cost maps, one of
     which is then reused for the edge weights: 32 bytes per pixel); while the flow is computed,
     none (``image`` itself stays as long as the caller keeps it).
+
+    Images of more than ``TILE_ABOVE_PIXELS`` (4096 x 4096) pixels are cut in tiles of ``TILE_SIZE``
+    (256) px, each graph holding its tile and a ``TILE_MARGIN`` (32) px margin: at most 320² nodes,
+    about 30 MiB. The normalisation and the prior stay the whole image's, and the mask is the
+    whole-image cut's (each tile's cuts with its outside held at background and at cell bracket it;
+    the pixels they leave undecided are cut again with the rest held, up to ``UNDECIDED_PIXELS`` at
+    once). Beside the normalised image, the tiled cut keeps 2 bytes per pixel (mask and undecided).
     """
     return _graph_cut_taken([np.asarray(image)], prior=prior, cell_fraction=cell_fraction, max_weight=max_weight,
                             sigma=sigma, overwrite_input=overwrite_input)
@@ -227,7 +242,18 @@ def _normalized(image: np.ndarray, in_place: bool) -> np.ndarray:
 
 def _min_cut(held: list[np.ndarray], prior: float, max_weight: float, sigma: float) -> np.ndarray:
     """The graph cut of :func:`graph_cut_mask` on the normalised image held in ``held`` (taken out of the
-    list and released before the flow)."""
+    list): one graph (:func:`_whole_cut`) up to ``TILE_ABOVE_PIXELS`` pixels, in tiles above
+    (:func:`_tiled_min_cut`)."""
+    if held[-1].size > TILE_ABOVE_PIXELS:
+        return _tiled_min_cut(held.pop(), prior, max_weight, sigma)
+    return _whole_cut(held, prior, max_weight, sigma)
+
+
+def _whole_cut(held: list[np.ndarray], prior: float, max_weight: float, sigma: float, *,
+               extra_cell: np.ndarray | None = None, extra_background: np.ndarray | None = None) -> np.ndarray:
+    """The graph cut on the normalised image held in ``held`` as one graph (the image is taken out of the
+    list and released before the flow). ``extra_cell`` / ``extra_background`` (Y, X) are added to the cost
+    of a pixel being cell / background (the edges to pixels outside a window, held at one label)."""
     import maxflow
 
     norm = held.pop()
@@ -247,6 +273,10 @@ def _min_cut(held: list[np.ndarray], prior: float, max_weight: float, sigma: flo
     np.log(other, out=other)
     np.negative(other, out=other)
     other -= np.log(1.0 - prior)
+    if extra_cell is not None:
+        cost += extra_cell
+    if extra_background is not None:
+        other += extra_background
     graph.add_grid_tedges(nodes, cost, other)
     del cost
     weights = other  # reused: one weight array for the four offsets
@@ -279,3 +309,144 @@ def _edge_weights(norm: np.ndarray, dy: int, dx: int, max_weight: float, sigma: 
     np.exp(inner, out=inner)
     inner *= max_weight
     return out
+
+
+def _tiled_min_cut(norm: np.ndarray, prior: float, max_weight: float, sigma: float) -> np.ndarray:
+    """The graph cut of :func:`_whole_cut` on a large image, solved in overlapping windows, none larger than
+    (``TILE_SIZE`` + 2 ``TILE_MARGIN``)²: the same energy (normalisation and prior are the whole image's).
+
+    Each tile's window (its core and a margin) is cut twice, with the pixels outside the window held at
+    background and held at cell (each edge leaving the window then costs a pixel of the other label).
+    The energy is submodular, so these two cuts bracket the whole-image cut: a core pixel on which both
+    agree has the whole image's label. The pixels on which they differ are then cut again, each
+    8-connected group as a graph of its own pixels, every edge to a decided pixel turned into a cost:
+    that is the whole image's cut there too. A group larger than ``UNDECIDED_PIXELS`` keeps the first
+    bracket (outside held at background); a warning gives their number of pixels.
+    """
+    h, w = norm.shape
+    tile, margin = int(TILE_SIZE), int(TILE_MARGIN)
+    mask = np.zeros((h, w), dtype=bool)
+    undecided = np.zeros((h, w), dtype=bool)
+    n_tiles = 0
+    for y in range(0, h, tile):
+        for x in range(0, w, tile):
+            core = (y, min(h, y + tile), x, min(w, x + tile))
+            win = (max(0, y - margin), min(h, core[1] + margin), max(0, x - margin), min(w, core[3] + margin))
+            inner = (slice(core[0] - win[0], core[1] - win[0]), slice(core[2] - win[2], core[3] - win[2]))
+            window = np.array(norm[win[0]:win[1], win[2]:win[3]])
+            crossing = _crossing_weights(norm, win, max_weight, sigma)
+            if crossing.any():
+                low = _whole_cut([window.copy()], prior, max_weight, sigma, extra_cell=crossing)[inner]
+                high = _whole_cut([window], prior, max_weight, sigma, extra_background=crossing)[inner]
+            else:  # the window is the whole image
+                low = high = _whole_cut([window], prior, max_weight, sigma)[inner]
+            mask[core[0]:core[1], core[2]:core[3]] = low
+            undecided[core[0]:core[1], core[2]:core[3]] = low != high
+            n_tiles += 1
+    n_open = int(undecided.sum())
+    solved, left = _solve_undecided(norm, mask, undecided, prior, max_weight, sigma, int(UNDECIDED_PIXELS))
+    log.info("graph cut of a %d x %d image ran in %d tiles of %d px (margin %d px); %d px undecided by the "
+             "tiles' brackets, %d of them then solved exactly", h, w, n_tiles, tile, margin, n_open, solved)
+    if left:
+        log.warning("graph cut in tiles: %d px lie in groups of undecided pixels larger than %d px, too large to "
+                    "cut again; they keep the tile's cut with the outside held at background (raise "
+                    "labelfree.cutter.graphcut.TILE_SIZE or UNDECIDED_PIXELS to decide them)", left,
+                    int(UNDECIDED_PIXELS))
+    return mask
+
+
+def _crossing_weights(norm: np.ndarray, win: tuple[int, int, int, int], max_weight: float,
+                      sigma: float) -> np.ndarray:
+    """Sum, for each pixel of the window ``win`` = (y0, y1, x0, x1) of ``norm``, of its pairwise capacities
+    to its neighbours outside the window (and inside the image)."""
+    h, w = norm.shape
+    y0, y1, x0, x1 = win
+    ey0, ey1, ex0, ex1 = max(0, y0 - 1), min(h, y1 + 1), max(0, x0 - 1), min(w, x1 + 1)
+    ring = norm[ey0:ey1, ex0:ex1]
+    inside = np.zeros(ring.shape, dtype=bool)
+    inside[y0 - ey0:y1 - ey0, x0 - ex0:x1 - ex0] = True
+    total = np.zeros(ring.shape)
+    weights = np.empty(ring.shape)
+    eh, ew = ring.shape
+    for dy, dx in _OFFSETS:
+        _edge_weights(ring, dy, dx, max_weight, sigma, out=weights)  # between p and q = p + (dy, dx)
+        ps, qs = (slice(-dy, eh), slice(0, eh + dy)) if dy < 0 else (slice(0, eh - dy), slice(dy, eh))
+        p, q = (ps, slice(0, ew - dx)), (qs, slice(dx, ew))
+        cross = inside[p] != inside[q]
+        edge = np.where(cross, weights[p], 0.0)
+        total[p] += np.where(inside[p], edge, 0.0)
+        total[q] += np.where(inside[q], edge, 0.0)
+    return total[y0 - ey0:y1 - ey0, x0 - ex0:x1 - ex0]
+
+
+def _solve_undecided(norm: np.ndarray, mask: np.ndarray, undecided: np.ndarray, prior: float,
+                     max_weight: float, sigma: float, max_pixels: int) -> tuple[int, int]:
+    """Cut the ``undecided`` pixels again, with every other pixel held at its label in ``mask`` (written
+    into ``mask``). The graph holds the undecided pixels only, at most ``max_pixels`` at once: the
+    8-connected groups are independent of each other given the rest, so they are cut in batches; a
+    group larger than ``max_pixels`` is left as it is. Returns the numbers of pixels solved and left."""
+    n_open = int(undecided.sum())
+    if not n_open:
+        return 0, 0
+    if n_open <= max_pixels:
+        _cut_pixels(norm, mask, undecided, prior, max_weight, sigma)
+        return n_open, 0
+    groups, _ = ndi.label(undecided, structure=np.ones((3, 3), dtype=int))
+    sizes = np.bincount(groups.ravel())
+    sizes[0] = 0
+    batch: list[int] = []
+    total = solved = 0
+    for k in [int(k) for k in np.flatnonzero(sizes)] + [0]:  # 0: the end, flush the last batch
+        if batch and (k == 0 or total + sizes[k] > max_pixels):
+            _cut_pixels(norm, mask, np.isin(groups, batch), prior, max_weight, sigma)
+            solved += total
+            batch, total = [], 0
+        if k and sizes[k] <= max_pixels:
+            batch.append(k)
+            total += int(sizes[k])
+    return solved, n_open - solved
+
+
+def _cut_pixels(norm: np.ndarray, mask: np.ndarray, chosen: np.ndarray, prior: float, max_weight: float,
+                sigma: float) -> None:
+    """Graph cut of the ``chosen`` pixels only (the same unary and pairwise terms as :func:`_whole_cut`), each
+    edge to a pixel not chosen turned into a cost of the other label; the result is written into ``mask``."""
+    import maxflow
+
+    h, w = norm.shape
+    ys, xs = np.nonzero(chosen)
+    index = ys * w + xs  # sorted (row-major order)
+    values = norm[ys, xs]
+    cost = np.maximum(values, _EPS)
+    np.log(cost, out=cost)
+    np.negative(cost, out=cost)
+    cost -= np.log(prior)
+    other = np.subtract(1.0, values)
+    np.maximum(other, _EPS, out=other)
+    np.log(other, out=other)
+    np.negative(other, out=other)
+    other -= np.log(1.0 - prior)
+    graph = maxflow.Graph[float](len(index), 4 * len(index))
+    graph.add_nodes(len(index))
+    for dy, dx in _OFFSETS + tuple((-dy, -dx) for dy, dx in _OFFSETS):
+        qy, qx = ys + dy, xs + dx
+        valid = (qy >= 0) & (qy < h) & (qx >= 0) & (qx < w)
+        p, qy, qx = np.flatnonzero(valid), qy[valid], qx[valid]
+        weights = np.subtract(values[p], norm[qy, qx])  # as _edge_weights computes them
+        np.square(weights, out=weights)
+        np.negative(weights, out=weights)
+        weights /= 2.0 * sigma**2
+        np.exp(weights, out=weights)
+        weights *= max_weight
+        q = np.searchsorted(index, qy * w + qx)
+        q[q == len(index)] = 0
+        inner = index[q] == qy * w + qx
+        if (dy, dx) in _OFFSETS:  # each edge between two chosen pixels once
+            graph.add_edges(p[inner], q[inner], weights[inner], weights[inner])
+        held_cell = mask[qy, qx] & ~inner
+        np.add.at(other, p[held_cell], weights[held_cell])  # background next to a held cell pays the edge
+        held_background = ~mask[qy, qx] & ~inner
+        np.add.at(cost, p[held_background], weights[held_background])
+    graph.add_grid_tedges(np.arange(len(index)), cost, other)
+    graph.maxflow()
+    mask[ys, xs] = np.asarray(graph.get_grid_segments(np.arange(len(index))), dtype=bool)
