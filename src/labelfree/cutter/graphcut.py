@@ -264,15 +264,7 @@ def _whole_cut(held: list[np.ndarray], prior: float, max_weight: float, sigma: f
     nodes = graph.add_grid_nodes(norm.shape)
     # a node ends in the sink segment when its source edge is cut: source capacity = cost(cell);
     # the terminal edges only set each node's residual, so adding them before the pairwise ones is the same graph
-    cost = np.maximum(norm, _EPS)
-    np.log(cost, out=cost)
-    np.negative(cost, out=cost)
-    cost -= np.log(prior)
-    other = np.subtract(1.0, norm)
-    np.maximum(other, _EPS, out=other)
-    np.log(other, out=other)
-    np.negative(other, out=other)
-    other -= np.log(1.0 - prior)
+    cost, other = _unary_costs(norm, prior)
     if extra_cell is not None:
         cost += extra_cell
     if extra_background is not None:
@@ -291,6 +283,21 @@ def _whole_cut(held: list[np.ndarray], prior: float, max_weight: float, sigma: f
     graph.maxflow()
     nodes = np.arange(h * w, dtype=np.int64).reshape(h, w)
     return np.asarray(graph.get_grid_segments(nodes), dtype=bool)
+
+
+def _unary_costs(norm: np.ndarray, prior: float) -> tuple[np.ndarray, np.ndarray]:
+    """The costs of each pixel of ``norm`` (normalised values) being cell and being background: ``-log(p)`` of
+    its value (and of 1 - its value) with the ``prior``, computed in place in two new arrays."""
+    cost = np.maximum(norm, _EPS)
+    np.log(cost, out=cost)
+    np.negative(cost, out=cost)
+    cost -= np.log(prior)
+    other = np.subtract(1.0, norm)
+    np.maximum(other, _EPS, out=other)
+    np.log(other, out=other)
+    np.negative(other, out=other)
+    other -= np.log(1.0 - prior)
+    return cost, other
 
 
 def _edge_weights(norm: np.ndarray, dy: int, dx: int, max_weight: float, sigma: float, *,
@@ -417,15 +424,7 @@ def _cut_pixels(norm: np.ndarray, mask: np.ndarray, chosen: np.ndarray, prior: f
     ys, xs = np.nonzero(chosen)
     index = ys * w + xs  # sorted (row-major order)
     values = norm[ys, xs]
-    cost = np.maximum(values, _EPS)
-    np.log(cost, out=cost)
-    np.negative(cost, out=cost)
-    cost -= np.log(prior)
-    other = np.subtract(1.0, values)
-    np.maximum(other, _EPS, out=other)
-    np.log(other, out=other)
-    np.negative(other, out=other)
-    other -= np.log(1.0 - prior)
+    cost, other = _unary_costs(values, prior)
     graph = maxflow.Graph[float](len(index), 4 * len(index))
     graph.add_nodes(len(index))
     for dy, dx in _OFFSETS + tuple((-dy, -dx) for dy, dx in _OFFSETS):
