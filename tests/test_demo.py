@@ -151,15 +151,15 @@ def test_cutter_demo_scores_against_truth(tmp_path, capsys, one_torch_thread):
 
 @pytest.mark.slow
 def test_fusion_demo_trains_a_zoo_and_scores_against_truth(tmp_path, capsys, monkeypatch):
-    # measured: object F1 1.000, mean matched IoU 0.91. Torch keeps its default thread count here: the
-    # demo trains on one thread itself (with two, the model scored F1 0.83)
+    # measured with the suite's kernel settings: object F1 1.000, mean matched IoU 0.902 (the former recipe: 0.974,
+    # 0.885). Torch keeps its default thread count here: the demo trains on one thread itself
     monkeypatch.setenv("LABELFREE_CACHE_DIR", str(tmp_path / "cache"))
     out = tmp_path / "out"
     assert main(["demo", "--pipeline", "fusion", "-o", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "trained from scratch" in text
+    assert "trained from scratch" in text and "on 12 synthetic images" in text
     scores = _scores(text)
-    assert scores["f1"] >= 0.85 and scores["mean_iou"] >= 0.75
+    assert scores["f1"] >= 0.95 and scores["mean_iou"] >= 0.85
     prov = json.loads((out / "sample_fusion_provenance.json").read_text())
     assert prov["pipeline"] == "fusion" and prov["demo"] is True
     assert prov["diameter_source"] == "search" and prov["config"]["diameter"] == 0
@@ -173,6 +173,25 @@ def test_fusion_demo_trains_a_zoo_and_scores_against_truth(tmp_path, capsys, mon
 
     zoo, how = demo_zoo()
     assert how.startswith("model zoo found in the cache") and zoo.parent == tmp_path / "cache"
+
+
+@pytest.mark.slow
+def test_fusion_demo_scores_alike_with_the_portable_kernels_and_onednn_at_its_default(tmp_path):
+    """The tiny demo training ends elsewhere with the CPU's torch kernels, by rounding alone: with
+    ATEN_CPU_CAPABILITY=default and oneDNN left at its default (not the suite's AVX2), the former recipe's model
+    found 3 objects of 40 (object F1 0.140) on an AVX-512 machine. The recipe now scores alike under every
+    setting measured (object F1 1.000); run in a fresh interpreter, as the variables are read when torch loads."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "ONEDNN_MAX_CPU_ISA"}
+    env.update(ATEN_CPU_CAPABILITY="default", OMP_NUM_THREADS="1", LABELFREE_CACHE_DIR=str(tmp_path / "cache"))
+    command = [sys.executable, "-m", "labelfree", "demo", "--pipeline", "fusion", "-o", str(tmp_path / "out")]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    scores = _scores(done.stdout)
+    assert scores["f1"] >= 0.95 and scores["mean_iou"] >= 0.85, done.stdout
 
 
 def test_demos_of_two_pipelines_on_one_sample_keep_their_own_outputs(tmp_path, capsys):
