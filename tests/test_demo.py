@@ -173,6 +173,9 @@ def test_fusion_demo_trains_a_zoo_and_scores_against_truth(tmp_path, capsys, mon
 
     zoo, how = demo_zoo()
     assert how.startswith("model zoo found in the cache") and zoo.parent == tmp_path / "cache"
+    # the cached zoo has the permissions of a folder made by mkdir (it was 0700: others could not use a shared cache)
+    (tmp_path / "cache" / "plain").mkdir()
+    assert zoo.stat().st_mode & 0o777 == (tmp_path / "cache" / "plain").stat().st_mode & 0o777
 
 
 @pytest.mark.slow

@@ -84,6 +84,13 @@ def _train_into(folder: Path) -> dict[str, Any]:
     return {"seconds": seconds, "epochs": result.history.epochs_run, "id": entry["id"]}
 
 
+def _as_made_by_mkdir(folder: Path) -> None:
+    """Give ``folder`` the permissions ``mkdir`` gives a new folder (0777 less the umask)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(folder, 0o777 & ~umask)
+
+
 def demo_zoo(*, retrain: bool = False) -> tuple[Path, str]:
     """The demo's model zoo folder, trained now when the cache holds none; and what happened.
 
@@ -107,6 +114,7 @@ def demo_zoo(*, retrain: bool = False) -> tuple[Path, str]:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(prefix=".training-", dir=target.parent))
+        _as_made_by_mkdir(work)  # the cache's zoo: readable by whoever may read the cache (mkdtemp makes it 0700)
     except OSError as exc:  # an unwritable cache: train into a temporary folder instead
         log.info("cache folder %s is not writable (%s); training into a temporary folder", target.parent, exc)
         target = Path(tempfile.mkdtemp(prefix="labelfree-demo-zoo-"))
