@@ -83,21 +83,6 @@ def test_channel_zero_and_numbers_beyond_the_image_are_refused():
 
 # ---- through ImageJ's macro interpreter ---------------------------------------------------------------------------
 
-@pytest.fixture
-def clean(ij):
-    """No image, an empty ROI Manager and Log."""
-    from scyjava import jimport
-
-    from labelfree.imagej.jvm import _close_imagej_windows
-
-    _close_imagej_windows()
-    rm = jimport("ij.plugin.frame.RoiManager").getRoiManager()
-    rm.reset()
-    jimport("ij.IJ").log("\\Clear")
-    yield rm
-    rm.reset()
-
-
 def _show(image, title: str, *, dims: str, **kw):
     import labelfree.imagej as lij
 

@@ -26,21 +26,6 @@ def _cells(seed: int = 0) -> np.ndarray:
     return img.astype(np.uint8)
 
 
-@pytest.fixture
-def clean(ij):
-    """No image, an empty ROI Manager and Log; yields the ROI Manager."""
-    from scyjava import jimport
-
-    from labelfree.imagej.jvm import _close_imagej_windows
-
-    _close_imagej_windows()
-    rm = jimport("ij.plugin.frame.RoiManager").getRoiManager()
-    rm.reset()
-    jimport("ij.IJ").log("\\Clear")
-    yield rm
-    rm.reset()
-
-
 def _show(image, title: str, *, dims: str = "YX", **kw):
     import labelfree.imagej as lij
 

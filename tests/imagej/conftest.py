@@ -1,0 +1,20 @@
+"""Fixtures of the ImageJ bridge tests (the session's ImageJ, ``ij``, is in tests/conftest.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture
+def clean(ij):
+    """No image, an empty ROI Manager and Log; yields the ROI Manager."""
+    from scyjava import jimport
+
+    from labelfree.imagej.jvm import _close_imagej_windows
+
+    _close_imagej_windows()
+    rm = jimport("ij.plugin.frame.RoiManager").getRoiManager()
+    rm.reset()
+    jimport("ij.IJ").log("\\Clear")
+    yield rm
+    rm.reset()
