@@ -238,18 +238,11 @@ def test_files_written_by_output_stay_counted_from_zero(clean, tmp_path):
 @pytest.mark.jvm
 def test_inside_fiji_without_the_java_helper_appended_names_are_unique_too(clean, monkeypatch):
     """Fiji's class path lacks LabelFree's compiled helper: ROIs are then added one by one, with the same names."""
-    import scyjava
+    from fiji_class_path import hide_java_helper
 
     from labelfree.imagej.rois import add_labels_to_roimanager
 
-    real_jimport = scyjava.jimport
-
-    def without_helper(name):
-        if name == "labelfree.LabelFreeRois":
-            raise TypeError("class not found")
-        return real_jimport(name)
-
-    monkeypatch.setattr(scyjava, "jimport", without_helper)
+    hide_java_helper(monkeypatch)
     lab = to_dataarray(np.zeros((2, 8, 8), np.uint16), dims="TYX")
     lab.data[0, 1:3, 1:3], lab.data[1, 4:6, 4:6] = 2, 5
     assert add_labels_to_roimanager(lab, rm=clean) == ["t0001-L00002", "t0002-L00005"]

@@ -284,20 +284,13 @@ def test_table_round_trip(ij):
 
 def test_python_fallback_builds_the_same_rois_as_the_java_helper(ij, monkeypatch):
     """Inside Fiji the compiled helper is not on the class path: the fallback must match it."""
-    import scyjava
+    from fiji_class_path import hide_java_helper
 
     from labelfree.imagej.rois import labels_to_javarois
 
     da = to_dataarray(np.stack([_tricky_labels(), np.roll(_tricky_labels(), 5, axis=0)]), dims="TYX")
     fast = labels_to_javarois(da)
-    real_jimport = scyjava.jimport
-
-    def without_helper(name):
-        if name == "labelfree.LabelFreeRois":
-            raise TypeError("class not found")
-        return real_jimport(name)
-
-    monkeypatch.setattr(scyjava, "jimport", without_helper)
+    hide_java_helper(monkeypatch)
     slow = labels_to_javarois(da)
     assert len(fast) == len(slow) == 10
 
