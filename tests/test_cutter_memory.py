@@ -78,6 +78,11 @@ def _local_signal(image: np.ndarray) -> np.ndarray:
     return local_contrast_probability(ndi.gaussian_filter(np.asarray(image, np.float32), 2.0), window=9)
 
 
+def _mosaic(tile: np.ndarray) -> np.ndarray:
+    """Four mirrored copies of ``tile`` in 2 x 2: a mosaic twice its side."""
+    return np.block([[tile, tile[::-1]], [tile[:, ::-1], tile.T]])
+
+
 def _real_frame(shared_data, dataset: str) -> np.ndarray:
     tifffile = pytest.importorskip("tifffile")
     path = shared_data / "ctc" / dataset / "01" / "t000.tif"
@@ -200,13 +205,26 @@ def test_segment_labels_are_identical_on_real_frames(shared_data, monkeypatch, d
 @pytest.mark.slow
 def test_segment_labels_are_identical_on_a_synthetic_mosaic_with_detected_markers(monkeypatch):
     tile = _nuclei(256, seed=1)
-    mosaic = np.block([[tile, tile[::-1]], [tile[:, ::-1], tile.T]])  # 512 x 512, markers detected
+    mosaic = _mosaic(tile)  # 512 x 512, markers detected
     labels, reference = _segment_twice(monkeypatch, mosaic)
     assert len(np.unique(labels)) > 50
     assert np.array_equal(labels, reference)
 
 
 graphcut_module = importlib.import_module("labelfree.cutter.graphcut")
+
+
+def _count_graph_nodes(monkeypatch) -> list[int]:
+    """From now on, the number of nodes of every graph whose max-flow is computed, in order."""
+    nodes: list[int] = []
+
+    class Counting(maxflow.GraphFloat):
+        def maxflow(self):
+            nodes.append(self.get_node_num())
+            return super().maxflow()
+
+    monkeypatch.setitem(maxflow.Graph, float, Counting)
+    return nodes
 
 
 def _force_tiles(monkeypatch, size: int, margin: int, *, undecided: int | None = None, raising: bool = True) -> None:
@@ -237,7 +255,7 @@ def test_graph_cut_in_tiles_equals_the_whole_image_cut(request, monkeypatch, cap
     the whole image's, pixel for pixel."""
     if source == "mosaic":
         tile = _nuclei(300, seed=5)
-        frame = np.block([[tile, tile[::-1]], [tile[:, ::-1], tile.T]])  # 600 x 600
+        frame = _mosaic(tile)  # 600 x 600
     else:
         frame = _real_frame(request.getfixturevalue("shared_data"), source)
     signal = _local_signal(frame)
@@ -267,18 +285,11 @@ def test_tiled_graph_cut_keeps_the_prior_of_the_whole_image(monkeypatch):
 def test_each_graph_of_a_tiled_cut_is_bounded(monkeypatch, caplog):
     """Every max-flow of a tiled cut holds at most (tile + 2 margin)² nodes: 144² here, where the whole
     600 x 600 image (the only graph before) holds 360000. Through foreground_mask, as Cutter calls it."""
-    nodes = []
-
-    class Counting(maxflow.GraphFloat):
-        def maxflow(self):
-            nodes.append(self.get_node_num())
-            return super().maxflow()
-
     tile = _nuclei(300, seed=5)
-    image = np.block([[tile, tile[::-1]], [tile[:, ::-1], tile.T]])[None]
+    image = _mosaic(tile)[None]
     config = CutterConfig(mask_smoothing=2.0, mask_peak_window=9, mask_ridges=False)
     expected = foreground_mask(image, config)  # 600 x 600: below the threshold, one whole-image graph
-    monkeypatch.setitem(maxflow.Graph, float, Counting)
+    nodes = _count_graph_nodes(monkeypatch)
     _force_tiles(monkeypatch, 128, 8, raising=False)
     with caplog.at_level("INFO", logger="labelfree.cutter.graphcut"):
         mask = foreground_mask(image, config)
@@ -289,15 +300,8 @@ def test_each_graph_of_a_tiled_cut_is_bounded(monkeypatch, caplog):
 
 
 def test_images_up_to_the_threshold_are_cut_whole(monkeypatch, caplog):
-    nodes = []
-
-    class Counting(maxflow.GraphFloat):
-        def maxflow(self):
-            nodes.append(self.get_node_num())
-            return super().maxflow()
-
     assert graphcut_module.TILE_ABOVE_PIXELS == 4096 * 4096  # every dev image, test and benchmark up to 4096²
-    monkeypatch.setitem(maxflow.Graph, float, Counting)
+    nodes = _count_graph_nodes(monkeypatch)
     signal = _local_signal(_nuclei(200))
     monkeypatch.setattr(graphcut_module, "TILE_ABOVE_PIXELS", signal.size)
     monkeypatch.setattr(graphcut_module, "TILE_SIZE", 64)
@@ -326,17 +330,10 @@ def test_too_small_tiles_leave_pixels_undecided_with_a_warning(monkeypatch, capl
 def test_undecided_pixels_are_cut_again_in_batches_of_whole_groups(monkeypatch, caplog):
     """64 px tiles with 4 px around leave 5802 pixels of a 600 x 600 mosaic undecided, in 214 groups of at
     most 360: cut again at most 400 at once (whole groups per batch), the mask is still the whole image's."""
-    nodes = []
-
-    class Counting(maxflow.GraphFloat):
-        def maxflow(self):
-            nodes.append(self.get_node_num())
-            return super().maxflow()
-
     tile = _nuclei(300, seed=5)
-    signal = _local_signal(np.block([[tile, tile[::-1]], [tile[:, ::-1], tile.T]]))
+    signal = _local_signal(_mosaic(tile))
     expected = _reference_graph_cut(signal, prior=0.5, max_weight=2.0, sigma=0.1)
-    monkeypatch.setitem(maxflow.Graph, float, Counting)
+    nodes = _count_graph_nodes(monkeypatch)
     _force_tiles(monkeypatch, 64, 4, undecided=400)
     with caplog.at_level("INFO", logger="labelfree.cutter.graphcut"):
         mask = graph_cut_mask(signal, prior=0.5, max_weight=2.0, sigma=0.1)
