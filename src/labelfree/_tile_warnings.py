@@ -8,7 +8,7 @@ with its category and from the place that raised it (so ``warnings`` filters, ``
 the CLI's warning lines treat it as they treat the pipeline's own), saying in how many tiles it
 arose and where (the pixels those tiles read, ``y0:y1, x0:x1``).
 
-A warning whose category (or a base of it) is named ``NoObjectsWarning`` concerns the whole
+A warning of a :class:`labelfree.errors.NoObjectsWarning` category concerns the whole
 result: a tile of background holds no object while the other tiles do, which is normal, so such
 records are kept only where the stitched result (the plane) is empty (:func:`without_found`), and
 said once.
@@ -24,6 +24,8 @@ import threading
 import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any
+
+from labelfree.errors import NoObjectsWarning
 
 __all__ = ["TileWarning", "concerns_whole_result", "issue", "recording", "without_found"]
 
@@ -149,8 +151,8 @@ def _module_of(filename: str) -> str | None:
 
 
 def concerns_whole_result(category: type) -> bool:
-    """Whether a warning of ``category`` says the result has no object (a class named ``NoObjectsWarning``)."""
-    return any(base.__name__ == "NoObjectsWarning" for base in getattr(category, "__mro__", ()))
+    """Whether a warning of ``category`` says the result has no object (:class:`labelfree.errors.NoObjectsWarning`)."""
+    return isinstance(category, type) and issubclass(category, NoObjectsWarning)
 
 
 def without_found(records: Sequence[TileWarning], /, *, found: bool) -> list[TileWarning]:

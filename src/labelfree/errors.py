@@ -27,6 +27,7 @@ __all__ = [
     "FijiError",
     "FijiPluginMissingError",
     "Cancelled",
+    "NoObjectsWarning",
 ]
 
 
@@ -104,3 +105,9 @@ class FijiPluginMissingError(FijiError):
 
 class Cancelled(LabelFreeError):
     """The user cancelled a running operation; nothing was written."""
+
+
+class NoObjectsWarning(UserWarning):
+    """A pipeline's result holds no object. Each pipeline that says so derives its own warning from this one
+    (``labelfree.threshold.segment.NoObjectsWarning``, ``labelfree.fusion.segment.NoObjectsWarning``); a tiled
+    run says it once for the whole image, only when no tile found an object."""

@@ -14,6 +14,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import xarray as xr
 
+from labelfree import errors
 from labelfree._config import file_sha256, provenance
 from labelfree._progress import Progress
 from labelfree.errors import ConfigError, ConstantImageError, InputError
@@ -34,7 +35,7 @@ class BlankChannelWarning(UserWarning):
     is left out of the fusion (its model's empty prediction would dilute the others')."""
 
 
-class NoObjectsWarning(UserWarning):
+class NoObjectsWarning(errors.NoObjectsWarning):
     """Fusion found no object in any frame of an image whose channels have contrast: the models do not see
     these cells at this diameter (an untrained or unsuitable model, a diameter far from the cells' size, or
     channels that do not show the cells). A tiled run says it once, when no tile found an object."""

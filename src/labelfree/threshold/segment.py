@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from labelfree import errors
 from labelfree._config import provenance
 from labelfree._progress import Progress
 from labelfree.canvas import content_box
@@ -25,7 +26,7 @@ __all__ = ["BackgroundObjectWarning", "NoObjectsWarning", "constant_region_label
 FEW_BEYOND = 0.01
 
 
-class NoObjectsWarning(UserWarning):
+class NoObjectsWarning(errors.NoObjectsWarning):
     """A plane gave no objects at its automatic threshold (the warning says why and what to change)."""
 
 
