@@ -16,7 +16,7 @@ from labelfree.errors import DimensionError, DTypeError, InputError
 from labelfree.image import scale_of, to_dataarray, units_of
 from labelfree.io.atomic import atomic_path, check_file_suffix
 from labelfree.io.lut import glasbey_lut
-from labelfree.io.tiff import DIMS_PROPERTY
+from labelfree.io.tiff import one_plane_dims
 
 __all__ = ["write_labels", "read_labels", "read_provenance", "as_label_image", "imagej_calibration",
            "LABELS_SUFFIXES"]
@@ -194,8 +194,9 @@ def write_labels(
         text = json.dumps(record, default=str, sort_keys=True)
         ij_meta["Info"] = f"labelfree={text}"
         ij_meta["Properties"] = {"labelfree": text}
-    if any(da.sizes[d] == 1 for d in da.dims if d not in ("Y", "X")):  # ImageJ files keep no axis of one plane
-        ij_meta["Properties"] = {**ij_meta.get("Properties", {}), DIMS_PROPERTY: "".join(da.dims)}
+    kept = one_plane_dims(da)  # ImageJ files keep no axis of one plane: its dims, recorded
+    if kept:
+        ij_meta["Properties"] = {**ij_meta.get("Properties", {}), **kept}
     # ImageJ applies a single-channel LUT from the TIFF ColorMap tag (768 shorts, as its own
     # TiffEncoder writes for 16-bit and float images); the LUTs entry serves newer readers.
     colormap = (glasbey_lut().astype(np.uint16) * 257).ravel().tolist()

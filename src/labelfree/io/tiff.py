@@ -34,6 +34,14 @@ _OME_TO_DIM = {"T": "T", "C": "C", "Z": "Z", "Y": "Y", "X": "X", "S": "C"}
 DIMS_PROPERTY = "labelfree_dims"
 
 
+def one_plane_dims(da: xr.DataArray, /) -> dict[str, str]:
+    """The ImageJ property that records ``da``'s dims (``{DIMS_PROPERTY: "TYX"}``) when an axis other than Y and X
+    has one plane, which ImageJ's metadata does not keep (:func:`read_image` puts it back); else none."""
+    if any(da.sizes[d] == 1 for d in da.dims if d not in ("Y", "X")):
+        return {DIMS_PROPERTY: "".join(da.dims)}
+    return {}
+
+
 def _check_file(path: Path) -> str:
     """``"TIFF"`` for a TIFF file, the format of a 2-D picture that :mod:`labelfree.io.raster` reads (``"PNG"``,
     ``"JPEG"``, ...); else an InputError that says what the file is and what to do."""

@@ -159,7 +159,7 @@ def write_image(path: Path, image: Any, /, *, record: dict[str, Any] | None = No
 
     from labelfree.io.atomic import atomic_path, check_file_suffix
     from labelfree.io.labels_tiff import imagej_calibration
-    from labelfree.io.tiff import DIMS_PROPERTY
+    from labelfree.io.tiff import one_plane_dims
 
     suffixes, writes, refused = _FORMATS["fused image"]
     check_file_suffix(Path(path), suffixes=suffixes, writes=writes, refused=refused, what="image file")
@@ -177,8 +177,7 @@ def write_image(path: Path, image: Any, /, *, record: dict[str, Any] | None = No
         properties["channel_names"] = ",".join(names)
     if record:
         properties["labelfree"] = json.dumps(record, default=str, sort_keys=True)
-    if any(image.sizes[d] == 1 for d in image.dims if d not in ("Y", "X")):  # ImageJ files keep no axis of one
-        properties[DIMS_PROPERTY] = "".join(image.dims)  # plane: read_image puts it back from the property
+    properties.update(one_plane_dims(image))  # ImageJ files keep no axis of one plane: read_image puts it back
     if properties:
         metadata["Properties"] = properties
     with atomic_path(path) as tmp:
