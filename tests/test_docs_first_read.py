@@ -128,3 +128,27 @@ def test_fusion_md_says_a_given_diameter_that_finds_nothing_is_warned_of():
         with pytest.warns(NoObjectsWarning, match=r"diameter 12\.0 px, given"):
             labels = segment(image, models=untrained, config={"diameter": 12}, device="cpu")
     assert int(labels.max()) == 0
+
+
+def test_docs_name_no_file_outside_the_repository():
+    """The pages are read in a clone of the repository: the developers' notes beside it
+    (``../shared/reference/...``) are not there (the data folder is: ``LABELFREE_SHARED_DATA``)."""
+    pages = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+    notes = re.compile(r"\.\./shared/reference\S*|ALGORITHMS\.md\S*")
+    outside = [f"{page.name}: {hit}" for page in pages for hit in notes.findall(page.read_text(encoding="utf-8"))]
+    assert not outside, f"pages name files outside the repository: {outside}"
+
+
+def test_citation_file_matches_the_package_and_the_citing_page():
+    """CITATION.cff's version is the package's, and each method it references has its DOI on docs/citing.md."""
+    import yaml
+
+    import labelfree
+
+    cff = yaml.safe_load(_text("CITATION.cff"))
+    assert cff["cff-version"] == "1.2.0" and cff["version"] == labelfree.__version__
+    citing = _text("docs/citing.md")
+    dois = [ref["doi"] for ref in cff["references"]]
+    assert len(dois) == 4 and all(f"doi:{doi}" in citing for doi in dois), dois
+    for pipeline in ("Motion", "Cutter", "Fusion"):
+        assert re.search(rf"^\| {pipeline} \|.*doi:10\.", citing, re.M), pipeline
