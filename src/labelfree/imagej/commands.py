@@ -20,8 +20,9 @@ import warnings
 from typing import Any, Iterator
 
 from labelfree.errors import Cancelled, ConfigError, InputError, LabelFreeError
-from labelfree.imagej.fields import (CommandResult, channel_keys, channels_from_imagej, channels_to_imagej,
-                                     command_fields, command_spec, command_titles, imagej_channel_label, recordable)
+from labelfree.imagej.fields import (CommandResult, channel_keys, channels_from_config, channels_from_imagej,
+                                     channels_to_imagej, command_fields, command_spec, command_titles,
+                                     imagej_channel_label, recordable)
 from labelfree.imagej.terms import in_imagej_terms
 from labelfree.options import (Field, coerce_value, config_fields, format_macro_options, parse_macro_options,
                                value_text)
@@ -142,7 +143,7 @@ def _run_command(command: str, image: Any, /, *, options: str | dict[str, Any] |
     given = _given_channels(fields, options, keys)
     read = channels_from_imagej(given, keys, names, named=named)  # ImageJ counts from 1: 0-based indices here
     if int(imp.getBitDepth()) == 24:  # a colour by its name: Drift's channel 0 is the brightness, as unset
-        read = {k: tuple(_rgb_name(c) for c in v) if isinstance(v, tuple) else _rgb_name(v) for k, v in read.items()}
+        read = _rgb_names(read)
     values.update(read)
     if "channel" in values and values["channel"] is None and len(channels) > 1:
         values["channel"] = int(imp.getC()) - 1  # ImageJ's convention: the channel on show
@@ -154,7 +155,7 @@ def _run_command(command: str, image: Any, /, *, options: str | dict[str, Any] |
         if picked is None:
             raise Cancelled(f"{title} was cancelled; nothing was changed.")
         values.update(picked)
-        _record(title, channels_to_imagej(values, keys), fields)
+        _record(title, _recorded_channels(spec, imp, values, keys, names, named=named), fields)
     _log_channel(title, imp, values.get("channel"), names, named=named)
     config_keys = {f.key for f in config_fields(spec.config_class)}
     config = spec.config_class.from_dict({k: v for k, v in values.items() if k in config_keys})
@@ -164,8 +165,27 @@ def _run_command(command: str, image: Any, /, *, options: str | dict[str, Any] |
         result = run_tool(spec, imp, config, values, fields)
     else:
         result = _execute(spec, imp, config, values, fields)
-    result.options = format_macro_options(recordable(channels_to_imagej(values, keys)), fields)
+    result.options = format_macro_options(recordable(_recorded_channels(spec, imp, values, keys, names, named=named)),
+                                          fields)
     return result
+
+
+def _recorded_channels(spec: Any, imp: Any, values: dict[str, Any], keys: dict[str, bool], names: list[str], /, *,
+                       named: bool) -> dict[str, Any]:
+    """``values`` with their channels as a macro gives them (from 1): the options string that replays the run.
+
+    The channels of a ``config_file`` count from 0 as the command line's (``C1`` of an unnamed image is its
+    second channel); they are read so first (:func:`channels_from_config`), so that ``channel=C1`` of a config
+    file is recorded as ``channel=2``, not as ``channel=C1`` (which a macro reads as the first channel).
+    The colours of an RGB image are recorded by name (``channel=G``); Drift's channel 0 of an RGB movie is its
+    brightness, which no channel number says: it is left out, as the default it is.
+    """
+    read = channels_from_config(values, keys, names, named=named)
+    if int(imp.getBitDepth()) == 24:  # R, G and B by name, as a macro's channel=2 is read
+        if getattr(spec, "takes", None) == "movie" and str(values.get("channel")).strip() == "0":
+            read.pop("channel")  # measured on the brightness (labelfree.imagej.registration): the default
+        read.update(_rgb_names({k: read[k] for k in keys if k in read}))
+    return channels_to_imagej(read, keys)
 
 
 def _imagej_channels(imp: Any, channels: list[str], /) -> tuple[list[str], bool]:
@@ -205,6 +225,11 @@ def _log_channel(title: str, imp: Any, channel: Any, names: list[str], /, *, nam
     else:
         index = int(text) % len(names)
     jimport("ij.IJ").log(f"{title} on {imp.getTitle()}: {imagej_channel_label(index, names, named=named)}")
+
+
+def _rgb_names(values: dict[str, Any], /) -> dict[str, Any]:
+    """The channel ``values`` of an RGB image with the 0-based indices of its colours as R, G or B."""
+    return {k: tuple(_rgb_name(c) for c in v) if isinstance(v, tuple) else _rgb_name(v) for k, v in values.items()}
 
 
 def _rgb_name(channel: Any) -> Any:

@@ -16,7 +16,8 @@ from typing import Any
 from labelfree.options import Field, config_fields
 
 __all__ = ["CommandResult", "command_titles", "command_spec", "command_fields", "split_fields", "recordable",
-           "ADVANCED_KEY", "channel_keys", "channels_from_imagej", "channels_to_imagej", "imagej_channel_label"]
+           "ADVANCED_KEY", "channel_keys", "channels_from_config", "channels_from_imagej", "channels_to_imagej",
+           "imagej_channel_label"]
 
 #: the dialog's checkbox that opens the advanced pages (a dialog control, not a macro key)
 ADVANCED_KEY = "advanced_options"
@@ -192,6 +193,66 @@ def channels_from_imagej(values: dict[str, Any], keys: dict[str, bool], names: l
             out[key] = tuple(_one_from_imagej(key, v, names, named) for v in items)
         else:
             out[key] = _one_from_imagej(key, value, names, named)
+    return out
+
+
+def _one_from_config(value: Any, names: list[str], named: bool) -> Any:
+    """One channel as a config file (or the command line) writes it -> the 0-based index, or the name of a
+    named channel; a value that is no channel of the image stays as it is (the run says what is wrong)."""
+    from labelfree.errors import LabelFreeError
+    from labelfree.image import channel_by_name, parse_channel
+
+    try:
+        channel = parse_channel(value)
+    except LabelFreeError:
+        return value
+    n = len(names)
+    if isinstance(channel, int):
+        return channel % n if -n <= channel < n else channel
+    if named:
+        return channel
+    try:  # the pipelines' names of unnamed channels count from 0: C1 is the second channel
+        return channel_by_name(names, channel)
+    except LabelFreeError:
+        return channel
+
+
+def channels_from_config(values: dict[str, Any], keys: dict[str, bool], names: list[str], /, *,
+                         named: bool) -> dict[str, Any]:
+    """``values`` with the channel options read as a config file and the command line write them (from 0):
+    indices, negative ones from the end, and ``C0``..``Cn-1``, the pipelines' names of unnamed channels,
+    become 0-based indices; names of a named image stay.
+
+    :func:`channels_to_imagej` of the result says the same channels as ImageJ counts them (from 1), so that
+    the options string of a run whose channels came from a ``config_file`` replays those channels.
+    Values already read by :func:`channels_from_imagej` are unchanged.
+
+    Parameters
+    ----------
+    values : dict
+        Option values (auto/None and empty lists stay).
+    keys : dict
+        The channel keys to read (:func:`channel_keys`).
+    names : list of str
+        The image's channel names, in order (``C0``..``Cn-1`` when it has none).
+    named : bool
+        The channels have names of their own (not the default ones).
+
+    Examples
+    --------
+    >>> channels_from_config({"channel": "C1", "cell_channels": (-1, "C0")},
+    ...                      {"channel": False, "cell_channels": True}, ["C0", "C1", "C2"], named=False)
+    {'channel': 1, 'cell_channels': (2, 0)}
+    """
+    out = dict(values)
+    for key, many in keys.items():
+        value = out.get(key)
+        if value is None or value == "" or value == ():
+            continue
+        if many and isinstance(value, (list, tuple)):
+            out[key] = tuple(_one_from_config(v, names, named) for v in value)
+        else:
+            out[key] = _one_from_config(value, names, named)
     return out
 
 

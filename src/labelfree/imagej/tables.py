@@ -11,7 +11,22 @@ import pandas as pd
 
 from labelfree.errors import InputError
 
-__all__ = ["table_to_resultstable", "resultstable_to_table", "objects_table_for_imagej"]
+__all__ = ["table_to_resultstable", "resultstable_to_table", "objects_table_for_imagej", "counted_from_one"]
+
+
+def counted_from_one(table: pd.DataFrame, columns: Sequence[str], /) -> pd.DataFrame:
+    """A copy of ``table`` whose ``columns`` (those it has) count from 1, as ImageJ counts frames, z planes and
+    tiles (the stack slider, ``Stack.getPosition``, the Log); the 0-based table is unchanged.
+
+    >>> counted_from_one(pd.DataFrame({"frame": [0, 1], "dy": [0.5, 1.0]}), ("frame", "tile"))["frame"].tolist()
+    [1, 2]
+    """
+    shown = table.copy()
+    for column in columns:
+        if column in shown:
+            shown[column] = table[column] + 1
+    shown.attrs = dict(table.attrs)
+    return shown
 
 
 def objects_table_for_imagej(table: pd.DataFrame, /, *, has_z: bool,
@@ -56,11 +71,8 @@ def objects_table_for_imagej(table: pd.DataFrame, /, *, has_z: bool,
                 f"{len(given)} names for {len(plain)} rows")
             raise InputError(f"The ROI names do not match the objects table ({said}); give the names "
                              "add_labels_to_roimanager returned for the labels the table measures, in their order.")
-    shown = table.copy()
-    shown["frame"] = table["frame"] + 1
-    shown["z"] = table["z"] + 1
+    shown = counted_from_one(table, ("frame", "z"))
     shown.insert(0, "Label", given)
-    shown.attrs = dict(table.attrs)
     return shown
 
 

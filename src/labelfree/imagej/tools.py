@@ -81,12 +81,9 @@ def run_tool(spec: Any, imp: Any, config: Any, values: dict, fields: list) -> An
     keep_value_calibration(result_imp, imp)
     show_image(result_imp)
     if values.get("table"):  # frames and tiles counted from 1, as the stack slider and the Log count them
-        from labelfree.imagej.tables import table_to_resultstable
+        from labelfree.imagej.tables import counted_from_one, table_to_resultstable
 
-        table = table.copy()
-        for column in ("frame", "tile"):
-            if column in table:
-                table[column] = table[column] + 1
+        table = counted_from_one(table, ("frame", "tile"))
         table_to_resultstable(table, title=f"{imp.getTitle()}-{spec.table_name}{suffix}", show=True)
     from labelfree.imagej.fields import recordable
 
