@@ -1,8 +1,9 @@
 """The warnings of a tiled run, said once per kind for the whole image instead of once per tile.
 
 Each tile's call of the segment function records the warnings it raises (:func:`recording`:
-per thread, so that tiles running in threads or on Dask workers keep theirs apart), and the
-records travel with the tile's labels. When the run is stitched, :func:`issue` merges them by
+per thread, so that tiles running in threads or on Dask workers keep theirs apart, through the one
+warnings hook of :mod:`labelfree._warning_hooks`; threads that do not record are left as they
+are), and the records travel with the tile's labels. When the run is stitched, :func:`issue` merges them by
 category and message pattern (the message with its numbers left out) and re-issues each kind once,
 with its category and from the place that raised it (so ``warnings`` filters, ``pytest.warns`` and
 the CLI's warning lines treat it as they treat the pipeline's own), saying in how many tiles it
@@ -20,22 +21,17 @@ import contextlib
 import dataclasses
 import re
 import sys
-import threading
 import warnings
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from labelfree import _warning_hooks
 from labelfree.errors import NoObjectsWarning
 
 __all__ = ["TileWarning", "concerns_whole_result", "issue", "recording", "without_found"]
 
 #: tiles named in a merged warning; more are left as "..."
 NAMED_TILES = 3
-
-_ALWAYS = ("always", None, Warning, None, 0)  # while tiles record: every warning reaches the recorder
-_LOCK = threading.Lock()
-_LOCAL = threading.local()
-_STATE: dict[str, Any] = {"active": 0, "previous": None}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,38 +68,15 @@ class TileWarning:
         return dataclasses.replace(self, region=((y0 + dy, y1 + dy), (x0 + dx, x1 + dx)), plane=plane or self.plane)
 
 
-def _route(message: Any, category: type, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
-    """``warnings.showwarning`` while tiles record: a warning of a recording thread goes to its list."""
-    log = getattr(_LOCAL, "log", None)
-    if log is not None:  # each warning once per tile (one raised in a loop would fill the list)
-        log.setdefault((category, str(message), filename, lineno), None)
-        return
-    original = warnings._showwarning_orig  # type: ignore[attr-defined]
-    if getattr(_LOCAL, "passing", False):  # a hook installed over this one that passes back to it: no loop
-        original(message, category, filename, lineno, file, line)
-        return
-    _LOCAL.passing = True
-    try:
-        (_STATE["previous"] or original)(message, category, filename, lineno, file, line)
-    finally:
-        _LOCAL.passing = False
-
-
-def _filters_changed() -> None:
-    mutated = getattr(warnings, "_filters_mutated", None)
-    if mutated is not None:
-        mutated()
-
-
 @contextlib.contextmanager
 def recording() -> Iterator[list[TileWarning]]:
     """Record the warnings this thread raises inside the block, whatever the filters say (none is shown).
 
     Safe with other threads recording at the same time (``warnings.catch_warnings`` is not): the
-    first recording thread routes ``warnings.showwarning`` and lets every warning through the
-    filters, the last one puts both back; threads that do not record show theirs as before (while
-    any thread records, without Python's once-per-place filtering). The filters apply when the
-    tiling issues the merged warnings.
+    block is a sink of :mod:`labelfree._warning_hooks` that records every category always, in this
+    thread only; threads that do not record show theirs exactly as before (their filters, Python's
+    once-per-place filtering, their display). The filters apply when the tiling issues the merged
+    warnings.
 
     Yields
     ------
@@ -112,29 +85,15 @@ def recording() -> Iterator[list[TileWarning]]:
         the order first raised (region and plane left for the tiling to set).
     """
     raw: dict[tuple, None] = {}
-    with _LOCK:
-        if _STATE["active"] == 0:
-            if warnings.showwarning is not _route:
-                _STATE["previous"] = warnings.showwarning
-            warnings.showwarning = _route
-            warnings.filters.insert(0, _ALWAYS)
-            _filters_changed()
-        _STATE["active"] += 1
-    outer = getattr(_LOCAL, "log", None)
-    _LOCAL.log = raw
+
+    def receive(message: Any, category: type, filename: str, lineno: int) -> None:
+        raw.setdefault((category, str(message), filename, lineno), None)  # each once (one raised in a loop too)
+
     out: list[TileWarning] = []
     try:
-        yield out
+        with _warning_hooks.sink(receive):
+            yield out
     finally:
-        _LOCAL.log = outer
-        with _LOCK:
-            _STATE["active"] -= 1
-            if _STATE["active"] == 0:
-                with contextlib.suppress(ValueError):
-                    warnings.filters.remove(_ALWAYS)
-                _filters_changed()
-                if warnings.showwarning is _route:
-                    warnings.showwarning = _STATE["previous"]
         modules: dict[str, str | None] = {}
         for category, message, filename, lineno in raw:
             if filename not in modules:

@@ -13,8 +13,14 @@ identical"). Each one is
 
 Python's warning hooks and LabelFree's logger are one per process: the captures of inputs run
 at once in several threads (Dask workers that are threads) are told apart by the thread that
-warns; a warning from a thread of no input (a pipeline's own worker threads) goes to the one input
-running, or, while several run, is shown as it would be without a batch run.
+warns. A capture is a sink of :mod:`labelfree._warning_hooks` that records every ``UserWarning``
+(each time, not once per place in the code: the next input raises it too) and the other categories
+the filters let through; a tiled run inside the input records its tiles' warnings in sinks of its
+own and says them once, merged, to the input. A warning from a thread of no input (a pipeline's
+own worker threads) goes to the one input running, or, while several run, is shown as it would be
+without a batch run; the main thread's, when it runs no input, always is. When an input begins,
+Python's once-per-place registries forget what they showed (as a change of the filters makes
+them), so that a warning shown before the input is the input's too when it raises it again.
 """
 
 from __future__ import annotations
@@ -23,9 +29,10 @@ import contextlib
 import logging
 import os
 import threading
-import warnings
 from pathlib import Path
 from typing import Any, Iterator
+
+from labelfree import _warning_hooks
 
 __all__ = ["input_messages", "current_messages", "input_label", "relay_messages", "join_messages",
            "split_messages", "SEPARATOR"]
@@ -38,12 +45,11 @@ SEPARATOR = " | "
 _NAMED = "labelfree_input"
 #: the logger whose warnings are collected (every LabelFree module logs below it)
 _PACKAGE = "labelfree"
-#: the filter that shows every UserWarning while an input is processed (not once per place in the code)
-_ALWAYS = ("always", None, UserWarning, None, 0)
 
 
 class _Capture:
-    """The warnings of one input: its name, whether they are shown at once, their texts in order."""
+    """The warnings of one input: its name, whether they are shown at once, their texts in order; it receives
+    the Python warnings of its thread (a sink of :mod:`labelfree._warning_hooks`)."""
 
     def __init__(self, name: str, show: bool) -> None:
         self.name, self.show = name, show
@@ -56,23 +62,25 @@ class _Capture:
         self.messages.append(text)
         return True
 
+    def __call__(self, message: Any, category: type, filename: str, lineno: int) -> None:
+        """A Python warning of this input: kept, and shown as a line that names the input."""
+        text = f"{category.__name__}: {message}"
+        if self.add(text) and self.show:
+            log.warning("%s: %s", self.name, text, extra={_NAMED: self.name})
 
-_LOCK = threading.RLock()
-#: thread id -> the captures open in that thread, innermost last
-_STACKS: dict[int, list[_Capture]] = {}
-#: what the first open capture replaced, put back when the last one closes
-_SAVED: dict[str, Any] = {}
+
+def _captures_in(thread: int | None) -> list[_Capture]:
+    """The captures open in ``thread``, outermost first (a tile's sink among them is not one)."""
+    return [s for s in _warning_hooks.sinks_in(thread) if isinstance(s, _Capture)] if thread is not None else []
 
 
 def _capture_of(thread: int | None, main: bool) -> _Capture | None:
     """The innermost capture of ``thread``; for a thread of none but the main one, the only input running."""
-    with _LOCK:
-        stack = _STACKS.get(thread) if thread is not None else None
-        if stack:
-            return stack[-1]
-        if not main and len(_STACKS) == 1:
-            return next(iter(_STACKS.values()))[-1]
-    return None
+    own = _captures_in(thread)
+    if own:
+        return own[-1]
+    adopted = _warning_hooks.adopting(main=main)
+    return adopted if isinstance(adopted, _Capture) else None
 
 
 class _Router(logging.Handler):
@@ -101,41 +109,32 @@ class _Router(logging.Handler):
         self.handle(record)
 
 
-def _show_warning(message: Any, category: type[Warning], filename: str, lineno: int, file: Any = None,
-                  line: str | None = None) -> None:
-    """``warnings.showwarning`` while inputs are processed: a warning of an input goes to its capture."""
-    capture = _capture_of(threading.get_ident(), threading.current_thread() is threading.main_thread())
-    if capture is None:
-        _SAVED["showwarning"](message, category, filename, lineno, file, line)
-        return
-    text = f"{category.__name__}: {message}"
-    if capture.add(text) and capture.show:
-        log.warning("%s: %s", capture.name, text, extra={_NAMED: capture.name})
+_LOCK = threading.Lock()
+#: the captures open in all threads, and the router with what it replaced while one is
+_ROUTER: dict[str, Any] = {"open": 0}
 
 
-def _install() -> None:
+@contextlib.contextmanager
+def _routed_log() -> Iterator[None]:
+    """The ``labelfree`` logger's records through the router while the block runs (the first block of all
+    threads puts it in place, the last one takes it away)."""
     logger = logging.getLogger(_PACKAGE)
-    router = _Router(logger.propagate)
-    if warnings.showwarning is not _show_warning:  # (left in place by a hook that put it back late: kept)
-        _SAVED["showwarning"] = warnings.showwarning
-    _SAVED.update(router=router, propagate=logger.propagate, always=_ALWAYS in warnings.filters)
-    logger.handlers = [router, *logger.handlers]  # first: the handlers of this logger see the named line too
-    logger.propagate = False  # the router passes the records on
-    warnings.showwarning = _show_warning
-
-
-def _uninstall() -> None:
-    logger = logging.getLogger(_PACKAGE)
-    logger.handlers = [h for h in logger.handlers if h is not _SAVED["router"]]
-    logger.propagate = _SAVED["propagate"]
-    if warnings.showwarning is _show_warning:
-        warnings.showwarning = _SAVED["showwarning"]
-    if not _SAVED["always"]:
-        with contextlib.suppress(ValueError):
-            warnings.filters.remove(_ALWAYS)
-    # the hook put back stays known: a warning of another thread may be on its way through _show_warning
-    for key in ("router", "propagate", "always"):
-        del _SAVED[key]
+    with _LOCK:
+        if _ROUTER["open"] == 0:
+            router = _Router(logger.propagate)
+            _ROUTER.update(router=router, propagate=logger.propagate)
+            logger.handlers = [router, *logger.handlers]  # first: the handlers of this logger see the named line too
+            logger.propagate = False  # the router passes the records on
+        _ROUTER["open"] += 1
+    try:
+        yield
+    finally:
+        with _LOCK:
+            _ROUTER["open"] -= 1
+            if _ROUTER["open"] == 0:
+                router = _ROUTER.pop("router")
+                logger.handlers = [h for h in logger.handlers if h is not router]
+                logger.propagate = _ROUTER.pop("propagate")
 
 
 @contextlib.contextmanager
@@ -159,45 +158,29 @@ def input_messages(name: str, /, *, show: bool | None = None) -> Iterator[list[s
         on; inside one of another name, a list of its own, passed on to the enclosing one when it closes.
     """
     thread = threading.get_ident()
-    with _LOCK:
-        stack = _STACKS.get(thread, [])
-        if stack and stack[-1].name == name:  # a step of the input being processed: its capture goes on
-            reuse = stack[-1]
-        else:
-            reuse = None
-    if reuse is not None:
-        yield reuse.messages
+    own = _captures_in(thread)
+    if own and own[-1].name == name:  # a step of the input being processed: its capture goes on
+        yield own[-1].messages
         return
-    with _LOCK:
-        if show is None:
-            show = stack[-1].show if stack else not _in_dask_task()
-        capture = _Capture(name, bool(show))
-        if not _STACKS:
-            _install()
-        _STACKS.setdefault(thread, []).append(capture)
-        # every UserWarning is shown (not once per place in the code: the next input raises it too); adding the
-        # filter again also forgets which warnings were shown before
-        warnings.simplefilter(*_ALWAYS[:1], category=UserWarning)
+    if show is None:
+        show = own[-1].show if own else not _in_dask_task()
+    capture = _Capture(name, bool(show))
+    # what was shown before the input is shown again for it: Python's once-per-place registries forget it
+    _warning_hooks.forget_shown()
     try:
-        yield capture.messages
+        with _routed_log(), _warning_hooks.sink(capture, always=UserWarning, adopts=True):
+            yield capture.messages
     finally:
-        with _LOCK:
-            stack = _STACKS[thread]
-            stack.remove(capture)
-            if stack:
-                for text in capture.messages:
-                    stack[-1].add(text)
-            else:
-                del _STACKS[thread]
-            if not _STACKS:
-                _uninstall()
+        outer = _captures_in(thread)
+        if outer:
+            for text in capture.messages:
+                outer[-1].add(text)
 
 
 def current_messages() -> list[str]:
     """The warnings collected so far by the innermost capture of this thread (none open: empty)."""
-    with _LOCK:
-        stack = _STACKS.get(threading.get_ident())
-        return list(stack[-1].messages) if stack else []
+    own = _captures_in(threading.get_ident())
+    return list(own[-1].messages) if own else []
 
 
 def _in_dask_task() -> bool:
