@@ -66,10 +66,19 @@ def _given(fields: list[Field], options: str | dict[str, Any] | None) -> dict[st
     return parse_macro_options(options or "", fields)
 
 
-def _read_options(spec: Any, fields: list[Field], options: str | dict[str, Any] | None) -> dict[str, Any]:
-    """Defaults, then a ``config_file``'s values, then the given options."""
+def _read_options(spec: Any, fields: list[Field], options: str | dict[str, Any] | None, /, *,
+                  config_file: str | None = None) -> dict[str, Any]:
+    """Defaults, then a ``config_file``'s values, then the given options.
+
+    ``config_file`` (one typed in the dialog) is read instead of the options' own; a script's options (a dict)
+    at their field's default then count as not given: a Fiji script passes every one of its parameters.
+    """
     values = {f.key: f.default for f in fields}
     given = _given(fields, options)
+    if config_file:
+        if isinstance(options, dict):
+            given = {k: v for k, v in given.items() if v != values.get(k)}
+        given["config_file"] = config_file
     path = given.get("config_file") or values.get("config_file")
     if path:
         values.update(spec.config_class.from_file(path).to_dict())
@@ -103,8 +112,9 @@ def run_command(
     dialog : bool or "advanced"
         Show the dialog (with ``options`` as initial values): the basic fields first,
         the others after "advanced options" (``"advanced"``: the advanced pages only, for
-        a Fiji script whose own dialog asked the basic fields). When cancelled,
-        :class:`~labelfree.errors.Cancelled` is raised.
+        a Fiji script whose own dialog asked the basic fields). Its channels count from 1, as
+        a macro's; a ``config_file`` typed in it is read, its values taking the fields left as
+        shown. When cancelled, :class:`~labelfree.errors.Cancelled` is raised.
 
     Returns
     -------
@@ -140,34 +150,70 @@ def _run_command(command: str, image: Any, /, *, options: str | dict[str, Any] |
     channels = imageplus_channel_names(imp)
     names, named = _imagej_channels(imp, channels)
     keys = channel_keys(fields)
-    given = _given_channels(fields, options, keys)
-    read = channels_from_imagej(given, keys, names, named=named)  # ImageJ counts from 1: 0-based indices here
-    if int(imp.getBitDepth()) == 24:  # a colour by its name: Drift's channel 0 is the brightness, as unset
-        read = _rgb_names(read)
-    values.update(read)
-    if "channel" in values and values["channel"] is None and len(channels) > 1:
-        values["channel"] = int(imp.getC()) - 1  # ImageJ's convention: the channel on show
+    values = _with_channels(values, imp, fields, options, channels)
     if dialog:
-        from labelfree.imagej.dialog import show_dialog
-
-        picked = show_dialog(title, fields, defaults=values, channels=channels, help=spec.summary,
-                             advanced_only=dialog == "advanced")
-        if picked is None:
-            raise Cancelled(f"{title} was cancelled; nothing was changed.")
-        values.update(picked)
+        values = _from_dialog(spec, imp, fields, options, values, advanced_only=dialog == "advanced")
         _record(title, _recorded_channels(spec, imp, values, keys, names, named=named), fields)
     _log_channel(title, imp, values.get("channel"), names, named=named)
     config_keys = {f.key for f in config_fields(spec.config_class)}
     config = spec.config_class.from_dict({k: v for k, v in values.items() if k in config_keys})
+    replay = format_macro_options(recordable(_recorded_channels(spec, imp, values, keys, names, named=named)), fields)
     if spec.kind == "tool":
         from labelfree.imagej.tools import run_tool
 
-        result = run_tool(spec, imp, config, values, fields)
+        return run_tool(spec, imp, config, values, options=replay)
+    return _execute(spec, imp, config, values, options=replay)
+
+
+def _with_channels(values: dict[str, Any], imp: Any, fields: list[Field], options: str | dict[str, Any] | None,
+                   channels: list[str], /) -> dict[str, Any]:
+    """``values`` with the channels given in ``options`` counted from 0 (a macro's count from 1), an RGB image's
+    colours by name, and the channel on show as the default ``channel`` of an image of several channels."""
+    names, named = _imagej_channels(imp, channels)
+    keys = channel_keys(fields)
+    read = channels_from_imagej(_given_channels(fields, options, keys), keys, names, named=named)
+    if int(imp.getBitDepth()) == 24:  # a colour by its name: Drift's channel 0 is the brightness, as unset
+        read = _rgb_names(read)
+    values = {**values, **read}
+    if "channel" in values and values["channel"] is None and len(channels) > 1:
+        values["channel"] = int(imp.getC()) - 1  # ImageJ's convention: the channel on show
+    return values
+
+
+def _from_dialog(spec: Any, imp: Any, fields: list[Field], options: str | dict[str, Any] | None,
+                 values: dict[str, Any], /, *, advanced_only: bool) -> dict[str, Any]:
+    """The values of the run after the dialog (shown with ``values``); Cancelled when it was cancelled.
+
+    The dialog shows and reads channels as a macro gives them (from 1). A ``config_file`` typed in it is read:
+    its values, then the options given (a macro's, a script's), then the fields the user changed in the dialog,
+    as a macro line that gives those fields and the file would; the recorded line writes them all out.
+    """
+    from labelfree.imagej.convert import imageplus_channel_names
+    from labelfree.imagej.dialog import show_dialog
+
+    channels = imageplus_channel_names(imp)
+    names, named = _imagej_channels(imp, channels)
+    keys = channel_keys(fields)
+    rgb = int(imp.getBitDepth()) == 24
+    # Drift on an RGB movie's brightness (channel 0, which no colour says): shown as auto, left so for the default
+    brightness = rgb and getattr(spec, "takes", None) == "movie" and str(values.get("channel")).strip() == "0"
+    picked = show_dialog(spec.menu_title, fields, defaults={**values, "channel": None} if brightness else values,
+                         channels=channels, names=names, named=named, help=spec.summary, advanced_only=advanced_only)
+    if picked is None:
+        raise Cancelled(f"{spec.menu_title} was cancelled; nothing was changed.")
+    changed = {k: picked[k] for k in picked.changed}
+    if rgb:  # colours typed as numbers are named, as a macro's are
+        changed.update(_rgb_names({k: v for k, v in changed.items() if k in keys}))
+    typed_file = str(changed.get("config_file") or "").strip()
+    if typed_file:
+        values = _read_options(spec, fields, options, config_file=typed_file)
+        values = _with_channels(values, imp, fields, options, channels)
     else:
-        result = _execute(spec, imp, config, values, fields)
-    result.options = format_macro_options(recordable(_recorded_channels(spec, imp, values, keys, names, named=named)),
-                                          fields)
-    return result
+        values = {**values, **picked}
+    values.update(changed)
+    if brightness and values.get("channel") is None:
+        values["channel"] = 0
+    return values
 
 
 def _recorded_channels(spec: Any, imp: Any, values: dict[str, Any], keys: dict[str, bool], names: list[str], /, *,
@@ -312,7 +358,8 @@ def _input_values(spec: Any, values: dict[str, Any], da: Any,
     return inputs
 
 
-def _execute(spec: Any, imp: Any, config: Any, values: dict[str, Any], fields: list[Field]) -> CommandResult:
+def _execute(spec: Any, imp: Any, config: Any, values: dict[str, Any], /, *, options: str) -> CommandResult:
+    """Run the pipeline of ``spec`` on ``imp`` and put its results into ImageJ; ``options`` replays the run."""
     from labelfree.imagej.dialog import ImageJProgress, relay_log_warnings
     from labelfree.imagej.labels import labels_to_imageplus, show_image
     from labelfree.imagej.rois import add_labels_to_roimanager
@@ -378,7 +425,7 @@ def _execute(spec: Any, imp: Any, config: Any, values: dict[str, Any], fields: l
                                          names=names)
         table_to_resultstable(table, title=f"{imp.getTitle()}-objects{suffix}", show=True)
     n_rois = 0 if names is None else len(names)
-    return CommandResult(labels, label_imp, n_rois, table, format_macro_options(recordable(values), fields), written)
+    return CommandResult(labels, label_imp, n_rois, table, options, written)
 
 
 def _log_automatic(spec: Any, imp: Any, labels: Any) -> None:

@@ -5,7 +5,7 @@ A command's first dialog shows its *basic* fields only (at most a dozen) and an
 "advanced options" checkbox; ticking it opens one page per group of the other
 fields. Every page has a Help button listing what each field means. Dialog labels are
 the macro keys themselves, so the keys a user sees, records and types in a macro are
-the same words.
+the same words; channels are shown and read as a macro gives them, counted from 1.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from labelfree.errors import ConfigError
 from labelfree.imagej.fields import ADVANCED_KEY, split_fields
 from labelfree.options import Field, coerce_value, value_text
 
-__all__ = ["show_dialog", "build_page", "read_page", "ImageJProgress", "relay_log_warnings", "MAX_PAGE_FIELDS"]
+__all__ = ["show_dialog", "build_page", "read_page", "DialogValues", "ImageJProgress", "relay_log_warnings",
+           "MAX_PAGE_FIELDS"]
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +42,33 @@ def _is_channel_field(field: Field, channels: Sequence[str]) -> bool:
 def _is_numeric_field(field: Field, value: Any) -> bool:
     """A number box: a number that cannot be automatic (an optional one is a text box, where ``auto`` can be typed)."""
     return field.kind in ("int", "float") and value is not None and not field.optional
+
+
+def _control(field: Field, value: Any, channels: Sequence[str], /) -> str:
+    """The kind of control that shows ``field``: ``choice``, ``checkbox``, ``number`` or ``text``."""
+    if _is_channel_field(field, channels) or field.kind == "choice" or (field.kind == "bool" and field.optional):
+        return "choice"  # an optional boolean: auto is a value too, which a checkbox cannot show
+    if field.kind == "bool":
+        return "checkbox"
+    return "number" if _is_numeric_field(field, value) else "text"
+
+
+def _channel_text(field: Field, value: Any, names: Sequence[str], named: bool, /) -> str:
+    """A channel text field's text (a list of channels, or one channel of a one-channel image): ``value`` (counted
+    from 0, as a config file and the pipelines count) as a macro gives it, counted from 1 (names stay)."""
+    from labelfree.imagej.fields import channel_keys, channels_from_config, channels_to_imagej
+
+    keys = channel_keys([field])
+    read = channels_from_config({field.key: value}, keys, list(names), named=named)
+    return value_text(field, channels_to_imagej(read, keys)[field.key])
+
+
+def _typed_channels(field: Field, text: str, names: Sequence[str], named: bool, /) -> Any:
+    """The channels typed in a channel text field, read as a macro reads them (from 1; names stay): 0-based."""
+    from labelfree.imagej.fields import channel_keys, channels_from_imagej
+
+    keys = channel_keys([field])
+    return channels_from_imagej({field.key: coerce_value(field, text)}, keys, list(names), named=named)[field.key]
 
 
 def _choice_label(index: int, name: str, /) -> str:
@@ -93,29 +121,43 @@ def help_html(title: str, summary: str, fields: Sequence[Field], /) -> str:
 
 
 def build_page(title: str, fields: Sequence[Field], /, *, values: dict[str, Any], channels: Sequence[str] = (),
-               message: str = "", help_page: str = "", advanced: bool | None = None) -> Any:
-    """A GenericDialog with one control per field (not shown yet); ``advanced`` adds the checkbox."""
+               names: Sequence[str] | None = None, named: bool = False, message: str = "", help_page: str = "",
+               advanced: bool | None = None) -> Any:
+    """A GenericDialog with one control per field (not shown yet); ``advanced`` adds the checkbox.
+
+    Channel fields show channels as ImageJ counts them, from 1: ``channel`` / ``*_channel`` fields of an image
+    of several channels as a choice (``channels``, its channel names), lists of channels (``cell_channels``,
+    Fusion's ``channels``) and the channel of a one-channel image as text, ``names`` (default ``channels``;
+    an RGB image's are R, G and B) and ``named`` saying how a macro reads them
+    (:func:`labelfree.imagej.fields.channels_from_imagej`).
+    """
     from scyjava import jimport
+
+    from labelfree.imagej.fields import channel_keys
 
     GenericDialog = jimport("ij.gui.GenericDialog")
     jstr = jimport("java.lang.String")
     gd = GenericDialog(title)
     if message:
         gd.addMessage(message)
+    names = channels if names is None else names
+    channel_fields = channel_keys(list(fields))
     for f in fields:
         value = values.get(f.key, f.default)
+        control = _control(f, value, channels)
         if _is_channel_field(f, channels):
             items = (["auto"] if f.optional and f.key != "channel" else []) + [
                 _choice_label(i, name) for i, name in enumerate(channels)]
             gd.addChoice(f.key, [jstr(s) for s in items], _channel_item(f, value, channels, items))
-        elif f.kind == "bool" and f.optional:  # auto is a value too, which a checkbox cannot show
-            gd.addChoice(f.key, [jstr(s) for s in _AUTO_BOOL], value_text(f, value))
-        elif f.kind == "bool":
+        elif control == "choice":
+            choices = _AUTO_BOOL if f.kind == "bool" else f.choices
+            gd.addChoice(f.key, [jstr(c) for c in choices], value_text(f, value))
+        elif control == "checkbox":
             gd.addCheckbox(f.key, bool(value))
-        elif _is_numeric_field(f, value):
+        elif control == "number":
             gd.addNumericField(f.key, float(value), 0 if f.kind == "int" else 3)
-        elif f.kind == "choice":
-            gd.addChoice(f.key, [jstr(c) for c in f.choices], value_text(f, value))
+        elif f.key in channel_fields:
+            gd.addStringField(f.key, _channel_text(f, value, names, named), 20)
         else:
             gd.addStringField(f.key, value_text(f, value), 20)
     if advanced is not None:
@@ -126,38 +168,76 @@ def build_page(title: str, fields: Sequence[Field], /, *, values: dict[str, Any]
 
 
 def read_page(gd: Any, fields: Sequence[Field], /, *, values: dict[str, Any], channels: Sequence[str] = (),
+              names: Sequence[str] | None = None, named: bool = False,
               advanced: bool = False) -> tuple[dict[str, Any], bool]:
-    """The typed values of a shown page (and the advanced checkbox), in field order."""
+    """The typed values of a shown page (and the advanced checkbox), in field order.
+
+    Channels are read as a macro reads them (counted from 1; :func:`build_page` says which ``names``), and
+    returned counted from 0, as the pipelines take them; a channel text field left as shown keeps its value.
+    """
+    from labelfree.imagej.fields import channel_keys
+
+    names = channels if names is None else names
+    channel_fields = channel_keys(list(fields))
     out: dict[str, Any] = {}
     boxes = iter(gd.getNumericFields() or [])
     for f in fields:
         value = values.get(f.key, f.default)
+        control = _control(f, value, channels)
         if _is_channel_field(f, channels):
             picked = str(gd.getNextChoice())
             out[f.key] = None if picked == "auto" else int(picked.split(":")[0]) - 1  # items count from 1
-        elif f.kind == "bool" and f.optional:
+        elif control == "choice":
             out[f.key] = coerce_value(f, str(gd.getNextChoice()))
-        elif f.kind == "bool":
+        elif control == "checkbox":
             out[f.key] = bool(gd.getNextBoolean())
-        elif _is_numeric_field(f, value):
+        elif control == "number":
             number, box = float(gd.getNextNumber()), next(boxes, None)
             if math.isnan(number):  # GenericDialog reads text that is no number as NaN
                 typed = repr(str(box.getText()).strip()) if box is not None else "a text"
                 raise ConfigError(f"{f.key}={typed} is not valid; expected "
                                   f"{'an integer (a whole number)' if f.kind == 'int' else 'a number'}.")
             out[f.key] = coerce_value(f, number)
-        elif f.kind == "choice":
-            out[f.key] = coerce_value(f, str(gd.getNextChoice()))
+        elif f.key in channel_fields:
+            typed = str(gd.getNextString())
+            shown = _channel_text(f, value, names, named)
+            out[f.key] = value if typed.strip() == shown.strip() else _typed_channels(f, typed, names, named)
         else:
             out[f.key] = coerce_value(f, str(gd.getNextString()))
     more = bool(gd.getNextBoolean()) if advanced else False
     return out, more
 
 
+class DialogValues(dict):
+    """The values of a command's dialog by key (a dict), and ``changed``: the keys of the fields whose control
+    the user changed (typed in, ticked, picked), whatever the value they now show."""
+
+    def __init__(self, values: dict[str, Any], changed: Sequence[str] = ()) -> None:
+        super().__init__(values)
+        self.changed = frozenset(changed)
+
+
+def _control_states(gd: Any, fields: Sequence[Field], /, *, values: dict[str, Any],
+                    channels: Sequence[str]) -> dict[str, str]:
+    """What each field's control of page ``gd`` shows now (its text, picked item or tick), by key."""
+    controls = {"number": gd.getNumericFields(), "text": gd.getStringFields(), "choice": gd.getChoices(),
+                "checkbox": gd.getCheckboxes()}
+    used = dict.fromkeys(controls, 0)
+    states = {}
+    for f in fields:
+        kind = _control(f, values.get(f.key, f.default), channels)
+        control = controls[kind].get(used[kind])
+        used[kind] += 1
+        state = control.getState() if kind == "checkbox" else (
+            control.getSelectedItem() if kind == "choice" else control.getText())
+        states[f.key] = str(state)
+    return states
+
+
 def show_dialog(
     title: str, fields: Sequence[Field], /, *, defaults: dict[str, Any], channels: Sequence[str] = (), help: str = "",
-    advanced_only: bool = False,
-) -> dict[str, Any] | None:
+    advanced_only: bool = False, names: Sequence[str] | None = None, named: bool = False,
+) -> DialogValues | None:
     """Show the command's dialog pages; return the typed values of every field, or None when cancelled.
 
     Parameters
@@ -168,13 +248,26 @@ def show_dialog(
         The command's fields; the basic ones form the first page, the others one page
         per group (at most :data:`MAX_PAGE_FIELDS` each) when "advanced options" is ticked.
     defaults : dict
-        Initial values by key.
+        Initial values by key (channels counted from 0, as a config file counts them).
     channels : sequence of str
-        Channel names of the input image: ``channel`` / ``*_channel`` fields become choices.
+        Channel names of the input image: ``channel`` / ``*_channel`` fields of an image of several
+        channels become choices, their items counted from 1.
     help : str
         One-line description shown at the top of the first page.
     advanced_only : bool
         Skip the first page (its fields were asked elsewhere) and show the advanced pages.
+    names : sequence of str, optional
+        The channels as a macro names them (default ``channels``; an RGB image's are R, G and B), for the
+        channel text fields (``cell_channels=1,2``, the channel of a one-channel image): they show the
+        channels counted from 1, and what is typed there is read as a macro reads it.
+    named : bool
+        ``names`` are the channels' own names (not ImageJ's C1..Cn).
+
+    Returns
+    -------
+    DialogValues or None
+        Every field's value (channels counted from 0, as the pipelines take them; a channel text field left
+        as shown keeps its value as given); ``changed`` lists the fields the user changed.
     """
     values = dict(defaults)
     basic, groups = split_fields(list(fields))
@@ -187,22 +280,27 @@ def show_dialog(
             pages.append((name, members[start:start + MAX_PAGE_FIELDS], "", None))
     if advanced_only:
         values[ADVANCED_KEY] = True
+    changed: set[str] = set()
     for number, (page_title, members, message, with_checkbox) in enumerate(pages):
         if number == 0 and advanced_only:
             continue
         if number == 1 and not values.pop(ADVANCED_KEY, False):
             break
-        gd = build_page(page_title, members, values=values, channels=channels, message=message,
-                        help_page=page_help, advanced=False if with_checkbox else None)
+        gd = build_page(page_title, members, values=values, channels=channels, names=names, named=named,
+                        message=message, help_page=page_help, advanced=False if with_checkbox else None)
+        before = _control_states(gd, members, values=values, channels=channels)
         gd.showDialog()
         if gd.wasCanceled():
             return None
-        read, more = read_page(gd, members, values=values, channels=channels, advanced=bool(with_checkbox))
+        after = _control_states(gd, members, values=values, channels=channels)
+        changed.update(key for key, state in after.items() if before[key] != state)
+        read, more = read_page(gd, members, values=values, channels=channels, names=names, named=named,
+                               advanced=bool(with_checkbox))
         values.update(read)
         if with_checkbox:
             values[ADVANCED_KEY] = more
     values.pop(ADVANCED_KEY, None)
-    return values
+    return DialogValues(values, changed)
 
 
 class ImageJProgress:

@@ -41,15 +41,17 @@ def keep_value_calibration(result: Any, source: Any, /) -> None:
     result.setCalibration(cal)
 
 
-def run_tool(spec: Any, imp: Any, config: Any, values: dict, fields: list) -> Any:
-    """Run drift correction or stitching on ``imp`` and show the result; see :func:`run_command`."""
+def run_tool(spec: Any, imp: Any, config: Any, values: dict, /, *, options: str) -> Any:
+    """Run drift correction or stitching on ``imp`` and show the result; see :func:`run_command`.
+
+    ``options`` is the macro options string that replays the run (the result's ``options``).
+    """
     from labelfree.imagej.convert import imageplus_to_xarray, xarray_to_imageplus
     from labelfree.imagej.dialog import ImageJProgress, relay_log_warnings
     from labelfree.imagej.fields import CommandResult
     from labelfree.imagej.labels import show_image
     from labelfree.imagej.registration import correct_drift_window
     from labelfree.imagej.seen import log_notes, unique_title
-    from labelfree.options import format_macro_options
 
     sink = ImageJProgress(spec.menu_title)
     notes: list[str] = []
@@ -85,7 +87,4 @@ def run_tool(spec: Any, imp: Any, config: Any, values: dict, fields: list) -> An
 
         table = counted_from_one(table, ("frame", "tile"))
         table_to_resultstable(table, title=f"{imp.getTitle()}-{spec.table_name}{suffix}", show=True)
-    from labelfree.imagej.fields import recordable
-
-    return CommandResult(out, result_imp, 0, table if values.get("table") else None,
-                         format_macro_options(recordable(values), fields))
+    return CommandResult(out, result_imp, 0, table if values.get("table") else None, options)
