@@ -15,6 +15,7 @@ output's ``attrs["labelfree"]`` by :func:`provenance`.
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import datetime as _dt
 import functools
@@ -564,7 +565,13 @@ def _is_provenance(data: dict[str, Any], /) -> bool:
 
 def _provenance_config(cls: type, data: dict[str, Any], source: str, /) -> dict[str, Any]:
     """The ``config`` of a provenance record given as a config of ``cls``; another pipeline's is an error.
-    ``source`` names the record in messages ("Config file out/x_provenance.json")."""
+    ``source`` names the record in messages ("Config file out/x_provenance.json").
+
+    A config gives settings, not the files a run used: a record of a run that applied a saved
+    model (``model_file``) or used zoo models (``models``) gets a warning that says so and how to give
+    them, unless the entry point applies them itself (:data:`RECORD_INPUTS_APPLIED`; ``labelfree
+    fusion --config`` pins the recorded models).
+    """
     from labelfree import __version__
     from labelfree.pipelines import pipelines, tools
 
@@ -577,7 +584,39 @@ def _provenance_config(cls: type, data: dict[str, Any], source: str, /) -> dict[
     if data["version"] != __version__:
         log.warning("%s is the provenance of a run of LabelFree %s; this is %s, whose results may differ.",
                     source, data["version"], __version__)
+    for message in _recorded_inputs_note(data, source, applied=RECORD_INPUTS_APPLIED.get()):
+        log.warning("%s", message)
     return dict(data["config"])
+
+
+#: the entries of a provenance record (``"models"``, ``"model_file"``) that the running entry point applies
+#: itself when the record is given as a config: :func:`_provenance_config` says nothing of those
+RECORD_INPUTS_APPLIED: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar(
+    "labelfree_record_inputs_applied", default=frozenset())
+
+
+def _recorded_inputs_note(data: dict[str, Any], source: str, /, *, applied: frozenset[str]) -> list[str]:
+    """What a provenance given as a config leaves out: the model file (Cutter) or the models (Fusion) its
+    run used, each with how to give it; nothing for the entries in ``applied``."""
+    notes = []
+    model_file = data.get("model_file")
+    if isinstance(model_file, str) and model_file and "model_file" not in applied:
+        sha = str(data.get("model_sha256") or "")[:12]
+        notes.append(
+            f"{source} is the provenance of a run that applied the saved model {model_file}"
+            f"{f' (sha256 {sha})' if sha else ''}; a config gives settings, not files: this run applies the model "
+            "given to it, else trains a new one on the image. To repeat that run, give that model: --model-file "
+            f"{model_file} (macros: model_file=...; batch: --input model_file=...; Python: segment(..., "
+            "model=...)).")
+    models = data.get("models")
+    if isinstance(models, dict) and models and "models" not in applied:
+        named = ", ".join(f"{c} {m.get('id') or m.get('file')}" for c, m in models.items() if isinstance(m, dict))
+        notes.append(
+            f"{source} is the provenance of a run that used the models {named}; a config gives settings, not "
+            "models: this run picks each channel's model from the zoo it is given, which may now pick others. "
+            "To repeat that run with its models, run `labelfree fusion IMAGE --config` with this record (it pins "
+            "them), or give them as models= (Python: segment(..., models={channel: ModelZoo(zoo).path_of(id)})).")
+    return notes
 
 
 class DuplicateKeyError(ValueError):
@@ -676,14 +715,21 @@ def provenance(
     model_file: str | Path | None = None,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Provenance record stored in ``attrs["labelfree"]``, TIFF metadata and JSON sidecars."""
+    """Provenance record stored in ``attrs["labelfree"]``, TIFF metadata and JSON sidecars.
+
+    It holds the pipeline, LabelFree's ``version``, the ``config``, the time (``created``) and the
+    ``software`` that ran it (:func:`labelfree._reproduce.software`: Python, platform, library
+    versions, the kernel and thread settings of the environment, the git commit of a source checkout).
+    """
     from labelfree import __version__
+    from labelfree._reproduce import software
 
     record: dict[str, Any] = {
         "pipeline": pipeline,
         "version": __version__,
         "config": config.to_dict() if isinstance(config, PipelineConfig) else _jsonable(config or {}),
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "software": software(),
     }
     if model_file is not None:
         record["model_file"] = str(model_file)

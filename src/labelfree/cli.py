@@ -302,22 +302,45 @@ def _configure_logging(verbose: int) -> None:
             logging.getLogger("tifffile").setLevel(logging.CRITICAL)
 
 
+class _NotedWarnings(logging.Handler):
+    """On the ``labelfree`` logger while a command runs: the text of each warning it logs, kept in ``noted``."""
+
+    def __init__(self, noted: dict[str, None]) -> None:
+        super().__init__(logging.WARNING)
+        self.noted = noted
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with contextlib.suppress(Exception):  # a message that cannot be formatted is the logger's to report
+            self.noted.setdefault(record.getMessage(), None)
+
+
 @contextlib.contextmanager
-def _warnings_as_lines(verbose: int) -> Iterator[None]:
+def _warnings_as_lines(verbose: int, noted: dict[str, None] | None = None) -> Iterator[None]:
     """Show warnings as ``labelfree: warning: <message>`` lines (as ``eval`` prints its own), not with
-    Python's file, line and source; ``-v`` adds where it was raised. The previous display is restored."""
+    Python's file, line and source; ``-v`` adds where it was raised. The previous display is restored.
+
+    ``noted`` (an ordered set) receives the text of every warning shown, as a batch run records an input's
+    (:mod:`labelfree.batch.messages`): ``Category: message`` for a Python warning, the message for one that
+    LabelFree logs; a command's run records them in its provenance (``warnings``)."""
 
     def show(message: Any, category: type, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+        if noted is not None:
+            noted.setdefault(f"{category.__name__}: {message}", None)
         where = f" ({category.__name__}, {filename}:{lineno})" if verbose else ""
         with contextlib.suppress(OSError, ValueError):  # stderr gone: a warning is not worth a failure
             print(f"labelfree: warning: {message}{where}", file=sys.stderr if file is None else file)
 
     previous = warnings.showwarning
     warnings.showwarning = show
+    handler = _NotedWarnings(noted) if noted is not None else None
+    if handler is not None:
+        logging.getLogger("labelfree").addHandler(handler)
     try:
         yield
     finally:
         warnings.showwarning = previous
+        if handler is not None:
+            logging.getLogger("labelfree").removeHandler(handler)
 
 
 #: errors of the disk or of permissions met while writing outputs: one line, not a traceback
@@ -385,9 +408,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    args.argv = argv  # the command line, for the provenance of a run
+    from labelfree._reproduce import command_line
+
+    args.argv = argv  # the command line, for the provenance of a run (batch jobs: command_line's)
+    args.warnings_shown = {}  # the warnings the command showed, for the provenance of a run
     try:
-        with _sigterm_as_ctrl_c(), _warnings_as_lines(verbose):
+        with _sigterm_as_ctrl_c(), _warnings_as_lines(verbose, args.warnings_shown), command_line(argv):
             return int(args.func(args) or 0)
     except KeyboardInterrupt:
         print("labelfree: interrupted; no partial outputs were left.", file=sys.stderr)

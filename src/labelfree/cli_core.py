@@ -231,7 +231,8 @@ def run_command(args: argparse.Namespace) -> int:
         seconds = time.perf_counter() - started
         used = prepare_image(spec, image, channel=channel)
         paths = write_outputs(out, labels, image=used, stem=stem,
-                              extras=_extra_writers(spec, args, used, labels, config), record=_command_record(args))
+                              extras=_extra_writers(spec, args, used, labels, config),
+                              record={**_command_record(args), **_warnings_record(args)})
     if not args.quiet:
         print(f"labelfree {spec.name}: {_describe(labels)} in {seconds:.1f} s; outputs in {out.path}:")
         chosen = describe_automatic(labels.attrs.get("labelfree", {}))
@@ -246,13 +247,18 @@ def _command_record(args: argparse.Namespace, /) -> dict[str, Any]:
     """The provenance entries of a command-line run: ``command`` (as typed, quoted for a POSIX shell) and
     ``cwd`` (the folder its relative paths start from); nothing when the arguments did not come from
     :func:`labelfree.cli.main`."""
-    import os
-    import shlex
+    from labelfree._reproduce import command_entries
 
     argv = getattr(args, "argv", None)
-    if argv is None:
-        return {}
-    return {"command": shlex.join(["labelfree", *map(str, argv)]), "cwd": os.getcwd()}
+    return {} if argv is None else command_entries(argv)
+
+
+def _warnings_record(args: argparse.Namespace, /) -> dict[str, Any]:
+    """The provenance entry ``warnings`` of a command-line run: the warnings shown while it read, segmented and
+    began writing (sorted, each once, as a batch run records an input's); nothing when there were none or the
+    arguments did not come from :func:`labelfree.cli.main`."""
+    shown = getattr(args, "warnings_shown", None)
+    return {"warnings": sorted(shown)} if shown else {}
 
 
 def _describe(labels: Any) -> str:
@@ -287,7 +293,8 @@ def _demo(args: argparse.Namespace) -> int:
         labels = run_pipeline(spec, demo.image, config=demo.config, inputs=demo.inputs, progress=False)
         seconds = time.perf_counter() - started
         labels.attrs["labelfree"] = {**labels.attrs["labelfree"], "demo": True}
-        paths = write_outputs(out, labels, image=prepare_image(spec, demo.image), stem=stem)
+        paths = write_outputs(out, labels, image=prepare_image(spec, demo.image), stem=stem,
+                              record={**_command_record(args), **_warnings_record(args)})
     score = evaluate(np.asarray(labels), np.asarray(demo.truth))
     if not args.quiet:
         print(f"{spec.name}: {_describe(labels)} in {seconds:.1f} s")

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from labelfree._reproduce import current_command
 from labelfree.batch.inputs import BatchInput
 from labelfree.errors import Cancelled
 
@@ -63,6 +64,9 @@ class Job:
     tile: int | None = None
     tile_overlap: int = 128
     threads: int | None = None
+    #: ``command`` and ``cwd`` of the ``labelfree batch`` command that made the job (none from Python),
+    #: taken where the job is made and recorded in the provenance by the worker that writes it
+    command: dict[str, str] = dataclasses.field(default_factory=current_command)
 
     def input_files(self) -> dict[str, Any]:
         """The input files of this job by role (never written over; recorded in the provenance)."""
@@ -182,7 +186,8 @@ def write_result(labels: xr.DataArray, image: xr.DataArray, /, *, job: Job, extr
     record = {"batch": {"input": str(item.path), **series, "input_sha256": job.input_sha256,
                         "fingerprint": job.fingerprint,
                         "input_options": item.describe(), "n_objects": count_objects(labels),
-                        "n_frames": n_frames_of(labels), **(extra or {})}}
+                        "n_frames": n_frames_of(labels), **(extra or {})},
+              **job.command}  # "run its command again", as for a single run
     extras = {}
     if "drift_shifts" in image.attrs:  # the shifts of drift correction, as a table
         import pandas as pd

@@ -6,10 +6,12 @@ integration of the averaged flows) or by one of the instance-level baselines.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import os
 import warnings
-from typing import Any, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence
 
 import numpy as np
 import xarray as xr
@@ -25,7 +27,8 @@ from labelfree.fusion.diameter import choose_diameter
 from labelfree.fusion.flows import default_niter, flow_average, integrate_flows, predict_flows
 from labelfree.image import channel_by_name, channel_names, labels_like, short_list
 
-__all__ = ["BlankChannelWarning", "NoObjectsWarning", "choose_models", "check_inputs", "fuse_channels", "segment"]
+__all__ = ["BlankChannelWarning", "NoObjectsWarning", "choose_models", "check_inputs", "fuse_channels", "segment",
+           "recorded_models"]
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +87,38 @@ def _constant(values: Any) -> bool:
     return bool(np.min(values) == np.max(values))
 
 
+#: the models a run must use (see :func:`recorded_models`): channel -> a provenance's model entry, the record's
+#: name for messages, and what to do when the zoo does not hold them
+_RECORDED: contextvars.ContextVar[tuple[Mapping[str, dict], str, str] | None] = contextvars.ContextVar(
+    "labelfree_fusion_recorded_models", default=None)
+
+
+@contextlib.contextmanager
+def recorded_models(models: Mapping[str, Mapping[str, Any]], /, *, source: str, todo: str = "") -> Iterator[None]:
+    """Within this block, Fusion serves each channel of ``models`` by the model a run's provenance names.
+
+    ``models`` is a provenance record's ``"models"`` (channel -> ``{"id", "file", "sha256"}``): a zoo
+    entry by its id, checked by its sha256, or a weights file given to that run (no id), checked by its
+    hash. :func:`choose_models` (and every Fusion run it serves: whole images, tiled runs and their
+    record) then uses those models instead of the zoo's pick; a channel the record does not name is
+    picked from the zoo as usual. ``labelfree fusion --config OUT/x_provenance.json`` runs in this block.
+
+    Parameters
+    ----------
+    models : mapping
+        Channel name -> the recorded model (``id`` and ``sha256``, or ``file`` and ``sha256``).
+    source : str
+        The record in messages, e.g. ``"Config file out/x_provenance.json"``.
+    todo : str
+        What to do when the zoo does not hold the models (said after the list of those missing).
+    """
+    token = _RECORDED.set(({str(c): dict(m) for c, m in models.items() if isinstance(m, Mapping)}, source, todo))
+    try:
+        yield
+    finally:
+        _RECORDED.reset(token)
+
+
 def choose_models(zoo: Any, channels: Sequence[str], /, *, config: FusionConfig, device: str = "auto",
                   image_channels: Sequence[str] | None = None) -> dict[str, tuple[Any, dict]]:
     """Pick a model for each channel from the zoo and load it on ``device``: channel -> (model, zoo entry).
@@ -91,6 +126,8 @@ def choose_models(zoo: Any, channels: Sequence[str], /, *, config: FusionConfig,
     A multi-channel model trained on exactly ``channels`` serves every channel; otherwise
     each channel (one alone too) gets its channel-wise model, or failing that the best
     model whose training channels include it. A model serving several channels is loaded once.
+    Inside :func:`recorded_models` (a run given a provenance as its config), the channels the
+    record names get the models it names instead.
 
     Parameters
     ----------
@@ -104,10 +141,12 @@ def choose_models(zoo: Any, channels: Sequence[str], /, *, config: FusionConfig,
     ------
     ModelFileError
         A channel no model serves (the message lists the image's and the zoo's channel
-        names and how to make them match), or the zoo is no zoo.
+        names and how to make them match), the zoo is no zoo, or a model a provenance
+        names is not in the zoo (or has other weights).
     InputError
         No zoo given, and none in LabelFree's model cache.
     """
+    from labelfree.fusion.models import load_model
     from labelfree.fusion.zoo import open_zoo
 
     zoo = open_zoo(zoo)
@@ -115,11 +154,13 @@ def choose_models(zoo: Any, channels: Sequence[str], /, *, config: FusionConfig,
     loaded: dict[str, Any] = {}
     out: dict[str, tuple[Any, dict]] = {}
     for c, entry in entries.items():
-        if entry["id"] not in loaded:
-            loaded[entry["id"]] = zoo.load(entry, device=device)
-        if entry["channels"] != [c] and sorted(entry["channels"]) != sorted(entries):  # not the image's own model
+        key = entry.get("id") or f"file:{entry['file']}"
+        if key not in loaded:  # a recorded weights file (no zoo id) was checked by its hash in pick_entries
+            loaded[key] = (zoo.load(entry, device=device) if entry.get("id")
+                           else load_model(entry["file"], device=device))
+        if entry.get("channels", [c]) != [c] and sorted(entry["channels"]) != sorted(entries):  # not the image's own
             log.info("fusion: channel %s uses %s, trained on %s", c, entry["id"], "+".join(entry["channels"]))
-        out[c] = (loaded[entry["id"]], entry)
+        out[c] = (loaded[key], entry)
     return out
 
 
@@ -131,11 +172,15 @@ def pick_entries(zoo: Any, channels: Sequence[str], /, *, config: FusionConfig,
     from labelfree.fusion.zoo import open_zoo
 
     zoo = open_zoo(zoo)
-    kw = {"object": config.object, "cell_line": config.cell_line}
     channels = [str(c) for c in channels]
+    pinned = _recorded_entries(zoo, channels)
+    channels = [c for c in channels if c not in pinned]
+    if not channels:
+        return pinned
+    kw = {"object": config.object, "cell_line": config.cell_line}
     if zoo.list(channels=channels, **kw):
         entry = zoo.pick(channels=channels, **kw)
-        return dict.fromkeys(channels, entry)
+        return {**pinned, **dict.fromkeys(channels, entry)}
     entries: dict[str, dict] = {}
     for c in channels:
         try:
@@ -145,7 +190,61 @@ def pick_entries(zoo: Any, channels: Sequence[str], /, *, config: FusionConfig,
     missing = [c for c in channels if c not in entries]
     if missing:
         raise ModelFileError(unmatched_channels_message(zoo, missing, image_channels=image_channels or channels, **kw))
-    return entries
+    return {**pinned, **entries}
+
+
+def _recorded_entries(zoo: Any, channels: Sequence[str], /) -> dict[str, dict]:
+    """The entries of the models a provenance names for ``channels`` (inside :func:`recorded_models`; else
+    none): a zoo entry by id whose sha256 is the recorded one, or a recorded weights file of that hash.
+
+    Raises
+    ------
+    ModelFileError
+        Naming every recorded model the zoo lacks or holds with other weights, and what to do.
+    """
+    from pathlib import Path
+
+    from labelfree.errors import ModelFileError
+
+    state = _RECORDED.get()
+    if state is None:
+        return {}
+    models, source, todo = state
+    by_id = {e.get("id"): e for e in zoo.entries()}
+    out: dict[str, dict] = {}
+    problems: list[str] = []
+    for c in channels:
+        want = models.get(c)
+        if not want:
+            continue
+        sha = str(want.get("sha256") or "")
+        short = f" (sha256 {sha[:12]})" if sha else ""
+        if want.get("id"):
+            entry = by_id.get(want["id"])
+            if entry is None:
+                problems.append(f"{c}: {want['id']}{short} is not in it")
+            elif sha and entry.get("sha256") != sha:
+                problems.append(f"{c}: its {want['id']} has other weights (sha256 {str(entry.get('sha256'))[:12]}, "
+                                f"the run's {sha[:12]})")
+            else:
+                out[c] = entry
+        elif want.get("file"):
+            path = Path(str(want["file"]))
+            if not path.is_file():
+                problems.append(f"{c}: the weights file {path} is missing")
+            elif sha and file_sha256(path) != sha:
+                problems.append(f"{c}: the weights file {path} has changed (sha256 {file_sha256(path)[:12]}, the "
+                                f"run's {sha[:12]})")
+            else:
+                out[c] = {"file": str(path), "sha256": sha or file_sha256(path)}
+    if problems:
+        files = any(not (models.get(c) or {}).get("id") for c in channels if models.get(c))
+        where = "not all of them are at hand" if files else f"the zoo {zoo.root} does not hold them all"
+        raise ModelFileError(f"{source} names the models its run used, and {where}: {'; '.join(problems)}."
+                             f"{' ' + todo if todo else ''}")
+    for c, entry in out.items():
+        log.info("fusion: channel %s uses %s, as %s records", c, entry.get("id") or entry["file"], source)
+    return out
 
 
 def _channels_to_fuse(da: xr.DataArray, cfg: FusionConfig) -> tuple[list[str], list[str]]:
@@ -436,6 +535,8 @@ def segment(
     record = provenance("fusion", cfg, extra={
         "channels": chans,
         "models": _model_record({c: chosen[c][1] for c in chans}),
+        # where the networks ran ("auto" resolved), as Cutter records it: torch's sums differ between devices
+        "device": ", ".join(sorted({str(getattr(nets[c], "device", "unknown")) for c in chans})),
         **choice.record(),
         "auto": {"diameter": round(choice.diameter, 2)} if not cfg.diameter else {},
     })
