@@ -41,6 +41,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import threading
 import uuid
 from typing import Any, Callable, Sequence
 
@@ -61,6 +62,8 @@ __all__ = [
     "segment_tiled",
     "tiled_labels",
     "PipelineTileFunction",
+    "hand_to_tiles",
+    "handed",
     "auto_threshold",
     "plane_sample",
     "threshold_of",
@@ -555,6 +558,43 @@ def _first_counts(counts: Sequence[tuple[int, int]]) -> list[int]:
     return [c[0] for c in counts]
 
 
+_HANDED = threading.local()
+
+
+def hand_to_tiles(key: str, value: Any, /) -> None:
+    """Hand ``value`` to the tiles of the next :func:`segment_tiled` call in this thread.
+
+    Inside each of its tiles the segment function reads it with :func:`handed`, on every scheduler
+    (the values travel with the tile tasks); the call takes them, so later calls start without. A
+    pipeline's ``tile_config`` hook hands what a tile cannot tell from its config alone: the
+    threshold pipeline, that the tile's fixed threshold is its plane's automatic one (a tile without
+    objects then says so, as an untiled run at its automatic threshold does).
+    """
+    _HANDED.pending = {**(getattr(_HANDED, "pending", None) or {}), key: value}
+
+
+def handed(key: str, /, default: Any = None) -> Any:
+    """Inside a tile of :func:`segment_tiled`, the value handed to its tiles under ``key``
+    (:func:`hand_to_tiles`); elsewhere (or nothing handed under ``key``) ``default``."""
+    return (getattr(_HANDED, "current", None) or {}).get(key, default)
+
+
+@dataclasses.dataclass(frozen=True)
+class _HandedTo:
+    """A segment function and the values handed to its tiles (picklable: it travels to Dask workers)."""
+
+    segment_fn: Any
+    values: tuple
+
+    def __call__(self, region: np.ndarray) -> Any:
+        outer = getattr(_HANDED, "current", None)
+        _HANDED.current = dict(self.values)
+        try:
+            return self.segment_fn(region)
+        finally:
+            _HANDED.current = outer
+
+
 def segment_tiled(
     image: Any,
     segment_fn: SegmentFn,
@@ -609,6 +649,10 @@ def segment_tiled(
     >>> res.n_objects, np.unique(res.labels).tolist()
     (1, [0, 1])
     """
+    pending = getattr(_HANDED, "pending", None)
+    if pending:  # values a hook handed to these tiles (hand_to_tiles): they go with the segment function
+        _HANDED.pending = None
+        segment_fn = _HandedTo(segment_fn, tuple(pending.items()))
     shape = _check_plane(image)
     tiles = plan_tiles(shape, tile=tile, overlap=overlap)
     if client is None:

@@ -12,13 +12,13 @@ from labelfree import errors
 from labelfree._config import provenance
 from labelfree._progress import Progress
 from labelfree.canvas import content_box
-from labelfree.errors import DimensionError
+from labelfree.errors import ConstantImageError, DimensionError
 from labelfree.image import channel_names, labels_like, validate_image
 from labelfree.threshold.auto import inside_box, inside_threshold
 from labelfree.threshold.config import ThresholdConfig
 
 __all__ = ["BackgroundObjectWarning", "NoObjectsWarning", "constant_region_labels", "content_box", "segment",
-           "threshold_plane", "tile_box", "whole_plane_config"]
+           "threshold_plane", "tile_box", "whole_image_config", "whole_plane_config"]
 
 
 #: a plane left without objects, at most this fraction of whose pixels lie beyond its automatic threshold, which
@@ -33,6 +33,20 @@ class NoObjectsWarning(errors.NoObjectsWarning):
 class BackgroundObjectWarning(UserWarning):
     """An object of a plane is its background: it covers most of the plane and touches all four edges (objects
     darker than the background, e.g. brightfield or phase contrast, thresholded as bright ones)."""
+
+
+#: the key under which :func:`whole_plane_config` hands its plane's tiles ``(method, threshold)``
+#: (:func:`labelfree.tiling.hand_to_tiles`): a tile's config holds its plane's automatic threshold as a fixed one,
+#: which the tile cannot tell from a threshold the user gave
+AUTOMATIC_KEY = "threshold.automatic"
+
+
+def _is_whole_plane_threshold(cfg: ThresholdConfig, /) -> bool:
+    """Whether ``cfg`` is the config of a tile of a tiled run whose fixed threshold is its plane's automatic
+    one (:func:`whole_plane_config` fixed it, and handed it to the plane's tiles)."""
+    from labelfree.tiling import handed
+
+    return cfg.threshold is not None and handed(AUTOMATIC_KEY) == (cfg.method, float(cfg.threshold))
 
 
 #: an object covering more than this fraction of its plane, and touching its four edges, is the background (holes
@@ -128,9 +142,11 @@ def segment(
             out[i], thr = _threshold_plane(plane, cfg)
             used.append(thr)  # exact: a rounded value would not give these labels back (--set threshold=)
             bar.update(message=f"plane {i + 1}/{len(planes)}")
-    if cfg.threshold is None:  # a fixed threshold (a tile of a tiled run) is the caller's to judge
+    if cfg.threshold is None:  # a fixed threshold is the user's to judge (no word), or a tile's, just below
         _warn_if_empty(planes, out, used, cfg)
         _warn_if_background(out, cfg)
+    elif _is_whole_plane_threshold(cfg):  # a tile at its plane's automatic threshold: kept if no tile has objects
+        _warn_if_empty_tile(planes, out, cfg)
     labels = out.reshape(values.shape)
     extra = {"auto": {"threshold": used[0] if len(used) == 1 else used}} if cfg.threshold is None else {}
     return labels_like(labels, da, dims=tuple(lead) + ("Y", "X"),
@@ -201,21 +217,79 @@ def _warn_if_empty(planes: np.ndarray, labels: np.ndarray, used: list, cfg: Thre
     warnings.warn(f"No objects found{where}: {why}", NoObjectsWarning, stacklevel=3)
 
 
+def _warn_if_empty_tile(planes: np.ndarray, labels: np.ndarray, cfg: ThresholdConfig, /) -> None:
+    """One :class:`NoObjectsWarning` for a tile without objects at its plane's automatic threshold
+    (:func:`_is_whole_plane_threshold`), which the tiled run says once, and only when no tile of the
+    plane found an object (:mod:`labelfree._tile_warnings`). Its words are the same in every tile,
+    a constant one included (the figures differ): one warning for the run, not one per wording."""
+    empty = [i for i in range(len(planes)) if not labels[i].any()]
+    if not empty:
+        return
+    i = empty[0]
+    values = planes[i].astype(np.float32) if planes[i].dtype.kind == "f" else planes[i]
+    thr = float(cfg.threshold)
+    side, beyond = ("below", values < thr) if cfg.dark_objects else ("above", values > thr)
+    where = "" if len(planes) == 1 else f" in {len(empty)} of {len(planes)} planes of the tile; in plane {i},"
+    warnings.warn(
+        f"No objects found:{where} at the plane's automatic {cfg.method} threshold {thr:g}, which all its tiles "
+        f"use, {int(np.count_nonzero(beyond))} pixel(s) of the tile lie {side} it (values "
+        f"{float(values.min()):g}..{float(values.max()):g}), none of them in an object of min_size={cfg.min_size} px "
+        "or more. Lower min_size (--set min_size=N) to keep small objects, or give a fixed threshold "
+        "(--set threshold=VALUE).", NoObjectsWarning, stacklevel=3)
+
+
 def whole_plane_config(plane: Any, config: ThresholdConfig, inputs: Any = None, /) -> ThresholdConfig:
     """The config with the whole plane's automatic threshold fixed, for segmenting it in tiles.
 
     Each tile alone would find its own threshold; the plane's (computed on a subsample,
-    read lazily) is the one a whole-plane run uses.
+    read lazily) is the one a whole-plane run uses. It is handed to the tiles of the next
+    :func:`labelfree.tiling.segment_tiled` call of this thread (:func:`labelfree.tiling.hand_to_tiles`):
+    a tile that finds no object at it warns with a :class:`NoObjectsWarning`, which the run says
+    once when no tile found an object, as an untiled run warns at its automatic threshold.
     """
-    from labelfree.tiling import auto_threshold
+    from labelfree.tiling import auto_threshold, hand_to_tiles
 
     cfg = ThresholdConfig.coerce(config)
     if cfg.threshold is not None:
         return cfg
     data = plane.data if type(plane).__name__ == "DataArray" else plane
     if len(data.shape) != 2:  # auto_threshold says what it takes
-        return cfg.replace(threshold=auto_threshold(plane, method=cfg.method))
-    return cfg.replace(threshold=inside_threshold(data, cfg.method)[0])
+        fixed = cfg.replace(threshold=auto_threshold(plane, method=cfg.method))
+    else:
+        fixed = cfg.replace(threshold=inside_threshold(data, cfg.method)[0])
+    hand_to_tiles(AUTOMATIC_KEY, (fixed.method, float(fixed.threshold)))
+    return fixed
+
+
+def whole_image_config(image: Any, config: ThresholdConfig, inputs: Any = None, /) -> ThresholdConfig:
+    """The run's config, unchanged, once the whole image is checked before a tiled run cuts its planes.
+
+    An image of one value everywhere is refused, as an untiled run refuses it (its tiles would all
+    be constant, and the run would end without objects and without a word). A regular subsample
+    of each plane is read first (lazily); only when it holds one value is every pixel compared.
+
+    Raises
+    ------
+    ConstantImageError
+        Every pixel has the same value.
+    """
+    from labelfree.tiling import AUTO_THRESHOLD_MAX_PIXELS
+
+    cfg = ThresholdConfig.coerce(config)
+    height, width = (int(n) for n in image.shape[-2:])
+    step = max(1, int(np.ceil(np.sqrt(height * width / float(AUTO_THRESHOLD_MAX_PIXELS)))))
+    every = slice(None, None, step)
+    if type(image).__name__ == "DataArray":  # read through xarray: a dask or zarr image stays lazy
+        sample = np.asarray(image.isel(Y=every, X=every).values)
+    else:
+        sample = np.asarray(image[(Ellipsis, every, every)])
+    if sample.size == 0 or sample.min() != sample.max():
+        return cfg
+    low, high = (np.asarray(getattr(v, "values", v)) for v in (image.min(), image.max()))
+    if low == high:  # the words of labelfree.image.validate_image, which refuses it in an untiled run
+        raise ConstantImageError(f"image is constant (every pixel is {sample.flat[0]!s}); there is nothing to "
+                                 "segment. Check that the right file or channel was given.")
+    return cfg
 
 
 def tile_box(plane: Any, config: ThresholdConfig, inputs: Any = None, /) -> tuple[slice, slice]:
@@ -263,4 +337,8 @@ def constant_region_labels(region: np.ndarray, config: Any, /) -> np.ndarray | N
     if cfg.threshold is None:
         return None
     values = np.asarray(region)
-    return threshold_plane(values.reshape((-1,) + values.shape[-2:])[0], cfg)
+    plane = values.reshape((-1,) + values.shape[-2:])[0]
+    labels = threshold_plane(plane, cfg)
+    if _is_whole_plane_threshold(cfg):  # from the tiling's call, as a tile that segment() thresholds warns
+        _warn_if_empty_tile(plane[None], labels[None], cfg)
+    return labels

@@ -12,6 +12,7 @@ SPEC = PipelineSpec(
     frame_overlap=0,
     tiles=True,
     tile_config="labelfree.threshold.segment:whole_plane_config",
+    tile_run_config="labelfree.threshold.segment:whole_image_config",
     tile_box="labelfree.threshold.segment:tile_box",
     tile_constant="labelfree.threshold.segment:constant_region_labels",
     demo="labelfree.datasets:movie_demo",
