@@ -9,8 +9,17 @@ cores counted here are the smallest of:
   ``cpu.cfs_quota_us / cpu.cfs_period_us`` (v1), rounded up;
 * SLURM's ``SLURM_CPUS_PER_TASK`` when set;
 
-then ``LABELFREE_THREADS`` (or the ``threads`` argument) caps it. Inside a Dask worker task the
-default is one thread: the worker already runs one task per thread, and more would oversubscribe.
+then ``LABELFREE_THREADS`` caps it. Inside a Dask worker task the default is one thread: the worker
+already runs one task per thread, and more would oversubscribe. For torch's pool (Cutter, Fusion:
+``limited_threads(torch=True)``) the variables torch itself reads, ``OMP_NUM_THREADS`` and
+``MKL_NUM_THREADS``, cap the automatic count too (after ``LABELFREE_THREADS``), so that a command-line
+run and a Python call in the same environment use the same count.
+
+A count asked for explicitly (the ``threads`` argument: ``--threads``, ``run_pipeline(threads=)``, a
+provenance record's ``threads``) is used as asked, even above the cores: torch's sums depend on the
+count, so a run recorded on a 16-core node is repeated on a laptop with 16 threads (slower, same
+labels). Such a request is logged once. Only the automatic count is capped at the cores.
+A network called from Python outside such a run takes its count from :func:`network_threads`.
 Work whose memory grows with its threads (Motion's frames in flight) also asks
 :func:`threads_for_memory` how many threads the memory this process may still use allows
 (``MemAvailable``, the cgroup's memory limit).
@@ -26,20 +35,27 @@ import contextvars
 import logging
 import math
 import os
+import sys
 from pathlib import Path
 from typing import Iterator
 
 from labelfree.errors import ConfigError
 
 __all__ = ["available_cores", "thread_count", "cgroup_cpu_limit", "limited_threads", "in_dask_worker",
-           "cgroup_memory_left", "available_memory", "threads_for_memory"]
+           "cgroup_memory_left", "available_memory", "threads_for_memory", "network_threads", "torch_limit",
+           "torch_threads_set_by_user"]
 
 log = logging.getLogger(__name__)
 
 ENV = "LABELFREE_THREADS"
 
+#: the variables torch reads for its pool's own default, in the order it reads them (the last one set wins)
+TORCH_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
 #: the count chosen by the innermost active limited_threads() of this thread (context), else None
 _chosen: contextvars.ContextVar[int | None] = contextvars.ContextVar("labelfree_threads", default=None)
+#: (asked, cores) pairs already logged by _said_above_cores: each is said once per process
+_said: set[tuple[int, int]] = set()
 
 
 def cgroup_cpu_limit(root: str | os.PathLike[str] = "/sys/fs/cgroup", /) -> float | None:
@@ -154,36 +170,123 @@ def in_dask_worker() -> bool:
         return False
 
 
-def thread_count(threads: int | None = None, /) -> int:
-    """Threads to use: ``threads`` when given, else the count of the enclosing
-    :func:`limited_threads`, else ``LABELFREE_THREADS``, else the available cores (one inside a
-    Dask worker task); never more than the available cores."""
+def _said_above_cores(n: int, cores: int, /) -> None:
+    """Log once per process that ``n`` threads were asked for where the process may use ``cores``."""
+    if n > cores and (n, cores) not in _said:
+        _said.add((n, cores))
+        log.info("%d threads as asked, on %d core(s): the same sums as a run on %d threads elsewhere, but slower "
+                 "than %d thread(s) would be", n, cores, n, cores)
+
+
+def _env_count(name: str, /) -> int | None:
+    """A positive thread count in environment variable ``name`` (OpenMP's ``4,2`` form: its first number),
+    else None (unset, empty or not a number, as torch and OpenMP then ignore it)."""
+    text = os.environ.get(name, "").split(",")[0].strip()
+    return int(text) if text.isdigit() and int(text) > 0 else None
+
+
+def torch_limit() -> int | None:
+    """The thread count torch's pool takes from the environment (``MKL_NUM_THREADS``, else
+    ``OMP_NUM_THREADS``, as torch reads them), or None when neither is set."""
+    found = None
+    for name in TORCH_ENV:  # torch reads OMP_NUM_THREADS, then lets MKL_NUM_THREADS replace it
+        found = _env_count(name) or found
+    return found
+
+
+def thread_count(threads: int | None = None, /, *, torch: bool = False) -> int:
+    """Threads to use.
+
+    ``threads`` when given (as asked, even above the cores: logged once); else the count of the
+    enclosing :func:`limited_threads`; else ``LABELFREE_THREADS``; else one inside a Dask worker
+    task; else, for torch's pool (``torch=True``), ``MKL_NUM_THREADS`` / ``OMP_NUM_THREADS``
+    (:func:`torch_limit`); else the available cores. The automatic counts are capped at the cores.
+    """
+    if threads is not None:
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+            raise ConfigError(f"threads must be a whole number >= 1 (or automatic); got {threads!r}.")
+        _said_above_cores(threads, available_cores())
+        return threads
+    if _chosen.get() is not None:
+        return _chosen.get()
     cores = available_cores()
-    if threads is None and _chosen.get() is not None:
-        return max(1, min(cores, _chosen.get()))
-    if threads is None:
-        text = os.environ.get(ENV, "").strip()
-        if text:
-            if not text.isdigit() or int(text) < 1:
-                raise ConfigError(f"{ENV} must be a whole number >= 1; got {text!r}.")
-            threads = int(text)
-        elif in_dask_worker():
-            return 1
-    elif isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
-        raise ConfigError(f"threads must be a whole number >= 1 (or automatic); got {threads!r}.")
-    return max(1, min(cores, threads if threads is not None else cores))
+    text = os.environ.get(ENV, "").strip()
+    if text:
+        if not text.isdigit() or int(text) < 1:
+            raise ConfigError(f"{ENV} must be a whole number >= 1; got {text!r}.")
+        return max(1, min(cores, int(text)))
+    if in_dask_worker():
+        return 1
+    limit = torch_limit() if torch else None
+    return max(1, min(cores, limit or cores))
+
+
+def _torch_default_threads() -> int:
+    """The count torch's pool starts with in this process when nobody sets it: :func:`torch_limit`, else
+    the physical cores among those this process may run on (torch counts a core's hyper-threads once)."""
+    limit = torch_limit()
+    if limit is not None:
+        return limit
+    try:
+        cpus = sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        return os.cpu_count() or 1
+    cores = set()
+    for cpu in cpus:
+        topology = Path(f"/sys/devices/system/cpu/cpu{cpu}/topology")
+        try:
+            package = (topology / "physical_package_id").read_text().strip()
+            cores.add((package, (topology / "core_id").read_text().strip()))
+        except OSError:
+            cores.add(("cpu", str(cpu)))
+    return max(1, len(cores))
+
+
+def torch_threads_set_by_user() -> int | None:
+    """torch's pool size when this process set it itself (``torch.set_num_threads``) to another count than
+    torch starts with (:func:`_torch_default_threads`); None when torch is not imported or keeps its own count.
+
+    A count set to exactly torch's own default cannot be told from it: then None.
+    """
+    if "torch" not in sys.modules:
+        return None
+    import torch
+
+    n = int(torch.get_num_threads())
+    return n if n != _torch_default_threads() else None
+
+
+def network_threads(recorded: int | None = None, /) -> tuple[int, str]:
+    """The torch thread count for a network that Python code runs outside a pipeline run, and what chose it.
+
+    In order: the enclosing :func:`limited_threads` (``run_pipeline``, the command line, batch: "the run");
+    ``recorded``, the ``threads`` of a provenance record given to repeat a run ("the provenance record",
+    as recorded, even above the cores); the count the user set with ``torch.set_num_threads``
+    (:func:`torch_threads_set_by_user`: "torch.set_num_threads"); else the command line's default,
+    :func:`thread_count` with ``torch=True`` ("the default": ``LABELFREE_THREADS``, one inside a Dask
+    worker, ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS``, the cores).
+    """
+    if _chosen.get() is not None:
+        return _chosen.get(), "the run"
+    if recorded is not None:
+        return thread_count(recorded), "the provenance record"
+    user = torch_threads_set_by_user()
+    if user is not None:
+        return user, "torch.set_num_threads"
+    return thread_count(torch=True), "the default"
 
 
 @contextlib.contextmanager
 def limited_threads(threads: int | None = None, /, *, torch: bool = False) -> Iterator[int]:
-    """Run a block with OpenCV's (and, if asked, torch's) thread pools set to :func:`thread_count`.
+    """Run a block with OpenCV's (and, if asked, torch's) thread pools set to :func:`thread_count`
+    (with ``torch``: its automatic count also follows ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS``).
 
     Inside the block, :func:`thread_count` without an argument returns the same count (in
     this thread). The previous settings are restored afterwards. Yields the count.
     """
     import cv2
 
-    n = thread_count(threads)
+    n = thread_count(threads, torch=torch)
     token = _chosen.set(n)
     previous_cv = cv2.getNumThreads()
     cv2.setNumThreads(n)

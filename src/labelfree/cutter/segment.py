@@ -11,6 +11,7 @@ import numpy as np
 import xarray as xr
 
 from labelfree._config import provenance
+from labelfree._threads import limited_threads, network_threads
 from labelfree.cutter.canvas import content_box, crop_inputs, frame_in_input
 from labelfree.cutter.config import CutterConfig
 from labelfree.cutter.integrate import integrate_patches
@@ -547,6 +548,35 @@ def _model_bound(cfg: CutterConfig, model: Any, source: str, channels: list[str]
     return cfg.replace(**bound)
 
 
+def _recorded_threads(config: Any, /) -> int | None:
+    """The ``threads`` of a provenance record given as ``config`` (the record or its file), else None.
+
+    Giving a run's record repeats that run: its thread count too, as torch's sums depend on it.
+    """
+    from labelfree._config import _is_provenance, yaml_load
+
+    data = config
+    if isinstance(config, (str, os.PathLike)):
+        import json
+
+        import yaml
+
+        path = os.fsdecode(config)
+        try:
+            with open(path, encoding="utf-8") as fh:
+                text = fh.read()
+            data = yaml_load(text) if path.lower().endswith((".yml", ".yaml")) else json.loads(text)
+        except (OSError, ValueError, yaml.YAMLError):  # already read as the config: not expected
+            return None
+    if not isinstance(data, dict) or not _is_provenance(data) or data.get("threads") is None:
+        return None
+    value = data["threads"]
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"The provenance record given as config holds threads={value!r}; a thread count is a whole "
+                          "number >= 1. Give the count the run used, or remove threads to use the default count.")
+    return value
+
+
 def segment(
     image: Any,
     /,
@@ -604,6 +634,13 @@ def segment(
     xarray.DataArray
         Labels (Y, X) or (T, Y, X), uint16 (uint32 for ids above 65535), 0 = background, same coords as the image,
         provenance in ``attrs["labelfree"]``.
+
+    Notes
+    -----
+    torch's sums, so the labels, depend on its thread count, recorded as ``threads``. Inside
+    :func:`labelfree.run.run_pipeline` (the command line, batch) the run's count is used; called directly,
+    the ``threads`` of a provenance record given as ``config`` (to repeat that run), else a count set with
+    ``torch.set_num_threads``, else the command line's default (:func:`labelfree._threads.network_threads`).
     """
     from labelfree.cutter.model_io import load_model, resolve_device
     from labelfree.cutter.train import CutterModel, train_cutter
@@ -635,19 +672,26 @@ def segment(
                            markers=markers is not None)
     # the provenance's config runs again as this run did: a downscale set to the model's would skip the rescaling
     recorded = cfg if cell_radius is None else cfg.replace(downscale=None)
-    prepared = _prepare_valid(image, markers=markers, config=cfg, mask=mask, scribbles=scribbles,
-                              cell_radius=cell_radius, n_channels=None if model is None else model.n_channels)
-    da, frames = prepared.image, prepared.frames
-    if model is None:
-        model = train_cutter([f.patch_set for f in frames], config=prepared.config, progress=progress, device=device)
-        model.cell_radius = _cell_radius(prepared)
-        if save_model is not None:
-            model_file = os.fsdecode(save_model)
-            model.save(model_file, overwrite=True)  # checked above, before the training
-    labels = apply_model(model, frames, threshold=cfg.probability_threshold, config=prepared.config)
+    # torch's sums, so the labels, depend on its thread count: that of the run (CLI, batch), a provenance
+    # record's given as config, torch.set_num_threads, or the command line's default; recorded below
+    threads, chosen_by = network_threads(_recorded_threads(config))
+    log.info("Cutter: %d torch thread(s) (%s)", threads, chosen_by)
+    with limited_threads(threads, torch=True):
+        prepared = _prepare_valid(image, markers=markers, config=cfg, mask=mask, scribbles=scribbles,
+                                  cell_radius=cell_radius, n_channels=None if model is None else model.n_channels)
+        da, frames = prepared.image, prepared.frames
+        if model is None:
+            model = train_cutter([f.patch_set for f in frames], config=prepared.config, progress=progress,
+                                 device=device)
+            model.cell_radius = _cell_radius(prepared)
+            if save_model is not None:
+                model_file = os.fsdecode(save_model)
+                model.save(model_file, overwrite=True)  # checked above, before the training
+        labels = apply_model(model, frames, threshold=cfg.probability_threshold, config=prepared.config)
     dims = ("T", "Y", "X") if "T" in da.dims else ("Y", "X")
     labels = labels if "T" in da.dims else labels[0]
-    extra = {"n_markers": [int(len(f.ids)) for f in frames], "training_steps": len(model.history), "device": device}
+    extra = {"n_markers": [int(len(f.ids)) for f in frames], "training_steps": len(model.history), "device": device,
+             "threads": threads}
     if markers is None:  # where the markers came from
         guess = prepared.nucleus_guess
         if guess is not None:
