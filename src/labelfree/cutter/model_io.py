@@ -3,9 +3,12 @@
 A model is one ``.pt`` file (``torch.save`` of a plain dict: the state dict, the
 config as JSON text, the number of image channels and, when it was measured, the
 typical cell radius in patch pixels) and a sidecar
-``<file>.json`` holding the config and the file's sha256. Both are written
-atomically (temporary file + rename). Loading checks the hash when the sidecar
-exists and refuses a file that does not match.
+``<file>.json`` holding the config, the file's sha256, the sha256 of the weights
+(:func:`labelfree._model_files.weights_sha256`) and what the model was trained on and with
+(``training``: the image and markers, steps, threads, device, software versions, date). Both are written
+atomically (temporary file + rename). The ``.pt`` file holds nothing of the run (no date, path or
+version): the same weights and settings make the same bytes, so equal sha256 means an equal model.
+Loading checks the hash when the sidecar exists and refuses a file that does not match.
 """
 
 from __future__ import annotations
@@ -18,10 +21,11 @@ from typing import Any
 
 from labelfree._config import file_sha256
 from labelfree._deps import require
+from labelfree._model_files import input_record, now, software_versions, torch_file_bytes, weights_sha256
 from labelfree.cutter.config import CutterConfig
 from labelfree.errors import ConfigError, ModelFileError, OutputError
 
-__all__ = ["CutterModel", "resolve_device", "save_model", "load_model", "sidecar_of", "FORMAT"]
+__all__ = ["CutterModel", "resolve_device", "save_model", "load_model", "sidecar_of", "training_inputs", "FORMAT"]
 
 FORMAT = "labelfree-cutter-1"
 
@@ -47,6 +51,9 @@ class CutterModel:
     cell_radius : float or None
         Typical cell radius of the training images in patch pixels, when it was
         measured (automatic scale); images are rescaled to it when the model is applied.
+    training : dict or None
+        What it was trained on (:func:`training_inputs`: the image and markers), recorded in the sidecar
+        when the model is saved; a loaded model has the sidecar's record.
     """
 
     net: Any
@@ -54,6 +61,7 @@ class CutterModel:
     n_channels: int
     history: list = dataclasses.field(default_factory=list)
     cell_radius: float | None = None
+    training: dict | None = None
 
     def save(self, path: str, *, overwrite: bool = False) -> str:
         """Save weights + config JSON + sha256 (see :func:`save_model`)."""
@@ -123,11 +131,48 @@ def _atomic_write(path: Path, write) -> None:
         write(fh)
 
 
+def training_inputs(image: Any, /, markers: Any = None) -> dict[str, Any]:
+    """The record of what a model is trained on, for :attr:`CutterModel.training`.
+
+    Parameters
+    ----------
+    image : DataArray, ndarray or path
+        The training image: its file (``attrs["source"]`` of an image read by LabelFree) with the file's
+        sha256, and the sha256 of its pixels.
+    markers : path, array, table, list or None
+        The markers given: a file with its sha256, or the sha256 of the data given; None: detected in the
+        image (as the config's ``marker_method`` says).
+
+    Returns
+    -------
+    dict
+        ``{"image": {...}, "markers": {...}}`` (see :func:`labelfree._model_files.input_record`).
+    """
+    marker_record = {"detected": True} if markers is None else input_record(markers)
+    return {"image": input_record(image), "markers": marker_record}
+
+
+def _training_record(model: Any, torch: Any) -> dict[str, Any]:
+    """``model.training`` (the inputs), with how the training ran when it ran in this process."""
+    record = dict(getattr(model, "training", None) or {})
+    history = list(getattr(model, "history", None) or [])
+    if history:  # trained here (a loaded model keeps its sidecar's record)
+        record.update(steps=len(history), seconds=round(float(history[-1][0]), 3),
+                      last_loss=float(history[-1][1]), threads=int(torch.get_num_threads()),
+                      device=str(next(iter(model.net.parameters())).device), versions=software_versions(), date=now())
+    return record
+
+
 def save_model(path: str | os.PathLike, model, /, *, overwrite: bool = False) -> str:
     """Write ``model`` (a :class:`labelfree.cutter.train.CutterModel`) to ``path``.
 
     An existing ``path`` (or its ``.json`` sidecar) is replaced only with ``overwrite``; otherwise
     :class:`~labelfree.errors.OutputExistsError`, and nothing is written.
+
+    The ``.pt`` file's bytes depend on the weights, config, channel count and cell radius only (the same
+    model saved twice, anywhere, has the same sha256); the sidecar also records the sha256 of the weights
+    (``weights_sha256``) and ``training`` (what and how the model was trained: :attr:`CutterModel.training`,
+    steps, seconds, last loss, torch threads, device, software versions, date).
 
     Returns
     -------
@@ -153,15 +198,17 @@ def save_model(path: str | os.PathLike, model, /, *, overwrite: bool = False) ->
         payload["cell_radius"] = float(model.cell_radius)
     from labelfree.io.atomic import atomic_path, remove_quietly
 
+    data = torch_file_bytes(payload)  # not torch.save(path): it names the archive after the temporary file
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
-            torch.save(payload, fh)
+            fh.write(data)
         digest = file_sha256(tmp)
         # the earlier model's sidecar goes first: a model without one loads unchecked, while an earlier sidecar
         # beside a new model (an interruption between the two writes) would refuse it as "changed"
         remove_quietly(sidecar_path)
-    sidecar = {"format": FORMAT, "sha256": digest, "n_channels": int(model.n_channels), "config": model.config.to_dict(),
-               "cell_radius": payload.get("cell_radius")}
+    sidecar = {"format": FORMAT, "sha256": digest, "weights_sha256": weights_sha256(state),
+               "n_channels": int(model.n_channels), "config": model.config.to_dict(),
+               "cell_radius": payload.get("cell_radius"), "training": _training_record(model, torch)}
     _atomic_write(sidecar_path, lambda fh: fh.write(json.dumps(sidecar, indent=2).encode()))
     return digest
 
@@ -216,6 +263,7 @@ def load_model(path: str | os.PathLike, /, *, device: str = "cpu"):
     if not path.is_file():
         raise ModelFileError(f"Cutter model file {path} does not exist. Check the path, or {_HOW_TO_SAVE}.")
     sidecar = sidecar_of(path)
+    training = None
     if sidecar.is_file():
         try:
             record = json.loads(sidecar.read_text(encoding="utf-8"))
@@ -231,6 +279,7 @@ def load_model(path: str | os.PathLike, /, *, device: str = "cpu"):
                 f"{path} does not match the sha256 recorded in {sidecar}: the file was changed or "
                 "truncated. Re-train or copy the model again."
             )
+        training = record.get("training") if isinstance(record.get("training"), dict) else None  # older: none
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises many kinds for bad files
@@ -266,4 +315,5 @@ def load_model(path: str | os.PathLike, /, *, device: str = "cpu"):
         ) from None
     net.to(device).eval()
     radius = payload.get("cell_radius")
-    return CutterModel(net, config, n_channels, cell_radius=None if radius is None else float(radius))
+    return CutterModel(net, config, n_channels, cell_radius=None if radius is None else float(radius),
+                       training=training)

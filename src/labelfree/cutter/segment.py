@@ -15,6 +15,7 @@ from labelfree._threads import limited_threads, network_threads
 from labelfree.cutter.canvas import content_box, crop_inputs, frame_in_input
 from labelfree.cutter.config import CutterConfig
 from labelfree.cutter.integrate import integrate_patches
+from labelfree.cutter.model_io import training_inputs
 from labelfree.cutter.markers import drop_repeated_points, guess_nucleus_channel, split_binary_mask
 from labelfree.cutter.prepare import (
     _PROBE_SMOOTHING,
@@ -445,6 +446,7 @@ def fit(
     model = train_cutter([f.patch_set for f in prepared.frames], config=prepared.config, progress=progress,
                          device=device)
     model.cell_radius = _cell_radius(prepared)
+    model.training = training_inputs(image, markers)  # what it was trained on, for its sidecar
     return model
 
 
@@ -684,6 +686,7 @@ def segment(
             model = train_cutter([f.patch_set for f in frames], config=prepared.config, progress=progress,
                                  device=device)
             model.cell_radius = _cell_radius(prepared)
+            model.training = training_inputs(image, markers)  # what it was trained on, for its sidecar
             if save_model is not None:
                 model_file = os.fsdecode(save_model)
                 model.save(model_file, overwrite=True)  # checked above, before the training

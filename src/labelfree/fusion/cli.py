@@ -397,7 +397,7 @@ def _train(args: argparse.Namespace) -> int:
                               progress=_progress(args), device=args.device)
             scores = validation_scores(result.model, *val, channels=result.channels) if va.size else {}
             for filed in [result.channels, *([c] for c, first in same.items() if [first] == subset)]:
-                entry = zoo.add(result.model, object=args.object, channels=filed, cell_line=args.cell_line,
+                entry = zoo.add(result, object=args.object, channels=filed, cell_line=args.cell_line,
                                 starting_model=cfg.starting_model, validation=scores)
                 _say(args, f"{entry['id']}: {result.history.epochs_run} epochs (best "
                            f"{result.history.best_epoch + 1}), validation F1 {scores.get('f1', float('nan')):.3f}")

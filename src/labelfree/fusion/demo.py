@@ -78,7 +78,7 @@ def _train_into(folder: Path) -> dict[str, Any]:
     seconds = time.perf_counter() - started
     zoo = ModelZoo(folder, create=True)
     losses = result.history.val_losses
-    entry = zoo.add(result.model, object="cyto", channels=names, cell_line="synthetic", starting_model="scratch",
+    entry = zoo.add(result, object="cyto", channels=names, cell_line="synthetic", starting_model="scratch",
                     validation={"loss": float(min(losses))} if losses else None)
     log.info("trained the demo model in %.0f s (%d epochs)", seconds, result.history.epochs_run)
     return {"seconds": seconds, "epochs": result.history.epochs_run, "id": entry["id"]}

@@ -7,6 +7,11 @@
 Images are multi-channel ``(C, Y, X)`` arrays or DataArrays with a ``C`` axis; each has one
 ``(Y, X)`` instance-label image (nuclei or whole cells). The validation split is made on
 images, before channels are expanded, so that no cell is seen in training and validation.
+
+Each result records what the model was trained on and with (:attr:`FinetuneResult.training`): the
+training and validation images and labels (files and checksums), the whole FinetuneConfig, the
+device, torch threads, software versions and date; :meth:`labelfree.fusion.ModelZoo.add` files it
+with the model.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from labelfree._model_files import input_record, now, software_versions
 from labelfree.errors import DimensionError, InputError
 from labelfree.fusion.config import FinetuneConfig
 from labelfree.fusion.models import load_model, new_model, resolve_starting_model
@@ -30,13 +36,21 @@ log = logging.getLogger(__name__)
 
 @dataclasses.dataclass
 class FinetuneResult:
-    """A trained model with what is needed to file it in the zoo."""
+    """A trained model with what is needed to file it in the zoo.
+
+    ``training`` records what the model was trained on and with: ``config`` (every FinetuneConfig
+    setting), ``channels``, ``images`` / ``labels`` (one record each: ``source`` file and its ``sha256``
+    when known, ``content_sha256`` of the data), ``validation`` (the same for the validation images and
+    labels), ``epochs_run``, ``best_epoch`` (1-based), ``device``, ``threads`` (torch's), ``versions`` and
+    ``date``.
+    """
 
     model: Any
     history: TrainingHistory
     channels: tuple[str, ...]
     starting_model: str
     config: FinetuneConfig
+    training: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
 def as_channel_images(images: Sequence[Any], /) -> tuple[list[np.ndarray], list[str]]:
@@ -163,6 +177,7 @@ def finetune(
     """
     cfg = FinetuneConfig.coerce(config)
     model = _start(cfg, device)
+    images = list(images)  # read twice: for training and for the record of what was trained on
     arrays, names = as_channel_images(images)
     if len(labels) != len(arrays):
         raise InputError(f"{len(arrays)} images but {len(labels)} label images; give one label image per image.")
@@ -170,19 +185,37 @@ def finetune(
     if not chans:
         raise InputError("Give at least one channel to train on.")
     used = tuple(names[c] for c in chans)
+    records = {"images": [input_record(img) for img in images], "labels": [input_record(lab) for lab in labels]}
     labels = [np.asarray(lab) for lab in labels]
     if validation is None:
         tr, va = split_validation(len(arrays), fraction=cfg.validation_fraction, seed=cfg.seed)
         val_arrays, val_labels = [arrays[i] for i in va], [labels[i] for i in va]
         arrays, labels = [arrays[i] for i in tr], [labels[i] for i in tr]
         val_chans = chans
+        held_out = {k: [v[i] for i in va] for k, v in records.items()}
+        records = {k: [v[i] for i in tr] for k, v in records.items()}
     else:
         val_arrays, val_labels, val_chans = _validation_set(validation, used, names)
+        held_out = {"images": [input_record(img) for img in validation[0]],
+                    "labels": [input_record(lab) for lab in validation[1]]}
     train = channel_samples(arrays, labels, channels=chans)
     val = channel_samples(val_arrays, val_labels, channels=val_chans) if val_arrays else None
     log.info("training on channels %s: %d samples, %d validation", used, len(train[0]), len(val[0]) if val else 0)
     history = train_network(model, train, validation=val, config=cfg, progress=progress)
-    return FinetuneResult(model, history, used, str(cfg.starting_model), cfg)
+    return FinetuneResult(model, history, used, str(cfg.starting_model), cfg,
+                          _training_record(cfg, used, records, held_out, history, model))
+
+
+def _training_record(cfg: FinetuneConfig, channels: tuple[str, ...], records: dict[str, list], held_out: dict,
+                     history: TrainingHistory, model: Any) -> dict[str, Any]:
+    """What :attr:`FinetuneResult.training` records."""
+    from labelfree._deps import require
+
+    torch = require("torch", purpose="recording the training threads")
+    return {"config": cfg.to_dict(), "channels": list(channels), **records, "validation": held_out,
+            "epochs_run": int(history.epochs_run), "best_epoch": int(history.best_epoch) + 1,
+            "device": str(model.device), "threads": int(torch.get_num_threads()),
+            "versions": software_versions(), "date": now()}
 
 
 def finetune_channelwise(

@@ -7,8 +7,15 @@ Layout::
 
 An entry records: ``id``, ``object`` (nuclei | cyto), ``cell_line``, ``channels`` (the
 training channel set), ``starting_model``, ``validation`` (scores on validation images),
-``diameter`` (mean training object diameter, pixels), ``nbase``, ``file``, ``sha256`` and
-``date``. Every write of the index and of a weights file is atomic.
+``diameter`` (mean training object diameter, pixels), ``nbase``, ``file``, ``sha256`` (of the
+file), ``weights_sha256`` (of the weights it holds: :func:`labelfree._model_files.weights_sha256`),
+``versions`` (of the software that filed it), ``date`` and, for a model filed from
+:func:`labelfree.fusion.finetune`'s result, ``training`` (:attr:`labelfree.fusion.FinetuneResult.training`:
+images, labels, every FinetuneConfig setting, versions). Entries written by older versions lack
+``weights_sha256``, ``versions`` and ``training``; they load as before. Every write of the index and of a weights file is atomic.
+
+A model filed from memory is written so that its bytes depend on its weights only: the same
+weights make the same file and ``sha256``, whenever and wherever they were trained.
 
 :func:`open_zoo` opens the zoo a run names, or, when none is named, the zoo in LabelFree's
 model cache (``<cache>/zoo``, :func:`cache_zoo_dir`).
@@ -27,6 +34,7 @@ from typing import Any, Iterable
 
 from labelfree._cache import cache_root
 from labelfree._config import file_sha256
+from labelfree._model_files import software_versions, torch_file_bytes, weights_sha256
 from labelfree.errors import ConfigError, InputError, ModelFileError, OutputError
 from labelfree.fusion.config import OBJECTS
 
@@ -98,6 +106,34 @@ def _slug(text: str) -> str:
 def _f1(entry: dict[str, Any]) -> float:
     value = (entry.get("validation") or {}).get("f1")
     return float(value) if isinstance(value, (int, float)) and value == value else -1.0
+
+
+def _weights_file(model: Any, /) -> tuple[bytes, str]:
+    """The bytes of cellpose's weights file of ``model`` (a CellposeNet: its network's state dict, as cellpose
+    saves it, with the training diameter), on the CPU and written to a buffer so that they depend on the
+    weights only, and the sha256 of the weights."""
+    net = model.net
+    net.diam_labels.data[:] = float(model.diam_labels)
+    state = net.state_dict()
+    cpu = type(state)((k, v.detach().cpu()) for k, v in state.items())
+    if hasattr(state, "_metadata"):  # the module versions torch's load_state_dict reads
+        cpu._metadata = state._metadata
+    return torch_file_bytes(cpu), weights_sha256(cpu)
+
+
+def _file_weights_sha256(path: Path, /) -> str:
+    """The sha256 of the weights a cellpose weights file holds."""
+    from labelfree._deps import require
+
+    torch = require("torch", purpose="reading a Fusion model")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception:  # noqa: BLE001 - torch raises many kinds on bad files
+        raise ModelFileError(f"{path} is not a readable torch weights file; give cellpose weights (.pt) saved by "
+                             "cellpose or by labelfree fusion train.") from None
+    if not isinstance(state, dict):
+        raise ModelFileError(f"{path} does not hold a state dict of a cellpose network.")
+    return weights_sha256(state)
 
 
 class ModelZoo:
@@ -207,11 +243,15 @@ class ModelZoo:
     # -- add / list / pick / remove ---------------------------------------------------------
     def add(self, model: Any, /, *, object: str, channels: Iterable[str], cell_line: str = "",
             starting_model: str = "scratch", validation: dict[str, float] | None = None) -> dict[str, Any]:
-        """File a model (a CellposeNet or a weights file) in the zoo; returns its entry.
+        """File a model (a CellposeNet, a :class:`~labelfree.fusion.FinetuneResult` or a weights file) in the
+        zoo; returns its entry.
 
         Parameters
         ----------
-        model : CellposeNet or path
+        model : CellposeNet, FinetuneResult or path
+            A FinetuneResult's ``training`` record (images, labels, settings, versions) is filed with it.
+            A model in memory is written with bytes that depend on its weights only (same weights, same
+            ``sha256``); a weights file is copied as it is.
         object : {"nuclei", "cyto"}
         channels : iterable of str
             Channels the model was trained on (one: channel-wise; several: multi-channel).
@@ -221,32 +261,43 @@ class ModelZoo:
         validation : dict, optional
             Scores on validation images (precision, recall, f1, ...).
         """
-        from labelfree.fusion.models import load_model, save_model
+        from labelfree.fusion.finetune import FinetuneResult
+        from labelfree.fusion.models import load_model
 
         if object not in OBJECTS:
             raise ConfigError(f"object must be one of {', '.join(OBJECTS)}; got {object!r}.")
         channels = [str(c) for c in channels]
         if not channels:
             raise InputError("Give the channel(s) the model was trained on.")
+        training = None
+        if isinstance(model, FinetuneResult):
+            model, training = model.model, dict(model.training)
         net = load_model(model, device="cpu") if isinstance(model, (str, os.PathLike)) else model
         entries = self._read()  # a damaged index is refused before a weights file is written
         stamp = _dt.datetime.now(_dt.timezone.utc)
         model_id = f"{object}_{_slug(cell_line)}_{_slug('+'.join(channels))}_{stamp:%Y%m%d%H%M%S%f}"
         target = self.root / f"{model_id}.pt"
-        if isinstance(model, (str, os.PathLike)):
-            from labelfree.io.atomic import atomic_path
+        from labelfree.io.atomic import atomic_path
 
+        if isinstance(model, (str, os.PathLike)):
             with atomic_path(target) as tmp:
                 shutil.copyfile(model, tmp)
-        else:
-            save_model(model, target)
         try:
+            if isinstance(model, (str, os.PathLike)):
+                weights = _file_weights_sha256(target)
+            else:
+                data, weights = _weights_file(net)
+                with atomic_path(target) as tmp:
+                    tmp.write_bytes(data)
             entry = {
                 "id": model_id, "object": object, "cell_line": cell_line, "channels": channels,
                 "starting_model": str(starting_model), "validation": dict(validation or {}),
                 "diameter": float(net.diam_labels), "nbase": list(net.nbase), "file": target.name,
-                "sha256": file_sha256(target), "date": stamp.isoformat(timespec="seconds"),
+                "sha256": file_sha256(target), "weights_sha256": weights,
+                "versions": software_versions(), "date": stamp.isoformat(timespec="seconds"),
             }
+            if training is not None:
+                entry["training"] = training
             entries.append(entry)
             self._write(entries)
         except BaseException:  # no weights file without its entry: the zoo stays as it was
@@ -254,6 +305,22 @@ class ModelZoo:
             raise
         log.info("added %s to the zoo %s", model_id, self.root)
         return entry
+
+    def weights_sha256(self, entry: dict[str, Any] | str, /) -> str:
+        """The sha256 of an entry's weights (:func:`labelfree._model_files.weights_sha256`): the one its
+        entry records, or, for an entry filed by an older LabelFree version, computed from its file.
+
+        Equal weights give equal hashes whatever file holds them; compare these to tell whether two models
+        are the same (the files' ``sha256`` also differ for equal weights saved by older versions or cellpose).
+        """
+        entry = self.get(entry) if isinstance(entry, str) else entry
+        recorded = entry.get("weights_sha256")
+        if isinstance(recorded, str) and recorded:
+            return recorded
+        path = self.path_of(entry)
+        if not path.is_file():
+            raise ModelFileError(f"The zoo entry {entry['id']} points to {path}, which is missing.")
+        return _file_weights_sha256(path)
 
     def list(self, *, object: str | None = None, cell_line: str | None = None,
              channels: Iterable[str] | None = None) -> list[dict[str, Any]]:
