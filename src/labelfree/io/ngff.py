@@ -1,18 +1,21 @@
 """OME-Zarr (NGFF) images in and out: 0.4 on zarr v2, 0.5 on zarr v3.
 
-* :func:`read_ngff`: level 0 of a multiscale image as a lazy, dask-backed DataArray with
-  dims from ``T C Z Y X``, physical coords (``coordinateTransformations`` scale and
-  translation, axis units) and channel names (``omero``);
+* :func:`read_ngff`: level 0 of a multiscale image (or the level a path to its array names,
+  ``image.zarr/1``) as a lazy, dask-backed DataArray with dims from ``T C Z Y X``, physical
+  coords (``coordinateTransformations`` scale and translation, axis units) and channel names
+  (``omero``);
 * :func:`write_ngff`: a DataArray (image or labels) as a standalone NGFF image;
 * :func:`write_ngff_labels`: labels as ``<image>.zarr/labels/<name>/`` beside the image,
-  with ``multiscales`` and ``image-label`` metadata, listed in ``labels/``.
+  with ``multiscales`` and ``image-label`` metadata, listed in ``labels/``, its pyramid and chunks
+  following the image's;
+* :func:`ngff_fingerprint`: what a batch rerun compares, the image without its label images.
 
 Writers build the store in a hidden sibling folder and rename it into place, so a
 reader never sees a half-written image; they never write inside an existing OME-Zarr
 image (labels go beside it with :func:`write_ngff_labels`) and ``overwrite`` replaces
-only a zarr store. Lower pyramid levels (``levels > 1``) take every 2nd pixel in Y and X
-(nearest neighbour: label ids stay ids). A dask-backed image is written chunk by chunk,
-each task writing whole chunks of the store.
+only a zarr store. Lower pyramid levels (``levels > 1``) of :func:`write_ngff` take every 2nd
+pixel in Y and X (nearest neighbour: label ids stay ids); label images take the image's factors.
+A dask-backed image is written chunk by chunk, each task writing whole chunks of the store.
 """
 
 from __future__ import annotations
@@ -63,10 +66,10 @@ def _zarr() -> Any:
 
 
 def is_ngff(path: str | os.PathLike[str], /) -> bool:
-    """Whether ``path`` is a zarr group (``.zattrs``/``.zgroup`` or ``zarr.json``) or ends in ``.zarr``."""
+    """Whether ``path`` is a zarr group or array (``.zattrs``/``.zgroup``/``.zarray`` or ``zarr.json``: e.g. one
+    level of a multiscale image, ``image.zarr/1``) or a folder whose name ends in ``.zarr``."""
     p = Path(path)
-    return p.is_dir() and (p.suffix.lower() == ".zarr" or (p / "zarr.json").is_file() or (p / ".zattrs").is_file()
-                           or (p / ".zgroup").is_file())
+    return p.is_dir() and (p.suffix.lower() == ".zarr" or any((p / name).is_file() for name in _ZARR_METADATA))
 
 
 def _ome_attrs(group: Any) -> tuple[dict[str, Any], str]:
@@ -263,6 +266,64 @@ def _chosen_series(group: Any, ome: dict[str, Any], p: Path, series: Any, *, lev
     return da
 
 
+def _is_zarr_array(path: Path) -> bool:
+    """Whether ``path`` is a zarr array (v2 ``.zarray``, v3 ``zarr.json`` of node type ``array``)."""
+    if (path / ".zarray").is_file():
+        return True
+    try:
+        return json.loads((path / "zarr.json").read_text()).get("node_type") == "array"
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _image_attrs(path: Path) -> dict[str, Any] | None:
+    """The NGFF attributes (``ome`` of 0.5 unnested) of the group at ``path``, read from its metadata file; None
+    when it has none."""
+    for name in (".zattrs", "zarr.json"):
+        try:
+            meta = json.loads((path / name).read_text())
+        except (OSError, ValueError):
+            continue
+        attrs = meta.get("attributes", meta) if name == "zarr.json" and isinstance(meta, dict) else meta
+        if isinstance(attrs, dict):
+            return {**attrs, **attrs["ome"]} if isinstance(attrs.get("ome"), dict) else attrs
+    return None
+
+
+def _dataset_paths(attrs: dict[str, Any] | None) -> list[str]:
+    """The array paths of the first ``multiscales`` entry (level 0 first)."""
+    ms = (attrs or {}).get("multiscales")
+    first = ms[0] if isinstance(ms, list) and ms and isinstance(ms[0], dict) else {}
+    return [str(d.get("path", "")).strip("/") for d in first.get("datasets") or [] if isinstance(d, dict)]
+
+
+def _level_of(path: Path) -> tuple[Path, int] | None:
+    """For the array of one level of a multiscale image (``image.zarr/1``, ``image.zarr/labels/cells/0``): the
+    image's folder and the level; else None."""
+    for image in list(path.absolute().parents)[:8]:
+        paths = _dataset_paths(_image_attrs(image))
+        rel = path.absolute().relative_to(image).as_posix()
+        if rel in paths:
+            return image, paths.index(rel)
+    return None
+
+
+def _read_level_path(p: Path, *, level: int, channel_names: Sequence[str] | None, series: Any) -> xr.DataArray:
+    """Read the level array ``p`` of a multiscale image as that level (its own scale, the image's metadata)."""
+    found = _level_of(p)
+    if found is None:
+        raise InputError(f"{p} is a zarr array that no OME-Zarr image above it lists as one of its multiscale "
+                         "levels, so its axes and calibration are unknown; give the image's .zarr folder (the "
+                         "folder with the 'multiscales' metadata).")
+    image, index = found
+    if level not in (0, index):
+        raise InputError(f"{p} is level {index} of the OME-Zarr image {image}, but level={level!r} asks for another; "
+                         f"give the image's folder with level={level!r}, or this path without level.")
+    da = read_ngff(image, level=index, channel_names=channel_names, series=series)
+    da.attrs["source"] = str(p)
+    return da
+
+
 def read_ngff(
     path: str | os.PathLike[str], /, *, level: int = 0, channel_names: Sequence[str] | None = None,
     series: int | None = None,
@@ -273,10 +334,13 @@ def read_ngff(
     ----------
     path : path
         The image group (``image.zarr``), a label image (``image.zarr/labels/cells``), a
-        field of an HCS plate (``plate.zarr/A/1/0``) or a bioformats2raw container of one
-        image series (its series ``0`` is read; give ``image.zarr/1`` for another series).
+        field of an HCS plate (``plate.zarr/A/1/0``), a bioformats2raw container of one
+        image series (its series ``0`` is read; give ``image.zarr/1`` for another series), or
+        the array of one multiscale level (``image.zarr/s1``: that level is read, with its
+        scale and the image's axes, units and channel names).
     level : int
-        Multiscale level; 0 is the full resolution.
+        Multiscale level; 0 is the full resolution. A path to one level's array reads that
+        level (``level`` left out, or that level's number).
     channel_names : sequence of str, optional
         Names for the C axis (default: ``omero`` channel labels, else ``C0, C1, ...``).
     series : int, optional
@@ -298,6 +362,8 @@ def read_ngff(
     p = Path(path)
     if not p.exists():
         raise InputError(f"OME-Zarr image {p} does not exist; check the path.")
+    if _is_zarr_array(p):
+        return _read_level_path(p, level=level, channel_names=channel_names, series=series)
     try:
         group = zarr.open_group(str(p), mode="r")
     except Exception as exc:  # zarr raises several types for non-groups
@@ -383,11 +449,17 @@ def _scale_shift(da: xr.DataArray) -> tuple[list[float], list[float]]:
     return scale, shift
 
 
-def _multiscale(da: xr.DataArray, name: str, levels: int, version: str) -> dict[str, Any]:
+def _halving(levels: int) -> list[dict[str, int]]:
+    """Downscale factors of ``levels`` levels that halve Y and X from one level to the next."""
+    return [{"Y": 2 ** k, "X": 2 ** k} for k in range(levels)]
+
+
+def _multiscale(da: xr.DataArray, name: str, factors: Sequence[dict[str, int]], version: str) -> dict[str, Any]:
+    """``multiscales`` metadata of the levels ``factors`` (each level's downscale factor per axis; 1 if absent)."""
     scale, shift = _scale_shift(da)
     datasets = []
-    for k in range(levels):
-        f = [2.0 ** k if d in ("Y", "X") else 1.0 for d in da.dims]
+    for k, level in enumerate(factors):
+        f = [float(level.get(d, 1)) for d in da.dims]
         trs: list[dict[str, Any]] = [{"type": "scale", "scale": [s * fi for s, fi in zip(scale, f)]}]
         if any(shift):
             trs.append({"type": "translation", "translation": list(shift)})
@@ -402,11 +474,13 @@ def _default_chunks(da: xr.DataArray) -> tuple[int, ...]:
     return tuple(min(n, 1024) if d in ("Y", "X") else 1 for d, n in zip(da.dims, da.shape))
 
 
-def _level(data: Any, dims: Sequence[str], k: int) -> Any:
-    if k == 0:
-        return data
-    index = tuple(slice(None, None, 2 ** k) if d in ("Y", "X") else slice(None) for d in dims)
-    return data[index]
+def _level(data: Any, dims: Sequence[str], factors: dict[str, int], shape: Sequence[int] | None = None) -> Any:
+    """Every ``factors[d]``-th pixel along each axis ``d`` (nearest neighbour), cut to ``shape`` if given."""
+    index = tuple(slice(None, None, int(factors.get(d, 1))) for d in dims)
+    data = data[index] if any(int(factors.get(d, 1)) != 1 for d in dims) else data
+    if shape is not None and tuple(shape) != tuple(data.shape):
+        data = data[tuple(slice(0, int(n)) for n in shape)]
+    return data
 
 
 def _check_chunks(chunks: Sequence[int] | None, da: xr.DataArray) -> tuple[int, ...]:
@@ -441,15 +515,17 @@ def _channel_ranges(data: Any, dims: Sequence[str]) -> Any:
     return data.min(axis=axes), data.max(axis=axes)
 
 
-def _write_arrays(group: Any, da: xr.DataArray, *, levels: int, chunks: tuple[int, ...], version: str,
-                  ranges: bool = False) -> list[tuple[float, float]] | None:
-    """Write the pyramid; with ``ranges``, also return each channel's (min, max), read in the same pass."""
+def _write_arrays(group: Any, da: xr.DataArray, *, factors: Sequence[dict[str, int]], chunks: tuple[int, ...],
+                  version: str, ranges: bool = False,
+                  shapes: Sequence[Sequence[int] | None] = ()) -> list[tuple[float, float]] | None:
+    """Write the pyramid (level k: :func:`_level` with ``factors[k]``, cut to ``shapes[k]`` where given); with
+    ``ranges``, also return each channel's (min, max), read in the same pass."""
     import dask
     import dask.array as dsk
 
     found = None
-    for k in range(levels):
-        data = _level(da.data, da.dims, k)
+    for k, level in enumerate(factors):
+        data = _level(da.data, da.dims, level, shapes[k] if k < len(shapes) else None)
         kwargs: dict[str, Any] = {}
         if version == "0.4":
             kwargs["chunk_key_encoding"] = {"name": "v2", "separator": "/"}
@@ -650,8 +726,9 @@ def write_ngff(
         group = zarr.open_group(str(tmp), mode="w", zarr_format=2 if version == "0.4" else 3)
         name = final.name[:-len(".zarr")] if final.name.lower().endswith(".zarr") else final.name
         name = name[:-len(".ome")] if name.lower().endswith(".ome") else name
-        attrs: dict[str, Any] = {"multiscales": [_multiscale(da, name, levels, version)]}
-        ranges = _write_arrays(group, da, levels=levels, chunks=chunk_shape, version=version, ranges="C" in da.dims)
+        attrs: dict[str, Any] = {"multiscales": [_multiscale(da, name, _halving(levels), version)]}
+        ranges = _write_arrays(group, da, factors=_halving(levels), chunks=chunk_shape, version=version,
+                               ranges="C" in da.dims)
         if ranges is not None:
             attrs["omero"] = _omero(list(da.coords["C"].values), ranges, da.dtype)
         if da.attrs.get("labelfree"):
@@ -665,8 +742,12 @@ def write_ngff(
     return final
 
 
-def _check_labels_fit(image: Any, root: Path, labels: xr.DataArray) -> None:
-    """Refuse labels whose axes or sizes are not the image's (C left out), as NGFF requires of a label image."""
+def _check_labels_fit(
+    image: Any, root: Path, labels: xr.DataArray,
+) -> tuple[list[dict[str, int]], list[tuple[int, ...]], dict[str, int]]:
+    """Refuse labels whose axes or sizes are not the image's (C left out), as NGFF requires of a label image; return
+    the image's pyramid for the labels to follow: each level's downscale factor and shape per label axis (the
+    levels whose factors are whole numbers, growing from level to level) and its level-0 chunk size per axis."""
     ome, _ = _ome_attrs(image)
     ms = (ome.get("multiscales") or [{}])[0]
     datasets = ms.get("datasets") or []
@@ -677,7 +758,8 @@ def _check_labels_fit(image: Any, root: Path, labels: xr.DataArray) -> None:
                              f"the labels there, write_ngff_labels({str(root / series)!r}, labels, name=...).")
         raise InputError(f"{root} has no NGFF 'multiscales' metadata, so labels cannot be matched to its image; "
                          "write the image with write_ngff first.")
-    shape = tuple(image[datasets[0]["path"]].shape)
+    level0 = image[datasets[0]["path"]]
+    shape = tuple(level0.shape)
     dims = _dims_of(ms.get("axes") or ["t", "c", "z", "y", "x"][-len(shape):], root)
     want = {d: n for d, n in zip(dims, shape) if d != "C"}
     if tuple(labels.dims) != tuple(want) or tuple(labels.shape) != tuple(want.values()):
@@ -686,6 +768,26 @@ def _check_labels_fit(image: Any, root: Path, labels: xr.DataArray) -> None:
             f"(dims {''.join(dims)}, shape {shape}): an OME-Zarr label image has the image's axes except C, each "
             f"of the same size. Give labels with dims {''.join(want)} and shape {tuple(want.values())}."
         )
+    factors: list[dict[str, int]] = []
+    shapes: list[tuple[int, ...]] = []
+    base, _ = _transforms(datasets[0].get("coordinateTransformations"), len(dims))
+    for k, dataset in enumerate(datasets):
+        try:
+            level_shape = tuple(image[dataset["path"]].shape)
+            scale, _ = _transforms(dataset.get("coordinateTransformations"), len(dims))
+        except Exception:  # noqa: BLE001 - a level the labels cannot follow: they follow the levels before it
+            break
+        ratios = {d: float(scale[i] / base[i]) if base[i] else 1.0 for i, d in enumerate(dims) if d != "C"}
+        level = {d: max(1, round(r)) for d, r in ratios.items()}
+        if (len(level_shape) != len(dims) or any(abs(r - level[d]) > 1e-6 * r for d, r in ratios.items())
+                or (factors and any(level[d] < factors[-1][d] for d in level))):
+            log.info("write_ngff_labels: level %d of %s is not a whole-number downscale of the level before "
+                     "(factors %s); the labels follow its first %d level(s).", k, root, ratios, len(factors))
+            break
+        factors.append(level)
+        shapes.append(tuple(n for d, n in zip(dims, level_shape) if d != "C"))
+    chunks = {d: int(c) for d, c in zip(dims, level0.chunks) if d != "C"}
+    return factors, shapes, chunks
 
 
 def write_ngff_labels(
@@ -694,14 +796,35 @@ def write_ngff_labels(
     /,
     *,
     name: str = "labels",
-    levels: int = 1,
+    levels: int | None = None,
+    chunks: Sequence[int] | None = None,
     overwrite: bool = False,
 ) -> Path:
     """Write ``labels`` as an NGFF label image beside the image: ``<image>/labels/<name>``.
 
     The label group gets ``multiscales`` (the labels' own axes and calibration) and
     ``image-label`` metadata (``source`` pointing back to the image); ``labels/`` lists
-    ``name``. The NGFF version and zarr format follow the image's.
+    ``name``. The NGFF version and zarr format follow the image's, and so does the pyramid:
+    by default the labels get the image's levels, each the image's downscale factors (every
+    n-th label, nearest neighbour: ids stay ids) and shape, chunked like the image's level 0 in Y
+    and X. The labels are written with their own integer dtype.
+
+    Parameters
+    ----------
+    image_path : path
+        The OME-Zarr image (``image.zarr``) to add the labels to.
+    labels : xarray.DataArray
+        Integer labels with the image's dims (C left out) and level-0 sizes.
+    name : str
+        The label image's folder name in ``labels/``.
+    levels : int, optional
+        Multiscale levels, at least 1 (default: as many as the image has). The first ones
+        follow the image's levels; each level beyond the image's halves Y and X again.
+    chunks : sequence of int, optional
+        Chunk shape, one size per axis of ``labels`` (default: the image's level-0 chunks in
+        Y and X, 1 along T and Z).
+    overwrite : bool
+        Replace an earlier label image of this name.
 
     Returns
     -------
@@ -724,8 +847,18 @@ def write_ngff_labels(
     da = _as_image(labels)
     if "C" in da.dims or da.dtype.kind not in "iu":
         raise InputError(f"Label images are integer arrays without a C axis; got dims {da.dims}, dtype {da.dtype}.")
-    _check_labels_fit(image, root, da)
-    levels = _check_levels(levels)
+    factors, shapes, image_chunks = _check_labels_fit(image, root, da)
+    if levels is not None:
+        levels = _check_levels(levels)
+        last = factors[-1]  # levels beyond the image's halve Y and X again
+        more = [{d: f * 2 ** j if d in ("Y", "X") else f for d, f in last.items()}
+                for j in range(1, levels - len(factors) + 1)]
+        factors = factors[:levels] + more
+    if chunks is None:
+        chunk_shape = tuple(min(image_chunks[d], n) if d in ("Y", "X") else c
+                            for d, n, c in zip(da.dims, da.shape, _default_chunks(da)))
+    else:
+        chunk_shape = _check_chunks(chunks, da)
     fmt = 2 if version == "0.4" else 3
     final = root / "labels" / name
     _check_existing(final, overwrite)  # before the work, not after it
@@ -737,11 +870,11 @@ def write_ngff_labels(
         label_meta: dict[str, Any] = {"source": {"image": "../../"}}
         if version == "0.4":
             label_meta = {"version": "0.4", **label_meta}
-        attrs: dict[str, Any] = {"multiscales": [_multiscale(da, name, levels, version)], "image-label": label_meta}
+        attrs: dict[str, Any] = {"multiscales": [_multiscale(da, name, factors, version)], "image-label": label_meta}
         if da.attrs.get("labelfree"):
             attrs["labelfree"] = json.loads(json.dumps(da.attrs["labelfree"], default=str))
         _set_attrs(group, attrs, version)
-        _write_arrays(group, da, levels=levels, chunks=_default_chunks(da), version=version)
+        _write_arrays(group, da, factors=factors, chunks=chunk_shape, version=version, shapes=shapes)
         _check_existing(final, overwrite)
         _publish(tmp, final)
     except BaseException:
@@ -755,11 +888,28 @@ def write_ngff_labels(
     return final
 
 
-def ngff_fingerprint(path: str | os.PathLike[str], /) -> str:
-    """SHA-256 of a zarr store's metadata files and its chunk files' names, sizes and mtimes.
+def ngff_fingerprint(path: str | os.PathLike[str], /, *, labels: bool = False) -> str:
+    """SHA-256 of what an OME-Zarr image is: its metadata files and its chunk files' names, sizes and mtimes.
 
     Reading every chunk of a large store to hash it is what OME-Zarr users avoid; this
-    changes whenever a chunk is rewritten or the metadata changes.
+    changes whenever a chunk is rewritten or the metadata changes. The label images stored
+    beside an image (its ``labels/`` group, e.g. written by :func:`write_ngff_labels`) are not
+    part of it, so adding one leaves the fingerprint as it was; a store without them has the
+    fingerprint it had before they were left out. For the array of one level
+    (``image.zarr/1``) the image's own metadata files count too (they hold the level's scale).
+
+    Parameters
+    ----------
+    path : path
+        An OME-Zarr store: an image, a label image, a container of images, or one level's array.
+    labels : bool
+        Count the ``labels/`` groups too (how LabelFree fingerprinted a store before; for
+        comparing with records of earlier runs).
+
+    Returns
+    -------
+    str
+        Hex digest.
     """
     import hashlib
 
@@ -767,11 +917,27 @@ def ngff_fingerprint(path: str | os.PathLike[str], /) -> str:
     h = hashlib.sha256()
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames.sort()
+        if not labels and "labels" in dirnames and _holds_labels(Path(dirpath)):
+            dirnames.remove("labels")
         for fname in sorted(filenames):
             f = Path(dirpath) / fname
             rel = f.relative_to(root).as_posix()
             st = f.stat()
             h.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
-            if fname in ("zarr.json", ".zattrs", ".zarray", ".zgroup"):
+            if fname in _ZARR_METADATA:
                 h.update(f.read_bytes())
+    level = _level_of(root) if _is_zarr_array(root) else None
+    if level is not None:  # the level's scale, axes and units are in the image's metadata
+        for name in _ZARR_METADATA:
+            f = level[0] / name
+            if f.is_file():
+                h.update(f"../{name}\0".encode() + f.read_bytes())
     return h.hexdigest()
+
+
+def _holds_labels(folder: Path) -> bool:
+    """Whether ``folder/labels`` is the labels group of the image ``folder`` (not one of its levels' arrays)."""
+    attrs = _image_attrs(folder)
+    if not attrs or "multiscales" not in attrs:
+        return False
+    return not any(p == "labels" or p.startswith("labels/") for p in _dataset_paths(attrs))

@@ -5,6 +5,8 @@ Rules it enforces, whatever paths are given:
 * an output is never an input: a target that is (or is a link to) an input file is
   refused, and so is an output folder that is an input file, and any output (folder or
   file) that lies inside a folder input (an OME-Zarr store, a CTC or tile folder);
+* no output folder lies inside an OME-Zarr image or container, or is created with a name ending in ``.zarr``
+  (TIFF, CSV, ZIP and JSON files make no OME-Zarr: labels go into an image with ``write_ngff_labels``);
 * the location is checked before any computation (:class:`OutputFolder` creates the
   folder, proves it writable and plans the file names up front);
 * every path stays inside the output folder (stems are plain file names);
@@ -687,6 +689,43 @@ else:
             fcntl.flock(fd, fcntl.LOCK_UN)
 
 
+def _check_not_zarr(folder: Path) -> None:
+    """Refuse an output folder inside (or being) an OME-Zarr image, plate or bioformats2raw container, and one that
+    would be created with a name ending in ``.zarr``: TIFF, CSV, ZIP and JSON files there make no OME-Zarr."""
+    from labelfree.io.ngff import _ngff_kind
+
+    real = Path(os.path.realpath(folder))
+    for parent in (real, *real.parents):
+        kind = _ngff_kind(parent)
+        if kind is not None:
+            what = "OME-Zarr image" if kind == "image" else "OME-Zarr plate or bioformats2raw container"
+            raise InputOverwriteError(
+                f"The output folder {folder} lies inside the {what} {parent}: the TIFF, CSV, ZIP and JSON outputs "
+                f"would change it. Choose a folder outside it (e.g. {parent.parent / (_bare(parent.name) + '_out')}); "
+                "to store labels in an OME-Zarr image, add them with labelfree.io.write_ngff_labels(image.zarr, "
+                "labels, name=...) (see docs/outputs.md)."
+            )
+    for part in (folder, *folder.parents):
+        if part.name.lower().endswith(".zarr") and not _exists_quietly(part):
+            raise OutputError(
+                f"The output folder {folder} would create a folder named {part.name!r}, but an output folder (CLI "
+                "-o, Python write_outputs(folder), Fiji output=) holds TIFF, CSV, ZIP and JSON files, not an OME-Zarr "
+                f"image, and a folder named .zarr is taken for one; nothing was created. Give a name without .zarr "
+                f"(e.g. {part.with_name(_bare(part.name)) / folder.relative_to(part)}); to get the labels as "
+                "OME-Zarr, add them to the image with "
+                "labelfree.io.write_ngff_labels(image.zarr, labels, name=...) or write them with "
+                "labelfree.io.write_ngff(path, labels) (see docs/outputs.md)."
+            )
+
+
+def _bare(name: str) -> str:
+    """``name`` without ``.zarr`` / ``.ome.zarr``."""
+    for suffix in (".ome.zarr", ".zarr"):
+        if name.lower().endswith(suffix) and len(name) > len(suffix):
+            return name[:-len(suffix)]
+    return name
+
+
 class OutputFolder:
     """The output folder of one run: checked and held before any computation.
 
@@ -697,6 +736,9 @@ class OutputFolder:
             labels = segment(...)
             write_outputs(out, labels, image=image, stem="movie")
 
+    A folder inside (or being) an OME-Zarr image or container is an
+    :class:`~labelfree.errors.InputOverwriteError`, and a new folder named ``*.zarr`` an
+    :class:`~labelfree.errors.OutputError`, both before anything is created.
     On entry the folder is created (with its parents), proven writable, locked against
     other LabelFree runs (:class:`~labelfree.errors.FolderInUseError` names the holder)
     and cleaned of leftovers of interrupted runs. Nothing else is written until
@@ -736,6 +778,7 @@ class OutputFolder:
         """Check, create, lock and clean the folder (see the class)."""
         _check_name_lengths(self.path, "output folder")
         check_not_input(self.path, self.inputs, what="output folder")
+        _check_not_zarr(self.path)
         for parent in (self.path, *self.path.parents):
             if parent.exists():
                 if not parent.is_dir():
