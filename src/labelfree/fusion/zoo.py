@@ -12,7 +12,8 @@ file), ``weights_sha256`` (of the weights it holds: :func:`labelfree._model_file
 ``versions`` (of the software that filed it), ``date`` and, for a model filed from
 :func:`labelfree.fusion.finetune`'s result, ``training`` (:attr:`labelfree.fusion.FinetuneResult.training`:
 images, labels, every FinetuneConfig setting, versions). Entries written by older versions lack
-``weights_sha256``, ``versions`` and ``training``; they load as before. Every write of the index and of a weights file is atomic.
+``weights_sha256``, ``versions`` and ``training``; they load as before. Every write of the index
+and of a weights file is atomic.
 
 A model filed from memory is written so that its bytes depend on its weights only: the same
 weights make the same file and ``sha256``, whenever and wherever they were trained.
