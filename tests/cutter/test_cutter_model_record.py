@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from weights_hash import tensor_hash
 from cutter_synth import two_channel_cells
 
 from labelfree import __version__
@@ -20,16 +21,6 @@ from labelfree.cutter.unet import build_unet
 from labelfree.image import to_dataarray
 
 TINY = {"width": 8, "crop_size": 32, "n_steps": 6, "cell_fraction": 0.24, "mask_signal": "intensity"}
-
-
-def _tensor_hash(state):
-    """The weights hash as docs/cutter.md defines it, computed here independently."""
-    h = hashlib.sha256()
-    for name, t in state.items():
-        t = t.detach().cpu().contiguous()
-        h.update(f"{name}\0{str(t.dtype).removeprefix('torch.')}\0{list(t.shape)}\0".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()
 
 
 def _model(seed=0, **extra):
@@ -60,7 +51,7 @@ def test_the_sidecar_records_the_training_image_markers_steps_threads_and_versio
     digest = model.save(tmp_path / "m.pt")
     record = json.loads(sidecar_of(tmp_path / "m.pt").read_text())
     assert record["sha256"] == digest == file_sha256(tmp_path / "m.pt")
-    assert record["weights_sha256"] == _tensor_hash(model.net.state_dict())
+    assert record["weights_sha256"] == tensor_hash(model.net.state_dict())
     training = record["training"]
     assert training["image"]["source"] == str(tmp_path / "cells.tif")
     assert training["image"]["sha256"] == file_sha256(tmp_path / "cells.tif")
@@ -116,7 +107,7 @@ def test_a_model_saved_by_the_former_version_still_loads(tmp_path):
         assert torch.equal(loaded.net.state_dict()[key], value), key
     save_model(tmp_path / "new.pt", loaded)
     record = json.loads(sidecar_of(tmp_path / "new.pt").read_text())
-    assert record["weights_sha256"] == _tensor_hash(state) and record["training"] == {}
+    assert record["weights_sha256"] == tensor_hash(state) and record["training"] == {}
     assert torch.load(io.BytesIO((tmp_path / "new.pt").read_bytes()), weights_only=True)["format"] == FORMAT
 
 
@@ -128,7 +119,7 @@ def test_a_model_trained_and_saved_by_segment_records_its_steps(tmp_path):
     record = json.loads(sidecar_of(tmp_path / "m.pt").read_text())
     assert record["training"]["steps"] == TINY["n_steps"]
     assert record["training"]["threads"] == torch.get_num_threads()
-    assert record["weights_sha256"] == _tensor_hash(load_model(tmp_path / "m.pt").net.state_dict())
+    assert record["weights_sha256"] == tensor_hash(load_model(tmp_path / "m.pt").net.state_dict())
 
 
 def test_a_model_saved_by_segment_and_fit_names_the_image_and_markers_it_was_trained_on(tmp_path, inputs):

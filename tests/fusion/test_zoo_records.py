@@ -9,6 +9,7 @@ import shutil
 import numpy as np
 import pytest
 import torch
+from weights_hash import tensor_hash
 from fusion_data import TINY, synthetic_pair
 
 from labelfree._config import file_sha256
@@ -19,16 +20,6 @@ def _model(seed, diam=12.0):
     m = new_model(nbase=(4, 8, 8, 8), device="cpu", seed=seed)
     m.diam_labels = diam
     return m
-
-
-def _tensor_hash(state):
-    """The weights hash as docs/fusion.md defines it, computed here independently."""
-    h = hashlib.sha256()
-    for name, t in state.items():
-        t = t.detach().cpu().contiguous()
-        h.update(f"{name}\0{str(t.dtype).removeprefix('torch.')}\0{list(t.shape)}\0".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()
 
 
 def _old_style_file(model, path):
@@ -53,7 +44,7 @@ def test_the_same_weights_filed_twice_make_the_same_file(tmp_path):
     assert a.read_bytes() == b.read_bytes()
     assert first["sha256"] == second["sha256"] == file_sha256(a)
     state = torch.load(a, map_location="cpu", weights_only=True)
-    assert first["weights_sha256"] == second["weights_sha256"] == _tensor_hash(state)
+    assert first["weights_sha256"] == second["weights_sha256"] == tensor_hash(state)
     assert first["weights_sha256"] != other.entries()[0]["weights_sha256"]
     # still cellpose's format: cellpose's own network loads it, with the training diameter
     from cellpose.resnet_torch import CPnet

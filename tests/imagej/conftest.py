@@ -7,10 +7,10 @@ import pytest
 
 @pytest.fixture
 def clean(ij):
-    """No image, an empty ROI Manager and Log; yields the ROI Manager."""
+    """No image, no dialog, an empty ROI Manager and Log; yields the ROI Manager."""
     from scyjava import jimport
 
-    from labelfree.imagej.jvm import _close_imagej_windows
+    from labelfree.imagej.jvm import _close_imagej_windows, cancel_open_dialogs
 
     _close_imagej_windows()
     rm = jimport("ij.plugin.frame.RoiManager").getRoiManager()
@@ -18,3 +18,5 @@ def clean(ij):
     jimport("ij.IJ").log("\\Clear")
     yield rm
     rm.reset()
+    cancel_open_dialogs()  # a test that failed with its dialog open leaves none for the next
+    _close_imagej_windows()

@@ -5,24 +5,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from channel_images import disks
 
 from labelfree.errors import ConfigError, InputError
 from labelfree.image import to_dataarray
 from labelfree.imagej.fields import command_fields
 
 
-def _disks(centres, seed: int = 0) -> np.ndarray:
-    """A 96 x 96 uint8 image: bright disks (radius 8 px) at ``centres`` on a dark, noisy background."""
-    img = np.random.default_rng(seed).normal(10, 2, (96, 96)).clip(0)
-    yy, xx = np.mgrid[:96, :96]
-    for cy, cx in centres:
-        img[(yy - cy) ** 2 + (xx - cx) ** 2 < 8**2] += 100
-    return img.astype(np.uint8)
-
-
 #: the first channel shows four objects, the second two
-FIRST = _disks([(20, 20), (20, 70), (70, 20), (70, 70)])
-SECOND = _disks([(45, 45), (80, 45)], seed=1)
+FIRST = disks([(20, 20), (20, 70), (70, 20), (70, 70)])
+SECOND = disks([(45, 45), (80, 45)], seed=1)
 
 
 # ---- without a JVM: the numbers as read -----------------------------------------------------------------------

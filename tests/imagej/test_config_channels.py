@@ -13,9 +13,11 @@ import json
 
 import numpy as np
 import pytest
+from channel_images import disks, drift_movie
 from scipy import ndimage as ndi
 
 from labelfree.image import channel_by_name, channel_index, to_dataarray
+
 
 # ---- without a JVM ------------------------------------------------------------------------------------------------
 
@@ -114,17 +116,6 @@ def _channel_option(options: str, key: str = "channel") -> str | None:
     return next((part[len(key) + 1:] for part in options.split() if part.startswith(f"{key}=")), None)
 
 
-def _drift_movie(dtype=np.float32) -> np.ndarray:
-    """A T C Y X movie of 3 frames: channel 0 stands still, channel 1 moves 3 px down a frame (channel 2 of three,
-    when ``dtype`` is uint8, moves 2 px right)."""
-    texture = ndi.gaussian_filter(np.random.default_rng(0).random((80, 80)), 2)
-    texture = texture / texture.max() * 250
-    still = np.stack([texture[8:72, 8:72]] * 3)
-    down = np.stack([texture[8 + 3 * t:72 + 3 * t, 8:72] for t in range(3)])
-    right = np.stack([texture[8:72, 8 + 2 * t:72 + 2 * t] for t in range(3)])
-    return np.stack([still, down] + ([right] if dtype == np.uint8 else []), axis=1).astype(dtype)
-
-
 @pytest.mark.jvm
 @pytest.mark.parametrize("named, config, recorded", [
     (False, {"channel": "C1"}, "2"), (False, {"channel": "c1"}, "2"), (False, {"channel": 1}, "2"),
@@ -134,7 +125,7 @@ def _drift_movie(dtype=np.float32) -> np.ndarray:
 def test_drift_replays_the_config_files_channel(clean, tmp_path, named, config, recorded):
     import labelfree.imagej as lij
 
-    imp = _show(_drift_movie(), "movie", dims="TCYX", **({"channel_names": ["still", "moving"]} if named else {}))
+    imp = _show(drift_movie(), "movie", dims="TCYX", **({"channel_names": ["still", "moving"]} if named else {}))
     moving = lij.run_command("drift", imp, options="channel=2 table=false")
     still = lij.run_command("drift", imp, options="channel=1 table=false")
     assert not np.array_equal(moving.labels.values, still.labels.values)
@@ -149,7 +140,7 @@ def test_drift_replays_the_config_files_channel(clean, tmp_path, named, config, 
 def test_drift_macro_options_win_over_the_config_file_and_replay(clean, tmp_path):
     import labelfree.imagej as lij
 
-    imp = _show(_drift_movie(), "movie", dims="TCYX")
+    imp = _show(drift_movie(), "movie", dims="TCYX")
     first = _replay("drift", imp, {"channel": "C1", "reference": "first"}, tmp_path, "channel=1 table=false")
     assert _channel_option(first.options) == "1" and "reference=first" in first.options.split()
     still = lij.run_command("drift", imp, options="channel=1 reference=first table=false")
@@ -163,7 +154,7 @@ def test_drift_macro_options_win_over_the_config_file_and_replay(clean, tmp_path
 def test_drift_of_an_rgb_movie_replays_its_brightness_or_the_colour_given(clean, tmp_path, config, recorded):
     """An RGB movie's Drift on channel 0 (the default) is measured on its brightness: recorded as channel=1, it
     replayed on the red."""
-    imp = _show(_drift_movie(np.uint8), "colour", dims="TCYX", channel_names=["R", "G", "B"])
+    imp = _show(drift_movie(np.uint8), "colour", dims="TCYX", channel_names=["R", "G", "B"])
     assert int(imp.getBitDepth()) == 24
     first = _replay("drift", imp, config, tmp_path, "table=false")
     assert _channel_option(first.options) == recorded, first.options
@@ -198,17 +189,8 @@ def test_stitch_replays_the_config_files_channel(clean, tmp_path, named, config,
     assert np.array_equal(first.labels.values, second.labels.values)
 
 
-def _disks(centres, seed: int = 0) -> np.ndarray:
-    """A 96 x 96 uint8 image: bright disks (radius 8 px) at ``centres`` on a dark, noisy background."""
-    img = np.random.default_rng(seed).normal(10, 2, (96, 96)).clip(0)
-    yy, xx = np.mgrid[:96, :96]
-    for cy, cx in centres:
-        img[(yy - cy) ** 2 + (xx - cx) ** 2 < 8**2] += 100
-    return img.astype(np.uint8)
-
-
 #: the first channel shows four objects, the second two
-TWO = np.stack([_disks([(20, 20), (20, 70), (70, 20), (70, 70)]), _disks([(45, 45), (80, 45)], seed=1)])
+TWO = np.stack([disks([(20, 20), (20, 70), (70, 20), (70, 70)]), disks([(45, 45), (80, 45)], seed=1)])
 
 
 @pytest.mark.jvm

@@ -17,26 +17,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 from awt_events import on_edt, press, recorded_line, wait_for_dialog
+from channel_images import drift_movie
 from scipy import ndimage as ndi
 
 from labelfree.image import to_dataarray
 
+
 pytestmark = pytest.mark.jvm
-
-
-@pytest.fixture
-def clean(ij):
-    """No image, no dialog, an empty ROI Manager and Log."""
-    from scyjava import jimport
-
-    from labelfree.imagej.jvm import _close_imagej_windows, cancel_open_dialogs
-
-    _close_imagej_windows()
-    jimport("ij.plugin.frame.RoiManager").getRoiManager().reset()
-    jimport("ij.IJ").log("\\Clear")
-    yield
-    cancel_open_dialogs()
-    _close_imagej_windows()
 
 
 def _show(image, title: str, *, dims: str, **kw):
@@ -227,17 +214,6 @@ def test_cutter_dialog_shows_the_macros_channels_from_one_and_ok_runs_them(clean
     assert "cell_channels=2,3" in result.options.split() and "nucleus_channel=1" in result.options.split()
 
 
-def _drift_movie(dtype=np.float32) -> np.ndarray:
-    """A T C Y X movie of 3 frames: channel 0 stands still, channel 1 moves 3 px down a frame (channel 2 of three,
-    when ``dtype`` is uint8, moves 2 px right)."""
-    texture = ndi.gaussian_filter(np.random.default_rng(0).random((80, 80)), 2)
-    texture = texture / texture.max() * 250
-    still = np.stack([texture[8:72, 8:72]] * 3)
-    down = np.stack([texture[8 + 3 * t:72 + 3 * t, 8:72] for t in range(3)])
-    right = np.stack([texture[8:72, 8 + 2 * t:72 + 2 * t] for t in range(3)])
-    return np.stack([still, down] + ([right] if dtype == np.uint8 else []), axis=1).astype(dtype)
-
-
 @pytest.mark.parametrize("typed, macro", [(None, ""), ("2", "channel=2"), ("G", "channel=G"), ("3", "channel=3")])
 def test_drift_dialog_of_an_rgb_movie_keeps_the_brightness_and_reads_colours_from_one(clean, typed, macro):
     """An RGB movie is one channel for ImageJ: Drift's channel is a text field. It shows ``auto`` for the default,
@@ -245,7 +221,7 @@ def test_drift_dialog_of_an_rgb_movie_keeps_the_brightness_and_reads_colours_fro
     ``0`` and read ``2`` as the blue)."""
     import labelfree.imagej as lij
 
-    imp = _show(_drift_movie(np.uint8), "colour", dims="TCYX", channel_names=["R", "G", "B"])
+    imp = _show(drift_movie(np.uint8), "colour", dims="TCYX", channel_names=["R", "G", "B"])
     assert int(imp.getBitDepth()) == 24
     done = _in_thread(lambda: lij.run_command("drift", imp, options="backend=python table=false", dialog=True))
     gd = wait_for_dialog("LabelFree Drift")

@@ -28,21 +28,6 @@ def _cells(seed: int = 0) -> np.ndarray:
     return img
 
 
-@pytest.fixture
-def clean(ij):
-    """No image, no dialog, an empty ROI Manager and Log."""
-    from scyjava import jimport
-
-    from labelfree.imagej.jvm import _close_imagej_windows, cancel_open_dialogs
-
-    _close_imagej_windows()
-    jimport("ij.plugin.frame.RoiManager").getRoiManager().reset()
-    jimport("ij.IJ").log("\\Clear")
-    yield
-    cancel_open_dialogs()
-    _close_imagej_windows()
-
-
 def _show(image: np.ndarray, title: str):
     import labelfree.imagej as lij
 
