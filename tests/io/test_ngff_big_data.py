@@ -173,7 +173,7 @@ def test_a_level_path_reads_that_level_with_its_scale(tmp_path, version):
 def test_the_command_line_segments_a_lower_level(tmp_path, version, capsys):
     path, _ = _image(tmp_path, version)
     assert main(["threshold", str(path / "1"), "-o", str(tmp_path / "X"), "-q"]) == 0
-    labels = read_image(tmp_path / "X" / "1_labels.tif")
+    labels = read_image(tmp_path / "X" / "img_1_labels.tif")  # the image and its level
     assert labels.shape == (48, 60) and scale_of(labels, "X") == pytest.approx(1.0)
     assert int(labels.values.max()) == 20
 

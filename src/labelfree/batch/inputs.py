@@ -381,7 +381,10 @@ def _expand(spec: str | Path | BatchInput, input_names: tuple[str, ...], needs_t
             raise InputError(f"No image files ({', '.join(IMAGE_SUFFIXES)}) or folders of frames match the pattern "
                              f"{text!r}.")
         return [BatchInput(p) for p in found]
-    if path.is_dir() and not path.name.lower().endswith(".zarr"):  # an OME-Zarr folder is one image
+    from labelfree.io.ngff import is_ngff
+
+    # an OME-Zarr folder is one image, and so is a level of one (image.zarr/s1, as the commands read it)
+    if path.is_dir() and not path.name.lower().endswith(".zarr") and not is_ngff(path):
         entries = sorted(p for p in path.iterdir() if not p.name.startswith("."))
         found = [p for p in entries if _is_image(p) and not is_labelfree_output(p)]
         folders = [p for p in entries if not _is_image(p) and p.is_dir()]
@@ -488,11 +491,22 @@ def _fit_stem(head: str, tail: str = "", /) -> str:
     return plain_stem(head[:low] + tail)
 
 
+def _name_stem(path: Path, /) -> str:
+    """What an input's outputs are named after: its name without the image suffix; for the folder of one level
+    of an OME-Zarr image (``big.ome.zarr/s1``), the image's stem and the level (``big_s1``), as the commands name it."""
+    from labelfree.io.ngff import is_ngff
+    from labelfree.io.outputs import output_stem
+
+    if path.is_dir() and not path.name.lower().endswith(".zarr") and is_ngff(path):
+        return output_stem(path)
+    return _strip_suffix(path.name)
+
+
 def _unique_stems(items: list[BatchInput]) -> list[BatchInput]:
     """Give every input a distinct output stem (parent folders are added to break ties)."""
     from labelfree.io.outputs import plain_stem
 
-    stems = [it.stem or plain_stem(_strip_suffix(it.path.name)) for it in items]
+    stems = [it.stem or plain_stem(_name_stem(it.path)) for it in items]
     tails = [""] * len(items)  # the format, where one folder holds one name in two formats
     groups: dict[tuple[str, str], list[int]] = {}
     for i, (it, s) in enumerate(zip(items, stems)):
@@ -508,7 +522,7 @@ def _unique_stems(items: list[BatchInput]) -> list[BatchInput]:
     for i, it in enumerate(items):  # a position of a file: <stem>_seriesN, the stem rule of the commands' --series
         if not it.stem and it.series is not None:
             tails[i] += f"_series{it.series}"
-            stems[i] = _fit_stem(plain_stem(_strip_suffix(it.path.name)), tails[i])
+            stems[i] = _fit_stem(plain_stem(_name_stem(it.path)), tails[i])
     depth = [0] * len(items)
     for _ in range(8):
         seen: dict[str, list[int]] = {}
@@ -520,7 +534,7 @@ def _unique_stems(items: list[BatchInput]) -> list[BatchInput]:
         for i in clashes:
             depth[i] += 1
             parents = [p.name for p in items[i].path.parents][: depth[i]]
-            stems[i] = _fit_stem("_".join([*reversed(parents), _strip_suffix(items[i].path.name)]), tails[i])
+            stems[i] = _fit_stem("_".join([*reversed(parents), _name_stem(items[i].path)]), tails[i])
     seen_final: dict[str, int] = {}
     for i, s in enumerate(stems):
         if s in seen_final:

@@ -140,6 +140,7 @@ def plan_jobs(
     replace = batch.overwrite  # --force redoes a finished result of this run's own; it replaces nothing else
     # files shared by many inputs (a zoo; the positions of one file) are fingerprinted once
     known: dict[str, str | None] = {}
+    labels_counted: dict[str, str | None] = {}
     listed: dict[Path, Any] = {}
 
     def checksum_once(path: str | Path, *, absent: bool = False) -> str | None:
@@ -171,6 +172,9 @@ def plan_jobs(
             extra["inputs"] = others
         fp = input_fingerprint(sha, pipeline=pipeline.name, config=cfg_dict, extra=extra)
         state = finished_state(out_dir, item.stem, fingerprint=fp)
+        if state is None:  # a result recorded when an OME-Zarr input's fingerprint still counted its labels/
+            state = _finished_with_labels_counted(item, out_dir, fp, pipeline=pipeline.name, config=cfg_dict,
+                                                  extra=extra, known=labels_counted)
         if state is not None and not batch.force:
             rows[item.stem] = _row_from_state(item, state, out_dir, status="skipped", seconds=0.0)
             continue
@@ -194,6 +198,40 @@ def plan_jobs(
             "(CLI --overwrite, API batch={'overwrite': True})."
         )
     return jobs, rows
+
+
+def _finished_with_labels_counted(item: BatchInput, out_dir: Path, fingerprint: str, /, *, pipeline: str,
+                                  config: dict[str, Any], extra: dict[str, Any],
+                                  known: dict[str, str | None]) -> dict[str, Any] | None:
+    """The manifest of an OME-Zarr input's result made when its fingerprint still counted the label images in
+    its ``labels/`` group (``ngff_fingerprint(path, labels=True)``, LabelFree before they were left out), when
+    that definition matches the record and every output verifies; else None (also for any other input).
+
+    ``fingerprint`` is the input's fingerprint now, ``pipeline``, ``config`` and ``extra`` what it was made
+    of (:func:`~labelfree.batch.state.input_fingerprint`); ``known`` keeps each store's old checksum for the
+    other inputs of the run (the series of one container). The record is left as it is: the next rerun
+    compares it the same way.
+    """
+    from labelfree.batch.state import finished_state
+    from labelfree.io.outputs import read_manifest
+
+    path = Path(item.path) if item.path is not None else None
+    if path is None or not path.is_dir():
+        return None
+    recorded = ((read_manifest(out_dir, item.stem, verify=False) or {}).get("batch") or {}).get("fingerprint")
+    if not recorded or recorded == fingerprint:  # no record, or this input's whose outputs do not verify
+        return None
+    key = str(path)
+    if key not in known:
+        from labelfree.io.ngff import is_ngff, ngff_fingerprint
+
+        known[key] = ngff_fingerprint(path, labels=True) if is_ngff(path) else None
+    old = known[key]
+    if old is None or input_fingerprint(old, pipeline=pipeline, config=config, extra=extra) != recorded:
+        return None
+    log.info("batch: %s was finished when the fingerprint of %s counted its label images (labels/); the record "
+             "matches that definition, so the input is skipped as finished.", item.stem, path)
+    return finished_state(out_dir, item.stem, fingerprint=recorded)
 
 
 def _missing_series(item: BatchInput, listed: dict[Path, Any], /) -> str | None:

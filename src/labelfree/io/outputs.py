@@ -97,7 +97,8 @@ _MAX_STEM = 200
 
 def output_stem(path: str | os.PathLike[str], /) -> str:
     """The output stem of an input file: its whole name without the image suffix; of a folder of frames, its
-    name (``.`` or ``..``: the name of the folder they stand for).
+    name (``.`` or ``..``: the name of the folder they stand for); of the array folder of one level of an
+    OME-Zarr image, the image's stem and the level's folder (``big.ome.zarr/s1``: ``big_s1``).
 
     >>> output_stem("exp1.pos1.ome.tif"), output_stem("/data/movie.tif"), output_stem("a.b")
     ('exp1.pos1', 'movie', 'a.b')
@@ -111,7 +112,22 @@ def output_stem(path: str | os.PathLike[str], /) -> str:
     for suffix in IMAGE_SUFFIXES:
         if low.endswith(suffix) and len(name) > len(suffix):
             return name[: -len(suffix)]
-    return name
+    return _level_stem(path) or name
+
+
+def _level_stem(path: str | os.PathLike[str]) -> str | None:
+    """``big_s1`` for the array folder of a level of the OME-Zarr image ``big.ome.zarr`` (``big.ome.zarr/s1``): a
+    level's folder name alone (``s1``, ``0``) says nothing of the image; None for any other path."""
+    if not os.path.isdir(path):
+        return None
+    from labelfree.io.ngff.metadata import _is_zarr_array, _level_of
+
+    folder = Path(os.path.abspath(path))
+    found = _level_of(folder) if _is_zarr_array(folder) else None
+    if found is None:
+        return None
+    image, _ = found
+    return f"{output_stem(image)}_{folder.relative_to(image).as_posix().replace('/', '_')}"
 
 
 def check_stem(stem: str, /) -> str:

@@ -54,6 +54,14 @@ def _tiff_series(path: Path, own: bool) -> list[SeriesInfo]:
 
 def _ngff_series(path: Path) -> list[SeriesInfo]:
     from labelfree.io.ngff import _ome_attrs, _series_of, _zarr, read_ngff
+    from labelfree.io.ngff.metadata import _image_attrs, _is_zarr_array, _level_of
+
+    if _is_zarr_array(path):  # one level of a multiscale image (image.zarr/s1): one series, that level
+        image = read_ngff(path)  # lazy: metadata only; an array that is no image's level is an InputError
+        found = _level_of(path)
+        attrs = _image_attrs(found[0]) if found is not None else None
+        title = str(((attrs or {}).get("multiscales") or [{}])[0].get("name") or "")
+        return [SeriesInfo(0, title, "".join(image.dims), tuple(int(n) for n in image.shape))]
 
     try:
         group = _zarr().open_group(str(path), mode="r")
@@ -82,7 +90,8 @@ def image_series(path: str | os.PathLike[str], /, *, own: bool = False) -> list[
     ----------
     path : str or path-like
         A TIFF, ImageJ hyperstack or OME-TIFF file, or an OME-Zarr folder (an image, a label
-        image, a field of an HCS plate, or a bioformats2raw container).
+        image, a field of an HCS plate, a bioformats2raw container, or the array folder of one
+        level of a multiscale image, ``image.zarr/s1``: one series, that level's shape).
     own : bool
         Only the series whose planes this file holds: one file of a multi-file OME-TIFF (a
         position saved in a file of its own) lists the positions of every file of the
