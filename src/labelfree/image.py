@@ -503,21 +503,43 @@ def validate_image(
         )
     if da.size == 0:
         raise EmptyImageError(f"{name} is empty (shape {tuple(da.shape)}); give an image with pixels.")
-    values = np.asarray(da.data)
-    if values.dtype.kind == "f" and not np.isfinite(values).all():
-        n_bad = int((~np.isfinite(values)).sum())
+    if _is_dask(da.data):  # a lazy (dask, zarr) image: checked chunk by chunk, never read whole
+        n_bad, lo, hi = _lazy_checks(da.data)
+    else:
+        values = np.asarray(da.data)
+        n_bad = 0
+        if values.dtype.kind == "f" and not np.isfinite(values).all():
+            n_bad = int((~np.isfinite(values)).sum())
+        lo, hi = (values.min(), values.max()) if not n_bad else (None, None)
+    if n_bad:
         raise NonFiniteError(
             f"{name} contains {n_bad} NaN/inf pixel(s); replace them (e.g. numpy.nan_to_num) first."
         )
-    lo, hi = values.min(), values.max()
     if not allow_constant and lo == hi:
+        first = da.data[(0,) * da.ndim]
+        first = np.asarray(first.compute() if _is_dask(first) else first)[()]
         raise ConstantImageError(
-            f"{name} is constant (every pixel is {values.flat[0]!s}); there is nothing to segment. "
+            f"{name} is constant (every pixel is {first!s}); there is nothing to segment. "
             "Check that the right file or channel was given."
         )
-    if values.dtype == np.float64:
+    if np.dtype(da.dtype) == np.float64:
         _check_fits_float32(float(lo), float(hi), name, allow_constant=allow_constant)
     return da
+
+
+def _is_dask(data: Any, /) -> bool:
+    """Whether ``data`` is a dask array (a lazy image, e.g. from an OME-Zarr store), which is computed as it is read."""
+    return hasattr(data, "dask") and hasattr(data, "compute")
+
+
+def _lazy_checks(data: Any, /) -> tuple[int, Any, Any]:
+    """The number of NaN/inf pixels (0 unless float), the minimum and the maximum of a dask array, in one
+    pass over its chunks: no more than a few chunks are in memory at a time (min/max are NaN where NaNs are)."""
+    import dask
+
+    bad = (~dask.array.isfinite(data)).sum() if data.dtype.kind == "f" else 0
+    n_bad, lo, hi = dask.compute(bad, data.min(), data.max())
+    return int(n_bad), np.asarray(lo)[()], np.asarray(hi)[()]
 
 
 def _check_fits_float32(lo: float, hi: float, name: str, /, *, allow_constant: bool) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import pandas as pd
@@ -38,18 +38,21 @@ def _mean_columns(channels: list[str]) -> list[str]:
     return [f"mean_{c}_c{i}" if channels.count(c) > 1 else f"mean_{c}" for i, c in enumerate(channels)]
 
 
-def _intensity_planes(image: Any, labels: xr.DataArray) -> tuple[np.ndarray, list[str]] | None:
-    """Image as (T, Z, C, Y, X) float planes aligned with the labels, plus column names."""
+def _intensity_planes(image: Any, labels: xr.DataArray) -> tuple[Callable[[int, int], np.ndarray], list[str]] | None:
+    """A function giving the (C, Y, X) intensities of frame t, plane z, aligned with the labels, plus column names.
+
+    A lazy (dask, e.g. OME-Zarr) image stays lazy: each call reads that frame's plane only.
+    """
     if image is None:
         return None
     if not isinstance(image, xr.DataArray):
-        arr = np.asarray(image)
+        arr = image if _is_dask(image) else np.asarray(image)
         if arr.shape != labels.shape:
             raise DimensionError(
                 f"image shape {arr.shape} differs from labels shape {labels.shape}; pass a DataArray "
                 "with a C axis for several channels, or an array of the labels' shape."
             )
-        image = to_dataarray(arr, dims=labels.dims)
+        image = xr.DataArray(arr, dims=labels.dims) if _is_dask(arr) else to_dataarray(arr, dims=labels.dims)
     img = to_dataarray(image)
     spatial = [d for d in img.dims if d != "C"]
     if tuple(spatial) != tuple(labels.dims) or any(img.sizes[d] != labels.sizes[d] for d in spatial):
@@ -61,10 +64,20 @@ def _intensity_planes(image: Any, labels: xr.DataArray) -> tuple[np.ndarray, lis
     names = _mean_columns([str(c) for c in channel_names(img)]) if "C" in img.dims else ["mean_intensity"]
     if "C" not in img.dims:
         img = img.expand_dims("C", axis=0)
-    order = [d for d in ("T", "Z", "C", "Y", "X") if d in img.dims]
-    arr = np.asarray(img.transpose(*order).data)
-    n_t, n_z = labels.sizes.get("T", 1), labels.sizes.get("Z", 1)
-    return arr.reshape(n_t, n_z, arr.shape[-3], arr.shape[-2], arr.shape[-1]), names
+    data = img.transpose(*[d for d in ("T", "Z", "C", "Y", "X") if d in img.dims]).data
+    lead = [d in img.dims for d in ("T", "Z")]
+
+    def plane(t: int, z: int) -> np.ndarray:
+        index = tuple(i for i, present in zip((t, z), lead) if present)
+        values = data[index] if index else data
+        return np.asarray(values.compute() if _is_dask(values) else values)
+
+    return plane, names
+
+
+def _is_dask(data: Any, /) -> bool:
+    """Whether ``data`` is a dask array (a lazy image), read by computing it."""
+    return hasattr(data, "dask") and hasattr(data, "compute")
 
 
 def _bboxes_sparse(index: np.ndarray, n: int, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
@@ -161,8 +174,6 @@ def measure_objects(labels: Any, /, *, image: Any = None) -> pd.DataFrame:
     da = as_label_image(labels)
     planes_all = _intensity_planes(image, da)
     arr = np.asarray(da.data)
-    if arr.dtype.kind == "f":  # whole-number float labels (as_label_image checked them): their integer ids
-        arr = arr.astype(np.int64)
     n_t, n_z = da.sizes.get("T", 1), da.sizes.get("Z", 1)
     arr = arr.reshape(n_t, n_z, arr.shape[-2], arr.shape[-1])
     sx, sy = scale_of(da, "X"), scale_of(da, "Y")
@@ -171,8 +182,11 @@ def measure_objects(labels: Any, /, *, image: Any = None) -> pd.DataFrame:
     mean_names = planes_all[1] if planes_all is not None else []
     parts = []
     for t, z in itertools.product(range(n_t), range(n_z)):
-        planes = planes_all[0][t, z] if planes_all is not None else None
-        rows = _plane_rows(arr[t, z], planes)
+        planes = planes_all[0](t, z) if planes_all is not None else None  # read frame by frame (a lazy image)
+        lab = arr[t, z]
+        if lab.dtype.kind == "f":  # whole-number float labels (as_label_image checked them): their integer ids
+            lab = lab.astype(np.int64)
+        rows = _plane_rows(lab, planes)
         if rows is None:
             continue
         part = {

@@ -64,6 +64,7 @@ __all__ = [
     "PipelineTileFunction",
     "hand_to_tiles",
     "handed",
+    "log_cut",
     "auto_threshold",
     "plane_sample",
     "threshold_of",
@@ -631,8 +632,9 @@ def segment_tiled(
     warn : bool
         Issue the warnings the tiles raised when the run ends, each kind once, saying in how many
         tiles it arose and where (:mod:`labelfree._tile_warnings`); a no-object warning
-        (``NoObjectsWarning``) only when no tile found an object. False: leave them in the
-        result's ``warnings`` (a caller that merges several planes' runs issues them).
+        (``NoObjectsWarning``) only when no tile found an object, and log the objects cut by a tile
+        border (:func:`log_cut`). False: leave them in the result's ``warnings`` and ``n_cut`` (a caller
+        that merges several planes' runs says them once, as :func:`labelfree.run.run_tiled` does).
 
     Returns
     -------
@@ -690,12 +692,35 @@ def segment_tiled(
     result.warnings = _tile_warnings.without_found(caught, found=result.n_objects > 0)
     if warn:
         _tile_warnings.issue(result.warnings, n_tiles=len(tiles))
-    if result.n_cut > 0:
-        log.warning("tiled segmentation: %d object(s) larger than the overlap (%d px) were cut by a tile border; "
-                    "raise overlap above the largest object diameter.", result.n_cut, overlap)
+        log_cut(result.n_cut, overlap)
     log.info("tiled segmentation: %d tiles of %d px (overlap %d), %d objects", len(tiles), tile, overlap,
              result.n_objects)
     return result
+
+
+def log_cut(n_cut: int, overlap: int, /, *, planes: Sequence[str] = (), n_planes: int = 1) -> None:
+    """Log (a warning) that ``n_cut`` owned objects were cut by a tile border, once for a run; nothing when 0.
+
+    Parameters
+    ----------
+    n_cut : int
+        Objects cut, in all the run's planes.
+    overlap : int
+        The run's overlap in pixels.
+    planes : sequence of str
+        Names of the planes where objects were cut (``"T=2"``), for a run over several planes: the
+        first three are named, then ``...``.
+    n_planes : int
+        Planes of the run.
+    """
+    if n_cut <= 0:
+        return
+    where = ""
+    if planes and n_planes > 1:
+        names = "; ".join(planes[:3]) + ("; ..." if len(planes) > 3 else "")
+        where = f" in {len(planes)} of {n_planes} planes ({names})"
+    log.warning("tiled segmentation: %d object(s) larger than the overlap (%d px) were cut by a tile border%s; "
+                "raise overlap above the largest object diameter.", n_cut, overlap, where)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -707,8 +732,10 @@ class PipelineTileFunction:
     pipeline : str
         A registered pipeline's name (:func:`labelfree.pipelines.pipelines`) that works on one
         plane, e.g. ``"threshold"``.
-    config : dict
-        The pipeline's config (``cfg.to_dict()``).
+    config : dict or the pipeline's config object
+        The pipeline's config (``cfg.to_dict()``, or ``cfg`` itself: kept as its dict, so that the
+        function stays picklable). Checked when the function is built: a config the pipeline
+        refuses raises its ``ConfigError`` here, not in the first tile.
     dims : str
         Dims of a region, e.g. ``"YX"`` or ``"CYX"``.
     scale : dict
@@ -726,6 +753,15 @@ class PipelineTileFunction:
     scale: dict = dataclasses.field(default_factory=dict)
     inputs: dict = dataclasses.field(default_factory=dict)
     channel_names: tuple = ()
+
+    def __post_init__(self) -> None:
+        from labelfree.pipelines import get_pipeline
+
+        pipe = get_pipeline(self.pipeline)
+        if isinstance(self.config, pipe.config_class):  # kept as its dict: picklable, as every tile reads it
+            object.__setattr__(self, "config", self.config.to_dict())
+        # refused here as the pipeline refuses it (its ConfigError says what it expected), not in the first tile
+        pipe.config_class.from_dict(self.config)
 
     def __call__(self, region: np.ndarray) -> np.ndarray:
         from labelfree.image import to_dataarray

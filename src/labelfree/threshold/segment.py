@@ -133,13 +133,18 @@ def segment(
             )
         da = da.isel(C=0)  # a length-1 C is the image itself; its name stays as a scalar coord
     lead = [d for d in da.dims if d not in ("Y", "X")]
-    values = np.asarray(da.transpose(*lead, "Y", "X").data)
-    planes = values.reshape((-1,) + values.shape[-2:])
-    out = np.zeros(planes.shape, np.uint32)
+    ordered = da.transpose(*lead, "Y", "X")
+    planes = _Planes(ordered, lead)
+    # read plane by plane (a lazy dask or zarr movie stays lazy: one frame in memory at a time), written into
+    # labels of the type they end in (uint16; uint32 from the first plane with more than 65535 objects)
+    out = np.zeros((len(planes),) + planes.shape, np.uint16)
     used = []
     with Progress(progress, total=len(planes), desc="threshold") as bar:
-        for i, plane in enumerate(planes):
-            out[i], thr = _threshold_plane(plane, cfg)
+        for i in range(len(planes)):
+            labels, thr = _threshold_plane(planes[i], cfg)
+            if labels.dtype.itemsize > out.dtype.itemsize and int(labels.max()) > np.iinfo(out.dtype).max:
+                out = out.astype(np.uint32)
+            out[i] = labels
             used.append(thr)  # exact: a rounded value would not give these labels back (--set threshold=)
             bar.update(message=f"plane {i + 1}/{len(planes)}")
     if cfg.threshold is None:  # a fixed threshold is the user's to judge (no word), or a tile's, just below
@@ -147,10 +152,31 @@ def segment(
         _warn_if_background(out, cfg)
     elif _is_whole_plane_threshold(cfg):  # a tile at its plane's automatic threshold: kept if no tile has objects
         _warn_if_empty_tile(planes, out, cfg)
-    labels = out.reshape(values.shape)
+    labels = out.reshape(tuple(ordered.shape))
     extra = {"auto": {"threshold": used[0] if len(used) == 1 else used}} if cfg.threshold is None else {}
     return labels_like(labels, da, dims=tuple(lead) + ("Y", "X"),
                        attrs={"labelfree": provenance("threshold", cfg, extra=extra)})
+
+
+class _Planes:
+    """The (Y, X) planes of an image with dims ``(*lead, Y, X)``, each read when it is asked for (a dask or
+    zarr image: only that plane's chunks), as a sequence of NumPy arrays."""
+
+    def __init__(self, image: xr.DataArray, lead: list[str], /) -> None:
+        self._image = image
+        self._lead = lead
+        self._sizes = tuple(int(image.sizes[d]) for d in lead)
+        self.shape = (int(image.sizes["Y"]), int(image.sizes["X"]))
+
+    def __len__(self) -> int:
+        return int(np.prod(self._sizes, dtype=np.int64))
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        if not self._lead:
+            return np.asarray(self._image.data)
+        index = np.unravel_index(int(i), self._sizes)
+        data = self._image.data[tuple(int(k) for k in index)]
+        return np.asarray(data.compute() if hasattr(data, "dask") else data)
 
 
 def _background_object(labels: np.ndarray, /) -> float:
@@ -185,7 +211,7 @@ def _warn_if_background(labels: np.ndarray, cfg: ThresholdConfig, /) -> None:
         "Subtract Background)."), stacklevel=3)
 
 
-def _warn_if_empty(planes: np.ndarray, labels: np.ndarray, used: list, cfg: ThresholdConfig, /) -> None:
+def _warn_if_empty(planes: Any, labels: np.ndarray, used: list, cfg: ThresholdConfig, /) -> None:
     """One :class:`NoObjectsWarning` for the planes without objects at their automatic threshold:
     how many, and for the first one why (one value everywhere, or what lay beyond the threshold
     was all smaller than ``min_size``) and what to change."""
@@ -217,7 +243,7 @@ def _warn_if_empty(planes: np.ndarray, labels: np.ndarray, used: list, cfg: Thre
     warnings.warn(f"No objects found{where}: {why}", NoObjectsWarning, stacklevel=3)
 
 
-def _warn_if_empty_tile(planes: np.ndarray, labels: np.ndarray, cfg: ThresholdConfig, /) -> None:
+def _warn_if_empty_tile(planes: Any, labels: np.ndarray, cfg: ThresholdConfig, /) -> None:
     """One :class:`NoObjectsWarning` for a tile without objects at its plane's automatic threshold
     (:func:`_is_whole_plane_threshold`), which the tiled run says once, and only when no tile of the
     plane found an object (:mod:`labelfree._tile_warnings`). Its words are the same in every tile,
@@ -226,7 +252,8 @@ def _warn_if_empty_tile(planes: np.ndarray, labels: np.ndarray, cfg: ThresholdCo
     if not empty:
         return
     i = empty[0]
-    values = planes[i].astype(np.float32) if planes[i].dtype.kind == "f" else planes[i]
+    values = planes[i]
+    values = values.astype(np.float32) if values.dtype.kind == "f" else values
     thr = float(cfg.threshold)
     side, beyond = ("below", values < thr) if cfg.dark_objects else ("above", values > thr)
     where = "" if len(planes) == 1 else f" in {len(empty)} of {len(planes)} planes of the tile; in plane {i},"
