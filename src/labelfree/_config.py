@@ -15,7 +15,6 @@ output's ``attrs["labelfree"]`` by :func:`provenance`.
 
 from __future__ import annotations
 
-import contextvars
 import dataclasses
 import datetime as _dt
 import functools
@@ -33,7 +32,7 @@ from labelfree.errors import ConfigError
 
 __all__ = ["PipelineConfig", "setting", "field_info", "FieldInfo", "provenance", "file_sha256", "ByteCount",
            "text_value", "guess_scalar", "choice_text", "unknown_key_hint", "near_miss", "AUTO_WORDS", "TRUE_WORDS",
-           "FALSE_WORDS"]
+           "FALSE_WORDS", "RecordedRun", "provenance_of", "recorded_threads", "decline_recorded"]
 
 C = TypeVar("C", bound="PipelineConfig")
 
@@ -428,7 +427,7 @@ class PipelineConfig:
             raise ConfigError(f"Invalid {cls.__name__}: {exc}") from exc
 
     @classmethod
-    def from_file(cls: type[C], path: str | Path) -> C:
+    def from_file(cls: type[C], path: str | Path, *, applies_record: bool = False) -> C:
         """Read a config from a JSON or YAML file.
 
         Values the format types (``true``, ``3``, ``[a, b]``, ``null``) are taken as they are;
@@ -438,7 +437,10 @@ class PipelineConfig:
 
         A run's provenance (``<stem>_provenance.json``) is a config file too: its ``config``
         (the config as that run was given it) is read, so ``--config out/x_provenance.json``
-        repeats the run's settings. The provenance of another pipeline's run is an error.
+        repeats the run's settings. The provenance of another pipeline's run is an error. The config
+        read from a record keeps it (:func:`provenance_of`): :func:`labelfree.run.run_pipeline` repeats
+        its models, model file and thread count too. ``applies_record``: the caller does so (no warning
+        that a config gives settings only).
         """
         path = Path(path)
         try:
@@ -464,25 +466,31 @@ class PipelineConfig:
             raise ConfigError(f"Config file {path} is not valid {kind}: {exc}.{hint}") from exc
         if not isinstance(data, dict):
             raise ConfigError(f"Config file {path} must hold a mapping of option: value.")
+        recorded = None
         if _is_provenance(data):
-            data = _provenance_config(cls, data, f"Config file {path}")
+            recorded = RecordedRun(data, file=str(path))
+            data = _provenance_config(cls, recorded, notes=not applies_record)
         _refuse_sections(cls, data, path)
         fields = {info.name: info for info in field_info(cls)}
         try:
             data = {key: text_value(fields[key], value) if isinstance(value, str) and key in fields else value
                     for key, value in data.items()}
-            return cls.from_dict(data)
+            return _with_record(cls.from_dict(data), recorded)
         except ConfigError as exc:
             raise ConfigError(f"Config file {path}: {exc}") from exc
 
     @classmethod
-    def coerce(cls: type[C], config: "C | dict[str, Any] | str | Path | None") -> C:
+    def coerce(cls: type[C], config: "C | dict[str, Any] | str | Path | None", *,
+               applies_record: bool = False) -> C:
         """Accept a config object, a dict, a file path or None (defaults).
 
         A dict that is a run's provenance record (``labels.attrs["labelfree"]`` of a result, as its
         ``<stem>_provenance.json`` holds it) gives its ``config``, as that file does
         (:meth:`from_file`): ``segment(image, config=labels.attrs["labelfree"])`` repeats the run's
-        settings. The record of another pipeline's run is a :class:`ConfigError`.
+        settings. The record of another pipeline's run is a :class:`ConfigError`. The config keeps the
+        record it came from (:func:`provenance_of`); ``applies_record``: the caller repeats what the
+        record names besides its settings (:func:`labelfree.run.run_pipeline`), so no warning says
+        that a config gives settings only.
         """
         if config is None:
             return cls()
@@ -490,18 +498,21 @@ class PipelineConfig:
             return config
         if isinstance(config, dict):
             if _is_provenance(config):
-                return cls.from_dict(_provenance_config(cls, config, "The provenance record given as config="))
+                recorded = RecordedRun(dict(config))
+                return _with_record(cls.from_dict(_provenance_config(cls, recorded, notes=not applies_record)),
+                                    recorded)
             return cls.from_dict(config)
         if isinstance(config, (str, Path)):
-            return cls.from_file(config)
+            return cls.from_file(config, applies_record=applies_record)
         raise ConfigError(
             f"config must be a {cls.__name__}, a dict, a JSON/YAML path or None; "
             f"got {type(config).__name__}."
         )
 
     def replace(self: C, **changes: Any) -> C:
-        """Return a copy with some fields changed (unknown names raise ConfigError)."""
-        return type(self).from_dict({**self.to_dict(), **changes})
+        """Return a copy with some fields changed (unknown names raise ConfigError); a config read from a
+        provenance record keeps it (``--set`` changes the settings of a run repeated from its record)."""
+        return _with_record(type(self).from_dict({**self.to_dict(), **changes}), provenance_of(self))
 
 
 #: YAML 1.2 numbers, as ``--set`` reads them (Python's int and float): decimal only, no sexagesimal
@@ -563,18 +574,18 @@ def _is_provenance(data: dict[str, Any], /) -> bool:
     return isinstance(data.get("pipeline"), str) and isinstance(data.get("config"), dict) and "version" in data
 
 
-def _provenance_config(cls: type, data: dict[str, Any], source: str, /) -> dict[str, Any]:
+def _provenance_config(cls: type, recorded: "RecordedRun", /, *, notes: bool = True) -> dict[str, Any]:
     """The ``config`` of a provenance record given as a config of ``cls``; another pipeline's is an error.
-    ``source`` names the record in messages ("Config file out/x_provenance.json").
 
-    A config gives settings, not the files a run used: a record of a run that applied a saved
-    model (``model_file``) or used zoo models (``models``) gets a warning that says so and how to give
-    them, unless the entry point applies them itself (:data:`RECORD_INPUTS_APPLIED`; ``labelfree
-    fusion --config`` pins the recorded models).
+    A config gives settings; what else the record's run used (a saved model, zoo models) is repeated by
+    :func:`labelfree.run.run_pipeline` (the command line's ``--config``). With ``notes``, a reader that
+    does not repeat them (a pipeline's own ``segment``, a batch run, Fiji) warns which they are and how
+    to give them (:meth:`RecordedRun.notes`).
     """
     from labelfree import __version__
     from labelfree.pipelines import pipelines, tools
 
+    data, source = recorded.record, recorded.source
     names = [spec.name for spec in (*pipelines().values(), *tools().values()) if spec.config_class is cls]
     if names and data["pipeline"] not in names:
         what = "a config file" if source.startswith("Config file") else "a dict"
@@ -584,39 +595,181 @@ def _provenance_config(cls: type, data: dict[str, Any], source: str, /) -> dict[
     if data["version"] != __version__:
         log.warning("%s is the provenance of a run of LabelFree %s; this is %s, whose results may differ.",
                     source, data["version"], __version__)
-    for message in _recorded_inputs_note(data, source, applied=RECORD_INPUTS_APPLIED.get()):
-        log.warning("%s", message)
+    if notes:
+        for message in recorded.notes():
+            log.warning("%s", message)
     return dict(data["config"])
 
 
-#: the entries of a provenance record (``"models"``, ``"model_file"``) that the running entry point applies
-#: itself when the record is given as a config: :func:`_provenance_config` says nothing of those
-RECORD_INPUTS_APPLIED: contextvars.ContextVar[frozenset[str]] = contextvars.ContextVar(
-    "labelfree_record_inputs_applied", default=frozenset())
+@dataclasses.dataclass(frozen=True, eq=False)
+class RecordedRun:
+    """A run's provenance record given as a config: what that run used besides its settings.
+
+    :func:`labelfree.run.run_pipeline` (every entry point) repeats it: the ``threads`` when none are
+    given, the saved model a Cutter run applied (``model_file``, checked by ``model_sha256``) when no
+    model is given, the zoo models of a Fusion run (``models``). :func:`provenance_of` gives it for a
+    config read from a record.
+
+    Attributes
+    ----------
+    record : dict
+        The provenance record (``<stem>_provenance.json``, ``labels.attrs["labelfree"]``).
+    file : str, optional
+        The file it was read from (None: given as a dict).
+    """
+
+    record: dict[str, Any]
+    file: str | None = None
+
+    @property
+    def source(self) -> str:
+        """The record in messages: ``"Config file out/x_provenance.json"``."""
+        return f"Config file {self.file}" if self.file else "The provenance record given as config="
+
+    @property
+    def threads(self) -> int | None:
+        """The thread count the run used (None: not recorded); a count that is none is a ConfigError."""
+        value = self.record.get("threads")
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ConfigError(f"{self.source} holds threads={value!r}; a thread count is a whole number >= 1. Give "
+                              "the count the run used, or remove threads to use the default count.")
+        return value
+
+    @property
+    def models(self) -> dict[str, dict[str, Any]]:
+        """The zoo models (or weights files) a Fusion run used, channel -> ``{"id", "file", "sha256"}``."""
+        models = self.record.get("models")
+        if not isinstance(models, dict):
+            return {}
+        return {str(c): dict(m) for c, m in models.items() if isinstance(m, dict) and (m.get("id") or m.get("file"))}
+
+    @property
+    def model_file(self) -> str | None:
+        """The saved model the run applied (a Cutter run given ``--model-file``), as recorded; None for a run
+        that trained its model (and perhaps saved it there: ``training_steps`` above 0)."""
+        model_file = self.record.get("model_file")
+        if not isinstance(model_file, str) or not model_file or self.record.get("training_steps"):
+            return None
+        return model_file
+
+    @property
+    def model_sha256(self) -> str:
+        """The recorded sha256 of :attr:`model_file` ("" when none)."""
+        return str(self.record.get("model_sha256") or "")
+
+    def path(self, value: str | Path, /) -> Path:
+        """A path the record names: a relative one from the folder the run started in (its ``cwd``) when it
+        is there, else from this one."""
+        path = Path(value).expanduser()
+        cwd = self.record.get("cwd")
+        if not path.is_absolute() and isinstance(cwd, str) and (Path(cwd) / path).exists():
+            return Path(cwd) / path
+        return path
+
+    def option(self, flag: str, /) -> str | None:
+        """The value the run's command line gave ``flag`` (``"--zoo"``), None when it gave none (or was run
+        from Python)."""
+        import shlex
+
+        command = self.record.get("command")
+        if not isinstance(command, str):
+            return None
+        try:
+            words = shlex.split(command)
+        except ValueError:
+            return None
+        found = None
+        for word, after in zip(words, [*words[1:], None]):
+            if word == flag and after is not None:
+                found = after
+            elif word.startswith(f"{flag}="):
+                found = word.partition("=")[2]
+        return found or None
+
+    def without(self, *entries: str) -> "RecordedRun":
+        """This record less ``entries`` (``"models"``: a run that takes the zoo's pick)."""
+        return RecordedRun({k: v for k, v in self.record.items() if k not in entries}, file=self.file)
+
+    def notes(self) -> list[str]:
+        """What a reader that takes the settings alone leaves out: the saved model (Cutter) or the models
+        (Fusion) the run used, each with how to give it."""
+        out = []
+        if self.model_file:
+            sha = self.model_sha256[:12]
+            out.append(
+                f"{self.source} is the provenance of a run that applied the saved model {self.model_file}"
+                f"{f' (sha256 {sha})' if sha else ''}; read here as a config it gives settings, not files: this "
+                "run applies the model given to it, else trains a new one on the image. To repeat that run, give "
+                f"that model (--model-file {self.model_file}; macros: model_file=...; batch: --input "
+                "model_file=...; Python: segment(..., model=...)), or give the record to the command line's "
+                "--config or to labelfree.run.run_pipeline(config=...), which apply it.")
+        if self.models:
+            named = ", ".join(f"{c} {m.get('id') or m.get('file')}" for c, m in self.models.items())
+            out.append(
+                f"{self.source} is the provenance of a run that used the models {named}; read here as a config it "
+                "gives settings, not models: this run picks each channel's model from the zoo it is given, which "
+                "may now pick others. To repeat that run with its models, give the record to the command line's "
+                "--config or to labelfree.run.run_pipeline(config=...), which pin them, or give them as models= "
+                "(Python: segment(..., models={channel: ModelZoo(zoo).path_of(id)})).")
+        return out
 
 
-def _recorded_inputs_note(data: dict[str, Any], source: str, /, *, applied: frozenset[str]) -> list[str]:
-    """What a provenance given as a config leaves out: the model file (Cutter) or the models (Fusion) its
-    run used, each with how to give it; nothing for the entries in ``applied``."""
-    notes = []
-    model_file = data.get("model_file")
-    if isinstance(model_file, str) and model_file and "model_file" not in applied:
-        sha = str(data.get("model_sha256") or "")[:12]
-        notes.append(
-            f"{source} is the provenance of a run that applied the saved model {model_file}"
-            f"{f' (sha256 {sha})' if sha else ''}; a config gives settings, not files: this run applies the model "
-            "given to it, else trains a new one on the image. To repeat that run, give that model: --model-file "
-            f"{model_file} (macros: model_file=...; batch: --input model_file=...; Python: segment(..., "
-            "model=...)).")
-    models = data.get("models")
-    if isinstance(models, dict) and models and "models" not in applied:
-        named = ", ".join(f"{c} {m.get('id') or m.get('file')}" for c, m in models.items() if isinstance(m, dict))
-        notes.append(
-            f"{source} is the provenance of a run that used the models {named}; a config gives settings, not "
-            "models: this run picks each channel's model from the zoo it is given, which may now pick others. "
-            "To repeat that run with its models, run `labelfree fusion IMAGE --config` with this record (it pins "
-            "them), or give them as models= (Python: segment(..., models={channel: ModelZoo(zoo).path_of(id)})).")
-    return notes
+def _with_record(config: C, recorded: RecordedRun | None, /) -> C:
+    """``config`` keeping the record it was read from (not a field: a config's fields are its settings)."""
+    if recorded is not None:
+        object.__setattr__(config, "_recorded", recorded)
+    return config
+
+
+def provenance_of(config: Any, /) -> RecordedRun | None:
+    """The provenance record ``config`` is or came from, else None.
+
+    ``config`` is a config object read from a record (``--config out/x_provenance.json``,
+    ``coerce(labels.attrs["labelfree"])``; ``replace`` keeps it), a record (dict) or the path of a
+    record file; a config of settings, a file that is none or cannot be read give None.
+    """
+    if isinstance(config, PipelineConfig):
+        return getattr(config, "_recorded", None)
+    if isinstance(config, dict):
+        return RecordedRun(dict(config)) if _is_provenance(config) else None
+    if isinstance(config, (str, Path)) or hasattr(config, "__fspath__"):
+        import os
+
+        path = os.fsdecode(config)
+        try:
+            with open(path, encoding="utf-8") as fh:
+                text = fh.read()
+            data = yaml_load(text) if path.lower().endswith((".yml", ".yaml")) else json.loads(text)
+        except Exception:  # noqa: BLE001 - not readable as a record: the config reader says what is wrong
+            return None
+        return RecordedRun(data, file=path) if isinstance(data, dict) and _is_provenance(data) else None
+    return None
+
+
+def recorded_threads(config: Any, /) -> int | None:
+    """The ``threads`` of the provenance record ``config`` is or came from (:func:`provenance_of`), else None.
+
+    Giving a run's record repeats that run: its thread count too, as torch's sums depend on it.
+
+    Raises
+    ------
+    ConfigError
+        The record holds a thread count that is not a whole number >= 1.
+    """
+    recorded = provenance_of(config)
+    return None if recorded is None else recorded.threads
+
+
+def decline_recorded(config: C, /, *entries: str) -> C:
+    """``config`` whose record no longer names ``entries`` (``"models"``: ``labelfree fusion --zoo-best``, the
+    zoo's pick); a config not read from a record is returned as it is."""
+    recorded = provenance_of(config)
+    if recorded is None or not entries:
+        return config
+    copy = type(config).from_dict(config.to_dict())
+    return _with_record(copy, recorded.without(*entries))
 
 
 class DuplicateKeyError(ValueError):

@@ -163,7 +163,9 @@ def handle_batch(args: argparse.Namespace) -> int:
 
     spec = get_pipeline(args.pipeline)
     batch = _batch_config(args)
-    config = config_from_args(spec.config_class, args)
+    from labelfree.cli_core import read_config_option
+
+    config = config_from_args(spec.config_class, read_config_option(spec, args))  # a record: its models, threads
     try:
         summary = run_batch(args.inputs, pipeline=spec.name, out_dir=args.out, config=config, batch=batch,
                             progress=progress_from_args(args), channels=parse_channels(args.channel),

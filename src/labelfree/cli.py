@@ -120,9 +120,11 @@ def add_progress_options(p: argparse.ArgumentParser, /, *,
 
 
 def add_threads_option(p: argparse.ArgumentParser, /) -> None:
-    """``--threads N``: at most N threads (see :func:`labelfree._threads.thread_count`)."""
+    """``--threads N``: N threads, as given (see :func:`labelfree._threads.thread_count`)."""
     p.add_argument("--threads", type=int, metavar="N",
-                   help="use at most N threads (default: $LABELFREE_THREADS or the cores this process may use)")
+                   help="use N threads, as given even above the cores (torch's sums, so a network's labels, depend "
+                        "on the count); default: $LABELFREE_THREADS or the cores this process may use, and for a "
+                        "pipeline command given a run's provenance as --config, the count that run recorded")
 
 
 class _JoinedChannels(argparse.Action):

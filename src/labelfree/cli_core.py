@@ -192,8 +192,22 @@ def _check_file_inputs(spec: Any, inputs: dict[str, Any], /) -> None:
                              f"{inp.flag}: {inp.help}")
 
 
+def read_config_option(spec: Any, args: argparse.Namespace, /) -> argparse.Namespace:
+    """``args`` with ``--config`` read: a run's provenance record is repeated by :func:`labelfree.run.run_pipeline`
+    (its models, model file, threads), less what the command's options decline (``record_declined``:
+    ``labelfree fusion --zoo-best`` declines the recorded models)."""
+    from labelfree._config import decline_recorded
+
+    if not getattr(args, "config", None):
+        return args
+    config = spec.config_class.coerce(args.config, applies_record=True)
+    config = decline_recorded(config, *(getattr(args, "record_declined", None) or ()))
+    return argparse.Namespace(**{**vars(args), "config": config})
+
+
 def run_command(args: argparse.Namespace) -> int:
-    """Handler of ``labelfree <pipeline>``."""
+    """Handler of ``labelfree <pipeline>``: given a run's provenance record as ``--config``, it repeats that
+    run (:func:`labelfree.run.run_pipeline`): its settings, threads and models."""
     from labelfree._config import describe_automatic
     from labelfree.cli import config_from_args, progress_from_args
     from labelfree.image import parse_channels
@@ -206,7 +220,7 @@ def run_command(args: argparse.Namespace) -> int:
     overlap = getattr(args, "tile_overlap", None)
     if overlap is not None and getattr(args, "tile", None) is None:
         raise InputError("--tile-overlap sets the overlap of tiles: give --tile PX too (a tiled run), or leave it out.")
-    config = config_from_args(spec.config_class, args)
+    config = config_from_args(spec.config_class, read_config_option(spec, args))
     channel = parse_channels(args.channel)
     # a stem the user gives must be plain; one made from an odd file name (' lead.tif') is made plain
     series = getattr(args, "series", None)

@@ -7,14 +7,17 @@ the work starts, runs the segmentation and records the choices in the provenance
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-import sys
+import shlex
+from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 import xarray as xr
 
+from labelfree._config import RecordedRun, provenance_of
 from labelfree._threads import limited_threads
 from labelfree.errors import ConfigError, InputError
 from labelfree.image import channel_names, one_channel, select_channels, to_dataarray
@@ -172,26 +175,42 @@ def run_pipeline(
     tile_overlap : int
         Pixels each tile reads beyond its core: at least the largest object diameter.
     threads : int, optional
-        Most threads the pipeline may use (OpenCV, torch, its own pools); default
-        ``LABELFREE_THREADS`` or the cores this process may use (see :mod:`labelfree._threads`).
+        Threads the pipeline uses (OpenCV, torch, its own pools), as given even above the cores;
+        default: a provenance record's ``threads`` (see ``config``), else ``LABELFREE_THREADS``
+        or the cores this process may use (see :mod:`labelfree._threads`).
     overwrite : bool
         An output file among the extra inputs (e.g. a model to save) may replace an existing file.
 
     Returns
     -------
     labels : DataArray; ``attrs["labelfree"]`` holds the provenance, with ``channels``
-        (the channels segmented) and ``threads`` (the thread count used) added, and
-        ``tiles`` for a tiled run.
+        (the channels segmented) and ``threads`` (the thread count used, unless the pipeline
+        recorded its own) added, and ``tiles`` for a tiled run.
+
+    Notes
+    -----
+    A run's provenance record given as ``config`` (its ``_provenance.json``, the record itself, or
+    a config read from it: :func:`labelfree._config.provenance_of`) repeats that run: its settings;
+    its ``threads`` when none are given; the saved model a Cutter run applied, when no model is given
+    (nor one to save): the file, checked by its sha256 (missing or changed: a ModelFileError); the
+    models a Fusion run used, by zoo id and sha256 (:func:`labelfree.fusion.segment.recorded_models`),
+    from the zoo the run used when no ``zoo`` is given.
     """
     spec = resolve(pipeline)
-    cfg = coerce_config(spec, config)
+    cfg = spec.config_class.coerce(config, applies_record=True)
+    recorded = provenance_of(cfg)
+    inputs, pinned = _recorded_inputs(spec, recorded, inputs)
+    if threads is None and recorded is not None:
+        threads = recorded.threads  # torch's sums, so the labels, depend on it
     full = _as_dataarray(spec, image)
     da = prepare_image(spec, full, channel=channel)
     check_output_inputs(spec, inputs, image=full, overwrite=overwrite)
     kwargs = prepare_inputs(spec, inputs, image=da)
     # files the pipeline writes (a model to save), checked just above: it replaces them as allowed there
     writes = {"overwrite": overwrite} if output_inputs(spec, inputs) else {}
-    with limited_threads(threads, torch=spec.torch or "torch" in sys.modules) as n_threads:
+    # torch's pool (and its count from OMP/MKL_NUM_THREADS) for pipelines that run networks only: the count of
+    # a Motion or Threshold run does not depend on whether torch happens to be imported
+    with limited_threads(threads, torch=spec.torch) as n_threads, pinned:
         if tile is not None:  # tile=0 is refused by run_tiled, not taken as "no tiles"
             spatial = [k for k in kwargs if spec.input(k).kind not in TILE_INPUT_KINDS]
             if spatial:
@@ -205,9 +224,71 @@ def run_pipeline(
     record = dict(labels.attrs.get("labelfree") or {})
     if channel_names(full) or "C" in full.coords:  # named channels, or the name of a one-channel image
         record.setdefault("channels", used)  # Fusion records the ones it fused (a subset, blank ones left out)
-    record["threads"] = n_threads  # torch's sums (Cutter, Fusion) depend on it: the labels can too
+    record.setdefault("threads", n_threads)  # torch's sums (Cutter, Fusion) depend on it: the labels can too
     labels.attrs["labelfree"] = record
     return labels
+
+
+def _recorded_inputs(spec: PipelineSpec, recorded: RecordedRun | None, inputs: Mapping[str, Any] | None,
+                     /) -> tuple[dict[str, Any], contextlib.AbstractContextManager]:
+    """The extra inputs of a run repeated from ``recorded`` (a provenance record given as config) and the
+    context the run takes place in: the saved model the recorded run applied (Cutter's ``model_file``), when
+    none is given (nor one to save), checked by its sha256; the models a Fusion run used, pinned
+    (:func:`labelfree.fusion.segment.recorded_models`), from the recorded zoo when no zoo is given.
+
+    Raises
+    ------
+    ModelFileError
+        The recorded model file is missing or has changed.
+    """
+    out = dict(inputs or {})
+    if recorded is None:
+        return out, contextlib.nullcontext()
+
+    def given(inp: Any) -> bool:
+        return any(inp.given(out.get(key)) for key in {inp.name, inp.macro_key})
+
+    model = next((i for i in spec.inputs if i.macro_key == "model_file"), None)  # the key provenance() records
+    saves = [i for i in spec.inputs if i.kind == "output" and given(i)]
+    if recorded.model_file and model is not None and not given(model) and not saves:
+        out[model.name] = str(_recorded_model_file(recorded, model.flag))
+    if not recorded.models or spec.input("zoo") is None:
+        return out, contextlib.nullcontext()
+    from labelfree.fusion.segment import recorded_models
+    from labelfree.fusion.zoo import INDEX_NAME
+
+    zoo_input = spec.input("zoo")
+    named = recorded.record.get("zoo") or recorded.option(zoo_input.flag)
+    zoo = recorded.path(named) if isinstance(named, str) and named.strip() else None
+    if not given(zoo_input) and zoo is not None and (zoo / INDEX_NAME).is_file():
+        out[zoo_input.name] = str(zoo)
+        log.warning("No zoo given: using the zoo %s, which the run of %s used, for its models (give a zoo, %s, to "
+                    "look for them in another; --zoo-best for the zoo's pick).", zoo,
+                    recorded.file or "the record given as config", zoo_input.flag)
+    where = f"{zoo_input.flag} {shlex.quote(str(zoo))}, as its record says" if zoo else f"{zoo_input.flag} FOLDER"
+    todo = (f"Give the zoo that run used ({where}; Python: inputs={{'zoo': ...}}), or run its settings with the "
+            "zoo's own pick of models (--zoo-best; Python: config=record['config']).")
+    return out, recorded_models(recorded.models, source=recorded.source, todo=todo)
+
+
+def _recorded_model_file(recorded: RecordedRun, flag: str, /) -> Path:
+    """The saved model a recorded run applied, found where it was and checked by its sha256."""
+    from labelfree._config import file_sha256
+    from labelfree.errors import ModelFileError
+
+    path = recorded.path(recorded.model_file)
+    sha = recorded.model_sha256
+    what = (f"{recorded.source} is the provenance of a run that applied the saved model {recorded.model_file}"
+            f"{f' (sha256 {sha[:12]})' if sha else ''}")
+    todo = (f"To repeat that run, give that model ({flag} FILE; Python: inputs={{'model': FILE}}); to run the "
+            f"record's settings with another model, give it ({flag}); to train a new one, give a config of the "
+            "settings alone (the record's \"config\" entry; Python: config=record['config']).")
+    if not path.is_file():
+        raise ModelFileError(f"{what}, and that file is missing ({path}). {todo}")
+    if sha and file_sha256(path) != sha:
+        raise ModelFileError(f"{what}, and that file has changed since (sha256 now {file_sha256(path)[:12]}). {todo}")
+    log.info("%s: applying the saved model %s, as its run did", recorded.source, path)
+    return path
 
 
 #: extra inputs a tiled run hands to every tile as they are (a model folder, a device choice);
@@ -227,6 +308,8 @@ def run_tiled(spec: PipelineSpec, image: xr.DataArray, /, *, config: Any, tile: 
     The warnings the tiles raise are said once per kind for the whole run when it ends, with the
     number of tiles (and planes) where they arose and the first tiles' pixels (``y0:y1, x0:x1``);
     a no-object warning only for planes where no tile found an object (:mod:`labelfree._tile_warnings`).
+    Objects cut by a tile border (``overlap`` below their size) are logged once, with their number in
+    all planes and the first planes where they were cut.
     """
     import numpy as np
 
@@ -234,7 +317,7 @@ def run_tiled(spec: PipelineSpec, image: xr.DataArray, /, *, config: Any, tile: 
     from labelfree._config import provenance
     from labelfree.image import labels_like, scale_of
     from labelfree.spec import load
-    from labelfree.tiling import PipelineTileFunction, segment_tiled
+    from labelfree.tiling import PipelineTileFunction, log_cut, segment_tiled
 
     check_tiles(spec)
     def whole(value: Any) -> bool:
@@ -254,6 +337,7 @@ def run_tiled(spec: PipelineSpec, image: xr.DataArray, /, *, config: Any, tile: 
     box_hook = load(spec.tile_box) if spec.tile_box else None
     scale = {d: scale_of(image, d) for d in ("Y", "X")}
     n_cut = 0
+    cut_planes: list[str] = []
     n_tiles = 0
     caught: list = []
     given = config.to_dict()
@@ -282,7 +366,11 @@ def run_tiled(spec: PipelineSpec, image: xr.DataArray, /, *, config: Any, tile: 
         dy, dx = ys.indices(image.sizes["Y"])[0], xs.indices(image.sizes["X"])[0]
         name = " ".join(f"{d}={i}" for d, i in zip(lead, index))
         caught.extend(w.shifted(dy, dx, plane=name) for w in result.warnings)
-    _tile_warnings.issue(caught, n_tiles=n_tiles, n_planes=int(np.prod(sizes, dtype=np.int64)))
+        if result.n_cut > 0:
+            cut_planes.append(name)
+    n_planes = int(np.prod(sizes, dtype=np.int64))
+    _tile_warnings.issue(caught, n_tiles=n_tiles, n_planes=n_planes)
+    log_cut(n_cut, int(overlap), planes=cut_planes, n_planes=n_planes)  # once for the run, naming the planes
     extra: dict[str, Any] = {}
     if spec.tile_record:
         extra.update(load(spec.tile_record)(image, run_config, dict(inputs or {})))

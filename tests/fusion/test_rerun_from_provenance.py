@@ -4,7 +4,7 @@ Fusion: the recorded zoo models (by id, checked by sha256) are used even when th
 others; a zoo that lacks them is an error naming them and what to do; without ``--zoo`` the zoo
 the record names is used; ``--zoo-best`` takes the zoo's pick. A config cannot carry files: a
 record of a Cutter run that applied a saved model, or of a Fusion run read outside the command
-line, gets a warning saying which model the run used and how to give it.
+line or run_pipeline, gets a warning saying which model the run used and how to give it.
 
 The tiny network of tests/fusion/conftest.py is filed in zoos under the channel names A and B;
 a copy with its weights scaled is "another model" (filed with a higher F1, so the zoo picks it).
@@ -124,34 +124,62 @@ def test_a_zoo_without_the_recorded_models_is_an_error_naming_them_and_the_zoo_t
     assert f"A: {run['ids']['A']}" not in err  # the model of A is the run's
 
 
-def test_without_zoo_the_zoo_the_record_names_is_used(first_run, capsys):
+def test_without_zoo_the_zoo_the_record_names_is_used(first_run, caplog):
     run = first_run
     # before: "Fusion needs a model zoo" (LabelFree's cache holds none)
-    assert _rerun(run, "fu7") == 0
-    assert f"using the zoo {run['zoo1']}, which the run of {run['record']} used" in capsys.readouterr().err
+    with caplog.at_level(logging.WARNING, logger="labelfree"):
+        assert _rerun(run, "fu7") == 0
+    said = [r.getMessage() for r in caplog.records if "No zoo given" in r.getMessage()]
+    assert len(said) == 1 and f"using the zoo {run['zoo1']}, which the run of {run['record']} used" in said[0]
     assert _models(run["root"] / "fu7") == run["ids"]
     assert np.array_equal(_labels(run["root"] / "fu7"), _labels(run["root"] / "fu1"))
 
 
 def test_a_fusion_record_read_as_a_config_in_python_says_that_its_models_are_not_pinned(first_run, caplog):
-    from labelfree._config import RECORD_INPUTS_APPLIED
+    from labelfree._config import provenance_of
     from labelfree.fusion import FusionConfig
 
     record = json.loads(first_run["record"].read_text())
     with caplog.at_level(logging.WARNING, logger="labelfree"):
         cfg = FusionConfig.coerce(record)
     assert cfg == FusionConfig.from_dict(record["config"])
-    said = [r.getMessage() for r in caplog.records if "a config gives settings, not models" in r.getMessage()]
+    assert provenance_of(cfg).record == record  # kept beside the settings, for run_pipeline
+    said = [r.getMessage() for r in caplog.records if "gives settings, not models" in r.getMessage()]
     assert len(said) == 1
     assert f"used the models A {first_run['ids']['A']}, B {first_run['ids']['B']}" in said[0]
+    assert "labelfree.run.run_pipeline(config=...), which pin them" in said[0]
     caplog.clear()
-    token = RECORD_INPUTS_APPLIED.set(frozenset({"models"}))  # an entry point that applies them says nothing
-    try:
-        with caplog.at_level(logging.WARNING, logger="labelfree"):
-            FusionConfig.coerce(record)
-    finally:
-        RECORD_INPUTS_APPLIED.reset(token)
-    assert not [r for r in caplog.records if "a config gives settings" in r.getMessage()]
+    with caplog.at_level(logging.WARNING, logger="labelfree"):  # a reader that applies them says nothing
+        FusionConfig.coerce(record, applies_record=True)
+        FusionConfig.from_file(first_run["record"], applies_record=True)
+    assert not [r for r in caplog.records if "gives settings" in r.getMessage()]
+
+
+def test_run_pipeline_pins_the_recorded_models_given_the_record_or_its_file(first_run):
+    from labelfree.io import read_image
+    from labelfree.run import run_pipeline
+
+    run = first_run
+    image = read_image(run["image"])
+    expected = _labels(run["root"] / "fu1")
+    for config in (str(run["record"]), json.loads(run["record"].read_text())):
+        # before: the zoo's new pick for A (a warning said the models were not pinned)
+        labels = run_pipeline("fusion", image, config=config, inputs={"zoo": str(run["zoo2"]), "device": "cpu"})
+        assert {c: m["id"] for c, m in labels.attrs["labelfree"]["models"].items()} == run["ids"]
+        assert labels.attrs["labelfree"]["threads"] == 1  # the record's
+        np.testing.assert_array_equal(labels.values, expected)
+    # no zoo given: the record's (before: "Fusion needs a model zoo")
+    labels = run_pipeline("fusion", image, config=str(run["record"]), inputs={"device": "cpu"})
+    assert {c: m["id"] for c, m in labels.attrs["labelfree"]["models"].items()} == run["ids"]
+
+
+def test_batch_with_a_record_as_config_pins_the_recorded_models(first_run):
+    run = first_run
+    out = run["root"] / "batch"
+    assert main(["batch", str(run["image"]), "-p", "fusion", "-c", str(run["record"]), "--zoo", str(run["zoo2"]),
+                 "--input", "device=cpu", "-o", str(out), "--scheduler", "sync", "--no-progress"]) == 0
+    assert _models(out) == run["ids"]
+    assert np.array_equal(_labels(out), _labels(run["root"] / "fu1"))
 
 
 def test_a_cutter_record_of_a_run_that_applied_a_model_says_which_and_how_to_give_it(tmp_path, caplog):
@@ -167,9 +195,11 @@ def test_a_cutter_record_of_a_run_that_applied_a_model_says_which_and_how_to_giv
     said = [r.getMessage() for r in caplog.records if "cu1.pt" in r.getMessage()]
     # before: nothing; the run trained a new model
     assert said == [f"Config file {path} is the provenance of a run that applied the saved model cu1.pt (sha256 "
-                    "abababababab); a config gives settings, not files: this run applies the model given to it, "
-                    "else trains a new one on the image. To repeat that run, give that model: --model-file cu1.pt "
-                    "(macros: model_file=...; batch: --input model_file=...; Python: segment(..., model=...))."]
+                    "abababababab); read here as a config it gives settings, not files: this run applies the model "
+                    "given to it, else trains a new one on the image. To repeat that run, give that model "
+                    "(--model-file cu1.pt; macros: model_file=...; batch: --input model_file=...; Python: "
+                    "segment(..., model=...)), or give the record to the command line's --config or to "
+                    "labelfree.run.run_pipeline(config=...), which apply it."]
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="labelfree"):
         CutterConfig.coerce({k: v for k, v in record.items() if k not in ("model_file", "model_sha256")})

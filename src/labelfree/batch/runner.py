@@ -137,6 +137,10 @@ def plan_jobs(
     jobs: list[Job] = []
     rows: dict[str, dict[str, Any]] = {}
     conflicts: list[str] = []
+    from labelfree._config import provenance_of
+
+    recorded = provenance_of(config)
+    record = None if recorded is None else recorded.record
     replace = batch.overwrite  # --force redoes a finished result of this run's own; it replaces nothing else
     # files shared by many inputs (a zoo; the positions of one file) are fingerprinted once
     known: dict[str, str | None] = {}
@@ -167,6 +171,8 @@ def plan_jobs(
             continue
         cfg_dict = cfg.to_dict()
         extra = _fingerprint_extra(item, batch, shas)
+        if record is not None:  # what a record given as config repeats besides its settings
+            extra["record"] = {k: record.get(k) for k in ("models", "model_file", "model_sha256", "threads")}
         others = {name: value for name, value in inputs.items() if not pipeline.input(name).is_path}
         if others:  # choices and files written (a model to save): their values, not their contents
             extra["inputs"] = others
@@ -185,8 +191,8 @@ def plan_jobs(
             continue
         if earlier == "damaged":
             log.warning("batch: the outputs of %s are incomplete or changed; they are made again.", item.stem)
-        jobs.append(Job(item=item, pipeline=pipeline.name, config=cfg_dict, out_dir=str(out_dir), fingerprint=fp,
-                        input_sha256=sha, drift_correction=batch.drift_correction, fiji_dir=batch.fiji_dir,
+        jobs.append(Job(item=item, pipeline=pipeline.name, config=cfg_dict, record=record, out_dir=str(out_dir),
+                        fingerprint=fp, input_sha256=sha, drift_correction=batch.drift_correction, fiji_dir=batch.fiji_dir,
                         fiji_in_worker=batch.fiji_in_worker, frame_overlap=overlap, inputs=inputs,
                         overwrite=replace or own or earlier == "damaged", tile=batch.tile, tile_overlap=batch.tile_overlap,
                         threads=batch.task_threads))
@@ -408,7 +414,7 @@ def run_batch(
         from labelfree.run import check_tiles
 
         check_tiles(pipe)
-    base = pipe.config_class.coerce(config)
+    base = pipe.config_class.coerce(config, applies_record=True)
     every = {"channels": parse_channels(channels),
              "channel_names": channel_names_option(channel_names), "dims": dims.upper() if dims else None}
     every = {k: v for k, v in every.items() if v is not None}

@@ -67,6 +67,8 @@ class Job:
     #: ``command`` and ``cwd`` of the ``labelfree batch`` command that made the job (none from Python),
     #: taken where the job is made and recorded in the provenance by the worker that writes it
     command: dict[str, str] = dataclasses.field(default_factory=current_command)
+    #: the provenance record given as the config (its models, model file, threads are repeated), or None
+    record: dict[str, Any] | None = None
 
     def input_files(self) -> dict[str, Any]:
         """The input files of this job by role (never written over; recorded in the provenance)."""
@@ -119,7 +121,8 @@ def segment_image(image: xr.DataArray, /, *, job: Job) -> xr.DataArray:
     from labelfree.run import run_pipeline
 
     with input_messages(input_label(job.item)) as messages:
-        labels = run_pipeline(job.pipeline, image, config=job.config, channel=job.item.channels,
+        config = job.config if job.record is None else {**job.record, "config": job.config}
+        labels = run_pipeline(job.pipeline, image, config=config, channel=job.item.channels,
                               inputs=job.inputs, progress=False, tile=job.tile, tile_overlap=job.tile_overlap,
                               threads=job.threads)
     if messages:

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from labelfree._config import provenance
+from labelfree._config import provenance, recorded_threads
 from labelfree._threads import limited_threads, network_threads
 from labelfree.cutter.canvas import content_box, crop_inputs, frame_in_input
 from labelfree.cutter.config import CutterConfig
@@ -550,35 +550,6 @@ def _model_bound(cfg: CutterConfig, model: Any, source: str, channels: list[str]
     return cfg.replace(**bound)
 
 
-def _recorded_threads(config: Any, /) -> int | None:
-    """The ``threads`` of a provenance record given as ``config`` (the record or its file), else None.
-
-    Giving a run's record repeats that run: its thread count too, as torch's sums depend on it.
-    """
-    from labelfree._config import _is_provenance, yaml_load
-
-    data = config
-    if isinstance(config, (str, os.PathLike)):
-        import json
-
-        import yaml
-
-        path = os.fsdecode(config)
-        try:
-            with open(path, encoding="utf-8") as fh:
-                text = fh.read()
-            data = yaml_load(text) if path.lower().endswith((".yml", ".yaml")) else json.loads(text)
-        except (OSError, ValueError, yaml.YAMLError):  # already read as the config: not expected
-            return None
-    if not isinstance(data, dict) or not _is_provenance(data) or data.get("threads") is None:
-        return None
-    value = data["threads"]
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"The provenance record given as config holds threads={value!r}; a thread count is a whole "
-                          "number >= 1. Give the count the run used, or remove threads to use the default count.")
-    return value
-
-
 def segment(
     image: Any,
     /,
@@ -676,7 +647,7 @@ def segment(
     recorded = cfg if cell_radius is None else cfg.replace(downscale=None)
     # torch's sums, so the labels, depend on its thread count: that of the run (CLI, batch), a provenance
     # record's given as config, torch.set_num_threads, or the command line's default; recorded below
-    threads, chosen_by = network_threads(_recorded_threads(config))
+    threads, chosen_by = network_threads(recorded_threads(config))
     log.info("Cutter: %d torch thread(s) (%s)", threads, chosen_by)
     with limited_threads(threads, torch=True):
         prepared = _prepare_valid(image, markers=markers, config=cfg, mask=mask, scribbles=scribbles,

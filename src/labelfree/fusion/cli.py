@@ -2,8 +2,8 @@
 
 ``labelfree fusion IMAGE -o OUT`` (segmentation) has the shape of every pipeline
 command (:mod:`labelfree.cli_core`); ``labelfree fusion segment IMAGE ...`` is
-kept as another name for it. Both run :func:`_segment`: given a Fusion run's provenance
-as ``--config``, they use the models that run used (``--zoo-best``: the zoo's pick).
+kept as another name for it. Given a Fusion run's provenance as ``--config``, both use the
+models that run used (:func:`labelfree.run.run_pipeline`); ``--zoo-best``: the zoo's pick.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import argparse
 import contextlib
 import json
 import math
-import shlex
 import sys
 from pathlib import Path
 from typing import Any, Iterator
@@ -210,7 +209,7 @@ def _common(p: argparse.ArgumentParser, *, labels: bool) -> None:
 def register_verbs(sub: argparse._SubParsersAction) -> None:
     """``labelfree fusion train|select|eval|segment``."""
     from labelfree.cli import file_argument
-    from labelfree.cli_core import add_pipeline_arguments
+    from labelfree.cli_core import add_pipeline_arguments, run_command
     from labelfree.pipelines import get_pipeline
 
     p = sub.add_parser("train", help="fine-tune models (channel-wise or multi-channel) into a zoo")
@@ -226,7 +225,7 @@ def register_verbs(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("segment", help="segment an image (the same as `labelfree fusion IMAGE ...`)")
     add_pipeline_arguments(p, get_pipeline("fusion"))
     _add_segment_options(p)
-    p.set_defaults(func=_segment, pipeline="fusion")
+    p.set_defaults(func=run_command, pipeline="fusion")
 
     p = sub.add_parser("select", help="powerset search of training x evaluation channel subsets")
     _common(p, labels=True)
@@ -250,12 +249,11 @@ def register_verbs(sub: argparse._SubParsersAction) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """``labelfree zoo add|list|pick|remove``, and Fusion's own options of ``labelfree fusion IMAGE``
+    """``labelfree zoo add|list|pick|remove``, and Fusion's own option of ``labelfree fusion IMAGE``
     (:func:`_add_segment_options`; the command made by :mod:`labelfree.cli_core` just before)."""
     fusion = sub.choices.get("fusion")
     if fusion is not None:
         _add_segment_options(fusion)
-        fusion.set_defaults(func=_segment)
     zoo = sub.add_parser("zoo", help="manage the Fusion model zoo")
     zsub = zoo.add_subparsers(dest="zoo_command", metavar="ACTION", required=True)
     p = zsub.add_parser("add", help="file a weights file in the zoo")
@@ -290,84 +288,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_segment_options(p: argparse.ArgumentParser) -> None:
-    """The options of ``labelfree fusion IMAGE`` beyond every pipeline's."""
-    p.add_argument("--zoo-best", action="store_true",
+    """The option of ``labelfree fusion IMAGE`` beyond every pipeline's: ``--zoo-best`` declines the models of a
+    Fusion run's provenance given as ``--config`` (:func:`labelfree.cli_core.run_command` reads it)."""
+    p.add_argument("--zoo-best", dest="record_declined", action="append_const", const="models",
                    help="pick each channel's model from the zoo (the best for the object and cell line), also when "
                         "--config is a Fusion run's provenance, whose models are used otherwise")
-
-
-def _segment(args: argparse.Namespace) -> int:
-    """``labelfree fusion IMAGE -o OUT``: the pipeline command (:func:`labelfree.cli_core.run_command`), which,
-    given a Fusion run's provenance as ``--config``, uses the models that run used: each by its zoo id, checked
-    by its sha256 (:func:`labelfree.fusion.segment.recorded_models`); a zoo that does not hold them all is
-    an error naming them. Without ``--zoo``, the zoo the record names is used when it is there (a run
-    repeated from its record is expected to find its models where it found them; the hashes are checked).
-    ``--zoo-best`` picks from the zoo as a config file without models does."""
-    from labelfree._config import RECORD_INPUTS_APPLIED
-    from labelfree.cli_core import run_command
-    from labelfree.fusion.segment import recorded_models
-    from labelfree.fusion.zoo import INDEX_NAME
-
-    record = _fusion_record(getattr(args, "config", None))
-    models = record.get("models") if record else None
-    if not isinstance(models, dict) or not models:
-        return run_command(args)
-    token = RECORD_INPUTS_APPLIED.set(RECORD_INPUTS_APPLIED.get() | {"models"})  # applied here, or declined
-    try:
-        if args.zoo_best:
-            return run_command(args)
-        recorded = _recorded_zoo(record)
-        if not args.input_zoo and recorded is not None and (recorded / INDEX_NAME).is_file():
-            args.input_zoo = str(recorded)
-            if not args.quiet:
-                print(f"labelfree fusion: no --zoo given: using the zoo {recorded}, which the run of {args.config} "
-                      "used, for its models (give --zoo to look for them in another; --zoo-best for the zoo's "
-                      "pick)", file=sys.stderr)
-        where = f"--zoo {shlex.quote(str(recorded))}, as its record says" if recorded else "--zoo FOLDER"
-        todo = (f"Give the zoo that run used ({where}), or add --zoo-best to run its settings with the zoo's own "
-                "pick of models.")
-        with recorded_models(models, source=f"Config file {args.config}", todo=todo):
-            return run_command(args)
-    finally:
-        RECORD_INPUTS_APPLIED.reset(token)
-
-
-def _fusion_record(path: Any) -> dict[str, Any] | None:
-    """The Fusion run's provenance record in the config file ``path``; None for any other file (or none):
-    :func:`labelfree.cli.config_from_args` reads it and says what is wrong with it."""
-    from labelfree._config import _is_provenance, yaml_load
-
-    if not path:
-        return None
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-        data = yaml_load(text) if Path(path).suffix.lower() in (".yml", ".yaml") else json.loads(text)
-    except Exception:  # noqa: BLE001 - an unreadable or invalid file is said when the config is read
-        return None
-    if isinstance(data, dict) and _is_provenance(data) and data["pipeline"] == "fusion":
-        return data
-    return None
-
-
-def _recorded_zoo(record: dict[str, Any]) -> Path | None:
-    """The zoo a Fusion run's record names: its ``zoo``, else the ``--zoo`` of its ``command`` (relative to its
-    ``cwd``); None when it names none (a run on the cache's zoo, or from Python)."""
-    zoo = record.get("zoo")
-    if isinstance(zoo, str) and zoo.strip():
-        return Path(zoo).expanduser()
-    command, cwd = record.get("command"), record.get("cwd")
-    if not isinstance(command, str):
-        return None
-    try:
-        words = shlex.split(command)
-    except ValueError:
-        return None
-    for word, after in zip(words, [*words[1:], None]):
-        value = after if word == "--zoo" else word.partition("=")[2] if word.startswith("--zoo=") else None
-        if value:
-            path = Path(value).expanduser()
-            return path if path.is_absolute() or not isinstance(cwd, str) else Path(cwd) / path
-    return None
 
 
 def _train(args: argparse.Namespace) -> int:

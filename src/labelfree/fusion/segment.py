@@ -101,7 +101,8 @@ def recorded_models(models: Mapping[str, Mapping[str, Any]], /, *, source: str, 
     entry by its id, checked by its sha256, or a weights file given to that run (no id), checked by its
     hash. :func:`choose_models` (and every Fusion run it serves: whole images, tiled runs and their
     record) then uses those models instead of the zoo's pick; a channel the record does not name is
-    picked from the zoo as usual. ``labelfree fusion --config OUT/x_provenance.json`` runs in this block.
+    picked from the zoo as usual. A run given a Fusion run's provenance as its config (``labelfree fusion
+    --config OUT/x_provenance.json``, :func:`labelfree.run.run_pipeline`) runs in this block.
 
     Parameters
     ----------

@@ -358,6 +358,16 @@ def _input_values(spec: Any, values: dict[str, Any], da: Any,
     return inputs
 
 
+def _with_record(config: Any, config_file: Any, /) -> Any:
+    """``config``, or, when the ``config_file`` is a run's provenance record, that record with ``config``'s
+    settings: :func:`labelfree.run.run_pipeline` then repeats what the record names besides its settings (the
+    thread count, a Cutter run's saved model, a Fusion run's models), as the command line's ``--config`` does."""
+    from labelfree._config import provenance_of
+
+    recorded = provenance_of(config_file) if config_file else None
+    return config if recorded is None else {**recorded.record, "config": config.to_dict()}
+
+
 def _execute(spec: Any, imp: Any, config: Any, values: dict[str, Any], /, *, options: str) -> CommandResult:
     """Run the pipeline of ``spec`` on ``imp`` and put its results into ImageJ; ``options`` replays the run."""
     from labelfree.imagej.dialog import ImageJProgress, relay_log_warnings
@@ -387,8 +397,9 @@ def _execute(spec: Any, imp: Any, config: Any, values: dict[str, Any], /, *, opt
         sink = ImageJProgress(spec.menu_title)
         with relay_warnings(spec.menu_title), relay_log_warnings(spec.menu_title):
             try:
-                labels = run_pipeline(spec, seen, config=config, channel=values.get("channel"), inputs=inputs,
-                                      progress=sink, overwrite=overwrite)
+                labels = run_pipeline(spec, seen, config=_with_record(config, values.get("config_file")),
+                                      channel=values.get("channel"), inputs=inputs, progress=sink,
+                                      overwrite=overwrite)
             except Cancelled:
                 sink.finish("cancelled")
                 raise
