@@ -28,6 +28,7 @@ import typing
 from pathlib import Path
 from typing import Any, Literal, Sequence, TypeVar
 
+from labelfree._reproduce import RecordedRun
 from labelfree.errors import ConfigError
 
 __all__ = ["PipelineConfig", "setting", "field_info", "FieldInfo", "provenance", "file_sha256", "ByteCount",
@@ -599,121 +600,6 @@ def _provenance_config(cls: type, recorded: "RecordedRun", /, *, notes: bool = T
         for message in recorded.notes():
             log.warning("%s", message)
     return dict(data["config"])
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class RecordedRun:
-    """A run's provenance record given as a config: what that run used besides its settings.
-
-    :func:`labelfree.run.run_pipeline` (every entry point) repeats it: the ``threads`` when none are
-    given, the saved model a Cutter run applied (``model_file``, checked by ``model_sha256``) when no
-    model is given, the zoo models of a Fusion run (``models``). :func:`provenance_of` gives it for a
-    config read from a record.
-
-    Attributes
-    ----------
-    record : dict
-        The provenance record (``<stem>_provenance.json``, ``labels.attrs["labelfree"]``).
-    file : str, optional
-        The file it was read from (None: given as a dict).
-    """
-
-    record: dict[str, Any]
-    file: str | None = None
-
-    @property
-    def source(self) -> str:
-        """The record in messages: ``"Config file out/x_provenance.json"``."""
-        return f"Config file {self.file}" if self.file else "The provenance record given as config="
-
-    @property
-    def threads(self) -> int | None:
-        """The thread count the run used (None: not recorded); a count that is none is a ConfigError."""
-        value = self.record.get("threads")
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"{self.source} holds threads={value!r}; a thread count is a whole number >= 1. Give "
-                              "the count the run used, or remove threads to use the default count.")
-        return value
-
-    @property
-    def models(self) -> dict[str, dict[str, Any]]:
-        """The zoo models (or weights files) a Fusion run used, channel -> ``{"id", "file", "sha256"}``."""
-        models = self.record.get("models")
-        if not isinstance(models, dict):
-            return {}
-        return {str(c): dict(m) for c, m in models.items() if isinstance(m, dict) and (m.get("id") or m.get("file"))}
-
-    @property
-    def model_file(self) -> str | None:
-        """The saved model the run applied (a Cutter run given ``--model-file``), as recorded; None for a run
-        that trained its model (and perhaps saved it there: ``training_steps`` above 0)."""
-        model_file = self.record.get("model_file")
-        if not isinstance(model_file, str) or not model_file or self.record.get("training_steps"):
-            return None
-        return model_file
-
-    @property
-    def model_sha256(self) -> str:
-        """The recorded sha256 of :attr:`model_file` ("" when none)."""
-        return str(self.record.get("model_sha256") or "")
-
-    def path(self, value: str | Path, /) -> Path:
-        """A path the record names: a relative one from the folder the run started in (its ``cwd``) when it
-        is there, else from this one."""
-        path = Path(value).expanduser()
-        cwd = self.record.get("cwd")
-        if not path.is_absolute() and isinstance(cwd, str) and (Path(cwd) / path).exists():
-            return Path(cwd) / path
-        return path
-
-    def option(self, flag: str, /) -> str | None:
-        """The value the run's command line gave ``flag`` (``"--zoo"``), None when it gave none (or was run
-        from Python)."""
-        import shlex
-
-        command = self.record.get("command")
-        if not isinstance(command, str):
-            return None
-        try:
-            words = shlex.split(command)
-        except ValueError:
-            return None
-        found = None
-        for word, after in zip(words, [*words[1:], None]):
-            if word == flag and after is not None:
-                found = after
-            elif word.startswith(f"{flag}="):
-                found = word.partition("=")[2]
-        return found or None
-
-    def without(self, *entries: str) -> "RecordedRun":
-        """This record less ``entries`` (``"models"``: a run that takes the zoo's pick)."""
-        return RecordedRun({k: v for k, v in self.record.items() if k not in entries}, file=self.file)
-
-    def notes(self) -> list[str]:
-        """What a reader that takes the settings alone leaves out: the saved model (Cutter) or the models
-        (Fusion) the run used, each with how to give it."""
-        out = []
-        if self.model_file:
-            sha = self.model_sha256[:12]
-            out.append(
-                f"{self.source} is the provenance of a run that applied the saved model {self.model_file}"
-                f"{f' (sha256 {sha})' if sha else ''}; read here as a config it gives settings, not files: this "
-                "run applies the model given to it, else trains a new one on the image. To repeat that run, give "
-                f"that model (--model-file {self.model_file}; macros: model_file=...; batch: --input "
-                "model_file=...; Python: segment(..., model=...)), or give the record to the command line's "
-                "--config or to labelfree.run.run_pipeline(config=...), which apply it.")
-        if self.models:
-            named = ", ".join(f"{c} {m.get('id') or m.get('file')}" for c, m in self.models.items())
-            out.append(
-                f"{self.source} is the provenance of a run that used the models {named}; read here as a config it "
-                "gives settings, not models: this run picks each channel's model from the zoo it is given, which "
-                "may now pick others. To repeat that run with its models, give the record to the command line's "
-                "--config or to labelfree.run.run_pipeline(config=...), which pin them, or give them as models= "
-                "(Python: segment(..., models={channel: ModelZoo(zoo).path_of(id)})).")
-        return out
 
 
 def _with_record(config: C, recorded: RecordedRun | None, /) -> C:

@@ -17,7 +17,8 @@ from typing import Any, Mapping
 import numpy as np
 import xarray as xr
 
-from labelfree._config import RecordedRun, provenance_of
+from labelfree._config import provenance_of
+from labelfree._reproduce import RecordedRun
 from labelfree._threads import limited_threads
 from labelfree.errors import ConfigError, InputError
 from labelfree.image import channel_names, one_channel, select_channels, to_dataarray
