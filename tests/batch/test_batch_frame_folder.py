@@ -49,8 +49,10 @@ def _batch(inputs: str | Path, out: Path, pipeline: str = "motion") -> pd.DataFr
 
 
 def _provenance(path: Path) -> dict:
+    """The record less what differs between two runs of one movie: when they ran, where they wrote and the
+    command that started each."""
     record = json.loads(path.read_text())
-    return {k: v for k, v in record.items() if k not in ("created", "outputs")}
+    return {k: v for k, v in record.items() if k not in ("created", "outputs", "command", "cwd")}
 
 
 def test_frame_folder_given_itself_is_the_movie_motion_reads(sim_frames, tmp_path):
