@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import shlex
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -194,8 +193,8 @@ def run_pipeline(
     a config read from it: :func:`labelfree._config.provenance_of`) repeats that run: its settings;
     its ``threads`` when none are given; the saved model a Cutter run applied, when no model is given
     (nor one to save): the file, checked by its sha256 (missing or changed: a ModelFileError); the
-    models a Fusion run used, by zoo id and sha256 (:func:`labelfree.fusion.segment.recorded_models`),
-    from the zoo the run used when no ``zoo`` is given.
+    models the run used, as the pipeline's ``record_models`` hook says (Fusion: by zoo id and sha256,
+    from the zoo the run used when no ``zoo`` is given).
     """
     spec = resolve(pipeline)
     cfg = spec.config_class.coerce(config, applies_record=True)
@@ -234,8 +233,8 @@ def _recorded_inputs(spec: PipelineSpec, recorded: RecordedRun | None, inputs: M
                      /) -> tuple[dict[str, Any], contextlib.AbstractContextManager]:
     """The extra inputs of a run repeated from ``recorded`` (a provenance record given as config) and the
     context the run takes place in: the saved model the recorded run applied (Cutter's ``model_file``), when
-    none is given (nor one to save), checked by its sha256; the models a Fusion run used, pinned
-    (:func:`labelfree.fusion.segment.recorded_models`), from the recorded zoo when no zoo is given.
+    none is given (nor one to save), checked by its sha256; the models the run used, as the spec's
+    ``record_models`` hook uses them (Fusion: pinned, from the recorded zoo when no zoo is given).
 
     Raises
     ------
@@ -253,23 +252,11 @@ def _recorded_inputs(spec: PipelineSpec, recorded: RecordedRun | None, inputs: M
     saves = [i for i in spec.inputs if i.kind == "output" and given(i)]
     if recorded.model_file and model is not None and not given(model) and not saves:
         out[model.name] = str(_recorded_model_file(recorded, model.flag))
-    if not recorded.models or spec.input("zoo") is None:
+    if not recorded.models or not spec.record_models:
         return out, contextlib.nullcontext()
-    from labelfree.fusion.segment import recorded_models
-    from labelfree.fusion.zoo import INDEX_NAME
+    from labelfree.spec import load
 
-    zoo_input = spec.input("zoo")
-    named = recorded.record.get("zoo") or recorded.option(zoo_input.flag)
-    zoo = recorded.path(named) if isinstance(named, str) and named.strip() else None
-    if not given(zoo_input) and zoo is not None and (zoo / INDEX_NAME).is_file():
-        out[zoo_input.name] = str(zoo)
-        log.warning("No zoo given: using the zoo %s, which the run of %s used, for its models (give a zoo, %s, to "
-                    "look for them in another; --zoo-best for the zoo's pick).", zoo,
-                    recorded.file or "the record given as config", zoo_input.flag)
-    where = f"{zoo_input.flag} {shlex.quote(str(zoo))}, as its record says" if zoo else f"{zoo_input.flag} FOLDER"
-    todo = (f"Give the zoo that run used ({where}; Python: inputs={{'zoo': ...}}), or run its settings with the "
-            "zoo's own pick of models (--zoo-best; Python: config=record['config']).")
-    return out, recorded_models(recorded.models, source=recorded.source, todo=todo)
+    return load(spec.record_models)(recorded, out, given)
 
 
 def _recorded_model_file(recorded: RecordedRun, flag: str, /) -> Path:

@@ -190,6 +190,11 @@ class PipelineSpec:
         provenance records beside its tiles that a whole-image run records from its own work
         (e.g. Fusion's models and their hashes); ``config`` is the run's, as
         ``tile_run_config`` fixed it.
+    record_models : str
+        ``"module:function"``: ``f(recorded, inputs, given) -> (inputs, context)``, how a run given
+        a provenance record as its config (:class:`labelfree._reproduce.RecordedRun`) uses the
+        models its run used (Fusion: pins its zoo models, from the record's zoo when none is given);
+        ``given(input)`` says whether the user gave that input; the run takes place in ``context``.
     demo : str
         ``"module:function"`` returning a :class:`Demo` (``labelfree demo --pipeline``).
     checks : str
@@ -220,6 +225,7 @@ class PipelineSpec:
     tile_box: str = ""
     tile_constant: str = ""
     tile_record: str = ""
+    record_models: str = ""
     checks: str = ""
     demo: str = ""
     verbs: str = ""

@@ -28,7 +28,7 @@ from labelfree.fusion.flows import default_niter, flow_average, integrate_flows,
 from labelfree.image import channel_by_name, channel_names, labels_like, short_list
 
 __all__ = ["BlankChannelWarning", "NoObjectsWarning", "choose_models", "check_inputs", "fuse_channels", "segment",
-           "recorded_models"]
+           "recorded_models", "repeat_recorded_models"]
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +118,44 @@ def recorded_models(models: Mapping[str, Mapping[str, Any]], /, *, source: str, 
         yield
     finally:
         _RECORDED.reset(token)
+
+
+def repeat_recorded_models(recorded: Any, inputs: dict[str, Any], given: Any, /) -> tuple[dict[str, Any], Any]:
+    """The ``record_models`` hook of Fusion's spec: a run given a Fusion run's provenance as its config
+    uses the models that run used (:func:`recorded_models`), from the zoo that run used when no zoo is
+    given (the record's ``zoo``, else the ``--zoo`` of its ``command``).
+
+    Parameters
+    ----------
+    recorded : labelfree._reproduce.RecordedRun
+        The record.
+    inputs : dict
+        The run's extra inputs (a copy, completed here).
+    given : callable
+        ``given(input)``: whether the user gave that input.
+
+    Returns
+    -------
+    (dict, context manager)
+        The inputs and the context the run takes place in.
+    """
+    import shlex
+
+    from labelfree.fusion.spec import SPEC
+    from labelfree.fusion.zoo import INDEX_NAME
+
+    zoo_input = SPEC.input("zoo")
+    named = recorded.record.get("zoo") or recorded.option(zoo_input.flag)
+    zoo = recorded.path(named) if isinstance(named, str) and named.strip() else None
+    if not given(zoo_input) and zoo is not None and (zoo / INDEX_NAME).is_file():
+        inputs[zoo_input.name] = str(zoo)
+        log.warning("No zoo given: using the zoo %s, which the run of %s used, for its models (give a zoo, %s, to "
+                    "look for them in another; --zoo-best for the zoo's pick).", zoo,
+                    recorded.file or "the record given as config", zoo_input.flag)
+    where = f"{zoo_input.flag} {shlex.quote(str(zoo))}, as its record says" if zoo else f"{zoo_input.flag} FOLDER"
+    todo = (f"Give the zoo that run used ({where}; Python: inputs={{'zoo': ...}}), or run its settings with the "
+            "zoo's own pick of models (--zoo-best; Python: config=record['config']).")
+    return inputs, recorded_models(recorded.models, source=recorded.source, todo=todo)
 
 
 def choose_models(zoo: Any, channels: Sequence[str], /, *, config: FusionConfig, device: str = "auto",

@@ -17,6 +17,7 @@ SPEC = PipelineSpec(
     tiles=True,
     tile_run_config="labelfree.fusion.segment:whole_image_config",
     tile_record="labelfree.fusion.segment:tiled_record",
+    record_models="labelfree.fusion.segment:repeat_recorded_models",
     torch=True,
     checks="labelfree.fusion.models:doctor_checks",
     demo="labelfree.fusion.demo:fusion_demo",
