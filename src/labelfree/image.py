@@ -534,11 +534,13 @@ def _is_dask(data: Any, /) -> bool:
 
 def _lazy_checks(data: Any, /) -> tuple[int, Any, Any]:
     """The number of NaN/inf pixels (0 unless float), the minimum and the maximum of a dask array, in one
-    pass over its chunks: no more than a few chunks are in memory at a time (min/max are NaN where NaNs are)."""
+    pass over its chunks, one chunk at a time (min/max are NaN where NaNs are). The pass runs in the calling
+    thread (dask's synchronous scheduler): a check starts no thread pool of its own in whatever thread calls
+    it (a batch worker, a Fiji command's thread), and holds one chunk, not one per core."""
     import dask
 
     bad = (~dask.array.isfinite(data)).sum() if data.dtype.kind == "f" else 0
-    n_bad, lo, hi = dask.compute(bad, data.min(), data.max())
+    n_bad, lo, hi = dask.compute(bad, data.min(), data.max(), scheduler="synchronous")
     return int(n_bad), np.asarray(lo)[()], np.asarray(hi)[()]
 
 
