@@ -9,6 +9,7 @@ import os
 
 import numpy as np
 import pytest
+from ngff_images import squares
 
 from labelfree.batch import run_batch
 from labelfree.cli import main
@@ -21,17 +22,8 @@ zarr = pytest.importorskip("zarr")
 pytest.importorskip("dask.array")
 
 
-def _cells(h: int = 96, w: int = 120) -> np.ndarray:
-    """Bright 12x12 squares every 24 pixels on a dim, slightly noisy background (uint16)."""
-    img = np.random.default_rng(1).integers(90, 110, (h, w)).astype(np.uint16)
-    for y in range(4, h - 12, 24):
-        for x in range(4, w - 12, 24):
-            img[y:y + 12, x:x + 12] = 1000
-    return img
-
-
 def _image(tmp_path, version, *, levels=3, chunks=(32, 32), name="img.ome.zarr"):
-    da = to_dataarray(_cells(), dims="YX", scale={"Y": 0.5, "X": 0.5}, units={"Y": "µm", "X": "µm"})
+    da = to_dataarray(squares(), dims="YX", scale={"Y": 0.5, "X": 0.5}, units={"Y": "µm", "X": "µm"})
     return write_ngff(tmp_path / name, da, version=version, levels=levels, chunks=chunks), da
 
 
@@ -106,7 +98,7 @@ def test_labels_get_the_image_levels_factors_and_chunks(tmp_path, version):
 
 def test_labels_follow_an_image_pyramid_of_factor_3_and_keep_their_dtype(tmp_path):
     """Another tool's pyramid (factor 3, floor sizes): the labels' levels have its factors and shapes."""
-    img = to_dataarray(_cells(100, 121), dims="YX", scale={"Y": 0.5, "X": 0.5}, units={"Y": "µm", "X": "µm"})
+    img = to_dataarray(squares(100, 121), dims="YX", scale={"Y": 0.5, "X": 0.5}, units={"Y": "µm", "X": "µm"})
     path = write_ngff(tmp_path / "f3.zarr", img, chunks=(40, 40))
     group = zarr.open_group(str(path), mode="r+")
     group.create_array("1", shape=(33, 40), dtype=img.dtype, chunks=(40, 40),

@@ -8,6 +8,7 @@ import json
 
 import numpy as np
 import pytest
+from ngff_images import squares
 
 import labelfree.io.ngff as ngff
 from labelfree.batch import run_batch
@@ -21,17 +22,8 @@ zarr = pytest.importorskip("zarr")
 pytest.importorskip("dask.array")
 
 
-def _cells(h: int = 96, w: int = 120) -> np.ndarray:
-    """Bright 12x12 squares every 24 pixels (20 of them) on a dim, slightly noisy background (uint16)."""
-    img = np.random.default_rng(1).integers(90, 110, (h, w)).astype(np.uint16)
-    for y in range(4, h - 12, 24):
-        for x in range(4, w - 12, 24):
-            img[y:y + 12, x:x + 12] = 1000
-    return img
-
-
 def _image(folder, version, name="big4096.ome.zarr"):
-    da = to_dataarray(_cells(), dims="YX", scale={"Y": 0.5, "X": 0.5}, units={"Y": "µm", "X": "µm"})
+    da = to_dataarray(squares(), dims="YX", scale={"Y": 0.5, "X": 0.5}, units={"Y": "µm", "X": "µm"})
     return write_ngff(folder / name, da, version=version, levels=3, chunks=(32, 32)), da
 
 
