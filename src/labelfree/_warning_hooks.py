@@ -34,7 +34,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["adopting", "forget_shown", "sink", "sinks_in"]
+__all__ = ["adopting", "forget_shown", "sink", "sinks_in", "warning_text"]
 
 Receive = Callable[[Any, type, str, int], None]
 
@@ -187,3 +187,9 @@ def forget_shown() -> None:
     mutated = getattr(warnings, "_filters_mutated", None)
     if mutated is not None:
         mutated()
+
+
+def warning_text(message: Any, category: type, /) -> str:
+    """A Python warning as a run records it (a batch input's summary and provenance, a command's provenance):
+    ``Category: message``."""
+    return f"{category.__name__}: {message}"

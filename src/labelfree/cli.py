@@ -324,10 +324,11 @@ def _warnings_as_lines(verbose: int, noted: dict[str, None] | None = None) -> It
     ``noted`` (an ordered set) receives the text of every warning shown, as a batch run records an input's
     (:mod:`labelfree.batch.messages`): ``Category: message`` for a Python warning, the message for one that
     LabelFree logs; a command's run records them in its provenance (``warnings``)."""
+    from labelfree._warning_hooks import warning_text
 
     def show(message: Any, category: type, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
         if noted is not None:
-            noted.setdefault(f"{category.__name__}: {message}", None)
+            noted.setdefault(warning_text(message, category), None)
         where = f" ({category.__name__}, {filename}:{lineno})" if verbose else ""
         with contextlib.suppress(OSError, ValueError):  # stderr gone: a warning is not worth a failure
             print(f"labelfree: warning: {message}{where}", file=sys.stderr if file is None else file)

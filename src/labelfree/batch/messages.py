@@ -64,7 +64,7 @@ class _Capture:
 
     def __call__(self, message: Any, category: type, filename: str, lineno: int) -> None:
         """A Python warning of this input: kept, and shown as a line that names the input."""
-        text = f"{category.__name__}: {message}"
+        text = _warning_hooks.warning_text(message, category)
         if self.add(text) and self.show:
             log.warning("%s: %s", self.name, text, extra={_NAMED: self.name})
 
