@@ -657,8 +657,8 @@ def segment(
             model = train_cutter([f.patch_set for f in frames], config=prepared.config, progress=progress,
                                  device=device)
             model.cell_radius = _cell_radius(prepared)
-            model.training = training_inputs(image, markers)  # what it was trained on, for its sidecar
             if save_model is not None:
+                model.training = training_inputs(image, markers)  # what it was trained on, for its sidecar
                 model_file = os.fsdecode(save_model)
                 model.save(model_file, overwrite=True)  # checked above, before the training
         labels = apply_model(model, frames, threshold=cfg.probability_threshold, config=prepared.config)
