@@ -44,6 +44,7 @@ __all__ = [
     "SUPPORTED_DTYPES",
     "to_dataarray",
     "validate_image",
+    "constant_image_error",
     "scale_of",
     "units_of",
     "pixel_scales",
@@ -518,13 +519,17 @@ def validate_image(
     if not allow_constant and lo == hi:
         first = da.data[(0,) * da.ndim]
         first = np.asarray(first.compute() if _is_dask(first) else first)[()]
-        raise ConstantImageError(
-            f"{name} is constant (every pixel is {first!s}); there is nothing to segment. "
-            "Check that the right file or channel was given."
-        )
+        raise constant_image_error(first, name=name)
     if np.dtype(da.dtype) == np.float64:
         _check_fits_float32(float(lo), float(hi), name, allow_constant=allow_constant)
     return da
+
+
+def constant_image_error(value: Any, /, *, name: str = "image") -> ConstantImageError:
+    """The error for an image of one ``value`` in every pixel (:func:`validate_image`'s, and a tiled run's, which
+    checks the whole image before cutting it)."""
+    return ConstantImageError(f"{name} is constant (every pixel is {value!s}); there is nothing to segment. "
+                              "Check that the right file or channel was given.")
 
 
 def _is_dask(data: Any, /) -> bool:

@@ -12,8 +12,8 @@ from labelfree import errors
 from labelfree._config import provenance
 from labelfree._progress import Progress
 from labelfree.canvas import content_box
-from labelfree.errors import ConstantImageError, DimensionError
-from labelfree.image import channel_names, labels_like, validate_image
+from labelfree.errors import DimensionError
+from labelfree.image import channel_names, constant_image_error, labels_like, validate_image
 from labelfree.threshold.auto import inside_box, inside_threshold
 from labelfree.threshold.config import ThresholdConfig
 
@@ -313,9 +313,8 @@ def whole_image_config(image: Any, config: ThresholdConfig, inputs: Any = None, 
     if sample.size == 0 or sample.min() != sample.max():
         return cfg
     low, high = (np.asarray(getattr(v, "values", v)) for v in (image.min(), image.max()))
-    if low == high:  # the words of labelfree.image.validate_image, which refuses it in an untiled run
-        raise ConstantImageError(f"image is constant (every pixel is {sample.flat[0]!s}); there is nothing to "
-                                 "segment. Check that the right file or channel was given.")
+    if low == high:  # as labelfree.image.validate_image refuses it in an untiled run
+        raise constant_image_error(sample.flat[0])
     return cfg
 
 
