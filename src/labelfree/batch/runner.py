@@ -193,9 +193,9 @@ def plan_jobs(
             log.warning("batch: the outputs of %s are incomplete or changed; they are made again.", item.stem)
         jobs.append(Job(item=item, pipeline=pipeline.name, config=cfg_dict, record=record, out_dir=str(out_dir),
                         fingerprint=fp, input_sha256=sha, drift_correction=batch.drift_correction,
-                        fiji_dir=batch.fiji_dir, fiji_in_worker=batch.fiji_in_worker, frame_overlap=overlap, inputs=inputs,
-                        overwrite=replace or own or earlier == "damaged", tile=batch.tile, tile_overlap=batch.tile_overlap,
-                        threads=batch.task_threads))
+                        fiji_dir=batch.fiji_dir, fiji_in_worker=batch.fiji_in_worker, frame_overlap=overlap,
+                        inputs=inputs, overwrite=replace or own or earlier == "damaged", tile=batch.tile,
+                        tile_overlap=batch.tile_overlap, threads=batch.task_threads))
     if conflicts:
         shown = ", ".join(conflicts[:5]) + (f" and {len(conflicts) - 5} more" if len(conflicts) > 5 else "")
         raise OutputExistsError(
