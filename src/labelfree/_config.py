@@ -593,7 +593,7 @@ def _provenance_config(cls: type, recorded: "RecordedRun", /, *, notes: bool = T
         raise ConfigError(f"{source} is the provenance of a {data['pipeline']} run; its config holds "
                           f"{data['pipeline']} options, not {cls.__name__} ones. Give the provenance of a "
                           f"{' or '.join(names)} run, or {what} of {cls.__name__} options.")
-    if data["version"] != __version__:
+    if notes and data["version"] != __version__:  # a run that repeats the record names every difference itself
         log.warning("%s is the provenance of a run of LabelFree %s; this is %s, whose results may differ.",
                     source, data["version"], __version__)
     if notes:

@@ -15,7 +15,9 @@ run's inputs too: a batch job takes it along to the worker that writes its prove
 
 :class:`RecordedRun` is a record given back as a config (``--config out/x_provenance.json``): the
 thread count, saved model and zoo models of its run, which :func:`labelfree.run.run_pipeline`
-repeats (:func:`labelfree._config.provenance_of` gives it for a config read from a record).
+repeats (:func:`labelfree._config.provenance_of` gives it for a config read from a record), and the
+software that ran it, which :func:`labelfree.run.run_pipeline` compares with its own
+(:meth:`RecordedRun.software_changes`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import contextlib
 import contextvars
 import dataclasses
 import functools
+import logging
 import os
 import platform
 import re
@@ -34,7 +37,9 @@ from typing import Any, Iterator, Sequence
 from labelfree.errors import ConfigError
 
 __all__ = ["software", "git_commit", "command_line", "current_command", "command_entries", "RecordedRun",
-           "LIBRARIES", "ENV_SETTINGS"]
+           "LIBRARIES", "ENV_SETTINGS", "COMPARED", "TORCH_COMPARED"]
+
+log = logging.getLogger(__name__)
 
 #: libraries whose results a run depends on: name recorded -> (module, distributions that install it)
 LIBRARIES: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -49,6 +54,16 @@ LIBRARIES: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 #: environment settings that change results (CPU kernels: docs/fusion.md) or thread counts, recorded when set
 ENV_SETTINGS = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "OMP_NUM_THREADS", "LABELFREE_THREADS")
+
+#: the entries of ``software`` a repeated run compares with its own (:meth:`RecordedRun.software_changes`), for
+#: every pipeline: the libraries every pipeline computes with (OpenCV: labels and flows), and the thread settings
+#: (read only where the record has no ``threads``: else the run takes the recorded count)
+COMPARED = ("numpy", "scipy", "scikit-image", "opencv")
+#: ... and for the pipelines that run networks (``spec.torch``): torch's, cellpose's and the CPU kernels torch uses
+TORCH_COMPARED = ("torch", "cellpose", "torch_cpu_capability")
+#: the settings of ``env`` compared: for every pipeline, and for ``spec.torch`` ones
+_ENV_COMPARED = ("OMP_NUM_THREADS", "LABELFREE_THREADS")
+_TORCH_ENV_COMPARED = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA")
 
 _HEX = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
 
@@ -282,6 +297,71 @@ class RecordedRun:
             elif word.startswith(f"{flag}="):
                 found = word.partition("=")[2]
         return found or None
+
+    def software_changes(self, *, torch: bool, threads: int | None = None, now: dict[str, Any] | None = None,
+                         version: str | None = None) -> list[str]:
+        """What differs between the software of the recorded run and this one, as ``name: recorded -> now``.
+
+        Parameters
+        ----------
+        torch : bool
+            The pipeline runs networks (``spec.torch``): torch's and cellpose's versions and the CPU kernels
+            torch uses (``torch_cpu_capability``, ``ATEN_CPU_CAPABILITY``, ``ONEDNN_MAX_CPU_ISA``) count too.
+        threads : int, optional
+            The thread count this run uses, compared with the recorded ``threads``; the settings that choose a
+            count (``OMP_NUM_THREADS``, ``LABELFREE_THREADS``) count only where the record has no ``threads``.
+        now : dict, optional
+            This run's software (default: :func:`software`).
+        version : str, optional
+            This LabelFree's version (default: ``labelfree.__version__``).
+
+        Returns
+        -------
+        list of str
+            Empty when the record has no ``software`` (an older record) or all of these are equal: LabelFree's
+            ``version`` and ``git_commit``, :data:`COMPARED` (and with ``torch`` :data:`TORCH_COMPARED`), and those
+            settings of ``env``. An entry one side lacks reads ``none``. Python's version and the platform are
+            not compared: they name the machine; the libraries and settings above make the numbers.
+        """
+        recorded = self.record.get("software")
+        if not isinstance(recorded, dict):
+            return []
+        if now is None:
+            now = software()
+        if version is None:
+            from labelfree import __version__ as version
+        out = []
+
+        def compare(name: str, before: Any, after: Any, /) -> None:
+            if before != after:
+                out.append(f"{name}: {'none' if before is None else before} -> {'none' if after is None else after}")
+
+        compare("LabelFree", self.record.get("version"), version)
+        commits = [recorded.get("git_commit"), now.get("git_commit")]
+        if any(commits):
+            compare("git commit", *(str(c)[:12] if c else None for c in commits))
+        for name in (*COMPARED, *(TORCH_COMPARED if torch else ())):
+            compare(name, recorded.get(name), now.get(name))
+        names = [*(_ENV_COMPARED if self.record.get("threads") is None else ()),
+                 *(_TORCH_ENV_COMPARED if torch else ())]
+        env_before, env_after = recorded.get("env"), now.get("env")
+        env_before = env_before if isinstance(env_before, dict) else {}
+        env_after = env_after if isinstance(env_after, dict) else {}
+        for name in names:
+            compare(name, env_before.get(name), env_after.get(name))
+        recorded_threads = self.record.get("threads")
+        if threads is not None and isinstance(recorded_threads, int) and not isinstance(recorded_threads, bool):
+            compare("threads", recorded_threads, threads)
+        return out
+
+    def warn_software(self, *, torch: bool, threads: int | None = None) -> None:
+        """Log one warning naming what differs between the recorded run's software and this one
+        (:meth:`software_changes`); nothing when none does."""
+        changes = self.software_changes(torch=torch, threads=threads)
+        if changes:
+            log.warning("%s is the provenance of a run with other software than this one (recorded -> now): %s. "
+                        "The results may differ from that run's; the same versions and settings repeat them.",
+                        self.source, ", ".join(changes))
 
     def without(self, *entries: str) -> "RecordedRun":
         """This record less ``entries`` (``"models"``: a run that takes the zoo's pick)."""

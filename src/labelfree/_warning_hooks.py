@@ -18,6 +18,11 @@ puts one filter per category that a sink records *always* (:func:`sink`'s ``alwa
 * A sink opened with ``adopts=True`` (a batch input) also gets the warnings of the threads with no
   sink but the main one (a pipeline's own worker threads) while it is the only thread with such a
   sink open; with several open, those threads show theirs as without LabelFree.
+* A sink opened with ``passes_on=True`` and ``always=None`` (:func:`recording`: a run of
+  :func:`labelfree.run.run_pipeline`) changes nothing about what is shown: it receives what the filters
+  let through in its thread and passes each warning on to where it would have gone without it (the next
+  sink out, whose ``always`` then applies as before; else the display in place, so the caller's filters
+  and ``catch_warnings`` still see it).
 
 Python checks a module's once-per-place registry before any filter: a warning that a thread with
 no sink showed already (same text, category and line) is not seen again by a sink until the
@@ -34,30 +39,31 @@ import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
-__all__ = ["adopting", "forget_shown", "sink", "sinks_in", "warning_text"]
+__all__ = ["adopting", "forget_shown", "recording", "sink", "sinks_in", "warning_text"]
 
 Receive = Callable[[Any, type, str, int], None]
 
 
 class _Sink:
-    """One open sink: what receives the warnings, the categories it records always, whether it adopts threads."""
+    """One open sink: what receives the warnings, the category it records always (None: as the filters say),
+    whether it adopts threads, whether it passes each warning on."""
 
-    __slots__ = ("receive", "always", "adopts")
+    __slots__ = ("receive", "always", "adopts", "passes_on")
 
-    def __init__(self, receive: Receive, always: type[Warning], adopts: bool) -> None:
-        self.receive, self.always, self.adopts = receive, always, adopts
+    def __init__(self, receive: Receive, always: type[Warning] | None, adopts: bool, passes_on: bool) -> None:
+        self.receive, self.always, self.adopts, self.passes_on = receive, always, adopts, passes_on
 
 
 class _InSinkThreads:
     """The message pattern of LabelFree's filter for ``category``: it matches any text, in a thread whose warnings
-    go to a sink that records that category always, and in no other thread."""
+    go to a sink that records that category always (directly, or passed on to it), and in no other thread."""
 
     def __init__(self, category: type[Warning]) -> None:
         self.category = category
 
     def match(self, text: str) -> bool:  # what warnings calls on a filter's message pattern
-        target = _target(threading.get_ident(), threading.current_thread() is threading.main_thread())
-        return target is not None and target.always is self.category
+        route = _route(threading.get_ident(), threading.current_thread() is threading.main_thread())
+        return any(entry.always is self.category for entry in route)
 
     def __repr__(self) -> str:
         return f"<labelfree: threads recording {self.category.__name__} into a sink>"
@@ -74,14 +80,19 @@ _STATE: dict[str, Any] = {"previous": None, "filters": {}}
 _LOCAL = threading.local()
 
 
-def _target(thread: int, main: bool) -> _Sink | None:
-    """The sink a warning of ``thread`` goes to: its innermost one; for a thread of none but the main one, the
-    adopting sink of the only thread with one open."""
+def _route(thread: int, main: bool) -> tuple[_Sink, ...]:
+    """The sinks a warning of ``thread`` goes to, in order: its innermost one, and the next ones out while each
+    passes it on; for a thread of none (or of sinks that all pass it on) but the main one, then the adopting sink
+    of the only thread with one open. Empty, or ending with a sink that passes it on: it is shown too."""
     stacks, adopter = _VIEW
-    stack = stacks.get(thread)
-    if stack:
-        return stack[-1]
-    return None if main else adopter
+    route: list[_Sink] = []
+    for entry in reversed(stacks.get(thread, ())):
+        route.append(entry)
+        if not entry.passes_on:
+            return tuple(route)
+    if not main and adopter is not None and adopter not in route:
+        route.append(adopter)
+    return tuple(route)
 
 
 def _publish() -> None:
@@ -93,10 +104,12 @@ def _publish() -> None:
 
 
 def _show(message: Any, category: type, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
-    """``warnings.showwarning`` while sinks are open: a warning of a thread with a sink goes to it."""
-    target = _target(threading.get_ident(), threading.current_thread() is threading.main_thread())
-    if target is not None:
-        target.receive(message, category, filename, lineno)
+    """``warnings.showwarning`` while sinks are open: a warning of a thread with a sink goes to it (and on, while
+    the sinks pass it on)."""
+    route = _route(threading.get_ident(), threading.current_thread() is threading.main_thread())
+    for entry in route:
+        entry.receive(message, category, filename, lineno)
+    if route and not route[-1].passes_on:
         return
     original = warnings._showwarning_orig  # type: ignore[attr-defined]
     if getattr(_LOCAL, "passing", False):  # a hook installed over this one that passes back to it: no loop
@@ -109,9 +122,10 @@ def _show(message: Any, category: type, filename: str, lineno: int, file: Any = 
         _LOCAL.passing = False
 
 
-def _put_filters(categories: set[type[Warning]]) -> None:
+def _put_filters(categories: set[type[Warning] | None]) -> None:
     """One filter first in ``warnings.filters`` for each of ``categories`` (again where a ``catch_warnings`` of
-    another thread put back a list without it), and none for another category (under the lock)."""
+    another thread put back a list without it), and none for another category (under the lock); None: no filter."""
+    categories = {category for category in categories if category is not None}
     placed = _STATE["filters"]
     for category in list(placed):
         if category not in categories:
@@ -124,8 +138,9 @@ def _put_filters(categories: set[type[Warning]]) -> None:
 
 
 @contextlib.contextmanager
-def sink(receive: Receive, /, *, always: type[Warning] = Warning, adopts: bool = False) -> Iterator[None]:
-    """Send the warnings this thread raises inside the block to ``receive`` (none is shown).
+def sink(receive: Receive, /, *, always: type[Warning] | None = Warning, adopts: bool = False,
+         passes_on: bool = False) -> Iterator[None]:
+    """Send the warnings this thread raises inside the block to ``receive`` (none is shown, unless passed on).
 
     Parameters
     ----------
@@ -134,17 +149,21 @@ def sink(receive: Receive, /, *, always: type[Warning] = Warning, adopts: bool =
         where it was raised. Called in the thread that warned.
     always : type
         Warnings of this category reach ``receive`` whatever the filters say (each time, not once per place in
-        the code); others only where the filters let them through. ``Warning``: all of them.
+        the code); others only where the filters let them through. ``Warning``: all of them; None: none (the
+        filters decide, or the ``always`` of the sink a warning is passed on to).
     adopts : bool
         Also receive the warnings of threads with no sink, but the main one, while this is the only thread
         with an adopting sink open (the worker threads of what this thread runs).
+    passes_on : bool
+        After ``receive``, the warning goes where it would have gone without this sink: to the next sink out
+        in this thread (or the adopting one, as for a thread without sinks), else to the display in place.
 
     Notes
     -----
     Safe with sinks of other threads open at the same time (``warnings.catch_warnings`` is not);
     the threads without one keep their filters, their once-per-place registries and their display.
     """
-    entry = _Sink(receive, always, adopts)
+    entry = _Sink(receive, always, adopts, passes_on)
     thread = threading.get_ident()
     with _LOCK:
         if not _STACKS:  # the first sink: this module's hook in place of the one found
@@ -166,6 +185,36 @@ def sink(receive: Receive, /, *, always: type[Warning] = Warning, adopts: bool =
             _publish()
             if not _STACKS and warnings.showwarning is _show:
                 warnings.showwarning = _STATE["previous"]
+
+
+@contextlib.contextmanager
+def recording() -> Iterator[dict[str, None]]:
+    """Record the warnings this thread shows inside the block, and show them as without it.
+
+    Yields
+    ------
+    dict
+        An ordered set (its keys): the :func:`warning_text` of each warning shown, each once, in the order first
+        shown. Filled as they are shown; a run's provenance records it sorted (``warnings``).
+
+    Notes
+    -----
+    A sink that passes every warning on (``passes_on=True``, ``always=None``): the filters decide as without it
+    (``"error"`` raises, and nothing is recorded; ``"ignore"`` hides it, and it is not recorded), Python's display,
+    a ``showwarning`` or ``catch_warnings`` in place, and an enclosing sink (a batch input's, which records its
+    categories always, so then they are recorded here too) get it as they would have. Only this thread's
+    warnings are recorded. The once-per-place registries forget what they showed when the block begins
+    (:func:`forget_shown`): a warning shown before (an earlier run) is shown and recorded again when raised in
+    the block; inside the block, once per place, as Python shows it.
+    """
+    shown: dict[str, None] = {}
+
+    def receive(message: Any, category: type, filename: str, lineno: int) -> None:
+        shown.setdefault(warning_text(message, category), None)
+
+    forget_shown()
+    with sink(receive, always=None, passes_on=True):
+        yield shown
 
 
 def sinks_in(thread: int | None = None, /) -> tuple[Receive, ...]:

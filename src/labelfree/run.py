@@ -16,6 +16,7 @@ from typing import Any, Mapping
 import numpy as np
 import xarray as xr
 
+from labelfree import _warning_hooks
 from labelfree._config import provenance_of
 from labelfree._reproduce import RecordedRun
 from labelfree._threads import limited_threads
@@ -185,18 +186,40 @@ def run_pipeline(
     -------
     labels : DataArray; ``attrs["labelfree"]`` holds the provenance, with ``channels``
         (the channels segmented) and ``threads`` (the thread count used, unless the pipeline
-        recorded its own) added, and ``tiles`` for a tiled run.
+        recorded its own) added, ``tiles`` for a tiled run, and ``warnings`` when the run showed any.
 
     Notes
     -----
+    The Python warnings the run shows in the calling thread are recorded as its ``warnings`` (sorted, each
+    once, ``Category: message``, as a command-line run records its own) and still shown as Python shows them:
+    your filters apply, so under ``warnings.simplefilter("error")`` the first one raises, and one that a filter
+    ignores is neither shown nor recorded. Under Python's default filter each run shows (and records) a warning
+    once per place in the code, also one that an earlier run showed (:func:`labelfree._warning_hooks.recording`).
+    Warnings of other threads and the warnings LabelFree logs (``logging``) are not recorded here; the command
+    line records those it shows.
+
     A run's provenance record given as ``config`` (its ``_provenance.json``, the record itself, or
     a config read from it: :func:`labelfree._config.provenance_of`) repeats that run: its settings;
     its ``threads`` when none are given; the saved model a Cutter run applied, when no model is given
     (nor one to save): the file, checked by its sha256 (missing or changed: a ModelFileError); the
     models the run used, as the pipeline's ``record_models`` hook says (Fusion: by zoo id and sha256,
-    from the zoo the run used when no ``zoo`` is given).
+    from the zoo the run used when no ``zoo`` is given). It compares the record's ``software`` with this one and
+    logs one warning naming what differs (:meth:`labelfree._reproduce.RecordedRun.software_changes`).
     """
     spec = resolve(pipeline)
+    with _warning_hooks.recording() as shown:
+        labels = _run(spec, image, config=config, channel=channel, inputs=inputs, progress=progress, tile=tile,
+                      tile_overlap=tile_overlap, threads=threads, overwrite=overwrite)
+    if shown:  # last, as a command's record has them; with any the pipeline recorded itself
+        record = dict(labels.attrs["labelfree"])
+        record["warnings"] = sorted({*(record.pop("warnings", None) or []), *shown})
+        labels.attrs["labelfree"] = record
+    return labels
+
+
+def _run(spec: PipelineSpec, image: Any, /, *, config: Any, channel: Any, inputs: Mapping[str, Any] | None,
+         progress: Any, tile: int | None, tile_overlap: int, threads: int | None, overwrite: bool) -> xr.DataArray:
+    """:func:`run_pipeline` but for the warnings it records."""
     cfg = spec.config_class.coerce(config, applies_record=True)
     recorded = provenance_of(cfg)
     inputs, pinned = _recorded_inputs(spec, recorded, inputs)
@@ -211,6 +234,8 @@ def run_pipeline(
     # torch's pool (and its count from OMP/MKL_NUM_THREADS) for pipelines that run networks only: the count of
     # a Motion or Threshold run does not depend on whether torch happens to be imported
     with limited_threads(threads, torch=spec.torch) as n_threads, pinned:
+        if recorded is not None:  # torch imported by now (a network's pipeline): its kernel level is known
+            recorded.warn_software(torch=spec.torch, threads=n_threads)
         if tile is not None:  # tile=0 is refused by run_tiled, not taken as "no tiles"
             spatial = [k for k in kwargs if spec.input(k).kind not in TILE_INPUT_KINDS]
             if spatial:
