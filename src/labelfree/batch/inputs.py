@@ -428,18 +428,57 @@ def _full_series(path: Path, /) -> list[int]:
         return []
 
 
+def _listing(names: list[str], most: int = 10) -> str:
+    return ", ".join(names[:most]) + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def _plate_fields(it: BatchInput) -> list[BatchInput] | None:
+    """For an input that is an HCS plate (``plate.zarr``) or a well of one (``plate.zarr/A/1``), by its NGFF
+    metadata: one input per field on disk (``plate.zarr/A/1/0``, named ``plate_A_1_0`` by
+    :func:`labelfree.io.output_stem`; a name given for the plate or well gets the field's path, ``name_A_1_0``).
+    Fields that the metadata lists but the disk lacks, and wells that list no field, are named in one
+    warning each. None for any other input."""
+    from labelfree.io.ngff import is_ngff
+    from labelfree.io.ngff.metadata import _hcs_fields
+
+    if not (it.path.is_dir() and is_ngff(it.path)):
+        return None
+    found = _hcs_fields(it.path)
+    if found is None:
+        return None
+    kind, fields, absent, empty = found
+    if absent:
+        log.warning("batch: the HCS %s %s lists %d field(s) that are not on disk, which are left out: %s. Copy or "
+                    "export the %s again if they should be there.", kind, it.path, len(absent), _listing(absent), kind)
+    if kind == "well" and empty:
+        log.warning("batch: the HCS well %s lists no fields (its 'well' metadata has no images): no input.", it.path)
+    elif empty:
+        log.warning("batch: %d well(s) of the HCS plate %s list no fields (their 'well' metadata has no images), "
+                    "no inputs: %s.", len(empty), it.path, _listing(empty))
+    if fields:
+        log.info("batch: %s is an HCS %s of %d field(s) (%s); each is an input.", it.path, kind, len(fields),
+                 _listing(fields))
+    return [dataclasses.replace(it, path=it.path / f, stem=f"{it.stem}_{f.replace('/', '_')}" if it.stem else "")
+            for f in fields]
+
+
 def _positions(items: list[BatchInput], series: int | None) -> list[BatchInput]:
     """Each input whose ``series`` is not chosen (by its manifest entry, else by ``series`` for every input)
     and whose file holds several full-resolution images (a multi-position OME-TIFF, a bioformats2raw
     container) becomes one input per image: as Fiji's Bio-Formats "open all series" does. A name given
     for the file gets ``_seriesN``; reduced-resolution previews are not inputs; a file of one image
-    stays one input as it was (its one series is read without choosing it)."""
+    stays one input as it was (its one series is read without choosing it). An HCS plate or well
+    (OME-Zarr) becomes one input per field (:func:`_plate_fields`), each an image of its own."""
     listed: dict[str, list[int]] = {}
     out: list[BatchInput] = []
+    expanded: list[tuple[BatchInput, bool]] = []  # (input, whether it is a field of a plate: one image)
     for it in items:
+        fields = _plate_fields(it)
+        expanded.extend([(it, False)] if fields is None else [(f, True) for f in fields])
+    for it, field in expanded:
         if it.series is None and series is not None:
             it = dataclasses.replace(it, series=series)
-        if it.series is not None:
+        if it.series is not None or field:  # (a field is an OME-Zarr image: one series, not listed)
             out.append(it)
             continue
         key = os.path.realpath(it.path)
@@ -502,6 +541,15 @@ def _name_stem(path: Path, /) -> str:
     return _strip_suffix(path.name)
 
 
+def _named_path(path: Path, /) -> Path:
+    """The path whose folders tell apart two inputs of one stem: the plate of a field of an HCS plate (its stem,
+    ``plate_A_1_0``, holds the field's path in the plate already), else ``path``."""
+    from labelfree.io.ngff.metadata import _plate_field
+
+    field = _plate_field(path) if path.is_dir() else None
+    return path if field is None else field[0]
+
+
 def _unique_stems(items: list[BatchInput]) -> list[BatchInput]:
     """Give every input a distinct output stem (parent folders are added to break ties)."""
     from labelfree.io.outputs import plain_stem
@@ -533,7 +581,7 @@ def _unique_stems(items: list[BatchInput]) -> list[BatchInput]:
             break
         for i in clashes:
             depth[i] += 1
-            parents = [p.name for p in items[i].path.parents][: depth[i]]
+            parents = [p.name for p in _named_path(items[i].path).parents][: depth[i]]
             stems[i] = _fit_stem("_".join([*reversed(parents), _name_stem(items[i].path)]), tails[i])
     seen_final: dict[str, int] = {}
     for i, s in enumerate(stems):
@@ -592,8 +640,10 @@ def collect_inputs(
         beside ``<stem>.png``), or, when it holds none, its folders of frames one level down (a movie
         each, :mod:`labelfree.io.sequence`; with ``needs_time``, a folder of frames is itself one movie); a
         pattern the image files and folders of frames it matches,
-        a ``.csv``/``.yaml`` manifest its entries, any other path itself (a missing file is reported by
-        the run).
+        a ``.csv``/``.yaml`` manifest its entries, an OME-Zarr HCS plate (``plate.zarr``) or well
+        (``plate.zarr/A/1``) one input per field on disk, named ``plate_A_1_0`` (fields listed but absent
+        and wells without fields are named in a warning), any other path itself (a missing file is
+        reported by the run).
 
     input_names : iterable of str
         Names of the pipeline's extra inputs: manifest columns of these names are files
@@ -616,8 +666,8 @@ def collect_inputs(
     Raises
     ------
     InputError
-        No inputs, nothing found, or an image in memory (an array or DataArray) instead of a path
-        (:func:`refuse_in_memory`).
+        No inputs, nothing found (or only HCS plates and wells without fields on disk), or an image in
+        memory (an array or DataArray) instead of a path (:func:`refuse_in_memory`).
     """
     refuse_in_memory(inputs)
     specs = [inputs] if isinstance(inputs, (str, Path, BatchInput)) else list(inputs)
@@ -628,4 +678,10 @@ def collect_inputs(
     names = tuple(input_names)
     items = [item for spec in specs for item in _expand(spec, names, bool(needs_time))]
     items = [dataclasses.replace(it, path=it.path.absolute()) for it in items]  # workers may have another cwd
-    return _unique_stems(_drop_repeats(_positions(items, series_option(series))))
+    items = _positions(items, series_option(series))
+    if not items:  # only HCS plates or wells without fields on disk (each named in a warning)
+        given = ", ".join(str(getattr(spec, "path", spec)) for spec in specs[:3])
+        raise InputError(f"No inputs: the HCS plates or wells given ({given}) hold no "
+                         "fields on disk (the warnings above name the fields and wells their metadata lists). Give "
+                         "a plate whose fields are on disk, or the fields' folders (plate.zarr/A/1/0).")
+    return _unique_stems(_drop_repeats(items))

@@ -143,10 +143,11 @@ def find_truths(gt_dir: Path, items: list[BatchInput], /) -> dict[str, Path]:
 def _file_stem(item: BatchInput, /) -> str | None:
     """The stem of an input's file (``a`` of ``a.png``) when the run renamed the input to keep stems apart
     (``a_png``); None for an input named after its file, and for a position of a multi-position file
-    (``plate_series1``: the file's ground truth is no position's)."""
+    (``plate_series1``: the file's ground truth is no position's). A folder's stem is its path's (a field of an HCS
+    plate, ``plate.zarr/A/1/0``: ``plate_A_1_0``, not ``0``; a level of a pyramid: ``big_s1``)."""
     from labelfree.io.outputs import output_stem
 
-    own = output_stem(item.path.name)
+    own = output_stem(item.path if item.path.is_dir() else item.path.name)
     return own if item.series is None and own != item.stem else None
 
 

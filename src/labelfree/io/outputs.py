@@ -98,7 +98,9 @@ _MAX_STEM = 200
 def output_stem(path: str | os.PathLike[str], /) -> str:
     """The output stem of an input file: its whole name without the image suffix; of a folder of frames, its
     name (``.`` or ``..``: the name of the folder they stand for); of the array folder of one level of an
-    OME-Zarr image, the image's stem and the level's folder (``big.ome.zarr/s1``: ``big_s1``).
+    OME-Zarr image, the image's stem and the level's folder (``big.ome.zarr/s1``: ``big_s1``); of a field of
+    an HCS plate, the plate's stem, row, column and field (``plate.zarr/A/1/0``: ``plate_A_1_0``), in a batch
+    as in a command.
 
     >>> output_stem("exp1.pos1.ome.tif"), output_stem("/data/movie.tif"), output_stem("a.b")
     ('exp1.pos1', 'movie', 'a.b')
@@ -116,14 +118,18 @@ def output_stem(path: str | os.PathLike[str], /) -> str:
 
 
 def _level_stem(path: str | os.PathLike[str]) -> str | None:
-    """``big_s1`` for the array folder of a level of the OME-Zarr image ``big.ome.zarr`` (``big.ome.zarr/s1``): a
-    level's folder name alone (``s1``, ``0``) says nothing of the image; None for any other path."""
+    """``big_s1`` for the array folder of a level of the OME-Zarr image ``big.ome.zarr`` (``big.ome.zarr/s1``), and
+    ``plate_A_1_0`` for the field ``plate.zarr/A/1/0`` of an HCS plate (its path in the plate, NGFF's
+    row/column/field): a folder's name alone (``s1``, ``0``) says nothing of the image; None for any other path."""
     if not os.path.isdir(path):
         return None
-    from labelfree.io.ngff.metadata import _is_zarr_array, _level_of
+    from labelfree.io.ngff.metadata import _is_zarr_array, _level_of, _plate_field
 
     folder = Path(os.path.abspath(path))
-    found = _level_of(folder) if _is_zarr_array(folder) else None
+    if not _is_zarr_array(folder):
+        field = _plate_field(folder)
+        return None if field is None else f"{output_stem(field[0])}_{field[1].replace('/', '_')}"
+    found = _level_of(folder)
     if found is None:
         return None
     image, _ = found

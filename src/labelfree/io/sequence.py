@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 FRAME_SUFFIXES = (".tif", ".tiff", ".btf")
 _NUMBER = re.compile(r"\d+")
 _OME_SIZE = re.compile(r'PhysicalSize[XYZ](?:Unit)?="[^"]*"')
+#: the text before a number that names a channel: ``_w1``, ``_c0``, ``_ch1``, ``_channel000`` (HCS and
+#: Micro-Manager exports), ``C1-`` at the start of a name (Fiji's Image > Color > Split Channels)
+_CHANNEL_TOKEN = re.compile(r"(?:^|[_\-. ])(?:w|c|ch|channel|wavelength)$", re.IGNORECASE)
 
 
 def _natural_key(name: str) -> list[Any]:
@@ -96,6 +99,42 @@ def sequence_files(folder: str | os.PathLike[str], /) -> list[Path]:
         log.info("%s: %d frames (%s to %s); %d other file(s) are not frames.", folder, len(names), names[0],
                  names[-1], skipped)
     return [folder / name for name in names]
+
+
+def _channel_token(names: Sequence[str], /) -> tuple[str, str] | None:
+    """When the file names ``names`` differ only in a number after a channel-like token (``A01_f00_w1.tif``,
+    ``A01_f00_w2.tif``; ``C1-cells.tif``, ``C2-cells.tif``, :data:`_CHANNEL_TOKEN`): that token with the first and
+    the last file's number (``("_w1", "_w2")``); else None."""
+    if len(names) < 2:
+        return None
+    pieces = _NUMBER.split(names[0])
+    numbers = [_NUMBER.findall(name) for name in names]
+    if any(len(row) != len(pieces) - 1 for row in numbers):  # not one name pattern (sequence_files refuses it)
+        return None
+    varying = [i for i in range(len(numbers[0])) if len({int(row[i]) for row in numbers}) > 1]
+    if len(varying) != 1:
+        return None
+    found = _CHANNEL_TOKEN.search(pieces[varying[0]])
+    if found is None:
+        return None
+    token = found.group(0)
+    return token + numbers[0][varying[0]], token + numbers[-1][varying[0]]
+
+
+def _note_channel_files(folder: Path, files: Sequence[Path], /) -> None:
+    """Warn when the frame files of ``folder`` look like the channels of one image saved as files of their own
+    (:func:`_channel_token`): they are read as frames (T), as every folder of files is."""
+    token = _channel_token([f.name for f in files])
+    if token is None:
+        return
+    log.warning(
+        "The %d image files of %s differ only in a channel-like part of their names (%s to %s: %r to %r), but a "
+        "folder of files is read as the frames (T) of one movie: they are read as %d time points, not as channels. "
+        "To read them as the channels of one image, stack them into one file: in Fiji, open them and use Image > "
+        "Color > Merge Channels, then File > Save As > Tiff; or in Python, tifffile.imwrite('image.tif', "
+        "numpy.stack([tifffile.imread(f) for f in files]), imagej=True, metadata={'axes': 'CYX'}) with the files in "
+        "channel order. Then give that file (with --channel to choose one).", len(files), folder, files[0].name,
+        files[-1].name, token[0], token[1], len(files))
 
 
 def stack_frames(files: Sequence[Path], read: Callable[[Path], np.ndarray], /, *,
@@ -208,11 +247,14 @@ def read_sequence(folder: str | os.PathLike[str], read: Callable[..., xr.DataArr
     Each file is one time point: a plane (T, Y, X), channels (T, C, Y, X) or a z-stack (T, Z, Y, X).
     ``dims`` names the axes of each file, after an optional leading ``T`` (the sequence); ``channel_names``
     and ``series`` apply to each file. The calibration and channel names are the first frame's (a warning
-    when the files' calibrations disagree); T is counted in frames from 0. ``lazy``: a dask array that reads
+    when the files' calibrations disagree); T is counted in frames from 0. Files whose names differ only in a
+    channel-like token (``_w1``/``_w2``, ``_c0``/``_c1``, ``_ch1``, Fiji's ``C1-``/``C2-``) are read as frames
+    too, with a warning that says how to stack them as channels. ``lazy``: a dask array that reads
     each file when its frame is computed; otherwise (``memmap`` too) the frames are read into one array.
     """
     folder = Path(folder)
     files = sequence_files(folder)
+    _note_channel_files(folder, files)
     frame_dims = _frame_dims(dims)
     first = _read_frame(files[0], read, frame_dims, series, channel_names)
     _check_headers(files, series)

@@ -541,7 +541,9 @@ def _choose_series(tif: Any, path: Path, series: int | None = None) -> Any:
     The default is the first series whose planes this file holds (a file of a multi-file OME-TIFF,
     such as one position of a multi-position acquisition, holds its own position; the OME metadata
     lists the others) that is not a reduced-resolution copy (a thumbnail stored before the image);
-    else the first series. A pyramid's sub-resolutions are levels of one series: level 0, the full
+    else the first series. A file that holds one series, its own, of several that the OME metadata lists
+    (one position per file, as Micro-Manager saves them) is read without a warning: its position is
+    no choice (INFO says which it is). A pyramid's sub-resolutions are levels of one series: level 0, the full
     resolution, is read.
     """
     if not tif.series:
@@ -554,7 +556,12 @@ def _choose_series(tif: Any, path: Path, series: int | None = None) -> Any:
     else:
         own = _own_series(tif)
         index = _series_choice(tif)
-        if len(tif.series) > 1:
+        if len(tif.series) > 1 and own == [index]:  # one file of a multi-file OME-TIFF: its own image, no choice
+            log.info("%s: reading image %d of the %d its OME metadata lists (%s), the one stored in this file; the "
+                     "others are stored in other files of the acquisition (read each file, or choose one with "
+                     "series=N, --series N)%s.", path, index + 1, len(tif.series), _describe_series(tif, index),
+                     f"; {note}" if note else "")
+        elif len(tif.series) > 1:
             shown = "; ".join(_describe_series(tif, i) for i in range(min(len(tif.series), 4)))
             shown += "; ..." if len(tif.series) > 4 else ""
             which = "only the first one"

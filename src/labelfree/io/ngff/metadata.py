@@ -173,3 +173,59 @@ def _ngff_kind(path: Path) -> str | None:
         if keys & {"plate", "well", "bioformats2raw.layout"}:
             return "container"
     return None
+
+
+def _plain_path(text: str) -> bool:
+    """Whether ``text``, a path of NGFF plate or well metadata (``A/1``, ``0``), names a folder inside its group."""
+    parts = text.split("/")
+    return all(part and part not in (".", "..") and "\\" not in part for part in parts)
+
+
+def _hcs_fields(path: Path) -> tuple[str, list[str], list[str], list[str]] | None:
+    """The fields of an HCS plate (``plate.zarr``) or of one of its wells (``plate.zarr/A/1``), from the NGFF
+    ``plate`` metadata (``wells``, each with a ``path``, ``row/column``) and each well's ``well`` metadata
+    (``images``, each with a ``path``), as NGFF 0.4 and 0.5 write them; None for any other folder.
+
+    Returns ``(kind, fields, absent, empty)``: ``"plate"`` or ``"well"``; the paths (relative to ``path``,
+    ``A/1/0`` of a plate, ``0`` of a well) of the fields listed and on disk, in the metadata's order; those listed
+    but not on disk (a well listed but not on disk: its path, ``A/3``); the wells whose metadata lists no field
+    (``A/3``; of a well given itself, ``.``)."""
+    attrs = _image_attrs(path)
+    if not isinstance(attrs, dict) or attrs.get("multiscales"):
+        return None
+    if isinstance(attrs.get("plate"), dict):
+        kind, wells = "plate", [w for w in _names(attrs["plate"].get("wells"), "path") if _plain_path(w)]
+    elif isinstance(attrs.get("well"), dict):
+        kind, wells = "well", ["."]
+    else:
+        return None
+    fields: list[str] = []
+    absent: list[str] = []
+    empty: list[str] = []
+    for well in wells:
+        folder = path / well
+        well_attrs = (attrs if well == "." else _image_attrs(folder)) or {}
+        if not folder.is_dir():
+            absent.append(well)
+            continue
+        listed = [f for f in _names((well_attrs.get("well") or {}).get("images"), "path") if _plain_path(f)]
+        if not listed:
+            empty.append(well)
+        for field in listed:
+            rel = field if well == "." else f"{well}/{field}"
+            (fields if (folder / field).is_dir() else absent).append(rel)
+    return kind, fields, absent, empty
+
+
+def _plate_field(path: Path) -> tuple[Path, str] | None:
+    """For a field of an HCS plate (``plate.zarr/A/1/0``: an image whose folder's parent has NGFF ``well`` metadata
+    and lies two folders below a group with ``plate`` metadata, the NGFF layout plate/row/column/field): the plate's
+    folder and the field's path in it (``A/1/0``); None for any other path."""
+    field = Path(os.path.abspath(path))
+    well = field.parent
+    plate = well.parent.parent
+    if plate == well.parent or not isinstance((_image_attrs(well) or {}).get("well"), dict):
+        return None
+    if not isinstance((_image_attrs(plate) or {}).get("plate"), dict):
+        return None
+    return plate, field.relative_to(plate).as_posix()

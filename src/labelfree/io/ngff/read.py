@@ -96,6 +96,26 @@ def _dataset_array(group: Any, root: Path, dataset: dict[str, Any], level: int) 
     return node
 
 
+def _hcs_group(group: Any, ome: dict[str, Any], p: Path) -> tuple[str, str, Path] | None:
+    """For an HCS plate or well (NGFF ``plate`` / ``well`` metadata): ``"plate"`` or ``"well"``, what it holds
+    (``an HCS plate of 2 well(s) (A/1, A/2)``) and a field to give instead (``plate.zarr/A/1/0``); else None."""
+    if isinstance(ome.get("plate"), dict):
+        wells = _names(ome["plate"].get("wells"), "path")
+        if not wells:
+            return "plate", "an HCS plate that lists no wells", p / "<row>" / "<column>" / "<field>"
+        try:
+            fields = _names((_ome_attrs(group[wells[0]])[0].get("well") or {}).get("images"), "path")
+        except Exception:  # noqa: BLE001 - an unreadable well: the message names the well only
+            fields = []
+        example = p / wells[0] / fields[0] if fields else p / wells[0] / "<field>"
+        return "plate", f"an HCS plate of {len(wells)} well(s) ({_listing(wells)})", example
+    if isinstance(ome.get("well"), dict):
+        fields = _names(ome["well"].get("images"), "path")
+        example = p / fields[0] if fields else p / "<field>"
+        return "well", f"a well of an HCS plate with {len(fields)} field(s) ({_listing(fields)})", example
+    return None
+
+
 def _single_series(group: Any, ome: dict[str, Any], p: Path) -> str | None:
     """For a group without ``multiscales``: the one image series of a bioformats2raw container, or an
     :class:`InputError` naming an image path to give instead (a plate's field, a well's field, a series, a
@@ -110,23 +130,11 @@ def _single_series(group: Any, ome: dict[str, Any], p: Path) -> str | None:
         raise InputError(f"{p} is a bioformats2raw container of {len(series)} image series ({_listing(series)}); "
                          f"LabelFree reads one image at a time: give one series, e.g. {p / series[0]} (or "
                          f"read_image(path, series=0); on the command line --series 0).")
-    if isinstance(ome.get("plate"), dict):
-        wells = _names(ome["plate"].get("wells"), "path")
-        if not wells:
-            raise InputError(f"{p} is an HCS plate that lists no wells; give one field of a well, "
-                             f"<plate>.zarr/<row>/<column>/<field>.")
-        try:
-            fields = _names((_ome_attrs(group[wells[0]])[0].get("well") or {}).get("images"), "path")
-        except Exception:  # noqa: BLE001 - an unreadable well: the message names the well only
-            fields = []
-        example = p / wells[0] / fields[0] if fields else p / wells[0] / "<field>"
-        raise InputError(f"{p} is an HCS plate of {len(wells)} well(s) ({_listing(wells)}); LabelFree reads one "
-                         f"image at a time: give one field of a well, e.g. {example}.")
-    if isinstance(ome.get("well"), dict):
-        fields = _names(ome["well"].get("images"), "path")
-        example = p / fields[0] if fields else p / "<field>"
-        raise InputError(f"{p} is a well of an HCS plate with {len(fields)} field(s) ({_listing(fields)}); give "
-                         f"one field, e.g. {example}.")
+    hcs = _hcs_group(group, ome, p)
+    if hcs is not None:
+        kind, what, example = hcs
+        raise InputError(f"{p} is {what}; LabelFree reads one image at a time: give one field, e.g. {example}. "
+                         f"To segment every field, give the {kind} to labelfree batch (each field is an input).")
     if "labels" in ome:
         names = _names(ome["labels"], "name")
         example = p / names[0] if names else p / "<name>"
@@ -147,6 +155,17 @@ def _chosen_series(group: Any, ome: dict[str, Any], p: Path, series: Any, *, lev
             da = read_ngff(p, level=level, channel_names=channel_names)
             da.attrs["series"] = 0
             return da
+        hcs = _hcs_group(group, ome, p)
+        if hcs is not None:  # series does not choose a field: no index is accepted
+            kind, what, example = hcs
+            raise InputError(f"series={series!r} chooses an image series of a bioformats2raw container, but {p} is "
+                             f"{what}: series does not choose among its fields. Give one field's folder without "
+                             f"series, e.g. {example}; or give the {kind} to labelfree batch, which segments every "
+                             "field (each is an input).")
+        if not ome.get("multiscales"):
+            raise InputError(f"series={series!r} chooses an image series of a bioformats2raw container, but {p} is "
+                             "neither one nor an OME-Zarr image (it has no 'multiscales' metadata); give the folder of "
+                             "the image you want.")
         raise InputError(f"series={series!r} chooses an image series of a bioformats2raw container, but {p} is not "
                          "one (an OME-Zarr image holds one image, series 0): leave series out or give 0, or give the "
                          "folder of the image you want.")
@@ -196,8 +215,10 @@ def read_ngff(
         Names for the C axis (default: ``omero`` channel labels, else ``C0, C1, ...``).
     series : int, optional
         For a bioformats2raw container: the image series to read, counted from 0 in the order
-        its ``OME/`` group lists them (``attrs["series"]`` records it); any other path is one
+        its ``OME/`` group lists them (``attrs["series"]`` records it); any other image is one
         image, series 0 (as a TIFF of one image), and another ``series`` is an :class:`InputError` there.
+        An HCS plate or well takes no ``series`` (an :class:`InputError` naming a field's folder to give;
+        ``labelfree batch`` makes each field of a plate an input).
 
     Returns
     -------
