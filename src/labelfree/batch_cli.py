@@ -87,6 +87,9 @@ def register(sub: Any) -> None:
                    help="score only the predicted objects that overlap ground truth, as labelfree eval does with "
                         "this option: for ground truth of some cells only, e.g. the Cell Tracking Challenge's GOWT1 "
                         "and MSC SEG")
+    p.add_argument("--ome-zarr", action="store_true",
+                   help="also write each input's labels as <stem>_labels.ome.zarr, an OME-Zarr label image for "
+                        "napari and OME-Zarr tools; a rerun makes it for the inputs finished without it")
     p.add_argument("--batch-config", help="batch options file (JSON/YAML with BatchConfig fields)")
     run = p.add_argument_group("execution")
     run.add_argument("--scheduler", help="address of a running Dask scheduler (tcp://host:8786; default: Dask's "
@@ -147,7 +150,7 @@ def _batch_config(args: argparse.Namespace) -> Any:
     if args.threads is not None:
         changes["task_threads"] = args.threads
     for flag, field in (("force", "force"), ("overwrite", "overwrite"), ("drift", "drift_correction"),
-                        ("fiji_in_worker", "fiji_in_worker")):
+                        ("fiji_in_worker", "fiji_in_worker"), ("ome_zarr", "ome_zarr")):
         if getattr(args, flag):
             changes[field] = True
     return cfg.replace(**changes)

@@ -101,6 +101,9 @@ def add_pipeline_arguments(p: argparse.ArgumentParser, spec: Any, /) -> None:
         p.add_argument(f"--{kind}", f"--{kind}-out", dest=f"extra_{kind}", action="store_true", help=help_text)
     p.add_argument("--overlay", action="store_true",
                    help="also write <stem>_overlay.png: the first plane with the object outlines drawn over it")
+    p.add_argument("--ome-zarr", action="store_true",
+                   help="also write <stem>_labels.ome.zarr: the labels as an OME-Zarr label image (NGFF 0.4, the "
+                        "image's axes and pixel sizes, a pyramid above 1024 px) for napari and OME-Zarr tools")
     if spec.tiles:
         p.add_argument("--tile", type=int, metavar="PX",
                        help="segment each plane in overlapping tiles of this size (large images: the image is "
@@ -172,6 +175,10 @@ def _extra_writers(spec: Any, args: argparse.Namespace, image: Any, labels: Any,
         from labelfree.overlay import overlay_png
 
         writers["overlay"] = lambda path: overlay_png(image, labels, path)
+    if getattr(args, "ome_zarr", False):
+        from labelfree.io.ngff.label_image import write_label_image
+
+        writers["ome_zarr"] = lambda path: write_label_image(path, labels)
     for kind, (target, _) in spec.extra_outputs.items():
         if getattr(args, f"extra_{kind}", False):
             writer = load(target)
@@ -230,6 +237,8 @@ def run_command(args: argparse.Namespace) -> int:
     extras = [k for k in spec.extra_outputs if getattr(args, f"extra_{k}", False)]
     if args.overlay:
         extras.append("overlay")
+    if getattr(args, "ome_zarr", False):
+        extras.append("ome_zarr")
     inputs = {inp.name: getattr(args, f"input_{inp.name}", None) for inp in spec.inputs}
     _check_file_inputs(spec, inputs)  # before the output folder is checked against them
     with OutputFolder(args.out, inputs=_input_files(spec, args), overwrite=args.overwrite,

@@ -84,6 +84,10 @@ class BatchConfig(PipelineConfig):
     overwrite: bool = setting(
         False, group=_OUT,
         help="Replace earlier results made with other inputs, options or version (default: the run is refused).")
+    ome_zarr: bool = setting(
+        False, group=_OUT,
+        help="Also write each input's labels as <stem>_labels.ome.zarr, an OME-Zarr label image (--ome-zarr); a "
+             "rerun adds it to the inputs finished without it (they are made again), and skips the others.")
     summary_name: str = setting("batch_summary.csv", group=_OUT,
                                 help="File name of the run's summary table (CSV) in the output folder.")
 

@@ -116,7 +116,8 @@ def plan_jobs(
     version) is an earlier result: unless ``batch.overwrite`` allows
     replacing it, the whole run is refused before any work starts (``force`` redoes only results
     this very run finished before: same input, options and version). A damaged set of
-    LabelFree outputs (files missing or changed) is redone.
+    LabelFree outputs (files missing or changed) is redone, and so is a finished one that lacks an output
+    the run asks for (``batch.ome_zarr``).
 
     Returns
     -------
@@ -181,7 +182,7 @@ def plan_jobs(
         if state is None:  # a result recorded when an OME-Zarr input's fingerprint still counted its labels/
             state = _finished_with_labels_counted(item, out_dir, fp, pipeline=pipeline.name, config=cfg_dict,
                                                   extra=extra, known=labels_counted)
-        if state is not None and not batch.force:
+        if state is not None and not batch.force and not _lacks_asked_outputs(state, batch, item.stem):
             rows[item.stem] = _row_from_state(item, state, out_dir, status="skipped", seconds=0.0)
             continue
         own = state is not None  # this very result, finished earlier: --force makes it again
@@ -195,7 +196,7 @@ def plan_jobs(
                         fingerprint=fp, input_sha256=sha, drift_correction=batch.drift_correction,
                         fiji_dir=batch.fiji_dir, fiji_in_worker=batch.fiji_in_worker, frame_overlap=overlap,
                         inputs=inputs, overwrite=replace or own or earlier == "damaged", tile=batch.tile,
-                        tile_overlap=batch.tile_overlap, threads=batch.task_threads))
+                        tile_overlap=batch.tile_overlap, threads=batch.task_threads, ome_zarr=batch.ome_zarr))
     if conflicts:
         shown = ", ".join(conflicts[:5]) + (f" and {len(conflicts) - 5} more" if len(conflicts) > 5 else "")
         raise OutputExistsError(
@@ -204,6 +205,17 @@ def plan_jobs(
             "(CLI --overwrite, API batch={'overwrite': True})."
         )
     return jobs, rows
+
+
+def _lacks_asked_outputs(state: dict[str, Any], batch: BatchConfig, stem: str, /) -> bool:
+    """Whether the finished set ``state`` (its manifest) lacks an output this run asks for (``--ome-zarr``): the
+    input is then made again, its set replaced whole by one that holds it, as the run's own result (no
+    ``--overwrite`` needed: the same input, options and version). An output the run does not ask for is kept."""
+    if batch.ome_zarr and "ome_zarr" not in (state.get("outputs") or {}):
+        log.info("batch: %s was finished without its OME-Zarr labels (--ome-zarr); it is made again with them.",
+                 stem)
+        return True
+    return False
 
 
 def _finished_with_labels_counted(item: BatchInput, out_dir: Path, fingerprint: str, /, *, pipeline: str,

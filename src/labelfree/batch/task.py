@@ -42,7 +42,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-OUTPUT_KINDS = ("labels", "rois", "table", "provenance", "drift")
+OUTPUT_KINDS = ("labels", "rois", "table", "provenance", "drift", "ome_zarr")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,6 +69,8 @@ class Job:
     command: dict[str, str] = dataclasses.field(default_factory=current_command)
     #: the provenance record given as the config (its models, model file, threads are repeated), or None
     record: dict[str, Any] | None = None
+    #: also write the labels as ``<stem>_labels.ome.zarr`` (``labelfree batch --ome-zarr``)
+    ome_zarr: bool = False
 
     def input_files(self) -> dict[str, Any]:
         """The input files of this job by role (never written over; recorded in the provenance)."""
@@ -168,7 +170,7 @@ def count_objects(labels: Any, /) -> int:
 
 
 def write_result(labels: xr.DataArray, image: xr.DataArray, /, *, job: Job, extra: dict[str, Any] | None = None) -> dict[str, str]:
-    """Write label TIFF, ROI zip, table, (drift shifts) and the manifest of one input.
+    """Write label TIFF, ROI zip, table, (drift shifts, the OME-Zarr labels) and the manifest of one input.
 
     The files are written into a private staging folder and published as one set, the
     manifest (provenance with the input's fingerprint) last; see
@@ -196,6 +198,10 @@ def write_result(labels: xr.DataArray, image: xr.DataArray, /, *, job: Job, extr
         import pandas as pd
 
         extras["drift"] = lambda path: pd.DataFrame(image.attrs["drift_shifts"]).to_csv(path, index=False)
+    if job.ome_zarr:
+        from labelfree.io.ngff.label_image import write_label_image
+
+        extras["ome_zarr"] = lambda path: write_label_image(path, labels)
     out = Path(job.out_dir)
     with staging_folder(out, item.stem) as staging:
         # checked once the staging folder exists: a client that stopped the run waits for the

@@ -242,6 +242,20 @@ def _check_points_inside(rois: list[Any], shape: tuple[int, ...], path: Path) ->
         )
 
 
+def _is_ngff(path: Path) -> bool:
+    from labelfree.io.ngff import is_ngff
+
+    return is_ngff(path)
+
+
+def _fit_label_image(labels: np.ndarray, shape: tuple[int, ...], path: Path) -> np.ndarray:
+    """A marker label image in the image's (T,) Y, X shape: axes of one plane (a C or Z of 1) drop out; the rest
+    must be the image's own."""
+    if tuple(n for n in labels.shape if n != 1) != tuple(n for n in shape if n != 1):
+        raise InputError(f"Marker image {path} has shape {labels.shape}; it must match the image, {shape} ((T,) Y, X).")
+    return labels.reshape(shape)
+
+
 def read_markers(path: str | os.PathLike[str], /, *, image: Any = None, shape: tuple[int, ...] | None = None) -> Any:
     """Read markers from a CSV of points, a label TIFF (or a grey label PNG) or an ImageJ ROI zip.
 
@@ -261,7 +275,8 @@ def read_markers(path: str | os.PathLike[str], /, *, image: Any = None, shape: t
         ROIs (one marker per point; a point outside the image is an error) or area ROIs; a ROI of a stack
         saved by ImageJ's ROI Manager with its slice in its name only (``0002-0040-0040``) is on that slice,
         as ImageJ reads it. A folder: a Cell Tracking Challenge ``TRA`` folder (``man_trackNNN.tif``, one per
-        frame of the image, label = track id).
+        frame of the image, label = track id), or an OME-Zarr label image (a run's ``<stem>_labels.ome.zarr``,
+        written with ``--ome-zarr``; its level 0, exactly).
     image : DataArray, optional
         The image the markers belong to (gives the shape).
     shape : tuple of int, optional
@@ -273,6 +288,10 @@ def read_markers(path: str | os.PathLike[str], /, *, image: Any = None, shape: t
         (N, 2) / (N, 3) float points, or a label image of the image's (T,) Y, X shape.
     """
     path = Path(path)
+    if path.is_dir() and _is_ngff(path):  # a label image written as OME-Zarr (``--ome-zarr``): its ids, exactly
+        from labelfree.io.ngff import read_ngff
+
+        return _fit_label_image(np.asarray(read_ngff(path).values), _shape_of(image, shape), path)
     if path.is_dir():
         from labelfree.io.ctc import read_tra_markers
 
@@ -314,11 +333,6 @@ def read_markers(path: str | os.PathLike[str], /, *, image: Any = None, shape: t
                     f"Marker image {path} must be a label image of the image's shape, {shape} (T, Y, X); its axes "
                     f"are not recorded in the file and it is not such a stack ({exc})"
                 ) from exc
-        # axes of one plane (a C or Z of 1) drop out; the rest must be the image's own (T,) Y, X
-        if tuple(n for n in labels.shape if n != 1) != tuple(n for n in shape if n != 1):
-            raise InputError(
-                f"Marker image {path} has shape {labels.shape}; it must match the image, {shape} ((T,) Y, X)."
-            )
-        return labels.reshape(shape)
+        return _fit_label_image(labels, shape, path)
     raise InputError(f"Unknown marker file type {path.name!r}: give a .csv of points (or ImageJ's Results saved as "
                      ".xls or .txt), a label .tif (or a grey label .png, or Cellpose's _seg.npy) or a ROI .zip.")

@@ -6,7 +6,8 @@ Rules it enforces, whatever paths are given:
   refused, and so is an output folder that is an input file, and any output (folder or
   file) that lies inside a folder input (an OME-Zarr store, a CTC or tile folder);
 * no output folder lies inside an OME-Zarr image or container, or is created with a name ending in ``.zarr``
-  (TIFF, CSV, ZIP and JSON files make no OME-Zarr: labels go into an image with ``write_ngff_labels``);
+  (TIFF, CSV, ZIP and JSON files make no OME-Zarr: labels go into an image with ``write_ngff_labels``, or
+  beside the set's files as the OME-Zarr ``<stem>_labels.ome.zarr``, the ``ome_zarr`` output);
 * the location is checked before any computation (:class:`OutputFolder` creates the
   folder, proves it writable and plans the file names up front);
 * every path stays inside the output folder (stems are plain file names);
@@ -15,7 +16,8 @@ Rules it enforces, whatever paths are given:
 * a set of files (labels, ROIs, table, provenance, extras) is written into a staging
   folder and published as a whole: the old manifest is withdrawn first, the files are
   moved in, and the manifest (``<stem>_provenance.json``, holding the SHA-256 of every
-  other file) is written last. A set without a manifest that verifies is incomplete,
+  other file; of a folder output, an OME-Zarr store, the SHA-256 of its files' names and
+  SHA-256s, :func:`output_digest`) is written last. A set without a manifest that verifies is incomplete,
   and reruns redo it. A set replaces an earlier one whole: the earlier set's own files
   that the new one does not write (an overlay, a flow stack) go, too;
 * a folder is written by one run at a time (:class:`OutputFolder` holds a lock whose
@@ -29,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import errno
+import hashlib
 import json
 import logging
 import os
@@ -50,6 +53,8 @@ from labelfree.io.raster import PICTURE_SUFFIXES
 __all__ = [
     "OUTPUT_SUFFIXES",
     "EXTRA_SUFFIXES",
+    "FOLDER_KINDS",
+    "output_digest",
     "STAGING_DIR",
     "staging_folders",
     "LOCK_FILE",
@@ -83,7 +88,10 @@ EXTRA_SUFFIXES = {
     "overlay": "_overlay.png",
     "flow": "_flow.tif",
     "drift": "_drift.csv",
+    "ome_zarr": "_labels.ome.zarr",
 }
+#: outputs that are folders, not files: written whole in the staging folder, moved in with one rename
+FOLDER_KINDS = ("ome_zarr",)
 #: file name suffixes of LabelFree inputs (stripped whole to make the output stem): TIFF, OME-Zarr, and the 2-D
 #: pictures of :mod:`labelfree.io.raster` (PNG, JPEG, BMP, GIF, PGM/PPM)
 IMAGE_SUFFIXES = (".ome.tiff", ".ome.tif", ".ome.zarr", ".tiff", ".tif", ".btf", ".zarr", *PICTURE_SUFFIXES)
@@ -348,13 +356,50 @@ def read_manifest(folder: str | os.PathLike[str], stem: str, /, *, verify: bool 
             return None
         path = folder / name
         try:
-            if path.stat().st_size != entry.get("bytes"):
+            if output_digest(path, verify=False)[0] != entry.get("bytes"):
+                return None
+            if verify and output_digest(path)[1] != entry.get("sha256"):
                 return None
         except OSError:
             return None
-        if verify and file_sha256(path) != entry.get("sha256"):
-            return None
     return record
+
+
+def output_digest(path: str | os.PathLike[str], /, *, verify: bool = True) -> tuple[int, str | None]:
+    """The size in bytes and SHA-256 of an output, as its set's manifest records them (SHA-256 None without
+    ``verify``).
+
+    A file: its size and SHA-256. A folder (an OME-Zarr store, :data:`FOLDER_KINDS`): the sum of its files'
+    sizes, and the SHA-256 of the list of its files (relative name, size, SHA-256; in name order; a link by
+    where it points, never followed), so a file added, removed, renamed or changed in it changes the digest.
+    """
+    path = Path(path)
+    if path.is_symlink() or not path.is_dir():
+        return path.stat().st_size, file_sha256(path) if verify else None
+    digest = hashlib.sha256()
+    total = 0
+    for top, folders, files in os.walk(path):
+        folders.sort()
+        here = Path(top)
+        for name in sorted(files + [f for f in folders if (here / f).is_symlink()]):
+            item = here / name
+            rel = item.relative_to(path).as_posix()
+            if item.is_symlink():
+                line = f"{rel}\0link\0{os.readlink(item)}"
+            else:
+                size = item.stat().st_size
+                total += size
+                line = f"{rel}\0{size}\0{file_sha256(item) if verify else ''}"
+            digest.update(line.encode("utf-8", "surrogateescape") + b"\n")
+    return total, digest.hexdigest() if verify else None
+
+
+def _remove_output(path: Path) -> None:
+    """Remove an output file, or an output folder (an OME-Zarr store) with what it holds; a link itself only."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        remove_quietly(path)
 
 
 # -- publication ---------------------------------------------------------------------------------------------------
@@ -425,6 +470,23 @@ def _existing(targets: Mapping[str, Path]) -> list[Path]:
     return [p for p in targets.values() if p.exists() or p.is_symlink()]
 
 
+def _check_folder_targets(targets: Mapping[str, Path]) -> None:
+    """Refuse, even with ``overwrite``, a folder output (:data:`FOLDER_KINDS`) whose place holds something else than
+    a zarr store: overwriting replaces an earlier OME-Zarr output, never another folder or file."""
+    from labelfree.io.ngff.metadata import _is_zarr_store
+
+    for kind in FOLDER_KINDS:
+        target = targets.get(kind)
+        if target is not None and (target.exists() or target.is_symlink()) \
+                and (target.is_symlink() or not _is_zarr_store(target)):
+            what = ("a link" if target.is_symlink() else "a folder that is no zarr store" if target.is_dir()
+                    else "a file")
+            raise OutputError(
+                f"{target} is {what}; the OME-Zarr output would replace it, and LabelFree replaces only an earlier "
+                "OME-Zarr store there (--overwrite too). Move it away, or choose another output folder or --stem."
+            )
+
+
 def _earlier_files(folder: Path, stem: str, keep: Iterable[Path], inputs: Any) -> list[Path]:
     """The files of the earlier set ``stem`` in ``folder`` that a new set writing ``keep`` leaves out.
 
@@ -448,14 +510,15 @@ def _earlier_files(folder: Path, stem: str, keep: Iterable[Path], inputs: Any) -
         if not isinstance(name, str) or name not in own or name in keep:
             continue
         path = folder / name
-        if path.is_symlink() or not path.is_file():
+        if path.is_symlink() or not (path.is_file() or path.is_dir()):
             continue
         try:
             check_not_input(path, inputs)
         except InputOverwriteError:
             continue
         try:
-            unchanged = path.stat().st_size == entry.get("bytes") and file_sha256(path) == entry.get("sha256")
+            unchanged = output_digest(path, verify=False)[0] == entry.get("bytes") \
+                and output_digest(path)[1] == entry.get("sha256")
         except OSError:
             unchanged = False
         if not unchanged:
@@ -511,11 +574,12 @@ def publish_set(folder: str | os.PathLike[str], stem: str, staged: Mapping[str, 
             f"{existing[0]} exists; LabelFree does not replace earlier results silently. Use another output "
             "folder or name, or allow it (CLI --overwrite, API overwrite=True)."
         )
+    _check_folder_targets(targets)
     stale = _earlier_files(folder, stem, targets.values(), inputs) if overwrite else []
     outputs = {}
     for kind, src in staged.items():
-        src = Path(src)
-        outputs[kind] = {"file": targets[kind].name, "bytes": src.stat().st_size, "sha256": file_sha256(src)}
+        size, sha = output_digest(src)
+        outputs[kind] = {"file": targets[kind].name, "bytes": size, "sha256": sha}
     manifest = {**record, "outputs": outputs, "complete": True}
     staging = Path(next(iter(staged.values()))).parent if staged else new_staging(folder, stem)
     journal = staging / _JOURNAL
@@ -544,7 +608,7 @@ def publish_set(folder: str | os.PathLike[str], stem: str, staged: Mapping[str, 
         write_text_atomic(targets["provenance"], json.dumps(manifest, indent=2, sort_keys=True, default=str) + "\n")
     except BaseException as exc:  # undo; only a hard kill leaves the journal to recover_folder
         for path in moved:
-            remove_quietly(path)
+            _remove_output(path)
         _put_back(kept)
         remove_quietly(journal)
         if isinstance(exc, OSError) and not isinstance(exc, OutputError):
@@ -591,7 +655,7 @@ def recover_folder(folder: str | os.PathLike[str], /) -> list[str]:
                     stem, names = None, []
                 if stem is not None and read_manifest(folder, stem) is None:
                     for name in names:
-                        remove_quietly(folder / name)
+                        _remove_output(folder / name)
                     undone.append(stem)
                     log.warning("%s: removed the outputs of %s, whose publication was interrupted.", folder, stem)
             shutil.rmtree(staging, ignore_errors=True)
@@ -734,7 +798,8 @@ def _check_not_zarr(folder: Path) -> None:
                 "-o, Python write_outputs(folder), Fiji output=) holds TIFF, CSV, ZIP and JSON files, not an OME-Zarr "
                 f"image, and a folder named .zarr is taken for one; nothing was created. Give a name without .zarr "
                 f"(e.g. {part.with_name(_bare(part.name)) / folder.relative_to(part)}); to get the labels as "
-                "OME-Zarr, add them to the image with "
+                "OME-Zarr, ask for that output (CLI and batch --ome-zarr: <stem>_labels.ome.zarr in the output "
+                "folder), add them to the image with "
                 "labelfree.io.write_ngff_labels(image.zarr, labels, name=...) or write them with "
                 "labelfree.io.write_ngff(path, labels) (see docs/outputs.md)."
             )
@@ -863,6 +928,7 @@ class OutputFolder:
                 "replace earlier results silently. Use another output folder or name, or allow it "
                 "(CLI --overwrite, API overwrite=True)."
             )
+        _check_folder_targets(targets)
         self._planned[stem] = tuple(kinds)
         return targets
 

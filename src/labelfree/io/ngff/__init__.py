@@ -5,6 +5,8 @@
   coords (``coordinateTransformations`` scale and translation, axis units) and channel names
   (``omero``);
 * :func:`write_ngff`: a DataArray (image or labels) as a standalone NGFF image;
+* :func:`write_label_image`: a label image as a standalone NGFF image with ``image-label`` metadata
+  (a run's ``<stem>_labels.ome.zarr``, ``--ome-zarr``);
 * :func:`write_ngff_labels`: labels as ``<image>.zarr/labels/<name>/`` beside the image,
   with ``multiscales`` and ``image-label`` metadata, listed in ``labels/``, its pyramid and chunks
   following the image's;
@@ -18,11 +20,13 @@ pixel in Y and X (nearest neighbour: label ids stay ids); label images take the 
 A dask-backed image is written chunk by chunk, each task writing whole chunks of the store.
 
 Modules: :mod:`~labelfree.io.ngff.metadata` (what a store holds, from its metadata),
-:mod:`~labelfree.io.ngff.read`, :mod:`~labelfree.io.ngff.write`, :mod:`~labelfree.io.ngff.labels` and
+:mod:`~labelfree.io.ngff.read`, :mod:`~labelfree.io.ngff.write`, :mod:`~labelfree.io.ngff.labels`,
+:mod:`~labelfree.io.ngff.label_image` and
 :mod:`~labelfree.io.ngff.fingerprint`; every name is importable from ``labelfree.io.ngff``.
 """
 
 from labelfree.io.ngff.fingerprint import ngff_fingerprint
+from labelfree.io.ngff.label_image import write_label_image
 from labelfree.io.ngff.labels import write_ngff_labels
 
 # the private helpers are re-exported for the LabelFree modules that import them from here
@@ -38,4 +42,4 @@ from labelfree.io.ngff.metadata import (
 from labelfree.io.ngff.read import checked_dask_array as checked_dask_array, read_ngff
 from labelfree.io.ngff.write import write_ngff
 
-__all__ = ["read_ngff", "write_ngff", "write_ngff_labels", "is_ngff", "ngff_fingerprint", "NGFF_VERSIONS"]
+__all__ = ["read_ngff", "write_ngff", "write_ngff_labels", "write_label_image", "is_ngff", "ngff_fingerprint", "NGFF_VERSIONS"]
