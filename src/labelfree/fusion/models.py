@@ -30,6 +30,8 @@ __all__ = [
     "load_model",
     "save_model",
     "model_nbase",
+    "parse_model_files",
+    "read_model_files",
 ]
 
 log = logging.getLogger(__name__)
@@ -234,7 +236,11 @@ def load_model(model: str | os.PathLike[str], /, *, device: str = "auto") -> Cel
     if not isinstance(state, dict):
         raise ModelFileError(f"{path} does not hold a state dict of a cellpose network.")
     state = {k.removeprefix("module."): v for k, v in state.items()}
-    nbase = model_nbase(state)
+    try:
+        nbase = model_nbase(state)
+    except ModelFileError as exc:  # the file in the message: a run may name several
+        raise ModelFileError(f"{path}: {exc} Give cellpose 3 weights (.pt) saved by cellpose or by labelfree "
+                             "fusion train.") from None
     diam_mean = 17.0 if path.name == "nucleitorch_0" else float(state.get("diam_mean", torch.ones(1) * 30)[0])
     net = resnet.CPnet(nbase, 3, sz=3, mkldnn=False, max_pool=True, diam_mean=diam_mean)
     try:
@@ -262,3 +268,133 @@ def save_model(model: CellposeNet, path: str | os.PathLike[str], /) -> Path:
     with atomic_path(target) as tmp:
         net.save_model(str(tmp))
     return target
+
+
+#: how the entry points name model files, for messages
+MODEL_FILES_FORMS = (
+    "one cellpose weights file for every channel (--model-file cells.pt; macros: model_file=[cells.pt]; Python: "
+    "models='cells.pt'), or CHANNEL=FILE pairs separated by commas (--model-file GFP=gfp.pt,Cy5=cy5.pt; macros: "
+    "model_file=[GFP=gfp.pt,Cy5=cy5.pt]; Python: models={'GFP': 'gfp.pt', 'Cy5': 'cy5.pt'})"
+)
+
+
+def _weights_file(text: str, /, *, given: str) -> str:
+    """``text`` when it names an existing weights file (or a cached built-in cellpose name); else a
+    ModelFileError saying what ``given`` (the user's whole value) was read as and how to name files."""
+    path = Path(text).expanduser()
+    if path.is_file():
+        return text
+    read_as = "" if text == given else f" (read from {given!r} as CHANNEL=FILE pairs)"
+    if path.is_dir():
+        raise ModelFileError(f"The model file {text}{read_as} is a folder; give the weights file itself (a zoo "
+                             f"folder is given with --zoo). Model files are {MODEL_FILES_FORMS}.")
+    if os.sep not in text and "/" not in text and not path.suffix and text in _builtin_names():
+        resolve_starting_model(text)  # a cached built-in name; its error says where the file goes
+        return text
+    raise ModelFileError(f"The model file {text}{read_as} does not exist. Give the path of a cellpose weights file "
+                         f"(from labelfree fusion train, cellpose's GUI or CLI, or `labelfree zoo list`): "
+                         f"{MODEL_FILES_FORMS}.")
+
+
+def parse_model_files(value: str | os.PathLike[str], /, *,
+                      channels: Any = None) -> str | dict[str, str]:
+    """The model file(s) an entry point names: one file for every channel, or channel -> file.
+
+    ``value`` is one weights file when a file of that path exists, whatever characters its path
+    holds (``,`` and ``=`` too) and when it has no ``=``; otherwise it is ``CHANNEL=FILE`` pairs
+    separated by commas. A pair's channel is the text before its first ``=`` (a file path may hold
+    ``=``); a piece without ``=`` belongs to the file before it (``GFP=a,b.pt`` is GFP's file ``a,b.pt``).
+    A cached built-in cellpose name (``cyto3``) stands for its file.
+
+    Parameters
+    ----------
+    value : str or path
+        As given to ``--model-file``, the macro key ``model_file`` or a batch manifest's column.
+    channels : sequence of str, optional
+        The image's channel names: each pair's channel must name one (exactly, else ignoring case,
+        as ``--channel`` takes names); returned under the image's spelling.
+
+    Returns
+    -------
+    str or dict
+        The one file, or channel -> file.
+
+    Raises
+    ------
+    ModelFileError
+        A file is missing or a folder.
+    InputError
+        A pair names no channel of the image, names one twice, or has no channel or file.
+    """
+    from labelfree.errors import InputError
+    from labelfree.image import channel_by_name, short_list
+
+    given = os.fspath(value)
+    if not given.strip():
+        raise ModelFileError(f"No model file given (an empty value); give {MODEL_FILES_FORMS}.")
+    if Path(given).expanduser().is_file() or "=" not in given:
+        return _weights_file(given, given=given)
+    pairs: list[list[str]] = []
+    for piece in given.split(","):
+        if "=" in piece:
+            pairs.append(piece.split("=", 1))
+        elif pairs:
+            pairs[-1][1] += "," + piece  # a comma inside a file's path
+        else:
+            raise InputError(f"Model files {given!r}: no file {given} exists, and read as CHANNEL=FILE pairs its "
+                             f"first part {piece!r} names no channel. Give {MODEL_FILES_FORMS}.")
+    names = None if channels is None else [str(c) for c in channels]
+    out: dict[str, str] = {}
+    for key, file in ((k.strip(), f.strip()) for k, f in pairs):
+        if not key or not file:
+            lacks = "channel" if not key else "file"
+            raise InputError(f"Model files {given!r}: the pair {key}={file} lacks its {lacks}. Give "
+                             f"{MODEL_FILES_FORMS}.")
+        channel = key
+        if names is not None:
+            try:
+                channel = names[channel_by_name(names, key)]
+            except InputError as exc:
+                near = str(exc).partition(" Did you mean ")[2]
+                raise InputError(
+                    f"Model files {given!r} (read as CHANNEL=FILE pairs: no file of that name exists) name the "
+                    f"channel {key!r}, which the image does not have (its channels: {short_list(names)}"
+                    f"{'; did you mean ' + near if near else ''}). Name the channels as the image does, by name, "
+                    "not by index (a file without channel names has C0, C1, ...; --channel-names renames them); "
+                    "with --channel, only the channels chosen.") from None
+        if channel in out:
+            raise InputError(f"Model files {given!r} give the channel {channel} twice; give each channel one file.")
+        out[channel] = _weights_file(file, given=given)
+    return out
+
+
+def read_model_files(value: str | os.PathLike[str], /, *, image: Any = None) -> str:
+    """The reader of Fusion's ``model_file`` input (:class:`labelfree.spec.Input`): checks the value
+    (:func:`parse_model_files`, against the image's channels) and hands it on as given, a text
+    every tile of a tiled run can be given too; :func:`labelfree.fusion.segment.segment` reads it.
+
+    Raises
+    ------
+    ModelFileError, InputError
+        As :func:`parse_model_files`.
+    """
+    names = None
+    if image is not None and hasattr(image, "dims"):
+        names = _channel_names_of(image)
+    parse_model_files(value, channels=names)
+    return os.fspath(value)
+
+
+def _channel_names_of(image: Any, /) -> list[str]:
+    """The channel names Fusion gives ``image`` (:func:`labelfree.fusion.channels.with_channel_axis`), read
+    from its metadata alone: a one-channel image's is its scalar ``C``, else the file's name for it, else C0."""
+    from labelfree.fusion.channels import file_channel_name
+    from labelfree.image import channel_names
+
+    if "C" in image.dims:
+        return channel_names(image)
+    coords = getattr(image, "coords", {})
+    if "C" in coords and coords["C"].ndim == 0:
+        return [str(coords["C"].values)]
+    attrs = getattr(image, "attrs", {}) or {}
+    return [file_channel_name(attrs.get("source"), series=attrs.get("series")) or "C0"]

@@ -153,9 +153,20 @@ def repeat_recorded_models(recorded: Any, inputs: dict[str, Any], given: Any, /)
                     "look for them in another; --zoo-best for the zoo's pick).", zoo,
                     recorded.file or "the record given as config", zoo_input.flag)
     where = f"{zoo_input.flag} {shlex.quote(str(zoo))}, as its record says" if zoo else f"{zoo_input.flag} FOLDER"
-    todo = (f"Give the zoo that run used ({where}; Python: inputs={{'zoo': ...}}), or run its settings with the "
-            "zoo's own pick of models (--zoo-best; Python: config=record['config']).")
-    return inputs, recorded_models(recorded.models, source=recorded.source, todo=todo)
+    # weights files the run was given (no zoo id): found where they were (a relative path from the run's folder)
+    models = {c: {**m, "file": str(recorded.path(m["file"]))} if m.get("file") and not m.get("id") else m
+              for c, m in recorded.models.items()}
+    todo = []
+    if any(m.get("id") for m in models.values()):
+        todo.append(f"give the zoo that run used ({where}; Python: inputs={{'zoo': ...}}), or run its settings with "
+                    "the zoo's own pick of models (--zoo-best; Python: config=record['config'])")
+    if any(not m.get("id") for m in models.values()):
+        files = SPEC.input("models")
+        todo.append(f"put that run's model files back as they were, or run its settings with the files given now "
+                    f"({files.flag} FILE or CHANNEL=FILE,...; macros: {files.macro_key}=[...]; Python: inputs="
+                    f"{{'{files.name}': ...}})")
+    text = " Or ".join(todo)
+    return inputs, recorded_models(models, source=recorded.source, todo=text[:1].upper() + text[1:] + ".")
 
 
 def choose_models(zoo: Any, channels: Sequence[str], /, *, config: FusionConfig, device: str = "auto",
@@ -188,8 +199,9 @@ def choose_models(zoo: Any, channels: Sequence[str], /, *, config: FusionConfig,
     from labelfree.fusion.models import load_model
     from labelfree.fusion.zoo import open_zoo
 
-    zoo = open_zoo(zoo)
     entries = pick_entries(zoo, channels, config=config, image_channels=image_channels)
+    if any(e.get("id") for e in entries.values()):  # weights files a record names need no zoo
+        zoo = open_zoo(zoo)
     loaded: dict[str, Any] = {}
     out: dict[str, tuple[Any, dict]] = {}
     for c, entry in entries.items():
@@ -210,12 +222,12 @@ def pick_entries(zoo: Any, channels: Sequence[str], /, *, config: FusionConfig,
     from labelfree.fusion.channels import unmatched_channels_message
     from labelfree.fusion.zoo import open_zoo
 
-    zoo = open_zoo(zoo)
     channels = [str(c) for c in channels]
-    pinned = _recorded_entries(zoo, channels)
+    pinned = _recorded_entries(zoo, channels)  # weights files a record names: no zoo needed for them
     channels = [c for c in channels if c not in pinned]
     if not channels:
         return pinned
+    zoo = open_zoo(zoo)
     kw = {"object": config.object, "cell_line": config.cell_line}
     if zoo.list(channels=channels, **kw):
         entry = zoo.pick(channels=channels, **kw)
@@ -244,12 +256,15 @@ def _recorded_entries(zoo: Any, channels: Sequence[str], /) -> dict[str, dict]:
     from pathlib import Path
 
     from labelfree.errors import ModelFileError
+    from labelfree.fusion.zoo import open_zoo
 
     state = _RECORDED.get()
     if state is None:
         return {}
     models, source, todo = state
-    by_id = {e.get("id"): e for e in zoo.entries()}
+    if any((models.get(c) or {}).get("id") for c in channels):
+        zoo = open_zoo(zoo)
+        by_id = {e.get("id"): e for e in zoo.entries()}
     out: dict[str, dict] = {}
     problems: list[str] = []
     for c in channels:
@@ -316,8 +331,8 @@ def whole_image_config(image: Any, config: Any, inputs: Mapping[str, Any], /) ->
         cfg, chans = cfg.replace(channels=tuple(fused)), fused
     if cfg.diameter and cfg.diameter > 0:
         return cfg
-    chosen = choose_models(inputs.get("zoo") or None, chans, config=cfg, device=str(inputs.get("device") or "auto"),
-                           image_channels=names)
+    chosen = _serve(inputs.get("models"), inputs.get("zoo") or None, chans, config=cfg,
+                    device=str(inputs.get("device") or "auto"), image_channels=names)
     centre = _centre(da)
     lead = [d for d in centre.dims if d in ("T", "Z")]
     planes = list(np.ndindex(*[centre.sizes[d] for d in lead]))
@@ -348,33 +363,48 @@ def _blank_channels(da: xr.DataArray, chans: Sequence[str]) -> list[str]:
 
 
 def tiled_record(image: Any, config: Any, inputs: Mapping[str, Any], /) -> dict[str, Any]:
-    """What a tiled run's provenance records beside the tiles: the channels fused and the zoo's
-    models (file and hash) that served them, as a whole-image run records them."""
+    """What a tiled run's provenance records beside the tiles: the channels fused, the models that served
+    them (the model files given, else the zoo's; file and hash) and the device the networks ran on, as a
+    whole-image run records them."""
+    from labelfree.fusion.models import torch_device
+
     cfg = FusionConfig.coerce(config)  # the run's: whole_image_config left blank channels out of its channels
     names, chans = _channels_to_fuse(with_channel_axis(image), cfg)
-    entries = pick_entries(inputs.get("zoo") or None, chans, config=cfg, image_channels=names)
-    return {"channels": chans, "models": _model_record(entries)}
+    entries = _entries(inputs.get("models"), inputs.get("zoo") or None, chans, config=cfg, image_channels=names)
+    # every tile loads its models on this device ("auto" resolved, as segment records it)
+    return {"channels": chans, "models": _model_record(entries),
+            "device": str(torch_device(str(inputs.get("device") or "auto")))}
 
 
 def check_inputs(inputs: Mapping[str, Any], /) -> dict[str, Any]:
     """Check the extra inputs of a run before any image is read (a batch run calls it once for the run).
 
-    The model zoo must be one; none given means the zoo of LabelFree's model cache.
+    The model files given (``models``, the macro key ``model_file``) must be cellpose weights; the
+    model zoo must be one; none given, and no model files, means the zoo of LabelFree's model cache.
+    The channels model files name are checked against each image when it runs.
 
     Returns
     -------
     dict
-        ``inputs`` with the zoo's folder filled in when none was given, so that a batch
-        run hands every worker the same zoo and fingerprints it.
+        ``inputs`` with the zoo's folder filled in when neither a zoo nor model files were given,
+        so that a batch run hands every worker the same zoo and fingerprints it.
 
     Raises
     ------
     ModelFileError, InputError
-        The zoo is no zoo, or none was given and the cache holds none; the message says how
-        to give or make one.
+        A model file is missing or no cellpose weights; the zoo is no zoo, or none was given
+        (nor model files) and the cache holds none; the message says how to give or make one.
     """
+    from labelfree.fusion.models import load_model, parse_model_files
     from labelfree.fusion.zoo import open_zoo
 
+    files = inputs.get("models") or inputs.get("model_file")
+    if files:
+        parsed = parse_model_files(files)
+        for path in dict.fromkeys(parsed.values() if isinstance(parsed, dict) else [parsed]):
+            load_model(path, device="cpu")  # cellpose weights, read once for the whole run
+        if not inputs.get("zoo"):  # a zoo serves channels without a file only when one is given
+            return dict(inputs)
     zoo = open_zoo(inputs.get("zoo"))
     zoo.entries()  # a readable index
     return {**inputs, "zoo": str(zoo.root)}
@@ -453,16 +483,25 @@ def _resolve_channels(names: list[str], wanted: Sequence[str | int] | str | int)
     return list(dict.fromkeys(out))
 
 
-def _models_per_channel(models: Any, chans: Sequence[str]) -> Mapping[str, Any]:
-    """``models`` as channel -> model for the channels ``chans``: a mapping as given, one model (weights
-    file, built-in name or network) for every channel; anything else is refused."""
+def _models_per_channel(models: Any, chans: Sequence[str], /, *, names: Sequence[str] | None = None,
+                        zoo_given: bool = False, others: Sequence[str] = ()) -> dict[str, Any]:
+    """``models`` as channel -> model for the channels of ``chans`` it serves: a mapping as given, one model
+    (weights file, built-in name or network) for every channel, or the text of the entry points' model files
+    (:func:`labelfree.fusion.models.parse_model_files`, its channels among ``names``, the image's); anything
+    else is refused. A mapping must serve every channel of ``chans`` but ``others`` (served by a record's
+    models) unless a zoo is given for the others."""
+    if isinstance(models, (str, os.PathLike)):
+        from labelfree.fusion.models import parse_model_files
+
+        models = parse_model_files(models, channels=names)  # one file, or channel -> file
     if isinstance(models, Mapping):
-        missing = [c for c in chans if c not in models]
-        if missing:
+        missing = [c for c in chans if c not in models and c not in others]
+        if missing and not zoo_given:
             raise InputError(f"No model given for channel(s) {short_list(missing)}; models were given for "
-                             f"{short_list(sorted(map(str, models)))}. Give models={{channel: model}} with a "
-                             "model for each channel fused (or choose channels=[...]).")
-        return models
+                             f"{short_list(sorted(map(str, models)))}. Give a model for each channel fused "
+                             "(--model-file CH=FILE,...; macros: model_file=[...]; Python: models={...}), choose the "
+                             "channels, or give a zoo for the others.")
+        return {c: models[c] for c in chans if c in models}
     if isinstance(models, (str, os.PathLike)) or hasattr(models, "net"):  # a CellposeNet
         return dict.fromkeys(chans, models)  # one model serves every channel (loaded once)
     kind = (f"a {type(models).__name__} of {len(models)}" if isinstance(models, (list, tuple, set))
@@ -472,6 +511,66 @@ def _models_per_channel(models: Any, chans: Sequence[str]) -> Mapping[str, Any]:
         f"for every channel (models='cells.pt'); got {kind}. The image's channels fused here are "
         f"{short_list(chans)}."
     )
+
+
+def _serve(models: Any, zoo: Any, chans: Sequence[str], /, *, config: FusionConfig, device: str,
+           image_channels: Sequence[str]) -> dict[str, tuple[Any, dict]]:
+    """The model of each channel of ``chans`` and its provenance entry: channel -> (model, entry).
+
+    ``models`` (as :func:`segment` takes them, or the entry points' model file text) serve the channels they
+    name, each file loaded once; the zoo the others (and every channel when no models are given): the zoo
+    given, else LabelFree's model cache's, or an error saying how to give or make one.
+    """
+    from labelfree.fusion.models import load_model
+
+    if models is None:
+        return choose_models(zoo, chans, config=config, device=device, image_channels=image_channels)
+    given = _models_per_channel(models, chans, names=image_channels, zoo_given=zoo is not None,
+                                others=_pinned_channels())
+    loaded: dict[str, tuple[Any, dict]] = {}  # a file serving several channels is loaded once
+    chosen: dict[str, tuple[Any, dict]] = {}
+    for c, m in given.items():
+        if isinstance(m, (str, os.PathLike)):
+            key = os.fspath(m)
+            if key not in loaded:
+                net = load_model(m, device=device)  # a built-in name is hashed as the cached file it names
+                loaded[key] = (net, {"file": str(m), "sha256": file_sha256(getattr(net, "source", m))})
+            chosen[c] = loaded[key]
+        else:
+            chosen[c] = (m, {"file": getattr(m, "source", "")})
+    rest = [c for c in chans if c not in chosen]
+    if rest:  # a zoo was given for the channels the models leave
+        log.info("fusion: channel(s) %s from the zoo, the others from the models given", ", ".join(rest))
+        chosen.update(choose_models(zoo, rest, config=config, device=device, image_channels=image_channels))
+    return chosen
+
+
+def _pinned_channels() -> list[str]:
+    """The channels whose models a record pins (inside :func:`recorded_models`; else none)."""
+    state = _RECORDED.get()
+    return list(state[0]) if state else []
+
+
+def _entries(models: Any, zoo: Any, chans: Sequence[str], /, *, config: FusionConfig,
+             image_channels: Sequence[str]) -> dict[str, dict]:
+    """The provenance entry of each channel's model as :func:`_serve` chooses them, nothing loaded: a weights
+    file (and its sha256) for the channels model files serve, the zoo's entries for the others."""
+    from labelfree.fusion.models import resolve_starting_model
+
+    if models is None:
+        return pick_entries(zoo, chans, config=config, image_channels=image_channels)
+    given = _models_per_channel(models, chans, names=image_channels, zoo_given=zoo is not None,
+                                others=_pinned_channels())
+    out: dict[str, dict] = {}
+    for c, m in given.items():
+        if isinstance(m, (str, os.PathLike)):
+            out[c] = {"file": str(m), "sha256": file_sha256(resolve_starting_model(m) or m)}
+        else:
+            out[c] = {"file": getattr(m, "source", "")}
+    rest = [c for c in chans if c not in out]
+    if rest:
+        out.update(pick_entries(zoo, rest, config=config, image_channels=image_channels))
+    return {c: out[c] for c in chans}
 
 
 def segment(
@@ -502,7 +601,10 @@ def segment(
         (``channels="GFP"``) is that one channel.
     models : mapping channel -> CellposeNet or weights file, or one of them, optional
         Models to use instead of the zoo: a model for each channel fused, or one model (a weights
-        file, a cached built-in name or a network) for every channel.
+        file, a cached built-in name or a network) for every channel; with a ``zoo`` given too, a
+        mapping may leave channels to the zoo. A text with ``=`` that names no file is read as the
+        command line's ``--model-file`` takes it, ``CHANNEL=FILE`` pairs separated by commas
+        (:func:`labelfree.fusion.models.parse_model_files`).
     config : FusionConfig, dict, path or None
     progress : bool, tqdm-like or callable
     device : {"auto", "cpu", "cuda"}
@@ -521,8 +623,6 @@ def segment(
         No object in any frame: the message says what to check (the models, the diameter, the
         channels, ``cellprob_threshold``).
     """
-    from labelfree.fusion.models import load_model
-
     cfg = FusionConfig.coerce(config)
     da = with_channel_axis(image)
     names = channel_names(da)
@@ -537,22 +637,7 @@ def segment(
     values = da.transpose(*(("T",) if "T" in da.dims else ()), "C", "Y", "X").values
     frames = values if "T" in da.dims else values[None]
     chans = _without_blank(chans, [c for c in chans if _constant(frames[:, names.index(c)])])
-    if models is not None:
-        given = _models_per_channel(models, chans)
-        loaded: dict[str, tuple[Any, dict]] = {}  # a file serving several channels is loaded once
-        chosen = {}
-        for c in chans:
-            m = given[c]
-            if isinstance(m, (str, os.PathLike)):
-                key = os.fspath(m)
-                if key not in loaded:
-                    net = load_model(m, device=device)  # a built-in name is hashed as the cached file it names
-                    loaded[key] = (net, {"file": str(m), "sha256": file_sha256(getattr(net, "source", m))})
-                chosen[c] = loaded[key]
-            else:
-                chosen[c] = (m, {"file": getattr(m, "source", "")})
-    else:  # no zoo: the zoo of LabelFree's model cache, or an error saying how to give or make one
-        chosen = choose_models(zoo, chans, config=cfg, device=device, image_channels=names)
+    chosen = _serve(models, zoo, chans, config=cfg, device=device, image_channels=names)
     out = np.zeros((len(frames), *frames.shape[-2:]), np.uint16)
     index = {c: names.index(c) for c in chans}
     nets = {c: chosen[c][0] for c in chans}

@@ -11,6 +11,12 @@ SPEC = PipelineSpec(
     channels="many",
     inputs=(
         Input("zoo", "Model zoo folder (empty: LabelFree's model cache).", kind="folder"),
+        Input("models", "Cellpose weights file (.pt) to run every channel through instead of the zoo's models, "
+                        "or CHANNEL=FILE pairs separated by commas (GFP=gfp.pt,Cy5=cy5.pt: channels named as the "
+                        "image names them); a path that exists is one file, even with ',' or '=' in it. A file "
+                        "wins over the zoo for the channels it serves; with pairs, the others come from the zoo "
+                        "given, and without one every channel fused needs a file (empty: the zoo's models).",
+              kind="file", key="model_file", reader="labelfree.fusion.models:read_model_files", basic=False),
         Input("device", "Where the networks run: auto (a CUDA GPU when there is one), cpu or cuda.",
               kind="choice", choices=("auto", "cpu", "cuda"), basic=False),
     ),
