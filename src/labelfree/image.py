@@ -333,9 +333,12 @@ def _no_dims_message(shape: tuple[int, ...]) -> str:
         return (f"A {ndim}-D array needs dims=..., one letter per axis from T, C, Z, Y, X (shape {shape}). Its last "
                 f"axis of {shape[-1]} looks like channel-last colour (RGB/RGBA, as skimage.io.imread and PIL give): "
                 f"dims={suggest!r}{other}." + where.replace("dims=...", f"dims={suggest!r}"))
+    stack = {3: "'ZYX' for a z-stack", 4: "'TZYX' for a time-lapse of z-stacks"}.get(
+        ndim, "'TCZYX' for a time-lapse of z-stacks with channels")
     return (f"A {ndim}-D array needs dims=..., one letter per axis from T, C, Z, Y, X (shape {shape}; e.g. "
-            "dims='TYX' for a time-lapse, 'CYX' for channels, 'YXC' for channel-last colour)."
-            + where.replace("dims=...", "dims='TYX'"))
+            f"dims='TYX' for a time-lapse, 'CYX' for channels, 'YXC' for channel-last colour, {stack}). Of the "
+            "pipelines, threshold segments z-stacks; motion, cutter and fusion take 2-D planes (project a z-stack "
+            "first)." + where.replace("dims=...", "dims='TYX'"))
 
 
 def short_list(names: Sequence[Any], /, *, limit: int = 8) -> str:

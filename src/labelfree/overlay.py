@@ -5,6 +5,8 @@ grey, each object's outline in the colour of its id in the glasbey LUT of the la
 (entry ``id`` for ids 1..255, ``1 + (id - 1) % 255`` above; Fiji shows a label image of at most 255 objects in the
 same colours: its display range is written as 0–255). Large images are reduced to ``max_size``
 pixels on the long side before the outlines are drawn, so outlines stay visible.
+The plane shown is the first frame's; of a z-stack, its Z plane with the most labelled pixels
+(:func:`shown_plane`), which the PNG names in its text (key ``plane``).
 Pictures are encoded with Pillow.
 """
 
@@ -19,22 +21,35 @@ import numpy as np
 
 from labelfree.errors import DimensionError, InputError
 
-__all__ = ["overlay_rgb", "overlay_png", "overlay_png_bytes", "first_plane", "OVERLAY_SUFFIXES"]
+__all__ = ["overlay_rgb", "overlay_png", "overlay_png_bytes", "first_plane", "shown_plane", "OVERLAY_SUFFIXES"]
 
 #: the file name suffix of the picture :func:`overlay_png` writes (any case)
 OVERLAY_SUFFIXES = (".png",)
 
 
-def first_plane(array: Any, /, *, dims: tuple[str, ...] | None = None, channel: int = 0) -> np.ndarray:
-    """The first (Y, X) plane of an array or DataArray: frame 0, Z 0 and ``channel``.
+def first_plane(array: Any, /, *, dims: tuple[str, ...] | None = None, channel: int = 0, z: int = 0) -> np.ndarray:
+    """The (Y, X) plane of an array or DataArray at frame 0, Z plane ``z`` and ``channel``.
 
-    RGB(A) arrays of shape (Y, X, 3|4) become grey.
+    Parameters
+    ----------
+    array : array-like or DataArray
+        The image or label image. RGB(A) arrays of shape (Y, X, 3|4) become grey; a plain array of more
+        axes (no dims) gives its first plane.
+    dims : tuple of str, optional
+        The axes of a plain array (default: the DataArray's).
+    channel, z : int
+        The channel and Z plane taken (0-based); one beyond its axis takes the axis' last.
+
+    Returns
+    -------
+    numpy.ndarray
+        The (Y, X) plane, read (a lazy array is computed).
     """
     dims = tuple(dims or getattr(array, "dims", ()) or ())
     data = array.data if type(array).__name__ == "DataArray" else array
     if dims and len(dims) == len(data.shape):
-        index = tuple(min(channel, n - 1) if d == "C" else 0 if d in ("T", "Z") else slice(None)
-                      for d, n in zip(dims, data.shape))
+        at = {"C": channel, "Z": z, "T": 0}
+        index = tuple(min(int(at[d]), n - 1) if d in at else slice(None) for d, n in zip(dims, data.shape))
         data = data[index]
     elif len(data.shape) == 3 and data.shape[-1] in (3, 4):
         data = np.asarray(data)[..., :3].mean(axis=-1)
@@ -46,6 +61,56 @@ def first_plane(array: Any, /, *, dims: tuple[str, ...] | None = None, channel: 
     return np.asarray(plane)
 
 
+def shown_plane(labels: Any, /) -> dict[str, int]:
+    """The plane an overlay of ``labels`` shows: ``{"T": 0, "Z": z}`` for the T and Z axes the labels have.
+
+    Of a z-stack, the Z plane of the first frame with the most labelled (non-zero) pixels, the first of
+    equals; the middle plane (``(n - 1) // 2`` of ``n``) when no plane holds a label. Plane 0 of a
+    stack is often out of focus, empty of objects. The labels are read one plane at a time.
+
+    Parameters
+    ----------
+    labels : DataArray or array-like
+        Label image (0 = background) with dims from T, Z, Y, X; a plain array (no dims) gives ``{}``:
+        its first plane is shown.
+
+    Returns
+    -------
+    dict of str to int
+        The 0-based index of the plane shown along each of the T and Z axes the labels have.
+
+    Examples
+    --------
+    >>> from labelfree.image import to_dataarray
+    >>> lab = np.zeros((5, 8, 8), int); lab[3, 2:6, 2:6] = 1; lab[1, 4, 4] = 2
+    >>> shown_plane(to_dataarray(lab, dims="ZYX"))
+    {'Z': 3}
+    """
+    dims = tuple(getattr(labels, "dims", ()) or ())
+    where = {d: 0 for d in ("T", "Z") if d in dims}
+    if "Z" not in dims:
+        return where
+    data = labels.data
+    index = tuple(0 if d == "T" else slice(None) for d in dims)
+    frame = data[index]
+    z_axis = [d for d in dims if d != "T"].index("Z")
+    counts = []
+    for k in range(frame.shape[z_axis]):
+        plane = frame[(slice(None),) * z_axis + (k,)]
+        plane = plane.compute(scheduler="sync") if hasattr(plane, "compute") else np.asarray(plane)
+        counts.append(int(np.count_nonzero(plane)))
+    where["Z"] = int(np.argmax(counts)) if max(counts) > 0 else (len(counts) - 1) // 2
+    return where
+
+
+def _plane_text(labels: Any, where: Mapping[str, int], /, *, labelled: bool) -> str:
+    """Which plane the picture shows, in words (empty for a single plane); ``labelled``: the plane has labels."""
+    sizes = dict(zip(getattr(labels, "dims", ()) or (), np.shape(labels)))
+    parts = [f"frame {where['T']} of {sizes['T']}"] if "T" in where else []
+    if "Z" in where:
+        how = "the plane with the most labelled pixels" if labelled else "the middle plane: no plane has labels"
+        parts.append(f"Z plane {where['Z']} of {sizes['Z']} ({how})")
+    return ", ".join(parts) + "; counted from 0" if parts else ""
 def _reduce(plane: np.ndarray, step: int, *, nearest: bool) -> np.ndarray:
     if step == 1:
         return plane
@@ -86,15 +151,16 @@ def _thicken(coloured: np.ndarray, thickness: int) -> np.ndarray:
 
 
 def overlay_rgb(image: Any, labels: Any, /, *, max_size: int = 512, thickness: int = 1) -> np.ndarray:
-    """An RGB picture (uint8, Y × X × 3) of ``image``'s first plane with ``labels``' outlines.
+    """An RGB picture (uint8, Y × X × 3) of a plane of ``image`` with ``labels``' outlines.
 
     Parameters
     ----------
     image : array-like or DataArray, or None
-        Intensities; its first (Y, X) plane is shown (see :func:`first_plane`). None:
-        outlines on black. A plane of another size than the labels is not shown.
+        Intensities; the plane the labels show is shown (see :func:`first_plane`: its first frame
+        and channel). None: outlines on black. A plane of another size than the labels is not shown.
     labels : array-like or DataArray
-        Label image (0 = background); its first plane is drawn.
+        Label image (0 = background); its first frame is drawn, of a z-stack the Z plane with the most
+        labelled pixels (:func:`shown_plane`), and that plane of ``image`` is shown.
     max_size : int
         Longest side of the picture in pixels (images are reduced by an integer factor), 1 or more.
     thickness : int
@@ -107,6 +173,11 @@ def overlay_rgb(image: Any, labels: Any, /, *, max_size: int = 512, thickness: i
     DTypeError
         ``labels`` holds negative, fractional or NaN values (not a label image).
     """
+    return _picture(image, labels, max_size=max_size, thickness=thickness)[0]
+
+
+def _picture(image: Any, labels: Any, /, *, max_size: int, thickness: int) -> tuple[np.ndarray, str]:
+    """:func:`overlay_rgb`'s picture and which plane it shows, in words (empty for a single plane)."""
     from labelfree.io.lut import glasbey_lut
 
     for name, value in (("max_size", max_size), ("thickness", thickness)):
@@ -114,12 +185,14 @@ def overlay_rgb(image: Any, labels: Any, /, *, max_size: int = 512, thickness: i
             raise InputError(f"{name} must be a whole number of picture pixels, 1 or more; got {value!r}.")
     from labelfree.labels import _as_labels
 
-    lab = _as_labels(first_plane(labels)).astype(np.int64, copy=False)  # whole numbers >= 0, else DTypeError
+    where = shown_plane(labels)
+    z = where.get("Z", 0)
+    lab = _as_labels(first_plane(labels, z=z)).astype(np.int64, copy=False)  # whole numbers >= 0, else DTypeError
     step = max(1, int(np.ceil(max(lab.shape) / float(max_size))))
     small = _reduce(lab, step, nearest=True)
     grey = np.zeros(small.shape, np.uint8)
     if image is not None:
-        plane = first_plane(image)
+        plane = first_plane(image, z=z)
         if plane.shape == lab.shape:
             grey = _grey(_reduce(plane, step, nearest=False))[: small.shape[0], : small.shape[1]]
             small = small[: grey.shape[0], : grey.shape[1]]
@@ -130,21 +203,26 @@ def overlay_rgb(image: Any, labels: Any, /, *, max_size: int = 512, thickness: i
     lut = glasbey_lut().T  # (256, 3)
     mask = coloured > 0
     rgb[mask] = lut[1 + (coloured[mask] - 1) % 255]
-    return rgb
+    return rgb, _plane_text(labels, where, labelled=bool(np.any(lab)))
 
 
 def overlay_png_bytes(image: Any, labels: Any, /, *, max_size: int = 512, thickness: int = 1,
                       text: Mapping[str, str] | None = None) -> bytes:
     """PNG file content of :func:`overlay_rgb`; ``text``: key -> value stored in the PNG (tEXt; numbers and
-    other values as their text)."""
+    other values as their text). Of a time-lapse or z-stack, the text ``plane`` says which plane is shown
+    (``"frame 0 of 5, Z plane 6 of 12 (the plane with the most labelled pixels); counted from 0"``) unless
+    ``text`` gives one."""
     from PIL import Image
     from PIL.PngImagePlugin import PngInfo
 
+    rgb, shown = _picture(image, labels, max_size=max_size, thickness=thickness)
     info = PngInfo()
-    for key, value in (text or {}).items():
-        info.add_text(str(key), str(value))
+    texts = {"plane": shown} if shown else {}
+    texts.update({str(key): value for key, value in (text or {}).items()})
+    for key, value in texts.items():
+        info.add_text(key, str(value))
     buf = io.BytesIO()
-    Image.fromarray(overlay_rgb(image, labels, max_size=max_size, thickness=thickness), mode="RGB").save(
+    Image.fromarray(rgb, mode="RGB").save(
         buf, format="PNG", compress_level=3, pnginfo=info)  # level 3: a third of the default's time, a few % larger
     return buf.getvalue()
 

@@ -114,7 +114,7 @@ def with_channel_axis(image: Any, /) -> xr.DataArray:
         log.info("fusion: the %s array is read as colour channels last (%s), channels %s; to read it otherwise "
                  "give labelfree.to_dataarray(array, dims=...)", tuple(np.shape(image)), colour, ", ".join(names))
         image, dims = to_dataarray(image, dims=colour, channel_names=names), None
-    da = validate_image(image, required=("Y", "X"), allowed=("T", "C", "Y", "X"), name="image", dims=dims)
+    da = validate_image(image, required=("Y", "X"), allowed=("T", "C", "Y", "X"), name="Fusion input", dims=dims)
     if "C" in da.dims:
         return da
     coords = getattr(image, "coords", {})

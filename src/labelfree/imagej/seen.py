@@ -14,8 +14,9 @@ ImageJ's own commands work on what the window shows, and so do the LabelFree com
   keeps the full size, so the labels and ROIs lie where the objects are in the image.
 
 Shared by every command (segmentation, Drift, Stitch): the notes written to the Log
-(:func:`log_notes`), the titles of reruns (:func:`unique_title`) and the refusal of a still
-image by a command that needs frames (:func:`require_frames`).
+(:func:`log_notes`), the titles of reruns (:func:`unique_title`), the refusal of a still
+image by a command that needs frames (:func:`require_frames`) and of a z-stack by a pipeline that
+segments 2-D planes (:func:`require_planes`), both before any dialog.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import numpy as np
 import xarray as xr
 
 __all__ = ["seen_image", "rgb_brightness", "brightness_noted", "area_selection", "crop_to_selection", "paste_labels",
-           "unique_title", "require_frames", "log_notes", "MIN_SELECTION"]
+           "unique_title", "require_frames", "require_planes", "log_notes", "MIN_SELECTION"]
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +183,23 @@ def require_frames(imp: Any, /, *, what: str) -> None:
               f"(Slices 1, Frames {slices}) or use Image > Hyperstacks > Re-order Hyperstack." if slices > 1 else "")
     raise DimensionError(f"{what} needs a time-lapse (two frames or more); {imp.getTitle()} has {frames} "
                          f"frame(s).{stored}")
+
+
+def require_planes(imp: Any, /, *, what: str, takes_z: str) -> None:
+    """Refuse an image with Z slices for a pipeline that segments 2-D planes (``what`` names it; ``takes_z``: the
+    commands that take a z-stack, in words), saying how to make planes of it: the message of the pipeline's own
+    refusal (:func:`labelfree.image.validate_image`'s), which the command translates into ImageJ's menus."""
+    from labelfree.errors import DimensionError
+    from labelfree.image import _extra_dims_hint
+
+    slices, frames = int(imp.getNSlices()), int(imp.getNFrames())
+    if slices < 2:
+        return
+    dims = tuple(d for d, n in (("T", frames), ("C", int(imp.getNChannels())), ("Z", slices)) if n > 1) + ("Y", "X")
+    each = f" in each of its {frames} frames" if frames > 1 else ""
+    raise DimensionError(f"{what} segments 2-D planes (one per frame); {imp.getTitle()} is a z-stack of {slices} "
+                         f"slices{each} (dims {''.join(dims)}). {takes_z} segments z-stacks."
+                         + _extra_dims_hint(["Z"], ("T", "C", "Y", "X"), dims))
 
 
 def log_notes(title: str, imp: Any, notes: list[str], /) -> None:
