@@ -715,8 +715,10 @@ def automatic_values(record: dict[str, Any], /) -> dict[str, Any]:
 
 def _per_frame_values(record: dict[str, Any], /) -> dict[str, str]:
     """The automatic settings a run chose per frame or plane (a list of numbers under ``record["auto"]``, e.g.
-    Threshold's level of every plane), each said in a few words: ``"27 (all 8 planes)"``, ``"21-35 (8 planes)"``."""
+    Threshold's level of every plane), each said in a few words: ``"27 (all 8 planes)"``, ``"21-35 (8 planes)"``;
+    a run over the volumes of z-stacks (its record's ``volumes``) chose one per volume: ``"21-35 (5 volumes)"``."""
     auto, fields = record.get("auto") or {}, record.get("config") or {}
+    unit = "volumes" if record.get("volumes") else "planes"
     out = {}
     for key, values in auto.items():
         if key not in fields or not isinstance(values, (list, tuple)) or not values:
@@ -725,7 +727,7 @@ def _per_frame_values(record: dict[str, Any], /) -> dict[str, str]:
             continue
         low, high = min(values), max(values)
         n = len(values)
-        out[key] = (f"{low:.4g} (all {n} planes)" if low == high else f"{low:.4g}-{high:.4g} ({n} planes)")
+        out[key] = (f"{low:.4g} (all {n} {unit})" if low == high else f"{low:.4g}-{high:.4g} ({n} {unit})")
     return out
 
 

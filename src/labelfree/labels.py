@@ -23,6 +23,7 @@ __all__ = [
     "polygon_area",
     "track_by_overlap",
     "OverlapLinker",
+    "link_planes",
     "to_imagej_labels",
     "weighted_median",
 ]
@@ -555,6 +556,72 @@ def track_by_overlap(labels: np.ndarray, /, *, min_iou: float = 0.3, max_gap: in
     linker = OverlapLinker(min_iou=min_iou, max_gap=max_gap, max_shift=max_shift)
     out = np.stack([linker.link(frame) for frame in arr])
     return out.astype(np.uint16) if linker.next_id <= 65536 else out
+
+
+def link_planes(labels: np.ndarray, /) -> np.ndarray:
+    """One id per 3-D object of a z-stack of per-plane labels: objects of adjacent planes that overlap are one.
+
+    Objects of planes ``z`` and ``z + 1`` sharing a pixel position (y, x) get one id, and so on
+    through the stack: the 3-D connected components of the planes' objects (a plane's object is
+    never split, two of one plane are joined only through the planes beside it). A boolean mask
+    is labelled plane by plane first (4-neighbours), so the result is its 6-connected components.
+    Unlike :func:`track_by_overlap` (cells moving between frames), any overlap links.
+
+    Parameters
+    ----------
+    labels : (Z, Y, X) array
+        Per-plane label images (any ids, 0 = background) or a boolean mask.
+
+    Returns
+    -------
+    (Z, Y, X) uint16 label image (uint32 above 65535 objects), ids 1..N in order of first
+    appearance: by the first plane an object is in, then by its id in that plane.
+
+    Examples
+    --------
+    >>> planes = np.array([[[1, 0, 2]], [[3, 3, 0]], [[0, 4, 4]]])
+    >>> link_planes(planes)[:, 0].tolist()
+    [[1, 0, 2], [1, 1, 0], [0, 1, 1]]
+    """
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    arr = _as_labels(labels)
+    if arr.ndim != 3:
+        raise DimensionError(f"link_planes needs a (Z, Y, X) stack of planes; got shape {arr.shape}.")
+    if arr.dtype == bool:
+        arr = np.stack([ndi.label(plane)[0] for plane in arr]) if len(arr) else arr.astype(np.int32)
+    ids = []  # per plane its object ids, ascending; node k of plane z is offsets[z] + k
+    for plane in arr:
+        found = np.unique(plane)
+        ids.append(found[found != 0])
+    offsets = np.concatenate([[0], np.cumsum([len(i) for i in ids])]).astype(np.int64)
+    n_nodes = int(offsets[-1])
+    heads, tails = [], []
+    for z in range(len(arr) - 1):
+        a, b = arr[z], arr[z + 1]
+        both = (a != 0) & (b != 0)
+        if not both.any():
+            continue
+        key = np.unique((np.searchsorted(ids[z], a[both]).astype(np.int64) + offsets[z]) * n_nodes
+                        + np.searchsorted(ids[z + 1], b[both]) + offsets[z + 1])
+        heads.append(key // n_nodes)
+        tails.append(key % n_nodes)
+    head = np.concatenate(heads) if heads else np.zeros(0, np.int64)
+    tail = np.concatenate(tails) if tails else np.zeros(0, np.int64)
+    graph = coo_matrix((np.ones(len(head), np.int8), (head, tail)), shape=(n_nodes, n_nodes))
+    n_objects, component = connected_components(graph, directed=False)
+    first = np.full(n_objects, n_nodes, np.int64)  # each object's first node: nodes run in order of appearance
+    np.minimum.at(first, component, np.arange(n_nodes))
+    rank = np.empty(n_objects, np.int64)
+    rank[np.argsort(first)] = np.arange(1, n_objects + 1)
+    node_id = rank[component]
+    out = np.zeros(arr.shape, label_dtype(n_objects))
+    for z, plane in enumerate(arr):
+        if len(ids[z]):
+            found = plane != 0
+            out[z][found] = node_id[np.searchsorted(ids[z], plane[found]) + offsets[z]]
+    return out
 
 
 def to_imagej_labels(labels: np.ndarray, /) -> np.ndarray:

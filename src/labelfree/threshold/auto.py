@@ -10,7 +10,8 @@ import numpy as np
 from labelfree.canvas import content_box
 from labelfree.errors import NonFiniteError
 
-__all__ = ["OUTLIER_REACH", "automatic_threshold", "inside_box", "inside_threshold", "range_without_spikes"]
+__all__ = ["OUTLIER_REACH", "automatic_threshold", "inside_box", "inside_threshold", "range_without_spikes",
+           "volume_threshold"]
 
 #: isolated pixels (each beyond all 8 of its neighbours, e.g. an sCMOS hot pixel) lying further than this many
 #: times the range of the other pixels beyond that range are outliers for the automatic threshold. On every frame
@@ -68,8 +69,12 @@ def automatic_threshold(values: Any, /, *, method: str = "otsu") -> float:
     NonFiniteError
         NaN or inf among the values.
     """
-    from labelfree.tiling import MAX_INTEGER_LEVELS, level_grid, threshold_of
+    return _threshold_of_values(_without_outliers(values), method)
 
+
+def _without_outliers(values: Any, /) -> np.ndarray:
+    """A (Y, X) array's values as :func:`automatic_threshold` thresholds them: float16 as float32, outliers
+    clipped (:func:`_outliers_clipped`); NaN or inf refused."""
     x = np.asarray(values)
     if x.dtype.kind == "f" and x.dtype.itemsize < 4:  # float16: computed as float32, as threshold_of does
         x = x.astype(np.float32)
@@ -79,6 +84,14 @@ def automatic_threshold(values: Any, /, *, method: str = "otsu") -> float:
                              "reads); replace them (e.g. numpy.nan_to_num) first.")
     if x.dtype.kind in "iuf" and x.ndim == 2 and x.size > 1:
         x = _outliers_clipped(x)
+    return x
+
+
+def _threshold_of_values(x: np.ndarray, method: str, /) -> float:
+    """:func:`labelfree.tiling.threshold_of` of values whose outliers are clipped, scaled by a power of two where
+    their magnitude lies outside [2**-32, 2**32] (see :func:`automatic_threshold`)."""
+    from labelfree.tiling import MAX_INTEGER_LEVELS, level_grid, threshold_of
+
     binned = x.dtype.kind == "f" or (x.dtype.kind in "iu" and int(x.max()) - int(x.min()) > MAX_INTEGER_LEVELS)
     if binned:
         top = max(abs(float(x.min())), abs(float(x.max())))
@@ -124,16 +137,63 @@ def inside_box(data: Any, /) -> tuple[slice, slice]:
     return _inside(data, box)[0]
 
 
-def _inside(data: Any, box: tuple[slice, slice] | None = None, /) -> tuple[tuple[slice, slice], np.ndarray]:
+def _inside(data: Any, box: tuple[slice, slice] | None = None, /, *,
+            max_pixels: int | None = None) -> tuple[tuple[slice, slice], np.ndarray]:
     """:func:`inside_box` (``box``: the plane's :func:`content_box`, when known) and its pixels, read on a
-    regular subsample above :data:`labelfree.tiling.AUTO_THRESHOLD_MAX_PIXELS`, as
+    regular subsample above ``max_pixels`` (default :data:`labelfree.tiling.AUTO_THRESHOLD_MAX_PIXELS`), as
     :func:`labelfree.tiling.auto_threshold` reads a plane."""
     from labelfree import tiling
 
+    limit = tiling.AUTO_THRESHOLD_MAX_PIXELS if max_pixels is None else max_pixels
     height, width = (int(n) for n in data.shape[-2:])
     box = content_box(data) if box is None else box
-    sample = tiling.plane_sample(data[box], tiling.AUTO_THRESHOLD_MAX_PIXELS)
+    sample = tiling.plane_sample(data[box], limit)
     if sample.min() == sample.max():
         box = (slice(0, height), slice(0, width))
-        sample = tiling.plane_sample(data, tiling.AUTO_THRESHOLD_MAX_PIXELS)
+        sample = tiling.plane_sample(data, limit)
     return box, sample
+
+
+def volume_threshold(planes: Any, method: str, /) -> tuple[float | None, list[tuple[slice, slice] | None]]:
+    """One automatic threshold for a volume (a z-stack), and the box of each plane that it applies in.
+
+    Every plane but a constant one (the stack's padding, no objects) gives its pixels inside its
+    padding (:func:`inside_box`), its isolated hot pixels clipped as :func:`automatic_threshold` clips
+    a plane's; the method runs once on all of them, as on one histogram of the stack (Fiji's "Use
+    stack histogram"). A volume of more than :data:`labelfree.tiling.AUTO_THRESHOLD_MAX_PIXELS` pixels
+    gives a regular subsample of each plane, about that many in all; the planes are read one at a
+    time.
+
+    Parameters
+    ----------
+    planes : sequence of (Y, X) arrays
+        The volume's planes in Z order, each read when indexed (float ones as float32).
+    method : {"otsu", "li", "triangle"}
+
+    Returns
+    -------
+    threshold : float or None
+        None when every plane is constant (nothing to threshold).
+    boxes : list
+        Per plane its (Y, X) slices, or None for a constant plane.
+
+    Raises
+    ------
+    NonFiniteError
+        NaN or inf among the values read.
+    """
+    from labelfree import tiling
+
+    budget = max(1, tiling.AUTO_THRESHOLD_MAX_PIXELS // max(1, len(planes)))
+    samples, boxes = [], []
+    for z in range(len(planes)):
+        values = planes[z]
+        if values.min() == values.max():
+            boxes.append(None)
+            continue
+        box, sample = _inside(values, max_pixels=budget)
+        boxes.append(box)
+        samples.append(_without_outliers(sample).ravel())
+    if not samples:
+        return None, boxes
+    return _threshold_of_values(np.concatenate(samples), method), boxes

@@ -1,4 +1,4 @@
-"""Segment by an automatic global threshold per plane and connected components."""
+"""Segment by an automatic global threshold per plane (per volume of a z-stack) and connected components."""
 
 from __future__ import annotations
 
@@ -115,13 +115,21 @@ def segment(
     image : DataArray or array, dims from T, C, Z, Y, X (2-D arrays are YX)
         One channel of a fluorescence-like image (select it with
         :func:`labelfree.image.select_channel`; a C axis of length 1 is that channel);
-        planes (each T and Z) are thresholded separately.
+        planes (each T) are thresholded separately. A z-stack (Z of two or more planes) is
+        segmented as a volume, one per time point
+        (:func:`labelfree.threshold.volume.volume_labels`): one automatic threshold from the
+        volume's histogram for all its planes, and objects connected in 3-D (objects of
+        adjacent planes that overlap are one), ``min_size`` counted in voxels.
     config : ThresholdConfig, dict, path or None
     progress : bool or tqdm-like or callable
 
     Returns
     -------
-    labels : DataArray with the image's dims but C (uint16), ids unique per plane.
+    labels : DataArray with the image's dims but C (uint16; uint32 above 65535 objects)
+        Ids 1..N per plane, or per volume of a z-stack (one id for an object in all its planes, in
+        order of first appearance). The provenance's ``auto["threshold"]`` holds the automatic
+        threshold of each plane, or of each volume of a z-stack (one value for a single plane or
+        volume).
     """
     cfg = ThresholdConfig.coerce(config)
     da = validate_image(image, allowed=("T", "C", "Z", "Y", "X"), name="image")
@@ -133,6 +141,10 @@ def segment(
             )
         da = da.isel(C=0)  # a length-1 C is the image itself; its name stays as a scalar coord
     lead = [d for d in da.dims if d not in ("Y", "X")]
+    if "Z" in lead and da.sizes["Z"] > 1:  # a z-stack: one volume per time point, Z the fastest of the planes
+        lead = [d for d in lead if d != "Z"] + ["Z"]
+        ordered = da.transpose(*lead, "Y", "X")
+        return _segment_volumes(da, ordered, lead, cfg, progress)
     ordered = da.transpose(*lead, "Y", "X")
     planes = _Planes(ordered, lead)
     # read plane by plane (a lazy dask or zarr movie stays lazy: one frame in memory at a time), written into
@@ -154,6 +166,36 @@ def segment(
         _warn_if_empty_tile(planes, out, cfg)
     labels = out.reshape(tuple(ordered.shape))
     extra = {"auto": {"threshold": used[0] if len(used) == 1 else used}} if cfg.threshold is None else {}
+    return labels_like(labels, da, dims=tuple(lead) + ("Y", "X"),
+                       attrs={"labelfree": provenance("threshold", cfg, extra=extra)})
+
+
+def _segment_volumes(da: xr.DataArray, ordered: xr.DataArray, lead: list[str], cfg: ThresholdConfig,
+                     progress: Any, /) -> xr.DataArray:
+    """:func:`segment` of a z-stack (``ordered``: dims ``(*lead, Z, Y, X)``): each volume (each time point)
+    at one threshold, its objects connected in 3-D (:func:`labelfree.threshold.volume.volume_labels`)."""
+    from labelfree.threshold.volume import VolumePlanes, volume_labels, warn_if_empty_volumes
+
+    planes = _Planes(ordered, lead)
+    nz = int(ordered.sizes["Z"])
+    volumes = [VolumePlanes(planes, start, nz) for start in range(0, len(planes), nz)]
+    out = np.zeros((len(planes),) + planes.shape, np.uint16)
+    used = []
+    with Progress(progress, total=len(planes), desc="threshold") as bar:
+        for v, volume in enumerate(volumes):
+            labels, thr = volume_labels(
+                volume, cfg, step=lambda z, v=v: bar.update(message=f"plane {v * nz + z + 1}/{len(planes)}"))
+            if labels.dtype.itemsize > out.dtype.itemsize:
+                out = out.astype(labels.dtype)
+            out[v * nz:(v + 1) * nz] = labels
+            used.append(thr)  # exact, one per volume: a rounded value would not give these labels back
+    if cfg.threshold is None:
+        warn_if_empty_volumes(volumes, out, used, cfg, category=NoObjectsWarning, few_beyond=FEW_BEYOND)
+        _warn_if_background(out, cfg, stacklevel=4)
+    labels = out.reshape(tuple(ordered.shape))
+    extra: dict[str, Any] = {"volumes": len(volumes)}  # of nz planes each: a threshold list is one per volume
+    if cfg.threshold is None:
+        extra["auto"] = {"threshold": used[0] if len(used) == 1 else used}
     return labels_like(labels, da, dims=tuple(lead) + ("Y", "X"),
                        attrs={"labelfree": provenance("threshold", cfg, extra=extra)})
 
@@ -192,7 +234,7 @@ def _background_object(labels: np.ndarray, /) -> float:
     return float(counts[big]) / labels.size
 
 
-def _warn_if_background(labels: np.ndarray, cfg: ThresholdConfig, /) -> None:
+def _warn_if_background(labels: np.ndarray, cfg: ThresholdConfig, /, *, stacklevel: int = 3) -> None:
     """One :class:`BackgroundObjectWarning` for the planes whose largest object covers more than
     :data:`BACKGROUND_FRACTION` of the plane and touches its four edges: the background taken for an object."""
     covered = [(i, f) for i, f in enumerate(map(_background_object, labels)) if f > BACKGROUND_FRACTION]
@@ -208,7 +250,7 @@ def _warn_if_background(labels: np.ndarray, cfg: ThresholdConfig, /) -> None:
         f"that is the background, not a cell. Are the objects {side} than the background (brightfield, phase "
         f"contrast: dark cells on a bright field)? Then segment with {fix}; or a strong illumination gradient may "
         "have lifted one side of the background above the threshold (correct it first, e.g. Fiji's Process > "
-        "Subtract Background)."), stacklevel=3)
+        "Subtract Background)."), stacklevel=stacklevel)
 
 
 def _warn_if_empty(planes: Any, labels: np.ndarray, used: list, cfg: ThresholdConfig, /) -> None:
@@ -295,14 +337,27 @@ def whole_image_config(image: Any, config: ThresholdConfig, inputs: Any = None, 
     be constant, and the run would end without objects and without a word). A regular subsample
     of each plane is read first (lazily); only when it holds one value is every pixel compared.
 
+    A z-stack is refused: its untiled run segments each volume as one (one threshold, objects
+    connected across planes), which tiles of single planes cannot give.
+
     Raises
     ------
     ConstantImageError
         Every pixel has the same value.
+    DimensionError
+        The image is a z-stack (a Z axis of two or more planes).
     """
     from labelfree.tiling import AUTO_THRESHOLD_MAX_PIXELS
 
     cfg = ThresholdConfig.coerce(config)
+    sizes = dict(getattr(image, "sizes", {}))
+    if sizes.get("Z", 1) > 1:
+        shape = ", ".join(f"{d}={n}" for d, n in sizes.items())
+        raise DimensionError(
+            f"The threshold pipeline cannot segment a z-stack in tiles (--tile): the image has {shape}, and a "
+            "z-stack is segmented as a volume (one threshold for the stack, objects connected across planes), "
+            "which tiles of one plane each cannot give. Run it without --tile, or segment the planes one by one "
+            "as 2-D images (Python: image.isel(Z=k); Fiji: Image > Stacks > Stack to Images), each in tiles.")
     height, width = (int(n) for n in image.shape[-2:])
     step = max(1, int(np.ceil(np.sqrt(height * width / float(AUTO_THRESHOLD_MAX_PIXELS)))))
     every = slice(None, None, step)
