@@ -100,7 +100,8 @@ def add_pipeline_arguments(p: argparse.ArgumentParser, spec: Any, /) -> None:
     for kind, (_, help_text) in spec.extra_outputs.items():
         p.add_argument(f"--{kind}", f"--{kind}-out", dest=f"extra_{kind}", action="store_true", help=help_text)
     p.add_argument("--overlay", action="store_true",
-                   help="also write <stem>_overlay.png: the first plane with the object outlines drawn over it")
+                   help="also write <stem>_overlay.png: the first frame (of a z-stack, its plane with the most objects) "
+                        "with the object outlines drawn over it")
     p.add_argument("--ome-zarr", action="store_true",
                    help="also write <stem>_labels.ome.zarr: the labels as an OME-Zarr label image (NGFF 0.4, the "
                         "image's axes and pixel sizes, a pyramid above 1024 px) for napari and OME-Zarr tools")
@@ -157,13 +158,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _input_files(spec: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """The run's input files by role (never written over; recorded with their sha256): each file a value names
+    on its own (``--model-file GFP=a.pt,Cy5=b.pt``: ``models GFP`` and ``models Cy5``)."""
+    from labelfree.run import input_files
+
     files: dict[str, Any] = {"image": args.input}
     if getattr(args, "config", None):
         files["config"] = args.config
-    for inp in spec.inputs:
-        value = getattr(args, f"input_{inp.name}", None)
-        if value and inp.is_path:
-            files[inp.name] = value
+    files.update(input_files(spec, {inp.name: getattr(args, f"input_{inp.name}", None) for inp in spec.inputs}))
     return files
 
 

@@ -24,8 +24,8 @@ from labelfree.errors import ConfigError, InputError
 from labelfree.image import channel_names, one_channel, select_channels, to_dataarray
 from labelfree.spec import PipelineSpec
 
-__all__ = ["prepare_image", "prepare_inputs", "output_inputs", "check_output_inputs", "coerce_config", "run_pipeline",
-           "resolve", "check_tiles"]
+__all__ = ["prepare_image", "prepare_inputs", "input_files", "output_inputs", "check_output_inputs", "coerce_config",
+           "run_pipeline", "resolve", "check_tiles"]
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +115,21 @@ def output_inputs(pipeline: str | PipelineSpec, inputs: Mapping[str, Any] | None
     return out
 
 
+def input_files(pipeline: str | PipelineSpec, inputs: Mapping[str, Any] | None, /) -> dict[str, str]:
+    """The files the extra inputs name (inputs by name or key), as ``{role: path}``: each file of a value naming
+    several (Fusion's ``CHANNEL=FILE`` pairs: ``"models GFP"``) on its own, as the input's ``files`` hook lists
+    them (:meth:`labelfree.spec.Input.paths`); for the provenance's ``inputs`` and the outputs' checks."""
+    spec = resolve(pipeline)
+    out = {}
+    for key, value in (inputs or {}).items():
+        inp = spec.input(key)
+        if inp is None:
+            continue
+        for label, path in inp.paths(value).items():
+            out[f"{inp.name} {label}" if label else inp.name] = path
+    return out
+
+
 def check_output_inputs(pipeline: str | PipelineSpec, inputs: Mapping[str, Any] | None, /, *, image: Any = None,
                         overwrite: bool = True) -> None:
     """Check the files the run writes besides its output set before any work: none is the image or an
@@ -125,11 +140,7 @@ def check_output_inputs(pipeline: str | PipelineSpec, inputs: Mapping[str, Any] 
     targets = output_inputs(spec, inputs)
     if not targets:
         return
-    sources = {"image": getattr(image, "attrs", {}).get("source")}
-    for key, value in (inputs or {}).items():
-        inp = spec.input(key)
-        if inp is not None and inp.is_path and (isinstance(value, str) or hasattr(value, "__fspath__")):
-            sources[key] = value
+    sources = {"image": getattr(image, "attrs", {}).get("source"), **input_files(spec, inputs)}
     for what, path in targets.items():
         check_output_file(path, inputs={k: v for k, v in sources.items() if v}, overwrite=overwrite, what=what)
 
@@ -237,10 +248,16 @@ def _run(spec: PipelineSpec, image: Any, /, *, config: Any, channel: Any, inputs
         if recorded is not None:  # torch imported by now (a network's pipeline): its kernel level is known
             recorded.warn_software(torch=spec.torch, threads=n_threads)
         if tile is not None:  # tile=0 is refused by run_tiled, not taken as "no tiles"
-            spatial = [k for k in kwargs if spec.input(k).kind not in TILE_INPUT_KINDS]
+            spatial = [k for k in kwargs if not spec.input(k).in_tiles]
             if spatial:
                 raise InputError(f"Tiled runs take no per-pixel inputs such as {', '.join(spatial)}; segment the "
                                  "image whole, or leave them out.")
+            objects = {k: type(v).__name__ for k, v in kwargs.items() if not isinstance(v, (str, os.PathLike))}
+            if objects:  # every tile gets them as text (a worker process may run it)
+                raise InputError(f"Tiled runs hand every tile its inputs as text (a file, a folder, a choice); "
+                                 f"{', '.join(f'{k} was given as a {t}' for k, t in objects.items())}. Give each as "
+                                 "text (Fusion's models: one file, or CHANNEL=FILE pairs such as "
+                                 "'GFP=gfp.pt,Cy5=cy5.pt'), or segment the image whole.")
             labels = run_tiled(spec, da, config=cfg, tile=tile, overlap=tile_overlap, progress=progress,
                                inputs=kwargs)
         else:
@@ -304,19 +321,15 @@ def _recorded_model_file(recorded: RecordedRun, flag: str, /) -> Path:
     return path
 
 
-#: extra inputs a tiled run hands to every tile as they are (a model folder, a device choice);
-#: per-pixel ones (markers, model files bound to a scale) would need cutting with the tiles
-TILE_INPUT_KINDS = ("folder", "choice")
-
-
 def run_tiled(spec: PipelineSpec, image: xr.DataArray, /, *, config: Any, tile: int, overlap: int,
               progress: Any = False, inputs: Mapping[str, Any] | None = None) -> xr.DataArray:
     """Segment every plane (each T and Z) of ``image`` in overlapping tiles; one id per object per plane.
 
     Only pipelines whose spec allows tiles; whole-image and whole-plane statistics are fixed
     first by the spec's ``tile_run_config`` and ``tile_config`` hooks, so that every tile uses
-    the same values, recorded under ``auto`` in the provenance. ``inputs`` (folder
-    and choice inputs, e.g. Fusion's ``zoo`` and ``device``) go to every tile unchanged.
+    the same values, recorded under ``auto`` in the provenance. ``inputs`` (those whose
+    :attr:`labelfree.spec.Input.in_tiles` holds: Fusion's ``zoo``, ``device`` and model files) go to every
+    tile unchanged.
 
     The warnings the tiles raise are said once per kind for the whole run when it ends, with the
     number of tiles (and planes) where they arose and the first tiles' pixels (``y0:y1, x0:x1``);

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import os
 from typing import Any, Callable, Literal
 
 __all__ = ["Input", "PipelineSpec", "ToolSpec", "Demo", "Check", "load"]
@@ -66,6 +67,17 @@ class Input:
     folders : bool
         For ``kind="file"``, a folder is taken too (its reader reads it: markers from a Cell
         Tracking Challenge ``TRA`` folder).
+    tiles : bool or None
+        A tiled run (``--tile``) hands the value to every tile as it is (:attr:`in_tiles`). None: folders
+        and choices only (a model folder, a device); files may be per pixel (markers) and are refused.
+        True for a file that is not per pixel (Fusion's model files: weights, bound to no pixel).
+    files : str
+        ``"module:function"``: ``f(value, change) -> value``, the value with each file it names replaced
+        by ``change(file, label)`` (``label``: ``""`` for a value that is one file, else what the file is
+        for, e.g. a channel), for a value naming several files (Fusion's ``CHANNEL=FILE`` pairs). The
+        entry points list the files with it (:meth:`paths`: recorded with their sha256, never written
+        over, fingerprinted by batch runs) and resolve a manifest's relative paths file by file.
+        Empty: a path value is one file.
     """
 
     name: str
@@ -81,6 +93,8 @@ class Input:
     fiji_help: str = ""
     companions: tuple[str, ...] = ()
     folders: bool = False
+    tiles: bool | None = None
+    files: str = ""
 
     @property
     def macro_key(self) -> str:
@@ -94,6 +108,34 @@ class Input:
     def is_path(self) -> bool:
         """A file or folder the run reads (an input the outputs may never replace)."""
         return self.kind in ("file", "folder")
+
+    @property
+    def in_tiles(self) -> bool:
+        """A tiled run hands the value to every tile as it is (:attr:`tiles`; by default folders and choices)."""
+        return self.kind in ("folder", "choice") if self.tiles is None else bool(self.tiles)
+
+    def map_files(self, value: Any, change: Callable[[str, str], Any], /) -> Any:
+        """``value`` with each file it names replaced by ``change(file, label)`` (see :attr:`files`); a value
+        of an input that is no path, or not given, is returned as it is."""
+        if not self.is_path or not self.given(value):
+            return value
+        if self.files:
+            return load(self.files)(value, change)
+        if isinstance(value, str) or hasattr(value, "__fspath__"):
+            return change(os.fspath(value), "")
+        return value
+
+    def paths(self, value: Any, /) -> dict[str, str]:
+        """The files a user's ``value`` names, as ``{label: path}`` (``""``: the value is one file); empty for an
+        input that is no path, a value not given, or one naming no file (an object handed over in Python)."""
+        found: dict[str, str] = {}
+
+        def note(file: str, label: str) -> str:
+            found[label] = file
+            return file
+
+        self.map_files(value, note)
+        return found
 
     def given(self, value: Any, /) -> bool:
         """Whether a user's ``value`` gives this input (not None, empty or the word for "not given")."""

@@ -26,7 +26,7 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping
 
 from labelfree.errors import ConfigError, InputError
 from labelfree.evaluation.folders import TRUTH_SUFFIXES
@@ -161,6 +161,24 @@ def _resolve(value: Any, base: Path) -> Path | None:
     return path if path.is_absolute() else base / path
 
 
+def _by_name(input_names: Iterable[str] | Mapping[str, Any], /) -> dict[str, Any]:
+    """The pipeline's extra inputs by manifest column: ``{name: Input or None}`` from names, or a mapping of
+    names to :class:`labelfree.spec.Input` (whose ``files`` hook resolves a value naming several files)."""
+    if isinstance(input_names, Mapping):
+        return dict(input_names)
+    return dict.fromkeys(input_names)
+
+
+def _resolve_input(value: Any, base: Path, inp: Any) -> Any:
+    """A manifest's extra input relative to the manifest's folder: the value as one path when that is a file
+    there; else each file it names (``GFP=a.pt,Cy5=b.pt``: ``GFP=<base>/a.pt,Cy5=<base>/b.pt``) when the
+    input's ``files`` hook reads it (:meth:`labelfree.spec.Input.map_files`); else the value as one path."""
+    whole = _resolve(value, base)
+    if whole is None or inp is None or not getattr(inp, "files", "") or whole.is_file():
+        return whole
+    return inp.map_files(str(value).strip(), lambda file, label: str(_resolve(file, base)))
+
+
 def _in_entry(where: str, parse: Any, value: Any) -> Any:
     try:
         return parse(value)
@@ -168,7 +186,7 @@ def _in_entry(where: str, parse: Any, value: Any) -> Any:
         raise ConfigError(f"{where}: {exc}") from None
 
 
-def _entry(raw: dict[str, Any], base: Path, where: str, input_names: tuple[str, ...]) -> BatchInput:
+def _entry(raw: dict[str, Any], base: Path, where: str, input_names: Mapping[str, Any]) -> BatchInput:
     from labelfree.io.outputs import check_stem
 
     if not raw.get("path"):
@@ -185,7 +203,7 @@ def _entry(raw: dict[str, Any], base: Path, where: str, input_names: tuple[str, 
     if extra and isinstance(raw.get("options"), dict):
         raise ConfigError(f"{where}: unknown key(s) {sorted(extra)}; put pipeline options under 'options:'.")
     options.update(extra)
-    inputs = {k: _resolve(raw[k], base) for k in input_names if raw.get(k)}
+    inputs = {k: _resolve_input(raw[k], base, inp) for k, inp in input_names.items() if raw.get(k)}
     return BatchInput(
         path=path,
         stem=name,
@@ -198,7 +216,7 @@ def _entry(raw: dict[str, Any], base: Path, where: str, input_names: tuple[str, 
     )
 
 
-def read_manifest(path: str | Path, /, *, input_names: tuple[str, ...] = ()) -> list[BatchInput]:
+def read_manifest(path: str | Path, /, *, input_names: Iterable[str] | Mapping[str, Any] = ()) -> list[BatchInput]:
     """Read a CSV or YAML manifest into :class:`BatchInput` entries.
 
     Raises
@@ -236,7 +254,8 @@ def read_manifest(path: str | Path, /, *, input_names: tuple[str, ...] = ()) -> 
         raw = [{"path": d} if isinstance(d, str) else d for d in data]
         if not all(isinstance(d, dict) for d in raw):
             raise ConfigError(f"Manifest {path}: each entry must be a path or a mapping with 'path'.")
-    return [_entry(row, base, f"{path} entry {i + 1}", tuple(input_names)) for i, row in enumerate(raw)]
+    names = _by_name(input_names)
+    return [_entry(row, base, f"{path} entry {i + 1}", names) for i, row in enumerate(raw)]
 
 
 def is_labelfree_output(path: Path, /) -> bool:
@@ -363,7 +382,7 @@ def _one_movie(folder: Path, found: list[Path], /) -> bool:
     return False
 
 
-def _expand(spec: str | Path | BatchInput, input_names: tuple[str, ...], needs_time: bool) -> list[BatchInput]:
+def _expand(spec: str | Path | BatchInput, input_names: Mapping[str, Any], needs_time: bool) -> list[BatchInput]:
     if isinstance(spec, BatchInput):
         return [spec]
     text = str(spec)
@@ -626,7 +645,7 @@ def collect_inputs(
     inputs: str | Path | BatchInput | Iterable[str | Path | BatchInput],
     /,
     *,
-    input_names: Iterable[str] = (),
+    input_names: Iterable[str] | Mapping[str, Any] = (),
     series: int | None = None,
     needs_time: bool = False,
 ) -> list[BatchInput]:
@@ -645,9 +664,11 @@ def collect_inputs(
         and wells without fields are named in a warning), any other path itself (a missing file is
         reported by the run).
 
-    input_names : iterable of str
+    input_names : iterable of str, or mapping of str to Input
         Names of the pipeline's extra inputs: manifest columns of these names are files
-        (resolved relative to the manifest), not options.
+        (resolved relative to the manifest), not options. A mapping to the inputs
+        (:class:`labelfree.spec.Input`) resolves each file of a value that names several, as the input's
+        ``files`` hook reads it (Fusion's ``model_file`` pairs ``GFP=a.pt,Cy5=b.pt``).
     series : int, optional
         The image series to read of every input whose manifest entry names none. Without it, a
         file of several full-resolution images (a multi-position OME-TIFF, a bioformats2raw
@@ -675,7 +696,7 @@ def collect_inputs(
         refuse_in_memory(spec)
     if not specs:
         raise InputError("No inputs given: pass a folder, a glob pattern, a manifest or image files.")
-    names = tuple(input_names)
+    names = _by_name(input_names)
     items = [item for spec in specs for item in _expand(spec, names, bool(needs_time))]
     items = [dataclasses.replace(it, path=it.path.absolute()) for it in items]  # workers may have another cwd
     items = _positions(items, series_option(series))

@@ -77,10 +77,11 @@ class Job:
         from labelfree.io.outputs import InputRecord
 
         from labelfree.pipelines import get_pipeline
+        from labelfree.run import input_files
 
         spec = get_pipeline(self.pipeline)
         files: dict[str, Any] = {"image": InputRecord(self.item.path, self.input_sha256)}
-        files.update({k: v for k, v in self.inputs.items() if v and spec.input(k) is not None and spec.input(k).is_path})
+        files.update(input_files(spec, {k: v for k, v in self.inputs.items() if v}))  # each file of a value
         return files
 
 

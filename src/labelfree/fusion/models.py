@@ -32,6 +32,8 @@ __all__ = [
     "model_nbase",
     "parse_model_files",
     "read_model_files",
+    "map_model_files",
+    "model_files_of",
 ]
 
 log = logging.getLogger(__name__)
@@ -332,20 +334,12 @@ def parse_model_files(value: str | os.PathLike[str], /, *,
     given = os.fspath(value)
     if not given.strip():
         raise ModelFileError(f"No model file given (an empty value); give {MODEL_FILES_FORMS}.")
-    if Path(given).expanduser().is_file() or "=" not in given:
+    pairs = _pairs(given)
+    if pairs is None:
         return _weights_file(given, given=given)
-    pairs: list[list[str]] = []
-    for piece in given.split(","):
-        if "=" in piece:
-            pairs.append(piece.split("=", 1))
-        elif pairs:
-            pairs[-1][1] += "," + piece  # a comma inside a file's path
-        else:
-            raise InputError(f"Model files {given!r}: no file {given} exists, and read as CHANNEL=FILE pairs its "
-                             f"first part {piece!r} names no channel. Give {MODEL_FILES_FORMS}.")
     names = None if channels is None else [str(c) for c in channels]
     out: dict[str, str] = {}
-    for key, file in ((k.strip(), f.strip()) for k, f in pairs):
+    for key, file in pairs:
         if not key or not file:
             lacks = "channel" if not key else "file"
             raise InputError(f"Model files {given!r}: the pair {key}={file} lacks its {lacks}. Give "
@@ -366,6 +360,83 @@ def parse_model_files(value: str | os.PathLike[str], /, *,
             raise InputError(f"Model files {given!r} give the channel {channel} twice; give each channel one file.")
         out[channel] = _weights_file(file, given=given)
     return out
+
+
+def _pairs(given: str, /) -> list[tuple[str, str]] | None:
+    """``given`` read as ``CHANNEL=FILE`` pairs (each stripped), or None when it is one file (a file of that
+    path exists, or it has no ``=``): :func:`parse_model_files`'s reading, without its checks of the files."""
+    from labelfree.errors import InputError
+
+    if Path(given).expanduser().is_file() or "=" not in given:
+        return None
+    pairs: list[list[str]] = []
+    for piece in given.split(","):
+        if "=" in piece:
+            pairs.append(piece.split("=", 1))
+        elif pairs:
+            pairs[-1][1] += "," + piece  # a comma inside a file's path
+        else:
+            raise InputError(f"Model files {given!r}: no file {given} exists, and read as CHANNEL=FILE pairs its "
+                             f"first part {piece!r} names no channel. Give {MODEL_FILES_FORMS}.")
+    return [(k.strip(), f.strip()) for k, f in pairs]
+
+
+def map_model_files(value: Any, change: Any, /) -> Any:
+    """The ``files`` hook of Fusion's ``model_file`` input (:attr:`labelfree.spec.Input.files`): ``value`` with
+    each weights file it names replaced by ``change(file, label)``.
+
+    A value that is one file (see :func:`parse_model_files`) is ``change(value, "")``; ``CHANNEL=FILE`` pairs
+    give each file with its channel as the label and are joined again (``GFP=<changed>,Cy5=<changed>``); a
+    channel -> file mapping (Python's ``models=``) gives each path with its channel (other values, such as
+    loaded models, are kept). A cached built-in cellpose name (``cyto3``) stands for its file in the cellpose
+    folder when that file is there, else it is kept as it is. Nothing else is checked here: a missing file
+    is :func:`parse_model_files`'s error when the run reads the value.
+
+    Examples
+    --------
+    >>> map_model_files("GFP=a.pt,Cy5=b.pt", lambda file, label: f"/data/{file}")
+    'GFP=/data/a.pt,Cy5=/data/b.pt'
+    """
+    from labelfree.errors import InputError
+
+    def one(file: Any, label: str) -> Any:
+        if not (isinstance(file, str) or hasattr(file, "__fspath__")) or not os.fspath(file).strip():
+            return file
+        return change(_builtin_file(os.fspath(file)), label)
+
+    if isinstance(value, dict):
+        return {channel: one(file, str(channel)) for channel, file in value.items()}
+    if not (isinstance(value, str) or hasattr(value, "__fspath__")):
+        return value
+    given = os.fspath(value)
+    try:
+        pairs = _pairs(given)
+    except InputError:  # said when the run reads the value
+        pairs = None
+    if pairs is None:
+        return one(given, "")
+    return ",".join(f"{channel}={one(file, channel)}" for channel, file in pairs)
+
+
+def model_files_of(value: Any, /) -> list[str]:
+    """The weights files a ``model_file`` value names (one file, the files of ``CHANNEL=FILE`` pairs, or of a
+    channel -> file mapping), in order, each once; see :func:`map_model_files`."""
+    found: list[str] = []
+    map_model_files(value, lambda file, label: found.append(file) or file)
+    return list(dict.fromkeys(found))
+
+
+def _builtin_file(text: str, /) -> str:
+    """The cached file of a built-in cellpose name (``cyto3``), when there is one and no file ``text`` exists;
+    else ``text``. cellpose is not imported for a text that is a path (has a folder or a suffix)."""
+    path = Path(text).expanduser()
+    if path.exists() or os.sep in text or "/" in text or path.suffix:
+        return text
+    try:
+        found = resolve_starting_model(text)
+    except (ModelFileError, ImportError):
+        return text
+    return text if found is None else str(found)
 
 
 def read_model_files(value: str | os.PathLike[str], /, *, image: Any = None) -> str:

@@ -16,7 +16,8 @@ SPEC = PipelineSpec(
                         "image names them); a path that exists is one file, even with ',' or '=' in it. A file "
                         "wins over the zoo for the channels it serves; with pairs, the others come from the zoo "
                         "given, and without one every channel fused needs a file (empty: the zoo's models).",
-              kind="file", key="model_file", reader="labelfree.fusion.models:read_model_files", basic=False),
+              kind="file", key="model_file", reader="labelfree.fusion.models:read_model_files", basic=False,
+              tiles=True, files="labelfree.fusion.models:map_model_files"),
         Input("device", "Where the networks run: auto (a CUDA GPU when there is one), cpu or cuda.",
               kind="choice", choices=("auto", "cpu", "cuda"), basic=False),
     ),

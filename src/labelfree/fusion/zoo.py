@@ -44,6 +44,12 @@ __all__ = ["ModelZoo", "INDEX_NAME", "cache_zoo_dir", "open_zoo", "MAKE_A_ZOO"]
 log = logging.getLogger(__name__)
 INDEX_NAME = "index.json"
 #: how to make a zoo, for error messages (CLI first)
+#: how a run without a zoo can name its models instead (open_zoo's message; the Fiji wording in labelfree.imagej.terms)
+NO_ZOO_MODEL_FILES = (
+    "Or run without a zoo, on cellpose weights files: --model-file FILE for every channel, or CHANNEL=FILE "
+    "pairs (Fiji: the dialog's model_file field; macros: model_file=[FILE]; Python: models= (a file, or "
+    "channel -> file))."
+)
 MAKE_A_ZOO = (
     "Make one with `labelfree fusion train IMG... --labels LAB... --zoo FOLDER` (trains models into it) or "
     "`labelfree zoo add FOLDER WEIGHTS --object cyto --channels NAME...` (files a cellpose weights file); "
@@ -76,7 +82,7 @@ def open_zoo(zoo: Any = None, /) -> "ModelZoo":
             "Fusion needs a model zoo: give its folder with --zoo FOLDER (Fiji: the dialog's zoo field; "
             "macros: zoo=[FOLDER]; Python: give zoo= (a folder) or models= (channel -> model)). None was given, "
             f"and LabelFree's model cache holds none ({default}, the zoo used when none is given, has no "
-            f"{INDEX_NAME}). {MAKE_A_ZOO}"
+            f"{INDEX_NAME}). {MAKE_A_ZOO} {NO_ZOO_MODEL_FILES}"
         )
     log.info("fusion: no model zoo given; using the zoo of LabelFree's model cache, %s", default)
     return ModelZoo(default)

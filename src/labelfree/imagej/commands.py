@@ -386,7 +386,7 @@ def _execute(spec: Any, imp: Any, config: Any, values: dict[str, Any], /, *, opt
     from labelfree.imagej.labels import labels_to_imageplus, show_image
     from labelfree.imagej.rois import add_labels_to_roimanager
     from labelfree.imagej.seen import log_notes, paste_labels, seen_image, unique_title
-    from labelfree.run import check_output_inputs, output_inputs, prepare_image, run_pipeline
+    from labelfree.run import check_output_inputs, input_files, output_inputs, prepare_image, run_pipeline
 
     folder = None
     stem = _stem_of(str(imp.getTitle()))
@@ -401,7 +401,8 @@ def _execute(spec: Any, imp: Any, config: Any, values: dict[str, Any], /, *, opt
         raw, seen, selection, notes = seen_image(spec, imp, values)
         inputs = _input_values(spec, values, raw, None if selection is None else selection[0],
                                channels=int(imp.getNChannels()))
-        if folder is not None:
+        if folder is not None:  # the files of the extra inputs (zoo, model files, markers) too, as on the CLI
+            folder.add_inputs(input_files(spec, inputs))
             folder.plan(stem)
             folder.check_files(output_inputs(spec, inputs))
         overwrite = bool(values.get("overwrite", False))

@@ -95,6 +95,10 @@ _IMAGEJ_TERMS = (
     (re.compile(r"give its folder with --zoo FOLDER \(Fiji: [^;]*; macros: zoo=\[FOLDER\]; "
                 r"Python: (?:[^()]|\([^()]*\))*\)"),
      "give its folder with zoo=[FOLDER] (in the dialog: the zoo field)"),
+    (re.compile(r"--model-file FILE for every channel, or CHANNEL=FILE pairs \(Fiji: [^;]*; "
+                r"macros: model_file=\[FILE\]; Python: (?:[^()]|\([^()]*\))*\)"),
+     "model_file=[FILE] for every channel, or CHANNEL=FILE pairs (model_file=[GFP=gfp.pt,Cy5=cy5.pt]; in the "
+     "dialog: tick advanced_options, then the model_file field on the inputs page)"),
     (re.compile(r"Make one with (`labelfree fusion train)"),
      r"Make one outside ImageJ, with LabelFree's command line in a terminal: \1"),
     (re.compile(r"Train one with `labelfree fusion train`\."),
