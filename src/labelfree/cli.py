@@ -353,27 +353,83 @@ _WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS
 def _write_error_message(exc: OSError, /, *, output: Any = None) -> str | None:
     """The one-line message of an OSError met while writing (a full disk, a read-only or forbidden folder,
     tifffile's "N requested and M written"); None for any other OSError (a bug: keep its traceback).
-    ``output`` is the command's ``-o``, named when the error does not name its file."""
+    ``output`` is the command's ``-o``: the advice to choose another ``-o`` is given only for a path in it (or for
+    an error that names no file where the temporary folder is on the same disk); a path elsewhere is named with
+    what it is (the temporary folder, LabelFree's cache) and the setting that moves it."""
     short = exc.errno is None and "requested and" in str(exc) and "written" in str(exc)
     if exc.errno not in _WRITE_ERRNOS and not short:
         return None
     from labelfree.io.atomic import PART_SUFFIX
 
-    name = exc.filename
-    if name is not None:  # the temporary ".<target>.<random>.part" an atomic write was writing: name the target
-        path = Path(os.fsdecode(name))
+    full = "Free space on that disk (or raise your quota)"
+    if exc.filename is not None:  # the temporary ".<target>.<random>.part" an atomic write was writing: the target
+        path = Path(os.fsdecode(exc.filename))
         if path.name.startswith(".") and path.name.endswith(PART_SUFFIX) and path.name.count(".") >= 3:
             path = path.with_name(path.name[1:].rsplit(".", 2)[0])
-        name = str(path)
-    what = f"cannot write {name}" if name else f"cannot write the outputs{f' (-o {output})' if output else ''}"
+        what, place = f"cannot write {path}", _write_place(path, output)
+    else:
+        what, place = _unnamed_write_place(output)
+    if place is None:
+        move = "choose an output (-o) on another disk"
+        todo = "Choose an output (-o) in a folder you may write to"
+    elif place == ("either", "TMPDIR"):
+        move = "choose an output (-o) or a TMPDIR on another disk"
+        todo = "Choose an output (-o) and a TMPDIR in folders you may write to"
+    elif place:
+        what = f"{what} ({place[0]})"
+        move = f"set {place[1]} to a folder on another disk"
+        todo = f"Set {place[1]} to a folder you may write to"
+    else:
+        move, todo = "make room there", f"Check that you may write to {path.parent}"
     if short:
         return (f"{what}: the disk took only part of the data ({exc}); it is probably full. Free space on it or "
-                "choose an output (-o) on another disk, then run the command again.")
-    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-        todo = "Choose an output (-o) in a folder you may write to"
-    else:
-        todo = "Free space on that disk (or raise your quota) or choose an output (-o) on another disk"
+                f"{move}, then run the command again.")
+    if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+        todo = f"{full} or {move}"
     return f"{what}: {exc.strerror or exc} (errno {exc.errno}). {todo}, then run the command again."
+
+
+def _write_place(path: Path, output: Any) -> tuple[str, str] | tuple[()] | None:
+    """Where ``path`` lies: None in the output folder ``output`` (or when there is none), ``(what, setting)``
+    in the temporary folder or LabelFree's cache, ``()`` elsewhere."""
+    import tempfile
+
+    from labelfree._cache import cache_root
+
+    def inside(folder: Any) -> bool:
+        try:
+            base = Path(folder).expanduser().absolute()
+            return path.absolute() == base or base in path.absolute().parents
+        except (OSError, ValueError, RuntimeError):
+            return False
+
+    if output is None or inside(output):
+        return None
+    if inside(cache_root()):
+        return ("LabelFree's cache, LABELFREE_CACHE_DIR", "LABELFREE_CACHE_DIR")
+    if inside(tempfile.gettempdir()):
+        return ("the temporary folder, TMPDIR", "TMPDIR")
+    return ()
+
+
+def _unnamed_write_place(output: Any) -> tuple[str, tuple[str, str] | None]:
+    """The message's start and place (see :func:`_write_place`) for an error that names no file: the outputs,
+    unless the temporary folder is on another disk than them (then either may be the one that failed)."""
+    import tempfile
+
+    if output is None:
+        return "cannot write the outputs", None
+    tmp = tempfile.gettempdir()
+    folder = Path(output).expanduser().absolute()
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        same = os.stat(folder).st_dev == os.stat(tmp).st_dev
+    except OSError:
+        same = True
+    if same:
+        return f"cannot write the outputs (-o {output})", None
+    return f"cannot write the outputs (-o {output}) or a temporary file in {tmp} (TMPDIR)", ("either", "TMPDIR")
 
 
 @contextlib.contextmanager

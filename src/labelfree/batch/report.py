@@ -360,6 +360,9 @@ def _plots(tables: dict[str, pd.DataFrame]) -> str:
     """HTML with the two plots as inline PNG images (or a note)."""
     if not tables:
         return "<p class='note'>No object tables to plot yet.</p>"
+    from labelfree._deps import prepare_matplotlib_config
+
+    prepare_matplotlib_config()  # a settings folder it can write (no warning on a read-only home folder)
     try:
         import matplotlib  # noqa: F401 - the Figure below draws with Agg, no GUI backend
 

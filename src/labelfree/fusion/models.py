@@ -44,9 +44,12 @@ _TORCH_SUFFIXED = ("cyto", "cyto2", "nuclei")  # cellpose stores these as "<name
 
 
 def cellpose_model_dir() -> Path:
-    """Folder where cellpose keeps built-in weights (read now, not at import time)."""
+    """Folder where cellpose keeps built-in weights (read now, not at import time); without a home folder
+    (containers) ``<tmp>/labelfree-<uid>/.cellpose/models``, where cellpose looks when LabelFree imports it."""
+    from labelfree._cache import home_folder, user_temp_dir
+
     env = os.environ.get("CELLPOSE_LOCAL_MODELS_PATH")
-    return Path(env) if env else Path.home() / ".cellpose" / "models"
+    return Path(env) if env else (home_folder() or user_temp_dir()) / ".cellpose" / "models"
 
 
 def doctor_checks() -> list:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -11,7 +12,6 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-from labelfree._cache import cache_root
 
 __all__ = ["class_file_major", "command_source", "command_classes", "find_javac"]
 
@@ -50,18 +50,29 @@ def command_source() -> str:
     return "\n".join(path.read_text(encoding="utf-8") for path in SOURCES)
 
 
+def _has_classes(folder: Path) -> bool:
+    """Whether ``folder`` holds every compiled helper class, readable by this user."""
+    return all(os.access(folder / "labelfree" / (p.stem + ".class"), os.R_OK) for p in SOURCES)
+
+
 def command_classes(ij_jar: str | Path, /) -> Path | None:
     """Compile the Java helpers (``LabelFreeCommand``, ``LabelFreeRois``) once into a cache folder keyed by their hash.
 
     Returns the class folder to put on the class path, or None (with a logged
-    reason) when no ``javac`` is available; ImageJ then starts without the
-    LabelFree menu commands.
+    reason) when no ``javac`` is available or the classes cannot be written anywhere;
+    ImageJ then starts without the LabelFree menu commands. The folder is
+    ``<cache>/java/<hash>``, readable as the umask allows (a group cache is shared);
+    where the cache cannot be written (read-only, no home folder) or holds another
+    user's unreadable copy, a folder of the user's own in the temporary folder.
     """
+    from labelfree._cache import cache_root, user_temp_dir
+    from labelfree.io.atomic import current_umask
+
     source = command_source().encode("utf-8")
     key = hashlib.sha256(source).hexdigest()[:16]
-    target = cache_root() / "java" / key
-    if all((target / "labelfree" / (p.stem + ".class")).is_file() for p in SOURCES):
-        return target
+    shared = cache_root() / "java" / key
+    if _has_classes(shared):
+        return shared
     javac = find_javac()
     if javac is None:
         log.warning(
@@ -69,8 +80,24 @@ def command_classes(ij_jar: str | Path, /) -> Path | None:
             "registered. Install a JDK (apt-get install default-jdk-headless) to enable them."
         )
         return None
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=target.parent))
+    for target in (shared, None):
+        try:
+            target = target or user_temp_dir() / "java" / key
+            if _has_classes(target):
+                return target
+            if target.exists():  # another user's copy this user cannot read (a finished copy appears whole)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=target.parent))
+        except OSError as exc:
+            log.info("Cannot write the compiled ImageJ commands there (%s)", exc)
+            continue
+        break
+    else:
+        log.warning("The LabelFree ImageJ commands cannot be compiled: neither %s nor the temporary folder can be "
+                    "written; commands not registered. Set LABELFREE_CACHE_DIR to a folder you may write to.",
+                    shared.parent)
+        return None
     cmd = [str(javac), "-nowarn", "--release", "8", "-cp", str(ij_jar), "-d", str(tmp), *map(str, SOURCES)]
     out = subprocess.run(cmd, capture_output=True, text=True)
     if out.returncode != 0:  # old javac without --release
@@ -80,8 +107,14 @@ def command_classes(ij_jar: str | Path, /) -> Path | None:
         shutil.rmtree(tmp, ignore_errors=True)
         log.warning("Compiling the LabelFree ImageJ command failed; commands not registered:\n%s", out.stderr)
         return None
+    with contextlib.suppress(OSError):  # mkdtemp made it 0700: readable as a plain mkdir would have made it
+        os.chmod(tmp, 0o777 & ~current_umask())
     try:
         os.replace(tmp, target)
     except OSError:  # another process finished first
         shutil.rmtree(tmp, ignore_errors=True)
+        if not _has_classes(target):  # another user's, made meanwhile, that this user cannot read
+            log.warning("%s cannot be read (another user made it meanwhile); the LabelFree ImageJ commands are not "
+                        "registered this time.", target)
+            return None
     return target

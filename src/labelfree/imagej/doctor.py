@@ -124,6 +124,29 @@ def _python_checks(*, bridge: bool = True) -> list[Check]:
     return checks
 
 
+def _cache_check() -> Check:
+    """Whether LabelFree's cache folder can be written; a read-only one (a facility's shared cache) is fine when it
+    holds the model zoo Fusion needs: what each user compiles then goes to a folder of their own."""
+    from labelfree._cache import can_write, cache_root, home_folder
+
+    root = cache_root()
+    where = "" if os.environ.get("LABELFREE_CACHE_DIR") or home_folder() else " (no home folder: a temporary one)"
+    if can_write(root):
+        return Check("cache", True, f"{root}{where}, writable", needed=False)
+    zoo = root / "zoo"
+    try:
+        has_zoo = zoo.is_dir() and any(zoo.iterdir())
+    except OSError:
+        has_zoo = False
+    if has_zoo:
+        return Check("cache", True, f"{root}, read-only, with a model zoo ({zoo}): fine for a shared install; "
+                     "compiled code and settings go to a folder of each user's own in the temporary folder",
+                     needed=False)
+    return Check("cache", False, f"{root}{where} cannot be written and holds no model zoo",
+                 "Set LABELFREE_CACHE_DIR to a folder you may write to, or have an admin put a model zoo into "
+                 f"{zoo} (a shared read-only cache is fine then).", needed=False)
+
+
 def checkup(*, fiji: str | Path | None = None) -> list[Check]:
     """Run every check (Java, ImageJ/Fiji, Python bridges, torch + GPU, file formats and extras, cellpose,
     display).
@@ -139,6 +162,7 @@ def checkup(*, fiji: str | Path | None = None) -> list[Check]:
     bridge = bridge_wanted(fiji=fiji or None)
     checks += _java_checks(Path(fiji) if fiji else None, needed=bridge)
     checks += _python_checks(bridge=bridge)
+    checks.append(_cache_check())
     display = sys.platform in ("win32", "darwin") or bool(os.environ.get("DISPLAY")
                                                           or os.environ.get("WAYLAND_DISPLAY"))
     checks.append(Check("display", display,

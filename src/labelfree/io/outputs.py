@@ -365,6 +365,18 @@ def read_manifest(folder: str | os.PathLike[str], stem: str, /, *, verify: bool 
     return record
 
 
+def _fs_path(path: str | os.PathLike[str]) -> Path:
+    """``path``, with a name the file system encoding cannot encode (``µ`` under an ASCII locale) turned into the
+    name of the same UTF-8 bytes (``os.fsdecode`` of them: surrogate escapes), so that no UnicodeEncodeError
+    comes from a system call."""
+    text = os.fspath(path)
+    try:
+        os.fsencode(text)
+    except UnicodeEncodeError:
+        return Path(os.fsdecode(text.encode("utf-8", "surrogateescape")))
+    return Path(text)
+
+
 def output_digest(path: str | os.PathLike[str], /, *, verify: bool = True) -> tuple[int, str | None]:
     """The size in bytes and SHA-256 of an output, as its set's manifest records them (SHA-256 None without
     ``verify``).
@@ -372,8 +384,11 @@ def output_digest(path: str | os.PathLike[str], /, *, verify: bool = True) -> tu
     A file: its size and SHA-256. A folder (an OME-Zarr store, :data:`FOLDER_KINDS`): the sum of its files'
     sizes, and the SHA-256 of the list of its files (relative name, size, SHA-256; in name order; a link by
     where it points, never followed), so a file added, removed, renamed or changed in it changes the digest.
+
+    A name the file system's encoding cannot spell (a manifest's UTF-8 name read under ``LC_ALL=C`` without
+    UTF-8 mode) is taken as its UTF-8 bytes, as the run that wrote the file named it.
     """
-    path = Path(path)
+    path = _fs_path(path)
     if path.is_symlink() or not path.is_dir():
         return path.stat().st_size, file_sha256(path) if verify else None
     digest = hashlib.sha256()
@@ -406,8 +421,13 @@ def _remove_output(path: Path) -> None:
 
 def _staging_root(folder: Path) -> Path:
     """``<folder>/.labelfree-staging``; OutputError when something else than a folder has that name: a link
-    would lead the staging (and the removal of leftovers in it) into another folder."""
+    would lead the staging (and the removal of leftovers in it) into another folder.
+
+    Where that folder is another user's that this user may not write into (a group folder: what a killed run of
+    theirs left, made under umask 022), this user's own ``.labelfree-staging-<uid>`` instead."""
     root = folder / STAGING_DIR
+    if hasattr(os, "getuid") and root.is_dir() and not root.is_symlink() and not os.access(root, os.W_OK | os.X_OK):
+        root = folder / f"{STAGING_DIR}-{os.getuid()}"
     if root.is_symlink() or (root.exists() and not root.is_dir()):
         raise OutputError(
             f"{root} is {'a link' if root.is_symlink() else 'a file'}, not the folder LabelFree stages its outputs "
@@ -422,10 +442,12 @@ def _staging_path(folder: Path, stem: str) -> Path:
 
 
 def _make_staging(path: Path, folder: Path) -> Path:
-    try:
-        path.mkdir(parents=True)
+    try:  # 0777 & ~umask, its parent too: group members may clean what a killed run left under umask 002
+        path.mkdir(mode=0o777, parents=True)
     except OSError as exc:
-        raise OutputError(f"Cannot write into {folder}: {exc.strerror or exc}. Choose a folder you can write to.") from exc
+        raise OutputError(
+            f"Cannot write into {folder}: {exc.strerror or exc}. Choose a folder you can write to."
+        ) from exc
     return path
 
 
@@ -673,9 +695,23 @@ _TEMP_NAME = re.compile(r"\..+\.[^.]+\.part", re.DOTALL)
 
 # -- the folder of a run -------------------------------------------------------------------------------------------
 
+def _user_name() -> str:
+    """This process's user, for the lock file (``uid N`` where the user has no name: containers)."""
+    name = os.environ.get("USER") or os.environ.get("LOGNAME")
+    if not name and hasattr(os, "getuid"):
+        try:
+            import pwd
+
+            name = pwd.getpwuid(os.getuid()).pw_name
+        except (ImportError, KeyError):
+            name = f"uid {os.getuid()}"
+    return name or "unknown user"
+
+
 def _owner_text(purpose: str) -> str:
     return json.dumps({
-        "pid": os.getpid(), "host": socket.gethostname(), "purpose": purpose or " ".join(sys.argv[:4]),
+        "pid": os.getpid(), "host": socket.gethostname(), "user": _user_name(),
+        "purpose": purpose or " ".join(sys.argv[:4]),
         "started": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
     })
 
@@ -686,6 +722,13 @@ class _Lock:
     The lock file holds the holder's description and is removed on release, so no file
     stays behind. A process that locked a file another one had just removed notices it
     (the path no longer names the file it holds) and tries again.
+
+    In a shared group folder the lock file is made ``0666 & ~umask`` (group-writable under umask 002). One that
+    another user's run made and this user may not write is opened read-only (flock needs no write access): while
+    its holder runs, the folder is "in use by" it; once it has ended (killed: the file stayed, but the kernel
+    dropped its lock), the file is stale and is removed (while locked, so no other run can be taking it at the
+    same time) and a new one made: never two writers, as a run writes only while it holds the lock on the file
+    that the path names.
     """
 
     def __init__(self, folder: Path, purpose: str) -> None:
@@ -693,14 +736,36 @@ class _Lock:
         self.purpose = purpose
         self._fd: int | None = None
 
+    def _open(self) -> tuple[int, bool] | None:
+        """The lock file, opened for writing (made when missing) or, when it is another user's, read-only:
+        ``(fd, writable)``; None when it vanished meanwhile."""
+        nofollow = getattr(os, "O_NOFOLLOW", 0)
+        try:  # never through a link: the holder's description would be written into the linked file
+            return os.open(self.path, os.O_RDWR | os.O_CREAT | nofollow, 0o666), True
+        except OSError as exc:
+            if exc.errno == errno.ELOOP or self.path.is_symlink():
+                raise self._not_ours("a link") from None
+            first = exc
+        if first.errno in (errno.EACCES, errno.EPERM) and _exists_quietly(self.path):
+            try:
+                return os.open(self.path, os.O_RDONLY | nofollow), False
+            except FileNotFoundError:
+                return None
+            except OSError as exc:
+                raise OutputError(
+                    f"Cannot open the lock file {self.path} ({exc.strerror or exc}): it belongs to {self._owner()}, "
+                    "and LabelFree can neither write nor read it, so it cannot tell whether that user's run still "
+                    f"writes into {self.path.parent}. If none does, ask them to remove {self.path} (or do so "
+                    "yourself), then run again."
+                ) from exc
+        raise OutputError(f"Cannot write into {self.path.parent}: {first.strerror or first}.") from first
+
     def acquire(self) -> None:
         for _ in range(20):
-            try:  # never through a link: the holder's description would be written into the linked file
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
-            except OSError as exc:
-                if exc.errno == errno.ELOOP or self.path.is_symlink():
-                    raise self._not_ours("a link") from None
-                raise OutputError(f"Cannot write into {self.path.parent}: {exc.strerror or exc}.") from exc
+            opened = self._open()
+            if opened is None:
+                continue
+            fd, writable = opened
             info = os.fstat(fd)
             if not stat.S_ISREG(info.st_mode) or info.st_nlink > 1:  # a hard link: another file's content
                 os.close(fd)
@@ -720,14 +785,43 @@ class _Lock:
                 same = os.path.samestat(os.fstat(fd), os.stat(self.path))
             except OSError:
                 same = False
-            if same:
+            if same and writable:
                 os.ftruncate(fd, 0)
                 os.write(fd, _owner_text(self.purpose).encode("utf-8"))
                 self._fd = fd
                 return
+            if same:  # another user's lock file whose run has ended: remove it while holding it, then make ours
+                self._remove_stale(fd)
             _unlock_fd(fd)  # the file was removed by its last holder meanwhile: lock the new one
             os.close(fd)
         raise OutputError(f"Cannot lock {self.path}: it keeps changing.")
+
+    def _remove_stale(self, fd: int) -> None:
+        """Remove the lock file (locked by us through ``fd``, read-only) that another user's ended run left."""
+        holder = self._holder()
+        try:
+            os.unlink(self.path)
+        except OSError as exc:
+            _unlock_fd(fd)
+            os.close(fd)
+            raise OutputError(
+                f"{self.path} was left by a LabelFree run that has ended ({holder}); it belongs to {self._owner()}, "
+                f"and this folder does not let you remove it ({exc.strerror or exc}: a folder with the sticky bit, "
+                f"like /tmp). Ask that user or the folder's owner to remove {self.path}, then run again."
+            ) from exc
+        log.info("%s: removed the lock file left by a LabelFree run that has ended (%s).", self.path.parent, holder)
+
+    def _owner(self) -> str:
+        try:
+            uid = os.stat(self.path).st_uid
+        except OSError:
+            return "another user"
+        try:
+            import pwd
+
+            return f"user {pwd.getpwuid(uid).pw_name} (uid {uid})"
+        except (ImportError, KeyError):
+            return f"uid {uid}"
 
     def _not_ours(self, what: str) -> OutputError:
         return OutputError(
@@ -738,9 +832,10 @@ class _Lock:
     def _holder(self) -> str:
         try:
             info = json.loads(self.path.read_text(encoding="utf-8"))
-            return f"pid {info['pid']} on {info['host']}, '{info['purpose']}', started {info['started']}"
-        except (OSError, ValueError, KeyError, TypeError):
-            return "holder unknown"
+            user = f" of {info['user']}" if info.get("user") else ""
+            return f"pid {info['pid']}{user} on {info['host']}, '{info['purpose']}', started {info['started']}"
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            return f"holder unknown; the lock file belongs to {self._owner()}"
 
     def release(self) -> None:
         if self._fd is None:
