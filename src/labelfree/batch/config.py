@@ -90,6 +90,11 @@ class BatchConfig(PipelineConfig):
              "rerun adds it to the inputs finished without it (they are made again), and skips the others.")
     summary_name: str = setting("batch_summary.csv", group=_OUT,
                                 help="File name of the run's summary table (CSV) in the output folder.")
+    objects_name: str | None = setting(
+        "batch_objects.csv", group=_OUT,
+        help="File name of the run's objects table (CSV) in the output folder: the rows of every finished "
+             "input's object table, after the columns stem, input, series, well, field, image_name; written at "
+             "the end of the run (also when it is cancelled); null: not written.")
 
     def __post_init__(self) -> None:
         inputs: Any = self.inputs
@@ -107,6 +112,13 @@ class BatchConfig(PipelineConfig):
             raise ConfigError(f"min_workers ({self.min_workers}) must not exceed n_workers ({self.n_workers}).")
         if not re.fullmatch(r"[^/\\\x00-\x1f]+\.csv", self.summary_name) or self.summary_name.startswith("."):
             raise ConfigError(f"summary_name must be a plain file name ending in .csv; got {self.summary_name!r}.")
+        if self.objects_name is not None and (not re.fullmatch(r"[^/\\\x00-\x1f]+\.csv", self.objects_name)
+                                              or self.objects_name.startswith(".")):
+            raise ConfigError(f"objects_name must be a plain file name ending in .csv, or null (no objects table); "
+                              f"got {self.objects_name!r}.")
+        if self.objects_name == self.summary_name:
+            raise ConfigError(f"objects_name and summary_name are both {self.summary_name!r}: the objects table "
+                              "would replace the summary. Give each its own file name.")
         _check_memory_limit(self.memory_limit)
         _check_scheduler(self.scheduler)
 

@@ -167,6 +167,8 @@ def format_report(summary: pd.DataFrame, /, *, max_errors: int = 20, max_warning
     lines += _truth_lines(summary)
     if "path" in summary.attrs:
         lines.append(f"summary: {summary.attrs['path']}")
+    if "objects" in summary.attrs:
+        lines.append(f"objects table: {summary.attrs['objects']} ({summary.attrs.get('object_rows', '?')} rows)")
     if "report" in summary.attrs:
         lines.append(f"report: {summary.attrs['report']}")
     return "\n".join(lines)
@@ -185,29 +187,30 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _input_plane(path: Path, series: int | None = None) -> np.ndarray | None:
-    """First plane of an input (of its image series ``series`` when it names one), reading as little as
-    possible (one page / one zarr chunk row)."""
+def _input_plane(path: Path, series: int | None = None, z: int = 0) -> np.ndarray | None:
+    """First plane of an input (of its image series ``series`` when it names one; Z plane ``z`` of a z-stack),
+    reading as little as possible (one page / one zarr chunk row)."""
     from labelfree.overlay import first_plane
 
-    if path.is_dir() or series is not None or not path.name.lower().endswith((".tif", ".tiff", ".btf")):
+    if path.is_dir() or series is not None or z or not path.name.lower().endswith((".tif", ".tiff", ".btf")):
         # an OME-Zarr image or a folder of frames (lazy: one chunk, one frame file), a position of a
-        # multi-position file (its own first plane, from its own file), a picture (PNG, JPEG: read whole)
+        # multi-position file (its own first plane, from its own file), a picture (PNG, JPEG: read whole),
+        # a plane of a z-stack (the one the labels show)
         from labelfree.io import read_image
 
-        return first_plane(read_image(path, lazy=True, series=series))
+        return first_plane(read_image(path, lazy=True, series=series), z=z)
     import tifffile
 
     with tifffile.TiffFile(path) as tif:
         return first_plane(tif.pages[0].asarray())
 
 
-def _drift_corrected_plane(path: Path, shifts: Path, series: int | None = None) -> np.ndarray:
-    """First plane of the drift-corrected movie a batch run segmented (its labels' image).
+def _drift_corrected_plane(path: Path, shifts: Path, series: int | None = None, z: int = 0) -> np.ndarray:
+    """First plane of the drift-corrected movie a batch run segmented (its labels' image; its Z plane ``z``).
 
     The batch corrects drift on the canvas :data:`labelfree.batch.fiji_step.CANVAS`: the
     input's first frame, placed on that canvas with its recorded shift, is that movie's
-    first frame. Only the plane shown is read (page 0, or the first Z plane kept).
+    first frame. Only the plane shown is read (page 0, or the Z plane kept).
     """
     from labelfree.batch.fiji_step import CANVAS
     from labelfree.registration import read_shifts
@@ -215,7 +218,7 @@ def _drift_corrected_plane(path: Path, shifts: Path, series: int | None = None) 
 
     drift, axes = read_shifts(shifts)
     if "Z" not in axes:
-        plane = _input_plane(path, series)
+        plane = _input_plane(path, series, z)
         window = canvas_window(drift, plane.shape, CANVAS)
         return shift_frame(plane, drift[0], window, subpixel=True)
     from labelfree.io import read_image
@@ -224,15 +227,15 @@ def _drift_corrected_plane(path: Path, shifts: Path, series: int | None = None) 
     movie = read_image(path, lazy=True, series=series)
     frame = movie.isel(T=0, **({"C": 0} if "C" in movie.dims else {})).transpose("Z", "Y", "X")
     window = canvas_window(drift, [frame.sizes[ax] for ax in axes], CANVAS)
-    z = window[0][0] + round(float(drift[0, 0]))  # the corrected movie's first Z plane
-    plane = first_plane(frame.isel(Z=z), dims=("Y", "X"))
+    first = window[0][0] + round(float(drift[0, 0]))  # the input's Z plane that is the corrected movie's first
+    plane = first_plane(frame.isel(Z=min(first + z, frame.sizes["Z"] - 1)), dims=("Y", "X"))
     return shift_frame(plane, drift[0, 1:], window[1:], subpixel=True)
 
 
 #: a thumbnail is reused only when the PNG says it was drawn from the same labels file (path, time
 #: and size), input, drift and thumbnail size, by this way of drawing (raise the version when it changes)
 _THUMB_KEY = "labelfree-thumbnail"
-_THUMB_VERSION = 2
+_THUMB_VERSION = 3
 
 
 def _thumbnail_key(path: Path, /) -> str | None:
@@ -272,16 +275,14 @@ def _thumbnail(row: Any, folder: Path, size: int) -> str | None:
                       **({"series": series} if series is not None else {})})
     if _thumbnail_key(target) == key:
         return f"{THUMBS_FOLDER}/{target.name}"
-    import tifffile
-
     from labelfree.overlay import overlay_png
 
     try:
-        with tifffile.TiffFile(labels_path) as tif:
-            labels = tif.pages[0].asarray()
+        z, labels = _shown_labels(labels_path)
         try:
             source = Path(_text(row.get("input")))
-            image = _drift_corrected_plane(source, Path(shifts), series) if shifts else _input_plane(source, series)
+            image = (_drift_corrected_plane(source, Path(shifts), series, z) if shifts
+                     else _input_plane(source, series, z))
             if image is not None and image.shape != labels.shape[-2:]:
                 raise ValueError(f"its first plane is {image.shape[0]}x{image.shape[1]} pixels, "
                                  f"the labels' {labels.shape[-2]}x{labels.shape[-1]}")
@@ -296,10 +297,38 @@ def _thumbnail(row: Any, folder: Path, size: int) -> str | None:
     return f"{THUMBS_FOLDER}/{target.name}"
 
 
+def _shown_labels(path: Path, /) -> tuple[int, np.ndarray]:
+    """The Z plane an overlay of a label file shows (of a z-stack, the plane with the most labelled pixels of the
+    first frame: :func:`labelfree.overlay.shown_plane`; else 0) and that plane, read alone; a label file without
+    axis metadata (not LabelFree's) shows its first page."""
+    from labelfree.errors import DimensionError
+    from labelfree.io import read_image
+    from labelfree.overlay import first_plane, shown_plane
+
+    try:
+        lazy = read_image(path, lazy=True)
+    except DimensionError:
+        import tifffile
+
+        with tifffile.TiffFile(path) as tif:
+            return 0, tif.pages[0].asarray()
+    z = shown_plane(lazy).get("Z", 0)
+    return z, first_plane(lazy, z=z)
+
+
 def _series(row: Any) -> int | None:
     """The image series a summary row read (None: a file of one image, or a summary without the column)."""
     text = _text(row.get("series")).split(".")[0]
     return int(text) if text.isdigit() else None
+
+
+def _place(row: Any) -> str:
+    """Where the row's input lies, for a person: ``well A1, field 0`` (a field of an HCS plate), ``image A1_f0``
+    (a named position of an OME-TIFF), or ``""`` (an ordinary file, or a summary without these columns)."""
+    well, field, name = (_text(row.get(c)) for c in ("well", "field", "image_name"))
+    parts = [f"well {well}" if well else "", f"field {field.split('.')[0]}" if field else "",
+             f"image {name}" if name else ""]
+    return ", ".join(p for p in parts if p)
 
 
 def _input_name(row: Any) -> str:
@@ -447,13 +476,16 @@ def write_report(summary: pd.DataFrame, out_dir: str | os.PathLike[str], /, *, n
         seconds = _text(row.get("seconds"))
         note = _text(row.get("error")) or _text(row.get("warnings"))
         n_obj = _text(row.get("n_objects"))
+        place = _place(row)
+        place = f"<br><span class='note'>{html.escape(place)}</span>" if place else ""
         scores = ""
         if scored:
             scores = (f"<td>{float(row['f1']):.3f} / {float(row['pixel_f1']):.3f}</td>" if _text(row.get("tp"))
                       else "<td class='note'>not scored</td>")
         body.append(
             f"<tr class='{html.escape(row['status'])}'><td>{picture}</td>"
-            f"<td><b>{html.escape(row['stem'])}</b><br><span class='note'>{html.escape(_input_name(row))}</span></td>"
+            f"<td><b>{html.escape(row['stem'])}</b>{place}<br>"
+            f"<span class='note'>{html.escape(_input_name(row))}</span></td>"
             f"<td>{html.escape(row['status'])}</td><td>{html.escape(n_obj.split('.')[0])}</td>"
             f"<td>{html.escape(_text(row.get('n_frames')).split('.')[0])}</td>"
             f"<td>{html.escape(f'{float(seconds):.1f} s' if seconds else '')}</td>"

@@ -14,11 +14,13 @@ from labelfree._progress import Progress
 from labelfree.batch.config import SYNC, BatchConfig
 from labelfree.batch.inputs import BatchInput, channel_names_option, collect_inputs, refuse_in_memory, series_option
 from labelfree.batch.messages import join_messages
+from labelfree.batch.objects import PLACE_COLUMNS, input_places, write_objects_table
 from labelfree.batch.state import checksum, input_fingerprint
 from labelfree.batch.task import OUTPUT_KINDS, Job, result_row
 from labelfree.batch.truth import (TRUTH_COLUMNS, TRUTH_COUNTS, TruthOptions, find_truths, score_against_truth,
                                    truth_folder, truth_options)
 from labelfree.errors import Cancelled, ConfigError, OutputExistsError
+from labelfree.run import input_files
 
 __all__ = ["run_batch", "plan_jobs", "input_checksum", "folder_fingerprint", "SUMMARY_COLUMNS", "TRUTH_COLUMNS",
            "PENDING"]
@@ -31,8 +33,8 @@ PENDING = "pending"
 SUMMARY_EVERY = 1.0
 
 SUMMARY_COLUMNS = (
-    "input", "series", "stem", "status", "n_objects", "n_frames", "seconds", "error", "warnings", "worker",
-    *OUTPUT_KINDS,
+    "input", "series", "stem", *PLACE_COLUMNS, "status", "n_objects", "n_frames", "objects_per_frame", "seconds",
+    "error", "warnings", "worker", *OUTPUT_KINDS,
 )
 #: summary columns of whole numbers: empty (pandas NA) for an input without one (no result; a file of one image)
 COUNT_COLUMNS = ("series", "n_objects", "n_frames")
@@ -102,9 +104,10 @@ def _input_paths(item: BatchInput, pipeline: Any, bcfg: BatchConfig) -> dict[str
     return paths
 
 
-def batch_input_names(pipeline: Any, /) -> list[str]:
-    """Manifest columns that name a file of the pipeline's extra inputs (names and macro keys)."""
-    return list(dict.fromkeys(n for i in pipeline.inputs if i.kind != "choice" for n in (i.name, i.macro_key)))
+def batch_input_names(pipeline: Any, /) -> dict[str, Any]:
+    """Manifest columns that name a file of the pipeline's extra inputs (names and macro keys), each with its
+    :class:`labelfree.spec.Input` (a manifest resolves each file a value names: Fusion's ``CHANNEL=FILE`` pairs)."""
+    return {n: i for i in pipeline.inputs if i.kind != "choice" for n in (i.name, i.macro_key)}
 
 
 def plan_jobs(
@@ -164,8 +167,10 @@ def plan_jobs(
         try:
             cfg = config.replace(**item.options) if item.options else config
             sha = checksum_once(item.path)
-            shas = {name: checksum_once(path, absent=True) for name, path in inputs.items()
-                    if pipeline.input(name).is_path}
+            # each file a value names (Fusion's CHANNEL=FILE pairs: "models GFP"), a value of one file by its name
+            shas = {f"{name} {label}" if label else name: checksum_once(path, absent=True)
+                    for name, value in inputs.items() if pipeline.input(name).is_path
+                    for label, path in (pipeline.input(name).paths(value) or {"": value}).items()}
         except (ConfigError, OSError) as exc:
             what = "bad options" if isinstance(exc, ConfigError) else "cannot read the input file"
             rows[item.stem] = result_row(item, status="failed", error=f"{what}: {type(exc).__name__}: {exc}")
@@ -346,8 +351,9 @@ def run_batch(
     out_dir : path
         Output folder: per input ``<stem>_labels.tif``, ``_rois.zip``, ``_table.csv`` and
         ``_provenance.json`` (the manifest, written last; it records the input's fingerprint);
-        plus the run's summary CSV and ``report.html``. The folder is held for the run: a
-        second run into it is refused.
+        plus the run's summary CSV, its objects table (``batch_objects.csv``: every finished input's
+        table in one, see :func:`labelfree.batch.objects.write_objects_table`; ``batch.objects_name``)
+        and ``report.html``. The folder is held for the run: a second run into it is refused.
     config : pipeline config, dict, JSON/YAML path or None
         Options of the pipeline for every input (manifests may override per file).
     batch : BatchConfig, dict, JSON/YAML path or None
@@ -394,16 +400,20 @@ def run_batch(
     -------
     pandas.DataFrame
         The summary, one row per input: input, series (the image series read, NA for a file
-        of one image), stem, status (ok / skipped / failed / cancelled), n_objects (objects
-        summed over frames) and n_frames (integers, pandas ``Int64``: NA for an input without
-        a result), seconds, error, warnings (the texts of the warnings raised while the input was read,
-        segmented and written, separated by `` | ``; each was also logged once, naming the input, and a
-        skipped input's are those of its result's provenance), worker and the output paths; with ``truth``, then
-        :data:`TRUTH_COLUMNS` (empty for an input without ground truth or without labels; an input whose
-        ground truth cannot be scored, e.g. of another shape, says why in its ``warnings``), and the pooled
-        total (:func:`labelfree.batch.report.truth_total`) in ``attrs["truth_total"]``, the scoring options in
-        ``attrs["truth_threshold"]`` and ``attrs["only_annotated"]``, and the frames scored against a SEG folder
-        by stem in ``attrs["truth_frames"]``.
+        of one image), stem, well and field (of a field of an HCS plate: ``A1``, ``0``) and image_name (the
+        OME image name of a position of an OME-TIFF), each ``""`` otherwise, status (ok / skipped / failed /
+        cancelled), n_objects (objects summed over frames: a 5-frame movie of 2 cells counts 10) and n_frames
+        (integers, pandas ``Int64``: NA for an input without a result), objects_per_frame (n_objects /
+        n_frames, 1 decimal; a still image's is its n_objects), seconds, error, warnings (the texts of the
+        warnings raised while the input was read, segmented and written, separated by `` | ``; each was
+        also logged once, naming the input, and a skipped input's are those of its result's provenance),
+        worker and the output paths; with ``truth``, then :data:`TRUTH_COLUMNS` (empty for an input without
+        ground truth or without labels; an input whose ground truth cannot be scored, e.g. of another shape,
+        says why in its ``warnings``), and the pooled total (:func:`labelfree.batch.report.truth_total`) in
+        ``attrs["truth_total"]``, the scoring options in ``attrs["truth_threshold"]`` and
+        ``attrs["only_annotated"]``, and the frames scored against a SEG folder by stem in ``attrs["truth_frames"]``.
+        The objects table's path is in ``attrs["objects"]`` and its number of rows in ``attrs["object_rows"]``
+        (absent when it is not written).
 
     Raises
     ------
@@ -444,23 +454,28 @@ def run_batch(
         # publication was cut short in a folder that is also the input folder is not taken as an input
         items = collect_inputs(inputs, input_names=batch_input_names(pipe), series=series, needs_time=pipe.needs_time)
         items = [dataclasses.replace(it, **{k: v for k, v in every.items() if getattr(it, k) is None}) for it in items]
-        bcfg = _check_run_inputs(items, pipe, bcfg)
+        bcfg = _check_run_inputs(items, pipe, bcfg, config=base)
         files = {f"input {i}": it.path for i, it in enumerate(items)}
-        files.update({f"{name} of input {i}": p for i, it in enumerate(items) for name, p in it.inputs.items()
-                      if pipe.input(name).is_path})
-        files.update({f"{name} (every input)": p for name, p in bcfg.inputs.items()
-                      if pipe.input(name) is not None and pipe.input(name).is_path})
+        # each file an input's value names (Fusion's CHANNEL=FILE pairs: each pair's file)
+        files.update({f"{name} of input {i}": p for i, it in enumerate(items)
+                      for name, p in input_files(pipe, it.inputs).items()})
+        files.update({f"{name} (every input)": p for name, p in input_files(pipe, bcfg.inputs).items()})
         folder.add_inputs(files)
         for item in items:  # every path stays inside the folder, none is an input
             _check_item(folder, item)
         _check_output_files(folder, items, pipe, bcfg)
+        if bcfg.objects_name:
+            from labelfree.io.outputs import check_not_input
+
+            check_not_input(folder.path / bcfg.objects_name, folder.inputs, what="objects table")
+        places = input_places(items)  # the well and field, or image name, of each input: from its metadata
         truths = None
         if truth_dir is not None:  # two ground truths of one input, or none for any, are refused before any work
             truths = find_truths(truth_dir, items)
         jobs, rows = plan_jobs(items, pipeline=pipe, config=base, out_dir=out, batch=bcfg)
         log.info("batch: %d inputs, %d to run, %d done or failed before running", len(items), len(jobs), len(rows))
         started = time.time()
-        progress_summary = _summary_writer(items, rows, out, bcfg)
+        progress_summary = _summary_writer(items, rows, out, bcfg, places)
         try:
             with Progress(progress, total=len(items), desc=f"batch {pipe.name}") as bar:
                 def ready() -> None:
@@ -479,8 +494,9 @@ def run_batch(
 
             _wait_for_publishing(jobs, rows, out, timeout=CANCEL_GRACE)
             _rows_finished_meanwhile(jobs, rows, out)
-            summary = _despite_ctrl_c("the summary", lambda: _write_summary(items, rows, out, bcfg,
+            summary = _despite_ctrl_c("the summary", lambda: _write_summary(items, rows, out, bcfg, places,
                                                                           status_left="cancelled"))
+            _write_objects(summary, out, bcfg)
             _write_report(summary, out)
             n_ok = int((summary["status"] == "ok").sum())
             raise Cancelled(
@@ -493,9 +509,10 @@ def run_batch(
         frames: dict[str, list[int]] = {}
         if truths is not None:  # the labels are published (or were, for a skipped input): read from the folder
             frames = score_against_truth(items, rows, truths, options=scoring)
-        summary = _despite_ctrl_c("the summary", lambda: _write_summary(items, rows, out, bcfg, status_left="failed",
-                                                                      truth=truth_dir, scoring=scoring,
-                                                                      frames=frames))
+        summary = _despite_ctrl_c("the summary", lambda: _write_summary(items, rows, out, bcfg, places,
+                                                                      status_left="failed", truth=truth_dir,
+                                                                      scoring=scoring, frames=frames))
+        _write_objects(summary, out, bcfg)
         _write_report(summary, out)
     log.info("batch finished in %.1f s: %s", time.time() - started, summary["status"].value_counts().to_dict())
     return summary
@@ -510,21 +527,43 @@ def _check_item(folder: Any, item: BatchInput) -> None:
         check_not_input(folder.path / f"{item.stem}{suffix}", folder.inputs)
 
 
-def _check_run_inputs(items: list[BatchInput], pipeline: Any, bcfg: BatchConfig) -> BatchConfig:
+def _check_run_inputs(items: list[BatchInput], pipeline: Any, bcfg: BatchConfig, *,
+                      config: Any = None) -> BatchConfig:
     """The extra inputs given for the whole run (``--zoo``, ``--input NAME=PATH``, or none), checked once
     before any work by the pipeline's ``check_inputs(inputs) -> inputs`` when its segment module has one
-    (Fusion: a usable model zoo, by default the one in LabelFree's model cache), so that a missing zoo is
-    one error, not one failure per input. Returns the batch config with the defaults it filled in (so every
-    worker gets them and the fingerprint holds them). Inputs whose manifest row names its own extra inputs
-    are checked when they run (a failure of that input)."""
+    (Fusion: a usable model zoo, by default the one in LabelFree's model cache, unless model files are given),
+    so that a missing zoo is one error, not one failure per input. Returns the batch config with the defaults
+    it filled in (so every worker gets them and the fingerprint holds them). Inputs whose manifest row names
+    its own extra inputs are checked when they run (a failure of that input). A provenance record given as
+    ``config`` whose run used weights files for all its channels (none from a zoo) needs no zoo: its files
+    are used, and checked by their sha256, as each input runs."""
     import importlib
+
+    from labelfree.errors import InputError
 
     check = getattr(importlib.import_module(pipeline.segment.partition(":")[0]), "check_inputs", None)
     if check is None or all(item.inputs for item in items):
         return bcfg
     given = _input_paths(BatchInput(Path()), pipeline, bcfg)
-    added = {k: str(v) for k, v in (check(given) or {}).items() if k not in given and v is not None}
+    try:
+        checked = check(given) or {}
+    except InputError:  # no zoo (ModelFileError, a bad file given, is no InputError)
+        if not _record_pins_files(config):
+            raise
+        log.info("batch: no model zoo needed: the record given as config names the weights file of every channel")
+        return bcfg
+    added = {k: str(v) for k, v in checked.items() if k not in given and v is not None}
     return bcfg.replace(inputs={**bcfg.inputs, **added}) if added else bcfg
+
+
+def _record_pins_files(config: Any, /) -> bool:
+    """Whether ``config`` is (read from) a provenance record whose run used weights files alone, for every
+    channel it segmented (no model of a zoo): a run repeating it needs no zoo."""
+    from labelfree._config import provenance_of
+
+    recorded = provenance_of(config) if config is not None else None
+    models = recorded.models if recorded is not None else {}
+    return bool(models) and all(m.get("file") and not m.get("id") for m in models.values())
 
 
 def _check_output_files(folder: Any, items: list[BatchInput], pipeline: Any, bcfg: BatchConfig) -> None:
@@ -546,7 +585,7 @@ def _check_output_files(folder: Any, items: list[BatchInput], pipeline: Any, bcf
 
 
 def _summary_writer(items: list[BatchInput], rows: dict[str, dict[str, Any]], out: Path,
-                    batch: BatchConfig) -> Callable[..., None]:
+                    batch: BatchConfig, places: dict[str, dict[str, str]]) -> Callable[..., None]:
     """A callback that rewrites the summary (unfinished inputs ``pending``), at most every second."""
     last = [0.0]
 
@@ -555,7 +594,7 @@ def _summary_writer(items: list[BatchInput], rows: dict[str, dict[str, Any]], ou
         if force or now - last[0] >= SUMMARY_EVERY or len(rows) == len(items):
             last[0] = now
             try:
-                _write_summary(items, rows, out, batch, status_left=PENDING)
+                _write_summary(items, rows, out, batch, places, status_left=PENDING)
             except OSError as exc:  # the final summary is written at the end anyway
                 log.warning("batch: could not update the summary while running: %s", exc)
 
@@ -571,6 +610,30 @@ def _despite_ctrl_c(what: str, write: Callable[[], Any], /) -> Any:
         log.warning("batch: Ctrl-C while writing %s, after the inputs were done or stopped: writing it anyway "
                     "(Ctrl-C again stops it).", what)
     return write()
+
+
+def _write_objects(summary: pd.DataFrame, out: Path, batch: BatchConfig) -> None:
+    """The run's objects table (``batch.objects_name``, :func:`labelfree.batch.objects.write_objects_table`) beside
+    the summary, its path in ``summary.attrs["objects"]`` and its rows in ``attrs["object_rows"]``; none when
+    ``objects_name`` is null. A table that cannot be written is logged (the earlier one is left as it was) and
+    never fails the run: the summary names every input's own table. A Ctrl-C while it is written writes it anyway
+    (a second one stops it)."""
+    if not batch.objects_name:
+        return
+    path = out / batch.objects_name
+    try:
+        n_rows = _despite_ctrl_c(batch.objects_name, lambda: write_objects_table(summary, path))
+    except KeyboardInterrupt:
+        log.warning("batch: %s not written (Ctrl-C); `labelfree.batch.objects.write_objects_table` writes it from "
+                    "%s.", path, summary.attrs.get("path", "the summary"))
+        return
+    except Exception as exc:  # noqa: BLE001 - the summary and each input's table are the record; this joins them
+        log.warning("batch: %s not written: %s: %s. Each input's objects are in its own table (the summary's "
+                    "'table' column); free space in %s and rerun the command to write it (finished inputs are "
+                    "skipped).", path, type(exc).__name__, exc, out)
+        return
+    summary.attrs["objects"] = str(path)
+    summary.attrs["object_rows"] = n_rows
 
 
 def _write_report(summary: pd.DataFrame, out: Path) -> None:
@@ -610,17 +673,21 @@ def _execute(jobs: list[Job], rows: dict[str, dict[str, Any]], *, bar: Progress,
 
 
 def _write_summary(items: list[BatchInput], rows: dict[str, dict[str, Any]], out: Path, batch: BatchConfig,
-                   *, status_left: str, truth: Path | None = None, scoring: TruthOptions = TruthOptions(),
-                   frames: dict[str, list[int]] | None = None) -> pd.DataFrame:
+                   places: dict[str, dict[str, str]], *, status_left: str, truth: Path | None = None,
+                   scoring: TruthOptions = TruthOptions(), frames: dict[str, list[int]] | None = None) -> pd.DataFrame:
     from labelfree.io.atomic import write_text_atomic
 
     error = "" if status_left in ("cancelled", PENDING) else "no result came back from the scheduler"
-    records = [rows.get(it.stem) or result_row(it, status=status_left, error=error) for it in items]
+    records = [{**(rows.get(it.stem) or result_row(it, status=status_left, error=error)), **places.get(it.stem, {})}
+               for it in items]
     columns = [*SUMMARY_COLUMNS, *(TRUTH_COLUMNS if truth is not None else ())]
     summary = pd.DataFrame.from_records(records, columns=columns)
     # counts stay whole numbers when some inputs have none (failed, pending): not 8.0 beside an empty cell
     counts = (*COUNT_COLUMNS, *(TRUTH_COUNTS if truth is not None else ()))
     summary = summary.astype(dict.fromkeys(counts, "Int64"))
+    # the mean objects of a frame (a still image's: its objects), 1 decimal; empty without a result
+    summary["objects_per_frame"] = (summary["n_objects"] / summary["n_frames"].where(summary["n_frames"] > 0)).round(1)
+    summary[list(PLACE_COLUMNS)] = summary[list(PLACE_COLUMNS)].fillna("")
     if truth is not None:
         from labelfree.batch.report import truth_total
 

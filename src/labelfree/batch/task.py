@@ -86,9 +86,10 @@ class Job:
 
 
 def result_row(item: BatchInput, /, *, status: str, **fields: Any) -> dict[str, Any]:
-    """One row of the run's summary table."""
-    row: dict[str, Any] = {"input": str(item.path), "series": item.series, "stem": item.stem, "status": status,
-                           "n_objects": None,
+    """One row of the run's summary table (``well``, ``field`` and ``image_name`` empty: the run fills them in,
+    :func:`labelfree.batch.objects.input_places`)."""
+    row: dict[str, Any] = {"input": str(item.path), "series": item.series, "stem": item.stem,
+                           "well": "", "field": "", "image_name": "", "status": status, "n_objects": None,
                            "n_frames": None, "seconds": None, "error": "", "warnings": "", "worker": ""}
     row.update({kind: "" for kind in OUTPUT_KINDS})
     row.update(fields)
