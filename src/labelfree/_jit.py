@@ -1,9 +1,12 @@
 """numba compilation of the package's loops, cached where the cache can be written.
 
 ``numba.njit(cache=True)`` keeps the compiled code next to the package (or, where that
-folder is read-only, in the user's cache folder), so only the first process compiles. Where
-numba finds no writable place at all (a read-only install with no writable home, some
-containers) it refuses ``cache=True`` when the module is imported; :func:`njit` then compiles
+folder is read-only, in the user's cache folder), so only the first process compiles. A
+shared read-only install whose users have no writable home folder leaves numba no place: before
+the first function is compiled here, :func:`labelfree._deps.prepare_numba_cache` then points
+``NUMBA_CACHE_DIR`` at LabelFree's cache (or the user's own temporary folder), so each user
+compiles once, not in every run (a value the user set is kept). Where numba still finds no
+place it refuses ``cache=True`` when the module is imported; :func:`njit` then compiles
 without the cache in every process instead (a few seconds on first use) rather than fail.
 """
 
@@ -13,7 +16,11 @@ from typing import Any, Callable
 
 import numba
 
+from labelfree._deps import prepare_numba_cache
+
 __all__ = ["njit"]
+
+prepare_numba_cache("labelfree")  # before the first njit (numba picks its cache folder when it decorates)
 
 
 def njit(fn: Callable | None = None, /, **options: Any):

@@ -85,10 +85,11 @@ def _train_into(folder: Path) -> dict[str, Any]:
 
 
 def _as_made_by_mkdir(folder: Path) -> None:
-    """Give ``folder`` the permissions ``mkdir`` gives a new folder (0777 less the umask)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(folder, 0o777 & ~umask)
+    """Give ``folder`` the permissions ``mkdir`` gives a new folder (0777 less the umask, read without changing it:
+    another thread creating a file meanwhile never meets a umask of 0)."""
+    from labelfree.io.atomic import current_umask
+
+    os.chmod(folder, 0o777 & ~current_umask())
 
 
 def demo_zoo(*, retrain: bool = False) -> tuple[Path, str]:

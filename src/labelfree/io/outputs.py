@@ -470,12 +470,22 @@ def staging_folder(folder: Path, stem: str, /) -> Iterator[Path]:
 
 def staging_folders(folder: str | os.PathLike, stems: Iterable[str], /) -> list[Path]:
     """The staging folders (:func:`new_staging`) of sets of ``stems`` now in ``folder``: their
-    writers are still at work. A stem that another stem extends (``a`` and ``a-b``) may match both."""
+    writers are still at work. A stem that another stem extends (``a`` and ``a-b``) may match both.
+
+    Every staging folder of ``folder`` is looked at (:func:`_staging_roots`: a writer of another user, such as a
+    Dask worker started by another account, stages in its own), except the leftovers of ended runs that
+    :func:`recover_folder` had to leave (another user's, which this user cannot remove).
+    """
     prefixes = tuple(f"{stem}-" for stem in stems)
-    try:
-        return [p for p in _staging_root(Path(folder)).iterdir() if prefixes and p.name.startswith(prefixes)]
-    except OSError:  # no staging folder at all
-        return []
+    found: list[Path] = []
+    if not prefixes:
+        return found
+    for root in _staging_roots(Path(folder)):
+        try:
+            found += [p for p in root.iterdir() if p.name.startswith(prefixes) and str(p) not in _LEFT_ALONE]
+        except OSError:  # gone meanwhile, or not readable
+            continue
+    return found
 
 
 def _targets(folder: Path, stem: str, kinds: Iterable[str]) -> dict[str, Path]:
@@ -657,36 +667,167 @@ def _put_back(kept: list[tuple[Path, Path]]) -> None:
 def recover_folder(folder: str | os.PathLike[str], /) -> list[str]:
     """Clean the leftovers of interrupted runs in ``folder``; return the stems whose sets were undone.
 
-    Call it only while holding the folder (no other run may be writing). A staging
-    folder whose publication had started (it holds a journal) means a set was only
-    partly moved in: unless its manifest verifies, every file of that set is removed,
-    so no half-new, half-old set looks complete. Staging folders and the temporary
-    ``.<name>.<random>.part`` files of atomic writes are removed.
+    Call it only while holding the folder (no other run may be writing): every leftover is then one of an
+    ended run. A staging folder whose publication had started (it holds a journal) means a set was only
+    partly moved in: unless its manifest verifies, every file of that set is removed, so no half-new, half-old
+    set looks complete. Staging folders and the temporary ``.<name>.<random>.part`` files of atomic writes are
+    removed.
+
+    Every staging folder is looked at, other users' too (``.labelfree-staging`` and each user's
+    ``.labelfree-staging-<uid>``, :func:`_staging_roots`). What this user cannot remove (another user's,
+    made under umask 022) stays, and is named with its owner once at INFO; the publication it journals is still
+    undone where this user may remove the set's files, but only while the set has no manifest at all (the
+    journal stays, so a later complete set, even one edited since, is never taken for the interrupted one).
+    Empty staging folders are removed, other users' too, where the output folder can be written.
     """
     folder = Path(folder)
     undone: list[str] = []
-    root = _staging_root(folder)
-    if root.is_dir():
-        for staging in sorted(root.iterdir()):
-            journal = staging / _JOURNAL
-            if journal.is_file():
-                try:
-                    plan = json.loads(journal.read_text(encoding="utf-8"))
-                    stem, names = check_stem(plan["stem"]), [Path(n).name for n in plan["targets"]]
-                except (OSError, ValueError, KeyError, TypeError, InputError):
-                    stem, names = None, []
-                if stem is not None and read_manifest(folder, stem) is None:
-                    for name in names:
-                        _remove_output(folder / name)
-                    undone.append(stem)
-                    log.warning("%s: removed the outputs of %s, whose publication was interrupted.", folder, stem)
-            shutil.rmtree(staging, ignore_errors=True)
+    _staging_root(folder)  # refuses a link or a file of that name
+    for root in _staging_roots(folder):
+        try:
+            leftovers = sorted(root.iterdir())
+        except OSError:  # not readable: another user's, made under a strict umask
+            leftovers = []
+            _leave_alone(folder, root, "a staging folder that you cannot read")
+        for staging in leftovers:
+            removable = _can_remove(root, staging)
+            stem, cleared = _undo_publication(folder, staging, removable=removable)
+            if stem is not None and cleared:
+                undone.append(stem)
+            if removable and cleared:
+                shutil.rmtree(staging, ignore_errors=True)
+            elif removable:  # its journal stays for the next run (the warning named what is left)
+                _LEFT_ALONE.add(str(staging))
+            else:
+                _leave_alone(folder, staging, _what_is_left(staging, stem if cleared else None))
         with contextlib.suppress(OSError):
             root.rmdir()
     for part in folder.glob(".*.part"):
         if _TEMP_NAME.fullmatch(part.name):  # only LabelFree's own: a user's ".draft.part" stays
             remove_quietly(part)
     return undone
+
+
+#: ``.labelfree-staging-<uid>``: where a user stages when ``.labelfree-staging`` is another user's (_staging_root)
+_USER_STAGING = re.compile(re.escape(STAGING_DIR) + r"-[0-9]+")
+
+#: the leftovers (staging folders of ended runs of other users) that recover_folder could not remove, named once
+_LEFT_ALONE: set[str] = set()
+
+
+def _staging_roots(folder: Path) -> list[Path]:
+    """Every staging folder that runs may have made in ``folder``: ``.labelfree-staging`` and the
+    ``.labelfree-staging-<uid>`` of each user who could not write into it; folders only, never a link."""
+    roots = []
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if (entry.name == STAGING_DIR or _USER_STAGING.fullmatch(entry.name)) and entry.is_dir(
+                        follow_symlinks=False):
+                    roots.append(Path(entry.path))
+    except OSError:
+        return []
+    return sorted(roots)
+
+
+def _can_remove(root: Path, staging: Path) -> bool:
+    """Whether this user may remove ``staging`` from ``root`` with all it holds: write access to ``root`` and to
+    every folder inside (a file goes with write access to its folder), and a readable journal."""
+    if not os.access(root, os.W_OK | os.X_OK):
+        return False
+    if staging.is_symlink() or not staging.is_dir():
+        return True
+
+    def refuse(exc: OSError) -> None:
+        raise exc
+
+    try:
+        for here, _, _ in os.walk(staging, onerror=refuse):  # never into a link
+            if not os.access(here, os.R_OK | os.W_OK | os.X_OK):
+                return False
+    except OSError:
+        return False
+    journal = staging / _JOURNAL
+    return not journal.is_file() or os.access(journal, os.R_OK)
+
+
+def _journal_plan(staging: Path) -> tuple[str, list[str]] | None:
+    """The stem and file names that the journal of ``staging`` lists; None without a (readable, valid) journal."""
+    if staging.is_symlink() or not (staging / _JOURNAL).is_file():
+        return None
+    try:
+        plan = json.loads((staging / _JOURNAL).read_text(encoding="utf-8"))
+        return check_stem(plan["stem"]), [Path(n).name for n in plan["targets"]]
+    except (OSError, ValueError, KeyError, TypeError, InputError):
+        return None
+
+
+def _undo_publication(folder: Path, staging: Path, *, removable: bool) -> tuple[str | None, bool]:
+    """Remove the files of the set whose publication from ``staging`` was interrupted: ``(stem, True)``, or
+    ``(stem, False)`` where some of them could not be removed (a folder with the sticky bit: another user's
+    files); ``(None, True)`` when ``staging`` journals no publication or nothing is to be undone.
+
+    With a journal that stays (``removable`` False: another user's), only a set without any manifest is
+    undone: the next recovery finds the same journal, and by then a later run may have published that set.
+    """
+    plan = _journal_plan(staging)
+    if plan is None:
+        return None, True
+    stem, names = plan
+
+    def present(name: str) -> bool:
+        return _exists_quietly(folder / name) or (folder / name).is_symlink()
+
+    if removable:
+        if read_manifest(folder, stem) is not None:
+            return None, True
+    elif _exists_quietly(_manifest_path(folder, stem)) or not any(map(present, names)):
+        return None, True
+    for name in names:
+        _remove_output(folder / name)
+    left = [name for name in names if present(name)]
+    if left:
+        log.warning("%s: the publication of %s was interrupted, but %s could not be removed (%s's): remove them, or "
+                    "run %s again with --overwrite (overwrite=True).", folder, stem, ", ".join(left),
+                    _owner_of(folder / left[0]), stem)
+        return stem, False
+    log.warning("%s: removed the outputs of %s, whose publication was interrupted.", folder, stem)
+    return stem, True
+
+
+def _owner_of(path: Path) -> str:
+    """Whose ``path`` is: ``user NAME (uid N)``, or ``uid N`` for a user without a name."""
+    try:
+        uid = os.lstat(path).st_uid
+    except OSError:
+        return "owner unknown"
+    try:
+        import pwd
+
+        return f"user {pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except (ImportError, KeyError):
+        return f"uid {uid}"
+
+
+def _what_is_left(staging: Path, undone: str | None) -> str:
+    """What an ended run's staging folder holds, for :func:`_leave_alone`."""
+    plan = _journal_plan(staging)
+    if plan is not None:
+        return (f"the journal of its interrupted publication of {plan[0]}"
+                + ("; that set's files were removed now" if undone else ", whose set has a manifest or is gone"))
+    if (staging / _JOURNAL).exists():
+        return "a publication journal that cannot be read"
+    return "files it had not begun to publish"
+
+
+def _leave_alone(folder: Path, leftover: Path, what: str) -> None:
+    """Say once (INFO) that ``leftover``, an ended run's staging folder that this user cannot remove, stays."""
+    if str(leftover) in _LEFT_ALONE:
+        return
+    _LEFT_ALONE.add(str(leftover))
+    log.info("%s: %s was left by an ended LabelFree run of %s (%s); you cannot remove it, so it stays. It does not "
+             "stop your runs; ask that user to remove it.", folder, leftover.relative_to(folder).as_posix(),
+             _owner_of(leftover), what)
 
 
 #: the name of a temporary file of :func:`labelfree.io.atomic.atomic_path`: ``.<target>.<random>.part``
