@@ -131,13 +131,6 @@ def test_images_without_z_are_segmented_plane_by_plane_as_before():
     np.testing.assert_array_equal(one.values[0], _quiet_segment(to_dataarray(stack[4], dims="YX")).values)
 
 
-def test_a_tiled_run_of_a_z_stack_is_refused():
-    from labelfree.run import run_pipeline
-
-    with pytest.raises(DimensionError, match=r"cannot segment a z-stack in tiles \(--tile\): the image has Z=9, "
-                                             r"Y=64, X=64.* Run it without --tile"):
-        run_pipeline("threshold", to_dataarray(_spheres(), dims="ZYX"), tile=32, tile_overlap=8)
-
 
 def test_the_cli_counts_each_object_of_the_volume_once(tmp_path, capsys):
     from labelfree.cli import main

@@ -119,9 +119,9 @@ def test_fusions_dims_error_names_fusion():
         segment(to_dataarray(np.arange(3 * 32 * 32, dtype=np.uint16).reshape(3, 32, 32), dims="ZYX"))
 
 
-def test_the_fiji_commands_refuse_z_for_exactly_the_pipelines_that_refuse_it():
-    """The list the Fiji commands refuse a z-stack by (before the dialog) agrees with the pipelines themselves."""
-    from labelfree.imagej.commands import Z_PIPELINES
+def test_the_specs_say_z_for_exactly_the_pipelines_that_take_it():
+    """What each spec declares (``takes_z``: the Fiji commands refuse a z-stack by it before the dialog, the errors
+    and docs list the pipelines by it) agrees with the pipelines themselves."""
     from labelfree.pipelines import pipelines
 
     stack = np.full((2, 3, 32, 32), 10, np.uint8)
@@ -136,7 +136,7 @@ def test_the_fiji_commands_refuse_z_for_exactly_the_pipelines_that_refuse_it():
             assert "Z" in str(exc), (name, exc)
             continue
         takes_z.append(name)
-    assert tuple(takes_z) == Z_PIPELINES == ("threshold",)
+    assert takes_z == [name for name, spec in pipelines().items() if spec.takes_z] == ["threshold"]
 
 
 class _ImagePlus:

@@ -90,6 +90,9 @@ def register(sub: Any) -> None:
     p.add_argument("--ome-zarr", action="store_true",
                    help="also write each input's labels as <stem>_labels.ome.zarr, an OME-Zarr label image for "
                         "napari and OME-Zarr tools; a rerun makes it for the inputs finished without it")
+    p.add_argument("--no-objects-table", action="store_true",
+                   help="write no objects table (batch_objects.csv: every input's objects in one CSV); the same as "
+                        "objects_name: null in --batch-config")
     p.add_argument("--batch-config", help="batch options file (JSON/YAML with BatchConfig fields)")
     run = p.add_argument_group("execution")
     run.add_argument("--scheduler", help="address of a running Dask scheduler (tcp://host:8786; default: Dask's "
@@ -149,6 +152,8 @@ def _batch_config(args: argparse.Namespace) -> Any:
         changes["processes"] = False
     if args.threads is not None:
         changes["task_threads"] = args.threads
+    if args.no_objects_table:
+        changes["objects_name"] = None
     for flag, field in (("force", "force"), ("overwrite", "overwrite"), ("drift", "drift_correction"),
                         ("fiji_in_worker", "fiji_in_worker"), ("ome_zarr", "ome_zarr")):
         if getattr(args, flag):

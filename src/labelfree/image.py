@@ -21,7 +21,7 @@ import logging
 import numbers
 import os
 import weakref
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import xarray as xr
@@ -59,6 +59,7 @@ __all__ = [
     "channel_index",
     "channel_by_name",
     "refuse_path",
+    "refuse_without_dims",
     "parse_channel",
     "parse_channels",
     "planar_rgb_hint",
@@ -322,8 +323,9 @@ def _channel_last_dims(ndim: int) -> str:
     return "YXC" if ndim == 3 else "TYXC"
 
 
-def _no_dims_message(shape: tuple[int, ...]) -> str:
-    """What to do about an array of more than 2 axes given without dims (channel-last colour named first)."""
+def _no_dims_message(shape: tuple[int, ...], /, *, note: str = "") -> str:
+    """What to do about an array of more than 2 axes given without dims (channel-last colour named first); ``note``
+    (a caller's sentence, e.g. which pipelines take a z-stack) follows the suggested dims."""
     ndim = len(shape)
     where = (" Where a function has no dims= parameter, wrap it with labelfree.to_dataarray(array, dims=...) "
              "first.")
@@ -336,9 +338,29 @@ def _no_dims_message(shape: tuple[int, ...]) -> str:
     stack = {3: "'ZYX' for a z-stack", 4: "'TZYX' for a time-lapse of z-stacks"}.get(
         ndim, "'TCZYX' for a time-lapse of z-stacks with channels")
     return (f"A {ndim}-D array needs dims=..., one letter per axis from T, C, Z, Y, X (shape {shape}; e.g. "
-            f"dims='TYX' for a time-lapse, 'CYX' for channels, 'YXC' for channel-last colour, {stack}). Of the "
-            "pipelines, threshold segments z-stacks; motion, cutter and fusion take 2-D planes (project a z-stack "
-            "first)." + where.replace("dims=...", "dims='TYX'"))
+            f"dims='TYX' for a time-lapse, 'CYX' for channels, 'YXC' for channel-last colour, {stack})."
+            + (f" {note}" if note else "") + where.replace("dims=...", "dims='TYX'"))
+
+
+def refuse_without_dims(data: Any, /, *, note: str | Callable[[], str] = "") -> None:
+    """The DimensionError of :func:`to_dataarray` for a plain array of more than 2 axes given without dims, with
+    ``note`` after the dims it suggests: a sentence, or a function giving it (called only then), saying what the
+    caller takes (a pipeline: which pipelines segment z-stacks).
+
+    A DataArray, a Pillow image, an array of at most 2 axes and a list that is no array pass (as does a
+    channel-last colour array: its message names ``dims='YXC'``, from :func:`to_dataarray`).
+    """
+    if isinstance(data, xr.DataArray) or is_pil_image(data) or isinstance(data, (str, bytes, os.PathLike)):
+        return
+    if hasattr(data, "shape"):
+        shape = tuple(int(n) for n in data.shape)
+    else:
+        try:
+            shape = tuple(int(n) for n in np.shape(data))
+        except ValueError:  # planes of different sizes: to_dataarray says so
+            return
+    if len(shape) > 2 and not looks_channel_last(shape):
+        raise DimensionError(_no_dims_message(shape, note=note() if callable(note) else note))
 
 
 def short_list(names: Sequence[Any], /, *, limit: int = 8) -> str:
@@ -458,8 +480,13 @@ def validate_image(
     name: str = "image",
     allow_constant: bool = False,
     dims: str | Sequence[str] | None = None,
+    no_dims_note: str | Callable[[], str] = "",
 ) -> xr.DataArray:
     """Check an image against the data model and return it as a DataArray.
+
+    ``no_dims_note`` is a sentence (or a function giving it, called only then) that the DimensionError for a
+    plain array of more than 2 axes given without ``dims`` adds after the dims it suggests: what the caller
+    takes (a pipeline: which pipelines segment z-stacks; :func:`refuse_without_dims`).
 
     Raises
     ------
@@ -484,6 +511,8 @@ def validate_image(
             raise InputError(
                 f"{name} must be a numpy array, xarray.DataArray or PIL image; got {type(image).__name__}{path}."
             )
+    if dims is None and no_dims_note:
+        refuse_without_dims(image, note=no_dims_note)
     da = to_dataarray(image, dims=dims)
     required = tuple(required)
     allowed = tuple(allowed)

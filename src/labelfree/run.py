@@ -80,6 +80,10 @@ def _as_dataarray(spec: PipelineSpec, image: Any, /) -> xr.DataArray:
             image = np.asarray(image) if len({np.shape(f) for f in image}) == 1 else image
         if getattr(image, "ndim", None) == 3:
             return to_dataarray(image, dims="TYX")
+    from labelfree._axes import z_stacks_note
+    from labelfree.image import refuse_without_dims
+
+    refuse_without_dims(image, note=z_stacks_note)  # which pipelines take a z-stack, as their segment says
     return to_dataarray(image)
 
 
@@ -323,13 +327,19 @@ def _recorded_model_file(recorded: RecordedRun, flag: str, /) -> Path:
 
 def run_tiled(spec: PipelineSpec, image: xr.DataArray, /, *, config: Any, tile: int, overlap: int,
               progress: Any = False, inputs: Mapping[str, Any] | None = None) -> xr.DataArray:
-    """Segment every plane (each T and Z) of ``image`` in overlapping tiles; one id per object per plane.
+    """Segment every plane (each T and Z) of ``image`` in overlapping tiles; one id per object per plane, or per
+    3-D object of a z-stack that the pipeline segments as volumes.
 
     Only pipelines whose spec allows tiles; whole-image and whole-plane statistics are fixed
     first by the spec's ``tile_run_config`` and ``tile_config`` hooks, so that every tile uses
     the same values, recorded under ``auto`` in the provenance. ``inputs`` (those whose
     :attr:`labelfree.spec.Input.in_tiles` holds: Fusion's ``zoo``, ``device`` and model files) go to every
     tile unchanged.
+
+    A pipeline that segments a z-stack as volumes (the spec's ``tile_volume_config``: the threshold
+    pipeline) gets each volume's settings fixed once, before its planes are cut (one automatic threshold
+    per time point, recorded per volume under ``auto``, and ``volumes`` recorded), and its ``tile_finish``
+    hook completes the assembled labels (sizes in voxels, one id per 3-D object).
 
     The warnings the tiles raise are said once per kind for the whole run when it ends, with the
     number of tiles (and planes) where they arose and the first tiles' pixels (``y0:y1, x0:x1``);
@@ -343,7 +353,7 @@ def run_tiled(spec: PipelineSpec, image: xr.DataArray, /, *, config: Any, tile: 
     from labelfree._config import provenance
     from labelfree.image import labels_like, scale_of
     from labelfree.spec import load
-    from labelfree.tiling import PipelineTileFunction, log_cut, segment_tiled
+    from labelfree.tiling import VOLUME_PLANE, PipelineTileFunction, hand_to_tiles, log_cut, segment_tiled
 
     check_tiles(spec)
     def whole(value: Any) -> bool:
@@ -356,6 +366,10 @@ def run_tiled(spec: PipelineSpec, image: xr.DataArray, /, *, config: Any, tile: 
         raise InputError(f"tile must be at least 16 pixels and the overlap >= 0, both whole numbers; got {tile!r} "
                          f"and {overlap!r}.")
     lead = [d for d in image.dims if d in ("T", "Z")]
+    # a z-stack that the pipeline segments as volumes (tile_volume_config): one per time point, Z the fastest
+    as_volumes = bool(spec.tile_volume_config) and image.sizes.get("Z", 1) > 1
+    if as_volumes:
+        lead = [d for d in lead if d != "Z"] + ["Z"]
     plane_dims = [d for d in image.dims if d not in lead]
     sizes = [image.sizes[d] for d in lead]
     out = np.zeros((*sizes, image.sizes["Y"], image.sizes["X"]), np.uint32)
@@ -372,17 +386,27 @@ def run_tiled(spec: PipelineSpec, image: xr.DataArray, /, *, config: Any, tile: 
     run_config = load(spec.tile_run_config)(image, config, dict(inputs or {})) if spec.tile_run_config else config
     fixed = {k: [v] for k, v in run_config.to_dict().items() if v != given.get(k)}
     run_values = run_config.to_dict()
+    volume_configs: list = []  # per volume (time point) of a z-stack segmented as volumes, its config
     for index in np.ndindex(*sizes):
         plane = image.isel(dict(zip(lead, index))) if lead else image
-        cfg = hook(plane, run_config, dict(inputs or {})) if hook else run_config
+        base = run_config
+        if as_volumes:
+            if index[-1] == 0:  # the volume's setting (its automatic threshold), fixed before its planes are cut
+                volume = image.isel(dict(zip(lead[:-1], index[:-1]))).transpose("Z", *plane_dims)
+                volume_configs.append(load(spec.tile_volume_config)(volume, run_config, dict(inputs or {})))
+            base = volume_configs[-1]
+        cfg = hook(plane, base, dict(inputs or {})) if hook and not as_volumes else base  # a volume: its own
+        base_values = base.to_dict()
         for key, value in cfg.to_dict().items():
-            if value != run_values.get(key):
+            if value != base_values.get(key):
                 fixed.setdefault(key, []).append(value)
         fn = PipelineTileFunction(spec.name, cfg.to_dict(), dims="".join(plane_dims), scale=scale,
                                   inputs={k: str(v) for k, v in (inputs or {}).items()},
                                   channel_names=tuple(channel_names(plane)) if "C" in plane.dims else ())
         # the part of the plane with objects (the threshold pipeline: inside a canvas's padding)
         ys, xs = box_hook(plane, run_config, dict(inputs or {})) if box_hook else (slice(None), slice(None))
+        if as_volumes:
+            hand_to_tiles(VOLUME_PLANE, int(index[-1]))
         result = segment_tiled(plane.isel(Y=ys, X=xs), fn, tile=int(tile), overlap=int(overlap), progress=progress,
                                warn=False)
         out[tuple(index) + (ys, xs)] = result.labels
@@ -398,6 +422,13 @@ def run_tiled(spec: PipelineSpec, image: xr.DataArray, /, *, config: Any, tile: 
     _tile_warnings.issue(caught, n_tiles=n_tiles, n_planes=n_planes)
     log_cut(n_cut, int(overlap), planes=cut_planes, n_planes=n_planes)  # once for the run, naming the planes
     extra: dict[str, Any] = {}
+    if as_volumes:  # one value per volume of what a volume fixed (a volume's threshold: None when all constant)
+        volume_values = [c.to_dict() for c in volume_configs]
+        for key in [k for k in run_values if any(v[k] != run_values[k] for v in volume_values)]:
+            fixed[key] = [v[key] for v in volume_values]
+        if spec.tile_finish:
+            out[...] = load(spec.tile_finish)(out, run_config, image.transpose(*lead, *plane_dims), volume_configs)
+        extra["volumes"] = len(volume_configs)
     if spec.tile_record:
         extra.update(load(spec.tile_record)(image, run_config, dict(inputs or {})))
     extra["tiles"] = {"tile": int(tile), "overlap": int(overlap), "objects_cut": n_cut}

@@ -195,6 +195,10 @@ class PipelineSpec:
         ones listed with ``channel``) and chooses among them through its config.
     needs_time : bool
         The image must be a time-lapse (a T axis with at least two frames).
+    takes_z : bool
+        The pipeline segments z-stacks (a Z axis of two or more planes); the others segment 2-D planes and
+        refuse one. The Fiji commands refuse a z-stack for the others before their dialog, and the errors and
+        documentation that say which pipelines take z-stacks are generated from it.
     inputs : tuple of Input
         Extra inputs (markers, zoo, model files).
     frame_overlap : int or None
@@ -227,6 +231,20 @@ class PipelineSpec:
         pixels all have one value (the pipeline's ``segment`` refuses a constant image); empty, or
         None returned: no objects (an empty stretch of a scan). The threshold pipeline's fixed
         threshold decides, as it does on the whole plane (a tile inside a large bright object).
+    tile_volume_config : str
+        ``"module:function"``: ``f(volume, config, inputs) -> config``, for a pipeline that segments a
+        z-stack as volumes (one per time point): called once per volume (a DataArray ``(Z, ..., Y, X)``)
+        before its planes are cut, with ``tile_run_config``'s config, fixing what the pipeline computes
+        once for the volume (the threshold pipeline's automatic threshold of the stack's histogram); the
+        result is the config of every plane of that volume (``tile_config`` is not called for them). Each
+        plane's tiles are then handed :data:`labelfree.tiling.VOLUME_PLANE` (its Z index in the volume),
+        and ``auto`` records one value per volume. Empty: every plane of a z-stack is one image.
+    tile_finish : str
+        ``"module:function"``: ``f(labels, config, image, volume_configs) -> labels``, called with the
+        assembled labels of a z-stack segmented as volumes (``tile_volume_config``): ``labels`` (uint32,
+        dims ``(*lead, Z, Y, X)``, in memory), the run's ``config``, the ``image`` with the same leading dims
+        and ``volume_configs`` (one per volume, time point after time point). It does what needs the whole
+        volume (the threshold pipeline: ``min_size`` in voxels, one id per 3-D object, the no-object warning).
     tile_record : str
         ``"module:function"``: ``f(image, config, inputs) -> dict``, what a tiled run's
         provenance records beside its tiles that a whole-image run records from its own work
@@ -257,6 +275,7 @@ class PipelineSpec:
     config: str
     channels: Literal["one", "many"] = "one"
     needs_time: bool = False
+    takes_z: bool = False
     inputs: tuple[Input, ...] = ()
     frame_overlap: int | None = None
     chunk_settings: tuple[str, ...] = ()
@@ -266,6 +285,8 @@ class PipelineSpec:
     tile_run_config: str = ""
     tile_box: str = ""
     tile_constant: str = ""
+    tile_volume_config: str = ""
+    tile_finish: str = ""
     tile_record: str = ""
     record_models: str = ""
     checks: str = ""

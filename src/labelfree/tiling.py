@@ -64,6 +64,7 @@ __all__ = [
     "PipelineTileFunction",
     "hand_to_tiles",
     "handed",
+    "VOLUME_PLANE",
     "log_cut",
     "auto_threshold",
     "plane_sample",
@@ -560,6 +561,11 @@ def _first_counts(counts: Sequence[tuple[int, int]]) -> list[int]:
 
 
 _HANDED = threading.local()
+
+#: the key under which :func:`labelfree.run.run_tiled` hands the tiles of each plane of a z-stack that it segments as
+#: volumes (a spec with ``tile_volume_config``) the plane's Z index in its volume: a tile leaves what counts a
+#: volume's objects (the threshold pipeline's ``min_size`` in voxels) to the spec's ``tile_finish``
+VOLUME_PLANE = "tiling.volume_plane"
 
 
 def hand_to_tiles(key: str, value: Any, /) -> None:

@@ -144,3 +144,19 @@ def test_the_ground_truth_of_a_field_is_its_own_not_that_of_every_field_of_its_n
         tifffile.imwrite(truth / name, np.zeros((48, 48), np.uint16))
     found = find_truths(truth, collect_inputs(plate))
     assert {stem: path.name for stem, path in found.items()} == {"plate_A_1_0": "plate_A_1_0.tif"}
+
+
+def test_a_set_a_single_command_made_is_named_as_such_when_batch_will_not_replace_it(tmp_path):
+    """The refusal said "made with other inputs, options or version" of a set that the command made with the same
+    ones: it is a single run's set (no batch record), which batch does not replace without --overwrite."""
+    from labelfree.errors import OutputExistsError
+
+    plate = tmp_path / "plate.zarr"
+    write_plate(plate, VERSIONS[0], WELLS, missing=MISSING)
+    out = tmp_path / "out"
+    assert main(["threshold", str(plate / "A" / "1" / "0"), "-o", str(out), "-q"]) == 0
+    with pytest.raises(OutputExistsError, match=r"plate_A_1_0 \(written by a single run \(labelfree threshold, "
+                                                r"Fiji or Python\), not by batch\)"):
+        _run(plate, out)
+    assert set(_run(plate, out, batch={"overwrite": True})["status"]) == {"ok"}
+    assert set(_run(plate, out)["status"]) == {"skipped"}

@@ -193,7 +193,7 @@ def plan_jobs(
         own = state is not None  # this very result, finished earlier: --force makes it again
         earlier = None if own else earlier_result(out_dir, item.stem)
         if earlier in ("complete", "foreign") and not replace:
-            conflicts.append(f"{item.stem} ({'made with other inputs, options or version' if earlier == 'complete' else 'files not written by LabelFree'})")
+            conflicts.append(f"{item.stem} ({_earlier_kind(out_dir, item.stem, earlier)})")
             continue
         if earlier == "damaged":
             log.warning("batch: the outputs of %s are incomplete or changed; they are made again.", item.stem)
@@ -210,6 +210,20 @@ def plan_jobs(
             "(CLI --overwrite, API batch={'overwrite': True})."
         )
     return jobs, rows
+
+
+def _earlier_kind(out_dir: Path, stem: str, earlier: str, /) -> str:
+    """What the earlier result in the way of ``stem`` is, for the refusal: a set a pipeline command (or Fiji, or
+    Python) wrote, which holds no batch fingerprint; a batch run's made with other inputs, options or version;
+    or files that LabelFree did not write."""
+    from labelfree.io.outputs import read_manifest
+
+    if earlier != "complete":
+        return "files not written by LabelFree"
+    record = read_manifest(out_dir, stem, verify=False) or {}
+    if not (record.get("batch") or {}).get("fingerprint"):
+        return f"written by a single run (labelfree {record.get('pipeline') or 'PIPELINE'}, Fiji or Python), not by batch"
+    return "made with other inputs, options or version"
 
 
 def _lacks_asked_outputs(state: dict[str, Any], batch: BatchConfig, stem: str, /) -> bool:
@@ -464,9 +478,10 @@ def run_batch(
         for item in items:  # every path stays inside the folder, none is an input
             _check_item(folder, item)
         _check_output_files(folder, items, pipe, bcfg)
-        if bcfg.objects_name:
-            from labelfree.io.outputs import check_not_input
+        from labelfree.io.outputs import check_not_input
 
+        check_not_input(folder.path / bcfg.summary_name, folder.inputs, what="summary table")
+        if bcfg.objects_name:
             check_not_input(folder.path / bcfg.objects_name, folder.inputs, what="objects table")
         places = input_places(items)  # the well and field, or image name, of each input: from its metadata
         truths = None

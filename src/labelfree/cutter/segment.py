@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from labelfree._axes import z_stacks_note
 from labelfree._config import provenance, recorded_threads
 from labelfree._threads import limited_threads, network_threads
 from labelfree.cutter.canvas import content_box, crop_inputs, frame_in_input
@@ -327,7 +328,8 @@ def _valid_input(image: Any, /) -> xr.DataArray:
     1 is the plane itself (kept as a scalar coordinate); a longer one is refused."""
     if isinstance(image, xr.DataArray) and image.sizes.get("Z") == 1:
         image = image.isel(Z=0)
-    return validate_image(image, required=("Y", "X"), allowed=("T", "C", "Y", "X"), name="Cutter input")
+    return validate_image(image, required=("Y", "X"), allowed=("T", "C", "Y", "X"), name="Cutter input",
+                          no_dims_note=z_stacks_note)
 
 
 def _check_model_channels(da: xr.DataArray, cfg: CutterConfig, n_channels: int, /) -> None:

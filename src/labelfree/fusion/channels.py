@@ -18,6 +18,7 @@ from typing import Any, Sequence
 import numpy as np
 import xarray as xr
 
+from labelfree._axes import z_stacks_note
 from labelfree._pil import is_pil_image
 from labelfree.image import looks_channel_last, short_list, to_dataarray, validate_image
 
@@ -114,7 +115,8 @@ def with_channel_axis(image: Any, /) -> xr.DataArray:
         log.info("fusion: the %s array is read as colour channels last (%s), channels %s; to read it otherwise "
                  "give labelfree.to_dataarray(array, dims=...)", tuple(np.shape(image)), colour, ", ".join(names))
         image, dims = to_dataarray(image, dims=colour, channel_names=names), None
-    da = validate_image(image, required=("Y", "X"), allowed=("T", "C", "Y", "X"), name="Fusion input", dims=dims)
+    da = validate_image(image, required=("Y", "X"), allowed=("T", "C", "Y", "X"), name="Fusion input", dims=dims,
+                        no_dims_note=z_stacks_note)
     if "C" in da.dims:
         return da
     coords = getattr(image, "coords", {})

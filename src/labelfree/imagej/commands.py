@@ -300,23 +300,19 @@ def _refuse_label_image(title: str, imp: Any, /, *, named: bool) -> None:
                      f"to segment the label image itself, name it: image=[{imp.getTitle()}].")
 
 
-#: the pipelines that segment a z-stack (their segment functions take a Z axis; the others refuse it)
-Z_PIPELINES = ("threshold",)
-
-
 def _check_frames(spec: Any, imp: Any) -> None:
     """A command that needs a time-lapse (Motion, Drift) refuses an image of one frame, and a pipeline that
-    segments 2-D planes (not in :data:`Z_PIPELINES`) an image with Z slices, before any dialog (with an empty
+    segments 2-D planes (its spec's ``takes_z`` false) an image with Z slices, before any dialog (with an empty
     option string in a macro, the dialog would wait for OK before the refusal)."""
     if getattr(spec, "needs_time", False) or getattr(spec, "takes", None) == "movie":
         from labelfree.imagej.seen import require_frames
 
         require_frames(imp, what=spec.menu_title)
-    if spec.kind == "pipeline" and spec.name not in Z_PIPELINES:
+    if spec.kind == "pipeline" and not spec.takes_z:
         from labelfree.imagej.seen import require_planes
         from labelfree.pipelines import pipelines
 
-        takes_z = " and ".join(pipelines()[name].menu_title for name in Z_PIPELINES if name in pipelines())
+        takes_z = " and ".join(other.menu_title for other in pipelines().values() if other.takes_z)
         require_planes(imp, what=spec.menu_title, takes_z=takes_z or "No LabelFree command")
 
 

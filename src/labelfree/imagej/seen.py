@@ -198,7 +198,8 @@ def require_planes(imp: Any, /, *, what: str, takes_z: str) -> None:
     dims = tuple(d for d, n in (("T", frames), ("C", int(imp.getNChannels())), ("Z", slices)) if n > 1) + ("Y", "X")
     each = f" in each of its {frames} frames" if frames > 1 else ""
     raise DimensionError(f"{what} segments 2-D planes (one per frame); {imp.getTitle()} is a z-stack of {slices} "
-                         f"slices{each} (dims {''.join(dims)}). {takes_z} segments z-stacks."
+                         f"slices{each} (dims {''.join(dims)}). {takes_z} "
+                         f"{'segment' if ' and ' in takes_z else 'segments'} z-stacks."
                          + _extra_dims_hint(["Z"], ("T", "C", "Y", "X"), dims))
 
 

@@ -83,6 +83,23 @@ def _ngff_series(path: Path) -> list[SeriesInfo]:
     return out
 
 
+def _refuse_plate(path: Path, /) -> None:
+    """InputError for an HCS plate or well, listing its fields on disk (each an image of its own, no series)."""
+    from labelfree.io.ngff.metadata import _hcs_fields, _listing
+
+    found = _hcs_fields(path)
+    if found is None:
+        return
+    kind, fields, _, _ = found
+    example = path / fields[0] if fields else path / ("<row>/<column>/<field>" if kind == "plate" else "<field>")
+    held = f"{len(fields)} field(s) on disk ({_listing(fields)})" if fields else "no field on disk"
+    what = "an HCS plate" if kind == "plate" else "a well of an HCS plate"
+    raise InputError(f"{path} is {what} with {held}. Each field is an OME-Zarr image of its own, read by its "
+                     f"folder, not an image series of the {kind}: give a field's folder to image_series or read_image "
+                     f"(e.g. {example}); to segment every field, give the {kind} to labelfree batch (each field is an "
+                     "input).")
+
+
 def image_series(path: str | os.PathLike[str], /, *, own: bool = False) -> list[SeriesInfo]:
     """The full-resolution image series of a TIFF / OME-TIFF or an OME-Zarr folder, from its metadata.
 
@@ -109,8 +126,11 @@ def image_series(path: str | os.PathLike[str], /, *, own: bool = False) -> list[
     Raises
     ------
     InputError
-        A missing file, not a TIFF or OME-Zarr, a damaged file, or an HCS plate, well or
-        ``labels/`` group (the error names an image path to give instead).
+        A missing file, not a TIFF or OME-Zarr, a damaged file, or a ``labels/`` group (the error names an
+        image path to give instead). An HCS plate or well (``plate.zarr``, ``plate.zarr/A/1``): its fields are
+        OME-Zarr images of their own, each read by its folder, not series that ``read_image(path, series=N)``
+        reads; the error lists the fields on disk (``A/1/0, A/1/1, ...``) and says to give a field's folder,
+        or the plate to ``labelfree batch``, which makes each field an input.
 
     Examples
     --------
@@ -127,6 +147,7 @@ def image_series(path: str | os.PathLike[str], /, *, own: bool = False) -> list[
         from labelfree.io.ngff import is_ngff
 
         if is_ngff(p):
+            _refuse_plate(p)
             return _ngff_series(p)
     return _tiff_series(p, own)
 

@@ -191,7 +191,8 @@ def volume_threshold(planes: Any, method: str, /) -> tuple[float | None, list[tu
         if values.min() == values.max():
             boxes.append(None)
             continue
-        box, sample = _inside(values, max_pixels=budget)
+        box = inside_box(values)  # as a tiled run's plane finds it (labelfree.threshold.segment.tile_box)
+        sample = tiling.plane_sample(values[box], budget)
         boxes.append(box)
         samples.append(_without_outliers(sample).ravel())
     if not samples:

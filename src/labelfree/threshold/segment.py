@@ -9,6 +9,7 @@ import numpy as np
 import xarray as xr
 
 from labelfree import errors
+from labelfree._axes import z_stacks_note
 from labelfree._config import provenance
 from labelfree._progress import Progress
 from labelfree.canvas import content_box
@@ -52,6 +53,16 @@ def _is_whole_plane_threshold(cfg: ThresholdConfig, /) -> bool:
 #: an object covering more than this fraction of its plane, and touching its four edges, is the background (holes
 #: filled: a bright field around dark cells covers all of it; an Otsu split of noise about 50-60 %)
 BACKGROUND_FRACTION = 0.9
+
+
+def _in_volume_tile(cfg: ThresholdConfig, /) -> ThresholdConfig:
+    """``cfg`` for a tile of a plane of a z-stack that a tiled run segments as volumes
+    (:data:`labelfree.tiling.VOLUME_PLANE` handed): without ``min_size``, which counts the voxels of
+    3-D objects once the planes are assembled (:func:`labelfree.threshold.volume_tiles.finish_volume_tiles`);
+    elsewhere ``cfg`` itself."""
+    from labelfree.tiling import VOLUME_PLANE, handed
+
+    return cfg if handed(VOLUME_PLANE) is None else cfg.replace(min_size=0)
 
 
 def threshold_plane(plane: np.ndarray, config: ThresholdConfig, /) -> np.ndarray:
@@ -131,8 +142,8 @@ def segment(
         threshold of each plane, or of each volume of a z-stack (one value for a single plane or
         volume).
     """
-    cfg = ThresholdConfig.coerce(config)
-    da = validate_image(image, allowed=("T", "C", "Z", "Y", "X"), name="image")
+    cfg = _in_volume_tile(ThresholdConfig.coerce(config))
+    da = validate_image(image, allowed=("T", "C", "Z", "Y", "X"), name="image", no_dims_note=z_stacks_note)
     if "C" in da.dims:
         if da.sizes["C"] > 1:
             raise DimensionError(
@@ -337,27 +348,19 @@ def whole_image_config(image: Any, config: ThresholdConfig, inputs: Any = None, 
     be constant, and the run would end without objects and without a word). A regular subsample
     of each plane is read first (lazily); only when it holds one value is every pixel compared.
 
-    A z-stack is refused: its untiled run segments each volume as one (one threshold, objects
-    connected across planes), which tiles of single planes cannot give.
+    A z-stack is segmented as volumes, as an untiled run segments it: each volume's threshold is
+    fixed before its planes are cut (:func:`labelfree.threshold.volume_tiles.whole_volume_config`), and the
+    assembled planes' objects are counted and linked in 3-D
+    (:func:`labelfree.threshold.volume_tiles.finish_volume_tiles`).
 
     Raises
     ------
     ConstantImageError
         Every pixel has the same value.
-    DimensionError
-        The image is a z-stack (a Z axis of two or more planes).
     """
     from labelfree.tiling import AUTO_THRESHOLD_MAX_PIXELS
 
     cfg = ThresholdConfig.coerce(config)
-    sizes = dict(getattr(image, "sizes", {}))
-    if sizes.get("Z", 1) > 1:
-        shape = ", ".join(f"{d}={n}" for d, n in sizes.items())
-        raise DimensionError(
-            f"The threshold pipeline cannot segment a z-stack in tiles (--tile): the image has {shape}, and a "
-            "z-stack is segmented as a volume (one threshold for the stack, objects connected across planes), "
-            "which tiles of one plane each cannot give. Run it without --tile, or segment the planes one by one "
-            "as 2-D images (Python: image.isel(Z=k); Fiji: Image > Stacks > Stack to Images), each in tiles.")
     height, width = (int(n) for n in image.shape[-2:])
     step = max(1, int(np.ceil(np.sqrt(height * width / float(AUTO_THRESHOLD_MAX_PIXELS)))))
     every = slice(None, None, step)
@@ -414,7 +417,7 @@ def constant_region_labels(region: np.ndarray, config: Any, /) -> np.ndarray | N
         The tile; leading axes (a channel axis of length 1) hold the same value.
     config : ThresholdConfig or dict
     """
-    cfg = ThresholdConfig.coerce(config)
+    cfg = _in_volume_tile(ThresholdConfig.coerce(config))
     if cfg.threshold is None:
         return None
     values = np.asarray(region)
