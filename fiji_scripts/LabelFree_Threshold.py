@@ -1,7 +1,7 @@
 #@ ImagePlus imp
-#@ String (choices={"otsu", "li", "triangle"}, value="otsu", description="Automatic threshold, computed per plane (per frame of a time-lapse).") method
+#@ String (choices={"otsu", "li", "triangle"}, value="otsu", description="Automatic threshold, computed per plane (per frame of a time-lapse; per volume of a z-stack).") method
 #@ boolean (value=false, description="Objects are darker than the background (e.g. phase contrast).") dark_objects
-#@ int (value=20, description="Objects smaller than this many pixels are removed.") min_size
+#@ int (value=20, description="Objects smaller than this many pixels (voxels of a z-stack) are removed.") min_size
 #@ boolean (value=true, description="Fill holes inside objects.") fill_holes
 #@ boolean (value=false, description="Split touching objects by a distance-transform watershed.") split_touching
 #@ String (value="auto", description="Channel to segment (index or name). Fiji: default the channel shown in the image window. Command line (--channel) and batch: needed only when the image has several different channels; a one-channel image needs none. Channels count from 1, as in ImageJ.") channel

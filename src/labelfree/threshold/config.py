@@ -15,10 +15,12 @@ class ThresholdConfig(PipelineConfig):
     """Options of :func:`labelfree.threshold.segment` (see each field's help)."""
 
     method: Literal["otsu", "li", "triangle"] = setting(
-        "otsu", basic=True, help="Automatic threshold, computed per plane (per frame of a time-lapse).")
+        "otsu", basic=True,
+        help="Automatic threshold, computed per plane (per frame of a time-lapse; per volume of a z-stack).")
     dark_objects: bool = setting(False, basic=True,
                                  help="Objects are darker than the background (e.g. phase contrast).")
-    min_size: int = setting(20, basic=True, ge=0, help="Objects smaller than this many pixels are removed.")
+    min_size: int = setting(20, basic=True, ge=0,
+                            help="Objects smaller than this many pixels (voxels of a z-stack) are removed.")
     fill_holes: bool = setting(True, basic=True, help="Fill holes inside objects.")
     split_touching: bool = setting(False, basic=True,
                                    help="Split touching objects by a distance-transform watershed.")
