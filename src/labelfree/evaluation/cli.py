@@ -8,11 +8,8 @@ ground truth of its stem (:mod:`labelfree.evaluation.folders`), one row per imag
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
-import logging
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +17,7 @@ import numpy as np
 
 from labelfree.errors import InputError
 from labelfree.evaluation.seg_frames import frames_text, pair_seg_frames
+from labelfree.evaluation.volumes import mismatch_message, scoring_units, units_text, with_recorded_axes
 from labelfree.io import read_labels
 from labelfree.io.ctc import seg_frame
 
@@ -67,7 +65,9 @@ def register(sub: argparse._SubParsersAction) -> None:
              "man_segNNN.tif is scored against "
              "frame NNN of a T-stack prediction (the frames both have; a single-frame prediction takes the one file "
              "of its frame); (Z, Y, X) man_seg files are scored as volumes of 3-D objects; or, with a prediction "
-             "folder, the folder of the ground truth of its images"
+             "folder, the folder of the ground truth of its images. Label files that record a Z axis (ImageJ "
+             "hyperstack with slices, OME-TIFF) are scored as volumes of 3-D objects, one per time point; a plain "
+             "3-D TIFF without recorded axes is a stack of 2-D frames"
     )
     p.add_argument("--threshold", type=iou_threshold, default=0.5, help="IoU threshold for object matching, in (0, 1]")
     p.add_argument("--only-annotated", action="store_true", help="score only objects that overlap ground truth")
@@ -90,123 +90,32 @@ def iou_threshold(text: str) -> float:
     return value
 
 
-class _HoldWarnings(logging.Filter):
-    """Drops a logger's warnings (see :func:`_said_already`)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno < logging.WARNING
-
-
-@contextlib.contextmanager
-def _said_already(name: str, /) -> Iterator[None]:
-    """Hold back the warnings of logger ``name`` while a file is read again that a warning was given for
-    already (``eval`` reads a label file for its values, then again for the names of its axes)."""
-    held = _HoldWarnings()
-    logger = logging.getLogger(name)
-    logger.addFilter(held)
-    try:
-        yield
-    finally:
-        logger.removeFilter(held)
-
-
-def _label_axes(path: Path, shape: tuple[int, ...]) -> dict[str, int] | None:
-    """The axes of a label file, named as the file records them, with their sizes (length-one axes left out, as
-    :func:`read_labels` leaves them out); None when the file records none (a plain TIFF of 3 or more axes)."""
-    from labelfree.errors import LabelFreeError
-    from labelfree.io import read_image
-    from labelfree.io.cellpose_seg import is_npy_file
-
-    if is_npy_file(path):  # a Cellpose annotation: read_cellpose_seg reads (Y, X) only
-        return {"Y": shape[0], "X": shape[1]} if len(shape) == 2 else None
-    try:
-        with _said_already("labelfree.io.tiff"):  # read_labels read this file and gave its warnings
-            da = read_image(path, memmap=True)
-    except LabelFreeError:
-        return None
-    sizes = {str(d): int(n) for d, n in da.sizes.items() if n != 1}
-    if da.attrs.get("planar_rgb") or sorted(sizes.values()) != sorted(shape):
-        return None  # planes tifffile took for colours: the axes are not known
-    return sizes
-
-
-def _mismatch_message(pred_path: Path, pred_shape: tuple[int, ...], gt_path: Path, gt_shape: tuple[int, ...]) -> str:
-    """Why a prediction and its ground truth cannot be scored together (their axes and sizes), and what to do."""
-    axes = {"p": _label_axes(pred_path, pred_shape), "g": _label_axes(gt_path, gt_shape)}
-
-    def said(path: Path, shape: tuple[int, ...], named: dict[str, int] | None) -> str:
-        if named is None:
-            return (f"{path.name} has shape {shape} with no axes recorded (eval takes 3 axes as T, Y, X and 4 as "
-                    "T, Z, Y, X)")
-        return f"{path.name} has axes {', '.join(f'{d}={n}' for d, n in named.items())}"
-
-    text = (f"The prediction and the ground truth must have the same axes of the same sizes: "
-            f"{said(pred_path, pred_shape, axes['p'])}, but {said(gt_path, gt_shape, axes['g'])}.")
-    p, g = axes["p"], axes["g"]
-    if p is None or g is None:
-        return text + (" Record the axes of the file without them (Fiji: Image > Properties, Slices or Frames; then "
-                       "File > Save As > Tiff), or check that both files show the same image.")
-    one_plane = ("save one plane (Fiji: Image > Duplicate... with one slice; Python: read_image(path).isel(Z=k)) or "
-                 "a projection (Fiji: Image > Stacks > Z Project..., Max Intensity) of it as TIFF and score against "
-                 "that file")
-    if "Z" in g and "Z" not in p:
-        hint = (f" The ground truth has Z planes and the prediction has none, as a segmentation of one plane or of a "
-                f"projection has: {one_plane.replace('of it', 'of the ground truth')}; or segment every plane (a "
-                "pipeline that takes Z, e.g. labelfree threshold; a plain TIFF read with --dims naming its Z axis, "
-                "e.g. --dims ZYX).")
-        if "T" in p and "T" not in g:
-            hint += (" If the ground truth's planes are really time points, record them as frames (Fiji: Image > "
-                     "Properties, Frames instead of Slices, then File > Save As > Tiff).")
-        return text + hint
-    if "Z" in p and "Z" not in g:
-        hint = (f" The prediction has Z planes and the ground truth has none (one plane or a projection): "
-                f"{one_plane.replace('of it', 'of the prediction')}.")
-        if "T" in g and "T" not in p:
-            hint += (" If the prediction's planes are really time points, segment the image again with them as "
-                     "frames (--dims naming that axis T; Fiji: Image > Properties, Frames instead of Slices).")
-        return text + hint
-    if "T" in p and "T" not in g:
-        return text + (" The ground truth is one frame: save the prediction's frame it annotates (Fiji: Image > "
-                       "Duplicate... with one frame; Python: labels[t]) as TIFF and score that, or give a Cell "
-                       "Tracking Challenge SEG folder (man_segTTT.tif for frame TTT) as the ground truth.")
-    if "T" in g and "T" not in p:
-        return text + (" The prediction is one frame: segment the whole time-lapse, or save the ground truth's "
-                       "frame that it shows (Fiji: Image > Duplicate... with one frame) and score against that.")
-    if set(p) != set(g):
-        return text + " Save both with the same axes (Fiji: Image > Properties) and score again."
-    differ = [d for d in p if p[d] != g[d]]
-    if not differ:
-        return text + (" The files store these axes in different orders: save both from Fiji (File > Save As > "
-                       "Tiff stores T, Z, Y, X in that order) and score again.")
-    if differ == ["T"]:
-        return text + (f" They differ in their number of frames ({p['T']} and {g['T']}): save the frames both "
-                       "cover (Fiji: Image > Duplicate..., a range of frames) and score those, or give a Cell "
-                       "Tracking Challenge SEG folder, whose frames are matched by number.")
-    return text + (f" They differ in {', '.join(differ)}: the prediction must be of the image the ground truth "
-                   "annotates, uncropped and unscaled; check that the two files belong together.")
-
-
 def format_metrics(result: dict, /) -> str:
     """The metrics of :func:`labelfree.metrics.evaluate` as an aligned text table."""
     lines = [f"{'metric':<22}{'value':>10}", "-" * 32]
     for key, label in _METRIC_ROWS:
         lines.append(f"{label:<22}{result[key]:>10.4f}")
     lines.append(f"{'TP / FP / FN':<22}{result['tp']:>4d} /{result['fp']:>4d} /{result['fn']:>4d}")
-    lines.append(f"(IoU threshold {result['threshold']}, {result['n_frames']} frame(s))")
+    lines.append(f"(IoU threshold {result['threshold']}, {units_text(result['n_frames'], result)})")
     return "\n".join(lines)
 
 
 def _checked_pair(pred: np.ndarray, gt: np.ndarray, pred_path: Path, gt_path: Path, *, seg_folder: bool = False
                   ) -> tuple[Any, Any]:
     """A prediction and its ground truth as :func:`evaluate` scores them: shapes checked, the problems of each
-    label image printed as warnings, the two (Z, Y, X) volumes when the ground truth is one 3-D man_segNNN.tif."""
+    label image printed as warnings; volumes of 3-D objects when a file records a Z axis
+    (:func:`~labelfree.evaluation.volumes.with_recorded_axes`) or the ground truth is one 3-D man_segNNN.tif."""
     from labelfree.metrics import label_image_problems
 
     if pred.shape != gt.shape:  # (the frames of a SEG folder are checked against the prediction's when paired)
-        raise InputError(_mismatch_message(pred_path, pred.shape, gt_path, gt.shape))
+        raise InputError(mismatch_message(pred_path, pred.shape, gt_path, gt.shape))
     for name, labels in ((pred_path.name, pred), (gt_path.name, gt)):
         for problem in label_image_problems(labels, name=name):
             print(f"labelfree: warning: {problem}", file=sys.stderr)
+    if not seg_folder:  # (a SEG folder's frames are paired by number: (T, Z, Y, X) when they are volumes)
+        named = with_recorded_axes(pred, gt, pred_path, gt_path)
+        if named[0] is not pred:
+            return named
     if not seg_folder and gt.ndim == 3 and seg_frame(gt_path.name) is not None:
         # a CTC man_segNNN.tif holds one frame: a 3-D one is a (Z, Y, X) volume of 3-D objects, not a T stack
         import xarray as xr
@@ -254,6 +163,7 @@ def _eval(args: argparse.Namespace) -> int:
         gt = read_labels(args.gt)
     pred, gt = _checked_pair(pred, gt, args.pred, args.gt, seg_folder=scored is not None)
     result = evaluate(pred, gt, threshold=args.threshold, only_annotated=args.only_annotated)
+    result.update(scoring_units(pred))
     if csv is not None:
         _write_scores(csv, [_score_row(args.pred, args.gt, result)])
     if scored is not None:
@@ -306,6 +216,7 @@ def _score_pair(pred_path: Path, gt_path: Path, stem: str, args: argparse.Namesp
 
     pred, gt = _checked_pair(read_labels(pred_path), read_labels(gt_path), pred_path, gt_path)
     result, counts, messages = score_pair(pred, gt, threshold=args.threshold, only_annotated=args.only_annotated)
+    result.update(scoring_units(pred))
     for message in messages:
         print(f"labelfree: warning: {stem}: {message}", file=sys.stderr)
     return result, counts
@@ -331,6 +242,15 @@ def _folder_table(images: list[dict[str, Any]], total: dict[str, Any], /) -> str
         lines.append(f"{r['image']:<{w}}" + ("  not scored: see the error below" if "error" in r else cells(r)))
     lines += ["-" * len(head), f"{'total':<{w}}{cells(total)}"]
     return "\n".join(lines)
+
+
+def _units_total(results: list[dict[str, Any]], /) -> str:
+    """The frames and volumes the images of a folder were scored in, in words (``3 frame(s) and 2 volume(s)
+    (objects in 3-D)``)."""
+    volumes = sum(int(r["n_frames"]) for r in results if r.get("scored_as") == "volumes")
+    frames = sum(int(r["n_frames"]) for r in results) - volumes
+    parts = [f"{frames} frame(s)"] * bool(frames or not volumes) + [f"{volumes} volume(s)"] * bool(volumes)
+    return " and ".join(parts) + (" (objects in 3-D)" if volumes else "")
 
 
 def _eval_folders(args: argparse.Namespace) -> int:
@@ -364,7 +284,7 @@ def _eval_folders(args: argparse.Namespace) -> int:
     else:
         print(_folder_table(images, total))
         print(f"(IoU threshold {args.threshold}; total of the {total['n_images']} scored image(s), "
-              f"{total['n_frames']} frame(s): TP, FP and FN summed and\n precision, recall and F1 from the sums; pixel "
+              f"{_units_total(results)}: TP, FP and FN summed and\n precision, recall and F1 from the sums; pixel "
               f"F1 from the summed pixel counts; mean IoU over all {total['tp']} matches)")
         if found.truth_only:
             print(f"not scored, ground truth in {args.gt} without a prediction in {args.pred}: "
