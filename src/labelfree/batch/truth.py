@@ -196,6 +196,10 @@ def _score_one(labels: str, gt: Path, options: TruthOptions, /) -> tuple[dict[st
         if pred.shape != ref.shape:
             raise ValueError(f"the labels have shape {pred.shape} but the ground truth {gt.name} {ref.shape}; "
                              "they must match: is it the ground truth of this image, uncropped and unscaled?")
+        # a z-stack's labels (and a ground truth that records Z) are scored as volumes, as labelfree eval does
+        from labelfree.evaluation.volumes import with_recorded_axes
+
+        pred, ref = with_recorded_axes(pred, ref, Path(labels), gt)
     result, counts, messages = score_pair(pred, ref, threshold=options.threshold,
                                           only_annotated=options.only_annotated)
     return result, counts, [*notes, *(f"scores: {m}" for m in messages)], frames
