@@ -100,8 +100,8 @@ def add_pipeline_arguments(p: argparse.ArgumentParser, spec: Any, /) -> None:
     for kind, (_, help_text) in spec.extra_outputs.items():
         p.add_argument(f"--{kind}", f"--{kind}-out", dest=f"extra_{kind}", action="store_true", help=help_text)
     p.add_argument("--overlay", action="store_true",
-                   help="also write <stem>_overlay.png: the first frame (of a z-stack, its plane with the most objects) "
-                        "with the object outlines drawn over it")
+                   help="also write <stem>_overlay.png: the first frame (of a z-stack, its plane with the most "
+                        "labelled pixels) with the object outlines drawn over it")
     p.add_argument("--ome-zarr", action="store_true",
                    help="also write <stem>_labels.ome.zarr: the labels as an OME-Zarr label image (NGFF 0.4, the "
                         "image's axes and pixel sizes, a pyramid above 1024 px) for napari and OME-Zarr tools")
