@@ -297,7 +297,8 @@ def read_markers(path: str | os.PathLike[str], /, *, image: Any = None, shape: t
 
         return read_tra_markers(path, shape=_shape_of(image, shape)).astype(np.int64)
     if not path.is_file():
-        raise InputError(f"Marker file {path} does not exist (give a points .csv, a label .tif or a ROI .zip).")
+        raise InputError(f"Marker file {path} does not exist (give a points .csv, a label .tif or .ome.zarr, or a "
+                         "ROI .zip).")
     shape = _shape_of(image, shape)
     suffix = path.suffix.lower()
     if suffix in _TABLE_SUFFIXES:

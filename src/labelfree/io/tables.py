@@ -161,7 +161,7 @@ def write_outputs(
         Replace an earlier result of the same stem (default: refuse with
         :class:`~labelfree.errors.OutputExistsError`).
     extras : mapping kind -> writer, optional
-        More files of the set (``"overlay"``, ``"flow"``, ``"drift"``), each written by
+        More files of the set (``"overlay"``, ``"flow"``, ``"drift"``, ``"ome_zarr"``: a folder), each written by
         ``writer(path)``.
     record : mapping, optional
         Entries added to the provenance.
