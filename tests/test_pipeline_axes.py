@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from imagej_stand_in import StackImagePlus
 import xarray as xr
 
 from labelfree.errors import DimensionError
@@ -103,36 +104,17 @@ def test_validate_image_adds_the_callers_note_only_when_dims_are_missing():
     assert "dims='YXC'" in str(err.value) and "Caller's words" not in str(err.value) and asked == [1]
 
 
-class _ImagePlus:
-    """What the refusal before the dialog reads of an ImagePlus (no JVM needed)."""
-
-    def __init__(self, channels: int, slices: int, frames: int) -> None:
-        self.sizes = (channels, slices, frames)
-
-    def getNChannels(self) -> int:  # noqa: N802 - ImageJ's names
-        return self.sizes[0]
-
-    def getNSlices(self) -> int:  # noqa: N802
-        return self.sizes[1]
-
-    def getNFrames(self) -> int:  # noqa: N802
-        return self.sizes[2]
-
-    def getTitle(self) -> str:  # noqa: N802
-        return "stack"
-
-
 def test_the_fiji_refusal_before_the_dialog_follows_the_spec(cutter_takes_z):
     """Was: a list of names in labelfree.imagej.commands (Z_PIPELINES), apart from the specs."""
     from labelfree.imagej.commands import _check_frames
 
-    _check_frames(cutter_takes_z["cutter"], _ImagePlus(1, 12, 1))  # declared: taken
-    _check_frames(cutter_takes_z["threshold"], _ImagePlus(1, 12, 1))
+    _check_frames(cutter_takes_z["cutter"], StackImagePlus(1, 12, 1))  # declared: taken
+    _check_frames(cutter_takes_z["threshold"], StackImagePlus(1, 12, 1))
     planes = dataclasses.replace(cutter_takes_z["threshold"], takes_z=False)
     with pytest.raises(DimensionError, match=r"^LabelFree Threshold segments 2-D planes .*is a z-stack of 12 slices"):
-        _check_frames(planes, _ImagePlus(1, 12, 1))
+        _check_frames(planes, StackImagePlus(1, 12, 1))
     with pytest.raises(DimensionError, match=r"LabelFree Threshold and LabelFree Cutter segment"):
-        _check_frames(cutter_takes_z["fusion"], _ImagePlus(1, 12, 1))
+        _check_frames(cutter_takes_z["fusion"], StackImagePlus(1, 12, 1))
 
 
 def test_the_concepts_page_says_what_the_specs_say():

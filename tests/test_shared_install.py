@@ -20,6 +20,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from foreign_user import refuse_as_kernel
 
 from labelfree import _cache, _deps
 from labelfree.errors import FolderInUseError
@@ -197,46 +198,7 @@ def other_users_files(monkeypatch: pytest.MonkeyPatch):
     OTHER_UID without write access for others cannot be opened for writing, nor a file made in it or removed from
     it. Root is never refused, so os.open, os.mkdir, os.rmdir, os.unlink and os.access refuse as the kernel would
     for another user."""
-    real_open, real_mkdir, real_access = os.open, os.mkdir, os.access
-
-    def foreign(path) -> bool:
-        try:
-            info = os.stat(path)
-        except OSError:
-            return False
-        return info.st_uid == OTHER_UID and not info.st_mode & 0o002
-
-    def fake_open(path, flags, mode=0o777, *args, **kwargs):
-        writes = flags & (os.O_WRONLY | os.O_RDWR)
-        if (writes and foreign(path)) or (flags & os.O_CREAT and not os.path.exists(path)
-                                          and foreign(os.path.dirname(os.fspath(path)) or ".")):
-            raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))
-        return real_open(path, flags, mode, *args, **kwargs)
-
-    def fake_mkdir(path, mode=0o777, *args, **kwargs):
-        if foreign(os.path.dirname(os.fspath(path).rstrip("/")) or "."):
-            raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))
-        return real_mkdir(path, mode, *args, **kwargs)
-
-    def fake_access(path, mode, *args, **kwargs):
-        if mode & os.W_OK and foreign(path):
-            return False
-        return real_access(path, mode, *args, **kwargs)
-
-    def refusing(real):
-        def remove(path, *args, dir_fd=None, **kwargs):
-            parent = os.readlink(f"/proc/self/fd/{dir_fd}") if dir_fd is not None else (
-                os.path.dirname(os.path.abspath(os.fspath(path))))
-            if foreign(parent):
-                raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))
-            return real(path, *args, dir_fd=dir_fd, **kwargs)
-        return remove
-
-    monkeypatch.setattr(os, "open", fake_open)
-    monkeypatch.setattr(os, "mkdir", fake_mkdir)
-    monkeypatch.setattr(os, "rmdir", refusing(os.rmdir))
-    monkeypatch.setattr(os, "unlink", refusing(os.unlink))
-    monkeypatch.setattr(os, "access", fake_access)
+    refuse_as_kernel(monkeypatch, OTHER_UID, 0o002)
 
 
 def _left_lock(folder: Path) -> Path:

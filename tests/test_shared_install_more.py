@@ -7,7 +7,6 @@ root cannot meet (EACCES on another user's folder) is simulated by replacing the
 
 from __future__ import annotations
 
-import errno
 import fcntl
 import json
 import os
@@ -18,6 +17,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from foreign_user import refuse_as_kernel
 
 import labelfree
 from labelfree.errors import FolderInUseError
@@ -77,47 +77,7 @@ def as_member(monkeypatch: pytest.MonkeyPatch):
     """Permission checks as a member of OTHER_UID's group meets them: a file or folder of OTHER_UID without group
     write access cannot be opened for writing, nor a file made in it or removed from it (root is never refused,
     so os.open, os.mkdir, os.rmdir, os.unlink and os.access refuse as the kernel would)."""
-    real_open, real_mkdir, real_access = os.open, os.mkdir, os.access
-
-    def foreign(path) -> bool:
-        try:
-            info = os.stat(path)
-        except OSError:
-            return False
-        return info.st_uid == OTHER_UID and not info.st_mode & 0o020
-
-    def fake_open(path, flags, mode=0o777, *args, **kwargs):
-        dir_fd = kwargs.get("dir_fd")
-        full = os.path.join(os.readlink(f"/proc/self/fd/{dir_fd}"), path) if dir_fd is not None else os.fspath(path)
-        if (flags & (os.O_WRONLY | os.O_RDWR) and foreign(full)) or (
-                flags & os.O_CREAT and not os.path.exists(full) and foreign(os.path.dirname(full) or ".")):
-            raise PermissionError(errno.EACCES, "Permission denied", full)
-        return real_open(path, flags, mode, *args, **kwargs)
-
-    def fake_mkdir(path, mode=0o777, *args, **kwargs):
-        if foreign(os.path.dirname(os.fspath(path).rstrip("/")) or "."):
-            raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))
-        return real_mkdir(path, mode, *args, **kwargs)
-
-    def fake_access(path, mode, *args, **kwargs):
-        if mode & os.W_OK and foreign(path):
-            return False
-        return real_access(path, mode, *args, **kwargs)
-
-    def refusing(real):
-        def remove(path, *args, dir_fd=None, **kwargs):
-            parent = os.readlink(f"/proc/self/fd/{dir_fd}") if dir_fd is not None else (
-                os.path.dirname(os.path.abspath(os.fspath(path))))
-            if foreign(parent):
-                raise PermissionError(errno.EACCES, "Permission denied", os.fspath(path))
-            return real(path, *args, dir_fd=dir_fd, **kwargs)
-        return remove
-
-    monkeypatch.setattr(os, "open", fake_open)
-    monkeypatch.setattr(os, "mkdir", fake_mkdir)
-    monkeypatch.setattr(os, "rmdir", refusing(os.rmdir))
-    monkeypatch.setattr(os, "unlink", refusing(os.unlink))
-    monkeypatch.setattr(os, "access", fake_access)
+    refuse_as_kernel(monkeypatch, OTHER_UID, 0o020)
     monkeypatch.setattr(outputs, "_LEFT_ALONE", set(), raising=False)
 
 

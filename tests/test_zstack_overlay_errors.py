@@ -9,6 +9,7 @@ import warnings
 
 import numpy as np
 import pytest
+from imagej_stand_in import StackImagePlus
 import tifffile
 from PIL import Image
 
@@ -139,25 +140,6 @@ def test_the_specs_say_z_for_exactly_the_pipelines_that_take_it():
     assert takes_z == [name for name, spec in pipelines().items() if spec.takes_z] == ["threshold"]
 
 
-class _ImagePlus:
-    """What the refusal reads of an ImagePlus (no JVM needed)."""
-
-    def __init__(self, channels: int, slices: int, frames: int) -> None:
-        self.sizes = (channels, slices, frames)
-
-    def getNChannels(self) -> int:  # noqa: N802 - ImageJ's names
-        return self.sizes[0]
-
-    def getNSlices(self) -> int:  # noqa: N802
-        return self.sizes[1]
-
-    def getNFrames(self) -> int:  # noqa: N802
-        return self.sizes[2]
-
-    def getTitle(self) -> str:  # noqa: N802
-        return "stack"
-
-
 @pytest.mark.parametrize(("command", "sizes", "start"), [
     ("motion", (1, 12, 5), "LabelFree Motion segments 2-D planes (one per frame); stack is a z-stack of 12 slices in "
                            "each of its 5 frames (dims TZYX). LabelFree Threshold segments z-stacks. Segment one"),
@@ -170,8 +152,8 @@ def test_the_refusal_before_the_dialog_says_what_to_do_in_imagejs_menus(command,
     from labelfree.pipelines import get_command
 
     with pytest.raises(DimensionError) as err:
-        _check_frames(get_command(command), _ImagePlus(*sizes))
+        _check_frames(get_command(command), StackImagePlus(*sizes))
     said = in_imagej_terms(str(err.value))
     assert said.startswith(start) and "Image > Stacks > Z Project..." in said, said
     for fine in [("threshold", (1, 12, 5)), (command, (sizes[0], 1, sizes[2]))]:  # Threshold takes Z; one plane
-        _check_frames(get_command(fine[0]), _ImagePlus(*fine[1]))
+        _check_frames(get_command(fine[0]), StackImagePlus(*fine[1]))
