@@ -38,3 +38,16 @@ def synthetic_pair(seed: int, /, *, n_cells: int = 8, size: int = 96, noise: flo
         bright[0] = 0.0
         image[c] = bright[labels] + rng.normal(0, noise, labels.shape)
     return image, labels
+
+
+def other_model(model):
+    """The tiny network with other weights (each scaled by 0.8): another model, whose labels differ."""
+    import copy
+
+    import torch
+
+    other = copy.deepcopy(model)
+    with torch.no_grad():
+        for p in other.net.parameters():
+            p.mul_(0.8)
+    return other

@@ -9,7 +9,6 @@ model cache is empty: no zoo anywhere.
 
 from __future__ import annotations
 
-import copy
 import json
 import shutil
 import warnings
@@ -18,7 +17,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import tifffile
-from fusion_data import synthetic_pair
+from fusion_data import other_model, synthetic_pair
 
 from labelfree._config import file_sha256
 from labelfree.cli import main
@@ -31,19 +30,13 @@ pytestmark = pytest.mark.usefixtures("empty_cache")
 @pytest.fixture(scope="module")
 def files(model, tmp_path_factory):
     """The image img.tif (channels A and B) and the weights files a.pt and b.pt, in one folder."""
-    import torch
-
     from labelfree.fusion.models import save_model
 
     root = tmp_path_factory.mktemp("entry_points")
     image, _ = synthetic_pair(100)
     tifffile.imwrite(root / "img.tif", image, imagej=True, metadata={"axes": "CYX", "Labels": ["A", "B"]})
     save_model(model, root / "a.pt")
-    other = copy.deepcopy(model)
-    with torch.no_grad():
-        for p in other.net.parameters():
-            p.mul_(0.8)
-    save_model(other, root / "b.pt")
+    save_model(other_model(model), root / "b.pt")
     return {"root": root, "image": root / "img.tif", "a": root / "a.pt", "b": root / "b.pt",
             "da": to_dataarray(image, dims="CYX", channel_names=["A", "B"])}
 

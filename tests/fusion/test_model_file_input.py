@@ -12,14 +12,13 @@ The tiny network of tests/fusion/conftest.py is ``a.pt``; a copy with its weight
 
 from __future__ import annotations
 
-import copy
 import json
 import warnings
 
 import numpy as np
 import pytest
 import tifffile
-from fusion_data import synthetic_pair
+from fusion_data import other_model, synthetic_pair
 
 from labelfree._config import file_sha256
 from labelfree.cli import main
@@ -27,16 +26,6 @@ from labelfree.errors import InputError, InputOverwriteError, ModelFileError
 from labelfree.image import to_dataarray
 
 pytestmark = pytest.mark.usefixtures("empty_cache")
-
-
-def _other_model(model):
-    import torch
-
-    other = copy.deepcopy(model)
-    with torch.no_grad():
-        for p in other.net.parameters():
-            p.mul_(0.8)
-    return other
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +37,7 @@ def files(model, tmp_path_factory):
     image, _ = synthetic_pair(100)
     tifffile.imwrite(root / "img.tif", image, imagej=True, metadata={"axes": "CYX", "Labels": ["A", "B"]})
     save_model(model, root / "a.pt")
-    save_model(_other_model(model), root / "b.pt")
+    save_model(other_model(model), root / "b.pt")
     return {"root": root, "image": root / "img.tif", "a": root / "a.pt", "b": root / "b.pt",
             "da": to_dataarray(image, dims="CYX", channel_names=["A", "B"])}
 

@@ -12,7 +12,6 @@ a copy with its weights scaled is "another model" (filed with a higher F1, so th
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
 import shutil
@@ -20,23 +19,12 @@ import shutil
 import numpy as np
 import pytest
 import tifffile
-from fusion_data import synthetic_pair
+from fusion_data import other_model, synthetic_pair
 
 from labelfree.cli import main
 
 #: the user's cache takes no part (tests/fusion/conftest.py): without --zoo, no zoo but a recorded one
 pytestmark = pytest.mark.usefixtures("empty_cache")
-
-
-def _other_model(model):
-    """The tiny network with other weights (each scaled by 0.8): another model, whose labels differ."""
-    import torch
-
-    other = copy.deepcopy(model)
-    with torch.no_grad():
-        for p in other.net.parameters():
-            p.mul_(0.8)
-    return other
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +42,7 @@ def first_run(model, tmp_path_factory):
                  "--threads", "1", "-q"]) == 0
     shutil.copytree(zoo1.root, root / "zoo2")
     zoo2 = ModelZoo(root / "zoo2")
-    newer = zoo2.add(_other_model(model), object="cyto", channels=["A"], validation={"f1": 0.9})
+    newer = zoo2.add(other_model(model), object="cyto", channels=["A"], validation={"f1": 0.9})
     assert zoo2.pick(object="cyto", channels=["A"])["id"] == newer["id"] != ids["A"]  # the zoo's pick changed
     return {"root": root, "image": path, "ids": ids, "newer": newer, "zoo1": zoo1.root, "zoo2": zoo2.root,
             "record": root / "fu1" / "img_provenance.json"}
@@ -102,7 +90,7 @@ def test_a_zoo_without_the_recorded_models_is_an_error_naming_them_and_the_zoo_t
     run = first_run
     other = ModelZoo(run["root"] / "zoo3", create=True)
     for c in "AB":
-        other.add(_other_model(model), object="cyto", channels=[c])
+        other.add(other_model(model), object="cyto", channels=[c])
     assert _rerun(run, "fu5", "--zoo", str(other.root)) == 1
     err = capsys.readouterr().err
     assert f"Config file {run['record']} names the models its run used, and the zoo {other.root} does not" in err
