@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -102,6 +103,25 @@ def _input_paths(item: BatchInput, pipeline: Any, bcfg: BatchConfig) -> dict[str
         if value:
             paths[inp.name] = str(Path(value).expanduser().absolute()) if inp.kind == "output" else str(value)
     return paths
+
+
+def _absolute_run_inputs(bcfg: BatchConfig, pipeline: Any, /) -> BatchConfig:
+    """``bcfg`` with the files its extra inputs name (``--input NAME=PATH``, a batch config's ``inputs:``, a zoo)
+    made absolute against the current folder as the run starts: Dask workers and a cluster's jobs may run in
+    another folder, and the provenance records the absolute path. A manifest's columns are resolved against
+    the manifest's folder already (:func:`labelfree.batch.inputs.read_manifest`); choices stay as they are, and
+    so does a bare name that is no file here (a built-in cellpose model's, ``cyto3``)."""
+    by_key = {key: inp for inp in pipeline.inputs for key in (inp.name, inp.macro_key)}
+
+    def absolute(file: str, label: str) -> str:
+        path = Path(file).expanduser()
+        if path.exists() or "/" in file or os.sep in file or path.suffix:
+            return str(path.absolute())
+        return file
+
+    inputs = {key: by_key[key].map_files(value, absolute) if key in by_key else value
+              for key, value in bcfg.inputs.items()}
+    return bcfg.replace(inputs=inputs, zoo=None) if inputs != bcfg.inputs else bcfg
 
 
 def batch_input_names(pipeline: Any, /) -> dict[str, Any]:
@@ -446,6 +466,7 @@ def run_batch(
     elif scheduler is not None or n_workers is not None:
         bcfg = bcfg.replace(**{k: v for k, v in (("scheduler", scheduler), ("n_workers", n_workers)) if v is not None})
     pipe = get_pipeline(pipeline)
+    bcfg = _absolute_run_inputs(bcfg, pipe)  # before any check or job: workers may have another working folder
     if bcfg.tile:  # refused once, before any work, not as one failure per input
         from labelfree.run import check_tiles
 

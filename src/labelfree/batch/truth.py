@@ -186,7 +186,8 @@ def _score_one(labels: str, gt: Path, options: TruthOptions, /) -> tuple[dict[st
     notes, frames = [], None
     if gt.is_dir():
         n_pred = pred.shape[0] if pred.ndim == 3 else 1
-        pred, ref, frames, left_out = pair_seg_frames(pred, gt, pred_name=labels)
+        # a z-stack's labels against a folder of 2-D frames are refused (its planes are no time points)
+        pred, ref, frames, left_out = pair_seg_frames(pred, gt, pred_name=labels, pred_path=labels)
         note = f"{FRAMES_NOTE}{frames_text(frames)} ({len(frames)} of {len(frames) + len(left_out)} annotated)"
         if left_out:
             note += f"; beyond the labels' {n_pred} frames: {frames_text(left_out)}"

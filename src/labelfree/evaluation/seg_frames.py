@@ -43,14 +43,41 @@ def _seg_files(seg_dir: Path) -> dict[int, Path]:
     return dict(sorted(files.items()))
 
 
-def pair_seg_frames(pred: np.ndarray, seg_dir: Path, /, *, pred_name: str = "the prediction"
-                    ) -> tuple[np.ndarray, np.ndarray, list[int], list[int]]:
+def _refuse_planes_as_frames(shape: tuple[int, ...], pred_name: str, pred_path: Path | str | None, seg_dir: Path,
+                             numbers: list[int], first_name: str, first_shape: tuple[int, ...], /) -> None:
+    """Raise InputError when the prediction's file records its first axis (the one taken as frames) as Z."""
+    from labelfree.evaluation.volumes import label_axes
+
+    if pred_path is None:
+        pred_path = Path(pred_name)
+        if not pred_path.is_file():
+            return
+    axes = label_axes(Path(pred_path), tuple(shape))
+    if not axes or next(iter(axes)) != "Z":
+        return
+    said = ", ".join(f"{d}={n}" for d, n in axes.items())
+    raise InputError(
+        f"{pred_name} is a z-stack (its file records the axes {said}), but {seg_dir} holds {len(numbers)} 2-D "
+        f"annotated frame(s) ({frames_text(numbers)}; {first_name} has shape {first_shape}), one per time point: "
+        "the prediction's Z planes would be scored as time points. "
+        "Give a SEG folder of (Z, Y, X) volumes (man_segTTT.tif, one per time point) to score the z-stack as "
+        "volumes, or a 2-D prediction of the annotated plane (Fiji: Image > Duplicate... with one slice; "
+        "Python: read_image(path).isel(Z=k))."
+    )
+
+
+def pair_seg_frames(pred: np.ndarray, seg_dir: Path, /, *, pred_name: str = "the prediction",
+                    pred_path: Path | str | None = None) -> tuple[np.ndarray, np.ndarray, list[int], list[int]]:
     """The prediction's frames and the ground truth of a CTC SEG folder, paired by frame number.
 
     Frame t of a (T, Y, X) prediction is scored against ``man_segTTT.tif``; annotated
     frames beyond the prediction's last are left out. A single-frame prediction needs a
     folder with one annotated frame (else: pass that frame's file). Shapes are checked
     first, so a prediction of another dataset is a shape error, not a frame-count one.
+    A prediction whose file records Z planes where frames are taken (a (Z, Y, X) z-stack against a
+    folder of 2-D frames) is refused: its planes are not time points. ``pred_path`` is the
+    prediction's file, read for its recorded axes; without it, ``pred_name`` is taken as that
+    file when it names one.
 
     Returns
     -------
@@ -60,6 +87,9 @@ def pair_seg_frames(pred: np.ndarray, seg_dir: Path, /, *, pred_name: str = "the
     files = _seg_files(seg_dir)
     numbers = list(files)
     first = read_labels(files[numbers[0]])
+    if pred.ndim == first.ndim + 1:
+        _refuse_planes_as_frames(pred.shape, pred_name, pred_path, seg_dir, numbers, files[numbers[0]].name,
+                                 first.shape)
     single = pred.ndim == first.ndim
     frame_shape = pred.shape if single else pred.shape[1:]
     if pred.ndim not in (first.ndim, first.ndim + 1) or frame_shape != first.shape:

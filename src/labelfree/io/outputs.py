@@ -953,16 +953,9 @@ class _Lock:
         log.info("%s: removed the lock file left by a LabelFree run that has ended (%s).", self.path.parent, holder)
 
     def _owner(self) -> str:
-        try:
-            uid = os.stat(self.path).st_uid
-        except OSError:
-            return "another user"
-        try:
-            import pwd
-
-            return f"user {pwd.getpwuid(uid).pw_name} (uid {uid})"
-        except (ImportError, KeyError):
-            return f"uid {uid}"
+        """Whose the lock file is (:func:`_owner_of`); ``another user`` when that cannot be read."""
+        owner = _owner_of(self.path)
+        return "another user" if owner == "owner unknown" else owner
 
     def _not_ours(self, what: str) -> OutputError:
         return OutputError(

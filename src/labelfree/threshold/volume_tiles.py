@@ -58,7 +58,8 @@ def finish_volume_tiles(labels: np.ndarray, config: ThresholdConfig, image: Any,
     threshold), ``min_size`` removes the 3-D objects of fewer voxels (6-neighbours), and objects of
     adjacent planes that overlap are one (:func:`labelfree.labels.link_planes`, ids 1..N per volume in
     order of first appearance: the untiled run's labels). Then one :class:`NoObjectsWarning` for the
-    volumes without objects, as the untiled run says it.
+    volumes without objects and one :class:`BackgroundObjectWarning` for the planes whose largest object
+    is the background, as the untiled run says them (the tiles, at a fixed threshold, say neither).
 
     Parameters
     ----------
@@ -73,7 +74,7 @@ def finish_volume_tiles(labels: np.ndarray, config: ThresholdConfig, image: Any,
         Each volume's config (:func:`whole_volume_config`), volume after volume.
     """
     from labelfree.labels import link_planes
-    from labelfree.threshold.segment import FEW_BEYOND, NoObjectsWarning, _Planes
+    from labelfree.threshold.segment import FEW_BEYOND, NoObjectsWarning, _Planes, _warn_if_background
 
     cfg = ThresholdConfig.coerce(config)
     nz = int(labels.shape[-3])
@@ -103,4 +104,5 @@ def finish_volume_tiles(labels: np.ndarray, config: ThresholdConfig, image: Any,
         used = [c.threshold for c in volume_configs]
         warn_if_empty_volumes(volumes, flat.reshape((-1,) + labels.shape[-2:]), used, cfg,
                               category=NoObjectsWarning, few_beyond=FEW_BEYOND, stacklevel=5)
+        _warn_if_background(flat.reshape((-1,) + labels.shape[-2:]), cfg, stacklevel=5)
     return labels
