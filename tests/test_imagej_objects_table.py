@@ -41,7 +41,7 @@ def test_the_table_shown_in_imagej_counts_from_one_and_names_each_row_by_its_roi
     lab.data[1, 2, 5:9, 5:9] = 7
     lab.data[0, 0, 1:3, 1:3] = 3
     lab.data[0, 1, 10:12, 10:12] = 3
-    table = measure_objects(lab)
+    table = measure_objects(lab, per_plane=True)  # the table of planes (a z-stack's volumes: test_measure_volumes)
     from labelfree.imagej.tables import objects_table_for_imagej
 
     shown = objects_table_for_imagej(table, has_z=True)
@@ -167,14 +167,18 @@ def test_z_stack_rows_are_labelled_with_their_rois_names_and_planes(clean, dims)
     image = image[0] if dims == "ZYX" else image
     _show(image, "stack", dims)
     result = lij.run_command("LabelFree Threshold", None, options="method=otsu min_size=5 rois=replace")
-    table = _shown_table("stack-objects")
+    table = _shown_table("stack-objects")  # one row per 3-D object: square i of a frame t lies in planes i - t ...
     counts = [(t, z, 1 + t + z) for t in range(image.shape[0] if dims == "TZYX" else 1) for z in range(3)]
-    expected = [f"t{t + 1:04d}-z{z + 1:03d}-L{k:05d}" for t, z, n in counts for k in range(1, n + 1)]
-    assert table["Label"].tolist() == expected and result.n_rois == len(expected)
-    assert table["z"].tolist() == [z + 1 for t, z, n in counts for _ in range(n)]
-    assert table["frame"].tolist() == [t + 1 for t, z, n in counts for _ in range(n)]
-    assert sorted(_rois(clean)) == sorted(expected)
-    _check_rows_name_their_rois(table, clean, hyperstack=dims == "TZYX")
+    rois = [f"t{t + 1:04d}-z{z + 1:03d}-L{k:05d}" for t, z, n in counts for k in range(1, n + 1)]
+    objects = [(t, k) for t in range(image.shape[0] if dims == "TZYX" else 1) for k in range(1, 4 + t)]
+    assert table["Label"].tolist() == [f"t{t + 1:04d}-L{k:05d}" for t, k in objects]
+    assert table["frame"].tolist() == [t + 1 for t, _ in objects] and table["z_last"].tolist() == [3] * len(objects)
+    assert sorted(table["z_first"].tolist()) == sorted(max(1, k - t) for t, k in objects)
+    assert sorted(_rois(clean)) == sorted(rois) and result.n_rois == len(rois)
+    for name, label, first, last in table[["Label", "label", "z_first", "z_last"]].itertuples(index=False):
+        planes = [r for r in rois if r[:5] == name[:5] and r.endswith(name[5:])]  # the row's ROIs: its planes
+        assert [int(r[7:10]) for r in planes] == list(range(int(first), int(last) + 1)), name
+        assert {str(_rois(clean)[r].getProperty("label")) for r in planes} == {str(int(label))}
 
 
 @pytest.mark.jvm

@@ -48,7 +48,7 @@ def test_frames_z_and_channels():
     lab[1, 2, 4:8, 4:8] = 70000
     img = np.stack([np.full(lab.shape, 2.0), np.full(lab.shape, 7.0)], axis=1)  # T C Z Y X
     image = to_dataarray(img, dims="TCZYX", channel_names=["dna", "actin"])
-    df = measure_objects(to_dataarray(lab, dims="TZYX"), image=image)
+    df = measure_objects(to_dataarray(lab, dims="TZYX"), image=image, per_plane=True)  # volumes: test_measure_volumes
     assert df[["label", "frame", "z", "area"]].values.tolist() == [[5, 0, 1, 4], [70000, 1, 2, 16]]
     assert df.mean_dna.tolist() == [2.0, 2.0] and df.mean_actin.tolist() == [7.0, 7.0]
 

@@ -22,14 +22,14 @@ def test_write_outputs_four_files_consistent(tmp_path, calibrated_tzyx):
     assert np.array_equal(labels.values, calibrated_tzyx.values)
     rois = read_rois(paths["rois"])
     table = pd.read_csv(paths["table"])
-    assert len(rois) == len(table) == 11
+    assert len(rois) == 11 and len(table) == 8  # ROIs per plane, the table of a z-stack per 3-D object
     assert np.array_equal(rois_to_labels(rois, shape=labels.shape, dims="TZYX"), labels.values)
-    row = table[(table.label == 7) & (table.frame == 0) & (table.z == 1)].iloc[0]
-    assert row["area"] == pytest.approx((15 * 20 - 25) * 0.65**2, rel=1e-5)
-    assert row["mean_intensity"] == pytest.approx(71.0)
+    row = table[(table.label == 7) & (table.frame == 0)].iloc[0]
+    assert row["volume"] == pytest.approx((15 * 20 - 25) * 0.65**2 * 2.0, rel=1e-5)
+    assert (row["z_first"], row["z_last"], row["mean_intensity"]) == (1, 1, pytest.approx(71.0))
     record = json.loads(paths["provenance"].read_text())
     assert record["pipeline"] == "threshold" and record["config"] == {"min_size": 20}
-    assert record["table_units"]["area"] == "µm²"
+    assert record["table_units"]["volume"] == "µm³"
     # the sidecar is the manifest: the provenance embedded in the TIFF, plus every other file's hash
     manifest = {k: v for k, v in record.items() if k not in ("outputs", "complete")}
     assert read_provenance(paths["labels"]) == manifest and record["complete"] is True

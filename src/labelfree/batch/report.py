@@ -337,43 +337,56 @@ def _input_name(row: Any) -> str:
     return _text(row.get("input")) + (f" (series {series})" if series is not None else "")
 
 
-def _area_unit(row: Any) -> str:
-    """The unit of the area column of a row's table (its provenance's ``table_units``; pixel² when unknown)."""
+def _size_unit(row: Any, column: str = "area") -> str:
+    """The unit of the ``area`` (or ``volume``) column of a row's table (its provenance's ``table_units``; pixel²
+    (pixel³) when unknown)."""
     path = _text(getattr(row, "provenance", ""))
     try:
-        return str(json.loads(Path(path).read_text(encoding="utf-8"))["table_units"]["area"])
-    except Exception:  # noqa: BLE001 - no provenance (an older run): areas in pixels, as tables without calibration
-        return "pixel²"
+        return str(json.loads(Path(path).read_text(encoding="utf-8"))["table_units"][column])
+    except Exception:  # noqa: BLE001 - no provenance (an older run): sizes in pixels, as tables without calibration
+        return "pixel³" if column == "volume" else "pixel²"
 
 
 def _tables(summary: pd.DataFrame) -> dict[str, pd.DataFrame]:
-    """Each finished input's object table (frame, area), with its area unit in ``attrs["area_unit"]``."""
+    """Each finished input's object table (frame, and area, or volume for a z-stack's table of 3-D objects), with
+    the unit of its sizes in ``attrs["area_unit"]`` (``attrs["volume_unit"]``)."""
     out = {}
     for row in summary.itertuples():
         path = _text(getattr(row, "table", ""))
         if row.status in ("ok", "skipped") and path and Path(path).is_file():
             try:
-                out[row.stem] = pd.read_csv(path, usecols=lambda c: c in ("frame", "area"))
+                out[row.stem] = pd.read_csv(path, usecols=lambda c: c in ("frame", "area", "volume"))
             except (OSError, ValueError, pd.errors.ParserError) as exc:
                 log.info("report: table of %s not read (%s)", row.stem, exc)
                 continue
-            out[row.stem].attrs["area_unit"] = _area_unit(row)
+            for column in ("area", "volume"):
+                if column in out[row.stem]:
+                    out[row.stem].attrs[f"{column}_unit"] = _size_unit(row, column)
     return out
 
 
-def _areas(tables: dict[str, pd.DataFrame]) -> tuple[np.ndarray, str, int]:
-    """The object areas of one unit (the one most objects are measured in: calibrated and
-    uncalibrated inputs are not pooled), that unit, and how many objects of other units are left out."""
-    by_unit: dict[str, list[np.ndarray]] = {}
+def _sizes(tables: dict[str, pd.DataFrame]) -> tuple[np.ndarray, str, str, int]:
+    """The object sizes of one kind and unit (areas or volumes, the pair most objects are measured in: calibrated
+    and uncalibrated inputs, and areas and volumes, are not pooled), that kind ("area" or "volume"), that unit,
+    and how many objects measured otherwise are left out."""
+    by_unit: dict[tuple[str, str], list[np.ndarray]] = {}
     for t in tables.values():
-        if "area" in t:
-            by_unit.setdefault(t.attrs.get("area_unit", "pixel²"), []).append(t["area"].to_numpy(float))
+        for kind in ("area", "volume"):
+            if kind in t:
+                unit = t.attrs.get(f"{kind}_unit", "pixel³" if kind == "volume" else "pixel²")
+                by_unit.setdefault((kind, unit), []).append(t[kind].to_numpy(float))
     if not by_unit:
-        return np.zeros(0), "pixel²", 0
-    sized = {unit: np.concatenate(parts) for unit, parts in by_unit.items()}
-    sized = {unit: a[np.isfinite(a) & (a > 0)] for unit, a in sized.items()}
-    unit = max(sized, key=lambda u: sized[u].size)
-    return sized[unit], unit, sum(a.size for u, a in sized.items() if u != unit)
+        return np.zeros(0), "area", "pixel²", 0
+    sized = {key: np.concatenate(parts) for key, parts in by_unit.items()}
+    sized = {key: a[np.isfinite(a) & (a > 0)] for key, a in sized.items()}
+    key = max(sized, key=lambda k: sized[k].size)
+    return sized[key], key[0], key[1], sum(a.size for k, a in sized.items() if k != key)
+
+
+def _areas(tables: dict[str, pd.DataFrame]) -> tuple[np.ndarray, str, int]:
+    """:func:`_sizes` without the kind: the sizes, their unit, how many objects are left out."""
+    sizes, _, unit, left_out = _sizes(tables)
+    return sizes, unit, left_out
 
 
 #: longest input name shown in the plot's legend (a long file name would squeeze the plots to nothing)
@@ -417,12 +430,12 @@ def _plots(tables: dict[str, pd.DataFrame]) -> str:
     ax1.set_xlabel("frame")
     ax1.set_ylabel("objects")
     ax1.set_title("objects per frame", fontsize=9)
-    areas, unit, left_out = _areas(tables)
+    areas, kind, unit, left_out = _sizes(tables)
     if areas.size:
         bins = np.logspace(np.log10(areas.min()), np.log10(areas.max() * 1.001), 40)
         ax2.hist(areas, bins=bins, color="tab:gray")
         ax2.set_xscale("log")
-    ax2.set_xlabel(f"object area ({unit})")
+    ax2.set_xlabel(f"object {kind} ({unit})")
     ax2.set_ylabel("objects")
     title = f"object sizes ({areas.size} objects)"
     if left_out:

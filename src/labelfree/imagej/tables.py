@@ -36,20 +36,24 @@ def objects_table_for_imagej(table: pd.DataFrame, /, *, has_z: bool,
     Parameters
     ----------
     table : pandas.DataFrame
-        A table of :func:`labelfree.measure.measure_objects` (``label``, ``frame`` and ``z`` from 0, ...).
+        A table of :func:`labelfree.measure.measure_objects` (``label``, ``frame`` and ``z`` from 0, ...),
+        or its table of a z-stack (one row per 3-D object: ``z_first`` and ``z_last``, no ``z``).
     has_z : bool
         Whether the labels have a Z axis (their ROI names then name the z plane: ``t0003-z002-L00042``).
     names : sequence of str, optional
         The names the ROIs of the rows got in the ROI Manager (from
         :func:`labelfree.imagej.rois.add_labels_to_roimanager`, in the rows' order); default the names
-        :func:`labelfree.io.roi_name` gives (for a run that added no ROIs).
+        :func:`labelfree.io.roi_name` gives (for a run that added no ROIs). For a table of 3-D objects: the
+        names of the ROIs of their planes (any order), whose run suffix (``-1``) the rows' labels take.
 
     Returns
     -------
     pandas.DataFrame
         A copy with a first column ``Label`` (ImageJ's row labels, as Analyze Particles' "Display label"
         makes them: ``Table.getString("Label", i)``) and ``frame`` and ``z`` counted from 1, as the stack
-        slider, ``Stack.getPosition`` and the ROI names count (1 without that axis).
+        slider, ``Stack.getPosition`` and the ROI names count (1 without that axis). A row of a 3-D object is
+        labelled with the name of its ROIs without their plane (``t0003-L00042``: its ROIs are
+        ``t0003-z001-L00042``, ``t0003-z002-L00042``, ...), and its ``z_first`` and ``z_last`` count from 1.
 
     Raises
     ------
@@ -58,6 +62,8 @@ def objects_table_for_imagej(table: pd.DataFrame, /, *, has_z: bool,
     """
     from labelfree.io.rois import roi_name
 
+    if "z" not in table and "z_first" in table:  # one row per 3-D object (a z-stack's table)
+        return _volumes_for_imagej(table, names)
     rows = zip(table["frame"].to_numpy(), table["z"].to_numpy(), table["label"].to_numpy())
     plain = [roi_name(int(t), int(label), z=int(z) if has_z else None) for t, z, label in rows]
     if names is None:
@@ -73,6 +79,33 @@ def objects_table_for_imagej(table: pd.DataFrame, /, *, has_z: bool,
                              "add_labels_to_roimanager returned for the labels the table measures, in their order.")
     shown = counted_from_one(table, ("frame", "z"))
     shown.insert(0, "Label", given)
+    return shown
+
+
+def _volumes_for_imagej(table: pd.DataFrame, names: Sequence[str] | None, /) -> pd.DataFrame:
+    """:func:`objects_table_for_imagej` of a table of 3-D objects (``z_first``/``z_last``, no ``z``)."""
+    import re
+
+    from labelfree.io.rois import roi_name
+
+    objects = list(zip(table["frame"].to_numpy().tolist(), table["label"].to_numpy().tolist()))
+    suffixes = dict.fromkeys(objects, "")
+    if names is not None:  # the ROIs of the objects' planes: t0001-z002-L00005, plus the run's suffix
+        found = {}
+        for name in map(str, names):
+            parts = re.fullmatch(r"t(\d{4,})-z\d{3,}-L(\d{5,})(-\d+)?", name)
+            if parts is None:
+                raise InputError(f"The ROI name {name} names no plane of an object (t0001-z001-L00001); give the "
+                                 "names add_labels_to_roimanager returned for the labels the table measures.")
+            found[(int(parts[1]) - 1, int(parts[2]))] = parts[3] or ""
+        if set(found) != set(suffixes):
+            said = min(set(found) ^ set(suffixes))
+            which = "has no ROI" if said in suffixes else "is not in the table"
+            raise InputError(f"The ROI names do not match the objects table (object {roi_name(*said)} {which}); "
+                             "give the names add_labels_to_roimanager returned for the labels the table measures.")
+        suffixes = found
+    shown = counted_from_one(table, ("frame", "z_first", "z_last"))
+    shown.insert(0, "Label", [roi_name(t, label) + suffixes[(t, label)] for t, label in objects])
     return shown
 
 
