@@ -78,6 +78,11 @@ class Input:
         entry points list the files with it (:meth:`paths`: recorded with their sha256, never written
         over, fingerprinted by batch runs) and resolve a manifest's relative paths file by file.
         Empty: a path value is one file.
+    channel_keys : str
+        ``"module:function"``: ``f(value, rename) -> value``, the value with each channel it names as a key
+        replaced by ``rename(channel)`` (Fusion's ``CHANNEL=FILE`` pairs); the Fiji commands read those keys
+        as they read channels (``C1``..``Cn`` or a number from 1 for an image without channel names).
+        Empty: the value names no channel.
     """
 
     name: str
@@ -95,6 +100,7 @@ class Input:
     folders: bool = False
     tiles: bool | None = None
     files: str = ""
+    channel_keys: str = ""
 
     @property
     def macro_key(self) -> str:

@@ -333,3 +333,29 @@ def test_fiji_runs_a_model_file_and_records_its_macro_line(imagej_windows_closed
     lij.run_macro('selectImage("cells"); ' + line)
     again = lij.imageplus_to_xarray(jimport("ij.WindowManager").getImage("cells-labels-1")).values
     assert np.array_equal(again, labels)
+
+
+@pytest.mark.jvm
+def test_fiji_reads_the_channels_of_model_file_pairs_as_imagej_counts_them(imagej_windows_closed, files):
+    """On an image without channel names, ``model_file=[C2=a.pt,C3=b.pt]`` named the channels as the command line
+    does (C0, C1, ...): ImageJ's channel 3 was refused ("C3, which the image does not have") and C1 meant the second
+    channel. Now the keys count from 1 as every channel key of a macro does (C1..Cn, or 1..n); the recorded line
+    keeps them as typed."""
+    from scyjava import jimport
+
+    import labelfree.imagej as lij
+
+    image = np.concatenate([files["da"].values, files["da"].values[:1]], axis=0)  # 3 channels, no names
+    imp = lij.xarray_to_imageplus(to_dataarray(image, dims="CYX"), title="three")
+    imp.show()
+    base = "diameter=15 device=cpu rois=none table=false"
+    lij.run_macro(f'selectImage("three"); run("LabelFree Fusion", "channels=C2,C3 model_file=[C2={files["a"]},'
+                  f'C3={files["b"]}] {base}");')
+    labels = jimport("ij.WindowManager").getImage("three-labels")
+    record = json.loads(str(labels.getProperty("Info"))[len("labelfree: "):])
+    assert {c: m["sha256"] for c, m in record["models"].items()} == {"C1": file_sha256(files["a"]),
+                                                                     "C2": file_sha256(files["b"])}
+    labels.close()
+    with pytest.raises(Exception, match=r"model_file channel=C4 is out of range: this image has 3 channel"):
+        lij.run_macro(f'selectImage("three"); run("LabelFree Fusion", "channels=C2,C3 model_file=[C2={files["a"]},'
+                      f'C4={files["b"]}] {base}");')

@@ -421,6 +421,29 @@ def map_model_files(value: Any, change: Any, /) -> Any:
     return ",".join(f"{channel}={one(file, channel)}" for channel, file in pairs)
 
 
+def map_model_channels(value: Any, rename: Any, /) -> Any:
+    """The ``channel_keys`` hook of Fusion's ``model_file`` input (:attr:`labelfree.spec.Input.channel_keys`):
+    ``CHANNEL=FILE`` pairs with each channel replaced by ``rename(channel)``; a value that is one file (or no
+    text) is returned as it is.
+
+    Examples
+    --------
+    >>> map_model_channels("C1=a.pt,C2=b.pt", lambda c: "C" + str(int(c[1:]) - 1))
+    'C0=a.pt,C1=b.pt'
+    """
+    from labelfree.errors import InputError
+
+    if not (isinstance(value, str) or hasattr(value, "__fspath__")):
+        return value
+    try:
+        pairs = _pairs(os.fspath(value))
+    except InputError:  # said when the run reads the value
+        return value
+    if pairs is None:
+        return value
+    return ",".join(f"{rename(channel)}={file}" for channel, file in pairs)
+
+
 def model_files_of(value: Any, /) -> list[str]:
     """The weights files a ``model_file`` value names (one file, the files of ``CHANNEL=FILE`` pairs, or of a
     channel -> file mapping), in order, each once; see :func:`map_model_files`."""

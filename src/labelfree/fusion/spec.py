@@ -17,7 +17,8 @@ SPEC = PipelineSpec(
                         "wins over the zoo for the channels it serves; with pairs, the others come from the zoo "
                         "given, and without one every channel fused needs a file (empty: the zoo's models).",
               kind="file", key="model_file", reader="labelfree.fusion.models:read_model_files", basic=False,
-              tiles=True, files="labelfree.fusion.models:map_model_files"),
+              tiles=True, files="labelfree.fusion.models:map_model_files",
+              channel_keys="labelfree.fusion.models:map_model_channels"),
         Input("device", "Where the networks run: auto (a CUDA GPU when there is one), cpu or cuda.",
               kind="choice", choices=("auto", "cpu", "cuda"), basic=False),
     ),

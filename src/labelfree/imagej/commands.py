@@ -366,6 +366,31 @@ def _input_values(spec: Any, values: dict[str, Any], da: Any,
     return inputs
 
 
+def _channel_keys_from_imagej(spec: Any, inputs: dict[str, Any], imp: Any, /) -> dict[str, Any]:
+    """``inputs`` with the channels that values name as keys (Fusion's ``model_file=[C1=a.pt,C2=b.pt]``,
+    :attr:`labelfree.spec.Input.channel_keys`) read as ImageJ counts them, as the channel fields are: ``C1`` or
+    ``1`` is the first channel of an image without channel names (``C0`` to the pipeline), a name of a named
+    image stays; a channel 0 or one beyond the image's is a ConfigError in ImageJ's terms. The recorded macro
+    line keeps the keys as typed."""
+    from labelfree.imagej.convert import imageplus_channel_names
+    from labelfree.imagej.fields import one_channel_from_imagej
+    from labelfree.spec import load
+
+    hooked = [inp for inp in spec.inputs if inp.channel_keys and inp.name in inputs]
+    if not hooked:
+        return inputs
+    names, named = _imagej_channels(imp, imageplus_channel_names(imp))
+
+    out = dict(inputs)
+    for inp in hooked:
+        def rename(key: str, what: str = f"{inp.macro_key} channel") -> str:
+            channel = one_channel_from_imagej(what, key, names, named)
+            return channel if isinstance(channel, str) else (names[channel] if named else f"C{channel}")
+
+        out[inp.name] = load(inp.channel_keys)(inputs[inp.name], rename)
+    return out
+
+
 def _with_record(config: Any, config_file: Any, /) -> Any:
     """``config``, or, when the ``config_file`` is a run's provenance record, that record with ``config``'s
     settings: :func:`labelfree.run.run_pipeline` then repeats what the record names besides its settings (the
@@ -397,6 +422,7 @@ def _execute(spec: Any, imp: Any, config: Any, values: dict[str, Any], /, *, opt
         raw, seen, selection, notes = seen_image(spec, imp, values)
         inputs = _input_values(spec, values, raw, None if selection is None else selection[0],
                                channels=int(imp.getNChannels()))
+        inputs = _channel_keys_from_imagej(spec, inputs, imp)
         if folder is not None:  # the files of the extra inputs (zoo, model files, markers) too, as on the CLI
             folder.add_inputs(input_files(spec, inputs))
             folder.plan(stem)

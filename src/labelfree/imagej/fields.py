@@ -196,6 +196,14 @@ def channels_from_imagej(values: dict[str, Any], keys: dict[str, bool], names: l
     return out
 
 
+def one_channel_from_imagej(what: str, channel: str, names: list[str], named: bool, /) -> int | str:
+    """A channel a value names as a key (Fusion's ``model_file=[C1=a.pt]``; ``what``: how messages name it) as
+    ImageJ counts channels: a number from 1 or ``C1``..``Cn`` -> the 0-based index, a name of a named image
+    kept; a ConfigError in ImageJ's terms otherwise (what :func:`channels_from_imagej` does for the channel
+    fields)."""
+    return _one_from_imagej(what, channel, names, named)
+
+
 def _one_from_config(value: Any, names: list[str], named: bool) -> Any:
     """One channel as a config file (or the command line) writes it -> the 0-based index, or the name of a
     named channel; a value that is no channel of the image stays as it is (the run says what is wrong)."""
