@@ -84,3 +84,19 @@ def test_a_z_stack_is_refused_before_the_dialog_with_imagejs_menus(clean, comman
     assert "Python" not in text and "--dims" not in text
     assert f"LabelFree error: {text}" in str(jimport("ij.IJ").getLog())
     assert jimport("ij.WindowManager").getImage("zstack-labels") is None  # nothing ran
+
+
+def test_threshold_says_in_the_log_that_a_plain_stack_was_one_volume(clean):
+    """An image sequence opens as slices; Threshold segments slices as one volume, and said only "threshold 19":
+    the Log now says it was one volume and how to make the slices frames if they are time points."""
+    from scyjava import jimport
+
+    import labelfree.imagej as lij
+
+    IJ = jimport("ij.IJ")
+    IJ.log("\\Clear")
+    lij.xarray_to_imageplus(to_dataarray(_spheres(1)[0], dims="ZYX"), title="seq").show()
+    lij.run_macro('selectImage("seq"); run("LabelFree Threshold", "rois=none table=false");')
+    log = str(IJ.getLog())
+    assert "LabelFree Threshold on seq: segmented as one volume of 5 slices" in log
+    assert "set Image > Properties (Slices 1, Frames 5)" in log

@@ -486,6 +486,13 @@ def _log_automatic(spec: Any, imp: Any, labels: Any) -> None:
     chosen = re.sub(r"\bin channel (\d+)\b", lambda m: f"in channel {int(m.group(1)) + 1}", chosen)
     if chosen:
         jimport("ij.IJ").log(f"{spec.menu_title} on {imp.getTitle()}: automatic settings {chosen}")
+    if labels.attrs.get("labelfree", {}).get("volumes") and int(imp.getNFrames()) == 1:
+        # an image sequence opens as slices: say what was done with them, and how to have frames instead
+        slices = int(imp.getNSlices())
+        jimport("ij.IJ").log(
+            f"{spec.menu_title} on {imp.getTitle()}: segmented as one volume of {slices} slices (objects connected "
+            "across slices, one threshold for the stack). If the slices are time points, set Image > Properties "
+            f"(Slices 1, Frames {slices}) and run it again.")
 
 
 @contextlib.contextmanager
