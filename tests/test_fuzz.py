@@ -28,8 +28,9 @@ from labelfree.cli import main
 from labelfree.io import read_image, read_manifest
 
 SEED = 14
-SET_SUFFIXES = ("_labels.tif", "_rois.zip", "_table.csv", "_provenance.json", "_overlay.png", "_flow.tif")
-BATCH_FILES = ("batch_summary.csv", "report.html", "report_files")
+SET_SUFFIXES = ("_labels.tif", "_rois.zip", "_table.csv", "_provenance.json", "_overlay.png", "_flow.tif",
+                "_labels.ome.zarr")
+BATCH_FILES = ("batch_summary.csv", "batch_objects.csv", "report.html", "report_files")
 #: option values that are wrong for most fields: types, NaN, inf, negatives, text, huge numbers
 BAD_VALUES = ("nan", "NaN", "inf", "-inf", "-1", "-3.5", "0", "1e400", "-1e308", "99999999999999999999", "100000",
               "2147483647", "abc", "",
@@ -235,6 +236,8 @@ def _trial(rng: np.random.Generator, command: str, files: dict, out: Path, zoo: 
             args += ["--zoo", zoo if rng.random() < 0.9 else folder]
         if rng.random() < 0.2:
             args += ["--overlay"]
+        if rng.random() < 0.2:
+            args += ["--ome-zarr"]
         return args + extra, out, "set"
     if command == "drift":
         args = ["drift", _pick(rng, files, *image_kinds), "-o", out.with_suffix(".tif")]
