@@ -242,7 +242,8 @@ def _earlier_kind(out_dir: Path, stem: str, earlier: str, /) -> str:
         return "files not written by LabelFree"
     record = read_manifest(out_dir, stem, verify=False) or {}
     if not (record.get("batch") or {}).get("fingerprint"):
-        return f"written by a single run (labelfree {record.get('pipeline') or 'PIPELINE'}, Fiji or Python), not by batch"
+        pipeline = record.get("pipeline") or "PIPELINE"
+        return f"written by a single run (labelfree {pipeline}, Fiji or Python), not by batch"
     return "made with other inputs, options or version"
 
 

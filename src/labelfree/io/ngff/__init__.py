@@ -42,4 +42,5 @@ from labelfree.io.ngff.metadata import (
 from labelfree.io.ngff.read import checked_dask_array as checked_dask_array, read_ngff
 from labelfree.io.ngff.write import write_ngff
 
-__all__ = ["read_ngff", "write_ngff", "write_ngff_labels", "write_label_image", "is_ngff", "ngff_fingerprint", "NGFF_VERSIONS"]
+__all__ = ["read_ngff", "write_ngff", "write_ngff_labels", "write_label_image", "is_ngff", "ngff_fingerprint",
+           "NGFF_VERSIONS"]
