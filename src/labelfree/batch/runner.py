@@ -497,8 +497,11 @@ def run_batch(
                       for name, p in input_files(pipe, it.inputs).items()})
         files.update({f"{name} (every input)": p for name, p in input_files(pipe, bcfg.inputs).items()})
         folder.add_inputs(files)
+        from labelfree.io.outputs import InputIndex
+
+        index = InputIndex(folder.inputs)  # every input looked at once: the checks are linear in the inputs
         for item in items:  # every path stays inside the folder, none is an input
-            _check_item(folder, item)
+            _check_item(folder, item, index=index)
         _check_output_files(folder, items, pipe, bcfg)
         from labelfree.io.outputs import check_not_input
 
@@ -555,13 +558,18 @@ def run_batch(
     return summary
 
 
-def _check_item(folder: Any, item: BatchInput) -> None:
-    """A manifest's ``name`` must be a plain file name and no output may be an input (checked up front)."""
-    from labelfree.io.outputs import OUTPUT_SUFFIXES, check_not_input, check_stem
+def _check_item(folder: Any, item: BatchInput, *, index: Any = None) -> None:
+    """A manifest's ``name`` must be a plain file name and no output may be an input (checked up front).
+
+    ``index``: an :class:`~labelfree.io.outputs.InputIndex` of ``folder.inputs`` made once for the run (without
+    it, every call looks at every input again).
+    """
+    from labelfree.io.outputs import OUTPUT_SUFFIXES, InputIndex, check_not_input, check_stem
 
     check_stem(item.stem)
+    inputs = index if index is not None else InputIndex(folder.inputs)
     for suffix in OUTPUT_SUFFIXES.values():
-        check_not_input(folder.path / f"{item.stem}{suffix}", folder.inputs)
+        check_not_input(folder.path / f"{item.stem}{suffix}", inputs)
 
 
 def _check_run_inputs(items: list[BatchInput], pipeline: Any, bcfg: BatchConfig, *,

@@ -69,6 +69,7 @@ __all__ = [
     "read_manifest",
     "recover_folder",
     "InputRecord",
+    "InputIndex",
     "describe_inputs",
     "new_staging",
     "staging_folder",
@@ -234,39 +235,114 @@ def describe_inputs(inputs: Mapping[str, Any] | Iterable[Any] | None, /) -> dict
     return {role: rec.describe() for role, rec in _as_records(inputs).items()}
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return os.path.abspath(a) == os.path.abspath(b) or a.resolve() == b.resolve()
+def _first(found: Mapping[Any, list[int]], key: Any) -> int | None:
+    hits = found.get(key)
+    return hits[0] if hits else None
 
 
-def _inside(target: Path, folder: Path) -> bool:
-    """Whether ``target`` (existing or not) lies inside the existing folder ``folder``, links followed."""
-    if not folder.is_dir():
-        return False
-    return Path(os.path.realpath(target)).is_relative_to(os.path.realpath(folder))
+class InputIndex:
+    """The inputs of a run looked at once, so that checking a target against all of them is a few dictionary
+    look-ups (:func:`check_not_input` with an index instead of the inputs).
+
+    Each input is looked at (its file identity, whether it is a folder, where its links lead) when the index is
+    made: make it when every input is listed and use it for the checks made right then (a run's setup), not
+    across a run that writes files.
+
+    Parameters
+    ----------
+    inputs : mapping role -> path (or InputRecord), or iterable of paths, optional
+        The run's inputs, as :func:`check_not_input` takes them.
+    """
+
+    def __init__(self, inputs: Mapping[str, Any] | Iterable[Any] | None, /) -> None:
+        self.records = _as_records(inputs)
+        self._roles = list(self.records)
+        self._paths = [rec.path for rec in self.records.values()]
+        self._by_id: dict[tuple[int, int], list[int]] = {}  # (st_dev, st_ino) of the inputs that exist
+        self._folders: dict[Path, list[int]] = {}  # where the folder inputs' links lead
+        self._unseen: list[int] = []  # inputs that cannot be looked at (missing): compared by path
+        for i, path in enumerate(self._paths):
+            try:
+                st = os.stat(path)
+            except (OSError, ValueError):
+                self._unseen.append(i)
+                continue
+            self._by_id.setdefault((st.st_dev, st.st_ino), []).append(i)
+            if stat.S_ISDIR(st.st_mode):
+                self._folders.setdefault(Path(os.path.realpath(path)), []).append(i)
+        self._spelt: dict[bool, tuple[dict[str, list[int]], dict[Path, list[int]], dict[int, Exception]]] = {}
+
+    def _by_path(self, every: bool) -> tuple[dict[str, list[int]], dict[Path, list[int]], dict[int, Exception]]:
+        """The absolute and the resolved path of every input (``every``) or of those that cannot be looked at,
+        with the errors of resolving them (raised when the check reaches that input, as comparing them does)."""
+        if every not in self._spelt:
+            absolute: dict[str, list[int]] = {}
+            resolved: dict[Path, list[int]] = {}
+            errors: dict[int, Exception] = {}
+            for i in range(len(self._paths)) if every else self._unseen:
+                absolute.setdefault(os.path.abspath(self._paths[i]), []).append(i)
+                try:
+                    resolved.setdefault(self._paths[i].resolve(), []).append(i)
+                except Exception as exc:  # a link loop: raised when reached, as it was before the index
+                    errors[i] = exc
+            self._spelt[every] = absolute, resolved, errors
+        return self._spelt[every]
+
+    def check(self, target: str | os.PathLike[str], /, *, what: str = "output") -> None:
+        """Raise :class:`InputOverwriteError` when ``target`` is one of the inputs or lies inside a folder input
+        (see :func:`check_not_input`); the first input (in the order given) that it is or lies in is named."""
+        target = Path(target).expanduser()
+        n = len(self._paths)
+        if not n:
+            return
+        try:
+            st = os.stat(target)
+        except OSError:
+            st = None
+        same = None if st is None else _first(self._by_id, (st.st_dev, st.st_ino))
+        inside = None
+        if self._folders:
+            real = Path(os.path.realpath(target))
+            inside = min((i for p in (real, *real.parents) for i in self._folders.get(p, ())), default=None)
+        best = min((i for i in (same, inside) if i is not None), default=n)
+        compared = range(n) if st is None else self._unseen  # inputs compared by their paths, not their identity
+        if compared and compared[0] < best:
+            absolute, resolved, errors = self._by_path(st is None)
+            spelt = _first(absolute, os.path.abspath(target))
+            if spelt is not None and spelt < best:
+                best = same = spelt
+            if compared[0] < best:  # an input before it is compared by where the links lead
+                ends = _first(resolved, target.resolve())
+                if ends is not None and ends < best:
+                    best = same = ends
+                error = min((i for i in errors if i < best), default=None)
+                if error is not None:
+                    raise errors[error]
+        if best == n:
+            return
+        role, path = self._roles[best], self._paths[best]
+        if best == same:
+            raise InputOverwriteError(
+                f"The {what} {target} is the {role} of this run ({path}); LabelFree never writes over its "
+                "inputs. Choose another output path."
+            )
+        raise InputOverwriteError(
+            f"The {what} {target} lies inside the {role} of this run ({path}, a folder); LabelFree never "
+            "writes into its inputs. Choose an output path outside it."
+        )
 
 
-def check_not_input(target: str | os.PathLike[str], inputs: Mapping[str, Any] | Iterable[Any] | None, /,
-                    *, what: str = "output") -> None:
+def check_not_input(target: str | os.PathLike[str], inputs: Mapping[str, Any] | Iterable[Any] | InputIndex | None,
+                    /, *, what: str = "output") -> None:
     """Raise :class:`InputOverwriteError` when ``target`` is one of ``inputs`` or lies inside a folder input.
 
     Symbolic and hard links are followed: a target that is the same file as an input is refused, and so
     is one inside an input that is a folder (an OME-Zarr store, a CTC or tile folder, a model zoo).
+    ``inputs`` may be an :class:`InputIndex` made once for many targets (each check is then a few look-ups
+    instead of a look at every input).
     """
-    target = Path(target).expanduser()
-    for role, rec in _as_records(inputs).items():
-        if _same_file(target, rec.path):
-            raise InputOverwriteError(
-                f"The {what} {target} is the {role} of this run ({rec.path}); LabelFree never writes over its "
-                "inputs. Choose another output path."
-            )
-        if _inside(target, rec.path):
-            raise InputOverwriteError(
-                f"The {what} {target} lies inside the {role} of this run ({rec.path}, a folder); LabelFree never "
-                "writes into its inputs. Choose an output path outside it."
-            )
+    index = inputs if isinstance(inputs, InputIndex) else InputIndex(inputs)
+    index.check(target, what=what)
 
 
 def _check_name_lengths(path: Path, what: str) -> None:
