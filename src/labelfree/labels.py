@@ -123,12 +123,33 @@ def remove_small_objects(labels: np.ndarray, /, *, min_size: int, connectivity: 
     if lab.size == 0:
         return arr.copy()
     index = lab if _dense_ids(lab) else _sequential(lab)[1]  # a few huge ids: counted as 1..N
-    counts = np.bincount(index.ravel())
-    small = counts < min_size
+    small = _object_sizes(index) < min_size
     small[0] = False
-    out = lab.copy() if not is_mask else lab
-    out[small[index]] = 0
-    return out > 0 if is_mask else out
+    if lab.ndim < 3:
+        out = lab.copy() if not is_mask else lab
+        out[small[index]] = 0
+        return out > 0 if is_mask else out
+    out = np.empty(lab.shape, bool) if is_mask else lab.copy()
+    for k in range(len(lab)):  # plane by plane: no full-size boolean index, no second full-size copy
+        if is_mask:
+            np.logical_and(lab[k] != 0, ~small[index[k]], out=out[k])
+        else:
+            out[k][small[index[k]]] = 0
+    return out
+
+
+def _object_sizes(index: np.ndarray, /) -> np.ndarray:
+    """The voxel count of each id 0..max of a non-negative integer label array (int64).
+
+    Counted plane by plane along the first axis: ``np.bincount`` casts its input to intp, a full-size int64
+    copy of a whole (Z, Y, X) stack otherwise.
+    """
+    if index.ndim < 3:
+        return np.bincount(index.ravel())
+    counts = np.zeros(int(index.max()) + 1 if index.size else 1, np.int64)
+    for plane in index:
+        counts += np.bincount(plane.ravel(), minlength=len(counts))
+    return counts
 
 
 def _object_slices(arr: np.ndarray) -> list[tuple[int, tuple[slice, ...]]]:
@@ -589,24 +610,35 @@ def link_planes(labels: np.ndarray, /) -> np.ndarray:
     arr = _as_labels(labels)
     if arr.ndim != 3:
         raise DimensionError(f"link_planes needs a (Z, Y, X) stack of planes; got shape {arr.shape}.")
-    if arr.dtype == bool:
-        arr = np.stack([ndi.label(plane)[0] for plane in arr]) if len(arr) else arr.astype(np.int32)
+    if arr.dtype == bool:  # each plane labelled when needed (twice): no labelled copy of the whole stack
+        mask = arr
+
+        def plane_of(z: int) -> np.ndarray:
+            return ndi.label(mask[z])[0]
+    else:
+        def plane_of(z: int) -> np.ndarray:
+            return arr[z]
     ids = []  # per plane its object ids, ascending; node k of plane z is offsets[z] + k
-    for plane in arr:
-        found = np.unique(plane)
+    offsets = [0]
+    heads, tails = [], []  # the overlapping objects of adjacent planes, as node pairs
+    before = None
+    for z in range(len(arr)):
+        b = plane_of(z)
+        found = np.unique(b)
         ids.append(found[found != 0])
-    offsets = np.concatenate([[0], np.cumsum([len(i) for i in ids])]).astype(np.int64)
+        offsets.append(offsets[-1] + len(ids[z]))
+        if before is not None:
+            both = (before != 0) & (b != 0)
+            if both.any():
+                width = np.int64(len(ids[z]))
+                key = np.unique(np.searchsorted(ids[z - 1], before[both]).astype(np.int64) * width
+                                + np.searchsorted(ids[z], b[both]))
+                heads.append(key // width + offsets[z - 1])
+                tails.append(key % width + offsets[z])
+        before = b
+    del before
+    offsets = np.asarray(offsets, np.int64)
     n_nodes = int(offsets[-1])
-    heads, tails = [], []
-    for z in range(len(arr) - 1):
-        a, b = arr[z], arr[z + 1]
-        both = (a != 0) & (b != 0)
-        if not both.any():
-            continue
-        key = np.unique((np.searchsorted(ids[z], a[both]).astype(np.int64) + offsets[z]) * n_nodes
-                        + np.searchsorted(ids[z + 1], b[both]) + offsets[z + 1])
-        heads.append(key // n_nodes)
-        tails.append(key % n_nodes)
     head = np.concatenate(heads) if heads else np.zeros(0, np.int64)
     tail = np.concatenate(tails) if tails else np.zeros(0, np.int64)
     graph = coo_matrix((np.ones(len(head), np.int8), (head, tail)), shape=(n_nodes, n_nodes))
@@ -617,8 +649,9 @@ def link_planes(labels: np.ndarray, /) -> np.ndarray:
     rank[np.argsort(first)] = np.arange(1, n_objects + 1)
     node_id = rank[component]
     out = np.zeros(arr.shape, label_dtype(n_objects))
-    for z, plane in enumerate(arr):
+    for z in range(len(arr)):
         if len(ids[z]):
+            plane = plane_of(z)
             found = plane != 0
             out[z][found] = node_id[np.searchsorted(ids[z], plane[found]) + offsets[z]]
     return out

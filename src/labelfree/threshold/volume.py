@@ -72,7 +72,11 @@ def volume_labels(planes: Any, config: ThresholdConfig, /, *,
     per_plane = np.zeros(mask.shape, np.int32)
     for z in range(n):
         if mask[z].any():
-            per_plane[z] = declump(mask[z]) if config.split_touching else ndi.label(mask[z])[0]
+            if config.split_touching:
+                per_plane[z] = declump(mask[z])
+            else:
+                ndi.label(mask[z], output=per_plane[z])
+    del mask  # not held while the planes are linked
     return link_planes(per_plane), thr
 
 

@@ -73,7 +73,7 @@ def finish_volume_tiles(labels: np.ndarray, config: ThresholdConfig, image: Any,
     volume_configs : list of ThresholdConfig
         Each volume's config (:func:`whole_volume_config`), volume after volume.
     """
-    from labelfree.labels import link_planes
+    from labelfree.labels import _object_sizes, link_planes
     from labelfree.threshold.segment import FEW_BEYOND, NoObjectsWarning, _Planes, _warn_if_background
 
     cfg = ThresholdConfig.coerce(config)
@@ -90,16 +90,20 @@ def finish_volume_tiles(labels: np.ndarray, config: ThresholdConfig, image: Any,
                     if values.min() == values.max():
                         volume[z] = 0
         objects = link_planes(volume > 0)  # the 3-D objects (6-neighbours), ids in order of first appearance
-        small = np.bincount(objects.ravel()) < cfg.min_size
+        small = _object_sizes(objects) < cfg.min_size  # counted plane by plane: no int64 copy of the volume
         small[0] = False
         if cfg.split_touching:  # each tile's split objects, those of small 3-D objects left out, then linked
-            volume[...] = link_planes(np.where(small[objects], 0, volume))
+            for z in range(nz):  # in place, plane by plane
+                volume[z][small[objects[z]]] = 0
+            del objects
+            volume[...] = link_planes(volume)
         else:  # the planes' objects are the mask's: ids 1..N of the objects kept, in the same order
             kept = ~small
             kept[0] = False
             lut = np.zeros(len(kept), np.uint32)
             lut[kept] = np.arange(1, int(kept.sum()) + 1, dtype=np.uint32)
-            volume[...] = lut[objects]
+            for z in range(nz):
+                volume[z] = lut[objects[z]]
     if cfg.threshold is None:
         used = [c.threshold for c in volume_configs]
         warn_if_empty_volumes(volumes, flat.reshape((-1,) + labels.shape[-2:]), used, cfg,
