@@ -51,3 +51,19 @@ def other_model(model):
         for p in other.net.parameters():
             p.mul_(0.8)
     return other
+
+
+def model_files(root, model):
+    """In ``root``: the image img.tif (channels A and B) and the weights files a.pt (``model``) and b.pt (another
+    model, :func:`other_model`); their paths, and the image as a DataArray (``"da"``)."""
+    import tifffile
+
+    from labelfree.fusion.models import save_model
+    from labelfree.image import to_dataarray
+
+    image, _ = synthetic_pair(100)
+    tifffile.imwrite(root / "img.tif", image, imagej=True, metadata={"axes": "CYX", "Labels": ["A", "B"]})
+    save_model(model, root / "a.pt")
+    save_model(other_model(model), root / "b.pt")
+    return {"root": root, "image": root / "img.tif", "a": root / "a.pt", "b": root / "b.pt",
+            "da": to_dataarray(image, dims="CYX", channel_names=["A", "B"])}

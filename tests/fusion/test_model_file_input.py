@@ -18,7 +18,7 @@ import warnings
 import numpy as np
 import pytest
 import tifffile
-from fusion_data import other_model, synthetic_pair
+from fusion_data import model_files
 
 from labelfree._config import file_sha256
 from labelfree.cli import main
@@ -31,15 +31,7 @@ pytestmark = pytest.mark.usefixtures("empty_cache")
 @pytest.fixture(scope="module")
 def files(model, tmp_path_factory):
     """The image img.tif (channels A and B) and the weights files a.pt and b.pt, in one folder."""
-    from labelfree.fusion.models import save_model
-
-    root = tmp_path_factory.mktemp("model_file")
-    image, _ = synthetic_pair(100)
-    tifffile.imwrite(root / "img.tif", image, imagej=True, metadata={"axes": "CYX", "Labels": ["A", "B"]})
-    save_model(model, root / "a.pt")
-    save_model(other_model(model), root / "b.pt")
-    return {"root": root, "image": root / "img.tif", "a": root / "a.pt", "b": root / "b.pt",
-            "da": to_dataarray(image, dims="CYX", channel_names=["A", "B"])}
+    return model_files(tmp_path_factory.mktemp("model_file"), model)
 
 
 def _fusion(image, out, *extra):
