@@ -15,8 +15,6 @@ import json
 import logging
 import math
 import os
-import shutil
-import uuid
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -34,9 +32,9 @@ from labelfree.io.ngff.write import (
     _halving,
     _level,
     _multiscale,
-    _publish,
     _set_attrs,
     _write_arrays,
+    staged_store,
 )
 
 __all__ = ["write_label_image", "pyramid_levels", "PYRAMID_SIZE"]
@@ -158,7 +156,7 @@ def write_label_image(
     OutputExistsError
         ``path`` exists and ``overwrite`` is off.
     """
-    zarr = _zarr()
+    _zarr()  # zarr is installed: said before any work
     version = _check_version(version)
     da = _as_labels(labels)
     if levels is None:
@@ -171,11 +169,7 @@ def write_label_image(
     final = Path(path)
     _check_target(final, overwrite)
     _check_folder_name(final)
-    tmp = final.with_name(f".{final.name}.tmp-{uuid.uuid4().hex[:8]}")
-    try:
-        group = zarr.open_group(str(tmp), mode="w", zarr_format=2 if version == "0.4" else 3)
-        name = final.name[:-len(".zarr")] if final.name.lower().endswith(".zarr") else final.name
-        name = name[:-len(".ome")] if name.lower().endswith(".ome") else name
+    with staged_store(final, version, overwrite=overwrite) as (group, name):
         if hasattr(da.data, "dask"):  # lazy labels: dask writes them chunk by chunk
             _write_arrays(group, da.astype(dtype), factors=_halving(levels), chunks=chunk_shape, version=version)
         else:
@@ -185,11 +179,6 @@ def write_label_image(
         if da.attrs.get("labelfree"):
             attrs["labelfree"] = json.loads(json.dumps(da.attrs["labelfree"], default=str))
         _set_attrs(group, attrs, version)
-        _check_target(final, overwrite)  # nothing took the place while the arrays were written
-        _publish(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     log.debug("wrote the OME-Zarr label image %s (%s, %d level(s), %s)", final, "x".join(map(str, da.shape)), levels,
              dtype)
     return final

@@ -4,13 +4,14 @@ image and publish a finished store in one rename."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import shutil
 import uuid
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import xarray as xr
@@ -313,7 +314,7 @@ def write_ngff(
     An image with a C axis gets ``omero`` display metadata: each channel's name, a
     colour and a window spanning its values.
     """
-    zarr = _zarr()
+    _zarr()  # zarr is installed: said before any work
     version = _check_version(version)
     levels = _check_levels(levels)
     da = _as_image(image)
@@ -321,11 +322,7 @@ def write_ngff(
     final = Path(path)
     _check_target(final, overwrite)
     _check_folder_name(final)
-    tmp = final.with_name(f".{final.name}.tmp-{uuid.uuid4().hex[:8]}")
-    try:
-        group = zarr.open_group(str(tmp), mode="w", zarr_format=2 if version == "0.4" else 3)
-        name = final.name[:-len(".zarr")] if final.name.lower().endswith(".zarr") else final.name
-        name = name[:-len(".ome")] if name.lower().endswith(".ome") else name
+    with staged_store(final, version, overwrite=overwrite) as (group, name):
         attrs: dict[str, Any] = {"multiscales": [_multiscale(da, name, _halving(levels), version)]}
         ranges = _write_arrays(group, da, factors=_halving(levels), chunks=chunk_shape, version=version,
                                ranges="C" in da.dims)
@@ -334,9 +331,23 @@ def write_ngff(
         if da.attrs.get("labelfree"):
             attrs["labelfree"] = json.loads(json.dumps(da.attrs["labelfree"], default=str))
         _set_attrs(group, attrs, version)
-        _check_target(final, overwrite)  # nothing took the place while the arrays were written
+    return final
+
+
+@contextlib.contextmanager
+def staged_store(final: Path, version: str, /, *, overwrite: bool) -> Iterator[tuple[Any, str]]:
+    """A new zarr group in a hidden sibling of ``final`` and the image's name (the folder's, less ``.zarr`` and
+    ``.ome``), published as ``final`` when the block ends (checked again first: nothing took the place while the
+    arrays were written), removed when it fails: a reader never sees a half-written store."""
+    zarr = _zarr()
+    tmp = final.with_name(f".{final.name}.tmp-{uuid.uuid4().hex[:8]}")
+    try:
+        group = zarr.open_group(str(tmp), mode="w", zarr_format=2 if version == "0.4" else 3)
+        name = final.name[:-len(".zarr")] if final.name.lower().endswith(".zarr") else final.name
+        name = name[:-len(".ome")] if name.lower().endswith(".ome") else name
+        yield group, name
+        _check_target(final, overwrite)
         _publish(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return final
