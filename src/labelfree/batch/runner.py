@@ -497,17 +497,15 @@ def run_batch(
                       for name, p in input_files(pipe, it.inputs).items()})
         files.update({f"{name} (every input)": p for name, p in input_files(pipe, bcfg.inputs).items()})
         folder.add_inputs(files)
-        from labelfree.io.outputs import InputIndex
+        from labelfree.io.outputs import InputIndex, check_not_input
 
         index = InputIndex(folder.inputs)  # every input looked at once: the checks are linear in the inputs
         for item in items:  # every path stays inside the folder, none is an input
             _check_item(folder, item, index=index)
         _check_output_files(folder, items, pipe, bcfg)
-        from labelfree.io.outputs import check_not_input
-
-        check_not_input(folder.path / bcfg.summary_name, folder.inputs, what="summary table")
+        check_not_input(folder.path / bcfg.summary_name, index, what="summary table")
         if bcfg.objects_name:
-            check_not_input(folder.path / bcfg.objects_name, folder.inputs, what="objects table")
+            check_not_input(folder.path / bcfg.objects_name, index, what="objects table")
         places = input_places(items)  # the well and field, or image name, of each input: from its metadata
         truths = None
         if truth_dir is not None:  # two ground truths of one input, or none for any, are refused before any work

@@ -129,9 +129,11 @@ def channel_keys(fields: list[Field], /) -> dict[str, bool]:
             if f.key in ("channel", "channels") or f.key.endswith(("_channel", "_channels"))}
 
 
-def _one_from_imagej(key: str, value: Any, names: list[str], named: bool) -> int | str:
+def one_channel_from_imagej(key: str, value: Any, names: list[str], named: bool) -> int | str:
     """One channel as a Fiji user writes it (a number from 1, ``C1``..``Cn`` or a name) -> the 0-based index,
-    or the name of a named channel (kept, so that the provenance names it)."""
+    or the name of a named channel (kept, so that the provenance names it); ``key`` names it in the ConfigError
+    (in ImageJ's terms) of a channel the image does not have. Used for the channel fields
+    (:func:`channels_from_imagej`) and for channels a value names as keys (Fusion's ``model_file=[C1=a.pt]``)."""
     from labelfree.errors import ConfigError
     from labelfree.image import channel_by_name, parse_channel
 
@@ -190,18 +192,10 @@ def channels_from_imagej(values: dict[str, Any], keys: dict[str, bool], names: l
             continue
         if many:
             items = value if isinstance(value, (list, tuple)) else (value,)
-            out[key] = tuple(_one_from_imagej(key, v, names, named) for v in items)
+            out[key] = tuple(one_channel_from_imagej(key, v, names, named) for v in items)
         else:
-            out[key] = _one_from_imagej(key, value, names, named)
+            out[key] = one_channel_from_imagej(key, value, names, named)
     return out
-
-
-def one_channel_from_imagej(what: str, channel: str, names: list[str], named: bool, /) -> int | str:
-    """A channel a value names as a key (Fusion's ``model_file=[C1=a.pt]``; ``what``: how messages name it) as
-    ImageJ counts channels: a number from 1 or ``C1``..``Cn`` -> the 0-based index, a name of a named image
-    kept; a ConfigError in ImageJ's terms otherwise (what :func:`channels_from_imagej` does for the channel
-    fields)."""
-    return _one_from_imagej(what, channel, names, named)
 
 
 def _one_from_config(value: Any, names: list[str], named: bool) -> Any:

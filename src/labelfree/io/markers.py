@@ -242,12 +242,6 @@ def _check_points_inside(rois: list[Any], shape: tuple[int, ...], path: Path) ->
         )
 
 
-def _is_ngff(path: Path) -> bool:
-    from labelfree.io.ngff import is_ngff
-
-    return is_ngff(path)
-
-
 def _fit_label_image(labels: np.ndarray, shape: tuple[int, ...], path: Path) -> np.ndarray:
     """A marker label image in the image's (T,) Y, X shape: axes of one plane (a C or Z of 1) drop out; the rest
     must be the image's own."""
@@ -288,7 +282,9 @@ def read_markers(path: str | os.PathLike[str], /, *, image: Any = None, shape: t
         (N, 2) / (N, 3) float points, or a label image of the image's (T,) Y, X shape.
     """
     path = Path(path)
-    if path.is_dir() and _is_ngff(path):  # a label image written as OME-Zarr (``--ome-zarr``): its ids, exactly
+    from labelfree.io.ngff import is_ngff
+
+    if path.is_dir() and is_ngff(path):  # a label image written as OME-Zarr (``--ome-zarr``): its ids, exactly
         from labelfree.io.ngff import read_ngff
 
         return _fit_label_image(np.asarray(read_ngff(path).values), _shape_of(image, shape), path)
