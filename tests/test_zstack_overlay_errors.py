@@ -141,10 +141,10 @@ def test_the_specs_say_z_for_exactly_the_pipelines_that_take_it():
 
 
 @pytest.mark.parametrize(("command", "sizes", "start"), [
-    ("motion", (1, 12, 5), "LabelFree Motion segments 2-D planes (one per frame); stack is a z-stack of 12 slices in "
-                           "each of its 5 frames (dims TZYX). LabelFree Threshold segments z-stacks. Segment one"),
-    ("fusion", (2, 12, 1), "LabelFree Fusion segments 2-D planes (one per frame); stack is a z-stack of 12 slices "
-                           "(dims CZYX). LabelFree Threshold segments z-stacks. Segment one"),
+    ("motion", (1, 12, 5), "LabelFree Motion segments 2-D planes (one per frame); stack is a z-stack of 12 slices x "
+                           "5 frames. LabelFree Threshold segments z-stacks. Segment one"),
+    ("fusion", (2, 12, 1), "LabelFree Fusion segments 2-D planes (one per frame); stack is a z-stack of 2 channels x "
+                           "12 slices. LabelFree Threshold segments z-stacks. Segment one"),
 ])
 def test_the_refusal_before_the_dialog_says_what_to_do_in_imagejs_menus(command, sizes, start):
     from labelfree.imagej.commands import _check_frames

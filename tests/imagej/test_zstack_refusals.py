@@ -59,9 +59,9 @@ def _macro_without_dialog(macro: str, title: str) -> tuple[dict, int]:
 
 
 @pytest.mark.parametrize(("command", "n_t", "said"), [
-    ("Motion", 3, "LabelFree Motion segments 2-D planes (one per frame); zstack is a z-stack of 5 slices in each of "
-                  "its 3 frames (dims TZYX). LabelFree Threshold segments z-stacks."),
-    ("Cutter", 1, "LabelFree Cutter segments 2-D planes (one per frame); zstack is a z-stack of 5 slices (dims ZYX). "
+    ("Motion", 3, "LabelFree Motion segments 2-D planes (one per frame); zstack is a z-stack of 5 slices x 3 frames. "
+                  "LabelFree Threshold segments z-stacks."),
+    ("Cutter", 1, "LabelFree Cutter segments 2-D planes (one per frame); zstack is a z-stack of 5 slices. "
                   "LabelFree Threshold segments z-stacks."),
 ])
 def test_a_z_stack_is_refused_before_the_dialog_with_imagejs_menus(clean, command, n_t, said):

@@ -301,13 +301,18 @@ def _refuse_label_image(title: str, imp: Any, /, *, named: bool) -> None:
 
 
 def _check_frames(spec: Any, imp: Any) -> None:
-    """A command that needs a time-lapse (Motion, Drift) refuses an image of one frame, and a pipeline that
-    segments 2-D planes (its spec's ``takes_z`` false) an image with Z slices, before any dialog (with an empty
-    option string in a macro, the dialog would wait for OK before the refusal)."""
+    """A command that needs a time-lapse (Motion, Drift) refuses an image of one frame, a pipeline that
+    segments 2-D planes (its spec's ``takes_z`` false) an image with Z slices, and Stitch an image that is no
+    stack of 2-D tiles, before any dialog (with an empty option string in a macro, the dialog would wait for OK
+    before the refusal)."""
     if getattr(spec, "needs_time", False) or getattr(spec, "takes", None) == "movie":
         from labelfree.imagej.seen import require_frames
 
         require_frames(imp, what=spec.menu_title)
+    if getattr(spec, "takes", None) == "tiles":
+        from labelfree.imagej.seen import require_tiles
+
+        require_tiles(imp, what=spec.menu_title)
     if spec.kind == "pipeline" and not spec.takes_z:
         from labelfree.imagej.seen import require_planes
         from labelfree.pipelines import pipelines

@@ -141,7 +141,8 @@ def correct_drift_imageplus(imp: Any, cfg: Any, /) -> tuple[Any, pd.DataFrame]:
     """Run Correct 3D drift on an ImagePlus as it is; return the corrected ImagePlus and the shifts table.
 
     Only the grown canvas (Fiji's own output) is returned as it comes; "crop" and
-    "same" are cut from it with ImageJ's Duplicator. The movie is never converted.
+    "same" are cut from it with ImageJ's Duplicator, in X and Y and, when the drift is measured in 3-D (a
+    z-stack per frame, ``xy_only`` off), in Z too. The movie is never converted.
     """
     from labelfree.imagej.convert import imageplus_channel_names
     from labelfree.imagej.plugins import run_correct_3d_drift
@@ -158,9 +159,13 @@ def correct_drift_imageplus(imp: Any, cfg: Any, /) -> tuple[Any, pd.DataFrame]:
 
         grow = canvas_window(drift, [sizes[ax] for ax in axes], "grow")
         target = canvas_window(drift, [sizes[ax] for ax in axes], cfg.canvas)
-        (y0, y1), (x0, x1) = [(lo - g[0], hi - g[0]) for (lo, hi), g in zip(target[-2:], grow[-2:])]
+        inside = {ax: (lo - g[0], hi - g[0]) for ax, (lo, hi), g in zip(axes, target, grow)}
+        (y0, y1), (x0, x1) = inside["Y"], inside["X"]
+        depth = int(registered.getNSlices())
+        z0, z1 = inside.get("Z", (0, depth))  # Fiji grows Z too when it corrects the drift in 3-D
         registered.setRoi(jimport("ij.gui.Roi")(x0, y0, x1 - x0, y1 - y0))
-        cropped = jimport("ij.plugin.Duplicator")().run(registered)
+        cropped = jimport("ij.plugin.Duplicator")().run(
+            registered, 1, int(registered.getNChannels()), z0 + 1, min(z1, depth), 1, int(registered.getNFrames()))
         registered.changes = False
         registered.close()
         registered = cropped

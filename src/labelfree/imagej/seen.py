@@ -14,9 +14,10 @@ ImageJ's own commands work on what the window shows, and so do the LabelFree com
   keeps the full size, so the labels and ROIs lie where the objects are in the image.
 
 Shared by every command (segmentation, Drift, Stitch): the notes written to the Log
-(:func:`log_notes`), the titles of reruns (:func:`unique_title`), the refusal of a still
-image by a command that needs frames (:func:`require_frames`) and of a z-stack by a pipeline that
-segments 2-D planes (:func:`require_planes`), both before any dialog.
+(:func:`log_notes`), the titles of reruns (:func:`unique_title`), an image's size as ImageJ counts it
+(:func:`imagej_shape`), the refusal of a still image by a command that needs frames (:func:`require_frames`),
+of a z-stack by a pipeline that segments 2-D planes (:func:`require_planes`) and of an image that is no stack of
+2-D tiles by Stitch (:func:`require_tiles`), all before any dialog.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ import numpy as np
 import xarray as xr
 
 __all__ = ["seen_image", "rgb_brightness", "brightness_noted", "area_selection", "crop_to_selection", "paste_labels",
-           "unique_title", "require_frames", "require_planes", "log_notes", "MIN_SELECTION"]
+           "unique_title", "imagej_shape", "require_frames", "require_planes", "require_tiles", "log_notes",
+           "MIN_SELECTION"]
 
 log = logging.getLogger(__name__)
 
@@ -196,11 +198,39 @@ def require_planes(imp: Any, /, *, what: str, takes_z: str) -> None:
     if slices < 2:
         return
     dims = tuple(d for d, n in (("T", frames), ("C", int(imp.getNChannels())), ("Z", slices)) if n > 1) + ("Y", "X")
-    each = f" in each of its {frames} frames" if frames > 1 else ""
-    raise DimensionError(f"{what} segments 2-D planes (one per frame); {imp.getTitle()} is a z-stack of {slices} "
-                         f"slices{each} (dims {''.join(dims)}). {takes_z} "
-                         f"{'segment' if ' and ' in takes_z else 'segments'} z-stacks."
+    raise DimensionError(f"{what} segments 2-D planes (one per frame); {imp.getTitle()} is a z-stack of "
+                         f"{imagej_shape(imp)}. {takes_z} {'segment' if ' and ' in takes_z else 'segments'} z-stacks."
                          + _extra_dims_hint(["Z"], ("T", "C", "Y", "X"), dims))
+
+
+def require_tiles(imp: Any, /, *, what: str) -> None:
+    """Refuse an image that is no stack of 2-D tiles for a command that stitches the planes of a stack (``what``
+    names it): a single plane, or tiles that are z-stacks (slices and frames), which the stitching, as
+    ``labelfree stitch``, does not take; the message says how to make a stack of 2-D tiles in ImageJ's menus."""
+    from labelfree.errors import DimensionError
+
+    slices, frames = int(imp.getNSlices()), int(imp.getNFrames())
+    if slices > 1 and frames > 1:
+        raise DimensionError(
+            f"{what} stitches 2-D tiles, the slices or the frames of a stack; {imp.getTitle()} has "
+            f"{imagej_shape(imp)}: tiles that are z-stacks, which it does not stitch. Make each tile one plane first: "
+            "when the frames are the tiles, project each one (Image > Stacks > Z Project..., all time frames); when "
+            "the slices are the tiles, pick one frame (Image > Duplicate... with one frame). Then run the command on "
+            "that stack.")
+    if slices < 2 and frames < 2:
+        raise DimensionError(
+            f"{what} stitches the planes of a stack (its slices or its frames) as the tiles of a grid; "
+            f"{imp.getTitle()} has no slices or frames ({imagej_shape(imp)}). Make a stack of the tiles first "
+            "(Image > Stacks > Images to Stack), then run the command on that stack.")
+
+
+def imagej_shape(imp: Any, /) -> str:
+    """The size of ``imp`` as ImageJ counts it (*Image > Properties*): ``"2 channels x 12 slices x 5 frames"``,
+    the counts above 1 in ImageJ's order, or ``"one plane"``."""
+    counts = ((int(imp.getNChannels()), "channels"), (int(imp.getNSlices()), "slices"),
+              (int(imp.getNFrames()), "frames"))
+    said = [f"{n} {word}" for n, word in counts if n > 1]
+    return " x ".join(said) if said else "one plane"
 
 
 def log_notes(title: str, imp: Any, notes: list[str], /) -> None:

@@ -40,6 +40,40 @@ def _overlap_as_fraction(match: re.Match) -> str:
     return f"overlap must be a fraction in [0, 1); got {given:g}."
 
 
+#: the axes of an image as ImageJ names them, in ImageJ's order (Image > Properties: channels, slices, frames)
+_AXIS_WORDS = {"C": "channel", "Z": "slice", "T": "frame"}
+
+
+def _counted(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def _listed(words: list[str], last: str = "and") -> str:
+    """``["a", "b", "c"]`` -> ``"a, b and c"``."""
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} {last} {words[-1]}"
+
+
+def _dims_in_words(match: re.Match) -> str:
+    """An image's dims and shape with what a function takes (``tile 0 has dims ZYX (shape (6, 40, 40)): unexpected
+    Z. Expected dims containing YX drawn from CYX.``) said as ImageJ counts an image: its channels, slices and
+    frames, its width x height in pixels, and which of them the command takes."""
+    dims = match.group("dims")
+    sizes = dict(zip(dims, (int(k) for k in re.findall(r"\d+", match.group("shape")))))
+    counts = [_counted(sizes[d], _AXIS_WORDS[d]) for d in "CZT" if d in sizes]
+    plane = f"{sizes.get('X', '?')}x{sizes.get('Y', '?')} pixels"
+    shape = f"{' x '.join(counts)} of {plane}" if counts else plane
+    takes = [_AXIS_WORDS[d] + "s" for d in "CZT" if d in match.group("allowed")]
+    said = f"{match.group('name')} has {shape}: the command takes " + (
+        f"2-D planes with {_listed(takes)}" if takes else "one 2-D plane")
+    refused = [_AXIS_WORDS[d] + "s" for d in "CZT" if d in (match.group("unexpected") or "")]
+    if refused:
+        said += f", not {_listed(refused, 'or')}"
+    missing = [_AXIS_WORDS[d] + "s" for d in "CZT" if d in (match.group("missing") or "")]
+    if missing:
+        said += f", and needs {_listed(missing)}"
+    return said + "."
+
+
 #: an advice for Python or the command line inside parentheses: "Python: ...", "CLI --flag", "API ...",
 #: "labelfree.module...", "the commands ...: --flag", or one naming a --flag
 _NOT_IMAGEJ = re.compile(r"^(?:Python\b|CLI\b|API\b|command line\b|labelfree[. ]|the commands? [^:]*:)|(?:^|\s)--[a-z]")
@@ -75,6 +109,10 @@ _PARENTHESES = re.compile(r"(\s?)\(((?:[^()]|\((?:[^()]|\([^()]*\))*\))*)\)")
 
 #: advice written for Python (and the command line), said the way an ImageJ user does it
 _IMAGEJ_TERMS = (
+    # an image's dims and shape (labelfree.image.validate_image): its channels, slices and frames, as ImageJ counts
+    (re.compile(r"(?P<name>\S[^.;:]*?) has dims (?P<dims>[TCZYX]+) \(shape \((?P<shape>[0-9, ]+)\)\): "
+                r"(?:missing (?P<missing>[TCZYX, ]+))?(?:; )?(?:unexpected (?P<unexpected>[TCZYX, ]+))?\. "
+                r"Expected dims containing [TCZYX]+ drawn from (?P<allowed>[TCZYX]+)\."), _dims_in_words),
     (re.compile(r"replace them \((?:e\.g\. )?numpy\.nan_to_num\) first\."),
      "replace them first (Process > Math > Remove NaNs..., or select them and Edit > Fill)."),
     (re.compile(r"give markers= \(points or a nucleus label image\)"),
