@@ -156,7 +156,7 @@ def test_imagej_fills_every_odd_object_roi_exactly_and_opens_the_32bit_labels(tm
             want = lab[t] == v
             got = _fill_in_imagej(roi, plane.shape)
             assert np.array_equal(got, want), f"{roi.getName()}: {int((got != want).sum())} pixels differ"
-            assert roi.getPosition() == t + 1 and roi.getGroup() == (v if v <= 255 else 0)
+            assert roi.getPosition() == t + 1 and roi.getGroup() == (v - 1) % 255 + 1
         assert imp.getBitDepth() == 32 and imp.getNFrames() == 3 and imp.getNSlices() == 1
         cal = imp.getCalibration()
         assert cal.pixelWidth == 0.5 and cal.frameInterval == 2.0 and str(cal.getTimeUnit()) == "sec"

@@ -85,7 +85,7 @@ def test_rois_rasterise_back_to_exactly_the_labels(rm):
     rois = list(rm.getRoisAsArray())
     assert [str(r.getName()) for r in rois[:5]] == ["t0001-L00001", "t0001-L00002", "t0001-L00003",
                                                     "t0001-L00004", "t0001-L00300"]
-    assert [int(r.getGroup()) for r in rois[:5]] == [1, 2, 3, 4, 0]
+    assert [int(r.getGroup()) for r in rois[:5]] == [1, 2, 3, 4, 45]
     assert [int(r.getPosition()) for r in rois[4:6]] == [1, 2]  # a movie's frame: ImageJ's stack position
     back = lij.roimanager_to_labels(rm, shape=lab.shape)
     np.testing.assert_array_equal(back, lab)

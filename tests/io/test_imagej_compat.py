@@ -79,7 +79,7 @@ def test_roi_manager_opens_roi_zip(written):
         assert [r.getTPosition() for r in rois] == (table.frame + 1).tolist()
         assert [r.getZPosition() for r in rois] == (table.z + 1).tolist()
         assert all(r.getCPosition() == 0 for r in rois)
-        assert [r.getGroup() for r in rois] == [v if v <= 255 else 0 for v in table.label]
+        assert [r.getGroup() for r in rois] == [(v - 1) % 255 + 1 for v in table.label]
         n_composite = 0
         for roi, f, z, v in zip(rois, table.frame, table.z, table.label):
             box = roi.getBounds()

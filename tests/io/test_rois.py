@@ -19,7 +19,7 @@ def test_names_positions_counts_tzyx(tmp_path, calibrated_tzyx):
         assert roi.name == f"t{t + 1:04d}-z{z + 1:03d}-L{v:05d}"
         assert (roi.c_position, roi.z_position, roi.t_position) == (0, z + 1, t + 1)
         assert roi.properties["label"] == v
-        assert roi.group == (v if v <= 255 else 0)
+        assert roi.group == (v - 1) % 255 + 1  # 300 -> 45: the groups cycle above 255
     with zipfile.ZipFile(path) as zf:
         assert zf.namelist() == [r.name + ".roi" for r in rois]
 
@@ -56,6 +56,9 @@ def test_group_options():
     lab[1:3, 1:3] = 9
     assert labels_to_rois(lab, group=None)[0].group == 0
     assert labels_to_rois(lab, group=3)[0].group == 3
+    big = np.zeros((6, 12), np.uint16)
+    big[1:3, 1:3], big[1:3, 5:7], big[1:3, 9:11] = 255, 256, 300
+    assert [r.group for r in labels_to_rois(big)] == [255, 1, 45]  # above 255 the groups cycle, as in ImageJ
     with pytest.raises(InputError, match="group"):
         labels_to_rois(lab, group=300)
     with pytest.raises(InputError, match="group"):

@@ -410,7 +410,7 @@ def _execute(spec: Any, imp: Any, config: Any, values: dict[str, Any], /, *, opt
     """Run the pipeline of ``spec`` on ``imp`` and put its results into ImageJ; ``options`` replays the run."""
     from labelfree.imagej.dialog import ImageJProgress, relay_log_warnings
     from labelfree.imagej.labels import labels_to_imageplus, show_image
-    from labelfree.imagej.rois import add_labels_to_roimanager
+    from labelfree.imagej.rois import add_labels_to_roimanager, roi_channel
     from labelfree.imagej.seen import log_notes, paste_labels, seen_image, unique_title
     from labelfree.run import check_output_inputs, input_files, output_inputs, prepare_image, run_pipeline
 
@@ -466,7 +466,8 @@ def _execute(spec: Any, imp: Any, config: Any, values: dict[str, Any], /, *, opt
     show_image(label_imp)
     names = None  # the ROIs' names, unique in the ROI Manager (a suffix when an earlier run's are there)
     if values["rois"] != "none":
-        names = add_labels_to_roimanager(labels, replace=values["rois"] == "replace")
+        names = add_labels_to_roimanager(labels, replace=values["rois"] == "replace",
+                                         channel=roi_channel(imp, values.get("channel")))
     table = None
     if values["table"]:  # as ImageJ counts (frame and z from 1), each row labelled with its ROI's name
         from labelfree.imagej.tables import objects_table_for_imagej, table_to_resultstable

@@ -53,7 +53,12 @@ def objects_table_for_imagej(table: pd.DataFrame, /, *, has_z: bool,
         makes them: ``Table.getString("Label", i)``) and ``frame`` and ``z`` counted from 1, as the stack
         slider, ``Stack.getPosition`` and the ROI names count (1 without that axis). A row of a 3-D object is
         labelled with the name of its ROIs without their plane (``t0003-L00042``: its ROIs are
-        ``t0003-z001-L00042``, ``t0003-z002-L00042``, ...), and its ``z_first`` and ``z_last`` count from 1.
+        ``t0003-z001-L00042``, ``t0003-z002-L00042``, ...), and its ``z_first`` and ``z_last`` count from 1;
+        so does its ``centroid_z`` where Z is uncalibrated (in pixels, by ``table.attrs["units"]``): the mean
+        slice number, ``z_first <= centroid_z <= z_last``, which the stack slider shows rounded (the table of
+        Python and of the files keeps the 0-based plane index, as ImageJ's status bar shows ``z=``). A
+        calibrated ``centroid_z`` stays a position in the calibrated unit (slice 1 at the z origin, as
+        *Image > Properties* places it).
 
     Raises
     ------
@@ -104,9 +109,18 @@ def _volumes_for_imagej(table: pd.DataFrame, names: Sequence[str] | None, /) -> 
             raise InputError(f"The ROI names do not match the objects table (object {roi_name(*said)} {which}); "
                              "give the names add_labels_to_roimanager returned for the labels the table measures.")
         suffixes = found
-    shown = counted_from_one(table, ("frame", "z_first", "z_last"))
+    slices = ("centroid_z",) if _in_slices(table, "centroid_z") else ()
+    shown = counted_from_one(table, ("frame", "z_first", "z_last", *slices))
+    if slices:
+        shown.attrs["units"] = {**table.attrs.get("units", {}), "centroid_z": "slice"}
     shown.insert(0, "Label", [roi_name(t, label) + suffixes[(t, label)] for t, label in objects])
     return shown
+
+
+def _in_slices(table: pd.DataFrame, column: str, /) -> bool:
+    """Whether ``column`` of a table of :func:`labelfree.measure.measure_objects` is in pixels (an uncalibrated Z:
+    a plane index), by its ``attrs["units"]``; a table without units (read from a CSV) is left as it is."""
+    return column in table and table.attrs.get("units", {}).get(column) in ("pixel", "pixels")
 
 
 def table_to_resultstable(table: pd.DataFrame, /, *, title: str | None = None, show: bool = False) -> Any:

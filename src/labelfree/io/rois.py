@@ -86,7 +86,7 @@ def _group_of(label: int, group: int | str | None) -> int:
     if group is None:
         return 0
     if group == "label":
-        return label if label <= _MAX_GROUP else 0
+        return (label - 1) % _MAX_GROUP + 1  # ids above 255 cycle through the groups: 256 -> 1, 300 -> 45
     return int(group)
 
 
@@ -99,7 +99,7 @@ def labels_to_rois(labels: Any, /, *, group: int | str | None = "label") -> list
         Labels with dims from T, Z, Y, X (0 = background).
     group : "label", int or None
         ImageJ ROI group: ``"label"`` puts each object in the group of its label id
-        (ids 1..255; larger ids get no group), an int puts every ROI in that group,
+        (ids above 255 cycle through ImageJ's 255 groups: 300 -> 45), an int puts every ROI in that group,
         None sets none. The label id is also stored as the ROI property ``label``.
 
     Returns

@@ -14,9 +14,10 @@ import java.lang.reflect.Method;
  * Object i uses coords[offsets[i] .. offsets[i] + lengths[i]): for a traced polygon
  * (shape[i] == 0) the vertices x0, y0, x1, y1, ...; for a composite ROI (shape[i] == 1)
  * java.awt.geom path segments (0 = MOVETO x y, 1 = LINETO x y, 4 = CLOSE), as in
- * ImageJ's ShapeRoi(float[]). Position: t[i] > 0 gives setPosition(0, z[i], t[i]),
- * else z[i] > 0 gives setPosition(z[i]). Group and property are set where this
- * ImageJ has them (groups: 1.52t+).
+ * ImageJ's ShapeRoi(float[]). Position: c[i] > 0 or t[i] > 0 gives the hyperstack
+ * position setPosition(c[i], z[i], t[i]) (c 0: any channel), else z[i] > 0 gives the
+ * stack position setPosition(z[i]). Group and property are set where this ImageJ has
+ * them (groups: 1.52t+).
  *
  * addAll empties (replace) and fills a visible ROI Manager on the event dispatch
  * thread, so that its Swing list is not changed while it is being painted.
@@ -31,8 +32,14 @@ public class LabelFreeRois {
         }
     }
 
+    /** The ROIs without a channel (c[i] = 0 for all): the signature of earlier versions. */
     public static Roi[] build(float[] coords, int[] offsets, int[] lengths, int[] shape, String[] names,
                               int[] labels, int[] z, int[] t, int[] groups) throws Exception {
+        return build(coords, offsets, lengths, shape, names, labels, new int[offsets.length], z, t, groups);
+    }
+
+    public static Roi[] build(float[] coords, int[] offsets, int[] lengths, int[] shape, String[] names,
+                              int[] labels, int[] c, int[] z, int[] t, int[] groups) throws Exception {
         Method setGroup = method("setGroup", int.class);
         Method setProperty = method("setProperty", String.class, String.class);
         Roi[] rois = new Roi[offsets.length];
@@ -55,8 +62,8 @@ public class LabelFreeRois {
                 roi = new ShapeRoi(path);
             }
             roi.setName(names[i]);
-            if (t[i] > 0) {
-                roi.setPosition(0, z[i], t[i]);
+            if (c[i] > 0 || t[i] > 0) {
+                roi.setPosition(c[i], z[i], t[i]);
             } else if (z[i] > 0) {
                 roi.setPosition(z[i]);
             }
