@@ -1,12 +1,12 @@
 #@ ImagePlus imp
 #@ String (choices={"auto", "fiji", "python"}, value="auto", description="'auto' uses Fiji's Grid/Collection stitching when a running Fiji has it, else Python.") backend
 #@ double (value=0.2, description="Nominal overlap fraction of neighbouring tiles for grid layouts (0.2 = 20 %).") overlap
-#@ String (choices={"row-by-row", "column-by-column", "snake-by-rows", "snake-by-columns"}, value="row-by-row", description="Grid acquisition order of the tiles.") order
+#@ String (choices={"row-by-row", "column-by-column", "snake-by-rows", "snake-by-columns"}, value="row-by-row", description="Grid acquisition order of the tiles; when the grid is found from the tiles (no grid given), tried first, and the order whose tiles match clearly best is used.") order
 #@ String (value="1", description="Registration channel (index or name) of multi-channel tiles. Channels count from 1, as in ImageJ.") channel
 #@ boolean (value=false, description="Sub-pixel positions and interpolated placement (else whole pixels, exact copies).") subpixel
 #@ String (choices={"linear", "average", "max"}, value="linear", description="How overlapping tiles are blended in the fused image.") fusion
-#@ int (value=1, description="Tile rows of the grid.") rows
-#@ int (value=1, description="Tile columns of the grid.") cols
+#@ int (value=0, description="Tile rows of the grid (0: from cols and the number of tiles; rows=0 cols=0: the grid and its order found from the overlaps of the tiles).") rows
+#@ int (value=0, description="Tile columns of the grid (0: from rows and the number of tiles; rows=0 cols=0: the grid and its order found from the overlaps of the tiles).") cols
 #@ boolean (value=true, description="Show the shifts or tile positions table.") table
 #@ boolean (value=false, description="Show the other options (global optimisation, matching, outputs) in further pages; macros may give them directly.") advanced_options
 

@@ -91,10 +91,11 @@ def command_fields(command: str, /) -> list[Field]:
     fields = list(config_fields(spec.config_class))
     if spec.kind == "tool":
         if spec.takes == "tiles":
-            fields += [Field("rows", "int", 1, help="Tile rows of the grid.", basic=True, group="inputs",
-                             cli="--grid ROWSxCOLS"),
-                       Field("cols", "int", 1, help="Tile columns of the grid.", basic=True, group="inputs",
-                             cli="--grid ROWSxCOLS")]
+            auto = "rows=0 cols=0: the grid and its order found from the overlaps of the tiles"
+            fields += [Field("rows", "int", 0, help=f"Tile rows of the grid (0: from cols and the number of tiles; "
+                             f"{auto}).", basic=True, group="inputs", range=">= 0", cli="--grid ROWSxCOLS"),
+                       Field("cols", "int", 0, help=f"Tile columns of the grid (0: from rows and the number of "
+                             f"tiles; {auto}).", basic=True, group="inputs", range=">= 0", cli="--grid ROWSxCOLS")]
         table = dataclasses.replace(_TOOL_TABLE, cli="--positions CSV") if spec.takes == "tiles" else _TOOL_TABLE
         return [*fields, _IMAGE, table, _CONFIG_FILE]
     fields += [_input_field(inp) for inp in spec.inputs]

@@ -27,6 +27,37 @@ def _tiles(da: Any) -> list[Any]:
     return [da.isel({axis: i}) for i in range(da.sizes[axis])]
 
 
+def _grid(rows: int, cols: int, n: int) -> Any:
+    """The layout of Stitch's rows= and cols= for a stack of ``n`` tiles: both 0 finds the grid from the tiles
+    ("auto"); one 0 is what the other leaves."""
+    if rows < 0 or cols < 0:
+        raise DimensionError(f"rows={rows} and cols={cols}: give the grid's rows and columns (at least 1 each), or "
+                             "rows=0 cols=0 to find the grid from the tiles.")
+    if rows == cols == 0:
+        return "auto"
+    if rows == 0 or cols == 0:
+        given, key = (cols, "cols") if rows == 0 else (rows, "rows")
+        if n % given:
+            raise DimensionError(f"{key}={given}, but the stack's {n} planes do not fill whole {key}; give both rows= "
+                                 "and cols= (rows x cols = planes), or rows=0 cols=0 to find the grid from the tiles.")
+        rows, cols = (n // cols, cols) if rows == 0 else (rows, n // rows)
+    if rows * cols != n:
+        raise DimensionError(
+            f"rows={rows} x cols={cols} = {rows * cols} tiles, but the stack has {n} planes; give a grid that "
+            "matches, or rows=0 cols=0 to find the grid from the tiles."
+        )
+    return (rows, cols)
+
+
+def _grid_note(auto: dict) -> str:
+    """The Log's line about a grid found from the tiles."""
+    words = f"grid found from the tiles: rows={auto['rows']} cols={auto['cols']} order={auto['order']} (mean overlap "
+    words += f"NCC {auto['score']:.2f}"
+    if auto.get("runner_up"):
+        words += f"; next best {auto['runner_up']} {auto['runner_up_score']:.2f}, margin {auto['margin']:.2f}"
+    return words + "); give rows= and cols= to set it"
+
+
 def keep_value_calibration(result: Any, source: Any, /) -> None:
     """Give ``result`` the value calibration of ``source`` (signed 16-bit, *Analyze > Calibrate*): its pixels
     are ``source``'s values, moved, so they read as they did (nothing is done when the types differ)."""
@@ -61,17 +92,14 @@ def run_tool(spec: Any, imp: Any, config: Any, values: dict, /, *, options: str)
                 out, result_imp, table, notes = correct_drift_window(imp, config, progress=sink)
         else:
             tiles = _tiles(imageplus_to_xarray(imp))
-            layout = (int(values["rows"]), int(values["cols"]))
-            if layout[0] * layout[1] != len(tiles):
-                raise DimensionError(
-                    f"rows={layout[0]} x cols={layout[1]} = {layout[0] * layout[1]} tiles, but the stack has "
-                    f"{len(tiles)} planes; give a grid that matches."
-                )
+            layout = _grid(int(values["rows"]), int(values["cols"]), len(tiles))
             with relay_log_warnings(spec.menu_title):
                 out, table = spec.tool_function(tiles, layout, config=config, progress=sink)
             result_imp = xarray_to_imageplus(out)
             if imp.getRoi() is not None and imp.getRoi().isArea():
                 notes = ["the selection was not used: every tile is stitched whole"]
+            if out.attrs.get("stitching", {}).get("auto"):
+                notes.append(_grid_note(out.attrs["stitching"]["auto"]))
     except Cancelled:
         sink.finish("cancelled")
         raise

@@ -38,7 +38,7 @@ from labelfree.registration._phase import (
     shift_limits,
     subpixel_shift,
 )
-from labelfree.registration.tiles import grid_positions
+from labelfree.registration.tiles import GridChoice, find_grid, grid_positions
 
 __all__ = ["StitchConfig", "stitch", "pairwise_links"]
 
@@ -56,7 +56,9 @@ class StitchConfig(PipelineConfig):
     overlap: float = setting(0.2, basic=True, ge=0, lt=1,
                              help="Nominal overlap fraction of neighbouring tiles for grid layouts (0.2 = 20 %).")
     order: Literal["row-by-row", "column-by-column", "snake-by-rows", "snake-by-columns"] = setting(
-        "row-by-row", basic=True, help="Grid acquisition order of the tiles.")
+        "row-by-row", basic=True,
+        help="Grid acquisition order of the tiles; when the grid is found from the tiles (no grid given), tried "
+             "first, and the order whose tiles match clearly best is used.")
     channel: int | str = setting(0, basic=True, help="Registration channel (index or name) of multi-channel tiles.")
     regression_threshold: float = setting(
         0.3, group="global optimisation", help="Links whose overlap NCC is below this are dropped (Fiji: 0.30).")
@@ -227,7 +229,7 @@ def pairwise_links(images: Sequence[np.ndarray], nominal: np.ndarray, /, *, conf
 
 def stitch(
     tiles: Any,
-    layout: Any,
+    layout: Any = None,
     /,
     *,
     backend: str | None = None,
@@ -241,8 +243,12 @@ def stitch(
     ----------
     tiles : sequence of (C)YX arrays or DataArrays, or an (N, Y, X) array
         The tiles, in acquisition order; calibration is taken from the first tile.
-    layout : (rows, cols), DataFrame with y/x columns, or array (N, 2)
-        A grid (with ``overlap`` and ``config.order``) or nominal (y, x) pixel positions.
+    layout : (rows, cols), DataFrame with y/x columns, array (N, 2), "auto" or None (default)
+        A grid (with ``overlap`` and ``config.order``) or nominal (y, x) pixel positions. None or ``"auto"``:
+        the grid (rows, columns and order) whose neighbouring tiles match best in their nominal overlaps
+        (:func:`labelfree.registration.tiles.find_grid`; ``config.order`` is tried first); an InputError when
+        no layout matches clearly better than all others. The choice and its evidence are logged and
+        recorded in ``fused.attrs["stitching"]["auto"]``.
     backend, overlap
         Override the matching :class:`StitchConfig` fields.
     config : StitchConfig, dict or path, optional
@@ -259,11 +265,16 @@ def stitch(
     overrides = {k: v for k, v in dict(backend=backend, overlap=overlap).items() if v is not None}
     cfg = StitchConfig.coerce(config).replace(**overrides)
     das = _as_tiles(tiles)
+    images, auto = None, None
+    if layout is None or (isinstance(layout, str) and layout.strip().lower() == "auto"):
+        images = _registration_images(das, cfg)
+        auto = _auto_grid(images, cfg)
+        layout, cfg = (auto.rows, auto.cols), cfg.replace(order=auto.order)
     nominal = _nominal(das, layout, cfg)
     used = choose_backend(cfg.backend, "stitch", task_name="stitching")
     if used == "fiji":
-        return fiji_backend("stitch")(das, nominal, cfg)
-    images = [np.asarray(select_channel(t, cfg.channel).values, dtype=np.float32) for t in das]
+        return _with_auto(fiji_backend("stitch")(das, nominal, cfg), auto)
+    images = _registration_images(das, cfg) if images is None else images
     links = pairwise_links(images, nominal, config=cfg, progress=progress)
     solution = optimize_positions(nominal, links, relative=cfg.max_avg_displacement_threshold,
                                   absolute=cfg.absolute_displacement_threshold)
@@ -271,7 +282,33 @@ def stitch(
     positions = solution.positions if cfg.subpixel else np.round(solution.positions)
     fused, origin = fuse_tiles([np.asarray(t.values) for t in das], positions, method=cfg.fusion,
                                subpixel=cfg.subpixel)
-    return _outputs(das, fused, positions - origin, nominal, solution, backend="python")
+    return _with_auto(_outputs(das, fused, positions - origin, nominal, solution, backend="python"), auto)
+
+
+def _registration_images(das: list[xr.DataArray], cfg: StitchConfig) -> list[np.ndarray]:
+    """The registration channel of each tile (float32 YX)."""
+    return [np.asarray(select_channel(t, cfg.channel).values, dtype=np.float32) for t in das]
+
+
+def _auto_grid(images: list[np.ndarray], cfg: StitchConfig) -> GridChoice:
+    """The grid of tiles given without a layout, found from their overlaps (logged)."""
+    shapes = sorted({im.shape for im in images})
+    if len(shapes) > 1:
+        raise InputError(f"Finding the grid of the tiles needs tiles of one size; got sizes {shapes}. Give the layout: "
+                         "a grid (--grid RxC; Fiji rows= and cols=; Python layout=(rows, cols)) or each tile's "
+                         "position (a TileConfiguration.txt; Python: a table with y and x columns).")
+    choice = find_grid([_smooth(im, cfg) for im in images], overlap=cfg.overlap, order=cfg.order,
+                       min_overlap=cfg.min_overlap, max_shift=cfg.max_shift)
+    log.info("stitch: grid found from the %d tiles: %s", len(images), choice.evidence())
+    return choice
+
+
+def _with_auto(result: tuple[xr.DataArray, pd.DataFrame], auto: GridChoice | None) -> tuple[xr.DataArray, pd.DataFrame]:
+    """Record the grid found from the tiles (if any) in the mosaic's ``attrs["stitching"]["auto"]``."""
+    if auto is not None:
+        fused = result[0]
+        fused.attrs["stitching"] = {**fused.attrs.get("stitching", {}), "auto": auto.record()}
+    return result
 
 
 def _warn_unlinked(n: int, kept: Sequence[Link], layout: Any) -> None:

@@ -1,4 +1,4 @@
-"""Tile layouts: nominal grid positions and Fiji's TileConfiguration.txt files.
+"""Tile layouts: nominal grid positions, the grid found from the tiles, and Fiji's TileConfiguration.txt files.
 
 Positions are ``(y, x)`` pixel offsets of each tile's top-left corner in the
 mosaic. TileConfiguration files store ``(x, y)``, as Fiji writes them.
@@ -6,6 +6,7 @@ mosaic. TileConfiguration files store ``(x, y)``, as Fiji writes them.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from pathlib import Path
 from typing import Sequence
@@ -14,8 +15,10 @@ import numpy as np
 import pandas as pd
 
 from labelfree.errors import ConfigError, InputError
+from labelfree.registration._phase import ncc_map, shift_limits
 
-__all__ = ["GRID_ORDERS", "grid_positions", "read_tile_configuration", "write_tile_configuration"]
+__all__ = ["GRID_ORDERS", "GridChoice", "find_grid", "grid_positions", "read_tile_configuration",
+           "write_tile_configuration"]
 
 #: grid orders (Fiji's "Grid: ..." types, first direction of each)
 GRID_ORDERS = ("row-by-row", "column-by-column", "snake-by-rows", "snake-by-columns")
@@ -61,6 +64,176 @@ def grid_positions(
             rs = range(rows) if order == "column-by-column" or c % 2 == 0 else range(rows - 1, -1, -1)
             cells.extend((r, c) for r in rs)
     return np.array([(r * step_y, c * step_x) for r, c in cells], dtype=float)
+
+
+#: how much better the pairs only the chosen grid has must match (mean overlap NCC) than those only another
+#: layout has, for every other layout
+GRID_MARGIN = 0.1
+#: the least width (pixels) of an overlap strip after binning for :func:`find_grid`
+_STRIP = 32
+
+
+@dataclasses.dataclass(frozen=True)
+class GridChoice:
+    """The grid :func:`find_grid` chose and its evidence.
+
+    ``score`` is the mean, over the grid's neighbour pairs, of the best overlap NCC within the searched
+    shifts (band-passed pixels; 0 for a pair whose best match lies beyond them). ``runner_up`` is the layout
+    that came closest, ``runner_up_score`` the same mean over its pairs, and ``margin`` how much better
+    the pairs only the chosen grid has match than the pairs only the runner-up has (difference of means).
+    """
+
+    rows: int
+    cols: int
+    order: str
+    score: float
+    runner_up: tuple[int, int, str] | None
+    runner_up_score: float
+    margin: float
+
+    @property
+    def grid(self) -> str:
+        """``"3x4"``: rows x columns."""
+        return f"{self.rows}x{self.cols}"
+
+    def record(self) -> dict[str, object]:
+        """The choice as a provenance entry (JSON types)."""
+        runner = None if self.runner_up is None else f"{self.runner_up[0]}x{self.runner_up[1]} {self.runner_up[2]}"
+        return {"grid": self.grid, "rows": self.rows, "cols": self.cols, "order": self.order,
+                "score": round(self.score, 4), "runner_up": runner, "runner_up_score": round(self.runner_up_score, 4),
+                "margin": round(self.margin, 4)}
+
+    def evidence(self) -> str:
+        """The choice in words, for the log."""
+        if self.runner_up is None:
+            return f"{self.grid} {self.order} (mean overlap NCC {self.score:.2f}; the only layout)"
+        rows, cols, order = self.runner_up
+        return (f"{self.grid} {self.order} (mean overlap NCC {self.score:.2f}); next best {rows}x{cols} {order} "
+                f"({self.runner_up_score:.2f}); the pairs only {self.grid} has match "
+                f"{'better' if self.margin >= 0 else 'worse'} by {abs(self.margin):.2f}")
+
+
+def _grid_layouts(n: int, tile_shape: Sequence[int], overlap: float,
+                  orders: Sequence[str]) -> list[tuple[int, int, str, np.ndarray]]:
+    """Every distinct grid layout of ``n`` tiles: (rows, cols, order, positions); a layout that places the tiles
+    as an earlier one does (a single row in any order) is listed once, under the first order."""
+    seen, out = set(), []
+    for order in orders:
+        for rows in (r for r in range(1, n + 1) if n % r == 0):
+            positions = grid_positions(tile_shape, rows=rows, cols=n // rows, overlap=overlap, order=order)
+            key = positions.tobytes()
+            if key not in seen:
+                seen.add(key)
+                out.append((rows, n // rows, order, positions))
+    return out
+
+
+def _neighbours(positions: np.ndarray, steps: Sequence[int]) -> frozenset[tuple[int, int, int, int]]:
+    """``(i, j, dy, dx)`` of the tiles side by side in a grid layout: j is one step from i along one axis."""
+    offsets = np.round(positions[None, :, :] - positions[:, None, :]).astype(int)  # [i, j] = position j - i
+    dy, dx = offsets[..., 0], offsets[..., 1]
+    side = ((np.abs(dy) == steps[0]) & (dx == 0)) | ((np.abs(dx) == steps[1]) & (dy == 0))
+    return frozenset((int(i), int(j), int(dy[i, j]), int(dx[i, j])) for i, j in zip(*np.nonzero(np.triu(side, 1))))
+
+
+def _binned(image: np.ndarray, factor: int) -> np.ndarray:
+    """Mean of each ``factor`` x ``factor`` block (the last partial blocks dropped)."""
+    if factor == 1:
+        return image
+    h, w = (n // factor * factor for n in image.shape)
+    return image[:h, :w].reshape(h // factor, factor, w // factor, factor).mean(axis=(1, 3))
+
+
+def _pair_score(a: np.ndarray, b: np.ndarray, offset: Sequence[int], max_shift: float | None, binning: int) -> float:
+    """Best overlap NCC of tile ``b`` placed at ``offset`` from tile ``a``, within the searched shifts; 0 when
+    the best match lies beyond them (the overlap holds no match within reach), as the stitcher drops such a pair.
+    The overlap strips are matched binned by ``binning`` (their content is smooth after the band-pass)."""
+    box_a, box_b = [], []
+    for off, n in zip(offset, a.shape):
+        lo, hi = max(0, off), min(n, off + n)
+        box_a.append(slice(lo, hi))
+        box_b.append(slice(lo - off, hi - off))
+    sa, sb = _binned(a[tuple(box_a)], binning), _binned(b[tuple(box_b)], binning)
+    wanted = None if max_shift is None else [max(1, int(np.ceil(max_shift / binning)))] * 2
+    limits = shift_limits(sa.shape, wanted)
+    search = [min(lim + 2, n - 1) for lim, n in zip(limits, sa.shape)]
+    scores = ncc_map(sa, sb, search)
+    top = np.unravel_index(int(np.argmax(scores)), scores.shape)
+    if any(abs(int(k) - s) > lim for k, s, lim in zip(top, search, limits)):
+        return 0.0
+    return max(0.0, float(scores[top]))
+
+
+def _mean(scores: dict, pairs: frozenset) -> float:
+    return float(np.mean([scores[k] for k in pairs])) if pairs else 0.0
+
+
+def find_grid(images: Sequence[np.ndarray], /, *, overlap: float, order: str = "row-by-row",
+              min_overlap: int = 16, max_shift: float | None = None) -> GridChoice:
+    """The grid (rows, columns and acquisition order) whose neighbouring tiles match best in their overlaps.
+
+    Every layout of the ``n`` tiles (``rows * cols == n``, each of :data:`GRID_ORDERS`, ``order`` first)
+    implies which tiles lie side by side. Each such pair is scored once by the best normalised
+    cross-correlation of its nominal overlap strips (``overlap``) within the shifts the stitcher searches.
+    Two layouts share most pairs; what tells them apart are the pairs only one of them has, so layout A
+    beats layout B by the mean score of the pairs only A has less that of the pairs only B has. The grid
+    chosen beats every other layout by at least :data:`GRID_MARGIN`.
+
+    Parameters
+    ----------
+    images : sequence of 2-D arrays (Y, X)
+        The tiles in acquisition order, all of one shape, band-passed for matching (a smooth background
+        makes unrelated overlaps correlate).
+    overlap : float
+        Nominal overlap fraction of neighbouring tiles (0.2 = 20 %).
+    order : str
+        The order tried first; of layouts that place the tiles alike it is the one reported.
+    min_overlap : int
+        Overlaps thinner than this (pixels) cannot be matched.
+    max_shift : float, optional
+        Largest deviation (pixels) from the nominal offset searched; default a third of the overlap's extent.
+
+    Returns
+    -------
+    GridChoice
+
+    Raises
+    ------
+    InputError
+        The overlap is too thin to match, or no layout beats every other one by :data:`GRID_MARGIN` (tiles
+        without texture in their overlaps, tiles that do not overlap, a wrong overlap).
+    """
+    n = len(images)
+    shape = images[0].shape[-2:]
+    steps = [int(s * (1.0 - overlap)) for s in shape]
+    give = ("Give the grid: in Fiji rows= and cols= (and order=), on the command line --grid RxC (and --order), "
+            "in Python layout=(rows, cols) (and the config's order)")
+    if min(s - step for s, step in zip(shape, steps)) < min_overlap:
+        raise InputError(f"Cannot find the grid of {n} tiles of {shape[0]}x{shape[1]} px: an overlap of "
+                         f"{overlap:g} leaves strips thinner than {min_overlap} px to match. {give}, or the true "
+                         "overlap.")
+    orders = [order] + [o for o in GRID_ORDERS if o != order]
+    layouts = [(rows, cols, o, _neighbours(pos, steps))
+               for rows, cols, o, pos in _grid_layouts(n, shape, overlap, orders)]
+    # strips binned to about _STRIP px across: the scores tell neighbours apart as well, 5-10 times faster
+    binning = max(1, min(s - step for s, step in zip(shape, steps)) // _STRIP)
+    scores: dict[tuple[int, int, int, int], float] = {}
+    for key in sorted(set().union(*(pairs for *_, pairs in layouts))):
+        scores[key] = _pair_score(images[key[0]], images[key[1]], key[2:], max_shift, binning)
+    best = None
+    for a in layouts:  # each layout's worst contest; the first of equal ones wins (``order`` first, fewer rows)
+        contests = [(_mean(scores, a[3] - b[3]) - _mean(scores, b[3] - a[3]), b) for b in layouts if b is not a]
+        worst = min(contests, key=lambda c: c[0]) if contests else (float("inf"), None)
+        if best is None or worst[0] > best[1][0]:
+            best = (a, worst)
+    (rows, cols, chosen, pairs), (margin, rival) = best
+    choice = GridChoice(rows, cols, chosen, _mean(scores, pairs), None if rival is None else rival[:3],
+                        0.0 if rival is None else _mean(scores, rival[3]), margin if rival is not None else 1.0)
+    if choice.margin < GRID_MARGIN:
+        raise InputError(f"Cannot tell the grid of {n} tiles from their overlaps: no layout matches clearly better "
+                         f"than all others (best {choice.evidence()}; a difference of {GRID_MARGIN} needed). Check "
+                         f"the overlap ({overlap:g}) and that the tiles overlap their neighbours. {give}.")
+    return choice
 
 
 _LINE = re.compile(r"^\s*(?P<name>[^;]+?)\s*;\s*[^;]*;\s*\((?P<coords>[^)]*)\)\s*$")
