@@ -11,7 +11,8 @@ with dims Z, Y, X (no T) is one 3-D frame whose objects are volumes. :func:`iou_
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, NamedTuple
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -32,7 +33,36 @@ __all__ = [
 ]
 
 
+#: the largest label value: labels are 0 (background) and positive integers up to this
+_LABEL_MAX = np.iinfo(np.int64).max
+
+
+def _label_array(a: np.ndarray, name: str) -> np.ndarray:
+    """``a`` checked as a label image, in an unsigned dtype: bool, uint and (non-negative) int arrays are viewed
+    as they are (no copy of a big stack); float arrays of whole numbers become uint32 (uint64 beyond 2**32)."""
+    kind = a.dtype.kind
+    if a.dtype == bool:
+        return a.view(np.uint8)
+    if kind not in "ui" and not (kind == "f" and _whole_numbers(a)):
+        raise DTypeError(f"{name} must be an integer label image or a mask; got dtype {a.dtype}.")
+    beyond = kind == "f" or (kind == "u" and a.dtype.itemsize == 8)  # dtypes that can hold values over _LABEL_MAX
+    if a.size and ((kind in "if" and a.min() < 0) or (beyond and a.max() > _LABEL_MAX)):
+        raise InputError(
+            f"{name} holds label values from {a.min()} to {a.max()}; labels are 0 (background) and positive "
+            f"integers up to {_LABEL_MAX}. Relabel it first: 0 for background, 1, 2, ... for the objects."
+        )
+    if kind == "f":
+        return a.astype(np.uint32 if not a.size or a.max() < 2**32 else np.uint64)
+    return a.view(a.dtype.str.replace("i", "u")) if kind == "i" else a
+
+
+def _whole_numbers(a: np.ndarray) -> bool:
+    """Whether every value of the float array ``a`` is a whole number (plane by plane: no temporary of its size)."""
+    return all(np.all(np.mod(x, 1) == 0) for x in (a if a.ndim >= 3 else [a]))
+
+
 def _pair(pred: Any, gt: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Prediction and ground truth as arrays of one shape, checked as label images (:func:`_label_array`)."""
     p, g = np.asarray(pred), np.asarray(gt)
     if p.shape != g.shape:
         raise DimensionError(
@@ -40,17 +70,7 @@ def _pair(pred: Any, gt: Any) -> tuple[np.ndarray, np.ndarray]:
             "of view: select the ground truth's frames from the prediction (DataArrays with T coordinates: "
             "pred.sel(T=gt['T']); arrays: pred[frames]) and crop both alike."
         )
-    for name, a in (("prediction", p), ("ground truth", g)):
-        if a.dtype != bool and a.dtype.kind not in "ui":
-            if not (a.dtype.kind == "f" and np.all(np.mod(a, 1) == 0)):
-                raise DTypeError(f"{name} must be an integer label image or a mask; got dtype {a.dtype}.")
-        if a.size and a.dtype != bool and (a.min() < 0 or a.max() > np.iinfo(np.int64).max):
-            raise InputError(
-                f"{name} holds label values from {a.min()} to {a.max()}; labels are 0 (background) and positive "
-                f"integers up to {np.iinfo(np.int64).max}. Relabel it first: 0 for background, 1, 2, ... for the "
-                "objects."
-            )
-    return p.astype(np.int64, copy=False), g.astype(np.int64, copy=False)
+    return _label_array(p, "prediction"), _label_array(g, "ground truth")
 
 
 def _scored_frames(pred: Any, gt: Any) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -94,35 +114,109 @@ def _pixel_from_counts(tp: int, fp: int, fn: int) -> dict[str, float]:
     }
 
 
-def _compact(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Label values present in ``x`` (0 always first) and a lookup table value -> index."""
-    present = np.bincount(x) > 0 if x.size else np.zeros(1, bool)
-    present[0] = True
-    ids = np.flatnonzero(present)
-    lut = np.zeros(len(present), np.int64)
-    lut[ids] = np.arange(len(ids))
-    return ids, lut
+class _Overlaps(NamedTuple):
+    """The overlap table of one frame, from which every score of :func:`evaluate` comes: the objects of each
+    image (label values ascending, int64; their areas in pixels) and the pairs that share pixels, sorted by
+    ground-truth object, then predicted object (only pairs that overlap: no (n_gt, n_pred) table)."""
+
+    gt_ids: np.ndarray
+    gt_area: np.ndarray
+    pr_ids: np.ndarray
+    pr_area: np.ndarray
+    row: np.ndarray  #: each pair's index into gt_ids
+    col: np.ndarray  #: each pair's index into pr_ids
+    inter: np.ndarray  #: each pair's pixels in common
+    iou: np.ndarray  #: each pair's intersection over union
 
 
-def _overlaps(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Intersection table: (inter[n_gt, n_pred], gt_ids, pred_ids, gt_areas, pred_areas)."""
-    g, p = gt.ravel(), pred.ravel()
-    top = max(int(g.max()), int(p.max())) if g.size else 0
-    if top <= 1 << 24:
-        # label values compacted by lookup tables: counts come from bincount, no sorting
-        gt_ids, g_lut = _compact(g)
-        pr_ids, p_lut = _compact(p)
-        fg = (g > 0) | (p > 0)
-        key = g_lut[g[fg]] * len(pr_ids) + p_lut[p[fg]]
-        inter = np.bincount(key, minlength=len(gt_ids) * len(pr_ids)).reshape(len(gt_ids), len(pr_ids))
-        g_area, p_area = inter.sum(axis=1), inter.sum(axis=0)
-    else:  # huge label values: sort instead of allocating tables that size
-        gt_ids, g_inv, g_area = np.unique(g, return_inverse=True, return_counts=True)
-        pr_ids, p_inv, p_area = np.unique(p, return_inverse=True, return_counts=True)
-        pairs = g_inv.ravel() * len(pr_ids) + p_inv.ravel()
-        inter = np.bincount(pairs, minlength=len(gt_ids) * len(pr_ids)).reshape(len(gt_ids), len(pr_ids))
-    gk, pk = gt_ids != 0, pr_ids != 0
-    return inter[np.ix_(gk, pk)], gt_ids[gk], pr_ids[pk], g_area[gk], p_area[pk]
+#: pixels of the blocks :func:`_overlap_table` reads a frame in (its temporaries are of this size)
+_BLOCK = 1 << 20
+
+
+def _blocks(p: np.ndarray, g: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """``p`` and ``g`` as pairs of 1-D blocks of about :data:`_BLOCK` pixels (views of contiguous arrays; else
+    copies of a block of rows at a time)."""
+    if p.ndim < 2 or (p.flags.c_contiguous and g.flags.c_contiguous):
+        pf, gf = p.reshape(-1), g.reshape(-1)
+        for s in range(0, pf.size, _BLOCK):
+            yield pf[s:s + _BLOCK], gf[s:s + _BLOCK]
+        return
+    step = max(1, _BLOCK // max(p.shape[-1], 1))
+    for idx in np.ndindex(p.shape[:-2]):
+        for r in range(0, p.shape[-2], step):
+            yield p[idx][r:r + step].ravel(), g[idx][r:r + step].ravel()
+
+
+def _runs(p: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The runs of equal (prediction, ground truth) value pairs along 1-D blocks ``p``, ``g``: their values and
+    lengths, background runs (both 0) left out. A label image holds few runs per row, so the tables are small."""
+    new = np.empty(p.size, bool)
+    new[:1] = True
+    np.not_equal(p[1:], p[:-1], out=new[1:])
+    new[1:] |= g[1:] != g[:-1]
+    starts = np.flatnonzero(new)
+    del new
+    lengths = np.diff(starts, append=p.size)
+    pv, gv = p[starts], g[starts]
+    keep = (pv != 0) | (gv != 0)
+    return pv[keep], gv[keep], lengths[keep]
+
+
+def _group(keys: tuple[np.ndarray, ...], counts: np.ndarray) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """The distinct tuples of ``keys`` (sorted by the first key, then the next) and the sums of their ``counts``."""
+    if not counts.size:
+        return keys, counts
+    order = np.lexsort(keys[::-1])
+    sorted_keys = tuple(k[order] for k in keys)
+    new = np.zeros(counts.size, bool)
+    new[0] = True
+    for k in sorted_keys:
+        new[1:] |= k[1:] != k[:-1]
+    first = np.flatnonzero(new)
+    return tuple(k[first] for k in sorted_keys), np.add.reduceat(counts[order], first)
+
+
+def _pair_counts(pv: np.ndarray, gv: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct value pairs of ``pv`` (prediction) and ``gv`` (ground truth), as int64 prediction values and
+    ground-truth values sorted by ground truth, then prediction, and the sums of their ``counts``."""
+    top = max(int(pv.max()), int(gv.max())) if pv.size else 0
+    if top < 2**32:  # one 64-bit key per pair: a single sort
+        (key,), sums = _group(((gv.astype(np.uint64) << np.uint64(32)) | pv.astype(np.uint64),), counts)
+        g_of, p_of = (key >> np.uint64(32)).astype(np.int64), (key & np.uint64(2**32 - 1)).astype(np.int64)
+    else:
+        (g_of, p_of), sums = _group((gv.astype(np.int64), pv.astype(np.int64)), counts)
+    return p_of, g_of, sums.astype(np.int64)
+
+
+def _overlap_table(p: np.ndarray, g: np.ndarray) -> _Overlaps:
+    """The :class:`_Overlaps` of a frame, from the runs of its rows counted block by block: no copy of the frame,
+    no table the size of the largest label value, whatever the dtype (huge label values too)."""
+    parts = [_pair_counts(*_runs(pb, gb)) for pb, gb in _blocks(p, g)]
+    if len(parts) == 1:
+        p_of, g_of, inter = parts[0]
+    else:
+        p_of, g_of, inter = _pair_counts(*(np.concatenate([c[i] for c in parts]) if parts else np.zeros(0, np.int64)
+                                           for i in range(3)))
+    (gt_ids,), gt_area = _group((g_of,), inter)
+    (pr_ids,), pr_area = _group((p_of,), inter)
+    gt_ids, gt_area, pr_ids, pr_area = gt_ids[gt_ids != 0], gt_area[gt_ids != 0], pr_ids[pr_ids != 0], \
+        pr_area[pr_ids != 0]
+    both = (g_of != 0) & (p_of != 0)
+    row, col, inter = np.searchsorted(gt_ids, g_of[both]), np.searchsorted(pr_ids, p_of[both]), inter[both]
+    iou = inter / (gt_area[row] + pr_area[col] - inter)
+    return _Overlaps(gt_ids, gt_area, pr_ids, pr_area, row, col, inter, iou)
+
+
+def _annotated(t: _Overlaps) -> _Overlaps:
+    """The table with only the predicted objects that overlap a ground-truth object (``only_annotated``)."""
+    hit = np.unique(t.col)
+    return t._replace(pr_ids=t.pr_ids[hit], pr_area=t.pr_area[hit], col=np.searchsorted(hit, t.col))
+
+
+def _table_pixel_counts(t: _Overlaps) -> tuple[int, int, int]:
+    """Foreground pixel TP, FP and FN of a frame, from its table."""
+    tp = int(t.inter.sum())
+    return tp, int(t.pr_area.sum()) - tp, int(t.gt_area.sum()) - tp
 
 
 def iou_matrix(pred: Any, gt: Any, /) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -136,11 +230,10 @@ def iou_matrix(pred: Any, gt: Any, /) -> tuple[np.ndarray, np.ndarray, np.ndarra
     iou : (n_gt, n_pred) float array
     gt_ids, pred_ids : label values of the rows and columns
     """
-    p, g = _pair(pred, gt)
-    inter, gt_ids, pr_ids, ga, pa = _overlaps(p, g)
-    union = ga[:, None] + pa[None, :] - inter
-    iou = np.where(union > 0, inter / np.maximum(union, 1), 0.0)
-    return iou, gt_ids, pr_ids
+    t = _overlap_table(*_pair(pred, gt))
+    iou = np.zeros((len(t.gt_ids), len(t.pr_ids)))
+    iou[t.row, t.col] = t.iou
+    return iou, t.gt_ids, t.pr_ids
 
 
 def match_objects(pred: Any, gt: Any, /, *, threshold: float = 0.5) -> list[tuple[int, int, float]]:
@@ -173,11 +266,49 @@ def _match(iou: np.ndarray, gt_ids: np.ndarray, pr_ids: np.ndarray, threshold: f
     ]
 
 
-def _object_counts(p: np.ndarray, g: np.ndarray, threshold: float) -> tuple[int, int, int, list[float]]:
-    iou, gt_ids, pr_ids = iou_matrix(p, g)
-    matches = _match(iou, gt_ids, pr_ids, threshold)
-    tp = len(matches)
-    return tp, len(pr_ids) - tp, len(gt_ids) - tp, [m[2] for m in matches]
+def _matched(t: _Overlaps, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """The matched pairs of a frame (as :func:`_match` matches its whole IoU table): their ground-truth rows
+    (ascending) and IoUs.
+
+    Pairs below ``threshold`` never match, so the matching is that of each connected group of the pairs at or
+    above it; a group of one pair (every group when ``threshold`` > 0.5) matches as it is, larger groups are
+    assigned as :func:`_match` assigns the whole table.
+    """
+    threshold = _check_threshold(threshold)
+    good = np.flatnonzero(t.iou >= threshold)
+    rows, cols = t.row[good], t.col[good]
+    if len(np.unique(rows)) == len(rows) and len(np.unique(cols)) == len(cols):
+        return rows, t.iou[good]
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    ur, ri = np.unique(rows, return_inverse=True)
+    uc, ci = np.unique(cols, return_inverse=True)
+    n = len(ur) + len(uc)
+    _, node_group = connected_components(coo_matrix((np.ones(len(good)), (ri, len(ur) + ci)), shape=(n, n)),
+                                         directed=False)
+    group = node_group[ri]
+    keep = np.bincount(group)[group] == 1
+    order = np.argsort(group, kind="stable")
+    bounds = np.flatnonzero(np.diff(group[order])) + 1
+    for edges in np.split(order, bounds):
+        if len(edges) < 2:
+            continue
+        r_k, r_at = np.unique(ri[edges], return_inverse=True)
+        c_k, c_at = np.unique(ci[edges], return_inverse=True)
+        score = np.full((len(r_k), len(c_k)), -1.0)
+        score[r_at, c_at] = t.iou[good[edges]]
+        which = np.full(score.shape, -1)
+        which[r_at, c_at] = edges
+        ar, ac = linear_sum_assignment(-score)
+        keep[which[ar, ac][score[ar, ac] >= threshold]] = True
+    return rows[keep], t.iou[good[keep]]
+
+
+def _object_counts(t: _Overlaps, threshold: float) -> tuple[int, int, int, list[float]]:
+    rows, ious = _matched(t, threshold)
+    tp = len(rows)
+    return tp, len(t.pr_ids) - tp, len(t.gt_ids) - tp, ious.tolist()
 
 
 def _object_from_counts(tp: int, fp: int, fn: int, ious: list[float]) -> dict[str, float]:
@@ -200,7 +331,7 @@ def object_scores(pred: Any, gt: Any, /, *, threshold: float = 0.5) -> dict[str,
     tp = fp = fn = 0
     ious: list[float] = []
     for p, g in _scored_frames(pred, gt):
-        counts = _object_counts(p, g, threshold)
+        counts = _object_counts(_overlap_table(p, g), threshold)
         tp, fp, fn = tp + counts[0], fp + counts[1], fn + counts[2]
         ious += counts[3]
     return _object_from_counts(tp, fp, fn, ious)
@@ -212,23 +343,19 @@ def average_precision(pred: Any, gt: Any, /, *, threshold: float = 0.5) -> float
     return _ratio(s["tp"], s["tp"] + s["fp"] + s["fn"])
 
 
-def _aji_counts(p: np.ndarray, g: np.ndarray) -> tuple[int, int]:
-    inter, _, _, ga, pa = _overlaps(p, g)
-    if len(ga) == 0:
-        return 0, int(pa.sum())
-    union = ga[:, None] + pa[None, :] - inter
-    iou = np.where(union > 0, inter / np.maximum(union, 1), 0.0)
-    used = np.zeros(len(pa), bool)
-    c = u = 0
-    for r in range(len(ga)):
-        if iou.shape[1] == 0 or iou[r].max() == 0:
-            u += int(ga[r])
-            continue
-        j = int(np.argmax(iou[r]))
-        c += int(inter[r, j])
-        u += int(union[r, j])
-        used[j] = True
-    u += int(pa[~used].sum())
+def _aji_counts(t: _Overlaps) -> tuple[int, int]:
+    """AJI intersection and union of a frame: each ground-truth object with its predicted object of the highest
+    IoU (the first by label value on ties), plus the areas of unmatched objects."""
+    if len(t.gt_ids) == 0:
+        return 0, int(t.pr_area.sum())
+    order = np.lexsort((t.col, -t.iou, t.row))
+    best = order[np.r_[True, t.row[order][1:] != t.row[order][:-1]]] if order.size else order
+    rows, cols = t.row[best], t.col[best]
+    used = np.zeros(len(t.pr_ids), bool)
+    used[cols] = True
+    c = int(t.inter[best].sum())
+    u = int((t.gt_area[rows] + t.pr_area[cols] - t.inter[best]).sum())
+    u += int(t.gt_area.sum()) - int(t.gt_area[rows].sum()) + int(t.pr_area[~used].sum())
     return c, u
 
 
@@ -237,20 +364,16 @@ def aggregated_jaccard_index(pred: Any, gt: Any, /) -> float:
     its frames."""
     c = u = 0
     for p, g in _scored_frames(pred, gt):
-        fc, fu = _aji_counts(p, g)
+        fc, fu = _aji_counts(_overlap_table(p, g))
         c, u = c + fc, u + fu
     return _ratio(c, u)
 
 
-def _seg_values(p: np.ndarray, g: np.ndarray) -> list[float]:
-    inter, _, _, ga, pa = _overlaps(p, g)
-    out = []
-    for r in range(len(ga)):
-        j = int(np.argmax(inter[r])) if inter.shape[1] else -1
-        if j >= 0 and inter[r, j] > 0.5 * ga[r]:
-            out.append(inter[r, j] / (ga[r] + pa[j] - inter[r, j]))
-        else:
-            out.append(0.0)
+def _seg_values(t: _Overlaps) -> np.ndarray:
+    """Each ground-truth object's IoU with the predicted object covering more than half of it (0 without one)."""
+    out = np.zeros(len(t.gt_ids))
+    big = t.inter > 0.5 * t.gt_area[t.row]
+    out[t.row[big]] = t.iou[big]
     return out
 
 
@@ -258,8 +381,8 @@ def seg_score(pred: Any, gt: Any, /) -> float:
     """Cell Tracking Challenge SEG: mean Jaccard of each ground-truth object with the
     predicted object covering more than half of it (0 when there is none); in a stack, over the
     objects of every frame."""
-    vals = [v for p, g in _scored_frames(pred, gt) for v in _seg_values(p, g)]
-    return float(np.mean(vals)) if vals else float("nan")
+    vals = [_seg_values(_overlap_table(p, g)) for p, g in _scored_frames(pred, gt)]
+    return float(np.mean(np.concatenate(vals))) if sum(map(len, vals)) else float("nan")
 
 
 #: a binary mask's regions smaller than this (pixels) are not counted as separate objects (noise, specks)
@@ -271,6 +394,20 @@ def _planes(a: np.ndarray) -> np.ndarray:
     if a.ndim < 2:
         return a.reshape(1, 1, -1)
     return a.reshape(-1, *a.shape[-2:])
+
+
+def _values(planes: np.ndarray) -> np.ndarray:
+    """The distinct values of a stack of planes, ascending (as ``np.unique``): those of each plane's runs of equal
+    values, so no sorted copy of the stack."""
+    found = []
+    for plane in planes:
+        flat = plane.ravel()  # (a view of a contiguous plane)
+        for block in (flat[s:s + _BLOCK] for s in range(0, flat.size, _BLOCK)):
+            new = np.empty(block.size, bool)
+            new[:1] = True
+            np.not_equal(block[1:], block[:-1], out=new[1:])
+            found.append(np.unique(block[new]))
+    return np.unique(np.concatenate(found)) if found else np.zeros(0, planes.dtype)
 
 
 def _which(indices: list[int], n: int) -> str:
@@ -290,10 +427,15 @@ INTENSITY_MIXED = 0.5
 def _mixed_neighbours(plane: np.ndarray, /) -> float:
     """The fraction of horizontally neighbouring pairs of object pixels (both non-zero) that hold different values
     (0 when there are fewer than 100 such pairs)."""
-    left, right = plane[..., :-1], plane[..., 1:]
-    both = (left != 0) & (right != 0)
-    n = int(np.count_nonzero(both))
-    return float(np.count_nonzero(left[both] != right[both])) / n if n >= 100 else 0.0
+    n = differ = 0
+    step = max(1, _BLOCK // max(plane.shape[-1], 1))
+    for r in range(0, plane.shape[0], step):  # blocks of rows: temporaries of a block's size
+        left, right = plane[r:r + step, :-1], plane[r:r + step, 1:]
+        both = (left != 0) & (right != 0)
+        n += int(np.count_nonzero(both))
+        both &= left != right
+        differ += int(np.count_nonzero(both))
+    return float(differ) / n if n >= 100 else 0.0
 
 
 def label_image_problems(labels: Any, /, *, name: str = "the label image") -> list[str]:
@@ -333,13 +475,14 @@ def label_image_problems(labels: Any, /, *, name: str = "the label image") -> li
         return []
     planes = _planes(a)
     problems = []
-    present = np.unique(a)
+    present = _values(planes)
     full = [t for t in range(len(planes)) if planes[t].min() > 0]
     if full:
         problems.append(
-            f"{name} has no background (0) pixels{_which(full, len(planes))} (values {int(present[0])}..{int(present[-1])}, "
-            f"{len(present)} different): is it a label image? Labels are 0 for background and 1, 2, ... for the "
-            f"objects; a raw intensity image is scored as if every grey level were an object ({len(present)} here)."
+            f"{name} has no background (0) pixels{_which(full, len(planes))} (values "
+            f"{int(present[0])}..{int(present[-1])}, {len(present)} different): is it a label image? Labels are 0 "
+            f"for background and 1, 2, ... for the objects; a raw intensity image is scored as if every grey level "
+            f"were an object ({len(present)} here)."
         )
     objects = present[present != 0]
     if len(objects) > 1 and not full:
@@ -501,13 +644,11 @@ def _frames(p: np.ndarray, g: np.ndarray, dims: str | None = None) -> list[tuple
     return [(p, g)]
 
 
-def _keep_annotated(p: np.ndarray, g: np.ndarray) -> np.ndarray:
-    hit = np.unique(p[(g > 0) & (p > 0)])
-    return np.where(np.isin(p, hit), p, 0)
-
-
 def evaluate(pred: Any, gt: Any, /, *, threshold: float = 0.5, only_annotated: bool = False) -> dict[str, Any]:
     """Every metric at once; 3-D input is a stack of frames (counts summed over frames).
+
+    Each frame's overlaps are counted once, in blocks of its rows, and every score comes from them: the memory
+    needed beyond the two label images is a few tables of their objects.
 
     Parameters
     ----------
@@ -535,6 +676,13 @@ def evaluate(pred: Any, gt: Any, /, *, threshold: float = 0.5, only_annotated: b
     prediction then counts as a false positive (with ``only_annotated``, none is scored and
     every metric is nan), so the scores say nothing about the segmentation.
     """
+    return _evaluate_counts(pred, gt, threshold=threshold, only_annotated=only_annotated, stacklevel=3)[0]
+
+
+def _evaluate_counts(pred: Any, gt: Any, /, *, threshold: float, only_annotated: bool, stacklevel: int = 2
+                     ) -> tuple[dict[str, Any], tuple[int, int, int]]:
+    """:func:`evaluate`'s result and the foreground pixel TP, FP and FN it comes from, in one pass over the
+    frames (``stacklevel``: of the empty-ground-truth warning, as :func:`warnings.warn` takes it)."""
     pred, gt, dims = _aligned(pred, gt)
     p, g = _pair(pred, gt)
     frames = _frames(p, g, dims)
@@ -547,32 +695,46 @@ def evaluate(pred: Any, gt: Any, /, *, threshold: float = 0.5, only_annotated: b
             + "; these scores say nothing about the segmentation. Check that the ground truth is the right "
             "file or folder and covers the prediction's frames and field of view.",
             UserWarning,
-            stacklevel=2,
+            stacklevel=stacklevel,
         )
     px = [0, 0, 0]
     ob = [0, 0, 0]
     ious: list[float] = []
     aji = [0, 0]
-    seg: list[float] = []
+    seg: list[np.ndarray] = []
     for pf, gf in frames:
+        t = _overlap_table(pf, gf)
         if only_annotated:
-            pf = _keep_annotated(pf, gf)
-        for i, v in enumerate(_pixel_counts(pf > 0, gf > 0)):
+            t = _annotated(t)
+        for i, v in enumerate(_table_pixel_counts(t)):
             px[i] += v
-        tp, fp, fn, mi = _object_counts(pf, gf, threshold)
+        tp, fp, fn, mi = _object_counts(t, threshold)
         ob[0] += tp
         ob[1] += fp
         ob[2] += fn
         ious += mi
-        c, u = _aji_counts(pf, gf)
+        c, u = _aji_counts(t)
         aji[0] += c
         aji[1] += u
-        seg += _seg_values(pf, gf)
+        seg.append(_seg_values(t))
     out: dict[str, Any] = {f"pixel_{k}": v for k, v in _pixel_from_counts(*px).items()}
     out.update(_object_from_counts(ob[0], ob[1], ob[2], ious))
     out["threshold"] = threshold
     out["average_precision"] = _ratio(ob[0], sum(ob))
     out["aji"] = _ratio(*aji)
-    out["seg"] = float(np.mean(seg)) if seg else float("nan")
+    all_seg = np.concatenate(seg) if seg else np.zeros(0)
+    out["seg"] = float(np.mean(all_seg)) if all_seg.size else float("nan")
     out["n_frames"] = len(frames)
-    return out
+    return out, (px[0], px[1], px[2])
+
+
+def _pixel_totals(pred: Any, gt: Any, /, *, only_annotated: bool = False) -> tuple[int, int, int]:
+    """Foreground pixel TP, FP and FN summed over the frames :func:`evaluate` scores (``only_annotated``: as it
+    counts them)."""
+    pred, gt, dims = _aligned(pred, gt)
+    total = [0, 0, 0]
+    for pf, gf in _frames(*_pair(pred, gt), dims):
+        t = _overlap_table(pf, gf)
+        for i, v in enumerate(_table_pixel_counts(_annotated(t) if only_annotated else t)):
+            total[i] += v
+    return total[0], total[1], total[2]

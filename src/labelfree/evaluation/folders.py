@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-import numpy as np
-
 from labelfree.errors import InputError
 from labelfree.io.ctc import seg_frame
 
@@ -299,31 +297,25 @@ def _none_paired(pred_dir: Path, gt_dir: Path, preds: list[str], truths: list[st
 def score_pair(pred: Any, gt: Any, /, *, threshold: float = 0.5, only_annotated: bool = False
                ) -> tuple[dict[str, Any], tuple[int, int, int], list[str]]:
     """One pair scored as ``labelfree eval PRED GT`` scores it (:func:`labelfree.metrics.evaluate`), its pixel
-    counts (:func:`pixel_counts`, for a pooled total) and the messages of the warnings the scores gave (an empty
-    ground truth, ...), held back for the caller to say with the image's name."""
+    counts (as :func:`pixel_counts` counts them, for a pooled total; from the same pass over the frames) and the
+    messages of the warnings the scores gave (an empty ground truth, ...), held back for the caller to say with
+    the image's name."""
     import warnings
 
-    from labelfree.metrics import evaluate
+    from labelfree.metrics import _evaluate_counts
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = evaluate(pred, gt, threshold=threshold, only_annotated=only_annotated)
-    return result, pixel_counts(pred, gt, only_annotated=only_annotated), [str(w.message) for w in caught]
+        result, counts = _evaluate_counts(pred, gt, threshold=threshold, only_annotated=only_annotated)
+    return result, counts, [str(w.message) for w in caught]
 
 
 def pixel_counts(pred: Any, gt: Any, /, *, only_annotated: bool = False) -> tuple[int, int, int]:
     """Foreground pixel TP, FP and FN of ``pred`` against ``gt``, summed over the frames
     :func:`labelfree.metrics.evaluate` scores (``only_annotated``: as it counts them)."""
-    from labelfree.metrics import _aligned, _frames, _keep_annotated, _pair, _pixel_counts
+    from labelfree.metrics import _pixel_totals
 
-    pred, gt, dims = _aligned(pred, gt)
-    p, g = _pair(pred, gt)
-    total = np.zeros(3, np.int64)
-    for pf, gf in _frames(p, g, dims):
-        if only_annotated:
-            pf = _keep_annotated(pf, gf)
-        total += _pixel_counts(pf > 0, gf > 0)
-    return int(total[0]), int(total[1]), int(total[2])
+    return _pixel_totals(pred, gt, only_annotated=only_annotated)
 
 
 def pooled_scores(results: list[dict[str, Any]], pixels: list[tuple[int, int, int]], /) -> dict[str, Any]:

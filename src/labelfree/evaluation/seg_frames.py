@@ -124,4 +124,5 @@ def pair_seg_frames(pred: np.ndarray, seg_dir: Path, /, *, pred_name: str = "the
             raise InputError(f"{files[t]} has shape {gt.shape} but {files[numbers[0]].name} {first.shape}; the "
                              "frames of one SEG folder must have one shape.")
         gts.append(gt)
-    return pred[scored], np.stack(gts), scored, left_out
+    run = scored == list(range(scored[0], scored[-1] + 1))  # consecutive frames: a view, not a copy of them
+    return (pred[scored[0]:scored[-1] + 1] if run else pred[scored]), np.stack(gts), scored, left_out
