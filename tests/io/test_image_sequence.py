@@ -116,7 +116,8 @@ def test_a_folder_without_tiff_frames(tmp_path):
         read_image(tmp_path / "empty")
     (tmp_path / "nd2").mkdir()
     (tmp_path / "nd2" / "a0.nd2").write_bytes(b"\xda\xce\xbe\x0a")
-    with pytest.raises(InputError, match=r"holds 1 other file\(s\) \(.nd2\).*File > Import > Image Sequence"):
+    with pytest.raises(InputError, match=r"holds 1 other file\(s\) \(.nd2\)\. It is a microscope file \(Nikon ND2: "
+                                         r"a0\.nd2\).*File > Import > Bio-Formats"):
         read_image(tmp_path / "nd2")
 
 

@@ -397,8 +397,10 @@ def _expand(spec: str | Path | BatchInput, input_names: Mapping[str, Any], needs
         order = {p: i for i, p in enumerate(matched)}
         found = sorted([*_without_annotations(found, f"the pattern {text!r}"), *folders], key=order.__getitem__)
         if not found:
+            from labelfree.batch.unread import pattern_advice
+
             raise InputError(f"No image files ({', '.join(IMAGE_SUFFIXES)}) or folders of frames match the pattern "
-                             f"{text!r}.")
+                             f"{text!r}.{pattern_advice(matched)}")
         return [BatchInput(p) for p in found]
     from labelfree.io.ngff import is_ngff
 
@@ -418,10 +420,9 @@ def _expand(spec: str | Path | BatchInput, input_names: Mapping[str, Any], needs
             return [BatchInput(p) for p in _without_annotations(found, str(path))]
         found = _movie_folders(folders, str(path))
         if not found:
-            raise InputError(
-                f"The folder {path} holds no image files ({', '.join(IMAGE_SUFFIXES)}) and no folders of frames "
-                "(one image file per time point, e.g. t000.tif, t001.tif, ...) one level down. Give the folder that "
-                "holds the images, or a pattern (\"data/*/*.tif\", \"data/*/pos*\") for images or folders deeper.")
+            from labelfree.batch.unread import no_inputs_message
+
+            raise InputError(no_inputs_message(path, folders))
         return [BatchInput(p) for p in found]
     if path.suffix.lower() in MANIFEST_SUFFIXES:
         if not path.is_file():
@@ -662,7 +663,10 @@ def collect_inputs(
         a ``.csv``/``.yaml`` manifest its entries, an OME-Zarr HCS plate (``plate.zarr``) or well
         (``plate.zarr/A/1``) one input per field on disk, named ``plate_A_1_0`` (fields listed but absent
         and wells without fields are named in a warning), any other path itself (a missing file is
-        reported by the run).
+        reported by the run). The files of a folder or pattern in a microscope format that LabelFree does not read
+        (``.czi``, ``.nd2``, ``.lif``, ...) are named in one warning with how to convert them
+        (:func:`labelfree.batch.unread.unread_files_note`), or in the error of a folder or pattern that gives no
+        input; hidden files (``.name``, macOS's ``._name``) are passed over.
 
     input_names : iterable of str, or mapping of str to Input
         Names of the pipeline's extra inputs: manifest columns of these names are files
@@ -698,6 +702,11 @@ def collect_inputs(
         raise InputError("No inputs given: pass a folder, a glob pattern, a manifest or image files.")
     names = _by_name(input_names)
     items = [item for spec in specs for item in _expand(spec, names, bool(needs_time))]
+    from labelfree.batch.unread import unread_files_note
+
+    unread = unread_files_note(specs)  # once for the run, after every folder and pattern gave inputs
+    if unread:
+        log.warning("%s", unread)
     items = [dataclasses.replace(it, path=it.path.absolute()) for it in items]  # workers may have another cwd
     items = _positions(items, series_option(series))
     if not items:  # only HCS plates or wells without fields on disk (each named in a warning)

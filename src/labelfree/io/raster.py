@@ -34,7 +34,7 @@ from labelfree._pil import picture_values, stored_values
 from labelfree.errors import CorruptFileError, DimensionError, InputError
 
 __all__ = ["picture_format", "read_picture", "read_picture_array", "label_values", "unknown_format_message",
-           "PICTURE_SUFFIXES"]
+           "microscope_format", "convert_advice", "PICTURE_SUFFIXES"]
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +82,36 @@ def _is_text(head: bytes) -> bool:
     return bool(text) and all(ch.isprintable() or ch in "\t\r\n" for ch in text)
 
 
+def _article(word: str) -> str:
+    """``"an"`` before a word said with a vowel first (Imaris, Olympus, ICS, OME-XML), else ``"a"``."""
+    return "an" if word[:1].upper() in "AEIOU" else "a"
+
+
+def microscope_format(name: str, /) -> str | None:
+    """The microscope or slide-scanner format of a file named ``name``, one that Bio-Formats (Fiji) reads and
+    LabelFree does not (``"Zeiss CZI"`` for ``scan.czi``), or None for any other name.
+
+    >>> microscope_format("scan.CZI"), microscope_format("cells.tif")
+    ('Zeiss CZI', None)
+    """
+    return _BIOFORMATS.get(os.path.splitext(name)[1].lower())
+
+
+def convert_advice(names: Sequence[str], /) -> str:
+    """How to export the microscope files ``names`` (:func:`microscope_format`, at least one) as files LabelFree
+    reads: OME-TIFF with Fiji or Bio-Formats' ``bfconvert``, OME-Zarr with ``bioformats2raw``; for several files,
+    a shell loop that converts each."""
+    first = os.path.basename(names[0])
+    stem = os.path.splitext(first)[0]
+    text = (f"Export {'each' if len(names) > 1 else 'it'} as OME-TIFF: in Fiji, File > Import > Bio-Formats, then "
+            f"File > Save As > OME-TIFF...; or with Bio-Formats' command-line tools, bfconvert {first} "
+            f"{stem}.ome.tif; or as OME-Zarr, bioformats2raw {first} {stem}.ome.zarr")
+    if len(names) > 1:
+        globs = " ".join(dict.fromkeys("*" + os.path.splitext(os.path.basename(n))[1] for n in names))
+        text += f' (every file of a folder: for f in {globs}; do bfconvert "$f" "${{f%.*}}.ome.tif"; done)'
+    return text + "."
+
+
 def unknown_format_message(path: Path, head: bytes, /) -> str:
     """Why a file is not read (not a TIFF, nor a picture read here), and what to do: what it seems to be from its
     name and first bytes, the formats LabelFree reads, and how to save the image as one of them."""
@@ -91,7 +121,8 @@ def unknown_format_message(path: Path, head: bytes, /) -> str:
     suffix = next((s for s in PICTURE_SUFFIXES + (".tif", ".tiff", ".btf") if name.endswith(s)), None)
     if suffix is None and path.suffix.lower() in _BIOFORMATS:
         kind = _BIOFORMATS[path.suffix.lower()]
-        return (f"{path} is a {kind} file ({path.suffix}), which LabelFree does not read; {reads}. Export it as "
+        return (f"{path} is {_article(kind)} {kind} file ({path.suffix}), which LabelFree does not read; {reads}. "
+                "Export it as "
                 "OME-TIFF: in Fiji, File > Import > Bio-Formats, then File > Save As > OME-TIFF...; or with "
                 f"Bio-Formats' command-line tools: bfconvert {path.name} {path.stem}.ome.tif")
     start = f"it starts with {head[:8]!r}"

@@ -39,6 +39,27 @@ def _natural_key(name: str) -> list[Any]:
     return [(0, int(part), "") if part.isdigit() else (1, 0, part.lower()) for part in re.split(r"(\d+)", name)]
 
 
+def _other_files_advice(folder: Path, names: Sequence[str], /) -> str:
+    """What to do with a folder whose files ``names`` hold no frame: for microscope files (a Zeiss CZI, a Nikon
+    ND2, ...: :func:`labelfree.io.raster.microscope_format`), how to export each with Bio-Formats, each file
+    one image (a movie, a z-stack) of its own; else how to save frames of another format as one movie."""
+    from labelfree.io.raster import convert_advice, microscope_format
+
+    scopes = [n for n in names if microscope_format(n)]
+    if not scopes:
+        return ("Frames in another format: open them in Fiji (File > Import > Image Sequence) and save the movie "
+                "with File > Save As > Tiff.")
+    kinds = ", ".join(sorted({str(microscope_format(n)) for n in scopes}))
+    shown = ", ".join(scopes[:5]) + (f" and {len(scopes) - 5} more" if len(scopes) > 5 else "")
+    if len(scopes) == 1:
+        said = "It is a microscope file" if len(names) == 1 else "1 of them is a microscope file"
+    else:
+        said = f"{'All' if len(scopes) == len(names) else len(scopes)} of them are microscope files"
+    return (f"{said} ({kinds}: {shown}), which LabelFree does not read, each an image of its own, not a frame. "
+            f"{convert_advice(scopes)} Give one converted file to segment it, or "
+            f"their folder to labelfree batch (labelfree batch {folder} --pipeline NAME -o OUT) to segment each.")
+
+
 def sequence_files(folder: str | os.PathLike[str], /) -> list[Path]:
     """The frame files of ``folder`` in natural order: its TIFF files (none: its pictures, PNG, JPEG, ...), whose
     names differ in one number.
@@ -69,8 +90,7 @@ def sequence_files(folder: str | os.PathLike[str], /) -> list[Path]:
         raise InputError(
             f"{folder} is a folder, not an image file; give a TIFF file or an OME-Zarr image folder, or a folder "
             f"of TIFF files (or PNG, JPEG, ...) that are the frames of one movie, one file per time point. {folder} "
-            f"holds {held}. Frames in another format: open them in Fiji (File > Import > Image Sequence) and save "
-            "the movie with File > Save As > Tiff.")
+            f"holds {held}. {_other_files_advice(folder, entries)}")
     groups: dict[str, list[str]] = {}
     for name in names:
         groups.setdefault(_NUMBER.sub("#", name.lower()), []).append(name)
