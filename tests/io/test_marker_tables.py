@@ -95,7 +95,7 @@ def test_a_plain_label_stack_is_read_as_the_movie_s_frames(tmp_path):
     with pytest.raises(InputError, match=r"shape \(5, 40, 60\); it must match the image, \(4, 40, 60\)"):
         read_markers(tmp_path / "nuclei.tif", image=movie[:4])
     tifffile.imwrite(tmp_path / "four.tif", np.zeros((2, 5, 40, 60), np.uint16))
-    with pytest.raises(InputError, match=r"must be a label image of the image's shape, \(5, 40, 60\)"):
+    with pytest.raises(InputError, match=r"has shape \(2, 5, 40, 60\); it must match the image, \(5, 40, 60\)"):
         read_markers(tmp_path / "four.tif", image=movie)
 
 
@@ -135,3 +135,16 @@ def test_a_label_png_of_nuclei_gives_its_exact_labels(tmp_path):
     Image.fromarray((labels > 0).astype(np.uint8) * 255).convert("RGB").save(tmp_path / "nuclei.jpg")
     with pytest.raises(InputError, match=r"Unknown marker file type 'nuclei\.jpg'.*a grey label \.png"):
         read_markers(tmp_path / "nuclei.jpg", image=plane)
+
+
+def test_a_label_tiff_with_a_colour_palette_gives_its_ids(tmp_path):
+    """A nucleus label image saved with a glasbey-like palette (tifffile, scikit-image) keeps its ids as markers;
+    read as an image its palette is applied (colours), which are no ids."""
+    import tifffile
+
+    labels = np.zeros((40, 60), np.uint8)
+    labels[5:12, 5:12], labels[20:30, 30:44] = 1, 2
+    colours = np.random.default_rng(0).integers(0, 65535, (3, 256)).astype(np.uint16)
+    colours[:, 0] = 0
+    tifffile.imwrite(tmp_path / "nuclei.tif", labels, photometric="palette", colormap=colours)
+    assert np.array_equal(read_markers(tmp_path / "nuclei.tif", shape=(40, 60)), labels)

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from labelfree.errors import DimensionError, InputError
+from labelfree.errors import InputError
 
 __all__ = ["as_table", "is_table", "points_from_table", "read_markers"]
 
@@ -315,21 +315,12 @@ def read_markers(path: str | os.PathLike[str], /, *, image: Any = None, shape: t
                              f"the image, {shape} ((T,) Y, X): give a label TIFF of the image's frames.")
         return labels.reshape(shape)
     if suffix in (".tif", ".tiff"):
-        from labelfree.io.tiff import read_image
+        from labelfree.io.tiff import read_array
 
-        try:
-            labels = np.asarray(read_image(path).values)
-        except DimensionError:
-            if len(shape) != 3:
-                raise
-            # a label stack saved without axis names (tifffile, NumPy): its planes are the image's frames
-            try:
-                labels = np.asarray(read_image(path, dims="TYX").values)
-            except DimensionError as exc:
-                raise InputError(
-                    f"Marker image {path} must be a label image of the image's shape, {shape} (T, Y, X); its axes "
-                    f"are not recorded in the file and it is not such a stack ({exc})"
-                ) from exc
+        # the stored values, as every label reader takes them: a label TIFF with a colour palette (glasbey) keeps
+        # its ids, where read_image would give the palette's colours; axes of length one drop out below, and a
+        # stack saved without axis names has the image's frames as its planes
+        labels = read_array(path)
         return _fit_label_image(labels, shape, path)
     raise InputError(f"Unknown marker file type {path.name!r}: give a .csv of points (or ImageJ's Results saved as "
                      ".xls or .txt), a label .tif (or a grey label .png, or Cellpose's _seg.npy) or a ROI .zip.")

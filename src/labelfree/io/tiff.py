@@ -21,6 +21,7 @@ import xarray as xr
 
 from labelfree.errors import CorruptFileError, DimensionError, InputError, LabelFreeError
 from labelfree.image import series_index, to_dataarray, usable_scales
+from labelfree.io.tiff_pixels import apply_palette, float16_as_float32, palette_colours
 from labelfree.io.units import normalise_unit
 
 __all__ = ["read_image", "read_array", "normalise_unit"]
@@ -291,6 +292,48 @@ def _unknown_axes_message(path: Path, shape: Sequence[int], axes: str) -> str:
             "(Channels, Slices, Frames) and save it as TIFF.")
 
 
+def _invalid_ome(tif: Any) -> str | None:
+    """What is wrong with a file's OME-XML (its first image description) that is not well-formed XML, or None
+    (no OME-XML, or well-formed). tifffile reads such a file's pages as a plain TIFF."""
+    try:
+        text = tif.pages.first.description or ""
+    except Exception:  # noqa: BLE001 - a damaged first page: its read says what is wrong
+        return None
+    head = text.lstrip()[:200]
+    if not (head.startswith("<OME") or (head.startswith("<?xml") and "<OME" in text[:2000])):
+        return None
+    try:
+        ET.fromstring(text)
+    except ET.ParseError as exc:
+        return f"its XML is not well-formed: {exc}"
+    return None
+
+
+def _imagej_unread_pages(tif: Any, series: Any) -> tuple[int, int]:
+    """(pages in the file, pages the image holds) of an ImageJ file whose metadata (``images=``) counts fewer
+    images than it has pages, which tifffile and Fiji leave out; (0, 0) for any other file."""
+    if not tif.is_imagej or len(tif.series) != 1:
+        return 0, 0
+    planes = int(np.prod([n for a, n in zip(series.axes, series.shape) if a not in "YXS"], dtype=np.int64))
+    per_page = max(1, int(series.keyframe.shaped[0]))  # the separate samples of a page declared as channels
+    pages, held = len(tif.pages), planes // per_page
+    return (pages, held) if pages > held else (0, 0)
+
+
+def _say_unread_pages(path: Path, pages: int, held: int, page: Any, *, dims_help: bool = True) -> None:
+    """Warn of the pages an ImageJ file's metadata leaves out (:func:`_imagej_unread_pages`; none: nothing);
+    ``dims_help``: say how ``dims`` reads them all (:func:`read_image`)."""
+    if not pages:
+        return
+    example = "T" + page.axes
+    todo = (f"If they belong to the image, give the axes of all its pages, one letter for the pages, e.g. --dims "
+            f"{example} (Python: read_image(path, dims={example!r})); else check how the file was exported."
+            if dims_help else "Check how the file was exported, and save it again from Fiji with all its images.")
+    log.warning("%s: its ImageJ metadata says it holds %d images but the file has %d pages: LabelFree reads the %d "
+                "images, as Fiji opens them, and leaves the last %d pages out. %s", path, held, pages, held,
+                pages - held, todo)
+
+
 def _expected_planes(tif: Any, index: int) -> int | None:
     """How many planes the file's own metadata announces for its series ``index`` (ImageJ ``images``,
     OME sizes), or None."""
@@ -454,7 +497,8 @@ def _tifffile_notes(path: Path, *, say: bool = True) -> Any:
             # a read that succeeded checked that its image has all its planes (_check_complete): planes tifffile
             # zeroed belong to other images of the file, whose absent files LabelFree names itself (_absent_note)
             zeroed = "Missing data are zeroed" in message or "OME series failed to read" in message
-            log.log(logging.INFO if zeroed else level, "%s: %s (tifffile)", path, message)
+            said = "OME series raised ParseError" in message  # read_image warns of invalid OME-XML (_invalid_ome)
+            log.log(logging.INFO if zeroed or said else level, "%s: %s (tifffile)", path, message)
 
 
 def _describe_series(tif: Any, index: int, *, first: int = 1) -> str:
@@ -636,6 +680,14 @@ def read_image(
         A pyramid gives its full resolution. OME planes that no file holds (a partner file
         missing, an acquisition stopped early) are a CorruptFileError, not black planes; the
         samples of a pixel (RGB or not) are the C axis.
+        What the pixels mean (:mod:`labelfree.io.tiff_pixels`): a palette TIFF whose palette is no LUT
+        ramp (an indexed-colour picture) is read as the palette's grey values or as channels R, G, B
+        (warned); one saved by ImageJ or with a LUT ramp keeps its stored values, as Fiji shows them
+        (label images always keep them: :func:`labelfree.io.read_labels`). MinIsWhite and an inverting
+        LUT keep the stored values, with a warning that objects that look bright are dark in them.
+        float16 is read as float32 (exact). OME-XML that is not well-formed is warned of and the file
+        read as a plain TIFF. ImageJ metadata counting fewer images than the file has pages is warned
+        of; ``dims`` with one letter for the pages (``"TYX"``) reads all of them.
     dims : str, optional
         One letter per axis of the stored array (e.g. ``"TYX"``); overrides the file's axes.
         ``S`` names the colour samples of an RGB file (``"TYXS"``, ``"YXS"``), read as the
@@ -697,7 +749,13 @@ def read_image(
         index = _series_index(tif, chosen)
         page = chosen.keyframe
         axes, shape = chosen.axes, tuple(chosen.shape)
-        kind = "imagej" if tif.is_imagej else "ome" if tif.is_ome else "plain"
+        broken_ome = _invalid_ome(tif)
+        kind = "imagej" if tif.is_imagej else "ome" if tif.is_ome and broken_ome is None else "plain"
+        if broken_ome is not None:
+            log.warning("%s: its OME metadata is invalid (%s); its axes, pixel size and channel names are not known, "
+                        "so its pixels are read as a plain TIFF. To keep them, export the image again, or open it in "
+                        "Fiji (File > Import > Bio-Formats), set Image > Properties and save it as TIFF.", path,
+                        broken_ome)
         meta: dict[str, Any] = {}
         companion = None
         if kind == "imagej":
@@ -713,14 +771,34 @@ def read_image(
         # tifffile writes any (3 or 4, Y, X) array as RGB planes unless told otherwise: colours or frames?
         planar_rgb = rgb and kind == "plain" and axes == "SYX" and int(getattr(page, "planarconfig", 1)) == 2
         _check_complete(tif, chosen, path)
-        data = _lazy_data(path, index) if lazy else _read_data(tif, chosen, path, memmap)
+        pages, held = _imagej_unread_pages(tif, chosen)
+        all_pages = bool(pages) and dims is not None and len("".join(dims)) == 1 + len(page.shape)
+        if all_pages:  # --dims names the axes of all the file's pages: read them all, as a plain TIFF's
+            log.info("%s: reading all %d pages of the file (its ImageJ metadata counts %d), with dims %r.", path.name,
+                     pages, held, "".join(dims))
+            axes, shape = "I" + page.axes, (pages, *page.shape)
+            data = _lazy_data(path, index, all_pages=True) if lazy else tif.asarray(key=slice(None)).reshape(shape)
+        else:
+            _say_unread_pages(path, pages, held, page)
+            data = _lazy_data(path, index) if lazy else _read_data(tif, chosen, path, memmap)
+        data = float16_as_float32(data, path, memmap=memmap and not lazy)
+        lut = palette_colours(tif, page, path)
+        if lut is not None:  # an indexed-colour picture: the palette's grey values or R, G, B colours
+            data = apply_palette(data, lut)
+            if lut.ndim == 2:
+                axes, shape = axes + "S", (*shape, lut.shape[1])
+                dims = None if dims is None else "".join(dims) + "S"
         if kind == "imagej" and _signed_16_bit(meta, page):  # the values ImageJ shows: int16
             log.info("%s is ImageJ's signed 16-bit: read as int16 (stored value - 32768)%s", path.name,
                      "; memory-mapped pixels are copied into memory" if memmap and not lazy else "")
             data = data.map_blocks(signed_from_imagej, dtype=np.int16) if lazy else signed_from_imagej(data)
+    rgb = rgb or (lut is not None and lut.ndim == 2)  # a colour palette's R, G, B: read as an RGB file's samples
     try:
         letters = _map_axes(axes, shape, dims, path, rgb)
     except DimensionError as exc:
+        if broken_ome is not None:
+            raise DimensionError(f"{exc} (Its OME metadata, which would record them, is invalid: {broken_ome}.)"
+                                 ) from exc
         if companion is None:
             raise
         raise DimensionError(f"{exc} The file's OME metadata (axes, pixel size, channel names) is kept in {companion}, "
@@ -804,6 +882,7 @@ def read_array(path: str | os.PathLike[str], /, *, series: int | None = None) ->
     with _tifffile_notes(path), _open_tiff(path) as tif, _damage_reported(path):
         chosen = _choose_series(tif, path, series)
         _check_complete(tif, chosen, path)
+        _say_unread_pages(path, *_imagej_unread_pages(tif, chosen), chosen.keyframe, dims_help=False)
         return _read_data(tif, chosen, path, memmap=False)
 
 
@@ -821,8 +900,9 @@ def signed_from_imagej(raw: Any, /) -> np.ndarray:
     return (np.asarray(raw, np.uint16) ^ np.uint16(0x8000)).view(np.int16)
 
 
-def _lazy_data(path: Path, index: int) -> Any:
-    """Series ``index`` (level 0) as a dask array over tifffile's zarr view (reads pages on demand)."""
+def _lazy_data(path: Path, index: int, *, all_pages: bool = False) -> Any:
+    """Series ``index`` (level 0) as a dask array over tifffile's zarr view (reads pages on demand); ``all_pages``:
+    every page of an ImageJ file, along a first axis (its ImageJ metadata not read)."""
     import tifffile
 
     from labelfree._deps import require
@@ -831,7 +911,8 @@ def _lazy_data(path: Path, index: int) -> Any:
     zarr = require("zarr", purpose="lazy TIFF reads")
     require("dask.array", purpose="lazy TIFF reads")
     # a page that cannot be decoded is a CorruptFileError when it is read (also in a chunk task on a worker)
-    store = tifffile.imread(path, aszarr=True, series=index, level=0)
+    flags = {"is_imagej": False} if all_pages else {}
+    store = tifffile.imread(path, aszarr=True, series=index, level=0, **flags)
     return checked_dask_array(zarr.open_array(store, mode="r"), path)
 
 
@@ -856,7 +937,8 @@ def _read_data(tif: Any, series: Any, path: Path, memmap: bool) -> np.ndarray:
         return series.asarray()
     except Exception as exc:  # codec and truncation errors vary
         if "imagecodecs" in str(exc):
-            raise InputError(f"{path} is compressed with a codec that needs imagecodecs: pip install imagecodecs") from exc
+            raise InputError(f"{path} is compressed with a codec that needs imagecodecs: pip install imagecodecs"
+                             ) from exc
         raise CorruptFileError(
             f"{path} could not be decoded ({type(exc).__name__}: {exc}); the file is damaged or truncated. "
             "Copy or export it again."

@@ -247,7 +247,12 @@ def read_ngff(
     if not ome.get("multiscales"):
         series = _single_series(group, ome, p)
         if series is None:
-            raise InputError(f"{p} has no NGFF 'multiscales' metadata; LabelFree reads OME-Zarr images.")
+            raise InputError(
+                f"{p} has no NGFF 'multiscales' metadata: it is a Zarr store without OME-Zarr metadata, so the "
+                "axes and pixel size of its arrays are unknown, and LabelFree reads OME-Zarr images only. Convert "
+                "the original file with bioformats2raw (bioformats2raw <file> <out>.zarr), or write the image as "
+                "OME-Zarr (Python: ome-zarr-py, ome_zarr.writer.write_image; Fiji: File > Save As > "
+                "HDF5/N5/Zarr/OME-NGFF..., format OME-NGFF); or give the image as a TIFF.")
         return read_ngff(p / series, level=level, channel_names=channel_names)
     ms = ome["multiscales"][0]
     datasets = ms.get("datasets") or []
