@@ -362,6 +362,26 @@ def _holds_one_time_point(path: Path, /) -> bool:
     return all(a in "YXCSZ" or n == 1 for a, n in zip(axes, shape))
 
 
+def _z_planes(folder: Path, /) -> bool:
+    """True when the image files of ``folder``, a folder given itself, are the planes of one z-stack or time-lapse of
+    z-stacks by their names (``t005_z011.tif``, Micro-Manager's ``_time000000005_z011``:
+    :func:`labelfree.io.sequence.sequence_grid`), which is one input (logged), not one input per plane."""
+    from labelfree.io.sequence import sequence_grid
+
+    if _not_a_movie(folder) is not None:
+        return False
+    try:
+        _, axes, sizes = sequence_grid(folder)
+    except InputError:
+        return False
+    if "Z" not in axes:
+        return False
+    what = "time-lapse of z-stacks" if axes == "TZ" else "z-stack"
+    log.info("batch: the image files of %s are the planes of one %s by their names (%s), one input.", folder, what,
+             " x ".join(f"{n} {a}" for a, n in zip(axes, sizes)))
+    return True
+
+
 def _one_movie(folder: Path, found: list[Path], /) -> bool:
     """For a pipeline that segments time-lapses only: True when the image files ``found`` of ``folder``, a folder
     given itself, are the frames of one movie, :func:`_not_a_movie` as for a dataset's folders, and its first
@@ -411,6 +431,8 @@ def _expand(spec: str | Path | BatchInput, input_names: Mapping[str, Any], needs
         folders = [p for p in entries if not _is_image(p) and p.is_dir()]
         if found and needs_time and _one_movie(path, found):
             return [BatchInput(path)]  # as a dataset's folder of frames is
+        if found and _z_planes(path):
+            return [BatchInput(path)]  # the planes of one z-stack (or time-lapse of z-stacks), as the commands read it
         if found:
             movies = [p.name for p in folders if _not_a_movie(p) is None]  # not inputs: named, not explained
             if movies:

@@ -6,6 +6,9 @@ Microscopes and Fiji (*File › Save As › Image Sequence*) save a time-lapse a
 natural order of their names (``t2`` before ``t10``); in a folder without TIFF files, its 2-D pictures
 (PNG, JPEG, ...: :mod:`labelfree.io.raster`). Hidden files, other files (``metadata.txt``, ``.json``
 sidecars, ``.png`` overlays beside TIFF frames) and sub-folders (``01_GT``) are not frames.
+Files of one plane per time point and z plane (``t005_z011.tif``, Micro-Manager's
+``img_channel000_position000_time000000005_z011.tif``: :mod:`labelfree.io.sequence_names`) are read as
+T, Z, Y, X; files of one z plane each (``cells_z011.tif``) as Z, Y, X.
 """
 
 from __future__ import annotations
@@ -21,18 +24,17 @@ import xarray as xr
 
 from labelfree.errors import CorruptFileError, DimensionError, InputError
 from labelfree.image import to_dataarray
+from labelfree.io.sequence_names import CHANNEL_TOKEN, NUMBER, frame_grid
 
-__all__ = ["read_sequence", "read_sequence_array", "sequence_files", "stack_frames", "frames_record"]
+__all__ = ["read_sequence", "read_sequence_array", "sequence_files", "sequence_grid", "stack_frames", "frames_record"]
 
 log = logging.getLogger(__name__)
 
 #: name endings of the files that are frames
 FRAME_SUFFIXES = (".tif", ".tiff", ".btf")
-_NUMBER = re.compile(r"\d+")
 _OME_SIZE = re.compile(r'PhysicalSize[XYZ](?:Unit)?="[^"]*"')
-#: the text before a number that names a channel: ``_w1``, ``_c0``, ``_ch1``, ``_channel000`` (HCS and
-#: Micro-Manager exports), ``C1-`` at the start of a name (Fiji's Image > Color > Split Channels)
-_CHANNEL_TOKEN = re.compile(r"(?:^|[_\-. ])(?:w|c|ch|channel|wavelength)$", re.IGNORECASE)
+_OME_Z = re.compile(r'PhysicalSizeZ="([^"]*)"')
+_OME_Z_UNIT = re.compile(r'PhysicalSizeZUnit="([^"]*)"')
 
 
 def _natural_key(name: str) -> list[Any]:
@@ -60,18 +62,8 @@ def _other_files_advice(folder: Path, names: Sequence[str], /) -> str:
             f"their folder to labelfree batch (labelfree batch {folder} --pipeline NAME -o OUT) to segment each.")
 
 
-def sequence_files(folder: str | os.PathLike[str], /) -> list[Path]:
-    """The frame files of ``folder`` in natural order: its TIFF files (none: its pictures, PNG, JPEG, ...), whose
-    names differ in one number.
-
-    Raises
-    ------
-    InputError
-        No frame file in the folder; image files of several name patterns (``t000.tif`` and
-        ``movie_labels.tif``), or names that differ in more than one number (the channels, positions
-        or z planes of a Micro-Manager folder beside its time points): the message lists them.
-    """
-    folder = Path(folder)
+def _frame_names(folder: Path, /) -> list[str]:
+    """The names of the frame files of ``folder`` (one name pattern), in natural order."""
     try:
         visible = [e for e in os.scandir(folder) if not e.name.startswith(".")]
         entries = sorted((e.name for e in visible if e.is_file()), key=_natural_key)
@@ -93,48 +85,65 @@ def sequence_files(folder: str | os.PathLike[str], /) -> list[Path]:
             f"holds {held}. {_other_files_advice(folder, entries)}")
     groups: dict[str, list[str]] = {}
     for name in names:
-        groups.setdefault(_NUMBER.sub("#", name.lower()), []).append(name)
+        groups.setdefault(NUMBER.sub("#", name.lower()), []).append(name)
     if len(groups) > 1:
         shown = "; ".join(f"{len(g)} like {g[0]}" for g in sorted(groups.values(), key=len, reverse=True)[:5])
         raise InputError(
             f"{folder} holds image files of {len(groups)} name patterns ({shown}); a folder is read as one movie "
-            "whose file names differ only in the frame number. Move the frames of the movie into a folder of "
-            "their own, or give a single file. To segment each image of the folder on its own, run labelfree batch "
-            f"{folder} --pipeline NAME -o OUT.")
-    numbers = [[int(x) for x in _NUMBER.findall(name)] for name in names]
-    varying = [i for i in range(len(numbers[0])) if len({row[i] for row in numbers}) > 1]
-    if len(varying) > 1:
-        pieces = _NUMBER.split(names[0])
-        fields = ", ".join(f"after {pieces[i]!r}: {min(r[i] for r in numbers)} to {max(r[i] for r in numbers)}"
-                           for i in varying)
-        raise InputError(
-            f"The names of the {len(names)} image files in {folder} differ in {len(varying)} numbers ({fields}): "
-            "they are several channels, positions or z planes, not the frames of one movie. Move the files of "
-            "one position and channel into a folder of their own (one number left: the time point), or open the "
-            "folder in Fiji (File > Import > Image Sequence or Bio-Formats) and save a hyperstack with "
-            f"File > Save As > Tiff. To segment each image of the folder on its own, run labelfree batch {folder} "
-            "--pipeline NAME -o OUT.")
+            "whose file names differ only in the frame number (and the z plane: t005_z011). Move the frames of the "
+            "movie (of one channel and position) into a folder of their own, or give a single file. To segment each "
+            f"image of the folder on its own, run labelfree batch {folder} --pipeline NAME -o OUT.")
     skipped = len(entries) - len(names)
     if skipped:
         log.info("%s: %d frames (%s to %s); %d other file(s) are not frames.", folder, len(names), names[0],
                  names[-1], skipped)
-    return [folder / name for name in names]
+    return names
+
+
+def sequence_grid(folder: str | os.PathLike[str], /) -> tuple[list[Path], str, tuple[int, ...]]:
+    """The frame files of ``folder`` (:func:`sequence_files`) in reading order, the axes that their names number
+    (``"T"``, ``"Z"`` or ``"TZ"``: :func:`labelfree.io.sequence_names.frame_grid`) and the sizes of those axes.
+
+    Raises
+    ------
+    InputError
+        As :func:`sequence_files`.
+    """
+    folder = Path(folder)
+    grid = frame_grid(folder, _frame_names(folder))
+    return [folder / name for name in grid.names], grid.axes, grid.shape
+
+
+def sequence_files(folder: str | os.PathLike[str], /) -> list[Path]:
+    """The frame files of ``folder``: its TIFF files (none: its pictures, PNG, JPEG, ...), whose names differ in
+    one number (the time point, in natural order), or in a time point and a z plane (``t005_z011.tif``,
+    Micro-Manager's ``img_channel000_position000_time000000005_z011.tif``: by time point, then z plane).
+
+    Raises
+    ------
+    InputError
+        No frame file in the folder; image files of several name patterns (``t000.tif`` and
+        ``movie_labels.tif``), or names that differ in more than one number and are not the time points and z
+        planes of one image (the channels or positions of a Micro-Manager folder beside its time points), or time
+        points and z planes of which some are missing: the message lists them.
+    """
+    return sequence_grid(folder)[0]
 
 
 def _channel_token(names: Sequence[str], /) -> tuple[str, str] | None:
     """When the file names ``names`` differ only in a number after a channel-like token (``A01_f00_w1.tif``,
-    ``A01_f00_w2.tif``; ``C1-cells.tif``, ``C2-cells.tif``, :data:`_CHANNEL_TOKEN`): that token with the first and
-    the last file's number (``("_w1", "_w2")``); else None."""
+    ``A01_f00_w2.tif``; ``C1-cells.tif``, ``C2-cells.tif``, :data:`labelfree.io.sequence_names.CHANNEL_TOKEN`):
+    that token with the first and the last file's number (``("_w1", "_w2")``); else None."""
     if len(names) < 2:
         return None
-    pieces = _NUMBER.split(names[0])
-    numbers = [_NUMBER.findall(name) for name in names]
+    pieces = NUMBER.split(names[0])
+    numbers = [NUMBER.findall(name) for name in names]
     if any(len(row) != len(pieces) - 1 for row in numbers):  # not one name pattern (sequence_files refuses it)
         return None
     varying = [i for i in range(len(numbers[0])) if len({int(row[i]) for row in numbers}) > 1]
     if len(varying) != 1:
         return None
-    found = _CHANNEL_TOKEN.search(pieces[varying[0]])
+    found = CHANNEL_TOKEN.search(pieces[varying[0]])
     if found is None:
         return None
     token = found.group(0)
@@ -258,6 +267,69 @@ def _check_headers(files: Sequence[Path], series: int | None) -> None:
                     files[0].name)
 
 
+def _z_step(first: Path, /) -> tuple[float, str] | None:
+    """The z step (and its unit) of a folder of one file per z plane, from its first file's metadata: ImageJ's
+    ``spacing``, OME's ``PhysicalSizeZ``, Micro-Manager's ``z-step_um``; else from Micro-Manager's
+    ``metadata.txt`` beside the files (its ``Summary``). None when none of them gives a positive size."""
+    import json
+
+    import tifffile
+
+    from labelfree.io.units import normalise_unit
+
+    found: list[tuple[Any, str]] = []
+    if first.name.lower().endswith(FRAME_SUFFIXES):
+        try:
+            with tifffile.TiffFile(first) as tif:
+                meta = tif.imagej_metadata or {}
+                if "spacing" in meta:
+                    found.append((meta["spacing"], normalise_unit(meta.get("zunit") or meta.get("unit"))))
+                ome = tif.ome_metadata or ""
+                size, unit = _OME_Z.search(ome), _OME_Z_UNIT.search(ome)
+                if size is not None:
+                    found.append((size.group(1), normalise_unit(unit and unit.group(1), default="µm")))
+                tag = tif.pages.first.tags.get(51123)  # MicroManagerMetadata
+                mm = tag.value if tag is not None and isinstance(tag.value, dict) else {}
+                summary = mm.get("Summary") if isinstance(mm.get("Summary"), dict) else {}
+                for where in (mm, summary):
+                    if "z-step_um" in where:
+                        found.append((where["z-step_um"], "µm"))
+        except Exception as exc:  # noqa: BLE001 - the pixels' read reports a damaged file
+            log.debug("%s: no z step read (%s: %s).", first, type(exc).__name__, exc)
+    sidecar = first.parent / "metadata.txt"
+    if not found and sidecar.is_file():
+        try:
+            summary = json.loads(sidecar.read_text(encoding="utf-8", errors="replace")).get("Summary") or {}
+            if "z-step_um" in summary:
+                found.append((summary["z-step_um"], "µm"))
+                log.info("%s: the z step (%s µm) is Micro-Manager's, from %s.", first.parent, summary["z-step_um"],
+                         sidecar.name)
+        except (OSError, ValueError, AttributeError) as exc:
+            log.debug("%s: no z step read (%s: %s).", sidecar, type(exc).__name__, exc)
+    for value, unit in found:
+        try:
+            step = abs(float(value))  # ImageJ opens a negative spacing as its absolute value
+        except (TypeError, ValueError):
+            continue
+        if np.isfinite(step) and step > 0:
+            return step, unit
+    return None
+
+
+def _plane_dims(dims: str | None, axes: str) -> str | None:
+    """The axes of each file of a folder of z planes (``axes`` ``"Z"`` or ``"TZ"``) from the ``dims`` of the
+    folder: a leading T and Z name the folder's files themselves."""
+    frame = _frame_dims(dims) if "T" in axes else dims
+    if frame is None:
+        return None
+    frame = "".join(frame).upper()
+    if "Z" in frame[1:]:
+        raise DimensionError(f"dims={dims!r} for a folder of one file per z plane: Z is the folder's planes and "
+                             "comes first after T (e.g. 'TZYX', 'TZCYX'), or is left out ('YX', 'CYX': the axes of "
+                             "each file).")
+    return frame[1:] if frame.startswith("Z") else frame
+
+
 def read_sequence(folder: str | os.PathLike[str], read: Callable[..., xr.DataArray], /, *, dims: str | None = None,
                   channel_names: Sequence[str] | None = None, memmap: bool = False, lazy: bool = False,
                   series: int | None = None) -> xr.DataArray:
@@ -271,12 +343,24 @@ def read_sequence(folder: str | os.PathLike[str], read: Callable[..., xr.DataArr
     channel-like token (``_w1``/``_w2``, ``_c0``/``_c1``, ``_ch1``, Fiji's ``C1-``/``C2-``) are read as frames
     too, with a warning that says how to stack them as channels. ``lazy``: a dask array that reads
     each file when its frame is computed; otherwise (``memmap`` too) the frames are read into one array.
+
+    Files whose names number a time point and a z plane (``t005_z011.tif``, Micro-Manager's
+    ``img_channel000_position000_time000000005_z011.tif`` or ``img_000000005_DAPI_011.tif``:
+    :mod:`labelfree.io.sequence_names`) are each one plane (or channels) of a T, Z, Y, X image, sized by the
+    numbers; names that number only a z plane (``cells_z011.tif``) give Z, Y, X. The z step is the first
+    file's (ImageJ ``spacing``, OME ``PhysicalSizeZ``, Micro-Manager ``z-step_um``, else Micro-Manager's
+    ``metadata.txt``); without one, Z is in pixels. ``dims`` may then start with ``TZ`` (or ``Z``).
     """
     folder = Path(folder)
-    files = sequence_files(folder)
-    _note_channel_files(folder, files)
-    frame_dims = _frame_dims(dims)
+    files, axes, sizes = sequence_grid(folder)
+    if axes == "T":
+        _note_channel_files(folder, files)
+    frame_dims = _frame_dims(dims) if axes == "T" else _plane_dims(dims, axes)
     first = _read_frame(files[0], read, frame_dims, series, channel_names)
+    if axes != "T" and "Z" in first.dims:
+        raise DimensionError(f"{files[0]} holds {first.sizes['Z']} z planes, but the names of the files of {folder} "
+                             "number z planes (one plane per file). Give that file itself, or save one plane per "
+                             "file.")
     _check_headers(files, series)
     shape, dtype = tuple(first.shape), first.dtype
     if lazy:
@@ -287,27 +371,45 @@ def read_sequence(folder: str | os.PathLike[str], read: Callable[..., xr.DataArr
         delayed = dask.delayed(_frame_values, pure=True)
         reads = [darray.from_delayed(delayed(str(p), read, frame_dims, series, shape, dtype.str, str(files[0])),
                                      shape, dtype) for p in files]
-        data: Any = darray.stack(reads)
+        if axes == "TZ":
+            data: Any = darray.stack([darray.stack(reads[k:k + sizes[1]]) for k in range(0, len(reads), sizes[1])])
+        else:
+            data = darray.stack(reads)
     else:
         if memmap:
             log.info("%s: the frames of a folder are read into memory (lazy=True reads each when it is used).", folder)
         data = stack_frames(files, lambda p: _frame_values(str(p), read, frame_dims, series, shape, dtype.str,
                                                            str(files[0])), first=first.values)
-    movie = xr.DataArray(data, dims=("T", *first.dims), coords=dict(first.coords))
-    return to_dataarray(movie, attrs={"source": str(folder), **({"series": series} if series is not None else {})})
+        data = data.reshape(*sizes, *shape)
+    movie = xr.DataArray(data, dims=(*axes, *first.dims), coords=dict(first.coords))
+    scale: dict[str, float] = {}
+    units: dict[str, str] = {}
+    if "Z" in axes:
+        step = _z_step(files[0])
+        if step is not None:
+            scale["Z"], units["Z"] = step
+        log.info("%s: %d files read as %s %s (%s), z step %s.", folder, len(files), " x ".join(map(str, sizes)),
+                 " x ".join(axes), f"{files[0].name} to {files[-1].name}",
+                 "not known (pixels)" if step is None else f"{step[0]:g} {step[1]}")
+    return to_dataarray(movie, scale=scale or None, units=units or None,
+                        attrs={"source": str(folder), **({"series": series} if series is not None else {})})
 
 
 def read_sequence_array(folder: str | os.PathLike[str], read_array: Callable[..., np.ndarray], /, *,
                         series: int | None = None) -> np.ndarray:
     """The arrays of a folder's frames (``read_array``, :func:`labelfree.io.tiff.read_array`, of each) stacked
-    along a new first axis."""
-    files = sequence_files(folder)
-    return stack_frames(files, lambda p: read_array(p, series=series))
+    along a new first axis; for files that number time points and z planes (:func:`sequence_grid`), along new
+    T and Z axes (or Z alone)."""
+    files, _, sizes = sequence_grid(folder)
+    stacked = stack_frames(files, lambda p: read_array(p, series=series))
+    return stacked.reshape(*sizes, *stacked.shape[1:])
 
 
 def frames_record(folder: Path, /) -> dict[str, Any]:
     """``{"frames", "first", "last", "frames_sha256"}`` of a folder of frames (the provenance of a movie read from
-    it: the SHA-256 of every frame file's name and SHA-256, in frame order); ``{}`` for any other folder."""
+    it: the SHA-256 of every frame file's name and SHA-256, in frame order); ``{}`` for any other folder. For files
+    that number z planes (:func:`sequence_grid`), ``"frames"`` counts the files, and ``"axes"`` (``"TZ"`` or
+    ``"Z"``) and ``"shape"`` (their sizes) say how they were read."""
     import hashlib
 
     from labelfree._config import file_sha256
@@ -316,10 +418,12 @@ def frames_record(folder: Path, /) -> dict[str, Any]:
     if not folder.is_dir() or folder.suffix.lower() == ".zarr" or is_ngff(folder):
         return {}
     try:
-        files = sequence_files(folder)
+        files, axes, sizes = sequence_grid(folder)
     except InputError:  # not a folder of frames (a model zoo): its path says what it was
         return {}
     digest = hashlib.sha256()
     for f in files:
         digest.update(f"{f.name}\0{file_sha256(f)}\n".encode())
-    return {"frames": len(files), "first": files[0].name, "last": files[-1].name, "frames_sha256": digest.hexdigest()}
+    grid = {} if axes == "T" else {"axes": axes, "shape": list(sizes)}
+    return {"frames": len(files), **grid, "first": files[0].name, "last": files[-1].name,
+            "frames_sha256": digest.hexdigest()}
