@@ -352,11 +352,15 @@ _WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS
 
 def _write_error_message(exc: OSError, /, *, output: Any = None) -> str | None:
     """The one-line message of an OSError met while writing (a full disk, a read-only or forbidden folder,
-    tifffile's "N requested and M written"); None for any other OSError (a bug: keep its traceback).
+    numpy's "Not enough free space to write N bytes", numpy's or tifffile's "N requested and M written"); None
+    for any other OSError (a bug: keep its traceback).
     ``output`` is the command's ``-o``: the advice to choose another ``-o`` is given only for a path in it (or for
     an error that names no file where the temporary folder is on the same disk); a path elsewhere is named with
     what it is (the temporary folder, LabelFree's cache) and the setting that moves it."""
-    short = exc.errno is None and "requested and" in str(exc) and "written" in str(exc)
+    from labelfree._disk_full import disk_full_reason
+
+    # a full disk that sets no errno: numpy's and tifffile's own messages (see labelfree._disk_full)
+    short = disk_full_reason(exc) if exc.errno is None else None
     if exc.errno not in _WRITE_ERRNOS and not short:
         return None
     from labelfree.io.atomic import PART_SUFFIX
@@ -382,9 +386,11 @@ def _write_error_message(exc: OSError, /, *, output: Any = None) -> str | None:
     else:
         move, todo = "make room there", f"Check that you may write to {path.parent}"
     if short:
-        return (f"{what}: the disk took only part of the data ({exc}); it is probably full. Free space on it or "
-                f"{move}, then run the command again.")
-    if exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return f"{what}: {short}. Free space on it or {move}, then run the command again."
+    if exc.errno == errno.EFBIG:  # also a file system's largest file (FAT32: 4 GB) or the shell's `ulimit -f`
+        todo = (f"{full} or {move}; a file this large also needs a file system that takes it (not FAT32) and a "
+                "file size limit (ulimit -f) that allows it")
+    elif exc.errno not in (errno.EROFS, errno.EACCES, errno.EPERM):
         todo = f"{full} or {move}"
     return f"{what}: {exc.strerror or exc} (errno {exc.errno}). {todo}, then run the command again."
 

@@ -18,6 +18,7 @@ __all__ = [
     "ConfigError",
     "CorruptFileError",
     "OutputError",
+    "OutputDiskFullError",
     "OutputExistsError",
     "InputOverwriteError",
     "FolderInUseError",
@@ -69,6 +70,21 @@ class CorruptFileError(InputError):
 
 class OutputError(LabelFreeError, OSError):
     """An output cannot be written where it was asked for (folder, permissions, disk)."""
+
+
+class OutputDiskFullError(OutputError):
+    """The disk of a batch run's output folder has no room left: the run stops, and a rerun resumes it.
+
+    Raised by a task for its input (``folder`` is the output folder, ``stem`` the input, ``row`` its failed
+    summary row) and then by :func:`labelfree.batch.run_batch` for the run, with what to do (its ``summary``: the
+    run's summary, None when it could not be written either).
+    """
+
+    def __init__(self, message: str, /, *, folder: str = "", stem: str = "", reason: str = "") -> None:
+        super().__init__(message)
+        self.folder, self.stem, self.reason = folder, stem, reason
+        self.row: dict | None = None
+        self.summary = None
 
 
 class OutputExistsError(OutputError, FileExistsError):

@@ -16,6 +16,17 @@ Failures are sorted into two kinds:
   times. (Dask's own ``retries=`` may pick the same worker again, so the retry names
   the other workers explicitly.)
 
+A full disk of the output folder (:func:`output_disk_full`: no space left, a used-up quota, a file
+size limit, numpy's and tifffile's messages of a write that found no room) is the run's problem, not
+one worker's nor one input's: the input is not retried (every worker writes to the same disk), the
+task raises :class:`OutputDiskFullError` and the run stops as a cancelled one does (nothing more is
+scheduled, finished inputs are kept, a rerun resumes); :func:`labelfree.batch.run_batch` then raises
+it with what to do.
+
+The errors that LabelFree reports itself (:data:`REPORTED_ERRORS`) are not logged again, with a
+traceback, by the workers of a local cluster, whose log is this terminal (:func:`quiet_reported_plugin`);
+the workers of a scheduler or of a jobqueue cluster keep them in their own logs.
+
 A task checks, once its staging folder exists and before it writes outputs, that the
 scheduler still wants its result: after the run is cancelled (Ctrl-C, a progress sink
 raising Cancelled) or its client died, a task that was already running writes nothing. The
@@ -50,20 +61,18 @@ from labelfree.batch.task import (
     Job,
     abort_if_cancelled,
     failed_row,
-    finish_input,
     input_capture,
     load_input,
     n_frames_of,
-    process_image,
-    process_input,
+    finish_input,
     segment_image,
     with_warnings,
     write_result,
 )
-from labelfree.errors import Cancelled, InputError, LabelFreeError
+from labelfree.errors import Cancelled, InputError, LabelFreeError, OutputDiskFullError
 
 __all__ = ["run_sequential", "run_on_dask", "wants_chunks", "run_input", "WorkerIOError", "is_worker_io_error",
-           "abort_if_cancelled"]
+           "abort_if_cancelled", "OutputDiskFullError", "output_disk_full", "REPORTED_ERRORS", "quiet_reported_plugin"]
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +92,113 @@ class WorkerIOError(OSError):
 
     def __str__(self) -> str:  # the message (an OSError of two args prints as "[Errno message] worker")
         return str(self.args[0]) if self.args else ""
+
+
+#: errors a task raises that LabelFree reports itself (a retry, a stopped run): the "Compute Failed" line with a
+#: traceback that a worker logs for them says nothing more
+REPORTED_ERRORS = ("WorkerIOError", "OutputDiskFullError", "Cancelled")
+
+
+def _stop_if_output_full(exc: BaseException, job: Job, /, *, started: float | None = None) -> None:
+    """Raise :class:`OutputDiskFullError`, with the input's failed row, when ``exc`` is a full output disk."""
+    full = output_disk_full(exc, job)
+    if full is not None:  # the run's problem: no other worker has another disk to retry on
+        if full.row is None:
+            full.row = failed_row(job, full, started=started)
+        raise full from exc
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    path = path.absolute()
+    return path == folder or folder in path.parents
+
+
+def output_disk_full(exc: BaseException, job: Job, /) -> OutputDiskFullError | None:
+    """``exc`` as an :class:`OutputDiskFullError` when it says that the disk of the job's output folder had no
+    room (:func:`labelfree._disk_full.disk_full_reason`), else None.
+
+    A write that names its file (``filename``, or the note of :mod:`labelfree.io.atomic`) counts only when that
+    file is in the output folder: a full temporary folder of one worker is that worker's problem (retried
+    elsewhere). A write that names none is taken for the outputs'.
+    """
+    from labelfree._disk_full import disk_full_reason, free_space_text, noted_paths
+
+    if isinstance(exc, OutputDiskFullError):
+        return exc
+    reason = disk_full_reason(exc)
+    if reason is None:
+        return None
+    out = Path(job.out_dir).absolute()
+    paths = noted_paths(exc)
+    if paths and not any(_inside(p, out) for p in paths):
+        return None
+    free = free_space_text(out)
+    where = f"{out}" + (f", {free}" if free else "")
+    return OutputDiskFullError(f"the disk of the output folder ({where}) has no room for the outputs of "
+                               f"{job.item.stem}: {reason}", folder=str(out), stem=job.item.stem, reason=reason)
+
+
+class _ReportedFailures(logging.Filter):
+    """Leaves out a worker's "Compute Failed" record of an error in :data:`REPORTED_ERRORS`, and the warning of a
+    LabelFree task that was still running when a stopped run closed its worker ("Async instruction for <Task
+    cancelled name="execute('labelfree-...')" ...> ended with CancelledError")."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = str(record.msg)
+        if text.startswith("Async instruction for") and text.endswith("ended with CancelledError"):
+            return "execute('labelfree-" not in text
+        if not text.startswith("Compute Failed"):
+            return True
+        args = record.args if isinstance(record.args, tuple) else ()
+        shown = str(args[3]) if len(args) > 3 else ""  # the exception's repr: "WorkerIOError('...', '...')"
+        return not shown.startswith(tuple(f"{name}(" for name in REPORTED_ERRORS))
+
+
+#: the loggers of a Dask worker's "Compute Failed" lines and of its instructions cancelled as it closes
+_WORKER_LOGGERS = ("distributed.worker", "distributed.worker.state_machine")
+
+
+def quiet_reported_plugin() -> Any:
+    """A Dask worker plugin that leaves out the "Compute Failed" lines (with a traceback) that a worker logs for
+    the errors LabelFree reports itself (:data:`REPORTED_ERRORS`), and the warning of a LabelFree task still running
+    when a stopped run closes the worker (see :class:`_ReportedFailures`); every other failure is still logged.
+    Removed again when the plugin is (``client.unregister_worker_plugin``) or its worker closes."""
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class QuietReported(WorkerPlugin):
+        name = "labelfree-quiet-reported-failures"
+
+        def setup(self, worker: Any) -> None:
+            for name in _WORKER_LOGGERS:
+                logger = logging.getLogger(name)
+                if not any(isinstance(f, _ReportedFailures) for f in logger.filters):
+                    logger.addFilter(_ReportedFailures())
+
+        def teardown(self, worker: Any) -> None:
+            for name in _WORKER_LOGGERS:
+                logger = logging.getLogger(name)
+                for f in [f for f in logger.filters if isinstance(f, _ReportedFailures)]:
+                    logger.removeFilter(f)
+
+    return QuietReported()
+
+
+def _quiet_reported(client: Any) -> None:
+    """:func:`quiet_reported_plugin` on the workers of a local cluster (their log is this terminal).
+
+    It stays on them after the run: a task of a stopped run may still be running when the cluster closes (the
+    one :func:`labelfree.batch.cluster.dask_client` started), and on a cluster that lives on (a Client the caller
+    gave) it leaves out only lines of LabelFree's own tasks and errors."""
+    try:
+        from distributed import LocalCluster
+    except ImportError:
+        LocalCluster = None  # noqa: N806
+    if LocalCluster is None or not isinstance(getattr(client, "cluster", None), LocalCluster):
+        return
+    try:
+        client.register_plugin(quiet_reported_plugin())
+    except Exception as exc:  # noqa: BLE001 - the lines are noise, not a reason to fail the run
+        log.info("batch: could not quieten the workers' logs of reported errors (%s)", exc)
 
 
 def _worker_address() -> str:
@@ -131,9 +247,36 @@ def run_input(job: Job, /) -> dict[str, Any]:
         except Cancelled:
             raise
         except Exception as exc:  # noqa: BLE001 - every failure is reported per input
+            _stop_if_output_full(exc, job, started=started)
             if is_worker_io_error(exc, job):
                 raise _as_worker_io_error(exc, job) from exc
             return failed_row(job, exc, started=started)
+
+
+def _process_image(image: Any, /, *, job: Job, started: float) -> dict[str, Any]:
+    """Segment an already loaded input and write its outputs; failures become a row, except a full output disk
+    (:class:`OutputDiskFullError`), which stops the run."""
+    with input_capture(job):
+        try:
+            labels = segment_image(image, job=job)
+            names = write_result(labels, image, job=job)
+            return finish_input(job, names, labels=labels, seconds=time.time() - started)
+        except Cancelled:
+            raise
+        except Exception as exc:  # noqa: BLE001 - every failure is reported per input
+            _stop_if_output_full(exc, job, started=started)
+            return failed_row(job, exc, started=started)
+
+
+def _process_input(job: Job, /) -> dict[str, Any]:
+    """Read, segment and write one input in this process (:func:`_process_image`)."""
+    started = time.time()
+    with input_capture(job):  # the warnings of reading the input too
+        try:
+            image = load_input(job)
+        except Exception as exc:  # noqa: BLE001 - every failure is reported per input
+            return failed_row(job, exc, started=started)
+        return _process_image(image, job=job, started=started)
 
 
 def _count_frames(job: Job, /) -> tuple[int, list[str]]:
@@ -163,6 +306,7 @@ def _io_guard(fn: Callable[..., Any], job: Job, *args: Any, **kwargs: Any) -> An
     except Cancelled:
         raise
     except Exception as exc:  # noqa: BLE001 - sorted below
+        _stop_if_output_full(exc, job)
         if is_worker_io_error(exc, job):
             raise _as_worker_io_error(exc, job) from exc
         raise
@@ -184,10 +328,15 @@ def run_sequential(jobs: list[Job], rows: dict[str, dict], /, *, bar: Any, chunk
     """Run every job in this process, in order (the reference for the Dask results).
 
     The warnings of an input are shown as they are raised, each as a line that names the input, and
-    kept in its row (:func:`labelfree.batch.task.input_capture`)."""
+    kept in its row (:func:`labelfree.batch.task.input_capture`). A full output disk stops the run: the input's
+    failed row is kept and :class:`OutputDiskFullError` raised (:func:`output_disk_full`)."""
     for job in jobs:
         if not wants_chunks(job, chunk_frames):
-            row = process_input(job)
+            try:
+                row = _process_input(job)
+            except OutputDiskFullError as full:
+                rows[job.item.stem] = full.row or failed_row(job, full)
+                raise
         else:
             started = time.time()
             with input_capture(job):
@@ -195,13 +344,17 @@ def run_sequential(jobs: list[Job], rows: dict[str, dict], /, *, bar: Any, chunk
                     image = load_input(job)
                     spans = _spans(n_frames_of(image), job, chunk_frames) if "T" in image.dims else None
                     if spans is None:
-                        row = process_image(image, job=job, started=started)
+                        row = _process_image(image, job=job, started=started)
                     else:  # the first chunk chooses the automatic settings the others use
                         parts, _ = first_then_rest(
                             spans, lambda a, b, s: segment_chunk(image, a, b, job=job, settings=s),
                             lambda first: shared_settings(first, job=job))
                         row = merge_and_write(image, parts, job=job, started=started)
                 except Exception as exc:  # noqa: BLE001 - every failure is reported per input
+                    full = output_disk_full(exc, job)
+                    if full is not None:
+                        rows[job.item.stem] = full.row or failed_row(job, full, started=started)
+                        raise full from exc
                     row = failed_row(job, exc, started=started)
         rows[job.item.stem] = row
         bar.update(message=f"{job.item.stem}: {row['status']}")
@@ -290,7 +443,7 @@ class _Dispatcher:
         job, spans = task.job, _spans(n_frames, task.job, self.chunk_frames or 0)
         if loaded is not None:  # drift path: the chunks share the corrected movie
             if spans is None:
-                self.submit(_Task("row", job, task.started, process_image, (loaded,),
+                self.submit(_Task("row", job, task.started, _process_image, (loaded,),
                                   {"job": job, "started": task.started}))
                 return
             parts, settings = first_then_rest(
@@ -326,6 +479,10 @@ class _Dispatcher:
             job = task.job
             if future.status != "finished":
                 exc = future.exception()
+                full = output_disk_full(exc, job)  # raised so by a task, or an error no task sorted
+                if full is not None:  # the run stops: nothing more is scheduled, nothing retried
+                    self._finish(job, full.row or failed_row(job, full, started=task.started))
+                    raise full
                 if isinstance(exc, WorkerIOError) and self._retry(task, exc):
                     continue
                 self._finish(job, failed_row(job, exc, started=task.started))
@@ -368,11 +525,13 @@ def run_on_dask(jobs: list[Job], rows: dict[str, dict], /, *, bar: Any, client: 
                 io_retries: int = 2, on_row: Callable[[], None] | None = None) -> None:
     """Submit every job to ``client`` and collect the rows as tasks finish.
 
-    On KeyboardInterrupt (or a progress sink raising Cancelled) every task of this run
+    On KeyboardInterrupt (or a progress sink raising Cancelled), and on a full output disk
+    (:class:`OutputDiskFullError`, the input's failed row kept), every task of this run
     is cancelled, and running ones are given a moment to stop, before the exception
     goes on; tasks check before publishing, so none writes outputs after that.
     """
     dispatcher = _Dispatcher(client, rows, bar, chunk_frames, io_retries, on_row)
+    _quiet_reported(client)
     try:
         for job in jobs:
             dispatcher.start(job)

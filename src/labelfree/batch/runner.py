@@ -355,6 +355,40 @@ def _rows_finished_meanwhile(jobs: list[Job], rows: dict[str, dict[str, Any]], o
                 rows[job.item.stem] = _row_from_state(job.item, state, out_dir, status="ok", seconds=None)
 
 
+def _stopped_by_full_disk(exc: Any, jobs: list[Job], rows: dict[str, dict[str, Any]], items: list[BatchInput],
+                          out: Path, batch: BatchConfig, places: dict[str, dict[str, str]]) -> Exception:
+    """The error that ends a run whose output disk is full (``exc``, an
+    :class:`~labelfree.errors.OutputDiskFullError` of one input): once the tasks that were publishing are
+    done, the summary (unfinished inputs ``cancelled``), objects table and report are written where there is
+    room still, and the error says what was kept, what was not done and what to do. Its ``summary`` is the
+    summary (None when it could not be written either)."""
+    from labelfree.batch.dispatch import CANCEL_GRACE
+    from labelfree.errors import OutputDiskFullError
+
+    _wait_for_publishing(jobs, rows, out, timeout=CANCEL_GRACE)
+    _rows_finished_meanwhile(jobs, rows, out)
+    summary, written = None, f"summary: {out / batch.summary_name}"
+    try:
+        summary = _despite_ctrl_c("the summary", lambda: _write_summary(items, rows, out, batch, places,
+                                                                      status_left="cancelled"))
+    except OSError as write_exc:  # the same full disk, most often
+        written = f"the summary could not be written either ({type(write_exc).__name__}: {write_exc})"
+        log.warning("batch: %s", written)
+    if summary is not None:
+        _write_objects(summary, out, batch)
+        _write_report(summary, out)
+    run_stems = {job.item.stem for job in jobs}
+    n_ok = sum(1 for stem, row in rows.items() if stem in run_stems and row.get("status") == "ok")
+    n_left = sum(1 for stem in run_stems if stem not in rows)
+    stopped = OutputDiskFullError(
+        f"Batch run stopped: {exc}. {n_ok} input(s) finished in this run and kept, {n_left} not done (no partial "
+        f"outputs); {written}. Free space on that disk and run the same command again (finished inputs are "
+        "skipped), or choose an output folder (-o) on another disk.",
+        folder=getattr(exc, "folder", str(out)), stem=getattr(exc, "stem", ""), reason=getattr(exc, "reason", ""))
+    stopped.summary = summary
+    return stopped
+
+
 def run_batch(
     inputs: str | Path | BatchInput | Iterable[str | Path | BatchInput],
     /,
@@ -455,6 +489,10 @@ def run_batch(
     labelfree.errors.Cancelled
         On Ctrl-C or cancel: running tasks are cancelled, the cluster closed, no partial
         outputs left; finished inputs are kept and skipped by a rerun.
+    labelfree.errors.OutputDiskFullError
+        The disk of ``out_dir`` has no room left (no space, a used-up quota, a file size limit): the run stops
+        at the first input that cannot be written, as on Ctrl-C (that input ``failed``, the unfinished ones
+        ``cancelled`` in the summary, its ``summary`` attribute), and a rerun resumes it.
     """
     from labelfree.image import parse_channels
     from labelfree.io.outputs import OutputFolder
@@ -514,6 +552,8 @@ def run_batch(
         log.info("batch: %d inputs, %d to run, %d done or failed before running", len(items), len(jobs), len(rows))
         started = time.time()
         progress_summary = _summary_writer(items, rows, out, bcfg, places)
+        from labelfree.errors import OutputDiskFullError
+
         try:
             with Progress(progress, total=len(items), desc=f"batch {pipe.name}") as bar:
                 def ready() -> None:
@@ -527,6 +567,8 @@ def run_batch(
                     _execute(jobs, rows, bar=bar, batch=bcfg, client=client, on_row=progress_summary, ready=ready)
                 else:
                     ready()
+        except OutputDiskFullError as exc:  # the run stops as a cancelled one does, and says what to do
+            raise _stopped_by_full_disk(exc, jobs, rows, items, out, bcfg, places) from exc
         except (KeyboardInterrupt, Cancelled) as exc:
             from labelfree.batch.dispatch import CANCEL_GRACE
 
