@@ -245,8 +245,10 @@ class InputIndex:
     look-ups (:func:`check_not_input` with an index instead of the inputs).
 
     Each input is looked at (its file identity, whether it is a folder, where its links lead) when the index is
-    made: make it when every input is listed and use it for the checks made right then (a run's setup), not
-    across a run that writes files.
+    made, each target when it is checked: make it once every input is listed and exists as it will be read (an
+    :class:`OutputFolder` makes its own at its first check, after creating the folder, and again when inputs are
+    added). An input that another program replaces or relinks later is still known by what it was then;
+    LabelFree's own writes (its output sets, never an input) change no input.
 
     Parameters
     ----------
@@ -271,6 +273,11 @@ class InputIndex:
             if stat.S_ISDIR(st.st_mode):
                 self._folders.setdefault(Path(os.path.realpath(path)), []).append(i)
         self._spelt: dict[bool, tuple[dict[str, list[int]], dict[Path, list[int]], dict[int, Exception]]] = {}
+
+    def outdated(self) -> bool:
+        """Whether an input that could not be looked at when the index was made (missing) exists now: an index
+        made again looks at it as the file or folder it has become (a few look-ups: one per missing input)."""
+        return any(os.path.exists(self._paths[i]) for i in self._unseen)
 
     def _by_path(self, every: bool) -> tuple[dict[str, list[int]], dict[Path, list[int]], dict[int, Exception]]:
         """The absolute and the resolved path of every input (``every``) or of those that cannot be looked at,
@@ -664,8 +671,9 @@ def publish_set(folder: str | os.PathLike[str], stem: str, staged: Mapping[str, 
         SHA-256 of every file) and ``complete: true``.
     overwrite : bool
         Replace an existing set (else :class:`OutputExistsError`).
-    inputs : mapping or list of paths
-        Inputs of the run: no target may be one of them.
+    inputs : mapping or list of paths, or InputIndex
+        Inputs of the run: no target may be one of them (an :class:`InputIndex` made once for many sets, as
+        :meth:`OutputFolder.publish` passes its own; else one is made for this call).
 
     Returns
     -------
@@ -674,8 +682,9 @@ def publish_set(folder: str | os.PathLike[str], stem: str, staged: Mapping[str, 
     folder = Path(folder).absolute()
     check_stem(stem)
     targets = _targets(folder, stem, [*staged, "provenance"])
+    index = inputs if isinstance(inputs, InputIndex) else InputIndex(inputs)  # each input looked at once
     for target in targets.values():
-        check_not_input(target, inputs)
+        check_not_input(target, index)
     existing = _existing(targets)
     if existing and not overwrite:
         raise OutputExistsError(
@@ -683,7 +692,7 @@ def publish_set(folder: str | os.PathLike[str], stem: str, staged: Mapping[str, 
             "folder or name, or allow it (CLI --overwrite, API overwrite=True)."
         )
     _check_folder_targets(targets)
-    stale = _earlier_files(folder, stem, targets.values(), inputs) if overwrite else []
+    stale = _earlier_files(folder, stem, targets.values(), index) if overwrite else []
     outputs = {}
     for kind, src in staged.items():
         size, sha = output_digest(src)
@@ -1118,6 +1127,29 @@ def _bare(name: str) -> str:
     return name
 
 
+class _Inputs(dict):
+    """The inputs of an :class:`OutputFolder` (role -> :class:`InputRecord`): a dict that counts its changes, so that
+    the folder's :class:`InputIndex` is made again after one."""
+
+    changes = 0
+
+
+def _counting(name: str) -> Callable[..., Any]:
+    method = getattr(dict, name)
+
+    def changing(self: _Inputs, *args: Any, **kwargs: Any) -> Any:
+        self.changes += 1
+        return method(self, *args, **kwargs)
+
+    changing.__name__ = name
+    return changing
+
+
+for _name in ("__setitem__", "__delitem__", "__ior__", "update", "pop", "popitem", "clear", "setdefault"):
+    setattr(_Inputs, _name, _counting(_name))
+del _name
+
+
 class OutputFolder:
     """The output folder of one run: checked and held before any computation.
 
@@ -1151,12 +1183,32 @@ class OutputFolder:
     def __init__(self, path: str | os.PathLike[str], /, *, inputs: Any = None, overwrite: bool = False,
                  purpose: str = "") -> None:
         self.path = Path(path).expanduser().absolute()
+        self._index: tuple[Any, int, InputIndex] | None = None  # (inputs, their changes, index of them)
         self.inputs = _as_records(inputs)
         self.overwrite = bool(overwrite)
         self.purpose = purpose
         self._lock = _Lock(self.path, purpose)
         self._planned: dict[str, tuple[str, ...]] = {}
         self._created: list[Path] = []  # folders open() made, innermost first
+
+    @property
+    def inputs(self) -> dict[str, InputRecord]:
+        """The run's inputs, role -> :class:`InputRecord` (a dict: changes to it are seen by the next check)."""
+        return self._inputs
+
+    @inputs.setter
+    def inputs(self, inputs: Any) -> None:
+        self._inputs = _Inputs(_as_records(inputs))
+
+    def input_index(self) -> InputIndex:
+        """The :class:`InputIndex` of :attr:`inputs`, made at the first check and again after they change (or one
+        missing then exists now): every target of every set is checked with a few look-ups, not against each
+        input again (a run of thousands of inputs stays linear)."""
+        inputs = self._inputs
+        if self._index is None or self._index[0] is not inputs or self._index[1] != inputs.changes \
+                or self._index[2].outdated():
+            self._index = (inputs, inputs.changes, InputIndex(inputs))
+        return self._index[2]
 
     # context -------------------------------------------------------------------
     def __enter__(self) -> "OutputFolder":
@@ -1174,7 +1226,8 @@ class OutputFolder:
         for parent in (self.path, *self.path.parents):
             if parent.exists():
                 if not parent.is_dir():
-                    raise OutputError(f"The output folder {self.path} cannot be made: {parent} is a file, not a folder.")
+                    raise OutputError(f"The output folder {self.path} cannot be made: {parent} is a file, "
+                                      "not a folder.")
                 break
         try:
             self._created = [p for p in (self.path, *self.path.parents) if not p.exists()]
@@ -1223,8 +1276,9 @@ class OutputFolder:
         targets = _targets(self.path, stem, kinds)
         if stem in self._planned:
             raise InputError(f"Two inputs of this run would write the same outputs {stem!r}; give them distinct names.")
+        index = self.input_index()
         for target in targets.values():
-            check_not_input(target, self.inputs)
+            check_not_input(target, index)
         existing = _existing(targets)
         if existing and not self.overwrite:
             complete = read_manifest(self.path, stem, verify=False) is not None
@@ -1242,7 +1296,7 @@ class OutputFolder:
         leftovers of an interrupted run are gone); none may be the output folder."""
         more = _as_records(inputs)
         check_not_input(self.path, more, what="output folder")
-        self.inputs.update(more)
+        self.inputs.update(more)  # the index is made again at the next check
 
     def check_files(self, files: Mapping[str, Any], /) -> dict[str, Path]:
         """Check single output files a run writes besides its sets (``{what: path}``, e.g. a trained
@@ -1254,7 +1308,7 @@ class OutputFolder:
         for what, path in files.items():
             if not path:
                 continue
-            checked[what] = check_output_file(path, inputs=self.inputs, overwrite=self.overwrite, what=what)
+            checked[what] = check_output_file(path, inputs=self.input_index(), overwrite=self.overwrite, what=what)
             if os.path.realpath(checked[what]) in planned:  # however spelt: out/../out/x_labels.tif, a link
                 raise InputError(f"The {what} {path} is also an output of the set written into {self.path}; give "
                                  "it another name.")
@@ -1273,7 +1327,7 @@ class OutputFolder:
     # writing ---------------------------------------------------------------------
     def publish(self, stem: str, staged: Mapping[str, Path], record: dict[str, Any], /) -> dict[str, Path]:
         """Publish staged files as the set ``stem`` (see :func:`publish_set`)."""
-        return publish_set(self.path, stem, staged, record, overwrite=self.overwrite, inputs=self.inputs)
+        return publish_set(self.path, stem, staged, record, overwrite=self.overwrite, inputs=self.input_index())
 
     def existing_result(self, stem: str, /, *, verify: bool = True) -> dict[str, Any] | None:
         """The manifest of a complete earlier set ``stem`` in this folder, or None."""

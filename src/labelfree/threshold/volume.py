@@ -10,7 +10,7 @@ import numpy as np
 from labelfree.threshold.auto import volume_threshold
 from labelfree.threshold.config import ThresholdConfig
 
-__all__ = ["VolumePlanes", "volume_labels", "warn_if_empty_volumes"]
+__all__ = ["VolumePlanes", "finish_volume", "volume_labels", "warn_if_empty_volumes"]
 
 
 class VolumePlanes:
@@ -39,8 +39,8 @@ def volume_labels(planes: Any, config: ThresholdConfig, /, *,
     left out, and given no objects), applied to every plane. Holes are filled plane by plane;
     ``min_size`` counts the voxels of a 3-D object (pixels connected in a plane, or at one (y, x)
     in adjacent planes); ``split_touching`` splits each plane's objects; then objects of adjacent
-    planes that overlap are one (:func:`labelfree.labels.link_planes`): ids 1..N for the volume,
-    in order of first appearance.
+    planes that overlap are one (:func:`finish_volume`, the tiled run's last step too): ids 1..N for
+    the volume, in order of first appearance.
 
     Parameters
     ----------
@@ -50,15 +50,25 @@ def volume_labels(planes: Any, config: ThresholdConfig, /, *,
     step : callable, optional
         Called with the plane's index once each plane is thresholded (progress).
     """
-    from scipy import ndimage as ndi
+    from labelfree.labels import declump
 
-    from labelfree.labels import declump, fill_holes, link_planes, remove_small_objects
-
-    n = len(planes)
     if config.threshold is None:
         thr, boxes = volume_threshold(planes, config.method)
     else:
-        thr, boxes = float(config.threshold), [(slice(None), slice(None))] * n
+        thr, boxes = float(config.threshold), [(slice(None), slice(None))] * len(planes)
+    # the mask is handed over, not held here: finish_volume lets it go once the planes are split
+    labels = finish_volume(_volume_mask(planes, config, thr, boxes, step), min_size=config.min_size,
+                           split=declump if config.split_touching else None)
+    return labels, thr
+
+
+def _volume_mask(planes: Any, config: ThresholdConfig, thr: float | None, boxes: list, /,
+                 step: Callable[[int], None] | None) -> np.ndarray:
+    """The (Z, Y, X) mask of what lies beyond ``thr`` inside each plane's box (None: a constant plane, empty),
+    holes filled plane by plane with ``config.fill_holes``."""
+    from labelfree.labels import fill_holes
+
+    n = len(planes)
     mask = np.zeros((n,) + tuple(planes.shape), bool)
     for z in range(n):
         if thr is not None and boxes[z] is not None:
@@ -68,16 +78,72 @@ def volume_labels(planes: Any, config: ThresholdConfig, /, *,
                 mask[z] = fill_holes(mask[z])
         if step is not None:
             step(z)
-    mask = remove_small_objects(mask, min_size=config.min_size)  # 3-D objects (6-neighbours): voxels
-    per_plane = np.zeros(mask.shape, np.int32)
-    for z in range(n):
-        if mask[z].any():
-            if config.split_touching:
-                per_plane[z] = declump(mask[z])
-            else:
-                ndi.label(mask[z], output=per_plane[z])
-    del mask  # not held while the planes are linked
-    return link_planes(per_plane), thr
+    return mask
+
+
+def finish_volume(volume: np.ndarray, /, *, min_size: int,
+                  split: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+    """The labels of a volume's objects: the 3-D objects of fewer than ``min_size`` voxels removed, and the
+    objects of adjacent planes that overlap made one; ids 1..N in order of first appearance.
+
+    The last step of a z-stack Threshold run, untiled (:func:`volume_labels`) and tiled
+    (:func:`labelfree.threshold.volume_tiles.finish_volume_tiles`) alike. A 3-D object is a connected
+    component of the voxels with objects (pixels connected in a plane, or at one (y, x) in adjacent planes:
+    6-neighbours); its voxels are counted plane by plane (no full-size int64 copy).
+
+    Parameters
+    ----------
+    volume : (Z, Y, X) bool or integer array
+        A mask (each plane's objects its connected pixels, 4-neighbours, or what ``split`` makes of them),
+        or labels of each plane's objects (0: background; any ids, e.g. split objects of tiles). Its small
+        objects are removed in place. A mask its caller hands over (holding no other reference to it) is let
+        go before the planes are linked.
+    min_size : int
+        The fewest voxels of a 3-D object kept (0: every object).
+    split : callable, optional
+        For a mask: the labels of one plane's kept pixels (:func:`labelfree.labels.declump`), called for each
+        plane with any; the split objects are then linked (:func:`labelfree.labels.link_planes`).
+
+    Returns
+    -------
+    (Z, Y, X) uint16 array (uint32 above 65535 objects)
+        Ids 1..N of the objects kept.
+
+    Examples
+    --------
+    >>> mask = np.array([[[1, 0, 0, 1]], [[1, 0, 0, 0]]], bool)
+    >>> finish_volume(mask, min_size=2)[:, 0].tolist()
+    [[1, 0, 0, 0], [1, 0, 0, 0]]
+    """
+    from labelfree.labels import _object_sizes, label_dtype, link_planes
+
+    is_mask = volume.dtype == bool
+    objects = link_planes(volume if is_mask else volume > 0)  # the 3-D objects, in order of first appearance
+    small = _object_sizes(objects) < min_size  # counted plane by plane
+    small[0] = False
+    if is_mask and split is None:  # the planes' objects are the mask's: ids 1..N of the objects kept, in order
+        if not small.any():
+            return objects
+        kept = ~small
+        kept[0] = False
+        n_kept = int(kept.sum())
+        lut = np.zeros(len(kept), label_dtype(n_kept))
+        lut[kept] = np.arange(1, n_kept + 1, dtype=lut.dtype)
+        out = objects if lut.dtype == objects.dtype else np.empty(objects.shape, lut.dtype)
+        for z in range(len(objects)):  # in place, plane by plane
+            out[z] = lut[objects[z]]
+        return out
+    for z in range(len(volume)):  # each plane's objects, those of small 3-D objects left out
+        volume[z][small[objects[z]]] = 0
+    del objects
+    if split is None:
+        return link_planes(volume)
+    per_plane = np.zeros(volume.shape, np.int32)
+    for z in range(len(volume)):
+        if volume[z].any():
+            per_plane[z] = split(volume[z])
+    del volume  # not held while the planes are linked (when the caller handed it over)
+    return link_planes(per_plane)
 
 
 def warn_if_empty_volumes(volumes: list[Any], labels: np.ndarray, used: list, config: ThresholdConfig, /, *,

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from labelfree.threshold.config import ThresholdConfig
-from labelfree.threshold.volume import VolumePlanes, warn_if_empty_volumes
+from labelfree.threshold.volume import VolumePlanes, finish_volume, warn_if_empty_volumes
 
 __all__ = ["finish_volume_tiles", "whole_volume_config"]
 
@@ -56,8 +56,8 @@ def finish_volume_tiles(labels: np.ndarray, config: ThresholdConfig, image: Any,
     ``split_touching``, split, but kept whatever their size (a tile cannot count a 3-D object's voxels).
     Here, volume by volume: a constant plane keeps no objects (an untiled run leaves it out of the
     threshold), ``min_size`` removes the 3-D objects of fewer voxels (6-neighbours), and objects of
-    adjacent planes that overlap are one (:func:`labelfree.labels.link_planes`, ids 1..N per volume in
-    order of first appearance: the untiled run's labels). Then one :class:`NoObjectsWarning` for the
+    adjacent planes that overlap are one (:func:`labelfree.threshold.volume.finish_volume`, the untiled
+    run's step: ids 1..N per volume in order of first appearance). Then one :class:`NoObjectsWarning` for the
     volumes without objects and one :class:`BackgroundObjectWarning` for the planes whose largest object
     is the background, as the untiled run says them (the tiles, at a fixed threshold, say neither).
 
@@ -73,7 +73,6 @@ def finish_volume_tiles(labels: np.ndarray, config: ThresholdConfig, image: Any,
     volume_configs : list of ThresholdConfig
         Each volume's config (:func:`whole_volume_config`), volume after volume.
     """
-    from labelfree.labels import _object_sizes, link_planes
     from labelfree.threshold.segment import FEW_BEYOND, NoObjectsWarning, _Planes, _warn_if_background
 
     cfg = ThresholdConfig.coerce(config)
@@ -89,21 +88,9 @@ def finish_volume_tiles(labels: np.ndarray, config: ThresholdConfig, image: Any,
                     values = volumes[v][z]
                     if values.min() == values.max():
                         volume[z] = 0
-        objects = link_planes(volume > 0)  # the 3-D objects (6-neighbours), ids in order of first appearance
-        small = _object_sizes(objects) < cfg.min_size  # counted plane by plane: no int64 copy of the volume
-        small[0] = False
-        if cfg.split_touching:  # each tile's split objects, those of small 3-D objects left out, then linked
-            for z in range(nz):  # in place, plane by plane
-                volume[z][small[objects[z]]] = 0
-            del objects
-            volume[...] = link_planes(volume)
-        else:  # the planes' objects are the mask's: ids 1..N of the objects kept, in the same order
-            kept = ~small
-            kept[0] = False
-            lut = np.zeros(len(kept), np.uint32)
-            lut[kept] = np.arange(1, int(kept.sum()) + 1, dtype=np.uint32)
-            for z in range(nz):
-                volume[z] = lut[objects[z]]
+        # with split_touching each tile's split objects are kept apart (those of small 3-D objects left out), else
+        # the planes' objects are the mask's
+        volume[...] = finish_volume(volume if cfg.split_touching else volume > 0, min_size=cfg.min_size)
     if cfg.threshold is None:
         used = [c.threshold for c in volume_configs]
         warn_if_empty_volumes(volumes, flat.reshape((-1,) + labels.shape[-2:]), used, cfg,
