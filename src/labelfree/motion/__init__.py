@@ -22,6 +22,8 @@ from labelfree.motion.flow import (
     flow_magnitude_stack,
     frame_extremes,
     grey_step,
+    integer_movie,
+    integer_scale,
     plot_flow_field,
     repair_hot_pixels,
     repair_raw_hot_pixels,
@@ -54,7 +56,7 @@ from labelfree.motion.selflabel import (
 
 __all__ = [
     "MotionConfig", "segment", "as_movie", "NoMotionWarning", "BlankFrameWarning",
-    "uint8_range", "blank_frames", "frame_extremes", "to_uint8", "grey_step", "repair_hot_pixels",
+    "uint8_range", "integer_scale", "integer_movie", "blank_frames", "frame_extremes", "to_uint8", "grey_step", "repair_hot_pixels",
     "repair_raw_hot_pixels",
     "farneback_flow", "flow_magnitude", "flow_magnitude_stack", "plot_flow_field",
     "candidate_mask", "motion_threshold", "estimate_cell_size", "background_threshold", "cell_threshold",

@@ -14,6 +14,7 @@ import xarray as xr
 
 from labelfree._heap import retained_heap
 from labelfree._jit import njit
+from labelfree._threads import available_memory
 from labelfree.errors import ConfigError, DimensionError, InputError
 from labelfree.motion.config import MotionConfig
 from labelfree.motion.farneback import BufferPool, expansion_pyramid, flow_from_expansions, pyramid_sizes
@@ -24,6 +25,8 @@ __all__ = [
     "blank_frames",
     "frame_extremes",
     "uint8_range",
+    "integer_scale",
+    "integer_movie",
     "exposure_gains",
     "bleaching_gains",
     "frame_means",
@@ -64,6 +67,144 @@ def blank_frames(movie, /, *, extremes: tuple[np.ndarray, np.ndarray] | None = N
     return np.flatnonzero(lows == highs).tolist()
 
 
+#: the factors that bring the values of a float movie made from an integer one back to its whole numbers: as it
+#: was converted (numpy's ``astype``, ImageJ's 32-bit type), and 8 and 16 bits mapped to 0..1 (skimage's
+#: ``img_as_float``, a napari layer, ``movie / 255``)
+INTEGER_SCALES = (1.0, 255.0, 65535.0)
+#: an 8-bit movie mapped to the whole 16-bit range (skimage's ``img_as_uint``: 0..255 -> 0..65535) holds
+#: multiples of this only. A movie shifted by 8 bits (multiples of 256) is not taken back: the MSC movie
+#: of the benchmarks is one, and its percentiles are its measured results (docs/benchmarks.md)
+EIGHT_TO_SIXTEEN_BITS = 257
+
+
+def integer_scale(movie, /, *, extremes: tuple[np.ndarray, np.ndarray] | None = None) -> float | None:
+    """The factor that makes every value of a (T, Y, X) movie a whole number from 0 to 65535, or None.
+
+    An integer movie whose values lie from 0 to 65535 gives 1, or 1 / 257 when every value is a
+    multiple of 257 (:data:`EIGHT_TO_SIXTEEN_BITS`: an 8-bit movie mapped to 16 bits). A float movie gives the first of
+    :data:`INTEGER_SCALES` (1, 255, 65535) by which every value of every frame is a whole number (within
+    the rounding of the float type; 255 and 65535 only for values from 0 to 1): a movie converted from
+    8 or 16 bits to float, as it was or to 0..1, is found, and :func:`integer_movie` gives back its
+    integers. Otherwise a float movie of at most 256 values that are whole multiples of one step, at
+    most 255 steps apart (8-bit values at any scale), gives 1 / step. Frames are read until no factor
+    is left (one frame for a movie of measured floats).
+
+    Parameters
+    ----------
+    movie : (T, Y, X) array-like (may be memory-mapped)
+    extremes : (lows, highs), optional
+        :func:`frame_extremes` of the movie, when already read.
+
+    Returns
+    -------
+    float or None
+    """
+    dtype = np.dtype(movie.dtype)
+    if dtype.kind not in "iuf" or movie.shape[0] == 0:
+        return None
+    lows, highs = frame_extremes(movie) if extremes is None else extremes
+    lo, hi = float(np.min(lows)), float(np.max(highs))
+    if not (np.isfinite(lo) and np.isfinite(hi) and lo >= 0):
+        return None
+    if dtype.kind in "iu":
+        if hi > 65535:
+            return None
+        step = EIGHT_TO_SIXTEEN_BITS
+        for t in range(movie.shape[0] if hi > 0 else 0):  # read until a value is no multiple of 257
+            if np.any(np.asarray(movie[t]) % step):
+                return 1.0
+        return 1.0 / step if hi > 0 else 1.0
+    scales = [s for s in INTEGER_SCALES if hi <= (65535.0 if s == 1 else 1.0)]
+    # a float holds whole numbers up to its precision: the rounding of a conversion stays within a few units
+    # of its last place
+    tolerance = {s: 4 * float(np.finfo(dtype).eps) * s * hi for s in scales}
+    for t in range(movie.shape[0]):
+        if not scales:
+            break
+        frame = np.asarray(movie[t], dtype=np.float64)
+        scales = [s for s in scales if np.all(np.abs(frame * s - np.rint(frame * s)) <= tolerance[s])]
+    return scales[0] if scales else _eight_bit_scale(movie, lo, hi)
+
+
+def _eight_bit_scale(movie, lo: float, hi: float) -> float | None:
+    """1 / q for a float movie whose values are whole multiples of one step q, at most 255 steps from its
+    smallest to its largest value and at most 65535 steps from 0 (8-bit values at any scale: times 1e300,
+    times 0.37); else None. Reads the frames until more than 256 values are seen."""
+    seen = np.zeros(0, np.float64)
+    for t in range(movie.shape[0]):
+        seen = np.union1d(seen, np.asarray(movie[t], dtype=np.float64))
+        if seen.size > 256:
+            return None
+    positive = seen[seen > 0]
+    if not positive.size:
+        return None
+    # the step: the greatest common divisor of the values, within the rounding of their float type
+    tolerance = 64 * float(np.finfo(np.dtype(movie.dtype)).eps) * hi
+    step = float(positive[0])
+    for value in positive[1:]:
+        a, b = float(value), step
+        while b > tolerance:
+            a, b = b, a % b
+            if a - b <= tolerance:  # a remainder of one step less its rounding
+                b = 0.0
+        step = a
+    if step <= tolerance or hi / step > 65535 or (hi - lo) / step > 255.5:
+        return None
+    levels = positive / step
+    if np.any(np.abs(levels - np.rint(levels)) > 1e-3):
+        return None
+    return 1.0 / step
+
+
+def integer_movie(da: xr.DataArray, /, *, extremes: tuple[np.ndarray, np.ndarray] | None = None
+                  ) -> tuple[xr.DataArray, dict[str, Any] | None]:
+    """A TYX movie whose values are whole numbers (:func:`integer_scale`) as uint8 (values up to 255) or uint16.
+
+    Motion decides how to spread a movie over 8 bits by its values, not by how they were stored: a
+    movie as uint8, as uint16, int32 or int64 of the same values, as float32 or float64 of them, or
+    divided by 255 (or 65535 for 16 bits) to 0..1 gives the same movie here, so the same labels. A
+    uint8 movie, a uint16 one with values above 255 and a movie of other values (measured floats,
+    negative or larger integers) are returned as they are; so is a movie whose copy would take more than
+    half of the memory left (a warning says so).
+
+    Parameters
+    ----------
+    da : (T, Y, X) DataArray
+        The movie (:func:`labelfree.motion.as_movie`).
+    extremes : (lows, highs), optional
+        :func:`frame_extremes` of the movie, when already read.
+
+    Returns
+    -------
+    (DataArray, dict or None)
+        The movie (its coords and attributes kept), and what was done for the provenance:
+        ``{"from": dtype, "times": factor, "to": dtype}``, or None when it is returned as it is.
+    """
+    dtype = np.dtype(da.dtype)
+    if dtype == np.uint8:
+        return da, None
+    lows, highs = frame_extremes(da.data) if extremes is None else extremes
+    scale = integer_scale(da.data, extremes=(lows, highs))
+    if scale is None:
+        return da, None
+    top = round(float(np.max(highs)) * scale) if highs.size else 0
+    target = np.dtype(np.uint8 if top <= 255 else np.uint16)
+    if target == dtype:
+        return da, None
+    need, left = int(np.prod(da.shape)) * target.itemsize, available_memory()
+    if left is not None and need > left // 2:  # a memory-mapped movie larger than memory stays streamed
+        log.warning("Motion: the %s movie holds whole numbers (times %g), but its %s copy needs %.1f GiB and "
+                    "%.1f GiB are free: segmented as given (convert it to %s first for the labels of its values "
+                    "as integers).", dtype, scale, target, need / 2**30, left / 2**30, target)
+        return da, None
+    out = np.empty(da.shape, target)
+    for t in range(da.shape[0]):  # one frame at a time: a memory-mapped movie is not read whole
+        frame = np.asarray(da.data[t])
+        out[t] = frame if scale == 1 and dtype.kind in "iu" else np.rint(np.asarray(frame, np.float64) * scale)
+    log.info("Motion: the %s movie holds whole numbers (times %g): segmented as %s", dtype, scale, target)
+    return da.copy(data=out), {"from": str(dtype), "times": scale, "to": str(target)}
+
+
 def uint8_range(movie, /, *, low: float = 0.5, high: float = 99.8, max_frames: int = 8,
                 skip: Sequence[int] = (), extremes: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[float, float]:
     """Grey values that :func:`to_uint8` maps to 0 and 255, from a subsample of the movie.
@@ -95,7 +236,10 @@ def uint8_range(movie, /, *, low: float = 0.5, high: float = 99.8, max_frames: i
         integer movie of more bits whose values span fewer than 256 levels (a dim camera:
         photon counts 0..5 in 16 bits) is spread as an 8-bit one: its percentiles would clip
         the cells (the 99.8th percentile of such counts is 3), and the same values gave other
-        labels in 16 bits than in 8.
+        labels in 16 bits than in 8. A float movie of whole numbers, as it was converted or
+        divided by 255 or 65535, or of 8-bit values at any scale (:func:`integer_scale`), is judged
+        in those whole numbers: float32, float64 and ``img_as_float`` copies of an 8-bit movie get
+        its range (in their own values), and so does its ``img_as_uint`` copy (multiples of 257).
     """
     left_out = set(int(t) for t in skip)
     kept = [t for t in range(movie.shape[0]) if t not in left_out] or list(range(movie.shape[0]))
@@ -108,11 +252,20 @@ def uint8_range(movie, /, *, low: float = 0.5, high: float = 99.8, max_frames: i
     # 64-bit floats are sampled as they are: values beyond float32's range or precision (1e300, 1e-300) stay apart
     kind = np.float64 if np.dtype(movie.dtype) == np.float64 else np.float32
     sample = np.stack([np.asarray(movie[i][::4, ::4], dtype=kind) for i in idx])
-    if np.dtype(movie.dtype).kind in "iu" and float(sample.max()) - float(sample.min()) < 256:
+    # a float movie of whole numbers (as it was converted, or times 255 or 65535: from 8 or 16 bits to 0..1, or
+    # 8-bit values at any scale) is judged in those numbers: the same values give the same range whatever their
+    # type (integer_scale)
+    whole = np.dtype(movie.dtype).kind in "iu"
+    step = 1.0 if whole else None  # the value of one grey level
+    if not whole or float(sample.max()) - float(sample.min()) < 256 * EIGHT_TO_SIXTEEN_BITS:
+        extremes = frame_extremes(movie) if extremes is None else extremes
+        scale = integer_scale(movie, extremes=extremes)
+        step = step if scale is None else 1.0 / scale
+    if step is not None and float(sample.max()) - float(sample.min()) < 256 * step:
         lows, highs = frame_extremes(movie) if extremes is None else extremes
         lo, hi = float(np.min(lows[kept])), float(np.max(highs[kept]))
-        if hi - lo < 256:  # no more grey levels than an 8-bit movie: spread as one is, never clipped
-            return (lo, hi) if hi > lo else (lo, lo + 1.0)
+        if hi - lo < 256 * step:  # no more grey levels than an 8-bit movie: spread as one is, never clipped
+            return (lo, hi) if hi > lo else (lo, lo + step)
     lo, hi = (float(v) for v in np.percentile(sample, [low, high]))
     if hi <= lo:
         hi = float(sample.max())
@@ -654,6 +807,9 @@ def flow_magnitude_stack(movie, /, *, config: MotionConfig | dict | None = None)
     cfg = MotionConfig.coerce(config)
     da = as_movie(movie)
     extremes = frame_extremes(da.data)
+    da, converted = integer_movie(da, extremes=extremes)  # the same values, whatever their type: as segment
+    if converted is not None:
+        extremes = frame_extremes(da.data)
     blank = blank_frames(da.data, extremes=extremes)
     lo, hi = uint8_range(da.data, low=cfg.scale_low_percentile, high=cfg.scale_high_percentile, skip=blank,
                          extremes=extremes)

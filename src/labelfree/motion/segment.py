@@ -31,6 +31,7 @@ from labelfree.motion.flow import (
     flow_settings,
     frame_extremes,
     frame_means,
+    integer_movie,
     repair_raw_hot_pixels,
     uint8_range,
 )
@@ -310,8 +311,13 @@ def _segment_enlarged(da: xr.DataArray, cfg: MotionConfig, k: int, area: float |
 
     h, w = da.sizes["Y"], da.sizes["X"]
     # a 64-bit float movie stays in 64 bits: cast to 32 bits, values beyond float32's range or precision
-    # (1e300, 1e-300) became inf (refused as NaN/inf pixels the movie does not hold) or one value (no cell)
-    kind = da.dtype if np.dtype(da.dtype) in (np.uint8, np.uint16, np.float32, np.float64) else np.float32
+    # (1e300, 1e-300) became inf (refused as NaN/inf pixels the movie does not hold) or one value (no cell);
+    # an integer movie stays integer (enlarged in 64-bit floats and rounded, as OpenCV rounds uint8 and uint16):
+    # as float32 its enlarged pass had the range rule of a float movie, not its own
+    kind = np.dtype(da.dtype)
+    direct = kind in (np.uint8, np.uint16, np.float32, np.float64)
+    if not direct and kind.kind not in "iu":
+        kind, direct = np.dtype(np.float32), True
     big = np.empty((da.sizes["T"], h * k, w * k), kind)
     # hot and cold pixels are repaired before enlarging (enlarged, one is a blob no neighbour test finds),
     # judged on the grey range the movie's own pass uses
@@ -323,7 +329,11 @@ def _segment_enlarged(da: xr.DataArray, cfg: MotionConfig, k: int, area: float |
     for t in range(da.sizes["T"]):
         frame, count = repair_raw_hot_pixels(np.asarray(_frame(da, t)), low=lo, high=hi)
         hot += count
-        big[t] = cv2.resize(np.asarray(frame, dtype=kind), (w * k, h * k), interpolation=cv2.INTER_LINEAR)
+        if direct:
+            big[t] = cv2.resize(np.asarray(frame, dtype=kind), (w * k, h * k), interpolation=cv2.INTER_LINEAR)
+        else:
+            big[t] = np.rint(cv2.resize(np.asarray(frame, dtype=np.float64), (w * k, h * k),
+                                        interpolation=cv2.INTER_LINEAR))
     if hot:
         log.info("Motion: %d isolated hot or cold pixels (stuck camera pixels, cosmic rays) replaced by the median "
                  "of their 3 x 3 window before enlarging", hot)
@@ -518,7 +528,12 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
     ----------
     movie : (T, Y, X) DataArray, array (memory-mapped is fine) or list of frames
         The time-lapse; non-uint8 movies are scaled to uint8 once per movie
-        (percentiles ``scale_low_percentile`` / ``scale_high_percentile`` -> 0 / 255).
+        (percentiles ``scale_low_percentile`` / ``scale_high_percentile`` -> 0 / 255; a movie
+        of no more grey levels than 8 bits hold is spread from its smallest to its largest value
+        instead, never clipped: :func:`labelfree.motion.flow.uint8_range`). The values decide, not
+        their type: a movie as uint8, as uint16, int32 or int64 of the same values, as float32 or
+        float64 of them, or divided by 255 to 0..1 (skimage ``img_as_float``, a napari layer) gives
+        the same labels (:func:`labelfree.motion.flow.integer_movie`; provenance ``integer_values``).
     config : MotionConfig, dict, JSON/YAML path or None
         Parameters; every threshold is found from the data when left None.
     progress : bool, tqdm-like or callable
@@ -564,6 +579,17 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
     cfg = MotionConfig.coerce(config)
     da = as_movie(movie)
     check_not_uniform(da)
+    # the same values give the same labels whatever their type: int32, int64, float copies and 0..1 floats
+    # (img_as_float, napari) of an 8- or 16-bit movie are segmented as that movie
+    da, converted = integer_movie(da)
+    labels = _segment_movie(da, cfg, progress)
+    if converted is not None:  # uint8_range and the sizes are in the values the movie was segmented as
+        labels.attrs["labelfree"] = {**labels.attrs["labelfree"], "integer_values": converted}
+    return labels
+
+
+def _segment_movie(da: xr.DataArray, cfg: MotionConfig, progress: Any) -> xr.DataArray:
+    """:func:`segment` of a checked movie: inside a constant canvas, enlarged or as given."""
     box = _movie_box(da)
     if box is not None:  # a crop in a constant canvas: segmented as that crop, the labels placed back
         ys, xs = box
