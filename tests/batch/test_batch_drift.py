@@ -3,6 +3,9 @@ in a subprocess that reports its errors per input."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -43,6 +46,8 @@ def test_python_drift_correction_before_segmentation(drifting_movie, tmp_path):
                       batch={"drift_correction": True}, progress=False)
     assert list(fixed["status"]) == ["ok"] and plain["drift"][0] == ""
     shifts = pd.read_csv(fixed["drift"][0])
+    numbers = re.findall(r"-?\d+\.\d+", Path(fixed["drift"][0]).read_text())
+    assert numbers and max(len(n.split(".")[1]) for n in numbers) <= 6  # as labelfree drift writes it: no 12.1499999
     measured = shifts[["dy", "dx"]].to_numpy()
     np.testing.assert_allclose(measured, np.array(SHIFTS), atol=0.25)
     before = _mask_jaccard(tifffile.imread(plain["labels"][0])[:, 9:, :-7])  # same window, not registered

@@ -196,10 +196,12 @@ def write_result(labels: xr.DataArray, image: xr.DataArray, /, *, job: Job, extr
                         "n_frames": n_frames_of(labels), **(extra or {})},
               **job.command}  # "run its command again", as for a single run
     extras = {}
-    if "drift_shifts" in image.attrs:  # the shifts of drift correction, as a table
+    if "drift_shifts" in image.attrs:  # the shifts of drift correction, as a table written as labelfree drift writes it
         import pandas as pd
 
-        extras["drift"] = lambda path: pd.DataFrame(image.attrs["drift_shifts"]).to_csv(path, index=False)
+        from labelfree.io.tables import write_table
+
+        extras["drift"] = lambda path: write_table(path, pd.DataFrame(image.attrs["drift_shifts"]))
     if job.ome_zarr:
         from labelfree.io.ngff.label_image import write_label_image
 
