@@ -28,6 +28,7 @@ __all__ = [
     "FijiError",
     "FijiPluginMissingError",
     "Cancelled",
+    "MissingPixelsWarning",
     "NoObjectsWarning",
 ]
 
@@ -121,6 +122,11 @@ class FijiPluginMissingError(FijiError):
 
 class Cancelled(LabelFreeError):
     """The user cancelled a running operation; nothing was written."""
+
+
+class MissingPixelsWarning(UserWarning):
+    """NaN/inf pixels of an image were filled before a pipeline that needs a value in every pixel ran (the warning
+    says how many, where and with what)."""
 
 
 class NoObjectsWarning(UserWarning):

@@ -34,7 +34,6 @@ from labelfree.errors import (
     DTypeError,
     EmptyImageError,
     InputError,
-    NonFiniteError,
 )
 
 __all__ = [
@@ -481,8 +480,15 @@ def validate_image(
     allow_constant: bool = False,
     dims: str | Sequence[str] | None = None,
     no_dims_note: str | Callable[[], str] = "",
+    non_finite: str = "refuse",
 ) -> xr.DataArray:
     """Check an image against the data model and return it as a DataArray.
+
+    NaN/inf pixels of a float image are missing data (:mod:`labelfree._missing`); ``non_finite`` says what
+    becomes of them: ``"refuse"`` (a :class:`NonFiniteError` naming the input, where and how to replace them),
+    ``"missing"`` (kept, +/-inf made NaN in a copy: the checks below count the other pixels) or ``"fill"`` (a
+    copy with each set to the median of its plane's other pixels, and one
+    :class:`labelfree.errors.MissingPixelsWarning`). The input is never changed.
 
     ``no_dims_note`` is a sentence (or a function giving it, called only then) that the DimensionError for a
     plain array of more than 2 axes given without ``dims`` adds after the dims it suggests: what the caller
@@ -497,9 +503,9 @@ def validate_image(
     EmptyImageError
         A zero-length axis.
     NonFiniteError
-        NaN or inf in a float image.
+        NaN or inf in a float image (``non_finite="refuse"``), or in every pixel.
     ConstantImageError
-        Every pixel equal (unless ``allow_constant``).
+        Every pixel equal (unless ``allow_constant``); with NaN/inf, every other pixel.
     InputError
         A float64 image whose values do not fit 32-bit floats (overflow to inf), or whose
         distinct values become one value in them (unless ``allow_constant``).
@@ -536,6 +542,8 @@ def validate_image(
         )
     if da.size == 0:
         raise EmptyImageError(f"{name} is empty (shape {tuple(da.shape)}); give an image with pixels.")
+    if non_finite not in ("refuse", "missing", "fill"):
+        raise InputError(f"non_finite must be 'refuse', 'missing' or 'fill'; got {non_finite!r}.")
     if _is_dask(da.data):  # a lazy (dask, zarr) image: checked chunk by chunk, never read whole
         n_bad, lo, hi = _lazy_checks(da.data)
     else:
@@ -545,16 +553,35 @@ def validate_image(
             n_bad = int((~np.isfinite(values)).sum())
         lo, hi = (values.min(), values.max()) if not n_bad else (None, None)
     if n_bad:
-        raise NonFiniteError(
-            f"{name} contains {n_bad} NaN/inf pixel(s); replace them (e.g. numpy.nan_to_num) first."
-        )
+        da, lo, hi = _missing_pixels(da, name, non_finite, allow_constant)
     if not allow_constant and lo == hi:
         first = da.data[(0,) * da.ndim]
         first = np.asarray(first.compute() if _is_dask(first) else first)[()]
         raise constant_image_error(first, name=name)
-    if np.dtype(da.dtype) == np.float64:
+    if np.dtype(da.dtype) == np.float64 and lo is not None:  # None: no finite value (NaN/inf, allow_constant)
         _check_fits_float32(float(lo), float(hi), name, allow_constant=allow_constant)
     return da
+
+
+def _missing_pixels(da: xr.DataArray, name: str, non_finite: str, allow_constant: bool, /) -> tuple[Any, Any, Any]:
+    """:func:`validate_image` of an image with NaN/inf pixels: refused, kept or filled (``non_finite``), and its
+    finite range (None, None where it holds no finite value and ``allow_constant`` lets it pass)."""
+    from labelfree._missing import fill_missing, find_missing, missing_as_nan, missing_refused, refuse_no_value
+
+    found = find_missing(da)
+    if non_finite == "refuse":
+        raise missing_refused(da, found, name=name)
+    if not allow_constant:
+        refuse_no_value(da, found, name=name)
+    log.info("%s: %d NaN/inf pixel(s)%s read as missing data", name, found.total, found.where())
+    if non_finite == "fill":
+        what = name[:-len(" input")] if name.endswith(" input") else ""  # "Cutter input": for Cutter
+        da = fill_missing(da, found, name=name, what=what, stacklevel=3)
+    else:
+        da = missing_as_nan(da, found)
+    if not np.isfinite(found.low):
+        return da, None, None
+    return da, da.dtype.type(found.low), da.dtype.type(found.high)
 
 
 def constant_image_error(value: Any, /, *, name: str = "image") -> ConstantImageError:

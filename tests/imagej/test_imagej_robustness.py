@@ -283,7 +283,8 @@ def test_a_still_image_is_refused_before_the_dialog_opens(command, clean):
 
 def test_errors_give_their_advice_in_imagej_terms(clean):
     """NaN is ImageJ's "no data" in 32-bit images; the error said to use numpy.nan_to_num, advice a
-    Fiji user cannot follow. It now names ImageJ's menu command."""
+    Fiji user cannot follow. Threshold now reads NaN as missing, as ImageJ's Auto Threshold does; where
+    a command still needs every pixel, the advice names ImageJ's menu command."""
     from scyjava import jimport
 
     import labelfree.imagej as lij
@@ -293,10 +294,15 @@ def test_errors_give_their_advice_in_imagej_terms(clean):
     img = _cells().astype(np.float32)
     img[:5, :5] = np.nan
     _show(img, "holes")
-    with pytest.raises(NonFiniteError, match=r"Process > Math > Remove NaNs"):
-        lij.run_macro('selectImage("holes"); run("LabelFree Threshold", "rois=none table=false");')
+    lij.run_macro('selectImage("holes"); run("LabelFree Threshold", "rois=none table=false");')
     logged = str(jimport("ij.IJ").getLog())
-    assert "25 NaN/inf pixel(s); replace them first (Process > Math > Remove NaNs..." in logged, logged
-    assert "numpy" not in logged
+    assert "NaN" not in logged and "Remove NaNs" not in logged, logged
+    from labelfree.image import validate_image
+
+    with pytest.raises(NonFiniteError) as err:
+        validate_image(img, name="movie")
+    said = in_imagej_terms(str(err.value))
+    assert "25 NaN/inf pixel(s)" in said and "replace them first (Process > Math > Remove NaNs..." in said, said
+    assert "numpy" not in said and "CLI" not in said
     said = in_imagej_terms("Cutter needs one marker per cell: give markers= (points or a nucleus label image), or")
     assert "markers=roi_manager" in said and "markers= (" not in said

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from labelfree import motion
-from labelfree.errors import NonFiniteError
 from labelfree.motion.flow import flow_settings, uint8_range
 
 
@@ -67,11 +66,14 @@ def test_the_flow_stack_maps_grey_levels_as_segment_does(msc_crop):
     assert np.percentile(with_saturated[1], 99) == pytest.approx(np.percentile(clean[1], 99), rel=0.01)
 
 
-def test_the_flow_stack_refuses_nan_frames(msc_crop):
-    """A frame of NaN gave a flow of zeros everywhere, silently (segment refuses it)."""
+def test_the_flow_stack_says_it_filled_nan_frames(msc_crop):
+    """A frame of NaN gave a flow of zeros everywhere, silently (then it was refused). NaN is missing data: the
+    frame is filled with the other frames' median, and a warning says so."""
+    from labelfree._missing import MissingPixelsWarning
+
     movie = msc_crop.astype(np.float32)
     movie[2] = np.nan
-    with pytest.raises(NonFiniteError, match=r"frame 2 \(0-based\) contains NaN/inf pixels"):
+    with pytest.warns(MissingPixelsWarning, match=r"NaN/inf pixel\(s\) in frame 2 \(0-based\)"):
         motion.flow_magnitude_stack(movie)
 
 
@@ -80,14 +82,21 @@ def test_a_nan_frame_is_named_as_the_user_counts_frames(msc_crop):
     is the wrong frame. It says "(0-based)", which ImageJ's wording turns into Fiji's count."""
     from labelfree.imagej.terms import in_imagej_terms
 
+    from labelfree._missing import MissingPixelsWarning
+    from labelfree.motion.movie import as_movie
+
     movie = msc_crop.astype(np.float32)
     movie[2, 10:20, 10:20] = np.nan
-    with pytest.raises(NonFiniteError) as err:
-        motion.segment(movie)
-    assert str(err.value) == ("The movie's frame 2 (0-based) contains NaN/inf pixels; replace them "
-                              "(numpy.nan_to_num) first.")
-    assert in_imagej_terms(str(err.value)) == (
-        "The movie's frame 3 (the stack's frames, counted from 1) contains NaN/inf pixels; replace them first "
+    with pytest.warns(MissingPixelsWarning) as said:
+        as_movie(movie)
+    assert str(said[0].message) == (
+        "The movie contains 100 NaN/inf pixel(s) in frame 2 (0-based): read as missing data, each was set to the "
+        "median of its frame's other pixels (its background level) for Motion, which needs a value in every pixel "
+        "(the input is unchanged). For another value, replace them (numpy.nan_to_num) first.")
+    assert in_imagej_terms(str(said[0].message)) == (
+        "The movie contains 100 NaN/inf pixel(s) in frame 3 (the stack's frames, counted from 1): read as missing "
+        "data, each was set to the median of its frame's other pixels (its background level) for Motion, which "
+        "needs a value in every pixel (the input is unchanged). For another value, replace them first "
         "(Process > Math > Remove NaNs..., or select them and Edit > Fill).")
 
 

@@ -329,7 +329,7 @@ def _valid_input(image: Any, /) -> xr.DataArray:
     if isinstance(image, xr.DataArray) and image.sizes.get("Z") == 1:
         image = image.isel(Z=0)
     return validate_image(image, required=("Y", "X"), allowed=("T", "C", "Y", "X"), name="Cutter input",
-                          no_dims_note=z_stacks_note)
+                          no_dims_note=z_stacks_note, non_finite="fill")
 
 
 def _check_model_channels(da: xr.DataArray, cfg: CutterConfig, n_channels: int, /) -> None:

@@ -116,7 +116,7 @@ def with_channel_axis(image: Any, /) -> xr.DataArray:
                  "give labelfree.to_dataarray(array, dims=...)", tuple(np.shape(image)), colour, ", ".join(names))
         image, dims = to_dataarray(image, dims=colour, channel_names=names), None
     da = validate_image(image, required=("Y", "X"), allowed=("T", "C", "Y", "X"), name="Fusion input", dims=dims,
-                        no_dims_note=z_stacks_note)
+                        no_dims_note=z_stacks_note, non_finite="fill")
     if "C" in da.dims:
         return da
     coords = getattr(image, "coords", {})

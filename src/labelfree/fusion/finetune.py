@@ -60,7 +60,8 @@ def as_channel_images(images: Sequence[Any], /) -> tuple[list[np.ndarray], list[
         if hasattr(img, "dims"):
             from labelfree.image import channel_names, validate_image
 
-            da = validate_image(img, required=("C", "Y", "X"), allowed=("C", "Y", "X"), name=f"image {k}")
+            da = validate_image(img, required=("C", "Y", "X"), allowed=("C", "Y", "X"), name=f"image {k}",
+                                non_finite="fill")
             these = channel_names(da)
             arr = np.asarray(da.data)
         else:

@@ -800,7 +800,7 @@ def flow_magnitude_stack(movie, /, *, config: MotionConfig | dict | None = None)
     Raises
     ------
     NonFiniteError
-        A float frame holds NaN or inf pixels.
+        The movie holds no finite pixel (NaN/inf pixels are filled as :func:`labelfree.motion.segment` fills them).
     """
     from labelfree.motion.movie import as_movie
 
@@ -817,7 +817,7 @@ def flow_magnitude_stack(movie, /, *, config: MotionConfig | dict | None = None)
     buffers = BufferPool()  # the frames' expansions, reused as in segment
     with retained_heap():  # the same large buffers for every pair (see labelfree._heap)
         cfg, flows = flow_settings(da, cfg, low=lo, high=hi, skip=blank)  # as segment: automatic flow_downsample
-        prev, _ = movie_frame(da, 0, low=lo, high=hi)  # NaN / inf refused: they would read as no motion
+        prev, _ = movie_frame(da, 0, low=lo, high=hi)
         ref = _flow_input(prev if cfg.flow_reference == "previous" else np.zeros_like(prev), cfg, buffers)
         for t in range(1, da.shape[0]):
             cur = _flow_input(movie_frame(da, t, low=lo, high=hi)[0], cfg, buffers)

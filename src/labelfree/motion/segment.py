@@ -566,7 +566,8 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
     DimensionError, DTypeError
         Not a 2-D time-lapse of at least 2 frames, or a pixel type Motion cannot read (:func:`as_movie`).
     NonFiniteError
-        A float frame holds NaN or inf pixels (the error names the frame, counted from 0).
+        The movie holds no finite pixel (NaN/inf pixels are otherwise missing data: each frame's are set to the
+        median of its other pixels, with one :class:`labelfree.errors.MissingPixelsWarning`).
 
     Warns
     -----

@@ -10,8 +10,8 @@ import numpy as np
 from labelfree.canvas import content_box
 from labelfree.errors import NonFiniteError
 
-__all__ = ["OUTLIER_REACH", "automatic_threshold", "inside_box", "inside_threshold", "range_without_spikes",
-           "volume_threshold"]
+__all__ = ["OUTLIER_REACH", "automatic_threshold", "finite_range", "inside_box", "inside_threshold",
+           "range_without_spikes", "volume_threshold"]
 
 #: isolated pixels (each beyond all 8 of its neighbours, e.g. an sCMOS hot pixel) lying further than this many
 #: times the range of the other pixels beyond that range are outliers for the automatic threshold. On every frame
@@ -31,22 +31,40 @@ def range_without_spikes(values: np.ndarray, /) -> tuple[Any, Any]:
     camera's hot (dead) pixel; the range of the others is returned. Every pixel of an object of two
     or more pixels has a neighbour at least as bright as itself but the brightest, so an object's
     pixels stay in the range up to its second-brightest. Pixels beyond the image's border are not
-    neighbours.
+    neighbours, nor are NaN/inf pixels (missing data), which are left out (-inf and +inf: no pixel
+    is left).
     """
     from scipy import ndimage as ndi
 
     ring = np.ones((3, 3), bool)
     ring[1, 1] = False
+    below = above = values
     if values.dtype.kind == "f":
         lowest, highest = -np.inf, np.inf
+        missing = ~np.isfinite(values)
+        if missing.any():  # as the lowest value for the brightest, the highest for the darkest: never counted
+            below, above = np.where(missing, lowest, values), np.where(missing, highest, values)
     else:
         info = np.iinfo(values.dtype)
         lowest, highest = info.min, info.max
-    around = ndi.maximum_filter(values, footprint=ring, mode="constant", cval=lowest)
-    high = np.minimum(values, around, out=around).max()
-    around = ndi.minimum_filter(values, footprint=ring, mode="constant", cval=highest)
-    low = np.maximum(values, around, out=around).min()
+    around = ndi.maximum_filter(below, footprint=ring, mode="constant", cval=lowest)
+    high = np.minimum(below, around, out=around).max()
+    around = ndi.minimum_filter(above, footprint=ring, mode="constant", cval=highest)
+    low = np.maximum(above, around, out=around).min()
     return low, high
+
+
+def finite_range(values: Any, /) -> tuple[Any, Any]:
+    """The lowest and highest value of an array leaving out NaN/inf (missing) pixels; (None, None) when no
+    pixel is left. An array without them gives its ``min()`` and ``max()`` themselves."""
+    x = np.asarray(values)
+    if not x.size:
+        return None, None
+    low, high = x.min(), x.max()
+    if x.dtype.kind != "f" or (np.isfinite(low) and np.isfinite(high)):
+        return low, high
+    x = x[np.isfinite(x)]
+    return (x.min(), x.max()) if x.size else (None, None)
 
 
 def automatic_threshold(values: Any, /, *, method: str = "otsu") -> float:
@@ -62,29 +80,32 @@ def automatic_threshold(values: Any, /, *, method: str = "otsu") -> float:
     the histogram's first bin (no objects); counted so, the histogram spans the values it spans
     without the hot pixel (the mask still compares each pixel's own value with the threshold). And
     values of a magnitude above 2**32 or below 2**-32 are thresholded scaled by a power of two,
-    where skimage's 32-bit computation would overflow or vanish.
+    where skimage's 32-bit computation would overflow or vanish. NaN and +/-inf values are missing
+    data (ImageJ's NaN in 32-bit images): the threshold is the one of the other values.
 
     Raises
     ------
     NonFiniteError
-        NaN or inf among the values.
+        No value but NaN or inf.
     """
     return _threshold_of_values(_without_outliers(values), method)
 
 
 def _without_outliers(values: Any, /) -> np.ndarray:
     """A (Y, X) array's values as :func:`automatic_threshold` thresholds them: float16 as float32, outliers
-    clipped (:func:`_outliers_clipped`); NaN or inf refused."""
+    clipped (:func:`_outliers_clipped`); NaN/inf values left out (then a 1-D array of the others)."""
     x = np.asarray(values)
     if x.dtype.kind == "f" and x.dtype.itemsize < 4:  # float16: computed as float32, as threshold_of does
         x = x.astype(np.float32)
+    finite = None
     if x.dtype.kind == "f" and not np.isfinite(x).all():
-        n_bad = int(np.count_nonzero(~np.isfinite(x)))
-        raise NonFiniteError(f"The image contains {n_bad} NaN/inf pixel(s) (among those its automatic threshold "
-                             "reads); replace them (e.g. numpy.nan_to_num) first.")
+        finite = np.isfinite(x)
+        if not finite.any():
+            raise NonFiniteError(f"The image holds no value among the {x.size} pixel(s) its automatic threshold "
+                                 "reads: all are NaN/inf (missing data); there is nothing to threshold.")
     if x.dtype.kind in "iuf" and x.ndim == 2 and x.size > 1:
-        x = _outliers_clipped(x)
-    return x
+        x = _outliers_clipped(x, finite)
+    return x if finite is None else x[finite]
 
 
 def _threshold_of_values(x: np.ndarray, method: str, /) -> float:
@@ -103,8 +124,11 @@ def _threshold_of_values(x: np.ndarray, method: str, /) -> float:
     return threshold_of(x, method=method)
 
 
-def _outliers_clipped(x: np.ndarray, /) -> np.ndarray:
-    """``x`` with its outliers (see :func:`automatic_threshold`) set to the nearest value of the others."""
+def _outliers_clipped(x: np.ndarray, finite: np.ndarray | None = None, /) -> np.ndarray:
+    """``x`` with its outliers (see :func:`automatic_threshold`) set to the nearest value of the others;
+    ``finite``: where ``x`` holds a value (None: everywhere), the others are missing data and stay as they are."""
+    if finite is not None:
+        return _outliers_clipped_among(x, x[finite])
     lowest, highest = float(x.min()), float(x.max())
     if x.shape[1] > 1:  # a quick bound first: a pixel with a row neighbour at least as bright is not isolated
         high = float(np.minimum(x[:, :-1], x[:, 1:]).max())
@@ -117,6 +141,18 @@ def _outliers_clipped(x: np.ndarray, /) -> np.ndarray:
     if not reach or (lowest >= float(low) - reach and highest <= float(high) + reach):
         return x  # no outliers, or nothing but outliers beside one value (a lone bright pixel on black)
     others = x[(x >= float(low) - reach) & (x <= float(high) + reach)]  # every pixel but the outliers
+    return np.clip(x, others.min(), others.max())
+
+
+def _outliers_clipped_among(x: np.ndarray, kept: np.ndarray, /) -> np.ndarray:
+    """:func:`_outliers_clipped` of ``x`` with NaN/inf (missing) pixels, ``kept`` its other values: missing
+    pixels are no one's neighbours (:func:`range_without_spikes`)."""
+    lowest, highest = float(kept.min()), float(kept.max())
+    low, high = (float(v) for v in range_without_spikes(x))
+    reach = OUTLIER_REACH * (high - low)
+    if not np.isfinite(reach) or reach <= 0 or (lowest >= low - reach and highest <= high + reach):
+        return x  # no outliers, every value isolated (single pixels among missing ones), or one value beside them
+    others = kept[(kept >= low - reach) & (kept <= high + reach)]
     return np.clip(x, others.min(), others.max())
 
 
@@ -148,7 +184,8 @@ def _inside(data: Any, box: tuple[slice, slice] | None = None, /, *,
     height, width = (int(n) for n in data.shape[-2:])
     box = content_box(data) if box is None else box
     sample = tiling.plane_sample(data[box], limit)
-    if sample.min() == sample.max():
+    low, high = finite_range(sample)  # NaN/inf pixels are missing: they hold no value of the inside
+    if low is None or low == high:
         box = (slice(0, height), slice(0, width))
         sample = tiling.plane_sample(data, limit)
     return box, sample
@@ -177,10 +214,8 @@ def volume_threshold(planes: Any, method: str, /) -> tuple[float | None, list[tu
     boxes : list
         Per plane its (Y, X) slices, or None for a constant plane.
 
-    Raises
-    ------
-    NonFiniteError
-        NaN or inf among the values read.
+    NaN/inf pixels are missing data: left out of the histogram; a plane without two values among
+    the others is constant.
     """
     from labelfree import tiling
 
@@ -188,7 +223,8 @@ def volume_threshold(planes: Any, method: str, /) -> tuple[float | None, list[tu
     samples, boxes = [], []
     for z in range(len(planes)):
         values = planes[z]
-        if values.min() == values.max():
+        low, high = finite_range(values)
+        if low is None or low == high:
             boxes.append(None)
             continue
         box = inside_box(values)  # as a tiled run's plane finds it (labelfree.threshold.segment.tile_box)

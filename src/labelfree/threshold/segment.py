@@ -15,7 +15,7 @@ from labelfree._progress import Progress
 from labelfree.canvas import content_box
 from labelfree.errors import DimensionError
 from labelfree.image import channel_names, constant_image_error, labels_like, validate_image
-from labelfree.threshold.auto import inside_box, inside_threshold
+from labelfree.threshold.auto import finite_range, inside_box, inside_threshold
 from labelfree.threshold.config import ThresholdConfig
 
 __all__ = ["BackgroundObjectWarning", "NoObjectsWarning", "constant_region_labels", "content_box", "segment",
@@ -40,6 +40,11 @@ class BackgroundObjectWarning(UserWarning):
 #: (:func:`labelfree.tiling.hand_to_tiles`): a tile's config holds its plane's automatic threshold as a fixed one,
 #: which the tile cannot tell from a threshold the user gave
 AUTOMATIC_KEY = "threshold.automatic"
+
+#: the key under which :func:`whole_plane_config` tells its plane's tiles that they are tiles of a checked image:
+#: a tile whose pixels are all NaN/inf (missing; the background of a ratio image), or one value beside them, is
+#: segmented (a fixed threshold decides, as on a constant tile), not refused as an image without values
+TILE_KEY = "threshold.tile"
 
 
 def _is_whole_plane_threshold(cfg: ThresholdConfig, /) -> bool:
@@ -75,7 +80,10 @@ def threshold_plane(plane: np.ndarray, config: ThresholdConfig, /) -> np.ndarray
     move it). The automatic threshold is taken inside the plane's padding (:func:`content_box`:
     constant edge rows and columns), which holds no objects: a crop in a larger canvas gives the
     crop's objects, shifted. A constant plane has no automatic threshold and no objects; a fixed
-    threshold applies to it as to any plane (all foreground above it, none below).
+    threshold applies to it as to any plane (all foreground above it, none below). NaN/inf pixels
+    are missing data (ImageJ's NaN): the automatic threshold is the other pixels', and they are never
+    foreground (a hole they leave inside an object is filled with ``fill_holes``, as any hole); a plane
+    without two values among the others is constant.
     """
     return _threshold_plane(plane, config)[0]
 
@@ -95,7 +103,12 @@ def _threshold_plane(plane: np.ndarray, config: ThresholdConfig, /) -> tuple[np.
     values = np.asarray(plane)
     if values.dtype.kind == "f":
         values = values.astype(np.float32, copy=False)
-    if config.threshold is None and values.min() == values.max():
+    low, high = values.min(), values.max()
+    if values.dtype.kind == "f" and not (np.isfinite(low) and np.isfinite(high)):  # NaN/inf pixels: missing
+        if np.isinf(values).any():  # made NaN, on neither side of a threshold
+            values = np.where(np.isinf(values), np.float32(np.nan), values)
+        low, high = finite_range(values)
+    if config.threshold is None and (low is None or low == high):
         return np.zeros(values.shape, np.uint16), None
     box = (slice(None), slice(None))
     if config.threshold is not None:
@@ -142,8 +155,12 @@ def segment(
         threshold of each plane, or of each volume of a z-stack (one value for a single plane or
         volume).
     """
+    from labelfree.tiling import handed
+
     cfg = _in_volume_tile(ThresholdConfig.coerce(config))
-    da = validate_image(image, allowed=("T", "C", "Z", "Y", "X"), name="image", no_dims_note=z_stacks_note)
+    # NaN/inf pixels are missing data (+/-inf made NaN, in a copy); a tile of a checked image may hold no value
+    da = validate_image(image, allowed=("T", "C", "Z", "Y", "X"), name="image", no_dims_note=z_stacks_note,
+                        non_finite="missing", allow_constant=bool(handed(TILE_KEY, False)))
     if "C" in da.dims:
         if da.sizes["C"] > 1:
             raise DimensionError(
@@ -274,10 +291,16 @@ def _warn_if_empty(planes: Any, labels: np.ndarray, used: list, cfg: ThresholdCo
     i = empty[0]
     plane, thr = planes[i], used[i]
     where = "" if len(planes) == 1 else f" in {len(empty)} of {len(planes)} planes; in plane {i} (0-based)"
+    values = plane.astype(np.float32) if plane.dtype.kind == "f" else plane
+    missing = _missing_count(values)
+    if missing:  # NaN/inf pixels: missing data, said apart; the figures are the other pixels'
+        values = values[np.isfinite(values)]
     if thr is None:
-        why = "every pixel has the same value, so there is nothing to threshold."
+        why = ("every pixel has the same value, so there is nothing to threshold." if not missing else
+               f"its {missing} NaN/inf pixel(s) are missing data and " + (
+                   "no other pixel holds a value" if not values.size else "every other pixel has the same value")
+               + ", so there is nothing to threshold.")
     else:
-        values = plane.astype(np.float32) if plane.dtype.kind == "f" else plane
         side, beyond = ("below", values < thr) if cfg.dark_objects else ("above", values > thr)
         n = int(np.count_nonzero(beyond))
         low, high = float(values.min()), float(values.max())
@@ -296,6 +319,13 @@ def _warn_if_empty(planes: Any, labels: np.ndarray, used: list, cfg: ThresholdCo
     warnings.warn(f"No objects found{where}: {why}", NoObjectsWarning, stacklevel=3)
 
 
+def _missing_count(values: np.ndarray, /) -> int:
+    """The NaN/inf pixels of an array (0 unless float)."""
+    if values.dtype.kind != "f" or (np.isfinite(values.min()) and np.isfinite(values.max())):
+        return 0
+    return int(values.size - np.count_nonzero(np.isfinite(values)))
+
+
 def _warn_if_empty_tile(planes: Any, labels: np.ndarray, cfg: ThresholdConfig, /) -> None:
     """One :class:`NoObjectsWarning` for a tile without objects at its plane's automatic threshold
     (:func:`_is_whole_plane_threshold`), which the tiled run says once, and only when no tile of the
@@ -307,6 +337,10 @@ def _warn_if_empty_tile(planes: Any, labels: np.ndarray, cfg: ThresholdConfig, /
     i = empty[0]
     values = planes[i]
     values = values.astype(np.float32) if values.dtype.kind == "f" else values
+    if _missing_count(values):  # NaN/inf pixels are missing: the figures are the other pixels' (if any)
+        values = values[np.isfinite(values)]
+        if not values.size:
+            values = np.zeros(1, np.float32)  # no value at all: said as 0..0 (the words stay the same)
     thr = float(cfg.threshold)
     side, beyond = ("below", values < thr) if cfg.dark_objects else ("above", values > thr)
     where = "" if len(planes) == 1 else f" in {len(empty)} of {len(planes)} planes of the tile; in plane {i},"
@@ -330,13 +364,17 @@ def whole_plane_config(plane: Any, config: ThresholdConfig, inputs: Any = None, 
     from labelfree.tiling import auto_threshold, hand_to_tiles
 
     cfg = ThresholdConfig.coerce(config)
+    hand_to_tiles(TILE_KEY, True)
     if cfg.threshold is not None:
         return cfg
     data = plane.data if type(plane).__name__ == "DataArray" else plane
     if len(data.shape) != 2:  # auto_threshold says what it takes
         fixed = cfg.replace(threshold=auto_threshold(plane, method=cfg.method))
     else:
-        fixed = cfg.replace(threshold=inside_threshold(data, cfg.method)[0])
+        try:
+            fixed = cfg.replace(threshold=inside_threshold(data, cfg.method)[0])
+        except errors.NonFiniteError:  # a plane of NaN/inf (missing) pixels alone: no threshold, no objects
+            return cfg
     hand_to_tiles(AUTOMATIC_KEY, (fixed.method, float(fixed.threshold)))
     return fixed
 
@@ -368,7 +406,11 @@ def whole_image_config(image: Any, config: ThresholdConfig, inputs: Any = None, 
         sample = np.asarray(image.isel(Y=every, X=every).values)
     else:
         sample = np.asarray(image[(Ellipsis, every, every)])
-    if sample.size == 0 or sample.min() != sample.max():
+    low, high = finite_range(sample)
+    if sample.size == 0 or (low is not None and low != high):
+        return cfg
+    if sample.dtype.kind == "f" and (low is None or _missing_count(sample)):  # NaN/inf: the pixels with a value
+        validate_image(image, name="image", non_finite="missing")  # decide (refused: none, or one value)
         return cfg
     low, high = (np.asarray(getattr(v, "values", v)) for v in (image.min(), image.max()))
     if low == high:  # as labelfree.image.validate_image refuses it in an untiled run
