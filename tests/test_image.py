@@ -161,3 +161,23 @@ def test_validate_image_does_not_modify_input():
     I.validate_image(arr)
     np.testing.assert_array_equal(arr, before)
     assert labelfree.__version__
+
+
+def test_float16_is_read_as_float32_and_uint64_gets_a_conversion_hint():
+    """A float16 array (every value a float32 value) is the same image in float32, not refused; a uint64 one is
+    refused with the types LabelFree takes and how to convert it."""
+    half = np.arange(12, dtype=np.float16).reshape(3, 4) / np.float16(3)
+    da = I.validate_image(half)
+    assert da.dtype == np.float32 and np.array_equal(da.values, half.astype(np.float32))
+    with pytest.raises(DTypeError, match=r"uint64, which LabelFree cannot process\. Convert it to one of bool, "
+                                         r"uint8, .*int64, float32, float64 first \(values below 2\*\*32: "
+                                         r"image\.astype\(numpy\.uint32\)"):
+        I.validate_image(np.arange(12, dtype=np.uint64).reshape(3, 4))
+
+
+def test_a_float16_movie_is_a_motion_movie_in_float32():
+    from labelfree.motion.movie import as_movie
+
+    movie = (np.random.default_rng(0).random((3, 16, 16)) * 100).astype(np.float16)
+    da = as_movie(movie)
+    assert da.dtype == np.float32 and np.array_equal(da.values, movie.astype(np.float32))

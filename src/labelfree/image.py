@@ -535,10 +535,15 @@ def validate_image(
             f"Expected dims containing {''.join(required)} drawn from {''.join(allowed)}."
             + _extra_dims_hint(extra, allowed, da.dims)
         )
+    if np.dtype(da.dtype) == np.float16:  # every float16 value is a float32 value: the same image, exactly
+        da = da.astype(np.float32)
     if np.dtype(da.dtype) not in SUPPORTED_DTYPES:
+        kinds = ", ".join(str(t) for t in SUPPORTED_DTYPES)
+        hint = (" (values below 2**32: image.astype(numpy.uint32); else scale them, e.g. to float64)"
+                if np.dtype(da.dtype) == np.uint64 else " (RGB images: split channels or convert to grey)")
         raise DTypeError(
-            f"{name} has pixel type {da.dtype}, which LabelFree cannot process. Convert it to "
-            "uint8, uint16 or float32 first (RGB images: split channels or convert to grey)."
+            f"{name} has pixel type {da.dtype}, which LabelFree cannot process. Convert it to one of {kinds} "
+            f"first{hint}."
         )
     if da.size == 0:
         raise EmptyImageError(f"{name} is empty (shape {tuple(da.shape)}); give an image with pixels.")

@@ -93,6 +93,8 @@ def as_movie(movie: Any, /) -> xr.DataArray:
     if da.sizes["Y"] * da.sizes["X"] < 2:
         raise DimensionError(f"The frames of the movie hold one pixel (shape {tuple(da.shape)}): there is no motion "
                              "to measure in them. Give frames of at least a few pixels.")
+    if np.dtype(da.dtype) == np.float16:  # every float16 value is a float32 value: the same movie, exactly
+        da = da.astype(np.float32)
     if np.dtype(da.dtype) not in SUPPORTED_DTYPES or da.dtype == bool:
         raise DTypeError(f"Motion cannot read pixel type {da.dtype}; convert the movie to uint8, uint16 or float32.")
     found = find_missing(da)  # float movies: read once, a frame at a time (a lazy one chunk by chunk)
