@@ -485,6 +485,10 @@ class PipelineConfig:
                applies_record: bool = False) -> C:
         """Accept a config object, a dict, a file path or None (defaults).
 
+        A config object gives a copy checked again as its constructor checks it: a field changed after it
+        was built (``cfg.min_size = -3``) is refused with the constructor's :class:`ConfigError`, and the
+        copy keeps the record the object was read from.
+
         A dict that is a run's provenance record (``labels.attrs["labelfree"]`` of a result, as its
         ``<stem>_provenance.json`` holds it) gives its ``config``, as that file does
         (:meth:`from_file`): ``segment(image, config=labels.attrs["labelfree"])`` repeats the run's
@@ -496,7 +500,7 @@ class PipelineConfig:
         if config is None:
             return cls()
         if isinstance(config, cls):
-            return config
+            return _checked_again(config)
         if isinstance(config, dict):
             if _is_provenance(config):
                 recorded = RecordedRun(dict(config))
@@ -600,6 +604,26 @@ def _provenance_config(cls: type, recorded: "RecordedRun", /, *, notes: bool = T
         for message in recorded.notes():
             log.warning("%s", message)
     return dict(data["config"])
+
+
+def _checked_again(config: C, /) -> C:
+    """A copy of a config object built again by its constructor, so that fields changed after it was built
+    (``cfg.min_size = -3``) get the checks and conversions of the constructor, its message included. The copy
+    keeps what the object holds besides its fields (the record it was read from); the object itself is left
+    as it is.
+
+    Raises
+    ------
+    ConfigError
+        A field holds a value the constructor refuses (the message the constructor gives).
+    """
+    fields = dataclasses.fields(config)
+    fresh = type(config)(**{f.name: getattr(config, f.name) for f in fields if f.init})
+    names = {f.name for f in fields}
+    for key, value in vars(config).items():
+        if key not in names:
+            object.__setattr__(fresh, key, value)
+    return fresh
 
 
 def _with_record(config: C, recorded: RecordedRun | None, /) -> C:

@@ -32,18 +32,20 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
 import logging
 import math
 import os
 import sys
+import threading
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from labelfree.errors import ConfigError
 
 __all__ = ["available_cores", "thread_count", "cgroup_cpu_limit", "limited_threads", "in_dask_worker",
            "cgroup_memory_left", "available_memory", "threads_for_memory", "network_threads", "torch_limit",
-           "torch_threads_set_by_user"]
+           "torch_threads_set_by_user", "opencv_threads"]
 
 log = logging.getLogger(__name__)
 
@@ -276,33 +278,81 @@ def network_threads(recorded: int | None = None, /) -> tuple[int, str]:
     return thread_count(torch=True), "the default"
 
 
+class _SharedSetting:
+    """A process-wide thread setting (OpenCV's pool, torch's intra-op pool) that several limits may hold at once:
+    nested ones (a Motion run's frame workers inside :func:`limited_threads`) and concurrent ones (two pipeline
+    calls on two threads of a notebook or a napari plugin).
+
+    The first limit to start saves the value the user had; while limits are held, the setting is the count of
+    the limit that started last among those still held; when the last one ends, the saved value comes back,
+    whatever order they end in. (Restoring each limit's own "previous" value instead leaves the count of
+    a limit that ended earlier when limits overlap on threads.)
+    """
+
+    def __init__(self, read: Callable[[], int], write: Callable[[int], None], /) -> None:
+        self._read, self._write = read, write
+        self._lock = threading.Lock()
+        self._held: list[tuple[object, int]] = []
+        self._saved = 0
+
+    @contextlib.contextmanager
+    def limit(self, n: int, /) -> Iterator[None]:
+        token = object()
+        with self._lock:
+            if not self._held:
+                self._saved = int(self._read())
+            self._held.append((token, n))
+            self._write(n)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._held = [held for held in self._held if held[0] is not token]
+                self._write(self._held[-1][1] if self._held else self._saved)
+
+
+@functools.cache
+def _opencv_setting() -> _SharedSetting:
+    import cv2
+
+    return _SharedSetting(cv2.getNumThreads, cv2.setNumThreads)
+
+
+@functools.cache
+def _torch_setting() -> _SharedSetting:
+    import torch
+
+    return _SharedSetting(torch.get_num_threads, torch.set_num_threads)
+
+
+def opencv_threads(n: int, /) -> contextlib.AbstractContextManager[None]:
+    """Run a block with OpenCV's thread pool set to ``n`` threads; the user's setting comes back when the last
+    such block of the process ends (blocks may nest and overlap on several threads)."""
+    return _opencv_setting().limit(n)
+
+
 @contextlib.contextmanager
 def limited_threads(threads: int | None = None, /, *, torch: bool = False) -> Iterator[int]:
     """Run a block with OpenCV's (and, if asked, torch's) thread pools set to :func:`thread_count`
     (with ``torch``: its automatic count also follows ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS``).
 
     Inside the block, :func:`thread_count` without an argument returns the same count (in
-    this thread). The previous settings are restored afterwards. Yields the count.
+    this thread). Yields the count. The pools' sizes are process-wide: blocks may nest and run at
+    once on several threads (two pipeline calls from a notebook's threads); the settings the user
+    had come back when the last block ends, whatever order they end in. NumPy's BLAS pools and numba's
+    are not changed (LabelFree's numba loops are not ``parallel``).
     """
-    import cv2
-
     n = thread_count(threads, torch=torch)
-    token = _chosen.set(n)
-    previous_cv = cv2.getNumThreads()
-    cv2.setNumThreads(n)
-    previous_torch = None
     if torch:
         from labelfree._deps import require
 
-        _torch = require("torch", purpose="this pipeline (Cutter and Fusion run neural networks)")
-        previous_torch = _torch.get_num_threads()
-        _torch.set_num_threads(n)
+        require("torch", purpose="this pipeline (Cutter and Fusion run neural networks)")
+    token = _chosen.set(n)
     try:
-        yield n
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(opencv_threads(n))
+            if torch:
+                stack.enter_context(_torch_setting().limit(n))
+            yield n
     finally:
         _chosen.reset(token)
-        cv2.setNumThreads(previous_cv)
-        if previous_torch is not None:
-            import torch as _torch
-
-            _torch.set_num_threads(previous_torch)

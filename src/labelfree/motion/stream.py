@@ -18,10 +18,10 @@ import dataclasses
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable, Iterator, Sequence
 
-import cv2
 import numpy as np
 import xarray as xr
 
+from labelfree._threads import opencv_threads
 from labelfree.motion.config import MotionConfig
 from labelfree.motion.features import compute_features, local_entropy
 from labelfree.motion.farneback import BufferPool
@@ -76,14 +76,10 @@ class FrameStream:
         return self._pool.submit(fn, *args)
 
 
-@contextlib.contextmanager
-def _opencv_threads(n: int) -> Iterator[None]:
-    previous = cv2.getNumThreads()
-    cv2.setNumThreads(n)
-    try:
-        yield
-    finally:
-        cv2.setNumThreads(previous)
+def _opencv_threads(n: int) -> contextlib.AbstractContextManager[None]:
+    """OpenCV's pool at ``n`` threads for a block; the user's count comes back when the last such block of the
+    process ends, also when Motion runs on several threads at once (:func:`labelfree._threads.opencv_threads`)."""
+    return opencv_threads(n)
 
 
 @contextlib.contextmanager
