@@ -71,12 +71,12 @@ def test_outputs_md_python_route_to_ome_zarr_writes_it_into_the_set(tmp_path, mo
     exec("from labelfree.io import write_outputs\nfrom labelfree.io.ngff import write_label_image\n"  # noqa: S102
          f"paths = {call.group(1)}", scope)
     paths = scope["paths"]
-    assert paths["ome_zarr"] == tmp_path / "results" / "labels_labels.ome.zarr"
+    assert paths["ome_zarr"] == tmp_path / "results" / "image_labels.ome.zarr"
     back = read_image(paths["ome_zarr"])
     assert back.dims == ("T", "Y", "X") and np.array_equal(back.values, lab)
     assert back.X.attrs["scale"] == 0.5
     assert "ome_zarr" in json.loads(paths["provenance"].read_text(encoding="utf-8"))["outputs"]
-    assert read_manifest(tmp_path / "results", "labels") is not None
+    assert read_manifest(tmp_path / "results", "image") is not None
 
 
 def test_software_difference_is_recorded_by_the_command_line_not_by_run_pipeline(tmp_path, monkeypatch, caplog):

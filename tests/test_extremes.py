@@ -123,8 +123,13 @@ def test_empty_planes_of_a_stack_are_counted():
     assert [int(p.max()) for p in labels.values] == [1, 0, 0]
 
 
-def test_a_fixed_threshold_does_not_warn():
-    """A fixed threshold (each tile of a tiled run) is the caller's: an empty result is not warned about."""
+def test_a_fixed_threshold_warns_only_beyond_every_value():
+    """A fixed threshold is the caller's: an empty result with pixels above it (objects below min_size) is not
+    warned about; a threshold above every value of the image (another scale) is, naming the image's values."""
     image = np.zeros((32, 32), np.uint16)
     image[3, 3] = 7
-    assert not _quiet(image, threshold=100).values.any()
+    assert not _quiet(image, threshold=5, min_size=4).values.any()
+    from labelfree.threshold.segment import NoObjectsWarning
+
+    with pytest.warns(NoObjectsWarning, match=r"no pixel lies above the fixed threshold 100 .*its values are 0\.\.7"):
+        assert not segment(image, config={"threshold": 100}).values.any()

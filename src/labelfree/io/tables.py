@@ -153,7 +153,7 @@ def write_outputs(
         File name prefix; default: the whole name of the image's source file without its
         image suffix (``exp1.pos1.tif`` -> ``exp1.pos1``), made plain as
         :func:`~labelfree.io.outputs.plain_stem` does (``" lead.tif"`` -> ``lead``), else
-        ``"labels"``.
+        ``"image"`` (``image_labels.tif``, ...).
     inputs : mapping role -> path, optional
         The run's input files (image, markers, config, ...): never written over, recorded
         with their SHA-256 in the provenance.
@@ -180,7 +180,7 @@ def write_outputs(
 
     if isinstance(out_dir, OutputFolder):  # a folder the caller holds (checked before its computation)
         folder = out_dir
-        stem = stem or "labels"
+        stem = stem or "image"
         if stem not in folder.planned:
             folder.plan(stem, extras=tuple(extras or ()))
         return _write_set(folder, stem, labels, image=image, extras=extras, record=record)
@@ -192,7 +192,7 @@ def write_outputs(
     if source and "image" not in all_inputs:
         all_inputs["image"] = source
     if stem is None:
-        stem = plain_stem(output_stem(source)) if source else "labels"
+        stem = plain_stem(output_stem(source)) if source else "image"  # not "labels": labels_labels.tif
     with OutputFolder(out_dir, inputs=all_inputs, overwrite=overwrite, purpose="write_outputs") as folder:
         folder.plan(stem, extras=tuple(extras or ()))
         return _write_set(folder, stem, labels, image=image, extras=extras, record=record)

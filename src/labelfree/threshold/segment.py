@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any
 
@@ -187,11 +188,13 @@ def segment(
             out[i] = labels
             used.append(thr)  # exact: a rounded value would not give these labels back (--set threshold=)
             bar.update(message=f"plane {i + 1}/{len(planes)}")
-    if cfg.threshold is None:  # a fixed threshold is the user's to judge (no word), or a tile's, just below
+    if cfg.threshold is None:
         _warn_if_empty(planes, out, used, cfg)
         _warn_if_background(out, cfg)
     elif _is_whole_plane_threshold(cfg):  # a tile at its plane's automatic threshold: kept if no tile has objects
         _warn_if_empty_tile(planes, out, cfg)
+    else:  # the user's fixed threshold: a word only when no plane has an object (a tiled run: no tile)
+        _warn_if_empty_fixed(planes, out, cfg)
     labels = out.reshape(tuple(ordered.shape))
     extra = {"auto": {"threshold": used[0] if len(used) == 1 else used}} if cfg.threshold is None else {}
     return labels_like(labels, da, dims=tuple(lead) + ("Y", "X"),
@@ -220,6 +223,8 @@ def _segment_volumes(da: xr.DataArray, ordered: xr.DataArray, lead: list[str], c
     if cfg.threshold is None:
         warn_if_empty_volumes(volumes, out, used, cfg, category=NoObjectsWarning, few_beyond=FEW_BEYOND)
         _warn_if_background(out, cfg, stacklevel=4)
+    else:
+        _warn_if_empty_fixed(planes, out, cfg, stacklevel=4)
     labels = out.reshape(tuple(ordered.shape))
     extra: dict[str, Any] = {"volumes": len(volumes)}  # of nz planes each: a threshold list is one per volume
     if cfg.threshold is None:
@@ -324,6 +329,31 @@ def _missing_count(values: np.ndarray, /) -> int:
     if values.dtype.kind != "f" or (np.isfinite(values.min()) and np.isfinite(values.max())):
         return 0
     return int(values.size - np.count_nonzero(np.isfinite(values)))
+
+
+def _warn_if_empty_fixed(planes: Any, labels: np.ndarray, cfg: ThresholdConfig, /, *, stacklevel: int = 3) -> None:
+    """One :class:`NoObjectsWarning` when the fixed threshold the user gave lies beyond every value of the image
+    (a threshold of another scale: 1e9 for a 16-bit image, 0.5 for one of 0..255 with ``dark_objects``): the
+    image's values and what to change. A threshold with pixels beyond it is the user's to judge (objects below
+    ``min_size`` included): no word. A tiled run says it once, where the whole plane is empty."""
+    if labels.any():
+        return
+    thr = float(cfg.threshold)
+    low, high = math.inf, -math.inf
+    for i in range(len(planes)):  # plane by plane: a lazy image stays lazy
+        values = planes[i]
+        values = values[np.isfinite(values)] if values.dtype.kind == "f" else values
+        if values.size:
+            if np.count_nonzero(values < thr if cfg.dark_objects else values > thr):
+                return
+            low, high = min(low, float(values.min())), max(high, float(values.max()))
+    where = "its plane" if len(planes) == 1 else f"any of its {len(planes)} planes"
+    seen = f"its values are {low:g}..{high:g}" if low <= high else "it holds no value but NaN/inf"
+    side = "below" if cfg.dark_objects else "above"
+    warnings.warn(
+        f"No objects found in {where}: no pixel lies {side} the fixed threshold {thr:g} (ThresholdConfig.threshold); "
+        f"{seen}. Give a threshold within the image's values (--set threshold=VALUE), or leave it automatic "
+        f"(null: the {cfg.method} threshold of each plane).", NoObjectsWarning, stacklevel=stacklevel)
 
 
 def _warn_if_empty_tile(planes: Any, labels: np.ndarray, cfg: ThresholdConfig, /) -> None:
