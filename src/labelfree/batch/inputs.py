@@ -671,6 +671,7 @@ def collect_inputs(
     input_names: Iterable[str] | Mapping[str, Any] = (),
     series: int | None = None,
     needs_time: bool = False,
+    notes: list[str] | None = None,
 ) -> list[BatchInput]:
     """Expand folders, glob patterns, manifests and files into a list of inputs.
 
@@ -705,6 +706,10 @@ def collect_inputs(
         folder given itself whose image files are the frames of one movie (as a dataset's folders of frames
         are, and its first file one time point by its metadata) is that movie, one input named after the
         folder, not one input per frame. A folder of movies (``movie1.tif``, ``movie2.tif``) keeps its files.
+    notes : list, optional
+        Receives the run's notes on its inputs (the files of its folders and patterns in a microscope format
+        that LabelFree does not read, as the warning says them, without its ``batch:``), for the summary and
+        report of a run.
 
     Returns
     -------
@@ -729,6 +734,8 @@ def collect_inputs(
     unread = unread_files_note(specs)  # once for the run, after every folder and pattern gave inputs
     if unread:
         log.warning("%s", unread)
+        if notes is not None:
+            notes.append(unread.removeprefix("batch: "))
     items = [dataclasses.replace(it, path=it.path.absolute()) for it in items]  # workers may have another cwd
     items = _positions(items, series_option(series))
     if not items:  # only HCS plates or wells without fields on disk (each named in a warning)

@@ -3,8 +3,9 @@
 ``report.html`` (beside the summary CSV) shows every input as a row, failures first:
 a thumbnail of its first plane with the objects' outlines (:mod:`labelfree.overlay`),
 status, object count, frames, time, worker and the error or warnings; above the rows,
-the counts by status and two small plots: objects per frame of each input and the
-distribution of object areas; a run scored against ground truth adds each input's F1 and the
+the counts by status, the run's notes (files of its folders that are no inputs: a ``.czi``
+beside the TIFFs), and two small plots: objects per frame of each input and the distribution of
+object areas; a run scored against ground truth adds each input's F1 and the
 pooled total (:func:`truth_total`). Thumbnails are PNG files in ``report_files/`` beside the
 HTML (reused while drawn from the same label file, input and drift); plots are drawn with matplotlib (Agg)
 when it is installed, otherwise the report says how to install it.
@@ -148,9 +149,18 @@ def _warning_lines(summary: pd.DataFrame, /, *, limit: int) -> list[str]:
     return lines
 
 
+def _notes(summary: pd.DataFrame, /) -> list[str]:
+    """The notes of the run as a whole (``summary.attrs["notes"]``, :func:`labelfree.batch.run_batch`: the files of
+    its folders that are no inputs); none for a summary without them (one read back from its CSV)."""
+    notes = summary.attrs.get("notes") or []
+    return [notes] if isinstance(notes, str) else [str(n) for n in notes if n]
+
+
 def format_report(summary: pd.DataFrame, /, *, max_errors: int = 20, max_warnings: int = 20) -> str:
-    """Plain-text report: counts by status, objects, time, each failure with its error, and each input with
-    warnings with their texts (at most ``max_errors`` and ``max_warnings`` lines, then how many more)."""
+    """Plain-text report: counts by status, objects, time, each failure with its error, each input with
+    warnings with their texts (at most ``max_errors`` and ``max_warnings`` lines, then how many more), and the
+    run's notes (``summary.attrs["notes"]``: the files of its folders that are no inputs, a ``note: ...`` line
+    each) before the paths of the summary and report."""
     counts = summary["status"].value_counts()
     parts = [f"{int(counts.get(s, 0))} {s}" for s in ("ok", "skipped", "failed", "cancelled") if counts.get(s, 0)]
     ok = summary[summary["status"] == "ok"]
@@ -165,6 +175,7 @@ def format_report(summary: pd.DataFrame, /, *, max_errors: int = 20, max_warning
         lines.append(f"... and {len(failed) - max_errors} more failure(s); see the summary table")
     lines += _warning_lines(summary, limit=max_warnings)
     lines += _truth_lines(summary)
+    lines += [f"note: {note}" for note in _notes(summary)]
     if "path" in summary.attrs:
         lines.append(f"summary: {summary.attrs['path']}")
     if "objects" in summary.attrs:
@@ -454,6 +465,7 @@ table{border-collapse:collapse}td,th{border-bottom:1px solid #ddd;padding:4px 8p
 tr.failed td{background:#fde8e8}tr.cancelled td{background:#fff4d6}
 td.err{font-family:monospace;font-size:12px;max-width:40em;white-space:pre-wrap}
 img.thumb{max-width:256px;image-rendering:pixelated}.note{color:#666}
+p.runnote{background:#fff4d6;padding:6px 8px;max-width:60em}
 """
 
 
@@ -464,7 +476,8 @@ def write_report(summary: pd.DataFrame, out_dir: str | os.PathLike[str], /, *, n
     Parameters
     ----------
     summary : pandas.DataFrame
-        The run's summary (:data:`labelfree.batch.SUMMARY_COLUMNS`).
+        The run's summary (:data:`labelfree.batch.SUMMARY_COLUMNS`); its ``attrs["notes"]`` (the files of the
+        run's folders that are no inputs) are shown as paragraphs above the rows.
     out_dir : path
         The run's output folder (the report and ``report_files/`` go there).
     name : str
@@ -481,6 +494,7 @@ def write_report(summary: pd.DataFrame, out_dir: str | os.PathLike[str], /, *, n
     body, shown = [], set()
     scored = "truth" in summary
     truth = "".join(f"<p>{html.escape(line)}</p>" for line in _truth_lines(summary))
+    notes = "".join(f"<p class='runnote'>Note: {html.escape(note)}</p>" for note in _notes(summary))
     for _, row in rows.iterrows():
         thumb = _thumbnail(row, folder, thumb_size)
         shown.add(thumb)
@@ -508,7 +522,7 @@ def write_report(summary: pd.DataFrame, out_dir: str | os.PathLike[str], /, *, n
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>LabelFree batch report</title>"
         f"<style>{_CSS}</style></head><body><h1>LabelFree batch report</h1>"
         f"<p>{len(summary)} input(s): {html.escape(head or 'nothing to do')}. "
-        f"Written {html.escape(time.strftime('%Y-%m-%d %H:%M:%S'))}.</p>{truth}"
+        f"Written {html.escape(time.strftime('%Y-%m-%d %H:%M:%S'))}.</p>{notes}{truth}"
         f"{_plots(_tables(summary))}"
         "<table><thead><tr><th>picture</th><th>input</th><th>status</th><th>objects</th><th>frames</th>"
         f"<th>time</th><th>worker</th>{'<th>F1 / pixel F1</th>' if scored else ''}<th>error / warnings</th></tr>"

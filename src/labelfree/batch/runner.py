@@ -356,12 +356,13 @@ def _rows_finished_meanwhile(jobs: list[Job], rows: dict[str, dict[str, Any]], o
 
 
 def _stopped_by_full_disk(exc: Any, jobs: list[Job], rows: dict[str, dict[str, Any]], items: list[BatchInput],
-                          out: Path, batch: BatchConfig, places: dict[str, dict[str, str]]) -> Exception:
+                          out: Path, batch: BatchConfig, places: dict[str, dict[str, str]], *,
+                          notes: Iterable[str] = ()) -> Exception:
     """The error that ends a run whose output disk is full (``exc``, an
     :class:`~labelfree.errors.OutputDiskFullError` of one input): once the tasks that were publishing are
-    done, the summary (unfinished inputs ``cancelled``), objects table and report are written where there is
-    room still, and the error says what was kept, what was not done and what to do. Its ``summary`` is the
-    summary (None when it could not be written either)."""
+    done, the summary (unfinished inputs ``cancelled``; the run's ``notes`` in its attrs), objects table and
+    report are written where there is room still, and the error says what was kept, what was not done and what
+    to do. Its ``summary`` is the summary (None when it could not be written either)."""
     from labelfree.batch.dispatch import CANCEL_GRACE
     from labelfree.errors import OutputDiskFullError
 
@@ -370,7 +371,7 @@ def _stopped_by_full_disk(exc: Any, jobs: list[Job], rows: dict[str, dict[str, A
     summary, written = None, f"summary: {out / batch.summary_name}"
     try:
         summary = _despite_ctrl_c("the summary", lambda: _write_summary(items, rows, out, batch, places,
-                                                                      status_left="cancelled"))
+                                                                      status_left="cancelled", notes=notes))
     except OSError as write_exc:  # the same full disk, most often
         written = f"the summary could not be written either ({type(write_exc).__name__}: {write_exc})"
         log.warning("batch: %s", written)
@@ -482,7 +483,10 @@ def run_batch(
         ``attrs["truth_total"]``, the scoring options in ``attrs["truth_threshold"]`` and
         ``attrs["only_annotated"]``, and the frames scored against a SEG folder by stem in ``attrs["truth_frames"]``.
         The objects table's path is in ``attrs["objects"]`` and its number of rows in ``attrs["object_rows"]``
-        (absent when it is not written).
+        (absent when it is not written). ``attrs["notes"]`` lists what a person should know of the run as a
+        whole (also in :func:`~labelfree.batch.format_report` and report.html, and in the summary of a cancelled
+        run): the files of its folders and patterns in a microscope format that LabelFree does not read (a
+        ``.czi`` beside the TIFFs), which are no inputs, with how to convert them; [] when there is nothing.
 
     Raises
     ------
@@ -526,7 +530,9 @@ def run_batch(
                       purpose=f"labelfree batch --pipeline {pipe.name}") as folder:
         # listed once the folder is held and the leftovers of an interrupted run are gone: a set whose
         # publication was cut short in a folder that is also the input folder is not taken as an input
-        items = collect_inputs(inputs, input_names=batch_input_names(pipe), series=series, needs_time=pipe.needs_time)
+        notes: list[str] = []  # the files left out (a .czi beside the TIFFs): in the summary and report
+        items = collect_inputs(inputs, input_names=batch_input_names(pipe), series=series, needs_time=pipe.needs_time,
+                               notes=notes)
         items = [dataclasses.replace(it, **{k: v for k, v in every.items() if getattr(it, k) is None}) for it in items]
         bcfg = _check_run_inputs(items, pipe, bcfg, config=base)
         files = {f"input {i}": it.path for i, it in enumerate(items)}
@@ -568,14 +574,14 @@ def run_batch(
                 else:
                     ready()
         except OutputDiskFullError as exc:  # the run stops as a cancelled one does, and says what to do
-            raise _stopped_by_full_disk(exc, jobs, rows, items, out, bcfg, places) from exc
+            raise _stopped_by_full_disk(exc, jobs, rows, items, out, bcfg, places, notes=notes) from exc
         except (KeyboardInterrupt, Cancelled) as exc:
             from labelfree.batch.dispatch import CANCEL_GRACE
 
             _wait_for_publishing(jobs, rows, out, timeout=CANCEL_GRACE)
             _rows_finished_meanwhile(jobs, rows, out)
             summary = _despite_ctrl_c("the summary", lambda: _write_summary(items, rows, out, bcfg, places,
-                                                                          status_left="cancelled"))
+                                                                          status_left="cancelled", notes=notes))
             _write_objects(summary, out, bcfg)
             _write_report(summary, out)
             n_ok = int((summary["status"] == "ok").sum())
@@ -591,7 +597,7 @@ def run_batch(
             frames = score_against_truth(items, rows, truths, options=scoring)
         summary = _despite_ctrl_c("the summary", lambda: _write_summary(items, rows, out, bcfg, places,
                                                                       status_left="failed", truth=truth_dir,
-                                                                      scoring=scoring, frames=frames))
+                                                                      scoring=scoring, frames=frames, notes=notes))
         _write_objects(summary, out, bcfg)
         _write_report(summary, out)
     log.info("batch finished in %.1f s: %s", time.time() - started, summary["status"].value_counts().to_dict())
@@ -759,7 +765,11 @@ def _execute(jobs: list[Job], rows: dict[str, dict[str, Any]], *, bar: Progress,
 
 def _write_summary(items: list[BatchInput], rows: dict[str, dict[str, Any]], out: Path, batch: BatchConfig,
                    places: dict[str, dict[str, str]], *, status_left: str, truth: Path | None = None,
-                   scoring: TruthOptions = TruthOptions(), frames: dict[str, list[int]] | None = None) -> pd.DataFrame:
+                   scoring: TruthOptions = TruthOptions(), frames: dict[str, list[int]] | None = None,
+                   notes: Iterable[str] = ()) -> pd.DataFrame:
+    """Write the summary CSV and return it: its path in ``attrs["path"]``, the run's ``notes`` (what a person
+    should know of the run as a whole: the files of its folders that are not inputs) in ``attrs["notes"]``, and
+    with ``truth`` the scoring attrs."""
     from labelfree.io.atomic import write_text_atomic
 
     error = "" if status_left in ("cancelled", PENDING) else "no result came back from the scheduler"
@@ -785,4 +795,5 @@ def _write_summary(items: list[BatchInput], rows: dict[str, dict[str, Any]], out
     path = out / batch.summary_name
     write_text_atomic(path, summary.to_csv(index=False))
     summary.attrs["path"] = str(path)
+    summary.attrs["notes"] = list(notes)
     return summary

@@ -1,7 +1,8 @@
 """The files of a batch's folders and patterns in microscope formats that LabelFree knows but does not read.
 
 A folder of Zeiss ``.czi`` files beside a few TIFFs gives the TIFFs as inputs; the CZIs are named in one warning
-of the run (:func:`unread_files_note`), with how to convert them (:func:`labelfree.io.raster.convert_advice`:
+of the run (:func:`unread_files_note`), and in its summary's ``attrs["notes"]``, printed report and report.html,
+with how to convert them (:func:`labelfree.io.raster.convert_advice`:
 Fiji's Bio-Formats export, ``bfconvert``, ``bioformats2raw``). A folder or pattern that gives no input at all names
 them in its error. Hidden files (``.name``, and the AppleDouble ``._name`` files macOS leaves on shared drives)
 are passed over without a word.
@@ -60,8 +61,10 @@ def _given(spec: Any, /) -> tuple[list[Path], str]:
 
 def unread_files_note(inputs: Any, /) -> str | None:
     """The note of a batch run on the files of its folders and patterns in a microscope format that LabelFree does
-    not read, which are not inputs (:func:`labelfree.batch.collect_inputs` logs it as a warning): how many (each
-    file once), the first five by name, and how to convert them; None when there are none.
+    not read, which are not inputs (:func:`labelfree.batch.collect_inputs` logs it as a warning;
+    :func:`labelfree.batch.run_batch` puts it, less its ``batch:``, in the summary's ``attrs["notes"]``, the
+    ``note:`` line of :func:`~labelfree.batch.format_report` and report.html): how many (each file once), the
+    first five by name, and how to convert them; None when there are none.
 
     Parameters
     ----------
