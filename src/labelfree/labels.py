@@ -161,30 +161,92 @@ def _object_slices(arr: np.ndarray) -> list[tuple[int, tuple[slice, ...]]]:
     return [(int(ids[k]), sl) for k, sl in enumerate(ndi.find_objects(compact)) if sl is not None]
 
 
-def _fill_plane(arr: np.ndarray) -> np.ndarray:
-    if arr.dtype == bool:
-        return ndi.binary_fill_holes(arr)
-    out = arr.copy()
-    for idx, sl in _object_slices(arr):
-        obj = arr[sl] == idx
-        filled = ndi.binary_fill_holes(obj)
-        out[sl][filled & (arr[sl] == 0)] = idx
+#: 4-neighbours in a plane: the background connectivity of ``ndi.binary_fill_holes``' default structure
+_CROSS = ndi.generate_binary_structure(2, 1)
+
+
+def _holes_of_mask(mask: np.ndarray, /) -> np.ndarray | None:
+    """The holes of a 2-D boolean mask (background not 4-connected to the image border), or None when it has none.
+
+    The background is labelled once (its 4-connected components), and the components that touch
+    the border are left out: the same pixels that ``ndi.binary_fill_holes`` fills, at the cost of one
+    labelling pass instead of repeated dilations. Only the foreground's bounding box, grown by one pixel,
+    is labelled: background outside it reaches the border in a straight line.
+    """
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    if len(rows) < 3 or len(cols) < 3:  # a hole needs foreground on three rows and three columns
+        return None
+    box = (slice(max(rows[0] - 1, 0), rows[-1] + 2), slice(max(cols[0] - 1, 0), cols[-1] + 2))
+    background, n = ndi.label(~mask[box], _CROSS)
+    edge = np.unique(np.concatenate([background[0], background[-1], background[:, 0], background[:, -1]]))
+    if n == len(edge) - (edge[0] == 0):  # every background component touches the border
+        return None
+    hole = np.ones(n + 1, bool)
+    hole[edge] = False
+    hole[0] = False  # the foreground
+    holes = np.zeros(mask.shape, bool)
+    holes[box] = hole[background]
+    return holes
+
+
+def _fill_plane(arr: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """One 2-D plane of :func:`fill_holes`, written into ``out`` (a new array when None)."""
+    out = np.empty(arr.shape, arr.dtype) if out is None else out
+    holes = _holes_of_mask(arr if arr.dtype == bool else arr != 0)
+    if holes is not None and arr.dtype == bool:
+        return np.logical_or(arr, holes, out=out)
+    np.copyto(out, arr)
+    if holes is None:
+        return out
+    for idx, sl in _enclosing_candidates(arr, holes):  # in label order: a pixel enclosed twice takes the later id
+        mine = _holes_of_mask(arr[sl] == idx)
+        if mine is not None:
+            out[sl][mine & holes[sl]] = idx
     return out
+
+
+def _enclosing_candidates(arr: np.ndarray, holes: np.ndarray) -> list[tuple[int, tuple[slice, ...]]]:
+    """(id, bounding box) of the objects of a 2-D label plane that may enclose background, in label order.
+
+    A pixel that an object encloses lies in a hole of all objects together (``holes``), and the object
+    crosses the pixel's row and its column (a straight line to the border meets it). So only the objects
+    found in both a row and a column with holes are tried: few, however many objects the plane has.
+    """
+    rows, cols = np.flatnonzero(holes.any(axis=1)), np.flatnonzero(holes.any(axis=0))
+    in_rows, in_cols = arr[rows].ravel(), arr[:, cols].ravel()
+    top = int(arr.max())
+    if _dense_ids(arr, top=top):
+        in_row, in_col = np.zeros(top + 1, bool), np.zeros(top + 1, bool)
+        in_row[in_rows] = True
+        in_col[in_cols] = True
+        ids = np.flatnonzero(in_row[1:] & in_col[1:]) + 1
+        boxes = ndi.find_objects(arr)
+        return [(int(idx), boxes[idx - 1]) for idx in ids]
+    ids = set(np.intersect1d(in_rows, in_cols).tolist()) - {0}
+    return [(idx, sl) for idx, sl in _object_slices(arr) if idx in ids]
 
 
 def fill_holes(labels: np.ndarray, /) -> np.ndarray:
     """Fill holes inside each object; arrays of more than 2 axes are filled plane by plane.
 
-    Only background pixels enclosed by one object are filled, so an object enclosing
-    another keeps it.
+    A hole is background (0 or False) not 4-connected to the image border, as in
+    ``scipy.ndimage.binary_fill_holes``. In a label image each object fills the holes it makes on its
+    own, background pixels only: an object inside another keeps its id (the background around it takes
+    the outer one's), and background inside nested objects takes the largest of their ids. A boolean mask
+    gives a boolean mask; labels keep their dtype. The cost is about one labelling of the background per
+    plane, however many objects it has.
     """
     arr = _as_labels(labels)
     if arr.ndim < 2:
         raise DimensionError(f"fill_holes needs a 2-D image or a stack of them; got shape {arr.shape}.")
     if arr.ndim == 2:
         return _fill_plane(arr)
-    flat = arr.reshape((-1,) + arr.shape[-2:])
-    return np.stack([_fill_plane(p) for p in flat]).reshape(arr.shape)
+    out = np.empty(arr.shape, arr.dtype)  # written plane by plane: no list of planes and stacked copy
+    planes = (int(np.prod(arr.shape[:-2])),) + arr.shape[-2:]
+    flat, flat_out = arr.reshape(planes), out.reshape(planes)
+    for k in range(len(flat)):
+        _fill_plane(flat[k], flat_out[k])
+    return out
 
 
 def declump(
@@ -570,6 +632,30 @@ def track_by_overlap(labels: np.ndarray, /, *, min_iou: float = 0.3, max_gap: in
     ``max_gap`` frames before (or lost in empty frames), else of a near unmatched cell of frame t-1
     (centres at most ``max_shift`` of its diameters apart), else a new id. A cell cut in two in a frame
     takes its own id again when it is whole. Details: :class:`OverlapLinker`.
+
+    Per-frame segmentations (Threshold numbers each time point's objects 1..N afresh) give ids that are no
+    tracks; this links them.
+
+    Parameters
+    ----------
+    labels : (T, Y, X) or (T, Z, Y, X) array
+        Label images of consecutive time points (any ids, 0 = background), e.g. a Threshold result or
+        ``labelfree.io.read_labels("out/movie_labels.tif")``.
+    min_iou, max_gap, max_shift
+        As :class:`OverlapLinker`.
+
+    Returns
+    -------
+    array of the shape of ``labels``, uint16 (uint32 above 65535 ids): one id per cell over time.
+
+    Examples
+    --------
+    >>> movie = np.zeros((3, 1, 8), np.uint16)     # a 1-pixel-high strip over 3 frames
+    >>> movie[0, 0] = [1, 1, 1, 1, 0, 2, 2, 0]     # cells A and B
+    >>> movie[1, 0] = [1, 1, 0, 2, 2, 0, 3, 3]     # A divided: B is 3 now
+    >>> movie[2, 0] = [1, 1, 0, 2, 2, 0, 3, 3]
+    >>> track_by_overlap(movie)[:, 0].tolist()
+    [[1, 1, 1, 1, 0, 2, 2, 0], [1, 1, 0, 3, 3, 0, 2, 2], [1, 1, 0, 3, 3, 0, 2, 2]]
     """
     arr = _as_labels(labels)
     if arr.ndim < 3:

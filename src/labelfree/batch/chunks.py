@@ -114,35 +114,78 @@ def merge_chunks(parts: Sequence[tuple[int, np.ndarray]], /, *, overlap: int) ->
 
     With ``overlap == 0`` the chunks are concatenated. Otherwise the IDs of each chunk
     are mapped to the previous chunk's IDs by one-to-one IoU matching on their last
-    shared frame (IoU >= 0.5); unmatched objects get new IDs, so IDs stay unique.
+    shared frame (IoU >= 0.5); unmatched objects get new IDs, so IDs stay unique (uint32).
+    ``parts`` is left as it is; the chunks are copied into one array made at the start.
+    """
+    chunks = sorted(parts, key=lambda p: p[0])
+    dtype = np.result_type(*(lab.dtype for _, lab in chunks)) if overlap == 0 else np.uint32
+    return _merge(chunks, overlap=overlap, dtype=dtype)
+
+
+def _merged_dtype(chunks: Sequence[tuple[Any, ...]], overlap: int) -> Any:
+    """The dtype the merged labels are written in: the chunks' own without overlap (as a concatenation);
+    with it uint16 when the largest ID the re-linking can reach fits (the first chunk's largest, plus
+    each later chunk's largest), uint32 otherwise."""
+    if overlap == 0:
+        return np.result_type(*(c[1].dtype for c in chunks))
+    top = sum(int(c[1].max()) if c[1].size else 0 for c in chunks)
+    return np.uint16 if top <= 65535 else np.uint32
+
+
+def _merge(chunks: list, /, *, overlap: int, dtype: Any) -> np.ndarray:
+    """Merge ``chunks`` (start frame, labels T..., ...), sorted by start, into one new array of ``dtype``.
+
+    The list is emptied as the chunks are copied, so each chunk's labels are let go once merged
+    (when nothing else holds them): the merged movie takes the chunks' place instead of adding to them.
     """
     from labelfree.metrics import match_objects
 
-    parts = sorted(parts, key=lambda p: p[0])
+    shape = chunks[0][1].shape[1:]
     if overlap == 0:
-        return np.concatenate([lab for _, lab in parts], axis=0)
-    first = parts[0][1]
-    n_frames = max(s + lab.shape[0] for s, lab in parts)
-    out = np.zeros((n_frames,) + first.shape[1:], np.uint32)
-    out[: first.shape[0]] = first
-    next_id = int(first.max()) + 1
-    for start, lab in parts[1:]:
-        shared = start + overlap - 1
-        lut = np.zeros(int(lab.max()) + 1, np.uint32)
-        for prev_id, cur_id, _ in match_objects(lab[overlap - 1], out[shared], threshold=RELINK_MIN_IOU):
-            lut[cur_id] = prev_id
-        new = lab[overlap:]
-        for cur_id in np.unique(new):
-            if cur_id and not lut[cur_id]:
-                lut[cur_id] = next_id
-                next_id += 1
-        out[start + overlap: start + lab.shape[0]] = lut[new]
+        n_frames = sum(c[1].shape[0] for c in chunks)
+    else:
+        n_frames = max(c[0] + c[1].shape[0] for c in chunks)
+    out = np.zeros((n_frames,) + shape, dtype)
+    position, next_id = 0, None
+    while chunks:
+        start, lab = chunks[0][0], chunks[0][1]
+        del chunks[0]
+        if lab.shape[1:] != shape:
+            raise InputError(f"The chunk from frame {start} has labels of shape {lab.shape[1:]}, the first chunk "
+                             f"{shape}; every chunk of a movie must have the same frame shape.")
+        if overlap == 0:
+            out[position: position + lab.shape[0]] = lab
+            position += lab.shape[0]
+        elif next_id is None:  # the first chunk keeps its IDs
+            out[: lab.shape[0]] = lab
+            next_id = int(lab.max()) + 1
+        else:
+            shared = start + overlap - 1
+            lut = np.zeros(int(lab.max()) + 1, dtype)
+            for prev_id, cur_id, _ in match_objects(lab[overlap - 1], out[shared], threshold=RELINK_MIN_IOU):
+                lut[cur_id] = prev_id
+            present = np.zeros(len(lut), bool)  # the IDs of the chunk's own frames, ascending (np.unique's order)
+            for frame in lab[overlap:]:  # frame by frame: an index array is cast to intp (8 bytes a pixel)
+                present[frame] = True
+            for cur_id in np.flatnonzero(present):
+                if cur_id and not lut[cur_id]:
+                    lut[cur_id] = next_id
+                    next_id += 1
+            for k in range(overlap, lab.shape[0]):
+                out[start + k] = lut[lab[k]]
+        del lab
     return out
 
 
-def merge_and_write(image: xr.DataArray, parts: Sequence[tuple[int, np.ndarray, dict]], /, *, job: Any, started: float) -> dict:
+def merge_and_write(image: xr.DataArray, parts: Sequence[tuple[int, np.ndarray, dict]], /, *, job: Any,
+                    started: float) -> dict:
     """Merge the chunks of one input, write its outputs and state; return its summary row (with the warnings of
-    every chunk, and those of the writing)."""
+    every chunk, and those of the writing).
+
+    A list ``parts`` is handed over: it is emptied as its chunks are copied into the merged movie, so the
+    chunks' labels are let go as it fills (a caller holding no other reference to them then needs the
+    memory of one movie's labels, not two).
+    """
     from labelfree.batch.task import input_capture
 
     with input_capture(job):
@@ -157,19 +200,23 @@ def _merge_and_write(image: xr.DataArray, parts: Sequence[tuple[int, np.ndarray,
     from labelfree.image import labels_like
 
     overlap = int(job.frame_overlap or 0)
-    merged = merge_chunks([(s, lab) for s, lab, _ in parts], overlap=overlap)
+    ordered = parts if isinstance(parts, list) else list(parts)  # a list is emptied by the merge below
+    ordered.sort(key=lambda p: p[0])
+    chunks = [[int(s), int(s + lab.shape[0])] for s, lab, _ in ordered]
+    provenances = [(s, prov) for s, _, prov in ordered]
     dims = ("T",) + tuple(d for d in image.dims if d in ("Z", "Y", "X"))
-    ordered = sorted(parts, key=lambda p: p[0])
-    record = dict(ordered[0][2])  # the first chunk's: the automatic settings every chunk used
+    record = dict(provenances[0][1])  # the first chunk's: the automatic settings every chunk used
     for key, value in record.items():  # per-frame records (Motion's thresholds): every chunk's own frames
         if isinstance(value, list) and value and all(isinstance(v, dict) and "frame" in v for v in value):
-            record[key] = [{**v, "frame": int(v["frame"]) + s} for i, (s, _, prov) in enumerate(ordered)
+            record[key] = [{**v, "frame": int(v["frame"]) + s} for i, (s, prov) in enumerate(provenances)
                            for v in prov.get(key) or [] if i == 0 or int(v["frame"]) >= overlap]
-    messages = sorted({m for _, _, prov in parts for m in prov.get("warnings", [])})
+    messages = sorted({m for _, prov in provenances for m in prov.get("warnings", [])})
     if messages:
         record["warnings"] = messages
+    # written into one array, each chunk let go once copied (labels_like keeps that array: uint16 or uint32)
+    merged = _merge(ordered, overlap=overlap, dtype=_merged_dtype(ordered, overlap))
     labels = labels_like(merged, image, dims=dims, attrs={"labelfree": record})
-    chunks = [[int(s), int(s + lab.shape[0])] for s, lab, _ in sorted(parts, key=lambda p: p[0])]
+    del merged
     names = write_result(labels, image, job=job, extra={"chunks": chunks, "frame_overlap": overlap})
     return finish_input(job, names, labels=labels, seconds=time.time() - started)
 
