@@ -168,3 +168,11 @@ def test_cli_batch_runs_the_images_and_warns_of_the_czi(tmp_path, capsys, caplog
     said = [text for text in _warnings(caplog) if "fake.czi" in text]
     assert len(said) == 1 and said[0].startswith(f"batch: the folder {folder} holds 1 file(s) in a microscope format")
     assert "bfconvert fake.czi fake.ome.tif" in said[0]
+
+
+def test_the_conversion_commands_quote_names_a_shell_would_split():
+    from labelfree.io.raster import convert_advice
+
+    said = convert_advice(["my scan.czi"])
+    assert "bfconvert 'my scan.czi' 'my scan.ome.tif'" in said and "bioformats2raw 'my scan.czi'" in said
+    assert "bfconvert plain.czi plain.ome.tif" in convert_advice(["plain.czi"])

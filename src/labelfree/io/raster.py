@@ -24,6 +24,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shlex
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -103,9 +104,10 @@ def convert_advice(names: Sequence[str], /) -> str:
     a shell loop that converts each."""
     first = os.path.basename(names[0])
     stem = os.path.splitext(first)[0]
+    src, tif, zarr = shlex.quote(first), shlex.quote(f"{stem}.ome.tif"), shlex.quote(f"{stem}.ome.zarr")  # for a shell
     text = (f"Export {'each' if len(names) > 1 else 'it'} as OME-TIFF: in Fiji, File > Import > Bio-Formats, then "
-            f"File > Save As > OME-TIFF...; or with Bio-Formats' command-line tools, bfconvert {first} "
-            f"{stem}.ome.tif; or as OME-Zarr, bioformats2raw {first} {stem}.ome.zarr")
+            f"File > Save As > OME-TIFF...; or with Bio-Formats' command-line tools, bfconvert {src} "
+            f"{tif}; or as OME-Zarr, bioformats2raw {src} {zarr}")
     if len(names) > 1:
         globs = " ".join(dict.fromkeys("*" + os.path.splitext(os.path.basename(n))[1] for n in names))
         text += f' (every file of a folder: for f in {globs}; do bfconvert "$f" "${{f%.*}}.ome.tif"; done)'
@@ -124,7 +126,8 @@ def unknown_format_message(path: Path, head: bytes, /) -> str:
         return (f"{path} is {_article(kind)} {kind} file ({path.suffix}), which LabelFree does not read; {reads}. "
                 "Export it as "
                 "OME-TIFF: in Fiji, File > Import > Bio-Formats, then File > Save As > OME-TIFF...; or with "
-                f"Bio-Formats' command-line tools: bfconvert {path.name} {path.stem}.ome.tif")
+                f"Bio-Formats' command-line tools: bfconvert {shlex.quote(path.name)} "
+                f"{shlex.quote(path.stem + '.ome.tif')}")
     start = f"it starts with {head[:8]!r}"
     if _is_text(head):
         start = f"it is a text file, starting {head[:16].decode('utf-8')!r}"
