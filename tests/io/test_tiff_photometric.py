@@ -161,3 +161,16 @@ def test_a_zarr_store_without_ngff_metadata_says_how_to_convert(tmp_path):
     with pytest.raises(InputError, match="Zarr store without OME-Zarr metadata") as info:
         read_image(store)
     assert "bioformats2raw" in str(info.value) and "ome-zarr-py" in str(info.value) and "TIFF" in str(info.value)
+
+
+def test_a_fire_like_display_lut_written_by_another_program_keeps_its_values(tmp_path):
+    """A display LUT whose channels do not each rise (Fire: blue rises, falls and rises) but whose brightness
+    never falls is a LUT of intensities, as Fiji shows it: the stored values, not R, G, B."""
+    i = np.arange(256)
+    blue = np.where(i < 64, 2 * i, np.where(i < 128, 127 - (i - 64), np.clip(63 + 1.5 * (i - 128), 0, 255)))
+    fire = np.stack([np.minimum(255, 2 * i), np.clip(2 * i - 255, 0, 255), blue]).astype(np.int64)
+    assert np.all(np.diff(fire.sum(axis=0)) >= 0) and np.any(np.diff(fire[2]) < 0)
+    image = (np.arange(64 * 64).reshape(64, 64) % 251).astype(np.uint8)
+    tifffile.imwrite(tmp_path / "fire.tif", image, photometric="palette", colormap=(fire * 257).astype(np.uint16))
+    da = read_image(tmp_path / "fire.tif")
+    assert da.dims == ("Y", "X") and np.array_equal(da.values, image)

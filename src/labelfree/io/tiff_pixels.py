@@ -8,8 +8,8 @@ reads the stored values where the palette is such a display LUT, and the palette
 are not intensities (an indexed-colour picture, e.g. a quantized export):
 
 * a file ImageJ wrote (ImageJ metadata): the stored values, as Fiji shows them;
-* a LUT ramp (each of R, G, B never falls and the brightness rises with the index: grey, Green, ...): the stored
-  values, which the LUT only colours;
+* a display LUT (the brightness, R + G + B, never falls with the index and rises overall: grey, Green, Fire,
+  ...): the stored values, which the LUT only colours;
 * a falling ramp (an inverting LUT) and MinIsWhite: the stored values, with a warning that objects that look
   bright are dark in them;
 * any other palette: its grey values (a grey palette) or its R, G, B colours, with a warning.
@@ -35,13 +35,17 @@ _MIN_IS_WHITE, _PALETTE = 0, 3
 
 
 def _ramp(colormap: np.ndarray) -> int:
-    """+1 when every channel of an (3, N) colormap never falls and the brightness (R + G + B) rises at each index,
-    -1 when it is such a falling ramp, 0 otherwise."""
-    cm = colormap.astype(np.int64)
-    steps, bright = np.diff(cm, axis=1), np.diff(cm.sum(axis=0))
-    if bool(np.all(steps >= 0) and np.all(bright > 0)):
+    """+1 when the brightness (R + G + B) of an (3, N) colormap never falls with the index and rises at nearly
+    every step (a display LUT: grey, Green, Fire, whose channels need not each rise), -1 for such a falling ramp
+    (an inverting LUT), 0 otherwise: the palette of an indexed-colour picture (unordered, or sorted with its
+    unused entries left flat at the end)."""
+    steps = np.diff(colormap.astype(np.int64).sum(axis=0))
+    if not steps.size:
+        return 0
+    most = 0.9 * steps.size  # a display LUT may repeat a few brightness values where a channel saturates
+    if bool(np.all(steps >= 0) and np.count_nonzero(steps) >= most):
         return 1
-    if bool(np.all(steps <= 0) and np.all(bright < 0)):
+    if bool(np.all(steps <= 0) and np.count_nonzero(steps) >= most):
         return -1
     return 0
 
@@ -53,9 +57,10 @@ def _is_grey(colormap: np.ndarray) -> bool:
 def inverted_note(name: str, how: str) -> str:
     """The warning for an image stored inverted (MinIsWhite, an inverting LUT): what Fiji shows and what to do."""
     return (f"{name} is stored inverted ({how}): Fiji shows it with an inverting LUT, and LabelFree reads its values "
-            "as stored, the values Fiji measures, so objects that look bright are dark in them. Segment dark objects "
-            "(threshold pipeline: --set dark_objects=true), or invert the image first (Fiji: Edit > Invert, then "
-            "Image > Lookup Tables > Invert LUT, and save it).")
+            "as stored, the values Fiji measures, so objects that look bright in Fiji are dark in them. If yours "
+            "look bright, segment dark objects (threshold pipeline: --set dark_objects=true) or invert the image "
+            "first (Fiji: Edit > Invert, then Image > Lookup Tables > Invert LUT, and save it); if they look dark "
+            "(as in ImageJ's Blobs sample), they are bright in the values and the defaults apply.")
 
 
 def palette_colours(tif: Any, page: Any, path: Path) -> np.ndarray | None:
@@ -97,11 +102,14 @@ def palette_colours(tif: Any, page: Any, path: Path) -> np.ndarray | None:
     eight_bit = bool(np.all(low == 0) or np.all(low == high))
     values = high.astype(np.uint8) if eight_bit else colormap
     lut = values[0] if grey else np.ascontiguousarray(values.T)
-    log.warning("%s is an indexed-colour (palette) TIFF whose palette is no LUT ramp: its pixels are indices into "
-                "the palette, so LabelFree reads the palette's %s (%s), what the picture shows; Fiji shows the "
-                "indices as its pixel values. To read the indices, read it as a label image "
-                "(labelfree.io.read_labels).", path.name, "grey values" if grey else "colours as channels R, G, B",
-                "uint8" if eight_bit else "uint16")
+    log.warning("%s is an indexed-colour (palette) TIFF whose palette is no display LUT (its brightness does not "
+                "rise with the index): its pixels are indices into the palette, so LabelFree reads the palette's %s "
+                "(%s), what the picture shows; Fiji shows the indices as its pixel values. %s To segment the "
+                "indices instead, save them as a plain 8-bit TIFF (Fiji: Image > Lookup Tables > Grays, then File > "
+                "Save As > Tiff...); label images keep their indices (labelfree.io.read_labels).", path.name,
+                "grey values" if grey else "colours as channels R, G, B", "uint8" if eight_bit else "uint16",
+                "" if grey else "Segment one of them (--channel R, G or B), or convert the picture to grey (Fiji: "
+                "Image > Type > 8-bit).")
     return lut
 
 
