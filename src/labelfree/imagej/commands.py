@@ -126,17 +126,20 @@ def run_command(
         command line and of ``output``), the options string that reproduces the run and the files
         written (``output``).
     """
+    seen: list[Any] = []  # the ImagePlus the command runs on, once known: its title names it in the messages
     try:
-        return _run_command(command, image, options=options, dialog=dialog)
+        return _run_command(command, image, options=options, dialog=dialog, seen=seen)
     except LabelFreeError as exc:
         said = in_imagej_terms(str(exc))
+        if seen:
+            said = name_the_input(said, str(seen[0].getTitle()))
         if exc.args and said != str(exc):
             exc.args = (said, *exc.args[1:])
         raise
 
 
 def _run_command(command: str, image: Any, /, *, options: str | dict[str, Any] | None,
-                 dialog: bool | str) -> CommandResult:
+                 dialog: bool | str, seen: list[Any]) -> CommandResult:
     from labelfree.imagej.convert import imageplus_channel_names
 
     spec = command_spec(command)
@@ -144,6 +147,7 @@ def _run_command(command: str, image: Any, /, *, options: str | dict[str, Any] |
     fields = command_fields(spec.name)
     values = _read_options(spec, fields, options)
     imp = _resolve_image(image, values["image"])
+    seen.append(imp)
     if spec.kind != "tool":
         _refuse_label_image(title, imp, named=image is not None or bool(values["image"]))
     _check_frames(spec, imp)  # before the dialog, as Correct 3D Drift refuses a still image before asking
@@ -435,7 +439,7 @@ def _execute(spec: Any, imp: Any, config: Any, values: dict[str, Any], /, *, opt
         overwrite = bool(values.get("overwrite", False))
         check_output_inputs(spec, inputs, image=_Source(_source_path(imp)), overwrite=overwrite)
         sink = ImageJProgress(spec.menu_title)
-        with relay_warnings(spec.menu_title), relay_log_warnings(spec.menu_title):
+        with relay_warnings(spec.menu_title, image=str(imp.getTitle())), relay_log_warnings(spec.menu_title):
             try:
                 labels = run_pipeline(spec, seen, config=_with_record(config, values.get("config_file")),
                                       channel=values.get("channel"), inputs=inputs, progress=sink,
@@ -501,9 +505,36 @@ def _log_automatic(spec: Any, imp: Any, labels: Any) -> None:
             f"(Slices 1, Frames {slices}) and run it again.")
 
 
+#: how a pipeline or tool names its input at the start of a message (the ``name=`` of
+#: :func:`labelfree.image.validate_image`, and of the missing-pixel messages of :mod:`labelfree._missing`)
+_INPUT_NAME = re.compile(r"^(?:The movie|movie|image|Cutter input|Fusion input)(?= )")
+#: Stitch's name of one of its tiles (counted from 0, in the order given: the planes of the stack)
+_TILE_NAME = re.compile(r"^tile (\d+)(?= )")
+
+
+def name_the_input(message: str, title: str, /) -> str:
+    """``message`` with the input it starts with named by the title of the ImagePlus, as ImageJ names an image.
+
+    ``"image holds no value: ..."`` -> ``"tnan holds no value: ..."``; Stitch's ``"tile 0 contains ..."`` ->
+    ``"tile 1 (plane 1 of tnan) contains ..."`` (tiles counted from 1, as the positions table counts them). A
+    message that starts with anything else is returned as it is.
+    """
+    if not title:
+        return message
+    tile = _TILE_NAME.match(message)
+    if tile:
+        n = int(tile.group(1)) + 1
+        return f"tile {n} (plane {n} of {title}){message[tile.end():]}"
+    return _INPUT_NAME.sub(lambda _: title, message, count=1)
+
+
 @contextlib.contextmanager
-def relay_warnings(title: str) -> Iterator[None]:
-    """Show warnings raised inside a command in ImageJ's Log window, then re-issue them for Python."""
+def relay_warnings(title: str, /, *, image: str = "") -> Iterator[None]:
+    """Show warnings raised inside a command in ImageJ's Log window, then re-issue them for Python.
+
+    ``title`` is the command's (the Log's lines start with it); ``image``, the title of the image it runs on,
+    names the input where a warning names it (:func:`name_the_input`).
+    """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         yield
@@ -512,7 +543,7 @@ def relay_warnings(title: str) -> Iterator[None]:
 
         IJ = jimport("ij.IJ")
         for w in caught:
-            IJ.log(f"{title} warning: {in_imagej_terms(str(w.message))}")
+            IJ.log(f"{title} warning: {name_the_input(in_imagej_terms(str(w.message)), image)}")
     for w in caught:
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 
