@@ -163,9 +163,11 @@ def integer_movie(da: xr.DataArray, /, *, extremes: tuple[np.ndarray, np.ndarray
     Motion decides how to spread a movie over 8 bits by its values, not by how they were stored: a
     movie as uint8, as uint16, int32 or int64 of the same values, as float32 or float64 of them, or
     divided by 255 (or 65535 for 16 bits) to 0..1 gives the same movie here, so the same labels. A
-    uint8 movie, a uint16 one with values above 255 and a movie of other values (measured floats,
-    negative or larger integers) are returned as they are; so is a movie whose copy would take more than
-    half of the memory left (a warning says so).
+    uint8 movie, a uint16 one (also a dim one with values up to 255: 16-bit camera data keeps the 16-bit
+    range of :func:`uint8_range`; only one whose values are all multiples of 257, an 8-bit movie mapped to 16
+    bits, becomes uint8) and a movie of other values (measured floats, negative or larger integers) are
+    returned as they are; so is a movie whose copy would take more than half of the memory left (a warning
+    says so).
 
     Parameters
     ----------
@@ -186,6 +188,8 @@ def integer_movie(da: xr.DataArray, /, *, extremes: tuple[np.ndarray, np.ndarray
     lows, highs = frame_extremes(da.data) if extremes is None else extremes
     scale = integer_scale(da.data, extremes=(lows, highs))
     if scale is None:
+        return da, None
+    if dtype == np.uint16 and scale == 1:  # 16-bit data stays 16-bit, dim or not (its percentile range, as measured)
         return da, None
     top = round(float(np.max(highs)) * scale) if highs.size else 0
     target = np.dtype(np.uint8 if top <= 255 else np.uint16)
