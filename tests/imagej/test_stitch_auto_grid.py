@@ -77,5 +77,30 @@ def test_a_stack_whose_grid_cannot_be_told_gets_the_clear_message(clean, shared_
     assert isinstance(error, InputError), outcome
     text = str(error)
     assert text.startswith("Cannot tell the grid of 6 tiles from their overlaps: no layout matches clearly better")
-    assert "Give the grid: in Fiji rows= and cols= (and order=)" in text
+    assert text.endswith("Check the overlap (0.2) and that the tiles overlap their neighbours, or give the grid with "
+                         "rows= and cols= (and the order with order=).")
+    assert "--grid" not in text and "stitch(" not in text and "has match" not in text
     assert "LabelFree error: Cannot tell the grid of 6 tiles" in _log()
+
+
+def test_a_stack_of_a_grid_with_a_tile_missing_is_refused_in_imagej_terms(clean, shared_data):
+    """Was: 11 planes of a 3x4 grid became a 270x2291 strip ('rows=1 cols=11 ... margin 0.47')."""
+    tiles = _tiles(_frame(shared_data, "Fluo-N2DH-GOWT1"), 3, 4, (256, 256))[:11]
+    _show(tiles, "eleven", dims="ZYX")
+    outcome, dialogs = _macro_without_dialog('run("LabelFree Stitch", "image=eleven rows=0 cols=0");',
+                                             "LabelFree Stitch")
+    assert dialogs == 0
+    error = outcome.get("error")
+    assert isinstance(error, InputError), outcome
+    text = str(error)
+    assert text.startswith("Cannot tell the grid of 11 tiles from their overlaps: they match better as a 3x4 grid "
+                           "row-by-row with its last tile missing than as the best full grid, 1x11 row-by-row: it puts "
+                           "side by side tiles 4 and 5 (overlap NCC "), text
+    assert ", the stack's planes counted from 1, while the pairs only the 3x4 grid has match" in text
+    assert text.endswith("Check that no tile is missing, or give the grid with rows= and cols= (and the order with "
+                         "order=).")
+    assert "--grid" not in text and "stitch(" not in text and "config" not in text
+    assert "LabelFree error: Cannot tell the grid of 11 tiles" in _log()
+    from scyjava import jimport
+
+    assert jimport("ij.WindowManager").getImage("eleven-stitched") is None

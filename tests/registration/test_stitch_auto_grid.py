@@ -1,6 +1,7 @@
 """Stitching without a layout: the grid (rows, columns, order) found from real tiles' overlaps."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -61,7 +62,7 @@ def test_the_chosen_grid_and_its_evidence_are_logged(shared_data, caplog):
     line = next(r.getMessage() for r in caplog.records if "grid found" in r.getMessage())
     assert line.startswith("stitch: grid found from the 12 tiles: 3x4 row-by-row (mean overlap NCC ")
     assert f"next best {auto['runner_up']} ({auto['runner_up_score']:.2f})" in line
-    assert f"match better by {auto['margin']:.2f}" in line
+    assert f"where the two put different tiles side by side, 3x4's pairs match better by {auto['margin']:.2f}" in line
 
 
 def _unrelated(shared_data, n):
@@ -76,11 +77,11 @@ def test_tiles_whose_grid_cannot_be_told_get_one_clear_message(shared_data):
         stitch(tiles, backend="python")
     text = str(err.value)
     assert text.startswith("Cannot tell the grid of 6 tiles from their overlaps: no layout matches clearly better "
-                           "than all others (best ")
-    assert "a difference of 0.1 needed" in text
-    assert "Check the overlap (0.2) and that the tiles overlap their neighbours." in text
-    assert ("Give the grid: in Fiji rows= and cols= (and order=), on the command line --grid RxC (and --order), "
-            "in Python layout=(rows, cols) (and the config's order).") in text
+                           "than all others. The best is ")
+    assert "put different tiles side by side" in text and "(at least 0.1 is needed)." in text
+    assert text.endswith("Check the overlap (0.2) and that the tiles overlap their neighbours, or give the grid: "
+                         "stitch(tiles, (rows, cols)) (and the order: config={'order': ...}).")
+    assert "--grid" not in text and "Fiji" not in text and "has match" not in text
 
 
 def test_an_overlap_too_thin_to_match_is_refused_before_any_matching():
@@ -88,7 +89,8 @@ def test_an_overlap_too_thin_to_match_is_refused_before_any_matching():
 
     tiles = [np.zeros((60, 60), np.float32)] * 4
     with pytest.raises(InputError, match=r"Cannot find the grid of 4 tiles of 60x60 px: an overlap of 0.1 leaves "
-                                         r"strips thinner than 16 px to match\. Give the grid"):
+                                         r"strips thinner than 16 px to match\. Give the true overlap, or give "
+                                         r"the grid: stitch\(tiles, \(rows, cols\)\)"):
         find_grid(tiles, overlap=0.1)
 
 
@@ -148,7 +150,9 @@ def test_cli_refuses_an_undecidable_folder_and_a_bad_grid(shared_data, tmp_path,
     out = tmp_path / "o.tif"
     assert main(["stitch", str(folder), "-o", str(out), "--backend", "python"]) == 1
     err = capsys.readouterr().err
-    assert "Cannot tell the grid of 6 tiles from their overlaps" in err and "--grid RxC" in err
+    assert "Cannot tell the grid of 6 tiles from their overlaps" in err
+    assert err.rstrip().endswith("or give the grid with --grid RxC (and the order with --order ORDER).")
+    assert "stitch(tiles" not in err and "rows=" not in err and "Fiji" not in err
     assert not out.exists()
     assert main(["stitch", str(folder), "--grid", "3by2", "-o", str(out)]) == 1
     assert "--grid 3by2 is not ROWSxCOLS: give e.g. --grid 3x4" in capsys.readouterr().err
@@ -175,3 +179,72 @@ def test_imagej_rows_and_cols_become_a_layout():
     with pytest.raises(DimensionError, match=r"rows=1 x cols=1 = 1 tiles, but the stack has 12 planes; give a grid "
                                              r"that matches, or rows=0 cols=0 to find the grid from the tiles\."):
         _grid(1, 1, 12)
+
+
+ELEVEN = ("Cannot tell the grid of 11 tiles from their overlaps: they match better as a 3x4 grid row-by-row with its "
+          "last tile missing than as the best full grid, 1x11 row-by-row: it puts side by side tiles 4 and 5 (overlap "
+          "NCC {}) and tiles 8 and 9 ({}), counted from 1 in the order given, while the pairs only the 3x4 grid "
+          "has match with a mean NCC of {}. ")
+_NUMBER = r"(\d\.\d\d)"
+
+
+def _scores_in(text: str, form: str = ELEVEN) -> list[float]:
+    """The three scores of the refusal of the 11 tiles, ``text`` checked word for word otherwise."""
+    m = re.match(re.escape(form).replace(re.escape("{}"), _NUMBER), text)
+    assert m, text
+    return [float(v) for v in m.groups()]
+
+
+def test_a_grid_with_a_tile_missing_is_refused_naming_the_pairs_that_do_not_match(shared_data):
+    """Was: 11 tiles of a 3x4 grid stitched as a 1x11 strip ('margin 0.44'): with a prime number of tiles only 1x11
+    and 11x1 exist, and the row breaks of 1x11 put tiles 4 and 5, 8 and 9 side by side, which do not match."""
+    tiles = _cut(_frame(shared_data, "Fluo-N2DH-GOWT1"), 3, 4, (256, 256))[:11]
+    with pytest.raises(InputError) as err:
+        stitch(tiles, backend="python")
+    text = str(err.value)
+    first, second, true_pairs = _scores_in(text)
+    assert first < 0.3 and second < 0.3 <= true_pairs  # the stitcher's regression threshold: only the 3x4 pairs match
+    assert text.endswith("Check that no tile is missing, or give the grid: stitch(tiles, (rows, cols)) (and the "
+                         "order: config={'order': ...}).")
+    # the same tiles acquired as a snake: the grid they match is the 3x4 snake
+    snake = _cut(_frame(shared_data, "Fluo-N2DH-GOWT1"), 3, 4, (256, 256), order="snake-by-rows")[:11]
+    with pytest.raises(InputError, match=r"they match better as a 3x4 grid snake-by-rows with its last tile missing"):
+        stitch(snake, backend="python")
+
+
+def test_a_grid_with_two_tiles_missing_is_refused(shared_data):
+    """10 tiles of a 3x4 grid also fill 2x5 and 5x2: the grid lacking its last two tiles matches better."""
+    tiles = _cut(_frame(shared_data, "Fluo-N2DH-GOWT1"), 3, 4, (256, 256))[:10]
+    with pytest.raises(InputError, match=r"^Cannot tell the grid of 10 tiles from their overlaps: they match better as "
+                                         r"a 3x4 grid row-by-row with its last 2 tiles missing than as the best full "
+                                         r"grid, "):
+        stitch(tiles, backend="python")
+
+
+def test_the_refusal_of_a_grid_with_a_tile_missing_in_imagej_terms(shared_data):
+    from labelfree.imagej.terms import in_imagej_terms
+
+    tiles = _cut(_frame(shared_data, "Fluo-N2DH-GOWT1"), 3, 4, (256, 256))[:11]
+    with pytest.raises(InputError) as err:
+        stitch(tiles, backend="python")
+    said = in_imagej_terms(str(err.value))
+    assert _scores_in(said, ELEVEN.replace("counted from 1 in the order given", "the stack's planes counted from 1")) \
+        == _scores_in(str(err.value))
+    assert said.endswith("Check that no tile is missing, or give the grid with rows= and cols= (and the order with "
+                         "order=).")
+    assert "stitch(" not in said and "--grid" not in said and "config" not in said
+
+
+def test_the_cli_refuses_a_folder_with_a_tile_missing_in_its_own_terms(shared_data, tmp_path, capsys):
+    folder = tmp_path / "tiles"
+    _write_tiles(folder, _cut(_frame(shared_data, "Fluo-N2DH-GOWT1"), 3, 4, (256, 256))[:11])
+    out = tmp_path / "o.tif"
+    assert main(["stitch", str(folder), "-o", str(out), "--backend", "python"]) == 1
+    err = capsys.readouterr().err
+    assert _scores_in(err.split("labelfree: error: ", 1)[1])[2] >= 0.3
+    assert err.rstrip().endswith("Check that no tile is missing, or give the grid with --grid RxC (and the order with "
+                                 "--order ORDER).")
+    assert "stitch(tiles" not in err and "rows=" not in err and not out.exists()
+    # the grid given: the 11 tiles are still refused (a 3x4 grid needs 12), as before
+    assert main(["stitch", str(folder), "--grid", "3x4", "-o", str(out), "--backend", "python"]) == 1
+    assert "A 3x4 grid needs 12 tiles; got 11." in capsys.readouterr().err

@@ -129,6 +129,10 @@ _IMAGEJ_TERMS = (
     (re.compile(r"the tile order \(order= / --order\), the overlap \(overlap= / --overlap\) and the grid size "
                 r"\(--grid\)"),
      "the tile order (order=), the overlap (overlap=) and the grid size (rows= and cols=)"),
+    # a grid that cannot be found from the tiles (labelfree.registration.tiles.find_grid): the keys that give it
+    (re.compile(r"give the grid: stitch\(tiles, \(rows, cols\)\) \(and the order: config=\{'order': \.\.\.\}\)"),
+     "give the grid with rows= and cols= (and the order with order=)"),
+    (re.compile(r", counted from 1 in the order given,"), ", the stack's planes counted from 1,"),
     # LabelFree Fusion without a model zoo: the macro key first; zoos are made on the command line
     (re.compile(r"give its folder with --zoo FOLDER \(Fiji: [^;]*; macros: zoo=\[FOLDER\]; "
                 r"Python: (?:[^()]|\([^()]*\))*\)"),
