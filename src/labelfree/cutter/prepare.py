@@ -25,6 +25,7 @@ from labelfree.cutter.markers import (
 from labelfree.errors import ConfigError, DimensionError, InputError
 from labelfree.image import channel_index, channel_names, select_channel
 from labelfree.io.markers import is_table, points_from_table
+from labelfree.labels import fill_holes
 
 __all__ = [
     "Frame", "MarkerWarning", "cell_channels", "chosen_cell_channels", "check_downscale", "check_marker_frames",
@@ -407,7 +408,7 @@ def grow_along_ridges(channels: np.ndarray, mask: np.ndarray, config: CutterConf
     keep = np.zeros(n + 1, bool)
     keep[touching] = True
     keep[0] = False
-    return ndi.binary_fill_holes(mask | keep[parts])
+    return fill_holes(np.logical_or(mask, keep[parts]))
 
 
 def _auto_window(channels: np.ndarray, config: CutterConfig, scribbles: Any, markers: Any) -> int:
@@ -439,7 +440,7 @@ def keep_marked_regions(mask: np.ndarray, markers: np.ndarray, /) -> np.ndarray:
     hit = np.unique(parts[pts[:, 0], pts[:, 1]])
     kept = np.isin(parts, hit[hit > 0])
     kept[pts[:, 0], pts[:, 1]] = True
-    return ndi.binary_fill_holes(kept)
+    return fill_holes(kept)
 
 
 #: the frames of a movie found with no marker on their foreground, while :func:`one_warning_for_unmarked_frames`

@@ -215,7 +215,10 @@ def read_labels(path: str | os.PathLike[str], /) -> np.ndarray:
     integer array, axes of length one dropped.
 
     ImageJ float32 label images (more than 65535 labels) are converted to uint32. A JPEG or a colour picture
-    is no label image (an InputError; :func:`labelfree.io.raster.label_values`). A ``.npy`` file (known by its
+    is no label image (an InputError; :func:`labelfree.io.raster.label_values`), nor an RGB TIFF (a Fiji RGB
+    Color image, a flattened overlay): an InputError that says how to save the label image itself, unless its
+    colour samples are all equal (a grey label image saved as RGB: read as its grey values, an alpha channel
+    left out, as a grey RGB PNG is). A ``.npy`` file (known by its
     first bytes) is read by :func:`labelfree.io.cellpose_seg.read_cellpose_seg`: the ``masks`` of the Cellpose
     dict, (Y, X), unpickled without running code from the file (any other pickle is refused).
 
@@ -223,7 +226,8 @@ def read_labels(path: str | os.PathLike[str], /) -> np.ndarray:
     ------
     InputError
         Missing, unreadable or damaged file, or values that are not labels (fractions,
-        negative numbers); a ``.npy`` that is not a Cellpose annotation, or one of several planes.
+        negative numbers); an RGB TIFF or picture in colours; a ``.npy`` that is not a Cellpose annotation, or
+        one of several planes.
     """
     from labelfree.io.cellpose_seg import is_npy_file, read_cellpose_seg
     from labelfree.io.raster import label_values
@@ -231,7 +235,11 @@ def read_labels(path: str | os.PathLike[str], /) -> np.ndarray:
 
     if is_npy_file(path):  # a Cellpose annotation (<stem>_seg.npy): its masks, checked there
         return read_cellpose_seg(path)
-    arr = np.squeeze(label_values(path, read_array(path)))
+    arr = label_values(path, read_array(path))
+    samples = _colour_samples_axis(Path(path), arr.shape)
+    if samples is not None:  # an RGB TIFF: its grey values, or no label image
+        arr = _grey_of_colour(Path(path), np.moveaxis(arr, samples, -1), axis=samples)
+    arr = np.squeeze(arr)
     kind = arr.dtype.kind
     if kind == "b":
         return arr.astype(np.uint8)
@@ -248,6 +256,57 @@ def read_labels(path: str | os.PathLike[str], /) -> np.ndarray:
         raise InputError(f"{path} holds negative values (from {arr.min()} to {arr.max()}): it is not a label image "
                          "(labels are whole numbers >= 0, 0 = background).")
     return arr
+
+
+def _colour_samples_axis(path: Path, shape: tuple[int, ...]) -> int | None:
+    """The axis of the colour samples (R, G, B and any alpha) in the array of ``shape`` read from the TIFF
+    ``path`` (tifffile's S axis of an RGB series); None for another file or one sample per pixel."""
+    import tifffile
+
+    from labelfree.io.tiff import _check_file, _series_choice
+
+    if not path.is_file() or _check_file(path) != "TIFF":
+        return None
+    with tifffile.TiffFile(path) as tif:
+        series = tif.series[_series_choice(tif)] if tif.series else None
+        if (series is None or series.keyframe.photometric != tifffile.PHOTOMETRIC.RGB or "S" not in series.axes
+                or tuple(series.shape) != tuple(shape)):
+            return None
+        return series.axes.index("S")
+
+
+def _grey_of_colour(path: Path, colour: np.ndarray, /, *, axis: int) -> np.ndarray:
+    """The grey values of an RGB(A) TIFF's samples (last axis of ``colour``; ``axis`` in the file's array) when R,
+    G and B are equal in every pixel (the alpha channel left out); else the InputError that says what a label image
+    is and how to get one."""
+    rgb = colour[..., :3]
+    if np.array_equal(rgb, np.broadcast_to(rgb[..., :1], rgb.shape)):
+        log.info("%s stores its labels in %d equal colour samples; read as one grey label image.", path.name,
+                 colour.shape[-1])
+        return rgb[..., 0]
+    if rgb.dtype.kind in "ui" and rgb.dtype.itemsize <= 2:  # one number per colour, to count them
+        packed = np.zeros(rgb.shape[:-1], np.uint64)
+        for k in range(3):
+            packed = (packed << np.uint64(16)) | rgb[..., k].astype(np.uint64)
+        colours = len(np.unique(packed))
+    else:
+        colours = len(np.unique(rgb.reshape(-1, 3), axis=0))
+    read = f"tifffile.imread({str(path)!r})"
+    if axis != colour.ndim - 1:  # colour planes stored apart (planar RGB): samples first
+        read = f"np.moveaxis({read}, {axis}, -1)"
+    alpha = " and alpha" if colour.shape[-1] > 3 else ""
+    raise InputError(
+        f"{path} is an RGB colour picture (red, green, blue{alpha} samples per pixel, {colours} colours), not a label "
+        "image: a label image is one channel of whole-number object ids (0 = background), 8-, 16- or 32-bit. Ids are "
+        "not guessed from colours (objects of one colour would merge; blended edges and outlines would be objects). "
+        "If the colours show a label image (its LUT, a flattened overlay, Image > Type > RGB Color), save the label "
+        "image itself: in Fiji, select its window (Image > Type: 8-, 16- or 32-bit, not RGB Color; a colour LUT is "
+        "fine), then File > Save As > Tiff... (Image > Type > 16-bit on the RGB picture gives its brightness, not "
+        "ids). If this picture is all there is and each object has a colour of its own on black, number the colours "
+        f"in Python: rgb = {read}[..., :3]; ids = np.unique(rgb.reshape(-1, 3), axis=0, "
+        "return_inverse=True)[1].reshape(rgb.shape[:-1]) (black, the smallest colour, becomes 0); then "
+        f"labelfree.io.write_labels({str(path.with_name(path.stem + '_ids.tif'))!r}, ids)."
+    )
 
 
 def read_provenance(path: str | os.PathLike[str], /) -> dict[str, Any] | None:

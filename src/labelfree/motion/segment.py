@@ -15,7 +15,7 @@ import xarray as xr
 
 from labelfree._config import provenance
 from labelfree._heap import retained_heap
-from labelfree._progress import Progress
+from labelfree._progress import Progress, check_cancel
 from labelfree._threads import available_memory, thread_count, threads_for_memory
 from labelfree.canvas import stack_content_box
 from labelfree.image import labels_like
@@ -299,8 +299,10 @@ def _check_upsample(da: xr.DataArray, cfg: MotionConfig, area: float) -> None:
     raise _Enlarge(k, area)
 
 
-def _segment_enlarged(da: xr.DataArray, cfg: MotionConfig, k: int, area: float | None, progress: Any) -> xr.DataArray:
-    """Segment the movie enlarged ``k`` x ``k`` (linear) and reduce the labels back (every k-th pixel).
+def _segment_enlarged(da: xr.DataArray, cfg: MotionConfig, k: int, area: float | None, steps: _PassSteps
+                      ) -> xr.DataArray:
+    """Segment the movie enlarged ``k`` x ``k`` (linear) and reduce the labels back (every k-th pixel); ``steps``:
+    the frames of this pass, reported to the run's progress.
 
     Small cells are a few flow windows wide: the flow's halo, the entropy window and the
     clean-up, all in pixels, take up most of them. Measured (docs/benchmarks.md, Motion):
@@ -342,7 +344,7 @@ def _segment_enlarged(da: xr.DataArray, cfg: MotionConfig, k: int, area: float |
              "given" if radius is None else f"{radius:g}")
     # the movie showed cell motion before it was enlarged (the cells were measured on a classified
     # frame); the enlarged frames' interpolated noise is no longer the camera's: it is not judged again
-    labels = _segment(as_movie(big), cfg.replace(upsample=1), progress, noise_check=False)
+    labels = _segment(as_movie(big), cfg.replace(upsample=1), steps, noise_check=False)
     record = dict(labels.attrs["labelfree"])
     record["hot_pixels"] = hot + int(record.get("hot_pixels", 0))
     record["config"] = {**record.get("config", {}), "upsample": cfg.upsample}
@@ -602,12 +604,37 @@ def _segment_movie(da: xr.DataArray, cfg: MotionConfig, progress: Any) -> xr.Dat
         record = {**inner.attrs["labelfree"], "canvas": {"rows": [ys.start, ys.stop], "columns": [xs.start, xs.stop]}}
         return labels_like(out, da, dims=("T", "Y", "X"), attrs={"labelfree": record})
     k, area = (1 if cfg.upsample is None else int(cfg.upsample)), None
-    if k == 1:
-        try:
-            return _segment(da, cfg, progress)
-        except _Enlarge as small_cells:  # automatic upsample: measured on the first classified frame
-            k, area = small_cells.k, small_cells.area
-    return _segment_enlarged(da, cfg, k, area, progress)
+    # one progress from 0 to the number of frames, also when the movie is segmented again enlarged
+    with Progress(progress, total=da.sizes["T"], desc="Motion") as bar:
+        if k == 1:
+            try:
+                return _segment(da, cfg, _PassSteps(bar, progress))
+            except _Enlarge as small_cells:  # automatic upsample: measured on the first classified frame
+                k, area = small_cells.k, small_cells.area
+        return _segment_enlarged(da, cfg, k, area, _PassSteps(bar, progress, note=f" (enlarged {k} x {k})"))
+
+
+class _PassSteps:
+    """The frames of one pass of Motion over the movie, reported to the run's one :class:`Progress`.
+
+    The automatic ``upsample`` restarts the run enlarged once the first classified frame has measured
+    the cells: the frames the first pass reported are done again. That pass reports only the steps
+    beyond them (cancelling is still polled), so the progress goes once from 0 to the number of frames
+    (a callback sees each ``done`` once; a tqdm bar is not filled past its total, nor a second bar shown).
+    """
+
+    def __init__(self, bar: Progress, progress: Any, *, note: str = "") -> None:
+        self.bar, self.progress, self.note = bar, progress, note
+        self.done = 0  # the steps of this pass
+
+    def update(self, n: int = 1, *, message: str = "") -> None:
+        """Advance this pass by ``n`` steps; the run's progress by those beyond what it has reported."""
+        self.done += n
+        ahead = self.done - self.bar.done
+        if ahead > 0:
+            self.bar.update(ahead, message=f"{message}{self.note}")
+        else:  # frames the first pass reported
+            check_cancel(self.progress)
 
 
 #: a canvas is left out when the data inside it is at least this many pixels along each side (a smaller
@@ -646,9 +673,10 @@ class _Enlarge(Exception):
         self.k, self.area = k, area
 
 
-def _segment(da: xr.DataArray, cfg: MotionConfig, progress: Any, *, noise_check: bool = True) -> xr.DataArray:
+def _segment(da: xr.DataArray, cfg: MotionConfig, bar: _PassSteps, *, noise_check: bool = True) -> xr.DataArray:
     """:func:`segment` on the movie as given (raises :class:`_Enlarge` for an automatic ``upsample``);
-    ``noise_check``: pairs without cell motion (:func:`_classify_pair`) are left out (as still ones)."""
+    ``bar``: its frames' progress; ``noise_check``: pairs without cell motion (:func:`_classify_pair`) are left
+    out (as still ones)."""
     bands, drift = None, None
     if cfg.drift_correction:
         da, bands, drift = _drift_corrected(da, cfg)
@@ -805,7 +833,7 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, progress: Any, *, noise_check:
     # and once the minimum size is settled, the pairs' classification and clean-up too
     workers = threads_for_memory(thread_count(), per_thread=_BYTES_PER_THREAD_PIXEL * shape[0] * shape[1],
                                  reserve=out.nbytes, what="Motion")
-    with retained_heap(), Progress(progress, total=n, desc="Motion") as bar, contextlib.ExitStack() as stack:
+    with retained_heap(), contextlib.ExitStack() as stack:
         # the binning of an automatic flow_downsample, never from a pair with a blank frame
         flow_cfg, flows = flow_settings(da, cfg, low=lo, high=highs, skip=sorted(blank))
         if cfg.flow_downsample is None:
