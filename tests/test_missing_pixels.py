@@ -275,3 +275,16 @@ def test_cutter_fills_nan_corners_with_the_median_and_warns_once():
     assert len([w for w in rec if issubclass(w.category, MissingPixelsWarning)]) == 1
     expected = cutter(_median_filled(given[None])[0], markers=centres, config=config)
     assert np.array_equal(labels.values, expected.values) and len(np.unique(labels.values)) == 3
+
+
+def test_the_flow_output_of_a_run_does_not_say_the_filled_pixels_twice(tmp_path, msc_movie):
+    """--flow-out writes the flow of the movie the run segmented: the run's one MissingPixelsWarning is enough."""
+    from labelfree.motion.flow import write_flow_stack
+
+    movie = _nan_corners(msc_movie[:3])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        write_flow_stack(tmp_path / "flow.tif", movie, labels=np.zeros(movie.shape, np.uint16))
+    assert not [w for w in caught if issubclass(w.category, MissingPixelsWarning)]
+    with pytest.warns(MissingPixelsWarning):  # called on its own, it says so
+        write_flow_stack(tmp_path / "flow2.tif", movie)

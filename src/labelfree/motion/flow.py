@@ -838,17 +838,25 @@ def write_flow_stack(path: str | Path, movie: Any, /, *, labels: Any = None, con
     """Write the flow speed of every frame (:func:`flow_magnitude_stack`) as a float32 ImageJ TIFF.
 
     The movie's calibration is kept; the values are pixels per frame. ``labels`` is
-    accepted (and unused) so the function can serve as an extra output of the pipeline.
-    ``path`` ends with ``.tif`` or ``.tiff`` (any case), else an OutputError before any work.
+    accepted so the function can serve as an extra output of the pipeline: given, the run that made them
+    has said already what it filled of the movie's NaN/inf pixels (:class:`labelfree.errors.MissingPixelsWarning`
+    is not given twice). ``path`` ends with ``.tif`` or ``.tiff`` (any case), else an OutputError before any work.
     """
+    import warnings
+
     import tifffile
+
+    from labelfree.errors import MissingPixelsWarning
 
     from labelfree.io.atomic import atomic_path, check_file_suffix
     from labelfree.io.labels_tiff import LABELS_SUFFIXES, imagej_calibration
 
     path = check_file_suffix(path, suffixes=LABELS_SUFFIXES, refused=(".ome.tif", ".ome.tiff"),
                              what="flow speed file", writes="an ImageJ hyperstack TIFF")
-    flow = flow_magnitude_stack(movie, config=config)
+    with warnings.catch_warnings():
+        if labels is not None:  # the extra output of a run, which gave this warning for the same movie
+            warnings.simplefilter("ignore", MissingPixelsWarning)
+        flow = flow_magnitude_stack(movie, config=config)
     resolution, meta = imagej_calibration(flow)
     with atomic_path(path) as tmp:
         tifffile.imwrite(tmp, flow.values, imagej=True, resolution=resolution,
