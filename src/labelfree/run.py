@@ -353,7 +353,15 @@ def run_tiled(spec: PipelineSpec, image: xr.DataArray, /, *, config: Any, tile: 
     from labelfree._config import provenance
     from labelfree.image import labels_like, scale_of
     from labelfree.spec import load
-    from labelfree.tiling import VOLUME_PLANE, PipelineTileFunction, hand_to_tiles, log_cut, segment_tiled
+    from labelfree.tiling import (
+        VOLUME_PLANE,
+        PipelineTileFunction,
+        hand_to_tiles,
+        log_cut,
+        plane_labels_out,
+        segment_tiled,
+        store_plane,
+    )
 
     check_tiles(spec)
     def whole(value: Any) -> bool:
@@ -372,7 +380,7 @@ def run_tiled(spec: PipelineSpec, image: xr.DataArray, /, *, config: Any, tile: 
         lead = [d for d in lead if d != "Z"] + ["Z"]
     plane_dims = [d for d in image.dims if d not in lead]
     sizes = [image.sizes[d] for d in lead]
-    out = np.zeros((*sizes, image.sizes["Y"], image.sizes["X"]), np.uint32)
+    out = plane_labels_out((*sizes, image.sizes["Y"], image.sizes["X"]))  # uint16 until a plane needs more
     hook = load(spec.tile_config) if spec.tile_config else None
     box_hook = load(spec.tile_box) if spec.tile_box else None
     scale = {d: scale_of(image, d) for d in ("Y", "X")}
@@ -409,7 +417,7 @@ def run_tiled(spec: PipelineSpec, image: xr.DataArray, /, *, config: Any, tile: 
             hand_to_tiles(VOLUME_PLANE, int(index[-1]))
         result = segment_tiled(plane.isel(Y=ys, X=xs), fn, tile=int(tile), overlap=int(overlap), progress=progress,
                                warn=False)
-        out[tuple(index) + (ys, xs)] = result.labels
+        out = store_plane(out, tuple(index) + (ys, xs), result)
         n_cut += max(result.n_cut, 0)
         n_tiles += len(result.tiles)
         # the tiles' warnings placed in the plane (the box's offset) and named by their plane
@@ -427,7 +435,7 @@ def run_tiled(spec: PipelineSpec, image: xr.DataArray, /, *, config: Any, tile: 
         for key in [k for k in run_values if any(v[k] != run_values[k] for v in volume_values)]:
             fixed[key] = [v[key] for v in volume_values]
         if spec.tile_finish:
-            out[...] = load(spec.tile_finish)(out, run_config, image.transpose(*lead, *plane_dims), volume_configs)
+            out = load(spec.tile_finish)(out, run_config, image.transpose(*lead, *plane_dims), volume_configs)
         extra["volumes"] = len(volume_configs)
     if spec.tile_record:
         extra.update(load(spec.tile_record)(image, run_config, dict(inputs or {})))

@@ -247,10 +247,12 @@ class PipelineSpec:
         and ``auto`` records one value per volume. Empty: every plane of a z-stack is one image.
     tile_finish : str
         ``"module:function"``: ``f(labels, config, image, volume_configs) -> labels``, called with the
-        assembled labels of a z-stack segmented as volumes (``tile_volume_config``): ``labels`` (uint32,
-        dims ``(*lead, Z, Y, X)``, in memory), the run's ``config``, the ``image`` with the same leading dims
-        and ``volume_configs`` (one per volume, time point after time point). It does what needs the whole
-        volume (the threshold pipeline: ``min_size`` in voxels, one id per 3-D object, the no-object warning).
+        assembled labels of a z-stack segmented as volumes (``tile_volume_config``): ``labels`` (uint16; uint32
+        where a plane has more than 65535 objects; dims ``(*lead, Z, Y, X)``, in memory), the run's ``config``,
+        the ``image`` with the same leading dims and ``volume_configs`` (one per volume, time point after time
+        point). It does what needs the whole volume (the threshold pipeline: ``min_size`` in voxels, one id per
+        3-D object, the no-object warning) and returns the labels finished, in place or as a new array of a
+        larger type (the run goes on with what it returns).
     tile_record : str
         ``"module:function"``: ``f(image, config, inputs) -> dict``, what a tiled run's
         provenance records beside its tiles that a whole-image run records from its own work

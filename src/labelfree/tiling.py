@@ -66,6 +66,8 @@ __all__ = [
     "handed",
     "VOLUME_PLANE",
     "log_cut",
+    "plane_labels_out",
+    "store_plane",
     "auto_threshold",
     "plane_sample",
     "threshold_of",
@@ -230,27 +232,50 @@ def read_region(source: Any, tile: Tile, /) -> np.ndarray:
     return np.asarray(data[(Ellipsis, ys, xs)])
 
 
-def _centroids(labels: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+def _centroids(labels: np.ndarray, n: int, counts: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Each id's mean row and column (ids 0..n; NaN for the background, 0), summed over the objects' pixels only.
+
+    The sums are of whole numbers, exact in float64 whatever their order: the centroids of every pixel, bit for bit.
+    """
     idx = labels.ravel()
-    counts = np.bincount(idx, minlength=n + 1).astype(np.float64)
-    yy, xx = np.indices(labels.shape, dtype=np.float64)
-    cy = np.bincount(idx, weights=yy.ravel(), minlength=n + 1)
-    cx = np.bincount(idx, weights=xx.ravel(), minlength=n + 1)
+    if counts is None:
+        counts = np.bincount(idx, minlength=n + 1)
+    at = np.flatnonzero(idx)  # the background's centroid is never asked for
+    ids = idx[at]
+    rows, cols = np.divmod(at, labels.shape[1])
+    cy = np.bincount(ids, weights=rows, minlength=n + 1)
+    cx = np.bincount(ids, weights=cols, minlength=n + 1)
+    counts = counts.astype(np.float64)
+    counts[0] = np.nan
     with np.errstate(invalid="ignore", divide="ignore"):
         return cy / counts, cx / counts
 
 
-def _own_objects(labels: np.ndarray, tile: Tile, shape: tuple[int, int]) -> TileLabels:
-    """Keep the objects of a tile's labels whose centroid lies in its core; renumber 1..n."""
+def _sequential_counts(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``labels`` with ids 1..n (as :func:`skimage.segmentation.relabel_sequential` numbers them: in the order of
+    the ids) and the pixel count of each id 0..n. Labels already 1..n (a pipeline's) are kept as they are, without
+    the sort that numbers them."""
+    if not labels.size:
+        return labels, np.zeros(1, np.int64)
+    if 0 <= labels.min() and labels.max() <= labels.size:  # counted by id, not sorted (sparse huge ids: sorted)
+        counts = np.bincount(labels.ravel())
+        if counts[1:].all():
+            return labels, counts
     from skimage.segmentation import relabel_sequential
 
+    labels = relabel_sequential(labels)[0]
+    return labels, np.bincount(labels.ravel()) if labels.size else np.zeros(1, np.int64)
+
+
+def _own_objects(labels: np.ndarray, tile: Tile, shape: tuple[int, int]) -> TileLabels:
+    """Keep the objects of a tile's labels whose centroid lies in its core; renumber 1..n."""
     (ry0, ry1), (rx0, rx1) = tile.region
     (cy0, cy1), (cx0, cx1) = tile.core
-    labels, _, _ = relabel_sequential(np.asarray(labels))
-    n = int(labels.max()) if labels.size else 0
+    labels, counts = _sequential_counts(np.asarray(labels))
+    n = len(counts) - 1
     if n == 0:
         return TileLabels(tile.index, ((ry0, ry0), (rx0, rx0)), np.zeros((0, 0), np.uint32), 0)
-    cy, cx = _centroids(labels, n)
+    cy, cx = _centroids(labels, n, counts)
     cy, cx = cy + ry0, cx + rx0
     keep = (cy >= cy0) & (cy < cy1) & (cx >= cx0) & (cx < cx1)
     keep[0] = False
@@ -317,7 +342,9 @@ def _owned_labels(labels: Any, tile: Tile, shape: tuple[int, int]) -> TileLabels
         )
     if labels.dtype.kind not in "iub":
         raise DTypeError(f"The segment function returned {labels.dtype} labels; expected integers (0 = background).")
-    return _own_objects(labels.astype(np.int64, copy=False), tile, shape)
+    if labels.dtype not in (np.uint8, np.uint16, np.uint32):  # signed (negative ids?), bool, uint64: as int64
+        labels = labels.astype(np.int64)
+    return _own_objects(labels, tile, shape)
 
 
 class _Region:
@@ -367,6 +394,8 @@ def _drop_claimed(part: TileLabels, claimed: np.ndarray) -> TileLabels:
     background, in every tile order and on every scheduler alike).
     """
     if part.n == 0:
+        return part
+    if not np.any(claimed & (part.labels != 0)):  # the usual case: no pixel of its objects claimed, nothing changes
         return part
     free = np.where(claimed, 0, part.labels)
     free = _largest_pieces(free, part.labels, part.n)
@@ -510,6 +539,8 @@ def _tiled_graph(image: Any, segment_fn: SegmentFn, /, *, tile: int, overlap: in
     import dask
     import dask.array as da
 
+    if not isinstance(segment_fn, _HandedTo):  # its tiles know they are tiles (segment_tiled's have been told)
+        segment_fn = _HandedTo(segment_fn, ((IN_TILE, True),))
     shape = _check_plane(image)
     tiles = plan_tiles(shape, tile=tile, overlap=overlap)
     source = _source_for_tasks(image)
@@ -566,6 +597,9 @@ _HANDED = threading.local()
 #: volumes (a spec with ``tile_volume_config``) the plane's Z index in its volume: a tile leaves what counts a
 #: volume's objects (the threshold pipeline's ``min_size`` in voxels) to the spec's ``tile_finish``
 VOLUME_PLANE = "tiling.volume_plane"
+#: the key that every tile of :func:`segment_tiled` is handed (True): a segment function that says something of
+#: a whole image (an empty result at the caller's fixed threshold) leaves it to the run inside a tile
+IN_TILE = "tiling.in_tile"
 
 
 def hand_to_tiles(key: str, value: Any, /) -> None:
@@ -658,9 +692,9 @@ def segment_tiled(
     (1, [0, 1])
     """
     pending = getattr(_HANDED, "pending", None)
-    if pending:  # values a hook handed to these tiles (hand_to_tiles): they go with the segment function
-        _HANDED.pending = None
-        segment_fn = _HandedTo(segment_fn, tuple(pending.items()))
+    _HANDED.pending = None
+    # values a hook handed to these tiles (hand_to_tiles), and that they are tiles: they go with the segment function
+    segment_fn = _HandedTo(segment_fn, tuple({**(pending or {}), IN_TILE: True}.items()))
     shape = _check_plane(image)
     tiles = plan_tiles(shape, tile=tile, overlap=overlap)
     if client is None:
@@ -727,6 +761,44 @@ def log_cut(n_cut: int, overlap: int, /, *, planes: Sequence[str] = (), n_planes
         where = f" in {len(planes)} of {n_planes} planes ({names})"
     log.warning("tiled segmentation: %d object(s) larger than the overlap (%d px) were cut by a tile border%s; "
                 "raise overlap above the largest object diameter.", n_cut, overlap, where)
+
+
+def plane_labels_out(shape: Sequence[int], /) -> np.ndarray:
+    """The labels of a tiled run over several planes, to fill plane by plane with :func:`store_plane`.
+
+    uint16, the type the run's labels end in (:func:`labelfree.image.labels_like`) unless a plane holds more
+    than 65535 objects: the planes are held once, at 2 bytes a pixel, not as uint32 and then copied to uint16
+    (:func:`labelfree.run.run_tiled`). Zeros not yet written take no memory.
+
+    Parameters
+    ----------
+    shape : sequence of int
+        ``(*lead, Y, X)``: the run's planes (e.g. T, Z) and their size.
+    """
+    return np.zeros(tuple(int(n) for n in shape), np.uint16)
+
+
+def store_plane(out: np.ndarray, where: tuple, result: TiledResult, /) -> np.ndarray:
+    """``out`` with the labels of one plane's tiled run written at ``where``.
+
+    Parameters
+    ----------
+    out : uint16 or uint32 array
+        The run's labels (:func:`plane_labels_out`).
+    where : tuple
+        The plane's index in ``out`` (its lead indices, then Y and X slices of the part that was tiled).
+    result : TiledResult
+        The plane's :func:`segment_tiled` result (ids 1..``n_objects``).
+
+    Returns
+    -------
+    ndarray
+        ``out``, or a uint32 copy of it from the first plane with more objects than uint16 ids: go on with it.
+    """
+    if result.n_objects > np.iinfo(out.dtype).max:
+        out = out.astype(np.uint32)
+    out[where] = result.labels
+    return out
 
 
 @dataclasses.dataclass(frozen=True)

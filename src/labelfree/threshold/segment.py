@@ -336,7 +336,9 @@ def _warn_if_empty_fixed(planes: Any, labels: np.ndarray, cfg: ThresholdConfig, 
     (a threshold of another scale: 1e9 for a 16-bit image, 0.5 for one of 0..255 with ``dark_objects``): the
     image's values and what to change. A threshold with pixels beyond it is the user's to judge (objects below
     ``min_size`` included): no word. A tiled run says it once, where the whole plane is empty."""
-    if labels.any():
+    from labelfree.tiling import IN_TILE, handed
+
+    if labels.any() or handed(IN_TILE, False):  # a tile: an empty tile says nothing of the image
         return
     thr = float(cfg.threshold)
     low, high = math.inf, -math.inf

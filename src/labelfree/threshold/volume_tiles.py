@@ -61,10 +61,15 @@ def finish_volume_tiles(labels: np.ndarray, config: ThresholdConfig, image: Any,
     volumes without objects and one :class:`BackgroundObjectWarning` for the planes whose largest object
     is the background, as the untiled run says them (the tiles, at a fixed threshold, say neither).
 
+    Memory: one volume at a time beside ``labels`` (its 3-D objects, a mask), so a tiled run of a time-lapse of
+    z-stacks whose planes were assembled at 2 bytes a pixel (:func:`labelfree.tiling.plane_labels_out`) holds
+    no more than its labels and one volume's working arrays.
+
     Parameters
     ----------
-    labels : (*lead, Z, Y, X) uint32 array
-        The assembled labels of every plane (changed in place and returned).
+    labels : (*lead, Z, Y, X) uint16 or uint32 array
+        The assembled labels of every plane: changed in place and returned, or, where a volume holds more
+        3-D objects than uint16 ids, returned as a uint32 copy.
     config : ThresholdConfig
         The run's config (its ``threshold`` None: automatic).
     image : DataArray with the labels' leading dims, then (C,) Y, X
@@ -78,10 +83,12 @@ def finish_volume_tiles(labels: np.ndarray, config: ThresholdConfig, image: Any,
     cfg = ThresholdConfig.coerce(config)
     nz = int(labels.shape[-3])
     flat = labels.reshape((-1, nz) + labels.shape[-2:])
+    in_place = np.may_share_memory(flat, labels)  # a view (labels in one piece): finished into labels
     image = _one_channel(image)
     planes = _Planes(image, [d for d in image.dims if d not in ("Y", "X")])
     volumes = [VolumePlanes(planes, v * nz, nz) for v in range(len(flat))]
-    for v, volume in enumerate(flat):
+    for v in range(len(flat)):
+        volume = flat[v]
         if cfg.threshold is None:  # a constant plane has no automatic threshold: no objects (its tiles may have some)
             for z in range(nz):
                 if np.count_nonzero(volume[z]) * 2 > volume[z].size:
@@ -90,10 +97,15 @@ def finish_volume_tiles(labels: np.ndarray, config: ThresholdConfig, image: Any,
                         volume[z] = 0
         # with split_touching each tile's split objects are kept apart (those of small 3-D objects left out), else
         # the planes' objects are the mask's
-        volume[...] = finish_volume(volume if cfg.split_touching else volume > 0, min_size=cfg.min_size)
+        finished = finish_volume(volume if cfg.split_touching else volume > 0, min_size=cfg.min_size)
+        del volume
+        if finished.dtype.itemsize > flat.dtype.itemsize:  # more 3-D objects than the planes' ids had room for
+            flat, in_place = flat.astype(finished.dtype), False
+        flat[v] = finished
+        del finished
     if cfg.threshold is None:
         used = [c.threshold for c in volume_configs]
         warn_if_empty_volumes(volumes, flat.reshape((-1,) + labels.shape[-2:]), used, cfg,
                               category=NoObjectsWarning, few_beyond=FEW_BEYOND, stacklevel=5)
         _warn_if_background(flat.reshape((-1,) + labels.shape[-2:]), cfg, stacklevel=5)
-    return labels
+    return labels if in_place else flat.reshape(labels.shape)
