@@ -288,3 +288,21 @@ def test_the_flow_output_of_a_run_does_not_say_the_filled_pixels_twice(tmp_path,
     assert not [w for w in caught if issubclass(w.category, MissingPixelsWarning)]
     with pytest.warns(MissingPixelsWarning):  # called on its own, it says so
         write_flow_stack(tmp_path / "flow2.tif", movie)
+
+
+def test_a_tiled_z_stack_with_tiles_of_nan_alone_gives_the_untiled_labels():
+    """Tiles of a z-stack's planes that hold only NaN (or one value beside NaN) were refused as images without
+    values; they are tiles of a checked image, as a plane's tiles are."""
+    import labelfree
+    from labelfree.run import run_pipeline
+
+    stack = np.full((4, 128, 128), 10, np.float32)
+    stack[:, 20:40, 20:40] = 200
+    stack[:, :, 64:] = np.nan
+    da = labelfree.to_dataarray(stack, dims="ZYX")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tiled = run_pipeline("threshold", da, tile=32, tile_overlap=8)
+        whole = run_pipeline("threshold", da)
+    labels = np.asarray(getattr(tiled, "labels", tiled))
+    assert np.array_equal(labels, np.asarray(getattr(whole, "labels", whole))) and labels.max() == 1

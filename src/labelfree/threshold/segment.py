@@ -156,12 +156,14 @@ def segment(
         threshold of each plane, or of each volume of a z-stack (one value for a single plane or
         volume).
     """
-    from labelfree.tiling import handed
+    from labelfree.tiling import VOLUME_PLANE, handed
 
     cfg = _in_volume_tile(ThresholdConfig.coerce(config))
-    # NaN/inf pixels are missing data (+/-inf made NaN, in a copy); a tile of a checked image may hold no value
+    # NaN/inf pixels are missing data (+/-inf made NaN, in a copy); a tile of a checked image (a plane's, or a
+    # z-stack volume's) may hold no value or one value
+    a_tile = bool(handed(TILE_KEY, False)) or handed(VOLUME_PLANE) is not None
     da = validate_image(image, allowed=("T", "C", "Z", "Y", "X"), name="image", no_dims_note=z_stacks_note,
-                        non_finite="missing", allow_constant=bool(handed(TILE_KEY, False)))
+                        non_finite="missing", allow_constant=a_tile)
     if "C" in da.dims:
         if da.sizes["C"] > 1:
             raise DimensionError(
