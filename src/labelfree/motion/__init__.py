@@ -56,7 +56,8 @@ from labelfree.motion.selflabel import (
 
 __all__ = [
     "MotionConfig", "segment", "as_movie", "NoMotionWarning", "BlankFrameWarning",
-    "uint8_range", "integer_scale", "integer_movie", "blank_frames", "frame_extremes", "to_uint8", "grey_step", "repair_hot_pixels",
+    "uint8_range", "integer_scale", "integer_movie", "blank_frames", "frame_extremes", "to_uint8", "grey_step",
+    "repair_hot_pixels",
     "repair_raw_hot_pixels",
     "farneback_flow", "flow_magnitude", "flow_magnitude_stack", "plot_flow_field",
     "candidate_mask", "motion_threshold", "estimate_cell_size", "background_threshold", "cell_threshold",
