@@ -26,16 +26,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+from io_speed import best_of  # benchmarks/ is on the path of a script run from it
 from scipy import ndimage as ndi
-
-
-def best_of(fn, repeat):
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def per_object_fill(arr):

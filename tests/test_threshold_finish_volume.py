@@ -9,25 +9,12 @@ import numpy as np
 import pytest
 import xarray as xr
 from scipy import ndimage as ndi
+from volume_planes import Planes
 
 from labelfree.labels import declump, link_planes, remove_small_objects
-from labelfree.threshold import ThresholdConfig
+from labelfree.threshold import ThresholdConfig, volume_tiles
 from labelfree.threshold import volume as volume_mod
-from labelfree.threshold import volume_tiles
 from labelfree.threshold.volume import volume_labels
-
-
-class _Planes:
-    """The planes of a (Z, Y, X) array, with the planes' ``shape`` (Y, X) (as the pipeline reads them)."""
-
-    def __init__(self, vol: np.ndarray) -> None:
-        self.vol, self.shape = vol, vol.shape[1:]
-
-    def __len__(self) -> int:
-        return len(self.vol)
-
-    def __getitem__(self, z: int) -> np.ndarray:
-        return self.vol[z]
 
 
 def _stack(z: int = 12, y: int = 128, x: int = 128, seed: int = 3) -> np.ndarray:
@@ -69,7 +56,7 @@ def test_untiled_and_tiled_runs_finish_through_one_function_with_the_labels_of_b
 
     monkeypatch.setattr(volume_mod, "finish_volume", counted)
     monkeypatch.setattr(volume_tiles, "finish_volume", counted)
-    labels, thr = volume_labels(_Planes(vol), cfg)
+    labels, thr = volume_labels(Planes(vol), cfg)
     mask = vol > 500
     expected = _reference(mask, min_size, split)
     assert thr == 500 and labels.dtype == expected.dtype == np.uint16
@@ -97,7 +84,7 @@ def test_min_size_that_leaves_fewer_than_65536_of_more_objects_keeps_uint16():
     vol = rng.random((4, 600, 600)).astype(np.float32)
     mask = vol > 0.75
     assert link_planes(mask).max() > 65535
-    labels, _ = volume_labels(_Planes(vol), ThresholdConfig(threshold=0.75, min_size=20, fill_holes=False))
+    labels, _ = volume_labels(Planes(vol), ThresholdConfig(threshold=0.75, min_size=20, fill_holes=False))
     expected = _reference(mask, 20, False)
     assert labels.dtype == expected.dtype == np.uint16 and 0 < labels.max() < 65535
     assert np.array_equal(labels, expected)
@@ -105,7 +92,7 @@ def test_min_size_that_leaves_fewer_than_65536_of_more_objects_keeps_uint16():
 
 def test_empty_volume():
     vol = np.full((3, 20, 30), 7, np.uint16)
-    labels, thr = volume_labels(_Planes(vol), ThresholdConfig(min_size=0))
+    labels, thr = volume_labels(Planes(vol), ThresholdConfig(min_size=0))
     assert thr is None and labels.dtype == np.uint16 and labels.shape == vol.shape and not labels.any()
 
 
@@ -116,7 +103,7 @@ def test_untiled_run_without_split_holds_the_mask_and_its_3d_objects_only():
     vol = _stack(16, 256, 256)
     tracemalloc.start()
     try:
-        labels, _ = volume_labels(_Planes(vol), ThresholdConfig(threshold=500, min_size=10, fill_holes=False))
+        labels, _ = volume_labels(Planes(vol), ThresholdConfig(threshold=500, min_size=10, fill_holes=False))
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()

@@ -11,6 +11,7 @@ import tracemalloc
 
 import numpy as np
 from scipy import ndimage as ndi
+from volume_planes import Planes
 
 from labelfree.labels import link_planes, remove_small_objects
 from labelfree.threshold import ThresholdConfig
@@ -71,23 +72,10 @@ def test_link_planes_mask_peak_and_result():
     assert peak < 3.5 * mask.size, peak / mask.size
 
 
-class _Planes:
-    """The planes of a (Z, Y, X) array, with the planes' ``shape`` (Y, X) (as the pipeline reads them)."""
-
-    def __init__(self, vol: np.ndarray) -> None:
-        self.vol, self.shape = vol, vol.shape[1:]
-
-    def __len__(self) -> int:
-        return len(self.vol)
-
-    def __getitem__(self, z: int) -> np.ndarray:
-        return self.vol[z]
-
-
 def test_volume_labels_peak():
     vol = _stack()
     # a fixed threshold: the automatic one's sample of the whole volume (capped, small for a real stack) left out
-    (labels, thr), peak = _peak(volume_labels, _Planes(vol), ThresholdConfig(threshold=500, min_size=10))
+    (labels, thr), peak = _peak(volume_labels, Planes(vol), ThresholdConfig(threshold=500, min_size=10))
     assert thr == 500 and labels.max() > 30 and labels.dtype == np.uint16
     assert np.array_equal(labels > 0, remove_small_objects(vol > 500, min_size=10))
     # mask (1) + int32 3-D labels (4) + kept (1); then int32 planes (4) + the uint16 labels (2).

@@ -65,6 +65,7 @@ from labelfree.batch.task import (
     load_input,
     n_frames_of,
     finish_input,
+    process_input,
     segment_image,
     with_warnings,
     write_result,
@@ -270,13 +271,7 @@ def _process_image(image: Any, /, *, job: Job, started: float) -> dict[str, Any]
 
 def _process_input(job: Job, /) -> dict[str, Any]:
     """Read, segment and write one input in this process (:func:`_process_image`)."""
-    started = time.time()
-    with input_capture(job):  # the warnings of reading the input too
-        try:
-            image = load_input(job)
-        except Exception as exc:  # noqa: BLE001 - every failure is reported per input
-            return failed_row(job, exc, started=started)
-        return _process_image(image, job=job, started=started)
+    return process_input(job, process=_process_image)
 
 
 def _count_frames(job: Job, /) -> tuple[int, list[str]]:

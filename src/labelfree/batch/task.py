@@ -273,10 +273,11 @@ def failed_row(job: Job, exc: BaseException, /, *, started: float | None = None)
     return with_warnings(row, current_messages())
 
 
-def process_input(job: Job, /) -> dict[str, Any]:
+def process_input(job: Job, /, *, process: Any = None) -> dict[str, Any]:
     """Read, segment and write one input; failures become a ``failed`` summary row.
 
-    Only :class:`Exception` is caught: a KeyboardInterrupt stops the run.
+    Only :class:`Exception` is caught: a KeyboardInterrupt stops the run. ``process`` segments and writes the
+    image read (default :func:`process_image`; the same keywords).
     """
     started = time.time()
     with input_capture(job):  # the warnings of reading the input too
@@ -284,7 +285,7 @@ def process_input(job: Job, /) -> dict[str, Any]:
             image = load_input(job)
         except Exception as exc:  # noqa: BLE001 - every failure is reported per input
             return failed_row(job, exc, started=started)
-        return process_image(image, job=job, started=started)
+        return (process or process_image)(image, job=job, started=started)
 
 
 def abort_if_cancelled(job: Job | None = None, /) -> None:
