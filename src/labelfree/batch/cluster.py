@@ -266,6 +266,28 @@ def _local_cluster(distributed: Any, batch: Any) -> Any:
         ) from exc
 
 
+def _dask_scheduler_setting() -> tuple[bool, Any]:
+    """Whether Dask's configuration sets a ``scheduler``, and its value (a Client made sets it to its own)."""
+    import dask
+
+    return "scheduler" in dask.config.config, dask.config.config.get("scheduler")
+
+
+def _restore_dask_scheduler(setting: tuple[bool, Any], /) -> None:
+    """Put Dask's ``scheduler`` setting back as :func:`_dask_scheduler_setting` found it. A Client puts it back when it
+    closes, but not when its close is cut short (a run stopped while in-process workers were still busy), which
+    left ``dask.distributed`` set without a Client: every later ``compute`` of this process then failed."""
+    import dask
+
+    had, value = setting
+    if (had, value) == _dask_scheduler_setting():
+        return
+    if had:
+        dask.config.config["scheduler"] = value
+    else:
+        dask.config.config.pop("scheduler", None)
+
+
 @contextlib.contextmanager
 def dask_client(batch: Any, client: Any = None) -> Iterator[Any]:
     """A ``distributed.Client`` for ``batch`` (a BatchConfig); see the module docstring.
@@ -277,7 +299,8 @@ def dask_client(batch: Any, client: Any = None) -> Iterator[Any]:
 
     distributed = require("distributed", purpose="batch runs on Dask")
     with quiet_dask_logs(), contextlib.ExitStack() as stack:
-        if client is None:
+        if client is None:  # the Client made here becomes Dask's default scheduler; it is put back on exit, last
+            stack.callback(_restore_dask_scheduler, _dask_scheduler_setting())
             address, where = batch.scheduler, "BatchConfig.scheduler"
             if not address and batch.cluster == "local":
                 address, where = configured_scheduler(), "Dask configuration 'scheduler-address'"
