@@ -65,6 +65,7 @@ from labelfree.batch.task import (
     load_input,
     n_frames_of,
     finish_input,
+    process_image,
     process_input,
     segment_image,
     with_warnings,
@@ -255,18 +256,14 @@ def run_input(job: Job, /) -> dict[str, Any]:
 
 
 def _process_image(image: Any, /, *, job: Job, started: float) -> dict[str, Any]:
-    """Segment an already loaded input and write its outputs; failures become a row, except a full output disk
-    (:class:`OutputDiskFullError`), which stops the run."""
-    with input_capture(job):
-        try:
-            labels = segment_image(image, job=job)
-            names = write_result(labels, image, job=job)
-            return finish_input(job, names, labels=labels, seconds=time.time() - started)
-        except Cancelled:
-            raise
-        except Exception as exc:  # noqa: BLE001 - every failure is reported per input
-            _stop_if_output_full(exc, job, started=started)
-            return failed_row(job, exc, started=started)
+    """Segment an already loaded input and write its outputs (:func:`labelfree.batch.task.process_image`); failures
+    become a row, except a cancel and a full output disk (:class:`OutputDiskFullError`), which stop the run."""
+    def stop(exc: Exception) -> None:
+        if isinstance(exc, Cancelled):
+            raise exc
+        _stop_if_output_full(exc, job, started=started)
+
+    return process_image(image, job=job, started=started, stop=stop)
 
 
 def _process_input(job: Job, /) -> dict[str, Any]:

@@ -244,10 +244,12 @@ def n_frames_of(image: xr.DataArray, /) -> int:
     return int(image.sizes.get("T", 1))
 
 
-def process_image(image: xr.DataArray, /, *, job: Job, started: float) -> dict[str, Any]:
+def process_image(image: xr.DataArray, /, *, job: Job, started: float,
+                  stop: Any = None) -> dict[str, Any]:
     """Segment an already loaded input and write its outputs; failures become a row.
 
-    ``started`` is the ``time.time()`` at which work on this input began.
+    ``started`` is the ``time.time()`` at which work on this input began. ``stop``, if given, is called with a
+    failure before it becomes a row and may raise instead (a run's dispatcher: a cancel, a full output disk).
     """
     with input_capture(job):
         try:
@@ -255,6 +257,8 @@ def process_image(image: xr.DataArray, /, *, job: Job, started: float) -> dict[s
             names = write_result(labels, image, job=job)
             return finish_input(job, names, labels=labels, seconds=time.time() - started)
         except Exception as exc:  # noqa: BLE001 - every failure is reported per input
+            if stop is not None:
+                stop(exc)
             return failed_row(job, exc, started=started)
 
 
