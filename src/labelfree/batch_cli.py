@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
@@ -130,7 +131,9 @@ def _batch_config(args: argparse.Namespace) -> Any:
     cfg = BatchConfig.coerce(args.batch_config)
     changes: dict[str, Any] = {
         "scheduler": args.scheduler, "n_workers": args.workers, "threads_per_worker": args.threads_per_worker,
-        "chunk_frames": args.chunk_frames, "fiji_dir": args.fiji, "cluster": args.cluster,
+        "chunk_frames": args.chunk_frames, "cluster": args.cluster,
+        # relative to the current folder, where the command was typed (a worker or a Fiji subprocess may run elsewhere)
+        "fiji_dir": os.path.abspath(os.path.expanduser(args.fiji)) if args.fiji else None,
         "min_workers": args.min_workers, "io_retries": args.io_retries, "tile": args.tile,
         "tile_overlap": args.tile_overlap,
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from pathlib import Path
 from typing import Any, Literal
 
 from labelfree._config import ByteCount, PipelineConfig, setting
@@ -106,6 +107,25 @@ class BatchConfig(PipelineConfig):
             inputs = {"zoo": str(self.zoo), **inputs}
         self.inputs = dict(inputs)
         super().__post_init__()
+
+    @classmethod
+    def from_file(cls, path: str | Path, *, applies_record: bool = False) -> "BatchConfig":
+        """Read a batch config from a JSON or YAML file (see :meth:`PipelineConfig.from_file`).
+
+        Relative paths in the file (``zoo``, ``fiji_dir``, each file an ``inputs`` value names) are relative
+        to the file's folder, as a manifest's are, and the config holds them absolute: the file means the same
+        files from any working folder (:func:`labelfree.batch.config_paths.paths_from_file`).
+
+        Raises
+        ------
+        ConfigError
+            The file cannot be read or holds a bad value; or a relative path in it names something relative
+            to the current folder (where paths were read before) but not the same thing relative to the file's
+            folder: the message names both.
+        """
+        from labelfree.batch.config_paths import paths_from_file
+
+        return paths_from_file(super().from_file(path, applies_record=applies_record), path)
 
     def check(self) -> None:
         if self.min_workers > self.n_workers:

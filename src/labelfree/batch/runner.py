@@ -107,8 +107,8 @@ def _input_paths(item: BatchInput, pipeline: Any, bcfg: BatchConfig) -> dict[str
 
 def _absolute_run_inputs(bcfg: BatchConfig, pipeline: Any, /) -> BatchConfig:
     """``bcfg`` with the files its extra inputs name (``--input NAME=PATH``, a batch config's ``inputs:``, a zoo)
-    made absolute against the current folder as the run starts: Dask workers and a cluster's jobs may run in
-    another folder, and the provenance records the absolute path. A manifest's columns are resolved against
+    made absolute against the current folder as the run starts, and so is ``fiji_dir``: Dask workers and a
+    cluster's jobs may run in another folder, and the provenance records the absolute path. A manifest's columns are resolved against
     the manifest's folder already (:func:`labelfree.batch.inputs.read_manifest`); choices stay as they are, and
     so does a bare name that is no file here (a built-in cellpose model's, ``cyto3``)."""
     by_key = {key: inp for inp in pipeline.inputs for key in (inp.name, inp.macro_key)}
@@ -121,7 +121,11 @@ def _absolute_run_inputs(bcfg: BatchConfig, pipeline: Any, /) -> BatchConfig:
 
     inputs = {key: by_key[key].map_files(value, absolute) if key in by_key else value
               for key, value in bcfg.inputs.items()}
-    return bcfg.replace(inputs=inputs, zoo=None) if inputs != bcfg.inputs else bcfg
+    changes: dict[str, Any] = {"inputs": inputs, "zoo": None} if inputs != bcfg.inputs else {}
+    if bcfg.fiji_dir:  # the Fiji subprocess of a worker may start in another folder
+        fiji_dir = str(Path(bcfg.fiji_dir).expanduser().absolute())
+        changes.update({"fiji_dir": fiji_dir} if fiji_dir != bcfg.fiji_dir else {})
+    return bcfg.replace(**changes) if changes else bcfg
 
 
 def batch_input_names(pipeline: Any, /) -> dict[str, Any]:
