@@ -9,6 +9,7 @@ before the image is read. ``eval`` (scoring against ground truth) is :mod:`label
 from __future__ import annotations
 
 import argparse
+import contextlib
 import re
 import time
 from pathlib import Path
@@ -169,9 +170,25 @@ def _input_files(spec: Any, args: argparse.Namespace) -> dict[str, Any]:
     return files
 
 
-def _extra_writers(spec: Any, args: argparse.Namespace, image: Any, labels: Any, config: Any) -> dict[str, Any]:
+def _extra_recordings(spec: Any, args: argparse.Namespace, stack: contextlib.ExitStack, /) -> dict[str, Any]:
+    """The recordings entered (on ``stack``) around the run for the extra outputs asked for, by kind: a writer with a
+    ``recording`` attribute (a context manager class) keeps there what the run computes for it (Motion's ``--flow``:
+    the flow speeds), and is handed it as ``recorded`` instead of computing it again."""
     from labelfree.spec import load
 
+    kept = {}
+    for kind, (target, _) in spec.extra_outputs.items():
+        recording = getattr(load(target), "recording", None) if getattr(args, f"extra_{kind}", False) else None
+        if recording is not None:
+            kept[kind] = stack.enter_context(recording())
+    return kept
+
+
+def _extra_writers(spec: Any, args: argparse.Namespace, image: Any, labels: Any, config: Any,
+                   recorded: dict[str, Any] | None = None) -> dict[str, Any]:
+    from labelfree.spec import load
+
+    recorded = recorded or {}
     writers = {}
     if getattr(args, "overlay", False):
         from labelfree.overlay import overlay_png
@@ -184,7 +201,8 @@ def _extra_writers(spec: Any, args: argparse.Namespace, image: Any, labels: Any,
     for kind, (target, _) in spec.extra_outputs.items():
         if getattr(args, f"extra_{kind}", False):
             writer = load(target)
-            writers[kind] = lambda path, w=writer: w(path, image, labels=labels, config=config)
+            handed = {"recorded": recorded[kind]} if kind in recorded else {}
+            writers[kind] = lambda path, w=writer, h=handed: w(path, image, labels=labels, config=config, **h)
     return writers
 
 
@@ -248,16 +266,18 @@ def run_command(args: argparse.Namespace) -> int:
         out.plan(stem, extras=extras)
         out.check_files(output_inputs(spec, inputs))  # e.g. a model file to save
         image = read_image(args.input, dims=args.dims, channel_names=args.channel_names, memmap=True, series=series)
-        started = time.perf_counter()
-        labels = run_pipeline(spec, image, config=config, channel=channel, inputs=inputs,
-                              progress=progress_from_args(args), tile=getattr(args, "tile", None),
-                              tile_overlap=128 if overlap is None else overlap, threads=args.threads,
-                              overwrite=args.overwrite)
-        seconds = time.perf_counter() - started
-        used = prepare_image(spec, image, channel=channel)
-        paths = write_outputs(out, labels, image=used, stem=stem,
-                              extras=_extra_writers(spec, args, used, labels, config),
-                              record={**_command_record(args), **_warnings_record(args)})
+        with contextlib.ExitStack() as kept:  # what the run computes for an extra output, kept until written
+            recorded = _extra_recordings(spec, args, kept)
+            started = time.perf_counter()
+            labels = run_pipeline(spec, image, config=config, channel=channel, inputs=inputs,
+                                  progress=progress_from_args(args), tile=getattr(args, "tile", None),
+                                  tile_overlap=128 if overlap is None else overlap, threads=args.threads,
+                                  overwrite=args.overwrite)
+            seconds = time.perf_counter() - started
+            used = prepare_image(spec, image, channel=channel)
+            paths = write_outputs(out, labels, image=used, stem=stem,
+                                  extras=_extra_writers(spec, args, used, labels, config, recorded),
+                                  record={**_command_record(args), **_warnings_record(args)})
     if not args.quiet:
         print(f"labelfree {spec.name}: {_describe(labels)} in {seconds:.1f} s; outputs in {out.path}:")
         chosen = describe_automatic(labels.attrs.get("labelfree", {}))

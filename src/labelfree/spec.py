@@ -273,7 +273,9 @@ class PipelineSpec:
         (``labelfree <name> <verb>``) and ``register(subparsers)`` (further top-level commands).
     extra_outputs : dict
         Output kind -> (``"module:function"``, help): optional files of the set, written by
-        ``function(path, image, labels=..., config=...)`` (CLI ``--<kind>``).
+        ``function(path, image, labels=..., config=...)`` (CLI ``--<kind>``). A function with a ``recording``
+        attribute (a context manager class) has one entered around the run and is handed it as ``recorded=``:
+        what the run kept for it (Motion's flow speeds, :class:`labelfree.motion.flow_record.FlowRecording`).
     """
 
     name: str

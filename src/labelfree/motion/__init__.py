@@ -29,7 +29,9 @@ from labelfree.motion.flow import (
     repair_raw_hot_pixels,
     to_uint8,
     uint8_range,
+    write_flow_stack,
 )
+from labelfree.motion.flow_record import FlowRecording
 from labelfree.motion.instances import InstanceTracker, split_cells, warp_labels
 from labelfree.motion.postprocess import (
     OverlapLinker,
@@ -59,7 +61,7 @@ __all__ = [
     "uint8_range", "integer_scale", "integer_movie", "blank_frames", "frame_extremes", "to_uint8", "grey_step",
     "repair_hot_pixels",
     "repair_raw_hot_pixels",
-    "farneback_flow", "flow_magnitude", "flow_magnitude_stack", "plot_flow_field",
+    "farneback_flow", "flow_magnitude", "flow_magnitude_stack", "plot_flow_field", "write_flow_stack", "FlowRecording",
     "candidate_mask", "motion_threshold", "estimate_cell_size", "background_threshold", "cell_threshold",
     "self_label", "typical_object_area", "SelfLabels",
     "FEATURES", "register_feature", "local_entropy", "gradient_magnitude", "smoothed_log_intensity", "compute_features",

@@ -18,6 +18,7 @@ from labelfree._threads import available_memory
 from labelfree.errors import ConfigError, DimensionError, InputError
 from labelfree.motion.config import MotionConfig
 from labelfree.motion.farneback import BufferPool, expansion_pyramid, flow_from_expansions, pyramid_sizes
+from labelfree.motion.flow_record import FlowRecording
 from labelfree.motion.movie import _frame
 from labelfree.motion.selflabel import flow_only_min_size
 
@@ -834,13 +835,19 @@ def flow_magnitude_stack(movie, /, *, config: MotionConfig | dict | None = None)
     return res
 
 
-def write_flow_stack(path: str | Path, movie: Any, /, *, labels: Any = None, config: MotionConfig | dict | None = None) -> Path:
+def write_flow_stack(path: str | Path, movie: Any, /, *, labels: Any = None, config: MotionConfig | dict | None = None,
+                     recorded: FlowRecording | None = None) -> Path:
     """Write the flow speed of every frame (:func:`flow_magnitude_stack`) as a float32 ImageJ TIFF.
 
     The movie's calibration is kept; the values are pixels per frame. ``labels`` is
     accepted so the function can serve as an extra output of the pipeline: given, the run that made them
     has said already what it filled of the movie's NaN/inf pixels (:class:`labelfree.errors.MissingPixelsWarning`
     is not given twice). ``path`` ends with ``.tif`` or ``.tiff`` (any case), else an OutputError before any work.
+
+    ``recorded``: a :class:`labelfree.motion.flow_record.FlowRecording` entered around the run that segmented
+    ``movie`` with ``config`` (``labelfree motion --flow`` enters one): the speeds that run computed are
+    written, the same file without reading the movie or computing its flow again. Where the run kept none
+    (drift corrected, enlarged, frames of other brightness, another movie or config) they are computed here.
     """
     import warnings
 
@@ -853,15 +860,22 @@ def write_flow_stack(path: str | Path, movie: Any, /, *, labels: Any = None, con
 
     path = check_file_suffix(path, suffixes=LABELS_SUFFIXES, refused=(".ome.tif", ".ome.tiff"),
                              what="flow speed file", writes="an ImageJ hyperstack TIFF")
-    with warnings.catch_warnings():
-        if labels is not None:  # the extra output of a run, which gave this warning for the same movie
-            warnings.simplefilter("ignore", MissingPixelsWarning)
-        flow = flow_magnitude_stack(movie, config=config)
+    flow = None if recorded is None else recorded.speeds(movie, config=config)
+    if flow is None:
+        with warnings.catch_warnings():
+            if labels is not None:  # the extra output of a run, which gave this warning for the same movie
+                warnings.simplefilter("ignore", MissingPixelsWarning)
+            flow = flow_magnitude_stack(movie, config=config)
     resolution, meta = imagej_calibration(flow)
     with atomic_path(path) as tmp:
         tifffile.imwrite(tmp, flow.values, imagej=True, resolution=resolution,
                          metadata={**meta, "axes": "TYX", "Info": "flow speed in pixel/frame"})
     return Path(path)
+
+
+#: as an extra output of the pipeline (``labelfree motion --flow``), entered around the run: what it keeps of
+#: the run is handed to the writer as ``recorded`` (labelfree.cli_core)
+write_flow_stack.recording = FlowRecording  # type: ignore[attr-defined]
 
 
 def plot_flow_field(

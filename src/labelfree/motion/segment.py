@@ -30,11 +30,14 @@ from labelfree.motion.flow import (
     exposure_gains,
     flow_settings,
     frame_extremes,
+    frame_high,
     frame_means,
     integer_movie,
+    movie_frame,
     repair_raw_hot_pixels,
     uint8_range,
 )
+from labelfree.motion.flow_record import FlowRecording, claim_recording
 from labelfree.motion.instances import InstanceTracker
 from labelfree.motion.movie import _frame, as_movie, check_not_uniform
 from labelfree.motion.postprocess import (
@@ -212,6 +215,32 @@ def _drift_corrected(da: xr.DataArray, cfg: MotionConfig) -> tuple[xr.DataArray,
         bands[int(row["frame"])] = [np.ceil(-dy), np.ceil(dy), np.ceil(-dx), np.ceil(dx)]
         record[int(row["frame"])] = [round(dy, 3), round(dx, 3)]
     return corrected, np.clip(bands, 0, None), record
+
+
+def _speed_keeper(speeds: FlowRecording, da: xr.DataArray, cfg: MotionConfig, /, *, low: float, high: float,
+                  highs: np.ndarray) -> Callable[[FrameWork], None] | None:
+    """What keeps each pair's flow speed in ``speeds`` as the run computes it, or None when it keeps none.
+
+    The speeds are those of :func:`labelfree.motion.flow.flow_magnitude_stack` while every frame is mapped to
+    8 bits as that maps it (the movie's range ``low..high``). A run without exposure or bleaching gains has
+    ``highs`` of ``low + (high - low) / 1``, which may differ from ``high`` in the last bit: such a frame is
+    compared with that mapping, and one of other grey values stops the keeping (the flow output then
+    computes the flow of the movie as given, as before).
+    """
+    if not speeds.start(da, cfg):
+        return None
+
+    def keep(item: FrameWork) -> None:
+        if not speeds.keeping:
+            return
+        t = item.t
+        if frame_high(highs, t) != high and not np.array_equal(item.frame, movie_frame(da, t, low=low, high=high)[0]):
+            speeds.discard(f"frame {t} was mapped to other grey values than the movie's range gives")
+            return
+        if item.magnitude is not None:
+            speeds.add(t, item.magnitude)
+
+    return keep
 
 
 def _on_input_frames(labels: np.ndarray, drift: list) -> np.ndarray:
@@ -585,15 +614,20 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
     # the same values give the same labels whatever their type: int32, int64, float copies and 0..1 floats
     # (img_as_float, napari) of an 8- or 16-bit movie are segmented as that movie
     da, converted = integer_movie(da)
-    labels = _segment_movie(da, cfg, progress)
+    # a flow output asked for: the flow speeds this run computes are kept for it (labelfree.motion.flow_record)
+    labels = _segment_movie(da, cfg, progress, speeds=claim_recording())
     if converted is not None:  # uint8_range and the sizes are in the values the movie was segmented as
         labels.attrs["labelfree"] = {**labels.attrs["labelfree"], "integer_values": converted}
     return labels
 
 
-def _segment_movie(da: xr.DataArray, cfg: MotionConfig, progress: Any) -> xr.DataArray:
-    """:func:`segment` of a checked movie: inside a constant canvas, enlarged or as given."""
+def _segment_movie(da: xr.DataArray, cfg: MotionConfig, progress: Any, *,
+                   speeds: FlowRecording | None = None) -> xr.DataArray:
+    """:func:`segment` of a checked movie: inside a constant canvas, enlarged or as given; ``speeds``: where the
+    flow speeds of a run of the movie as given are kept (not those of a crop or of the movie enlarged)."""
     box = _movie_box(da)
+    if speeds is not None and (box is not None or cfg.upsample not in (None, 1)):
+        speeds.discard("the run segmented a crop of the movie or the movie enlarged")
     if box is not None:  # a crop in a constant canvas: segmented as that crop, the labels placed back
         ys, xs = box
         log.info("Motion: a constant canvas around rows %d-%d, columns %d-%d of every frame is left out",
@@ -608,9 +642,11 @@ def _segment_movie(da: xr.DataArray, cfg: MotionConfig, progress: Any) -> xr.Dat
     with Progress(progress, total=da.sizes["T"], desc="Motion") as bar:
         if k == 1:
             try:
-                return _segment(da, cfg, _PassSteps(bar, progress))
+                return _segment(da, cfg, _PassSteps(bar, progress), speeds=speeds)
             except _Enlarge as small_cells:  # automatic upsample: measured on the first classified frame
                 k, area = small_cells.k, small_cells.area
+                if speeds is not None:
+                    speeds.discard("the movie was segmented enlarged")
         return _segment_enlarged(da, cfg, k, area, _PassSteps(bar, progress, note=f" (enlarged {k} x {k})"))
 
 
@@ -673,10 +709,14 @@ class _Enlarge(Exception):
         self.k, self.area = k, area
 
 
-def _segment(da: xr.DataArray, cfg: MotionConfig, bar: _PassSteps, *, noise_check: bool = True) -> xr.DataArray:
+def _segment(da: xr.DataArray, cfg: MotionConfig, bar: _PassSteps, *, noise_check: bool = True,
+             speeds: FlowRecording | None = None) -> xr.DataArray:
     """:func:`segment` on the movie as given (raises :class:`_Enlarge` for an automatic ``upsample``);
     ``bar``: its frames' progress; ``noise_check``: pairs without cell motion (:func:`_classify_pair`) are left
-    out (as still ones)."""
+    out (as still ones); ``speeds``: where each pair's flow speed is kept (:func:`_speed_keeper`)."""
+    if speeds is not None and cfg.drift_correction:
+        speeds.discard("the run corrected the movie's drift first")
+        speeds = None
     bands, drift = None, None
     if cfg.drift_correction:
         da, bands, drift = _drift_corrected(da, cfg)
@@ -684,6 +724,9 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, bar: _PassSteps, *, noise_chec
     if filled is not None:
         log.info("Motion: zero-filled edges of up to %s rows/columns (top, bottom, left, right) left out",
                  ", ".join(str(int(v)) for v in filled.max(axis=0)))
+        if speeds is not None:
+            speeds.discard("the run filled the movie's zero-filled edges")
+            speeds = None
         bands = filled if bands is None else np.maximum(bands, filled)
         da = _edge_filled(da, filled)
     n, shape = da.sizes["T"], (da.sizes["Y"], da.sizes["X"])
@@ -721,6 +764,11 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, bar: _PassSteps, *, noise_chec
         log.info("Motion: brightness trend over the movie of %.2f x (bleaching): frames brought back to its "
                  "brightest (gains %.3f-%.3f)", np.max(trend) / np.min(trend), np.min(trend), np.max(trend))
     highs = lo + (hi - lo) / (gains * trend)
+    keep = None
+    if speeds is not None and (exposed or bleaching):  # frames mapped to other grey values than the movie's range
+        speeds.discard("the run brought frames to other brightness (exposure, bleaching)")
+    elif speeds is not None:
+        keep = _speed_keeper(speeds, da, cfg, low=lo, high=hi, highs=highs)
     out = np.zeros((n, *shape), np.uint16)
     linker = OverlapLinker(min_iou=cfg.track_min_iou)
     model, min_size, pending, stats, still = None, cfg.min_size, [], [], 0
@@ -841,6 +889,8 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, bar: _PassSteps, *, noise_chec
                      flow_cfg.flow_downsample, flow_cfg.winsize, flow_cfg.levels)
         frames = stack.enter_context(frame_stream(da, flow_cfg, low=lo, high=highs, workers=workers, flows=flows))
         first = next(frames)
+        if keep is not None:
+            keep(first)
         hot_pixels = first.hot_pixels
         prev_ent = first.entropy
         pending.append((0, first.frame, first.entropy))
@@ -849,6 +899,8 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, bar: _PassSteps, *, noise_chec
         for item in frames:
             t, ent = item.t, item.entropy
             hot_pixels += item.hot_pixels
+            if keep is not None:
+                keep(item)
             if (frames.threaded and model is not None and not pending and not refine_size
                     and cfg.classifier_mode == "per_pair"):
                 queue.append(frames.run(ahead, item, prev_ent, min_size))
@@ -885,6 +937,8 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, bar: _PassSteps, *, noise_chec
             prev_ent = ent
         while queue:
             settle(*queue.popleft().result())
+        if keep is not None:
+            speeds.finish()
         if pending or still:
             blank_pairs = sum(1 for t in range(1, n) if t in blank or t - 1 in blank)
             what, why = _no_motion_text(noisy, unlabelled, cfg, min_size=min_size, pairs=n - 1,
