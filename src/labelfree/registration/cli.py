@@ -316,9 +316,14 @@ def _grid_in_words(auto: dict[str, Any]) -> str:
     return words + ")"
 
 
+#: how to give the grid on the command line: the advice of a refusal to find the grid from the tiles
+_GIVE_GRID = "give the grid with --grid RxC (and the order with --order ORDER)"
+
+
 def _stitch(args: argparse.Namespace) -> int:
     from labelfree.io import read_image, write_table
     from labelfree.registration import StitchConfig, stitch
+    from labelfree.registration.tiles import GridNotFoundError
 
     cfg = _config(StitchConfig, args, backend=args.backend, overlap=args.overlap, order=args.order,
                   subpixel=True if args.subpixel else None)
@@ -329,7 +334,10 @@ def _stitch(args: argparse.Namespace) -> int:
     with _held_outputs(args, inputs, outputs, purpose=f"labelfree stitch {args.tiles}") as out:
         tiles = [read_image(f) for f in files]
         _start_fiji(args)
-        fused, positions = stitch(tiles, layout, config=cfg, progress=progress_from_args(args))
+        try:
+            fused, positions = stitch(tiles, layout, config=cfg, progress=progress_from_args(args))
+        except GridNotFoundError as exc:  # no grid found from the tiles: the advice in this command's options
+            raise InputError(exc.said(_GIVE_GRID)) from exc
         record = {"stitch": {"backend": fused.attrs["stitching"]["backend"], "tiles": [f.name for f in files]}}
         auto = fused.attrs["stitching"].get("auto")
         if auto is not None:  # the grid found from the tiles, with its evidence
