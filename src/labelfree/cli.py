@@ -350,13 +350,15 @@ def _warnings_as_lines(verbose: int, noted: dict[str, None] | None = None) -> It
 _WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS, errno.EACCES, errno.EPERM}
 
 
-def _write_error_message(exc: OSError, /, *, output: Any = None) -> str | None:
+def _write_error_message(exc: OSError, /, *, output: Any = None, option: str = "-o",
+                         choose: str = "an output (-o)") -> str | None:
     """The one-line message of an OSError met while writing (a full disk, a read-only or forbidden folder,
     numpy's "Not enough free space to write N bytes", numpy's or tifffile's "N requested and M written"); None
     for any other OSError (a bug: keep its traceback).
     ``output`` is the command's ``-o``: the advice to choose another ``-o`` is given only for a path in it (or for
     an error that names no file where the temporary folder is on the same disk); a path elsewhere is named with
-    what it is (the temporary folder, LabelFree's cache) and the setting that moves it."""
+    what it is (the temporary folder, LabelFree's cache) and the setting that moves it. A command whose output is
+    given otherwise (``fusion train --zoo``) names its own ``option`` and what to ``choose``."""
     from labelfree._disk_full import disk_full_reason
 
     # a full disk that sets no errno: numpy's and tifffile's own messages (see labelfree._disk_full)
@@ -372,13 +374,13 @@ def _write_error_message(exc: OSError, /, *, output: Any = None) -> str | None:
             path = path.with_name(path.name[1:].rsplit(".", 2)[0])
         what, place = f"cannot write {path}", _write_place(path, output)
     else:
-        what, place = _unnamed_write_place(output)
+        what, place = _unnamed_write_place(output, option=option)
     if place is None:
-        move = "choose an output (-o) on another disk"
-        todo = "Choose an output (-o) in a folder you may write to"
+        move = f"choose {choose} on another disk"
+        todo = f"Choose {choose} in a folder you may write to"
     elif place == ("either", "TMPDIR"):
-        move = "choose an output (-o) or a TMPDIR on another disk"
-        todo = "Choose an output (-o) and a TMPDIR in folders you may write to"
+        move = f"choose {choose} or a TMPDIR on another disk"
+        todo = f"Choose {choose} and a TMPDIR in folders you may write to"
     elif place:
         what = f"{what} ({place[0]})"
         move = f"set {place[1]} to a folder on another disk"
@@ -418,7 +420,7 @@ def _write_place(path: Path, output: Any) -> tuple[str, str] | tuple[()] | None:
     return ()
 
 
-def _unnamed_write_place(output: Any) -> tuple[str, tuple[str, str] | None]:
+def _unnamed_write_place(output: Any, *, option: str = "-o") -> tuple[str, tuple[str, str] | None]:
     """The message's start and place (see :func:`_write_place`) for an error that names no file: the outputs,
     unless the temporary folder is on another disk than them (then either may be the one that failed)."""
     import tempfile
@@ -434,8 +436,8 @@ def _unnamed_write_place(output: Any) -> tuple[str, tuple[str, str] | None]:
     except OSError:
         same = True
     if same:
-        return f"cannot write the outputs (-o {output})", None
-    return f"cannot write the outputs (-o {output}) or a temporary file in {tmp} (TMPDIR)", ("either", "TMPDIR")
+        return f"cannot write the outputs ({option} {output})", None
+    return f"cannot write the outputs ({option} {output}) or a temporary file in {tmp} (TMPDIR)", ("either", "TMPDIR")
 
 
 @contextlib.contextmanager
@@ -503,7 +505,10 @@ def main(argv: Sequence[str] | None = None) -> int:
               "a machine with more memory.", file=sys.stderr)
         return 1
     except OSError as exc:  # after LabelFreeError: OutputError is an OSError that says what to do itself
-        message = _write_error_message(exc, output=getattr(args, "output", None) or getattr(args, "out", None))
+        named = getattr(args, "output_option", None)  # (option, its dest, what to choose): an output not -o
+        message = (_write_error_message(exc, output=getattr(args, named[1], None), option=named[0], choose=named[2])
+                   if named else
+                   _write_error_message(exc, output=getattr(args, "output", None) or getattr(args, "out", None)))
         if message is None:
             raise
         if verbose:

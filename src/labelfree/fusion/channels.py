@@ -127,6 +127,34 @@ def with_channel_axis(image: Any, /) -> xr.DataArray:
     return to_dataarray(out, channel_names=[name])
 
 
+def _other_kind_hint(entries: Sequence[dict], missing: Sequence[str], /, *, root: Any, object: str,
+                     cell_line: str) -> str:
+    """How to use the zoo's models of another object or cell line that are named for the ``missing`` channels
+    (the names match, the run asks for another kind of model); an empty text when there are none."""
+    groups: dict[tuple, set[str]] = {}  # the settings that select an entry -> the missing channels they serve
+    for e in entries:
+        wanted = [("object", e["object"])] if e["object"] != object else []
+        if cell_line and e["cell_line"] != cell_line:
+            wanted.append(("cell_line", e["cell_line"]))
+        if wanted:
+            groups.setdefault(tuple(wanted), set()).update(c for c in missing if c in e["channels"])
+    if not any(groups.values()):
+        return ""
+    changes, chosen = max(groups.items(), key=lambda kv: len(kv[1]))  # the first of the most served
+    served = [c for c in missing if c in chosen]
+    what = dict(changes)
+    kind = (f"{what.get('object', object)} model{'s' if len(served) > 1 else ''}"
+            + (f" of the cell line {what['cell_line']!r}" if "cell_line" in what else ""))
+    flags = " ".join(f"--{k.replace('_', '-')} {shlex.quote(v)}" for k, v in changes)
+    sets = " ".join(f"--set {k}={shlex.quote(v)}" for k, v in changes)
+    keys = " and ".join(k for k, _ in changes)
+    python = ", ".join(f"{k}={v!r}" for k, v in changes)
+    them = "them" if len(served) > 1 else "it"
+    return (f"It holds {kind} for {short_list(served)}: to use {them}, run with {flags} "
+            f"(`labelfree fusion IMAGE -o OUT --zoo {shlex.quote(str(root))} {flags}`; the same as "
+            f"{sets}; a config file's or the Fiji dialog's {keys}; Python: FusionConfig({python})). ")
+
+
 def unmatched_channels_message(zoo: Any, missing: Sequence[str], /, *, image_channels: Sequence[str],
                                object: str, cell_line: str = "") -> str:
     """Why no zoo model serves ``missing`` (channels of the image), and how to make names match."""
@@ -142,8 +170,10 @@ def unmatched_channels_message(zoo: Any, missing: Sequence[str], /, *, image_cha
             f"to channels by name: the image has {short_list(image_channels)}"
             f"{' (default names: the file names none)' if unnamed else ''}, the zoo's {object} models were trained on "
             f"{short_list(known) if known else 'none'} (it holds: {held or 'nothing'}). ")
+    other = _other_kind_hint(entries, missing, root=zoo.root, object=object, cell_line=cell_line)
     if not known:
-        return text + f"Train a {object} model with `labelfree fusion train ... --object {object} --zoo {zoo.root}`."
+        train = f"a {object} model with `labelfree fusion train ... --object {object} --zoo {zoo.root}`."
+        return text + (f"{other}Or train {train}" if other else f"Train {train}")
     wanted = list(missing) if len(missing) > 1 or len(image_channels) == 1 else image_channels
     refile = max(usable, key=lambda e: len(e["channels"]))
     if len(refile["channels"]) == len(wanted) or len(wanted) == 1:
@@ -163,7 +193,7 @@ def unmatched_channels_message(zoo: Any, missing: Sequence[str], /, *, image_cha
                   f"{_words(served, ',')}; fusion eval|select --channels {_words(served, ' ')}"
                   f"; Python: channels={served!r}). " if len(served) <= 8 else
                   f"{len(served)} of the image's channels have a model: {short_list(served)}. ")
-    return text + subset + (
+    return text + other + subset + (
         f"To match them, name the image's channels as the models' (command line and batch: --channel-names "
         f"{_words(names, ',')}, one name per channel in order; ImageJ/Fiji: slice labels; OME-TIFF: Channel Name; "
         "Python: read_image(path, channel_names=[...]), or for an array in memory labelfree.to_dataarray(array, "

@@ -23,6 +23,10 @@ __all__ = ["VERBS", "register_verbs", "register"]
 #: ``labelfree fusion <verb>``
 VERBS = ("train", "select", "eval", "segment")
 
+#: how the eval and select tables print a score that is not defined (precision of a channel that found no object:
+#: 0 of 0; the --csv file leaves it empty)
+NOT_DEFINED = "-"
+
 
 def _report(done: int, total: int, message: str) -> None:
     """Progress on stderr (one line per step)."""
@@ -144,10 +148,11 @@ def _read_labels(paths: list[Path], images: list[Any], image_paths: list[Path]) 
 
 
 @contextlib.contextmanager
-def _zoo_to_file_in(path: Path) -> Iterator[Any]:
-    """The zoo at ``path``, created when absent. When the command fails (or is interrupted) before it
-    files a model there, a zoo it created is removed again: an empty zoo left behind would later
-    read as "no model for these channels" instead of "not a zoo"."""
+def _zoo_to_file_in(path: Path, *, todo: str = "") -> Iterator[Any]:
+    """The zoo at ``path``, created when absent, and checked to be writable before the command's work
+    (:meth:`~labelfree.fusion.ModelZoo.check_writable`, ``todo`` its advice). When the command fails (or is
+    interrupted) before it files a model there, a zoo it created is removed again: an empty zoo left behind
+    would later read as "no model for these channels" instead of "not a zoo"."""
     from labelfree.errors import LabelFreeError
     from labelfree.fusion import ModelZoo
     from labelfree.fusion.zoo import INDEX_NAME
@@ -155,6 +160,7 @@ def _zoo_to_file_in(path: Path) -> Iterator[Any]:
     made_folder, made_index = not path.exists(), not (path / INDEX_NAME).is_file()
     zoo = ModelZoo(path, create=True)
     try:
+        zoo.check_writable(todo=todo)
         yield zoo
     except BaseException:
         if made_index:
@@ -220,7 +226,7 @@ def register_verbs(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--cell-line", default="")
     p.add_argument("--starting-model", default=None, help="weights file, cached built-in name or 'scratch'")
     p.add_argument("--epochs", type=int, default=None)
-    p.set_defaults(func=_threaded(_train))
+    p.set_defaults(func=_threaded(_train), output_option=("--zoo", "zoo", "a zoo (--zoo)"))
 
     p = sub.add_parser("segment", help="segment an image (the same as `labelfree fusion IMAGE ...`)")
     add_pipeline_arguments(p, get_pipeline("fusion"))
@@ -264,7 +270,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--channels", nargs="+", required=True, metavar="NAME",
                    help="image channel names it was trained on (one: channel-wise; several: multi-channel); "
                         "Fusion picks models by these names")
-    p.add_argument("--cell-line", default="", help="cell line of the training images (optional; list and pick filter on it)")
+    p.add_argument("--cell-line", default="",
+                   help="cell line of the training images (optional; list and pick filter on it)")
     p.add_argument("--starting-model", default="scratch",
                    help="what training started from (built-in name, file or 'scratch'; recorded only)")
     p.add_argument("--f1", type=float, default=None, help="validation F1, if known")
@@ -287,12 +294,33 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_zoo_remove)
 
 
+class _SetAlias(argparse.Action):
+    """``--object nuclei`` as ``--set object=nuclei``: appends ``(key, value)`` to ``--set``'s list, in the
+    order given on the command line (the last of them wins, as for repeated ``--set``)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        settings = list(getattr(namespace, "settings", None) or [])
+        settings.append((self.const, values))
+        namespace.settings = settings
+
+
 def _add_segment_options(p: argparse.ArgumentParser) -> None:
-    """The option of ``labelfree fusion IMAGE`` beyond every pipeline's: ``--zoo-best`` declines the models of a
-    Fusion run's provenance given as ``--config`` (:func:`labelfree.cli_core.run_command` reads it)."""
+    """The options of ``labelfree fusion IMAGE`` beyond every pipeline's: ``--zoo-best`` declines the models of a
+    Fusion run's provenance given as ``--config`` (:func:`labelfree.cli_core.run_command` reads it); ``--object``
+    and ``--cell-line``, the names ``fusion train|select|eval`` give them, for ``--set object=`` and
+    ``--set cell_line=``."""
     p.add_argument("--zoo-best", dest="record_declined", action="append_const", const="models",
-                   help="pick each channel's model from the zoo (the best for the object and cell line), also when "
-                        "--config is a Fusion run's provenance, whose models are used otherwise")
+                   help="pick each channel's model from the zoo as a run without --config does, also when --config "
+                        "is a Fusion run's provenance, whose models are used otherwise: the model trained on exactly "
+                        "the chosen channels when the zoo has one (whatever its validation F1), else each channel's "
+                        "channel-wise model, else the model of the smallest channel set holding it; among models of "
+                        "the same channels, the highest validation F1 (labelfree -v logs each pick and why)")
+    p.add_argument("--object", dest="settings", action=_SetAlias, const="object", choices=("nuclei", "cyto"),
+                   help="nuclei or cyto: which of the zoo's models to use (the same as --set object=...; default: "
+                        "the config's, cyto)")
+    p.add_argument("--cell-line", dest="settings", action=_SetAlias, const="cell_line", metavar="NAME",
+                   help="use the zoo's models of this cell line (the same as --set cell_line=...)")
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -316,7 +344,9 @@ def _train(args: argparse.Namespace) -> int:
               "image (a grey image saved as colour): each model is trained once and filed under each name.",
               file=sys.stderr)
     subsets = [[c] for c in chans if c not in same] if args.mode == "cw" else [chans]
-    with _zoo_to_file_in(args.zoo) as zoo:
+    todo = ("Give --zoo a folder you may write to (a new folder is made), or copy this zoo into one and give "
+            "that; nothing was trained.")
+    with _zoo_to_file_in(args.zoo, todo=todo) as zoo:
         for subset in subsets:
             result = finetune(*train, channels=subset, validation=val if va.size else None, config=cfg,
                               progress=_progress(args), device=args.device)
@@ -393,12 +423,42 @@ def _select(args: argparse.Namespace) -> int:
 
     table.insert(2, "model", table.apply(used, axis=1))
     table["diameter"], table["diameter_source"] = round(choice.diameter, 3), choice.source
-    _say(args, table.drop(columns=["diameter", "diameter_source"]).to_string(float_format=lambda v: f"{v:.3f}"))
+    _say(args, table.drop(columns=["diameter", "diameter_source"]).to_string(float_format=lambda v: f"{v:.3f}",
+                                                                             na_rep=NOT_DEFINED))
     _say(args, f"best: train {best['train']}, evaluate {best['evaluate']}, F1 {best['f1']:.3f}")
     _say(args, _diameter_line(choice))
+    _say(args, "segment with it: " + _best_command(args, zoo, cfg, best, ids))
     if args.csv:
         _write_csv(args, table)
     return 0
+
+
+def _best_command(args: argparse.Namespace, zoo: Any, cfg: Any, best: Any, ids: dict) -> str:
+    """The ``labelfree fusion`` command that segments with the models of ``best`` (a row of the selection
+    table): ``--channel`` and the zoo when a run picks exactly those models, else their files as ``--model-file``."""
+    import shlex
+
+    from labelfree.errors import ModelFileError
+    from labelfree.fusion.segment import pick_entries
+    from labelfree.fusion.selection import CHANNELWISE
+
+    evaluate = best["evaluate"].split("+")
+    if best["train"] == CHANNELWISE:
+        want = {c: ids[frozenset([c])] for c in evaluate}
+    else:
+        want = dict.fromkeys(evaluate, ids[frozenset(best["train"].split("+"))])
+    try:
+        picked = {c: e["id"] for c, e in pick_entries(zoo, evaluate, config=cfg).items()}
+    except ModelFileError:
+        picked = {}
+    words = ["labelfree", "fusion", "IMAGE", "-o", "OUT", "--zoo", str(args.zoo), "--object", cfg.object]
+    words += ["--cell-line", cfg.cell_line] if cfg.cell_line else []
+    words += ["--dims", args.dims] if args.dims else []
+    words += ["--channel-names", ",".join(args.channel_names)] if args.channel_names else []
+    words += ["--channel", ",".join(evaluate)]
+    if picked != want:  # a run would pick others (e.g. the model of exactly these channels): name the files
+        words += ["--model-file", ",".join(f"{c}={zoo.path_of(i)}" for c, i in want.items())]
+    return " ".join(shlex.quote(w) for w in words)
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -414,7 +474,7 @@ def _eval(args: argparse.Namespace) -> int:
     table = compare_fusions(images, labels, zoo=args.zoo, channels=args.channels, config=cfg, device=args.device,
                             progress=_progress(args))
     record = table.attrs["labelfree"]
-    _say(args, table.to_string(float_format=lambda v: f"{v:.3f}"))
+    _say(args, table.to_string(float_format=lambda v: f"{v:.3f}", na_rep=NOT_DEFINED))
     _say(args, _diameter_line(DiameterChoice(record["diameter"], record["diameter_source"])))
     if args.csv:
         _write_csv(args, table.reset_index().assign(**record))
@@ -436,7 +496,8 @@ def _zoo_add(args: argparse.Namespace) -> int:
 def _zoo_list(args: argparse.Namespace) -> int:
     from labelfree.fusion import ModelZoo
 
-    entries = ModelZoo(args.zoo).list(object=args.object, cell_line=args.cell_line)
+    zoo = ModelZoo(args.zoo)
+    entries = zoo.list(object=args.object, cell_line=args.cell_line)
     if args.json:
         print(json.dumps(entries, indent=2))
         return 0
@@ -444,11 +505,32 @@ def _zoo_list(args: argparse.Namespace) -> int:
         wanted = [f"{k} {v}" for k, v in (("object", args.object), ("cell line", args.cell_line)) if v]
         print(f"The zoo {args.zoo} holds no model{' of ' + ', '.join(wanted) if wanted else ''}; "
               "'labelfree zoo list ZOO' lists all of them, 'labelfree fusion train' adds one.", file=sys.stderr)
+    damaged = []
     for e in entries:
         f1 = (e.get("validation") or {}).get("f1")
+        status = _file_status(zoo, e)
+        if status != "ok":
+            damaged.append(e["id"])
         print(f"{e['id']}\t{e['object']}\t{e['cell_line'] or '-'}\t{'+'.join(e['channels'])}\t"
-              f"F1={'-' if f1 is None else f'{f1:.3f}'}\t{e['date']}")
+              f"F1={'-' if f1 is None else f'{f1:.3f}'}\t{e.get('date', '-')}"
+              + ("" if status == "ok" else f"\t{status.upper()}"))
+    if damaged:
+        print(f"{len(damaged)} of the {len(entries)} models listed cannot be used: their weights file is MISSING or "
+              "CHANGED (its sha256 is not the one the index records); runs that pick them stop. Put the files back, "
+              f"or remove each entry (`labelfree zoo remove {args.zoo} {damaged[0]}`) and train or file it again.",
+              file=sys.stderr)
     return 0
+
+
+def _file_status(zoo: Any, entry: dict) -> str:
+    """``ok``, ``missing`` or ``changed`` (:meth:`~labelfree.fusion.ModelZoo.file_status`), or ``bad file name``
+    for an entry whose file name :meth:`~labelfree.fusion.ModelZoo.path_of` refuses."""
+    from labelfree.errors import ModelFileError
+
+    try:
+        return zoo.file_status(entry)
+    except ModelFileError:
+        return "bad file name"
 
 
 def _zoo_pick(args: argparse.Namespace) -> int:

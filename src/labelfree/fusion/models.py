@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -219,6 +220,26 @@ def model_nbase(state_dict: dict[str, Any]) -> list[int]:
     return widths
 
 
+def _diameter_entry(state: dict, key: str, path: Path, /, *, default: float, positive: bool = True) -> float:
+    """The one number (``positive``: finite and > 0) a weights file holds under ``key`` (``diam_mean``: the
+    object diameter the network works at; ``diam_labels``: the training objects' mean), ``default`` when absent."""
+    value = state.get(key)
+    if value is None:
+        return default
+    shape = tuple(getattr(value, "shape", ()))
+    try:
+        number = float(value.reshape(-1)[0]) if getattr(value, "numel", lambda: 0)() == 1 else None
+    except (TypeError, ValueError, RuntimeError):
+        number = None
+    if number is None or (positive and not (math.isfinite(number) and number > 0)):
+        what = f"shape {shape}" if number is None else f"value {number}"
+        raise ModelFileError(f"{path} holds {key} of {what}; a cellpose weights file holds one positive number there "
+                             "(a tensor of shape (1,), the diameter in pixels). The file is damaged or was not saved "
+                             "by cellpose: give cellpose 3 weights (.pt) saved by cellpose or by labelfree fusion "
+                             "train, or save the network again.")
+    return number
+
+
 def load_model(model: str | os.PathLike[str], /, *, device: str = "auto") -> CellposeNet:
     """Load cellpose weights (a file or a cached built-in name); nothing is ever downloaded.
 
@@ -246,7 +267,9 @@ def load_model(model: str | os.PathLike[str], /, *, device: str = "auto") -> Cel
     except ModelFileError as exc:  # the file in the message: a run may name several
         raise ModelFileError(f"{path}: {exc} Give cellpose 3 weights (.pt) saved by cellpose or by labelfree "
                              "fusion train.") from None
-    diam_mean = 17.0 if path.name == "nucleitorch_0" else float(state.get("diam_mean", torch.ones(1) * 30)[0])
+    diam_mean = 17.0 if path.name == "nucleitorch_0" else _diameter_entry(state, "diam_mean", path, default=30.0)
+    if "diam_labels" in state:
+        _diameter_entry(state, "diam_labels", path, default=diam_mean, positive=False)
     net = resnet.CPnet(nbase, 3, sz=3, mkldnn=False, max_pool=True, diam_mean=diam_mean)
     try:
         result = net.load_state_dict(state, strict=False)

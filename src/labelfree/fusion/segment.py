@@ -231,6 +231,11 @@ def pick_entries(zoo: Any, channels: Sequence[str], /, *, config: FusionConfig,
     kw = {"object": config.object, "cell_line": config.cell_line}
     if zoo.list(channels=channels, **kw):
         entry = zoo.pick(channels=channels, **kw)
+        if len(channels) > 1:
+            _log_exact_pick(zoo, entry, channels, kw)
+        else:
+            log.info("fusion: channel %s uses %s (%s; validation F1 %s): its channel-wise model, the best by "
+                     "validation F1", channels[0], entry["id"], channels[0], _f1_text(entry))
         return {**pinned, **dict.fromkeys(channels, entry)}
     entries: dict[str, dict] = {}
     for c in channels:
@@ -241,7 +246,52 @@ def pick_entries(zoo: Any, channels: Sequence[str], /, *, config: FusionConfig,
     missing = [c for c in channels if c not in entries]
     if missing:
         raise ModelFileError(unmatched_channels_message(zoo, missing, image_channels=image_channels or channels, **kw))
+    for c, e in entries.items():
+        log.info("fusion: channel %s uses %s (%s; validation F1 %s): %s", c, e["id"], "+".join(e["channels"]),
+                 _f1_text(e), "its channel-wise model, the best by validation F1" if e["channels"] == [c] else
+                 "no channel-wise model; the smallest channel set holding it, then the best by validation F1")
     return {**pinned, **entries}
+
+
+#: the picks :func:`_log_exact_pick` warned about already: (zoo, model id, channels)
+_WARNED_PICKS: set[tuple] = set()
+
+
+def _f1_text(entry: Mapping) -> str:
+    f1 = (entry.get("validation") or {}).get("f1")
+    return f"{f1:.3f}" if isinstance(f1, (int, float)) else "not recorded"
+
+
+def _log_exact_pick(zoo: Any, entry: dict, channels: Sequence[str], kw: Mapping[str, str], /) -> None:
+    """Say why the model trained on exactly ``channels`` serves them all (it comes first, whatever its validation
+    F1), and warn when models trained on single channels among them recorded a higher validation F1."""
+    log.info("fusion: channels %s use %s, trained on exactly these channels (validation F1 %s): a model of the "
+             "chosen channels comes before channel-wise models", "+".join(channels), entry["id"], _f1_text(entry))
+    own = (entry.get("validation") or {}).get("f1")
+    if not isinstance(own, (int, float)):
+        return
+    better = {}
+    for c in channels:
+        alone = [e for e in zoo.list(channels=[c], **kw) if isinstance((e.get("validation") or {}).get("f1"),
+                                                                       (int, float))]
+        top = max(alone, key=lambda e: e["validation"]["f1"], default=None)
+        if top is not None and top["validation"]["f1"] > own:
+            better[c] = top
+    key = (str(zoo.root), entry["id"], tuple(channels))
+    if better and key not in _WARNED_PICKS:  # once per process: a tiled or batch run picks it again and again
+        _WARNED_PICKS.add(key)
+        from labelfree.errors import ModelFileError
+
+        try:
+            pairs = ",".join(f"{c}={zoo.path_of(e)}" for c, e in better.items())
+        except ModelFileError:  # an entry naming no good file: the advice alone, the run goes on
+            pairs = ",".join(f"{c}=FILE" for c in better)
+        log.warning("fusion: %s (trained on %s, validation F1 %.3f) is used for every channel, as the model "
+                    "trained on exactly the chosen channels; the zoo's channel-wise models recorded higher "
+                    "validation F1 for %s. To fuse the channel-wise models instead, give them as model files "
+                    "with the zoo (--model-file %s) or remove %s from the zoo (labelfree zoo remove).", entry["id"],
+                    "+".join(channels), own, ", ".join(f"{c} ({e['validation']['f1']:.3f}, {e['id']})"
+                                                       for c, e in better.items()), pairs, entry["id"])
 
 
 def _recorded_entries(zoo: Any, channels: Sequence[str], /) -> dict[str, dict]:
@@ -497,10 +547,13 @@ def _models_per_channel(models: Any, chans: Sequence[str], /, *, names: Sequence
     if isinstance(models, Mapping):
         missing = [c for c in chans if c not in models and c not in others]
         if missing and not zoo_given:
+            served = [c for c in chans if c in models or c in others]
+            only = (f"fuse only the channels that have one (--channel {','.join(served)}; macros: channels=[...]; "
+                    f"Python: channels={served!r})" if served else "choose the channels")
             raise InputError(f"No model given for channel(s) {short_list(missing)}; models were given for "
                              f"{short_list(sorted(map(str, models)))}. Give a model for each channel fused "
-                             "(--model-file CH=FILE,...; macros: model_file=[...]; Python: models={...}), choose the "
-                             "channels, or give a zoo for the others.")
+                             f"(--model-file CH=FILE,...; macros: model_file=[...]; Python: models={{...}}), {only}, "
+                             "or give a zoo for the others (--zoo).")
         return {c: models[c] for c in chans if c in models}
     if isinstance(models, (str, os.PathLike)) or hasattr(models, "net"):  # a CellposeNet
         return dict.fromkeys(chans, models)  # one model serves every channel (loaded once)

@@ -187,7 +187,8 @@ def train_network(
                 best, best_state, best_epoch, since_best = watched, copy.deepcopy(net.state_dict()), epoch, 0
             else:
                 since_best += 1
-            bar.update(message=f"epoch {epoch + 1}: loss {epoch_loss:.3f}, watched {watched:.3f}")
+            bar.update(message=f"epoch {epoch + 1}: loss {epoch_loss:.3f}"
+                               + (f", validation loss {watched:.3f}" if val_pairs else " (no validation images)"))
             if since_best >= cfg.patience:
                 log.info("early stop at epoch %d (best %d, loss %.4f)", epoch + 1, best_epoch + 1, best)
                 break

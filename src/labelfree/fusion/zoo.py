@@ -29,6 +29,7 @@ import json
 import logging
 import os
 import re
+import shlex
 import shutil
 from pathlib import Path
 from typing import Any, Iterable
@@ -82,10 +83,25 @@ def open_zoo(zoo: Any = None, /) -> "ModelZoo":
             "Fusion needs a model zoo: give its folder with --zoo FOLDER (Fiji: the dialog's zoo field; "
             "macros: zoo=[FOLDER]; Python: give zoo= (a folder) or models= (channel -> model)). None was given, "
             f"and LabelFree's model cache holds none ({default}, the zoo used when none is given, has no "
-            f"{INDEX_NAME}). {MAKE_A_ZOO} {NO_ZOO_MODEL_FILES}"
+            f"{INDEX_NAME}). {_demo_zoo_note()}{MAKE_A_ZOO} {NO_ZOO_MODEL_FILES}"
         )
     log.info("fusion: no model zoo given; using the zoo of LabelFree's model cache, %s", default)
     return ModelZoo(default)
+
+
+def _demo_zoo_note() -> str:
+    """Where the zoo ``labelfree demo --pipeline fusion`` trained lies, when LabelFree's cache holds one (the
+    newest): a sentence for the no-zoo message, else an empty text."""
+    try:
+        found = [p for p in cache_root().glob("demo-fusion-zoo-*") if (p / INDEX_NAME).is_file()]
+    except OSError:
+        return ""
+    if not found:
+        return ""
+    newest = max(found, key=lambda p: (p / INDEX_NAME).stat().st_mtime)
+    return (f"The demo's zoo is in the cache: --zoo {newest} uses it (one tiny model that `labelfree demo --pipeline "
+            "fusion` trained on its synthetic sample, channels named as the sample's; for other images, train or "
+            "file models for their channels). ")
 
 
 #: the system's files, which a folder may hold and still count as empty for a new zoo
@@ -187,14 +203,42 @@ class ModelZoo:
                                   "you can write to.") from exc
             self._write([])
 
+    def check_writable(self, *, todo: str = "") -> None:
+        """Refuse, before any work, a zoo whose folder cannot take a new file: a model is filed by writing its
+        weights file and the index beside them (each through a temporary file in the folder).
+
+        Parameters
+        ----------
+        todo : str
+            What to do instead, for the message (default: choose a zoo folder you may write to).
+
+        Raises
+        ------
+        OutputError
+            The folder cannot be written (read-only, not yours, full).
+        """
+        import tempfile
+
+        try:
+            fd, name = tempfile.mkstemp(dir=self.root, prefix=f".{INDEX_NAME}.", suffix=".part")
+        except OSError as exc:
+            default = ("Choose a zoo folder you may write to (a new folder is made), or copy this zoo into one "
+                       "and give that.")
+            raise OutputError(f"Cannot write to the model zoo {self.root}: {exc.strerror or exc}"
+                              f"{f' (errno {exc.errno})' if exc.errno else ''}; a model is filed there as a "
+                              f"weights file and an entry in its {INDEX_NAME}. {todo or default}") from exc
+        os.close(fd)
+        os.unlink(name)
+
     # -- index ----------------------------------------------------------------------------
     def _read(self) -> list[dict[str, Any]]:
         try:
             data = json.loads(self.index_path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise ModelFileError(f"The zoo index {self.index_path} is unreadable: {exc}") from exc
+            raise ModelFileError(f"The zoo index {self.index_path} is unreadable: {exc}. {self._broken_index_todo()}") \
+                from exc
         if not isinstance(data, dict) or not isinstance(data.get("models"), list):
-            raise ModelFileError(f"The zoo index {self.index_path} has no 'models' list.")
+            raise ModelFileError(f"The zoo index {self.index_path} has no 'models' list. {self._broken_index_todo()}")
         for entry in data["models"]:
             if not isinstance(entry, dict) or not all(isinstance(entry.get(k), str) for k in ("id", "file", "object")) \
                     or not isinstance(entry.get("channels"), list):
@@ -326,7 +370,7 @@ class ModelZoo:
             return recorded
         path = self.path_of(entry)
         if not path.is_file():
-            raise ModelFileError(f"The zoo entry {entry['id']} points to {path}, which is missing.")
+            raise ModelFileError(self._damaged_message(entry, path, "missing"))
         return _file_weights_sha256(path)
 
     def list(self, *, object: str | None = None, cell_line: str | None = None,
@@ -382,7 +426,43 @@ class ModelZoo:
         entry = self.get(entry) if isinstance(entry, str) else entry
         path = self.path_of(entry)
         if not path.is_file():
-            raise ModelFileError(f"The zoo entry {entry['id']} points to {path}, which is missing.")
+            raise ModelFileError(self._damaged_message(entry, path, "missing"))
         if file_sha256(path) != entry["sha256"]:
-            raise ModelFileError(f"{path} does not match the hash recorded in the zoo index (changed or corrupt).")
+            raise ModelFileError(self._damaged_message(entry, path, "changed"))
         return load_model(path, device=device)
+
+    def file_status(self, entry: dict[str, Any] | str, /) -> str:
+        """``"ok"``, ``"missing"`` (no weights file) or ``"changed"`` (a file whose sha256 is not the one
+        the index records: changed or corrupt since it was filed) for an entry; what :meth:`load` checks."""
+        entry = self.get(entry) if isinstance(entry, str) else entry
+        path = self.path_of(entry)
+        if not path.is_file():
+            return "missing"
+        return "ok" if file_sha256(path) == entry.get("sha256") else "changed"
+
+    def _damaged_message(self, entry: dict[str, Any], path: Path, status: str, /) -> str:
+        """What is wrong with an entry's weights file (``status``: missing or changed) and what to do."""
+        root, ident = shlex.quote(str(self.root)), shlex.quote(str(entry["id"]))
+        chans = [str(c) for c in entry.get("channels", [])]
+        problem = (f"The zoo entry {entry['id']} points to {path}, which is missing" if status == "missing" else
+                   f"{path} (zoo entry {entry['id']}) does not match the hash recorded in the zoo index: it was "
+                   "changed or corrupted after it was filed")
+        back = "Put the file back (from a backup or the zoo's copy elsewhere)" if status == "missing" else \
+            "Put the file as it was filed back (from a backup or the zoo's copy elsewhere)"
+        refile = (f"labelfree fusion train ... --zoo {root} --object {entry.get('object', 'cyto')}"
+                  + (f" --cell-line {shlex.quote(entry['cell_line'])}" if entry.get("cell_line") else "")
+                  + f" --channels {' '.join(shlex.quote(c) for c in chans)}" + (" --mode mc" if len(chans) > 1 else ""))
+        return (f"{problem}. {back}; or remove the entry (`labelfree zoo remove {root} {ident}`; `labelfree zoo list "
+                f"{root}` marks every such entry) and train that model again (`{refile}`), or file its weights "
+                f"again with `labelfree zoo add`; or leave its channel(s) {'+'.join(chans)} out of the run "
+                "(labelfree fusion --channel with the others; Python: channels=[...]).")
+
+    def _broken_index_todo(self) -> str:
+        """What to do about an index that cannot be read: its weights files are still cellpose weights."""
+        files = sorted(p.name for p in self.root.glob("*.pt"))
+        held = (f"its {len(files)} weights file(s) ({', '.join(files[:3])}{', ...' if len(files) > 3 else ''}) are "
+                "cellpose weights, named <object>_<cell line>_<channels>_<date>.pt" if files else
+                "it holds no weights file (*.pt)")
+        return (f"Put a good copy of {INDEX_NAME} back (from a backup), or start a new zoo: {held}; file each in a new "
+                "folder with `labelfree zoo add NEWZOO FILE --object OBJECT --channels NAME...` (there is no rebuild "
+                f"command), then give --zoo NEWZOO.")
