@@ -267,39 +267,103 @@ def _sequential_counts(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return labels, np.bincount(labels.ravel()) if labels.size else np.zeros(1, np.int64)
 
 
+#: objects of a tile whose boxes :func:`_own_objects` reads (``ndi.find_objects``: its cost grows with the objects);
+#: more, and every object's centroid is summed in one pass over the region
+_BOXED_OBJECTS = 1024
+#: objects on a core's border whose centroids :func:`_in_core` sums one by one (within their boxes) at most; more,
+#: and every object's centroid is summed in one pass over the region (:func:`_centroids`)
+_BORDER_OBJECTS = 256
+
+
+def _boxes(labels: np.ndarray, n: int, /) -> np.ndarray:
+    """The bounding box ``(y0, y1, x0, x1)`` (stops exclusive) of each id 0..n of labels numbered 1..n, each id
+    present (row 0, the background's, is zeros)."""
+    from scipy import ndimage as ndi
+
+    boxes = np.zeros((n + 1, 4), np.int64)
+    boxes[1:] = [(sy.start, sy.stop, sx.start, sx.stop) for sy, sx in ndi.find_objects(labels, max_label=n)]
+    return boxes
+
+
+def _in_core(labels: np.ndarray, counts: np.ndarray, boxes: np.ndarray, tile: Tile, /) -> np.ndarray:
+    """Which ids 0..n of a tile's labels (numbered 1..n, with their ``boxes``) have their centroid in the tile's
+    core (id 0: False).
+
+    An object whose box lies in the core has its centroid there, one whose box misses the core's rows or columns
+    has it outside; only the objects that the core's border crosses are summed (the sums of :func:`_centroids`,
+    exact: the same centroids bit for bit), within their boxes when they are few.
+    """
+    (ry0, _), (rx0, _) = tile.region
+    (cy0, cy1), (cx0, cx1) = tile.core
+    y0, y1, x0, x1 = boxes.T
+    inside = (y0 + ry0 >= cy0) & (y1 + ry0 <= cy1) & (x0 + rx0 >= cx0) & (x1 + rx0 <= cx1)
+    outside = (y1 + ry0 <= cy0) | (y0 + ry0 >= cy1) | (x1 + rx0 <= cx0) | (x0 + rx0 >= cx1)
+    inside[0], outside[0] = False, True
+    border = np.flatnonzero(~(inside | outside))
+    if not len(border):
+        return inside
+    if len(border) > _BORDER_OBJECTS or int(((y1 - y0) * (x1 - x0))[border].sum()) > labels.size:
+        cy, cx = _centroids(labels, len(counts) - 1, counts)
+        cy, cx = cy[border], cx[border]
+    else:
+        sums = np.zeros((len(border), 2), np.int64)
+        for k, i in enumerate(border):
+            rows, cols = np.nonzero(labels[y0[i]:y1[i], x0[i]:x1[i]] == i)
+            sums[k] = int(rows.sum()) + int(y0[i]) * len(rows), int(cols.sum()) + int(x0[i]) * len(cols)
+        n_pixels = counts[border].astype(np.float64)
+        cy, cx = sums[:, 0].astype(np.float64) / n_pixels, sums[:, 1].astype(np.float64) / n_pixels
+    cy, cx = cy + ry0, cx + rx0
+    inside[border] = (cy >= cy0) & (cy < cy1) & (cx >= cx0) & (cx < cx1)
+    return inside
+
+
 def _own_objects(labels: np.ndarray, tile: Tile, shape: tuple[int, int]) -> TileLabels:
-    """Keep the objects of a tile's labels whose centroid lies in its core; renumber 1..n."""
+    """Keep the objects of a tile's labels whose centroid lies in its core; renumber 1..n.
+
+    Up to :data:`_BOXED_OBJECTS` objects, their boxes (one pass over the labels) tell those whose centroid needs
+    summing (:func:`_in_core`), the owned objects' box and those of them that touch a region edge, and the owned
+    ids are written within that box only; more objects are summed, renumbered and boxed in passes over the region.
+    """
     (ry0, ry1), (rx0, rx1) = tile.region
     (cy0, cy1), (cx0, cx1) = tile.core
     labels, counts = _sequential_counts(np.asarray(labels))
     n = len(counts) - 1
     if n == 0:
         return TileLabels(tile.index, ((ry0, ry0), (rx0, rx0)), np.zeros((0, 0), np.uint32), 0)
-    cy, cx = _centroids(labels, n, counts)
-    cy, cx = cy + ry0, cx + rx0
-    keep = (cy >= cy0) & (cy < cy1) & (cx >= cx0) & (cx < cx1)
-    keep[0] = False
-    lut = np.zeros(n + 1, np.uint32)
-    lut[keep] = np.arange(1, int(keep.sum()) + 1, dtype=np.uint32)
-    owned = lut[labels]
-    n_own = int(keep.sum())
+    if n <= _BOXED_OBJECTS:
+        boxes = _boxes(labels, n)
+        keep = _in_core(labels, counts, boxes, tile)
+    else:
+        cy, cx = _centroids(labels, n, counts)
+        cy, cx = cy + ry0, cx + rx0
+        keep = (cy >= cy0) & (cy < cy1) & (cx >= cx0) & (cx < cx1)
+        keep[0] = False
+    n_own = int(np.count_nonzero(keep))
     if n_own == 0:
         return TileLabels(tile.index, ((ry0, ry0), (rx0, rx0)), np.zeros((0, 0), np.uint32), 0)
-    # owned objects that touch a region edge which is not the image border were cut
-    edges = []
-    if ry0 > 0:
-        edges.append(owned[0])
-    if ry1 < shape[0]:
-        edges.append(owned[-1])
-    if rx0 > 0:
-        edges.append(owned[:, 0])
-    if rx1 < shape[1]:
-        edges.append(owned[:, -1])
-    n_cut = len(np.setdiff1d(np.unique(np.concatenate(edges)), [0])) if edges else 0
-    rows, cols = np.flatnonzero(owned.any(axis=1)), np.flatnonzero(owned.any(axis=0))
-    by0, by1, bx0, bx1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-    box = ((ry0 + int(by0), ry0 + int(by1)), (rx0 + int(bx0), rx0 + int(bx1)))
-    return TileLabels(tile.index, box, np.ascontiguousarray(owned[by0:by1, bx0:bx1]), n_own, n_cut)
+    lut = np.zeros(n + 1, np.uint32)
+    lut[keep] = np.arange(1, n_own + 1, dtype=np.uint32)
+    height, width = labels.shape
+    if n <= _BOXED_OBJECTS:
+        y0, y1, x0, x1 = boxes[keep].T
+        # owned objects that touch a region edge which is not the image border were cut
+        cut = ((y0 == 0) & (ry0 > 0)) | ((y1 == height) & (ry1 < shape[0])) | ((x0 == 0) & (rx0 > 0)) \
+            | ((x1 == width) & (rx1 < shape[1]))
+        n_cut = int(np.count_nonzero(cut))
+        by0, by1, bx0, bx1 = int(y0.min()), int(y1.max()), int(x0.min()), int(x1.max())
+        owned = lut[labels[by0:by1, bx0:bx1]]
+    else:
+        owned = lut[labels]
+        edges = [owned[0]] if ry0 > 0 else []
+        edges += [owned[-1]] if ry1 < shape[0] else []
+        edges += [owned[:, 0]] if rx0 > 0 else []
+        edges += [owned[:, -1]] if rx1 < shape[1] else []
+        n_cut = len(np.setdiff1d(np.unique(np.concatenate(edges)), [0])) if edges else 0
+        rows, cols = np.flatnonzero(owned.any(axis=1)), np.flatnonzero(owned.any(axis=0))
+        by0, by1, bx0, bx1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+        owned = np.ascontiguousarray(owned[by0:by1, bx0:bx1])
+    box = ((ry0 + by0, ry0 + by1), (rx0 + bx0, rx0 + bx1))
+    return TileLabels(tile.index, box, owned, n_own, n_cut)
 
 
 def segment_tile(source: Any, tile: Tile, segment_fn: SegmentFn, /, *, shape: tuple[int, int],
@@ -382,7 +446,7 @@ def _paint(out: np.ndarray, at: tuple[int, int], part: TileLabels, offset: int) 
     src = part.labels[y0 - by0:y1 - by0, x0 - bx0:x1 - bx0]
     dst = out[y0 - oy:y1 - oy, x0 - ox:x1 - ox]
     free = (dst == 0) & (src != 0)
-    dst[free] = src[free].astype(out.dtype) + offset
+    np.copyto(dst, src.astype(out.dtype, copy=False) + out.dtype.type(offset), where=free)  # no gather, no scatter
 
 
 def _drop_claimed(part: TileLabels, claimed: np.ndarray) -> TileLabels:
@@ -703,21 +767,23 @@ def segment_tiled(
         next_id = 0
         n_cut = 0
         caught: list = []
+        cut_off = False  # whether pixels were marked _CUT_OFF (to clear at the end)
         with Progress(progress, total=len(tiles), desc="tiles") as bar:
             for t in tiles:
                 part = segment_tile(source, t, segment_fn, shape=shape, record=True)
                 caught.extend(part.warnings)
                 if part.n:
-                    owned = part.labels != 0
-                    part = _drop_claimed(part, out[_box_slices(part.box)] != 0)
-                    # pieces cut off by an earlier tile's objects stay claimed, as on Dask
-                    box = out[_box_slices(part.box)]
-                    box[owned & (part.labels == 0) & (box == 0)] = _CUT_OFF
+                    kept = _drop_claimed(part, out[_box_slices(part.box)] != 0)
+                    if kept is not part:  # pieces cut off by an earlier tile's objects stay claimed, as on Dask
+                        box = out[_box_slices(part.box)]
+                        box[(part.labels != 0) & (kept.labels == 0) & (box == 0)] = _CUT_OFF
+                        cut_off, part = True, kept
                 _paint(out, (0, 0), part, next_id)
                 next_id += part.n
                 n_cut += part.n_cut
                 bar.update(message=f"tile {t.index + 1}/{len(tiles)}")
-        out[out == _CUT_OFF] = 0
+        if cut_off:
+            out[out == _CUT_OFF] = 0
         result = TiledResult(out, tiles, next_id, n_cut)
     else:
         import dask

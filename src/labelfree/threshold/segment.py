@@ -92,19 +92,15 @@ def threshold_plane(plane: np.ndarray, config: ThresholdConfig, /) -> np.ndarray
 def _threshold_plane(plane: np.ndarray, config: ThresholdConfig, /) -> tuple[np.ndarray, float | None]:
     """:func:`threshold_plane` and the threshold it used (None: a constant plane without a fixed
     threshold, no objects)."""
-    from scipy import ndimage as ndi
-
-    from labelfree.labels import (
-        declump,
-        fill_holes,
-        relabel_sequential,
-        remove_small_objects,
-    )
+    from labelfree.labels import declump, fill_holes, remove_small_objects
 
     values = np.asarray(plane)
     if values.dtype.kind == "f":
         values = values.astype(np.float32, copy=False)
-    low, high = values.min(), values.max()
+    if config.threshold is not None and values.dtype.kind != "f":  # a fixed threshold decides, constant or not
+        low = high = None
+    else:
+        low, high = values.min(), values.max()
     if values.dtype.kind == "f" and not (np.isfinite(low) and np.isfinite(high)):  # NaN/inf pixels: missing
         if np.isinf(values).any():  # made NaN, on neither side of a threshold
             values = np.where(np.isinf(values), np.float32(np.nan), values)
@@ -116,14 +112,41 @@ def _threshold_plane(plane: np.ndarray, config: ThresholdConfig, /) -> tuple[np.
         thr = float(config.threshold)
     else:
         thr, box = inside_threshold(values, config.method)
-    inside = np.zeros(values.shape, bool)
-    inside[box] = True
-    mask = (values < thr if config.dark_objects else values > thr) & inside
+    mask = values < thr if config.dark_objects else values > thr
+    if box != (slice(None), slice(None)):  # the padding around a crop in a canvas holds no objects
+        inside = np.zeros(values.shape, bool)
+        inside[box] = True
+        mask &= inside
     if config.fill_holes:
         mask = fill_holes(mask)
-    mask = remove_small_objects(mask, min_size=config.min_size)
-    labels = declump(mask) if config.split_touching else ndi.label(mask)[0]
-    return relabel_sequential(labels), thr
+    if not config.split_touching:
+        return _components(mask, config.min_size), thr
+    if config.min_size > 1:  # every object has a pixel: min_size 0 or 1 removes none
+        mask = remove_small_objects(mask, min_size=config.min_size)
+    return declump(mask), thr  # numbered 1..N (uint16; uint32 above 65535) as relabel_sequential numbers them
+
+
+def _components(mask: np.ndarray, min_size: int, /) -> np.ndarray:
+    """The 4-connected objects of a 2-D mask, those of fewer than ``min_size`` pixels left out, numbered 1..N
+    in the order of their first pixel (row by row): uint16, uint32 above 65535 objects.
+
+    The labels that :func:`labelfree.labels.remove_small_objects` (connectivity 1), ``ndi.label`` and
+    :func:`labelfree.labels.relabel_sequential` give one after the other, from one labelling and without a sort:
+    removing whole objects joins and splits none, so the objects left keep their order, and ``ndi.label``
+    numbers them 1..N already.
+    """
+    from scipy import ndimage as ndi
+
+    labels, n = ndi.label(mask)
+    if n and min_size > 1:  # every object has a pixel: min_size 0 or 1 removes none
+        keep = np.bincount(labels[mask], minlength=n + 1) >= min_size  # counted over the objects' pixels only
+        keep[0] = False
+        if not keep[1:].all():
+            n = int(np.count_nonzero(keep))
+            lut = np.zeros(len(keep), np.uint16 if n <= 65535 else np.uint32)
+            lut[keep] = np.arange(1, n + 1)
+            return lut[labels]
+    return labels.astype(np.uint16 if n <= 65535 else np.uint32)
 
 
 def segment(
@@ -179,15 +202,19 @@ def segment(
     ordered = da.transpose(*lead, "Y", "X")
     planes = _Planes(ordered, lead)
     # read plane by plane (a lazy dask or zarr movie stays lazy: one frame in memory at a time), written into
-    # labels of the type they end in (uint16; uint32 from the first plane with more than 65535 objects)
-    out = np.zeros((len(planes),) + planes.shape, np.uint16)
+    # labels of the type they end in (uint16; uint32 from the first plane with more than 65535 objects); one plane
+    # (a tile, a picture): its labels are the output, not copied into a second plane-sized array
+    out = np.zeros((len(planes),) + planes.shape, np.uint16) if len(planes) > 1 else None
     used = []
     with Progress(progress, total=len(planes), desc="threshold") as bar:
         for i in range(len(planes)):
             labels, thr = _threshold_plane(planes[i], cfg)
-            if labels.dtype.itemsize > out.dtype.itemsize and int(labels.max()) > np.iinfo(out.dtype).max:
+            if out is None:
+                out = labels[None]
+            elif labels.dtype.itemsize > out.dtype.itemsize and int(labels.max()) > np.iinfo(out.dtype).max:
                 out = out.astype(np.uint32)
-            out[i] = labels
+            if len(planes) > 1:
+                out[i] = labels
             used.append(thr)  # exact: a rounded value would not give these labels back (--set threshold=)
             bar.update(message=f"plane {i + 1}/{len(planes)}")
     if cfg.threshold is None:
