@@ -132,7 +132,11 @@ _IMAGEJ_TERMS = (
     # a grid that cannot be found from the tiles (labelfree.registration.tiles.find_grid): the keys that give it
     (re.compile(r"give the grid: stitch\(tiles, \(rows, cols\)\) \(and the order: config=\{'order': \.\.\.\}\)"),
      "give the grid with rows= and cols= (and the order with order=)"),
+    (re.compile(r"give each tile's position: stitch\(tiles, yx\) \(yx: (?:[^()]|\([^()]*\))*\)"),
+     "give each tile's position in a TileConfiguration.txt (Plugins > Stitching > Grid/Collection stitching, "
+     "Type: Positions from file)"),
     (re.compile(r", counted from 1 in the order given,"), ", the stack's planes counted from 1,"),
+    (re.compile(r"\(tiles counted from 1 in the order given\)"), "(tiles: the stack's planes, counted from 1)"),
     # LabelFree Fusion without a model zoo: the macro key first; zoos are made on the command line
     (re.compile(r"give its folder with --zoo FOLDER \(Fiji: [^;]*; macros: zoo=\[FOLDER\]; "
                 r"Python: (?:[^()]|\([^()]*\))*\)"),

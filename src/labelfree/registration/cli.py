@@ -271,9 +271,13 @@ def _tile_files(args: argparse.Namespace) -> tuple[list[Path], Any]:
     in name order. A mosaic this command made of tiles of the folder (an earlier run's output
     written into it) is not a tile."""
     from labelfree.registration import read_tile_configuration
+    from labelfree.registration.tiles import NotTileConfigurationError
 
     if args.tiles.is_file():
-        table = read_tile_configuration(args.tiles)  # first: a TIFF given as TILES is told so
+        try:
+            table = read_tile_configuration(args.tiles)  # first: a TIFF given as TILES is told so
+        except NotTileConfigurationError as exc:  # the advice in this command's terms
+            raise InputError(exc.said(_TILES_INSTEAD)) from exc
         grid = [flag for flag, value in (("--grid", args.grid), ("--overlap", args.overlap), ("--order", args.order))
                 if value is not None]
         if grid:
@@ -318,6 +322,12 @@ def _grid_in_words(auto: dict[str, Any]) -> str:
 
 #: how to give the grid on the command line: the advice of a refusal to find the grid from the tiles
 _GIVE_GRID = "give the grid with --grid RxC (and the order with --order ORDER)"
+#: how to give each tile's position on the command line (tiles of different sizes: no grid to find)
+_GIVE_POSITIONS = ("give each tile's position in Fiji's TileConfiguration.txt as TILES (labelfree stitch "
+                   "TILES_DIR/TileConfiguration.txt)")
+#: what to give as TILES instead of an image
+_TILES_INSTEAD = ("Give a folder of tiles with --grid RxC (labelfree stitch TILES_DIR --grid 3x4), or Fiji's "
+                  "TileConfiguration.txt.")
 
 
 def _stitch(args: argparse.Namespace) -> int:
@@ -337,7 +347,7 @@ def _stitch(args: argparse.Namespace) -> int:
         try:
             fused, positions = stitch(tiles, layout, config=cfg, progress=progress_from_args(args))
         except GridNotFoundError as exc:  # no grid found from the tiles: the advice in this command's options
-            raise InputError(exc.said(_GIVE_GRID)) from exc
+            raise InputError(exc.said(_GIVE_GRID, _GIVE_POSITIONS)) from exc
         record = {"stitch": {"backend": fused.attrs["stitching"]["backend"], "tiles": [f.name for f in files]}}
         auto = fused.attrs["stitching"].get("auto")
         if auto is not None:  # the grid found from the tiles, with its evidence

@@ -38,7 +38,7 @@ from labelfree.registration._phase import (
     shift_limits,
     subpixel_shift,
 )
-from labelfree.registration.tiles import GridChoice, find_grid, grid_positions
+from labelfree.registration.tiles import _GIVE, _PLACE, GridChoice, GridNotFoundError, find_grid, grid_positions
 
 __all__ = ["StitchConfig", "stitch", "pairwise_links"]
 
@@ -294,9 +294,9 @@ def _auto_grid(images: list[np.ndarray], cfg: StitchConfig) -> GridChoice:
     """The grid of tiles given without a layout, found from their overlaps (logged)."""
     shapes = sorted({im.shape for im in images})
     if len(shapes) > 1:
-        raise InputError(f"Finding the grid of the tiles needs tiles of one size; got sizes {shapes}. Give the layout: "
-                         "a grid (--grid RxC; Fiji rows= and cols=; Python layout=(rows, cols)) or each tile's "
-                         "position (a TileConfiguration.txt; Python: a table with y and x columns).")
+        # the advice in Python's terms; each caller words its own (GridNotFoundError.said)
+        raise GridNotFoundError(f"Finding the grid of the tiles needs tiles of one size; got sizes {shapes}. Give the "
+                                f"layout instead: {_GIVE}, or {_PLACE}.", tiles=len(images))
     choice = find_grid([_smooth(im, cfg) for im in images], overlap=cfg.overlap, order=cfg.order,
                        min_overlap=cfg.min_overlap, max_shift=cfg.max_shift)
     log.info("stitch: grid found from the %d tiles: %s", len(images), choice.evidence())
@@ -312,17 +312,54 @@ def _with_auto(result: tuple[xr.DataArray, pd.DataFrame], auto: GridChoice | Non
 
 
 def _warn_unlinked(n: int, kept: Sequence[Link], layout: Any) -> None:
-    """Warn about tiles left without a trustworthy link (they are placed at their nominal positions)."""
+    """Warn about tiles left without a trustworthy link (they are placed at their nominal positions), and about
+    linked tiles that form groups no link joins (each group is placed by its links, the groups by the layout)."""
     linked = {link.i for link in kept} | {link.j for link in kept}
     alone = [k for k in range(n) if k not in linked]
-    if not alone:
-        return
     grid = isinstance(layout, tuple) and len(layout) == 2
     check = ("the tile order (order= / --order), the overlap (overlap= / --overlap) and the grid size (--grid)"
              if grid else "the nominal positions (layout / TileConfiguration.txt)")
-    log.warning("stitch: %d of %d tiles have no trustworthy link to a neighbour and keep their nominal positions: "
-                "tiles %s (0-based, in the order given). Check %s; overlaps without texture cannot be matched.",
-                len(alone), n, alone, check)
+    if alone:
+        log.warning("stitch: %d of %d tiles have no trustworthy link to a neighbour and keep their nominal positions: "
+                    "tiles %s (0-based, in the order given). Check %s; overlaps without texture cannot be matched.",
+                    len(alone), n, alone, check)
+    groups = _linked_groups(n, kept)
+    if len(groups) > 1:
+        named = "; ".join(f"group {g}: tiles {_runs(members)}" for g, members in enumerate(groups, 1))
+        log.warning("stitch: the linked tiles form %d groups that no matched overlap links to each other: %s (tiles "
+                    "counted from 1 in the order given). Each group is placed by its overlaps, but where the groups "
+                    "lie relative to each other is %s, not measured. A tile missing between them, overlaps without "
+                    "texture or a wrong layout do this; check %s.", len(groups), named,
+                    "the nominal grid's" if grid else "the nominal positions'", check)
+
+
+def _linked_groups(n: int, kept: Sequence[Link]) -> list[list[int]]:
+    """The groups of two or more tiles (0-based, each in order, by their first tile) that ``kept`` links join."""
+    parent = list(range(n))
+
+    def root(k: int) -> int:
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    for link in kept:
+        parent[root(link.i)] = root(link.j)
+    groups: dict[int, list[int]] = {}
+    for k in range(n):
+        groups.setdefault(root(k), []).append(k)
+    return sorted((members for members in groups.values() if len(members) > 1), key=lambda m: m[0])
+
+
+def _runs(tiles: Sequence[int]) -> str:
+    """0-based tile numbers as runs counted from 1: ``[0, 1, 2, 4]`` -> ``"1-3, 5"``."""
+    runs: list[list[int]] = []
+    for k in tiles:
+        if runs and k == runs[-1][1] + 1:
+            runs[-1][1] = k
+        else:
+            runs.append([k, k])
+    return ", ".join(f"{a + 1}" if a == b else f"{a + 1}-{b + 1}" for a, b in runs)
 
 
 def _outputs(das, fused, placed, nominal, solution, *, backend: str) -> tuple[xr.DataArray, pd.DataFrame]:

@@ -17,8 +17,9 @@ import pandas as pd
 from labelfree.errors import ConfigError, InputError
 from labelfree.registration._phase import ncc_map, shift_limits
 
-__all__ = ["GIVE_GRID", "GRID_ORDERS", "GridChoice", "GridGap", "GridNotFoundError", "find_grid", "grid_positions",
-           "read_tile_configuration", "write_tile_configuration"]
+__all__ = ["GIVE_GRID", "GIVE_POSITIONS", "GRID_ORDERS", "GridChoice", "GridGap", "GridNotFoundError",
+           "NotTileConfigurationError", "STITCH_IMAGES", "find_grid", "grid_positions", "read_tile_configuration",
+           "write_tile_configuration"]
 
 #: grid orders (Fiji's "Grid: ..." types, first direction of each)
 GRID_ORDERS = ("row-by-row", "column-by-column", "snake-by-rows", "snake-by-columns")
@@ -85,6 +86,13 @@ _STRIP = 32
 GIVE_GRID = "give the grid: stitch(tiles, (rows, cols)) (and the order: config={'order': ...})"
 #: where the advice goes in a refusal's template
 _GIVE = "{give the grid}"
+#: how a Python caller gives each tile's position: the other advice when tiles of different sizes leave no grid to
+#: find (a caller with its own way, the command line's TileConfiguration.txt, words it with
+#: :meth:`GridNotFoundError.said`)
+GIVE_POSITIONS = ("give each tile's position: stitch(tiles, yx) (yx: a table with y and x columns, or an (N, 2) "
+                  "array; pixels)")
+#: where that advice goes in a refusal's template
+_PLACE = "{give the positions}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,10 +119,12 @@ class GridGap:
 
 
 class GridNotFoundError(InputError):
-    """:func:`find_grid` could not tell the grid of the tiles; the message says why and how to give the grid.
+    """:func:`find_grid` could not tell the grid of the tiles (or ``stitch`` could not look for it: tiles of
+    different sizes); the message says why and how to give the grid.
 
-    The message ends with the way to give the grid from Python (:data:`GIVE_GRID`); a caller with its own way
-    (the command line's ``--grid``) words it with :meth:`said`. The facts: ``tiles`` (how many were given),
+    The message ends with the way to give the grid from Python (:data:`GIVE_GRID`, and for tiles of different
+    sizes :data:`GIVE_POSITIONS`); a caller with its own way (the command line's ``--grid``) words it with
+    :meth:`said`. The facts: ``tiles`` (how many were given),
     ``best`` (the best full grid, a :class:`GridChoice`; None when the overlap is too thin to match) and ``gap``
     (a :class:`GridGap`, the grid the tiles match better with a tile missing; None when there is none).
     """
@@ -124,9 +134,11 @@ class GridNotFoundError(InputError):
         self.template, self.tiles, self.best, self.gap = template, tiles, best, gap
         super().__init__(self.said(GIVE_GRID))
 
-    def said(self, give: str, /) -> str:
-        """The message with ``give`` as the way to give the grid, e.g. ``"give the grid with --grid RxC"``."""
-        return self.template.replace(_GIVE, give)
+    def said(self, give: str, /, positions: str = GIVE_POSITIONS) -> str:
+        """The message with ``give`` as the way to give the grid, e.g. ``"give the grid with --grid RxC"``, and
+        ``positions`` as the way to give each tile's position (said only where a grid cannot be found at all: tiles
+        of different sizes)."""
+        return self.template.replace(_GIVE, give).replace(_PLACE, positions)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -405,6 +417,30 @@ def _missing_tiles(n: int, chosen: tuple, gapped: tuple, gap: GridGap, scores: d
             f"{_GIVE}.")
 
 
+#: what a Python caller who gave a binary file (an image) to :func:`read_tile_configuration` can do instead (a caller
+#: with its own way, the command line's folder of tiles, words it with :meth:`NotTileConfigurationError.said`)
+STITCH_IMAGES = ("Give Fiji's TileConfiguration.txt, or stitch the images as a grid: "
+                 "stitch([labelfree.io.read_image(f) for f in files], (rows, cols)).")
+#: where that advice goes in the error's template
+_INSTEAD = "{instead}"
+
+
+class NotTileConfigurationError(InputError):
+    """:func:`read_tile_configuration` was given a file of binary data (an image), not a TileConfiguration.
+
+    The message ends with what to do instead from Python (:data:`STITCH_IMAGES`); a caller with its own way (the
+    command line's folder of tiles) words it with :meth:`said`. ``path`` is the file given.
+    """
+
+    def __init__(self, template: str, /, *, path: str | Path | None = None) -> None:
+        self.template, self.path = template, path
+        super().__init__(self.said(STITCH_IMAGES))
+
+    def said(self, instead: str, /) -> str:
+        """The message with ``instead`` as what to do instead, e.g. ``"Give a folder of tiles with --grid RxC."``."""
+        return self.template.replace(_INSTEAD, instead)
+
+
 _LINE = re.compile(r"^\s*(?P<name>[^;]+?)\s*;\s*[^;]*;\s*\((?P<coords>[^)]*)\)\s*$")
 
 
@@ -419,9 +455,12 @@ def read_tile_configuration(path: str | Path, /) -> pd.DataFrame:
 
     Raises
     ------
+    NotTileConfigurationError
+        An :class:`~labelfree.errors.InputError`: the file holds binary data (an image); the message says what to
+        do instead, from Python (:meth:`NotTileConfigurationError.said` words it for another caller).
     InputError
-        A file that is not a TileConfiguration (binary data, a malformed line, no tile) or that lists
-        a tile twice. A byte-order mark at its start (Windows editors) is allowed.
+        A file that is not a TileConfiguration (a malformed line, no tile) or that lists a tile twice. A
+        byte-order mark at its start (Windows editors) is allowed.
     """
     path = Path(path)
     try:
@@ -432,9 +471,8 @@ def read_tile_configuration(path: str | Path, /) -> pd.DataFrame:
     except OSError as exc:
         raise InputError(f"Cannot read tile configuration {path}: {exc}") from exc
     except ValueError:  # UnicodeDecodeError too: an image or another binary file
-        raise InputError(f"{path} is not a TileConfiguration file (it holds binary data, e.g. an image, not lines "
-                         "'file; ; (x, y)'). Give a folder of tiles with --grid RxC (labelfree stitch TILES_DIR --grid "
-                         "3x4), or Fiji's TileConfiguration.txt.") from None
+        raise NotTileConfigurationError(f"{path} is not a TileConfiguration file (it holds binary data, e.g. an image, "
+                                        f"not lines 'file; ; (x, y)'). {_INSTEAD}", path=path) from None
     dim, rows, listed = 2, [], {}
     for lineno, raw in enumerate(text.splitlines(), 1):
         line = raw.strip()
