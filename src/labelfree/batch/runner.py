@@ -663,10 +663,23 @@ def _record_pins_files(config: Any, /) -> bool:
 
 def _check_output_files(folder: Any, items: list[BatchInput], pipeline: Any, bcfg: BatchConfig) -> None:
     """Files the run writes besides the sets (``kind="output"`` inputs, e.g. a model to save): never an
-    input, in a writable folder, and not one file for several inputs (each would replace the one before)."""
+    input, in a writable folder, and not one file for several inputs (each would replace the one before).
+    Nor is an annotation of one image (an input the ROI Manager may give: Cutter's markers) named once for
+    several inputs (each would be cut by another image's markers)."""
     from labelfree.io.outputs import check_output_file
     from labelfree.run import output_inputs
 
+    for inp in (i for i in pipeline.inputs if i.roi_manager):
+        shared = bcfg.inputs.get(inp.name) or bcfg.inputs.get(inp.macro_key)
+        users = [it.stem for it in items if not (it.inputs.get(inp.name) or it.inputs.get(inp.macro_key))]
+        if shared and str(shared) not in (inp.absent, "roi_manager") and len(users) > 1:
+            raise ConfigError(
+                f"The {inp.name} file {shared} was given for every input (--input {inp.name}=FILE, or a batch "
+                f"config's inputs:), but it marks the cells of one image, and {len(users)} inputs would use it "
+                f"({', '.join(users[:3])}{', ...' if len(users) > 3 else ''}). Give each input its own file in a "
+                f"manifest's {inp.name} column (docs/batch.md, Manifests: a CSV with the columns path,{inp.name}), "
+                "or run one input."
+            )
     written_by: dict[Path, Path] = {}
     for item in items:
         for what, path in output_inputs(pipeline, _input_paths(item, pipeline, bcfg)).items():

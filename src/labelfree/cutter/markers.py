@@ -11,6 +11,7 @@ with given sizes.
 from __future__ import annotations
 
 import logging
+import re
 import warnings
 
 import numpy as np
@@ -20,8 +21,9 @@ from skimage import measure
 from labelfree.errors import ConstantImageError, DimensionError, InputError
 
 __all__ = ["check_markers", "markers_from_points", "markers_from_labels", "detect_markers", "markers_to_labels",
-           "guess_nucleus_channel", "split_binary_mask", "drop_repeated_points", "marker_pixels", "on_foreground",
-           "looks_swapped", "points_array", "MarkerWarning", "AutoMarkerWarning"]
+           "guess_nucleus_channel", "names_nuclei", "split_binary_mask", "drop_repeated_points", "marker_pixels",
+           "on_foreground", "looks_swapped", "points_array", "warn_dense_markers", "MarkerWarning",
+           "AutoMarkerWarning"]
 
 log = logging.getLogger(__name__)
 
@@ -141,11 +143,13 @@ def markers_from_points(points: np.ndarray, /, *, shape: tuple[int, int]) -> np.
 def drop_repeated_points(points: np.ndarray, /) -> np.ndarray:
     """(N, 2) (y, x) or (N, 3) (t, y, x) points without those on the pixel of an earlier one
     (logged): two markers of one cell would split it between two patches, and one of the two
-    ids vanish from the result. Returns ``points`` itself when none repeats."""
+    ids vanish from the result. Returns ``points`` itself when none repeats. Points denser
+    than cells can be are warned of (:func:`warn_dense_markers`)."""
     pts = np.asarray(points)
     if pts.ndim != 2 or pts.shape[1] not in (2, 3) or pts.dtype.kind not in "iuf" or not np.isfinite(pts).all():
         return points
     _, first = np.unique(np.rint(pts).astype(np.int64), axis=0, return_index=True)
+    warn_dense_markers(pts[np.sort(first)])  # once, before any work: points denser than cells
     if len(first) == len(pts):
         return points
     keep = np.sort(first)
@@ -156,16 +160,62 @@ def drop_repeated_points(points: np.ndarray, /) -> np.ndarray:
     return pts[keep]
 
 
+#: markers whose median distance to their nearest neighbour (in their frame) is below this many pixels are denser
+#: than cells can be (measured, per frame: the TRA markers of MSC 136 px at least, GOWT1 99, SIM+ 59, HeLa 39;
+#: DSB2018's nucleus centroids 27, E. coli 24; random points on 512 x 512: 2000 5.4 px, 5000 3.4 px)
+DENSE_MARKER_SPACING = 5.0
+#: ... when there are at least this many of them (two markers close together are a slip, not a density)
+DENSE_MARKER_COUNT = 20
+
+
+def warn_dense_markers(points: np.ndarray, /) -> float | None:
+    """Warn (:class:`MarkerWarning`) when (N, 2) (y, x) or (N, 3) (t, y, x) points are implausibly dense
+    for cells: :data:`DENSE_MARKER_COUNT` or more whose median distance to the nearest other marker of
+    their frame is below :data:`DENSE_MARKER_SPACING` px. Cutter cuts a patch per marker, so such a set
+    (every pixel of a mask, random points) runs for minutes and cuts cells into pieces.
+
+    Returns
+    -------
+    float or None
+        The median nearest-marker distance (px), or None when it was not measured (too few
+        points, or not an (N, 2) / (N, 3) array of numbers).
+    """
+    from scipy.spatial import cKDTree
+
+    pts = np.asarray(points)
+    if pts.ndim != 2 or pts.shape[1] not in (2, 3) or pts.dtype.kind not in "iuf" or len(pts) < DENSE_MARKER_COUNT \
+            or not np.isfinite(pts).all():
+        return None
+    frames = [pts] if pts.shape[1] == 2 else [pts[pts[:, 0] == t] for t in np.unique(pts[:, 0])]
+    nearest = [cKDTree(f[:, -2:]).query(f[:, -2:], k=2)[0][:, 1] for f in frames if len(f) > 1]
+    if not nearest:
+        return None
+    spacing = float(np.median(np.concatenate(nearest)))
+    if spacing < DENSE_MARKER_SPACING:
+        warnings.warn(MarkerWarning(
+            f"The {len(pts)} markers given lie {spacing:.1f} px from their nearest neighbour (median): far "
+            f"denser than cells can be (one marker per cell; the markers of real cells and nuclei lie 24-136 px "
+            f"apart, none under {DENSE_MARKER_SPACING:g} px). Cutter cuts one patch per marker, so this run may "
+            "take many minutes and cut cells into pieces. Check that they are one point per cell in pixels of this "
+            "image (not every pixel of a mask, or points of another image)."),
+            stacklevel=3)
+    return spacing
+
+
 def split_binary_mask(labels: np.ndarray, /) -> np.ndarray:
     """A marker image that holds one value (a binary nucleus mask) as labels of its separate blobs.
 
     A (T, Y, X) stack is labelled frame by frame. The change is logged (once per call); any
-    other image (several values, fractions, one blob only) is returned as it is.
+    other image (several values, fractions, one blob only) is returned as it is. Labels far
+    denser than cells are warned of (:func:`warn_dense_markers`, on their centroids).
     """
     lab = np.asarray(labels)
     if lab.ndim not in (2, 3) or lab.dtype.kind not in "iubf" or not np.isfinite(lab).all():
         return labels
     values = np.unique(lab)
+    if values.size > DENSE_MARKER_COUNT and lab.dtype.kind in "iu" and not _scattered_pieces(
+            lab.reshape(-1, lab.shape[-1]), values.size - 1):  # labels (an intensity image is refused later)
+        warn_dense_markers(_label_centres(lab))  # markers far denser than cells: said once
     if values.size != 2 or values[0] != 0:
         return labels
     planes = [lab > 0] if lab.ndim == 2 else list(lab > 0)
@@ -179,16 +229,39 @@ def split_binary_mask(labels: np.ndarray, /) -> np.ndarray:
     return out.astype(np.int64)
 
 
-def _refuse_intensities(lab: np.ndarray, n_ids: int, /) -> None:
-    """InputError for an intensity image given as a marker label image: there, neighbouring object pixels
-    mostly differ and each value is scattered in many pieces (a label is one piece, or a few)."""
+def _label_centres(lab: np.ndarray) -> np.ndarray:
+    """The centroids of the labels (> 0) of a (Y, X) label image as (N, 2) (y, x), of a (T, Y, X) one as
+    (N, 3) (t, y, x), frame by frame (from its labelled pixels alone: marker images are mostly background)."""
+    where = np.nonzero(lab > 0)
+    if not where[0].size:
+        return np.zeros((0, lab.ndim))
+    ids = lab[where].astype(np.int64)
+    span = int(ids.max()) + 1
+    keys = ids if lab.ndim == 2 else where[0].astype(np.int64) * span + ids  # one key per (frame, label)
+    groups, which = np.unique(keys, return_inverse=True)
+    counts = np.bincount(which, minlength=len(groups)).astype(np.float64)
+    yx = np.stack([np.bincount(which, weights=where[k], minlength=len(groups)) / counts
+                   for k in range(lab.ndim - 2, lab.ndim)], axis=1)
+    return yx if lab.ndim == 2 else np.c_[groups // span, yx]
+
+
+def _scattered_pieces(lab: np.ndarray, n_ids: int, /) -> int:
+    """How many separate pieces the ``n_ids`` values of a (Y, X) image lie in when it looks like an intensity
+    image rather than labels (neighbouring object pixels mostly differ, and there are more than 4 pieces per
+    value: a label is one piece, or a few); 0 when it looks like labels."""
     pairs = [(lab[:, 1:], lab[:, :-1]), (lab[1:], lab[:-1])]
     inside = sum(int(((a != 0) & (b != 0)).sum()) for a, b in pairs)
     differ = sum(int(((a != b) & (a != 0) & (b != 0)).sum()) for a, b in pairs)
     if differ <= 0.25 * max(inside, 1):
-        return
+        return 0
     pieces = int(measure.label(lab, background=0, connectivity=2).max())
-    if pieces <= 4 * n_ids:
+    return pieces if pieces > 4 * n_ids else 0
+
+
+def _refuse_intensities(lab: np.ndarray, n_ids: int, /) -> None:
+    """InputError for an intensity image given as a marker label image (:func:`_scattered_pieces`)."""
+    pieces = _scattered_pieces(lab, n_ids)
+    if not pieces:
         return
     raise InputError(
         f"The marker image does not look like a label image: its {n_ids} values lie in {pieces} separate pieces, "
@@ -230,7 +303,9 @@ def markers_from_labels(labels: np.ndarray, /) -> tuple[np.ndarray, np.ndarray]:
     ids = np.unique(lab)
     ids = ids[ids > 0]
     if ids.size == 0:
-        raise InputError("The marker label image is empty (all zero): Cutter needs one marker per cell.")
+        raise InputError("The marker label image is empty (all zero): Cutter needs one marker per cell. Give a "
+                         "label image with one value per nucleus (0 = background) or points, or leave the markers "
+                         "out to have them detected in the nucleus channel.")
     if ids.size > 1:
         _refuse_intensities(lab, ids.size)
     if ids.size == 1:  # one value: a binary nucleus mask, whose separate blobs are the markers
@@ -379,7 +454,8 @@ CHECK_SOLIDITY = 0.7
 
 class MarkerWarning(UserWarning):
     """Cutter's markers are probably not what was meant: the same points in every frame of a movie,
-    or no marker on the foreground of a frame (whose labels are then empty)."""
+    no marker on the foreground of a frame (whose labels are then empty), or markers far denser than
+    cells."""
 
 
 class AutoMarkerWarning(MarkerWarning):
@@ -490,6 +566,19 @@ NUCLEUS_INSIDE = 0.8
 NUCLEUS_AREA_RATIO = 0.6
 #: without that relation, its objects are at least this much more solid than any other channel's
 NUCLEUS_SOLIDITY_MARGIN = 0.1
+#: objects this much more solid than any other channel's are the nuclei, whatever the areas say: Otsu on a dim
+#: whole-cell channel keeps only the cells' bright centres, which then lie inside the nuclei's (larger) foreground
+#: (measured: nuclei 0.74-0.98 beside whole MSC cells 0.49-0.67, gaps 0.21-0.34)
+NUCLEUS_SOLIDITY_GAP = 0.2
+#: channel names that say nuclei (whole words, any case): ImageJ/OME channel names and common nuclear stains
+NUCLEUS_NAMES = ("nuclei", "nucleus", "nuclear", "nuc", "dapi", "hoechst", "h2b", "draq5", "sirdna", "sir-dna")
+_NUCLEUS_NAME = re.compile(r"(?<![a-z])(?:" + "|".join(map(re.escape, NUCLEUS_NAMES)) + r")(?![a-z])", re.IGNORECASE)
+
+
+def names_nuclei(name: str, /) -> bool:
+    """Whether a channel name says the channel shows nuclei (one of :data:`NUCLEUS_NAMES` as a whole word:
+    ``DAPI``, ``C1-Hoechst 33342``, ``H2B-GFP``, ``nuclei``; not ``nucleoli`` or ``C0``)."""
+    return bool(_NUCLEUS_NAME.search(str(name)))
 
 
 def _significant(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -513,6 +602,33 @@ def _compactness(labels: np.ndarray, ids: np.ndarray, areas: np.ndarray) -> floa
     return float((areas * solidity).sum() / areas.sum())
 
 
+def _guess_from_figures(area: np.ndarray, inside: np.ndarray, solid: np.ndarray) -> tuple[int | None, str]:
+    """:func:`guess_nucleus_channel`'s answer from each channel's foreground ``area``, fraction ``inside`` a
+    larger channel and ``solid`` ity, with its rule; (None, "") when no channel stands out."""
+    order = np.argsort(-solid, kind="stable")
+    top = int(order[0])
+    far = len(solid) > 1 and area[top] > 0 and solid[top] >= solid[order[1]] + NUCLEUS_SOLIDITY_GAP
+    candidates = [k for k in range(len(solid)) if inside[k] >= NUCLEUS_INSIDE]
+    if len(candidates) == 1 and (not far or candidates[0] == top):
+        return candidates[0], "its objects lie inside a larger channel's"
+    if far:  # a large solidity gap outranks the areas (a dim cell channel's bright centres inside the nuclei)
+        return top, (f"its objects are far more compact than any other channel's (solidity {solid[top]:.2f} vs "
+                     f"{solid[order[1]]:.2f} at most)")
+    pool = candidates or list(range(len(solid)))
+    ranked = sorted(pool, key=lambda k: -solid[k])
+    top = ranked[0]
+    margin_ok = len(ranked) == 1 or solid[top] >= solid[ranked[1]] + NUCLEUS_SOLIDITY_MARGIN
+    if margin_ok and 0 < area[top] < area.max():
+        return top, "its objects are the most compact"
+    return None, ""
+
+
+def _guess_advice(names: list[str]) -> str:
+    """What to do when no nucleus channel can be guessed, in Python's and the command line's terms."""
+    return (f"Set nucleus_channel to the channel that shows the nuclei (an index or one of {names}; CLI --set "
+            f"nucleus_channel=NAME), or give markers= (points or a nucleus label image) (CLI --markers FILE).")
+
+
 def guess_nucleus_channel(channels: np.ndarray, /, *, names: list[str] | None = None) -> tuple[int, dict]:
     """The channel of a (C, Y, X) image that shows the nuclei, for a run given no markers.
 
@@ -521,12 +637,21 @@ def guess_nucleus_channel(channels: np.ndarray, /, *, names: list[str] | None = 
     inside their cells and are smaller: a channel is a candidate when its objects whose
     centre lies in another channel's foreground hold at least :data:`NUCLEUS_INSIDE` of
     its objects' area, and it covers at most :data:`NUCLEUS_AREA_RATIO` of that channel's
-    area. One candidate is the answer. Among several (or when there is none, e.g. beside
-    a transmitted-light channel) the answer is the channel whose objects are clearly the
-    most compact: area-weighted solidity (area / convex hull area)
-    :data:`NUCLEUS_SOLIDITY_MARGIN` or more above every other one's, covering less of the
-    image than another channel. Solidity measured on real images: nuclei 0.79 (dense
-    DSB2018) to 0.97 (GOWT1, SIM+), whole MSC cells 0.46-0.61. Channels that are all
+    area. One candidate is the answer, unless another channel's objects are far more compact:
+    area-weighted solidity (area / convex hull area) :data:`NUCLEUS_SOLIDITY_GAP` or more above
+    every other one's, which outranks the areas (Otsu on a dim cell channel keeps only the
+    cells' bright centres, which lie inside the nuclei). Among several candidates (or when
+    there is none, e.g. beside a transmitted-light channel) the answer is the channel whose
+    objects are clearly the most compact: solidity :data:`NUCLEUS_SOLIDITY_MARGIN` or more
+    above every other one's, covering less of the image than another channel (or
+    :data:`NUCLEUS_SOLIDITY_GAP` above, whatever it covers). Solidity measured on real images:
+    nuclei 0.79 (dense DSB2018) to 0.97 (GOWT1, SIM+), whole MSC cells 0.46-0.61. When exactly
+    one channel's name says nuclei (:func:`names_nuclei`: ``DAPI``, ``Hoechst``, ``H2B-GFP``,
+    ``nuclei``, ...) and has objects covering less of the image than another channel's (their
+    cells), it is the answer (the rule says so when the figures point elsewhere or nowhere: e.g.
+    nuclei that fill most of round cells, neither inside nor clearly more compact). A channel
+    whose objects are below :data:`CHECK_SOLIDITY` (the whole-cell check of automatic
+    detection) is never the answer. Channels that are all
     identical (a grey image saved as RGB) are one grey image
     (:func:`labelfree.image.merge_identical_channels`, logged): the answer is channel 0,
     whose objects give the markers as a one-channel image's do.
@@ -543,8 +668,9 @@ def guess_nucleus_channel(channels: np.ndarray, /, *, names: list[str] | None = 
     Raises
     ------
     InputError
-        When no channel stands out (two channels of nuclei, nothing compact): the message
-        gives every channel's figures and says to set ``nucleus_channel`` or give markers.
+        When no channel stands out (two channels of nuclei, nothing compact), or the one that does
+        shows whole cells (solidity below :data:`CHECK_SOLIDITY`): the message gives every channel's
+        figures and says to set ``nucleus_channel`` or give markers (and how on the command line).
     """
     from labelfree.image import merge_identical_channels, to_dataarray
 
@@ -576,26 +702,28 @@ def guess_nucleus_channel(channels: np.ndarray, /, *, names: list[str] | None = 
             inside[k] = max(inside[k], float(sizes[masks[o][centres[:, 0], centres[:, 1]]].sum() / sizes.sum()))
     table = [{"name": names[k], "foreground": round(float(area[k] / masks[k].size), 3),
               "inside": round(float(inside[k]), 3), "solidity": round(float(solid[k]), 3)} for k in range(c)]
-    candidates = [k for k in range(c) if inside[k] >= NUCLEUS_INSIDE]
-    best, rule = None, ""
-    if len(candidates) == 1:
-        best, rule = candidates[0], "its objects lie inside a larger channel's"
-    else:
-        pool = candidates or list(range(c))
-        order = sorted(pool, key=lambda k: -solid[k])
-        top = order[0]
-        margin_ok = len(order) == 1 or solid[top] >= solid[order[1]] + NUCLEUS_SOLIDITY_MARGIN
-        if margin_ok and 0 < area[top] < area.max():
-            best, rule = top, "its objects are the most compact"
+    best, rule = _guess_from_figures(area, inside, solid)
+    named = [k for k in range(c) if names_nuclei(names[k]) and area[k] > 0]
+    if len(named) == 1 and named[0] != best and area[named[0]] < area.max():  # the file's channel names say which
+        # one shows nuclei, and another channel covers more of the image (the cells around them)
+        why = ("no channel stands out by its objects" if best is None else
+               f"its objects alone would point to {names[best]}")
+        best, rule = named[0], f"its name, {names[named[0]]}, says nuclei; {why}"
+    figures = "; ".join(f"{t['name']}: foreground {t['foreground']:.0%}, {t['inside']:.0%} inside a larger "
+                        f"channel, solidity {t['solidity']:.2f}" for t in table)
     if best is None:
-        figures = "; ".join(f"{t['name']}: foreground {t['foreground']:.0%}, {t['inside']:.0%} inside a larger "
-                            f"channel, solidity {t['solidity']:.2f}" for t in table)
         raise InputError(
             f"Cutter needs one marker per cell, and no channel of this image clearly shows nuclei (objects inside "
-            f"larger cells, or clearly the most compact: {figures}). Set nucleus_channel to the channel that shows "
-            f"the nuclei (an index or one of {names}), or give markers= (points or a nucleus label image)."
+            f"larger cells, or clearly the most compact: {figures}). {_guess_advice(names)}"
         )
-    log.info("Cutter: nucleus channel guessed: %s (%s; %s)", names[best], rule,
+    if 0 < solid[best] < CHECK_SOLIDITY:  # the check of automatic detection would call them whole cells
+        raise InputError(
+            f"Cutter needs one marker per cell, and the channel that looks most like nuclei, {names[best]} ({rule}), "
+            f"shows objects of solidity {solid[best]:.2f} (area / convex hull area; nuclei 0.8-0.97, whole cells "
+            f"about 0.5-0.6): whole cells, which would get several markers each ({figures}). {_guess_advice(names)}"
+        )
+    log.info("Cutter: nucleus channel guessed: %s (%s%s; %s)", names[best], rule,
+             ", and its name says nuclei" if named == [best] and not rule.startswith("its name") else "",
              ", ".join(f"{t['name']} {t['foreground']:.0%} of the image, {t['inside']:.0%} inside, solidity "
                        f"{t['solidity']:.2f}" for t in table))
     return best, {"channel": best, "name": names[best], "rule": rule, "per_channel": table}

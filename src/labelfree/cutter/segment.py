@@ -626,8 +626,10 @@ def segment(
     if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
         model_file = os.fsdecode(model)
     if save_model is not None and model is not None:
-        raise InputError("save_model saves a model trained on this image; with model= nothing is trained. "
-                         "Give one of them.")
+        raise InputError("A model file to save (CLI --save-model-file; macros and batch: save_model_file=; Python: "
+                         "save_model=) holds a model trained on this image, but with a model to apply (CLI "
+                         "--model-file; macros and batch: model_file=; Python: model=) nothing is trained. Give one "
+                         "of them.")
     if save_model is not None:  # checked before training: never an input, in a writable folder
         _check_model_target(save_model, image, markers, model_file, overwrite=overwrite)
     if model_file is not None:

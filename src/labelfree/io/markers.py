@@ -34,20 +34,48 @@ _LABEL_PICTURES = (".png", ".bmp", ".gif", ".pgm", ".npy")
 _IMAGEJ_COLUMNS = ("label", "area", "mean", "slice", "frame", "ch", "min", "max", "intden", "rawintden")
 
 
+#: the name pandas gives a first column saved without a name (a DataFrame's index written by ``to_csv``)
+_PANDAS_INDEX = "Unnamed: 0"
+
+
 def _table_kind(columns: list[str]) -> str:
-    """``"labelfree"`` (a ``_table.csv`` of LabelFree), ``"imagej"`` (ImageJ's Results table) or ``"points"``.
+    """``"labelfree"`` (a ``_table.csv`` of LabelFree), ``"imagej"`` (ImageJ's Results table), ``"imagej?"``
+    (``X`` and ``Y`` that may be ImageJ's or pixels) or ``"points"``.
 
     ImageJ's Results table names its coordinates ``X`` and ``Y`` (upper case) and has a first column
-    without a name (the row number) or measurement columns beside them; its X and Y are calibrated.
+    named `` `` (the row number) or measurement columns beside them; its X and Y are calibrated. ``X``
+    and ``Y`` alone (ImageJ's table saved without row numbers) or beside pandas' index column (ImageJ's
+    table saved by pandas) may be ImageJ's or a user's pixels: :func:`_imagej_or_pixels` decides.
     """
     lower = [c.strip().lower() for c in columns]
     if "centroid_x" in lower and "centroid_y" in lower and "x" not in lower:
         return "labelfree"
     stripped = [c.strip() for c in columns]
-    if "X" in stripped and "Y" in stripped and (
-            (columns and not columns[0].strip()) or any(c in lower for c in _IMAGEJ_COLUMNS)):
-        return "imagej"
+    if "X" in stripped and "Y" in stripped:
+        if (columns and not columns[0].strip()) or any(c in lower for c in _IMAGEJ_COLUMNS):
+            return "imagej"
+        if set(stripped) <= {"X", "Y", _PANDAS_INDEX}:
+            return "imagej?"
     return "points"
+
+
+def _imagej_or_pixels(xy: np.ndarray, image: Any, path: str) -> str:
+    """Whether the ``X``, ``Y`` columns (``xy``, (N, 2)) of a table that may be ImageJ's Results (saved without
+    row numbers, or by pandas) are read as ImageJ's calibrated positions (``"imagej"``) or as pixels
+    (``"points"``): ImageJ's, unless they are all whole numbers (ImageJ writes calibrated positions with
+    decimals; a table of whole numbers is pixels). Said (logged as a warning) when the two readings differ
+    for this image."""
+    pixels = _to_pixels(xy, image, "XY")
+    kind = "points" if np.array_equal(xy, np.round(xy)) else "imagej"
+    if not np.allclose(pixels, xy):
+        used = ("pixels of the image (all whole numbers)" if kind == "points" else
+                "ImageJ's Results table: X and Y calibrated, turned into pixels with the image's pixel size and origin")
+        log.warning("%s: its X and Y columns may be ImageJ's calibrated positions (a Results table saved without row "
+                    "numbers, or by pandas) or pixels; read as %s. To choose, name the columns x and y (lower case) "
+                    "for pixels, or save ImageJ's table with its row numbers (Fiji: Edit > Options > Input/Output..., "
+                    "Save row numbers) or with its measurement columns (Area, Mean, ...) for calibrated positions.",
+                    path, used)
+    return kind
 
 
 def _to_pixels(values: np.ndarray, image: Any, dims: str) -> np.ndarray:
@@ -149,6 +177,10 @@ def _table_points(table: Any, shape: tuple[Any, ...], image: Any, source: str, p
 
     columns = [str(c) for c in table.columns]
     kind = _table_kind(columns)
+    if kind == "imagej?":
+        xy = table[[next(c for c in table.columns if str(c).strip() == a) for a in "XY"]]
+        xy = np.array(xy.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=np.float64))
+        kind = _imagej_or_pixels(xy, image, path) if np.isfinite(xy).all() and len(xy) else "imagej"
     cols = {str(c).strip().lower(): c for c in table.columns}
     time = len(shape) == 3
     first = 0  # the first frame's number in the file
@@ -245,9 +277,28 @@ def _check_points_inside(rois: list[Any], shape: tuple[int, ...], path: Path) ->
 def _fit_label_image(labels: np.ndarray, shape: tuple[int, ...], path: Path) -> np.ndarray:
     """A marker label image in the image's (T,) Y, X shape: axes of one plane (a C or Z of 1) drop out; the rest
     must be the image's own."""
-    if tuple(n for n in labels.shape if n != 1) != tuple(n for n in shape if n != 1):
-        raise InputError(f"Marker image {path} has shape {labels.shape}; it must match the image, {shape} ((T,) Y, X).")
+    planes = tuple(n for n in labels.shape if n != 1)
+    if planes != tuple(n for n in shape if n != 1):
+        hint = ""
+        if len(shape) == 2 and len(planes) == 3 and planes[1:] == tuple(shape):
+            hint = (f" It holds {planes[0]} planes of the image's size (a Z-stack or time-lapse of markers) for a "
+                    "single-plane image: project them or pick the plane of this image, and save that as the marker "
+                    "file (Fiji: Image > Stacks > Z Project... with Max Intensity, or Image > Duplicate... with one "
+                    "slice; Python: labels.max(axis=0) or labels[k]).")
+        raise InputError(f"Marker image {path} has shape {labels.shape}; it must match the image, {shape} ((T,) Y, "
+                         f"X).{hint}")
     return labels.reshape(shape)
+
+
+def _refuse_empty_labels(labels: np.ndarray, path: Path) -> np.ndarray:
+    """``labels`` of a marker file, refused when all zero (no marker at all); returned as they are otherwise."""
+    if np.asarray(labels).any():
+        return labels
+    raise InputError(
+        f"Marker file {path} holds no marker: its label image is all zero (0 = background). Cutter needs one marker "
+        "per cell: save the nucleus labels (one value per nucleus, e.g. Fiji's Analyze > Analyze Particles with "
+        "Show: Count Masks) or point selections (a points CSV or ROI zip) as the marker file, or run without "
+        "markers (no --markers; Python: markers=None) to have them detected in the nucleus channel.")
 
 
 def read_markers(path: str | os.PathLike[str], /, *, image: Any = None, shape: tuple[int, ...] | None = None) -> Any:
@@ -261,16 +312,19 @@ def read_markers(path: str | os.PathLike[str], /, *, image: Any = None, shape: t
         ``x`` columns in pixels (any case), optionally ``t`` / ``frame`` (0-based) for time-lapses.
         ImageJ's Results table (Analyze > Measure on a point selection: a nameless first column
         or measurement columns beside ``X`` and ``Y``) is read in its own terms: X and Y
-        calibrated, ``Frame`` (or, for a plain stack, ``Slice``) counted from 1. LabelFree's
-        ``_table.csv`` gives its ``centroid_x`` / ``centroid_y`` (calibrated) and ``frame``.
+        calibrated, ``Frame`` (or, for a plain stack, ``Slice``) counted from 1; ``X`` and ``Y``
+        alone (saved without row numbers) or beside pandas' index column are read as ImageJ's
+        unless they are all whole numbers (pixels), with a warning where the readings differ.
+        LabelFree's ``_table.csv`` gives its ``centroid_x`` / ``centroid_y`` (calibrated) and ``frame``.
         Calibrated positions become pixels with the image's pixel size and origin. TIFF: a label image of
-        nuclei; a grey PNG (BMP, GIF, PGM) of labels is one plane of them, read exactly, and so is a Cellpose
-        GUI annotation ``<stem>_seg.npy`` (its masks; read without running code from the file). ROI zip / .roi: point
-        ROIs (one marker per point; a point outside the image is an error) or area ROIs; a ROI of a stack
-        saved by ImageJ's ROI Manager with its slice in its name only (``0002-0040-0040``) is on that slice,
-        as ImageJ reads it. A folder: a Cell Tracking Challenge ``TRA`` folder (``man_trackNNN.tif``, one per
-        frame of the image, label = track id), or an OME-Zarr label image (a run's ``<stem>_labels.ome.zarr``,
-        written with ``--ome-zarr``; its level 0, exactly).
+        nuclei (one all zero is refused, naming the file); a grey PNG (BMP, GIF, PGM) of labels is one plane
+        of them, read exactly, and so is a Cellpose GUI annotation ``<stem>_seg.npy`` (its masks; read
+        without running code from the file). ROI zip / .roi: point ROIs (one marker per point; a point
+        outside the image is an error) or area ROIs; a ROI of a stack saved by ImageJ's ROI Manager with
+        its slice in its name only (``0002-0040-0040``) is on that slice, as ImageJ reads it. A folder: a
+        Cell Tracking Challenge ``TRA`` folder (``man_trackNNN.tif``, one per frame of the image, label =
+        track id), or an OME-Zarr label image (a run's ``<stem>_labels.ome.zarr``, written with
+        ``--ome-zarr``; its level 0, exactly).
     image : DataArray, optional
         The image the markers belong to (gives the shape).
     shape : tuple of int, optional
@@ -287,7 +341,8 @@ def read_markers(path: str | os.PathLike[str], /, *, image: Any = None, shape: t
     if path.is_dir() and is_ngff(path):  # a label image written as OME-Zarr (``--ome-zarr``): its ids, exactly
         from labelfree.io.ngff import read_ngff
 
-        return _fit_label_image(np.asarray(read_ngff(path).values), _shape_of(image, shape), path)
+        return _refuse_empty_labels(_fit_label_image(np.asarray(read_ngff(path).values), _shape_of(image, shape),
+                                                     path), path)
     if path.is_dir():
         from labelfree.io.ctc import read_tra_markers
 
@@ -313,7 +368,7 @@ def read_markers(path: str | os.PathLike[str], /, *, image: Any = None, shape: t
         if labels.shape != tuple(shape[-2:]) or (len(shape) == 3 and shape[0] != 1):
             raise InputError(f"Marker image {path} is one {labels.shape[0]} x {labels.shape[1]} plane; it must match "
                              f"the image, {shape} ((T,) Y, X): give a label TIFF of the image's frames.")
-        return labels.reshape(shape)
+        return _refuse_empty_labels(labels.reshape(shape), path)
     if suffix in (".tif", ".tiff"):
         from labelfree.io.tiff import read_array
 
@@ -321,6 +376,6 @@ def read_markers(path: str | os.PathLike[str], /, *, image: Any = None, shape: t
         # its ids, where read_image would give the palette's colours; axes of length one drop out below, and a
         # stack saved without axis names has the image's frames as its planes
         labels = read_array(path)
-        return _fit_label_image(labels, shape, path)
+        return _refuse_empty_labels(_fit_label_image(labels, shape, path), path)
     raise InputError(f"Unknown marker file type {path.name!r}: give a .csv of points (or ImageJ's Results saved as "
                      ".xls or .txt), a label .tif (or a grey label .png, or Cellpose's _seg.npy) or a ROI .zip.")
