@@ -440,17 +440,26 @@ class PipelineConfig:
         (the config as that run was given it) is read, so ``--config out/x_provenance.json``
         repeats the run's settings. The provenance of another pipeline's run is an error. The config
         read from a record keeps it (:func:`provenance_of`): :func:`labelfree.run.run_pipeline` repeats
-        its models, model file and thread count too. ``applies_record``: the caller does so (no warning
-        that a config gives settings only).
+        its models, model file and thread count too. A label image LabelFree wrote (``<stem>_labels.tif``)
+        gives the same: the record it stores (:func:`labelfree.io.read_provenance`) is read as its
+        ``<stem>_provenance.json`` is. ``applies_record``: the caller repeats what the record names (no
+        warning that a config gives settings only).
         """
         path = Path(path)
+        stored = _stored_record(path)  # a label image: the record it stores, read as its provenance file
         try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
+            text = "" if stored is not None else path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"Cannot read config file {path}: it is no text file ({exc}). A config file is "
+                              "JSON, or YAML named *.yaml or *.yml; a run's <stem>_provenance.json and the label "
+                              "image it wrote (<stem>_labels.tif) are read as its config too.") from exc
+        except OSError as exc:
             raise ConfigError(f"Cannot read config file {path}: {exc}") from exc
         yaml_file = path.suffix.lower() in (".yml", ".yaml")
         try:
-            if yaml_file:
+            if stored is not None:
+                data = stored
+            elif yaml_file:
                 data = yaml_load(text)
                 if data is None:  # empty, or comments only: every option at its default
                     data = {}
@@ -579,6 +588,49 @@ def _is_provenance(data: dict[str, Any], /) -> bool:
     return isinstance(data.get("pipeline"), str) and isinstance(data.get("config"), dict) and "version" in data
 
 
+#: the first bytes of a TIFF file (little- and big-endian; classic and BigTIFF)
+_TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+
+
+def _stored_record(path: Path, /) -> dict[str, Any] | None:
+    """The provenance record a TIFF at ``path`` stores (a label image LabelFree wrote:
+    :func:`labelfree.io.read_provenance`), as its ``<stem>_provenance.json`` holds it less the list of the set's
+    files; None for a file that is no TIFF (a config file: its reader says what is wrong with it).
+
+    Raises
+    ------
+    ConfigError
+        A TIFF that stores no LabelFree provenance record, or one that cannot be read: what to give instead.
+    """
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+    except OSError:
+        return None
+    if head not in _TIFF_MAGIC:
+        return None
+    import tifffile
+
+    try:  # where labelfree.io.write_labels stores it, as labelfree.io.read_provenance reads it (io is a layer above)
+        with tifffile.TiffFile(path) as tif:
+            meta = tif.imagej_metadata or {}
+        props = meta.get("Properties")
+        text = props.get("labelfree") if isinstance(props, dict) else None
+        if text is None:
+            lines = str(meta.get("Info", "")).splitlines()
+            text = next((line[len("labelfree="):] for line in lines if line.startswith("labelfree=")), None)
+        record = None if text is None else json.loads(text)
+    except Exception as exc:  # noqa: BLE001 - a damaged TIFF or record: said as a config that cannot be read
+        raise ConfigError(f"Cannot read config file {path}: it is a TIFF image whose stored LabelFree provenance "
+                          f"cannot be read ({type(exc).__name__}: {exc}). Give the run's <stem>_provenance.json "
+                          "(beside its labels), or a JSON or YAML config file.") from exc
+    if not isinstance(record, dict) or not _is_provenance(record):
+        raise ConfigError(f"Config file {path} is a TIFF image that stores no LabelFree provenance record (a label "
+                          "image LabelFree wrote stores its run's; one saved again elsewhere, e.g. by Fiji, may not). "
+                          "Give the run's <stem>_provenance.json, or a JSON or YAML config file.")
+    return record
+
+
 def _provenance_config(cls: type, recorded: "RecordedRun", /, *, notes: bool = True) -> dict[str, Any]:
     """The ``config`` of a provenance record given as a config of ``cls``; another pipeline's is an error.
 
@@ -638,7 +690,8 @@ def provenance_of(config: Any, /) -> RecordedRun | None:
 
     ``config`` is a config object read from a record (``--config out/x_provenance.json``,
     ``coerce(labels.attrs["labelfree"])``; ``replace`` keeps it), a record (dict) or the path of a
-    record file; a config of settings, a file that is none or cannot be read give None.
+    record file (or of a label image that stores one); a config of settings, a file that is none or cannot be
+    read give None.
     """
     if isinstance(config, PipelineConfig):
         return getattr(config, "_recorded", None)
@@ -649,9 +702,11 @@ def provenance_of(config: Any, /) -> RecordedRun | None:
 
         path = os.fsdecode(config)
         try:
-            with open(path, encoding="utf-8") as fh:
-                text = fh.read()
-            data = yaml_load(text) if path.lower().endswith((".yml", ".yaml")) else json.loads(text)
+            data = _stored_record(Path(path))  # a label image: the record it stores
+            if data is None:
+                with open(path, encoding="utf-8") as fh:
+                    text = fh.read()
+                data = yaml_load(text) if path.lower().endswith((".yml", ".yaml")) else json.loads(text)
         except Exception:  # noqa: BLE001 - not readable as a record: the config reader says what is wrong
             return None
         return RecordedRun(data, file=path) if isinstance(data, dict) and _is_provenance(data) else None

@@ -14,8 +14,9 @@ so that the runs it starts record it as ``command`` and ``cwd`` (:func:`current_
 run's inputs too: a batch job takes it along to the worker that writes its provenance.
 
 :class:`RecordedRun` is a record given back as a config (``--config out/x_provenance.json``): the
-thread count, saved model and zoo models of its run, which :func:`labelfree.run.run_pipeline`
-repeats (:func:`labelfree._config.provenance_of` gives it for a config read from a record), and the
+thread count, saved model and zoo models of its run, and how it read its image (its ``input_options``:
+channels, channel names, dims, series; its tiles), which :func:`labelfree.run.run_pipeline` and the command line
+repeat (:func:`labelfree._config.provenance_of` gives it for a config read from a record), and the
 software that ran it, which :func:`labelfree.run.run_pipeline` compares with its own
 (:meth:`RecordedRun.software_changes`).
 """
@@ -36,8 +37,9 @@ from typing import Any, Iterator, Sequence
 
 from labelfree.errors import ConfigError
 
-__all__ = ["software", "git_commit", "command_line", "current_command", "command_entries", "RecordedRun",
-           "LIBRARIES", "ENV_SETTINGS", "COMPARED", "TORCH_COMPARED"]
+__all__ = ["software", "git_commit", "git_changes", "version_line", "command_line", "current_command",
+           "command_entries", "RecordedRun",
+           "LIBRARIES", "ENV_SETTINGS", "COMPARED", "TORCH_COMPARED", "INPUT_OPTIONS", "INPUT_ENTRIES", "input_options"]
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +69,16 @@ _TORCH_ENV_COMPARED = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA")
 
 _HEX = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
 
+#: what a run chose about reading and handing over its image, recorded as its ``input_options`` (a batch input's
+#: as ``batch.input_options``), by key -> the command line's option: a run repeated from the record reads the
+#: image the same way (:meth:`RecordedRun.input_choices`)
+INPUT_OPTIONS = {"channels": "--channel", "channel_names": "--channel-names", "dims": "--dims", "series": "--series"}
+#: ... and how it cut the image into tiles, recorded as ``tiles`` (``tile``, ``overlap``)
+_TILE_OPTIONS = {"tile": "--tile", "tile_overlap": "--tile-overlap"}
+#: the entries of a record :meth:`RecordedRun.input_choices` reads: a caller that took them declines them
+#: (:func:`labelfree._config.decline_recorded`), so that :func:`labelfree.run.run_pipeline` takes them once
+INPUT_ENTRIES = ("input_options", "tiles", "batch")
+
 
 def software() -> dict[str, Any]:
     """The ``software`` entry of a provenance record.
@@ -77,7 +89,9 @@ def software() -> dict[str, Any]:
         ``python`` (version), ``platform`` (``platform.platform()``), the version of each library of
         :data:`LIBRARIES` that is installed (its distribution's, read without importing it; else an
         imported module's own ``__version__``), ``git_commit`` of the LabelFree source when it
-        runs from a git checkout, ``env`` (the settings of :data:`ENV_SETTINGS` that are set) and
+        runs from a git checkout, with ``git_dirty`` (whether tracked files under ``src/`` had uncommitted
+        changes, when git can tell: :func:`git_changes`) and, when they had, ``git_changes_sha256`` (of those
+        changes), ``env`` (the settings of :data:`ENV_SETTINGS` that are set) and
         ``torch_cpu_capability`` (the CPU kernels torch chose, e.g. ``AVX2``) once torch is imported.
     """
     record = dict(_fixed_software())
@@ -103,9 +117,15 @@ def _fixed_software() -> tuple[tuple[str, Any], ...]:
         version = _distribution_version(distributions)
         if version:
             out[name] = version
-    commit = git_commit(_source_checkout())
+    root = _source_checkout()
+    commit = git_commit(root)
     if commit:
         out["git_commit"] = commit
+        changes = git_changes(root)
+        if changes is not None:
+            out["git_dirty"] = bool(changes)
+            if changes:
+                out["git_changes_sha256"] = changes
     return tuple(out.items())
 
 
@@ -145,7 +165,7 @@ def _source_checkout() -> Path | None:
 def git_commit(root: str | os.PathLike[str] | None, /) -> str | None:
     """The commit checked out in the git working tree at ``root``, read from ``.git`` (HEAD, the ref it
     names, packed refs; a ``.git`` file of a linked worktree or submodule is followed); None when there is
-    none or it cannot be read. Uncommitted changes are not seen."""
+    none or it cannot be read. Uncommitted changes are not seen here: :func:`git_changes`."""
     if root is None:
         return None
     try:
@@ -181,6 +201,46 @@ def git_commit(root: str | os.PathLike[str] | None, /) -> str | None:
     return None
 
 
+def git_changes(root: str | os.PathLike[str] | None, /) -> str | None:
+    """The uncommitted changes to the tracked files under ``src/`` of the git checkout at ``root`` (staged or
+    not), as the sha256 of their diff against its commit (``git diff HEAD --binary -- src``): "" when there are
+    none; None when there is no checkout or git cannot tell (not installed, the checkout unreadable).
+
+    Two runs with the same commit and the same changes ran the same code; the hash names the changes, it does
+    not hold them (``git diff`` in the checkout shows them). Untracked files are not counted.
+    """
+    import hashlib
+    import shutil
+    import subprocess
+
+    exe = shutil.which("git") if root is not None else None
+    if exe is None:
+        return None
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}  # the checkout at root, not another
+    try:
+        done = subprocess.run([exe, "--no-optional-locks", "-C", os.fspath(root), "diff", "HEAD", "--binary",
+                               "--no-color", "--no-ext-diff", "--no-textconv", "--", "src"],
+                              capture_output=True, timeout=30, check=False, env=env, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if done.returncode != 0:
+        return None
+    return hashlib.sha256(done.stdout).hexdigest() if done.stdout.strip() else ""
+
+
+def version_line() -> str:
+    """What ``labelfree --version`` prints: ``labelfree 0.1.0``, and when LabelFree runs from a git checkout the
+    commit of its provenance's ``git_commit`` (``labelfree 0.1.0 (git commit 77e5...)``), with ``+ local
+    changes`` when tracked files under ``src/`` have uncommitted changes (its ``git_dirty``)."""
+    from labelfree import __version__
+
+    fixed = dict(_fixed_software())
+    commit = fixed.get("git_commit")
+    if not commit:
+        return f"labelfree {__version__}"
+    return f"labelfree {__version__} (git commit {commit}{' + local changes' if fixed.get('git_dirty') else ''})"
+
+
 #: the ``command``/``cwd`` entries of the labelfree command running in this context (none outside one)
 _COMMAND: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("labelfree_command", default=None)
 
@@ -211,6 +271,42 @@ def current_command() -> dict[str, str]:
     return dict(entries) if entries else {}
 
 
+def _plain(value: Any, /) -> Any:
+    """A choice as a record holds it (JSON): a tuple as a list, a numpy integer as an int."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        return value.item()
+    return value
+
+
+def input_options(**chosen: Any) -> dict[str, Any]:
+    """The provenance entry ``input_options`` of a run: the choices of :data:`INPUT_OPTIONS` it was given
+    (``channels``, ``channel_names``, ``dims``, ``series``; None: not given, left out), as JSON values."""
+    unknown = sorted(set(chosen) - set(INPUT_OPTIONS))
+    if unknown:
+        raise TypeError(f"input_options takes {', '.join(INPUT_OPTIONS)}; got {', '.join(unknown)}")
+    return {key: _plain(value) for key, value in chosen.items() if value is not None}
+
+
+def _shown(key: str, value: Any, /) -> str:
+    """A choice as its command-line option: ``--channel nuc,mem``; ``no --channel`` for none."""
+    flag = {**INPUT_OPTIONS, **_TILE_OPTIONS}[key]
+    if value is None:
+        return f"no {flag}"
+    return f"{flag} {','.join(map(str, value)) if isinstance(value, list) else value}"
+
+
+def _local_changes(software: dict[str, Any], /) -> str | None:
+    """The uncommitted changes to LabelFree's source a ``software`` entry records, as :meth:`RecordedRun.
+    software_changes` names them: ``yes (sha256 0123456789ab)``, ``no``, None when it does not say."""
+    dirty = software.get("git_dirty")
+    if dirty is True:
+        sha = software.get("git_changes_sha256")
+        return f"yes (sha256 {str(sha)[:12]})" if sha else "yes"
+    return "no" if dirty is False else None
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class RecordedRun:
     """A run's provenance record given as a config: what that run used besides its settings.
@@ -226,10 +322,14 @@ class RecordedRun:
         The provenance record (``<stem>_provenance.json``, ``labels.attrs["labelfree"]``).
     file : str, optional
         The file it was read from (None: given as a dict).
+    inputs_taken : bool
+        The caller took the run's input choices already (:meth:`input_choices`, :meth:`older_channels`): they
+        give nothing more (a command line that read the image as the run did hands the run on so).
     """
 
     record: dict[str, Any]
     file: str | None = None
+    inputs_taken: bool = False
 
     @property
     def source(self) -> str:
@@ -268,6 +368,96 @@ class RecordedRun:
     def model_sha256(self) -> str:
         """The recorded sha256 of :attr:`model_file` ("" when none)."""
         return str(self.record.get("model_sha256") or "")
+
+    @property
+    def input_options(self) -> dict[str, Any]:
+        """What the run chose about reading its image (:data:`INPUT_OPTIONS`): those it was given, from the
+        record's ``input_options``, else a batch input's ``batch.input_options``; empty for an older record."""
+        options = None if self.inputs_taken else self.record.get("input_options")
+        if not isinstance(options, dict) and not self.inputs_taken:
+            batch = self.record.get("batch")
+            options = batch.get("input_options") if isinstance(batch, dict) else None
+        if not isinstance(options, dict):
+            return {}
+        return {key: _plain(options[key]) for key in INPUT_OPTIONS if options.get(key) is not None}
+
+    def older_channels(self, names: Sequence[str], /) -> list[str] | None:
+        """The channels a run recorded before ``input_options`` were (its ``channels``: those it segmented), for
+        an image with the channels ``names``: those, when the record has no ``input_options`` and they are some
+        of ``names`` (not all); else None. Those taken are logged (INFO)."""
+        channels = self.record.get("channels")
+        batch = self.record.get("batch")
+        if self.inputs_taken or "input_options" in self.record or (isinstance(batch, dict) and "input_options"
+                                                                    in batch) or not isinstance(channels, list):
+            return None
+        names = [str(n) for n in names]
+        if not channels or not all(isinstance(c, str) and c in names for c in channels) \
+                or set(channels) == set(names):
+            return None
+        log.info("%s: handing over the channels %s, as its run did (the record's channels)", self.source,
+                 ",".join(channels))
+        return list(channels)
+
+    @property
+    def tile_options(self) -> dict[str, int]:
+        """The tiles the run cut the image into (its ``tiles``): ``tile`` and ``tile_overlap``; empty for a run of
+        the whole image."""
+        tiles = self.record.get("tiles")
+        if not isinstance(tiles, dict) or not isinstance(tiles.get("tile"), int):
+            return {}
+        out = {"tile": tiles["tile"]}
+        if isinstance(tiles.get("overlap"), int):
+            out["tile_overlap"] = tiles["overlap"]
+        return out
+
+    def input_choices(self, given: dict[str, Any], /, *, tiles: bool = False) -> dict[str, Any]:
+        """``given`` (the run's choices about its input, by the keys of :data:`INPUT_OPTIONS`, ``tile`` and
+        ``tile_overlap``; None: not given) with what the recorded run chose for those not given, so that a run
+        repeated from the record reads its image as that run did.
+
+        A choice given that differs from the recorded one wins; one warning names each (``--channel 0 given;
+        the run chose --channel nuc,mem``). Those taken from the record are logged (INFO).
+
+        Parameters
+        ----------
+        given : dict
+            This run's choices; only its keys are looked at (a caller that takes the channels alone gives
+            ``{"channels": ...}``).
+        tiles : bool
+            The pipeline can run in tiles: the recorded ``tile`` (and its overlap, unless one is given) is
+            taken when none is given.
+
+        Returns
+        -------
+        dict
+            ``given`` completed.
+        """
+        out = dict(given)
+        if self.inputs_taken:
+            return out
+        recorded: dict[str, Any] = dict(self.input_options)
+        if tiles:
+            recorded.update(self.tile_options)
+        # the choices a run left at their defaults are known where the record has its input_options (a run of this
+        # version: a whole-image run's has no tiles), not for an older record or one whose choices were taken
+        batch = self.record.get("batch")
+        known = [*INPUT_OPTIONS, *(("tile",) if tiles else ())] if "input_options" in self.record or (
+            isinstance(batch, dict) and "input_options" in batch) else []
+        taken, differ = [], []
+        for key in [k for k in dict.fromkeys([*recorded, *known]) if k in given]:
+            before, now = recorded.get(key), _plain(out.get(key))
+            if now is None and before is not None:
+                out[key] = before
+                taken.append(_shown(key, before))
+            elif now is not None and now != before:
+                differ.append(f"{_shown(key, now)} given; the run chose {_shown(key, before)}")
+        if taken:
+            log.info("%s: reading the image as its run did: %s", self.source, ", ".join(taken))
+        if differ:
+            log.warning("%s is the provenance of a run that read its image otherwise: %s. This run uses the "
+                        "options given, so its labels may differ from that run's; leave them out to repeat it.",
+                        self.source, "; ".join(differ))
+        return out
 
     def path(self, value: str | Path, /) -> Path:
         """A path the record names: a relative one from the folder the run started in (its ``cwd``) when it
@@ -319,7 +509,9 @@ class RecordedRun:
         -------
         list of str
             Empty when the record has no ``software`` (an older record) or all of these are equal: LabelFree's
-            ``version`` and ``git_commit``, :data:`COMPARED` (and with ``torch`` :data:`TORCH_COMPARED`), and those
+            ``version`` and ``git_commit``, its uncommitted changes (``git_dirty``, ``git_changes_sha256``: where
+            either side had some, ``local changes: yes (sha256 0123456789ab) -> no``), :data:`COMPARED` (and
+            with ``torch`` :data:`TORCH_COMPARED`), and those
             settings of ``env``. An entry one side lacks reads ``none``. Python's version and the platform are
             not compared: they name the machine; the libraries and settings above make the numbers.
         """
@@ -340,6 +532,8 @@ class RecordedRun:
         commits = [recorded.get("git_commit"), now.get("git_commit")]
         if any(commits):
             compare("git commit", *(str(c)[:12] if c else None for c in commits))
+        if recorded.get("git_dirty") is True or now.get("git_dirty") is True:  # the code besides its commit
+            compare("local changes", *map(_local_changes, (recorded, now)))
         for name in (*COMPARED, *(TORCH_COMPARED if torch else ())):
             compare(name, recorded.get(name), now.get(name))
         names = [*(_ENV_COMPARED if self.record.get("threads") is None else ()),
@@ -358,14 +552,24 @@ class RecordedRun:
         """Log one warning naming what differs between the recorded run's software and this one
         (:meth:`software_changes`); nothing when none does."""
         changes = self.software_changes(torch=torch, threads=threads)
+        recorded = self.record.get("software")
+        dirty = ""
+        if isinstance(recorded, dict) and recorded.get("git_dirty") is True \
+                and any(c.startswith("local changes:") for c in changes):
+            dirty = (" The recorded run's LabelFree had uncommitted changes to its source (its software's git_dirty): "
+                     "no commit holds that code, so its commit alone does not repeat it; the changes (git diff in "
+                     "its checkout) do, and their git_changes_sha256 tells them.")
         if changes:
             log.warning("%s is the provenance of a run with other software than this one (recorded -> now): %s. "
-                        "The results may differ from that run's; the same versions and settings repeat them.",
-                        self.source, ", ".join(changes))
+                        "The results may differ from that run's; the same versions and settings repeat them.%s",
+                        self.source, ", ".join(changes), dirty)
 
     def without(self, *entries: str) -> "RecordedRun":
-        """This record less ``entries`` (``"models"``: a run that takes the zoo's pick)."""
-        return RecordedRun({k: v for k, v in self.record.items() if k not in entries}, file=self.file)
+        """This record less ``entries`` (``"models"``: a run that takes the zoo's pick); one of
+        :data:`INPUT_ENTRIES` among them marks it :attr:`inputs_taken` (a caller took the run's input choices)."""
+        taken = self.inputs_taken or any(e in INPUT_ENTRIES for e in entries)
+        return RecordedRun({k: v for k, v in self.record.items() if k not in entries}, file=self.file,
+                           inputs_taken=taken)
 
     def notes(self) -> list[str]:
         """What a reader that takes the settings alone leaves out: the saved model (Cutter) or the models

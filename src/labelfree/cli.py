@@ -29,7 +29,6 @@ import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-from labelfree import __version__
 from labelfree.errors import ConfigError, LabelFreeError
 
 __all__ = [
@@ -196,13 +195,25 @@ def _fiji_only_field(config_class: type, key: str, /) -> Any:
     return None
 
 
+class _Version(argparse.Action):
+    """``--version``: ``labelfree 0.1.0``, with the git commit of a source checkout and ``+ local changes``
+    (:func:`labelfree._reproduce.version_line`), looked up when asked for, not for every command."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: Any, values: Any, option: Any = None) -> None:
+        from labelfree._reproduce import version_line
+
+        parser._print_message(version_line() + "\n", sys.stdout)  # as argparse's own version action
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="labelfree",
         description="Cell segmentation without hand-drawn labels: Motion, Cutter and Fusion "
         "pipelines, with outputs Fiji opens unchanged.",
     )
-    parser.add_argument("--version", action="version", version=f"labelfree {__version__}")
+    parser.add_argument("--version", action=_Version, nargs=0,
+                        help="show the version (and the git commit of a source checkout) and exit")
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="more log output and tracebacks (-vv: debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -234,23 +234,28 @@ def read_config_option(spec: Any, args: argparse.Namespace, /) -> argparse.Names
 
 def run_command(args: argparse.Namespace) -> int:
     """Handler of ``labelfree <pipeline>``: given a run's provenance record as ``--config``, it repeats that
-    run (:func:`labelfree.run.run_pipeline`): its settings, threads and models."""
-    from labelfree._config import describe_automatic
+    run (:func:`labelfree.run.run_pipeline`): its settings, threads and models, and reads the image as it did
+    (its ``input_options`` and tiles, where this command line gives none: :func:`_input_choices`). Every run
+    records its ``input_options``."""
+    from labelfree._config import decline_recorded, describe_automatic, provenance_of
+    from labelfree._reproduce import INPUT_ENTRIES, INPUT_OPTIONS, input_options
     from labelfree.cli import config_from_args, progress_from_args
-    from labelfree.image import parse_channels
+    from labelfree.image import channel_names
     from labelfree.io import OutputFolder, output_stem, read_image, write_outputs
     from labelfree.io.outputs import check_stem, plain_stem
     from labelfree.pipelines import get_pipeline
     from labelfree.run import output_inputs, prepare_image, run_pipeline
 
     spec = get_pipeline(args.pipeline)
-    overlap = getattr(args, "tile_overlap", None)
-    if overlap is not None and getattr(args, "tile", None) is None:
-        raise InputError("--tile-overlap sets the overlap of tiles: give --tile PX too (a tiled run), or leave it out.")
     config = config_from_args(spec.config_class, read_config_option(spec, args))
-    channel = parse_channels(args.channel)
+    chosen = _input_choices(spec, args, config)  # given; a record given as --config fills in those not given
+    given_record = provenance_of(config)
+    config = decline_recorded(config, *INPUT_ENTRIES)  # taken here: run_pipeline takes them no more
+    tile, overlap, channel = chosen["tile"], chosen["tile_overlap"], chosen["channels"]
+    if overlap is not None and tile is None:
+        raise InputError("--tile-overlap sets the overlap of tiles: give --tile PX too (a tiled run), or leave it out.")
     # a stem the user gives must be plain; one made from an odd file name (' lead.tif') is made plain
-    series = getattr(args, "series", None)
+    series = chosen["series"]
     stem = check_stem(args.stem) if args.stem else plain_stem(output_stem(args.input))
     if series is not None and not args.stem:  # positions of one file, each to its own output set
         stem = f"{stem}_series{series}"
@@ -265,19 +270,23 @@ def run_command(args: argparse.Namespace) -> int:
                       purpose=f"labelfree {spec.name} {args.input}") as out:
         out.plan(stem, extras=extras)
         out.check_files(output_inputs(spec, inputs))  # e.g. a model file to save
-        image = read_image(args.input, dims=args.dims, channel_names=args.channel_names, memmap=True, series=series)
+        image = read_image(args.input, dims=chosen["dims"], channel_names=chosen["channel_names"], memmap=True,
+                           series=series)
+        if channel is None and given_record is not None:  # an older record: the channels it segmented
+            channel = chosen["channels"] = given_record.older_channels(channel_names(image))
         with contextlib.ExitStack() as kept:  # what the run computes for an extra output, kept until written
             recorded = _extra_recordings(spec, args, kept)
             started = time.perf_counter()
             labels = run_pipeline(spec, image, config=config, channel=channel, inputs=inputs,
-                                  progress=progress_from_args(args), tile=getattr(args, "tile", None),
+                                  progress=progress_from_args(args), tile=tile,
                                   tile_overlap=128 if overlap is None else overlap, threads=args.threads,
                                   overwrite=args.overwrite)
             seconds = time.perf_counter() - started
             used = prepare_image(spec, image, channel=channel)
             paths = write_outputs(out, labels, image=used, stem=stem,
                                   extras=_extra_writers(spec, args, used, labels, config, recorded),
-                                  record={**_command_record(args), **_warnings_record(args)})
+                                  record={**_command_record(args), **_warnings_record(args),
+                                          "input_options": input_options(**{k: chosen[k] for k in INPUT_OPTIONS})})
     if not args.quiet:
         print(f"labelfree {spec.name}: {_describe(labels)} in {seconds:.1f} s; outputs in {out.path}:")
         chosen = describe_automatic(labels.attrs.get("labelfree", {}))
@@ -286,6 +295,21 @@ def run_command(args: argparse.Namespace) -> int:
         for kind, path in paths.items():
             print(f"  {kind:<11}{path.name}")
     return 0
+
+
+def _input_choices(spec: Any, args: argparse.Namespace, config: Any, /) -> dict[str, Any]:
+    """How the command reads its image and hands it over (``channels``, ``channel_names``, ``dims``, ``series``,
+    ``tile``, ``tile_overlap``; None: not given): as given, and for a run repeated from its provenance record
+    (``--config X_provenance.json``) what that run chose where this command line gives nothing
+    (:meth:`labelfree._reproduce.RecordedRun.input_choices`: a choice given that differs is said)."""
+    from labelfree._config import provenance_of
+    from labelfree.image import parse_channels
+
+    given = {"channels": parse_channels(args.channel), "channel_names": getattr(args, "channel_names", None),
+             "dims": getattr(args, "dims", None), "series": getattr(args, "series", None),
+             "tile": getattr(args, "tile", None), "tile_overlap": getattr(args, "tile_overlap", None)}
+    recorded = provenance_of(config)
+    return given if recorded is None else recorded.input_choices(given, tiles=bool(spec.tiles))
 
 
 def _command_record(args: argparse.Namespace, /) -> dict[str, Any]:

@@ -18,10 +18,10 @@ import xarray as xr
 
 from labelfree import _warning_hooks
 from labelfree._config import provenance_of
-from labelfree._reproduce import RecordedRun
+from labelfree._reproduce import RecordedRun, input_options
 from labelfree._threads import limited_threads
 from labelfree.errors import ConfigError, InputError
-from labelfree.image import channel_names, one_channel, select_channels, to_dataarray
+from labelfree.image import channel_names, one_channel, parse_channels, select_channels, to_dataarray
 from labelfree.spec import PipelineSpec
 
 __all__ = ["prepare_image", "prepare_inputs", "input_files", "output_inputs", "check_output_inputs", "coerce_config",
@@ -218,8 +218,14 @@ def run_pipeline(
     its ``threads`` when none are given; the saved model a Cutter run applied, when no model is given
     (nor one to save): the file, checked by its sha256 (missing or changed: a ModelFileError); the
     models the run used, as the pipeline's ``record_models`` hook says (Fusion: by zoo id and sha256,
-    from the zoo the run used when no ``zoo`` is given). It compares the record's ``software`` with this one and
-    logs one warning naming what differs (:meth:`labelfree._reproduce.RecordedRun.software_changes`).
+    from the zoo the run used when no ``zoo`` is given); the channels it was handed (its ``input_options``),
+    unless ``channel`` is given: then a warning names what differs
+    (:meth:`labelfree._reproduce.RecordedRun.input_choices`). How that run read its image (channel names,
+    series) and its tiles are the caller's to give; a warning names those that differ. The record of every
+    run holds ``input_options`` (the channels given) and, for a run whose models came from a model zoo,
+    ``zoo`` (its folder: the zoo of LabelFree's cache when none was given). It compares the record's
+    ``software`` with this one and logs one warning naming what differs
+    (:meth:`labelfree._reproduce.RecordedRun.software_changes`).
     """
     spec = resolve(pipeline)
     with _warning_hooks.recording() as shown:
@@ -237,10 +243,17 @@ def _run(spec: PipelineSpec, image: Any, /, *, config: Any, channel: Any, inputs
     """:func:`run_pipeline` but for the warnings it records."""
     cfg = spec.config_class.coerce(config, applies_record=True)
     recorded = provenance_of(cfg)
+    if recorded is not None:  # the channels handed over as the recorded run chose them, unless given
+        chosen = recorded.input_choices({"channels": _channels_given(channel)})
+        if channel is None or (isinstance(channel, str) and not channel.strip()):
+            channel = chosen["channels"]
+        _warn_unrepeated(recorded, image, tile)
     inputs, pinned = _recorded_inputs(spec, recorded, inputs)
     if threads is None and recorded is not None:
         threads = recorded.threads  # torch's sums, so the labels, depend on it
     full = _as_dataarray(spec, image)
+    if channel is None and recorded is not None:  # an older record: the channels it segmented
+        channel = recorded.older_channels(channel_names(full))
     da = prepare_image(spec, full, channel=channel)
     check_output_inputs(spec, inputs, image=full, overwrite=overwrite)
     kwargs = prepare_inputs(spec, inputs, image=da)
@@ -271,8 +284,70 @@ def _run(spec: PipelineSpec, image: Any, /, *, config: Any, channel: Any, inputs
     if channel_names(full) or "C" in full.coords:  # named channels, or the name of a one-channel image
         record.setdefault("channels", used)  # Fusion records the ones it fused (a subset, blank ones left out)
     record.setdefault("threads", n_threads)  # torch's sums (Cutter, Fusion) depend on it: the labels can too
+    # the channels handed over, as given (a command line records how it read the image too)
+    record.setdefault("input_options", input_options(channels=_channels_given(channel)))
+    zoo = _zoo_used(spec, inputs, record)
+    if zoo:  # the zoo that served the models (the cache's when none was given), where a repeated run looks
+        record.setdefault("zoo", zoo)
     labels.attrs["labelfree"] = record
     return labels
+
+
+def _channels_given(channel: Any, /) -> tuple[int | str, ...] | None:
+    """The channels of a run's ``channel`` as a record holds them (a tuple of indices and names; None: all, or
+    a choice given in a form a record cannot hold)."""
+    try:
+        return parse_channels(channel)
+    except InputError:
+        return None
+
+
+def _warn_unrepeated(recorded: RecordedRun, image: Any, tile: int | None, /) -> None:
+    """Warn where ``image`` was read otherwise than the recorded run read its own (other channel names, another
+    series), or the run was cut into tiles and this one is not: those are the caller's to give (the command
+    line's ``--config`` takes them itself), and the labels may differ without them."""
+    options = recorded.input_options
+    said = []
+    names = options.get("channel_names")
+    if isinstance(image, xr.DataArray) and isinstance(names, list) and names:
+        now = channel_names(image) or ([str(image.coords["C"].values)] if "C" in image.coords else [])
+        if now != [str(n) for n in names]:
+            said.append(f"its channels were named {','.join(map(str, names))} (channel_names=), this image's are "
+                        f"{','.join(now) or 'none'}")
+    series = options.get("series")
+    if isinstance(image, xr.DataArray) and series is not None and image.attrs.get("series") != series:
+        said.append(f"it read series {series} of its file (series=)")
+    tiles = recorded.tile_options
+    if tiles and tile is None:
+        said.append(f"it ran in tiles of {tiles['tile']} px (tile={tiles['tile']}, tile_overlap="
+                    f"{tiles.get('tile_overlap', 128)})")
+    if said:
+        log.warning("%s is the provenance of a run that read or cut its image otherwise than this one: %s. Give "
+                    "the same (read_image(..., channel_names=, series=, dims=) as its input_options say; "
+                    "run_pipeline(..., tile=, tile_overlap=)) to repeat its labels.", recorded.source,
+                    "; ".join(said))
+
+
+def _zoo_used(spec: PipelineSpec, inputs: Mapping[str, Any], record: Mapping[str, Any], /) -> str | None:
+    """The folder of the model zoo that served a run's models (a pipeline with a ``zoo`` input whose record
+    names a zoo model, by ``id``): the zoo given, else the one its segment module's ``check_inputs`` fills in
+    (Fusion: the zoo of LabelFree's model cache); None when no zoo model served it."""
+    import importlib
+
+    zoo_input = spec.input("zoo")
+    models = record.get("models")
+    if zoo_input is None or not isinstance(models, dict) \
+            or not any(isinstance(m, dict) and m.get("id") for m in models.values()):
+        return None
+    zoo = next((inputs[k] for k in (zoo_input.name, zoo_input.macro_key) if zoo_input.given(inputs.get(k))), None)
+    if zoo is None:
+        check = getattr(importlib.import_module(spec.segment.partition(":")[0]), "check_inputs", None)
+        try:
+            zoo = (check({}) or {}).get(zoo_input.name) if check is not None else None
+        except (InputError, OSError):  # the cache's zoo gone since: nothing to name
+            return None
+    zoo = getattr(zoo, "root", zoo)  # a ModelZoo object
+    return str(Path(zoo).expanduser().resolve()) if isinstance(zoo, (str, os.PathLike)) and str(zoo) else None
 
 
 def _recorded_inputs(spec: PipelineSpec, recorded: RecordedRun | None, inputs: Mapping[str, Any] | None,

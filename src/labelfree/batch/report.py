@@ -3,9 +3,10 @@
 ``report.html`` (beside the summary CSV) shows every input as a row, failures first:
 a thumbnail of its first plane with the objects' outlines (:mod:`labelfree.overlay`),
 status, object count, frames, time, worker and the error or warnings; above the rows,
-the counts by status, the run's notes (files of its folders that are no inputs: a ``.czi``
-beside the TIFFs), and two small plots: objects per frame of each input and the distribution of
-object areas; a run scored against ground truth adds each input's F1 and the
+the counts by status, the run (:func:`labelfree.batch.report_run.run_section`: pipeline, command, LabelFree
+version and git commit, options and each input's automatic values), the run's notes (files of its folders that
+are no inputs: a ``.czi`` beside the TIFFs), and two small plots: objects per frame of each input and the
+distribution of object areas; a run scored against ground truth adds each input's F1 and the
 pooled total (:func:`truth_total`). Thumbnails are PNG files in ``report_files/`` beside the
 HTML (reused while drawn from the same label file, input and drift); plots are drawn with matplotlib (Agg)
 when it is installed, otherwise the report says how to install it.
@@ -466,6 +467,7 @@ tr.failed td{background:#fde8e8}tr.cancelled td{background:#fff4d6}
 td.err{font-family:monospace;font-size:12px;max-width:40em;white-space:pre-wrap}
 img.thumb{max-width:256px;image-rendering:pixelated}.note{color:#666}
 p.runnote{background:#fff4d6;padding:6px 8px;max-width:60em}
+table.run{margin-bottom:1em}table.run th{white-space:nowrap}table.run code{white-space:pre-wrap;word-break:break-all}
 """
 
 
@@ -477,7 +479,9 @@ def write_report(summary: pd.DataFrame, out_dir: str | os.PathLike[str], /, *, n
     ----------
     summary : pandas.DataFrame
         The run's summary (:data:`labelfree.batch.SUMMARY_COLUMNS`); its ``attrs["notes"]`` (the files of the
-        run's folders that are no inputs) are shown as paragraphs above the rows.
+        run's folders that are no inputs) are shown as paragraphs above the rows, and its ``attrs["run"]``
+        (:func:`labelfree.batch.report_run.run_record`) with the inputs' provenance records as the Run section
+        (for a summary read back from its CSV: the run that made its first result).
     out_dir : path
         The run's output folder (the report and ``report_files/`` go there).
     name : str
@@ -485,6 +489,7 @@ def write_report(summary: pd.DataFrame, out_dir: str | os.PathLike[str], /, *, n
     thumb_size : int
         Longest side of each thumbnail in pixels.
     """
+    from labelfree.batch.report_run import run_section
     from labelfree.io.atomic import atomic_path
 
     folder = Path(out_dir)
@@ -522,7 +527,7 @@ def write_report(summary: pd.DataFrame, out_dir: str | os.PathLike[str], /, *, n
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>LabelFree batch report</title>"
         f"<style>{_CSS}</style></head><body><h1>LabelFree batch report</h1>"
         f"<p>{len(summary)} input(s): {html.escape(head or 'nothing to do')}. "
-        f"Written {html.escape(time.strftime('%Y-%m-%d %H:%M:%S'))}.</p>{notes}{truth}"
+        f"Written {html.escape(time.strftime('%Y-%m-%d %H:%M:%S'))}.</p>{notes}{truth}{run_section(summary)}"
         f"{_plots(_tables(summary))}"
         "<table><thead><tr><th>picture</th><th>input</th><th>status</th><th>objects</th><th>frames</th>"
         f"<th>time</th><th>worker</th>{'<th>F1 / pixel F1</th>' if scored else ''}<th>error / warnings</th></tr>"

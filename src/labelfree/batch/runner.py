@@ -11,12 +11,15 @@ from typing import Any, Callable, Iterable
 
 import pandas as pd
 
+from labelfree._config import decline_recorded
 from labelfree._progress import Progress
+from labelfree._reproduce import INPUT_ENTRIES
 from labelfree.batch.config import SYNC, BatchConfig
 from labelfree.batch.inputs import BatchInput, channel_names_option, collect_inputs, refuse_in_memory, series_option
 from labelfree.batch.messages import join_messages
 from labelfree.batch.objects import PLACE_COLUMNS, input_places, write_objects_table
 from labelfree.batch.state import checksum, input_fingerprint
+from labelfree.batch.summary_rows import PATH_COLUMNS, EarlierRows, shown_path, shown_paths
 from labelfree.batch.task import OUTPUT_KINDS, Job, result_row
 from labelfree.batch.truth import (TRUTH_COLUMNS, TRUTH_COUNTS, TruthOptions, find_truths, score_against_truth,
                                    truth_folder, truth_options)
@@ -174,6 +177,7 @@ def plan_jobs(
     known: dict[str, str | None] = {}
     labels_counted: dict[str, str | None] = {}
     listed: dict[Path, Any] = {}
+    earlier_rows = EarlierRows(out_dir / batch.summary_name)  # a skipped input keeps the seconds of its run
 
     def checksum_once(path: str | Path, *, absent: bool = False) -> str | None:
         """:func:`input_checksum` of ``path``, once per run; ``absent``: None for a path that does not exist."""
@@ -212,7 +216,8 @@ def plan_jobs(
             state = _finished_with_labels_counted(item, out_dir, fp, pipeline=pipeline.name, config=cfg_dict,
                                                   extra=extra, known=labels_counted)
         if state is not None and not batch.force and not _lacks_asked_outputs(state, batch, item.stem):
-            rows[item.stem] = _row_from_state(item, state, out_dir, status="skipped", seconds=0.0)
+            made_by = earlier_rows.made_by(item.stem, out_dir / f"{item.stem}_provenance.json")
+            rows[item.stem] = _row_from_state(item, state, out_dir, status="skipped", **made_by)
             continue
         own = state is not None  # this very result, finished earlier: --force makes it again
         earlier = None if own else earlier_result(out_dir, item.stem)
@@ -319,13 +324,13 @@ def _missing_series(item: BatchInput, listed: dict[Path, Any], /) -> str | None:
 
 
 def _row_from_state(item: BatchInput, state: dict[str, Any], out_dir: Path, *, status: str,
-                    seconds: float | None) -> dict[str, Any]:
+                    seconds: float | None, worker: str = "") -> dict[str, Any]:
     paths = {k: str(out_dir / v["file"]) for k, v in state["outputs"].items()}
     paths["provenance"] = str(out_dir / f"{item.stem}_provenance.json")
     batch = state.get("batch") or {}
     # the warnings of the run that made the result: a rerun's summary still says what to look at
     return result_row(item, status=status, n_objects=batch.get("n_objects"), n_frames=batch.get("n_frames"),
-                      seconds=seconds, warnings=join_messages(state.get("warnings") or []), **paths)
+                      seconds=seconds, worker=worker, warnings=join_messages(state.get("warnings") or []), **paths)
 
 
 def _wait_for_publishing(jobs: list[Job], rows: dict[str, dict[str, Any]], out_dir: Path, *,
@@ -478,8 +483,9 @@ def run_batch(
         OME image name of a position of an OME-TIFF), each ``""`` otherwise, status (ok / skipped / failed /
         cancelled), n_objects (objects summed over frames: a 5-frame movie of 2 cells counts 10) and n_frames
         (integers, pandas ``Int64``: NA for an input without a result), objects_per_frame (n_objects /
-        n_frames, 1 decimal; a still image's is its n_objects), seconds, error, warnings (the texts of the
-        warnings raised while the input was read, segmented and written, separated by `` | ``; each was
+        n_frames, 1 decimal; a still image's is its n_objects), seconds (a skipped input's: those of the run that
+        made its result, from the summary that run wrote, with its worker; else empty), error, warnings (the texts
+        of the warnings raised while the input was read, segmented and written, separated by `` | ``; each was
         also logged once, naming the input, and a skipped input's are those of its result's provenance),
         worker and the output paths; with ``truth``, then :data:`TRUTH_COLUMNS` (empty for an input without
         ground truth or without labels; an input whose ground truth cannot be scored, e.g. of another shape,
@@ -518,13 +524,17 @@ def run_batch(
         from labelfree.run import check_tiles
 
         check_tiles(pipe)
-    base = pipe.config_class.coerce(config, applies_record=True)
+    # a record given as the config gives its settings: each input's channels, dims and tiles are the batch's own
+    base = decline_recorded(pipe.config_class.coerce(config, applies_record=True), *INPUT_ENTRIES)
+    from labelfree.batch.report_run import run_record
+
+    run = run_record(pipe.name, base)  # what the report says of the run: pipeline, command, version, options
     every = {"channels": parse_channels(channels),
              "channel_names": channel_names_option(channel_names), "dims": dims.upper() if dims else None}
     every = {k: v for k, v in every.items() if v is not None}
     series = series_option(series)  # a bad value is refused before the output folder is made
     refuse_in_memory(inputs)  # before the output folder is made
-    out = Path(out_dir).expanduser().absolute()
+    out = Path(shown_path(Path(out_dir).expanduser().absolute()))  # /tmp/x/out, not /tmp/x/bin/../out
     config_files = {"config": p for p in (config if isinstance(config, (str, Path)) else None, config_file) if p}
     truth_dir = truth_folder(truth, out)
     scoring = truth_options(truth_dir, truth_threshold, only_annotated)
@@ -585,7 +595,8 @@ def run_batch(
             _wait_for_publishing(jobs, rows, out, timeout=CANCEL_GRACE)
             _rows_finished_meanwhile(jobs, rows, out)
             summary = _despite_ctrl_c("the summary", lambda: _write_summary(items, rows, out, bcfg, places,
-                                                                          status_left="cancelled", notes=notes))
+                                                                          status_left="cancelled", notes=notes,
+                                                                          run=run))
             _write_objects(summary, out, bcfg)
             _write_report(summary, out)
             n_ok = int((summary["status"] == "ok").sum())
@@ -601,7 +612,8 @@ def run_batch(
             frames = score_against_truth(items, rows, truths, options=scoring)
         summary = _despite_ctrl_c("the summary", lambda: _write_summary(items, rows, out, bcfg, places,
                                                                       status_left="failed", truth=truth_dir,
-                                                                      scoring=scoring, frames=frames, notes=notes))
+                                                                      scoring=scoring, frames=frames, notes=notes,
+                                                                      run=run))
         _write_objects(summary, out, bcfg)
         _write_report(summary, out)
     log.info("batch finished in %.1f s: %s", time.time() - started, summary["status"].value_counts().to_dict())
@@ -783,15 +795,18 @@ def _execute(jobs: list[Job], rows: dict[str, dict[str, Any]], *, bar: Progress,
 def _write_summary(items: list[BatchInput], rows: dict[str, dict[str, Any]], out: Path, batch: BatchConfig,
                    places: dict[str, dict[str, str]], *, status_left: str, truth: Path | None = None,
                    scoring: TruthOptions = TruthOptions(), frames: dict[str, list[int]] | None = None,
-                   notes: Iterable[str] = ()) -> pd.DataFrame:
+                   notes: Iterable[str] = (), run: dict[str, Any] | None = None) -> pd.DataFrame:
     """Write the summary CSV and return it: its path in ``attrs["path"]``, the run's ``notes`` (what a person
-    should know of the run as a whole: the files of its folders that are not inputs) in ``attrs["notes"]``, and
-    with ``truth`` the scoring attrs."""
+    should know of the run as a whole: the files of its folders that are not inputs) in ``attrs["notes"]``, the
+    ``run`` (:func:`labelfree.batch.report_run.run_record`, for the report) in ``attrs["run"]``, and with
+    ``truth`` the scoring attrs. Its paths are written without ``..`` (:func:`~labelfree.batch.summary_rows.
+    shown_path`)."""
     from labelfree.io.atomic import write_text_atomic
 
     error = "" if status_left in ("cancelled", PENDING) else "no result came back from the scheduler"
     records = [{**(rows.get(it.stem) or result_row(it, status=status_left, error=error)), **places.get(it.stem, {})}
                for it in items]
+    records = [shown_paths(r, (*PATH_COLUMNS, *OUTPUT_KINDS)) for r in records]  # no /tmp/x/bin/../in/a.tif
     columns = [*SUMMARY_COLUMNS, *(TRUTH_COLUMNS if truth is not None else ())]
     summary = pd.DataFrame.from_records(records, columns=columns)
     # counts stay whole numbers when some inputs have none (failed, pending): not 8.0 beside an empty cell
@@ -813,4 +828,6 @@ def _write_summary(items: list[BatchInput], rows: dict[str, dict[str, Any]], out
     write_text_atomic(path, summary.to_csv(index=False))
     summary.attrs["path"] = str(path)
     summary.attrs["notes"] = list(notes)
+    if run is not None:
+        summary.attrs["run"] = run
     return summary

@@ -54,7 +54,12 @@ def _resolve_image(imp: Any, title: str) -> Any:
 
 
 def _given(fields: list[Field], options: str | dict[str, Any] | None) -> dict[str, Any]:
-    """The typed values of the keys given in ``options`` (unknown keys are a ConfigError)."""
+    """The typed values of the keys given in ``options`` (unknown keys are a ConfigError).
+
+    A macro's ``key=&name`` is the value of the running macro's variable ``name``, as ImageJ's own dialogs read it
+    (:func:`macro_variable`). ``advanced_options``, the dialog's checkbox that opens the other pages, is read over:
+    a macro gives every key directly, and the Recorder never writes it.
+    """
     if isinstance(options, dict):
         by_key = {f.key: f for f in fields}
         values = {}
@@ -404,10 +409,15 @@ def _with_record(config: Any, config_file: Any, /) -> Any:
     """``config``, or, when the ``config_file`` is a run's provenance record, that record with ``config``'s
     settings: :func:`labelfree.run.run_pipeline` then repeats what the record names besides its settings (the
     thread count, a Cutter run's saved model, a Fusion run's models), as the command line's ``--config`` does."""
-    from labelfree._config import provenance_of
+    from labelfree._config import decline_recorded, provenance_of
+    from labelfree._reproduce import INPUT_ENTRIES
 
     recorded = provenance_of(config_file) if config_file else None
-    return config if recorded is None else {**recorded.record, "config": config.to_dict()}
+    if recorded is None:
+        return config
+    # how that run read its image (channels, names, tiles) is not taken: the image and channel are the dialog's
+    return decline_recorded(type(config).coerce({**recorded.record, "config": config.to_dict()}, applies_record=True),
+                            *INPUT_ENTRIES)
 
 
 def _execute(spec: Any, imp: Any, config: Any, values: dict[str, Any], /, *, options: str) -> CommandResult:

@@ -285,11 +285,23 @@ def _unknown_axes_message(path: Path, shape: Sequence[int], axes: str) -> str:
     else:
         few = channels not in (movie, stack) and len(shape) > axes.find("Q") >= 0 and shape[axes.find("Q")] <= 4
         also = f", --dims {channels} for channels (e.g. cells and nuclei)" if few else ""
+        last = _channels_last_dims(shape) if axes.endswith("YX") else None  # an S axis is read as channels already
+        if last and last not in (movie, stack, channels if few else None):
+            also += (f", --dims {last} for {shape[-1]} channels stored last (images of {shape[-3]}x{shape[-2]} "
+                     "pixels)")
         say = (f"on the command line --dims {movie} for a time-lapse or --dims {stack} for a z-stack{also}, in "
                f"Python read_image(path, dims={movie!r})")
     return (f"{path.name} holds an array of shape {tuple(shape)} whose axes {axes!r} are not recorded in the file; "
             f"say what they are, one letter per axis: {say}; or open it in Fiji, set Image > Properties "
             "(Channels, Slices, Frames) and save it as TIFF.")
+
+
+def _channels_last_dims(shape: Sequence[int], /) -> str | None:
+    """The dims of an array whose last axis may hold its channels (a few, at most 4, after two image-sized axes of
+    at least 16 pixels: (512, 512, 2) is YXC, (5, 512, 512, 3) TYXC); None for any other shape."""
+    if not 3 <= len(shape) <= 5 or not 1 < shape[-1] <= 4 or min(shape[-3], shape[-2]) < 16:
+        return None
+    return "TZ"[:len(shape) - 3] + "YXC"
 
 
 def _invalid_ome(tif: Any) -> str | None:
