@@ -13,10 +13,11 @@ each in its own process, exactly as a user runs it. Printed:
   foreground IoU, every object), the foreground IoU with the whole run on the first chunk's frames and
   on the later ones, and the label IDs (tracks) each run gives;
 * settings: the automatic values of the whole run, those the first chunk chose and handed on
-  (``min_size``, closing radius, split landscape: the provenance's ``auto``), and, with each chunk
-  segmented alone by ``labelfree.motion.segment`` on its frames (overlap included), the size each
-  chunk would have measured itself and the grey range (``uint8_range``) it scales its frames with,
-  which every chunk measures on its own frames also inside the batch.
+  (``min_size``, closing radius, split landscape: the provenance's ``auto``), the grey range measured
+  once on the whole movie and handed to every chunk (``batch.whole_movie``: ``grey_range``, and
+  ``frame_gains`` for frames of another exposure or bleaching), and, with each chunk segmented alone by
+  ``labelfree.motion.segment`` on its frames (overlap included), the size and the grey range
+  (``uint8_range``) each chunk would have measured itself.
 """
 
 from __future__ import annotations
@@ -111,7 +112,10 @@ def run_set(label: str, name: str, sparse: bool, *, n_frames: int, chunks: list[
                      "ref": scores(lab, whole, annotated=False), "ids": ids(lab), "s": secs,
                      "split": (fg_iou(lab[:chunk], whole[:chunk]), fg_iou(lab[chunk:], whole[chunk:]))})
         own = alone(movie, chunk)
-        notes.append(f"  chunks of {chunk}: handed on from the first chunk {rec.get('auto')}; each chunk alone: "
+        handed = rec["batch"].get("whole_movie") or {}
+        notes.append(f"  chunks of {chunk}: handed on from the first chunk {rec.get('auto')}, grey range of the whole "
+                     f"movie {[int(v) for v in handed.get('grey_range', [])]}"
+                     f"{' with frame gains' if handed.get('frame_gains') else ''}; each chunk alone: "
                      + "; ".join(f"{r['frames']} min_size {r['min_size']} range {r['uint8_range']}" for r in own))
     return rows, notes
 

@@ -169,6 +169,7 @@ def run_pipeline(
     tile_overlap: int = 128,
     threads: int | None = None,
     overwrite: bool = True,
+    segment_keywords: Mapping[str, Any] | None = None,
 ) -> xr.DataArray:
     """Run a registered pipeline on ``image`` with every check an entry point makes.
 
@@ -196,6 +197,10 @@ def run_pipeline(
         or the cores this process may use (see :mod:`labelfree._threads`).
     overwrite : bool
         An output file among the extra inputs (e.g. a model to save) may replace an existing file.
+    segment_keywords : mapping, optional
+        More keywords of the pipeline's segment function, none of them a setting: a chunk of a movie that a
+        batch run splits gets what was measured on the whole movie (Motion's ``grey_range`` and
+        ``frame_gains``, :func:`labelfree.batch.chunks.whole_movie_keywords`). Not with ``tile``.
 
     Returns
     -------
@@ -230,7 +235,8 @@ def run_pipeline(
     spec = resolve(pipeline)
     with _warning_hooks.recording() as shown:
         labels = _run(spec, image, config=config, channel=channel, inputs=inputs, progress=progress, tile=tile,
-                      tile_overlap=tile_overlap, threads=threads, overwrite=overwrite)
+                      tile_overlap=tile_overlap, threads=threads, overwrite=overwrite,
+                      segment_keywords=dict(segment_keywords or {}))
     if shown:  # last, as a command's record has them; with any the pipeline recorded itself
         record = dict(labels.attrs["labelfree"])
         record["warnings"] = sorted({*(record.pop("warnings", None) or []), *shown})
@@ -239,7 +245,8 @@ def run_pipeline(
 
 
 def _run(spec: PipelineSpec, image: Any, /, *, config: Any, channel: Any, inputs: Mapping[str, Any] | None,
-         progress: Any, tile: int | None, tile_overlap: int, threads: int | None, overwrite: bool) -> xr.DataArray:
+         progress: Any, tile: int | None, tile_overlap: int, threads: int | None, overwrite: bool,
+         segment_keywords: dict[str, Any]) -> xr.DataArray:
     """:func:`run_pipeline` but for the warnings it records."""
     cfg = spec.config_class.coerce(config, applies_record=True)
     recorded = provenance_of(cfg)
@@ -264,6 +271,9 @@ def _run(spec: PipelineSpec, image: Any, /, *, config: Any, channel: Any, inputs
     with limited_threads(threads, torch=spec.torch) as n_threads, pinned:
         if recorded is not None:  # torch imported by now (a network's pipeline): its kernel level is known
             recorded.warn_software(torch=spec.torch, threads=n_threads)
+        if tile is not None and segment_keywords:
+            raise InputError(f"A tiled run takes no segment keywords ({', '.join(segment_keywords)}): segment the "
+                             "image whole, or leave them out.")
         if tile is not None:  # tile=0 is refused by run_tiled, not taken as "no tiles"
             spatial = [k for k in kwargs if not spec.input(k).in_tiles]
             if spatial:
@@ -278,7 +288,7 @@ def _run(spec: PipelineSpec, image: Any, /, *, config: Any, channel: Any, inputs
             labels = run_tiled(spec, da, config=cfg, tile=tile, overlap=tile_overlap, progress=progress,
                                inputs=kwargs)
         else:
-            labels = spec.segment_function(da, config=cfg, progress=progress, **kwargs, **writes)
+            labels = spec.segment_function(da, config=cfg, progress=progress, **kwargs, **writes, **segment_keywords)
     used = channel_names(da) or ([str(da.coords["C"].values)] if "C" in da.coords else [])
     record = dict(labels.attrs.get("labelfree") or {})
     if channel_names(full) or "C" in full.coords:  # named channels, or the name of a one-channel image

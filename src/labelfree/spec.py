@@ -214,6 +214,12 @@ class PipelineSpec:
         Automatic settings (keys of the provenance's ``auto``) that the first frame chunk of
         a split movie chooses and every later chunk then uses, so that all chunks share one
         scale (Motion's cell size: measured on a short chunk alone it can be far off).
+    chunk_measure : str
+        ``"module:function"``: ``f(movie, config=)`` -> keywords of the segment function (or None) measured
+        once on the whole movie of a split run and given to every chunk (Motion's grey range and frame gains:
+        :func:`labelfree.motion.segment.movie_grey_mapping`); empty: none.
+    chunk_per_frame : tuple of str
+        Those keywords that hold one value per frame of the movie (a chunk gets those of its frames).
     tiles : bool
         Frames may be cut into overlapping spatial tiles for large images.
     torch : bool
@@ -289,6 +295,8 @@ class PipelineSpec:
     inputs: tuple[Input, ...] = ()
     frame_overlap: int | None = None
     chunk_settings: tuple[str, ...] = ()
+    chunk_measure: str = ""
+    chunk_per_frame: tuple[str, ...] = ()
     tiles: bool = False
     torch: bool = False
     tile_config: str = ""

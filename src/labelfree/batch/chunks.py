@@ -9,6 +9,13 @@ that shared frame. Pipelines that learn from the whole movie at once are never
 chunked. Each pipeline's spec declares its overlap
 (:attr:`labelfree.spec.PipelineSpec.frame_overlap`).
 
+The first chunk chooses the automatic settings every later chunk uses (:func:`shared_settings`). What a
+pipeline measures on the whole movie at once is measured once, on the whole movie, by the first chunk's task
+and handed to every chunk as keywords of its segment function (:func:`whole_movie_keywords`): Motion's grey
+range (``grey_range``: the grey values mapped to 0 and 255) and, for a movie with frames of another exposure or
+bleaching, each frame's gain (``frame_gains``, a chunk gets those of its frames), so that every chunk maps its
+frames to 8 bits as the whole run does; the outputs' provenance records them once (``batch.whole_movie``).
+
 On Dask, no task receives the movie: :func:`count_frames` reads the file's metadata,
 each :func:`segment_chunk_of_input` reads its own frames from the file (TIFF pages or
 zarr chunks, through a lazy read), and :func:`merge_and_write_input` reads the movie once
@@ -29,7 +36,8 @@ import xarray as xr
 from labelfree.errors import InputError
 
 __all__ = [
-    "plan_chunks", "segment_chunk", "shared_settings", "shares_settings", "first_then_rest", "merge_chunks",
+    "plan_chunks", "segment_chunk", "shared_settings", "shares_settings", "whole_movie_keywords", "first_then_rest",
+    "merge_chunks",
     "merge_and_write",
     "open_input", "count_frames", "segment_chunk_of_input", "merge_and_write_input", "local_reads",
 ]
@@ -38,6 +46,8 @@ log = logging.getLogger(__name__)
 
 #: minimal IoU for an object of a chunk's shared frame to keep the previous chunk's ID
 RELINK_MIN_IOU = 0.5
+#: the entry of the shared settings (and of a chunk's provenance) that holds those keywords
+_KEYWORDS = "whole_movie"
 
 
 def plan_chunks(n_frames: int, /, *, chunk_frames: int, overlap: int) -> list[tuple[int, int]]:
@@ -69,7 +79,44 @@ def shared_settings(part: tuple[int, np.ndarray, dict], /, *, job: Any) -> dict[
     from labelfree.pipelines import get_pipeline
 
     auto = part[2].get("auto") or {}
-    return {k: auto[k] for k in get_pipeline(job.pipeline).chunk_settings if k in auto}
+    shared = {k: auto[k] for k in get_pipeline(job.pipeline).chunk_settings if k in auto}
+    if part[2].get(_KEYWORDS):  # measured on the whole movie by the first chunk's task
+        shared[_KEYWORDS] = dict(part[2][_KEYWORDS])
+    return shared
+
+
+def whole_movie_keywords(movie: xr.DataArray, /, *, job: Any) -> dict[str, Any]:
+    """The segment keywords that every chunk of ``job`` takes, measured on the whole ``movie`` (lazy or
+    memory-mapped: read as the measuring function reads it); empty for a pipeline without any (its spec's
+    ``chunk_measure``).
+
+    Motion: ``grey_range`` and ``frame_gains``, :func:`labelfree.motion.segment.movie_grey_mapping` of the
+    channel it segments.
+    """
+    from labelfree.pipelines import get_pipeline
+
+    spec = get_pipeline(job.pipeline)
+    if not spec.chunk_measure:
+        return {}
+    from labelfree.run import prepare_image
+    from labelfree.spec import load
+
+    keywords = load(spec.chunk_measure)(prepare_image(job.pipeline, movie, channel=job.item.channels),
+                                        config=job.config)
+    if keywords:
+        log.info("%s: measured on the whole movie for every chunk: %s", job.item.stem,
+                 ", ".join(f"{k} {v if k not in spec.chunk_per_frame else f'({len(v)} frames)'}"
+                           for k, v in keywords.items()))
+    return dict(keywords or {})
+
+
+def _of_frames(keywords: dict[str, Any], start: int, stop: int, *, job: Any) -> dict[str, Any]:
+    """``keywords`` for frames ``[start, stop)`` of the movie: its per-frame ones (the spec's ``chunk_per_frame``)
+    sliced."""
+    from labelfree.pipelines import get_pipeline
+
+    per_frame = get_pipeline(job.pipeline).chunk_per_frame
+    return {k: (v[start:stop] if k in per_frame else v) for k, v in keywords.items()}
 
 
 def shares_settings(job: Any, /) -> bool:
@@ -94,19 +141,33 @@ def first_then_rest(spans: Sequence[tuple[int, int]], run: Any, settings_of: Any
 def _with_settings(job: Any, settings: dict[str, Any] | None) -> Any:
     import dataclasses
 
-    return dataclasses.replace(job, config={**job.config, **settings}) if settings else job
+    config = {k: v for k, v in (settings or {}).items() if k != _KEYWORDS}  # settings only
+    return dataclasses.replace(job, config={**job.config, **config}) if config else job
 
 
-def segment_chunk(image: xr.DataArray, start: int, stop: int, /, *, job: Any,
-                  settings: dict[str, Any] | None = None) -> tuple[int, np.ndarray, dict]:
+def segment_chunk(image: xr.DataArray, start: int, stop: int, /, *, job: Any, settings: dict[str, Any] | None = None,
+                  movie: xr.DataArray | None = None, offset: int = 0) -> tuple[int, np.ndarray, dict]:
     """Segment frames ``[start, stop)`` of ``image``; returns (start, labels T..., provenance).
-    ``settings``: the first chunk's automatic settings (:func:`shared_settings`), used as given."""
+
+    ``settings``: the first chunk's automatic settings and what it measured on the whole movie
+    (:func:`shared_settings`), used as given; without them (the first chunk) that is measured on ``movie``
+    (default ``image``: the whole movie, lazy or memory-mapped) and kept in the provenance returned
+    (``whole_movie``) for the later chunks. ``offset``: the frame of the whole movie that is ``image``'s first.
+    """
     from labelfree.batch.task import segment_image
 
-    labels = segment_image(image.isel(T=slice(start, stop)), job=_with_settings(job, settings))
+    if settings is None:
+        keywords = whole_movie_keywords(image if movie is None else movie, job=job)
+    else:
+        keywords = dict(settings.get(_KEYWORDS) or {})
+    labels = segment_image(image.isel(T=slice(start, stop)), job=_with_settings(job, settings),
+                           keywords=_of_frames(keywords, offset + start, offset + stop, job=job))
     if labels.dims[0] != "T":
         raise InputError(f"The {job.pipeline} pipeline returned dims {labels.dims} for a chunk; expected T first.")
-    return start, np.asarray(labels.data), dict(labels.attrs.get("labelfree") or {})
+    record = dict(labels.attrs.get("labelfree") or {})
+    if keywords:
+        record[_KEYWORDS] = keywords
+    return start, np.asarray(labels.data), record
 
 
 def merge_chunks(parts: Sequence[tuple[int, np.ndarray]], /, *, overlap: int) -> np.ndarray:
@@ -206,6 +267,7 @@ def _merge_and_write(image: xr.DataArray, parts: Sequence[tuple[int, np.ndarray,
     provenances = [(s, prov) for s, _, prov in ordered]
     dims = ("T",) + tuple(d for d in image.dims if d in ("Z", "Y", "X"))
     record = dict(provenances[0][1])  # the first chunk's: the automatic settings every chunk used
+    handed = record.pop(_KEYWORDS, None)  # and what every chunk took from the whole movie (one for the run)
     for key, value in record.items():  # per-frame records (Motion's thresholds): every chunk's own frames
         if isinstance(value, list) and value and all(isinstance(v, dict) and "frame" in v for v in value):
             record[key] = [{**v, "frame": int(v["frame"]) + s} for i, (s, prov) in enumerate(provenances)
@@ -217,7 +279,8 @@ def _merge_and_write(image: xr.DataArray, parts: Sequence[tuple[int, np.ndarray,
     merged = _merge(ordered, overlap=overlap, dtype=_merged_dtype(ordered, overlap))
     labels = labels_like(merged, image, dims=dims, attrs={"labelfree": record})
     del merged
-    names = write_result(labels, image, job=job, extra={"chunks": chunks, "frame_overlap": overlap})
+    extra = {"chunks": chunks, "frame_overlap": overlap, **({_KEYWORDS: handed} if handed else {})}
+    names = write_result(labels, image, job=job, extra=extra)
     return finish_input(job, names, labels=labels, seconds=time.time() - started)
 
 
@@ -287,8 +350,10 @@ def segment_chunk_of_input(job: Any, start: int, stop: int, /,
     from labelfree.batch.task import input_capture
 
     with local_reads(), input_capture(job):
-        image = open_input(job).isel(T=slice(start, stop)).load()
-        _, labels, record = segment_chunk(image, 0, stop - start, job=job, settings=settings)
+        movie = open_input(job)  # lazy: the first chunk measures the whole movie's frames as it reads them
+        image = movie.isel(T=slice(start, stop)).load()
+        _, labels, record = segment_chunk(image, 0, stop - start, job=job, settings=settings, movie=movie,
+                                          offset=start)
     return start, labels, record
 
 

@@ -114,21 +114,23 @@ def load_input(job: Job, /) -> xr.DataArray:
     return image
 
 
-def segment_image(image: xr.DataArray, /, *, job: Job) -> xr.DataArray:
+def segment_image(image: xr.DataArray, /, *, job: Job, keywords: dict[str, Any] | None = None) -> xr.DataArray:
     """Run the job's pipeline on ``image`` (dims T, C, Z, Y, X) and return its labels.
 
     Warnings the pipeline raises (e.g. "no motion found") are shown as lines that name the input
     (:func:`labelfree.batch.messages.input_messages`; inside a Dask task the client shows them) and
     recorded in the provenance (``attrs["labelfree"]["warnings"]``), so a headless run reports them.
+    ``keywords``: more keywords of the pipeline's segment function, none of them a setting (a chunk of a movie
+    gets what was measured on the whole movie: Motion's ``grey_range``, :func:`labelfree.batch.chunks.segment_chunk`).
     """
     from labelfree.batch.messages import input_label, input_messages
     from labelfree.run import run_pipeline
 
     with input_messages(input_label(job.item)) as messages:
         config = job.config if job.record is None else {**job.record, "config": job.config}
-        labels = run_pipeline(job.pipeline, image, config=config, channel=job.item.channels,
-                              inputs=job.inputs, progress=False, tile=job.tile, tile_overlap=job.tile_overlap,
-                              threads=job.threads)
+        labels = run_pipeline(job.pipeline, image, config=config, channel=job.item.channels, inputs=job.inputs,
+                              progress=False, tile=job.tile, tile_overlap=job.tile_overlap, threads=job.threads,
+                              segment_keywords=keywords)
     if messages:
         labels = labels.copy(deep=False)
         labels.attrs = {**labels.attrs, "labelfree": {**dict(labels.attrs.get("labelfree") or {}),

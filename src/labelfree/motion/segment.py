@@ -8,7 +8,7 @@ import dataclasses
 import logging
 import warnings
 from concurrent.futures import Future
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 import xarray as xr
@@ -18,6 +18,7 @@ from labelfree._heap import retained_heap
 from labelfree._progress import Progress, check_cancel
 from labelfree._threads import available_memory, thread_count, threads_for_memory
 from labelfree.canvas import stack_content_box
+from labelfree.errors import ConfigError
 from labelfree.image import labels_like
 from labelfree.motion.classify import classify_frame, log_odds, train_classifier
 from labelfree.motion.config import MotionConfig
@@ -61,7 +62,7 @@ from labelfree.motion.selflabel import (
 )
 from labelfree.motion.stream import FrameWork, frame_stream
 
-__all__ = ["segment", "as_movie", "NoMotionWarning"]
+__all__ = ["segment", "movie_grey_mapping", "as_movie", "NoMotionWarning"]
 
 log = logging.getLogger(__name__)
 
@@ -328,10 +329,11 @@ def _check_upsample(da: xr.DataArray, cfg: MotionConfig, area: float) -> None:
     raise _Enlarge(k, area)
 
 
-def _segment_enlarged(da: xr.DataArray, cfg: MotionConfig, k: int, area: float | None, steps: _PassSteps
-                      ) -> xr.DataArray:
+def _segment_enlarged(da: xr.DataArray, cfg: MotionConfig, k: int, area: float | None, steps: _PassSteps, *,
+                      grey_range: _Given | None = None) -> xr.DataArray:
     """Segment the movie enlarged ``k`` x ``k`` (linear) and reduce the labels back (every k-th pixel); ``steps``:
-    the frames of this pass, reported to the run's progress.
+    the frames of this pass, reported to the run's progress; ``grey_range``: the range (and gains) given to
+    :func:`segment`, used for both (linear enlarging keeps a frame's values within its own).
 
     Small cells are a few flow windows wide: the flow's halo, the entropy window and the
     clean-up, all in pixels, take up most of them. Measured (docs/benchmarks.md, Motion):
@@ -354,8 +356,9 @@ def _segment_enlarged(da: xr.DataArray, cfg: MotionConfig, k: int, area: float |
     # judged on the grey range the movie's own pass uses
     extremes = frame_extremes(da.data)
     skip = sorted(blank_frames(da.data, extremes=extremes))
-    lo, hi = uint8_range(da.data, low=cfg.scale_low_percentile, high=cfg.scale_high_percentile, skip=skip,
-                         extremes=extremes)
+    lo, hi = grey_range[:2] if grey_range else uint8_range(da.data, low=cfg.scale_low_percentile,
+                                                           high=cfg.scale_high_percentile, skip=skip,
+                                                           extremes=extremes)
     hot = 0
     for t in range(da.sizes["T"]):
         frame, count = repair_raw_hot_pixels(np.asarray(_frame(da, t)), low=lo, high=hi)
@@ -373,7 +376,7 @@ def _segment_enlarged(da: xr.DataArray, cfg: MotionConfig, k: int, area: float |
              "given" if radius is None else f"{radius:g}")
     # the movie showed cell motion before it was enlarged (the cells were measured on a classified
     # frame); the enlarged frames' interpolated noise is no longer the camera's: it is not judged again
-    labels = _segment(as_movie(big), cfg.replace(upsample=1), steps, noise_check=False)
+    labels = _segment(as_movie(big), cfg.replace(upsample=1), steps, noise_check=False, grey_range=grey_range)
     record = dict(labels.attrs["labelfree"])
     record["hot_pixels"] = hot + int(record.get("hot_pixels", 0))
     record["config"] = {**record.get("config", {}), "upsample": cfg.upsample}
@@ -545,7 +548,8 @@ def _clean_up(t: int, frame: np.ndarray, mask: np.ndarray, cfg: MotionConfig, /,
     return _Cleaned(clean, band.contrast, band=band)
 
 
-def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, progress: Any = False) -> xr.DataArray:
+def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, progress: Any = False,
+            grey_range: tuple[float, float] | None = None, frame_gains: Any = None) -> xr.DataArray:
     """Segment moving cells in a time-lapse without training labels (Robitaille et al. 2022).
 
     For each frame pair (t-1, t): Farnebaeck flow, self-labels from the flow
@@ -569,6 +573,16 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
         Parameters; every threshold is found from the data when left None.
     progress : bool, tqdm-like or callable
         Progress per frame; cancelling raises :class:`labelfree.errors.Cancelled`.
+    grey_range : (lo, hi), optional
+        For chunked runs: the grey values that become 0 and 255, as :func:`movie_grey_mapping` measured them on
+        the whole movie (in the values it is segmented as: provenance ``uint8_range``), instead of this movie's
+        own. ``labelfree batch --chunk-frames`` hands every chunk of a movie the whole movie's range, so that
+        its frames are mapped to 8 bits as the whole run maps them; an enlarged pass (``upsample``) uses it as
+        it is. Not a setting: a run of the whole movie measures its own. Default: measured on this movie.
+    frame_gains : (T,) sequence of float, optional
+        With ``grey_range``: the whole movie's gains of these frames (exposure and bleaching in one,
+        :func:`movie_grey_mapping`), instead of those measured on this movie (a chunk's bleaching trend is
+        not the movie's); recorded as ``frame_gains`` (those other than 1). Default: measured on this movie.
 
     Returns
     -------
@@ -610,21 +624,99 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
     """
     cfg = MotionConfig.coerce(config)
     da = as_movie(movie)
+    given = None if grey_range is None and frame_gains is None else _checked_range(grey_range, frame_gains,
+                                                                                   n_frames=da.sizes["T"])
     check_not_uniform(da)
     # the same values give the same labels whatever their type: int32, int64, float copies and 0..1 floats
     # (img_as_float, napari) of an 8- or 16-bit movie are segmented as that movie
     da, converted = integer_movie(da)
     # a flow output asked for: the flow speeds this run computes are kept for it (labelfree.motion.flow_record)
-    labels = _segment_movie(da, cfg, progress, speeds=claim_recording())
+    labels = _segment_movie(da, cfg, progress, speeds=claim_recording(), grey_range=given)
     if converted is not None:  # uint8_range and the sizes are in the values the movie was segmented as
         labels.attrs["labelfree"] = {**labels.attrs["labelfree"], "integer_values": converted}
     return labels
 
 
+class _Given(NamedTuple):
+    """A grey mapping given to :func:`segment`: the range, and the frames' gains (None: measured)."""
+
+    lo: float
+    hi: float
+    gains: tuple[float, ...] | None
+
+
+def _checked_range(grey_range: Any, frame_gains: Any, /, *, n_frames: int) -> _Given:
+    """``grey_range`` as two floats, low below high, and ``frame_gains`` as ``n_frames`` positive floats (a
+    ConfigError says what was given otherwise)."""
+    try:
+        lo, hi = (float(v) for v in grey_range)
+    except (TypeError, ValueError):
+        lo, hi = np.nan, np.nan
+    if not (np.isfinite(lo) and np.isfinite(hi) and lo < hi):
+        raise ConfigError(f"Motion's grey_range must be two finite grey values, the low one first (as "
+                          f"movie_grey_mapping gives them); got {grey_range!r}. Leave it out to measure the movie's "
+                          "own.")
+    if frame_gains is None:
+        return _Given(lo, hi, None)
+    gains = np.asarray(frame_gains, np.float64).ravel()
+    if gains.size != n_frames or not np.all(np.isfinite(gains) & (gains > 0)):
+        raise ConfigError(f"Motion's frame_gains must be one positive gain per frame of the movie ({n_frames}); got "
+                          f"{gains.size} ({np.round(gains[:5], 4).tolist()}...). Give the whole movie's gains of "
+                          "these frames (movie_grey_mapping), or leave them out.")
+    return _Given(lo, hi, tuple(float(g) for g in gains))
+
+
+def movie_grey_mapping(movie: Any, /, *, config: MotionConfig | dict | str | None = None) -> dict[str, Any] | None:
+    """How :func:`segment` maps this whole movie's frames to 8 bits: the grey values it maps to 0 and 255
+    (provenance ``uint8_range``) and each frame's gain (frames of another exposure, bleaching).
+
+    Measured as a run of the movie measures them (:func:`labelfree.motion.flow.uint8_range`): in the values it
+    is segmented as (:func:`labelfree.motion.flow.integer_movie`), inside a constant canvas, its zero-filled
+    edges filled, its blank frames and frames of another exposure left out; one frame in memory at a time
+    (a memory-mapped or lazy movie is not loaded, but for a float movie of whole numbers or one with
+    zero-filled edges, copied as the run copies it). Hand it to ``segment(chunk, grey_range=, frame_gains=)``
+    (the gains of the chunk's frames) so that a chunk of the movie maps its frames as the whole run does
+    (``labelfree batch --chunk-frames``).
+
+    Parameters
+    ----------
+    movie : (T, Y, X) DataArray or array (memory-mapped or lazy is fine)
+        The whole time-lapse (:func:`as_movie`).
+    config : MotionConfig, dict, JSON/YAML path or None
+        The run's settings (``scale_low_percentile``, ``scale_high_percentile``).
+
+    Returns
+    -------
+    dict or None
+        ``{"grey_range": [lo, hi]}``, with ``"frame_gains"`` (one per frame) when a gain is not 1. None with
+        ``drift_correction``: the range of the corrected movie is the run's own (each chunk measures its own).
+    """
+    cfg = MotionConfig.coerce(config)
+    if cfg.drift_correction:
+        return None
+    da, _ = integer_movie(as_movie(movie))
+    box = _movie_box(da)
+    if box is not None:  # segmented as its crop (segment)
+        da = da.isel(Y=box[0], X=box[1])
+    filled = _filled_edges(da)
+    if filled is not None:
+        da = _edge_filled(da, filled)
+    extremes = frame_extremes(da.data)
+    blank = set(blank_frames(da.data, extremes=extremes))
+    means = frame_means(da.data, skip=sorted(blank))
+    lo, hi, gains, _ = _grey_range(da, cfg, blank=blank, extremes=extremes, means=means)
+    gains = gains * bleaching_gains(da.data, low=lo, skip=sorted(blank), exposure=gains, means=means)
+    mapping: dict[str, Any] = {"grey_range": [float(lo), float(hi)]}
+    if np.any(gains != 1):
+        mapping["frame_gains"] = [float(g) for g in gains]
+    return mapping
+
+
 def _segment_movie(da: xr.DataArray, cfg: MotionConfig, progress: Any, *,
-                   speeds: FlowRecording | None = None) -> xr.DataArray:
+                   speeds: FlowRecording | None = None, grey_range: _Given | None = None) -> xr.DataArray:
     """:func:`segment` of a checked movie: inside a constant canvas, enlarged or as given; ``speeds``: where the
-    flow speeds of a run of the movie as given are kept (not those of a crop or of the movie enlarged)."""
+    flow speeds of a run of the movie as given are kept (not those of a crop or of the movie enlarged);
+    ``grey_range``: the range (and gains) given to :func:`segment`."""
     box = _movie_box(da)
     if speeds is not None and (box is not None or cfg.upsample not in (None, 1)):
         speeds.discard("the run segmented a crop of the movie or the movie enlarged")
@@ -632,7 +724,8 @@ def _segment_movie(da: xr.DataArray, cfg: MotionConfig, progress: Any, *,
         ys, xs = box
         log.info("Motion: a constant canvas around rows %d-%d, columns %d-%d of every frame is left out",
                  ys.start, ys.stop - 1, xs.start, xs.stop - 1)
-        inner = segment(da.isel(Y=ys, X=xs), config=cfg, progress=progress)
+        given = {} if grey_range is None else {"grey_range": grey_range[:2], "frame_gains": grey_range.gains}
+        inner = segment(da.isel(Y=ys, X=xs), config=cfg, progress=progress, **given)
         out = np.zeros((da.sizes["T"], da.sizes["Y"], da.sizes["X"]), inner.dtype)
         out[:, ys, xs] = inner.values
         record = {**inner.attrs["labelfree"], "canvas": {"rows": [ys.start, ys.stop], "columns": [xs.start, xs.stop]}}
@@ -642,12 +735,13 @@ def _segment_movie(da: xr.DataArray, cfg: MotionConfig, progress: Any, *,
     with Progress(progress, total=da.sizes["T"], desc="Motion") as bar:
         if k == 1:
             try:
-                return _segment(da, cfg, _PassSteps(bar, progress), speeds=speeds)
+                return _segment(da, cfg, _PassSteps(bar, progress), speeds=speeds, grey_range=grey_range)
             except _Enlarge as small_cells:  # automatic upsample: measured on the first classified frame
                 k, area = small_cells.k, small_cells.area
                 if speeds is not None:
                     speeds.discard("the movie was segmented enlarged")
-        return _segment_enlarged(da, cfg, k, area, _PassSteps(bar, progress, note=f" (enlarged {k} x {k})"))
+        return _segment_enlarged(da, cfg, k, area, _PassSteps(bar, progress, note=f" (enlarged {k} x {k})"),
+                                 grey_range=grey_range)
 
 
 class _PassSteps:
@@ -709,11 +803,38 @@ class _Enlarge(Exception):
         self.k, self.area = k, area
 
 
+def _grey_range(da: xr.DataArray, cfg: MotionConfig, /, *, blank: set[int], extremes: tuple[np.ndarray, np.ndarray],
+                means: np.ndarray, given: _Given | None = None) -> tuple[float, float, np.ndarray, list[int]]:
+    """The grey values that become 0 and 255 (:func:`uint8_range`, ``given`` when given) and the exposure gains
+    (:func:`exposure_gains`, measured above the low one; ``given.gains`` when given) of a movie whose ``blank``
+    frames are left out.
+
+    A frame of another exposure is mapped to the grey values of its neighbours (the classifier of the next pair,
+    trained on theirs, would call all of it cell), nor does it stretch the measured range of the others.
+    Returns ``(lo, hi, gains, exposed)``: ``exposed``, the frames whose gain is not 1.
+    """
+    if given is None:
+        lo, hi = uint8_range(da.data, low=cfg.scale_low_percentile, high=cfg.scale_high_percentile,
+                             skip=sorted(blank), extremes=extremes)
+    else:
+        lo, hi = given.lo, given.hi
+        if given.gains is not None:  # the whole movie's, exposure and bleaching in one
+            return lo, hi, np.asarray(given.gains, np.float64), []
+    gains = exposure_gains(da.data, low=lo, skip=sorted(blank), means=means)
+    exposed = np.flatnonzero(gains != 1).tolist()
+    if exposed and given is None:
+        lo, hi = uint8_range(da.data, low=cfg.scale_low_percentile, high=cfg.scale_high_percentile,
+                             skip=sorted(blank | set(exposed)), extremes=extremes)
+    return lo, hi, gains, exposed
+
+
 def _segment(da: xr.DataArray, cfg: MotionConfig, bar: _PassSteps, *, noise_check: bool = True,
-             speeds: FlowRecording | None = None) -> xr.DataArray:
+             speeds: FlowRecording | None = None, grey_range: _Given | None = None) -> xr.DataArray:
     """:func:`segment` on the movie as given (raises :class:`_Enlarge` for an automatic ``upsample``);
     ``bar``: its frames' progress; ``noise_check``: pairs without cell motion (:func:`_classify_pair`) are left
-    out (as still ones); ``speeds``: where each pair's flow speed is kept (:func:`_speed_keeper`)."""
+    out (as still ones); ``speeds``: where each pair's flow speed is kept (:func:`_speed_keeper`);
+    ``grey_range``: the grey values that become 0 and 255 (and the frames' gains), when measured elsewhere
+    (:func:`segment`)."""
     if speeds is not None and cfg.drift_correction:
         speeds.discard("the run corrected the movie's drift first")
         speeds = None
@@ -743,29 +864,25 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, bar: _PassSteps, *, noise_chec
             f"{len(blank)} of {n} frames have one value in every pixel (dropped, flat or saturated frames): "
             f"frames {shown[:20]}{' ...' if len(shown) > 20 else ''} (0-based) are left empty, and the pairs with "
             "them teach the classifier nothing."), stacklevel=3)
-    lo, hi = uint8_range(da.data, low=cfg.scale_low_percentile, high=cfg.scale_high_percentile, skip=sorted(blank),
-                         extremes=extremes)
-    # a frame of another exposure is mapped to the grey values of its neighbours: the classifier of the
-    # next pair, trained on theirs, would call all of it cell
     means = frame_means(da.data, skip=sorted(blank))  # the brightness both rules compare, read once
-    gains = exposure_gains(da.data, low=lo, skip=sorted(blank), means=means)
-    exposed = np.flatnonzero(gains != 1).tolist()
-    if exposed:  # nor does such a frame stretch the grey range of the others
-        lo, hi = uint8_range(da.data, low=cfg.scale_low_percentile, high=cfg.scale_high_percentile,
-                             skip=sorted(blank | set(exposed)), extremes=extremes)
+    lo, hi, gains, exposed = _grey_range(da, cfg, blank=blank, extremes=extremes, means=means, given=grey_range)
+    handed = grey_range is not None and grey_range.gains is not None  # the whole movie's gains: not measured here
+    if exposed:
         log.info("Motion: frames %s of another exposure brought to their neighbours' brightness (gains %s)",
                  exposed, np.round(gains[exposed], 3).tolist())
     # a bleaching movie (a trend of over 1.5 x in brightness) is brought back to its brightest frames' grey
     # values: its last frames would keep a third of the grey levels, and the flow thresholds and the area
     # found fall with them
-    trend = bleaching_gains(da.data, low=lo, skip=sorted(blank), exposure=gains, means=means)
+    trend = np.ones(n) if handed else bleaching_gains(da.data, low=lo, skip=sorted(blank), exposure=gains,
+                                                      means=means)
     bleaching = bool(np.any(trend != 1))
     if bleaching:
         log.info("Motion: brightness trend over the movie of %.2f x (bleaching): frames brought back to its "
                  "brightest (gains %.3f-%.3f)", np.max(trend) / np.min(trend), np.min(trend), np.max(trend))
     highs = lo + (hi - lo) / (gains * trend)
     keep = None
-    if speeds is not None and (exposed or bleaching):  # frames mapped to other grey values than the movie's range
+    if speeds is not None and (exposed or bleaching or (handed and np.any(gains != 1))):
+        # frames mapped to other grey values than the movie's range
         speeds.discard("the run brought frames to other brightness (exposure, bleaching)")
     elif speeds is not None:
         keep = _speed_keeper(speeds, da, cfg, low=lo, high=hi, highs=highs)
@@ -975,6 +1092,9 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, bar: _PassSteps, *, noise_chec
         "uint8_range": [lo, hi],
         **({"exposure_gains": {str(t): round(float(gains[t]), 4) for t in exposed}} if exposed else {}),
         **({"bleaching_gains": [round(float(g), 4) for g in trend]} if bleaching else {}),
+        # given (a chunk of a movie): the whole movie's gains of these frames, those other than 1
+        **({"frame_gains": [{"frame": t, "gain": round(float(g), 4)} for t, g in enumerate(gains) if g != 1]}
+           if handed else {}),
         "hot_pixels": hot_pixels,
         "min_size": min_size,
         "scale": scale,

@@ -12,6 +12,8 @@ SPEC = PipelineSpec(
     needs_time=True,
     frame_overlap=1,
     chunk_settings=("min_size", "closing_radius", "flow_downsample", "upsample", "declump_landscape"),
+    chunk_measure="labelfree.motion.segment:movie_grey_mapping",
+    chunk_per_frame=("frame_gains",),
     demo="labelfree.datasets:movie_demo",
     extra_outputs={"flow": ("labelfree.motion.flow:write_flow_stack",
                             "also write <stem>_flow.tif: the flow speed (px/frame) of every frame, "
