@@ -412,7 +412,8 @@ def test_stitch_warning_in_the_log_names_the_commands_keys_and_counts_planes_fro
     lij.run_macro('run("LabelFree Stitch", "image=tiles rows=2 cols=2 table=false");')
     logged = str(IJ.getLog())
     warning = next(line for line in logged.splitlines() if line.startswith("LabelFree Stitch warning:"))
-    assert "tile 4 (the planes of the stack, counted from 1)" in warning, warning
+    assert "1 of 4 tiles has no trustworthy link to a neighbour and keeps its nominal position: tile 4 (tiles: the " \
+        "stack's planes, counted from 1)" in warning, warning
     assert "Check the tile order (order=), the overlap (overlap=) and the grid size (rows= and cols=)" in warning
     assert "--" not in warning and "0-based" not in warning and "[3]" not in warning
     # the positions table counts its tiles as the Log and the stack do, from 1 (it said 0..3)

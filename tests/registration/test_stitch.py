@@ -196,7 +196,7 @@ def test_tiles_that_do_not_overlap_get_no_link_and_a_warning(frame_t005, caplog)
     np.testing.assert_array_equal(positions[["y", "x"]].to_numpy(), positions[["y_nominal", "x_nominal"]].to_numpy())
     assert (positions["links"] == 0).all()
     assert "6 of 6 tiles have no trustworthy link" in caplog.text
-    assert "tiles [0, 1, 2, 3, 4, 5]" in caplog.text
+    assert "keep their nominal positions: tiles 1-6 (tiles counted from 1 in the order given)" in caplog.text
 
 
 def test_tiles_in_the_wrong_order_are_named_in_a_warning(frame_t005, caplog):
@@ -208,7 +208,7 @@ def test_tiles_in_the_wrong_order_are_named_in_a_warning(frame_t005, caplog):
         _, wrong = stitch(tiles, (2, 3), overlap=0.2, backend="python")
     np.testing.assert_array_equal(wrong[["y", "x"]].to_numpy(), wrong[["y_nominal", "x_nominal"]].to_numpy())
     assert "no trustworthy link" in caplog.text and "--order" in caplog.text
-    assert "tiles [0, 1, 2, 3, 4, 5]" in caplog.text
+    assert "tiles 1-6 (tiles counted from 1 in the order given)" in caplog.text
     caplog.clear()
     with caplog.at_level("WARNING", logger="labelfree.registration"):
         _, right = stitch(tiles, (2, 3), overlap=0.2, backend="python", config={"order": "column-by-column"})

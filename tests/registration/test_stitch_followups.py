@@ -57,7 +57,9 @@ def test_the_whole_strip_and_a_single_unlinked_tile_give_no_groups_warning(share
     assert _warnings(caplog) == [] and list(positions["links"]) == [1, 2, 2, 2, 1]
     with caplog.at_level(logging.WARNING, logger="labelfree"):
         stitch(tiles[:3] + [np.zeros_like(tiles[0])], (1, 4), backend="python")  # the last tile alone: one group
-    assert [line[:60] for line in _warnings(caplog)] == ["stitch: 1 of 4 tiles have no trustworthy link to a neighbour"]
+    assert [line[:140] for line in _warnings(caplog)] == [
+        "stitch: 1 of 4 tiles has no trustworthy link to a neighbour and keeps its nominal position: tile 4 (tiles "
+        "counted from 1 in the order given)"]
 
 
 def test_the_groups_are_named_as_runs_of_tiles_counted_from_1():

@@ -28,6 +28,7 @@ import os
 from pathlib import Path
 from typing import Any, Iterable, Mapping
 
+from labelfree.batch.summary_rows import shown_path
 from labelfree.errors import ConfigError, InputError
 from labelfree.evaluation.folders import TRUTH_SUFFIXES
 from labelfree.io.outputs import IMAGE_SUFFIXES  # the inputs a folder or a pattern contributes: their names
@@ -736,7 +737,9 @@ def collect_inputs(
         log.warning("%s", unread)
         if notes is not None:
             notes.append(unread.removeprefix("batch: "))
-    items = [dataclasses.replace(it, path=it.path.absolute()) for it in items]  # workers may have another cwd
+    # absolute (workers may have another cwd) and without ``..``, as the summary shows it: the provenance's
+    # batch.input and the log lines say /tmp/x/in/a.tif, not /tmp/x/bin/../in/a.tif
+    items = [dataclasses.replace(it, path=Path(shown_path(it.path.absolute()))) for it in items]
     items = _positions(items, series_option(series))
     if not items:  # only HCS plates or wells without fields on disk (each named in a warning)
         given = ", ".join(str(getattr(spec, "path", spec)) for spec in specs[:3])

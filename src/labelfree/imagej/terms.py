@@ -15,11 +15,6 @@ def _from_one(match: re.Match, one: str, many: str, where: str) -> str:
     return f"{one if len(numbers) == 1 else many} {', '.join(map(str, numbers))} ({where}, counted from 1)"
 
 
-def _planes_from_one(match: re.Match) -> str:
-    """``tiles [0, 2] (0-based, in the order given)`` -> the stack's planes as ImageJ counts them."""
-    return _from_one(match, "tile", "tiles", "the planes of the stack")
-
-
 def _frames_from_one(match: re.Match) -> str:
     """``frames [0, 2] (0-based)`` -> the frames as ImageJ counts them."""
     return _from_one(match, "frame", "frames", "the stack's frames")
@@ -118,8 +113,6 @@ _IMAGEJ_TERMS = (
     (re.compile(r"give markers= \(points or a nucleus label image\)"),
      "give markers (markers=roi_manager with point selections or nucleus outlines in the ROI Manager, or a "
      "points CSV, label TIFF or ROI zip file)"),
-    # LabelFree Stitch: its keys are order=, overlap=, rows= and cols=; the tiles are the stack's planes
-    (re.compile(r"tiles? \[([0-9, ]*)\] \(0-based, in the order given\)"), _planes_from_one),
     # drift, Motion's blank frames, Cutter's frames without a marker on the foreground: frames as ImageJ counts them
     (re.compile(r"frames \[([0-9, ]*)\] \(0-based\)"), _frames_from_one),
     (re.compile(r"frame (\d+) \(0-based\)"), _frames_from_one),
@@ -136,6 +129,7 @@ _IMAGEJ_TERMS = (
      "give each tile's position in a TileConfiguration.txt (Plugins > Stitching > Grid/Collection stitching, "
      "Type: Positions from file)"),
     (re.compile(r", counted from 1 in the order given,"), ", the stack's planes counted from 1,"),
+    # LabelFree Stitch's tiles without a link and groups of tiles (counted from 1): the tiles are the stack's planes
     (re.compile(r"\(tiles counted from 1 in the order given\)"), "(tiles: the stack's planes, counted from 1)"),
     # LabelFree Fusion without a model zoo: the macro key first; zoos are made on the command line
     (re.compile(r"give its folder with --zoo FOLDER \(Fiji: [^;]*; macros: zoo=\[FOLDER\]; "

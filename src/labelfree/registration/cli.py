@@ -213,6 +213,7 @@ def _check_drift_options(args: argparse.Namespace) -> None:
 
 
 def _drift(args: argparse.Namespace) -> int:
+    from labelfree.cli_core import _warnings_record
     from labelfree.image import parse_channel
     from labelfree.io import read_image, write_labels, write_table
     from labelfree.registration import DriftConfig, apply_shifts, correct_drift
@@ -235,8 +236,8 @@ def _drift(args: argparse.Namespace) -> int:
         with _written_together(written) as tmp:
             if args.labels:
                 write_labels(tmp["corrected movie"], corrected)
-            else:
-                write_image(tmp["corrected movie"], corrected)
+            else:  # the warnings shown (weak or no matches at frames ...), as the segmenting commands record theirs
+                write_image(tmp["corrected movie"], corrected, record=_warnings_record(args) or None)
             if "shifts table" in tmp:
                 write_table(tmp["shifts table"], shifts)
     if not args.quiet:
@@ -331,6 +332,7 @@ _TILES_INSTEAD = ("Give a folder of tiles with --grid RxC (labelfree stitch TILE
 
 
 def _stitch(args: argparse.Namespace) -> int:
+    from labelfree.cli_core import _warnings_record
     from labelfree.io import read_image, write_table
     from labelfree.registration import StitchConfig, stitch
     from labelfree.registration.tiles import GridNotFoundError
@@ -352,6 +354,7 @@ def _stitch(args: argparse.Namespace) -> int:
         auto = fused.attrs["stitching"].get("auto")
         if auto is not None:  # the grid found from the tiles, with its evidence
             record["stitch"]["auto"] = auto
+        record.update(_warnings_record(args))  # as the segmenting commands record theirs
         with _written_together(out) as tmp:
             write_image(tmp["fused image"], fused, record=record)
             if "positions table" in tmp:

@@ -77,7 +77,8 @@ class StitchConfig(PipelineConfig):
         "linear", basic=True, help="How overlapping tiles are blended in the fused image.")
     min_overlap: int = setting(16, group="matching", ge=1,
                                help="Pairs whose nominal overlap is thinner than this (px) are not matched.")
-    low_sigma: float = setting(1.0, group="matching", ge=0, help="Band-pass before matching: noise-smoothing sigma (px).")
+    low_sigma: float = setting(1.0, group="matching", ge=0,
+                               help="Band-pass before matching: noise-smoothing sigma (px).")
     high_sigma: float = setting(20.0, group="matching", gt=0,
                                 help="Band-pass before matching: background-removal sigma (px).")
     normalization: Literal["none", "phase"] = setting(
@@ -319,10 +320,12 @@ def _warn_unlinked(n: int, kept: Sequence[Link], layout: Any) -> None:
     grid = isinstance(layout, tuple) and len(layout) == 2
     check = ("the tile order (order= / --order), the overlap (overlap= / --overlap) and the grid size (--grid)"
              if grid else "the nominal positions (layout / TileConfiguration.txt)")
-    if alone:
-        log.warning("stitch: %d of %d tiles have no trustworthy link to a neighbour and keep their nominal positions: "
-                    "tiles %s (0-based, in the order given). Check %s; overlaps without texture cannot be matched.",
-                    len(alone), n, alone, check)
+    if alone:  # counted from 1, as the groups below count them
+        one = len(alone) == 1
+        log.warning("stitch: %d of %d tiles %s no trustworthy link to a neighbour and %s: %s %s (tiles counted from 1 "
+                    "in the order given). Check %s; overlaps without texture cannot be matched.", len(alone), n,
+                    "has" if one else "have", "keeps its nominal position" if one else "keep their nominal positions",
+                    "tile" if one else "tiles", _runs(alone), check)
     groups = _linked_groups(n, kept)
     if len(groups) > 1:
         named = "; ".join(f"group {g}: tiles {_runs(members)}" for g, members in enumerate(groups, 1))
