@@ -16,11 +16,10 @@ nothing in either place (``cyto3``, a built-in Cellpose model) stays as written.
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 from typing import Any
 
-from labelfree.errors import ConfigError
+from labelfree._config_paths import path_from_file as _from_file
 
 __all__ = ["paths_from_file"]
 
@@ -93,36 +92,3 @@ def _input_from_file(key: str, value: str, base: Path, where: str, specs: Any, /
     if inp.files and ((base / whole).is_file() or whole.is_file()):  # one file whose name holds '=' or ','
         return _from_file(value, base, key, where)
     return inp.map_files(value, lambda file, label: _from_file(file, base, f"{key} {label}".strip(), where))
-
-
-def _from_file(text: str, base: Path, what: str, where: str, /) -> str:
-    """``text``, a path a config file in ``base`` gives for ``what``, as an absolute path.
-
-    Raises
-    ------
-    ConfigError
-        ``text`` names something relative to the current folder but not the same thing relative to ``base``.
-    """
-    path = Path(text).expanduser()
-    if not text.strip():
-        return text
-    if path.is_absolute():  # ~/Fiji.app too
-        return str(path)
-    here = Path(os.path.normpath(base / path))
-    try:
-        there: Path | None = Path(os.path.normpath(Path.cwd() / path))
-    except OSError:  # the current folder was removed: nothing is read relative to it
-        there = None
-    if there is not None and there.exists() and not (here.exists() and here.resolve() == there.resolve()):
-        rule = ("Relative paths in a config file are read relative to the file's folder (as a manifest's), no longer "
-                "relative to the current folder")
-        if not here.exists():
-            raise ConfigError(
-                f"{where}: {what} {text!r} names nothing relative to the config file's folder ({here} does not "
-                f"exist) but names {there} relative to the current folder. {rule}: write the path relative to the "
-                f"file's folder ({os.path.relpath(there, base)}) or absolute ({there}).")
-        raise ConfigError(
-            f"{where}: {what} {text!r} names {here} relative to the config file's folder and another file or "
-            f"folder, {there}, relative to the current folder. {rule}: write the one you mean as an absolute path.")
-    bare = not here.exists() and os.sep not in text and "/" not in text and not path.suffix
-    return text if bare else str(here)

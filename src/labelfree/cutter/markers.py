@@ -516,15 +516,18 @@ def _check_objects(image: np.ndarray, parts: tuple) -> tuple[str, str] | None:
                 f"{found}, and the background is uneven: it varies by {spread:.0f} noise units across the image "
                 f"and Otsu's threshold puts {otsu:.0%} of it in the foreground, so no one threshold separates "
                 "the nuclei. Check the illumination (flat-field correct the image or subtract its background, "
-                "e.g. Fiji's Process > Subtract Background), or give markers.")
+                "e.g. Fiji's Process > Subtract Background), or give markers= (points or a nucleus label image) "
+                "(CLI --markers FILE).")
         return "noise", (f"{found}: the image seems to hold no nuclei, only noise. Check that it is the nucleus "
-                         "image (nucleus_channel), or give markers.")
+                         "image (nucleus_channel; CLI --set nucleus_channel=NAME), or give markers= (points or a "
+                         "nucleus label image) (CLI --markers FILE).")
     solidity = _compactness(*_significant(mask))
     if 0 < solidity < CHECK_SOLIDITY:
         return "cells", (
             f"Automatic marker detection found objects of solidity {solidity:.2f} (area / convex hull area; "
             f"nuclei 0.8-0.97, whole cells about 0.5-0.6): the image seems to show whole cells, not nuclei, "
-            "and a cell may get several markers. Give the nucleus channel (nucleus_channel) or markers.")
+            "and a cell may get several markers. Give the nucleus channel (nucleus_channel; CLI --set "
+            "nucleus_channel=NAME), or give markers= (points or a nucleus label image) (CLI --markers FILE).")
     return None
 
 
@@ -543,7 +546,8 @@ def _auto_markers(image: np.ndarray) -> np.ndarray:
                 " The markers were detected after subtracting a smooth background (the "
                 f"{_FLAT_PERCENTILE:g}th percentile of each of {_FLAT_GRID} x {_FLAT_GRID} tiles, interpolated): "
                 "check them, and correct the illumination (flat-field correct the image or subtract its background, "
-                "e.g. Fiji's Process > Subtract Background) or give markers."))
+                "e.g. Fiji's Process > Subtract Background) or give markers= (points or a nucleus label image) "
+                "(CLI --markers FILE)."))
     if problem:
         warnings.warn(AutoMarkerWarning(problem[1]), stacklevel=3)
     mask = parts[0]

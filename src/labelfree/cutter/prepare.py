@@ -447,9 +447,10 @@ def keep_marked_regions(mask: np.ndarray, markers: np.ndarray, /) -> np.ndarray:
 #: gathers them: (t, why, swapped) each
 _UNMARKED: contextvars.ContextVar[list[tuple[int, str, bool]] | None] = contextvars.ContextVar("unmarked",
                                                                                                 default=None)
-_CHECK_MARKERS = (" Check that the markers are on the cells ((y, x) pixels of this image), that nucleus_channel shows "
-                  "the nuclei, and the mask (the mask given, or mask_signal, mask_snr_threshold, cell_fraction and "
-                  "mask_smoothing).")
+_CHECK_MARKERS = (" Check that the markers are on the cells ((y, x) pixels of this image; the X, Y of an ImageJ "
+                  "Results table are calibrated positions, turned into pixels with the image's pixel size and origin: "
+                  "name the columns x, y for pixels), that nucleus_channel shows the nuclei, and the mask (the mask "
+                  "given, or mask_signal, mask_snr_threshold, cell_fraction and mask_smoothing).")
 
 
 def _warn_if_nothing_marked(mask: np.ndarray, markers: np.ndarray, t: int | None) -> None:

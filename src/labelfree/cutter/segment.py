@@ -543,8 +543,10 @@ def _model_bound(cfg: CutterConfig, model: Any, source: str, channels: list[str]
         if missing and k == "nucleus_channel" and markers:
             continue
         if missing:
-            what = ("one of them (names or 0-based indices), or give markers" if k == "nucleus_channel" else
-                    f"{len(wanted)} of them (names or 0-based indices), the channels that show what the model's showed")
+            what = ("one of them (names or 0-based indices; CLI --set nucleus_channel=NAME), or give markers= (points "
+                    "or a nucleus label image) (CLI --markers FILE)" if k == "nucleus_channel" else
+                    f"{len(wanted)} of them (names or 0-based indices; CLI --set "
+                    f"{k}={','.join(['NAME'] * len(wanted))}), the channels that show what the model's showed")
             raise ConfigError(f"The model was trained with {k}={theirs!r} ({source}), which this image lacks: it has "
                               f"the channels {channels}. Set {k} to {what}.")
         bound[k] = theirs

@@ -22,7 +22,7 @@ from labelfree._axes import z_stacks_note
 from labelfree._pil import is_pil_image
 from labelfree.image import looks_channel_last, short_list, to_dataarray, validate_image
 
-__all__ = ["with_channel_axis", "file_channel_name", "unmatched_channels_message"]
+__all__ = ["with_channel_axis", "file_channel_name", "unmatched_channels_message", "other_kind_hint"]
 
 log = logging.getLogger(__name__)
 
@@ -127,10 +127,11 @@ def with_channel_axis(image: Any, /) -> xr.DataArray:
     return to_dataarray(out, channel_names=[name])
 
 
-def _other_kind_hint(entries: Sequence[dict], missing: Sequence[str], /, *, root: Any, object: str,
-                     cell_line: str) -> str:
+def other_kind_hint(entries: Sequence[dict], missing: Sequence[str], /, *, root: Any, object: str,
+                    cell_line: str, command: str = "labelfree fusion IMAGE -o OUT") -> str:
     """How to use the zoo's models of another object or cell line that are named for the ``missing`` channels
-    (the names match, the run asks for another kind of model); an empty text when there are none."""
+    (the names match, the run asks for another kind of model); an empty text when there are none. ``command``:
+    the command the example runs (``labelfree fusion select IMAGES --labels LABELS`` has no Fiji dialog)."""
     groups: dict[tuple, set[str]] = {}  # the settings that select an entry -> the missing channels they serve
     for e in entries:
         wanted = [("object", e["object"])] if e["object"] != object else []
@@ -150,9 +151,10 @@ def _other_kind_hint(entries: Sequence[dict], missing: Sequence[str], /, *, root
     keys = " and ".join(k for k, _ in changes)
     python = ", ".join(f"{k}={v!r}" for k, v in changes)
     them = "them" if len(served) > 1 else "it"
+    where = "a config file's or the Fiji dialog's" if command == "labelfree fusion IMAGE -o OUT" else "a config file's"
     return (f"It holds {kind} for {short_list(served)}: to use {them}, run with {flags} "
-            f"(`labelfree fusion IMAGE -o OUT --zoo {shlex.quote(str(root))} {flags}`; the same as "
-            f"{sets}; a config file's or the Fiji dialog's {keys}; Python: FusionConfig({python})). ")
+            f"(`{command} --zoo {shlex.quote(str(root))} {flags}`; the same as "
+            f"{sets}; {where} {keys}; Python: FusionConfig({python})). ")
 
 
 def unmatched_channels_message(zoo: Any, missing: Sequence[str], /, *, image_channels: Sequence[str],
@@ -170,7 +172,7 @@ def unmatched_channels_message(zoo: Any, missing: Sequence[str], /, *, image_cha
             f"to channels by name: the image has {short_list(image_channels)}"
             f"{' (default names: the file names none)' if unnamed else ''}, the zoo's {object} models were trained on "
             f"{short_list(known) if known else 'none'} (it holds: {held or 'nothing'}). ")
-    other = _other_kind_hint(entries, missing, root=zoo.root, object=object, cell_line=cell_line)
+    other = other_kind_hint(entries, missing, root=zoo.root, object=object, cell_line=cell_line)
     if not known:
         train = f"a {object} model with `labelfree fusion train ... --object {object} --zoo {zoo.root}`."
         return text + (f"{other}Or train {train}" if other else f"Train {train}")

@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import json
 import math
+import os
 import sys
 from pathlib import Path
 from typing import Any, Iterator
@@ -236,8 +237,7 @@ def register_verbs(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("select", help="powerset search of training x evaluation channel subsets")
     _common(p, labels=True)
     p.add_argument("--zoo", type=Path, required=True)
-    p.add_argument("--object", choices=("nuclei", "cyto"), default="cyto")
-    p.add_argument("--cell-line", default="")
+    _add_kind_options(p)
     p.add_argument("--csv", type=file_argument("the table path (--csv)", "a file name, e.g. --csv table.csv"),
                    default=None, help="write the whole table here")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --csv file")
@@ -246,8 +246,7 @@ def register_verbs(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("eval", help="F1 etc. of each channel, flow averaging and each baseline")
     _common(p, labels=True)
     p.add_argument("--zoo", type=Path, required=True)
-    p.add_argument("--object", choices=("nuclei", "cyto"), default="cyto")
-    p.add_argument("--cell-line", default="")
+    _add_kind_options(p)
     p.add_argument("--csv", type=file_argument("the table path (--csv)", "a file name, e.g. --csv table.csv"),
                    default=None, help="write the whole table here")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --csv file")
@@ -305,6 +304,16 @@ class _SetAlias(argparse.Action):
         namespace.settings = settings
 
 
+def _add_kind_options(p: argparse.ArgumentParser) -> None:
+    """``--object`` and ``--cell-line`` of ``fusion select|eval``: the settings ``object`` and ``cell_line`` (as
+    ``--set`` and a ``--config`` file give them; the last given wins), which pick the zoo's models."""
+    p.add_argument("--object", dest="settings", action=_SetAlias, const="object", choices=("nuclei", "cyto"),
+                   help="nuclei or cyto: which of the zoo's models to use (the same as --set object=...; default: "
+                        "the config's, cyto)")
+    p.add_argument("--cell-line", dest="settings", action=_SetAlias, const="cell_line", metavar="NAME",
+                   help="use the zoo's models of this cell line (the same as --set cell_line=...)")
+
+
 def _add_segment_options(p: argparse.ArgumentParser) -> None:
     """The options of ``labelfree fusion IMAGE`` beyond every pipeline's: ``--zoo-best`` declines the models of a
     Fusion run's provenance given as ``--config`` (:func:`labelfree.cli_core.run_command` reads it); ``--object``
@@ -330,7 +339,8 @@ def _train(args: argparse.Namespace) -> int:
     from labelfree.fusion.tasks import validation_scores
 
     _paired_inputs(args)
-    cfg = _config(args, FinetuneConfig, starting_model=args.starting_model, n_epochs=args.epochs)
+    cfg = _starting_model_from_file(args, _config(args, FinetuneConfig, starting_model=args.starting_model,
+                                                  n_epochs=args.epochs))
     images = _read_images(args.images, args.dims, args.channel_names)
     labels = _read_labels(args.labels, images, args.images)
     arrays, names = as_channel_images(images)
@@ -359,6 +369,28 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _starting_model_from_file(args: argparse.Namespace, cfg: Any) -> Any:
+    """``cfg`` with the ``starting_model`` that the ``--config`` file gives read against the file's folder, as a batch
+    config file's paths are (:func:`labelfree._config_paths.path_from_file`: a path that names something only
+    relative to the current folder is refused); ``scratch`` and a bare name that is no file in either folder (a
+    built-in cellpose model: cyto3, nuclei) stay as written. A value of ``--starting-model`` or ``--set`` stays
+    relative to the current folder. (``starting_model`` is the one path among :class:`FinetuneConfig`'s settings.)"""
+    from labelfree._config_paths import path_from_file
+    from labelfree.fusion.models import SCRATCH
+
+    given = args.starting_model is not None or any(k.lower() == "starting_model" for k, _ in args.settings or [])
+    text = str(cfg.starting_model)
+    if not getattr(args, "config", None) or given or text.strip().lower() in ("", SCRATCH, "none", "false"):
+        return cfg
+    base = Path(args.config).expanduser().absolute().parent.resolve()
+    path = Path(text).expanduser()
+    if (os.sep not in text and "/" not in text and not path.suffix and not (base / path).is_file()
+            and not path.is_file()):
+        return cfg  # a built-in name (or a name resolve_starting_model refuses, saying why)
+    found = path_from_file(text, base, "starting_model", f"Config file {args.config}")
+    return cfg if found == text else cfg.replace(starting_model=found)
+
+
 def _same_pixels(arrays: list[Any], names: list[str], chans: list[str]) -> dict[str, str]:
     """Each of ``chans`` whose pixels equal those of an earlier one in every image -> that earlier channel: its
     channel-wise model would be trained on the same pixels, and come out the same."""
@@ -383,15 +415,15 @@ def _select(args: argparse.Namespace) -> int:
 
     _paired_inputs(args)
     _check_csv(args)
-    cfg = _config(args, FusionConfig, object=args.object, cell_line=args.cell_line)
+    cfg = _config(args, FusionConfig)
     images = _read_images(args.images, args.dims, args.channel_names)
     labels = _read_labels(args.labels, images, args.images)
     arrays, names = as_channel_images(images)
     chans = _resolve_channels(names, args.channels or names)
     zoo = ModelZoo(args.zoo)
-    sets = {frozenset(e["channels"]) for e in zoo.list(object=args.object, cell_line=args.cell_line)
+    sets = {frozenset(e["channels"]) for e in zoo.list(object=cfg.object, cell_line=cfg.cell_line)
             if set(e["channels"]) <= set(chans)}  # models of the chosen channels only
-    picked = [zoo.pick(object=args.object, channels=s, cell_line=args.cell_line) for s in sets]  # best of each set
+    picked = [zoo.pick(object=cfg.object, channels=s, cell_line=cfg.cell_line) for s in sets]  # best of each set
     picked.sort(key=lambda e: (len(e["channels"]), [chans.index(c) for c in e["channels"]]))
     nets: dict[str, Any] = {}
 
@@ -403,8 +435,7 @@ def _select(args: argparse.Namespace) -> int:
     models = {tuple(e["channels"]): load(e) for e in picked}
     ids = {frozenset(e["channels"]): e["id"] for e in picked}
     if not models:
-        raise ModelFileError(f"The zoo {args.zoo} has no {args.object} model trained on channels among {chans}; "
-                             "`labelfree zoo list` shows what it holds.")
+        raise ModelFileError(_no_models_message(zoo, chans, cfg))
     idx = [names.index(c) for c in chans]
     arrays = [a[idx] for a in arrays]
     try:  # one diameter for every row: measured as `labelfree fusion --channel <these channels>` measures it
@@ -431,6 +462,19 @@ def _select(args: argparse.Namespace) -> int:
     if args.csv:
         _write_csv(args, table)
     return 0
+
+
+def _no_models_message(zoo: Any, chans: list[str], cfg: Any) -> str:
+    """Why ``fusion select`` finds no model of the chosen channels ``chans``, with the options that use the zoo's
+    models of another object or cell line (:func:`labelfree.fusion.channels.other_kind_hint`) when it has some."""
+    from labelfree.fusion.channels import other_kind_hint
+
+    line = f" of the cell line {cfg.cell_line!r}" if cfg.cell_line else ""
+    among = [e for e in zoo.entries() if set(e["channels"]) <= set(chans)]  # those select would evaluate
+    hint = other_kind_hint(among, chans, root=zoo.root, object=cfg.object, cell_line=cfg.cell_line,
+                           command="labelfree fusion select IMAGES --labels LABELS")
+    return (f"The zoo {zoo.root} has no {cfg.object} model{line} trained on channels among {chans}; `labelfree zoo "
+            f"list {zoo.root}` shows what it holds. {hint}").rstrip()
 
 
 def _best_command(args: argparse.Namespace, zoo: Any, cfg: Any, best: Any, ids: dict) -> str:
@@ -468,7 +512,7 @@ def _eval(args: argparse.Namespace) -> int:
 
     _paired_inputs(args)
     _check_csv(args)
-    cfg = _config(args, FusionConfig, object=args.object, cell_line=args.cell_line)
+    cfg = _config(args, FusionConfig)
     images = _read_images(args.images, args.dims, args.channel_names)
     labels = _read_labels(args.labels, images, args.images)
     table = compare_fusions(images, labels, zoo=args.zoo, channels=args.channels, config=cfg, device=args.device,
