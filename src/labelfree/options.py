@@ -17,7 +17,7 @@ import dataclasses
 import re
 import types
 import typing
-from typing import Any, Literal, Sequence
+from typing import Any, Callable, Literal, Sequence
 
 from labelfree._config import AUTO_WORDS, FALSE_WORDS, TRUE_WORDS, choice_text, guess_scalar, near_miss
 from labelfree.errors import ConfigError
@@ -98,24 +98,78 @@ def config_fields(config_class: type, /) -> list[Field]:
     return fields
 
 
-def _split_options(options: str) -> dict[str, str | None]:
-    out: dict[str, str | None] = {}
+#: one read option: its key, its value (None for a bare key), whether the value was in [brackets], where the
+#: value starts in the text (where the key ends, for a bare key)
+_Token = tuple[str, "str | None", bool, int]
+
+
+def _scan(text: str, /) -> tuple[list[_Token], int | None]:
+    """The options of ``text`` in order, and where reading them stopped (None: at the end)."""
+    tokens: list[_Token] = []
     pos = 0
-    text = options.strip()
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if not m or m.end() == pos:
-            raise ConfigError(f"Cannot read the macro options at {text[pos:pos + 30]!r}; use key=value or key=[a b].")
+            return tokens, pos
         key, value, end = m.group(1).lower(), m.group(2), m.end()
-        if value is not None and value.startswith("["):
+        bracketed = value is not None and value.startswith("[")
+        if bracketed:
             end = _closing_bracket(text, m.start(2))
             if end < 0:
                 raise ConfigError(f"Cannot read the macro options at {text[m.start(2):m.start(2) + 30]!r}: "
                                   "the '[' has no matching ']'.")
             value, end = text[m.start(2) + 1:end], end + 1
-        out.setdefault(key, value)  # a key given twice: the first value, as ImageJ's Macro.getValue reads it
+        tokens.append((key, value, bracketed, m.start(2) if value is not None else m.end()))
         pos = end
+    return tokens, None
+
+
+def _split_options(options: str) -> dict[str, str | None]:
+    text = options.strip()
+    tokens, stuck = _scan(text)
+    if stuck is not None:
+        raise ConfigError(f"Cannot read the macro options at {text[stuck:stuck + 30]!r}; use key=value or key=[a b].")
+    out: dict[str, str | None] = {}
+    for key, value, _, _ in tokens:
+        out.setdefault(key, value)  # a key given twice: the first value, as ImageJ's Macro.getValue reads it
     return out
+
+
+def _bracket_hint(text: str, tokens: list[_Token], at: int, by_key: dict[str, Field], /) -> str:
+    """`` (did you mean image=[my cells.tif]? ...)`` when the option before ``tokens[at]`` (a word that is no key,
+    or where reading stopped: ``at == len(tokens)``), past the words that are no keys, gave a title or path without
+    brackets, so that its value ended at a space; else ""."""
+    before = at - 1
+    while before >= 0 and tokens[before][1] is None and tokens[before][0] not in by_key:
+        before -= 1
+    if before < 0:
+        return ""
+    key, value, bracketed, start = tokens[before]
+    if bracketed or not value or key not in by_key or by_key[key].kind != "str":
+        return ""
+    end = len(text)
+    for m in re.finditer(r"\s+([A-Za-z_][\w.]*)(?=[=\s]|$)", text[start:]):
+        word = m.group(1).lower()
+        if word in by_key and (text[start + m.end():start + m.end() + 1] == "=" or by_key[word].kind == "bool"):
+            end = start + m.start()
+            break
+    whole = text[start:end].strip()
+    return (f" (did you mean {key}=[{whole}]? A title or path with spaces goes in [brackets], as ImageJ writes "
+            "it)") if whole != value else ""
+
+
+def _resolve_variable(key: str, raw: str, variables: Callable[[str], str | None], /) -> str:
+    """``raw`` itself, or, when it is ``&name``, the value of the running macro's variable ``name`` (as ImageJ's
+    GenericDialog reads ``sigma=&w``)."""
+    m = re.fullmatch(r"\s*&([A-Za-z_]\w*)\s*", raw)
+    if m is None:
+        return raw
+    value = variables(m.group(1))
+    if value is None:
+        raise ConfigError(f"{key}=&{m.group(1)} names the macro variable {m.group(1)!r}, which the running macro "
+                          f"does not define; set it before the run(...) line ({m.group(1)} = ...;) or give the "
+                          "value itself.")
+    return value
 
 
 def _closing_bracket(text: str, start: int) -> int:
@@ -193,25 +247,49 @@ def _guess_scalar(value: Any) -> Any:
     return guess_scalar(value)
 
 
-def parse_macro_options(options: str, fields: Sequence[Field], /, *, ignore: Sequence[str] = ()) -> dict[str, Any]:
+def parse_macro_options(options: str, fields: Sequence[Field], /, *, ignore: Sequence[str] = (),
+                        variables: Callable[[str], str | None] | None = None) -> dict[str, Any]:
     """Read ``key=value ...`` into typed values (only the keys present).
 
     Keys listed in ``ignore`` are skipped (e.g. a script's own controls). A key given twice
     takes its first value, as ImageJ's ``Macro.getValue`` (and so a script's parameters) reads it.
 
+    Parameters
+    ----------
+    options : str
+        The macro options, ``key=value key=[value with spaces]``.
+    fields : sequence of Field
+        The keys it may give.
+    ignore : sequence of str
+        Keys that are read over.
+    variables : callable, optional
+        The value (as text) of a variable of the running macro by name, None when it has none of that name: a
+        value ``&name`` is then that variable's value (``min_size=&sz``), as ImageJ's own dialogs read it.
+
     Raises
     ------
     ConfigError
-        An unknown key (the message lists the valid ones) or a value of the wrong type.
+        An unknown key (the message lists the valid ones, and says where a title or path with spaces lacks its
+        [brackets]), a value of the wrong type, or ``&name`` of a variable the macro does not define.
     """
     by_key = {f.key: f for f in fields}
     skip = {k.lower() for k in ignore}
+    text = (options or "").strip()
+    tokens, stuck = _scan(text)
+    if stuck is not None:
+        raise ConfigError(f"Cannot read the macro options at {text[stuck:stuck + 30]!r}"
+                          f"{_bracket_hint(text, tokens, len(tokens), by_key)}; use key=value or key=[a b].")
     values: dict[str, Any] = {}
-    for key, raw in _split_options(options or "").items():
+    for i, (key, raw, _, _) in enumerate(tokens):
         if key in skip:
             continue
         if key not in by_key:
-            raise ConfigError(f"Unknown option {key!r}{near_miss(key, by_key)}; valid keys are: {', '.join(by_key)}.")
+            hint = _bracket_hint(text, tokens, i, by_key) or near_miss(key, by_key)
+            raise ConfigError(f"Unknown option {key!r}{hint}; valid keys are: {', '.join(by_key)}.")
+        if key in values:  # a key given twice: the first value, as ImageJ's Macro.getValue reads it
+            continue
+        if variables is not None and raw is not None:
+            raw = _resolve_variable(key, raw, variables)
         values[key] = coerce_value(by_key[key], raw)
     return values
 

@@ -221,3 +221,16 @@ def test_the_fiji_script_counts_channels_from_1(clean):
         result = _run_script_in_a_macro("LabelFree_Threshold.py", imp, "", channel=channel, **params)
         counts[channel] = len(np.unique(result.labels.values)) - 1
     assert counts == {"1": 4, "2": 1}
+
+
+def test_the_fiji_script_reads_macro_variables_as_the_command_does(clean):
+    """``min_size=&sz`` in a macro's call of the Fiji script goes to the running macro's variables, as the
+    ImageJ 1.x command reads them (:func:`labelfree.imagej.commands.macro_variable`); with no macro running, the
+    error names the variable (before: "min_size='&sz' is not valid; expected an integer")."""
+    from labelfree.errors import ConfigError
+
+    active = _show(_cells(1).astype(np.uint8), "active")
+    params = {"method": "otsu", "dark_objects": False, "min_size": 20, "fill_holes": True,
+              "split_touching": False, "channel": "auto", "rois": "none", "table": False, "advanced_options": False}
+    with pytest.raises(ConfigError, match=r"&sz names a macro variable, but no ImageJ macro is running"):
+        _run_script_in_a_macro("LabelFree_Threshold.py", active, "min_size=&sz rois=none table=false", **params)

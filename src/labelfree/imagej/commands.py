@@ -20,9 +20,9 @@ import warnings
 from typing import Any, Iterator
 
 from labelfree.errors import Cancelled, ConfigError, InputError, LabelFreeError
-from labelfree.imagej.fields import (CommandResult, channel_keys, channels_from_config, channels_from_imagej,
-                                     channels_to_imagej, command_fields, command_spec, command_titles,
-                                     imagej_channel_label, recordable)
+from labelfree.imagej.fields import (ADVANCED_KEY, CommandResult, channel_keys, channels_from_config,
+                                     channels_from_imagej, channels_to_imagej, command_fields, command_spec,
+                                     command_titles, imagej_channel_label, recordable)
 from labelfree.imagej.terms import in_imagej_terms
 from labelfree.options import (Field, coerce_value, config_fields, format_macro_options, parse_macro_options,
                                value_text)
@@ -64,11 +64,41 @@ def _given(fields: list[Field], options: str | dict[str, Any] | None) -> dict[st
         by_key = {f.key: f for f in fields}
         values = {}
         for key, value in options.items():
+            if key == ADVANCED_KEY:
+                continue
             if key not in by_key:
                 raise ConfigError(f"Unknown option {key!r}; valid keys are: {', '.join(by_key)}.")
             values[key] = coerce_value(by_key[key], value)
         return values
-    return parse_macro_options(options or "", fields)
+    return parse_macro_options(options or "", fields, ignore=(ADVANCED_KEY,), variables=macro_variable)
+
+
+def macro_variable(name: str, /) -> str | None:
+    """The value of the running macro's variable ``name`` as text (a whole number without ``.0``), None when the
+    macro has no variable of that name: what ``key=&name`` in a ``run("LabelFree ...", ...)`` line stands for.
+
+    ImageJ's GenericDialog reads ``&name`` the same way, from the running ``ij.macro.Interpreter`` (its string
+    variable, else its number).
+
+    Raises
+    ------
+    ConfigError
+        No macro is running (options given from Python or a script): there is no variable to read.
+    """
+    import math
+
+    from scyjava import jimport
+
+    interp = jimport("ij.macro.Interpreter").getInstance()
+    if interp is None:
+        raise ConfigError(f"&{name} names a macro variable, but no ImageJ macro is running; give the value itself.")
+    text = interp.getStringVariable(name)
+    if text is not None:
+        return str(text)
+    if name not in {str(n) for n in (interp.getVariableNames() or [])}:
+        return None
+    number = float(interp.getVariable2(name))
+    return str(int(number)) if math.isfinite(number) and number.is_integer() else repr(number)
 
 
 def _read_options(spec: Any, fields: list[Field], options: str | dict[str, Any] | None, /, *,
@@ -489,6 +519,8 @@ def _execute(spec: Any, imp: Any, config: Any, values: dict[str, Any], /, *, opt
 
         table = objects_table_for_imagej(measure_objects(labels, image=used), has_z="Z" in labels.dims,
                                          names=names)
+        # titled as its label image (<title>-labels-1: <title>-objects-1); an open table of that title, left by a
+        # run whose label image was closed, is replaced, as ImageJ replaces a table shown under the same title
         table_to_resultstable(table, title=f"{imp.getTitle()}-objects{suffix}", show=True)
     n_rois = 0 if names is None else len(names)
     return CommandResult(labels, label_imp, n_rois, table, options, written)

@@ -52,7 +52,7 @@ def run_script(command: str, imp: Any, namespace: Mapping[str, Any], /) -> Any:
     """
     from scyjava import jimport
 
-    from labelfree.imagej.commands import run_command
+    from labelfree.imagej.commands import macro_variable, run_command
     from labelfree.imagej.fields import ADVANCED_KEY, command_fields
     from labelfree.imagej.jvm import start
     from labelfree.options import parse_macro_options
@@ -62,7 +62,7 @@ def run_script(command: str, imp: Any, namespace: Mapping[str, Any], /) -> Any:
     options = {f.key: _plain(namespace[f.key]) for f in fields if f.key != "image" and f.key in namespace}
     raw = _macro_options()
     if raw:  # every key of the macro call, also those that are no script parameter
-        options.update(parse_macro_options(raw, fields, ignore=(ADVANCED_KEY,)))
+        options.update(parse_macro_options(raw, fields, ignore=(ADVANCED_KEY,), variables=macro_variable))
     if options.get("image"):  # the macro's image=[title] names the input; SciJava's imp is just the active image
         imp = None
     advanced = bool(_plain(namespace.get(ADVANCED_KEY, False))) and not raw

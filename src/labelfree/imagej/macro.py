@@ -97,23 +97,50 @@ def _handle(command: Any, options: Any) -> str | None:
 
 
 def run_macro(code: str, /, *, args: str = "") -> str:
-    """Run ImageJ macro code with the real interpreter (IJ.runMacro).
+    """Run ImageJ macro code with the real interpreter (as IJ.runMacro does).
 
     Returns the macro's return value. A LabelFree command that failed inside the
     macro is re-raised here with its original type; any other abort raises
-    :class:`MacroError`. A command whose dialog was cancelled is no failure: the
-    macro goes on (as after ImageJ's own commands) and its value is returned.
+    :class:`MacroError` with the interpreter's own error text and line (``Number or numeric function expected
+    in line 3``), as ImageJ's "Macro Error" dialog gives them, and what the Log holds. A command whose
+    dialog was cancelled is no failure: the macro goes on (as after ImageJ's own commands) and its value is
+    returned.
     """
     global _LAST_ERROR
     from scyjava import jimport
 
     IJ = jimport("ij.IJ")
+    interp = jimport("ij.macro.Interpreter")()
     _LAST_ERROR = None
-    result = IJ.runMacro(code, args)
+    try:  # what IJ.runMacro (Macro_Runner.runMacro) does, keeping the interpreter to ask for its error
+        result = interp.run(code, args)
+    except Exception as exc:  # noqa: BLE001 - a Java exception that ended the macro
+        interp.abortMacro()
+        IJ.showStatus("")
+        IJ.showProgress(1.0)
+        current = jimport("ij.WindowManager").getCurrentImage()
+        if current is not None:
+            current.unlock()
+        result = "[aborted]"
+        if str(getattr(exc, "getMessage", lambda: "")() or "") != str(jimport("ij.Macro").MACRO_CANCELED):
+            _LAST_ERROR = _LAST_ERROR or MacroError(f"The macro failed: {exc}")
     error, _LAST_ERROR = _LAST_ERROR, None
     if error is not None:
         raise error
     text = None if result is None else str(result)
     if text == "[aborted]":
-        raise MacroError(f"The macro was aborted (see the Log window): {IJ.getLog() or ''}".strip())
+        said = _interpreter_error(interp)
+        logged = str(IJ.getLog() or "").strip()
+        raise MacroError(f"The macro was aborted{': ' + said if said else ''}"
+                         f"{' (Log: ' + logged + ')' if logged else ''}.")
     return text or ""
+
+
+def _interpreter_error(interp: Any, /) -> str:
+    """The error of a macro interpreter that stopped, as the first line of ImageJ's "Macro Error" dialog says it
+    (the message and ``in line N``, the line as the interpreter counts it); "" when it has none."""
+    message = interp.getErrorMessage()
+    if message is None or not str(message).strip():
+        return ""
+    line = int(interp.getLineNumber())
+    return f"{str(message).strip()}{f' in line {line}' if line > 0 else ''}"
