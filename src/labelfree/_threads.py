@@ -26,6 +26,9 @@ Work whose memory grows with its threads (Motion's frames in flight) also asks
 Inside :func:`limited_threads` (every pipeline run by :func:`labelfree.run.run_pipeline`), the
 count it chose is what :func:`thread_count` returns to the code it runs, so one setting reaches
 the pipelines' own thread pools (Motion's frames in flight).
+A network's run (``limited_threads(torch=True)``) also keeps the BLAS libraries that NumPy, SciPy and
+OpenCV load on one thread each (:func:`blas_threads`, through threadpoolctl), so that its labels depend
+only on the count it records, not on ``OMP_NUM_THREADS``.
 """
 
 from __future__ import annotations
@@ -39,13 +42,13 @@ import os
 import sys
 import threading
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from labelfree.errors import ConfigError
 
 __all__ = ["available_cores", "thread_count", "cgroup_cpu_limit", "limited_threads", "in_dask_worker",
            "cgroup_memory_left", "available_memory", "threads_for_memory", "network_threads", "torch_limit",
-           "torch_threads_set_by_user", "opencv_threads"]
+           "torch_threads_set_by_user", "opencv_threads", "blas_threads"]
 
 log = logging.getLogger(__name__)
 
@@ -289,18 +292,18 @@ class _SharedSetting:
     a limit that ended earlier when limits overlap on threads.)
     """
 
-    def __init__(self, read: Callable[[], int], write: Callable[[int], None], /) -> None:
-        self._read, self._write = read, write
+    def __init__(self, read: Callable[[], Any], write: Callable[[Any], None], /) -> None:
+        self._read, self._write = read, write  # write takes a count, or what read returned (the user's setting)
         self._lock = threading.Lock()
         self._held: list[tuple[object, int]] = []
-        self._saved = 0
+        self._saved: Any = 0
 
     @contextlib.contextmanager
     def limit(self, n: int, /) -> Iterator[None]:
         token = object()
         with self._lock:
             if not self._held:
-                self._saved = int(self._read())
+                self._saved = self._read()
             self._held.append((token, n))
             self._write(n)
         try:
@@ -325,6 +328,40 @@ def _torch_setting() -> _SharedSetting:
     return _SharedSetting(torch.get_num_threads, torch.set_num_threads)
 
 
+def _blas_libraries() -> list[Any]:
+    """threadpoolctl's controllers of the BLAS libraries loaded in this process (NumPy's, SciPy's, OpenCV's
+    OpenBLAS, MKL); none without threadpoolctl (scikit-learn, a dependency, brings it)."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return []
+    return list(ThreadpoolController().select(user_api="blas").lib_controllers)
+
+
+def _read_blas() -> tuple[tuple[Any, int], ...]:
+    return tuple((lib, int(lib.num_threads)) for lib in _blas_libraries())
+
+
+def _write_blas(value: int | tuple[tuple[Any, int], ...]) -> None:
+    pairs = [(lib, value) for lib in _blas_libraries()] if isinstance(value, int) else value
+    for lib, n in pairs:
+        lib.set_num_threads(n)
+
+
+_BLAS = _SharedSetting(_read_blas, _write_blas)
+
+
+def blas_threads(n: int, /) -> contextlib.AbstractContextManager[None]:
+    """Run a block with every BLAS library loaded in this process (threadpoolctl's ``user_api="blas"``) on ``n``
+    threads; their counts before come back when the last such block of the process ends (blocks may nest and
+    overlap on several threads). Without threadpoolctl, nothing is changed.
+
+    OpenBLAS splits some sums by its thread count, which ``OMP_NUM_THREADS`` sets at import: a pipeline that keeps
+    BLAS on a count of its own gives the same labels whatever the environment says.
+    """
+    return _BLAS.limit(n)
+
+
 def opencv_threads(n: int, /) -> contextlib.AbstractContextManager[None]:
     """Run a block with OpenCV's thread pool set to ``n`` threads; the user's setting comes back when the last
     such block of the process ends (blocks may nest and overlap on several threads)."""
@@ -334,13 +371,16 @@ def opencv_threads(n: int, /) -> contextlib.AbstractContextManager[None]:
 @contextlib.contextmanager
 def limited_threads(threads: int | None = None, /, *, torch: bool = False) -> Iterator[int]:
     """Run a block with OpenCV's (and, if asked, torch's) thread pools set to :func:`thread_count`
-    (with ``torch``: its automatic count also follows ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS``).
+    (with ``torch``: its automatic count also follows ``OMP_NUM_THREADS`` / ``MKL_NUM_THREADS``, and the BLAS
+    libraries run on one thread, :func:`blas_threads`: the labels of a network's run then depend on the count
+    it records and not on the environment; their heavy sums run in torch, whose pool keeps the count).
 
     Inside the block, :func:`thread_count` without an argument returns the same count (in
     this thread). Yields the count. The pools' sizes are process-wide: blocks may nest and run at
     once on several threads (two pipeline calls from a notebook's threads); the settings the user
-    had come back when the last block ends, whatever order they end in. NumPy's BLAS pools and numba's
-    are not changed (LabelFree's numba loops are not ``parallel``).
+    had come back when the last block ends, whatever order they end in. Without ``torch``, NumPy's BLAS
+    pools are not changed; numba's never are (LabelFree's numba loops are not ``parallel``). torch's inter-op pool
+    is not set (torch allows that once per process, before its first use; the pipelines run no inter-op work).
     """
     n = thread_count(threads, torch=torch)
     if torch:
@@ -353,6 +393,7 @@ def limited_threads(threads: int | None = None, /, *, torch: bool = False) -> It
             stack.enter_context(opencv_threads(n))
             if torch:
                 stack.enter_context(_torch_setting().limit(n))
+                stack.enter_context(blas_threads(1))
             yield n
     finally:
         _chosen.reset(token)
