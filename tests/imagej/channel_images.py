@@ -7,12 +7,12 @@ import numpy as np
 from scipy import ndimage as ndi
 
 
-def disks(centres, seed: int = 0) -> np.ndarray:
-    """A 96 x 96 uint8 image: bright disks (radius 8 px) at ``centres`` on a dark, noisy background."""
+def disks(centres, seed: int = 0, *, radius: int = 8) -> np.ndarray:
+    """A 96 x 96 uint8 image: bright disks (``radius`` px) at ``centres`` on a dark, noisy background."""
     img = np.random.default_rng(seed).normal(10, 2, (96, 96)).clip(0)
     yy, xx = np.mgrid[:96, :96]
     for cy, cx in centres:
-        img[(yy - cy) ** 2 + (xx - cx) ** 2 < 8**2] += 100
+        img[(yy - cy) ** 2 + (xx - cx) ** 2 < radius**2] += 100
     return img.astype(np.uint8)
 
 

@@ -11,6 +11,7 @@ from typing import Iterator
 
 import numpy as np
 import pytest
+from channel_images import disks
 
 from labelfree.errors import ConfigError
 from labelfree.image import to_dataarray
@@ -23,11 +24,7 @@ CENTRES = [(20, 20), (20, 70), (70, 20), (70, 70)]
 
 def _cells(seed: int = 0) -> np.ndarray:
     """A 96 x 96 uint8 image: four bright disks on a dark, noisy background."""
-    img = np.random.default_rng(seed).normal(10, 2, (96, 96)).clip(0)
-    yy, xx = np.mgrid[:96, :96]
-    for cy, cx in CENTRES:
-        img[(yy - cy) ** 2 + (xx - cx) ** 2 < 10**2] += 100
-    return img.astype(np.uint8)
+    return disks(CENTRES, seed, radius=10)
 
 
 def _show(image: np.ndarray, title: str):
