@@ -588,6 +588,17 @@ def _is_provenance(data: dict[str, Any], /) -> bool:
     return isinstance(data.get("pipeline"), str) and isinstance(data.get("config"), dict) and "version" in data
 
 
+def record_text(meta: dict[str, Any], /) -> str | None:
+    """The JSON text of the provenance record that :func:`labelfree.io.write_labels` stores in a TIFF's ImageJ
+    metadata ``meta`` (its ``Properties`` entry ``labelfree``, else an ``Info`` line ``labelfree=...``); None."""
+    props = meta.get("Properties")
+    text = props.get("labelfree") if isinstance(props, dict) else None
+    if text is None:
+        lines = str(meta.get("Info", "")).splitlines()
+        text = next((line[len("labelfree="):] for line in lines if line.startswith("labelfree=")), None)
+    return text
+
+
 #: the first bytes of a TIFF file (little- and big-endian; classic and BigTIFF)
 _TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 
@@ -611,14 +622,9 @@ def _stored_record(path: Path, /) -> dict[str, Any] | None:
         return None
     import tifffile
 
-    try:  # where labelfree.io.write_labels stores it, as labelfree.io.read_provenance reads it (io is a layer above)
+    try:  # where labelfree.io.write_labels stores it (labelfree.io.read_provenance reads it so too)
         with tifffile.TiffFile(path) as tif:
-            meta = tif.imagej_metadata or {}
-        props = meta.get("Properties")
-        text = props.get("labelfree") if isinstance(props, dict) else None
-        if text is None:
-            lines = str(meta.get("Info", "")).splitlines()
-            text = next((line[len("labelfree="):] for line in lines if line.startswith("labelfree=")), None)
+            text = record_text(tif.imagej_metadata or {})
         record = None if text is None else json.loads(text)
     except Exception as exc:  # noqa: BLE001 - a damaged TIFF or record: said as a config that cannot be read
         raise ConfigError(f"Cannot read config file {path}: it is a TIFF image whose stored LabelFree provenance "

@@ -313,18 +313,14 @@ def read_provenance(path: str | os.PathLike[str], /) -> dict[str, Any] | None:
     """The provenance record stored by :func:`write_labels` in a TIFF (None if absent)."""
     import tifffile
 
+    from labelfree._config import record_text
     from labelfree.io.tiff import _check_file
 
     path = Path(path)
     if _check_file(path) != "TIFF":  # a picture (PNG, JPEG, ...) stores no provenance
         return None
     with tifffile.TiffFile(path) as tif:
-        meta = tif.imagej_metadata or {}
-    props = meta.get("Properties")
-    text = props.get("labelfree") if isinstance(props, dict) else None
-    if text is None:
-        info = str(meta.get("Info", ""))
-        text = next((line[len("labelfree="):] for line in info.splitlines() if line.startswith("labelfree=")), None)
+        text = record_text(tif.imagej_metadata or {})
     if text is None:
         return None
     try:
