@@ -43,7 +43,7 @@ from labelfree.motion.postprocess import (
     to_instances,
 )
 from labelfree.motion.refine import grey_contrast, refine_boundaries
-from labelfree.motion.segment import BlankFrameWarning, NoMotionWarning, as_movie, segment
+from labelfree.motion.segment import BlankFrameWarning, NoMotionWarning, as_movie, movie_grey_mapping, segment
 from labelfree.motion.selflabel import (
     SelfLabels,
     background_threshold,
@@ -57,7 +57,7 @@ from labelfree.motion.selflabel import (
 )
 
 __all__ = [
-    "MotionConfig", "segment", "as_movie", "NoMotionWarning", "BlankFrameWarning",
+    "MotionConfig", "segment", "as_movie", "movie_grey_mapping", "NoMotionWarning", "BlankFrameWarning",
     "uint8_range", "integer_scale", "integer_movie", "blank_frames", "frame_extremes", "to_uint8", "grey_step",
     "repair_hot_pixels",
     "repair_raw_hot_pixels",
