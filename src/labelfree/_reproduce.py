@@ -18,7 +18,7 @@ thread count, saved model and zoo models of its run, and how it read its image (
 channels, channel names, dims, series; its tiles), which :func:`labelfree.run.run_pipeline` and the command line
 repeat (:func:`labelfree._config.provenance_of` gives it for a config read from a record), and the
 software that ran it, which :func:`labelfree.run.run_pipeline` compares with its own
-(:meth:`RecordedRun.software_changes`).
+(:meth:`RecordedRun.software_changes`), and the image file it read, by its SHA-256 (:meth:`RecordedRun.input_change`).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ import platform
 import re
 import sys
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from labelfree.errors import ConfigError
 
@@ -459,6 +459,69 @@ class RecordedRun:
                         self.source, "; ".join(differ))
         return out
 
+    @property
+    def recorded_image(self) -> dict[str, Any]:
+        """The image file the run read, as its record's ``inputs`` name it: ``path`` and ``sha256`` (and ``size``,
+        bytes, where recorded); empty for a record that names none with its sha256 (one kept in the labels' attrs,
+        a folder of frames) or whose input choices a caller took (:attr:`inputs_taken`: it checked its image)."""
+        inputs = None if self.inputs_taken else self.record.get("inputs")
+        image = inputs.get("image") if isinstance(inputs, dict) else None
+        if not isinstance(image, dict) or not isinstance(image.get("path"), str) \
+                or not isinstance(image.get("sha256"), str) or not image["sha256"]:
+            return {}
+        return dict(image)
+
+    def input_change(self, path: str | os.PathLike[str], /, *,
+                     sha256: str | Callable[[], str | None] | None = None) -> str | None:
+        """What differs between the image file ``path`` a run reads and the one the recorded run read
+        (:attr:`recorded_image`), as a warning says it; None when they hold the same bytes (under any name), or
+        either is not known (no recorded image, ``path`` no file, no ``sha256``).
+
+        Parameters
+        ----------
+        path : path-like
+            The image file this run reads.
+        sha256 : str or callable, optional
+            Its SHA-256 (hex), or a function that gives it (called only when the sizes cannot tell: a recorded
+            ``size`` that differs from the file's says it without reading the file).
+
+        Returns
+        -------
+        str or None
+        """
+        then = self.recorded_image
+        now = Path(path).expanduser().absolute()
+        if not then or not now.is_file():
+            return None
+        size = then.get("size")
+        if isinstance(size, int) and not isinstance(size, bool) and size != now.stat().st_size:
+            what = f"size then {size} bytes, now {now.stat().st_size}"
+        else:
+            digest = sha256() if callable(sha256) else sha256
+            if not digest or digest == then["sha256"]:
+                return None
+            what = f"sha256 then {then['sha256'][:12]}, now {digest[:12]}"
+        before = Path(then["path"])
+        same = before == now
+        with contextlib.suppress(OSError):
+            same = same or (before.exists() and before.samefile(now))
+        if same:
+            return (f"{self.source} is the provenance of a run of {now}, which has changed since that run read it "
+                    f"({what}): its settings are applied to the image as it is now, so the labels may differ from "
+                    "that run's.")
+        return (f"{self.source} is the provenance of a run of another image: that run read {before}, this run "
+                f"reads {now} ({what}). Its settings are applied to this image, so the labels are not that run's; "
+                "give that image to repeat them.")
+
+    def warn_input(self, path: str | os.PathLike[str], /, *,
+                   sha256: str | Callable[[], str | None] | None = None) -> bool:
+        """Log one warning when the image file ``path`` is not the one the recorded run read
+        (:meth:`input_change`); whether one was logged."""
+        said = self.input_change(path, sha256=sha256)
+        if said:
+            log.warning("%s", said)
+        return bool(said)
+
     def path(self, value: str | Path, /) -> Path:
         """A path the record names: a relative one from the folder the run started in (its ``cwd``) when it
         is there, else from this one."""
@@ -550,8 +613,10 @@ class RecordedRun:
 
     def warn_software(self, *, torch: bool, threads: int | None = None) -> None:
         """Log one warning naming what differs between the recorded run's software and this one
-        (:meth:`software_changes`); nothing when none does."""
-        changes = self.software_changes(torch=torch, threads=threads)
+        (:meth:`software_changes`); nothing when none does. A record without ``git_dirty`` (written before it
+        existed) of this checkout's ``git_commit`` adds that it cannot tell local edits."""
+        now = software()
+        changes = self.software_changes(torch=torch, threads=threads, now=now)
         recorded = self.record.get("software")
         dirty = ""
         if isinstance(recorded, dict) and recorded.get("git_dirty") is True \
@@ -559,6 +624,10 @@ class RecordedRun:
             dirty = (" The recorded run's LabelFree had uncommitted changes to its source (its software's git_dirty): "
                      "no commit holds that code, so its commit alone does not repeat it; the changes (git diff in "
                      "its checkout) do, and their git_changes_sha256 tells them.")
+        elif isinstance(recorded, dict) and "git_dirty" not in recorded and now.get("git_commit") \
+                and recorded.get("git_commit") == now.get("git_commit"):
+            dirty = (" The record was written before git_dirty was recorded, so it cannot tell whether its run's "
+                     "checkout of this git commit had local edits to its source.")
         if changes:
             log.warning("%s is the provenance of a run with other software than this one (recorded -> now): %s. "
                         "The results may differ from that run's; the same versions and settings repeat them.%s",

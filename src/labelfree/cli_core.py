@@ -235,7 +235,8 @@ def read_config_option(spec: Any, args: argparse.Namespace, /) -> argparse.Names
 def run_command(args: argparse.Namespace) -> int:
     """Handler of ``labelfree <pipeline>``: given a run's provenance record as ``--config``, it repeats that
     run (:func:`labelfree.run.run_pipeline`): its settings, threads and models, and reads the image as it did
-    (its ``input_options`` and tiles, where this command line gives none: :func:`_input_choices`). Every run
+    (its ``input_options`` and tiles, where this command line gives none: :func:`_input_choices`), and warns when
+    the image is not the file that run read (:meth:`labelfree._reproduce.RecordedRun.warn_input`). Every run
     records its ``input_options``."""
     from labelfree._config import decline_recorded, describe_automatic, provenance_of
     from labelfree._reproduce import INPUT_ENTRIES, INPUT_OPTIONS, input_options
@@ -274,6 +275,8 @@ def run_command(args: argparse.Namespace) -> int:
                            series=series)
         if channel is None and given_record is not None:  # an older record: the channels it segmented
             channel = chosen["channels"] = given_record.older_channels(channel_names(image))
+        if given_record is not None:  # by the sha256 the provenance records (computed once, here)
+            given_record.warn_input(args.input, sha256=lambda: out.inputs["image"].sha256)
         with contextlib.ExitStack() as kept:  # what the run computes for an extra output, kept until written
             recorded = _extra_recordings(spec, args, kept)
             started = time.perf_counter()

@@ -255,6 +255,7 @@ def _run(spec: PipelineSpec, image: Any, /, *, config: Any, channel: Any, inputs
         if channel is None or (isinstance(channel, str) and not channel.strip()):
             channel = chosen["channels"]
         _warn_unrepeated(recorded, image, tile)
+        _warn_other_image(recorded, image)
     inputs, pinned = _recorded_inputs(spec, recorded, inputs)
     if threads is None and recorded is not None:
         threads = recorded.threads  # torch's sums, so the labels, depend on it
@@ -336,6 +337,17 @@ def _warn_unrepeated(recorded: RecordedRun, image: Any, tile: int | None, /) -> 
                     "the same (read_image(..., channel_names=, series=, dims=) as its input_options say; "
                     "run_pipeline(..., tile=, tile_overlap=)) to repeat its labels.", recorded.source,
                     "; ".join(said))
+
+
+def _warn_other_image(recorded: RecordedRun, image: Any, /) -> None:
+    """Warn once when ``image`` was read from a file (its ``attrs["source"]``) that is not the one the recorded run
+    read (:meth:`labelfree._reproduce.RecordedRun.warn_input`: by SHA-256, so the same bytes under another name
+    are the same image); the file is hashed only for a record that names its image's sha256."""
+    source = image.attrs.get("source") if isinstance(image, xr.DataArray) else None
+    if isinstance(source, (str, os.PathLike)) and recorded.recorded_image:
+        from labelfree._config import file_sha256
+
+        recorded.warn_input(source, sha256=lambda: file_sha256(source))
 
 
 def _zoo_used(spec: PipelineSpec, inputs: Mapping[str, Any], record: Mapping[str, Any], /) -> str | None:
