@@ -610,7 +610,9 @@ def segment(
     -------
     xarray.DataArray
         Labels (Y, X) or (T, Y, X), uint16 (uint32 for ids above 65535), 0 = background, same coords as the image,
-        provenance in ``attrs["labelfree"]``.
+        provenance in ``attrs["labelfree"]``. In a movie each cell keeps its id over time: the markers' ids when
+        they carry them (a label image), else the objects are linked by overlap as Motion's are (recorded as
+        ``attrs["labelfree"]["ids_over_time"]``).
 
     Notes
     -----
@@ -656,7 +658,8 @@ def segment(
     threads, chosen_by = network_threads(recorded_threads(config))
     log.info("Cutter: %d torch thread(s) (%s)", threads, chosen_by)
     with limited_threads(threads, torch=True):
-        prepared = _prepare_valid(image, markers=markers, config=cfg, mask=mask, scribbles=scribbles,
+        given = _given_markers(markers, image)  # read once: the frames take them, and the ids over time follow them
+        prepared = _prepare_valid(image, markers=given, config=cfg, mask=mask, scribbles=scribbles,
                                   cell_radius=cell_radius, n_channels=None if model is None else model.n_channels)
         da, frames = prepared.image, prepared.frames
         if model is None:
@@ -685,8 +688,48 @@ def segment(
                  source, cfg.marker_method)
     if prepared.auto:
         extra["auto"] = prepared.auto
+    if "T" in da.dims and labels.shape[0] > 1:  # a movie: each cell keeps its id over time
+        labels, extra["ids_over_time"] = _ids_over_time(labels, given, (da.sizes["Y"], da.sizes["X"]))
     if prepared.box is not None:  # the part of the image inside its constant canvas, [start, stop) per axis
         extra["canvas"] = {"rows": [prepared.box[0].start, prepared.box[0].stop],
                            "columns": [prepared.box[1].start, prepared.box[1].stop]}
     record = provenance("cutter", recorded, model_file=model_file, extra=extra)
     return labels_like(labels, da, dims=dims, attrs={"labelfree": record})
+
+
+#: how the objects of a movie whose markers carry no ids are linked over time: the rule and defaults of Motion's
+#: objects (labelfree.labels.OverlapLinker; MotionConfig.track_min_iou 0.3)
+_LINKING = {"min_iou": 0.3, "max_gap": 2, "max_shift": 2.0}
+
+
+def _marker_ids_given(markers: Any, shape: tuple[int, int], /) -> bool:
+    """Whether the markers (as :func:`_given_markers` gives them) carry ids of their own: a label image (a TRA
+    folder, a label TIFF, an OME-Zarr, ROIs) does, unless it holds one value (a binary mask, whose blobs are
+    numbered); points (arrays, tables, CSV files) and detected markers (None) do not. In a list of per-frame
+    markers, one label image is enough."""
+    from labelfree.cutter.prepare import _is_label_image
+
+    if isinstance(markers, (list, tuple)):
+        return any(_marker_ids_given(m, shape) for m in markers)
+    if markers is None or not _is_label_image(markers, shape):
+        return False
+    values = np.unique(np.asarray(markers))
+    return not (values.size == 2 and values[0] == 0)
+
+
+def _ids_over_time(labels: np.ndarray, markers: Any, shape: tuple[int, int], /) -> tuple[np.ndarray, dict]:
+    """A movie's labels (T, Y, X) with one id per cell over time, and the provenance entry that says how.
+
+    The ids of markers that carry ids (:func:`_marker_ids_given`) are kept as they are. Otherwise each frame's
+    objects, numbered by their markers' order in that frame, take the ids of the same cells in the frames before
+    by overlap, as Motion's objects do (:func:`labelfree.labels.track_by_overlap` with :data:`_LINKING`): only
+    the ids change, one for one in each frame, never an object's pixels.
+    """
+    if _marker_ids_given(markers, shape):
+        return labels, {"from": "markers", "rule": "the given markers' ids, kept"}
+    from labelfree.labels import track_by_overlap
+
+    linked = track_by_overlap(labels, **_LINKING)
+    log.info("Cutter: the objects of the %d frames linked by overlap: %d cell id(s) over time", len(labels),
+             int(linked.max()))
+    return linked, {"from": "overlap", "rule": "labelfree.labels.track_by_overlap", **_LINKING}
