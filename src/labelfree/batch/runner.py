@@ -112,8 +112,8 @@ def _absolute_run_inputs(bcfg: BatchConfig, pipeline: Any, /) -> BatchConfig:
     """``bcfg`` with the files its extra inputs name (``--input NAME=PATH``, a batch config's ``inputs:``, a zoo)
     made absolute against the current folder as the run starts, and so is ``fiji_dir``: Dask workers and a
     cluster's jobs may run in another folder, and the provenance records the absolute path. A manifest's columns
-    are resolved against the manifest's folder already (:func:`labelfree.batch.inputs.read_manifest`); choices stay as they are, and
-    so does a bare name that is no file here (a built-in cellpose model's, ``cyto3``)."""
+    are resolved against the manifest's folder already (:func:`labelfree.batch.inputs.read_manifest`); choices
+    stay as they are, and so does a bare name that is no file here (a built-in cellpose model's, ``cyto3``)."""
     by_key = {key: inp for inp in pipeline.inputs for key in (inp.name, inp.macro_key)}
 
     def absolute(file: str, label: str) -> str:
