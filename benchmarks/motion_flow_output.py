@@ -15,6 +15,7 @@ labels identical.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import tempfile
 import time
@@ -49,21 +50,13 @@ def movies(n_frames: int) -> dict[str, np.ndarray]:
 def route(movie: np.ndarray, folder: Path, *, keep: bool, threads: int) -> tuple[float, float, Path, np.ndarray]:
     """Seconds of the run and of the flow output, the flow file and the labels; ``keep``: the new route."""
     path = folder / ("new.tif" if keep else "old.tif")
-    with FlowRecording() if keep else _nothing() as kept:
+    with FlowRecording() if keep else contextlib.nullcontext() as kept:
         start = time.perf_counter()
         labels = run_pipeline("motion", movie, threads=threads)
         ran = time.perf_counter()
         write_flow_stack(path, movie, labels=labels, recorded=kept)
         wrote = time.perf_counter()
     return ran - start, wrote - ran, path, labels.values
-
-
-class _nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc) -> None:
-        return None
 
 
 def main() -> None:

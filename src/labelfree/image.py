@@ -372,6 +372,18 @@ def short_list(names: Sequence[Any], /, *, limit: int = 8) -> str:
     return f"[{shown}, ..., {names[-1]!r}] ({len(names)} in all)"
 
 
+def number_runs(numbers: Sequence[int], /, *, first: int = 0) -> list[str]:
+    """Increasing whole numbers as runs for a message, each counted from ``first``: ``[0, 1, 2, 4]`` ->
+    ``['0-2', '4']`` (``first=1``: ``['1-3', '5']``)."""
+    runs: list[list[int]] = []
+    for k in numbers:
+        if runs and k == runs[-1][1] + 1:
+            runs[-1][1] = k
+        else:
+            runs.append([k, k])
+    return [f"{a + first}" if a == b else f"{a + first}-{b + first}" for a, b in runs]
+
+
 def _native_byte_order(data: Any) -> Any:
     """``data`` with its pixels in this machine's byte order (a big-endian ``'>u2'`` array is uint16)."""
     dtype = getattr(data, "dtype", None)

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from labelfree.errors import InputError
+from labelfree.image import number_runs
 from labelfree.io import read_labels
 from labelfree.io.ctc import seg_frame
 
@@ -17,13 +18,7 @@ __all__ = ["frames_text", "pair_seg_frames"]
 
 def frames_text(frames: list[int], /, *, limit: int = 12) -> str:
     """``[0, 1, 2, 3, 5, 7]`` -> ``"0-3, 5, 7"`` (at most ``limit`` items, then the count)."""
-    runs: list[list[int]] = []
-    for t in frames:
-        if runs and t == runs[-1][1] + 1:
-            runs[-1][1] = t
-        else:
-            runs.append([t, t])
-    items = [str(a) if a == b else f"{a}-{b}" for a, b in runs]
+    items = number_runs(frames)
     if len(items) > limit:
         items = items[:limit] + [f"... ({len(frames)} frames)"]
     return ", ".join(items)

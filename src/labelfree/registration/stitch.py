@@ -356,13 +356,9 @@ def _linked_groups(n: int, kept: Sequence[Link]) -> list[list[int]]:
 
 def _runs(tiles: Sequence[int]) -> str:
     """0-based tile numbers as runs counted from 1: ``[0, 1, 2, 4]`` -> ``"1-3, 5"``."""
-    runs: list[list[int]] = []
-    for k in tiles:
-        if runs and k == runs[-1][1] + 1:
-            runs[-1][1] = k
-        else:
-            runs.append([k, k])
-    return ", ".join(f"{a + 1}" if a == b else f"{a + 1}-{b + 1}" for a, b in runs)
+    from labelfree.image import number_runs
+
+    return ", ".join(number_runs(tiles, first=1))
 
 
 def _outputs(das, fused, placed, nominal, solution, *, backend: str) -> tuple[xr.DataArray, pd.DataFrame]:
