@@ -124,17 +124,6 @@ def _scan(text: str, /) -> tuple[list[_Token], int | None]:
     return tokens, None
 
 
-def _split_options(options: str) -> dict[str, str | None]:
-    text = options.strip()
-    tokens, stuck = _scan(text)
-    if stuck is not None:
-        raise ConfigError(f"Cannot read the macro options at {text[stuck:stuck + 30]!r}; use key=value or key=[a b].")
-    out: dict[str, str | None] = {}
-    for key, value, _, _ in tokens:
-        out.setdefault(key, value)  # a key given twice: the first value, as ImageJ's Macro.getValue reads it
-    return out
-
-
 def _bracket_hint(text: str, tokens: list[_Token], at: int, by_key: dict[str, Field], /) -> str:
     """`` (did you mean image=[my cells.tif]? ...)`` when the option before ``tokens[at]`` (a word that is no key,
     or where reading stopped: ``at == len(tokens)``), past the words that are no keys, gave a title or path without
