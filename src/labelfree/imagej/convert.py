@@ -13,8 +13,10 @@ origins in pixels; coords are ``-origin * scale + i * scale``).
 
 Channel names travel as the slice labels of each channel's planes (what ImageJ
 shows in the window title bar and keeps in TIFF files) and as the
-``labelfree.channel_names`` property. RGB images become a C axis of 3 uint8
-channels named R, G, B, and such a DataArray goes back to an RGB ImagePlus.
+``labelfree.channel_names`` property. Channels without names of their own (LabelFree's ``C0``, ``C1``, ...,
+counted from 0) get no slice label, as in ImageJ's own hyperstacks, whose C slider and title bar count them
+from 1. RGB images become a C axis of 3 uint8 channels named R, G, B, and such a DataArray goes back to an
+RGB ImagePlus.
 """
 
 from __future__ import annotations
@@ -164,6 +166,13 @@ def signed_to_imagej(values: np.ndarray, /) -> np.ndarray:
     return np.asarray(values, np.int16).view(np.uint16) ^ np.uint16(0x8000)
 
 
+def _own_channel_names(da: xr.DataArray) -> list[str]:
+    """The channel names of ``da`` when they are its own; ``[]`` without a C axis or for the names LabelFree gives
+    channels that have none (``C0``, ``C1``, ...: counted from 0, where ImageJ counts channels from 1)."""
+    names = channel_names(da)
+    return [] if names == [f"C{i}" for i in range(len(names))] else names
+
+
 def _is_rgb(da: xr.DataArray) -> bool:
     return "C" in da.dims and tuple(channel_names(da)) == _RGB and da.dtype == np.uint8
 
@@ -209,7 +218,8 @@ def xarray_to_imageplus(image: Any, /, *, title: str = "image") -> Any:
     Returns
     -------
     ij.ImagePlus
-        A hyperstack (CompositeImage when C > 1) with the calibration and channel names.
+        A hyperstack (CompositeImage when C > 1) with the calibration and the channel names as the slice labels
+        of each channel's planes (none for channels without names of their own, as in ImageJ).
     """
     from scyjava import jimport
 
@@ -227,7 +237,7 @@ def xarray_to_imageplus(image: Any, /, *, title: str = "image") -> Any:
         planes = (v[:, 0] << 16) | (v[:, 1] << 8) | v[:, 2]
     else:
         planes = _imagej_pixels(values.reshape(nt * nz * nc, h, w))
-    names = channel_names(da) if "C" in da.dims and not rgb else []
+    names = [] if rgb else _own_channel_names(da)
     stack = ImageStack(int(w), int(h))
     for i, jarr in enumerate(write_planes(planes)):
         stack.addSlice(names[i % nc] if names else None, jarr)

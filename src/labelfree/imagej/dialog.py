@@ -5,7 +5,8 @@ A command's first dialog shows its *basic* fields only (at most a dozen) and an
 "advanced options" checkbox; ticking it opens one page per group of the other
 fields. Every page has a Help button listing what each field means. Dialog labels are
 the macro keys themselves, so the keys a user sees, records and types in a macro are
-the same words; channels are shown and read as a macro gives them, counted from 1.
+the same words; channels are shown and read as a macro gives them, counted from 1. A field
+that holds a file or folder path has ImageJ's Browse button next to its text box.
 """
 
 from __future__ import annotations
@@ -120,6 +121,23 @@ def help_html(title: str, summary: str, fields: Sequence[Field], /) -> str:
             f"<table>{''.join(rows)}</table></html>")
 
 
+def _add_text_field(gd: Any, field: Field, text: str, /) -> None:
+    """A text box showing ``text``; one of a file or folder path (:func:`labelfree.imagej.fields.path_kind`) with
+    ImageJ's Browse button. The box, its label (the macro key) and what it reads and records are a text field's.
+
+    ``addDirectoryField`` shows a folder with a separator added (``/data/run`` as ``/data/run/``); the box shows
+    ``text`` as given, so that a page left as shown reads (and records) the value it was given."""
+    from labelfree.imagej.fields import path_kind
+
+    kind = path_kind(field)
+    add = {"file": gd.addFileField, "folder": gd.addDirectoryField}.get(kind, gd.addStringField)
+    add(field.key, text, 20)
+    boxes = gd.getStringFields()
+    if kind and boxes is not None and str(boxes.lastElement().getText()) != text:
+        boxes.lastElement().setText(text)
+        gd.setDefaultString(boxes.size() - 1, text)
+
+
 def build_page(title: str, fields: Sequence[Field], /, *, values: dict[str, Any], channels: Sequence[str] = (),
                names: Sequence[str] | None = None, named: bool = False, message: str = "", help_page: str = "",
                advanced: bool | None = None) -> Any:
@@ -129,7 +147,8 @@ def build_page(title: str, fields: Sequence[Field], /, *, values: dict[str, Any]
     of several channels as a choice (``channels``, its channel names), lists of channels (``cell_channels``,
     Fusion's ``channels``) and the channel of a one-channel image as text, ``names`` (default ``channels``;
     an RGB image's are R, G and B) and ``named`` saying how a macro reads them
-    (:func:`labelfree.imagej.fields.channels_from_imagej`).
+    (:func:`labelfree.imagej.fields.channels_from_imagej`). A field holding a file or folder path (``output``,
+    ``config_file``, ``model_file``, ``zoo``, ...) is a text box with ImageJ's Browse button.
     """
     from scyjava import jimport
 
@@ -159,7 +178,7 @@ def build_page(title: str, fields: Sequence[Field], /, *, values: dict[str, Any]
         elif f.key in channel_fields:
             gd.addStringField(f.key, _channel_text(f, value, names, named), 20)
         else:
-            gd.addStringField(f.key, value_text(f, value), 20)
+            _add_text_field(gd, f, value_text(f, value))
     if advanced is not None:
         gd.addCheckbox(ADVANCED_KEY, bool(advanced))
     if help_page:

@@ -17,7 +17,7 @@ from labelfree.options import Field, config_fields
 
 __all__ = ["CommandResult", "command_titles", "command_spec", "command_fields", "split_fields", "recordable",
            "ADVANCED_KEY", "channel_keys", "channels_from_config", "channels_from_imagej", "channels_to_imagej",
-           "imagej_channel_label"]
+           "imagej_channel_label", "path_kind"]
 
 #: the dialog's checkbox that opens the advanced pages (a dialog control, not a macro key)
 ADVANCED_KEY = "advanced_options"
@@ -68,6 +68,28 @@ def command_spec(command: str, /) -> Any:
     from labelfree.pipelines import get_command
 
     return get_command(command)
+
+
+#: the word the command line writes for a path option's value -> what that option holds
+_PATH_WORDS = {"FILE": "file", "FOLDER": "folder", "DIR": "folder"}
+
+
+def path_kind(field: Field, /) -> str:
+    """What a text field holds: ``"file"``, ``"folder"``, or ``""`` when it holds no path.
+
+    The command line's placeholder of the same option says it: the shared fields' (``-o/--out DIR``,
+    ``--config FILE``) and each extra input's, which :func:`_input_flag` writes from the input's kind
+    (``--zoo FOLDER``; ``--model-file FILE``; a file the command writes, ``--save-model-file FILE``). A Fiji
+    dialog gives such a field ImageJ's Browse button (a file or a folder chooser).
+
+    Examples
+    --------
+    >>> [path_kind(f) for f in command_fields("threshold") if f.key in ("image", "output", "config_file")]
+    ['', 'folder', 'file']
+    """
+    if field.kind != "str" or not field.cli:
+        return ""
+    return _PATH_WORDS.get(field.cli.split()[-1], "")
 
 
 def _input_field(inp: Any) -> Field:
