@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
+import logging
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,9 @@ from labelfree.errors import InputError
 from labelfree.io.labels_tiff import LABELS_SUFFIXES
 from labelfree.io.tables import TABLE_SUFFIXES
 
-__all__ = ["register", "write_image"]
+__all__ = ["positions_table", "register", "skipped_names", "write_image"]
+
+log = logging.getLogger(__name__)
 
 _IJ_TYPES = (np.uint8, np.uint16, np.float32)
 
@@ -212,8 +216,16 @@ def _check_drift_options(args: argparse.Namespace) -> None:
                          "to measure the drift (and write it with --shifts).")
 
 
+def _run_record(args: argparse.Namespace) -> dict[str, Any]:
+    """The provenance entries of this command-line run, as the segmenting commands record theirs: ``command`` (as
+    typed) and ``cwd`` (the folder its relative paths start from), and ``warnings`` (those shown, if any); nothing
+    when the arguments did not come from :func:`labelfree.cli.main`."""
+    from labelfree.cli_core import _command_record, _warnings_record
+
+    return {**_command_record(args), **_warnings_record(args)}
+
+
 def _drift(args: argparse.Namespace) -> int:
-    from labelfree.cli_core import _warnings_record
     from labelfree.image import parse_channel
     from labelfree.io import read_image, write_labels, write_table
     from labelfree.registration import DriftConfig, apply_shifts, correct_drift
@@ -234,10 +246,13 @@ def _drift(args: argparse.Namespace) -> int:
             corrected, shifts = correct_drift(movie, config=cfg, progress=progress_from_args(args))
         written = {k: v for k, v in out.items() if k == "corrected movie" or shifts is not None}
         with _written_together(written) as tmp:
+            # the command and the warnings shown (weak or no matches at frames ...), as the segmenting commands
+            # record theirs
+            record = _run_record(args) or None
             if args.labels:
-                write_labels(tmp["corrected movie"], corrected)
-            else:  # the warnings shown (weak or no matches at frames ...), as the segmenting commands record theirs
-                write_image(tmp["corrected movie"], corrected, record=_warnings_record(args) or None)
+                write_labels(tmp["corrected movie"], corrected, provenance=record)
+            else:
+                write_image(tmp["corrected movie"], corrected, record=record)
             if "shifts table" in tmp:
                 write_table(tmp["shifts table"], shifts)
     if not args.quiet:
@@ -254,6 +269,66 @@ def _drift(args: argparse.Namespace) -> int:
 
 def _natural_key(path: Path) -> list[Any]:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
+
+
+def skipped_names(names: Sequence[str], /) -> list[str]:
+    """The file names that the numbering of the tiles ``names`` skips (tiles missing between others).
+
+    Tiles are numbered as Fiji's Grid/Collection stitching and microscopes name them: one number that differs from
+    name to name (``tile_1.tif``, ``tile_2.tif``, ...), or two, a row and a column (``r1_c2.tif``). One number must run
+    without a gap from its lowest to its highest; two must hold every pair of them. The names skipped are spelt as
+    the others (``tile_004.tif`` among ``tile_003.tif`` and ``tile_005.tif``). Nothing when the names do not share one
+    pattern, when more numbers differ, or when the numbering would leave more cells empty than there are tiles (not
+    a numbering of tiles: times, dates).
+
+    >>> skipped_names(["tile_1.tif", "tile_2.tif", "tile_4.tif", "tile_5.tif"])
+    ['tile_3.tif']
+    >>> skipped_names(["r1_c1.tif", "r1_c2.tif", "r2_c2.tif"])
+    ['r2_c1.tif']
+    """
+    parts = [re.split(r"(\d+)", name) for name in names]
+    if len(parts) < 2 or len({tuple(p[0::2]) for p in parts}) != 1:  # the text between the numbers differs
+        return []
+    fields = [k for k in range(1, len(parts[0]), 2) if len({int(p[k]) for p in parts}) > 1]
+    if not 1 <= len(fields) <= 2:
+        return []
+    numbers = {tuple(int(p[k]) for k in fields) for p in parts}
+    if len(numbers) != len(parts):  # a number repeated (tile_1.tif, tile_01.tif): not one tile each
+        return []
+    values = [sorted({number[axis] for number in numbers}) for axis in range(len(fields))]
+    cells = (list(itertools.product(range(values[0][0], values[0][-1] + 1))) if len(fields) == 1
+             else list(itertools.product(*values)))
+    if len(cells) > 2 * len(parts):
+        return []
+    widths = {k: len(parts[0][k]) if len({len(p[k]) for p in parts}) == 1 else 0 for k in fields}
+    skipped = []
+    for cell in cells:
+        if cell not in numbers:
+            name = list(parts[0])
+            for k, value in zip(fields, cell):
+                name[k] = str(value).zfill(widths[k])
+            skipped.append("".join(name))
+    return skipped
+
+
+def _check_numbering(args: argparse.Namespace, files: list[Path], layout: Any) -> None:
+    """Refuse to find the grid of tiles whose file numbers skip some (a strip with a tile missing inside looks like
+    a shorter strip to :func:`labelfree.registration.tiles.find_grid`); warn when the grid is given."""
+    skipped = skipped_names([f.name for f in files]) if args.tiles.is_dir() else []
+    if not skipped:
+        return
+    named = ", ".join(skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
+    which = "it" if len(skipped) == 1 else "them"
+    gap = (f"the tile files in {args.tiles} are numbered with a gap: {named} {'is' if len(skipped) == 1 else 'are'} "
+           f"missing among the {len(files)} tiles")
+    if layout == "auto":
+        raise InputError(f"Cannot find the grid from the tiles: {gap}, and a grid found from the tiles would put the "
+                         f"tiles after the gap one cell early (a row of tiles with one missing looks like a shorter "
+                         f"row). Add {which}, or give each tile's position in Fiji's TileConfiguration.txt as TILES "
+                         f"(labelfree stitch {args.tiles}/TileConfiguration.txt), or give the grid with --grid RxC to "
+                         "stitch the tiles as they come, the gap closed.")
+    log.warning("stitch: %s; --grid %s places the tiles after the gap one cell early. If a tile is missing, give each "
+                "tile's position in Fiji's TileConfiguration.txt as TILES instead.", gap, args.grid)
 
 
 def _mosaic_of(path: Path) -> set[str] | None:
@@ -331,8 +406,24 @@ _TILES_INSTEAD = ("Give a folder of tiles with --grid RxC (labelfree stitch TILE
                   "TileConfiguration.txt.")
 
 
+def positions_table(positions: Any, files: list[str], /) -> Any:
+    """The positions table as ``labelfree stitch --positions`` writes it: each tile's ``file`` first, its ``tile``
+    number counted from 1 (as the stitch warnings, Fiji's LabelFree Stitch table and its Log count tiles), then the
+    positions of :func:`labelfree.registration.stitch` (whose ``tile`` is the 0-based index into the list of tiles).
+
+    >>> import pandas as pd
+    >>> positions_table(pd.DataFrame({"tile": [0, 1], "y": [0.0, 0.0], "x": [0.0, 90.0]}), ["a.tif", "b.tif"])
+        file  tile    y     x
+    0  a.tif     1  0.0   0.0
+    1  b.tif     2  0.0  90.0
+    """
+    table = positions.copy()
+    table["tile"] = positions["tile"] + 1
+    table.insert(0, "file", list(files))
+    return table
+
+
 def _stitch(args: argparse.Namespace) -> int:
-    from labelfree.cli_core import _warnings_record
     from labelfree.io import read_image, write_table
     from labelfree.registration import StitchConfig, stitch
     from labelfree.registration.tiles import GridNotFoundError
@@ -340,6 +431,7 @@ def _stitch(args: argparse.Namespace) -> int:
     cfg = _config(StitchConfig, args, backend=args.backend, overlap=args.overlap, order=args.order,
                   subpixel=True if args.subpixel else None)
     files, layout = _tile_files(args)
+    _check_numbering(args, files, layout)
     inputs = {f"tile {f.name}": f for f in files}
     inputs.update({"tile configuration": args.tiles if args.tiles.is_file() else None, "config": args.config})
     outputs = {"fused image": args.output, "positions table": args.positions}
@@ -354,11 +446,11 @@ def _stitch(args: argparse.Namespace) -> int:
         auto = fused.attrs["stitching"].get("auto")
         if auto is not None:  # the grid found from the tiles, with its evidence
             record["stitch"]["auto"] = auto
-        record.update(_warnings_record(args))  # as the segmenting commands record theirs
+        record.update(_run_record(args))  # the command and the warnings shown, as the segmenting commands record them
         with _written_together(out) as tmp:
             write_image(tmp["fused image"], fused, record=record)
             if "positions table" in tmp:
-                write_table(tmp["positions table"], positions)
+                write_table(tmp["positions table"], positions_table(positions, [f.name for f in files]))
     if not args.quiet:
         print(f"wrote {args.output} ({'x'.join(map(str, fused.shape))}) from {len(tiles)} tiles")
         if auto is not None:

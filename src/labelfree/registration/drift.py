@@ -118,17 +118,36 @@ def _by_chance(pair: Any, reference: tuple, current: tuple, /, **search: Any) ->
         reference[0], current[0], spectra=(reference[1], current[1]), **search))
 
 
+#: the most frames a drift warning names; of more it says how many and names the first (as the warnings of NaN/inf
+#: pixels name frames)
+_NAMED = 10
+
+
+def _frames_said(frames: Sequence[int], /) -> str:
+    """Frames for a message, counted from 0 as the shifts table (its ``frame`` column) and LabelFree's other
+    messages count them, and said so: ``frames [3, 5] (0-based)``; more than :data:`_NAMED`: ``12 frames (the first:
+    frames [0, 1, ..., 9] (0-based))``. ImageJ's Log says them counted from 1
+    (:func:`labelfree.imagej.terms.in_imagej_terms`: ``frames 4, 6 (the stack's frames, counted from 1)``).
+
+    >>> _frames_said([3, 5])
+    'frames [3, 5] (0-based)'
+    >>> _frames_said(range(12))
+    '12 frames (the first: frames [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] (0-based))'
+    """
+    frames = [int(t) for t in frames]
+    named = f"frames [{', '.join(map(str, frames[:_NAMED]))}] (0-based)"
+    return named if len(frames) <= _NAMED else f"{len(frames)} frames (the first: {named})"
+
+
 def _warn_unmatched(unmatched: list[int], ncc: np.ndarray, where: str, after: str) -> None:
     """The warnings of a drift estimate: frames without a usable match, and weak matches among the others."""
     if unmatched:
-        log.warning("drift: no usable match%s (no content, or a correlation no better than chance) for frames %s "
-                    "(0-based): they keep the drift of the frame before%s; check those frames.", where, unmatched,
-                    after)
+        log.warning("drift: no usable match%s (no content, or a correlation no better than chance) for %s: they "
+                    "keep the drift of the frame before%s; check those frames.", where, _frames_said(unmatched), after)
     low = np.flatnonzero(ncc < 0.2)
     low = low[~np.isin(low, unmatched)]
     if low.size:
-        log.warning("drift: weak matches (NCC < 0.2)%s at frames %s (0-based); check those shifts.", where,
-                    low.tolist())
+        log.warning("drift: weak matches (NCC < 0.2)%s at %s; check those shifts.", where, _frames_said(low))
 
 
 def _shift_table(drift: np.ndarray, ncc: np.ndarray, da: xr.DataArray, axes: Sequence[str]) -> pd.DataFrame:

@@ -38,7 +38,15 @@ from labelfree.registration._phase import (
     shift_limits,
     subpixel_shift,
 )
-from labelfree.registration.tiles import _GIVE, _PLACE, GridChoice, GridNotFoundError, find_grid, grid_positions
+from labelfree.registration.tiles import (
+    _GIVE,
+    _PLACE,
+    GridChoice,
+    GridNotFoundError,
+    find_grid,
+    grid_positions,
+    unmatched_neighbours,
+)
 
 __all__ = ["StitchConfig", "stitch", "pairwise_links"]
 
@@ -261,7 +269,9 @@ def stitch(
         (C)YX mosaic with the tiles' dtype and pixel size.
     positions : pandas.DataFrame
         Per tile: ``tile, y_nominal, x_nominal, y, x`` (pixels; ``y, x`` is the tile's
-        top-left corner in ``fused``), ``links`` (links kept for that tile).
+        top-left corner in ``fused``), ``links`` (links kept for that tile). ``tile`` is the tile's index in
+        ``tiles`` (from 0); the warnings count tiles from 1, as the table that ``labelfree stitch --positions``
+        writes (with each tile's ``file``) and Fiji's LabelFree Stitch shows count them.
     """
     overrides = {k: v for k, v in dict(backend=backend, overlap=overlap).items() if v is not None}
     cfg = StitchConfig.coerce(config).replace(**overrides)
@@ -298,10 +308,26 @@ def _auto_grid(images: list[np.ndarray], cfg: StitchConfig) -> GridChoice:
         # the advice in Python's terms; each caller words its own (GridNotFoundError.said)
         raise GridNotFoundError(f"Finding the grid of the tiles needs tiles of one size; got sizes {shapes}. Give the "
                                 f"layout instead: {_GIVE}, or {_PLACE}.", tiles=len(images))
-    choice = find_grid([_smooth(im, cfg) for im in images], overlap=cfg.overlap, order=cfg.order,
-                       min_overlap=cfg.min_overlap, max_shift=cfg.max_shift)
+    smooth = [_smooth(im, cfg) for im in images]
+    choice = find_grid(smooth, overlap=cfg.overlap, order=cfg.order, min_overlap=cfg.min_overlap,
+                       max_shift=cfg.max_shift)
     log.info("stitch: grid found from the %d tiles: %s", len(images), choice.evidence())
+    _warn_gaps(unmatched_neighbours(smooth, choice, overlap=cfg.overlap, max_shift=cfg.max_shift), choice)
     return choice
+
+
+def _warn_gaps(pairs: Sequence[tuple[int, int, float]], choice: GridChoice) -> None:
+    """Warn about neighbours of the grid found whose overlaps hold structure but match at no shift (a tile missing
+    between them, :func:`~labelfree.registration.tiles.unmatched_neighbours`), tiles counted from 1."""
+    if not pairs:
+        return
+    named = [f"tiles {i + 1} and {j + 1} (best NCC {ncc:.2f})" for i, j, ncc in pairs]
+    listed = ", ".join(named[:-1]) + " and " + named[-1] if len(named) > 1 else named[0]
+    log.warning("stitch: the %s grid %s found from the tiles puts side by side %s (tiles counted from 1 in the order "
+                "given), whose overlaps hold structure but match at no shift: a tile is likely missing between them, "
+                "and the tiles after it are placed one cell early. Check that no tile is missing; to stitch tiles "
+                "with a gap, give each tile's position (layout / TileConfiguration.txt).", choice.grid, choice.order,
+                listed)
 
 
 def _with_auto(result: tuple[xr.DataArray, pd.DataFrame], auto: GridChoice | None) -> tuple[xr.DataArray, pd.DataFrame]:

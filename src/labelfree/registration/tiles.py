@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 
 from labelfree.errors import ConfigError, InputError
-from labelfree.registration._phase import ncc_map, shift_limits
+from labelfree.registration._phase import _range_sums, ncc_map, shift_limits
 
 __all__ = ["GIVE_GRID", "GIVE_POSITIONS", "GRID_ORDERS", "GridChoice", "GridGap", "GridNotFoundError",
            "NotTileConfigurationError", "STITCH_IMAGES", "find_grid", "grid_positions", "read_tile_configuration",
-           "write_tile_configuration"]
+           "unmatched_neighbours", "write_tile_configuration"]
 
 #: grid orders (Fiji's "Grid: ..." types, first direction of each)
 GRID_ORDERS = ("row-by-row", "column-by-column", "snake-by-rows", "snake-by-columns")
@@ -243,16 +243,21 @@ def _binned(image: np.ndarray, factor: int) -> np.ndarray:
     return image[:h, :w].reshape(h // factor, factor, w // factor, factor).mean(axis=(1, 3))
 
 
-def _pair_score(a: np.ndarray, b: np.ndarray, offset: Sequence[int], max_shift: float | None, binning: int) -> float:
-    """Best overlap NCC of tile ``b`` placed at ``offset`` from tile ``a``, within the searched shifts; 0 when
-    the best match lies beyond them (the overlap holds no match within reach), as the stitcher drops such a pair.
-    The overlap strips are matched binned by ``binning`` (their content is smooth after the band-pass)."""
+def _strips(a: np.ndarray, b: np.ndarray, offset: Sequence[int], binning: int) -> tuple[np.ndarray, np.ndarray]:
+    """The nominal overlap strips of tile ``b`` placed at ``offset`` from tile ``a``, binned by ``binning``."""
     box_a, box_b = [], []
     for off, n in zip(offset, a.shape):
         lo, hi = max(0, off), min(n, off + n)
         box_a.append(slice(lo, hi))
         box_b.append(slice(lo - off, hi - off))
-    sa, sb = _binned(a[tuple(box_a)], binning), _binned(b[tuple(box_b)], binning)
+    return _binned(a[tuple(box_a)], binning), _binned(b[tuple(box_b)], binning)
+
+
+def _pair_score(a: np.ndarray, b: np.ndarray, offset: Sequence[int], max_shift: float | None, binning: int) -> float:
+    """Best overlap NCC of tile ``b`` placed at ``offset`` from tile ``a``, within the searched shifts; 0 when
+    the best match lies beyond them (the overlap holds no match within reach), as the stitcher drops such a pair.
+    The overlap strips are matched binned by ``binning`` (their content is smooth after the band-pass)."""
+    sa, sb = _strips(a, b, offset, binning)
     wanted = None if max_shift is None else [max(1, int(np.ceil(max_shift / binning)))] * 2
     limits = shift_limits(sa.shape, wanted)
     search = [min(lim + 2, n - 1) for lim, n in zip(limits, sa.shape)]
@@ -415,6 +420,84 @@ def _missing_tiles(n: int, chosen: tuple, gapped: tuple, gap: GridGap, scores: d
             f"than as the best full grid, {rows}x{cols} {order}{told} the pairs only the {gap.rows}x{gap.cols} grid "
             f"has match with a mean NCC of {_mean(scores, gapped[3] - pairs):.2f}. Check that no tile is missing, or "
             f"{_GIVE}.")
+
+
+#: :func:`unmatched_neighbours`: neighbours whose overlaps match at no shift with this NCC do not overlap ...
+_GAP_NCC = 0.3
+#: ... when at every shift the part of one of them holds this many times the noise variance (structure) ...
+_GAP_STRUCTURE = 5.0
+#: ... the noise variance measured on the pairs that match with at least this NCC. Of the grids and strips of
+#: benchmarks/stitch_grid.py (seeds 0 and 1) that find_grid lays out, this names a pair in 37 of the 115 with tiles
+#: missing inside and in none of the 368 complete ones (structure 3 or 10 times the noise: 38 and 36, no complete
+#: one; an NCC of 0.4: 39 and 2 complete ones).
+_CREDIBLE = 0.5
+
+
+def unmatched_neighbours(images: Sequence[np.ndarray], choice: GridChoice, /, *, overlap: float,
+                         max_shift: float | None = None) -> list[tuple[int, int, float]]:
+    """The tiles that a grid puts side by side whose overlaps hold structure but match at no shift: a tile is likely
+    missing between them (a row of tiles with one missing inside looks like a shorter row to :func:`find_grid`).
+
+    Two tiles that overlap show the same content there, with their own noise: at their true shift the parts of the
+    overlap they share match (NCC ``S / (S + N)`` for structure of variance ``S`` and noise of variance ``N``) or hold
+    no structure, both. Tiles that do not overlap show unrelated content. A pair is named when at no shift that
+    leaves a quarter of the overlap's width (across the seam) and half its length shared its parts match with an NCC
+    of :data:`_GAP_NCC` and at every such shift the part of one of them holds :data:`_GAP_STRUCTURE` times the noise
+    variance. ``N`` is measured on the grid's pairs that match within the searched shifts (``max_shift``; NCC at
+    least :data:`_CREDIBLE`; without such a pair nothing is named): at most ``(1 - NCC)`` times their overlaps'
+    variance. A gap one of whose sides holds no structure cannot be told from an overlap without texture.
+
+    Parameters
+    ----------
+    images : sequence of 2-D arrays (Y, X)
+        The tiles as :func:`find_grid` takes them (band-passed), in the order given.
+    choice : GridChoice
+        The grid, e.g. the one :func:`find_grid` chose.
+    overlap : float
+        Nominal overlap fraction of neighbouring tiles.
+    max_shift : float, optional
+        Largest deviation (pixels) from the nominal offset searched, as for :func:`find_grid`.
+
+    Returns
+    -------
+    list of (int, int, float)
+        The pairs ``(i, j, ncc)`` (0-based tiles in the order given, ``i < j``; the best NCC at any shift), in order.
+    """
+    shape = images[0].shape[-2:]
+    steps = [int(s * (1.0 - overlap)) for s in shape]
+    binning = max(1, min(s - step for s, step in zip(shape, steps)) // _STRIP)
+    positions = grid_positions(shape, rows=choice.rows, cols=choice.cols, overlap=overlap, order=choice.order)
+    pairs = []
+    for i, j, dy, dx in sorted(_neighbours(positions, steps)):
+        sa, sb = _strips(images[i], images[j], (dy, dx), binning)
+        pairs.append((i, j, int(dx != 0), sa, sb, _pair_score(images[i], images[j], (dy, dx), max_shift, binning)))
+    noise = [float(np.sqrt(sa.var() * sb.var())) * (1.0 - score) for *_, sa, sb, score in pairs if score >= _CREDIBLE]
+    if not noise:
+        return []
+    floor = _GAP_STRUCTURE * min(noise)
+    named = []
+    for i, j, across, sa, sb, score in pairs:
+        if score >= _GAP_NCC:
+            continue
+        # shifts that leave a quarter of the overlap's width (across the seam) and half its length shared
+        wide = [max(1, n - max(4, n // 4)) if axis == across else max(1, n // 2) for axis, n in enumerate(sa.shape)]
+        best = float(ncc_map(sa, sb, wide).max())
+        if best < _GAP_NCC and float(_structure(sa, sb, wide).min()) >= floor:
+            named.append((i, j, best))
+    return named
+
+
+def _structure(a: np.ndarray, b: np.ndarray, limits: Sequence[int]) -> np.ndarray:
+    """At every shift within ``±limits`` (as :func:`~labelfree.registration._phase.ncc_map` indexes them), the larger
+    variance of the parts of ``a`` and ``b`` that overlap there."""
+    a = np.asarray(a, dtype=np.float64) - float(np.mean(a))
+    b = np.asarray(b, dtype=np.float64) - float(np.mean(b))
+    count = np.multiply.outer(*[n - np.abs(np.arange(-lim, lim + 1)) for n, lim in zip(a.shape, limits)])
+    out = []
+    for image, moving in ((a, False), (b, True)):
+        sums = _range_sums(image, limits, moving=moving)
+        out.append((_range_sums(image * image, limits, moving=moving) - sums * sums / count) / count)
+    return np.maximum(*out)
 
 
 #: what a Python caller who gave a binary file (an image) to :func:`read_tile_configuration` can do instead (a caller
