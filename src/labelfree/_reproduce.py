@@ -18,7 +18,8 @@ thread count, saved model and zoo models of its run, and how it read its image (
 channels, channel names, dims, series; its tiles), which :func:`labelfree.run.run_pipeline` and the command line
 repeat (:func:`labelfree._config.provenance_of` gives it for a config read from a record), and the
 software that ran it, which :func:`labelfree.run.run_pipeline` compares with its own
-(:meth:`RecordedRun.software_changes`), and the image file it read, by its SHA-256 (:meth:`RecordedRun.input_change`).
+(:meth:`RecordedRun.software_changes`), and the image it read (:meth:`RecordedRun.input_change`): a file by its size and
+SHA-256, a folder of frames or an OME-Zarr image by its files (:mod:`labelfree._input_digest`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import dataclasses
+import datetime as _dt
 import functools
 import logging
 import os
@@ -39,7 +41,8 @@ from labelfree.errors import ConfigError
 
 __all__ = ["software", "git_commit", "git_changes", "version_line", "command_line", "current_command",
            "command_entries", "RecordedRun",
-           "LIBRARIES", "ENV_SETTINGS", "COMPARED", "TORCH_COMPARED", "INPUT_OPTIONS", "INPUT_ENTRIES", "input_options"]
+           "LIBRARIES", "ENV_SETTINGS", "COMPARED", "TORCH_COMPARED", "INPUT_OPTIONS", "INPUT_ENTRIES", "input_options",
+           "SOFTWARE_RECORDED_SINCE"]
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +71,8 @@ _ENV_COMPARED = ("OMP_NUM_THREADS", "LABELFREE_THREADS")
 _TORCH_ENV_COMPARED = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA")
 
 _HEX = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
+#: when LabelFree began to record a run's ``software`` (commit fc7fe81): an older record cannot tell its code
+SOFTWARE_RECORDED_SINCE = "2026-12-05T00:59:15+00:00"
 
 #: what a run chose about reading and handing over its image, recorded as its ``input_options`` (a batch input's
 #: as ``batch.input_options``), by key -> the command line's option: a run repeated from the record reads the
@@ -461,29 +466,40 @@ class RecordedRun:
 
     @property
     def recorded_image(self) -> dict[str, Any]:
-        """The image file the run read, as its record's ``inputs`` name it: ``path`` and ``sha256`` (and ``size``,
-        bytes, where recorded); empty for a record that names none with its sha256 (one kept in the labels' attrs,
-        a folder of frames) or whose input choices a caller took (:attr:`inputs_taken`: it checked its image)."""
+        """The image the run read, as its record's ``inputs`` name it: a file by its ``path`` and ``sha256`` (and
+        ``size``, bytes, where recorded), a folder of frames or an OME-Zarr image by its ``path`` and its files'
+        digest (``files_sha256``: :func:`labelfree._input_digest.folder_record`; a folder of frames recorded before
+        it, by its ``frames_sha256``); empty for a record that names none so (one kept in the labels' attrs, an
+        OME-Zarr image recorded before, by its path alone) or whose input choices a caller took
+        (:attr:`inputs_taken`: it checked its image)."""
         inputs = None if self.inputs_taken else self.record.get("inputs")
         image = inputs.get("image") if isinstance(inputs, dict) else None
-        if not isinstance(image, dict) or not isinstance(image.get("path"), str) \
-                or not isinstance(image.get("sha256"), str) or not image["sha256"]:
+        if not isinstance(image, dict) or not isinstance(image.get("path"), str):
+            return {}
+        if not any(isinstance(image.get(key), str) and image[key]
+                   for key in ("sha256", "files_sha256", "frames_sha256")):
             return {}
         return dict(image)
 
     def input_change(self, path: str | os.PathLike[str], /, *,
                      sha256: str | Callable[[], str | None] | None = None) -> str | None:
-        """What differs between the image file ``path`` a run reads and the one the recorded run read
+        """What differs between the image ``path`` a run reads and the one the recorded run read
         (:attr:`recorded_image`), as a warning says it; None when they hold the same bytes (under any name), or
-        either is not known (no recorded image, ``path`` no file, no ``sha256``).
+        either is not known (no recorded image, no ``path``, no ``sha256`` for a file).
+
+        A file is compared by its size (where recorded), then by its SHA-256; a folder of frames or an OME-Zarr
+        image by its files' names and sizes, then their contents (:func:`labelfree._input_digest.folder_changes`,
+        which names the files added, missing or changed). A file recorded and a folder read (or the other way)
+        differ.
 
         Parameters
         ----------
         path : path-like
-            The image file this run reads.
+            The image file (or folder) this run reads.
         sha256 : str or callable, optional
-            Its SHA-256 (hex), or a function that gives it (called only when the sizes cannot tell: a recorded
-            ``size`` that differs from the file's says it without reading the file).
+            The file's SHA-256 (hex), or a function that gives it (called only when the sizes cannot tell: a
+            recorded ``size`` that differs from the file's says it without reading the file); not used for a
+            folder.
 
         Returns
         -------
@@ -491,16 +507,12 @@ class RecordedRun:
         """
         then = self.recorded_image
         now = Path(path).expanduser().absolute()
-        if not then or not now.is_file():
+        if not then or not now.exists():
             return None
-        size = then.get("size")
-        if isinstance(size, int) and not isinstance(size, bool) and size != now.stat().st_size:
-            what = f"size then {size} bytes, now {now.stat().st_size}"
-        else:
-            digest = sha256() if callable(sha256) else sha256
-            if not digest or digest == then["sha256"]:
-                return None
-            what = f"sha256 then {then['sha256'][:12]}, now {digest[:12]}"
+        what = self._folder_change(then, now) if not then.get("sha256") else (
+            "a file then, a folder now" if now.is_dir() else self._file_change(then, now, sha256))
+        if not what:
+            return None
         before = Path(then["path"])
         same = before == now
         with contextlib.suppress(OSError):
@@ -512,6 +524,34 @@ class RecordedRun:
         return (f"{self.source} is the provenance of a run of another image: that run read {before}, this run "
                 f"reads {now} ({what}). Its settings are applied to this image, so the labels are not that run's; "
                 "give that image to repeat them.")
+
+    @staticmethod
+    def _file_change(then: dict[str, Any], now: Path,
+                     sha256: str | Callable[[], str | None] | None, /) -> str | None:
+        """:meth:`input_change`'s words for a recorded file: its size first, then its SHA-256."""
+        size = then.get("size")
+        if isinstance(size, int) and not isinstance(size, bool) and size != now.stat().st_size:
+            return f"size then {size} bytes, now {now.stat().st_size}"
+        digest = sha256() if callable(sha256) else sha256
+        if not digest or digest == then["sha256"]:
+            return None
+        return f"sha256 then {then['sha256'][:12]}, now {digest[:12]}"
+
+    @staticmethod
+    def _folder_change(then: dict[str, Any], now: Path, /) -> str | None:
+        """:meth:`input_change`'s words for a recorded folder (of frames, an OME-Zarr image): the files that
+        differ, or a file read now."""
+        from labelfree._input_digest import folder_changes, frames_changes
+
+        if not now.is_dir():
+            return "a folder then, a file now"
+        try:
+            if then.get("files_sha256"):
+                return folder_changes(then, now)
+            return frames_changes(then, now)
+        except OSError as exc:  # a file of it cannot be read: the run that reads it says so
+            log.debug("cannot compare %s with its record: %s", now, exc)
+            return None
 
     def warn_input(self, path: str | os.PathLike[str], /, *,
                    sha256: str | Callable[[], str | None] | None = None) -> bool:
@@ -614,10 +654,17 @@ class RecordedRun:
     def warn_software(self, *, torch: bool, threads: int | None = None) -> None:
         """Log one warning naming what differs between the recorded run's software and this one
         (:meth:`software_changes`); nothing when none does. A record without ``git_dirty`` (written before it
-        existed) of this checkout's ``git_commit`` adds that it cannot tell local edits."""
+        existed) of this checkout's ``git_commit`` adds that it cannot tell local edits. A record created before
+        LabelFree recorded a run's software (:data:`SOFTWARE_RECORDED_SINCE`; its code changed under the same version
+        number) says that this run cannot tell its software, and how to repeat it (:meth:`unrecorded_software`)."""
+        recorded = self.record.get("software")
+        if not isinstance(recorded, dict):
+            said = self.unrecorded_software()
+            if said:
+                log.warning("%s", said)
+            return
         now = software()
         changes = self.software_changes(torch=torch, threads=threads, now=now)
-        recorded = self.record.get("software")
         dirty = ""
         if isinstance(recorded, dict) and recorded.get("git_dirty") is True \
                 and any(c.startswith("local changes:") for c in changes):
@@ -632,6 +679,29 @@ class RecordedRun:
             log.warning("%s is the provenance of a run with other software than this one (recorded -> now): %s. "
                         "The results may differ from that run's; the same versions and settings repeat them.%s",
                         self.source, ", ".join(changes), dirty)
+
+    def unrecorded_software(self) -> str | None:
+        """What a warning says of a record without ``software`` created before LabelFree recorded it
+        (:data:`SOFTWARE_RECORDED_SINCE`); None for one that has it, or was created since (its software left out on
+        purpose), or whose ``created`` is no time."""
+        created = self.record.get("created")
+        if isinstance(self.record.get("software"), dict) or not isinstance(created, str):
+            return None
+        try:
+            when = _dt.datetime.fromisoformat(created)
+        except ValueError:
+            return None
+        since = _dt.datetime.fromisoformat(SOFTWARE_RECORDED_SINCE)
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=_dt.timezone.utc)
+        if when >= since:
+            return None
+        return (f"{self.source} is the provenance of a run whose software was not recorded (created {created} by "
+                f"LabelFree {self.record.get('version')}, before LabelFree recorded a run's git commit and library "
+                f"versions, on {SOFTWARE_RECORDED_SINCE[:10]}): this run cannot tell whether it runs that run's code, "
+                "which changed under the same version number, so its labels may differ from that run's. To repeat "
+                f"them, run the LabelFree of that run's date (its commit: git log -1 --until={created} in a "
+                "LabelFree checkout); this run's own record holds its software.")
 
     def without(self, *entries: str) -> "RecordedRun":
         """This record less ``entries`` (``"models"``: a run that takes the zoo's pick); one of

@@ -260,13 +260,18 @@ def test_provenance_records_the_frames_of_a_folder(tmp_path):
 
     expected = {"path": str(folder), "frames": 3, "first": "t0.tif", "last": "t10.tif",
                 "frames_sha256": digest(["t0.tif", "t1.tif", "t10.tif"])}
+    sizes = {name: (folder / name).stat().st_size for name in ("t0.tif", "t1.tif", "t10.tif")}
+    listing = {name: [size, hashlib.sha256((folder / name).read_bytes()).hexdigest()[:16]]
+               for name, size in sizes.items()}
     assert main(["threshold", str(folder), "-o", str(tmp_path / "out"), "-q"]) == 0
     record = json.loads((tmp_path / "out" / "movie_provenance.json").read_text(encoding="utf-8"))
-    assert record["inputs"]["image"] == expected
+    assert {k: record["inputs"]["image"][k] for k in expected} == expected
+    assert record["inputs"]["image"]["listing"] == listing  # and its files (labelfree._input_digest)
+    assert record["inputs"]["image"]["suffixes"] == [".btf", ".tif", ".tiff"]
     image = read_image(folder)  # Python: the image's source names the folder, and write_outputs records it
     write_outputs(tmp_path / "py", run_pipeline("threshold", image), image=image)
-    record = json.loads((tmp_path / "py" / "movie_provenance.json").read_text(encoding="utf-8"))
-    assert record["inputs"]["image"] == expected
+    again = json.loads((tmp_path / "py" / "movie_provenance.json").read_text(encoding="utf-8"))
+    assert again["inputs"]["image"] == record["inputs"]["image"]
     tifffile.imwrite(folder / "t1.tif", np.zeros((48, 48), np.uint8))
     assert describe_inputs({"image": folder})["image"]["frames_sha256"] != expected["frames_sha256"]
     zoo = tmp_path / "zoo"

@@ -192,8 +192,10 @@ class InputRecord:
 
     A folder of frames (:mod:`labelfree.io.sequence`, a movie of one file per time point) is recorded with
     its number of frames, the first and last frame's names and ``frames_sha256``: the SHA-256 of every frame
-    file's name and SHA-256, in frame order (any frame replaced, added or removed changes it). Other folders
-    (an OME-Zarr image, a model zoo) are recorded by path only.
+    file's name and SHA-256, in frame order (any frame replaced, added or removed changes it); it and an OME-Zarr
+    image also by their files (:func:`labelfree._input_digest.folder_record`: names, sizes, contents), so that a
+    run repeated from the record names the files that differ. A file is recorded with its ``size`` and SHA-256.
+    Other folders (a model zoo) are recorded by path only.
     """
 
     def __init__(self, path: str | os.PathLike[str], sha256: str | None = None) -> None:
@@ -208,10 +210,19 @@ class InputRecord:
 
     def describe(self) -> dict[str, Any]:
         if self.path.is_file():
-            return {"path": str(self.path), "sha256": self.sha256}
-        from labelfree.io.sequence import frames_record
+            return {"path": str(self.path), "size": self.path.stat().st_size, "sha256": self.sha256}
+        from labelfree._input_digest import folder_record
+        from labelfree.io.ngff import is_ngff
+        from labelfree.io.raster import PICTURE_SUFFIXES
+        from labelfree.io.sequence import FRAME_SUFFIXES, frames_record
 
-        return {"path": str(self.path), **frames_record(self.path)}
+        frames = frames_record(self.path)
+        if frames:  # the files its reader takes: its TIFF files, else its pictures
+            suffixes = FRAME_SUFFIXES if frames["first"].lower().endswith(FRAME_SUFFIXES) else PICTURE_SUFFIXES
+            return {"path": str(self.path), **frames, **folder_record(self.path, suffixes=suffixes)}
+        if self.path.is_dir() and (self.path.suffix.lower() == ".zarr" or is_ngff(self.path)):
+            return {"path": str(self.path), **folder_record(self.path)}
+        return {"path": str(self.path)}
 
 
 def _as_records(inputs: Mapping[str, Any] | Iterable[Any] | None) -> dict[str, InputRecord]:
