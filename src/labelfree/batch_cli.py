@@ -30,7 +30,8 @@ Tracking Challenge <stem>_GT/SEG/ or <stem>/ of man_segNNN.tif, a movie scored o
 frames) as labelfree eval does (--truth-threshold and --only-annotated are its threshold and
 only-annotated options): scores in the summary CSV, a pooled total in the report. Exit code: 0 all
 inputs ok or skipped, 1 some failed or could not be scored against their ground truth (see the
-report and the summary CSV), 130 interrupted (finished inputs are kept; rerun to finish).
+report and the summary CSV), 130 interrupted by Ctrl-C, 143 stopped by SIGTERM (finished inputs are
+kept; rerun to finish).
 """
 
 
@@ -165,7 +166,8 @@ def _batch_config(args: argparse.Namespace) -> Any:
 
 
 def handle_batch(args: argparse.Namespace) -> int:
-    """Run ``labelfree batch``; print the report; return 0 / 1 (failures) / 130 (cancelled)."""
+    """Run ``labelfree batch``; print the report; return 0 / 1 (failures) / 130 (cancelled; the command exits 143
+    when SIGTERM cancelled it)."""
     from labelfree.batch import exit_code, format_report, run_batch
     from labelfree.cli import config_from_args, progress_from_args
     from labelfree.errors import Cancelled

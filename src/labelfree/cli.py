@@ -9,8 +9,11 @@ modules. Heavy packages (torch, cellpose, the JVM) are imported inside handlers 
 Errors a user can cause are :class:`labelfree.errors.LabelFreeError`: they are printed
 as one line (``-v`` adds the traceback), as are a full disk or a read-only folder met
 while writing the outputs, and warnings (``labelfree: warning: ...``); exit codes are
-0 ok, 1 failure, 2 usage error, 130 interrupted (Ctrl-C, or SIGTERM: ``kill``, a cluster
-job cancelled or out of time, which is handled as a Ctrl-C).
+0 ok, 1 failure (the run refused its input, options or output path, and says why), 2 usage error,
+70 internal error (a bug: an unexpected exception, with its traceback), 130 interrupted by Ctrl-C
+(SIGINT), 143 stopped by SIGTERM (``kill``, a cluster job cancelled or out of time, a workflow manager
+stopping its jobs: handled as a Ctrl-C, so that nothing half-written is left), 141 the reader of the
+output left early (SIGPIPE).
 """
 
 from __future__ import annotations
@@ -42,7 +45,21 @@ __all__ = [
     "parse_set",
     "path_argument",
     "file_argument",
+    "EXIT_OK",
+    "EXIT_FAILED",
+    "EXIT_USAGE",
+    "EXIT_BUG",
+    "EXIT_INTERRUPTED",
+    "EXIT_TERMINATED",
 ]
+
+#: exit codes of the ``labelfree`` command (see the module's docstring and docs/cli.md)
+EXIT_OK = 0
+EXIT_FAILED = 1  # a LabelFreeError: the input, an option's value or the output path was refused; said in one line
+EXIT_USAGE = 2  # argparse's: an unknown option, a missing or malformed argument
+EXIT_BUG = 70  # sysexits.h's EX_SOFTWARE: an unexpected exception, a bug to report (the traceback is printed)
+EXIT_INTERRUPTED = 128 + 2  # SIGINT (Ctrl-C)
+EXIT_TERMINATED = 128 + 15  # SIGTERM
 
 #: modules that add sub-commands of their own (besides one command per registered pipeline)
 SUBCOMMAND_MODULES = (
@@ -221,7 +238,20 @@ def build_parser() -> argparse.ArgumentParser:
         importlib.import_module(name).register(sub)
     _mark_parsers(parser)
     _describe_commands(parser)
+    _verbose_after_the_command(parser)
     return parser
+
+
+def _verbose_after_the_command(parser: argparse.ArgumentParser, /) -> None:
+    """Let ``-v`` come after the command too (``labelfree threshold x.tif -o out -v``, as a script appends it), not
+    only before it: every sub-command takes it (given on both sides, the count after the command is used)."""
+    for action in parser._actions:  # argparse offers no public way to the sub-parsers
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                if "-v" not in child._option_string_actions:
+                    child.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
+                                       help="more log output and tracebacks (-vv: debug), as before the command")
+                _verbose_after_the_command(child)
 
 
 def _describe_commands(parser: argparse.ArgumentParser, /) -> None:
@@ -452,12 +482,15 @@ def _unnamed_write_place(output: Any, *, option: str = "-o") -> tuple[str, tuple
 
 
 @contextlib.contextmanager
-def _sigterm_as_ctrl_c() -> Iterator[None]:
+def _sigterm_as_ctrl_c(received: list[int] | None = None) -> Iterator[None]:
     """SIGTERM (``kill``, ``scancel``, a batch job's time limit) stops the command as a Ctrl-C does, so
     that it cleans up: no half-written outputs, and a batch run writes its summary with the
-    unfinished inputs ``cancelled`` (Python's default for SIGTERM ends the process at once)."""
+    unfinished inputs ``cancelled`` (Python's default for SIGTERM ends the process at once).
+    ``received`` gets the signal's number, for the exit code (:func:`_stop_code`)."""
 
     def interrupt(signum: int, frame: Any) -> None:
+        if received is not None:
+            received.append(signum)
         raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
 
     previous = None
@@ -470,8 +503,16 @@ def _sigterm_as_ctrl_c() -> Iterator[None]:
             signal.signal(signal.SIGTERM, previous)
 
 
+def _stop_code(received: list[int], /) -> int:
+    """The exit code of a command stopped by a signal: 128 + its number, as a shell reports a process the signal
+    ended (143 for SIGTERM, which a workflow manager's retry rules look for); 130 for Ctrl-C."""
+    return 128 + received[0] if received else EXIT_INTERRUPTED
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; return the exit code (0 ok, 1 failure, 2 usage error, 130 interrupted)."""
+    """Run the CLI; return the exit code (0 ok, 1 failure, 2 usage error, 130 interrupted by Ctrl-C, 143 stopped
+    by SIGTERM, 141 the reader of stdout left). An unexpected exception (a bug) is raised to the caller; the
+    ``labelfree`` command (:func:`entry_point`) exits with 70 for it."""
     argv = list(sys.argv[1:] if argv is None else argv)
     verbs = _verb_parser([a for a in argv if a not in ("-v", "-vv", "--verbose")])
     if verbs is not None:
@@ -490,12 +531,17 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args.argv = argv  # the command line, for the provenance of a run (batch jobs: command_line's)
     args.warnings_shown = {}  # the warnings the command showed, for the provenance of a run
+    received: list[int] = []  # SIGTERM, when it stopped the command
     try:
-        with _sigterm_as_ctrl_c(), _warnings_as_lines(verbose, args.warnings_shown), command_line(argv):
-            return int(args.func(args) or 0)
+        with _sigterm_as_ctrl_c(received), _warnings_as_lines(verbose, args.warnings_shown), command_line(argv):
+            code = int(args.func(args) or 0)
+        # a command that handles the interruption itself (batch: its summary, then 130) was stopped by SIGTERM
+        return _stop_code(received) if received and code == EXIT_INTERRUPTED else code
     except KeyboardInterrupt:
-        print("labelfree: interrupted; no partial outputs were left.", file=sys.stderr)
-        return 130
+        how = f" ({signal.Signals(received[0]).name})" if received else ""
+        with contextlib.suppress(OSError, ValueError):  # stderr gone: the exit code still says it
+            print(f"labelfree: interrupted{how}; no partial outputs were left.", file=sys.stderr)
+        return _stop_code(received)
     except BrokenPipeError:  # the reader left early (labelfree options | head): stop quietly, as Unix tools do
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # the interpreter's last flush must not fail again
@@ -507,7 +553,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if verbose:
             traceback.print_exc()
         print(f"labelfree: {'' if isinstance(exc, Cancelled) else 'error: '}{exc}", file=sys.stderr)
-        return 130 if isinstance(exc, Cancelled) else 1
+        return _stop_code(received) if isinstance(exc, Cancelled) else EXIT_FAILED
     except MemoryError:
         if verbose:
             traceback.print_exc()
@@ -528,5 +574,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-def entry_point() -> None:  # console_scripts
-    sys.exit(main())
+def entry_point() -> None:
+    """The ``labelfree`` command (console_scripts, ``python -m labelfree``): :func:`main`'s exit code, and 70 for an
+    unexpected exception (a bug), after its traceback: a workflow can tell it from a refused input (1), which a
+    rerun with the same input repeats, while a crash is worth a report."""
+    try:
+        code = main()
+    except Exception:  # noqa: BLE001 - any escaping exception is a bug: traceback, then its own exit code
+        with contextlib.suppress(OSError, ValueError):  # stderr gone: the exit code still says it
+            traceback.print_exc()
+            print(f"labelfree: internal error (exit code {EXIT_BUG}): the traceback above is a bug in LabelFree, "
+                  "not a problem of your input; please report it with the command line and that traceback "
+                  "(`labelfree --version` names the version).", file=sys.stderr)
+        code = EXIT_BUG
+    sys.exit(code)

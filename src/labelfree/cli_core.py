@@ -4,12 +4,19 @@ Every pipeline command has the same shape (see :func:`labelfree.cli.add_run_opti
 its extra inputs (``--markers``, ``--zoo``, ...) and extra outputs (``--flow``) come
 from its spec. The output folder and file names are checked, and the folder held,
 before the image is read. ``eval`` (scoring against ground truth) is :mod:`labelfree.evaluation.cli`.
+
+A pipeline command holds its output folder (:class:`labelfree.io.OutputFolder`'s lock) only while it checks its
+outputs and while it writes them, not while it reads and segments: several commands (a workflow's jobs, a shell
+loop's ``&``) may write into one folder at once, each waiting for the others' brief holds
+(:func:`_output_folder_held`); a folder that a batch run holds is refused at once, as before.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
+import logging
 import re
 import time
 from pathlib import Path
@@ -20,6 +27,14 @@ import numpy as np
 from labelfree.errors import InputError
 
 __all__ = ["register", "run_command", "add_pipeline_arguments", "options_markdown"]
+
+log = logging.getLogger(__name__)
+
+#: what a pipeline command's lock on its output folder says it does (its purpose ends so): each hold is brief, and
+#: another command that finds the folder held so waits for it (:func:`_output_folder_held`)
+BRIEF_HOLDS = ("checking its outputs", "writing its outputs")
+#: the longest a command waits for other commands' brief holds of its output folder (seconds), then it is refused
+FOLDER_WAIT_S = 15 * 60
 
 _CHANNEL_HELP = {
     "one": "channel to segment (0-based index or name); needed when the image has several",
@@ -91,6 +106,9 @@ def add_pipeline_arguments(p: argparse.ArgumentParser, spec: Any, /) -> None:
                         "default --stem ends in _seriesN")
     p.add_argument("--stem", help="output file prefix (default: the input's whole name without its suffix; with "
                                   "--series N, followed by _seriesN)")
+    p.add_argument("--print-paths", action="store_true",
+                   help="print the absolute path of every output written, one per line, on stdout and nothing else "
+                        "(labels, rois, table, the extras asked for, provenance last); for scripts and workflows")
     for inp in spec.inputs:
         if inp.kind == "choice":
             p.add_argument(inp.flag, dest=f"input_{inp.name}", choices=inp.choices,
@@ -242,7 +260,7 @@ def run_command(args: argparse.Namespace) -> int:
     from labelfree._reproduce import INPUT_ENTRIES, INPUT_OPTIONS, input_options
     from labelfree.cli import config_from_args, progress_from_args
     from labelfree.image import channel_names
-    from labelfree.io import OutputFolder, output_stem, read_image, write_outputs
+    from labelfree.io import output_stem, read_image, write_outputs
     from labelfree.io.outputs import check_stem, plain_stem
     from labelfree.pipelines import get_pipeline
     from labelfree.run import output_inputs, prepare_image, run_pipeline
@@ -267,29 +285,39 @@ def run_command(args: argparse.Namespace) -> int:
         extras.append("ome_zarr")
     inputs = {inp.name: getattr(args, f"input_{inp.name}", None) for inp in spec.inputs}
     _check_file_inputs(spec, inputs)  # before the output folder is checked against them
-    with OutputFolder(args.out, inputs=_input_files(spec, args), overwrite=args.overwrite,
-                      purpose=f"labelfree {spec.name} {args.input}") as out:
+    purpose = f"labelfree {spec.name} {args.input}"
+    # the folder is held while the outputs are checked, and again while they are written (checked again then: a
+    # run of the same stem may have written them meanwhile), not while the image is read and segmented
+    with _output_folder_held(args.out, purpose, BRIEF_HOLDS[0], inputs=_input_files(spec, args),
+                             overwrite=args.overwrite) as out:
         out.plan(stem, extras=extras)
         out.check_files(output_inputs(spec, inputs))  # e.g. a model file to save
-        image = read_image(args.input, dims=chosen["dims"], channel_names=chosen["channel_names"], memmap=True,
-                           series=series)
-        if channel is None and given_record is not None:  # an older record: the channels it segmented
-            channel = chosen["channels"] = given_record.older_channels(channel_names(image))
-        if given_record is not None:  # by the sha256 the provenance records (computed once, here)
-            given_record.warn_input(args.input, sha256=lambda: out.inputs["image"].sha256)
-        with contextlib.ExitStack() as kept:  # what the run computes for an extra output, kept until written
-            recorded = _extra_recordings(spec, args, kept)
-            started = time.perf_counter()
-            labels = run_pipeline(spec, image, config=config, channel=channel, inputs=inputs,
-                                  progress=progress_from_args(args), tile=tile,
-                                  tile_overlap=128 if overlap is None else overlap, threads=args.threads,
-                                  overwrite=args.overwrite)
-            seconds = time.perf_counter() - started
-            used = prepare_image(spec, image, channel=channel)
+    image = read_image(args.input, dims=chosen["dims"], channel_names=chosen["channel_names"], memmap=True,
+                       series=series)
+    if channel is None and given_record is not None:  # an older record: the channels it segmented
+        channel = chosen["channels"] = given_record.older_channels(channel_names(image))
+    if given_record is not None:  # by the sha256 the provenance records (computed once, here)
+        given_record.warn_input(args.input, sha256=lambda: out.inputs["image"].sha256)
+    with contextlib.ExitStack() as kept:  # what the run computes for an extra output, kept until written
+        recorded = _extra_recordings(spec, args, kept)
+        started = time.perf_counter()
+        labels = run_pipeline(spec, image, config=config, channel=channel, inputs=inputs,
+                              progress=progress_from_args(args), tile=tile,
+                              tile_overlap=128 if overlap is None else overlap, threads=args.threads,
+                              overwrite=args.overwrite)
+        seconds = time.perf_counter() - started
+        used = prepare_image(spec, image, channel=channel)
+        with _output_folder_held(args.out, purpose, BRIEF_HOLDS[1], inputs=out.inputs,
+                                 overwrite=args.overwrite) as out:
+            out.plan(stem, extras=extras)
             paths = write_outputs(out, labels, image=used, stem=stem,
                                   extras=_extra_writers(spec, args, used, labels, config, recorded),
                                   record={**_command_record(args), **_warnings_record(args),
                                           "input_options": input_options(**{k: chosen[k] for k in INPUT_OPTIONS})})
+    if getattr(args, "print_paths", False):  # stdout: the paths alone, for a script to read
+        for path in paths.values():
+            print(Path(out.path, path))
+        return 0
     if not args.quiet:
         print(f"labelfree {spec.name}: {_describe(labels)} in {seconds:.1f} s; outputs in {out.path}:")
         chosen = describe_automatic(labels.attrs.get("labelfree", {}))
@@ -298,6 +326,54 @@ def run_command(args: argparse.Namespace) -> int:
         for kind, path in paths.items():
             print(f"  {kind:<11}{path.name}")
     return 0
+
+
+@contextlib.contextmanager
+def _output_folder_held(path: Any, purpose: str, doing: str, /, **kwargs: Any) -> Any:
+    """``with OutputFolder(path, purpose=f"{purpose}: {doing}", **kwargs) as out``, waiting while another pipeline
+    command holds the folder for one of its brief holds (:data:`BRIEF_HOLDS`; at most :data:`FOLDER_WAIT_S`);
+    a folder held otherwise (a batch run, for its whole run) is refused at once (FolderInUseError). A folder that
+    another command made and removed again (its run failed, or it had only checked) while this one was taking
+    it is taken again."""
+    from labelfree.errors import FolderInUseError, OutputError
+    from labelfree.io import OutputFolder
+
+    started, delay, unknown, vanished = time.monotonic(), 0.02, 0, 0
+    while True:
+        folder = OutputFolder(path, purpose=f"{purpose}: {doing}", **kwargs)
+        try:
+            folder.open()
+            break
+        except FolderInUseError:
+            holder = _holder_purpose(folder.path)
+            unknown = unknown + 1 if holder is None else 0  # just taken, its purpose not yet written
+            brief = holder.endswith(BRIEF_HOLDS) if holder is not None else unknown <= 50
+            if not brief or time.monotonic() - started > FOLDER_WAIT_S:
+                raise
+            if delay == 0.02:
+                log.info("waiting for the output folder %s, held briefly by another LabelFree run (%r)", folder.path,
+                         holder or "taking it")
+        except OutputError as exc:  # its lock file's folder gone as it was made: another run removed it, empty
+            vanished += 1
+            if not isinstance(exc.__cause__, FileNotFoundError) or folder.path.is_dir() or vanished > 20:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.5)
+    try:
+        yield folder
+    finally:
+        folder.close()
+
+
+def _holder_purpose(folder: Path, /) -> str | None:
+    """What the holder of ``folder``'s lock says it does (its ``purpose``); None when that cannot be read."""
+    from labelfree.io.outputs import LOCK_FILE
+
+    try:
+        purpose = json.loads((folder / LOCK_FILE).read_text(encoding="utf-8"))["purpose"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return purpose if isinstance(purpose, str) else None
 
 
 def _input_choices(spec: Any, args: argparse.Namespace, config: Any, /) -> dict[str, Any]:
