@@ -22,9 +22,15 @@ from labelfree._axes import z_stacks_note
 from labelfree._pil import is_pil_image
 from labelfree.image import looks_channel_last, short_list, to_dataarray, validate_image
 
-__all__ = ["with_channel_axis", "file_channel_name", "unmatched_channels_message", "other_kind_hint"]
+__all__ = ["with_channel_axis", "file_channel_name", "unmatched_channels_message", "other_kind_hint",
+           "SEGMENT_COMMAND", "EVAL_COMMAND"]
 
 log = logging.getLogger(__name__)
+
+#: the command a message's example runs: a segmentation (the default), or ``labelfree fusion eval``
+#: (:func:`labelfree.fusion.tasks.compare_fusions`), which takes label images and has no Fiji dialog
+SEGMENT_COMMAND = "labelfree fusion IMAGE -o OUT"
+EVAL_COMMAND = "labelfree fusion eval IMAGES --labels LABELS"
 
 _TIFF_SUFFIXES = (".tif", ".tiff", ".btf")
 
@@ -128,7 +134,7 @@ def with_channel_axis(image: Any, /) -> xr.DataArray:
 
 
 def other_kind_hint(entries: Sequence[dict], missing: Sequence[str], /, *, root: Any, object: str,
-                    cell_line: str, command: str = "labelfree fusion IMAGE -o OUT") -> str:
+                    cell_line: str, command: str = SEGMENT_COMMAND) -> str:
     """How to use the zoo's models of another object or cell line that are named for the ``missing`` channels
     (the names match, the run asks for another kind of model); an empty text when there are none. ``command``:
     the command the example runs (``labelfree fusion select IMAGES --labels LABELS`` has no Fiji dialog)."""
@@ -151,15 +157,16 @@ def other_kind_hint(entries: Sequence[dict], missing: Sequence[str], /, *, root:
     keys = " and ".join(k for k, _ in changes)
     python = ", ".join(f"{k}={v!r}" for k, v in changes)
     them = "them" if len(served) > 1 else "it"
-    where = "a config file's or the Fiji dialog's" if command == "labelfree fusion IMAGE -o OUT" else "a config file's"
+    where = "a config file's or the Fiji dialog's" if command == SEGMENT_COMMAND else "a config file's"
     return (f"It holds {kind} for {short_list(served)}: to use {them}, run with {flags} "
             f"(`{command} --zoo {shlex.quote(str(root))} {flags}`; the same as "
             f"{sets}; {where} {keys}; Python: FusionConfig({python})). ")
 
 
 def unmatched_channels_message(zoo: Any, missing: Sequence[str], /, *, image_channels: Sequence[str],
-                               object: str, cell_line: str = "") -> str:
-    """Why no zoo model serves ``missing`` (channels of the image), and how to make names match."""
+                               object: str, cell_line: str = "", command: str = SEGMENT_COMMAND) -> str:
+    """Why no zoo model serves ``missing`` (channels of the image), and how to make names match; ``command``:
+    the command whose options the advice names (:data:`SEGMENT_COMMAND` or :data:`EVAL_COMMAND`)."""
     entries = zoo.entries()
     usable = [e for e in entries if e["object"] == object and (not cell_line or e["cell_line"] == cell_line)]
     known = list(dict.fromkeys(c for e in usable for c in e["channels"]))
@@ -172,7 +179,7 @@ def unmatched_channels_message(zoo: Any, missing: Sequence[str], /, *, image_cha
             f"to channels by name: the image has {short_list(image_channels)}"
             f"{' (default names: the file names none)' if unnamed else ''}, the zoo's {object} models were trained on "
             f"{short_list(known) if known else 'none'} (it holds: {held or 'nothing'}). ")
-    other = other_kind_hint(entries, missing, root=zoo.root, object=object, cell_line=cell_line)
+    other = other_kind_hint(entries, missing, root=zoo.root, object=object, cell_line=cell_line, command=command)
     if not known:
         train = f"a {object} model with `labelfree fusion train ... --object {object} --zoo {zoo.root}`."
         return text + (f"{other}Or train {train}" if other else f"Train {train}")
@@ -191,8 +198,9 @@ def unmatched_channels_message(zoo: Any, missing: Sequence[str], /, *, image_cha
         else [f"NAME{i}" for i in range(len(image_channels))]
     subset = ""
     if served:
-        subset = (f"To use only the channels that have a model: {short_list(served)} (labelfree fusion --channel "
-                  f"{_words(served, ',')}; fusion eval|select --channels {_words(served, ' ')}"
+        how = (f"{command} --channels {_words(served, ' ')}" if command != SEGMENT_COMMAND else
+               f"labelfree fusion --channel {_words(served, ',')}; fusion eval|select --channels {_words(served, ' ')}")
+        subset = (f"To use only the channels that have a model: {short_list(served)} ({how}"
                   f"; Python: channels={served!r}). " if len(served) <= 8 else
                   f"{len(served)} of the image's channels have a model: {short_list(served)}. ")
     return text + other + subset + (

@@ -12,7 +12,6 @@ import argparse
 import contextlib
 import json
 import math
-import os
 import sys
 from pathlib import Path
 from typing import Any, Iterator
@@ -371,24 +370,17 @@ def _train(args: argparse.Namespace) -> int:
 
 def _starting_model_from_file(args: argparse.Namespace, cfg: Any) -> Any:
     """``cfg`` with the ``starting_model`` that the ``--config`` file gives read against the file's folder, as a batch
-    config file's paths are (:func:`labelfree._config_paths.path_from_file`: a path that names something only
-    relative to the current folder is refused); ``scratch`` and a bare name that is no file in either folder (a
-    built-in cellpose model: cyto3, nuclei) stay as written. A value of ``--starting-model`` or ``--set`` stays
-    relative to the current folder. (``starting_model`` is the one path among :class:`FinetuneConfig`'s settings.)"""
-    from labelfree._config_paths import path_from_file
-    from labelfree.fusion.models import SCRATCH
+    config file's paths are and as ``finetune(config=FILE)`` reads it
+    (:func:`labelfree.fusion.finetune.starting_model_from_file`: a path that names something only relative to the
+    current folder is refused; ``scratch`` and built-in names stay as written). A value of ``--starting-model`` or
+    ``--set`` stays relative to the current folder. (``starting_model`` is the one path among
+    :class:`FinetuneConfig`'s settings.)"""
+    from labelfree.fusion.finetune import starting_model_from_file
 
     given = args.starting_model is not None or any(k.lower() == "starting_model" for k, _ in args.settings or [])
-    text = str(cfg.starting_model)
-    if not getattr(args, "config", None) or given or text.strip().lower() in ("", SCRATCH, "none", "false"):
+    if not getattr(args, "config", None) or given:
         return cfg
-    base = Path(args.config).expanduser().absolute().parent.resolve()
-    path = Path(text).expanduser()
-    if (os.sep not in text and "/" not in text and not path.suffix and not (base / path).is_file()
-            and not path.is_file()):
-        return cfg  # a built-in name (or a name resolve_starting_model refuses, saying why)
-    found = path_from_file(text, base, "starting_model", f"Config file {args.config}")
-    return cfg if found == text else cfg.replace(starting_model=found)
+    return starting_model_from_file(cfg, args.config)
 
 
 def _same_pixels(arrays: list[Any], names: list[str], chans: list[str]) -> dict[str, str]:

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -25,10 +27,10 @@ import numpy as np
 from labelfree._model_files import input_record, now, software_versions
 from labelfree.errors import DimensionError, InputError
 from labelfree.fusion.config import FinetuneConfig
-from labelfree.fusion.models import load_model, new_model, resolve_starting_model
+from labelfree.fusion.models import SCRATCH, load_model, new_model, resolve_starting_model
 from labelfree.fusion.training import TrainingHistory, normalize_image, train_network
 
-__all__ = ["FinetuneResult", "as_channel_images", "channel_samples", "split_validation",
+__all__ = ["FinetuneResult", "as_channel_images", "channel_samples", "split_validation", "starting_model_from_file",
            "finetune", "finetune_channelwise", "finetune_multichannel"]
 
 log = logging.getLogger(__name__)
@@ -135,6 +137,35 @@ def _validation_set(validation: Any, used: Sequence[str], names: Sequence[str], 
     return val_arrays, [np.asarray(lab) for lab in labels], [val_names.index(c) for c in used]
 
 
+def starting_model_from_file(cfg: FinetuneConfig, config_file: str | os.PathLike[str], /) -> FinetuneConfig:
+    """``cfg``, read from ``config_file``, with its ``starting_model`` read against the file's folder.
+
+    A relative path in a config file means the same file from any working folder, as a batch config file's paths
+    do (:func:`labelfree._config_paths.path_from_file`): ``finetune(..., config="dir/train.yaml")`` and
+    ``labelfree fusion train -c dir/train.yaml`` read it alike. ``scratch`` and a bare name that is no file in the
+    file's folder nor in the current one (a built-in cellpose model: ``cyto3``, ``nuclei``; a folder of that name
+    does not count) stay as written.
+
+    Raises
+    ------
+    ConfigError
+        The path names a file only relative to the current folder (where it was read before), or another file
+        there than relative to the config file's folder; the message names both.
+    """
+    from labelfree._config_paths import path_from_file
+
+    text = str(cfg.starting_model)
+    if text.strip().lower() in ("", SCRATCH, "none", "false"):
+        return cfg
+    base = Path(config_file).expanduser().absolute().parent.resolve()
+    path = Path(text).expanduser()
+    if (os.sep not in text and "/" not in text and not path.suffix and not (base / path).is_file()
+            and not path.is_file()):
+        return cfg  # a built-in name (or a name resolve_starting_model refuses, saying why)
+    found = path_from_file(text, base, "starting_model", f"Config file {config_file}")
+    return cfg if found == text else cfg.replace(starting_model=found)
+
+
 def _start(cfg: FinetuneConfig, device: str) -> Any:
     path = resolve_starting_model(cfg.starting_model)  # ModelFileError before any work
     if path is None:
@@ -168,6 +199,9 @@ def finetune(
         by name (unnamed arrays: in the training images' order). Default:
         ``config.validation_fraction`` of the images.
     config : FinetuneConfig, dict, path or None
+        A JSON/YAML file's relative ``starting_model`` path is read against the file's folder, as
+        ``labelfree fusion train -c FILE`` reads it (:func:`starting_model_from_file`); a dict's against
+        the current folder.
     progress : bool, tqdm-like or callable
     device : {"auto", "cpu", "cuda"}
         Where training runs ("auto": a CUDA GPU when there is one).
@@ -177,6 +211,8 @@ def finetune(
     FinetuneResult
     """
     cfg = FinetuneConfig.coerce(config)
+    if isinstance(config, (str, os.PathLike)):
+        cfg = starting_model_from_file(cfg, config)
     model = _start(cfg, device)
     images = list(images)  # read twice: for training and for the record of what was trained on
     arrays, names = as_channel_images(images)

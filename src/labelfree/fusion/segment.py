@@ -21,7 +21,7 @@ from labelfree._config import file_sha256, provenance
 from labelfree._progress import Progress
 from labelfree.errors import ConfigError, ConstantImageError, InputError
 from labelfree.fusion.baselines import fuse_instances
-from labelfree.fusion.channels import with_channel_axis
+from labelfree.fusion.channels import SEGMENT_COMMAND, with_channel_axis
 from labelfree.fusion.config import FusionConfig
 from labelfree.fusion.diameter import choose_diameter
 from labelfree.fusion.flows import default_niter, flow_average, integrate_flows, predict_flows
@@ -123,7 +123,8 @@ def recorded_models(models: Mapping[str, Mapping[str, Any]], /, *, source: str, 
 def repeat_recorded_models(recorded: Any, inputs: dict[str, Any], given: Any, /) -> tuple[dict[str, Any], Any]:
     """The ``record_models`` hook of Fusion's spec: a run given a Fusion run's provenance as its config
     uses the models that run used (:func:`recorded_models`), from the zoo that run used when no zoo is
-    given (the record's ``zoo``, else the ``--zoo`` of its ``command``).
+    given (the record's ``zoo``, else the ``--zoo`` of its ``command``, else, in a record of an older version,
+    which holds neither, its ``inputs``' zoo ``path``).
 
     Parameters
     ----------
@@ -145,7 +146,7 @@ def repeat_recorded_models(recorded: Any, inputs: dict[str, Any], given: Any, /)
     from labelfree.fusion.zoo import INDEX_NAME
 
     zoo_input = SPEC.input("zoo")
-    named = recorded.record.get("zoo") or recorded.option(zoo_input.flag)
+    named = recorded.record.get("zoo") or recorded.option(zoo_input.flag) or _input_path(recorded.record, "zoo")
     zoo = recorded.path(named) if isinstance(named, str) and named.strip() else None
     if not given(zoo_input) and zoo is not None and (zoo / INDEX_NAME).is_file():
         inputs[zoo_input.name] = str(zoo)
@@ -169,8 +170,18 @@ def repeat_recorded_models(recorded: Any, inputs: dict[str, Any], given: Any, /)
     return inputs, recorded_models(models, source=recorded.source, todo=text[:1].upper() + text[1:] + ".")
 
 
+def _input_path(record: Mapping[str, Any], name: str, /) -> str | None:
+    """The path a record's ``inputs`` give for the input ``name`` (``{"inputs": {"zoo": {"path": ...}}}``), None
+    when they give none."""
+    inputs = record.get("inputs")
+    given = inputs.get(name) if isinstance(inputs, Mapping) else None
+    path = given.get("path") if isinstance(given, Mapping) else None
+    return path if isinstance(path, str) and path.strip() else None
+
+
 def choose_models(zoo: Any, channels: Sequence[str], /, *, config: FusionConfig, device: str = "auto",
-                  image_channels: Sequence[str] | None = None) -> dict[str, tuple[Any, dict]]:
+                  image_channels: Sequence[str] | None = None, command: str = SEGMENT_COMMAND
+                  ) -> dict[str, tuple[Any, dict]]:
     """Pick a model for each channel from the zoo and load it on ``device``: channel -> (model, zoo entry).
 
     A multi-channel model trained on exactly ``channels`` serves every channel; otherwise
@@ -186,6 +197,8 @@ def choose_models(zoo: Any, channels: Sequence[str], /, *, config: FusionConfig,
     config : FusionConfig (``object``, ``cell_line``)
     device : {"auto", "cpu", "cuda"}
     image_channels : every channel name of the image, for the error message (default: ``channels``)
+    command : the command whose options the messages name: a segmentation's (the default) or
+        :data:`labelfree.fusion.channels.EVAL_COMMAND` (:func:`labelfree.fusion.tasks.compare_fusions`)
 
     Raises
     ------
@@ -199,7 +212,7 @@ def choose_models(zoo: Any, channels: Sequence[str], /, *, config: FusionConfig,
     from labelfree.fusion.models import load_model
     from labelfree.fusion.zoo import open_zoo
 
-    entries = pick_entries(zoo, channels, config=config, image_channels=image_channels)
+    entries = pick_entries(zoo, channels, config=config, image_channels=image_channels, command=command)
     if any(e.get("id") for e in entries.values()):  # weights files a record names need no zoo
         zoo = open_zoo(zoo)
     loaded: dict[str, Any] = {}
@@ -216,8 +229,9 @@ def choose_models(zoo: Any, channels: Sequence[str], /, *, config: FusionConfig,
 
 
 def pick_entries(zoo: Any, channels: Sequence[str], /, *, config: FusionConfig,
-                 image_channels: Sequence[str] | None = None) -> dict[str, dict]:
-    """The zoo entry serving each channel, as :func:`choose_models` picks them (nothing loaded)."""
+                 image_channels: Sequence[str] | None = None, command: str = SEGMENT_COMMAND) -> dict[str, dict]:
+    """The zoo entry serving each channel, as :func:`choose_models` picks them (nothing loaded); ``command``: the
+    command whose options the messages name."""
     from labelfree.errors import ModelFileError
     from labelfree.fusion.channels import unmatched_channels_message
     from labelfree.fusion.zoo import open_zoo
@@ -232,7 +246,7 @@ def pick_entries(zoo: Any, channels: Sequence[str], /, *, config: FusionConfig,
     if zoo.list(channels=channels, **kw):
         entry = zoo.pick(channels=channels, **kw)
         if len(channels) > 1:
-            _log_exact_pick(zoo, entry, channels, kw)
+            _log_exact_pick(zoo, entry, channels, kw, command)
         else:
             log.info("fusion: channel %s uses %s (%s; validation F1 %s): its channel-wise model, the best by "
                      "validation F1", channels[0], entry["id"], channels[0], _f1_text(entry))
@@ -245,7 +259,8 @@ def pick_entries(zoo: Any, channels: Sequence[str], /, *, config: FusionConfig,
             pass
     missing = [c for c in channels if c not in entries]
     if missing:
-        raise ModelFileError(unmatched_channels_message(zoo, missing, image_channels=image_channels or channels, **kw))
+        raise ModelFileError(unmatched_channels_message(zoo, missing, image_channels=image_channels or channels,
+                                                        command=command, **kw))
     for c, e in entries.items():
         log.info("fusion: channel %s uses %s (%s; validation F1 %s): %s", c, e["id"], "+".join(e["channels"]),
                  _f1_text(e), "its channel-wise model, the best by validation F1" if e["channels"] == [c] else
@@ -262,9 +277,11 @@ def _f1_text(entry: Mapping) -> str:
     return f"{f1:.3f}" if isinstance(f1, (int, float)) else "not recorded"
 
 
-def _log_exact_pick(zoo: Any, entry: dict, channels: Sequence[str], kw: Mapping[str, str], /) -> None:
+def _log_exact_pick(zoo: Any, entry: dict, channels: Sequence[str], kw: Mapping[str, str],
+                    command: str = SEGMENT_COMMAND, /) -> None:
     """Say why the model trained on exactly ``channels`` serves them all (it comes first, whatever its validation
-    F1), and warn when models trained on single channels among them recorded a higher validation F1."""
+    F1), and warn when models trained on single channels among them recorded a higher validation F1, with what
+    ``command`` (a segmentation or ``labelfree fusion eval``) can do about it."""
     log.info("fusion: channels %s use %s, trained on exactly these channels (validation F1 %s): a model of the "
              "chosen channels comes before channel-wise models", "+".join(channels), entry["id"], _f1_text(entry))
     own = (entry.get("validation") or {}).get("f1")
@@ -286,12 +303,20 @@ def _log_exact_pick(zoo: Any, entry: dict, channels: Sequence[str], kw: Mapping[
             pairs = ",".join(f"{c}={zoo.path_of(e)}" for c, e in better.items())
         except ModelFileError:  # an entry naming no good file: the advice alone, the run goes on
             pairs = ",".join(f"{c}=FILE" for c in better)
+        if command == SEGMENT_COMMAND:
+            todo = (f"To fuse the channel-wise models instead, give them as model files with the zoo (--model-file "
+                    f"{pairs}) or remove {entry['id']} from the zoo (labelfree zoo remove).")
+        else:  # fusion eval takes no model files: a zoo without the model, or compare_fusions(models=...)
+            todo = (f"To compare the channel-wise models instead, run `{command}` with a zoo that does not hold "
+                    f"{entry['id']} (file the channel-wise models in a new one: labelfree zoo add NEWZOO FILE "
+                    f"--object {kw['object']}{' --cell-line ' + kw['cell_line'] if kw['cell_line'] else ''} "
+                    "--channels NAME; --zoo NEWZOO), or in Python give them as "
+                    "labelfree.fusion.tasks.compare_fusions(..., models={channel: load_model(file)}), the files "
+                    f"being {pairs}.")
         log.warning("fusion: %s (trained on %s, validation F1 %.3f) is used for every channel, as the model "
                     "trained on exactly the chosen channels; the zoo's channel-wise models recorded higher "
-                    "validation F1 for %s. To fuse the channel-wise models instead, give them as model files "
-                    "with the zoo (--model-file %s) or remove %s from the zoo (labelfree zoo remove).", entry["id"],
-                    "+".join(channels), own, ", ".join(f"{c} ({e['validation']['f1']:.3f}, {e['id']})"
-                                                       for c, e in better.items()), pairs, entry["id"])
+                    "validation F1 for %s. %s", entry["id"], "+".join(channels), own,
+                    ", ".join(f"{c} ({e['validation']['f1']:.3f}, {e['id']})" for c, e in better.items()), todo)
 
 
 def _recorded_entries(zoo: Any, channels: Sequence[str], /) -> dict[str, dict]:
@@ -313,7 +338,13 @@ def _recorded_entries(zoo: Any, channels: Sequence[str], /) -> dict[str, dict]:
         return {}
     models, source, todo = state
     if any((models.get(c) or {}).get("id") for c in channels):
-        zoo = open_zoo(zoo)
+        try:
+            zoo = open_zoo(zoo)
+        except InputError as exc:  # no zoo given, none recorded (an older record), none in the cache
+            ids = sorted({str(models[c]["id"]) for c in channels if (models.get(c) or {}).get("id")})
+            raise InputError(f"{source} names the zoo models its run used ({', '.join(ids)}), and no zoo is at hand: "
+                             "none was given, the record names none that exists (a record of an older version names "
+                             f"none), and LabelFree's cache holds none. {todo or str(exc)}") from exc
         by_id = {e.get("id"): e for e in zoo.entries()}
     out: dict[str, dict] = {}
     problems: list[str] = []

@@ -128,6 +128,7 @@ def compare_fusions(
         ``table.attrs["labelfree"]`` records it (``diameter``, ``diameter_source``: given,
         search or training).
     """
+    from labelfree.fusion.channels import EVAL_COMMAND
     from labelfree.fusion.finetune import as_channel_images
     from labelfree.fusion.segment import _resolve_channels, choose_models
 
@@ -136,7 +137,8 @@ def compare_fusions(
     chans = _resolve_channels(names, channels if channels else (cfg.channels or names))
     _check_labels(arrays, labels)  # before any network runs
     if models is None:
-        models = {c: m for c, (m, _) in choose_models(zoo, chans, config=cfg, device=device).items()}
+        models = {c: m for c, (m, _) in choose_models(zoo, chans, config=cfg, device=device, image_channels=names,
+                                                      command=EVAL_COMMAND).items()}
     missing = [c for c in chans if c not in models]
     if missing:
         raise InputError(f"No model given for channel(s) {missing}; models were given for {sorted(models)}.")

@@ -455,7 +455,8 @@ class ModelZoo:
         return (f"{problem}. {back}; or remove the entry (`labelfree zoo remove {root} {ident}`; `labelfree zoo list "
                 f"{root}` marks every such entry) and train that model again (`{refile}`), or file its weights "
                 f"again with `labelfree zoo add`; or leave its channel(s) {'+'.join(chans)} out of the run "
-                "(labelfree fusion --channel with the others; Python: channels=[...]).")
+                "(labelfree fusion --channel with the others; fusion eval|select --channels with the others; "
+                "Python: channels=[...]).")
 
     def _broken_index_todo(self) -> str:
         """What to do about an index that cannot be read: its weights files are still cellpose weights."""
