@@ -262,7 +262,8 @@ def test_dotted_names_keep_distinct_outputs_cli(tmp_path, msc_crop, user_runs):
     assert names == sorted(f"exp1.pos{i}{s}" for i in (1, 2) for s in SET_SUFFIXES)
     for path in (first, second):
         record = assert_complete(tmp_path / "out", path.name[:-4])
-        assert record["inputs"]["image"] == {"path": str(path), "sha256": before[path.name]}
+        size = path.stat().st_size
+        assert record["inputs"]["image"] == {"path": str(path), "size": size, "sha256": before[path.name]}
     one, two = (read_image(tmp_path / "out" / f"exp1.pos{i}_labels.tif").values > 0 for i in (1, 2))
     assert np.array_equal(one[:, ::-1], two) and not np.array_equal(one, two)  # each set is its own input's result
     assert user_runs.digest(tmp_path / "in") == before and user_runs.strays(tmp_path) == []
@@ -275,7 +276,8 @@ def test_dotted_names_keep_distinct_outputs_batch(tmp_path, msc_crop, user_runs)
     assert proc.returncode == 0, proc.stderr
     for path in (first, second):
         record = assert_complete(tmp_path / "out", path.name[:-4])
-        assert record["inputs"]["image"] == {"path": str(path), "sha256": before[path.name]}
+        size = path.stat().st_size
+        assert record["inputs"]["image"] == {"path": str(path), "size": size, "sha256": before[path.name]}
         assert record["batch"]["input_sha256"] == before[path.name]
     assert user_runs.digest(tmp_path / "in") == before and user_runs.strays(tmp_path) == []
 

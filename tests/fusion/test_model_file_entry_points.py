@@ -87,8 +87,10 @@ def test_the_provenance_records_each_file_of_the_pairs_with_its_sha256(files, tm
     """Before: one input ``models`` with the path .../A=...,B=... and no sha256."""
     assert _fusion(files["image"], tmp_path / "out", "--model-file", f"A={files['a']},B={files['b']}") == 0
     inputs = _record(tmp_path / "out")["inputs"]
-    assert inputs["models A"] == {"path": str(files["a"]), "sha256": file_sha256(files["a"])}
-    assert inputs["models B"] == {"path": str(files["b"]), "sha256": file_sha256(files["b"])}
+    assert inputs["models A"] == {"path": str(files["a"]), "size": files["a"].stat().st_size,
+                                  "sha256": file_sha256(files["a"])}
+    assert inputs["models B"] == {"path": str(files["b"]), "size": files["b"].stat().st_size,
+                                  "sha256": file_sha256(files["b"])}
     assert "models" not in inputs
 
 
