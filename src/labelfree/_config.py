@@ -643,7 +643,9 @@ def _provenance_config(cls: type, recorded: "RecordedRun", /, *, notes: bool = T
     A config gives settings; what else the record's run used (a saved model, zoo models) is repeated by
     :func:`labelfree.run.run_pipeline` (the command line's ``--config``). With ``notes``, a reader that
     does not repeat them (a pipeline's own ``segment``, a batch run, Fiji) warns which they are and how
-    to give them (:meth:`RecordedRun.notes`).
+    to give them (:meth:`RecordedRun.notes`). A setting of an older version that is an argument now (the
+    class's ``moved_keys``: Fusion's and Cutter's ``device``, Cutter's ``model_file``) is left out, with a warning
+    naming its recorded value and how to give it.
     """
     from labelfree import __version__
     from labelfree.pipelines import pipelines, tools
@@ -661,7 +663,12 @@ def _provenance_config(cls: type, recorded: "RecordedRun", /, *, notes: bool = T
     if notes:
         for message in recorded.notes():
             log.warning("%s", message)
-    return dict(data["config"])
+    config = dict(data["config"])
+    moved = {k: config.pop(k) for k in list(config) if k in getattr(cls, "moved_keys", {})}
+    for key, value in moved.items():  # an older version's setting, now an argument: that run's choice, said once
+        log.warning("%s records %s=%r, a setting of the LabelFree that wrote it and an argument of this one: it is "
+                    "left out; to repeat that choice, %s.", source, key, value, cls.moved_keys[key])
+    return config
 
 
 def _checked_again(config: C, /) -> C:
