@@ -50,6 +50,7 @@ from labelfree.motion.postprocess import (
 )
 from labelfree.motion.refine import _band, _Band, _redecide
 from labelfree.motion.selflabel import (
+    FEW_OBJECTS,
     NOISE_CONTRAST,
     cell_scale,
     flow_only_min_size,
@@ -58,7 +59,7 @@ from labelfree.motion.selflabel import (
     self_label,
     shows_cell_motion,
     size_floor,
-    typical_object_area,
+    typical_cell_area,
 )
 from labelfree.motion.stream import FrameWork, frame_stream
 
@@ -90,6 +91,20 @@ _NOISE_FLOOD_BACKGROUND_ERROR = 0.12
 #: thread, 408 on 2, 550 on 3, 1313 on 9; with 1 GiB left this gives 3 threads, with 2 GiB 7;
 #: docs/benchmarks.md)
 _BYTES_PER_THREAD_PIXEL = 208
+
+
+#: neck ratio of the size measurement's split when declump_neck_ratio is null
+_NECK_RATIO = 0.8
+
+
+def _warn_few_objects(t: int, support: int, min_size: int, cfg: MotionConfig, /) -> None:
+    """Log that the automatic cell size rests on ``support`` (< FEW_OBJECTS) objects of frame ``t``."""
+    log.warning(
+        "Motion: the automatic cell size rests on %d object(s) of frame %d (min_size %d px, typical cell %d px): "
+        "few cells in view (a crop?) or cells joined into one object. If touching cells come out as one object or "
+        "dim cells are missing, set min_size: the 'min_size' in the provenance of a run on a larger field of the "
+        "same movie, or about %.2f x the area (px) of one cell.",
+        support, t, min_size, round(min_size / cfg.min_size_fraction), cfg.min_size_fraction)
 
 
 class NoMotionWarning(UserWarning):
@@ -909,9 +924,15 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, bar: _PassSteps, *, noise_chec
             # flooded (a frame classified mostly as cell, e.g. frame 0 of HeLa with log_intensity,
             # would keep the flow-only size, which removes most nuclei)
             if refine_size and np.count_nonzero(mask) <= _FLOODED * mask.size:
-                area = typical_object_area(fill_mask_holes(mask), min_area=size_floor(shape))
+                # few objects (a crop): measured with clumps cut at their necks (typical_cell_area)
+                # (pieces of cells small enough to restart the run enlarged are fragments: not cells)
+                area, support = typical_cell_area(fill_mask_holes(mask), min_area=size_floor(shape),
+                                                  neck_ratio=cfg.declump_neck_ratio or _NECK_RATIO,
+                                                  min_cell_area=np.pi * cfg.flow_downsample_radius**2 / 2)
                 if area:
                     min_size = min(min_size, max(10, int(round(cfg.min_size_fraction * area))))
+                if area and support < FEW_OBJECTS:
+                    _warn_few_objects(t, support, min_size, cfg)
                 refine_size = False
                 if cfg.upsample is None:
                     _check_upsample(da, cfg, min_size / cfg.min_size_fraction)

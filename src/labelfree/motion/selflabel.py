@@ -18,7 +18,13 @@ import numpy as np
 
 from labelfree.labels import weighted_median
 from labelfree.motion.config import MotionConfig
-from labelfree.motion.postprocess import close_disk, components_with_stats, fill_mask_holes, remove_small
+from labelfree.motion.postprocess import (
+    close_disk,
+    components_with_stats,
+    fill_mask_holes,
+    remove_small,
+    to_instances,
+)
 
 __all__ = [
     "PAPER_PIXELS",
@@ -30,6 +36,8 @@ __all__ = [
     "estimate_cell_size",
     "flow_only_min_size",
     "typical_object_area",
+    "typical_cell_area",
+    "FEW_OBJECTS",
     "size_floor",
     "cell_scale",
     "resolve_closing_radius",
@@ -204,6 +212,75 @@ def typical_object_area(mask: np.ndarray, /, *, min_area: int = 1) -> float:
     if areas.size == 0:
         return 0.0
     return weighted_median(areas, areas)
+
+
+#: a typical area held up by fewer objects than this (at least half of it each) rests on a few cells (a crop):
+#: one clump of touching cells would be taken for one cell
+FEW_OBJECTS = 3
+#: ... and the pieces of its objects cut at their necks are taken for cells when their typical area is at most
+#: this fraction of it (a clump of two cells: about 0.5; cutting off a protrusion of one cell: 0.75-0.9 on crops
+#: of MSC and HeLa)
+CLUMP_RATIO = 0.6
+
+
+def typical_cell_area(mask: np.ndarray, /, *, min_area: int = 1, neck_ratio: float = 0.8,
+                      min_cell_area: float = 0.0) -> tuple[float, int]:
+    """:func:`typical_object_area`, with the objects cut at their necks when they are few.
+
+    Where fewer than :data:`FEW_OBJECTS` objects are at least half the typical area (a crop
+    of a few cells), that area is the area of one or two objects, maybe a clump of touching
+    cells (measured on crops of MSC, SIM+: the clump's area made the declumping blur over
+    the whole clump, and touching cells came out as one object). Each object is then cut
+    at its necks (:func:`labelfree.motion.postprocess.to_instances`, distance landscape, at
+    the scale of a disk as wide as the object) and the pieces are measured: their typical
+    area is returned when it is at most :data:`CLUMP_RATIO` of the objects' (the typical
+    object held several cells) and at least ``min_cell_area``. Masks of more objects are
+    measured as they are.
+
+    Parameters
+    ----------
+    mask : (Y, X) bool array
+        Objects (8-connected components).
+    min_area : int
+        Objects and pieces below this many px are ignored.
+    neck_ratio : float
+        Pieces meet at a neck narrower than this fraction of the thinner one's width.
+    min_cell_area : float
+        Pieces whose typical area is below this (px) are not taken for cells.
+
+    Returns
+    -------
+    area : float
+        Typical cell area (px); 0.0 without any object.
+    support : int
+        The objects (or pieces) of at least half that area.
+    """
+    import cv2
+
+    _, lab, stats = components_with_stats(np.asarray(mask, np.uint8))
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    areas = areas[areas >= min_area]
+    if areas.size == 0:
+        return 0.0, 0
+    area = float(weighted_median(areas, areas))
+    support = int(np.count_nonzero(areas >= area / 2))
+    if support >= FEW_OBJECTS:
+        return area, support
+    pieces = []
+    for i in np.flatnonzero(stats[1:, cv2.CC_STAT_AREA] >= min_area) + 1:
+        x, y, w, h = stats[i, :4]
+        obj = np.pad(lab[y : y + h, x : x + w] == i, 1)
+        width = float(cv2.distanceTransform(obj.view(np.uint8), cv2.DIST_L2, 5).max())
+        parts = to_instances(obj, min_size=min_area, cell_area=np.pi * width**2, neck_ratio=neck_ratio)
+        pieces.append(np.bincount(parts.ravel())[1:])
+    sizes = np.concatenate(pieces)
+    sizes = sizes[sizes >= min_area]
+    if sizes.size == 0:
+        return area, support
+    split = float(weighted_median(sizes, sizes))
+    if split > CLUMP_RATIO * area or split < min_cell_area:  # a cut-off protrusion, or fragments
+        return area, support
+    return split, int(np.count_nonzero(sizes >= split / 2))
 
 
 def _entropy_histogram(magnitude, entropy, step, n_bins):
