@@ -26,7 +26,7 @@ import numpy as np
 
 from labelfree.errors import InputError
 
-__all__ = ["register", "run_command", "add_pipeline_arguments", "options_markdown"]
+__all__ = ["register", "run_command", "add_pipeline_arguments", "options_markdown", "run_record"]
 
 log = logging.getLogger(__name__)
 
@@ -312,7 +312,7 @@ def run_command(args: argparse.Namespace) -> int:
             out.plan(stem, extras=extras)
             paths = write_outputs(out, labels, image=used, stem=stem,
                                   extras=_extra_writers(spec, args, used, labels, config, recorded),
-                                  record={**_command_record(args), **_warnings_record(args),
+                                  record={**run_record(args),
                                           "input_options": input_options(**{k: chosen[k] for k in INPUT_OPTIONS})})
     if getattr(args, "print_paths", False):  # stdout: the paths alone, for a script to read
         for path in paths.values():
@@ -389,6 +389,13 @@ def _input_choices(spec: Any, args: argparse.Namespace, config: Any, /) -> dict[
              "tile": getattr(args, "tile", None), "tile_overlap": getattr(args, "tile_overlap", None)}
     recorded = provenance_of(config)
     return given if recorded is None else recorded.input_choices(given, tiles=bool(spec.tiles))
+
+
+def run_record(args: argparse.Namespace, /) -> dict[str, Any]:
+    """The provenance entries of a command-line run (any command that writes a record: the pipelines, ``stitch``,
+    ``drift``): ``command`` and ``cwd`` (:func:`_command_record`) and the ``warnings`` it showed
+    (:func:`_warnings_record`); nothing when the arguments did not come from :func:`labelfree.cli.main`."""
+    return {**_command_record(args), **_warnings_record(args)}
 
 
 def _command_record(args: argparse.Namespace, /) -> dict[str, Any]:

@@ -216,16 +216,8 @@ def _check_drift_options(args: argparse.Namespace) -> None:
                          "to measure the drift (and write it with --shifts).")
 
 
-def _run_record(args: argparse.Namespace) -> dict[str, Any]:
-    """The provenance entries of this command-line run, as the segmenting commands record theirs: ``command`` (as
-    typed) and ``cwd`` (the folder its relative paths start from), and ``warnings`` (those shown, if any); nothing
-    when the arguments did not come from :func:`labelfree.cli.main`."""
-    from labelfree.cli_core import _command_record, _warnings_record
-
-    return {**_command_record(args), **_warnings_record(args)}
-
-
 def _drift(args: argparse.Namespace) -> int:
+    from labelfree.cli_core import run_record
     from labelfree.image import parse_channel
     from labelfree.io import read_image, write_labels, write_table
     from labelfree.registration import DriftConfig, apply_shifts, correct_drift
@@ -248,7 +240,7 @@ def _drift(args: argparse.Namespace) -> int:
         with _written_together(written) as tmp:
             # the command and the warnings shown (weak or no matches at frames ...), as the segmenting commands
             # record theirs
-            record = _run_record(args) or None
+            record = run_record(args) or None
             if args.labels:
                 write_labels(tmp["corrected movie"], corrected, provenance=record)
             else:
@@ -424,6 +416,7 @@ def positions_table(positions: Any, files: list[str], /) -> Any:
 
 
 def _stitch(args: argparse.Namespace) -> int:
+    from labelfree.cli_core import run_record
     from labelfree.io import read_image, write_table
     from labelfree.registration import StitchConfig, stitch
     from labelfree.registration.tiles import GridNotFoundError
@@ -446,7 +439,7 @@ def _stitch(args: argparse.Namespace) -> int:
         auto = fused.attrs["stitching"].get("auto")
         if auto is not None:  # the grid found from the tiles, with its evidence
             record["stitch"]["auto"] = auto
-        record.update(_run_record(args))  # the command and the warnings shown, as the segmenting commands record them
+        record.update(run_record(args))  # the command and the warnings shown, as the segmenting commands record them
         with _written_together(out) as tmp:
             write_image(tmp["fused image"], fused, record=record)
             if "positions table" in tmp:
