@@ -531,11 +531,12 @@ def _zoo_add(args: argparse.Namespace) -> int:
 
 def _zoo_list(args: argparse.Namespace) -> int:
     from labelfree.fusion import ModelZoo
+    from labelfree.fusion.zoo import strict_json
 
     zoo = ModelZoo(args.zoo)
     entries = zoo.list(object=args.object, cell_line=args.cell_line)
     if args.json:
-        print(json.dumps(entries, indent=2))
+        print(json.dumps(strict_json(entries), indent=2))
         return 0
     if not entries:  # said on stderr: the listing itself (stdout) stays empty for scripts
         wanted = [f"{k} {v}" for k, v in (("object", args.object), ("cell line", args.cell_line)) if v]
@@ -571,9 +572,10 @@ def _file_status(zoo: Any, entry: dict) -> str:
 
 def _zoo_pick(args: argparse.Namespace) -> int:
     from labelfree.fusion import ModelZoo
+    from labelfree.fusion.zoo import strict_json
 
     entry = ModelZoo(args.zoo).pick(object=args.object, channels=args.channels, cell_line=args.cell_line)
-    print(json.dumps(entry, indent=2))
+    print(json.dumps(strict_json(entry), indent=2))
     return 0
 
 

@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import logging
+import math
 import os
 import re
 import shlex
@@ -40,7 +41,7 @@ from labelfree._model_files import software_versions, torch_file_bytes, weights_
 from labelfree.errors import ConfigError, InputError, ModelFileError, OutputError
 from labelfree.fusion.config import OBJECTS
 
-__all__ = ["ModelZoo", "INDEX_NAME", "cache_zoo_dir", "open_zoo", "MAKE_A_ZOO"]
+__all__ = ["ModelZoo", "INDEX_NAME", "cache_zoo_dir", "open_zoo", "MAKE_A_ZOO", "strict_json"]
 
 log = logging.getLogger(__name__)
 INDEX_NAME = "index.json"
@@ -120,6 +121,19 @@ def _other_files(folder: Path) -> list[str]:
                           "you can read and write.") from exc
     temp = re.compile(re.escape(f".{INDEX_NAME}.") + r"[^.]+\.part")
     return [name for name in names if name not in _SYSTEM_FILES and not temp.fullmatch(name)]
+
+
+def strict_json(value: Any, /) -> Any:
+    """``value`` (an index entry, a list of them) with every float that is no number (a validation precision of 0
+    of 0 objects: NaN; infinities) as None, so that the JSON written of it is strict JSON (``null``), which every
+    tool reads (``jq``, JavaScript, R), not Python's ``NaN``."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(v) for v in value]
+    return value
 
 
 def _slug(text: str) -> str:
@@ -252,7 +266,8 @@ class ModelZoo:
         from labelfree.io.atomic import atomic_path
 
         with atomic_path(self.index_path) as tmp:
-            tmp.write_text(json.dumps({"version": 1, "models": entries}, indent=2), encoding="utf-8")
+            tmp.write_text(json.dumps({"version": 1, "models": strict_json(entries)}, indent=2, allow_nan=False),
+                           encoding="utf-8")
 
     def entries(self) -> list[dict[str, Any]]:
         """Every entry of the index."""
