@@ -8,8 +8,8 @@ patches. torch is imported only when a network is built.
 
 from labelfree.cutter.config import LOSS_PRESETS, CutterConfig
 from labelfree.cutter.graphcut import graph_cut_mask
-from labelfree.cutter.markers import (AutoMarkerWarning, MarkerWarning, detect_markers, markers_from_labels,
-                                     markers_from_points)
+from labelfree.cutter.markers import (AutoMarkerWarning, MarkerWarning, MissedNucleiWarning, detect_markers,
+                                     markers_from_labels, markers_from_points, unmarked_nuclei)
 from labelfree.cutter.segment import fit, segment
 
 __all__ = [
@@ -24,6 +24,8 @@ __all__ = [
     "load_model",
     "MarkerWarning",
     "AutoMarkerWarning",
+    "MissedNucleiWarning",
+    "unmarked_nuclei",
 ]
 
 

@@ -5,7 +5,8 @@ from points given by the user, from a nucleus label image (centroids), or are
 detected in a nucleus image: automatically (thresholding and de-clumping the nuclei
 at the size they are found to have; checked, and an uneven background subtracted), by
 determinant-of-Hessian blob detection (the authors' ``blob_detection``) or by thresholding
-with given sizes.
+with given sizes. Detected markers are checked: nucleus-sized bright regions that hold none
+(nuclei too dim to be found) are said with a :class:`MissedNucleiWarning`.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from labelfree.errors import ConstantImageError, DimensionError, InputError
 
 __all__ = ["check_markers", "markers_from_points", "markers_from_labels", "detect_markers", "markers_to_labels",
            "guess_nucleus_channel", "names_nuclei", "split_binary_mask", "drop_repeated_points", "marker_pixels",
-           "on_foreground", "looks_swapped", "points_array", "warn_dense_markers", "MarkerWarning",
-           "AutoMarkerWarning"]
+           "on_foreground", "looks_swapped", "points_array", "warn_dense_markers", "unmarked_nuclei", "MarkerWarning",
+           "AutoMarkerWarning", "MissedNucleiWarning"]
 
 log = logging.getLogger(__name__)
 
@@ -338,6 +339,7 @@ def detect_markers(
     max_sigma: float = 10.0,
     threshold: float = 0.1,
     log_scale: bool = False,
+    refuse_whole_cells: bool = False,
 ) -> np.ndarray:
     """Detect one marker per nucleus in a nucleus image.
 
@@ -367,15 +369,40 @@ def detect_markers(
     log_scale : bool
         Work on ``log(1 + image - min)``: nuclei of very different brightness
         (e.g. GOWT1) are then found by one threshold.
+    refuse_whole_cells : bool
+        ``"auto"``: raise an :class:`InputError` instead of warning when the objects
+        found are whole cells (the pipeline's choice: several markers per cell cut
+        each cell into pieces; nothing is trained).
 
     Returns
     -------
     ndarray, shape (N, 2)
         (y, x) marker positions in pixels (may be empty: callers check).
+
+    Warns
+    -----
+    MissedNucleiWarning
+        Any method: bright regions of nucleus size hold no marker (:func:`unmarked_nuclei`):
+        nuclei the detection missed, which get no object.
     """
     x = np.asarray(nucleus_image, dtype=np.float64)
     if method == "auto":
-        return _auto_markers(x)
+        pts, parts = _auto_markers(x, refuse_whole_cells=refuse_whole_cells)
+    else:
+        pts = _detect_with(x, method, min_sigma=min_sigma, max_sigma=max_sigma, threshold=threshold,
+                           log_scale=log_scale)
+        parts = _object_parts(x)
+        parts = parts if _check_objects(x, parts) is None else None  # noise, whole cells: said by "auto" alone
+    if parts is not None:
+        _warn_unmarked(_unmarked_regions(parts, pts), pts, method)
+    return pts
+
+
+def _detect_with(x: np.ndarray, method: str, *, min_sigma: float, max_sigma: float, threshold: float,
+                 log_scale: bool) -> np.ndarray:
+    """:func:`detect_markers` by ``"blob"`` or ``"threshold"``."""
+    if method not in ("blob", "threshold"):
+        raise InputError(f"Unknown marker detection method {method!r}; use 'auto', 'blob' or 'threshold'.")
     if log_scale:
         x = np.log1p(x - x.min())
     z = _zscore(x, "nucleus image")
@@ -388,19 +415,17 @@ def detect_markers(
         pts = blobs[:, :2].astype(np.int64)
         keep = smooth[pts[:, 0], pts[:, 1]] > 0
         return pts[keep].astype(np.float64)
-    if method == "threshold":
-        from skimage.filters import threshold_otsu
+    from skimage.filters import threshold_otsu
 
-        from labelfree.labels import declump, fill_holes, remove_small_objects
+    from labelfree.labels import declump, fill_holes, remove_small_objects
 
-        smooth = ndi.gaussian_filter(z, 1.0)
-        mask = fill_holes(smooth > threshold_otsu(smooth))
-        mask = remove_small_objects(mask, min_size=max(1, int(np.pi * min_sigma**2)))
-        labels = declump(mask, min_distance=max(1, int(round(min_sigma))))
-        if labels.max() == 0:
-            return np.zeros((0, 2))
-        return markers_from_labels(labels)[0]
-    raise InputError(f"Unknown marker detection method {method!r}; use 'auto', 'blob' or 'threshold'.")
+    smooth = ndi.gaussian_filter(z, 1.0)
+    mask = fill_holes(smooth > threshold_otsu(smooth))
+    mask = remove_small_objects(mask, min_size=max(1, int(np.pi * min_sigma**2)))
+    labels = declump(mask, min_distance=max(1, int(round(min_sigma))))
+    if labels.max() == 0:
+        return np.zeros((0, 2))
+    return markers_from_labels(labels)[0]
 
 
 #: automatic detection: objects below this fraction of a typical nucleus's area are noise
@@ -461,6 +486,15 @@ class MarkerWarning(UserWarning):
 class AutoMarkerWarning(MarkerWarning):
     """Automatically detected markers are probably wrong: the objects found are no brighter than noise
     (no nuclei, or an uneven background), or are not compact like nuclei (whole cells)."""
+
+
+class MissedNucleiWarning(MarkerWarning):
+    """Detected markers leave nuclei out: bright regions of nucleus size hold no marker
+    (:func:`unmarked_nuclei`), so Cutter cuts no cell there. ``regions`` holds their (M, 2) (y, x)
+    centroids and ``n_markers`` the number of markers detected."""
+
+    regions: np.ndarray = np.zeros((0, 2))
+    n_markers: int = 0
 
 
 def _background_spread(image: np.ndarray) -> float:
@@ -531,12 +565,30 @@ def _check_objects(image: np.ndarray, parts: tuple) -> tuple[str, str] | None:
     return None
 
 
-def _auto_markers(image: np.ndarray) -> np.ndarray:
-    """``detect_markers(method="auto")``: one centroid per nucleus, scaled to the nuclei found."""
+def _whole_cells_refusal(said: str) -> str:
+    """The text of the :class:`InputError` for objects that are whole cells, from the check's warning text."""
+    found = said.split(": the image seems to show whole cells")[0]
+    return (
+        f"Cutter needs one marker per cell, detected in an image of nuclei, and this image seems to show whole "
+        f"cells: {found[:1].lower()}{found[1:]}. Each cell would get several markers and be cut into as many pieces "
+        "(an MSC frame of 8 cells: 76 markers, 76 objects, object F1 0.10), so nothing was trained. To segment "
+        "these cells with Cutter, give markers= (points or a nucleus label image) (CLI --markers FILE), or an image "
+        "with a nucleus channel (nucleus_channel; CLI --set nucleus_channel=NAME); without markers, use Motion (a "
+        "time-lapse; labelfree motion) or Threshold (labelfree threshold). If the image does show nuclei, choose "
+        "marker_method 'threshold' or 'blob' (CLI --set marker_method=threshold), which do not make this check."
+    )
+
+
+def _auto_markers(image: np.ndarray, *, refuse_whole_cells: bool = False) -> tuple[np.ndarray, tuple | None]:
+    """``detect_markers(method="auto")``: one centroid per nucleus, scaled to the nuclei found; with the
+    parts (:func:`_object_parts`) of the image it found them in (None when its checks found no nuclei: noise,
+    whole cells), for :func:`unmarked_nuclei`."""
     from labelfree.labels import declump, remove_small_objects, weighted_median
 
-    parts = _object_parts(image)
+    parts = image_parts = _object_parts(image)
     problem = _check_objects(image, parts)
+    if problem and problem[0] == "cells" and refuse_whole_cells:
+        raise InputError(_whole_cells_refusal(problem[1]))
     if problem and problem[0] == "uneven" and min(image.shape) >= 4 * _FLAT_GRID:  # again without the background
         flat = _flatten_background(image)
         flat_parts = _object_parts(flat)
@@ -548,20 +600,116 @@ def _auto_markers(image: np.ndarray) -> np.ndarray:
                 "check them, and correct the illumination (flat-field correct the image or subtract its background, "
                 "e.g. Fiji's Process > Subtract Background) or give markers= (points or a nucleus label image) "
                 "(CLI --markers FILE)."))
+    checked = parts if problem is None or parts[0] is not image_parts[0] else None  # passed, or after flattening
     if problem:
         warnings.warn(AutoMarkerWarning(problem[1]), stacklevel=3)
     mask = parts[0]
     labels, n = ndi.label(mask)
     if n == 0:
-        return np.zeros((0, 2))
+        return np.zeros((0, 2)), checked
     half_width = ndi.maximum(ndi.distance_transform_edt(mask), labels, np.arange(1, n + 1))
     r = weighted_median(half_width, np.bincount(labels.ravel(), minlength=n + 1)[1:])  # weighted by area
     log.info("Cutter: markers detected automatically, typical nucleus half-width %.1f px", r)
     mask = remove_small_objects(mask, min_size=max(1, int(_AUTO_MIN_AREA * np.pi * r * r)))
     found = declump(mask, min_distance=max(1, int(round(_AUTO_MIN_DISTANCE * r))))
     if found.max() == 0:
+        return np.zeros((0, 2)), checked
+    return markers_from_labels(found)[0], checked
+
+
+#: nuclei that detection missed: the image (1 px smoothing) smoothed again by this fraction of the typical half-width R
+#: of the nuclei found (so that a dim nucleus stands out of the noise as a whole) ...
+MISSED_SMOOTHING = 0.5
+#: ... its regions this many noise units (of the smoothed image) above the background that hold no marker ...
+MISSED_FLOOR = 3.0
+#: ... whose part above half their peak covers at least this fraction of a typical nucleus (pi R^2): smoothing
+#: spreads a small speck over a nucleus-sized region, but not to half its peak
+MISSED_AREA = 0.5
+
+
+def unmarked_nuclei(nucleus_image: np.ndarray, markers: np.ndarray, /) -> np.ndarray:
+    """Centroids of the bright regions of nucleus size in a nucleus image that hold no marker.
+
+    The typical nucleus half-width R is measured as automatic detection measures it, on the
+    objects (:func:`_objects`) that hold a marker (on all of them when none does). The image is
+    smoothed by :data:`MISSED_SMOOTHING` R, so that a dim nucleus (GOWT1's dimmest: 2 grey levels
+    above the background, in a pixel noise of 1) stands out as a whole; its regions
+    :data:`MISSED_FLOOR` noise units above the background that hold no marker and whose part
+    above half their peak covers :data:`MISSED_AREA` pi R^2 or more are nuclei no marker found.
+    Nuclei that touch a marked one (under-split clumps) are not seen.
+
+    Parameters
+    ----------
+    nucleus_image : ndarray, shape (Y, X)
+        Bright nuclei on a dark background.
+    markers : ndarray, shape (N, 2)
+        (y, x) markers in pixels.
+
+    Returns
+    -------
+    ndarray, shape (M, 2)
+        (y, x) centroids of the unmarked regions, in pixels, brightest first.
+    """
+    x = np.asarray(nucleus_image, dtype=np.float64)
+    return _unmarked_regions(_object_parts(x), np.asarray(markers, np.float64).reshape(-1, 2))
+
+
+def _unmarked_regions(parts: tuple, markers: np.ndarray) -> np.ndarray:
+    """:func:`unmarked_nuclei` from the parts (:func:`_object_parts`) of the image the markers were detected in."""
+    from labelfree.cutter.graphcut import background_and_noise
+    from labelfree.labels import weighted_median
+
+    mask, linear = parts[0], parts[2]
+    labels, n = ndi.label(mask)
+    if n == 0:
         return np.zeros((0, 2))
-    return markers_from_labels(found)[0]
+    pts = marker_pixels(markers, mask.shape) if len(markers) else np.zeros((0, 2), np.int64)
+    marked = np.unique(labels[pts[:, 0], pts[:, 1]])
+    marked = marked[marked > 0]
+    ids = marked if len(marked) else np.arange(1, n + 1)
+    half_width = _label_max(ndi.distance_transform_edt(mask), labels, n)[ids - 1]
+    r = weighted_median(half_width, np.bincount(labels.ravel(), minlength=n + 1)[ids])
+    smooth = ndi.gaussian_filter(linear, max(1.0, MISSED_SMOOTHING * r))
+    background, noise = background_and_noise(smooth)
+    regions, m = ndi.label(smooth > background + MISSED_FLOOR * noise)
+    if m == 0:
+        return np.zeros((0, 2))
+    unmarked = np.ones(m + 1, bool)
+    unmarked[regions[pts[:, 0], pts[:, 1]]] = False
+    unmarked[0] = False
+    peaks = _label_max(smooth, regions, m)
+    top = np.concatenate([[np.inf], background + 0.5 * (peaks - background)])
+    core = regions * (smooth >= top[regions])
+    areas = np.bincount(core.ravel(), minlength=m + 1)
+    found = np.flatnonzero(unmarked & (areas >= MISSED_AREA * np.pi * r * r))
+    if not len(found):
+        return np.zeros((0, 2))
+    found = found[np.argsort(-peaks[found - 1], kind="stable")]
+    return np.array(ndi.center_of_mass(core > 0, core, found), np.float64).reshape(-1, 2)
+
+
+def _label_max(values: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
+    """The largest of ``values`` in each label 1..``n`` of ``labels`` (as ``ndi.maximum``, 20 times faster)."""
+    inside = labels > 0
+    out = np.full(n + 1, -np.inf)
+    np.maximum.at(out, labels[inside], values[inside])
+    return out[1:]
+
+
+def _warn_unmarked(regions: np.ndarray, markers: np.ndarray, method: str) -> None:
+    """A :class:`MissedNucleiWarning` for the unmarked nucleus-sized ``regions`` (M, 2) (y, x) (none: silent)."""
+    if not len(regions):
+        return
+    shown = ", ".join(f"(y={y:.0f}, x={x:.0f})" for y, x in regions[:5]) + (
+        f" and {len(regions) - 5} more" if len(regions) > 5 else "")
+    warning = MissedNucleiWarning(
+        f"Marker detection (marker_method {method!r}) left {len(regions)} bright region(s) of nucleus size without "
+        f"a marker, beside the {len(markers)} marker(s) it found: {shown}. Probably nuclei too dim (or too faint "
+        "against their background) to be found; Cutter cuts no cell without a marker, so they will have no object. "
+        "Check the markers; to segment them, give markers= (points or a nucleus label image) (CLI --markers FILE), "
+        "or try another marker_method ('auto', 'blob', 'threshold'; CLI --set marker_method=NAME).")
+    warning.regions, warning.n_markers = regions, len(markers)
+    warnings.warn(warning, stacklevel=3)  # the caller of detect_markers
 
 
 #: a nucleus channel's objects are centred inside another channel's foreground (this fraction of its area) ...

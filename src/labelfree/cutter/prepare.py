@@ -145,6 +145,7 @@ def frame_markers(
         pts = detect_markers(
             nucleus, method=config.marker_method, min_sigma=config.marker_min_sigma,
             max_sigma=config.marker_max_sigma, threshold=config.marker_threshold, log_scale=config.marker_log,
+            refuse_whole_cells=True,  # several markers per cell: refused before any training
         )
         pts = check_markers(pts, shape=shape)
         return pts, np.arange(1, len(pts) + 1)
@@ -477,8 +478,9 @@ def one_warning_for_unmarked_frames(n_frames: int, /) -> Iterator[None]:
     """Frames of a movie (of ``n_frames``) prepared inside it that have no marker on their foreground are said in
     one :class:`MarkerWarning` at its end, naming the frames (one warning per frame flooded the ImageJ Log); so are
     the checks of automatic marker detection (:class:`labelfree.cutter.markers.AutoMarkerWarning`), the first
-    frame's said with how many frames gave one."""
-    from labelfree.cutter.markers import AutoMarkerWarning
+    frame's said with how many frames gave one, and the nuclei detection missed
+    (:class:`labelfree.cutter.markers.MissedNucleiWarning`), the first frame's said with how many frames have them."""
+    from labelfree.cutter.markers import AutoMarkerWarning, MissedNucleiWarning
 
     gathered: list[tuple[int, str, bool]] = []
     token = _UNMARKED.set(gathered)
@@ -489,14 +491,23 @@ def one_warning_for_unmarked_frames(n_frames: int, /) -> Iterator[None]:
     finally:
         _UNMARKED.reset(token)
     autos = [w for w in caught if issubclass(w.category, AutoMarkerWarning)]
+    missed = {str(w.message): w.message for w in caught if issubclass(w.category, MissedNucleiWarning)}
     for w in caught:  # the others as they were given
-        if not issubclass(w.category, AutoMarkerWarning):
+        if not issubclass(w.category, (AutoMarkerWarning, MissedNucleiWarning)):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno, source=w.source)
     if autos:
         text = str(autos[0].message)
         if n_frames > 1:  # (a frame may be looked at twice: for the cell size, then for its markers)
             text = f"In the {n_frames}-frame movie (said once, for the first frame it concerns): {text}"
         warnings.warn(AutoMarkerWarning(text), stacklevel=4)
+    if missed:  # one text per frame (a frame looked at twice gives the same text twice)
+        first = next(iter(missed.values()))
+        if n_frames > 1:
+            said = MissedNucleiWarning(f"In {len(missed)} of the {n_frames} frames of the movie the detected markers "
+                                       f"leave nuclei out; the first such frame: {first}")
+            said.regions, said.n_markers = first.regions, first.n_markers
+            first = said
+        warnings.warn(first, stacklevel=4)
     if not gathered:
         return
     if len(gathered) == 1:
