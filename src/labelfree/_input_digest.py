@@ -9,7 +9,9 @@ instead (``ranges``: first and last file, count, bytes, digest). A folder of fra
 suffixes, beside each other (``suffixes``: as its reader takes them); an OME-Zarr image is every file under it less
 its label images (its ``labels/`` group, where LabelFree and napari write labels) and desktop files
 (``.DS_Store``, ``Thumbs.db``). Contents are hashed up to :data:`HASH_LIMIT` bytes in all; a larger folder is
-recorded by its files' names and sizes (``hashed``: false).
+recorded by its files' names and sizes (``hashed``: false). The record of a folder of frames also holds its
+``frames_sha256`` (:func:`labelfree.io.sequence.frames_record`); one :class:`FileDigests` given to both reads each
+frame once.
 
 :func:`folder_changes` says what differs between such a record and a folder now (``files added: t048.tif;
 changed: t010.tif``), names and sizes first: a folder whose names or sizes differ is not read again.
@@ -23,9 +25,10 @@ import hashlib
 import os
 import re
 from pathlib import Path
-from typing import Any, Collection, Sequence
+from typing import Any, Callable, Collection, Sequence
 
-__all__ = ["folder_record", "folder_changes", "frames_changes", "LISTED", "HASH_LIMIT", "TIFF_SUFFIXES"]
+__all__ = ["folder_record", "folder_changes", "frames_changes", "FileDigests", "LISTED", "HASH_LIMIT",
+           "TIFF_SUFFIXES"]
 
 #: a folder input of up to this many files is listed file by file in its record; a larger one by as many runs
 LISTED = 256
@@ -47,6 +50,40 @@ def _sha256(path: Path, /) -> str:
         while block := fh.read(1 << 20):
             h.update(block)
     return h.hexdigest()
+
+
+class FileDigests:
+    """The SHA-256 of files (hex digits), each file read once however often it is asked for.
+
+    Call it with a file's path. A folder of frames' provenance record asks for every frame twice (its
+    ``frames_sha256``, :func:`labelfree.io.sequence.frames_record`, and its listing, :func:`folder_record`): given
+    one of these, both read each frame once. It remembers a file's digest for as long as it lives (one record):
+    a file changed after it was read is not read again.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "t000.tif"
+    >>> _ = path.write_bytes(b"frame")
+    >>> digests = FileDigests()
+    >>> digests(path) == digests(str(path)), digests.reads
+    (True, 1)
+    """
+
+    def __init__(self) -> None:
+        self._known: dict[Path, str] = {}
+
+    @property
+    def reads(self) -> int:
+        """How many files were read."""
+        return len(self._known)
+
+    def __call__(self, path: str | os.PathLike[str], /) -> str:
+        key = Path(path)
+        sha = self._known.get(key)
+        if sha is None:
+            sha = self._known[key] = _sha256(key)
+        return sha
 
 
 def _natural_key(name: str, /) -> list[Any]:
@@ -88,8 +125,9 @@ def _sized(files: Sequence[tuple[str, Path]], /) -> list[tuple[str, int]]:
     return [(rel, path.stat().st_size) for rel, path in files]
 
 
-def _hashed(files: Sequence[tuple[str, Path]], sizes: Sequence[tuple[str, int]], /) -> list[Row]:
-    return [(rel, size, _sha256(path)) for (rel, path), (_, size) in zip(files, sizes)]
+def _hashed(files: Sequence[tuple[str, Path]], sizes: Sequence[tuple[str, int]], /,
+            sha256: Callable[[Path], str] = _sha256) -> list[Row]:
+    return [(rel, size, sha256(path)) for (rel, path), (_, size) in zip(files, sizes)]
 
 
 def _digest(rows: Sequence[Row], /) -> str:
@@ -104,7 +142,8 @@ def _runs(n: int, /) -> list[slice]:
     return [slice(i, i + step) for i in range(0, n, step)]
 
 
-def folder_record(folder: str | os.PathLike[str], /, *, suffixes: Collection[str] | None = None) -> dict[str, Any]:
+def folder_record(folder: str | os.PathLike[str], /, *, suffixes: Collection[str] | None = None,
+                  sha256: Callable[[Path], str] | None = None) -> dict[str, Any]:
     """The entries of a folder input's provenance record (the module's docstring says which files and how).
 
     Parameters
@@ -114,6 +153,10 @@ def folder_record(folder: str | os.PathLike[str], /, *, suffixes: Collection[str
     suffixes : collection of str, optional
         The frame files' suffixes (``(".tif", ".tiff", ".btf")``): a folder of frames, its files of these
         suffixes beside each other; None: every file under the folder (an OME-Zarr image).
+    sha256 : callable, optional
+        A file's SHA-256 (hex digits) from its path: a :class:`FileDigests` that
+        :func:`labelfree.io.sequence.frames_record` was given too, so that each frame is read once. By default
+        each file is read here.
 
     Returns
     -------
@@ -126,7 +169,7 @@ def folder_record(folder: str | os.PathLike[str], /, *, suffixes: Collection[str
     sizes = _sized(files)
     total = sum(size for _, size in sizes)
     hashed = total <= HASH_LIMIT
-    rows = _hashed(files, sizes) if hashed else [(rel, size, "") for rel, size in sizes]
+    rows = _hashed(files, sizes, sha256 or _sha256) if hashed else [(rel, size, "") for rel, size in sizes]
     out: dict[str, Any] = {"files": len(rows), "bytes": total, "hashed": hashed, "files_sha256": _digest(rows)}
     if len(rows) <= LISTED:
         out["listing"] = {rel: [size, sha[:16]] if sha else [size] for rel, size, sha in rows}

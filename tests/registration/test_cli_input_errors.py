@@ -30,8 +30,8 @@ def _one_error(capsys) -> str:
     ("\n\n", "shifts.csv is empty"),
     (b"II*\x00" + bytes(range(256)), "shifts.csv is not a CSV shifts table"),
     ("frame,dy,dx\n0,0,0\n1,1e9,0\n2,0,0\n3,0,0\n",
-     "The shift of frame 1 (dy, dx = 1e+09, 0 px) is larger than the frame (64 x 64 px)"),
-    ("frame,dy,dx\n0,0,0\n1,0,-65\n2,0,0\n3,0,0\n", "The shift of frame 1 (dy, dx = 0, -65 px) is larger"),
+     "The shift of frame 1 (0-based) is dy, dx = 1e+09, 0 px, larger than the frame (64 x 64 px)"),
+    ("frame,dy,dx\n0,0,0\n1,0,-65\n2,0,0\n3,0,0\n", "The shift of frame 1 (0-based) is dy, dx = 0, -65 px, larger"),
     # hand-edited frame numbers: a repeated or missing frame moved the wrong frames, names sorted as text
     ("frame,dy,dx\n0,0,0\n1,5,0\n1,9,0\n3,0,0\n", "shifts.csv: frame 1 is listed 2 times"),
     ("frame,dy,dx\n0,0,0\n1,5,0\n3,9,0\n4,0,0\n", "shifts.csv: frame 2 is missing"),
@@ -80,7 +80,7 @@ def test_apply_shifts_refuses_a_shift_larger_than_the_frame():
     import xarray as xr
 
     movie = xr.DataArray(np.arange(400, dtype=np.uint16).reshape(2, 10, 20), dims=("T", "Y", "X"))
-    with pytest.raises(InputError, match=r"frame 1 \(dy, dx = 0, 21 px\) is larger than the frame \(10 x 20 px\)"):
+    with pytest.raises(InputError, match=r"frame 1 \(0-based\) is dy, dx = 0, 21 px, larger than the frame \(10 x 20"):
         apply_shifts(movie, np.array([[0, 0], [0, 21]]))
     assert apply_shifts(movie, np.array([[0, 0], [10, -20]])).shape == (2, 20, 40)
 

@@ -159,7 +159,7 @@ def test_bad_inputs_give_clear_errors(tmp_path):
         apply_shifts(movie, tmp_path / "nope.csv")
     with pytest.raises(InputError, match="no field of view common"):  # each within the frame, not all together
         apply_shifts(movie, np.array([[0, 0], [70, 0], [-70, 0], [0, 0]]), canvas="crop")
-    with pytest.raises(InputError, match=r"shift of frame 1 \(dy, dx = 200, 0 px\) is larger than the frame"):
+    with pytest.raises(InputError, match=r"shift of frame 1 \(0-based\) is dy, dx = 200, 0 px, larger than the frame"):
         apply_shifts(movie, np.array([[0, 0], [200, 0], [0, 0], [0, 0]]), canvas="crop")
 
 

@@ -211,15 +211,17 @@ class InputRecord:
     def describe(self) -> dict[str, Any]:
         if self.path.is_file():
             return {"path": str(self.path), "size": self.path.stat().st_size, "sha256": self.sha256}
-        from labelfree._input_digest import folder_record
+        from labelfree._input_digest import FileDigests, folder_record
         from labelfree.io.ngff import is_ngff
         from labelfree.io.raster import PICTURE_SUFFIXES
         from labelfree.io.sequence import FRAME_SUFFIXES, frames_record
 
-        frames = frames_record(self.path)
+        digests = FileDigests()  # frames_sha256 and the listing of a folder of frames: each frame read once
+        frames = frames_record(self.path, sha256=digests)
         if frames:  # the files its reader takes: its TIFF files, else its pictures
             suffixes = FRAME_SUFFIXES if frames["first"].lower().endswith(FRAME_SUFFIXES) else PICTURE_SUFFIXES
-            return {"path": str(self.path), **frames, **folder_record(self.path, suffixes=suffixes)}
+            return {"path": str(self.path), **frames,
+                    **folder_record(self.path, suffixes=suffixes, sha256=digests)}
         if self.path.is_dir() and (self.path.suffix.lower() == ".zarr" or is_ngff(self.path)):
             return {"path": str(self.path), **folder_record(self.path)}
         return {"path": str(self.path)}

@@ -405,11 +405,15 @@ def read_sequence_array(folder: str | os.PathLike[str], read_array: Callable[...
     return stacked.reshape(*sizes, *stacked.shape[1:])
 
 
-def frames_record(folder: Path, /) -> dict[str, Any]:
+def frames_record(folder: Path, /, *, sha256: Callable[[Path], str] | None = None) -> dict[str, Any]:
     """``{"frames", "first", "last", "frames_sha256"}`` of a folder of frames (the provenance of a movie read from
     it: the SHA-256 of every frame file's name and SHA-256, in frame order); ``{}`` for any other folder. For files
     that number z planes (:func:`sequence_grid`), ``"frames"`` counts the files, and ``"axes"`` (``"TZ"`` or
-    ``"Z"``) and ``"shape"`` (their sizes) say how they were read."""
+    ``"Z"``) and ``"shape"`` (their sizes) say how they were read.
+
+    ``sha256`` gives a frame file's SHA-256 (hex digits) from its path: a
+    :class:`labelfree._input_digest.FileDigests` that :func:`labelfree._input_digest.folder_record` is given too
+    reads each frame once for both; by default each frame is read here."""
     import hashlib
 
     from labelfree._config import file_sha256
@@ -421,9 +425,9 @@ def frames_record(folder: Path, /) -> dict[str, Any]:
         files, axes, sizes = sequence_grid(folder)
     except InputError:  # not a folder of frames (a model zoo): its path says what it was
         return {}
-    digest = hashlib.sha256()
+    digest, hash_file = hashlib.sha256(), sha256 or file_sha256
     for f in files:
-        digest.update(f"{f.name}\0{file_sha256(f)}\n".encode())
+        digest.update(f"{f.name}\0{hash_file(f)}\n".encode())
     grid = {} if axes == "T" else {"axes": axes, "shape": list(sizes)}
     return {"frames": len(files), **grid, "first": files[0].name, "last": files[-1].name,
             "frames_sha256": digest.hexdigest()}

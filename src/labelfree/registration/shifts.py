@@ -152,7 +152,7 @@ def _check_within_frame(drift: np.ndarray, axes: tuple[str, ...], sizes: list[in
         t = int(np.argmax(beyond.any(axis=1)))
         names = ", ".join(f"d{ax.lower()}" for ax in axes)
         values = ", ".join(f"{v:g}" for v in drift[t])
-        raise InputError(f"The shift of frame {t} ({names} = {values} px) is larger than the frame "
+        raise InputError(f"The shift of frame {t} (0-based) is {names} = {values} px, larger than the frame "
                          f"({' x '.join(map(str, sizes))} px); a stage drift moves the field by less than its size. "
                          "Check that the shifts are of this movie and in pixels (not calibrated units).")
 
