@@ -76,7 +76,7 @@ def test_msc_crop_of_touching_cells_gives_both(msc_crop, caplog):
     assert score["pixel_f1"] >= 0.8  # measured 0.84
     # the run says its size rests on few objects, and what to do
     text = " ".join(r.getMessage() for r in caplog.records if "rests on" in r.getMessage())
-    assert "rests on 2 object(s) of frame 0" in text and "set min_size" in text
+    assert "rests on 2 object(s) of frame 0 (0-based)" in text and "set min_size" in text
 
 
 def test_msc_crop_through_the_cli(msc_crop, tmp_path, caplog):
