@@ -142,6 +142,23 @@ def test_stitch_warns_of_a_gap_in_the_numbering_when_the_grid_is_given(tmp_path,
     assert said[0] in read_provenance(out)["warnings"]
 
 
+@pytest.mark.parametrize("grid", [[], ["--grid", "2x3"]])
+def test_a_grid_whose_last_cell_is_missing_is_refused_as_incomplete(tmp_path, capsys, grid):
+    """Was: "would put the tiles after the gap one cell early" (no tile comes after it) and the advice --grid RxC,
+    which then failed ("A 2x3 grid needs 6 tiles; got 5")."""
+    folder = tmp_path / "tiles"
+    folder.mkdir()
+    for k, tile in enumerate(_strip(5)):
+        tifffile.imwrite(folder / f"r{k // 3 + 1}_c{k % 3 + 1}.tif", tile)
+    out = tmp_path / "m.tif"
+    assert main(["stitch", str(folder), *grid, "--overlap", "0.25", "--backend", "python", "-o", str(out)]) == 1
+    err = " ".join(capsys.readouterr().err.split())
+    assert (f"Cannot stitch the tiles as a grid: the tile files in {folder} are numbered with a gap: r2_c3.tif is "
+            "missing among the 5 tiles, the last cell(s) of their grid, which leaves it incomplete.") in err, err
+    assert "TileConfiguration.txt" in err and "--grid RxC" not in err and "one cell early" not in err
+    assert not out.exists()
+
+
 def test_whole_numbered_tiles_are_stitched_without_a_word_of_gaps(tmp_path, caplog):
     folder = tmp_path / "tiles"
     folder.mkdir()

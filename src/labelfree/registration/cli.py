@@ -305,7 +305,8 @@ def skipped_names(names: Sequence[str], /) -> list[str]:
 
 def _check_numbering(args: argparse.Namespace, files: list[Path], layout: Any) -> None:
     """Refuse to find the grid of tiles whose file numbers skip some (a strip with a tile missing inside looks like
-    a shorter strip to :func:`labelfree.registration.tiles.find_grid`); warn when the grid is given."""
+    a shorter strip to :func:`labelfree.registration.tiles.find_grid`); warn when the grid is given. Refuse either
+    way when the cells skipped are the grid's last (no tile after them: the grid is incomplete)."""
     skipped = skipped_names([f.name for f in files]) if args.tiles.is_dir() else []
     if not skipped:
         return
@@ -313,6 +314,11 @@ def _check_numbering(args: argparse.Namespace, files: list[Path], layout: Any) -
     which = "it" if len(skipped) == 1 else "them"
     gap = (f"the tile files in {args.tiles} are numbered with a gap: {named} {'is' if len(skipped) == 1 else 'are'} "
            f"missing among the {len(files)} tiles")
+    last = max(_natural_key(f) for f in files)
+    if all(_natural_key(Path(name)) > last for name in skipped):  # the grid's last cells: no tile after the gap
+        raise InputError(f"Cannot stitch the tiles as a grid: {gap}, the last cell(s) of their grid, which leaves it "
+                         f"incomplete. Add {which}, or give each tile's position in Fiji's TileConfiguration.txt as "
+                         f"TILES (labelfree stitch {args.tiles}/TileConfiguration.txt).")
     if layout == "auto":
         raise InputError(f"Cannot find the grid from the tiles: {gap}, and a grid found from the tiles would put the "
                          f"tiles after the gap one cell early (a row of tiles with one missing looks like a shorter "
