@@ -300,7 +300,8 @@ def test_fiji_runs_a_model_file_and_records_its_macro_line(imagej_windows_closed
             if isinstance(c, Checkbox) and str(c.getLabel()).strip() in (key, key.replace("_", " ")):
                 return c
             if isinstance(c, Label) and str(c.getText()).strip() in (key, key.replace("_", " ")):
-                return parts[i + 1]
+                box = parts[i + 1]  # a path field is a panel: its text box and ImageJ's Browse button
+                return box if hasattr(box, "setText") else next(k for k in box.getComponents() if hasattr(k, "setText"))
         raise AssertionError(f"no field {key}")
 
     recorder = Recorder(False)
