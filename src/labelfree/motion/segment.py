@@ -101,9 +101,9 @@ def _warn_few_objects(t: int, support: int, min_size: int, cfg: MotionConfig, /)
     """Log that the automatic cell size rests on ``support`` (< FEW_OBJECTS) objects of frame ``t``."""
     log.warning(
         "Motion: the automatic cell size rests on %d object(s) of frame %d (0-based) (min_size %d px, typical cell "
-        "%d px): few cells in view (a crop?) or cells joined into one object. If touching cells come out as one object or "
-        "dim cells are missing, set min_size: the 'min_size' in the provenance of a run on a larger field of the "
-        "same movie, or about %.2f x the area (px) of one cell.",
+        "%d px): few cells in view (a crop?) or cells joined into one object. If touching cells come out as one "
+        "object or dim cells are missing, set min_size: the 'min_size' in the provenance of a run on a larger field "
+        "of the same movie, or about %.2f x the area (px) of one cell.",
         support, t, min_size, round(min_size / cfg.min_size_fraction), cfg.min_size_fraction)
 
 
