@@ -110,9 +110,10 @@ _IMAGEJ_TERMS = (
                 r"Expected dims containing [TCZYX]+ drawn from (?P<allowed>[TCZYX]+)\."), _dims_in_words),
     (re.compile(r"replace them \((?:e\.g\. )?numpy\.nan_to_num\) first\."),
      "replace them first (Process > Math > Remove NaNs..., or select them and Edit > Fill)."),
+    # the markers key takes detect or roi_manager only: the command line's files reach it through the ROI Manager
     (re.compile(r"give markers= \(points or a nucleus label image\)"),
-     "give markers (markers=roi_manager with point selections or nucleus outlines in the ROI Manager, or a "
-     "points CSV, label TIFF or ROI zip file)"),
+     "give markers (markers=roi_manager with point selections or nucleus outlines in the ROI Manager; File > Open "
+     "puts a ROI zip file's ROIs there)"),
     # drift, Motion's blank frames, Cutter's frames without a marker on the foreground: frames as ImageJ counts them
     (re.compile(r"frames \[([0-9, ]*)\] \(0-based\)"), _frames_from_one),
     (re.compile(r"frame (\d+) \(0-based\)"), _frames_from_one),
@@ -126,6 +127,10 @@ _IMAGEJ_TERMS = (
     (re.compile(r"give the grid: stitch\(tiles, \(rows, cols\)\) \(and the order: config=\{'order': \.\.\.\}\)"),
      "give the grid with rows= and cols= (and the order with order=)"),
     (re.compile(r"give each tile's position: stitch\(tiles, yx\) \(yx: (?:[^()]|\([^()]*\))*\)"),
+     "give each tile's position in a TileConfiguration.txt (Plugins > Stitching > Grid/Collection stitching, "
+     "Type: Positions from file)"),
+    # a found grid with a tile likely missing (LabelFree Stitch has no layout key): Fiji's stitching takes positions
+    (re.compile(r"give each tile's position \(layout / TileConfiguration\.txt\)"),
      "give each tile's position in a TileConfiguration.txt (Plugins > Stitching > Grid/Collection stitching, "
      "Type: Positions from file)"),
     (re.compile(r", counted from 1 in the order given,"), ", the stack's planes counted from 1,"),
@@ -160,8 +165,19 @@ _IMAGEJ_TERMS = (
      _overlap_as_fraction),
     # a config check names the option as its dataclass field (ThresholdConfig.min_size): the macro key
     (re.compile(r"\b[A-Z][A-Za-z]*Config\.([a-z_][a-z0-9_]*)\b"), r"\1"),
-    # command-line options: --set KEY=VALUE is the macro key KEY=VALUE
+    # command-line options: --set KEY=VALUE is the macro key KEY=VALUE; as the way of giving a key's values ("(CLI
+    # --set marker_method=threshold)", "('auto', 'blob'; CLI --set marker_method=NAME)") the macro key stays
+    (re.compile(r"\(((?:'[^'()]*', )*'[^'()]*'; )?CLI --set ([a-z_][a-z0-9_]*=[^\s();]*)\)"), r"(\1\2)"),
     (re.compile(r"--set ([a-z_][a-z0-9_]*)="), r"\1="),
+    # another pipeline named by its command-line command: its ImageJ command ("Motion (a time-lapse; labelfree
+    # motion)" -> "LabelFree Motion (a time-lapse)")
+    (re.compile(r"\b(Motion|Threshold|Cutter|Fusion|Drift|Stitch) \(((?:[^()]*?)(?:; )?)labelfree (motion|threshold|"
+                r"cutter|fusion|drift|stitch)\)"),
+     lambda m: (f"LabelFree {m.group(1)}" + (f" ({m.group(2).removesuffix('; ')})" if m.group(2) else ""))
+     if m.group(1).lower() == m.group(3) else m.group(0)),
+    # Motion's automatic size: a run's automatic settings are in the Log (its provenance only with output=)
+    (re.compile(r"set ([a-z_][a-z0-9_]*): the '\1' in the provenance of a run on "),
+     r"""set \1 (\1=N): the \1 that the Log's "automatic settings" line gives for a run on """),
     # a Z-stack given to a 2-D command: ImageJ's menus make the plane or the projection
     (re.compile(r"pick a plane \(Python: [^()]*(?:\([^()]*\))?\) or make a projection \(Python: [^;]*; Fiji: "
                 r"[^()]*\) and save it as TIFF first\."),
