@@ -12,8 +12,9 @@ Motion finds at most half of them (mean over the frames); ``one``: of these, cro
 most one object in every frame; ``F1``: object F1 at IoU 0.5 over the annotated frames (MSC
 and GOWT1 on annotated objects only: their masks are partial; "-": no annotated object);
 ``min_size``: the median automatic ``min_size`` over the crops; ``warned``: crops whose run
-logged that its cell size rests on few objects. Set ``PYTHONPATH`` to compare another
-version. About 3 minutes on one core.
+logged that its cell size rests on few objects; ``flow``: crops whose size no classified frame
+checked (every one over half cell: the flow-only size stays). Set ``PYTHONPATH`` to compare
+another version. About 3 minutes on one core.
 """
 
 from __future__ import annotations
@@ -49,14 +50,17 @@ def load(name: str, frames: int) -> tuple[np.ndarray, np.ndarray, dict[int, np.n
 
 
 class _Count(logging.Handler):
-    """Counts the log records that say the automatic cell size rests on few objects."""
+    """Counts the log records that say the automatic cell size rests on few objects, and those that say
+    a classified frame checked it (any version: "minimum object size N px, closing radius")."""
 
     def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.n = 0
+        super().__init__(logging.INFO)
+        self.n = self.checked = 0
 
     def emit(self, record: logging.LogRecord) -> None:
-        self.n += "rests on" in record.getMessage()
+        text = record.getMessage()
+        self.n += "rests on" in text
+        self.checked += "minimum object size" in text and "flow-only" not in text
 
 
 def windows(shape: tuple[int, int], size: int, fraction: float) -> list[tuple[int, int]]:
@@ -81,15 +85,16 @@ def main(argv: list[str] | None = None) -> int:
     motion_log = logging.getLogger("labelfree.motion")
     motion_log.addHandler(counter)
     motion_log.propagate = False  # counted, not printed
+    motion_log.setLevel(logging.INFO)
     print(f"{args.frames}-frame crops, no parameters")
     print(f"{'set':<6} {'size':>4} {'crops':>5} {'cells':>6} {'found':>6} {'few':>4} {'one':>4} {'F1@0.5':>6} "
-          f"{'min_size':>8} {'warned':>6} {'s':>6}")
+          f"{'min_size':>8} {'warned':>6} {'flow':>4} {'s':>6}")
     for name in args.sets.split(","):
         movie, cells, seg, partial = load(name, args.frames)
         for size in sizes:
             rows, t0 = [], time.perf_counter()
             for y, x in windows(movie.shape[1:], size, args.step):
-                seen = counter.n
+                seen, checked = counter.n, counter.checked
                 box = (slice(None), slice(y, y + size), slice(x, x + size))
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
@@ -103,13 +108,14 @@ def main(argv: list[str] | None = None) -> int:
                     warnings.simplefilter("ignore")  # crops without annotated object
                     f1 = evaluate(pred, truth, only_annotated=partial)["f1"]
                 rows.append((n_true.mean(), n_found.mean(), few, few and n_found.max() <= 1, f1,
-                             out.attrs["labelfree"].get("min_size") or 0, counter.n > seen))
-            n_true, n_found, few, one, f1, min_size, warned = (np.array(v, float) for v in zip(*rows))
+                             out.attrs["labelfree"].get("min_size") or 0, counter.n > seen,
+                             out.attrs["labelfree"].get("min_size") is not None and counter.checked == checked))
+            n_true, n_found, few, one, f1, min_size, warned, flow = (np.array(v, float) for v in zip(*rows))
             score = f"{np.nanmean(f1):>6.3f}" if np.isfinite(f1).any() else f"{'-':>6}"
             print(f"{name:<6} {size:>4} {len(rows):>5} {n_true.mean():>6.2f} {n_found.mean():>6.2f} "
                   f"{int(few.sum()):>4} "
                   f"{int(one.sum()):>4} {score} {np.median(min_size):>8.0f} {int(warned.sum()):>6} "
-                  f"{time.perf_counter() - t0:>6.1f}", flush=True)
+                  f"{int(flow.sum()):>4} {time.perf_counter() - t0:>6.1f}", flush=True)
     return 0
 
 

@@ -106,3 +106,58 @@ def test_a_given_min_size_is_kept(msc_crop):
     movie, _ = msc_crop
     out = motion.segment(movie[:3], config={"min_size": 1664})
     assert out.attrs["labelfree"]["min_size"] == 1664
+
+
+# -- a crop whose classified frames are all flooded (over half cell): the size check still runs --------------------
+
+
+def _sim_crop(shared_data, frames: int, y: int, x: int):
+    if not (shared_data / "ctc" / "Fluo-N2DH-SIM+" / "01").is_dir():
+        pytest.skip("Fluo-N2DH-SIM+/01 is absent")
+    data = datasets.load_ctc("Fluo-N2DH-SIM+", "01", root=shared_data, frames=range(frames))
+    box = (slice(y, y + 128), slice(x, x + 128))
+    movie = np.asarray(data.movie.values)[(slice(None), *box)]
+    return movie, np.stack([np.asarray(data.seg[t])[box] for t in range(frames)])
+
+
+def test_sim_crop_of_dense_nuclei_all_frames_flooded(shared_data, caplog):
+    """SIM+ frames 0-2, 128 px at (330, 0): 4 touching nuclei whose halos cover 54-57 % of every classified
+    frame. Before: no frame checked the size, the flow-only min_size 2441 stayed, 2, 2, 1 objects (object F1 0.24);
+    now frame 0's nuclei, cut at their necks, set it (640), and all 4 are found in every frame."""
+    movie, truth = _sim_crop(shared_data, 3, 330, 0)
+    with caplog.at_level(logging.INFO, logger="labelfree.motion"):
+        out = motion.segment(movie)
+    labels = np.asarray(out.values)
+    assert out.attrs["labelfree"]["min_size"] == 640
+    assert _count(labels) == _count(truth) == [4, 4, 4]
+    assert evaluate(labels, truth)["f1"] == 1.0
+    text = " ".join(r.getMessage() for r in caplog.records)
+    assert "frame 0 (0-based) is over half cell; its 4 cells set the minimum object size 640 px for now" in text
+    assert "optical flow's alone" not in text
+
+
+def test_sim_crop_flooded_first_then_checked_by_a_later_frame(shared_data):
+    """SIM+ frames 0-5, 128 px at (320, 0): frame 0 is flooded and sets the size for now; a later frame that is
+    not flooded still checks it (min_size 632 as before), but the nuclei are no longer joined (before: 2, 2, 2, 1,
+    1, 2 objects of 4, object F1 0.24)."""
+    movie, truth = _sim_crop(shared_data, 6, 320, 0)
+    out = motion.segment(movie)
+    labels = np.asarray(out.values)
+    assert out.attrs["labelfree"]["min_size"] == 632
+    assert _count(truth) == [4] * 6 and min(_count(labels)) >= 3
+    assert evaluate(labels, truth)["f1"] >= 0.9
+
+
+def test_msc_crop_of_one_flooding_cell_warns_that_the_size_is_the_flows(msc_dir, caplog):
+    """MSC frames 28-30, 256 px at (0, 0): one cell over half of every frame, no field of cells to measure. The
+    flow-only size stays, and a warning says so and how to set min_size (before: nothing said)."""
+    data = datasets.load_ctc("Fluo-C2DL-MSC", "01", root=msc_dir.parents[1], frames=MSC_FRAMES[:3])
+    movie = np.asarray(data.movie.values)[:3, :256, :256]
+    with caplog.at_level(logging.WARNING, logger="labelfree.motion"):
+        out = motion.segment(movie)
+    min_size = out.attrs["labelfree"]["min_size"]
+    assert _count(out.values) == [1, 1, 1]
+    text = " ".join(r.getMessage() for r in caplog.records if "optical flow's alone" in r.getMessage())
+    assert f"the automatic cell size is the optical flow's alone (min_size {min_size} px, typical cell" in text
+    assert "every classified frame was over half cell" in text and "set min_size" in text
+    assert "rests on" not in " ".join(r.getMessage() for r in caplog.records)

@@ -97,6 +97,22 @@ _BYTES_PER_THREAD_PIXEL = 208
 _NECK_RATIO = 0.8
 
 
+def _size_of(area: float, cfg: MotionConfig, /) -> int:
+    """The automatic minimum object size (px) of a typical cell ``area`` (px)."""
+    return max(10, int(round(cfg.min_size_fraction * area)))
+
+
+def _warn_flow_size(min_size: int, cfg: MotionConfig, /) -> None:
+    """Log that the automatic cell size is the flow's alone: no classified frame could check it."""
+    log.warning(
+        "Motion: the automatic cell size is the optical flow's alone (min_size %d px, typical cell %d px): every "
+        "classified frame was over half cell (cells dense in view, e.g. a crop, or background called cell), so the "
+        "size was not checked on the cells found, and the flow's objects include a halo. If touching cells come out "
+        "as one object or smaller cells are missing, set min_size: the 'min_size' in the provenance of a run on a "
+        "larger field or more frames of the same movie, or about %.2f x the area (px) of one cell.",
+        min_size, round(min_size / cfg.min_size_fraction), cfg.min_size_fraction)
+
+
 def _warn_few_objects(t: int, support: int, min_size: int, cfg: MotionConfig, /) -> None:
     """Log that the automatic cell size rests on ``support`` (< FEW_OBJECTS) objects of frame ``t``."""
     log.warning(
@@ -327,9 +343,9 @@ def _check_upsample(da: xr.DataArray, cfg: MotionConfig, area: float) -> None:
     (:func:`labelfree.motion.flow.auto_upsample`) and the enlarged movie fits in memory.
 
     The area is the one that sets the automatic sizes, measured on the first classified frame
-    that is not flooded; the flow-only estimate of the first pair is not used: its halo, a flow
-    window wide, hides how small the cells are (SIM+ at half size: a radius of 81 px against 42
-    as given).
+    that is not flooded (or, for now, on a flooded one that holds a field of cells); the
+    flow-only estimate of the first pair is not used: its halo, a flow window wide, hides how
+    small the cells are (SIM+ at half size: a radius of 81 px against 42 as given).
     """
     k = auto_upsample(area, radius=cfg.flow_downsample_radius)
     if k == 1:
@@ -909,6 +925,7 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, bar: _PassSteps, *, noise_chec
     refined, contrasts = [], []  # per-frame refinement records; the grey contrasts seen so far
     refine_size = cfg.min_size is None and cfg.refine_min_size
     tracker, last, landscapes = None, -1, {}  # instances over time; the last finished frame
+    provisional = False  # the size set by a flooded frame, till one that is not flooded checks it
 
     def exact(contrast: float) -> bool:  # the refinement's decision for the next frame in order
         return bool(cfg.refine_boundary and np.median([*contrasts, contrast]) >= cfg.refine_min_contrast)
@@ -916,28 +933,41 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, bar: _PassSteps, *, noise_chec
     def finish(t: int, frame: np.ndarray, mask: np.ndarray | None, flow: np.ndarray | None = None,
                done: _Cleaned | None = None) -> None:
         """Frame t's objects from its classified ``mask``, or from ``done``, its clean-up made ahead."""
-        nonlocal out, min_size, refine_size, tracker, last
+        nonlocal out, min_size, refine_size, tracker, last, provisional
         if t in blank:  # no cell in it: empty; the instance tracker restarts after it, the label ids carry on
             return
         if done is None:
             # flow objects include a halo: check the size on the first classified frame that is not
             # flooded (a frame classified mostly as cell, e.g. frame 0 of HeLa with log_intensity,
             # would keep the flow-only size, which removes most nuclei)
-            if refine_size and np.count_nonzero(mask) <= _FLOODED * mask.size:
+            if refine_size:
+                flooded = np.count_nonzero(mask) > _FLOODED * mask.size
                 # few objects (a crop): measured with clumps cut at their necks (typical_cell_area)
                 # (pieces of cells small enough to restart the run enlarged are fragments: not cells)
                 area, support = typical_cell_area(fill_mask_holes(mask), min_area=size_floor(shape),
                                                   neck_ratio=cfg.declump_neck_ratio or _NECK_RATIO,
                                                   min_cell_area=np.pi * cfg.flow_downsample_radius**2 / 2)
-                if area:
-                    min_size = min(min_size, max(10, int(round(cfg.min_size_fraction * area))))
-                if area and support < FEW_OBJECTS:
-                    _warn_few_objects(t, support, min_size, cfg)
-                refine_size = False
-                if cfg.upsample is None:
-                    _check_upsample(da, cfg, min_size / cfg.min_size_fraction)
-                log.info("Motion: minimum object size %d px, closing radius %d px", min_size,
-                         resolve_closing_radius(cfg, min_size=min_size))
+                # ... but where every frame so far is flooded (a crop of dense cells, their halos over half of
+                # it: SIM+ 128 px at (330, 0)), the first that holds FEW_OBJECTS cells or more and lowers the
+                # flow-only size sets it for now (the declumping restarts at its scale); the first frame that
+                # is not flooded still checks it
+                if flooded and not provisional and support >= FEW_OBJECTS and _size_of(area, cfg) < min_size:
+                    min_size, tracker, provisional = _size_of(area, cfg), None, True
+                    log.info("Motion: frame %d (0-based) is over half cell; its %d cells set the minimum object "
+                             "size %d px for now, closing radius %d px", t, support, min_size,
+                             resolve_closing_radius(cfg, min_size=min_size))
+                    if cfg.upsample is None:
+                        _check_upsample(da, cfg, min_size / cfg.min_size_fraction)
+                if not flooded:
+                    if area:
+                        min_size = min(min_size, _size_of(area, cfg))
+                    if area and support < FEW_OBJECTS:
+                        _warn_few_objects(t, support, min_size, cfg)
+                    refine_size = False
+                    if cfg.upsample is None:
+                        _check_upsample(da, cfg, min_size / cfg.min_size_fraction)
+                    log.info("Motion: minimum object size %d px, closing radius %d px", min_size,
+                             resolve_closing_radius(cfg, min_size=min_size))
             done = _clean_up(t, frame, mask, cfg, min_size=min_size, redecide=exact)
         clean, applied = done.clean, False
         if done.contrast is not None:  # the grey-contrast check also chooses the split landscape
@@ -1092,6 +1122,8 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, bar: _PassSteps, *, noise_chec
     scale = None
     if last < 0 and cfg.min_size is None:  # no frame was segmented: a size measured on noise means nothing
         min_size = None
+    elif refine_size and not provisional and min_size is not None:  # every frame flooded: nothing checked it
+        _warn_flow_size(min_size, cfg)
     if min_size is not None:
         scale = {k: round(v, 2) for k, v in cell_scale(min_size / cfg.min_size_fraction,
                                                        entropy_size=cfg.entropy_size).items()}
