@@ -9,8 +9,6 @@ their names. These build the real ImageJ 1.x objects (under ``xvfb-run -a``).
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import pytest
 
@@ -106,32 +104,19 @@ def test_the_dialog_notices_a_path_typed_in_a_browse_field(ij):
 def test_a_macros_options_fill_the_browse_fields(ij):
     """In a macro (``Macro.getOptions()`` set on a ``Run$_`` thread) the page reads the macro's keys and values;
     a key the macro leaves out keeps the value the page was given (ImageJ's folder field would add a ``/``)."""
-    from scyjava import jimport
+    from awt_events import in_macro_thread
 
     from labelfree.imagej.dialog import read_page
 
     values = {"zoo": "", "model_file": "", "output": "/data/earlier out", "overwrite": False, "config_file": ""}
     options = "zoo=[/models/my zoo] model_file=[GFP=/m/g.pt,Cy5=/m/c.pt] overwrite config_file=/tmp/c.json"
-    out: dict = {}
 
     def body():
-        Thread, Macro = jimport("java.lang.Thread"), jimport("ij.Macro")
-        Thread.currentThread().setName("Run$_labelfree-files-test")
-        Macro.setOptions(options)
-        try:
-            gd, fields = _page("fusion", values)
-            out["modes"] = [_browse_mode(gd.getStringFields().get(i)) for i in range(4)]
-            out["read"] = read_page(gd, fields, values=values)[0]
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
-            out["error"] = exc
-        finally:
-            Macro.setOptions(None)
+        gd, fields = _page("fusion", values)
+        return {"modes": [_browse_mode(gd.getStringFields().get(i)) for i in range(4)],
+                "read": read_page(gd, fields, values=values)[0]}
 
-    thread = threading.Thread(target=body)
-    thread.start()
-    thread.join(60)
-    if "error" in out:
-        raise out["error"]
+    out = in_macro_thread(body, options, timeout=60)
     assert out["modes"] == ["dir", "file", "dir", "file"]
     assert out["read"] == {"zoo": "/models/my zoo", "model_file": "GFP=/m/g.pt,Cy5=/m/c.pt",
                            "output": "/data/earlier out", "overwrite": True, "config_file": "/tmp/c.json"}

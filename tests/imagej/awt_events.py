@@ -78,3 +78,31 @@ def wait_for_dialog(title: str, timeout: float = 30.0):
                 return w
         time.sleep(0.05)
     raise AssertionError(f"dialog {title!r} did not open")
+
+
+def in_macro_thread(fn, options: str, *, timeout: float = 120.0):
+    """``fn()``'s result, run as ImageJ runs a macro's command: on a thread named ``Run$_...`` with the macro's
+    ``options`` readable with ``Macro.getOptions()``; what it raises is raised here."""
+    import threading
+
+    from scyjava import jimport
+
+    out: dict = {}
+
+    def body():
+        Thread, Macro = jimport("java.lang.Thread"), jimport("ij.Macro")
+        Thread.currentThread().setName("Run$_labelfree-test")
+        Macro.setOptions(options)
+        try:
+            out["result"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            out["error"] = exc
+        finally:
+            Macro.setOptions(None)
+
+    thread = threading.Thread(target=body)
+    thread.start()
+    thread.join(timeout)
+    if "error" in out:
+        raise out["error"]
+    return out["result"]

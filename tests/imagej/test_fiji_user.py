@@ -3,12 +3,11 @@ recorded folders with brackets, earlier results in the output folder and macro c
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
-from awt_events import on_edt, press, recorded_line, wait_for_dialog
+from awt_events import in_macro_thread, on_edt, press, recorded_line, wait_for_dialog
 
 from labelfree.image import to_dataarray
 
@@ -138,30 +137,14 @@ def test_an_earlier_result_in_the_output_folder_names_the_commands_overwrite_key
 def _run_script_in_a_macro(name: str, imp, options: str, **params):
     """Run a shipped Fiji script's body as Fiji runs it from a macro: on the macro's thread (ImageJ names it
     ``Run$_...``), the macro's options readable with ``Macro.getOptions()``, ``imp`` the active image."""
-    from scyjava import jimport
-
     text = (SCRIPTS / name).read_text(encoding="utf-8")
     namespace = {"__name__": "__fiji_script__", "imp": imp, **params}
-    out: dict = {}
 
     def body():
-        Thread, Macro = jimport("java.lang.Thread"), jimport("ij.Macro")
-        Thread.currentThread().setName("Run$_labelfree-test")
-        Macro.setOptions(options)
-        try:
-            exec(compile(text, name, "exec"), namespace)  # noqa: S102 - the shipped script, as Fiji runs it
-            out["result"] = namespace["result"]
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
-            out["error"] = exc
-        finally:
-            Macro.setOptions(None)
+        exec(compile(text, name, "exec"), namespace)  # noqa: S102 - the shipped script, as Fiji runs it
+        return namespace["result"]
 
-    thread = threading.Thread(target=body)
-    thread.start()
-    thread.join(120)
-    if "error" in out:
-        raise out["error"]
-    return out["result"]
+    return in_macro_thread(body, options)
 
 
 def test_a_macro_calling_the_fiji_script_with_image_segments_that_image(clean):
