@@ -154,9 +154,9 @@ def test_dataset_folder_as_truth_scores_each_movie_on_its_annotated_frames(datas
 
 
 @pytest.mark.parametrize(("batch_options", "eval_options", "only_annotated"), [
-    (("--truth-threshold", "0.3"), ("--threshold", "0.3"), False),
+    (("--truth-threshold", "0.8"), ("--threshold", "0.8"), False),
     (("--only-annotated",), ("--only-annotated",), True),
-    (("--truth-threshold", "0.3", "--only-annotated"), ("--threshold", "0.3", "--only-annotated"), True),
+    (("--truth-threshold", "0.8", "--only-annotated"), ("--threshold", "0.8", "--only-annotated"), True),
 ])
 def test_truth_options_score_as_eval_options(dataset, tmp_path, capsys, batch_options, eval_options, only_annotated):
     """Against sparse ground truth (some cells and some frames annotated), given as the dataset folder."""
@@ -175,7 +175,7 @@ def test_truth_options_score_as_eval_options(dataset, tmp_path, capsys, batch_op
         assert tuple(int(rows[seq][k]) for k in ("pixel_tp", "pixel_fp", "pixel_fn")) == pixels[seq]
     said = f"TP {total['tp']}, FP {total['fp']}, FN {total['fn']};"
     assert said in text and f"mean IoU {total['mean_iou']:.4f}" in text and f"pixel F1 {total['pixel_f1']:.4f}" in text
-    how = ("IoU threshold 0.3" if "0.3" in batch_options else "IoU threshold 0.5") + (
+    how = ("IoU threshold 0.8" if "0.8" in batch_options else "IoU threshold 0.5") + (
         "; only predicted objects that overlap ground truth" if only_annotated else "")
     assert f"({how}; counts summed" in text  # the report says how the scores were made
     assert f"({how}; counts summed" in (out / "report.html").read_text(encoding="utf-8")
