@@ -135,7 +135,10 @@ def test_a_movie_says_in_how_many_frames_nuclei_were_missed(shared_data):
     texts = _missed_texts(caught)
     assert len(texts) == 1, texts
     assert texts[0].startswith("In 2 of the 3 frames of the movie the detected markers leave nuclei out; the first "
-                               "such frame: Marker detection (marker_method 'auto') left 2 bright region(s)")
+                               "such frame, frame 0 (0-based): Marker detection (marker_method 'auto') left 2 bright "
+                               "region(s)"), texts
+    said = next(w.message for w in caught if str(w.message) == texts[0])
+    assert said.frame == 0 and len(said.regions) == 2
 
 
 def _msc(shared_data):

@@ -9,6 +9,7 @@ Markers are read and detected in :mod:`labelfree.cutter.markers`, which re-expor
 
 from __future__ import annotations
 
+import contextvars
 import warnings
 
 import numpy as np
@@ -33,10 +34,18 @@ class AutoMarkerWarning(MarkerWarning):
 class MissedNucleiWarning(MarkerWarning):
     """Detected markers leave nuclei out: bright regions of nucleus size hold no marker
     (:func:`labelfree.cutter.markers.unmarked_nuclei`), so Cutter cuts no cell there. ``regions`` holds
-    their (M, 2) (y, x) centroids and ``n_markers`` the number of markers detected."""
+    their (M, 2) (y, x) centroids, ``n_markers`` the number of markers detected and ``frame`` the movie's frame
+    (0-based) whose markers they are, when the pipeline detects them frame by frame (:data:`DETECTING_FRAME`)."""
 
     regions: np.ndarray = np.zeros((0, 2))
     n_markers: int = 0
+    frame: int | None = None
+
+
+#: the frame of a movie (0-based) whose markers are being detected, set by the pipeline around the detection
+#: (:func:`labelfree.cutter.prepare.frame_markers`); a :class:`MissedNucleiWarning` records it
+DETECTING_FRAME: contextvars.ContextVar[int | None] = contextvars.ContextVar("labelfree_detecting_frame",
+                                                                             default=None)
 
 
 def looks_swapped(mask: np.ndarray, markers: np.ndarray, /) -> bool:
@@ -279,5 +288,5 @@ def _warn_unmarked(regions: np.ndarray, markers: np.ndarray, method: str) -> Non
         "against their background) to be found; Cutter cuts no cell without a marker, so they will have no object. "
         "Check the markers; to segment them, give markers= (points or a nucleus label image) (CLI --markers FILE), "
         "or try another marker_method ('auto', 'blob', 'threshold'; CLI --set marker_method=NAME).")
-    warning.regions, warning.n_markers = regions, len(markers)
+    warning.regions, warning.n_markers, warning.frame = regions, len(markers), DETECTING_FRAME.get()
     warnings.warn(warning, stacklevel=3)  # the caller of detect_markers

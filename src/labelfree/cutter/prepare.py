@@ -142,11 +142,17 @@ def frame_markers(
             )
         else:
             nucleus = np.asarray(select_channel(frame, config.nucleus_channel).values)
-        pts = detect_markers(
-            nucleus, method=config.marker_method, min_sigma=config.marker_min_sigma,
-            max_sigma=config.marker_max_sigma, threshold=config.marker_threshold, log_scale=config.marker_log,
-            refuse_whole_cells=True,  # several markers per cell: refused before any training
-        )
+        from labelfree.cutter.marker_checks import DETECTING_FRAME
+
+        token = DETECTING_FRAME.set(t)  # a warning of nuclei left out names the frame
+        try:
+            pts = detect_markers(
+                nucleus, method=config.marker_method, min_sigma=config.marker_min_sigma,
+                max_sigma=config.marker_max_sigma, threshold=config.marker_threshold, log_scale=config.marker_log,
+                refuse_whole_cells=True,  # several markers per cell: refused before any training
+            )
+        finally:
+            DETECTING_FRAME.reset(token)
         pts = check_markers(pts, shape=shape)
         return pts, np.arange(1, len(pts) + 1)
     if isinstance(markers, xr.DataArray):
@@ -501,11 +507,13 @@ def one_warning_for_unmarked_frames(n_frames: int, /) -> Iterator[None]:
             text = f"In the {n_frames}-frame movie (said once, for the first frame it concerns): {text}"
         warnings.warn(AutoMarkerWarning(text), stacklevel=4)
     if missed:  # one text per frame (a frame looked at twice gives the same text twice)
-        first = next(iter(missed.values()))
+        framed = [m for m in missed.values() if m.frame is not None]
+        first = min(framed, key=lambda m: m.frame) if framed else next(iter(missed.values()))
         if n_frames > 1:
+            which = "" if first.frame is None else f", frame {first.frame} (0-based)"
             said = MissedNucleiWarning(f"In {len(missed)} of the {n_frames} frames of the movie the detected markers "
-                                       f"leave nuclei out; the first such frame: {first}")
-            said.regions, said.n_markers = first.regions, first.n_markers
+                                       f"leave nuclei out; the first such frame{which}: {first}")
+            said.regions, said.n_markers, said.frame = first.regions, first.n_markers, first.frame
             first = said
         warnings.warn(first, stacklevel=4)
     if not gathered:
