@@ -86,8 +86,9 @@ class FileDigests:
         return sha
 
 
-def _natural_key(name: str, /) -> list[Any]:
-    """Names in the order of their numbers (``t2`` before ``t10``), as a folder of frames is read."""
+def natural_key(name: str, /) -> list[Any]:
+    """Names in the order of their numbers (``t2`` before ``t10``, case ignored): the order in which a folder of
+    frames is read (:func:`labelfree.io.read_sequence`) and its files are listed in a record."""
     return [(0, int(part), "") if part.isdigit() else (1, 0, part.lower()) for part in re.split(r"(\d+)", name)]
 
 
@@ -266,7 +267,7 @@ def frames_changes(recorded: dict[str, Any], folder: str | os.PathLike[str], /) 
         return None
     suffix = Path(first).suffix.lower()
     names = sorted((rel for rel, _ in _files(Path(folder), TIFF_SUFFIXES if suffix in TIFF_SUFFIXES else (suffix,))),
-                   key=_natural_key)
+                   key=natural_key)
     if not names:
         return f"{count} frames then ({first} to {last}), none now"
     if (len(names), names[0], names[-1]) != (count, first, last):

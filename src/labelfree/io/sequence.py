@@ -22,6 +22,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import xarray as xr
 
+from labelfree._input_digest import natural_key
 from labelfree.errors import CorruptFileError, DimensionError, InputError
 from labelfree.image import to_dataarray
 from labelfree.io.sequence_names import CHANNEL_TOKEN, NUMBER, frame_grid
@@ -35,10 +36,6 @@ FRAME_SUFFIXES = (".tif", ".tiff", ".btf")
 _OME_SIZE = re.compile(r'PhysicalSize[XYZ](?:Unit)?="[^"]*"')
 _OME_Z = re.compile(r'PhysicalSizeZ="([^"]*)"')
 _OME_Z_UNIT = re.compile(r'PhysicalSizeZUnit="([^"]*)"')
-
-
-def _natural_key(name: str) -> list[Any]:
-    return [(0, int(part), "") if part.isdigit() else (1, 0, part.lower()) for part in re.split(r"(\d+)", name)]
 
 
 def _other_files_advice(folder: Path, names: Sequence[str], /) -> str:
@@ -66,8 +63,8 @@ def _frame_names(folder: Path, /) -> list[str]:
     """The names of the frame files of ``folder`` (one name pattern), in natural order."""
     try:
         visible = [e for e in os.scandir(folder) if not e.name.startswith(".")]
-        entries = sorted((e.name for e in visible if e.is_file()), key=_natural_key)
-        folders = sorted((e.name for e in visible if e.is_dir()), key=_natural_key)
+        entries = sorted((e.name for e in visible if e.is_file()), key=natural_key)
+        folders = sorted((e.name for e in visible if e.is_dir()), key=natural_key)
     except OSError as exc:
         raise InputError(f"Cannot list the folder {folder}: {exc.strerror or exc}.") from exc
     from labelfree.io.raster import PICTURE_SUFFIXES
