@@ -164,5 +164,5 @@ def test_labelfree_drift_records_the_warnings_it_showed(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="labelfree"):
         assert main(["drift", str(tmp_path / "movie.tif"), "--backend", "python", "-o", str(out), "-q"]) == 0
     shown = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
-    assert len(shown) >= 1 and any("frames [2] (0-based)" in line for line in shown), shown
+    assert len(shown) >= 1 and any("frame 2 (0-based): it keeps" in line for line in shown), shown
     assert read_provenance(out)["warnings"] == sorted(shown)

@@ -78,7 +78,9 @@ def test_a_models_nucleus_channel_the_image_lacks_names_the_command_line_options
         _model_bound(CutterConfig(nucleus_channel="A"), model, "model m.pt", ["A", "B"])
     assert "Set cell_channels to 2 of them (names or 0-based indices; CLI --set cell_channels=NAME,NAME)" \
         in str(caught.value)
-    assert "(names or 0-based indices)" in in_imagej_terms(str(caught.value))
+    said = in_imagej_terms(str(caught.value))  # ImageJ counts channels from 1 (cell_channels=1,2)
+    assert "Set cell_channels to 2 of them (names or numbers counted from 1), the channels that show" in said
+    assert "0-based" not in said
 
 
 def test_markers_on_the_background_say_imagej_tables_are_calibrated():

@@ -187,7 +187,7 @@ def test_motion_on_a_crop_of_few_cells_counts_the_frame_from_1_and_points_at_the
     _show(msc_crop, "crop", "TYX")
     _macro('selectImage("crop"); run("LabelFree Motion", "rois=none table=false");')
     (said,) = _logged("LabelFree Motion warning:")
-    assert said.startswith("LabelFree Motion warning: Motion: the automatic cell size rests on 2 object(s) of frame 1 "
+    assert said.startswith("LabelFree Motion warning: the automatic cell size rests on 2 object(s) of frame 1 "
                            "(the stack's frames, counted from 1) (min_size "), said
     assert """set min_size (min_size=N): the min_size that the Log's "automatic settings" line gives""" in said
     assert NOT_IMAGEJ.findall(said) == []
@@ -204,7 +204,7 @@ def test_stitch_names_a_likely_missing_tile_in_imagejs_terms(clean, shared_data)
     _show(np.stack(tiles[:2] + tiles[3:]), "strip", "ZYX")
     _macro('selectImage("strip"); run("LabelFree Stitch", "table=false");')
     (said,) = [line for line in _logged("LabelFree Stitch warning:") if "puts side by side" in line]
-    assert said.startswith("LabelFree Stitch warning: stitch: the 1x4 grid row-by-row found from the tiles puts side "
+    assert said.startswith("LabelFree Stitch warning: the 1x4 grid row-by-row found from the tiles puts side "
                            "by side tiles 2 and 3 (best NCC "), said
     assert "(tiles: the stack's planes, counted from 1)" in said
     assert said.endswith("give each tile's position in a TileConfiguration.txt (Plugins > Stitching > Grid/Collection "
@@ -221,9 +221,9 @@ def test_drift_counts_an_unmatched_frame_from_1(clean, shared_data):
     _show(movie.astype(np.float32), "drifting", "TYX")
     _macro('selectImage("drifting"); run("LabelFree Drift", "table=false");')
     assert _logged("LabelFree Drift warning:") == [
-        "LabelFree Drift warning: drift: no usable match (no content, or a correlation no better than chance) for "
-        "frame 4 (the stack's frames, counted from 1): they keep the drift of the frame before and are not used as "
-        "reference; check those frames."]
+        "LabelFree Drift warning: no usable match (no content, or a correlation no better than chance) for "
+        "frame 4 (the stack's frames, counted from 1): it keeps the drift of the frame before and is not used as "
+        "reference; check that frame."]
 
 
 # --- the Browse fields of each menu command ----------------------------------------------------------------------

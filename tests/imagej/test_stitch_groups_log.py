@@ -27,7 +27,7 @@ def test_a_stack_of_a_strip_with_a_gap_warns_in_the_log(clean, shared_data):
     _show(np.stack(tiles[:2] + tiles[3:]), "gapped", dims="ZYX")
     lij.run_macro('run("LabelFree Stitch", "image=gapped rows=1 cols=4 backend=python");')
     log = _log()
-    assert ("LabelFree Stitch warning: stitch: the linked tiles form 2 groups that no matched overlap links to each "
+    assert ("LabelFree Stitch warning: the linked tiles form 2 groups that no matched overlap links to each "
             "other: group 1: tiles 1-2; group 2: tiles 3-4 (tiles: the stack's planes, counted from 1). Each group is "
             "placed by its overlaps, but where the groups lie relative to each other is the nominal grid's, not "
             "measured.") in log, log

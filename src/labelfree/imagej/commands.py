@@ -23,7 +23,7 @@ from labelfree.errors import Cancelled, ConfigError, InputError, LabelFreeError
 from labelfree.imagej.fields import (ADVANCED_KEY, CommandResult, channel_keys, channels_from_config,
                                      channels_from_imagej, channels_to_imagej, command_fields, command_spec,
                                      command_titles, imagej_channel_label, recordable)
-from labelfree.imagej.terms import in_imagej_terms
+from labelfree.imagej.terms import in_imagej_terms, warning_line
 from labelfree.options import (Field, coerce_value, config_fields, format_macro_options, parse_macro_options,
                                value_text)
 
@@ -574,8 +574,8 @@ def name_the_input(message: str, title: str, /) -> str:
 def relay_warnings(title: str, /, *, image: str = "") -> Iterator[None]:
     """Show warnings raised inside a command in ImageJ's Log window, then re-issue them for Python.
 
-    ``title`` is the command's (the Log's lines start with it); ``image``, the title of the image it runs on,
-    names the input where a warning names it (:func:`name_the_input`).
+    ``title`` is the command's (the Log's lines start with it, :func:`labelfree.imagej.terms.warning_line`);
+    ``image``, the title of the image it runs on, names the input where a warning names it (:func:`name_the_input`).
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -585,7 +585,7 @@ def relay_warnings(title: str, /, *, image: str = "") -> Iterator[None]:
 
         IJ = jimport("ij.IJ")
         for w in caught:
-            IJ.log(f"{title} warning: {name_the_input(in_imagej_terms(str(w.message)), image)}")
+            IJ.log(warning_line(title, name_the_input(in_imagej_terms(str(w.message)), image)))
     for w in caught:
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 

@@ -352,15 +352,16 @@ class ImageJProgress:
 @contextlib.contextmanager
 def relay_log_warnings(title: str) -> Iterator[None]:
     """Write LabelFree's logged warnings (e.g. drift's weak matches) to ImageJ's Log window while a command runs,
-    their command-line advice said in ImageJ terms (:func:`labelfree.imagej.terms.in_imagej_terms`)."""
+    their command-line advice said in ImageJ terms (:func:`labelfree.imagej.terms.in_imagej_terms`), the command
+    named once (:func:`labelfree.imagej.terms.warning_line`)."""
 
     class _ToImageJ(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
             from scyjava import jimport
 
-            from labelfree.imagej.terms import in_imagej_terms
+            from labelfree.imagej.terms import in_imagej_terms, warning_line
 
-            jimport("ij.IJ").log(f"{title} warning: {in_imagej_terms(record.getMessage())}")
+            jimport("ij.IJ").log(warning_line(title, in_imagej_terms(record.getMessage())))
 
     handler = _ToImageJ(level=logging.WARNING)
     root = logging.getLogger("labelfree")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["in_imagej_terms"]
+__all__ = ["in_imagej_terms", "warning_line"]
 
 
 def _from_one(match: re.Match, one: str, many: str, where: str) -> str:
@@ -18,6 +18,12 @@ def _from_one(match: re.Match, one: str, many: str, where: str) -> str:
 def _frames_from_one(match: re.Match) -> str:
     """``frames [0, 2] (0-based)`` -> the frames as ImageJ counts them."""
     return _from_one(match, "frame", "frames", "the stack's frames")
+
+
+def _listed_frames_from_one(match: re.Match) -> str:
+    """``frames (0, 3, ...; 0-based)`` (Cutter's frames without a marker on the foreground) -> as ImageJ counts."""
+    numbers = ", ".join(str(int(k) + 1) for k in re.findall(r"\d+", match.group(1)))
+    return f"frames ({numbers}{match.group(2) or ''}; counted from 1)"
 
 
 def _stack_planes_from_one(match: re.Match) -> str:
@@ -114,8 +120,15 @@ _IMAGEJ_TERMS = (
     (re.compile(r"give markers= \(points or a nucleus label image\)"),
      "give markers (markers=roi_manager with point selections or nucleus outlines in the ROI Manager; File > Open "
      "puts a ROI zip file's ROIs there)"),
+    # Motion's blank frames, more than it names: "frames [0, 1, ..., 19] ... (0-based)"
+    (re.compile(r"frames \[([0-9, ]*)\] \.\.\. \(0-based\)"),
+     lambda m: _frames_from_one(m).replace(" (the stack's", ", ... (the stack's", 1)),
     # drift, Motion's blank frames, Cutter's frames without a marker on the foreground: frames as ImageJ counts them
     (re.compile(r"frames \[([0-9, ]*)\] \(0-based\)"), _frames_from_one),
+    (re.compile(r"frames \(([0-9, ]+?)(, \.\.\.)?; 0-based\)"), _listed_frames_from_one),
+    # Threshold's volumes of a hyperstack are its frames
+    (re.compile(r"in volume (\d+) \(0-based\)"),
+     lambda m: f"in volume {int(m.group(1)) + 1} (the stack's frames, counted from 1)"),
     (re.compile(r"frame (\d+) \(0-based\)"), _frames_from_one),
     # Cutter's markers on the background: (t=0-based frame, y=, x=) -> the frame as ImageJ counts it
     (re.compile(r"\(t=(\d+), y="), lambda m: f"(frame {int(m.group(1)) + 1}, y="),
@@ -194,6 +207,8 @@ _IMAGEJ_TERMS = (
     (re.compile(r"\((?:labelfree\.image\.select_channel; CLI --channel|CLI --channel; Python "
                 r"labelfree\.image\.select_channel)\)"),
      "(the channel key, or Image > Duplicate... with one channel)"),
+    # channels given by name or number: ImageJ counts them from 1 (channel=1, cell_channels=1,2)
+    (re.compile(r"\bnames or 0-based indices\b"), "names or numbers counted from 1"),
     # a Fiji plugin the running ImageJ lacks: start from Fiji; the backend as its macro key
     (re.compile(r"Start LabelFree with a Fiji installation \(labelfree\.imagej\.start\('/path/to/Fiji\.app'\) or "
                 r"--fiji DIR\), or use backend='python'"),
@@ -213,3 +228,21 @@ def in_imagej_terms(message: str, /) -> str:
     for pattern, said in _IMAGEJ_TERMS:
         message = pattern.sub(said, message)
     return message
+
+
+def warning_line(title: str, message: str, /) -> str:
+    """The line of ImageJ's Log that shows a warning of the command ``title`` (``"LabelFree Motion"``):
+    ``"<title> warning: <message>"``, the command named once. A message that starts with the name of its
+    pipeline or tool (``"Motion: ..."``, ``"drift: ..."``, ``"Cutter automatic scale: ..."``, as Python's
+    warnings and the command line say it) is written without it.
+
+    >>> warning_line("LabelFree Drift", "drift: a weak match (NCC < 0.2) at frame 4; check that shift.")
+    'LabelFree Drift warning: a weak match (NCC < 0.2) at frame 4; check that shift.'
+    >>> warning_line("LabelFree Cutter", "Cutter automatic scale: no cells found. Using the model's scale.")
+    "LabelFree Cutter warning: automatic scale: no cells found. Using the model's scale."
+    """
+    name = title.removeprefix("LabelFree ").strip()
+    if name:
+        message = re.sub(rf"^{re.escape(name)}(?:: +| (?=automatic scale: ))", "", message, count=1,
+                         flags=re.IGNORECASE)
+    return f"{title} warning: {message}"

@@ -125,29 +125,39 @@ _NAMED = 10
 
 def _frames_said(frames: Sequence[int], /) -> str:
     """Frames for a message, counted from 0 as the shifts table (its ``frame`` column) and LabelFree's other
-    messages count them, and said so: ``frames [3, 5] (0-based)``; more than :data:`_NAMED`: ``12 frames (the first:
-    frames [0, 1, ..., 9] (0-based))``. ImageJ's Log says them counted from 1
+    messages count them, and said so: ``frames [3, 5] (0-based)``, one frame ``frame 3 (0-based)``; more than
+    :data:`_NAMED`: ``12 frames (the first: frames [0, 1, ..., 9] (0-based))``. ImageJ's Log says them counted from 1
     (:func:`labelfree.imagej.terms.in_imagej_terms`: ``frames 4, 6 (the stack's frames, counted from 1)``).
 
     >>> _frames_said([3, 5])
     'frames [3, 5] (0-based)'
+    >>> _frames_said([3])
+    'frame 3 (0-based)'
     >>> _frames_said(range(12))
     '12 frames (the first: frames [0, 1, 2, 3, 4, 5, 6, 7, 8, 9] (0-based))'
     """
     frames = [int(t) for t in frames]
+    if len(frames) == 1:
+        return f"frame {frames[0]} (0-based)"
     named = f"frames [{', '.join(map(str, frames[:_NAMED]))}] (0-based)"
     return named if len(frames) <= _NAMED else f"{len(frames)} frames (the first: {named})"
 
 
-def _warn_unmatched(unmatched: list[int], ncc: np.ndarray, where: str, after: str) -> None:
-    """The warnings of a drift estimate: frames without a usable match, and weak matches among the others."""
+def _warn_unmatched(unmatched: list[int], ncc: np.ndarray, where: str, reference: bool) -> None:
+    """The warnings of a drift estimate: frames without a usable match (``reference``: they are said to be no
+    reference either), and weak matches among the others; one frame is said in the singular."""
     if unmatched:
-        log.warning("drift: no usable match%s (no content, or a correlation no better than chance) for %s: they "
-                    "keep the drift of the frame before%s; check those frames.", where, _frames_said(unmatched), after)
+        one = len(unmatched) == 1
+        log.warning("drift: no usable match%s (no content, or a correlation no better than chance) for %s: %s the "
+                    "drift of the frame before%s; check %s.", where, _frames_said(unmatched),
+                    "it keeps" if one else "they keep",
+                    (" and is not used as reference" if one else " and are not used as reference") if reference else "",
+                    "that frame" if one else "those frames")
     low = np.flatnonzero(ncc < 0.2)
     low = low[~np.isin(low, unmatched)]
     if low.size:
-        log.warning("drift: weak matches (NCC < 0.2)%s at %s; check those shifts.", where, _frames_said(low))
+        log.warning("drift: %s (NCC < 0.2)%s at %s; check %s.", "a weak match" if low.size == 1 else "weak matches",
+                    where, _frames_said(low), "that shift" if low.size == 1 else "those shifts")
 
 
 def _shift_table(drift: np.ndarray, ncc: np.ndarray, da: xr.DataArray, axes: Sequence[str]) -> pd.DataFrame:
@@ -215,7 +225,7 @@ def estimate_drift(movie: Any, /, *, config: Any = None, progress: Any = False) 
             if cfg.reference == "previous":
                 reference, reference_raw, reference_frame = current, raw, t
             bar.update(message=f"frame {t + 1}/{n}")
-    _warn_unmatched(unmatched, ncc, "", " and are not used as reference")
+    _warn_unmatched(unmatched, ncc, "", reference=True)
     return _shift_table(drift, ncc, da, axes)
 
 
@@ -294,7 +304,7 @@ def estimate_drift_in_region(movie: Any, box: tuple[int, int, int, int], /, *, c
         else:  # as estimate_drift: the frame keeps the drift before it and is no reference
             drift[t] = drift[t - 1]
             unmatched.append(t)
-    _warn_unmatched(unmatched, ncc, " inside the selection", "")
+    _warn_unmatched(unmatched, ncc, " inside the selection", reference=False)
     return _shift_table(drift, ncc, movie, axes)
 
 
