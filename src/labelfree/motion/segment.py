@@ -891,10 +891,12 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, bar: _PassSteps, *, noise_chec
     blank = set(blank_frames(da.data, extremes=extremes))
     if blank:
         shown = sorted(blank)
+        which = (f"frame {shown[0]} (0-based) is left empty, and the pairs with it" if len(shown) == 1 else
+                 f"frames {shown[:20]}{' ...' if len(shown) > 20 else ''} (0-based) are left empty, and the pairs "
+                 "with them")
         warnings.warn(BlankFrameWarning(
-            f"{len(blank)} of {n} frames have one value in every pixel (dropped, flat or saturated frames): "
-            f"frames {shown[:20]}{' ...' if len(shown) > 20 else ''} (0-based) are left empty, and the pairs with "
-            "them teach the classifier nothing."), stacklevel=3)
+            f"{len(blank)} of {n} frames {'has' if len(blank) == 1 else 'have'} one value in every pixel (dropped, "
+            f"flat or saturated frames): {which} teach the classifier nothing."), stacklevel=3)
     means = frame_means(da.data, skip=sorted(blank))  # the brightness both rules compare, read once
     lo, hi, gains, exposed = _grey_range(da, cfg, blank=blank, extremes=extremes, means=means, given=grey_range)
     handed = grey_range is not None and grey_range.gains is not None  # the whole movie's gains: not measured here
