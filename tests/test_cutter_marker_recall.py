@@ -2,9 +2,11 @@
 
 * Automatic marker detection left GOWT1's dim nuclei unmarked without a word (19-20 of 23-24 nuclei found
   in a whole frame); an unmarked nucleus gets no patch and no object. Bright regions of nucleus size that
-  hold no marker (:func:`labelfree.cutter.markers.unmarked_nuclei`) are now said with a
+  hold no marker (:func:`labelfree.cutter.markers.unmarked_nuclei`) are said with a
   :class:`~labelfree.cutter.markers.MissedNucleiWarning` (how many, where, what to do), once per run, into
-  the provenance's warnings; frames whose nuclei are all found stay silent.
+  the provenance's warnings; frames whose nuclei are all found stay silent. Such regions now get a marker
+  (tests/cutter/test_missed_nuclei_markers.py) and the warning names those still unmarked after that; the tests
+  here give the crop's real regions to the warning with the additions left out (``no_additions``).
 * A one-channel image of whole cells (MSC) given no markers warned and then trained for minutes to cut each
   cell into pieces (76 markers and objects for 8 cells, object F1 0.10); it is now an InputError before
   training that says what to give instead.
@@ -44,13 +46,27 @@ def _gowt1(shared_data, t: int, what: str = "image"):
     return _read(shared_data, *GOWT1, "01_GT", "SEG", f"man_seg{t:03d}.tif")
 
 
+@pytest.fixture
+def no_additions(monkeypatch):
+    """Detection that warns of the regions it leaves unmarked and adds no marker there, as it did before such
+    regions got a marker (tests/cutter/test_missed_nuclei_markers.py): the warning's words, its once-per-run
+    rule, its record and a movie's summary are tested on the crop's real regions."""
+    import labelfree.cutter.markers as markers
+
+    def warn_only(parts, pts, method):
+        markers._warn_unmarked(markers._unmarked_regions(parts, pts), pts, method)
+        return pts
+
+    monkeypatch.setattr(markers, "_add_unmarked", warn_only)
+
+
 def _missed_texts(caught) -> list[str]:
     """The texts of the warnings about nuclei left without a marker (by their words: the old code had no class)."""
     return [str(w.message) for w in caught if issubclass(w.category, MarkerWarning)
             and "without a marker" in str(w.message)]
 
 
-def test_dim_gowt1_nuclei_without_a_marker_are_said_with_their_count_and_place(shared_data):
+def test_dim_gowt1_nuclei_without_a_marker_are_said_with_their_count_and_place(shared_data, no_additions):
     """Was silent: 8 markers for the crop's 12 nuclei. The two dim nuclei that stand apart are named."""
     image, truth = _gowt1(shared_data, 21)[DIM_CROP], _gowt1(shared_data, 21, "truth")[DIM_CROP]
     with warnings.catch_warnings(record=True) as caught:
@@ -98,7 +114,7 @@ def test_frames_whose_nuclei_are_found_stay_silent(shared_data, which):
     assert _missed_texts(caught) == []
 
 
-def test_blob_and_threshold_detection_are_checked_too(shared_data):
+def test_blob_and_threshold_detection_are_checked_too(shared_data, no_additions):
     """The authors' blob detection finds 6 of the crop's 12 nuclei (49 blobs): said, as for "auto"."""
     image = _gowt1(shared_data, 21)[DIM_CROP]
     with warnings.catch_warnings(record=True) as caught:
@@ -108,7 +124,7 @@ def test_blob_and_threshold_detection_are_checked_too(shared_data):
     assert len(texts) == 1 and "marker_method 'threshold'" in texts[0] and "left 4 bright region(s)" in texts[0]
 
 
-def test_cutter_says_the_missed_nuclei_once_and_records_them_in_the_provenance(shared_data):
+def test_cutter_says_the_missed_nuclei_once_and_records_them_in_the_provenance(shared_data, no_additions):
     """The pipeline detects the markers twice (for the cell size, then for the frame): one warning, in the
     record's warnings. Two training steps: the warning comes before the training."""
     from labelfree.run import run_pipeline
@@ -123,7 +139,7 @@ def test_cutter_says_the_missed_nuclei_once_and_records_them_in_the_provenance(s
     assert len(recorded) == 1 and "left 2 bright region(s)" in recorded[0]
 
 
-def test_a_movie_says_in_how_many_frames_nuclei_were_missed(shared_data):
+def test_a_movie_says_in_how_many_frames_nuclei_were_missed(shared_data, no_additions):
     from labelfree.cutter.segment import prepare
     from labelfree.image import to_dataarray
 

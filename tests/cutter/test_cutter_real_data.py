@@ -106,7 +106,7 @@ def test_markers_are_detected_with_no_parameters_on_real_nuclei(shared_data):
     # Measured (benchmarks/cutter_markers.py): DSB2018 precision 0.972, recall 0.848 (0.950, 0.768
     # before the noise floor; the authors' blob detection with its defaults, the previous default:
     # 0.855, 0.472); GOWT1 t021, every nucleus annotated, nuclei from dim to saturated: 1.000,
-    # 0.833 (blob: 0.130, 0.625).
+    # 0.917 (0.833 before the nucleus-sized regions left unmarked got a marker; blob: 0.174, 0.875).
     from labelfree.cutter import detect_markers
 
     dsb = shared_data / "misc" / "stardist_dsb2018"
@@ -118,7 +118,7 @@ def test_markers_are_detected_with_no_parameters_on_real_nuclei(shared_data):
     assert precision >= 0.95 and recall >= 0.82
     precision, recall = _detection(detect_markers(tifffile.imread(gowt / "01" / "t021.tif")),
                                    tifffile.imread(gowt / "01_GT" / "SEG" / "man_seg021.tif"))
-    assert precision >= 0.9 and recall >= 0.79
+    assert precision >= 0.9 and recall >= 0.9
 
 
 @pytest.mark.slow

@@ -3,7 +3,8 @@
 Where markers lie (:func:`on_foreground`, :func:`looks_swapped`), whether they are denser than cells
 can be (:func:`warn_dense_markers`), and whether what marker detection found is nuclei: objects no
 brighter than noise or an uneven background, whole cells (``_check_objects``, an
-:class:`AutoMarkerWarning`), or nuclei it missed (``_unmarked_regions``, a :class:`MissedNucleiWarning`).
+:class:`AutoMarkerWarning`), or nuclei it missed (``_unmarked_regions``: each gets a marker; a
+:class:`MissedNucleiWarning` for those still unmarked after that).
 Markers are read and detected in :mod:`labelfree.cutter.markers`, which re-exports the public names here.
 """
 
@@ -33,9 +34,10 @@ class AutoMarkerWarning(MarkerWarning):
 
 class MissedNucleiWarning(MarkerWarning):
     """Detected markers leave nuclei out: bright regions of nucleus size hold no marker
-    (:func:`labelfree.cutter.markers.unmarked_nuclei`), so Cutter cuts no cell there. ``regions`` holds
-    their (M, 2) (y, x) centroids, ``n_markers`` the number of markers detected and ``frame`` the movie's frame
-    (0-based) whose markers they are, when the pipeline detects them frame by frame (:data:`DETECTING_FRAME`)."""
+    (:func:`labelfree.cutter.markers.unmarked_nuclei`) even after detection added one marker at each such
+    region it found, so Cutter cuts no cell there. ``regions`` holds their (M, 2) (y, x) centroids, ``n_markers``
+    the number of markers (detected and added) and ``frame`` the movie's frame (0-based) whose markers they are,
+    when the pipeline detects them frame by frame (:data:`DETECTING_FRAME`)."""
 
     regions: np.ndarray = np.zeros((0, 2))
     n_markers: int = 0
@@ -276,17 +278,20 @@ def _label_max(values: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
     return out[1:]
 
 
-def _warn_unmarked(regions: np.ndarray, markers: np.ndarray, method: str) -> None:
-    """A :class:`MissedNucleiWarning` for the unmarked nucleus-sized ``regions`` (M, 2) (y, x) (none: silent)."""
+def _warn_unmarked(regions: np.ndarray, markers: np.ndarray, method: str, *, added: int = 0) -> None:
+    """A :class:`MissedNucleiWarning` for the unmarked nucleus-sized ``regions`` (M, 2) (y, x) (none: silent),
+    beside ``markers``, of which the last ``added`` were added at such regions."""
     if not len(regions):
         return
     shown = ", ".join(f"(y={y:.0f}, x={x:.0f})" for y, x in regions[:5]) + (
         f" and {len(regions) - 5} more" if len(regions) > 5 else "")
+    beside = (f"the {len(markers)} marker(s) it found" if not added else
+              f"the {len(markers)} marker(s) it found and added ({added} added at such regions)")
     warning = MissedNucleiWarning(
         f"Marker detection (marker_method {method!r}) left {len(regions)} bright region(s) of nucleus size without "
-        f"a marker, beside the {len(markers)} marker(s) it found: {shown}. Probably nuclei too dim (or too faint "
+        f"a marker, beside {beside}: {shown}. Probably nuclei too dim (or too faint "
         "against their background) to be found; Cutter cuts no cell without a marker, so they will have no object. "
         "Check the markers; to segment them, give markers= (points or a nucleus label image) (CLI --markers FILE), "
         "or try another marker_method ('auto', 'blob', 'threshold'; CLI --set marker_method=NAME).")
     warning.regions, warning.n_markers, warning.frame = regions, len(markers), DETECTING_FRAME.get()
-    warnings.warn(warning, stacklevel=3)  # the caller of detect_markers
+    warnings.warn(warning, stacklevel=4)  # the caller of detect_markers (through _add_unmarked)

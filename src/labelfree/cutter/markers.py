@@ -6,7 +6,8 @@ detected in a nucleus image: automatically (thresholding and de-clumping the nuc
 at the size they are found to have; checked, and an uneven background subtracted), by
 determinant-of-Hessian blob detection (the authors' ``blob_detection``) or by thresholding
 with given sizes. Detected markers are checked: nucleus-sized bright regions that hold none
-(nuclei too dim to be found) are said with a :class:`MissedNucleiWarning`. The checks and their
+(nuclei too dim to be found) get one marker each (logged); any still unmarked after that are said with a
+:class:`MissedNucleiWarning`. The checks and their
 warnings are in :mod:`labelfree.cutter.marker_checks`; their public names are importable from here too.
 """
 
@@ -310,13 +311,14 @@ def detect_markers(
     Returns
     -------
     ndarray, shape (N, 2)
-        (y, x) marker positions in pixels (may be empty: callers check).
+        (y, x) marker positions in pixels (may be empty: callers check). Any method: each bright
+        region of nucleus size that holds no marker (:func:`unmarked_nuclei`: a nucleus too dim to be
+        found, which would get no object) gets one more marker, after the detected ones (logged).
 
     Warns
     -----
     MissedNucleiWarning
-        Any method: bright regions of nucleus size hold no marker (:func:`unmarked_nuclei`):
-        nuclei the detection missed, which get no object.
+        Bright regions of nucleus size that still hold no marker after those were added.
     """
     x = np.asarray(nucleus_image, dtype=np.float64)
     if method == "auto":
@@ -327,7 +329,25 @@ def detect_markers(
         parts = _object_parts(x)
         parts = parts if _check_objects(x, parts) is None else None  # noise, whole cells: said by "auto" alone
     if parts is not None:
-        _warn_unmarked(_unmarked_regions(parts, pts), pts, method)
+        pts = _add_unmarked(parts, pts, method)
+    return pts
+
+
+def _add_unmarked(parts: tuple, pts: np.ndarray, method: str) -> np.ndarray:
+    """Detected markers ``pts`` with one more marker at each bright region of nucleus size that holds none
+    (:func:`unmarked_nuclei`, from the ``parts`` of the image they were detected in), after them, in the form the
+    detection gives (``"blob"``: whole pixels; else the centroid of the region's part above half its peak).
+    The additions are logged; regions still unmarked after them are warned of (:class:`MissedNucleiWarning`)."""
+    regions = _unmarked_regions(parts, pts)
+    if not len(regions):
+        return pts
+    added = np.rint(regions) if method == "blob" else regions
+    pts = np.concatenate([np.asarray(pts, np.float64).reshape(-1, 2), added])
+    log.info("Cutter: marker detection (marker_method %r) added %d marker(s) at bright regions of nucleus size that "
+             "held none (nuclei too dim to be found): %s", method, len(added),
+             ", ".join(f"(y={y:.0f}, x={x:.0f})" for y, x in added[:5]) + (
+                 f" and {len(added) - 5} more" if len(added) > 5 else ""))
+    _warn_unmarked(_unmarked_regions(parts, pts), pts, method, added=len(added))
     return pts
 
 
