@@ -26,7 +26,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from labelfree.errors import DimensionError
+from labelfree.errors import ConfigError, DimensionError
 from labelfree.motion.postprocess import (
     DECLUMP_BIN_AREA,
     _declump_binned,
@@ -188,6 +188,28 @@ class InstanceTracker:
     def reset(self) -> None:
         """Forget the previous frame (the next frame is decided on its own)."""
         self.prev = None
+
+    def rescale(self, *, cell_area: float, min_size: int) -> None:
+        """Split and merge at another cell scale from the next frame on (the run settled its cell size).
+
+        The previous frame's objects stay (cells seen apart are still split along them), but none of
+        them counts as one whole cell any more: a clump kept whole at a larger cell area is looked at
+        again, at the new one, by :func:`split_cells`.
+
+        Parameters
+        ----------
+        cell_area : float
+            The new typical cell area (px).
+        min_size : int
+            Pieces below this area (px) are given to a neighbour.
+        """
+        if not cell_area > 0:
+            raise ConfigError(f"InstanceTracker.rescale needs a positive cell_area (px); got {cell_area!r}. Pass the "
+                              "typical cell area, e.g. min_size / min_size_fraction.")
+        self.cell_area = float(cell_area)
+        self.min_size = int(min_size)
+        self.whole = np.zeros_like(self.whole)
+        self._unit_whole = np.zeros_like(self._unit_whole)
 
     def step(self, mask: np.ndarray, frame: np.ndarray, /, *, flow: np.ndarray | None = None) -> np.ndarray:
         """Instances of the next frame: (Y, X) uint32 labels 1..n of the clean ``mask``.

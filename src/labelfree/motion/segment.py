@@ -970,6 +970,12 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, bar: _PassSteps, *, noise_chec
                         _check_upsample(da, cfg, min_size / cfg.min_size_fraction)
                     log.info("Motion: minimum object size %d px, closing radius %d px", min_size,
                              resolve_closing_radius(cfg, min_size=min_size))
+                    # flooded frames before it built the declumping at their (larger) size: it takes this one
+                    if tracker is not None and tracker.cell_area != min_size / cfg.min_size_fraction:
+                        log.info("Motion: touching cells split at a typical cell area of %.0f px from frame %d "
+                                 "(0-based) on; the frames before it at %.0f px", min_size / cfg.min_size_fraction,
+                                 t, tracker.cell_area)
+                        tracker.rescale(cell_area=min_size / cfg.min_size_fraction, min_size=min_size // 2)
             done = _clean_up(t, frame, mask, cfg, min_size=min_size, redecide=exact)
         clean, applied = done.clean, False
         if done.contrast is not None:  # the grey-contrast check also chooses the split landscape
