@@ -93,12 +93,33 @@ def run_full(movie: np.ndarray, frames: list[int], methods=METHODS) -> tuple[dic
         if name == "motion":
             record = lab.attrs["labelfree"]
     min_size = record["min_size"]
+    if min_size is None:  # Motion segmented no frame (a crop without motion): the Otsu objects' own size
+        min_size = _otsu_min_size(movie, frames, MotionConfig(**EXTRA))
     closing = record["scale"]["closing_radius"] if record.get("scale") else 5
     base, base_secs = baselines(movie, frames, MotionConfig(**EXTRA), min_size, closing)
     for m in methods:
         if m in base:
             out[m], secs[m] = base[m], base_secs[m]
     return out, secs
+
+
+def _otsu_min_size(movie: np.ndarray, frames: list[int], cfg: MotionConfig) -> int:
+    """The baseline's minimum object size where Motion set none: ``min_size_fraction`` of the area-weighted
+    median area of the Otsu objects of ``frames`` (at least 1 px)."""
+    lo, hi = motion.uint8_range(movie, low=cfg.scale_low_percentile, high=cfg.scale_high_percentile)
+    areas = []
+    for t in frames:
+        cur = motion.to_uint8(np.asarray(movie[t]), low=lo, high=hi)
+        mask = cur > threshold_otsu(cur) if cur.min() < cur.max() else np.zeros(cur.shape, bool)
+        if cur[mask].size and cur[~mask].size and cur[mask].mean() < cur[~mask].mean():
+            mask = ~mask
+        counts = np.bincount(cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)[1].ravel())[1:]
+        areas.extend(counts[counts > 0].tolist())
+    if not areas:
+        return 1
+    areas = np.sort(np.asarray(areas, float))
+    median = areas[np.searchsorted(np.cumsum(areas), areas.sum() / 2)]  # half the object pixels in larger ones
+    return max(1, int(round(cfg.min_size_fraction * median)))
 
 
 def run_windows(movie_of, frames: list[int], methods=METHODS) -> tuple[dict[str, np.ndarray], dict[str, float]]:
