@@ -5,6 +5,10 @@ Automatic marker detection missed GOWT1's dim nuclei, and an unmarked nucleus ge
 (never markers a user gives) now gain one marker per region :func:`labelfree.cutter.markers.unmarked_nuclei`
 finds, after the detected ones (logged); the warning says only what is still missed. Frames whose nuclei were
 all found keep exactly the markers they had.
+
+A region that is clearly several touching dim nuclei got one marker, so its nuclei became one object (GOWT1 t021:
+SEG 15 and its dim neighbour SEG 16 in one object, IoU 0.47 and 0.44). It is now split as "auto" splits touching
+nuclei (distance-transform peaks half a nucleus half-width apart, pieces of nucleus size): one marker per nucleus.
 """
 
 from __future__ import annotations
@@ -23,7 +27,8 @@ from labelfree.cutter.markers import MissedNucleiWarning, marker_pixels  # noqa:
 
 GOWT1 = ("ctc", "Fluo-N2DH-GOWT1")
 #: a crop of GOWT1 t021 with 12 nuclei (complete SEG): the detection itself finds 8; SEG 15 and 17, dim and apart
-#: from the others, were left without a marker (and without an object)
+#: from the others, were left without a marker (and without an object); SEG 15 touches SEG 16, as dim: their bright
+#: region is two nuclei
 DIM_CROP = (slice(512, 1024), slice(384, 1024))
 #: a crop of the same frame whose nuclei detection finds (14 of 15; the 15th touches the crop's edge)
 GOOD_CROP = (slice(256, 768), slice(256, 768))
@@ -43,8 +48,9 @@ def _gowt1(shared_data, t: int, truth: bool = False) -> np.ndarray:
 
 
 def _found_alone(image: np.ndarray, monkeypatch, **kwargs) -> np.ndarray:
-    """The markers the detection itself finds (no region added), as before this change."""
+    """The markers the detection itself finds (no region added, none warned of), as before regions were added."""
     with monkeypatch.context() as m:
+        m.setattr(markers_module, "_unmarked_nuclei", lambda parts, pts: (np.zeros((0, 2)), 0), raising=False)
         m.setattr(markers_module, "_unmarked_regions", lambda parts, pts: np.zeros((0, 2)))
         return detect_markers(image, **kwargs)
 
@@ -57,23 +63,41 @@ def _quiet_detect(image: np.ndarray, **kwargs) -> tuple[np.ndarray, list]:
 
 
 def test_dim_gowt1_nuclei_get_a_marker_after_the_detected_ones(shared_data, monkeypatch, caplog):
-    """Was: 8 markers for the crop's 12 nuclei and a warning. Now 10: SEG 15 and 17 are marked."""
+    """Was: 8 markers for the crop's 12 nuclei and a warning. Now 11: SEG 15, 16 (its region split) and 17."""
     image, truth = _gowt1(shared_data, 21)[DIM_CROP], _gowt1(shared_data, 21, truth=True)[DIM_CROP]
     alone = _found_alone(image, monkeypatch)
     assert len(alone) == 8
     with caplog.at_level(logging.INFO, logger="labelfree.cutter.markers"):
         pts, missed = _quiet_detect(image)
-    assert len(pts) == 10 and missed == []  # nothing is left unmarked: no warning
+    assert len(pts) == 11 and missed == []  # nothing is left unmarked: no warning
     np.testing.assert_array_equal(pts[:8], alone)  # the detected markers first, unchanged
-    np.testing.assert_array_equal(pts[8:], unmarked_nuclei(image, alone))  # the regions' centroids, brightest first
+    regions = unmarked_nuclei(image, alone)  # the regions' centroids, brightest first
+    assert len(regions) == 2
+    np.testing.assert_array_equal(pts[10], regions[1])  # a region of one nucleus: its centroid, as before
     hit = truth[tuple(marker_pixels(pts, truth.shape).T)]
-    assert sorted(hit[8:].tolist()) == [15, 17]  # inside the two dim nuclei
-    assert len(set(hit.tolist()) - {0}) == 10  # 10 nuclei, one marker each
+    assert hit[8:].tolist() == [15, 16, 17]  # inside the three dim nuclei, the split region's two first
+    assert len(set(hit.tolist()) - {0}) == 11  # 11 nuclei, one marker each
     said = [r.getMessage() for r in caplog.records if "added" in r.getMessage()]
-    assert len(said) == 1 and "added 2 marker(s) at bright regions of nucleus size" in said[0], said
+    assert len(said) == 1 and "added 3 marker(s) at bright regions of nucleus size" in said[0], said
+    assert "1 region(s) held touching nuclei, one marker each" in said[0]
     assert "marker_method 'auto'" in said[0]
     for y, x in pts[8:]:
         assert f"(y={y:.0f}, x={x:.0f})" in said[0]
+
+
+def test_a_region_of_two_touching_dim_nuclei_gets_a_marker_in_each(shared_data):
+    """Was one added marker for SEG 15 and SEG 16 (one region), in SEG 15; now one in each, where the region's part
+    above half its peak splits (its two pieces' centroids), and the region of SEG 17 keeps its one marker."""
+    image, truth = _gowt1(shared_data, 21)[DIM_CROP], _gowt1(shared_data, 21, truth=True)[DIM_CROP]
+    pts, missed = _quiet_detect(image)
+    hit = truth[tuple(marker_pixels(pts, truth.shape).T)].tolist()
+    assert missed == [] and len(pts) == 11
+    assert [hit.count(nucleus) for nucleus in (15, 16, 17)] == [1, 1, 1]
+    a, b = pts[hit.index(15)], pts[hit.index(16)]
+    assert np.hypot(*(a - b)) > 40  # a nucleus apart (GOWT1's nuclei: about 28 px in half-width)
+    for point, nucleus in ((a, 15), (b, 16)):  # near the middle of its nucleus
+        centre = np.argwhere(truth == nucleus).mean(axis=0)
+        assert np.hypot(*(point - centre)) < 8, (nucleus, point, centre)
 
 
 def test_a_crop_whose_nuclei_were_found_keeps_exactly_its_markers(shared_data, monkeypatch):
@@ -91,7 +115,7 @@ def test_every_method_adds_markers_in_its_own_form(shared_data, monkeypatch, met
     pts, _ = _quiet_detect(image, method=method)
     added = pts[len(alone):]
     np.testing.assert_array_equal(pts[:len(alone)], alone)
-    assert len(added) == {"blob": 4, "threshold": 4}[method]
+    assert len(added) == {"blob": 5, "threshold": 5}[method]  # 4 regions, one of them two nuclei
     assert np.array_equal(added, np.rint(added)) == (method == "blob")
 
 
@@ -105,6 +129,7 @@ def test_regions_still_unmarked_are_warned_of_beside_those_added(shared_data, mo
         calls.append(len(pts))
         return np.array([[100.0, 200.0]])
 
+    monkeypatch.setattr(markers_module, "_unmarked_nuclei", lambda parts, pts: (always_one(parts, pts), 0))
     monkeypatch.setattr(markers_module, "_unmarked_regions", always_one)
     pts, missed = _quiet_detect(image)
     assert calls == [15, 16] and len(pts) == 16
@@ -116,9 +141,9 @@ def test_regions_still_unmarked_are_warned_of_beside_those_added(shared_data, mo
 
 
 def test_cutter_gives_the_dim_nuclei_an_object(shared_data):
-    """End to end: the crop's two dim nuclei had no object (8 objects); each is now covered by the object of its
-    added marker (ids 9 and 10, after the detected ones): SEG 17 matched (IoU 0.84), SEG 15 inside an object that
-    also takes in a dim unmarked neighbour (IoU 0.47)."""
+    """End to end: the crop's dim nuclei had no object (8 objects); each is now covered by the object of its
+    added marker (ids 9 to 11, after the detected ones): SEG 17 matched (IoU 0.84), SEG 15 and its touching dim
+    neighbour SEG 16 each by an object of its own (IoU 0.91, 0.91; was one object for both, IoU 0.47, 0.44)."""
     from labelfree.cutter import segment
 
     image, truth = _gowt1(shared_data, 21)[DIM_CROP], _gowt1(shared_data, 21, truth=True)[DIM_CROP]
@@ -126,8 +151,8 @@ def test_cutter_gives_the_dim_nuclei_an_object(shared_data):
         warnings.simplefilter("always")
         labels = segment(image, config={"n_steps": 40}).values
     assert not [w for w in caught if issubclass(w.category, MissedNucleiWarning)]
-    assert labels.max() == 10
-    for nucleus, object_id, least_iou in ((15, 9, 0.4), (17, 10, 0.8)):
+    assert labels.max() == 11
+    for nucleus, object_id, least_iou in ((15, 9, 0.8), (16, 10, 0.8), (17, 11, 0.8)):
         inside, cut = truth == nucleus, labels == object_id
         assert (inside & cut).sum() >= 0.95 * inside.sum(), nucleus  # the nucleus lies in its marker's object
         assert (inside & cut).sum() / (inside | cut).sum() > least_iou, nucleus
@@ -146,7 +171,8 @@ def test_markers_a_user_gives_are_never_added_to(shared_data, monkeypatch):
 
 
 def test_a_movie_adds_markers_frame_by_frame(shared_data, monkeypatch):
-    """Frames 21 and 24 (SEG 15 and 17 dim in both) gain 2 markers each; frame 75 keeps its markers."""
+    """Frames 21 and 24 (SEG 15, 16 and 17 dim in both; 15 and 16 in one region) gain 3 markers each; frame 75
+    keeps its markers."""
     from labelfree.cutter.segment import prepare
     from labelfree.image import to_dataarray
 
@@ -158,14 +184,15 @@ def test_a_movie_adds_markers_frame_by_frame(shared_data, monkeypatch):
     assert not [w for w in caught if issubclass(w.category, MissedNucleiWarning)]
     for k, frame in enumerate(prepared.frames):
         alone = _found_alone(movie[k].astype(np.float64), monkeypatch)
-        assert len(frame.ids) == len(alone) + (2, 2, 0)[k], k
+        assert len(frame.ids) == len(alone) + (3, 3, 0)[k], k
         np.testing.assert_array_equal(frame.markers[:len(alone)], alone)
 
 
 @pytest.mark.jvm
 def test_fiji_cutter_marks_the_dim_nuclei_and_says_no_missed_nuclei(ij, shared_data):
     """In Fiji (LabelFree Cutter on the crop, no markers): was "markers 8 detected" and a warning naming the two
-    dim nuclei; now 10 markers, the additions in the Log's info lines only when asked, and no warning."""
+    dim regions; now 11 markers (one region is two nuclei), the additions in the Log's info lines only when asked,
+    and no warning."""
     from scyjava import jimport
 
     import labelfree.imagej as lij
@@ -182,7 +209,7 @@ def test_fiji_cutter_marks_the_dim_nuclei_and_says_no_missed_nuclei(ij, shared_d
             warnings.simplefilter("ignore")
             lij.run_macro('selectImage("gowt1"); run("LabelFree Cutter", "n_steps=20 rois=none table=false");')
         said = str(log.getLog() or "")
-        assert "LabelFree Cutter on gowt1: automatic settings markers 10 detected in the image" in said, said
+        assert "LabelFree Cutter on gowt1: automatic settings markers 11 detected in the image" in said, said
         assert "without a marker" not in said and "LabelFree Cutter warning: Marker detection" not in said, said
     finally:
         _close_imagej_windows()

@@ -238,13 +238,24 @@ MISSED_AREA = 0.5
 def _unmarked_regions(parts: tuple, markers: np.ndarray) -> np.ndarray:
     """:func:`labelfree.cutter.markers.unmarked_nuclei` from the parts (``_object_parts``) of the image the markers
     were detected in: (mask, Otsu fraction, the image smoothed by 1 px, its background, its noise)."""
+    core, found, _ = _unmarked_cores(parts, markers)
+    if not len(found):
+        return np.zeros((0, 2))
+    return np.array(ndi.center_of_mass(core > 0, core, found), np.float64).reshape(-1, 2)
+
+
+def _unmarked_cores(parts: tuple, markers: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """What :func:`_unmarked_regions` finds: the (Y, X) label image of the bright regions' parts above half their
+    peak (each labelled with its region's id), the ids of those that hold no marker and are of nucleus size
+    (brightest first; empty when none) and the typical nucleus half-width R (px) of the nuclei the markers found."""
     from labelfree.cutter.graphcut import background_and_noise
     from labelfree.labels import weighted_median
 
     mask, linear = parts[0], parts[2]
     labels, n = ndi.label(mask)
+    none = np.zeros(0, np.int64)
     if n == 0:
-        return np.zeros((0, 2))
+        return np.zeros(mask.shape, np.int64), none, 0.0
     pts = marker_pixels(markers, mask.shape) if len(markers) else np.zeros((0, 2), np.int64)
     marked = np.unique(labels[pts[:, 0], pts[:, 1]])
     marked = marked[marked > 0]
@@ -255,7 +266,7 @@ def _unmarked_regions(parts: tuple, markers: np.ndarray) -> np.ndarray:
     background, noise = background_and_noise(smooth)
     regions, m = ndi.label(smooth > background + MISSED_FLOOR * noise)
     if m == 0:
-        return np.zeros((0, 2))
+        return regions, none, float(r)
     unmarked = np.ones(m + 1, bool)
     unmarked[regions[pts[:, 0], pts[:, 1]]] = False
     unmarked[0] = False
@@ -264,10 +275,7 @@ def _unmarked_regions(parts: tuple, markers: np.ndarray) -> np.ndarray:
     core = regions * (smooth >= top[regions])
     areas = np.bincount(core.ravel(), minlength=m + 1)
     found = np.flatnonzero(unmarked & (areas >= MISSED_AREA * np.pi * r * r))
-    if not len(found):
-        return np.zeros((0, 2))
-    found = found[np.argsort(-peaks[found - 1], kind="stable")]
-    return np.array(ndi.center_of_mass(core > 0, core, found), np.float64).reshape(-1, 2)
+    return core, found[np.argsort(-peaks[found - 1], kind="stable")], float(r)
 
 
 def _label_max(values: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:

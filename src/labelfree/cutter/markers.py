@@ -6,9 +6,9 @@ detected in a nucleus image: automatically (thresholding and de-clumping the nuc
 at the size they are found to have; checked, and an uneven background subtracted), by
 determinant-of-Hessian blob detection (the authors' ``blob_detection``) or by thresholding
 with given sizes. Detected markers are checked: nucleus-sized bright regions that hold none
-(nuclei too dim to be found) get one marker each (logged); any still unmarked after that are said with a
-:class:`MissedNucleiWarning`. The checks and their
-warnings are in :mod:`labelfree.cutter.marker_checks`; their public names are importable from here too.
+(nuclei too dim to be found) get one marker each, or one per nucleus where a region is clearly several
+touching nuclei (logged); any still unmarked after that are said with a :class:`MissedNucleiWarning`. The checks
+and their warnings are in :mod:`labelfree.cutter.marker_checks`; their public names are importable from here too.
 """
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from skimage import measure
 from labelfree.cutter.marker_checks import (
     CHECK_CONTRAST, CHECK_SOLIDITY, CHECK_UNEVEN, DENSE_MARKER_COUNT, DENSE_MARKER_SPACING, MISSED_AREA, MISSED_FLOOR,
     MISSED_SMOOTHING, AutoMarkerWarning, MarkerWarning, MissedNucleiWarning, _check_objects, _compactness,
-    _significant, _unmarked_regions, _warn_unmarked, _whole_cells_refusal, looks_swapped, marker_pixels,
-    on_foreground, warn_dense_markers,
+    _significant, _unmarked_cores, _unmarked_regions, _warn_unmarked, _whole_cells_refusal, looks_swapped,
+    marker_pixels, on_foreground, warn_dense_markers,
 )
 from labelfree.errors import ConstantImageError, DimensionError, InputError
 
@@ -313,7 +313,8 @@ def detect_markers(
     ndarray, shape (N, 2)
         (y, x) marker positions in pixels (may be empty: callers check). Any method: each bright
         region of nucleus size that holds no marker (:func:`unmarked_nuclei`: a nucleus too dim to be
-        found, which would get no object) gets one more marker, after the detected ones (logged).
+        found, which would get no object) gets one more marker, after the detected ones (logged); a region
+        that is clearly several touching nuclei gets one per nucleus, split as ``"auto"`` splits them.
 
     Warns
     -----
@@ -335,20 +336,54 @@ def detect_markers(
 
 def _add_unmarked(parts: tuple, pts: np.ndarray, method: str) -> np.ndarray:
     """Detected markers ``pts`` with one more marker at each bright region of nucleus size that holds none
-    (:func:`unmarked_nuclei`, from the ``parts`` of the image they were detected in), after them, in the form the
-    detection gives (``"blob"``: whole pixels; else the centroid of the region's part above half its peak).
-    The additions are logged; regions still unmarked after them are warned of (:class:`MissedNucleiWarning`)."""
-    regions = _unmarked_regions(parts, pts)
-    if not len(regions):
+    (:func:`unmarked_nuclei`, from the ``parts`` of the image they were detected in), or one per nucleus where the
+    region is clearly several touching nuclei (:func:`_unmarked_nuclei`), after them, in the form the detection
+    gives (``"blob"``: whole pixels; else the centroid of the region's part above half its peak, or of each of its
+    nuclei). The additions are logged; regions still unmarked after them are warned of
+    (:class:`MissedNucleiWarning`)."""
+    nuclei, n_split = _unmarked_nuclei(parts, pts)
+    if not len(nuclei):
         return pts
-    added = np.rint(regions) if method == "blob" else regions
+    added = np.rint(nuclei) if method == "blob" else nuclei
     pts = np.concatenate([np.asarray(pts, np.float64).reshape(-1, 2), added])
+    split = (f"; {n_split} region(s) held touching nuclei, one marker each" if n_split else "")
     log.info("Cutter: marker detection (marker_method %r) added %d marker(s) at bright regions of nucleus size that "
-             "held none (nuclei too dim to be found): %s", method, len(added),
+             "held none (nuclei too dim to be found%s): %s", method, len(added), split,
              ", ".join(f"(y={y:.0f}, x={x:.0f})" for y, x in added[:5]) + (
                  f" and {len(added) - 5} more" if len(added) > 5 else ""))
     _warn_unmarked(_unmarked_regions(parts, pts), pts, method, added=len(added))
     return pts
+
+
+def _unmarked_nuclei(parts: tuple, pts: np.ndarray) -> tuple[np.ndarray, int]:
+    """(M, 2) (y, x) points, one per nucleus of each region :func:`unmarked_nuclei` finds (regions brightest first),
+    and the number of regions that were clearly more than one nucleus.
+
+    A region's point is its centroid (:func:`unmarked_nuclei`'s), unless its part above half its peak splits as
+    ``"auto"`` splits touching nuclei (distance-transform peaks at least :data:`_AUTO_MIN_DISTANCE` R apart, R the
+    half-width of the nuclei the markers found) into two or more pieces of nucleus size (:data:`MISSED_AREA`
+    pi R^2, the size a region needs): then the centroid of each such piece (smaller pieces get none; their pixels
+    go to a neighbour's object)."""
+    from labelfree.labels import declump
+
+    core, found, r = _unmarked_cores(parts, pts)
+    if not len(found):
+        return np.zeros((0, 2)), 0
+    centres = np.array(ndi.center_of_mass(core > 0, core, found), np.float64).reshape(-1, 2)
+    boxes = ndi.find_objects(core)
+    nucleus, apart = MISSED_AREA * np.pi * r * r, max(1, int(round(_AUTO_MIN_DISTANCE * r)))
+    out, n_split = [], 0
+    for k, centre in zip(found, centres):
+        box = boxes[k - 1]
+        pieces = declump(np.pad(core[box] == k, 1), min_distance=apart)  # padded: the box's edge is background
+        ids = np.flatnonzero(np.bincount(pieces.ravel())[1:] >= nucleus) + 1
+        if len(ids) < 2:
+            out.append(centre[None])
+            continue
+        n_split += 1
+        at = np.array([box[0].start - 1, box[1].start - 1], np.float64)
+        out.append(np.array(ndi.center_of_mass(pieces > 0, pieces, ids), np.float64).reshape(-1, 2) + at)
+    return np.concatenate(out), n_split
 
 
 def _detect_with(x: np.ndarray, method: str, *, min_sigma: float, max_sigma: float, threshold: float,
