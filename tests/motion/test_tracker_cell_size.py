@@ -14,7 +14,7 @@ import sys
 import numpy as np
 import pytest
 
-from labelfree import datasets, motion
+from labelfree import motion
 from labelfree.errors import ConfigError
 from labelfree.metrics import evaluate
 from labelfree.motion.instances import InstanceTracker
@@ -76,12 +76,9 @@ def test_rescale_refuses_a_cell_area_that_is_not_positive():
 
 
 @pytest.fixture(scope="module")
-def hela_crop(shared_data):
-    try:
-        movie, truth = datasets.load_timelapse("hela")
-    except Exception as exc:  # noqa: BLE001 - dataset not in this copy of the shared data
-        pytest.skip(f"HeLa time-lapse unavailable: {exc}")
-    return np.asarray(movie.values)[HELA_BOX], np.asarray(truth.values)[HELA_BOX]
+def hela_crop(hela):
+    movie, truth = hela  # the first 6 frames (tests/motion/conftest.py)
+    return movie[HELA_BOX], truth[HELA_BOX]
 
 
 def test_hela_crop_flooded_first_frame_declumps_at_the_settled_size(hela_crop, monkeypatch, caplog):
