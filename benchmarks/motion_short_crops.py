@@ -15,8 +15,9 @@ and GOWT1 on annotated objects only: their masks are partial; "-": no annotated 
 logged that its cell size rests on few objects; ``flow``: crops whose size no classified frame
 checked (every one over half cell: the flow-only size stays); ``resized``: crops whose declumping
 started at a larger cell size (flooded first frames) and then took the size the run settled on (it logs
-so; versions before that log nothing). Set ``PYTHONPATH`` to compare another version. About 3 minutes on
-one core.
+so; versions before that log nothing); ``frag``: crops whose size check found fragments beside a larger cell
+and kept the size (it logs so; versions before that log nothing). Set ``PYTHONPATH`` to compare another
+version. About 3 minutes on one core.
 """
 
 from __future__ import annotations
@@ -57,13 +58,14 @@ class _Count(logging.Handler):
 
     def __init__(self) -> None:
         super().__init__(logging.INFO)
-        self.n = self.checked = self.resized = 0
+        self.n = self.checked = self.resized = self.fragments = 0
 
     def emit(self, record: logging.LogRecord) -> None:
         text = record.getMessage()
         self.n += "rests on" in text
         self.checked += "minimum object size" in text and "flow-only" not in text
         self.resized += "touching cells split at a typical cell area" in text
+        self.fragments += "are fragments of larger cells" in text
 
 
 def windows(shape: tuple[int, int], size: int, fraction: float) -> list[tuple[int, int]]:
@@ -91,13 +93,13 @@ def main(argv: list[str] | None = None) -> int:
     motion_log.setLevel(logging.INFO)
     print(f"{args.frames}-frame crops, no parameters")
     print(f"{'set':<6} {'size':>4} {'crops':>5} {'cells':>6} {'found':>6} {'few':>4} {'one':>4} {'F1@0.5':>6} "
-          f"{'min_size':>8} {'warned':>6} {'flow':>4} {'resized':>7} {'s':>6}")
+          f"{'min_size':>8} {'warned':>6} {'flow':>4} {'resized':>7} {'frag':>4} {'s':>6}")
     for name in args.sets.split(","):
         movie, cells, seg, partial = load(name, args.frames)
         for size in sizes:
             rows, t0 = [], time.perf_counter()
             for y, x in windows(movie.shape[1:], size, args.step):
-                seen, checked, resized = counter.n, counter.checked, counter.resized
+                seen, checked, resized, fragments = counter.n, counter.checked, counter.resized, counter.fragments
                 box = (slice(None), slice(y, y + size), slice(x, x + size))
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
@@ -113,13 +115,15 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append((n_true.mean(), n_found.mean(), few, few and n_found.max() <= 1, f1,
                              out.attrs["labelfree"].get("min_size") or 0, counter.n > seen,
                              out.attrs["labelfree"].get("min_size") is not None and counter.checked == checked,
-                             counter.resized > resized))
-            n_true, n_found, few, one, f1, min_size, warned, flow, moved = (np.array(v, float) for v in zip(*rows))
+                             counter.resized > resized, counter.fragments > fragments))
+            n_true, n_found, few, one, f1, min_size, warned, flow, moved, frag = (np.array(v, float)
+                                                                                   for v in zip(*rows))
             score = f"{np.nanmean(f1):>6.3f}" if np.isfinite(f1).any() else f"{'-':>6}"
             print(f"{name:<6} {size:>4} {len(rows):>5} {n_true.mean():>6.2f} {n_found.mean():>6.2f} "
                   f"{int(few.sum()):>4} "
                   f"{int(one.sum()):>4} {score} {np.median(min_size):>8.0f} {int(warned.sum()):>6} "
-                  f"{int(flow.sum()):>4} {int(moved.sum()):>7} {time.perf_counter() - t0:>6.1f}", flush=True)
+                  f"{int(flow.sum()):>4} {int(moved.sum()):>7} {int(frag.sum()):>4} {time.perf_counter() - t0:>6.1f}",
+                  flush=True)
     return 0
 
 

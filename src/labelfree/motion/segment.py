@@ -43,6 +43,7 @@ from labelfree.motion.instances import InstanceTracker
 from labelfree.motion.movie import _frame, as_movie, check_not_uniform
 from labelfree.motion.postprocess import (
     OverlapLinker,
+    components_with_stats,
     fill_mask_holes,
     merge_small_objects,
     postprocess,
@@ -100,6 +101,20 @@ _NECK_RATIO = 0.8
 def _size_of(area: float, cfg: MotionConfig, /) -> int:
     """The automatic minimum object size (px) of a typical cell ``area`` (px)."""
     return max(10, int(round(cfg.min_size_fraction * area)))
+
+
+def _largest_cell_area(mask: np.ndarray, /, *, min_area: int, neck_ratio: float) -> float:
+    """The cell area (px) of a mask's largest object measured alone, as :func:`typical_cell_area` measures a
+    frame of few objects (cut at its necks: its pieces' typical area where it is a clump, else its own area);
+    0.0 without an object."""
+    import cv2
+
+    n, lab, stats = components_with_stats(np.asarray(mask, np.uint8))
+    if n < 2:
+        return 0.0
+    i = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
+    x, y, w, h = stats[i, :4]
+    return typical_cell_area(lab[y : y + h, x : x + w] == i, min_area=min_area, neck_ratio=neck_ratio)[0]
 
 
 def _warn_flow_size(min_size: int, cfg: MotionConfig, /) -> None:
@@ -946,8 +961,8 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, bar: _PassSteps, *, noise_chec
                 flooded = np.count_nonzero(mask) > _FLOODED * mask.size
                 # few objects (a crop): measured with clumps cut at their necks (typical_cell_area)
                 # (pieces of cells small enough to restart the run enlarged are fragments: not cells)
-                area, support = typical_cell_area(fill_mask_holes(mask), min_area=size_floor(shape),
-                                                  neck_ratio=cfg.declump_neck_ratio or _NECK_RATIO,
+                filled, neck = fill_mask_holes(mask), cfg.declump_neck_ratio or _NECK_RATIO
+                area, support = typical_cell_area(filled, min_area=size_floor(shape), neck_ratio=neck,
                                                   min_cell_area=np.pi * cfg.flow_downsample_radius**2 / 2)
                 # ... but where every frame so far is flooded (a crop of dense cells, their halos over half of
                 # it: SIM+ 128 px at (330, 0)), the first that holds FEW_OBJECTS cells or more and lowers the
@@ -961,6 +976,16 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, bar: _PassSteps, *, noise_chec
                     if cfg.upsample is None:
                         _check_upsample(da, cfg, min_size / cfg.min_size_fraction)
                 if not flooded:
+                    # many objects beside one that, measured alone, is a cell of over FEW_OBJECTS of theirs: were
+                    # they cells, it would be a clump of them and split at their necks; they are fragments (camera
+                    # noise called cell around one cell: MSC 256 px crop at (256, 640)), and the flow's size stays
+                    whole = _largest_cell_area(filled, min_area=size_floor(shape), neck_ratio=neck) if (
+                        area and support >= FEW_OBJECTS) else 0.0
+                    if whole > FEW_OBJECTS * area:
+                        log.info("Motion: frame %d (0-based): its %d objects of a typical %.0f px are fragments of "
+                                 "larger cells (its largest object is a cell of %.0f px): the size is not lowered",
+                                 t, support, area, whole)
+                        area = 0.0
                     if area:
                         min_size = min(min_size, _size_of(area, cfg))
                     if area and support < FEW_OBJECTS:
