@@ -191,8 +191,8 @@ def test_a_movie_adds_markers_frame_by_frame(shared_data, monkeypatch):
 @pytest.mark.jvm
 def test_fiji_cutter_marks_the_dim_nuclei_and_says_no_missed_nuclei(ij, shared_data):
     """In Fiji (LabelFree Cutter on the crop, no markers): was "markers 8 detected" and a warning naming the two
-    dim regions; now 11 markers (one region is two nuclei), the additions in the Log's info lines only when asked,
-    and no warning."""
+    dim regions; now 11 markers (one region is two nuclei), no warning, and the additions as a note of the run
+    (tests/imagej/test_fiji_today.py checks its words)."""
     from scyjava import jimport
 
     import labelfree.imagej as lij

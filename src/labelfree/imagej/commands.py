@@ -23,7 +23,7 @@ from labelfree.errors import Cancelled, ConfigError, InputError, LabelFreeError
 from labelfree.imagej.fields import (ADVANCED_KEY, CommandResult, channel_keys, channels_from_config,
                                      channels_from_imagej, channels_to_imagej, command_fields, command_spec,
                                      command_titles, imagej_channel_label, recordable)
-from labelfree.imagej.terms import in_imagej_terms, warning_line
+from labelfree.imagej.terms import at_image_positions, in_imagej_terms, warning_line
 from labelfree.options import (Field, coerce_value, config_fields, format_macro_options, parse_macro_options,
                                value_text)
 
@@ -479,7 +479,10 @@ def _execute(spec: Any, imp: Any, config: Any, values: dict[str, Any], /, *, opt
         overwrite = bool(values.get("overwrite", False))
         check_output_inputs(spec, inputs, image=_Source(_source_path(imp)), overwrite=overwrite)
         sink = ImageJProgress(spec.menu_title)
-        with relay_warnings(spec.menu_title, image=str(imp.getTitle())), relay_log_warnings(spec.menu_title):
+        # the pixel positions of a run inside a selection are said in the image
+        origin = (0, 0) if selection is None else (int(selection[0][0]), int(selection[0][1]))
+        with relay_warnings(spec.menu_title, image=str(imp.getTitle()), origin=origin), \
+                relay_log_warnings(spec.menu_title, image=str(imp.getTitle()), origin=origin):
             try:
                 labels = run_pipeline(spec, seen, config=_with_record(config, values.get("config_file")),
                                       channel=values.get("channel"), inputs=inputs, progress=sink,
@@ -571,11 +574,13 @@ def name_the_input(message: str, title: str, /) -> str:
 
 
 @contextlib.contextmanager
-def relay_warnings(title: str, /, *, image: str = "") -> Iterator[None]:
+def relay_warnings(title: str, /, *, image: str = "", origin: tuple[int, int] = (0, 0)) -> Iterator[None]:
     """Show warnings raised inside a command in ImageJ's Log window, then re-issue them for Python.
 
     ``title`` is the command's (the Log's lines start with it, :func:`labelfree.imagej.terms.warning_line`);
-    ``image``, the title of the image it runs on, names the input where a warning names it (:func:`name_the_input`).
+    ``image``, the title of the image it runs on, names the input where a warning names it (:func:`name_the_input`);
+    ``origin`` (x, y), that of the selection it segmented inside, makes the pixel positions a warning names the
+    image's (:func:`labelfree.imagej.terms.at_image_positions`).
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -585,7 +590,8 @@ def relay_warnings(title: str, /, *, image: str = "") -> Iterator[None]:
 
         IJ = jimport("ij.IJ")
         for w in caught:
-            IJ.log(warning_line(title, name_the_input(in_imagej_terms(str(w.message)), image)))
+            said = at_image_positions(name_the_input(in_imagej_terms(str(w.message)), image), origin)
+            IJ.log(warning_line(title, said))
     for w in caught:
         warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
 

@@ -350,23 +350,69 @@ class ImageJProgress:
 
 
 @contextlib.contextmanager
-def relay_log_warnings(title: str) -> Iterator[None]:
+def relay_log_warnings(title: str, /, *, image: str = "", origin: tuple[int, int] = (0, 0)) -> Iterator[None]:
     """Write LabelFree's logged warnings (e.g. drift's weak matches) to ImageJ's Log window while a command runs,
     their command-line advice said in ImageJ terms (:func:`labelfree.imagej.terms.in_imagej_terms`), the command
-    named once (:func:`labelfree.imagej.terms.warning_line`)."""
+    named once (:func:`labelfree.imagej.terms.warning_line`); and the info messages the Log shows as notes of the
+    run (:data:`labelfree.imagej.terms.LOG_NOTES`: Cutter's markers added at dim nuclei, Motion's frames split at
+    another cell size), each once, as ``"<title> on <image>: ..."`` (:func:`labelfree.imagej.terms.note_line`).
+    ``origin`` (x, y) is that of the selection the command segmented inside: the pixel positions the messages name
+    are said in the image (:func:`labelfree.imagej.terms.at_image_positions`).
+
+    Python's own logging is left as it was: a note below the level its logger passes reaches ImageJ's Log only
+    (the logger lets it through for the Log, and no further)."""
+    from labelfree.imagej.terms import (LOG_NOTES, at_image_positions, in_imagej_terms, is_log_note, note_line,
+                                        warning_line)
+
+    said: set[str] = set()  # Cutter detects its markers twice (for the automatic scale, for the run): one note
+
+    def to_imagej(record: logging.LogRecord) -> None:
+        from scyjava import jimport
+
+        message = at_image_positions(record.getMessage(), origin)
+        if record.levelno >= logging.WARNING:
+            line = warning_line(title, in_imagej_terms(message))
+        elif is_log_note(record.name, message):
+            line = note_line(title, image, message)
+            if line in said:
+                return
+            said.add(line)
+        else:
+            return
+        jimport("ij.IJ").log(line)
 
     class _ToImageJ(logging.Handler):
         def emit(self, record: logging.LogRecord) -> None:
-            from scyjava import jimport
+            to_imagej(record)
 
-            from labelfree.imagej.terms import in_imagej_terms, warning_line
+    class _NotesOnly(logging.Filter):
+        """On a logger of notes, raised to INFO for the run: its records below its former level go to the Log
+        only."""
 
-            jimport("ij.IJ").log(warning_line(title, in_imagej_terms(record.getMessage())))
+        def __init__(self, below: int) -> None:
+            super().__init__()
+            self.below = below
 
-    handler = _ToImageJ(level=logging.WARNING)
+        def filter(self, record: logging.LogRecord) -> bool:
+            if record.levelno >= self.below:
+                return True
+            to_imagej(record)
+            return False
+
+    handler = _ToImageJ(level=logging.INFO)
     root = logging.getLogger("labelfree")
+    raised = []  # (logger, its level, its filter) of the loggers of notes raised to INFO for the run
+    for name in LOG_NOTES:
+        logger = logging.getLogger(name)
+        if logger.getEffectiveLevel() > logging.INFO:
+            raised.append((logger, logger.level, _NotesOnly(logger.getEffectiveLevel())))
+            logger.addFilter(raised[-1][2])
+            logger.setLevel(logging.INFO)
     root.addHandler(handler)
     try:
         yield
     finally:
         root.removeHandler(handler)
+        for logger, level, notes_only in raised:
+            logger.setLevel(level)
+            logger.removeFilter(notes_only)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["in_imagej_terms", "warning_line"]
+__all__ = ["in_imagej_terms", "warning_line", "LOG_NOTES", "is_log_note", "note_line", "at_image_positions"]
 
 
 def _from_one(match: re.Match, one: str, many: str, where: str) -> str:
@@ -241,8 +241,60 @@ def warning_line(title: str, message: str, /) -> str:
     >>> warning_line("LabelFree Cutter", "Cutter automatic scale: no cells found. Using the model's scale.")
     "LabelFree Cutter warning: automatic scale: no cells found. Using the model's scale."
     """
+    return f"{title} warning: {_without_name(title, message)}"
+
+
+def _without_name(title: str, message: str, /) -> str:
+    """``message`` without the name of the pipeline or tool of the command ``title`` in front (``"Motion: "``)."""
     name = title.removeprefix("LabelFree ").strip()
     if name:
         message = re.sub(rf"^{re.escape(name)}(?:: +| (?=automatic scale: ))", "", message, count=1,
                          flags=re.IGNORECASE)
-    return f"{title} warning: {message}"
+    return message
+
+
+#: LabelFree's info messages (Python logs them at INFO level, said only when asked) that ImageJ's Log shows as
+#: notes of the run, by the logger that says them: what the run did that the result alone does not show (objects
+#: at markers that detection did not find; frames split at another cell size than the others)
+LOG_NOTES = {
+    "labelfree.cutter.markers": re.compile(r"^Cutter: marker detection \(marker_method '\w+'\) added \d+ marker"),
+    "labelfree.motion.segment": re.compile(r"^Motion: (?:touching cells split at a typical cell area of \d+ px from "
+                                           r"frame \d+ \(0-based\)|frame \d+ \(0-based\): its \d+ objects of a "
+                                           r"typical \d+ px are fragments)"),
+}
+
+
+def is_log_note(logger: str, message: str, /) -> bool:
+    """Whether the info ``message`` of the logger ``logger`` is one ImageJ's Log shows (:data:`LOG_NOTES`)."""
+    pattern = LOG_NOTES.get(logger)
+    return pattern is not None and pattern.search(message) is not None
+
+
+def note_line(title: str, image: str, message: str, /) -> str:
+    """The line of ImageJ's Log that shows a note of the command ``title`` run on the image titled ``image``
+    (``"LabelFree Motion on hela: touching cells split ... from frame 2 (the stack's frames, counted from 1) on;
+    ..."``): said as the run's automatic settings are, in ImageJ's terms, the command named once.
+
+    >>> note_line("LabelFree Motion", "hela", "Motion: frame 0 (0-based): its 81 objects")
+    "LabelFree Motion on hela: frame 1 (the stack's frames, counted from 1): its 81 objects"
+    """
+    said = _without_name(title, in_imagej_terms(message))
+    return f"{title} on {image}: {said}" if image else f"{title}: {said}"
+
+
+#: a pixel position in a message, (y, x) as the pipelines say it, with its frame where it has one (in ImageJ's terms)
+_POSITION = re.compile(r"\((frame \d+, )?y=(-?\d+), x=(-?\d+)\)")
+
+
+def at_image_positions(message: str, origin: tuple[int, int], /) -> str:
+    """``message`` with its pixel positions (``(y=171, x=460)``, ``(frame 2, y=..., x=...)``), which a command run
+    inside a selection gives in the selection's box, as positions in the image: the box's ``origin`` (x, y), as
+    ImageJ gives a selection's, added.
+
+    >>> at_image_positions("at (y=171, x=460), (frame 2, y=5, x=0)", (40, 30))
+    'at (y=201, x=500), (frame 2, y=35, x=40)'
+    """
+    x0, y0 = origin
+    if not (x0 or y0):
+        return message
+    return _POSITION.sub(lambda m: f"({m.group(1) or ''}y={int(m.group(2)) + y0}, x={int(m.group(3)) + x0})", message)
