@@ -7,8 +7,9 @@
   now "(names or numbers counted from 1)". The Python text is unchanged.
 * Number agreement: drift's one unmatched frame "they keep" (now "it keeps ... and is not used as reference; check
   that frame", in Python and in the Log), Motion's one blank frame "1 of 6 frames have ...: frames [3] ... are left
-  empty, and the pairs with them" (now "has ...: frame 3 ... is ... with it", in Python and in the Log). Threshold's empty volume of a hyperstack was counted from 0 in the Log; Motion's
-  blank frames beyond the twenty it names were left 0-based.
+  empty, and the pairs with them" (now "has ...: frame 3 ... is ... with it", in Python and in the Log).
+  Threshold's empty volume of a hyperstack was counted from 0 in the Log; Motion's blank frames beyond the twenty
+  it names were left 0-based.
 """
 
 from __future__ import annotations
