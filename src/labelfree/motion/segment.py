@@ -478,13 +478,16 @@ class _Pair:
 
 
 def _classify_pair(item: FrameWork, prev_entropy: np.ndarray, cfg: MotionConfig, /, *, min_size: int,
-                   valid: np.ndarray | None, model: Any = None, noise_check: bool = True) -> _Pair:
+                   valid: np.ndarray | None, model: Any = None, noise_check: bool = True,
+                   flat_fallback: bool = False, flat_background: bool = False) -> _Pair:
     """Self-label the pair ending at ``item`` and train its classifier (updating ``model`` in
     cumulative mode); an empty :class:`_Pair` when the pair shows no motion, or no cell motion: its
     flow barely stands out of its noise and a classifier of its own labels floods (a field without
     cells: it called 92-99 % of the frame cell), or, whatever its flow, its classifier calls more
     than ``_NOISE_BACKGROUND_ERROR`` of its own background labels cell (noise around a cell
-    entering a cell-free field)."""
+    entering a cell-free field). With ``flat_fallback``, a pair left with no background label is
+    labelled again with the still pixels without entropy as background too (``flat_background``: a
+    crop of a few nuclei on a flat, dark background)."""
     t, feats = item.t, item.features
     # near filled edges the flow follows the edge, not a cell: it sets no threshold either
     magnitude = item.magnitude if valid is None else np.where(valid, item.magnitude, 0.0).astype(np.float32)
@@ -497,7 +500,7 @@ def _classify_pair(item: FrameWork, prev_entropy: np.ndarray, cfg: MotionConfig,
                  t, _FLOW_PRECISION)
         return _Pair(noise=True)
     low = checking and _low_contrast(magnitude, cfg, valid=valid)
-    sl = self_label(magnitude, prev_entropy, min_size=min_size, config=cfg)
+    sl = self_label(magnitude, prev_entropy, min_size=min_size, config=cfg, flat_background=flat_background)
     if valid is not None:
         sl.cell &= valid
         sl.background &= valid
@@ -522,6 +525,12 @@ def _classify_pair(item: FrameWork, prev_entropy: np.ndarray, cfg: MotionConfig,
         trained = train_classifier(feats, sl.cell, sl.background, max_pixels=cfg.max_training_pixels,
                                    seed=cfg.seed + t, prior=cfg.class_prior, model=model, kind=kind)
         check = None if trained is None else classify_frame(feats, trained)
+    if (trained is None and flat_fallback and not flat_background and model is None and sl.cell.any()
+            and not sl.background.any()):
+        # the still background of a crop of a few nuclei can be one grey level (no entropy: no paper label;
+        # 80-98 % of the pixels of 128 px HeLa crops): those still pixels are its background labels
+        return _classify_pair(item, prev_entropy, cfg, min_size=min_size, valid=valid, noise_check=noise_check,
+                              flat_background=True)
     if trained is None:
         return _Pair(None, (t, sl.cell_threshold, sl.background_threshold, int(sl.cell.sum()), kind),
                      empty="cell" if not sl.cell.any() else "background")
@@ -875,15 +884,20 @@ def _grey_range(da: xr.DataArray, cfg: MotionConfig, /, *, blank: set[int], extr
 
 
 def _segment(da: xr.DataArray, cfg: MotionConfig, bar: _PassSteps, *, noise_check: bool = True,
-             speeds: FlowRecording | None = None, grey_range: _Given | None = None) -> xr.DataArray:
+             speeds: FlowRecording | None = None, grey_range: _Given | None = None,
+             flat_fallback: bool = False) -> xr.DataArray:
     """:func:`segment` on the movie as given (raises :class:`_Enlarge` for an automatic ``upsample``);
     ``bar``: its frames' progress; ``noise_check``: pairs without cell motion (:func:`_classify_pair`) are left
     out (as still ones); ``speeds``: where each pair's flow speed is kept (:func:`_speed_keeper`);
     ``grey_range``: the grey values that become 0 and 255 (and the frames' gains), when measured elsewhere
-    (:func:`segment`)."""
+    (:func:`segment`); ``flat_fallback``: pairs with no background label take the still pixels without entropy
+    as background (:func:`_classify_pair`). A run that segmented no frame, and had a pair with no background
+    label, runs again with it (a crop of a few nuclei on a flat, dark background: its still pixels have no
+    entropy, the paper's background labels none of them)."""
     if speeds is not None and cfg.drift_correction:
         speeds.discard("the run corrected the movie's drift first")
         speeds = None
+    given_movie = da  # for a run again with flat_fallback
     bands, drift = None, None
     if cfg.drift_correction:
         da, bands, drift = _drift_corrected(da, cfg)
@@ -1046,7 +1060,8 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, bar: _PassSteps, *, noise_chec
         """Pair t classified and cleaned up on a worker thread (nothing in it depends on an earlier
         frame's result); the refinement is re-decided ahead where the frame's own contrast asks for it.
         Keeps what the frame-order part needs: the features only for a frame left unclassified."""
-        pair = _classify_pair(item, prev_entropy, cfg, min_size=size, valid=valid(item.t), noise_check=noise_check)
+        pair = _classify_pair(item, prev_entropy, cfg, min_size=size, valid=valid(item.t), noise_check=noise_check,
+                              flat_fallback=flat_fallback)
         if pair.decided is None and pair.model is not None:
             pair.decided = classify_frame(item.features, pair.model, smoothing=cfg.decision_smoothing)
         if pair.decided is None:  # no model of its own: classified in order with the last pair's
@@ -1118,7 +1133,8 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, bar: _PassSteps, *, noise_chec
                 log.info("Motion: minimum object size %d px from the flow-only pass (closing radius %d px)",
                          min_size, resolve_closing_radius(cfg, min_size=min_size))
             pair = _classify_pair(item, prev_ent, cfg, min_size=min_size, valid=valid(t),
-                                  model=None if cfg.classifier_mode == "per_pair" else model, noise_check=noise_check)
+                                  model=None if cfg.classifier_mode == "per_pair" else model, noise_check=noise_check,
+                                  flat_fallback=flat_fallback)
             adopt(pair)
             if model is not None:
                 for t0, f0, e0 in pending:  # frames seen before the first model (frame 0 at least)
@@ -1138,15 +1154,23 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, bar: _PassSteps, *, noise_chec
             prev_ent = ent
         while queue:
             settle(*queue.popleft().result())
-        if keep is not None:
+        again = last < 0 and not flat_fallback and "background" in unlabelled  # nothing segmented, flat background?
+        if keep is not None and not again:
             speeds.finish()
-        if pending or still:
+        if (pending or still) and not again:
             blank_pairs = sum(1 for t in range(1, n) if t in blank or t - 1 in blank)
             what, why = _no_motion_text(noisy, unlabelled, cfg, min_size=min_size, pairs=n - 1,
                                         blank_pairs=blank_pairs)
             warnings.warn(NoMotionWarning(f"No {what} found in {len(pending) + still} of {n} frames (the first ones "
                                           f"or all); they are left empty.{why}"), stacklevel=3)
             bar.update(len(pending), message=f"no {what}")
+    if again:
+        log.info("Motion: no frame segmented, and %d pair(s) had no background label: run again with the still "
+                 "pixels without entropy (a flat background) as background labels", unlabelled["background"][0])
+        if speeds is not None:
+            speeds.discard("the run labelled the movie's flat background again")
+        return _segment(given_movie, cfg, _PassSteps(bar.bar, bar.progress, note=bar.note), noise_check=noise_check,
+                        grey_range=grey_range, flat_fallback=True)
     if hot_pixels:
         log.info("Motion: %d isolated hot or cold pixels (stuck camera pixels, cosmic rays) replaced by the median "
                  "of their 3 x 3 window", hot_pixels)

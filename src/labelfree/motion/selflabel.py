@@ -354,6 +354,7 @@ def self_label(
     min_size: int,
     config: MotionConfig | None = None,
     binning: int | None = None,
+    flat_background: bool = False,
 ) -> SelfLabels:
     """Label the surest moving pixels *cell* and the surest still pixels *background*.
 
@@ -373,6 +374,10 @@ def self_label(
         pixels, else 1. The flow is smooth on that scale (window 15 px, blur
         3 px) and the labels only pick training pixels, so the thresholds and
         the classifier barely change while the morphology costs 4x less.
+    flat_background : bool
+        Also label the still pixels without entropy background (one grey level after the uint8
+        mapping: the dark, flat background of a crop of a few nuclei). False: the paper's labels,
+        still pixels with entropy only.
 
     Returns
     -------
@@ -396,10 +401,11 @@ def self_label(
             cell_extra_entropy=None if cfg.cell_extra_entropy is None else cfg.cell_extra_entropy / weight,
             background_entropy=None if cfg.background_entropy is None else cfg.background_entropy / weight,
         )
-        sl = self_label(mag_s, ent_s, min_size=max(1, int(round(min_size / weight))), config=cfg_s, binning=1)
+        sl = self_label(mag_s, ent_s, min_size=max(1, int(round(min_size / weight))), config=cfg_s, binning=1,
+                        flat_background=flat_background)
         cell = cv2.resize(sl.cell.view(np.uint8), full[::-1], interpolation=cv2.INTER_NEAREST).view(bool)
         bg = cv2.resize(sl.background.view(np.uint8), full[::-1], interpolation=cv2.INTER_NEAREST).view(bool)
-        bg &= (np.asarray(magnitude) != 0) & (np.asarray(entropy) != 0)
+        bg &= (np.asarray(magnitude) != 0) & (flat_background | (np.asarray(entropy) != 0))
         return SelfLabels(cell, bg, sl.cell_threshold, sl.background_threshold, sl.start_threshold,
                           sl.moving_fraction)
     scale = _pixel_scale(np.shape(magnitude))
@@ -418,6 +424,6 @@ def self_label(
     r = resolve_closing_radius(cfg, min_size=min_size)
     cell = candidate_mask(magnitude, threshold=th_cell, min_size=min_size, radius=r)
     moving = candidate_mask(magnitude, threshold=th_bg, min_size=min_size, radius=r)
-    background = ~moving & (np.asarray(magnitude) != 0) & (np.asarray(entropy) != 0) & ~cell
+    background = ~moving & (np.asarray(magnitude) != 0) & (flat_background | (np.asarray(entropy) != 0)) & ~cell
     moving_fraction = float(np.count_nonzero(np.asarray(magnitude) > start)) / max(1, np.size(magnitude))
     return SelfLabels(cell, background, th_cell, th_bg, start, moving_fraction)
