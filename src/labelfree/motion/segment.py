@@ -496,8 +496,8 @@ def _classify_pair(item: FrameWork, prev_entropy: np.ndarray, cfg: MotionConfig,
     # a given start_threshold or cell_threshold says which speed is motion: no check overrules it
     checking = noise_check and cfg.start_threshold is None and cfg.cell_threshold is None
     if checking and float(magnitude.max()) < _FLOW_PRECISION:
-        log.info("Motion: frame %d: no pixel moves %.2f px/frame, within the flow's precision: no cell motion",
-                 t, _FLOW_PRECISION)
+        log.info("Motion: frame %d (0-based): no pixel moves %.2f px/frame, within the flow's precision: no cell "
+                 "motion", t, _FLOW_PRECISION)
         return _Pair(noise=True)
     low = checking and _low_contrast(magnitude, cfg, valid=valid)
     sl = self_label(magnitude, prev_entropy, min_size=min_size, config=cfg, flat_background=flat_background)
@@ -515,7 +515,7 @@ def _classify_pair(item: FrameWork, prev_entropy: np.ndarray, cfg: MotionConfig,
     if low:
         normal_densities()
         if _noise_labels(_even_odds(feats, normal, normal_check), sl.background):
-            log.info("Motion: frame %d: the flow is no faster than its noise, and its labels are noise: "
+            log.info("Motion: frame %d (0-based): the flow is no faster than its noise, and its labels are noise: "
                      "no cell motion", t)
             return _Pair(noise=True)
     kind, decided = cfg.classifier, None
@@ -541,7 +541,7 @@ def _classify_pair(item: FrameWork, prev_entropy: np.ndarray, cfg: MotionConfig,
             normal_densities()
         if _floods(check, sl.background, normal_check):
             kind, trained, check = "gaussian", normal, normal_check
-            log.info("Motion: frame %d: the kernel classifier floods; normal densities used", t)
+            log.info("Motion: frame %d (0-based): the kernel classifier floods; normal densities used", t)
     even = _even_odds(feats, trained, check) if checking else None
     error = _background_error(even, sl.background) if checking else 0.0
     n_bg = int(np.count_nonzero(sl.background))
@@ -551,16 +551,16 @@ def _classify_pair(item: FrameWork, prev_entropy: np.ndarray, cfg: MotionConfig,
         # more than its cell labels cell: 1 and 3 background pixels in two HeLa crops, 96 % and 47 % of
         # the frame called cell against 19 % and 14 % labelled, frames then one object (dense synthetic
         # fields call 46-57 %, under their 51-72 % of cell labels): no classifier of its own
-        log.info("Motion: frame %d: its classifier, trained on %d background pixels, calls %.0f %% of the frame "
-                 "cell: not used", t, n_bg, 100 * n_called / even.size)
+        log.info("Motion: frame %d (0-based): its classifier, trained on %d background pixels, calls %.0f %% of the "
+                 "frame cell: not used", t, n_bg, 100 * n_called / even.size)
         return _Pair(noise=True)
     flooding = checking and n_called > _FLOODED * even.size
     if error > _NOISE_BACKGROUND_ERROR or (flooding and error > _NOISE_FLOOD_BACKGROUND_ERROR):
         # whatever its flow, a classifier that cannot tell its own background labels from its cell
         # labels has learnt noise (a few cells moving in a field of camera noise: 25-29 %); one that
         # also floods, at a lower share (a HeLa crop: 20 %, 86 % of the frame; dense fields 2-5 %)
-        log.info("Motion: frame %d: its classifier calls %.0f %% of its background labels cell%s: no cell motion",
-                 t, 100 * error, f" and {100 * n_called / even.size:.0f} % of the frame" if flooding else "")
+        log.info("Motion: frame %d (0-based): its classifier calls %.0f %% of its background labels cell%s: no cell "
+                 "motion", t, 100 * error, f" and {100 * n_called / even.size:.0f} % of the frame" if flooding else "")
         return _Pair(noise=True)
     if cfg.decision_smoothing == 0:  # the frame's classification, already made
         decided = check
