@@ -828,7 +828,9 @@ def describe_automatic(record: dict[str, Any], /) -> str:
     A setting chosen per plane (frame) is said by its range: ``"threshold 21-35 (8 planes)"``.
 
     Markers the run detected itself (a record's ``"markers"`` entry with ``"detected_in"``)
-    come first: ``"markers 101 detected in the image"``.
+    come first: ``"markers 101 detected in the image"``; with those detection added at dim nuclei (the entry's
+    ``"added"``), ``"markers 11 (8 detected, 3 added at dim nuclei) in the image"`` (a movie of up to 3 frames
+    per frame, ``"11/12 (8/9 detected, 3/3 added ...)"``; a longer one in total, with the frames that had some).
     """
     parts = [f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in automatic_values(record).items()]
     parts += [f"{k} {text}" for k, text in _per_frame_values(record).items()]
@@ -836,9 +838,25 @@ def describe_automatic(record: dict[str, Any], /) -> str:
     if isinstance(detected, dict) and detected.get("detected_in"):
         counts = record.get("n_markers") or []
         n = "/".join(str(c) for c in counts) if len(counts) <= 3 else f"{sum(counts)} (over {len(counts)} frames)"
-        parts.insert(0, f"markers {n} detected in {detected['detected_in']}" if n
-                     else f"markers detected in {detected['detected_in']}")
+        where = detected["detected_in"]
+        if n and detected.get("added"):
+            parts.insert(0, f"markers {_markers_added(detected, counts)} in {where}")
+        else:
+            parts.insert(0, f"markers {n} detected in {where}" if n else f"markers detected in {where}")
     return ", ".join(parts)
+
+
+def _markers_added(entry: dict[str, Any], counts: list[int], /) -> str:
+    """``"11 (8 detected, 3 added at dim nuclei)"``: the markers of a run (``counts``, per frame) and how many of
+    them detection added at dim nuclei (the provenance's ``"markers"`` ``entry``; :func:`describe_automatic`)."""
+    added = entry.get("added_per_frame") or [int(entry["added"])]
+    found = entry.get("found_per_frame") or [int(entry.get("found", sum(counts) - int(entry["added"])))]
+    if len(counts) <= 3 and len(added) == len(counts):
+        return (f"{'/'.join(map(str, counts))} ({'/'.join(map(str, found))} detected, "
+                f"{'/'.join(map(str, added))} added at dim nuclei)")
+    frames = sum(1 for a in added if a)
+    return (f"{sum(counts)} (over {len(counts)} frames: {sum(found)} detected, {sum(added)} added at dim nuclei in "
+            f"{frames} frame{'s' if frames != 1 else ''})")
 
 
 def provenance(

@@ -209,7 +209,8 @@ def test_fiji_cutter_marks_the_dim_nuclei_and_says_no_missed_nuclei(ij, shared_d
             warnings.simplefilter("ignore")
             lij.run_macro('selectImage("gowt1"); run("LabelFree Cutter", "n_steps=20 rois=none table=false");')
         said = str(log.getLog() or "")
-        assert "LabelFree Cutter on gowt1: automatic settings markers 11 detected in the image" in said, said
+        assert ("LabelFree Cutter on gowt1: automatic settings markers 11 (8 detected, 3 added at dim nuclei) in the "
+                "image") in said, said
         assert "without a marker" not in said and "LabelFree Cutter warning: Marker detection" not in said, said
     finally:
         _close_imagej_windows()

@@ -13,9 +13,12 @@ and their warnings are in :mod:`labelfree.cutter.marker_checks`; their public na
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
 import re
 import warnings
+from collections.abc import Iterator
 
 import numpy as np
 from scipy import ndimage as ndi
@@ -330,8 +333,37 @@ def detect_markers(
         parts = _object_parts(x)
         parts = parts if _check_objects(x, parts) is None else None  # noise, whole cells: said by "auto" alone
     if parts is not None:
+        found = len(pts)
         pts = _add_unmarked(parts, pts, method)
+        _record_added(len(pts) - found)
     return pts
+
+
+#: where :func:`detect_markers` notes how many markers it added at unmarked nuclei (:func:`recording_added`)
+_ADDED: contextvars.ContextVar[dict | None] = contextvars.ContextVar("labelfree_added_markers", default=None)
+
+
+@contextlib.contextmanager
+def recording_added() -> Iterator[dict]:
+    """Note, while the block runs, how many markers :func:`detect_markers` added at bright regions of nucleus size
+    that held none (after the detected ones, the last of the markers it returned): a dict, movie frame (0-based;
+    None for an image, :data:`labelfree.cutter.marker_checks.DETECTING_FRAME`) -> count; a frame detected again
+    (the automatic scale's detection, then the run's) keeps the last count."""
+    added: dict = {}
+    token = _ADDED.set(added)
+    try:
+        yield added
+    finally:
+        _ADDED.reset(token)
+
+
+def _record_added(n: int) -> None:
+    """Note ``n`` markers added at unmarked nuclei for the frame being detected (:func:`recording_added`)."""
+    from labelfree.cutter.marker_checks import DETECTING_FRAME
+
+    added = _ADDED.get()
+    if added is not None:
+        added[DETECTING_FRAME.get()] = int(n)
 
 
 def _add_unmarked(parts: tuple, pts: np.ndarray, method: str) -> np.ndarray:

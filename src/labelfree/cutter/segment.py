@@ -17,7 +17,7 @@ from labelfree.cutter.canvas import content_box, crop_inputs, frame_in_input
 from labelfree.cutter.config import CutterConfig
 from labelfree.cutter.integrate import integrate_patches
 from labelfree.cutter.model_io import training_inputs
-from labelfree.cutter.markers import drop_repeated_points, guess_nucleus_channel, split_binary_mask
+from labelfree.cutter.markers import drop_repeated_points, guess_nucleus_channel, recording_added, split_binary_mask
 from labelfree.cutter.prepare import (
     _PROBE_SMOOTHING,
     PEAK_WINDOWS,
@@ -659,8 +659,9 @@ def segment(
     log.info("Cutter: %d torch thread(s) (%s)", threads, chosen_by)
     with limited_threads(threads, torch=True):
         given = _given_markers(markers, image)  # read once: the frames take them, and the ids over time follow them
-        prepared = _prepare_valid(image, markers=given, config=cfg, mask=mask, scribbles=scribbles,
-                                  cell_radius=cell_radius, n_channels=None if model is None else model.n_channels)
+        with recording_added() as added:  # markers detection added at dim nuclei, per frame, for the record
+            prepared = _prepare_valid(image, markers=given, config=cfg, mask=mask, scribbles=scribbles,
+                                      cell_radius=cell_radius, n_channels=None if model is None else model.n_channels)
         da, frames = prepared.image, prepared.frames
         if model is None:
             model = train_cutter([f.patch_set for f in frames], config=prepared.config, progress=progress,
@@ -682,10 +683,13 @@ def segment(
         else:
             source = "the image" if cfg.nucleus_channel is None else f"channel {cfg.nucleus_channel}"
         extra["markers"] = {"detected_in": source, "method": cfg.marker_method}
+        extra["markers"].update(_added_entry(frames, added, movie="T" in da.dims))
         if guess is not None:
             extra["markers"]["nucleus_channel_guessed"] = guess
-        log.info("Cutter: no markers given: %s marker(s) detected in %s (%s)", "/".join(map(str, extra["n_markers"])),
-                 source, cfg.marker_method)
+        n_added = extra["markers"].get("added_per_frame", [extra["markers"].get("added", 0)])
+        log.info("Cutter: no markers given: %s marker(s) detected in %s (%s)%s", "/".join(map(str, extra["n_markers"])),
+                 source, cfg.marker_method, f"; {'/'.join(map(str, n_added))} of them were not detected but added at "
+                 "dim nuclei" if any(n_added) else "")
     if prepared.auto:
         extra["auto"] = prepared.auto
     if "T" in da.dims and labels.shape[0] > 1:  # a movie: each cell keeps its id over time
@@ -695,6 +699,30 @@ def segment(
                            "columns": [prepared.box[1].start, prepared.box[1].stop]}
     record = provenance("cutter", recorded, model_file=model_file, extra=extra)
     return labels_like(labels, da, dims=dims, attrs={"labelfree": record})
+
+
+#: how many of the markers added at dim nuclei the provenance names (as a warning names its first regions)
+_ADDED_LISTED = 5
+
+
+def _added_entry(frames: list, added: dict, /, *, movie: bool) -> dict:
+    """The provenance's words on the markers detection added at bright regions of nucleus size that held none
+    (:func:`labelfree.cutter.markers.recording_added`: ``added``, frame -> count; they are the last markers of
+    their frame): ``{}`` when none was added; else their number ``added`` (a movie: ``added_per_frame`` too), the
+    number the detection itself found (``found``, likewise), where (``added_at``, the first :data:`_ADDED_LISTED`
+    as (y, x) in the image's pixels, (t, y, x) in a movie's, t 0-based) and how many more (``added_not_listed``)."""
+    counts = [min(int(added.get(t if movie else None, 0)), len(f.ids)) for t, f in enumerate(frames)]
+    if not any(counts):
+        return {}
+    at = [[*([t] if movie else []), *(int(round(v)) for v in p)]
+          for t, (f, k) in enumerate(zip(frames, counts)) if k for p in np.asarray(f.markers)[len(f.ids) - k:]]
+    entry = {"added": sum(counts), "found": sum(len(f.ids) for f in frames) - sum(counts),
+             "added_where": "bright regions of nucleus size that held no marker (nuclei too dim to be found)",
+             "added_at": at[:_ADDED_LISTED], "added_not_listed": max(len(at) - _ADDED_LISTED, 0)}
+    if movie:
+        entry["added_per_frame"] = counts
+        entry["found_per_frame"] = [len(f.ids) - k for f, k in zip(frames, counts)]
+    return entry
 
 
 #: how the objects of a movie whose markers carry no ids are linked over time: the rule and defaults of Motion's
