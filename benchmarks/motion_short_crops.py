@@ -16,7 +16,9 @@ logged that its cell size rests on few objects; ``flow``: crops whose size no cl
 checked (every one over half cell: the flow-only size stays); ``resized``: crops whose declumping
 started at a larger cell size (flooded first frames) and then took the size the run settled on (it logs
 so; versions before that log nothing); ``frag``: crops whose size check found fragments beside a larger cell
-and kept the size (it logs so; versions before that log nothing). Set ``PYTHONPATH`` to compare another
+and kept the size (it logs so; versions before that log nothing); ``free``: crops that hold no cell in any of
+their frames, ``free+``: of these, crops where Motion finds an object, ``max``: the most objects it finds in a
+frame of one of them. Set ``PYTHONPATH`` to compare another
 version. About 3 minutes on one core.
 """
 
@@ -93,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
     motion_log.setLevel(logging.INFO)
     print(f"{args.frames}-frame crops, no parameters")
     print(f"{'set':<6} {'size':>4} {'crops':>5} {'cells':>6} {'found':>6} {'few':>4} {'one':>4} {'F1@0.5':>6} "
-          f"{'min_size':>8} {'warned':>6} {'flow':>4} {'resized':>7} {'frag':>4} {'s':>6}")
+          f"{'min_size':>8} {'warned':>6} {'flow':>4} {'resized':>7} {'frag':>4} {'free':>4} {'free+':>5} {'max':>4} "
+          f"{'s':>6}")
     for name in args.sets.split(","):
         movie, cells, seg, partial = load(name, args.frames)
         for size in sizes:
@@ -115,14 +118,16 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append((n_true.mean(), n_found.mean(), few, few and n_found.max() <= 1, f1,
                              out.attrs["labelfree"].get("min_size") or 0, counter.n > seen,
                              out.attrs["labelfree"].get("min_size") is not None and counter.checked == checked,
-                             counter.resized > resized, counter.fragments > fragments))
-            n_true, n_found, few, one, f1, min_size, warned, flow, moved, frag = (np.array(v, float)
-                                                                                   for v in zip(*rows))
+                             counter.resized > resized, counter.fragments > fragments, n_true.max() == 0,
+                             n_found.max() if n_true.max() == 0 else 0))
+            n_true, n_found, few, one, f1, min_size, warned, flow, moved, frag, free, free_found = (
+                np.array(v, float) for v in zip(*rows))
             score = f"{np.nanmean(f1):>6.3f}" if np.isfinite(f1).any() else f"{'-':>6}"
             print(f"{name:<6} {size:>4} {len(rows):>5} {n_true.mean():>6.2f} {n_found.mean():>6.2f} "
                   f"{int(few.sum()):>4} "
                   f"{int(one.sum()):>4} {score} {np.median(min_size):>8.0f} {int(warned.sum()):>6} "
-                  f"{int(flow.sum()):>4} {int(moved.sum()):>7} {int(frag.sum()):>4} {time.perf_counter() - t0:>6.1f}",
+                  f"{int(flow.sum()):>4} {int(moved.sum()):>7} {int(frag.sum()):>4} {int(free.sum()):>4} "
+                  f"{int((free_found > 0).sum()):>5} {int(free_found.max()):>4} {time.perf_counter() - t0:>6.1f}",
                   flush=True)
     return 0
 

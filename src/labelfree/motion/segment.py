@@ -468,13 +468,17 @@ class _Pair:
     """What the pair (t-1, t) gave: its classifier, its self-label record, and frame t's
     classification when the kernel flooding check already made it (None: not made); ``noise``:
     the pair moved, but only as much as its noise (no classifier); ``empty``: the pair moved, but
-    its self-labels held no "cell" or no "background" pixel (no classifier)."""
+    its self-labels held no "cell" or no "background" pixel (no classifier); ``low``: its flow stood no
+    more out of its noise than noise does (:func:`_low_contrast`); ``quiet``: for that its labels were judged noise
+    (or it moved within the flow's precision)."""
 
     model: Any = None
     stats: tuple | None = None
     decided: np.ndarray | None = None
     noise: bool = False
     empty: str | None = None
+    low: bool = False
+    quiet: bool = False
 
 
 def _classify_pair(item: FrameWork, prev_entropy: np.ndarray, cfg: MotionConfig, /, *, min_size: int,
@@ -498,7 +502,7 @@ def _classify_pair(item: FrameWork, prev_entropy: np.ndarray, cfg: MotionConfig,
     if checking and float(magnitude.max()) < _FLOW_PRECISION:
         log.info("Motion: frame %d (0-based): no pixel moves %.2f px/frame, within the flow's precision: no cell "
                  "motion", t, _FLOW_PRECISION)
-        return _Pair(noise=True)
+        return _Pair(noise=True, low=True, quiet=True)
     low = checking and _low_contrast(magnitude, cfg, valid=valid)
     sl = self_label(magnitude, prev_entropy, min_size=min_size, config=cfg, flat_background=flat_background)
     if valid is not None:
@@ -517,7 +521,7 @@ def _classify_pair(item: FrameWork, prev_entropy: np.ndarray, cfg: MotionConfig,
         if _noise_labels(_even_odds(feats, normal, normal_check), sl.background):
             log.info("Motion: frame %d (0-based): the flow is no faster than its noise, and its labels are noise: "
                      "no cell motion", t)
-            return _Pair(noise=True)
+            return _Pair(noise=True, low=True, quiet=True)
     kind, decided = cfg.classifier, None
     if kind == "gaussian" and model is None and normal is not None:  # the same densities, trained above
         trained, check = normal, normal_check
@@ -533,7 +537,7 @@ def _classify_pair(item: FrameWork, prev_entropy: np.ndarray, cfg: MotionConfig,
                               flat_background=True)
     if trained is None:
         return _Pair(None, (t, sl.cell_threshold, sl.background_threshold, int(sl.cell.sum()), kind),
-                     empty="cell" if not sl.cell.any() else "background")
+                     empty="cell" if not sl.cell.any() else "background", low=low)
     if kind == "kernel" and model is None:
         # the kernel densities also follow background that the flow halo put into the
         # cell labels; when that wins, the frame floods: use the paper's normal densities
@@ -553,7 +557,7 @@ def _classify_pair(item: FrameWork, prev_entropy: np.ndarray, cfg: MotionConfig,
         # fields call 46-57 %, under their 51-72 % of cell labels): no classifier of its own
         log.info("Motion: frame %d (0-based): its classifier, trained on %d background pixels, calls %.0f %% of the "
                  "frame cell: not used", t, n_bg, 100 * n_called / even.size)
-        return _Pair(noise=True)
+        return _Pair(noise=True, low=low)
     flooding = checking and n_called > _FLOODED * even.size
     if error > _NOISE_BACKGROUND_ERROR or (flooding and error > _NOISE_FLOOD_BACKGROUND_ERROR):
         # whatever its flow, a classifier that cannot tell its own background labels from its cell
@@ -561,10 +565,10 @@ def _classify_pair(item: FrameWork, prev_entropy: np.ndarray, cfg: MotionConfig,
         # also floods, at a lower share (a HeLa crop: 20 %, 86 % of the frame; dense fields 2-5 %)
         log.info("Motion: frame %d (0-based): its classifier calls %.0f %% of its background labels cell%s: no cell "
                  "motion", t, 100 * error, f" and {100 * n_called / even.size:.0f} % of the frame" if flooding else "")
-        return _Pair(noise=True)
+        return _Pair(noise=True, low=low)
     if cfg.decision_smoothing == 0:  # the frame's classification, already made
         decided = check
-    return _Pair(trained, (t, sl.cell_threshold, sl.background_threshold, int(sl.cell.sum()), kind), decided)
+    return _Pair(trained, (t, sl.cell_threshold, sl.background_threshold, int(sl.cell.sum()), kind), decided, low=low)
 
 
 @dataclasses.dataclass
@@ -957,6 +961,10 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, bar: _PassSteps, *, noise_chec
     refine_size = cfg.min_size is None and cfg.refine_min_size
     tracker, last, landscapes = None, -1, {}  # instances over time; the last finished frame
     provisional = False  # the size set by a flooded frame, till one that is not flooded checks it
+    # a moving pair whose flow stood out of its noise: till one has, the cells measured may be noise called cell,
+    # and the run enlarged for them (``deferred``) waits (its enlarged pass judges no pair's noise); ``quiet``: the
+    # pairs whose flow did not, judged noise by their labels
+    contrasted, quiet, deferred = False, 0, None
 
     def exact(contrast: float) -> bool:  # the refinement's decision for the next frame in order
         return bool(cfg.refine_boundary and np.median([*contrasts, contrast]) >= cfg.refine_min_contrast)
@@ -987,8 +995,8 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, bar: _PassSteps, *, noise_chec
                     log.info("Motion: frame %d (0-based) is over half cell; its %d cells set the minimum object "
                              "size %d px for now, closing radius %d px", t, support, min_size,
                              resolve_closing_radius(cfg, min_size=min_size))
-                    if cfg.upsample is None:
-                        _check_upsample(da, cfg, min_size / cfg.min_size_fraction)
+                    if cfg.upsample is None and deferred is None:
+                        enlarge(min_size / cfg.min_size_fraction)
                 if not flooded:
                     # many objects beside one that, measured alone, is a cell of over FEW_OBJECTS of theirs: were
                     # they cells, it would be a clump of them and split at their necks; they are fragments (camera
@@ -1005,8 +1013,8 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, bar: _PassSteps, *, noise_chec
                     if area and support < FEW_OBJECTS:
                         _warn_few_objects(t, support, min_size, cfg)
                     refine_size = False
-                    if cfg.upsample is None:
-                        _check_upsample(da, cfg, min_size / cfg.min_size_fraction)
+                    if cfg.upsample is None and deferred is None:
+                        enlarge(min_size / cfg.min_size_fraction)
                     log.info("Motion: minimum object size %d px, closing radius %d px", min_size,
                              resolve_closing_radius(cfg, min_size=min_size))
                     # flooded frames before it built the declumping at their (larger) size: it takes this one
@@ -1071,10 +1079,25 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, bar: _PassSteps, *, noise_chec
         pair.decided = None
         return item.t, item.frame, item.flow, None, pair, done
 
+    def enlarge(area: float) -> None:
+        """:func:`_check_upsample` for cells of ``area`` px; the restart it asks for waits while no pair's flow
+        has stood out of its noise (``deferred``)."""
+        nonlocal deferred
+        try:
+            _check_upsample(da, cfg, area)
+        except _Enlarge as wanted:
+            if contrasted:
+                raise
+            deferred = wanted
+
     def adopt(pair: _Pair) -> None:
         """Record a pair's self-labels, in frame order; its classifier becomes the current one."""
-        nonlocal model, noisy
+        nonlocal model, noisy, contrasted, quiet
         noisy += pair.noise
+        contrasted |= (pair.noise or pair.stats is not None) and not pair.low
+        quiet += pair.quiet
+        if deferred is not None and contrasted:
+            raise deferred  # the restart enlarged that waited
         if pair.empty is not None:  # the count, and the first such pair's thresholds
             unlabelled.setdefault(pair.empty, [0, pair.stats])[0] += 1
         if pair.stats is not None:
@@ -1154,6 +1177,23 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, bar: _PassSteps, *, noise_chec
             prev_ent = ent
         while queue:
             settle(*queue.popleft().result())
+        if deferred is not None and not quiet:
+            raise deferred  # no pair's labels were judged noise: the cells measured stand
+        if deferred is not None:
+            # objects small enough to enlarge the run for, but no pair's flow stood out of its noise, and the labels
+            # of some were noise: those of the others, that passed, are noise of the same kind (a cell-free crop,
+            # GOWT1 128 px: 11-20 % of their background labels called cell, under the limit), as are the objects
+            log.info("Motion: objects of a typical %.0f px would enlarge the run %d x %d, but no pair's flow was "
+                     "faster than its noise, and %d pair(s) had labels of noise: no frame holds cell motion, frames "
+                     "%s (0-based) left empty", deferred.area, deferred.k, deferred.k, quiet,
+                     [int(t) for t in np.flatnonzero(out.reshape(n, -1).any(axis=1))])
+            warnings.warn(NoMotionWarning(
+                f"No cell motion found in the {n} frames: the optical flow of every moving frame pair was no faster "
+                f"than the movie's own noise, and in {quiet} of them a classifier trained on its moving pixels "
+                "called much of the still background cell; the frames the other pairs classified are left empty "
+                "too. Motion segments cells by their movement: check that the movie holds moving cells, or set "
+                "start_threshold or cell_threshold (px/frame) to say which speed is motion."), stacklevel=3)
+            out[:], last = 0, -1
         again = last < 0 and not flat_fallback and "background" in unlabelled  # nothing segmented, flat background?
         if keep is not None and not again:
             speeds.finish()
