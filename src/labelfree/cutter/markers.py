@@ -30,6 +30,7 @@ from labelfree.cutter.marker_checks import (
     _significant, _unmarked_cores, _unmarked_regions, _warn_unmarked, _whole_cells_refusal, looks_swapped,
     marker_pixels, on_foreground, warn_dense_markers,
 )
+from labelfree._log_notes import register_note
 from labelfree.errors import ConstantImageError, DimensionError, InputError
 
 __all__ = ["check_markers", "markers_from_points", "markers_from_labels", "detect_markers", "markers_to_labels",
@@ -41,6 +42,8 @@ __all__ = ["check_markers", "markers_from_points", "markers_from_labels", "detec
            "MISSED_SMOOTHING", "MISSED_FLOOR", "MISSED_AREA"]
 
 log = logging.getLogger(__name__)
+# a note of the run (ImageJ's Log shows it): markers added at dim nuclei, objects the result alone does not explain
+register_note(__name__, r"^Cutter: marker detection \(marker_method '\w+'\) added \d+ marker")
 
 
 def check_markers(markers: np.ndarray, /, *, shape: tuple[int, int]) -> np.ndarray:

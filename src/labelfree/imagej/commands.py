@@ -14,6 +14,7 @@ the work from :func:`labelfree.run.run_pipeline`. The same :func:`run_command` i
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import re
 import warnings
@@ -479,6 +480,8 @@ def _execute(spec: Any, imp: Any, config: Any, values: dict[str, Any], /, *, opt
         overwrite = bool(values.get("overwrite", False))
         check_output_inputs(spec, inputs, image=_Source(_source_path(imp)), overwrite=overwrite)
         sink = ImageJProgress(spec.menu_title)
+        # its pipeline's module registers the notes the Log shows (labelfree._log_notes): imported before the relay
+        importlib.import_module(spec.segment.partition(":")[0])
         # the pixel positions of a run inside a selection are said in the image
         origin = (0, 0) if selection is None else (int(selection[0][0]), int(selection[0][1]))
         with relay_warnings(spec.menu_title, image=str(imp.getTitle()), origin=origin), \

@@ -354,14 +354,15 @@ def relay_log_warnings(title: str, /, *, image: str = "", origin: tuple[int, int
     """Write LabelFree's logged warnings (e.g. drift's weak matches) to ImageJ's Log window while a command runs,
     their command-line advice said in ImageJ terms (:func:`labelfree.imagej.terms.in_imagej_terms`), the command
     named once (:func:`labelfree.imagej.terms.warning_line`); and the info messages the Log shows as notes of the
-    run (:data:`labelfree.imagej.terms.LOG_NOTES`: Cutter's markers added at dim nuclei, Motion's frames split at
+    run (:func:`labelfree._log_notes.register_note`: Cutter's markers added at dim nuclei, Motion's frames split at
     another cell size), each once, as ``"<title> on <image>: ..."`` (:func:`labelfree.imagej.terms.note_line`).
     ``origin`` (x, y) is that of the selection the command segmented inside: the pixel positions the messages name
     are said in the image (:func:`labelfree.imagej.terms.at_image_positions`).
 
     Python's own logging is left as it was: a note below the level its logger passes reaches ImageJ's Log only
     (the logger lets it through for the Log, and no further)."""
-    from labelfree.imagej.terms import (LOG_NOTES, at_image_positions, in_imagej_terms, is_log_note, note_line,
+    from labelfree._log_notes import log_notes
+    from labelfree.imagej.terms import (at_image_positions, in_imagej_terms, is_log_note, note_line,
                                         warning_line)
 
     said: set[str] = set()  # Cutter detects its markers twice (for the automatic scale, for the run): one note
@@ -402,7 +403,7 @@ def relay_log_warnings(title: str, /, *, image: str = "", origin: tuple[int, int
     handler = _ToImageJ(level=logging.INFO)
     root = logging.getLogger("labelfree")
     raised = []  # (logger, its level, its filter) of the loggers of notes raised to INFO for the run
-    for name in LOG_NOTES:
+    for name in log_notes():
         logger = logging.getLogger(name)
         if logger.getEffectiveLevel() > logging.INFO:
             raised.append((logger, logger.level, _NotesOnly(logger.getEffectiveLevel())))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["in_imagej_terms", "warning_line", "LOG_NOTES", "is_log_note", "note_line", "at_image_positions"]
+__all__ = ["in_imagej_terms", "warning_line", "is_log_note", "note_line", "at_image_positions"]
 
 
 def _from_one(match: re.Match, one: str, many: str, where: str) -> str:
@@ -253,21 +253,13 @@ def _without_name(title: str, message: str, /) -> str:
     return message
 
 
-#: LabelFree's info messages (Python logs them at INFO level, said only when asked) that ImageJ's Log shows as
-#: notes of the run, by the logger that says them: what the run did that the result alone does not show (objects
-#: at markers that detection did not find; frames split at another cell size than the others)
-LOG_NOTES = {
-    "labelfree.cutter.markers": re.compile(r"^Cutter: marker detection \(marker_method '\w+'\) added \d+ marker"),
-    "labelfree.motion.segment": re.compile(r"^Motion: (?:touching cells split at a typical cell area of \d+ px from "
-                                           r"frame \d+ \(0-based\)|frame \d+ \(0-based\): its \d+ objects of a "
-                                           r"typical \d+ px are fragments)"),
-}
-
-
 def is_log_note(logger: str, message: str, /) -> bool:
-    """Whether the info ``message`` of the logger ``logger`` is one ImageJ's Log shows (:data:`LOG_NOTES`)."""
-    pattern = LOG_NOTES.get(logger)
-    return pattern is not None and pattern.search(message) is not None
+    """Whether the info ``message`` of the logger ``logger`` is one ImageJ's Log shows: a note its pipeline
+    registered (:func:`labelfree._log_notes.register_note`; Cutter's markers added at dim nuclei, Motion's frames
+    split at another cell size or taken for fragments)."""
+    from labelfree._log_notes import is_log_note as registered
+
+    return registered(logger, message)
 
 
 def note_line(title: str, image: str, message: str, /) -> str:

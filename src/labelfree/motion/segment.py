@@ -13,6 +13,7 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 import xarray as xr
 
+from labelfree._log_notes import register_note
 from labelfree._config import provenance
 from labelfree._heap import retained_heap
 from labelfree._progress import Progress, check_cancel
@@ -67,6 +68,9 @@ from labelfree.motion.stream import FrameWork, frame_stream
 __all__ = ["segment", "movie_grey_mapping", "as_movie", "NoMotionWarning"]
 
 log = logging.getLogger(__name__)
+# notes of the run (ImageJ's Log shows them): frames split at another cell size, objects taken for fragments
+register_note(__name__, r"^Motion: (?:touching cells split at a typical cell area of \d+ px from frame \d+ "
+                        r"\(0-based\)|frame \d+ \(0-based\): its \d+ objects of a typical \d+ px are fragments)")
 
 #: frames kept (uint8 + entropy) while waiting for the first moving pair
 _MAX_PENDING = 8
