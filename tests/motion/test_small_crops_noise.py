@@ -91,3 +91,19 @@ def test_hela_crop_whose_pairs_had_a_few_background_labels_is_segmented(hela):
     assert _count(truth) == [3, 3, 4, 4, 5, 5]
     assert _count(labels) == [4, 3, 3, 3, 4, 4]  # before: [0, 0, 0, 0, 0, 0]
     assert evaluate(labels, truth)["f1"] > 0.78  # 0.800 (the Otsu baseline of benchmarks/motion_crops.py: 0.857)
+
+
+def test_a_still_movie_on_a_flat_background_stays_empty():
+    """A bright square that never moves, on a flat background with little noise: one pair moves within the flow's
+    precision (no motion), the other has no background label. The run again with the flat background as background
+    labels segmented the square (1 object, a few-objects warning); a movie where a pair showed no motion at all is
+    not run again: no frame holds cell motion."""
+    rng = np.random.default_rng(3)
+    still = np.full((5, 48, 48), 100, np.uint16)
+    still[:, 10:22, 10:22] = 1000
+    still = still + rng.integers(0, 20, still.shape, dtype=np.uint16)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        labels = motion.segment(still[1:4])  # frames 1-3 (a chunk of tests/test_batch_messages.py's movie)
+    assert int(labels.values.max()) == 0
+    assert [w.category for w in caught] == [NoMotionWarning]

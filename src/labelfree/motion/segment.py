@@ -1198,7 +1198,8 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, bar: _PassSteps, *, noise_chec
                 "too. Motion segments cells by their movement: check that the movie holds moving cells, or set "
                 "start_threshold or cell_threshold (px/frame) to say which speed is motion."), stacklevel=3)
             out[:], last = 0, -1
-        again = last < 0 and not flat_fallback and "background" in unlabelled  # nothing segmented, flat background?
+        # nothing segmented, flat background? (not where a pair showed no motion at all: a still movie stays empty)
+        again = last < 0 and not flat_fallback and "background" in unlabelled and not quiet
         if keep is not None and not again:
             speeds.finish()
         if (pending or still) and not again:
