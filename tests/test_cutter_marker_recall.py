@@ -24,26 +24,12 @@ tifffile = pytest.importorskip("tifffile")
 from labelfree.cutter import detect_markers  # noqa: E402
 from labelfree.cutter.markers import MarkerWarning, marker_pixels  # noqa: E402
 from labelfree.errors import InputError  # noqa: E402
-
-GOWT1 = ("ctc", "Fluo-N2DH-GOWT1")
-#: a crop of GOWT1 t021 with 12 nuclei (complete SEG), 4 of them too dim for the detection: 8 markers; two dim
-#: regions stand apart (SEG 15 and 17), the other two touch brighter or dim neighbours
-DIM_CROP = (slice(512, 1024), slice(384, 1024))
-#: a crop of the same frame whose nuclei detection finds (14 of 15; the 15th touches the crop's edge)
-GOOD_CROP = (slice(256, 768), slice(256, 768))
-
-
-def _read(shared_data, *parts):
-    path = shared_data.joinpath(*parts)
-    if not path.is_file():
-        pytest.skip(f"{path} is absent")
-    return tifffile.imread(path)
+from gowt1_dim_crop import DIM_CROP, GOOD_CROP, gowt1  # noqa: E402
+from gowt1_dim_crop import read_shared as _read  # noqa: E402
 
 
 def _gowt1(shared_data, t: int, what: str = "image"):
-    if what == "image":
-        return _read(shared_data, *GOWT1, "01", f"t{t:03d}.tif")
-    return _read(shared_data, *GOWT1, "01_GT", "SEG", f"man_seg{t:03d}.tif")
+    return gowt1(shared_data, t, truth=what != "image")
 
 
 @pytest.fixture

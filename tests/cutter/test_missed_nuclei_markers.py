@@ -24,27 +24,8 @@ tifffile = pytest.importorskip("tifffile")
 import labelfree.cutter.markers as markers_module  # noqa: E402
 from labelfree.cutter import detect_markers, unmarked_nuclei  # noqa: E402
 from labelfree.cutter.markers import MissedNucleiWarning, marker_pixels  # noqa: E402
-
-GOWT1 = ("ctc", "Fluo-N2DH-GOWT1")
-#: a crop of GOWT1 t021 with 12 nuclei (complete SEG): the detection itself finds 8; SEG 15 and 17, dim and apart
-#: from the others, were left without a marker (and without an object); SEG 15 touches SEG 16, as dim: their bright
-#: region is two nuclei
-DIM_CROP = (slice(512, 1024), slice(384, 1024))
-#: a crop of the same frame whose nuclei detection finds (14 of 15; the 15th touches the crop's edge)
-GOOD_CROP = (slice(256, 768), slice(256, 768))
-
-
-def _read(shared_data, *parts):
-    path = shared_data.joinpath(*parts)
-    if not path.is_file():
-        pytest.skip(f"{path} is absent")
-    return tifffile.imread(path)
-
-
-def _gowt1(shared_data, t: int, truth: bool = False) -> np.ndarray:
-    if truth:
-        return _read(shared_data, *GOWT1, "01_GT", "SEG", f"man_seg{t:03d}.tif")
-    return _read(shared_data, *GOWT1, "01", f"t{t:03d}.tif")
+from gowt1_dim_crop import DIM_CROP, GOOD_CROP  # noqa: E402
+from gowt1_dim_crop import gowt1 as _gowt1  # noqa: E402
 
 
 def _found_alone(image: np.ndarray, monkeypatch, **kwargs) -> np.ndarray:
