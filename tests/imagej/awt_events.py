@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import time
+from typing import Callable, Iterator
+
 
 def on_edt(fn) -> None:
     """Run ``fn()`` on AWT's event thread and wait for it, after the events already queued (a
@@ -106,3 +111,33 @@ def in_macro_thread(fn, options: str, *, timeout: float = 120.0):
     if "error" in out:
         raise out["error"]
     return out["result"]
+
+
+@contextlib.contextmanager
+def closing_dialogs(matches: Callable[[object], bool], close: Callable[[object], None]) -> Iterator[list[str]]:
+    """While the block runs, close every showing window for which ``matches(window)`` holds with ``close(window)``
+    (a dialog would wait for a user), looking every 0.2 s from a thread of its own; yields the list of their
+    titles."""
+    from scyjava import jimport
+
+    Window = jimport("java.awt.Window")
+    done, shown = threading.Event(), []
+
+    def watch():
+        import jpype
+
+        jpype.java.lang.Thread.attach()
+        while not done.is_set():
+            for w in Window.getWindows():
+                if w.isShowing() and matches(w):
+                    shown.append(str(w.getTitle()))
+                    close(w)
+            time.sleep(0.2)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        yield shown
+    finally:
+        done.set()
+        watcher.join(10)

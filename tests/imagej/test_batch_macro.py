@@ -3,12 +3,9 @@ dialog) and a macro loop, with the code of docs/fiji.md "A folder of images" run
 
 from __future__ import annotations
 
-import contextlib
 import re
-import threading
 import time
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pytest
@@ -124,33 +121,15 @@ def _batch_macro(code: str, inputs: Path | None, outputs: Path, *, output_format
     assert not _batch_threads(), "Process > Batch > Macro did not finish in 300 s"
 
 
-@contextlib.contextmanager
-def _closing_dialogs() -> Iterator[list[str]]:
+def _closing_dialogs():
     """Close any dialog but the batch processor's while the block runs (one would wait for a user); yields their
     titles."""
+    from awt_events import closing_dialogs
     from scyjava import jimport
 
-    Dialog, Window = jimport("java.awt.Dialog"), jimport("java.awt.Window")
-    done, shown = threading.Event(), []
-
-    def watch():
-        import jpype
-
-        jpype.java.lang.Thread.attach()
-        while not done.is_set():
-            for w in Window.getWindows():
-                if isinstance(w, Dialog) and w.isShowing() and str(w.getTitle()) != "Batch Process":
-                    shown.append(str(w.getTitle()))
-                    w.dispose()
-            time.sleep(0.2)
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    try:
-        yield shown
-    finally:
-        done.set()
-        watcher.join(10)
+    Dialog = jimport("java.awt.Dialog")
+    return closing_dialogs(lambda w: isinstance(w, Dialog) and str(w.getTitle()) != "Batch Process",
+                           lambda w: w.dispose())
 
 
 def test_batch_macro_saves_each_images_labels(restored, shared_data, tmp_path):

@@ -3,11 +3,7 @@ dialog's ``advanced_options`` key, titles without brackets, and a macro's syntax
 
 from __future__ import annotations
 
-import contextlib
 import re
-import threading
-import time
-from typing import Iterator
 
 import numpy as np
 import pytest
@@ -54,36 +50,17 @@ def _table_rows(title: str) -> int:
     return int(window.getResultsTable().size())
 
 
-@contextlib.contextmanager
-def _pressing_ok_on_macro_errors() -> Iterator[list[str]]:
+def _pressing_ok_on_macro_errors():
     """Press OK on ImageJ's "Macro Error" dialogs while the block runs (they would wait for a user); yields the
     list of their titles."""
+    from awt_events import closing_dialogs
     from scyjava import jimport
 
-    GenericDialog, Window = jimport("ij.gui.GenericDialog"), jimport("java.awt.Window")
-    done = threading.Event()
-    shown: list[str] = []
+    from labelfree.imagej.jvm import cancel_open_dialogs
 
-    def watch():
-        import jpype
-
-        jpype.java.lang.Thread.attach()
-        from labelfree.imagej.jvm import cancel_open_dialogs
-
-        while not done.is_set():
-            for w in Window.getWindows():
-                if isinstance(w, GenericDialog) and w.isShowing() and str(w.getTitle()) == "Macro Error":
-                    shown.append(str(w.getTitle()))
-                    cancel_open_dialogs()
-            time.sleep(0.2)
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    try:
-        yield shown
-    finally:
-        done.set()
-        watcher.join(10)
+    GenericDialog = jimport("ij.gui.GenericDialog")
+    return closing_dialogs(lambda w: isinstance(w, GenericDialog) and str(w.getTitle()) == "Macro Error",
+                           lambda w: cancel_open_dialogs())
 
 
 @pytest.fixture
