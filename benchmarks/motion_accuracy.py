@@ -38,6 +38,7 @@ import numpy as np
 from skimage.filters import threshold_otsu
 
 from labelfree import datasets, motion
+from labelfree.labels import weighted_median
 from labelfree.metrics import evaluate
 from labelfree.motion import MotionConfig
 
@@ -59,9 +60,7 @@ def baselines(movie: np.ndarray, frames: list[int], cfg: MotionConfig, min_size:
     for t in frames:
         t0 = time.perf_counter()
         cur = motion.to_uint8(np.asarray(movie[t]), low=lo, high=hi)
-        mask = cur > threshold_otsu(cur)
-        if cur[mask].size and cur[~mask].size and cur[mask].mean() < cur[~mask].mean():
-            mask = ~mask
+        mask = _otsu_cells(cur)
         clean = motion.postprocess(mask, min_size=min_size, closing_radius=closing_radius)
         otsu.append(motion.to_instances(clean, min_size=min_size // 2, cell_area=min_size / cfg.min_size_fraction))
         t1 = time.perf_counter()
@@ -110,16 +109,22 @@ def _otsu_min_size(movie: np.ndarray, frames: list[int], cfg: MotionConfig) -> i
     areas = []
     for t in frames:
         cur = motion.to_uint8(np.asarray(movie[t]), low=lo, high=hi)
-        mask = cur > threshold_otsu(cur) if cur.min() < cur.max() else np.zeros(cur.shape, bool)
-        if cur[mask].size and cur[~mask].size and cur[mask].mean() < cur[~mask].mean():
-            mask = ~mask
-        counts = np.bincount(cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)[1].ravel())[1:]
-        areas.extend(counts[counts > 0].tolist())
+        if cur.min() == cur.max():  # one grey value: no Otsu threshold, no object
+            continue
+        counts = np.bincount(cv2.connectedComponents(_otsu_cells(cur).astype(np.uint8), connectivity=8)[1].ravel())
+        areas.extend(counts[1:][counts[1:] > 0].tolist())
     if not areas:
         return 1
-    areas = np.sort(np.asarray(areas, float))
-    median = areas[np.searchsorted(np.cumsum(areas), areas.sum() / 2)]  # half the object pixels in larger ones
-    return max(1, int(round(cfg.min_size_fraction * median)))
+    return max(1, int(round(cfg.min_size_fraction * weighted_median(areas, areas))))  # half the pixels in larger
+
+
+def _otsu_cells(frame: np.ndarray) -> np.ndarray:
+    """The Otsu mask of a uint8 ``frame``: the pixels above Otsu's threshold (the other class where they are the
+    darker on average)."""
+    mask = frame > threshold_otsu(frame)
+    if frame[mask].size and frame[~mask].size and frame[mask].mean() < frame[~mask].mean():
+        mask = ~mask
+    return mask
 
 
 def run_windows(movie_of, frames: list[int], methods=METHODS) -> tuple[dict[str, np.ndarray], dict[str, float]]:
