@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from labelfree._input_digest import natural_key
 from labelfree.cli import progress_from_args
 from labelfree.errors import InputError
 from labelfree.io.labels_tiff import LABELS_SUFFIXES
@@ -259,10 +260,6 @@ def _drift(args: argparse.Namespace) -> int:
     return 0
 
 
-def _natural_key(path: Path) -> list[Any]:
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", path.name)]
-
-
 def skipped_names(names: Sequence[str], /) -> list[str]:
     """The file names that the numbering of the tiles ``names`` skips (tiles missing between others).
 
@@ -314,8 +311,8 @@ def _check_numbering(args: argparse.Namespace, files: list[Path], layout: Any) -
     which = "it" if len(skipped) == 1 else "them"
     gap = (f"the tile files in {args.tiles} are numbered with a gap: {named} {'is' if len(skipped) == 1 else 'are'} "
            f"missing among the {len(files)} tiles")
-    last = max(_natural_key(f) for f in files)
-    if all(_natural_key(Path(name)) > last for name in skipped):  # the grid's last cells: no tile after the gap
+    last = max(natural_key(f.name) for f in files)
+    if all(natural_key(name) > last for name in skipped):  # the grid's last cells: no tile after the gap
         raise InputError(f"Cannot stitch the tiles as a grid: {gap}, the last cell(s) of their grid, which leaves it "
                          f"incomplete. Add {which}, or give each tile's position in Fiji's TileConfiguration.txt as "
                          f"TILES (labelfree stitch {args.tiles}/TileConfiguration.txt).")
@@ -378,7 +375,7 @@ def _tile_files(args: argparse.Namespace) -> tuple[list[Path], Any]:
     files = [f for f in args.tiles.iterdir() if f.suffix.lower() in (".tif", ".tiff")]
     names = {f.name for f in files}
     mosaics = {f for f in files if (made_of := _mosaic_of(f)) is not None and made_of <= names}
-    tiles = sorted((f for f in files if f not in mosaics), key=_natural_key)
+    tiles = sorted((f for f in files if f not in mosaics), key=lambda f: natural_key(f.name))  # as frames are read
     if len(tiles) < 2:
         raise InputError(f"{args.tiles} holds {len(tiles)} tile TIFF{'' if len(tiles) == 1 else 's'}; stitching needs "
                          "at least 2: a folder of tile TIFFs (in name order; --grid ROWSxCOLS, or without it the grid "
