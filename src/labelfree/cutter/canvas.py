@@ -8,7 +8,8 @@ background and all, passes the mask's noise floor; the z-scoring of the network'
 training areas are drawn over the canvas too. The padding is found as every pipeline finds it
 (:func:`labelfree.canvas.content_box`, on every plane of every frame and channel but blank ones),
 Cutter runs on the box inside it and the labels are placed back: a padded image gives the crop's labels,
-shifted. An image without a constant edge is left whole.
+shifted. An image without a constant edge is left whole. The positions the run's notes and warnings name (markers
+added at dim nuclei, nuclei still missed) are the input's pixels (:func:`positions_in_input`).
 
 The box always holds every marker, every foreground pixel of a given mask and every scribble
 (whatever the user pointed at is part of the image). The image is used whole, as it always was,
@@ -20,7 +21,9 @@ it meets the checks of the whole image.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -28,9 +31,10 @@ import xarray as xr
 
 from labelfree.canvas import stack_content_box
 from labelfree.cutter.config import CutterConfig
+from labelfree.cutter.marker_checks import DETECTING_ORIGIN
 from labelfree.cutter.prepare import Frame
 
-__all__ = ["Box", "content_box", "crop_inputs", "frame_in_input"]
+__all__ = ["Box", "content_box", "crop_inputs", "frame_in_input", "positions_in_input"]
 
 #: (Y, X) slices of the part of the input that Cutter segments
 Box = tuple[slice, slice]
@@ -179,3 +183,17 @@ def frame_in_input(frame: Frame, box: Box, shape: tuple[int, int], /) -> Frame:
         signal[box] = frame.signal
     markers = None if frame.markers is None else frame.markers + offset
     return dataclasses.replace(frame, shape=tuple(shape), mask=mask, signal=signal, markers=markers, box=box)
+
+
+@contextlib.contextmanager
+def positions_in_input(box: Box | None, /) -> Iterator[None]:
+    """While the block runs, markers detected on ``box`` of the input (None: the whole input) are said in the
+    input's pixels: the note of the markers added at dim nuclei and a
+    :class:`labelfree.cutter.markers.MissedNucleiWarning` (its text and its ``regions``) name positions with the
+    box's origin added (:data:`labelfree.cutter.marker_checks.DETECTING_ORIGIN`), as the provenance's ``added_at``
+    does."""
+    token = DETECTING_ORIGIN.set((0, 0) if box is None else (int(box[0].start), int(box[1].start)))
+    try:
+        yield
+    finally:
+        DETECTING_ORIGIN.reset(token)

@@ -51,7 +51,8 @@ class CutterConfig(PipelineConfig):
         "auto", group=_CHANNELS, basic=True,
         help="How markers are detected in the nucleus image: 'auto' (Otsu on the log image, de-clumped nuclei "
              "centroids, sizes from the nuclei found), 'blob' (the authors' determinant-of-Hessian blobs) or "
-             "'threshold' (Otsu, de-clumped nuclei centroids, sizes from marker_min_sigma).")
+             "'threshold' (Otsu, de-clumped nuclei centroids, sizes from marker_min_sigma); each also adds a "
+             "marker at every bright region of nucleus size that holds none (dim nuclei).")
     marker_min_sigma: float = setting(5.0, group=_CHANNELS, gt=0,
                                       help="'blob' and 'threshold' marker detection: smallest blob sigma (px); "
                                            "'threshold' removes objects below pi sigma^2 px.")

@@ -35,9 +35,10 @@ class AutoMarkerWarning(MarkerWarning):
 class MissedNucleiWarning(MarkerWarning):
     """Detected markers leave nuclei out: bright regions of nucleus size hold no marker
     (:func:`labelfree.cutter.markers.unmarked_nuclei`) even after detection added one marker at each such
-    region it found, so Cutter cuts no cell there. ``regions`` holds their (M, 2) (y, x) centroids, ``n_markers``
-    the number of markers (detected and added) and ``frame`` the movie's frame (0-based) whose markers they are,
-    when the pipeline detects them frame by frame (:data:`DETECTING_FRAME`)."""
+    region it found, so Cutter cuts no cell there. ``regions`` holds their (M, 2) (y, x) centroids in the input
+    image's pixels (:data:`DETECTING_ORIGIN`), ``n_markers`` the number of markers (detected and added) and
+    ``frame`` the movie's frame (0-based) whose markers they are, when the pipeline detects them frame by frame
+    (:data:`DETECTING_FRAME`)."""
 
     regions: np.ndarray = np.zeros((0, 2))
     n_markers: int = 0
@@ -48,6 +49,18 @@ class MissedNucleiWarning(MarkerWarning):
 #: (:func:`labelfree.cutter.prepare.frame_markers`); a :class:`MissedNucleiWarning` records it
 DETECTING_FRAME: contextvars.ContextVar[int | None] = contextvars.ContextVar("labelfree_detecting_frame",
                                                                              default=None)
+#: the input image's (y, x) pixel at (0, 0) of the image whose markers are being detected, set by the pipeline
+#: around the detection when it segments the part of an image inside its constant canvas
+#: (:func:`labelfree.cutter.canvas.content_box`): the note of added markers and a :class:`MissedNucleiWarning`
+#: name positions in the input image's pixels (:func:`in_input`)
+DETECTING_ORIGIN: contextvars.ContextVar[tuple[int, int]] = contextvars.ContextVar("labelfree_detecting_origin",
+                                                                                   default=(0, 0))
+
+
+def in_input(points: np.ndarray, /) -> np.ndarray:
+    """(N, 2) (y, x) ``points`` of the image whose markers are being detected, in the input image's pixels
+    (:data:`DETECTING_ORIGIN` added)."""
+    return np.asarray(points, np.float64).reshape(-1, 2) + np.asarray(DETECTING_ORIGIN.get(), np.float64)
 
 
 def looks_swapped(mask: np.ndarray, markers: np.ndarray, /) -> bool:
@@ -288,9 +301,11 @@ def _label_max(values: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
 
 def _warn_unmarked(regions: np.ndarray, markers: np.ndarray, method: str, *, added: int = 0) -> None:
     """A :class:`MissedNucleiWarning` for the unmarked nucleus-sized ``regions`` (M, 2) (y, x) (none: silent),
-    beside ``markers``, of which the last ``added`` were added at such regions."""
+    beside ``markers``, of which the last ``added`` were added at such regions; ``regions`` are said, and kept, in
+    the input image's pixels (:func:`in_input`)."""
     if not len(regions):
         return
+    regions = in_input(regions)
     shown = ", ".join(f"(y={y:.0f}, x={x:.0f})" for y, x in regions[:5]) + (
         f" and {len(regions) - 5} more" if len(regions) > 5 else "")
     beside = (f"the {len(markers)} marker(s) it found" if not added else

@@ -25,10 +25,10 @@ from scipy import ndimage as ndi
 from skimage import measure
 
 from labelfree.cutter.marker_checks import (
-    CHECK_CONTRAST, CHECK_SOLIDITY, CHECK_UNEVEN, DENSE_MARKER_COUNT, DENSE_MARKER_SPACING, MISSED_AREA, MISSED_FLOOR,
-    MISSED_SMOOTHING, AutoMarkerWarning, MarkerWarning, MissedNucleiWarning, _check_objects, _compactness,
-    _significant, _unmarked_cores, _unmarked_regions, _warn_unmarked, _whole_cells_refusal, looks_swapped,
-    marker_pixels, on_foreground, warn_dense_markers,
+    CHECK_CONTRAST, CHECK_SOLIDITY, CHECK_UNEVEN, DENSE_MARKER_COUNT, DENSE_MARKER_SPACING, DETECTING_FRAME,
+    MISSED_AREA, MISSED_FLOOR, MISSED_SMOOTHING, AutoMarkerWarning, MarkerWarning, MissedNucleiWarning, _check_objects,
+    _compactness, _significant, _unmarked_cores, _unmarked_regions, _warn_unmarked, _whole_cells_refusal, in_input,
+    looks_swapped, marker_pixels, on_foreground, warn_dense_markers,
 )
 from labelfree._log_notes import register_note
 from labelfree.errors import ConstantImageError, DimensionError, InputError
@@ -362,8 +362,6 @@ def recording_added() -> Iterator[dict]:
 
 def _record_added(n: int) -> None:
     """Note ``n`` markers added at unmarked nuclei for the frame being detected (:func:`recording_added`)."""
-    from labelfree.cutter.marker_checks import DETECTING_FRAME
-
     added = _ADDED.get()
     if added is not None:
         added[DETECTING_FRAME.get()] = int(n)
@@ -375,16 +373,18 @@ def _add_unmarked(parts: tuple, pts: np.ndarray, method: str) -> np.ndarray:
     region is clearly several touching nuclei (:func:`_unmarked_nuclei`), after them, in the form the detection
     gives (``"blob"``: whole pixels; else the centroid of the region's part above half its peak, or of each of its
     nuclei). The additions are logged; regions still unmarked after them are warned of
-    (:class:`MissedNucleiWarning`)."""
+    (:class:`MissedNucleiWarning`); both name positions in the input image's pixels (:func:`in_input`)."""
     nuclei, n_split = _unmarked_nuclei(parts, pts)
     if not len(nuclei):
         return pts
     added = np.rint(nuclei) if method == "blob" else nuclei
     pts = np.concatenate([np.asarray(pts, np.float64).reshape(-1, 2), added])
     split = (f"; {n_split} region(s) held touching nuclei, one marker each" if n_split else "")
-    log.info("Cutter: marker detection (marker_method %r) added %d marker(s) at bright regions of nucleus size that "
-             "held none (nuclei too dim to be found%s): %s", method, len(added), split,
-             ", ".join(f"(y={y:.0f}, x={x:.0f})" for y, x in added[:5]) + (
+    frame = DETECTING_FRAME.get()
+    log.info("Cutter: marker detection (marker_method %r) added %d marker(s)%s at bright regions of nucleus size that "
+             "held none (nuclei too dim to be found%s): %s", method, len(added),
+             "" if frame is None else f" in frame {frame} (0-based)", split,
+             ", ".join(f"(y={y:.0f}, x={x:.0f})" for y, x in in_input(added[:5])) + (
                  f" and {len(added) - 5} more" if len(added) > 5 else ""))
     _warn_unmarked(_unmarked_regions(parts, pts), pts, method, added=len(added))
     return pts

@@ -13,7 +13,7 @@ import xarray as xr
 from labelfree._axes import z_stacks_note
 from labelfree._config import provenance, recorded_threads
 from labelfree._threads import limited_threads, network_threads
-from labelfree.cutter.canvas import content_box, crop_inputs, frame_in_input
+from labelfree.cutter.canvas import content_box, crop_inputs, frame_in_input, positions_in_input
 from labelfree.cutter.config import CutterConfig
 from labelfree.cutter.integrate import integrate_patches
 from labelfree.cutter.model_io import training_inputs
@@ -384,7 +384,8 @@ def _prepare_valid(da: xr.DataArray, /, *, markers: Any, config: Any, mask: Any,
     stacked = "T" in da.dims
     n = da.sizes["T"] if stacked else 1
     frames = []
-    with one_warning_for_unmarked_frames(n):  # the scale's detections and the frames' alike
+    # the scale's detections and the frames' alike; the positions they name are the input's
+    with one_warning_for_unmarked_frames(n), positions_in_input(box):
         cfg, record, masks = resolve_scale(da, cfg, markers=markers, mask=mask, scribbles=scribbles,
                                            cell_radius=cell_radius)
         for t in range(n):
