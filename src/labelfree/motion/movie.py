@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Any
 
 import numpy as np
@@ -44,7 +46,8 @@ def as_movie(movie: Any, /) -> xr.DataArray:
     NonFiniteError
         Every pixel is NaN/inf.
     ConstantImageError
-        The pixels that are not NaN/inf all hold one value.
+        A float movie with NaN/inf pixels whose other pixels all hold one value. A uniform movie
+        without NaN/inf is returned as it is: :func:`segment` refuses it (the same error).
     """
     refuse_path(movie, what="a movie", hint=" (or run `labelfree motion PATH -o OUT`)")
     if isinstance(movie, (list, tuple)):
@@ -100,7 +103,7 @@ def as_movie(movie: Any, /) -> xr.DataArray:
     found = find_missing(da)  # float movies: read once, a frame at a time (a lazy one chunk by chunk)
     if found is not None:
         refuse_no_value(da, found, name="The movie")
-        da = fill_missing(da, found, name="The movie", what="Motion", stacklevel=3)
+        da = fill_missing(da, found, name="The movie", what="Motion", stacklevel=user_stacklevel())
     return da
 
 
@@ -137,6 +140,22 @@ def _z_as_time_hint(da: xr.DataArray) -> str:
     return (f" of axes {''.join(dims)}; if the planes are really time points, read the file with --dims, naming that "
             "axis T instead of Z (Python: read_image(path, dims=...); Fiji: Image > Properties, Frames instead of "
             "Slices).")
+
+
+#: the folder of the Motion package: the frames of its functions are skipped to find the caller's
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` of a warning, given by the function that calls this, that names the first frame outside
+    Motion's package: the user's call of :func:`labelfree.motion.segment` (or of :func:`as_movie`,
+    :func:`labelfree.motion.flow_magnitude_stack`), however deep in the run the warning is given (a crop in a
+    canvas segmented as that crop, the pass enlarged, the run again with the flat background as background
+    labels). What ``warnings.warn(skip_file_prefixes=)`` does from Python 3.12; LabelFree runs on 3.11 too."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _frame(da: xr.DataArray, t: int) -> np.ndarray:

@@ -41,7 +41,7 @@ from labelfree.motion.flow import (
 )
 from labelfree.motion.flow_record import FlowRecording, claim_recording
 from labelfree.motion.instances import InstanceTracker
-from labelfree.motion.movie import _frame, as_movie, check_not_uniform
+from labelfree.motion.movie import _frame, as_movie, check_not_uniform, user_stacklevel
 from labelfree.motion.postprocess import (
     OverlapLinker,
     components_with_stats,
@@ -380,10 +380,11 @@ def _check_upsample(da: xr.DataArray, cfg: MotionConfig, area: float) -> None:
 
 
 def _segment_enlarged(da: xr.DataArray, cfg: MotionConfig, k: int, area: float | None, steps: _PassSteps, *,
-                      grey_range: _Given | None = None) -> xr.DataArray:
+                      grey_range: _Given | None = None, blank_said: bool = False) -> xr.DataArray:
     """Segment the movie enlarged ``k`` x ``k`` (linear) and reduce the labels back (every k-th pixel); ``steps``:
     the frames of this pass, reported to the run's progress; ``grey_range``: the range (and gains) given to
-    :func:`segment`, used for both (linear enlarging keeps a frame's values within its own).
+    :func:`segment`, used for both (linear enlarging keeps a frame's values within its own); ``blank_said``: the
+    pass before it gave the run's BlankFrameWarning (an automatic ``upsample``: the same frames).
 
     Small cells are a few flow windows wide: the flow's halo, the entropy window and the
     clean-up, all in pixels, take up most of them. Measured (docs/benchmarks.md, Motion):
@@ -426,7 +427,8 @@ def _segment_enlarged(da: xr.DataArray, cfg: MotionConfig, k: int, area: float |
              "given" if radius is None else f"{radius:g}")
     # the movie showed cell motion before it was enlarged (the cells were measured on a classified
     # frame); the enlarged frames' interpolated noise is no longer the camera's: it is not judged again
-    labels = _segment(as_movie(big), cfg.replace(upsample=1), steps, noise_check=False, grey_range=grey_range)
+    labels = _segment(as_movie(big), cfg.replace(upsample=1), steps, noise_check=False, grey_range=grey_range,
+                      blank_said=blank_said)
     record = dict(labels.attrs["labelfree"])
     record["hot_pixels"] = hot + int(record.get("hot_pixels", 0))
     record["config"] = {**record.get("config", {}), "upsample": cfg.upsample}
@@ -684,6 +686,8 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
         no faster than noise, no self-labels, or pairs that hold a blank frame).
     BlankFrameWarning
         Frames with one value in every pixel: they are left empty and teach nothing.
+
+    Each of these is given once per run, and names the line that called :func:`segment`.
     """
     cfg = MotionConfig.coerce(config)
     da = as_movie(movie)
@@ -803,8 +807,9 @@ def _segment_movie(da: xr.DataArray, cfg: MotionConfig, progress: Any, *,
                 k, area = small_cells.k, small_cells.area
                 if speeds is not None:
                     speeds.discard("the movie was segmented enlarged")
+        # the pass as given, when it ran, gave the run's BlankFrameWarning: not given again
         return _segment_enlarged(da, cfg, k, area, _PassSteps(bar, progress, note=f" (enlarged {k} x {k})"),
-                                 grey_range=grey_range)
+                                 grey_range=grey_range, blank_said=area is not None)
 
 
 class _PassSteps:
@@ -893,7 +898,7 @@ def _grey_range(da: xr.DataArray, cfg: MotionConfig, /, *, blank: set[int], extr
 
 def _segment(da: xr.DataArray, cfg: MotionConfig, bar: _PassSteps, *, noise_check: bool = True,
              speeds: FlowRecording | None = None, grey_range: _Given | None = None,
-             flat_fallback: bool = False) -> xr.DataArray:
+             flat_fallback: bool = False, blank_said: bool = False) -> xr.DataArray:
     """:func:`segment` on the movie as given (raises :class:`_Enlarge` for an automatic ``upsample``);
     ``bar``: its frames' progress; ``noise_check``: pairs without cell motion (:func:`_classify_pair`) are left
     out (as still ones); ``speeds``: where each pair's flow speed is kept (:func:`_speed_keeper`);
@@ -901,7 +906,11 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, bar: _PassSteps, *, noise_chec
     (:func:`segment`); ``flat_fallback``: pairs with no background label take the still pixels without entropy
     as background (:func:`_classify_pair`). A run that segmented no frame, and had a pair with no background
     label, runs again with it (a crop of a few nuclei on a flat, dark background: its still pixels have no
-    entropy, the paper's background labels none of them)."""
+    entropy, the paper's background labels none of them). ``blank_said``: an earlier pass of the run (the pass
+    before the enlarged one, the run before a run again) gave the BlankFrameWarning of these frames.
+
+    Its warnings name the caller of :func:`segment` (:func:`labelfree.motion.movie.user_stacklevel`), however
+    deep in the run they are given, and the run gives one NoMotionWarning at most."""
     if speeds is not None and cfg.drift_correction:
         speeds.discard("the run corrected the movie's drift first")
         speeds = None
@@ -926,14 +935,14 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, bar: _PassSteps, *, noise_chec
     # its pairs give no training labels, and it does not stretch the grey range of the others
     extremes = frame_extremes(da.data)  # one pass: blank frames, and an 8-bit movie's range
     blank = set(blank_frames(da.data, extremes=extremes))
-    if blank:
+    if blank and not blank_said:  # once per run: not again in its enlarged pass or its run again
         shown = sorted(blank)
         which = (f"frame {shown[0]} (0-based) is left empty, and the pairs with it" if len(shown) == 1 else
                  f"frames {shown[:20]}{' ...' if len(shown) > 20 else ''} (0-based) are left empty, and the pairs "
                  "with them")
         warnings.warn(BlankFrameWarning(
             f"{len(blank)} of {n} frames {'has' if len(blank) == 1 else 'have'} one value in every pixel (dropped, "
-            f"flat or saturated frames): {which} teach the classifier nothing."), stacklevel=3)
+            f"flat or saturated frames): {which} teach the classifier nothing."), stacklevel=user_stacklevel())
     means = frame_means(da.data, skip=sorted(blank))  # the brightness both rules compare, read once
     lo, hi, gains, exposed = _grey_range(da, cfg, blank=blank, extremes=extremes, means=means, given=grey_range)
     handed = grey_range is not None and grey_range.gains is not None  # the whole movie's gains: not measured here
@@ -1191,13 +1200,18 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, bar: _PassSteps, *, noise_chec
                      "faster than its noise, and %d pair(s) had labels of noise: no frame holds cell motion, frames "
                      "%s (0-based) left empty", deferred.area, deferred.k, deferred.k, quiet,
                      [int(t) for t in np.flatnonzero(out.reshape(n, -1).any(axis=1))])
+            # the one NoMotionWarning of the run: every frame is empty, also the first ones that waited for a
+            # classifier (``still``), and the pairs it counts are those the other warning would count again
             warnings.warn(NoMotionWarning(
                 f"No cell motion found in the {n} frames: the optical flow of every moving frame pair was no faster "
                 f"than the movie's own noise, and in {quiet} of them a classifier trained on its moving pixels "
-                "called much of the still background cell; the frames the other pairs classified are left empty "
-                "too. Motion segments cells by their movement: check that the movie holds moving cells, or set "
-                "start_threshold or cell_threshold (px/frame) to say which speed is motion."), stacklevel=3)
-            out[:], last = 0, -1
+                "called much of the still background cell, as in a field without cells or with cells that do not "
+                "move; every frame is left empty, also those the other pairs classified. Motion segments cells by "
+                "their movement: check that the movie holds moving cells (a crop with cells in it, frames in time "
+                "order, a frame interval short enough to follow them); for still or cell-free fields use another "
+                "pipeline, or set start_threshold or cell_threshold (px/frame) to say which speed is motion."),
+                stacklevel=user_stacklevel())
+            out[:], last, pending, still = 0, -1, [], 0
         # nothing segmented, flat background? (not where a pair showed no motion at all: a still movie stays empty)
         again = last < 0 and not flat_fallback and "background" in unlabelled and not quiet
         if keep is not None and not again:
@@ -1207,7 +1221,7 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, bar: _PassSteps, *, noise_chec
             what, why = _no_motion_text(noisy, unlabelled, cfg, min_size=min_size, pairs=n - 1,
                                         blank_pairs=blank_pairs)
             warnings.warn(NoMotionWarning(f"No {what} found in {len(pending) + still} of {n} frames (the first ones "
-                                          f"or all); they are left empty.{why}"), stacklevel=3)
+                                          f"or all); they are left empty.{why}"), stacklevel=user_stacklevel())
             bar.update(len(pending), message=f"no {what}")
     if again:
         log.info("Motion: no frame segmented, and %d pair(s) had no background label: run again with the still "
@@ -1215,7 +1229,7 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, bar: _PassSteps, *, noise_chec
         if speeds is not None:
             speeds.discard("the run labelled the movie's flat background again")
         return _segment(given_movie, cfg, _PassSteps(bar.bar, bar.progress, note=bar.note), noise_check=noise_check,
-                        grey_range=grey_range, flat_fallback=True)
+                        grey_range=grey_range, flat_fallback=True, blank_said=True)
     if hot_pixels:
         log.info("Motion: %d isolated hot or cold pixels (stuck camera pixels, cosmic rays) replaced by the median "
                  "of their 3 x 3 window", hot_pixels)
