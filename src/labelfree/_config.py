@@ -19,6 +19,7 @@ import dataclasses
 import datetime as _dt
 import functools
 import hashlib
+import inspect
 import json
 import logging
 import math
@@ -352,6 +353,32 @@ def _check_bounds(info: FieldInfo, value: Any) -> None:
             raise _Invalid
 
 
+def _with_settings(doc: str | None, namespace: typing.Mapping[str, Any], /) -> str | None:
+    """A config class's docstring with an "Options" section that lists the fields its body declares with
+    :func:`setting` (name, default, range, help), so that ``help(Config)`` shows what the Fiji dialog, ``--help``
+    and docs/options.md show; the docstring as it is when the body declares none."""
+    import textwrap
+
+    entries = []
+    for name, value in namespace.items():
+        if (not isinstance(value, dataclasses.Field) or "help" not in (value.metadata or {}) or not value.init
+                or name.startswith("_")):  # as field_info lists them
+            continue
+        meta = value.metadata
+        default = value.default if value.default is not _MISSING else (
+            value.default_factory() if value.default_factory is not _MISSING else _MISSING)
+        info = FieldInfo(name, None, default, meta["help"], meta["group"], meta["basic"], meta["bounds"])
+        head = f"{name} : default {'None (automatic)' if default is None else repr(default)}"
+        head += f", {info.range_text()}" if info.range_text() else ""
+        entries.append(head + "\n" + textwrap.fill(info.help, 104, initial_indent="    ", subsequent_indent="    "))
+    if not entries:
+        return doc
+    section = "Options\n-------\n" + "\n".join(entries) + "\n"
+    doc = inspect.cleandoc(doc or "")
+    at = doc.find("\nExamples\n--------\n")  # numpydoc's order: the options before the examples
+    return (doc + "\n\n" + section) if at < 0 else (doc[:at + 1] + section + doc[at:])
+
+
 @dataclasses.dataclass
 class PipelineConfig:
     """Base class: dataclass configs that validate themselves and round-trip through JSON.
@@ -363,6 +390,10 @@ class PipelineConfig:
     """
 
     moved_keys = {}  # type: dict[str, str]  (a class attribute, not a field)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.__doc__ = _with_settings(cls.__doc__, vars(cls))
 
     def __post_init__(self) -> None:
         self.validate()

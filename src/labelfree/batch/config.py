@@ -24,7 +24,11 @@ _OUT = "outputs"
 
 @dataclasses.dataclass
 class BatchConfig(PipelineConfig):
-    """How a batch run executes; JSON/YAML-serialisable like the pipeline configs (see each field's help)."""
+    """How a batch run executes; JSON/YAML-serialisable like the pipeline configs.
+
+    Each option's default, range and help are listed under Options below (as objects:
+    ``labelfree.options.config_fields(BatchConfig)``).
+    """
 
     scheduler: str | None = setting(
         None, group=_RUN,

@@ -35,7 +35,11 @@ _RUN = "run"
 
 @dataclasses.dataclass
 class CutterConfig(PipelineConfig):
-    """Options of :func:`labelfree.cutter.segment` (see each field's help; docs/options.md lists them)."""
+    """Options of :func:`labelfree.cutter.segment` (docs/options.md lists them).
+
+    Each option's default, range and help are listed under Options below (as objects:
+    ``labelfree.options.config_fields(CutterConfig)``, ``labelfree options cutter`` in a shell).
+    """
 
     cell_channels: tuple[Channel, ...] = setting(
         (), group=_CHANNELS, basic=True,

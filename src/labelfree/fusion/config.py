@@ -30,7 +30,11 @@ _RUN = "run"
 
 @dataclasses.dataclass
 class FusionConfig(PipelineConfig):
-    """Options of the Fusion pipeline at inference time (see each field's help; docs/options.md lists them)."""
+    """Options of the Fusion pipeline at inference time (docs/options.md lists them).
+
+    Each option's default, range and help are listed under Options below (as objects:
+    ``labelfree.options.config_fields(FusionConfig)``, ``labelfree options fusion`` in a shell).
+    """
 
     object: Literal["nuclei", "cyto"] = setting(
         "cyto", group=_MODELS, basic=True,
@@ -75,7 +79,11 @@ class FusionConfig(PipelineConfig):
 
 @dataclasses.dataclass
 class FinetuneConfig(PipelineConfig):
-    """Options of fine-tuning (or training from scratch) one Cellpose model (see each field's help)."""
+    """Options of fine-tuning (or training from scratch) one Cellpose model.
+
+    Each option's default, range and help are listed under Options below (as objects:
+    ``labelfree.options.config_fields(FinetuneConfig)``).
+    """
 
     starting_model: str = setting(
         "scratch", group=_TRAIN,

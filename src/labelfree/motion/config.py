@@ -31,7 +31,10 @@ MIN_CELL_STEP_FACTOR = 1e-4
 
 @dataclasses.dataclass
 class MotionConfig(PipelineConfig):
-    """Parameters of :func:`labelfree.motion.segment` (see each field's help).
+    """Parameters of :func:`labelfree.motion.segment`.
+
+    Each option's default, range and help are listed under Options below (as objects:
+    ``labelfree.options.config_fields(MotionConfig)``, ``labelfree options motion`` in a shell).
 
     Field names are stable: they are the keys of the Fiji command "LabelFree Motion",
     of macros and of JSON/YAML config files. docs/options.md lists every field.

@@ -48,7 +48,11 @@ SURE_NCC = 0.6
 
 @dataclasses.dataclass
 class DriftConfig(PipelineConfig):
-    """Options of drift correction (usable as an optional first step of any pipeline; see each field's help)."""
+    """Options of drift correction (usable as an optional first step of any pipeline).
+
+    Each option's default, range and help are listed under Options below (as objects:
+    ``labelfree.options.config_fields(DriftConfig)``, ``labelfree options drift`` in a shell).
+    """
 
     backend: Literal["auto", "fiji", "python"] = setting(
         "auto", basic=True,

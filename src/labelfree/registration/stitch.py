@@ -56,7 +56,11 @@ log = logging.getLogger(__name__)
 
 @dataclasses.dataclass
 class StitchConfig(PipelineConfig):
-    """Options of stitching (see each field's help)."""
+    """Options of stitching.
+
+    Each option's default, range and help are listed under Options below (as objects:
+    ``labelfree.options.config_fields(StitchConfig)``, ``labelfree options stitch`` in a shell).
+    """
 
     backend: Literal["auto", "fiji", "python"] = setting(
         "auto", basic=True,

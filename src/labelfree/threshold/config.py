@@ -12,7 +12,19 @@ __all__ = ["ThresholdConfig"]
 
 @dataclasses.dataclass
 class ThresholdConfig(PipelineConfig):
-    """Options of :func:`labelfree.threshold.segment` (see each field's help)."""
+    """Options of :func:`labelfree.threshold.segment`.
+
+    Each option's default, range and help are listed under Options below (as objects:
+    ``labelfree.options.config_fields(ThresholdConfig)``, ``labelfree options threshold`` in a shell).
+
+    Examples
+    --------
+    >>> from labelfree.options import config_fields
+    >>> [(f.key, f.default) for f in config_fields(ThresholdConfig)][:3]
+    [('method', 'otsu'), ('dark_objects', False), ('min_size', 20)]
+    >>> ThresholdConfig(min_size=50).replace(method="li").min_size
+    50
+    """
 
     method: Literal["otsu", "li", "triangle"] = setting(
         "otsu", basic=True,
