@@ -20,7 +20,7 @@ def z_stacks_note() -> str:
 
     Examples
     --------
-    >>> print(z_stacks_note().replace("; ", ";\n"))
+    >>> print(z_stacks_note().replace("; ", ";\\n"))
     Of the pipelines, threshold segments z-stacks;
     motion, cutter and fusion take 2-D planes (project a z-stack first).
     """

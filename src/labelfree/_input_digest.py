@@ -88,7 +88,7 @@ class FileDigests:
 
 def natural_key(name: str, /) -> list[Any]:
     """Names in the order of their numbers (``t2`` before ``t10``, case ignored): the order in which a folder of
-    frames is read (:func:`labelfree.io.read_sequence`) and its files are listed in a record."""
+    frames is read (:func:`labelfree.io.sequence.read_sequence`) and its files are listed in a record."""
     return [(0, int(part), "") if part.isdigit() else (1, 0, part.lower()) for part in re.split(r"(\d+)", name)]
 
 

@@ -433,8 +433,11 @@ def _root(root: str | Path | None) -> Path:
 def load_ctc(name: str, sequence: str = "01", /, *, frames=None, root: str | Path | None = None):
     """Read a Cell Tracking Challenge dataset of the shared data, e.g. ``"Fluo-C2DL-MSC"``.
 
-    Returns the object of :func:`labelfree.io.read_ctc` (``.movie`` TYX DataArray,
-    ``.seg`` frame -> instance labels, ``.tra`` frame -> markers, loaded lazily).
+    ``sequence`` is the sequence folder (``"01"``, ``"02"``), ``frames`` the frame indices to keep (default
+    all), ``root`` the data folder (default :func:`shared_data_root`: ``$LABELFREE_SHARED_DATA`` or
+    ``../shared/data``). Returns the object of :func:`labelfree.io.read_ctc` (``.movie`` TYX DataArray,
+    ``.seg`` frame -> instance labels, ``.tra`` frame -> markers, loaded lazily). An absent folder or
+    sequence raises :class:`~labelfree.errors.InputError`.
     """
     path = _root(root) / "ctc" / name
     if not (path / sequence).is_dir():
@@ -445,7 +448,11 @@ def load_ctc(name: str, sequence: str = "01", /, *, frames=None, root: str | Pat
 
 
 def load_timelapse(name: str, /, *, root: str | Path | None = None) -> tuple[xr.DataArray, xr.DataArray]:
-    """Read one of the single-file time-lapses of :data:`TIMELAPSES` as (movie, labels), both TYX."""
+    """Read one of the single-file time-lapses of :data:`TIMELAPSES` as (movie, labels), both TYX.
+
+    ``name`` is a key of :data:`TIMELAPSES` (another raises :class:`~labelfree.errors.InputError`), ``root`` the
+    data folder (default :func:`shared_data_root`).
+    """
     if name not in TIMELAPSES:
         raise InputError(f"Unknown time-lapse {name!r}; choose one of {sorted(TIMELAPSES)}.")
     base = _root(root)

@@ -984,8 +984,10 @@ def labels_like(
 ) -> xr.DataArray:
     """Wrap a label array with the spatial/time coords of the image it came from.
 
-    ``dims`` defaults to ``like``'s dims without ``C``. The dtype becomes uint16,
-    or uint32 when the largest label exceeds 65535 (a DTypeError above 2**32 - 1).
+    ``labels`` holds non-negative integers (0 = background); ``dims`` names its axes, by default ``like``'s dims
+    without ``C``; ``attrs`` become the result's attrs (none by default: ``like``'s are not copied). The dtype
+    becomes uint16, or uint32 when the largest label exceeds 65535. A DimensionError for axes or sizes that do
+    not match ``like``; a DTypeError for floats, negative values or a label above 2**32 - 1.
     """
     dims = tuple(dims) if dims is not None else tuple(d for d in like.dims if d != "C")
     labels = np.asarray(labels)

@@ -666,15 +666,27 @@ def evaluate(pred: Any, gt: Any, /, *, threshold: float = 0.5, only_annotated: b
         Score only predicted objects that overlap a ground-truth object, and pixels
         inside annotated objects or such predictions (for sparse ground truth).
 
+    Returns
+    -------
+    dict
+        ``pixel_precision``, ``pixel_recall``, ``pixel_f1``, ``pixel_jaccard`` (foreground pixels);
+        ``tp``, ``fp``, ``fn``, ``precision``, ``recall``, ``f1`` and ``mean_iou`` (of the matched pairs) of the
+        objects matched at ``threshold`` (:func:`object_scores`); ``average_precision`` (tp / (tp + fp + fn)),
+        ``aji`` (:func:`aggregated_jaccard_index`), ``seg`` (:func:`seg_score`), ``threshold`` and
+        ``n_frames`` (frames scored). A ratio without anything to count is nan.
+
     Raises
     ------
     DimensionError
         Shapes that differ; two DataArrays whose coordinates differ in spacing, or whose
         ground-truth coordinates the prediction does not hold (both ranges named).
 
-    Warns (UserWarning) when the ground truth has no object in any scored frame: every
-    prediction then counts as a false positive (with ``only_annotated``, none is scored and
-    every metric is nan), so the scores say nothing about the segmentation.
+    Warns
+    -----
+    UserWarning
+        The ground truth has no object in any scored frame: every prediction then counts as a
+        false positive (with ``only_annotated``, none is scored and every metric is nan), so the
+        scores say nothing about the segmentation.
     """
     return _evaluate_counts(pred, gt, threshold=threshold, only_annotated=only_annotated, stacklevel=3)[0]
 

@@ -220,6 +220,9 @@ def _entry(raw: dict[str, Any], base: Path, where: str, input_names: Mapping[str
 def read_manifest(path: str | Path, /, *, input_names: Iterable[str] | Mapping[str, Any] = ()) -> list[BatchInput]:
     """Read a CSV or YAML manifest into :class:`BatchInput` entries.
 
+    ``input_names``: the pipeline's extra inputs, whose columns are files read relative to the manifest
+    (as :func:`collect_inputs` takes them); the other columns are options.
+
     Raises
     ------
     ConfigError

@@ -30,7 +30,13 @@ __all__ = [
 
 
 def load_model(path, /, *, device: str = "cpu"):
-    """Load a trained Cutter model (see :func:`labelfree.cutter.model_io.load_model`)."""
+    """Load a trained Cutter model (a ``.pt`` file written by ``CutterModel.save`` or ``save_model=``).
+
+    ``device`` is ``"cpu"``, ``"auto"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``. Returns the
+    :class:`~labelfree.cutter.train.CutterModel` in eval mode, to pass as ``segment(image, model=...)``;
+    a missing or damaged file, or one whose sha256 differs from its sidecar's, raises
+    :class:`~labelfree.errors.ModelFileError` (:func:`labelfree.cutter.model_io.load_model`).
+    """
     from labelfree.cutter.model_io import load_model as _load
 
     return _load(path, device=device)

@@ -266,7 +266,11 @@ def finetune_channelwise(
     progress: Any = False,
     device: str = "auto",
 ) -> dict[str, FinetuneResult]:
-    """One model per channel (CW). Returns channel name -> result; default every channel."""
+    """Fine-tune one model per channel (CW): :func:`finetune` on each channel in turn.
+
+    The parameters are those of :func:`finetune`, but ``channels`` (names or indices) defaults to every
+    channel of the images. Returns channel name -> :class:`FinetuneResult`.
+    """
     _, names = as_channel_images(images)
     chosen = list(channels) if channels is not None else names
     return {
@@ -287,7 +291,11 @@ def finetune_multichannel(
     progress: Any = False,
     device: str = "auto",
 ) -> FinetuneResult:
-    """One model trained on every channel of a subset as separate samples (MC)."""
+    """Fine-tune one model on every channel of a subset, each channel a separate sample (MC).
+
+    :func:`finetune` with the same parameters (at least two ``channels``; one is channel-wise training).
+    Returns its :class:`FinetuneResult`.
+    """
     if len(list(channels)) < 2:
         log.info("multi-channel training on a single channel is channel-wise training")
     return finetune(images, labels, channels=channels, validation=validation, config=config, progress=progress,

@@ -171,6 +171,7 @@ class CellposeNet:
 
     @property
     def nbase(self) -> list[int]:
+        """The channels of the network's input and its 4 levels' feature widths, e.g. ``[2, 32, 64, 128, 256]``."""
         return list(self.net.nbase)
 
 
@@ -242,6 +243,10 @@ def _diameter_entry(state: dict, key: str, path: Path, /, *, default: float, pos
 
 def load_model(model: str | os.PathLike[str], /, *, device: str = "auto") -> CellposeNet:
     """Load cellpose weights (a file or a cached built-in name); nothing is ever downloaded.
+
+    ``model`` is a weights file (``.pt`` saved by cellpose or ``labelfree fusion train``) or the name of a
+    built-in model already in the cache (:func:`resolve_starting_model`); ``device`` is where the network
+    runs (``"auto"``: a CUDA GPU when there is one, ``"cpu"``, ``"cuda"``).
 
     Raises
     ------

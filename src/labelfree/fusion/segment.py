@@ -514,11 +514,13 @@ def fuse_channels(
         The channels' network outputs at ``diameter``, in the order of ``planes``, when
         already computed.
 
-    Flow integration runs where the models are.
-
     Returns
     -------
     (Y, X) uint16 instance labels.
+
+    Notes
+    -----
+    Flow integration runs where the models are.
     """
     if set(planes) != set(models):
         raise InputError(f"Channels {sorted(planes)} and models {sorted(models)} do not correspond.")

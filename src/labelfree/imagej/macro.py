@@ -99,6 +99,8 @@ def _handle(command: Any, options: Any) -> str | None:
 def run_macro(code: str, /, *, args: str = "") -> str:
     """Run ImageJ macro code with the real interpreter (as IJ.runMacro does).
 
+    ``args`` is the macro's argument: what ``getArgument()`` returns inside it.
+
     Returns the macro's return value. A LabelFree command that failed inside the
     macro is re-raised here with its original type; any other abort raises
     :class:`MacroError` with the interpreter's own error text and line (``Number or numeric function expected

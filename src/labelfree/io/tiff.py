@@ -738,6 +738,16 @@ def read_image(
         Missing file, not a TIFF, a corrupt file, or a ``series`` the file does not hold.
     DimensionError
         Axes that cannot be known without ``dims=``, or ``dims`` of the wrong length.
+
+    Examples
+    --------
+    >>> from labelfree.datasets import SAMPLE_MOVIE        # an ImageJ hyperstack shipped with LabelFree
+    >>> from labelfree.image import scale_of, units_of
+    >>> movie = read_image(SAMPLE_MOVIE)
+    >>> movie.dims, movie.shape, movie.dtype.name
+    (('T', 'Y', 'X'), (12, 192, 192), 'uint8')
+    >>> scale_of(movie, "X"), units_of(movie, "X"), scale_of(movie, "T"), units_of(movie, "T")
+    (0.65, 'µm', 300.0, 's')
     """
     path = Path(path)
     if path.is_dir():  # an OME-Zarr image folder (read lazily, labelfree.io.ngff) or a folder of TIFF frames

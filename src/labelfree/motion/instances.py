@@ -124,6 +124,12 @@ def split_cells(
         pieces merged unless they meet at a neck, ``neck_ratio``).
     cell_area : float
         Typical cell area (px).
+    dip_ratio : float
+        With ``height``: pieces stay apart where the grey level between them falls below this
+        fraction of the dimmer peak (:class:`InstanceTracker` uses 0.7).
+    neck_ratio : float or None
+        Without ``height``: the neck rule of the distance split (:func:`labelfree.labels.declump`;
+        :class:`InstanceTracker` uses 0.8).
     min_size : int
         Pieces below this area (px) are given to a neighbour.
 

@@ -39,6 +39,8 @@ def as_movie(movie: Any, /) -> xr.DataArray:
     DimensionError
         One frame, a Z-stack without T, several channels, frames of different sizes, a plain
         array with colour channels last.
+    EmptyImageError
+        Frames of no pixels (a Y or X of length 0).
     DTypeError
         A pixel type other than (u)int8/16/32 or float.
     InputError

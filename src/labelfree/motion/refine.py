@@ -87,7 +87,7 @@ def refine_boundaries(
         Prior probability of *cell*; None: the label counts.
     kind : {"kernel", "gaussian"}
         Class densities of the second classifier (:func:`train_classifier`).
-    max_pixels, seed :
+    max_pixels, seed : int
         Training-pixel subsampling per class.
     min_contrast : float
         Leave the mask as it is when the smoothed grey levels of the cores and of

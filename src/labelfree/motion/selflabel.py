@@ -136,6 +136,17 @@ def estimate_cell_size(magnitude: np.ndarray, /, *, threshold: float, radius: in
     so it overestimates a cell. Without any moving object, 550 x (pixels / 2e6)
     (at least 10 px) is returned, the paper's fallback scaled the same way.
 
+    Parameters
+    ----------
+    magnitude : (Y, X) float array
+        Flow speed (px/frame) of one frame pair.
+    threshold : float
+        Speed (px/frame) above which a pixel moves (:func:`candidate_mask`).
+    radius : int
+        Closing disk radius (px) of the moving-pixel mask.
+    fraction : float
+        Fraction of the typical moving-object area returned.
+
     Returns
     -------
     int

@@ -260,7 +260,8 @@ def estimate_drift_in_region(movie: Any, box: tuple[int, int, int, int], /, *, c
     structure does not leave the box and the edge taper does not pull the shift towards 0.
     Same table as :func:`estimate_drift` (the "LabelFree Drift" command with an area selection).
     A box reaching beyond the frame is cut to the frame, as ImageJ cuts a selection; InputError when
-    less than :data:`MIN_REGION` px per side of it lies inside.
+    less than :data:`MIN_REGION` px per side of it lies inside. ``movie`` is a time-lapse as
+    :func:`estimate_drift` takes it; ``config`` a :class:`DriftConfig`, dict, JSON/YAML path or None.
     """
     config = DriftConfig.coerce(config)
     movie = _check_movie(movie)
@@ -349,8 +350,10 @@ def correct_drift(
     ------
     DimensionError
         No T axis or a single frame.
-    FijiPluginMissingError
-        ``backend="fiji"`` without a running Fiji that has "Correct 3D drift".
+    FijiError
+        ``backend="fiji"`` without a Fiji started in this process (:func:`labelfree.imagej.start`);
+        :class:`~labelfree.errors.FijiPluginMissingError`, a ``FijiError``, when the Fiji that runs lacks
+        "Correct 3D drift".
     """
     overrides = dict(backend=backend, reference=reference, channel=channel, subpixel=subpixel,
                      canvas=canvas, max_shift=max_shift)

@@ -81,7 +81,12 @@ def _frame_numbers(column: pd.Series, /, *, name: str) -> np.ndarray:
 
 
 def read_shifts(shifts: Any, /, *, n_frames: int | None = None) -> tuple[np.ndarray, tuple[str, ...]]:
-    """Drift array (T, n_axes) and its axes from a shifts table, a CSV path or an array."""
+    """Drift array (T, n_axes) and its axes from a shifts table, a CSV path or an array.
+
+    A table (or CSV) needs columns ``dy``, ``dx`` (and ``dz``), rows in ``frame`` order when it has that
+    column; an array is (T, 2) or (T, 3). With ``n_frames``, another number of rows is an
+    :class:`~labelfree.errors.InputError`, as are a missing file, other columns and NaN/inf shifts.
+    """
     name = "the shifts table"
     if isinstance(shifts, (str, Path)):
         path = Path(shifts)
@@ -126,6 +131,8 @@ def apply_shifts(
         Output field of view (see :class:`DriftConfig`).
     subpixel : bool
         Apply fractional shifts by linear interpolation; else round them first.
+    progress : bool, tqdm-like or callable
+        Progress per frame; cancelling raises :class:`labelfree.errors.Cancelled`.
 
     Returns
     -------
