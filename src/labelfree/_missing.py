@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from labelfree._warn_place import user_stacklevel
 from labelfree.errors import ConstantImageError, MissingPixelsWarning, NonFiniteError
 
 __all__ = ["MissingPixels", "MissingPixelsWarning", "fill_missing", "find_missing", "missing_as_nan",
@@ -232,5 +233,5 @@ def fill_missing(da: xr.DataArray, found: MissingPixels, /, *, name: str = "imag
         f"{label_of(da, name)} contains {found.total} NaN/inf pixel(s){found.where()}: read as missing data, each "
         f"was set to the median of its {frame}'s other pixels (its background level) for {what or 'this command'}, "
         "which needs a value in every pixel (the input is unchanged). For another value, replace them "
-        "(numpy.nan_to_num) first."), stacklevel=stacklevel + 1)
+        "(numpy.nan_to_num) first."), stacklevel=user_stacklevel())
     return _filled(da, found, values)

@@ -11,6 +11,7 @@ import numpy as np
 from scipy import ndimage as ndi
 from scipy.optimize import linear_sum_assignment
 
+from labelfree._warn_place import user_stacklevel
 from labelfree.errors import DimensionError, DTypeError, InputError
 
 __all__ = [
@@ -757,6 +758,6 @@ def to_imagej_labels(labels: np.ndarray, /) -> np.ndarray:
         f"The largest label id, {top}, exceeds 16-bit; the ImageJ label image is written as 32-bit float "
         "(ids exact up to 16,777,216).",
         UserWarning,
-        stacklevel=2,
+        stacklevel=user_stacklevel(),
     )
     return arr.astype(np.float32)

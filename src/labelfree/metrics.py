@@ -18,6 +18,7 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from labelfree._coords import attr_scale, coord_values, even_step
+from labelfree._warn_place import user_stacklevel
 from labelfree.errors import DimensionError, DTypeError, InputError
 
 __all__ = [
@@ -707,7 +708,7 @@ def _evaluate_counts(pred: Any, gt: Any, /, *, threshold: float, only_annotated:
             + "; these scores say nothing about the segmentation. Check that the ground truth is the right "
             "file or folder and covers the prediction's frames and field of view.",
             UserWarning,
-            stacklevel=stacklevel,
+            stacklevel=user_stacklevel(),
         )
     px = [0, 0, 0]
     ob = [0, 0, 0]

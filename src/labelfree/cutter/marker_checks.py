@@ -16,6 +16,8 @@ import warnings
 import numpy as np
 from scipy import ndimage as ndi
 
+from labelfree._warn_place import user_stacklevel
+
 __all__ = ["MarkerWarning", "AutoMarkerWarning", "MissedNucleiWarning", "marker_pixels", "on_foreground",
            "looks_swapped", "warn_dense_markers", "DENSE_MARKER_SPACING", "DENSE_MARKER_COUNT", "CHECK_CONTRAST",
            "CHECK_UNEVEN", "CHECK_SOLIDITY", "MISSED_SMOOTHING", "MISSED_FLOOR", "MISSED_AREA"]
@@ -136,7 +138,7 @@ def warn_dense_markers(points: np.ndarray, /) -> float | None:
             f"apart, none under {DENSE_MARKER_SPACING:g} px). Cutter cuts one patch per marker, so this run may "
             "take many minutes and cut cells into pieces. Check that they are one point per cell in pixels of this "
             "image (not every pixel of a mask, or points of another image)."),
-            stacklevel=3)
+            stacklevel=user_stacklevel())
     return spacing
 
 
@@ -317,4 +319,4 @@ def _warn_unmarked(regions: np.ndarray, markers: np.ndarray, method: str, *, add
         "Check the markers; to segment them, give markers= (points or a nucleus label image) (CLI --markers FILE), "
         "or try another marker_method ('auto', 'blob', 'threshold'; CLI --set marker_method=NAME).")
     warning.regions, warning.n_markers, warning.frame = regions, len(markers), DETECTING_FRAME.get()
-    warnings.warn(warning, stacklevel=4)  # the caller of detect_markers (through _add_unmarked)
+    warnings.warn(warning, stacklevel=user_stacklevel())  # the caller of detect_markers, of segment, ...

@@ -24,6 +24,7 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage import measure
 
+from labelfree._warn_place import user_stacklevel
 from labelfree.cutter.marker_checks import (
     CHECK_CONTRAST, CHECK_SOLIDITY, CHECK_UNEVEN, DENSE_MARKER_COUNT, DENSE_MARKER_SPACING, DETECTING_FRAME,
     MISSED_AREA, MISSED_FLOOR, MISSED_SMOOTHING, AutoMarkerWarning, MarkerWarning, MissedNucleiWarning, _check_objects,
@@ -529,7 +530,7 @@ def _auto_markers(image: np.ndarray, *, refuse_whole_cells: bool = False) -> tup
                 "(CLI --markers FILE)."))
     checked = parts if problem is None or parts[0] is not image_parts[0] else None  # passed, or after flattening
     if problem:
-        warnings.warn(AutoMarkerWarning(problem[1]), stacklevel=3)
+        warnings.warn(AutoMarkerWarning(problem[1]), stacklevel=user_stacklevel())
     mask = parts[0]
     labels, n = ndi.label(mask)
     if n == 0:

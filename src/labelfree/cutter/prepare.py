@@ -13,6 +13,7 @@ import numpy as np
 import xarray as xr
 from scipy import ndimage as ndi
 
+from labelfree._warn_place import user_stacklevel
 from labelfree.cutter.config import CutterConfig
 from labelfree.cutter.dataset import PatchSet, build_patch_set
 from labelfree.cutter.graphcut import (
@@ -215,7 +216,7 @@ def check_marker_frames(markers: Any, n_frames: int, shape: tuple[int, int], /) 
         warnings.warn(MarkerWarning(
             f"{len(markers)} (y, x) marker point(s) were given for a movie of {n_frames} frames: the same points are "
             f"used in every frame. For markers of each frame, give (t, y, x) points (t the 0-based frame; in a "
-            "markers CSV, a t column)."), stacklevel=4)
+            "markers CSV, a t column)."), stacklevel=user_stacklevel())
         return
     if markers.ndim == 3 and markers.shape[-2:] == tuple(shape):
         if markers.shape[0] != n_frames:
@@ -476,7 +477,7 @@ def _warn_if_nothing_marked(mask: np.ndarray, markers: np.ndarray, t: int | None
     where = "" if t is None else f" of frame {t} (0-based)"
     warnings.warn(MarkerWarning(
         f"Cutter: no marker lies in the foreground mask{where} ({why}), so no cell can be cut there and its labels "
-        f"are empty.{_SWAPPED if swapped else ''}{_CHECK_MARKERS}"), stacklevel=5)
+        f"are empty.{_SWAPPED if swapped else ''}{_CHECK_MARKERS}"), stacklevel=user_stacklevel())
 
 
 @contextlib.contextmanager
@@ -505,7 +506,7 @@ def one_warning_for_unmarked_frames(n_frames: int, /) -> Iterator[None]:
         text = str(autos[0].message)
         if n_frames > 1:  # (a frame may be looked at twice: for the cell size, then for its markers)
             text = f"In the {n_frames}-frame movie (said once, for the first frame it concerns): {text}"
-        warnings.warn(AutoMarkerWarning(text), stacklevel=4)
+        warnings.warn(AutoMarkerWarning(text), stacklevel=user_stacklevel())
     if missed:  # one text per frame (a frame looked at twice gives the same text twice)
         framed = [m for m in missed.values() if m.frame is not None]
         first = min(framed, key=lambda m: m.frame) if framed else next(iter(missed.values()))
@@ -515,7 +516,7 @@ def one_warning_for_unmarked_frames(n_frames: int, /) -> Iterator[None]:
                                        f"leave nuclei out; the first such frame{which}: {first}")
             said.regions, said.n_markers, said.frame = first.regions, first.n_markers, first.frame
             first = said
-        warnings.warn(first, stacklevel=4)
+        warnings.warn(first, stacklevel=user_stacklevel())
     if not gathered:
         return
     if len(gathered) == 1:
@@ -531,7 +532,7 @@ def one_warning_for_unmarked_frames(n_frames: int, /) -> Iterator[None]:
     warnings.warn(MarkerWarning(
         f"Cutter: no marker lies in the foreground mask{where} ({whys}), so no cell can be cut there and "
         f"{'its labels are' if len(gathered) == 1 else 'their labels are'} empty.{_SWAPPED if swapped else ''}"
-        f"{_CHECK_MARKERS}"), stacklevel=4)
+        f"{_CHECK_MARKERS}"), stacklevel=user_stacklevel())
 
 
 #: said when markers on the background would lie on cells read the other way round
@@ -562,7 +563,7 @@ def warn_markers_on_background(frames: Sequence[Frame], /, *, stacked: bool) -> 
         f"Cutter: {off} of {total} markers lie on the background of the foreground mask, so no cell is cut there: "
         f"{shown}{more}{' (t: the 0-based frame)' if stacked else ''}.{_SWAPPED if swapped else ''} If they mark "
         "cells, the mask misses them: give a mask, or change mask_signal, cell_fraction or mask_smoothing."),
-        stacklevel=4)
+        stacklevel=user_stacklevel())
 
 
 def downscaled_shape(shape: Sequence[int], d: float, /) -> tuple[int, int]:

@@ -19,6 +19,7 @@ import xarray as xr
 from labelfree import errors
 from labelfree._config import file_sha256, provenance
 from labelfree._progress import Progress
+from labelfree._warn_place import user_stacklevel
 from labelfree.errors import ConfigError, ConstantImageError, InputError
 from labelfree.fusion.baselines import fuse_instances
 from labelfree.fusion.channels import SEGMENT_COMMAND, with_channel_axis
@@ -57,7 +58,7 @@ def _warn_no_objects(chans: Sequence[str], n_frames: int, choice: Any, cfg: Fusi
         "trained for these cells: models=..., or a zoo entry for this object and cell line); the diameter: the "
         "cells' size in pixels (--set diameter=N); the channels: those that show the cells (--channel; Python "
         f"channels=[...]); and cellprob_threshold, now {cfg.cellprob_threshold:g} (lower finds more)."),
-        stacklevel=3)
+        stacklevel=user_stacklevel())
 
 
 def _without_blank(chans: list[str], blank: Sequence[str]) -> list[str]:
@@ -72,7 +73,7 @@ def _without_blank(chans: list[str], blank: Sequence[str]) -> list[str]:
             "cells to segment. Check that the image was read with its channels, or choose others.")
     warnings.warn(BlankChannelWarning(
         f"Channel(s) {_joined(blank)} have one value in every pixel (blank) and are left out of the fusion; "
-        f"fusing {_joined(kept)}."), stacklevel=3)
+        f"fusing {_joined(kept)}."), stacklevel=user_stacklevel())
     return kept
 
 

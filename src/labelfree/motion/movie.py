@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
 from labelfree._missing import fill_missing, find_missing, refuse_no_value
+from labelfree._warn_place import user_stacklevel
 from labelfree.errors import ConstantImageError, DimensionError, DTypeError, EmptyImageError, NonFiniteError
 from labelfree.image import CHANNEL_LAST_MIN_SIDE, SUPPORTED_DTYPES, looks_channel_last, refuse_path, to_dataarray
 
@@ -142,22 +141,6 @@ def _z_as_time_hint(da: xr.DataArray) -> str:
     return (f" of axes {''.join(dims)}; if the planes are really time points, read the file with --dims, naming that "
             "axis T instead of Z (Python: read_image(path, dims=...); Fiji: Image > Properties, Frames instead of "
             "Slices).")
-
-
-#: the folder of the Motion package: the frames of its functions are skipped to find the caller's
-_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
-
-
-def user_stacklevel() -> int:
-    """The ``stacklevel`` of a warning, given by the function that calls this, that names the first frame outside
-    Motion's package: the user's call of :func:`labelfree.motion.segment` (or of :func:`as_movie`,
-    :func:`labelfree.motion.flow_magnitude_stack`), however deep in the run the warning is given (a crop in a
-    canvas segmented as that crop, the pass enlarged, the run again with the flat background as background
-    labels). What ``warnings.warn(skip_file_prefixes=)`` does from Python 3.12; LabelFree runs on 3.11 too."""
-    frame, level = sys._getframe(1), 1
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE):
-        frame, level = frame.f_back, level + 1
-    return level
 
 
 def _frame(da: xr.DataArray, t: int) -> np.ndarray:

@@ -18,6 +18,7 @@ from labelfree._config import provenance
 from labelfree._heap import retained_heap
 from labelfree._progress import Progress, check_cancel
 from labelfree._threads import available_memory, thread_count, threads_for_memory
+from labelfree._warn_place import user_stacklevel
 from labelfree.canvas import stack_content_box
 from labelfree.errors import ConfigError
 from labelfree.image import labels_like
@@ -41,7 +42,7 @@ from labelfree.motion.flow import (
 )
 from labelfree.motion.flow_record import FlowRecording, claim_recording
 from labelfree.motion.instances import InstanceTracker
-from labelfree.motion.movie import _frame, as_movie, check_not_uniform, user_stacklevel
+from labelfree.motion.movie import _frame, as_movie, check_not_uniform
 from labelfree.motion.postprocess import (
     OverlapLinker,
     components_with_stats,
@@ -909,7 +910,7 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, bar: _PassSteps, *, noise_chec
     entropy, the paper's background labels none of them). ``blank_said``: an earlier pass of the run (the pass
     before the enlarged one, the run before a run again) gave the BlankFrameWarning of these frames.
 
-    Its warnings name the caller of :func:`segment` (:func:`labelfree.motion.movie.user_stacklevel`), however
+    Its warnings name the caller of :func:`segment` (:func:`labelfree._warn_place.user_stacklevel`), however
     deep in the run they are given, and the run gives one NoMotionWarning at most."""
     if speeds is not None and cfg.drift_correction:
         speeds.discard("the run corrected the movie's drift first")

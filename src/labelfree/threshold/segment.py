@@ -13,6 +13,7 @@ from labelfree import errors
 from labelfree._axes import z_stacks_note
 from labelfree._config import provenance
 from labelfree._progress import Progress
+from labelfree._warn_place import user_stacklevel
 from labelfree.canvas import content_box
 from labelfree.errors import DimensionError
 from labelfree.image import channel_names, constant_image_error, labels_like, validate_image
@@ -312,7 +313,7 @@ def _warn_if_background(labels: np.ndarray, cfg: ThresholdConfig, /, *, stacklev
         f"that is the background, not a cell. Are the objects {side} than the background (brightfield, phase "
         f"contrast: dark cells on a bright field)? Then segment with {fix}; or a strong illumination gradient may "
         "have lifted one side of the background above the threshold (correct it first, e.g. Fiji's Process > "
-        "Subtract Background)."), stacklevel=stacklevel)
+        "Subtract Background)."), stacklevel=user_stacklevel())
 
 
 def _warn_if_empty(planes: Any, labels: np.ndarray, used: list, cfg: ThresholdConfig, /) -> None:
@@ -350,7 +351,7 @@ def _warn_if_empty(planes: Any, labels: np.ndarray, used: list, cfg: ThresholdCo
                         f"{float(rest.max()):g}) than they spread: a few extreme pixels (a cluster of hot pixels, "
                         "debris; single hot pixels are left out) may have pulled it away from the cells. Give a fixed "
                         "threshold (--set threshold=VALUE).")
-    warnings.warn(f"No objects found{where}: {why}", NoObjectsWarning, stacklevel=3)
+    warnings.warn(f"No objects found{where}: {why}", NoObjectsWarning, stacklevel=user_stacklevel())
 
 
 def _missing_count(values: np.ndarray, /) -> int:
@@ -384,7 +385,7 @@ def _warn_if_empty_fixed(planes: Any, labels: np.ndarray, cfg: ThresholdConfig, 
     warnings.warn(
         f"No objects found in {where}: no pixel lies {side} the fixed threshold {thr:g} (ThresholdConfig.threshold); "
         f"{seen}. Give a threshold within the image's values (--set threshold=VALUE), or leave it automatic "
-        f"(null: the {cfg.method} threshold of each plane).", NoObjectsWarning, stacklevel=stacklevel)
+        f"(null: the {cfg.method} threshold of each plane).", NoObjectsWarning, stacklevel=user_stacklevel())
 
 
 def _warn_if_empty_tile(planes: Any, labels: np.ndarray, cfg: ThresholdConfig, /) -> None:
@@ -410,7 +411,7 @@ def _warn_if_empty_tile(planes: Any, labels: np.ndarray, cfg: ThresholdConfig, /
         f"use, {int(np.count_nonzero(beyond))} pixel(s) of the tile lie {side} it (values "
         f"{float(values.min()):g}..{float(values.max()):g}), none of them in an object of min_size={cfg.min_size} px "
         "or more. Lower min_size (--set min_size=N) to keep small objects, or give a fixed threshold "
-        "(--set threshold=VALUE).", NoObjectsWarning, stacklevel=3)
+        "(--set threshold=VALUE).", NoObjectsWarning, stacklevel=user_stacklevel())
 
 
 def whole_plane_config(plane: Any, config: ThresholdConfig, inputs: Any = None, /) -> ThresholdConfig:

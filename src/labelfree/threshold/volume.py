@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from labelfree._warn_place import user_stacklevel
 from labelfree.threshold.auto import volume_threshold
 from labelfree.threshold.config import ThresholdConfig
 
@@ -174,7 +175,7 @@ def warn_if_empty_volumes(volumes: list[Any], labels: np.ndarray, used: list, co
              else f" in {len(empty)} of {len(volumes)} volumes ({nz} planes each); in volume {v} (0-based)")
     if thr is None:
         warnings.warn(f"No objects found{where}: every plane has one value throughout, so there is nothing to "
-                      "threshold.", category, stacklevel=stacklevel)
+                      "threshold.", category, stacklevel=user_stacklevel())
         return
     n_beyond, low, high, rest_low, rest_high, size = 0, np.inf, -np.inf, np.inf, -np.inf, 0
     for values in (volumes[v][z] for z in range(nz)):  # plane by plane: a lazy volume stays lazy
@@ -195,4 +196,4 @@ def warn_if_empty_volumes(volumes: list[Any], labels: np.ndarray, used: list, co
             why += (f" The threshold lies further from the other voxels ({rest_low:g}..{rest_high:g}) than they "
                     "spread: a few extreme pixels (a cluster of hot pixels, debris; single hot pixels are left out) "
                     "may have pulled it away from the cells. Give a fixed threshold (--set threshold=VALUE).")
-    warnings.warn(f"No objects found{where}: {why}", category, stacklevel=stacklevel)
+    warnings.warn(f"No objects found{where}: {why}", category, stacklevel=user_stacklevel())
