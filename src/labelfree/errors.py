@@ -28,6 +28,7 @@ __all__ = [
     "FijiError",
     "FijiPluginMissingError",
     "Cancelled",
+    "LabelFreeWarning",
     "MissingPixelsWarning",
     "NoObjectsWarning",
 ]
@@ -124,12 +125,18 @@ class Cancelled(LabelFreeError):
     """The user cancelled a running operation; nothing was written."""
 
 
-class MissingPixelsWarning(UserWarning):
+class LabelFreeWarning(UserWarning):
+    """Base class of every warning LabelFree gives: something about a result to check (no objects, pixels filled,
+    markers that miss nuclei, ...). Each names the line of the user's call; silence them all with
+    ``warnings.filterwarnings("ignore", category=LabelFreeWarning)``, or turn them into errors with ``"error"``."""
+
+
+class MissingPixelsWarning(LabelFreeWarning):
     """NaN/inf pixels of an image were filled before a pipeline that needs a value in every pixel ran (the warning
     says how many, where and with what)."""
 
 
-class NoObjectsWarning(UserWarning):
+class NoObjectsWarning(LabelFreeWarning):
     """A pipeline's result holds no object. Each pipeline that says so derives its own warning from this one
     (``labelfree.threshold.segment.NoObjectsWarning``, ``labelfree.fusion.segment.NoObjectsWarning``); a tiled
     run says it once for the whole image, only when no tile found an object."""

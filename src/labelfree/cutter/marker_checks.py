@@ -17,13 +17,14 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from labelfree._warn_place import user_stacklevel
+from labelfree.errors import LabelFreeWarning
 
 __all__ = ["MarkerWarning", "AutoMarkerWarning", "MissedNucleiWarning", "marker_pixels", "on_foreground",
            "looks_swapped", "warn_dense_markers", "DENSE_MARKER_SPACING", "DENSE_MARKER_COUNT", "CHECK_CONTRAST",
            "CHECK_UNEVEN", "CHECK_SOLIDITY", "MISSED_SMOOTHING", "MISSED_FLOOR", "MISSED_AREA"]
 
 
-class MarkerWarning(UserWarning):
+class MarkerWarning(LabelFreeWarning):
     """Cutter's markers are probably not what was meant: the same points in every frame of a movie,
     no marker on the foreground of a frame (whose labels are then empty), or markers far denser than
     cells."""

@@ -34,7 +34,7 @@ __all__ = ["BlankChannelWarning", "NoObjectsWarning", "choose_models", "check_in
 log = logging.getLogger(__name__)
 
 
-class BlankChannelWarning(UserWarning):
+class BlankChannelWarning(errors.LabelFreeWarning):
     """A channel chosen for Fusion has one value in every pixel of the image: it holds no cells and
     is left out of the fusion (its model's empty prediction would dilute the others')."""
 

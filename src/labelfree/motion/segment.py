@@ -20,7 +20,7 @@ from labelfree._progress import Progress, check_cancel
 from labelfree._threads import available_memory, thread_count, threads_for_memory
 from labelfree._warn_place import user_stacklevel
 from labelfree.canvas import stack_content_box
-from labelfree.errors import ConfigError
+from labelfree.errors import ConfigError, LabelFreeWarning
 from labelfree.image import labels_like
 from labelfree.motion.classify import classify_frame, log_odds, train_classifier
 from labelfree.motion.config import MotionConfig
@@ -143,11 +143,11 @@ def _warn_few_objects(t: int, support: int, min_size: int, cfg: MotionConfig, /)
         support, t, min_size, round(min_size / cfg.min_size_fraction), cfg.min_size_fraction)
 
 
-class NoMotionWarning(UserWarning):
+class NoMotionWarning(LabelFreeWarning):
     """The movie (or a frame pair) shows no cell motion, so nothing can be self-labelled."""
 
 
-class BlankFrameWarning(UserWarning):
+class BlankFrameWarning(LabelFreeWarning):
     """Frames of the movie have one value in every pixel (dropped, flat or saturated): they are left empty."""
 
 

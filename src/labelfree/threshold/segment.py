@@ -33,7 +33,7 @@ class NoObjectsWarning(errors.NoObjectsWarning):
     """A plane gave no objects at its automatic threshold (the warning says why and what to change)."""
 
 
-class BackgroundObjectWarning(UserWarning):
+class BackgroundObjectWarning(errors.LabelFreeWarning):
     """An object of a plane is its background: it covers most of the plane and touches all four edges (objects
     darker than the background, e.g. brightfield or phase contrast, thresholded as bright ones)."""
 
