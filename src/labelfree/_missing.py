@@ -204,8 +204,7 @@ def missing_as_nan(da: xr.DataArray, found: MissingPixels, /) -> xr.DataArray:
     return _filled(da, found, np.full(np.shape(found.counts), np.nan))
 
 
-def fill_missing(da: xr.DataArray, found: MissingPixels, /, *, name: str = "image", what: str = "",
-                 stacklevel: int = 2) -> xr.DataArray:
+def fill_missing(da: xr.DataArray, found: MissingPixels, /, *, name: str = "image", what: str = "") -> xr.DataArray:
     """A copy of ``da`` with each NaN/inf pixel set to the median of the other pixels of its (Y, X) plane (a
     plane without one: the median of the other planes' medians; an image without one: 0), and one
     :class:`MissingPixelsWarning` saying so.

@@ -593,7 +593,7 @@ def _missing_pixels(da: xr.DataArray, name: str, non_finite: str, allow_constant
     log.info("%s: %d NaN/inf pixel(s)%s read as missing data", name, found.total, found.where())
     if non_finite == "fill":
         what = name[:-len(" input")] if name.endswith(" input") else ""  # "Cutter input": for Cutter
-        da = fill_missing(da, found, name=name, what=what, stacklevel=3)
+        da = fill_missing(da, found, name=name, what=what)
     else:
         da = missing_as_nan(da, found)
     if not np.isfinite(found.low):

@@ -689,13 +689,13 @@ def evaluate(pred: Any, gt: Any, /, *, threshold: float = 0.5, only_annotated: b
         false positive (with ``only_annotated``, none is scored and every metric is nan), so the
         scores say nothing about the segmentation.
     """
-    return _evaluate_counts(pred, gt, threshold=threshold, only_annotated=only_annotated, stacklevel=3)[0]
+    return _evaluate_counts(pred, gt, threshold=threshold, only_annotated=only_annotated)[0]
 
 
-def _evaluate_counts(pred: Any, gt: Any, /, *, threshold: float, only_annotated: bool, stacklevel: int = 2
+def _evaluate_counts(pred: Any, gt: Any, /, *, threshold: float, only_annotated: bool
                      ) -> tuple[dict[str, Any], tuple[int, int, int]]:
     """:func:`evaluate`'s result and the foreground pixel TP, FP and FN it comes from, in one pass over the
-    frames (``stacklevel``: of the empty-ground-truth warning, as :func:`warnings.warn` takes it)."""
+    frames."""
     pred, gt, dims = _aligned(pred, gt)
     p, g = _pair(pred, gt)
     frames = _frames(p, g, dims)

@@ -8,7 +8,6 @@ import numpy as np
 import xarray as xr
 
 from labelfree._missing import fill_missing, find_missing, refuse_no_value
-from labelfree._warn_place import user_stacklevel
 from labelfree.errors import ConstantImageError, DimensionError, DTypeError, EmptyImageError, NonFiniteError
 from labelfree.image import CHANNEL_LAST_MIN_SIDE, SUPPORTED_DTYPES, looks_channel_last, refuse_path, to_dataarray
 
@@ -104,7 +103,7 @@ def as_movie(movie: Any, /) -> xr.DataArray:
     found = find_missing(da)  # float movies: read once, a frame at a time (a lazy one chunk by chunk)
     if found is not None:
         refuse_no_value(da, found, name="The movie")
-        da = fill_missing(da, found, name="The movie", what="Motion", stacklevel=user_stacklevel())
+        da = fill_missing(da, found, name="The movie", what="Motion")
     return da
 
 

@@ -252,9 +252,9 @@ def _segment_volumes(da: xr.DataArray, ordered: xr.DataArray, lead: list[str], c
             used.append(thr)  # exact, one per volume: a rounded value would not give these labels back
     if cfg.threshold is None:
         warn_if_empty_volumes(volumes, out, used, cfg, category=NoObjectsWarning, few_beyond=FEW_BEYOND)
-        _warn_if_background(out, cfg, stacklevel=4)
+        _warn_if_background(out, cfg)
     else:
-        _warn_if_empty_fixed(planes, out, cfg, stacklevel=4)
+        _warn_if_empty_fixed(planes, out, cfg)
     labels = out.reshape(tuple(ordered.shape))
     extra: dict[str, Any] = {"volumes": len(volumes)}  # of nz planes each: a threshold list is one per volume
     if cfg.threshold is None:
@@ -297,7 +297,7 @@ def _background_object(labels: np.ndarray, /) -> float:
     return float(counts[big]) / labels.size
 
 
-def _warn_if_background(labels: np.ndarray, cfg: ThresholdConfig, /, *, stacklevel: int = 3) -> None:
+def _warn_if_background(labels: np.ndarray, cfg: ThresholdConfig, /) -> None:
     """One :class:`BackgroundObjectWarning` for the planes whose largest object covers more than
     :data:`BACKGROUND_FRACTION` of the plane and touches its four edges: the background taken for an object."""
     covered = [(i, f) for i, f in enumerate(map(_background_object, labels)) if f > BACKGROUND_FRACTION]
@@ -361,7 +361,7 @@ def _missing_count(values: np.ndarray, /) -> int:
     return int(values.size - np.count_nonzero(np.isfinite(values)))
 
 
-def _warn_if_empty_fixed(planes: Any, labels: np.ndarray, cfg: ThresholdConfig, /, *, stacklevel: int = 3) -> None:
+def _warn_if_empty_fixed(planes: Any, labels: np.ndarray, cfg: ThresholdConfig, /) -> None:
     """One :class:`NoObjectsWarning` when the fixed threshold the user gave lies beyond every value of the image
     (a threshold of another scale: 1e9 for a 16-bit image, 0.5 for one of 0..255 with ``dark_objects``): the
     image's values and what to change. A threshold with pixels beyond it is the user's to judge (objects below

@@ -148,7 +148,7 @@ def finish_volume(volume: np.ndarray, /, *, min_size: int,
 
 
 def warn_if_empty_volumes(volumes: list[Any], labels: np.ndarray, used: list, config: ThresholdConfig, /, *,
-                          category: type[Warning], few_beyond: float, stacklevel: int = 4) -> None:
+                          category: type[Warning], few_beyond: float) -> None:
     """One ``category`` warning for the volumes without objects at their automatic threshold: how many, and for
     the first one why (every plane constant, or what lay beyond the threshold was all in 3-D objects smaller
     than ``min_size`` voxels) and what to change. Empty planes in a volume with objects say nothing (the

@@ -106,6 +106,6 @@ def finish_volume_tiles(labels: np.ndarray, config: ThresholdConfig, image: Any,
     if cfg.threshold is None:
         used = [c.threshold for c in volume_configs]
         warn_if_empty_volumes(volumes, flat.reshape((-1,) + labels.shape[-2:]), used, cfg,
-                              category=NoObjectsWarning, few_beyond=FEW_BEYOND, stacklevel=5)
-        _warn_if_background(flat.reshape((-1,) + labels.shape[-2:]), cfg, stacklevel=5)
+                              category=NoObjectsWarning, few_beyond=FEW_BEYOND)
+        _warn_if_background(flat.reshape((-1,) + labels.shape[-2:]), cfg)
     return labels if in_place else flat.reshape(labels.shape)
