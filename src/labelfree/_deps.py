@@ -29,7 +29,7 @@ EXTRAS: dict[str, tuple[str, str]] = {
     "dask": ("dask", "dask[distributed]"),
     "distributed": ("dask", "dask[distributed]"),
     "tqdm": ("dev", "tqdm"),
-    "zarr": ("zarr", "zarr>=3"),
+    "zarr": ("zarr", "zarr>=3,<3.2"),
     "dask_jobqueue": ("cluster", "dask-jobqueue>=0.9"),
     "matplotlib": ("report", "matplotlib>=3.7"),
 }

@@ -157,7 +157,7 @@ def test_provenance_travels_in_the_attributes(tmp_path):
 def test_missing_zarr_names_the_install_command():
     from labelfree._deps import install_hint
 
-    assert install_hint("zarr") == 'pip install "labelfree[zarr]"  (or: pip install "zarr>=3")'
+    assert install_hint("zarr") == 'pip install "labelfree[zarr]"  (or: pip install "zarr>=3,<3.2")'
 
 
 @pytest.mark.parametrize("version", ["0.4", "0.5"])
