@@ -26,7 +26,7 @@ from labelfree.cutter.markers import (
     drop_repeated_points,
 )
 from labelfree.cutter.segment import prepare
-from labelfree.errors import MissingPixelsWarning, NoObjectsWarning
+from labelfree.errors import EmptyTruthWarning, FloatLabelsWarning, MissingPixelsWarning, NoObjectsWarning
 from labelfree.fusion import BlankChannelWarning
 from labelfree.fusion.segment import NoObjectsWarning as FusionNoObjects
 from labelfree.image import to_dataarray
@@ -206,10 +206,10 @@ CASES = [
     pytest.param(NoMotionWarning, lambda d: run("motion", d.still_movie, config={"upsample": 2}),
                  id="run motion: a still movie enlarged"),
     # metrics, labels, io
-    pytest.param(UserWarning, lambda d: metrics.evaluate(d.big_ids, np.zeros((8, 8), np.uint16)),
+    pytest.param(EmptyTruthWarning, lambda d: metrics.evaluate(d.big_ids, np.zeros((8, 8), np.uint16)),
                  id="evaluate: empty ground truth"),
-    pytest.param(UserWarning, lambda d: to_imagej_labels(d.big_ids), id="to_imagej_labels: ids above 16 bit"),
-    pytest.param(UserWarning, lambda d: write_labels(d.tmp_path / "big_labels.tif", d.big_ids),
+    pytest.param(FloatLabelsWarning, lambda d: to_imagej_labels(d.big_ids), id="to_imagej_labels: ids above 16 bit"),
+    pytest.param(FloatLabelsWarning, lambda d: write_labels(d.tmp_path / "big_labels.tif", d.big_ids),
                  id="write_labels: ids above 16 bit"),  # before: labelfree/io/labels_tiff.py line 180
     # Cutter's checks, before any training
     pytest.param(MarkerWarning, lambda d: prepare(d.movie, markers=d.points_yx, config=CUTTER),

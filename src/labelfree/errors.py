@@ -30,6 +30,9 @@ __all__ = [
     "Cancelled",
     "LabelFreeWarning",
     "MissingPixelsWarning",
+    "FloatLabelsWarning",
+    "PixelTypeWarning",
+    "EmptyTruthWarning",
     "NoObjectsWarning",
 ]
 
@@ -134,6 +137,21 @@ class LabelFreeWarning(UserWarning):
 class MissingPixelsWarning(LabelFreeWarning):
     """NaN/inf pixels of an image were filled before a pipeline that needs a value in every pixel ran (the warning
     says how many, where and with what)."""
+
+
+class FloatLabelsWarning(LabelFreeWarning):
+    """Label ids above 65535 do not fit ImageJ's 16-bit labels: the label image is written as 32-bit float (ids
+    exact up to 16,777,216)."""
+
+
+class PixelTypeWarning(LabelFreeWarning):
+    """Pixels of a type ImageJ has not (64-bit integers or floats beyond float32) were converted to 32-bit float,
+    rounding some values."""
+
+
+class EmptyTruthWarning(LabelFreeWarning):
+    """The ground truth given to a score holds no object in any scored frame: the scores say nothing about the
+    segmentation."""
 
 
 class NoObjectsWarning(LabelFreeWarning):

@@ -12,7 +12,7 @@ from scipy import ndimage as ndi
 from scipy.optimize import linear_sum_assignment
 
 from labelfree._warn_place import user_stacklevel
-from labelfree.errors import DimensionError, DTypeError, InputError, LabelFreeWarning
+from labelfree.errors import DimensionError, DTypeError, FloatLabelsWarning, InputError
 
 __all__ = [
     "label_dtype",
@@ -757,7 +757,7 @@ def to_imagej_labels(labels: np.ndarray, /) -> np.ndarray:
     warnings.warn(
         f"The largest label id, {top}, exceeds 16-bit; the ImageJ label image is written as 32-bit float "
         "(ids exact up to 16,777,216).",
-        LabelFreeWarning,
+        FloatLabelsWarning,
         stacklevel=user_stacklevel(),
     )
     return arr.astype(np.float32)

@@ -19,7 +19,7 @@ from scipy.optimize import linear_sum_assignment
 
 from labelfree._coords import attr_scale, coord_values, even_step
 from labelfree._warn_place import user_stacklevel
-from labelfree.errors import DimensionError, DTypeError, InputError, LabelFreeWarning
+from labelfree.errors import DimensionError, DTypeError, EmptyTruthWarning, InputError
 
 __all__ = [
     "pixel_scores",
@@ -684,7 +684,7 @@ def evaluate(pred: Any, gt: Any, /, *, threshold: float = 0.5, only_annotated: b
 
     Warns
     -----
-    LabelFreeWarning
+    EmptyTruthWarning
         The ground truth has no object in any scored frame: every prediction then counts as a
         false positive (with ``only_annotated``, none is scored and every metric is nan), so the
         scores say nothing about the segmentation.
@@ -707,7 +707,7 @@ def _evaluate_counts(pred: Any, gt: Any, /, *, threshold: float, only_annotated:
                if only_annotated else "every predicted object counts as a false positive")
             + "; these scores say nothing about the segmentation. Check that the ground truth is the right "
             "file or folder and covers the prediction's frames and field of view.",
-            LabelFreeWarning,
+            EmptyTruthWarning,
             stacklevel=user_stacklevel(),
         )
     px = [0, 0, 0]

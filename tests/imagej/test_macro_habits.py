@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from channel_images import disks
 
-from labelfree.errors import ConfigError
+from labelfree.errors import ConfigError, NoObjectsWarning
 from labelfree.image import to_dataarray
 
 pytestmark = pytest.mark.jvm
@@ -83,11 +83,12 @@ def test_macro_variables_give_values_as_in_imagejs_own_dialogs(clean):
 
     _show(_cells(), "my cells.tif")
     _show(np.zeros((96, 96), np.uint8), "other")  # the current image: the variable names the input
-    out = lij.run_macro('sz = 400; m = "li"; t = "my cells.tif";'
-                        'run("LabelFree Threshold", "image=[&t] method=&m min_size=&sz rois=none table=false");'
-                        'big = getTitle(); sz = 100;'
-                        'run("LabelFree Threshold", "image=&t min_size=&sz rois=none table=false");'
-                        'return big + "|" + getTitle();')
+    with pytest.warns(NoObjectsWarning):  # min_size 400: no object in the first run
+        out = lij.run_macro('sz = 400; m = "li"; t = "my cells.tif";'
+                            'run("LabelFree Threshold", "image=[&t] method=&m min_size=&sz rois=none table=false");'
+                            'big = getTitle(); sz = 100;'
+                            'run("LabelFree Threshold", "image=&t min_size=&sz rois=none table=false");'
+                            'return big + "|" + getTitle();')
     assert out == "my cells.tif-labels|my cells.tif-labels-1"
     assert _objects("my cells.tif-labels") == 0  # min_size 400 > the disks' 300 px
     assert _objects("my cells.tif-labels-1") == 4
@@ -116,10 +117,11 @@ def test_the_dialogs_advanced_options_key_is_accepted_in_a_macro(clean):
     import labelfree.imagej as lij
 
     _show(_cells(), "cells")
-    out = lij.run_macro('run("LabelFree Threshold", "advanced_options min_size=400 rois=none table=false");'
-                        'a = getTitle(); selectImage("cells");'
-                        'run("LabelFree Threshold", "advanced_options=false min_size=20 rois=none table=false");'
-                        'return a + "|" + getTitle();')
+    with pytest.warns(NoObjectsWarning):  # no object of 400 px in the first run
+        out = lij.run_macro('run("LabelFree Threshold", "advanced_options min_size=400 rois=none table=false");'
+                            'a = getTitle(); selectImage("cells");'
+                            'run("LabelFree Threshold", "advanced_options=false min_size=20 rois=none table=false");'
+                            'return a + "|" + getTitle();')
     assert out == "cells-labels|cells-labels-1"
     assert (_objects("cells-labels"), _objects("cells-labels-1")) == (0, 4)
 
@@ -151,8 +153,9 @@ def test_a_rerun_replaces_the_table_of_a_closed_label_image(tables):
     first = lij.run_macro('selectImage("pair"); run("LabelFree Threshold", "min_size=20 rois=none");'
                           'title = getTitle(); close(); return title;')
     assert first == "pair-labels" and _table_rows("pair-objects") == 4
-    second = lij.run_macro('selectImage("pair"); run("LabelFree Threshold", "min_size=400 rois=none");'
-                           'return getTitle() + " " + Table.size("pair-objects");')
+    with pytest.warns(NoObjectsWarning):  # no object of 400 px
+        second = lij.run_macro('selectImage("pair"); run("LabelFree Threshold", "min_size=400 rois=none");'
+                               'return getTitle() + " " + Table.size("pair-objects");')
     assert second == "pair-labels 0" and _table_rows("pair-objects") == 0
     shown = jimport("ij.WindowManager").getWindow("pair-objects").getTextPanel()
     assert int(shown.getLineCount()) == 0  # the window lists what the table holds: no row of the first run

@@ -29,7 +29,7 @@ import numpy as np
 import xarray as xr
 
 from labelfree._warn_place import user_stacklevel
-from labelfree.errors import DimensionError, DTypeError, InputError, LabelFreeWarning
+from labelfree.errors import DimensionError, DTypeError, InputError, PixelTypeWarning
 from labelfree.image import channel_names, scale_of, to_dataarray, units_of, usable_scales
 from labelfree.imagej._pixels import read_planes, write_planes
 
@@ -156,7 +156,7 @@ def _imagej_pixels(values: np.ndarray) -> np.ndarray:
         warnings.warn(
             f"{dt} pixels do not fit ImageJ's 8/16/32-bit types exactly; converted to 32-bit float "
             "(values rounded).",
-            LabelFreeWarning,
+            PixelTypeWarning,
             stacklevel=user_stacklevel(),
         )
     return out
