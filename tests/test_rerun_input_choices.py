@@ -120,6 +120,8 @@ def test_the_tiles_of_a_tiled_run_are_repeated(tmp_path):
     np.testing.assert_array_equal(_labels(tmp_path / "b", "one"), _labels(tmp_path / "a", "one"))
 
 
+# the command says it (a log line) when the mask of this toy image holds none of the markers
+@pytest.mark.filterwarnings("default::labelfree.cutter.MarkerWarning")
 def test_cutter_rerun_takes_the_channels_of_its_run(tmp_path, named):
     options = ["--set", "n_steps=2", "--set", "width=4", "--threads", "1", "--no-progress", "-q"]
     _run("cutter", named, "-o", tmp_path / "a", "--channel", "nuc,noisy", *options)

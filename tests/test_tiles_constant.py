@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from labelfree.errors import ConstantImageError
+from labelfree.errors import ConstantImageError, NoObjectsWarning
 from labelfree.threshold import ThresholdConfig
 from labelfree.threshold import segment as threshold_segment
 from labelfree.tiling import PipelineTileFunction, segment_tiled
@@ -75,7 +75,8 @@ def test_fixed_threshold_applies_to_a_constant_plane_of_a_movie():
     assert int(fixed[0].max()) == 1 and int((fixed[0] > 0).sum()) == 96 * 96
     np.testing.assert_array_equal(fixed[1], np.ones((128, 128)))  # every pixel above the fixed threshold
     assert not fixed[2].any()
-    auto = threshold_segment(movie)
+    with pytest.warns(NoObjectsWarning, match=r"in plane 1 \(0-based\): every pixel has the same value"):
+        auto = threshold_segment(movie)
     assert not auto[1].any() and not auto[2].any()  # no automatic threshold on a constant plane
     assert auto.attrs["labelfree"]["auto"]["threshold"][1:] == [None, None]
 
