@@ -180,8 +180,8 @@ def test_a_warning_of_writing_the_outputs_is_the_inputs(tmp_path, caplog, monkey
         summary = run_batch("in", pipeline="threshold", out_dir="out", scheduler="sync", progress=False,
                             config={"min_size": 0})
     row = summary.iloc[0]
-    text = ("FloatLabelsWarning: The largest label id, 67600, exceeds 16-bit; the ImageJ label image is written as 32-bit "
-            "float (ids exact up to 16,777,216).")
+    text = ("FloatLabelsWarning: The largest label id, 67600, exceeds 16-bit; the ImageJ label image is written as "
+            "32-bit float (ids exact up to 16,777,216).")
     assert row["status"] == "ok" and row["n_objects"] == 67600
     assert row["warnings"] == text
     assert _lines(caplog) == [f"in/dots.tif: {text}"]
