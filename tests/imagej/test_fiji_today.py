@@ -55,7 +55,8 @@ def _positions(text: str) -> list[tuple[int, int]]:
 def test_notes_are_said_in_imagej_terms_and_only_the_listed_ones():
     import labelfree.cutter.markers  # noqa: F401 - the pipelines register their notes when imported
     import labelfree.motion.segment  # noqa: F401
-    from labelfree.imagej.terms import at_image_positions, is_log_note, note_line
+    from labelfree._log_notes import is_log_note
+    from labelfree.imagej.terms import at_image_positions, note_line
 
     motion = ("Motion: touching cells split at a typical cell area of 1232 px from frame 1 (0-based) on; the frames "
               "before it at 5956 px")

@@ -361,9 +361,8 @@ def relay_log_warnings(title: str, /, *, image: str = "", origin: tuple[int, int
 
     Python's own logging is left as it was: a note below the level its logger passes reaches ImageJ's Log only
     (the logger lets it through for the Log, and no further)."""
-    from labelfree._log_notes import log_notes
-    from labelfree.imagej.terms import (at_image_positions, in_imagej_terms, is_log_note, note_line,
-                                        warning_line)
+    from labelfree._log_notes import is_log_note, log_notes
+    from labelfree.imagej.terms import at_image_positions, in_imagej_terms, note_line, warning_line
 
     said: set[str] = set()  # Cutter detects its markers twice (for the automatic scale, for the run): one note
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["in_imagej_terms", "warning_line", "is_log_note", "note_line", "at_image_positions"]
+__all__ = ["in_imagej_terms", "warning_line", "note_line", "at_image_positions"]
 
 
 def _from_one(match: re.Match, one: str, many: str, where: str) -> str:
@@ -251,15 +251,6 @@ def _without_name(title: str, message: str, /) -> str:
         message = re.sub(rf"^{re.escape(name)}(?:: +| (?=automatic scale: ))", "", message, count=1,
                          flags=re.IGNORECASE)
     return message
-
-
-def is_log_note(logger: str, message: str, /) -> bool:
-    """Whether the info ``message`` of the logger ``logger`` is one ImageJ's Log shows: a note its pipeline
-    registered (:func:`labelfree._log_notes.register_note`; Cutter's markers added at dim nuclei, Motion's frames
-    split at another cell size or taken for fragments)."""
-    from labelfree._log_notes import is_log_note as registered
-
-    return registered(logger, message)
 
 
 def note_line(title: str, image: str, message: str, /) -> str:
