@@ -257,6 +257,12 @@ def _unmarked_regions(parts: tuple, markers: np.ndarray) -> np.ndarray:
     core, found, _ = _unmarked_cores(parts, markers)
     if not len(found):
         return np.zeros((0, 2))
+    return _core_centres(core, found)
+
+
+def _core_centres(core: np.ndarray, found: np.ndarray, /) -> np.ndarray:
+    """(M, 2) (y, x) centroids of the regions ``found`` of :func:`_unmarked_cores`' label image ``core``, in that
+    order: the points :func:`_unmarked_regions` gives them."""
     return np.array(ndi.center_of_mass(core > 0, core, found), np.float64).reshape(-1, 2)
 
 

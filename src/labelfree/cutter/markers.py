@@ -28,8 +28,8 @@ from labelfree._warn_place import user_stacklevel
 from labelfree.cutter.marker_checks import (
     CHECK_CONTRAST, CHECK_SOLIDITY, CHECK_UNEVEN, DENSE_MARKER_COUNT, DENSE_MARKER_SPACING, DETECTING_FRAME,
     MISSED_AREA, MISSED_FLOOR, MISSED_SMOOTHING, AutoMarkerWarning, MarkerWarning, MissedNucleiWarning, _check_objects,
-    _compactness, _significant, _unmarked_cores, _unmarked_regions, _warn_unmarked, _whole_cells_refusal, in_input,
-    looks_swapped, marker_pixels, on_foreground, warn_dense_markers,
+    _compactness, _core_centres, _significant, _unmarked_cores, _unmarked_regions, _warn_unmarked,
+    _whole_cells_refusal, in_input, looks_swapped, marker_pixels, on_foreground, warn_dense_markers,
 )
 from labelfree._log_notes import register_note
 from labelfree.errors import ConstantImageError, DimensionError, InputError
@@ -405,7 +405,7 @@ def _unmarked_nuclei(parts: tuple, pts: np.ndarray) -> tuple[np.ndarray, int]:
     core, found, r = _unmarked_cores(parts, pts)
     if not len(found):
         return np.zeros((0, 2)), 0
-    centres = np.array(ndi.center_of_mass(core > 0, core, found), np.float64).reshape(-1, 2)
+    centres = _core_centres(core, found)  # a region's point where it is one nucleus, as unmarked_nuclei's
     boxes = ndi.find_objects(core)
     nucleus, apart = MISSED_AREA * np.pi * r * r, max(1, int(round(_AUTO_MIN_DISTANCE * r)))
     out, n_split = [], 0
