@@ -39,8 +39,8 @@ def no_additions(monkeypatch):
     rule, its record and a movie's summary are tested on the crop's real regions."""
     import labelfree.cutter.markers as markers
 
-    def warn_only(parts, pts, method):
-        markers._warn_unmarked(markers._unmarked_regions(parts, pts), pts, method)
+    def warn_only(parts, pts, method, *, dark_side=False):
+        markers._warn_unmarked(markers._unmarked_regions(parts, pts, dark_side=dark_side), pts, method)
         return pts
 
     monkeypatch.setattr(markers, "_add_unmarked", warn_only)

@@ -264,10 +264,10 @@ def test_nuclei_left_unmarked_are_warned_of_at_the_line_of_the_call(inputs, monk
     from labelfree.cutter import markers
     from labelfree.cutter.markers import MissedNucleiWarning
 
-    def one_region(parts, pts):
+    def one_region(parts, pts, **_):
         return np.array([[100.0, 100.0]])
 
-    monkeypatch.setattr(markers, "_unmarked_nuclei", lambda parts, pts: (one_region(parts, pts), 0))
+    monkeypatch.setattr(markers, "_unmarked_nuclei", lambda parts, pts, **_: (one_region(parts, pts), 0))
     monkeypatch.setattr(markers, "_unmarked_regions", one_region)
     test_the_warning_names_the_line_of_the_call(inputs, MissedNucleiWarning, call)
 

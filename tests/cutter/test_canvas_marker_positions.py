@@ -79,7 +79,7 @@ def test_a_padded_crop_names_its_added_markers_at_the_images_pixels(shared_data,
 def _leave_all_but_one(monkeypatch) -> None:
     """Detection adds a marker at the first unmarked nucleus only: the others are still unmarked and warned of."""
     real = markers_module._unmarked_nuclei
-    monkeypatch.setattr(markers_module, "_unmarked_nuclei", lambda parts, pts: (real(parts, pts)[0][:1], 0))
+    monkeypatch.setattr(markers_module, "_unmarked_nuclei", lambda parts, pts, **kw: (real(parts, pts, **kw)[0][:1], 0))
 
 
 def _prepare(image, dims: str, caplog) -> tuple[list, list[str]]:

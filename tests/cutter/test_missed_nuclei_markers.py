@@ -31,8 +31,8 @@ from gowt1_dim_crop import gowt1 as _gowt1  # noqa: E402
 def _found_alone(image: np.ndarray, monkeypatch, **kwargs) -> np.ndarray:
     """The markers the detection itself finds (no region added, none warned of), as before regions were added."""
     with monkeypatch.context() as m:
-        m.setattr(markers_module, "_unmarked_nuclei", lambda parts, pts: (np.zeros((0, 2)), 0), raising=False)
-        m.setattr(markers_module, "_unmarked_regions", lambda parts, pts: np.zeros((0, 2)))
+        m.setattr(markers_module, "_unmarked_nuclei", lambda parts, pts, **_: (np.zeros((0, 2)), 0), raising=False)
+        m.setattr(markers_module, "_unmarked_regions", lambda parts, pts, **_: np.zeros((0, 2)))
         return detect_markers(image, **kwargs)
 
 
@@ -106,11 +106,11 @@ def test_regions_still_unmarked_are_warned_of_beside_those_added(shared_data, mo
     image = _gowt1(shared_data, 21)[GOOD_CROP]
     calls = []
 
-    def always_one(parts, pts):
+    def always_one(parts, pts, **_):
         calls.append(len(pts))
         return np.array([[100.0, 200.0]])
 
-    monkeypatch.setattr(markers_module, "_unmarked_nuclei", lambda parts, pts: (always_one(parts, pts), 0))
+    monkeypatch.setattr(markers_module, "_unmarked_nuclei", lambda parts, pts, **_: (always_one(parts, pts), 0))
     monkeypatch.setattr(markers_module, "_unmarked_regions", always_one)
     pts, missed = _quiet_detect(image)
     assert calls == [15, 16] and len(pts) == 16

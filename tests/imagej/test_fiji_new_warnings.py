@@ -158,8 +158,8 @@ def test_cutter_on_a_gowt1_crop_says_the_missed_nuclei_in_imagejs_terms(clean, s
     marked since; tests/cutter/test_missed_nuclei_markers.py checks the Log of that)."""
     import labelfree.cutter.markers as markers
 
-    def warn_only(parts, pts, method):
-        markers._warn_unmarked(markers._unmarked_regions(parts, pts), pts, method)
+    def warn_only(parts, pts, method, *, dark_side=False):
+        markers._warn_unmarked(markers._unmarked_regions(parts, pts, dark_side=dark_side), pts, method)
         return pts
 
     monkeypatch.setattr(markers, "_add_unmarked", warn_only)

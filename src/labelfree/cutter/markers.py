@@ -330,15 +330,17 @@ def detect_markers(
     """
     x = np.asarray(nucleus_image, dtype=np.float64)
     if method == "auto":
-        pts, parts = _auto_markers(x, refuse_whole_cells=refuse_whole_cells)
+        pts, parts, dense = _auto_markers(x, refuse_whole_cells=refuse_whole_cells)
     else:
         pts = _detect_with(x, method, min_sigma=min_sigma, max_sigma=max_sigma, threshold=threshold,
                            log_scale=log_scale)
         parts = _object_parts(x)
-        parts = parts if _check_objects(x, parts) is None else None  # noise, whole cells: said by "auto" alone
+        problem = _check_objects(x, parts)
+        dense = bool(problem) and problem[0] == "dense"
+        parts = parts if problem is None or dense else None  # noise, whole cells: said by "auto" alone
     if parts is not None:
         found = len(pts)
-        pts = _add_unmarked(parts, pts, method)
+        pts = _add_unmarked(parts, pts, method, dark_side=dense)
         _record_added(len(pts) - found)
     return pts
 
@@ -368,30 +370,33 @@ def _record_added(n: int) -> None:
         added[DETECTING_FRAME.get()] = int(n)
 
 
-def _add_unmarked(parts: tuple, pts: np.ndarray, method: str) -> np.ndarray:
+def _add_unmarked(parts: tuple, pts: np.ndarray, method: str, *, dark_side: bool = False) -> np.ndarray:
     """Detected markers ``pts`` with one more marker at each bright region of nucleus size that holds none
     (:func:`unmarked_nuclei`, from the ``parts`` of the image they were detected in), or one per nucleus where the
     region is clearly several touching nuclei (:func:`_unmarked_nuclei`), after them, in the form the detection
     gives (``"blob"``: whole pixels; else the centroid of the region's part above half its peak, or of each of its
     nuclei). The additions are logged; regions still unmarked after them are warned of
-    (:class:`MissedNucleiWarning`); both name positions in the input image's pixels (:func:`in_input`)."""
-    nuclei, n_split = _unmarked_nuclei(parts, pts)
+    (:class:`MissedNucleiWarning`); both name positions in the input image's pixels (:func:`in_input`).
+    ``dark_side``: the regions are measured in the noise units of the background's dark side (a dense field;
+    :func:`labelfree.cutter.marker_checks._unmarked_cores`)."""
+    nuclei, n_split = _unmarked_nuclei(parts, pts, dark_side=dark_side)
     if not len(nuclei):
         return pts
     added = np.rint(nuclei) if method == "blob" else nuclei
     pts = np.concatenate([np.asarray(pts, np.float64).reshape(-1, 2), added])
-    split = (f"; {n_split} region(s) held touching nuclei, one marker each" if n_split else "")
+    split = (f"; {n_split} region(s) held touching nuclei, one marker each" if n_split else "") + (
+        "; a dense field: regions measured in the noise of the background's dark side" if dark_side else "")
     frame = DETECTING_FRAME.get()
     log.info("Cutter: marker detection (marker_method %r) added %d marker(s)%s at bright regions of nucleus size that "
              "held none (nuclei too dim to be found%s): %s", method, len(added),
              "" if frame is None else f" in frame {frame} (0-based)", split,
              ", ".join(f"(y={y:.0f}, x={x:.0f})" for y, x in in_input(added[:5])) + (
                  f" and {len(added) - 5} more" if len(added) > 5 else ""))
-    _warn_unmarked(_unmarked_regions(parts, pts), pts, method, added=len(added))
+    _warn_unmarked(_unmarked_regions(parts, pts, dark_side=dark_side), pts, method, added=len(added))
     return pts
 
 
-def _unmarked_nuclei(parts: tuple, pts: np.ndarray) -> tuple[np.ndarray, int]:
+def _unmarked_nuclei(parts: tuple, pts: np.ndarray, *, dark_side: bool = False) -> tuple[np.ndarray, int]:
     """(M, 2) (y, x) points, one per nucleus of each region :func:`unmarked_nuclei` finds (regions brightest first),
     and the number of regions that were clearly more than one nucleus.
 
@@ -402,7 +407,7 @@ def _unmarked_nuclei(parts: tuple, pts: np.ndarray) -> tuple[np.ndarray, int]:
     go to a neighbour's object)."""
     from labelfree.labels import declump
 
-    core, found, r = _unmarked_cores(parts, pts)
+    core, found, r = _unmarked_cores(parts, pts, dark_side=dark_side)
     if not len(found):
         return np.zeros((0, 2)), 0
     centres = _core_centres(core, found)  # a region's point where it is one nucleus, as unmarked_nuclei's
@@ -507,10 +512,11 @@ def _flatten_background(image: np.ndarray) -> np.ndarray:
     return x - background[:h, :w] + float(np.median(tiles))
 
 
-def _auto_markers(image: np.ndarray, *, refuse_whole_cells: bool = False) -> tuple[np.ndarray, tuple | None]:
+def _auto_markers(image: np.ndarray, *, refuse_whole_cells: bool = False) -> tuple[np.ndarray, tuple | None, bool]:
     """``detect_markers(method="auto")``: one centroid per nucleus, scaled to the nuclei found; with the
     parts (:func:`_object_parts`) of the image it found them in (None when its checks found no nuclei: noise,
-    whole cells), for :func:`unmarked_nuclei`."""
+    whole cells), for :func:`unmarked_nuclei`, and whether they are the nuclei of a dense field (the checks' kind
+    "dense": nuclei left unmarked are searched in the noise units of the background's dark side)."""
     from labelfree.labels import declump, remove_small_objects, weighted_median
 
     parts = image_parts = _object_parts(image)
@@ -528,21 +534,22 @@ def _auto_markers(image: np.ndarray, *, refuse_whole_cells: bool = False) -> tup
                 "check them, and correct the illumination (flat-field correct the image or subtract its background, "
                 "e.g. Fiji's Process > Subtract Background) or give markers= (points or a nucleus label image) "
                 "(CLI --markers FILE)."))
-    checked = parts if problem is None or parts[0] is not image_parts[0] else None  # passed, or after flattening
-    if problem:
+    dense = bool(problem) and problem[0] == "dense"  # nuclei of a dense field: searched in the background's own noise
+    checked = parts if problem is None or dense or parts[0] is not image_parts[0] else None  # passed, or flattened
+    if problem and problem[1]:
         warnings.warn(AutoMarkerWarning(problem[1]), stacklevel=user_stacklevel())
     mask = parts[0]
     labels, n = ndi.label(mask)
     if n == 0:
-        return np.zeros((0, 2)), checked
+        return np.zeros((0, 2)), checked, dense
     half_width = ndi.maximum(ndi.distance_transform_edt(mask), labels, np.arange(1, n + 1))
     r = weighted_median(half_width, np.bincount(labels.ravel(), minlength=n + 1)[1:])  # weighted by area
     log.info("Cutter: markers detected automatically, typical nucleus half-width %.1f px", r)
     mask = remove_small_objects(mask, min_size=max(1, int(_AUTO_MIN_AREA * np.pi * r * r)))
     found = declump(mask, min_distance=max(1, int(round(_AUTO_MIN_DISTANCE * r))))
     if found.max() == 0:
-        return np.zeros((0, 2)), checked
-    return markers_from_labels(found)[0], checked
+        return np.zeros((0, 2)), checked, dense
+    return markers_from_labels(found)[0], checked, dense
 
 
 def unmarked_nuclei(nucleus_image: np.ndarray, markers: np.ndarray, /) -> np.ndarray:
@@ -554,7 +561,10 @@ def unmarked_nuclei(nucleus_image: np.ndarray, markers: np.ndarray, /) -> np.nda
     above the background, in a pixel noise of 1) stands out as a whole; its regions
     :data:`MISSED_FLOOR` noise units above the background that hold no marker and whose part
     above half their peak covers :data:`MISSED_AREA` pi R^2 or more are nuclei no marker found.
-    Nuclei that touch a marked one (under-split clumps) are not seen.
+    Nuclei that touch a marked one (under-split clumps) are not seen. In a dense field (nuclei that
+    stand out of the background's own noise, but not of the whole image's, which they widen) the
+    noise is that of the background's dark side
+    (:func:`labelfree.cutter.graphcut.lower_side_noise`), as automatic detection measures there.
 
     Parameters
     ----------
@@ -569,7 +579,10 @@ def unmarked_nuclei(nucleus_image: np.ndarray, markers: np.ndarray, /) -> np.nda
         (y, x) centroids of the unmarked regions, in pixels, brightest first.
     """
     x = np.asarray(nucleus_image, dtype=np.float64)
-    return _unmarked_regions(_object_parts(x), np.asarray(markers, np.float64).reshape(-1, 2))
+    parts = _object_parts(x)
+    problem = _check_objects(x, parts)
+    return _unmarked_regions(parts, np.asarray(markers, np.float64).reshape(-1, 2),
+                             dark_side=bool(problem) and problem[0] == "dense")
 
 
 #: a nucleus channel's objects are centred inside another channel's foreground (this fraction of its area) ...
