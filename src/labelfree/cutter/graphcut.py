@@ -116,7 +116,8 @@ def lower_side_noise(image: np.ndarray, /) -> tuple[float, float]:
     return mode, 1.4826 * float(np.median(below))
 
 
-def snr_probability(image: np.ndarray, /, *, threshold: float = 2.0) -> np.ndarray:
+def snr_probability(image: np.ndarray, /, *, threshold: float = 2.0,
+                    levels: tuple[float, float] | None = None) -> np.ndarray:
     """Cell probability (Y, X) in (0, 1) from the signal-to-noise ratio of each pixel.
 
     ``z = (I - b) / s`` measures a pixel against the background level ``b`` (the
@@ -124,14 +125,16 @@ def snr_probability(image: np.ndarray, /, *, threshold: float = 2.0) -> np.ndarr
     :func:`background_and_noise`) in units of
     the robust background noise; ``p = 1 / (1 + exp(-(z - threshold)))`` is 0.5 at
     ``threshold`` noise units above the background. Give it a smoothed image.
+    ``levels``: ``(b, s)`` to measure against instead (e.g. :func:`lower_side_noise`'s).
     """
-    med, mad = background_and_noise(image)
+    med, mad = background_and_noise(image) if levels is None else levels
     z = (np.asarray(image, dtype=np.float64) - med) / mad
     return 1.0 / (1.0 + np.exp(-np.clip(z - threshold, -50.0, 50.0)))
 
 
 def local_contrast_probability(
-    image: np.ndarray, /, *, fraction: float = 0.4, window: int = 7, threshold: float = 1.5
+    image: np.ndarray, /, *, fraction: float = 0.4, window: int = 7, threshold: float = 1.5,
+    levels: tuple[float, float] | None = None,
 ) -> np.ndarray:
     """Cell probability (Y, X) in (0, 1) against a threshold that follows the local peak.
 
@@ -148,10 +151,11 @@ def local_contrast_probability(
     fraction of its own, so cells of very different brightness get outlines of the
     same kind (the half-maximum rule of a blurred object for ``fraction = 0.5``);
     the noise floor keeps the background out. ``fraction = 0`` is
-    :func:`snr_probability`. Give it a smoothed image.
+    :func:`snr_probability`. Give it a smoothed image. ``levels``: ``(b, s)`` to measure against
+    instead of :func:`background_and_noise`'s (e.g. :func:`lower_side_noise`'s).
     """
     x = np.asarray(image, dtype=np.float64)
-    med, mad = background_and_noise(x)
+    med, mad = background_and_noise(x) if levels is None else levels
     # a window more than twice the image's side holds the whole image from every pixel: no larger one is needed
     size = int(min(max(1, int(window)), 2 * max(x.shape) + 1))
     peak = ndi.maximum_filter(x, size=size)

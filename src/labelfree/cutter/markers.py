@@ -36,7 +36,8 @@ from labelfree.errors import ConstantImageError, DimensionError, InputError
 
 __all__ = ["check_markers", "markers_from_points", "markers_from_labels", "detect_markers", "markers_to_labels",
            "guess_nucleus_channel", "names_nuclei", "split_binary_mask", "drop_repeated_points", "marker_pixels",
-           "on_foreground", "looks_swapped", "points_array", "warn_dense_markers", "unmarked_nuclei", "MarkerWarning",
+           "on_foreground", "looks_swapped", "points_array", "warn_dense_markers", "unmarked_nuclei", "is_dense_field",
+           "MarkerWarning",
            "AutoMarkerWarning", "MissedNucleiWarning",
            # the checks' figures (labelfree.cutter.marker_checks), importable from here as before
            "CHECK_CONTRAST", "CHECK_UNEVEN", "CHECK_SOLIDITY", "DENSE_MARKER_SPACING", "DENSE_MARKER_COUNT",
@@ -552,6 +553,17 @@ def _auto_markers(image: np.ndarray, *, refuse_whole_cells: bool = False) -> tup
     return markers_from_labels(found)[0], checked, dense
 
 
+def is_dense_field(image: np.ndarray, /) -> bool:
+    """Whether ``image`` (Y, X) is a dense field of bright objects as automatic detection's check sees it: the
+    objects it finds stand less than :data:`CHECK_CONTRAST` units of the whole image's noise out of the
+    background, but that many units of the noise of the background's dark side
+    (:func:`labelfree.cutter.graphcut.lower_side_noise`), and are compact (the check's kind "dense": laptrack's
+    example movie, nuclei on 35-41 % of the pixels, frames 3-5; no frame of ``../shared/data``)."""
+    x = np.asarray(image, dtype=np.float64)
+    problem = _check_objects(x, _object_parts(x))
+    return bool(problem) and problem[0] == "dense"
+
+
 def unmarked_nuclei(nucleus_image: np.ndarray, markers: np.ndarray, /) -> np.ndarray:
     """Centroids of the bright regions of nucleus size in a nucleus image that hold no marker.
 
@@ -579,10 +591,8 @@ def unmarked_nuclei(nucleus_image: np.ndarray, markers: np.ndarray, /) -> np.nda
         (y, x) centroids of the unmarked regions, in pixels, brightest first.
     """
     x = np.asarray(nucleus_image, dtype=np.float64)
-    parts = _object_parts(x)
-    problem = _check_objects(x, parts)
-    return _unmarked_regions(parts, np.asarray(markers, np.float64).reshape(-1, 2),
-                             dark_side=bool(problem) and problem[0] == "dense")
+    return _unmarked_regions(_object_parts(x), np.asarray(markers, np.float64).reshape(-1, 2),
+                             dark_side=is_dense_field(x))
 
 
 #: a nucleus channel's objects are centred inside another channel's foreground (this fraction of its area) ...
