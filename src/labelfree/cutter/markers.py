@@ -37,8 +37,7 @@ from labelfree.errors import ConstantImageError, DimensionError, InputError
 __all__ = ["check_markers", "markers_from_points", "markers_from_labels", "detect_markers", "markers_to_labels",
            "guess_nucleus_channel", "names_nuclei", "split_binary_mask", "drop_repeated_points", "marker_pixels",
            "on_foreground", "looks_swapped", "points_array", "warn_dense_markers", "unmarked_nuclei", "is_dense_field",
-           "MarkerWarning",
-           "AutoMarkerWarning", "MissedNucleiWarning",
+           "MarkerWarning", "AutoMarkerWarning", "MissedNucleiWarning",
            # the checks' figures (labelfree.cutter.marker_checks), importable from here as before
            "CHECK_CONTRAST", "CHECK_UNEVEN", "CHECK_SOLIDITY", "DENSE_MARKER_SPACING", "DENSE_MARKER_COUNT",
            "MISSED_SMOOTHING", "MISSED_FLOOR", "MISSED_AREA"]
@@ -557,8 +556,8 @@ def is_dense_field(image: np.ndarray, /) -> bool:
     """Whether ``image`` (Y, X) is a dense field of bright objects as automatic detection's check sees it: the
     objects it finds stand less than :data:`CHECK_CONTRAST` units of the whole image's noise out of the
     background, but that many units of the noise of the background's dark side
-    (:func:`labelfree.cutter.graphcut.lower_side_noise`), and are compact (the check's kind "dense": laptrack's
-    example movie, nuclei on 35-41 % of the pixels, frames 3-5; no frame of ``../shared/data``)."""
+    (:func:`labelfree.cutter.graphcut.lower_side_noise`), and are compact (the check's kind "dense": frames 3-5
+    of laptrack's example movie, nuclei on 35-41 % of the pixels)."""
     x = np.asarray(image, dtype=np.float64)
     problem = _check_objects(x, _object_parts(x))
     return bool(problem) and problem[0] == "dense"
