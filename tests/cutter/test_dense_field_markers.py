@@ -135,3 +135,18 @@ def test_the_probabilities_measure_against_given_levels():
     assert np.allclose(p, 1.0 / (1.0 + np.exp(-((image - 100.0) / 5.0 - 2.0))))
     q = local_contrast_probability(image, fraction=0.0, threshold=2.0, levels=(100.0, 5.0))
     assert np.allclose(q, 1.0 / (1.0 + np.exp(-(image - 110.0) / 5.0)))
+
+
+def test_a_constant_channel_is_no_dense_field_and_its_mask_says_it_is_constant():
+    """The dense-field check ran before the mask's own noise estimate and refused a constant channel as a "nucleus
+    image" in which "no nuclei can be detected"; the mask's words are the ones that apply."""
+    from labelfree.cutter.config import CutterConfig
+    from labelfree.cutter.markers import is_dense_field
+    from labelfree.cutter.prepare import foreground_mask
+    from labelfree.errors import ConstantImageError
+
+    constant = np.full((64, 64), 5.0)
+    assert is_dense_field(constant) is False
+    with pytest.raises(ConstantImageError, match="image used for the foreground mask is constant"):
+        foreground_mask(constant[None], CutterConfig(mask_smoothing=2.0, mask_peak_window=9),
+                        markers=np.array([[32.0, 32.0]]))

@@ -559,6 +559,8 @@ def is_dense_field(image: np.ndarray, /) -> bool:
     (:func:`labelfree.cutter.graphcut.lower_side_noise`), and are compact (the check's kind "dense": frames 3-5
     of laptrack's example movie, nuclei on 35-41 % of the pixels)."""
     x = np.asarray(image, dtype=np.float64)
+    if not np.ptp(x) > 0:  # constant (or not finite): no objects, so no field of them
+        return False
     problem = _check_objects(x, _object_parts(x))
     return bool(problem) and problem[0] == "dense"
 
