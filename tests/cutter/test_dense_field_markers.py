@@ -150,3 +150,28 @@ def test_a_constant_channel_is_no_dense_field_and_its_mask_says_it_is_constant()
     with pytest.raises(ConstantImageError, match="image used for the foreground mask is constant"):
         foreground_mask(constant[None], CutterConfig(mask_smoothing=2.0, mask_peak_window=9),
                         markers=np.array([[32.0, 32.0]]))
+
+
+def test_a_movie_records_the_frames_masked_as_dense_fields_and_notes_them(caplog):
+    """The provenance says which frames' masks were measured against the dark side's noise, and the run notes it
+    (a note ImageJ's Log shows, frames counted from 1 there); a sparse frame is measured as before."""
+    import logging
+
+    from labelfree import cutter
+    from labelfree._log_notes import is_log_note
+    from labelfree.image import to_dataarray
+    from labelfree.imagej.terms import note_line
+
+    sparse, _ = _dense_field(1, n_side=4)  # 16 nuclei on 8 % of the pixels
+    movie = np.stack([sparse, _dense_field(0)[0]])
+    with caplog.at_level(logging.INFO, logger="labelfree.cutter.segment"):
+        labels = cutter.segment(to_dataarray(movie, dims="TYX"), config={"n_steps": 2})
+    assert labels.attrs["labelfree"]["mask"] == {"dense_field_frames": [1]}
+    (said,) = [r for r in caplog.records if r.getMessage().startswith("Cutter: a dense field")]
+    message = said.getMessage()
+    assert "in 1 of the 2 frames (the first: frame 1 (0-based))" in message
+    assert is_log_note(said.name, message)
+    assert "frame 2 (the stack's frames, counted from 1)" in note_line("LabelFree Cutter", "movie", message)
+
+    one = cutter.segment(sparse, config={"n_steps": 2})
+    assert "mask" not in one.attrs["labelfree"]

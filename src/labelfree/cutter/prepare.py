@@ -34,11 +34,29 @@ __all__ = [
     "choose_peak_window", "downscaled_shape",
     "frame_markers",
     "foreground_mask", "keep_marked_regions", "frame_markers_and_mask", "marker_coverage", "prepare_frame",
-    "one_warning_for_unmarked_frames",
+    "one_warning_for_unmarked_frames", "recording_dense_fields",
     "warn_markers_on_background",
 ]
 
 log = logging.getLogger(__name__)
+
+#: the frames whose foreground mask measured against the noise of the background's dark side
+#: (:func:`recording_dense_fields`), and the frame whose mask is being made (:func:`frame_markers_and_mask`)
+_DENSE_FRAMES: contextvars.ContextVar[set | None] = contextvars.ContextVar("labelfree_dense_fields", default=None)
+_MASKING_FRAME: contextvars.ContextVar[int | None] = contextvars.ContextVar("labelfree_masking_frame", default=None)
+
+
+@contextlib.contextmanager
+def recording_dense_fields() -> Iterator[set]:
+    """Note, while the block runs, the frames (0-based; None for an image) whose foreground mask was measured
+    against the noise of the background's dark side (a dense field: :func:`_dense_levels`); a set, so that a frame
+    masked again (the automatic scale's probe, then the run's) counts once."""
+    frames: set = set()
+    token = _DENSE_FRAMES.set(frames)
+    try:
+        yield frames
+    finally:
+        _DENSE_FRAMES.reset(token)
 
 
 #: smoothing (px) of the masks on which the automatic smoothing is measured
@@ -261,8 +279,9 @@ def _dense_levels(channels: np.ndarray, smooth: list[np.ndarray]) -> list[tuple[
     for raw, c in zip(channels, smooth):
         dark = lower_side_noise(c) if is_dense_field(raw) else None
         levels.append(dark if dark is not None and dark[1] > 0 else None)
-    if any(v is not None for v in levels):
-        log.info("Cutter: a dense field: the foreground mask measures against the noise of the background's dark side")
+    noted = _DENSE_FRAMES.get()
+    if noted is not None and any(v is not None for v in levels):
+        noted.add(_MASKING_FRAME.get())
     return levels
 
 
@@ -686,7 +705,11 @@ def frame_markers_and_mask(
     pts, ids = frame_markers(markers, frame, config, t=t)
     if mask is None:
         channels = cell_channels(frame, config) if channels is None else channels
-        mask = foreground_mask(channels, config, scribbles=scribbles, markers=pts)
+        token = _MASKING_FRAME.set(t)  # a dense field's mask is noted for this frame (recording_dense_fields)
+        try:
+            mask = foreground_mask(channels, config, scribbles=scribbles, markers=pts)
+        finally:
+            _MASKING_FRAME.reset(token)
     mask = _as_mask(mask)
     if mask.shape != shape:
         raise DimensionError(f"The mask has shape {mask.shape}; the image frame is {shape}.")

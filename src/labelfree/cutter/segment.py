@@ -12,6 +12,7 @@ import xarray as xr
 
 from labelfree._axes import z_stacks_note
 from labelfree._config import provenance, recorded_threads
+from labelfree._log_notes import register_note
 from labelfree._threads import limited_threads, network_threads
 from labelfree.cutter.canvas import content_box, crop_inputs, frame_in_input, positions_in_input
 from labelfree.cutter.config import CutterConfig
@@ -34,6 +35,7 @@ from labelfree.cutter.prepare import (
     grow_along_ridges,
     one_warning_for_unmarked_frames,
     prepare_frame,
+    recording_dense_fields,
     warn_markers_on_background,
 )
 from labelfree.cutter.refine import refine_labels
@@ -45,6 +47,8 @@ from labelfree.image import (channel_index, channel_names, labels_like, parse_ch
 __all__ = ["segment", "fit", "prepare", "prepare_frames", "resolve_scale", "apply_model", "Prepared"]
 
 log = logging.getLogger(__name__)
+#: a dense field's mask is a note of the run (ImageJ's Log shows it)
+register_note(__name__, r"^Cutter: a dense field")
 
 #: config fields fixed by a trained model (how its patches are built)
 _MODEL_FIELDS = ("downscale", "crop_size", "marker_sigma", "width")
@@ -660,7 +664,8 @@ def segment(
     log.info("Cutter: %d torch thread(s) (%s)", threads, chosen_by)
     with limited_threads(threads, torch=True):
         given = _given_markers(markers, image)  # read once: the frames take them, and the ids over time follow them
-        with recording_added() as added:  # markers detection added at dim nuclei, per frame, for the record
+        # markers detection added at dim nuclei, and the frames masked as dense fields, per frame, for the record
+        with recording_added() as added, recording_dense_fields() as dense:
             prepared = _prepare_valid(image, markers=given, config=cfg, mask=mask, scribbles=scribbles,
                                       cell_radius=cell_radius, n_channels=None if model is None else model.n_channels)
         da, frames = prepared.image, prepared.frames
@@ -691,6 +696,7 @@ def segment(
         log.info("Cutter: no markers given: %s marker(s) detected in %s (%s)%s", "/".join(map(str, extra["n_markers"])),
                  source, cfg.marker_method, f"; {'/'.join(map(str, n_added))} of them were not detected but added at "
                  "dim nuclei" if any(n_added) else "")
+    extra.update(_dense_entry(dense, len(frames), movie="T" in da.dims))
     if prepared.auto:
         extra["auto"] = prepared.auto
     if "T" in da.dims and labels.shape[0] > 1:  # a movie: each cell keeps its id over time
@@ -700,6 +706,21 @@ def segment(
                            "columns": [prepared.box[1].start, prepared.box[1].stop]}
     record = provenance("cutter", recorded, model_file=model_file, extra=extra)
     return labels_like(labels, da, dims=dims, attrs={"labelfree": record})
+
+
+def _dense_entry(dense: set, n_frames: int, /, *, movie: bool) -> dict:
+    """The provenance's words on the frames whose foreground mask was measured against the noise of the
+    background's dark side (:func:`labelfree.cutter.prepare.recording_dense_fields`; a dense field), logged as a
+    note of the run: ``{}`` when none was; else ``{"mask": {"dense_field": True}}`` for an image, and for a movie
+    ``{"mask": {"dense_field_frames": [...]}}`` (0-based)."""
+    frames = sorted(t for t in dense if t is not None and 0 <= t < n_frames) if movie else []
+    if not (frames if movie else dense):
+        return {}
+    said = (f"in {len(frames)} of the {n_frames} frames (the first: frame {frames[0]} (0-based))" if movie else
+            "in the image")
+    log.info("Cutter: a dense field %s: the foreground mask was measured against the noise of the background's dark "
+             "side, which the cells do not widen", said)
+    return {"mask": {"dense_field_frames": frames}} if movie else {"mask": {"dense_field": True}}
 
 
 #: how many of the markers added at dim nuclei the provenance names (as a warning names its first regions)
