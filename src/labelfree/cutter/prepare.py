@@ -363,8 +363,8 @@ def foreground_mask(
     random-forest pixel classifier gives a cell-probability map that replaces the
     intensity. A cell channel that is a dense field (:func:`labelfree.cutter.markers.is_dense_field`) is
     measured against the noise of its background's dark side (:func:`_dense_levels`). ``markers`` (N, 2)
-    (y, x) with ``config.mask_keep_marked``: keep only the connected parts holding a marker, holes filled. ``mask_smoothing`` None
-    (automatic): measured on this frame (a 2 px probe mask, then
+    (y, x) with ``config.mask_keep_marked``: keep only the connected parts holding a marker, holes filled.
+    ``mask_smoothing`` None (automatic): measured on this frame (a 2 px probe mask, then
     :func:`labelfree.cutter.scale.auto_settings`; 2 px without markers); the
     pipeline resolves it once for all frames instead.
     """
