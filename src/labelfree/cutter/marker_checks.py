@@ -245,6 +245,11 @@ def _check_objects(image: np.ndarray, parts: tuple) -> tuple[str, str | None] | 
     return None
 
 
+def _is_dense(problem: tuple[str, str | None] | None) -> bool:
+    """Whether :func:`_check_objects`'s verdict ``problem`` is a dense field of nuclei (kind "dense")."""
+    return problem is not None and problem[0] == "dense"
+
+
 def _whole_cells_refusal(said: str) -> str:
     """The text of the :class:`labelfree.errors.InputError` for objects that are whole cells, from the check's
     warning text."""

@@ -28,7 +28,7 @@ from labelfree._warn_place import user_stacklevel
 from labelfree.cutter.marker_checks import (
     CHECK_CONTRAST, CHECK_SOLIDITY, CHECK_UNEVEN, DENSE_MARKER_COUNT, DENSE_MARKER_SPACING, DETECTING_FRAME,
     MISSED_AREA, MISSED_FLOOR, MISSED_SMOOTHING, AutoMarkerWarning, MarkerWarning, MissedNucleiWarning, _check_objects,
-    _compactness, _core_centres, _significant, _unmarked_cores, _unmarked_regions, _warn_unmarked,
+    _compactness, _core_centres, _is_dense, _significant, _unmarked_cores, _unmarked_regions, _warn_unmarked,
     _whole_cells_refusal, in_input, looks_swapped, marker_pixels, on_foreground, warn_dense_markers,
 )
 from labelfree._log_notes import register_note
@@ -336,7 +336,7 @@ def detect_markers(
                            log_scale=log_scale)
         parts = _object_parts(x)
         problem = _check_objects(x, parts)
-        dense = bool(problem) and problem[0] == "dense"
+        dense = _is_dense(problem)
         parts = parts if problem is None or dense else None  # noise, whole cells: said by "auto" alone
     if parts is not None:
         found = len(pts)
@@ -534,7 +534,7 @@ def _auto_markers(image: np.ndarray, *, refuse_whole_cells: bool = False) -> tup
                 "check them, and correct the illumination (flat-field correct the image or subtract its background, "
                 "e.g. Fiji's Process > Subtract Background) or give markers= (points or a nucleus label image) "
                 "(CLI --markers FILE)."))
-    dense = bool(problem) and problem[0] == "dense"  # nuclei of a dense field: searched in the background's own noise
+    dense = _is_dense(problem)  # nuclei of a dense field: searched in the background's own noise
     checked = parts if problem is None or dense or parts[0] is not image_parts[0] else None  # passed, or flattened
     if problem and problem[1]:
         warnings.warn(AutoMarkerWarning(problem[1]), stacklevel=user_stacklevel())
@@ -561,8 +561,7 @@ def is_dense_field(image: np.ndarray, /) -> bool:
     x = np.asarray(image, dtype=np.float64)
     if not np.ptp(x) > 0:  # constant (or not finite): no objects, so no field of them
         return False
-    problem = _check_objects(x, _object_parts(x))
-    return bool(problem) and problem[0] == "dense"
+    return _is_dense(_check_objects(x, _object_parts(x)))
 
 
 def unmarked_nuclei(nucleus_image: np.ndarray, markers: np.ndarray, /) -> np.ndarray:
@@ -592,8 +591,9 @@ def unmarked_nuclei(nucleus_image: np.ndarray, markers: np.ndarray, /) -> np.nda
         (y, x) centroids of the unmarked regions, in pixels, brightest first.
     """
     x = np.asarray(nucleus_image, dtype=np.float64)
-    return _unmarked_regions(_object_parts(x), np.asarray(markers, np.float64).reshape(-1, 2),
-                             dark_side=is_dense_field(x))
+    parts = _object_parts(x)  # once: the check and the search both read it
+    return _unmarked_regions(parts, np.asarray(markers, np.float64).reshape(-1, 2),
+                             dark_side=_is_dense(_check_objects(x, parts)))
 
 
 #: a nucleus channel's objects are centred inside another channel's foreground (this fraction of its area) ...
