@@ -42,7 +42,7 @@ def _dense_field(seed: int, size: int = 256, n_side: int = 9, radius: float = 10
 
 
 def test_half_sample_mode_finds_the_peak_of_a_skewed_sample():
-    from labelfree.cutter.graphcut import half_sample_mode
+    from labelfree.noise import half_sample_mode
 
     rng = np.random.default_rng(1)
     values = np.concatenate([rng.normal(10.0, 1.0, 6000), rng.uniform(15.0, 100.0, 4000)])
@@ -55,7 +55,8 @@ def test_half_sample_mode_finds_the_peak_of_a_skewed_sample():
 
 
 def test_the_dark_side_noise_is_the_backgrounds_own_however_dense_the_objects():
-    from labelfree.cutter.graphcut import background_and_noise, lower_side_noise
+    from labelfree.cutter.graphcut import background_and_noise
+    from labelfree.noise import lower_side_noise
 
     rng = np.random.default_rng(2)
     noise_only = rng.normal(1000.0, 30.0, (256, 256))

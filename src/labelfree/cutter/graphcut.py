@@ -31,7 +31,7 @@ from scipy import ndimage as ndi
 from labelfree.errors import ConstantImageError, InputError
 
 __all__ = [
-    "normalize_intensity", "background_and_noise", "half_sample_mode", "lower_side_noise", "snr_probability",
+    "normalize_intensity", "background_and_noise", "snr_probability",
     "local_contrast_probability", "prior_from_fraction", "estimate_cell_fraction", "graph_cut_mask",
 ]
 
@@ -86,36 +86,6 @@ def background_and_noise(image: np.ndarray, /) -> tuple[float, float]:
     return med, mad
 
 
-def half_sample_mode(values: np.ndarray, /) -> float:
-    """The mode of ``values`` by the half-sample method (Bickel and Fruhwirth 2006): of the sorted values,
-    the shortest run holding half of them, again and again, until three or fewer are left (their
-    median). Robust to a heavy tail on either side: up to half the values may lie anywhere."""
-    y = np.sort(np.asarray(values, dtype=np.float64).ravel())
-    if y.size == 0:
-        raise InputError("half_sample_mode needs at least one value.")
-    while y.size > 3:
-        half = (y.size + 1) // 2
-        start = int(np.argmin(y[half - 1:] - y[:y.size - half + 1]))
-        y = y[start:start + half]
-    return float(np.median(y))
-
-
-def lower_side_noise(image: np.ndarray, /) -> tuple[float, float]:
-    """Background level and noise of ``image`` measured on the dark side of its background only.
-
-    The level is the mode of the pixels (:func:`half_sample_mode`), the noise 1.4826 times the median
-    distance below it of the pixels under it (for Gaussian noise, its standard deviation). Objects
-    brighter than the background do not reach the dark side, so however much of the image they
-    cover (a dense field of nuclei: 35-41 %), they do not inflate this noise as they inflate the
-    whole image's MAD (:func:`background_and_noise`: 2.7-3.9 times this on such a field, about 1 on
-    pure noise). Noise 0 when the pixels under the mode are all equal to it.
-    """
-    x = np.asarray(image, dtype=np.float64).ravel()
-    mode = half_sample_mode(x)
-    below = mode - x[x <= mode]
-    return mode, 1.4826 * float(np.median(below))
-
-
 def snr_probability(image: np.ndarray, /, *, threshold: float = 2.0,
                     levels: tuple[float, float] | None = None) -> np.ndarray:
     """Cell probability (Y, X) in (0, 1) from the signal-to-noise ratio of each pixel.
@@ -125,7 +95,7 @@ def snr_probability(image: np.ndarray, /, *, threshold: float = 2.0,
     :func:`background_and_noise`) in units of
     the robust background noise; ``p = 1 / (1 + exp(-(z - threshold)))`` is 0.5 at
     ``threshold`` noise units above the background. Give it a smoothed image.
-    ``levels``: ``(b, s)`` to measure against instead (e.g. :func:`lower_side_noise`'s).
+    ``levels``: ``(b, s)`` to measure against instead (e.g. :func:`labelfree.noise.lower_side_noise`'s).
     """
     med, mad = background_and_noise(image) if levels is None else levels
     z = (np.asarray(image, dtype=np.float64) - med) / mad
@@ -152,7 +122,7 @@ def local_contrast_probability(
     same kind (the half-maximum rule of a blurred object for ``fraction = 0.5``);
     the noise floor keeps the background out. ``fraction = 0`` is
     :func:`snr_probability`. Give it a smoothed image. ``levels``: ``(b, s)`` to measure against
-    instead of :func:`background_and_noise`'s (e.g. :func:`lower_side_noise`'s).
+    instead of :func:`background_and_noise`'s (e.g. :func:`labelfree.noise.lower_side_noise`'s).
     """
     x = np.asarray(image, dtype=np.float64)
     med, mad = background_and_noise(x) if levels is None else levels

@@ -192,11 +192,11 @@ def _compactness(labels: np.ndarray, ids: np.ndarray, areas: np.ndarray) -> floa
 
 def _dark_side_contrast(linear: np.ndarray, noise: float, heights: np.ndarray, areas: np.ndarray) -> float:
     """The detected objects' area-weighted contrast (their peaks' ``heights`` above the background, in grey
-    levels) in units of the noise of the background's dark side (:func:`labelfree.cutter.graphcut.lower_side_noise`)
+    levels) in units of the noise of the background's dark side (:func:`labelfree.noise.lower_side_noise`)
     where that is the lower one. In a dense field the objects widen the whole image's MAD (laptrack's nuclei, 35-41 %
     of the pixels: 4.7-4.9 units, a field of nuclei taken for noise), but not the dark side: 13-16 units there; pure
     noise keeps its 3.4-3.6 (the two noises agree on it)."""
-    from labelfree.cutter.graphcut import lower_side_noise
+    from labelfree.noise import lower_side_noise
 
     dark = lower_side_noise(linear)[1]
     unit = min(noise, dark) if dark > 0 else noise
@@ -297,10 +297,11 @@ def _unmarked_cores(parts: tuple, markers: np.ndarray, *, dark_side: bool = Fals
     peak (each labelled with its region's id), the ids of those that hold no marker and are of nucleus size
     (brightest first; empty when none) and the typical nucleus half-width R (px) of the nuclei the markers found.
     The background and noise are the whole image's (:func:`labelfree.cutter.graphcut.background_and_noise`), or
-    with ``dark_side`` those of the background's dark side (:func:`labelfree.cutter.graphcut.lower_side_noise`;
+    with ``dark_side`` those of the background's dark side (:func:`labelfree.noise.lower_side_noise`;
     a dense field)."""
-    from labelfree.cutter.graphcut import background_and_noise, lower_side_noise
+    from labelfree.cutter.graphcut import background_and_noise
     from labelfree.labels import weighted_median
+    from labelfree.noise import lower_side_noise
 
     mask, linear = parts[0], parts[2]
     labels, n = ndi.label(mask)

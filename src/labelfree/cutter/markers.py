@@ -556,7 +556,7 @@ def is_dense_field(image: np.ndarray, /) -> bool:
     """Whether ``image`` (Y, X) is a dense field of bright objects as automatic detection's check sees it: the
     objects it finds stand less than :data:`CHECK_CONTRAST` units of the whole image's noise out of the
     background, but that many units of the noise of the background's dark side
-    (:func:`labelfree.cutter.graphcut.lower_side_noise`), and are compact (the check's kind "dense": frames 3-5
+    (:func:`labelfree.noise.lower_side_noise`), and are compact (the check's kind "dense": frames 3-5
     of laptrack's example movie, nuclei on 35-41 % of the pixels)."""
     x = np.asarray(image, dtype=np.float64)
     if not np.ptp(x) > 0:  # constant (or not finite): no objects, so no field of them
@@ -576,7 +576,7 @@ def unmarked_nuclei(nucleus_image: np.ndarray, markers: np.ndarray, /) -> np.nda
     Nuclei that touch a marked one (under-split clumps) are not seen. In a dense field (nuclei that
     stand out of the background's own noise, but not of the whole image's, which they widen) the
     noise is that of the background's dark side
-    (:func:`labelfree.cutter.graphcut.lower_side_noise`), as automatic detection measures there.
+    (:func:`labelfree.noise.lower_side_noise`), as automatic detection measures there.
 
     Parameters
     ----------

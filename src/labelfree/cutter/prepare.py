@@ -18,7 +18,7 @@ from labelfree._warn_place import user_stacklevel
 from labelfree.cutter.config import CutterConfig
 from labelfree.cutter.dataset import PatchSet, build_patch_set
 from labelfree.cutter.graphcut import (
-    _graph_cut_taken, local_contrast_probability, lower_side_noise, normalize_intensity, snr_probability,
+    _graph_cut_taken, local_contrast_probability, normalize_intensity, snr_probability,
 )
 from labelfree.cutter.markers import (
     MarkerWarning, check_markers, detect_markers, is_dense_field, looks_swapped, marker_pixels, markers_from_labels,
@@ -28,6 +28,7 @@ from labelfree.errors import ConfigError, DimensionError, InputError
 from labelfree.image import channel_index, channel_names, select_channel
 from labelfree.io.markers import is_table, points_from_table
 from labelfree.labels import fill_holes
+from labelfree.noise import lower_side_noise
 
 __all__ = [
     "Frame", "MarkerWarning", "cell_channels", "chosen_cell_channels", "check_downscale", "check_marker_frames",
@@ -272,7 +273,7 @@ def _dense_levels(channels: np.ndarray, smooth: list[np.ndarray]) -> list[tuple[
     """Per cell channel, the background level and noise the mask measures against: None (the whole smoothed
     image's, :func:`labelfree.cutter.graphcut.background_and_noise`), or where the channel is a dense field
     (:func:`labelfree.cutter.markers.is_dense_field`) those of the background's dark side
-    (:func:`labelfree.cutter.graphcut.lower_side_noise`), which the cells do not widen: on laptrack's example
+    (:func:`labelfree.noise.lower_side_noise`), which the cells do not widen: on laptrack's example
     movie (nuclei on 35-41 % of the pixels) the whole image's noise is 2.7-3.9 times the background's own and
     the mask left out the dim nuclei (frames 3-5: object F1 0.53-0.63 -> 0.80-0.83)."""
     levels: list[tuple[float, float] | None] = []
