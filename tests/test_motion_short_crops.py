@@ -123,29 +123,32 @@ def _sim_crop(shared_data, frames: int, y: int, x: int):
 def test_sim_crop_of_dense_nuclei_all_frames_flooded(shared_data, caplog):
     """SIM+ frames 0-2, 128 px at (330, 0): 4 touching nuclei whose halos cover 54-57 % of every classified
     frame. Before: no frame checked the size, the flow-only min_size 2441 stayed, 2, 2, 1 objects (object F1 0.24);
-    now frame 0's nuclei, cut at their necks, set it (640), and all 4 are found in every frame."""
+    now frame 0's nuclei, cut at their necks, set it, and all 4 are found in every frame. The frames are floored
+    (their nuclei brighter than the rest): the size is measured on the floored frame 0 (630 px; 640 unfloored)."""
     movie, truth = _sim_crop(shared_data, 3, 330, 0)
     with caplog.at_level(logging.INFO, logger="labelfree.motion"):
         out = motion.segment(movie)
     labels = np.asarray(out.values)
-    assert out.attrs["labelfree"]["min_size"] == 640
+    assert out.attrs["labelfree"]["min_size"] == 630
+    assert [r["frame"] for r in out.attrs["labelfree"]["floored"]] == [0, 1, 2]
     assert _count(labels) == _count(truth) == [4, 4, 4]
     assert evaluate(labels, truth)["f1"] == 1.0
     text = " ".join(r.getMessage() for r in caplog.records)
-    assert "frame 0 (0-based) is over half cell; its 4 cells set the minimum object size 640 px for now" in text
+    assert "frame 0 (0-based) is over half cell; its 4 cells set the minimum object size 630 px for now" in text
     assert "optical flow's alone" not in text
 
 
 def test_sim_crop_flooded_first_then_checked_by_a_later_frame(shared_data):
     """SIM+ frames 0-5, 128 px at (320, 0): frame 0 is flooded and sets the size for now; a later frame that is
-    not flooded still checks it (min_size 632 as before), but the nuclei are no longer joined (before: 2, 2, 2, 1,
-    1, 2 objects of 4, object F1 0.24)."""
+    not flooded still checks it, but the nuclei are no longer joined (before: 2, 2, 2, 1, 1, 2 objects of 4, object
+    F1 0.24). Frames 0-3 are floored (min_size 640; unfloored 632, objects 4, 4, 3, 3, 3, 3 and F1 0.909; floored 4,
+    4, 4, 4, 3, 3 and 0.957)."""
     movie, truth = _sim_crop(shared_data, 6, 320, 0)
     out = motion.segment(movie)
     labels = np.asarray(out.values)
-    assert out.attrs["labelfree"]["min_size"] == 632
+    assert out.attrs["labelfree"]["min_size"] == 640
     assert _count(truth) == [4] * 6 and min(_count(labels)) >= 3
-    assert evaluate(labels, truth)["f1"] >= 0.9
+    assert evaluate(labels, truth)["f1"] >= 0.95
 
 
 def test_msc_crop_of_one_flooding_cell_warns_that_the_size_is_the_flows(msc_dir, caplog):

@@ -12,6 +12,7 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 import xarray as xr
+from scipy import ndimage as ndi
 
 from labelfree._log_notes import register_note
 from labelfree._config import provenance
@@ -22,6 +23,7 @@ from labelfree._warn_place import user_stacklevel
 from labelfree.canvas import stack_content_box
 from labelfree.errors import ConfigError, LabelFreeWarning
 from labelfree.image import labels_like
+from labelfree.noise import lower_side_noise
 from labelfree.motion.classify import classify_frame, log_odds, train_classifier
 from labelfree.motion.config import MotionConfig
 from labelfree.motion.features import compute_features
@@ -51,7 +53,7 @@ from labelfree.motion.postprocess import (
     postprocess,
     to_instances,
 )
-from labelfree.motion.refine import _band, _Band, _redecide
+from labelfree.motion.refine import _band, _Band, _redecide, grey_contrast
 from labelfree.motion.selflabel import (
     FEW_OBJECTS,
     NOISE_CONTRAST,
@@ -71,12 +73,21 @@ __all__ = ["segment", "movie_grey_mapping", "as_movie", "NoMotionWarning"]
 log = logging.getLogger(__name__)
 # notes of the run (ImageJ's Log shows them): frames split at another cell size, objects taken for fragments
 register_note(__name__, r"^Motion: (?:touching cells split at a typical cell area of \d+ px from frame \d+ "
-                        r"\(0-based\)|frame \d+ \(0-based\): its \d+ objects of a typical \d+ px are fragments)")
+                        r"\(0-based\)|frame \d+ \(0-based\): its \d+ objects of a typical \d+ px are fragments"
+                        r"|\d+ of the \d+ frames? called over half cell)")
 
 #: frames kept (uint8 + entropy) while waiting for the first moving pair
 _MAX_PENDING = 8
 #: a classified frame with more cell than this fraction is flooded: not used to refine min_size
 _FLOODED = 0.5
+#: a flooded frame whose called pixels are brighter than the rest by at least this many pooled standard deviations
+#: (Motion's fluorescence criterion, ``refine_min_contrast``'s default: phase contrast gives < 1) is floored: only
+#: its pixels ``_FLOOD_FLOOR`` noise units of the background's dark side above the background stay cell. A dense
+#: field of moving nuclei floods (laptrack's example movie, nuclei on 35-41 % of a frame: 61-88 % called cell,
+#: contrast 1.65-1.86; the floor keeps 53-71 % of the called pixels); the flooded frames of the benchmarks' crops
+#: range from -9.6 to 2.03, and the floor keeps 88-98 % of those over 1.5
+_FLOOD_MIN_CONTRAST = 1.5
+_FLOOD_FLOOR = 3.0
 #: a kernel model calling more than this share of its own background labels cell is not trusted
 _KERNEL_MAX_BACKGROUND_ERROR = 0.1
 #: nor one calling more than this many times the cell area of the normal densities on the same pair
@@ -588,6 +599,38 @@ class _Cleaned:
     contrast: float | None = None
     band: _Band | None = None
     refined: np.ndarray | None = None
+    floored: dict | None = None  # the classified frame was flooded and floored: its record (:func:`_floor_record`)
+
+
+def _floor_flooded(frame: np.ndarray, mask: np.ndarray, /) -> np.ndarray | None:
+    """A flooded frame's cells: of a ``mask`` calling over half the ``frame`` cell, the pixels brighter than the
+    background by ``_FLOOD_FLOOR`` times the noise of its dark side (the frame smoothed by 1 px;
+    :func:`labelfree.noise.lower_side_noise`, which cells covering much of the frame do not widen). None (the mask
+    stands) when the mask is not flooded, its cells are not brighter than the rest by ``_FLOOD_MIN_CONTRAST``
+    pooled standard deviations (phase contrast: cells and background share grey levels), or the frame's mode is
+    nearer the called pixels' grey level than the others' (cells, not background, fill most of it).
+
+    Every cell of a dense field of moving nuclei moves, and the flow's self-labels spread between them: the
+    classifier calls most of the frame cell, and the nuclei would come out as one object.
+    """
+    called = np.asarray(mask, bool)
+    n_called = np.count_nonzero(called)
+    if n_called <= _FLOODED * called.size or n_called == called.size:
+        return None
+    grey = np.asarray(frame, np.float64)
+    if grey[called].mean() <= grey[~called].mean() or grey_contrast(grey, called, ~called) < _FLOOD_MIN_CONTRAST:
+        return None
+    smooth = ndi.gaussian_filter(grey, 1.0)
+    level, noise = lower_side_noise(smooth)
+    if noise <= 0 or abs(level - np.median(smooth[~called])) >= abs(level - np.median(smooth[called])):
+        return None
+    return called & (smooth > level + _FLOOD_FLOOR * noise)
+
+
+def _floor_record(t: int, called: np.ndarray, floor: np.ndarray, /) -> dict:
+    """The provenance's record of frame ``t`` floored: the shares of the frame called cell and kept."""
+    return {"frame": t, "called": round(float(np.count_nonzero(called)) / called.size, 3),
+            "kept": round(float(np.count_nonzero(floor)) / floor.size, 3)}
 
 
 def _refined(t: int, band: _Band, cfg: MotionConfig, /, *, min_size: int) -> np.ndarray:
@@ -623,7 +666,9 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
     self-labels, classification of every pixel of frame t, then size filter,
     closing and hole filling; beyond the paper, touching cells are split
     (watershed) and label IDs are kept across frames. Frame 0 is classified by
-    the model of the pair (0, 1).
+    the model of the pair (0, 1). A frame the classifier calls over half cell, whose cells are
+    clearly brighter than the rest (a dense field of moving fluorescent nuclei), keeps only its
+    pixels 3 noise units above the background (provenance ``floored``; docs/motion.md).
 
     Parameters
     ----------
@@ -972,6 +1017,7 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, bar: _PassSteps, *, noise_chec
     noisy = 0  # pairs whose flow was no faster than its noise
     unlabelled: dict[str, list] = {}  # moving pairs whose self-labels held no cell / no background pixel
     refined, contrasts = [], []  # per-frame refinement records; the grey contrasts seen so far
+    floored: list[dict] = []  # flooded frames kept to their pixels over the background's floor (_floor_flooded)
     refine_size = cfg.min_size is None and cfg.refine_min_size
     tracker, last, landscapes = None, -1, {}  # instances over time; the last finished frame
     provisional = False  # the size set by a flooded frame, till one that is not flooded checks it
@@ -990,6 +1036,10 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, bar: _PassSteps, *, noise_chec
         if t in blank:  # no cell in it: empty; the instance tracker restarts after it, the label ids carry on
             return
         if done is None:
+            floor = _floor_flooded(frame, mask)
+            if floor is not None:  # a dense field of fluorescent cells that the classifier floods
+                floored.append(_floor_record(t, mask, floor))
+                mask = floor
             # flow objects include a halo: check the size on the first classified frame that is not
             # flooded (a frame classified mostly as cell, e.g. frame 0 of HeLa with log_intensity,
             # would keep the flow-only size, which removes most nuclei)
@@ -1038,6 +1088,8 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, bar: _PassSteps, *, noise_chec
                                  t, tracker.cell_area)
                         tracker.rescale(cell_area=min_size / cfg.min_size_fraction, min_size=min_size // 2)
             done = _clean_up(t, frame, mask, cfg, min_size=min_size, redecide=exact)
+        elif done.floored is not None:
+            floored.append(done.floored)
         clean, applied = done.clean, False
         if done.contrast is not None:  # the grey-contrast check also chooses the split landscape
             applied = exact(done.contrast)
@@ -1088,8 +1140,10 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, bar: _PassSteps, *, noise_chec
             pair.decided = classify_frame(item.features, pair.model, smoothing=cfg.decision_smoothing)
         if pair.decided is None:  # no model of its own: classified in order with the last pair's
             return item.t, item.frame, item.flow, item.features, pair, None
-        done = _clean_up(item.t, item.frame, pair.decided, cfg, min_size=size,
+        floor = _floor_flooded(item.frame, pair.decided)
+        done = _clean_up(item.t, item.frame, pair.decided if floor is None else floor, cfg, min_size=size,
                          redecide=lambda c: bool(cfg.refine_boundary and c >= cfg.refine_min_contrast))
+        done.floored = None if floor is None else _floor_record(item.t, pair.decided, floor)
         pair.decided = None
         return item.t, item.frame, item.flow, None, pair, done
 
@@ -1231,6 +1285,11 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, bar: _PassSteps, *, noise_chec
             speeds.discard("the run labelled the movie's flat background again")
         return _segment(given_movie, cfg, _PassSteps(bar.bar, bar.progress, note=bar.note), noise_check=noise_check,
                         grey_range=grey_range, flat_fallback=True, blank_said=True)
+    if floored:
+        log.info("Motion: %d of the %d frames called over half cell (the first: frame %d (0-based)), their cells brighter "
+                 "than the rest: a dense field of moving cells, whose flow spreads between them; only the pixels %g noise "
+                 "units (of the background's dark side) above the background kept as cell", len(floored), n,
+                 min(r["frame"] for r in floored), _FLOOD_FLOOR)
     if hot_pixels:
         log.info("Motion: %d isolated hot or cold pixels (stuck camera pixels, cosmic rays) replaced by the median "
                  "of their 3 x 3 window", hot_pixels)
@@ -1266,6 +1325,7 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, bar: _PassSteps, *, noise_chec
         **({"frame_gains": [{"frame": t, "gain": round(float(g), 4)} for t, g in enumerate(gains) if g != 1]}
            if handed else {}),
         "hot_pixels": hot_pixels,
+        **({"floored": sorted(floored, key=lambda r: r["frame"])} if floored else {}),
         "min_size": min_size,
         "scale": scale,
         "flow": {"method": flow_cfg.flow_method, "downsample": int(flow_cfg.flow_downsample),
