@@ -49,14 +49,15 @@ def test_rescale_looks_again_at_a_clump_kept_whole_at_the_larger_size():
 
 
 def test_rescale_keeps_cells_seen_apart_apart():
-    """Two disks apart, then touching with no grey-level dip: split along the cells seen apart, before and after
+    """Two disks apart, then overlapping with no grey-level dip and no neck (centres 16 px apart, radius 14: a
+    fresh tracker's shape split would not cut them either): split along the cells seen apart, before and after
     a rescale (identities kept); a tracker that forgot them (reset, or built anew) gives one object."""
     yy, xx = np.mgrid[:80, :120]
 
     def disks(dx):
         return ((yy - 40) ** 2 + (xx - 40 - dx) ** 2 <= 14**2) | ((yy - 40) ** 2 + (xx - 76 + dx) ** 2 <= 14**2)
 
-    apart, touching = disks(0), disks(5)
+    apart, touching = disks(0), disks(10)
     flat = touching.astype(np.float32) * 100
     tracker = InstanceTracker(cell_area=600, min_size=75)
     assert [int(tracker.step(m, m.astype(np.float32) * 100).max()) for m in (apart, touching)] == [2, 2]
