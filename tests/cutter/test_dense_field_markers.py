@@ -176,3 +176,24 @@ def test_a_movie_records_the_frames_masked_as_dense_fields_and_notes_them(caplog
 
     one = cutter.segment(sparse, config={"n_steps": 2})
     assert "mask" not in one.attrs["labelfree"]
+
+
+def test_the_dense_field_check_is_made_once_per_image(monkeypatch):
+    """Each mask of a frame asks whether it is a dense field (the automatic scale's probe, the window's choice,
+    the run's mask): the check runs once per image content, and again for an image that differs by one pixel."""
+    from labelfree.cutter import markers
+
+    image, _ = _dense_field(5)
+    runs = []
+    real = markers._check_objects
+    monkeypatch.setattr(markers, "_check_objects", lambda *a, **k: runs.append(1) or real(*a, **k))
+    monkeypatch.setattr(markers, "_DENSE_VERDICTS", type(markers._DENSE_VERDICTS)())
+    assert markers.is_dense_field(image) is True
+    assert markers.is_dense_field(image.copy()) is True and len(runs) == 1
+    changed = image.copy()
+    changed[0, 0] += 1
+    assert markers.is_dense_field(changed) is True and len(runs) == 2
+    assert markers.is_dense_field(image.astype(np.float32)) is True and len(runs) == 2  # the same values
+    for k in range(markers._DENSE_VERDICTS_KEPT + 2):  # a bounded memory: the oldest verdicts go
+        markers.is_dense_field(np.full((8, 8), float(k)))
+    assert len(markers._DENSE_VERDICTS) == markers._DENSE_VERDICTS_KEPT
