@@ -61,7 +61,7 @@ def test_the_missed_nuclei_advice_names_what_the_markers_and_marker_method_keys_
     said = in_imagej_terms(str(caught[0].message))
     assert said == (
         "Marker detection (marker_method 'auto') left 2 bright region(s) of nucleus size without a marker, beside the "
-        "8 marker(s) it found: (y=224, x=492), (y=305, x=315). Probably nuclei too dim (or too faint against their "
+        "8 marker(s) it found: (x=492, y=224), (x=315, y=305). Probably nuclei too dim (or too faint against their "
         "background) to be found; Cutter cuts no cell without a marker, so they will have no object. Check the "
         f"markers; to segment them, {MARKERS}, or try another marker_method ('auto', 'blob', 'threshold'; "
         "marker_method=NAME).")
@@ -167,7 +167,7 @@ def test_cutter_on_a_gowt1_crop_says_the_missed_nuclei_in_imagejs_terms(clean, s
     _macro('selectImage("gowt1"); run("LabelFree Cutter", "n_steps=20 rois=none table=false");')
     (said,) = _logged("LabelFree Cutter warning: Marker detection")
     assert said.startswith("LabelFree Cutter warning: Marker detection (marker_method 'auto') left 2 bright region(s) "
-                           "of nucleus size without a marker, beside the 8 marker(s) it found: (y="), said
+                           "of nucleus size without a marker, beside the 8 marker(s) it found: (x="), said
     assert said.endswith(f"{MARKERS}, or try another marker_method ('auto', 'blob', 'threshold'; marker_method=NAME).")
     assert NOT_IMAGEJ.findall(said) == []
     assert "LabelFree Cutter on gowt1: automatic settings markers 8 detected in the image" in _log()

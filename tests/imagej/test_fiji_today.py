@@ -29,8 +29,8 @@ tifffile = pytest.importorskip("tifffile")
 DIM_CROP = (slice(512, 1024), slice(384, 1024))
 ADDED = re.compile(r"^LabelFree Cutter on (?P<title>.+?): marker detection \(marker_method 'auto'\) added 3 "
                    r"marker\(s\) at bright regions of nucleus size that held none \(nuclei too dim to be found; 1 "
-                   r"region\(s\) held touching nuclei, one marker each\): (?P<at>\(y=\d+, x=\d+\)(?:, \(y=\d+, "
-                   r"x=\d+\)){2})$")
+                   r"region\(s\) held touching nuclei, one marker each\): (?P<at>\(x=\d+, y=\d+\)(?:, \(x=\d+, "
+                   r"y=\d+\)){2})$")
 #: Fluo-C2DL-MSC/01 frames 28-33, 256 px at (256, 640): one cell among noise called cell in its first frame
 MSC_FRAMES, MSC_BOX = range(28, 34), (slice(256, 512), slice(640, 896))
 FRAGMENTS = re.compile(r"^LabelFree Motion on msc: frame 1 \(the stack's frames, counted from 1\): its \d+ objects of "
@@ -46,7 +46,8 @@ def _data(shared_data, dataset: str, t: int) -> np.ndarray:
 
 
 def _positions(text: str) -> list[tuple[int, int]]:
-    return [(int(y), int(x)) for y, x in re.findall(r"\(y=(\d+), x=(\d+)\)", text)]
+    """The (y, x) positions a line of ImageJ's Log gives, x first as ImageJ says them."""
+    return [(int(y), int(x)) for x, y in re.findall(r"\(x=(\d+), y=(\d+)\)", text)]
 
 
 # --- the wording alone (no Java) --------------------------------------------------------------------------------
@@ -67,7 +68,8 @@ def test_notes_are_said_in_imagej_terms_and_only_the_listed_ones():
     cutter = ("Cutter: marker detection (marker_method 'blob') added 2 marker(s) at bright regions of nucleus size "
               "that held none (nuclei too dim to be found): (y=201, x=500), (y=305, x=315)")
     assert is_log_note("labelfree.cutter.markers", cutter)
-    assert note_line("LabelFree Cutter", "", cutter) == "LabelFree Cutter: " + cutter.removeprefix("Cutter: ")
+    assert note_line("LabelFree Cutter", "", cutter) == "LabelFree Cutter: " + cutter.removeprefix("Cutter: ").replace(
+        "(y=201, x=500), (y=305, x=315)", "(x=500, y=201), (x=315, y=305)")  # x first, as ImageJ says a position
     # other info messages, or a note's words from another logger, stay Python's
     assert not is_log_note("labelfree.motion.segment", "Motion: minimum object size 308 px, closing radius 4 px")
     assert not is_log_note("labelfree.cutter.segment", cutter)
@@ -75,6 +77,8 @@ def test_notes_are_said_in_imagej_terms_and_only_the_listed_ones():
     assert at_image_positions("markers (frame 2, y=0, x=7) and (x=3, y=4, 5x5 pixels)", (10, 20)) == \
         "markers (frame 2, y=20, x=17) and (x=3, y=4, 5x5 pixels)"
     assert at_image_positions(cutter, (0, 0)) == cutter
+    assert at_image_positions(note_line("LabelFree Cutter", "", cutter), (40, 30)).endswith(
+        "(x=540, y=231), (x=355, y=335)")
 
 
 # --- through the real ImageJ 1.x --------------------------------------------------------------------------------
@@ -188,8 +192,8 @@ FOUR = [(25, 25), (25, 70), (70, 30), (68, 72)]
 @pytest.mark.jvm
 @pytest.mark.slow
 def test_a_warnings_position_inside_a_selection_is_the_images(clean):
-    """Was: a marker on the background at (y=48, x=90), the command run inside a selection from (x=8, y=6), was said
-    at (y=42, x=82), the selection box's pixel. Now at the image's."""
+    """Was: a marker on the background at (x=90, y=48), the command run inside a selection from (x=8, y=6), was said
+    at (x=82, y=42), the selection box's pixel. Now at the image's."""
     import jpype
     from scyjava import jimport
 
@@ -207,7 +211,7 @@ def test_a_warnings_position_inside_a_selection_is_the_images(clean):
     said = [line for line in _log_lines() if line.startswith("LabelFree Cutter warning:")]
     assert said == [
         ("LabelFree Cutter warning: 1 of 5 markers lie on the background of the foreground mask, so no cell is cut "
-         "there: (y=48, x=90). If they mark cells, the mask misses them: give a mask, or change mask_signal, "
+         "there: (x=90, y=48). If they mark cells, the mask misses them: give a mask, or change mask_signal, "
          "cell_fraction or mask_smoothing.")]
 
 

@@ -275,7 +275,7 @@ def test_cutter_names_itself_once_for_a_marker_on_the_background(clean):
                       'area_size=96 rois=none table=false");')
     assert _warned("LabelFree Cutter") == [
         ("LabelFree Cutter warning: 1 of 5 markers lie on the background of the foreground mask, so no cell is cut "
-        "there: (y=48, x=90). If they mark cells, the mask misses them: give a mask, or change mask_signal, "
+        "there: (x=90, y=48). If they mark cells, the mask misses them: give a mask, or change mask_signal, "
         "cell_fraction or mask_smoothing.")]
     python = {str(w.message) for w in caught if "on the background" in str(w.message)}
     assert python == {("Cutter: 1 of 5 markers lie on the background of the foreground mask, so no cell is cut there: "

@@ -33,7 +33,8 @@ def test_cutter_frames_are_counted_from_1_in_the_imagej_log():
     said = _caught(warn_markers_on_background, frames, stacked=True)
     assert "(t=0, y=2, x=3), (t=1, y=18, x=1) (t: the 0-based frame)" in said
     logged = in_imagej_terms(said)
-    assert "(frame 1, y=2, x=3), (frame 2, y=18, x=1) (frames counted from 1)" in logged and "t=" not in logged
+    assert "(frame 1, x=3, y=2), (frame 2, x=1, y=18) (frames counted from 1)" in logged and "t=" not in logged
+    assert "(x=3, y=2)." in in_imagej_terms(_caught(warn_markers_on_background, frames[:1], stacked=False))
     single = _caught(warn_markers_on_background, frames[:1], stacked=False)
     assert "(y=2, x=3)." in single and "0-based" not in single
 

@@ -217,6 +217,8 @@ _IMAGEJ_TERMS = (
     (re.compile(r"labelfree cutter IMAGE -o OUT --save-model-file MODEL\.pt \(Fiji/macro: (save_model_file=MODEL\.pt); "
                 r"Python: [^()]*\([^()]*\)\)"),
      r"run LabelFree Cutter with \1"),
+    # a pixel position, said (y=, x=) in the order of the array's axes: x first, as ImageJ shows a position
+    (re.compile(r"\((frame \d+, )?y=(-?\d+(?:\.\d+)?), x=(-?\d+(?:\.\d+)?)\)"), r"(\1x=\3, y=\2)"),
     # any other advice for Python or the command line in parentheses: only the ImageJ ways stay
     (_PARENTHESES, _only_imagej_ways),
 )
@@ -265,19 +267,29 @@ def note_line(title: str, image: str, message: str, /) -> str:
     return f"{title} on {image}: {said}" if image else f"{title}: {said}"
 
 
-#: a pixel position in a message, (y, x) as the pipelines say it, with its frame where it has one (in ImageJ's terms)
-_POSITION = re.compile(r"\((frame \d+, )?y=(-?\d+), x=(-?\d+)\)")
+#: a pixel position in a message, (y, x) as the pipelines say it or (x, y) as ImageJ's Log says it
+#: (:func:`in_imagej_terms`), with its frame where it has one (in ImageJ's terms)
+_POSITION = re.compile(r"\((frame \d+, )?(?:y=(-?\d+), x=(-?\d+)|x=(-?\d+), y=(-?\d+))\)")
+
+
+def _moved(m: re.Match, x0: int, y0: int) -> str:
+    frame = m.group(1) or ""
+    if m.group(2) is not None:
+        return f"({frame}y={int(m.group(2)) + y0}, x={int(m.group(3)) + x0})"
+    return f"({frame}x={int(m.group(4)) + x0}, y={int(m.group(5)) + y0})"
 
 
 def at_image_positions(message: str, origin: tuple[int, int], /) -> str:
-    """``message`` with its pixel positions (``(y=171, x=460)``, ``(frame 2, y=..., x=...)``), which a command run
-    inside a selection gives in the selection's box, as positions in the image: the box's ``origin`` (x, y), as
-    ImageJ gives a selection's, added.
+    """``message`` with its pixel positions (``(y=171, x=460)``, ``(frame 2, y=..., x=...)``, or said x first as
+    ImageJ's Log says them), which a command run inside a selection gives in the selection's box, as positions in
+    the image: the box's ``origin`` (x, y), as ImageJ gives a selection's, added.
 
     >>> at_image_positions("at (y=171, x=460), (frame 2, y=5, x=0)", (40, 30))
     'at (y=201, x=500), (frame 2, y=35, x=40)'
+    >>> at_image_positions("at (x=460, y=171)", (40, 30))
+    'at (x=500, y=201)'
     """
     x0, y0 = origin
     if not (x0 or y0):
         return message
-    return _POSITION.sub(lambda m: f"({m.group(1) or ''}y={int(m.group(2)) + y0}, x={int(m.group(3)) + x0})", message)
+    return _POSITION.sub(lambda m: _moved(m, x0, y0), message)
