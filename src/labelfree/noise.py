@@ -34,8 +34,8 @@ def lower_side_noise(image: np.ndarray, /) -> tuple[float, float]:
     distance below it of the pixels under it (for Gaussian noise, its standard deviation). Objects
     brighter than the background do not reach the dark side, so however much of the image they
     cover (a dense field of nuclei: 35-41 %), they do not inflate this noise as they inflate the
-    whole image's MAD (:func:`labelfree.cutter.graphcut.background_and_noise`: 2.7-3.9 times this on such a field, about 1 on
-    pure noise). Noise 0 when the pixels under the mode are all equal to it.
+    whole image's MAD (:func:`labelfree.cutter.graphcut.background_and_noise`: 2.7-3.9 times this on such a
+    field, about 1 on pure noise). Noise 0 when the pixels under the mode are all equal to it.
     """
     x = np.asarray(image, dtype=np.float64).ravel()
     mode = half_sample_mode(x)

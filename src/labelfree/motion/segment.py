@@ -23,7 +23,6 @@ from labelfree._warn_place import user_stacklevel
 from labelfree.canvas import stack_content_box
 from labelfree.errors import ConfigError, LabelFreeWarning
 from labelfree.image import labels_like
-from labelfree.noise import lower_side_noise
 from labelfree.motion.classify import classify_frame, log_odds, train_classifier
 from labelfree.motion.config import MotionConfig
 from labelfree.motion.features import compute_features
@@ -67,6 +66,7 @@ from labelfree.motion.selflabel import (
     typical_cell_area,
 )
 from labelfree.motion.stream import FrameWork, frame_stream
+from labelfree.noise import lower_side_noise
 
 __all__ = ["segment", "movie_grey_mapping", "as_movie", "NoMotionWarning"]
 
@@ -1267,6 +1267,7 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, bar: _PassSteps, *, noise_chec
                 "pipeline, or set start_threshold or cell_threshold (px/frame) to say which speed is motion."),
                 stacklevel=user_stacklevel())
             out[:], last, pending, still = 0, -1, [], 0
+            floored.clear()  # their frames are left empty too
         # nothing segmented, flat background? (not where a pair showed no motion at all: a still movie stays empty)
         again = last < 0 and not flat_fallback and "background" in unlabelled and not quiet
         if keep is not None and not again:
@@ -1286,10 +1287,10 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, bar: _PassSteps, *, noise_chec
         return _segment(given_movie, cfg, _PassSteps(bar.bar, bar.progress, note=bar.note), noise_check=noise_check,
                         grey_range=grey_range, flat_fallback=True, blank_said=True)
     if floored:
-        log.info("Motion: %d of the %d frames called over half cell (the first: frame %d (0-based)), their cells brighter "
-                 "than the rest: a dense field of moving cells, whose flow spreads between them; only the pixels %g noise "
-                 "units (of the background's dark side) above the background kept as cell", len(floored), n,
-                 min(r["frame"] for r in floored), _FLOOD_FLOOR)
+        log.info("Motion: %d of the %d frames called over half cell (the first: frame %d (0-based)), their cells "
+                 "brighter than the rest: a dense field of moving cells, whose flow spreads between them; only the "
+                 "pixels %g noise units (of the background's dark side) above the background kept as cell",
+                 len(floored), n, min(r["frame"] for r in floored), _FLOOD_FLOOR)
     if hot_pixels:
         log.info("Motion: %d isolated hot or cold pixels (stuck camera pixels, cosmic rays) replaced by the median "
                  "of their 3 x 3 window", hot_pixels)
