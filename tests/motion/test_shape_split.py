@@ -99,3 +99,4 @@ def test_solidity():
     ell = square.copy()
     ell[5:10, 10:15] = False  # an L: three quarters of its hull's square, plus the hull's diagonal half
     assert 0.7 < _solidity(ell) < 0.9
+    assert _solidity(np.zeros((5, 5), bool)) == 0.0

@@ -151,14 +151,19 @@ def split_cells(
     if parts.max() > 1 or neck_ratio is None or np.count_nonzero(obj) <= _SHAPE_SPLIT_AREA * cell_area:
         return parts
     shape = np.asarray(to_instances(obj, min_size=min_size, cell_area=cell_area, neck_ratio=neck_ratio))
-    if shape.max() > 1 and all(_solidity(shape == k) >= _CONVEX for k in range(1, int(shape.max()) + 1)):
+    ids = np.unique(shape[shape > 0])
+    if len(ids) > 1 and all(_solidity(shape == k) >= _CONVEX for k in ids):
         return shape.astype(np.uint32)
     return parts
 
 
 def _solidity(piece: np.ndarray, /) -> float:
-    """The share of its convex hull's pixels that ``piece`` (a bool mask) covers; 1 for a convex piece."""
-    hull = cv2.convexHull(cv2.findNonZero(piece.astype(np.uint8)))
+    """The share of its convex hull's pixels that ``piece`` (a bool mask) covers; 1 for a convex piece, 0 for
+    an empty one."""
+    points = cv2.findNonZero(piece.astype(np.uint8))
+    if points is None:
+        return 0.0
+    hull = cv2.convexHull(points)
     filled = np.zeros(piece.shape, np.uint8)
     cv2.fillConvexPoly(filled, hull, 1)
     return np.count_nonzero(piece) / max(np.count_nonzero(filled), 1)
