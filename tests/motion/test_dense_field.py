@@ -172,3 +172,19 @@ def test_a_batch_run_in_frame_chunks_records_the_floored_frames_of_the_whole_mov
         records[name] = read_provenance(tmp_path / name / "dense_labels.tif")["floored"]
     assert [r["frame"] for r in records["whole"]] == list(range(9))  # frame 9 is not flooded
     assert records["chunked"] == records["whole"]  # the second chunk's frames counted from frame 5
+
+
+def test_a_fluorescence_frame_s_cells_are_measured_without_the_classifier_s_halo():
+    """The cell size is measured on the called pixels 3 dark-side noise units above the background: the halo the
+    classifier calls around each nucleus joins neighbours into objects of several nuclei (laptrack's frame 0: a
+    typical cell of 793 px with it, 537 px without; its nuclei 350 px)."""
+    from labelfree.motion.selflabel import typical_cell_area
+
+    frame, nuclei, called = _flooded_frame()
+    bright = segment_module._bright_cells(frame, called)
+    assert bright is not None and not np.any(bright & ~called)
+    truth = typical_cell_area(nuclei)[0]
+    with_halo, without = typical_cell_area(called)[0], typical_cell_area(bright)[0]
+    assert abs(without - truth) < 0.5 * abs(with_halo - truth)  # measured: nuclei 296 px, 1870 with the halo, 478
+    assert segment_module._bright_cells(frame.max() - frame, called) is None  # cells darker: phase contrast
+    assert segment_module._bright_cells(frame, np.ones_like(called)) is None  # nothing left to compare with

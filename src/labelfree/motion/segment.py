@@ -602,6 +602,27 @@ class _Cleaned:
     floored: dict | None = None  # the classified frame was flooded and floored: its record (:func:`_floor_record`)
 
 
+def _brighter(grey: np.ndarray, called: np.ndarray, /) -> bool:
+    """Whether the ``called`` pixels of the frame ``grey`` are brighter than the rest by ``_FLOOD_MIN_CONTRAST``
+    pooled standard deviations or more (fluorescence; phase contrast gives < 1)."""
+    return bool(called.any() and not called.all() and grey[called].mean() > grey[~called].mean()
+                and grey_contrast(grey, called, ~called) >= _FLOOD_MIN_CONTRAST)
+
+
+def _bright_cells(frame: np.ndarray, mask: np.ndarray, /) -> np.ndarray | None:
+    """Of a fluorescence frame's called pixels (:func:`_brighter`), those ``_FLOOD_FLOOR`` noise units of the
+    background's dark side above the background (the frame smoothed by 1 px): the cells without the halo the
+    classifier calls around them. None for a frame whose called pixels are not so much brighter, or whose
+    background's dark side has no noise."""
+    called = np.asarray(mask, bool)
+    grey = np.asarray(frame, np.float64)
+    if not _brighter(grey, called):
+        return None
+    smooth = ndi.gaussian_filter(grey, 1.0)
+    level, noise = lower_side_noise(smooth)
+    return called & (smooth > level + _FLOOD_FLOOR * noise) if noise > 0 else None
+
+
 def _floor_flooded(frame: np.ndarray, mask: np.ndarray, /) -> np.ndarray | None:
     """A flooded frame's cells: of a ``mask`` calling over half the ``frame`` cell, the pixels brighter than the
     background by ``_FLOOD_FLOOR`` times the noise of its dark side (the frame smoothed by 1 px;
@@ -618,7 +639,7 @@ def _floor_flooded(frame: np.ndarray, mask: np.ndarray, /) -> np.ndarray | None:
     if n_called <= _FLOODED * called.size or n_called == called.size:
         return None
     grey = np.asarray(frame, np.float64)
-    if grey[called].mean() <= grey[~called].mean() or grey_contrast(grey, called, ~called) < _FLOOD_MIN_CONTRAST:
+    if not _brighter(grey, called):
         return None
     smooth = ndi.gaussian_filter(grey, 1.0)
     level, noise = lower_side_noise(smooth)
@@ -1048,8 +1069,16 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, bar: _PassSteps, *, noise_chec
                 # few objects (a crop): measured with clumps cut at their necks (typical_cell_area)
                 # (pieces of cells small enough to restart the run enlarged are fragments: not cells)
                 filled, neck = fill_mask_holes(mask), cfg.declump_neck_ratio or _NECK_RATIO
-                area, support = typical_cell_area(filled, min_area=size_floor(shape), neck_ratio=neck,
-                                                  min_cell_area=np.pi * cfg.flow_downsample_radius**2 / 2)
+                sizing = dict(min_area=size_floor(shape), neck_ratio=neck,
+                              min_cell_area=np.pi * cfg.flow_downsample_radius**2 / 2)
+                area, support = typical_cell_area(filled, **sizing)
+                # fluorescence: measured without the classifier's halo, which joins neighbouring cells in a
+                # dense field (laptrack's frame 0: 793 px with it, 537 without; its nuclei 350)
+                bright = _bright_cells(frame, filled)
+                if bright is not None:
+                    measured = typical_cell_area(bright, **sizing)
+                    if measured[0] and measured[1] >= FEW_OBJECTS:
+                        area, support = measured
                 # ... but where every frame so far is flooded (a crop of dense cells, their halos over half of
                 # it: SIM+ 128 px at (330, 0)), the first that holds FEW_OBJECTS cells or more and lowers the
                 # flow-only size sets it for now (the declumping restarts at its scale); the first frame that
