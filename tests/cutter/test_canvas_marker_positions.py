@@ -34,7 +34,9 @@ NOTE = "labelfree.cutter.markers"
 
 
 def _positions(text: str) -> np.ndarray:
-    return np.array([(int(y), int(x)) for y, x in re.findall(r"\(y=(-?\d+), x=(-?\d+)\)", text)]).reshape(-1, 2)
+    """The (y, x) positions a message gives: (y=, x=) as Python says them, or x first as ImageJ's Log does."""
+    found = re.findall(r"\(y=(-?\d+), x=(-?\d+)\)|\(x=(-?\d+), y=(-?\d+)\)", text)
+    return np.array([(int(y), int(x)) if y else (int(y2), int(x2)) for y, x, x2, y2 in found]).reshape(-1, 2)
 
 
 def _notes(caplog) -> list[str]:
