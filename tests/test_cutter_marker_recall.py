@@ -75,7 +75,8 @@ def test_dim_gowt1_nuclei_without_a_marker_are_said_with_their_count_and_place(s
 
 
 def test_the_warning_is_said_the_fiji_way_in_imagej():
-    """In Fiji's Log the advice names the ROI Manager (the markers=roi_manager choice) instead of markers=."""
+    """In Fiji's Log the advice names the ROI Manager (the markers=roi_manager choice) instead of markers=, and the
+    position x first, as ImageJ shows positions."""
     from labelfree.cutter.markers import _warn_unmarked
     from labelfree.imagej.terms import in_imagej_terms
 
@@ -83,7 +84,8 @@ def test_the_warning_is_said_the_fiji_way_in_imagej():
         warnings.simplefilter("always")
         _warn_unmarked(np.array([[10.0, 20.0]]), np.zeros((3, 2)), "auto")
     said = in_imagej_terms(str(caught[0].message))
-    assert "ROI Manager" in said and "markers=roi_manager" in said and "(y=10, x=20)" in said
+    assert "ROI Manager" in said and "markers=roi_manager" in said and "(x=20, y=10)" in said
+    assert "(y=10, x=20)" in str(caught[0].message)
 
 
 @pytest.mark.parametrize("which", ["GOWT1 t021 crop", "GOWT1 t069", "SIM+ t030"])
