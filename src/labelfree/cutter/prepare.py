@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import dataclasses
-import logging
 import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
@@ -39,7 +38,6 @@ __all__ = [
     "warn_markers_on_background",
 ]
 
-log = logging.getLogger(__name__)
 
 #: the frames whose foreground mask measured against the noise of the background's dark side
 #: (:func:`recording_dense_fields`), and the frame whose mask is being made (:func:`frame_markers_and_mask`)
