@@ -609,18 +609,23 @@ def _brighter(grey: np.ndarray, called: np.ndarray, /) -> bool:
                 and grey_contrast(grey, called, ~called) >= _FLOOD_MIN_CONTRAST)
 
 
-def _bright_cells(frame: np.ndarray, mask: np.ndarray, /) -> np.ndarray | None:
-    """Of a fluorescence frame's called pixels (:func:`_brighter`), those ``_FLOOD_FLOOR`` noise units of the
-    background's dark side above the background (the frame smoothed by 1 px): the cells without the halo the
-    classifier calls around them. None for a frame whose called pixels are not so much brighter, or whose
-    background's dark side has no noise."""
-    called = np.asarray(mask, bool)
-    grey = np.asarray(frame, np.float64)
-    if not _brighter(grey, called):
-        return None
+def _dark_side_floor(grey: np.ndarray, /) -> tuple[np.ndarray, float, np.ndarray] | None:
+    """The frame ``grey`` smoothed by 1 px, its background level, and its pixels ``_FLOOD_FLOOR`` noise units of
+    the background's dark side above that level (:func:`labelfree.noise.lower_side_noise`, which cells covering
+    much of the frame do not widen); None where the dark side has no noise."""
     smooth = ndi.gaussian_filter(grey, 1.0)
     level, noise = lower_side_noise(smooth)
-    return called & (smooth > level + _FLOOD_FLOOR * noise) if noise > 0 else None
+    return (smooth, level, smooth > level + _FLOOD_FLOOR * noise) if noise > 0 else None
+
+
+def _bright_cells(frame: np.ndarray, mask: np.ndarray, /) -> np.ndarray | None:
+    """Of a fluorescence frame's called pixels (:func:`_brighter`), those above the floor of the background's dark
+    side (:func:`_dark_side_floor`): the cells without the halo the classifier calls around them. None for a frame
+    whose called pixels are not so much brighter, or whose background's dark side has no noise."""
+    called = np.asarray(mask, bool)
+    grey = np.asarray(frame, np.float64)
+    floor = _dark_side_floor(grey) if _brighter(grey, called) else None
+    return None if floor is None else called & floor[2]
 
 
 def _floor_flooded(frame: np.ndarray, mask: np.ndarray, /) -> np.ndarray | None:
@@ -636,16 +641,16 @@ def _floor_flooded(frame: np.ndarray, mask: np.ndarray, /) -> np.ndarray | None:
     """
     called = np.asarray(mask, bool)
     n_called = np.count_nonzero(called)
-    if n_called <= _FLOODED * called.size or n_called == called.size:
+    if n_called <= _FLOODED * called.size:
         return None
     grey = np.asarray(frame, np.float64)
-    if not _brighter(grey, called):
+    floor = _dark_side_floor(grey) if _brighter(grey, called) else None
+    if floor is None:
         return None
-    smooth = ndi.gaussian_filter(grey, 1.0)
-    level, noise = lower_side_noise(smooth)
-    if noise <= 0 or abs(level - np.median(smooth[~called])) >= abs(level - np.median(smooth[called])):
+    smooth, level, above = floor
+    if abs(level - np.median(smooth[~called])) >= abs(level - np.median(smooth[called])):
         return None
-    return called & (smooth > level + _FLOOD_FLOOR * noise)
+    return called & above
 
 
 def _floor_record(t: int, called: np.ndarray, floor: np.ndarray, /) -> dict:
