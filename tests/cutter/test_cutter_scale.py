@@ -278,6 +278,52 @@ def test_the_local_window_shrinks_only_where_9_px_leaves_marked_cells_out():
     assert choose_peak_window([(image, np.zeros((0, 2)))], cfg)[0] == 9
 
 
+def _glowing_nuclei(seed: int = 0):
+    """A 5 x 5 grid of bright nuclei (Gaussian, sigma 5 px, peak 200) whose light fades slowly into a dark
+    background of 2 grey levels (integer values, noise 0.7), and a dim nucleus (peak 15) 11 px beside the
+    middle one; the image (1, Y, X), the centres (bright ones first) and the disks of radius 9 px around the
+    bright ones (about where the light falls to a fifth of the peak)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:300, :300]
+    image, centres, cores = np.zeros((300, 300)), [], np.zeros((300, 300), bool)
+    for y in (30, 90, 150, 210, 270):
+        for x in (30, 90, 150, 210, 270):
+            image += 200 * np.exp(-((yy - y) ** 2 + (xx - x) ** 2) / (2 * 5.0**2))
+            centres.append((y, x))
+            cores |= (yy - y) ** 2 + (xx - x) ** 2 <= 81
+    image += 15 * np.exp(-((yy - 150) ** 2 + (xx - 161) ** 2) / (2 * 4.0**2))
+    centres.append((150, 161))
+    image = np.clip(np.round(2 + image + rng.normal(0, 0.7, image.shape)), 0, 255)
+    return image[None], np.array(centres, float), cores
+
+
+def test_a_smaller_window_must_add_cells_not_the_glow_around_every_cell():
+    """BBBC007-like nuclei (their light fades into a background of a few grey levels): 9 px leaves the dim
+    nucleus beside a bright one out; smaller windows take it in, but also compare each pixel of every
+    nucleus's glow with itself and call it cell down to the noise floor. With the cell area known, those
+    windows call more than PEAK_WINDOW_GROWTH cells' worth of pixels for the marker they add and do not
+    compete: 9 px stays, and the mask stays on the nuclei (measured on BBBC007: mask precision 0.44 with
+    3 px, 0.89 with 9)."""
+    from labelfree.cutter.prepare import PEAK_WINDOW_GROWTH, _window_trials, choose_peak_window, foreground_mask
+
+    cfg = CutterConfig(mask_smoothing=1.0)
+    image, centres, cores = _glowing_nuclei()
+    hits, called, total = _window_trials([(image, centres)], cfg, (9, 7, 5, 3))
+    assert total == 26 and hits[9] == 25 and hits[7] == hits[5] == hits[3] == 26
+    assert called[7] - called[9] > 1.2 * PEAK_WINDOW_GROWTH * np.pi * 81  # the glow of 25 nuclei for one marker
+    assert choose_peak_window([(image, centres)], cfg)[0] == 7  # coverage alone: the smaller window
+    window, coverage = choose_peak_window([(image, centres)], cfg, cell_area=np.pi * 81)
+    assert window == 9 and coverage[9] == 25 / 26
+    precision = {}
+    for w in (window, 3):
+        mask = foreground_mask(image, cfg.replace(mask_peak_window=w), markers=centres)
+        precision[w] = np.count_nonzero(mask & cores) / np.count_nonzero(mask)
+    assert precision[9] > 0.9 and precision[3] < 0.5
+    # where the smaller window adds the dim cells themselves (touching pairs), it is still chosen
+    image, bright, dim = _bright_and_dim_pairs(gap=6)
+    assert choose_peak_window([(image, np.concatenate([bright, dim]))], cfg, cell_area=np.pi * 9)[0] == 7
+
+
 def _cells_with_protrusions(protrusions: bool, seed: int = 0, arms: bool = False):
     """Bright round cell bodies (radius 14 px) on a noisy background; with ``protrusions`` each has
     three thin faint processes (3 px wide, 40 px long, 3 noise units bright) that the local test misses;

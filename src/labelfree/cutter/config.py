@@ -97,7 +97,8 @@ class CutterConfig(PipelineConfig):
         None, group=_MASK, ge=1,
         help="With mask_signal 'local': side (px) of the square searched for that brightest pixel. Automatic: 9, "
              "or 7, 5 or 3 where 9 leaves marked cells out of the foreground (cells small in pixels: a 9 px square "
-             "reaches from a dim cell into a bright neighbour).")
+             "reaches from a dim cell into a bright neighbour) and the smaller window adds those cells, not the "
+             "glow around every cell (at most 4 cells' worth of pixels per marker it adds).")
     mask_keep_marked: bool = setting(
         True, group=_MASK, help="Keep only the mask's connected parts that hold a marker, holes filled.")
     mask_ridges: Optional[bool] = setting(

@@ -29,11 +29,11 @@ from labelfree.cutter.prepare import (
     check_downscale,
     check_marker_frames,
     chosen_cell_channels,
-    choose_peak_window,
     foreground_mask,
     frame_markers_and_mask,
     grow_along_ridges,
     one_warning_for_unmarked_frames,
+    peak_window_trial,
     prepare_frame,
     recording_dense_fields,
     warn_markers_on_background,
@@ -215,13 +215,14 @@ def resolve_scale(
             chosen["downscale"] = max(limit, MIN_DOWNSCALE)
         auto.append("downscale")
     changes = {k: v for k, v in chosen.items() if k in auto}
-    coverage = None
+    coverage = growth = None
     if "mask_peak_window" in auto:
         changes["mask_peak_window"] = PEAK_WINDOWS[0]
         if mask is None and scribbles is None and config.mask_signal == "local":
             frames = ((image.isel(T=t) if stacked else image) for t in masks)
             samples = ((cell_channels(frame, probe), pts) for frame, pts in zip(frames, points))
-            window, coverage = choose_peak_window(samples, probe.replace(**changes))
+            window, coverage, growth = peak_window_trial(samples, probe.replace(**changes),
+                                                         cell_area=np.pi * (size.diameter / 2) ** 2)
             changes["mask_peak_window"] = window
     solidity = None
     if "mask_ridges" in auto:
@@ -232,6 +233,7 @@ def resolve_scale(
     record = {"cell_size": size.to_dict(), **changes, "frames_measured": len(masks)}
     if coverage is not None:
         record["marker_coverage"] = {str(w): round(c, 3) for w, c in coverage.items()}
+        record["window_growth"] = {str(w): None if g is None else round(g, 2) for w, g in growth.items()}
     if solidity is not None:
         record["cell_solidity"] = round(solidity, 3)
     elif mask is None and any(changes.get(k, getattr(probe, k)) != getattr(probe, k)
