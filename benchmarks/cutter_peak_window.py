@@ -11,8 +11,8 @@ What: ``labelfree.cutter.segment.resolve_scale`` (the automatic scale, no traini
 For each call: the markers' coverage of the local test with windows of 9, 7, 5, 3 px (``marker_coverage``), the
 typical cells' worth of pixels each smaller window calls beyond 9 px for each marker it adds (``window_growth``),
 the window that coverage alone chooses (the largest within 0.02 of the best: the rule before) and the window chosen
-(only windows that add at most PEAK_WINDOW_GROWTH cells' worth per marker compete). Sets of several calls print the windows of
-each call and the range of the growth.
+(only windows that add at most PEAK_WINDOW_GROWTH cells' worth per marker compete). Sets of several calls print
+the windows of each call and the range of the growth.
 
 Usage: OMP_NUM_THREADS=1 python3 benchmarks/cutter_peak_window.py [--sets msc,gowt1,...] [--no-external]
 (about 5 minutes on one core.)
