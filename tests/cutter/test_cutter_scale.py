@@ -304,7 +304,8 @@ def test_a_smaller_window_must_add_cells_not_the_glow_around_every_cell():
     windows call more than PEAK_WINDOW_GROWTH cells' worth of pixels for the marker they add and do not
     compete: 9 px stays, and the mask stays on the nuclei (measured on BBBC007: mask precision 0.44 with
     3 px, 0.89 with 9)."""
-    from labelfree.cutter.prepare import PEAK_WINDOW_GROWTH, _window_trials, choose_peak_window, foreground_mask
+    from labelfree.cutter.prepare import (PEAK_WINDOW_GROWTH, _window_trials, choose_peak_window, foreground_mask,
+                                          peak_window_trial)
 
     cfg = CutterConfig(mask_smoothing=1.0)
     image, centres, cores = _glowing_nuclei()
@@ -314,6 +315,10 @@ def test_a_smaller_window_must_add_cells_not_the_glow_around_every_cell():
     assert choose_peak_window([(image, centres)], cfg)[0] == 7  # coverage alone: the smaller window
     window, coverage = choose_peak_window([(image, centres)], cfg, cell_area=np.pi * 81)
     assert window == 9 and coverage[9] == 25 / 26
+    growth = peak_window_trial([(image, centres)], cfg, cell_area=np.pi * 81)[2]  # the provenance's window_growth
+    assert growth[7] > PEAK_WINDOW_GROWTH and growth[3] > growth[5] > growth[7]
+    # no size measured (not finite): coverage alone, and no growth to record
+    assert peak_window_trial([(image, centres)], cfg, cell_area=float("nan"))[::2] == (7, {7: None, 5: None, 3: None})
     precision = {}
     for w in (window, 3):
         mask = foreground_mask(image, cfg.replace(mask_peak_window=w), markers=centres)

@@ -368,6 +368,8 @@ def peak_window_trial(samples: Iterable[tuple[np.ndarray, np.ndarray]], config: 
     """:func:`choose_peak_window`, and per smaller window the typical cells' worth of pixels it calls cell beyond
     the largest window for each marker it adds (None: it adds none; all None without ``cell_area``): the
     window, the coverage and that growth (provenance ``window_growth``)."""
+    if cell_area is not None and not (np.isfinite(cell_area) and cell_area > 0):  # no size measured: as without
+        cell_area = None
     hits, called, total = _window_trials(samples, config, PEAK_WINDOWS)
     coverage = {w: hits[w] / total if total else 1.0 for w in PEAK_WINDOWS}
     first = PEAK_WINDOWS[0]
