@@ -329,6 +329,24 @@ def test_a_smaller_window_must_add_cells_not_the_glow_around_every_cell():
     assert choose_peak_window([(image, np.concatenate([bright, dim]))], cfg, cell_area=np.pi * 9)[0] == 7
 
 
+def test_the_automatic_scale_says_why_it_kept_9_px_and_records_the_growth(caplog):
+    """Cutter's automatic scale on the glowing nuclei with their centres as markers: the cell size it measures
+    itself, 9 px kept, the growth in the provenance's record and the reason in the log (ImageJ's Log)."""
+    import logging
+
+    from labelfree.cutter.segment import resolve_scale
+    from labelfree.image import to_dataarray
+
+    image, centres, _ = _glowing_nuclei()
+    points = np.column_stack([np.zeros(len(centres)), centres])
+    with caplog.at_level(logging.INFO, logger="labelfree"):
+        cfg, record, _ = resolve_scale(to_dataarray(image, dims="TYX"), CutterConfig(), markers=points)
+    assert cfg.mask_peak_window == record["mask_peak_window"] == 9
+    assert record["marker_coverage"]["7"] == 1.0 and record["window_growth"]["7"] > 4
+    said = [r.getMessage() for r in caplog.records if "local window" in r.getMessage()]
+    assert len(said) == 1 and "a 7 px local window" in said[0] and "mask_peak_window 9 px" in said[0]
+
+
 def _cells_with_protrusions(protrusions: bool, seed: int = 0, arms: bool = False):
     """Bright round cell bodies (radius 14 px) on a noisy background; with ``protrusions`` each has
     three thin faint processes (3 px wide, 40 px long, 3 noise units bright) that the local test misses;

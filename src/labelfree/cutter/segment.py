@@ -21,6 +21,8 @@ from labelfree.cutter.model_io import training_inputs
 from labelfree.cutter.markers import drop_repeated_points, guess_nucleus_channel, recording_added, split_binary_mask
 from labelfree.cutter.prepare import (
     _PROBE_SMOOTHING,
+    PEAK_WINDOW_GAIN,
+    PEAK_WINDOW_GROWTH,
     PEAK_WINDOWS,
     RIDGE_SOLIDITY,
     Frame,
@@ -224,6 +226,7 @@ def resolve_scale(
             window, coverage, growth = peak_window_trial(samples, probe.replace(**changes),
                                                          cell_area=np.pi * (size.diameter / 2) ** 2)
             changes["mask_peak_window"] = window
+            _say_refused_window(window, coverage, growth)
     solidity = None
     if "mask_ridges" in auto:
         changes["mask_ridges"] = False
@@ -242,6 +245,20 @@ def resolve_scale(
     log.info("Cutter automatic scale: typical cell radius %.1f px (from the %s, %d cells) -> %s",
              size.radius, size.source, size.n_cells, ", ".join(f"{k} {v:g}" for k, v in changes.items()))
     return config.replace(**changes), record, masks
+
+
+def _say_refused_window(window: int, coverage: dict[int, float], growth: dict[int, float | None]) -> None:
+    """Log why the automatic local window is not the smaller one the markers' coverage alone would choose: that
+    window calls more than ``PEAK_WINDOW_GROWTH`` cells' worth of pixels per marker it adds (the glow around every
+    cell, :func:`labelfree.cutter.prepare.choose_peak_window`)."""
+    best = max(coverage.values())
+    alone = next(w for w in PEAK_WINDOWS if coverage[w] >= best - PEAK_WINDOW_GAIN)
+    if alone == window or growth.get(alone) is None:
+        return
+    log.info("Cutter automatic scale: a %d px local window would call %.0f %% of the markers' pixels cell (%d px: "
+             "%.0f %%), but with %.1f typical cells' worth of pixels more for each marker it adds (the glow around "
+             "every cell; over %g is refused): mask_peak_window %d px", alone, 100 * coverage[alone], window,
+             100 * coverage[window], growth[alone], PEAK_WINDOW_GROWTH, window)
 
 
 def _ridge_decision(image: xr.DataArray, config: CutterConfig, masks: dict[int, np.ndarray],
