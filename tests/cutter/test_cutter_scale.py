@@ -343,8 +343,12 @@ def test_the_automatic_scale_says_why_it_kept_9_px_and_records_the_growth(caplog
         cfg, record, _ = resolve_scale(to_dataarray(image, dims="TYX"), CutterConfig(), markers=points)
     assert cfg.mask_peak_window == record["mask_peak_window"] == 9
     assert record["marker_coverage"]["7"] == 1.0 and record["window_growth"]["7"] > 4
-    said = [r.getMessage() for r in caplog.records if "local window" in r.getMessage()]
-    assert len(said) == 1 and "a 7 px local window" in said[0] and "mask_peak_window 9 px" in said[0]
+    said = [r for r in caplog.records if "local window" in r.getMessage()]
+    assert len(said) == 1 and "a 7 px local window" in said[0].getMessage()
+    assert "mask_peak_window 9 px" in said[0].getMessage()
+    from labelfree._log_notes import is_log_note
+
+    assert is_log_note(said[0].name, said[0].getMessage())  # a note of the run: ImageJ's Log shows it
 
 
 def _cells_with_protrusions(protrusions: bool, seed: int = 0, arms: bool = False):

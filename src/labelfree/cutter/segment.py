@@ -51,6 +51,8 @@ __all__ = ["segment", "fit", "prepare", "prepare_frames", "resolve_scale", "appl
 log = logging.getLogger(__name__)
 #: a dense field's mask is a note of the run (ImageJ's Log shows it)
 register_note(__name__, r"^Cutter: a dense field")
+#: ... and so is a smaller local window refused for the glow it would call cell (:func:`_say_refused_window`)
+register_note(__name__, r"^Cutter automatic scale: a \d+ px local window would call")
 
 #: config fields fixed by a trained model (how its patches are built)
 _MODEL_FIELDS = ("downscale", "crop_size", "marker_sigma", "width")
