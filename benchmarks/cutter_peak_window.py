@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import cutter_defaults as cd
 import external_sets as ext
 
-from labelfree.cutter.prepare import PEAK_WINDOW_GAIN as GAIN
+from labelfree.cutter.prepare import widest_covering_window
 
 
 def _half(images: np.ndarray, markers):
@@ -59,8 +59,7 @@ def trial(images: np.ndarray, markers) -> dict:
         warnings.simplefilter("ignore")
         _, record, _ = resolve_scale(to_dataarray(images, dims="TYX"), CutterConfig(), markers=markers)
     coverage = {int(w): c for w, c in record["marker_coverage"].items()}
-    best = max(coverage.values())
-    alone = next(w for w in sorted(coverage, reverse=True) if coverage[w] >= best - GAIN)
+    alone = widest_covering_window(coverage)
     return {"coverage": coverage, "growth": {int(w): g for w, g in record["window_growth"].items()},
             "alone": alone, "chosen": record["mask_peak_window"], "diameter": record["cell_size"]["diameter"]}
 

@@ -34,7 +34,7 @@ __all__ = [
     "choose_peak_window", "downscaled_shape",
     "frame_markers",
     "foreground_mask", "keep_marked_regions", "frame_markers_and_mask", "marker_coverage", "peak_window_trial",
-    "prepare_frame",
+    "prepare_frame", "widest_covering_window",
     "one_warning_for_unmarked_frames", "recording_dense_fields",
     "warn_markers_on_background",
 ]
@@ -374,13 +374,20 @@ def peak_window_trial(samples: Iterable[tuple[np.ndarray, np.ndarray]], config: 
     coverage = {w: hits[w] / total if total else 1.0 for w in PEAK_WINDOWS}
     first = PEAK_WINDOWS[0]
     growth: dict[int, float | None] = {}
+    competing = [first]
     for w in PEAK_WINDOWS[1:]:
-        added = hits[w] - hits[first]
-        growth[w] = (called[w] - called[first]) / (cell_area * added) if cell_area and added > 0 else None
-    competing = [w for w in PEAK_WINDOWS if w == first or cell_area is None
-                 or called[w] - called[first] <= PEAK_WINDOW_GROWTH * cell_area * max(hits[w] - hits[first], 0)]
-    best = max(coverage[w] for w in competing)
-    return next(w for w in competing if coverage[w] >= best - PEAK_WINDOW_GAIN), coverage, growth
+        added, extra = hits[w] - hits[first], called[w] - called[first]
+        growth[w] = extra / (cell_area * added) if cell_area and added > 0 else None
+        if cell_area is None or extra <= PEAK_WINDOW_GROWTH * cell_area * max(added, 0):
+            competing.append(w)
+    return widest_covering_window(coverage, competing), coverage, growth
+
+
+def widest_covering_window(coverage: dict[int, float], windows: Sequence[int] = PEAK_WINDOWS, /) -> int:
+    """Of ``windows`` (largest first), the largest whose marker ``coverage`` is within :data:`PEAK_WINDOW_GAIN`
+    of the best of them: the automatic window by coverage alone (:func:`choose_peak_window`)."""
+    best = max(coverage[w] for w in windows)
+    return next(w for w in windows if coverage[w] >= best - PEAK_WINDOW_GAIN)
 
 
 def foreground_mask(

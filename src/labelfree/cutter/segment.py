@@ -21,7 +21,6 @@ from labelfree.cutter.model_io import training_inputs
 from labelfree.cutter.markers import drop_repeated_points, guess_nucleus_channel, recording_added, split_binary_mask
 from labelfree.cutter.prepare import (
     _PROBE_SMOOTHING,
-    PEAK_WINDOW_GAIN,
     PEAK_WINDOW_GROWTH,
     PEAK_WINDOWS,
     RIDGE_SOLIDITY,
@@ -39,6 +38,7 @@ from labelfree.cutter.prepare import (
     prepare_frame,
     recording_dense_fields,
     warn_markers_on_background,
+    widest_covering_window,
 )
 from labelfree.cutter.refine import refine_labels
 from labelfree.cutter.scale import default_area_size
@@ -253,8 +253,7 @@ def _say_refused_window(window: int, coverage: dict[int, float], growth: dict[in
     """Log why the automatic local window is not the smaller one the markers' coverage alone would choose: that
     window calls more than ``PEAK_WINDOW_GROWTH`` cells' worth of pixels per marker it adds (the glow around every
     cell, :func:`labelfree.cutter.prepare.choose_peak_window`)."""
-    best = max(coverage.values())
-    alone = next(w for w in PEAK_WINDOWS if coverage[w] >= best - PEAK_WINDOW_GAIN)
+    alone = widest_covering_window(coverage)
     if alone == window or growth.get(alone) is None:
         return
     log.info("Cutter automatic scale: a %d px local window would call %.0f %% of the markers' pixels cell (%d px: "
