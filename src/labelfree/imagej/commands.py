@@ -28,7 +28,8 @@ from labelfree.imagej.terms import at_image_positions, in_imagej_terms, warning_
 from labelfree.options import (Field, coerce_value, config_fields, format_macro_options, parse_macro_options,
                                value_text)
 
-__all__ = ["CommandResult", "command_titles", "command_fields", "run_command", "relay_warnings", "in_imagej_terms"]
+__all__ = ["CommandResult", "command_titles", "command_fields", "run_command", "relay_warnings", "in_imagej_terms",
+           "record_options"]
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +194,7 @@ def _run_command(command: str, image: Any, /, *, options: str | dict[str, Any] |
     values = _with_channels(values, imp, fields, options, channels)
     if dialog:
         values = _from_dialog(spec, imp, fields, options, values, advanced_only=dialog == "advanced")
-        _record(title, _recorded_channels(spec, imp, values, keys, names, named=named), fields)
+        record_options(title, _recorded_channels(spec, imp, values, keys, names, named=named), fields)
     _log_channel(title, imp, values.get("channel"), names, named=named)
     config_keys = {f.key for f in config_fields(spec.config_class)}
     config = spec.config_class.from_dict({k: v for k, v in values.items() if k in config_keys})
@@ -361,7 +362,7 @@ def _check_frames(spec: Any, imp: Any) -> None:
         require_planes(imp, what=spec.menu_title, takes_z=takes_z or "No LabelFree command")
 
 
-def _record(title: str, values: dict[str, Any], fields: list[Field]) -> None:
+def record_options(title: str, values: dict[str, Any], fields: list[Field]) -> None:
     """Replace what GenericDialog recorded by the full, explicit option string."""
     from scyjava import jimport
 

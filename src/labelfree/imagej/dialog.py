@@ -15,7 +15,7 @@ import contextlib
 import html
 import logging
 import math
-from typing import Any, Iterator, Sequence
+from typing import Any, Collection, Iterator, Sequence
 
 from labelfree.errors import ConfigError
 from labelfree.imagej.fields import ADVANCED_KEY, split_fields
@@ -140,7 +140,7 @@ def _add_text_field(gd: Any, field: Field, text: str, /) -> None:
 
 def build_page(title: str, fields: Sequence[Field], /, *, values: dict[str, Any], channels: Sequence[str] = (),
                names: Sequence[str] | None = None, named: bool = False, message: str = "", help_page: str = "",
-               advanced: bool | None = None) -> Any:
+               advanced: bool | None = None, plain: Collection[str] = ()) -> Any:
     """A GenericDialog with one control per field (not shown yet); ``advanced`` adds the checkbox.
 
     Channel fields show channels as ImageJ counts them, from 1: ``channel`` / ``*_channel`` fields of an image
@@ -148,7 +148,9 @@ def build_page(title: str, fields: Sequence[Field], /, *, values: dict[str, Any]
     Fusion's ``channels``) and the channel of a one-channel image as text, ``names`` (default ``channels``;
     an RGB image's are R, G and B) and ``named`` saying how a macro reads them
     (:func:`labelfree.imagej.fields.channels_from_imagej`). A field holding a file or folder path (``output``,
-    ``config_file``, ``model_file``, ``zoo``, ...) is a text box with ImageJ's Browse button.
+    ``config_file``, ``model_file``, ``zoo``, ...) is a text box with ImageJ's Browse button. The keys in
+    ``plain`` are text boxes shown and read as typed, also those that name channels (the channel of an image the
+    dialog itself names: LabelFree Segment File's, read once the image is known).
     """
     from scyjava import jimport
 
@@ -160,7 +162,7 @@ def build_page(title: str, fields: Sequence[Field], /, *, values: dict[str, Any]
     if message:
         gd.addMessage(message)
     names = channels if names is None else names
-    channel_fields = channel_keys(list(fields))
+    channel_fields = {k: v for k, v in channel_keys(list(fields)).items() if k not in plain}
     for f in fields:
         value = values.get(f.key, f.default)
         control = _control(f, value, channels)
@@ -188,16 +190,17 @@ def build_page(title: str, fields: Sequence[Field], /, *, values: dict[str, Any]
 
 def read_page(gd: Any, fields: Sequence[Field], /, *, values: dict[str, Any], channels: Sequence[str] = (),
               names: Sequence[str] | None = None, named: bool = False,
-              advanced: bool = False) -> tuple[dict[str, Any], bool]:
+              advanced: bool = False, plain: Collection[str] = ()) -> tuple[dict[str, Any], bool]:
     """The typed values of a shown page (and the advanced checkbox), in field order.
 
     Channels are read as a macro reads them (counted from 1; :func:`build_page` says which ``names``), and
-    returned counted from 0, as the pipelines take them; a channel text field left as shown keeps its value.
+    returned counted from 0, as the pipelines take them; a channel text field left as shown keeps its value. The
+    keys in ``plain`` are read as typed (:func:`build_page`).
     """
     from labelfree.imagej.fields import channel_keys
 
     names = channels if names is None else names
-    channel_fields = channel_keys(list(fields))
+    channel_fields = {k: v for k, v in channel_keys(list(fields)).items() if k not in plain}
     out: dict[str, Any] = {}
     boxes = iter(gd.getNumericFields() or [])
     for f in fields:
@@ -256,6 +259,7 @@ def _control_states(gd: Any, fields: Sequence[Field], /, *, values: dict[str, An
 def show_dialog(
     title: str, fields: Sequence[Field], /, *, defaults: dict[str, Any], channels: Sequence[str] = (), help: str = "",
     advanced_only: bool = False, names: Sequence[str] | None = None, named: bool = False,
+    plain: Collection[str] = (),
 ) -> DialogValues | None:
     """Show the command's dialog pages; return the typed values of every field, or None when cancelled.
 
@@ -281,6 +285,8 @@ def show_dialog(
         channels counted from 1, and what is typed there is read as a macro reads it.
     named : bool
         ``names`` are the channels' own names (not ImageJ's C1..Cn).
+    plain : collection of str
+        Keys shown and read as typed text, also those that name channels (:func:`build_page`).
 
     Returns
     -------
@@ -306,7 +312,8 @@ def show_dialog(
         if number == 1 and not values.pop(ADVANCED_KEY, False):
             break
         gd = build_page(page_title, members, values=values, channels=channels, names=names, named=named,
-                        message=message, help_page=page_help, advanced=False if with_checkbox else None)
+                        message=message, help_page=page_help, advanced=False if with_checkbox else None,
+                        plain=plain)
         before = _control_states(gd, members, values=values, channels=channels)
         gd.showDialog()
         if gd.wasCanceled():
@@ -314,7 +321,7 @@ def show_dialog(
         after = _control_states(gd, members, values=values, channels=channels)
         changed.update(key for key, state in after.items() if before[key] != state)
         read, more = read_page(gd, members, values=values, channels=channels, names=names, named=named,
-                               advanced=bool(with_checkbox))
+                               advanced=bool(with_checkbox), plain=plain)
         values.update(read)
         if with_checkbox:
             values[ADVANCED_KEY] = more

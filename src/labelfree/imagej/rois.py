@@ -38,7 +38,7 @@ import numpy as np
 from labelfree.errors import InputError, JavaError
 
 __all__ = ["labels_to_roimanager", "add_labels_to_roimanager", "labels_to_javarois", "get_roimanager",
-           "roimanager_names", "run_suffix", "roi_channel", "roi_groups"]
+           "roimanager_names", "run_suffix", "roi_channel", "roi_groups", "ensure_group_colours"]
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def get_roimanager() -> Any:
     return RoiManager.getRoiManager()
 
 
-def _ensure_group_colours() -> None:
+def ensure_group_colours() -> None:
     """Give ImageJ's ROI groups LabelFree's glasbey colours when ImageJ has none.
 
     ImageJ 1.53 colours group *g* from ``luts/Glasbey.lut``; a bare ij.jar has no such
@@ -245,7 +245,7 @@ def labels_to_javarois(labels: Any, /, *, group: int | str | None = "label", cha
     if not chunks:
         return []
     if group is not None:
-        _ensure_group_colours()
+        ensure_group_colours()
     lengths = np.array([len(c) for c in chunks], np.int32)
     offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int32)
     ids_arr = np.array(ids, np.int32)
