@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from labelfree.imagej.fields import ADVANCED_KEY, channel_keys, command_fields, split_fields
+from labelfree.imagej.files import FILE_COMMAND, file_fields
 from labelfree.imagej.scripts import ScriptSyntaxError, parse_script_parameters, render_script, script_files
 from labelfree.options import coerce_value
 
@@ -55,6 +56,17 @@ def test_rendered_script_parameters_are_exactly_the_macro_keys(command):
     if command == "doctor":
         assert [p.name for p in params] == ["log"]
         return
+    if command == FILE_COMMAND:  # no image: the file and the output folder are file choosers
+        fields = file_fields()
+        assert [p.name for p in params] == [f.key for f in fields]
+        assert [(p.type, p.attrs.get("style")) for p in params if p.type == "File"] == [
+            ("File", "open"), ("File", "directory")]
+        for p, f in zip(params, fields):
+            assert p.attrs["description"].startswith(f.help)  # a channel's says ImageJ counts from 1
+            if p.type != "File":
+                assert coerce_value(f, p.attrs["value"]) == f.default
+        assert [p.name for p in params if p.attrs.get("required") is False] == ["output", "options"]
+        return
     assert params[0].type == "ImagePlus" and params[0].name == "imp"
     basic, groups = split_fields(command_fields(command))
     assert 1 <= len(basic) <= 12, f"{command}: {len(basic)} basic fields; a first dialog has at most 12"
@@ -78,12 +90,13 @@ def test_shipped_script_still_fits_the_command(command):
     params = parse_script_parameters((SCRIPTS / SCRIPT_FILES[command]).read_text(encoding="utf-8"))
     if command == "doctor":
         return
-    fields = {f.key: f for f in command_fields(command)}
-    for p in params[1:]:
+    fields = {f.key: f for f in (file_fields() if command == FILE_COMMAND else command_fields(command))}
+    for p in params[int(command != FILE_COMMAND):]:
         if p.name == ADVANCED_KEY:
             continue
         assert p.name in fields, f"{SCRIPT_FILES[command]}: {p.name!r} is no longer an option of {command}"
-        coerce_value(fields[p.name], p.attrs["value"])
+        if p.type != "File":
+            coerce_value(fields[p.name], p.attrs["value"])
 
 
 def test_recorded_cutter_and_fusion_macro_keys_still_parse(monkeypatch, tmp_path):

@@ -7,7 +7,7 @@ from typing import Any, Mapping
 
 from labelfree.errors import LabelFreeError
 
-__all__ = ["run_script", "run_doctor"]
+__all__ = ["run_script", "run_file_script", "run_doctor"]
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,34 @@ def run_script(command: str, imp: Any, namespace: Mapping[str, Any], /) -> Any:
     advanced = bool(_plain(namespace.get(ADVANCED_KEY, False))) and not raw
     try:
         return run_command(command, imp, options=options, dialog="advanced" if advanced else False)
+    except LabelFreeError as exc:
+        jimport("ij.IJ").log(f"LabelFree error: {exc}")
+        raise
+
+
+def run_file_script(namespace: Mapping[str, Any], /) -> Any:
+    """Run "LabelFree Segment File" from its SciJava script, whose ``#@`` parameters sit in ``namespace`` (the
+    keys a macro call gives win; an optional file left empty is None, read as empty).
+
+    Returns
+    -------
+    labelfree.imagej.files.FileRun
+    """
+    from scyjava import jimport
+
+    from labelfree.imagej.files import file_fields, run_file_command
+    from labelfree.imagej.jvm import start
+    from labelfree.options import parse_macro_options
+
+    start()  # attaches to Fiji's running JVM
+    fields = file_fields()
+    values = {f.key: _plain(namespace[f.key]) for f in fields if f.key in namespace}
+    values = {k: "" if v is None else v for k, v in values.items()}
+    raw = _macro_options()
+    if raw:
+        values.update(parse_macro_options(raw, fields))
+    try:
+        return run_file_command(values)
     except LabelFreeError as exc:
         jimport("ij.IJ").log(f"LabelFree error: {exc}")
         raise

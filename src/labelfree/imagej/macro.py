@@ -30,8 +30,9 @@ class MacroError(LabelFreeError, RuntimeError):
 
 
 def register_commands() -> list[str]:
-    """Register the "LabelFree ..." commands, and "LabelFree Doctor" (its report in the Log), in the running
-    ImageJ 1.x (ij.Menus)."""
+    """Register the "LabelFree ..." commands, "LabelFree Segment File" (a pipeline on an image on disk,
+    :mod:`labelfree.imagej.files`) and "LabelFree Doctor" (its report in the Log) in the running ImageJ 1.x
+    (ij.Menus)."""
     global _PROXY
     import jpype
     from scyjava import jimport
@@ -51,7 +52,9 @@ def register_commands() -> list[str]:
         field.set(None, table)
     from labelfree.imagej.fields import command_titles
 
-    titles = {**command_titles(), DOCTOR_TITLE: "doctor"}
+    from labelfree.imagej.files import FILE_COMMAND, FILE_TITLE
+
+    titles = {**command_titles(), FILE_TITLE: FILE_COMMAND, DOCTOR_TITLE: "doctor"}
     instance = jimport("ij.IJ").getInstance()
     for title, key in titles.items():
         plugin = f'labelfree.LabelFreeCommand("{key}")'
@@ -72,6 +75,11 @@ def _handle(command: Any, options: Any) -> str | None:
 
             # bound late, as the pipelines' checks are: the doctor looks for Java through jvm, which imports this
             load("labelfree.imagej.fiji:run_doctor")()  # the report goes to the Log; what is missing is no error
+            return None
+        if str(command) == "segment_file":
+            from labelfree.imagej.files import run_file_command
+
+            run_file_command(None if options is None else str(options), dialog=options is None)
             return None
         run_command(str(command), None, options=None if options is None else str(options), dialog=options is None)
         return None
