@@ -59,8 +59,7 @@ def test_rendered_script_parameters_are_exactly_the_macro_keys(command):
     if command == FILE_COMMAND:  # no image: the file and the output folder are file choosers
         fields = file_fields()
         assert [p.name for p in params] == [f.key for f in fields]
-        assert [(p.type, p.attrs.get("style")) for p in params if p.type == "File"] == [
-            ("File", "open"), ("File", "directory")]
+        assert [(p.name, p.attrs.get("style")) for p in params if p.type == "File"] == [("input", "open")]
         for p, f in zip(params, fields):
             assert p.attrs["description"].startswith(f.help)  # a channel's says ImageJ counts from 1
             if p.type != "File":

@@ -198,8 +198,8 @@ def test_esc_stops_the_run_and_it_leaves_no_outputs(fresh, tmp_path):
 
 @pytest.mark.jvm
 def test_the_fiji_script_runs_with_the_file_choosers_values(fresh, tmp_path):
-    """The shipped script as SciJava runs it: its inputs as globals, the file a java.io.File, an output folder
-    left empty None."""
+    """The shipped script as SciJava runs it: its inputs as globals, the file a java.io.File (its store's
+    metadata file, which the file chooser can choose), the output folder left empty."""
     from scyjava import jimport
 
     from labelfree.imagej.scripts import parse_script_parameters
@@ -209,7 +209,7 @@ def test_the_fiji_script_runs_with_the_file_choosers_values(fresh, tmp_path):
     store = _zarr(tmp_path / "cells.ome.zarr")
     namespace = {p.name: p.attrs.get("value") for p in parse_script_parameters(text)}
     namespace.update(__name__="__fiji_script__", input=jimport("java.io.File")(str(store / ".zattrs")),
-                     output=None, channel="GFP")
+                     channel="GFP")
     exec(compile(text, script.name, "exec"), namespace)
     run = namespace["result"]
     assert run.output == tmp_path / "cells_labelfree" and run.rois == 20 == fresh.getCount()

@@ -229,15 +229,15 @@ def render_script(command: str, /) -> str:
 
 
 def _file_script() -> str:
-    """The script of "LabelFree Segment File": its fields, the image and the output folder as file choosers."""
+    """The script of "LabelFree Segment File": its fields, the image a file chooser. The output folder stays a
+    text box, as Fusion's ``zoo`` does: a SciJava file parameter left empty is not recorded, and its replay asks
+    for a file."""
     from labelfree.imagej.files import FILE_TITLE, file_fields
 
     lines = []
     for f in file_fields():
         if f.key == "input":
             lines.append(f'#@ File (style="open", description={_quote(f.help)}) {f.key}')
-        elif f.key == "output":
-            lines.append(f'#@ File (style="directory", required=false, description={_quote(f.help)}) {f.key}')
         elif f.kind == "str" and f.default == "":
             lines.append(_parameter_line(f).replace("#@ String (", "#@ String (required=false, ", 1))
         else:
