@@ -76,9 +76,9 @@ def _handle(command: Any, options: Any) -> str | None:
             # bound late, as the pipelines' checks are: the doctor looks for Java through jvm, which imports this
             load("labelfree.imagej.fiji:run_doctor")()  # the report goes to the Log; what is missing is no error
             return None
-        if str(command) == "segment_file":
-            from labelfree.imagej.files import run_file_command
+        from labelfree.imagej.files import FILE_COMMAND, run_file_command
 
+        if str(command) == FILE_COMMAND:
             run_file_command(None if options is None else str(options), dialog=options is None)
             return None
         run_command(str(command), None, options=None if options is None else str(options), dialog=options is None)
