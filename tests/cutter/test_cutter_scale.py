@@ -391,7 +391,7 @@ def test_ridge_growth_takes_faint_thin_processes_into_the_mask_of_cells_that_hav
     from labelfree.cutter.prepare import RIDGE_SOLIDITY, cell_solidity, foreground_mask, grow_along_ridges
 
     cfg = CutterConfig(mask_smoothing=2.0, mask_peak_window=9, mask_ridges="auto")
-    assert cfg.mask_ridges is None and CutterConfig().mask_ridges is False  # an option, off by default
+    assert cfg.mask_ridges is None and CutterConfig().mask_ridges is None  # automatic by default
     image, centres, processes, bodies = _cells_with_protrusions(True)
     plain = foreground_mask(image, cfg.replace(mask_ridges=False), markers=centres)
     assert plain[processes].mean() < 0.5  # the local test leaves most of the processes out
@@ -414,6 +414,25 @@ def test_ridge_growth_takes_faint_thin_processes_into_the_mask_of_cells_that_hav
                                                               markers=round_centres))
 
 
+def test_the_ridge_scale_follows_the_cell_size_below_the_smoothing_s_4_px_cap():
+    """Was: the ridges were found at the mask smoothing, which stops at 4 px: for cells of radius 50 px (MSC at half
+    size) that is 0.08 R, and 3 px wide processes were found in pieces, blurred into the background beside them."""
+    from labelfree.cutter.prepare import foreground_mask, grow_along_ridges, ridge_sigma
+
+    image, centres, processes, bodies = _cells_with_protrusions(True, arms=True)
+    near = ndi_dilate(processes | bodies, 2)
+    cfg = CutterConfig(mask_smoothing=4.0, mask_peak_window=9, mask_ridges=False, downscale=50 / 28.8)
+    assert ridge_sigma(cfg) == 2.0 and ridge_sigma(cfg.replace(downscale=None)) == 4.0  # R / 25; none known: 4
+    assert ridge_sigma(cfg.replace(downscale=0.5)) == 2.0 and ridge_sigma(cfg.replace(downscale=4.0)) == 4.0
+    assert ridge_sigma(cfg.replace(downscale=0.5, mask_smoothing=1.0)) == 1.0  # small cells: their smoothing
+    plain = foreground_mask(image, cfg, markers=centres)
+    grown = grow_along_ridges(image, plain, cfg)
+    added = grown & ~plain
+    assert grown[processes].mean() > 0.9 and (added & ~near).sum() < 0.35 * added.sum()
+    coarse = grow_along_ridges(image, plain, cfg.replace(downscale=None))  # the smoothing's 4 px
+    assert coarse[processes].mean() < 0.6 and (coarse & ~plain & ~near).sum() > 0.5 * (coarse & ~plain).sum()
+
+
 def test_automatic_ridges_are_decided_once_for_the_movie_and_recorded():
     from labelfree.cutter.prepare import foreground_mask
     from labelfree.cutter.segment import resolve_scale
@@ -430,4 +449,6 @@ def test_automatic_ridges_are_decided_once_for_the_movie_and_recorded():
         np.testing.assert_array_equal(masks[1], foreground_mask(image, cfg, markers=centres))
         assert bool(masks[1][processes].mean() > 0.8) is expected
     _, auto, _ = resolve_scale(movie, CutterConfig(), markers=markers)
-    assert "mask_ridges" not in auto and "cell_solidity" not in auto  # off by default: nothing measured
+    assert auto["mask_ridges"] is False and auto["cell_solidity"] > 0.9  # automatic by default: measured
+    _, auto, _ = resolve_scale(movie, CutterConfig(mask_ridges=False), markers=markers)
+    assert "mask_ridges" not in auto and "cell_solidity" not in auto  # set: nothing measured

@@ -71,6 +71,10 @@ RIDGE_SOLIDITY = 0.9
 RIDGE_DEPTH = 2.5
 #: ... and the smoothed intensity this many noise units above the background
 RIDGE_FLOOR = 0.5
+#: the ridge test's scale is at most this fraction of the typical cell radius (:func:`ridge_sigma`), but not
+#: under RIDGE_MIN_SIGMA px (finer, faint processes 3 noise units bright are lost in the noise of the test)
+RIDGE_PER_RADIUS = 1.0 / 25.0
+RIDGE_MIN_SIGMA = 2.0
 #: the automatic window is the largest whose marker coverage is within this fraction of the best window's
 PEAK_WINDOW_GAIN = 0.02
 #: ... among the windows that call at most this many typical cells' worth of pixels more than the largest for each
@@ -480,19 +484,42 @@ def cell_solidity(channels: np.ndarray, mask: np.ndarray, markers: np.ndarray, c
     return float(np.median(values)) if values else 1.0
 
 
+def ridge_sigma(config: CutterConfig, /) -> float:
+    """The scale (px) of the ridge test of :func:`grow_along_ridges`: the mask smoothing, at most
+    :data:`RIDGE_PER_RADIUS` of the typical cell radius the patches are made for (``downscale`` x the
+    :data:`~labelfree.cutter.scale.FILL` of half a patch, as the automatic scale chooses ``downscale``) but not
+    under :data:`RIDGE_MIN_SIGMA`. The smoothing (R / 15 within 1-4 px) is coarser than the protrusions of
+    cells of radius 30-100 px: at MSC's half size (R 49 px, smoothing 3.3 px) the ridges found at it joined
+    the processes and the background beside them (mean IoU -0.001 with the ridges), at 2 px they gain 0.015
+    (docs/benchmarks.md). Cells smaller or larger keep the smoothing.
+
+    >>> ridge_sigma(CutterConfig(mask_smoothing=4.0, downscale=3.49)), ridge_sigma(CutterConfig(mask_smoothing=3.29,
+    ...     downscale=1.715)), ridge_sigma(CutterConfig(mask_smoothing=1.5, downscale=0.8))
+    (4.0, 2.0, 1.5)
+    """
+    from labelfree.cutter.scale import FILL
+
+    sigma = float(config.mask_smoothing) if config.mask_smoothing else _PROBE_SMOOTHING
+    if config.downscale:
+        radius = float(config.downscale) * FILL * config.crop_size / 2
+        sigma = min(sigma, max(RIDGE_MIN_SIGMA, round(RIDGE_PER_RADIUS * radius, 2)))
+    return sigma
+
+
 def grow_along_ridges(channels: np.ndarray, mask: np.ndarray, config: CutterConfig, /) -> np.ndarray:
     """``mask`` plus the 8-connected ridge pixels outside it that touch it, holes filled.
 
-    A ridge pixel lies on a bright line at the mask smoothing s: the most negative eigenvalue of
-    the Hessian (Gaussian derivatives at s) of the mean cell channel is :data:`RIDGE_DEPTH` robust
-    noise units below its median over the frame, and the smoothed intensity :data:`RIDGE_FLOOR`
-    noise units above the background. Thin faint protrusions of whole cells are such lines.
+    A ridge pixel lies on a bright line at the scale s of :func:`ridge_sigma` (the mask smoothing, at most
+    1/25 of the cell radius, not under 2 px): the most negative eigenvalue of the Hessian (Gaussian derivatives at s) of the
+    mean cell channel is :data:`RIDGE_DEPTH` robust noise units below its median over the frame, and the
+    smoothed intensity :data:`RIDGE_FLOOR` noise units above the background. Thin faint protrusions of whole
+    cells are such lines.
     """
     from skimage.feature import hessian_matrix, hessian_matrix_eigvals
 
     from labelfree.cutter.graphcut import background_and_noise
 
-    sigma = config.mask_smoothing if config.mask_smoothing else _PROBE_SMOOTHING
+    sigma = ridge_sigma(config)
     x = np.mean(np.asarray(channels, np.float64), axis=0)
     lowest = hessian_matrix_eigvals(hessian_matrix(x, sigma=sigma, order="rc", use_gaussian_derivatives=True))[1]
     centre = np.median(lowest)
