@@ -87,8 +87,9 @@ def test_headless_session_registers_commands_in_a_fresh_process():
     )
     out = _run_python(code)
     assert out.returncode == 0, out.stderr
-    assert ("True ['LabelFree Cutter', 'LabelFree Doctor', 'LabelFree Drift', 'LabelFree Fusion', 'LabelFree Motion', 'LabelFree Segment File', 'LabelFree Stitch', 'LabelFree Threshold']"
-            in out.stdout)
+    titles = ["LabelFree Cutter", "LabelFree Doctor", "LabelFree Drift", "LabelFree Fusion", "LabelFree Motion",
+              "LabelFree Segment File", "LabelFree Stitch", "LabelFree Threshold"]
+    assert f"True {titles}" in out.stdout
     assert 'labelfree.LabelFreeCommand("threshold")' in out.stdout
 
 

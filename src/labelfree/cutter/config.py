@@ -105,8 +105,8 @@ class CutterConfig(PipelineConfig):
         None, group=_MASK,
         help="Also take into the mask the thin bright lines connected to it (faint protrusions: pixels on a "
              "ridge of the intensity, at the mask smoothing but at most 1/25 of the cell radius (not under 2 px), "
-             "above the background). Automatic: on when the cells are not compact (median solidity of the marked cells in "
-             "the mask below 0.9: whole cells with protrusions; nuclei lie at 0.94-0.98).")
+             "above the background). Automatic: on when the cells are not compact (median solidity of the marked "
+             "cells in the mask below 0.9: whole cells with protrusions; nuclei lie at 0.94-0.98).")
     downscale: Optional[float] = setting(
         None, group=_NET, basic=True, gt=0,
         help="Reduce the image by this factor before cutting patches (below 1 enlarges); outputs are at full "

@@ -510,10 +510,10 @@ def grow_along_ridges(channels: np.ndarray, mask: np.ndarray, config: CutterConf
     """``mask`` plus the 8-connected ridge pixels outside it that touch it, holes filled.
 
     A ridge pixel lies on a bright line at the scale s of :func:`ridge_sigma` (the mask smoothing, at most
-    1/25 of the cell radius, not under 2 px): the most negative eigenvalue of the Hessian (Gaussian derivatives at s) of the
-    mean cell channel is :data:`RIDGE_DEPTH` robust noise units below its median over the frame, and the
-    smoothed intensity :data:`RIDGE_FLOOR` noise units above the background. Thin faint protrusions of whole
-    cells are such lines.
+    1/25 of the cell radius, not under 2 px): the most negative eigenvalue of the Hessian (Gaussian
+    derivatives at s) of the mean cell channel is :data:`RIDGE_DEPTH` robust noise units below its median over
+    the frame, and the smoothed intensity :data:`RIDGE_FLOOR` noise units above the background. Thin faint
+    protrusions of whole cells are such lines.
     """
     from skimage.feature import hessian_matrix, hessian_matrix_eigvals
 
