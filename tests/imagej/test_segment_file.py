@@ -61,6 +61,24 @@ def test_the_command_line_counts_channels_as_imagej_and_passes_the_pipelines_opt
                                       "--set n_steps=50 --markers '/data/my nuclei.tif'")
 
 
+def test_python_embedded_in_another_program_still_starts_the_environment_s_interpreter(monkeypatch, tmp_path):
+    """Python embedded in a launcher has the launcher as sys.executable: ``launcher -m labelfree`` would start
+    the launcher, not LabelFree."""
+    import sys
+
+    from labelfree.imagej import files
+
+    launcher = tmp_path / "fiji-linux-x64"
+    launcher.write_text("")
+    here = files._command_prefix()
+    assert Path(here[0]).name.startswith("python") and here[1:] == ["-m", "labelfree"]
+    monkeypatch.setattr(sys, "executable", str(launcher))
+    embedded = files._command_prefix()
+    assert Path(embedded[0]).parent.parent == Path(sys.prefix) and embedded[1:] == ["-m", "labelfree"]
+    monkeypatch.setattr(sys, "executable", "")
+    assert files._command_prefix() == embedded
+
+
 @pytest.mark.parametrize("values, error, words", [
     ({"input": ""}, InputError, "needs the image to segment: input=[path"),
     ({"input": "{tmp}/nothing.tif"}, InputError, "there is no file or folder there"),

@@ -103,11 +103,19 @@ def _default_output(path: Path, /) -> Path:
 
 
 def _command_prefix() -> list[str]:
-    """How to start LabelFree's command line: this Python with ``-m labelfree`` (Fiji's Python mode runs the
-    environment's interpreter), else the ``labelfree`` command on the PATH."""
-    if sys.executable and Path(sys.executable).is_file():
-        return [sys.executable, "-m", "labelfree"]
-    found = shutil.which("labelfree")
+    """How to start LabelFree's command line: this environment's Python with ``-m labelfree``, else its
+    ``labelfree`` command, else the one on the PATH. Python embedded in another program (Fiji's launcher in
+    Python mode may be one) has that program as ``sys.executable``: only an interpreter named python* is taken
+    from there, else the one in ``sys.prefix``."""
+    prefix = Path(sys.prefix)
+    running = Path(sys.executable) if sys.executable else None
+    pythons = [running] if running is not None and running.name.lower().startswith("python") else []
+    pythons += [prefix / "bin" / "python3", prefix / "bin" / "python", prefix / "python.exe"]
+    for python in pythons:
+        if python.is_file():
+            return [str(python), "-m", "labelfree"]
+    found = next((str(p) for p in (prefix / "bin" / "labelfree", prefix / "Scripts" / "labelfree.exe") if p.is_file()),
+                 None) or shutil.which("labelfree")
     if found:
         return [found]
     raise FijiError(f"{FILE_TITLE} runs LabelFree's command line, and neither this Python ({sys.executable!r}) "
