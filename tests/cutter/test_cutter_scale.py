@@ -450,5 +450,15 @@ def test_automatic_ridges_are_decided_once_for_the_movie_and_recorded():
         assert bool(masks[1][processes].mean() > 0.8) is expected
     _, auto, _ = resolve_scale(movie, CutterConfig(), markers=markers)
     assert auto["mask_ridges"] is False and auto["cell_solidity"] > 0.9  # automatic by default: measured
+    # ridges asked for: the cells are measured on the plain mask all the same, as where they are automatic (they
+    # were measured on the grown mask: MSC's radius 100 -> 124 px, another downscale)
+    image, centres, processes, _ = _cells_with_protrusions(True, arms=True)
+    movie = to_dataarray(np.repeat(image, 3, axis=0), dims="TYX")
+    markers = np.array([[t, y, x] for t in range(3) for y, x in centres])
+    on, on_auto, _ = resolve_scale(movie, CutterConfig(mask_ridges=None), markers=markers)
+    given, given_auto, given_masks = resolve_scale(movie, CutterConfig(mask_ridges=True), markers=markers)
+    assert on.mask_ridges is True and given_auto["cell_size"] == on_auto["cell_size"]
+    assert (given.downscale, given.mask_smoothing) == (on.downscale, on.mask_smoothing)
+    assert given_masks == {}  # drawn without ridges: the run draws its own
     _, auto, _ = resolve_scale(movie, CutterConfig(mask_ridges=False), markers=markers)
     assert "mask_ridges" not in auto and "cell_solidity" not in auto  # set: nothing measured

@@ -184,6 +184,9 @@ def resolve_scale(
     n = image.sizes["T"] if stacked else 1
     fallback = _fallback(config)
     probe = config.replace(**{k: v for k, v in fallback.items() if getattr(config, k) is None})
+    # the cells are measured on the plain mask, also where the ridges are asked for (as where they are automatic)
+    grown = bool(probe.mask_ridges)
+    probe = probe.replace(mask_ridges=False)
     points, masks = [], {}
     for t in _sample_frames(n):
         frame = image.isel(T=t) if stacked else image
@@ -241,9 +244,9 @@ def resolve_scale(
         record["window_growth"] = {str(w): None if g is None else round(g, 2) for w, g in growth.items()}
     if solidity is not None:
         record["cell_solidity"] = round(solidity, 3)
-    elif mask is None and any(changes.get(k, getattr(probe, k)) != getattr(probe, k)
-                              for k in ("mask_smoothing", "mask_peak_window")):
-        masks = {}  # measured on the probe's smoothing and window: recomputed with the chosen ones
+    elif mask is None and (grown or any(changes.get(k, getattr(probe, k)) != getattr(probe, k)
+                                        for k in ("mask_smoothing", "mask_peak_window"))):
+        masks = {}  # measured on the probe's smoothing and window, without ridges: recomputed with the chosen ones
     log.info("Cutter automatic scale: typical cell radius %.1f px (from the %s, %d cells) -> %s",
              size.radius, size.source, size.n_cells, ", ".join(f"{k} {v:g}" for k, v in changes.items()))
     return config.replace(**changes), record, masks
