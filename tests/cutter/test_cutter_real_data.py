@@ -42,7 +42,7 @@ def _watershed_same_mask(images, markers, auto):
     from labelfree.cutter.prepare import foreground_mask
 
     cfg = CutterConfig(mask_smoothing=auto["mask_smoothing"], mask_peak_window=auto.get("mask_peak_window"),
-                       mask_ridges=auto.get("mask_ridges"))
+                       mask_ridges=auto.get("mask_ridges"), downscale=auto.get("downscale"))  # its ridge scale
     out = []
     for image, seeds in zip(images, markers):
         mask = foreground_mask(image[None], cfg, markers=markers_from_labels(seeds)[0])
