@@ -23,7 +23,7 @@ from typing import Any, Iterator
 from labelfree.errors import Cancelled, ConfigError, InputError, LabelFreeError
 from labelfree.imagej.fields import (ADVANCED_KEY, CommandResult, channel_keys, channels_from_config,
                                      channels_from_imagej, channels_to_imagej, command_fields, command_spec,
-                                     command_titles, imagej_channel_label, recordable)
+                                     command_titles, imagej_channel_label, own_channel_names, recordable)
 from labelfree.imagej.terms import at_image_positions, in_imagej_terms, warning_line
 from labelfree.options import (Field, coerce_value, config_fields, format_macro_options, parse_macro_options,
                                value_text)
@@ -280,8 +280,7 @@ def _imagej_channels(imp: Any, channels: list[str], /) -> tuple[list[str], bool]
     (an RGB image: R, G and B; channels without names are ImageJ's C1..Cn, numbered from 1)."""
     if int(imp.getBitDepth()) == 24:
         return ["R", "G", "B"], True
-    named = len(channels) > 1 and channels != [f"C{i}" for i in range(len(channels))]
-    return list(channels), named
+    return list(channels), own_channel_names(channels)
 
 
 def _given_channels(fields: list[Field], options: str | dict[str, Any] | None,

@@ -17,7 +17,7 @@ from labelfree.options import Field, config_fields
 
 __all__ = ["CommandResult", "command_titles", "command_spec", "command_fields", "split_fields", "recordable",
            "ADVANCED_KEY", "channel_keys", "channels_from_config", "channels_from_imagej", "channels_to_imagej",
-           "imagej_channel_label", "path_kind"]
+           "imagej_channel_label", "path_kind", "own_channel_names"]
 
 #: the dialog's checkbox that opens the advanced pages (a dialog control, not a macro key)
 ADVANCED_KEY = "advanced_options"
@@ -143,6 +143,12 @@ def recordable(values: dict[str, Any], /) -> dict[str, Any]:
     if not values.get("output"):
         skip.add("overwrite")
     return {k: v for k, v in values.items() if k not in skip}
+
+
+def own_channel_names(names: list[str], /) -> bool:
+    """Whether an image's channel names are its own, not the ``C0``..``Cn-1`` LabelFree gives channels without
+    names (which a Fiji user counts as C1..Cn)."""
+    return len(names) > 1 and list(names) != [f"C{i}" for i in range(len(names))]
 
 
 def channel_keys(fields: list[Field], /) -> dict[str, bool]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import dataclasses
+import functools
 import math
 import queue
 import shlex
@@ -27,7 +28,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from labelfree.errors import Cancelled, ConfigError, FijiError, InputError, LabelFreeError
 from labelfree.options import Field, parse_macro_options, value_text
@@ -127,6 +128,7 @@ def _image_channels(path: Path, /) -> tuple[list[str], bool]:
     """The channel names of the image at ``path`` (read lazily: its metadata) and whether they are its own."""
     from labelfree.errors import MissingDependencyError
     from labelfree.image import channel_names
+    from labelfree.imagej.fields import own_channel_names
     from labelfree.io import read_image
 
     try:  # no pixel read (a compressed TIFF too), where zarr and dask are installed
@@ -134,23 +136,24 @@ def _image_channels(path: Path, /) -> tuple[list[str], bool]:
     except MissingDependencyError:
         image = read_image(path, memmap=True)
     names = channel_names(image)
-    return names, len(names) > 1 and names != [f"C{i}" for i in range(len(names))]
+    return names, own_channel_names(names)
 
 
-def _channel_argument(path: Path, value: Any, /) -> str | None:
+def _channel_argument(channels: Callable[[], tuple[list[str], bool]], value: Any, /) -> str | None:
     """``channel`` as ImageJ counts (from 1; ``C1``; a name; several comma-separated, for the pipelines that take
-    several) -> the command line's ``--channel`` (from 0; the names)."""
+    several) -> the command line's ``--channel`` (from 0; the names); ``channels()`` gives the image's channels
+    (:func:`_image_channels`)."""
     text = "" if value is None else str(value).strip()
     if text.lower() in ("", "auto"):
         return None
     from labelfree.imagej.fields import one_channel_from_imagej
 
-    names, named = _image_channels(path)
+    names, named = channels()
     parts = [p.strip() for p in text.replace(";", ",").split(",") if p.strip()]
     return ",".join(str(one_channel_from_imagej("channel", p, names, named)) for p in parts)
 
 
-def _pipeline_arguments(pipeline: str, text: Any, path: Path, /) -> list[str]:
+def _pipeline_arguments(pipeline: str, text: Any, channels: Callable[[], tuple[list[str], bool]], /) -> list[str]:
     """``options`` (the pipeline command's macro keys) -> the command line's ``--set`` options and input flags;
     channel options read as ImageJ counts them. A key of this command itself, or none of the pipeline's, is a
     ConfigError naming the valid ones."""
@@ -169,16 +172,13 @@ def _pipeline_arguments(pipeline: str, text: Any, path: Path, /) -> list[str]:
                           "own: input (the image), channel, output, rois, and open (the label image and the "
                           "table). Give them as such, outside options=[...].")
     keys = channel_keys(fields)
-    names: list[str] | None = None
-    named = False
     out: list[str] = []
     for f in fields:
         if f.key not in given:
             continue
         value = given[f.key]
         if f.key in keys and value not in (None, "", (), []):
-            if names is None:
-                names, named = _image_channels(path)
+            names, named = channels()
             many = value if isinstance(value, (list, tuple)) else [value]
             value = [one_channel_from_imagej(f.key, v, names, named) for v in many]
             value = value if keys[f.key] else value[0]
@@ -206,7 +206,8 @@ def file_command_line(values: Mapping[str, Any], /) -> tuple[list[str], Path]:
     out_text = str(values.get("output") or "").strip()
     out = Path(out_text).expanduser().absolute() if out_text else _default_output(path)
     argv = [*_command_prefix(), spec.name, str(path), "-o", str(out), "--print-paths", "--no-progress"]
-    channel = _channel_argument(path, values.get("channel"))
+    channels = functools.cache(lambda: _image_channels(path))  # read once, and only when a channel is given
+    channel = _channel_argument(channels, values.get("channel"))
     if channel is not None:
         argv += ["--channel", channel]
     tile = int(values.get("tile") or 0)
@@ -215,7 +216,7 @@ def file_command_line(values: Mapping[str, Any], /) -> tuple[list[str], Path]:
     if tile:
         check_tiles(spec)
         argv += ["--tile", str(tile)]
-    argv += _pipeline_arguments(spec.name, values.get("options"), path)
+    argv += _pipeline_arguments(spec.name, values.get("options"), channels)
     return argv, out
 
 
@@ -250,9 +251,10 @@ def _pump(stream: Any, into: queue.Queue, tag: str) -> None:
     into.put((tag, None))
 
 
-def _run_command_line(argv: list[str], /) -> tuple[list[str], float]:
-    """Run the command line, its stderr lines said in the Log as they come, Esc stopping it; return the paths
-    it printed and the seconds it took. A failure is an error with its message, in ImageJ's terms."""
+def _run_command_line(argv: list[str], what: str, /) -> tuple[list[str], float]:
+    """Run the command line (``what`` says it: ``threshold on cells.ome.zarr``), its stderr lines said in the Log
+    as they come, Esc stopping it; return the paths it printed and the seconds it took. A failure is an error
+    with its message, in ImageJ's terms."""
     from scyjava import jimport
 
     from labelfree.imagej.terms import in_imagej_terms, warning_line
@@ -270,8 +272,6 @@ def _run_command_line(argv: list[str], /) -> tuple[list[str], float]:
     printed: list[str] = []
     errors: list[str] = []
     last: collections.deque = collections.deque(maxlen=3)  # what a run that ended otherwise said last
-    name = Path(argv[argv.index("-o") - 1]).name
-    pipeline = argv[argv.index("-o") - 2]
     open_streams, stopped = 2, False
     while open_streams:
         try:
@@ -296,7 +296,7 @@ def _run_command_line(argv: list[str], /) -> tuple[list[str], float]:
         if not stopped and IJ.escapePressed():
             stopped = True
             proc.terminate()  # the command line takes SIGTERM as Ctrl-C: it cleans up and leaves no outputs
-        IJ.showStatus(f"{FILE_TITLE}: {pipeline} on {name}, {time.perf_counter() - started:.0f} s"
+        IJ.showStatus(f"{FILE_TITLE}: {what}, {time.perf_counter() - started:.0f} s"
                       f"{' (stopping)' if stopped else '; Esc stops it'}")
     try:
         code = proc.wait(timeout=60)
@@ -306,11 +306,10 @@ def _run_command_line(argv: list[str], /) -> tuple[list[str], float]:
     seconds = time.perf_counter() - started
     IJ.showStatus("")
     if stopped:
-        raise Cancelled(f"{FILE_TITLE} stopped (Esc) after {seconds:.0f} s: {pipeline} on {name} wrote no "
-                        "outputs.")
+        raise Cancelled(f"{FILE_TITLE} stopped (Esc) after {seconds:.0f} s: {what} wrote no outputs.")
     if code != 0:
         said = " ".join(errors) or f"the command line ended with exit code {code} ({' / '.join(last) or 'no message'})"
-        raise LabelFreeError(f"{FILE_TITLE} ({pipeline} on {name}) failed: {said}")
+        raise LabelFreeError(f"{FILE_TITLE} ({what}) failed: {said}")
     return printed, seconds
 
 
@@ -335,14 +334,14 @@ def _free_memory() -> int:
     return int(IJ.maxMemory()) - int(IJ.currentMemory())
 
 
-def _open_labels(path: Path, /) -> tuple[Any, bool]:
-    """The label image opened (shown), and whether as a virtual stack; None when not even a plane fits."""
+def _open_labels(path: Path, whole: int, plane: int, /) -> tuple[Any, bool]:
+    """The label image opened (shown), and whether as a virtual stack; None when not even a plane fits (``whole``
+    and ``plane``: its bytes as ImageJ holds them, :func:`_label_bytes`)."""
     from scyjava import jimport
 
     from labelfree.imagej.labels import glasbey_imagej_lut, show_image
 
     IJ = jimport("ij.IJ")
-    whole, plane, _ = _label_bytes(path)
     free = _free_memory()
     if plane > VIRTUAL_FRACTION * free:
         IJ.log(f"{FILE_TITLE}: the label image ({plane / 2**20:.0f} MB a plane) is larger than ImageJ's free memory "
@@ -457,18 +456,20 @@ def segment_file(values: Mapping[str, Any], /) -> FileRun:
         raise FijiError(f"{FILE_TITLE}: the ROI Manager is a window and ImageJ runs headless; give rois=none "
                         "(the ROIs are written to the output folder's _rois.zip all the same).")
     given, out = file_command_line(values)
+    at = given.index("-o")  # ... PIPELINE INPUT -o OUT ...
+    what = f"{given[at - 2]} on {Path(given[at - 1]).name}"
     IJ = jimport("ij.IJ")
     with tempfile.TemporaryDirectory(prefix="labelfree-rois-") as scratch:
         argv = _roi_manager_files(given, Path(scratch))
-        printed, seconds = _run_command_line(argv)
+        printed, seconds = _run_command_line(argv, what)
     paths = {_kind_of(Path(p)): Path(p) for p in printed}
     run = FileRun(argv, out, paths, seconds)
     if "labels" not in paths:
         raise LabelFreeError(f"{FILE_TITLE}: the command line wrote no label image (it printed: "
                              f"{'; '.join(printed) or 'nothing'}).")
-    has_z = _label_bytes(paths["labels"])[2]
+    whole, plane, has_z = _label_bytes(paths["labels"])
     if values.get("open"):
-        run.labels, run.virtual = _open_labels(paths["labels"])
+        run.labels, run.virtual = _open_labels(paths["labels"], whole, plane)
     if mode != "none" and "rois" in paths:
         run.rois = _open_rois(paths["rois"], mode)
     if values.get("open") and "table" in paths:
@@ -476,8 +477,7 @@ def segment_file(values: Mapping[str, Any], /) -> FileRun:
     same = terminal_command(given)
     if argv != given:  # the ROI Manager's ROIs were saved for the run, and are gone with it
         same += " (roi_manager: the ROI Manager's ROIs saved as a .zip, its path given instead)"
-    IJ.log(f"{FILE_TITLE}: {argv[argv.index('-o') - 2]} on {Path(argv[argv.index('-o') - 1]).name} in "
-           f"{seconds:.1f} s; outputs in {out}. The same from a terminal: {same}")
+    IJ.log(f"{FILE_TITLE}: {what} in {seconds:.1f} s; outputs in {out}. The same from a terminal: {same}")
     return run
 
 
