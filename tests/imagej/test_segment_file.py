@@ -145,6 +145,18 @@ def test_a_macro_segments_an_ome_zarr_and_opens_its_labels_rois_and_table(fresh,
 
 
 @pytest.mark.jvm
+def test_a_macro_variable_names_the_file_as_for_the_other_commands(fresh, tmp_path):
+    """Was: input=&path was read as the text "&path" (no such file); the other LabelFree commands read key=&name
+    as the macro's variable."""
+    import labelfree.imagej as lij
+
+    store = _zarr(tmp_path / "cells.ome.zarr")
+    got = lij.run_macro(f'path = "{store}"; c = 2; run("LabelFree Segment File", "input=&path channel=&c '
+                        f'output=[{tmp_path}/out] open=false"); return "" + roiManager("count");')
+    assert got == "20" and (tmp_path / "out" / "cells_labels.tif").is_file()
+
+
+@pytest.mark.jvm
 def test_rois_replace_or_none_and_nothing_opened(fresh, tmp_path):
     from scyjava import jimport
 

@@ -83,6 +83,7 @@ def run_file_script(namespace: Mapping[str, Any], /) -> Any:
     """
     from scyjava import jimport
 
+    from labelfree.imagej.commands import macro_variable
     from labelfree.imagej.files import file_fields, run_file_command
     from labelfree.imagej.jvm import start
     from labelfree.options import parse_macro_options
@@ -93,7 +94,7 @@ def run_file_script(namespace: Mapping[str, Any], /) -> Any:
     values = {k: "" if v is None else v for k, v in values.items()}
     raw = _macro_options()
     if raw:
-        values.update(parse_macro_options(raw, fields))
+        values.update(parse_macro_options(raw, fields, variables=macro_variable))
     try:
         return run_file_command(values)
     except LabelFreeError as exc:

@@ -485,9 +485,11 @@ def run_file_command(options: str | Mapping[str, Any] | None, /, *, dialog: bool
     """The command as ImageJ runs it: ``options`` a macro's option string (or values by key); with ``dialog``,
     its dialog first (:class:`~labelfree.errors.Cancelled` when cancelled), and the Recorder given the options
     typed."""
+    from labelfree.imagej.commands import macro_variable
+
     fields = file_fields()
-    if isinstance(options, str):
-        values = parse_macro_options(options, fields)
+    if isinstance(options, str):  # key=&name: the macro's variable, as for the other commands
+        values = parse_macro_options(options, fields, variables=macro_variable)
     else:
         values = dict(options or {})
     if dialog:
