@@ -33,13 +33,6 @@ def _zarr(path: Path, *, pixel: float = 0.5) -> Path:
     return write_ngff(path, da)
 
 
-def _digest(folder: Path) -> dict:
-    import hashlib
-
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file()}
-
-
 # --- the command line it starts (no ImageJ needed) ---
 
 def test_the_command_line_counts_channels_as_imagej_and_passes_the_pipelines_options(tmp_path):
@@ -112,18 +105,18 @@ def fresh(clean):
 
 
 @pytest.mark.jvm
-def test_a_macro_segments_an_ome_zarr_and_opens_its_labels_rois_and_table(fresh, tmp_path):
+def test_a_macro_segments_an_ome_zarr_and_opens_its_labels_rois_and_table(fresh, tmp_path, user_runs):
     """Was: plain ImageJ opens no OME-Zarr, so no LabelFree command could segment one from ImageJ."""
     from scyjava import jimport
 
     import labelfree.imagej as lij
 
     store = _zarr(tmp_path / "cells.ome.zarr")
-    before = _digest(store)
+    before = user_runs.digest(store)
     got = lij.run_macro(f'run("LabelFree Segment File", "input=[{store}] channel=2 output=[{tmp_path}/out]"); '
                         'return "" + roiManager("count") + " " + getTitle();')
     assert got == "20 cells_labels.tif"
-    assert _digest(store) == before  # the input is never changed
+    assert user_runs.digest(store) == before  # the input is never changed
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
         "cells_labels.tif", "cells_provenance.json", "cells_rois.zip", "cells_table.csv"]
     imp = jimport("ij.WindowManager").getCurrentImage()
@@ -189,19 +182,19 @@ def test_a_label_image_too_big_for_the_free_memory_opens_as_a_virtual_stack(fres
 
 
 @pytest.mark.jvm
-def test_a_failed_run_says_why_in_imagej_terms_and_replaces_nothing(fresh, tmp_path):
+def test_a_failed_run_says_why_in_imagej_terms_and_replaces_nothing(fresh, tmp_path, user_runs):
     import labelfree.imagej as lij
 
     store = _zarr(tmp_path / "cells.ome.zarr")
     macro = f'run("LabelFree Segment File", "input=[{store}] channel=2 output=[{tmp_path}/out] rois=none open=false");'
     lij.run_macro(macro)
-    kept = _digest(tmp_path / "out")
+    kept = user_runs.digest(tmp_path / "out")
     with pytest.raises(LabelFreeError) as err:
         lij.run_macro(macro)
     said = str(err.value)
     assert "LabelFree Segment File (threshold on cells.ome.zarr) failed:" in said
     assert "cells_labels.tif exists" in said and "Traceback" not in said
-    assert _digest(tmp_path / "out") == kept
+    assert user_runs.digest(tmp_path / "out") == kept
 
 
 @pytest.mark.jvm
