@@ -10,7 +10,7 @@ import numpy as np
 
 from labelfree.errors import InputError
 
-__all__ = ["half_sample_mode", "lower_side_noise"]
+__all__ = ["edge_band_excess", "half_sample_mode", "lower_side_noise", "without_edge_bands"]
 
 
 def half_sample_mode(values: np.ndarray, /) -> float:
@@ -41,3 +41,68 @@ def lower_side_noise(image: np.ndarray, /) -> tuple[float, float]:
     mode = half_sample_mode(x)
     below = mode - x[x <= mode]
     return mode, 1.4826 * float(np.median(below))
+
+
+#: an edge band is at most this fraction of the image's side deep (deeper: a gradient, not a band)
+EDGE_BAND_MAX_DEPTH = 1 / 8
+#: a band starts at the edge with rows (columns) whose median, averaged over 3 rows, lies this many robust
+#: spreads of the rows' medians above their typical level; it goes on while they lie one spread above
+EDGE_BAND_SPREADS = 3.0
+#: ... and so does each of this many equal segments of the band along the edge (cells do not cover them all)
+EDGE_BAND_SEGMENTS = 8
+
+
+def edge_band_excess(image: np.ndarray, /) -> np.ndarray:
+    """The brightness that bands along the image's edges add to its background (Y, X) float32, 0 elsewhere.
+
+    Some cameras and scans light the first or last rows or columns of every frame more than the rest (on
+    Fluo-C2DL-MSC the first 6-16 rows lie up to 2,300 grey levels, about 30 %, above the background). Such a
+    band is taken for cells by a threshold or graph cut and joins the cells that touch that edge. Per edge,
+    the band is the rows (columns) next to it whose median, averaged over 3 rows, lies more than
+    :data:`EDGE_BAND_SPREADS` robust spreads of all rows' medians above their median, and whose block has that
+    excess in each of :data:`EDGE_BAND_SEGMENTS` segments along the edge (cells touching an edge do not cover
+    all of them); a band deeper than :data:`EDGE_BAND_MAX_DEPTH` of the side is a gradient of the whole image,
+    not a band, and is left. The excess of a band row is its averaged median above the typical level; where
+    a row band and a column band meet, the larger.
+    """
+    x = np.asarray(image, dtype=np.float32)
+    if x.ndim != 2:
+        raise InputError(f"edge_band_excess needs one (Y, X) image; got shape {x.shape}.")
+    excess = np.zeros(x.shape, np.float32)
+    if min(x.shape) < 4 * EDGE_BAND_SEGMENTS or not np.isfinite(x).all():
+        return excess
+    for axis in (0, 1):  # 0: bands of rows (top, bottom), 1: bands of columns (left, right)
+        block = x if axis == 0 else x.T
+        profile = np.median(block, axis=1)
+        level = float(np.median(profile))
+        spread = 1.4826 * float(np.median(np.abs(profile - level)))
+        floor = level + EDGE_BAND_SPREADS * max(spread, 1e-6 * max(abs(level), 1.0))
+        deepest = int(len(profile) * EDGE_BAND_MAX_DEPTH)
+        for side in (1, -1):
+            p = profile[::side]
+            averaged = np.convolve(np.pad(p, 1, mode="edge"), np.ones(3) / 3, mode="valid")
+            if averaged[0] <= floor:
+                continue
+            core = int(np.argmin(averaged > floor))  # the rows clearly above, then their fading edge
+            above = averaged > level + spread
+            depth = len(p) if above.all() else int(np.argmin(above))
+            if depth > deepest:
+                continue
+            rows = block[::side][:core]
+            segments = np.array_split(rows, EDGE_BAND_SEGMENTS, axis=1)
+            if min(float(np.median(s)) for s in segments) <= floor:
+                continue
+            band = (averaged[:depth] - level).astype(np.float32)
+            target = excess if axis == 0 else excess.T
+            index = slice(0, depth) if side == 1 else slice(len(p) - depth, len(p))
+            values = band if side == 1 else band[::-1]
+            target[index] = np.maximum(target[index], values[:, None])
+    return excess
+
+
+def without_edge_bands(image: np.ndarray, /) -> np.ndarray:
+    """``image`` (Y, X) with the bands along its edges brought down to the background
+    (:func:`edge_band_excess`); the image itself when it has none."""
+    x = np.asarray(image)
+    excess = edge_band_excess(x)
+    return x if not excess.any() else x.astype(np.result_type(x.dtype, np.float32)) - excess

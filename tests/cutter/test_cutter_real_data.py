@@ -199,3 +199,22 @@ def test_every_marked_nucleus_on_the_foreground_gets_a_cell_even_at_the_border(s
     # nucleus 113 (dim, at the bottom edge) is not in the mask: said, with where its marker is
     off = [str(w.message) for w in said if issubclass(w.category, MarkerWarning)]
     assert len(off) == 1 and "1 of 35 markers lie on the background" in off[0] and "(y=254, x=209)" in off[0]
+
+
+def test_the_bright_first_rows_of_msc_are_not_cells(shared_data):
+    # Every Fluo-C2DL-MSC frame has brighter first rows (up to 2,500 grey levels, ~30 % above the background,
+    # fading over 15-20 rows). They were foreground in every frame (97 % of the first 15 rows of t009) and
+    # joined the cells touching the top edge to one another (benchmarks/cutter_defaults.py: mean IoU 0.717 ->
+    # 0.725, F1@0.5 0.786 -> 0.897 with the band left out).
+    from labelfree.cutter.markers import markers_from_labels
+    from labelfree.cutter.prepare import foreground_mask
+    from labelfree.noise import edge_band_excess
+
+    images, truth, markers = _crop(shared_data, "Fluo-C2DL-MSC", ["009"], (0, 832, 0, 992))
+    excess = edge_band_excess(images[0])
+    rows = np.nonzero(excess.any(axis=1))[0]
+    assert rows[0] == 0 and 10 <= len(rows) <= 25 and excess[:, 0].max() > 1500
+    assert not excess[len(rows):].any()
+    cfg = CutterConfig(mask_smoothing=4.0, mask_peak_window=9, mask_ridges=True, downscale=2.6)
+    mask = foreground_mask(images[0][None], cfg, markers=markers_from_labels(markers[0])[0])
+    assert mask[:15].mean() < 0.05 and (truth[0][:15] > 0).mean() < 0.05

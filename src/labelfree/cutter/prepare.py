@@ -27,7 +27,7 @@ from labelfree.errors import ConfigError, DimensionError, InputError
 from labelfree.image import channel_index, channel_names, select_channel
 from labelfree.io.markers import is_table, points_from_table
 from labelfree.labels import fill_holes
-from labelfree.noise import lower_side_noise
+from labelfree.noise import lower_side_noise, without_edge_bands
 
 __all__ = [
     "Frame", "MarkerWarning", "cell_channels", "chosen_cell_channels", "check_downscale", "check_marker_frames",
@@ -273,7 +273,8 @@ def _smoothed(channels: np.ndarray, config: CutterConfig) -> list[np.ndarray]:
         raise ConfigError(f"mask_smoothing {config.mask_smoothing:g} px is larger than the image ({h} x {w} pixels): "
                           "it would blur every cell away. Give a few px (the automatic value is 1 to 4 px) or "
                           "leave it automatic.")
-    return [ndi.gaussian_filter(c, config.mask_smoothing) if config.mask_smoothing > 0 else c for c in channels]
+    flat = [without_edge_bands(c) for c in channels]  # a bright band along an edge is background, not cells
+    return [ndi.gaussian_filter(c, config.mask_smoothing) if config.mask_smoothing > 0 else c for c in flat]
 
 
 def _dense_levels(channels: np.ndarray, smooth: list[np.ndarray]) -> list[tuple[float, float] | None]:
@@ -520,7 +521,7 @@ def grow_along_ridges(channels: np.ndarray, mask: np.ndarray, config: CutterConf
     from labelfree.cutter.graphcut import background_and_noise
 
     sigma = ridge_sigma(config)
-    x = np.mean(np.asarray(channels, np.float64), axis=0)
+    x = without_edge_bands(np.mean(np.asarray(channels, np.float64), axis=0))
     lowest = hessian_matrix_eigvals(hessian_matrix(x, sigma=sigma, order="rc", use_gaussian_derivatives=True))[1]
     centre = np.median(lowest)
     spread = 1.4826 * np.median(np.abs(lowest - centre))
