@@ -22,7 +22,8 @@ from typing import Any, Callable, Literal, Sequence
 from labelfree._config import AUTO_WORDS, FALSE_WORDS, TRUE_WORDS, choice_text, guess_scalar, near_miss
 from labelfree.errors import ConfigError
 
-__all__ = ["Field", "config_fields", "parse_macro_options", "format_macro_options", "coerce_value", "value_text"]
+__all__ = ["Field", "config_fields", "parse_macro_options", "format_macro_options", "coerce_value", "value_text",
+           "resolve_macro_variables"]
 
 _TOKEN = re.compile(r"\s*([A-Za-z_][\w.]*)(?:=(\[[^\]]*\]|\S*))?")
 _NONE_WORDS = AUTO_WORDS  # the same words as a config file's (labelfree._config.text_value)
@@ -159,6 +160,34 @@ def _resolve_variable(key: str, raw: str, variables: Callable[[str], str | None]
                           f"does not define; set it before the run(...) line ({m.group(1)} = ...;) or give the "
                           "value itself.")
     return value
+
+
+def resolve_macro_variables(options: str, variables: Callable[[str], str | None], /) -> str:
+    """``options`` (``key=value ...``) with each ``key=&name`` replaced by ``key=[value]``, the running macro's
+    variable ``name`` (``variables``, as :func:`parse_macro_options` takes it): for options handed on inside another
+    command's option (``options=[min_size=&n]``), which are read later, where the macro's variables are gone.
+
+    Options it cannot read are returned as they are (their reader says what is wrong).
+
+    Raises
+    ------
+    ConfigError
+        ``&name`` of a variable the macro does not define.
+    """
+    try:
+        tokens, stuck = _scan(options or "")
+    except ConfigError:
+        return options
+    if stuck is not None or not any(raw is not None and raw.lstrip().startswith("&") for _, raw, _, _ in tokens):
+        return options
+    words = []
+    for key, raw, bracketed, _ in tokens:
+        if raw is None:
+            words.append(key)
+            continue
+        value = _resolve_variable(key, raw, variables)
+        words.append(f"{key}=[{value}]" if bracketed or value != raw else f"{key}={value}")
+    return " ".join(words)
 
 
 def _closing_bracket(text: str, start: int) -> int:

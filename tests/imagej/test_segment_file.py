@@ -150,6 +150,51 @@ def test_a_macro_variable_names_the_file_as_for_the_other_commands(fresh, tmp_pa
 
 
 @pytest.mark.jvm
+def test_a_macro_variable_inside_options_is_the_macro_s_too(fresh, tmp_path):
+    """Was: options=[min_size=&n] handed "&n" on to the pipeline, which refused it as a number; now the variables
+    inside options=[...] are read while the macro runs, as the command's own keys are."""
+    import labelfree.imagej as lij
+
+    store = _zarr(tmp_path / "cells.ome.zarr")
+    macro = ('n = 200; c = 2; run("LabelFree Segment File", "input=[{s}] channel=&c output=[{o}] open=false '
+             'options=[min_size=&n fill_holes=true]"); return "" + roiManager("count");')
+    got = lij.run_macro(macro.format(s=store, o=tmp_path / "big"))
+    assert got == "0"  # every square is 144 px: none reaches 200
+    lij.run_macro('roiManager("reset");')
+    got = lij.run_macro(macro.replace("n = 200", "n = 100").format(s=store, o=tmp_path / "small"))
+    assert got == "20"
+    with pytest.raises(LabelFreeError, match="macro variable 'm'"):
+        lij.run_macro(f'run("LabelFree Segment File", "input=[{store}] channel=2 output=[{tmp_path}/none] '
+                      'options=[min_size=&m]");')
+    assert not (tmp_path / "none").exists()
+
+
+@pytest.mark.jvm
+def test_a_run_that_finds_no_object_says_so_and_opens_no_rois(fresh, tmp_path):
+    """Was: the run's ROI file held no ROI, and opening it in the ROI Manager stopped ImageJ's JVM."""
+    import labelfree.imagej as lij
+    from scyjava import jimport
+
+    store = _zarr(tmp_path / "cells.ome.zarr")
+    got = lij.run_macro(f'newImage("x", "8-bit", 9, 9, 1); makeRectangle(1, 1, 5, 5); roiManager("add"); '
+                        f'run("LabelFree Segment File", "input=[{store}] channel=2 output=[{tmp_path}/out] '
+                        'rois=replace open=false options=[min_size=200]"); return "" + roiManager("count");')
+    assert got == "0" and (tmp_path / "out" / "cells_labels.tif").is_file()
+    assert "No objects found" in str(jimport("ij.IJ").getLog())
+
+
+def test_macro_variables_inside_options_text():
+    from labelfree.options import resolve_macro_variables
+
+    names = {"n": "50", "p": "/data/my cells.zip"}.get
+    assert resolve_macro_variables("min_size=&n fill_holes=true", names) == "min_size=[50] fill_holes=true"
+    assert resolve_macro_variables("markers=&p overwrite", names) == "markers=[/data/my cells.zip] overwrite"
+    assert resolve_macro_variables("min_size=50 name=[a&b]", names) == "min_size=50 name=[a&b]"  # no variable
+    with pytest.raises(ConfigError, match="'q'"):
+        resolve_macro_variables("min_size=&q", names)
+
+
+@pytest.mark.jvm
 def test_rois_replace_or_none_and_nothing_opened(fresh, tmp_path):
     from scyjava import jimport
 

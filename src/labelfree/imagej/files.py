@@ -27,11 +27,12 @@ import sys
 import tempfile
 import threading
 import time
+import zipfile
 from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping
 
 from labelfree.errors import Cancelled, ConfigError, FijiError, InputError, LabelFreeError
-from labelfree.options import Field, parse_macro_options, value_text
+from labelfree.options import Field, parse_macro_options, resolve_macro_variables, value_text
 
 __all__ = ["FILE_COMMAND", "FILE_TITLE", "FileRun", "file_fields", "file_command_line", "image_path",
            "segment_file", "run_file_command", "terminal_command"]
@@ -374,6 +375,9 @@ def _open_rois(path: Path, mode: str, /) -> int:
     rm = get_roimanager()
     if mode == "replace":
         rm.reset()
+    with zipfile.ZipFile(path) as archive:
+        if not archive.namelist():  # no object found: ImageJ refuses a .zip without .roi files (a macro error)
+            return 0
     before = int(rm.getCount())
     with _not_recorded():  # the Recorder keeps the command's own line, not a roiManager("Open", ...) of its own
         opened = rm.open(str(path))
@@ -492,6 +496,9 @@ def run_file_command(options: str | Mapping[str, Any] | None, /, *, dialog: bool
         values = parse_macro_options(options, fields, variables=macro_variable)
     else:
         values = dict(options or {})
+    inner = values.get("options")
+    if isinstance(inner, str) and "&" in inner:  # options=[min_size=&n]: read now, while the macro runs
+        values["options"] = resolve_macro_variables(inner, macro_variable)
     if dialog:
         from labelfree.imagej.commands import record_options
         from labelfree.imagej.dialog import show_dialog
