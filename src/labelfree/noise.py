@@ -56,14 +56,15 @@ def edge_band_excess(image: np.ndarray, /) -> np.ndarray:
     """The brightness that bands along the image's edges add to its background (Y, X) float32, 0 elsewhere.
 
     Some cameras and scans light the first or last rows or columns of every frame more than the rest (on
-    Fluo-C2DL-MSC the first 6-16 rows lie up to 2,300 grey levels, about 30 %, above the background). Such a
-    band is taken for cells by a threshold or graph cut and joins the cells that touch that edge. Per edge,
-    the band is the rows (columns) next to it whose median, averaged over 3 rows, lies more than
-    :data:`EDGE_BAND_SPREADS` robust spreads of all rows' medians above their median, and whose block has that
-    excess in each of :data:`EDGE_BAND_SEGMENTS` segments along the edge (cells touching an edge do not cover
-    all of them); a band deeper than :data:`EDGE_BAND_MAX_DEPTH` of the side is a gradient of the whole image,
-    not a band, and is left. The excess of a band row is its averaged median above the typical level; where
-    a row band and a column band meet, the larger.
+    Fluo-C2DL-MSC the first 17-19 rows, up to 2,500 grey levels, about 30 %, above the background at the edge).
+    Such a band is taken for cells by a threshold or graph cut and joins the cells that touch that edge. Per
+    edge, a band starts with the rows (columns) next to it whose median, averaged over 3 rows, lies more than
+    :data:`EDGE_BAND_SPREADS` robust spreads (1.4826 MAD) of all rows' medians above their median, in each of
+    :data:`EDGE_BAND_SEGMENTS` segments along the edge (cells touching an edge, even a row of them, do not
+    cover all of them), and goes on into its fading edge while the rows lie one spread above; a band deeper
+    than :data:`EDGE_BAND_MAX_DEPTH` of the side is a gradient of the whole image, not a band, and is left.
+    The excess of a band row is its averaged median above the typical level; where a row band and a column
+    band meet, the larger. All zero for an image smaller than 32 px on a side or with non-finite values.
     """
     x = np.asarray(image, dtype=np.float32)
     if x.ndim != 2:
