@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
+from labelfree.errors import InputError
 from labelfree.noise import edge_band_excess, without_edge_bands
 
 BACKGROUND, NOISE, CELL = 100.0, 5.0, 160.0
@@ -74,7 +75,7 @@ def test_a_gradient_across_the_whole_image_is_not_a_band():
 
 
 def test_odd_inputs_are_refused_or_left():
-    with pytest.raises(Exception, match=r"\(Y, X\)"):
+    with pytest.raises(InputError, match=r"\(Y, X\)"):
         edge_band_excess(np.zeros((2, 64, 64)))
     assert not edge_band_excess(np.zeros((16, 16))).any()  # too small to tell a band from cells
     assert not edge_band_excess(np.full((64, 64), 7.0)).any()
