@@ -496,9 +496,8 @@ def run_file_command(options: str | Mapping[str, Any] | None, /, *, dialog: bool
         values = parse_macro_options(options, fields, variables=macro_variable)
     else:
         values = dict(options or {})
-    inner = values.get("options")
-    if isinstance(inner, str) and "&" in inner:  # options=[min_size=&n]: read now, while the macro runs
-        values["options"] = resolve_macro_variables(inner, macro_variable)
+    if isinstance(values.get("options"), str):  # options=[min_size=&n]: read now, while the macro runs
+        values["options"] = resolve_macro_variables(values["options"], macro_variable)
     if dialog:
         from labelfree.imagej.commands import record_options
         from labelfree.imagej.dialog import show_dialog
