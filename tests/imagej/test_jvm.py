@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -141,3 +142,19 @@ def test_headless_python_api_runs_a_command_and_refuses_the_roi_manager_clearly(
     out = _run_python(code)
     assert "m-labels [1, 2] 3" in out.stdout, out.stderr
     assert out.returncode != 0 and "The ROI Manager is a window and ImageJ runs headless" in out.stderr
+
+
+@pytest.mark.jvm
+def test_a_headless_macro_error_says_the_interpreters_error_not_a_headless_exception():
+    """Was: MacroError("The macro failed: java.awt.HeadlessException"): headless, ImageJ's error dialog itself
+    throws, and the interpreter's message (what the dialog would have said) was lost."""
+    code = (
+        "import labelfree.imagej as lij\nfrom labelfree.imagej.macro import MacroError\nlij.start(headless=True)\n"
+        "try:\n    lij.run_macro('a = 1;\\nx = 1 + ;\\nprint(\"not reached\");')\n"
+        "except MacroError as e:\n    print('RAISED', e)\n"
+        "print('alive', lij.run_macro('return \"\" + (2 + 3);'))\n"
+    )
+    out = _run_python(code, DISPLAY="")
+    said = re.search(r"RAISED The macro was aborted: Number or numeric function expected in line (\d+)\.\n", out.stdout)
+    assert said is not None and int(said.group(1)) in (2, 3), out.stdout + out.stderr  # as the dialog counts lines
+    assert "HeadlessException" not in out.stdout and "alive 5" in out.stdout, out.stdout + out.stderr

@@ -132,7 +132,11 @@ def run_macro(code: str, /, *, args: str = "") -> str:
         if current is not None:
             current.unlock()
         result = "[aborted]"
-        if str(getattr(exc, "getMessage", lambda: "")() or "") != str(jimport("ij.Macro").MACRO_CANCELED):
+        said = _interpreter_error(interp)
+        if said and _LAST_ERROR is None:
+            # headless: the interpreter's error dialog itself threw (HeadlessException); its error is the message
+            _LAST_ERROR = MacroError(f"The macro was aborted: {said}.")
+        elif str(getattr(exc, "getMessage", lambda: "")() or "") != str(jimport("ij.Macro").MACRO_CANCELED):
             _LAST_ERROR = _LAST_ERROR or MacroError(f"The macro failed: {exc}")
     error, _LAST_ERROR = _LAST_ERROR, None
     if error is not None:
