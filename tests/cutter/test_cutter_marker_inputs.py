@@ -205,3 +205,30 @@ def test_frames_without_a_marked_cell_are_said_in_one_warning():
                                            r"0-based\) \(mask empty\).*their labels are empty") as said:
         prepare(movie, markers=nuclei, config=cfg, mask=empty)
     assert len([w for w in said if "no marker lies" in str(w.message)]) == 1
+
+
+def test_the_prepared_frames_keep_a_marker_label_image_for_the_cells_cores():
+    """Markers given as a label image keep their blobs (every frame its own; a binary mask split into its blobs,
+    numbered as the markers' ids; a padded image's in the input's pixels); points and detected markers have none.
+    The blobs' pixels then stay in their cells (labelfree.cutter.refine.redraw_boundaries)."""
+    from labelfree.cutter.segment import prepare
+
+    image, nuclei, centres = _image()
+    frames = prepare(image, markers=nuclei, config=CHANNELS).frames
+    assert np.array_equal(frames[0].blobs, nuclei) and set(frames[0].ids) == set(np.unique(nuclei)) - {0}
+    assert prepare(image, markers=centres, config=CHANNELS).frames[0].blobs is None
+    binary = prepare(image, markers=(nuclei > 0).astype(np.uint8), config=CHANNELS).frames[0]
+    assert binary.blobs.max() == len(binary.ids) == len(centres) and np.array_equal(binary.blobs > 0, nuclei > 0)
+    for k, (y, x) in zip(binary.ids, np.rint(binary.markers).astype(int)):
+        assert binary.blobs[y, x] == k  # each marker lies in its own blob
+    movie, _ = _movie()
+    stack = np.stack([two_channel_cells(seed=s)[2] for s in (0, 1)])
+    assert [np.array_equal(f.blobs, b) for f, b in zip(prepare(movie, markers=stack, config=CHANNELS).frames,
+                                                          stack)] == [True, True]
+    canvas = np.zeros((2, 200, 220), np.float32)
+    canvas[:, 30:158, 50:178] = image.values
+    padded = np.zeros((200, 220), nuclei.dtype)
+    padded[30:158, 50:178] = nuclei
+    placed = prepare(to_dataarray(canvas, dims="CYX", channel_names=["cell", "nucleus"]), markers=padded,
+                     config=CHANNELS)
+    assert placed.box is not None and np.array_equal(placed.frames[0].blobs, padded)

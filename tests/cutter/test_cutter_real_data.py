@@ -61,21 +61,21 @@ def _run(images, truth, markers):
 @pytest.mark.slow
 def test_msc_whole_cells_with_no_parameters(shared_data):
     # Fluo-C2DL-MSC t029, the lower left 416 x 496 px (5 annotated cells, up to 400 px long).
-    # Measured: downscale 2.38, Cutter mean IoU 0.677 (F1 0.8), watershed 0.722 (F1 1.0). One
-    # crop of one frame is little to train on: on all 18 annotated frames Cutter is level with
-    # the watershed (0.713 against 0.712, benchmarks/cutter_defaults.py).
+    # Measured: downscale 2.38, Cutter mean IoU 0.717 (F1 1.0), watershed 0.718 (F1 1.0); 0.714 before the
+    # marker blobs were part of their cells' cores, 0.677 (F1 0.8) with older defaults. On all 18 annotated
+    # frames: 0.726 against 0.727 (benchmarks/cutter_defaults.py).
     images, truth, markers = _crop(shared_data, "Fluo-C2DL-MSC", ["029"], (416, 832, 0, 496))
     cutter, ws, auto = _run(images, truth, markers)
     assert 1.5 <= auto["downscale"] <= 6.0  # cells of ~100 px radius fill a 64 px patch only reduced
     assert auto["mask_smoothing"] > 2.0  # large, noisy cells: more smoothing than the 2 px of old
     assert cutter["f1"] >= 0.6 and cutter["mean_iou"] >= 0.63
-    assert cutter["mean_iou"] >= ws["mean_iou"] - 0.08
+    assert cutter["mean_iou"] >= ws["mean_iou"] - 0.02
 
 
 @pytest.mark.slow
 def test_gowt1_clumped_nuclei_with_no_parameters(shared_data):
     # Fluo-N2DH-GOWT1 t021 (fully annotated), a 384 x 384 px crop of the colony (11 nuclei).
-    # Measured: downscale 1.02, Cutter 0.928 (F1 0.952), watershed 0.928 (F1 0.909).
+    # Measured: downscale 1.02, Cutter 0.929 (F1 0.909), watershed 0.929 (F1 0.909).
     images, truth, markers = _crop(shared_data, "Fluo-N2DH-GOWT1", ["021"], (300, 684, 380, 764))
     cutter, ws, auto = _run(images, truth, markers)
     assert 0.7 <= auto["downscale"] <= 1.5  # nuclei of ~30 px radius already fill the patch
@@ -86,7 +86,8 @@ def test_gowt1_clumped_nuclei_with_no_parameters(shared_data):
 @pytest.mark.slow
 def test_sim_nuclei_with_no_parameters(shared_data):
     # Fluo-N2DH-SIM+ t032, a 352 x 352 px crop (15 nuclei).
-    # Measured: downscale 0.80, Cutter 0.843 (F1 0.897), watershed 0.845 (F1 0.867).
+    # Measured: downscale 0.80, Cutter 0.845 (F1 0.867), watershed 0.845 (F1 0.867); Cutter 0.843 before the
+    # marker blobs were part of their cells' cores.
     images, truth, markers = _crop(shared_data, "Fluo-N2DH-SIM+", ["032"], (150, 502, 100, 452))
     cutter, ws, auto = _run(images, truth, markers)
     assert 0.6 <= auto["downscale"] <= 1.3

@@ -195,3 +195,38 @@ def test_a_marked_cell_the_network_left_empty_grows_from_its_marker(redraw):
     assert ((out == 1) == one).all()  # marker 4 lies on cell 1: it takes nothing from it
     assert not (out == 3).any() and not (out == 4).any()  # a marker pixel alone is no cell
     assert (labels == np.where(one, 1, 0)).all()  # the input is not modified
+
+
+def test_a_marker_blob_stays_in_its_cell_when_the_network_gave_part_of_it_to_a_neighbour():
+    # two touching disks whose dark valley is at x = 30; the network drew the line at x = 14, deep inside cell 1,
+    # so cell 2's core holds most of cell 1's marker blob (x 10-26). The blob says those pixels are cell 1.
+    yy, xx = np.mgrid[:40, :62]
+    left = (yy - 20) ** 2 + (xx - 18) ** 2 <= 12**2
+    right = (yy - 20) ** 2 + (xx - 42) ** 2 <= 12**2
+    bridge = (abs(yy - 20) <= 5) & (xx >= 28) & (xx <= 32)
+    cells = left | right | bridge
+    intensity = np.where(cells, 1.0, 0.0).astype(np.float32)
+    intensity[:, 30] *= 0.5
+    labels = np.where(cells, np.where(xx < 14, 1, 2), 0).astype(np.uint16)
+    blobs = np.zeros(labels.shape, np.uint16)
+    blobs[(yy - 20) ** 2 + (xx - 18) ** 2 <= 8**2] = 1
+    blobs[(yy - 20) ** 2 + (xx - 42) ** 2 <= 8**2] = 2
+    blobs[2, 2] = 7  # a blob of no given marker (not in ids): ignored
+    markers, ids = np.array([[20.0, 18.0], [20.0, 42.0]]), np.array([1, 2])
+    before = blobs.copy()
+    plain = refine_labels(labels, markers=markers, ids=ids, grow_mask=cells, grow_intensity=intensity, redraw=0.2)
+    assert (plain[blobs == 1] == 2).mean() > 0.5  # without the blobs the network's line stands
+    out = refine_labels(labels, markers=markers, ids=ids, grow_mask=cells, grow_intensity=intensity, redraw=0.2,
+                        blobs=blobs)
+    assert (out[blobs == 1] == 1).all() and (out[blobs == 2] == 2).all()
+    assert ndi.label(out == 1)[1] == 1 and set(np.unique(out[:, :10][cells[:, :10]])) == {1}  # one piece
+    assert (out[:, 34:] == plain[:, 34:]).all()  # cell 2's far side as before
+    assert ((out > 0) == cells).all() and out[2, 2] == 0
+    assert (blobs == before).all() and (labels == np.where(cells, np.where(xx < 14, 1, 2), 0)).all()
+    # a cell the network gave no pixel (it merged it into its neighbour) is not drawn from its blob
+    merged = np.where(cells, 1, 0).astype(np.uint16)
+    alone = refine_labels(merged, markers=markers, ids=ids, grow_mask=cells, grow_intensity=intensity, redraw=0.2,
+                          blobs=blobs)
+    assert set(np.unique(alone)) == {0, 1}
+    with pytest.raises(InputError, match="blobs has shape"):
+        refine_labels(labels, markers=markers, ids=ids, grow_intensity=intensity, redraw=0.2, blobs=blobs[:, :30])

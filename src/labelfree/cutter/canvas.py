@@ -173,7 +173,7 @@ def crop_inputs(box: Box, shape: tuple[int, int], /, *, markers: Any, mask: Any,
 
 def frame_in_input(frame: Frame, box: Box, shape: tuple[int, int], /) -> Frame:
     """A frame prepared on ``box`` of an input of ``shape`` (Y, X), in the input's pixels: its mask
-    (the canvas is background), intensity and markers placed there, its patches kept on the box."""
+    (the canvas is background), intensity, markers and marker blobs placed there, its patches kept on the box."""
     offset = np.array([box[0].start, box[1].start], np.float64)
     mask = np.zeros(shape, bool)
     mask[box] = frame.mask
@@ -181,8 +181,13 @@ def frame_in_input(frame: Frame, box: Box, shape: tuple[int, int], /) -> Frame:
     if frame.signal is not None:
         signal = np.zeros(shape, frame.signal.dtype)
         signal[box] = frame.signal
+    blobs = None
+    if frame.blobs is not None:
+        blobs = np.zeros(shape, frame.blobs.dtype)
+        blobs[box] = frame.blobs
     markers = None if frame.markers is None else frame.markers + offset
-    return dataclasses.replace(frame, shape=tuple(shape), mask=mask, signal=signal, markers=markers, box=box)
+    return dataclasses.replace(frame, shape=tuple(shape), mask=mask, signal=signal, markers=markers, box=box,
+                               blobs=blobs)
 
 
 @contextlib.contextmanager

@@ -37,7 +37,8 @@ from labelfree.cutter.marker_checks import (
 from labelfree._log_notes import register_note
 from labelfree.errors import ConstantImageError, DimensionError, InputError
 
-__all__ = ["check_markers", "markers_from_points", "markers_from_labels", "detect_markers", "markers_to_labels",
+__all__ = ["check_markers", "markers_from_points", "markers_from_labels", "marker_label_image", "label_centroids",
+           "detect_markers", "markers_to_labels",
            "guess_nucleus_channel", "names_nuclei", "split_binary_mask", "drop_repeated_points", "marker_pixels",
            "on_foreground", "looks_swapped", "points_array", "warn_dense_markers", "unmarked_nuclei", "is_dense_field",
            "MarkerWarning", "AutoMarkerWarning", "MissedNucleiWarning",
@@ -231,6 +232,19 @@ def markers_from_labels(labels: np.ndarray, /) -> tuple[np.ndarray, np.ndarray]:
     ids : ndarray of int, shape (N,)
         The label of each marker.
     """
+    lab, ids = marker_label_image(labels)
+    return label_centroids(lab, ids), ids
+
+
+def label_centroids(labels: np.ndarray, ids: np.ndarray, /) -> np.ndarray:
+    """The (y, x) centroids (N, 2) of the objects ``ids`` of a (Y, X) label image."""
+    return np.array(ndi.center_of_mass(np.ones(labels.shape), labels, ids), dtype=np.float64).reshape(-1, 2)
+
+
+def marker_label_image(labels: np.ndarray, /) -> tuple[np.ndarray, np.ndarray]:
+    """A nucleus (marker) label image checked and read as :func:`markers_from_labels` reads it: the labels
+    (Y, X) of integer type (ImageJ's whole-number float labels converted; a binary mask split into its blobs)
+    and their ids, ascending. The input is not modified."""
     lab = np.asarray(labels)
     if lab.ndim != 2:
         raise DimensionError(f"A marker label image must be 2-D (Y, X); got shape {lab.shape}.")
@@ -257,8 +271,7 @@ def markers_from_labels(labels: np.ndarray, /) -> tuple[np.ndarray, np.ndarray]:
         lab = split_binary_mask(lab)
         ids = np.unique(lab)
         ids = ids[ids > 0]
-    centres = np.array(ndi.center_of_mass(np.ones(lab.shape), lab, ids), dtype=np.float64).reshape(-1, 2)
-    return centres, ids.astype(np.int64)
+    return lab, ids.astype(np.int64)
 
 
 def _zscore(image: np.ndarray, name: str) -> np.ndarray:

@@ -20,8 +20,8 @@ from labelfree.cutter.graphcut import (
     _graph_cut_taken, local_contrast_probability, normalize_intensity, snr_probability,
 )
 from labelfree.cutter.markers import (
-    MarkerWarning, check_markers, detect_markers, is_dense_field, looks_swapped, marker_pixels, markers_from_labels,
-    on_foreground, points_array,
+    MarkerWarning, check_markers, detect_markers, is_dense_field, label_centroids, looks_swapped, marker_label_image,
+    marker_pixels, on_foreground, points_array,
 )
 from labelfree.errors import ConfigError, DimensionError, InputError
 from labelfree.image import channel_index, channel_names, select_channel
@@ -89,7 +89,9 @@ class Frame:
 
     ``box``: the (Y, X) slices of the frame that the patch set covers when Cutter ran on the part
     of an input inside its constant canvas (:mod:`labelfree.cutter.canvas`; None: the whole
-    frame); shape, mask, markers and signal are in the input's pixels either way.
+    frame); shape, mask, markers, signal and blobs are in the input's pixels either way. ``blobs``: the frame's
+    marker label image (Y, X) when the markers were given as one (their blobs are pixels of the cells they mark;
+    :func:`labelfree.cutter.refine.redraw_boundaries`), else None.
     """
 
     shape: tuple[int, int]
@@ -101,6 +103,7 @@ class Frame:
     signal: np.ndarray | None = None
     scale: tuple[float, float] | None = None
     box: tuple[slice, slice] | None = None
+    blobs: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.scale is None:  # output pixels per patch pixel along (Y, X)
@@ -151,6 +154,15 @@ def frame_markers(
     :func:`labelfree.io.markers.points_from_table`), or a (Y, X) or (T, Y, X)
     label image (per-frame lists are split by the caller).
     """
+    pts, ids, _ = _frame_markers(markers, frame, config, t=t)
+    return pts, ids
+
+
+def _frame_markers(
+    markers: Any, frame: xr.DataArray, config: CutterConfig, /, *, t: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """:func:`frame_markers`, and the frame's marker label image (Y, X) when the markers were given as one (its
+    blobs, :func:`labelfree.cutter.markers.marker_label_image`; None for points and detected markers)."""
     shape = (frame.sizes["Y"], frame.sizes["X"])
     if is_table(markers):  # the frames of a movie's table are checked by check_marker_frames
         markers = points_from_table(markers, image=frame, shape=shape if t is None else (None, *shape))
@@ -184,7 +196,7 @@ def frame_markers(
         finally:
             DETECTING_FRAME.reset(token)
         pts = check_markers(pts, shape=shape)
-        return pts, np.arange(1, len(pts) + 1)
+        return pts, np.arange(1, len(pts) + 1), None
     if isinstance(markers, xr.DataArray):
         markers = markers.values
     if _is_label_image(markers, shape):
@@ -195,7 +207,8 @@ def frame_markers(
             if not np.any(arr[t]):
                 _no_marker_in_frame(t, [k for k in range(len(arr)) if np.any(arr[k])], "marker image")
             arr = arr[t]
-        return markers_from_labels(arr)
+        lab, ids = marker_label_image(arr)
+        return label_centroids(lab, ids), ids, lab
     pts = points_array(markers)
     if pts.ndim == 2 and pts.shape[1] == 3:
         if t is None:
@@ -207,7 +220,7 @@ def frame_markers(
     elif t is not None and pts.size == 0:
         _no_marker_in_frame(t, None, "markers")
     pts = check_markers(pts, shape=shape)
-    return pts, np.arange(1, len(pts) + 1)
+    return pts, np.arange(1, len(pts) + 1), None
 
 
 def _no_marker_in_frame(t: int, marked: list[int] | None, what: str) -> None:
@@ -775,8 +788,26 @@ def frame_markers_and_mask(
     ``mask`` given: checked and used as it is; otherwise :func:`foreground_mask`
     of the cell channels (``channels``, computed when not given).
     """
+    pts, ids, mask, _ = _markers_and_mask(frame, config, markers=markers, mask=mask, scribbles=scribbles, t=t,
+                                          channels=channels)
+    return pts, ids, mask
+
+
+def _markers_and_mask(
+    frame: xr.DataArray,
+    config: CutterConfig,
+    /,
+    *,
+    markers: Any,
+    mask: np.ndarray | None,
+    scribbles: np.ndarray | None,
+    t: int | None,
+    channels: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """:func:`frame_markers_and_mask`, and the frame's marker label image when the markers were given as one
+    (None otherwise)."""
     shape = (frame.sizes["Y"], frame.sizes["X"])
-    pts, ids = frame_markers(markers, frame, config, t=t)
+    pts, ids, blobs = _frame_markers(markers, frame, config, t=t)
     if mask is None:
         channels = cell_channels(frame, config) if channels is None else channels
         token = _MASKING_FRAME.set(t)  # a dense field's mask is noted for this frame (recording_dense_fields)
@@ -787,7 +818,7 @@ def frame_markers_and_mask(
     mask = _as_mask(mask)
     if mask.shape != shape:
         raise DimensionError(f"The mask has shape {mask.shape}; the image frame is {shape}.")
-    return pts, ids, mask
+    return pts, ids, mask, blobs
 
 
 def prepare_frame(
@@ -802,8 +833,8 @@ def prepare_frame(
 ) -> Frame:
     """Channels, markers, mask and patch set of one (C)YX frame."""
     channels = cell_channels(frame, config)
-    pts, ids, mask = frame_markers_and_mask(frame, config, markers=markers, mask=mask, scribbles=scribbles,
-                                            t=t, channels=channels)
+    pts, ids, mask, blobs = _markers_and_mask(frame, config, markers=markers, mask=mask, scribbles=scribbles,
+                                              t=t, channels=channels)
     _warn_if_nothing_marked(mask, pts, t)
     shape = mask.shape
     if config.downscale is None or config.marker_sigma is None:
@@ -820,4 +851,4 @@ def prepare_frame(
     signal = None
     if config.grow_into_mask == "intensity" or config.redraw_boundaries > 0:  # what cells grow along
         signal = np.mean([normalize_intensity(c) for c in _smoothed(channels, config)], axis=0).astype(np.float32)
-    return Frame(shape, ids, ps, mask, d, pts, signal, scale)
+    return Frame(shape, ids, ps, mask, d, pts, signal, scale, blobs=blobs)

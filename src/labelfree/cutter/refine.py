@@ -22,6 +22,9 @@ labels consistent with the inputs the network was trained on:
   equivalent radius) is re-decided with that growth, so the line between two
   touching cells follows the intensity valley between their cores; the network
   decides which cell a pixel belongs to, the intensity where exactly the line runs.
+  Markers given as a label image (nucleus or tracking blobs) are pixels of the cells
+  they mark: every blob pixel inside the region is part of its cell's core (of a cell the
+  network drew: one it gave no pixel, having merged it into a neighbour, is not forced back).
 """
 
 from __future__ import annotations
@@ -130,12 +133,15 @@ def redraw_boundaries(
     markers: np.ndarray | None = None,
     ids: np.ndarray | None = None,
     within: np.ndarray | None = None,
+    blobs: np.ndarray | None = None,
 ) -> np.ndarray:
     """Re-decide the outer part of every cell by a watershed of the intensity.
 
     Each cell keeps its core, the pixels farther than ``fraction`` times its
     equivalent radius ``sqrt(area / pi)`` from its outline (and its marker pixel,
-    so no cell vanishes); the rest of the cells, and the unlabelled pixels of
+    so no cell vanishes; and, with ``blobs``, its marker blob's pixels in the region,
+    even where the network gave them to a neighbour, for every cell the network drew); the rest of the cells,
+    and the unlabelled pixels of
     ``within`` (Y, X) bool when given, go to the cores by a watershed of
     ``-intensity``. Where two cells touch, the line between them then follows
     the darkest path between their cores instead of the network's patch
@@ -152,6 +158,9 @@ def redraw_boundaries(
         Marker (y, x) of each id (kept in its cell).
     within : ndarray of bool, optional
         Pixels that may be labelled besides the cells (default: the cells only).
+    blobs : ndarray of int, shape (Y, X), optional
+        The marker label image the markers came from (0 = background; a blob whose value is not one of ``ids``,
+        or is the id of a cell ``labels`` does not hold, is ignored).
     """
     from skimage.segmentation import find_boundaries, watershed
 
@@ -169,6 +178,13 @@ def redraw_boundaries(
         ids = np.asarray(ids)
         own = labels[pts[:, 0], pts[:, 1]] == ids
         cores[pts[own, 0], pts[own, 1]] = ids[own]
+        if blobs is not None:
+            blobs = np.asarray(blobs)
+            if blobs.shape != labels.shape:
+                raise InputError(f"blobs has shape {blobs.shape}; the labels have {labels.shape}.")
+            # a cell the network merged into another (it drew none of its pixels) stays merged: its blob is no core
+            given = region & np.isin(blobs, np.intersect1d(ids[ids > 0], labels))
+            cores[given] = blobs[given]
         cores = seed_missing_cells(cores, markers, ids, region)
     out = watershed(-intensity, markers=cores.astype(np.int64), mask=region)
     return out.astype(labels.dtype, copy=False)
@@ -185,6 +201,7 @@ def refine_labels(
     grow_mask: np.ndarray | None = None,
     grow_intensity: np.ndarray | None = None,
     redraw: float = 0.0,
+    blobs: np.ndarray | None = None,
 ) -> np.ndarray:
     """Apply the enabled clean-up steps to one label image (Y, X).
 
@@ -193,7 +210,8 @@ def refine_labels(
     the cells into its unclaimed pixels (last; along ``grow_intensity`` when given,
     see :func:`grow_into_mask`); ``redraw`` > 0 with ``grow_intensity``: the outer
     ``redraw`` of every cell is re-decided together with that growth
-    (:func:`redraw_boundaries`). The input is not modified.
+    (:func:`redraw_boundaries`; ``blobs``, the marker label image, keeps every marker blob in its cell's core).
+    The input is not modified.
     """
     out = np.array(labels, copy=True)
     if mask is not None:
@@ -205,7 +223,8 @@ def refine_labels(
 
         out = np.asarray(fill_holes(out)).astype(out.dtype, copy=False)
     if redraw > 0 and grow_intensity is not None:
-        return redraw_boundaries(out, grow_intensity, fraction=redraw, markers=markers, ids=ids, within=grow_mask)
+        return redraw_boundaries(out, grow_intensity, fraction=redraw, markers=markers, ids=ids, within=grow_mask,
+                                 blobs=blobs)
     if grow_mask is not None:
         if markers is not None and ids is not None:
             out = seed_missing_cells(out, markers, ids, np.asarray(grow_mask, bool))

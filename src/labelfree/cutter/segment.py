@@ -512,7 +512,7 @@ def apply_model(
             ids=f.ids if keep else None, fill=cfg.fill_cell_holes,
             grow_mask=mask if cfg.grow_into_mask != "none" else None,
             grow_intensity=signal if cfg.grow_into_mask == "intensity" or cfg.redraw_boundaries > 0 else None,
-            redraw=cfg.redraw_boundaries,
+            redraw=cfg.redraw_boundaries, blobs=None if f.blobs is None or not keep else f.blobs[box],
         )
         if f.box is not None:  # the canvas around the box is background
             placed = np.zeros(f.shape, labels.dtype)
