@@ -11,8 +11,10 @@ and their connected components, the MSC manual masks (../shared/data; left out w
 synthetic label image of 2,500 objects with one hole.
 
 Table 2, memory: peak resident memory of ``labelfree batch MOVIE -p threshold --scheduler sync
---chunk-frames 2`` against the same run unchunked (the reference), each in a fresh process, on a synthetic
-T x Z x Y x X uint16 movie; ratio chunked / unchunked, and whether the label movies are identical.
+--chunk-frames 2`` against the same run unchunked (the reference), and of both on a Dask cluster inside the
+process (``--in-process --workers 1``: the chunk tasks and the merge-and-write task in that process), each in
+a fresh process, on a synthetic T x Z x Y x X uint16 movie; ratio to the reference, and whether the label
+movies are the reference's.
 """
 
 from __future__ import annotations
@@ -115,7 +117,7 @@ sys.exit(rc)
 
 def batch_peak(movie_path, out, extra):
     cmd = [sys.executable, "-c", _RUN, "batch", str(movie_path), "-p", "threshold", "-o", str(out),
-           "--scheduler", "sync", "--no-progress", "-q", *extra]
+           "--no-progress", "-q", *extra]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, check=True)
     seconds = time.perf_counter() - t0
@@ -133,17 +135,19 @@ def memory_table(args):
         size_mb = movie.nbytes / 2**20
         del movie
         runs = {}
-        for name, extra in (("unchunked", []), ("chunked", ["--chunk-frames", "2"])):
-            peak, seconds = batch_peak(path, Path(tmp) / name, extra)
-            labels = tifffile.imread(Path(tmp) / name / "movie_tzyx_labels.tif")
+        sync, dask, chunked = ["--scheduler", "sync"], ["--in-process", "--workers", "1"], ["--chunk-frames", "2"]
+        for name, extra in (("unchunked", sync), ("chunked", sync + chunked), ("unchunked, Dask in-process", dask),
+                            ("chunked, Dask in-process", dask + chunked)):
+            peak, seconds = batch_peak(path, Path(tmp) / str(len(runs)), extra)
+            labels = tifffile.imread(Path(tmp) / str(len(runs)) / "movie_tzyx_labels.tif")
             runs[name] = (peak, seconds, labels)
-        same = np.array_equal(runs["chunked"][2], runs["unchunked"][2])
-    print(f"\nbatch -p threshold --scheduler sync, {args.frames} x {args.planes} x {args.size}^2 uint16 "
-          f"({size_mb:.0f} MiB)")
+    print(f"\nbatch -p threshold, {args.frames} x {args.planes} x {args.size}^2 uint16 ({size_mb:.0f} MiB; its "
+          f"labels {runs['unchunked'][2].nbytes / 2**20:.0f} MiB); --scheduler sync unless said")
     print(f"{'run':28s} {'peak MiB':>9s} {'seconds':>8s} {'ratio':>6s}  same labels")
-    ref = runs["unchunked"][0]
-    for name, (peak, seconds, _) in runs.items():
-        print(f"{name:28s} {peak:9.0f} {seconds:8.1f} {peak / ref:6.2f}  {same if name == 'chunked' else ''}")
+    ref, ref_labels = runs["unchunked"][0], runs["unchunked"][2]
+    for name, (peak, seconds, labels) in runs.items():
+        same = "" if name == "unchunked" else str(np.array_equal(labels, ref_labels))
+        print(f"{name:28s} {peak:9.0f} {seconds:8.1f} {peak / ref:6.2f}  {same}")
     return json.dumps({k: round(v[0]) for k, v in runs.items()})
 
 

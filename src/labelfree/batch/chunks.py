@@ -362,6 +362,6 @@ def merge_and_write_input(job: Any, parts: Sequence[tuple[int, np.ndarray, dict]
     from labelfree.batch.task import abort_if_cancelled, input_capture
 
     with local_reads(), input_capture(job):
-        image = open_input(job).load()
+        image = open_input(job)  # lazy: the table reads the intensities one plane at a time
         abort_if_cancelled(job)  # before merging; writing checks again once its staging folder exists
         return merge_and_write(image, parts, job=job, started=started)

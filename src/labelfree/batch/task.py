@@ -169,8 +169,15 @@ def count_objects(labels: Any, /) -> int:
     """
     arr = np.asarray(labels)
     dims = tuple(getattr(labels, "dims", ()))
-    frames = [arr.take(t, axis=dims.index("T")) for t in range(arr.shape[dims.index("T")])] if "T" in dims else [arr]
-    return int(sum(np.count_nonzero(np.unique(f)) for f in frames))
+    frames = np.moveaxis(arr, dims.index("T"), 0) if "T" in dims else arr[None]  # views: no frame is copied
+    return int(sum(np.count_nonzero(_ids(f)) for f in frames))
+
+
+def _ids(volume: np.ndarray, /) -> np.ndarray:
+    """The values of ``volume``, read one plane at a time (np.unique sorts a copy of what it is given)."""
+    if volume.ndim <= 2:
+        return np.unique(volume)
+    return np.unique(np.concatenate([_ids(plane) for plane in volume]))
 
 
 def write_result(labels: xr.DataArray, image: xr.DataArray, /, *, job: Job, extra: dict[str, Any] | None = None) -> dict[str, str]:
