@@ -152,8 +152,9 @@ def test_training_stops_at_the_loss_plateau():
     assert len(train_cutter([ps], config=cfg.replace(stop_at_plateau=False, n_steps=20)).history) == 20
 
 
-def test_redraw_boundaries_moves_the_line_between_touching_cells_to_the_valley():
-    # two touching disks of radius 12 whose dark valley is at x = 30; the network put the line at x = 34
+def _two_touching_disks():
+    """Two touching disks of radius 12 (centres x = 18 and 42) joined by a bridge, whose dark valley is at x = 30:
+    the grid (yy, xx), the cells' pixels and their intensity."""
     yy, xx = np.mgrid[:40, :62]
     left = (yy - 20) ** 2 + (xx - 18) ** 2 <= 12**2
     right = (yy - 20) ** 2 + (xx - 42) ** 2 <= 12**2
@@ -161,6 +162,12 @@ def test_redraw_boundaries_moves_the_line_between_touching_cells_to_the_valley()
     cells = left | right | bridge
     intensity = np.where(cells, 1.0, 0.0).astype(np.float32)
     intensity[:, 30] *= 0.5
+    return yy, xx, cells, intensity
+
+
+def test_redraw_boundaries_moves_the_line_between_touching_cells_to_the_valley():
+    # the network put the line at x = 34
+    yy, xx, cells, intensity = _two_touching_disks()
     labels = np.where(cells, np.where(xx < 34, 1, 2), 0).astype(np.uint16)
     markers, ids = np.array([[20.0, 18.0], [20.0, 42.0]]), np.array([1, 2])
     out = refine_labels(labels, markers=markers, ids=ids, grow_mask=cells, grow_intensity=intensity, redraw=0.3)
@@ -198,15 +205,9 @@ def test_a_marked_cell_the_network_left_empty_grows_from_its_marker(redraw):
 
 
 def test_a_marker_blob_stays_in_its_cell_when_the_network_gave_part_of_it_to_a_neighbour():
-    # two touching disks whose dark valley is at x = 30; the network drew the line at x = 14, deep inside cell 1,
-    # so cell 2's core holds most of cell 1's marker blob (x 10-26). The blob says those pixels are cell 1.
-    yy, xx = np.mgrid[:40, :62]
-    left = (yy - 20) ** 2 + (xx - 18) ** 2 <= 12**2
-    right = (yy - 20) ** 2 + (xx - 42) ** 2 <= 12**2
-    bridge = (abs(yy - 20) <= 5) & (xx >= 28) & (xx <= 32)
-    cells = left | right | bridge
-    intensity = np.where(cells, 1.0, 0.0).astype(np.float32)
-    intensity[:, 30] *= 0.5
+    # the network drew the line at x = 14, deep inside cell 1, so cell 2's core holds most of cell 1's marker blob
+    # (x 10-26). The blob says those pixels are cell 1.
+    yy, xx, cells, intensity = _two_touching_disks()
     labels = np.where(cells, np.where(xx < 14, 1, 2), 0).astype(np.uint16)
     blobs = np.zeros(labels.shape, np.uint16)
     blobs[(yy - 20) ** 2 + (xx - 18) ** 2 <= 8**2] = 1
