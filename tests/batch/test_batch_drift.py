@@ -3,6 +3,7 @@ in a subprocess that reports its errors per input."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -91,3 +92,19 @@ def test_fiji_step_failure_is_reported_per_input(drifting_movie, tmp_path):
     error = summary["error"][0]
     assert "FijiError" in error and "subprocess" in error and "Fiji.app does not exist" in error
     assert not list((tmp_path / "out").glob("drifting_*"))
+
+
+def test_chunks_of_a_drift_corrected_movie_on_dask_give_the_whole_runs_labels(drifting_movie, tmp_path):
+    """With drift correction on Dask the corrected movie is made once and its chunks are segmented from it (their
+    labels packed for the merge, labelfree.batch.chunks.PackedLabels): the labels and table of the whole run."""
+    from labelfree.batch import BatchConfig
+
+    whole = run_batch(drifting_movie, pipeline="threshold", out_dir=tmp_path / "whole", scheduler="sync",
+                      batch={"drift_correction": True}, progress=False)
+    chunked = run_batch(drifting_movie, pipeline="threshold", out_dir=tmp_path / "chunks", progress=False,
+                        batch=BatchConfig(processes=False, n_workers=1, drift_correction=True, chunk_frames=2))
+    assert list(chunked["status"]) == ["ok"] == list(whole["status"])
+    assert np.array_equal(tifffile.imread(chunked["labels"][0]), tifffile.imread(whole["labels"][0]))
+    assert chunked["n_objects"][0] == whole["n_objects"][0] > 0
+    assert pd.read_csv(chunked["table"][0]).equals(pd.read_csv(whole["table"][0]))
+    assert json.loads(Path(chunked["provenance"][0]).read_text())["batch"]["chunks"] == [[0, 2], [2, 4]]

@@ -63,14 +63,14 @@ def test_every_chunk_gets_the_whole_movies_grey_range(movie, whole, tmp_path, mo
     assert uint8_range(frames[3:8]) == (0.0, 215.0)
     assert whole[1]["uint8_range"] == [0.0, 236.0]
     used = []  # every chunk's own provenance: the range it mapped its frames with
-    segment_chunk = dispatch.segment_chunk
+    segment_chunk = dispatch.segment_chunk_packed
 
     def spy(*args, **kwargs):
         part = segment_chunk(*args, **kwargs)
         used.append((part[0], part[2]["uint8_range"]))
         return part
 
-    monkeypatch.setattr(dispatch, "segment_chunk", spy)
+    monkeypatch.setattr(dispatch, "segment_chunk_packed", spy)
     labels, record = _chunked(movie, tmp_path)
     assert record["batch"]["chunks"] == [[0, 4], [3, 8]]
     assert used == [(0, [0.0, 236.0]), (3, [0.0, 236.0])]  # the old code: (3, [0.0, 215.0])

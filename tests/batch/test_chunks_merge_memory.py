@@ -68,6 +68,25 @@ def test_merge_gives_the_former_labels(overlap):
         assert all(lab is not None for _, lab, _ in parts)  # merge_chunks leaves its argument as it is
 
 
+@pytest.mark.parametrize("overlap", [0, 1])
+def test_packed_chunks_merge_as_their_arrays_do(overlap):
+    """Dask tasks hand their chunks to the merge packed (PackedLabels, zlib frame by frame): the merged movie is
+    the same, and what the merge holds of the chunks is a small part of their arrays."""
+    movie = _movie()
+    for chunk_frames in (2, 3, 8):
+        parts = _parts(movie, overlap, chunk_frames, seed=chunk_frames)
+        want = C.merge_chunks([(s, lab) for s, lab, _ in parts], overlap=overlap)
+        packed = [(s, C.PackedLabels.pack(lab)) for s, lab, _ in parts]
+        for (_, lab, _), (_, p) in zip(parts, packed):
+            assert p.shape == lab.shape and p.dtype == lab.dtype and p.max() == lab.max() and p.size == lab.size
+            assert all(np.array_equal(p.frame(k), lab[k]) for k in range(len(lab)))
+        got = C.merge_chunks(packed[::-1], overlap=overlap)
+        assert got.dtype == want.dtype and np.array_equal(got, want)
+        assert sum(len(b) for _, p in packed for b in p.frames) < movie.nbytes / 20
+    empty = C.PackedLabels.pack(np.zeros((0, 4, 4), np.uint16))
+    assert empty.max() == 0 and empty.frames == () and empty.size == 0
+
+
 def _job(overlap):
     return SimpleNamespace(frame_overlap=overlap, item=SimpleNamespace(path="movie.tif", series=None))
 

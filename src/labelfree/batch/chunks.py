@@ -18,14 +18,16 @@ frames to 8 bits as the whole run does; the outputs' provenance records them onc
 
 On Dask, no task receives the movie: :func:`count_frames` reads the file's metadata,
 each :func:`segment_chunk_of_input` reads its own frames from the file (TIFF pages or
-zarr chunks, through a lazy read), and :func:`merge_and_write_input` reads the movie once
-more for the object table's intensities while it writes the outputs. (With drift
-correction the corrected movie is made once by a load task and shared instead.)
+zarr chunks, through a lazy read) and hands its labels on packed (:class:`PackedLabels`), and
+:func:`merge_and_write_input` reads the movie once more, one plane at a time, for the object
+table's intensities while it writes the outputs. (With drift correction the corrected movie is
+made once by a load task and shared instead.)
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import threading
 from typing import Any, Iterator, Sequence
@@ -36,8 +38,8 @@ import xarray as xr
 from labelfree.errors import InputError
 
 __all__ = [
-    "plan_chunks", "segment_chunk", "shared_settings", "shares_settings", "whole_movie_keywords", "first_then_rest",
-    "merge_chunks",
+    "plan_chunks", "segment_chunk", "segment_chunk_packed", "shared_settings", "shares_settings",
+    "whole_movie_keywords", "first_then_rest", "merge_chunks", "PackedLabels",
     "merge_and_write",
     "open_input", "count_frames", "segment_chunk_of_input", "merge_and_write_input", "local_reads",
 ]
@@ -48,6 +50,48 @@ log = logging.getLogger(__name__)
 RELINK_MIN_IOU = 0.5
 #: the entry of the shared settings (and of a chunk's provenance) that holds those keywords
 _KEYWORDS = "whole_movie"
+
+
+@dataclasses.dataclass(frozen=True)
+class PackedLabels:
+    """A chunk's labels (T, ...) as its task hands them to the merge: each frame compressed on its own (zlib).
+
+    Label images compress many times over (large runs of one value), so the merge of a chunked input holds the
+    chunks' bytes, not their arrays, beside the merged movie (Dask keeps every chunk's result until the merge
+    has finished; a run without Dask keeps the list of chunks), and a chunk sent to another worker is that much
+    smaller. Frames are unpacked one at a time.
+    """
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    top: int  # the largest label (0 for none)
+    frames: tuple[bytes, ...]
+
+    @classmethod
+    def pack(cls, labels: np.ndarray, /) -> "PackedLabels":
+        import zlib
+
+        labels = np.asarray(labels)
+        frames = tuple(zlib.compress(np.ascontiguousarray(f).tobytes(), 1) for f in labels)
+        return cls(tuple(labels.shape), labels.dtype, int(labels.max()) if labels.size else 0, frames)
+
+    def frame(self, k: int, /) -> np.ndarray:
+        """Frame ``k`` (0-based), a new array."""
+        import zlib
+
+        return np.frombuffer(zlib.decompress(self.frames[k]), self.dtype).reshape(self.shape[1:]).copy()
+
+    def max(self) -> int:
+        return self.top
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+
+def _frame(labels: Any, k: int, /) -> np.ndarray:
+    """Frame ``k`` of a chunk's labels, an array or :class:`PackedLabels`."""
+    return labels.frame(k) if isinstance(labels, PackedLabels) else labels[k]
 
 
 def plan_chunks(n_frames: int, /, *, chunk_frames: int, overlap: int) -> list[tuple[int, int]]:
@@ -145,6 +189,14 @@ def _with_settings(job: Any, settings: dict[str, Any] | None) -> Any:
     return dataclasses.replace(job, config={**job.config, **config}) if config else job
 
 
+def segment_chunk_packed(image: xr.DataArray, start: int, stop: int, /, *, job: Any,
+                         settings: dict[str, Any] | None = None) -> tuple[int, PackedLabels, dict]:
+    """:func:`segment_chunk` with its labels packed for the merge (:class:`PackedLabels`): as a run without Dask
+    and a Dask task of a shared (drift-corrected) movie run it."""
+    start, labels, record = segment_chunk(image, start, stop, job=job, settings=settings)
+    return start, PackedLabels.pack(labels), record
+
+
 def segment_chunk(image: xr.DataArray, start: int, stop: int, /, *, job: Any, settings: dict[str, Any] | None = None,
                   movie: xr.DataArray | None = None, offset: int = 0) -> tuple[int, np.ndarray, dict]:
     """Segment frames ``[start, stop)`` of ``image``; returns (start, labels T..., provenance).
@@ -194,7 +246,8 @@ def _merged_dtype(chunks: Sequence[tuple[Any, ...]], overlap: int) -> Any:
 
 
 def _merge(chunks: list, /, *, overlap: int, dtype: Any) -> np.ndarray:
-    """Merge ``chunks`` (start frame, labels T..., ...), sorted by start, into one new array of ``dtype``.
+    """Merge ``chunks`` (start frame, labels T... or :class:`PackedLabels`, ...), sorted by start, into one new
+    array of ``dtype``.
 
     The list is emptied as the chunks are copied, so each chunk's labels are let go once merged
     (when nothing else holds them): the merged movie takes the chunks' place instead of adding to them.
@@ -214,26 +267,29 @@ def _merge(chunks: list, /, *, overlap: int, dtype: Any) -> np.ndarray:
         if lab.shape[1:] != shape:
             raise InputError(f"The chunk from frame {start} has labels of shape {lab.shape[1:]}, the first chunk "
                              f"{shape}; every chunk of a movie must have the same frame shape.")
+        n = lab.shape[0]
         if overlap == 0:
-            out[position: position + lab.shape[0]] = lab
-            position += lab.shape[0]
+            for k in range(n):
+                out[position + k] = _frame(lab, k)
+            position += n
         elif next_id is None:  # the first chunk keeps its IDs
-            out[: lab.shape[0]] = lab
+            for k in range(n):
+                out[k] = _frame(lab, k)
             next_id = int(lab.max()) + 1
         else:
             shared = start + overlap - 1
             lut = np.zeros(int(lab.max()) + 1, dtype)
-            for prev_id, cur_id, _ in match_objects(lab[overlap - 1], out[shared], threshold=RELINK_MIN_IOU):
+            for prev_id, cur_id, _ in match_objects(_frame(lab, overlap - 1), out[shared], threshold=RELINK_MIN_IOU):
                 lut[cur_id] = prev_id
             present = np.zeros(len(lut), bool)  # the IDs of the chunk's own frames, ascending (np.unique's order)
-            for frame in lab[overlap:]:  # frame by frame: an index array is cast to intp (8 bytes a pixel)
-                present[frame] = True
+            for k in range(overlap, n):  # frame by frame: an index array is cast to intp (8 bytes a pixel)
+                present[_frame(lab, k)] = True
             for cur_id in np.flatnonzero(present):
                 if cur_id and not lut[cur_id]:
                     lut[cur_id] = next_id
                     next_id += 1
-            for k in range(overlap, lab.shape[0]):
-                out[start + k] = lut[lab[k]]
+            for k in range(overlap, n):
+                out[start + k] = lut[_frame(lab, k)]
         del lab
     return out
 
@@ -344,9 +400,10 @@ def count_frames(job: Any, /) -> int:
 
 
 def segment_chunk_of_input(job: Any, start: int, stop: int, /,
-                           settings: dict[str, Any] | None = None) -> tuple[int, np.ndarray, dict]:
-    """Read frames ``[start, stop)`` of the job's input (only those) and segment them; the warnings of the reading
-    and the segmentation are in the chunk's provenance (``warnings``)."""
+                           settings: dict[str, Any] | None = None) -> tuple[int, PackedLabels, dict]:
+    """Read frames ``[start, stop)`` of the job's input (only those) and segment them; returns (start, the labels
+    packed for the merge (:class:`PackedLabels`), provenance). The warnings of the reading and the segmentation
+    are in the chunk's provenance (``warnings``)."""
     from labelfree.batch.task import input_capture
 
     with local_reads(), input_capture(job):
@@ -354,7 +411,7 @@ def segment_chunk_of_input(job: Any, start: int, stop: int, /,
         image = movie.isel(T=slice(start, stop)).load()
         _, labels, record = segment_chunk(image, 0, stop - start, job=job, settings=settings, movie=movie,
                                           offset=start)
-    return start, labels, record
+    return start, PackedLabels.pack(labels), record
 
 
 def merge_and_write_input(job: Any, parts: Sequence[tuple[int, np.ndarray, dict]], /, *, started: float) -> dict:

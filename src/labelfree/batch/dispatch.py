@@ -52,7 +52,7 @@ from labelfree.batch.chunks import (
     merge_and_write,
     merge_and_write_input,
     plan_chunks,
-    segment_chunk,
+    segment_chunk_packed,
     segment_chunk_of_input,
     shared_settings,
     shares_settings,
@@ -339,7 +339,7 @@ def run_sequential(jobs: list[Job], rows: dict[str, dict], /, *, bar: Any, chunk
                         row = _process_image(image, job=job, started=started)
                     else:  # the first chunk chooses the automatic settings the others use
                         parts, _ = first_then_rest(
-                            spans, lambda a, b, s: segment_chunk(image, a, b, job=job, settings=s),
+                            spans, lambda a, b, s: segment_chunk_packed(image, a, b, job=job, settings=s),
                             lambda first: shared_settings(first, job=job))
                         row = merge_and_write(image, parts, job=job, started=started)
                 except Exception as exc:  # noqa: BLE001 - every failure is reported per input
@@ -439,7 +439,7 @@ class _Dispatcher:
                                   {"job": job, "started": task.started}))
                 return
             parts, settings = first_then_rest(
-                spans, lambda a, b, s: self.client.submit(segment_chunk, loaded, a, b, job=job, settings=s,
+                spans, lambda a, b, s: self.client.submit(segment_chunk_packed, loaded, a, b, job=job, settings=s,
                                                           key=_key(f"chunk{a}", job), pure=False),
                 lambda first: self._settings(first, job))
             self.held.setdefault(job.item.stem, []).extend([*parts, *([settings] if settings is not None else [])])
