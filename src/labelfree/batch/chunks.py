@@ -190,10 +190,11 @@ def _with_settings(job: Any, settings: dict[str, Any] | None) -> Any:
 
 
 def segment_chunk_packed(image: xr.DataArray, start: int, stop: int, /, *, job: Any,
-                         settings: dict[str, Any] | None = None) -> tuple[int, PackedLabels, dict]:
-    """:func:`segment_chunk` with its labels packed for the merge (:class:`PackedLabels`): as a run without Dask
-    and a Dask task of a shared (drift-corrected) movie run it."""
-    start, labels, record = segment_chunk(image, start, stop, job=job, settings=settings)
+                         settings: dict[str, Any] | None = None, movie: xr.DataArray | None = None,
+                         offset: int = 0) -> tuple[int, PackedLabels, dict]:
+    """:func:`segment_chunk` with its labels packed for the merge (:class:`PackedLabels`), as every chunk task
+    hands them on (a run without Dask, :func:`segment_chunk_of_input`, a Dask task of a drift-corrected movie)."""
+    start, labels, record = segment_chunk(image, start, stop, job=job, settings=settings, movie=movie, offset=offset)
     return start, PackedLabels.pack(labels), record
 
 
@@ -409,9 +410,9 @@ def segment_chunk_of_input(job: Any, start: int, stop: int, /,
     with local_reads(), input_capture(job):
         movie = open_input(job)  # lazy: the first chunk measures the whole movie's frames as it reads them
         image = movie.isel(T=slice(start, stop)).load()
-        _, labels, record = segment_chunk(image, 0, stop - start, job=job, settings=settings, movie=movie,
-                                          offset=start)
-    return start, PackedLabels.pack(labels), record
+        _, packed, record = segment_chunk_packed(image, 0, stop - start, job=job, settings=settings, movie=movie,
+                                                 offset=start)
+    return start, packed, record
 
 
 def merge_and_write_input(job: Any, parts: Sequence[tuple[int, np.ndarray, dict]], /, *, started: float) -> dict:

@@ -170,7 +170,8 @@ def redraw_boundaries(
         raise InputError(f"intensity has shape {intensity.shape}; the labels have {labels.shape}.")
     edge = find_boundaries(labels, mode="inner") | (labels == 0)
     depth = ndi.distance_transform_edt(~edge)
-    radius = np.sqrt(np.bincount(labels.ravel()) / np.pi)
+    area = np.bincount(labels.ravel())
+    radius = np.sqrt(area / np.pi)
     cores = np.where(depth > fraction * radius[labels], labels, 0)
     region = labels > 0 if within is None else (np.asarray(within, bool) | (labels > 0))
     if markers is not None and ids is not None and len(ids):
@@ -183,7 +184,8 @@ def redraw_boundaries(
             if blobs.shape != labels.shape:
                 raise InputError(f"blobs has shape {blobs.shape}; the labels have {labels.shape}.")
             # a cell the network merged into another (it drew none of its pixels) stays merged: its blob is no core
-            given = region & np.isin(blobs, np.intersect1d(ids[ids > 0], labels))
+            drawn = ids[(ids > 0) & (ids < len(area))]
+            given = region & np.isin(blobs, drawn[area[drawn] > 0])
             cores[given] = blobs[given]
         cores = seed_missing_cells(cores, markers, ids, region)
     out = watershed(-intensity, markers=cores.astype(np.int64), mask=region)
