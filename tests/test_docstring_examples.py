@@ -8,6 +8,7 @@ import importlib
 import io
 import pkgutil
 import re
+import tempfile
 
 import pytest
 
@@ -51,6 +52,7 @@ def _run(tests: list[doctest.DocTest]) -> tuple[doctest.TestResults, str]:
 @pytest.mark.parametrize("module", MODULES)
 def test_docstring_examples_run_and_show_what_they_say(module, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # examples that write a file write it here
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # and their tempfile.mkdtemp() folders: none is left in /tmp
     result, report = _run(_doctests(module))
     assert result.failed == 0, f"{result.failed} docstring example(s) of {module} fail:\n{report}"
 
@@ -58,6 +60,7 @@ def test_docstring_examples_run_and_show_what_they_say(module, tmp_path, monkeyp
 def test_the_collector_finds_the_examples(tmp_path, monkeypatch):
     """The test above cannot pass by finding nothing: the modules known to hold examples are found, and run."""
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     attempted = {}
     for module in MODULES:
         try:
@@ -70,6 +73,8 @@ def test_the_collector_finds_the_examples(tmp_path, monkeypatch):
                    "labelfree.threshold", "labelfree.threshold.config", "labelfree.motion", "labelfree.io.tiff"):
         assert attempted.get(module, 0) > 0, f"no docstring example of {module} was run"
     assert sum(attempted.values()) >= 80
+    made = {p.name for p in tmp_path.glob("*/*")}  # the examples' tempfile.mkdtemp() folders, here and not in /tmp
+    assert {"a.txt", "o.png", "plate.ome.tif", "t000.tif"} <= made, sorted(made)
 
 
 def _shared_data_examples() -> list[tuple[str, str, str]]:
@@ -87,6 +92,7 @@ def _shared_data_examples() -> list[tuple[str, str, str]]:
 
 def test_the_examples_on_shared_data_run_on_it(shared_data, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     found = _shared_data_examples()
     assert any(name.endswith("read_ctc") for _, name, _ in found), "the read_ctc example lost its real data"
     for module, name, docstring in found:
