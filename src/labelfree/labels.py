@@ -24,6 +24,7 @@ __all__ = [
     "polygon_area",
     "track_by_overlap",
     "OverlapLinker",
+    "imagej_label_dtype",
     "link_planes",
     "to_imagej_labels",
     "weighted_median",
@@ -747,9 +748,15 @@ def link_planes(labels: np.ndarray, /) -> np.ndarray:
 def to_imagej_labels(labels: np.ndarray, /) -> np.ndarray:
     """Labels in a type ImageJ displays: uint16, or float32 (with a warning) above 65535."""
     arr = _as_labels(labels)
-    top = int(arr.max()) if arr.size else 0
+    return arr.astype(imagej_label_dtype(int(arr.max()) if arr.size else 0), copy=False)
+
+
+def imagej_label_dtype(top: int, /) -> np.dtype:
+    """The type :func:`to_imagej_labels` gives labels whose largest id is ``top``: uint16, or float32 above 65535
+    (with a :class:`FloatLabelsWarning`); above 2**24 an :class:`InputError` (float32 holds ids exactly up to
+    there)."""
     if top <= 65535:
-        return arr.astype(np.uint16, copy=False)
+        return np.dtype(np.uint16)
     if top > 2**24:
         raise InputError(f"The largest label id, {top}, does not fit an ImageJ label image: its 32-bit float pixels "
                          "hold ids up to 16,777,216 (2**24) exactly. Renumber the labels (ids 1..N, "
@@ -760,4 +767,4 @@ def to_imagej_labels(labels: np.ndarray, /) -> np.ndarray:
         FloatLabelsWarning,
         stacklevel=user_stacklevel(),
     )
-    return arr.astype(np.float32)
+    return np.dtype(np.float32)

@@ -7,7 +7,7 @@ import logging
 import os
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping
 
 import numpy as np
 import xarray as xr
@@ -172,13 +172,14 @@ def write_labels(
     """
     import tifffile
 
-    from labelfree.labels import to_imagej_labels
+    from labelfree.labels import imagej_label_dtype
 
     path = check_file_suffix(path, suffixes=LABELS_SUFFIXES, refused=_OME_SUFFIXES, what="label image file",
                              writes="an ImageJ hyperstack TIFF")
     da = as_label_image(labels)
-    data = to_imagej_labels(np.asarray(da.data))
-    top = float(data.max())
+    values = np.asarray(da.data)  # checked by as_label_image: whole numbers >= 0, not empty
+    top = float(values.max())
+    dtype = imagej_label_dtype(int(top))
     shown = 255.0 if top <= 255 else top  # at most 255 labels: label i shows LUT entry i
     resolution, meta = imagej_calibration(da)
     record = provenance if provenance is not None else da.attrs.get("labelfree")
@@ -200,13 +201,22 @@ def write_labels(
     # ImageJ applies a single-channel LUT from the TIFF ColorMap tag (768 shorts, as its own
     # TiffEncoder writes for 16-bit and float images); the LUTs entry serves newer readers.
     colormap = (glasbey_lut().astype(np.uint16) * 257).ravel().tolist()
+    # labels of another type are converted one plane at a time as they are written, not copied whole (a merged
+    # uint32 movie, a uint8 one)
+    data = values if values.dtype == dtype else _planes_as(values, dtype)
     with atomic_path(path) as tmp:
         tifffile.imwrite(
-            tmp, data, imagej=True, resolution=resolution, metadata=ij_meta,
+            tmp, data, shape=values.shape, dtype=dtype, imagej=True, resolution=resolution, metadata=ij_meta,
             extratags=[(320, 3, len(colormap), colormap, True)],
         )
-    log.info("wrote label image %s (%s, %d labels max)", path, "x".join(map(str, data.shape)), int(top))
+    log.info("wrote label image %s (%s, %d labels max)", path, "x".join(map(str, values.shape)), int(top))
     return path
+
+
+def _planes_as(values: np.ndarray, dtype: np.dtype, /) -> Iterator[np.ndarray]:
+    """The (Y, X) planes of ``values``, in file order, each converted to ``dtype``."""
+    for index in np.ndindex(values.shape[:-2]):
+        yield values[index].astype(dtype)
 
 
 def read_labels(path: str | os.PathLike[str], /) -> np.ndarray:
