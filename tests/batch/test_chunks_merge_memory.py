@@ -87,8 +87,9 @@ def test_packed_chunks_merge_as_their_arrays_do(overlap):
     assert empty.max() == 0 and empty.frames == () and empty.size == 0
 
 
-def _job(overlap):
-    return SimpleNamespace(frame_overlap=overlap, item=SimpleNamespace(path="movie.tif", series=None))
+def _job(overlap, out_dir=None):
+    return SimpleNamespace(frame_overlap=overlap, item=SimpleNamespace(path="movie.tif", series=None),
+                           out_dir=out_dir)
 
 
 @pytest.mark.parametrize("overlap", [0, 1])
@@ -149,3 +150,67 @@ def test_counting_the_objects_copies_no_frame_of_the_labels(dims):
         tracemalloc.stop()
     assert counted == (24 * 12 if "T" in dims else 12)  # a Z-stack's object counts once
     assert peak < movie.nbytes / 4, f"{peak} bytes for a {movie.nbytes}-byte label movie"
+
+
+@pytest.mark.parametrize("overlap", [0, 1])
+def test_a_large_merged_movie_is_mapped_onto_a_scratch_file_that_leaves_no_trace(overlap, tmp_path, monkeypatch):
+    """A merged movie larger than MERGE_IN_MEMORY_BYTES is made in a scratch file of the output folder, mapped
+    into memory: the same labels, none of its bytes on the Python heap, and no file left in the folder (a
+    chunked 400 x 1024 x 1024 movie held its 800 MB of merged labels in memory to the end of the writing)."""
+    movie = _movie(n_frames=16, n_z=4, size=128, seed=3)
+    want = C.merge_chunks([(s, lab) for s, lab, _ in _parts(movie, overlap, 4, seed=4)], overlap=overlap)
+    monkeypatch.setattr(C, "MERGE_IN_MEMORY_BYTES", want.nbytes - 1)
+    parts = [(s, C.PackedLabels.pack(lab)) for s, lab, _ in _parts(movie, overlap, 4, seed=4)]
+    tracemalloc.start()
+    try:
+        got = C._merge(parts, overlap=overlap, dtype=want.dtype, folder=tmp_path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert isinstance(got, np.memmap) and got.dtype == want.dtype and np.array_equal(got, want)
+    assert peak < want.nbytes / 4, (peak, want.nbytes)
+    assert list(tmp_path.iterdir()) == []  # the scratch file has no name there, and goes with the array
+    del got
+    # at the limit, or with no folder to put it in (a missing one): in memory, as before
+    monkeypatch.setattr(C, "MERGE_IN_MEMORY_BYTES", want.nbytes)
+    for folder in (tmp_path, None, tmp_path / "missing"):
+        kept = C.merged_array(want.shape, want.dtype, folder=folder)
+        assert type(kept) is np.ndarray and kept.shape == want.shape and not kept.any()
+    monkeypatch.setattr(C, "MERGE_IN_MEMORY_BYTES", 0)
+    kept = C.merged_array(want.shape, want.dtype, folder=tmp_path / "missing")
+    assert type(kept) is np.ndarray and not (tmp_path / "missing").exists()
+
+
+def test_a_chunked_batch_run_merging_on_a_scratch_file_writes_the_whole_runs_outputs(tmp_path, monkeypatch):
+    """End to end (labelfree batch, chunks of 3 frames, the merged movie on a scratch file): the label TIFF,
+    table and ROIs of the unchunked run, and the output folder holds only what the run publishes."""
+    import tifffile
+
+    from labelfree.batch import run_batch
+
+    rng = np.random.default_rng(5)
+    movie = (rng.normal(100, 8, (10, 96, 96)) + 600 * (_movie(10, 1, 96)[:, 0] > 0)).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "movie.tif", movie, imagej=True, metadata={"axes": "TYX"})
+    whole = run_batch(tmp_path / "movie.tif", pipeline="threshold", out_dir=tmp_path / "whole", scheduler="sync",
+                      progress=False)
+    made = []
+    merged_array = C.merged_array
+
+    def watched(*args, **kwargs):
+        made.append(merged_array(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(C, "MERGE_IN_MEMORY_BYTES", 0)
+    monkeypatch.setattr(C, "merged_array", watched)
+    chunked = run_batch(tmp_path / "movie.tif", pipeline="threshold", out_dir=tmp_path / "chunked",
+                        scheduler="sync", batch={"chunk_frames": 3}, progress=False)
+    assert (whole["status"] == "ok").all() and (chunked["status"] == "ok").all()
+    assert len(made) == 1 and isinstance(made[0], np.memmap)
+    del made[:]
+    assert int(chunked["n_objects"][0]) == int(whole["n_objects"][0]) >= 10 * 6  # squares that touch are one
+    want, got = tifffile.imread(tmp_path / "whole" / "movie_labels.tif"), tmp_path / "chunked" / "movie_labels.tif"
+    np.testing.assert_array_equal(tifffile.imread(got), want)
+    for name in ("movie_table.csv", "movie_rois.zip"):
+        assert (tmp_path / "chunked" / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), name
+    assert sorted(p.name for p in (tmp_path / "chunked").iterdir()) == sorted(
+        p.name for p in (tmp_path / "whole").iterdir())

@@ -50,6 +50,9 @@ log = logging.getLogger(__name__)
 RELINK_MIN_IOU = 0.5
 #: the entry of the shared settings (and of a chunk's provenance) that holds those keywords
 _KEYWORDS = "whole_movie"
+#: a merged label movie of more bytes than this is made in a scratch file of the output folder (memory-mapped),
+#: so that a movie chunked because it does not fit in memory is not held there whole once its chunks are merged
+MERGE_IN_MEMORY_BYTES = 256 * 2**20
 
 
 @dataclasses.dataclass(frozen=True)
@@ -246,9 +249,41 @@ def _merged_dtype(chunks: Sequence[tuple[Any, ...]], overlap: int) -> Any:
     return np.uint16 if top <= 65535 else np.uint32
 
 
-def _merge(chunks: list, /, *, overlap: int, dtype: Any) -> np.ndarray:
+def merged_array(shape: tuple[int, ...], dtype: Any, /, *, folder: Any = None) -> np.ndarray:
+    """A new array of zeros for a merged label movie: in memory, or, when it is larger than
+    :data:`MERGE_IN_MEMORY_BYTES` and ``folder`` is given, memory-mapped onto a scratch file made there.
+
+    The scratch file has no name in the folder (``tempfile.TemporaryFile``: on Linux and macOS it is unlinked at
+    once, on Windows deleted when closed), so it goes when the array does, even if the process is killed; its
+    space is reserved before the array is returned (``os.posix_fallocate`` where there is one), so a full disk is
+    an ``OSError`` here, not a crash while the movie is merged. Where the file cannot be made (no space, a
+    read-only folder), the array is made in memory, as for a small movie.
+    """
+    import math
+    import os
+    import tempfile
+
+    dtype = np.dtype(dtype)
+    nbytes = math.prod(shape) * dtype.itemsize
+    if folder is None or nbytes <= MERGE_IN_MEMORY_BYTES:
+        return np.zeros(shape, dtype)
+    try:
+        with tempfile.TemporaryFile(dir=folder, prefix=".labelfree-merge-") as scratch:
+            if hasattr(os, "posix_fallocate"):
+                os.posix_fallocate(scratch.fileno(), 0, nbytes)
+            else:
+                scratch.truncate(nbytes)
+            # the map keeps the file open after the with block closes this handle
+            return np.memmap(scratch, dtype=dtype, mode="r+", shape=shape)
+    except OSError as exc:
+        log.info("the merged labels (%d MiB) are kept in memory: no scratch file in %s (%s)", nbytes >> 20,
+                 folder, exc)
+        return np.zeros(shape, dtype)
+
+
+def _merge(chunks: list, /, *, overlap: int, dtype: Any, folder: Any = None) -> np.ndarray:
     """Merge ``chunks`` (start frame, labels T... or :class:`PackedLabels`, ...), sorted by start, into one new
-    array of ``dtype``.
+    array of ``dtype`` (:func:`merged_array`: a large movie is memory-mapped onto a scratch file in ``folder``).
 
     The list is emptied as the chunks are copied, so each chunk's labels are let go once merged
     (when nothing else holds them): the merged movie takes the chunks' place instead of adding to them.
@@ -260,7 +295,7 @@ def _merge(chunks: list, /, *, overlap: int, dtype: Any) -> np.ndarray:
         n_frames = sum(c[1].shape[0] for c in chunks)
     else:
         n_frames = max(c[0] + c[1].shape[0] for c in chunks)
-    out = np.zeros((n_frames,) + shape, dtype)
+    out = merged_array((n_frames,) + shape, dtype, folder=folder)
     position, next_id = 0, None
     while chunks:
         start, lab = chunks[0][0], chunks[0][1]
@@ -332,8 +367,9 @@ def _merge_and_write(image: xr.DataArray, parts: Sequence[tuple[int, np.ndarray,
     messages = sorted({m for _, prov in provenances for m in prov.get("warnings", [])})
     if messages:
         record["warnings"] = messages
-    # written into one array, each chunk let go once copied (labels_like keeps that array: uint16 or uint32)
-    merged = _merge(ordered, overlap=overlap, dtype=_merged_dtype(ordered, overlap))
+    # written into one array, each chunk let go once copied (labels_like keeps that array: uint16 or uint32);
+    # a large movie's array is a scratch file of the output folder, mapped into memory
+    merged = _merge(ordered, overlap=overlap, dtype=_merged_dtype(ordered, overlap), folder=job.out_dir)
     labels = labels_like(merged, image, dims=dims, attrs={"labelfree": record})
     del merged
     extra = {"chunks": chunks, "frame_overlap": overlap, **({_KEYWORDS: handed} if handed else {})}
