@@ -1,7 +1,6 @@
 """A long lazy (dask / zarr) movie is checked and measured one frame at a time: labelfree.image.validate_image
 computes its checks chunk by chunk, and write_outputs reads the intensities of its table plane by plane, with the
 same errors, the same table and the same ROI zip as for the movie in memory."""
-import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +8,7 @@ import pytest
 import tifffile
 from pandas.testing import assert_frame_equal
 from scipy import ndimage as ndi
+from traced_memory import traced_peak
 
 from labelfree import to_dataarray
 from labelfree.errors import ConstantImageError, InputError, NonFiniteError
@@ -55,13 +55,7 @@ def _peak(fn, warm_up):
     """The result of ``fn()`` and the most memory it held at once (after ``warm_up()``: the imports of a first
     read are not counted)."""
     warm_up()
-    tracemalloc.start()
-    try:
-        result = fn()
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    return result, peak
+    return traced_peak(fn)
 
 
 def test_validate_image_checks_a_lazy_movie_chunk_by_chunk(tmp_path):

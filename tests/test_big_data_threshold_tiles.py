@@ -4,12 +4,12 @@ written), and a tiled run over a stack says once that objects were cut by a tile
 import logging
 import pickle
 import re
-import tracemalloc
 from pathlib import Path
 
 import numpy as np
 import pytest
 import tifffile
+from traced_memory import traced_peak
 
 from labelfree import to_dataarray
 from labelfree.errors import ConfigError
@@ -39,12 +39,7 @@ def test_a_lazy_movie_is_read_plane_by_plane_into_uint16_labels(msc_dir):
     movie = np.tile(_msc_frames(msc_dir, 3), (8, 1, 1))[:, :400, :400]  # 24 frames, 7.7 MB
     expected = np.stack([threshold_plane(frame, ThresholdConfig()) for frame in movie])
     image = _lazy(movie)
-    tracemalloc.start()
-    try:
-        labels = segment(image)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    labels, peak = traced_peak(segment, image)
     assert labels.dtype == np.uint16
     assert np.array_equal(labels.values, expected)
     # old: the movie (7.7 MB) + uint32 labels (15.4 MB) + their uint16 copy (7.7 MB) at once

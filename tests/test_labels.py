@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 from skimage.draw import disk, polygon2mask
+from traced_memory import traced_peak
 
 from labelfree import labels as L
 from labelfree.errors import DimensionError, DTypeError
@@ -119,20 +120,13 @@ def test_weighted_median_is_the_size_of_the_objects_that_hold_half_the_weight():
 def test_huge_sparse_ids_cost_by_object_not_by_id(name):
     """Ids such as frame * 1_000_000 + cell made label_contours and fill_holes build a list as long as the
     largest id (20 million ids: seconds and ~160 MB; ids near 2**32 run out of memory)."""
-    import tracemalloc
-
     lab = np.zeros((30, 30), np.uint32)
     lab[2:9, 2:9] = 20_000_007
     lab[4:6, 4:6] = 0  # a hole
     lab[12:20, 12:20] = 3
     lab[25:28, 2:5] = 4_000_000_000
     lab[25:28, 10:13] = 4_000_000_000  # two parts
-    tracemalloc.start()
-    try:
-        out = getattr(L, name)(lab)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    out, peak = traced_peak(getattr(L, name), lab)
     assert peak < 20_000_000
     if name == "fill_holes":
         want = lab.copy()

@@ -3,11 +3,10 @@
 
 from __future__ import annotations
 
-import tracemalloc
-
 import numpy as np
 import pytest
 from scipy import ndimage as ndi
+from traced_memory import traced_peak
 
 from labelfree import labels as L
 
@@ -191,12 +190,7 @@ def test_stack_is_filled_in_place_of_a_list_of_planes():
     stacked copy held twice the result."""
     rng = np.random.default_rng(5)
     stack = rng.random((48, 128, 128)) < 0.7
-    tracemalloc.start()
-    try:
-        out = L.fill_holes(stack)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    out, peak = traced_peak(L.fill_holes, stack)
     assert np.array_equal(out, _reference(stack))
     assert peak < 1.5 * out.nbytes, (peak, out.nbytes)
 

@@ -5,13 +5,13 @@
 from __future__ import annotations
 
 import math
-import tracemalloc
 
 import numpy as np
 import pytest
 import xarray as xr
 from scipy import ndimage as ndi
 from scipy.optimize import linear_sum_assignment
+from traced_memory import traced_peak
 
 from labelfree import metrics as M
 from labelfree.evaluation.folders import pixel_counts, score_pair
@@ -290,12 +290,7 @@ def test_label_values_that_are_not_labels_are_refused_as_before():
 
 
 def _peak(fn, *args, **kwargs) -> int:
-    tracemalloc.start()
-    try:
-        fn(*args, **kwargs)
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    return traced_peak(fn, *args, **kwargs)[1]
 
 
 #: the most memory scoring may take beyond the two label images, as a multiple of their size (the version

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import tifffile
 import xarray as xr
-
 from ngff_images import squares
+from traced_memory import traced_peak
 
 from labelfree.cli import main
 from labelfree.errors import OutputError
@@ -154,16 +154,9 @@ def test_pyramid_of_a_big_image_keeps_the_ids(tmp_path):
 
 
 def test_writing_holds_no_copy_of_the_labels(tmp_path):
-    import tracemalloc
-
     labels = to_dataarray((np.arange(4096 * 4096, dtype=np.uint32).reshape(4096, 4096) // 97) % 60000, dims="YX")
     write_label_image(tmp_path / "warm.ome.zarr", labels[:64, :64])  # imports and caches before measuring
-    tracemalloc.start()
-    try:
-        write_label_image(tmp_path / "x.ome.zarr", labels, pyramid_size=512)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    _, peak = traced_peak(write_label_image, tmp_path / "x.ome.zarr", labels, pyramid_size=512)
     assert peak < labels.nbytes / 4  # the labels: 64 MiB as uint32; a uint16 copy of them would be 32 MiB
     assert np.array_equal(np.asarray(read_image(tmp_path / "x.ome.zarr")), np.asarray(labels))
 

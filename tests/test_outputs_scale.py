@@ -3,11 +3,11 @@ label TIFFs ImageJ opens with the right type, and ROI writing whose memory does 
 
 from __future__ import annotations
 
-import tracemalloc
 import warnings
 
 import numpy as np
 import pytest
+from traced_memory import traced_peak
 
 from labelfree.image import to_dataarray
 from labelfree.io import read_rois, rois_to_labels, write_outputs, write_rois
@@ -84,12 +84,7 @@ def test_roi_zip_memory_follows_one_frame_not_the_movie(tmp_path):
 
     def peak(n_frames: int) -> int:
         labels = to_dataarray(np.stack([plane] * n_frames), dims="TYX")
-        tracemalloc.start()
-        try:
-            write_rois(tmp_path / f"r{n_frames}.zip", labels)
-            return tracemalloc.get_traced_memory()[1]
-        finally:
-            tracemalloc.stop()
+        return traced_peak(write_rois, tmp_path / f"r{n_frames}.zip", labels)[1]
 
     small, large = peak(5), peak(50)
     per_roi = (large - small) / (45 * 36)

@@ -3,12 +3,11 @@ the planes linked, for the untiled run and the tiled run's finish alike, with th
 
 from __future__ import annotations
 
-import tracemalloc
-
 import numpy as np
 import pytest
 import xarray as xr
 from scipy import ndimage as ndi
+from traced_memory import traced_peak
 from volume_planes import Planes
 
 from labelfree.labels import declump, link_planes, remove_small_objects
@@ -101,11 +100,7 @@ def test_untiled_run_without_split_holds_the_mask_and_its_3d_objects_only():
     about 4 bytes a voxel (before: the mask, its int32 3-D labels and the kept mask, then int32 planes and the
     linked labels: about 6.4)."""
     vol = _stack(16, 256, 256)
-    tracemalloc.start()
-    try:
-        labels, _ = volume_labels(Planes(vol), ThresholdConfig(threshold=500, min_size=10, fill_holes=False))
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    (labels, _), peak = traced_peak(volume_labels, Planes(vol),
+                                    ThresholdConfig(threshold=500, min_size=10, fill_holes=False))
     assert np.array_equal(labels, _reference(vol > 500, 10, False))
     assert peak < 5 * vol.size, peak / vol.size

@@ -7,10 +7,9 @@ labelled planes plus their stack).
 
 from __future__ import annotations
 
-import tracemalloc
-
 import numpy as np
 from scipy import ndimage as ndi
+from traced_memory import traced_peak
 from volume_planes import Planes
 
 from labelfree.labels import link_planes, remove_small_objects
@@ -34,19 +33,9 @@ def _stack() -> np.ndarray:
     return vol + rng.integers(80, 140, vol.shape, dtype=np.uint16)
 
 
-def _peak(fn, *args, **kwargs):
-    """``fn``'s result and the peak of memory it allocated, in bytes."""
-    tracemalloc.start()
-    try:
-        result = fn(*args, **kwargs)
-        return result, tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-
-
 def test_remove_small_objects_3d_mask_peak_and_result():
     mask = _stack() > 500
-    kept, peak = _peak(remove_small_objects, mask, min_size=10)
+    kept, peak = traced_peak(remove_small_objects, mask, min_size=10)
     lab, _ = ndi.label(mask)
     sizes = np.bincount(lab.ravel())
     expected = (lab != 0) & (sizes[lab] >= 10)
@@ -65,17 +54,17 @@ def test_remove_small_objects_3d_labels_keep_ids():
 
 def test_link_planes_mask_peak_and_result():
     mask = _stack() > 500
-    objects, peak = _peak(link_planes, mask)
+    objects, peak = traced_peak(link_planes, mask)
     assert np.array_equal(objects, link_planes(np.stack([ndi.label(p)[0] for p in mask])))
     assert np.array_equal(objects > 0, mask) and objects.dtype == np.uint16
     # the uint16 output (2 bytes a voxel) and a few planes; old: + int32 planes listed, then stacked (8)
     assert peak < 3.5 * mask.size, peak / mask.size
 
 
-def test_volume_labels_peak():
+def test_volume_labelstraced_peak():
     vol = _stack()
     # a fixed threshold: the automatic one's sample of the whole volume (capped, small for a real stack) left out
-    (labels, thr), peak = _peak(volume_labels, Planes(vol), ThresholdConfig(threshold=500, min_size=10))
+    (labels, thr), peak = traced_peak(volume_labels, Planes(vol), ThresholdConfig(threshold=500, min_size=10))
     assert thr == 500 and labels.max() > 30 and labels.dtype == np.uint16
     assert np.array_equal(labels > 0, remove_small_objects(vol > 500, min_size=10))
     # mask (1) + int32 3-D labels (4) + kept (1); then int32 planes (4) + the uint16 labels (2).
@@ -93,7 +82,7 @@ def test_finish_volume_tiles_peak_and_result():
     mask = vol > 500
     planes = np.stack([ndi.label(p)[0] for p in mask]).astype(np.uint32)  # as the tiles assemble them
     image = xr.DataArray(vol, dims=("Z", "Y", "X"))
-    labels, peak = _peak(finish_volume_tiles, planes, cfg, image, [cfg])
+    labels, peak = traced_peak(finish_volume_tiles, planes, cfg, image, [cfg])
     assert labels is planes and labels.dtype == np.uint32
     assert np.array_equal(labels, link_planes(remove_small_objects(mask, min_size=10)))
     # the mask (1), its linked objects (uint16: 2) and a few planes; old: + int32 planes listed and stacked (8),

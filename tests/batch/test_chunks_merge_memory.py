@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import xarray as xr
+from traced_memory import traced_peak
 
 from labelfree.batch import chunks as C
 
@@ -142,12 +143,7 @@ def test_counting_the_objects_copies_no_frame_of_the_labels(dims):
     movie = _movie(n_frames=24, n_z=1, size=256)[:, 0]  # 24 frames, 12 squares each (3 MB)
     order = {"TYX": (0, 1, 2), "YXT": (1, 2, 0), "ZYX": (0, 1, 2)}[dims]
     labels = xr.DataArray(np.transpose(movie, order), dims=tuple(dims))
-    tracemalloc.start()
-    try:
-        counted = count_objects(labels)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    counted, peak = traced_peak(count_objects, labels)
     assert counted == (24 * 12 if "T" in dims else 12)  # a Z-stack's object counts once
     assert peak < movie.nbytes / 4, f"{peak} bytes for a {movie.nbytes}-byte label movie"
 
@@ -161,12 +157,7 @@ def test_a_large_merged_movie_is_mapped_onto_a_scratch_file_that_leaves_no_trace
     want = C.merge_chunks([(s, lab) for s, lab, _ in _parts(movie, overlap, 4, seed=4)], overlap=overlap)
     monkeypatch.setattr(C, "MERGE_IN_MEMORY_BYTES", want.nbytes - 1)
     parts = [(s, C.PackedLabels.pack(lab)) for s, lab, _ in _parts(movie, overlap, 4, seed=4)]
-    tracemalloc.start()
-    try:
-        got = C._merge(parts, overlap=overlap, dtype=want.dtype, folder=tmp_path)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    got, peak = traced_peak(C._merge, parts, overlap=overlap, dtype=want.dtype, folder=tmp_path)
     assert isinstance(got, np.memmap) and got.dtype == want.dtype and np.array_equal(got, want)
     assert peak < want.nbytes / 4, (peak, want.nbytes)
     assert list(tmp_path.iterdir()) == []  # the scratch file has no name there, and goes with the array

@@ -3,6 +3,7 @@ import os
 import numpy as np
 import pytest
 import tifffile
+from traced_memory import traced_peak
 
 from labelfree.errors import DimensionError, DTypeError, OutputError
 from labelfree.image import scale_of, to_dataarray, units_of
@@ -130,18 +131,11 @@ def test_failure_mid_write_leaves_nothing_and_keeps_old_file(tmp_path, monkeypat
 def test_labels_of_another_type_are_converted_plane_by_plane_as_they_are_written(tmp_path, dtype):
     """A label movie that is not uint16 (a merged uint32 movie, uint8 labels) is written as the uint16 file of its
     values, byte for byte, without a converted copy of the whole movie in memory (it held one more movie)."""
-    import tracemalloc
-
     rng = np.random.default_rng(0)
     movie = rng.integers(0, 200, (12, 3, 256, 256)).astype(dtype)
     da = to_dataarray(movie, dims="TZYX")
     write_labels(tmp_path / "as_uint16.tif", to_dataarray(movie.astype(np.uint16), dims="TZYX"))
-    tracemalloc.start()
-    try:
-        write_labels(tmp_path / "converted.tif", da)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    _, peak = traced_peak(write_labels, tmp_path / "converted.tif", da)
     assert (tmp_path / "converted.tif").read_bytes() == (tmp_path / "as_uint16.tif").read_bytes()
     assert peak < movie.size * 2 / 4, (peak, movie.size * 2)  # a uint16 copy of the movie: movie.size * 2 bytes
     with tifffile.TiffFile(tmp_path / "converted.tif") as tif:
