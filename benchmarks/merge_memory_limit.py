@@ -1,0 +1,135 @@
+"""A chunked batch run of a long movie under a memory limit: does it complete, and with the labels of a run
+without a limit?
+
+Usage: python benchmarks/merge_memory_limit.py [--frames T] [--size PX] [--chunk-frames N] [--limits MiB,...]
+
+Writes a synthetic T x PX x PX uint16 movie (blobs drifting across noise), runs ``labelfree batch MOVIE -p
+threshold --scheduler sync --chunk-frames N`` once without a limit (the reference) and once in a memory cgroup
+of each limit, and prints per limit: whether the run completed (or was killed), the cgroup's peak usage, the
+seconds, and whether its label TIFF, table and ROIs are the reference's. A cgroup's limit counts the page cache
+too but takes clean and written-back file pages back when it is reached, as the kernel does for a job under a
+scheduler's memory limit (SLURM's cgroups); a process whose anonymous memory passes the limit is killed.
+
+Needs Linux and the right to make a memory cgroup (root; cgroup v1 ``/sys/fs/cgroup/memory`` or v2
+``/sys/fs/cgroup`` with the memory controller); without them it says so and measures only the reference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def write_movie(path: Path, n_frames: int, size: int) -> None:
+    """Blobs (sigma 12 px) drifting one pixel a frame over noise, written frame by frame (never all in memory)."""
+    import tifffile
+
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[:size, :size]
+    base = np.zeros((size, size), np.float32)
+    for cy, cx in rng.uniform(20, size - 20, (max(4, size * size // 7000), 2)):
+        base += 800 * np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * 12.0**2))
+
+    def frames():
+        for t in range(n_frames):
+            frame = np.roll(base, t % 50, axis=1) + rng.normal(100, 10, (size, size))
+            yield np.clip(frame, 0, 65535).astype(np.uint16)
+
+    tifffile.imwrite(path, frames(), shape=(n_frames, size, size), dtype=np.uint16, imagej=True,
+                     metadata={"axes": "TYX"})
+
+
+class MemoryCgroup:
+    """A memory cgroup (v1 or v2) of ``limit_mib`` that a child process joins; removed on exit."""
+
+    def __init__(self, limit_mib: int):
+        v1 = Path("/sys/fs/cgroup/memory")
+        name = f"labelfree-bench-{os.getpid()}-{limit_mib}"
+        if v1.is_dir():
+            self.path, self.limit_file, self.peak_file = v1 / name, "memory.limit_in_bytes", "memory.max_usage_in_bytes"
+        else:
+            self.path, self.limit_file, self.peak_file = Path("/sys/fs/cgroup") / name, "memory.max", "memory.peak"
+        self.limit = limit_mib * 2**20
+
+    def __enter__(self) -> "MemoryCgroup":
+        self.path.mkdir()
+        (self.path / self.limit_file).write_text(str(self.limit))
+        return self
+
+    def peak_mib(self) -> float:
+        try:
+            return int((self.path / self.peak_file).read_text()) / 2**20
+        except (OSError, ValueError):
+            return float("nan")
+
+    def join(self) -> None:  # run in the child before exec
+        (self.path / "cgroup.procs").write_text(str(os.getpid()))
+
+    def __exit__(self, *exc) -> None:
+        self.path.rmdir()
+
+
+def run(movie: Path, out: Path, chunk_frames: int, cgroup: MemoryCgroup | None = None) -> tuple[int, float]:
+    cmd = [sys.executable, "-m", "labelfree", "batch", str(movie), "-p", "threshold", "-o", str(out),
+           "--scheduler", "sync", "--chunk-frames", str(chunk_frames), "-q", "--no-progress"]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=cgroup.join if cgroup else None)
+    return proc.returncode, time.perf_counter() - t0
+
+
+def same_outputs(a: Path, b: Path, stem: str) -> bool:
+    import tifffile
+
+    labels = np.array_equal(tifffile.imread(a / f"{stem}_labels.tif"), tifffile.imread(b / f"{stem}_labels.tif"))
+    return labels and all((a / f"{stem}{s}").read_bytes() == (b / f"{stem}{s}").read_bytes()
+                          for s in ("_table.csv", "_rois.zip"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=400)
+    parser.add_argument("--size", type=int, default=1024)
+    parser.add_argument("--chunk-frames", type=int, default=40)
+    parser.add_argument("--limits", default="300,600,1000", help="memory limits to try, MiB, comma-separated")
+    parser.add_argument("--folder", type=Path, help="where the temporary work folder is made (default: the "
+                        "system's temporary folder; it needs room for the movie and its labels, each limit's too)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="labelfree-bench-merge-limit-", dir=args.folder) as tmp:
+        measure(args, Path(tmp))
+
+
+def measure(args: argparse.Namespace, work: Path) -> None:
+    movie = work / "movie.tif"
+    write_movie(movie, args.frames, args.size)
+    labels_mib = args.frames * args.size * args.size * 2 / 2**20
+    rc, seconds = run(movie, work / "reference", args.chunk_frames)
+    if rc:
+        sys.exit(f"the run without a limit failed (exit {rc})")
+    print(f"labelfree batch -p threshold --scheduler sync --chunk-frames {args.chunk_frames}, {args.frames} x "
+          f"{args.size}^2 uint16 ({labels_mib:.0f} MiB of movie, as many of uint16 labels)")
+    print(f"{'memory limit':>12s} {'completed':>10s} {'peak MiB':>9s} {'seconds':>8s}  same outputs")
+    print(f"{'none':>12s} {'yes':>10s} {'':>9s} {seconds:8.1f}")
+    for limit in (int(v) for v in args.limits.split(",") if v.strip()):
+        try:
+            with MemoryCgroup(limit) as cgroup:
+                rc, seconds = run(movie, work / f"limit{limit}", args.chunk_frames, cgroup)
+                peak = cgroup.peak_mib()
+        except OSError as exc:
+            print(f"no memory cgroup here ({exc}): run as root on Linux to measure the limits")
+            break
+        done = "yes" if rc == 0 else ("killed" if rc in (-9, 137) else f"exit {rc}")
+        same = str(same_outputs(work / "reference", work / f"limit{limit}", "movie")) if rc == 0 else ""
+        print(f"{limit:>12d} {done:>10s} {peak:9.0f} {seconds:8.1f}  {same}")
+        shutil.rmtree(work / f"limit{limit}", ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
