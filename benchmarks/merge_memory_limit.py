@@ -2,6 +2,7 @@
 without a limit?
 
 Usage: python benchmarks/merge_memory_limit.py [--frames T] [--size PX] [--chunk-frames N] [--limits MiB,...]
+[--dask]
 
 Writes a synthetic T x PX x PX uint16 movie (blobs drifting across noise), runs ``labelfree batch MOVIE -p
 threshold --scheduler sync --chunk-frames N`` once without a limit (the reference) and once in a memory cgroup
@@ -9,6 +10,8 @@ of each limit, and prints per limit: whether the run completed (or was killed), 
 seconds, and whether its label TIFF, table and ROIs are the reference's. A cgroup's limit counts the page cache
 too but takes clean and written-back file pages back when it is reached, as the kernel does for a job under a
 scheduler's memory limit (SLURM's cgroups); a process whose anonymous memory passes the limit is killed.
+``--dask``: every run on a Dask cluster in the process (``--in-process --workers 1``) instead of ``--scheduler
+sync``.
 
 Needs Linux and the right to make a memory cgroup (root; cgroup v1 ``/sys/fs/cgroup/memory`` or v2
 ``/sys/fs/cgroup`` with the memory controller); without them it says so and measures only the reference.
@@ -77,9 +80,10 @@ class MemoryCgroup:
         self.path.rmdir()
 
 
-def run(movie: Path, out: Path, chunk_frames: int, cgroup: MemoryCgroup | None = None) -> tuple[int, float]:
+def run(movie: Path, out: Path, chunk_frames: int, scheduler: list[str],
+        cgroup: MemoryCgroup | None = None) -> tuple[int, float]:
     cmd = [sys.executable, "-m", "labelfree", "batch", str(movie), "-p", "threshold", "-o", str(out),
-           "--scheduler", "sync", "--chunk-frames", str(chunk_frames), "-q", "--no-progress"]
+           *scheduler, "--chunk-frames", str(chunk_frames), "-q", "--no-progress"]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=cgroup.join if cgroup else None)
     return proc.returncode, time.perf_counter() - t0
@@ -99,6 +103,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=1024)
     parser.add_argument("--chunk-frames", type=int, default=40)
     parser.add_argument("--limits", default="300,600,1000", help="memory limits to try, MiB, comma-separated")
+    parser.add_argument("--dask", action="store_true", help="run on a Dask cluster in the process")
     parser.add_argument("--folder", type=Path, help="where the temporary work folder is made (default: the "
                         "system's temporary folder; it needs room for the movie and its labels, each limit's too)")
     args = parser.parse_args()
@@ -110,17 +115,18 @@ def measure(args: argparse.Namespace, work: Path) -> None:
     movie = work / "movie.tif"
     write_movie(movie, args.frames, args.size)
     labels_mib = args.frames * args.size * args.size * 2 / 2**20
-    rc, seconds = run(movie, work / "reference", args.chunk_frames)
+    scheduler = ["--in-process", "--workers", "1"] if args.dask else ["--scheduler", "sync"]
+    rc, seconds = run(movie, work / "reference", args.chunk_frames, scheduler)
     if rc:
         sys.exit(f"the run without a limit failed (exit {rc})")
-    print(f"labelfree batch -p threshold --scheduler sync --chunk-frames {args.chunk_frames}, {args.frames} x "
+    print(f"labelfree batch -p threshold {' '.join(scheduler)} --chunk-frames {args.chunk_frames}, {args.frames} x "
           f"{args.size}^2 uint16 ({labels_mib:.0f} MiB of movie, as many of uint16 labels)")
     print(f"{'memory limit':>12s} {'completed':>10s} {'peak MiB':>9s} {'seconds':>8s}  same outputs")
     print(f"{'none':>12s} {'yes':>10s} {'':>9s} {seconds:8.1f}")
     for limit in (int(v) for v in args.limits.split(",") if v.strip()):
         try:
             with MemoryCgroup(limit) as cgroup:
-                rc, seconds = run(movie, work / f"limit{limit}", args.chunk_frames, cgroup)
+                rc, seconds = run(movie, work / f"limit{limit}", args.chunk_frames, scheduler, cgroup)
                 peak = cgroup.peak_mib()
         except OSError as exc:
             print(f"no memory cgroup here ({exc}): run as root on Linux to measure the limits")
