@@ -167,7 +167,8 @@ def memory_table(args):
     print(f"\nbatch -p threshold, {args.frames} x {args.planes} x {args.size}^2 uint16 ({size_mb:.0f} MiB; its "
           f"labels {runs['unchunked'][3].nbytes / 2**20:.0f} MiB); --scheduler sync unless said; peak MiB: all the "
           f"process's pages (VmHWM), anon: its anonymous ones (RssAnon)")
-    print(f"{'run':28s} {'peak MiB':>9s} {'anon MiB':>9s} {'seconds':>8s} {'ratio':>6s} {'anon ratio':>10s}  same labels")
+    print(f"{'run':28s} {'peak MiB':>9s} {'anon MiB':>9s} {'seconds':>8s} {'ratio':>6s} {'anon ratio':>10s}"
+          "  same labels")
     ref, ref_anon, ref_labels = runs["unchunked"][0], runs["unchunked"][1], runs["unchunked"][3]
     for name, (peak, anon, seconds, labels) in runs.items():
         same = "" if name == "unchunked" else str(np.array_equal(labels, ref_labels))

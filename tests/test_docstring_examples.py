@@ -52,7 +52,7 @@ def _run(tests: list[doctest.DocTest]) -> tuple[doctest.TestResults, str]:
 @pytest.mark.parametrize("module", MODULES)
 def test_docstring_examples_run_and_show_what_they_say(module, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # examples that write a file write it here
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # and their tempfile.mkdtemp() folders: none is left in /tmp
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # and their tempfile.mkdtemp() folders, not in /tmp
     result, report = _run(_doctests(module))
     assert result.failed == 0, f"{result.failed} docstring example(s) of {module} fail:\n{report}"
 
