@@ -205,3 +205,43 @@ def test_a_chunked_batch_run_merging_on_a_scratch_file_writes_the_whole_runs_out
         assert (tmp_path / "chunked" / name).read_bytes() == (tmp_path / "whole" / name).read_bytes(), name
     assert sorted(p.name for p in (tmp_path / "chunked").iterdir()) == sorted(
         p.name for p in (tmp_path / "whole").iterdir())
+
+
+_SCRATCH_WHERE_NO_ROOM = """
+import logging, resource, sys
+import numpy as np
+from labelfree.batch import chunks as C
+logging.basicConfig(level=logging.INFO, format="%(message)s")
+C.MERGE_IN_MEMORY_BYTES = 0
+if sys.argv[2] == "file size limit":
+    resource.setrlimit(resource.RLIMIT_FSIZE, (1_000_000, 1_000_000))  # ulimit -f: a file may not pass 1 MB
+kept = C.merged_array((8, 512, 512), np.uint16, folder=sys.argv[1])  # 4 MiB
+kept[:] = 7  # every page written: a sparse file on a full disk would crash here (SIGBUS)
+print(type(kept).__name__, int(kept.sum()))
+"""
+
+
+@pytest.mark.parametrize("disk", ["file size limit", "tmpfs"])
+def test_a_scratch_file_that_finds_no_room_leaves_the_merged_movie_in_memory(tmp_path, disk):
+    """A scratch file whose space cannot be reserved (a file size limit: EFBIG; a full disk, a 3 MB tmpfs: ENOSPC,
+    where a file merely made long enough would have let the movie's pages be written until a SIGBUS) is no crash:
+    the merged movie is made in memory, and that is logged, naming the folder."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    folder, prefix = tmp_path, []
+    if disk == "tmpfs":
+        if shutil.which("unshare") is None or os.geteuid() != 0:
+            pytest.skip("needs unshare and root to mount a small tmpfs")
+        folder = tmp_path / "tiny"
+        folder.mkdir()
+        prefix = ["unshare", "-m", "--propagation", "private", "sh", "-c",
+                  f'mount -t tmpfs -o size=3m none "{folder}" && exec "$0" "$@"']
+    done = subprocess.run(prefix + [sys.executable, "-c", _SCRATCH_WHERE_NO_ROOM, str(folder), disk],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["ndarray", str(7 * 8 * 512 * 512)], done.stdout
+    assert "the merged labels (4 MiB) are kept in memory: no scratch file in " + str(folder) in done.stderr
+    assert list(folder.iterdir()) == []
