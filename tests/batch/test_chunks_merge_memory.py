@@ -88,9 +88,9 @@ def test_packed_chunks_merge_as_their_arrays_do(overlap):
     assert empty.max() == 0 and empty.frames == () and empty.size == 0
 
 
-def _job(overlap, out_dir=None):
-    return SimpleNamespace(frame_overlap=overlap, item=SimpleNamespace(path="movie.tif", series=None),
-                           out_dir=out_dir)
+def _job(overlap):
+    """A job's fields the merge reads (no output folder: the merged movie is made in memory)."""
+    return SimpleNamespace(frame_overlap=overlap, item=SimpleNamespace(path="movie.tif", series=None), out_dir=None)
 
 
 @pytest.mark.parametrize("overlap", [0, 1])
