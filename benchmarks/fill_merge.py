@@ -117,22 +117,21 @@ _RUN = """
 import sys, threading, time
 from labelfree.cli import main
 
-def rss_anon():
+def status_kb(key):
     with open("/proc/self/status") as f:
-        return int(next(line.split()[1] for line in f if line.startswith("RssAnon:")))
+        return int(next(line.split()[1] for line in f if line.startswith(key + ":")))
 
 top = [0]
 
 def watch():
     while True:
-        top[0] = max(top[0], rss_anon())
+        top[0] = max(top[0], status_kb("RssAnon"))
         time.sleep(0.005)
 
 threading.Thread(target=watch, daemon=True).start()
 rc = main(sys.argv[1:])
-top[0] = max(top[0], rss_anon())
-with open("/proc/self/status") as f:
-    print("PEAK_KB", next(line.split()[1] for line in f if line.startswith("VmHWM:")))
+top[0] = max(top[0], status_kb("RssAnon"))
+print("PEAK_KB", status_kb("VmHWM"))
 print("ANON_KB", top[0])
 sys.exit(rc)
 """

@@ -304,14 +304,12 @@ def _merge(chunks: list, /, *, overlap: int, dtype: Any, folder: Any = None) -> 
             raise InputError(f"The chunk from frame {start} has labels of shape {lab.shape[1:]}, the first chunk "
                              f"{shape}; every chunk of a movie must have the same frame shape.")
         n = lab.shape[0]
-        if overlap == 0:
+        if overlap == 0 or next_id is None:  # copied as it is: concatenated, or the first chunk keeps its IDs
             for k in range(n):
                 out[position + k] = _frame(lab, k)
             position += n
-        elif next_id is None:  # the first chunk keeps its IDs
-            for k in range(n):
-                out[k] = _frame(lab, k)
-            next_id = int(lab.max()) + 1
+            if overlap:
+                next_id = int(lab.max()) + 1
         else:
             shared = start + overlap - 1
             lut = np.zeros(int(lab.max()) + 1, dtype)
