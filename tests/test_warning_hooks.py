@@ -17,6 +17,15 @@ from labelfree.batch.messages import current_messages, input_messages
 from labelfree.tiling import segment_tiled
 
 
+@pytest.fixture(autouse=True)
+def _earlier_garbage_collected():
+    """These tests record every warning of their threads: an object an earlier test of the process left behind may
+    warn when the collector takes it (an unclosed file's ResourceWarning), in whichever thread runs then."""
+    import gc
+
+    gc.collect()
+
+
 class HookCheckWarning(UserWarning):
     """Raised by the tiles and threads of these tests."""
 

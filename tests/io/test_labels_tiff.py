@@ -141,3 +141,21 @@ def test_labels_of_another_type_are_converted_plane_by_plane_as_they_are_written
     with tifffile.TiffFile(tmp_path / "converted.tif") as tif:
         assert tif.series[0].axes == "TZYX" and tif.series[0].dtype == np.uint16
         np.testing.assert_array_equal(tif.asarray(), movie)
+
+
+def test_a_lazily_read_tiff_is_closed_when_its_array_goes(tmp_path):
+    """tifffile's zarr view keeps the files it read open: they were closed only by the garbage collector, with an
+    unclosed-file ResourceWarning, in whatever code ran then (a test recording its thread's warnings got it)."""
+    import gc
+    import warnings
+
+    path = tmp_path / "movie.tif"
+    tifffile.imwrite(path, np.arange(3 * 16 * 16, dtype=np.uint16).reshape(3, 16, 16), imagej=True,
+                     metadata={"axes": "TYX"})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        image = read_image(path, lazy=True)
+        assert int(image[2].sum().compute()) == int(np.arange(2 * 256, 3 * 256).sum())
+        del image
+        gc.collect()
+    assert [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)] == []

@@ -13,6 +13,7 @@ import re
 import struct
 import threading
 import xml.etree.ElementTree as ET
+import weakref
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -935,7 +936,11 @@ def _lazy_data(path: Path, index: int, *, all_pages: bool = False) -> Any:
     # a page that cannot be decoded is a CorruptFileError when it is read (also in a chunk task on a worker)
     flags = {"is_imagej": False} if all_pages else {}
     store = tifffile.imread(path, aszarr=True, series=index, level=0, **flags)
-    return checked_dask_array(zarr.open_array(store, mode="r"), path)
+    array = zarr.open_array(store, mode="r")
+    # the store keeps the files it reads open (tifffile's file cache): closed when the array goes, not left to
+    # the garbage collector (an unclosed-file ResourceWarning then, in whatever code it happens to run)
+    weakref.finalize(array, store.close)
+    return checked_dask_array(array, path)
 
 
 def _read_data(tif: Any, series: Any, path: Path, memmap: bool) -> np.ndarray:
