@@ -133,6 +133,25 @@ def test_merge_and_write_holds_one_movie_of_labels(overlap, monkeypatch):
     assert parts == []  # handed over: emptied as merged
 
 
+def test_relinked_ids_that_fit_16_bits_give_a_16_bit_movie():
+    """The merged movie's type follows from the IDs the re-linking gives, worked out before it is made: 30 chunks
+    each numbering its 12 objects from up to 5,000 (their largest IDs add up past 65535, which made a uint32 movie,
+    twice the bytes) re-link to the first chunk's IDs: uint16. IDs past 65535 still make a uint32 movie."""
+    movie = _movie(n_frames=60, n_z=1, size=96, seed=6)
+    parts = []
+    for a, b in C.plan_chunks(len(movie), chunk_frames=3, overlap=1):
+        perm = np.concatenate([[0], np.arange(1, 13) + 4990]).astype(np.uint16)
+        parts.append((a, C.PackedLabels.pack(perm[movie[a:b]])))
+    assert sum(int(p.max()) for _, p in parts) > 65535
+    arrays = [(s, np.stack([p.frame(k) for k in range(p.shape[0])])) for s, p in parts]
+    got = C._merge(list(parts), overlap=1)
+    assert got.dtype == np.uint16 and np.array_equal(got, _old_merge(arrays, 1)) and int(got.max()) == 5002
+    # the first chunk numbers its objects past 65535: the movie is uint32, its IDs as before
+    wide = [(s, np.where(lab > 0, lab.astype(np.uint32) + (70000 if s == 0 else 0), 0)) for s, lab in arrays]
+    got = C._merge([(s, C.PackedLabels.pack(lab)) for s, lab in wide], overlap=1)
+    assert got.dtype == np.uint32 and np.array_equal(got, _old_merge(wide, 1)) and int(got.max()) == 75002
+
+
 @pytest.mark.parametrize("dims", ["TYX", "YXT", "ZYX"])
 def test_counting_the_objects_copies_no_frame_of_the_labels(dims):
     """count_objects (the summary's and the provenance's n_objects, twice per input) made a copy of every frame

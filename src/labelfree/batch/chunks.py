@@ -239,16 +239,6 @@ def merge_chunks(parts: Sequence[tuple[int, np.ndarray]], /, *, overlap: int) ->
     return _merge(chunks, overlap=overlap, dtype=dtype)
 
 
-def _merged_dtype(chunks: Sequence[tuple[Any, ...]], overlap: int) -> Any:
-    """The dtype the merged labels are written in: the chunks' own without overlap (as a concatenation);
-    with it uint16 when the largest ID the re-linking can reach fits (the first chunk's largest, plus
-    each later chunk's largest), uint32 otherwise."""
-    if overlap == 0:
-        return np.result_type(*(c[1].dtype for c in chunks))
-    top = sum(int(c[1].max()) if c[1].size else 0 for c in chunks)
-    return np.uint16 if top <= 65535 else np.uint32
-
-
 def merged_array(shape: tuple[int, ...], dtype: Any, /, *, folder: Any = None) -> np.ndarray:
     """A new array of zeros for a merged label movie: in memory, or, when it is larger than
     :data:`MERGE_IN_MEMORY_BYTES` and ``folder`` is given, memory-mapped onto a scratch file made there.
@@ -281,47 +271,85 @@ def merged_array(shape: tuple[int, ...], dtype: Any, /, *, folder: Any = None) -
         return np.zeros(shape, dtype)
 
 
-def _merge(chunks: list, /, *, overlap: int, dtype: Any, folder: Any = None) -> np.ndarray:
-    """Merge ``chunks`` (start frame, labels T... or :class:`PackedLabels`, ...), sorted by start, into one new
-    array of ``dtype`` (:func:`merged_array`: a large movie is memory-mapped onto a scratch file in ``folder``).
+def _relinked(chunks: Sequence[tuple[Any, ...]], overlap: int) -> tuple[list[np.ndarray | None], int]:
+    """The ID table of each chunk (sorted by start; None: the first keeps its IDs) and the largest ID of the
+    merged movie, for chunks that overlap by ``overlap`` frames.
 
-    The list is emptied as the chunks are copied, so each chunk's labels are let go once merged
-    (when nothing else holds them): the merged movie takes the chunks' place instead of adding to them.
+    A chunk's objects take the IDs of the objects they match (IoU >= :data:`RELINK_MIN_IOU`) in the merged movie's
+    frame it shares with the chunks before it (the frame of the last chunk that wrote it, through that chunk's
+    table); the others new IDs, in ascending order of their own. Only that shared frame of the merged movie is
+    made here, so the merged movie's type can follow from the IDs it will hold before it is made.
     """
     from labelfree.metrics import match_objects
 
+    tables: list[np.ndarray | None] = [None]
+    next_id = (int(chunks[0][1].max()) if chunks[0][1].size else 0) + 1
+    for i in range(1, len(chunks)):
+        start, lab = chunks[i][0], chunks[i][1]
+        shared = start + overlap - 1
+        lut = np.zeros(int(lab.max()) + 1 if lab.size else 1, np.uint32)
+        merged_frame = _written_frame(chunks, tables, shared, overlap)
+        if merged_frame is not None:
+            for prev_id, cur_id, _ in match_objects(_frame(lab, overlap - 1), merged_frame, threshold=RELINK_MIN_IOU):
+                lut[cur_id] = prev_id
+        present = np.zeros(len(lut), bool)  # the IDs of the chunk's own frames, ascending (np.unique's order)
+        for k in range(overlap, lab.shape[0]):  # frame by frame: an index array is cast to intp (8 bytes a pixel)
+            present[_frame(lab, k)] = True
+        for cur_id in np.flatnonzero(present):
+            if cur_id and not lut[cur_id]:
+                lut[cur_id] = next_id
+                next_id += 1
+        tables.append(lut)
+    return tables, next_id - 1
+
+
+def _written_frame(chunks: Sequence[tuple[Any, ...]], tables: list[np.ndarray | None], t: int,
+                   overlap: int) -> np.ndarray | None:
+    """Frame ``t`` of the merged movie as the chunks with a table in ``tables`` write it (the last one that writes
+    it: the first chunk writes all its frames, a later one those after its first ``overlap``); None: none does."""
+    for j in range(len(tables) - 1, -1, -1):
+        start, lab = chunks[j][0], chunks[j][1]
+        if start + (overlap if j else 0) <= t < start + lab.shape[0]:
+            frame = _frame(lab, t - start)
+            return frame if tables[j] is None else tables[j][frame]
+    return None
+
+
+def _merge(chunks: list, /, *, overlap: int, dtype: Any = None, folder: Any = None) -> np.ndarray:
+    """Merge ``chunks`` (start frame, labels T... or :class:`PackedLabels`, ...), sorted by start, into one new
+    array of ``dtype`` (:func:`merged_array`: a large movie is memory-mapped onto a scratch file in ``folder``).
+
+    ``dtype`` None: the chunks' own without overlap (a concatenation); with overlap uint16 when the merged movie's
+    IDs fit (the re-linking is worked out first, :func:`_relinked`), uint32 otherwise. The list is emptied as the
+    chunks are copied, so each chunk's labels are let go once merged (when nothing else holds them): the merged
+    movie takes the chunks' place instead of adding to them.
+    """
     shape = chunks[0][1].shape[1:]
-    if overlap == 0:
-        n_frames = sum(c[1].shape[0] for c in chunks)
-    else:
-        n_frames = max(c[0] + c[1].shape[0] for c in chunks)
-    out = merged_array((n_frames,) + shape, dtype, folder=folder)
-    position, next_id = 0, None
-    while chunks:
-        start, lab = chunks[0][0], chunks[0][1]
-        del chunks[0]
+    for start, lab, *_ in chunks:
         if lab.shape[1:] != shape:
             raise InputError(f"The chunk from frame {start} has labels of shape {lab.shape[1:]}, the first chunk "
                              f"{shape}; every chunk of a movie must have the same frame shape.")
+    if overlap == 0:
+        n_frames, tables = sum(c[1].shape[0] for c in chunks), [None] * len(chunks)
+        if dtype is None:
+            dtype = np.result_type(*(c[1].dtype for c in chunks))
+    else:
+        n_frames = max(c[0] + c[1].shape[0] for c in chunks)
+        tables, top = _relinked(chunks, overlap)
+        if dtype is None:
+            dtype = np.uint16 if top <= 65535 else np.uint32
+    out = merged_array((n_frames,) + shape, dtype, folder=folder)
+    position = 0
+    for lut in tables:
+        start, lab = chunks[0][0], chunks[0][1]
+        del chunks[0]
         n = lab.shape[0]
-        if overlap == 0 or next_id is None:  # copied as it is: concatenated, or the first chunk keeps its IDs
+        if lut is None:  # copied as it is: concatenated, or the first chunk keeps its IDs
             for k in range(n):
                 out[position + k] = _frame(lab, k)
             position += n
-            if overlap:
-                next_id = int(lab.max()) + 1
         else:
-            shared = start + overlap - 1
-            lut = np.zeros(int(lab.max()) + 1, dtype)
-            for prev_id, cur_id, _ in match_objects(_frame(lab, overlap - 1), out[shared], threshold=RELINK_MIN_IOU):
-                lut[cur_id] = prev_id
-            present = np.zeros(len(lut), bool)  # the IDs of the chunk's own frames, ascending (np.unique's order)
-            for k in range(overlap, n):  # frame by frame: an index array is cast to intp (8 bytes a pixel)
-                present[_frame(lab, k)] = True
-            for cur_id in np.flatnonzero(present):
-                if cur_id and not lut[cur_id]:
-                    lut[cur_id] = next_id
-                    next_id += 1
+            lut = lut.astype(dtype)
             for k in range(overlap, n):
                 out[start + k] = lut[_frame(lab, k)]
         del lab
@@ -365,9 +393,9 @@ def _merge_and_write(image: xr.DataArray, parts: Sequence[tuple[int, np.ndarray,
     messages = sorted({m for _, prov in provenances for m in prov.get("warnings", [])})
     if messages:
         record["warnings"] = messages
-    # written into one array, each chunk let go once copied (labels_like keeps that array: uint16 or uint32);
-    # a large movie's array is a scratch file of the output folder, mapped into memory
-    merged = _merge(ordered, overlap=overlap, dtype=_merged_dtype(ordered, overlap), folder=job.out_dir)
+    # written into one array, each chunk let go once copied (labels_like keeps that array: uint16 unless its IDs
+    # pass 65535); a large movie's array is a scratch file of the output folder, mapped into memory
+    merged = _merge(ordered, overlap=overlap, folder=job.out_dir)
     labels = labels_like(merged, image, dims=dims, attrs={"labelfree": record})
     del merged
     extra = {"chunks": chunks, "frame_overlap": overlap, **({_KEYWORDS: handed} if handed else {})}
