@@ -561,7 +561,22 @@ def staging_folder(folder: Path, stem: str, /) -> Iterator[Path]:
     try:
         yield _make_staging(path, folder)
     finally:
-        shutil.rmtree(path, ignore_errors=True)
+        _remove_through_interrupts(path)
+
+
+def _remove_through_interrupts(path: Path) -> None:
+    """Remove the folder ``path`` even when an interrupt (Ctrl-C, SIGTERM, both raised as KeyboardInterrupt)
+    lands while it is being removed, then raise that interrupt: a SIGTERM that landed inside the removal of a
+    published set's staging folder left it half removed, and the run's staging folder with it."""
+    interrupted: BaseException | None = None
+    while True:
+        try:
+            shutil.rmtree(path, ignore_errors=True)
+            break
+        except KeyboardInterrupt as exc:
+            interrupted = exc
+    if interrupted is not None:
+        raise interrupted
 
 
 def staging_folders(folder: str | os.PathLike, stems: Iterable[str], /) -> list[Path]:
