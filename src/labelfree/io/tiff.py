@@ -12,8 +12,8 @@ import os
 import re
 import struct
 import threading
-import xml.etree.ElementTree as ET
 import weakref
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any, Sequence
 
