@@ -171,6 +171,58 @@ def test_unknown_arguments_show_the_command_s_own_usage(capsys, args, prog):
     assert f"{prog}: error: unrecognized arguments: {' '.join(args[-2:] if args[0] == 'eval' else args[-1:])}" in err
 
 
+def _frames(folder: Path, n: int = 3) -> list[Path]:
+    folder.mkdir()
+    files = [folder / f"t{i:03d}.tif" for i in range(n)]
+    for i, f in enumerate(files):
+        tifffile.imwrite(f, np.full((32, 32), i, np.uint16))
+    return files
+
+
+def test_the_files_of_an_unquoted_pattern_given_as_input_get_the_folder_and_batch_commands(tmp_path, capsys):
+    """``labelfree motion frames/t*.tif -o out``: the shell gives every file; said as one usage error that names the
+    folder (read as one movie) and batch (each file), not 'unrecognized arguments: t001.tif t002.tif'."""
+    files = _frames(tmp_path / "my frames")
+    with pytest.raises(SystemExit) as exit_:
+        main(["motion", *map(str, files), "-o", str(tmp_path / "out")])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: labelfree motion ") and "Traceback" not in err and "unrecognized" not in err
+    assert f"INPUT is one image, not a list of files; got 3 files ({files[0]}, {files[1]}, ...)" in err
+    assert f"labelfree motion '{tmp_path / 'my frames'}' -o OUT" in err  # quoted: the folder's name has a space
+    assert f"labelfree batch '{tmp_path / 'my frames'}/*.tif' --pipeline motion -o OUT" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_left_over_word_is_said_as_a_missing_output_option(tmp_path, capsys, image):
+    with pytest.raises(SystemExit) as exit_:
+        main(["threshold", str(image), "results", "-o", str(tmp_path / "out")])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert f"unrecognized argument: results (INPUT is the one image {image}); for an output folder give -o results" \
+        in err
+
+
+@pytest.mark.parametrize("pattern, count, expected", [
+    ("t*.tif", 3, "labelfree batch '{folder}/t*.tif' --pipeline threshold -o OUT"),
+    ("t00[0].tif", 1, "Give that file: labelfree threshold {folder}/t000.tif -o OUT."),
+])
+def test_a_quoted_pattern_given_as_input_is_refused_with_what_to_give(tmp_path, capsys, pattern, count, expected):
+    folder = tmp_path / "frames"
+    _frames(folder)
+    assert main(["threshold", str(folder / pattern), "-o", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"labelfree: error: {folder / pattern} is a pattern that names {count} file") and \
+        err.count("\n") == 1, err
+    assert expected.format(folder=folder) in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_pattern_that_names_no_file_is_a_missing_file(tmp_path, capsys):
+    assert main(["threshold", str(tmp_path / "x*.tif"), "-o", str(tmp_path / "out")]) == 1
+    assert "does not exist; check the path" in capsys.readouterr().err
+
+
 def test_a_repeated_channel_option_lists_every_channel():
     """``--channel A --channel B`` kept B alone (a fusion of one channel, no warning); it lists both,
     as ``--channel A,B`` does. For a one-channel pipeline the two are refused alike."""

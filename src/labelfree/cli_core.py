@@ -18,6 +18,7 @@ import contextlib
 import json
 import logging
 import re
+import shlex
 import time
 from pathlib import Path
 from typing import Any
@@ -152,7 +153,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         f"into OUT.{verbs}",
         )
         add_pipeline_arguments(p, spec)
-        p.set_defaults(func=run_command, pipeline=spec.name)
+        p.set_defaults(func=run_command, pipeline=spec.name, explain_extra_words=_inputs_given_as_files)
         if spec.verbs and hasattr(importlib.import_module(spec.verbs), "register"):
             importlib.import_module(spec.verbs).register(sub)
 
@@ -174,6 +175,52 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("command", nargs="?", help="pipeline or tool (default: all)")
     p.add_argument("--markdown", action="store_true", help="print the tables of docs/options.md")
     p.set_defaults(func=_options)
+
+
+def _several_inputs_advice(pipeline: str, files: list[Path], /, pattern: str | None = None) -> str:
+    """What to do with several image files given where a pipeline takes one: their folder read as one movie, or
+    each file segmented on its own by ``labelfree batch`` (with ``pattern``, the one the user gave, else one of
+    their folder and suffix)."""
+    folders = {f.parent for f in files}
+    suffixes = {f.suffix for f in files}
+    folder = next(iter(folders)) if len(folders) == 1 else None
+    if pattern is None:
+        pattern = f"{folder / '*'}{next(iter(suffixes))}" if folder is not None and len(suffixes) == 1 else "PATTERN"
+    movie = (f"Frames of one movie: give the folder that holds only them (read as one movie, in the order of their "
+             f"frame numbers): labelfree {pipeline} {shlex.quote(str(folder))} -o OUT. " if folder is not None else "")
+    return (f"{movie}Each image on its own: labelfree batch {shlex.quote(pattern)} --pipeline {pipeline} -o OUT (the "
+            "pattern in quotes, so that the shell leaves it to LabelFree).")
+
+
+def _inputs_given_as_files(args: argparse.Namespace, words: list[str]) -> str:
+    """The usage error of ``labelfree <pipeline> frames/*.tif ...``: the shell gave several files as INPUT (an
+    unquoted pattern), or a word was left over (an output folder without ``-o``)."""
+    files = [Path(w) for w in words if Path(w).is_file()]
+    if len(files) == len(words) and args.input.is_file():
+        return (f"INPUT is one image, not a list of files; got {len(words) + 1} files ({args.input}, {words[0]}"
+                f"{', ...' if len(words) > 1 else ''}), as a shell pattern such as frames/*.tif gives. "
+                + _several_inputs_advice(args.pipeline, [args.input, *files]))
+    if len(words) == 1 and not Path(words[0]).exists():
+        return (f"unrecognized argument: {words[0]} (INPUT is the one image {args.input}); for an output folder "
+                f"give -o {words[0]}")
+    return f"unrecognized arguments: {' '.join(words)} (INPUT is the one image {args.input})"
+
+
+def _check_pattern(pipeline: str, path: Path, /) -> None:
+    """Refuse a quoted shell pattern given as the input (``labelfree motion 'frames/t*.tif'``) that names files: it
+    is no file itself, and the message says what to give instead (else: 'does not exist')."""
+    import glob
+
+    if path.exists() or not glob.has_magic(str(path)):
+        return
+    files = sorted(Path(f) for f in glob.glob(str(path)))
+    if not files:
+        return
+    shown = ", ".join(str(f) for f in files[:2]) + (", ..." if len(files) > 2 else "")
+    raise InputError(f"{path} is a pattern that names {len(files)} file{'s' if len(files) > 1 else ''} ({shown}); "
+                     f"labelfree {pipeline} reads one image. "
+                     + (f"Give that file: labelfree {pipeline} {files[0]} -o OUT." if len(files) == 1 else
+                        _several_inputs_advice(pipeline, files, str(path))))
 
 
 def _input_files(spec: Any, args: argparse.Namespace) -> dict[str, Any]:
@@ -266,6 +313,7 @@ def run_command(args: argparse.Namespace) -> int:
     from labelfree.run import output_inputs, prepare_image, run_pipeline
 
     spec = get_pipeline(args.pipeline)
+    _check_pattern(spec.name, args.input)
     config = config_from_args(spec.config_class, read_config_option(spec, args))
     chosen = _input_choices(spec, args, config)  # given; a record given as --config fills in those not given
     given_record = provenance_of(config)
