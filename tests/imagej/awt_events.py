@@ -23,6 +23,14 @@ def on_edt(fn) -> None:
     jimport("java.awt.EventQueue").invokeAndWait(_Run())
 
 
+def empty_roi_manager(rm) -> None:
+    """Empty the ROI Manager as LabelFree does (on the event thread while it is shown: Swing painting its list
+    while another thread empties it prints an ArrayIndexOutOfBoundsException now and then)."""
+    from scyjava import jimport
+
+    jimport("labelfree.LabelFreeRois").open(rm, None, True)
+
+
 def wait_until_modal(timeout: float = 30.0) -> None:
     """Wait until a thread blocks in a modal dialog's event loop (``WaitDispatchSupport.enter``).
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from awt_events import empty_roi_manager
 
 
 @pytest.fixture
@@ -14,9 +15,9 @@ def clean(ij):
 
     _close_imagej_windows()
     rm = jimport("ij.plugin.frame.RoiManager").getRoiManager()
-    rm.reset()
+    empty_roi_manager(rm)
     jimport("ij.IJ").log("\\Clear")
     yield rm
-    rm.reset()
+    empty_roi_manager(rm)
     cancel_open_dialogs()  # a test that failed with its dialog open leaves none for the next
     _close_imagej_windows()

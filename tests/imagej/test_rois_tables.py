@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from awt_events import empty_roi_manager
 
 from labelfree.errors import DimensionError, InputError
 from labelfree.image import to_dataarray
@@ -30,50 +31,80 @@ def rm(ij):
     from scyjava import jimport
 
     manager = jimport("ij.plugin.frame.RoiManager").getRoiManager()
-    manager.reset()
+    empty_roi_manager(manager)
     yield manager
-    manager.reset()
+    empty_roi_manager(manager)
+
+
+class _ListChanges:
+    """Whether each change of the ROI Manager's Swing list (added, removed) came on the event thread."""
+
+    def __init__(self, rm):
+        self.rm, self.added, self.removed = rm, [], []
+
+    def __enter__(self):
+        import jpype
+        from scyjava import jimport
+
+        queue, added, removed = jimport("java.awt.EventQueue"), self.added, self.removed
+
+        @jpype.JImplements("javax.swing.event.ListDataListener")
+        class Watch:
+            @jpype.JOverride
+            def intervalAdded(self, event):
+                added.append(bool(queue.isDispatchThread()))
+
+            @jpype.JOverride
+            def intervalRemoved(self, event):
+                removed.append(bool(queue.isDispatchThread()))
+
+            @jpype.JOverride
+            def contentsChanged(self, event):
+                pass
+
+        field = self.rm.getClass().getDeclaredField("listModel")
+        field.setAccessible(True)
+        self.model, self.watch = field.get(self.rm), Watch()
+        self.model.addListDataListener(self.watch)
+        return self
+
+    def __exit__(self, *exc):
+        self.model.removeListDataListener(self.watch)
 
 
 def test_a_shown_roi_manager_is_filled_on_the_event_thread(rm):
     """Swing's list model must change on the event thread: filled from another thread, painting
     the manager at the same time threw ArrayIndexOutOfBoundsException now and then."""
-    import jpype
-    from scyjava import jimport
-
     import labelfree.imagej as lij
 
     assert rm.isVisible()
-    on_edt, removed_on_edt = [], []
-    queue = jimport("java.awt.EventQueue")
-
-    @jpype.JImplements("javax.swing.event.ListDataListener")
-    class Watch:
-        @jpype.JOverride
-        def intervalAdded(self, event):
-            on_edt.append(bool(queue.isDispatchThread()))
-
-        @jpype.JOverride
-        def intervalRemoved(self, event):
-            removed_on_edt.append(bool(queue.isDispatchThread()))
-
-        @jpype.JOverride
-        def contentsChanged(self, event):
-            pass
-
-    field = rm.getClass().getDeclaredField("listModel")
-    field.setAccessible(True)
-    model, watch = field.get(rm), Watch()
-    model.addListDataListener(watch)
-    try:
+    with _ListChanges(rm) as changes:
         lab = to_dataarray(np.stack([_tricky_labels(), np.roll(_tricky_labels(), 3, axis=1)]), dims="TYX")
         assert lij.labels_to_roimanager(lab, rm=rm) == 10
         assert lij.labels_to_roimanager(lab, rm=rm, replace=True) == 10  # emptied on the event thread too
-    finally:
-        model.removeListDataListener(watch)
-    assert on_edt == [True] * 20
-    assert removed_on_edt and all(removed_on_edt)
+    assert changes.added == [True] * 20
+    assert changes.removed and all(changes.removed)
     assert int(rm.getCount()) == 10
+
+
+def test_a_roi_file_opened_into_a_shown_roi_manager_changes_it_on_the_event_thread(rm, tmp_path):
+    """Segment File's ROIs (its ROI zip opened into the manager, appended or replacing what it holds): emptied
+    and filled on the event thread too (was: from the command's thread, as a macro's roiManager("Open") does)."""
+    from labelfree.imagej.files import _open_rois
+    from labelfree.io import write_rois
+
+    path = write_rois(tmp_path / "cells_rois.zip", _tricky_labels())
+    empty = write_rois(tmp_path / "none_rois.zip", np.zeros((8, 8), np.uint16))
+    assert rm.isVisible()
+    with _ListChanges(rm) as changes:
+        assert _open_rois(path, "append") == 5
+        assert _open_rois(path, "append") == 5 and int(rm.getCount()) == 10
+        assert _open_rois(path, "replace") == 5 and int(rm.getCount()) == 5
+        assert [str(r.getName()) for r in rm.getRoisAsArray()] == [
+            "t0001-L00001", "t0001-L00002", "t0001-L00003", "t0001-L00004", "t0001-L00300"]
+        assert _open_rois(empty, "replace") == 0 and int(rm.getCount()) == 0
+    assert changes.added == [True] * 15
+    assert len(changes.removed) >= 2 and all(changes.removed)
 
 
 def test_rois_rasterise_back_to_exactly_the_labels(rm):

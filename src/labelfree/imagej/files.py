@@ -373,17 +373,33 @@ def _open_rois(path: Path, mode: str, /) -> int:
 
     ensure_group_colours()  # the ROIs' groups take LabelFree's colours (a bare ImageJ has no Glasbey LUT file)
     rm = get_roimanager()
-    if mode == "replace":
-        rm.reset()
+    replace = mode == "replace"
     with zipfile.ZipFile(path) as archive:
-        if not archive.namelist():  # no object found: ImageJ refuses a .zip without .roi files (a macro error)
-            return 0
-    before = int(rm.getCount())
+        # no object found: ImageJ refuses a .zip without .roi files (a macro error); the manager is still emptied
+        name = str(path) if archive.namelist() else None
+    before = 0 if replace else int(rm.getCount())
     with _not_recorded():  # the Recorder keeps the command's own line, not a roiManager("Open", ...) of its own
-        opened = rm.open(str(path))
+        opened = _open_in_manager(rm, name, replace)
     if not opened:
         raise FijiError(f"The ROI Manager could not open {path}.")
     return int(rm.getCount()) - before
+
+
+def _open_in_manager(rm: Any, path: str | None, replace: bool, /) -> bool:
+    """Empty the ROI Manager (``replace``) and open ``path`` into it (None: none), on the event thread while it is
+    shown (LabelFree's Java helper), so that Swing does not paint its list while it changes; where the helper is not
+    on the class path (inside Fiji), from this thread, as a macro's roiManager("Open", ...) does."""
+    from scyjava import jimport
+
+    try:
+        helper = jimport("labelfree.LabelFreeRois")
+    except Exception:  # noqa: BLE001 - helper not compiled / not on this JVM's class path (e.g. inside Fiji)
+        helper = None
+    if helper is not None:
+        return bool(helper.open(rm, path, replace))
+    if replace:
+        rm.reset()
+    return path is None or bool(rm.open(path))
 
 
 @contextlib.contextmanager

@@ -20,7 +20,8 @@ import java.lang.reflect.Method;
  * them (groups: 1.52t+).
  *
  * addAll empties (replace) and fills a visible ROI Manager on the event dispatch
- * thread, so that its Swing list is not changed while it is being painted.
+ * thread, so that its Swing list is not changed while it is being painted; open
+ * empties it and opens a ROI file into it there.
  */
 public class LabelFreeRois {
 
@@ -89,10 +90,30 @@ public class LabelFreeRois {
                 }
             }
         };
+        onEventThread(rm, add);
+    }
+
+    /** Empties the manager (replace) and opens a ROI file (.roi or .zip) into it; a null path opens none. */
+    public static boolean open(final RoiManager rm, final String path, final boolean replace) throws Exception {
+        final boolean[] opened = {true};
+        onEventThread(rm, new Runnable() {
+            public void run() {
+                if (replace) {
+                    rm.reset();
+                }
+                if (path != null) {
+                    opened[0] = rm.open(path);
+                }
+            }
+        });
+        return opened[0];
+    }
+
+    private static void onEventThread(RoiManager rm, Runnable task) throws Exception {
         if (GraphicsEnvironment.isHeadless() || EventQueue.isDispatchThread() || !rm.isVisible()) {
-            add.run();
+            task.run();
         } else {
-            EventQueue.invokeAndWait(add);
+            EventQueue.invokeAndWait(task);
         }
     }
 }
