@@ -11,7 +11,10 @@ seconds, and whether its label TIFF, table and ROIs are the reference's. A cgrou
 too but takes clean and written-back file pages back when it is reached, as the kernel does for a job under a
 scheduler's memory limit (SLURM's cgroups); a process whose anonymous memory passes the limit is killed.
 ``--dask``: every run on a Dask cluster in the process (``--in-process --workers 1``) instead of ``--scheduler
-sync``.
+sync``. ``--worker-limits MiB,...``: then runs on one Dask worker process under Dask's own memory limit
+(``--workers 1 --memory-limit N MiB``; the nanny restarts a worker whose resident set passes 95 % of it, and an
+input fails after four), and prints per limit whether the input completed, the workers restarted, the seconds and
+whether the outputs are the reference's (no root needed).
 
 Needs Linux and the right to make a memory cgroup (root; cgroup v1 ``/sys/fs/cgroup/memory`` or v2
 ``/sys/fs/cgroup`` with the memory controller); without them it says so and measures only the reference.
@@ -82,11 +85,18 @@ class MemoryCgroup:
 
 def run(movie: Path, out: Path, chunk_frames: int, scheduler: list[str],
         cgroup: MemoryCgroup | None = None) -> tuple[int, float]:
+    rc, seconds, _ = run_logged(movie, out, chunk_frames, scheduler, cgroup)
+    return rc, seconds
+
+
+def run_logged(movie: Path, out: Path, chunk_frames: int, scheduler: list[str],
+               cgroup: MemoryCgroup | None = None) -> tuple[int, float, str]:
+    """``run``, with what the run printed on stderr."""
     cmd = [sys.executable, "-m", "labelfree", "batch", str(movie), "-p", "threshold", "-o", str(out),
            *scheduler, "--chunk-frames", str(chunk_frames), "-q", "--no-progress"]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=cgroup.join if cgroup else None)
-    return proc.returncode, time.perf_counter() - t0
+    return proc.returncode, time.perf_counter() - t0, proc.stderr
 
 
 def same_outputs(a: Path, b: Path, stem: str) -> bool:
@@ -104,6 +114,8 @@ def main() -> None:
     parser.add_argument("--chunk-frames", type=int, default=40)
     parser.add_argument("--limits", default="300,600,1000", help="memory limits to try, MiB, comma-separated")
     parser.add_argument("--dask", action="store_true", help="run on a Dask cluster in the process")
+    parser.add_argument("--worker-limits", default="", help="Dask's own memory limits of one worker process to "
+                        "try, MiB, comma-separated (after the cgroup limits; give --limits '' for these alone)")
     parser.add_argument("--folder", type=Path, help="where the temporary work folder is made (default: the "
                         "system's temporary folder; it needs room for the movie and its labels, each limit's too)")
     args = parser.parse_args()
@@ -135,6 +147,18 @@ def measure(args: argparse.Namespace, work: Path) -> None:
         same = str(same_outputs(work / "reference", work / f"limit{limit}", "movie")) if rc == 0 else ""
         print(f"{limit:>12d} {done:>10s} {peak:9.0f} {seconds:8.1f}  {same}")
         shutil.rmtree(work / f"limit{limit}", ignore_errors=True)
+    worker_limits = [int(v) for v in args.worker_limits.split(",") if v.strip()]
+    if worker_limits:
+        print(f"one Dask worker process (--workers 1), Dask's memory limit; {args.frames} x {args.size}^2")
+        print(f"{'worker limit':>12s} {'completed':>10s} {'restarts':>9s} {'seconds':>8s}  same outputs")
+    for limit in worker_limits:
+        out = work / f"worker{limit}"
+        rc, seconds, err = run_logged(movie, out, args.chunk_frames,
+                                      ["--workers", "1", "--memory-limit", f"{limit}MiB"])
+        restarts = err.count("exceeded 95% memory budget")
+        same = str(same_outputs(work / "reference", out, "movie")) if rc == 0 else ""
+        print(f"{limit:>12d} {'yes' if rc == 0 else 'no':>10s} {restarts:>9d} {seconds:8.1f}  {same}")
+        shutil.rmtree(out, ignore_errors=True)
 
 
 if __name__ == "__main__":

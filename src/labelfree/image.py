@@ -50,6 +50,7 @@ __all__ = [
     "channel_names",
     "parse_channel_names",
     "labels_like",
+    "value_range",
     "select_channel",
     "select_channels",
     "one_channel",
@@ -974,6 +975,25 @@ def _remember(store: weakref.WeakValueDictionary[int, Any], data: Any) -> None:
         store[id(data)] = data
 
 
+def value_range(values: np.ndarray, /) -> tuple[Any, Any]:
+    """The smallest and the largest value of ``values`` (not empty; Python numbers), read one plane at a time
+    along the first axis of an array of 3 or more axes.
+
+    Plane by plane, a label movie mapped from a file (a merged movie's scratch file,
+    :func:`labelfree.batch.chunks.merged_array`) has a plane's pages in memory at a time, where a whole-array
+    ``min()`` makes every page resident at once (a Dask worker counts them against its memory limit).
+
+    Examples
+    --------
+    >>> value_range(np.arange(24).reshape(2, 3, 4))
+    (0, 23)
+    """
+    if values.ndim < 3 or values.shape[0] == 1:
+        return values.min().item(), values.max().item()
+    lows, highs = zip(*(value_range(plane) for plane in values))
+    return min(lows), max(highs)
+
+
 def labels_like(
     labels: np.ndarray,
     like: xr.DataArray,
@@ -996,9 +1016,10 @@ def labels_like(
     for d, n in zip(dims, labels.shape):
         if d in like.dims and like.sizes[d] != n:
             raise DimensionError(f"labels have {n} pixels along {d} but the image has {like.sizes[d]}.")
-    if labels.dtype.kind == "f" or (labels.size and labels.min() < 0):
+    low, top = value_range(labels) if labels.size else (0, 0)
+    if labels.dtype.kind == "f" or low < 0:
         raise DTypeError("labels must be non-negative integers (0 = background).")
-    top = int(labels.max()) if labels.size else 0
+    top = int(top)
     if top > np.iinfo(np.uint32).max:
         raise DTypeError(f"The largest label id, {top}, does not fit the 32-bit label images of LabelFree; number "
                          "the objects 1..N first (labelfree.labels.relabel_sequential).")

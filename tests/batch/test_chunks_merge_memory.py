@@ -5,6 +5,7 @@ its merge, 1.91 GB against 1.52 GB unchunked on an 8 x 24 x 1024 x 1024 movie)."
 from __future__ import annotations
 
 import tracemalloc
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -189,6 +190,61 @@ def test_a_large_merged_movie_is_mapped_onto_a_scratch_file_that_leaves_no_trace
     monkeypatch.setattr(C, "MERGE_IN_MEMORY_BYTES", 0)
     kept = C.merged_array(want.shape, want.dtype, folder=tmp_path / "missing")
     assert type(kept) is np.ndarray and not (tmp_path / "missing").exists()
+
+
+def _mapped_resident_mib(array: np.memmap) -> float:
+    """MiB of ``array``'s mapping resident in this process (its lines of /proc/self/smaps)."""
+    import re
+
+    start = np.asarray(array).__array_interface__["data"][0]
+    resident, inside = 0, False
+    for line in open("/proc/self/smaps").read().splitlines():
+        span = re.match(r"^([0-9a-f]+)-([0-9a-f]+) ", line)
+        if span:
+            inside = int(span.group(1), 16) <= start < int(span.group(2), 16)
+        elif inside and line.startswith("Rss:"):
+            resident += int(line.split()[1])
+    return resident / 1024
+
+
+@pytest.mark.skipif(not Path("/proc/self/smaps").exists() or not hasattr(__import__("mmap"), "MADV_DONTNEED"),
+                    reason="reads the resident pages of a mapping from Linux's /proc/self/smaps")
+def test_the_pages_of_a_scratch_file_movie_leave_the_resident_set_while_it_is_written_and_read(tmp_path,
+                                                                                              monkeypatch):
+    """Its pages, once written or read, counted in the process's resident set (RSS), against which a Dask worker's
+    memory limit is checked: a 400 x 1024 x 1024 merge on one worker with 900 MB was restarted four times and the
+    input failed, with the labels' pages on file. They are let go as the movie is used, and the values stay."""
+    import threading
+    import time
+
+    monkeypatch.setattr(C, "MERGE_IN_MEMORY_BYTES", 0)
+    shape = (64, 512, 1024)  # 64 MiB of uint16
+    before = set(threading.enumerate())
+    movie = C.merged_array(shape, np.uint16, folder=tmp_path)
+    assert isinstance(movie, np.memmap)
+    pager = [t for t in set(threading.enumerate()) - before if t.name == "labelfree-scratch-pages"]
+    assert len(pager) == 1
+
+    def settled(array: np.memmap) -> float:  # what stays resident once the thread has had its turn
+        deadline = time.monotonic() + 10
+        while _mapped_resident_mib(array) > 8 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return _mapped_resident_mib(array)
+
+    for t in range(shape[0]):
+        movie[t] = t + 1
+    assert settled(movie) <= 8
+    # a whole-movie reading: the largest label, read as the label writers read it (plane by plane)
+    from labelfree.image import value_range
+
+    assert value_range(movie) == (1, shape[0])
+    assert settled(movie) <= 8
+    assert [int(movie[t, 100, 200]) for t in (0, 31, 63)] == [1, 32, 64]  # the values came back from the file
+    assert int(np.asarray(movie[5]).sum()) == 6 * 512 * 1024
+    del movie
+    pager[0].join(timeout=10)  # the thread ends with the mapping
+    assert not pager[0].is_alive()
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_chunked_batch_run_merging_on_a_scratch_file_writes_the_whole_runs_outputs(tmp_path, monkeypatch):

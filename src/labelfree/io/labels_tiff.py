@@ -13,7 +13,7 @@ import numpy as np
 import xarray as xr
 
 from labelfree.errors import DimensionError, DTypeError, InputError
-from labelfree.image import scale_of, to_dataarray, units_of
+from labelfree.image import scale_of, to_dataarray, units_of, value_range
 from labelfree.io.atomic import atomic_path, check_file_suffix
 from labelfree.io.lut import glasbey_lut
 from labelfree.io.tiff import one_plane_dims
@@ -178,7 +178,7 @@ def write_labels(
                              writes="an ImageJ hyperstack TIFF")
     da = as_label_image(labels)
     values = np.asarray(da.data)  # checked by as_label_image: whole numbers >= 0, not empty
-    top = float(values.max())
+    top = float(value_range(values)[1])  # plane by plane: a movie mapped from a file is not made resident at once
     dtype = imagej_label_dtype(int(top))
     shown = 255.0 if top <= 255 else top  # at most 255 labels: label i shows LUT entry i
     resolution, meta = imagej_calibration(da)
