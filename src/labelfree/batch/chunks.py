@@ -30,12 +30,12 @@ import contextlib
 import dataclasses
 import logging
 import threading
-import time
 from typing import Any, Iterator, Sequence
 
 import numpy as np
 import xarray as xr
 
+from labelfree._mapped import page_out_while_mapped
 from labelfree.errors import InputError
 
 __all__ = [
@@ -270,45 +270,8 @@ def merged_array(shape: tuple[int, ...], dtype: Any, /, *, folder: Any = None) -
         log.info("the merged labels (%d MiB) are kept in memory: no scratch file in %s (%s)", nbytes >> 20,
                  folder, exc)
         return np.zeros(shape, dtype)
-    _page_out_while_mapped(out)
+    page_out_while_mapped(out)
     return out
-
-
-#: how often (seconds) the pages of a scratch-file movie that a process touched are let go (:func:`merged_array`)
-PAGE_OUT_SECONDS = 0.01
-
-
-def _page_out_while_mapped(array: np.memmap, /) -> None:
-    """Let ``array``'s mapped pages go from this process's resident set every :data:`PAGE_OUT_SECONDS` while its
-    mapping lives, from a thread of its own (``madvise(MADV_DONTNEED)``; nothing where the system has none).
-
-    A mapped page that a process has touched counts in its resident set (RSS), and a Dask worker's memory limit
-    is checked against the RSS: merged into a mapped scratch file, a movie's labels still counted in full once
-    written or read, and a worker whose limit was under them was restarted (and the input failed) though the
-    system held their pages on file. Let go, the pages stay in the file (written ones too: the mapping is shared,
-    so the system writes them out) and come back from it when read again. The thread ends when the mapping has
-    gone (no array or view holds it).
-    """
-    import mmap
-    import weakref
-
-    raw = getattr(array, "_mmap", None)
-    advice = getattr(mmap, "MADV_DONTNEED", None)
-    if raw is None or advice is None or not hasattr(raw, "madvise"):
-        return
-    mapping = weakref.ref(raw)
-
-    def run() -> None:
-        while True:
-            time.sleep(PAGE_OUT_SECONDS)
-            held = mapping()
-            if held is None or held.closed:
-                return
-            with contextlib.suppress(OSError, ValueError):  # closed meanwhile
-                held.madvise(advice)
-            del held  # the mapping goes with the last array that holds it, not with this thread
-
-    threading.Thread(target=run, name="labelfree-scratch-pages", daemon=True).start()
 
 
 def _relinked(chunks: Sequence[tuple[Any, ...]], overlap: int) -> tuple[list[np.ndarray | None], int]:
@@ -460,6 +423,7 @@ def open_input(job: Any, /) -> xr.DataArray:
     except MissingDependencyError:
         image = read_image(item.path, dims=item.dims, channel_names=item.channel_names, memmap=True,
                            series=item.series)
+        page_out_while_mapped(image.data)  # a mapped movie's pages, once read, are let go (labelfree._mapped)
     return image
 
 

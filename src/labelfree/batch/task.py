@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from labelfree._mapped import page_out_while_mapped
 from labelfree._reproduce import current_command
 from labelfree.batch.inputs import BatchInput
 from labelfree.errors import Cancelled
@@ -107,6 +108,8 @@ def load_input(job: Job, /) -> xr.DataArray:
 
     item = job.item
     image = read_image(item.path, dims=item.dims, channel_names=item.channel_names, memmap=True, series=item.series)
+    # its pages, once read, are let go from the worker: Dask counts them against the worker's memory limit
+    page_out_while_mapped(image.data)
     if job.drift_correction:
         from labelfree.batch.fiji_step import correct_stage_drift
 
