@@ -4,6 +4,8 @@ no worker can run in are one clear error each, before any summary is written."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import tifffile
@@ -167,3 +169,7 @@ def test_a_killed_worker_row_says_to_give_more_memory(tmp_path):
               out_dir=str(tmp_path), fingerprint="", input_sha256="")
     row = failed_row(job, KilledWorker("Attempted to run task ... on 3 different workers"))
     assert row["status"] == "failed" and "--memory-limit" in row["error"] and "--workers" in row["error"]
+    assert "--chunk-frames" not in row["error"]  # a pipeline that does not allow chunks
+    row = failed_row(dataclasses.replace(job, frame_overlap=0), KilledWorker("Attempted to run task ..."))
+    assert row["error"].endswith("or run fewer workers (--workers), or segment a long movie in chunks of frames "
+                                 "(--chunk-frames N, e.g. 50, or a smaller N))")

@@ -283,8 +283,10 @@ def failed_row(job: Job, exc: BaseException, /, *, started: float | None = None)
     seconds = round(time.time() - started, 3) if started is not None else None
     error = f"{type(exc).__name__}: {exc}"
     if type(exc).__name__ == "KilledWorker":  # Dask gave up after the workers died on it, usually out of memory
+        chunks = (", or segment a long movie in chunks of frames (--chunk-frames N, e.g. 50, or a smaller N)"
+                  if job.frame_overlap is not None else "")  # a pipeline that allows chunks
         error += (" (the workers running this input died, most often from running out of memory: give each worker "
-                  "more memory (--memory-limit, e.g. 8GB) or run fewer workers (--workers))")
+                  f"more memory (--memory-limit, e.g. 8GB) or run fewer workers (--workers){chunks})")
     row = result_row(job.item, status="failed", error=error, seconds=seconds, worker=worker_name())
     return with_warnings(row, current_messages())
 
