@@ -92,8 +92,9 @@ def run(movie: Path, out: Path, chunk_frames: int, scheduler: list[str],
 def run_logged(movie: Path, out: Path, chunk_frames: int, scheduler: list[str],
                cgroup: MemoryCgroup | None = None) -> tuple[int, float, str]:
     """``run``, with what the run printed on stderr."""
+    chunks = ["--chunk-frames", str(chunk_frames)] if chunk_frames else []  # 0: none given (automatic)
     cmd = [sys.executable, "-m", "labelfree", "batch", str(movie), "-p", "threshold", "-o", str(out),
-           *scheduler, "--chunk-frames", str(chunk_frames), "-q", "--no-progress"]
+           *scheduler, *chunks, "-q", "--no-progress"]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=cgroup.join if cgroup else None)
     return proc.returncode, time.perf_counter() - t0, proc.stderr
@@ -111,7 +112,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=400)
     parser.add_argument("--size", type=int, default=1024)
-    parser.add_argument("--chunk-frames", type=int, default=40)
+    parser.add_argument("--chunk-frames", type=int, default=40, help="0: none given (chunks where the labels "
+                        "would not fit, chosen by LabelFree)")
     parser.add_argument("--limits", default="300,600,1000", help="memory limits to try, MiB, comma-separated")
     parser.add_argument("--dask", action="store_true", help="run on a Dask cluster in the process")
     parser.add_argument("--worker-limits", default="", help="Dask's own memory limits of one worker process to "
@@ -131,7 +133,8 @@ def measure(args: argparse.Namespace, work: Path) -> None:
     rc, seconds = run(movie, work / "reference", args.chunk_frames, scheduler)
     if rc:
         sys.exit(f"the run without a limit failed (exit {rc})")
-    print(f"labelfree batch -p threshold {' '.join(scheduler)} --chunk-frames {args.chunk_frames}, {args.frames} x "
+    chunks = f"--chunk-frames {args.chunk_frames}" if args.chunk_frames else "no --chunk-frames"
+    print(f"labelfree batch -p threshold {' '.join(scheduler)} {chunks}, {args.frames} x "
           f"{args.size}^2 uint16 ({labels_mib:.0f} MiB of movie, as many of uint16 labels)")
     print(f"{'memory limit':>12s} {'completed':>10s} {'peak MiB':>9s} {'seconds':>8s}  same outputs")
     print(f"{'none':>12s} {'yes':>10s} {'':>9s} {seconds:8.1f}")

@@ -112,7 +112,8 @@ def register(sub: Any) -> None:
                      help="local workers as threads of this process instead of separate processes")
     run.add_argument("--memory-limit", help="memory limit per local worker, e.g. 4GB ('auto' shares RAM; 'none')")
     run.add_argument("--chunk-frames", type=int, help="split long time-lapses into tasks of N frames "
-                     "(pipelines that allow it)")
+                     "(pipelines that allow it; default: only a movie whose labels would not fit a task's memory, "
+                     "in chunks chosen from it)")
     run.add_argument("--force", action="store_true", help="redo inputs a previous run already finished")
     run.add_argument("--tile", type=int, metavar="PX", help="segment each plane in overlapping tiles of PX pixels "
                      "(large images; pipelines that allow it)")

@@ -121,6 +121,43 @@ def plan_chunks(n_frames: int, /, *, chunk_frames: int, overlap: int) -> list[tu
     return [(max(0, a - overlap) if i else a, b) for i, (a, b) in enumerate(cores)]
 
 
+#: a movie whose labels would take more than this share of the memory one task may use is split into chunks of
+#: frames when no ``chunk_frames`` is given (:func:`auto_chunk_frames`); each chunk's labels then take
+#: ``AUTO_CHUNK_SHARE / 4`` of it
+AUTO_CHUNK_SHARE = 0.5
+
+
+def auto_chunk_frames(sizes: dict[str, int], memory: int | None, /, *, overlap: int) -> int | None:
+    """The ``chunk_frames`` for a movie of ``sizes`` (dims -> length) when none is given: None (one task) unless
+    its labels (16 bits a pixel, as a movie of fewer than 65536 objects has) would take more than
+    :data:`AUTO_CHUNK_SHARE` of ``memory`` (the bytes one task may use: a Dask worker's memory limit, or the
+    memory this process has left); then the frames whose labels take a quarter of that share, at least
+    ``overlap + 1``.
+
+    Unchunked, a task holds the whole movie's labels in memory (a Dask worker over its limit is restarted, and the
+    input fails after a few); chunked, each task holds its chunk's, and the merge writes the movie on a scratch
+    file (:func:`merged_array`).
+
+    Examples
+    --------
+    >>> auto_chunk_frames({"T": 400, "Y": 1024, "X": 1024}, 600 * 2**20, overlap=1)  # 800 MiB of labels
+    37
+    >>> auto_chunk_frames({"T": 400, "Y": 1024, "X": 1024}, 2 * 2**30, overlap=1) is None  # half is 1 GiB
+    True
+    """
+    import math
+
+    n_frames = int(sizes.get("T", 1))
+    if not memory or memory <= 0 or n_frames < 2:
+        return None
+    frame = 2 * math.prod(int(n) for d, n in sizes.items() if d not in ("T", "C"))  # bytes of one frame's labels
+    share = memory * AUTO_CHUNK_SHARE
+    if n_frames * frame <= share:
+        return None
+    chosen = max(int(share / 4 // frame), overlap + 1, 2)
+    return chosen if chosen < n_frames else None
+
+
 def shared_settings(part: tuple[int, np.ndarray, dict], /, *, job: Any) -> dict[str, Any]:
     """The automatic settings that the first chunk (its result ``part``) chose and every later chunk
     uses: the pipeline's ``chunk_settings`` among its provenance's ``auto`` values."""

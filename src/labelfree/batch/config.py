@@ -57,7 +57,8 @@ class BatchConfig(PipelineConfig):
     chunk_frames: int | None = setting(
         None, group=_RUN, ge=2,
         help="Split time-lapses longer than this into chunks of this many frames, one task each (pipelines "
-             "that allow it); null: one task per input file.")
+             "that allow it); null: automatic (one task per input file, unless a movie's labels would take more "
+             "than half the memory one task may use: then chunks whose labels take an eighth of it).")
     tile: int | None = setting(
         None, group=_RUN, ge=16,
         help="Segment each plane in overlapping tiles of this many pixels (large images, pipelines that allow "

@@ -46,11 +46,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 from labelfree.batch.chunks import (
+    AUTO_CHUNK_SHARE,
+    auto_chunk_frames,
     count_frames,
     first_then_rest,
     local_reads,
     merge_and_write,
     merge_and_write_input,
+    open_input,
     plan_chunks,
     segment_chunk_packed,
     segment_chunk_of_input,
@@ -309,6 +312,45 @@ def wants_chunks(job: Job, chunk_frames: int | None, /) -> bool:
     return bool(chunk_frames) and job.frame_overlap is not None
 
 
+def chunk_frames_for(job: Job, chunk_frames: int | None, memory: Callable[[], int | None], /, *,
+                     sizes: dict[str, int] | None = None) -> int | None:
+    """The chunk length of ``job``'s input: ``chunk_frames`` when given, else :func:`auto_chunk_frames` of its
+    ``sizes`` (None: read from its metadata here) and ``memory()``, the bytes one task may use (None: one task)."""
+    if chunk_frames or job.frame_overlap is None:
+        return chunk_frames
+    if sizes is None:
+        from labelfree.batch.messages import input_label, input_messages
+
+        try:  # its warnings are not shown here: the task that reads it says them, in the input's row
+            with input_messages(input_label(job.item), show=False):
+                sizes = dict(open_input(job).sizes)
+        except Exception as exc:  # noqa: BLE001 - the task that reads it reports what is wrong
+            log.debug("batch: %s: no automatic chunks (%s)", job.item.stem, exc)
+            return None
+    available = memory()
+    chosen = auto_chunk_frames(sizes, available, overlap=int(job.frame_overlap))
+    if chosen:
+        n_pixels = 1
+        for d, n in sizes.items():
+            n_pixels *= n if d != "C" else 1
+        log.info("%s: its %d frames of labels (%.0f MiB) would take more than %d %% of the %.0f MiB one task may "
+                 "use: segmented in chunks of %d frames (set batch.chunk_frames to choose)", job.item.stem,
+                 sizes.get("T", 1), 2 * n_pixels / 2**20, round(100 * AUTO_CHUNK_SHARE), available / 2**20, chosen)
+    return chosen
+
+
+def _task_memory(client: Any, /) -> int | None:
+    """The least memory one task may use on ``client``'s workers: a worker's memory limit over its threads (None:
+    no worker yet, as an adaptive cluster starts, or none has a limit)."""
+    try:
+        workers = client.scheduler_info().get("workers", {}).values()
+    except Exception:  # noqa: BLE001 - a scheduler that does not answer: one task per input
+        return None
+    shares = [int(w["memory_limit"]) // max(1, int(w.get("nthreads") or 1)) for w in workers
+              if w.get("memory_limit")]
+    return min(shares) if shares else None
+
+
 def _spans(n_frames: int, job: Job, chunk_frames: int) -> list[tuple[int, int]] | None:
     if n_frames <= chunk_frames:
         return None
@@ -322,8 +364,10 @@ def run_sequential(jobs: list[Job], rows: dict[str, dict], /, *, bar: Any, chunk
     The warnings of an input are shown as they are raised, each as a line that names the input, and
     kept in its row (:func:`labelfree.batch.task.input_capture`). A full output disk stops the run: the input's
     failed row is kept and :class:`OutputDiskFullError` raised (:func:`output_disk_full`)."""
+    from labelfree._threads import available_memory
+
     for job in jobs:
-        if not wants_chunks(job, chunk_frames):
+        if job.frame_overlap is None:  # a pipeline that does not allow chunks
             try:
                 row = _process_input(job)
             except OutputDiskFullError as full:
@@ -334,7 +378,8 @@ def run_sequential(jobs: list[Job], rows: dict[str, dict], /, *, bar: Any, chunk
             with input_capture(job):
                 try:
                     image = load_input(job)
-                    spans = _spans(n_frames_of(image), job, chunk_frames) if "T" in image.dims else None
+                    frames = chunk_frames_for(job, chunk_frames, available_memory, sizes=dict(image.sizes))
+                    spans = _spans(n_frames_of(image), job, frames) if frames and "T" in image.dims else None
                     if spans is None:
                         row = _process_image(image, job=job, started=started)
                     else:  # the first chunk chooses the automatic settings the others use
@@ -342,6 +387,8 @@ def run_sequential(jobs: list[Job], rows: dict[str, dict], /, *, bar: Any, chunk
                             spans, lambda a, b, s: segment_chunk_packed(image, a, b, job=job, settings=s),
                             lambda first: shared_settings(first, job=job))
                         row = merge_and_write(image, parts, job=job, started=started)
+                except Cancelled:  # the run stops, as an input that is not chunked does
+                    raise
                 except Exception as exc:  # noqa: BLE001 - every failure is reported per input
                     full = output_disk_full(exc, job)
                     if full is not None:
@@ -384,6 +431,7 @@ class _Dispatcher:
 
         self.client, self.rows, self.bar = client, rows, bar
         self.chunk_frames, self.io_retries, self.on_row = chunk_frames, int(io_retries), on_row
+        self.frames: dict[str, int | None] = {}  # stem -> its chunk length (given, or automatic)
         self.pending: dict[Any, _Task] = {}
         self.held: dict[str, list[Any]] = {}  # stem -> futures kept alive until the input is done
         self.noted: dict[str, list[str]] = {}  # stem -> warnings of its frame-count or load task
@@ -398,7 +446,9 @@ class _Dispatcher:
 
     def start(self, job: Job) -> None:
         now = time.time()
-        if not wants_chunks(job, self.chunk_frames):
+        frames = self.frames[job.item.stem] = chunk_frames_for(job, self.chunk_frames,
+                                                               lambda: _task_memory(self.client))
+        if not wants_chunks(job, frames):
             self.submit(_Task("row", job, now, run_input, (job,)))
         elif job.drift_correction:  # the corrected movie is made once, then shared by the chunks
             self.submit(_Task("load", job, now, _io_guard, (_load, job, job)))
@@ -432,7 +482,7 @@ class _Dispatcher:
         return True
 
     def _chunks(self, task: _Task, n_frames: int, loaded: Any = None, workers: list[str] | None = None) -> None:
-        job, spans = task.job, _spans(n_frames, task.job, self.chunk_frames or 0)
+        job, spans = task.job, _spans(n_frames, task.job, self.frames.get(task.job.item.stem) or 0)
         if loaded is not None:  # drift path: the chunks share the corrected movie
             if spans is None:
                 self.submit(_Task("row", job, task.started, _process_image, (loaded,),

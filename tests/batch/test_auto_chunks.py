@@ -1,0 +1,107 @@
+"""A movie whose labels would not fit the memory a task may use is split into chunks of frames with no setting:
+unchunked, a Dask worker held the whole movie's labels in memory, passed its limit, was restarted, and the input
+failed (a 400 x 1024 x 1024 movie on one worker with 600 MB); each chunk now holds its own frames' labels."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import numpy as np
+import pytest
+import tifffile
+
+from labelfree.batch import dispatch, run_batch
+from labelfree.batch.chunks import AUTO_CHUNK_SHARE, auto_chunk_frames
+
+
+@pytest.mark.parametrize("sizes, memory, overlap, expected", [
+    ({"T": 400, "Y": 1024, "X": 1024}, 600 * 2**20, 1, 37),  # 800 MiB of labels: 75 MiB chunks of 2 MiB frames
+    ({"T": 400, "Y": 1024, "X": 1024}, 2 * 2**30, 1, None),  # under half the memory: one task
+    ({"T": 400, "C": 3, "Y": 1024, "X": 1024}, 600 * 2**20, 0, 37),  # the labels have no channel axis
+    ({"T": 40, "Z": 8, "Y": 512, "X": 512}, 128 * 2**20, 0, 4),  # a frame's labels: every plane of its volume
+    ({"T": 3, "Y": 4096, "X": 4096}, 2**20, 1, 2),  # frames larger than a chunk: at least the overlap + 1, 2
+    ({"T": 2, "Y": 4096, "X": 4096}, 2**20, 1, None),  # ... which is the movie: one task
+    ({"Y": 8192, "X": 8192}, 2**20, 0, None),  # no time axis
+    ({"T": 400, "Y": 1024, "X": 1024}, None, 1, None),  # the memory is not known
+])
+def test_the_automatic_chunk_length_follows_the_labels_and_the_memory(sizes, memory, overlap, expected):
+    assert auto_chunk_frames(sizes, memory, overlap=overlap) == expected
+    if expected:  # a chunk's labels take a quarter of the share (or the least chunk there is)
+        frame = 2 * np.prod([n for d, n in sizes.items() if d not in ("T", "C")])
+        assert expected * frame <= memory * AUTO_CHUNK_SHARE / 4 or expected == max(overlap + 1, 2)
+
+
+def _movie(path, n_frames=12, size=64):
+    rng = np.random.default_rng(3)
+    yy, xx = np.mgrid[:size, :size]
+    frames = []
+    for t in range(n_frames):
+        frame = rng.normal(100, 5, (size, size))
+        for cy, cx in ((16, 16 + t), (40, 44 - t), (48, 12)):
+            frame += 800 * (((yy - cy) ** 2 + (xx - cx) ** 2) < 36)
+        frames.append(frame)
+    tifffile.imwrite(path, np.clip(frames, 0, 65535).astype(np.uint16), imagej=True, metadata={"axes": "TYX"})
+    return path
+
+
+def _labels_and_record(out, stem="movie"):
+    return tifffile.imread(out / f"{stem}_labels.tif"), json.loads((out / f"{stem}_provenance.json").read_text())
+
+
+@pytest.mark.parametrize("pipeline", ["threshold", "motion"])
+def test_a_movie_too_large_for_the_memory_left_is_chunked_with_no_setting(tmp_path, monkeypatch, caplog, pipeline):
+    """Run in this process (``scheduler='sync'``): the memory this process has left decides; the outputs are those
+    of the run given the same chunk length, and its provenance says the chunks."""
+    movie = _movie(tmp_path / "movie.tif")
+    given = run_batch(movie, pipeline=pipeline, out_dir=tmp_path / "given", scheduler="sync", progress=False,
+                      batch={"chunk_frames": 2})
+    assert given["status"].tolist() == ["ok"]
+    frame = 2 * 64 * 64  # bytes of one frame's uint16 labels; the share holds 8 frames, a quarter of it 2
+    monkeypatch.setattr("labelfree._threads.available_memory", lambda *a: int(2 * frame * 4 / AUTO_CHUNK_SHARE))
+    with caplog.at_level(logging.INFO, logger="labelfree.batch.dispatch"):
+        auto = run_batch(movie, pipeline=pipeline, out_dir=tmp_path / "auto", scheduler="sync", progress=False)
+    assert auto["status"].tolist() == ["ok"]
+    labels, record = _labels_and_record(tmp_path / "auto")
+    want, want_record = _labels_and_record(tmp_path / "given")
+    np.testing.assert_array_equal(labels, want)
+    assert record["batch"]["chunks"] == want_record["batch"]["chunks"] != []
+    assert "movie: its 12 frames of labels (0 MiB) would take more than 50 % of the 0 MiB one task may use: " \
+           "segmented in chunks of 2 frames" in caplog.text
+    # with the memory of a machine: one task, as before
+    monkeypatch.setattr("labelfree._threads.available_memory", lambda *a: 16 * 2**30)
+    whole = run_batch(movie, pipeline=pipeline, out_dir=tmp_path / "whole", scheduler="sync", progress=False)
+    assert whole["status"].tolist() == ["ok"]
+    assert "chunks" not in _labels_and_record(tmp_path / "whole")[1]["batch"]
+
+
+def test_on_dask_a_workers_memory_limit_over_its_threads_decides(tmp_path, monkeypatch):
+    distributed = pytest.importorskip("distributed")
+    movie = _movie(tmp_path / "movie.tif")
+    frame = 2 * 64 * 64
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None,
+                            memory_limit=2**30, silence_logs=logging.ERROR) as client:
+        assert dispatch._task_memory(client) == 2**29  # 1 GiB over 2 threads
+        monkeypatch.setattr(dispatch, "_task_memory", lambda c: int(2 * frame * 4 / AUTO_CHUNK_SHARE))
+        table = run_batch(movie, pipeline="threshold", out_dir=tmp_path / "dask", scheduler=client, progress=False)
+    assert table["status"].tolist() == ["ok"]
+    labels, record = _labels_and_record(tmp_path / "dask")
+    assert record["batch"]["chunks"] == [[0, 2], [2, 4], [4, 6], [6, 8], [8, 10], [10, 12]]
+    np.testing.assert_array_equal(labels > 0, tifffile.imread(movie) > 400)
+
+
+class _Scheduler:
+    def __init__(self, workers):
+        self.workers = workers
+
+    def scheduler_info(self):
+        return {"workers": self.workers}
+
+
+@pytest.mark.parametrize("workers, expected", [
+    ({}, None),  # no worker yet (an adaptive cluster): one task per input
+    ({"a": {"memory_limit": 0, "nthreads": 1}}, None),  # no limit
+    ({"a": {"memory_limit": 4 * 2**30, "nthreads": 2}, "b": {"memory_limit": 2**30, "nthreads": 1}}, 2**30),
+])
+def test_the_memory_of_a_task_is_the_least_a_worker_gives_a_thread(workers, expected):
+    assert dispatch._task_memory(_Scheduler(workers)) == expected
