@@ -105,3 +105,22 @@ class _Scheduler:
 ])
 def test_the_memory_of_a_task_is_the_least_a_worker_gives_a_thread(workers, expected):
     assert dispatch._task_memory(_Scheduler(workers)) == expected
+
+
+@pytest.mark.parametrize("batch", [{}, {"chunk_frames": 4}])
+def test_a_cancel_inside_a_chunkable_input_stops_a_sequential_run(tmp_path, monkeypatch, batch):
+    """Every movie of a pipeline that allows chunks now goes the chunked path of a sequential run (read, then
+    chunked or not): a Cancelled raised while it is segmented stops the run, as for any other input (that path
+    made it the input's failed row and went on)."""
+    from labelfree.errors import Cancelled
+
+    movie = _movie(tmp_path / "movie.tif")
+
+    def cancelled(*args, **kwargs):
+        raise Cancelled("stop")
+
+    monkeypatch.setattr(dispatch, "_process_image", cancelled)
+    monkeypatch.setattr(dispatch, "segment_chunk_packed", cancelled)
+    with pytest.raises(Cancelled):
+        run_batch(movie, pipeline="threshold", out_dir=tmp_path / "out", scheduler="sync", progress=False,
+                  batch=batch)
