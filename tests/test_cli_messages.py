@@ -194,13 +194,25 @@ def test_the_files_of_an_unquoted_pattern_given_as_input_get_the_folder_and_batc
     assert not (tmp_path / "out").exists()
 
 
-def test_a_left_over_word_is_said_as_a_missing_output_option(tmp_path, capsys, image):
+def test_a_left_over_word_names_the_input_and_the_output_folder(tmp_path, capsys, image):
     with pytest.raises(SystemExit) as exit_:
         main(["threshold", str(image), "results", "-o", str(tmp_path / "out")])
     assert exit_.value.code == 2
     err = capsys.readouterr().err
-    assert f"unrecognized argument: results (INPUT is the one image {image}); for an output folder give -o results" \
-        in err
+    assert (f"unrecognized argument: results (INPUT is the one image {image}, and the outputs go to -o "
+            f"{tmp_path / 'out'}; options start with '-')") in err
+
+
+def test_a_second_image_given_as_a_word_points_to_the_pipeline_s_options(tmp_path, capsys, image):
+    """``labelfree cutter cells.tif nuclei.tif -o out``: the nuclei go with --markers."""
+    nuclei = tmp_path / "nuclei.tif"
+    nuclei.write_bytes(image.read_bytes())
+    with pytest.raises(SystemExit):
+        main(["cutter", str(image), str(nuclei), "-o", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert f"got 2 files ({image}, {nuclei})" in err
+    assert err.rstrip().endswith("A second input of the pipeline (markers, a model) goes with its option: see "
+                                 "labelfree cutter --help.")
 
 
 @pytest.mark.parametrize("pattern, count, expected", [

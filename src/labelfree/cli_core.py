@@ -194,16 +194,16 @@ def _several_inputs_advice(pipeline: str, files: list[Path], /, pattern: str | N
 
 def _inputs_given_as_files(args: argparse.Namespace, words: list[str]) -> str:
     """The usage error of ``labelfree <pipeline> frames/*.tif ...``: the shell gave several files as INPUT (an
-    unquoted pattern), or a word was left over (an output folder without ``-o``)."""
+    unquoted pattern), or words were left over."""
     files = [Path(w) for w in words if Path(w).is_file()]
     if len(files) == len(words) and args.input.is_file():
+        second = (f" A second input of the pipeline (markers, a model) goes with its option: see labelfree "
+                  f"{args.pipeline} --help." if len(words) == 1 else "")
         return (f"INPUT is one image, not a list of files; got {len(words) + 1} files ({args.input}, {words[0]}"
                 f"{', ...' if len(words) > 1 else ''}), as a shell pattern such as frames/*.tif gives. "
-                + _several_inputs_advice(args.pipeline, [args.input, *files]))
-    if len(words) == 1 and not Path(words[0]).exists():
-        return (f"unrecognized argument: {words[0]} (INPUT is the one image {args.input}); for an output folder "
-                f"give -o {words[0]}")
-    return f"unrecognized arguments: {' '.join(words)} (INPUT is the one image {args.input})"
+                + _several_inputs_advice(args.pipeline, [args.input, *files]) + second)
+    return (f"unrecognized argument{'s' if len(words) > 1 else ''}: {' '.join(words)} (INPUT is the one image "
+            f"{args.input}, and the outputs go to -o {args.out}; options start with '-')")
 
 
 def _check_pattern(pipeline: str, path: Path, /) -> None:
