@@ -12,14 +12,14 @@ import pytest
 import tifffile
 
 from labelfree.batch import dispatch, run_batch
-from labelfree.batch.chunks import AUTO_CHUNK_SHARE, auto_chunk_frames
+from labelfree.batch.chunks import AUTO_CHUNK_PART, auto_chunk_frames
 
 
 @pytest.mark.parametrize("sizes, memory, overlap, expected", [
-    ({"T": 400, "Y": 1024, "X": 1024}, 600 * 2**20, 1, 37),  # 800 MiB of labels: 75 MiB chunks of 2 MiB frames
+    ({"T": 400, "Y": 1024, "X": 1024}, 600 * 2**20, 1, 18),  # 800 MiB of labels: 37.5 MiB chunks of 2 MiB frames
     ({"T": 400, "Y": 1024, "X": 1024}, 2 * 2**30, 1, None),  # under half the memory: one task
-    ({"T": 400, "C": 3, "Y": 1024, "X": 1024}, 600 * 2**20, 0, 37),  # the labels have no channel axis
-    ({"T": 40, "Z": 8, "Y": 512, "X": 512}, 128 * 2**20, 0, 4),  # a frame's labels: every plane of its volume
+    ({"T": 400, "C": 3, "Y": 1024, "X": 1024}, 600 * 2**20, 0, 18),  # the labels have no channel axis
+    ({"T": 40, "Z": 8, "Y": 512, "X": 512}, 256 * 2**20, 0, 4),  # a frame's labels: every plane of its volume
     ({"T": 3, "Y": 4096, "X": 4096}, 2**20, 1, 2),  # frames larger than a chunk: at least the overlap + 1, 2
     ({"T": 2, "Y": 4096, "X": 4096}, 2**20, 1, None),  # ... which is the movie: one task
     ({"Y": 8192, "X": 8192}, 2**20, 0, None),  # no time axis
@@ -27,9 +27,9 @@ from labelfree.batch.chunks import AUTO_CHUNK_SHARE, auto_chunk_frames
 ])
 def test_the_automatic_chunk_length_follows_the_labels_and_the_memory(sizes, memory, overlap, expected):
     assert auto_chunk_frames(sizes, memory, overlap=overlap) == expected
-    if expected:  # a chunk's labels take a quarter of the share (or the least chunk there is)
+    if expected:  # a chunk's labels take AUTO_CHUNK_PART of the memory (or the least chunk there is)
         frame = 2 * np.prod([n for d, n in sizes.items() if d not in ("T", "C")])
-        assert expected * frame <= memory * AUTO_CHUNK_SHARE / 4 or expected == max(overlap + 1, 2)
+        assert expected * frame <= memory * AUTO_CHUNK_PART or expected == max(overlap + 1, 2)
 
 
 def _movie(path, n_frames=12, size=64):
@@ -57,8 +57,8 @@ def test_a_movie_too_large_for_the_memory_left_is_chunked_with_no_setting(tmp_pa
     given = run_batch(movie, pipeline=pipeline, out_dir=tmp_path / "given", scheduler="sync", progress=False,
                       batch={"chunk_frames": 2})
     assert given["status"].tolist() == ["ok"]
-    frame = 2 * 64 * 64  # bytes of one frame's uint16 labels; the share holds 8 frames, a quarter of it 2
-    monkeypatch.setattr("labelfree._threads.available_memory", lambda *a: int(2 * frame * 4 / AUTO_CHUNK_SHARE))
+    frame = 2 * 64 * 64  # bytes of one frame's uint16 labels: half of 22 frames' holds fewer than 12, a sixteenth 1
+    monkeypatch.setattr("labelfree._threads.available_memory", lambda *a: 22 * frame)
     with caplog.at_level(logging.INFO, logger="labelfree.batch.dispatch"):
         auto = run_batch(movie, pipeline=pipeline, out_dir=tmp_path / "auto", scheduler="sync", progress=False)
     assert auto["status"].tolist() == ["ok"]
@@ -82,7 +82,7 @@ def test_on_dask_a_workers_memory_limit_over_its_threads_decides(tmp_path, monke
     with distributed.Client(processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None,
                             memory_limit=2**30, silence_logs=logging.ERROR) as client:
         assert dispatch._task_memory(client) == 2**29  # 1 GiB over 2 threads
-        monkeypatch.setattr(dispatch, "_task_memory", lambda c: int(2 * frame * 4 / AUTO_CHUNK_SHARE))
+        monkeypatch.setattr(dispatch, "_task_memory", lambda c: 22 * frame)
         table = run_batch(movie, pipeline="threshold", out_dir=tmp_path / "dask", scheduler=client, progress=False)
     assert table["status"].tolist() == ["ok"]
     labels, record = _labels_and_record(tmp_path / "dask")

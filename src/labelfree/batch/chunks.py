@@ -122,17 +122,20 @@ def plan_chunks(n_frames: int, /, *, chunk_frames: int, overlap: int) -> list[tu
 
 
 #: a movie whose labels would take more than this share of the memory one task may use is split into chunks of
-#: frames when no ``chunk_frames`` is given (:func:`auto_chunk_frames`); each chunk's labels then take
-#: ``AUTO_CHUNK_SHARE / 4`` of it
+#: frames when no ``chunk_frames`` is given (:func:`auto_chunk_frames`) ...
 AUTO_CHUNK_SHARE = 0.5
+#: ... whose labels take this share of it: the rest holds the imports (about 300 MiB) and the pipeline's work on
+#: a frame (Motion on 1024 x 1024 frames: about 370 MiB beside a chunk of 53 frames, where an eighth of a 900 MB
+#: worker's limit left too little and the worker was restarted once)
+AUTO_CHUNK_PART = 1 / 16
 
 
 def auto_chunk_frames(sizes: dict[str, int], memory: int | None, /, *, overlap: int) -> int | None:
     """The ``chunk_frames`` for a movie of ``sizes`` (dims -> length) when none is given: None (one task) unless
     its labels (16 bits a pixel, as a movie of fewer than 65536 objects has) would take more than
     :data:`AUTO_CHUNK_SHARE` of ``memory`` (the bytes one task may use: a Dask worker's memory limit, or the
-    memory this process has left); then the frames whose labels take a quarter of that share, at least
-    ``overlap + 1``.
+    memory this process has left); then the frames whose labels take :data:`AUTO_CHUNK_PART` of it, at least
+    ``overlap + 1`` and 2.
 
     Unchunked, a task holds the whole movie's labels in memory (a Dask worker over its limit is restarted, and the
     input fails after a few); chunked, each task holds its chunk's, and the merge writes the movie on a scratch
@@ -141,7 +144,7 @@ def auto_chunk_frames(sizes: dict[str, int], memory: int | None, /, *, overlap: 
     Examples
     --------
     >>> auto_chunk_frames({"T": 400, "Y": 1024, "X": 1024}, 600 * 2**20, overlap=1)  # 800 MiB of labels
-    37
+    18
     >>> auto_chunk_frames({"T": 400, "Y": 1024, "X": 1024}, 2 * 2**30, overlap=1) is None  # half is 1 GiB
     True
     """
@@ -154,7 +157,7 @@ def auto_chunk_frames(sizes: dict[str, int], memory: int | None, /, *, overlap: 
     share = memory * AUTO_CHUNK_SHARE
     if n_frames * frame <= share:
         return None
-    chosen = max(int(share / 4 // frame), overlap + 1, 2)
+    chosen = max(int(memory * AUTO_CHUNK_PART // frame), overlap + 1, 2)
     return chosen if chosen < n_frames else None
 
 

@@ -58,7 +58,7 @@ class BatchConfig(PipelineConfig):
         None, group=_RUN, ge=2,
         help="Split time-lapses longer than this into chunks of this many frames, one task each (pipelines "
              "that allow it); null: automatic (one task per input file, unless a movie's labels would take more "
-             "than half the memory one task may use: then chunks whose labels take an eighth of it).")
+             "than half the memory one task may use: then chunks whose labels take a sixteenth of it).")
     tile: int | None = setting(
         None, group=_RUN, ge=16,
         help="Segment each plane in overlapping tiles of this many pixels (large images, pipelines that allow "
