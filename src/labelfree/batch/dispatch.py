@@ -318,6 +318,9 @@ def chunk_frames_for(job: Job, chunk_frames: int | None, memory: Callable[[], in
     ``sizes`` (None: read from its metadata here) and ``memory()``, the bytes one task may use (None: one task)."""
     if chunk_frames or job.frame_overlap is None:
         return chunk_frames
+    available = memory()
+    if not available:  # no limit known (no worker yet): the input is not read here
+        return None
     if sizes is None:
         from labelfree.batch.messages import input_label, input_messages
 
@@ -327,7 +330,6 @@ def chunk_frames_for(job: Job, chunk_frames: int | None, memory: Callable[[], in
         except Exception as exc:  # noqa: BLE001 - the task that reads it reports what is wrong
             log.debug("batch: %s: no automatic chunks (%s)", job.item.stem, exc)
             return None
-    available = memory()
     chosen = auto_chunk_frames(sizes, available, overlap=int(job.frame_overlap))
     if chosen:
         n_pixels = 1
