@@ -39,7 +39,8 @@ def page_out_while_mapped(array: Any, /) -> bool:
     mapped = _memmap_under(array)
     raw = getattr(mapped, "_mmap", None)
     advice = getattr(mmap, "MADV_DONTNEED", None)
-    if raw is None or advice is None or not hasattr(raw, "madvise") or getattr(mapped, "mode", None) not in _SHARED_MODES:
+    shared = getattr(mapped, "mode", None) in _SHARED_MODES
+    if raw is None or advice is None or not hasattr(raw, "madvise") or not shared:
         return False
     mapping = weakref.ref(raw)
 
