@@ -77,10 +77,16 @@ def test_a_movie_too_large_for_the_memory_left_is_chunked_with_no_setting(tmp_pa
 
 def test_on_dask_a_workers_memory_limit_over_its_threads_decides(tmp_path, monkeypatch):
     distributed = pytest.importorskip("distributed")
+    import dask
+
     movie = _movie(tmp_path / "movie.tif")
     frame = 2 * 64 * 64
-    with distributed.Client(processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None,
-                            memory_limit=2**30, silence_logs=logging.ERROR) as client:
+    # the worker is a thread of this test process, whose memory (a JVM of other tests) may pass 1 GiB: Dask
+    # would pause it and the run wait for ever; the limit is only read here, never enforced
+    no_monitor = {"distributed.worker.memory." + k: False for k in ("target", "spill", "pause", "terminate")}
+    with dask.config.set(no_monitor), distributed.Client(
+            processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None, memory_limit=2**30,
+            silence_logs=logging.ERROR) as client:
         assert dispatch._task_memory(client) == 2**29  # 1 GiB over 2 threads
         monkeypatch.setattr(dispatch, "_task_memory", lambda c: 22 * frame)
         table = run_batch(movie, pipeline="threshold", out_dir=tmp_path / "dask", scheduler=client, progress=False)
