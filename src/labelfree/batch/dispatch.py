@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import os
 import time
 import uuid
@@ -332,9 +333,7 @@ def chunk_frames_for(job: Job, chunk_frames: int | None, memory: Callable[[], in
             return None
     chosen = auto_chunk_frames(sizes, available, overlap=int(job.frame_overlap))
     if chosen:
-        n_pixels = 1
-        for d, n in sizes.items():
-            n_pixels *= n if d != "C" else 1
+        n_pixels = math.prod(n for d, n in sizes.items() if d != "C")
         log.info("%s: its %d frames of labels (%.0f MiB) would take more than %d %% of the %.0f MiB one task may "
                  "use: segmented in chunks of %d frames (set batch.chunk_frames to choose)", job.item.stem,
                  sizes.get("T", 1), 2 * n_pixels / 2**20, round(100 * AUTO_CHUNK_SHARE), available / 2**20, chosen)

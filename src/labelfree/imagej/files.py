@@ -389,12 +389,9 @@ def _open_in_manager(rm: Any, path: str | None, replace: bool, /) -> bool:
     """Empty the ROI Manager (``replace``) and open ``path`` into it (None: none), on the event thread while it is
     shown (LabelFree's Java helper), so that Swing does not paint its list while it changes; where the helper is not
     on the class path (inside Fiji), from this thread, as a macro's roiManager("Open", ...) does."""
-    from scyjava import jimport
+    from labelfree.imagej.rois import rois_helper
 
-    try:
-        helper = jimport("labelfree.LabelFreeRois")
-    except Exception:  # noqa: BLE001 - helper not compiled / not on this JVM's class path (e.g. inside Fiji)
-        helper = None
+    helper = rois_helper()
     if helper is not None:
         return bool(helper.open(rm, path, replace))
     if replace:

@@ -43,6 +43,17 @@ __all__ = ["labels_to_roimanager", "add_labels_to_roimanager", "labels_to_javaro
 log = logging.getLogger(__name__)
 
 
+def rois_helper() -> Any:
+    """LabelFree's compiled Java helper ``labelfree.LabelFreeRois`` (builds ROIs in one call, fills and opens into a
+    shown ROI Manager on the event thread), or None where it is not on this JVM's class path (inside Fiji)."""
+    from scyjava import jimport
+
+    try:
+        return jimport("labelfree.LabelFreeRois")
+    except Exception:  # noqa: BLE001 - helper not compiled / not on this JVM's class path (e.g. inside Fiji)
+        return None
+
+
 def get_roimanager() -> Any:
     """The ROI Manager a macro sees: the open ROI Manager window; inside a batch-mode macro with no
     such window, that macro's hidden batch-mode ROI Manager (what ``roiManager("count")`` and
@@ -213,7 +224,6 @@ def labels_to_javarois(labels: Any, /, *, group: int | str | None = "label", cha
         Ordered by frame, z and label, as the rows of :func:`labelfree.measure.measure_objects`.
     """
     import jpype
-    from scyjava import jimport
 
     from labelfree.io.labels_tiff import as_label_image
     from labelfree.io.rois import roi_name, roi_position
@@ -251,10 +261,10 @@ def labels_to_javarois(labels: Any, /, *, group: int | str | None = "label", cha
     ids_arr = np.array(ids, np.int32)
     groups = roi_groups(ids_arr, group)
     columns = (chunks, kinds, names, ids_arr, cs, zs, ts, groups)
-    try:
-        build = jimport("labelfree.LabelFreeRois").build
-    except Exception:  # noqa: BLE001 - helper not compiled / not on this JVM's class path (e.g. inside Fiji)
+    helper = rois_helper()
+    if helper is None:
         return _build_in_python(*columns)
+    build = helper.build
     ints = lambda a: jpype.JArray(jpype.JInt)(np.ascontiguousarray(a, dtype=np.int32))  # noqa: E731
     rois = build(jpype.JArray(jpype.JFloat)(np.concatenate(chunks)), ints(offsets), ints(lengths), ints(kinds),
                  jpype.JArray(jpype.JString)(names), ints(ids_arr), ints(cs), ints(zs), ints(ts), ints(groups))
@@ -346,15 +356,12 @@ def add_labels_to_roimanager(
         names = [name + suffix for name in names]
         for roi, name in zip(rois, names):
             roi.setName(name)
-    try:
-        add_all = jimport("labelfree.LabelFreeRois").addAll
-    except Exception:  # noqa: BLE001 - helper not compiled / not on this JVM's class path (e.g. inside Fiji)
-        add_all = None
-    if add_all is not None:
+    helper = rois_helper()
+    if helper is not None:
         import jpype
 
         # emptied and filled on the event thread when the manager is shown
-        add_all(rm, jpype.JArray(jimport("ij.gui.Roi"))(rois), bool(replace))
+        helper.addAll(rm, jpype.JArray(jimport("ij.gui.Roi"))(rois), bool(replace))
     else:
         if replace:
             rm.reset()
