@@ -160,6 +160,7 @@ def test_an_empty_path_is_a_usage_error_that_writes_nothing(tmp_path, capsys, mo
 @pytest.mark.parametrize("args, prog", [
     (["eval", "a.tif", "b.tif", "--dims", "TYX"], "labelfree eval"),
     (["threshold", "a.tif", "-o", "out", "--bogus"], "labelfree threshold"),
+    (["cutter", "a.tif", "-o", "out", "--bogus", "4"], "labelfree cutter"),  # an unknown option and its value
     (["fusion", "train", "a.tif", "--labels", "b.tif", "--zoo", "z", "--bogus"], "labelfree fusion train"),
 ])
 def test_unknown_arguments_show_the_command_s_own_usage(capsys, args, prog):
@@ -168,7 +169,8 @@ def test_unknown_arguments_show_the_command_s_own_usage(capsys, args, prog):
     assert exit_.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith(f"usage: {prog} ") and "COMMAND ..." not in err, err
-    assert f"{prog}: error: unrecognized arguments: {' '.join(args[-2:] if args[0] == 'eval' else args[-1:])}" in err
+    given = args[-2:] if args[0] == "eval" or args[-1] == "4" else args[-1:]
+    assert f"{prog}: error: unrecognized arguments: {' '.join(given)}" in err
 
 
 def _frames(folder: Path, n: int = 3) -> list[Path]:

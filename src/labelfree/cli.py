@@ -285,7 +285,7 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str], /) -> argparse.Name
     explain = vars(args).pop("explain_extra_words", None)
     if unknown:
         words = [a for a in unknown if not a.startswith("-")]
-        if explain is not None and words:
+        if explain is not None and words and len(words) == len(unknown):  # an unknown option is named as such
             chosen.error(explain(args, words))
         chosen.error(f"unrecognized arguments: {' '.join(unknown)}")
     for action in chosen._actions:  # a positional of text (batch's INPUT): '' would mean the current folder
