@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -48,6 +49,58 @@ def test_cgroup_memory_left_v2_and_v1(tmp_path):
     (v1 / "memory.limit_in_bytes").write_text("9223372036854771712\n")  # v1's "unlimited"
     assert cgroup_memory_left(tmp_path / "v1") is None
     assert cgroup_memory_left(tmp_path / "nothing") is None
+
+
+def test_cgroup_memory_left_reads_the_process_own_cgroup_and_those_above_it(tmp_path):
+    """A SLURM job's limit sits on its own cgroup below the root (cgroup v1 and v2), where the root has none: the
+    least that the job's cgroup or any above it has left."""
+    v1 = tmp_path / "v1"
+    job = v1 / "memory" / "slurm" / "uid_1000" / "job_42"
+    job.mkdir(parents=True)
+    (v1 / "memory" / "memory.limit_in_bytes").write_text("9223372036854771712\n")  # the root: unlimited
+    (job / "memory.limit_in_bytes").write_text(str(4 * 2**30))
+    (job / "memory.usage_in_bytes").write_text(str(2**30))
+    proc = tmp_path / "cgroup_v1"
+    proc.write_text("9:cpu,cpuacct:/slurm/uid_1000/job_42\n4:memory:/slurm/uid_1000/job_42\n0::/\n")
+    assert cgroup_memory_left(v1, proc) == 3 * 2**30
+    assert cgroup_memory_left(v1) is None  # this process's cgroup is not there: the root's files, no limit
+    (v1 / "memory" / "slurm" / "memory.limit_in_bytes").write_text(str(2 * 2**30))  # a parent with less left
+    (v1 / "memory" / "slurm" / "memory.usage_in_bytes").write_text(str(2**29))
+    assert cgroup_memory_left(v1, proc) == 2 * 2**30 - 2**29
+    v2 = tmp_path / "v2"
+    own = v2 / "system.slice" / "slurmstepd.scope" / "job_7"
+    own.mkdir(parents=True)
+    (own / "memory.max").write_text(str(2**30))
+    (own / "memory.current").write_text(str(2**28))
+    (v2 / "system.slice" / "memory.max").write_text("max\n")
+    proc.write_text("0::/system.slice/slurmstepd.scope/job_7\n")
+    assert cgroup_memory_left(v2, proc) == 3 * 2**28
+    proc.write_text("0::/\n")  # a container: its own cgroup is the root
+    assert cgroup_memory_left(v2, proc) is None
+    (v2 / "memory.max").write_text(str(2**31))
+    assert cgroup_memory_left(v2, proc) == 2**31
+
+
+@pytest.mark.skipif(not os.path.isdir("/sys/fs/cgroup/memory") or os.geteuid() != 0,
+                    reason="needs root and a cgroup v1 memory controller")
+def test_available_memory_in_a_real_child_cgroup(tmp_path):
+    """A process in a memory cgroup made below this one sees that cgroup's limit."""
+    own = [line.split(":", 2)[2].strip() for line in open("/proc/self/cgroup") if ":memory:" in line]
+    if not own:
+        pytest.skip("no v1 memory cgroup in /proc/self/cgroup")
+    folder = Path("/sys/fs/cgroup/memory") / own[0].strip("/") / f"labelfree-test-{os.getpid()}"
+    try:
+        folder.mkdir()
+    except OSError as exc:
+        pytest.skip(f"cannot make a memory cgroup here ({exc})")
+    try:
+        (folder / "memory.limit_in_bytes").write_text(str(512 * 2**20))
+        code = ("import os; open('%s/cgroup.procs', 'w').write(str(os.getpid())); "
+                "from labelfree._threads import available_memory; print(available_memory())" % folder)
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+        assert 100 * 2**20 < int(out) <= 512 * 2**20
+    finally:
+        folder.rmdir()
 
 
 def test_available_memory_is_the_smaller_of_the_system_and_the_cgroup(tmp_path):

@@ -103,22 +103,63 @@ def available_cores() -> int:
 _NO_LIMIT = 2**60
 
 
-def cgroup_memory_left(root: str | os.PathLike[str] = "/sys/fs/cgroup", /) -> int | None:
+def cgroup_memory_left(root: str | os.PathLike[str] = "/sys/fs/cgroup", /,
+                       proc_cgroup: str | os.PathLike[str] = "/proc/self/cgroup") -> int | None:
     """Bytes this process's cgroup may still use (its memory limit less its usage), or None when
     it has no limit or none is known: ``memory.max`` / ``memory.current`` (cgroup v2) or
-    ``memory.limit_in_bytes`` / ``memory.usage_in_bytes`` (v1; containers, SLURM's cgroup plugin)."""
+    ``memory.limit_in_bytes`` / ``memory.usage_in_bytes`` (v1; containers, SLURM's cgroup plugin).
+
+    The process's own cgroup is the one ``proc_cgroup`` names (a SLURM job's, e.g.
+    ``/slurm/uid_1000/job_42``, below the root of ``root``), and every cgroup above it up to ``root`` limits it
+    too: the least any of them has left. Where that cgroup is not found under ``root`` (a container, which sees
+    its own cgroup as the root), the root's files are read.
+    """
     root = Path(root)
+    lefts = [left for folder in _own_cgroup_folders(root, proc_cgroup)
+             if (left := _cgroup_left(folder)) is not None]
+    return min(lefts) if lefts else None
+
+
+def _own_cgroup_folders(root: Path, proc_cgroup: str | os.PathLike[str]) -> list[Path]:
+    """The memory cgroup folders of this process under ``root``, its own first and its parents up to the root
+    (v2's unified tree, v1's ``memory`` controller); the root alone when ``proc_cgroup`` names none found."""
+    try:
+        lines = Path(proc_cgroup).read_text().splitlines()
+    except OSError:
+        lines = []
+    for line in lines:
+        number, controllers, path = (line.split(":", 2) + ["", ""])[:3]
+        relative = path.strip().strip("/")
+        if not relative:
+            continue
+        if number == "0" and controllers == "":
+            base = root  # v2: one tree
+        elif "memory" in controllers.split(","):
+            base = root / "memory" if (root / "memory").is_dir() else root
+        else:
+            continue
+        own = base / relative
+        if own.is_dir() and own != base:
+            folders = [own]
+            while folders[-1] != base and base in folders[-1].parents:
+                folders.append(folders[-1].parent)
+            return folders
+    return [root]
+
+
+def _cgroup_left(folder: Path, /) -> int | None:
+    """Memory the cgroup ``folder`` (or the v1 ``memory`` controller below it) has left; None: no limit."""
     for limit_file, usage_file in (("memory.max", "memory.current"),
                                    ("memory/memory.limit_in_bytes", "memory/memory.usage_in_bytes"),
                                    ("memory.limit_in_bytes", "memory.usage_in_bytes")):
         try:
-            text = (root / limit_file).read_text().strip()
+            text = (folder / limit_file).read_text().strip()
         except OSError:
             continue
         if text == "max" or not text.isdigit() or int(text) >= _NO_LIMIT:
             return None
         try:
-            used = int((root / usage_file).read_text().strip())
+            used = int((folder / usage_file).read_text().strip())
         except (OSError, ValueError):
             used = 0
         return max(0, int(text) - used)
