@@ -220,6 +220,10 @@ class PipelineSpec:
         :func:`labelfree.motion.segment.movie_grey_mapping`); empty: none.
     chunk_per_frame : tuple of str
         Those keywords that hold one value per frame of the movie (a chunk gets those of its frames).
+    chunk_auto_per_plane : tuple of str
+        Automatic values (keys of the provenance's ``auto``) chosen for every plane on its own, one value per
+        plane in the frames' order (one plane: the value itself): the provenance of a movie merged from chunks
+        holds every chunk's for its own frames (Threshold's ``threshold``), not the first chunk's alone.
     tiles : bool
         Frames may be cut into overlapping spatial tiles for large images.
     torch : bool
@@ -297,6 +301,7 @@ class PipelineSpec:
     chunk_settings: tuple[str, ...] = ()
     chunk_measure: str = ""
     chunk_per_frame: tuple[str, ...] = ()
+    chunk_auto_per_plane: tuple[str, ...] = ()
     tiles: bool = False
     torch: bool = False
     tile_config: str = ""

@@ -130,3 +130,22 @@ def test_a_cancel_inside_a_chunkable_input_stops_a_sequential_run(tmp_path, monk
     with pytest.raises(Cancelled):
         run_batch(movie, pipeline="threshold", out_dir=tmp_path / "out", scheduler="sync", progress=False,
                   batch=batch)
+
+
+def test_the_merged_record_holds_every_chunk_s_own_planes_of_a_per_plane_value():
+    """Threshold chooses a threshold per plane: the merged movie's provenance held the first chunk's alone (12 of
+    400 planes, and "12 planes" in the summary); now every chunk's for its own frames (those a chunk shares with
+    the one before left out), a single plane as the value itself."""
+    from labelfree.batch.chunks import merged_record
+
+    provenances = [(0, 2, {"auto": {"threshold": [1.0, 2.0], "method": "otsu"}, "warnings": ["a"]}),
+                   (1, 3, {"auto": {"threshold": [2.5, 3.0, 4.0], "method": "otsu"}, "warnings": ["b"]}),
+                   (3, 2, {"auto": {"threshold": [4.5, 5.0], "method": "otsu"}})]
+    record, handed = merged_record(provenances, overlap=1, per_plane=("threshold",))
+    assert record["auto"] == {"threshold": [1.0, 2.0, 3.0, 4.0, 5.0], "method": "otsu"}
+    assert record["warnings"] == ["a", "b"] and handed is None
+    volumes = [(0, 1, {"auto": {"threshold": [1.0, 1.5]}}), (1, 1, {"auto": {"threshold": [2.0, 2.5]}})]  # Z = 2
+    assert merged_record(volumes, overlap=0, per_plane=("threshold",))[0]["auto"]["threshold"] == [1.0, 1.5, 2.0, 2.5]
+    assert merged_record([(0, 1, {"auto": {"threshold": 7.0}})], overlap=0,
+                         per_plane=("threshold",))[0]["auto"]["threshold"] == 7.0
+    assert merged_record(provenances, overlap=1)[0]["auto"]["threshold"] == [1.0, 2.0]  # not per plane: the first's

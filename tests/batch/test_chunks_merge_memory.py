@@ -91,7 +91,8 @@ def test_packed_chunks_merge_as_their_arrays_do(overlap):
 
 def _job(overlap):
     """A job's fields the merge reads (no output folder: the merged movie is made in memory)."""
-    return SimpleNamespace(frame_overlap=overlap, item=SimpleNamespace(path="movie.tif", series=None), out_dir=None)
+    return SimpleNamespace(frame_overlap=overlap, item=SimpleNamespace(path="movie.tif", series=None), out_dir=None,
+                           pipeline="motion" if overlap else "threshold")
 
 
 @pytest.mark.parametrize("overlap", [0, 1])
@@ -100,6 +101,7 @@ def test_merge_and_write_holds_one_movie_of_labels(overlap, monkeypatch):
     labels: formerly every chunk plus the merged movie (2 x; with overlap 4 x: the chunks, a uint32 movie and
     its uint16 copy)."""
     import labelfree.batch.task as task
+    from labelfree.pipelines import get_pipeline
 
     movie = _movie(n_frames=16, n_z=8, size=128, seed=1)
     image = xr.DataArray(movie, dims=("T", "Z", "Y", "X"))
@@ -113,6 +115,7 @@ def test_merge_and_write_holds_one_movie_of_labels(overlap, monkeypatch):
     monkeypatch.setattr(task, "write_result", write_result)
     monkeypatch.setattr(task, "finish_input", lambda job, names, *, labels, seconds: {"status": "ok"})
     want = _old_merge([(s, lab) for s, lab, _ in _parts(movie, overlap, 4, seed=2)], overlap)
+    get_pipeline(_job(overlap).pipeline)  # the registry, loaded (imported) by the run before any merge
     tracemalloc.start()
     try:
         parts = _parts(movie, overlap, 4, seed=2)  # the chunks' labels, made (and traced) before the merge

@@ -43,6 +43,7 @@ __all__ = [
     "whole_movie_keywords", "first_then_rest", "merge_chunks", "PackedLabels",
     "merge_and_write",
     "open_input", "count_frames", "segment_chunk_of_input", "merge_and_write_input", "local_reads",
+    "measure_whole_movie", "merged_record", "run_in_chunks",
 ]
 
 log = logging.getLogger(__name__)
@@ -161,13 +162,15 @@ def auto_chunk_frames(sizes: dict[str, int], memory: int | None, /, *, overlap: 
     return chosen if chosen < n_frames else None
 
 
-def shared_settings(part: tuple[int, np.ndarray, dict], /, *, job: Any) -> dict[str, Any]:
+def shared_settings(part: tuple[int, np.ndarray, dict], /, *, job: Any = None,
+                    pipeline: str | None = None) -> dict[str, Any]:
     """The automatic settings that the first chunk (its result ``part``) chose and every later chunk
-    uses: the pipeline's ``chunk_settings`` among its provenance's ``auto`` values."""
+    uses: the pipeline's (``job``'s, or ``pipeline``) ``chunk_settings`` among its provenance's ``auto`` values."""
     from labelfree.pipelines import get_pipeline
 
     auto = part[2].get("auto") or {}
-    shared = {k: auto[k] for k in get_pipeline(job.pipeline).chunk_settings if k in auto}
+    spec = get_pipeline(job.pipeline if pipeline is None else pipeline)
+    shared = {k: auto[k] for k in spec.chunk_settings if k in auto}
     if part[2].get(_KEYWORDS):  # measured on the whole movie by the first chunk's task
         shared[_KEYWORDS] = dict(part[2][_KEYWORDS])
     return shared
@@ -181,29 +184,37 @@ def whole_movie_keywords(movie: xr.DataArray, /, *, job: Any) -> dict[str, Any]:
     Motion: ``grey_range`` and ``frame_gains``, :func:`labelfree.motion.segment.movie_grey_mapping` of the
     channel it segments.
     """
+    return measure_whole_movie(job.pipeline, movie, channel=job.item.channels, config=job.config,
+                               name=job.item.stem)
+
+
+def measure_whole_movie(pipeline: str, movie: xr.DataArray, /, *, channel: Any, config: Any,
+                        name: str) -> dict[str, Any]:
+    """:func:`whole_movie_keywords` of a run of ``pipeline`` on the channels ``channel`` of ``movie`` with
+    ``config``; ``name`` names the input in the log."""
     from labelfree.pipelines import get_pipeline
 
-    spec = get_pipeline(job.pipeline)
+    spec = get_pipeline(pipeline)
     if not spec.chunk_measure:
         return {}
     from labelfree.run import prepare_image
     from labelfree.spec import load
 
-    keywords = load(spec.chunk_measure)(prepare_image(job.pipeline, movie, channel=job.item.channels),
-                                        config=job.config)
+    keywords = load(spec.chunk_measure)(prepare_image(pipeline, movie, channel=channel), config=config)
     if keywords:
-        log.info("%s: measured on the whole movie for every chunk: %s", job.item.stem,
+        log.info("%s: measured on the whole movie for every chunk: %s", name,
                  ", ".join(f"{k} {v if k not in spec.chunk_per_frame else f'({len(v)} frames)'}"
                            for k, v in keywords.items()))
     return dict(keywords or {})
 
 
-def _of_frames(keywords: dict[str, Any], start: int, stop: int, *, job: Any) -> dict[str, Any]:
+def _of_frames(keywords: dict[str, Any], start: int, stop: int, *, job: Any = None,
+               pipeline: str | None = None) -> dict[str, Any]:
     """``keywords`` for frames ``[start, stop)`` of the movie: its per-frame ones (the spec's ``chunk_per_frame``)
-    sliced."""
+    sliced (the pipeline ``job``'s, or ``pipeline``)."""
     from labelfree.pipelines import get_pipeline
 
-    per_frame = get_pipeline(job.pipeline).chunk_per_frame
+    per_frame = get_pipeline(job.pipeline if pipeline is None else pipeline).chunk_per_frame
     return {k: (v[start:stop] if k in per_frame else v) for k, v in keywords.items()}
 
 
@@ -420,22 +431,16 @@ def _merge_and_write(image: xr.DataArray, parts: Sequence[tuple[int, np.ndarray,
 
     from labelfree.batch.task import finish_input, write_result
     from labelfree.image import labels_like
+    from labelfree.pipelines import get_pipeline
 
     overlap = int(job.frame_overlap or 0)
     ordered = parts if isinstance(parts, list) else list(parts)  # a list is emptied by the merge below
     ordered.sort(key=lambda p: p[0])
     chunks = [[int(s), int(s + lab.shape[0])] for s, lab, _ in ordered]
-    provenances = [(s, prov) for s, _, prov in ordered]
+    provenances = [(s, lab.shape[0], prov) for s, lab, prov in ordered]
     dims = ("T",) + tuple(d for d in image.dims if d in ("Z", "Y", "X"))
-    record = dict(provenances[0][1])  # the first chunk's: the automatic settings every chunk used
-    handed = record.pop(_KEYWORDS, None)  # and what every chunk took from the whole movie (one for the run)
-    for key, value in record.items():  # per-frame records (Motion's thresholds): every chunk's own frames
-        if isinstance(value, list) and value and all(isinstance(v, dict) and "frame" in v for v in value):
-            record[key] = [{**v, "frame": int(v["frame"]) + s} for i, (s, prov) in enumerate(provenances)
-                           for v in prov.get(key) or [] if i == 0 or int(v["frame"]) >= overlap]
-    messages = sorted({m for _, prov in provenances for m in prov.get("warnings", [])})
-    if messages:
-        record["warnings"] = messages
+    record, handed = merged_record(provenances, overlap=overlap,
+                                   per_plane=get_pipeline(job.pipeline).chunk_auto_per_plane)
     # written into one array, each chunk let go once copied (labels_like keeps that array: uint16 unless its IDs
     # pass 65535); a large movie's array is a scratch file of the output folder, mapped into memory
     merged = _merge(ordered, overlap=overlap, folder=job.out_dir)
@@ -444,6 +449,102 @@ def _merge_and_write(image: xr.DataArray, parts: Sequence[tuple[int, np.ndarray,
     extra = {"chunks": chunks, "frame_overlap": overlap, **({_KEYWORDS: handed} if handed else {})}
     names = write_result(labels, image, job=job, extra=extra)
     return finish_input(job, names, labels=labels, seconds=time.time() - started)
+
+
+def merged_record(provenances: Sequence[tuple[int, int, dict]], /, *, overlap: int,
+                  per_plane: Sequence[str] = ()) -> tuple[dict, dict | None]:
+    """The provenance of a movie merged from chunks (start frame, frames, the chunk's provenance; sorted by start)
+    and what every chunk took from the whole movie (None: nothing).
+
+    The first chunk's record (the automatic settings every chunk used), with the per-frame records (Motion's
+    thresholds) of every chunk's own frames, numbered in the whole movie, every chunk's automatic values of its
+    own planes for the ``auto`` keys ``per_plane`` (the spec's ``chunk_auto_per_plane``: Threshold's
+    thresholds), and the warnings of every chunk.
+    """
+    record = dict(provenances[0][2])
+    handed = record.pop(_KEYWORDS, None)  # one for the run
+    for key, value in record.items():
+        if isinstance(value, list) and value and all(isinstance(v, dict) and "frame" in v for v in value):
+            record[key] = [{**v, "frame": int(v["frame"]) + s} for i, (s, _, prov) in enumerate(provenances)
+                           for v in prov.get(key) or [] if i == 0 or int(v["frame"]) >= overlap]
+    auto = dict(record.get("auto") or {})
+    for key in [k for k in per_plane if k in auto]:
+        planes: list[Any] = []
+        for i, (_, n_frames, prov) in enumerate(provenances):
+            own = (prov.get("auto") or {}).get(key)
+            own = own if isinstance(own, list) else [own]
+            shared = overlap * len(own) // max(1, n_frames) if i else 0  # the planes of the frames it shares
+            planes.extend(own[shared:])
+        auto[key] = planes[0] if len(planes) == 1 else planes
+    if auto:
+        record["auto"] = auto
+    messages = sorted({m for *_, prov in provenances for m in prov.get("warnings", [])})
+    if messages:
+        record["warnings"] = messages
+    return record, handed
+
+
+def run_in_chunks(pipeline: str, image: xr.DataArray, /, *, chunk_frames: int, folder: Any = None,
+                  config: Any = None, channel: Any = None, inputs: dict[str, Any] | None = None,
+                  progress: Any = False, threads: int | None = None, overwrite: bool = True,
+                  name: str = "the movie") -> xr.DataArray:
+    """Segment the movie ``image`` (a T axis; lazy or memory-mapped) in chunks of ``chunk_frames`` frames, one
+    after the other in this process, as a batch run without Dask does, and merge their labels; for a single run
+    (``labelfree motion``) whose movie's labels would not fit in memory.
+
+    Every chunk is segmented by :func:`labelfree.run.run_pipeline` (``config``, ``channel``, ``inputs``,
+    ``progress``, ``threads``, ``overwrite`` as there) on its frames and those it shares with the previous chunk
+    (the pipeline's ``frame_overlap``); the first chunk chooses the automatic settings every later one uses, and
+    what the pipeline measures on the whole movie is measured once (:func:`measure_whole_movie`). Each chunk's
+    labels are held packed (:class:`PackedLabels`) until the merge, which re-links the IDs across chunks and
+    writes the movie into a new array: a scratch file in ``folder`` (memory-mapped) when it is large
+    (:func:`merged_array`). The provenance is the merged one (:func:`merged_record`) with ``chunks``: the frame
+    ranges, the overlap and what every chunk took from the whole movie. ``name`` names the input in the log.
+    """
+    from labelfree.image import labels_like
+    from labelfree.pipelines import get_pipeline
+    from labelfree.run import run_pipeline
+
+    spec = get_pipeline(pipeline)
+    if spec.frame_overlap is None:
+        raise InputError(f"The {spec.name} pipeline learns from the whole movie at once: it cannot be segmented in "
+                         "chunks of frames; leave the chunks out.")
+    if "T" not in image.dims:
+        raise InputError(f"Chunks of frames need a time-lapse; this image has dims {''.join(image.dims)}.")
+    overlap = int(spec.frame_overlap)
+    spans = plan_chunks(int(image.sizes["T"]), chunk_frames=chunk_frames, overlap=overlap)
+    keywords = measure_whole_movie(pipeline, image, channel=channel, config=config, name=name)
+    settings: dict[str, Any] | None = None
+    parts: list[tuple[int, PackedLabels, dict]] = []
+    for i, (start, stop) in enumerate(spans):
+        log.info("%s: chunk %d of %d, frames %d-%d", name, i + 1, len(spans), start, stop - 1)
+        chosen = {k: v for k, v in (settings or {}).items() if k != _KEYWORDS}
+        labels = run_pipeline(spec, image.isel(T=slice(start, stop)),
+                              config=config if not chosen else _config_with(spec, config, chosen),
+                              channel=channel, inputs=inputs, progress=progress, threads=threads,
+                              overwrite=overwrite, segment_keywords=_of_frames(keywords, start, stop, pipeline=pipeline))
+        if labels.dims[0] != "T":
+            raise InputError(f"The {pipeline} pipeline returned dims {labels.dims} for a chunk; expected T first.")
+        record = dict(labels.attrs.get("labelfree") or {})
+        if keywords:
+            record[_KEYWORDS] = keywords
+        parts.append((start, PackedLabels.pack(np.asarray(labels.data)), record))
+        del labels
+        if settings is None:
+            settings = shared_settings(parts[0], pipeline=pipeline)
+    record, handed = merged_record([(s, lab.shape[0], prov) for s, lab, prov in parts], overlap=overlap,
+                                   per_plane=spec.chunk_auto_per_plane)
+    record["chunks"] = {"frames": [[int(s), int(s + lab.shape[0])] for s, lab, _ in parts],
+                        "frame_overlap": overlap, **({_KEYWORDS: handed} if handed else {})}
+    dims = ("T",) + tuple(d for d in image.dims if d in ("Z", "Y", "X"))
+    merged = _merge(parts, overlap=overlap, folder=folder)
+    return labels_like(merged, image, dims=dims, attrs={"labelfree": record})
+
+
+def _config_with(spec: Any, config: Any, chosen: dict[str, Any], /) -> Any:
+    """``config`` (an object, dict, file or None; a provenance record's config keeps its record) with the
+    settings ``chosen`` by the first chunk."""
+    return spec.config_class.coerce(config, applies_record=True).replace(**chosen)
 
 
 def open_input(job: Any, /) -> xr.DataArray:

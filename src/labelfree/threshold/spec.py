@@ -11,6 +11,7 @@ SPEC = PipelineSpec(
     channels="one",
     takes_z=True,
     frame_overlap=0,
+    chunk_auto_per_plane=("threshold",),
     tiles=True,
     tile_config="labelfree.threshold.segment:whole_plane_config",
     tile_run_config="labelfree.threshold.segment:whole_image_config",
