@@ -2,7 +2,7 @@
 without a limit?
 
 Usage: python benchmarks/merge_memory_limit.py [--frames T] [--size PX] [--chunk-frames N] [--limits MiB,...]
-[--dask]
+[--dask] [--pipeline threshold|motion] [--single]
 
 Writes a synthetic T x PX x PX uint16 movie (blobs drifting across noise), runs ``labelfree batch MOVIE -p
 threshold --scheduler sync --chunk-frames N`` once without a limit (the reference) and once in a memory cgroup
@@ -14,7 +14,8 @@ scheduler's memory limit (SLURM's cgroups); a process whose anonymous memory pas
 sync``. ``--worker-limits MiB,...``: then runs on one Dask worker process under Dask's own memory limit
 (``--workers 1 --memory-limit N MiB``; the nanny restarts a worker whose resident set passes 95 % of it, and an
 input fails after four), and prints per limit whether the input completed, the workers restarted, the seconds and
-whether the outputs are the reference's (no root needed).
+whether the outputs are the reference's (no root needed). ``--single``: every run is one ``labelfree PIPELINE
+MOVIE -o OUT`` command instead of a batch run; ``--pipeline``: the pipeline (default threshold).
 
 Needs Linux and the right to make a memory cgroup (root; cgroup v1 ``/sys/fs/cgroup/memory`` or v2
 ``/sys/fs/cgroup`` with the memory controller); without them it says so and measures only the reference.
@@ -83,6 +84,11 @@ class MemoryCgroup:
         self.path.rmdir()
 
 
+#: the pipeline every run segments with (``--pipeline``), and whether a run is one ``labelfree PIPELINE`` command
+#: instead of ``labelfree batch`` (``--single``)
+RUN = {"pipeline": "threshold", "single": False}
+
+
 def run(movie: Path, out: Path, chunk_frames: int, scheduler: list[str],
         cgroup: MemoryCgroup | None = None) -> tuple[int, float]:
     rc, seconds, _ = run_logged(movie, out, chunk_frames, scheduler, cgroup)
@@ -93,8 +99,12 @@ def run_logged(movie: Path, out: Path, chunk_frames: int, scheduler: list[str],
                cgroup: MemoryCgroup | None = None) -> tuple[int, float, str]:
     """``run``, with what the run printed on stderr."""
     chunks = ["--chunk-frames", str(chunk_frames)] if chunk_frames else []  # 0: none given (automatic)
-    cmd = [sys.executable, "-m", "labelfree", "batch", str(movie), "-p", "threshold", "-o", str(out),
-           *scheduler, *chunks, "-q", "--no-progress"]
+    if RUN["single"]:
+        cmd = [sys.executable, "-m", "labelfree", RUN["pipeline"], str(movie), "-o", str(out), *chunks, "-q",
+               "--no-progress"]
+    else:
+        cmd = [sys.executable, "-m", "labelfree", "batch", str(movie), "-p", RUN["pipeline"], "-o", str(out),
+               *scheduler, *chunks, "-q", "--no-progress"]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, preexec_fn=cgroup.join if cgroup else None)
     return proc.returncode, time.perf_counter() - t0, proc.stderr
@@ -120,7 +130,11 @@ def main() -> None:
                         "try, MiB, comma-separated (after the cgroup limits; give --limits '' for these alone)")
     parser.add_argument("--folder", type=Path, help="where the temporary work folder is made (default: the "
                         "system's temporary folder; it needs room for the movie and its labels, each limit's too)")
+    parser.add_argument("--pipeline", default="threshold", choices=("threshold", "motion"))
+    parser.add_argument("--single", action="store_true", help="each run is one `labelfree PIPELINE MOVIE -o OUT` "
+                        "command (with --chunk-frames N unless 0), not a batch run (--dask, --worker-limits do not apply)")
     args = parser.parse_args()
+    RUN.update(pipeline=args.pipeline, single=args.single)
     with tempfile.TemporaryDirectory(prefix="labelfree-bench-merge-limit-", dir=args.folder) as tmp:
         measure(args, Path(tmp))
 
@@ -134,7 +148,8 @@ def measure(args: argparse.Namespace, work: Path) -> None:
     if rc:
         sys.exit(f"the run without a limit failed (exit {rc})")
     chunks = f"--chunk-frames {args.chunk_frames}" if args.chunk_frames else "no --chunk-frames"
-    print(f"labelfree batch -p threshold {' '.join(scheduler)} {chunks}, {args.frames} x "
+    command = f"labelfree {args.pipeline}" if args.single else f"labelfree batch -p {args.pipeline} {' '.join(scheduler)}"
+    print(f"{command} {chunks}, {args.frames} x "
           f"{args.size}^2 uint16 ({labels_mib:.0f} MiB of movie, as many of uint16 labels)")
     print(f"{'memory limit':>12s} {'completed':>10s} {'peak MiB':>9s} {'seconds':>8s}  same outputs")
     print(f"{'none':>12s} {'yes':>10s} {'':>9s} {seconds:8.1f}")

@@ -17,6 +17,7 @@ import argparse
 import contextlib
 import json
 import logging
+import math
 import re
 import shlex
 import time
@@ -125,6 +126,12 @@ def add_pipeline_arguments(p: argparse.ArgumentParser, spec: Any, /) -> None:
     p.add_argument("--ome-zarr", action="store_true",
                    help="also write <stem>_labels.ome.zarr: the labels as an OME-Zarr label image (NGFF 0.4, the "
                         "image's axes and pixel sizes, a pyramid above 1024 px) for napari and OME-Zarr tools")
+    if spec.frame_overlap is not None:
+        p.add_argument("--chunk-frames", type=int, metavar="N",
+                       help="segment a time-lapse in chunks of N frames, one after the other, their labels joined "
+                            "(object IDs carried across chunks) on a scratch file of the output folder (default: "
+                            "only a movie whose labels would take more than half the memory left, in chunks whose "
+                            "labels take a sixteenth of it)")
     if spec.tiles:
         p.add_argument("--tile", type=int, metavar="PX",
                        help="segment each plane in overlapping tiles of this size (large images: the image is "
@@ -346,13 +353,22 @@ def run_command(args: argparse.Namespace) -> int:
         channel = chosen["channels"] = given_record.older_channels(channel_names(image))
     if given_record is not None:  # by the sha256 the provenance records (computed once, here)
         given_record.warn_input(args.input, sha256=lambda: out.inputs["image"].sha256)
+    recorded: dict[str, Any] = {}  # a chunked run keeps nothing for an extra output: the writer computes it
     with contextlib.ExitStack() as kept:  # what the run computes for an extra output, kept until written
-        recorded = _extra_recordings(spec, args, kept)
         started = time.perf_counter()
-        labels = run_pipeline(spec, image, config=config, channel=channel, inputs=inputs,
-                              progress=progress_from_args(args), tile=tile,
-                              tile_overlap=128 if overlap is None else overlap, threads=args.threads,
-                              overwrite=args.overwrite)
+        frames = _chunk_frames(spec, args, image, tile=tile, record=given_record)
+        if frames:  # no tiles here: the chunks' labels are joined on a scratch file of the output folder
+            from labelfree.batch.chunks import run_in_chunks
+
+            labels = run_in_chunks(spec.name, image, chunk_frames=frames, folder=_scratch_folder(out.path),
+                                   config=config, channel=channel, inputs=inputs, progress=progress_from_args(args),
+                                   threads=args.threads, overwrite=args.overwrite, name=str(args.input))
+        else:
+            recorded = _extra_recordings(spec, args, kept)
+            labels = run_pipeline(spec, image, config=config, channel=channel, inputs=inputs,
+                                  progress=progress_from_args(args), tile=tile,
+                                  tile_overlap=128 if overlap is None else overlap, threads=args.threads,
+                                  overwrite=args.overwrite)
         seconds = time.perf_counter() - started
         used = prepare_image(spec, image, channel=channel)
         with _output_folder_held(args.out, purpose, BRIEF_HOLDS[1], inputs=out.inputs,
@@ -367,13 +383,69 @@ def run_command(args: argparse.Namespace) -> int:
             print(Path(out.path, path))
         return 0
     if not args.quiet:
-        print(f"labelfree {spec.name}: {_describe(labels)} in {seconds:.1f} s; outputs in {out.path}:")
+        chunks = (labels.attrs.get("labelfree") or {}).get("chunks")
+        how = f" (in {len(chunks['frames'])} chunks of frames)" if chunks else ""
+        print(f"labelfree {spec.name}: {_describe(labels)} in {seconds:.1f} s{how}; outputs in {out.path}:")
         chosen = describe_automatic(labels.attrs.get("labelfree", {}))
         if chosen:
             print(f"  automatic settings: {chosen}")
         for kind, path in paths.items():
             print(f"  {kind:<11}{path.name}")
     return 0
+
+
+def _chunk_frames(spec: Any, args: argparse.Namespace, image: Any, /, *, tile: int | None,
+                  record: Any = None) -> int | None:
+    """The chunk length of a single run's movie (None: segmented whole): ``--chunk-frames`` when given; else the
+    chunks of the run repeated from its provenance record (``--config``), so that it gives the same labels; else
+    :func:`labelfree.batch.chunks.auto_chunk_frames` of the movie and the memory this process has left. A tiled
+    run, a pipeline that learns from the whole movie and an image without a T axis are never chunked; a movie of
+    no more frames than a chunk is segmented whole."""
+    given = getattr(args, "chunk_frames", None)
+    if spec.frame_overlap is None or "T" not in image.dims:
+        if given is not None:
+            raise InputError(f"--chunk-frames {given}: this image has no time axis (dims {''.join(image.dims)}); "
+                             "leave --chunk-frames out, or give --dims if its frames were read as another axis.")
+        return None
+    overlap = int(spec.frame_overlap)
+    if given is not None:
+        if tile is not None:
+            raise InputError("--chunk-frames and --tile together: a tiled run segments each plane in tiles and "
+                             "cannot also split the movie into chunks; give one of them.")
+        if given <= overlap or given < 1:
+            raise InputError(f"--chunk-frames {given}: a chunk needs more frames than the {overlap} it shares with "
+                             f"the previous one; give {overlap + 1} or more.")
+        return given if given < image.sizes["T"] else None
+    if tile is not None:
+        return None
+    chunks = (record.record.get("chunks") if record is not None else None) or {}
+    spans = chunks.get("frames") if isinstance(chunks, dict) else None
+    if spans and isinstance(spans, list) and isinstance(spans[0], list) and len(spans[0]) == 2:
+        frames = int(spans[0][1]) - int(spans[0][0])
+        log.info("%s: its run was segmented in chunks of %d frames; so is this one (--chunk-frames N to choose)",
+                 record.source, frames)
+        return frames if frames < image.sizes["T"] else None
+    from labelfree._threads import available_memory
+    from labelfree.batch.chunks import AUTO_CHUNK_SHARE, auto_chunk_frames
+
+    memory = available_memory()
+    frames = auto_chunk_frames(dict(image.sizes), memory, overlap=overlap)
+    if frames:
+        n_pixels = math.prod(n for d, n in image.sizes.items() if d != "C")
+        log.info("%s: its %d frames of labels (%.0f MiB) would take more than %d %% of the %.0f MiB of memory "
+                 "left: segmented in chunks of %d frames (--chunk-frames N to choose)", args.input,
+                 image.sizes["T"], 2 * n_pixels / 2**20, round(100 * AUTO_CHUNK_SHARE), memory / 2**20, frames)
+    return frames
+
+
+def _scratch_folder(out: Path, /) -> Path:
+    """Where a chunked run's merged labels get their scratch file (a file with no name, gone with the run): the
+    output folder, or, while it is not made yet (it is made as the outputs are written), the nearest folder above
+    it that is: the same disk, and no folder left behind by a run that fails."""
+    folder = Path(out).absolute()
+    while not folder.is_dir() and folder.parent != folder:
+        folder = folder.parent
+    return folder
 
 
 @contextlib.contextmanager

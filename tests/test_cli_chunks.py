@@ -1,0 +1,131 @@
+"""``labelfree motion MOVIE`` (and threshold) on a movie whose labels would not fit in memory: segmented in chunks
+of frames with no option, their labels joined on a scratch file of the output folder, as a batch run does. Before,
+a single run held the whole movie's labels in memory (a movie chunked only under ``labelfree batch``), and a run in
+a job's memory limit was killed."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import tifffile
+
+from labelfree.cli import main
+from labelfree.datasets import SAMPLE_MOVIE
+
+
+def _outputs(out, stem="sample_movie"):
+    labels = tifffile.imread(out / f"{stem}_labels.tif")
+    record = json.loads((out / f"{stem}_provenance.json").read_text())
+    return labels, record, (out / f"{stem}_table.csv").read_text()
+
+
+@pytest.fixture(scope="module")
+def whole(tmp_path_factory):
+    """The sample movie (12 frames) segmented whole by Motion."""
+    out = tmp_path_factory.mktemp("whole")
+    assert main(["motion", str(SAMPLE_MOVIE), "-o", str(out), "-q", "--no-progress"]) == 0
+    return _outputs(out)
+
+
+def test_chunks_given_give_the_labels_of_the_whole_movie(tmp_path, whole, capsys):
+    """The first chunk's automatic settings and the grey range of the whole movie serve every chunk; the IDs carry
+    across chunks through the frame they share."""
+    assert main(["motion", str(SAMPLE_MOVIE), "-o", str(tmp_path), "--chunk-frames", "5", "--no-progress"]) == 0
+    assert "(in 3 chunks of frames)" in capsys.readouterr().out
+    labels, record, table = _outputs(tmp_path)
+    np.testing.assert_array_equal(labels, whole[0])
+    assert table == whole[2]
+    assert record["chunks"]["frames"] == [[0, 5], [4, 10], [9, 12]]
+    assert record["chunks"]["frame_overlap"] == 1
+    assert "grey_range" in record["chunks"]["whole_movie"]  # measured once on the whole movie, for every chunk
+    assert record["auto"] == whole[1]["auto"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "sample_movie_labels.tif", "sample_movie_provenance.json", "sample_movie_rois.zip", "sample_movie_table.csv"]
+
+
+def test_a_movie_too_large_for_the_memory_left_is_chunked_with_no_option(tmp_path, whole, monkeypatch, capsys,
+                                                                         caplog):
+    """The memory this process has left decides (:func:`labelfree._threads.available_memory`): labels of more than
+    half of it are split into chunks whose labels take a sixteenth of it (at least 2 frames), joined on a scratch file of the output
+    folder (a memory-mapped file with no name there, gone with the run)."""
+    from labelfree.batch import chunks
+
+    frame = 2 * 192 * 192  # bytes of one frame's uint16 labels
+    monkeypatch.setattr("labelfree._threads.available_memory", lambda *a: 20 * frame)  # 12 frames: over half
+    monkeypatch.setattr(chunks, "MERGE_IN_MEMORY_BYTES", 0)  # the merged movie on a scratch file, as a large one
+    made = []
+    merged_array = chunks.merged_array
+
+    def watched(*args, **kwargs):
+        made.append(merged_array(*args, **kwargs))
+        return made[-1]
+
+    monkeypatch.setattr(chunks, "merged_array", watched)
+    with caplog.at_level("INFO", logger="labelfree.cli_core"):
+        assert main(["motion", str(SAMPLE_MOVIE), "-o", str(tmp_path), "--no-progress"]) == 0
+    assert "would take more than 50 % of the 1 MiB of memory left: segmented in chunks of 2 frames" in caplog.text
+    assert "(in 6 chunks of frames)" in capsys.readouterr().out
+    assert isinstance(made[0], np.memmap)
+    labels, record, table = _outputs(tmp_path)
+    np.testing.assert_array_equal(labels, whole[0])
+    assert table == whole[2]
+    assert record["chunks"]["frames"][:2] == [[0, 2], [1, 4]]
+    assert len(list(tmp_path.iterdir())) == 4  # no scratch file left
+
+    monkeypatch.setattr("labelfree._threads.available_memory", lambda *a: 24 * frame + 1)  # just over twice
+    assert main(["motion", str(SAMPLE_MOVIE), "-o", str(tmp_path / "fits"), "--no-progress"]) == 0
+    assert "chunks" not in capsys.readouterr().out
+    assert "chunks" not in _outputs(tmp_path / "fits")[1]
+
+
+def test_a_run_repeated_from_its_record_is_chunked_as_it_was(tmp_path, whole, capsys):
+    assert main(["motion", str(SAMPLE_MOVIE), "-o", str(tmp_path / "a"), "--chunk-frames", "7", "-q",
+                 "--no-progress"]) == 0
+    record = tmp_path / "a" / "sample_movie_provenance.json"
+    assert main(["motion", str(SAMPLE_MOVIE), "-o", str(tmp_path / "b"), "--config", str(record),
+                 "--no-progress"]) == 0
+    assert "(in 2 chunks of frames)" in capsys.readouterr().out
+    labels, repeated, _ = _outputs(tmp_path / "b")
+    assert repeated["chunks"]["frames"] == [[0, 7], [6, 12]]
+    np.testing.assert_array_equal(labels, whole[0])
+
+
+def test_threshold_chunks_are_joined_frame_by_frame(tmp_path):
+    movie = tmp_path / "movie.tif"
+    rng = np.random.default_rng(1)
+    frames = rng.normal(100, 5, (9, 48, 48))
+    frames[:, 10:20, 10:20] += 500
+    frames[4:, 30:40, 25:45] += 500
+    tifffile.imwrite(movie, frames.astype(np.uint16), imagej=True, metadata={"axes": "TYX"})
+    assert main(["threshold", str(movie), "-o", str(tmp_path / "whole"), "-q", "--no-progress"]) == 0
+    assert main(["threshold", str(movie), "-o", str(tmp_path / "chunks"), "-q", "--no-progress",
+                 "--chunk-frames", "2"]) == 0
+    whole, chunked = _outputs(tmp_path / "whole", "movie"), _outputs(tmp_path / "chunks", "movie")
+    np.testing.assert_array_equal(chunked[0], whole[0])
+    assert chunked[2] == whole[2]
+    assert chunked[1]["chunks"]["frames"] == [[0, 2], [2, 4], [4, 6], [6, 8], [8, 9]]
+    assert len(whole[1]["auto"]["threshold"]) == 9
+    assert chunked[1]["auto"] == whole[1]["auto"]  # every frame's threshold, not the first chunk's alone
+
+
+@pytest.mark.parametrize("argv, expected", [
+    (["motion", "{movie}", "--chunk-frames", "1"], "--chunk-frames 1: a chunk needs more frames than the 1 it "
+                                                    "shares with the previous one; give 2 or more."),
+    (["threshold", "{movie}", "--chunk-frames", "4", "--tile", "64"], "--chunk-frames and --tile together"),
+    (["threshold", "{picture}", "--chunk-frames", "4"], "--chunk-frames 4: this image has no time axis (dims YX)"),
+])
+def test_chunks_that_cannot_be_are_refused_before_any_work(tmp_path, capsys, argv, expected):
+    picture = tmp_path / "picture.tif"
+    tifffile.imwrite(picture, np.zeros((32, 32), np.uint16))
+    argv = [a.format(movie=SAMPLE_MOVIE, picture=picture) for a in argv]
+    assert main([*argv, "-o", str(tmp_path / "out"), "--no-progress"]) == 1
+    assert expected in capsys.readouterr().err
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+def test_a_pipeline_that_learns_from_the_whole_movie_has_no_chunk_option(capsys):
+    with pytest.raises(SystemExit):
+        main(["cutter", "x.tif", "-o", "out", "--chunk-frames", "4"])
+    assert "unrecognized arguments: --chunk-frames" in capsys.readouterr().err
