@@ -50,7 +50,7 @@ def test_a_movie_too_large_for_the_memory_left_is_chunked_with_no_option(tmp_pat
     """The memory this process has left decides (:func:`labelfree._threads.available_memory`): labels of more than
     half of it are split into chunks whose labels take a sixteenth of it (at least 2 frames), joined on a scratch file of the output
     folder (a memory-mapped file with no name there, gone with the run)."""
-    from labelfree.batch import chunks
+    from labelfree import frame_chunks as chunks
 
     frame = 2 * 192 * 192  # bytes of one frame's uint16 labels
     monkeypatch.setattr("labelfree._threads.available_memory", lambda *a: 20 * frame)  # 12 frames: over half

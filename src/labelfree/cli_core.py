@@ -358,7 +358,7 @@ def run_command(args: argparse.Namespace) -> int:
         started = time.perf_counter()
         frames = _chunk_frames(spec, args, image, tile=tile, record=given_record)
         if frames:  # no tiles here: the chunks' labels are joined on a scratch file of the output folder
-            from labelfree.batch.chunks import run_in_chunks
+            from labelfree.frame_chunks import run_in_chunks
 
             labels = run_in_chunks(spec.name, image, chunk_frames=frames, folder=_scratch_folder(out.path),
                                    config=config, channel=channel, inputs=inputs, progress=progress_from_args(args),
@@ -398,7 +398,7 @@ def _chunk_frames(spec: Any, args: argparse.Namespace, image: Any, /, *, tile: i
                   record: Any = None) -> int | None:
     """The chunk length of a single run's movie (None: segmented whole): ``--chunk-frames`` when given; else the
     chunks of the run repeated from its provenance record (``--config``), so that it gives the same labels; else
-    :func:`labelfree.batch.chunks.auto_chunk_frames` of the movie and the memory this process has left. A tiled
+    :func:`labelfree.frame_chunks.auto_chunk_frames` of the movie and the memory this process has left. A tiled
     run, a pipeline that learns from the whole movie and an image without a T axis are never chunked; a movie of
     no more frames than a chunk is segmented whole."""
     given = getattr(args, "chunk_frames", None)
@@ -426,7 +426,7 @@ def _chunk_frames(spec: Any, args: argparse.Namespace, image: Any, /, *, tile: i
                  record.source, frames)
         return frames if frames < image.sizes["T"] else None
     from labelfree._threads import available_memory
-    from labelfree.batch.chunks import AUTO_CHUNK_SHARE, auto_chunk_frames
+    from labelfree.frame_chunks import AUTO_CHUNK_SHARE, auto_chunk_frames
 
     memory = available_memory()
     frames = auto_chunk_frames(dict(image.sizes), memory, overlap=overlap)

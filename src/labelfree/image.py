@@ -980,7 +980,7 @@ def value_range(values: np.ndarray, /) -> tuple[Any, Any]:
     along the first axis of an array of 3 or more axes.
 
     Plane by plane, a label movie mapped from a file (a merged movie's scratch file,
-    :func:`labelfree.batch.chunks.merged_array`) has a plane's pages in memory at a time, where a whole-array
+    :func:`labelfree.frame_chunks.merged_array`) has a plane's pages in memory at a time, where a whole-array
     ``min()`` makes every page resident at once (a Dask worker counts them against its memory limit).
 
     Examples

@@ -200,7 +200,7 @@ def run_pipeline(
     segment_keywords : mapping, optional
         More keywords of the pipeline's segment function, none of them a setting: a chunk of a movie that a
         batch run splits gets what was measured on the whole movie (Motion's ``grey_range`` and
-        ``frame_gains``, :func:`labelfree.batch.chunks.whole_movie_keywords`). Not with ``tile``.
+        ``frame_gains``, :func:`labelfree.frame_chunks.measure_whole_movie`). Not with ``tile``.
 
     Returns
     -------

@@ -13,6 +13,7 @@ import pytest
 import xarray as xr
 from traced_memory import traced_peak
 
+from labelfree import frame_chunks as F
 from labelfree.batch import chunks as C
 
 
@@ -178,7 +179,7 @@ def test_a_large_merged_movie_is_mapped_onto_a_scratch_file_that_leaves_no_trace
     chunked 400 x 1024 x 1024 movie held its 800 MB of merged labels in memory to the end of the writing)."""
     movie = _movie(n_frames=16, n_z=4, size=128, seed=3)
     want = C.merge_chunks([(s, lab) for s, lab, _ in _parts(movie, overlap, 4, seed=4)], overlap=overlap)
-    monkeypatch.setattr(C, "MERGE_IN_MEMORY_BYTES", want.nbytes - 1)
+    monkeypatch.setattr(F, "MERGE_IN_MEMORY_BYTES", want.nbytes - 1)
     parts = [(s, C.PackedLabels.pack(lab)) for s, lab, _ in _parts(movie, overlap, 4, seed=4)]
     got, peak = traced_peak(C._merge, parts, overlap=overlap, dtype=want.dtype, folder=tmp_path)
     assert isinstance(got, np.memmap) and got.dtype == want.dtype and np.array_equal(got, want)
@@ -186,11 +187,11 @@ def test_a_large_merged_movie_is_mapped_onto_a_scratch_file_that_leaves_no_trace
     assert list(tmp_path.iterdir()) == []  # the scratch file has no name there, and goes with the array
     del got
     # at the limit, or with no folder to put it in (a missing one): in memory, as before
-    monkeypatch.setattr(C, "MERGE_IN_MEMORY_BYTES", want.nbytes)
+    monkeypatch.setattr(F, "MERGE_IN_MEMORY_BYTES", want.nbytes)
     for folder in (tmp_path, None, tmp_path / "missing"):
         kept = C.merged_array(want.shape, want.dtype, folder=folder)
         assert type(kept) is np.ndarray and kept.shape == want.shape and not kept.any()
-    monkeypatch.setattr(C, "MERGE_IN_MEMORY_BYTES", 0)
+    monkeypatch.setattr(F, "MERGE_IN_MEMORY_BYTES", 0)
     kept = C.merged_array(want.shape, want.dtype, folder=tmp_path / "missing")
     assert type(kept) is np.ndarray and not (tmp_path / "missing").exists()
 
@@ -220,7 +221,7 @@ def test_the_pages_of_a_scratch_file_movie_leave_the_resident_set_while_it_is_wr
     import threading
     import time
 
-    monkeypatch.setattr(C, "MERGE_IN_MEMORY_BYTES", 0)
+    monkeypatch.setattr(F, "MERGE_IN_MEMORY_BYTES", 0)
     shape = (64, 512, 1024)  # 64 MiB of uint16
     before = set(threading.enumerate())
     movie = C.merged_array(shape, np.uint16, folder=tmp_path)
@@ -305,8 +306,8 @@ def test_a_chunked_batch_run_merging_on_a_scratch_file_writes_the_whole_runs_out
         made.append(merged_array(*args, **kwargs))
         return made[-1]
 
-    monkeypatch.setattr(C, "MERGE_IN_MEMORY_BYTES", 0)
-    monkeypatch.setattr(C, "merged_array", watched)
+    monkeypatch.setattr(F, "MERGE_IN_MEMORY_BYTES", 0)
+    monkeypatch.setattr(F, "merged_array", watched)
     chunked = run_batch(tmp_path / "movie.tif", pipeline="threshold", out_dir=tmp_path / "chunked",
                         scheduler="sync", batch={"chunk_frames": 3}, progress=False)
     assert (whole["status"] == "ok").all() and (chunked["status"] == "ok").all()
@@ -324,7 +325,7 @@ def test_a_chunked_batch_run_merging_on_a_scratch_file_writes_the_whole_runs_out
 _SCRATCH_WHERE_NO_ROOM = """
 import logging, resource, sys
 import numpy as np
-from labelfree.batch import chunks as C
+from labelfree import frame_chunks as C
 logging.basicConfig(level=logging.INFO, format="%(message)s")
 C.MERGE_IN_MEMORY_BYTES = 0
 if sys.argv[2] == "file size limit":
