@@ -15,7 +15,8 @@ sync``. ``--worker-limits MiB,...``: then runs on one Dask worker process under 
 (``--workers 1 --memory-limit N MiB``; the nanny restarts a worker whose resident set passes 95 % of it, and an
 input fails after four), and prints per limit whether the input completed, the workers restarted, the seconds and
 whether the outputs are the reference's (no root needed). ``--single``: every run is one ``labelfree PIPELINE
-MOVIE -o OUT`` command instead of a batch run; ``--pipeline``: the pipeline (default threshold).
+MOVIE -o OUT`` command instead of a batch run; ``--pipeline``: the pipeline (default threshold); ``--compression
+zlib``: the movie written compressed (it cannot be memory-mapped).
 
 Needs Linux and the right to make a memory cgroup (root; cgroup v1 ``/sys/fs/cgroup/memory`` or v2
 ``/sys/fs/cgroup`` with the memory controller); without them it says so and measures only the reference.
@@ -35,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 
-def write_movie(path: Path, n_frames: int, size: int) -> None:
+def write_movie(path: Path, n_frames: int, size: int, compression: str | None = None) -> None:
     """Blobs (sigma 12 px) drifting one pixel a frame over noise, written frame by frame (never all in memory)."""
     import tifffile
 
@@ -51,7 +52,7 @@ def write_movie(path: Path, n_frames: int, size: int) -> None:
             yield np.clip(frame, 0, 65535).astype(np.uint16)
 
     tifffile.imwrite(path, frames(), shape=(n_frames, size, size), dtype=np.uint16, imagej=True,
-                     metadata={"axes": "TYX"})
+                     metadata={"axes": "TYX"}, compression=compression)
 
 
 class MemoryCgroup:
@@ -131,6 +132,7 @@ def main() -> None:
     parser.add_argument("--folder", type=Path, help="where the temporary work folder is made (default: the "
                         "system's temporary folder; it needs room for the movie and its labels, each limit's too)")
     parser.add_argument("--pipeline", default="threshold", choices=("threshold", "motion"))
+    parser.add_argument("--compression", help="the movie's TIFF compression (e.g. zlib; default: none)")
     parser.add_argument("--single", action="store_true", help="each run is one `labelfree PIPELINE MOVIE -o OUT` "
                         "command (with --chunk-frames N unless 0), not a batch run (--dask, --worker-limits do not apply)")
     args = parser.parse_args()
@@ -141,7 +143,7 @@ def main() -> None:
 
 def measure(args: argparse.Namespace, work: Path) -> None:
     movie = work / "movie.tif"
-    write_movie(movie, args.frames, args.size)
+    write_movie(movie, args.frames, args.size, args.compression)
     labels_mib = args.frames * args.size * args.size * 2 / 2**20
     scheduler = ["--in-process", "--workers", "1"] if args.dask else ["--scheduler", "sync"]
     rc, seconds = run(movie, work / "reference", args.chunk_frames, scheduler)

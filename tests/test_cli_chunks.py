@@ -129,3 +129,30 @@ def test_a_pipeline_that_learns_from_the_whole_movie_has_no_chunk_option(capsys)
     with pytest.raises(SystemExit):
         main(["cutter", "x.tif", "-o", "out", "--chunk-frames", "4"])
     assert "unrecognized arguments: --chunk-frames" in capsys.readouterr().err
+
+
+def test_a_compressed_movie_in_chunks_is_read_chunk_by_chunk(tmp_path, whole, monkeypatch):
+    """A compressed TIFF cannot be memory-mapped: it was read whole into memory before any chunk; in chunks it is
+    now read lazily, each chunk its own frames (segmented whole, it is read once, into memory, as before)."""
+    from labelfree import frame_chunks
+
+    movie = tmp_path / "sample_movie.tif"
+    tifffile.imwrite(movie, tifffile.imread(SAMPLE_MOVIE), imagej=True, metadata={"axes": "TYX"},
+                     compression="zlib")
+    handed = []
+    run_in_chunks = frame_chunks.run_in_chunks
+
+    def watched(pipeline, image, /, **kwargs):
+        handed.append(type(image.data).__module__.split(".")[0])
+        return run_in_chunks(pipeline, image, **kwargs)
+
+    monkeypatch.setattr(frame_chunks, "run_in_chunks", watched)
+    assert main(["motion", str(movie), "-o", str(tmp_path / "chunks"), "--chunk-frames", "5", "-q",
+                 "--no-progress"]) == 0
+    assert handed == ["dask"]  # not read yet: each chunk reads its frames
+    assert main(["motion", str(movie), "-o", str(tmp_path / "whole"), "-q", "--no-progress"]) == 0
+    assert handed == ["dask"]
+    chunked, at_once = _outputs(tmp_path / "chunks"), _outputs(tmp_path / "whole")
+    np.testing.assert_array_equal(chunked[0], whole[0])
+    np.testing.assert_array_equal(at_once[0], whole[0])
+    assert chunked[2] == at_once[2]  # (the copy has no pixel size: its table is in pixels)

@@ -347,8 +347,10 @@ def run_command(args: argparse.Namespace) -> int:
                              overwrite=args.overwrite) as out:
         out.plan(stem, extras=extras)
         out.check_files(output_inputs(spec, inputs))  # e.g. a model file to save
+    # a movie that may be segmented in chunks: a compressed TIFF is read as its chunks need it, not whole
+    chunkable = spec.frame_overlap is not None and tile is None
     image = read_image(args.input, dims=chosen["dims"], channel_names=chosen["channel_names"], memmap=True,
-                       series=series)
+                       series=series, lazy_unmapped=chunkable)
     if channel is None and given_record is not None:  # an older record: the channels it segmented
         channel = chosen["channels"] = given_record.older_channels(channel_names(image))
     if given_record is not None:  # by the sha256 the provenance records (computed once, here)
@@ -357,6 +359,8 @@ def run_command(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as kept:  # what the run computes for an extra output, kept until written
         started = time.perf_counter()
         frames = _chunk_frames(spec, args, image, tile=tile, record=given_record)
+        if chunkable and not frames and Path(args.input).is_file() and not isinstance(image.data, np.ndarray):
+            image = image.load()  # a compressed TIFF segmented whole: read once, as before
         if frames:  # no tiles here: the chunks' labels are joined on a scratch file of the output folder
             from labelfree.frame_chunks import run_in_chunks
 

@@ -402,10 +402,11 @@ def run_in_chunks(pipeline: str, image: xr.DataArray, /, *, chunk_frames: int, f
     for i, (start, stop) in enumerate(spans):
         log.info("%s: chunk %d of %d, frames %d-%d", name, i + 1, len(spans), start, stop - 1)
         chosen = {k: v for k, v in (settings or {}).items() if k != WHOLE_MOVIE}
-        labels = run_pipeline(spec, image.isel(T=slice(start, stop)),
+        labels = run_pipeline(spec, image.isel(T=slice(start, stop)).load(),  # a lazy movie: this chunk's frames
                               config=config if not chosen else _config_with(spec, config, chosen),
                               channel=channel, inputs=inputs, progress=progress, threads=threads,
-                              overwrite=overwrite, segment_keywords=keywords_of_frames(keywords, start, stop, pipeline=pipeline))
+                              overwrite=overwrite,
+                              segment_keywords=keywords_of_frames(keywords, start, stop, pipeline=pipeline))
         if labels.dims[0] != "T":
             raise InputError(f"The {pipeline} pipeline returned dims {labels.dims} for a chunk; expected T first.")
         record = dict(labels.attrs.get("labelfree") or {})

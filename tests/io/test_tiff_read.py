@@ -125,6 +125,12 @@ def test_lzw_compressed_and_memmap(tmp_path):
     compressed = read_image(lzw, memmap=True)  # falls back to reading
     assert not _is_mapped(compressed.data)
     assert np.array_equal(compressed.values, data)
+    assert isinstance(compressed.data, np.ndarray)  # read into memory
+    lazy = read_image(lzw, memmap=True, lazy_unmapped=True)  # a long movie in chunks: each reads its own frames
+    assert type(lazy.data).__module__.startswith("dask")
+    assert np.array_equal(lazy.isel(T=slice(1, 3)).values, data[1:3])
+    assert lazy.attrs == compressed.attrs and lazy.dims == compressed.dims
+    assert _is_mapped(read_image(raw, memmap=True, lazy_unmapped=True).data)  # a mappable file stays mapped
 
 
 def test_missing_file(tmp_path):

@@ -663,6 +663,7 @@ def read_image(
     memmap: bool = False,
     lazy: bool = False,
     series: int | None = None,
+    lazy_unmapped: bool = False,
 ) -> xr.DataArray:
     """Read a TIFF, ImageJ hyperstack or OME-TIFF with its calibration (or an OME-Zarr folder, a folder of frames,
     a PNG, JPEG, BMP, GIF or PGM picture).
@@ -714,6 +715,10 @@ def read_image(
         Return a dask-backed DataArray that reads pages (strips/tiles) only when they are
         computed: a task that needs a few frames of a long movie reads only those. Needs
         zarr and dask (``pip install "labelfree[zarr]"``). OME-Zarr folders are always lazy.
+    lazy_unmapped : bool
+        With ``memmap``: a TIFF that cannot be memory-mapped (compressed, or its planes in other files of a
+        multi-file OME-TIFF) is read as with ``lazy`` instead of into memory, where zarr and dask are installed
+        (a long compressed movie segmented in chunks of frames reads each chunk's frames only).
     series : int, optional
         The image series to read, counted from 0 as tifffile numbers them
         (``tifffile.TiffFile(path).series``): a multi-position OME-TIFF has one per position
@@ -803,6 +808,10 @@ def read_image(
             data = _lazy_data(path, index, all_pages=True) if lazy else tif.asarray(key=slice(None)).reshape(shape)
         else:
             _say_unread_pages(path, pages, held, page)
+            if memmap and lazy_unmapped and not lazy and not _mappable(tif, chosen) and _lazy_reads():
+                log.info("%s cannot be memory-mapped (compressed, or planes in other files): read page by page as "
+                         "needed.", path.name)
+                lazy = True
             data = _lazy_data(path, index) if lazy else _read_data(tif, chosen, path, memmap)
         data = float16_as_float32(data, path, memmap=memmap and not lazy)
         lut = palette_colours(tif, page, path)
@@ -941,6 +950,24 @@ def _lazy_data(path: Path, index: int, *, all_pages: bool = False) -> Any:
     # the garbage collector (an unclosed-file ResourceWarning then, in whatever code it happens to run)
     weakref.finalize(array, store.close)
     return checked_dask_array(array, path)
+
+
+def _mappable(tif: Any, series: Any) -> bool:
+    """Whether tifffile can memory-map ``series``: its planes in this file, stored whole and uncompressed in one
+    piece (tifffile's ``dataoffset``)."""
+    if not all(page is not None and page.parent is tif for page in series.pages):
+        return False
+    return getattr(series, "dataoffset", None) is not None
+
+
+def _lazy_reads() -> bool:
+    """Whether lazy TIFF reads are available (zarr and dask installed)."""
+    try:
+        import dask.array  # noqa: F401
+        import zarr  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _read_data(tif: Any, series: Any, path: Path, memmap: bool) -> np.ndarray:
