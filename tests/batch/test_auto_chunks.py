@@ -149,3 +149,30 @@ def test_the_merged_record_holds_every_chunk_s_own_planes_of_a_per_plane_value()
     assert merged_record([(0, 1, {"auto": {"threshold": 7.0}})], overlap=0,
                          per_plane=("threshold",))[0]["auto"]["threshold"] == 7.0
     assert merged_record(provenances, overlap=1)[0]["auto"]["threshold"] == [1.0, 2.0]  # not per plane: the first's
+
+
+def test_a_compressed_movie_in_chunks_is_read_chunk_by_chunk_in_a_sequential_run(tmp_path, monkeypatch):
+    """A compressed TIFF cannot be memory-mapped: a sequential run read it whole into memory before its chunks; it
+    is now read lazily, each chunk its own frames, with the labels of the uncompressed movie."""
+    for name in ("plain", "zlib"):
+        (tmp_path / name).mkdir()
+    plain = _movie(tmp_path / "plain" / "movie.tif")
+    packed = tmp_path / "zlib" / "movie.tif"
+    tifffile.imwrite(packed, tifffile.imread(plain), imagej=True, metadata={"axes": "TYX"}, compression="zlib")
+    seen = []
+    segment_chunk_packed = dispatch.segment_chunk_packed
+
+    def watched(image, *args, **kwargs):
+        seen.append(type(image.data).__module__.split(".")[0])
+        return segment_chunk_packed(image, *args, **kwargs)
+
+    monkeypatch.setattr(dispatch, "segment_chunk_packed", watched)
+    outputs = {}
+    for name, movie in (("plain", plain), ("zlib", packed)):
+        table = run_batch(movie, pipeline="motion", out_dir=tmp_path / f"out_{name}", scheduler="sync",
+                          progress=False, batch={"chunk_frames": 4})
+        assert table["status"].tolist() == ["ok"]
+        outputs[name] = _labels_and_record(tmp_path / f"out_{name}")
+    assert seen == ["numpy"] * 3 + ["dask"] * 3  # 12 frames, 3 chunks: the mapped movie's, the lazy one's
+    np.testing.assert_array_equal(outputs["zlib"][0], outputs["plain"][0])
+    assert outputs["zlib"][1]["batch"]["chunks"] == outputs["plain"][1]["batch"]["chunks"]

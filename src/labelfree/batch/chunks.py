@@ -124,7 +124,7 @@ def segment_chunk(image: xr.DataArray, start: int, stop: int, /, *, job: Any, se
         keywords = whole_movie_keywords(image if movie is None else movie, job=job)
     else:
         keywords = dict(settings.get(WHOLE_MOVIE) or {})
-    labels = segment_image(image.isel(T=slice(start, stop)), job=_with_settings(job, settings),
+    labels = segment_image(image.isel(T=slice(start, stop)).load(), job=_with_settings(job, settings),
                            keywords=keywords_of_frames(keywords, offset + start, offset + stop, pipeline=job.pipeline))
     if labels.dims[0] != "T":
         raise InputError(f"The {job.pipeline} pipeline returned dims {labels.dims} for a chunk; expected T first.")

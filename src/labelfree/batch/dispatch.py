@@ -46,6 +46,8 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable
 
+import numpy as np
+
 from labelfree.batch.chunks import (
     AUTO_CHUNK_SHARE,
     auto_chunk_frames,
@@ -378,10 +380,12 @@ def run_sequential(jobs: list[Job], rows: dict[str, dict], /, *, bar: Any, chunk
             started = time.time()
             with input_capture(job):
                 try:
-                    image = load_input(job)
+                    image = load_input(job, lazy_unmapped=job.tile is None)  # compressed: read as chunks need it
                     frames = chunk_frames_for(job, chunk_frames, available_memory, sizes=dict(image.sizes))
                     spans = _spans(n_frames_of(image), job, frames) if frames and "T" in image.dims else None
                     if spans is None:
+                        if Path(job.item.path).is_file() and not isinstance(image.data, np.ndarray):
+                            image = image.load()  # a compressed TIFF segmented whole: read once, as before
                         row = _process_image(image, job=job, started=started)
                     else:  # the first chunk chooses the automatic settings the others use
                         parts, _ = first_then_rest(

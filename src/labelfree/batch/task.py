@@ -97,8 +97,10 @@ def result_row(item: BatchInput, /, *, status: str, **fields: Any) -> dict[str, 
     return row
 
 
-def load_input(job: Job, /) -> xr.DataArray:
+def load_input(job: Job, /, *, lazy_unmapped: bool = False) -> xr.DataArray:
     """Read one input image, its series ``job.item.series`` only when it names one (and correct drift when asked).
+    ``lazy_unmapped``: a TIFF that cannot be memory-mapped (compressed) is read lazily (not with drift correction,
+    which reads every frame), for a movie that may be segmented in chunks.
 
     Returns
     -------
@@ -107,7 +109,8 @@ def load_input(job: Job, /) -> xr.DataArray:
     from labelfree.io import read_image
 
     item = job.item
-    image = read_image(item.path, dims=item.dims, channel_names=item.channel_names, memmap=True, series=item.series)
+    image = read_image(item.path, dims=item.dims, channel_names=item.channel_names, memmap=True, series=item.series,
+                       lazy_unmapped=lazy_unmapped and not job.drift_correction)
     # its pages, once read, are let go from the worker: Dask counts them against the worker's memory limit
     page_out_while_mapped(image.data)
     if job.drift_correction:
