@@ -156,3 +156,18 @@ def test_a_compressed_movie_in_chunks_is_read_chunk_by_chunk(tmp_path, whole, mo
     np.testing.assert_array_equal(chunked[0], whole[0])
     np.testing.assert_array_equal(at_once[0], whole[0])
     assert chunked[2] == at_once[2]  # (the copy has no pixel size: its table is in pixels)
+
+
+def test_run_in_chunks_from_python_takes_a_time_lapse_and_refuses_what_is_none():
+    from labelfree.errors import InputError
+    from labelfree.frame_chunks import run_in_chunks
+
+    movie = tifffile.imread(SAMPLE_MOVIE)
+    labels = run_in_chunks("threshold", movie, chunk_frames=5)  # a (T, Y, X) array
+    assert labels.dims == ("T", "Y", "X") and labels.attrs["labelfree"]["chunks"]["frames"] == [[0, 5], [5, 10],
+                                                                                              [10, 12]]
+    with pytest.raises(InputError, match=r"a DataArray with a T axis, or a \(T, Y, X\) array; got ndarray of shape "
+                                         r"\(192, 192\)"):
+        run_in_chunks("threshold", movie[0], chunk_frames=5)
+    with pytest.raises(InputError, match="learns from the whole movie at once"):
+        run_in_chunks("cutter", movie, chunk_frames=5)

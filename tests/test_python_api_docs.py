@@ -68,7 +68,8 @@ def test_every_python_example_of_the_page_runs_and_prints_what_it_says(tmp_path,
                 exec(compile(block, f"docs/python.md block {i + 1}", "exec"), scope)  # noqa: S102
             except Exception as exc:  # noqa: BLE001 - said with the block
                 pytest.fail(f"docs/python.md block {i + 1} fails: {type(exc).__name__}: {exc}\n{block}")
-        key = next((name for name in ("scores", "back", "record", "kept", "paths", "cfg", "again", "steps", "viewer")
+        key = next((name for name in ("scores", "back", "record", "kept", "paths", "cfg", "again", "steps", "chunked",
+                                      "viewer")
                     if re.search(rf"^{name} = ", block, flags=re.M)), f"block {i + 1}")
         said[key] = printed.getvalue().splitlines()
     assert said["scores"][0].startswith("('T', 'Y', 'X') uint16 ")
@@ -81,6 +82,7 @@ def test_every_python_example_of_the_page_runs_and_prints_what_it_says(tmp_path,
     done, total = scope["steps"][-1]
     assert done == total > 1
     assert said["kept"] == ["movie1_edited_labels.tif"]
+    assert said["chunked"] == ["[[0, 2], [2, 4]]", "True"]
     assert (tmp_path / "results" / "movie1_labels.tif").is_file()
     if napari_or_stand_in:
         viewer = scope["viewer"]

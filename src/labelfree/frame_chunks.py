@@ -367,11 +367,12 @@ def merged_record(provenances: Sequence[tuple[int, int, dict]], /, *, overlap: i
     return record, handed
 
 
-def run_in_chunks(pipeline: str, image: xr.DataArray, /, *, chunk_frames: int, folder: Any = None,
+def run_in_chunks(pipeline: str, image: Any, /, *, chunk_frames: int, folder: Any = None,
                   config: Any = None, channel: Any = None, inputs: dict[str, Any] | None = None,
                   progress: Any = False, threads: int | None = None, overwrite: bool = True,
                   name: str = "the movie") -> xr.DataArray:
-    """Segment the movie ``image`` (a T axis; lazy or memory-mapped) in chunks of ``chunk_frames`` frames, one
+    """Segment the movie ``image`` (a DataArray with a T axis, lazy or memory-mapped, or a (T, Y, X) array) in chunks
+    of ``chunk_frames`` frames, one
     after the other in this process, as a batch run without Dask does, and merge their labels; for a single run
     (``labelfree motion``) whose movie's labels would not fit in memory.
 
@@ -392,6 +393,14 @@ def run_in_chunks(pipeline: str, image: xr.DataArray, /, *, chunk_frames: int, f
     if spec.frame_overlap is None:
         raise InputError(f"The {spec.name} pipeline learns from the whole movie at once: it cannot be segmented in "
                          "chunks of frames; leave the chunks out.")
+    if not isinstance(image, xr.DataArray):
+        if getattr(image, "ndim", None) != 3:
+            raise InputError(f"Chunks of frames need a time-lapse: a DataArray with a T axis, or a (T, Y, X) array; "
+                             f"got {type(image).__name__} of shape {getattr(image, 'shape', '?')}. Give its axes with "
+                             "labelfree.to_dataarray(array, dims=...).")
+        from labelfree.image import to_dataarray
+
+        image = to_dataarray(image, dims="TYX")
     if "T" not in image.dims:
         raise InputError(f"Chunks of frames need a time-lapse; this image has dims {''.join(image.dims)}.")
     overlap = int(spec.frame_overlap)
