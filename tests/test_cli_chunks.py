@@ -171,3 +171,26 @@ def test_run_in_chunks_from_python_takes_a_time_lapse_and_refuses_what_is_none()
         run_in_chunks("threshold", movie[0], chunk_frames=5)
     with pytest.raises(InputError, match="learns from the whole movie at once"):
         run_in_chunks("cutter", movie, chunk_frames=5)
+
+
+def test_an_interrupt_between_chunks_leaves_nothing(tmp_path, monkeypatch, capsys):
+    """Ctrl-C (or SIGTERM) while the second chunk is segmented: exit 130, no output folder, no scratch file beside
+    it (the merged labels' file has no name), the input as it was."""
+    import labelfree.run
+
+    run_pipeline = labelfree.run.run_pipeline
+    calls = []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return run_pipeline(*args, **kwargs)
+
+    monkeypatch.setattr(labelfree.run, "run_pipeline", interrupted)
+    before = SAMPLE_MOVIE.read_bytes()
+    assert main(["motion", str(SAMPLE_MOVIE), "-o", str(tmp_path / "out"), "--chunk-frames", "5",
+                 "--no-progress"]) == 130
+    assert "interrupted; no partial outputs were left" in capsys.readouterr().err
+    assert len(calls) == 2 and list(tmp_path.iterdir()) == []
+    assert SAMPLE_MOVIE.read_bytes() == before
