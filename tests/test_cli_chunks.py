@@ -194,3 +194,53 @@ def test_an_interrupt_between_chunks_leaves_nothing(tmp_path, monkeypatch, capsy
     assert "interrupted; no partial outputs were left" in capsys.readouterr().err
     assert len(calls) == 2 and list(tmp_path.iterdir()) == []
     assert SAMPLE_MOVIE.read_bytes() == before
+
+
+def _blank_ends(path, n_frames=8, blank_from=4):
+    rng = np.random.default_rng(0)
+    frames = rng.normal(100, 5, (n_frames, 64, 64))
+    frames[:, 10:20, 10:20] += 500
+    frames[blank_from:] = 100  # the microscope's blank frames at the end
+    tifffile.imwrite(path, frames.astype(np.uint16), imagej=True, metadata={"axes": "TYX"})
+    return path
+
+
+@pytest.mark.filterwarnings("default::UserWarning")  # the whole run's warning for its blank frames, shown
+def test_a_chunk_of_blank_frames_is_left_empty_as_in_a_whole_run(tmp_path, capsys):
+    """A chunk whose every pixel holds one value was refused ('image is constant') and failed the run, where the
+    whole movie's run leaves those frames empty with a warning; a wholly blank movie is still refused."""
+    movie = _blank_ends(tmp_path / "movie.tif")
+    assert main(["threshold", str(movie), "-o", str(tmp_path / "whole"), "-q", "--no-progress"]) == 0
+    assert main(["threshold", str(movie), "-o", str(tmp_path / "chunks"), "--chunk-frames", "2", "-q",
+                 "--no-progress"]) == 0
+    assert "Frames 4-5 (0-based) hold one value in every pixel: no objects there" in capsys.readouterr().err
+    whole, chunked = _outputs(tmp_path / "whole", "movie"), _outputs(tmp_path / "chunks", "movie")
+    np.testing.assert_array_equal(chunked[0], whole[0])
+    assert chunked[2] == whole[2]
+    assert chunked[1]["auto"] == whole[1]["auto"]  # the blank frames' thresholds: none, as in the whole run
+    assert chunked[1]["pipeline"] == "threshold" and chunked[1]["config"] == whole[1]["config"]
+    assert any("Frames 6-7" in w for w in chunked[1]["warnings"])
+    blank = _blank_ends(tmp_path / "blank.tif", blank_from=0)
+    assert main(["threshold", str(blank), "-o", str(tmp_path / "blank"), "--chunk-frames", "2", "-q",
+                 "--no-progress"]) == 1
+    assert "is constant" in capsys.readouterr().err
+    assert not (tmp_path / "blank").exists()
+
+
+@pytest.mark.filterwarnings("default::UserWarning")
+@pytest.mark.parametrize("pipeline", ["threshold", "motion"])
+def test_a_batch_chunk_of_blank_frames_is_left_empty(tmp_path, pipeline):
+    from labelfree.batch import run_batch
+
+    movie = _blank_ends(tmp_path / "movie.tif", n_frames=12, blank_from=7)  # the last chunk: frames 7-11 or 8-11
+    table = run_batch(movie, pipeline=pipeline, out_dir=tmp_path / "out", scheduler="sync", progress=False,
+                      batch={"chunk_frames": 4})
+    assert table["status"].tolist() == ["ok"], table["error"].tolist()
+    assert "hold one value in every pixel: no objects there" in table["warnings"][0]
+    labels = tifffile.imread(tmp_path / "out" / "movie_labels.tif")
+    assert labels[:7].any(axis=(1, 2)).all() and not labels[7:].any()
+    blank = _blank_ends(tmp_path / "blank.tif", n_frames=12, blank_from=0)
+    table = run_batch(blank, pipeline=pipeline, out_dir=tmp_path / "blank", scheduler="sync", progress=False,
+                      batch={"chunk_frames": 4})
+    assert table["status"].tolist() == ["failed"]
+    assert any(said in table["error"][0] for said in ("one value in every pixel", "uniform", "constant"))

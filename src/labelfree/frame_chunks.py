@@ -30,10 +30,10 @@ import numpy as np
 import xarray as xr
 
 from labelfree._mapped import page_out_while_mapped
-from labelfree.errors import InputError
+from labelfree.errors import ConstantImageError, InputError
 
 __all__ = [
-    "RELINK_MIN_IOU", "WHOLE_MOVIE", "MERGE_IN_MEMORY_BYTES", "AUTO_CHUNK_SHARE", "AUTO_CHUNK_PART",
+    "RELINK_MIN_IOU", "WHOLE_MOVIE", "UNIFORM", "MERGE_IN_MEMORY_BYTES", "uniform_chunk", "AUTO_CHUNK_SHARE", "AUTO_CHUNK_PART",
     "PackedLabels", "plan_chunks", "auto_chunk_frames", "shared_settings", "measure_whole_movie",
     "keywords_of_frames", "merge_chunks", "merged_array", "merged_record", "run_in_chunks",
 ]
@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 RELINK_MIN_IOU = 0.5
 #: the entry of the shared settings (and of a chunk's provenance) that holds what was measured on the whole movie
 WHOLE_MOVIE = "whole_movie"
+#: the provenance entry of a chunk whose every pixel holds one value (frames a microscope left blank): its labels
+#: are empty, where the pipeline refuses such an image (there is nothing to segment in it alone)
+UNIFORM = "uniform_chunk"
 #: a merged label movie of more bytes than this is made in a scratch file (of the output folder; memory-mapped),
 #: so that a movie chunked because it does not fit in memory is not held there whole once its chunks are merged
 MERGE_IN_MEMORY_BYTES = 256 * 2**20
@@ -344,7 +347,8 @@ def merged_record(provenances: Sequence[tuple[int, int, dict]], /, *, overlap: i
     own planes for the ``auto`` keys ``per_plane`` (the spec's ``chunk_auto_per_plane``: Threshold's
     thresholds), and the warnings of every chunk.
     """
-    record = dict(provenances[0][2])
+    base = next((prov for *_, prov in provenances if not prov.get(UNIFORM)), provenances[0][2])
+    record = {k: v for k, v in base.items() if k != UNIFORM}  # the first segmented chunk's, not a blank one's
     handed = record.pop(WHOLE_MOVIE, None)  # one for the run
     for key, value in record.items():
         if isinstance(value, list) and value and all(isinstance(v, dict) and "frame" in v for v in value):
@@ -355,7 +359,7 @@ def merged_record(provenances: Sequence[tuple[int, int, dict]], /, *, overlap: i
         planes: list[Any] = []
         for i, (_, n_frames, prov) in enumerate(provenances):
             own = (prov.get("auto") or {}).get(key)
-            own = own if isinstance(own, list) else [own]
+            own = own if isinstance(own, list) else [None] * n_frames if prov.get(UNIFORM) else [own]
             shared = overlap * len(own) // max(1, n_frames) if i else 0  # the planes of the frames it shares
             planes.extend(own[shared:])
         auto[key] = planes[0] if len(planes) == 1 else planes
@@ -367,14 +371,27 @@ def merged_record(provenances: Sequence[tuple[int, int, dict]], /, *, overlap: i
     return record, handed
 
 
+def uniform_chunk(image: xr.DataArray, start: int, stop: int, error: Exception, /) -> tuple[np.ndarray, dict]:
+    """The empty labels and the provenance of chunk ``[start, stop)`` of ``image`` that the pipeline refused because
+    every pixel of it holds one value (``error``, a :class:`labelfree.errors.ConstantImageError`): blank frames in a
+    movie that has cells elsewhere, which a run of the whole movie leaves empty. Said as a warning, and recorded
+    (:data:`UNIFORM`)."""
+    import warnings
+
+    message = (f"Frames {start}-{stop - 1} (0-based) hold one value in every pixel: no objects there (the movie was "
+               f"segmented in chunks of frames, and that chunk alone has nothing to segment: {type(error).__name__})")
+    warnings.warn(message, UserWarning, stacklevel=3)
+    shape = tuple(int(image.sizes[d]) for d in ("Z", "Y", "X") if d in image.dims)
+    return np.zeros((stop - start, *shape), np.uint16), {UNIFORM: True, "warnings": [f"UserWarning: {message}"]}
+
+
 def run_in_chunks(pipeline: str, image: Any, /, *, chunk_frames: int, folder: Any = None,
                   config: Any = None, channel: Any = None, inputs: dict[str, Any] | None = None,
                   progress: Any = False, threads: int | None = None, overwrite: bool = True,
                   name: str = "the movie") -> xr.DataArray:
     """Segment the movie ``image`` (a DataArray with a T axis, lazy or memory-mapped, or a (T, Y, X) array) in chunks
-    of ``chunk_frames`` frames, one
-    after the other in this process, as a batch run without Dask does, and merge their labels; for a single run
-    (``labelfree motion``) whose movie's labels would not fit in memory.
+    of ``chunk_frames`` frames, one after the other in this process, as a batch run without Dask does, and merge
+    their labels; for a single run (``labelfree motion``) whose movie's labels would not fit in memory.
 
     Every chunk is segmented by :func:`labelfree.run.run_pipeline` (``config``, ``channel``, ``inputs``,
     ``progress``, ``threads``, ``overwrite`` as there) on its frames and those it shares with the previous chunk
@@ -383,7 +400,10 @@ def run_in_chunks(pipeline: str, image: Any, /, *, chunk_frames: int, folder: An
     labels are held packed (:class:`PackedLabels`) until the merge, which re-links the IDs across chunks and
     writes the movie into a new array: a scratch file in ``folder`` (memory-mapped) when it is large
     (:func:`merged_array`). The provenance is the merged one (:func:`merged_record`) with ``chunks``: the frame
-    ranges, the overlap and what every chunk took from the whole movie. ``name`` names the input in the log.
+    ranges, the overlap and what every chunk took from the whole movie. ``name`` names the input in the log. A
+    chunk whose every pixel holds one value (blank frames) gets empty labels and a warning
+    (:func:`uniform_chunk`), as those frames get in a run of the whole movie; a movie whose every chunk is so is
+    refused as the pipeline refuses it.
     """
     from labelfree.image import labels_like
     from labelfree.pipelines import get_pipeline
@@ -408,23 +428,32 @@ def run_in_chunks(pipeline: str, image: Any, /, *, chunk_frames: int, folder: An
     keywords = measure_whole_movie(pipeline, image, channel=channel, config=config, name=name)
     settings: dict[str, Any] | None = None
     parts: list[tuple[int, PackedLabels, dict]] = []
+    blank: list[Exception] = []  # the errors of chunks whose every pixel holds one value
     for i, (start, stop) in enumerate(spans):
         log.info("%s: chunk %d of %d, frames %d-%d", name, i + 1, len(spans), start, stop - 1)
         chosen = {k: v for k, v in (settings or {}).items() if k != WHOLE_MOVIE}
-        labels = run_pipeline(spec, image.isel(T=slice(start, stop)).load(),  # a lazy movie: this chunk's frames
-                              config=config if not chosen else _config_with(spec, config, chosen),
-                              channel=channel, inputs=inputs, progress=progress, threads=threads,
-                              overwrite=overwrite,
-                              segment_keywords=keywords_of_frames(keywords, start, stop, pipeline=pipeline))
-        if labels.dims[0] != "T":
-            raise InputError(f"The {pipeline} pipeline returned dims {labels.dims} for a chunk; expected T first.")
-        record = dict(labels.attrs.get("labelfree") or {})
+        try:
+            labels = run_pipeline(spec, image.isel(T=slice(start, stop)).load(),  # a lazy movie: this chunk's frames
+                                  config=config if not chosen else _config_with(spec, config, chosen),
+                                  channel=channel, inputs=inputs, progress=progress, threads=threads,
+                                  overwrite=overwrite,
+                                  segment_keywords=keywords_of_frames(keywords, start, stop, pipeline=pipeline))
+        except ConstantImageError as exc:  # blank frames: empty labels, unless every chunk is blank (below)
+            blank.append(exc)
+            data, record = uniform_chunk(image, start, stop, exc)
+        else:
+            if labels.dims[0] != "T":
+                raise InputError(f"The {pipeline} pipeline returned dims {labels.dims} for a chunk; expected T first.")
+            data, record = np.asarray(labels.data), dict(labels.attrs.get("labelfree") or {})
+            del labels
         if keywords:
             record[WHOLE_MOVIE] = keywords
-        parts.append((start, PackedLabels.pack(np.asarray(labels.data)), record))
-        del labels
-        if settings is None:
-            settings = shared_settings(parts[0], pipeline=pipeline)
+        parts.append((start, PackedLabels.pack(data), record))
+        del data
+        if settings is None and not record.get(UNIFORM):  # the first chunk segmented chooses the settings
+            settings = shared_settings(parts[-1], pipeline=pipeline)
+    if len(blank) == len(spans):  # the whole movie is blank: said as a run of the whole movie says it
+        raise blank[0]
     record, handed = merged_record([(s, lab.shape[0], prov) for s, lab, prov in parts], overlap=overlap,
                                    per_plane=spec.chunk_auto_per_plane)
     record["chunks"] = {"frames": [[int(s), int(s + lab.shape[0])] for s, lab, _ in parts],

@@ -22,18 +22,20 @@ import contextlib
 import dataclasses
 import logging
 import threading
+from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 import numpy as np
 import xarray as xr
 
 from labelfree._mapped import page_out_while_mapped
-from labelfree.errors import InputError
+from labelfree.errors import ConstantImageError, InputError
 from labelfree.frame_chunks import (  # noqa: F401 - offered here too, as before they moved
     AUTO_CHUNK_PART,
     AUTO_CHUNK_SHARE,
     MERGE_IN_MEMORY_BYTES,
     RELINK_MIN_IOU,
+    UNIFORM,
     WHOLE_MOVIE,
     PackedLabels,
     _merge,
@@ -45,6 +47,7 @@ from labelfree.frame_chunks import (  # noqa: F401 - offered here too, as before
     merged_record,
     plan_chunks,
     run_in_chunks,
+    uniform_chunk,
 )
 from labelfree.frame_chunks import shared_settings as _shared_settings
 
@@ -124,14 +127,23 @@ def segment_chunk(image: xr.DataArray, start: int, stop: int, /, *, job: Any, se
         keywords = whole_movie_keywords(image if movie is None else movie, job=job)
     else:
         keywords = dict(settings.get(WHOLE_MOVIE) or {})
-    labels = segment_image(image.isel(T=slice(start, stop)).load(), job=_with_settings(job, settings),
-                           keywords=keywords_of_frames(keywords, offset + start, offset + stop, pipeline=job.pipeline))
-    if labels.dims[0] != "T":
-        raise InputError(f"The {job.pipeline} pipeline returned dims {labels.dims} for a chunk; expected T first.")
-    record = dict(labels.attrs.get("labelfree") or {})
+    chunk = image.isel(T=slice(start, stop)).load()
+    try:
+        labels = segment_image(chunk, job=_with_settings(job, settings),
+                               keywords=keywords_of_frames(keywords, offset + start, offset + stop,
+                                                           pipeline=job.pipeline))
+    except ConstantImageError as exc:  # blank frames: empty labels (every chunk blank: refused at the merge)
+        from labelfree.batch.messages import input_label, input_messages
+
+        with input_messages(input_label(job.item)):
+            data, record = uniform_chunk(chunk, offset + start, offset + stop, exc)
+    else:
+        if labels.dims[0] != "T":
+            raise InputError(f"The {job.pipeline} pipeline returned dims {labels.dims} for a chunk; expected T first.")
+        data, record = np.asarray(labels.data), dict(labels.attrs.get("labelfree") or {})
     if keywords:
         record[WHOLE_MOVIE] = keywords
-    return start, np.asarray(labels.data), record
+    return start, data, record
 
 
 def merge_and_write(image: xr.DataArray, parts: Sequence[tuple[int, np.ndarray, dict]], /, *, job: Any,
@@ -162,6 +174,9 @@ def _merge_and_write(image: xr.DataArray, parts: Sequence[tuple[int, np.ndarray,
     ordered.sort(key=lambda p: p[0])
     chunks = [[int(s), int(s + lab.shape[0])] for s, lab, _ in ordered]
     provenances = [(s, lab.shape[0], prov) for s, lab, prov in ordered]
+    if all(prov.get(UNIFORM) for *_, prov in provenances):  # the whole movie is blank, as its run says
+        raise ConstantImageError(f"Every frame of {Path(str(job.item.path)).name} holds one value in every pixel; "
+                                 "there is nothing to segment. Check that the right file or channel was given.")
     dims = ("T",) + tuple(d for d in image.dims if d in ("Z", "Y", "X"))
     record, handed = merged_record(provenances, overlap=overlap,
                                    per_plane=get_pipeline(job.pipeline).chunk_auto_per_plane)
