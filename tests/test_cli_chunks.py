@@ -244,3 +244,17 @@ def test_a_batch_chunk_of_blank_frames_is_left_empty(tmp_path, pipeline):
                       batch={"chunk_frames": 4})
     assert table["status"].tolist() == ["failed"]
     assert any(said in table["error"][0] for said in ("one value in every pixel", "uniform", "constant"))
+
+
+def test_the_flow_output_of_a_run_in_chunks_is_the_whole_run_s(tmp_path, monkeypatch):
+    """A run in chunks keeps no flow for --flow-out: the writer computes it, into its file frame by frame when
+    large (here: always), and it is the file of a run of the whole movie (which hands over the speeds it kept)."""
+    from labelfree.motion import flow
+
+    assert main(["motion", str(SAMPLE_MOVIE), "-o", str(tmp_path / "whole"), "--flow-out", "-q",
+                 "--no-progress"]) == 0
+    monkeypatch.setattr(flow, "FLOW_IN_MEMORY_BYTES", 0)
+    assert main(["motion", str(SAMPLE_MOVIE), "-o", str(tmp_path / "chunks"), "--flow-out", "--chunk-frames", "5",
+                 "-q", "--no-progress"]) == 0
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "chunks" / "sample_movie_flow.tif"),
+                                  tifffile.imread(tmp_path / "whole" / "sample_movie_flow.tif"))

@@ -205,3 +205,33 @@ def test_kept_speeds_of_converted_and_blank_movies_are_the_standalone_ones(tmp_p
         path = write_flow_stack(tmp_path / "out.tif", movie, labels=labels, recorded=kept)
     assert flow_calls["n"] == 4
     assert path.read_bytes() == write_flow_stack(tmp_path / "ref.tif", movie, labels=labels).read_bytes()
+
+
+def test_a_large_flow_output_is_computed_into_its_file_frame_by_frame(tmp_path, monkeypatch):
+    """Speeds of more than FLOW_IN_MEMORY_BYTES that the writer computes (a run in chunks keeps none) go into the
+    TIFF itself, memory-mapped, not into a movie-sized array first: the same file as the one made in memory,
+    pixels and ImageJ calibration."""
+    from labelfree.image import to_dataarray
+
+    movie = to_dataarray(_movie(4), dims="TYX", scale={"Y": 0.5, "X": 0.5}, units="µm")
+    write_flow_stack(tmp_path / "memory.tif", movie)
+    made = []
+    empty = np.empty
+
+    def watched(shape, *args, **kwargs):
+        made.append(tuple(shape) if isinstance(shape, tuple) else shape)
+        return empty(shape, *args, **kwargs)
+
+    monkeypatch.setattr(flow_module, "FLOW_IN_MEMORY_BYTES", 0)
+    monkeypatch.setattr(flow_module.np, "empty", watched)
+    write_flow_stack(tmp_path / "in_place.tif", movie)
+    monkeypatch.undo()
+    assert (4, 224, 224) not in made  # no array of the whole stack
+    with tifffile.TiffFile(tmp_path / "memory.tif") as a, tifffile.TiffFile(tmp_path / "in_place.tif") as b:
+        np.testing.assert_array_equal(a.asarray(), b.asarray())
+        assert a.imagej_metadata == b.imagej_metadata and a.series[0].axes == b.series[0].axes == "TYX"
+        assert a.pages[0].tags["XResolution"].value == b.pages[0].tags["XResolution"].value
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in_place.tif", "memory.tif"]
+    in_place, memory = read_image(tmp_path / "in_place.tif"), read_image(tmp_path / "memory.tif")
+    assert {**in_place.attrs, "source": ""} == {**memory.attrs, "source": ""}
+    assert in_place.coords["X"].values.tolist() == memory.coords["X"].values.tolist()

@@ -785,7 +785,7 @@ def auto_upsample(cell_area: float, /, *, radius: float) -> int:
     return k
 
 
-def flow_magnitude_stack(movie, /, *, config: MotionConfig | dict | None = None) -> xr.DataArray:
+def flow_magnitude_stack(movie, /, *, config: MotionConfig | dict | None = None, out: Any = None) -> xr.DataArray:
     """Flow magnitude of every frame t against frame t-1, as a TYX float32 DataArray.
 
     Parameters
@@ -793,6 +793,9 @@ def flow_magnitude_stack(movie, /, *, config: MotionConfig | dict | None = None)
     movie : (T, Y, X) array or DataArray
         Time-lapse with T >= 2.
     config : MotionConfig, dict or None
+    out : (T, Y, X) float32 array, optional
+        Where the speeds are written, frame by frame (e.g. a memory-mapped TIFF, so that a long movie's are never
+        all in memory); default: a new array.
 
     Returns
     -------
@@ -818,7 +821,10 @@ def flow_magnitude_stack(movie, /, *, config: MotionConfig | dict | None = None)
     blank = blank_frames(da.data, extremes=extremes)
     lo, hi = uint8_range(da.data, low=cfg.scale_low_percentile, high=cfg.scale_high_percentile, skip=blank,
                          extremes=extremes)
-    out = np.empty(da.shape, np.float32)
+    if out is None:
+        out = np.empty(da.shape, np.float32)
+    elif tuple(out.shape) != tuple(da.shape) or np.dtype(out.dtype) != np.float32:
+        raise ValueError(f"out has shape {tuple(out.shape)} and type {out.dtype}; expected {tuple(da.shape)} float32")
     buffers = BufferPool()  # the frames' expansions, reused as in segment
     with retained_heap():  # the same large buffers for every pair (see labelfree._heap)
         cfg, flows = flow_settings(da, cfg, low=lo, high=hi, skip=blank)  # as segment: automatic flow_downsample
@@ -861,15 +867,52 @@ def write_flow_stack(path: str | Path, movie: Any, /, *, labels: Any = None, con
     path = check_file_suffix(path, suffixes=LABELS_SUFFIXES, refused=(".ome.tif", ".ome.tiff"),
                              what="flow speed file", writes="an ImageJ hyperstack TIFF")
     flow = None if recorded is None else recorded.speeds(movie, config=config)
-    if flow is None:
-        with warnings.catch_warnings():
-            if labels is not None:  # the extra output of a run, which gave this warning for the same movie
-                warnings.simplefilter("ignore", MissingPixelsWarning)
+    with warnings.catch_warnings():
+        if labels is not None:  # the extra output of a run, which gave this warning for the same movie
+            warnings.simplefilter("ignore", MissingPixelsWarning)
+        if flow is None and _flow_bytes(movie) > FLOW_IN_MEMORY_BYTES:
+            return _write_flow_in_place(path, movie, config=config)
+        if flow is None:
             flow = flow_magnitude_stack(movie, config=config)
     resolution, meta = imagej_calibration(flow)
     with atomic_path(path) as tmp:
         tifffile.imwrite(tmp, flow.values, imagej=True, resolution=resolution,
                          metadata={**meta, "axes": "TYX", "Info": "flow speed in pixel/frame"})
+    return Path(path)
+
+
+#: a flow speed stack of more bytes than this that the writer computes is written into its file frame by frame
+#: (the file memory-mapped), not made in memory first: a long movie's speeds (4 bytes a pixel) need not fit
+FLOW_IN_MEMORY_BYTES = 256 * 2**20
+
+
+def _flow_bytes(movie: Any, /) -> int:
+    """Bytes of the float32 speeds of ``movie``."""
+    import math
+
+    sizes = movie.sizes if isinstance(movie, xr.DataArray) else dict(zip("TYX", np.shape(movie)))
+    return 4 * math.prod(int(n) for d, n in sizes.items() if d in ("T", "Y", "X"))
+
+
+def _write_flow_in_place(path: str | Path, movie: Any, /, *, config: Any) -> Path:
+    """:func:`write_flow_stack` of speeds computed into the file itself: an ImageJ TIFF made at its full size and
+    memory-mapped, filled frame by frame (its written pages go to the file), then put in place whole."""
+    import tifffile
+
+    from labelfree.io.atomic import atomic_path
+    from labelfree.io.labels_tiff import imagej_calibration
+    from labelfree.motion.movie import as_movie
+
+    da = as_movie(movie)
+    resolution, meta = imagej_calibration(da)
+    with atomic_path(path) as tmp:
+        speeds = tifffile.memmap(tmp, shape=tuple(da.shape), dtype=np.float32, imagej=True, resolution=resolution,
+                                 metadata={**meta, "axes": "TYX", "Info": "flow speed in pixel/frame"})
+        try:
+            flow_magnitude_stack(da, config=config, out=speeds)
+            speeds.flush()
+        finally:
+            del speeds
     return Path(path)
 
 
