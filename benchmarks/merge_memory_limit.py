@@ -134,7 +134,8 @@ def main() -> None:
     parser.add_argument("--pipeline", default="threshold", choices=("threshold", "motion"))
     parser.add_argument("--compression", help="the movie's TIFF compression (e.g. zlib; default: none)")
     parser.add_argument("--single", action="store_true", help="each run is one `labelfree PIPELINE MOVIE -o OUT` "
-                        "command (with --chunk-frames N unless 0), not a batch run (--dask, --worker-limits do not apply)")
+                        "command (with --chunk-frames N unless 0), not a batch run (--dask, --worker-limits do not "
+                        "apply)")
     args = parser.parse_args()
     RUN.update(pipeline=args.pipeline, single=args.single)
     with tempfile.TemporaryDirectory(prefix="labelfree-bench-merge-limit-", dir=args.folder) as tmp:
@@ -150,7 +151,8 @@ def measure(args: argparse.Namespace, work: Path) -> None:
     if rc:
         sys.exit(f"the run without a limit failed (exit {rc})")
     chunks = f"--chunk-frames {args.chunk_frames}" if args.chunk_frames else "no --chunk-frames"
-    command = f"labelfree {args.pipeline}" if args.single else f"labelfree batch -p {args.pipeline} {' '.join(scheduler)}"
+    command = (f"labelfree {args.pipeline}" if args.single
+               else f"labelfree batch -p {args.pipeline} {' '.join(scheduler)}")
     print(f"{command} {chunks}, {args.frames} x "
           f"{args.size}^2 uint16 ({labels_mib:.0f} MiB of movie, as many of uint16 labels)")
     print(f"{'memory limit':>12s} {'completed':>10s} {'peak MiB':>9s} {'seconds':>8s}  same outputs")

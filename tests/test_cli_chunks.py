@@ -48,8 +48,8 @@ def test_chunks_given_give_the_labels_of_the_whole_movie(tmp_path, whole, capsys
 def test_a_movie_too_large_for_the_memory_left_is_chunked_with_no_option(tmp_path, whole, monkeypatch, capsys,
                                                                          caplog):
     """The memory this process has left decides (:func:`labelfree._threads.available_memory`): labels of more than
-    half of it are split into chunks whose labels take a sixteenth of it (at least 2 frames), joined on a scratch file of the output
-    folder (a memory-mapped file with no name there, gone with the run)."""
+    half of it are split into chunks whose labels take a sixteenth of it (at least 2 frames), joined on a scratch
+    file of the output folder (a memory-mapped file with no name there, gone with the run)."""
     from labelfree import frame_chunks as chunks
 
     frame = 2 * 192 * 192  # bytes of one frame's uint16 labels

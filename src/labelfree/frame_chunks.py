@@ -33,7 +33,8 @@ from labelfree._mapped import page_out_while_mapped
 from labelfree.errors import ConstantImageError, InputError
 
 __all__ = [
-    "RELINK_MIN_IOU", "WHOLE_MOVIE", "UNIFORM", "MERGE_IN_MEMORY_BYTES", "uniform_chunk", "AUTO_CHUNK_SHARE", "AUTO_CHUNK_PART",
+    "RELINK_MIN_IOU", "WHOLE_MOVIE", "UNIFORM", "MERGE_IN_MEMORY_BYTES", "uniform_chunk", "AUTO_CHUNK_SHARE",
+    "AUTO_CHUNK_PART",
     "PackedLabels", "plan_chunks", "auto_chunk_frames", "shared_settings", "measure_whole_movie",
     "keywords_of_frames", "merge_chunks", "merged_array", "merged_record", "run_in_chunks",
 ]
