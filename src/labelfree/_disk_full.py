@@ -17,7 +17,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-__all__ = ["disk_full_reason", "free_space_text", "noted_paths"]
+__all__ = ["disk_full_reason", "free_space_text", "nearest_folder", "noted_paths"]
 
 #: errno of a write that found no room, and what each means
 FULL_ERRNOS = {
@@ -95,14 +95,20 @@ def noted_paths(exc: BaseException, /) -> list[Path]:
     return paths
 
 
+def nearest_folder(path: Any, /) -> Path:
+    """The folder ``path`` (absolute, ``~`` expanded) or, while it is not made yet, the nearest folder above it that
+    is: where a file can be put on the disk that ``path`` will be on."""
+    folder = Path(path).expanduser().absolute()
+    while not folder.is_dir() and folder != folder.parent:
+        folder = folder.parent
+    return folder
+
+
 def free_space_text(folder: Any, /) -> str | None:
     """The room left on the disk of ``folder`` (its nearest existing parent when it is not there yet),
     as ``"1.5 MB free"``; None when it cannot be read."""
     try:
-        path = Path(folder).expanduser().absolute()
-        while not path.exists() and path != path.parent:
-            path = path.parent
-        free = shutil.disk_usage(path).free
+        free = shutil.disk_usage(nearest_folder(folder)).free
     except (OSError, ValueError, TypeError):
         return None
     value, unit = float(free), "bytes"

@@ -17,7 +17,6 @@ import argparse
 import contextlib
 import json
 import logging
-import math
 import re
 import shlex
 import time
@@ -359,15 +358,19 @@ def run_command(args: argparse.Namespace) -> int:
     with contextlib.ExitStack() as kept:  # what the run computes for an extra output, kept until written
         started = time.perf_counter()
         frames = _chunk_frames(spec, args, image, tile=tile, record=given_record)
-        if chunkable and not frames and Path(args.input).is_file() and not isinstance(image.data, np.ndarray):
-            image = image.load()  # a compressed TIFF segmented whole: read once, as before
         if frames:  # no tiles here: the chunks' labels are joined on a scratch file of the output folder
+            from labelfree._disk_full import nearest_folder
             from labelfree.frame_chunks import run_in_chunks
 
-            labels = run_in_chunks(spec.name, image, chunk_frames=frames, folder=_scratch_folder(out.path),
+            # the scratch file goes in the output folder, or above it while it is not made: no folder is left
+            labels = run_in_chunks(spec.name, image, chunk_frames=frames, folder=nearest_folder(out.path),
                                    config=config, channel=channel, inputs=inputs, progress=progress_from_args(args),
                                    threads=args.threads, overwrite=args.overwrite, name=str(args.input))
         else:
+            from labelfree.frame_chunks import read_whole
+
+            if chunkable:  # a compressed TIFF segmented whole: read once, as before
+                image = read_whole(image, args.input)
             recorded = _extra_recordings(spec, args, kept)
             labels = run_pipeline(spec, image, config=config, channel=channel, inputs=inputs,
                                   progress=progress_from_args(args), tile=tile,
@@ -416,7 +419,7 @@ def _chunk_frames(spec: Any, args: argparse.Namespace, image: Any, /, *, tile: i
         if tile is not None:
             raise InputError("--chunk-frames and --tile together: a tiled run segments each plane in tiles and "
                              "cannot also split the movie into chunks; give one of them.")
-        if given <= overlap or given < 1:
+        if given <= overlap:
             raise InputError(f"--chunk-frames {given}: a chunk needs more frames than the {overlap} it shares with "
                              f"the previous one; give {overlap + 1} or more.")
         return given if given < image.sizes["T"] else None
@@ -430,26 +433,14 @@ def _chunk_frames(spec: Any, args: argparse.Namespace, image: Any, /, *, tile: i
                  record.source, frames)
         return frames if frames < image.sizes["T"] else None
     from labelfree._threads import available_memory
-    from labelfree.frame_chunks import AUTO_CHUNK_SHARE, auto_chunk_frames
+    from labelfree.frame_chunks import auto_chunk_frames, chunks_chosen_text
 
     memory = available_memory()
     frames = auto_chunk_frames(dict(image.sizes), memory, overlap=overlap)
     if frames:
-        n_pixels = math.prod(n for d, n in image.sizes.items() if d != "C")
-        log.info("%s: its %d frames of labels (%.0f MiB) would take more than %d %% of the %.0f MiB of memory "
-                 "left: segmented in chunks of %d frames (--chunk-frames N to choose)", args.input,
-                 image.sizes["T"], 2 * n_pixels / 2**20, round(100 * AUTO_CHUNK_SHARE), memory / 2**20, frames)
+        log.info("%s", chunks_chosen_text(str(args.input), dict(image.sizes), memory, frames, room="of memory left",
+                                          choose="--chunk-frames N to choose"))
     return frames
-
-
-def _scratch_folder(out: Path, /) -> Path:
-    """Where a chunked run's merged labels get their scratch file (a file with no name, gone with the run): the
-    output folder, or, while it is not made yet (it is made as the outputs are written), the nearest folder above
-    it that is: the same disk, and no folder left behind by a run that fails."""
-    folder = Path(out).absolute()
-    while not folder.is_dir() and folder.parent != folder:
-        folder = folder.parent
-    return folder
 
 
 @contextlib.contextmanager

@@ -36,7 +36,8 @@ __all__ = [
     "RELINK_MIN_IOU", "WHOLE_MOVIE", "UNIFORM", "MERGE_IN_MEMORY_BYTES", "uniform_chunk", "AUTO_CHUNK_SHARE",
     "AUTO_CHUNK_PART",
     "PackedLabels", "plan_chunks", "auto_chunk_frames", "shared_settings", "measure_whole_movie",
-    "keywords_of_frames", "merge_chunks", "merged_array", "merged_record", "run_in_chunks",
+    "keywords_of_frames", "chunks_chosen_text", "read_whole", "merge_chunks", "merged_array", "merged_record",
+    "run_in_chunks",
 ]
 
 log = logging.getLogger(__name__)
@@ -204,6 +205,29 @@ def keywords_of_frames(keywords: dict[str, Any], start: int, stop: int, /, *, pi
 
     per_frame = get_pipeline(pipeline).chunk_per_frame
     return {k: (v[start:stop] if k in per_frame else v) for k, v in keywords.items()}
+
+
+def chunks_chosen_text(name: str, sizes: dict[str, int], memory: int, frames: int, /, *, room: str,
+                       choose: str) -> str:
+    """The log line of a chunk length that :func:`auto_chunk_frames` chose for the movie ``name`` of ``sizes`` and
+    ``memory`` bytes (``room``: what that memory is, e.g. "one task may use"; ``choose``: how to choose another)."""
+    import math
+
+    n_pixels = math.prod(n for d, n in sizes.items() if d != "C")
+    return (f"{name}: its {sizes.get('T', 1)} frames of labels ({2 * n_pixels / 2**20:.0f} MiB) would take more than "
+            f"{round(100 * AUTO_CHUNK_SHARE)} % of the {memory / 2**20:.0f} MiB {room}: segmented in chunks of "
+            f"{frames} frames ({choose})")
+
+
+def read_whole(image: xr.DataArray, path: Any, /) -> xr.DataArray:
+    """``image`` of the file ``path`` as a run of the whole movie reads it: a TIFF read lazily because it could not
+    be memory-mapped (compressed: ``read_image(..., lazy_unmapped=True)``, for chunks that read their own frames)
+    is read once, into memory, as before; an OME-Zarr image (a folder) stays lazy, as the pipelines read it."""
+    import os
+
+    if os.path.isfile(path) and not isinstance(image.data, np.ndarray):
+        return image.load()
+    return image
 
 
 def merge_chunks(parts: Sequence[tuple[int, np.ndarray]], /, *, overlap: int) -> np.ndarray:

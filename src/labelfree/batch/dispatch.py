@@ -39,17 +39,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import os
 import time
 import uuid
 from pathlib import Path
 from typing import Any, Callable
 
-import numpy as np
-
 from labelfree.batch.chunks import (
-    AUTO_CHUNK_SHARE,
     auto_chunk_frames,
     count_frames,
     first_then_rest,
@@ -78,6 +74,7 @@ from labelfree.batch.task import (
     write_result,
 )
 from labelfree.errors import Cancelled, InputError, LabelFreeError, OutputDiskFullError
+from labelfree.frame_chunks import chunks_chosen_text, read_whole
 
 __all__ = ["run_sequential", "run_on_dask", "wants_chunks", "run_input", "WorkerIOError", "is_worker_io_error",
            "abort_if_cancelled", "OutputDiskFullError", "output_disk_full", "REPORTED_ERRORS", "quiet_reported_plugin"]
@@ -335,10 +332,8 @@ def chunk_frames_for(job: Job, chunk_frames: int | None, memory: Callable[[], in
             return None
     chosen = auto_chunk_frames(sizes, available, overlap=int(job.frame_overlap))
     if chosen:
-        n_pixels = math.prod(n for d, n in sizes.items() if d != "C")
-        log.info("%s: its %d frames of labels (%.0f MiB) would take more than %d %% of the %.0f MiB one task may "
-                 "use: segmented in chunks of %d frames (set batch.chunk_frames to choose)", job.item.stem,
-                 sizes.get("T", 1), 2 * n_pixels / 2**20, round(100 * AUTO_CHUNK_SHARE), available / 2**20, chosen)
+        log.info("%s", chunks_chosen_text(job.item.stem, sizes, available, chosen, room="one task may use",
+                                          choose="set batch.chunk_frames to choose"))
     return chosen
 
 
@@ -384,9 +379,7 @@ def run_sequential(jobs: list[Job], rows: dict[str, dict], /, *, bar: Any, chunk
                     frames = chunk_frames_for(job, chunk_frames, available_memory, sizes=dict(image.sizes))
                     spans = _spans(n_frames_of(image), job, frames) if frames and "T" in image.dims else None
                     if spans is None:
-                        if Path(job.item.path).is_file() and not isinstance(image.data, np.ndarray):
-                            image = image.load()  # a compressed TIFF segmented whole: read once, as before
-                        row = _process_image(image, job=job, started=started)
+                        row = _process_image(read_whole(image, job.item.path), job=job, started=started)
                     else:  # the first chunk chooses the automatic settings the others use
                         parts, _ = first_then_rest(
                             spans, lambda a, b, s: segment_chunk_packed(image, a, b, job=job, settings=s),
