@@ -9,7 +9,8 @@ its IDs are re-linked to the previous chunk's by optimal IoU matching on that sh
 from the whole movie at once are never chunked. Each pipeline's spec declares its overlap
 (:attr:`labelfree.spec.PipelineSpec.frame_overlap`).
 
-The first chunk chooses the automatic settings every later chunk uses (:func:`shared_settings`). What a pipeline
+The first chunk chooses the automatic settings every later chunk uses (:func:`shared_settings`; a chunk of blank frames
+chooses none, the next one does: :func:`segment_in_order`). What a pipeline
 measures on the whole movie at once is measured once, on the whole movie (:func:`measure_whole_movie`), and handed
 to every chunk as keywords of its segment function: Motion's grey range (``grey_range``: the grey values mapped to
 0 and 255) and, for a movie with frames of another exposure or bleaching, each frame's gain (``frame_gains``, a
@@ -22,9 +23,10 @@ movie whose labels would not fit the memory.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
-from typing import Any, Sequence
+from typing import Any, Callable, ContextManager, Sequence
 
 import numpy as np
 import xarray as xr
@@ -37,7 +39,7 @@ __all__ = [
     "AUTO_CHUNK_PART",
     "PackedLabels", "plan_chunks", "auto_chunk_frames", "shared_settings", "measure_whole_movie",
     "keywords_of_frames", "chunks_chosen_text", "read_whole", "merge_chunks", "merged_array", "merged_record",
-    "run_in_chunks",
+    "run_in_chunks", "segment_in_order", "settings_after", "segment_one_chunk",
 ]
 
 log = logging.getLogger(__name__)
@@ -410,6 +412,49 @@ def uniform_chunk(image: xr.DataArray, start: int, stop: int, error: Exception, 
     return np.zeros((stop - start, *shape), np.uint16), {UNIFORM: True, "warnings": [f"UserWarning: {message}"]}
 
 
+def segment_one_chunk(labels_of: Callable[[], xr.DataArray], image: xr.DataArray, start: int, stop: int, /, *,
+                      pipeline: str, messages: Callable[[], ContextManager[Any]] = contextlib.nullcontext,
+                      ) -> tuple[np.ndarray, dict, Exception | None]:
+    """The labels (T, ...) and the provenance of chunk ``[start, stop)`` of ``image`` (frames of the whole movie),
+    which ``labels_of()`` segments, and the error of a chunk of blank frames (None otherwise): such a chunk, which
+    the pipeline refuses (:class:`labelfree.errors.ConstantImageError`), gets the empty labels and the warning of
+    :func:`uniform_chunk`, said inside ``messages()``."""
+    try:
+        labels = labels_of()
+    except ConstantImageError as exc:  # blank frames: empty labels (every chunk blank: the caller refuses it)
+        with messages():
+            data, record = uniform_chunk(image, start, stop, exc)
+        return data, record, exc
+    if labels.dims[0] != "T":
+        raise InputError(f"The {pipeline} pipeline returned dims {labels.dims} for a chunk; expected T first.")
+    return np.asarray(labels.data), dict(labels.attrs.get("labelfree") or {}), None
+
+
+def settings_after(part: tuple[int, Any, dict], /, *, pipeline: str) -> tuple[dict[str, Any], bool]:
+    """The settings that the chunks after ``part`` (start, labels, provenance: the first chunk segmented so far)
+    take (:func:`shared_settings`), and whether they are chosen: not when ``part`` is a chunk of blank frames
+    (:data:`UNIFORM`), which chooses nothing (it hands on only what it measured on the whole movie, and the next
+    chunk chooses)."""
+    return shared_settings(part, pipeline=pipeline), not part[2].get(UNIFORM)
+
+
+def segment_in_order(spans: Sequence[tuple[int, int]], segment: Callable[[int, int, Any], tuple[int, Any, dict]], /,
+                     *, pipeline: str) -> list[tuple[int, Any, dict]]:
+    """Segment the chunks ``spans`` one after the other: ``segment(start, stop, settings)`` -> (start, labels,
+    provenance), ``settings`` None for the first chunk. The first chunk segmented chooses the automatic settings
+    every later one takes (:func:`shared_settings`); chunks of blank frames before it choose none (the settings
+    they hand on hold only what was measured on the whole movie), as a run of the whole movie takes its settings
+    from the frames that have cells. Returns the chunks' results in order."""
+    parts: list[tuple[int, Any, dict]] = []
+    settings: dict[str, Any] | None = None
+    chosen = False
+    for start, stop in spans:
+        parts.append(segment(start, stop, settings))
+        if not chosen:
+            settings, chosen = settings_after(parts[-1], pipeline=pipeline)
+    return parts
+
+
 def run_in_chunks(pipeline: str, image: Any, /, *, chunk_frames: int, folder: Any = None,
                   config: Any = None, channel: Any = None, inputs: dict[str, Any] | None = None,
                   progress: Any = False, threads: int | None = None, overwrite: bool = True,
@@ -451,32 +496,26 @@ def run_in_chunks(pipeline: str, image: Any, /, *, chunk_frames: int, folder: An
     overlap = int(spec.frame_overlap)
     spans = plan_chunks(int(image.sizes["T"]), chunk_frames=chunk_frames, overlap=overlap)
     keywords = measure_whole_movie(pipeline, image, channel=channel, config=config, name=name)
-    settings: dict[str, Any] | None = None
-    parts: list[tuple[int, PackedLabels, dict]] = []
     blank: list[Exception] = []  # the errors of chunks whose every pixel holds one value
-    for i, (start, stop) in enumerate(spans):
-        log.info("%s: chunk %d of %d, frames %d-%d", name, i + 1, len(spans), start, stop - 1)
+
+    def segment(start: int, stop: int, settings: dict[str, Any] | None) -> tuple[int, PackedLabels, dict]:
+        log.info("%s: chunk %d of %d, frames %d-%d", name, spans.index((start, stop)) + 1, len(spans), start,
+                 stop - 1)
         chosen = {k: v for k, v in (settings or {}).items() if k != WHOLE_MOVIE}
-        try:
-            labels = run_pipeline(spec, image.isel(T=slice(start, stop)).load(),  # a lazy movie: this chunk's frames
-                                  config=config if not chosen else _config_with(spec, config, chosen),
-                                  channel=channel, inputs=inputs, progress=progress, threads=threads,
-                                  overwrite=overwrite,
-                                  segment_keywords=keywords_of_frames(keywords, start, stop, pipeline=pipeline))
-        except ConstantImageError as exc:  # blank frames: empty labels, unless every chunk is blank (below)
-            blank.append(exc)
-            data, record = uniform_chunk(image, start, stop, exc)
-        else:
-            if labels.dims[0] != "T":
-                raise InputError(f"The {pipeline} pipeline returned dims {labels.dims} for a chunk; expected T first.")
-            data, record = np.asarray(labels.data), dict(labels.attrs.get("labelfree") or {})
-            del labels
+        data, record, error = segment_one_chunk(
+            lambda: run_pipeline(spec, image.isel(T=slice(start, stop)).load(),  # a lazy movie: this chunk's frames
+                                 config=config if not chosen else _config_with(spec, config, chosen),
+                                 channel=channel, inputs=inputs, progress=progress, threads=threads,
+                                 overwrite=overwrite,
+                                 segment_keywords=keywords_of_frames(keywords, start, stop, pipeline=pipeline)),
+            image, start, stop, pipeline=pipeline)
+        if error is not None:
+            blank.append(error)
         if keywords:
             record[WHOLE_MOVIE] = keywords
-        parts.append((start, PackedLabels.pack(data), record))
-        del data
-        if settings is None and not record.get(UNIFORM):  # the first chunk segmented chooses the settings
-            settings = shared_settings(parts[-1], pipeline=pipeline)
+        return start, PackedLabels.pack(data), record
+
+    parts = segment_in_order(spans, segment, pipeline=pipeline)
     if len(blank) == len(spans):  # the whole movie is blank: said as a run of the whole movie says it
         raise blank[0]
     record, handed = merged_record([(s, lab.shape[0], prov) for s, lab, prov in parts], overlap=overlap,

@@ -29,7 +29,7 @@ import numpy as np
 import xarray as xr
 
 from labelfree._mapped import page_out_while_mapped
-from labelfree.errors import ConstantImageError, InputError
+from labelfree.errors import ConstantImageError
 from labelfree.frame_chunks import (  # noqa: F401 - offered here too, as before they moved
     AUTO_CHUNK_PART,
     AUTO_CHUNK_SHARE,
@@ -47,12 +47,16 @@ from labelfree.frame_chunks import (  # noqa: F401 - offered here too, as before
     merged_record,
     plan_chunks,
     run_in_chunks,
+    segment_in_order,
+    segment_one_chunk,
+    settings_after,
     uniform_chunk,
 )
 from labelfree.frame_chunks import shared_settings as _shared_settings
 
 __all__ = [
     "plan_chunks", "segment_chunk", "segment_chunk_packed", "shared_settings", "shares_settings",
+    "settings_for_later_chunks", "segmented_here", "segment_in_order",
     "whole_movie_keywords", "first_then_rest", "merge_chunks", "PackedLabels",
     "merge_and_write",
     "open_input", "count_frames", "segment_chunk_of_input", "merge_and_write_input", "local_reads",
@@ -60,6 +64,10 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+#: the entry of the shared settings that holds the chunks the task that chose them segmented (by start frame), after
+#: a first chunk of blank frames (:func:`settings_for_later_chunks`)
+SEGMENTED = "segmented_here"
 
 def shared_settings(part: tuple[int, Any, dict], /, *, job: Any) -> dict[str, Any]:
     """The automatic settings that the first chunk of ``job`` (its result ``part``) chose and every later chunk
@@ -86,6 +94,30 @@ def shares_settings(job: Any, /) -> bool:
     return bool(get_pipeline(job.pipeline).chunk_settings)
 
 
+def settings_for_later_chunks(first: tuple[int, Any, dict], spans: Sequence[tuple[int, int]],
+                              segment: Any, /, *, job: Any) -> dict[str, Any]:
+    """The automatic settings that the chunks after ``first`` (the first chunk's result) take, as a task computes
+    them while those chunks wait: those ``first`` chose; when it is a chunk of blank frames, the next chunks of
+    ``spans`` (those after it) are segmented here, one after the other (``segment(start, stop, settings)``), until
+    one is not, and that one chooses, as a sequential run does (:func:`labelfree.frame_chunks.segment_in_order`).
+    The chunks segmented here travel with the settings (:data:`SEGMENTED`), and their own tasks hand them on
+    as they are (:func:`segmented_here`)."""
+    settings, chosen = settings_after(first, pipeline=job.pipeline)
+    done: dict[int, tuple[int, Any, dict]] = {}
+    for start, stop in spans:
+        if chosen:
+            break
+        done[start] = segment(start, stop, settings)
+        settings, chosen = settings_after(done[start], pipeline=job.pipeline)
+    return {**settings, SEGMENTED: done} if done else settings
+
+
+def segmented_here(settings: dict[str, Any] | None, start: int, /) -> tuple[int, Any, dict] | None:
+    """The result of the chunk that starts at frame ``start`` of the movie when the task that chose ``settings``
+    segmented it already (:func:`settings_for_later_chunks`), else None."""
+    return ((settings or {}).get(SEGMENTED) or {}).get(start)
+
+
 def first_then_rest(spans: Sequence[tuple[int, int]], run: Any, settings_of: Any, /) -> tuple[list[Any], Any]:
     """Run the first chunk, then every later one with the automatic settings it chose.
 
@@ -99,7 +131,7 @@ def first_then_rest(spans: Sequence[tuple[int, int]], run: Any, settings_of: Any
 
 
 def _with_settings(job: Any, settings: dict[str, Any] | None) -> Any:
-    config = {k: v for k, v in (settings or {}).items() if k != WHOLE_MOVIE}  # settings only
+    config = {k: v for k, v in (settings or {}).items() if k not in (WHOLE_MOVIE, SEGMENTED)}  # settings only
     return dataclasses.replace(job, config={**job.config, **config}) if config else job
 
 
@@ -108,6 +140,9 @@ def segment_chunk_packed(image: xr.DataArray, start: int, stop: int, /, *, job: 
                          offset: int = 0) -> tuple[int, PackedLabels, dict]:
     """:func:`segment_chunk` with its labels packed for the merge (:class:`PackedLabels`), as every chunk task
     hands them on (a run without Dask, :func:`segment_chunk_of_input`, a Dask task of a drift-corrected movie)."""
+    done = segmented_here(settings, offset + start)
+    if done is not None:
+        return start, done[1], done[2]
     start, labels, record = segment_chunk(image, start, stop, job=job, settings=settings, movie=movie, offset=offset)
     return start, PackedLabels.pack(labels), record
 
@@ -128,19 +163,17 @@ def segment_chunk(image: xr.DataArray, start: int, stop: int, /, *, job: Any, se
     else:
         keywords = dict(settings.get(WHOLE_MOVIE) or {})
     chunk = image.isel(T=slice(start, stop)).load()
-    try:
-        labels = segment_image(chunk, job=_with_settings(job, settings),
-                               keywords=keywords_of_frames(keywords, offset + start, offset + stop,
-                                                           pipeline=job.pipeline))
-    except ConstantImageError as exc:  # blank frames: empty labels (every chunk blank: refused at the merge)
+
+    def messages() -> Any:
         from labelfree.batch.messages import input_label, input_messages
 
-        with input_messages(input_label(job.item)):
-            data, record = uniform_chunk(chunk, offset + start, offset + stop, exc)
-    else:
-        if labels.dims[0] != "T":
-            raise InputError(f"The {job.pipeline} pipeline returned dims {labels.dims} for a chunk; expected T first.")
-        data, record = np.asarray(labels.data), dict(labels.attrs.get("labelfree") or {})
+        return input_messages(input_label(job.item))
+
+    data, record, _ = segment_one_chunk(
+        lambda: segment_image(chunk, job=_with_settings(job, settings),
+                              keywords=keywords_of_frames(keywords, offset + start, offset + stop,
+                                                          pipeline=job.pipeline)),
+        chunk, offset + start, offset + stop, pipeline=job.pipeline, messages=messages)
     if keywords:
         record[WHOLE_MOVIE] = keywords
     return start, data, record
@@ -257,6 +290,9 @@ def segment_chunk_of_input(job: Any, start: int, stop: int, /,
     are in the chunk's provenance (``warnings``)."""
     from labelfree.batch.task import input_capture
 
+    done = segmented_here(settings, start)
+    if done is not None:  # by the task that chose the settings: not read again
+        return done
     with local_reads(), input_capture(job):
         movie = open_input(job)  # lazy: the first chunk measures the whole movie's frames as it reads them
         image = movie.isel(T=slice(start, stop)).load()

@@ -38,6 +38,7 @@ agrees with the disk.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import os
 import time
@@ -56,7 +57,8 @@ from labelfree.batch.chunks import (
     plan_chunks,
     segment_chunk_packed,
     segment_chunk_of_input,
-    shared_settings,
+    segment_in_order,
+    settings_for_later_chunks,
     shares_settings,
 )
 from labelfree.batch.task import (
@@ -307,6 +309,21 @@ def _io_guard(fn: Callable[..., Any], job: Job, *args: Any, **kwargs: Any) -> An
         raise
 
 
+def _later_settings(first: Any, rest: list[tuple[int, int]], loaded: Any, /, *, job: Job) -> dict[str, Any]:
+    """The settings task of a chunked input on Dask (:func:`labelfree.batch.chunks.settings_for_later_chunks`):
+    the chunks it may segment after a first chunk of blank frames are read from the input as their own tasks
+    read them, or taken from the drift-corrected movie ``loaded``."""
+    if loaded is None:
+        segment = functools.partial(_io_guard, segment_chunk_of_input, job, job)
+    else:
+        segment = functools.partial(_segment_loaded, loaded, job=job)
+    return settings_for_later_chunks(first, rest, segment, job=job)
+
+
+def _segment_loaded(loaded: Any, start: int, stop: int, settings: Any, /, *, job: Job) -> Any:
+    return segment_chunk_packed(loaded, start, stop, job=job, settings=settings)
+
+
 def wants_chunks(job: Job, chunk_frames: int | None, /) -> bool:
     """Whether ``job`` may be split into frame chunks of ``chunk_frames``."""
     return bool(chunk_frames) and job.frame_overlap is not None
@@ -380,10 +397,10 @@ def run_sequential(jobs: list[Job], rows: dict[str, dict], /, *, bar: Any, chunk
                     spans = _spans(n_frames_of(image), job, frames) if frames and "T" in image.dims else None
                     if spans is None:
                         row = _process_image(read_whole(image, job.item.path), job=job, started=started)
-                    else:  # the first chunk chooses the automatic settings the others use
-                        parts, _ = first_then_rest(
+                    else:  # the first chunk segmented chooses the automatic settings the others use
+                        parts = segment_in_order(
                             spans, lambda a, b, s: segment_chunk_packed(image, a, b, job=job, settings=s),
-                            lambda first: shared_settings(first, job=job))
+                            pipeline=job.pipeline)
                         row = merge_and_write(image, parts, job=job, started=started)
                 except Cancelled:  # the run stops, as an input that is not chunked does
                     raise
@@ -489,7 +506,7 @@ class _Dispatcher:
             parts, settings = first_then_rest(
                 spans, lambda a, b, s: self.client.submit(segment_chunk_packed, loaded, a, b, job=job, settings=s,
                                                           key=_key(f"chunk{a}", job), pure=False),
-                lambda first: self._settings(first, job))
+                lambda first: self._settings(first, job, spans[1:], loaded))
             self.held.setdefault(job.item.stem, []).extend([*parts, *([settings] if settings is not None else [])])
             self.submit(_Task("row", job, task.started, merge_and_write, (loaded, parts),
                               {"job": job, "started": task.started}))
@@ -500,18 +517,20 @@ class _Dispatcher:
         parts, settings = first_then_rest(
             spans, lambda a, b, s: self.client.submit(_io_guard, segment_chunk_of_input, job, job, a, b, s,
                                                       key=_key(f"chunk{a}", job), pure=False, **_placement(workers)),
-            lambda first: self._settings(first, job))
+            lambda first: self._settings(first, job, spans[1:]))
         self.held[job.item.stem] = [*parts, *([settings] if settings is not None else [])]
         self.submit(_Task("merge", job, task.started, _io_guard, (merge_and_write_input, job, job, parts),
                           {"started": task.started}, failed_on=task.failed_on, n_frames=n_frames), workers=workers)
 
-    def _settings(self, first: Any, job: Job) -> Any:
+    def _settings(self, first: Any, job: Job, rest: list[tuple[int, int]], loaded: Any = None) -> Any:
         """A future of the automatic settings the first chunk chose (None: the pipeline shares none,
-        and the chunks run at once); the later chunks take it as an argument, so they start once
-        the first chunk is done."""
+        and the chunks run at once); the later chunks (``rest``; of the drift-corrected movie
+        ``loaded``, when given) take it as an argument, so they start once the first chunk is done
+        (a first chunk of blank frames: once the first one that is not, :func:`_later_settings`)."""
         if not shares_settings(job):
             return None
-        return self.client.submit(shared_settings, first, job=job, key=_key("settings", job), pure=False)
+        return self.client.submit(_later_settings, first, rest, loaded, job=job, key=_key("settings", job),
+                                  pure=False)
 
     def collect(self) -> None:
         for future in self.queue:
