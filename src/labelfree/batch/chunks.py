@@ -1,7 +1,8 @@
 """Long time-lapses split into frame chunks, one Dask task each, merged afterwards (the chunks, their merge and
 the rules they follow: :mod:`labelfree.frame_chunks`, whose names this module offers too).
 
-The first chunk chooses the automatic settings every later chunk uses (:func:`shared_settings`). What a
+The first chunk chooses the automatic settings every later chunk uses (:func:`shared_settings`; after a first chunk
+of blank frames, the first chunk with cells: :func:`settings_for_later_chunks`). What a
 pipeline measures on the whole movie at once is measured once, on the whole movie, by the first chunk's task
 and handed to every chunk as keywords of its segment function (:func:`whole_movie_keywords`): Motion's grey
 range (``grey_range``: the grey values mapped to 0 and 255) and, for a movie with frames of another exposure or
