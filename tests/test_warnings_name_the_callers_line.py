@@ -28,6 +28,7 @@ from labelfree.cutter.markers import (
 from labelfree.cutter.segment import prepare
 from labelfree.errors import EmptyTruthWarning, FloatLabelsWarning, MissingPixelsWarning, NoObjectsWarning
 from labelfree.fusion import BlankChannelWarning
+from labelfree.frame_chunks import run_in_chunks
 from labelfree.fusion.segment import NoObjectsWarning as FusionNoObjects
 from labelfree.image import to_dataarray
 from labelfree.io import write_labels
@@ -84,6 +85,14 @@ class _Inputs:
 
         movie, _ = datasets.synthetic_movie(n_frames=1, seed=0)
         return np.repeat(movie.values, 4, axis=0)
+
+    @functools.cached_property
+    def blank_end(self) -> np.ndarray:
+        """A movie of 6 frames with a bright square, its last 2 frames blank (one value in every pixel)."""
+        movie = np.random.default_rng(0).normal(100, 5, (6, 64, 64))
+        movie[:, 10:20, 10:20] += 500
+        movie[4:] = 100
+        return movie.astype(np.uint16)
 
     @property
     def big_ids(self) -> np.ndarray:
@@ -205,6 +214,10 @@ CASES = [
     # Motion through run_pipeline (before: run.py line 292; its own calls: tests/motion/test_warning_places.py)
     pytest.param(NoMotionWarning, lambda d: run("motion", d.still_movie, config={"upsample": 2}),
                  id="run motion: a still movie enlarged"),
+    # a movie in chunks of frames, one of them blank (a fixed stacklevel named labelfree/frame_chunks.py once the
+    # chunk was segmented one call deeper)
+    pytest.param(UserWarning, lambda d: run_in_chunks("threshold", d.blank_end, chunk_frames=2),
+                 id="run_in_chunks: a chunk of blank frames"),
     # metrics, labels, io
     pytest.param(EmptyTruthWarning, lambda d: metrics.evaluate(d.big_ids, np.zeros((8, 8), np.uint16)),
                  id="evaluate: empty ground truth"),

@@ -405,9 +405,11 @@ def uniform_chunk(image: xr.DataArray, start: int, stop: int, error: Exception, 
     (:data:`UNIFORM`)."""
     import warnings
 
+    from labelfree._warn_place import user_stacklevel
+
     message = (f"Frames {start}-{stop - 1} (0-based) hold one value in every pixel: no objects there (the movie was "
                f"segmented in chunks of frames, and that chunk alone has nothing to segment: {type(error).__name__})")
-    warnings.warn(message, UserWarning, stacklevel=3)
+    warnings.warn(message, UserWarning, stacklevel=user_stacklevel())
     shape = tuple(int(image.sizes[d]) for d in ("Z", "Y", "X") if d in image.dims)
     return np.zeros((stop - start, *shape), np.uint16), {UNIFORM: True, "warnings": [f"UserWarning: {message}"]}
 
