@@ -308,3 +308,33 @@ def test_errors_give_their_advice_in_imagej_terms(clean):
     assert "numpy" not in said and "CLI" not in said
     said = in_imagej_terms("Cutter needs one marker per cell: give markers= (points or a nucleus label image), or")
     assert "markers=roi_manager" in said and "markers= (" not in said
+
+
+def test_a_virtual_stack_larger_than_the_memory_left_is_refused_before_the_dialog(clean, tmp_path, monkeypatch):
+    """A pipeline command reads the whole image into Python's memory: on a virtual stack of a movie larger than the
+    memory left, the system killed Fiji part way through. It is refused before the dialog, naming the file and
+    LabelFree Segment File (which reads it in chunks of frames); with the memory its pixels and labels take, it
+    runs."""
+    import tifffile
+    from scyjava import jimport
+
+    import labelfree.imagej as lij
+    from labelfree.errors import InputError
+
+    path = tmp_path / "long movie.tif"
+    tifffile.imwrite(path, np.stack([_cells(s) for s in range(4)]), imagej=True, metadata={"axes": "TYX"})
+    imp = jimport("ij.plugin.FileInfoVirtualStack").openVirtual(str(path))
+    assert imp.getStack().isVirtual() and imp.getNFrames() == 4
+    imp.setTitle("virtual")
+    imp.show()
+    need = 96 * 96 * 4 * (1 + 2)  # the uint8 pixels, then the uint16 labels
+    monkeypatch.setattr("labelfree._threads.available_memory", lambda *a: need - 1)
+    errors, dialogs = _from_menu("LabelFree Threshold", "virtual")
+    assert not dialogs, f"a dialog opened: {dialogs}"
+    assert len(errors) == 1 and isinstance(errors[0], InputError), errors
+    said = str(errors[0])
+    assert "(4 planes of 96x96, a virtual stack)" in said and "Run LabelFree Segment File on its file" in said
+    assert f"({path})" in said and "chunks of frames" in said
+    monkeypatch.setattr("labelfree._threads.available_memory", lambda *a: need)
+    result = lij.run_command("threshold", imp, options="rois=none table=false")
+    assert result.labels.shape == (4, 96, 96) and int(result.labels[0].max()) == 4

@@ -188,6 +188,8 @@ def _run_command(command: str, image: Any, /, *, options: str | dict[str, Any] |
     if spec.kind != "tool":
         _refuse_label_image(title, imp, named=image is not None or bool(values["image"]))
     _check_frames(spec, imp)  # before the dialog, as Correct 3D Drift refuses a still image before asking
+    if spec.kind != "tool":
+        _check_memory(spec, imp)
     channels = imageplus_channel_names(imp)
     names, named = _imagej_channels(imp, channels)
     keys = channel_keys(fields)
@@ -359,6 +361,32 @@ def _check_frames(spec: Any, imp: Any) -> None:
 
         takes_z = " and ".join(other.menu_title for other in pipelines().values() if other.takes_z)
         require_planes(imp, what=spec.menu_title, takes_z=takes_z or "No LabelFree command")
+
+
+def _check_memory(spec: Any, imp: Any) -> None:
+    """A pipeline command refuses, before any dialog, an image whose pixels and labels alone would take more memory
+    than this process has left (:func:`labelfree._threads.available_memory`): the command reads the whole image
+    into Python's memory, so a virtual stack of a movie larger than memory would end with Fiji killed by the system
+    part way through. ``LabelFree Segment File`` reads such a file as the command line does."""
+    from labelfree._threads import available_memory
+
+    left = available_memory()
+    if left is None:
+        return
+    width, height, planes = int(imp.getWidth()), int(imp.getHeight()), int(imp.getStackSize())
+    pixels = width * height * planes * {8: 1, 16: 2, 24: 3}.get(int(imp.getBitDepth()), 4)
+    labels = 2 * width * height * int(imp.getNFrames()) * int(imp.getNSlices())  # uint16, one per frame and slice
+    if pixels + labels <= left:
+        return
+    virtual = ", a virtual stack" if bool(imp.getStack().isVirtual()) else ""
+    path = _source_path(imp)
+    raise InputError(
+        f"{spec.menu_title} reads the whole image into memory: {imp.getTitle()} ({planes} planes of {width}x{height}"
+        f"{virtual}) takes {pixels / 2**30:.1f} GiB there and its labels {labels / 2**30:.1f} GiB, but only "
+        f"{left / 2**30:.1f} GiB of memory is left. Run LabelFree Segment File on its file"
+        f"{f' ({path})' if path else ' (save it first)'} instead: it reads the file as the command line does, a long "
+        "Motion or Threshold movie in chunks of frames and a large image in tiles (its tile option); or segment a "
+        "part of it (Image > Duplicate... a range of frames, or a selection).")
 
 
 def record_options(title: str, values: dict[str, Any], fields: list[Field]) -> None:
