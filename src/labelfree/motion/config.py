@@ -90,12 +90,16 @@ class MotionConfig(PipelineConfig):
              "(null): 2 when the typical cell radius, measured on the first classified frame, is under "
              "flow_downsample_radius / sqrt(2) px (small cells: the flow, entropy and clean-up windows then see "
              "them at the size they were made for; the run restarts enlarged), else 1; 1 when min_size is given.")
-    scale_low_percentile: float = setting(
-        0.5, group=_FLOW, ge=0, le=100,
-        help="Non-8-bit movies are mapped to 8 bits once per movie: this percentile becomes 0 (8-bit movies are "
-             "only spread from their smallest to their largest value, never clipped).")
-    scale_high_percentile: float = setting(
-        99.8, group=_FLOW, ge=0, le=100, help="Percentile that becomes 255 when mapping a movie to 8 bits.")
+    scale_low_percentile: float | None = setting(
+        None, group=_FLOW, ge=0, le=100,
+        help="Non-8-bit movies are mapped to 8 bits once per movie: this percentile of its pixels becomes 0 (8-bit "
+             "movies are only spread from their smallest to their largest value, never clipped). Automatic (null): "
+             "0.5 for a dark background (fluorescence), 0.01 for a grey one with darker and brighter cells (phase "
+             "contrast, brightfield: their halos are not clipped).")
+    scale_high_percentile: float | None = setting(
+        None, group=_FLOW, ge=0, le=100,
+        help="Percentile that becomes 255 when mapping a movie to 8 bits. Automatic (null): 99.8 for a dark "
+             "background (fluorescence), 99.99 for a grey one (phase contrast, brightfield).")
     cell_threshold: float | None = setting(
         None, group=_LABELS, ge=0,
         help="Flow speed (px/frame) above which pixels are self-labelled cell; automatic: the paper's entropy rules.")
@@ -238,7 +242,8 @@ class MotionConfig(PipelineConfig):
                 f"takes 1 / cell_step_factor steps, one histogram bin each); got {self.cell_step_factor:g}. "
                 "The paper's is 0.05."
             )
-        if not self.scale_low_percentile < self.scale_high_percentile:
+        if (self.scale_low_percentile is not None and self.scale_high_percentile is not None
+                and not self.scale_low_percentile < self.scale_high_percentile):
             raise ConfigError("need scale_low_percentile < scale_high_percentile.")
         if self.entropy_size % 2 == 0:
             raise ConfigError(

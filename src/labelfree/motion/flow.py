@@ -26,6 +26,8 @@ __all__ = [
     "blank_frames",
     "frame_extremes",
     "uint8_range",
+    "grey_mapping",
+    "grey_background",
     "integer_scale",
     "integer_movie",
     "exposure_gains",
@@ -210,16 +212,66 @@ def integer_movie(da: xr.DataArray, /, *, extremes: tuple[np.ndarray, np.ndarray
     return da.copy(data=out), {"from": str(dtype), "times": scale, "to": str(target)}
 
 
-def uint8_range(movie, /, *, low: float = 0.5, high: float = 99.8, max_frames: int = 8,
+#: the percentiles (low, high) of a movie's pixels mapped to 0 and 255 when its background is dark (fluorescence) ...
+DARK_BACKGROUND_PERCENTILES = (0.5, 99.8)
+#: ... and when it is grey, with darker and brighter parts of cells on it (phase contrast, brightfield): their bright
+#: halos are kept. C2C12 (phase contrast) as 16-bit values (times 256, or a 12-bit camera's gain, bias and dither):
+#: object F1 0.094 / 0.133 with the dark background's percentiles, 0.493 / 0.505 with these, 0.524 as 8 bits
+GREY_BACKGROUND_PERCENTILES = (0.01, 99.99)
+#: a background (the mode of the pixels, :func:`labelfree.noise.half_sample_mode`) is grey when it lies above this
+#: fraction of the way from the dark background's low percentile to its high one (fluorescence 0.00-0.10: GOWT1, HeLa,
+#: SIM+, laptrack, cho, MSC 0.10; phase contrast 0.34-0.46: C2C12 in 16 bits, trpL) ...
+GREY_BACKGROUND_POSITION = 0.2
+#: ... and that low percentile lies more than this many noise units under it: darker parts of cells, not the noise
+#: of the background (a field of noise alone lies 0.47 of the way, 2.6 units over its low percentile; fluorescence
+#: 0-3.8 units; phase contrast 14-24)
+GREY_BACKGROUND_DEPTH = 8.0
+
+
+def grey_background(sample: np.ndarray, /) -> bool:
+    """Whether the frames ``sample`` (N, Y, X; every 4th pixel of some frames, as :func:`grey_mapping` reads them)
+    show cells on a grey background, with parts darker and brighter than it (phase contrast, brightfield), rather
+    than bright cells on a dark one (fluorescence): the background (the mode of the values) lies more than
+    :data:`GREY_BACKGROUND_POSITION` of the way from their low percentile to their high one
+    (:data:`DARK_BACKGROUND_PERCENTILES`), and that low percentile lies :data:`GREY_BACKGROUND_DEPTH` noise units
+    (1.4826 MAD of the differences of neighbouring values, over the square root of 2) or more under it."""
+    from labelfree.noise import half_sample_mode
+
+    values = np.asarray(sample, np.float64)
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return False
+    lo, hi = (float(v) for v in np.percentile(finite, DARK_BACKGROUND_PERCENTILES))
+    if hi <= lo:
+        return False
+    mode = half_sample_mode(finite)
+    steps = np.diff(values, axis=-1).ravel()
+    steps = steps[np.isfinite(steps)]
+    noise = 1.4826 * float(np.median(np.abs(steps - np.median(steps)))) / np.sqrt(2) if steps.size else 0.0
+    return bool((mode - lo) / (hi - lo) > GREY_BACKGROUND_POSITION and mode - lo > GREY_BACKGROUND_DEPTH * noise)
+
+
+def uint8_range(movie, /, *, low: float | None = None, high: float | None = None, max_frames: int = 8,
                 skip: Sequence[int] = (), extremes: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[float, float]:
-    """Grey values that :func:`to_uint8` maps to 0 and 255, from a subsample of the movie.
+    """Grey values that :func:`to_uint8` maps to 0 and 255, from a subsample of the movie (:func:`grey_mapping`)."""
+    lo, hi, _ = grey_mapping(movie, low=low, high=high, max_frames=max_frames, skip=skip, extremes=extremes)
+    return lo, hi
+
+
+def grey_mapping(movie, /, *, low: float | None = None, high: float | None = None, max_frames: int = 8,
+                 skip: Sequence[int] = (), extremes: tuple[np.ndarray, np.ndarray] | None = None,
+                 ) -> tuple[float, float, tuple[float, float] | None]:
+    """Grey values that :func:`to_uint8` maps to 0 and 255, from a subsample of the movie, and the percentiles
+    they are (None: the movie's smallest and largest value, not percentiles).
 
     Parameters
     ----------
     movie : (T, Y, X) array-like (may be memory-mapped)
         The time-lapse.
-    low, high : float
-        Percentiles (0-100) of the pixel values.
+    low, high : float or None
+        Percentiles (0-100) of the pixel values. None (automatic): those of :data:`DARK_BACKGROUND_PERCENTILES`,
+        or of :data:`GREY_BACKGROUND_PERCENTILES` when the sample shows cells on a grey background
+        (:func:`grey_background`: phase contrast and brightfield, whose bright halos the first would clip).
     max_frames : int
         At most this many evenly spaced frames are read (each subsampled 1 in 4
         along Y and X), so a long memory-mapped movie is not loaded. An 8-bit movie is
@@ -232,7 +284,7 @@ def uint8_range(movie, /, *, low: float = 0.5, high: float = 99.8, max_frames: i
 
     Returns
     -------
-    (lo, hi) : float, float
+    (lo, hi, percentiles) : float, float, (float, float) or None
         For uint8 input the smallest and largest value of every frame: an 8-bit movie
         is only spread over the whole range, never clipped, so one that already uses
         it (from 0 to 255) is used as it is (as the paper). A dim 8-bit movie (values
@@ -251,7 +303,7 @@ def uint8_range(movie, /, *, low: float = 0.5, high: float = 99.8, max_frames: i
     if np.dtype(movie.dtype) == np.uint8:  # every pixel of every frame: the extremes are not sampled away
         lows, highs = frame_extremes(movie) if extremes is None else extremes
         lo, hi = float(np.min(lows[kept])), float(np.max(highs[kept]))
-        return (0.0, 255.0) if hi <= lo else (lo, hi)
+        return (0.0, 255.0, None) if hi <= lo else (lo, hi, None)
     n = len(kept)
     idx = np.asarray(kept)[np.unique(np.linspace(0, n - 1, min(n, max_frames)).round().astype(int))]
     # 64-bit floats are sampled as they are: values beyond float32's range or precision (1e300, 1e-300) stay apart
@@ -270,14 +322,17 @@ def uint8_range(movie, /, *, low: float = 0.5, high: float = 99.8, max_frames: i
         lows, highs = frame_extremes(movie) if extremes is None else extremes
         lo, hi = float(np.min(lows[kept])), float(np.max(highs[kept]))
         if hi - lo < 256 * step:  # no more grey levels than an 8-bit movie: spread as one is, never clipped
-            return (lo, hi) if hi > lo else (lo, lo + step)
+            return ((lo, hi) if hi > lo else (lo, lo + step)) + (None,)
+    if low is None or high is None:
+        auto = GREY_BACKGROUND_PERCENTILES if grey_background(sample) else DARK_BACKGROUND_PERCENTILES
+        low, high = auto[0] if low is None else low, auto[1] if high is None else high
     lo, hi = (float(v) for v in np.percentile(sample, [low, high]))
     if hi <= lo:
         hi = float(sample.max())
         lo = float(sample.min())
     if hi <= lo:
         hi = lo + 1.0
-    return lo, hi
+    return lo, hi, (float(low), float(high))
 
 
 #: a frame whose mean signal is more than this many times (or less than its inverse) the median of its

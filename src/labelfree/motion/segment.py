@@ -39,6 +39,7 @@ from labelfree.motion.flow import (
     integer_movie,
     movie_frame,
     repair_raw_hot_pixels,
+    grey_mapping,
     uint8_range,
 )
 from labelfree.motion.flow_record import FlowRecording, claim_recording
@@ -843,7 +844,7 @@ def movie_grey_mapping(movie: Any, /, *, config: MotionConfig | dict | str | Non
     extremes = frame_extremes(da.data)
     blank = set(blank_frames(da.data, extremes=extremes))
     means = frame_means(da.data, skip=sorted(blank))
-    lo, hi, gains, _ = _grey_range(da, cfg, blank=blank, extremes=extremes, means=means)
+    lo, hi, gains, *_ = _grey_range(da, cfg, blank=blank, extremes=extremes, means=means)
     gains = gains * bleaching_gains(da.data, low=lo, skip=sorted(blank), exposure=gains, means=means)
     mapping: dict[str, Any] = {"grey_range": [float(lo), float(hi)]}
     if np.any(gains != 1):
@@ -944,28 +945,31 @@ class _Enlarge(Exception):
 
 
 def _grey_range(da: xr.DataArray, cfg: MotionConfig, /, *, blank: set[int], extremes: tuple[np.ndarray, np.ndarray],
-                means: np.ndarray, given: _Given | None = None) -> tuple[float, float, np.ndarray, list[int]]:
-    """The grey values that become 0 and 255 (:func:`uint8_range`, ``given`` when given) and the exposure gains
+                means: np.ndarray, given: _Given | None = None,
+                ) -> tuple[float, float, np.ndarray, list[int], tuple[float, float] | None]:
+    """The grey values that become 0 and 255 (:func:`grey_mapping`, ``given`` when given) and the exposure gains
     (:func:`exposure_gains`, measured above the low one; ``given.gains`` when given) of a movie whose ``blank``
     frames are left out.
 
     A frame of another exposure is mapped to the grey values of its neighbours (the classifier of the next pair,
     trained on theirs, would call all of it cell), nor does it stretch the measured range of the others.
-    Returns ``(lo, hi, gains, exposed)``: ``exposed``, the frames whose gain is not 1.
+    Returns ``(lo, hi, gains, exposed, percentiles)``: ``exposed``, the frames whose gain is not 1; ``percentiles``,
+    those ``lo`` and ``hi`` are (None: given, or the movie's smallest and largest values).
     """
+    percentiles = None
     if given is None:
-        lo, hi = uint8_range(da.data, low=cfg.scale_low_percentile, high=cfg.scale_high_percentile,
-                             skip=sorted(blank), extremes=extremes)
+        lo, hi, percentiles = grey_mapping(da.data, low=cfg.scale_low_percentile, high=cfg.scale_high_percentile,
+                                           skip=sorted(blank), extremes=extremes)
     else:
         lo, hi = given.lo, given.hi
         if given.gains is not None:  # the whole movie's, exposure and bleaching in one
-            return lo, hi, np.asarray(given.gains, np.float64), []
+            return lo, hi, np.asarray(given.gains, np.float64), [], None
     gains = exposure_gains(da.data, low=lo, skip=sorted(blank), means=means)
     exposed = np.flatnonzero(gains != 1).tolist()
     if exposed and given is None:
-        lo, hi = uint8_range(da.data, low=cfg.scale_low_percentile, high=cfg.scale_high_percentile,
-                             skip=sorted(blank | set(exposed)), extremes=extremes)
-    return lo, hi, gains, exposed
+        lo, hi, percentiles = grey_mapping(da.data, low=cfg.scale_low_percentile, high=cfg.scale_high_percentile,
+                                           skip=sorted(blank | set(exposed)), extremes=extremes)
+    return lo, hi, gains, exposed, percentiles
 
 
 def _segment(da: xr.DataArray, cfg: MotionConfig, bar: _PassSteps, *, noise_check: bool = True,
@@ -1016,7 +1020,8 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, bar: _PassSteps, *, noise_chec
             f"{len(blank)} of {n} frames {'has' if len(blank) == 1 else 'have'} one value in every pixel (dropped, "
             f"flat or saturated frames): {which} teach the classifier nothing."), stacklevel=user_stacklevel())
     means = frame_means(da.data, skip=sorted(blank))  # the brightness both rules compare, read once
-    lo, hi, gains, exposed = _grey_range(da, cfg, blank=blank, extremes=extremes, means=means, given=grey_range)
+    lo, hi, gains, exposed, percentiles = _grey_range(da, cfg, blank=blank, extremes=extremes, means=means,
+                                                      given=grey_range)
     handed = grey_range is not None and grey_range.gains is not None  # the whole movie's gains: not measured here
     if exposed:
         log.info("Motion: frames %s of another exposure brought to their neighbours' brightness (gains %s)",
@@ -1351,6 +1356,11 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, bar: _PassSteps, *, noise_chec
         auto["declump_landscape"] = max(landscapes, key=landscapes.get)
     if cfg.flow_downsample is None:
         auto["flow_downsample"] = int(flow_cfg.flow_downsample)
+    if percentiles is not None:  # the percentiles that became 0 and 255, those chosen from the movie's background
+        auto.update({key: value for key, value, own in (("scale_low_percentile", percentiles[0],
+                                                         cfg.scale_low_percentile),
+                                                        ("scale_high_percentile", percentiles[1],
+                                                         cfg.scale_high_percentile)) if own is None})
     record = provenance("motion", cfg, extra={
         "auto": auto,
         "uint8_range": [lo, hi],
