@@ -121,7 +121,8 @@ def test_chunks_of_a_drift_corrected_movie_on_dask_after_a_blank_first_chunk(mov
 
     calls, from_loaded = _spy(monkeypatch), []
     segment_loaded = dispatch._segment_loaded
-    monkeypatch.setattr(dispatch, "_segment_loaded", lambda *a, **k: from_loaded.append(a[1]) or segment_loaded(*a, **k))
+    monkeypatch.setattr(dispatch, "_segment_loaded",
+                        lambda *a, **k: from_loaded.append(a[1]) or segment_loaded(*a, **k))
     labels = {}
     for name, scheduler in (("sync", "sync"), ("dask", None)):
         calls.clear()

@@ -13,13 +13,9 @@ from labelfree.motion.flow import integer_movie, integer_scale, uint8_range
 
 
 @pytest.fixture(scope="module")
-def c2c12(shared_data):
+def c2c12(c2c12_movie):
     """The real C2C12 phase-contrast movie (10 x 234 x 234 uint8, laptrack)."""
-    path = shared_data / "misc" / "laptrack_c2c12" / "data_small.npz"
-    if not path.is_file():
-        pytest.skip(f"{path} is absent")
-    with np.load(path) as data:
-        return np.asarray(data["images"])
+    return c2c12_movie[0]
 
 
 def _labels(movie: np.ndarray) -> xr.DataArray:

@@ -16,16 +16,6 @@ from labelfree.metrics import evaluate
 from labelfree.motion.flow import GREY_BACKGROUND_PERCENTILES, grey_background, grey_mapping
 
 
-@pytest.fixture(scope="module")
-def c2c12(shared_data):
-    """The real C2C12 phase-contrast movie (10 x 234 x 234 uint8) and its hand-painted labels (laptrack)."""
-    path = shared_data / "misc" / "laptrack_c2c12" / "data_small.npz"
-    if not path.is_file():
-        pytest.skip(f"{path} is absent")
-    with np.load(path) as data:
-        return np.asarray(data["images"]), np.asarray(data["labels"])
-
-
 def _f1(movie, truth):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -33,8 +23,8 @@ def _f1(movie, truth):
     return evaluate(labels.values[1:], truth[1:])["f1"], labels.attrs["labelfree"]
 
 
-def test_a_phase_contrast_movie_in_16_bits_is_segmented_as_in_8(c2c12):
-    movie, truth = c2c12
+def test_a_phase_contrast_movie_in_16_bits_is_segmented_as_in_8(c2c12_movie):
+    movie, truth = c2c12_movie
     as8, record8 = _f1(movie, truth)
     assert as8 > 0.5 and "scale_low_percentile" not in record8["auto"]  # 8 bits: its whole range, as before
     rng = np.random.default_rng(0)
