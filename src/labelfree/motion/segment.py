@@ -36,10 +36,10 @@ from labelfree.motion.flow import (
     frame_extremes,
     frame_high,
     frame_means,
+    grey_mapping,
     integer_movie,
     movie_frame,
     repair_raw_hot_pixels,
-    grey_mapping,
     uint8_range,
 )
 from labelfree.motion.flow_record import FlowRecording, claim_recording
