@@ -16,10 +16,10 @@ from labelfree.metrics import evaluate
 from labelfree.motion.flow import GREY_BACKGROUND_PERCENTILES, grey_background, grey_mapping
 
 
-def _f1(movie, truth):
+def _f1(movie, truth, config=None):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        labels = motion.segment(movie)
+        labels = motion.segment(movie, config=config)
     return evaluate(labels.values[1:], truth[1:])["f1"], labels.attrs["labelfree"]
 
 
@@ -35,15 +35,8 @@ def test_a_phase_contrast_movie_in_16_bits_is_segmented_as_in_8(c2c12_movie):
         assert (record["auto"]["scale_low_percentile"], record["auto"]["scale_high_percentile"]) == \
             GREY_BACKGROUND_PERCENTILES, name
         # percentiles given are used as given (the dark background's clip the halos again)
-        f1_given, given = _f1_given(sixteen, truth)
+        f1_given, given = _f1(sixteen, truth, {"scale_low_percentile": 0.5, "scale_high_percentile": 99.8})
         assert "scale_low_percentile" not in given["auto"] and f1_given < 0.3, name
-
-
-def _f1_given(movie, truth):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        labels = motion.segment(movie, config={"scale_low_percentile": 0.5, "scale_high_percentile": 99.8})
-    return evaluate(labels.values[1:], truth[1:])["f1"], labels.attrs["labelfree"]
 
 
 def _field(kind: str, seed: int = 0) -> np.ndarray:
