@@ -338,3 +338,33 @@ def test_a_virtual_stack_larger_than_the_memory_left_is_refused_before_the_dialo
     monkeypatch.setattr("labelfree._threads.available_memory", lambda *a: need)
     result = lij.run_command("threshold", imp, options="rois=none table=false")
     assert result.labels.shape == (4, 96, 96) and int(result.labels[0].max()) == 4
+
+
+@pytest.mark.parametrize(("command", "options", "said", "more"), [
+    ("drift", "table=false", "LabelFree Drift (backend python) reads the whole image into memory", 2.0),
+    ("stitch", "rows=2 cols=2 table=false", "LabelFree Stitch reads the whole image into memory", 0.5),
+])
+def test_drift_and_stitch_refuse_a_virtual_stack_larger_than_the_memory_left(command, options, said, more, clean,
+                                                                              tmp_path, monkeypatch):
+    """Drift with its Python backend and Stitch read the stack whole into Python's memory and make a result of at
+    least its size (drift) or a quarter of it (a mosaic), and ImageJ's copy of it: refused when that cannot fit,
+    saying what to use instead; drift runs when it fits."""
+    import tifffile
+    from scyjava import jimport
+
+    import labelfree.imagej as lij
+    from labelfree.errors import InputError
+
+    path = tmp_path / "stack.tif"
+    tifffile.imwrite(path, np.stack([_cells(s) for s in range(4)]), imagej=True, metadata={"axes": "TYX"})
+    imp = jimport("ij.plugin.FileInfoVirtualStack").openVirtual(str(path))
+    imp.show()
+    need = int(96 * 96 * 4 * (1 + more))
+    monkeypatch.setattr("labelfree._threads.available_memory", lambda *a: need - 1)
+    with pytest.raises(InputError, match="memory is left") as refused:
+        lij.run_command(command, imp, options=options)
+    assert said in str(refused.value) and "(4 planes of 96x96, a virtual stack)" in str(refused.value)
+    assert ("Correct 3D Drift" if command == "drift" else "Grid/Collection stitching") in str(refused.value)
+    if command == "drift":
+        monkeypatch.setattr("labelfree._threads.available_memory", lambda *a: need)
+        assert lij.run_command(command, imp, options=options).labels.shape == (4, 96, 96)  # the corrected movie

@@ -365,28 +365,17 @@ def _check_frames(spec: Any, imp: Any) -> None:
 
 def _check_memory(spec: Any, imp: Any) -> None:
     """A pipeline command refuses, before any dialog, an image whose pixels and labels alone would take more memory
-    than this process has left (:func:`labelfree._threads.available_memory`): the command reads the whole image
-    into Python's memory, so a virtual stack of a movie larger than memory would end with Fiji killed by the system
-    part way through. ``LabelFree Segment File`` reads such a file as the command line does."""
-    from labelfree._threads import available_memory
+    than this process has left (:func:`labelfree.imagej.seen.require_memory`). ``LabelFree Segment File`` reads
+    such a file as the command line does."""
+    from labelfree.imagej.seen import require_memory
 
-    left = available_memory()
-    if left is None:
-        return
-    width, height, planes = int(imp.getWidth()), int(imp.getHeight()), int(imp.getStackSize())
-    pixels = width * height * planes * {8: 1, 16: 2, 24: 3}.get(int(imp.getBitDepth()), 4)
-    labels = 2 * width * height * int(imp.getNFrames()) * int(imp.getNSlices())  # uint16, one per frame and slice
-    if pixels + labels <= left:
-        return
-    virtual = ", a virtual stack" if bool(imp.getStack().isVirtual()) else ""
+    labels = 2 * int(imp.getWidth()) * int(imp.getHeight()) * int(imp.getNFrames()) * int(imp.getNSlices())
     path = _source_path(imp)
-    raise InputError(
-        f"{spec.menu_title} reads the whole image into memory: {imp.getTitle()} ({planes} planes of {width}x{height}"
-        f"{virtual}) takes {pixels / 2**30:.1f} GiB there and its labels {labels / 2**30:.1f} GiB, but only "
-        f"{left / 2**30:.1f} GiB of memory is left. Run LabelFree Segment File on its file"
-        f"{f' ({path})' if path else ' (save it first)'} instead: it reads the file as the command line does, a long "
-        "Motion or Threshold movie in chunks of frames and a large image in tiles (its tile option); or segment a "
-        "part of it (Image > Duplicate... a range of frames, or a selection).")
+    require_memory(imp, what=spec.menu_title, made="its labels", more=labels,  # uint16, one per frame and slice
+                   advice=f"Run LabelFree Segment File on its file{f' ({path})' if path else ' (save it first)'} "
+                          "instead: it reads the file as the command line does, a long Motion or Threshold movie in "
+                          "chunks of frames and a large image in tiles (its tile option); or segment a part of it "
+                          "(Image > Duplicate... a range of frames, or a selection).")
 
 
 def record_options(title: str, values: dict[str, Any], fields: list[Field]) -> None:

@@ -193,7 +193,7 @@ def correct_drift_window(imp: Any, cfg: Any, /, *, progress: Any = False) -> tup
     ``channel`` names a colour (R, G, B) and keeps its colours.
     """
     from labelfree.imagej.convert import imageplus_to_xarray, xarray_to_imageplus
-    from labelfree.imagej.seen import area_selection, require_frames
+    from labelfree.imagej.seen import area_selection, image_bytes, require_frames, require_memory
     from labelfree.registration._backend import choose_backend
 
     require_frames(imp, what="LabelFree Drift")
@@ -207,6 +207,10 @@ def correct_drift_window(imp: Any, cfg: Any, /, *, progress: Any = False) -> tup
     from labelfree.registration.shifts import apply_shifts
 
     cfg = cfg.replace(backend="python")
+    require_memory(imp, what="LabelFree Drift (backend python)", made="the corrected movie and ImageJ's copy of it at least",
+                   more=2 * image_bytes(imp),  # the corrected movie, then ImageJ's copy of it
+                   advice="Correct a part of it (Image > Duplicate... a range of frames), or use the backend fiji "
+                          "(Fiji's Correct 3D Drift, in ImageJ's own memory).")
     raw = imageplus_to_xarray(imp)
     measured, cfg_measured, notes = _measured_movie(imp, raw, cfg)
     if measured is raw and selection is None:

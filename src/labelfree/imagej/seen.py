@@ -187,6 +187,31 @@ def require_frames(imp: Any, /, *, what: str) -> None:
                          f"frame(s).{stored}")
 
 
+def image_bytes(imp: Any, /) -> int:
+    """The bytes the pixels of ``imp`` take once read into Python (every plane; RGB 3 a pixel)."""
+    width, height, planes = int(imp.getWidth()), int(imp.getHeight()), int(imp.getStackSize())
+    return width * height * planes * {8: 1, 16: 2, 24: 3}.get(int(imp.getBitDepth()), 4)
+
+
+def require_memory(imp: Any, /, *, what: str, made: str, more: int, advice: str) -> None:
+    """Refuse ``imp`` for a command (``what`` names it) that reads it whole into Python's memory and makes ``made``
+    (in words: "its labels") of ``more`` bytes or more besides, when both exceed the memory this process has left
+    (:func:`labelfree._threads.available_memory`): a virtual stack of a movie larger than memory would otherwise end
+    with ImageJ killed by the system part way through. ``advice``: what to do instead."""
+    from labelfree._threads import available_memory
+    from labelfree.errors import InputError
+
+    left = available_memory()
+    pixels = image_bytes(imp)
+    if left is None or pixels + more <= left:
+        return
+    virtual = ", a virtual stack" if bool(imp.getStack().isVirtual()) else ""
+    raise InputError(
+        f"{what} reads the whole image into memory: {imp.getTitle()} ({int(imp.getStackSize())} planes of "
+        f"{int(imp.getWidth())}x{int(imp.getHeight())}{virtual}) takes {pixels / 2**30:.1f} GiB there and {made} "
+        f"{more / 2**30:.1f} GiB, but only {left / 2**30:.1f} GiB of memory is left. {advice}")
+
+
 def require_planes(imp: Any, /, *, what: str, takes_z: str) -> None:
     """Refuse an image with Z slices for a pipeline that segments 2-D planes (``what`` names it; ``takes_z``: the
     commands that take a z-stack, in words), saying how to make planes of it: the message of the pipeline's own

@@ -82,7 +82,7 @@ def run_tool(spec: Any, imp: Any, config: Any, values: dict, /, *, options: str)
     from labelfree.imagej.fields import CommandResult
     from labelfree.imagej.labels import show_image
     from labelfree.imagej.registration import correct_drift_window
-    from labelfree.imagej.seen import log_notes, unique_title
+    from labelfree.imagej.seen import image_bytes, log_notes, require_memory, unique_title
 
     sink = ImageJProgress(spec.menu_title)
     notes: list[str] = []
@@ -91,6 +91,9 @@ def run_tool(spec: Any, imp: Any, config: Any, values: dict, /, *, options: str)
             with relay_log_warnings(spec.menu_title):
                 out, result_imp, table, notes = correct_drift_window(imp, config, progress=sink)
         else:
+            require_memory(imp, what=spec.menu_title, made="the mosaic and ImageJ's copy of it at least", more=image_bytes(imp) // 2,
+                           advice="Stitch the tiles from their files with Fiji's Plugins > Stitching > "
+                                  "Grid/Collection stitching, which can write the fused image to disk.")
             tiles = _tiles(imageplus_to_xarray(imp))
             layout = _grid(int(values["rows"]), int(values["cols"]), len(tiles))
             with relay_log_warnings(spec.menu_title):
