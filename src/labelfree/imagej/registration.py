@@ -207,7 +207,8 @@ def correct_drift_window(imp: Any, cfg: Any, /, *, progress: Any = False) -> tup
     from labelfree.registration.shifts import apply_shifts
 
     cfg = cfg.replace(backend="python")
-    require_memory(imp, what="LabelFree Drift (backend python)", made="the corrected movie and ImageJ's copy of it at least",
+    require_memory(imp, what="LabelFree Drift (backend python)",
+                   made="the corrected movie and ImageJ's copy of it at least",
                    more=2 * image_bytes(imp),  # the corrected movie, then ImageJ's copy of it
                    advice="Correct a part of it (Image > Duplicate... a range of frames), or use the backend fiji "
                           "(Fiji's Correct 3D Drift, in ImageJ's own memory).")

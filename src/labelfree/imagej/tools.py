@@ -91,7 +91,8 @@ def run_tool(spec: Any, imp: Any, config: Any, values: dict, /, *, options: str)
             with relay_log_warnings(spec.menu_title):
                 out, result_imp, table, notes = correct_drift_window(imp, config, progress=sink)
         else:
-            require_memory(imp, what=spec.menu_title, made="the mosaic and ImageJ's copy of it at least", more=image_bytes(imp) // 2,
+            require_memory(imp, what=spec.menu_title, made="the mosaic and ImageJ's copy of it at least",
+                           more=image_bytes(imp) // 2,
                            advice="Stitch the tiles from their files with Fiji's Plugins > Stitching > "
                                   "Grid/Collection stitching, which can write the fused image to disk.")
             tiles = _tiles(imageplus_to_xarray(imp))
