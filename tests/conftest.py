@@ -242,6 +242,23 @@ def pytest_xdist_auto_num_workers(config):
     return max(1, int(workers))
 
 
+# ---- the JVM beside Dask's threads --------------------------------------------------------------------------------
+
+def pytest_runtest_teardown(item, nextitem):
+    """Once a test has started the JVM in this process, Python's garbage collections no longer call Java's: JPype
+    adds a callback (``_jpype._collect``) to :data:`gc.callbacks` that does, and a test process whose JVM ran the
+    ImageJ tests then ran an in-process Dask batch hung for good (seen once, in a run of the suite on 2 workers: every
+    Python and Java thread waiting on a lock, one of them in a garbage collection inside a Dask thread). The JVM's own
+    collector still runs as Java needs it."""
+    import gc
+    import sys
+
+    jpype_module = sys.modules.get("_jpype")
+    collect = getattr(jpype_module, "_collect", None)
+    if collect is not None and any(c is collect for c in gc.callbacks):
+        gc.callbacks[:] = [c for c in gc.callbacks if c is not collect]
+
+
 # ---- the end of the test process ---------------------------------------------------------------------------------
 
 def pytest_sessionfinish(session, exitstatus):
