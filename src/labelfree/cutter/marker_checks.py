@@ -18,6 +18,7 @@ from scipy import ndimage as ndi
 
 from labelfree._warn_place import user_stacklevel
 from labelfree.errors import LabelFreeWarning
+from labelfree.noise import neighbour_noise
 
 __all__ = ["MarkerWarning", "AutoMarkerWarning", "MissedNucleiWarning", "marker_pixels", "on_foreground",
            "looks_swapped", "warn_dense_markers", "DENSE_MARKER_SPACING", "DENSE_MARKER_COUNT", "CHECK_CONTRAST",
@@ -157,12 +158,12 @@ CHECK_SOLIDITY = 0.7
 
 def _background_spread(image: np.ndarray) -> float:
     """How far the background varies across an image: the span of the medians of a 4 x 4 grid of tiles
-    in units of the pixel noise (1.4826 MAD of neighbour differences / sqrt 2)."""
+    in units of the pixel noise (:func:`labelfree.noise.neighbour_noise`)."""
     x = np.asarray(image, dtype=np.float64)
     h, w = x.shape
     if min(h, w) < 8:
         return 0.0
-    noise = 1.4826 * float(np.median(np.abs(np.diff(x, axis=1)))) / np.sqrt(2.0)
+    noise = neighbour_noise(x)
     medians = [np.median(x[i * h // 4:(i + 1) * h // 4, j * w // 4:(j + 1) * w // 4])
                for i in range(4) for j in range(4)]
     span = float(np.ptp(medians))

@@ -234,8 +234,8 @@ def grey_background(sample: np.ndarray, /) -> bool:
     than bright cells on a dark one (fluorescence): the background (the mode of the values) lies more than
     :data:`GREY_BACKGROUND_POSITION` of the way from their low percentile to their high one
     (:data:`DARK_BACKGROUND_PERCENTILES`), and that low percentile lies :data:`GREY_BACKGROUND_DEPTH` noise units
-    (1.4826 MAD of the differences of neighbouring values, over the square root of 2) or more under it."""
-    from labelfree.noise import half_sample_mode
+    (:func:`labelfree.noise.neighbour_noise`) or more under it."""
+    from labelfree.noise import half_sample_mode, neighbour_noise
 
     values = np.asarray(sample, np.float64)
     finite = values[np.isfinite(values)]
@@ -245,9 +245,7 @@ def grey_background(sample: np.ndarray, /) -> bool:
     if hi <= lo:
         return False
     mode = half_sample_mode(finite)
-    steps = np.diff(values, axis=-1).ravel()
-    steps = steps[np.isfinite(steps)]
-    noise = 1.4826 * float(np.median(np.abs(steps - np.median(steps)))) / np.sqrt(2) if steps.size else 0.0
+    noise = neighbour_noise(values)
     return bool((mode - lo) / (hi - lo) > GREY_BACKGROUND_POSITION and mode - lo > GREY_BACKGROUND_DEPTH * noise)
 
 
