@@ -1356,11 +1356,11 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, bar: _PassSteps, *, noise_chec
         auto["declump_landscape"] = max(landscapes, key=landscapes.get)
     if cfg.flow_downsample is None:
         auto["flow_downsample"] = int(flow_cfg.flow_downsample)
-    if percentiles is not None:  # the percentiles that became 0 and 255, those chosen from the movie's background
-        auto.update({key: value for key, value, own in (("scale_low_percentile", percentiles[0],
-                                                         cfg.scale_low_percentile),
-                                                        ("scale_high_percentile", percentiles[1],
-                                                         cfg.scale_high_percentile)) if own is None})
+    # the percentiles that became 0 and 255, those chosen from the movie's background
+    if percentiles is not None and cfg.scale_low_percentile is None:
+        auto["scale_low_percentile"] = percentiles[0]
+    if percentiles is not None and cfg.scale_high_percentile is None:
+        auto["scale_high_percentile"] = percentiles[1]
     record = provenance("motion", cfg, extra={
         "auto": auto,
         "uint8_range": [lo, hi],
