@@ -31,6 +31,7 @@ from typing import Any, Callable, ContextManager, Sequence
 import numpy as np
 import xarray as xr
 
+from labelfree._label_memory import AUTO_CHUNK_PART, AUTO_CHUNK_SHARE, auto_chunk_frames
 from labelfree._mapped import page_out_while_mapped
 from labelfree.errors import ConstantImageError, InputError
 
@@ -119,46 +120,6 @@ def plan_chunks(n_frames: int, /, *, chunk_frames: int, overlap: int) -> list[tu
         raise InputError(f"chunk_frames ({chunk_frames}) must exceed the frame overlap ({overlap}).")
     cores = [(a, min(a + chunk_frames, n_frames)) for a in range(0, n_frames, chunk_frames)]
     return [(max(0, a - overlap) if i else a, b) for i, (a, b) in enumerate(cores)]
-
-
-#: a movie whose labels would take more than this share of the memory one task may use is split into chunks of
-#: frames when no ``chunk_frames`` is given (:func:`auto_chunk_frames`) ...
-AUTO_CHUNK_SHARE = 0.5
-#: ... whose labels take this share of it: the rest holds the imports (about 300 MiB) and the pipeline's work on
-#: a frame (Motion on 1024 x 1024 frames: about 370 MiB beside a chunk of 53 frames, where an eighth of a 900 MB
-#: worker's limit left too little and the worker was restarted once)
-AUTO_CHUNK_PART = 1 / 16
-
-
-def auto_chunk_frames(sizes: dict[str, int], memory: int | None, /, *, overlap: int) -> int | None:
-    """The ``chunk_frames`` for a movie of ``sizes`` (dims -> length) when none is given: None (one task) unless
-    its labels (16 bits a pixel, as a movie of fewer than 65536 objects has) would take more than
-    :data:`AUTO_CHUNK_SHARE` of ``memory`` (the bytes one task may use: a Dask worker's memory limit, or the
-    memory this process has left); then the frames whose labels take :data:`AUTO_CHUNK_PART` of it, at least
-    ``overlap + 1`` and 2.
-
-    Unchunked, a task holds the whole movie's labels in memory (a Dask worker over its limit is restarted, and the
-    input fails after a few); chunked, each task holds its chunk's, and the merge writes the movie on a scratch
-    file (:func:`merged_array`).
-
-    Examples
-    --------
-    >>> auto_chunk_frames({"T": 400, "Y": 1024, "X": 1024}, 600 * 2**20, overlap=1)  # 800 MiB of labels
-    18
-    >>> auto_chunk_frames({"T": 400, "Y": 1024, "X": 1024}, 2 * 2**30, overlap=1) is None  # half is 1 GiB
-    True
-    """
-    import math
-
-    n_frames = int(sizes.get("T", 1))
-    if not memory or memory <= 0 or n_frames < 2:
-        return None
-    frame = 2 * math.prod(int(n) for d, n in sizes.items() if d not in ("T", "C"))  # bytes of one frame's labels
-    share = memory * AUTO_CHUNK_SHARE
-    if n_frames * frame <= share:
-        return None
-    chosen = max(int(memory * AUTO_CHUNK_PART // frame), overlap + 1, 2)
-    return chosen if chosen < n_frames else None
 
 
 def shared_settings(part: tuple[int, Any, dict], /, *, pipeline: str) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from labelfree.image import channel_names, one_channel, parse_channels, select_c
 from labelfree.spec import PipelineSpec
 
 __all__ = ["prepare_image", "prepare_inputs", "input_files", "output_inputs", "check_output_inputs", "coerce_config",
-           "run_pipeline", "resolve", "check_tiles"]
+           "run_pipeline", "resolve", "check_tiles", "require_memory"]
 
 log = logging.getLogger(__name__)
 
@@ -263,6 +263,7 @@ def _run(spec: PipelineSpec, image: Any, /, *, config: Any, channel: Any, inputs
     if channel is None and recorded is not None:  # an older record: the channels it segmented
         channel = recorded.older_channels(channel_names(full))
     da = prepare_image(spec, full, channel=channel)
+    require_memory(spec, da)
     check_output_inputs(spec, inputs, image=full, overwrite=overwrite)
     kwargs = prepare_inputs(spec, inputs, image=da)
     # files the pipeline writes (a model to save), checked just above: it replaces them as allowed there
@@ -302,6 +303,20 @@ def _run(spec: PipelineSpec, image: Any, /, *, config: Any, channel: Any, inputs
         record.setdefault("zoo", zoo)
     labels.attrs["labelfree"] = record
     return labels
+
+
+def require_memory(pipeline: str | PipelineSpec, image: xr.DataArray, /) -> None:
+    """Refuse ``image`` (as the pipeline takes it: :func:`prepare_image`) before any work, its extra inputs read
+    included, when its labels alone cannot fit in the memory left: a tiled run holds them too
+    (:func:`labelfree._label_memory.require_label_memory`, which every pipeline's ``segment`` also calls).
+
+    Raises
+    ------
+    InputError
+    """
+    from labelfree._label_memory import require_label_memory
+
+    require_label_memory(dict(image.sizes), resolve(pipeline))
 
 
 def _channels_given(channel: Any, /) -> tuple[int | str, ...] | None:

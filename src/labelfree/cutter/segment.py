@@ -12,6 +12,7 @@ import xarray as xr
 
 from labelfree._axes import z_stacks_note
 from labelfree._config import provenance, recorded_threads
+from labelfree._label_memory import require_label_memory
 from labelfree._log_notes import register_note
 from labelfree._threads import limited_threads, network_threads
 from labelfree.cutter.canvas import content_box, crop_inputs, frame_in_input, positions_in_input
@@ -42,6 +43,7 @@ from labelfree.cutter.prepare import (
 )
 from labelfree.cutter.refine import refine_labels
 from labelfree.cutter.scale import default_area_size
+from labelfree.cutter.spec import SPEC
 from labelfree.errors import ConfigError, DimensionError, InputError
 from labelfree.image import (channel_index, channel_names, labels_like, parse_channel, planar_rgb_hint,
                              validate_image)
@@ -672,6 +674,7 @@ def segment(
             f"{type(model).__name__}."
         )
     image = _valid_input(image)  # once, for the model's channels and for the frames
+    require_label_memory(dict(image.sizes), SPEC)  # before any training: labels that cannot fit are refused
     cell_radius = None
     if model is not None:  # patches are cut as the model was trained, at the scale it was trained for
         if cfg.downscale is None:  # automatic: the image is rescaled to the model's cell size (when it has one)

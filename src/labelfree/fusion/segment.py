@@ -18,6 +18,7 @@ import xarray as xr
 
 from labelfree import errors
 from labelfree._config import file_sha256, provenance
+from labelfree._label_memory import require_label_memory
 from labelfree._progress import Progress
 from labelfree._warn_place import user_stacklevel
 from labelfree.errors import ConfigError, ConstantImageError, InputError
@@ -26,6 +27,7 @@ from labelfree.fusion.channels import SEGMENT_COMMAND, with_channel_axis
 from labelfree.fusion.config import FusionConfig
 from labelfree.fusion.diameter import choose_diameter
 from labelfree.fusion.flows import default_niter, flow_average, integrate_flows, predict_flows
+from labelfree.fusion.spec import SPEC
 from labelfree.image import channel_by_name, channel_names, labels_like, short_list
 
 __all__ = ["BlankChannelWarning", "NoObjectsWarning", "choose_models", "check_inputs", "fuse_channels", "segment",
@@ -143,7 +145,6 @@ def repeat_recorded_models(recorded: Any, inputs: dict[str, Any], given: Any, /)
     """
     import shlex
 
-    from labelfree.fusion.spec import SPEC
     from labelfree.fusion.zoo import INDEX_NAME
 
     zoo_input = SPEC.input("zoo")
@@ -712,6 +713,7 @@ def segment(
     """
     cfg = FusionConfig.coerce(config)
     da = with_channel_axis(image)
+    require_label_memory(dict(da.sizes), SPEC)  # before any work: labels that cannot fit are refused, saying how
     names = channel_names(da)
     if isinstance(channels, (str, int, np.integer)) and channels != "":
         channels = [channels]  # one name or index: that channel (channels=0 too)

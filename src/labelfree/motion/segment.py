@@ -14,6 +14,7 @@ import numpy as np
 import xarray as xr
 from scipy import ndimage as ndi
 
+from labelfree._label_memory import require_label_memory
 from labelfree._log_notes import register_note
 from labelfree._config import provenance
 from labelfree._heap import retained_heap
@@ -66,6 +67,7 @@ from labelfree.motion.selflabel import (
     size_floor,
     typical_cell_area,
 )
+from labelfree.motion.spec import SPEC
 from labelfree.motion.stream import FrameWork, frame_stream
 from labelfree.noise import lower_side_noise
 
@@ -764,6 +766,7 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
     """
     cfg = MotionConfig.coerce(config)
     da = as_movie(movie)
+    require_label_memory(dict(da.sizes), SPEC)  # before any work: labels that cannot fit are refused, saying how
     given = None if grey_range is None and frame_gains is None else _checked_range(grey_range, frame_gains,
                                                                                    n_frames=da.sizes["T"])
     check_not_uniform(da)

@@ -12,6 +12,7 @@ import xarray as xr
 from labelfree import errors
 from labelfree._axes import z_stacks_note
 from labelfree._config import provenance
+from labelfree._label_memory import require_label_memory
 from labelfree._progress import Progress
 from labelfree._warn_place import user_stacklevel
 from labelfree.canvas import content_box
@@ -19,6 +20,7 @@ from labelfree.errors import DimensionError
 from labelfree.image import channel_names, constant_image_error, labels_like, validate_image
 from labelfree.threshold.auto import finite_range, inside_box, inside_threshold
 from labelfree.threshold.config import ThresholdConfig
+from labelfree.threshold.spec import SPEC
 
 __all__ = ["BackgroundObjectWarning", "NoObjectsWarning", "constant_region_labels", "content_box", "segment",
            "threshold_plane", "tile_box", "whole_image_config", "whole_plane_config"]
@@ -188,6 +190,7 @@ def segment(
     a_tile = bool(handed(TILE_KEY, False)) or handed(VOLUME_PLANE) is not None
     da = validate_image(image, allowed=("T", "C", "Z", "Y", "X"), name="image", no_dims_note=z_stacks_note,
                         non_finite="missing", allow_constant=a_tile)
+    require_label_memory(dict(da.sizes), SPEC)  # before any work: labels that cannot fit are refused, saying how
     if "C" in da.dims:
         if da.sizes["C"] > 1:
             raise DimensionError(

@@ -1,0 +1,89 @@
+"""The memory a run's labels take: the chunks of frames a movie whose labels would not fit in memory is cut into
+when none is given (:func:`auto_chunk_frames`: the command line, batch runs, :mod:`labelfree.frame_chunks`), and
+the refusal of an image whose labels cannot fit at all (:func:`require_label_memory`: ``run_pipeline`` and every
+pipeline's ``segment``)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Mapping
+
+from labelfree.errors import InputError
+
+__all__ = ["AUTO_CHUNK_SHARE", "AUTO_CHUNK_PART", "auto_chunk_frames", "require_label_memory"]
+
+#: a movie whose labels would take more than this share of the memory one task may use is split into chunks of
+#: frames when no ``chunk_frames`` is given (:func:`auto_chunk_frames`) ...
+AUTO_CHUNK_SHARE = 0.5
+#: ... whose labels take this share of it: the rest holds the imports (about 300 MiB) and the pipeline's work on
+#: a frame (Motion on 1024 x 1024 frames: about 370 MiB beside a chunk of 53 frames, where an eighth of a 900 MB
+#: worker's limit left too little and the worker was restarted once)
+AUTO_CHUNK_PART = 1 / 16
+
+
+def auto_chunk_frames(sizes: dict[str, int], memory: int | None, /, *, overlap: int) -> int | None:
+    """The ``chunk_frames`` for a movie of ``sizes`` (dims -> length) when none is given: None (one task) unless
+    its labels (16 bits a pixel, as a movie of fewer than 65536 objects has) would take more than
+    :data:`AUTO_CHUNK_SHARE` of ``memory`` (the bytes one task may use: a Dask worker's memory limit, or the
+    memory this process has left); then the frames whose labels take :data:`AUTO_CHUNK_PART` of it, at least
+    ``overlap + 1`` and 2.
+
+    Unchunked, a task holds the whole movie's labels in memory (a Dask worker over its limit is restarted, and the
+    input fails after a few); chunked, each task holds its chunk's, and the merge writes the movie on a scratch
+    file (:func:`labelfree.frame_chunks.merged_array`).
+
+    Examples
+    --------
+    >>> auto_chunk_frames({"T": 400, "Y": 1024, "X": 1024}, 600 * 2**20, overlap=1)  # 800 MiB of labels
+    18
+    >>> auto_chunk_frames({"T": 400, "Y": 1024, "X": 1024}, 2 * 2**30, overlap=1) is None  # half is 1 GiB
+    True
+    """
+    n_frames = int(sizes.get("T", 1))
+    if not memory or memory <= 0 or n_frames < 2:
+        return None
+    frame = 2 * math.prod(int(n) for d, n in sizes.items() if d not in ("T", "C"))  # bytes of one frame's labels
+    share = memory * AUTO_CHUNK_SHARE
+    if n_frames * frame <= share:
+        return None
+    chosen = max(int(memory * AUTO_CHUNK_PART // frame), overlap + 1, 2)
+    return chosen if chosen < n_frames else None
+
+
+def require_label_memory(sizes: Mapping[str, int], spec: Any, /) -> None:
+    """Refuse an image of ``sizes`` (dims -> length) before any work when its labels alone (16 bits a pixel, one
+    plane per frame and slice; C has none) exceed the memory this process has left
+    (:func:`labelfree._threads.available_memory`): such a run would be killed by the system part way through.
+    ``spec``: the pipeline's :class:`labelfree.spec.PipelineSpec` (its title and name, and its ``frame_overlap``,
+    None for a pipeline that learns from the whole movie and cannot be chunked).
+
+    It refuses only what cannot fit: a run also needs memory for its work on a frame, and for the pixels of an image
+    that it reads whole. The message says what to do: a movie that the pipeline can segment in chunks of frames,
+    with the chunk length :func:`auto_chunk_frames` chooses (the command line and batch runs chunk such a movie
+    themselves), when such chunks fit; else a part of the image at a time.
+
+    Raises
+    ------
+    InputError
+    """
+    from labelfree._threads import available_memory
+
+    left = available_memory()
+    if left is None:
+        return
+    sizes = {str(d): int(n) for d, n in sizes.items()}
+    labels = 2 * math.prod(n for d, n in sizes.items() if d != "C")
+    if labels <= left:
+        return
+    shape = " x ".join(f"{n} {d}" for d, n in sizes.items())
+    frames = (auto_chunk_frames(sizes, left, overlap=int(spec.frame_overlap))
+              if spec.frame_overlap is not None and "T" in sizes else None)
+    if frames and frames * (labels // sizes["T"]) <= left:  # chunks whose labels fit
+        advice = (f"Segment it in chunks of frames: labelfree.frame_chunks.run_in_chunks({spec.name!r}, image, "
+                  f"chunk_frames={frames}, folder=...) writes the labels into a scratch file of that folder, one "
+                  f"chunk after the other (the command line, labelfree {spec.name}, chunks such a movie itself).")
+    else:
+        advice = ("Segment a part of it at a time (a crop, or fewer frames or slices: image.isel(...)), or a binned "
+                  "copy, or run where more memory is free.")
+    raise InputError(f"{spec.title} holds the labels of the whole image in memory: the image ({shape}) needs "
+                     f"{labels / 2**30:.1f} GiB for them, but only {left / 2**30:.1f} GiB of memory is left. {advice}")

@@ -1,0 +1,93 @@
+"""A Python run (``run_pipeline``: also every command line, batch and Fiji run) of an image whose labels cannot fit
+in the memory left is refused before any work, with what to do; before, the run started and the system killed the
+process part way through (the command line chunks such a movie itself, the Python API did not say how)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from labelfree.datasets import SAMPLE_MOVIE
+from labelfree.errors import InputError
+from labelfree.frame_chunks import run_in_chunks
+from labelfree.io import read_image
+from labelfree.run import run_pipeline
+
+
+@pytest.fixture(scope="module")
+def movie():
+    """The sample movie: 12 frames of 192 x 192, whose uint16 labels take 12 * 73728 bytes."""
+    return read_image(SAMPLE_MOVIE)
+
+
+def _memory_left(monkeypatch, n_bytes):
+    monkeypatch.setattr("labelfree._threads.available_memory", lambda *a: n_bytes)
+
+
+def test_a_movie_whose_labels_exceed_the_memory_left_is_refused_with_the_chunks_to_use(movie, monkeypatch):
+    frame = 2 * 192 * 192
+    _memory_left(monkeypatch, 12 * frame - 1)
+    with pytest.raises(InputError) as refused:
+        run_pipeline("threshold", movie)
+    said = str(refused.value)
+    assert "Threshold holds the labels of the whole image in memory: the image (12 T x 192 Y x 192 X)" in said
+    assert "only 0.0 GiB of memory is left" in said
+    # a sixteenth of the memory for a chunk's labels, at least 2 frames: the chunks of the command line's choice
+    assert "labelfree.frame_chunks.run_in_chunks('threshold', image, chunk_frames=2, folder=...)" in said
+    assert "labelfree threshold, chunks such a movie itself" in said
+
+    # the advice works in the same memory: every chunk's labels fit, and Threshold's chunks are its whole run's
+    chunked = run_in_chunks("threshold", movie, chunk_frames=2)
+    _memory_left(monkeypatch, 12 * frame)  # just enough for the labels: not refused
+    np.testing.assert_array_equal(chunked.values, run_pipeline("threshold", movie).values)
+
+
+def test_motion_is_refused_before_any_work(movie, monkeypatch):
+    """Refused before the pipeline starts (its first step, the automatic grey range, never runs)."""
+    from labelfree.motion import flow
+
+    def never(*args, **kwargs):
+        raise AssertionError("Motion started")
+
+    monkeypatch.setattr(flow, "grey_mapping", never)
+    _memory_left(monkeypatch, 3 * 2 * 192 * 192)  # three frames' labels: chunks of two fit
+    with pytest.raises(InputError, match=r"Motion holds the labels .*\.run_in_chunks\('motion', image, "
+                                         r"chunk_frames=2, folder=\.\.\.\)"):
+        run_pipeline("motion", movie)
+
+
+def test_a_plane_too_large_says_to_segment_a_part_of_it(movie, monkeypatch):
+    """One plane (or chunks of the least length) whose labels cannot fit: chunks of frames cannot help."""
+    _memory_left(monkeypatch, 2 * 192 * 192 - 1)
+    for image in (movie.isel(T=0), movie):  # a 2-D image; a movie whose 2-frame chunks cannot fit either
+        with pytest.raises(InputError) as refused:
+            run_pipeline("threshold", image)
+        said = str(refused.value)
+        assert "run_in_chunks" not in said
+        assert "Segment a part of it at a time (a crop, or fewer frames or slices: image.isel(...))" in said
+    with pytest.raises(InputError, match="Threshold holds the labels"):  # tiles hold the plane's labels too
+        run_pipeline("threshold", movie.isel(T=0), tile=64, tile_overlap=16)
+
+
+def test_cutter_on_a_movie_learns_from_every_frame_so_no_chunks_are_offered(movie, monkeypatch):
+    _memory_left(monkeypatch, 2 * 192 * 192)
+    with pytest.raises(InputError) as refused:
+        run_pipeline("cutter", movie, inputs={"markers": np.zeros((12, 192, 192), np.uint16)})
+    assert "Cutter holds the labels" in str(refused.value)
+    assert "run_in_chunks" not in str(refused.value)
+
+
+def test_memory_not_known_runs_as_before(movie, monkeypatch):
+    _memory_left(monkeypatch, None)  # not Linux
+    assert run_pipeline("threshold", movie.isel(T=slice(0, 2))).sizes["T"] == 2
+
+
+@pytest.mark.parametrize("pipeline", ["motion", "threshold", "cutter", "fusion"])
+def test_every_pipelines_own_segment_function_refuses_too(pipeline, movie, monkeypatch):
+    """``labelfree.motion.segment(movie)`` and the others, called directly, check as run_pipeline does."""
+    import importlib
+
+    segment = importlib.import_module(f"labelfree.{pipeline}").segment
+    _memory_left(monkeypatch, 3 * 2 * 192 * 192)
+    with pytest.raises(InputError, match=f"{pipeline.capitalize()} holds the labels of the whole image"):
+        segment(movie)
