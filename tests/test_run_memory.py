@@ -65,8 +65,27 @@ def test_a_plane_too_large_says_to_segment_a_part_of_it(movie, monkeypatch):
         said = str(refused.value)
         assert "run_in_chunks" not in said
         assert "Segment a part of it at a time (a crop, or fewer frames or slices: image.isel(...))" in said
-    with pytest.raises(InputError, match="Threshold holds the labels"):  # tiles hold the plane's labels too
+    with pytest.raises(InputError, match="Threshold holds the labels of the whole image in memory, also in tiles"):
         run_pipeline("threshold", movie.isel(T=0), tile=64, tile_overlap=16)
+
+
+def test_a_tiled_movie_is_told_to_go_in_chunks_without_tiles(movie, monkeypatch, tmp_path, capsys):
+    """The command line does not chunk a tiled run (--chunk-frames and --tile are refused together): without
+    --tile it does; nothing is left in the output folder."""
+    from labelfree.cli import main
+
+    _memory_left(monkeypatch, 3 * 2 * 192 * 192)
+    with pytest.raises(InputError, match=r"in chunks of frames, without tiles: .*run_in_chunks\('threshold', image, "
+                                         r"chunk_frames=2, folder=\.\.\.\)"):
+        run_pipeline("threshold", movie, tile=64, tile_overlap=16)
+    out = tmp_path / "out"
+    assert main(["threshold", str(SAMPLE_MOVIE), "-o", str(out), "--tile", "64", "--tile-overlap", "16", "-q",
+                 "--no-progress"]) == 1
+    said = capsys.readouterr().err
+    assert "(the command line, labelfree threshold without --tile, chunks such a movie itself)" in said
+    assert not out.exists() or not any(out.iterdir())
+    assert main(["threshold", str(SAMPLE_MOVIE), "-o", str(out), "-q", "--no-progress"]) == 0  # in 6 chunks
+    assert (out / "sample_movie_labels.tif").exists()
 
 
 def test_cutter_on_a_movie_learns_from_every_frame_so_no_chunks_are_offered(movie, monkeypatch):

@@ -50,12 +50,13 @@ def auto_chunk_frames(sizes: dict[str, int], memory: int | None, /, *, overlap: 
     return chosen if chosen < n_frames else None
 
 
-def require_label_memory(sizes: Mapping[str, int], spec: Any, /) -> None:
+def require_label_memory(sizes: Mapping[str, int], spec: Any, /, *, tiled: bool = False) -> None:
     """Refuse an image of ``sizes`` (dims -> length) before any work when its labels alone (16 bits a pixel, one
     plane per frame and slice; C has none) exceed the memory this process has left
     (:func:`labelfree._threads.available_memory`): such a run would be killed by the system part way through.
     ``spec``: the pipeline's :class:`labelfree.spec.PipelineSpec` (its title and name, and its ``frame_overlap``,
-    None for a pipeline that learns from the whole movie and cannot be chunked).
+    None for a pipeline that learns from the whole movie and cannot be chunked); ``tiled``: the run was to cut its
+    planes into tiles (it holds the labels of every plane too; chunks of frames are segmented without tiles).
 
     It refuses only what cannot fit: a run also needs memory for its work on a frame, and for the pixels of an image
     that it reads whole. The message says what to do: a movie that the pipeline can segment in chunks of frames,
@@ -79,11 +80,14 @@ def require_label_memory(sizes: Mapping[str, int], spec: Any, /) -> None:
     frames = (auto_chunk_frames(sizes, left, overlap=int(spec.frame_overlap))
               if spec.frame_overlap is not None and "T" in sizes else None)
     if frames and frames * (labels // sizes["T"]) <= left:  # chunks whose labels fit
-        advice = (f"Segment it in chunks of frames: labelfree.frame_chunks.run_in_chunks({spec.name!r}, image, "
-                  f"chunk_frames={frames}, folder=...) writes the labels into a scratch file of that folder, one "
-                  f"chunk after the other (the command line, labelfree {spec.name}, chunks such a movie itself).")
+        untiled = ", without tiles" if tiled else ""
+        advice = (f"Segment it in chunks of frames{untiled}: labelfree.frame_chunks.run_in_chunks({spec.name!r}, "
+                  f"image, chunk_frames={frames}, folder=...) writes the labels into a scratch file of that folder, "
+                  f"one chunk after the other (the command line, labelfree {spec.name}{' without --tile' * tiled}, "
+                  "chunks such a movie itself).")
     else:
         advice = ("Segment a part of it at a time (a crop, or fewer frames or slices: image.isel(...)), or a binned "
                   "copy, or run where more memory is free.")
-    raise InputError(f"{spec.title} holds the labels of the whole image in memory: the image ({shape}) needs "
+    holds = "holds the labels of the whole image in memory" + (", also in tiles" if tiled else "")
+    raise InputError(f"{spec.title} {holds}: the image ({shape}) needs "
                      f"{labels / 2**30:.1f} GiB for them, but only {left / 2**30:.1f} GiB of memory is left. {advice}")

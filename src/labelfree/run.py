@@ -263,7 +263,7 @@ def _run(spec: PipelineSpec, image: Any, /, *, config: Any, channel: Any, inputs
     if channel is None and recorded is not None:  # an older record: the channels it segmented
         channel = recorded.older_channels(channel_names(full))
     da = prepare_image(spec, full, channel=channel)
-    require_memory(spec, da)
+    require_memory(spec, da, tiled=tile is not None)
     check_output_inputs(spec, inputs, image=full, overwrite=overwrite)
     kwargs = prepare_inputs(spec, inputs, image=da)
     # files the pipeline writes (a model to save), checked just above: it replaces them as allowed there
@@ -305,9 +305,9 @@ def _run(spec: PipelineSpec, image: Any, /, *, config: Any, channel: Any, inputs
     return labels
 
 
-def require_memory(pipeline: str | PipelineSpec, image: xr.DataArray, /) -> None:
+def require_memory(pipeline: str | PipelineSpec, image: xr.DataArray, /, *, tiled: bool = False) -> None:
     """Refuse ``image`` (as the pipeline takes it: :func:`prepare_image`) before any work, its extra inputs read
-    included, when its labels alone cannot fit in the memory left: a tiled run holds them too
+    included, when its labels alone cannot fit in the memory left; ``tiled``: a tiled run, which holds them too
     (:func:`labelfree._label_memory.require_label_memory`, which every pipeline's ``segment`` also calls).
 
     Raises
@@ -316,7 +316,7 @@ def require_memory(pipeline: str | PipelineSpec, image: xr.DataArray, /) -> None
     """
     from labelfree._label_memory import require_label_memory
 
-    require_label_memory(dict(image.sizes), resolve(pipeline))
+    require_label_memory(dict(image.sizes), resolve(pipeline), tiled=tiled)
 
 
 def _channels_given(channel: Any, /) -> tuple[int | str, ...] | None:
