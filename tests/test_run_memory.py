@@ -4,6 +4,8 @@ process part way through (the command line chunks such a movie itself, the Pytho
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -110,3 +112,69 @@ def test_every_pipelines_own_segment_function_refuses_too(pipeline, movie, monke
     _memory_left(monkeypatch, 3 * 2 * 192 * 192)
     with pytest.raises(InputError, match=f"{pipeline.capitalize()} holds the labels of the whole image"):
         segment(movie)
+
+
+def test_chunks_whose_joined_labels_fit_neither_disk_nor_memory_are_refused_before_the_first(movie, monkeypatch,
+                                                                                             tmp_path):
+    """The labels of a chunked movie are joined in a scratch file of ``folder`` (or in memory without one): where
+    neither has room the run would end killed at the merge, after every chunk's work."""
+    import shutil
+    from collections import namedtuple
+
+    from labelfree import frame_chunks
+
+    whole = run_pipeline("threshold", movie)
+    monkeypatch.setattr(frame_chunks, "MERGE_IN_MEMORY_BYTES", 0)  # joined in the folder, as a large movie's
+    started = []
+    monkeypatch.setattr(frame_chunks, "measure_whole_movie", lambda *a, **k: started.append(1) or {})
+    _memory_left(monkeypatch, 3 * 2 * 192 * 192)
+    with pytest.raises(InputError, match=r"The labels of the movie \(12 T x 192 Y x 192 X\) take 0.0 GiB once its "
+                                         r"chunks are joined, .* no folder was given for them \(folder=\)"):
+        run_in_chunks("threshold", movie, chunk_frames=2)
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**6, 10**6, 1000))
+    with pytest.raises(InputError, match=f"the folder {tmp_path} has 0.0 GiB free"):
+        run_in_chunks("threshold", movie, chunk_frames=2, folder=tmp_path)
+    assert not started  # refused before any chunk
+    monkeypatch.undo()
+    monkeypatch.setattr(frame_chunks, "MERGE_IN_MEMORY_BYTES", 0)
+    _memory_left(monkeypatch, 3 * 2 * 192 * 192)
+    labels = run_in_chunks("threshold", movie, chunk_frames=2, folder=tmp_path)  # room on this disk: joined there
+    np.testing.assert_array_equal(labels.values, whole.values)
+
+
+@pytest.mark.parametrize("scheduler, drift", [("sync", False), ("dask", False), ("dask", True)])
+def test_a_batch_refuses_such_an_input_before_its_first_chunk(scheduler, drift, monkeypatch, tmp_path):
+    """Its row fails with the message; no chunk is segmented, no output is left for it: in a sequential run, and
+    on Dask (the task that reads the input's metadata, or that makes its drift-corrected movie, checks)."""
+    import contextlib
+    import logging
+    import shutil
+    from collections import namedtuple
+
+    from labelfree import frame_chunks
+    from labelfree.batch import chunks as batch_chunks
+    from labelfree.batch import dispatch, run_batch
+
+    segmented = []
+    for module, name in ((batch_chunks, "segment_chunk"), (dispatch, "segment_chunk_of_input"),
+                         (dispatch, "segment_chunk_packed")):
+        monkeypatch.setattr(module, name, lambda *a, **k: segmented.append(a))
+    monkeypatch.setattr(frame_chunks, "MERGE_IN_MEMORY_BYTES", 0)
+    _memory_left(monkeypatch, 3 * 2 * 192 * 192)
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**6, 10**6, 1000))
+    if scheduler == "dask":
+        distributed = pytest.importorskip("distributed")
+        client = distributed.Client(processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None,
+                                    silence_logs=logging.ERROR)
+    with client if scheduler == "dask" else contextlib.nullcontext():
+        table = run_batch(SAMPLE_MOVIE, pipeline="threshold", out_dir=tmp_path / "out", progress=False,
+                          scheduler=client if scheduler == "dask" else scheduler,
+                          batch={"chunk_frames": 4, "drift_correction": drift})
+    assert table["status"].tolist() == ["failed"]
+    # a drift-corrected movie is cropped to the part every frame holds
+    assert re.search(r"The labels of sample_movie \(12 T x 1\d\d Y x 1\d\d X\) take 0.0 GiB once its chunks are "
+                     r"joined", table["error"][0])
+    assert not segmented
+    assert not list((tmp_path / "out").glob("sample_movie_*"))

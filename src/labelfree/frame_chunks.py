@@ -40,7 +40,7 @@ __all__ = [
     "AUTO_CHUNK_PART",
     "PackedLabels", "plan_chunks", "auto_chunk_frames", "shared_settings", "measure_whole_movie",
     "keywords_of_frames", "chunks_chosen_text", "read_whole", "merge_chunks", "merged_array", "merged_record",
-    "run_in_chunks", "segment_in_order", "settings_after", "segment_one_chunk",
+    "run_in_chunks", "segment_in_order", "settings_after", "segment_one_chunk", "require_merge_room",
 ]
 
 log = logging.getLogger(__name__)
@@ -458,6 +458,7 @@ def run_in_chunks(pipeline: str, image: Any, /, *, chunk_frames: int, folder: An
         raise InputError(f"Chunks of frames need a time-lapse; this image has dims {''.join(image.dims)}.")
     overlap = int(spec.frame_overlap)
     spans = plan_chunks(int(image.sizes["T"]), chunk_frames=chunk_frames, overlap=overlap)
+    require_merge_room(dict(image.sizes), folder, name=name)
     keywords = measure_whole_movie(pipeline, image, channel=channel, config=config, name=name)
     blank: list[Exception] = []  # the errors of chunks whose every pixel holds one value
 
@@ -488,6 +489,44 @@ def run_in_chunks(pipeline: str, image: Any, /, *, chunk_frames: int, folder: An
     dims = ("T",) + tuple(d for d in image.dims if d in ("Z", "Y", "X"))
     merged = _merge(parts, overlap=overlap, folder=folder)
     return labels_like(merged, image, dims=dims, attrs={"labelfree": record})
+
+
+def require_merge_room(sizes: dict[str, int], folder: Any, /, *, name: str = "the movie") -> None:
+    """Refuse a chunked run of a movie of ``sizes`` before its first chunk when its joined labels (2 bytes a pixel at
+    least) fit neither in ``folder`` (the scratch file :func:`merged_array` makes there: None, no folder) nor in the
+    memory this process has left: found only at the merge, after every chunk's work, the run would end killed by
+    the system. A movie whose labels take :data:`MERGE_IN_MEMORY_BYTES` or less is joined in memory: not checked.
+
+    Raises
+    ------
+    InputError
+    """
+    import math
+    import shutil
+
+    from labelfree._threads import available_memory
+
+    need = 2 * math.prod(int(n) for d, n in sizes.items() if d != "C")
+    if need <= MERGE_IN_MEMORY_BYTES:
+        return
+    free = None
+    if folder is not None:
+        try:
+            free = shutil.disk_usage(folder).free
+        except OSError:  # a folder that cannot be read: merged_array says why when it tries
+            return
+        if free >= need:
+            return
+    left = available_memory()
+    if left is None or need <= left:
+        return
+    shape = " x ".join(f"{n} {d}" for d, n in sizes.items())
+    where = (f"the folder {folder} has {free / 2**30:.1f} GiB free" if folder is not None
+             else "no folder was given for them (folder=)")
+    raise InputError(f"The labels of {name} ({shape}) take {need / 2**30:.1f} GiB once its chunks are joined, but "
+                     f"only {left / 2**30:.1f} GiB of memory is left and {where}. Give a folder with room for them "
+                     "(run_in_chunks(..., folder=); the command line joins them in its output folder, -o), or free "
+                     "room there.")
 
 
 def _config_with(spec: Any, config: Any, chosen: dict[str, Any], /) -> Any:

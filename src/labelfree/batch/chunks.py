@@ -9,7 +9,7 @@ range (``grey_range``: the grey values mapped to 0 and 255) and, for a movie wit
 bleaching, each frame's gain (``frame_gains``, a chunk gets those of its frames), so that every chunk maps its
 frames to 8 bits as the whole run does; the outputs' provenance records them once (``batch.whole_movie``).
 
-On Dask, no task receives the movie: :func:`count_frames` reads the file's metadata,
+On Dask, no task receives the movie: :func:`input_sizes` reads the file's metadata,
 each :func:`segment_chunk_of_input` reads its own frames from the file (TIFF pages or
 zarr chunks, through a lazy read) and hands its labels on packed (:class:`PackedLabels`), and
 :func:`merge_and_write_input` reads the movie once more, one plane at a time, for the object
@@ -60,7 +60,7 @@ __all__ = [
     "settings_for_later_chunks", "segmented_here", "segment_in_order",
     "whole_movie_keywords", "first_then_rest", "merge_chunks", "PackedLabels",
     "merge_and_write",
-    "open_input", "count_frames", "segment_chunk_of_input", "merge_and_write_input", "local_reads",
+    "open_input", "input_sizes", "segment_chunk_of_input", "merge_and_write_input", "local_reads",
     "measure_whole_movie", "merged_record", "run_in_chunks", "auto_chunk_frames", "merged_array",
 ]
 
@@ -279,9 +279,9 @@ def local_reads() -> Iterator[None]:
                 restore(None, None, None)
 
 
-def count_frames(job: Any, /) -> int:
-    """Frames of the job's input, from its metadata (1 without a T axis)."""
-    return int(open_input(job).sizes.get("T", 1))
+def input_sizes(job: Any, /) -> dict[str, int]:
+    """The sizes of the job's input (dims -> length), from its metadata."""
+    return {str(d): int(n) for d, n in open_input(job).sizes.items()}
 
 
 def segment_chunk_of_input(job: Any, start: int, stop: int, /,

@@ -48,8 +48,8 @@ from typing import Any, Callable
 
 from labelfree.batch.chunks import (
     auto_chunk_frames,
-    count_frames,
     first_then_rest,
+    input_sizes,
     local_reads,
     merge_and_write,
     merge_and_write_input,
@@ -76,7 +76,7 @@ from labelfree.batch.task import (
     write_result,
 )
 from labelfree.errors import Cancelled, InputError, LabelFreeError, OutputDiskFullError
-from labelfree.frame_chunks import chunks_chosen_text, read_whole
+from labelfree.frame_chunks import chunks_chosen_text, read_whole, require_merge_room
 
 __all__ = ["run_sequential", "run_on_dask", "wants_chunks", "run_input", "WorkerIOError", "is_worker_io_error",
            "abort_if_cancelled", "OutputDiskFullError", "output_disk_full", "REPORTED_ERRORS", "quiet_reported_plugin"]
@@ -276,16 +276,26 @@ def _process_input(job: Job, /) -> dict[str, Any]:
     return process_input(job, process=_process_image)
 
 
-def _count_frames(job: Job, /) -> tuple[int, list[str]]:
-    """The frames of the job's input, and the warnings of reading its metadata (they go in its row)."""
+def _count_frames(job: Job, frames: int | None = None, /) -> tuple[int, list[str]]:
+    """The frames of the job's input, and the warnings of reading its metadata (they go in its row); an input of
+    more than ``frames`` frames (its chunk length) whose joined labels have room neither in the output folder nor
+    in this worker's memory is refused here, before any chunk (:func:`labelfree.frame_chunks.require_merge_room`)."""
     with input_capture(job) as messages:
-        return count_frames(job), list(messages)
+        sizes = input_sizes(job)
+        n_frames = int(sizes.get("T", 1))  # 1 without a T axis
+        if frames and n_frames > frames:
+            require_merge_room(sizes, job.out_dir, name=job.item.stem)
+        return n_frames, list(messages)
 
 
-def _load(job: Job, /) -> tuple[Any, list[str]]:
-    """The job's input (drift-corrected), and the warnings of reading and correcting it (they go in its row)."""
+def _load(job: Job, frames: int | None = None, /) -> tuple[Any, list[str]]:
+    """The job's input (drift-corrected), and the warnings of reading and correcting it (they go in its row); with
+    ``frames``, refused as :func:`_count_frames` refuses it."""
     with input_capture(job) as messages:
-        return load_input(job), list(messages)
+        image = load_input(job)
+        if frames and int(image.sizes.get("T", 1)) > frames:
+            require_merge_room(dict(image.sizes), job.out_dir, name=job.item.stem)
+        return image, list(messages)
 
 
 def _first(pair: tuple[Any, Any], /) -> Any:
@@ -398,6 +408,7 @@ def run_sequential(jobs: list[Job], rows: dict[str, dict], /, *, bar: Any, chunk
                     if spans is None:
                         row = _process_image(read_whole(image, job.item.path), job=job, started=started)
                     else:  # the first chunk segmented chooses the automatic settings the others use
+                        require_merge_room(dict(image.sizes), job.out_dir, name=job.item.stem)
                         parts = segment_in_order(
                             spans, lambda a, b, s: segment_chunk_packed(image, a, b, job=job, settings=s),
                             pipeline=job.pipeline)
@@ -466,9 +477,9 @@ class _Dispatcher:
         if not wants_chunks(job, frames):
             self.submit(_Task("row", job, now, run_input, (job,)))
         elif job.drift_correction:  # the corrected movie is made once, then shared by the chunks
-            self.submit(_Task("load", job, now, _io_guard, (_load, job, job)))
+            self.submit(_Task("load", job, now, _io_guard, (_load, job, job, frames)))
         else:
-            self.submit(_Task("frames", job, now, _io_guard, (_count_frames, job, job)))
+            self.submit(_Task("frames", job, now, _io_guard, (_count_frames, job, job, frames)))
 
     def _finish(self, job: Job, row: dict) -> None:
         """Keep the row of a finished input and show its warnings (the task collected them without showing them),
