@@ -115,7 +115,7 @@ def test_every_pipelines_own_segment_function_refuses_too(pipeline, movie, monke
 
 
 def test_chunks_whose_joined_labels_fit_neither_disk_nor_memory_are_refused_before_the_first(movie, monkeypatch,
-                                                                                             tmp_path):
+                                                                                             tmp_path, capsys):
     """The labels of a chunked movie are joined in a scratch file of ``folder`` (or in memory without one): where
     neither has room the run would end killed at the merge, after every chunk's work."""
     import shutil
@@ -135,6 +135,12 @@ def test_chunks_whose_joined_labels_fit_neither_disk_nor_memory_are_refused_befo
     monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**6, 10**6, 1000))
     with pytest.raises(InputError, match=f"the folder {tmp_path} has 0.0 GiB free"):
         run_in_chunks("threshold", movie, chunk_frames=2, folder=tmp_path)
+    from labelfree.cli import main  # the command line joins them in (the folder above) its output folder
+
+    assert main(["threshold", str(SAMPLE_MOVIE), "-o", str(tmp_path / "cli"), "-q", "--no-progress"]) == 1
+    assert f"once its chunks are joined, but only 0.0 GiB of memory is left and the folder {tmp_path} has 0.0 GiB " \
+           "free" in capsys.readouterr().err
+    assert not (tmp_path / "cli").exists()
     assert not started  # refused before any chunk
     monkeypatch.undo()
     monkeypatch.setattr(frame_chunks, "MERGE_IN_MEMORY_BYTES", 0)
