@@ -56,6 +56,9 @@ def test_motion_is_refused_before_any_work(movie, monkeypatch):
     with pytest.raises(InputError, match=r"Motion holds the labels .*\.run_in_chunks\('motion', image, "
                                          r"chunk_frames=2, folder=\.\.\.\)"):
         run_pipeline("motion", movie)
+    _memory_left(monkeypatch, 3 * 2 * 192 * 192 - 1)  # a later chunk's 3 frames (one shared) would not fit
+    with pytest.raises(InputError, match=r"Motion holds the labels .* Segment a part of it at a time"):
+        run_pipeline("motion", movie)
 
 
 def test_a_plane_too_large_says_to_segment_a_part_of_it(movie, monkeypatch):

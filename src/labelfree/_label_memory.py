@@ -79,7 +79,8 @@ def require_label_memory(sizes: Mapping[str, int], spec: Any, /, *, tiled: bool 
     shape = " x ".join(f"{n} {d}" for d, n in sizes.items())
     frames = (auto_chunk_frames(sizes, left, overlap=int(spec.frame_overlap))
               if spec.frame_overlap is not None and "T" in sizes else None)
-    if frames and frames * (labels // sizes["T"]) <= left:  # chunks whose labels fit
+    if frames and (frames + int(spec.frame_overlap)) * (labels // sizes["T"]) <= left:  # chunks (with the frames
+        # they share with the chunk before) whose labels fit
         untiled = ", without tiles" if tiled else ""
         advice = (f"Segment it in chunks of frames{untiled}: labelfree.frame_chunks.run_in_chunks({spec.name!r}, "
                   f"image, chunk_frames={frames}, folder=...) writes the labels into a scratch file of that folder, "
