@@ -190,7 +190,8 @@ def segment(
     a_tile = bool(handed(TILE_KEY, False)) or handed(VOLUME_PLANE) is not None
     da = validate_image(image, allowed=("T", "C", "Z", "Y", "X"), name="image", no_dims_note=z_stacks_note,
                         non_finite="missing", allow_constant=a_tile)
-    require_label_memory(dict(da.sizes), SPEC)  # before any work: labels that cannot fit are refused, saying how
+    if not a_tile:  # before any work: labels that cannot fit are refused, saying how (a tiled run checked them)
+        require_label_memory(dict(da.sizes), SPEC)
     if "C" in da.dims:
         if da.sizes["C"] > 1:
             raise DimensionError(
