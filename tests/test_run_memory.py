@@ -1,6 +1,8 @@
-"""A Python run (``run_pipeline``: also every command line, batch and Fiji run) of an image whose labels cannot fit
-in the memory left is refused before any work, with what to do; before, the run started and the system killed the
-process part way through (the command line chunks such a movie itself, the Python API did not say how)."""
+"""A Python run (``run_pipeline``: also every command line, batch and Fiji run; and every pipeline's ``segment``) of
+an image whose labels cannot fit in the memory left is refused before any work, with what to do; before, the run
+started and the system killed the process part way through (the command line chunks such a movie itself, the Python
+API did not say how). A movie segmented in chunks whose joined labels have room neither on the scratch folder's disk
+nor in memory is refused before its first chunk, not at the merge after every chunk's work."""
 
 from __future__ import annotations
 
