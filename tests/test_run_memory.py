@@ -35,14 +35,14 @@ def test_a_movie_whose_labels_exceed_the_memory_left_is_refused_with_the_chunks_
         run_pipeline("threshold", movie)
     said = str(refused.value)
     assert "Threshold holds the labels of the whole image in memory: the image (12 T x 192 Y x 192 X)" in said
-    assert "only 0.0 GiB of memory is left" in said
+    assert "needs 0.8 MiB for them and 0.3 MiB for its work on one plane, but only 0.8 MiB of memory is left" in said
     # a sixteenth of the memory for a chunk's labels, at least 2 frames: the chunks of the command line's choice
     assert "labelfree.frame_chunks.run_in_chunks('threshold', image, chunk_frames=2, folder=...)" in said
     assert "labelfree threshold, chunks such a movie itself" in said
 
     # the advice works in the same memory: every chunk's labels fit, and Threshold's chunks are its whole run's
     chunked = run_in_chunks("threshold", movie, chunk_frames=2)
-    _memory_left(monkeypatch, 12 * frame)  # just enough for the labels: not refused
+    _memory_left(monkeypatch, 16 * frame)  # just enough for the labels and one plane's work (8 bytes a pixel)
     np.testing.assert_array_equal(chunked.values, run_pipeline("threshold", movie).values)
 
 
@@ -81,7 +81,7 @@ def test_a_tiled_movie_is_told_to_go_in_chunks_without_tiles(movie, monkeypatch,
     --tile it does; nothing is left in the output folder."""
     from labelfree.cli import main
 
-    _memory_left(monkeypatch, 3 * 2 * 192 * 192)
+    _memory_left(monkeypatch, 6 * 2 * 192 * 192)  # a chunk of 2 frames' labels and one plane's work (4 frames' worth)
     with pytest.raises(InputError, match=r"in chunks of frames, without tiles: .*run_in_chunks\('threshold', image, "
                                          r"chunk_frames=2, folder=\.\.\.\)"):
         run_pipeline("threshold", movie, tile=64, tile_overlap=16)
@@ -93,6 +93,42 @@ def test_a_tiled_movie_is_told_to_go_in_chunks_without_tiles(movie, monkeypatch,
     assert not out.exists() or not any(out.iterdir())
     assert main(["threshold", str(SAMPLE_MOVIE), "-o", str(out), "-q", "--no-progress"]) == 0  # in 6 chunks
     assert (out / "sample_movie_labels.tif").exists()
+
+
+def test_a_plane_whose_work_cannot_fit_is_told_to_go_in_tiles(monkeypatch, tmp_path, capsys):
+    """Threshold's work on a plane takes 8 bytes a pixel beside the labels (measured: benchmarks/plane_memory.py):
+    a plane whose labels fit but whose work does not is refused, with the largest tile size whose work fits; in
+    tiles of that size it runs, and gives the labels of the whole plane."""
+    import tifffile
+
+    from labelfree.cli import main
+    from labelfree.image import to_dataarray
+
+    rng = np.random.default_rng(3)
+    pixels = rng.normal(100, 5, (1200, 1200)).astype(np.uint16)
+    yy, xx = np.ogrid[:1200, :1200]
+    pixels[((yy % 40) - 20) ** 2 + ((xx % 40) - 20) ** 2 < 80] += 300
+    plane = to_dataarray(pixels)
+    whole = run_pipeline("threshold", plane)
+    labels, work = 2 * pixels.size, 8 * pixels.size
+    _memory_left(monkeypatch, labels + work - 1)
+    with pytest.raises(InputError) as refused:
+        run_pipeline("threshold", plane)
+    said = str(refused.value)
+    assert "needs 2.7 MiB for them and 11 MiB for its work on one plane, but only 14 MiB of memory is left" in said
+    # 1024 px tiles and their overlap would not fit: 8 * (1024 + 256) ** 2 bytes beside the labels
+    assert "Segment its planes in tiles: run_pipeline('threshold', image, tile=512) (the command line: labelfree " \
+           "threshold --tile 512)." in said
+    tiled = run_pipeline("threshold", plane, tile=512)
+    np.testing.assert_array_equal(tiled.values > 0, whole.values > 0)
+    assert tiled.values.max() == whole.values.max()
+    path = tmp_path / "plane.tif"
+    tifffile.imwrite(path, pixels)
+    assert main(["threshold", str(path), "-o", str(tmp_path / "out"), "-q", "--no-progress"]) == 1
+    assert "labelfree threshold --tile 512" in capsys.readouterr().err
+    assert main(["threshold", str(path), "-o", str(tmp_path / "out"), "--tile", "512", "-q", "--no-progress"]) == 0
+    _memory_left(monkeypatch, labels + work)  # both fit: not refused
+    assert run_pipeline("threshold", plane).values.max() == whole.values.max()
 
 
 def test_cutter_on_a_movie_learns_from_every_frame_so_no_chunks_are_offered(movie, monkeypatch):
@@ -132,24 +168,24 @@ def test_chunks_whose_joined_labels_fit_neither_disk_nor_memory_are_refused_befo
     monkeypatch.setattr(frame_chunks, "MERGE_IN_MEMORY_BYTES", 0)  # joined in the folder, as a large movie's
     started = []
     monkeypatch.setattr(frame_chunks, "measure_whole_movie", lambda *a, **k: started.append(1) or {})
-    _memory_left(monkeypatch, 3 * 2 * 192 * 192)
-    with pytest.raises(InputError, match=r"The labels of the movie \(12 T x 192 Y x 192 X\) take 0.0 GiB once its "
+    _memory_left(monkeypatch, 6 * 2 * 192 * 192)  # a chunk of 2 frames and one plane's work fit
+    with pytest.raises(InputError, match=r"The labels of the movie \(12 T x 192 Y x 192 X\) take 0.8 MiB once its "
                                          r"chunks are joined, .* no folder was given for them \(folder=\)"):
         run_in_chunks("threshold", movie, chunk_frames=2)
     usage = namedtuple("usage", "total used free")
     monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**6, 10**6, 1000))
-    with pytest.raises(InputError, match=f"the folder {tmp_path} has 0.0 GiB free"):
+    with pytest.raises(InputError, match=f"the folder {tmp_path} has 0.0 MiB free"):
         run_in_chunks("threshold", movie, chunk_frames=2, folder=tmp_path)
     from labelfree.cli import main  # the command line joins them in (the folder above) its output folder
 
     assert main(["threshold", str(SAMPLE_MOVIE), "-o", str(tmp_path / "cli"), "-q", "--no-progress"]) == 1
-    assert f"once its chunks are joined, but only 0.0 GiB of memory is left and the folder {tmp_path} has 0.0 GiB " \
+    assert f"once its chunks are joined, but only 0.4 MiB of memory is left and the folder {tmp_path} has 0.0 MiB " \
            "free" in capsys.readouterr().err
     assert not (tmp_path / "cli").exists()
     assert not started  # refused before any chunk
     monkeypatch.undo()
     monkeypatch.setattr(frame_chunks, "MERGE_IN_MEMORY_BYTES", 0)
-    _memory_left(monkeypatch, 3 * 2 * 192 * 192)
+    _memory_left(monkeypatch, 6 * 2 * 192 * 192)
     labels = run_in_chunks("threshold", movie, chunk_frames=2, folder=tmp_path)  # room on this disk: joined there
     np.testing.assert_array_equal(labels.values, whole.values)
 
@@ -185,7 +221,7 @@ def test_a_batch_refuses_such_an_input_before_its_first_chunk(scheduler, drift, 
                           batch={"chunk_frames": 4, "drift_correction": drift})
     assert table["status"].tolist() == ["failed"]
     # a drift-corrected movie is cropped to the part every frame holds
-    assert re.search(r"The labels of sample_movie \(12 T x 1\d\d Y x 1\d\d X\) take 0.0 GiB once its chunks are "
+    assert re.search(r"The labels of sample_movie \(12 T x 1\d\d Y x 1\d\d X\) take 0.8 MiB once its chunks are "
                      r"joined", table["error"][0])
     assert not segmented
     assert not list((tmp_path / "out").glob("sample_movie_*"))

@@ -10,7 +10,7 @@ from typing import Any, Mapping
 
 from labelfree.errors import InputError
 
-__all__ = ["AUTO_CHUNK_SHARE", "AUTO_CHUNK_PART", "auto_chunk_frames", "require_label_memory"]
+__all__ = ["AUTO_CHUNK_SHARE", "AUTO_CHUNK_PART", "auto_chunk_frames", "require_label_memory", "memory_text"]
 
 #: a movie whose labels would take more than this share of the memory one task may use is split into chunks of
 #: frames when no ``chunk_frames`` is given (:func:`auto_chunk_frames`) ...
@@ -50,18 +50,34 @@ def auto_chunk_frames(sizes: dict[str, int], memory: int | None, /, *, overlap: 
     return chosen if chosen < n_frames else None
 
 
-def require_label_memory(sizes: Mapping[str, int], spec: Any, /, *, tiled: bool = False) -> None:
-    """Refuse an image of ``sizes`` (dims -> length) before any work when its labels alone (16 bits a pixel, one
-    plane per frame and slice; C has none) exceed the memory this process has left
-    (:func:`labelfree._threads.available_memory`): such a run would be killed by the system part way through.
-    ``spec``: the pipeline's :class:`labelfree.spec.PipelineSpec` (its title and name, and its ``frame_overlap``,
-    None for a pipeline that learns from the whole movie and cannot be chunked); ``tiled``: the run was to cut its
-    planes into tiles (it holds the labels of every plane too; chunks of frames are segmented without tiles).
+def memory_text(n_bytes: float, /) -> str:
+    """``n_bytes`` for a message: in GiB from 1 GiB, else in MiB.
 
-    It refuses only what cannot fit: a run also needs memory for its work on a frame, and for the pixels of an image
-    that it reads whole. The message says what to do: a movie that the pipeline can segment in chunks of frames,
-    with the chunk length :func:`auto_chunk_frames` chooses (the command line and batch runs chunk such a movie
-    themselves), when such chunks fit; else a part of the image at a time.
+    Examples
+    --------
+    >>> memory_text(640 * 2**20), memory_text(2.5 * 2**20), memory_text(3 * 2**30)
+    ('640 MiB', '2.5 MiB', '3.0 GiB')
+    """
+    if n_bytes >= 2**30:
+        return f"{n_bytes / 2**30:.1f} GiB"
+    return f"{n_bytes / 2**20:.{1 if n_bytes < 10 * 2**20 else 0}f} MiB"
+
+
+def require_label_memory(sizes: Mapping[str, int], spec: Any, /, *, tiled: bool = False) -> None:
+    """Refuse an image of ``sizes`` (dims -> length) before any work when its labels (16 bits a pixel, one plane
+    per frame and slice; C has none) and the pipeline's work on one plane beside them (its spec's measured
+    ``plane_bytes`` a pixel of one plane, or of one volume where it segments z-stacks; not for a tiled run, whose
+    tiles are small) exceed the memory this process has left (:func:`labelfree._threads.available_memory`): such a
+    run would be killed by the system part way through. ``spec``: the pipeline's
+    :class:`labelfree.spec.PipelineSpec` (its title, name, ``frame_overlap``, None for a pipeline that learns from
+    the whole movie and cannot be chunked, ``tiles`` and ``plane_bytes``); ``tiled``: the run was to cut its planes
+    into tiles (it holds the labels of every plane too; chunks of frames are segmented without tiles).
+
+    It refuses only what cannot fit: a pipeline whose work was not measured is checked for its labels alone, and
+    the measure is the least one seen. The message says what to do: a plane whose work is what does not fit, in
+    tiles of a size whose work fits (the pipelines that take tiles); a movie that the pipeline can segment in chunks
+    of frames, with the chunk length :func:`auto_chunk_frames` chooses (the command line and batch runs chunk such a
+    movie themselves), when such chunks fit; else a part of the image at a time.
 
     Raises
     ------
@@ -74,21 +90,43 @@ def require_label_memory(sizes: Mapping[str, int], spec: Any, /, *, tiled: bool 
         return
     sizes = {str(d): int(n) for d, n in sizes.items()}
     labels = 2 * math.prod(n for d, n in sizes.items() if d != "C")
-    if labels <= left:
+    plane = math.prod(n for d, n in sizes.items() if d not in ("T", "C") and (d != "Z" or spec.takes_z))
+    work = 0 if tiled else int(float(spec.plane_bytes) * plane)
+    if labels + work <= left:
         return
     shape = " x ".join(f"{n} {d}" for d, n in sizes.items())
+    needs = f"{memory_text(labels)} for them" + (f" and {memory_text(work)} for its work on one plane" * bool(work))
+    holds = "holds the labels of the whole image in memory" + (", also in tiles" if tiled else "")
+    said = f"{spec.title} {holds}: the image ({shape}) needs {needs}, but only {memory_text(left)} of memory is left. "
+    tile = _tile_that_fits(spec, sizes, labels, left) if work and labels <= left else None
+    if tile:
+        raise InputError(said + f"Segment its planes in tiles: run_pipeline({spec.name!r}, image, tile={tile}) (the "
+                                f"command line: labelfree {spec.name} --tile {tile}).")
     frames = (auto_chunk_frames(sizes, left, overlap=int(spec.frame_overlap))
               if spec.frame_overlap is not None and "T" in sizes else None)
-    if frames and (frames + int(spec.frame_overlap)) * (labels // sizes["T"]) <= left:  # chunks (with the frames
-        # they share with the chunk before) whose labels fit
+    chunk = (frames + int(spec.frame_overlap)) * (labels // sizes["T"]) + work if frames else 0
+    if frames and chunk <= left:  # chunks (with the frames they share with the chunk before) that fit
         untiled = ", without tiles" if tiled else ""
-        advice = (f"Segment it in chunks of frames{untiled}: labelfree.frame_chunks.run_in_chunks({spec.name!r}, "
-                  f"image, chunk_frames={frames}, folder=...) writes the labels into a scratch file of that folder, "
-                  f"one chunk after the other (the command line, labelfree {spec.name}{' without --tile' * tiled}, "
-                  "chunks such a movie itself).")
-    else:
-        advice = ("Segment a part of it at a time (a crop, or fewer frames or slices: image.isel(...)), or a binned "
-                  "copy, or run where more memory is free.")
-    holds = "holds the labels of the whole image in memory" + (", also in tiles" if tiled else "")
-    raise InputError(f"{spec.title} {holds}: the image ({shape}) needs "
-                     f"{labels / 2**30:.1f} GiB for them, but only {left / 2**30:.1f} GiB of memory is left. {advice}")
+        raise InputError(said + f"Segment it in chunks of frames{untiled}: labelfree.frame_chunks.run_in_chunks("
+                                f"{spec.name!r}, image, chunk_frames={frames}, folder=...) writes the labels into a "
+                                f"scratch file of that folder, one chunk after the other (the command line, labelfree "
+                                f"{spec.name}{' without --tile' * tiled}, chunks such a movie itself).")
+    raise InputError(said + "Segment a part of it at a time (a crop, or fewer frames or slices: image.isel(...)), or "
+                            "a binned copy, or run where more memory is free.")
+
+
+#: the tile sizes a refusal offers, largest first, each with the default overlap (128 px) on every side
+_TILES = (4096, 2048, 1024, 512)
+
+
+def _tile_that_fits(spec: Any, sizes: dict[str, int], labels: int, left: int) -> int | None:
+    """The largest tile of :data:`_TILES` smaller than the plane whose work (the spec's ``plane_bytes`` a pixel of the
+    tile with its overlap, times the slices of a volume) fits beside the labels; None: the pipeline takes no tiles,
+    or none fits."""
+    if not spec.tiles:
+        return None
+    depth = sizes.get("Z", 1) if spec.takes_z else 1
+    for tile in _TILES:
+        if tile < max(sizes["Y"], sizes["X"]) and labels + float(spec.plane_bytes) * depth * (tile + 256) ** 2 <= left:
+            return tile
+    return None

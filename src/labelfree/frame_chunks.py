@@ -31,7 +31,7 @@ from typing import Any, Callable, ContextManager, Sequence
 import numpy as np
 import xarray as xr
 
-from labelfree._label_memory import AUTO_CHUNK_PART, AUTO_CHUNK_SHARE, auto_chunk_frames
+from labelfree._label_memory import AUTO_CHUNK_PART, AUTO_CHUNK_SHARE, auto_chunk_frames, memory_text
 from labelfree._mapped import page_out_while_mapped
 from labelfree.errors import ConstantImageError, InputError
 
@@ -521,10 +521,10 @@ def require_merge_room(sizes: dict[str, int], folder: Any, /, *, name: str = "th
     if left is None or need <= left:
         return
     shape = " x ".join(f"{n} {d}" for d, n in sizes.items())
-    where = (f"the folder {folder} has {free / 2**30:.1f} GiB free" if folder is not None
+    where = (f"the folder {folder} has {memory_text(free)} free" if folder is not None
              else "no folder was given for them (folder=)")
-    raise InputError(f"The labels of {name} ({shape}) take {need / 2**30:.1f} GiB once its chunks are joined, but "
-                     f"only {left / 2**30:.1f} GiB of memory is left and {where}. Give a folder with room for them "
+    raise InputError(f"The labels of {name} ({shape}) take {memory_text(need)} once its chunks are joined, but "
+                     f"only {memory_text(left)} of memory is left and {where}. Give a folder with room for them "
                      "(run_in_chunks(..., folder=); the command line joins them in its output folder, -o), or free "
                      "room there.")
 

@@ -307,8 +307,9 @@ def _run(spec: PipelineSpec, image: Any, /, *, config: Any, channel: Any, inputs
 
 def require_memory(pipeline: str | PipelineSpec, image: xr.DataArray, /, *, tiled: bool = False) -> None:
     """Refuse ``image`` (as the pipeline takes it: :func:`prepare_image`) before any work, its extra inputs read
-    included, when its labels alone cannot fit in the memory left; ``tiled``: a tiled run, which holds them too
-    (:func:`labelfree._label_memory.require_label_memory`, which every pipeline's ``segment`` also calls).
+    included, when its labels and the pipeline's measured work on one plane cannot fit in the memory left;
+    ``tiled``: a tiled run, which holds the labels too (:func:`labelfree._label_memory.require_label_memory`,
+    which every pipeline's ``segment`` also calls).
 
     Raises
     ------

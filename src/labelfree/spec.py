@@ -226,6 +226,12 @@ class PipelineSpec:
         holds every chunk's for its own frames (Threshold's ``threshold``), not the first chunk's alone.
     tiles : bool
         Frames may be cut into overlapping spatial tiles for large images.
+    plane_bytes : float
+        Bytes a pixel that the pipeline's work on one plane (a volume, for a z-stack it segments as one) takes at
+        its peak besides the labels, as measured (``benchmarks/plane_memory.py``): a run whose labels and work on
+        one plane cannot fit in the memory left is refused before any work, and told to use tiles where the
+        pipeline takes them (:func:`labelfree._label_memory.require_label_memory`); 0: not measured (the labels
+        alone are checked).
     torch : bool
         The pipeline runs torch networks: ``threads`` caps torch's CPU pool too.
     tile_config : str
@@ -303,6 +309,7 @@ class PipelineSpec:
     chunk_per_frame: tuple[str, ...] = ()
     chunk_auto_per_plane: tuple[str, ...] = ()
     tiles: bool = False
+    plane_bytes: float = 0.0
     torch: bool = False
     tile_config: str = ""
     tile_run_config: str = ""

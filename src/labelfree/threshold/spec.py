@@ -13,6 +13,9 @@ SPEC = PipelineSpec(
     frame_overlap=0,
     chunk_auto_per_plane=("threshold",),
     tiles=True,
+    # measured (benchmarks/plane_memory.py): 8.0 bytes a pixel beside the labels for one 2-D plane, 10.4 for each
+    # plane of a movie and for a volume; the smaller, so that no run that fits is refused
+    plane_bytes=8.0,
     tile_config="labelfree.threshold.segment:whole_plane_config",
     tile_run_config="labelfree.threshold.segment:whole_image_config",
     tile_box="labelfree.threshold.segment:tile_box",
