@@ -327,14 +327,14 @@ def test_a_virtual_stack_larger_than_the_memory_left_is_refused_before_the_dialo
     assert imp.getStack().isVirtual() and imp.getNFrames() == 4
     imp.setTitle("virtual")
     imp.show()
-    need = 96 * 96 * 4 * (1 + 2)  # the uint8 pixels, then the uint16 labels
+    need = 96 * 96 * 4 * (1 + 2) + 8 * 96 * 96  # the uint8 pixels, the uint16 labels, Threshold's work on a plane
     monkeypatch.setattr("labelfree._threads.available_memory", lambda *a: need - 1)
     errors, dialogs = _from_menu("LabelFree Threshold", "virtual")
     assert not dialogs, f"a dialog opened: {dialogs}"
     assert len(errors) == 1 and isinstance(errors[0], InputError), errors
     said = str(errors[0])
     assert "(4 planes of 96x96, a virtual stack)" in said and "Run LabelFree Segment File on its file" in said
-    assert f"({path})" in said and "chunks of frames" in said
+    assert f"({path})" in said and "chunks of frames" in said and "its labels and its work on one plane" in said
     monkeypatch.setattr("labelfree._threads.available_memory", lambda *a: need)
     result = lij.run_command("threshold", imp, options="rois=none table=false")
     assert result.labels.shape == (4, 96, 96) and int(result.labels[0].max()) == 4

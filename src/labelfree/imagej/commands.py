@@ -364,14 +364,18 @@ def _check_frames(spec: Any, imp: Any) -> None:
 
 
 def _check_memory(spec: Any, imp: Any) -> None:
-    """A pipeline command refuses, before any dialog, an image whose pixels and labels alone would take more memory
-    than this process has left (:func:`labelfree.imagej.seen.require_memory`). ``LabelFree Segment File`` reads
-    such a file as the command line does."""
+    """A pipeline command refuses, before any dialog, an image whose pixels, labels and the pipeline's measured work
+    on one plane (its spec's ``plane_bytes``) would take more memory than this process has left
+    (:func:`labelfree.imagej.seen.require_memory`). ``LabelFree Segment File`` reads such a file as the command line
+    does."""
     from labelfree.imagej.seen import require_memory
 
-    labels = 2 * int(imp.getWidth()) * int(imp.getHeight()) * int(imp.getNFrames()) * int(imp.getNSlices())
+    width, height, slices = int(imp.getWidth()), int(imp.getHeight()), int(imp.getNSlices())
+    labels = 2 * width * height * int(imp.getNFrames()) * slices  # uint16, one per frame and slice
+    work = int(float(spec.plane_bytes) * width * height * (slices if spec.takes_z else 1))
     path = _source_path(imp)
-    require_memory(imp, what=spec.menu_title, made="its labels", more=labels,  # uint16, one per frame and slice
+    require_memory(imp, what=spec.menu_title, made="its labels" + " and its work on one plane" * bool(work),
+                   more=labels + work,
                    advice=f"Run LabelFree Segment File on its file{f' ({path})' if path else ' (save it first)'} "
                           "instead: it reads the file as the command line does, a long Motion or Threshold movie in "
                           "chunks of frames and a large image in tiles (its tile option); or segment a part of it "
