@@ -10,9 +10,10 @@ the whole image's labels (2 bytes a pixel): ``(peak - labels) / pixels of one pl
 spec's ``plane_bytes`` holds.
 
 Part 2 (``--cgroup MiB``; Linux, root, a memory cgroup): ``labelfree threshold PLANE.tif -o OUT`` of one
-``--size`` px plane (uncompressed, memory-mapped; an object every 128 px) in a memory cgroup of that limit, whole and with ``--tile``;
-printed: the exit code (-9: killed by the system), the cgroup's peak, the seconds and the first line the command
-printed on stderr. Run it with ``PYTHONPATH=<another checkout>/src`` to measure that code instead.
+``--size`` px plane (uncompressed, memory-mapped; an object every 128 px) in a memory cgroup of that limit, whole
+and with ``--tile``; printed: the exit code (-9: killed by the system), the cgroup's peak, the seconds and the
+first line the command printed on stderr. Run it with ``PYTHONPATH=<another checkout>/src`` to measure that code
+instead.
 """
 
 from __future__ import annotations

@@ -81,8 +81,8 @@ def test_mypy_reads_the_packages_types(tmp_path):
     script.write_text("from labelfree.threshold import ThresholdConfig\n"
                       "cfg = ThresholdConfig(method='otsu')\n"
                       "reveal_type(cfg.min_size)\n", encoding="utf-8")
-    out = subprocess.run([sys.executable, "-m", "mypy", "--python-executable", sys.executable, "--follow-imports=silent",
-                          "--cache-dir", str(tmp_path / "cache"), str(script)], capture_output=True, text=True,
-                         timeout=600)
+    out = subprocess.run([sys.executable, "-m", "mypy", "--python-executable", sys.executable,
+                          "--follow-imports=silent", "--cache-dir", str(tmp_path / "cache"), str(script)],
+                         capture_output=True, text=True, timeout=600)
     assert "py.typed" not in out.stdout, out.stdout
     assert re.search(r'Revealed type is "(builtins\.)?int"', out.stdout), out.stdout
