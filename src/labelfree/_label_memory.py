@@ -1,7 +1,7 @@
 """The memory a run's labels take: the chunks of frames a movie whose labels would not fit in memory is cut into
 when none is given (:func:`auto_chunk_frames`: the command line, batch runs, :mod:`labelfree.frame_chunks`), and
-the refusal of an image whose labels cannot fit at all (:func:`require_label_memory`: ``run_pipeline`` and every
-pipeline's ``segment``)."""
+the refusal of an image whose labels, with the pipeline's work on one plane, cannot fit at all
+(:func:`require_label_memory`: ``run_pipeline`` and every pipeline's ``segment``)."""
 
 from __future__ import annotations
 
@@ -121,12 +121,11 @@ _TILES = (4096, 2048, 1024, 512)
 
 def _tile_that_fits(spec: Any, sizes: dict[str, int], labels: int, left: int) -> int | None:
     """The largest tile of :data:`_TILES` smaller than the plane whose work (the spec's ``plane_bytes`` a pixel of the
-    tile with its overlap, times the slices of a volume) fits beside the labels; None: the pipeline takes no tiles,
-    or none fits."""
+    tile with its overlap; a tiled run cuts every plane, also of a z-stack, into 2-D tiles) fits beside the labels;
+    None: the pipeline takes no tiles, or none fits."""
     if not spec.tiles:
         return None
-    depth = sizes.get("Z", 1) if spec.takes_z else 1
     for tile in _TILES:
-        if tile < max(sizes["Y"], sizes["X"]) and labels + float(spec.plane_bytes) * depth * (tile + 256) ** 2 <= left:
+        if tile < max(sizes["Y"], sizes["X"]) and labels + float(spec.plane_bytes) * (tile + 256) ** 2 <= left:
             return tile
     return None
