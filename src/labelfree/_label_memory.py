@@ -10,7 +10,8 @@ from typing import Any, Mapping
 
 from labelfree.errors import InputError
 
-__all__ = ["AUTO_CHUNK_SHARE", "AUTO_CHUNK_PART", "auto_chunk_frames", "require_label_memory", "memory_text"]
+__all__ = ["AUTO_CHUNK_SHARE", "AUTO_CHUNK_PART", "auto_chunk_frames", "require_label_memory", "memory_text",
+           "label_bytes", "run_bytes"]
 
 #: a movie whose labels would take more than this share of the memory one task may use is split into chunks of
 #: frames when no ``chunk_frames`` is given (:func:`auto_chunk_frames`) ...
@@ -19,6 +20,27 @@ AUTO_CHUNK_SHARE = 0.5
 #: a frame (Motion on 1024 x 1024 frames: about 370 MiB beside a chunk of 53 frames, where an eighth of a 900 MB
 #: worker's limit left too little and the worker was restarted once)
 AUTO_CHUNK_PART = 1 / 16
+
+
+def label_bytes(sizes: Mapping[str, int], /) -> int:
+    """The bytes the labels of an image of ``sizes`` (dims -> length) take: 16 bits a pixel, one plane per frame and
+    slice (C has none), as a run of fewer than 65536 objects a plane makes them.
+
+    Examples
+    --------
+    >>> label_bytes({"T": 10, "C": 3, "Y": 100, "X": 200})
+    400000
+    """
+    return 2 * math.prod(int(n) for d, n in sizes.items() if d != "C")
+
+
+def run_bytes(sizes: Mapping[str, int], spec: Any, /, *, tiled: bool = False) -> tuple[int, int]:
+    """The bytes a run of the pipeline ``spec`` holds at least on an image of ``sizes``: its labels
+    (:func:`label_bytes`), and its work on one plane beside them (the spec's measured ``plane_bytes`` a pixel of one
+    plane, or of one volume where the pipeline segments z-stacks; 0 for a tiled run, whose tiles are small, and for
+    a pipeline whose work was not measured)."""
+    plane = math.prod(int(n) for d, n in sizes.items() if d not in ("T", "C") and (d != "Z" or spec.takes_z))
+    return label_bytes(sizes), 0 if tiled else int(float(spec.plane_bytes) * plane)
 
 
 def auto_chunk_frames(sizes: dict[str, int], memory: int | None, /, *, overlap: int) -> int | None:
@@ -42,7 +64,7 @@ def auto_chunk_frames(sizes: dict[str, int], memory: int | None, /, *, overlap: 
     n_frames = int(sizes.get("T", 1))
     if not memory or memory <= 0 or n_frames < 2:
         return None
-    frame = 2 * math.prod(int(n) for d, n in sizes.items() if d not in ("T", "C"))  # bytes of one frame's labels
+    frame = label_bytes({d: n for d, n in sizes.items() if d != "T"})  # one frame's labels
     share = memory * AUTO_CHUNK_SHARE
     if n_frames * frame <= share:
         return None
@@ -89,9 +111,7 @@ def require_label_memory(sizes: Mapping[str, int], spec: Any, /, *, tiled: bool 
     if left is None:
         return
     sizes = {str(d): int(n) for d, n in sizes.items()}
-    labels = 2 * math.prod(n for d, n in sizes.items() if d != "C")
-    plane = math.prod(n for d, n in sizes.items() if d not in ("T", "C") and (d != "Z" or spec.takes_z))
-    work = 0 if tiled else int(float(spec.plane_bytes) * plane)
+    labels, work = run_bytes(sizes, spec, tiled=tiled)
     if labels + work <= left:
         return
     shape = " x ".join(f"{n} {d}" for d, n in sizes.items())

@@ -31,7 +31,7 @@ from typing import Any, Callable, ContextManager, Sequence
 import numpy as np
 import xarray as xr
 
-from labelfree._label_memory import AUTO_CHUNK_PART, AUTO_CHUNK_SHARE, auto_chunk_frames, memory_text
+from labelfree._label_memory import AUTO_CHUNK_PART, AUTO_CHUNK_SHARE, auto_chunk_frames, label_bytes, memory_text
 from labelfree._mapped import page_out_while_mapped
 from labelfree.errors import ConstantImageError, InputError
 
@@ -174,12 +174,9 @@ def chunks_chosen_text(name: str, sizes: dict[str, int], memory: int, frames: in
                        choose: str) -> str:
     """The log line of a chunk length that :func:`auto_chunk_frames` chose for the movie ``name`` of ``sizes`` and
     ``memory`` bytes (``room``: what that memory is, e.g. "one task may use"; ``choose``: how to choose another)."""
-    import math
-
-    n_pixels = math.prod(n for d, n in sizes.items() if d != "C")
-    return (f"{name}: its {sizes.get('T', 1)} frames of labels ({2 * n_pixels / 2**20:.0f} MiB) would take more than "
-            f"{round(100 * AUTO_CHUNK_SHARE)} % of the {memory / 2**20:.0f} MiB {room}: segmented in chunks of "
-            f"{frames} frames ({choose})")
+    return (f"{name}: its {sizes.get('T', 1)} frames of labels ({label_bytes(sizes) / 2**20:.0f} MiB) would take "
+            f"more than {round(100 * AUTO_CHUNK_SHARE)} % of the {memory / 2**20:.0f} MiB {room}: segmented in "
+            f"chunks of {frames} frames ({choose})")
 
 
 def read_whole(image: xr.DataArray, path: Any, /) -> xr.DataArray:
@@ -501,12 +498,11 @@ def require_merge_room(sizes: dict[str, int], folder: Any, /, *, name: str = "th
     ------
     InputError
     """
-    import math
     import shutil
 
     from labelfree._threads import available_memory
 
-    need = 2 * math.prod(int(n) for d, n in sizes.items() if d != "C")
+    need = label_bytes(sizes)
     if need <= MERGE_IN_MEMORY_BYTES:
         return
     free = None

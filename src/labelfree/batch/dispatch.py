@@ -282,10 +282,8 @@ def _count_frames(job: Job, frames: int | None = None, /) -> tuple[int, list[str
     in this worker's memory is refused here, before any chunk (:func:`labelfree.frame_chunks.require_merge_room`)."""
     with input_capture(job) as messages:
         sizes = input_sizes(job)
-        n_frames = int(sizes.get("T", 1))  # 1 without a T axis
-        if frames and n_frames > frames:
-            require_merge_room(sizes, job.out_dir, name=job.item.stem)
-        return n_frames, list(messages)
+        _require_merge_room(job, sizes, frames)
+        return int(sizes.get("T", 1)), list(messages)  # 1 without a T axis
 
 
 def _load(job: Job, frames: int | None = None, /) -> tuple[Any, list[str]]:
@@ -293,9 +291,16 @@ def _load(job: Job, frames: int | None = None, /) -> tuple[Any, list[str]]:
     ``frames``, refused as :func:`_count_frames` refuses it."""
     with input_capture(job) as messages:
         image = load_input(job)
-        if frames and int(image.sizes.get("T", 1)) > frames:
-            require_merge_room(dict(image.sizes), job.out_dir, name=job.item.stem)
+        _require_merge_room(job, dict(image.sizes), frames)
         return image, list(messages)
+
+
+def _require_merge_room(job: Job, sizes: dict[str, int], frames: int | None, /) -> None:
+    """Refuse ``job``'s input of ``sizes``, to be segmented in chunks of ``frames`` frames (None: whole), whose joined
+    labels have room neither in its output folder nor in memory (:func:`labelfree.frame_chunks.require_merge_room`);
+    an input of no more frames than a chunk is segmented whole, not joined."""
+    if frames and int(sizes.get("T", 1)) > frames:
+        require_merge_room(sizes, job.out_dir, name=job.item.stem)
 
 
 def _first(pair: tuple[Any, Any], /) -> Any:
@@ -408,7 +413,7 @@ def run_sequential(jobs: list[Job], rows: dict[str, dict], /, *, bar: Any, chunk
                     if spans is None:
                         row = _process_image(read_whole(image, job.item.path), job=job, started=started)
                     else:  # the first chunk segmented chooses the automatic settings the others use
-                        require_merge_room(dict(image.sizes), job.out_dir, name=job.item.stem)
+                        _require_merge_room(job, dict(image.sizes), frames)
                         parts = segment_in_order(
                             spans, lambda a, b, s: segment_chunk_packed(image, a, b, job=job, settings=s),
                             pipeline=job.pipeline)

@@ -368,11 +368,11 @@ def _check_memory(spec: Any, imp: Any) -> None:
     on one plane (its spec's ``plane_bytes``) would take more memory than this process has left
     (:func:`labelfree.imagej.seen.require_memory`). ``LabelFree Segment File`` reads such a file as the command line
     does."""
+    from labelfree._label_memory import run_bytes
     from labelfree.imagej.seen import require_memory
 
-    width, height, slices = int(imp.getWidth()), int(imp.getHeight()), int(imp.getNSlices())
-    labels = 2 * width * height * int(imp.getNFrames()) * slices  # uint16, one per frame and slice
-    work = int(float(spec.plane_bytes) * width * height * (slices if spec.takes_z else 1))
+    labels, work = run_bytes({"T": int(imp.getNFrames()), "Z": int(imp.getNSlices()), "Y": int(imp.getHeight()),
+                              "X": int(imp.getWidth())}, spec)
     path = _source_path(imp)
     require_memory(imp, what=spec.menu_title, made="its labels" + " and its work on one plane" * bool(work),
                    more=labels + work,

@@ -198,6 +198,7 @@ def require_memory(imp: Any, /, *, what: str, made: str, more: int, advice: str)
     (in words: "its labels") of ``more`` bytes or more besides, when both exceed the memory this process has left
     (:func:`labelfree._threads.available_memory`): a virtual stack of a movie larger than memory would otherwise end
     with ImageJ killed by the system part way through. ``advice``: what to do instead."""
+    from labelfree._label_memory import memory_text
     from labelfree._threads import available_memory
     from labelfree.errors import InputError
 
@@ -208,8 +209,8 @@ def require_memory(imp: Any, /, *, what: str, made: str, more: int, advice: str)
     virtual = ", a virtual stack" if bool(imp.getStack().isVirtual()) else ""
     raise InputError(
         f"{what} reads the whole image into memory: {imp.getTitle()} ({int(imp.getStackSize())} planes of "
-        f"{int(imp.getWidth())}x{int(imp.getHeight())}{virtual}) takes {pixels / 2**30:.1f} GiB there and {made} "
-        f"{more / 2**30:.1f} GiB, but only {left / 2**30:.1f} GiB of memory is left. {advice}")
+        f"{int(imp.getWidth())}x{int(imp.getHeight())}{virtual}) takes {memory_text(pixels)} there and {made} "
+        f"{memory_text(more)}, but only {memory_text(left)} of memory is left. {advice}")
 
 
 def require_planes(imp: Any, /, *, what: str, takes_z: str) -> None:
