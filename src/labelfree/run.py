@@ -18,6 +18,7 @@ import xarray as xr
 
 from labelfree import _warning_hooks
 from labelfree._config import provenance_of
+from labelfree._label_memory import require_label_memory
 from labelfree._reproduce import RecordedRun, input_options
 from labelfree._threads import limited_threads
 from labelfree.errors import ConfigError, InputError
@@ -25,7 +26,7 @@ from labelfree.image import channel_names, one_channel, parse_channels, select_c
 from labelfree.spec import PipelineSpec
 
 __all__ = ["prepare_image", "prepare_inputs", "input_files", "output_inputs", "check_output_inputs", "coerce_config",
-           "run_pipeline", "resolve", "check_tiles", "require_memory"]
+           "run_pipeline", "resolve", "check_tiles"]
 
 log = logging.getLogger(__name__)
 
@@ -263,7 +264,9 @@ def _run(spec: PipelineSpec, image: Any, /, *, config: Any, channel: Any, inputs
     if channel is None and recorded is not None:  # an older record: the channels it segmented
         channel = recorded.older_channels(channel_names(full))
     da = prepare_image(spec, full, channel=channel)
-    require_memory(spec, da, tiled=tile is not None)
+    # before any work, the extra inputs read included: labels (and a plane's work) that cannot fit are refused, saying
+    # what fits; a tiled run holds the labels too (the pipelines' segment functions check again, for direct calls)
+    require_label_memory(dict(da.sizes), spec, tiled=tile is not None)
     check_output_inputs(spec, inputs, image=full, overwrite=overwrite)
     kwargs = prepare_inputs(spec, inputs, image=da)
     # files the pipeline writes (a model to save), checked just above: it replaces them as allowed there
@@ -303,21 +306,6 @@ def _run(spec: PipelineSpec, image: Any, /, *, config: Any, channel: Any, inputs
         record.setdefault("zoo", zoo)
     labels.attrs["labelfree"] = record
     return labels
-
-
-def require_memory(pipeline: str | PipelineSpec, image: xr.DataArray, /, *, tiled: bool = False) -> None:
-    """Refuse ``image`` (as the pipeline takes it: :func:`prepare_image`) before any work, its extra inputs read
-    included, when its labels and the pipeline's measured work on one plane cannot fit in the memory left;
-    ``tiled``: a tiled run, which holds the labels too (:func:`labelfree._label_memory.require_label_memory`,
-    which every pipeline's ``segment`` also calls).
-
-    Raises
-    ------
-    InputError
-    """
-    from labelfree._label_memory import require_label_memory
-
-    require_label_memory(dict(image.sizes), resolve(pipeline), tiled=tiled)
 
 
 def _channels_given(channel: Any, /) -> tuple[int | str, ...] | None:
