@@ -6,6 +6,7 @@ is still killed and said so."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 
@@ -101,3 +102,42 @@ def test_an_in_process_cluster_leaves_this_process_collector_alone(movies, tmp_p
                         batch=BatchConfig(processes=False, n_workers=1))
     assert list(summary["status"]) == ["ok", "ok"]
     assert gc.get_freeze_count() == frozen  # the workers were threads of this process: nothing frozen here
+
+
+
+def _log_heartbeat_failure() -> None:
+    """What a worker logs when a heartbeat fails while it runs (the scheduler's end of the stream closed)."""
+    from distributed.comm.core import CommClosedError
+
+    try:
+        raise CommClosedError("in <TCP (closed) ConnectionPool.heartbeat_worker>: Stream is closed (running)")
+    except OSError:
+        logging.getLogger("distributed.worker").exception("Failed to communicate with scheduler during heartbeat.")
+
+
+async def _start_a_heartbeat(dask_worker) -> None:
+    asyncio.ensure_future(dask_worker.heartbeat())
+
+
+@pytest.mark.parametrize("processes", [True, False], ids=["worker processes", "in-process workers"])
+def test_a_heartbeat_cut_by_its_workers_close_logs_no_traceback(capfd, caplog, processes):
+    """A heartbeat still in flight as the cluster closes (the scheduler is made to answer it 3 s late; a busy
+    machine did so at the end of a run): the worker's close shuts its connection, and the worker printed "Failed to
+    communicate with scheduler during heartbeat." with the closed stream's traceback after the run's own result."""
+    from labelfree.batch.cluster import _ClosingHeartbeat
+
+    with dask_client(BatchConfig(n_workers=1, processes=processes)) as client:
+        client.run(_log_heartbeat_failure)  # a heartbeat that fails while the worker runs is still said
+        scheduler = client.cluster.scheduler
+        answer = scheduler.handlers["heartbeat_worker"]
+
+        async def late(*args, **kwargs):
+            await asyncio.sleep(3)
+            return answer(*args, **kwargs)
+
+        scheduler.handlers["heartbeat_worker"] = late
+        client.run(_start_a_heartbeat)
+    said = capfd.readouterr().err + caplog.text  # a worker process's log, or this process's
+    assert said.count("Failed to communicate with scheduler during heartbeat") == 1, said
+    assert "Stream is closed (running)" in said, said
+    assert not [f for f in logging.getLogger("distributed.worker").filters if isinstance(f, _ClosingHeartbeat)]

@@ -16,7 +16,8 @@ In order of precedence:
 Before work is sent, the versions of the client, scheduler and workers are compared
 (Dask's own check, plus LabelFree's version on every worker), so a worker with another
 installation fails the run at once with a clear message instead of failing inputs one by
-one. Dask's INFO log lines are kept quiet unless LabelFree logs at INFO (``-v``).
+one. Dask's INFO log lines are kept quiet unless LabelFree logs at INFO (``-v``); the workers of a local
+cluster do not print the traceback of a heartbeat cut short by their own close (:func:`closing_heartbeat_plugin`).
 """
 
 from __future__ import annotations
@@ -25,14 +26,62 @@ import contextlib
 import logging
 import os
 import shutil
+import weakref
 from typing import Any, Iterator
 
 from labelfree.errors import ConfigError, InputError
 
 __all__ = ["CLUSTER_KINDS", "configured_scheduler", "jobqueue_cluster", "check_versions", "quiet_dask_logs",
-           "dask_client", "dashboard_link", "quick_exit_plugin"]
+           "dask_client", "dashboard_link", "quick_exit_plugin", "closing_heartbeat_plugin"]
 
 log = logging.getLogger(__name__)
+
+#: the ERROR line (with a traceback) of a worker whose heartbeat to the scheduler failed
+_HEARTBEAT_FAILED = "Failed to communicate with scheduler during heartbeat"
+
+
+class _ClosingHeartbeat(logging.Filter):
+    """Leaves out :data:`_HEARTBEAT_FAILED` of a worker that is closing (or closed): its close shuts the
+    connections that a heartbeat still in flight waits on (``Worker.close`` closes its connection pool after
+    it has set its status to closing), and the heartbeat logs the closed stream as an error with a traceback.
+    A heartbeat that fails while the worker runs is still logged."""
+
+    def __init__(self, worker: Any) -> None:
+        super().__init__()
+        self._worker = weakref.ref(worker)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not str(record.msg).startswith(_HEARTBEAT_FAILED):
+            return True
+        from distributed.core import Status
+
+        worker = self._worker()
+        return worker is not None and worker.status not in (Status.closing, Status.closed, Status.failed)
+
+
+def closing_heartbeat_plugin() -> Any:
+    """A Dask worker plugin that leaves out the traceback a worker logs when a heartbeat was in flight as it closed
+    ("Failed to communicate with scheduler during heartbeat." ... "Stream is closed"; :class:`_ClosingHeartbeat`):
+    at the end of a run, on a busy machine, a local cluster's worker printed it to this terminal after the run's
+    own result. The filter stays after the plugin's teardown (a worker removes its plugins before it closes its
+    connections); for workers that are threads of this process, :func:`dask_client` takes it off again once the
+    cluster has closed. Only for the workers of a local cluster that this run starts and closes."""
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class QuietClosingHeartbeat(WorkerPlugin):
+        name = "labelfree-quiet-closing-heartbeat"
+
+        def setup(self, worker: Any) -> None:
+            logging.getLogger("distributed.worker").addFilter(_ClosingHeartbeat(worker))
+
+    return QuietClosingHeartbeat()
+
+
+def _remove_closing_heartbeat_filters() -> None:
+    logger = logging.getLogger("distributed.worker")
+    for f in [f for f in logger.filters if isinstance(f, _ClosingHeartbeat)]:
+        logger.removeFilter(f)
+
 
 #: values of ``BatchConfig.cluster``
 CLUSTER_KINDS = ("local", "slurm", "pbs")
@@ -313,9 +362,11 @@ def dask_client(batch: Any, client: Any = None) -> Iterator[Any]:
                 client = stack.enter_context(distributed.Client(cluster))
                 log.info("batch: %s cluster, %d to %d workers (adaptive)", batch.cluster.upper(), batch.min_workers,
                          batch.n_workers)
-            else:
+            else:  # (in-process workers filter this process's log: taken off after the cluster has closed)
+                stack.callback(_remove_closing_heartbeat_filters)
                 cluster = stack.enter_context(_local_cluster(distributed, batch))
                 client = stack.enter_context(distributed.Client(cluster))
+                client.register_plugin(closing_heartbeat_plugin())
                 if batch.processes:  # its workers print to this terminal: they log as this process does
                     client.register_plugin(reader_log_plugin())
                     client.register_plugin(quick_exit_plugin())  # and end without a kill when they close
