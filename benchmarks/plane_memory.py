@@ -11,9 +11,18 @@ spec's ``plane_bytes`` holds.
 
 Part 2 (``--cgroup MiB``; Linux, root, a memory cgroup): ``labelfree threshold PLANE.tif -o OUT`` of one
 ``--size`` px plane (uncompressed, memory-mapped; an object every 128 px) in a memory cgroup of that limit, whole
-and with ``--tile``; printed: the exit code (-9: killed by the system), the cgroup's peak, the seconds and the
+and with ``--tile``; with ``--pipeline motion``, ``labelfree motion`` on a movie of ``--rss-frames`` frames of part 3's
+MSC mosaics, whole; printed: the exit code (-9: killed by the system), the cgroup's peak, the seconds and the
 first line the command printed on stderr. Run it with ``PYTHONPATH=<another checkout>/src`` to measure that code
 instead.
+
+Part 3 (``--rss motion,cutter``; needs ../shared/data or ``$LABELFREE_SHARED_DATA``): Motion's and Cutter's work, whose
+OpenCV, PyMaxflow and torch allocations ``tracemalloc`` does not see: each pipeline's ``segment`` on a mosaic of real
+MSC frames (Fluo-C2DL-MSC/01 tiled to ``--rss-sizes`` px; Motion: its first ``--rss-frames`` frames, Cutter: frame 0
+with its TRA markers, numbered apart in every tile), every case in a fresh process with one thread. Printed: the
+resident memory before ``segment`` (the imports and the image), the process's peak (``ru_maxrss``) and the bytes a
+pixel of one plane beside the labels, ``(peak - before - labels) / pixels of one plane``: the figure of the
+pipeline's ``plane_bytes``.
 """
 
 from __future__ import annotations
@@ -64,7 +73,7 @@ def part1(sizes: list[int]) -> None:
         print(f"{name:28s} {peak / 2**20:9.1f} {peak / image.size:11.2f} {(peak - labels) / plane:34.2f}")
 
 
-def part2(limit_mib: int, size: int, tile: int) -> None:
+def part2(limit_mib: int, size: int, tile: int, pipeline: str = "threshold", frames: int = 6) -> None:
     import subprocess
 
     import tifffile
@@ -72,12 +81,20 @@ def part2(limit_mib: int, size: int, tile: int) -> None:
 
     with tempfile.TemporaryDirectory() as work:
         plane = Path(work) / "plane.tif"
-        tifffile.imwrite(plane, synthetic((size, size), every=128))  # 4096 objects in 8192 x 8192
-        print(f"\nlabelfree threshold on one {size} x {size} uint16 plane in a memory cgroup of {limit_mib} MiB")
+        if pipeline == "motion":  # a movie of MSC mosaics (part 3's), which Motion cannot cut in tiles
+            from labelfree.datasets import load_ctc
+
+            movie = np.asarray(load_ctc("Fluo-C2DL-MSC", "01", frames=range(frames)).movie.values)
+            tifffile.imwrite(plane, np.stack([_mosaic(f, size) for f in movie]), imagej=True, metadata={"axes": "TYX"})
+            what, runs = f"a movie of {frames} frames of {size} x {size} (MSC mosaics)", [("whole", [])]
+        else:
+            tifffile.imwrite(plane, synthetic((size, size), every=128))  # 4096 objects in 8192 x 8192
+            what, runs = f"one {size} x {size} uint16 plane", [("whole", []), (f"--tile {tile}", ["--tile", str(tile)])]
+        print(f"\nlabelfree {pipeline} on {what} in a memory cgroup of {limit_mib} MiB")
         print(f"{'run':14s} {'rc':>4s} {'peak MiB':>9s} {'s':>6s}  stderr (first line)")
-        for name, extra in (("whole", []), (f"--tile {tile}", ["--tile", str(tile)])):
+        for name, extra in runs:
             out = Path(work) / name.replace(" ", "")
-            cmd = [sys.executable, "-m", "labelfree", "threshold", str(plane), "-o", str(out), "-q", "--no-progress",
+            cmd = [sys.executable, "-m", "labelfree", pipeline, str(plane), "-o", str(out), "-q", "--no-progress",
                    *extra]
             try:
                 with MemoryCgroup(limit_mib) as cgroup:
@@ -91,16 +108,94 @@ def part2(limit_mib: int, size: int, tile: int) -> None:
             print(f"{name:14s} {proc.returncode:4d} {peak:9.0f} {seconds:6.1f}  {said[:400]}")
 
 
+def _resident() -> int:
+    with open("/proc/self/status") as fh:
+        return next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmRSS:"))
+
+
+def _mosaic(plane: np.ndarray, size: int, *, number_apart: bool = False) -> np.ndarray:
+    """``plane`` repeated to ``size`` x ``size``; with ``number_apart`` (markers) each copy's ids are its own."""
+    reps = (-(-size // plane.shape[0]), -(-size // plane.shape[1]))
+    rows = [np.concatenate([np.where(plane > 0, plane.astype(np.int32) + 100_000 * (i * reps[1] + j), 0)
+                            if number_apart else plane for j in range(reps[1])], axis=1) for i in range(reps[0])]
+    return np.ascontiguousarray(np.concatenate(rows, axis=0)[:size, :size])
+
+
+def child(pipeline: str, size: int, frames: int) -> None:
+    """One case of part 3, in this (fresh) process: prints its figures as one JSON line."""
+    import gc
+    import json
+    import resource
+
+    from labelfree.datasets import load_ctc
+    from labelfree.image import to_dataarray
+
+    if pipeline == "motion":
+        from labelfree.motion import segment
+
+        movie = np.asarray(load_ctc("Fluo-C2DL-MSC", "01", frames=range(frames)).movie.values)
+        image = to_dataarray(np.stack([_mosaic(f, size) for f in movie]), dims="TYX")
+        extra = {}
+    else:
+        from labelfree.cutter import segment
+
+        data = load_ctc("Fluo-C2DL-MSC", "01", frames=[0])
+        frames = 1
+        image = to_dataarray(_mosaic(np.asarray(data.movie.values[0]), size), dims="YX")
+        extra = {"markers": to_dataarray(_mosaic(np.asarray(data.tra[0]), size, number_apart=True), dims="YX")}
+    gc.collect()
+    before, t0 = _resident(), time.perf_counter()
+    segment(image, **extra)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps({"before": before, "peak": peak, "seconds": time.perf_counter() - t0, "frames": frames}))
+
+
+def part3(pipelines: list[str], sizes: list[int], frames: int) -> None:
+    import json
+    import os
+    import subprocess
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "LABELFREE_THREADS": "1"}
+    print("\nresident memory of one segment() call on a mosaic of MSC frames (a fresh process each, one thread)")
+    print(f"{'pipeline':9s} {'size':>5s} {'frames':>6s} {'before MiB':>10s} {'peak MiB':>9s} {'s':>6s} "
+          f"{'B/px of a plane beside the labels':>34s}")
+    for pipeline in pipelines:
+        for size in sizes:
+            cmd = [sys.executable, __file__, "--child", pipeline, str(size), str(frames)]
+            done = subprocess.run(cmd, capture_output=True, text=True, env=env)
+            if done.returncode:
+                print(f"{pipeline:9s} {size:5d} failed ({done.returncode}): {done.stderr.strip()[-300:]}")
+                continue
+            got = json.loads(done.stdout.strip().splitlines()[-1])
+            plane, n = size * size, got["frames"]
+            added = (got["peak"] - got["before"] - 2 * plane * n) / plane
+            print(f"{pipeline:9s} {size:5d} {n:6d} {got['before'] / 2**20:10.0f} {got['peak'] / 2**20:9.0f} "
+                  f"{got['seconds']:6.1f} {added:34.1f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1024,2048,4096", help="plane sizes of part 1, comma-separated")
     parser.add_argument("--cgroup", type=int, default=0, metavar="MiB", help="part 2's memory limit (0: no part 2)")
     parser.add_argument("--size", type=int, default=8192, help="part 2's plane size (px)")
     parser.add_argument("--tile", type=int, default=2048, help="part 2's tile size (px)")
+    parser.add_argument("--pipeline", default="threshold", choices=("threshold", "motion"),
+                        help="part 2's pipeline (motion: a movie of --rss-frames MSC mosaics, no tiles)")
+    parser.add_argument("--rss", default="", help="part 3's pipelines, comma-separated: motion, cutter (default none)")
+    parser.add_argument("--rss-sizes", default="2048,3072,4096", help="part 3's mosaic sizes (px), comma-separated")
+    parser.add_argument("--rss-frames", type=int, default=6, help="part 3's Motion frames")
+    parser.add_argument("--skip-part1", action="store_true", help="run part 2 and 3 only")
+    parser.add_argument("--child", nargs=3, metavar=("PIPELINE", "SIZE", "FRAMES"), help=argparse.SUPPRESS)
     args = parser.parse_args()
-    part1([int(s) for s in args.sizes.split(",")])
+    if args.child:
+        child(args.child[0], int(args.child[1]), int(args.child[2]))
+        return
+    if not args.skip_part1:
+        part1([int(s) for s in args.sizes.split(",")])
     if args.cgroup:
-        part2(args.cgroup, args.size, args.tile)
+        part2(args.cgroup, args.size, args.tile, args.pipeline, args.rss_frames)
+    if args.rss:
+        part3(args.rss.split(","), [int(s) for s in args.rss_sizes.split(",")], args.rss_frames)
 
 
 if __name__ == "__main__":
