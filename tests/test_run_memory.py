@@ -47,20 +47,27 @@ def test_a_movie_whose_labels_exceed_the_memory_left_is_refused_with_the_chunks_
 
 
 def test_motion_is_refused_before_any_work(movie, monkeypatch):
-    """Refused before the pipeline starts (its first step, the automatic grey range, never runs)."""
+    """Refused before the pipeline starts (its first step, the automatic grey range, never runs), counting its work on
+    one frame (measured: benchmarks/plane_memory.py, part 3)."""
     from labelfree.motion import flow
+    from labelfree.motion.spec import SPEC
 
     def never(*args, **kwargs):
         raise AssertionError("Motion started")
 
     monkeypatch.setattr(flow, "grey_mapping", never)
-    _memory_left(monkeypatch, 3 * 2 * 192 * 192)  # three frames' labels: chunks of two fit
-    with pytest.raises(InputError, match=r"Motion holds the labels .*\.run_in_chunks\('motion', image, "
-                                         r"chunk_frames=2, folder=\.\.\.\)"):
-        run_pipeline("motion", movie)
-    _memory_left(monkeypatch, 3 * 2 * 192 * 192 - 1)  # a later chunk's 3 frames (one shared) would not fit
+    frame, work = 2 * 192 * 192, int(SPEC.plane_bytes * 192 * 192)  # Motion's work on a frame: 78 frames' labels
+    longer = movie.isel(T=np.arange(120) % 12)  # 120 frames, whose labels take more than half of ...
+    _memory_left(monkeypatch, work + 40 * frame)  # ... a frame's work and 40 frames' labels: chunks of seven fit
+    with pytest.raises(InputError, match=r"Motion holds the labels .* needs 8.4 MiB for them and 5.4 MiB for its work "
+                                         r"on one plane, .*\.run_in_chunks\('motion', image, chunk_frames=7, "
+                                         r"folder=\.\.\.\)"):
+        run_pipeline("motion", longer)
+    _memory_left(monkeypatch, work + 6 * frame - 1)  # a later chunk's 6 frames (one shared) would not fit
     with pytest.raises(InputError, match=r"Motion holds the labels .* Segment a part of it at a time"):
         run_pipeline("motion", movie)
+    _memory_left(monkeypatch, work + 12 * frame)  # the whole movie's labels and a frame's work: it runs
+    assert run_pipeline("motion", movie.isel(T=slice(0, 3))).sizes["T"] == 3
 
 
 def test_a_plane_too_large_says_to_segment_a_part_of_it(movie, monkeypatch):
@@ -137,6 +144,26 @@ def test_cutter_on_a_movie_learns_from_every_frame_so_no_chunks_are_offered(movi
         run_pipeline("cutter", movie, inputs={"markers": np.zeros((12, 192, 192), np.uint16)})
     assert "Cutter holds the labels" in str(refused.value)
     assert "run_in_chunks" not in str(refused.value)
+
+
+def test_a_frame_whose_work_alone_cannot_fit_is_refused(movie, monkeypatch):
+    """Motion's and Cutter's work on one plane (measured: benchmarks/plane_memory.py, part 3) is counted beside the
+    labels: a run whose labels fit but whose work on a frame would not is refused, and chunks cannot help it."""
+    from labelfree.cutter.spec import SPEC as CUTTER
+    from labelfree.motion.spec import SPEC as MOTION
+
+    markers = np.zeros((192, 192), np.uint16)
+    markers[90:95, 90:95] = 1
+    for pipeline, spec, image, extra in (("motion", MOTION, movie, {}),
+                                         ("cutter", CUTTER, movie.isel(T=0), {"inputs": {"markers": markers}})):
+        work = int(spec.plane_bytes * 192 * 192)
+        assert work > 30 * 2 * 192 * 192  # more than 30 frames' labels
+        _memory_left(monkeypatch, image.size * 2 + work - 1)
+        with pytest.raises(InputError) as refused:
+            run_pipeline(pipeline, image, **extra)
+        said = str(refused.value)
+        assert f"and {work / 2**20:.1f} MiB for its work on one plane" in said, said
+        assert "Segment a part of it at a time" in said and "run_in_chunks" not in said, said
 
 
 def test_memory_not_known_runs_as_before(movie, monkeypatch):

@@ -28,6 +28,10 @@ SPEC = PipelineSpec(
               kind="choice", choices=("cpu", "auto", "cuda"), basic=False),
     ),
     frame_overlap=None,
+    # measured (benchmarks/plane_memory.py, part 3: one thread, a mosaic of MSC frames with their markers): 72 bytes a
+    # pixel beside the labels at 8192 px, where the foreground's graph cut goes in tiles (above 4096 x 4096), 330 to
+    # 380 at 2048 to 4096 px (one graph for the whole plane); the least, so that no run that fits is refused
+    plane_bytes=72.0,
     torch=True,
     demo="labelfree.datasets:cutter_demo",
 )
