@@ -63,7 +63,11 @@ def test_motion_is_refused_before_any_work(movie, monkeypatch):
                                          r"on one plane, .*\.run_in_chunks\('motion', image, chunk_frames=7, "
                                          r"folder=\.\.\.\)"):
         run_pipeline("motion", longer)
-    _memory_left(monkeypatch, work + 6 * frame - 1)  # a later chunk's 6 frames (one shared) would not fit
+    _memory_left(monkeypatch, work + 6 * frame - 1)  # a chunk of five (and one shared) would not fit, of four would
+    with pytest.raises(InputError, match=r"Motion holds the labels .*\.run_in_chunks\('motion', image, "
+                                         r"chunk_frames=4, folder=\.\.\.\)"):
+        run_pipeline("motion", movie)
+    _memory_left(monkeypatch, work + 3 * frame - 1)  # not even a chunk of the least length, 2 (and one shared)
     with pytest.raises(InputError, match=r"Motion holds the labels .* Segment a part of it at a time"):
         run_pipeline("motion", movie)
     _memory_left(monkeypatch, work + 12 * frame)  # the whole movie's labels and a frame's work: it runs
@@ -154,11 +158,13 @@ def test_a_frame_whose_work_alone_cannot_fit_is_refused(movie, monkeypatch):
 
     markers = np.zeros((192, 192), np.uint16)
     markers[90:95, 90:95] = 1
-    for pipeline, spec, image, extra in (("motion", MOTION, movie, {}),
-                                         ("cutter", CUTTER, movie.isel(T=0), {"inputs": {"markers": markers}})):
+    frame = 2 * 192 * 192
+    for pipeline, spec, image, extra, labels in (
+            ("motion", MOTION, movie, {}, 3 * frame),  # the least chunk, 2 frames and the one it shares
+            ("cutter", CUTTER, movie.isel(T=0), {"inputs": {"markers": markers}}, frame)):
         work = int(spec.plane_bytes * 192 * 192)
-        assert work > 30 * 2 * 192 * 192  # more than 30 frames' labels
-        _memory_left(monkeypatch, image.size * 2 + work - 1)
+        assert work > 30 * frame  # more than 30 frames' labels
+        _memory_left(monkeypatch, labels + work - 1)
         with pytest.raises(InputError) as refused:
             run_pipeline(pipeline, image, **extra)
         said = str(refused.value)

@@ -43,12 +43,15 @@ def run_bytes(sizes: Mapping[str, int], spec: Any, /, *, tiled: bool = False) ->
     return label_bytes(sizes), 0 if tiled else int(float(spec.plane_bytes) * plane)
 
 
-def auto_chunk_frames(sizes: dict[str, int], memory: int | None, /, *, overlap: int) -> int | None:
+def auto_chunk_frames(sizes: dict[str, int], memory: int | None, /, *, overlap: int, work: int = 0) -> int | None:
     """The ``chunk_frames`` for a movie of ``sizes`` (dims -> length) when none is given: None (one task) unless
     its labels (16 bits a pixel, as a movie of fewer than 65536 objects has) would take more than
     :data:`AUTO_CHUNK_SHARE` of ``memory`` (the bytes one task may use: a Dask worker's memory limit, or the
-    memory this process has left); then the frames whose labels take :data:`AUTO_CHUNK_PART` of it, at least
-    ``overlap + 1`` and 2.
+    memory this process has left), or they and ``work`` (the pipeline's work on one frame beside them:
+    :func:`run_bytes`) more than all of it; then the frames whose labels take :data:`AUTO_CHUNK_PART` of it, at
+    least ``overlap + 1`` and 2, or fewer where such a chunk (with the ``overlap`` frames it shares with the one
+    before) would not fit beside ``work``. None, too, where the labels fit that share and no chunk fits beside
+    ``work`` (the run is then refused: :func:`require_label_memory`).
 
     Unchunked, a task holds the whole movie's labels in memory (a Dask worker over its limit is restarted, and the
     input fails after a few); chunked, each task holds its chunk's, and the merge writes the movie on a scratch
@@ -60,15 +63,24 @@ def auto_chunk_frames(sizes: dict[str, int], memory: int | None, /, *, overlap: 
     18
     >>> auto_chunk_frames({"T": 400, "Y": 1024, "X": 1024}, 2 * 2**30, overlap=1) is None  # half is 1 GiB
     True
+    >>> auto_chunk_frames({"T": 400, "Y": 1024, "X": 1024}, 2 * 2**30, overlap=1, work=1300 * 2**20)  # 800 + 1300
+    64
     """
     n_frames = int(sizes.get("T", 1))
     if not memory or memory <= 0 or n_frames < 2:
         return None
     frame = label_bytes({d: n for d, n in sizes.items() if d != "T"})  # one frame's labels
-    share = memory * AUTO_CHUNK_SHARE
-    if n_frames * frame <= share:
+    labels_fit = n_frames * frame <= memory * AUTO_CHUNK_SHARE
+    if labels_fit and n_frames * frame + work <= memory:
         return None
-    chosen = max(int(memory * AUTO_CHUNK_PART // frame), overlap + 1, 2)
+    least = max(overlap + 1, 2)
+    chosen = max(int(memory * AUTO_CHUNK_PART // frame), least)
+    if work:
+        fits = int((memory - work) // frame) - overlap  # a chunk's own frames whose labels fit beside the work
+        if fits < least and labels_fit:
+            return None
+        if least <= fits < chosen:
+            chosen = fits
     return chosen if chosen < n_frames else None
 
 
@@ -122,7 +134,7 @@ def require_label_memory(sizes: Mapping[str, int], spec: Any, /, *, tiled: bool 
     if tile:
         raise InputError(said + f"Segment its planes in tiles: run_pipeline({spec.name!r}, image, tile={tile}) (the "
                                 f"command line: labelfree {spec.name} --tile {tile}).")
-    frames = (auto_chunk_frames(sizes, left, overlap=int(spec.frame_overlap))
+    frames = (auto_chunk_frames(sizes, left, overlap=int(spec.frame_overlap), work=work)
               if spec.frame_overlap is not None and "T" in sizes else None)
     chunk = (frames + int(spec.frame_overlap)) * (labels // sizes["T"]) + work if frames else 0
     if frames and chunk <= left:  # chunks (with the frames they share with the chunk before) that fit

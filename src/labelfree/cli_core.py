@@ -432,14 +432,16 @@ def _chunk_frames(spec: Any, args: argparse.Namespace, image: Any, /, *, tile: i
         log.info("%s: its run was segmented in chunks of %d frames; so is this one (--chunk-frames N to choose)",
                  record.source, frames)
         return frames if frames < image.sizes["T"] else None
+    from labelfree._label_memory import run_bytes
     from labelfree._threads import available_memory
     from labelfree.frame_chunks import auto_chunk_frames, chunks_chosen_text
 
-    memory = available_memory()
-    frames = auto_chunk_frames(dict(image.sizes), memory, overlap=overlap)
+    memory, sizes = available_memory(), dict(image.sizes)
+    work = run_bytes(sizes, spec)[1]  # the pipeline's work on one frame, beside a chunk's labels
+    frames = auto_chunk_frames(sizes, memory, overlap=overlap, work=work)
     if frames:
-        log.info("%s", chunks_chosen_text(str(args.input), dict(image.sizes), memory, frames, room="of memory left",
-                                          choose="--chunk-frames N to choose"))
+        log.info("%s", chunks_chosen_text(str(args.input), sizes, memory, frames, room="of memory left",
+                                          choose="--chunk-frames N to choose", work=work))
     return frames
 
 

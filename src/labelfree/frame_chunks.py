@@ -171,12 +171,18 @@ def keywords_of_frames(keywords: dict[str, Any], start: int, stop: int, /, *, pi
 
 
 def chunks_chosen_text(name: str, sizes: dict[str, int], memory: int, frames: int, /, *, room: str,
-                       choose: str) -> str:
+                       choose: str, work: int = 0) -> str:
     """The log line of a chunk length that :func:`auto_chunk_frames` chose for the movie ``name`` of ``sizes`` and
-    ``memory`` bytes (``room``: what that memory is, e.g. "one task may use"; ``choose``: how to choose another)."""
-    return (f"{name}: its {sizes.get('T', 1)} frames of labels ({label_bytes(sizes) / 2**20:.0f} MiB) would take "
-            f"more than {round(100 * AUTO_CHUNK_SHARE)} % of the {memory / 2**20:.0f} MiB {room}: segmented in "
-            f"chunks of {frames} frames ({choose})")
+    ``memory`` bytes (``room``: what that memory is, e.g. "one task may use"; ``choose``: how to choose another;
+    ``work``: the pipeline's work on one frame that it was given)."""
+    labels = label_bytes(sizes)
+    said = f"{name}: its {sizes.get('T', 1)} frames of labels ({labels / 2**20:.0f} MiB) "
+    if labels > memory * AUTO_CHUNK_SHARE:
+        said += f"would take more than {round(100 * AUTO_CHUNK_SHARE)} % of the {memory / 2**20:.0f} MiB {room}"
+    else:
+        said += (f"and its work on one frame ({work / 2**20:.0f} MiB) would take more than the "
+                 f"{memory / 2**20:.0f} MiB {room}")
+    return said + f": segmented in chunks of {frames} frames ({choose})"
 
 
 def read_whole(image: xr.DataArray, path: Any, /) -> xr.DataArray:

@@ -362,10 +362,14 @@ def chunk_frames_for(job: Job, chunk_frames: int | None, memory: Callable[[], in
         except Exception as exc:  # noqa: BLE001 - the task that reads it reports what is wrong
             log.debug("batch: %s: no automatic chunks (%s)", job.item.stem, exc)
             return None
-    chosen = auto_chunk_frames(sizes, available, overlap=int(job.frame_overlap))
+    from labelfree._label_memory import run_bytes
+    from labelfree.pipelines import get_pipeline
+
+    work = run_bytes(sizes, get_pipeline(job.pipeline), tiled=job.tile is not None)[1]  # one frame's, beside a chunk
+    chosen = auto_chunk_frames(sizes, available, overlap=int(job.frame_overlap), work=work)
     if chosen:
         log.info("%s", chunks_chosen_text(job.item.stem, sizes, available, chosen, room="one task may use",
-                                          choose="set batch.chunk_frames to choose"))
+                                          choose="set batch.chunk_frames to choose", work=work))
     return chosen
 
 
