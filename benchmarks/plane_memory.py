@@ -16,18 +16,21 @@ MSC mosaics, whole; printed: the exit code (-9: killed by the system), the cgrou
 first line the command printed on stderr. Run it with ``PYTHONPATH=<another checkout>/src`` to measure that code
 instead.
 
-Part 3 (``--rss motion,cutter``; needs ../shared/data or ``$LABELFREE_SHARED_DATA``): Motion's and Cutter's work, whose
-OpenCV, PyMaxflow and torch allocations ``tracemalloc`` does not see: each pipeline's ``segment`` on a mosaic of real
-MSC frames (Fluo-C2DL-MSC/01 tiled to ``--rss-sizes`` px; Motion: its first ``--rss-frames`` frames, Cutter: frame 0
-with its TRA markers, numbered apart in every tile), every case in a fresh process with one thread. Printed: the
-resident memory before ``segment`` (the imports and the image), the process's peak (``ru_maxrss``) and the bytes a
-pixel of one plane beside the labels, ``(peak - before - labels) / pixels of one plane``: the figure of the
-pipeline's ``plane_bytes``.
+Part 3 (``--rss motion,cutter,fusion``; Motion and Cutter need ../shared/data or ``$LABELFREE_SHARED_DATA``): the work
+whose OpenCV, PyMaxflow and torch allocations ``tracemalloc`` does not see: each pipeline's ``segment`` on a mosaic of
+real MSC frames (Fluo-C2DL-MSC/01 tiled to ``--rss-sizes`` px; Motion: its first ``--rss-frames`` frames, Cutter:
+frame 0 with its TRA markers, numbered apart in every tile), Fusion on a mosaic of its demo's first
+``--rss-channels`` channels (of 3) with the demo's zoo (a tiny network: cellpose's own is wider, its activations per
+batch of tiles larger, not its flows a pixel), every case in a fresh process with one thread. Printed: the resident
+memory before ``segment`` (the imports and the image), the process's peak (``ru_maxrss``) and the bytes a pixel of
+one plane beside the labels, ``(peak - before - labels) / pixels of one plane``: the figure of the pipeline's
+``plane_bytes``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 import time
@@ -136,6 +139,15 @@ def child(pipeline: str, size: int, frames: int) -> None:
         movie = np.asarray(load_ctc("Fluo-C2DL-MSC", "01", frames=range(frames)).movie.values)
         image = to_dataarray(np.stack([_mosaic(f, size) for f in movie]), dims="TYX")
         extra = {}
+    elif pipeline == "fusion":  # the demo's three channels and its zoo (trained by the parent, found in the cache)
+        from labelfree.fusion import segment
+        from labelfree.fusion.demo import fusion_demo
+
+        demo, frames = fusion_demo(), 1
+        channels = demo.image.transpose("C", "Y", "X")[: int(os.environ.get("PLANE_MEMORY_CHANNELS", 3))]
+        image = to_dataarray(np.stack([_mosaic(np.asarray(c), size) for c in channels.values]), dims="CYX",
+                             channel_names=[str(c) for c in channels.coords["C"].values])  # as the zoo files them
+        extra = {"zoo": demo.inputs["zoo"]}
     else:
         from labelfree.cutter import segment
 
@@ -152,11 +164,15 @@ def child(pipeline: str, size: int, frames: int) -> None:
 
 def part3(pipelines: list[str], sizes: list[int], frames: int) -> None:
     import json
-    import os
     import subprocess
 
     env = {**os.environ, "OMP_NUM_THREADS": "1", "LABELFREE_THREADS": "1"}
-    print("\nresident memory of one segment() call on a mosaic of MSC frames (a fresh process each, one thread)")
+    if "fusion" in pipelines:  # the demo's zoo, trained here when the cache holds none: not in a case's peak
+        from labelfree.fusion.demo import demo_zoo
+
+        demo_zoo()
+    print("\nresident memory of one segment() call on a mosaic (of MSC frames; Fusion: of its demo's channels), "
+          "a fresh process each, one thread")
     print(f"{'pipeline':9s} {'size':>5s} {'frames':>6s} {'before MiB':>10s} {'peak MiB':>9s} {'s':>6s} "
           f"{'B/px of a plane beside the labels':>34s}")
     for pipeline in pipelines:
@@ -181,9 +197,10 @@ def main() -> None:
     parser.add_argument("--tile", type=int, default=2048, help="part 2's tile size (px)")
     parser.add_argument("--pipeline", default="threshold", choices=("threshold", "motion"),
                         help="part 2's pipeline (motion: a movie of --rss-frames MSC mosaics, no tiles)")
-    parser.add_argument("--rss", default="", help="part 3's pipelines, comma-separated: motion, cutter (default none)")
+    parser.add_argument("--rss", default="", help="part 3's pipelines, comma-separated: motion, cutter, fusion")
     parser.add_argument("--rss-sizes", default="2048,3072,4096", help="part 3's mosaic sizes (px), comma-separated")
     parser.add_argument("--rss-frames", type=int, default=6, help="part 3's Motion frames")
+    parser.add_argument("--rss-channels", type=int, default=3, help="part 3's Fusion channels (the demo's first N)")
     parser.add_argument("--skip-part1", action="store_true", help="run part 2 and 3 only")
     parser.add_argument("--child", nargs=3, metavar=("PIPELINE", "SIZE", "FRAMES"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -195,6 +212,7 @@ def main() -> None:
     if args.cgroup:
         part2(args.cgroup, args.size, args.tile, args.pipeline, args.rss_frames)
     if args.rss:
+        os.environ["PLANE_MEMORY_CHANNELS"] = str(args.rss_channels)  # read by the cases' processes
         part3(args.rss.split(","), [int(s) for s in args.rss_sizes.split(",")], args.rss_frames)
 
 

@@ -151,9 +151,11 @@ def test_cutter_on_a_movie_learns_from_every_frame_so_no_chunks_are_offered(movi
 
 
 def test_a_frame_whose_work_alone_cannot_fit_is_refused(movie, monkeypatch):
-    """Motion's and Cutter's work on one plane (measured: benchmarks/plane_memory.py, part 3) is counted beside the
-    labels: a run whose labels fit but whose work on a frame would not is refused, and chunks cannot help it."""
+    """Motion's, Cutter's and Fusion's work on one plane (measured: benchmarks/plane_memory.py, part 3) is counted
+    beside the labels: a run whose labels fit but whose work on a frame would not is refused, and chunks cannot help
+    it."""
     from labelfree.cutter.spec import SPEC as CUTTER
+    from labelfree.fusion.spec import SPEC as FUSION
     from labelfree.motion.spec import SPEC as MOTION
 
     markers = np.zeros((192, 192), np.uint16)
@@ -161,7 +163,8 @@ def test_a_frame_whose_work_alone_cannot_fit_is_refused(movie, monkeypatch):
     frame = 2 * 192 * 192
     for pipeline, spec, image, extra, labels in (
             ("motion", MOTION, movie, {}, 3 * frame),  # the least chunk, 2 frames and the one it shares
-            ("cutter", CUTTER, movie.isel(T=0), {"inputs": {"markers": markers}}, frame)):
+            ("cutter", CUTTER, movie.isel(T=0), {"inputs": {"markers": markers}}, frame),
+            ("fusion", FUSION, movie.isel(T=0), {}, frame)):  # (a plane smaller than any tile offered)
         work = int(spec.plane_bytes * 192 * 192)
         assert work > 30 * frame  # more than 30 frames' labels
         _memory_left(monkeypatch, labels + work - 1)
@@ -258,3 +261,17 @@ def test_a_batch_refuses_such_an_input_before_its_first_chunk(scheduler, drift, 
                      r"joined", table["error"][0])
     assert not segmented
     assert not list((tmp_path / "out").glob("sample_movie_*"))
+
+
+def test_a_fusion_plane_whose_work_cannot_fit_is_told_the_tile_that_does(monkeypatch):
+    from labelfree.fusion.spec import SPEC
+
+    plane = np.random.default_rng(0).integers(100, 200, (1024, 1024), dtype=np.uint16)
+    labels = 2 * plane.size
+    _memory_left(monkeypatch, labels + int(SPEC.plane_bytes * 800 * 800))  # a 512 px tile and its 128 px overlaps
+    with pytest.raises(InputError) as refused:
+        run_pipeline("fusion", plane)
+    said = str(refused.value)
+    assert "Fusion holds the labels of the whole image in memory: the image (1024 Y x 1024 X) needs 2.0 MiB for " \
+           f"them and {SPEC.plane_bytes:.0f} MiB for its work on one plane" in said, said  # bytes a pixel of 1 Mpx
+    assert "run_pipeline('fusion', image, tile=512) (the command line: labelfree fusion --tile 512)" in said, said

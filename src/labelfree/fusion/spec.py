@@ -23,6 +23,10 @@ SPEC = PipelineSpec(
               kind="choice", choices=("auto", "cpu", "cuda"), basic=False),
     ),
     tiles=True,
+    # measured (benchmarks/plane_memory.py, part 3: one thread, the demo's zoo on a mosaic of its channels): 79 bytes a
+    # pixel beside the labels for one channel at 8192 px, 102 for three; 100 to 173 at 2048 and 4096 px; the least, so
+    # that no run that fits is refused
+    plane_bytes=79.0,
     tile_run_config="labelfree.fusion.segment:whole_image_config",
     tile_record="labelfree.fusion.segment:tiled_record",
     record_models="labelfree.fusion.segment:repeat_recorded_models",
