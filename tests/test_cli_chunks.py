@@ -45,17 +45,8 @@ def test_chunks_given_give_the_labels_of_the_whole_movie(tmp_path, whole, capsys
         "sample_movie_labels.tif", "sample_movie_provenance.json", "sample_movie_rois.zip", "sample_movie_table.csv"]
 
 
-def _labels_alone(monkeypatch) -> None:
-    """The memory check before a run counts the labels alone: these tests scale a long movie's labels down to the
-    sample's, and Motion's measured work on one small frame (155 bytes a pixel, 78 frames' labels) would not fit."""
-    from labelfree import _label_memory
-
-    counted = _label_memory.run_bytes
-    monkeypatch.setattr(_label_memory, "run_bytes", lambda *a, **k: (counted(*a, **k)[0], 0))
-
-
 def test_a_movie_too_large_for_the_memory_left_is_chunked_with_no_option(tmp_path, whole, monkeypatch, capsys,
-                                                                         caplog):
+                                                                         caplog, labels_alone_in_memory_check):
     """The memory this process has left decides (:func:`labelfree._threads.available_memory`): labels of more than
     half of it are split into chunks whose labels take a sixteenth of it (at least 2 frames), joined on a scratch
     file of the output folder (a memory-mapped file with no name there, gone with the run)."""
@@ -63,7 +54,6 @@ def test_a_movie_too_large_for_the_memory_left_is_chunked_with_no_option(tmp_pat
 
     frame = 2 * 192 * 192  # bytes of one frame's uint16 labels
     monkeypatch.setattr("labelfree._threads.available_memory", lambda *a: 20 * frame)  # 12 frames: over half
-    _labels_alone(monkeypatch)
     monkeypatch.setattr(chunks, "MERGE_IN_MEMORY_BYTES", 0)  # the merged movie on a scratch file, as a large one
     made = []
     merged_array = chunks.merged_array

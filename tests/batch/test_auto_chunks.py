@@ -50,7 +50,8 @@ def _labels_and_record(out, stem="movie"):
 
 
 @pytest.mark.parametrize("pipeline", ["threshold", "motion"])
-def test_a_movie_too_large_for_the_memory_left_is_chunked_with_no_setting(tmp_path, monkeypatch, caplog, pipeline):
+def test_a_movie_too_large_for_the_memory_left_is_chunked_with_no_setting(tmp_path, monkeypatch, caplog, pipeline,
+                                                                          labels_alone_in_memory_check):
     """Run in this process (``scheduler='sync'``): the memory this process has left decides; the outputs are those
     of the run given the same chunk length, and its provenance says the chunks."""
     movie = _movie(tmp_path / "movie.tif")
@@ -59,12 +60,6 @@ def test_a_movie_too_large_for_the_memory_left_is_chunked_with_no_setting(tmp_pa
     assert given["status"].tolist() == ["ok"]
     frame = 2 * 64 * 64  # bytes of one frame's uint16 labels: half of 22 frames' holds fewer than 12, a sixteenth 1
     monkeypatch.setattr("labelfree._threads.available_memory", lambda *a: 22 * frame)
-    from labelfree import _label_memory
-
-    # the check before a run counts the labels alone: Motion's measured work on one such small frame (155 bytes a
-    # pixel, 78 frames' labels) would not fit in the memory of this scaled-down long movie
-    counted = _label_memory.run_bytes
-    monkeypatch.setattr(_label_memory, "run_bytes", lambda *a, **k: (counted(*a, **k)[0], 0))
     with caplog.at_level(logging.INFO, logger="labelfree.batch.dispatch"):
         auto = run_batch(movie, pipeline=pipeline, out_dir=tmp_path / "auto", scheduler="sync", progress=False)
     assert auto["status"].tolist() == ["ok"]
