@@ -152,6 +152,7 @@ def frame_stream(
             item = submit(t, lambda f, *args: f(*args))
             prepared.pop(t - 1, None)
             yield item
+            del item  # not held while the next frame is computed: its features and flow are the caller's
 
     def parallel(pool: ThreadPoolExecutor) -> Iterator[FrameWork]:
         window: collections.deque[Future] = collections.deque()
@@ -163,6 +164,7 @@ def frame_stream(
             item = window.popleft().result()
             prepared.pop(t - 1, None)
             yield item
+            del item
 
     if workers <= 1:
         yield FrameStream(serial(), None)
