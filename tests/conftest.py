@@ -220,7 +220,7 @@ class UserRuns:
 @pytest.fixture
 def labels_alone_in_memory_check(monkeypatch) -> None:
     """The memory check before a run counts the labels alone: for tests that scale a long movie's labels down to
-    small frames, where a pipeline's measured work on one frame (Motion: 155 bytes a pixel, 78 frames' labels) would
+    small frames, where a pipeline's measured work on one frame (Motion: 138 bytes a pixel, 69 frames' labels) would
     not fit in the memory they set."""
     from labelfree import _label_memory
 

@@ -261,7 +261,7 @@ def test_the_flow_output_of_a_run_in_chunks_is_the_whole_run_s(tmp_path, monkeyp
 
 
 def test_a_movie_whose_labels_fit_but_not_beside_a_frames_work_is_chunked(tmp_path, monkeypatch, caplog):
-    """Labels under half the memory left, but with Motion's work on one frame (measured: 155 bytes a pixel) over
+    """Labels under half the memory left, but with Motion's work on one frame (measured: 138 bytes a pixel) over
     all of it: chunked, each chunk's labels beside one frame's work (before: refused, "segment a part of it")."""
     from labelfree.motion.spec import SPEC
 

@@ -78,7 +78,7 @@ def test_a_movie_too_large_for_the_memory_left_is_chunked_with_no_setting(tmp_pa
 
 
 def test_a_movie_whose_labels_fit_but_not_beside_a_frames_work_is_chunked(tmp_path, monkeypatch, caplog):
-    """Labels under half of the memory, but with Motion's work on one frame (measured: 155 bytes a pixel) over all of
+    """Labels under half of the memory, but with Motion's work on one frame (measured: 138 bytes a pixel) over all of
     it: chunked, each chunk's labels beside one frame's work (before: one task, refused)."""
     from labelfree.motion.spec import SPEC
 
