@@ -10,9 +10,9 @@ the whole image's labels (2 bytes a pixel): ``(peak - labels) / pixels of one pl
 spec's ``plane_bytes`` holds.
 
 Part 2 (``--cgroup MiB``; Linux, root, a memory cgroup): ``labelfree threshold PLANE.tif -o OUT`` of one
-``--size`` px plane (uncompressed, memory-mapped; an object every 128 px) in a memory cgroup of that limit, whole
-and with ``--tile``; with ``--pipeline motion``, ``labelfree motion`` on a movie of ``--rss-frames`` frames of part 3's
-MSC mosaics, whole; printed: the exit code (-9: killed by the system), the cgroup's peak, the seconds and the
+``--size`` px plane (uncompressed, memory-mapped; an object every 128 px) in a memory cgroup of that limit, with no
+option (the command line tiles a plane whose work cannot fit whole) and with ``--tile``; with ``--pipeline motion``,
+``labelfree motion`` on a movie of ``--rss-frames`` frames of part 3's MSC mosaics, with no option; printed: the exit code (-9: killed by the system), the cgroup's peak, the seconds and the
 first line the command printed on stderr. Run it with ``PYTHONPATH=<another checkout>/src`` to measure that code
 instead.
 
@@ -89,10 +89,11 @@ def part2(limit_mib: int, size: int, tile: int, pipeline: str = "threshold", fra
 
             movie = np.asarray(load_ctc("Fluo-C2DL-MSC", "01", frames=range(frames)).movie.values)
             tifffile.imwrite(plane, np.stack([_mosaic(f, size) for f in movie]), imagej=True, metadata={"axes": "TYX"})
-            what, runs = f"a movie of {frames} frames of {size} x {size} (MSC mosaics)", [("whole", [])]
+            what, runs = f"a movie of {frames} frames of {size} x {size} (MSC mosaics)", [("no --tile", [])]
         else:
             tifffile.imwrite(plane, synthetic((size, size), every=128))  # 4096 objects in 8192 x 8192
-            what, runs = f"one {size} x {size} uint16 plane", [("whole", []), (f"--tile {tile}", ["--tile", str(tile)])]
+            what = f"one {size} x {size} uint16 plane"
+            runs = [("no --tile", []), (f"--tile {tile}", ["--tile", str(tile)])]
         print(f"\nlabelfree {pipeline} on {what} in a memory cgroup of {limit_mib} MiB")
         print(f"{'run':14s} {'rc':>4s} {'peak MiB':>9s} {'s':>6s}  stderr (first line)")
         for name, extra in runs:

@@ -106,10 +106,14 @@ def test_a_tiled_movie_is_told_to_go_in_chunks_without_tiles(movie, monkeypatch,
     assert (out / "sample_movie_labels.tif").exists()
 
 
-def test_a_plane_whose_work_cannot_fit_is_told_to_go_in_tiles(monkeypatch, tmp_path, capsys):
+def test_a_plane_whose_work_cannot_fit_is_told_to_go_in_tiles(monkeypatch, tmp_path, capsys, caplog):
     """Threshold's work on a plane takes 8 bytes a pixel beside the labels (measured: benchmarks/plane_memory.py):
-    a plane whose labels fit but whose work does not is refused, with the largest tile size whose work fits; in
-    tiles of that size it runs, and gives the labels of the whole plane."""
+    a plane whose labels fit but whose work does not is refused by ``run_pipeline``, with the largest tile size
+    whose work fits; in tiles of that size it runs, and gives the labels of the whole plane. The command line with
+    no --tile segments it in those tiles itself (it refused, before), says so and records them, so that a run
+    repeated from its record is tiled alike."""
+    import json
+
     import tifffile
 
     from labelfree.cli import main
@@ -128,16 +132,30 @@ def test_a_plane_whose_work_cannot_fit_is_told_to_go_in_tiles(monkeypatch, tmp_p
     said = str(refused.value)
     assert "needs 2.7 MiB for them and 11 MiB for its work on one plane, but only 14 MiB of memory is left" in said
     # 1024 px tiles and their overlap would not fit: 8 * (1024 + 256) ** 2 bytes beside the labels
-    assert "Segment its planes in tiles: run_pipeline('threshold', image, tile=512) (the command line: labelfree " \
-           "threshold --tile 512)." in said
+    assert "Segment its planes in tiles: run_pipeline('threshold', image, tile=512) (the command line, labelfree " \
+           "threshold, a batch run and the Fiji command tile such an image themselves; --tile 512 to choose)." in said
     tiled = run_pipeline("threshold", plane, tile=512)
     np.testing.assert_array_equal(tiled.values > 0, whole.values > 0)
     assert tiled.values.max() == whole.values.max()
     path = tmp_path / "plane.tif"
     tifffile.imwrite(path, pixels)
-    assert main(["threshold", str(path), "-o", str(tmp_path / "out"), "-q", "--no-progress"]) == 1
-    assert "labelfree threshold --tile 512" in capsys.readouterr().err
-    assert main(["threshold", str(path), "-o", str(tmp_path / "out"), "--tile", "512", "-q", "--no-progress"]) == 0
+    with caplog.at_level("INFO", logger="labelfree.cli_core"):
+        assert main(["threshold", str(path), "-o", str(tmp_path / "out"), "--no-progress"]) == 0
+    assert (f"{path}: its labels (2.7 MiB) and Threshold's work on one whole plane (11 MiB) would take more than the "
+            "14 MiB of memory left: each plane segmented in tiles of 512 px, 128 px of overlap (--tile PX to "
+            "choose)") in caplog.text, caplog.text
+    assert "(in tiles of 512 px)" in capsys.readouterr().out
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "out" / "plane_labels.tif"), tiled.values)
+    record = tmp_path / "out" / "plane_provenance.json"
+    made = json.loads(record.read_text())
+    assert made["tiles"]["tile"] == 512, made
+    _memory_left(monkeypatch, 2**40)  # a run repeated from its record is tiled as it was, whatever the memory
+    assert main(["threshold", str(path), "-o", str(tmp_path / "again"), "--config", str(record), "-q",
+                 "--no-progress"]) == 0
+    assert json.loads((tmp_path / "again" / "plane_provenance.json").read_text())["tiles"]["tile"] == 512
+    _memory_left(monkeypatch, labels + work - 1)
+    assert main(["threshold", str(path), "-o", str(tmp_path / "given"), "--tile", "1024", "-q", "--no-progress"]) == 0
+    assert json.loads((tmp_path / "given" / "plane_provenance.json").read_text())["tiles"]["tile"] == 1024
     _memory_left(monkeypatch, labels + work)  # both fit: not refused
     assert run_pipeline("threshold", plane).values.max() == whole.values.max()
 
@@ -274,4 +292,5 @@ def test_a_fusion_plane_whose_work_cannot_fit_is_told_the_tile_that_does(monkeyp
     said = str(refused.value)
     assert "Fusion holds the labels of the whole image in memory: the image (1024 Y x 1024 X) needs 2.0 MiB for " \
            f"them and {SPEC.plane_bytes:.0f} MiB for its work on one plane" in said, said  # bytes a pixel of 1 Mpx
-    assert "run_pipeline('fusion', image, tile=512) (the command line: labelfree fusion --tile 512)" in said, said
+    assert "run_pipeline('fusion', image, tile=512) (the command line, labelfree fusion, a batch run and the Fiji " \
+           "command tile such an image themselves; --tile 512 to choose)" in said, said

@@ -10,8 +10,8 @@ from typing import Any, Mapping
 
 from labelfree.errors import InputError
 
-__all__ = ["AUTO_CHUNK_SHARE", "AUTO_CHUNK_PART", "auto_chunk_frames", "require_label_memory", "memory_text",
-           "label_bytes", "run_bytes"]
+__all__ = ["AUTO_CHUNK_SHARE", "AUTO_CHUNK_PART", "auto_chunk_frames", "auto_tile", "tiles_chosen_text", "tile_bytes",
+           "require_label_memory", "memory_text", "label_bytes", "run_bytes"]
 
 #: a movie whose labels would take more than this share of the memory one task may use is split into chunks of
 #: frames when no ``chunk_frames`` is given (:func:`auto_chunk_frames`) ...
@@ -133,7 +133,8 @@ def require_label_memory(sizes: Mapping[str, int], spec: Any, /, *, tiled: bool 
     tile = _tile_that_fits(spec, sizes, labels, left) if work and labels <= left else None
     if tile:
         raise InputError(said + f"Segment its planes in tiles: run_pipeline({spec.name!r}, image, tile={tile}) (the "
-                                f"command line: labelfree {spec.name} --tile {tile}).")
+                                f"command line, labelfree {spec.name}, a batch run and the Fiji command tile such an "
+                                f"image themselves; --tile {tile} to choose).")
     frames = (auto_chunk_frames(sizes, left, overlap=int(spec.frame_overlap), work=work)
               if spec.frame_overlap is not None and "T" in sizes else None)
     chunk = (frames + int(spec.frame_overlap)) * (labels // sizes["T"]) + work if frames else 0
@@ -147,6 +148,48 @@ def require_label_memory(sizes: Mapping[str, int], spec: Any, /, *, tiled: bool 
                             "a binned copy, or run where more memory is free.")
 
 
+def auto_tile(sizes: Mapping[str, int], spec: Any, memory: int | None, /) -> int | None:
+    """The tile size (px, with the default overlap of 128 px) for a run of the pipeline ``spec`` on an image of
+    ``sizes`` (dims -> length) when none is given: None (the planes whole) unless the pipeline takes tiles and its
+    labels and its work on one plane (:func:`run_bytes`) exceed ``memory`` (the bytes the run may use; None:
+    unknown) while the labels alone fit; then the largest tile whose work fits beside the labels, as
+    :func:`require_label_memory` offers it (None where none fits: the run is refused there). The command line, a
+    batch run and the Fiji commands tile such an image themselves; ``run_pipeline`` refuses it, offering the tile.
+
+    Examples
+    --------
+    >>> from labelfree.pipelines import get_pipeline
+    >>> fusion = get_pipeline("fusion")  # 79 bytes a pixel of a plane beside the labels
+    >>> auto_tile({"C": 3, "Y": 20000, "X": 20000}, fusion, 8 * 2**30)  # 0.7 GiB of labels, 29 GiB of work
+    4096
+    >>> auto_tile({"C": 3, "Y": 4000, "X": 4000}, fusion, 8 * 2**30) is None  # 1.2 GiB of work: fits
+    True
+    """
+    if not memory or memory <= 0 or not spec.tiles:
+        return None
+    sizes = {str(d): int(n) for d, n in sizes.items()}
+    labels, work = run_bytes(sizes, spec)
+    if not work or labels + work <= memory or labels > memory:
+        return None
+    return _tile_that_fits(spec, sizes, labels, memory)
+
+
+def tiles_chosen_text(name: str, sizes: Mapping[str, int], spec: Any, memory: int, tile: int, /, *, room: str,
+                      choose: str) -> str:
+    """The log line of a tile size that :func:`auto_tile` chose for the image ``name`` of ``sizes`` and ``memory``
+    bytes (``room``: what that memory is, e.g. "of memory left"; ``choose``: how to choose another)."""
+    labels, work = run_bytes(sizes, spec)
+    return (f"{name}: its labels ({memory_text(labels)}) and {spec.title}'s work on one whole plane "
+            f"({memory_text(work)}) would take more than the {memory_text(memory)} {room}: each plane segmented in "
+            f"tiles of {tile} px, 128 px of overlap ({choose})")
+
+
+def tile_bytes(spec: Any, tile: int, /) -> int:
+    """The bytes the pipeline ``spec``'s work on one tile of ``tile`` px takes, with the default overlap (128 px) on
+    every side (its ``plane_bytes`` a pixel)."""
+    return int(float(spec.plane_bytes) * (int(tile) + 256) ** 2)
+
+
 #: the tile sizes a refusal offers, largest first, each with the default overlap (128 px) on every side
 _TILES = (4096, 2048, 1024, 512)
 
@@ -158,6 +201,6 @@ def _tile_that_fits(spec: Any, sizes: dict[str, int], labels: int, left: int) ->
     if not spec.tiles:
         return None
     for tile in _TILES:
-        if tile < max(sizes["Y"], sizes["X"]) and labels + float(spec.plane_bytes) * (tile + 256) ** 2 <= left:
+        if tile < max(sizes["Y"], sizes["X"]) and labels + tile_bytes(spec, tile) <= left:
             return tile
     return None

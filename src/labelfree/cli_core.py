@@ -371,6 +371,8 @@ def run_command(args: argparse.Namespace) -> int:
 
             if chunkable:  # a compressed TIFF segmented whole: read once, as before
                 image = read_whole(image, args.input)
+            if tile is None:  # a plane whose work cannot fit whole: in tiles (recorded: a repeated run takes them)
+                tile = _auto_tile(spec, args, image)
             recorded = _extra_recordings(spec, args, kept)
             labels = run_pipeline(spec, image, config=config, channel=channel, inputs=inputs,
                                   progress=progress_from_args(args), tile=tile,
@@ -390,8 +392,10 @@ def run_command(args: argparse.Namespace) -> int:
             print(Path(out.path, path))
         return 0
     if not args.quiet:
-        chunks = (labels.attrs.get("labelfree") or {}).get("chunks")
-        how = f" (in {len(chunks['frames'])} chunks of frames)" if chunks else ""
+        made = labels.attrs.get("labelfree") or {}
+        chunks, tiles = made.get("chunks"), made.get("tiles")
+        how = (f" (in {len(chunks['frames'])} chunks of frames)" if chunks else
+               f" (in tiles of {tiles['tile']} px)" if isinstance(tiles, dict) and tiles.get("tile") else "")
         print(f"labelfree {spec.name}: {_describe(labels)} in {seconds:.1f} s{how}; outputs in {out.path}:")
         chosen = describe_automatic(labels.attrs.get("labelfree", {}))
         if chosen:
@@ -443,6 +447,23 @@ def _chunk_frames(spec: Any, args: argparse.Namespace, image: Any, /, *, tile: i
         log.info("%s", chunks_chosen_text(str(args.input), sizes, memory, frames, room="of memory left",
                                           choose="--chunk-frames N to choose", work=work))
     return frames
+
+
+def _auto_tile(spec: Any, args: argparse.Namespace, image: Any, /) -> int | None:
+    """The tile size of a single run that gives none (None: its planes whole): where the pipeline takes tiles and
+    the labels and its work on one whole plane would not fit in the memory this process has left,
+    :func:`labelfree._label_memory.auto_tile`'s (logged)."""
+    from labelfree._label_memory import auto_tile, tiles_chosen_text
+    from labelfree._threads import available_memory
+
+    if not spec.tiles:
+        return None
+    memory, sizes = available_memory(), dict(image.sizes)
+    tile = auto_tile(sizes, spec, memory)
+    if tile:
+        log.info("%s", tiles_chosen_text(str(args.input), sizes, spec, memory, tile, room="of memory left",
+                                         choose="--tile PX to choose"))
+    return tile
 
 
 @contextlib.contextmanager

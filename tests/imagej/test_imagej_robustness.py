@@ -340,6 +340,47 @@ def test_a_virtual_stack_larger_than_the_memory_left_is_refused_before_the_dialo
     assert result.labels.shape == (4, 96, 96) and int(result.labels[0].max()) == 4
 
 
+def test_a_plane_whose_work_cannot_fit_beside_its_pixels_is_segmented_in_tiles(clean, tmp_path, monkeypatch):
+    """Threshold's work on one whole plane (8 bytes a pixel) would not fit beside the pixels and labels, its work on
+    a 512 px tile would: the command runs in tiles (it was refused before the dialog), says so in the Log and gives
+    the labels of a tiled run; with less memory than that it is still refused before the dialog."""
+    import tifffile
+    from scyjava import jimport
+
+    import labelfree.imagej as lij
+    from labelfree._label_memory import tile_bytes
+    from labelfree.errors import InputError
+    from labelfree.threshold.spec import SPEC
+
+    side = 1200
+    rng = np.random.default_rng(3)
+    pixels = rng.normal(100, 5, (side, side)).astype(np.uint16)
+    yy, xx = np.ogrid[:side, :side]
+    pixels[((yy % 40) - 20) ** 2 + ((xx % 40) - 20) ** 2 < 80] += 300
+    path = tmp_path / "large plane.tif"
+    tifffile.imwrite(path, pixels)
+    imp = jimport("ij.IJ").openImage(str(path))
+    imp.show()
+    need = 2 * side * side * 2 + tile_bytes(SPEC, 512)  # the pixels and labels (16 bits), the work on a tile
+    monkeypatch.setattr("labelfree._threads.available_memory", lambda *a: need - 1)
+    errors, dialogs = _from_menu("LabelFree Threshold", "large plane.tif")
+    assert not dialogs and len(errors) == 1 and isinstance(errors[0], InputError), (errors, dialogs)
+    assert "Run LabelFree Segment File on its file" in str(errors[0])
+    monkeypatch.setattr("labelfree._threads.available_memory", lambda *a: need)
+    result = lij.run_command("threshold", imp, options="rois=none table=false")
+    np.testing.assert_array_equal(result.labels.values, _threshold_in_tiles(pixels, 512))
+    assert result.labels.attrs["labelfree"]["tiles"]["tile"] == 512
+    assert ("LabelFree Threshold on large plane.tif: its labels (2.7 MiB) and Threshold's work on one whole plane "
+            "(11 MiB) would take more than the") in _log(), _log()
+    assert "each plane segmented in tiles of 512 px, 128 px of overlap" in _log()
+
+
+def _threshold_in_tiles(pixels: np.ndarray, tile: int) -> np.ndarray:
+    from labelfree.run import run_pipeline
+
+    return run_pipeline("threshold", pixels, tile=tile).values
+
+
 @pytest.mark.parametrize(("command", "options", "said", "more"), [
     ("drift", "table=false", "LabelFree Drift (backend python) reads the whole image into memory", 2.0),
     ("stitch", "rows=2 cols=2 table=false", "LabelFree Stitch reads the whole image into memory", 0.5),

@@ -134,14 +134,54 @@ def segment_image(image: xr.DataArray, /, *, job: Job, keywords: dict[str, Any] 
 
     with input_messages(input_label(job.item)) as messages:
         config = job.config if job.record is None else {**job.record, "config": job.config}
+        tile, overlap = job.tile, job.tile_overlap
+        if tile is None and not keywords:  # a plane whose work cannot fit whole: in tiles
+            tile = _auto_tile(job, image)
+            overlap = 128 if tile else overlap
         labels = run_pipeline(job.pipeline, image, config=config, channel=job.item.channels, inputs=job.inputs,
-                              progress=False, tile=job.tile, tile_overlap=job.tile_overlap, threads=job.threads,
+                              progress=False, tile=tile, tile_overlap=overlap, threads=job.threads,
                               segment_keywords=keywords)
     if messages:
         labels = labels.copy(deep=False)
         labels.attrs = {**labels.attrs, "labelfree": {**dict(labels.attrs.get("labelfree") or {}),
                                                       "warnings": sorted(set(messages))}}
     return labels
+
+
+def task_memory() -> int | None:
+    """The bytes this task may still use: the memory this process has left (:func:`labelfree._threads.available_memory`),
+    and, in a Dask worker with a memory limit, at most that limit over the worker's threads (a worker past its limit
+    is restarted by its nanny)."""
+    from labelfree._threads import available_memory, in_dask_worker
+
+    left = available_memory()
+    if in_dask_worker():
+        from distributed import get_worker
+
+        worker = get_worker()
+        limit = getattr(getattr(worker, "memory_manager", None), "memory_limit", None)
+        if limit:
+            share = int(limit) // max(1, int(getattr(getattr(worker, "state", None), "nthreads", 1) or 1))
+            left = share if left is None else min(left, share)
+    return left
+
+
+def _auto_tile(job: Job, image: xr.DataArray, /) -> int | None:
+    """The tile size of ``job``'s input when the batch gives none (None: its planes whole): where the pipeline takes
+    tiles and the labels and its work on one whole plane would not fit in :func:`task_memory`,
+    :func:`labelfree._label_memory.auto_tile`'s (logged, and said in the input's provenance as its ``tiles``)."""
+    from labelfree._label_memory import auto_tile, tiles_chosen_text
+    from labelfree.pipelines import get_pipeline
+
+    spec = get_pipeline(job.pipeline)
+    if not spec.tiles:
+        return None
+    memory, sizes = task_memory(), dict(image.sizes)
+    tile = auto_tile(sizes, spec, memory)
+    if tile:
+        log.info("%s", tiles_chosen_text(job.item.stem, sizes, spec, memory, tile, room="one task may use",
+                                         choose="set tile in the batch config to choose"))
+    return tile
 
 
 def warnings_of(labels: Any, /) -> str:

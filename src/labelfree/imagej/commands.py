@@ -368,11 +368,15 @@ def _check_memory(spec: Any, imp: Any) -> None:
     on one plane (its spec's ``plane_bytes``) would take more memory than this process has left
     (:func:`labelfree.imagej.seen.require_memory`). ``LabelFree Segment File`` reads such a file as the command line
     does."""
-    from labelfree._label_memory import run_bytes
+    from labelfree._label_memory import run_bytes, tile_bytes
     from labelfree.imagej.seen import require_memory
 
-    labels, work = run_bytes({"T": int(imp.getNFrames()), "Z": int(imp.getNSlices()), "Y": int(imp.getHeight()),
-                              "X": int(imp.getWidth())}, spec)
+    sizes = {"T": int(imp.getNFrames()), "Z": int(imp.getNSlices()), "Y": int(imp.getHeight()),
+             "X": int(imp.getWidth())}
+    labels, work = run_bytes(sizes, spec)
+    tile = _auto_tile(spec, imp, sizes)
+    if tile:  # a plane whose work cannot fit whole beside the pixels and labels is segmented in tiles
+        work = tile_bytes(spec, tile)
     path = _source_path(imp)
     require_memory(imp, what=spec.menu_title, made="its labels" + " and its work on one plane" * bool(work),
                    more=labels + work,
@@ -380,6 +384,21 @@ def _check_memory(spec: Any, imp: Any) -> None:
                           "instead: it reads the file as the command line does, a long Motion or Threshold movie in "
                           "chunks of frames and a large image in tiles (its tile option); or segment a part of it "
                           "(Image > Duplicate... a range of frames, or a selection).")
+
+
+def _auto_tile(spec: Any, imp: Any, sizes: dict[str, int], /, *, read: bool = False) -> int | None:
+    """The tile size of a pipeline command on ``imp`` (of ``sizes``: its part inside a selection, once read): where
+    the pipeline takes tiles and its labels and its work on one whole plane would not fit in the memory this
+    process has left beside the pixels (``read``: the pixels are in Python's memory already, so the memory left
+    holds them), :func:`labelfree._label_memory.auto_tile`'s; None: its planes whole."""
+    from labelfree._label_memory import auto_tile
+    from labelfree._threads import available_memory
+    from labelfree.imagej.seen import image_bytes
+
+    left = available_memory()
+    if not spec.tiles or left is None:
+        return None
+    return auto_tile(sizes, spec, left if read else left - image_bytes(imp))
 
 
 def record_options(title: str, values: dict[str, Any], fields: list[Field]) -> None:
@@ -507,10 +526,13 @@ def _execute(spec: Any, imp: Any, config: Any, values: dict[str, Any], /, *, opt
         origin = (0, 0) if selection is None else (int(selection[0][0]), int(selection[0][1]))
         with relay_warnings(spec.menu_title, image=str(imp.getTitle()), origin=origin), \
                 relay_log_warnings(spec.menu_title, image=str(imp.getTitle()), origin=origin):
+            tile = _auto_tile(spec, imp, dict(seen.sizes), read=True)
+            if tile:
+                _log_tiles(spec, imp, dict(seen.sizes), tile)
             try:
                 labels = run_pipeline(spec, seen, config=_with_record(config, values.get("config_file")),
                                       channel=values.get("channel"), inputs=inputs, progress=sink,
-                                      overwrite=overwrite)
+                                      overwrite=overwrite, tile=tile)
             except Cancelled:
                 sink.finish("cancelled")
                 raise
@@ -551,6 +573,18 @@ def _execute(spec: Any, imp: Any, config: Any, values: dict[str, Any], /, *, opt
         table_to_resultstable(table, title=f"{imp.getTitle()}-objects{suffix}", show=True)
     n_rois = 0 if names is None else len(names)
     return CommandResult(labels, label_imp, n_rois, table, options, written)
+
+
+def _log_tiles(spec: Any, imp: Any, sizes: dict[str, int], tile: int, /) -> None:
+    """Say in ImageJ's Log that the run segments every plane in tiles, and why (:func:`_auto_tile`)."""
+    from scyjava import jimport
+
+    from labelfree._label_memory import tiles_chosen_text
+    from labelfree._threads import available_memory
+
+    said = tiles_chosen_text(str(imp.getTitle()), sizes, spec, int(available_memory() or 0), tile,
+                             room="of memory left", choose="LabelFree Segment File with its tile option to choose")
+    jimport("ij.IJ").log(f"{spec.menu_title} on {said}")
 
 
 def _log_automatic(spec: Any, imp: Any, labels: Any) -> None:
