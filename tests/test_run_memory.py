@@ -56,11 +56,11 @@ def test_motion_is_refused_before_any_work(movie, monkeypatch):
         raise AssertionError("Motion started")
 
     monkeypatch.setattr(flow, "grey_mapping", never)
-    frame, work = 2 * 192 * 192, int(SPEC.plane_bytes * 192 * 192)  # Motion's work on a frame: 78 frames' labels
+    frame, work = 2 * 192 * 192, int(SPEC.plane_bytes * 192 * 192)  # Motion's work on a frame: 69 frames' labels
     longer = movie.isel(T=np.arange(120) % 12)  # 120 frames, whose labels take more than half of ...
-    _memory_left(monkeypatch, work + 40 * frame)  # ... a frame's work and 40 frames' labels: chunks of seven fit
-    with pytest.raises(InputError, match=r"Motion holds the labels .* needs 8.4 MiB for them and 5.4 MiB for its work "
-                                         r"on one plane, .*\.run_in_chunks\('motion', image, chunk_frames=7, "
+    _memory_left(monkeypatch, work + 40 * frame)  # ... a frame's work and 40 frames' labels: chunks of six fit
+    with pytest.raises(InputError, match=r"Motion holds the labels .* needs 8.4 MiB for them and 4.9 MiB for its work "
+                                         r"on one plane, .*\.run_in_chunks\('motion', image, chunk_frames=6, "
                                          r"folder=\.\.\.\)"):
         run_pipeline("motion", longer)
     _memory_left(monkeypatch, work + 6 * frame - 1)  # a chunk of five (and one shared) would not fit, of four would
