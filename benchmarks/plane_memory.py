@@ -12,7 +12,8 @@ spec's ``plane_bytes`` holds.
 Part 2 (``--cgroup MiB``; Linux, root, a memory cgroup): ``labelfree threshold PLANE.tif -o OUT`` of one
 ``--size`` px plane (uncompressed, memory-mapped; an object every 128 px) in a memory cgroup of that limit, with no
 option (the command line tiles a plane whose work cannot fit whole) and with ``--tile``; with ``--pipeline motion``,
-``labelfree motion`` on a movie of ``--rss-frames`` frames of part 3's MSC mosaics, with no option; printed: the exit code (-9: killed by the system), the cgroup's peak, the seconds and the
+``labelfree motion`` on a movie of ``--rss-frames`` frames of part 3's MSC mosaics, with no option (``--pipeline
+cutter``: ``labelfree cutter`` on part 3's mosaic of an MSC frame with ``--markers``); printed: the exit code (-9: killed by the system), the cgroup's peak, the seconds and the
 first line the command printed on stderr. Run it with ``PYTHONPATH=<another checkout>/src`` to measure that code
 instead.
 
@@ -90,6 +91,14 @@ def part2(limit_mib: int, size: int, tile: int, pipeline: str = "threshold", fra
             movie = np.asarray(load_ctc("Fluo-C2DL-MSC", "01", frames=range(frames)).movie.values)
             tifffile.imwrite(plane, np.stack([_mosaic(f, size) for f in movie]), imagej=True, metadata={"axes": "TYX"})
             what, runs = f"a movie of {frames} frames of {size} x {size} (MSC mosaics)", [("no --tile", [])]
+        elif pipeline == "cutter":  # a mosaic of MSC frame 0 and its TRA markers (part 3's), which Cutter cannot tile
+            from labelfree.datasets import load_ctc
+
+            data = load_ctc("Fluo-C2DL-MSC", "01", frames=[0])
+            tifffile.imwrite(plane, _mosaic(np.asarray(data.movie.values[0]), size))
+            markers = Path(work) / "markers.tif"
+            tifffile.imwrite(markers, _mosaic(np.asarray(data.tra[0]), size, number_apart=True).astype(np.uint32))
+            what, runs = f"one {size} x {size} mosaic of MSC frame 0", [("no option", ["--markers", str(markers)])]
         else:
             tifffile.imwrite(plane, synthetic((size, size), every=128))  # 4096 objects in 8192 x 8192
             what = f"one {size} x {size} uint16 plane"
@@ -196,8 +205,9 @@ def main() -> None:
     parser.add_argument("--cgroup", type=int, default=0, metavar="MiB", help="part 2's memory limit (0: no part 2)")
     parser.add_argument("--size", type=int, default=8192, help="part 2's plane size (px)")
     parser.add_argument("--tile", type=int, default=2048, help="part 2's tile size (px)")
-    parser.add_argument("--pipeline", default="threshold", choices=("threshold", "motion"),
-                        help="part 2's pipeline (motion: a movie of --rss-frames MSC mosaics, no tiles)")
+    parser.add_argument("--pipeline", default="threshold", choices=("threshold", "motion", "cutter"),
+                        help="part 2's pipeline (motion: a movie of --rss-frames MSC mosaics; cutter: a mosaic of "
+                             "an MSC frame with its markers; neither in tiles)")
     parser.add_argument("--rss", default="", help="part 3's pipelines, comma-separated: motion, cutter, fusion")
     parser.add_argument("--rss-sizes", default="2048,3072,4096", help="part 3's mosaic sizes (px), comma-separated")
     parser.add_argument("--rss-frames", type=int, default=6, help="part 3's Motion frames")

@@ -172,6 +172,7 @@ def test_a_frame_whose_work_alone_cannot_fit_is_refused(movie, monkeypatch):
     """Motion's, Cutter's and Fusion's work on one plane (measured: benchmarks/plane_memory.py, part 3) is counted
     beside the labels: a run whose labels fit but whose work on a frame would not is refused, and chunks cannot help
     it."""
+    from labelfree._label_memory import memory_text
     from labelfree.cutter.spec import SPEC as CUTTER
     from labelfree.fusion.spec import SPEC as FUSION
     from labelfree.motion.spec import SPEC as MOTION
@@ -183,14 +184,32 @@ def test_a_frame_whose_work_alone_cannot_fit_is_refused(movie, monkeypatch):
             ("motion", MOTION, movie, {}, 3 * frame),  # the least chunk, 2 frames and the one it shares
             ("cutter", CUTTER, movie.isel(T=0), {"inputs": {"markers": markers}}, frame),
             ("fusion", FUSION, movie.isel(T=0), {}, frame)):  # (a plane smaller than any tile offered)
-        work = int(spec.plane_bytes * 192 * 192)
+        work = spec.work_bytes(192 * 192)
         assert work > 30 * frame  # more than 30 frames' labels
         _memory_left(monkeypatch, labels + work - 1)
         with pytest.raises(InputError) as refused:
             run_pipeline(pipeline, image, **extra)
         said = str(refused.value)
-        assert f"and {work / 2**20:.1f} MiB for its work on one plane" in said, said
+        assert f"and {memory_text(work)} for its work on one plane" in said, said
         assert "Segment a part of it at a time" in said and "run_in_chunks" not in said, said
+
+
+def test_cutter_counts_its_whole_plane_graph_up_to_where_it_cuts_in_tiles(monkeypatch):
+    """Cutter's foreground is one graph up to 4096 x 4096 px (measured: about 340 bytes a pixel beside the labels)
+    and cut in tiles above (72): a 4096 px plane is counted at the first figure, so a run that would need 5.3 GiB
+    is refused where only 2 GiB are left (it counted 1.1 GiB and was killed part way)."""
+    from labelfree.cutter.graphcut import TILE_ABOVE_PIXELS
+    from labelfree.cutter.spec import SPEC
+
+    assert SPEC.plane_bytes_up_to == ((TILE_ABOVE_PIXELS, 339.0),)
+    assert SPEC.work_bytes(TILE_ABOVE_PIXELS) == 339 * TILE_ABOVE_PIXELS
+    assert SPEC.work_bytes(TILE_ABOVE_PIXELS + 1) == int(72.0 * (TILE_ABOVE_PIXELS + 1))
+    _memory_left(monkeypatch, 2 * 2**30)
+    image = np.zeros((4096, 4096), np.uint8)  # refused before any work: nothing is computed on it
+    with pytest.raises(InputError) as refused:
+        run_pipeline("cutter", image, inputs={"markers": np.zeros((4096, 4096), np.uint16)})
+    assert "needs 32 MiB for them and 5.3 GiB for its work on one plane, but only 2.0 GiB of memory is left" in \
+        str(refused.value), str(refused.value)
 
 
 def test_memory_not_known_runs_as_before(movie, monkeypatch):

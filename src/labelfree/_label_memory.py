@@ -36,11 +36,11 @@ def label_bytes(sizes: Mapping[str, int], /) -> int:
 
 def run_bytes(sizes: Mapping[str, int], spec: Any, /, *, tiled: bool = False) -> tuple[int, int]:
     """The bytes a run of the pipeline ``spec`` holds at least on an image of ``sizes``: its labels
-    (:func:`label_bytes`), and its work on one plane beside them (the spec's measured ``plane_bytes`` a pixel of one
-    plane, or of one volume where the pipeline segments z-stacks; 0 for a tiled run, whose tiles are small, and for
-    a pipeline whose work was not measured)."""
+    (:func:`label_bytes`), and its work on one plane beside them (the spec's measured bytes a pixel of one plane,
+    or of one volume where the pipeline segments z-stacks, :meth:`labelfree.spec.PipelineSpec.work_bytes`; 0 for a
+    tiled run, whose tiles are small, and for a pipeline whose work was not measured)."""
     plane = math.prod(int(n) for d, n in sizes.items() if d not in ("T", "C") and (d != "Z" or spec.takes_z))
-    return label_bytes(sizes), 0 if tiled else int(float(spec.plane_bytes) * plane)
+    return label_bytes(sizes), 0 if tiled else spec.work_bytes(plane)
 
 
 def auto_chunk_frames(sizes: dict[str, int], memory: int | None, /, *, overlap: int, work: int = 0) -> int | None:
@@ -99,12 +99,12 @@ def memory_text(n_bytes: float, /) -> str:
 
 def require_label_memory(sizes: Mapping[str, int], spec: Any, /, *, tiled: bool = False) -> None:
     """Refuse an image of ``sizes`` (dims -> length) before any work when its labels (16 bits a pixel, one plane
-    per frame and slice; C has none) and the pipeline's work on one plane beside them (its spec's measured
-    ``plane_bytes`` a pixel of one plane, or of one volume where it segments z-stacks; not for a tiled run, whose
+    per frame and slice; C has none) and the pipeline's work on one plane beside them (its spec's measured bytes a
+    pixel of one plane, or of one volume where it segments z-stacks, :func:`run_bytes`; not for a tiled run, whose
     tiles are small) exceed the memory this process has left (:func:`labelfree._threads.available_memory`): such a
     run would be killed by the system part way through. ``spec``: the pipeline's
     :class:`labelfree.spec.PipelineSpec` (its title, name, ``frame_overlap``, None for a pipeline that learns from
-    the whole movie and cannot be chunked, ``tiles`` and ``plane_bytes``); ``tiled``: the run was to cut its planes
+    the whole movie and cannot be chunked, ``tiles`` and its measured work); ``tiled``: the run was to cut its planes
     into tiles (it holds the labels of every plane too; chunks of frames are segmented without tiles).
 
     It refuses only what cannot fit: a pipeline whose work was not measured is checked for its labels alone, and
@@ -186,8 +186,8 @@ def tiles_chosen_text(name: str, sizes: Mapping[str, int], spec: Any, memory: in
 
 def tile_bytes(spec: Any, tile: int, /) -> int:
     """The bytes the pipeline ``spec``'s work on one tile of ``tile`` px takes, with the default overlap (128 px) on
-    every side (its ``plane_bytes`` a pixel)."""
-    return int(float(spec.plane_bytes) * (int(tile) + 256) ** 2)
+    every side (:meth:`labelfree.spec.PipelineSpec.work_bytes`)."""
+    return spec.work_bytes((int(tile) + 256) ** 2)
 
 
 #: the tile sizes a refusal offers, largest first, each with the default overlap (128 px) on every side
@@ -195,9 +195,9 @@ _TILES = (4096, 2048, 1024, 512)
 
 
 def _tile_that_fits(spec: Any, sizes: dict[str, int], labels: int, left: int) -> int | None:
-    """The largest tile of :data:`_TILES` smaller than the plane whose work (the spec's ``plane_bytes`` a pixel of the
-    tile with its overlap; a tiled run cuts every plane, also of a z-stack, into 2-D tiles) fits beside the labels;
-    None: the pipeline takes no tiles, or none fits."""
+    """The largest tile of :data:`_TILES` smaller than the plane whose work (:func:`tile_bytes`: the tile with its
+    overlap; a tiled run cuts every plane, also of a z-stack, into 2-D tiles) fits beside the labels; None: the
+    pipeline takes no tiles, or none fits."""
     if not spec.tiles:
         return None
     for tile in _TILES:

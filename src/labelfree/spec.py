@@ -232,6 +232,10 @@ class PipelineSpec:
         one plane cannot fit in the memory left is refused before any work, and told to use tiles where the
         pipeline takes them (:func:`labelfree._label_memory.require_label_memory`); 0: not measured (the labels
         alone are checked).
+    plane_bytes_up_to : tuple of (int, float)
+        ``(pixels, bytes)`` pairs, fewest pixels first: a plane of at most ``pixels`` pixels takes ``bytes`` a pixel
+        of work instead of ``plane_bytes`` (Cutter's foreground graph is one graph up to 4096 x 4096 px and in
+        tiles above: :meth:`work_bytes`).
     torch : bool
         The pipeline runs torch networks: ``threads`` caps torch's CPU pool too.
     tile_config : str
@@ -310,6 +314,7 @@ class PipelineSpec:
     chunk_auto_per_plane: tuple[str, ...] = ()
     tiles: bool = False
     plane_bytes: float = 0.0
+    plane_bytes_up_to: tuple[tuple[int, float], ...] = ()
     torch: bool = False
     tile_config: str = ""
     tile_run_config: str = ""
@@ -340,6 +345,12 @@ class PipelineSpec:
     def input(self, name: str, /) -> Input | None:
         """The extra input called ``name`` (or with that macro key), or None."""
         return next((i for i in self.inputs if name in (i.name, i.macro_key)), None)
+
+    def work_bytes(self, pixels: int, /) -> int:
+        """The bytes the pipeline's work on one plane (a volume) of ``pixels`` pixels takes beside the labels, as
+        measured: ``plane_bytes`` a pixel, or those of the first of ``plane_bytes_up_to`` that holds the plane."""
+        per_pixel = next((b for most, b in self.plane_bytes_up_to if pixels <= most), self.plane_bytes)
+        return int(float(per_pixel) * pixels)
 
 
 @dataclasses.dataclass(frozen=True)
