@@ -13,9 +13,9 @@ Part 2 (``--cgroup MiB``; Linux, root, a memory cgroup): ``labelfree threshold P
 ``--size`` px plane (uncompressed, memory-mapped; an object every 128 px) in a memory cgroup of that limit, with no
 option (the command line tiles a plane whose work cannot fit whole) and with ``--tile``; with ``--pipeline motion``,
 ``labelfree motion`` on a movie of ``--rss-frames`` frames of part 3's MSC mosaics, with no option (``--pipeline
-cutter``: ``labelfree cutter`` on part 3's mosaic of an MSC frame with ``--markers``); printed: the exit code (-9: killed by the system), the cgroup's peak, the seconds and the
-first line the command printed on stderr. Run it with ``PYTHONPATH=<another checkout>/src`` to measure that code
-instead.
+cutter``: ``labelfree cutter`` on part 3's mosaic of an MSC frame with ``--markers``); printed: the exit code (-9:
+killed by the system), the cgroup's peak, the seconds and the first line the command printed on stderr. Run it with
+``PYTHONPATH=<another checkout>/src`` to measure that code instead.
 
 Part 3 (``--rss motion,cutter,fusion``; Motion and Cutter need ../shared/data or ``$LABELFREE_SHARED_DATA``): the work
 whose OpenCV, PyMaxflow and torch allocations ``tracemalloc`` does not see: each pipeline's ``segment`` on a mosaic of

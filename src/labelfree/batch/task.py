@@ -149,9 +149,9 @@ def segment_image(image: xr.DataArray, /, *, job: Job, keywords: dict[str, Any] 
 
 
 def task_memory() -> int | None:
-    """The bytes this task may still use: the memory this process has left (:func:`labelfree._threads.available_memory`),
-    and, in a Dask worker with a memory limit, at most that limit over the worker's threads (a worker past its limit
-    is restarted by its nanny)."""
+    """The bytes this task may still use: the memory this process has left
+    (:func:`labelfree._threads.available_memory`), and, in a Dask worker with a memory limit, at most that limit over
+    the worker's threads (a worker past its limit is restarted by its nanny)."""
     from labelfree._threads import available_memory, in_dask_worker
 
     left = available_memory()

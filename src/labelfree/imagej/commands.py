@@ -365,9 +365,10 @@ def _check_frames(spec: Any, imp: Any) -> None:
 
 def _check_memory(spec: Any, imp: Any) -> None:
     """A pipeline command refuses, before any dialog, an image whose pixels, labels and the pipeline's measured work
-    on one plane (its spec's ``plane_bytes``) would take more memory than this process has left
-    (:func:`labelfree.imagej.seen.require_memory`). ``LabelFree Segment File`` reads such a file as the command line
-    does."""
+    on one plane (its spec's measured work, :func:`labelfree._label_memory.run_bytes`; of a tile, where the pipeline
+    takes tiles and the whole plane's work would not fit: :func:`_auto_tile`) would take more memory than this
+    process has left (:func:`labelfree.imagej.seen.require_memory`). ``LabelFree Segment File`` reads such a file as
+    the command line does."""
     from labelfree._label_memory import run_bytes, tile_bytes
     from labelfree.imagej.seen import require_memory
 
