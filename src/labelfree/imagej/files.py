@@ -66,7 +66,8 @@ def file_fields() -> list[Field]:
               "folder <name>_labelfree beside the input). Earlier results there are never replaced unless "
               "options= gives overwrite=true.", cli="-o/--out DIR"),
         Field("tile", "int", 0, help="Segment in square tiles of this many pixels, for images bigger than "
-              "memory (0: the whole image at once). Only pipelines that segment each region on its own can ("
+              "memory (0: each plane whole, or in the largest tiles that fit where its work would not). Only "
+              "pipelines that segment each region on its own can ("
               + ", ".join(name for name, spec in pipelines().items() if spec.tiles) + ").", range=">= 0",
               cli="--tile PX"),
         Field("options", "str", "", help="More options of the pipeline, as its own command takes them in a macro "
