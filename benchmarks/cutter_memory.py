@@ -18,7 +18,7 @@ memory (psutil, every 2 ms) and each stage records the highest value seen while 
 previous commit's ``src`` exported there) every case runs with that version too and the labels
 of both are compared (``identical``: numpy.array_equal). With ``--tiled`` every case runs a second
 time with the foreground graph cut forced into tiles (``labelfree.cutter.graphcut.TILE_ABOVE_PIXELS``
-set to 0; images above 4096 x 4096 are tiled anyway), and ``mask px differing`` counts the pixels where
+set to 0; images above 2048 x 2048 are tiled anyway), and ``mask px differing`` counts the pixels where
 its graph-cut masks (every call, the automatic scale's included) differ from the default run's.
 
 Usage: python3 benchmarks/cutter_memory.py [--sizes 2048 4096] [--steps 5] [--baseline DIR] [--tiled]

@@ -230,7 +230,7 @@ def _count_graph_nodes(monkeypatch) -> list[int]:
 def _force_tiles(monkeypatch, size: int, margin: int, *, undecided: int | None = None, raising: bool = True) -> None:
     """Make every graph cut run in tiles of ``size`` px with ``margin`` px around each, the undecided pixels
     cut again at most ``undecided`` (default: a window's worth) at once (the module's constants: images
-    above 4096 x 4096 are tiled, in tiles of 256 px with 32 px around, undecided pixels cut again up to
+    above 2048 x 2048 are tiled, in tiles of 256 px with 32 px around, undecided pixels cut again up to
     1024² at once)."""
     monkeypatch.setattr(graphcut_module, "TILE_ABOVE_PIXELS", 0, raising=raising)
     monkeypatch.setattr(graphcut_module, "TILE_SIZE", size, raising=raising)
@@ -300,7 +300,7 @@ def test_each_graph_of_a_tiled_cut_is_bounded(monkeypatch, caplog):
 
 
 def test_images_up_to_the_threshold_are_cut_whole(monkeypatch, caplog):
-    assert graphcut_module.TILE_ABOVE_PIXELS == 4096 * 4096  # every dev image, test and benchmark up to 4096²
+    assert graphcut_module.TILE_ABOVE_PIXELS == 2048 * 2048  # every dev image and test up to 2048²
     nodes = _count_graph_nodes(monkeypatch)
     signal = _local_signal(_nuclei(200))
     monkeypatch.setattr(graphcut_module, "TILE_ABOVE_PIXELS", signal.size)

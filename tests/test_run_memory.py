@@ -195,20 +195,20 @@ def test_a_frame_whose_work_alone_cannot_fit_is_refused(movie, monkeypatch):
 
 
 def test_cutter_counts_its_whole_plane_graph_up_to_where_it_cuts_in_tiles(monkeypatch):
-    """Cutter's foreground is one graph up to 4096 x 4096 px (measured: about 340 bytes a pixel beside the labels)
-    and cut in tiles above (72): a 4096 px plane is counted at the first figure, so a run that would need 5.3 GiB
-    is refused where only 2 GiB are left (it counted 1.1 GiB and was killed part way)."""
+    """Cutter's foreground is one graph up to 2048 x 2048 px (measured: 377 bytes a pixel beside the labels at 2048
+    px) and cut in tiles above (72 to 120): a 2048 px plane is counted at the first figure, so a run that would need
+    1.5 GiB is refused where only 1 GiB is left (it counted 0.3 GiB and was killed part way)."""
     from labelfree.cutter.graphcut import TILE_ABOVE_PIXELS
     from labelfree.cutter.spec import SPEC
 
-    assert SPEC.plane_bytes_up_to == ((TILE_ABOVE_PIXELS, 339.0),)
-    assert SPEC.work_bytes(TILE_ABOVE_PIXELS) == 339 * TILE_ABOVE_PIXELS
+    assert SPEC.plane_bytes_up_to == ((TILE_ABOVE_PIXELS, 376.0),)
+    assert SPEC.work_bytes(TILE_ABOVE_PIXELS) == 376 * TILE_ABOVE_PIXELS
     assert SPEC.work_bytes(TILE_ABOVE_PIXELS + 1) == int(72.0 * (TILE_ABOVE_PIXELS + 1))
-    _memory_left(monkeypatch, 2 * 2**30)
-    image = np.zeros((4096, 4096), np.uint8)  # refused before any work: nothing is computed on it
+    _memory_left(monkeypatch, 2**30)
+    image = np.zeros((2048, 2048), np.uint8)  # refused before any work: nothing is computed on it
     with pytest.raises(InputError) as refused:
-        run_pipeline("cutter", image, inputs={"markers": np.zeros((4096, 4096), np.uint16)})
-    assert "needs 32 MiB for them and 5.3 GiB for its work on one plane, but only 2.0 GiB of memory is left" in \
+        run_pipeline("cutter", image, inputs={"markers": np.zeros((2048, 2048), np.uint16)})
+    assert "needs 8.0 MiB for them and 1.5 GiB for its work on one plane, but only 1.0 GiB of memory is left" in \
         str(refused.value), str(refused.value)
 
 

@@ -234,7 +234,7 @@ class PipelineSpec:
         alone are checked).
     plane_bytes_up_to : tuple of (int, float)
         ``(pixels, bytes)`` pairs, fewest pixels first: a plane of at most ``pixels`` pixels takes ``bytes`` a pixel
-        of work instead of ``plane_bytes`` (Cutter's foreground graph is one graph up to 4096 x 4096 px and in
+        of work instead of ``plane_bytes`` (Cutter's foreground graph is one graph up to 2048 x 2048 px and in
         tiles above: :meth:`work_bytes`).
     torch : bool
         The pipeline runs torch networks: ``threads`` caps torch's CPU pool too.

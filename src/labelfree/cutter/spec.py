@@ -28,12 +28,12 @@ SPEC = PipelineSpec(
               kind="choice", choices=("cpu", "auto", "cuda"), basic=False),
     ),
     frame_overlap=None,
-    # measured (benchmarks/plane_memory.py, part 3: one thread, a mosaic of MSC frames with their markers): 72 bytes a
-    # pixel beside the labels at 8192 px, where the foreground's graph cut goes in tiles (above 4096 x 4096,
-    # labelfree.cutter.graphcut.TILE_ABOVE_PIXELS); 546 / 377 / 350 / 340 at 1024 / 2048 / 3072 / 4096 px, one graph
-    # for the whole plane; the least of each, so that no run that fits is refused
+    # measured (benchmarks/plane_memory.py, part 3: one thread, a mosaic of MSC frames with their markers): 120 / 98 /
+    # 72 bytes a pixel beside the labels at 3072 / 4096 / 8192 px, where the foreground's graph cut goes in tiles
+    # (above 2048 x 2048, labelfree.cutter.graphcut.TILE_ABOVE_PIXELS); 546 / 377 at 1024 / 2048 px, one graph for
+    # the whole plane; the least of each, so that no run that fits is refused
     plane_bytes=72.0,
-    plane_bytes_up_to=((4096 * 4096, 339.0),),
+    plane_bytes_up_to=((2048 * 2048, 376.0),),
     torch=True,
     demo="labelfree.datasets:cutter_demo",
 )
