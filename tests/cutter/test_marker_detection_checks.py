@@ -84,6 +84,21 @@ def test_pure_noise_warns_that_there_are_no_nuclei():
     assert "uneven" not in text
 
 
+def test_an_uneven_image_of_few_grey_levels_is_not_said_to_vary_by_inf_noise_units(monkeypatch):
+    """A mask-like image (two grey levels, neighbours that mostly agree) has no pixel noise to measure its
+    background's span in: a random 0/1 image given to Cutter was warned that its background "varies by inf noise
+    units"; the warning says what it is instead (the decision, uneven, is the same)."""
+    from labelfree.cutter import marker_checks
+
+    mask = np.zeros((64, 64), np.uint8)
+    mask[:, 32:] = 1
+    assert marker_checks._background_spread(mask) == np.inf
+    monkeypatch.setattr(marker_checks, "_background_spread", lambda image: np.inf)
+    text = _detect_warning(np.random.default_rng(0).normal(1000, 30, (256, 256)).astype(np.uint16))
+    assert "background is uneven: it varies by some grey levels (where neighbouring pixels mostly agree" in text
+    assert "inf" not in text, text
+
+
 def test_whole_cells_warn_to_give_the_nucleus_channel(shared_data):
     cells = _read(shared_data, "ctc", "Fluo-C2DL-MSC", "01", "t005.tif")
     text = _detect_warning(cells)
