@@ -30,6 +30,10 @@ the file, a dask array is sliced (its graph reads only the chunks of the region)
 in-memory array (or a copy-on-write map) is cut on the caller's side so that each task
 receives only its region.
 
+Size: :func:`auto_tile` chooses the tile for a plane whose work would not fit whole beside its labels in the memory
+left (the largest of 4096/2048/1024/512 px that fits; what the command line, a batch run and the Fiji commands use
+when no tile is given).
+
 Warnings: each tile records the warnings its segment function raises (per thread, on every
 scheduler) and returns them with its labels; :func:`segment_tiled` says each kind once for the
 image, naming the tiles where it arose, and a no-object warning only when no tile found an object
@@ -48,10 +52,12 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from labelfree import _tile_warnings
+from labelfree._label_memory import auto_tile
 from labelfree._progress import Progress
 from labelfree.errors import DimensionError, DTypeError, InputError
 
 __all__ = [
+    "auto_tile",
     "Tile",
     "TileLabels",
     "TiledResult",
