@@ -456,8 +456,6 @@ def _auto_tile(spec: Any, args: argparse.Namespace, image: Any, /) -> int | None
     from labelfree._label_memory import auto_tile, tiles_chosen_text
     from labelfree._threads import available_memory
 
-    if not spec.tiles:
-        return None
     memory, sizes = available_memory(), dict(image.sizes)
     tile = auto_tile(sizes, spec, memory)
     if tile:

@@ -174,8 +174,6 @@ def _auto_tile(job: Job, image: xr.DataArray, /) -> int | None:
     from labelfree.pipelines import get_pipeline
 
     spec = get_pipeline(job.pipeline)
-    if not spec.tiles:
-        return None
     memory, sizes = task_memory(), dict(image.sizes)
     tile = auto_tile(sizes, spec, memory)
     if tile:

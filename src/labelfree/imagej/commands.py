@@ -366,16 +366,19 @@ def _check_frames(spec: Any, imp: Any) -> None:
 def _check_memory(spec: Any, imp: Any) -> None:
     """A pipeline command refuses, before any dialog, an image whose pixels, labels and the pipeline's measured work
     on one plane (its spec's measured work, :func:`labelfree._label_memory.run_bytes`; of a tile, where the pipeline
-    takes tiles and the whole plane's work would not fit: :func:`_auto_tile`) would take more memory than this
+    takes tiles and the whole plane's work would not fit: :func:`labelfree._label_memory.auto_tile`, as the run
+    then chooses it) would take more memory than this
     process has left (:func:`labelfree.imagej.seen.require_memory`). ``LabelFree Segment File`` reads such a file as
     the command line does."""
-    from labelfree._label_memory import run_bytes, tile_bytes
-    from labelfree.imagej.seen import require_memory
+    from labelfree._label_memory import auto_tile, run_bytes, tile_bytes
+    from labelfree._threads import available_memory
+    from labelfree.imagej.seen import image_bytes, require_memory
 
     sizes = {"T": int(imp.getNFrames()), "Z": int(imp.getNSlices()), "Y": int(imp.getHeight()),
              "X": int(imp.getWidth())}
     labels, work = run_bytes(sizes, spec)
-    tile = _auto_tile(spec, imp, sizes)
+    left = available_memory()  # beside the pixels, not read yet
+    tile = auto_tile(sizes, spec, None if left is None else left - image_bytes(imp))
     if tile:  # a plane whose work cannot fit whole beside the pixels and labels is segmented in tiles
         work = tile_bytes(spec, tile)
     path = _source_path(imp)
@@ -385,21 +388,6 @@ def _check_memory(spec: Any, imp: Any) -> None:
                           "instead: it reads the file as the command line does, a long Motion or Threshold movie in "
                           "chunks of frames and a large image in tiles (its tile option); or segment a part of it "
                           "(Image > Duplicate... a range of frames, or a selection).")
-
-
-def _auto_tile(spec: Any, imp: Any, sizes: dict[str, int], /, *, read: bool = False) -> int | None:
-    """The tile size of a pipeline command on ``imp`` (of ``sizes``: its part inside a selection, once read): where
-    the pipeline takes tiles and its labels and its work on one whole plane would not fit in the memory this
-    process has left beside the pixels (``read``: the pixels are in Python's memory already, so the memory left
-    holds them), :func:`labelfree._label_memory.auto_tile`'s; None: its planes whole."""
-    from labelfree._label_memory import auto_tile
-    from labelfree._threads import available_memory
-    from labelfree.imagej.seen import image_bytes
-
-    left = available_memory()
-    if not spec.tiles or left is None:
-        return None
-    return auto_tile(sizes, spec, left if read else left - image_bytes(imp))
 
 
 def record_options(title: str, values: dict[str, Any], fields: list[Field]) -> None:
@@ -498,6 +486,8 @@ def _execute(spec: Any, imp: Any, config: Any, values: dict[str, Any], /, *, opt
     from labelfree.imagej.labels import labels_to_imageplus, show_image
     from labelfree.imagej.rois import add_labels_to_roimanager, roi_channel
     from labelfree.imagej.seen import log_notes, paste_labels, seen_image, unique_title
+    from labelfree._label_memory import auto_tile
+    from labelfree._threads import available_memory
     from labelfree.run import check_output_inputs, input_files, output_inputs, prepare_image, run_pipeline
 
     folder = None
@@ -527,9 +517,11 @@ def _execute(spec: Any, imp: Any, config: Any, values: dict[str, Any], /, *, opt
         origin = (0, 0) if selection is None else (int(selection[0][0]), int(selection[0][1]))
         with relay_warnings(spec.menu_title, image=str(imp.getTitle()), origin=origin), \
                 relay_log_warnings(spec.menu_title, image=str(imp.getTitle()), origin=origin):
-            tile = _auto_tile(spec, imp, dict(seen.sizes), read=True)
+            # a plane whose work cannot fit whole: in tiles (the pixels are read: the memory left holds them)
+            left, sizes = available_memory(), dict(seen.sizes)
+            tile = auto_tile(sizes, spec, left)
             if tile:
-                _log_tiles(spec, imp, dict(seen.sizes), tile)
+                _log_tiles(spec, imp, sizes, int(left), tile)
             try:
                 labels = run_pipeline(spec, seen, config=_with_record(config, values.get("config_file")),
                                       channel=values.get("channel"), inputs=inputs, progress=sink,
@@ -576,15 +568,15 @@ def _execute(spec: Any, imp: Any, config: Any, values: dict[str, Any], /, *, opt
     return CommandResult(labels, label_imp, n_rois, table, options, written)
 
 
-def _log_tiles(spec: Any, imp: Any, sizes: dict[str, int], tile: int, /) -> None:
-    """Say in ImageJ's Log that the run segments every plane in tiles, and why (:func:`_auto_tile`)."""
+def _log_tiles(spec: Any, imp: Any, sizes: dict[str, int], memory: int, tile: int, /) -> None:
+    """Say in ImageJ's Log that the run segments every plane in tiles, and why (the ``memory`` left that
+    :func:`labelfree._label_memory.auto_tile` chose ``tile`` for)."""
     from scyjava import jimport
 
     from labelfree._label_memory import tiles_chosen_text
-    from labelfree._threads import available_memory
 
-    said = tiles_chosen_text(str(imp.getTitle()), sizes, spec, int(available_memory() or 0), tile,
-                             room="of memory left", choose="LabelFree Segment File with its tile option to choose")
+    said = tiles_chosen_text(str(imp.getTitle()), sizes, spec, memory, tile, room="of memory left",
+                             choose="LabelFree Segment File with its tile option to choose")
     jimport("ij.IJ").log(f"{spec.menu_title} on {said}")
 
 
