@@ -172,6 +172,23 @@ def test_image_smaller_than_patch_error():
         build_patch_set(np.random.rand(1, 50, 100), [[10, 10]], crop=64)
 
 
+def test_strip_enlarged_by_the_automatic_scale_is_named_at_the_patch_scale():
+    """A 4 px strip of small bright cells is enlarged (automatic downscale 0.5), not reduced: the error
+    gives the size the patches would be cut from and does not speak of downscaling."""
+    import warnings
+
+    from labelfree.cutter import segment
+
+    img = np.random.default_rng(0).normal(100, 5, (4, 5000)).astype(np.float32)
+    for c in range(100, 5000, 300):
+        img[:, c - 10 : c + 10] += 80
+    with warnings.catch_warnings(), pytest.raises(InputError) as err:
+        warnings.simplefilter("ignore")
+        segment(img)
+    assert "(8 x 10000 px at the scale its patches are cut" in str(err.value)
+    assert "after downscaling" not in str(err.value) and "below 1 enlarges it" in str(err.value)
+
+
 def test_area_sampling_small_and_large_images():
     rng = np.random.default_rng(0)
     small = build_patch_set(rng.normal(size=(1, 100, 120)), [[10, 10], [90, 100]], crop=16)
