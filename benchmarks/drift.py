@@ -15,6 +15,7 @@ The machine's CPU may be shared, so read the ratio rather than the absolute time
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -24,7 +25,7 @@ import tifffile
 from scipy import ndimage as ndi
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data" / "ctc"
+DATA = Path(os.environ.get("LABELFREE_SHARED_DATA", REPO.parent / "shared" / "data")) / "ctc"
 
 
 def _frames(name: str) -> np.ndarray:

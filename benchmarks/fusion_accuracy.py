@@ -23,12 +23,15 @@ shared 2-core CPU: networks of widths 8-16-32-64, 64x64 crops at diam_mean 15, a
 from __future__ import annotations
 
 import argparse
+import logging
+import os
 import time
 from pathlib import Path
 
 import numpy as np
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "ctc" / "Fluo-N2DH-SIM+" / "01"
+SHARED = Path(os.environ.get("LABELFREE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+DATA = SHARED / "ctc" / "Fluo-N2DH-SIM+" / "01"
 TRAIN, VAL, TEST = list(range(0, 45, 4)), [2, 14, 26, 38], list(range(48, 64, 2))
 
 
@@ -100,7 +103,8 @@ def run(*, channels: int = 3, epochs: int = 60, seed: int = 0) -> list[dict]:
     from labelfree.fusion import segment
     from labelfree.metrics import evaluate
 
-    if not DATA.is_dir():
+    if not DATA.is_dir():  # no ../shared/data (nor $LABELFREE_SHARED_DATA) here: nothing to score
+        logging.getLogger(__name__).warning("Fusion accuracy: no data at %s", DATA)
         return []
     torch.set_num_threads(1)
     results, (images, truth), train_s = train_models(channels=channels, epochs=epochs, seed=seed)

@@ -14,6 +14,7 @@ The CPU may be shared with other jobs, so read the ratio rather than the absolut
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -22,7 +23,7 @@ import numpy as np
 import tifffile
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO.parent / "shared" / "data" / "ctc" / "Fluo-N2DH-GOWT1" / "01"
+DATA = Path(os.environ.get("LABELFREE_SHARED_DATA", REPO.parent / "shared" / "data")) / "ctc" / "Fluo-N2DH-GOWT1" / "01"
 
 
 def main() -> None:
