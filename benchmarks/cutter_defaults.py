@@ -29,7 +29,7 @@ overlap no annotated cell are ignored (GOWT1's SEG annotates 1-3 nuclei in most 
 2 cells in 7 frames), summed over the frames of a set: pixel F1, object F1 at IoU 0.5 and the
 mean IoU of the matched pairs.
 
-Usage: python3 benchmarks/cutter_defaults.py [--sets msc,gowt1,sim+,dsb2018,hela] [--threads 1] [--json out.json]
+Usage: python3 benchmarks/cutter_defaults.py [--sets msc,gowt1,sim+,dsb2018,hela] [--threads 1] [--json out.json] [--flips]
 From Python: ``run(sets=None) -> list[dict]`` (one row per set and method).
 """
 
@@ -184,17 +184,46 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _flip_average(model, patch_set, /, *, batch_size: int = 64) -> np.ndarray:
+    """:func:`labelfree.cutter.train.predict_patches` with the network run on every flip and transpose of each batch
+    of patches (:func:`labelfree.cutter.dataset.augment_patches` codes 0-7), each output turned back, the 8
+    probabilities averaged."""
+    import torch
+
+    from labelfree.cutter.dataset import augment_patches
+
+    model.net.eval()
+    out = []
+    with torch.no_grad():
+        for lo in range(0, len(patch_set.corners), batch_size):
+            x = torch.from_numpy(patch_set.patches(np.arange(lo, min(lo + batch_size, len(patch_set.corners)))))
+            total = sum(torch.sigmoid(augment_patches(model.net(augment_patches(x, code).contiguous())[:, 0], code,
+                                                      inverse=True)) for code in range(8))
+            out.append((total / 8).numpy())
+    if not out:
+        return np.zeros((0, patch_set.crop, patch_set.crop), np.float32)
+    return np.concatenate(out).astype(np.float32, copy=False)
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sets", default=",".join(SETS), help=f"comma-separated, from {', '.join(SETS)}")
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
     ap.add_argument("--json", help="write the rows here as JSON")
+    ap.add_argument("--flips", action="store_true",
+                    help="a variant (not the default): the network's probability averaged over the 8 flips and "
+                         "transposes of every patch at prediction")
     args = ap.parse_args(argv)
     import torch
 
     torch.set_num_threads(args.threads)
+    if args.flips:
+        import labelfree.cutter.train as train
+
+        train.predict_patches = _flip_average  # apply_model imports it when it runs
     rows = run([s for s in args.sets.split(",") if s])
-    print(f"Cutter defaults vs same-mask watershed; torch threads {args.threads}; data {DATA}")
+    flips = "; Cutter's network read in the 8 flips of every patch (--flips)" if args.flips else ""
+    print(f"Cutter defaults vs same-mask watershed; torch threads {args.threads}; data {DATA}{flips}")
     print(format_table(rows))
     for r in rows:
         if r.get("auto"):

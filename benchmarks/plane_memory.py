@@ -21,8 +21,9 @@ Part 3 (``--rss motion,cutter,fusion``; Motion and Cutter need ../shared/data or
 whose OpenCV, PyMaxflow and torch allocations ``tracemalloc`` does not see: each pipeline's ``segment`` on a mosaic of
 real MSC frames (Fluo-C2DL-MSC/01 tiled to ``--rss-sizes`` px; Motion: its first ``--rss-frames`` frames, Cutter:
 frame 0 with its TRA markers, numbered apart in every tile), Fusion on a mosaic of its demo's first
-``--rss-channels`` channels (of 3) with the demo's zoo (a tiny network: cellpose's own is wider, its activations per
-batch of tiles larger, not its flows a pixel), every case in a fresh process with one thread. Printed: the resident
+``--rss-channels`` channels (of 3) with the demo's zoo (a tiny network, widths 8-64), or with ``--rss-widths
+32,64,128,256`` (cellpose's own widths, LabelFree's default) a network of those widths trained here by the demo's
+recipe (about 90 s), every case in a fresh process with one thread. Printed: the resident
 memory before ``segment`` (the imports and the image), the process's peak (``ru_maxrss``) and the bytes a pixel of
 one plane beside the labels, ``(peak - before - labels) / pixels of one plane``: the figure of the pipeline's
 ``plane_bytes``.
@@ -157,7 +158,7 @@ def child(pipeline: str, size: int, frames: int) -> None:
         channels = demo.image.transpose("C", "Y", "X")[: int(os.environ.get("PLANE_MEMORY_CHANNELS", 3))]
         image = to_dataarray(np.stack([_mosaic(np.asarray(c), size) for c in channels.values]), dims="CYX",
                              channel_names=[str(c) for c in channels.coords["C"].values])  # as the zoo files them
-        extra = {"zoo": demo.inputs["zoo"]}
+        extra = {"zoo": os.environ.get("PLANE_MEMORY_ZOO") or demo.inputs["zoo"]}
     else:
         from labelfree.cutter import segment
 
@@ -172,15 +173,48 @@ def child(pipeline: str, size: int, frames: int) -> None:
     print(json.dumps({"before": before, "peak": peak, "seconds": time.perf_counter() - t0, "frames": frames}))
 
 
-def part3(pipelines: list[str], sizes: list[int], frames: int) -> None:
-    import json
-    import subprocess
+def train_zoo(widths: tuple[int, ...], folder: str) -> str:
+    """A model zoo in ``folder`` with one network of ``widths`` trained by the Fusion demo's recipe."""
+    import numpy as np
 
+    from labelfree._threads import limited_threads
+    from labelfree.datasets import synthetic_expression_channels
+    from labelfree.fusion.demo import FINETUNE, TRAINING
+    from labelfree.fusion.finetune import finetune
+    from labelfree.fusion.zoo import ModelZoo
+
+    pairs = [synthetic_expression_channels(TRAINING["shape"], n_cells=TRAINING["n_cells"],
+                                           cell_radius=TRAINING["cell_radius"], seed=s) for s in TRAINING["seeds"]]
+    images = [p[0] for p in pairs]
+    names = [str(c) for c in images[0].coords["C"].values]
+    started = time.perf_counter()
+    with limited_threads(1, torch=True):
+        result = finetune(images, [np.asarray(p[1]) for p in pairs], channels=names,
+                          config={**FINETUNE, "nbase": widths})
+    ModelZoo(folder, create=True).add(result, object="cyto", channels=names, cell_line="synthetic",
+                                      starting_model="scratch")
+    print(f"a network of widths {list(widths)} trained in {time.perf_counter() - started:.0f} s (a temporary zoo)")
+    return folder
+
+
+def part3(pipelines: list[str], sizes: list[int], frames: int, widths: tuple[int, ...] = ()) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "LABELFREE_THREADS": "1"}
     if "fusion" in pipelines:  # the demo's zoo, trained here when the cache holds none: not in a case's peak
         from labelfree.fusion.demo import demo_zoo
 
         demo_zoo()
+    if "fusion" in pipelines and widths:
+        with tempfile.TemporaryDirectory(prefix="plane-memory-zoo-") as folder:
+            env["PLANE_MEMORY_ZOO"] = train_zoo(widths, folder)
+            _cases(pipelines, sizes, frames, env)
+    else:
+        _cases(pipelines, sizes, frames, env)
+
+
+def _cases(pipelines: list[str], sizes: list[int], frames: int, env: dict) -> None:
+    import json
+    import subprocess
+
     print("\nresident memory of one segment() call on a mosaic (of MSC frames; Fusion: of its demo's channels), "
           "a fresh process each, one thread")
     print(f"{'pipeline':9s} {'size':>5s} {'frames':>6s} {'before MiB':>10s} {'peak MiB':>9s} {'s':>6s} "
@@ -212,6 +246,8 @@ def main() -> None:
     parser.add_argument("--rss-sizes", default="2048,3072,4096", help="part 3's mosaic sizes (px), comma-separated")
     parser.add_argument("--rss-frames", type=int, default=6, help="part 3's Motion frames")
     parser.add_argument("--rss-channels", type=int, default=3, help="part 3's Fusion channels (the demo's first N)")
+    parser.add_argument("--rss-widths", default="", help="part 3's Fusion network widths, e.g. 32,64,128,256 "
+                                                         "(trained here; empty: the demo's zoo)")
     parser.add_argument("--skip-part1", action="store_true", help="run part 2 and 3 only")
     parser.add_argument("--child", nargs=3, metavar=("PIPELINE", "SIZE", "FRAMES"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -224,7 +260,8 @@ def main() -> None:
         part2(args.cgroup, args.size, args.tile, args.pipeline, args.rss_frames)
     if args.rss:
         os.environ["PLANE_MEMORY_CHANNELS"] = str(args.rss_channels)  # read by the cases' processes
-        part3(args.rss.split(","), [int(s) for s in args.rss_sizes.split(",")], args.rss_frames)
+        widths = tuple(int(w) for w in args.rss_widths.split(",")) if args.rss_widths else ()
+        part3(args.rss.split(","), [int(s) for s in args.rss_sizes.split(",")], args.rss_frames, widths)
 
 
 if __name__ == "__main__":
