@@ -62,6 +62,19 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def software_line() -> str:
+    """The packages the rows were computed with (a row with a trained network moves with them: docs/benchmarks.md,
+    the defaults table's re-run of 2026-12-07), and LabelFree's commit."""
+    from labelfree._reproduce import software
+
+    found = software()
+    names = ("numpy", "scipy", "scikit-image", "opencv", "torch", "cellpose", "torch_cpu_capability")
+    line = "software: " + ", ".join(f"{k} {found[k]}" for k in names if k in found)
+    if "git_commit" in found:
+        line += f"; LabelFree {found['git_commit'][:7]}" + (" with changes under src/" if found.get("git_dirty") else "")
+    return line
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pipelines", default="motion,cutter,fusion")
@@ -73,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         print(format_table([r for r in rows if r["pipeline"] == name.strip()]), flush=True)
         print(flush=True)
     print(format_table(rows))
+    print(software_line())
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2, default=str))
     return 0
