@@ -29,7 +29,8 @@ overlap no annotated cell are ignored (GOWT1's SEG annotates 1-3 nuclei in most 
 2 cells in 7 frames), summed over the frames of a set: pixel F1, object F1 at IoU 0.5 and the
 mean IoU of the matched pairs.
 
-Usage: python3 benchmarks/cutter_defaults.py [--sets msc,gowt1,sim+,dsb2018,hela] [--threads 1] [--json out.json] [--flips]
+Usage: python3 benchmarks/cutter_defaults.py [--sets msc,gowt1,sim+,dsb2018,hela] [--threads 1] [--json out.json]
+       [--flips]
 From Python: ``run(sets=None) -> list[dict]`` (one row per set and method).
 """
 

@@ -71,7 +71,8 @@ def software_line() -> str:
     names = ("numpy", "scipy", "scikit-image", "opencv", "torch", "cellpose", "torch_cpu_capability")
     line = "software: " + ", ".join(f"{k} {found[k]}" for k in names if k in found)
     if "git_commit" in found:
-        line += f"; LabelFree {found['git_commit'][:7]}" + (" with changes under src/" if found.get("git_dirty") else "")
+        changed = " with changes under src/" if found.get("git_dirty") else ""
+        line += f"; LabelFree {found['git_commit'][:7]}{changed}"
     return line
 
 

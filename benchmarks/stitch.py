@@ -23,7 +23,8 @@ import numpy as np
 import tifffile
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("LABELFREE_SHARED_DATA", REPO.parent / "shared" / "data")) / "ctc" / "Fluo-N2DH-GOWT1" / "01"
+SHARED = Path(os.environ.get("LABELFREE_SHARED_DATA", REPO.parent / "shared" / "data"))
+DATA = SHARED / "ctc" / "Fluo-N2DH-GOWT1" / "01"
 
 
 def main() -> None:

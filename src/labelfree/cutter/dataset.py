@@ -112,8 +112,8 @@ def build_patch_set(
     h, w = channels.shape[1:]
     if h < crop or w < crop:
         raise InputError(
-            f"The image ({h} x {w} px at the scale its patches are cut, after `downscale`) is smaller than one "
-            f"{crop} x {crop} patch; use a smaller crop_size or a smaller downscale factor (below 1 enlarges it)."
+            f"The image ({h} x {w} px at the scale its patches are cut from) is smaller than one {crop} x {crop} "
+            "patch; use a smaller crop_size or a smaller downscale factor (below 1 enlarges it)."
         )
     pad = crop // 2
     image = np.pad(zscore_channels(channels), ((0, 0), (pad, pad), (pad, pad)))
