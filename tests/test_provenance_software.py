@@ -50,29 +50,56 @@ def test_every_provenance_names_python_platform_libraries_and_kernel_settings(mo
 
 
 def test_software_names_torch_and_cellpose_without_importing_them():
-    """A Threshold run must not pay for importing torch to record its version: the installed distributions'
-    metadata says it. torch's own kernel choice is recorded only once torch is imported."""
+    """A Threshold run must not pay for importing torch to record its version: the installed distributions say
+    it (torch's with its build, as ``torch.__version__`` says it: PyPI's CUDA wheel's metadata says 2.13.0, the
+    wheel 2.13.0+cu130). torch's own kernel choice is recorded only once torch is imported."""
     from importlib import metadata
 
     code = ("import sys, json\nfrom labelfree._config import provenance\n"
             "s = provenance('threshold')['software']\n"
             "print(json.dumps([s, 'torch' in sys.modules, 'cellpose' in sys.modules]))\n"
-            "import torch\nprint(json.dumps(provenance('threshold')['software']))\n")
+            "import torch\nprint(json.dumps([provenance('threshold')['software'], torch.__version__]))\n")
     env = {**os.environ, "ATEN_CPU_CAPABILITY": "default"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     first, second = out.stdout.splitlines()
     software, torch_imported, cellpose_imported = json.loads(first)
+    after, torch_version = json.loads(second)
     assert not torch_imported and not cellpose_imported
     for name in ("torch", "cellpose"):
         try:
-            installed = metadata.version(name)
+            installed = torch_version if name == "torch" else metadata.version(name)
         except metadata.PackageNotFoundError:
             assert name not in software
         else:
-            assert software[name] == installed
+            assert software[name] == installed == after[name]
     assert "torch_cpu_capability" not in software
     if "torch" in software:
-        assert json.loads(second)["torch_cpu_capability"] == "DEFAULT"  # ATEN_CPU_CAPABILITY=default, as used
+        assert after["torch_cpu_capability"] == "DEFAULT"  # ATEN_CPU_CAPABILITY=default, as used
+
+
+def test_a_version_with_its_build_is_read_from_the_distribution_s_file(tmp_path, monkeypatch):
+    """A distribution whose metadata leaves out the build its version file names (PyPI's torch 2.13.0 wheel for
+    CUDA 13 says 2.13.0 and is 2.13.0+cu130) is recorded with the build, without being imported; one without the
+    file, or whose file names no version, by its metadata."""
+    from importlib import metadata
+
+    from labelfree import _reproduce
+
+    for name, line in (("lfbuilt", "__version__ = '3.1.0+cu999'\n"), ("lfplain", "x = 1\n")):
+        info = tmp_path / f"{name}-3.1.0.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 3.1.0\n")
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "version.py").write_text(line)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(_reproduce, "_BUILD_VERSION_FILES", {
+        "built": ("lfbuilt", "lfbuilt/version.py"), "plain": ("lfplain", "lfplain/version.py"),
+        "absent": ("lfabsent", "lfabsent/version.py")})
+    assert metadata.version("lfbuilt") == "3.1.0"
+    assert _reproduce._build_version("built") == "3.1.0+cu999"
+    assert _reproduce._build_version("plain") is None and _reproduce._build_version("absent") is None
+    assert _reproduce._build_version("numpy") is None  # no file named: its metadata's version is recorded
+    assert "lfbuilt" not in sys.modules
 
 
 def test_versions_and_commit_are_looked_up_once_per_process(monkeypatch):

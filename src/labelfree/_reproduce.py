@@ -119,7 +119,7 @@ def _fixed_software() -> tuple[tuple[str, Any], ...]:
     """What cannot change within a process (looked up once): Python, platform, library versions, git commit."""
     out: dict[str, Any] = {"python": platform.python_version(), "platform": platform.platform()}
     for name, (_, distributions) in LIBRARIES.items():
-        version = _distribution_version(distributions)
+        version = _build_version(name) or _distribution_version(distributions)
         if version:
             out[name] = version
     root = _source_checkout()
@@ -144,6 +144,28 @@ def _distribution_version(distributions: Sequence[str], /) -> str | None:
         except (metadata.PackageNotFoundError, ValueError):
             continue
     return None
+
+
+#: libraries whose version string with its build (torch's "2.13.0+cu130" of PyPI's CUDA wheel, whose metadata says
+#: "2.13.0") is in a file of the distribution: name -> (distribution, file); read without importing the library
+_BUILD_VERSION_FILES = {"torch": ("torch", "torch/version.py")}
+_VERSION_LINE = re.compile(r"""^__version__\s*=\s*['"]([^'"]+)['"]""", re.MULTILINE)
+
+
+def _build_version(name: str, /) -> str | None:
+    """The version ``name`` gives itself (its ``__version__``, with the build it was made for), read from the file of
+    :data:`_BUILD_VERSION_FILES` without importing it; None where there is no such file or it names no version."""
+    from importlib import metadata
+
+    if name not in _BUILD_VERSION_FILES:
+        return None
+    distribution, file = _BUILD_VERSION_FILES[name]
+    try:
+        text = Path(metadata.distribution(distribution).locate_file(file)).read_text(encoding="utf-8")
+    except (metadata.PackageNotFoundError, ValueError, OSError, UnicodeDecodeError):
+        return None
+    found = _VERSION_LINE.search(text)
+    return found.group(1) if found else None
 
 
 def _torch_cpu_capability() -> str | None:
