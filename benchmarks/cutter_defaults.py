@@ -30,7 +30,7 @@ overlap no annotated cell are ignored (GOWT1's SEG annotates 1-3 nuclei in most 
 mean IoU of the matched pairs.
 
 Usage: python3 benchmarks/cutter_defaults.py [--sets msc,gowt1,sim+,dsb2018,hela] [--threads 1] [--json out.json]
-       [--flips]
+       [--flips] [--seed N]
 From Python: ``run(sets=None) -> list[dict]`` (one row per set and method).
 """
 
@@ -145,8 +145,10 @@ def _scores(labels: np.ndarray, truth: np.ndarray) -> dict[str, float]:
     return {"pixel_f1": e["pixel_f1"], "f1": e["f1"], "mean_iou": e["mean_iou"], "matched": e["tp"]}
 
 
-def run(sets: Sequence[str] | None = None) -> list[dict]:
+def run(sets: Sequence[str] | None = None, *, seed: int | None = None) -> list[dict]:
     """Run Cutter (no parameters) and the same-mask watershed on ``sets`` (default: all available).
+
+    ``seed``: Cutter's training seed instead of its default (0), its only setting then (the spread of the seeds).
 
     Returns
     -------
@@ -164,10 +166,12 @@ def run(sets: Sequence[str] | None = None) -> list[dict]:
             raise ValueError(f"unknown set {name!r}; choose from {', '.join(SETS)}")
         images, truth, markers = load_set(name)
         t0 = time.perf_counter()
-        labels = segment(to_dataarray(images, dims="TYX"), markers=markers)
+        labels = segment(to_dataarray(images, dims="TYX"), markers=markers,
+                         config=None if seed is None else {"seed": seed})
         seconds = time.perf_counter() - t0
         prov = labels.attrs["labelfree"]
-        rows.append({"set": name, "method": "cutter (no parameters)", "frames": len(images),
+        method = "cutter (no parameters)" if seed is None else f"cutter (seed {seed})"
+        rows.append({"set": name, "method": method, "frames": len(images),
                      **_scores(labels.values, truth), "seconds": seconds, "auto": prov.get("auto"),
                      "training_steps": prov["training_steps"]})
         t0 = time.perf_counter()
@@ -211,6 +215,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sets", default=",".join(SETS), help=f"comma-separated, from {', '.join(SETS)}")
     ap.add_argument("--threads", type=int, default=1, help="torch threads")
     ap.add_argument("--json", help="write the rows here as JSON")
+    ap.add_argument("--seed", type=int, help="Cutter's training seed (default: none given, 0)")
     ap.add_argument("--flips", action="store_true",
                     help="a variant (not the default): the network's probability averaged over the 8 flips and "
                          "transposes of every patch at prediction")
@@ -222,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         import labelfree.cutter.train as train
 
         train.predict_patches = _flip_average  # apply_model imports it when it runs
-    rows = run([s for s in args.sets.split(",") if s])
+    rows = run([s for s in args.sets.split(",") if s], seed=args.seed)
     flips = "; Cutter's network read in the 8 flips of every patch (--flips)" if args.flips else ""
     print(f"Cutter defaults vs same-mask watershed; torch threads {args.threads}; data {DATA}{flips}")
     print(format_table(rows))
