@@ -37,6 +37,16 @@ def _ome_image(group, data, version, **kwargs):
         ome_writer.write_image(data, group, fmt=_fmt(version), **kwargs)
 
 
+def _omero(value):
+    """The ``omero`` metadata as ome-zarr-py's ``write_image`` takes it: a dict before 0.20, its ``Omero`` model
+    (ome-zarr-models) from 0.20 on, which refuses a dict."""
+    try:
+        from ome_zarr.classes.image import Omero
+    except ImportError:
+        return value
+    return Omero.model_validate(value)
+
+
 def _step(da, dim):
     return float(da.coords[dim].values[1] - da.coords[dim].values[0])
 
@@ -52,7 +62,7 @@ def test_ome_zarr_py_tczyx_with_units_channels_levels_and_labels(tmp_path, versi
     scale = {"t": 50.0, "z": 2.0, "y": 0.5, "x": 0.25}
     units = {"t": "millisecond", "z": "micrometer", "y": "micrometer", "x": "micrometer"}
     _ome_image(group, data, version, axes="tczyx", scale=scale, axes_units=units, scale_factors=[2, 4],
-               storage_options={"chunks": (1, 1, 1, 32, 32)}, omero=omero)
+               storage_options={"chunks": (1, 1, 1, 32, 32)}, omero=_omero(omero))
     cells = (data[:, 0] > 30000).astype(np.uint32)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -91,14 +101,15 @@ def test_ome_zarr_py_2d_dtypes_in_nanometer(tmp_path, version, dtype):
 @pytest.mark.parametrize("version", VERSIONS)
 def test_ome_zarr_py_translation_and_seconds(tmp_path, version):
     data = np.arange(5 * 32 * 32, dtype=np.uint16).reshape(5, 32, 32)
-    axes = [{"name": "t", "type": "time", "unit": "second"}, {"name": "y", "type": "space", "unit": "micrometer"},
-            {"name": "x", "type": "space", "unit": "micrometer"}]
+    axes = [{"name": "t", "type": "time"}, {"name": "y", "type": "space"}, {"name": "x", "type": "space"}]
+    # the units as axes_units: ome-zarr-py 0.20 leaves out a "unit" given in the axes' dicts (0.18 wrote it)
+    units = {"t": "second", "y": "micrometer", "x": "micrometer"}
     transforms = [[{"type": "scale", "scale": [2.0, 0.3, 0.3]}, {"type": "translation", "translation": [10, 5, 7]}],
                   [{"type": "scale", "scale": [2.0, 0.6, 0.6]}, {"type": "translation", "translation": [10, 5, 7]}]]
     path = tmp_path / "tyx.zarr"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ome_writer.write_multiscale([data, data[:, ::2, ::2]], _group(path, version), axes=axes,
+        ome_writer.write_multiscale([data, data[:, ::2, ::2]], _group(path, version), axes=axes, axes_units=units,
                                     coordinate_transformations=transforms, fmt=_fmt(version))
     for level, step in ((0, 0.3), (1, 0.6)):
         img = read_ngff(path, level=level)
