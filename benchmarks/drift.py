@@ -15,17 +15,16 @@ The machine's CPU may be shared, so read the ratio rather than the absolute time
 
 from __future__ import annotations
 
-import os
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import tifffile
 from scipy import ndimage as ndi
 
-REPO = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("LABELFREE_SHARED_DATA", REPO.parent / "shared" / "data")) / "ctc"
+from labelfree.datasets import shared_data_root
+
+DATA = shared_data_root() / "ctc"
 
 
 def _frames(name: str) -> np.ndarray:

@@ -24,14 +24,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import time
-from pathlib import Path
 
 import numpy as np
 
-SHARED = Path(os.environ.get("LABELFREE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
-DATA = SHARED / "ctc" / "Fluo-N2DH-SIM+" / "01"
+from labelfree.datasets import shared_data_root
+
+DATA = shared_data_root() / "ctc" / "Fluo-N2DH-SIM+" / "01"
 TRAIN, VAL, TEST = list(range(0, 45, 4)), [2, 14, 26, 38], list(range(48, 64, 2))
 
 

@@ -14,17 +14,15 @@ The CPU may be shared with other jobs, so read the ratio rather than the absolut
 
 from __future__ import annotations
 
-import os
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import tifffile
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("LABELFREE_SHARED_DATA", REPO.parent / "shared" / "data"))
-DATA = SHARED / "ctc" / "Fluo-N2DH-GOWT1" / "01"
+from labelfree.datasets import shared_data_root
+
+DATA = shared_data_root() / "ctc" / "Fluo-N2DH-GOWT1" / "01"
 
 
 def main() -> None:
