@@ -175,25 +175,11 @@ def child(pipeline: str, size: int, frames: int) -> None:
 
 def train_zoo(widths: tuple[int, ...], folder: str) -> str:
     """A model zoo in ``folder`` with one network of ``widths`` trained by the Fusion demo's recipe."""
-    import numpy as np
+    from labelfree.fusion.demo import _train_into
 
-    from labelfree._threads import limited_threads
-    from labelfree.datasets import synthetic_expression_channels
-    from labelfree.fusion.demo import FINETUNE, TRAINING
-    from labelfree.fusion.finetune import finetune
-    from labelfree.fusion.zoo import ModelZoo
-
-    pairs = [synthetic_expression_channels(TRAINING["shape"], n_cells=TRAINING["n_cells"],
-                                           cell_radius=TRAINING["cell_radius"], seed=s) for s in TRAINING["seeds"]]
-    images = [p[0] for p in pairs]
-    names = [str(c) for c in images[0].coords["C"].values]
-    started = time.perf_counter()
-    with limited_threads(1, torch=True):
-        result = finetune(images, [np.asarray(p[1]) for p in pairs], channels=names,
-                          config={**FINETUNE, "nbase": widths})
-    ModelZoo(folder, create=True).add(result, object="cyto", channels=names, cell_line="synthetic",
-                                      starting_model="scratch")
-    print(f"a network of widths {list(widths)} trained in {time.perf_counter() - started:.0f} s (a temporary zoo)")
+    done = _train_into(Path(folder), nbase=widths)
+    print(f"a network of widths {list(widths)} trained in {done['seconds']:.0f} s ({done['epochs']} epochs; a "
+          "temporary zoo)")
     return folder
 
 

@@ -60,7 +60,9 @@ def _usable(zoo_dir: Path) -> bool:
         return False
 
 
-def _train_into(folder: Path) -> dict[str, Any]:
+def _train_into(folder: Path, /, *, nbase: tuple[int, ...] | None = None) -> dict[str, Any]:
+    """Train the demo's model by its recipe into a new model zoo in ``folder``; ``nbase``: other network widths
+    than the recipe's (``benchmarks/plane_memory.py --rss-widths``). Returns the seconds, epochs and entry id."""
     from labelfree._threads import limited_threads
     from labelfree.datasets import synthetic_expression_channels
     from labelfree.fusion.finetune import finetune
@@ -74,7 +76,8 @@ def _train_into(folder: Path) -> dict[str, Any]:
     # one torch thread: the tiny network trains no faster on more, and torch's reductions differ with
     # the thread count, so the demo model (and its scores) would differ from machine to machine
     with limited_threads(1, torch=True):
-        result = finetune(images, labels, channels=names, config=FINETUNE)
+        result = finetune(images, labels, channels=names,
+                          config=FINETUNE if nbase is None else {**FINETUNE, "nbase": tuple(nbase)})
     seconds = time.perf_counter() - started
     zoo = ModelZoo(folder, create=True)
     losses = result.history.val_losses
