@@ -224,11 +224,10 @@ def _check_objects(image: np.ndarray, parts: tuple) -> tuple[str, str | None] | 
                  f"{contrast:.1f} noise units on average (nuclei: {CHECK_CONTRAST:g} or more)")
         spread = _background_spread(image)
         if spread > CHECK_UNEVEN:
+            varies = (f"{spread:.0f} noise units" if np.isfinite(spread) else
+                      "some grey levels (where neighbouring pixels mostly agree: an image of few grey levels)")
             return "uneven", (
-                f"{found}, and the background is uneven: it varies by "
-                + (f"{spread:.0f} noise units" if np.isfinite(spread) else
-                   "some grey levels (where neighbouring pixels mostly agree: an image of few grey levels)")
-                + " across the image "
+                f"{found}, and the background is uneven: it varies by {varies} across the image "
                 f"and Otsu's threshold puts {otsu:.0%} of it in the foreground, so no one threshold separates "
                 "the nuclei. Check the illumination (flat-field correct the image or subtract its background, "
                 "e.g. Fiji's Process > Subtract Background), or give markers= (points or a nucleus label image) "
