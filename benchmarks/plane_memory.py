@@ -13,7 +13,9 @@ Part 2 (``--cgroup MiB``; Linux, root, a memory cgroup): ``labelfree threshold P
 ``--size`` px plane (uncompressed, memory-mapped; an object every 128 px) in a memory cgroup of that limit, with no
 option (the command line tiles a plane whose work cannot fit whole) and with ``--tile``; with ``--pipeline motion``,
 ``labelfree motion`` on a movie of ``--rss-frames`` frames of part 3's MSC mosaics, with no option (``--pipeline
-cutter``: ``labelfree cutter`` on part 3's mosaic of an MSC frame with ``--markers``); printed: the exit code (-9:
+cutter``: ``labelfree cutter`` on part 3's mosaic of an MSC frame with ``--markers``; ``--pipeline fusion``:
+``labelfree fusion`` on part 3's mosaic of the Fusion demo's first channel with ``--model-file``, the demo zoo's
+network); printed: the exit code (-9:
 killed by the system), the cgroup's peak, the seconds and the first line the command printed on stderr. Run it with
 ``PYTHONPATH=<another checkout>/src`` to measure that code instead.
 
@@ -24,9 +26,11 @@ frame 0 with its TRA markers, numbered apart in every tile), Fusion on a mosaic 
 ``--rss-channels`` channels (of 3) with the demo's zoo (a tiny network, widths 8-64), or with ``--rss-widths
 32,64,128,256`` (cellpose's own widths, LabelFree's default) a network of those widths trained here by the demo's
 recipe (about 90 s), every case in a fresh process with one thread. Printed: the resident
-memory before ``segment`` (the imports and the image), the process's peak (``ru_maxrss``) and the bytes a pixel of
+memory before ``segment`` (the imports, those the run would make too, as every memory check makes them first:
+``labelfree._label_memory.load_libraries``, and the image), the process's peak (``ru_maxrss``) and the bytes a pixel of
 one plane beside the labels, ``(peak - before - labels) / pixels of one plane``: the figure of the pipeline's
-``plane_bytes``.
+``plane_bytes``, and, with the part that does not grow with the plane (``plane_bytes_fixed``), the line the spec
+draws below those measures: its figure for each case is printed beside the measure.
 """
 
 from __future__ import annotations
@@ -100,6 +104,13 @@ def part2(limit_mib: int, size: int, tile: int, pipeline: str = "threshold", fra
             markers = Path(work) / "markers.tif"
             tifffile.imwrite(markers, _mosaic(np.asarray(data.tra[0]), size, number_apart=True).astype(np.uint32))
             what, runs = f"one {size} x {size} mosaic of MSC frame 0", [("no option", ["--markers", str(markers)])]
+        elif pipeline == "fusion":  # a mosaic of the demo's first channel (part 3's), through the demo zoo's network
+            from labelfree.fusion.demo import demo_zoo, fusion_demo
+
+            network = next(Path(demo_zoo()[0]).glob("*.pt"))
+            tifffile.imwrite(plane, _mosaic(np.asarray(fusion_demo().image.transpose("C", "Y", "X").values[0]), size))
+            what = f"one {size} x {size} mosaic of the Fusion demo's first channel"
+            runs = [("no option", ["--model-file", str(network)])]
         else:
             tifffile.imwrite(plane, synthetic((size, size), every=128))  # 4096 objects in 8192 x 8192
             what = f"one {size} x {size} uint16 plane"
@@ -166,6 +177,10 @@ def child(pipeline: str, size: int, frames: int) -> None:
         frames = 1
         image = to_dataarray(_mosaic(np.asarray(data.movie.values[0]), size), dims="YX")
         extra = {"markers": to_dataarray(_mosaic(np.asarray(data.tra[0]), size, number_apart=True), dims="YX")}
+    from labelfree._label_memory import load_libraries
+    from labelfree.pipelines import get_pipeline
+
+    load_libraries(get_pipeline(pipeline))  # as every check does before it measures the memory left: not work
     gc.collect()
     before, t0 = _resident(), time.perf_counter()
     segment(image, **extra)
@@ -201,10 +216,12 @@ def _cases(pipelines: list[str], sizes: list[int], frames: int, env: dict) -> No
     import json
     import subprocess
 
+    from labelfree.pipelines import get_pipeline
+
     print("\nresident memory of one segment() call on a mosaic (of MSC frames; Fusion: of its demo's channels), "
           "a fresh process each, one thread")
     print(f"{'pipeline':9s} {'size':>5s} {'frames':>6s} {'before MiB':>10s} {'peak MiB':>9s} {'s':>6s} "
-          f"{'B/px of a plane beside the labels':>34s}")
+          f"{'B/px of a plane beside the labels':>34s} {'work MiB':>9s} {'spec MiB':>9s}")
     for pipeline in pipelines:
         for size in sizes:
             cmd = [sys.executable, __file__, "--child", pipeline, str(size), str(frames)]
@@ -214,9 +231,10 @@ def _cases(pipelines: list[str], sizes: list[int], frames: int, env: dict) -> No
                 continue
             got = json.loads(done.stdout.strip().splitlines()[-1])
             plane, n = size * size, got["frames"]
-            added = (got["peak"] - got["before"] - 2 * plane * n) / plane
+            work = got["peak"] - got["before"] - 2 * plane * n  # beside the labels
+            counted = get_pipeline(pipeline).work_bytes(plane)  # what the spec counts: below the measure
             print(f"{pipeline:9s} {size:5d} {n:6d} {got['before'] / 2**20:10.0f} {got['peak'] / 2**20:9.0f} "
-                  f"{got['seconds']:6.1f} {added:34.1f}")
+                  f"{got['seconds']:6.1f} {work / plane:34.1f} {work / 2**20:9.0f} {counted / 2**20:9.0f}")
 
 
 def main() -> None:
@@ -225,9 +243,10 @@ def main() -> None:
     parser.add_argument("--cgroup", type=int, default=0, metavar="MiB", help="part 2's memory limit (0: no part 2)")
     parser.add_argument("--size", type=int, default=8192, help="part 2's plane size (px)")
     parser.add_argument("--tile", type=int, default=2048, help="part 2's tile size (px)")
-    parser.add_argument("--pipeline", default="threshold", choices=("threshold", "motion", "cutter"),
+    parser.add_argument("--pipeline", default="threshold", choices=("threshold", "motion", "cutter", "fusion"),
                         help="part 2's pipeline (motion: a movie of --rss-frames MSC mosaics; cutter: a mosaic of "
-                             "an MSC frame with its markers; neither in tiles)")
+                             "an MSC frame with its markers; fusion: a mosaic of its demo's first channel; none of "
+                             "them with --tile)")
     parser.add_argument("--rss", default="", help="part 3's pipelines, comma-separated: motion, cutter, fusion")
     parser.add_argument("--rss-sizes", default="2048,3072,4096", help="part 3's mosaic sizes (px), comma-separated")
     parser.add_argument("--rss-frames", type=int, default=6, help="part 3's Motion frames")

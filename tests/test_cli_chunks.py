@@ -261,17 +261,18 @@ def test_the_flow_output_of_a_run_in_chunks_is_the_whole_run_s(tmp_path, monkeyp
 
 
 def test_a_movie_whose_labels_fit_but_not_beside_a_frames_work_is_chunked(tmp_path, monkeypatch, caplog):
-    """Labels under half the memory left, but with Motion's work on one frame (measured: 138 bytes a pixel) over
-    all of it: chunked, each chunk's labels beside one frame's work (before: refused, "segment a part of it")."""
+    """Labels under half the memory left, but with Motion's work on one frame (measured: 80 MiB and 135 bytes a
+    pixel) over all of it: chunked, each chunk's labels beside one frame's work (before: refused, "segment a part of
+    it")."""
     from labelfree.motion.spec import SPEC
 
     assert main(["motion", str(SAMPLE_MOVIE), "-o", str(tmp_path / "given"), "--chunk-frames", "5", "-q",
                  "--no-progress"]) == 0
-    frame, work = 2 * 192 * 192, int(SPEC.plane_bytes * 192 * 192)
-    monkeypatch.setattr("labelfree._threads.available_memory", lambda *a: work + 11 * frame)  # 12 frames' labels
+    frame, work = 2 * 192 * 192, SPEC.work_bytes(192 * 192)
+    monkeypatch.setattr("labelfree._threads.available_memory", lambda *a: work + 6 * frame)  # 12 frames' labels
     with caplog.at_level("INFO", logger="labelfree.cli_core"):
         assert main(["motion", str(SAMPLE_MOVIE), "-o", str(tmp_path / "auto"), "-q", "--no-progress"]) == 0
-    assert ("its 12 frames of labels (1 MiB) and its work on one frame (5 MiB) would take more than the 6 MiB of "
+    assert ("its 12 frames of labels (1 MiB) and its work on one frame (85 MiB) would take more than the 85 MiB of "
             "memory left: segmented in chunks of 5 frames") in caplog.text
     labels, record, _ = _outputs(tmp_path / "auto")
     want, want_record, _ = _outputs(tmp_path / "given")

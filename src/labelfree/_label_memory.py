@@ -5,13 +5,14 @@ the refusal of an image whose labels, with the pipeline's work on one plane, can
 
 from __future__ import annotations
 
+import importlib
 import math
 from typing import Any, Mapping
 
 from labelfree.errors import InputError
 
 __all__ = ["AUTO_CHUNK_SHARE", "AUTO_CHUNK_PART", "auto_chunk_frames", "auto_tile", "tiles_chosen_text", "tile_bytes",
-           "require_label_memory", "memory_text", "label_bytes", "run_bytes"]
+           "require_label_memory", "memory_text", "label_bytes", "run_bytes", "load_libraries"]
 
 #: a movie whose labels would take more than this share of the memory one task may use is split into chunks of
 #: frames when no ``chunk_frames`` is given (:func:`auto_chunk_frames`) ...
@@ -37,10 +38,11 @@ def label_bytes(sizes: Mapping[str, int], /) -> int:
 def run_bytes(sizes: Mapping[str, int], spec: Any, /, *, tiled: bool = False) -> tuple[int, int]:
     """The bytes a run of the pipeline ``spec`` holds at least on an image of ``sizes``: its labels
     (:func:`label_bytes`), and its work on one plane beside them (the spec's measured bytes a pixel of one plane,
-    or of one volume where the pipeline segments z-stacks, :meth:`labelfree.spec.PipelineSpec.work_bytes`; 0 for a
-    tiled run, whose tiles are small, and for a pipeline whose work was not measured)."""
+    or of one volume where the pipeline segments z-stacks, and the part that does not grow with it:
+    :meth:`labelfree.spec.PipelineSpec.work_bytes`; for a tiled run, whose tiles are small, that part alone; 0 for a
+    pipeline whose work was not measured)."""
     plane = math.prod(int(n) for d, n in sizes.items() if d not in ("T", "C") and (d != "Z" or spec.takes_z))
-    return label_bytes(sizes), 0 if tiled else spec.work_bytes(plane)
+    return label_bytes(sizes), int(spec.plane_bytes_fixed) if tiled else spec.work_bytes(plane)
 
 
 def auto_chunk_frames(sizes: dict[str, int], memory: int | None, /, *, overlap: int, work: int = 0) -> int | None:
@@ -100,9 +102,10 @@ def memory_text(n_bytes: float, /) -> str:
 def require_label_memory(sizes: Mapping[str, int], spec: Any, /, *, tiled: bool = False) -> None:
     """Refuse an image of ``sizes`` (dims -> length) before any work when its labels (16 bits a pixel, one plane
     per frame and slice; C has none) and the pipeline's work on one plane beside them (its spec's measured bytes a
-    pixel of one plane, or of one volume where it segments z-stacks, :func:`run_bytes`; not for a tiled run, whose
-    tiles are small) exceed the memory this process has left (:func:`labelfree._threads.available_memory`): such a
-    run would be killed by the system part way through. ``spec``: the pipeline's
+    pixel of one plane, or of one volume where it segments z-stacks, :func:`run_bytes`; for a tiled run, whose
+    tiles are small, the part of it that does not grow with the plane) exceed the memory this process has left
+    (:func:`labelfree._threads.available_memory`, measured with the pipeline's libraries loaded:
+    :func:`load_libraries`): such a run would be killed by the system part way through. ``spec``: the pipeline's
     :class:`labelfree.spec.PipelineSpec` (its title, name, ``frame_overlap``, None for a pipeline that learns from
     the whole movie and cannot be chunked, ``tiles`` and its measured work); ``tiled``: the run was to cut its planes
     into tiles (it holds the labels of every plane too; chunks of frames are segmented without tiles).
@@ -119,6 +122,7 @@ def require_label_memory(sizes: Mapping[str, int], spec: Any, /, *, tiled: bool 
     """
     from labelfree._threads import available_memory
 
+    load_libraries(spec)
     left = available_memory()
     if left is None:
         return
@@ -127,10 +131,11 @@ def require_label_memory(sizes: Mapping[str, int], spec: Any, /, *, tiled: bool 
     if labels + work <= left:
         return
     shape = " x ".join(f"{n} {d}" for d, n in sizes.items())
-    needs = f"{memory_text(labels)} for them" + (f" and {memory_text(work)} for its work on one plane" * bool(work))
+    part = "each tile" if tiled else "one plane"
+    needs = f"{memory_text(labels)} for them" + (f" and {memory_text(work)} for its work on {part}" * bool(work))
     holds = "holds the labels of the whole image in memory" + (", also in tiles" if tiled else "")
     said = f"{spec.title} {holds}: the image ({shape}) needs {needs}, but only {memory_text(left)} of memory is left. "
-    tile = _tile_that_fits(spec, sizes, labels, left) if work and labels <= left else None
+    tile = _tile_that_fits(spec, sizes, labels, left) if work and labels <= left and not tiled else None
     if tile:
         raise InputError(said + f"Segment its planes in tiles: run_pipeline({spec.name!r}, image, tile={tile}) (the "
                                 f"command line, labelfree {spec.name}, a batch run and the Fiji command tile such an "
@@ -148,6 +153,23 @@ def require_label_memory(sizes: Mapping[str, int], spec: Any, /, *, tiled: bool 
                             "a binned copy, or run where more memory is free.")
 
 
+def load_libraries(spec: Any, /) -> None:
+    """Import the module of the pipeline ``spec``'s segment function and the libraries its run imports once it
+    starts (its ``libraries``: torch takes about 180 MiB, cellpose 200 more), so that the memory left measured next
+    is the run's: measured before them, a check or a choice of tiles allowed a run that the pipeline's own check,
+    after them, then refused (a Fusion run of the command line was told to use tiles that the command line had not
+    chosen). A library that is not installed is left to the run, which says how to install it."""
+    from labelfree._deps import require
+    from labelfree.errors import MissingDependencyError
+
+    importlib.import_module(spec.segment.partition(":")[0])
+    for module in spec.libraries:
+        try:
+            require(module)
+        except MissingDependencyError:
+            pass
+
+
 def auto_tile(sizes: Mapping[str, int], spec: Any, memory: int | None, /) -> int | None:
     """The tile size (px, with the default overlap of 128 px) for a run of the pipeline ``spec`` on an image of
     ``sizes`` (dims -> length) when none is given: None (the planes whole) unless the pipeline takes tiles and its
@@ -159,8 +181,8 @@ def auto_tile(sizes: Mapping[str, int], spec: Any, memory: int | None, /) -> int
     Examples
     --------
     >>> from labelfree.pipelines import get_pipeline
-    >>> fusion = get_pipeline("fusion")  # 79 bytes a pixel of a plane beside the labels
-    >>> auto_tile({"C": 3, "Y": 20000, "X": 20000}, fusion, 8 * 2**30)  # 0.7 GiB of labels, 29 GiB of work
+    >>> fusion = get_pipeline("fusion")  # 128 MiB and 70 bytes a pixel of a plane beside the labels
+    >>> auto_tile({"C": 3, "Y": 20000, "X": 20000}, fusion, 8 * 2**30)  # 0.7 GiB of labels, 26 GiB of work
     4096
     >>> auto_tile({"C": 3, "Y": 4000, "X": 4000}, fusion, 8 * 2**30) is None  # 1.2 GiB of work: fits
     True

@@ -437,10 +437,9 @@ def _chunk_frames(spec: Any, args: argparse.Namespace, image: Any, /, *, tile: i
                  record.source, frames)
         return frames if frames < image.sizes["T"] else None
     from labelfree._label_memory import run_bytes
-    from labelfree._threads import available_memory
     from labelfree.frame_chunks import auto_chunk_frames, chunks_chosen_text
 
-    memory, sizes = available_memory(), dict(image.sizes)
+    memory, sizes = _memory_left(spec), dict(image.sizes)
     work = run_bytes(sizes, spec)[1]  # the pipeline's work on one frame, beside a chunk's labels
     frames = auto_chunk_frames(sizes, memory, overlap=overlap, work=work)
     if frames:
@@ -454,14 +453,24 @@ def _auto_tile(spec: Any, args: argparse.Namespace, image: Any, /) -> int | None
     the labels and its work on one whole plane would not fit in the memory this process has left,
     :func:`labelfree._label_memory.auto_tile`'s (logged)."""
     from labelfree._label_memory import auto_tile, tiles_chosen_text
-    from labelfree._threads import available_memory
 
-    memory, sizes = available_memory(), dict(image.sizes)
+    memory, sizes = _memory_left(spec), dict(image.sizes)
     tile = auto_tile(sizes, spec, memory)
     if tile:
         log.info("%s", tiles_chosen_text(str(args.input), sizes, spec, memory, tile, room="of memory left",
                                          choose="--tile PX to choose"))
     return tile
+
+
+def _memory_left(spec: Any, /) -> int | None:
+    """The memory this process has left for a run of ``spec`` (:func:`labelfree._threads.available_memory`), with
+    the pipeline's libraries loaded first (torch and cellpose take about 180 MiB): the run's own check, after them,
+    must not refuse what the chunks or tiles chosen here were to fit."""
+    from labelfree._label_memory import load_libraries
+    from labelfree._threads import available_memory
+
+    load_libraries(spec)
+    return available_memory()
 
 
 @contextlib.contextmanager

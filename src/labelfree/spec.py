@@ -236,6 +236,16 @@ class PipelineSpec:
         ``(pixels, bytes)`` pairs, fewest pixels first: a plane of at most ``pixels`` pixels takes ``bytes`` a pixel
         of work instead of ``plane_bytes`` (Cutter's foreground graph is one graph up to 2048 x 2048 px and in
         tiles above: :meth:`work_bytes`).
+    plane_bytes_fixed : int
+        Bytes of that work that do not grow with the plane, added to its bytes a pixel (a network's pass over a
+        batch of its tiles, which holds about the same memory for a plane of 512 px as for one of 8192 px, or for each
+        tile of a tiled run); measured with the bytes a pixel as the line below every measure, so that no run that
+        fits is refused. A tiled run is counted this part alone for its work
+        (:func:`labelfree._label_memory.run_bytes`): its tiles are small.
+    libraries : tuple of str
+        Modules the run imports once it starts (torch, cellpose): imported before the memory left is measured
+        (:func:`labelfree._label_memory.load_libraries`), so that every check, and the tiles or chunks chosen for
+        a run, see the memory the run will have; the measured work does not hold them.
     torch : bool
         The pipeline runs torch networks: ``threads`` caps torch's CPU pool too.
     tile_config : str
@@ -315,6 +325,8 @@ class PipelineSpec:
     tiles: bool = False
     plane_bytes: float = 0.0
     plane_bytes_up_to: tuple[tuple[int, float], ...] = ()
+    plane_bytes_fixed: int = 0
+    libraries: tuple[str, ...] = ()
     torch: bool = False
     tile_config: str = ""
     tile_run_config: str = ""
@@ -348,9 +360,10 @@ class PipelineSpec:
 
     def work_bytes(self, pixels: int, /) -> int:
         """The bytes the pipeline's work on one plane (a volume) of ``pixels`` pixels takes beside the labels, as
-        measured: ``plane_bytes`` a pixel, or those of the first of ``plane_bytes_up_to`` that holds the plane."""
+        measured: ``plane_bytes_fixed`` and ``plane_bytes`` a pixel, or those of the first of ``plane_bytes_up_to``
+        that holds the plane."""
         per_pixel = next((b for most, b in self.plane_bytes_up_to if pixels <= most), self.plane_bytes)
-        return int(float(per_pixel) * pixels)
+        return int(self.plane_bytes_fixed) + int(float(per_pixel) * pixels)
 
 
 @dataclasses.dataclass(frozen=True)

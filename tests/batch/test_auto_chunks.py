@@ -78,20 +78,20 @@ def test_a_movie_too_large_for_the_memory_left_is_chunked_with_no_setting(tmp_pa
 
 
 def test_a_movie_whose_labels_fit_but_not_beside_a_frames_work_is_chunked(tmp_path, monkeypatch, caplog):
-    """Labels under half of the memory, but with Motion's work on one frame (measured: 138 bytes a pixel) over all of
-    it: chunked, each chunk's labels beside one frame's work (before: one task, refused)."""
+    """Labels under half of the memory, but with Motion's work on one frame (measured: 80 MiB and 135 bytes a pixel)
+    over all of it: chunked, each chunk's labels beside one frame's work (before: one task, refused)."""
     from labelfree.motion.spec import SPEC
 
     movie = _movie(tmp_path / "movie.tif")
     given = run_batch(movie, pipeline="motion", out_dir=tmp_path / "given", scheduler="sync", progress=False,
                       batch={"chunk_frames": 5})
     assert given["status"].tolist() == ["ok"]
-    frame, work = 2 * 64 * 64, int(SPEC.plane_bytes * 64 * 64)
-    monkeypatch.setattr("labelfree._threads.available_memory", lambda *a: work + 11 * frame)
+    frame, work = 2 * 64 * 64, SPEC.work_bytes(64 * 64)
+    monkeypatch.setattr("labelfree._threads.available_memory", lambda *a: work + 6 * frame)
     with caplog.at_level(logging.INFO, logger="labelfree.batch.dispatch"):
         auto = run_batch(movie, pipeline="motion", out_dir=tmp_path / "auto", scheduler="sync", progress=False)
     assert auto["status"].tolist() == ["ok"], auto["error"].tolist()
-    assert "movie: its 12 frames of labels (0 MiB) and its work on one frame (1 MiB) would take more than the 1 MiB " \
+    assert "movie: its 12 frames of labels (0 MiB) and its work on one frame (81 MiB) would take more than the 81 MiB " \
            "one task may use: segmented in chunks of 5 frames" in caplog.text
     labels, record = _labels_and_record(tmp_path / "auto")
     want, want_record = _labels_and_record(tmp_path / "given")

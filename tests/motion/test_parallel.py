@@ -83,10 +83,12 @@ def test_motion_uses_the_cores_and_the_user_cap(four_cores, workers_used, monkey
 
 def test_threads_are_capped_by_the_memory_left(four_cores, workers_used, monkeypatch, caplog):
     """Each thread holds up to about 208 bytes per pixel: a process with little memory left uses fewer threads."""
+    from labelfree.motion.spec import SPEC
+
     movie, _ = datasets.synthetic_movie(seed=1, **{**SYN, "n_frames": 3})
     per_thread = segment_module._BYTES_PER_THREAD_PIXEL * 224 * 224
-    stack = 3 * 224 * 224 * 2  # the uint16 labels still to be filled
-    monkeypatch.setattr(_threads, "available_memory", lambda: stack + int(2.5 * per_thread))
+    stack = 3 * 224 * 224 * 2  # the uint16 labels still to be filled, and the work that does not grow with a frame
+    monkeypatch.setattr(_threads, "available_memory", lambda: stack + SPEC.plane_bytes_fixed + int(2.5 * per_thread))
     with caplog.at_level("INFO", logger="labelfree._threads"):
         capped = motion.segment(movie)
     monkeypatch.setattr(_threads, "available_memory", lambda: None)  # unknown (not Linux): every core

@@ -170,10 +170,11 @@ def _auto_tile(job: Job, image: xr.DataArray, /) -> int | None:
     """The tile size of ``job``'s input when the batch gives none (None: its planes whole): where the pipeline takes
     tiles and the labels and its work on one whole plane would not fit in :func:`task_memory`,
     :func:`labelfree._label_memory.auto_tile`'s (logged, and said in the input's provenance as its ``tiles``)."""
-    from labelfree._label_memory import auto_tile, tiles_chosen_text
+    from labelfree._label_memory import auto_tile, load_libraries, tiles_chosen_text
     from labelfree.pipelines import get_pipeline
 
     spec = get_pipeline(job.pipeline)
+    load_libraries(spec)  # the memory left measured with them, as the run's own check measures it
     memory, sizes = task_memory(), dict(image.sizes)
     tile = auto_tile(sizes, spec, memory)
     if tile:

@@ -28,12 +28,16 @@ SPEC = PipelineSpec(
               kind="choice", choices=("cpu", "auto", "cuda"), basic=False),
     ),
     frame_overlap=None,
-    # measured (benchmarks/plane_memory.py, part 3: one thread, a mosaic of MSC frames with their markers): 120 / 98 /
-    # 72 bytes a pixel beside the labels at 3072 / 4096 / 8192 px, where the foreground's graph cut goes in tiles
-    # (above 2048 x 2048, labelfree.cutter.graphcut.TILE_ABOVE_PIXELS); 546 / 377 at 1024 / 2048 px, one graph for
-    # the whole plane; the least of each, so that no run that fits is refused
-    plane_bytes=72.0,
-    plane_bytes_up_to=((2048 * 2048, 376.0),),
+    # measured (benchmarks/plane_memory.py, part 3: one thread, a mosaic of MSC frames with their markers; torch
+    # imported before, as every check imports its libraries): 935 / 1389 / 4426 MiB beside the labels at 3072 /
+    # 4096 / 8192 px, where the foreground's graph cut goes in tiles (above 2048 x 2048,
+    # labelfree.cutter.graphcut.TILE_ABOVE_PIXELS); 161 / 185 / 367 / 1354 MiB at 256 / 512 / 1024 / 2048 px, one
+    # graph for the whole plane; below each: 96 MiB that do not grow with the plane (the network's training) and 64
+    # bytes a pixel, 250 up to 2048 x 2048 px, so that no run that fits is refused
+    plane_bytes=64.0,
+    plane_bytes_up_to=((2048 * 2048, 250.0),),
+    plane_bytes_fixed=96 * 2**20,
+    libraries=("torch",),
     torch=True,
     demo="labelfree.datasets:cutter_demo",
 )

@@ -23,13 +23,17 @@ SPEC = PipelineSpec(
               kind="choice", choices=("auto", "cpu", "cuda"), basic=False),
     ),
     tiles=True,
-    # measured (benchmarks/plane_memory.py, part 3: one thread, the demo's zoo on a mosaic of its channels): 79 bytes a
-    # pixel beside the labels for one channel at 8192 px, 102 for three; 100 to 173 at 2048 and 4096 px; the least, so
-    # that no run that fits is refused
-    plane_bytes=79.0,
+    # measured (benchmarks/plane_memory.py, part 3: one thread, the demo's zoo on a mosaic of its channels, one channel;
+    # torch and cellpose imported before, as every check imports its libraries): 160 / 255 / 342 / 553 / 843 / 1456 /
+    # 4787 MiB beside the labels at 256 / 512 / 1024 / 2048 / 3072 / 4096 / 8192 px, more with three channels or a
+    # network of cellpose's widths; below each: 128 MiB that do not grow with the plane (the network's pass over a
+    # batch of tiles) and 70 bytes a pixel, so that no run that fits is refused
+    plane_bytes=70.0,
+    plane_bytes_fixed=128 * 2**20,
     tile_run_config="labelfree.fusion.segment:whole_image_config",
     tile_record="labelfree.fusion.segment:tiled_record",
     record_models="labelfree.fusion.segment:repeat_recorded_models",
+    libraries=("torch", "cellpose.models"),
     torch=True,
     checks="labelfree.fusion.models:doctor_checks",
     demo="labelfree.fusion.demo:fusion_demo",

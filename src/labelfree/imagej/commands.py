@@ -482,12 +482,12 @@ def _with_record(config: Any, config_file: Any, /) -> Any:
 
 def _execute(spec: Any, imp: Any, config: Any, values: dict[str, Any], /, *, options: str) -> CommandResult:
     """Run the pipeline of ``spec`` on ``imp`` and put its results into ImageJ; ``options`` replays the run."""
+    from labelfree._label_memory import auto_tile, load_libraries
+    from labelfree._threads import available_memory
     from labelfree.imagej.dialog import ImageJProgress, relay_log_warnings
     from labelfree.imagej.labels import labels_to_imageplus, show_image
     from labelfree.imagej.rois import add_labels_to_roimanager, roi_channel
     from labelfree.imagej.seen import log_notes, paste_labels, seen_image, unique_title
-    from labelfree._label_memory import auto_tile
-    from labelfree._threads import available_memory
     from labelfree.run import check_output_inputs, input_files, output_inputs, prepare_image, run_pipeline
 
     folder = None
@@ -517,7 +517,9 @@ def _execute(spec: Any, imp: Any, config: Any, values: dict[str, Any], /, *, opt
         origin = (0, 0) if selection is None else (int(selection[0][0]), int(selection[0][1]))
         with relay_warnings(spec.menu_title, image=str(imp.getTitle()), origin=origin), \
                 relay_log_warnings(spec.menu_title, image=str(imp.getTitle()), origin=origin):
-            # a plane whose work cannot fit whole: in tiles (the pixels are read: the memory left holds them)
+            # a plane whose work cannot fit whole: in tiles (the pixels are read: the memory left holds them, and
+            # the pipeline's libraries, loaded first, as the run's own check measures it)
+            load_libraries(spec)
             left, sizes = available_memory(), dict(seen.sizes)
             tile = auto_tile(sizes, spec, left)
             if tile:

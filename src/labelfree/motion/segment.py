@@ -742,7 +742,8 @@ def segment(movie: Any, /, *, config: MotionConfig | dict | str | None = None, p
     time, the IDs) runs in frame order. The labels are the same for every thread count.
     Each thread holds up to about 208 bytes per frame pixel; fewer threads are used when the
     memory this process may still use (``MemAvailable``, its cgroup's limit) would not hold
-    them beside the label stack (:func:`labelfree._threads.threads_for_memory`).
+    them beside the label stack and the part of the work that does not grow with the frame
+    (:func:`labelfree._threads.threads_for_memory`).
 
     Raises
     ------
@@ -1228,8 +1229,9 @@ def _segment(da: xr.DataArray, cfg: MotionConfig, bar: _PassSteps, *, noise_chec
     # the same large buffers (flow pyramids, feature maps) are needed for every pair: keep them;
     # frames, features and flows are computed ahead by the worker threads, the rest in order here,
     # and once the minimum size is settled, the pairs' classification and clean-up too
+    # beside the labels, the part of the work that does not grow with the frame (measured once: the spec's)
     workers = threads_for_memory(thread_count(), per_thread=_BYTES_PER_THREAD_PIXEL * shape[0] * shape[1],
-                                 reserve=out.nbytes, what="Motion")
+                                 reserve=out.nbytes + SPEC.plane_bytes_fixed, what="Motion")
     with retained_heap(), contextlib.ExitStack() as stack:
         # the binning of an automatic flow_downsample, never from a pair with a blank frame
         flow_cfg, flows = flow_settings(da, cfg, low=lo, high=highs, skip=sorted(blank))

@@ -11,9 +11,12 @@ SPEC = PipelineSpec(
     channels="one",
     needs_time=True,
     frame_overlap=1,
-    # measured (benchmarks/plane_memory.py, part 3: one thread, 6 frames of a mosaic of MSC frames): 138 to 162 bytes
-    # a pixel of one frame beside the labels, at 2048 to 8192 px; the least, so that no run that fits is refused
-    plane_bytes=138.0,
+    # measured (benchmarks/plane_memory.py, part 3: one thread, 6 frames of a mosaic of MSC frames): 102 / 132 / 232 /
+    # 646 / 1346 / 2301 / 8832 MiB of work on a frame beside the labels at 256 / 512 / 1024 / 2048 / 3072 / 4096 /
+    # 8192 px; below each: 80 MiB that do not grow with the frame and 135 bytes a pixel, so that no run that fits is
+    # refused
+    plane_bytes=135.0,
+    plane_bytes_fixed=80 * 2**20,
     chunk_settings=("min_size", "closing_radius", "flow_downsample", "upsample", "declump_landscape"),
     chunk_measure="labelfree.motion.segment:movie_grey_mapping",
     chunk_per_frame=("frame_gains",),
