@@ -464,8 +464,8 @@ def _auto_tile(spec: Any, args: argparse.Namespace, image: Any, /) -> int | None
 
 def _memory_left(spec: Any, /) -> int | None:
     """The memory this process has left for a run of ``spec`` (:func:`labelfree._threads.available_memory`), with
-    the pipeline's libraries loaded first (torch and cellpose take about 180 MiB): the run's own check, after them,
-    must not refuse what the chunks or tiles chosen here were to fit."""
+    the pipeline's libraries loaded first (torch takes about 180 MiB, cellpose 200 more): the run's own check,
+    after them, must not refuse what the chunks or tiles chosen here were to fit."""
     from labelfree._label_memory import load_libraries
     from labelfree._threads import available_memory
 
