@@ -335,8 +335,8 @@ def test_a_network_pass_that_does_not_grow_with_the_plane_is_counted_for_tiles_t
         run_pipeline("fusion", plane, tile=512)
     said = str(refused.value)
     assert "Fusion holds the labels of the whole image in memory, also in tiles: the image (1024 Y x 1024 X) needs " \
-           "2.0 MiB for them and 128 MiB for its work on each tile, but only 130 MiB of memory is left. Segment a part" \
-           in said, said
+           "2.0 MiB for them and 128 MiB for its work on each tile, but only 130 MiB of memory is left. Segment a " \
+           "part" in said, said
     assert "tile=" not in said, said
 
 

@@ -91,8 +91,8 @@ def test_a_movie_whose_labels_fit_but_not_beside_a_frames_work_is_chunked(tmp_pa
     with caplog.at_level(logging.INFO, logger="labelfree.batch.dispatch"):
         auto = run_batch(movie, pipeline="motion", out_dir=tmp_path / "auto", scheduler="sync", progress=False)
     assert auto["status"].tolist() == ["ok"], auto["error"].tolist()
-    assert "movie: its 12 frames of labels (0 MiB) and its work on one frame (81 MiB) would take more than the 81 MiB " \
-           "one task may use: segmented in chunks of 5 frames" in caplog.text
+    assert "movie: its 12 frames of labels (0 MiB) and its work on one frame (81 MiB) would take more than the " \
+           "81 MiB one task may use: segmented in chunks of 5 frames" in caplog.text
     labels, record = _labels_and_record(tmp_path / "auto")
     want, want_record = _labels_and_record(tmp_path / "given")
     np.testing.assert_array_equal(labels, want)
