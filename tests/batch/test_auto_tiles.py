@@ -84,3 +84,25 @@ def test_on_dask_the_workers_memory_limit_over_its_threads_decides(plane, tmp_pa
 def test_outside_a_worker_a_task_may_use_the_memory_left(monkeypatch):
     monkeypatch.setattr("labelfree._threads.available_memory", lambda *a: 12345)
     assert task_memory() == 12345
+
+
+def _task_memory_and_resident():
+    import psutil
+
+    held = psutil.Process().memory_info().rss
+    return task_memory(), held
+
+
+def test_a_worker_process_s_own_memory_is_not_the_task_s():
+    """A worker that is a process of its own is restarted by its nanny once its resident memory passes its limit:
+    what it holds already (its imports; with torch and cellpose about 590 MiB) is not room for the task's labels and
+    work (before: the whole limit over its threads, and a Fusion task could choose no tiles where it had no room)."""
+    distributed = pytest.importorskip("distributed")
+    pytest.importorskip("psutil")
+
+    limit = 2**31
+    with distributed.Client(processes=True, n_workers=1, threads_per_worker=1, dashboard_address=None,
+                            memory_limit=limit, silence_logs=logging.ERROR) as client:
+        got, held = client.submit(_task_memory_and_resident, pure=False).result()
+    assert held > 30 * 2**20  # a Python process with distributed and LabelFree imported
+    assert got <= limit - held + 8 * 2**20, (got, held)  # (its memory may move a little between the two reads)

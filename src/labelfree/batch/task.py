@@ -151,7 +151,9 @@ def segment_image(image: xr.DataArray, /, *, job: Job, keywords: dict[str, Any] 
 def task_memory() -> int | None:
     """The bytes this task may still use: the memory this process has left
     (:func:`labelfree._threads.available_memory`), and, in a Dask worker with a memory limit, at most that limit over
-    the worker's threads (a worker past its limit is restarted by its nanny)."""
+    the worker's threads (a worker past its limit is restarted by its nanny); where the worker is a process of its
+    own (it has a nanny), what that process holds already (its imports, the pipeline's libraries: about 590 MiB with
+    torch and cellpose, and the work of tasks on its other threads) is not the task's, so the limit less it."""
     from labelfree._threads import available_memory, in_dask_worker
 
     left = available_memory()
@@ -161,9 +163,17 @@ def task_memory() -> int | None:
         worker = get_worker()
         limit = getattr(getattr(worker, "memory_manager", None), "memory_limit", None)
         if limit:
-            share = int(limit) // max(1, int(getattr(getattr(worker, "state", None), "nthreads", 1) or 1))
+            room = int(limit) - (_resident_bytes() if getattr(worker, "nanny", None) else 0)
+            share = max(0, room) // max(1, int(getattr(getattr(worker, "state", None), "nthreads", 1) or 1))
             left = share if left is None else min(left, share)
     return left
+
+
+def _resident_bytes() -> int:
+    """The resident memory of this process (what a nanny compares with its worker's memory limit)."""
+    import psutil
+
+    return int(psutil.Process().memory_info().rss)
 
 
 def _auto_tile(job: Job, image: xr.DataArray, /) -> int | None:
