@@ -12,7 +12,8 @@ from typing import Any, Mapping
 from labelfree.errors import InputError
 
 __all__ = ["AUTO_CHUNK_SHARE", "AUTO_CHUNK_PART", "auto_chunk_frames", "auto_tile", "tiles_chosen_text", "tile_bytes",
-           "require_label_memory", "memory_text", "label_bytes", "run_bytes", "load_libraries"]
+           "require_label_memory", "memory_text", "label_bytes", "run_bytes", "load_libraries",
+           "memory_left"]
 
 #: a movie whose labels would take more than this share of the memory one task may use is split into chunks of
 #: frames when no ``chunk_frames`` is given (:func:`auto_chunk_frames`) ...
@@ -104,11 +105,11 @@ def require_label_memory(sizes: Mapping[str, int], spec: Any, /, *, tiled: bool 
     per frame and slice; C has none) and the pipeline's work on one plane beside them (its spec's measured bytes a
     pixel of one plane, or of one volume where it segments z-stacks, :func:`run_bytes`; for a tiled run, whose
     tiles are small, the part of it that does not grow with the plane) exceed the memory this process has left
-    (:func:`labelfree._threads.available_memory`, measured with the pipeline's libraries loaded:
-    :func:`load_libraries`): such a run would be killed by the system part way through. ``spec``: the pipeline's
-    :class:`labelfree.spec.PipelineSpec` (its title, name, ``frame_overlap``, None for a pipeline that learns from
-    the whole movie and cannot be chunked, ``tiles`` and its measured work); ``tiled``: the run was to cut its planes
-    into tiles (it holds the labels of every plane too; chunks of frames are segmented without tiles).
+    (:func:`memory_left`: measured with the pipeline's libraries loaded): such a run would be killed by the system
+    part way through. ``spec``: the pipeline's :class:`labelfree.spec.PipelineSpec` (its title, name,
+    ``frame_overlap``, None for a pipeline that learns from the whole movie and cannot be chunked, ``tiles`` and its
+    measured work); ``tiled``: the run was to cut its planes into tiles (it holds the labels of every plane too;
+    chunks of frames are segmented without tiles).
 
     It refuses only what cannot fit: a pipeline whose work was not measured is checked for its labels alone, and
     the measure is the least one seen. The message says what to do: a plane whose work is what does not fit, in
@@ -120,10 +121,7 @@ def require_label_memory(sizes: Mapping[str, int], spec: Any, /, *, tiled: bool 
     ------
     InputError
     """
-    from labelfree._threads import available_memory
-
-    load_libraries(spec)
-    left = available_memory()
+    left = memory_left(spec)
     if left is None:
         return
     sizes = {str(d): int(n) for d, n in sizes.items()}
@@ -168,6 +166,16 @@ def load_libraries(spec: Any, /) -> None:
             require(module)
         except MissingDependencyError:
             pass
+
+
+def memory_left(spec: Any, /) -> int | None:
+    """The memory this process has left for a run of the pipeline ``spec``
+    (:func:`labelfree._threads.available_memory`; None: not known), with its libraries loaded first
+    (:func:`load_libraries`): what every check and every choice of tiles or chunks for a run measures."""
+    from labelfree._threads import available_memory
+
+    load_libraries(spec)
+    return available_memory()
 
 
 def auto_tile(sizes: Mapping[str, int], spec: Any, memory: int | None, /) -> int | None:

@@ -436,10 +436,10 @@ def _chunk_frames(spec: Any, args: argparse.Namespace, image: Any, /, *, tile: i
         log.info("%s: its run was segmented in chunks of %d frames; so is this one (--chunk-frames N to choose)",
                  record.source, frames)
         return frames if frames < image.sizes["T"] else None
-    from labelfree._label_memory import run_bytes
+    from labelfree._label_memory import memory_left, run_bytes
     from labelfree.frame_chunks import auto_chunk_frames, chunks_chosen_text
 
-    memory, sizes = _memory_left(spec), dict(image.sizes)
+    memory, sizes = memory_left(spec), dict(image.sizes)
     work = run_bytes(sizes, spec)[1]  # the pipeline's work on one frame, beside a chunk's labels
     frames = auto_chunk_frames(sizes, memory, overlap=overlap, work=work)
     if frames:
@@ -452,25 +452,14 @@ def _auto_tile(spec: Any, args: argparse.Namespace, image: Any, /) -> int | None
     """The tile size of a single run that gives none (None: its planes whole): where the pipeline takes tiles and
     the labels and its work on one whole plane would not fit in the memory this process has left,
     :func:`labelfree._label_memory.auto_tile`'s (logged)."""
-    from labelfree._label_memory import auto_tile, tiles_chosen_text
+    from labelfree._label_memory import auto_tile, memory_left, tiles_chosen_text
 
-    memory, sizes = _memory_left(spec), dict(image.sizes)
+    memory, sizes = memory_left(spec), dict(image.sizes)
     tile = auto_tile(sizes, spec, memory)
     if tile:
         log.info("%s", tiles_chosen_text(str(args.input), sizes, spec, memory, tile, room="of memory left",
                                          choose="--tile PX to choose"))
     return tile
-
-
-def _memory_left(spec: Any, /) -> int | None:
-    """The memory this process has left for a run of ``spec`` (:func:`labelfree._threads.available_memory`), with
-    the pipeline's libraries loaded first (torch takes about 180 MiB, cellpose 200 more): the run's own check,
-    after them, must not refuse what the chunks or tiles chosen here were to fit."""
-    from labelfree._label_memory import load_libraries
-    from labelfree._threads import available_memory
-
-    load_libraries(spec)
-    return available_memory()
 
 
 @contextlib.contextmanager

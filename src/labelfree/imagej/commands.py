@@ -482,8 +482,7 @@ def _with_record(config: Any, config_file: Any, /) -> Any:
 
 def _execute(spec: Any, imp: Any, config: Any, values: dict[str, Any], /, *, options: str) -> CommandResult:
     """Run the pipeline of ``spec`` on ``imp`` and put its results into ImageJ; ``options`` replays the run."""
-    from labelfree._label_memory import auto_tile, load_libraries
-    from labelfree._threads import available_memory
+    from labelfree._label_memory import auto_tile, memory_left
     from labelfree.imagej.dialog import ImageJProgress, relay_log_warnings
     from labelfree.imagej.labels import labels_to_imageplus, show_image
     from labelfree.imagej.rois import add_labels_to_roimanager, roi_channel
@@ -519,8 +518,7 @@ def _execute(spec: Any, imp: Any, config: Any, values: dict[str, Any], /, *, opt
                 relay_log_warnings(spec.menu_title, image=str(imp.getTitle()), origin=origin):
             # a plane whose work cannot fit whole: in tiles (the pixels are read: the memory left holds them, and
             # the pipeline's libraries, loaded first, as the run's own check measures it)
-            load_libraries(spec)
-            left, sizes = available_memory(), dict(seen.sizes)
+            left, sizes = memory_left(spec), dict(seen.sizes)
             tile = auto_tile(sizes, spec, left)
             if tile:
                 _log_tiles(spec, imp, sizes, int(left), tile)
