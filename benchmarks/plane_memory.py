@@ -27,7 +27,9 @@ frame 0 with its TRA markers, numbered apart in every tile), Fusion on a mosaic 
 32,64,128,256`` (cellpose's own widths, LabelFree's default) a network of those widths trained here by the demo's
 recipe (about 90 s), every case in a fresh process with one thread. Printed: the resident
 memory before ``segment`` (the imports, those the run would make too, as every memory check makes them first:
-``labelfree._label_memory.load_libraries``, and the image), the process's peak (``ru_maxrss``) and the bytes a pixel of
+``labelfree._label_memory.load_libraries``, and the image), the process's own peak (``VmHWM``: getrusage's
+``ru_maxrss`` after a fork and exec also holds the peak of the process that started it, this one's, 1048 MiB once it
+had trained a network of cellpose's widths, which it then read for every case) and the bytes a pixel of
 one plane beside the labels, ``(peak - before - labels) / pixels of one plane``: the figure of the pipeline's
 ``plane_bytes``, and, with the part that does not grow with the plane (``plane_bytes_fixed``), the line the spec
 draws below those measures: its figure for each case is printed beside the measure.
@@ -133,9 +135,10 @@ def part2(limit_mib: int, size: int, tile: int, pipeline: str = "threshold", fra
             print(f"{name:14s} {proc.returncode:4d} {peak:9.0f} {seconds:6.1f}  {said[:400]}")
 
 
-def _resident() -> int:
+def _resident(field: str = "VmRSS") -> int:
+    """This process's resident memory (``VmRSS``) or its peak (``VmHWM``) in bytes."""
     with open("/proc/self/status") as fh:
-        return next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmRSS:"))
+        return next(int(line.split()[1]) * 1024 for line in fh if line.startswith(f"{field}:"))
 
 
 def _mosaic(plane: np.ndarray, size: int, *, number_apart: bool = False) -> np.ndarray:
@@ -150,7 +153,6 @@ def child(pipeline: str, size: int, frames: int) -> None:
     """One case of part 3, in this (fresh) process: prints its figures as one JSON line."""
     import gc
     import json
-    import resource
 
     from labelfree.datasets import load_ctc
     from labelfree.image import to_dataarray
@@ -184,7 +186,7 @@ def child(pipeline: str, size: int, frames: int) -> None:
     gc.collect()
     before, t0 = _resident(), time.perf_counter()
     segment(image, **extra)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = _resident("VmHWM")  # this process's own peak (ru_maxrss after exec holds the parent's too)
     print(json.dumps({"before": before, "peak": peak, "seconds": time.perf_counter() - t0, "frames": frames}))
 
 
