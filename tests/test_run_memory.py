@@ -317,25 +317,25 @@ def test_a_fusion_plane_whose_work_cannot_fit_is_told_the_tile_that_does(monkeyp
 
 
 def test_a_network_pass_that_does_not_grow_with_the_plane_is_counted_for_tiles_too(monkeypatch):
-    """Fusion's work on a plane holds a network's pass over a batch of tiles whatever the plane's size (measured,
-    torch and cellpose imported: 160 MiB at 256 px, 342 at 1024; benchmarks/plane_memory.py, part 3), counted as a
-    part that does not grow with the plane: a small plane is counted it (before: 79 bytes a pixel alone, 5 MiB for
-    256 x 256 px), and a tiled run, whose tiles are small, is counted it alone for its work, refused without being
-    offered tiles again."""
+    """Fusion's work on a plane holds a network's pass over its tiles whatever the plane's size (measured, torch and
+    cellpose imported: 80 MiB at 256 px with the demo's network one tile at a time; benchmarks/plane_memory.py, part
+    3), counted as a part that does not grow with the plane: a small plane is counted it (before: 79 bytes a pixel
+    alone, 5 MiB for 256 x 256 px), and a tiled run, whose tiles are small, is counted it alone for its work, refused
+    without being offered tiles again."""
     from labelfree._label_memory import run_bytes
     from labelfree.fusion.spec import SPEC
 
-    assert SPEC.plane_bytes_fixed == 128 * 2**20 and SPEC.work_bytes(256 * 256) == 128 * 2**20 + 70 * 256 * 256
+    assert SPEC.plane_bytes_fixed == 64 * 2**20 and SPEC.work_bytes(256 * 256) == 64 * 2**20 + 70 * 256 * 256
     sizes = {"C": 2, "Y": 1024, "X": 1024}
-    assert run_bytes(sizes, SPEC, tiled=True) == (2 * 2**20, 128 * 2**20)
-    assert run_bytes(sizes, SPEC) == (2 * 2**20, 128 * 2**20 + 70 * 2**20)
+    assert run_bytes(sizes, SPEC, tiled=True) == (2 * 2**20, 64 * 2**20)
+    assert run_bytes(sizes, SPEC) == (2 * 2**20, 64 * 2**20 + 70 * 2**20)
     plane = np.random.default_rng(0).integers(100, 200, (1024, 1024), dtype=np.uint16)
-    _memory_left(monkeypatch, 2 * plane.size + 128 * 2**20 - 1)
+    _memory_left(monkeypatch, 2 * plane.size + 64 * 2**20 - 1)
     with pytest.raises(InputError) as refused:
         run_pipeline("fusion", plane, tile=512)
     said = str(refused.value)
     assert "Fusion holds the labels of the whole image in memory, also in tiles: the image (1024 Y x 1024 X) needs " \
-           "2.0 MiB for them and 128 MiB for its work on each tile, but only 130 MiB of memory is left. Segment a " \
+           "2.0 MiB for them and 64 MiB for its work on each tile, but only 66 MiB of memory is left. Segment a " \
            "part" in said, said
     assert "tile=" not in said, said
 

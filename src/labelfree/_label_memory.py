@@ -100,7 +100,7 @@ def memory_text(n_bytes: float, /) -> str:
     return f"{n_bytes / 2**20:.{1 if n_bytes < 10 * 2**20 else 0}f} MiB"
 
 
-def require_label_memory(sizes: Mapping[str, int], spec: Any, /, *, tiled: bool = False) -> None:
+def require_label_memory(sizes: Mapping[str, int], spec: Any, /, *, tiled: bool = False, extra: int = 0) -> None:
     """Refuse an image of ``sizes`` (dims -> length) before any work when its labels (16 bits a pixel, one plane
     per frame and slice; C has none) and the pipeline's work on one plane beside them (its spec's measured bytes a
     pixel of one plane, or of one volume where it segments z-stacks, :func:`run_bytes`; for a tiled run, whose
@@ -109,7 +109,8 @@ def require_label_memory(sizes: Mapping[str, int], spec: Any, /, *, tiled: bool 
     part way through. ``spec``: the pipeline's :class:`labelfree.spec.PipelineSpec` (its title, name,
     ``frame_overlap``, None for a pipeline that learns from the whole movie and cannot be chunked, ``tiles`` and its
     measured work); ``tiled``: the run was to cut its planes into tiles (it holds the labels of every plane too;
-    chunks of frames are segmented without tiles).
+    chunks of frames are segmented without tiles); ``extra``: work beyond the spec's count, known once the run has
+    read what it runs (Fusion's networks: :func:`labelfree.fusion.flows.pass_bytes`), on every plane and tile.
 
     It refuses only what cannot fit: a pipeline whose work was not measured is checked for its labels alone, and
     the measure is the least one seen. The message says what to do: a plane whose work is what does not fit, in
@@ -126,6 +127,7 @@ def require_label_memory(sizes: Mapping[str, int], spec: Any, /, *, tiled: bool 
         return
     sizes = {str(d): int(n) for d, n in sizes.items()}
     labels, work = run_bytes(sizes, spec, tiled=tiled)
+    work += max(int(extra), 0)
     if labels + work <= left:
         return
     shape = " x ".join(f"{n} {d}" for d, n in sizes.items())
@@ -133,7 +135,8 @@ def require_label_memory(sizes: Mapping[str, int], spec: Any, /, *, tiled: bool 
     needs = f"{memory_text(labels)} for them" + (f" and {memory_text(work)} for its work on {part}" * bool(work))
     holds = "holds the labels of the whole image in memory" + (", also in tiles" if tiled else "")
     said = f"{spec.title} {holds}: the image ({shape}) needs {needs}, but only {memory_text(left)} of memory is left. "
-    tile = _tile_that_fits(spec, sizes, labels, left) if work and labels <= left and not tiled else None
+    tile = _tile_that_fits(spec, sizes, labels + max(int(extra), 0), left) if work and labels <= left and not tiled \
+        else None
     if tile:
         raise InputError(said + f"Segment its planes in tiles: run_pipeline({spec.name!r}, image, tile={tile}) (the "
                                 f"command line, labelfree {spec.name}, a batch run and the Fiji command tile such an "
@@ -189,7 +192,7 @@ def auto_tile(sizes: Mapping[str, int], spec: Any, memory: int | None, /) -> int
     Examples
     --------
     >>> from labelfree.pipelines import get_pipeline
-    >>> fusion = get_pipeline("fusion")  # 128 MiB and 70 bytes a pixel of a plane beside the labels
+    >>> fusion = get_pipeline("fusion")  # 64 MiB and 70 bytes a pixel of a plane beside the labels
     >>> auto_tile({"C": 3, "Y": 20000, "X": 20000}, fusion, 8 * 2**30)  # 0.7 GiB of labels, 26 GiB of work
     4096
     >>> auto_tile({"C": 3, "Y": 4000, "X": 4000}, fusion, 8 * 2**30) is None  # 1.2 GiB of work: fits

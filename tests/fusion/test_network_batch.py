@@ -1,8 +1,9 @@
 """Fusion runs its networks one tile at a time on the CPU unless told otherwise (``batch_size`` 0, the default: 8
-tiles on a GPU, cellpose's batch), which there is the faster and holds a fifth of the memory of 8 tiles with a
+tiles on a GPU, cellpose's batch), which there is the faster and takes under a quarter of the memory of 8 tiles with a
 network of cellpose's widths; the choice is recorded. Once its networks are read, a run counts their pass over a batch
 of tiles for what it is (before: the least seen, 128 MiB, whatever the network and batch; a network of cellpose's
-widths in batches of 8 took 824 MiB of work at 1024 px) and refuses a batch that cannot fit, saying that one tile at a time does."""
+widths in batches of 8 took 824 MiB of work at 1024 px) and refuses a batch that cannot fit, saying that one tile at
+a time does."""
 
 from __future__ import annotations
 
@@ -84,7 +85,7 @@ def test_a_batch_of_tiles_that_cannot_fit_is_refused_saying_one_tile_at_a_time_d
     said = str(refused.value)
     assert not ran  # before any pass
     assert f"Fusion's networks take {pass_bytes(net, 8) / 2**20:.0f} MiB for their pass over a batch of 8 tiles" in said
-    assert "Run them one tile at a time, which fits and is as fast on the CPU: batch_size=1" in said, said
+    assert "Run them one tile at a time, which fits and is faster on the CPU: batch_size=1" in said, said
     assert "--set batch_size=1" in said, said
     segment_module._require_network_memory({"Y": 1024, "X": 1024}, [net], 0)  # the default: one tile fits
     segment_module._require_network_memory({"Y": 1024, "X": 1024}, [net], 1)

@@ -48,6 +48,9 @@ def test_tiled_fusion_takes_the_zoo_and_device_and_matches_the_whole_run(zoo_and
     auto = run_pipeline("fusion", image, inputs=inputs, tile=96, tile_overlap=48)
     assert auto.attrs["labelfree"]["auto"]["diameter"] == pytest.approx(diameter, abs=0.01)
     assert np.array_equal(auto.values, tiled.values)
+    # the networks' batch chosen once for every tile (one tile at a time on the CPU), recorded as a whole run's
+    assert auto.attrs["labelfree"]["auto"]["batch_size"] == whole.attrs["labelfree"]["auto"]["batch_size"] == 1
+    assert auto.attrs["labelfree"]["config"]["batch_size"] == 0
 
 
 def test_tiled_time_lapse_measures_one_diameter_for_every_frame(zoo_and_image, monkeypatch):

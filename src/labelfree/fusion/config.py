@@ -65,7 +65,10 @@ class FusionConfig(PipelineConfig):
                          help="Flow-integration steps; 0 = 200 x diameter / model diameter (cellpose's rule).")
     min_iou: float = setting(0.5, group=_FUSION, gt=0, le=1,
                              help="IoU at which objects of different channels count as the same object (baselines).")
-    batch_size: int = setting(8, group=_RUN, ge=1, help="Tiles per network batch.")
+    batch_size: int = setting(
+        0, group=_RUN, ge=0,
+        help="Tiles per network batch; 0 = automatic: 8 on a GPU, 1 on the CPU (faster there, and less than a "
+             "quarter of the memory of 8).")
 
     #: former settings that are arguments of :func:`labelfree.fusion.segment` now
     moved_keys = {"device": "pass --device (CLI), device= (macro) or segment(device=...)"}

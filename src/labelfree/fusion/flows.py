@@ -24,9 +24,58 @@ import numpy as np
 from labelfree._deps import require
 from labelfree.errors import InputError
 
-__all__ = ["run_network", "predict_flows", "flow_average", "integrate_flows", "default_niter", "common_diameter"]
+__all__ = ["run_network", "predict_flows", "flow_average", "integrate_flows", "default_niter", "common_diameter",
+           "batch_for", "pass_bytes", "GPU_BATCH", "TILE"]
 
 log = logging.getLogger(__name__)
+
+#: tiles in one pass of a network on a GPU when ``batch_size`` is 0 (automatic): cellpose's own batch
+GPU_BATCH = 8
+#: the side of a network's tiles (px at the network's scale), cellpose's
+TILE = 224
+
+
+def batch_for(device: Any, batch_size: int = 0, /) -> int:
+    """The tiles in one pass of a network on ``device`` (a torch device, or its name): ``batch_size``, or where it
+    is 0 (automatic) :data:`GPU_BATCH` on a GPU and 1 on the CPU, where one tile at a time is the faster (a network
+    of cellpose's widths on 2 threads: 5.2 s against 7.4 s for a 1024 px plane in batches of 8) and takes less than a
+    quarter of the memory (178 against 782 MiB; ``benchmarks/fusion_batch.py``, docs/benchmarks.md "Fusion's
+    networks one tile at a time on the CPU"). The outputs differ from a batch of 8's by float rounding (2e-7).
+
+    Examples
+    --------
+    >>> batch_for("cpu"), batch_for("cuda:0"), batch_for("cpu", 4)
+    (1, 8, 4)
+    """
+    if batch_size and int(batch_size) > 0:
+        return int(batch_size)
+    return GPU_BATCH if str(device).startswith("cuda") else 1
+
+
+def pass_bytes(model: Any, batch_size: int = 0, /, *, plane: tuple[int, int] | None = None) -> int:
+    """The memory (bytes) the pass of ``model``'s network over one batch of tiles takes on the CPU
+    (:func:`batch_for`; a plane of ``plane`` (Y, X) px whose tiles are fewer fills no larger batch): 12 MiB and
+    5.3 times its feature maps' bytes (each level's width over its share of a 224 px tile, 4 bytes a value) a
+    tile, and a copy of its weights. Measured with one thread on networks of widths 8-64 to 48-384 in batches of
+    1, 2, 4 and 8 tiles, drawn below each (``benchmarks/fusion_batch.py``); 0 on a GPU, whose
+    pass is in the GPU's memory.
+
+    Examples
+    --------
+    >>> from labelfree.fusion.models import new_model
+    >>> round(pass_bytes(new_model(nbase=(32, 64, 128, 256), device="cpu")) / 2**20)  # cellpose's widths
+    98
+    """
+    if str(model.device).startswith("cuda"):
+        return 0
+    batch = batch_for(model.device, batch_size)
+    if plane is not None:  # cellpose's tiles of a plane (at the network's scale 1: a smaller image has fewer)
+        ny, nx = (1 if n <= TILE else -(-int(1.2 * n) // TILE) for n in plane)
+        batch = min(batch, ny * nx)
+    widths = list(model.nbase)[1:]
+    maps = sum(w * (TILE >> level) ** 2 * 4 for level, w in enumerate(widths))
+    weights = sum(int(p.numel()) * p.element_size() for p in model.net.parameters())
+    return int(batch * (12 * 2**20 + 5.3 * maps) + weights)
 
 
 def common_diameter(models: Sequence[Any], /, *, diameter: float = 0.0) -> float:
@@ -42,8 +91,8 @@ def default_niter(models: Sequence[Any], /, *, diameter: float) -> int:
     return max(1, int(round(200 * diameter / diam_mean)))
 
 
-def run_network(model: Any, image: np.ndarray, /, *, rescale: float = 1.0, batch_size: int = 8,
-                tile: int = 224) -> np.ndarray:
+def run_network(model: Any, image: np.ndarray, /, *, rescale: float = 1.0, batch_size: int = 0,
+                tile: int = TILE) -> np.ndarray:
     """Network output on one normalised 2-D image, tiled like cellpose, on the image grid.
 
     Parameters
@@ -54,7 +103,7 @@ def run_network(model: Any, image: np.ndarray, /, *, rescale: float = 1.0, batch
         Zoom applied before the network (``diam_mean / diameter``); the output is
         resampled back to (Y, X).
     batch_size : int
-        Tiles per forward pass.
+        Tiles per forward pass; 0: :func:`batch_for` (8 on a GPU, 1 on the CPU).
     tile : int
         Tile side (pixels at network scale); tiles overlap by 10 % and are blended with
         cellpose's taper (``cellpose.transforms.make_tiles`` / ``average_tiles``).
@@ -77,6 +126,7 @@ def run_network(model: Any, image: np.ndarray, /, *, rescale: float = 1.0, batch
     out = np.zeros((ny * nx, 3, tly, tlx), np.float32)
     net = model.net
     net.eval()
+    batch_size = batch_for(model.device, batch_size)
     with torch.no_grad():
         for k in range(0, len(tiles), batch_size):
             batch = torch.from_numpy(np.ascontiguousarray(tiles[k:k + batch_size])).to(model.device)
@@ -87,7 +137,8 @@ def run_network(model: Any, image: np.ndarray, /, *, rescale: float = 1.0, batch
     return np.ascontiguousarray(y, np.float32)
 
 
-def predict_flows(model: Any, image: np.ndarray, /, *, diameter: float, batch_size: int = 8) -> tuple[np.ndarray, np.ndarray]:
+def predict_flows(model: Any, image: np.ndarray, /, *, diameter: float,
+                  batch_size: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Flows and cell-probability logit of one model on one 2-D channel (``compute_masks=False``).
 
     Parameters
@@ -99,7 +150,7 @@ def predict_flows(model: Any, image: np.ndarray, /, *, diameter: float, batch_si
         Object diameter in pixels of ``image``; the image is rescaled by
         ``model.diam_mean / diameter`` for the network and the outputs resampled back.
     batch_size : int
-        Tiles per network batch.
+        Tiles per network batch; 0: :func:`batch_for` (8 on a GPU, 1 on the CPU).
 
     Returns
     -------

@@ -18,7 +18,7 @@ import xarray as xr
 
 from labelfree import errors
 from labelfree._config import file_sha256, provenance
-from labelfree._label_memory import require_label_memory
+from labelfree._label_memory import memory_left, memory_text, require_label_memory, run_bytes
 from labelfree._progress import Progress
 from labelfree._warn_place import user_stacklevel
 from labelfree.errors import ConfigError, ConstantImageError, InputError
@@ -26,7 +26,7 @@ from labelfree.fusion.baselines import fuse_instances
 from labelfree.fusion.channels import SEGMENT_COMMAND, with_channel_axis
 from labelfree.fusion.config import FusionConfig
 from labelfree.fusion.diameter import choose_diameter
-from labelfree.fusion.flows import default_niter, flow_average, integrate_flows, predict_flows
+from labelfree.fusion.flows import batch_for, default_niter, flow_average, integrate_flows, pass_bytes, predict_flows
 from labelfree.fusion.spec import SPEC
 from labelfree.image import channel_by_name, channel_names, labels_like, short_list
 
@@ -412,6 +412,10 @@ def whole_image_config(image: Any, config: Any, inputs: Mapping[str, Any], /) ->
     fused = _without_blank(chans, _blank_channels(da, chans))
     if fused != chans:  # decided once for the whole image: a tile where a channel happens to be flat keeps it
         cfg, chans = cfg.replace(channels=tuple(fused)), fused
+    if not cfg.batch_size:  # the automatic batch on the device every tile runs on, recorded as the run's
+        from labelfree.fusion.models import torch_device
+
+        cfg = cfg.replace(batch_size=batch_for(torch_device(str(inputs.get("device") or "auto"))))
     if cfg.diameter and cfg.diameter > 0:
         return cfg
     chosen = _serve(inputs.get("models"), inputs.get("zoo") or None, chans, config=cfg,
@@ -661,6 +665,43 @@ def _entries(models: Any, zoo: Any, chans: Sequence[str], /, *, config: FusionCo
     return {c: out[c] for c in chans}
 
 
+#: the pass of a network over its tiles that Fusion's spec counts in the work that does not grow with the plane:
+#: that of the network its work was measured with (the demo's, widths 8-64), one tile at a time (``pass_bytes``)
+_PASS_COUNTED = 28 * 2**20
+
+
+def _require_network_memory(sizes: dict[str, int], nets: Sequence[Any], batch_size: int, /) -> None:
+    """The memory check of :func:`segment`'s start again, now that the networks are read: their pass over a batch
+    of tiles (:func:`labelfree.fusion.flows.pass_bytes`, the largest of them: the channels run one after the other)
+    beyond what the spec counts. A network of cellpose's widths is counted 98 MiB for one tile (the spec counts 28),
+    608 MiB in batches of 8 (``batch_size`` 8 on the CPU). Where the batch given does not fit and one tile at a time
+    would, the message says so; else :func:`labelfree._label_memory.require_label_memory` refuses as at the start
+    (tiles, chunks, a part at a time).
+
+    Raises
+    ------
+    InputError
+    """
+    plane = (int(sizes["Y"]), int(sizes["X"]))
+    extra = max(pass_bytes(n, batch_size, plane=plane) for n in nets) - _PASS_COUNTED if nets else 0
+    if extra <= 0:
+        return
+    left = memory_left(SPEC)
+    labels, work = run_bytes(sizes, SPEC)
+    if left is None or labels + work + extra <= left:
+        return
+    batch = max(batch_for(n.device, batch_size) for n in nets)
+    one = max(pass_bytes(n, 1, plane=plane) for n in nets) - _PASS_COUNTED
+    if batch > 1 and labels + work + one <= left:
+        raise InputError(
+            f"Fusion's networks take {memory_text(extra + _PASS_COUNTED)} for their pass over a batch of {batch} "
+            f"tiles: with the labels ({memory_text(labels)}) and the rest of the work on one plane ({memory_text(work)}) "
+            f"more than the {memory_text(left)} of memory left. Run them one tile at a time, which fits and is faster "
+            "on the CPU: batch_size=1 (config={'batch_size': 1}; --set batch_size=1 on the command line; batch_size=1 "
+            "in a Fiji macro, or on the dialog's advanced options), or 0, the default: one tile on the CPU.")
+    require_label_memory(sizes, SPEC, extra=extra)
+
+
 def segment(
     image: Any,
     /,
@@ -727,9 +768,10 @@ def segment(
     frames = values if "T" in da.dims else values[None]
     chans = _without_blank(chans, [c for c in chans if _constant(frames[:, names.index(c)])])
     chosen = _serve(models, zoo, chans, config=cfg, device=device, image_channels=names)
+    nets = {c: chosen[c][0] for c in chans}
+    _require_network_memory(dict(da.sizes), list(nets.values()), cfg.batch_size)  # now that the networks are read
     out = np.zeros((len(frames), *frames.shape[-2:]), np.uint16)
     index = {c: names.index(c) for c in chans}
-    nets = {c: chosen[c][0] for c in chans}
     with Progress(progress, total=len(frames), desc="fusion") as bar:
         sample = sorted({0, len(frames) // 2, len(frames) - 1})  # one diameter for every frame
         choice = choose_diameter([{c: frames[t][index[c]] for c in chans} for t in sample], nets, config=cfg,
@@ -751,7 +793,8 @@ def segment(
         # where the networks ran ("auto" resolved), as Cutter records it: torch's sums differ between devices
         "device": ", ".join(sorted({str(getattr(nets[c], "device", "unknown")) for c in chans})),
         **choice.record(),
-        "auto": {"diameter": round(choice.diameter, 2)} if not cfg.diameter else {},
+        "auto": {**({"diameter": round(choice.diameter, 2)} if not cfg.diameter else {}),
+                 **({"batch_size": batch_for(nets[chans[0]].device)} if not cfg.batch_size and chans else {})},
     })
     dims = ("T", "Y", "X") if "T" in da.dims else ("Y", "X")
     return labels_like(labels, da, dims=dims, attrs={"labelfree": record})

@@ -23,13 +23,14 @@ SPEC = PipelineSpec(
               kind="choice", choices=("auto", "cpu", "cuda"), basic=False),
     ),
     tiles=True,
-    # measured (benchmarks/plane_memory.py, part 3: one thread, the demo's zoo on a mosaic of its channels, one channel;
-    # torch and cellpose imported before, as every check imports its libraries): 160 / 255 / 342 / 553 / 843 / 1456 /
-    # 4787 MiB beside the labels at 256 / 512 / 1024 / 2048 / 3072 / 4096 / 8192 px, more with three channels or a
-    # network of cellpose's widths; below each: 128 MiB that do not grow with the plane (the network's pass over a
-    # batch of tiles) and 70 bytes a pixel, so that no run that fits is refused
+    # measured (benchmarks/plane_memory.py, part 3: one thread, the demo's zoo (widths 8-64) on a mosaic of its
+    # channels, one channel, its network one tile at a time as on every CPU; torch and cellpose imported before, as
+    # every check imports its libraries): 80 / 91 / 221 / 455 / 802 / 1329 / 4787 MiB beside the labels at 256 / 512
+    # / 1024 / 2048 / 3072 / 4096 / 8192 px; below each: 64 MiB that do not grow with the plane (with the demo
+    # network's pass over one tile) and 70 bytes a pixel, so that no run that fits is refused. A wider network, or
+    # more tiles a pass, is counted once its file is read (labelfree.fusion.segment: the networks' pass)
     plane_bytes=70.0,
-    plane_bytes_fixed=128 * 2**20,
+    plane_bytes_fixed=64 * 2**20,
     tile_run_config="labelfree.fusion.segment:whole_image_config",
     tile_record="labelfree.fusion.segment:tiled_record",
     record_models="labelfree.fusion.segment:repeat_recorded_models",
