@@ -325,17 +325,17 @@ def test_a_network_pass_that_does_not_grow_with_the_plane_is_counted_for_tiles_t
     from labelfree._label_memory import run_bytes
     from labelfree.fusion.spec import SPEC
 
-    assert SPEC.plane_bytes_fixed == 64 * 2**20 and SPEC.work_bytes(256 * 256) == 64 * 2**20 + 70 * 256 * 256
+    assert SPEC.plane_bytes_fixed == 48 * 2**20 and SPEC.work_bytes(256 * 256) == 48 * 2**20 + 165 * 256 * 256
     sizes = {"C": 2, "Y": 1024, "X": 1024}
-    assert run_bytes(sizes, SPEC, tiled=True) == (2 * 2**20, 64 * 2**20)
-    assert run_bytes(sizes, SPEC) == (2 * 2**20, 64 * 2**20 + 70 * 2**20)
+    assert run_bytes(sizes, SPEC, tiled=True) == (2 * 2**20, 48 * 2**20)
+    assert run_bytes(sizes, SPEC) == (2 * 2**20, 48 * 2**20 + 165 * 2**20)
     plane = np.random.default_rng(0).integers(100, 200, (1024, 1024), dtype=np.uint16)
-    _memory_left(monkeypatch, 2 * plane.size + 64 * 2**20 - 1)
+    _memory_left(monkeypatch, 2 * plane.size + 48 * 2**20 - 1)
     with pytest.raises(InputError) as refused:
         run_pipeline("fusion", plane, tile=512)
     said = str(refused.value)
     assert "Fusion holds the labels of the whole image in memory, also in tiles: the image (1024 Y x 1024 X) needs " \
-           "2.0 MiB for them and 64 MiB for its work on each tile, but only 66 MiB of memory is left. Segment a " \
+           "2.0 MiB for them and 48 MiB for its work on each tile, but only 50 MiB of memory is left. Segment a " \
            "part" in said, said
     assert "tile=" not in said, said
 

@@ -75,7 +75,8 @@ def test_a_batch_of_tiles_that_cannot_fit_is_refused_saying_one_tile_at_a_time_d
     net = load_model(wide, device="cpu")
     plane = np.random.default_rng(0).integers(100, 200, (1024, 1024), dtype=np.uint16)
     labels, work = run_bytes({"Y": 1024, "X": 1024}, SPEC)
-    one = pass_bytes(net, 1, plane=plane.shape) - segment_module._PASS_COUNTED
+    one, eight = (segment_module._network_extra([net], b, plane.shape) for b in (1, 8))
+    assert 0 <= one < eight  # counted beyond the spec's count (the larger phase of the two, not their sum)
     left = labels + work + one + 2**20  # one tile's pass fits beside the rest, 8 tiles' do not
     monkeypatch.setattr("labelfree._threads.available_memory", lambda *a: left)
     ran = []
@@ -104,8 +105,8 @@ def test_a_pass_of_one_tile_that_cannot_fit_is_refused_as_at_the_start(tmp_path,
     with pytest.raises(InputError) as refused:
         segment_module._require_network_memory(sizes, [net], 0)
     said = str(refused.value)
-    extra = pass_bytes(net, 1, plane=(4096, 4096)) - segment_module._PASS_COUNTED
-    assert f"and {(work + extra) / 2**30:.1f} GiB for its work on one plane" in said, said
+    extra = segment_module._network_extra([net], 0, (4096, 4096))
+    assert extra > 0 and f"and {(work + extra) / 2**30:.1f} GiB for its work on one plane" in said, said
     assert "tile=2048" in said, said  # a 2048 px tile's work (2304 px with its overlaps) and the pass fit
 
 
@@ -113,3 +114,35 @@ def test_run_network_gives_the_same_flows_one_tile_at_a_time_to_float_rounding(m
     image = np.random.default_rng(3).normal(size=(500, 700)).astype(np.float32)
     one, eight = run_network(model, image), run_network(model, image, batch_size=8)
     assert np.abs(one - eight).max() < 1e-5 * max(1.0, float(np.abs(eight).max()))
+
+
+def test_a_tiled_run_measures_its_diameter_on_a_centre_whose_work_fits(model, tmp_path, monkeypatch):
+    """A tiled run measures its diameter once, on the planes' centres of at most 1024 px: where the memory left cannot
+    hold that much work (a run tiled for want of memory), on the largest centre that fits (before: 1024 px whatever
+    the memory, and a 1024 px plane tiled in 450 MiB was killed measuring it); with memory to spare, as before."""
+    from labelfree.fusion.models import save_model
+    from fusion_data import synthetic_pair
+
+    from labelfree.fusion.segment import whole_image_config
+
+    image = np.tile(synthetic_pair(4, size=300)[0], (1, 4, 4))  # 2 channels of 1200 x 1200 px
+    file = str(save_model(model, tmp_path / "tiny.pt"))
+    seen = []
+    choose = segment_module.choose_diameter
+
+    def measured_on(frames, *args, **kwargs):
+        seen.append(next(iter(frames[0].values())).shape)  # the first plane's first channel
+        return choose(frames, *args, **kwargs)
+
+    monkeypatch.setattr(segment_module, "choose_diameter", measured_on)
+    plenty = whole_image_config(image, {}, {"models": file, "device": "cpu"})
+    assert seen == [(1024, 1024)] and plenty.batch_size == 1 and plenty.diameter > 0
+    labels = 2 * 1200 * 1200
+    left = labels + SPEC.work_bytes(512 * 512) + 2**20  # a 512 px centre's work fits, 768 px's does not
+    assert labels + SPEC.work_bytes(768 * 768) > left
+    monkeypatch.setattr("labelfree._threads.available_memory", lambda *a: left)
+    whole_image_config(image, {}, {"models": file, "device": "cpu"})
+    assert seen[1:] == [(512, 512)], seen
+    monkeypatch.setattr("labelfree._threads.available_memory", lambda *a: 2**20)  # none fits: the smallest
+    whole_image_config(image, {}, {"models": file, "device": "cpu"})
+    assert seen[2:] == [(256, 256)], seen

@@ -18,7 +18,7 @@ import xarray as xr
 
 from labelfree import errors
 from labelfree._config import file_sha256, provenance
-from labelfree._label_memory import memory_left, memory_text, require_label_memory, run_bytes
+from labelfree._label_memory import label_bytes, memory_left, memory_text, require_label_memory, run_bytes
 from labelfree._progress import Progress
 from labelfree._warn_place import user_stacklevel
 from labelfree.errors import ConfigError, ConstantImageError, InputError
@@ -404,7 +404,9 @@ def whole_image_config(image: Any, config: Any, inputs: Mapping[str, Any], /) ->
     of every frame of a tiled run uses it, as a whole-image run uses one diameter for all frames.
 
     It is measured as :func:`segment` measures it, on the first, middle and last planes, but on
-    their centres only (at most :data:`TILED_DIAMETER_CROP` pixels a side). A given diameter is kept.
+    their centres only (at most :data:`TILED_DIAMETER_CROP` pixels a side, fewer where the memory left cannot hold
+    the work of that much: :func:`_centre_side`). A given diameter is kept. The networks' automatic batch is chosen
+    here too, once for every tile, on the device they run on.
     """
     cfg = FusionConfig.coerce(config)
     da = with_channel_axis(image)
@@ -420,7 +422,7 @@ def whole_image_config(image: Any, config: Any, inputs: Mapping[str, Any], /) ->
         return cfg
     chosen = _serve(inputs.get("models"), inputs.get("zoo") or None, chans, config=cfg,
                     device=str(inputs.get("device") or "auto"), image_channels=names)
-    centre = _centre(da)
+    centre = _centre(da, _centre_side(da, [chosen[c][0] for c in chans], cfg.batch_size))
     lead = [d for d in centre.dims if d in ("T", "Z")]
     planes = list(np.ndindex(*[centre.sizes[d] for d in lead]))
     sample = [planes[i] for i in sorted({0, len(planes) // 2, len(planes) - 1})]
@@ -434,9 +436,52 @@ def whole_image_config(image: Any, config: Any, inputs: Mapping[str, Any], /) ->
     return cfg.replace(diameter=round(float(choice.diameter), 2))
 
 
-def _centre(da: xr.DataArray) -> xr.DataArray:
-    """The centre of the planes, at most :data:`TILED_DIAMETER_CROP` pixels a side."""
-    side = TILED_DIAMETER_CROP
+#: the pass of a network over its tiles that Fusion's spec counts in the work that does not grow with the plane:
+#: that of the network its work was measured with (the demo's, widths 8-64), one tile at a time (``pass_bytes``)
+_PASS_COUNTED = 28 * 2**20
+
+
+def _network_extra(nets: Sequence[Any], batch_size: int, plane: tuple[int, int], /) -> int:
+    """The work of the networks' pass over a batch of tiles on a plane of ``plane`` (Y, X) px beyond what Fusion's spec
+    counts for it (0: none beyond): their pass phase, the spec's part that does not grow with the plane less the pass
+    it holds (:data:`_PASS_COUNTED`), the largest of their passes (:func:`labelfree.fusion.flows.pass_bytes`: the
+    channels run one after the other) and the least bytes a pixel of the plane's own arrays, where that is more than
+    the spec's count (its peak is the larger of the two phases, not their sum)."""
+    if not nets:
+        return 0
+    pixels = int(plane[0]) * int(plane[1])
+    passes = max(pass_bytes(n, batch_size, plane=plane) for n in nets)
+    phase = SPEC.plane_bytes_fixed - _PASS_COUNTED + passes + int(SPEC.plane_bytes * pixels)
+    return max(0, phase - SPEC.work_bytes(pixels))
+
+
+#: the sides of the centre a tiled run may measure its diameter on, largest first (:func:`_centre_side`)
+_CENTRE_SIDES = (TILED_DIAMETER_CROP, 768, 512, 384, 256)
+
+
+def _centre_side(da: xr.DataArray, nets: Sequence[Any], batch_size: int, /) -> int:
+    """The side of the planes' centre a tiled run measures its diameter on: :data:`TILED_DIAMETER_CROP`, or where
+    the work of a plane that large (Fusion's spec, and the networks' pass beyond it: :func:`_require_network_memory`)
+    does not fit the memory left beside the image's labels, the largest of :data:`_CENTRE_SIDES` that does (the
+    smallest where none does: the tiles' own checks refuse then). A run tiled for want of memory measured it on a
+    1024 px centre whatever its tiles: more work than a tile's, and the system killed it (a 1024 px plane in 450 MiB,
+    tiles of 512 px chosen). With the memory to spare the centre is as before, and so is the diameter."""
+    left = memory_left(SPEC)
+    if left is None:
+        return TILED_DIAMETER_CROP
+    left -= label_bytes(dict(da.sizes))  # the run's labels: allocated, not yet written
+    for side in _CENTRE_SIDES:
+        plane = (min(side, int(da.sizes["Y"])), min(side, int(da.sizes["X"])))
+        if SPEC.work_bytes(plane[0] * plane[1]) + _network_extra(nets, batch_size, plane) <= left:
+            break
+    if side < TILED_DIAMETER_CROP:
+        log.info("fusion: the diameter measured on the planes' centres of %d px (the work of %d px would not fit "
+                 "the %s of memory left)", side, TILED_DIAMETER_CROP, memory_text(left))
+    return side
+
+
+def _centre(da: xr.DataArray, side: int = TILED_DIAMETER_CROP) -> xr.DataArray:
+    """The centre of the planes, at most ``side`` pixels a side."""
     y0, x0 = max(0, (da.sizes["Y"] - side) // 2), max(0, (da.sizes["X"] - side) // 2)
     return da.isel(Y=slice(y0, y0 + side), X=slice(x0, x0 + side))
 
@@ -665,25 +710,19 @@ def _entries(models: Any, zoo: Any, chans: Sequence[str], /, *, config: FusionCo
     return {c: out[c] for c in chans}
 
 
-#: the pass of a network over its tiles that Fusion's spec counts in the work that does not grow with the plane:
-#: that of the network its work was measured with (the demo's, widths 8-64), one tile at a time (``pass_bytes``)
-_PASS_COUNTED = 28 * 2**20
-
-
 def _require_network_memory(sizes: dict[str, int], nets: Sequence[Any], batch_size: int, /) -> None:
     """The memory check of :func:`segment`'s start again, now that the networks are read: their pass over a batch
-    of tiles (:func:`labelfree.fusion.flows.pass_bytes`, the largest of them: the channels run one after the other)
-    beyond what the spec counts. A network of cellpose's widths is counted 98 MiB for one tile (the spec counts 28),
-    608 MiB in batches of 8 (``batch_size`` 8 on the CPU). Where the batch given does not fit and one tile at a time
-    would, the message says so; else :func:`labelfree._label_memory.require_label_memory` refuses as at the start
-    (tiles, chunks, a part at a time).
+    of tiles beyond what the spec counts (:func:`_network_extra`). A network of cellpose's widths is counted 98 MiB
+    for one tile (the spec holds 28), 608 MiB in batches of 8 (``batch_size`` 8 on the CPU). Where the batch given
+    does not fit and one tile at a time would, the message says so; else
+    :func:`labelfree._label_memory.require_label_memory` refuses as at the start (tiles, chunks, a part at a time).
 
     Raises
     ------
     InputError
     """
     plane = (int(sizes["Y"]), int(sizes["X"]))
-    extra = max(pass_bytes(n, batch_size, plane=plane) for n in nets) - _PASS_COUNTED if nets else 0
+    extra = _network_extra(nets, batch_size, plane)
     if extra <= 0:
         return
     left = memory_left(SPEC)
@@ -691,14 +730,14 @@ def _require_network_memory(sizes: dict[str, int], nets: Sequence[Any], batch_si
     if left is None or labels + work + extra <= left:
         return
     batch = max(batch_for(n.device, batch_size) for n in nets)
-    one = max(pass_bytes(n, 1, plane=plane) for n in nets) - _PASS_COUNTED
-    if batch > 1 and labels + work + one <= left:
+    if batch > 1 and labels + work + _network_extra(nets, 1, plane) <= left:
+        passes = max(pass_bytes(n, batch_size, plane=plane) for n in nets)
         raise InputError(
-            f"Fusion's networks take {memory_text(extra + _PASS_COUNTED)} for their pass over a batch of {batch} "
-            f"tiles: with the labels ({memory_text(labels)}) and the rest of the work on one plane ({memory_text(work)}) "
-            f"more than the {memory_text(left)} of memory left. Run them one tile at a time, which fits and is faster "
-            "on the CPU: batch_size=1 (config={'batch_size': 1}; --set batch_size=1 on the command line; batch_size=1 "
-            "in a Fiji macro, or on the dialog's advanced options), or 0, the default: one tile on the CPU.")
+            f"Fusion's networks take {memory_text(passes)} for their pass over a batch of {batch} tiles: with the "
+            f"labels ({memory_text(labels)}) and the rest of the work on one plane, more than the {memory_text(left)} "
+            "of memory left. Run them one tile at a time, which fits and is faster on the CPU: batch_size=1 "
+            "(config={'batch_size': 1}; --set batch_size=1 on the command line; batch_size=1 in a Fiji macro, or on "
+            "the dialog's advanced options), or 0, the default: one tile on the CPU.")
     require_label_memory(sizes, SPEC, extra=extra)
 
 

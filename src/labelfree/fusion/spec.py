@@ -26,11 +26,13 @@ SPEC = PipelineSpec(
     # measured (benchmarks/plane_memory.py, part 3: one thread, the demo's zoo (widths 8-64) on a mosaic of its
     # channels, one channel, its network one tile at a time as on every CPU; torch and cellpose imported before, as
     # every check imports its libraries): 80 / 91 / 221 / 455 / 802 / 1329 / 4787 MiB beside the labels at 256 / 512
-    # / 1024 / 2048 / 3072 / 4096 / 8192 px; below each: 64 MiB that do not grow with the plane (with the demo
-    # network's pass over one tile) and 70 bytes a pixel, so that no run that fits is refused. A wider network, or
-    # more tiles a pass, is counted once its file is read (labelfree.fusion.segment: the networks' pass)
+    # / 1024 / 2048 / 3072 / 4096 / 8192 px; below each: 48 MiB that do not grow with the plane (with the demo
+    # network's pass over one tile) and 165 bytes a pixel up to 1024 x 1024 px (its diameter measured at several
+    # scales), 96 up to 2048 x 2048, 70 above, so that no run that fits is refused. A wider network, or more tiles a
+    # pass, is counted once its file is read (labelfree.fusion.segment._network_extra)
     plane_bytes=70.0,
-    plane_bytes_fixed=64 * 2**20,
+    plane_bytes_fixed=48 * 2**20,
+    plane_bytes_up_to=((1024 * 1024, 165.0), (2048 * 2048, 96.0)),
     tile_run_config="labelfree.fusion.segment:whole_image_config",
     tile_record="labelfree.fusion.segment:tiled_record",
     record_models="labelfree.fusion.segment:repeat_recorded_models",
