@@ -163,8 +163,9 @@ def test_fusion_demo_trains_a_zoo_and_scores_against_truth(tmp_path, capsys, mon
     prov = json.loads((out / "sample_fusion_provenance.json").read_text())
     assert prov["pipeline"] == "fusion" and prov["demo"] is True
     assert prov["diameter_source"] == "search" and prov["config"]["diameter"] == 0
-    assert prov["auto"] == {"diameter": pytest.approx(prov["diameter"], abs=0.01)}
-    assert f"automatic settings: diameter {prov['auto']['diameter']:.4g}" in text
+    # the networks one tile at a time on the CPU: the automatic batch, recorded and shown beside the diameter
+    assert prov["auto"] == {"diameter": pytest.approx(prov["diameter"], abs=0.01), "batch_size": 1}
+    assert f"automatic settings: diameter {prov['auto']['diameter']:.4g}, batch_size 1" in text
     assert prov["channels"] == ["label1", "label2", "label3"]
     assert all(m["id"].startswith("cyto_synthetic_") and len(m["sha256"]) == 64 for m in prov["models"].values())
     assert tifffile.imread(out / "sample_fusion_labels.tif").shape == (256, 256)
