@@ -67,8 +67,8 @@ class FusionConfig(PipelineConfig):
                              help="IoU at which objects of different channels count as the same object (baselines).")
     batch_size: int = setting(
         0, group=_RUN, ge=0,
-        help="Tiles per network batch; 0 = automatic: 8 on a GPU, 1 on the CPU (faster there, and less than a "
-             "quarter of the memory of 8).")
+        help="Tiles per network batch; 0 = automatic: 8 on a GPU, 1 on the CPU (faster there, and a quarter of the "
+             "memory of 8 with cellpose's network widths).")
 
     #: former settings that are arguments of :func:`labelfree.fusion.segment` now
     moved_keys = {"device": "pass --device (CLI), device= (macro) or segment(device=...)"}
