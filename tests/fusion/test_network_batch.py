@@ -1,5 +1,5 @@
 """Fusion runs its networks one tile at a time on the CPU unless told otherwise (``batch_size`` 0, the default: 8
-tiles on a GPU, cellpose's batch), which there is the faster and takes under a quarter of the memory of 8 tiles with a
+tiles on a GPU, cellpose's batch), which there is the faster and takes a quarter of the memory of 8 tiles with a
 network of cellpose's widths; the choice is recorded. Once its networks are read, a run counts their pass over a batch
 of tiles for what it is (before: the least seen, 128 MiB, whatever the network and batch; a network of cellpose's
 widths in batches of 8 took 824 MiB of work at 1024 px) and refuses a batch that cannot fit, saying that one tile at
@@ -52,8 +52,8 @@ def test_batch_for_and_what_a_pass_is_counted():
     wide = new_model(nbase=(32, 64, 128, 256), device="cpu")
     tiny = new_model(nbase=(8, 16, 32, 64), device="cpu")
     one, eight = pass_bytes(wide, 1), pass_bytes(wide, 8)
-    # measured at 1024 px (one thread, beside ~60 MiB of the plane's own arrays): 152-190 MiB for one tile, 705-765
-    # for batches of 8 (docs/benchmarks.md "Fusion's network one tile at a time on the CPU")
+    # measured at 1024 px (1 and 2 threads, with 60-90 MiB of the plane's own arrays): 172-178 MiB for one tile,
+    # 701-782 in batches of 8 (docs/benchmarks.md "Fusion's networks one tile at a time on the CPU")
     assert 90 * 2**20 < one < 130 * 2**20 and 600 * 2**20 < eight < 720 * 2**20
     assert pass_bytes(tiny, 1) < 40 * 2**20 < pass_bytes(tiny, 8)
     assert pass_bytes(wide, 8, plane=(200, 200)) == one  # a plane of one tile fills no larger batch
