@@ -148,15 +148,17 @@ def segment_image(image: xr.DataArray, /, *, job: Job, keywords: dict[str, Any] 
     return labels
 
 
-def task_memory() -> int | None:
-    """The bytes this task may still use: the memory this process has left
-    (:func:`labelfree._threads.available_memory`), and, in a Dask worker with a memory limit, at most that limit over
+def task_memory(spec: Any = None, /) -> int | None:
+    """The bytes this task may still use: the memory this process has left (with the libraries of the pipeline
+    ``spec`` loaded first, as the run's own check measures it: :func:`labelfree._label_memory.memory_left`; without
+    a spec, as it is now), and, in a Dask worker with a memory limit, at most that limit over
     the worker's threads (a worker past its limit is restarted by its nanny); where the worker is a process of its
     own (it has a nanny), what that process holds already (its imports, the pipeline's libraries: about 590 MiB with
     torch and cellpose, and the work of tasks on its other threads) is not the task's, so the limit less it."""
+    from labelfree._label_memory import memory_left
     from labelfree._threads import available_memory, in_dask_worker
 
-    left = available_memory()
+    left = memory_left(spec) if spec is not None else available_memory()  # the libraries first: then the resident
     if in_dask_worker():
         from distributed import get_worker
 
@@ -180,12 +182,11 @@ def _auto_tile(job: Job, image: xr.DataArray, /) -> int | None:
     """The tile size of ``job``'s input when the batch gives none (None: its planes whole): where the pipeline takes
     tiles and the labels and its work on one whole plane would not fit in :func:`task_memory`,
     :func:`labelfree._label_memory.auto_tile`'s (logged, and said in the input's provenance as its ``tiles``)."""
-    from labelfree._label_memory import auto_tile, load_libraries, tiles_chosen_text
+    from labelfree._label_memory import auto_tile, tiles_chosen_text
     from labelfree.pipelines import get_pipeline
 
     spec = get_pipeline(job.pipeline)
-    load_libraries(spec)  # the memory left measured with them, as the run's own check measures it
-    memory, sizes = task_memory(), dict(image.sizes)
+    memory, sizes = task_memory(spec), dict(image.sizes)
     tile = auto_tile(sizes, spec, memory)
     if tile:
         log.info("%s", tiles_chosen_text(job.item.stem, sizes, spec, memory, tile, room="one task may use",
