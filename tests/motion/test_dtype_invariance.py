@@ -124,11 +124,27 @@ def test_the_flow_speeds_of_a_float_copy_are_those_of_the_8_bit_movie(c2c12):
 
 def test_a_copy_larger_than_memory_allows_is_not_made(monkeypatch, caplog):
     """A memory-mapped float movie larger than memory stays streamed: segmented as given, and the log says so."""
-    from labelfree.motion import flow
-
     movie = motion.as_movie(np.arange(2 * 16 * 16, dtype=np.float32).reshape(2, 16, 16) % 200)
-    monkeypatch.setattr(flow, "available_memory", lambda: 100)
+    monkeypatch.setattr("labelfree._threads.available_memory", lambda: 100)
     with caplog.at_level("WARNING", logger="labelfree.motion.flow"):
         same, record = integer_movie(movie)
     assert same is movie and record is None
     assert "its uint8 copy needs" in caplog.text and "segmented as given" in caplog.text
+
+
+def test_a_movie_is_not_enlarged_beyond_the_memory_left(c2c12, monkeypatch, caplog):
+    """C2C12's small cells are segmented enlarged 2 x 2 (above); where the enlarged frames and labels would take more
+    than half the memory left, Motion segments at the input's size and says so in the log. The
+    memory is read when the run decides (before, the reading was bound when the module was first imported: a run kept
+    whatever the memory reading was then). 40 frames: enough that their enlarged copy, not one frame's work, is what
+    does not fit."""
+    long = np.concatenate([np.asarray(c2c12)] * 4)
+    enlarged = long.size * 2 * 2 * (4 + 2)  # 8-bit frames enlarged as 32-bit floats, and their labels: 50 MiB
+    monkeypatch.setattr("labelfree._threads.available_memory", lambda *a: 2 * enlarged - 2)
+    with caplog.at_level("WARNING", logger="labelfree"):
+        labels = _labels(long)
+    record = labels.attrs["labelfree"]
+    assert labels.shape == long.shape and "working_scale" not in record and record["auto"].get("upsample") is None
+    said = "would be segmented enlarged 2 x 2, but that needs 50 MiB and 100 MiB are free; segmenting at the input's"
+    assert said in caplog.text
+    assert labels.values.max() > 0

@@ -12,9 +12,10 @@ import cv2
 import numpy as np
 import xarray as xr
 
+from labelfree import _threads
 from labelfree._heap import retained_heap
 from labelfree._jit import njit
-from labelfree._threads import available_memory
+from labelfree._label_memory import memory_text
 from labelfree.errors import ConfigError, DimensionError, InputError
 from labelfree.motion.config import MotionConfig
 from labelfree.motion.farneback import BufferPool, expansion_pyramid, flow_from_expansions, pyramid_sizes
@@ -198,11 +199,11 @@ def integer_movie(da: xr.DataArray, /, *, extremes: tuple[np.ndarray, np.ndarray
     target = np.dtype(np.uint8 if top <= 255 else np.uint16)
     if target == dtype:
         return da, None
-    need, left = int(np.prod(da.shape)) * target.itemsize, available_memory()
+    need, left = int(np.prod(da.shape)) * target.itemsize, _threads.available_memory()
     if left is not None and need > left // 2:  # a memory-mapped movie larger than memory stays streamed
-        log.warning("Motion: the %s movie holds whole numbers (times %g), but its %s copy needs %.1f GiB and "
-                    "%.1f GiB are free: segmented as given (convert it to %s first for the labels of its values "
-                    "as integers).", dtype, scale, target, need / 2**30, left / 2**30, target)
+        log.warning("Motion: the %s movie holds whole numbers (times %g), but its %s copy needs %s and "
+                    "%s are free: segmented as given (convert it to %s first for the labels of its values "
+                    "as integers).", dtype, scale, target, memory_text(need), memory_text(left), target)
         return da, None
     out = np.empty(da.shape, target)
     for t in range(da.shape[0]):  # one frame at a time: a memory-mapped movie is not read whole

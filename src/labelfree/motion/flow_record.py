@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from labelfree._label_memory import memory_text
 from labelfree.motion.config import MotionConfig
 
 __all__ = ["FlowRecording", "claim_recording"]
@@ -77,8 +78,8 @@ class FlowRecording:
         folder = tempfile.gettempdir()
         free = shutil.disk_usage(folder).free
         if need > free // 2:
-            self.why_not = (f"its {need / 2**30:.1f} GiB of flow speeds would not fit in {folder} "
-                            f"({free / 2**30:.1f} GiB free)")
+            self.why_not = (f"its {memory_text(need)} of flow speeds would not fit in {folder} "
+                            f"({memory_text(free)} free)")
             return False
         self._file = tempfile.TemporaryFile(prefix="labelfree_flow_")
         self.shape, self.config, self._next = (n, h, w), config, 0

@@ -14,12 +14,13 @@ import numpy as np
 import xarray as xr
 from scipy import ndimage as ndi
 
-from labelfree._label_memory import require_label_memory
+from labelfree._label_memory import memory_text, require_label_memory
 from labelfree._log_notes import register_note
 from labelfree._config import provenance
 from labelfree._heap import retained_heap
 from labelfree._progress import Progress, check_cancel
-from labelfree._threads import available_memory, thread_count, threads_for_memory
+from labelfree import _threads
+from labelfree._threads import thread_count, threads_for_memory
 from labelfree._warn_place import user_stacklevel
 from labelfree.canvas import stack_content_box
 from labelfree.errors import ConfigError, LabelFreeWarning
@@ -385,11 +386,11 @@ def _check_upsample(da: xr.DataArray, cfg: MotionConfig, area: float) -> None:
     if k == 1:
         return
     need = da.size * k * k * (max(np.dtype(da.dtype).itemsize, 4) + 2)  # enlarged frames + labels
-    left = available_memory()
+    left = _threads.available_memory()
     if left is not None and need > left // 2:
         log.warning("Motion: cells of radius %.1f px would be segmented enlarged %d x %d, but that needs "
-                    "%.1f GiB and %.1f GiB are free; segmenting at the input's size.",
-                    np.sqrt(area / np.pi), k, k, need / 2**30, left / 2**30)
+                    "%s and %s are free; segmenting at the input's size.",
+                    np.sqrt(area / np.pi), k, k, memory_text(need), memory_text(left))
         return
     raise _Enlarge(k, area)
 
