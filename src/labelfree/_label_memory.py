@@ -9,11 +9,11 @@ import importlib
 import math
 from typing import Any, Mapping
 
-from labelfree.errors import InputError
+from labelfree.errors import MemoryLeftError
 
 __all__ = ["AUTO_CHUNK_SHARE", "AUTO_CHUNK_PART", "auto_chunk_frames", "auto_tile", "tiles_chosen_text", "tile_bytes",
            "require_label_memory", "memory_text", "label_bytes", "run_bytes", "load_libraries",
-           "memory_left"]
+           "memory_left", "OFFERED_TILES"]
 
 #: a movie whose labels would take more than this share of the memory one task may use is split into chunks of
 #: frames when no ``chunk_frames`` is given (:func:`auto_chunk_frames`) ...
@@ -120,7 +120,10 @@ def require_label_memory(sizes: Mapping[str, int], spec: Any, /, *, tiled: bool 
 
     Raises
     ------
-    InputError
+    MemoryLeftError
+        An :class:`~labelfree.errors.InputError` that holds what was counted and the largest tile that fits
+        (also where the run was tiled: a tiled run's refusal of one of its tiles offers it,
+        :func:`labelfree.tiling.segment_tile`).
     """
     left = memory_left(spec)
     if left is None:
@@ -135,23 +138,24 @@ def require_label_memory(sizes: Mapping[str, int], spec: Any, /, *, tiled: bool 
     needs = f"{memory_text(labels)} for them" + (f" and {memory_text(work)} for its work on {part}" * bool(work))
     holds = "holds the labels of the whole image in memory" + (", also in tiles" if tiled else "")
     said = f"{spec.title} {holds}: the image ({shape}) needs {needs}, but only {memory_text(left)} of memory is left. "
-    tile = _tile_that_fits(spec, sizes, labels + max(int(extra), 0), left) if work and labels <= left and not tiled \
-        else None
-    if tile:
-        raise InputError(said + f"Segment its planes in tiles: run_pipeline({spec.name!r}, image, tile={tile}) (the "
-                                f"command line, labelfree {spec.name}, a batch run and the Fiji command tile such an "
-                                f"image themselves; --tile {tile} to choose).")
+    tile = _tile_that_fits(spec, sizes, labels + max(int(extra), 0), left) if work and labels <= left else None
+    refused = {"title": spec.title, "labels": labels, "work": work, "left": left, "tile": tile}
+    if tile and not tiled:
+        raise MemoryLeftError(said + f"Segment its planes in tiles: run_pipeline({spec.name!r}, image, tile={tile}) "
+                                     f"(the command line, labelfree {spec.name}, a batch run and the Fiji command tile "
+                                     f"such an image themselves; --tile {tile} to choose).", **refused)
     frames = (auto_chunk_frames(sizes, left, overlap=int(spec.frame_overlap), work=work)
               if spec.frame_overlap is not None and "T" in sizes else None)
     chunk = (frames + int(spec.frame_overlap)) * (labels // sizes["T"]) + work if frames else 0
     if frames and chunk <= left:  # chunks (with the frames they share with the chunk before) that fit
         untiled = ", without tiles" if tiled else ""
-        raise InputError(said + f"Segment it in chunks of frames{untiled}: labelfree.frame_chunks.run_in_chunks("
-                                f"{spec.name!r}, image, chunk_frames={frames}, folder=...) writes the labels into a "
-                                f"scratch file of that folder, one chunk after the other (the command line, labelfree "
-                                f"{spec.name}{' without --tile' * tiled}, chunks such a movie itself).")
-    raise InputError(said + "Segment a part of it at a time (a crop, or fewer frames or slices: image.isel(...)), or "
-                            "a binned copy, or run where more memory is free.")
+        raise MemoryLeftError(said + f"Segment it in chunks of frames{untiled}: labelfree.frame_chunks.run_in_chunks("
+                                     f"{spec.name!r}, image, chunk_frames={frames}, folder=...) writes the labels into "
+                                     f"a scratch file of that folder, one chunk after the other (the command line, "
+                                     f"labelfree {spec.name}{' without --tile' * tiled}, chunks such a movie itself).",
+                              **refused)
+    raise MemoryLeftError(said + "Segment a part of it at a time (a crop, or fewer frames or slices: image.isel(...)), "
+                                 "or a binned copy, or run where more memory is free.", **refused)
 
 
 def load_libraries(spec: Any, /) -> None:
@@ -192,7 +196,7 @@ def auto_tile(sizes: Mapping[str, int], spec: Any, memory: int | None, /) -> int
     Examples
     --------
     >>> from labelfree.pipelines import get_pipeline
-    >>> fusion = get_pipeline("fusion")  # 64 MiB and 70 bytes a pixel of a plane beside the labels
+    >>> fusion = get_pipeline("fusion")  # 48 MiB and 70 bytes a pixel of a plane over 2048 px
     >>> auto_tile({"C": 3, "Y": 20000, "X": 20000}, fusion, 8 * 2**30)  # 0.7 GiB of labels, 26 GiB of work
     4096
     >>> auto_tile({"C": 3, "Y": 4000, "X": 4000}, fusion, 8 * 2**30) is None  # 1.2 GiB of work: fits
@@ -224,16 +228,16 @@ def tile_bytes(spec: Any, tile: int, /) -> int:
 
 
 #: the tile sizes a refusal offers, largest first, each with the default overlap (128 px) on every side
-_TILES = (4096, 2048, 1024, 512)
+OFFERED_TILES = (4096, 2048, 1024, 512)
 
 
 def _tile_that_fits(spec: Any, sizes: dict[str, int], labels: int, left: int) -> int | None:
-    """The largest tile of :data:`_TILES` smaller than the plane whose work (:func:`tile_bytes`: the tile with its
-    overlap; a tiled run cuts every plane, also of a z-stack, into 2-D tiles) fits beside the labels; None: the
+    """The largest tile of :data:`OFFERED_TILES` smaller than the plane whose work (:func:`tile_bytes`: the tile with
+    its overlap; a tiled run cuts every plane, also of a z-stack, into 2-D tiles) fits beside the labels; None: the
     pipeline takes no tiles, or none fits."""
     if not spec.tiles:
         return None
-    for tile in _TILES:
+    for tile in OFFERED_TILES:
         if tile < max(sizes["Y"], sizes["X"]) and labels + tile_bytes(spec, tile) <= left:
             return tile
     return None

@@ -17,6 +17,7 @@ __all__ = [
     "NonFiniteError",
     "ConfigError",
     "CorruptFileError",
+    "MemoryLeftError",
     "OutputError",
     "OutputDiskFullError",
     "OutputExistsError",
@@ -71,6 +72,18 @@ class ConfigError(InputError):
 
 class CorruptFileError(InputError):
     """An input file is truncated or damaged (its data cannot be read in full)."""
+
+
+class MemoryLeftError(InputError):
+    """An image, or a tile of a tiled run, whose labels and the pipeline's work on one plane (or tile) cannot fit in
+    the memory left: refused before any work, saying what fits. ``title``: the pipeline's; ``labels``, ``work`` and
+    ``left``: the bytes counted and those left; ``tile``: the largest tile size (px) whose work would fit beside the
+    labels, or None (the pipeline takes no tiles, or none fits)."""
+
+    def __init__(self, message: str, /, *, title: str = "", labels: int = 0, work: int = 0, left: int = 0,
+                 tile: int | None = None) -> None:
+        super().__init__(message)
+        self.title, self.labels, self.work, self.left, self.tile = title, labels, work, left, tile
 
 
 class OutputError(LabelFreeError, OSError):

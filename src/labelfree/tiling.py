@@ -52,9 +52,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from labelfree import _tile_warnings
-from labelfree._label_memory import auto_tile
+from labelfree._label_memory import OFFERED_TILES, auto_tile, memory_text
 from labelfree._progress import Progress
-from labelfree.errors import DimensionError, DTypeError, InputError
+from labelfree.errors import DimensionError, DTypeError, InputError, MemoryLeftError
 
 __all__ = [
     "auto_tile",
@@ -391,12 +391,38 @@ def segment_tile(source: Any, tile: Tile, segment_fn: SegmentFn, /, *, shape: tu
         ``warnings`` instead of showing them, for :func:`segment_tiled` to say once per kind.
     """
     region = source.data if isinstance(source, _Region) else read_region(source, tile)
-    if not record:
-        return _owned_labels(segment_fn(region), tile, shape)
-    with _tile_warnings.recording() as caught:
-        labels = segment_fn(region)
+    try:
+        if not record:
+            return _owned_labels(segment_fn(region), tile, shape)
+        with _tile_warnings.recording() as caught:
+            labels = segment_fn(region)
+    except MemoryLeftError as refused:  # said of the tile as the run's tile, not as a whole image
+        raise _tile_refusal(refused, tile) from None
     part = _owned_labels(labels, tile, shape)
     return dataclasses.replace(part, warnings=tuple(dataclasses.replace(w, region=tile.region) for w in caught))
+
+
+def _tile_refusal(refused: MemoryLeftError, tile: Tile, /) -> MemoryLeftError:
+    """The refusal of a tile whose work cannot fit in the memory left (a pipeline's own check, which speaks of its
+    input as a whole image) as a tiled run's: smaller tiles where they fit. A tile's work was counted when the run
+    chose its tiles, or not at all where they were given (a run's check counts the labels and what does not grow
+    with a tile)."""
+    (ry0, ry1), (rx0, rx1) = tile.region
+    (cy0, cy1), (cx0, cx1) = tile.core
+    what = refused.title or "The segment function"
+    said = (f"{what} cannot segment a tile of {ry1 - ry0} x {rx1 - rx0} px (its {cy1 - cy0} x {cx1 - cx0} px and the "
+            f"overlap) in the memory left: its work takes {memory_text(refused.work)} beside its labels' "
+            f"{memory_text(refused.labels)}, but only {memory_text(refused.left)} of memory is left. ")
+    if refused.tile and refused.tile < max(cy1 - cy0, cx1 - cx0):
+        said += (f"Segment in smaller tiles: tile={refused.tile} (run_pipeline(..., tile={refused.tile}); --tile "
+                 f"{refused.tile} on the command line; tile={refused.tile} in a Fiji macro of LabelFree Segment File), "
+                 f"or run where more memory is free.")
+    else:
+        sizes = ", ".join(str(t) for t in OFFERED_TILES[:-1]) + f" and {OFFERED_TILES[-1]}"
+        said += (f"No smaller tile of those offered ({sizes} px) fits: run where more memory is free, or segment a "
+                 "binned copy.")
+    return MemoryLeftError(said, title=refused.title, labels=refused.labels, work=refused.work, left=refused.left,
+                           tile=refused.tile)
 
 
 def _owned_labels(labels: Any, tile: Tile, shape: tuple[int, int]) -> TileLabels:

@@ -133,3 +133,38 @@ def test_every_chosen_channel_blank_is_one_error(zoo_and_image):
     blank = _with_blank(_with_blank(image, "tubulin", 0), "actin", 5)  # the image is not constant as a whole
     with pytest.raises(ConstantImageError, match="Every channel chosen for Fusion \\(actin, tubulin\\)"):
         run_pipeline("fusion", blank, inputs={"zoo": str(zoo), "device": "cpu"})
+
+
+def test_a_tile_whose_work_cannot_fit_is_refused_as_a_tile_with_the_tile_that_fits(model, tmp_path, monkeypatch):
+    """Tiles given too large for the memory left: the run's check (the labels, and what does not grow with a tile)
+    passes, the first tile's own check refuses. The refusal speaks of the tile and offers the smaller tile that fits
+    (before: "the image (2 C x 2176 Y x 2176 X) ... Segment a part of it at a time"), or says that none does."""
+    import xarray as xr
+
+    from labelfree._label_memory import label_bytes, require_label_memory, tile_bytes
+    from labelfree.errors import MemoryLeftError
+    from labelfree.fusion.models import save_model
+    from labelfree.fusion.spec import SPEC
+    from labelfree.run import run_pipeline
+    from fusion_data import synthetic_pair
+
+    image = xr.DataArray(np.tile(synthetic_pair(4, size=300)[0], (1, 8, 8)), dims=("C", "Y", "X"))  # 2400 px
+    inputs, cfg = {"models": str(save_model(model, tmp_path / "tiny.pt"))}, {"diameter": 14}
+    whole = label_bytes({"Y": 2400, "X": 2400})
+    left = whole + tile_bytes(SPEC, 1024) + 16 * 2**20  # a tile of 1024 px (1280 with its overlap) and its labels
+    monkeypatch.setattr("labelfree._threads.available_memory", lambda *a: left)
+    with pytest.raises(MemoryLeftError) as refused:
+        run_pipeline("fusion", image, config=cfg, inputs=inputs, tile=2048)
+    said = str(refused.value)
+    assert said.startswith("Fusion cannot segment a tile of 2176 x 2176 px (its 2048 x 2048 px and the overlap) in "
+                           f"the memory left: its work takes {SPEC.work_bytes(2176**2) / 2**20:.0f} MiB"), said
+    assert "Segment in smaller tiles: tile=1024 (run_pipeline(..., tile=1024); --tile 1024 on the command line" in said
+    assert "the image (" not in said and refused.value.tile == 1024
+    require_label_memory({"C": 2, "Y": 1024 + 128, "X": 1024 + 128}, SPEC)  # the tile offered passes its check
+
+    monkeypatch.setattr("labelfree._threads.available_memory", lambda *a: whole + 60 * 2**20)
+    with pytest.raises(MemoryLeftError) as refused:
+        run_pipeline("fusion", image, config=cfg, inputs=inputs, tile=1024)
+    said = str(refused.value)
+    assert "cannot segment a tile of 1152 x 1152 px (its 1024 x 1024 px and the overlap)" in said, said
+    assert "No smaller tile of those offered (4096, 2048, 1024 and 512 px) fits: run where more memory is free" in said
