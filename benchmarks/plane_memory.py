@@ -25,7 +25,9 @@ real MSC frames (Fluo-C2DL-MSC/01 tiled to ``--rss-sizes`` px; Motion: its first
 frame 0 with its TRA markers, numbered apart in every tile), Fusion on a mosaic of its demo's first
 ``--rss-channels`` channels (of 3) with the demo's zoo (a tiny network, widths 8-64), or with ``--rss-widths
 32,64,128,256`` (cellpose's own widths, LabelFree's default) a network of those widths trained here by the demo's
-recipe (about 90 s), every case in a fresh process with one thread. Printed: the resident
+recipe (about 90 s), with ``--rss-zoom Z`` the diameter given that makes the network see the plane enlarged Z x Z
+(``diam_mean / diameter``; else the diameter is measured, about 0.45 on the demo's cells), every case in a fresh
+process with one thread. Printed: the resident
 memory before ``segment`` (the imports, those the run would make too, as every memory check makes them first:
 ``labelfree._label_memory.load_libraries``, and the image), the process's own peak (``VmHWM``: getrusage's
 ``ru_maxrss`` after a fork and exec also holds the peak of the process that started it, this one's, 1048 MiB once it
@@ -172,6 +174,10 @@ def child(pipeline: str, size: int, frames: int) -> None:
         image = to_dataarray(np.stack([_mosaic(np.asarray(c), size) for c in channels.values]), dims="CYX",
                              channel_names=[str(c) for c in channels.coords["C"].values])  # as the zoo files them
         extra = {"zoo": os.environ.get("PLANE_MEMORY_ZOO") or demo.inputs["zoo"]}
+        if os.environ.get("PLANE_MEMORY_ZOOM"):  # the network's scale given: the diameter that makes it
+            from labelfree.fusion.demo import FINETUNE
+
+            extra["config"] = {"diameter": FINETUNE["diam_mean"] / float(os.environ["PLANE_MEMORY_ZOOM"])}
     else:
         from labelfree.cutter import segment
 
@@ -255,6 +261,10 @@ def main() -> None:
     parser.add_argument("--rss-channels", type=int, default=3, help="part 3's Fusion channels (the demo's first N)")
     parser.add_argument("--rss-widths", default="", help="part 3's Fusion network widths, e.g. 32,64,128,256 "
                                                          "(trained here; empty: the demo's zoo)")
+    parser.add_argument("--rss-zoom", type=float, default=0.0,
+                        help="part 3's Fusion network scale, diam_mean / diameter (the diameter given that makes it: "
+                             "2 enlarges the plane 2 x 2 for the network); 0: the diameter measured (the demo's "
+                             "cells: about 0.45)")
     parser.add_argument("--skip-part1", action="store_true", help="run part 2 and 3 only")
     parser.add_argument("--child", nargs=3, metavar=("PIPELINE", "SIZE", "FRAMES"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -267,6 +277,8 @@ def main() -> None:
         part2(args.cgroup, args.size, args.tile, args.pipeline, args.rss_frames)
     if args.rss:
         os.environ["PLANE_MEMORY_CHANNELS"] = str(args.rss_channels)  # read by the cases' processes
+        if args.rss_zoom:
+            os.environ["PLANE_MEMORY_ZOOM"] = str(args.rss_zoom)
         widths = tuple(int(w) for w in args.rss_widths.split(",")) if args.rss_widths else ()
         part3(args.rss.split(","), [int(s) for s in args.rss_sizes.split(",")], args.rss_frames, widths)
 
