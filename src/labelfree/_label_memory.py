@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import importlib
 import math
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from labelfree.errors import MemoryLeftError
 
@@ -42,8 +42,12 @@ def run_bytes(sizes: Mapping[str, int], spec: Any, /, *, tiled: bool = False) ->
     or of one volume where the pipeline segments z-stacks, and the part that does not grow with it:
     :meth:`labelfree.spec.PipelineSpec.work_bytes`; for a tiled run, whose tiles are small, that part alone; 0 for a
     pipeline whose work was not measured)."""
-    plane = math.prod(int(n) for d, n in sizes.items() if d not in ("T", "C") and (d != "Z" or spec.takes_z))
-    return label_bytes(sizes), int(spec.plane_bytes_fixed) if tiled else spec.work_bytes(plane)
+    return label_bytes(sizes), int(spec.plane_bytes_fixed) if tiled else spec.work_bytes(_plane_pixels(sizes, spec))
+
+
+def _plane_pixels(sizes: Mapping[str, int], spec: Any, /) -> int:
+    """The pixels of one plane of an image of ``sizes`` (one volume's where the pipeline ``spec`` segments z-stacks)."""
+    return math.prod(int(n) for d, n in sizes.items() if d not in ("T", "C") and (d != "Z" or spec.takes_z))
 
 
 def auto_chunk_frames(sizes: dict[str, int], memory: int | None, /, *, overlap: int, work: int = 0) -> int | None:
@@ -100,7 +104,8 @@ def memory_text(n_bytes: float, /) -> str:
     return f"{n_bytes / 2**20:.{1 if n_bytes < 10 * 2**20 else 0}f} MiB"
 
 
-def require_label_memory(sizes: Mapping[str, int], spec: Any, /, *, tiled: bool = False, extra: int = 0) -> None:
+def require_label_memory(sizes: Mapping[str, int], spec: Any, /, *, tiled: bool = False,
+                         work: Callable[[int], int] | None = None, note: str = "") -> None:
     """Refuse an image of ``sizes`` (dims -> length) before any work when its labels (16 bits a pixel, one plane
     per frame and slice; C has none) and the pipeline's work on one plane beside them (its spec's measured bytes a
     pixel of one plane, or of one volume where it segments z-stacks, :func:`run_bytes`; for a tiled run, whose
@@ -109,8 +114,9 @@ def require_label_memory(sizes: Mapping[str, int], spec: Any, /, *, tiled: bool 
     part way through. ``spec``: the pipeline's :class:`labelfree.spec.PipelineSpec` (its title, name,
     ``frame_overlap``, None for a pipeline that learns from the whole movie and cannot be chunked, ``tiles`` and its
     measured work); ``tiled``: the run was to cut its planes into tiles (it holds the labels of every plane too;
-    chunks of frames are segmented without tiles); ``extra``: work beyond the spec's count, known once the run has
-    read what it runs (Fusion's networks: :func:`labelfree.fusion.flows.pass_bytes`), on every plane and tile.
+    chunks of frames are segmented without tiles); ``work``: the work on a plane (or tile) of that many pixels where
+    the run knows it better than its spec, once it has read what it runs (Fusion's networks, their pass and the
+    scale they see the plane at), for the plane and for the tile a refusal offers; ``note``: why, said in a refusal.
 
     It refuses only what cannot fit: a pipeline whose work was not measured is checked for its labels alone, and
     the measure is the least one seen. The message says what to do: a plane whose work is what does not fit, in
@@ -129,24 +135,27 @@ def require_label_memory(sizes: Mapping[str, int], spec: Any, /, *, tiled: bool 
     if left is None:
         return
     sizes = {str(d): int(n) for d, n in sizes.items()}
-    labels, work = run_bytes(sizes, spec, tiled=tiled)
-    work += max(int(extra), 0)
-    if labels + work <= left:
+    labels, plane_work = run_bytes(sizes, spec, tiled=tiled)
+    if work is not None and not tiled:  # the run's own count (a tiled run's check counts no plane's work)
+        plane_work = max(plane_work, int(work(_plane_pixels(sizes, spec))))
+    if labels + plane_work <= left:
         return
     shape = " x ".join(f"{n} {d}" for d, n in sizes.items())
     part = "each tile" if tiled else "one plane"
-    needs = f"{memory_text(labels)} for them" + (f" and {memory_text(work)} for its work on {part}" * bool(work))
+    needs = f"{memory_text(labels)} for them" + (f" and {memory_text(plane_work)} for its work on {part}"
+                                                 * bool(plane_work))
     holds = "holds the labels of the whole image in memory" + (", also in tiles" if tiled else "")
-    said = f"{spec.title} {holds}: the image ({shape}) needs {needs}, but only {memory_text(left)} of memory is left. "
-    tile = _tile_that_fits(spec, sizes, labels + max(int(extra), 0), left) if work and labels <= left else None
-    refused = {"title": spec.title, "labels": labels, "work": work, "left": left, "tile": tile}
+    said = (f"{spec.title} {holds}: the image ({shape}) needs {needs}, but only {memory_text(left)} of memory is "
+            f"left{f' ({note})' if note else ''}. ")
+    tile = _tile_that_fits(spec, sizes, labels, left, work=work) if plane_work and labels <= left else None
+    refused = {"title": spec.title, "labels": labels, "work": plane_work, "left": left, "tile": tile}
     if tile and not tiled:
         raise MemoryLeftError(said + f"Segment its planes in tiles: run_pipeline({spec.name!r}, image, tile={tile}) "
                                      f"(the command line, labelfree {spec.name}, a batch run and the Fiji command tile "
                                      f"such an image themselves; --tile {tile} to choose).", **refused)
-    frames = (auto_chunk_frames(sizes, left, overlap=int(spec.frame_overlap), work=work)
+    frames = (auto_chunk_frames(sizes, left, overlap=int(spec.frame_overlap), work=plane_work)
               if spec.frame_overlap is not None and "T" in sizes else None)
-    chunk = (frames + int(spec.frame_overlap)) * (labels // sizes["T"]) + work if frames else 0
+    chunk = (frames + int(spec.frame_overlap)) * (labels // sizes["T"]) + plane_work if frames else 0
     if frames and chunk <= left:  # chunks (with the frames they share with the chunk before) that fit
         untiled = ", without tiles" if tiled else ""
         raise MemoryLeftError(said + f"Segment it in chunks of frames{untiled}: labelfree.frame_chunks.run_in_chunks("
@@ -221,23 +230,26 @@ def tiles_chosen_text(name: str, sizes: Mapping[str, int], spec: Any, memory: in
             f"tiles of {tile} px, 128 px of overlap ({choose})")
 
 
-def tile_bytes(spec: Any, tile: int, /) -> int:
+def tile_bytes(spec: Any, tile: int, /, *, work: Callable[[int], int] | None = None) -> int:
     """The bytes the pipeline ``spec``'s work on one tile of ``tile`` px takes, with the default overlap (128 px) on
-    every side (:meth:`labelfree.spec.PipelineSpec.work_bytes`)."""
-    return spec.work_bytes((int(tile) + 256) ** 2)
+    every side (:meth:`labelfree.spec.PipelineSpec.work_bytes`; ``work``: the run's own count where larger, as
+    :func:`require_label_memory` takes it)."""
+    pixels = (int(tile) + 256) ** 2
+    return max(spec.work_bytes(pixels), int(work(pixels)) if work is not None else 0)
 
 
 #: the tile sizes a refusal offers, largest first, each with the default overlap (128 px) on every side
 OFFERED_TILES = (4096, 2048, 1024, 512)
 
 
-def _tile_that_fits(spec: Any, sizes: dict[str, int], labels: int, left: int) -> int | None:
+def _tile_that_fits(spec: Any, sizes: dict[str, int], labels: int, left: int, /, *,
+                    work: Callable[[int], int] | None = None) -> int | None:
     """The largest tile of :data:`OFFERED_TILES` smaller than the plane whose work (:func:`tile_bytes`: the tile with
     its overlap; a tiled run cuts every plane, also of a z-stack, into 2-D tiles) fits beside the labels; None: the
     pipeline takes no tiles, or none fits."""
     if not spec.tiles:
         return None
     for tile in OFFERED_TILES:
-        if tile < max(sizes["Y"], sizes["X"]) and labels + tile_bytes(spec, tile) <= left:
+        if tile < max(sizes["Y"], sizes["X"]) and labels + tile_bytes(spec, tile, work=work) <= left:
             return tile
     return None

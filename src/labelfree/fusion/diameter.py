@@ -40,8 +40,18 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from labelfree._label_memory import memory_left, memory_text
 from labelfree.fusion.config import FusionConfig
-from labelfree.fusion.flows import common_diameter, default_niter, flow_average, integrate_flows, predict_flows
+from labelfree.fusion.flows import (
+    common_diameter,
+    default_niter,
+    flow_average,
+    integrate_flows,
+    network_zoom,
+    predict_flows,
+    zoomed_bytes,
+)
+from labelfree.fusion.spec import SPEC
 
 __all__ = ["DiameterChoice", "coverage", "median_diameter", "estimate_diameter", "choose_diameter"]
 
@@ -156,10 +166,23 @@ def estimate_diameter(
     scores: dict[float, float] = {}
     kept: dict[float, list[list[tuple[np.ndarray, np.ndarray]]]] = {}
 
+    pixels = max((int(np.prod(np.shape(p[c]))) for p in planes for c in chans), default=0)
+    skipped: dict[float, tuple[float, int, int]] = {}  # diameters whose enlarged planes' work did not fit
+
+    def affordable(d: float) -> bool:
+        zoom = network_zoom(nets, d)
+        left = memory_left(SPEC) if zoom > 1 else None
+        if left is None or zoomed_bytes(pixels, zoom) <= left:
+            return True
+        skipped[d] = (zoom, zoomed_bytes(pixels, zoom), left)
+        return False
+
     def score(d: float) -> float:
         key = round(d, 3)
         if key in scores:
             return scores[key]
+        if not affordable(key):  # a diameter the search cannot afford is no better than the best so far
+            return -1.0
         total, flows_here = 0.0, []
         for plane in planes:
             flows = [predict_flows(models[c], plane[c], diameter=key, batch_size=cfg.batch_size) for c in chans]
@@ -195,6 +218,14 @@ def estimate_diameter(
         s = score(d)
         if s > best_score:
             best, best_score = d, s
+    if skipped:
+        d = max(skipped)
+        zoom, need, left = skipped[d]
+        log.warning("Fusion: the diameter search did not try %.1f px%s: the networks would see the plane enlarged "
+                    "%.1f x %.1f, %s of work, and %s of memory is left; the diameter chosen, %.1f px, may be too "
+                    "large for the objects. Give the diameter (diameter=, px), or run where more memory is free.",
+                    d, " or smaller" if len(skipped) > 1 else "", zoom, zoom, memory_text(need), memory_text(left),
+                    best if best_score > 0 else start)
     if best_score <= 0:
         log.info("no objects at any diameter tried (%s px); using the models' training diameter %.1f px",
                  ", ".join(f"{d:.1f}" for d in sorted(scores)), start)

@@ -24,7 +24,8 @@ import numpy as np
 from labelfree._deps import require
 from labelfree.errors import InputError
 
-__all__ = ["run_network", "predict_flows", "flow_average", "integrate_flows", "default_niter", "common_diameter",
+__all__ = ["network_zoom", "zoomed_bytes",
+           "run_network", "predict_flows", "flow_average", "integrate_flows", "default_niter", "common_diameter",
            "batch_for", "pass_bytes", "GPU_BATCH", "TILE"]
 
 log = logging.getLogger(__name__)
@@ -76,6 +77,36 @@ def pass_bytes(model: Any, batch_size: int = 0, /, *, plane: tuple[int, int] | N
     maps = sum(w * (TILE >> level) ** 2 * 4 for level, w in enumerate(widths))
     weights = sum(int(p.numel()) * p.element_size() for p in model.net.parameters())
     return int(batch * (12 * 2**20 + 5.3 * maps) + weights)
+
+
+#: the least seen work of the networks on a plane they see enlarged (:func:`network_zoom` above 1): a part that does
+#: not grow with the plane, and bytes a pixel of the enlarged plane (its tiles, their outputs and the flows averaged
+#: from them, all at the networks' scale), drawn below the demo's network at zooms 2, 3 and 4 on 512 and 1024 px
+#: planes and 2 on 2048 px (106-1104 MiB; ``benchmarks/plane_memory.py --rss-zoom``, docs/benchmarks.md)
+ZOOM_FIXED, ZOOM_BYTES = 24 * 2**20, 52.0
+
+
+def network_zoom(models: Sequence[Any], diameter: float, /) -> float:
+    """How much the networks enlarge a plane whose objects are ``diameter`` px across, per side: the largest
+    ``diam_mean / diameter`` of ``models`` (the channels run one after the other); 1 where none is known."""
+    if not models or not diameter or diameter <= 0:
+        return 1.0
+    return max(float(m.diam_mean) / float(diameter) for m in models)
+
+
+def zoomed_bytes(pixels: int, zoom: float, /) -> int:
+    """The least work (bytes) of a network run over a plane of ``pixels`` that it sees enlarged ``zoom`` x ``zoom``
+    (:data:`ZOOM_FIXED` and :data:`ZOOM_BYTES` a pixel of the enlarged plane); 0 at a zoom of 1 or less, whose
+    work Fusion's spec counts.
+
+    Examples
+    --------
+    >>> round(zoomed_bytes(1024 * 1024, 2.0) / 2**20)  # objects of 15 px, a network trained at 30 px
+    232
+    """
+    if zoom <= 1:
+        return 0
+    return int(ZOOM_FIXED + ZOOM_BYTES * zoom * zoom * int(pixels))
 
 
 def common_diameter(models: Sequence[Any], /, *, diameter: float = 0.0) -> float:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
+import math
 import os
 import warnings
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 import xarray as xr
@@ -26,7 +27,16 @@ from labelfree.fusion.baselines import fuse_instances
 from labelfree.fusion.channels import SEGMENT_COMMAND, with_channel_axis
 from labelfree.fusion.config import FusionConfig
 from labelfree.fusion.diameter import choose_diameter
-from labelfree.fusion.flows import batch_for, default_niter, flow_average, integrate_flows, pass_bytes, predict_flows
+from labelfree.fusion.flows import (
+    batch_for,
+    default_niter,
+    flow_average,
+    integrate_flows,
+    network_zoom,
+    pass_bytes,
+    predict_flows,
+    zoomed_bytes,
+)
 from labelfree.fusion.spec import SPEC
 from labelfree.image import channel_by_name, channel_names, labels_like, short_list
 
@@ -441,18 +451,34 @@ def whole_image_config(image: Any, config: Any, inputs: Mapping[str, Any], /) ->
 _PASS_COUNTED = 28 * 2**20
 
 
-def _network_extra(nets: Sequence[Any], batch_size: int, plane: tuple[int, int], /) -> int:
-    """The work of the networks' pass over a batch of tiles on a plane of ``plane`` (Y, X) px beyond what Fusion's spec
-    counts for it (0: none beyond): their pass phase, the spec's part that does not grow with the plane less the pass
-    it holds (:data:`_PASS_COUNTED`), the largest of their passes (:func:`labelfree.fusion.flows.pass_bytes`: the
-    channels run one after the other) and the least bytes a pixel of the plane's own arrays, where that is more than
-    the spec's count (its peak is the larger of the two phases, not their sum)."""
-    if not nets:
-        return 0
+def _network_work(nets: Sequence[Any], batch_size: int, /, *, zoom: float = 1.0) -> Callable[..., int]:
+    """Fusion's work on a plane of so many pixels (``plane``: its (Y, X) px; else a square), its networks read: the
+    larger of the spec's count and two phases that the spec's measures did not hold. Their pass over a batch of tiles:
+    the spec's part that does not grow with the plane less the pass it holds (:data:`_PASS_COUNTED`), the largest of
+    their passes (:func:`labelfree.fusion.flows.pass_bytes`: the channels run one after the other) and the least bytes
+    a pixel of the plane's own arrays. Their run over the plane enlarged ``zoom`` x ``zoom`` (``diam_mean /
+    diameter`` above 1; the spec was measured with the demo's network at 0.45): its tiles and outputs at the
+    networks' scale (:func:`labelfree.fusion.flows.zoomed_bytes`) and the passes beyond the one counted. A run's peak
+    is the largest phase, not their sum."""
+
+    def work(pixels: int, plane: tuple[int, int] | None = None) -> int:
+        counted = SPEC.work_bytes(int(pixels))
+        if not nets:
+            return counted
+        side = max(1, math.isqrt(int(pixels)))
+        passes = max(pass_bytes(n, batch_size, plane=plane or (side, side)) for n in nets) - _PASS_COUNTED
+        phase = SPEC.plane_bytes_fixed + passes + int(SPEC.plane_bytes * pixels)
+        enlarged = zoomed_bytes(pixels, zoom) + passes if zoom > 1 else 0
+        return max(counted, phase, enlarged)
+
+    return work
+
+
+def _network_extra(nets: Sequence[Any], batch_size: int, plane: tuple[int, int], /, *, zoom: float = 1.0) -> int:
+    """The work of the networks on a plane of ``plane`` (Y, X) px beyond what Fusion's spec counts for it (0: none
+    beyond; :func:`_network_work`)."""
     pixels = int(plane[0]) * int(plane[1])
-    passes = max(pass_bytes(n, batch_size, plane=plane) for n in nets)
-    phase = SPEC.plane_bytes_fixed - _PASS_COUNTED + passes + int(SPEC.plane_bytes * pixels)
-    return max(0, phase - SPEC.work_bytes(pixels))
+    return _network_work(nets, batch_size, zoom=zoom)(pixels, (int(plane[0]), int(plane[1]))) - SPEC.work_bytes(pixels)
 
 
 #: the sides of the centre a tiled run may measure its diameter on, largest first (:func:`_centre_side`)
@@ -710,19 +736,23 @@ def _entries(models: Any, zoo: Any, chans: Sequence[str], /, *, config: FusionCo
     return {c: out[c] for c in chans}
 
 
-def _require_network_memory(sizes: dict[str, int], nets: Sequence[Any], batch_size: int, /) -> None:
-    """The memory check of :func:`segment`'s start again, now that the networks are read: their pass over a batch
-    of tiles beyond what the spec counts (:func:`_network_extra`). A network of cellpose's widths is counted 98 MiB
-    for one tile (the spec holds 28), 608 MiB in batches of 8 (``batch_size`` 8 on the CPU). Where the batch given
-    does not fit and one tile at a time would, the message says so; else
-    :func:`labelfree._label_memory.require_label_memory` refuses as at the start (tiles, chunks, a part at a time).
+def _require_network_memory(sizes: dict[str, int], nets: Sequence[Any], batch_size: int, /, *,
+                             diameter: float = 0.0) -> None:
+    """The memory check of :func:`segment`'s start again, now that the networks are read (and, with ``diameter``,
+    the scale they see the plane at): their work beyond what the spec counts (:func:`_network_work`). A network of
+    cellpose's widths is counted 98 MiB for one tile (the spec holds 28), 608 MiB in batches of 8 (``batch_size`` 8
+    on the CPU); a plane enlarged 2 x 2 for the networks (objects of 15 px, a network trained at 30) 52 bytes a pixel
+    of the enlarged plane. Where the batch given does not fit and one tile at a time would, the message says so; else
+    :func:`labelfree._label_memory.require_label_memory` refuses as at the start (tiles that fit, chunks, a part at a
+    time), saying why where the enlarged plane is what does not fit.
 
     Raises
     ------
     InputError
     """
     plane = (int(sizes["Y"]), int(sizes["X"]))
-    extra = _network_extra(nets, batch_size, plane)
+    zoom = network_zoom(nets, diameter) if diameter else 1.0
+    extra = _network_extra(nets, batch_size, plane, zoom=zoom)
     if extra <= 0:
         return
     left = memory_left(SPEC)
@@ -730,15 +760,19 @@ def _require_network_memory(sizes: dict[str, int], nets: Sequence[Any], batch_si
     if left is None or labels + work + extra <= left:
         return
     batch = max(batch_for(n.device, batch_size) for n in nets)
-    if batch > 1 and labels + work + _network_extra(nets, 1, plane) <= left:
+    if batch > 1 and labels + work + _network_extra(nets, 1, plane, zoom=zoom) <= left:
         passes = max(pass_bytes(n, batch_size, plane=plane) for n in nets)
-        raise InputError(
+        raise InputError(  # not a MemoryLeftError, which a tiled run's tile rephrases (labelfree.tiling): as it is
             f"Fusion's networks take {memory_text(passes)} for their pass over a batch of {batch} tiles: with the "
             f"labels ({memory_text(labels)}) and the rest of the work on one plane, more than the {memory_text(left)} "
             "of memory left. Run them one tile at a time, which fits and is faster on the CPU: batch_size=1 "
             "(config={'batch_size': 1}; --set batch_size=1 on the command line; batch_size=1 in a Fiji macro, or on "
             "the dialog's advanced options), or 0, the default: one tile on the CPU.")
-    require_label_memory(sizes, SPEC, extra=extra)
+    note = ""
+    if zoom > 1 and _network_extra(nets, batch_size, plane) < extra:
+        note = (f"the networks see the plane enlarged {zoom:.1f} x {zoom:.1f}: objects of {diameter:.1f} px, "
+                f"networks trained at {max(float(n.diam_mean) for n in nets):.0f}")
+    require_label_memory(sizes, SPEC, work=_network_work(nets, batch_size, zoom=zoom), note=note)
 
 
 def segment(
@@ -808,7 +842,8 @@ def segment(
     chans = _without_blank(chans, [c for c in chans if _constant(frames[:, names.index(c)])])
     chosen = _serve(models, zoo, chans, config=cfg, device=device, image_channels=names)
     nets = {c: chosen[c][0] for c in chans}
-    _require_network_memory(dict(da.sizes), list(nets.values()), cfg.batch_size)  # now that the networks are read
+    # now that the networks are read (and the scale they see the planes at, where the diameter is given)
+    _require_network_memory(dict(da.sizes), list(nets.values()), cfg.batch_size, diameter=cfg.diameter)
     out = np.zeros((len(frames), *frames.shape[-2:]), np.uint16)
     index = {c: names.index(c) for c in chans}
     with Progress(progress, total=len(frames), desc="fusion") as bar:
@@ -818,6 +853,8 @@ def segment(
         log.info("fusion: object diameter %.1f px (%s)", choice.diameter,
                  {"given": "given", "search": "measured on the image",
                   "training": "the models' training diameter: no objects found"}[choice.source])
+        if choice.source != "given":  # the scale the networks see the planes at, now known
+            _require_network_memory(dict(da.sizes), list(nets.values()), cfg.batch_size, diameter=choice.diameter)
         reuse = {sample[i]: f for i, f in choice.flows.items()}
         for t, frame in enumerate(frames):
             planes = {c: frame[index[c]] for c in chans}

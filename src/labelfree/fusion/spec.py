@@ -28,8 +28,9 @@ SPEC = PipelineSpec(
     # every check imports its libraries): 80 / 91 / 221 / 455 / 802 / 1329 / 4787 MiB beside the labels at 256 / 512
     # / 1024 / 2048 / 3072 / 4096 / 8192 px; below each: 48 MiB that do not grow with the plane (with the demo
     # network's pass over one tile) and 165 bytes a pixel up to 1024 x 1024 px (its diameter measured at several
-    # scales), 96 up to 2048 x 2048, 70 above, so that no run that fits is refused. A wider network, or more tiles a
-    # pass, is counted once its file is read (labelfree.fusion.segment._network_extra)
+    # scales), 96 up to 2048 x 2048, 70 above, so that no run that fits is refused. The demo's cells are seen at 0.45
+    # x 0.45 by its network (diam_mean / diameter). A wider network, more tiles a pass, or a plane the networks see
+    # enlarged are counted once the files are read and the diameter known (labelfree.fusion.segment._network_work)
     plane_bytes=70.0,
     plane_bytes_fixed=48 * 2**20,
     plane_bytes_up_to=((1024 * 1024, 165.0), (2048 * 2048, 96.0)),
