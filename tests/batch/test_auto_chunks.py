@@ -55,11 +55,12 @@ def test_a_movie_too_large_for_the_memory_left_is_chunked_with_no_setting(tmp_pa
     """Run in this process (``scheduler='sync'``): the memory this process has left decides; the outputs are those
     of the run given the same chunk length, and its provenance says the chunks."""
     movie = _movie(tmp_path / "movie.tif")
+    frame = 2 * 64 * 64  # bytes of one frame's uint16 labels: half of 22 frames' holds fewer than 12, a sixteenth 1
+    # the same memory for both runs: Motion too reads it (it segments small cells enlarged where that fits)
+    monkeypatch.setattr("labelfree._threads.available_memory", lambda *a: 22 * frame)
     given = run_batch(movie, pipeline=pipeline, out_dir=tmp_path / "given", scheduler="sync", progress=False,
                       batch={"chunk_frames": 2})
     assert given["status"].tolist() == ["ok"]
-    frame = 2 * 64 * 64  # bytes of one frame's uint16 labels: half of 22 frames' holds fewer than 12, a sixteenth 1
-    monkeypatch.setattr("labelfree._threads.available_memory", lambda *a: 22 * frame)
     with caplog.at_level(logging.INFO, logger="labelfree.batch.dispatch"):
         auto = run_batch(movie, pipeline=pipeline, out_dir=tmp_path / "auto", scheduler="sync", progress=False)
     assert auto["status"].tolist() == ["ok"]
