@@ -86,7 +86,8 @@ def part1(sizes: list[int]) -> None:
         print(f"{name:28s} {peak / 2**20:9.1f} {peak / image.size:11.2f} {(peak - labels) / plane:34.2f}")
 
 
-def part2(limit_mib: int, size: int, tile: int, pipeline: str = "threshold", frames: int = 6) -> None:
+def part2(limit_mib: int, size: int, tile: int, pipeline: str = "threshold", frames: int = 6, zoom: float = 0.0,
+          tile_too: bool = False) -> None:
     import subprocess
 
     import tifffile
@@ -114,7 +115,15 @@ def part2(limit_mib: int, size: int, tile: int, pipeline: str = "threshold", fra
             network = next(Path(demo_zoo()[0]).glob("*.pt"))
             tifffile.imwrite(plane, _mosaic(np.asarray(fusion_demo().image.transpose("C", "Y", "X").values[0]), size))
             what = f"one {size} x {size} mosaic of the Fusion demo's first channel"
-            runs = [("no option", ["--model-file", str(network)])]
+            given = []
+            if zoom:  # the diameter that makes the network see the plane enlarged zoom x zoom
+                from labelfree.fusion.demo import FINETUNE
+
+                given = ["--set", f"diameter={FINETUNE['diam_mean'] / zoom:g}"]
+                what += f", diameter given: seen {zoom:g} x {zoom:g}"
+            runs = [("no option", ["--model-file", str(network), *given])]
+            if tile_too:
+                runs.append((f"--tile {tile}", ["--model-file", str(network), *given, "--tile", str(tile)]))
         else:
             tifffile.imwrite(plane, synthetic((size, size), every=128))  # 4096 objects in 8192 x 8192
             what = f"one {size} x {size} uint16 plane"
@@ -262,9 +271,10 @@ def main() -> None:
     parser.add_argument("--rss-widths", default="", help="part 3's Fusion network widths, e.g. 32,64,128,256 "
                                                          "(trained here; empty: the demo's zoo)")
     parser.add_argument("--rss-zoom", type=float, default=0.0,
-                        help="part 3's Fusion network scale, diam_mean / diameter (the diameter given that makes it: "
+                        help="part 3's (and part 2's) Fusion network scale, diam_mean / diameter (the diameter given that makes it: "
                              "2 enlarges the plane 2 x 2 for the network); 0: the diameter measured (the demo's "
                              "cells: about 0.45)")
+    parser.add_argument("--tile-too", action="store_true", help="part 2 with --pipeline fusion: a run with --tile too")
     parser.add_argument("--skip-part1", action="store_true", help="run part 2 and 3 only")
     parser.add_argument("--child", nargs=3, metavar=("PIPELINE", "SIZE", "FRAMES"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -274,7 +284,7 @@ def main() -> None:
     if not args.skip_part1:
         part1([int(s) for s in args.sizes.split(",")])
     if args.cgroup:
-        part2(args.cgroup, args.size, args.tile, args.pipeline, args.rss_frames)
+        part2(args.cgroup, args.size, args.tile, args.pipeline, args.rss_frames, args.rss_zoom, args.tile_too)
     if args.rss:
         os.environ["PLANE_MEMORY_CHANNELS"] = str(args.rss_channels)  # read by the cases' processes
         if args.rss_zoom:
