@@ -148,7 +148,7 @@ def require_label_memory(sizes: Mapping[str, int], spec: Any, /, *, tiled: bool 
     said = (f"{spec.title} {holds}: the image ({shape}) needs {needs}, but only {memory_text(left)} of memory is "
             f"left{f' ({note})' if note else ''}. ")
     tile = _tile_that_fits(spec, sizes, labels, left, work=work) if plane_work and labels <= left else None
-    refused = {"title": spec.title, "labels": labels, "work": plane_work, "left": left, "tile": tile}
+    refused = {"title": spec.title, "labels": labels, "work": plane_work, "left": left, "tile": tile, "note": note}
     if tile and not tiled:
         raise MemoryLeftError(said + f"Segment its planes in tiles: run_pipeline({spec.name!r}, image, tile={tile}) "
                                      f"(the command line, labelfree {spec.name}, a batch run and the Fiji command tile "

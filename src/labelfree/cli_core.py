@@ -316,7 +316,7 @@ def run_command(args: argparse.Namespace) -> int:
     from labelfree.io import output_stem, read_image, write_outputs
     from labelfree.io.outputs import check_stem, plain_stem
     from labelfree.pipelines import get_pipeline
-    from labelfree.run import output_inputs, prepare_image, run_pipeline
+    from labelfree.run import output_inputs, prepare_image, run_tiling_as_needed
 
     spec = get_pipeline(args.pipeline)
     _check_pattern(spec.name, args.input)
@@ -371,13 +371,16 @@ def run_command(args: argparse.Namespace) -> int:
 
             if chunkable:  # a compressed TIFF segmented whole: read once, as before
                 image = read_whole(image, args.input)
-            if tile is None:  # a plane whose work cannot fit whole: in tiles (recorded: a repeated run takes them)
+            chosen_tile = tile is None
+            if chosen_tile:  # a plane whose work cannot fit whole: in tiles (recorded: a repeated run takes them)
                 tile = _auto_tile(spec, args, image)
             recorded = _extra_recordings(spec, args, kept)
-            labels = run_pipeline(spec, image, config=config, channel=channel, inputs=inputs,
-                                  progress=progress_from_args(args), tile=tile,
-                                  tile_overlap=128 if overlap is None else overlap, threads=args.threads,
-                                  overwrite=args.overwrite)
+            # smaller tiles where the run, once it has read what it runs, finds that the chosen ones cannot fit
+            labels = run_tiling_as_needed(spec, image, tile=tile, chosen=chosen_tile, choose="--tile PX to choose",
+                                          say=lambda said: log.info("%s: %s", args.input, said), config=config,
+                                          channel=channel, inputs=inputs, progress=progress_from_args(args),
+                                          tile_overlap=128 if overlap is None else overlap, threads=args.threads,
+                                          overwrite=args.overwrite)
         seconds = time.perf_counter() - started
         used = prepare_image(spec, image, channel=channel)
         with _output_folder_held(args.out, purpose, BRIEF_HOLDS[1], inputs=out.inputs,

@@ -78,12 +78,13 @@ class MemoryLeftError(InputError):
     """An image, or a tile of a tiled run, whose labels and the pipeline's work on one plane (or tile) cannot fit in
     the memory left: refused before any work, saying what fits. ``title``: the pipeline's; ``labels``, ``work`` and
     ``left``: the bytes counted and those left; ``tile``: the largest tile size (px) whose work would fit beside the
-    labels, or None (the pipeline takes no tiles, or none fits)."""
+    labels, or None (the pipeline takes no tiles, or none fits); ``note``: why the work is what it is, where the run
+    says (Fusion: "the networks see the plane enlarged ...")."""
 
     def __init__(self, message: str, /, *, title: str = "", labels: int = 0, work: int = 0, left: int = 0,
-                 tile: int | None = None) -> None:
+                 tile: int | None = None, note: str = "") -> None:
         super().__init__(message)
-        self.title, self.labels, self.work, self.left, self.tile = title, labels, work, left, tile
+        self.title, self.labels, self.work, self.left, self.tile, self.note = title, labels, work, left, tile, note
 
 
 class OutputError(LabelFreeError, OSError):

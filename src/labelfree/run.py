@@ -11,22 +11,22 @@ import contextlib
 import logging
 import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import xarray as xr
 
 from labelfree import _warning_hooks
 from labelfree._config import provenance_of
-from labelfree._label_memory import require_label_memory
+from labelfree._label_memory import memory_text, require_label_memory
 from labelfree._reproduce import RecordedRun, input_options
 from labelfree._threads import limited_threads
-from labelfree.errors import ConfigError, InputError
+from labelfree.errors import ConfigError, InputError, MemoryLeftError
 from labelfree.image import channel_names, one_channel, parse_channels, select_channels, to_dataarray
 from labelfree.spec import PipelineSpec
 
 __all__ = ["prepare_image", "prepare_inputs", "input_files", "output_inputs", "check_output_inputs", "coerce_config",
-           "run_pipeline", "resolve", "check_tiles"]
+           "run_pipeline", "run_tiling_as_needed", "resolve", "check_tiles"]
 
 log = logging.getLogger(__name__)
 
@@ -424,6 +424,37 @@ def _recorded_model_file(recorded: RecordedRun, flag: str, /) -> Path:
         raise ModelFileError(f"{what}, and that file has changed since (sha256 now {file_sha256(path)[:12]}). {todo}")
     log.info("%s: applying the saved model %s, as its run did", recorded.source, path)
     return path
+
+
+def run_tiling_as_needed(pipeline: str | PipelineSpec, image: Any, /, *, tile: int | None, chosen: bool,
+                         choose: str, say: Callable[[str], Any] = log.info, **kwargs: Any) -> xr.DataArray:
+    """:func:`run_pipeline` (``kwargs``: its other keywords) with ``tile`` (None: the planes whole); where that tile
+    was chosen for the run (``chosen``: none was given; the command line, a batch run and the Fiji commands choose
+    one from the pipeline's spec before the run, :func:`labelfree._label_memory.auto_tile`) and the run's own check,
+    which knows more once it has read what it runs (Fusion's networks, and the scale they see the plane at once it
+    knows the diameter), refuses it for want of memory while a smaller tile fits, the run again in that tile, said
+    through ``say`` (``choose``: how to choose a tile there). A given tile is kept: the refusal is the run's.
+
+    Raises
+    ------
+    MemoryLeftError
+        Where no smaller tile fits, or the tile was given.
+    """
+    while True:
+        try:
+            return run_pipeline(pipeline, image, tile=tile, **kwargs)
+        except MemoryLeftError as refused:
+            smaller = refused.tile
+            if not chosen or not smaller or (tile is not None and smaller >= tile):
+                raise
+            where = f"a tile of {tile} px" if tile else "a whole plane"
+            why = f" ({refused.note})" if refused.note else ""
+            say(f"{refused.title or resolve(pipeline).title}: its work on {where} takes {memory_text(refused.work)}"
+                f"{why}, and {memory_text(refused.left)} of memory is left: segmented in tiles of {smaller} px "
+                f"({choose}).")
+            tile = smaller
+            if kwargs.get("tile_overlap") is None:
+                kwargs["tile_overlap"] = 128
 
 
 def run_tiled(spec: PipelineSpec, image: xr.DataArray, /, *, config: Any, tile: int, overlap: int,

@@ -410,8 +410,11 @@ def _tile_refusal(refused: MemoryLeftError, tile: Tile, /) -> MemoryLeftError:
     (ry0, ry1), (rx0, rx1) = tile.region
     (cy0, cy1), (cx0, cx1) = tile.core
     what = refused.title or "The segment function"
-    said = (f"{what} cannot segment a tile of {ry1 - ry0} x {rx1 - rx0} px (its {cy1 - cy0} x {cx1 - cx0} px and the "
-            f"overlap) in the memory left: its work takes {memory_text(refused.work)} beside its labels' "
+    core = ("one tile, the whole plane" if tile.core == tile.region
+            else f"its {cy1 - cy0} x {cx1 - cx0} px and the overlap")
+    said = (f"{what} cannot segment a tile of {ry1 - ry0} x {rx1 - rx0} px ({core}) in the memory left: its work takes "
+            f"{memory_text(refused.work)}"
+            f"{f' ({refused.note})' if refused.note else ''} beside its labels' "
             f"{memory_text(refused.labels)}, but only {memory_text(refused.left)} of memory is left. ")
     if refused.tile and refused.tile < max(cy1 - cy0, cx1 - cx0):
         said += (f"Segment in smaller tiles: tile={refused.tile} (run_pipeline(..., tile={refused.tile}); --tile "
@@ -422,7 +425,7 @@ def _tile_refusal(refused: MemoryLeftError, tile: Tile, /) -> MemoryLeftError:
         said += (f"No smaller tile of those offered ({sizes} px) fits: run where more memory is free, or segment a "
                  "binned copy.")
     return MemoryLeftError(said, title=refused.title, labels=refused.labels, work=refused.work, left=refused.left,
-                           tile=refused.tile)
+                           tile=refused.tile, note=refused.note)
 
 
 def _owned_labels(labels: Any, tile: Tile, shape: tuple[int, int]) -> TileLabels:

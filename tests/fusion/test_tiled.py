@@ -168,3 +168,45 @@ def test_a_tile_whose_work_cannot_fit_is_refused_as_a_tile_with_the_tile_that_fi
     said = str(refused.value)
     assert "cannot segment a tile of 1152 x 1152 px (its 1024 x 1024 px and the overlap)" in said, said
     assert "No smaller tile of those offered (4096, 2048, 1024 and 512 px) fits: run where more memory is free" in said
+
+
+def test_the_command_line_tiles_a_plane_whose_enlarged_work_cannot_fit_once_the_run_knows_it(model, tmp_path,
+                                                                                               monkeypatch, caplog,
+                                                                                               capsys):
+    """The command line chooses tiles from Fusion's spec before the run; the networks' work on a plane they see
+    enlarged (objects of 5 px, a network trained at 15: 3 x 3) is known once the run has read them. Where that cannot
+    fit whole, the run is segmented again in the tile that does, and the log says why (measured with a 2048 px plane
+    in a 1200 MiB cgroup: killed before, 775 MiB in tiles of 1024 px now; docs/benchmarks.md). A tile given is kept:
+    the refusal is the run's."""
+    import tifffile
+
+    from labelfree._label_memory import label_bytes
+    from labelfree.cli import main
+    from labelfree.fusion.flows import zoomed_bytes
+    from labelfree.fusion.models import save_model
+    from labelfree.fusion.spec import SPEC
+    from fusion_data import synthetic_pair
+
+    image = tmp_path / "plane.tif"
+    tifffile.imwrite(image, np.tile(synthetic_pair(4, size=200)[0], (1, 4, 4)), imagej=True,
+                     metadata={"axes": "CYX"})  # 2 channels of 800 x 800 px
+    left = label_bytes({"Y": 800, "X": 800}) + 300 * 2**20
+    # a 512 px tile fits (768 px with the overlap counted), the plane (310 MiB) does not; by the spec's count, it does
+    assert zoomed_bytes(768**2, 3.0) < 299 * 2**20 < 300 * 2**20 < zoomed_bytes(800**2, 3.0)
+    assert SPEC.work_bytes(800**2) < 300 * 2**20
+    monkeypatch.setattr("labelfree._threads.available_memory", lambda *a: left)
+    args = ["fusion", str(image), "--model-file", str(save_model(model, tmp_path / "tiny.pt")), "--set", "diameter=5"]
+    with caplog.at_level("INFO", logger="labelfree"):
+        assert main([*args, "-o", str(tmp_path / "out")]) == 0
+    assert "in tiles of 512 px" in capsys.readouterr().out
+    said = caplog.text
+    assert "Fusion: its work on a whole plane takes" in said
+    assert "(the networks see the plane enlarged 3.0 x 3.0" in said
+    assert "segmented in tiles of 512 px (--tile PX to choose)" in said, said
+    labels = tifffile.imread(next((tmp_path / "out").glob("*_labels.tif")))
+    assert labels.shape == (800, 800) and labels.max() > 20
+
+    assert main([*args, "--tile", "1024", "-o", str(tmp_path / "given")]) == 1  # given: refused, not changed
+    said = capsys.readouterr().err
+    assert "cannot segment a tile of 800 x 800 px (one tile, the whole plane) in the memory left" in said, said
+    assert "Segment in smaller tiles: tile=512" in said, said

@@ -130,17 +130,21 @@ def segment_image(image: xr.DataArray, /, *, job: Job, keywords: dict[str, Any] 
     gets what was measured on the whole movie: Motion's ``grey_range``, :func:`labelfree.batch.chunks.segment_chunk`).
     """
     from labelfree.batch.messages import input_label, input_messages
-    from labelfree.run import run_pipeline
+    from labelfree.run import run_tiling_as_needed
 
     with input_messages(input_label(job.item)) as messages:
         config = job.config if job.record is None else {**job.record, "config": job.config}
         tile, overlap = job.tile, job.tile_overlap
-        if tile is None and not keywords:  # a plane whose work cannot fit whole: in tiles
+        chosen = tile is None and not keywords
+        if chosen:  # a plane whose work cannot fit whole: in tiles
             tile = _auto_tile(job, image)
             overlap = 128 if tile else overlap
-        labels = run_pipeline(job.pipeline, image, config=config, channel=job.item.channels, inputs=job.inputs,
-                              progress=False, tile=tile, tile_overlap=overlap, threads=job.threads,
-                              segment_keywords=keywords)
+        # smaller tiles where the run, once it has read what it runs, finds that the chosen ones cannot fit
+        labels = run_tiling_as_needed(job.pipeline, image, tile=tile, chosen=chosen,
+                                      choose="set tile in the batch config to choose",
+                                      say=lambda said: log.info("%s: %s", job.item.stem, said), config=config,
+                                      channel=job.item.channels, inputs=job.inputs, progress=False,
+                                      tile_overlap=overlap, threads=job.threads, segment_keywords=keywords)
     if messages:
         labels = labels.copy(deep=False)
         labels.attrs = {**labels.attrs, "labelfree": {**dict(labels.attrs.get("labelfree") or {}),

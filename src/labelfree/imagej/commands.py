@@ -487,7 +487,7 @@ def _execute(spec: Any, imp: Any, config: Any, values: dict[str, Any], /, *, opt
     from labelfree.imagej.labels import labels_to_imageplus, show_image
     from labelfree.imagej.rois import add_labels_to_roimanager, roi_channel
     from labelfree.imagej.seen import log_notes, paste_labels, seen_image, unique_title
-    from labelfree.run import check_output_inputs, input_files, output_inputs, prepare_image, run_pipeline
+    from labelfree.run import check_output_inputs, input_files, output_inputs, prepare_image, run_tiling_as_needed
 
     folder = None
     stem = _stem_of(str(imp.getTitle()))
@@ -523,9 +523,12 @@ def _execute(spec: Any, imp: Any, config: Any, values: dict[str, Any], /, *, opt
             if tile:
                 _log_tiles(spec, imp, sizes, int(left), tile)
             try:
-                labels = run_pipeline(spec, seen, config=_with_record(config, values.get("config_file")),
-                                      channel=values.get("channel"), inputs=inputs, progress=sink,
-                                      overwrite=overwrite, tile=tile)
+                # smaller tiles where the run, once it has read what it runs, finds that the chosen ones cannot fit
+                labels = run_tiling_as_needed(spec, seen, tile=tile, chosen=True, say=_log_line(spec, imp),
+                                              choose="LabelFree Segment File with its tile option to choose",
+                                              config=_with_record(config, values.get("config_file")),
+                                              channel=values.get("channel"), inputs=inputs, progress=sink,
+                                              overwrite=overwrite)
             except Cancelled:
                 sink.finish("cancelled")
                 raise
@@ -578,6 +581,16 @@ def _log_tiles(spec: Any, imp: Any, sizes: dict[str, int], memory: int, tile: in
     said = tiles_chosen_text(str(imp.getTitle()), sizes, spec, memory, tile, room="of memory left",
                              choose="LabelFree Segment File with its tile option to choose")
     jimport("ij.IJ").log(f"{spec.menu_title} on {said}")
+
+
+def _log_line(spec: Any, imp: Any, /) -> Any:
+    """A function that writes a line about the run of ``spec`` on ``imp`` to ImageJ's Log window."""
+    from scyjava import jimport
+
+    def say(line: str) -> None:
+        jimport("ij.IJ").log(f"{spec.menu_title} on {imp.getTitle()}: {line}")
+
+    return say
 
 
 def _log_automatic(spec: Any, imp: Any, labels: Any) -> None:
