@@ -416,16 +416,17 @@ def _tile_refusal(refused: MemoryLeftError, tile: Tile, /) -> MemoryLeftError:
             f"{memory_text(refused.work)}"
             f"{f' ({refused.note})' if refused.note else ''} beside its labels' "
             f"{memory_text(refused.labels)}, but only {memory_text(refused.left)} of memory is left. ")
-    if refused.tile and refused.tile < max(cy1 - cy0, cx1 - cx0):
-        said += (f"Segment in smaller tiles: tile={refused.tile} (run_pipeline(..., tile={refused.tile}); --tile "
-                 f"{refused.tile} on the command line; tile={refused.tile} in a Fiji macro of LabelFree Segment File), "
-                 f"or run where more memory is free.")
+    smaller = refused.tile if refused.tile and refused.tile < max(cy1 - cy0, cx1 - cx0) else None
+    if smaller:
+        said += (f"Segment in smaller tiles: tile={smaller} (run_pipeline(..., tile={smaller}); --tile {smaller} on "
+                 f"the command line; tile={smaller} in a Fiji macro of LabelFree Segment File), or run where more "
+                 "memory is free.")
     else:
         sizes = ", ".join(str(t) for t in OFFERED_TILES[:-1]) + f" and {OFFERED_TILES[-1]}"
         said += (f"No smaller tile of those offered ({sizes} px) fits: run where more memory is free, or segment a "
                  "binned copy.")
     return MemoryLeftError(said, title=refused.title, labels=refused.labels, work=refused.work, left=refused.left,
-                           tile=refused.tile, note=refused.note)
+                           tile=smaller, note=refused.note)
 
 
 def _owned_labels(labels: Any, tile: Tile, shape: tuple[int, int]) -> TileLabels:

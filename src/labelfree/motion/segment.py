@@ -14,12 +14,12 @@ import numpy as np
 import xarray as xr
 from scipy import ndimage as ndi
 
+from labelfree import _threads
 from labelfree._label_memory import memory_text, require_label_memory
 from labelfree._log_notes import register_note
 from labelfree._config import provenance
 from labelfree._heap import retained_heap
 from labelfree._progress import Progress, check_cancel
-from labelfree import _threads
 from labelfree._threads import thread_count, threads_for_memory
 from labelfree._warn_place import user_stacklevel
 from labelfree.canvas import stack_content_box
