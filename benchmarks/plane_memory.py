@@ -271,9 +271,9 @@ def main() -> None:
     parser.add_argument("--rss-widths", default="", help="part 3's Fusion network widths, e.g. 32,64,128,256 "
                                                          "(trained here; empty: the demo's zoo)")
     parser.add_argument("--rss-zoom", type=float, default=0.0,
-                        help="part 3's (and part 2's) Fusion network scale, diam_mean / diameter (the diameter given that makes it: "
-                             "2 enlarges the plane 2 x 2 for the network); 0: the diameter measured (the demo's "
-                             "cells: about 0.45)")
+                        help="part 3's (and part 2's) Fusion network scale, diam_mean / diameter (the diameter "
+                             "given that makes it: 2 enlarges the plane 2 x 2 for the network); 0: the diameter "
+                             "measured (the demo's cells: about 0.45)")
     parser.add_argument("--tile-too", action="store_true", help="part 2 with --pipeline fusion: a run with --tile too")
     parser.add_argument("--skip-part1", action="store_true", help="run part 2 and 3 only")
     parser.add_argument("--child", nargs=3, metavar=("PIPELINE", "SIZE", "FRAMES"), help=argparse.SUPPRESS)
