@@ -145,6 +145,22 @@ def test_a_movie_is_not_enlarged_beyond_the_memory_left(c2c12, monkeypatch, capl
         labels = _labels(long)
     record = labels.attrs["labelfree"]
     assert labels.shape == long.shape and "working_scale" not in record and record["auto"].get("upsample") is None
-    said = "would be segmented enlarged 2 x 2, but that needs 50 MiB and 100 MiB are free; segmenting at the input's"
+    said = ("would be segmented enlarged 2 x 2, but that needs 50 MiB for the enlarged frames and labels and 108 MiB "
+            "for the work on one enlarged frame, and 100 MiB are free; segmenting at the input's size")
     assert said in caplog.text
     assert labels.values.max() > 0
+
+
+def test_a_short_movie_is_not_enlarged_where_one_enlarged_frames_work_cannot_fit(c2c12, monkeypatch, caplog):
+    """10 frames: their enlarged copy (13 MiB) fits in half of 100 MiB, but Motion's work on one enlarged frame
+    (108 MiB: 80 MiB and 135 bytes a pixel of 468 x 468) does not fit beside it, where the input's (87 MiB) did: the
+    movie is segmented at its input's size (before, enlarged; a large frame would have been killed there)."""
+    from labelfree.motion.spec import SPEC
+
+    short = np.asarray(c2c12)
+    assert SPEC.work_bytes(468 * 468) > 100 * 2**20 > SPEC.work_bytes(234 * 234) + 2 * short.size
+    monkeypatch.setattr("labelfree._threads.available_memory", lambda *a: 100 * 2**20)
+    with caplog.at_level("WARNING", logger="labelfree"):
+        labels = _labels(short)
+    assert "working_scale" not in labels.attrs["labelfree"] and labels.values.max() > 0
+    assert "and 108 MiB for the work on one enlarged frame, and 100 MiB are free" in caplog.text

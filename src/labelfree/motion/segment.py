@@ -375,7 +375,8 @@ def _edge_filled(da: xr.DataArray, bands: np.ndarray) -> xr.DataArray:
 
 def _check_upsample(da: xr.DataArray, cfg: MotionConfig, area: float) -> None:
     """Raise :class:`_Enlarge` when cells of typical area ``area`` want the movie enlarged
-    (:func:`labelfree.motion.flow.auto_upsample`) and the enlarged movie fits in memory.
+    (:func:`labelfree.motion.flow.auto_upsample`) and the enlarged movie fits in memory: its frames and labels in half
+    the memory left, and with Motion's work on one enlarged frame (its spec's measure) in all of it.
 
     The area is the one that sets the automatic sizes, measured on the first classified frame
     that is not flooded (or, for now, on a flooded one that holds a field of cells); the
@@ -386,11 +387,13 @@ def _check_upsample(da: xr.DataArray, cfg: MotionConfig, area: float) -> None:
     if k == 1:
         return
     need = da.size * k * k * (max(np.dtype(da.dtype).itemsize, 4) + 2)  # enlarged frames + labels
+    work = SPEC.work_bytes(int(da.sizes["Y"]) * int(da.sizes["X"]) * k * k)  # on one enlarged frame
     left = _threads.available_memory()
-    if left is not None and need > left // 2:
-        log.warning("Motion: cells of radius %.1f px would be segmented enlarged %d x %d, but that needs "
-                    "%s and %s are free; segmenting at the input's size.",
-                    np.sqrt(area / np.pi), k, k, memory_text(need), memory_text(left))
+    if left is not None and (need > left // 2 or need + work > left):
+        log.warning("Motion: cells of radius %.1f px would be segmented enlarged %d x %d, but that needs %s for the "
+                    "enlarged frames and labels and %s for the work on one enlarged frame, and %s are free; "
+                    "segmenting at the input's size.",
+                    np.sqrt(area / np.pi), k, k, memory_text(need), memory_text(work), memory_text(left))
         return
     raise _Enlarge(k, area)
 
