@@ -171,10 +171,11 @@ def estimate_diameter(
 
     def affordable(d: float) -> bool:
         zoom = network_zoom(nets, d)
-        left = memory_left(SPEC) if zoom > 1 else None
-        if left is None or zoomed_bytes(pixels, zoom) <= left:
+        need = zoomed_bytes(pixels, zoom)  # 0 at a scale of 1 or less, which the spec counts
+        left = memory_left(SPEC) if need else None
+        if left is None or need <= left:
             return True
-        skipped[d] = (zoom, zoomed_bytes(pixels, zoom), left)
+        skipped[d] = (zoom, need, left)
         return False
 
     def score(d: float) -> float:

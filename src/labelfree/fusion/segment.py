@@ -498,7 +498,7 @@ def _centre_side(da: xr.DataArray, nets: Sequence[Any], batch_size: int, /) -> i
     left -= label_bytes(dict(da.sizes))  # the run's labels: allocated, not yet written
     for side in _CENTRE_SIDES:
         plane = (min(side, int(da.sizes["Y"])), min(side, int(da.sizes["X"])))
-        if SPEC.work_bytes(plane[0] * plane[1]) + _network_extra(nets, batch_size, plane) <= left:
+        if _network_work(nets, batch_size)(plane[0] * plane[1], plane) <= left:
             break
     if side < TILED_DIAMETER_CROP:
         log.info("fusion: the diameter measured on the planes' centres of %d px (the work of %d px would not fit "
@@ -751,16 +751,18 @@ def _require_network_memory(sizes: dict[str, int], nets: Sequence[Any], batch_si
     InputError
     """
     plane = (int(sizes["Y"]), int(sizes["X"]))
-    zoom = network_zoom(nets, diameter) if diameter else 1.0
-    extra = _network_extra(nets, batch_size, plane, zoom=zoom)
-    if extra <= 0:
+    pixels = plane[0] * plane[1]
+    zoom = network_zoom(nets, diameter)
+    count = _network_work(nets, batch_size, zoom=zoom)
+    need = count(pixels, plane)
+    labels, work = run_bytes(sizes, SPEC)
+    if need <= work:  # nothing beyond the spec's count, which the start checked
         return
     left = memory_left(SPEC)
-    labels, work = run_bytes(sizes, SPEC)
-    if left is None or labels + work + extra <= left:
+    if left is None or labels + need <= left:
         return
     batch = max(batch_for(n.device, batch_size) for n in nets)
-    if batch > 1 and labels + work + _network_extra(nets, 1, plane, zoom=zoom) <= left:
+    if batch > 1 and labels + _network_work(nets, 1, zoom=zoom)(pixels, plane) <= left:
         passes = max(pass_bytes(n, batch_size, plane=plane) for n in nets)
         raise InputError(  # not a MemoryLeftError, which a tiled run's tile rephrases (labelfree.tiling): as it is
             f"Fusion's networks take {memory_text(passes)} for their pass over a batch of {batch} tiles: with the "
@@ -769,10 +771,10 @@ def _require_network_memory(sizes: dict[str, int], nets: Sequence[Any], batch_si
             "(config={'batch_size': 1}; --set batch_size=1 on the command line; batch_size=1 in a Fiji macro, or on "
             "the dialog's advanced options), or 0, the default: one tile on the CPU.")
     note = ""
-    if zoom > 1 and _network_extra(nets, batch_size, plane) < extra:
+    if zoom > 1 and _network_work(nets, batch_size)(pixels, plane) < need:
         note = (f"the networks see the plane enlarged {zoom:.1f} x {zoom:.1f}: objects of {diameter:.1f} px, "
                 f"networks trained at {max(float(n.diam_mean) for n in nets):.0f}")
-    require_label_memory(sizes, SPEC, work=_network_work(nets, batch_size, zoom=zoom), note=note)
+    require_label_memory(sizes, SPEC, work=count, note=note)
 
 
 def segment(
