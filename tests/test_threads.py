@@ -124,6 +124,48 @@ def test_available_memory_is_the_smaller_of_the_system_and_the_cgroup(tmp_path):
     assert available_memory() is not None  # this machine is Linux
 
 
+def _elsewhere(monkeypatch, platform, available):
+    """``_threads`` on another system (its ``sys.platform`` only), with psutil reading ``available`` bytes (None: no
+    psutil)."""
+    import types
+
+    monkeypatch.setattr(_threads, "sys", types.SimpleNamespace(platform=platform, modules=sys.modules))
+    if available is None:
+        monkeypatch.setitem(sys.modules, "psutil", None)  # import psutil raises ImportError
+    else:
+        import psutil
+
+        monkeypatch.setattr(psutil, "virtual_memory", lambda: types.SimpleNamespace(available=available))
+
+
+@pytest.mark.parametrize("platform", ["darwin", "win32"])
+def test_available_memory_on_macos_and_windows_is_psutils_reading(monkeypatch, platform):
+    """Where there is no /proc/meminfo, the memory left is the system's available memory as psutil reads it (before:
+    unknown, so no run was checked and nothing went in chunks or tiles by itself there)."""
+    _elsewhere(monkeypatch, platform, 3 * 2**30)
+    assert available_memory() == 3 * 2**30
+    # the checks follow it: a movie whose labels cannot fit is refused, as on Linux
+    from labelfree.datasets import SAMPLE_MOVIE
+    from labelfree.errors import InputError
+    from labelfree.io import read_image
+    from labelfree.run import run_pipeline
+
+    _elsewhere(monkeypatch, platform, 12 * 2 * 192 * 192 - 1)  # the sample movie's 12 frames of uint16 labels
+    with pytest.raises(InputError, match="Threshold holds the labels of the whole image in memory"):
+        run_pipeline("threshold", read_image(SAMPLE_MOVIE))
+
+
+def test_available_memory_without_psutil_off_linux_is_unknown_and_said_once(monkeypatch, caplog):
+    monkeypatch.setattr(_threads, "_said_memory", set())
+    _elsewhere(monkeypatch, "darwin", None)
+    with caplog.at_level("WARNING", logger=_threads.log.name):
+        assert available_memory() is None
+        assert available_memory() is None
+    said = [r.getMessage() for r in caplog.records if "memory left is unknown" in r.getMessage()]
+    assert len(said) == 1, said
+    assert "psutil is not installed (pip install psutil)" in said[0] and "--tile" in said[0]
+
+
 def test_threads_for_memory(monkeypatch):
     monkeypatch.setattr(_threads, "available_memory", lambda: 1000)
     assert threads_for_memory(8, per_thread=100, reserve=350) == 6

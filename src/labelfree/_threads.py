@@ -22,7 +22,7 @@ labels). Such a request is logged once. Only the automatic count is capped at th
 A network called from Python outside such a run takes its count from :func:`network_threads`.
 Work whose memory grows with its threads (Motion's frames in flight) also asks
 :func:`threads_for_memory` how many threads the memory this process may still use allows
-(``MemAvailable``, the cgroup's memory limit).
+(``MemAvailable`` and the cgroup's memory limit on Linux, psutil's reading on macOS and Windows).
 Inside :func:`limited_threads` (every pipeline run by :func:`labelfree.run.run_pipeline`), the
 count it chose is what :func:`thread_count` returns to the code it runs, so one setting reaches
 the pipelines' own thread pools (Motion's frames in flight).
@@ -61,6 +61,7 @@ TORCH_ENV = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 _chosen: contextvars.ContextVar[int | None] = contextvars.ContextVar("labelfree_threads", default=None)
 #: (asked, cores) pairs already logged by _said_above_cores: each is said once per process
 _said: set[tuple[int, int]] = set()
+_said_memory: set[str] = set()  # why the memory left is unknown, said once each
 
 
 def cgroup_cpu_limit(root: str | os.PathLike[str] = "/sys/fs/cgroup", /) -> float | None:
@@ -168,8 +169,11 @@ def _cgroup_left(folder: Path, /) -> int | None:
 
 def available_memory(meminfo: str | os.PathLike[str] = "/proc/meminfo",
                      cgroup_root: str | os.PathLike[str] = "/sys/fs/cgroup", /) -> int | None:
-    """Bytes this process can still allocate without swapping: the system's ``MemAvailable``, capped by
-    what its cgroup has left (:func:`cgroup_memory_left`); None when neither is known (not Linux)."""
+    """Bytes this process can still allocate without swapping: on Linux the system's ``MemAvailable``, capped by
+    what its cgroup has left (:func:`cgroup_memory_left`); on macOS and Windows the system's available memory
+    (:func:`system_available_memory`); None when none of these is known."""
+    if sys.platform != "linux":
+        return system_available_memory()
     values = []
     try:
         with open(meminfo) as fh:
@@ -183,6 +187,33 @@ def available_memory(meminfo: str | os.PathLike[str] = "/proc/meminfo",
     if left is not None:
         values.append(left)
     return min(values) if values else None
+
+
+def system_available_memory() -> int | None:
+    """The system's available memory in bytes as ``psutil`` reads it, for systems without ``/proc/meminfo``:
+    on Windows the physical memory not in use (``GlobalMemoryStatusEx``), on macOS the free and inactive pages
+    (``host_statistics64``); None where psutil is missing (a dependency of LabelFree there) or cannot read it.
+    The memory checks, the automatic chunks and tiles and the thread caps need it; without it they are skipped
+    (said once in the log)."""
+    try:
+        import psutil
+    except ImportError:
+        _say_memory_unknown("psutil is not installed (pip install psutil)")
+        return None
+    try:
+        return int(psutil.virtual_memory().available)
+    except (OSError, RuntimeError, AttributeError) as err:
+        _say_memory_unknown(f"psutil could not read it ({err})")
+        return None
+
+
+def _say_memory_unknown(why: str, /) -> None:
+    """Log once per process that the memory left is unknown, and what that turns off."""
+    if why not in _said_memory:
+        _said_memory.add(why)
+        log.warning("The memory left is unknown on this system: %s. Runs are not checked against it, and long "
+                    "movies and large planes are cut into chunks or tiles only where asked (--chunk-frames, --tile; "
+                    "tile= in Python).", why)
 
 
 def threads_for_memory(threads: int, /, *, per_thread: int, reserve: int = 0, what: str = "work") -> int:
