@@ -351,3 +351,22 @@ def test_a_wrong_device_is_said_before_the_markers_are_prepared():
     for call in (segment, fit):
         with pytest.raises(ConfigError, match="device='gpu' is not a device name"):
             call(image, markers=np.full((1, 2), 500.0), config=_CUTTER, device="gpu")  # the point is outside
+
+
+# --- tile= ----------------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("tile", ["big", "Auto", True])
+def test_a_tile_that_is_neither_pixels_auto_nor_none_is_refused(tile):
+    from labelfree.run import run_pipeline
+
+    with pytest.raises(InputError, match=r"give a tile size in pixels \(an int\), 'auto' .* or None"):
+        run_pipeline("threshold", _spots(), tile=tile)
+
+
+def test_tile_auto_runs_a_plane_that_fits_whole_as_tile_none():
+    from labelfree.run import run_pipeline
+
+    auto = run_pipeline("threshold", _spots())
+    assert "tiles" not in auto.attrs["labelfree"]
+    np.testing.assert_array_equal(auto.values, run_pipeline("threshold", _spots(), tile=None).values)

@@ -151,11 +151,19 @@ def test_run_pipeline_takes_the_channel_of_a_record_and_names_the_channel_names(
     assert "its channels were named DAPI,GFP (channel_names=), this image's are C0,C1" in caplog.text
 
 
-def test_run_pipeline_warns_of_the_tiles_of_a_tiled_record(tmp_path, caplog):
+def test_run_pipeline_repeats_the_tiles_of_a_tiled_record_and_warns_where_told_not_to(tmp_path, caplog):
+    """With its default ``tile="auto"`` a run repeated from a tiled run's record takes its tiles (before: it ran
+    whole, warning); told to run whole (``tile=None``) it warns that the labels may differ."""
     image = _channels()[1]
-    record = dict(run_pipeline("threshold", image, tile=32, tile_overlap=8).attrs["labelfree"])
+    first = run_pipeline("threshold", image, tile=32, tile_overlap=8)
+    record = dict(first.attrs["labelfree"])
     with caplog.at_level(logging.WARNING, logger="labelfree"):
-        run_pipeline("threshold", image, config=record)
+        again = run_pipeline("threshold", image, config=record)
+    assert "it ran in tiles" not in caplog.text
+    assert again.attrs["labelfree"]["tiles"] == first.attrs["labelfree"]["tiles"]
+    np.testing.assert_array_equal(again.values, first.values)
+    with caplog.at_level(logging.WARNING, logger="labelfree"):
+        run_pipeline("threshold", image, config=record, tile=None)
     assert "it ran in tiles of 32 px (tile=32, tile_overlap=8)" in caplog.text
 
 

@@ -108,10 +108,10 @@ def test_a_tiled_movie_is_told_to_go_in_chunks_without_tiles(movie, monkeypatch,
 
 def test_a_plane_whose_work_cannot_fit_is_told_to_go_in_tiles(monkeypatch, tmp_path, capsys, caplog):
     """Threshold's work on a plane takes 8 bytes a pixel beside the labels (measured: benchmarks/plane_memory.py):
-    a plane whose labels fit but whose work does not is refused by ``run_pipeline``, with the largest tile size
-    whose work fits; in tiles of that size it runs, and gives the labels of the whole plane. The command line with
-    no --tile segments it in those tiles itself (it refused, before), says so and records them, so that a run
-    repeated from its record is tiled alike."""
+    a plane whose labels fit but whose work does not is refused by ``run_pipeline(tile=None)``, with the largest tile
+    size whose work fits; in tiles of that size it runs, and gives the labels of the whole plane. ``run_pipeline``
+    with its default ``tile="auto"`` (it refused, before) and the command line with no --tile segment it in those
+    tiles themselves, say so and record them, so that a run repeated from its record is tiled alike."""
     import json
 
     import tifffile
@@ -128,15 +128,24 @@ def test_a_plane_whose_work_cannot_fit_is_told_to_go_in_tiles(monkeypatch, tmp_p
     labels, work = 2 * pixels.size, 8 * pixels.size
     _memory_left(monkeypatch, labels + work - 1)
     with pytest.raises(InputError) as refused:
-        run_pipeline("threshold", plane)
+        run_pipeline("threshold", plane, tile=None)
     said = str(refused.value)
     assert "needs 2.7 MiB for them and 11 MiB for its work on one plane, but only 14 MiB of memory is left" in said
     # 1024 px tiles and their overlap would not fit: 8 * (1024 + 256) ** 2 bytes beside the labels
-    assert "Segment its planes in tiles: run_pipeline('threshold', image, tile=512) (the command line, labelfree " \
-           "threshold, a batch run and the Fiji command tile such an image themselves; --tile 512 to choose)." in said
+    assert "Segment its planes in tiles: run_pipeline('threshold', image, tile=512) (run_pipeline with its default " \
+           "tile='auto', the command line, labelfree threshold, a batch run and the Fiji command tile such an image " \
+           "themselves; --tile 512 to choose)." in said
     tiled = run_pipeline("threshold", plane, tile=512)
     np.testing.assert_array_equal(tiled.values > 0, whole.values > 0)
     assert tiled.values.max() == whole.values.max()
+    with caplog.at_level("INFO", logger="labelfree.run"):
+        auto = run_pipeline("threshold", plane)  # tile="auto"
+    assert ("the image: its labels (2.7 MiB) and Threshold's work on one whole plane (11 MiB) would take more than "
+            "the 14 MiB of memory left: each plane segmented in tiles of 512 px, 128 px of overlap (tile= to "
+            "choose)") in caplog.text, caplog.text
+    np.testing.assert_array_equal(auto.values, tiled.values)
+    assert auto.attrs["labelfree"]["tiles"]["tile"] == 512
+    caplog.clear()
     path = tmp_path / "plane.tif"
     tifffile.imwrite(path, pixels)
     with caplog.at_level("INFO", logger="labelfree.cli_core"):
@@ -308,12 +317,13 @@ def test_a_fusion_plane_whose_work_cannot_fit_is_told_the_tile_that_does(monkeyp
     labels = 2 * plane.size
     _memory_left(monkeypatch, labels + SPEC.work_bytes(800 * 800))  # a 512 px tile and its 128 px overlaps
     with pytest.raises(InputError) as refused:
-        run_pipeline("fusion", plane)
+        run_pipeline("fusion", plane, tile=None)
     said = str(refused.value)
     assert "Fusion holds the labels of the whole image in memory: the image (1024 Y x 1024 X) needs 2.0 MiB for " \
            f"them and {SPEC.work_bytes(2**20) / 2**20:.0f} MiB for its work on one plane" in said, said
-    assert "run_pipeline('fusion', image, tile=512) (the command line, labelfree fusion, a batch run and the Fiji " \
-           "command tile such an image themselves; --tile 512 to choose)" in said, said
+    assert "run_pipeline('fusion', image, tile=512) (run_pipeline with its default tile='auto', the command line, " \
+           "labelfree fusion, a batch run and the Fiji command tile such an image themselves; --tile 512 to " \
+           "choose)" in said, said
 
 
 def test_a_network_pass_that_does_not_grow_with_the_plane_is_counted_for_tiles_too(monkeypatch):

@@ -151,8 +151,9 @@ def require_label_memory(sizes: Mapping[str, int], spec: Any, /, *, tiled: bool 
     refused = {"title": spec.title, "labels": labels, "work": plane_work, "left": left, "tile": tile, "note": note}
     if tile and not tiled:
         raise MemoryLeftError(said + f"Segment its planes in tiles: run_pipeline({spec.name!r}, image, tile={tile}) "
-                                     f"(the command line, labelfree {spec.name}, a batch run and the Fiji command tile "
-                                     f"such an image themselves; --tile {tile} to choose).", **refused)
+                                     f"(run_pipeline with its default tile='auto', the command line, labelfree {spec.name}, "
+                                     f"a batch run and the Fiji command tile such an image themselves; --tile {tile} "
+                                     "to choose).", **refused)
     frames = (auto_chunk_frames(sizes, left, overlap=int(spec.frame_overlap), work=plane_work)
               if spec.frame_overlap is not None and "T" in sizes else None)
     chunk = (frames + int(spec.frame_overlap)) * (labels // sizes["T"]) + plane_work if frames else 0
@@ -199,8 +200,8 @@ def auto_tile(sizes: Mapping[str, int], spec: Any, memory: int | None, /) -> int
     ``sizes`` (dims -> length) when none is given: None (the planes whole) unless the pipeline takes tiles and its
     labels and its work on one plane (:func:`run_bytes`) exceed ``memory`` (the bytes the run may use; None:
     unknown) while the labels alone fit; then the largest tile whose work fits beside the labels, as
-    :func:`require_label_memory` offers it (None where none fits: the run is refused there). The command line, a
-    batch run and the Fiji commands tile such an image themselves; ``run_pipeline`` refuses it, offering the tile.
+    :func:`require_label_memory` offers it (None where none fits: the run is refused there). ``run_pipeline`` (its
+    default ``tile="auto"``), the command line, a batch run and the Fiji commands tile such an image themselves.
 
     Examples
     --------

@@ -473,7 +473,7 @@ def run_in_chunks(pipeline: str, image: Any, /, *, chunk_frames: int, folder: An
             lambda: run_pipeline(spec, image.isel(T=slice(start, stop)).load(),  # a lazy movie: this chunk's frames
                                  config=config if not chosen else _config_with(spec, config, chosen),
                                  channel=channel, inputs=inputs, progress=progress, threads=threads,
-                                 overwrite=overwrite,
+                                 overwrite=overwrite, tile=None,
                                  segment_keywords=keywords_of_frames(keywords, start, stop, pipeline=pipeline)),
             image, start, stop, pipeline=pipeline)
         if error is not None:

@@ -11,7 +11,7 @@ import contextlib
 import logging
 import os
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Literal, Mapping
 
 import numpy as np
 import xarray as xr
@@ -166,7 +166,7 @@ def run_pipeline(
     channel: Any = None,
     inputs: Mapping[str, Any] | None = None,
     progress: Any = False,
-    tile: int | None = None,
+    tile: int | Literal["auto"] | None = "auto",
     tile_overlap: int = 128,
     threads: int | None = None,
     overwrite: bool = True,
@@ -187,9 +187,16 @@ def run_pipeline(
         Extra inputs by name or macro key (``markers``, ``zoo``, ...): values or files to
         read, choices, and files to write (``kind="output"``, checked before any work).
     progress : bool, tqdm-like or callable
-    tile : int, optional
+    tile : int, "auto" or None
         Segment each plane in overlapping tiles of this core size (pixels), for images too
         large to segment whole (pipelines whose spec allows it; see :mod:`labelfree.tiling`).
+        ``"auto"`` (the default), as the command line, a batch run and the Fiji commands: each plane
+        whole, unless the pipeline takes tiles and its work on a whole plane cannot fit beside the
+        labels in the memory left; then the largest of 4096, 2048, 1024 and 512 px that fits, logged,
+        and smaller again where the run, once it has read its networks and diameter, finds that it
+        cannot fit (:func:`run_tiling_as_needed`). A provenance record given as ``config`` that ran in
+        tiles gives its tiles. None: each plane whole (a plane that cannot fit is refused, naming the
+        tile that fits).
     tile_overlap : int
         Pixels each tile reads beyond its core: at least the largest object diameter.
     threads : int, optional
@@ -234,6 +241,13 @@ def run_pipeline(
     (:meth:`labelfree._reproduce.RecordedRun.software_changes`).
     """
     spec = resolve(pipeline)
+    if isinstance(tile, str) or isinstance(tile, bool):
+        if tile != "auto":
+            raise InputError(f"tile={tile!r}: give a tile size in pixels (an int), 'auto' (each plane whole unless its "
+                             "work cannot fit in the memory left) or None (each plane whole).")
+        return _run_tiles_auto(spec, image, config=config, channel=channel, inputs=inputs, progress=progress,
+                               tile_overlap=tile_overlap, threads=threads, overwrite=overwrite,
+                               segment_keywords=segment_keywords)
     with _warning_hooks.recording() as shown:
         labels = _run(spec, image, config=config, channel=channel, inputs=inputs, progress=progress, tile=tile,
                       tile_overlap=tile_overlap, threads=threads, overwrite=overwrite,
@@ -306,6 +320,34 @@ def _run(spec: PipelineSpec, image: Any, /, *, config: Any, channel: Any, inputs
         record.setdefault("zoo", zoo)
     labels.attrs["labelfree"] = record
     return labels
+
+
+def _run_tiles_auto(spec: PipelineSpec, image: Any, /, *, config: Any, segment_keywords: Mapping[str, Any] | None,
+                    inputs: Mapping[str, Any] | None, tile_overlap: int, **kwargs: Any) -> xr.DataArray:
+    """:func:`run_pipeline` with ``tile="auto"``: the tiles of a record given as ``config``, else those
+    :func:`labelfree._label_memory.auto_tile` chooses for the memory left (None: each plane whole), chosen again
+    smaller where the run refuses them (:func:`run_tiling_as_needed`). A run that cannot go in tiles (the
+    pipeline's, segment keywords, inputs that are neither text nor handed to every tile) is made whole."""
+    from labelfree._label_memory import auto_tile, memory_left, tiles_chosen_text
+
+    recorded = provenance_of(spec.config_class.coerce(config, applies_record=True))
+    tiles = recorded.tile_options if recorded is not None else None
+    if tiles:  # the recorded run's tiles repeat its labels
+        return run_pipeline(spec, image, config=config, inputs=inputs, segment_keywords=segment_keywords,
+                            tile=int(tiles["tile"]), tile_overlap=int(tiles.get("tile_overlap", 128)), **kwargs)
+    given = {k: v for k, v in (inputs or {}).items() if v is not None}
+    tiles_take = spec.tiles and not segment_keywords and all(
+        isinstance(v, (str, os.PathLike)) and getattr(spec.input(k), "in_tiles", False) for k, v in given.items())
+    tile = None
+    if tiles_take:
+        sizes = dict(_as_dataarray(spec, image).sizes)
+        memory = memory_left(spec)
+        tile = auto_tile(sizes, spec, memory)
+        if tile:
+            log.info("%s", tiles_chosen_text("the image", sizes, spec, memory, tile, room="of memory left",
+                                             choose="tile= to choose"))
+    return run_tiling_as_needed(spec, image, tile=tile, chosen=tiles_take, choose="tile= to choose", config=config,
+                                inputs=inputs, segment_keywords=segment_keywords, tile_overlap=tile_overlap, **kwargs)
 
 
 def _channels_given(channel: Any, /) -> tuple[int | str, ...] | None:

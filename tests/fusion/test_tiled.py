@@ -210,3 +210,15 @@ def test_the_command_line_tiles_a_plane_whose_enlarged_work_cannot_fit_once_the_
     said = capsys.readouterr().err
     assert "cannot segment a tile of 800 x 800 px (one tile, the whole plane) in the memory left" in said, said
     assert "Segment in smaller tiles: tile=512" in said, said
+
+    # Python: run_pipeline's default tile="auto" does as the command line (before: refused, naming tile=512)
+    from labelfree.io import read_image
+    from labelfree.run import run_pipeline
+
+    caplog.clear()
+    with caplog.at_level("INFO", logger="labelfree"):
+        python = run_pipeline("fusion", read_image(image), config={"diameter": 5},
+                              inputs={"models": str(tmp_path / "tiny.pt")})
+    assert "segmented in tiles of 512 px (tile= to choose)" in caplog.text, caplog.text
+    assert python.attrs["labelfree"]["tiles"]["tile"] == 512
+    np.testing.assert_array_equal(python.values, labels)
