@@ -103,3 +103,34 @@ def test_points_clicked_on_several_planes_land_on_their_planes(ij, tmp_path):
         imp.close()
         rm.reset()
         rm.close()
+
+
+def test_an_outline_past_65535_px_is_where_imagej_reads_it(ij, tmp_path):
+    """The ROI header holds 16-bit coordinates: an object of a mosaic wider than 65,535 px was written 65,536 px to
+    the left of where it lies (69000 -> 3464), silently. Its outline now goes in floats too, as ImageJ's own
+    RoiEncoder writes it; ImageJ's RoiDecoder and ``rois_to_labels`` put it back in place. A composite ROI (an
+    object with a hole) was right already: its path is in floats."""
+    import zipfile
+
+    import jpype
+
+    from labelfree.io import write_rois
+
+    lab = np.zeros((30, 70000), np.uint16)
+    lab[5:15, 69000:69010] = 1
+    lab[2:28, 69100:69126] = 2
+    lab[10:18, 69110:69118] = 0  # a hole: a composite ROI
+    lab[3:8, 100:120] = 3  # near the origin: written as before, integers only
+    path = write_rois(tmp_path / "mosaic_rois.zip", lab)
+    decoder = jpype.JClass("ij.io.RoiDecoder")
+    with zipfile.ZipFile(path) as zipped:
+        bounds = {}
+        for name in zipped.namelist():
+            roi = decoder(zipped.read(name), name).getRoi()
+            box = roi.getBounds()
+            bounds[name] = (box.x, box.y, box.width, box.height, bool(roi.subPixelResolution()),
+                            len(roi.getContainedPoints()))
+    assert bounds["t0001-L00001.roi"] == (69000, 5, 10, 10, True, 100)
+    assert bounds["t0001-L00002.roi"][:4] == (69100, 2, 26, 26)
+    assert bounds["t0001-L00003.roi"] == (100, 3, 20, 5, False, 100)
+    np.testing.assert_array_equal(rois_to_labels(read_rois(path), shape=lab.shape), lab)

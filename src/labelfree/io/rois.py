@@ -50,6 +50,12 @@ def roi_position(t: int, z: int, /, *, n_t: int, n_z: int) -> tuple[int, int, in
     return 0, 0, 0
 
 
+#: the largest coordinate an ImageJ ROI's header holds (16 bits, read unsigned); ImageJ's own RoiEncoder writes an
+#: outline that reaches past it in floats as well (sub-pixel resolution), which its RoiDecoder then reads; a composite
+#: ROI's path is in floats already
+_MAX_SHORT = 65535
+
+
 def _outline_roi(polys: list[np.ndarray]) -> Any:
     """A traced ROI for one outline, a composite (shape) ROI for holes or several parts."""
     import roifile
@@ -66,6 +72,9 @@ def _outline_roi(polys: list[np.ndarray]) -> Any:
         roi.roitype = roifile.ROI_TYPE.TRACED
         roi.integer_coordinates = (pts - (left, top)).astype(np.int32)
         roi.n_coordinates = len(pts)
+        if max(right, bottom) > _MAX_SHORT:  # the header's 16 bits wrap: the outline in floats, as ImageJ writes it
+            roi.options |= roifile.ROI_OPTIONS.SUB_PIXEL_RESOLUTION
+            roi.subpixel_coordinates = pts.astype(np.float32)
         return roi
     # Composite: MOVETO x y, LINETO x y ..., CLOSE per polygon (java.awt.geom path codes).
     # ImageJ fills shape ROIs with the even-odd rule, so holes come out as holes.
