@@ -179,3 +179,47 @@ def test_imagej_shows_each_of_up_to_255_labels_in_its_own_lut_colour(tmp_path, i
             assert ((c >> 16) & 255, (c >> 8) & 255, c & 255) == tuple(int(v) for v in lut[:, i]), i
     finally:
         imp.close()
+
+
+def test_a_label_file_past_a_classic_tiffs_size_is_written_as_imagej_writes_one(tmp_path, make_labels, monkeypatch,
+                                                                                  ij, caplog):
+    """A label movie over 4 GiB whose planes fit: ImageJ's own layout for such a file (the planes one after another,
+    described by the first plane's tags; before, tifffile wrote tags up to 4 GiB and warned that it truncated the
+    file). One plane over 4 GiB: a BigTIFF (before: a struct error after the run's work). The 4 GiB is lowered here;
+    measured at full size (33 x 8192 x 8192 and 47000 x 47000 px of uint16): docs/outputs.md, *Label image*."""
+    import warnings
+
+    import jpype
+    import tifffile
+
+    from labelfree.io import labels_tiff, read_labels, write_labels
+    from labelfree.io.labels_tiff import read_provenance
+
+    monkeypatch.setattr(labels_tiff, "CLASSIC_TIFF_BYTES", 10_000)
+    movie = to_dataarray(np.array([make_labels(t, (48, 56)) for t in range(5)], np.uint16), dims="TYX")
+    movie.attrs["labelfree"] = {"pipeline": "threshold"}  # 5 planes of 5376 bytes
+    with warnings.catch_warnings(), caplog.at_level("INFO", logger="labelfree.io.labels_tiff"):
+        warnings.simplefilter("error")  # tifffile's truncation warning no more
+        path = write_labels(tmp_path / "movie_labels.tif", movie)
+    assert "movie_labels.tif: 0.0 GiB, more than a classic TIFF's 4 GiB: written in ImageJ's layout" in caplog.text
+    with tifffile.TiffFile(path) as tif:
+        assert len(tif.pages) == 1 and not tif.is_bigtiff and tif.is_imagej
+    np.testing.assert_array_equal(read_labels(path), movie.values)
+    assert read_provenance(path)["pipeline"] == "threshold"
+    imp = jpype.JClass("ij.IJ").openImage(str(path))
+    try:
+        assert imp.getNFrames() == 5
+        pix = np.asarray(imp.getStack().getProcessor(5).getPixels(), np.int16).view(np.uint16).reshape(48, 56)
+        np.testing.assert_array_equal(pix, movie.values[4])
+    finally:
+        imp.close()
+
+    plane = to_dataarray(make_labels(9, (80, 96)).astype(np.uint16))  # 15360 bytes in one plane
+    with warnings.catch_warnings(), caplog.at_level("WARNING", logger="labelfree.io.labels_tiff"):
+        warnings.simplefilter("error")
+        path = write_labels(tmp_path / "mosaic_labels.tif", plane)
+    assert ("mosaic_labels.tif: one plane takes 0.0 GiB, more than a classic TIFF holds (4 GiB): written as a "
+            "BigTIFF, which Fiji opens with File > Import > Bio-Formats") in caplog.text
+    with tifffile.TiffFile(path) as tif:
+        assert tif.is_bigtiff and tif.is_imagej
+    np.testing.assert_array_equal(read_labels(path), plane.values)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
+import warnings
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -19,7 +21,7 @@ from labelfree.io.lut import glasbey_lut
 from labelfree.io.tiff import one_plane_dims
 
 __all__ = ["write_labels", "read_labels", "read_provenance", "as_label_image", "imagej_calibration",
-           "LABELS_SUFFIXES"]
+           "imagej_file_options", "LABELS_SUFFIXES"]
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +30,45 @@ _IJ_TIME_UNITS = {"s": "sec", "min": "min", "h": "hour", "ms": "ms"}
 #: the file name suffixes of the ImageJ TIFF :func:`write_labels` writes (any case); not an OME-TIFF's
 LABELS_SUFFIXES = (".tif", ".tiff")
 _OME_SUFFIXES = (".ome.tif", ".ome.tiff")
+#: the bytes a classic TIFF addresses (32-bit offsets and byte counts), less tifffile's margin for its header and tags:
+#: a plane or a file above it needs the layouts of :func:`imagej_file_options`
+CLASSIC_TIFF_BYTES = 2**32 - 2**25
+
+
+@contextlib.contextmanager
+def imagej_file_options(path: str | os.PathLike[str], shape: tuple[int, ...], dtype: Any, /) -> Iterator[dict[str, Any]]:
+    """``with imagej_file_options(path, shape, dtype) as options: tifffile.imwrite(..., imagej=True, **options)``
+    (or ``tifffile.memmap``): what an ImageJ hyperstack TIFF of ``shape`` and ``dtype`` past a classic TIFF's 4 GiB
+    needs, said in the log.
+
+    * A file over 4 GiB whose planes (the last two axes) fit: ImageJ's own layout for such a file, as ImageJ writes
+      one (the planes one after another, described by the first plane's tags: ImageJ, Fiji and tifffile read every
+      plane, other TIFF readers the first alone; tifffile's ``truncate``). Without it, tifffile wrote the tags of
+      the planes up to 4 GiB and warned that it truncated the file.
+    * One plane over 4 GiB (a mosaic of about 46000 x 46000 px of 16-bit labels): a BigTIFF with ImageJ's
+      metadata. ImageJ 1.x's own opener reads no BigTIFF; Fiji opens it through Bio-Formats (File > Import >
+      Bio-Formats), as do tifffile, napari and QuPath. A classic TIFF cannot hold such a plane: tifffile failed
+      with a struct error, after the run's work.
+    """
+    itemsize = np.dtype(dtype).itemsize
+    plane = int(np.prod(shape[-2:], dtype=np.int64)) * itemsize
+    total = int(np.prod(shape, dtype=np.int64)) * itemsize
+    if plane > CLASSIC_TIFF_BYTES:
+        log.warning("%s: one plane takes %.1f GiB, more than a classic TIFF holds (4 GiB): written as a BigTIFF, "
+                    "which Fiji opens with File > Import > Bio-Formats (ImageJ 1.x's File > Open reads none), as "
+                    "tifffile, napari and QuPath do; or ask for the OME-Zarr output too (--ome-zarr)",
+                    Path(path).name, plane / 2**30)
+        with warnings.catch_warnings():  # tifffile's own note of the same choice
+            warnings.filterwarnings("ignore", message=".*writing nonconformant BigTIFF ImageJ", category=UserWarning)
+            yield {"bigtiff": True}
+        return
+    if total > CLASSIC_TIFF_BYTES:
+        log.info("%s: %.1f GiB, more than a classic TIFF's 4 GiB: written in ImageJ's layout for such a file (the "
+                 "planes one after another, described by the first plane's tags), which ImageJ, Fiji and tifffile "
+                 "read whole; other TIFF readers see its first plane only", Path(path).name, total / 2**30)
+        yield {"truncate": True}
+        return
+    yield {}
 
 
 def as_label_image(labels: Any, /, *, name: str = "labels") -> xr.DataArray:
@@ -204,10 +245,10 @@ def write_labels(
     # labels of another type are converted one plane at a time as they are written, not copied whole (a merged
     # uint32 movie, a uint8 one)
     data = values if values.dtype == dtype else _planes_as(values, dtype)
-    with atomic_path(path) as tmp:
+    with atomic_path(path) as tmp, imagej_file_options(path, values.shape, dtype) as large:
         tifffile.imwrite(
             tmp, data, shape=values.shape, dtype=dtype, imagej=True, resolution=resolution, metadata=ij_meta,
-            extratags=[(320, 3, len(colormap), colormap, True)],
+            extratags=[(320, 3, len(colormap), colormap, True)], **large,
         )
     log.info("wrote label image %s (%s, %d labels max)", path, "x".join(map(str, values.shape)), int(top))
     return path

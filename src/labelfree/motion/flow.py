@@ -916,7 +916,7 @@ def write_flow_stack(path: str | Path, movie: Any, /, *, labels: Any = None, con
     from labelfree.errors import MissingPixelsWarning
 
     from labelfree.io.atomic import atomic_path, check_file_suffix
-    from labelfree.io.labels_tiff import LABELS_SUFFIXES, imagej_calibration
+    from labelfree.io.labels_tiff import LABELS_SUFFIXES, imagej_calibration, imagej_file_options
 
     path = check_file_suffix(path, suffixes=LABELS_SUFFIXES, refused=(".ome.tif", ".ome.tiff"),
                              what="flow speed file", writes="an ImageJ hyperstack TIFF")
@@ -929,9 +929,9 @@ def write_flow_stack(path: str | Path, movie: Any, /, *, labels: Any = None, con
         if flow is None:
             flow = flow_magnitude_stack(movie, config=config)
     resolution, meta = imagej_calibration(flow)
-    with atomic_path(path) as tmp:
+    with atomic_path(path) as tmp, imagej_file_options(path, flow.shape, np.float32) as large:
         tifffile.imwrite(tmp, flow.values, imagej=True, resolution=resolution,
-                         metadata={**meta, "axes": "TYX", "Info": "flow speed in pixel/frame"})
+                         metadata={**meta, "axes": "TYX", "Info": "flow speed in pixel/frame"}, **large)
     return Path(path)
 
 
@@ -954,14 +954,14 @@ def _write_flow_in_place(path: str | Path, movie: Any, /, *, config: Any) -> Pat
     import tifffile
 
     from labelfree.io.atomic import atomic_path
-    from labelfree.io.labels_tiff import imagej_calibration
+    from labelfree.io.labels_tiff import imagej_calibration, imagej_file_options
     from labelfree.motion.movie import as_movie
 
     da = as_movie(movie)
     resolution, meta = imagej_calibration(da)
-    with atomic_path(path) as tmp:
+    with atomic_path(path) as tmp, imagej_file_options(path, tuple(da.shape), np.float32) as large:
         speeds = tifffile.memmap(tmp, shape=tuple(da.shape), dtype=np.float32, imagej=True, resolution=resolution,
-                                 metadata={**meta, "axes": "TYX", "Info": "flow speed in pixel/frame"})
+                                 metadata={**meta, "axes": "TYX", "Info": "flow speed in pixel/frame"}, **large)
         try:
             flow_magnitude_stack(da, config=config, out=speeds)
             speeds.flush()

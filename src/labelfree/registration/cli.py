@@ -164,7 +164,7 @@ def write_image(path: Path, image: Any, /, *, record: dict[str, Any] | None = No
     import tifffile
 
     from labelfree.io.atomic import atomic_path, check_file_suffix
-    from labelfree.io.labels_tiff import imagej_calibration
+    from labelfree.io.labels_tiff import imagej_calibration, imagej_file_options
     from labelfree.io.tiff import one_plane_dims
 
     suffixes, writes, refused = _FORMATS["fused image"]
@@ -186,8 +186,8 @@ def write_image(path: Path, image: Any, /, *, record: dict[str, Any] | None = No
     properties.update(one_plane_dims(image))  # ImageJ files keep no axis of one plane: read_image puts it back
     if properties:
         metadata["Properties"] = properties
-    with atomic_path(path) as tmp:
-        tifffile.imwrite(tmp, data, imagej=True, resolution=resolution, metadata=metadata)
+    with atomic_path(path) as tmp, imagej_file_options(path, data.shape, data.dtype) as large:
+        tifffile.imwrite(tmp, data, imagej=True, resolution=resolution, metadata=metadata, **large)
     return path
 
 
