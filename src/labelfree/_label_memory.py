@@ -151,9 +151,9 @@ def require_label_memory(sizes: Mapping[str, int], spec: Any, /, *, tiled: bool 
     refused = {"title": spec.title, "labels": labels, "work": plane_work, "left": left, "tile": tile, "note": note}
     if tile and not tiled:
         raise MemoryLeftError(said + f"Segment its planes in tiles: run_pipeline({spec.name!r}, image, tile={tile}) "
-                                     f"(run_pipeline with its default tile='auto', the command line, labelfree {spec.name}, "
-                                     f"a batch run and the Fiji command tile such an image themselves; --tile {tile} "
-                                     "to choose).", **refused)
+                                     "(run_pipeline with its default tile='auto', the command line, "
+                                     f"labelfree {spec.name}, a batch run and the Fiji command tile such an image "
+                                     f"themselves; --tile {tile} to choose).", **refused)
     frames = (auto_chunk_frames(sizes, left, overlap=int(spec.frame_overlap), work=plane_work)
               if spec.frame_overlap is not None and "T" in sizes else None)
     chunk = (frames + int(spec.frame_overlap)) * (labels // sizes["T"]) + plane_work if frames else 0

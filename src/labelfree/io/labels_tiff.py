@@ -36,7 +36,8 @@ CLASSIC_TIFF_BYTES = 2**32 - 2**25
 
 
 @contextlib.contextmanager
-def imagej_file_options(path: str | os.PathLike[str], shape: tuple[int, ...], dtype: Any, /) -> Iterator[dict[str, Any]]:
+def imagej_file_options(path: str | os.PathLike[str], shape: tuple[int, ...], dtype: Any, /
+                        ) -> Iterator[dict[str, Any]]:
     """``with imagej_file_options(path, shape, dtype) as options: tifffile.imwrite(..., imagej=True, **options)``
     (or ``tifffile.memmap``): what an ImageJ hyperstack TIFF of ``shape`` and ``dtype`` past a classic TIFF's 4 GiB
     needs, said in the log.
