@@ -105,11 +105,11 @@ def test_points_clicked_on_several_planes_land_on_their_planes(ij, tmp_path):
         rm.close()
 
 
-def test_an_outline_past_65535_px_is_where_imagej_reads_it(ij, tmp_path):
-    """The ROI header holds 16-bit coordinates: an object of a mosaic wider than 65,535 px was written 65,536 px to
-    the left of where it lies (69000 -> 3464), silently. Its outline now goes in floats too, as ImageJ's own
-    RoiEncoder writes it; ImageJ's RoiDecoder and ``rois_to_labels`` put it back in place. A composite ROI (an
-    object with a hole) was right already: its path is in floats."""
+def test_an_outline_past_60535_px_is_where_imagej_reads_it(ij, tmp_path):
+    """The ROI header holds 16-bit coordinates, which ImageJ's RoiDecoder reads as unsigned below -5000 and as signed
+    above: an object of a mosaic at x = 61,000 came back at -4,536 and one at 69,000 at 3,464, silently (ImageJ 1.53t's
+    own RoiEncoder writes the first so too). Such an outline now goes in floats as well, which ImageJ's RoiDecoder
+    and ``rois_to_labels`` read. A composite ROI (an object with a hole) was right already: its path is in floats."""
     import zipfile
 
     import jpype
@@ -121,6 +121,10 @@ def test_an_outline_past_65535_px_is_where_imagej_reads_it(ij, tmp_path):
     lab[2:28, 69100:69126] = 2
     lab[10:18, 69110:69118] = 0  # a hole: a composite ROI
     lab[3:8, 100:120] = 3  # near the origin: written as before, integers only
+    lab[5:15, 61000:61010] = 4  # read back signed from the header
+    lab[2:28, 61100:61126] = 5
+    lab[10:18, 61110:61118] = 0
+    lab[5:15, 60500:60530] = 6  # up to 60,535: integers still
     path = write_rois(tmp_path / "mosaic_rois.zip", lab)
     decoder = jpype.JClass("ij.io.RoiDecoder")
     with zipfile.ZipFile(path) as zipped:
@@ -133,4 +137,7 @@ def test_an_outline_past_65535_px_is_where_imagej_reads_it(ij, tmp_path):
     assert bounds["t0001-L00001.roi"] == (69000, 5, 10, 10, True, 100)
     assert bounds["t0001-L00002.roi"][:4] == (69100, 2, 26, 26)
     assert bounds["t0001-L00003.roi"] == (100, 3, 20, 5, False, 100)
+    assert bounds["t0001-L00004.roi"] == (61000, 5, 10, 10, True, 100)
+    assert bounds["t0001-L00005.roi"][:4] == (61100, 2, 26, 26)
+    assert bounds["t0001-L00006.roi"] == (60500, 5, 30, 10, False, 300)
     np.testing.assert_array_equal(rois_to_labels(read_rois(path), shape=lab.shape), lab)

@@ -50,10 +50,12 @@ def roi_position(t: int, z: int, /, *, n_t: int, n_z: int) -> tuple[int, int, in
     return 0, 0, 0
 
 
-#: the largest coordinate an ImageJ ROI's header holds (16 bits, read unsigned); ImageJ's own RoiEncoder writes an
-#: outline that reaches past it in floats as well (sub-pixel resolution), which its RoiDecoder then reads; a composite
-#: ROI's path is in floats already
-_MAX_SHORT = 65535
+#: the largest coordinate an ImageJ ROI's 16-bit header gives back: ImageJ's RoiDecoder reads a value below -5000 as
+#: unsigned (32,768 to 60,535) and others as signed (-5000 to 32,767, for outlines partly outside the image), so
+#: 60,536 to 65,535 come back negative (ImageJ 1.53t's own RoiEncoder writes them so) and 65,536 on wraps. An outline
+#: that reaches past it goes in floats as well (sub-pixel resolution, as ImageJ writes one past 65,535), which the
+#: RoiDecoder reads instead; a composite ROI's path is in floats already
+_MAX_SHORT = 60535
 
 
 def _outline_roi(polys: list[np.ndarray]) -> Any:
@@ -72,7 +74,7 @@ def _outline_roi(polys: list[np.ndarray]) -> Any:
         roi.roitype = roifile.ROI_TYPE.TRACED
         roi.integer_coordinates = (pts - (left, top)).astype(np.int32)
         roi.n_coordinates = len(pts)
-        if max(right, bottom) > _MAX_SHORT:  # the header's 16 bits wrap: the outline in floats, as ImageJ writes it
+        if max(right, bottom) > _MAX_SHORT:  # the header's 16 bits would come back wrong: the outline in floats
             roi.options |= roifile.ROI_OPTIONS.SUB_PIXEL_RESOLUTION
             roi.subpixel_coordinates = pts.astype(np.float32)
         return roi
