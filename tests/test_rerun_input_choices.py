@@ -165,6 +165,25 @@ def test_run_pipeline_repeats_the_tiles_of_a_tiled_record_and_warns_where_told_n
     with caplog.at_level(logging.WARNING, logger="labelfree"):
         run_pipeline("threshold", image, config=record, tile=None)
     assert "it ran in tiles of 32 px (tile=32, tile_overlap=8)" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="labelfree"):
+        run_pipeline("threshold", image, config=record, tile=16, tile_overlap=8)
+    assert "it ran in tiles of 32 px (tile=32, tile_overlap=8), this one in tiles of 16 px" in caplog.text
+
+
+def test_a_record_of_whole_planes_repeated_in_tiles_warns(monkeypatch, caplog):
+    """A run recorded with its planes whole, repeated where a whole plane's work cannot fit in the memory left (so
+    in the tiles chosen for it), or in tiles given: the labels may differ on the tiles' borders, and the log says
+    so (before: tiled without a word of it)."""
+    image = np.tile(_channels()[1][:48, :48], (25, 25))  # 1200 x 1200 px
+    record = dict(run_pipeline("threshold", image).attrs["labelfree"])
+    assert "tiles" not in record
+    labels, work = 2 * image.size, 8 * image.size  # Threshold's work on a plane: 8 bytes a pixel
+    monkeypatch.setattr("labelfree._threads.available_memory", lambda *a: labels + work - 1)
+    with caplog.at_level(logging.WARNING, logger="labelfree"):
+        tiled = run_pipeline("threshold", image, config=record)
+    assert tiled.attrs["labelfree"]["tiles"]["tile"] == 512  # 1024 px and the overlaps would not fit
+    assert "it segmented each plane whole (tile=None), this one in tiles of 512 px" in caplog.text, caplog.text
 
 
 def test_an_older_record_gives_the_channels_it_segmented(tmp_path, named):

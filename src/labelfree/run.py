@@ -361,8 +361,9 @@ def _channels_given(channel: Any, /) -> tuple[int | str, ...] | None:
 
 def _warn_unrepeated(recorded: RecordedRun, image: Any, tile: int | None, /) -> None:
     """Warn where ``image`` was read otherwise than the recorded run read its own (other channel names, another
-    series), or the run was cut into tiles and this one is not: those are the caller's to give (the command
-    line's ``--config`` takes them itself), and the labels may differ without them."""
+    series), or the run was cut into tiles and this one is not or in other tiles, or the other way round (a plane
+    that fitted whole there but not in the memory left here): those are the caller's to give (the command line's
+    ``--config`` takes them itself), and the labels may differ without them."""
     options = recorded.input_options
     said = []
     names = options.get("channel_names")
@@ -375,9 +376,12 @@ def _warn_unrepeated(recorded: RecordedRun, image: Any, tile: int | None, /) -> 
     if isinstance(image, xr.DataArray) and series is not None and image.attrs.get("series") != series:
         said.append(f"it read series {series} of its file (series=)")
     tiles = recorded.tile_options
-    if tiles and tile is None:
+    if tiles and (tile is None or int(tile) != tiles["tile"]):
         said.append(f"it ran in tiles of {tiles['tile']} px (tile={tiles['tile']}, tile_overlap="
-                    f"{tiles.get('tile_overlap', 128)})")
+                    f"{tiles.get('tile_overlap', 128)})" + ("" if tile is None else f", this one in tiles of {tile} px"))
+    elif not tiles and tile is not None:  # also where too little memory is left for a whole plane here
+        said.append(f"it segmented each plane whole (tile=None), this one in tiles of {tile} px, so objects on the "
+                    "tiles' borders may differ")
     if said:
         log.warning("%s is the provenance of a run that read or cut its image otherwise than this one: %s. Give "
                     "the same (read_image(..., channel_names=, series=, dims=) as its input_options say; "
