@@ -121,6 +121,57 @@ def _roi_check(ij, path: Path, labels: np.ndarray, /) -> str:
     return "; ".join(said)
 
 
+def _movie_part(folder: Path, args: argparse.Namespace, ij, /) -> tuple:
+    import tifffile
+    import xarray as xr
+
+    from labelfree.io import write_labels
+
+    movie = _sparse_labels(folder / "movie.npy", (args.frames, args.frame_size, args.frame_size), 64)
+    path = folder / "movie_labels.tif"
+    seconds = _timed(lambda: write_labels(path, xr.DataArray(movie, dims=("T", "Y", "X"))))
+    reference = _timed(lambda: tifffile.imwrite(folder / "reference.tif", movie, bigtiff=True))
+    (folder / "reference.tif").unlink()
+    check = f"tifffile {'equal' if _same(path, movie) else 'DIFFERS'}"
+    if ij is not None:
+        check += "; " + _imagej_movie_check(ij, path, movie)
+    row = (f"movie {args.frames} x {args.frame_size}^2", movie.nbytes, seconds, reference, _layout(path), check)
+    path.unlink()
+    return row
+
+
+def _plane_part(folder: Path, args: argparse.Namespace, /) -> tuple:
+    import tifffile
+    import xarray as xr
+
+    from labelfree.io import write_labels
+
+    plane = _sparse_labels(folder / "plane.npy", (args.plane_size, args.plane_size), 500)
+    path = folder / "plane_labels.tif"
+    seconds = _timed(lambda: write_labels(path, xr.DataArray(plane, dims=("Y", "X"))))
+    reference = _timed(lambda: tifffile.imwrite(folder / "reference.tif", plane, bigtiff=True))
+    (folder / "reference.tif").unlink()
+    layout, check = "no file", "-"
+    if path.exists():
+        read = tifffile.imread(path, out="memmap")
+        same = read.shape == plane.shape and all(np.array_equal(read[y:y + 4096], plane[y:y + 4096])
+                                                 for y in range(0, args.plane_size, 4096))
+        layout, check = _layout(path), f"tifffile {'equal' if same else 'DIFFERS'}"
+    return f"plane {args.plane_size}^2", plane.nbytes, seconds, reference, layout, check
+
+
+def _roi_part(folder: Path, args: argparse.Namespace, ij, /) -> tuple:
+    from labelfree.io import write_rois
+
+    strip = np.zeros((64, args.strip_width), np.uint16)
+    starts = np.arange(10, args.strip_width - 40, 100)
+    for i, x in enumerate(starts):
+        strip[12:52, x:x + 30] = i + 1
+    seconds = _timed(lambda: write_rois(folder / "strip_rois.zip", strip))
+    return (f"ROIs of 64 x {args.strip_width}", strip.nbytes, seconds, float("nan"), f"{len(starts)} ROIs",
+            _roi_check(ij, folder / "strip_rois.zip", strip))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--folder", default=None)
@@ -132,49 +183,13 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, format="  log: %(message)s")
 
-    import tifffile
-    import xarray as xr
-
-    from labelfree.io import write_labels, write_rois
-
     ij = _imagej(args.ij)
     folder = Path(tempfile.mkdtemp(prefix="labelfree_large_", dir=args.folder))
-    rows = []
+    from labelfree.io import write_labels
+
+    write_labels(folder / "warm_up.tif", np.ones((8, 8), np.uint16))  # imports, outside the timings
     try:
-        movie = _sparse_labels(folder / "movie.npy", (args.frames, args.frame_size, args.frame_size), 64)
-        seconds = _timed(lambda: write_labels(folder / "movie_labels.tif", xr.DataArray(movie, dims=("T", "Y", "X"))))
-        reference = _timed(lambda: tifffile.imwrite(folder / "reference.tif", movie, bigtiff=True))
-        (folder / "reference.tif").unlink()
-        check = f"tifffile {'equal' if _same(folder / 'movie_labels.tif', movie) else 'DIFFERS'}"
-        if ij is not None:
-            check += "; " + _imagej_movie_check(ij, folder / "movie_labels.tif", movie)
-        rows.append((f"movie {args.frames} x {args.frame_size}^2", movie.nbytes, seconds, reference,
-                     _layout(folder / "movie_labels.tif"), check))
-        del movie
-        (folder / "movie.npy").unlink()
-        (folder / "movie_labels.tif").unlink()
-
-        plane = _sparse_labels(folder / "plane.npy", (args.plane_size, args.plane_size), 500)
-        seconds = _timed(lambda: write_labels(folder / "plane_labels.tif", xr.DataArray(plane, dims=("Y", "X"))))
-        reference = _timed(lambda: tifffile.imwrite(folder / "reference.tif", plane, bigtiff=True))
-        (folder / "reference.tif").unlink()
-        layout, check = "no file", "-"
-        if (folder / "plane_labels.tif").exists():
-            read = tifffile.imread(folder / "plane_labels.tif", out="memmap")
-            same = read.shape == plane.shape and all(np.array_equal(read[y:y + 4096], plane[y:y + 4096])
-                                                     for y in range(0, args.plane_size, 4096))
-            layout, check = _layout(folder / "plane_labels.tif"), f"tifffile {'equal' if same else 'DIFFERS'}"
-            del read
-        rows.append((f"plane {args.plane_size}^2", plane.nbytes, seconds, reference, layout, check))
-        del plane
-
-        strip = np.zeros((64, args.strip_width), np.uint16)
-        starts = np.arange(10, args.strip_width - 40, 100)
-        for i, x in enumerate(starts):
-            strip[12:52, x:x + 30] = i + 1
-        seconds = _timed(lambda: write_rois(folder / "strip_rois.zip", strip))
-        rows.append((f"ROIs of 64 x {args.strip_width}", strip.nbytes, seconds, float("nan"),
-                     f"{len(starts)} ROIs", _roi_check(ij, folder / "strip_rois.zip", strip)))
+        rows = [_movie_part(folder, args, ij), _plane_part(folder, args), _roi_part(folder, args, ij)]
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
