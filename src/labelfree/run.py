@@ -241,7 +241,7 @@ def run_pipeline(
     (:meth:`labelfree._reproduce.RecordedRun.software_changes`).
     """
     spec = resolve(pipeline)
-    if isinstance(tile, str) or isinstance(tile, bool):
+    if isinstance(tile, (str, bool)):
         if tile != "auto":
             raise InputError(f"tile={tile!r}: give a tile size in pixels (an int), 'auto' (each plane whole unless its "
                              "work cannot fit in the memory left) or None (each plane whole).")
@@ -330,7 +330,9 @@ def _run_tiles_auto(spec: PipelineSpec, image: Any, /, *, config: Any, segment_k
     pipeline's, segment keywords, inputs that are neither text nor handed to every tile) is made whole."""
     from labelfree._label_memory import auto_tile, memory_left, tiles_chosen_text
 
-    recorded = provenance_of(spec.config_class.coerce(config, applies_record=True))
+    # read once (a record's file, a YAML): the runs below take the config object, which keeps its record
+    config = spec.config_class.coerce(config, applies_record=True)
+    recorded = provenance_of(config)
     tiles = recorded.tile_options if recorded is not None else None
     if tiles:  # the recorded run's tiles repeat its labels
         return run_pipeline(spec, image, config=config, inputs=inputs, segment_keywords=segment_keywords,
